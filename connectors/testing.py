@@ -1,0 +1,140 @@
+"""The connector acceptance kit: the same checks on every connector, after Airbyte's acceptance tests.
+
+A connector's own test module builds a live connector (against its sandbox system or a recorded server) and
+hands it to :func:`assert_connector_acceptance`; every failure says which promise the connector broke::
+
+    def test_acceptance(civil_connector, civil_connector_bad_key, civil_mapper):
+        assert_connector_acceptance(
+            connector=civil_connector,
+            broken_connector=civil_connector_bad_key,
+            stream="cases",
+            mapper=civil_mapper,
+        )
+
+The promises (each is also a function of its own, for a targeted test):
+
+1. ``check`` succeeds on a working connection and reports failure — without raising — on a broken one;
+2. two sequential incremental reads: the second, from the first one's high cursor, returns only records at or
+   after that cursor (the overlap), and nothing that changed is missed;
+3. resume from a checkpoint: reading on from the first page's checkpoint yields everything after it;
+4. every record maps to a valid canonical record with the system's mapping.
+
+This module may use all of ``gateway`` (it is the one part of ``connectors`` that does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from connectors.base import Connector, Page, RawRecord
+from gateway.mapping.mapper import Mapper
+from gateway.models import validate_cases
+
+
+@dataclass
+class AcceptanceReport:
+    records: int = 0
+    high_cursor: datetime | None = None
+    second_read: int = 0
+    resumed: int = 0
+    checked: list[str] = field(default_factory=list)
+
+
+def _all(pages: Iterable[Page]) -> list[RawRecord]:
+    records: list[RawRecord] = []
+    for page in pages:
+        assert not page.rejects, f"the connector rejected records of a clean source: {page.rejects[:3]}"
+        records.extend(page.records)
+    return records
+
+
+def _latest(records: list[RawRecord]) -> dict[str, RawRecord]:
+    latest: dict[str, RawRecord] = {}
+    for record in records:
+        seen = latest.get(record.source_id)
+        if seen is None or (record.cursor and seen.cursor and record.cursor >= seen.cursor):
+            latest[record.source_id] = record
+    return latest
+
+
+def check_succeeds_and_fails_cleanly(connector: Connector, broken_connector: Connector | None) -> None:
+    result = connector.check()
+    assert result.ok, f"check() failed on a working connection: {result.message}"
+    if broken_connector is not None:
+        try:
+            broken = broken_connector.check()
+        except Exception as exc:  # the promise is "never raise"
+            raise AssertionError(f"check() raised {type(exc).__name__} instead of returning ok=False: {exc}") from exc
+        assert not broken.ok, "check() said ok on a connection that should fail"
+        assert broken.message, "check() failed without saying why"
+
+
+def two_sequential_incremental_reads(connector: Connector, stream: str) -> tuple[list[RawRecord], list[RawRecord]]:
+    first = _all(connector.read(stream, mode="incremental"))
+    assert first, f"stream {stream!r} returned no records; the acceptance kit needs a source with data"
+    assert all(r.cursor is not None for r in first), "incremental records must carry a cursor"
+    ids = [r.source_id for r in first]
+    latest = _latest(first)
+    assert all(r.source_id for r in first), "every record needs a source id"
+    high = max(r.cursor for r in first if r.cursor is not None)
+    second = _all(connector.read(stream, since=high, mode="incremental"))
+    stale = [r.source_id for r in second if r.cursor is not None and r.cursor < high]
+    assert not stale, f"the second read returned records older than its 'since' ({high}): {stale[:5]}"
+    assert len(second) < len(first) or len(set(ids)) <= 1, "the second read re-read everything instead of the overlap"
+    assert len(latest) == len(set(ids))
+    return first, second
+
+
+def resume_from_checkpoint(connector: Connector, stream: str) -> tuple[int, int]:
+    pages = connector.read(stream, mode="incremental")
+    first_page = next(iter(pages), None)
+    assert first_page is not None, f"stream {stream!r} returned no page"
+    if first_page.checkpoint is None:
+        return len(first_page.records), 0
+    rest = _all(connector.read(stream, mode="incremental", checkpoint=first_page.checkpoint))
+    full = _latest(_all(connector.read(stream, mode="incremental")))
+    got = _latest(list(first_page.records) + rest)
+    missing = sorted(set(full) - set(got))
+    assert not missing, f"resuming from checkpoint {dict(first_page.checkpoint)} lost records: {missing[:5]}"
+    return len(first_page.records), len(rest)
+
+
+def records_map_to_canonical(records: list[RawRecord], mapper: Mapper, *, system: str) -> int:
+    mapped, refs, problems = [], [], []
+    for record in records:
+        canonical, issues = mapper.map(record.payload)
+        ref = f"{system}:{record.source_id}"
+        if issues:
+            problems.extend(f"{ref}: {f}: {m} [{r}]" for f, r, m in issues)
+            continue
+        mapped.append(canonical)
+        refs.append(ref)
+    result = validate_cases(mapped, refs)
+    problems.extend(str(i) for _, rej in result.rejected for i in rej.issues)
+    assert not problems, f"{len(problems)} mapping/validation problem(s), e.g.: " + " | ".join(problems[:5])
+    return len(result.valid)
+
+
+def assert_connector_acceptance(
+    *,
+    connector: Connector,
+    stream: str,
+    mapper: Mapper,
+    broken_connector: Connector | None = None,
+    system: str | None = None,
+) -> AcceptanceReport:
+    """Run every check; raise AssertionError naming the first promise broken."""
+    report = AcceptanceReport()
+    check_succeeds_and_fails_cleanly(connector, broken_connector)
+    report.checked.append("check")
+    first, second = two_sequential_incremental_reads(connector, stream)
+    report.records, report.second_read = len(first), len(second)
+    report.high_cursor = max(r.cursor for r in first if r.cursor is not None)
+    report.checked.append("incremental")
+    _, report.resumed = resume_from_checkpoint(connector, stream)
+    report.checked.append("checkpoint")
+    records_map_to_canonical(list(_latest(first).values()), mapper, system=system or mapper.system)
+    report.checked.append("mapping")
+    return report

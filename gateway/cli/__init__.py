@@ -1,0 +1,16 @@
+"""The ``tongban`` command. Human-readable output by default, ``--json`` for machines; exit code 0 only on success.
+
+Each sub-module adds one group of commands to :data:`app`; the functions they call live in ``gateway`` proper,
+so Airflow tasks and tests use the same code paths as operators at a terminal.
+"""
+
+from __future__ import annotations
+
+from gateway.cli.app import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

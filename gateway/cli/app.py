@@ -1,0 +1,322 @@
+"""The ``tongban`` Typer application: sync, push, dead letters, status, mappings, connectors, database, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gateway.cli.output import console, fail, print_json, print_table
+from gateway.errors import TongbanError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Tongban (通办): sync government approval systems.")
+dead_letters_app = typer.Typer(no_args_is_help=True, help="Records and pushes that could not be used.")
+mapping_app = typer.Typer(no_args_is_help=True, help="Check mappings against real data.")
+connector_app = typer.Typer(no_args_is_help=True, help="Connector kinds and system connections.")
+db_app = typer.Typer(no_args_is_help=True, help="The ledger database.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="The simulated department systems and hall.")
+app.add_typer(dead_letters_app, name="dead-letters")
+app.add_typer(mapping_app, name="mapping")
+app.add_typer(connector_app, name="connector")
+app.add_typer(db_app, name="db")
+app.add_typer(sandbox_app, name="sandbox")
+
+SystemsOpt = Annotated[Path | None, typer.Option("--systems", help="Systems file (default: $TONGBAN_SYSTEMS, tongban.yaml, config/systems.yaml).")]
+DbOpt = Annotated[str | None, typer.Option("--database-url", help="Ledger database (default: $TONGBAN_DATABASE_URL or sqlite:///tongban.db).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _runtime(systems: Path | None, database_url: str | None) -> Any:
+    from gateway.runtime import Runtime
+
+    return Runtime.from_env(systems, database_url)
+
+
+def _guard(fn: Any) -> Any:
+    """Turn Tongban's own errors into one clear line and exit code 1 (no stack trace for expected failures)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except TongbanError as exc:
+            fail(str(exc))
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@app.command()
+@_guard
+def sync(
+    system: Annotated[str, typer.Argument(help="System name from the systems file.")],
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Re-read the source from the start.")] = False,
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Read SYSTEM incrementally into the ledger."""
+    from gateway.sync.engine import SyncFailed, sync_system
+
+    runtime = _runtime(systems, database_url)
+    try:
+        report = sync_system(runtime, system, full_refresh=full_refresh)
+    except SyncFailed as exc:
+        if json_out:
+            print_json(exc.report.as_dict())
+        fail(str(exc))
+        raise typer.Exit(1) from None
+    if json_out:
+        print_json(report.as_dict())
+        return
+    data = report.as_dict()
+    console.print(
+        f"[green]sync {system} ok[/] run {data['run_id']}: read {data['read']}, inserted {data['inserted']}, "
+        f"updated {data['updated']}, unchanged {data['unchanged']}, rejected {data['rejected']}, "
+        f"deleted {data['deleted']}, queued {data['queued']} pushes in {data['duration_s']} s; "
+        f"watermark {data['watermark_after']}"
+    )
+
+
+@app.command()
+@_guard
+def remap(
+    system: Annotated[str, typer.Argument(help="System whose ledger records are mapped again.")],
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Re-apply SYSTEM's current mapping to the raw payloads already in the ledger."""
+    from gateway.sync.reprocess import remap_system
+
+    report = remap_system(_runtime(systems, database_url), system)
+    if json_out:
+        print_json(report.as_dict())
+    else:
+        d = report.as_dict()
+        console.print(f"[green]remap {system} ok[/]: {d['read']} records, {d['updated']} changed, "
+                      f"{d['unchanged']} unchanged, {d['rejected']} rejected")
+
+
+@app.command()
+@_guard
+def push(
+    target: Annotated[list[str] | None, typer.Option("--target", help="Only these systems.")] = None,
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Deliver pending outbox rows to the hall and the department systems."""
+    from gateway.sync.push import push as run_push
+
+    report = run_push(_runtime(systems, database_url), targets=target or None)
+    if json_out:
+        print_json(report.as_dict())
+    else:
+        print_table(
+            "push",
+            ["target", "delivered", "duplicates", "superseded", "retried", "dead", "pending", "error"],
+            [[t.target, t.delivered, t.duplicates, t.superseded, t.retried, t.dead, t.pending, t.error]
+             for t in report.targets],
+        )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@_guard
+def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """A table per system: last run, watermark, lag, counts, rejects, pending pushes."""
+    from gateway.status import system_status
+
+    runtime = _runtime(systems, database_url)
+    rows = system_status(runtime.engine, runtime.systems)
+    if json_out:
+        print_json(rows)
+        return
+    table_rows = []
+    for r in rows:
+        last = r["last_run"] or {}
+        table_rows.append([
+            r["system"], r["role"], last.get("status", "never"), last.get("finished_at") or last.get("started_at"),
+            r["watermark"], r["lag_s"], last.get("read"), last.get("inserted"), last.get("updated"),
+            last.get("rejected"), r["open_dead_letters"], r["pending_outbox"], (last.get("error") or "")[:80],
+        ])
+    print_table("systems", ["system", "role", "last run", "at", "watermark", "lag s", "read", "ins", "upd",
+                            "rej", "dead letters", "outbox", "error"], table_rows)
+
+
+@dead_letters_app.command("list")
+@_guard
+def dead_letters_list(
+    system: Annotated[str | None, typer.Option("--system")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include resolved ones.")] = False,
+    limit: Annotated[int, typer.Option("--limit")] = 100,
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Dead letters with the reason naming record, field and rule."""
+    from sqlalchemy import select
+
+    from gateway.store.tables import dead_letters
+
+    runtime = _runtime(systems, database_url)
+    d = dead_letters.c
+    query = select(d.id, d.kind, d.system, d.source_id, d.case_no, d.status, d.attempts, d.reason, d.mapping_version,
+                   d.updated_at).order_by(d.id).limit(limit)
+    if system:
+        query = query.where(d.system == system)
+    if not all_:
+        query = query.where(d.status == "open")
+    with runtime.engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    if json_out:
+        print_json(rows)
+        return
+    print_table("dead letters", ["id", "kind", "system", "source id", "status", "tries", "reason"],
+                [[r["id"], r["kind"], r["system"], r["source_id"], r["status"], r["attempts"], r["reason"]] for r in rows])
+
+
+@dead_letters_app.command("replay")
+@_guard
+def dead_letters_replay(
+    system: Annotated[str | None, typer.Option("--system")] = None,
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run dead-lettered records through the (fixed) mapping again; re-queue dead pushes."""
+    from gateway.sync.reprocess import replay_dead_letters
+
+    report = replay_dead_letters(_runtime(systems, database_url), system=system)
+    if json_out:
+        print_json(report.as_dict())
+        return
+    for name, counts in report.systems.items():
+        console.print(f"{name}: replayed {counts.read}, now in the ledger {counts.inserted + counts.updated}, "
+                      f"still rejected {counts.rejected}")
+    console.print(f"pushes re-queued {report.requeued_pushes}; open dead letters left {report.still_open}")
+
+
+@mapping_app.command("check")
+@_guard
+def mapping_check(
+    system: Annotated[str, typer.Argument()],
+    sample: Annotated[Path | None, typer.Option("--sample", help="JSON list or NDJSON of raw records.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Records to fetch from the live system.")] = 200,
+    systems: SystemsOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Per-field coverage and failures of SYSTEM's mapping on its live sample (or --sample FILE)."""
+    from gateway.config import load_systems
+    from gateway.mapping.check import check_mapping, load_sample, sample_from_system
+
+    config = load_systems(systems)
+    records = load_sample(sample) if sample else sample_from_system(config, system, limit=limit)
+    result = check_mapping(config, system, records)
+    if json_out:
+        print_json(result)
+    else:
+        print_table(
+            f"mapping {system} v{result['mapping_version']}: {result['records']} records, "
+            f"{result['valid']} valid, {result['rejected']} rejected",
+            ["field", "filled", "coverage", "failures", "rules"],
+            [[f["field"], f["filled"], f"{f['coverage']:.0%}", f["failures"], ", ".join(f["rules"])]
+             for f in result["fields"]],
+        )
+        for example in result["examples"][:10]:
+            console.print(f"[yellow]{example}[/]")
+    if result["rejected"]:
+        raise typer.Exit(1)
+
+
+@connector_app.command("list")
+@_guard
+def connector_list(systems: SystemsOpt = None, json_out: JsonOpt = False) -> None:
+    """Registered connector kinds (entry-point group tongban.connectors) and the configured systems."""
+    from gateway.config import load_systems
+    from gateway.registry import available_kinds
+
+    kinds = available_kinds()
+    try:
+        configured = load_systems(systems)
+        system_rows = [[s.name, s.connector, s.role, s.title] for s in configured.systems.values()]
+    except TongbanError:
+        system_rows = []
+    if json_out:
+        print_json({"kinds": kinds, "systems": [dict(zip(["name", "kind", "role", "title"], r, strict=True))
+                                                for r in system_rows]})
+        return
+    print_table("connector kinds", ["kind", "implementation"], list(kinds.items()))
+    print_table("systems", ["system", "kind", "role", "title"], system_rows)
+
+
+@connector_app.command("check")
+@_guard
+def connector_check(
+    system: Annotated[str, typer.Argument()],
+    systems: SystemsOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make one authenticated call to SYSTEM."""
+    from gateway.config import load_systems
+    from gateway.registry import build_connector
+
+    config = load_systems(systems).get(system)
+    connector = build_connector(config.connector, config.load_connector_config(), config.resolve_secrets())
+    with connector:
+        result = connector.check()
+    if json_out:
+        print_json({"system": system, "ok": result.ok, "message": result.message})
+    else:
+        console.print(f"{'[green]ok[/]' if result.ok else '[red]failed[/]'} {system}: {result.message}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+@_guard
+def db_upgrade(database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Create or migrate the ledger schema (Alembic)."""
+    from gateway.store.db import database_url as resolve, make_engine
+    from gateway.store.migrate import upgrade
+
+    engine = make_engine(database_url)
+    revision = upgrade(engine)
+    if json_out:
+        print_json({"database": resolve(database_url).split("@")[-1], "revision": revision})
+    else:
+        console.print(f"[green]ledger at revision {revision}[/]")
+
+
+@sandbox_app.command("serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sandbox_serve(ctx: typer.Context) -> None:
+    """Run the sandbox systems on 127.0.0.1 until Ctrl+C (options: python -m sandbox serve --help)."""
+    from sandbox.server import main as sandbox_main
+
+    raise typer.Exit(sandbox_main(["serve", *ctx.args]) or 0)
+
+
+@app.command()
+@_guard
+def demo(
+    records: Annotated[int, typer.Option("--records", help="Records per department system.")] = 300,
+    frontdesk: Annotated[int, typer.Option("--frontdesk", help="Cases accepted at the hall's windows.")] = 10,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    workdir: Annotated[Path, typer.Option("--workdir", help="Where the demo ledger goes.")] = Path(".tongban"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Start the sandbox, sync every system, push to the hall and back, print a summary."""
+    from gateway.demo import run_demo
+
+    summary = run_demo(records=records, frontdesk=frontdesk, seed=seed, workdir=workdir,
+                       progress=None if json_out else console.print)
+    if json_out:
+        print_json(summary)
+    else:
+        print_table("demo summary", ["what", "value"], [[k, v] for k, v in summary["checks"].items()])
+    if not summary["ok"]:
+        raise typer.Exit(1)

@@ -1,0 +1,125 @@
+"""The Tongban error hierarchy: every error says what the caller should do next.
+
+After Meltano's ``FatalSyncError / RetriableSyncError / SkippableSyncError``: the sync engine decides
+from the type alone whether to retry a call, move one record to the dead-letter store, or abort the run.
+Connectors raise these; they never raise bare ``requests``/``zeep`` exceptions across their boundary.
+
+    try:
+        page = fetch()
+    except RetriableSyncError:   # timeout, 429, 503: try again later, the run may go on
+        ...
+    except SkippableSyncError:   # this one record is bad: dead-letter it, the batch goes on
+        ...
+    except FatalSyncError:       # bad credentials, broken config: stop the run, keep the watermark
+        ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class TongbanError(Exception):
+    """Base of every error Tongban raises on purpose."""
+
+
+class ConfigError(TongbanError):
+    """The configuration (systems file, connector YAML, mapping YAML) is wrong. Fix the file; retrying won't help."""
+
+
+class SyncError(TongbanError):
+    """Base of the errors a connector raises during a sync."""
+
+
+class FatalSyncError(SyncError):
+    """Stop the run. The watermark stays where it was; the next run starts from there.
+
+    Raised for: authentication refused, a source that is down after all retries, a response that cannot be
+    understood at all. The run is recorded as failed with this message.
+    """
+
+
+class SourceUnavailableError(FatalSyncError):
+    """The source system did not answer (connection refused, outage, retries exhausted)."""
+
+
+class AuthenticationError(FatalSyncError):
+    """The source system refused our credentials. An operator must fix the secret."""
+
+
+class RetriableSyncError(SyncError):
+    """A transient failure: the same call may succeed later (timeout, HTTP 429/5xx, SOAP server busy).
+
+    ``retry_after`` is the delay the server asked for, in seconds, when it said one.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SkippableSyncError(SyncError):
+    """One record cannot be used; send it to the dead-letter store and go on with the batch.
+
+    ``raw`` carries the undecoded payload so nothing is lost.
+    """
+
+    def __init__(self, message: str, *, source_id: str | None = None, raw: object = None) -> None:
+        super().__init__(message)
+        self.source_id = source_id
+        self.raw = raw
+
+
+class WriteRejectedError(SyncError):
+    """The target system refused a pushed record for good (e.g. a stale version, a validation error there).
+
+    The push job dead-letters the outbox row instead of retrying it.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class FieldIssue:
+    """One broken rule on one field of one record: the unit of every validation message.
+
+    ``record`` is the record's reference (``system:source_id`` or the case number), ``field`` a dotted path
+    in the canonical model (``applicant.id_number``), ``rule`` a stable machine name (``resident_id.checksum``).
+    """
+
+    record: str
+    field: str
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.record}: {self.field}: {self.message} [{self.rule}]"
+
+
+@dataclass(slots=True)
+class RecordRejected(TongbanError):
+    """A record failed mapping or validation. Goes to the dead-letter store with every issue listed."""
+
+    record: str
+    issues: list[FieldIssue] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "; ".join(str(i) for i in self.issues) or f"{self.record}: rejected"
+
+
+class LeaseHeldError(TongbanError):
+    """Another run of the same system holds the lease. Wait for it to finish; do not start a second one."""
+
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigError",
+    "FatalSyncError",
+    "FieldIssue",
+    "LeaseHeldError",
+    "RecordRejected",
+    "RetriableSyncError",
+    "SkippableSyncError",
+    "SourceUnavailableError",
+    "SyncError",
+    "TongbanError",
+    "WriteRejectedError",
+]

@@ -1,0 +1,57 @@
+"""Opening the ledger database: one place that knows SQLite's and PostgreSQL's quirks.
+
+``TONGBAN_DATABASE_URL`` picks the database; the default is a SQLite file in the working directory, which is
+what the demo and a single-machine install use. SQLite runs in WAL mode with a busy timeout so that parallel
+Airflow tasks wait for each other instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+
+DEFAULT_DATABASE_URL = "sqlite:///tongban.db"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def database_url(explicit: str | None = None) -> str:
+    """The URL to use: an explicit one, else ``TONGBAN_DATABASE_URL``, else ``sqlite:///tongban.db``."""
+    url = explicit or os.environ.get("TONGBAN_DATABASE_URL") or DEFAULT_DATABASE_URL
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def _configure_sqlite(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
+    """Create an engine for the ledger. Call :func:`gateway.store.migrate.upgrade` before first use."""
+    resolved = database_url(url)
+    if resolved.startswith("sqlite"):
+        path = resolved.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            resolved,
+            echo=echo,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
+        event.listen(engine, "connect", _configure_sqlite)
+        # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINTs; take control of it.
+        event.listen(engine, "connect", lambda conn, _rec: setattr(conn, "isolation_level", None))
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        return engine
+    return create_engine(resolved, echo=echo, pool_pre_ping=True)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"

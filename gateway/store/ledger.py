@@ -1,0 +1,262 @@
+"""Reading and writing the ledger tables in batches, inside a transaction the caller owns.
+
+Every function takes a ``Connection`` so that the sync engine can put a page's records, the dead letters, the
+outbox rows and the watermark in one transaction (DESIGN.md step 5): crash anywhere, and either all of a page
+is in the ledger or none of it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from gateway.store.tables import cases, dead_letters, outbox, runs, source_records, watermarks
+
+_IN_CHUNK = 900  # stays under SQLite's bound-parameter limit on old builds
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def loads(text: str | bytes | None) -> Any:
+    return None if text is None else orjson.loads(text)
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
+
+
+def _insert(conn: Connection, table: Any) -> Any:
+    """The dialect's INSERT, so that ``on_conflict_do_update`` is available on SQLite and PostgreSQL alike."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+# -- source records -------------------------------------------------------------------------------------
+
+
+def source_state(conn: Connection, system: str, source_ids: Sequence[str]) -> dict[str, tuple[str | None, datetime | None]]:
+    """``source_id → (content_hash, cursor)`` for the ids already in the ledger."""
+    found: dict[str, tuple[str | None, datetime | None]] = {}
+    c = source_records.c
+    for chunk in _chunks(source_ids):
+        rows = conn.execute(
+            select(c.source_id, c.content_hash, c.cursor).where(c.system == system, c.source_id.in_(chunk))
+        )
+        for source_id, content_hash, cursor in rows:
+            found[source_id] = (content_hash, cursor)
+    return found
+
+
+def insert_source_records(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(source_records.insert(), rows)
+
+
+def update_source_records(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    c = source_records.c
+    stmt = (
+        update(source_records)
+        .where(c.system == bindparam("b_system"), c.source_id == bindparam("b_source_id"))
+        .values(
+            stream=bindparam("stream"),
+            case_no=bindparam("case_no"),
+            cursor=bindparam("cursor"),
+            content_hash=bindparam("content_hash"),
+            raw=bindparam("raw"),
+            mapped=bindparam("mapped"),
+            mapping_version=bindparam("mapping_version"),
+            deleted=bindparam("deleted"),
+            updated_at=bindparam("updated_at"),
+        )
+    )
+    conn.execute(stmt, [{**r, "b_system": r["system"], "b_source_id": r["source_id"]} for r in rows])
+
+
+def touch_source_records(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Same canonical content, newer source copy: keep the newest raw payload and cursor, change nothing else."""
+    if not rows:
+        return
+    c = source_records.c
+    stmt = (
+        update(source_records)
+        .where(c.system == bindparam("b_system"), c.source_id == bindparam("b_source_id"))
+        .values(cursor=bindparam("cursor"), raw=bindparam("raw"), updated_at=bindparam("updated_at"))
+    )
+    conn.execute(
+        stmt,
+        [
+            {"b_system": r["system"], "b_source_id": r["source_id"], "cursor": r["cursor"], "raw": r["raw"],
+             "updated_at": r["updated_at"]}
+            for r in rows
+        ],
+    )
+
+
+# -- merged cases ---------------------------------------------------------------------------------------
+
+
+def case_state(conn: Connection, case_nos: Sequence[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    c = cases.c
+    for chunk in _chunks(case_nos):
+        rows = conn.execute(
+            select(c.case_no, c.version, c.content_hash, c.source_updated_at, c.origin_system, c.deleted).where(
+                c.case_no.in_(chunk)
+            )
+        )
+        for row in rows.mappings():
+            found[row["case_no"]] = dict(row)
+    return found
+
+
+def insert_cases(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(cases.insert(), rows)
+
+
+def update_cases(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Update merged cases; ``expected_version`` guards against a concurrent writer (optimistic lock)."""
+    if not rows:
+        return
+    c = cases.c
+    stmt = (
+        update(cases)
+        .where(c.case_no == bindparam("b_case_no"), c.version == bindparam("expected_version"))
+        .values(
+            version=bindparam("version"),
+            content_hash=bindparam("content_hash"),
+            data=bindparam("data"),
+            origin_system=bindparam("origin_system"),
+            origin_source_id=bindparam("origin_source_id"),
+            source_updated_at=bindparam("source_updated_at"),
+            dept_code=bindparam("dept_code"),
+            item_code=bindparam("item_code"),
+            deleted=bindparam("deleted"),
+            updated_at=bindparam("updated_at"),
+        )
+    )
+    result = conn.execute(stmt, [{**r, "b_case_no": r["case_no"]} for r in rows])
+    if result.rowcount not in (-1, len(rows)):
+        raise RuntimeError(
+            f"{len(rows) - result.rowcount} merged case(s) changed under this run; the batch is rolled back"
+        )
+
+
+# -- outbox ---------------------------------------------------------------------------------------------
+
+
+def add_outbox(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    stmt = _insert(conn, outbox).on_conflict_do_nothing(index_elements=["case_no", "version", "target_system"])
+    conn.execute(stmt, rows)
+
+
+# -- dead letters ---------------------------------------------------------------------------------------
+
+
+def add_dead_letters(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert or refresh dead letters (one per kind/system/stream/source id: a record that fails again is
+    the same dead letter, with its newest payload and reason and one more attempt)."""
+    if not rows:
+        return
+    stmt = _insert(conn, dead_letters)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["kind", "system", "stream", "source_id"],
+        set_={
+            "raw": stmt.excluded.raw,
+            "reason": stmt.excluded.reason,
+            "issues": stmt.excluded.issues,
+            "mapping_version": stmt.excluded.mapping_version,
+            "cursor": stmt.excluded.cursor,
+            "case_no": stmt.excluded.case_no,
+            "status": "open",
+            "attempts": dead_letters.c.attempts + 1,
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
+    conn.execute(stmt, rows)
+
+
+def resolve_dead_letters(conn: Connection, *, kind: str, system: str, stream: str, source_ids: Sequence[str]) -> int:
+    """Mark dead letters resolved once their record made it into the ledger (replay, or a fixed source)."""
+    c = dead_letters.c
+    total = 0
+    for chunk in _chunks(source_ids):
+        result = conn.execute(
+            update(dead_letters)
+            .where(
+                c.kind == kind, c.system == system, c.stream == stream, c.status == "open", c.source_id.in_(chunk)
+            )
+            .values(status="resolved", updated_at=utcnow())
+        )
+        total += max(result.rowcount, 0)
+    return total
+
+
+def open_dead_letter_count(conn: Connection, system: str, kind: str = "record") -> int:
+    c = dead_letters.c
+    return int(
+        conn.execute(
+            select(func.count()).select_from(dead_letters).where(c.system == system, c.kind == kind, c.status == "open")
+        ).scalar_one()
+    )
+
+
+# -- watermarks and runs --------------------------------------------------------------------------------
+
+
+def get_watermark(conn: Connection, system: str, stream: str) -> datetime | None:
+    c = watermarks.c
+    return conn.execute(select(c.cursor).where(c.system == system, c.stream == stream)).scalar_one_or_none()
+
+
+def set_watermark(conn: Connection, system: str, stream: str, cursor: datetime | None) -> None:
+    stmt = _insert(conn, watermarks).values(system=system, stream=stream, cursor=cursor, updated_at=utcnow())
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["system", "stream"], set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at}
+    )
+    conn.execute(stmt)
+
+
+def start_run(conn: Connection, *, system: str, kind: str, mode: str | None, watermark: datetime | None) -> int:
+    result = conn.execute(
+        runs.insert().values(
+            system=system,
+            kind=kind,
+            mode=mode,
+            status="running",
+            started_at=utcnow(),
+            watermark_before=watermark,
+        )
+    )
+    return int(result.inserted_primary_key[0])
+
+
+def finish_run(conn: Connection, run_id: int, **values: Any) -> None:
+    conn.execute(update(runs).where(runs.c.id == run_id).values(finished_at=utcnow(), **values))
+
+
+def abandon_stale_runs(conn: Connection, system: str, kind: str) -> int:
+    """Runs left 'running' by a process that died (the caller holds the lease, so none is really running)."""
+    c = runs.c
+    result = conn.execute(
+        update(runs)
+        .where(and_(c.system == system, c.kind == kind, c.status == "running"))
+        .values(status="failed", error="abandoned: the process running it died", finished_at=utcnow())
+    )
+    return max(result.rowcount, 0)

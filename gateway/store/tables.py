@@ -1,0 +1,190 @@
+"""The ledger schema, in SQLAlchemy Core: one table per idea of DESIGN.md's data path.
+
+Core, not the ORM: the sync engine moves records in batches of thousands with ``executemany``, and the ORM's
+unit of work would cost more than the rest of the path together. Migrations live in ``gateway/store/migrations``
+(Alembic); this module is their source of truth and ``tests/store/test_migrations.py`` keeps them in step.
+
+Times are stored as UTC (``UtcDateTime``) and handed back as aware datetimes; JSON payloads as text written by
+orjson, which is portable between SQLite and PostgreSQL and several times faster than the JSON column types.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as naive UTC: the same ordering and meaning on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the ledger; times must be aware")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+source_records = Table(
+    "source_records",
+    metadata,
+    Column("system", String(64), primary_key=True),
+    Column("source_id", String(128), primary_key=True),
+    Column("stream", String(64), nullable=False),
+    Column("case_no", String(64), nullable=True),
+    Column("cursor", UtcDateTime(), nullable=True),
+    Column("content_hash", String(64), nullable=True),
+    Column("raw", Text, nullable=False),
+    Column("mapped", Text, nullable=True),
+    Column("mapping_version", String(32), nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("first_seen_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index(None, "case_no"),
+)
+"""Each system's own view of a record: the raw payload (for remap) and what the mapping made of it."""
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_no", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("origin_system", String(64), nullable=False),
+    Column("origin_source_id", String(128), nullable=False),
+    Column("source_updated_at", UtcDateTime(), nullable=False),
+    Column("dept_code", String(32), nullable=True),
+    Column("item_code", String(64), nullable=True),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+"""The merged case, keyed by the national case number (办件编号); ``version`` grows with every change."""
+
+watermarks = Table(
+    "watermarks",
+    metadata,
+    Column("system", String(64), primary_key=True),
+    Column("stream", String(64), primary_key=True),
+    Column("cursor", UtcDateTime(), nullable=True),
+    Column("checkpoint", Text, nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # "record" (sync) | "push" (outbox delivery)
+    Column("system", String(64), nullable=False),
+    Column("stream", String(64), nullable=False),
+    Column("source_id", String(128), nullable=True),
+    Column("case_no", String(64), nullable=True),
+    Column("cursor", UtcDateTime(), nullable=True),
+    Column("raw", Text, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("issues", Text, nullable=True),
+    Column("mapping_version", String(32), nullable=True),
+    Column("status", String(16), nullable=False, default="open"),  # open | resolved
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index(None, "system", "status"),
+    UniqueConstraint("kind", "system", "stream", "source_id", name="uq_dead_letters_record"),
+)
+"""What could not be used, with the raw payload and the reason: nothing bad input brings in is lost."""
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_no", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("target_system", String(64), nullable=False),
+    Column("operation", String(16), nullable=False),  # upsert | delete
+    Column("status", String(16), nullable=False, default="pending"),  # pending | delivered | superseded | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("result", String(16), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("delivered_at", UtcDateTime(), nullable=True),
+    UniqueConstraint("case_no", "version", "target_system"),
+    Index(None, "status", "next_attempt_at"),
+)
+"""One row per (case version, system that should hold it): the push job's work queue."""
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("system", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # sync | push | remap | replay
+    Column("mode", String(16), nullable=True),
+    Column("status", String(16), nullable=False),  # running | succeeded | failed
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=True),
+    Column("duration_s", Float, nullable=True),
+    Column("read", Integer, nullable=False, default=0),
+    Column("inserted", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("unchanged", Integer, nullable=False, default=0),
+    Column("rejected", Integer, nullable=False, default=0),
+    Column("deleted", Integer, nullable=False, default=0),
+    Column("watermark_before", UtcDateTime(), nullable=True),
+    Column("watermark_after", UtcDateTime(), nullable=True),
+    Column("error", Text, nullable=True),
+    Index(None, "system", "started_at"),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("host", String(128), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("acquired_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+)
+"""One run per system at a time, whoever starts it: the holder renews its lease while it works."""
+
+__all__ = [
+    "UtcDateTime",
+    "cases",
+    "dead_letters",
+    "leases",
+    "metadata",
+    "outbox",
+    "runs",
+    "source_records",
+    "watermarks",
+]

@@ -1,0 +1,142 @@
+"""``tongban sync SYSTEM``: read a system incrementally into the ledger, one committed page at a time.
+
+The run holds the system's lease (one run per system at a time, whoever starts it), asks the connector for
+records changed since the watermark minus the lookback window, and commits each page — records, dead letters,
+outbox rows, the advanced watermark and the lease renewal — in one transaction. Killed at any point, a re-run
+starts from the last committed watermark: nothing lost (the lookback and the inclusive cursor re-read the
+boundary) and nothing duplicated (upserts by source id, unchanged content is a no-op).
+
+A source that fails raises a :class:`~gateway.errors.FatalSyncError` subclass out of ``sync_system`` after
+the run is recorded as failed; the watermark stays at the last page that did commit.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from gateway.errors import SyncError
+from gateway.store import ledger
+from gateway.store.lease import Lease
+from gateway.sync.ingest import IngestContext, IngestCounts, ingest_page
+
+if TYPE_CHECKING:
+    from connectors.base import Connector
+    from gateway.runtime import Runtime
+
+RunStatus = Literal["succeeded", "failed"]
+
+
+@dataclass
+class RunReport:
+    """What one run did; ``tongban sync --json`` prints exactly this."""
+
+    run_id: int
+    system: str
+    kind: str
+    status: RunStatus
+    counts: IngestCounts = field(default_factory=IngestCounts)
+    watermark_before: datetime | None = None
+    watermark_after: datetime | None = None
+    duration_s: float = 0.0
+    error: str | None = None
+    warnings: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "system": self.system,
+            "kind": self.kind,
+            "status": self.status,
+            **self.counts.as_dict(),
+            "watermark_before": self.watermark_before.isoformat() if self.watermark_before else None,
+            "watermark_after": self.watermark_after.isoformat() if self.watermark_after else None,
+            "duration_s": round(self.duration_s, 3),
+            "warnings": self.warnings,
+            "error": self.error,
+        }
+
+
+class SyncFailed(SyncError):
+    """The run failed and was recorded as such; ``report`` says how far it got."""
+
+    def __init__(self, message: str, report: RunReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def sync_system(
+    runtime: Runtime,
+    name: str,
+    *,
+    full_refresh: bool = False,
+    connector: Connector | None = None,
+) -> RunReport:
+    """Run one incremental (or full-refresh) sync of ``name``. Raises :class:`SyncFailed` on failure."""
+    system = runtime.systems.get(name)
+    engine = runtime.engine
+    stream = system.stream
+    mapper = runtime.mapper(name)
+    started = time.perf_counter()
+    with Lease(engine, f"sync:{name}") as lease:
+        with engine.begin() as conn:
+            ledger.abandon_stale_runs(conn, name, "sync")
+            watermark = ledger.get_watermark(conn, name, stream)
+            run_id = ledger.start_run(
+                conn, system=name, kind="sync", mode="full_refresh" if full_refresh else "incremental",
+                watermark=watermark,
+            )
+            has_dead_letters = ledger.open_dead_letter_count(conn, name) > 0
+        report = RunReport(run_id=run_id, system=name, kind="sync", status="succeeded", watermark_before=watermark)
+        ctx = IngestContext(system=system, systems=runtime.systems, mapper=mapper, stream=stream,
+                            check_dead_letters=has_dead_letters)
+        since = None if full_refresh or watermark is None else watermark - system.lookback
+        own_connector = connector is None
+        source = connector or runtime.connector(name)
+        high = watermark
+        try:
+            ordered = next((s.ordered for s in source.streams() if s.name == stream), True)
+            for page in source.read(stream, since=since, mode="full_refresh" if full_refresh else "incremental"):
+                page_high = max((r.cursor for r in page.records if r.cursor is not None), default=None)
+                with engine.begin() as conn:
+                    report.counts.add(ingest_page(conn, ctx, page.records, page.rejects))
+                    if ordered and page_high is not None and (high is None or page_high > high):
+                        ledger.set_watermark(conn, name, stream, page_high)
+                        high = page_high
+                    elif not ordered and page_high is not None and (high is None or page_high > high):
+                        high = page_high
+                    lease.renew(conn)
+            with engine.begin() as conn:
+                if high is not None and high != watermark:
+                    ledger.set_watermark(conn, name, stream, high)
+                report.watermark_after = high
+                report.duration_s = time.perf_counter() - started
+                report.warnings = len(ctx.warnings)
+                ledger.finish_run(conn, run_id, status="succeeded", duration_s=report.duration_s,
+                                  watermark_after=high, **_count_columns(report.counts))
+        except Exception as exc:
+            report.status = "failed"
+            report.error = f"{type(exc).__name__}: {exc}"
+            report.duration_s = time.perf_counter() - started
+            with engine.begin() as conn:
+                report.watermark_after = ledger.get_watermark(conn, name, stream)
+                ledger.finish_run(conn, run_id, status="failed", duration_s=report.duration_s, error=report.error,
+                                  watermark_after=report.watermark_after, **_count_columns(report.counts))
+            raise SyncFailed(f"sync of {name} failed: {exc}", report) from exc
+        finally:
+            if own_connector:
+                source.close()
+    return report
+
+
+def _count_columns(counts: IngestCounts) -> dict[str, int]:
+    return {
+        "read": counts.read,
+        "inserted": counts.inserted,
+        "updated": counts.updated,
+        "unchanged": counts.unchanged,
+        "rejected": counts.rejected,
+        "deleted": counts.deleted,
+    }

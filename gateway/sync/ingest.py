@@ -1,0 +1,270 @@
+"""One page of raw records into the ledger: map → validate → classify → upsert → merge → outbox, in one transaction.
+
+This is DESIGN.md's data path, steps 2–5, and the hot loop of every sync, replay and remap. It is batch-shaped
+on purpose: one query to learn what the ledger already holds for the page, one ``executemany`` per table, one
+pydantic call for the whole page. The rules it keeps:
+
+- a record that fails mapping or validation goes to the dead-letter store with its raw payload and every
+  broken rule; the rest of the page goes on;
+- an older version of a record never overwrites a newer one, and a record whose canonical content is unchanged
+  (same content hash) changes nothing and queues nothing;
+- every changed case gets an outbox row for each system that should hold it — the hall and the department that
+  handles it — and never for the system the change came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from connectors.base import RawRecord
+from gateway.config import SystemConfig, SystemsConfig
+from gateway.errors import FieldIssue, SkippableSyncError
+from gateway.mapping.mapper import Mapper
+from gateway.models import case_to_row, content_hash, validate_cases
+from gateway.store import ledger
+
+
+@dataclass(slots=True)
+class IngestCounts:
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    deleted: int = 0
+    queued: int = 0
+
+    def add(self, other: IngestCounts) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class IngestContext:
+    """What ingesting one system's stream needs to know; built once per run."""
+
+    system: SystemConfig
+    systems: SystemsConfig
+    mapper: Mapper
+    stream: str
+    check_dead_letters: bool = True
+    warnings: list[FieldIssue] = field(default_factory=list)
+
+    @property
+    def mapping_version(self) -> str:
+        return f"{self.mapper.version}@{self.mapper.fingerprint[:12]}" if self.mapper.fingerprint else self.mapper.version
+
+
+_NOT_CONTENT = ("updated_at",)
+"""The source's change time is metadata: a record touched without a change is not a change."""
+
+
+def _dedupe(records: Sequence[RawRecord]) -> list[RawRecord]:
+    """Keep the newest copy of each source id (re-anchored paging and lookback windows repeat records)."""
+    latest: dict[str, RawRecord] = {}
+    for record in records:
+        seen = latest.get(record.source_id)
+        if seen is None or (record.cursor is not None and (seen.cursor is None or record.cursor >= seen.cursor)):
+            latest[record.source_id] = record
+    return list(latest.values())
+
+
+def ingest_page(
+    conn: Connection,
+    ctx: IngestContext,
+    records: Sequence[RawRecord],
+    rejects: Sequence[SkippableSyncError] = (),
+    *,
+    now: datetime | None = None,
+) -> IngestCounts:
+    now = now or ledger.utcnow()
+    counts = IngestCounts(read=len(records) + len(rejects))
+    system = ctx.system.name
+    stream = ctx.stream
+    version = ctx.mapping_version
+    unique = _dedupe(records)
+    counts.unchanged += len(records) - len(unique)
+
+    dead: list[dict[str, Any]] = []
+
+    def dead_letter(record: RawRecord | None, reason: str, issues: list[FieldIssue], *, raw: Any, source_id: str | None,
+                    case_no: str | None = None) -> None:
+        dead.append(
+            {
+                "kind": "record",
+                "system": system,
+                "stream": stream,
+                "source_id": source_id,
+                "case_no": case_no,
+                "cursor": record.cursor if record else None,
+                "raw": ledger.dumps(raw),
+                "reason": reason,
+                "issues": ledger.dumps([asdict(i) for i in issues]),
+                "mapping_version": version,
+                "status": "open",
+                "attempts": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+
+    for exc in rejects:
+        source_id = exc.source_id or f"undecodable:{content_hash({'raw': repr(exc.raw)})[:16]}"
+        issue = FieldIssue(record=f"{system}:{source_id}", field="$", rule="decode", message=str(exc))
+        dead_letter(None, str(issue), [issue], raw=exc.raw if isinstance(exc.raw, (dict, list, str)) else repr(exc.raw),
+                    source_id=source_id)
+
+    # -- map ------------------------------------------------------------------------------------------
+    mapped: list[dict[str, Any]] = []
+    mapped_from: list[RawRecord] = []
+    inbound = ctx.mapper.inbound
+    for record in unique:
+        canonical, issues = inbound(record.payload, {})
+        ref = f"{system}:{record.source_id}"
+        if issues:
+            found = [FieldIssue(ref, f, r, m) for f, r, m in issues]
+            dead_letter(record, "; ".join(map(str, found)), found, raw=record.payload, source_id=record.source_id,
+                        case_no=canonical.get("case_no") if canonical else None)
+            continue
+        mapped.append(canonical)
+        mapped_from.append(record)
+
+    # -- validate (one call for the page) --------------------------------------------------------------
+    refs = [f"{system}:{r.source_id}" for r in mapped_from]
+    result = validate_cases(mapped, refs)
+    for index, rejection in result.rejected:
+        record = mapped_from[index]
+        dead_letter(record, str(rejection), list(rejection.issues), raw=record.payload, source_id=record.source_id,
+                    case_no=mapped[index].get("case_no"))
+    ctx.warnings.extend(issue for _, issue in result.warnings)
+    counts.rejected += len(dead)
+
+    # -- classify against what the ledger holds ---------------------------------------------------------
+    good = [(mapped_from[i], case_to_row(case)) for i, case in result.valid]
+    state = ledger.source_state(conn, system, [r.source_id for r, _ in good])
+    new_rows: list[dict[str, Any]] = []
+    changed_rows: list[dict[str, Any]] = []
+    changes: list[tuple[RawRecord, dict[str, Any], str, str]] = []
+    for record, row in good:
+        digest = content_hash(row, exclude=_NOT_CONTENT)
+        known = state.get(record.source_id)
+        if known is not None:
+            known_hash, known_cursor = known
+            if known_cursor is not None and record.cursor is not None and record.cursor < known_cursor:
+                counts.unchanged += 1  # an older copy (a late page, a lookback overlap): never overwrite newer
+                continue
+            if known_hash == digest:
+                counts.unchanged += 1
+                if record.cursor is not None and (known_cursor is None or record.cursor > known_cursor):
+                    changed_rows.append(_source_row(ctx, record, row, digest, version, now, mapped_json=None))
+                continue
+        data = ledger.dumps(row)
+        target = new_rows if known is None else changed_rows
+        target.append(_source_row(ctx, record, row, digest, version, now, mapped_json=data))
+        if known is None:
+            counts.inserted += 1
+        else:
+            counts.updated += 1
+        changes.append((record, row, digest, data))
+
+    ledger.insert_source_records(conn, new_rows)
+    ledger.update_source_records(conn, [r for r in changed_rows if r["mapped"] is not None])
+    ledger.touch_source_records(conn, [r for r in changed_rows if r["mapped"] is None])
+
+    # -- merge into cases and queue pushes -----------------------------------------------------------------
+    counts.deleted, counts.queued = _merge_cases(conn, ctx, changes, now)
+
+    ledger.add_dead_letters(conn, dead)
+    if ctx.check_dead_letters and good:
+        ledger.resolve_dead_letters(conn, kind="record", system=system, stream=stream,
+                                    source_ids=[r.source_id for r, _ in good])
+    return counts
+
+
+def _source_row(ctx: IngestContext, record: RawRecord, row: dict[str, Any], digest: str, version: str,
+                now: datetime, *, mapped_json: str | None) -> dict[str, Any]:
+    return {
+        "system": ctx.system.name,
+        "source_id": record.source_id,
+        "stream": ctx.stream,
+        "case_no": row.get("case_no"),
+        "cursor": record.cursor,
+        "content_hash": digest,
+        "raw": ledger.dumps(record.payload),
+        "mapped": mapped_json,
+        "mapping_version": version,
+        "deleted": bool(row.get("deleted")),
+        "first_seen_at": now,
+        "updated_at": now,
+    }
+
+
+def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRecord, dict[str, Any], str, str]],
+                 now: datetime) -> tuple[int, int]:
+    """Apply changed records to the merged cases (newest source change wins); queue outbox rows."""
+    if not changes:
+        return 0, 0
+    system = ctx.system.name
+    existing = ledger.case_state(conn, sorted({row["case_no"] for _, row, _, _ in changes}))
+    final: dict[str, dict[str, Any]] = {}
+    for record, row, digest, data in changes:
+        case_no = row["case_no"]
+        current = final.get(case_no) or existing.get(case_no)
+        updated_at = datetime.fromisoformat(row["updated_at"]) if isinstance(row["updated_at"], str) else row["updated_at"]
+        if current is not None:
+            if current["content_hash"] == digest:
+                continue
+            if updated_at < current["source_updated_at"]:
+                continue  # the merged case already holds a newer change from another system
+        final[case_no] = {
+            "case_no": case_no,
+            "version": (current["version"] if current else 0) + 1,
+            "content_hash": digest,
+            "data": data,
+            "origin_system": system,
+            "origin_source_id": record.source_id,
+            "source_updated_at": updated_at,
+            "dept_code": row.get("dept_code"),
+            "item_code": row.get("item_code"),
+            "deleted": bool(row.get("deleted")),
+            "updated_at": now,
+            "was_deleted": bool(current and current["deleted"]),
+        }
+    inserts, updates, outbox_rows = [], [], []
+    deleted = 0
+    for case_no, case in final.items():
+        was_deleted = case.pop("was_deleted")
+        if case["deleted"] and not was_deleted:
+            deleted += 1
+        before = existing.get(case_no)
+        if before is None:
+            inserts.append(case)
+        else:
+            updates.append({**case, "expected_version": before["version"]})
+        if before is None and case["deleted"]:
+            continue  # first seen already deleted: no system holds it, nothing to withdraw
+        for target in ctx.systems.targets_for(case["dept_code"], origin=system):
+            outbox_rows.append(
+                {
+                    "case_no": case_no,
+                    "version": case["version"],
+                    "target_system": target,
+                    "operation": "delete" if case["deleted"] else "upsert",
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+            )
+    ledger.insert_cases(conn, inserts)
+    ledger.update_cases(conn, updates)
+    ledger.add_outbox(conn, outbox_rows)
+    return deleted, len(outbox_rows)
