@@ -415,7 +415,7 @@ class MappingCompiler:
         return fn
 
     def compile(self, fields: Mapping[str, Any]) -> tuple[MapFunction, str]:
-        root = self.compile_object(fields, "fields")
+        root = self.compile_object(fields, "")
         entry = (
             "def map_record(r, _ctx=None):\n"
             "    _iss = []\n"

@@ -42,7 +42,7 @@ class RunReport:
     watermark_after: datetime | None = None
     duration_s: float = 0.0
     error: str | None = None
-    warnings: int = 0
+    warnings: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -113,7 +113,7 @@ def sync_system(
                     ledger.set_watermark(conn, name, stream, high)
                 report.watermark_after = high
                 report.duration_s = time.perf_counter() - started
-                report.warnings = len(ctx.warnings)
+                report.warnings = dict(ctx.warnings)
                 ledger.finish_run(conn, run_id, status="succeeded", duration_s=report.duration_s,
                                   watermark_after=high, **_count_columns(report.counts))
         except Exception as exc:

@@ -14,6 +14,7 @@ pydantic call for the whole page. The rules it keeps:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -56,7 +57,10 @@ class IngestContext:
     mapper: Mapper
     stream: str
     check_dead_letters: bool = True
-    warnings: list[FieldIssue] = field(default_factory=list)
+    warnings: Counter[str] = field(default_factory=Counter)
+    """Warnings (legitimate but unusual values, e.g. an old place code) counted by rule, with a few examples:
+    a million-record sync must not keep a million warnings in memory."""
+    warning_examples: list[FieldIssue] = field(default_factory=list)
 
     @property
     def mapping_version(self) -> str:
@@ -144,7 +148,10 @@ def ingest_page(
         record = mapped_from[index]
         dead_letter(record, str(rejection), list(rejection.issues), raw=record.payload, source_id=record.source_id,
                     case_no=mapped[index].get("case_no"))
-    ctx.warnings.extend(issue for _, issue in result.warnings)
+    for _, issue in result.warnings:
+        ctx.warnings[issue.rule] += 1
+        if len(ctx.warning_examples) < 20:
+            ctx.warning_examples.append(issue)
     counts.rejected += len(dead)
 
     # -- classify against what the ledger holds ---------------------------------------------------------

@@ -1,0 +1,103 @@
+"""The canonical data model: code lists, identifier rules, case / service item / certificate, batch validation.
+
+Connectors and mappings import from here only (``from gateway.models import Case, validate_cases``); the
+modules behind it are one idea each:
+
+- :mod:`.codes` — canonical vocabularies (``str`` enums with Chinese labels)
+- :mod:`.identifiers` — resident ID, USCC, division code checks (fast, cached, warnings vs errors)
+- :mod:`.case`, :mod:`.service_item`, :mod:`.certificate` — the pydantic models and their cross-field rules
+- :mod:`.certificate_id` — GB/T 36904 certificate identifiers
+- :mod:`.validation` — one pydantic call per batch, issues as :class:`~gateway.errors.FieldIssue`
+- :mod:`.rows`, :mod:`.hashing` — JSON-ready rows and the ledger's content hash
+"""
+
+from __future__ import annotations
+
+from .case import REASON_REQUIRED_RESULTS, Applicant, Case, CaseEvent, Material
+from .certificate import Certificate, CertificateHolder
+from .certificate_id import CertificateIdentifier, certificate_identifier, parse_certificate_identifier
+from .codes import (
+    ApplicantType,
+    CaseResult,
+    CaseStatus,
+    CaseType,
+    CertificateStatus,
+    Channel,
+    IdType,
+    ItemLevel,
+    ItemType,
+    LabelledEnum,
+    MaterialSource,
+    SpecialProcedureType,
+    StepAction,
+)
+from .datetimes import BEIJING, to_beijing
+from .hashing import canonical_json, content_hash
+from .identifiers import (
+    IdentifierError,
+    IdentifierWarning,
+    is_known_division,
+    resident_id_check_char,
+    uscc_check_char,
+    validate_division_code,
+    validate_id_number,
+    validate_resident_id,
+    validate_uscc,
+)
+from .issues import ISSUES_ERROR
+from .rows import case_to_row, cases_to_rows, row_to_case
+from .service_item import RequiredMaterial, ServiceItem
+from .text import gb18030_problem
+from .validation import PYDANTIC_RULES, RECORD_FIELD, BatchResult, issues_from_error, validate_case, validate_cases
+
+__all__ = [
+    "BEIJING",
+    "ISSUES_ERROR",
+    "PYDANTIC_RULES",
+    "REASON_REQUIRED_RESULTS",
+    "RECORD_FIELD",
+    "Applicant",
+    "ApplicantType",
+    "BatchResult",
+    "Case",
+    "CaseEvent",
+    "CaseResult",
+    "CaseStatus",
+    "CaseType",
+    "Certificate",
+    "CertificateHolder",
+    "CertificateIdentifier",
+    "CertificateStatus",
+    "Channel",
+    "IdType",
+    "IdentifierError",
+    "IdentifierWarning",
+    "ItemLevel",
+    "ItemType",
+    "LabelledEnum",
+    "Material",
+    "MaterialSource",
+    "RequiredMaterial",
+    "ServiceItem",
+    "SpecialProcedureType",
+    "StepAction",
+    "canonical_json",
+    "case_to_row",
+    "cases_to_rows",
+    "certificate_identifier",
+    "content_hash",
+    "gb18030_problem",
+    "is_known_division",
+    "issues_from_error",
+    "parse_certificate_identifier",
+    "resident_id_check_char",
+    "row_to_case",
+    "to_beijing",
+    "uscc_check_char",
+    "validate_case",
+    "validate_cases",
+    "validate_division_code",
+    "validate_id_number",
+    "validate_resident_id",
+    "validate_uscc",
+]

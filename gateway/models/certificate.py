@@ -1,0 +1,111 @@
+"""The electronic certificate (电子证照) metadata, after GB/T 36903 (metadata) and GB/T 36904 (identifier).
+
+Certificates are harvested from issuing systems and served to other departments, so what is checked here is
+what a consumer relies on: a well-formed identifier, a real issuer code, holders whose ID numbers pass the
+same rules as applicants, and a validity period that runs forwards. The file itself (OFD, signed with SM2)
+is not part of this model; ``content_hash`` and the signature fields point at it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, ValidationInfo, model_validator
+
+from .certificate_id import parse_certificate_identifier
+from .codes import CertificateStatus, IdType
+from .identifiers import IdentifierError, validate_division_code, validate_id_number, validate_uscc
+from .issues import Issue, emit_warnings, raise_issues
+from .text import gb18030_problem
+
+_NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+_Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+_CONFIG = ConfigDict(extra="forbid", frozen=False)
+
+
+class CertificateHolder(BaseModel):
+    """持证主体: a person or organisation the certificate is about (checked by :class:`Certificate`)."""
+
+    model_config = _CONFIG
+
+    name: _Name
+    id_type: IdType
+    id_number: _NonEmpty
+
+
+class Certificate(BaseModel):
+    """证照 metadata. Rules: ``certificate_id.*``, ``uscc.*`` on ``issuer_code``, the ID rules on
+    ``holders.N.id_number``, ``division.*``, ``text.gb18030``, ``certificate.validity_order``,
+    ``certificate.holder_required``."""
+
+    model_config = _CONFIG
+
+    identifier: _NonEmpty
+    name: _Name
+    type_code: _NonEmpty
+    number: _NonEmpty
+    issuer_name: _Name
+    issuer_code: _NonEmpty
+    issued_on: date
+    holders: list[CertificateHolder]
+    valid_from: date
+    valid_until: date | None = None
+    division_code: _NonEmpty
+    status: CertificateStatus = CertificateStatus.VALID
+    content_hash: str | None = None
+    signer: str | None = None
+    signed_at: AwareDatetime | None = None
+    signature: str | None = None
+    signature_algorithm: str | None = None
+    seal_name: str | None = None
+
+    @model_validator(mode="after")
+    def _check_rules(self, info: ValidationInfo) -> Certificate:
+        errors: list[Issue] = []
+        warnings: list[Issue] = []
+        d = self.__dict__
+        try:
+            parsed = parse_certificate_identifier(self.identifier)
+            d["identifier"] = str(parsed)
+            if parsed.type_code != self.type_code:
+                errors.append(("type_code", "certificate_id.type_mismatch",
+                               f"type code {self.type_code} differs from the identifier's {parsed.type_code}"))
+        except IdentifierError as exc:
+            errors.append(("identifier", exc.rule, exc.message))
+        try:
+            d["issuer_code"] = validate_uscc(self.issuer_code)[0]
+        except IdentifierError as exc:
+            errors.append(("issuer_code", exc.rule, exc.message))
+        try:
+            code, found = validate_division_code(self.division_code)
+            d["division_code"] = code
+            warnings.extend(("division_code", w.rule, w.message) for w in found)
+        except IdentifierError as exc:
+            errors.append(("division_code", exc.rule, exc.message))
+        if not self.holders:
+            errors.append(("holders", "certificate.holder_required", "a certificate has at least one holder"))
+        for i, holder in enumerate(self.holders):
+            try:
+                number, found = validate_id_number(holder.id_type, holder.id_number)
+                holder.__dict__["id_number"] = number
+                warnings.extend((f"holders.{i}.id_number", w.rule, w.message) for w in found)
+            except IdentifierError as exc:
+                errors.append((f"holders.{i}.id_number", exc.rule, exc.message))
+            problem = gb18030_problem(holder.name)
+            if problem:
+                errors.append((f"holders.{i}.name", "text.gb18030", problem))
+        for path in ("name", "issuer_name"):
+            problem = gb18030_problem(d[path])
+            if problem:
+                errors.append((path, "text.gb18030", problem))
+        if self.valid_until is not None and self.valid_until < self.valid_from:
+            errors.append(("valid_until", "certificate.validity_order", "valid_until is before valid_from"))
+        if warnings:
+            emit_warnings(info, warnings)
+        if errors:
+            raise_issues(errors)
+        return self
+
+
+__all__ = ["Certificate", "CertificateHolder"]

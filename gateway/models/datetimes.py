@@ -1,0 +1,23 @@
+"""Beijing time: every timestamp in the canonical model is aware and carries +08:00.
+
+Source systems write local time without an offset (``yyyy-MM-dd HH:mm:ss``, ``yyyyMMddHHmmss``); the
+mappings attach +08:00. The models accept any aware datetime and convert other offsets to +08:00, so the
+same instant always serialises — and hashes — the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+BEIJING = timezone(timedelta(hours=8), "CST")
+"""UTC+08:00, the only offset the ledger stores."""
+
+_EIGHT_HOURS = timedelta(hours=8)
+
+
+def to_beijing(value: datetime) -> datetime:
+    """``value`` unchanged if it already carries +08:00, else the same instant at +08:00."""
+    return value if value.utcoffset() == _EIGHT_HOURS else value.astimezone(BEIJING)
+
+
+__all__ = ["BEIJING", "to_beijing"]

@@ -1,0 +1,39 @@
+"""A canonical content hash: the ledger's "has this record changed?" test.
+
+The hash is BLAKE2b (16-byte digest, 32 hex characters) over the record serialised by orjson with sorted
+keys, so it does not depend on key order, on the Python version or on the pydantic version's key order.
+A model is hashed through its JSON form, so ``content_hash(case) == content_hash(case_to_row(case))``.
+Changing this function changes every stored hash (every record looks changed once): treat it as a format.
+
+    >>> content_hash({"b": 1, "a": 2}) == content_hash({"a": 2, "b": 1})
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+_OPTIONS = orjson.OPT_SORT_KEYS
+
+
+def canonical_json(obj: Any, *, exclude: Iterable[str] = ()) -> bytes:
+    """The bytes that are hashed: sorted keys, compact, UTF-8. ``exclude`` drops top-level keys."""
+    if isinstance(obj, BaseModel):
+        obj = obj.model_dump(mode="json")
+    if exclude:
+        drop = set(exclude)
+        obj = {k: v for k, v in obj.items() if k not in drop}
+    return orjson.dumps(obj, option=_OPTIONS)
+
+
+def content_hash(obj: Any, *, exclude: Iterable[str] = ()) -> str:
+    """32 hex characters identifying the content of a record (dict, list or pydantic model)."""
+    return hashlib.blake2b(canonical_json(obj, exclude=exclude), digest_size=16).hexdigest()
+
+
+__all__ = ["canonical_json", "content_hash"]

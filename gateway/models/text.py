@@ -1,0 +1,30 @@
+"""Text rules: names must survive GB18030, the encoding legacy SOAP services and the hall still use.
+
+Python's GB18030 codec maps every Unicode scalar value; what fails is exactly the lone surrogates that bad
+upstream decoding leaves behind (``surrogateescape``, a JSON ``"\\ud800"`` escape). UTF-8 fails on exactly
+the same code points and encodes about three times faster, so it is the fast test; GB18030 itself is
+asked only to word the message. Catching such text here keeps it out of the ledger instead of failing
+later inside a push to a GBK system.
+"""
+
+from __future__ import annotations
+
+
+def gb18030_problem(text: str) -> str | None:
+    """Why ``text`` cannot be encoded in GB18030, or ``None`` if it can."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        pass
+    try:
+        text.encode("gb18030")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start : exc.end]
+        return f"text has characters that GB18030 cannot encode: {bad!r} at position {exc.start}"
+    return None
+
+
+__all__ = ["gb18030_problem"]
