@@ -1,0 +1,247 @@
+"""The five ways a REST system asks us to prove who we are, as ``requests`` auth objects.
+
+Each is a :class:`requests.auth.AuthBase`, applied to the *prepared* request, so that what is signed is
+exactly what goes on the wire: the HMAC signature covers the path and query string as encoded by requests
+and the body bytes as sent. Secret values come from the ``secrets`` mapping by name; the YAML holds names
+only.
+
+    auth = build_auth(config.auth, secrets, fetch_token=transport.fetch_token)
+    session.auth = auth
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+from requests.auth import AuthBase, HTTPBasicAuth
+
+from gateway.errors import AuthenticationError, ConfigError
+
+from .config import (
+    ApiKeyAuthConfig,
+    AuthConfig,
+    BasicAuthConfig,
+    BearerAuthConfig,
+    HmacAuthConfig,
+    OAuth2ClientCredentialsConfig,
+)
+
+TokenFetcher = Callable[[str, Mapping[str, str], "AuthBase | None"], requests.Response]
+"""POST a form to the token URL (relative or absolute) without the connector's own auth."""
+
+
+class RestAuth(AuthBase):
+    """Base of the connector's auth objects. ``refresh`` lets the transport retry once after a 401/403."""
+
+    def refresh(self) -> bool:
+        """Drop cached credentials; ``True`` if a retry with fresh ones is worth it."""
+        return False
+
+
+class ApiKeyAuth(RestAuth):
+    def __init__(self, header: str, key: str, prefix: str = "") -> None:
+        self.header = header
+        self.value = f"{prefix}{key}"
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers[self.header] = self.value
+        return r
+
+
+class BasicAuth(RestAuth):
+    def __init__(self, username: str, password: str) -> None:
+        self._basic = HTTPBasicAuth(username, password)
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        return self._basic(r)
+
+
+class BearerAuth(RestAuth):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = f"Bearer {self.token}"
+        return r
+
+
+class OAuth2ClientCredentialsAuth(RestAuth):
+    """Client-credentials grant; the token is cached until shortly before ``expires_in`` runs out.
+
+    A 401 with a cached token usually means the server restarted or revoked it, so :meth:`refresh` drops it
+    and the transport tries once more with a new one; a second refusal is an :class:`AuthenticationError`.
+    """
+
+    def __init__(
+        self,
+        config: OAuth2ClientCredentialsConfig,
+        client_id: str,
+        client_secret: str,
+        fetch_token: TokenFetcher,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._fetch = fetch_token
+        self._clock = clock
+        self._token: str | None = None
+        self._expires_at: float | None = None
+        self._lock = threading.Lock()
+        self.tokens_fetched = 0
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = f"Bearer {self.token()}"
+        return r
+
+    def refresh(self) -> bool:
+        with self._lock:
+            self._token = None
+        return True
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token is None or (self._expires_at is not None and self._clock() >= self._expires_at):
+                self._token, self._expires_at = self._request_token()
+            return self._token
+
+    def _request_token(self) -> tuple[str, float | None]:
+        form = {"grant_type": "client_credentials"}
+        basic: AuthBase | None = None
+        if self.config.client_auth == "basic":
+            basic = HTTPBasicAuth(self._client_id, self._client_secret)
+        else:
+            form |= {"client_id": self._client_id, "client_secret": self._client_secret}
+        if self.config.scope:
+            form["scope"] = self.config.scope
+        response = self._fetch(self.config.token_url, form, basic)
+        self.tokens_fetched += 1
+        body: Any
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not response.ok or not isinstance(body, Mapping) or not body.get("access_token"):
+            detail = ""
+            if isinstance(body, Mapping):
+                detail = str(body.get("error_description") or body.get("error") or "")
+            raise AuthenticationError(
+                f"token request to {response.url} failed (HTTP {response.status_code})"
+                + (f": {detail}" if detail else "")
+            )
+        expires_in = body.get("expires_in")
+        expires_at: float | None = None
+        if isinstance(expires_in, (int, float, str)) and str(expires_in).replace(".", "", 1).isdigit():
+            lifetime = float(expires_in)
+            expires_at = self._clock() + max(lifetime - self.config.expiry_margin_seconds, lifetime / 2)
+        return str(body["access_token"]), expires_at
+
+
+class HmacAuth(RestAuth):
+    """Signs method, path+query as sent, a timestamp, a nonce and the SHA-256 of the body bytes.
+
+    A fresh timestamp and nonce are made per attempt (requests re-prepares each retry), so retries are never
+    refused as replays.
+    """
+
+    def __init__(
+        self,
+        config: HmacAuthConfig,
+        secret: str,
+        key_id: str | None,
+        *,
+        clock: Callable[[], float] = time.time,
+        nonce: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self.config = config
+        self._secret = secret.encode()
+        self.key_id = key_id
+        self._clock = clock
+        self._nonce = nonce
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        body = r.body or b""
+        body_bytes = body.encode() if isinstance(body, str) else bytes(body)
+        timestamp = str(int(self._clock()))
+        nonce = self._nonce()
+        message = self.config.string_to_sign.format(
+            method=(r.method or "GET").upper(),
+            path_qs=r.path_url,
+            timestamp=timestamp,
+            nonce=nonce,
+            body_sha256=hashlib.sha256(body_bytes).hexdigest(),
+            key_id=self.key_id or "",
+        )
+        digest = hmac.new(self._secret, message.encode(), self.config.algorithm).digest()
+        if self.config.signature_encoding == "hex":
+            signature = digest.hex()
+        else:
+            signature = base64.b64encode(digest).decode()
+        if self.config.key_id_header and self.key_id is not None:
+            r.headers[self.config.key_id_header] = self.key_id
+        r.headers[self.config.timestamp_header] = timestamp
+        if self.config.nonce_header:
+            r.headers[self.config.nonce_header] = nonce
+        r.headers[self.config.signature_header] = signature
+        return r
+
+
+def _secret(secrets: Mapping[str, str], name: str, where: str) -> str:
+    value = secrets.get(name)
+    if value is None or value == "":
+        raise ConfigError(f"{where}: secret {name!r} is not set (give it in the system's secrets)")
+    return value
+
+
+def build_auth(
+    config: AuthConfig | None,
+    secrets: Mapping[str, str],
+    *,
+    fetch_token: TokenFetcher,
+    clock: Callable[[], float] = time.time,
+) -> RestAuth | None:
+    """The auth object for a connector config; missing secrets are a :class:`ConfigError` at construction."""
+    if config is None:
+        return None
+    if isinstance(config, ApiKeyAuthConfig):
+        return ApiKeyAuth(config.header, _secret(secrets, config.secret, "auth.secret"), config.prefix)
+    if isinstance(config, BasicAuthConfig):
+        return BasicAuth(
+            _secret(secrets, config.username_secret, "auth.username_secret"),
+            _secret(secrets, config.password_secret, "auth.password_secret"),
+        )
+    if isinstance(config, BearerAuthConfig):
+        return BearerAuth(_secret(secrets, config.secret, "auth.secret"))
+    if isinstance(config, OAuth2ClientCredentialsConfig):
+        return OAuth2ClientCredentialsAuth(
+            config,
+            _secret(secrets, config.client_id_secret, "auth.client_id_secret"),
+            _secret(secrets, config.client_secret_secret, "auth.client_secret_secret"),
+            fetch_token,
+            clock=clock,
+        )
+    key_id = config.key_id
+    if config.key_id_secret:
+        key_id = _secret(secrets, config.key_id_secret, "auth.key_id_secret")
+    return HmacAuth(config, _secret(secrets, config.secret, "auth.secret"), key_id, clock=clock)
+
+
+__all__ = [
+    "ApiKeyAuth",
+    "BasicAuth",
+    "BearerAuth",
+    "HmacAuth",
+    "OAuth2ClientCredentialsAuth",
+    "RestAuth",
+    "TokenFetcher",
+    "build_auth",
+]

@@ -1,0 +1,387 @@
+"""The declarative REST connector's configuration: pydantic models for the connector YAML.
+
+Everything a REST system needs (auth, paging, envelope, cursor format, writes) is said in YAML, so adding a
+system is a configuration change, not code. The models are strict (``extra="forbid"``): a typo such as
+``page_parm`` fails at construction with a :class:`ConfigError` naming the YAML path, instead of silently
+paging the wrong way in production.
+
+    config = parse_config(yaml.safe_load(text) | {"base_url": endpoint})
+
+See ``connectors/rest/README.md`` for the full vocabulary and one example per sandbox system.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from datetime import timedelta, timezone, tzinfo
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gateway.errors import ConfigError
+
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+CursorFormat = str
+"""``epoch_ms`` | ``epoch_s`` | ``iso8601`` | a ``strftime`` pattern such as ``%Y-%m-%d %H:%M:%S``."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimeoutConfig(_Model):
+    connect: float = Field(5.0, gt=0)
+    read: float = Field(30.0, gt=0)
+
+
+class RetryConfig(_Model):
+    """Exponential backoff with full jitter; ``Retry-After`` wins when the server sends it (capped)."""
+
+    max_attempts: int = Field(5, ge=1)
+    backoff_seconds: float = Field(0.5, ge=0)
+    max_backoff_seconds: float = Field(30.0, ge=0)
+    jitter: bool = True
+    retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+
+
+class RateLimitConfig(_Model):
+    requests_per_second: float = Field(gt=0)
+    burst: int | None = Field(None, ge=1)
+
+
+# --- auth ---------------------------------------------------------------------------------------------------
+
+
+class ApiKeyAuthConfig(_Model):
+    type: Literal["api_key"]
+    header: str = "X-Api-Key"
+    secret: str
+    prefix: str = ""
+
+
+class BasicAuthConfig(_Model):
+    type: Literal["basic"]
+    username_secret: str
+    password_secret: str
+
+
+class BearerAuthConfig(_Model):
+    type: Literal["bearer"]
+    secret: str
+
+
+class OAuth2ClientCredentialsConfig(_Model):
+    type: Literal["oauth2_client_credentials"]
+    token_url: str
+    client_id_secret: str
+    client_secret_secret: str
+    scope: str | None = None
+    client_auth: Literal["body", "basic"] = "body"
+    """Send the client credentials in the form body (default) or as HTTP Basic on the token request."""
+    expiry_margin_seconds: float = Field(30.0, ge=0)
+
+
+_SIGN_FIELDS = {"method", "path_qs", "timestamp", "nonce", "body_sha256", "key_id"}
+
+
+class HmacAuthConfig(_Model):
+    type: Literal["hmac"]
+    algorithm: Literal["sha256", "sha1", "sha512"] = "sha256"
+    secret: str
+    key_id_header: str | None = None
+    key_id_secret: str | None = None
+    key_id: str | None = None
+    """A literal key id (app id) when it is not kept among the secrets."""
+    timestamp_header: str = "X-Timestamp"
+    nonce_header: str | None = "X-Nonce"
+    signature_header: str = "X-Signature"
+    signature_encoding: Literal["hex", "base64"] = "hex"
+    string_to_sign: str = "{method}\n{path_qs}\n{timestamp}\n{nonce}\n{body_sha256}"
+
+    @field_validator("string_to_sign")
+    @classmethod
+    def _known_fields(cls, value: str) -> str:
+        used = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        unknown = used - _SIGN_FIELDS
+        if unknown:
+            raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; use {sorted(_SIGN_FIELDS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _key_id_source(self) -> HmacAuthConfig:
+        if self.key_id_header and not (self.key_id_secret or self.key_id):
+            raise ValueError("key_id_header needs key_id_secret (a secret name) or key_id (a literal)")
+        return self
+
+
+AuthConfig = Annotated[
+    ApiKeyAuthConfig | BasicAuthConfig | BearerAuthConfig | OAuth2ClientCredentialsConfig | HmacAuthConfig,
+    Field(discriminator="type"),
+]
+_AUTH_TAGS = {"api_key", "basic", "bearer", "oauth2_client_credentials", "hmac"}
+
+# --- pagination --------------------------------------------------------------------------------------------
+
+
+class NoPagination(_Model):
+    """The whole result comes in one response."""
+
+    type: Literal["none"]
+
+
+class PageNumberPagination(_Model):
+    type: Literal["page_number"]
+    page_param: str = "page"
+    size_param: str | None = "size"
+    size: int = Field(100, ge=1)
+    start: int = 1
+
+
+class OffsetPagination(_Model):
+    type: Literal["offset"]
+    offset_param: str = "offset"
+    limit_param: str | None = "limit"
+    size: int = Field(100, ge=1)
+    start: int = 0
+
+
+class CursorPagination(_Model):
+    """Keyset paging with an opaque token from the body; stops when the token is null, empty or missing."""
+
+    type: Literal["cursor"]
+    cursor_param: str = "cursor"
+    next_cursor_path: str = "next_cursor"
+    size_param: str | None = None
+    size: int | None = Field(None, ge=1)
+
+
+class LinkHeaderPagination(_Model):
+    """RFC 8288 ``Link: <…>; rel="next"``; the next URL is followed verbatim."""
+
+    type: Literal["link_header"]
+    rel: str = "next"
+    size_param: str | None = None
+    size: int | None = Field(None, ge=1)
+
+
+PaginationConfig = Annotated[
+    NoPagination | PageNumberPagination | OffsetPagination | CursorPagination | LinkHeaderPagination,
+    Field(discriminator="type"),
+]
+_PAGINATION_TAGS = {"none", "page_number", "offset", "cursor", "link_header"}
+
+# --- streams ------------------------------------------------------------------------------------------------
+
+
+class FieldEquals(_Model):
+    """``{field: code, equals: 0}``: a dotted path in a JSON body and the value it must (or does) hold."""
+
+    field: str
+    equals: Any
+    message_field: str | None = None
+    """Where the server explains a failure; by default the first of msg, message, error, errmsg."""
+
+
+def _parse_timezone(value: str) -> tzinfo:
+    if value.upper() in {"Z", "UTC"}:
+        return timezone.utc
+    sign = {"+": 1, "-": -1}.get(value[:1])
+    hours, _, minutes = value[1:].partition(":")
+    if sign is None or not hours.isdigit() or (minutes and not minutes.isdigit()):
+        raise ValueError(f"timezone must look like +08:00 or UTC, got {value!r}")
+    return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
+
+
+class IncrementalConfig(_Model):
+    cursor_field: str
+    cursor_format: CursorFormat = "iso8601"
+    timezone: str = "+08:00"
+    """The zone of naive timestamps (sandbox systems speak Beijing time); also used to format ISO params."""
+    param: str
+    """The query parameter that asks for records changed at or after a time (inclusive)."""
+    param_format: CursorFormat | None = None
+    """Defaults to ``cursor_format``."""
+    initial_value: str | None = None
+    """Sent verbatim as ``param`` when there is no watermark yet (first sync, full refresh), for servers that
+    insist on the parameter; by default it is left out."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        _parse_timezone(value)
+        return value
+
+    @property
+    def tz(self) -> tzinfo:
+        return _parse_timezone(self.timezone)
+
+    @property
+    def effective_param_format(self) -> str:
+        return self.param_format or self.cursor_format
+
+
+class StreamConfig(_Model):
+    path: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    record_selector: str = ""
+    success: FieldEquals | None = None
+    primary_key: str | list[str]
+    ordered: bool = True
+    incremental: IncrementalConfig | None = None
+    pagination: PaginationConfig = Field(default_factory=lambda: NoPagination(type="none"))
+
+    @model_validator(mode="after")
+    def _positional_paging_needs_order(self) -> StreamConfig:
+        positional = isinstance(self.pagination, PageNumberPagination | OffsetPagination)
+        if positional and self.incremental is not None and not self.ordered:
+            raise ValueError(
+                "page_number/offset paging of an incremental stream needs ordered: true (the server sorts by "
+                "the cursor field), otherwise records updated while paging are lost; use cursor or "
+                "link_header paging, or drop `incremental`"
+            )
+        return self
+
+
+class CheckConfig(_Model):
+    stream: str | None = None
+    path: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> CheckConfig:
+        if (self.stream is None) == (self.path is None):
+            raise ValueError("give exactly one of `stream` or `path`")
+        return self
+
+
+# --- writes ------------------------------------------------------------------------------------------------
+
+
+class WriteOperationConfig(_Model):
+    """One HTTP call. ``path`` and ``params`` values are templates: ``{key}``, ``{idempotency_key}`` and any
+    top-level scalar field of the record (``{version}``)."""
+
+    method: HttpMethod
+    path: str
+    params: dict[str, str] = Field(default_factory=dict)
+    send_body: bool | None = None
+    """Send the record as the JSON body; by default yes except for DELETE."""
+
+    @property
+    def sends_body(self) -> bool:
+        return self.send_body if self.send_body is not None else self.method != "DELETE"
+
+
+class WriteStreamConfig(_Model):
+    upsert: WriteOperationConfig | None = None
+    delete: WriteOperationConfig | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    idempotency_header: str | None = "Idempotency-Key"
+    success: FieldEquals | None = None
+    duplicate: FieldEquals | None = None
+    stale_statuses: frozenset[int] = frozenset({409})
+    target_id_path: str | None = None
+
+    @model_validator(mode="after")
+    def _some_operation(self) -> WriteStreamConfig:
+        if self.upsert is None and self.delete is None:
+            raise ValueError("configure `upsert`, `delete` or both")
+        return self
+
+
+# --- the whole file ----------------------------------------------------------------------------------------
+
+
+class RestConfig(_Model):
+    kind: Literal["rest"] = "rest"
+    name: str | None = None
+    """Used in error messages; defaults to the base URL."""
+    base_url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: TimeoutConfig = Field(default_factory=TimeoutConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    rate_limit: RateLimitConfig | None = None
+    auth: AuthConfig | None = None
+    check: CheckConfig | None = None
+    streams: dict[str, StreamConfig] = Field(default_factory=dict)
+    write: dict[str, WriteStreamConfig] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an absolute http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_target(self) -> RestConfig:
+        if self.check is not None and self.check.stream is not None and self.check.stream not in self.streams:
+            raise ValueError(
+                f"check.stream {self.check.stream!r} is not one of streams {sorted(self.streams)}"
+            )
+        if self.check is None and not self.streams:
+            raise ValueError("no streams to check: add `check: {path: ...}`")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.base_url
+
+
+def _yaml_path(loc: tuple[int | str, ...]) -> str:
+    """Turn a pydantic error location into the YAML path a person edits (drop union tags pydantic inserts)."""
+    parts: list[str] = []
+    previous: int | str | None = None
+    for item in loc:
+        if previous == "auth" and item in _AUTH_TAGS or previous == "pagination" and item in _PAGINATION_TAGS:
+            previous = item
+            continue
+        parts.append(f"[{item}]" if isinstance(item, int) else str(item))
+        previous = item
+    return ".".join(parts).replace(".[", "[") or "(top level)"
+
+
+def parse_config(raw: Mapping[str, Any] | RestConfig) -> RestConfig:
+    """Validate a connector YAML mapping; raise :class:`ConfigError` listing every problem by YAML path."""
+    if isinstance(raw, RestConfig):
+        return raw
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"rest connector config must be a mapping, got {type(raw).__name__}")
+    data = dict(raw)
+    if not data.get("base_url"):
+        raise ConfigError("rest connector config: base_url: missing (set it, or the system's `endpoint`)")
+    try:
+        return RestConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"  {_yaml_path(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        name = data.get("name") or data.get("base_url")
+        raise ConfigError(f"rest connector config for {name} is invalid:\n" + "\n".join(lines)) from None
+
+
+__all__ = [
+    "ApiKeyAuthConfig",
+    "AuthConfig",
+    "BasicAuthConfig",
+    "BearerAuthConfig",
+    "CheckConfig",
+    "CursorPagination",
+    "FieldEquals",
+    "HmacAuthConfig",
+    "IncrementalConfig",
+    "LinkHeaderPagination",
+    "NoPagination",
+    "OAuth2ClientCredentialsConfig",
+    "OffsetPagination",
+    "PageNumberPagination",
+    "PaginationConfig",
+    "RateLimitConfig",
+    "RestConfig",
+    "RetryConfig",
+    "StreamConfig",
+    "TimeoutConfig",
+    "WriteOperationConfig",
+    "WriteStreamConfig",
+    "parse_config",
+]

@@ -1,0 +1,66 @@
+"""Cursor formats: turning each system's change-time field into an aware datetime, and back into a parameter.
+
+Systems write change times their own way (``2024-03-05 10:31:00`` in Beijing time, epoch millis, ISO 8601
+with an offset). The engine compares watermarks as aware datetimes, so every value is parsed with the
+stream's ``timezone`` applied to naive values, and formatted back with the same vocabulary:
+
+    >>> fmt = CursorCodec("%Y-%m-%d %H:%M:%S", timezone(timedelta(hours=8)))
+    >>> fmt.format(fmt.parse("2024-03-05 10:31:00"))
+    '2024-03-05 10:31:00'
+
+Vocabulary: ``epoch_ms``, ``epoch_s``, ``iso8601`` or any ``strftime`` pattern.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Any
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_SECOND = timedelta(seconds=1)
+_MILLISECOND = timedelta(milliseconds=1)
+_FAST_ISO_PATTERNS = {"%Y-%m-%d %H:%M:%S": " ", "%Y-%m-%dT%H:%M:%S": "T"}
+
+
+class CursorCodec:
+    """Parse and format one cursor format. ``parse`` raises ``ValueError`` on anything it cannot read."""
+
+    __slots__ = ("_fast_sep", "fmt", "tz")
+
+    def __init__(self, fmt: str, tz: tzinfo) -> None:
+        self.fmt = fmt
+        self.tz = tz
+        # fromisoformat is a C fast path, ~10x quicker than strptime; used only when the shape matches.
+        self._fast_sep = _FAST_ISO_PATTERNS.get(fmt)
+
+    def parse(self, value: Any) -> datetime:
+        if value is None or isinstance(value, bool):
+            raise ValueError(f"no cursor value ({value!r})")
+        if self.fmt in ("epoch_ms", "epoch_s"):
+            text = str(value).strip()
+            number: int | float = int(text) if text.lstrip("-").isdigit() else float(text)
+            unit = _MILLISECOND if self.fmt == "epoch_ms" else _SECOND
+            return (_EPOCH + number * unit).astimezone(self.tz)
+        if not isinstance(value, str):
+            raise ValueError(f"expected a {self.fmt} string, got {type(value).__name__}")
+        if self.fmt == "iso8601":
+            parsed = datetime.fromisoformat(value.strip())
+        elif self._fast_sep is not None and len(value) == 19 and value[10] == self._fast_sep:
+            parsed = datetime.fromisoformat(value)
+        else:
+            parsed = datetime.strptime(value, self.fmt)
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=self.tz)
+
+    def format(self, value: datetime) -> str:
+        # Floor, never round: the parameter is inclusive, so rounding up could skip a record.
+        if self.fmt == "epoch_ms":
+            return str((value - _EPOCH) // _MILLISECOND)
+        if self.fmt == "epoch_s":
+            return str((value - _EPOCH) // _SECOND)
+        local = value.astimezone(self.tz)
+        if self.fmt == "iso8601":
+            return local.isoformat()
+        return local.strftime(self.fmt)
+
+
+__all__ = ["CursorCodec"]

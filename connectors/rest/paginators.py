@@ -1,0 +1,193 @@
+"""How to ask for the next page: page numbers, offsets, opaque cursors, RFC 8288 ``Link`` headers.
+
+A paginator is a small state machine the reader drives: :meth:`Paginator.request` says what to send for the
+current page, :meth:`Paginator.advance` looks at the response and moves on (``False`` after the last page),
+:meth:`Paginator.reset` goes back to the first page.
+
+``positional`` paginators (page number, offset) address rows by position in a result that the server
+recomputes on every request. When a record changes while we page, it moves to the end of a change-time
+ordering and every row behind it shifts one place forward, so the next page silently skips one. The reader
+therefore re-anchors them on the cursor (see :mod:`connectors.rest.reader`). Cursor and link-header paging
+continue from a key the server remembers (keyset), which stays correct as the table changes.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urljoin
+
+import requests
+
+from .config import (
+    CursorPagination,
+    LinkHeaderPagination,
+    NoPagination,
+    OffsetPagination,
+    PageNumberPagination,
+    PaginationConfig,
+)
+from .records import dig
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """What to GET: a path (joined to ``base_url``) or an absolute URL, and the query parameters."""
+
+    url: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class Paginator(abc.ABC):
+    positional: ClassVar[bool] = False
+    """Rows are addressed by position, so changes during the read shift them (needs re-anchoring)."""
+
+    @abc.abstractmethod
+    def request(self, base: PageRequest) -> PageRequest:
+        """The request for the current page, built on the stream's own path and parameters."""
+
+    @abc.abstractmethod
+    def advance(self, response: requests.Response, body: Any, item_count: int) -> bool:
+        """Move past the page just read; ``False`` if it was the last one."""
+
+    def reset(self) -> None:  # noqa: B027 - stateless paginators have nothing to reset
+        """Go back to the first page."""
+
+
+class SinglePage(Paginator):
+    def request(self, base: PageRequest) -> PageRequest:
+        return base
+
+    def advance(self, response: requests.Response, body: Any, item_count: int) -> bool:
+        return False
+
+
+class PageNumberPaginator(Paginator):
+    """``?page=N&size=S``; a page with fewer than ``size`` records is the last one.
+
+    ``size`` must not exceed the server's own maximum, or a capped full page would look like the last one.
+    """
+
+    positional = True
+
+    def __init__(self, config: PageNumberPagination) -> None:
+        self.config = config
+        self.page = config.start
+
+    def request(self, base: PageRequest) -> PageRequest:
+        params = {**base.params, self.config.page_param: self.page}
+        if self.config.size_param:
+            params[self.config.size_param] = self.config.size
+        return PageRequest(base.url, params)
+
+    def advance(self, response: requests.Response, body: Any, item_count: int) -> bool:
+        if item_count < self.config.size:
+            return False
+        self.page += 1
+        return True
+
+    def reset(self) -> None:
+        self.page = self.config.start
+
+
+class OffsetPaginator(Paginator):
+    """``?offset=O&limit=S``; a page with fewer than ``size`` records is the last one."""
+
+    positional = True
+
+    def __init__(self, config: OffsetPagination) -> None:
+        self.config = config
+        self.offset = config.start
+
+    def request(self, base: PageRequest) -> PageRequest:
+        params = {**base.params, self.config.offset_param: self.offset}
+        if self.config.limit_param:
+            params[self.config.limit_param] = self.config.size
+        return PageRequest(base.url, params)
+
+    def advance(self, response: requests.Response, body: Any, item_count: int) -> bool:
+        if item_count < self.config.size:
+            return False
+        self.offset += item_count
+        return True
+
+    def reset(self) -> None:
+        self.offset = self.config.start
+
+
+class CursorPaginator(Paginator):
+    """An opaque token from the body (``next_cursor``) sent back as ``?cursor=``; null/empty ends the read."""
+
+    def __init__(self, config: CursorPagination) -> None:
+        self.config = config
+        self.token: str | None = None
+
+    def request(self, base: PageRequest) -> PageRequest:
+        params = dict(base.params)
+        if self.config.size_param and self.config.size:
+            params[self.config.size_param] = self.config.size
+        if self.token is not None:
+            params[self.config.cursor_param] = self.token
+        return PageRequest(base.url, params)
+
+    def advance(self, response: requests.Response, body: Any, item_count: int) -> bool:
+        token = dig(body, self.config.next_cursor_path, None)
+        if token in (None, "") or (item_count == 0 and token == self.token):
+            return False  # a server that hands back the same token on an empty page would loop forever
+        self.token = str(token)
+        return True
+
+    def reset(self) -> None:
+        self.token = None
+
+
+class LinkHeaderPaginator(Paginator):
+    """Follows ``Link: <url>; rel="next"`` verbatim (it carries every parameter); no link = last page."""
+
+    def __init__(self, config: LinkHeaderPagination) -> None:
+        self.config = config
+        self.next_url: str | None = None
+
+    def request(self, base: PageRequest) -> PageRequest:
+        if self.next_url is not None:
+            return PageRequest(self.next_url, {})
+        params = dict(base.params)
+        if self.config.size_param and self.config.size:
+            params[self.config.size_param] = self.config.size
+        return PageRequest(base.url, params)
+
+    def advance(self, response: requests.Response, body: Any, item_count: int) -> bool:
+        link = response.links.get(self.config.rel, {}).get("url")
+        if not link:
+            return False
+        self.next_url = urljoin(response.url, link)
+        return True
+
+    def reset(self) -> None:
+        self.next_url = None
+
+
+def make_paginator(config: PaginationConfig) -> Paginator:
+    if isinstance(config, PageNumberPagination):
+        return PageNumberPaginator(config)
+    if isinstance(config, OffsetPagination):
+        return OffsetPaginator(config)
+    if isinstance(config, CursorPagination):
+        return CursorPaginator(config)
+    if isinstance(config, LinkHeaderPagination):
+        return LinkHeaderPaginator(config)
+    assert isinstance(config, NoPagination)
+    return SinglePage()
+
+
+__all__ = [
+    "CursorPaginator",
+    "LinkHeaderPaginator",
+    "OffsetPaginator",
+    "PageNumberPaginator",
+    "PageRequest",
+    "Paginator",
+    "SinglePage",
+    "make_paginator",
+]

@@ -1,0 +1,54 @@
+"""How long to wait before the next attempt: exponential backoff with full jitter, or the server's word.
+
+Full jitter (AWS architecture blog, "Exponential Backoff And Jitter") spreads the retries of many clients
+hit by the same outage. When the server says ``Retry-After`` (seconds or an HTTP-date) it knows better than
+any formula, so that delay wins, capped at ``max_backoff_seconds`` so a misconfigured proxy cannot park a
+sync for an hour.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+from .config import RetryConfig
+
+
+def parse_retry_after(value: str | None, *, now: float) -> float | None:
+    """Seconds to wait according to a ``Retry-After`` header value; ``None`` if absent or unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # HTTP-dates are GMT by definition
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+@dataclass(frozen=True, slots=True)
+class BackoffPolicy:
+    config: RetryConfig
+    random: Callable[[], float] = random.random
+
+    def delay(self, attempt: int, headers: Mapping[str, str] | None = None, *, now: float = 0.0) -> float:
+        """Delay after failed attempt number ``attempt`` (1-based)."""
+        cap = self.config.max_backoff_seconds
+        retry_after = parse_retry_after((headers or {}).get("Retry-After"), now=now)
+        if retry_after is not None:
+            return min(retry_after, cap)
+        ceiling = min(cap, self.config.backoff_seconds * 2 ** (attempt - 1))
+        return ceiling * self.random() if self.config.jitter else ceiling
+
+
+__all__ = ["BackoffPolicy", "parse_retry_after"]

@@ -1,0 +1,248 @@
+"""HTTP for one connector: a session, timeouts, retries, rate limiting, and errors the engine understands.
+
+The engine decides what to do from the error type alone, so this module is where ``requests`` exceptions and
+HTTP statuses become :mod:`gateway.errors`:
+
+=====================================  ==========================================================
+what happened                           raised after the retries are spent
+=====================================  ==========================================================
+connection refused / reset, timeout     :class:`SourceUnavailableError` (names the system URL)
+status in ``retry.retry_statuses``      :class:`RetriableSyncError` (``retry_after`` if sent)
+401 / 403                               :class:`AuthenticationError` (OAuth2: after one refresh)
+body that is not the JSON we expect     :class:`FatalSyncError` with a readable excerpt
+=====================================  ==========================================================
+
+Other statuses are returned to the caller (a reader makes them fatal; a writer decides between
+``superseded`` and :class:`WriteRejectedError`). ``sleep``, ``clock`` and ``random`` are injectable so that
+retry tests run instantly and can assert the delays.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import random as _random
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+from requests.auth import AuthBase
+
+from gateway.errors import (
+    AuthenticationError,
+    FatalSyncError,
+    RetriableSyncError,
+    SourceUnavailableError,
+)
+
+from .auth import RestAuth
+from .config import RestConfig
+from .ratelimit import TokenBucket
+from .retry import BackoffPolicy, parse_retry_after
+
+log = logging.getLogger("connectors.rest")
+
+_RETRIABLE_EXCEPTIONS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
+_EXCERPT_CHARS = 300
+
+
+def describe_body(response: requests.Response) -> str:
+    """A short, human-readable account of a response body for error messages (HTML pages by their title)."""
+    content_type = response.headers.get("Content-Type", "")
+    text = _text(response, content_type)
+    if "html" in content_type.lower() or text.lstrip()[:1] == "<":
+        match = _TITLE.search(text)
+        if match:
+            title = " ".join(html.unescape(match.group(1)).split())
+        else:
+            title = " ".join(html.unescape(_TAGS.sub(" ", text)).split())[:80]
+        return f"an HTML page ({title!r})" if title else "an HTML page"
+    if not text.strip():
+        return "an empty body"
+    excerpt = " ".join(text.split())
+    if len(excerpt) > _EXCERPT_CHARS:
+        excerpt = excerpt[:_EXCERPT_CHARS] + "…"
+    return repr(excerpt)
+
+
+def _text(response: requests.Response, content_type: str) -> str:
+    """The body as text. Without a declared charset requests assumes ISO-8859-1 for ``text/*``, which garbles
+    the UTF-8 or GBK error pages of Chinese systems, so try UTF-8 first and GB18030 (a GBK superset) next."""
+    if "charset=" in content_type.lower():
+        return response.text or ""
+    content = response.content or b""
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        return content.decode("gb18030", errors="replace")
+
+
+class Transport:
+    """One ``requests.Session`` per connector, shared by reads, writes and token requests."""
+
+    def __init__(
+        self,
+        config: RestConfig,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        self.config = config
+        self.session = session or requests.Session()
+        self.session.headers.update({"Accept": "application/json", **config.headers})
+        self.auth: RestAuth | None = None
+        self._sleep = sleep
+        self._clock = clock
+        self._backoff = BackoffPolicy(config.retry, random)
+        self._timeout = (config.timeout.connect, config.timeout.read)
+        self._bucket = (
+            TokenBucket(
+                config.rate_limit.requests_per_second, config.rate_limit.burst, clock=clock, sleep=sleep
+            )
+            if config.rate_limit
+            else None
+        )
+        self.requests_sent = 0
+
+    def url(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return self.config.base_url + ("" if path_or_url.startswith("/") else "/") + path_or_url
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, str] | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        authenticate: bool = True,
+        auth: AuthBase | None = None,
+    ) -> requests.Response:
+        """Send with retries. Returns the final response unless it is a retried status, 401/403 or none."""
+        url = self.url(path_or_url)
+        label = self.config.label
+        attempts = self.config.retry.max_attempts
+        attempt = 0
+        refreshed = False
+        while True:
+            attempt += 1
+            if self._bucket is not None:
+                self._bucket.acquire()
+            self.requests_sent += 1
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=dict(headers) if headers else None,
+                    auth=self.auth if authenticate else auth,
+                    timeout=self._timeout,
+                )
+            except _RETRIABLE_EXCEPTIONS as exc:
+                reason = _reason(exc)
+                if attempt >= attempts:
+                    raise SourceUnavailableError(
+                        f"{label}: {method} {_path(url)} did not answer after {attempt} attempt(s): {reason}"
+                    ) from None
+                self._wait(attempt, None, f"{method} {_path(url)}: {reason}")
+                continue
+            except requests.exceptions.RequestException as exc:
+                raise FatalSyncError(
+                    f"{label}: {method} {_path(url)} cannot be sent: {_reason(exc)}"
+                ) from None
+
+            status = response.status_code
+            if authenticate and status in (401, 403):
+                if not refreshed and self.auth is not None and self.auth.refresh():
+                    refreshed = True
+                    log.info("%s: HTTP %s, retrying once with fresh credentials", label, status)
+                    attempt -= 1
+                    continue
+                raise AuthenticationError(
+                    f"{label}: {method} {_path(url)} refused our credentials (HTTP {status}): "
+                    f"{describe_body(response)}"
+                )
+            if status in self.config.retry.retry_statuses:
+                if attempt >= attempts:
+                    raise RetriableSyncError(
+                        f"{label}: {method} {_path(url)} answered HTTP {status} after {attempt} attempt(s): "
+                        f"{describe_body(response)}",
+                        retry_after=parse_retry_after(response.headers.get("Retry-After"), now=self._clock()),
+                    )
+                self._wait(attempt, response.headers, f"{method} {_path(url)}: HTTP {status}")
+                continue
+            return response
+
+    def fetch_token(self, url: str, form: Mapping[str, str], auth: AuthBase | None) -> requests.Response:
+        """POST a token request (OAuth2); uses retries and the rate limit, never the connector's own auth."""
+        return self.request("POST", url, data=form, authenticate=False, auth=auth)
+
+    def get_json(
+        self,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[requests.Response, Any]:
+        """GET and decode a JSON body; any other outcome is a :class:`FatalSyncError` a person can read."""
+        response = self.request("GET", path_or_url, params=params, headers=headers)
+        if not response.ok:
+            raise FatalSyncError(
+                f"{self.config.label}: GET {_path(response.url)} answered HTTP {response.status_code}: "
+                f"{describe_body(response)}"
+            )
+        return response, self.decode_json(response)
+
+    def decode_json(self, response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise FatalSyncError(
+                f"{self.config.label}: {response.request.method} {_path(response.url)} answered "
+                f"HTTP {response.status_code} with {describe_body(response)}, not JSON"
+            ) from None
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _wait(self, attempt: int, headers: Mapping[str, str] | None, why: str) -> None:
+        delay = self._backoff.delay(attempt, headers, now=self._clock())
+        log.warning("%s: %s; retry %d in %.2fs", self.config.label, why, attempt, delay)
+        self._sleep(delay)
+
+
+def _reason(exc: Exception) -> str:
+    """The innermost useful text of a requests exception (they nest urllib3 errors several levels deep)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "read timeout"
+    text = str(exc.args[0]) if exc.args else type(exc).__name__
+    known = ("Connection refused", "Name or service not known", "Connection reset", "Remote end closed")
+    for pattern in known:
+        if pattern in text:
+            return pattern.lower()
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
+def _path(url: str) -> str:
+    """URLs in messages without the query string: queries may carry personal data or tokens."""
+    return url.split("?", 1)[0]
+
+
+__all__ = ["Transport", "describe_body"]

@@ -1,0 +1,16 @@
+"""Simulated foreign systems (civil affairs, real-estate registry, unified online hall) for demo, tests, benchmarks.
+
+Imports nothing from ``gateway``, ``connectors`` or ``mappings``: it stands for software written by others.
+The HTTP contract is in ``sandbox/README.md``. Record generators work without a server::
+
+    from sandbox import civil
+    civil.generate(42, 123_456)  # base record 123,456 of seed 42, as the API serves it
+"""
+
+from __future__ import annotations
+
+from . import civil, estate, hall
+from .server import SYSTEMS, SandboxHandle, main, start_all
+from .vocab import DEPARTMENTS
+
+__all__ = ["start_all", "SandboxHandle", "main", "SYSTEMS", "DEPARTMENTS", "civil", "estate", "hall"]

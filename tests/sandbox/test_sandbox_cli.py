@@ -1,0 +1,32 @@
+"""``python -m sandbox serve`` runs until SIGTERM and serves what it prints."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_serve_until_sigterm() -> None:
+    cmd = [sys.executable, "-m", "sandbox", "serve", "--seed", "3", "--civil-records", "20", "--estate-records", "20",
+           "--port-civil", "0", "--port-estate", "0", "--port-hall", "0"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        urls = {}
+        for _ in range(3):
+            parts = proc.stdout.readline().split()
+            urls[parts[1]] = parts[3]
+        r = requests.get(urls["civil"] + "/api/v1/approvals", headers={"X-Api-Key": "civil-demo-key"})
+        assert r.json()["data"]["total"] == 20
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
