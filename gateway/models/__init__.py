@@ -1,4 +1,4 @@
-"""The canonical data model: code lists, identifier rules, case / service item / certificate, batch validation.
+"""The canonical data model: code lists, identifier rules, case / item / certificate, batch validation.
 
 Connectors and mappings import from here only (``from gateway.models import Case, validate_cases``); the
 modules behind it are one idea each:
@@ -48,7 +48,14 @@ from .issues import ISSUES_ERROR
 from .rows import case_to_row, cases_to_rows, row_to_case
 from .service_item import RequiredMaterial, ServiceItem
 from .text import gb18030_problem
-from .validation import PYDANTIC_RULES, RECORD_FIELD, BatchResult, issues_from_error, validate_case, validate_cases
+from .validation import (
+    PYDANTIC_RULES,
+    RECORD_FIELD,
+    BatchResult,
+    issues_from_error,
+    validate_case,
+    validate_cases,
+)
 
 __all__ = [
     "BEIJING",

@@ -1,7 +1,7 @@
 """The canonical case (办件): what every mapping produces and what the ledger stores and pushes.
 
 Field-level rules (types, lengths, code lists, aware datetimes) run inside pydantic-core, in Rust. Everything
-that needs Python — identifier checksums, GB18030, the cross-field rules — runs in *one* ``after`` validator
+that needs Python — identifier checksums, GB18030, the cross-field rules — runs in *one* model validator
 on :class:`Case`, because a Python call per field per record is what makes a sync slow. The nested parts
 (:class:`Applicant`, :class:`CaseEvent`, :class:`Material`) have no validators of their own for the same
 reason: the case checks them, and its issues carry full paths (``applicant.id_number``,
@@ -58,6 +58,8 @@ CatalogCode = Annotated[str, StringConstraints(min_length=12, max_length=12)]
 Opinion = Annotated[str, StringConstraints(max_length=2000)]
 
 _MODEL_CONFIG = ConfigDict(extra="forbid", frozen=False)
+_CERTIFICATE_REQUIRED = "case.certificate_required"
+_DATE_ORDER = "case.date_order"
 _EIGHT_HOURS = timedelta(hours=8)
 
 #: Results that end a case without the thing asked for: the applicant is owed a reason.
@@ -189,9 +191,8 @@ class Case(BaseModel):
             errors.append(("division_code", exc.rule, exc.message))
 
         # Names must survive a GB18030 system: one test for all of them, detail only on failure.
-        if gb18030_problem(
-            applicant.name + self.item_name + self.dept_name + (self.handler or "") + (self.certificate_name or "")
-        ):
+        names = applicant.name + self.item_name + self.dept_name
+        if gb18030_problem(names + (self.handler or "") + (self.certificate_name or "")):
             for path, text in (
                 ("applicant.name", applicant.name),
                 ("item_name", self.item_name),
@@ -212,19 +213,16 @@ class Case(BaseModel):
                 )
             if result is CaseResult.ISSUED:
                 if not self.certificate_name:
-                    errors.append(
-                        ("certificate_name", "case.certificate_required", "an issued case names its certificate")
-                    )
+                    message = "a case finished with a certificate (出证办结) names the certificate"
+                    errors.append(("certificate_name", _CERTIFICATE_REQUIRED, message))
                 if not self.certificate_no:
-                    errors.append(
-                        ("certificate_no", "case.certificate_required", "an issued case gives its certificate number")
-                    )
+                    message = "a case finished with a certificate (出证办结) gives the certificate number"
+                    errors.append(("certificate_no", _CERTIFICATE_REQUIRED, message))
             elif result in REASON_REQUIRED_RESULTS and not self.result_reason:
-                errors.append(("result_reason", "case.reason_required", f"result {result.value} needs a reason"))
+                errors.append(("result_reason", "case.reason_required", f"{result.value} needs a reason"))
         if self.case_type is CaseType.INSTANT and self.promised_days not in (None, 0):
-            errors.append(
-                ("promised_days", "case.instant_promise", f"an instant case promises 0 days, not {self.promised_days}")
-            )
+            message = f"an instant case promises 0 days, not {self.promised_days}"
+            errors.append(("promised_days", "case.instant_promise", message))
 
         # Time order (applied <= accepted <= each event start <= finished; start <= end), +08:00 everywhere.
         applied = _time_key(raw.get("applied_at"), d, "applied_at")
@@ -232,12 +230,12 @@ class Case(BaseModel):
         accepted = _time_key(raw.get("accepted_at"), d, "accepted_at")
         if accepted is not None:
             if accepted < applied:  # type: ignore[operator]
-                errors.append(("accepted_at", "case.date_order", "accepted before it was applied for"))
+                errors.append(("accepted_at", _DATE_ORDER, "accepted before it was applied for"))
             else:
                 floor = accepted
         finished = _time_key(raw.get("finished_at"), d, "finished_at")
         if finished is not None and finished < floor:  # type: ignore[operator]
-            errors.append(("finished_at", "case.date_order", "finished before it was applied for or accepted"))
+            errors.append(("finished_at", _DATE_ORDER, "finished before it was applied for or accepted"))
         _time_key(raw.get("promised_at"), d, "promised_at")
         _time_key(raw.get("updated_at"), d, "updated_at")
         events = self.events
@@ -251,14 +249,12 @@ class Case(BaseModel):
                 ed = event.__dict__
                 start = _time_key(raw_event.get("started_at"), ed, "started_at")
                 if start < floor:  # type: ignore[operator]
-                    errors.append(
-                        (f"events.{i}.started_at", "case.date_order", "step starts before the case was accepted")
-                    )
+                    errors.append((f"events.{i}.started_at", _DATE_ORDER, "step starts before acceptance"))
                 elif finished is not None and start > finished:  # type: ignore[operator]
-                    errors.append((f"events.{i}.started_at", "case.date_order", "step starts after the case finished"))
+                    errors.append((f"events.{i}.started_at", _DATE_ORDER, "step starts after the finish"))
                 end = _time_key(raw_event.get("ended_at"), ed, "ended_at")
                 if end is not None and end < start:  # type: ignore[operator]
-                    errors.append((f"events.{i}.ended_at", "case.date_order", "step ends before it starts"))
+                    errors.append((f"events.{i}.ended_at", _DATE_ORDER, "step ends before it starts"))
 
         if warnings:
             emit_warnings(info, warnings)

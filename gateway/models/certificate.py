@@ -69,8 +69,8 @@ class Certificate(BaseModel):
             parsed = parse_certificate_identifier(self.identifier)
             d["identifier"] = str(parsed)
             if parsed.type_code != self.type_code:
-                errors.append(("type_code", "certificate_id.type_mismatch",
-                               f"type code {self.type_code} differs from the identifier's {parsed.type_code}"))
+                message = f"type code {self.type_code} differs from the identifier's {parsed.type_code}"
+                errors.append(("type_code", "certificate_id.type_mismatch", message))
         except IdentifierError as exc:
             errors.append(("identifier", exc.rule, exc.message))
         try:

@@ -22,6 +22,7 @@ from .identifiers import IdentifierError
 PREFIX = "1.2.156.3005.2"
 _PART = re.compile(r"^[0-9A-Z]+$")
 _ISSUER = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
+_FORMAT = "certificate_id.format"
 
 
 class CertificateIdentifier(NamedTuple):
@@ -39,13 +40,13 @@ class CertificateIdentifier(NamedTuple):
 
 def _check_parts(type_code: str, issuer_code: str, serial: str, version: str) -> None:
     if not _PART.match(type_code):
-        raise IdentifierError("certificate_id.format", f"type code {type_code!r} must be upper-case letters and digits")
+        raise IdentifierError(_FORMAT, f"type code {type_code!r} must be upper-case letters and digits")
     if not _ISSUER.match(issuer_code):
-        raise IdentifierError("certificate_id.format", f"issuer code {issuer_code!r} must be an 18-character USCC")
+        raise IdentifierError(_FORMAT, f"issuer code {issuer_code!r} must be an 18-character USCC")
     if not _PART.match(serial):
-        raise IdentifierError("certificate_id.format", f"serial {serial!r} must be upper-case letters and digits")
+        raise IdentifierError(_FORMAT, f"serial {serial!r} must be upper-case letters and digits")
     if not (len(version) == 3 and version.isascii() and version.isdigit()):
-        raise IdentifierError("certificate_id.format", f"version {version!r} must be 3 digits")
+        raise IdentifierError(_FORMAT, f"version {version!r} must be 3 digits")
 
 
 def certificate_identifier(type_code: str, issuer_code: str, serial: str, version: int | str) -> str:
@@ -72,7 +73,7 @@ def parse_certificate_identifier(value: str) -> CertificateIdentifier:
         raise IdentifierError("certificate_id.format", f"check part {check!r} must be one letter or digit")
     expected = mod_37_36.calc_check_digit(type_code + issuer_code + serial + version)
     if check != expected:
-        raise IdentifierError("certificate_id.checksum", f"identifier check character is {check}, expected {expected}")
+        raise IdentifierError("certificate_id.checksum", f"check character is {check}, expected {expected}")
     return CertificateIdentifier(type_code, issuer_code, serial, version, check)
 
 

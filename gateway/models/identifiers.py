@@ -56,7 +56,7 @@ def normalise(value: str) -> str:
 
 @lru_cache(maxsize=8192)
 def _place_periods(code6: str) -> tuple[tuple[int, int, str], ...] | None:
-    """``((start_year, end_year, name), ...)`` for a 6-digit code, or ``None`` if the table doesn't know it."""
+    """``((start_year, end_year, name), ...)`` for a 6-digit code; ``None`` if the table doesn't know it."""
     results = numdb.get("cn/loc").info(code6)
     county = None
     for _part, props in results:
@@ -78,7 +78,7 @@ def _place_periods(code6: str) -> tuple[tuple[int, int, str], ...] | None:
 def _place_warning(code6: str, year: int) -> IdentifierWarning | None:
     periods = _place_periods(code6)
     if periods is None:
-        return IdentifierWarning("resident_id.place_code", f"place code {code6} is not in the GB/T 2260 table")
+        return IdentifierWarning("resident_id.place_code", f"place code {code6} is not in GB/T 2260")
     for start, end, _name in periods:
         if start <= year <= end:
             return None
@@ -147,7 +147,8 @@ def validate_resident_id(value: str) -> tuple[str, list[IdentifierWarning]]:
     """Check a 公民身份号码; convert a 15-digit one. Returns the 18-character form and warnings.
 
     Rejects on length, format, checksum and impossible birth dates; warns on place codes the table
-    doesn't know for the birth year (``resident_id.place_code``) and on conversion (``resident_id.converted_15``).
+    doesn't know for the birth year (``resident_id.place_code``) and on conversion
+    (``resident_id.converted_15``).
     """
     v = value
     if not (len(v) == 18 and v.isascii() and v[:17].isdigit() and v[17] in "0123456789X"):
@@ -162,7 +163,7 @@ def validate_resident_id(value: str) -> tuple[str, list[IdentifierWarning]]:
         raise IdentifierError("resident_id.format", "resident ID must be 17 digits and a digit or X")
     check = _CHECK_CHARS[(1 - 2 * int(body, 13)) % 11]
     if v[17] != check:
-        raise IdentifierError("resident_id.checksum", f"resident ID check character is {v[17]}, expected {check}")
+        raise IdentifierError("resident_id.checksum", f"check character is {v[17]}, expected {check}")
     warning = _place_and_birth(v[:14])
     return v, ([warning] if warning is not None else [])
 
@@ -198,7 +199,7 @@ def _uscc(value: str) -> str:
     if not (len(v) == 18 and v.isascii() and v.isalnum() and v.isupper()):
         v = normalise(v).replace("-", "")
     if len(v) != 18:
-        raise IdentifierError("uscc.length", f"unified social credit code has {len(v)} characters, expected 18")
+        raise IdentifierError("uscc.length", f"USCC has {len(v)} characters, expected 18")
     # Registering authorities 1-9 plus A, N, Y (e.g. N2… rural collectives), so only 3–8 must be digits.
     bad = [c for c in v if c not in _USCC_VALUE]
     if bad or not v[2:8].isdigit():
@@ -210,7 +211,7 @@ def _uscc(value: str) -> str:
         )
     check = uscc_check_char(v[:17])
     if v[17] != check:
-        raise IdentifierError("uscc.checksum", f"unified social credit code check character is {v[17]}, expected {check}")
+        raise IdentifierError("uscc.checksum", f"USCC check character is {v[17]}, expected {check}")
     return v
 
 
@@ -228,7 +229,7 @@ def _division(value: str) -> tuple[str, IdentifierWarning | None]:
     if len(v) not in (6, 12) or not (v.isascii() and v.isdigit()):
         raise IdentifierError("division.format", f"division code {value!r} must be 6 or 12 digits")
     if _place_periods(v[:6]) is None:
-        return v, IdentifierWarning("division.unknown", f"division code {v[:6]} is not in the GB/T 2260 table")
+        return v, IdentifierWarning("division.unknown", f"division code {v[:6]} is not in GB/T 2260")
     return v, None
 
 
@@ -247,7 +248,9 @@ def validate_id_number(id_type: str, value: str) -> tuple[str, list[IdentifierWa
         return validate_resident_id(value)
     if id_type == "001":
         return _uscc(value), []
-    v = value if (value.isascii() and value.isalnum()) else "".join(unicodedata.normalize("NFKC", value).split())
+    v = value
+    if not (v.isascii() and v.isalnum()):
+        v = "".join(unicodedata.normalize("NFKC", v).split())
     if not v:
         raise IdentifierError("id_number.empty", "ID number is empty")
     return v, []

@@ -1,0 +1,220 @@
+"""Sync throughput: N civil-affairs records through map → validate → upsert, against a baseline in the same run.
+
+    python bench/sync_throughput.py                      # 200,000 records, SQLite (+ PostgreSQL if configured)
+    python bench/sync_throughput.py --million            # 1,000,000 records: peak RSS must stay under 300 MB
+    python bench/sync_throughput.py --postgres postgresql://postgres@127.0.0.1:5432/postgres
+
+The records are generated once (the sandbox civil system's own generator, 1% of them broken the sandbox's
+ways) into a file of JSON pages, outside any timing. Then, each in a fresh process (for an honest peak RSS):
+
+- baseline: ``json.loads`` each page + one ``executemany`` insert of minimally shaped rows into the same
+  ledger table with the same driver;
+- tongban: ``json.loads`` each page + the real ingest path (compiled mapping, one pydantic validation call per
+  page with every rule on, content hash, classification, upsert, merged cases, outbox, dead letters).
+
+Prints records/s for both, the ratio (target >= 0.35, stretch 0.5) and peak RSS. Broken records must be
+caught: the run fails if the rejected count differs from the number of broken records generated.
+Absolute figures are for information only; these machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+BROKEN_RATE = 0.01
+SEED = 20261121
+
+
+def generate(path: Path, records: int, page_size: int) -> dict[str, int]:
+    from sandbox import civil
+    from sandbox.faults import malformed_kind
+
+    broken: dict[str, int] = {}
+    with path.open("w", encoding="utf-8") as out:
+        page = []
+        for i in range(records):
+            record = civil.generate(SEED, i)
+            kind = malformed_kind(SEED, i, BROKEN_RATE)
+            if kind is not None:
+                record = civil._malform(record, kind)
+                broken[kind] = broken.get(kind, 0) + 1
+            page.append(record)
+            if len(page) == page_size:
+                out.write(json.dumps(page, ensure_ascii=False) + "\n")
+                page = []
+        if page:
+            out.write(json.dumps(page, ensure_ascii=False) + "\n")
+    return broken
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_baseline(data: Path, url: str) -> dict[str, float]:
+    import orjson
+
+    from gateway.store.db import make_engine
+    from gateway.store.migrate import upgrade
+    from gateway.store.tables import source_records
+
+    engine = make_engine(url)
+    upgrade(engine)
+    insert = source_records.insert()
+    count = 0
+    started = time.perf_counter()
+    with data.open("r", encoding="utf-8") as pages:
+        for line in pages:
+            page = json.loads(line)
+            rows = [
+                {"system": "sd_civil", "source_id": r["id"], "stream": "cases", "case_no": r["projectNo"],
+                 "cursor": None, "content_hash": None, "raw": orjson.dumps(r).decode(), "mapped": None,
+                 "mapping_version": "baseline", "deleted": False, "first_seen_at": _NOW, "updated_at": _NOW}
+                for r in page
+            ]
+            with engine.begin() as conn:
+                conn.execute(insert, rows)
+            count += len(rows)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"records": count, "seconds": seconds, "rejected": 0, "peak_rss_mb": _peak_rss_mb()}
+
+
+def child_tongban(data: Path, url: str) -> dict[str, float]:
+    from datetime import timedelta, timezone
+
+    from connectors.base import RawRecord
+    from connectors.rest.cursors import CursorCodec
+    from gateway.config import load_systems
+    from gateway.mapping.mapper import Mapper
+    from gateway.store.db import make_engine
+    from gateway.store.migrate import upgrade
+    from gateway.sync.ingest import IngestContext, IngestCounts, ingest_page
+
+    engine = make_engine(url)
+    upgrade(engine)
+    systems = load_systems(REPO / "config" / "systems.yaml")
+    system = systems.get("sd_civil")
+    ctx = IngestContext(system=system, systems=systems, mapper=Mapper.from_file(system.mapping_path),
+                        stream=system.stream, check_dead_letters=False)
+    codec = CursorCodec("%Y-%m-%d %H:%M:%S", timezone(timedelta(hours=8)))
+    totals = IngestCounts()
+    started = time.perf_counter()
+    with data.open("r", encoding="utf-8") as pages:
+        for line in pages:
+            page = json.loads(line)
+            records = [RawRecord(r["id"], codec.parse(r["updateTime"]), r) for r in page]
+            with engine.begin() as conn:
+                totals.add(ingest_page(conn, ctx, records))
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"records": totals.read, "seconds": seconds, "rejected": totals.rejected, "inserted": totals.inserted,
+            "peak_rss_mb": _peak_rss_mb()}
+
+
+def _fresh_database(kind: str, postgres: str | None, workdir: Path) -> tuple[str, object]:
+    if kind == "sqlite":
+        path = workdir / f"bench-{uuid.uuid4().hex[:8]}.db"
+        return f"sqlite:///{path}", lambda: [p.unlink(missing_ok=True) for p in workdir.glob(path.name + "*")]
+    from sqlalchemy import create_engine, text
+
+    admin_url = postgres.replace("postgresql://", "postgresql+psycopg://", 1)  # type: ignore[union-attr]
+    name = f"tongban_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    return f"{admin_url.rpartition('/')[0]}/{name}", drop
+
+
+def run_child(mode: str, data: Path, url: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", mode, "--data", str(data), "--url", url],
+        capture_output=True, text=True, check=False, cwd=REPO,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"{mode} run failed:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--million", action="store_true", help="1,000,000 records")
+    parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--postgres", default=os.environ.get("TONGBAN_TEST_POSTGRES_URL"),
+                        help="PostgreSQL server URL (a scratch database is created and dropped)")
+    parser.add_argument("--child", choices=["baseline", "tongban"], help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        result = (child_baseline if args.child == "baseline" else child_tongban)(args.data, args.url)
+        print(json.dumps(result))
+        return 0
+
+    records = 1_000_000 if args.million else args.records
+    backends = ["sqlite"] + (["postgres"] if args.postgres else [])
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="tongban-bench-") as tmp:
+        workdir = Path(tmp)
+        data = workdir / "pages.jsonl"
+        started = time.perf_counter()
+        broken = generate(data, records, args.page_size)
+        # Broken data must be rejected; the other kinds are conventions the shipped mapping has learnt.
+        expected_rejects = broken.get("bad_checksum", 0) + broken.get("impossible_date", 0)
+        print(f"generated {records:,} records ({expected_rejects} broken: {broken}) in "
+              f"{time.perf_counter() - started:.1f} s, {data.stat().st_size / 2**20:.0f} MiB of JSON")
+        for backend in backends:
+            results = {}
+            for mode in ("baseline", "tongban"):
+                url, cleanup = _fresh_database(backend, args.postgres, workdir)
+                try:
+                    results[mode] = run_child(mode, data, url)
+                finally:
+                    cleanup()  # type: ignore[operator]
+            base, ours = results["baseline"], results["tongban"]
+            base_rps = base["records"] / base["seconds"]
+            our_rps = ours["records"] / ours["seconds"]
+            ratio = our_rps / base_rps
+            print(f"\n[{backend}] baseline (json.loads + executemany): {base_rps:,.0f} records/s, "
+                  f"peak RSS {base['peak_rss_mb']:.0f} MB")
+            print(f"[{backend}] tongban  (map + validate + upsert):   {our_rps:,.0f} records/s, "
+                  f"peak RSS {ours['peak_rss_mb']:.0f} MB, rejected {ours['rejected']:.0f}")
+            verdict = "stretch met" if ratio >= 0.5 else "target met" if ratio >= 0.35 else "BELOW TARGET"
+            print(f"[{backend}] ratio {ratio:.2f} (target 0.35, stretch 0.5): {verdict}")
+            if ours["rejected"] != expected_rejects:  # broken data; learnable conventions map fine
+                print(f"[{backend}] FAIL: {ours['rejected']:.0f} rejected, {expected_rejects} broken records generated")
+                failed = True
+            if records >= 1_000_000:
+                rss_ok = ours["peak_rss_mb"] < 300
+                print(f"[{backend}] peak RSS {ours['peak_rss_mb']:.0f} MB for {records:,} records "
+                      f"(target < 300 MB): {'ok' if rss_ok else 'OVER'}")
+                failed |= not rss_ok
+            failed |= ratio < 0.35
+    return 1 if failed else 0
+
+
+from datetime import datetime, timezone  # noqa: E402  (the baseline rows' timestamps)
+
+_NOW = datetime.now(timezone.utc)
+
+if __name__ == "__main__":
+    raise SystemExit(main())
