@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The test command (README, and exactly what .ci/run calls): installs everything it needs into .venv from the
+# package registries, makes sure PostgreSQL is reachable (required when CI=true), and runs the whole suite.
+# Extra arguments go to pytest, e.g. `bash scripts/run-tests.sh tests/mapping -x`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]" 2>&1 \
+  | grep -v "^WARNING: Location" || true
+.venv/bin/python -c "import gateway, connectors, sandbox, pytest" # fail here, clearly, if the install did not work
+
+pg_url=postgresql://postgres@127.0.0.1:5432/postgres
+pg_up() { .venv/bin/python -c "import psycopg; psycopg.connect('$pg_url', connect_timeout=3).close()" 2>/dev/null; }
+if [ -z "${TONGBAN_TEST_POSTGRES_URL:-}" ]; then
+  if ! pg_up && command -v pg_ctlcluster >/dev/null 2>&1; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start >/dev/null 2>&1 || true
+    for _ in $(seq 1 20); do pg_up && break; sleep 0.5; done
+  fi
+  if pg_up; then
+    export TONGBAN_TEST_POSTGRES_URL=$pg_url
+  elif [ "${CI:-}" = "true" ]; then
+    echo "CI needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth); it is not reachable" >&2
+    exit 1
+  else
+    echo "PostgreSQL is not reachable at 127.0.0.1:5432: its tests will be skipped (with the reason shown)"
+  fi
+fi
+
+set +e
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+code=$?
+set -e
+if [ "$code" -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure" >&2
+  exit 1
+fi
+exit "$code"
