@@ -61,7 +61,11 @@ def make_uscc(authority: str, kind: str, division: str, org8: str) -> str:
 
 
 def break_check(code: str) -> str:
-    """The same identifier with a wrong check character (for the ``bad_checksum`` malformation)."""
+    """The same identifier with a wrong check character (for the ``bad_checksum`` malformation).
+
+    A USCC can be all digits too, so a code that is a valid USCC is broken as one, whatever it looks like."""
+    if len(code) == 18 and all(c in _USCC_VALUE for c in code) and uscc_check_char(code[:17]) == code[-1]:
+        return code[:17] + USCC_ALPHABET[(_USCC_VALUE[code[-1]] + 1) % 31]
     if len(code) == 18 and code[:17].isdigit() and code[-1] in _RIC_CHECK:
         good = ric_check_digit(code[:17])
         return code[:17] + _RIC_CHECK[(_RIC_CHECK.index(good) + 1) % 11]

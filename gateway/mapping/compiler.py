@@ -126,6 +126,7 @@ class MappingCompiler:
         }
         self.functions: list[str] = []
         self._counter = 0
+        self._target = ""
 
     # -- constants and names ---------------------------------------------------------------------------
 
@@ -134,6 +135,10 @@ class MappingCompiler:
         return f"_{prefix}{self._counter}"
 
     def const(self, value: Any, prefix: str = "c") -> str:
+        """An expression for ``value``: a literal for plain scalars (their ``repr`` is a safe Python literal and
+        loads faster than a global), otherwise a name bound in the generated module's namespace."""
+        if value is None or value.__class__ in (str, int, float, bool):
+            return repr(value)
         name = self._name(prefix)
         self.namespace[name] = value
         return name
@@ -240,8 +245,7 @@ class MappingCompiler:
     def emit_pipeline(self, w: _Writer, indent: int, spec: dict[str, Any], where: str) -> None:
         typed = any(k in spec for k in ("code", "date", "type"))
         blank_as_null = spec.get("blank_as_null", typed)
-        empty = "(None, '')" if blank_as_null else "(None,)"
-        w.emit(indent, f"if v in {empty}:")
+        w.emit(indent, "if v is None or v == '':" if blank_as_null else "if v is None:")
         if spec.get("required"):
             w.emit(indent + 1, f"raise _Issue('mapping.required', {self.const(f'no value at {self._src(spec)}')})")
         else:
@@ -263,7 +267,7 @@ class MappingCompiler:
             self.emit_code(w, body, spec, where)
         if "date" in spec:
             self.emit_date(w, body, spec, where)
-        w.emit(body, "pass")
+        w.emit(body, "pass  # nothing to convert")
 
     def _src(self, spec: Mapping[str, Any]) -> str:
         for key in ("path", "context", "concat", "cases"):
@@ -349,8 +353,11 @@ class MappingCompiler:
                 except ConfigError as exc:
                     raise self.fail(where, str(exc)) from None
                 rx = self.const(compiled.regex, "rx")
+                build = compiled.iso_expression("_g", self.tz_offset, date_only=date_only)
                 w.emit(indent + 1, f"_m = {rx}.fullmatch(v) if v.__class__ is str else None")
-                w.emit(indent + 1, f"_d = _iso_from_match(_m, _OFFSET, date_only={date_only}) if _m else None")
+                w.emit(indent + 1, "if _m is not None:")
+                w.emit(indent + 2, "_g = _m.groups()")
+                w.emit(indent + 2, f"_d = {build}")
         msg = self.const(f"does not match the date format(s) {', '.join(formats)}")
         w.emit(indent, "if _d is None:")
         w.emit(indent + 1, f"raise _Issue('mapping.date_format', 'value %s %s' % (_short(v), {msg}))")
@@ -362,6 +369,7 @@ class MappingCompiler:
         w.emit(indent, "v = _d")
 
     def emit_list(self, w: _Writer, indent: int, spec: Mapping[str, Any], where: str) -> None:
+        target = self._target  # the list's own path in its object, for issue paths like events.2.started_at
         sources = spec["list"]
         if isinstance(sources, Mapping):
             sources = [sources]
@@ -374,7 +382,7 @@ class MappingCompiler:
             w.emit(indent, "if _s:")
             w.emit(indent + 1, "if _s.__class__ is not list: _s = [_s]")
             w.emit(indent + 1, "for _x in _s:")
-            w.emit(indent + 2, f"v.append({item_fn}(_x, _ctx, _iss, '%s%s.%d.' % (_pfx, _fld, len(v)), len(v) + 1))")
+            w.emit(indent + 2, f"v.append({item_fn}(_x, _ctx, _iss, '%s%s.%d.' % (_pfx, {target!r}, len(v)), len(v) + 1))")
 
     # -- an object (the record, or one list item) -------------------------------------------------------
 
@@ -404,12 +412,12 @@ class MappingCompiler:
             parts = target.split(".")
             container = containers[".".join(parts[:-1])]
             key = self.const(parts[-1], "k")
-            w.emit(1, f"_fld = {self.const(target, 'f')}")
             w.emit(1, "try:")
+            self._target = target
             self.emit_field(w, 2, spec, field_where)
             w.emit(2, f"{container}[{key}] = v")
             w.emit(1, "except _Issue as _e:")
-            w.emit(2, "_iss.append((_pfx + _fld, _e.rule, _e.message))")
+            w.emit(2, f"_iss.append((_pfx + {target!r}, _e.rule, _e.message))")
         w.emit(1, "return o")
         self.functions.append("\n".join(w.lines))
         return fn

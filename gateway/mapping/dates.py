@@ -49,6 +49,22 @@ class PatternFormat:
     has_millis: bool
     strftime: str
 
+    def iso_expression(self, groups: str, offset: str, *, date_only: bool = False) -> str:
+        """Python source of an f-string that builds ISO 8601 from ``groups`` (the match's ``groups()`` tuple).
+
+        Generated once per pattern so that, per value, the conversion is plain bytecode: no template parsing,
+        no function call."""
+        index = {name: i - 1 for name, i in self.regex.groupindex.items()}
+
+        def g(name: str, default: str = "00") -> str:
+            return f"{{{groups}[{index[name]}]}}" if name in index else default
+
+        day = f"{g('Y')}-{g('M')}-{g('D')}"
+        if date_only:
+            return "f" + repr(day)
+        frac = f".{g('f')}" if "f" in index else ""
+        return "f" + repr(f"{day}T{g('h')}:{g('m')}:{g('s')}{frac}{offset}")
+
 
 @lru_cache(maxsize=256)
 def compile_pattern(pattern: str) -> PatternFormat:

@@ -32,7 +32,7 @@ from .codes import (
     StepAction,
 )
 from .datetimes import BEIJING, to_beijing
-from .hashing import canonical_json, content_hash
+from .hashing import canonical_json, case_document, content_hash
 from .identifiers import (
     IdentifierError,
     IdentifierWarning,
@@ -89,6 +89,7 @@ __all__ = [
     "SpecialProcedureType",
     "StepAction",
     "canonical_json",
+    "case_document",
     "case_to_row",
     "cases_to_rows",
     "certificate_identifier",

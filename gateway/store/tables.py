@@ -63,14 +63,15 @@ source_records = Table(
     Column("cursor", UtcDateTime(), nullable=True),
     Column("content_hash", String(64), nullable=True),
     Column("raw", Text, nullable=False),
-    Column("mapped", Text, nullable=True),
     Column("mapping_version", String(32), nullable=False),
     Column("deleted", Boolean, nullable=False, default=False),
     Column("first_seen_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Index(None, "case_no"),
 )
-"""Each system's own view of a record: the raw payload (for remap) and what the mapping made of it."""
+"""Each system's own view of a record: the raw payload (kept for remap and replay), the case it belongs to and
+the hash of its canonical form. The canonical form itself lives once, in ``cases``; any source's can be
+recomputed from its raw payload."""
 
 cases = Table(
     "cases",

@@ -14,6 +14,7 @@ pydantic call for the whole page. The rules it keeps:
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -26,7 +27,7 @@ from connectors.base import RawRecord
 from gateway.config import SystemConfig, SystemsConfig
 from gateway.errors import FieldIssue, SkippableSyncError
 from gateway.mapping.mapper import Mapper
-from gateway.models import case_to_row, content_hash, validate_cases
+from gateway.models import Case, case_document, content_hash, validate_cases
 from gateway.store import ledger
 
 
@@ -67,10 +68,6 @@ class IngestContext:
         return f"{self.mapper.version}@{self.mapper.fingerprint[:12]}" if self.mapper.fingerprint else self.mapper.version
 
 
-_NOT_CONTENT = ("updated_at",)
-"""The source's change time is metadata: a record touched without a change is not a change."""
-
-
 def _dedupe(records: Sequence[RawRecord]) -> list[RawRecord]:
     """Keep the newest copy of each source id (re-anchored paging and lookback windows repeat records)."""
     latest: dict[str, RawRecord] = {}
@@ -88,6 +85,29 @@ def ingest_page(
     rejects: Sequence[SkippableSyncError] = (),
     *,
     now: datetime | None = None,
+) -> IngestCounts:
+    """Ingest one page in the caller's transaction; returns what happened to each record, counted.
+
+    The cyclic garbage collector is paused for the page: it allocates tens of thousands of short-lived,
+    acyclic objects (dicts, models, rows), and the collector, triggered again and again by those allocations,
+    would rescan them each time (measured: a third of the page's time). Reference counting frees them as usual.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _ingest_page(conn, ctx, records, rejects, now=now)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _ingest_page(
+    conn: Connection,
+    ctx: IngestContext,
+    records: Sequence[RawRecord],
+    rejects: Sequence[SkippableSyncError],
+    *,
+    now: datetime | None,
 ) -> IngestCounts:
     now = now or ledger.utcnow()
     counts = IngestCounts(read=len(records) + len(rejects))
@@ -155,13 +175,14 @@ def ingest_page(
     counts.rejected += len(dead)
 
     # -- classify against what the ledger holds ---------------------------------------------------------
-    good = [(mapped_from[i], case_to_row(case)) for i, case in result.valid]
+    good = [(mapped_from[i], case) for i, case in result.valid]
     state = ledger.source_state(conn, system, [r.source_id for r, _ in good])
     new_rows: list[dict[str, Any]] = []
     changed_rows: list[dict[str, Any]] = []
-    changes: list[tuple[RawRecord, dict[str, Any], str, str]] = []
-    for record, row in good:
-        digest = content_hash(row, exclude=_NOT_CONTENT)
+    touched: list[dict[str, Any]] = []
+    changes: list[tuple[RawRecord, Case, str, str]] = []
+    for record, case in good:
+        data, digest = case_document(case)
         known = state.get(record.source_id)
         if known is not None:
             known_hash, known_cursor = known
@@ -171,20 +192,19 @@ def ingest_page(
             if known_hash == digest:
                 counts.unchanged += 1
                 if record.cursor is not None and (known_cursor is None or record.cursor > known_cursor):
-                    changed_rows.append(_source_row(ctx, record, row, digest, version, now, mapped_json=None))
+                    touched.append(_source_row(ctx, record, case, digest, version, now))
                 continue
-        data = ledger.dumps(row)
         target = new_rows if known is None else changed_rows
-        target.append(_source_row(ctx, record, row, digest, version, now, mapped_json=data))
+        target.append(_source_row(ctx, record, case, digest, version, now))
         if known is None:
             counts.inserted += 1
         else:
             counts.updated += 1
-        changes.append((record, row, digest, data))
+        changes.append((record, case, digest, data))
 
     ledger.insert_source_records(conn, new_rows)
-    ledger.update_source_records(conn, [r for r in changed_rows if r["mapped"] is not None])
-    ledger.touch_source_records(conn, [r for r in changed_rows if r["mapped"] is None])
+    ledger.update_source_records(conn, changed_rows)
+    ledger.touch_source_records(conn, touched)
 
     # -- merge into cases and queue pushes -----------------------------------------------------------------
     counts.deleted, counts.queued = _merge_cases(conn, ctx, changes, now)
@@ -196,36 +216,35 @@ def ingest_page(
     return counts
 
 
-def _source_row(ctx: IngestContext, record: RawRecord, row: dict[str, Any], digest: str, version: str,
-                now: datetime, *, mapped_json: str | None) -> dict[str, Any]:
+def _source_row(ctx: IngestContext, record: RawRecord, case: Case, digest: str, version: str,
+                now: datetime) -> dict[str, Any]:
     return {
         "system": ctx.system.name,
         "source_id": record.source_id,
         "stream": ctx.stream,
-        "case_no": row.get("case_no"),
+        "case_no": case.case_no,
         "cursor": record.cursor,
         "content_hash": digest,
         "raw": ledger.dumps(record.payload),
-        "mapped": mapped_json,
         "mapping_version": version,
-        "deleted": bool(row.get("deleted")),
+        "deleted": case.deleted,
         "first_seen_at": now,
         "updated_at": now,
     }
 
 
-def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRecord, dict[str, Any], str, str]],
+def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRecord, Case, str, str]],
                  now: datetime) -> tuple[int, int]:
     """Apply changed records to the merged cases (newest source change wins); queue outbox rows."""
     if not changes:
         return 0, 0
     system = ctx.system.name
-    existing = ledger.case_state(conn, sorted({row["case_no"] for _, row, _, _ in changes}))
+    existing = ledger.case_state(conn, sorted({case.case_no for _, case, _, _ in changes}))
     final: dict[str, dict[str, Any]] = {}
-    for record, row, digest, data in changes:
-        case_no = row["case_no"]
+    for record, case, digest, data in changes:
+        case_no = case.case_no
         current = final.get(case_no) or existing.get(case_no)
-        updated_at = datetime.fromisoformat(row["updated_at"]) if isinstance(row["updated_at"], str) else row["updated_at"]
+        updated_at = case.updated_at
         if current is not None:
             if current["content_hash"] == digest:
                 continue
@@ -239,32 +258,32 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
             "origin_system": system,
             "origin_source_id": record.source_id,
             "source_updated_at": updated_at,
-            "dept_code": row.get("dept_code"),
-            "item_code": row.get("item_code"),
-            "deleted": bool(row.get("deleted")),
+            "dept_code": case.dept_code,
+            "item_code": case.item_code,
+            "deleted": case.deleted,
             "updated_at": now,
             "was_deleted": bool(current and current["deleted"]),
         }
     inserts, updates, outbox_rows = [], [], []
     deleted = 0
-    for case_no, case in final.items():
-        was_deleted = case.pop("was_deleted")
-        if case["deleted"] and not was_deleted:
+    for case_no, merged in final.items():
+        was_deleted = merged.pop("was_deleted")
+        if merged["deleted"] and not was_deleted:
             deleted += 1
         before = existing.get(case_no)
         if before is None:
-            inserts.append(case)
+            inserts.append(merged)
         else:
-            updates.append({**case, "expected_version": before["version"]})
-        if before is None and case["deleted"]:
+            updates.append({**merged, "expected_version": before["version"]})
+        if before is None and merged["deleted"]:
             continue  # first seen already deleted: no system holds it, nothing to withdraw
-        for target in ctx.systems.targets_for(case["dept_code"], origin=system):
+        for target in ctx.systems.targets_for(merged["dept_code"], origin=system):
             outbox_rows.append(
                 {
                     "case_no": case_no,
-                    "version": case["version"],
+                    "version": merged["version"],
                     "target_system": target,
-                    "operation": "delete" if case["deleted"] else "upsert",
+                    "operation": "delete" if merged["deleted"] else "upsert",
                     "status": "pending",
                     "attempts": 0,
                     "next_attempt_at": now,

@@ -129,3 +129,16 @@ def test_timeline_is_strictly_increasing_and_invertible() -> None:
             assert tl.first_at_or_after(tl.time(i)) == i
             assert tl.first_at_or_after(tl.time(i) + 1) == i + 1
         assert tl.first_at_or_after(0) == 0
+
+
+def test_break_check_breaks_an_all_digit_uscc_as_a_uscc() -> None:
+    """513700008504718291 is a valid USCC made of digits only; breaking it as if it were a resident ID once
+    produced the same, still valid, code."""
+    from stdnum.cn import uscc
+
+    from sandbox.identifiers import break_check
+
+    code = "513700008504718291"
+    assert uscc.is_valid(code)
+    broken = break_check(code)
+    assert broken[:17] == code[:17] and broken != code and not uscc.is_valid(broken)

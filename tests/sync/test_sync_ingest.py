@@ -137,15 +137,13 @@ def test_a_void_at_the_source_becomes_a_tombstone_that_propagates(env) -> None:
 def test_a_front_desk_case_goes_to_its_department_only(env) -> None:
     engine, ctx = env
     context = ctx("sd_hall")
-    app_cls = getattr(hall, "frontdesk_record", None)
-    record = app_cls(42, 1, "11370000004390448N") if app_cls else None
-    if record is None:
-        pytest.skip("sandbox.hall.frontdesk_record not available")
     from datetime import datetime
+
+    record = next(r for r in (hall.generate(42, i) for i in range(50)) if r["dept_code"] == "113701000042183922")
 
     rr = RawRecord(record["fd_id"], datetime.fromisoformat(record["updated_at"]), record)
     result = ingest(engine, context, [rr])
     assert result.inserted == 1, result
     with engine.connect() as conn:
         targets = [r.target_system for r in conn.execute(select(outbox.c.target_system))]
-    assert targets == ["sd_civil"]  # not the estate registry, not back to the hall
+    assert targets == ["jn_estate"]  # not the civil-affairs system, not back to the hall

@@ -114,7 +114,6 @@ def upgrade() -> None:
     sa.Column('cursor', gateway.store.tables.UtcDateTime(), nullable=True),
     sa.Column('content_hash', sa.String(length=64), nullable=True),
     sa.Column('raw', sa.Text(), nullable=False),
-    sa.Column('mapped', sa.Text(), nullable=True),
     sa.Column('mapping_version', sa.String(length=32), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
     sa.Column('first_seen_at', gateway.store.tables.UtcDateTime(), nullable=False),
