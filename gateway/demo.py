@@ -87,13 +87,13 @@ def run_demo(
         for hall in halls:
             admin = handle.admin_urls[wired[hall]]
             codes = [c for d in departments for c in systems.get(d).departments]
-            for i in range(frontdesk):
-                if not codes:
-                    break
-                reply = requests.post(f"{admin}/_sandbox/frontdesk", json={"count": 1, "dept_code": codes[i % len(codes)]},
-                                      timeout=30)
+            while codes and len(created) < frontdesk:
+                code = codes[len(created) % len(codes)]
+                reply = requests.post(f"{admin}/_sandbox/frontdesk", json={"count": 1, "dept_code": code}, timeout=30)
                 if reply.ok:
                     created.extend(reply.json()["created"])
+                else:  # the hall's windows do not take cases for this department
+                    codes.remove(code)
         say(f"{len(created)} cases accepted at the hall's front desk")
 
         failures: list[str] = []

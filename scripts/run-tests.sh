@@ -7,9 +7,16 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]" 2>&1 \
-  | grep -v "^WARNING: Location" || true
+install_log=$(mktemp)
+install() {  # quiet on success; the whole log on failure
+  if ! .venv/bin/python -m pip install -q --disable-pip-version-check "$@" >"$install_log" 2>&1; then
+    cat "$install_log" >&2
+    echo "pip install $* failed" >&2
+    exit 1
+  fi
+}
+install --upgrade pip
+install -c constraints.txt -e ".[test]"
 .venv/bin/python -c "import gateway, connectors, sandbox, pytest" # fail here, clearly, if the install did not work
 
 pg_url=postgresql://postgres@127.0.0.1:5432/postgres

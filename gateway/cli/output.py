@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 200)  # piped output: don't fold tables to 80 columns
 err_console = Console(stderr=True)
 
 
