@@ -52,7 +52,9 @@ def test_two_syncs_in_a_row_the_second_reads_only_the_overlap_and_changes_nothin
         assert (counts.inserted, counts.updated, counts.deleted, counts.queued) == (0, 0, 0, 0)
         assert 0 < counts.read < total / 10, f"{name}: the second run read {counts.read}, not just the overlap"
         assert world.ledger_records(name) == world.source_records(name)
-    assert scalar(world, select(func.count()).select_from(runs).where(runs.c.status == "succeeded")) == 4
+        full = sync_system(world.runtime, name, full_refresh=True)  # re-reads the source from the start
+        assert full.counts.read == total and full.counts.unchanged == total and full.counts.queued == 0
+    assert scalar(world, select(func.count()).select_from(runs).where(runs.c.status == "succeeded")) == 6
 
 
 def test_killed_at_random_points_and_rerun_the_ledger_equals_the_source(make_world) -> None:
