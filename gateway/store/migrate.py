@@ -25,19 +25,27 @@ def alembic_config() -> Config:
     return config
 
 
+def head_revisions() -> set[str]:
+    """The newest revision of each branch (features add their tables on their own branch off the base)."""
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    """The heads, as one comma-separated string (what :func:`upgrade` reports)."""
+    return ",".join(sorted(head_revisions()))
+
+
+def current_revisions(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads())
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    return ",".join(sorted(current_revisions(engine))) or None
 
 
-def upgrade(engine: Engine, revision: str = "head") -> str:
-    """Migrate to ``revision`` (default: the newest). Returns the revision the database is at afterwards."""
+def upgrade(engine: Engine, revision: str = "heads") -> str:
+    """Migrate to ``revision`` (default: every head). Returns the revision(s) the database is at afterwards."""
     config = alembic_config()
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
@@ -49,4 +57,4 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
 
 
 def is_current(engine: Engine) -> bool:
-    return current_revision(engine) == head_revision()
+    return current_revisions(engine) == head_revisions()
