@@ -102,7 +102,9 @@ def resume_from_checkpoint(connector: Connector, stream: str) -> tuple[int, int]
 
 
 def records_map_to_canonical(records: list[RawRecord], mapper: Mapper, *, system: str) -> int:
-    mapped, refs, problems = [], [], []
+    mapped: list[dict[str, object]] = []
+    refs: list[str] = []
+    problems: list[str] = []
     for record in records:
         canonical, issues = mapper.map(record.payload)
         ref = f"{system}:{record.source_id}"

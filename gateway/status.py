@@ -18,20 +18,22 @@ def system_status(engine: Engine, systems: SystemsConfig, *, now: datetime | Non
     now = now or datetime.now(timezone.utc)
     with engine.connect() as conn:
         marks = {(r.system, r.stream): r.cursor for r in conn.execute(select(watermarks))}
-        open_dead = dict(
-            conn.execute(
+        open_dead: dict[str, int] = {
+            system: int(count)
+            for system, count in conn.execute(
                 select(dead_letters.c.system, func.count())
                 .where(dead_letters.c.status == "open")
                 .group_by(dead_letters.c.system)
-            ).all()
-        )
-        pending = dict(
-            conn.execute(
+            ).tuples()
+        }
+        pending: dict[str, int] = {
+            target: int(count)
+            for target, count in conn.execute(
                 select(outbox.c.target_system, func.count())
                 .where(outbox.c.status == "pending")
                 .group_by(outbox.c.target_system)
-            ).all()
-        )
+            ).tuples()
+        }
         report = []
         for name in systems.names():
             system = systems.get(name)

@@ -82,6 +82,7 @@ class _Failed:
 
 def _isolate(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
     ctx = info.context
+    assert ctx is not None, "validate_cases passes a context"
     ctx["index"] += 1
     try:
         return handler(value)
@@ -134,18 +135,18 @@ def validate_cases(records: Sequence[Any], refs: Sequence[str]) -> BatchResult:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        out = _BATCH.validate_python(records, context=context)
+        out: list[Any] = _BATCH.validate_python(records, context=context)
         result = BatchResult()
         valid = result.valid
-        failed = []
+        failed: list[tuple[int, _Failed]] = []
         for i, value in enumerate(out):
             if value.__class__ is _Failed:
                 failed.append((i, value))
             else:
                 valid.append((i, value))
-        for i, value in failed:
+        for i, failure in failed:
             ref = refs[i]
-            result.rejected.append((i, RecordRejected(ref, issues_from_error(ref, value.error))))
+            result.rejected.append((i, RecordRejected(ref, issues_from_error(ref, failure.error))))
         result.warnings.extend((i, FieldIssue(refs[i], f, r, m)) for i, f, r, m in raw_warnings)
     finally:
         if gc_was_enabled:

@@ -251,7 +251,9 @@ def start_run(conn: Connection, *, system: str, kind: str, mode: str | None, wat
             watermark_before=watermark,
         )
     )
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def finish_run(conn: Connection, run_id: int, **values: Any) -> None:

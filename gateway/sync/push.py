@@ -121,19 +121,19 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
     while True:
         moment = now or ledger.utcnow()
         with engine.begin() as conn:
-            rows = conn.execute(
+            rows = [dict(r) for r in conn.execute(
                 select(o.id, o.case_no, o.version, o.operation, o.attempts)
                 .where(o.target_system == target, o.status == "pending", o.next_attempt_at <= moment)
                 .order_by(o.id)
                 .limit(system.push.batch_size)
-            ).mappings().all()
+            ).mappings()]
             if not rows:
                 return
             newest: dict[str, dict[str, Any]] = {}
             for row in rows:
                 seen = newest.get(row["case_no"])
                 if seen is None or row["version"] > seen["version"]:
-                    newest[row["case_no"]] = dict(row)
+                    newest[row["case_no"]] = row
             stale_ids = [r["id"] for r in rows if newest[r["case_no"]]["id"] != r["id"]]
             if stale_ids:
                 conn.execute(update(outbox).where(o.id.in_(stale_ids)).values(status="superseded"))
