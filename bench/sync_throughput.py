@@ -140,8 +140,12 @@ def child_tongban(data: Path, url: str) -> dict[str, float]:
     upgrade(engine)
     systems = load_systems(REPO / "config" / "systems.yaml")
     system = systems.get("sd_civil")
+    from gateway.security.keys import GatewayKeys
+    from gateway.security.pii import PiiCodec
+
+    keys = GatewayKeys.from_env()  # --seal-pii: raw payloads and applicant ID numbers sealed at rest
     ctx = IngestContext(system=system, systems=systems, mapper=Mapper.from_file(system.mapping_path),
-                        stream=system.stream, check_dead_letters=False)
+                        stream=system.stream, check_dead_letters=False, pii=PiiCodec(keys) if keys else None)
     codec = CursorCodec("%Y-%m-%d %H:%M:%S", timezone(timedelta(hours=8)))
     totals = IngestCounts()
     started = time.perf_counter()
@@ -193,6 +197,8 @@ def main() -> int:
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--postgres", default=os.environ.get("TONGBAN_TEST_POSTGRES_URL"),
                         help="PostgreSQL server URL (a scratch database is created and dropped)")
+    parser.add_argument("--seal-pii", action="store_true",
+                        help="seal raw payloads and ID numbers at rest (AES-GCM, ephemeral keys) in the tongban run")
     parser.add_argument("--child", choices=["floor", "baseline", "tongban"], help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -211,6 +217,11 @@ def main() -> int:
     failed = False
     with tempfile.TemporaryDirectory(prefix="tongban-bench-") as tmp:
         workdir = Path(tmp)
+        if args.seal_pii:
+            from gateway.security.keys import GatewayKeys
+
+            os.environ["TONGBAN_KEY_FILE"] = str(GatewayKeys.generate().write(workdir / "keys.json"))
+            print("PII sealing on: raw payloads and applicant ID numbers sealed (AES-GCM) in the tongban run")
         data = workdir / "pages.jsonl"
         started = time.perf_counter()
         broken = generate(data, records, args.page_size)

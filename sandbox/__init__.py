@@ -1,4 +1,5 @@
-"""Simulated foreign systems (civil affairs, real-estate registry, unified online hall) for demo, tests, benchmarks.
+"""Simulated foreign systems (civil affairs, real-estate registry, unified online hall, market supervision over
+SOAP) for demo, tests, benchmarks.
 
 Imports nothing from ``gateway``, ``connectors`` or ``mappings``: it stands for software written by others.
 The HTTP contract is in ``sandbox/README.md``. Record generators work without a server::
@@ -9,8 +10,8 @@ The HTTP contract is in ``sandbox/README.md``. Record generators work without a 
 
 from __future__ import annotations
 
-from . import civil, estate, hall
+from . import civil, estate, hall, market
 from .server import SYSTEMS, SandboxHandle, main, start_all
 from .vocab import DEPARTMENTS
 
-__all__ = ["start_all", "SandboxHandle", "main", "SYSTEMS", "DEPARTMENTS", "civil", "estate", "hall"]
+__all__ = ["start_all", "SandboxHandle", "main", "SYSTEMS", "DEPARTMENTS", "civil", "estate", "hall", "market"]

@@ -1,4 +1,5 @@
-"""Start the three simulated systems: ``start_all`` for tests and the demo, ``main`` for the command line.
+"""Start the simulated systems (civil, estate, hall, market): ``start_all`` for tests and the demo, ``main``
+for the command line.
 
 >>> with start_all(seed=42, records={"civil": 1000, "estate": 1000}) as sb:
 ...     requests.get(sb.urls["civil"] + "/api/v1/approvals", headers={"X-Api-Key": "civil-demo-key"})
@@ -23,12 +24,15 @@ from .estate import DEFAULT_APP_ID, DEFAULT_SECRET, EstateApp
 from .faults import Faults, parse_faults
 from .hall import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, HallApp
 from .harness import Listener
+from .market import DEFAULT_PASSWORD as DEFAULT_MARKET_PASSWORD
+from .market import DEFAULT_USERNAME as DEFAULT_MARKET_USERNAME
+from .market import MarketApp
 
 __all__ = ["start_all", "SandboxHandle", "SystemServer", "main", "SYSTEMS", "MAX_RECORDS"]
 
-SYSTEMS = ("civil", "estate", "hall")
+SYSTEMS = ("civil", "estate", "hall", "market")
 MAX_RECORDS = 5_000_000
-DEFAULT_PORTS = {"civil": 8101, "estate": 8102, "hall": 8103}
+DEFAULT_PORTS = {"civil": 8101, "estate": 8102, "hall": 8103, "market": 8104}
 
 
 @dataclass
@@ -107,12 +111,15 @@ def start_all(
     hall_client_id: str = DEFAULT_CLIENT_ID,
     hall_client_secret: str = DEFAULT_CLIENT_SECRET,
     token_ttl: float = 300,
+    market_username: str = DEFAULT_MARKET_USERNAME,
+    market_password: str = DEFAULT_MARKET_PASSWORD,
 ) -> SandboxHandle:
     """Start the systems and return at once; ports default to 0 (ephemeral), read them from ``handle.urls``.
 
-    ``records`` counts base records per system (defaults: civil 1000, estate 1000, hall 0 front-desk cases).
+    ``records`` counts base records per system (defaults: civil 1000, estate 1000, hall 0 front-desk cases,
+    market 1000).
     """
-    counts = {"civil": 1000, "estate": 1000, "hall": 0, **(records or {})}
+    counts = {"civil": 1000, "estate": 1000, "hall": 0, "market": 1000, **(records or {})}
     ports, admin_ports = ports or {}, admin_ports or {}
     servers: dict[str, SystemServer] = {}
     credentials: dict[str, dict[str, str]] = {}
@@ -127,6 +134,9 @@ def start_all(
         elif name == "hall":
             app = HallApp(seed, counts["hall"], hall_client_id, hall_client_secret, token_ttl)
             credentials[name] = {"client_id": hall_client_id, "client_secret": hall_client_secret}
+        elif name == "market":
+            app = MarketApp(seed, counts["market"], market_username, market_password)
+            credentials[name] = {"username": market_username, "password": market_password}
         else:
             raise ValueError(f"unknown system {name!r}; expected one of {SYSTEMS}")
         _check_capacity(app, app.clock.scale)
@@ -148,7 +158,7 @@ def start_all(
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sandbox", description="Simulated department systems and hall.")
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("serve", help="serve civil, estate and hall until SIGINT/SIGTERM")
+    s = sub.add_parser("serve", help="serve civil, estate, hall and market until SIGINT/SIGTERM")
     s.add_argument("--seed", type=int, default=42)
     s.add_argument("--host", default="127.0.0.1")
     for name in SYSTEMS:
@@ -162,6 +172,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--hall-client-id", default=DEFAULT_CLIENT_ID)
     s.add_argument("--hall-client-secret", default=DEFAULT_CLIENT_SECRET)
     s.add_argument("--token-ttl", type=float, default=300, help="hall access-token lifetime in seconds")
+    s.add_argument("--market-username", default=DEFAULT_MARKET_USERNAME)
+    s.add_argument("--market-password", default=DEFAULT_MARKET_PASSWORD)
     return p
 
 
@@ -175,7 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         handle = start_all(args.seed, {n: getattr(args, f"{n}_records") for n in SYSTEMS}, args.host, ports,
                            admin_ports, civil_api_key=args.civil_api_key, estate_app_id=args.estate_app_id,
                            estate_secret=args.estate_secret, hall_client_id=args.hall_client_id,
-                           hall_client_secret=args.hall_client_secret, token_ttl=args.token_ttl)
+                           hall_client_secret=args.hall_client_secret, token_ttl=args.token_ttl,
+                           market_username=args.market_username, market_password=args.market_password)
     except (OSError, ValueError) as e:
         print(f"sandbox: cannot start: {e}", file=sys.stderr)
         return 1

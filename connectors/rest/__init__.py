@@ -1,10 +1,10 @@
 """The declarative REST connector: JSON-over-HTTP systems configured in YAML (entry point ``rest``).
 
-Modules, one idea each: ``config`` (the YAML schema), ``auth`` (five auth kinds), ``transport`` (session,
-retries, rate limit, error mapping), ``paginators`` (how to ask for the next page), ``reader`` (paging
-without losing records that change meanwhile), ``records`` (bodies to RawRecords and rejects), ``cursors``
-(change-time formats), ``writer`` (templated writes and what the answer means), ``connector`` (the
-:class:`~connectors.base.Connector` implementation).
+Modules, one idea each: ``config`` (the YAML schema), ``auth`` (five auth kinds), ``reader`` (GET a page,
+check the envelope), ``writer`` (templated writes and what the answer means), ``connector`` (the
+:class:`~connectors.base.Connector` implementation). What other connector kinds share lives in
+:mod:`connectors.http` (transport, retries, rate limit) and :mod:`connectors.common` (paginators, the
+re-anchoring read loop, records, cursors), and is re-exported here for compatibility.
 """
 
 from __future__ import annotations
@@ -18,10 +18,8 @@ from .auth import (
     RestAuth,
     build_auth,
 )
-from .config import RestConfig, StreamConfig, WriteStreamConfig, parse_config
-from .connector import RestConnector
-from .cursors import CursorCodec
-from .paginators import (
+from connectors.common.cursors import CursorCodec
+from connectors.common.paginators import (
     CursorPaginator,
     LinkHeaderPaginator,
     OffsetPaginator,
@@ -29,10 +27,13 @@ from .paginators import (
     Paginator,
     make_paginator,
 )
-from .ratelimit import TokenBucket
+from connectors.http.ratelimit import TokenBucket
+from connectors.http.retry import BackoffPolicy, parse_retry_after
+from connectors.http.transport import Transport
+
+from .config import RestConfig, StreamConfig, WriteStreamConfig, parse_config
+from .connector import RestConnector
 from .reader import read_stream
-from .retry import BackoffPolicy, parse_retry_after
-from .transport import Transport
 from .writer import write_record
 
 __all__ = [

@@ -23,6 +23,7 @@ from typing import Any
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
+from connectors.http.transport import RefreshableAuth
 from gateway.errors import AuthenticationError, ConfigError
 
 from .config import (
@@ -38,12 +39,8 @@ TokenFetcher = Callable[[str, Mapping[str, str], "AuthBase | None"], requests.Re
 """POST a form to the token URL (relative or absolute) without the connector's own auth."""
 
 
-class RestAuth(AuthBase):
-    """Base of the connector's auth objects. ``refresh`` lets the transport retry once after a 401/403."""
-
-    def refresh(self) -> bool:
-        """Drop cached credentials; ``True`` if a retry with fresh ones is worth it."""
-        return False
+class RestAuth(RefreshableAuth):
+    """Base of the REST connector's auth objects (see :class:`~connectors.http.transport.RefreshableAuth`)."""
 
 
 class ApiKeyAuth(RestAuth):

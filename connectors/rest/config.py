@@ -14,40 +14,30 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
-from datetime import timedelta, timezone, tzinfo
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from connectors.common.settings import (
+    PAGINATION_TAGS,
+    CursorFormat,
+    CursorPagination,
+    FieldEquals,
+    IncrementalConfig,
+    LinkHeaderPagination,
+    NoPagination,
+    OffsetPagination,
+    PageNumberPagination,
+    PaginationConfig,
+)
+from connectors.http.settings import RateLimitConfig, RetryConfig, TimeoutConfig
 from gateway.errors import ConfigError
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-CursorFormat = str
-"""``epoch_ms`` | ``epoch_s`` | ``iso8601`` | a ``strftime`` pattern such as ``%Y-%m-%d %H:%M:%S``."""
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TimeoutConfig(_Model):
-    connect: float = Field(5.0, gt=0)
-    read: float = Field(30.0, gt=0)
-
-
-class RetryConfig(_Model):
-    """Exponential backoff with full jitter; ``Retry-After`` wins when the server sends it (capped)."""
-
-    max_attempts: int = Field(5, ge=1)
-    backoff_seconds: float = Field(0.5, ge=0)
-    max_backoff_seconds: float = Field(30.0, ge=0)
-    jitter: bool = True
-    retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
-
-
-class RateLimitConfig(_Model):
-    requests_per_second: float = Field(gt=0)
-    burst: int | None = Field(None, ge=1)
 
 
 # --- auth ---------------------------------------------------------------------------------------------------
@@ -124,101 +114,7 @@ _AUTH_TAGS = {"api_key", "basic", "bearer", "oauth2_client_credentials", "hmac"}
 # --- pagination --------------------------------------------------------------------------------------------
 
 
-class NoPagination(_Model):
-    """The whole result comes in one response."""
-
-    type: Literal["none"]
-
-
-class PageNumberPagination(_Model):
-    type: Literal["page_number"]
-    page_param: str = "page"
-    size_param: str | None = "size"
-    size: int = Field(100, ge=1)
-    start: int = 1
-
-
-class OffsetPagination(_Model):
-    type: Literal["offset"]
-    offset_param: str = "offset"
-    limit_param: str | None = "limit"
-    size: int = Field(100, ge=1)
-    start: int = 0
-
-
-class CursorPagination(_Model):
-    """Keyset paging with an opaque token from the body; stops when the token is null, empty or missing."""
-
-    type: Literal["cursor"]
-    cursor_param: str = "cursor"
-    next_cursor_path: str = "next_cursor"
-    size_param: str | None = None
-    size: int | None = Field(None, ge=1)
-
-
-class LinkHeaderPagination(_Model):
-    """RFC 8288 ``Link: <…>; rel="next"``; the next URL is followed verbatim."""
-
-    type: Literal["link_header"]
-    rel: str = "next"
-    size_param: str | None = None
-    size: int | None = Field(None, ge=1)
-
-
-PaginationConfig = Annotated[
-    NoPagination | PageNumberPagination | OffsetPagination | CursorPagination | LinkHeaderPagination,
-    Field(discriminator="type"),
-]
-_PAGINATION_TAGS = {"none", "page_number", "offset", "cursor", "link_header"}
-
 # --- streams ------------------------------------------------------------------------------------------------
-
-
-class FieldEquals(_Model):
-    """``{field: code, equals: 0}``: a dotted path in a JSON body and the value it must (or does) hold."""
-
-    field: str
-    equals: Any
-    message_field: str | None = None
-    """Where the server explains a failure; by default the first of msg, message, error, errmsg."""
-
-
-def _parse_timezone(value: str) -> tzinfo:
-    if value.upper() in {"Z", "UTC"}:
-        return timezone.utc
-    sign = {"+": 1, "-": -1}.get(value[:1])
-    hours, _, minutes = value[1:].partition(":")
-    if sign is None or not hours.isdigit() or (minutes and not minutes.isdigit()):
-        raise ValueError(f"timezone must look like +08:00 or UTC, got {value!r}")
-    return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
-
-
-class IncrementalConfig(_Model):
-    cursor_field: str
-    cursor_format: CursorFormat = "iso8601"
-    timezone: str = "+08:00"
-    """The zone of naive timestamps (sandbox systems speak Beijing time); also used to format ISO params."""
-    param: str
-    """The query parameter that asks for records changed at or after a time (inclusive)."""
-    param_format: CursorFormat | None = None
-    """Defaults to ``cursor_format``."""
-    initial_value: str | None = None
-    """Sent verbatim as ``param`` when there is no watermark yet (first sync, full refresh), for servers that
-    insist on the parameter; by default it is left out."""
-
-    @field_validator("timezone")
-    @classmethod
-    def _valid_timezone(cls, value: str) -> str:
-        _parse_timezone(value)
-        return value
-
-    @property
-    def tz(self) -> tzinfo:
-        return _parse_timezone(self.timezone)
-
-    @property
-    def effective_param_format(self) -> str:
-        return self.param_format or self.cursor_format
 
 
 class StreamConfig(_Model):
@@ -335,7 +231,7 @@ def _yaml_path(loc: tuple[int | str, ...]) -> str:
     parts: list[str] = []
     previous: int | str | None = None
     for item in loc:
-        if previous == "auth" and item in _AUTH_TAGS or previous == "pagination" and item in _PAGINATION_TAGS:
+        if previous == "auth" and item in _AUTH_TAGS or previous == "pagination" and item in PAGINATION_TAGS:
             previous = item
             continue
         parts.append(f"[{item}]" if isinstance(item, int) else str(item))

@@ -30,14 +30,14 @@ from connectors.base import (
     WriteOperation,
     WriteResult,
 )
+from connectors.common.paginators import PageRequest, make_paginator
+from connectors.common.records import check_success, select_items
+from connectors.http.transport import Transport
 from gateway.errors import ConfigError, TongbanError
 
 from .auth import build_auth
 from .config import RestConfig, parse_config
-from .paginators import PageRequest, make_paginator
 from .reader import read_stream
-from .records import check_success, select_items
-from .transport import Transport
 from .writer import write_record
 
 

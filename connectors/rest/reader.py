@@ -1,27 +1,5 @@
-"""Reading one stream page by page, without losing records that change while we page.
-
-The engine's promise is "nothing lost": a record updated during a read must still be read, at its latest
-version. Keyset paging (``cursor``, ``link_header``) gives that for free. Positional paging (``page_number``,
-``offset``) over a table ordered by change time does not: an update moves a record to the end and shifts
-every row behind it one place forward, so page N+1 starts one row too late and skips a record that did *not*
-change — it would never be read again by an incremental sync.
-
-Re-anchoring fixes this for incremental streams. After every page, the reader starts again at the first page
-with the cursor parameter set to the highest cursor seen so far. Everything before that cursor has been read;
-the next request asks the server for "the rest" as it is *now*, so shifts cannot hide anything:
-
-    page 1  updatedSince=∅           -> rows t1..t100        anchor := t100
-    page 1  updatedSince=t100        -> rows t100..t199      (t100 again: dropped as a re-delivery)
-    page 1  updatedSince=t199        -> ... until a short page
-
-The parameter is inclusive, so records sharing the anchor's value arrive again; :class:`RecordDecoder` drops
-those re-deliveries by (primary key, cursor). If a full page holds nothing newer than the anchor (a burst of
-records sharing one change time), re-anchoring would ask the same question again forever, so the reader moves
-to the next page number under the same anchor instead.
-
-Full refresh of a positional stream *without* an incremental cursor reads page after page: it may skip a
-record that moves during the read (nothing to re-anchor on). Give such streams an ``incremental`` block
-whenever the server can filter by change time; their full refresh then re-anchors too.
+"""Reading one REST stream: GET a page, check the envelope, select the records; the paging loop (and its
+re-anchoring, which keeps records that change while we page) is :func:`connectors.common.reader.read_pages`.
 """
 
 from __future__ import annotations
@@ -31,13 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from connectors.base import Page, SyncMode
-from gateway.errors import FatalSyncError
+from connectors.common.paginators import PageRequest
+from connectors.common.reader import read_pages
+from connectors.common.records import check_success, select_items
+from connectors.http.transport import Transport
 
 from .config import StreamConfig
-from .cursors import CursorCodec
-from .paginators import PageRequest, make_paginator
-from .records import RecordDecoder, check_success, select_items
-from .transport import Transport
 
 
 def read_stream(
@@ -49,71 +26,26 @@ def read_stream(
     mode: SyncMode = "incremental",
     checkpoint: Mapping[str, Any] | None = None,
 ) -> Iterator[Page]:
-    """Yield one :class:`Page` per HTTP response; see the module docstring for the ordering guarantees."""
+    """Yield one :class:`Page` per HTTP response (see :mod:`connectors.common.reader` for the guarantees)."""
     where = f"{transport.config.label} stream {name!r}"
-    incremental = stream.incremental
-    codec: CursorCodec | None = None
-    param_codec: CursorCodec | None = None
-    if incremental is not None:
-        codec = CursorCodec(incremental.cursor_format, incremental.tz)
-        param_codec = CursorCodec(incremental.effective_param_format, incremental.tz)
-    decoder = RecordDecoder(stream.primary_key, incremental.cursor_field if incremental else None, codec)
-    paginator = make_paginator(stream.pagination)
 
-    anchor: datetime | None = None
-    if incremental is not None:
-        anchor = _resume_point(since if mode == "incremental" else None, checkpoint, where)
-    reanchor = incremental is not None and paginator.positional
-    resumable = incremental is not None and stream.ordered
-    start = anchor
-
-    while True:
-        params = dict(stream.params)
-        if incremental is not None and param_codec is not None:
-            if anchor is not None:
-                params[incremental.param] = param_codec.format(anchor)
-            elif incremental.initial_value is not None:
-                params[incremental.param] = incremental.initial_value
-        request = paginator.request(PageRequest(stream.path, params))
-        response, body = transport.get_json(
-            request.url, params=request.params, headers=stream.headers or None
-        )
+    def fetch(request: PageRequest) -> tuple[Any, Any, list[Any]]:
+        response, body = transport.get_json(request.url, params=request.params, headers=stream.headers or None)
         check_success(body, stream.success, where=where)
-        items = select_items(body, stream.record_selector, where=where)
-        records, rejects = decoder.decode(items)
+        return response, body, select_items(body, stream.record_selector, where=where)
 
-        page_checkpoint: dict[str, Any] | None = None
-        if resumable:
-            high = max((c for c in (start, decoder.max_cursor) if c is not None), default=None)
-            page_checkpoint = {"cursor": high.isoformat()} if high is not None else None
-        yield Page(records=records, checkpoint=page_checkpoint, rejects=rejects)
-
-        if not paginator.advance(response, body, len(items)):
-            return
-        high_water = decoder.max_cursor
-        if reanchor and high_water is not None and (anchor is None or high_water > anchor):
-            anchor = high_water
-            paginator.reset()
-
-
-def _resume_point(
-    since: datetime | None, checkpoint: Mapping[str, Any] | None, where: str
-) -> datetime | None:
-    """Where an incremental read starts: the later of ``since`` and a checkpoint's cursor."""
-    resumed: datetime | None = None
-    if checkpoint and checkpoint.get("cursor"):
-        try:
-            resumed = datetime.fromisoformat(str(checkpoint["cursor"]))
-        except ValueError:
-            raise FatalSyncError(
-                f"{where}: checkpoint cursor {checkpoint['cursor']!r} is not ISO 8601"
-            ) from None
-        if resumed.tzinfo is None:
-            raise FatalSyncError(f"{where}: checkpoint cursor {checkpoint['cursor']!r} has no UTC offset")
-    if since is not None and since.tzinfo is None:
-        raise FatalSyncError(f"{where}: since={since.isoformat()} must be timezone-aware")
-    candidates = [c for c in (since, resumed) if c is not None]
-    return max(candidates) if candidates else None
+    return read_pages(
+        fetch,
+        where=where,
+        base=PageRequest(stream.path, dict(stream.params)),
+        primary_key=stream.primary_key,
+        ordered=stream.ordered,
+        incremental=stream.incremental,
+        pagination=stream.pagination,
+        since=since,
+        mode=mode,
+        checkpoint=checkpoint,
+    )
 
 
 __all__ = ["read_stream"]

@@ -24,11 +24,11 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.base import WriteOperation, WriteResult
+from connectors.common.records import dig, server_message
+from connectors.http.transport import Transport, describe_body
 from gateway.errors import ConfigError, FatalSyncError, WriteRejectedError
 
 from .config import WriteStreamConfig
-from .records import dig, server_message
-from .transport import Transport, describe_body
 
 _FORMATTER = string.Formatter()
 

@@ -277,6 +277,31 @@ def connector_check(
         raise typer.Exit(1)
 
 
+@connector_app.command("new")
+@_guard
+def connector_new(
+    name: Annotated[str, typer.Argument(help="Name of the new connector (letters, digits, underscores).")],
+    wsdl: Annotated[str, typer.Option("--wsdl", help="WSDL file or URL.")],
+    out: Annotated[Path, typer.Option("--out", help="Repository root to write into.")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the operations; write nothing.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Read a WSDL, list every operation (and what zeep loses), write a connector YAML, mapping and test."""
+    from connectors.soap.inspector import inspect_wsdl
+    from connectors.soap.scaffold import render_report, write_scaffold
+
+    report = inspect_wsdl(wsdl, offline=False)
+    written = [] if dry_run else write_scaffold(name, wsdl, report, out, force=force)
+    if json_out:
+        print_json({**report.as_dict(), "files": [str(p) for p in written]})
+        return
+    for line in render_report(report):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    for path in written:
+        console.print(f"[green]wrote[/] {path}")
+
+
 @db_app.command("upgrade")
 @_guard
 def db_upgrade(database_url: DbOpt = None, json_out: JsonOpt = False) -> None:

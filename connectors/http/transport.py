@@ -1,5 +1,8 @@
 """HTTP for one connector: a session, timeouts, retries, rate limiting, and errors the engine understands.
 
+Shared by every HTTP-based connector kind (REST, SOAP): each passes its own parsed config, which only needs
+the attributes of :class:`TransportSettings`.
+
 The engine decides what to do from the error type alone, so this module is where ``requests`` exceptions and
 HTTP statuses become :mod:`gateway.errors`:
 
@@ -25,7 +28,7 @@ import random as _random
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from requests.auth import AuthBase
@@ -37,12 +40,11 @@ from gateway.errors import (
     SourceUnavailableError,
 )
 
-from .auth import RestAuth
-from .config import RestConfig
 from .ratelimit import TokenBucket
 from .retry import BackoffPolicy, parse_retry_after
+from .settings import RateLimitConfig, RetryConfig, TimeoutConfig
 
-log = logging.getLogger("connectors.rest")
+log = logging.getLogger("connectors.http")
 
 _RETRIABLE_EXCEPTIONS = (
     requests.exceptions.ConnectionError,
@@ -85,22 +87,48 @@ def _text(response: requests.Response, content_type: str) -> str:
         return content.decode("gb18030", errors="replace")
 
 
+class TransportSettings(Protocol):
+    """What the transport reads from a connector's config (``RestConfig`` and ``SoapConfig`` both fit)."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def timeout(self) -> TimeoutConfig: ...
+    @property
+    def retry(self) -> RetryConfig: ...
+    @property
+    def rate_limit(self) -> RateLimitConfig | None: ...
+
+
+class RefreshableAuth(AuthBase):
+    """Auth that may hold cached credentials; ``refresh`` lets the transport retry once after a 401/403."""
+
+    def refresh(self) -> bool:
+        """Drop cached credentials; ``True`` if a retry with fresh ones is worth it."""
+        return False
+
+
 class Transport:
     """One ``requests.Session`` per connector, shared by reads, writes and token requests."""
 
     def __init__(
         self,
-        config: RestConfig,
+        config: TransportSettings,
         *,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
+        accept: str = "application/json",
     ) -> None:
         self.config = config
         self.session = session or requests.Session()
-        self.session.headers.update({"Accept": "application/json", **config.headers})
-        self.auth: RestAuth | None = None
+        self.session.headers.update({"Accept": accept, **config.headers})
+        self.auth: AuthBase | None = None
         self._sleep = sleep
         self._clock = clock
         self._backoff = BackoffPolicy(config.retry, random)
@@ -130,8 +158,11 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         authenticate: bool = True,
         auth: AuthBase | None = None,
+        stream: bool = False,
     ) -> requests.Response:
-        """Send with retries. Returns the final response unless it is a retried status, 401/403 or none."""
+        """Send with retries. Returns the final response unless it is a retried status, 401/403 or none.
+
+        ``stream=True`` leaves the body unread, so that the caller can stop reading at a size limit."""
         url = self.url(path_or_url)
         label = self.config.label
         attempts = self.config.retry.max_attempts
@@ -152,6 +183,7 @@ class Transport:
                     headers=dict(headers) if headers else None,
                     auth=self.auth if authenticate else auth,
                     timeout=self._timeout,
+                    stream=stream,
                 )
             except _RETRIABLE_EXCEPTIONS as exc:
                 reason = _reason(exc)
@@ -168,7 +200,7 @@ class Transport:
 
             status = response.status_code
             if authenticate and status in (401, 403):
-                if not refreshed and self.auth is not None and self.auth.refresh():
+                if not refreshed and isinstance(self.auth, RefreshableAuth) and self.auth.refresh():
                     refreshed = True
                     log.info("%s: HTTP %s, retrying once with fresh credentials", label, status)
                     attempt -= 1
@@ -245,4 +277,4 @@ def _path(url: str) -> str:
     return url.split("?", 1)[0]
 
 
-__all__ = ["Transport", "describe_body"]
+__all__ = ["RefreshableAuth", "Transport", "TransportSettings", "describe_body"]

@@ -1,4 +1,5 @@
-"""From a decoded JSON body to :class:`RawRecord` objects: selectors, primary keys, cursors, rejects.
+"""From a decoded body (JSON, or XML decoded to dicts) to :class:`RawRecord` objects: selectors, primary
+keys, cursors, rejects. Shared by the REST and SOAP connectors.
 
 One bad record must never fail a page (DESIGN: "the batch goes on"), so a record without a usable primary key
 or cursor becomes a :class:`SkippableSyncError` carrying the raw record, and the engine dead-letters it.
@@ -15,8 +16,8 @@ from typing import Any
 from connectors.base import RawRecord
 from gateway.errors import FatalSyncError, SkippableSyncError
 
-from .config import FieldEquals
 from .cursors import CursorCodec
+from .settings import FieldEquals
 
 _MISSING: Any = object()
 _MESSAGE_FIELDS = ("msg", "message", "error", "errmsg", "error_description", "errorMsg")
@@ -117,6 +118,8 @@ class RecordDecoder:
         return records, rejects
 
     def _one(self, item: Any) -> RawRecord | SkippableSyncError:
+        if isinstance(item, SkippableSyncError):  # the wire decoder already gave up on it (bad bytes)
+            return item
         if not isinstance(item, Mapping):
             return SkippableSyncError(f"record is a {type(item).__name__}, not an object", raw=item)
         source_id = self._source_id(item)

@@ -7,7 +7,7 @@ current page, :meth:`Paginator.advance` looks at the response and moves on (``Fa
 ``positional`` paginators (page number, offset) address rows by position in a result that the server
 recomputes on every request. When a record changes while we page, it moves to the end of a change-time
 ordering and every row behind it shifts one place forward, so the next page silently skips one. The reader
-therefore re-anchors them on the cursor (see :mod:`connectors.rest.reader`). Cursor and link-header paging
+therefore re-anchors them on the cursor (see :mod:`connectors.common.reader`). Cursor and link-header paging
 continue from a key the server remembers (keyset), which stays correct as the table changes.
 """
 
@@ -20,7 +20,7 @@ from urllib.parse import urljoin
 
 import requests
 
-from .config import (
+from .settings import (
     CursorPagination,
     LinkHeaderPagination,
     NoPagination,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-from .config import RetryConfig
+from .settings import RetryConfig
 
 
 def parse_retry_after(value: str | None, *, now: float) -> float | None:

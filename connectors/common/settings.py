@@ -1,0 +1,117 @@
+"""Stream settings shared by the declarative connector kinds: paging, incremental windows, field checks.
+
+A REST query parameter and a SOAP operation parameter are the same idea (``pageNo=3``), so both kinds describe
+paging and change-time windows with these models and drive them with :mod:`connectors.common.paginators` and
+:mod:`connectors.common.reader`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone, tzinfo
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CursorFormat = str
+"""``epoch_ms`` | ``epoch_s`` | ``iso8601`` | a ``strftime`` pattern such as ``%Y-%m-%d %H:%M:%S``."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoPagination(_Model):
+    """The whole result comes in one response."""
+
+    type: Literal["none"]
+
+
+class PageNumberPagination(_Model):
+    type: Literal["page_number"]
+    page_param: str = "page"
+    size_param: str | None = "size"
+    size: int = Field(100, ge=1)
+    start: int = 1
+
+
+class OffsetPagination(_Model):
+    type: Literal["offset"]
+    offset_param: str = "offset"
+    limit_param: str | None = "limit"
+    size: int = Field(100, ge=1)
+    start: int = 0
+
+
+class CursorPagination(_Model):
+    """Keyset paging with an opaque token from the body; stops when the token is null, empty or missing."""
+
+    type: Literal["cursor"]
+    cursor_param: str = "cursor"
+    next_cursor_path: str = "next_cursor"
+    size_param: str | None = None
+    size: int | None = Field(None, ge=1)
+
+
+class LinkHeaderPagination(_Model):
+    """RFC 8288 ``Link: <…>; rel="next"``; the next URL is followed verbatim."""
+
+    type: Literal["link_header"]
+    rel: str = "next"
+    size_param: str | None = None
+    size: int | None = Field(None, ge=1)
+
+
+PaginationConfig = Annotated[
+    NoPagination | PageNumberPagination | OffsetPagination | CursorPagination | LinkHeaderPagination,
+    Field(discriminator="type"),
+]
+PAGINATION_TAGS = {"none", "page_number", "offset", "cursor", "link_header"}
+
+class FieldEquals(_Model):
+    """``{field: code, equals: 0}``: a dotted path in a JSON body and the value it must (or does) hold."""
+
+    field: str
+    equals: Any
+    message_field: str | None = None
+    """Where the server explains a failure; by default the first of msg, message, error, errmsg."""
+
+
+def parse_timezone(value: str) -> tzinfo:
+    if value.upper() in {"Z", "UTC"}:
+        return timezone.utc
+    sign = {"+": 1, "-": -1}.get(value[:1])
+    hours, _, minutes = value[1:].partition(":")
+    if sign is None or not hours.isdigit() or (minutes and not minutes.isdigit()):
+        raise ValueError(f"timezone must look like +08:00 or UTC, got {value!r}")
+    return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
+
+
+class IncrementalConfig(_Model):
+    cursor_field: str
+    cursor_format: CursorFormat = "iso8601"
+    timezone: str = "+08:00"
+    """The zone of naive timestamps (sandbox systems speak Beijing time); also used to format ISO params."""
+    param: str
+    """The query parameter that asks for records changed at or after a time (inclusive)."""
+    param_format: CursorFormat | None = None
+    """Defaults to ``cursor_format``."""
+    initial_value: str | None = None
+    """Sent verbatim as ``param`` when there is no watermark yet (first sync, full refresh), for servers that
+    insist on the parameter; by default it is left out."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        parse_timezone(value)
+        return value
+
+    @property
+    def tz(self) -> tzinfo:
+        return parse_timezone(self.timezone)
+
+    @property
+    def effective_param_format(self) -> str:
+        return self.param_format or self.cursor_format
+
+
+__all__ = ["CursorFormat", "CursorPagination", "FieldEquals", "IncrementalConfig", "LinkHeaderPagination", "NoPagination", "OffsetPagination", "PAGINATION_TAGS", "PageNumberPagination", "PaginationConfig", "parse_timezone"]

@@ -1,0 +1,278 @@
+"""One SOAP call, end to end: pick the operation as written, build the envelope, sign it, POST it, read at
+most ``limits.max_bytes``, decode the text safely, parse it hardened, and turn faults and HTTP outcomes into
+:mod:`gateway.errors`.
+
+=============================================  =================================================================
+what came back                                  what happens
+=============================================  =================================================================
+connection refused / timeout, 429/502/503/504   retried by the shared transport, then SourceUnavailable/Retriable
+401 / 403                                       :class:`AuthenticationError`
+SOAP Fault                                      by the fault rules (:mod:`connectors.soap.faults`); ``retry``
+                                                faults are retried here with the same backoff policy
+HTTP 500 without a Fault (an IIS error page)    retried, then :class:`RetriableSyncError` naming the page title
+truncated XML                                   retried, then :class:`RetriableSyncError` ("truncated")
+empty body, HTML page, other 4xx/5xx            :class:`FatalSyncError` that says what arrived
+oversized body, DTD, too deep                   :class:`~connectors.soap.hardening.UnsafeXmlError` (fatal)
+=============================================  =================================================================
+
+The WSDL is loaded on first use (``check()`` must be able to report a WSDL that cannot be fetched).
+"""
+
+from __future__ import annotations
+
+import random as _random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from lxml import etree
+from requests.auth import HTTPBasicAuth
+
+from connectors.http.retry import BackoffPolicy
+from connectors.http.transport import Transport, describe_body
+from gateway.errors import ConfigError, FatalSyncError, RetriableSyncError
+
+from .config import SoapConfig
+from .decode import soap_body
+from .envelope import add_header, literal_envelope, rpc_envelope, zeep_envelope
+from .faults import FaultRule, classify, fault_error, read_fault
+from .hardening import UnsafeXmlError, XmlLimits, parse_document
+from .loader import LoadedWsdl, load_wsdl
+from .wsdl_model import Operation, Port
+from .wsse import WsseSettings, security_header
+from .xmltext import DecodedXml, charset_of, decode_xml
+
+_ACCEPT = "text/xml, application/soap+xml, application/xml;q=0.9, */*;q=0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """A successful answer: the parsed ``soap:Body`` and how its text was decoded."""
+
+    body: etree._Element
+    decoded: DecodedXml
+    status: int
+    where: str
+
+
+def _secret(secrets: Mapping[str, str], name: str, where: str) -> str:
+    value = secrets.get(name)
+    if value is None or value == "":
+        raise ConfigError(f"{where}: secret {name!r} is not set (give it in the system's secrets)")
+    return value
+
+
+class SoapClient:
+    """Calls operations of one port of one WSDL. Thread-compatible, not thread-safe (one per connector)."""
+
+    def __init__(
+        self,
+        config: SoapConfig,
+        secrets: Mapping[str, str],
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        self.config = config
+        session = session or requests.Session()
+        if config.tls is not None:
+            tls = config.tls
+            cert = tls.client_cert or (secrets.get(tls.client_cert_secret) if tls.client_cert_secret else None)
+            key = tls.client_key or (secrets.get(tls.client_key_secret) if tls.client_key_secret else None)
+            if cert:
+                session.cert = (cert, key) if key else cert
+            session.verify = tls.ca_bundle or tls.verify
+        self.transport = Transport(config, session=session, sleep=sleep, clock=clock, random=random,  # type: ignore[arg-type]
+                                   accept=_ACCEPT)
+        if config.http_basic is not None:
+            self.transport.auth = HTTPBasicAuth(
+                _secret(secrets, config.http_basic.username_secret, "http_basic.username_secret"),
+                _secret(secrets, config.http_basic.password_secret, "http_basic.password_secret"),
+            )
+        self.wsse: WsseSettings | None = None
+        if config.wsse is not None:
+            w = config.wsse
+            self.wsse = WsseSettings(
+                _secret(secrets, w.username_secret, "wsse.username_secret"),
+                _secret(secrets, w.password_secret, "wsse.password_secret"),
+                digest=w.digest, nonce=w.nonce, created=w.created, timestamp_ttl=w.timestamp_ttl_seconds,
+                must_understand=w.must_understand,
+            )
+        self.limits = XmlLimits(config.limits.max_bytes, config.limits.max_depth)
+        self.rules = [FaultRule(r.match, r.action) for r in config.faults]
+        self._backoff = BackoffPolicy(config.retry, random)
+        self._sleep, self._clock = sleep, clock
+        self._loaded: LoadedWsdl | None = None
+        self._port: Port | None = None
+        self.calls_sent = 0
+
+    # -- the WSDL ----------------------------------------------------------------------------------------------
+    @property
+    def loaded(self) -> LoadedWsdl:
+        if self._loaded is None:
+            self._loaded = load_wsdl(self.config.wsdl_location, session=self.transport.session, limits=self.limits,
+                                     offline=self.config.offline, timeout=self.config.timeout.read,
+                                     cache_dir=self.config.wsdl_cache_dir)
+        return self._loaded
+
+    @property
+    def port(self) -> Port:
+        if self._port is None:
+            self._port = self._choose_port()
+        return self._port
+
+    def _choose_port(self) -> Port:
+        cfg = self.config
+        ports = [p for p in self.loaded.model.soap_ports() if cfg.service in (None, p.service)]
+        if cfg.port is not None:
+            chosen = next((p for p in ports if p.name == cfg.port), None)
+            if chosen is None:
+                raise ConfigError(f"{cfg.label}: no SOAP port {cfg.port!r} (have {[p.name for p in ports]})")
+            return chosen
+        want = "soap12" if cfg.soap_version == "1.2" else "soap11"
+        chosen = next((p for p in ports if p.protocol == want), None)
+        if chosen is None:
+            raise ConfigError(f"{cfg.label}: the WSDL has no SOAP {cfg.soap_version} port "
+                              f"(have {[(p.name, p.protocol) for p in ports]})")
+        return chosen
+
+    def operation(self, name: str, overload: int | str | None = None) -> Operation:
+        """An operation as written; overloads are told apart by position or input message name."""
+        variants = [op for op in self.loaded.model.operations_of(self.port) if op.name == name]
+        if not variants:
+            have = sorted({op.name for op in self.loaded.model.operations_of(self.port)})
+            raise ConfigError(f"{self.config.label}: port {self.port.name} has no operation {name!r} (have {have})")
+        if overload is None:
+            if len(variants) > 1:
+                described = [f"{op.variant}: {op.input_name} ({', '.join(op.parameter_order)})" for op in variants]
+                raise ConfigError(f"{self.config.label}: operation {name!r} is overloaded {len(variants)} times; "
+                                  f"choose one with `overload:` — {'; '.join(described)}")
+            return variants[0]
+        for op in variants:
+            if overload == op.variant or overload == op.input_name:
+                return op
+        raise ConfigError(f"{self.config.label}: operation {name!r} has no overload {overload!r} "
+                          f"(0..{len(variants) - 1} or {[op.input_name for op in variants]})")
+
+    def zeep_exposes(self, op: Operation) -> bool:
+        """Whether zeep can build this exact variant (it keeps only the last overload, drops broken ones)."""
+        exposed = self.loaded.zeep_operations().get(self.port.binding.text, set())
+        return op.name in exposed and op.variant == op.variants - 1 and not op.missing_messages
+
+    # -- calling -------------------------------------------------------------------------------------------------
+    def build(self, op: Operation, params: Mapping[str, Any]) -> etree._Element:
+        soap12 = self.port.protocol == "soap12"
+        where = f"{self.config.label} {op.name}"
+        model = self.loaded.model
+        if op.style == "rpc" or op.encoded:
+            return rpc_envelope(op, params, soap12=soap12, namespace=model.target_namespace, where=where)
+        if self.zeep_exposes(op):
+            return zeep_envelope(self.loaded, self.port, op, params, where=where)
+        wrapper = next((p.element for p in op.input_parts or () if p.element is not None), None)
+        return literal_envelope(op, model.part_fields(op.input_parts), wrapper, params, soap12=soap12, where=where)
+
+    def call(self, name: str, params: Mapping[str, Any], *, overload: int | str | None = None,
+             writing: bool = False) -> CallResult:
+        op = self.operation(name, overload)
+        where = f"{self.config.label} {name}"
+        address = self.config.address_override or self.port.address
+        if not address:
+            raise ConfigError(f"{self.config.label}: port {self.port.name} has no address; set `address`")
+        soap12 = self.port.protocol == "soap12"
+        encoding = self.config.request_encoding
+        headers = ({"Content-Type": f'application/soap+xml; charset={encoding}; action="{op.soap_action}"'}
+                   if soap12 else {"Content-Type": f"text/xml; charset={encoding}", "SOAPAction": f'"{op.soap_action}"'})
+        attempts = self.config.retry.max_attempts
+        attempt = 0
+        while True:
+            attempt += 1
+            envelope = self.build(op, params)
+            if self.wsse is not None:
+                add_header(envelope, security_header(self.wsse, soap12=soap12, clock=self._clock))
+            data = etree.tostring(envelope, xml_declaration=True, encoding=encoding)
+            self.calls_sent += 1
+            response = self.transport.request("POST", address, data=data, headers=headers, stream=True)
+            try:
+                return self._answer(response, where, writing)
+            except _TryAgain as again:
+                if attempt >= attempts:
+                    raise again.error from None
+                delay = self._backoff.delay(attempt, response.headers, now=self._clock())
+                self._sleep(delay)
+
+    def _answer(self, response: requests.Response, where: str, writing: bool) -> CallResult:
+        content = _read_capped(response, self.limits.max_bytes, where)
+        status = response.status_code
+        content_type = response.headers.get("Content-Type", "")
+        if not content.strip():
+            raise FatalSyncError(f"{where}: HTTP {status} with an empty body instead of a SOAP envelope")
+        looks_html = "html" in content_type.lower() or content.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
+        if looks_html:
+            described = describe_body(response)
+            if status >= 500:
+                raise _TryAgain(RetriableSyncError(f"{where}: HTTP {status} with {described}"))
+            raise FatalSyncError(f"{where}: HTTP {status} with {described} instead of a SOAP envelope "
+                                 f"(wrong address, or a proxy's page?)")
+        decoded = decode_xml(content, charset_of(content_type))
+        try:
+            root = parse_document(decoded.data, where=f"{where} (HTTP {status}, read as {decoded.encoding})",
+                                  limits=self.limits)
+        except UnsafeXmlError:
+            raise
+        except FatalSyncError as exc:
+            if "truncated" in str(exc):
+                raise _TryAgain(RetriableSyncError(str(exc))) from None
+            raise
+        body = soap_body(root, where=where)
+        fault = read_fault(body)
+        if fault is not None:
+            action = classify(fault, self.rules)
+            error = fault_error(fault, action, where=f"{where} (HTTP {status})", writing=writing)
+            if action == "retry":
+                raise _TryAgain(error)
+            raise error
+        if not 200 <= status < 300:
+            raise FatalSyncError(f"{where}: HTTP {status} with a SOAP envelope that is not a Fault")
+        return CallResult(body, decoded, status, where)
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+class _TryAgain(Exception):
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _read_capped(response: requests.Response, limit: int, where: str) -> bytes:
+    """The body, refusing to read past ``limit`` bytes (a huge answer must not exhaust memory)."""
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        response.close()
+        raise UnsafeXmlError(f"{where}: the response announces {int(declared):,} bytes, over the limit of "
+                             f"{limit:,} (limits.max_bytes)")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(chunk_size=256 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise UnsafeXmlError(f"{where}: the response exceeds the limit of {limit:,} bytes (limits.max_bytes); "
+                                     f"stopped reading")
+            chunks.append(chunk)
+    except requests.exceptions.ChunkedEncodingError as exc:
+        raise RetriableSyncError(f"{where}: the connection broke while reading the answer ({size:,} bytes "
+                                 f"received): {type(exc).__name__}") from None
+    finally:
+        response.close()
+    content = b"".join(chunks)
+    response._content = content  # lets describe_body() read it again
+    return content
+
+
+__all__ = ["CallResult", "SoapClient"]

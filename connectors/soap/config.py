@@ -1,0 +1,260 @@
+"""The declarative SOAP connector's configuration: pydantic models for the connector YAML.
+
+Same philosophy and vocabulary as the REST connector (timeouts, retries, rate limit, paging and incremental
+windows are the shared models of :mod:`connectors.http.settings` and :mod:`connectors.common.settings`);
+what is SOAP's own is the WSDL, the port, operations with parameter templates, where the records sit in the
+answer, WS-Security, client-certificate TLS and fault rules. See ``connectors/soap/README.md``.
+
+    config = parse_config(yaml.safe_load(text) | {"base_url": endpoint})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from connectors.common.settings import (
+    PAGINATION_TAGS,
+    FieldEquals,
+    IncrementalConfig,
+    NoPagination,
+    OffsetPagination,
+    PageNumberPagination,
+    PaginationConfig,
+)
+from connectors.http.settings import RateLimitConfig, RetryConfig, TimeoutConfig
+from gateway.errors import ConfigError
+
+from .faults import FaultAction
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WsseConfig(_Model):
+    """WS-Security UsernameToken; ``digest`` sends SHA-1(nonce + created + password) instead of the password."""
+
+    username_secret: str
+    password_secret: str
+    digest: bool = False
+    nonce: bool = True
+    created: bool = True
+    timestamp_ttl_seconds: int | None = Field(300, ge=1)
+    must_understand: bool = True
+
+
+class HttpBasicConfig(_Model):
+    username_secret: str
+    password_secret: str
+
+
+class TlsConfig(_Model):
+    """Client-certificate TLS (mutual TLS), as many 政务外网 services require. Paths, or secret names for them."""
+
+    client_cert: str | None = None
+    client_key: str | None = None
+    client_cert_secret: str | None = None
+    client_key_secret: str | None = None
+    ca_bundle: str | None = None
+    verify: bool = True
+
+
+class LimitsConfig(_Model):
+    max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    max_depth: int = Field(256, ge=4, le=256)
+
+
+class FaultRuleConfig(_Model):
+    match: str
+    action: FaultAction
+
+
+class CallConfig(_Model):
+    """One operation call. ``params`` are templates: a string ``"{record}"`` is the whole record (a complex
+    parameter); other strings may use ``{key}``, ``{idempotency_key}`` and top-level scalar record fields."""
+
+    operation: str
+    overload: int | str | None = None
+    """Which of several operations sharing this name: its 0-based position in the portType, or its input
+    message name (``loginRequest1``). Needed only for overloaded operations."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    result_path: str | None = None
+    """Writes: where this call's result element is (overrides the write stream's ``result_path``)."""
+
+
+class StreamConfig(_Model):
+    operation: str
+    overload: int | str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    result: Literal["records", "dataset"] = "records"
+    result_path: str
+    """Dotted local names below ``soap:Body`` to the repeating record element
+    (``GetBusinessListResponse.GetBusinessListResult.RECORDS.YWXX``); for ``dataset``, to the DataSet element."""
+    dataset_table: str | None = None
+    status_path: str | None = None
+    """Dotted local names below ``soap:Body`` to the element whose children ``success`` reads."""
+    success: FieldEquals | None = None
+    list_fields: list[str] = Field(default_factory=list)
+    """Extra repeating elements (``HJLIST.HJ``) when the schema does not say so."""
+    decoder: Literal["fast", "zeep"] = "fast"
+    primary_key: str | list[str]
+    ordered: bool = True
+    incremental: IncrementalConfig | None = None
+    pagination: PaginationConfig = Field(default_factory=lambda: NoPagination(type="none"))
+
+    @model_validator(mode="after")
+    def _checks(self) -> StreamConfig:
+        if self.pagination.type not in ("none", "page_number", "offset"):
+            raise ValueError("SOAP streams page with `page_number`, `offset` or `none`")
+        positional = isinstance(self.pagination, PageNumberPagination | OffsetPagination)
+        if positional and self.incremental is not None and not self.ordered:
+            raise ValueError("page_number/offset paging of an incremental stream needs ordered: true")
+        if self.success is not None and self.status_path is None:
+            raise ValueError("`success` needs `status_path` (where the status fields are)")
+        return self
+
+
+class WriteStreamConfig(_Model):
+    upsert: CallConfig | None = None
+    delete: CallConfig | None = None
+    result_path: str | None = None
+    """Dotted local names below ``soap:Body`` to the result element the checks below read."""
+    success: FieldEquals | None = None
+    duplicate: FieldEquals | None = None
+    stale: FieldEquals | None = None
+    target_id_path: str | None = None
+
+    @model_validator(mode="after")
+    def _some_operation(self) -> WriteStreamConfig:
+        if self.upsert is None and self.delete is None:
+            raise ValueError("configure `upsert`, `delete` or both")
+        checks = self.success or self.duplicate or self.stale or self.target_id_path
+        calls = [c for c in (self.upsert, self.delete) if c is not None]
+        if checks and not self.result_path and not all(c.result_path for c in calls):
+            raise ValueError("`success`/`duplicate`/`stale`/`target_id_path` need `result_path`")
+        return self
+
+
+class CheckConfig(_Model):
+    stream: str | None = None
+    call: CallConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> CheckConfig:
+        if (self.stream is None) == (self.call is None):
+            raise ValueError("give exactly one of `stream` or `call`")
+        return self
+
+
+class SoapConfig(_Model):
+    kind: Literal["soap"] = "soap"
+    name: str | None = None
+    base_url: str | None = None
+    """Injected from the systems config ``endpoint``; usable as ``{base_url}`` in ``wsdl`` and ``address``."""
+    wsdl: str
+    """A path, ``file://`` or ``http(s)://`` URL; may contain ``{base_url}``."""
+    wsdl_cache_dir: str | None = None
+    offline: bool = False
+    """Never fetch schema imports from the network (standard schemas ship with Tongban)."""
+    service: str | None = None
+    port: str | None = None
+    soap_version: Literal["1.1", "1.2"] = "1.1"
+    address: str | None = None
+    """Overrides the WSDL's ``soap:address`` (WSDLs often carry an internal host); may contain ``{base_url}``."""
+    request_encoding: Literal["utf-8", "gb18030", "gbk"] = "utf-8"
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: TimeoutConfig = Field(default_factory=TimeoutConfig)
+    retry: RetryConfig = Field(default_factory=lambda: RetryConfig(retry_statuses=frozenset({429, 502, 503, 504})))
+    rate_limit: RateLimitConfig | None = None
+    wsse: WsseConfig | None = None
+    http_basic: HttpBasicConfig | None = None
+    tls: TlsConfig | None = None
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    faults: list[FaultRuleConfig] = Field(default_factory=list)
+    check: CheckConfig | None = None
+    streams: dict[str, StreamConfig] = Field(default_factory=dict)
+    write: dict[str, WriteStreamConfig] = Field(default_factory=dict)
+
+    @field_validator("retry")
+    @classmethod
+    def _faults_are_not_http_retries(cls, value: RetryConfig) -> RetryConfig:
+        """SOAP 1.1 answers every Fault with HTTP 500, so the HTTP layer must not retry 500 blindly (it would
+        retry refused credentials); the SOAP client retries 500s that are server faults or error pages."""
+        if 500 in value.retry_statuses:
+            return value.model_copy(update={"retry_statuses": value.retry_statuses - {500}})
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an absolute http(s) URL, got {value!r}")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _templates(self) -> SoapConfig:
+        for name in ("wsdl", "address"):
+            value = getattr(self, name)
+            if value and "{base_url}" in value and not self.base_url:
+                raise ValueError(f"{name} uses {{base_url}} but no base_url/endpoint is given")
+        if self.check is not None and self.check.stream is not None and self.check.stream not in self.streams:
+            raise ValueError(f"check.stream {self.check.stream!r} is not one of streams {sorted(self.streams)}")
+        if self.check is None and not self.streams:
+            raise ValueError("no streams to check: add `check: {call: {operation: ...}}`")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.base_url or self.wsdl
+
+    @property
+    def wsdl_location(self) -> str:
+        return self.wsdl.replace("{base_url}", self.base_url or "")
+
+    @property
+    def address_override(self) -> str | None:
+        return self.address.replace("{base_url}", self.base_url or "") if self.address else None
+
+
+def _yaml_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    previous: int | str | None = None
+    for item in loc:
+        if previous == "pagination" and item in PAGINATION_TAGS:
+            previous = item
+            continue
+        parts.append(f"[{item}]" if isinstance(item, int) else str(item))
+        previous = item
+    return ".".join(parts).replace(".[", "[") or "(top level)"
+
+
+def parse_config(raw: Mapping[str, Any] | SoapConfig) -> SoapConfig:
+    """Validate a connector YAML mapping; raise :class:`ConfigError` listing every problem by YAML path."""
+    if isinstance(raw, SoapConfig):
+        return raw
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"soap connector config must be a mapping, got {type(raw).__name__}")
+    try:
+        return SoapConfig.model_validate(dict(raw))
+    except ValidationError as exc:
+        lines = [f"  {_yaml_path(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        name = raw.get("name") or raw.get("wsdl")
+        raise ConfigError(f"soap connector config for {name} is invalid:\n" + "\n".join(lines)) from None
+
+
+__all__ = [
+    "CallConfig",
+    "CheckConfig",
+    "FaultRuleConfig",
+    "HttpBasicConfig",
+    "LimitsConfig",
+    "SoapConfig",
+    "StreamConfig",
+    "TlsConfig",
+    "WriteStreamConfig",
+    "WsseConfig",
+    "parse_config",
+]

@@ -1,0 +1,242 @@
+"""Response bodies to plain dicts — the mapper's input — without building a zeep object per record.
+
+The fast path walks the lxml tree once and turns each record element into a dict by *local* name (servers
+disagree about namespaces; field names do not): text stays text (the mapping converts types), a nil element
+(``xsi:nil="true"``) is ``None``, an empty element is ``""`` — different values that stay different — and an
+element the schema declares repeatable (``maxOccurs > 1``) is always a list, even with one item. The schema
+knowledge comes from the WSDL once, as a :class:`Shape`; nothing about it is decided per record.
+
+.NET DataSets (``<s:element ref="s:schema"/><s:any/>``) arrive as an inline schema plus a diffgram;
+:func:`dataset_rows` turns the diffgram's rows into dicts and fills the columns the schema declares but a row
+omits (DataSets leave out null columns) with ``None``.
+
+Records containing :data:`~connectors.soap.xmltext.DAMAGE_MARK` (bytes that did not decode) are reported by
+:func:`damaged_field`, so the reader rejects only them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from gateway.errors import FatalSyncError
+
+from .wsdl_model import XSD, Field
+from .xmltext import DAMAGE_MARK
+
+XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+_NIL_VALUES = ("true", "1")
+_SPACE = " \t\r\n"
+_LOCAL: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Which children of an element repeat (always lists) and the shapes of complex children, by local name."""
+
+    lists: frozenset[str] = frozenset()
+    children: Mapping[str, Shape] = field(default_factory=dict)
+
+    @classmethod
+    def from_fields(cls, fields: tuple[Field, ...] | list[Field], extra_lists: frozenset[str] = frozenset()) -> Shape:
+        lists = {f.name for f in fields if f.repeated} | set(extra_lists)
+        children = {f.name: cls.from_fields(f.children) for f in fields if f.children}
+        return cls(frozenset(lists), children)
+
+    @classmethod
+    def from_paths(cls, paths: list[str]) -> Shape:
+        """From ``list_fields`` in the YAML (``HJLIST.HJ``: HJ under HJLIST repeats), for schema-less answers."""
+        shape = cls()
+        for path in paths:
+            shape = shape.with_list(path.split("."))
+        return shape
+
+    def with_list(self, steps: list[str]) -> Shape:
+        if len(steps) == 1:
+            return Shape(self.lists | {steps[0]}, self.children)
+        child = self.children.get(steps[0], Shape()).with_list(steps[1:])
+        return Shape(self.lists, {**self.children, steps[0]: child})
+
+    def merged(self, other: Shape) -> Shape:
+        children = dict(self.children)
+        for name, shape in other.children.items():
+            children[name] = children[name].merged(shape) if name in children else shape
+        return Shape(self.lists | other.lists, children)
+
+
+EMPTY = Shape()
+
+
+def local_name(tag: str) -> str:
+    name = _LOCAL.get(tag)
+    if name is None:
+        name = tag.rpartition("}")[2]
+        if len(_LOCAL) < 10_000:
+            _LOCAL[tag] = name
+    return name
+
+
+def element_to_dict(element: etree._Element, shape: Shape = EMPTY) -> dict[str, Any]:
+    """One element's children as a dict (see the module docstring for the rules).
+
+    The hot loop of every sync: per child one tag read, one text read, dict lookups. Children the shape
+    declares complex recurse directly; for the others ``len()`` is only asked when the text does not already
+    show a leaf (no text, or text starting with whitespace as pretty-printed containers have)."""
+    out: dict[str, Any] = {}
+    lists = shape.lists
+    kids = shape.children
+    cache = _LOCAL
+    for child in element:
+        tag = child.tag
+        name = cache.get(tag)
+        if name is None:
+            name = local_name(tag)
+        sub = kids.get(name)
+        value: Any
+        if sub is not None:
+            if len(child):
+                value = element_to_dict(child, sub)
+            elif child.get(XSI_NIL) in _NIL_VALUES:
+                value = None
+            else:
+                value = {key: [] for key in sub.lists}
+        else:
+            value = child.text
+            if value is None:
+                if len(child):
+                    value = element_to_dict(child, EMPTY)
+                elif child.get(XSI_NIL) in _NIL_VALUES:
+                    value = None
+                else:
+                    value = ""
+            elif value[0] in _SPACE and len(child):
+                value = element_to_dict(child, EMPTY)
+        if name in lists:
+            bucket = out.get(name)
+            if bucket is None:
+                out[name] = [value]
+            else:
+                bucket.append(value)
+        elif name in out:  # repeated although the schema did not say so: keep every value
+            previous = out[name]
+            out[name] = previous + [value] if isinstance(previous, list) else [previous, value]
+        else:
+            out[name] = value
+    for name in lists:
+        if name not in out:
+            out[name] = []
+    return out
+
+
+def soap_body(root: etree._Element, *, where: str) -> etree._Element:
+    if local_name(root.tag) != "Envelope":
+        raise FatalSyncError(f"{where}: the response is XML but not a SOAP envelope (root <{local_name(root.tag)}>)")
+    body = next((c for c in root if local_name(c.tag) == "Body"), None)
+    if body is None:
+        raise FatalSyncError(f"{where}: the SOAP envelope has no Body")
+    return body
+
+
+def find_path(start: etree._Element, steps: list[str]) -> etree._Element | None:
+    """Follow local names down from ``start`` (first match at each step)."""
+    current = start
+    for step in steps:
+        nxt = next((c for c in current if local_name(c.tag) == step), None)
+        if nxt is None:
+            return None
+        current = nxt
+    return current
+
+
+def record_elements(body: etree._Element, path: str, *, where: str) -> list[etree._Element]:
+    """The repeating record elements at ``path`` (dotted local names below ``soap:Body``; the last step is the
+    record element). A missing container means no records; a missing first step means the wrong answer."""
+    steps = path.split(".")
+    if not steps or not steps[0]:
+        raise FatalSyncError(f"{where}: result_path is empty")
+    first = next((c for c in body if local_name(c.tag) == steps[0]), None)
+    if first is None:
+        got = [local_name(c.tag) for c in body]
+        raise FatalSyncError(f"{where}: result_path {path!r}: no <{steps[0]}> in the SOAP Body (found {got})")
+    parent = find_path(first, steps[1:-1])
+    if parent is None:
+        return []
+    last = steps[-1]
+    return [c for c in parent if local_name(c.tag) == last]
+
+
+def dataset_rows(result: etree._Element, *, table: str | None = None) -> list[dict[str, Any]]:
+    """Rows of a .NET DataSet result element (inline ``xs:schema`` + ``diffgr:diffgram``), as dicts."""
+    columns = _dataset_columns(result)
+    diffgram = next((c for c in result if local_name(c.tag) == "diffgram"), None)
+    if diffgram is None or len(diffgram) == 0:
+        return []
+    dataset = next((c for c in diffgram if local_name(c.tag) not in ("before", "errors")), None)
+    if dataset is None:
+        return []
+    rows = []
+    for row in dataset:
+        name = local_name(row.tag)
+        if table is not None and name != table:
+            continue
+        values = element_to_dict(row)
+        for column in columns.get(name, ()):
+            values.setdefault(column, None)
+        rows.append(values)
+    return rows
+
+
+def _dataset_columns(result: etree._Element) -> dict[str, list[str]]:
+    schema = next((c for c in result if c.tag == f"{{{XSD}}}schema"), None)
+    if schema is None:
+        return {}
+    tables: dict[str, list[str]] = {}
+    for element in schema.iter(f"{{{XSD}}}element"):
+        sequence = element.find(f"{{{XSD}}}complexType/{{{XSD}}}sequence")
+        if sequence is not None:
+            tables[element.get("name", "")] = [c.get("name", "") for c in sequence.iter(f"{{{XSD}}}element")]
+    return tables
+
+
+def damaged_field(record: Mapping[str, Any], prefix: str = "") -> str | None:
+    """The dotted path of the first value holding undecodable bytes, or ``None``."""
+    for key, value in record.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, str):
+            if DAMAGE_MARK in value:
+                return path
+        elif isinstance(value, Mapping):
+            found = damaged_field(value, path + ".")
+            if found:
+                return found
+        elif isinstance(value, list):
+            for k, item in enumerate(value):
+                if isinstance(item, str) and DAMAGE_MARK in item:
+                    return f"{path}.{k}"
+                if isinstance(item, Mapping):
+                    found = damaged_field(item, f"{path}.{k}.")
+                    if found:
+                        return found
+    return None
+
+
+def element_text(element: etree._Element) -> str:
+    """An element as XML text (for dead letters: the raw record as it came, minus the bytes that broke it)."""
+    return etree.tostring(element, encoding="unicode")
+
+
+__all__ = [
+    "EMPTY",
+    "Shape",
+    "damaged_field",
+    "dataset_rows",
+    "element_text",
+    "element_to_dict",
+    "find_path",
+    "local_name",
+    "record_elements",
+    "soap_body",
+]

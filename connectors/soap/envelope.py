@@ -1,0 +1,142 @@
+"""Building request envelopes: zeep where it is right, Tongban's own builder where zeep is wrong or blind.
+
+- document/literal operations zeep exposes: zeep serialises the parameters against the schema;
+- rpc/encoded operations (Axis 1.x, Kingdee EAS): zeep sends them as literal, without ``xsi:type`` and without
+  ``encodingStyle``, and Axis 1.x servers answer with a deserialisation fault. :func:`rpc_envelope` writes
+  what they expect::
+
+      <ns:login soapenv:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/">
+        <userName xsi:type="xsd:string">kd</userName> <dbType xsi:type="xsd:int">0</dbType> ...
+
+- operations zeep dropped (an output message ``ns:null``; every overload but the last): built from the
+  WSDL as written (:func:`literal_envelope` or :func:`rpc_envelope`), so each of them can still be called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from lxml import etree
+
+from gateway.errors import ConfigError
+
+from .loader import LoadedWsdl
+from .wsdl_model import XSD, Field, Operation, Port
+from .wsse import SOAP11_ENV, SOAP12_ENV
+
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+SOAPENC = "http://schemas.xmlsoap.org/soap/encoding/"
+
+
+def lexical(value: Any) -> str:
+    """The XML Schema lexical form of a Python value (``True`` -> ``true``, datetimes in ISO 8601)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
+
+
+def _envelope(soap12: bool, extra_ns: Mapping[str, str] | None = None) -> tuple[etree._Element, etree._Element]:
+    env = SOAP12_ENV if soap12 else SOAP11_ENV
+    nsmap = {"soapenv": env, "xsd": XSD, "xsi": XSI, **(extra_ns or {})}
+    root = etree.Element(f"{{{env}}}Envelope", nsmap=nsmap)
+    etree.SubElement(root, f"{{{env}}}Header")
+    body = etree.SubElement(root, f"{{{env}}}Body")
+    return root, body
+
+
+def _fill(parent: etree._Element, name: str, value: Any, namespace: str | None) -> etree._Element:
+    """One child element for a value: None -> xsi:nil, mapping -> children, list -> repeated elements."""
+    tag = f"{{{namespace}}}{name}" if namespace else name
+    element = etree.SubElement(parent, tag)
+    if value is None:
+        element.set(f"{{{XSI}}}nil", "true")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(item, list):
+                for entry in item:
+                    _fill(element, str(key), entry, namespace)
+            else:
+                _fill(element, str(key), item, namespace)
+    else:
+        element.text = lexical(value)
+    return element
+
+
+def rpc_envelope(operation: Operation, params: Mapping[str, Any], *, soap12: bool, namespace: str | None,
+                 where: str) -> etree._Element:
+    """An rpc-style call; with ``use="encoded"`` every parameter carries ``xsi:type`` and the call
+    ``encodingStyle``, as SOAP-encoding servers (Axis 1.x) require."""
+    parts = list(operation.input_parts or ())
+    order = operation.parameter_order or tuple(p.name for p in parts)
+    by_name = {p.name: p for p in parts}
+    unknown = sorted(set(params) - set(by_name))
+    if unknown:
+        raise ConfigError(f"{where}: unknown parameter(s) {unknown}; the operation takes {list(order)}")
+    call_ns = operation.namespace or namespace
+    prefixes: dict[str, str] = {XSD: "xsd"}
+    for part in parts:
+        ns = part.type.namespace if part.type is not None else None
+        if ns and ns not in prefixes:
+            prefixes[ns] = f"ns{len(prefixes)}"
+    call_nsmap = {prefix: ns for ns, prefix in prefixes.items() if prefix != "xsd"}
+    if call_ns:
+        call_nsmap["ns"] = call_ns
+    root, body = _envelope(soap12)
+    env = SOAP12_ENV if soap12 else SOAP11_ENV
+    call = etree.SubElement(body, f"{{{call_ns}}}{operation.name}" if call_ns else operation.name, nsmap=call_nsmap)
+    if operation.encoded:
+        call.set(f"{{{env}}}encodingStyle", SOAPENC)
+    for name in [n for n in order if n in by_name] + [p.name for p in parts if p.name not in order]:
+        part = by_name[name]
+        element = _fill(call, name, params.get(name), None)
+        if operation.encoded and part.type is not None:
+            prefix = prefixes[part.type.namespace or XSD] if part.type.namespace else "xsd"
+            element.set(f"{{{XSI}}}type", f"{prefix}:{part.type.localname}")
+    return root
+
+
+def literal_envelope(operation: Operation, fields: list[Field], wrapper: etree.QName | None,
+                     params: Mapping[str, Any], *, soap12: bool, where: str) -> etree._Element:
+    """A document/literal call built from the WSDL as written (for operations zeep dropped)."""
+    known = {f.name: f for f in fields}
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown parameter(s) {unknown}; the operation takes {list(known)}")
+    root, body = _envelope(soap12)
+    parent = body
+    if wrapper is not None:
+        parent = etree.SubElement(body, wrapper.text)
+    for name, field in known.items():
+        if name in params:
+            _fill(parent, name, params[name], field.namespace)
+    return root
+
+
+def zeep_envelope(loaded: LoadedWsdl, port: Port, operation: Operation, params: Mapping[str, Any],
+                  *, where: str) -> etree._Element:
+    """zeep's own serialisation of a document/literal call (schema-aware: types, order, namespaces)."""
+    service = loaded.client.bind(port.service, port.name)
+    try:
+        envelope: etree._Element = loaded.client.create_message(service, operation.name, **dict(params))
+    except TypeError as exc:
+        raise ConfigError(f"{where}: the parameters do not fit the operation: {exc}") from None
+    except (ValueError, AttributeError) as exc:
+        raise ConfigError(f"{where}: zeep cannot serialise the parameters: {type(exc).__name__}: {exc}") from None
+    return envelope
+
+
+def add_header(envelope: etree._Element, header: etree._Element) -> None:
+    """Put a header block into ``soap:Header`` (creating it if the builder left it out)."""
+    env = etree.QName(envelope).namespace
+    existing = envelope.find(f"{{{env}}}Header")
+    if existing is None:
+        existing = etree.Element(f"{{{env}}}Header")
+        envelope.insert(0, existing)
+    existing.append(header)
+
+
+__all__ = ["SOAPENC", "XSI", "add_header", "lexical", "literal_envelope", "rpc_envelope", "zeep_envelope"]

@@ -1,0 +1,123 @@
+"""Reading one SOAP stream: call the operation page by page and turn the answer into records.
+
+The paging loop — page numbers, the inclusive change-time window, re-anchoring so that records updated
+while we page are not skipped, checkpoints — is the REST connector's, shared in
+:func:`connectors.common.reader.read_pages`; this module only says how one page is fetched: a SOAP call
+whose parameters are the stream's ``params`` plus the paging and window parameters, the status check, and
+the records found at ``result_path`` (fast path, DataSet rows, or zeep objects). A record whose text did not
+decode becomes a reject carrying its XML, never a failed page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from connectors.base import Page, SyncMode
+from connectors.common.paginators import PageRequest
+from connectors.common.reader import read_pages
+from connectors.common.records import check_success, dig
+from gateway.errors import FatalSyncError, SkippableSyncError
+
+from .client import CallResult, SoapClient
+from .config import StreamConfig
+from .decode import (
+    Shape,
+    damaged_field,
+    dataset_rows,
+    element_text,
+    element_to_dict,
+    find_path,
+    record_elements,
+)
+from .wsdl_model import Operation
+from .zeep_decode import zeep_records
+
+
+def record_shape(client: SoapClient, op: Operation, stream: StreamConfig) -> Shape:
+    """What repeats inside a record, from the schema of the operation's answer (plus ``list_fields``)."""
+    model = client.loaded.model
+    steps = stream.result_path.split(".")
+    fields = model.part_fields(op.output_parts, depth=len(steps) + 4)
+    for step in steps[1:]:
+        match = next((f for f in fields if f.name == step), None)
+        if match is None:
+            fields = []
+            break
+        fields = list(match.children)
+    return Shape.from_fields(fields).merged(Shape.from_paths(stream.list_fields))
+
+
+def page_items(client: SoapClient, result: CallResult, op: Operation, stream: StreamConfig, shape: Shape,
+               *, where: str) -> list[Any]:
+    """The records of one answer (dicts), or rejects for those whose bytes did not decode."""
+    if stream.success is not None and stream.status_path:
+        status = find_path(result.body, stream.status_path.split("."))
+        if status is None:
+            raise FatalSyncError(f"{where}: status_path {stream.status_path!r} not found in the answer")
+        check_success(element_to_dict(status), stream.success, where=where)
+    if stream.result == "dataset":
+        container = find_path(result.body, stream.result_path.split("."))
+        return dataset_rows(container, table=stream.dataset_table) if container is not None else []
+    if stream.decoder == "zeep":
+        envelope = result.body.getparent()
+        assert envelope is not None
+        return zeep_records(client.loaded, client.port, op, envelope, stream.result_path, where=where)
+    elements = record_elements(result.body, stream.result_path, where=where)
+    items: list[Any] = [element_to_dict(el, shape) for el in elements]
+    if result.decoded.damaged:
+        for k, item in enumerate(items):
+            path = damaged_field(item)
+            if path is not None:
+                source_id = _source_id(item, stream.primary_key)
+                items[k] = SkippableSyncError(
+                    f"{where}: record {source_id or '?'}: field {path} holds bytes that are not valid "
+                    f"{result.decoded.encoding} ({result.decoded.note}); the raw XML is kept",
+                    source_id=source_id,
+                    raw=element_text(elements[k]),
+                )
+    return items
+
+
+def _source_id(item: Mapping[str, Any], key: str | list[str]) -> str | None:
+    keys = [key] if isinstance(key, str) else key
+    values = [dig(item, k, None) for k in keys]
+    if any(v in (None, "") or not isinstance(v, str) for v in values):
+        return None
+    return ":".join(values)
+
+
+def read_stream(
+    client: SoapClient,
+    name: str,
+    stream: StreamConfig,
+    *,
+    since: datetime | None = None,
+    mode: SyncMode = "incremental",
+    checkpoint: Mapping[str, Any] | None = None,
+) -> Iterator[Page]:
+    """Yield one :class:`Page` per SOAP call."""
+    where = f"{client.config.label} stream {name!r}"
+    op = client.operation(stream.operation, stream.overload)
+    shape = record_shape(client, op, stream)
+
+    def fetch(request: PageRequest) -> tuple[Any, Any, list[Any]]:
+        result = client.call(stream.operation, request.params, overload=stream.overload)
+        return result, None, page_items(client, result, op, stream, shape, where=where)
+
+    return read_pages(
+        fetch,
+        where=where,
+        base=PageRequest(stream.operation, dict(stream.params)),
+        primary_key=stream.primary_key,
+        ordered=stream.ordered,
+        incremental=stream.incremental,
+        pagination=stream.pagination,
+        since=since,
+        mode=mode,
+        checkpoint=checkpoint,
+    )
+
+
+__all__ = ["page_items", "read_stream", "record_shape"]

@@ -1,0 +1,83 @@
+"""Writing one record to a SOAP system: an operation call with templated parameters, idempotently.
+
+Outcomes match the REST writer's, so the push job treats both kinds alike:
+
+- ``WriteResult("applied")``: the call succeeded and the result does not call it a duplicate;
+- ``WriteResult("duplicate")``: ``duplicate.field == duplicate.equals`` (the idempotency key was seen before);
+- ``WriteResult("superseded")``: ``stale.field == stale.equals`` (the target holds a newer version);
+- :class:`WriteRejectedError`: a Client/Sender fault, or a result whose ``success`` check fails;
+- retriable / fatal errors from the client (the idempotency key goes with every attempt, so a retry is safe).
+
+Parameter templates: a value that is exactly ``"{record}"`` is the record itself (a complex parameter such
+as ``business: YWXX``); other strings may use ``{key}``, ``{idempotency_key}`` and every top-level scalar field
+of the record; non-string values are sent as they are.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.base import WriteOperation, WriteResult
+from connectors.common.records import dig, server_message
+from gateway.errors import ConfigError, FatalSyncError, WriteRejectedError
+
+from .client import SoapClient
+from .config import WriteStreamConfig
+from .decode import element_to_dict, find_path
+
+_FORMATTER = string.Formatter()
+RECORD = "{record}"
+
+
+def render_params(params: Mapping[str, Any], record: Mapping[str, Any], values: Mapping[str, Any],
+                  where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, template in params.items():
+        if template == RECORD:
+            out[name] = dict(record)
+        elif isinstance(template, str):
+            missing = [f for _, f, _, _ in _FORMATTER.parse(template) if f is not None and f not in values]
+            if missing:
+                raise WriteRejectedError(f"{where}: the record has no field {missing[0]!r} needed by {template!r}")
+            out[name] = template.format_map({k: str(v) for k, v in values.items()})
+        else:
+            out[name] = template
+    return out
+
+
+def write_record(client: SoapClient, stream: str, config: WriteStreamConfig, record: Mapping[str, Any], *,
+                 key: str, idempotency_key: str, operation: WriteOperation) -> WriteResult:
+    call = config.upsert if operation == "upsert" else config.delete
+    if call is None:
+        raise ConfigError(f"{client.config.label}: write stream {stream!r} has no `{operation}` operation")
+    where = f"{client.config.label} write {stream!r} key {key!r}"
+    values = {k: v for k, v in record.items() if isinstance(v, (str, int, float, bool))}
+    values |= {"key": key, "idempotency_key": idempotency_key}
+    params = render_params(call.params, record, values, where)
+    result = client.call(call.operation, params, overload=call.overload, writing=True)
+    body: dict[str, Any] = {}
+    result_path = call.result_path or config.result_path
+    if result_path:
+        element = find_path(result.body, result_path.split("."))
+        if element is None:
+            raise FatalSyncError(f"{where}: result_path {result_path!r} not in the answer; the write may "
+                                 f"or may not have been applied")
+        body = element_to_dict(element)
+    if config.stale is not None and dig(body, config.stale.field, None) == config.stale.equals:
+        return WriteResult(status="superseded")
+    if config.success is not None and dig(body, config.success.field, None) != config.success.equals:
+        message = server_message(body, config.success.message_field)
+        raise WriteRejectedError(
+            f"{where}: {config.success.field} = {dig(body, config.success.field, None)!r}, expected "
+            f"{config.success.equals!r}" + (f": {message}" if message else "")
+        )
+    target = dig(body, config.target_id_path, None) if config.target_id_path else None
+    target_id = None if target in (None, "") else str(target)
+    if config.duplicate is not None and dig(body, config.duplicate.field, None) == config.duplicate.equals:
+        return WriteResult(status="duplicate", target_id=target_id)
+    return WriteResult(status="applied", target_id=target_id)
+
+
+__all__ = ["render_params", "write_record"]
