@@ -16,22 +16,26 @@ stretch 0.5). Absolute figures are for information only (shared, noisy machines)
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lxml import etree
+# bench/ itself must not shadow the packages (bench/gateway.py is a script, not the gateway package)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connectors.soap.decode import element_to_dict, record_elements, soap_body
-from connectors.soap.hardening import parse_document
-from connectors.soap.loader import load_wsdl
-from connectors.soap.reader import record_shape
-from connectors.soap.config import StreamConfig
-from connectors.soap.xmltext import decode_xml
-from connectors.soap.zeep_decode import zeep_records
-from sandbox.market import MarketApp
-from sandbox.market_wsdl import wsdl
+from lxml import etree  # noqa: E402
+
+from connectors.soap.decode import element_to_dict, record_elements, soap_body  # noqa: E402
+from connectors.soap.hardening import parse_document  # noqa: E402
+from connectors.soap.loader import load_wsdl  # noqa: E402
+from connectors.soap.reader import record_shape  # noqa: E402
+from connectors.soap.config import StreamConfig  # noqa: E402
+from connectors.soap.xmltext import decode_xml  # noqa: E402
+from connectors.soap.zeep_decode import zeep_records  # noqa: E402
+from sandbox.market import MarketApp  # noqa: E402
+from sandbox.market_wsdl import wsdl  # noqa: E402
 
 PATH = "GetBusinessListResponse.GetBusinessListResult.RECORDS.YWXX"
 
