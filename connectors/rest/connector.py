@@ -21,19 +21,12 @@ from typing import Any, ClassVar
 
 import requests
 
-from connectors.base import (
-    CheckResult,
-    Connector,
-    Page,
-    StreamInfo,
-    SyncMode,
-    WriteOperation,
-    WriteResult,
-)
+from connectors.base import Page, SyncMode, WriteOperation, WriteResult
+from connectors.common.declarative import DeclarativeConnector
 from connectors.common.paginators import PageRequest, make_paginator
 from connectors.common.records import check_success, select_items
 from connectors.http.transport import Transport
-from gateway.errors import ConfigError, TongbanError
+from gateway.errors import FatalSyncError
 
 from .auth import build_auth
 from .config import RestConfig, parse_config
@@ -41,7 +34,7 @@ from .reader import read_stream
 from .writer import write_record
 
 
-class RestConnector(Connector):
+class RestConnector(DeclarativeConnector):
     """The declarative REST connector (entry point ``rest``). See ``connectors/rest/README.md``."""
 
     kind: ClassVar[str] = "rest"
@@ -63,83 +56,36 @@ class RestConnector(Connector):
             self.rest_config.auth, self.secrets, fetch_token=self.transport.fetch_token, clock=clock
         )
 
-    def check(self) -> CheckResult:
+    @property
+    def settings(self) -> RestConfig:
+        return self.rest_config
+
+    def _probe(self) -> str:
         """One authenticated request: the check stream's first page, or the configured path."""
         cfg = self.rest_config
-        try:
-            if cfg.check is not None and cfg.check.path is not None:
-                response = self.transport.request("GET", cfg.check.path, params=cfg.check.params or None)
-                message = f"{cfg.label}: GET {cfg.check.path} answered HTTP {response.status_code}"
-                return CheckResult(response.ok, message)
-            name = cfg.check.stream if cfg.check is not None and cfg.check.stream else next(iter(cfg.streams))
-            stream = cfg.streams[name]
-            request = make_paginator(stream.pagination).request(PageRequest(stream.path, dict(stream.params)))
-            _, body = self.transport.get_json(
-                request.url, params=request.params, headers=stream.headers or None
-            )
-            where = f"{cfg.label} stream {name!r}"
-            check_success(body, stream.success, where=where)
-            items = select_items(body, stream.record_selector, where=where)
-            return CheckResult(True, f"{where}: first page answered with {len(items)} record(s)")
-        except TongbanError as exc:
-            return CheckResult(False, str(exc))
-        except Exception as exc:  # noqa: BLE001 - check() reports, it never raises
-            return CheckResult(False, f"{cfg.label}: check failed unexpectedly: {type(exc).__name__}: {exc}")
+        if cfg.check is not None and cfg.check.path is not None:
+            response = self.transport.request("GET", cfg.check.path, params=cfg.check.params or None)
+            message = f"{cfg.label}: GET {cfg.check.path} answered HTTP {response.status_code}"
+            if not response.ok:
+                raise FatalSyncError(message)
+            return message
+        name = cfg.check.stream if cfg.check is not None and cfg.check.stream else next(iter(cfg.streams))
+        stream = cfg.streams[name]
+        request = make_paginator(stream.pagination).request(PageRequest(stream.path, dict(stream.params)))
+        _, body = self.transport.get_json(request.url, params=request.params, headers=stream.headers or None)
+        where = f"{cfg.label} stream {name!r}"
+        check_success(body, stream.success, where=where)
+        items = select_items(body, stream.record_selector, where=where)
+        return f"{where}: first page answered with {len(items)} record(s)"
 
-    def streams(self) -> list[StreamInfo]:
-        names = list(self.rest_config.streams) + [
-            n for n in self.rest_config.write if n not in self.rest_config.streams
-        ]
-        infos = []
-        for name in names:
-            stream = self.rest_config.streams.get(name)
-            infos.append(
-                StreamInfo(
-                    name=name,
-                    readable=stream is not None,
-                    writable=name in self.rest_config.write,
-                    incremental=stream is not None and stream.incremental is not None,
-                    ordered=stream is not None and stream.ordered,
-                )
-            )
-        return infos
-
-    def read(
-        self,
-        stream: str,
-        *,
-        since: datetime | None = None,
-        mode: SyncMode = "incremental",
-        checkpoint: Mapping[str, Any] | None = None,
-    ) -> Iterator[Page]:
-        config = self.rest_config.streams.get(stream)
-        if config is None:
-            have = sorted(self.rest_config.streams)
-            raise ConfigError(f"{self.rest_config.label}: no readable stream {stream!r} (have {have})")
+    def _read_stream(self, stream: str, config: Any, *, since: datetime | None, mode: SyncMode,
+                     checkpoint: Mapping[str, Any] | None) -> Iterator[Page]:
         return read_stream(self.transport, stream, config, since=since, mode=mode, checkpoint=checkpoint)
 
-    def write(
-        self,
-        stream: str,
-        record: Mapping[str, Any],
-        *,
-        key: str,
-        idempotency_key: str,
-        operation: WriteOperation = "upsert",
-    ) -> WriteResult:
-        config = self.rest_config.write.get(stream)
-        if config is None:
-            have = sorted(self.rest_config.write)
-            raise ConfigError(f"{self.rest_config.label}: no writable stream {stream!r} (have {have})")
-        return write_record(
-            self.transport,
-            stream,
-            config,
-            record,
-            key=key,
-            idempotency_key=idempotency_key,
-            operation=operation,
-        )
+    def _write_record(self, stream: str, config: Any, record: Mapping[str, Any], *, key: str,
+                      idempotency_key: str, operation: WriteOperation) -> WriteResult:
+        return write_record(self.transport, stream, config, record, key=key, idempotency_key=idempotency_key,
+                            operation=operation)
 
     def close(self) -> None:
         self.transport.close()

@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 
 import requests
 
-from connectors.base import CheckResult, Connector, Page, StreamInfo, SyncMode, WriteOperation, WriteResult
-from gateway.errors import ConfigError, TongbanError
+from connectors.base import Page, SyncMode, WriteOperation, WriteResult
+from connectors.common.declarative import DeclarativeConnector
 
 from .client import SoapClient
 from .config import SoapConfig, parse_config
@@ -28,7 +28,7 @@ from .reader import read_stream
 from .writer import write_record
 
 
-class SoapConnector(Connector):
+class SoapConnector(DeclarativeConnector):
     """The declarative SOAP connector. See ``connectors/soap/README.md``."""
 
     kind: ClassVar[str] = "soap"
@@ -48,65 +48,28 @@ class SoapConnector(Connector):
         self.client = SoapClient(self.soap_config, self.secrets, session=session, sleep=sleep, clock=clock,
                                  random=random)
 
-    def check(self) -> CheckResult:
+    @property
+    def settings(self) -> SoapConfig:
+        return self.soap_config
+
+    def _probe(self) -> str:
         """One authenticated call: the check stream's first page, or the configured call."""
         cfg = self.soap_config
-        try:
-            if cfg.check is not None and cfg.check.call is not None:
-                call = cfg.check.call
-                result = self.client.call(call.operation, call.params, overload=call.overload)
-                return CheckResult(True, f"{cfg.label}: {call.operation} answered HTTP {result.status}")
-            name = cfg.check.stream if cfg.check is not None and cfg.check.stream else next(iter(cfg.streams))
-            first = next(iter(self.read(name, mode="full_refresh")), None)
-            count = len(first.records) + len(first.rejects) if first is not None else 0
-            return CheckResult(True, f"{cfg.label} stream {name!r}: first page answered with {count} record(s)")
-        except TongbanError as exc:
-            return CheckResult(False, str(exc))
-        except Exception as exc:  # noqa: BLE001 - check() reports, it never raises
-            return CheckResult(False, f"{cfg.label}: check failed unexpectedly: {type(exc).__name__}: {exc}")
+        if cfg.check is not None and cfg.check.call is not None:
+            call = cfg.check.call
+            result = self.client.call(call.operation, call.params, overload=call.overload)
+            return f"{cfg.label}: {call.operation} answered HTTP {result.status}"
+        name = cfg.check.stream if cfg.check is not None and cfg.check.stream else next(iter(cfg.streams))
+        first = next(iter(self.read(name, mode="full_refresh")), None)
+        count = len(first.records) + len(first.rejects) if first is not None else 0
+        return f"{cfg.label} stream {name!r}: first page answered with {count} record(s)"
 
-    def streams(self) -> list[StreamInfo]:
-        cfg = self.soap_config
-        names = list(cfg.streams) + [n for n in cfg.write if n not in cfg.streams]
-        infos = []
-        for name in names:
-            stream = cfg.streams.get(name)
-            infos.append(StreamInfo(
-                name=name,
-                readable=stream is not None,
-                writable=name in cfg.write,
-                incremental=stream is not None and stream.incremental is not None,
-                ordered=stream is not None and stream.ordered,
-            ))
-        return infos
-
-    def read(
-        self,
-        stream: str,
-        *,
-        since: datetime | None = None,
-        mode: SyncMode = "incremental",
-        checkpoint: Mapping[str, Any] | None = None,
-    ) -> Iterator[Page]:
-        config = self.soap_config.streams.get(stream)
-        if config is None:
-            have = sorted(self.soap_config.streams)
-            raise ConfigError(f"{self.soap_config.label}: no readable stream {stream!r} (have {have})")
+    def _read_stream(self, stream: str, config: Any, *, since: datetime | None, mode: SyncMode,
+                     checkpoint: Mapping[str, Any] | None) -> Iterator[Page]:
         return read_stream(self.client, stream, config, since=since, mode=mode, checkpoint=checkpoint)
 
-    def write(
-        self,
-        stream: str,
-        record: Mapping[str, Any],
-        *,
-        key: str,
-        idempotency_key: str,
-        operation: WriteOperation = "upsert",
-    ) -> WriteResult:
-        config = self.soap_config.write.get(stream)
-        if config is None:
-            have = sorted(self.soap_config.write)
-            raise ConfigError(f"{self.soap_config.label}: no writable stream {stream!r} (have {have})")
+    def _write_record(self, stream: str, config: Any, record: Mapping[str, Any], *, key: str,
+                      idempotency_key: str, operation: WriteOperation) -> WriteResult:
         return write_record(self.client, stream, config, record, key=key, idempotency_key=idempotency_key,
                             operation=operation)
 

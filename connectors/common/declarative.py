@@ -1,0 +1,104 @@
+"""What every YAML-described connector shares: streams from its config, lookups that name what exists,
+and a ``check`` that reports instead of raising.
+
+A declarative kind (REST, SOAP, the next one) keeps its own config model with ``label``, ``streams`` (readable)
+and ``write`` (writable), and implements :meth:`_read_stream`, :meth:`_write_record` and :meth:`_probe`
+(one cheap authenticated call); this base turns those into the :class:`~connectors.base.Connector` surface.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from connectors.base import CheckResult, Connector, Page, StreamInfo, SyncMode, WriteOperation, WriteResult
+from gateway.errors import ConfigError, TongbanError
+
+
+class _StreamSettings(Protocol):
+    incremental: Any
+    ordered: bool
+
+
+class DeclarativeSettings(Protocol):
+    """The part of a declarative connector's config model this base relies on."""
+
+    label: str
+    streams: Mapping[str, Any]
+    write: Mapping[str, Any]
+
+
+class DeclarativeConnector(Connector):
+    """Base of connectors whose behaviour is configuration."""
+
+    @property
+    @abc.abstractmethod
+    def settings(self) -> DeclarativeSettings:
+        """The parsed connector config."""
+
+    @abc.abstractmethod
+    def _probe(self) -> str:
+        """Make one cheap authenticated call; return what it showed, raise a Tongban error if it failed."""
+
+    @abc.abstractmethod
+    def _read_stream(self, stream: str, config: Any, *, since: datetime | None, mode: SyncMode,
+                     checkpoint: Mapping[str, Any] | None) -> Iterator[Page]:
+        """Read one configured stream."""
+
+    @abc.abstractmethod
+    def _write_record(self, stream: str, config: Any, record: Mapping[str, Any], *, key: str,
+                      idempotency_key: str, operation: WriteOperation) -> WriteResult:
+        """Write one record to one configured writable stream."""
+
+    def check(self) -> CheckResult:
+        try:
+            return CheckResult(True, self._probe())
+        except TongbanError as exc:
+            return CheckResult(False, str(exc))
+        except Exception as exc:  # noqa: BLE001 - check() reports, it never raises
+            return CheckResult(False, f"{self.settings.label}: check failed unexpectedly: {type(exc).__name__}: {exc}")
+
+    def streams(self) -> list[StreamInfo]:
+        cfg = self.settings
+        names = list(cfg.streams) + [n for n in cfg.write if n not in cfg.streams]
+        infos = []
+        for name in names:
+            stream: _StreamSettings | None = cfg.streams.get(name)
+            infos.append(StreamInfo(
+                name=name,
+                readable=stream is not None,
+                writable=name in cfg.write,
+                incremental=stream is not None and stream.incremental is not None,
+                ordered=stream is not None and stream.ordered,
+            ))
+        return infos
+
+    def read(
+        self,
+        stream: str,
+        *,
+        since: datetime | None = None,
+        mode: SyncMode = "incremental",
+        checkpoint: Mapping[str, Any] | None = None,
+    ) -> Iterator[Page]:
+        config = self.settings.streams.get(stream)
+        if config is None:
+            raise ConfigError(f"{self.settings.label}: no readable stream {stream!r} (have {sorted(self.settings.streams)})")
+        return self._read_stream(stream, config, since=since, mode=mode, checkpoint=checkpoint)
+
+    def write(
+        self,
+        stream: str,
+        record: Mapping[str, Any],
+        *,
+        key: str,
+        idempotency_key: str,
+        operation: WriteOperation = "upsert",
+    ) -> WriteResult:
+        config = self.settings.write.get(stream)
+        if config is None:
+            raise ConfigError(f"{self.settings.label}: no writable stream {stream!r} (have {sorted(self.settings.write)})")
+        return self._write_record(stream, config, record, key=key, idempotency_key=idempotency_key,
+                                  operation=operation)
