@@ -23,11 +23,16 @@ class _StreamSettings(Protocol):
 
 
 class DeclarativeSettings(Protocol):
-    """The part of a declarative connector's config model this base relies on."""
+    """The part of a declarative connector's config model this base relies on (read-only)."""
 
-    label: str
-    streams: Mapping[str, Any]
-    write: Mapping[str, Any]
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def streams(self) -> Mapping[str, Any]: ...
+
+    @property
+    def write(self) -> Mapping[str, Any]: ...
 
 
 class DeclarativeConnector(Connector):
