@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -30,6 +30,9 @@ class Runtime:
     systems: SystemsConfig
     engine: Engine
     _mappers: dict[str, Mapper] = field(default_factory=dict)
+    pii: Any = None
+    """A :class:`gateway.security.pii.PiiCodec` when keys are configured (TONGBAN_KEY_FILE…): raw payloads and
+    ID numbers in the ledger are then sealed at rest; None leaves them in clear (no keys, nothing to seal with)."""
 
     @classmethod
     def from_env(
@@ -39,7 +42,11 @@ class Runtime:
         engine = make_engine(database_url)
         if migrate:
             upgrade(engine)
-        return cls(systems=systems, engine=engine)
+        from gateway.security.keys import GatewayKeys
+        from gateway.security.pii import PiiCodec
+
+        keys = GatewayKeys.from_env()
+        return cls(systems=systems, engine=engine, pii=PiiCodec(keys) if keys else None)
 
     def mapper(self, system: str) -> Mapper:
         if system not in self._mappers:

@@ -345,3 +345,6 @@ def demo(
         print_table("demo summary", ["what", "value"], [[k, v] for k, v in summary["checks"].items()])
     if not summary["ok"]:
         raise typer.Exit(1)
+
+
+from gateway.cli import sharing as _sharing  # noqa: E402,F401  (serve, clients, audit, harvest, issuers, keys, purge)

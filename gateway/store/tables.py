@@ -178,14 +178,198 @@ leases = Table(
 )
 """One run per system at a time, whoever starts it: the holder renews its lease while it works."""
 
+# ======================================================================================================
+# Certificate-sharing gateway (migration 0003_gateway): the certificate library, issuer keys, API clients,
+# consents, the hash-chained audit log and its checkpoints, webhook subscriptions and deliveries.
+# Holder ID numbers never appear here in clear: ``*_bidx`` columns hold a keyed blind index (HMAC-SHA256),
+# and documents holding them are sealed with AES-GCM (see gateway/security/pii.py).
+# ======================================================================================================
+
+certificates = Table(
+    "certificates",
+    metadata,
+    Column("identifier", String(160), primary_key=True),
+    Column("legacy_identifier", String(160), nullable=True),
+    Column("source_system", String(64), nullable=False),
+    Column("source_id", String(128), nullable=False),
+    Column("type_code", String(64), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("number", String(128), nullable=False),
+    Column("issuer_code", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("valid_until", String(10), nullable=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("file", Text, nullable=False),
+    Column("renewed_as", String(160), nullable=True),
+    Column("warnings", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("source_changed_at", UtcDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index(None, "legacy_identifier"),
+    Index(None, "content_hash"),
+    UniqueConstraint("source_system", "source_id", name="uq_certificates_source"),
+)
+"""Verified certificates only (a bad signature goes to ``certificate_quarantine``). ``document`` is the
+canonical metadata as JSON with holder ID numbers sealed; ``file`` the issuer's file, base64."""
+
+certificate_holders = Table(
+    "certificate_holders",
+    metadata,
+    Column("identifier", String(160), primary_key=True),
+    Column("holder_bidx", String(64), primary_key=True),
+    Column("type_code", String(64), nullable=False),
+    Index(None, "holder_bidx", "type_code"),
+)
+
+certificate_quarantine = Table(
+    "certificate_quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source_system", String(64), nullable=False),
+    Column("source_id", String(128), nullable=False),
+    Column("identifier", String(160), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("source_system", "source_id", name="uq_certificate_quarantine_source"),
+)
+
+certificate_events = Table(
+    "certificate_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("identifier", String(160), nullable=False),
+    Column("type_code", String(64), nullable=False),
+    Column("event", String(16), nullable=False),  # issued | status | renewed | expired
+    Column("status", String(16), nullable=False),
+    Column("previous_status", String(16), nullable=True),
+    Column("renewed_as", String(160), nullable=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Index(None, "identifier"),
+)
+
+issuer_keys = Table(
+    "issuer_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("issuer_code", String(32), nullable=False),
+    Column("algorithm", String(16), nullable=False),  # Ed25519 | SM2
+    Column("public_key", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime(), nullable=True),
+    Index(None, "issuer_code"),
+)
+
+api_clients = Table(
+    "api_clients",
+    metadata,
+    Column("client_id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("department_code", String(32), nullable=True),
+    Column("scopes", Text, nullable=False),
+    Column("secret_salt", String(64), nullable=False),
+    Column("secret_hash", String(128), nullable=False),
+    Column("rate_limit", Float, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=True),
+    Column("revoked_at", UtcDateTime(), nullable=True),
+)
+"""Department systems and the hall calling the API; the secret is shown once and stored as a salted hash."""
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("consent_id", String(32), primary_key=True),
+    Column("holder_bidx", String(64), nullable=False),
+    Column("client_id", String(32), nullable=False),
+    Column("certificate_types", Text, nullable=False),
+    Column("item_code", String(64), nullable=False),
+    Column("case_no", String(64), nullable=False),
+    Column("issued_by", String(32), nullable=False),
+    Column("issued_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Index(None, "holder_bidx"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("action", String(16), nullable=False),  # query | release | deny | verify | consent | ...
+    Column("outcome", String(32), nullable=False),
+    Column("client_id", String(32), nullable=True),
+    Column("holder_ref", String(64), nullable=True),
+    Column("certificate", String(160), nullable=True),
+    Column("item_code", String(64), nullable=True),
+    Column("case_no", String(64), nullable=True),
+    Column("detail", Text, nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index(None, "holder_ref"),
+)
+"""Append-only, hash-chained: ``hash = H(prev_hash ‖ canonical entry)``; ``tongban audit verify`` recomputes it."""
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("algorithm", String(16), nullable=False),
+    Column("signature", Text, nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("subscription_id", String(32), primary_key=True),
+    Column("client_id", String(32), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("certificate_types", Text, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscription_id", String(32), nullable=False),
+    Column("event_id", Integer, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("delivered_at", UtcDateTime(), nullable=True),
+    UniqueConstraint("subscription_id", "event_id"),
+    Index(None, "status", "next_attempt_at"),
+)
+
 __all__ = [
     "UtcDateTime",
+    "api_clients",
+    "audit_checkpoints",
+    "audit_log",
     "cases",
+    "certificate_events",
+    "certificate_holders",
+    "certificate_quarantine",
+    "certificates",
+    "consents",
     "dead_letters",
+    "issuer_keys",
     "leases",
     "metadata",
     "outbox",
     "runs",
     "source_records",
     "watermarks",
+    "webhook_deliveries",
+    "webhook_subscriptions",
 ]

@@ -91,7 +91,7 @@ def sync_system(
             has_dead_letters = ledger.open_dead_letter_count(conn, name) > 0
         report = RunReport(run_id=run_id, system=name, kind="sync", status="succeeded", watermark_before=watermark)
         ctx = IngestContext(system=system, systems=runtime.systems, mapper=mapper, stream=stream,
-                            check_dead_letters=has_dead_letters)
+                            check_dead_letters=has_dead_letters, pii=runtime.pii)
         since = None if full_refresh or watermark is None else watermark - system.lookback
         own_connector = connector is None
         source = connector or runtime.connector(name)

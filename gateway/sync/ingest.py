@@ -62,6 +62,9 @@ class IngestContext:
     """Warnings (legitimate but unusual values, e.g. an old place code) counted by rule, with a few examples:
     a million-record sync must not keep a million warnings in memory."""
     warning_examples: list[FieldIssue] = field(default_factory=list)
+    pii: Any = None
+    """The runtime's PII codec: when set, raw payloads are sealed whole and the applicant's ID number in the
+    merged case document is sealed in place (the content hash is taken before, so it does not change)."""
 
     @property
     def mapping_version(self) -> str:
@@ -129,7 +132,7 @@ def _ingest_page(
                 "source_id": source_id,
                 "case_no": case_no,
                 "cursor": record.cursor if record else None,
-                "raw": ledger.dumps(raw),
+                "raw": _raw_text(ctx, raw),
                 "reason": reason,
                 "issues": ledger.dumps([asdict(i) for i in issues]),
                 "mapping_version": version,
@@ -183,6 +186,8 @@ def _ingest_page(
     changes: list[tuple[RawRecord, Case, str, str]] = []
     for record, case in good:
         data, digest = case_document(case)
+        if ctx.pii is not None:
+            data = _seal_applicant(ctx.pii, data, case.applicant.id_number)
         known = state.get(record.source_id)
         if known is not None:
             known_hash, known_cursor = known
@@ -216,6 +221,17 @@ def _ingest_page(
     return counts
 
 
+def _raw_text(ctx: IngestContext, payload: Any) -> str:
+    text = ledger.dumps(payload)
+    return text if ctx.pii is None else ctx.pii.seal_blob(text)
+
+
+def _seal_applicant(pii: Any, data: str, id_number: str) -> str:
+    """Seal the applicant's ID number inside the case JSON (written by orjson: no spaces, ASCII IDs unescaped)."""
+    plain = f'"id_number":"{id_number}"'
+    return data.replace(plain, f'"id_number":"{pii.seal(id_number)}"', 1) if plain in data else data
+
+
 def _source_row(ctx: IngestContext, record: RawRecord, case: Case, digest: str, version: str,
                 now: datetime) -> dict[str, Any]:
     return {
@@ -225,7 +241,7 @@ def _source_row(ctx: IngestContext, record: RawRecord, case: Case, digest: str, 
         "case_no": case.case_no,
         "cursor": record.cursor,
         "content_hash": digest,
-        "raw": ledger.dumps(record.payload),
+        "raw": _raw_text(ctx, record.payload),
         "mapping_version": version,
         "deleted": case.deleted,
         "first_seen_at": now,

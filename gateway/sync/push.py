@@ -155,6 +155,9 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
                 continue
             try:
                 canonical = ledger.loads(case.data)
+                if runtime.pii is not None and isinstance(canonical.get("applicant"), dict):
+                    applicant = canonical["applicant"]
+                    applicant["id_number"] = runtime.pii.open(applicant.get("id_number"))
                 body = mapper.outbound(canonical, version=row["version"], operation=row["operation"])
                 result = connector.write(
                     system.push.stream,

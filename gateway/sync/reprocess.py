@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select, update
 
 from connectors.base import RawRecord
+from gateway.security.pii import open_text
 from gateway.store import ledger
 from gateway.store.lease import Lease
 from gateway.store.tables import dead_letters, outbox, source_records
@@ -54,7 +55,8 @@ def replay_dead_letters(runtime: Runtime, *, system: str | None = None) -> Repla
         config = runtime.systems.get(name)
         mapper = runtime.reload_mapper(name)
         with Lease(runtime.engine, f"sync:{name}"):
-            ctx = IngestContext(system=config, systems=runtime.systems, mapper=mapper, stream=config.stream)
+            ctx = IngestContext(system=config, systems=runtime.systems, mapper=mapper, stream=config.stream,
+                            pii=runtime.pii)
             counts = IngestCounts()
             last_id = 0
             while True:
@@ -70,7 +72,7 @@ def replay_dead_letters(runtime: Runtime, *, system: str | None = None) -> Repla
                 last_id = rows[-1].id
                 records = []
                 for row in rows:
-                    payload = ledger.loads(row.raw)
+                    payload = ledger.loads(open_text(row.raw, runtime.pii))
                     if isinstance(payload, dict) and row.source_id:
                         records.append(RawRecord(source_id=row.source_id, cursor=row.cursor, payload=payload))
                 with runtime.engine.begin() as conn:
@@ -110,7 +112,8 @@ def remap_system(runtime: Runtime, name: str) -> RunReport:
         with runtime.engine.begin() as conn:
             run_id = ledger.start_run(conn, system=name, kind="remap", mode=None, watermark=None)
         report = RunReport(run_id=run_id, system=name, kind="remap", status="succeeded")
-        ctx = IngestContext(system=config, systems=runtime.systems, mapper=mapper, stream=config.stream)
+        ctx = IngestContext(system=config, systems=runtime.systems, mapper=mapper, stream=config.stream,
+                            pii=runtime.pii)
         last = ""
         while True:
             with runtime.engine.connect() as conn:
@@ -123,7 +126,8 @@ def remap_system(runtime: Runtime, name: str) -> RunReport:
             if not rows:
                 break
             last = rows[-1].source_id
-            records = [RawRecord(source_id=r.source_id, cursor=r.cursor, payload=ledger.loads(r.raw)) for r in rows]
+            records = [RawRecord(source_id=r.source_id, cursor=r.cursor,
+                                 payload=ledger.loads(open_text(r.raw, runtime.pii))) for r in rows]
             with runtime.engine.begin() as conn:
                 report.counts.add(ingest_page(conn, ctx, records))
         report.duration_s = time.perf_counter() - started

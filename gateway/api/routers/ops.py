@@ -1,0 +1,56 @@
+"""Operations: liveness, readiness, Prometheus metrics, and the gateway's public key (JWKS)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import text
+from starlette.responses import Response
+
+from gateway.store.migrate import is_current
+
+from ..deps import Api, get_api
+from ..problems import MEDIA_TYPE, problem_response
+from ..schemas import Health, Jwks, Readiness
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def _ready(api: Api) -> dict[str, str]:
+    checks = {}
+    try:
+        with api.gw.read_engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+        checks["schema"] = "ok" if is_current(api.gw.engine) else "not migrated"
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        checks["database"] = f"error: {type(exc).__name__}"
+    return checks
+
+
+@router.get("/readyz", response_model=Readiness, summary="Readiness: database reachable and migrated",
+            responses={503: {"description": "Not ready", "content": {MEDIA_TYPE: {
+                "schema": {"$ref": "#/components/schemas/Problem"}}}}})
+async def readyz(api: Api = Depends(get_api)) -> Response:
+    checks = await api.run(_ready, api)
+    checks["audit_writer"] = "ok"
+    if any(v != "ok" for v in checks.values()):
+        return problem_response(503, "not-ready", "; ".join(f"{k}: {v}" for k, v in checks.items()), "/readyz")
+    import orjson
+
+    return Response(orjson.dumps({"status": "ready", "checks": checks}), media_type="application/json")
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+async def metrics(api: Api = Depends(get_api)) -> Response:
+    return Response(api.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@router.get("/v1/keys", response_model=Jwks, summary="The gateway's public signing key (JWKS)")
+async def keys(api: Api = Depends(get_api)) -> dict[str, list[dict[str, str]]]:
+    return {"keys": [api.gw.signer.jwk()]}

@@ -1,0 +1,77 @@
+"""Subscriptions to certificate status changes (webhooks with signed payloads)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Path
+from sqlalchemy import select, update
+from starlette.responses import Response
+
+from gateway.store.tables import webhook_subscriptions
+
+from ..deps import Api, Caller, get_api, require
+from ..problems import PROBLEM_RESPONSES, ProblemError
+from ..schemas import SubscriptionList, SubscriptionOut, SubscriptionRequest
+
+router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"], responses=PROBLEM_RESPONSES)
+Sub = Depends(require("subscriptions"))
+
+
+def _out(row: Any) -> dict[str, Any]:
+    return {"subscription_id": row.subscription_id, "url": row.url,
+            "certificate_types": orjson.loads(row.certificate_types), "active": bool(row.active),
+            "created_at": row.created_at.isoformat()}
+
+
+def _insert(api: Api, row: dict[str, Any]) -> Any:
+    with api.gw.engine.begin() as conn:
+        conn.execute(webhook_subscriptions.insert().values(**row))
+        return conn.execute(select(webhook_subscriptions).where(
+            webhook_subscriptions.c.subscription_id == row["subscription_id"])).first()
+
+
+@router.post("", response_model=SubscriptionOut, status_code=201, summary="Subscribe to status changes")
+async def subscribe(body: SubscriptionRequest, caller: Caller = Sub, api: Api = Depends(get_api)) -> Response:
+    allowed = api.gw.policy.types_for(caller.names)
+    refused = [t for t in body.certificate_types if t not in allowed]
+    if refused:
+        raise ProblemError(403, "policy", f"the sharing policy gives this client no access to {', '.join(refused)}")
+    row = await api.run(_insert, api, {
+        "subscription_id": secrets.token_hex(8), "client_id": caller.client.client_id, "url": body.url,
+        "certificate_types": orjson.dumps(sorted(set(body.certificate_types))).decode(), "active": True,
+        "created_at": datetime.now(timezone.utc)})
+    return api.signed_json(_out(row), status=201)
+
+
+def _list(api: Api, client_id: str) -> list[Any]:
+    s = webhook_subscriptions.c
+    with api.gw.read_engine.connect() as conn:
+        return list(conn.execute(select(webhook_subscriptions).where(
+            s.client_id == client_id, s.active.is_(True)).order_by(s.created_at)).all())
+
+
+@router.get("", response_model=SubscriptionList, summary="This client's active subscriptions")
+async def list_subscriptions(caller: Caller = Sub, api: Api = Depends(get_api)) -> Response:
+    rows = await api.run(_list, api, caller.client.client_id)
+    return api.signed_json({"subscriptions": [_out(r) for r in rows]})
+
+
+def _cancel(api: Api, client_id: str, subscription_id: str) -> int:
+    s = webhook_subscriptions.c
+    with api.gw.engine.begin() as conn:
+        result = conn.execute(update(webhook_subscriptions).where(
+            s.subscription_id == subscription_id, s.client_id == client_id, s.active.is_(True)).values(active=False))
+        return max(result.rowcount, 0)
+
+
+@router.delete("/{subscription_id}", status_code=204, summary="Cancel a subscription",
+               responses={204: {"description": "Cancelled"}})
+async def cancel(subscription_id: Annotated[str, Path(min_length=1, max_length=64)], caller: Caller = Sub,
+                 api: Api = Depends(get_api)) -> Response:
+    if not await api.run(_cancel, api, caller.client.client_id, subscription_id):
+        raise ProblemError(404, "not-found", "no such active subscription of this client")
+    return Response(status_code=204)

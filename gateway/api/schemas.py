@@ -1,0 +1,221 @@
+"""Request and response bodies of the gateway API (what ``/openapi.json`` publishes)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+_Str = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+_Code = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+_CONFIG = ConfigDict(extra="forbid")
+
+
+class Purpose(BaseModel):
+    """The stated purpose: the service item and the case (办件编号) the certificate is needed for."""
+
+    model_config = _CONFIG
+    item_code: _Code
+    case_no: _Code
+
+
+class HolderRef(BaseModel):
+    model_config = _CONFIG
+    id_number: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    id_type: Annotated[str, StringConstraints(min_length=1, max_length=8)] | None = None
+
+
+class QueryRequest(BaseModel):
+    model_config = _CONFIG
+    holder: HolderRef
+    certificate_types: Annotated[list[_Code], Field(min_length=1, max_length=20)]
+    purpose: Purpose
+    consent_token: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class HolderOut(BaseModel):
+    name: str
+    id_type: str
+    id_number: str
+
+
+class CertificateOut(BaseModel):
+    """GB/T 36903 metadata as released (holder ID numbers masked unless the client's scope allows more)."""
+
+    identifier: str
+    legacy_identifier: str | None = None
+    name: str
+    type_code: str
+    number: str
+    issuer_name: str
+    issuer_code: str
+    issued_on: str
+    holders: list[HolderOut]
+    valid_from: str
+    valid_until: str | None = None
+    division_code: str
+    status: str
+    content_hash: str | None = None
+    signer: str | None = None
+    signed_at: str | None = None
+    signature_algorithm: str | None = None
+    seal_name: str | None = None
+    renewed_as: str | None = None
+    updated_at: str
+
+
+class Release(BaseModel):
+    """What every certificate-releasing answer carries: the request it answers and its audit entry."""
+
+    request_sha256: str
+    client_id: str
+    purpose: Purpose
+    audit_seq: list[int]
+    released_at: str
+
+
+class QueryResponse(Release):
+    holder_id_number: str
+    certificates: list[CertificateOut]
+
+
+class CertificateResponse(Release):
+    certificate: CertificateOut
+
+
+class VerifyRequest(BaseModel):
+    model_config = _CONFIG
+    identifier: Annotated[str, StringConstraints(max_length=200)] | None = None
+    file_base64: Annotated[str, StringConstraints(max_length=10_000_000)] | None = None
+    sha256: Annotated[str, StringConstraints(min_length=64, max_length=64, pattern=r"^[0-9a-fA-F]{64}$")] | None = None
+
+
+class VerifyResponse(BaseModel):
+    genuine: bool
+    identifier: str | None = None
+    type_code: str | None = None
+    issuer_code: str | None = None
+    status: str | None = None
+    valid_until: str | None = None
+    detail: str
+
+
+class TimelineEntry(BaseModel):
+    at: str | None
+    kind: str
+    name: str
+    system: str | None = None
+    detail: str | None = None
+
+
+class SystemCopy(BaseModel):
+    system: str
+    source_id: str
+    updated_at: str
+    deleted: bool
+
+
+class Delivery(BaseModel):
+    target_system: str
+    version: int
+    status: str
+    delivered_at: str | None = None
+
+
+class CaseResponse(BaseModel):
+    case_no: str
+    version: int
+    status: str
+    deleted: bool
+    item_code: str | None
+    item_name: str | None
+    dept_code: str | None
+    applicant_name: str | None
+    applicant_id_number: str | None
+    applied_at: str | None
+    finished_at: str | None
+    timeline: list[TimelineEntry]
+    systems: list[SystemCopy]
+    deliveries: list[Delivery]
+
+
+class MaterialOut(BaseModel):
+    name: str
+    required: bool
+    replaced: bool
+    certificate_type: str | None = None
+
+
+class MaterialsResponse(BaseModel):
+    case_no: str
+    item_code: str
+    materials: list[MaterialOut]
+    submissions_saved: int
+
+
+class AccessLogRequest(BaseModel):
+    model_config = _CONFIG
+    id_number: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class AccessLogEntry(BaseModel):
+    seq: int
+    at: str
+    action: str
+    outcome: str
+    client_id: str | None
+    client_name: str | None
+    certificate: str | None
+    item_code: str | None
+    case_no: str | None
+
+
+class AccessLogResponse(BaseModel):
+    holder_id_number: str
+    entries: list[AccessLogEntry]
+
+
+class ConsentRequest(BaseModel):
+    model_config = _CONFIG
+    holder: HolderRef
+    client_id: _Code
+    certificate_types: Annotated[list[_Code], Field(min_length=1, max_length=20)]
+    purpose: Purpose
+    ttl_seconds: Annotated[int, Field(ge=1, le=86_400)] | None = None
+
+
+class ConsentResponse(BaseModel):
+    consent_id: str
+    token: str
+    expires_at: str
+
+
+class SubscriptionRequest(BaseModel):
+    model_config = _CONFIG
+    url: Annotated[str, StringConstraints(min_length=8, max_length=2000, pattern=r"^https?://")]
+    certificate_types: Annotated[list[_Code], Field(min_length=1, max_length=50)]
+
+
+class SubscriptionOut(BaseModel):
+    subscription_id: str
+    url: str
+    certificate_types: list[str]
+    active: bool
+    created_at: str
+
+
+class SubscriptionList(BaseModel):
+    subscriptions: list[SubscriptionOut]
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+class Jwks(BaseModel):
+    keys: list[dict[str, str]]

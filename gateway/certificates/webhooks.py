@@ -1,0 +1,110 @@
+"""Subscriptions to certificate status changes: fan-out in the harvest transaction, signed delivery, retries.
+
+A status change (issued, revoked, expired, renewed…) becomes a ``certificate_events`` row; in the same
+transaction each active subscription for that certificate type gets a ``webhook_deliveries`` row (an outbox:
+crash anywhere and nothing is lost or sent twice from the gateway's side — receivers dedupe on
+``Tongban-Event-Id``). Delivery POSTs the JSON payload with a detached JWS of the body in
+``Tongban-Signature``; failures back off exponentially and, after ``webhook_max_attempts``, the delivery is
+dead (listed, never retried silently). Payloads carry no personal data: identifier, type, status, time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+import requests
+from sqlalchemy import Connection, select, update
+
+from gateway.store.ledger import bulk_write
+from gateway.store.tables import certificate_events, webhook_deliveries, webhook_subscriptions
+
+__all__ = ["DeliveryReport", "deliver_webhooks", "fan_out"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def fan_out(conn: Connection, event_ids: list[int], *, now: datetime | None = None) -> int:
+    """Queue one delivery per (event, matching active subscription); returns how many were queued."""
+    if not event_ids:
+        return 0
+    now = now or _utcnow()
+    subs = conn.execute(select(webhook_subscriptions).where(webhook_subscriptions.c.active.is_(True))).all()
+    if not subs:
+        return 0
+    e = certificate_events.c
+    events = conn.execute(select(certificate_events).where(e.id.in_(event_ids))).all()
+    rows = []
+    for ev in events:
+        payload = orjson.dumps({"event_id": ev.id, "event": ev.event, "identifier": ev.identifier,
+                                "type_code": ev.type_code, "status": ev.status,
+                                "previous_status": ev.previous_status, "renewed_as": ev.renewed_as,
+                                "at": ev.at.isoformat()}).decode()
+        for sub in subs:
+            if ev.type_code in orjson.loads(sub.certificate_types):
+                rows.append({"subscription_id": sub.subscription_id, "event_id": ev.id, "payload": payload,
+                             "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now})
+    bulk_write(conn, webhook_deliveries, rows,
+               conflict="ON CONFLICT (subscription_id, event_id) DO NOTHING")
+    return len(rows)
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"delivered": self.delivered, "retried": self.retried, "dead": self.dead}
+
+
+def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
+                     session: requests.Session | None = None) -> DeliveryReport:
+    """Send due deliveries once each (call it periodically; the API server runs it in the background)."""
+    now = now or _utcnow()
+    report = DeliveryReport()
+    d, s = webhook_deliveries.c, webhook_subscriptions.c
+    with gw.engine.connect() as conn:
+        due = conn.execute(
+            select(d.id, d.payload, d.attempts, d.event_id, s.url, s.active)
+            .join(webhook_subscriptions, s.subscription_id == d.subscription_id)
+            .where(d.status == "pending", d.next_attempt_at <= now).order_by(d.id).limit(limit)).all()
+    if not due:
+        return report
+    http = session or requests.Session()
+    max_attempts = gw.settings.webhook_max_attempts
+    for row in due:
+        body = row.payload.encode()
+        error = None
+        if not row.active:
+            error = "subscription cancelled"
+        else:
+            try:
+                response = http.post(row.url, data=body, timeout=gw.settings.webhook_timeout, headers={
+                    "Content-Type": "application/json", "Tongban-Event-Id": str(row.event_id),
+                    "Tongban-Signature": gw.signer.sign_detached(body)})
+                if not 200 <= response.status_code < 300:
+                    error = f"HTTP {response.status_code}"
+            except requests.RequestException as exc:
+                error = f"{type(exc).__name__}: {exc}"[:500]
+        attempts = row.attempts + 1
+        with gw.engine.begin() as conn:
+            if error is None:
+                conn.execute(update(webhook_deliveries).where(d.id == row.id).values(
+                    status="delivered", attempts=attempts, delivered_at=_utcnow(), last_error=None))
+                report.delivered += 1
+            elif attempts >= max_attempts or not row.active:
+                conn.execute(update(webhook_deliveries).where(d.id == row.id).values(
+                    status="dead", attempts=attempts, last_error=error))
+                report.dead += 1
+            else:
+                wait = timedelta(seconds=min(3600, 2 ** attempts))
+                conn.execute(update(webhook_deliveries).where(d.id == row.id).values(
+                    attempts=attempts, last_error=error, next_attempt_at=_utcnow() + wait))
+                report.retried += 1
+    return report

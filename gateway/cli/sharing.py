@@ -1,0 +1,300 @@
+"""Commands of the certificate-sharing gateway: ``serve``, ``clients``, ``audit``, ``harvest``, ``issuers``,
+``keys``, ``purge``. Registered on :data:`gateway.cli.app.app`; the work is done in ``gateway`` proper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gateway.cli.app import DbOpt, JsonOpt, SystemsOpt, _guard, _runtime, app
+from gateway.cli.output import console, fail, print_json, print_table
+
+clients_app = typer.Typer(no_args_is_help=True, help="API clients of the gateway (department systems, the hall).")
+audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
+issuers_app = typer.Typer(no_args_is_help=True, help="Issuers' public keys, for verifying harvested certificates.")
+keys_app = typer.Typer(no_args_is_help=True, help="The gateway's own keys (PII sealing, MAC, signing).")
+app.add_typer(clients_app, name="clients")
+app.add_typer(audit_app, name="audit")
+app.add_typer(issuers_app, name="issuers")
+app.add_typer(keys_app, name="keys")
+
+GatewayOpt = Annotated[Path | None, typer.Option("--gateway", help="Gateway file (default: $TONGBAN_GATEWAY, "
+                                                                   "gateway.yaml, config/gateway.yaml).")]
+
+
+def _gateway(systems: Path | None, database_url: str | None, gateway_file: Path | None) -> Any:
+    from gateway.sharing import GatewayRuntime, load_gateway_settings
+
+    return GatewayRuntime.create(_runtime(systems, database_url), settings=load_gateway_settings(gateway_file))
+
+
+def _engine(database_url: str | None) -> Any:
+    from gateway.store.db import make_engine
+    from gateway.store.migrate import upgrade
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    return engine
+
+
+@app.command()
+@_guard
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8400,
+    gateway_file: GatewayOpt = None,
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Run the gateway API (uvicorn, one worker) until Ctrl+C."""
+    import uvicorn
+
+    from gateway.api import create_app
+    from gateway.security.pii import install_log_redaction
+
+    application = create_app(_gateway(systems, database_url, gateway_file))
+    install_log_redaction()
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@clients_app.command("add")
+@_guard
+def clients_add(
+    name: Annotated[str, typer.Argument(help="Client name (the sharing policy refers to it).")],
+    department: Annotated[str | None, typer.Option("--department", help="实施主体 USCC of the client's department.")] = None,
+    scope: Annotated[list[str] | None, typer.Option("--scope", help="Repeat; default: certificates:query, "
+                                                                    "cases:read, subscriptions.")] = None,
+    days: Annotated[float, typer.Option("--days", help="Credential lifetime in days (0: no expiry).")] = 365,
+    rate_limit: Annotated[float | None, typer.Option("--rate-limit", help="Requests/s (default from the "
+                                                                          "gateway file).")] = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a client; its credential is shown once and stored only as a salted hash."""
+    from gateway.models import validate_uscc
+    from gateway.security.clients import DEFAULT_SCOPES, ClientStore
+
+    dept = validate_uscc(department)[0] if department else None
+    issued = ClientStore(_engine(database_url)).add(name, department_code=dept, scopes=scope or DEFAULT_SCOPES,
+                                                    days=days or None, rate_limit=rate_limit)
+    if json_out:
+        print_json({**issued.client.as_dict(), "credential": issued.credential})
+        return
+    console.print(f"[green]client {name} added[/] (id {issued.client.client_id}, scopes "
+                  f"{', '.join(sorted(issued.client.scopes))}, expires {issued.client.expires_at or 'never'})")
+    console.print(f"credential (shown once, store it now): [bold]{issued.credential}[/]")
+
+
+@clients_app.command("list")
+@_guard
+def clients_list(database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Every client with its scopes, expiry and whether it is active (never a secret)."""
+    from gateway.security.clients import ClientStore
+
+    rows = [c.as_dict() for c in ClientStore(_engine(database_url)).list()]
+    if json_out:
+        print_json(rows)
+        return
+    print_table("clients", ["id", "name", "department", "scopes", "expires", "revoked", "active"],
+                [[r["client_id"], r["name"], r["department_code"], ", ".join(r["scopes"]), r["expires_at"],
+                  r["revoked_at"], r["active"]] for r in rows])
+
+
+@clients_app.command("revoke")
+@_guard
+def clients_revoke(client: Annotated[str, typer.Argument(help="Client id or name.")], database_url: DbOpt = None,
+                   json_out: JsonOpt = False) -> None:
+    """Revoke a client: its credential stops working (within seconds in a running server)."""
+    from gateway.security.clients import ClientStore
+
+    revoked = ClientStore(_engine(database_url)).revoke(client)
+    if json_out:
+        print_json(revoked.as_dict())
+    else:
+        console.print(f"[green]client {revoked.name} ({revoked.client_id}) revoked[/]")
+
+
+def _verifier() -> Any:
+    from gateway.security.jws import JwsSigner, JwsVerifier
+    from gateway.security.keys import GatewayKeys
+
+    keys = GatewayKeys.from_env()
+    return JwsVerifier(JwsSigner.from_keys(keys).jwk()) if keys else None
+
+
+@audit_app.command("verify")
+@_guard
+def audit_verify(
+    algorithm: Annotated[str, typer.Option("--hash", help="sha256 or sm3 (as the gateway file says).")] = "sha256",
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Recompute the hash chain and check the signed checkpoints; any changed, removed or reordered row fails,
+    named by its sequence number."""
+    from gateway.security.audit import verify_chain
+
+    report = verify_chain(_engine(database_url), algorithm=algorithm, verifier=_verifier())
+    if json_out:
+        print_json(report.as_dict())
+    elif report.ok:
+        note = f", {report.unverified_checkpoints} checkpoint signature(s) not checked (no keys)" \
+            if report.unverified_checkpoints else ""
+        console.print(f"[green]audit chain ok[/]: {report.entries} entries, {report.checkpoints} checkpoints, "
+                      f"head {report.head[:16]}…{note}")
+    else:
+        for problem in report.problems:
+            fail(str(problem))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+@_guard
+def audit_checkpoint(database_url: DbOpt = None, gateway_file: GatewayOpt = None, json_out: JsonOpt = False) -> None:
+    """Sign the current head of the chain now (the server also does it periodically)."""
+    from gateway.security.audit import make_checkpoint
+    from gateway.security.jws import JwsSigner
+    from gateway.security.keys import GatewayKeys
+    from gateway.sharing import load_gateway_settings
+
+    keys = GatewayKeys.from_env()
+    if keys is None:
+        fail("signing a checkpoint needs the gateway's keys (TONGBAN_KEY_FILE)")
+        raise typer.Exit(1)
+    row = make_checkpoint(_engine(database_url), JwsSigner.from_keys(keys),
+                          load_gateway_settings(gateway_file).audit_hash)
+    if json_out:
+        print_json(row or {})
+    else:
+        console.print(f"checkpoint at seq {row['seq']}" if row else "nothing new to checkpoint")
+
+
+@app.command()
+@_guard
+def harvest(
+    issuer: Annotated[str | None, typer.Argument(help="Issuer name from the gateway file (default: all).")] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh")] = False,
+    gateway_file: GatewayOpt = None,
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Harvest certificates from issuing systems (verify, quarantine, propagate status, notify)."""
+    from gateway.certificates import harvest as run
+
+    gw = _gateway(systems, database_url, gateway_file)
+    reports = [run(gw, name, full_refresh=full_refresh).as_dict() for name in ([issuer] if issuer else
+                                                                              sorted(gw.settings.issuers))]
+    if json_out:
+        print_json(reports)
+        return
+    print_table("harvest", ["issuer", "read", "new", "updated", "unchanged", "quarantined", "events", "notified"],
+                [[r["issuer"], r["read"], r["inserted"], r["updated"], r["unchanged"], r["quarantined"], r["events"],
+                  r["notified"]] for r in reports])
+
+
+@issuers_app.command("add")
+@_guard
+def issuers_add(
+    from_url: Annotated[str | None, typer.Option("--from-url", help="The issuer's published key list (JSON "
+                                                                    "{keys: [{kid, alg, issuer_code, public_key}]}).")] = None,
+    issuer_code: Annotated[str | None, typer.Option("--issuer-code")] = None,
+    key_id: Annotated[str | None, typer.Option("--key-id")] = None,
+    algorithm: Annotated[str, typer.Option("--algorithm", help="Ed25519 or SM2")] = "Ed25519",
+    public_key: Annotated[str | None, typer.Option("--public-key")] = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Register an issuer's public key (check its fingerprint with the issuer out of band)."""
+    import requests
+
+    from gateway.certificates import register_issuer_key
+
+    engine = _engine(database_url)
+    if from_url:
+        entries = requests.get(from_url, timeout=30).json()["keys"]
+    elif issuer_code and key_id and public_key:
+        entries = [{"kid": key_id, "alg": algorithm, "issuer_code": issuer_code, "public_key": public_key}]
+    else:
+        fail("give --from-url, or --issuer-code, --key-id and --public-key")
+        raise typer.Exit(1)
+    added = [register_issuer_key(engine, key_id=e["kid"], issuer_code=e["issuer_code"], algorithm=e["alg"],
+                                 public_key=e["public_key"]) for e in entries]
+    if json_out:
+        print_json([k.__dict__ if hasattr(k, "__dict__") else {"key_id": k.key_id, "issuer_code": k.issuer_code}
+                    for k in added])
+    else:
+        for k in added:
+            console.print(f"[green]registered[/] {k.key_id} ({k.algorithm}) for issuer {k.issuer_code}")
+
+
+@keys_app.command("init")
+@_guard
+def keys_init(
+    out: Annotated[Path, typer.Option("--out", help="Key file to write (mode 0600).")],
+    pii_cipher: Annotated[str, typer.Option("--pii-cipher", help="AES-GCM or SM4-GCM")] = "AES-GCM",
+    signing_alg: Annotated[str, typer.Option("--signing-alg", help="EdDSA or SM2")] = "EdDSA",
+    force: Annotated[bool, typer.Option("--force")] = False,
+) -> None:
+    """Write a fresh key file; point TONGBAN_KEY_FILE at it."""
+    from gateway.security.keys import GatewayKeys
+
+    if out.exists() and not force:
+        fail(f"{out} exists (use --force to replace it: data sealed with its keys becomes unreadable)")
+        raise typer.Exit(1)
+    GatewayKeys.generate(pii_cipher=pii_cipher, signing_alg=signing_alg).write(out)
+    console.print(f"[green]wrote {out}[/]; export TONGBAN_KEY_FILE={out}")
+
+
+@keys_app.command("rotate")
+@_guard
+def keys_rotate(
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a new current PII key to $TONGBAN_KEY_FILE and re-seal every sealed value with it."""
+    import os
+
+    from gateway.security.keys import GatewayKeys
+    from gateway.security.pii import PiiCodec
+    from gateway.security.retention import reseal_all
+
+    path = os.environ.get("TONGBAN_KEY_FILE")
+    keys = GatewayKeys.from_env()
+    if not path or keys is None:
+        fail("rotation works on a key file: set TONGBAN_KEY_FILE")
+        raise typer.Exit(1)
+    rotated = keys.rotated()
+    rotated.write(path)
+    counts = reseal_all(_engine(database_url), PiiCodec(rotated))
+    if json_out:
+        print_json({"current": rotated.pii_current, "resealed": counts})
+    else:
+        console.print(f"[green]new PII key {rotated.pii_current}[/]; re-sealed {counts}")
+
+
+@app.command()
+@_guard
+def purge(
+    older_than: Annotated[str | None, typer.Option("--older-than", help="Retention (default from the gateway "
+                                                                        "file, e.g. 180d).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+    gateway_file: GatewayOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Drop personal data past its retention: resolved dead letters, delivered outbox rows and webhooks, raw
+    payloads of deleted records, quarantined certificates, expired consents."""
+    from gateway.config import parse_duration
+    from gateway.security.retention import purge as run
+    from gateway.sharing import load_gateway_settings
+
+    retention = parse_duration(older_than) if older_than else load_gateway_settings(gateway_file).retention
+    counts = run(_engine(database_url), retention, dry_run=dry_run)
+    if json_out:
+        print_json({"retention_days": retention.days, "dry_run": dry_run, "purged": counts})
+    else:
+        print_table(f"purge (older than {retention.days} days){' — dry run' if dry_run else ''}",
+                    ["what", "rows"], list(counts.items()))

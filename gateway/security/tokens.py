@@ -1,0 +1,74 @@
+"""Consent tokens: what the gateway issues at ``POST /v1/consents`` and checks on every release that needs one.
+
+Only the gateway reads them back, so a keyed MAC (HMAC-SHA256, a few microseconds) is enough; a signature
+would cost far more per request and prove nothing more to the one party that checks it. The token binds the
+holder (by blind index), the client, the certificate types and the purpose (item code + case number), and
+carries its expiry::
+
+    tbc1.<base64url claims>.<base64url mac>
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import orjson
+
+from .jws import b64url, unb64url
+
+__all__ = ["ConsentClaims", "ConsentError", "ConsentTokens"]
+
+_PREFIX = "tbc1"
+
+
+class ConsentError(ValueError):
+    """A consent token that is malformed, forged, expired, or bound to something else."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentClaims:
+    consent_id: str
+    holder: str  # blind index
+    client_id: str
+    types: tuple[str, ...]
+    item_code: str
+    case_no: str
+    expires: int  # epoch seconds
+
+    def covers(self, *, holder: str, client_id: str, type_code: str, item_code: str, case_no: str) -> bool:
+        return (self.holder == holder and self.client_id == client_id and type_code in self.types
+                and self.item_code == item_code and self.case_no == case_no)
+
+
+class ConsentTokens:
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def _mac(self, body: str) -> str:
+        return b64url(hmac.new(self._key, f"{_PREFIX}.{body}".encode(), hashlib.sha256).digest())
+
+    def issue(self, claims: ConsentClaims) -> str:
+        body = b64url(orjson.dumps({"id": claims.consent_id, "h": claims.holder, "c": claims.client_id,
+                                    "t": list(claims.types), "i": claims.item_code, "n": claims.case_no,
+                                    "exp": claims.expires}))
+        return f"{_PREFIX}.{body}.{self._mac(body)}"
+
+    def check(self, token: str, *, now: datetime | None = None) -> ConsentClaims:
+        parts = token.split(".")
+        if len(parts) != 3 or parts[0] != _PREFIX:
+            raise ConsentError("not a consent token")
+        if not hmac.compare_digest(self._mac(parts[1]), parts[2]):
+            raise ConsentError("consent token does not authenticate")
+        try:
+            data = orjson.loads(unb64url(parts[1]))
+            claims = ConsentClaims(str(data["id"]), str(data["h"]), str(data["c"]), tuple(data["t"]),
+                                   str(data["i"]), str(data["n"]), int(data["exp"]))
+        except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+            raise ConsentError("consent token is malformed") from None
+        current = (now or datetime.now(timezone.utc)).timestamp()
+        if claims.expires <= current:
+            raise ConsentError("consent token has expired")
+        return claims

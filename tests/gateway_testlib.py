@@ -1,0 +1,139 @@
+"""Helpers for gateway tests: a real uvicorn server on 127.0.0.1, a gateway runtime on a fresh ledger, cases
+planted in the ledger, a webhook receiver, and the licence registry with its issuer key registered."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import requests
+import uvicorn
+from sqlalchemy import Engine
+
+from gateway.certificates import register_issuer_key
+from gateway.security import GatewayKeys
+from gateway.sharing import GatewayRuntime, GatewaySettings, load_gateway_settings
+from gateway.store import ledger
+from gateway.store.tables import cases
+
+REPO = Path(__file__).resolve().parents[1]
+CIVIL_DEPT = "11370000004390448N"
+ESTATE_DEPT = "113701000042183922"
+LICENCE = "11100000MB0143028R001"       # 营业执照
+SOLE_TRADER = "11100000MB0143028R002"   # 个体工商户营业执照
+FOOD = "11100000MB0143028R003"          # 食品经营许可证
+ELDERLY_CARE = "11370000004390448N4000117008001"   # 养老机构备案 (civil)
+CEMETERY = "11370000004390448N4000117009001"       # 经营性公墓建设审批 (civil)
+
+
+class ServerThread:
+    """uvicorn serving ``app`` on 127.0.0.1 (ephemeral port) in a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                                    lifespan="on", access_log=False))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the gateway server did not start")
+            time.sleep(0.02)
+        return self
+
+    @property
+    def url(self) -> str:
+        sock = self.server.servers[0].sockets[0]
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def make_gateway(engine: Engine, *, settings: GatewaySettings | None = None, keys: GatewayKeys | None = None,
+                 rate_limit: float | None = None) -> GatewayRuntime:
+    settings = settings or load_gateway_settings(REPO / "config" / "gateway.yaml")
+    if rate_limit is not None:
+        settings = settings.model_copy(update={"rate_limit": rate_limit})
+    return GatewayRuntime(engine, settings, keys or GatewayKeys.generate())
+
+
+def plant_case(engine: Engine, case_no: str, *, dept_code: str, item_code: str, applicant_id: str,
+               applicant_name: str = "测试申请人", id_type: str = "001", deleted: bool = False,
+               pii: Any = None) -> None:
+    """A case in the ledger as the sync would leave it (only what the gateway reads)."""
+    now = datetime.now(timezone.utc)
+    number = pii.seal(applicant_id) if pii is not None else applicant_id
+    data = {"case_no": case_no, "item_code": item_code, "item_name": "测试事项", "status": "accepted",
+            "dept_code": dept_code, "applicant": {"type": "2", "name": applicant_name, "id_type": id_type,
+                                                  "id_number": number},
+            "applied_at": "2026-11-20T09:00:00+08:00", "events": []}
+    with engine.begin() as conn:
+        conn.execute(cases.insert().values(case_no=case_no, version=1, content_hash="x" * 32, data=ledger.dumps(data),
+                                           origin_system="sd_civil", origin_source_id=case_no, source_updated_at=now,
+                                           dept_code=dept_code, item_code=item_code, deleted=deleted, updated_at=now))
+
+
+def register_licence_issuer(engine: Engine, licences_url: str) -> dict[str, Any]:
+    key = requests.get(licences_url + "/.well-known/issuer-keys", timeout=10).json()["keys"][0]
+    register_issuer_key(engine, key_id=key["kid"], issuer_code=key["issuer_code"], algorithm=key["alg"],
+                        public_key=key["public_key"])
+    return key
+
+
+@dataclass
+class WebhookReceiver:
+    """Records every POST it receives (body, headers); answers ``status`` (change it to simulate failures)."""
+
+    status: int = 200
+    received: list[dict[str, Any]] = field(default_factory=list)
+    server: Any = None
+
+    def start(self) -> WebhookReceiver:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.received.append({"body": body, "json": json.loads(body), "headers": dict(self.headers)})
+                self.send_response(outer.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def bearer(credential: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {credential}"}
+
+
+def serve(gw: GatewayRuntime, **kwargs: Any) -> Iterator[ServerThread]:
+    from gateway.api import create_app
+
+    server = ServerThread(create_app(gw, **kwargs)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
