@@ -17,6 +17,9 @@ endpoint plus the names of the environment variables that hold its secrets::
         secrets: {api_key: SD_CIVIL_API_KEY}   # secret name -> environment variable
         schedule: "*/10 * * * *"
         push: {stream: cases}                  # present when the system receives cases
+        retries: 3                             # Airflow: retries with exponential backoff from retry_delay
+        retry_delay: 1m
+        max_lag: 1h                            # no successful sync for this long: a "behind" alert
 
 ``TONGBAN_SYSTEMS`` points at the file (default ``tongban.yaml`` in the working directory, then the
 repository's ``config/systems.yaml``).
@@ -27,7 +30,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -99,9 +102,16 @@ class SystemConfig(BaseModel):
     lookback: timedelta = timedelta(minutes=10)
     batch_size: int = Field(default=500, ge=1, le=50_000)
     push: PushConfig | None = None
+    # Orchestration (Airflow): retries with exponential backoff, and how long without a successful sync
+    # before the system counts as fallen behind.
+    retries: int = Field(default=3, ge=0, le=20)
+    retry_delay: timedelta = timedelta(minutes=1)
+    max_retry_delay: timedelta = timedelta(minutes=30)
+    max_lag: timedelta = timedelta(hours=1)
+    queue: str | None = None  # Celery queue of this system's tasks (workers inside its network listen on it)
     base_dir: Path = Field(default=REPO_ROOT, exclude=True)
 
-    @field_validator("lookback", mode="before")
+    @field_validator("lookback", "retry_delay", "max_retry_delay", "max_lag", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
@@ -156,6 +166,12 @@ class SystemConfig(BaseModel):
         return values
 
 
+CONNECTION_RESOLVERS: list[Callable[[str], str | None]] = []
+"""Where else to look for a connection when no ``AIRFLOW_CONN_<ID>`` variable holds it: inside Airflow,
+:mod:`gateway.orchestration.connections` adds Airflow's own lookup (metadata database, secrets backends),
+returning the connection as JSON. Outside Airflow the list is empty."""
+
+
 def airflow_connection(conn_id: str) -> dict[str, Any]:
     """Read an Airflow connection from ``AIRFLOW_CONN_<ID>`` (URI or JSON form) without importing Airflow.
 
@@ -164,6 +180,11 @@ def airflow_connection(conn_id: str) -> dict[str, Any]:
     """
     env_name = f"AIRFLOW_CONN_{conn_id.upper()}"
     raw = os.environ.get(env_name)
+    if raw is None:
+        for resolver in CONNECTION_RESOLVERS:
+            raw = resolver(conn_id)
+            if raw is not None:
+                break
     if raw is None:
         raise ConfigError(f"Airflow connection {conn_id!r} not found: set {env_name} (URI or JSON)")
     if raw.lstrip().startswith("{"):

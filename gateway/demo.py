@@ -1,17 +1,28 @@
-"""``tongban demo``: the whole path on the embedded default, in one command.
+"""``tongban demo``: the whole path on the embedded default, driven by the real Airflow DAGs.
 
-It starts the sandbox systems on 127.0.0.1 (ephemeral ports), points the systems file at them through the
-environment variables its endpoints name, syncs every system into a fresh SQLite ledger, pushes to the hall
-and back, reads the departments again, and checks the outcome against the sandbox itself: every live
-department case is in the hall, every front-desk case reached its department once, nothing is left queued.
+The world (:func:`demo_world`): the sandbox systems on 127.0.0.1 (ephemeral ports; the certificate registry too
+when the certificate library is installed), the systems file pointed at them through the environment variables
+its endpoints name, a fresh SQLite ledger in the work directory, and a few cases accepted at the hall's front desk.
+
+- ``tongban demo --once`` (:func:`run_demo_once`): every DAG runs once in this process (``dag.test()``) — each
+  system's sync, push, sync again (the departments now hold the front-desk cases), push, deadlines, reconcile,
+  certificates — and the outcome is checked against the sandbox itself: every live department case is in the
+  hall, every front-desk case reached its department once, nothing is left queued.
+- ``tongban demo`` (:mod:`gateway.demo_live`): the same world served by ``airflow standalone`` and the gateway
+  API until Ctrl+C.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
+import shutil
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +33,6 @@ from gateway.runtime import Runtime
 from gateway.status import system_status
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
-from gateway.sync.engine import SyncFailed, sync_system
-from gateway.sync.push import push
 
 _ENDPOINT_TEMPLATE = re.compile(r"^\$\{([A-Z0-9_]+):-https?://[^:/]+:(\d+)[^}]*\}$")
 
@@ -53,7 +62,140 @@ def wire_sandbox(systems: SystemsConfig, handle: Any) -> dict[str, str]:
     return wired
 
 
-def run_demo(
+@dataclass
+class DemoWorld:
+    """What the demo started and where it keeps things; :meth:`stop` ends the sandbox servers."""
+
+    workdir: Path
+    systems: SystemsConfig
+    handle: Any
+    wired: dict[str, str]
+    database_url: str
+    env: dict[str, str]
+    created: list[dict[str, Any]] = field(default_factory=list)
+    licences: Any = None
+
+    @property
+    def departments(self) -> list[str]:
+        return [n for n in self.systems.names() if n in self.wired and self.systems.get(n).role == "department"]
+
+    @property
+    def halls(self) -> list[str]:
+        return [n for n in self.systems.names() if n in self.wired and self.systems.get(n).role == "hall"]
+
+    def stop(self) -> None:
+        self.handle.stop()
+        if self.licences is not None:
+            self.licences.stop()
+
+
+def demo_world(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workdir: Path = Path(".tongban"),
+               systems_path: Path | None = None, say: Callable[[str], None] = lambda _m: None) -> DemoWorld:
+    """Start the sandbox, wire the systems file to it (through ``os.environ``: Airflow tasks inherit it), make a
+    fresh ledger and accept ``frontdesk`` cases at the hall's windows."""
+    from sandbox.server import start_all
+
+    systems = load_systems(systems_path)
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    for leftover in workdir.glob("demo.db*"):
+        leftover.unlink()
+    db_url = f"sqlite:///{workdir / 'demo.db'}"
+    handle = start_all(seed=seed, records={"civil": records, "estate": records, "market": records})
+    world = DemoWorld(workdir=workdir, systems=systems, handle=handle, wired={}, database_url=db_url, env={})
+    try:
+        before = dict(os.environ)
+        world.wired = wire_sandbox(systems, handle)
+        os.environ["TONGBAN_DATABASE_URL"] = db_url
+        if systems.path is not None:
+            os.environ["TONGBAN_SYSTEMS"] = str(Path(systems.path).resolve())
+        _certificates(world, say)
+        world.env = {k: v for k, v in os.environ.items() if before.get(k) != v}
+        say(f"sandbox systems: {', '.join(f'{k} {v}' for k, v in sorted(handle.urls.items()))}")
+        engine = make_engine(db_url)
+        upgrade(engine)
+        engine.dispose()
+        for hall in world.halls:
+            admin = handle.admin_urls[world.wired[hall]]
+            codes = [c for d in world.departments for c in systems.get(d).departments]
+            while codes and len(world.created) < frontdesk:
+                code = codes[len(world.created) % len(codes)]
+                reply = requests.post(f"{admin}/_sandbox/frontdesk", json={"count": 1, "dept_code": code}, timeout=30)
+                if reply.ok:
+                    world.created.extend(reply.json()["created"])
+                else:  # the hall's windows do not take cases for this department
+                    codes.remove(code)
+        say(f"{len(world.created)} cases accepted at the hall's front desk")
+    except BaseException:
+        world.stop()
+        raise
+    return world
+
+
+def _certificates(world: DemoWorld, say: Callable[[str], None]) -> None:
+    """When the certificate library is installed: the licence registry sandbox, gateway keys in the work
+    directory and the registry's issuer key registered, so that the harvest DAG has something real to do."""
+    needed = ("gateway.certificates", "gateway.sharing", "gateway.security.keys", "sandbox.licences")
+    if any(importlib.util.find_spec(m) is None for m in needed):
+        say("certificate library not installed: the certificate DAG will say so")
+        return
+    from gateway.certificates import register_issuer_key
+    from gateway.security.keys import GatewayKeys
+    from sandbox.licences import start_licences
+
+    if not os.environ.get("TONGBAN_KEY_FILE"):
+        key_file = world.workdir / "gateway-keys.json"
+        if not key_file.exists():
+            GatewayKeys.generate().write(key_file)
+        os.environ["TONGBAN_KEY_FILE"] = str(key_file)
+    world.licences = start_licences(seed=7, records=12)
+    os.environ["TONGBAN_SD_LICENCES_URL"] = world.licences.url
+    os.environ.setdefault("TONGBAN_SD_LICENCES_API_KEY", "licences-demo-key")
+    engine = make_engine(world.database_url)
+    upgrade(engine)
+    key = requests.get(world.licences.url + "/.well-known/issuer-keys", timeout=10).json()["keys"][0]
+    register_issuer_key(engine, key_id=key["kid"], issuer_code=key["issuer_code"], algorithm=key["alg"],
+                        public_key=key["public_key"])
+    engine.dispose()
+    say(f"licence registry {world.licences.url} (issuer key {key['kid']} registered)")
+
+
+def _dag_plan(world: DemoWorld) -> list[str]:
+    """The order ``--once`` runs the DAGs in: as the scheduler would over a few minutes."""
+    from gateway.orchestration.naming import (
+        CERTIFICATES_DAG,
+        DEADLINES_DAG,
+        PUSH_DAG,
+        RECONCILE_DAG,
+        sync_dag_id,
+    )
+
+    syncs = [sync_dag_id(n) for n in world.departments + world.halls]
+    return [*syncs, PUSH_DAG, *[sync_dag_id(n) for n in world.departments], PUSH_DAG, DEADLINES_DAG,
+            RECONCILE_DAG, CERTIFICATES_DAG]
+
+
+@contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """Send everything written to fds 1 and 2 (Airflow's task logs) to ``path`` for the duration."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def run_demo_once(
     *,
     records: int = 300,
     frontdesk: int = 10,
@@ -62,69 +204,62 @@ def run_demo(
     systems_path: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    from sandbox.server import start_all
-
+    """Every DAG once, in process, against the sandbox; a summary checked against the sandbox itself."""
     say = progress or (lambda _message: None)
-    systems = load_systems(systems_path)
-    workdir.mkdir(parents=True, exist_ok=True)
-    db_path = workdir / "demo.db"
-    for leftover in workdir.glob("demo.db*"):
-        leftover.unlink()
-    department_counts = {"civil": records, "estate": records, "market": records}
+    if "airflow" in sys.modules:
+        raise RuntimeError("Airflow was imported before the demo could configure it")
     started = time.perf_counter()
-    handle = start_all(seed=seed, records=department_counts)
+    workdir = workdir.resolve()
+    home = workdir / "airflow-once"
+    shutil.rmtree(home, ignore_errors=True)
+    from gateway.orchestration.airflow_env import airflow_env, migrate_metadata
+
+    env = airflow_env(home, extra={"AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"})
+    os.environ.update(env)
+    world = demo_world(records=records, frontdesk=frontdesk, seed=seed, workdir=workdir, systems_path=systems_path,
+                       say=say)
+    runs: list[dict[str, Any]] = []
+    log_path = home / "dag-runs.log"
     try:
-        wired = wire_sandbox(systems, handle)
-        say(f"sandbox systems: {', '.join(f'{k} {v}' for k, v in sorted(handle.urls.items()))}")
-        engine = make_engine(f"sqlite:///{db_path}")
-        upgrade(engine)
-        runtime = Runtime(systems=systems, engine=engine)
-        names = [n for n in systems.names() if n in wired]
-        departments = [n for n in names if systems.get(n).role == "department"]
-        halls = [n for n in names if systems.get(n).role == "hall"]
+        say("preparing Airflow's metadata database (airflow db migrate)")
+        migrate_metadata(env)
+        with _output_to(log_path):
+            from gateway.orchestration.dagfactory import build_dags
 
-        created: list[dict[str, Any]] = []
-        for hall in halls:
-            admin = handle.admin_urls[wired[hall]]
-            codes = [c for d in departments for c in systems.get(d).departments]
-            while codes and len(created) < frontdesk:
-                code = codes[len(created) % len(codes)]
-                reply = requests.post(f"{admin}/_sandbox/frontdesk", json={"count": 1, "dept_code": code}, timeout=30)
-                if reply.ok:
-                    created.extend(reply.json()["created"])
-                else:  # the hall's windows do not take cases for this department
-                    codes.remove(code)
-        say(f"{len(created)} cases accepted at the hall's front desk")
+            dags = build_dags()
+        for dag in dags.values():  # one pass, failing fast: retries are for the scheduler, not for a demo
+            for task in dag.tasks:
+                task.retries = 0
+        for dag_id in _dag_plan(world):
+            began = time.perf_counter()
+            with _output_to(log_path):
+                run = dags[dag_id].test()
+                states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+            state = str(run.state)
+            runs.append({"dag_id": dag_id, "state": state, "tasks": states,
+                         "duration_s": round(time.perf_counter() - began, 1)})
+            say(f"{'[green]' if state == 'success' else '[red]'}{dag_id}: {state}[/] "
+                + ", ".join(f"{t} {s}" for t, s in sorted(states.items())))
+        runtime = Runtime(systems=world.systems, engine=make_engine(world.database_url))
+        checks = _check(world.handle, world.wired, world.systems, runtime, world.created)
+        checks["ok: every DAG run succeeded"] = all(r["state"] == "success" for r in runs)
+        status = system_status(runtime.engine, world.systems)
+        from gateway.alerts import alert_counts
 
-        failures: list[str] = []
-        for round_no in (1, 2):
-            for name in departments + halls + (departments if round_no == 2 else []):
-                try:
-                    report = sync_system(runtime, name)
-                    c = report.counts
-                    say(f"sync {name}: read {c.read}, new {c.inserted}, changed {c.updated}, rejected {c.rejected}, "
-                        f"queued {c.queued}")
-                except SyncFailed as exc:
-                    failures.append(str(exc))
-                    say(f"[red]{exc}[/]")
-            result = push(runtime)
-            for target in result.targets:
-                if target.delivered or target.duplicates or target.error:
-                    say(f"push → {target.target}: delivered {target.delivered}, pending {target.pending}"
-                        + (f", error {target.error}" if target.error else ""))
-                if target.error:
-                    failures.append(f"push to {target.target}: {target.error}")
-
-        checks = _check(handle, wired, systems, runtime, created)
-        status = system_status(runtime.engine, systems)
+        alerts = alert_counts(runtime.engine)
+        checks["open alerts (deadlines yellow/red, operations)"] = {k: v for k, v in sorted(alerts.items())}
         runtime.close()
     finally:
-        handle.stop()
+        world.stop()
+    failures = [f"{r['dag_id']}: {r['state']} ({', '.join(t for t, s in r['tasks'].items() if s == 'failed')})"
+                for r in runs if r["state"] != "success"]
     ok = not failures and all(v is True for k, v in checks.items() if k.startswith("ok:"))
     return {
         "ok": ok,
-        "ledger": str(db_path),
+        "ledger": world.database_url,
+        "airflow_log": str(log_path),
         "duration_s": round(time.perf_counter() - started, 1),
+        "dag_runs": runs,
         "failures": failures,
         "checks": checks,
         "status": status,

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, and exactly what .ci/run calls): installs everything it needs into .venv from the
-# package registries, makes sure PostgreSQL is reachable (required when CI=true), and runs the whole suite.
+# package registries (Airflow included), makes sure PostgreSQL is reachable (required when CI=true), runs the
+# whole suite, then one `airflow dags test` smoke through Airflow's own CLI. Redis at 127.0.0.1:6379 (the Celery
+# smoke test's broker) is started when a redis-server is installed, and required when CI=true.
 # Extra arguments go to pytest, e.g. `bash scripts/run-tests.sh tests/mapping -x`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +18,8 @@ install() {  # quiet on success; the whole log on failure
   fi
 }
 install --upgrade pip
-install -c constraints.txt -e ".[test]"
-.venv/bin/python -c "import gateway, connectors, sandbox, pytest" # fail here, clearly, if the install did not work
+install -c constraints.txt -e ".[test,airflow]"
+.venv/bin/python -c "import gateway, connectors, sandbox, pytest, airflow, celery" # fail here, clearly, if the install did not work
 
 pg_url=postgresql://postgres@127.0.0.1:5432/postgres
 pg_up() { .venv/bin/python -c "import psycopg; psycopg.connect('$pg_url', connect_timeout=3).close()" 2>/dev/null; }
@@ -36,6 +38,19 @@ if [ -z "${TONGBAN_TEST_POSTGRES_URL:-}" ]; then
   fi
 fi
 
+redis_up() { .venv/bin/python -c "import redis; redis.Redis(host='127.0.0.1', socket_connect_timeout=3).ping()" 2>/dev/null; }
+if ! redis_up && command -v redis-server >/dev/null 2>&1; then
+  redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save "" --appendonly no >/dev/null 2>&1 || true
+  for _ in $(seq 1 20); do redis_up && break; sleep 0.5; done
+fi
+if ! redis_up; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "CI needs Redis at 127.0.0.1:6379 (the Celery smoke test's broker); it is not reachable" >&2
+    exit 1
+  fi
+  echo "Redis is not reachable at 127.0.0.1:6379: the Celery smoke test will be skipped (with the reason shown)"
+fi
+
 set +e
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 code=$?
@@ -43,5 +58,8 @@ set -e
 if [ "$code" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure" >&2
   exit 1
+fi
+if [ "$code" -eq 0 ] && [ "$#" -eq 0 ]; then  # the whole suite passed: one run through Airflow's own CLI
+  .venv/bin/python scripts/airflow_smoke.py || code=$?
 fi
 exit "$code"

@@ -128,12 +128,19 @@ def push(
 @app.command()
 @_guard
 def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
-    """A table per system: last run, watermark, lag, counts, rejects, pending pushes."""
+    """A table per system (last run, watermark, lag, counts, rejects, pending pushes) and the open alerts."""
+    from gateway.alerts import open_alerts
     from gateway.status import system_status
 
     runtime = _runtime(systems, database_url)
     rows = system_status(runtime.engine, runtime.systems)
-    if json_out:
+    alerts = open_alerts(runtime.engine)
+    if json_out:  # still one row per system; each carries its open alerts (deadlines as counts: there may be many)
+        for r in rows:
+            mine = [a for a in alerts if a["system"] == r["system"]]
+            r["alerts"] = [a for a in mine if a["kind"] != "deadline"]
+            r["deadline_alerts"] = {lvl: sum(1 for a in mine if a["kind"] == "deadline" and a["level"] == lvl)
+                                    for lvl in ("yellow", "red")}
         print_json(rows)
         return
     table_rows = []
@@ -146,6 +153,43 @@ def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: Jso
         ])
     print_table("systems", ["system", "role", "last run", "at", "watermark", "lag s", "read", "ins", "upd",
                             "rej", "dead letters", "outbox", "error"], table_rows)
+    shown = alerts[:50]
+    print_table(f"open alerts ({len(alerts)}{', the 50 most severe shown' if len(alerts) > 50 else ''})",
+                ["level", "kind", "system", "about", "since", "times", "message"],
+                [[a["level"], a["kind"], a["system"], a["key"], a["first_seen_at"], a["occurrences"], a["message"][:160]]
+                 for a in shown])
+
+
+@app.command()
+@_guard
+def reconcile(
+    system: Annotated[str, typer.Argument(help="System to reconcile (source vs ledger vs hall, per day).")],
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Per day: counts and content hashes of SYSTEM's source, the ledger and the hall; missing or divergent cases."""
+    from gateway.reconcile import reconcile_system
+
+    report = reconcile_system(_runtime(systems, database_url), system)
+    if json_out:
+        print_json(report.as_dict())
+    else:
+        print_table(f"reconcile {system} (hall: {report.hall or 'none'}, via {report.hall_view})",
+                    ["day", "source", "ledger", "matched", "missing", "divergent", "extra", "rejected", "hall",
+                     "missing in hall", "stale in hall", "same hash"],
+                    [[d.day, d.source_count, d.ledger_count, d.matched, d.missing_in_ledger, d.divergent,
+                      d.extra_in_ledger, d.rejected, f"{d.hall_count}/{d.hall_expected}", d.missing_in_hall,
+                      d.stale_in_hall, "yes" if d.source_hash == d.ledger_hash else "no"] for d in report.days])
+        problems = [p | {"day": d.day} for d in report.days for p in d.problems]
+        if problems:
+            print_table("missing or divergent", ["day", "source id", "case", "problem"],
+                        [[p["day"], p["source_id"], p["case_no"],
+                          p["problem"] + (" (not yet synced)" if p.get("not_yet_synced") else "")]
+                         for p in problems[:200]])
+        console.print("[green]source, ledger and hall agree[/]" if report.ok else "[red]differences found[/]")
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @dead_letters_app.command("list")
@@ -328,21 +372,32 @@ def sandbox_serve(ctx: typer.Context) -> None:
 @app.command()
 @_guard
 def demo(
+    once: Annotated[bool, typer.Option("--once", help="Run every DAG once in this process, print a summary, exit.")] = False,
     records: Annotated[int, typer.Option("--records", help="Records per department system.")] = 300,
     frontdesk: Annotated[int, typer.Option("--frontdesk", help="Cases accepted at the hall's windows.")] = 10,
     seed: Annotated[int, typer.Option("--seed")] = 42,
-    workdir: Annotated[Path, typer.Option("--workdir", help="Where the demo ledger goes.")] = Path(".tongban"),
+    workdir: Annotated[Path, typer.Option("--workdir", help="Where the demo ledger and Airflow home go.")] = Path(".tongban"),
+    airflow_port: Annotated[int, typer.Option("--airflow-port", help="Airflow UI/API port (live mode).")] = 8080,
+    api_port: Annotated[int, typer.Option("--api-port", help="Gateway API port (live mode).")] = 8400,
     json_out: JsonOpt = False,
 ) -> None:
-    """Start the sandbox, sync every system, push to the hall and back, print a summary."""
-    from gateway.demo import run_demo
+    """The sandbox systems, Airflow (standalone) and the gateway API until Ctrl+C; --once: every DAG once."""
+    if not once:
+        from gateway.demo_live import run_demo_live
 
-    summary = run_demo(records=records, frontdesk=frontdesk, seed=seed, workdir=workdir,
-                       progress=None if json_out else console.print)
+        raise typer.Exit(run_demo_live(records=records, frontdesk=frontdesk, seed=seed, workdir=workdir,
+                                       airflow_port=airflow_port, api_port=api_port))
+    from gateway.demo import run_demo_once
+
+    summary = run_demo_once(records=records, frontdesk=frontdesk, seed=seed, workdir=workdir,
+                            progress=None if json_out else console.print)
     if json_out:
         print_json(summary)
     else:
         print_table("demo summary", ["what", "value"], [[k, v] for k, v in summary["checks"].items()])
+        for failure in summary["failures"]:
+            fail(failure)
+        console.print(f"Airflow task logs: {summary['airflow_log']}")
     if not summary["ok"]:
         raise typer.Exit(1)
 

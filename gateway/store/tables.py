@@ -178,6 +178,56 @@ leases = Table(
 )
 """One run per system at a time, whoever starts it: the holder renews its lease while it works."""
 
+# -- orchestration (migration 0002_orchestration): alerts and reconciliation reports --------------------------
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),  # sync_failed | behind | deadline | reconcile | task_failed
+    Column("key", String(160), nullable=False),  # what the alert is about: a system, a case number, a task
+    Column("system", String(64), nullable=True),
+    Column("case_no", String(64), nullable=True),
+    Column("level", String(16), nullable=False),  # yellow | red (deadlines); warning | error (operations)
+    Column("message", Text, nullable=False),
+    Column("details", Text, nullable=True),
+    Column("status", String(16), nullable=False, default="open"),  # open | resolved
+    Column("occurrences", Integer, nullable=False, default=1),
+    Column("first_seen_at", UtcDateTime(), nullable=False),
+    Column("last_seen_at", UtcDateTime(), nullable=False),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    UniqueConstraint("kind", "key"),
+    Index(None, "status", "kind"),
+)
+"""One row per thing that needs a person: raised again it counts up, fixed it is resolved (never deleted)."""
+
+reconciliations = Table(
+    "reconciliations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("system", String(64), nullable=False),
+    Column("day", String(10), nullable=False),  # Beijing date of the source change time, YYYY-MM-DD
+    Column("checked_at", UtcDateTime(), nullable=False),
+    Column("source_count", Integer, nullable=False),
+    Column("ledger_count", Integer, nullable=False),
+    Column("hall_expected", Integer, nullable=False),
+    Column("hall_count", Integer, nullable=False),
+    Column("matched", Integer, nullable=False),
+    Column("missing_in_ledger", Integer, nullable=False),
+    Column("divergent", Integer, nullable=False),
+    Column("extra_in_ledger", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("missing_in_hall", Integer, nullable=False),
+    Column("stale_in_hall", Integer, nullable=False),
+    Column("source_hash", String(32), nullable=False),
+    Column("ledger_hash", String(32), nullable=False),
+    Column("problems", Text, nullable=False),  # JSON list: {source_id, case_no, problem}
+    Index(None, "system", "day"),
+)
+"""What one reconciliation found, per system and day: counts and order-independent content hashes of the
+source, the ledger and the hall, and the cases that are missing or differ."""
+
+
 # ======================================================================================================
 # Certificate-sharing gateway (migration 0003_gateway): the certificate library, issuer keys, API clients,
 # consents, the hash-chained audit log and its checkpoints, webhook subscriptions and deliveries.
@@ -356,20 +406,22 @@ __all__ = [
     "api_clients",
     "audit_checkpoints",
     "audit_log",
-    "cases",
     "certificate_events",
     "certificate_holders",
     "certificate_quarantine",
     "certificates",
     "consents",
-    "dead_letters",
     "issuer_keys",
+    "webhook_deliveries",
+    "webhook_subscriptions",
+    "alerts",
+    "cases",
+    "dead_letters",
     "leases",
     "metadata",
     "outbox",
+    "reconciliations",
     "runs",
     "source_records",
     "watermarks",
-    "webhook_deliveries",
-    "webhook_subscriptions",
 ]

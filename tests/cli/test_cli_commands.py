@@ -73,7 +73,7 @@ def test_connector_list_and_check(world) -> None:
 
 def test_the_readme_demo_runs_both_directions_and_checks_itself(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "gateway", "demo", "--json", "--records", "60", "--frontdesk", "4",
+        [sys.executable, "-m", "gateway", "demo", "--once", "--json", "--records", "60", "--frontdesk", "4",
          "--workdir", str(tmp_path / "demo")],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
@@ -82,3 +82,5 @@ def test_the_readme_demo_runs_both_directions_and_checks_itself(tmp_path: Path) 
     assert summary["ok"] is True, summary
     assert summary["checks"]["ok: the hall holds every department case"] is True
     assert summary["checks"]["front-desk cases accepted at the hall"] == 4
+    assert summary["checks"]["ok: every DAG run succeeded"] is True
+    assert {r["dag_id"] for r in summary["dag_runs"]} >= {"tongban_push", "tongban_sync_sd_civil", "tongban_deadlines"}

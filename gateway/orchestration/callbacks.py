@@ -1,0 +1,56 @@
+"""Failure callbacks: a task that failed for good (after its retries) becomes an alert in the ledger.
+
+Attached at task level (``on_failure_callback`` in each DAG's ``default_args``): in Airflow 3 the task runner
+calls it in the worker right after the final failure, whichever executor ran the task. A failed sync raises
+``sync_failed`` for its system (resolved by the next successful sync); any other task raises ``task_failed``.
+``tests/dags/test_dag_failure_alert.py`` proves it fires in the installed Airflow version.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gateway.orchestration.naming import SYNC_PREFIX
+
+log = logging.getLogger(__name__)
+
+
+def record_failure(context: Any) -> None:
+    """Airflow ``on_failure_callback``: write (or count up) the alert. Never raises."""
+    try:
+        _record(context)
+    except Exception:  # noqa: BLE001 - a callback must not hide the task's own failure
+        log.exception("could not record the failure alert")
+
+
+def _record(context: Any) -> None:
+    from gateway.alerts import raise_alert
+    from gateway.runtime import Runtime
+
+    ti = context.get("ti") or context.get("task_instance")
+    dag_id = getattr(ti, "dag_id", None) or "?"
+    task_id = getattr(ti, "task_id", None) or "?"
+    try_number = getattr(ti, "try_number", None)
+    exception = context.get("exception")
+    error = f"{type(exception).__name__}: {exception}" if exception is not None else "failed"
+    details = {"dag_id": dag_id, "task_id": task_id, "run_id": getattr(ti, "run_id", None),
+               "try_number": try_number, "error": error[:2000]}
+    runtime = Runtime.from_env()
+    try:
+        if dag_id.startswith(SYNC_PREFIX) and task_id == "sync":
+            system = dag_id[len(SYNC_PREFIX):]
+            raise_alert(runtime.engine, "sync_failed", system, level="error", system=system,
+                        message=f"sync of {system} failed after {try_number} tries: {error}"[:2000],
+                        details=details)
+        else:
+            system = next((task_id.split("_", 1)[1] for prefix in ("push_", "reconcile_") if task_id.startswith(prefix)),
+                          None)
+            raise_alert(runtime.engine, "task_failed", f"{dag_id}.{task_id}", level="error", system=system,
+                        message=f"{dag_id}.{task_id} failed after {try_number} tries: {error}"[:2000],
+                        details=details)
+    finally:
+        runtime.close()
+
+
+__all__ = ["record_failure"]

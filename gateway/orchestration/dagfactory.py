@@ -1,0 +1,202 @@
+"""Build Tongban's Airflow DAGs from the systems configuration.
+
+Parse time is what the dag-processor pays every few seconds for every file, so building the DAGs reads the
+systems file and nothing else: no database, no network, no Airflow Variables, no connector or mapping file. The
+result is stable (systems sorted, no time-dependent values), so re-parsing never creates a new DAG version by
+itself. Task bodies live in :mod:`gateway.orchestration.tasks` and open what they need when they run.
+
+    # dags/tongban.py
+    from gateway.orchestration.dagfactory import build_dags
+    globals().update(build_dags())
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from gateway.config import REPO_ROOT, SystemConfig, SystemsConfig, load_systems
+from gateway.orchestration import tasks
+from gateway.orchestration.callbacks import record_failure
+from gateway.orchestration.naming import (
+    CERTIFICATES_DAG,
+    DEADLINES_DAG,
+    PUSH_DAG,
+    RECONCILE_DAG,
+    asset_uri,
+    sync_dag_id,
+)
+
+DAG_FILE = REPO_ROOT / "dags" / "tongban.py"
+TIMEZONE = "Asia/Shanghai"
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+SCHEDULES = {
+    PUSH_DAG: "*/5 * * * *",
+    CERTIFICATES_DAG: "20 * * * *",
+    DEADLINES_DAG: "*/30 * * * *",
+    RECONCILE_DAG: "30 2 * * *",
+}
+"""Cron schedules (Beijing time) of the shared DAGs; sync DAGs take theirs from the systems file."""
+SHARED_RETRIES: tuple[int, timedelta, timedelta] = (3, timedelta(minutes=1), timedelta(minutes=30))
+"""retries, first retry delay, longest retry delay of the deadline and certificate DAGs."""
+BACKOFF = 2.0  # each retry waits twice as long as the one before, up to max_retry_delay
+
+
+def _call(function: Any, *args: Any) -> Any:
+    """Run a task body; errors a retry cannot fix fail the task at once instead of burning the retries."""
+    try:
+        return function(*args)
+    except Exception as exc:
+        if tasks.permanent(exc):
+            raise AirflowFailException(str(exc)) from exc
+        raise
+
+
+def _default_args(retries: int, retry_delay: timedelta, max_retry_delay: timedelta) -> dict[str, Any]:
+    return {
+        "owner": "tongban",
+        "retries": retries,
+        "retry_delay": retry_delay,
+        "retry_exponential_backoff": BACKOFF,
+        "max_retry_delay": max_retry_delay,
+        "on_failure_callback": record_failure,
+    }
+
+
+def _retry_args(system: SystemConfig) -> dict[str, Any]:
+    """Per-system task settings: its retry policy, and its Celery queue when it names one."""
+    args: dict[str, Any] = {"retries": system.retries, "retry_delay": system.retry_delay,
+                            "max_retry_delay": system.max_retry_delay}
+    if system.queue:
+        args["queue"] = system.queue
+    return args
+
+
+def _timetable(cron: str) -> CronTriggerTimetable:
+    return CronTriggerTimetable(cron, timezone=TIMEZONE)
+
+
+def sync_dag(system: SystemConfig) -> DAG:
+    """``tongban_sync_<system>``: ``sync`` (retried with exponential backoff; alerts when it fails for good) →
+    ``publish`` (emits the system's asset when the run queued changes for other systems, else skipped)."""
+    asset = Asset(name=f"tongban_ledger_{system.name}", uri=asset_uri(system.name))
+    with DAG(
+        dag_id=sync_dag_id(system.name),
+        description=f"Sync {system.title or system.name} into the ledger",
+        schedule=_timetable(system.schedule) if system.schedule else None,
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args={**_default_args(system.retries, system.retry_delay, system.max_retry_delay),
+                      **({"queue": system.queue} if system.queue else {})},
+        tags=["tongban", "sync", system.role],
+        doc_md=f"Incremental sync of **{system.name}** ({system.title}, {system.connector}). "
+               f"Retries {system.retries}× from {system.retry_delay} with exponential backoff; a final failure "
+               "raises a `sync_failed` alert (`tongban status`).",
+    ) as dag:
+        name = system.name
+
+        @task(task_id="sync")
+        def sync() -> dict[str, Any]:
+            return _call(tasks.run_sync, name)  # type: ignore[no-any-return]
+
+        @task(task_id="publish", outlets=[asset], retries=0)
+        def publish(report: dict[str, Any]) -> dict[str, Any]:
+            if not report.get("queued"):
+                raise AirflowSkipException("no changes queued for other systems: no asset event")
+            return {"system": name, "queued": report["queued"]}
+
+        publish(sync())  # type: ignore[arg-type]  # an XComArg stands for the dict at run time
+    return dag
+
+
+def push_dag(systems: SystemsConfig) -> DAG:
+    """``tongban_push``: one task per receiving system. Triggered by any sync DAG's asset and on a schedule;
+    the work itself is whatever the outbox holds (asset events only say "look now")."""
+    assets = [Asset(name=f"tongban_ledger_{n}", uri=asset_uri(n)) for n in systems.names()]
+    cron = _timetable(SCHEDULES[PUSH_DAG])
+    schedule = AssetOrTimeSchedule(timetable=cron, assets=AssetAny(*assets)) if assets else cron
+    with DAG(
+        dag_id=PUSH_DAG,
+        description="Deliver the outbox to the hall and the departments",
+        schedule=schedule,
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=_default_args(*SHARED_RETRIES),
+        tags=["tongban", "push"],
+        doc_md="Drains the outbox (the work queue) into each receiving system; idempotency key `case_no:version`.",
+    ) as dag:
+        for name in systems.names():
+            system = systems.get(name)
+            if system.writable:  # each target retries on its own system's policy
+                task(task_id=f"push_{name}", **_retry_args(system))(lambda target=name: _call(tasks.run_push, target))()
+    return dag
+
+
+def certificates_dag() -> DAG:
+    with DAG(
+        dag_id=CERTIFICATES_DAG,
+        description="Harvest electronic certificates (电子证照) from the issuing systems",
+        schedule=_timetable(SCHEDULES[CERTIFICATES_DAG]),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=_default_args(*SHARED_RETRIES),
+        tags=["tongban", "certificates"],
+        doc_md=f"Calls `{tasks.HARVEST_FUNCTION}(runtime)`; fails loudly when the certificate library is absent.",
+    ) as dag:
+        task(task_id="harvest")(lambda: _call(tasks.run_harvest))()
+    return dag
+
+
+def deadlines_dag() -> DAG:
+    with DAG(
+        dag_id=DEADLINES_DAG,
+        description="Time-limit supervision (yellow at 80%, red past the limit) and the 'system behind' check",
+        schedule=_timetable(SCHEDULES[DEADLINES_DAG]),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=_default_args(*SHARED_RETRIES),
+        tags=["tongban", "supervision"],
+        doc_md="Working days on the holiday calendar (`config/calendar.yaml`), special procedures stop the clock.",
+    ) as dag:
+        task(task_id="scan_deadlines")(lambda: _call(tasks.run_deadlines))()
+        task(task_id="check_freshness")(lambda: _call(tasks.run_freshness))()
+    return dag
+
+
+def reconcile_dag(systems: SystemsConfig) -> DAG:
+    with DAG(
+        dag_id=RECONCILE_DAG,
+        description="Per system and day: counts and content hashes of source, ledger and hall",
+        schedule=_timetable(SCHEDULES[RECONCILE_DAG]),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=_default_args(*SHARED_RETRIES),
+        tags=["tongban", "reconcile"],
+        doc_md="The same as `tongban reconcile SYSTEM`; reports in the `reconciliations` table.",
+    ) as dag:
+        for name in systems.names():
+            task(task_id=f"reconcile_{name}", **_retry_args(systems.get(name)))(
+                lambda system=name: _call(tasks.run_reconcile, system))()
+    return dag
+
+
+def build_dags(systems_path: str | Path | None = None) -> dict[str, DAG]:
+    """Every Tongban DAG for the systems file (``TONGBAN_SYSTEMS`` by default), by DAG id, sorted."""
+    systems = load_systems(systems_path)
+    dags = [sync_dag(systems.get(name)) for name in systems.names()]
+    dags += [push_dag(systems), certificates_dag(), deadlines_dag(), reconcile_dag(systems)]
+    for dag in dags:  # where a worker finds them again: the DAG file, not this factory
+        dag.fileloc = str(DAG_FILE)
+    return {dag.dag_id: dag for dag in dags}
+
+
+__all__ = ["SCHEDULES", "build_dags", "certificates_dag", "deadlines_dag", "push_dag", "reconcile_dag", "sync_dag"]

@@ -1,0 +1,23 @@
+"""DAG ids and asset URIs, in one place: the DAG factory, the demo, the tests and the docs use these names."""
+
+from __future__ import annotations
+
+SYNC_PREFIX = "tongban_sync_"
+PUSH_DAG = "tongban_push"
+CERTIFICATES_DAG = "tongban_certificates"
+DEADLINES_DAG = "tongban_deadlines"
+RECONCILE_DAG = "tongban_reconcile"
+SHARED_DAGS = (PUSH_DAG, CERTIFICATES_DAG, DEADLINES_DAG, RECONCILE_DAG)
+
+
+def sync_dag_id(system: str) -> str:
+    return f"{SYNC_PREFIX}{system}"
+
+
+def asset_uri(system: str) -> str:
+    """The asset a sync DAG publishes when it queued changes for other systems (the push DAG's trigger)."""
+    return f"tongban://ledger/{system}"
+
+
+def all_dag_ids(systems: list[str]) -> list[str]:
+    return [sync_dag_id(s) for s in sorted(systems)] + list(SHARED_DAGS)

@@ -1,0 +1,148 @@
+"""The bodies of Tongban's Airflow tasks: thin calls into ``gateway`` that return JSON-able summaries (XCom).
+
+No Airflow import here: each function opens a :class:`~gateway.runtime.Runtime` from the environment
+(``TONGBAN_SYSTEMS``, ``TONGBAN_DATABASE_URL``; Airflow workers carry them), does one thing and closes it. A
+failure raises; the DAG decides about retries. :func:`permanent` tells the DAG which errors retrying cannot fix.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from gateway.errors import ConfigError, TongbanError
+
+HARVEST_FUNCTION = "gateway.certificates:harvest"
+"""What the certificate DAG calls, for every issuer of the gateway file (``tongban harvest`` does the same):
+``harvest(gateway_runtime, issuer) -> HarvestReport``, with ``gateway.sharing.GatewayRuntime.create(runtime)``."""
+
+
+class HarvestUnavailable(TongbanError):
+    """The certificate library's harvest entry point is not installed in this deployment."""
+
+
+@contextmanager
+def _runtime() -> Iterator[Any]:
+    from gateway.orchestration.connections import install_airflow_resolver
+    from gateway.runtime import Runtime
+
+    install_airflow_resolver()
+    runtime = Runtime.from_env()
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+def permanent(exc: BaseException) -> bool:
+    """Errors a retry cannot fix: a broken systems file, a missing secret, a missing feature."""
+    return isinstance(exc, ConfigError | HarvestUnavailable)
+
+
+def run_sync(system: str, *, full_refresh: bool = False) -> dict[str, Any]:
+    """One sync of ``system``; a success resolves the system's ``sync_failed`` and ``behind`` alerts."""
+    from gateway.alerts import resolve_alerts
+    from gateway.sync.engine import sync_system
+
+    with _runtime() as runtime:
+        report = sync_system(runtime, system, full_refresh=full_refresh)
+        resolve_alerts(runtime.engine, "sync_failed", [system])
+        resolve_alerts(runtime.engine, "behind", [system])
+        return report.as_dict()
+
+
+def run_push(target: str) -> dict[str, Any]:
+    """Drain the outbox into ``target``. An outage or refused credentials raise (rows stay pending)."""
+    from gateway.sync.push import push
+
+    with _runtime() as runtime:
+        report = push(runtime, targets=[target])
+        summary = report.as_dict()
+    if not report.ok:
+        errors = "; ".join(f"{t.target}: {t.error}" for t in report.targets if t.error)
+        raise RuntimeError(f"push to {target} failed, rows stay queued: {errors}")
+    return summary
+
+
+def pending_outbox() -> dict[str, int]:
+    """Pending outbox rows per target (what the push DAG has to do)."""
+    from sqlalchemy import func, select
+
+    from gateway.store.tables import outbox
+
+    with _runtime() as runtime, runtime.engine.connect() as conn:
+        return {t: int(n) for t, n in conn.execute(
+            select(outbox.c.target_system, func.count()).where(outbox.c.status == "pending")
+            .group_by(outbox.c.target_system))}
+
+
+def run_deadlines() -> dict[str, Any]:
+    from gateway.deadlines import WorkCalendar, scan_deadlines
+
+    with _runtime() as runtime:
+        calendar = WorkCalendar.load(systems_path=runtime.systems.path)
+        return scan_deadlines(runtime.engine, calendar).as_dict()
+
+
+def run_freshness() -> dict[str, Any]:
+    from gateway.freshness import check_freshness
+
+    with _runtime() as runtime:
+        return check_freshness(runtime)
+
+
+def run_reconcile(system: str) -> dict[str, Any]:
+    from gateway.reconcile import reconcile_system
+
+    with _runtime() as runtime:
+        report = reconcile_system(runtime, system)
+        return {"system": system, "ok": report.ok, "hall_view": report.hall_view, "totals": report.totals(),
+                "days_with_problems": [d.day for d in report.days if not d.ok]}
+
+
+def harvest_function() -> Callable[..., Any]:
+    """The certificate library's harvest entry point, or :class:`HarvestUnavailable` saying what is missing."""
+    module_name, _, attr = HARVEST_FUNCTION.partition(":")
+    if importlib.util.find_spec(module_name) is None:
+        raise HarvestUnavailable(
+            f"certificate harvest is not available: module {module_name} is not installed "
+            f"(the DAG calls {HARVEST_FUNCTION}(runtime))")
+    function = getattr(importlib.import_module(module_name), attr, None)
+    if not callable(function):
+        raise HarvestUnavailable(
+            f"certificate harvest is not available: {module_name} has no function {attr}(runtime)")
+    return function  # type: ignore[no-any-return]
+
+
+def run_harvest() -> dict[str, Any]:
+    """Harvest every issuer through :data:`HARVEST_FUNCTION`; fails loudly when the certificate library or its
+    keys are missing (never a silent success)."""
+    function = harvest_function()
+    if importlib.util.find_spec("gateway.sharing") is None:
+        raise HarvestUnavailable("certificate harvest is not available: gateway.sharing (GatewayRuntime) is missing")
+    from gateway.sharing import GatewayRuntime
+
+    with _runtime() as runtime:
+        gw = GatewayRuntime.create(runtime)
+        issuers = sorted(gw.settings.issuers)
+        reports = [function(gw, issuer) for issuer in issuers]
+    out = [r.as_dict() if hasattr(r, "as_dict") else r for r in reports]
+    return {"issuers": issuers, "reports": out}
+
+
+__all__ = [
+    "HARVEST_FUNCTION",
+    "HarvestUnavailable",
+    "harvest_function",
+    "pending_outbox",
+    "permanent",
+    "run_deadlines",
+    "run_freshness",
+    "run_harvest",
+    "run_push",
+    "run_reconcile",
+    "run_sync",
+]

@@ -1,0 +1,100 @@
+"""`tongban demo` (live): Airflow standalone comes up with every system's DAG visible and running; Ctrl+C stops
+the whole process group and leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.slow
+DAGS = {"tongban_sync_sd_civil", "tongban_sync_jn_estate", "tongban_sync_sd_hall", "tongban_sync_sd_market",
+        "tongban_push", "tongban_certificates", "tongban_deadlines", "tongban_reconcile"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _session_members(sid: int) -> list[str]:
+    """Live processes (not zombies) whose session is ``sid`` or whose parent chain started in it."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            found.append(f"{entry.name} {stat[:stat.rfind(')') + 1]}")
+    return found
+
+
+@pytest.mark.timeout(600)
+def test_the_live_demo_shows_every_dag_running_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
+    port, api_port = _free_port(), _free_port()
+    log = tmp_path / "demo.log"
+    with open(log, "wb") as out:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "demo", "--records", "40", "--frontdesk", "2", "--workdir",
+             str(tmp_path / "demo"), "--airflow-port", str(port), "--api-port", str(api_port)],
+            stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
+    sid = demo.pid  # its own session: every child it starts belongs to it or to a session it created
+    children: set[int] = set()
+    try:
+        deadline = time.monotonic() + 400
+        while "every DAG triggered" not in log.read_text(errors="replace"):
+            assert demo.poll() is None, log.read_text(errors="replace")[-4000:]
+            assert time.monotonic() < deadline, log.read_text(errors="replace")[-4000:]
+            time.sleep(1)
+        text = log.read_text(errors="replace")
+        assert f"http://127.0.0.1:{port}" in text and "login: admin / " in text
+        password = text.split("login: admin / ")[1].split(")")[0].strip()
+        session = requests.Session()
+        token = session.post(f"http://127.0.0.1:{port}/auth/token",
+                             json={"username": "admin", "password": password}, timeout=15).json()["access_token"]
+        session.headers["Authorization"] = f"Bearer {token}"
+        dags = {d["dag_id"]: d for d in session.get(f"http://127.0.0.1:{port}/api/v2/dags",
+                                                     params={"limit": 100}, timeout=15).json()["dags"]}
+        assert DAGS <= set(dags) and not any(dags[d]["is_paused"] for d in DAGS)
+        while True:  # every DAG runs (and, on the sandbox, succeeds)
+            states = {d: {r["state"] for r in session.get(f"http://127.0.0.1:{port}/api/v2/dags/{d}/dagRuns",
+                                                          timeout=15).json()["dag_runs"]} for d in DAGS}
+            if all("success" in s for s in states.values()):
+                break
+            assert not any("failed" in s for s in states.values()), states
+            assert time.monotonic() < deadline, states
+            time.sleep(2)
+        for entry in Path("/proc").iterdir():  # the demo's children run in sessions of their own
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat[stat.rfind(")") + 2:].split()[1]) == demo.pid:
+                    children.add(int(entry.name))
+        assert children, "the demo started no child processes?"
+    finally:
+        demo.send_signal(signal.SIGINT)  # Ctrl+C
+        try:
+            code = demo.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(demo.pid, signal.SIGKILL)
+            raise
+    assert code == 0, log.read_text(errors="replace")[-3000:]
+    assert "stopped: Airflow, the gateway API and the sandbox are down" in log.read_text(errors="replace")
+    left = [m for child in children for m in _session_members(child)] + _session_members(sid)
+    assert not left, left
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=3)
