@@ -117,7 +117,6 @@ class MappingCompiler:
             "_short": _short,
             "_nfkc": unicodedata.normalize,
             "_WS": _WS,
-            "_iso_from_match": dates.iso_from_match,
             "_iso_from_epoch": dates.iso_from_epoch,
             "_iso_normalise": dates.iso_normalise,
             "_format_datetime": dates.format_datetime,

@@ -102,16 +102,6 @@ def compile_pattern(pattern: str) -> PatternFormat:
     )
 
 
-def iso_from_match(match: re.Match[str], offset: str, *, date_only: bool = False) -> str:
-    """Build ``YYYY-MM-DDTHH:MM:SS[.fff]+08:00`` (or ``YYYY-MM-DD``) from a pattern match."""
-    g = match.groupdict()
-    day = f"{g['Y']}-{g['M']}-{g['D']}"
-    if date_only:
-        return day
-    frac = f".{g['f']}" if g.get("f") else ""
-    return f"{day}T{g.get('h') or '00'}:{g.get('m') or '00'}:{g.get('s') or '00'}{frac}{offset}"
-
-
 def iso_from_epoch(value: object, tz: timezone, *, millis: bool, date_only: bool = False) -> str:
     number = float(value) / (1000 if millis else 1)  # type: ignore[arg-type]
     moment = datetime.fromtimestamp(number, tz)
