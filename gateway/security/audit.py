@@ -135,6 +135,7 @@ class AuditWriter:
         database the batch goes to the writer thread, so the loop never waits for the network."""
         self.batches = 0
         self.entries = 0
+        self.max_settle_rounds = 16
 
     async def start(self) -> None:
         if self._task is not None and self._task.get_loop() is not asyncio.get_running_loop():
@@ -199,7 +200,7 @@ class AuditWriter:
                 seq += 1
                 at = e.at.astimezone(timezone.utc).replace(tzinfo=None)
                 h = entry_hash(prev, seq, at, e, self.algorithm)
-                stamp: Any = at.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else at
+                stamp: Any = at.isoformat(" ", "microseconds") if sqlite else at  # = strftime("%Y-%m-%d %H:%M:%S.%f"), faster
                 rows.append((seq, stamp, e.action, e.outcome, e.client_id, e.holder_ref, e.certificate, e.item_code,
                              e.case_no, e.detail, prev, h))
                 seqs.append(seq)
@@ -225,12 +226,28 @@ class AuditWriter:
         finally:
             cursor.close()
 
+    async def _settle(self) -> None:
+        """Inline mode: let every request that can run reach its audit point before the batch is written.
+
+        The write blocks the event loop, so a batch holds only the entries that arrived before it started.
+        Yielding to the loop until an iteration adds no entry gathers all the requests that were ready to run
+        (under load: dozens; idle: one, at the cost of one loop iteration). Each transaction costs far more than
+        each entry in it (BEGIN, head read, COMMIT ≈ 150 µs here; an entry ≈ 8 µs), so this is where the audit
+        log's throughput comes from."""
+        for _ in range(self.max_settle_rounds):
+            before = len(self._pending)
+            await asyncio.sleep(0)
+            if len(self._pending) == before or len(self._pending) >= self.max_batch:
+                return
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         assert self._wake is not None
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if self.inline:
+                await self._settle()
             while self._pending:
                 batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
                 try:

@@ -186,7 +186,8 @@ class PiiCodec:
 
     # -- blind index ---------------------------------------------------------------------------------------
     def bidx(self, value: str) -> str:
-        return hmac.new(self._bidx_key, normalize_id(value).encode(), hashlib.sha256).hexdigest()[:40]
+        # hmac.digest: the one-shot C implementation, several times cheaper than an hmac.new object (hot path)
+        return hmac.digest(self._bidx_key, normalize_id(value).encode(), "sha256").hex()[:40]
 
 
 def open_text(text: str | None, codec: PiiCodec | None) -> str | None:

@@ -41,10 +41,23 @@ class Decision:
 
 
 class Policy:
+    """The rules are fixed once loaded (a changed file makes a new Policy), so decisions are memoised: every
+    release asks the same few (client, type, item) questions over and over."""
+
     def __init__(self, rules: list[PolicyRule]) -> None:
         self.rules = rules
+        self._decisions: dict[tuple[tuple[str, ...], str, str], Decision] = {}
 
     def decide(self, client_names: tuple[str, ...], type_code: str, item_code: str) -> Decision:
+        key = (client_names, type_code, item_code)
+        decision = self._decisions.get(key)
+        if decision is None:
+            if len(self._decisions) >= 100_000:
+                self._decisions.clear()
+            decision = self._decisions[key] = self._decide(client_names, type_code, item_code)
+        return decision
+
+    def _decide(self, client_names: tuple[str, ...], type_code: str, item_code: str) -> Decision:
         matching = [r for r in self.rules if r.client in client_names and type_code in r.certificate_types
                     and r.matches_item(item_code)]
         if not matching:

@@ -10,10 +10,10 @@ carries its expiry::
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 import orjson
 
@@ -48,7 +48,7 @@ class ConsentTokens:
         self._key = key
 
     def _mac(self, body: str) -> str:
-        return b64url(hmac.new(self._key, f"{_PREFIX}.{body}".encode(), hashlib.sha256).digest())
+        return b64url(hmac.digest(self._key, f"{_PREFIX}.{body}".encode(), "sha256"))
 
     def issue(self, claims: ConsentClaims) -> str:
         body = b64url(orjson.dumps({"id": claims.consent_id, "h": claims.holder, "c": claims.client_id,
@@ -68,7 +68,7 @@ class ConsentTokens:
                                    str(data["i"]), str(data["n"]), int(data["exp"]))
         except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
             raise ConsentError("consent token is malformed") from None
-        current = (now or datetime.now(timezone.utc)).timestamp()
+        current = now.timestamp() if now is not None else time.time()
         if claims.expires <= current:
             raise ConsentError("consent token has expired")
         return claims
