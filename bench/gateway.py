@@ -1,6 +1,6 @@
 """Gateway bench: certificate queries (authentication, policy, consent, purpose check with a database read,
-audit group commit, JWS-signed answer) against a bare endpoint (``/healthz``) of the same app, same server,
-same run.
+audit group commit, answer signed with an EdDSA JWS over a Merkle batch root) against a bare endpoint
+(``/healthz``) of the same app, same server, same run.
 
     python bench/gateway.py                    # SQLite ledger; --postgres URL for PostgreSQL
     python bench/gateway.py --seconds 8 --connections 32
@@ -273,7 +273,7 @@ def main() -> int:
           f"p50 {pct(bare_lat, 0.5):.1f} ms, p99 {pct(bare_lat, 0.99):.1f} ms")
     print(f"[{backend}] gateway  POST /v1/certificates/query:  {gw_rps:8,.0f} requests/s; at {gw_rps / 2:,.0f}/s "
           f"p50 {pct(gw_lat, 0.5):.1f} ms, p99 {pct(gw_lat, 0.99):.1f} ms "
-          f"(auth, policy, consent MAC, purpose check + certificate read, audit group commit, EdDSA JWS)")
+          f"(auth, policy, consent MAC, purpose check + certificate read, audit group commit, EdDSA batch JWS)")
     verdict = "stretch met" if ratio >= 0.5 else "target met" if ratio >= 0.4 else "BELOW TARGET"
     print(f"[{backend}] ratio {ratio:.2f} (target 0.4, stretch 0.5): {verdict}")
     print(f"[{backend}] median latency ratio {statistics.median(gw_lat) / statistics.median(bare_lat):.1f}x")

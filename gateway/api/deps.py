@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response
 
 from gateway.security.audit import AuditEntry
+from gateway.security.batchsign import BatchSigner
 from gateway.security.clients import Client
 from gateway.sharing import GatewayRuntime
 
@@ -36,6 +37,7 @@ class Api:
         self.metrics = Metrics()
         self.reader = FastReader(gw.read_engine)
         self.inline_reads = gw.read_engine.dialect.name == "sqlite"
+        self.signer = BatchSigner(gw.signer)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking database work off the event loop."""
@@ -58,10 +60,12 @@ class Api:
         self.metrics.audit_entries.inc(len(entries))
         return list(seqs)
 
-    def signed_json(self, body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
-        """A JSON answer with a detached JWS of its exact bytes in ``Tongban-Signature``."""
+    async def signed_json(self, body: dict[str, Any], status: int = 200,
+                          headers: dict[str, str] | None = None) -> Response:
+        """A JSON answer signed by the gateway: ``Tongban-Signature`` + ``Tongban-Signature-Proof`` (a batch
+        signature over its exact bytes, see :mod:`gateway.security.batchsign`)."""
         data = orjson.dumps(body)
-        out = {"Tongban-Signature": self.gw.signer.sign_detached(data), **(headers or {})}
+        out = {**await self.signer.sign(data), **(headers or {})}
         return Response(data, status_code=status, media_type="application/json", headers=out)
 
 

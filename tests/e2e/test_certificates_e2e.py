@@ -26,6 +26,8 @@ from gateway.api import create_app
 from gateway.certificates import harvest
 from gateway.security import JwsVerifier, PiiCodec
 from gateway.security.audit import verify_chain
+from gateway.security.batchsign import verify_answer
+from gateway.security.jws import JwsError
 from gateway.sync.engine import sync_system
 from sandbox.licences import start_licences
 
@@ -117,7 +119,12 @@ def test_a_department_fetches_another_departments_licence_with_consent_and_the_h
                                headers={**bearer(civil.credential), "Content-Type": "application/json"})
         assert answer.status_code == 200, answer.text
         jwk = requests.get(url + "/v1/keys", timeout=10).json()["keys"][0]
-        JwsVerifier(jwk).verify(answer.headers["Tongban-Signature"], answer.content)  # signed by the gateway
+        # signed by the gateway: a batch signature whose Merkle proof leads from these exact bytes to its root
+        verify_answer(JwsVerifier(jwk), answer.content, answer.headers["Tongban-Signature"],
+                      answer.headers["Tongban-Signature-Proof"])
+        with pytest.raises(JwsError):
+            verify_answer(JwsVerifier(jwk), answer.content + b" ", answer.headers["Tongban-Signature"],
+                          answer.headers["Tongban-Signature-Proof"])
         data = answer.json()
         expected_hash = hashlib.sha256(
             f"POST\n/v1/certificates/query\n{civil.client.client_id}\n{hashlib.sha256(body).hexdigest()}".encode()

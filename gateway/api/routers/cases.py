@@ -66,7 +66,7 @@ async def get_case(case_no: CaseP, caller: Caller = Depends(require("cases:read"
     timeline.sort(key=lambda e: e["at"] or "")
     await api.audit([AuditEntry(action="case", outcome="read", client_id=caller.client.client_id, case_no=case_no,
                                 holder_ref=api.gw.pii.bidx(number) if number else None)])
-    return api.signed_json({
+    return await api.signed_json({
         "case_no": row["case_no"], "version": row["version"], "status": data.get("status", "unknown"),
         "deleted": bool(row["deleted"]), "item_code": row["item_code"], "item_name": data.get("item_name"),
         "dept_code": row["dept_code"], "applicant_name": applicant.get("name"),
@@ -112,7 +112,7 @@ async def case_materials(case_no: CaseP, caller: Caller = Depends(require("cases
     await api.audit([AuditEntry(action="materials", outcome=f"saved:{saved}", client_id=caller.client.client_id,
                                 case_no=case_no, item_code=item.item_code)])
     type_of = dict((ident, t) for t, ident in valid)
-    return api.signed_json({"case_no": case_no, "item_code": item.item_code, "submissions_saved": saved,
+    return await api.signed_json({"case_no": case_no, "item_code": item.item_code, "submissions_saved": saved,
                             "materials": [{"name": a.name, "required": a.required, "replaced": a.replaced,
                                            "certificate_type": type_of.get(a.by_certificate or "")}
                                           for a in answers]})

@@ -34,8 +34,11 @@ from ..schemas import CertificateResponse, Purpose, QueryRequest, QueryResponse,
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"], responses=PROBLEM_RESPONSES)
 Query_ = Depends(require("certificates:query"))
-_SIGNED = {"headers": {"Tongban-Signature": {"description": "Detached JWS (EdDSA) of the body",
-                                             "schema": {"type": "string"}}}}
+_SIGNED = {"headers": {
+    "Tongban-Signature": {"description": "JWS (EdDSA; SM2 as an option) over the root of a Merkle tree of answers "
+                                         "(gateway.security.batchsign)", "schema": {"type": "string"}},
+    "Tongban-Signature-Proof": {"description": "RFC 9162 inclusion proof of this body: `<index>:<b64url hash>.…`",
+                                "schema": {"type": "string"}}}}
 
 
 _HOLDER_SQL = ("SELECT c.identifier, c.legacy_identifier, c.type_code, c.name, c.number, c.issuer_code, c.status, "
@@ -94,7 +97,7 @@ async def query_certificates(request: Request) -> Response:
     seqs = await api.audit(entries)
     api.metrics.releases.inc(len(found))
     number = body.holder.id_number
-    return api.signed_json({
+    return await api.signed_json({
         "request_sha256": caller.request_sha256, "client_id": caller.client.client_id,
         "purpose": purpose.model_dump(), "audit_seq": seqs, "released_at": now_iso(),
         "holder_id_number": number if caller.full_ids else mask(number),
@@ -154,7 +157,7 @@ async def get_certificate(identifier: IdentP, item_code: ItemQ, case_no: CaseQ, 
                                        holder_ref=holder, certificate=cert.identifier, item_code=item_code,
                                        case_no=case_no, detail="metadata")])
     api.metrics.releases.inc()
-    return api.signed_json({
+    return await api.signed_json({
         "request_sha256": caller.request_sha256, "client_id": caller.client.client_id,
         "purpose": purpose.model_dump(), "audit_seq": seqs, "released_at": now_iso(),
         "certificate": cert.metadata(api.gw.pii, full_ids=caller.full_ids),
@@ -220,4 +223,4 @@ async def verify_certificate(body: VerifyRequest, caller: Caller = Query_, api: 
     if genuine and cert is not None:
         out.update(identifier=cert.identifier, type_code=cert.type_code, issuer_code=cert.issuer_code,
                    status=cert.effective_status(), valid_until=cert.valid_until)
-    return api.signed_json(out)
+    return await api.signed_json(out)

@@ -53,4 +53,4 @@ async def issue_consent(body: ConsentRequest, caller: Caller = Depends(require("
     await api.audit([AuditEntry(action="consent", outcome="granted", client_id=caller.client.client_id,
                                 holder_ref=bidx, item_code=body.purpose.item_code, case_no=body.purpose.case_no,
                                 detail=f"for client {body.client_id}: {','.join(types)} until {expires.isoformat()}")])
-    return api.signed_json({"consent_id": consent_id, "token": token, "expires_at": expires.isoformat()}, status=201)
+    return await api.signed_json({"consent_id": consent_id, "token": token, "expires_at": expires.isoformat()}, status=201)

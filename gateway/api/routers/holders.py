@@ -37,7 +37,7 @@ async def access_log(body: AccessLogRequest, caller: Caller = Depends(require("h
     rows = await api.run(_entries, api, bidx)
     await api.audit([AuditEntry(action="access-log", outcome="read", client_id=caller.client.client_id,
                                 holder_ref=bidx)])
-    return api.signed_json({
+    return await api.signed_json({
         "holder_id_number": body.id_number if caller.full_ids else mask(body.id_number),
         "entries": [{"seq": r.seq, "at": r.at.isoformat(), "action": r.action, "outcome": r.outcome,
                      "client_id": r.client_id, "client_name": r.name, "certificate": r.certificate,

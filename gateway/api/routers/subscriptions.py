@@ -44,7 +44,7 @@ async def subscribe(body: SubscriptionRequest, caller: Caller = Sub, api: Api = 
         "subscription_id": secrets.token_hex(8), "client_id": caller.client.client_id, "url": body.url,
         "certificate_types": orjson.dumps(sorted(set(body.certificate_types))).decode(), "active": True,
         "created_at": datetime.now(timezone.utc)})
-    return api.signed_json(_out(row), status=201)
+    return await api.signed_json(_out(row), status=201)
 
 
 def _list(api: Api, client_id: str) -> list[Any]:
@@ -57,7 +57,7 @@ def _list(api: Api, client_id: str) -> list[Any]:
 @router.get("", response_model=SubscriptionList, summary="This client's active subscriptions")
 async def list_subscriptions(caller: Caller = Sub, api: Api = Depends(get_api)) -> Response:
     rows = await api.run(_list, api, caller.client.client_id)
-    return api.signed_json({"subscriptions": [_out(r) for r in rows]})
+    return await api.signed_json({"subscriptions": [_out(r) for r in rows]})
 
 
 def _cancel(api: Api, client_id: str, subscription_id: str) -> int:
