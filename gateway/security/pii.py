@@ -105,6 +105,9 @@ class PiiCodec:
         self._aead = {kid: AESGCM(key) for kid, key in keys.pii_keys.items()} if self.cipher == "AES-GCM" else {}
         self._bidx_key = keys.blind_index_key
         self._cache: dict[str, str] = {}
+        """Plain value -> its sealed form, so that sealing the same ID twice gives the same text (and costs once)."""
+        self._opened: dict[str, str] = {}
+        """Sealed field -> plain value: the reverse, for the release path (same bound, same process lifetime)."""
 
     # -- primitives ----------------------------------------------------------------------------------------
     def _encrypt(self, data: bytes, kid: str) -> bytes:
@@ -145,8 +148,14 @@ class PiiCodec:
     def open(self, value: str) -> str:
         if not isinstance(value, str) or not value.startswith(FIELD_PREFIX):
             return value
-        kid, _, data = value[len(FIELD_PREFIX):].partition(":")
-        return self._decrypt(base64.b64decode(data), kid).decode()
+        plain = self._opened.get(value)
+        if plain is None:
+            kid, _, data = value[len(FIELD_PREFIX):].partition(":")
+            plain = self._decrypt(base64.b64decode(data), kid).decode()
+            if len(self._opened) >= _CACHE_MAX:
+                self._opened.clear()
+            self._opened[value] = plain  # the gateway opens the same holders' IDs on every release
+        return plain
 
     @staticmethod
     def is_sealed(value: Any) -> bool:
