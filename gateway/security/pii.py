@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import logging
@@ -106,8 +107,8 @@ class PiiCodec:
         self._bidx_key = keys.blind_index_key
         self._cache: dict[str, str] = {}
         """Plain value -> its sealed form, so that sealing the same ID twice gives the same text (and costs once)."""
-        self._opened: dict[str, str] = {}
-        """Sealed field -> plain value: the reverse, for the release path (same bound, same process lifetime)."""
+        self._open_sealed = functools.lru_cache(maxsize=_CACHE_MAX)(self._open_field)
+        """Sealed field -> plain value: the gateway opens the same holders' IDs on every release."""
 
     # -- primitives ----------------------------------------------------------------------------------------
     def _encrypt(self, data: bytes, kid: str) -> bytes:
@@ -148,14 +149,11 @@ class PiiCodec:
     def open(self, value: str) -> str:
         if not isinstance(value, str) or not value.startswith(FIELD_PREFIX):
             return value
-        plain = self._opened.get(value)
-        if plain is None:
-            kid, _, data = value[len(FIELD_PREFIX):].partition(":")
-            plain = self._decrypt(base64.b64decode(data), kid).decode()
-            if len(self._opened) >= _CACHE_MAX:
-                self._opened.clear()
-            self._opened[value] = plain  # the gateway opens the same holders' IDs on every release
-        return plain
+        return self._open_sealed(value)
+
+    def _open_field(self, value: str) -> str:
+        kid, _, data = value[len(FIELD_PREFIX):].partition(":")
+        return self._decrypt(base64.b64decode(data), kid).decode()
 
     @staticmethod
     def is_sealed(value: Any) -> bool:

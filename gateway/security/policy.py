@@ -14,6 +14,7 @@ consent, consent is required (the stricter reading wins).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,18 +47,10 @@ class Policy:
 
     def __init__(self, rules: list[PolicyRule]) -> None:
         self.rules = rules
-        self._decisions: dict[tuple[tuple[str, ...], str, str], Decision] = {}
-
-    def decide(self, client_names: tuple[str, ...], type_code: str, item_code: str) -> Decision:
-        key = (client_names, type_code, item_code)
-        decision = self._decisions.get(key)
-        if decision is None:
-            if len(self._decisions) >= 100_000:
-                self._decisions.clear()
-            decision = self._decisions[key] = self._decide(client_names, type_code, item_code)
-        return decision
+        self.decide = functools.lru_cache(maxsize=100_000)(self._decide)
 
     def _decide(self, client_names: tuple[str, ...], type_code: str, item_code: str) -> Decision:
+        """Which rules allow this; ``decide`` is this, memoised."""
         matching = [r for r in self.rules if r.client in client_names and type_code in r.certificate_types
                     and r.matches_item(item_code)]
         if not matching:
