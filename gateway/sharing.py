@@ -51,6 +51,8 @@ class GatewaySettings(BaseModel):
     retention: timedelta = timedelta(days=180)
     webhook_max_attempts: int = Field(default=6, ge=1)
     webhook_timeout: float = 5.0
+    gc_young_threshold: int = Field(default=10_000, ge=0)
+    """The API worker's young-generation GC threshold (``gateway.api.gc_policy``); 0 keeps CPython's 700."""
 
     @field_validator("consent_ttl", "consent_max_ttl", "checkpoint_every", "retention", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ from gateway.security.pii import install_log_redaction
 from gateway.sharing import GatewayRuntime
 
 from .deps import Api
+from .gc_policy import server_gc
 from .metrics import MetricsMiddleware
 from .problems import MEDIA_TYPE, Problem, install_problem_handlers
 from .schemas import QueryRequest
@@ -46,7 +47,8 @@ def create_app(runtime_or_gateway: Any, *, webhook_interval: float = 1.0) -> Fas
         await gw.audit.start()
         task = asyncio.create_task(_webhook_loop(api, webhook_interval)) if webhook_interval > 0 else None
         try:
-            yield
+            with server_gc(gw.settings.gc_young_threshold):
+                yield
         finally:
             if task is not None:
                 task.cancel()

@@ -19,6 +19,7 @@ __all__ = ["FastReader"]
 class FastReader:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.dialect = engine.dialect.name
         self.mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._local = threading.local()
 
