@@ -89,8 +89,17 @@ def sign_batch(signer: JwsSigner, bodies: list[bytes]) -> list[dict[str, str]]:
     root, proofs = inclusion_proofs([leaf_hash(b) for b in bodies])
     token = signer.sign(orjson.dumps({"typ": PAYLOAD_TYPE, "hash": "sha-256", "root": b64url(root),
                                       "size": len(bodies), "iat": int(time.time())}))
-    return [{SIGNATURE_HEADER: token, PROOF_HEADER: f"{i}:" + ".".join(b64url(h) for h in proof)}
-            for i, proof in enumerate(proofs)]
+    encoded: dict[bytes, str] = {}  # a subtree's hash sits in the proof of every leaf beside it: encode it once
+    out = []
+    for i, proof in enumerate(proofs):
+        steps = []
+        for node in proof:
+            text = encoded.get(node)
+            if text is None:
+                text = encoded[node] = b64url(node)
+            steps.append(text)
+        out.append({SIGNATURE_HEADER: token, PROOF_HEADER: f"{i}:" + ".".join(steps)})
+    return out
 
 
 def verify_answer(verifier: JwsVerifier, body: bytes, signature: str, proof: str) -> dict[str, Any]:

@@ -97,3 +97,30 @@ def test_the_cli_names_the_changed_row_and_exits_non_zero(sqlite_url: str) -> No
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1
     assert "row seq=9" in bad.stderr and "changed" in bad.stderr
+
+
+def test_sqlite_write_ahead_log_is_checkpointed_off_the_event_loop(sqlite_url: str) -> None:
+    """The inline writer turns SQLite's in-COMMIT checkpoint off and copies the log from its thread instead:
+    while it runs, the log is checkpointed behind its back; after stop() nothing is left uncopied."""
+    import sqlite3
+
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    writer = AuditWriter(engine)
+    writer.wal_checkpoint_seconds = 0.0
+    path = sqlite_url.removeprefix("sqlite:///")
+
+    async def run() -> None:
+        await writer.start()
+        for round_ in range(5):
+            await asyncio.gather(*(writer.append(AuditEntry(action="query", outcome="none-found",
+                                                            case_no=f"{round_}-{i}")) for i in range(50)))
+            await asyncio.sleep(0.05)  # the checkpoint thread gets its turn
+        assert writer._raw.cursor().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0  # noqa: SLF001
+        await writer.stop()
+
+    asyncio.run(run())
+    busy, log_frames, copied = sqlite3.connect(path).execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and log_frames == copied
+    assert verify_chain(engine).ok and verify_chain(engine).entries == 250
+    engine.dispose()
