@@ -43,9 +43,18 @@ class ConsentClaims:
                 and self.item_code == item_code and self.case_no == case_no)
 
 
+_VERIFIED_MAX = 20_000
+
+
 class ConsentTokens:
+    """Issues and checks consent tokens. A token that has verified once is remembered (bounded), so a
+    department that presents it again — the query, then each certificate's metadata and file, for one case —
+    costs a dict lookup, not a MAC, a base64 decode and a JSON parse; its expiry is still checked every time.
+    Only tokens whose MAC verified are remembered: a forged token never matches one."""
+
     def __init__(self, key: bytes) -> None:
         self._key = key
+        self._verified: dict[str, ConsentClaims] = {}
 
     def _mac(self, body: str) -> str:
         return b64url(hmac.digest(self._key, f"{_PREFIX}.{body}".encode(), "sha256"))
@@ -57,6 +66,18 @@ class ConsentTokens:
         return f"{_PREFIX}.{body}.{self._mac(body)}"
 
     def check(self, token: str, *, now: datetime | None = None) -> ConsentClaims:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            if len(self._verified) >= _VERIFIED_MAX:
+                self._verified.clear()
+            self._verified[token] = claims
+        current = now.timestamp() if now is not None else time.time()
+        if claims.expires <= current:
+            raise ConsentError("consent token has expired")
+        return claims
+
+    def _verify(self, token: str) -> ConsentClaims:
         parts = token.split(".")
         if len(parts) != 3 or parts[0] != _PREFIX:
             raise ConsentError("not a consent token")
@@ -68,7 +89,4 @@ class ConsentTokens:
                                    str(data["i"]), str(data["n"]), int(data["exp"]))
         except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
             raise ConsentError("consent token is malformed") from None
-        current = now.timestamp() if now is not None else time.time()
-        if claims.expires <= current:
-            raise ConsentError("consent token has expired")
         return claims

@@ -7,11 +7,13 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import select
 
 from gateway.security import ClientStore, ConsentClaims, ConsentError, ConsentTokens, GatewayKeys, PiiCodec
 from gateway.security import Policy, PolicyRule, RateLimiter, mask, redact
+from gateway.security.jws import b64url, unb64url
 from gateway.security.pii import RedactingFilter
 from gateway.security.retention import purge, reseal_all
 from gateway.store.db import make_engine
@@ -124,8 +126,13 @@ def test_consent_tokens_bind_and_expire() -> None:
     assert tokens.check(token) == claims
     assert claims.covers(holder="holder", client_id="client", type_code="T1", item_code="item", case_no="case")
     assert not claims.covers(holder="holder", client_id="client", type_code="T1", item_code="item", case_no="x")
-    with pytest.raises(ConsentError, match="expired"):
+    assert tokens.check(token) == claims  # remembered once verified ...
+    with pytest.raises(ConsentError, match="expired"):  # ... and its expiry still checked every time
         tokens.check(token, now=datetime.now(timezone.utc) + timedelta(minutes=10))
+    head, body, mac = token.split(".")
+    forged_body = b64url(orjson.dumps({**orjson.loads(unb64url(body)), "n": "other-case"}))
+    with pytest.raises(ConsentError, match="authenticate"):  # a verified token does not vouch for an edited one
+        tokens.check(f"{head}.{forged_body}.{mac}")
     with pytest.raises(ConsentError, match="authenticate"):
         ConsentTokens(b"j" * 32).check(token)
     with pytest.raises(ConsentError):
