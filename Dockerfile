@@ -13,7 +13,11 @@ RUN apt-get update && apt-get install -y --no-install-recommends curl tini && rm
 
 WORKDIR /opt/tongban
 COPY --chown=tongban . /opt/tongban
-RUN pip install --no-cache-dir -c constraints.txt -e ".[airflow,postgres]"
+# gcc only for the install: it compiles the SOAP fast path's tree walker (setup.py), then leaves the image
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install --no-cache-dir -c constraints.txt -e ".[airflow,postgres]" \
+    && python -c "from connectors.soap.decode import WALKER; assert WALKER.startswith('compiled'), WALKER" \
+    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 
 USER tongban
 ENTRYPOINT ["tini", "--"]
