@@ -7,6 +7,8 @@ without decrypting anything and without holding an ID number in clear.
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -53,17 +55,38 @@ class StoredCertificate:
             return "expired"
         return self.status
 
+    def metadata_json(self, pii: PiiCodec, *, full_ids: bool) -> orjson.Fragment:
+        """:meth:`metadata` as ready JSON to embed in an answer, remembered per certificate state: a certificate
+        is released many times between changes, and each time its document was parsed, its holders' ID numbers
+        opened and masked, and the result serialised again. The key is everything the rendering depends on
+        (the stored document itself, status as of today, renewal, legacy identifier, update time, scope)."""
+        return _rendered_metadata(self.document, self.effective_status(), self.renewed_as, self.legacy_identifier,
+                                  self.updated_at, pii, full_ids)
+
     def metadata(self, pii: PiiCodec, *, full_ids: bool) -> dict[str, Any]:
         """The metadata a client sees: holder ID numbers masked unless the client's scope allows them."""
-        doc = orjson.loads(self.document)
-        for holder in doc.get("holders", []):
-            number = pii.open(holder["id_number"])
-            holder["id_number"] = number if full_ids else mask(number)
-        doc["status"] = self.effective_status()
-        doc["renewed_as"] = self.renewed_as
-        doc["legacy_identifier"] = self.legacy_identifier
-        doc["updated_at"] = self.updated_at.isoformat()
-        return doc
+        return _metadata_dict(self.document, self.effective_status(), self.renewed_as, self.legacy_identifier,
+                              self.updated_at, pii, full_ids)
+
+
+def _metadata_dict(document: str, status: str, renewed_as: str | None, legacy_identifier: str | None,
+                   updated_at: datetime, pii: PiiCodec, full_ids: bool) -> dict[str, Any]:
+    doc = orjson.loads(document)
+    for holder in doc.get("holders", []):
+        number = pii.open(holder["id_number"])
+        holder["id_number"] = number if full_ids else mask(number)
+    doc["status"] = status
+    doc["renewed_as"] = renewed_as
+    doc["legacy_identifier"] = legacy_identifier
+    doc["updated_at"] = updated_at.isoformat()
+    return doc
+
+
+@functools.lru_cache(maxsize=4096)
+def _rendered_metadata(document: str, status: str, renewed_as: str | None, legacy_identifier: str | None,
+                       updated_at: datetime, pii: PiiCodec, full_ids: bool) -> orjson.Fragment:
+    return orjson.Fragment(orjson.dumps(_metadata_dict(document, status, renewed_as, legacy_identifier, updated_at,
+                                                       pii, full_ids)))
 
 
 def _stored(row: Any) -> StoredCertificate:

@@ -49,7 +49,7 @@ _QUERY_SQL = (
     "FROM cases k "
     "LEFT JOIN certificate_holders h ON h.holder_bidx = ? AND h.type_code IN ({types}) "
     "LEFT JOIN certificates c ON c.identifier = h.identifier "
-    "WHERE k.case_no = ? ORDER BY c.identifier")
+    "WHERE k.case_no = ?")
 
 
 @functools.lru_cache(maxsize=64)
@@ -65,7 +65,12 @@ def _query_facts(api: Api, case_no: str, bidx: str, types: list[str]) -> tuple[C
     rows = reader.rows(reader.sql(_query_sql(reader.dialect, len(types))), (bidx, *types, case_no))
     if not rows:
         return None, []
-    return case_facts_from(rows[0]), [library.stored_from_row(r[5:]) for r in rows if r[5] is not None]
+    found = sorted((r[5:] for r in rows if r[5] is not None), key=_by_identifier)  # a few: cheaper than SQL's sort
+    return case_facts_from(rows[0]), [library.stored_from_row(r) for r in found]
+
+
+def _by_identifier(row: tuple[Any, ...]) -> str:
+    return str(row[0])
 
 
 @router.post("/query", response_model=QueryResponse, responses={200: _SIGNED},
@@ -112,9 +117,9 @@ async def query_certificates(request: Request) -> Response:
     number = body.holder.id_number
     return await api.signed_json({
         "request_sha256": caller.request_sha256, "client_id": caller.client.client_id,
-        "purpose": purpose.model_dump(), "audit_seq": seqs, "released_at": now_iso(),
-        "holder_id_number": number if caller.full_ids else mask(number),
-        "certificates": [c.metadata(gw.pii, full_ids=caller.full_ids) for c in found],
+        "purpose": {"item_code": purpose.item_code, "case_no": purpose.case_no}, "audit_seq": seqs,
+        "released_at": now_iso(), "holder_id_number": number if caller.full_ids else mask(number),
+        "certificates": [c.metadata_json(gw.pii, full_ids=caller.full_ids) for c in found],
     })
 
 
@@ -173,7 +178,7 @@ async def get_certificate(identifier: IdentP, item_code: ItemQ, case_no: CaseQ, 
     return await api.signed_json({
         "request_sha256": caller.request_sha256, "client_id": caller.client.client_id,
         "purpose": purpose.model_dump(), "audit_seq": seqs, "released_at": now_iso(),
-        "certificate": cert.metadata(api.gw.pii, full_ids=caller.full_ids),
+        "certificate": cert.metadata_json(api.gw.pii, full_ids=caller.full_ids),
     })
 
 
