@@ -40,6 +40,7 @@ from .envelope import add_header, literal_envelope, rpc_envelope, zeep_envelope
 from .faults import FaultRule, classify, fault_error, read_fault
 from .hardening import UnsafeXmlError, XmlLimits, parse_document
 from .loader import LoadedWsdl, load_wsdl
+from .multiref import has_references, inline_references
 from .wsdl_model import Operation, Port
 from .wsse import WsseSettings, security_header
 from .xmltext import DecodedXml, charset_of, decode_xml
@@ -102,7 +103,7 @@ class SoapClient:
                 digest=w.digest, nonce=w.nonce, created=w.created, timestamp_ttl=w.timestamp_ttl_seconds,
                 must_understand=w.must_understand,
             )
-        self.limits = XmlLimits(config.limits.max_bytes, config.limits.max_depth)
+        self.limits = XmlLimits(config.limits.max_bytes, config.limits.max_depth, config.limits.max_elements)
         self.rules = [FaultRule(r.match, r.action) for r in config.faults]
         self._backoff = BackoffPolicy(config.retry, random)
         self._sleep, self._clock = sleep, clock
@@ -237,6 +238,8 @@ class SoapClient:
             raise error
         if not 200 <= status < 300:
             raise FatalSyncError(f"{where}: HTTP {status} with a SOAP envelope that is not a Fault")
+        if has_references(decoded.data):
+            inline_references(body, where=where, max_elements=self.limits.max_elements)
         return CallResult(body, decoded, status, where)
 
     def close(self) -> None:

@@ -65,6 +65,8 @@ class TlsConfig(_Model):
 class LimitsConfig(_Model):
     max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     max_depth: int = Field(256, ge=4, le=256)
+    max_elements: int = Field(2_000_000, ge=1000)
+    """How many elements SOAP-encoded references (multiRef) may expand into (connectors/soap/multiref.py)."""
 
 
 class FaultRuleConfig(_Model):

@@ -36,6 +36,8 @@ class XmlLimits:
 
     max_bytes: int = 64 * 1024 * 1024
     max_depth: int = LIBXML2_MAX_DEPTH
+    max_elements: int = 2_000_000
+    """Elements that SOAP-encoded references may expand into (:mod:`.multiref`): references nest like entities."""
 
 
 class UnsafeXmlError(FatalSyncError):
