@@ -137,10 +137,22 @@ def load_wsdl(source: str, *, session: requests.Session | None = None, limits: X
     limits = limits or XmlLimits()
     session = session or requests.Session()
     data = fetch_wsdl(source, session=session, timeout=timeout, cache_dir=cache_dir)
-    model = WsdlModel.parse(data, where=f"WSDL {source}", limits=limits)
     location = source if source.startswith(("http://", "https://")) else str(Path(source).resolve())
-    transport = _ZeepTransport(session, {location: data, source: data}, offline=offline, timeout=timeout,
-                               limits=limits)
+    documents = {location: data, source: data}
+
+    def follow(imported: str) -> bytes | None:  # the documents it imports: read once, for the model and zeep
+        if bundled_schema(imported) is not None:
+            return None
+        if offline and imported.startswith(("http://", "https://")):
+            raise ConfigError(f"the WSDL imports {imported}, which is not shipped with Tongban and offline is set")
+        try:
+            documents[imported] = fetch_wsdl(imported, session=session, timeout=timeout, cache_dir=cache_dir)
+        except ConfigError as exc:
+            raise ConfigError(f"the WSDL {source} imports {imported}, which cannot be read: {exc}") from None
+        return documents[imported]
+
+    model = WsdlModel.parse(data, where=f"WSDL {source}", limits=limits, base=location, fetch=follow)
+    transport = _ZeepTransport(session, documents, offline=offline, timeout=timeout, limits=limits)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

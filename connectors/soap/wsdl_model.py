@@ -9,17 +9,22 @@ each variant:
     model = WsdlModel.parse(wsdl_bytes, where="EASLogin.wsdl")
     [op.signature() for op in model.operations_of(model.soap_ports()[0])]
 
-Only what a client needs is modelled (WSDL 1.1 with SOAP 1.1/1.2 and HTTP bindings, inline XSD).
+Only what a client needs is modelled (WSDL 1.1 with SOAP 1.1/1.2 and HTTP bindings, XSD inline or imported).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
+from urllib.parse import urljoin
 
 from lxml import etree
 from lxml.etree import QName
+
+from gateway.errors import ConfigError
 
 from .hardening import XmlLimits, parse_document
 
@@ -130,57 +135,29 @@ class WsdlModel:
     qualified: dict[str, bool]
 
     @classmethod
-    def parse(cls, data: bytes, *, where: str, limits: XmlLimits | None = None) -> WsdlModel:
-        root = parse_document(data, where=where, limits=limits)
+    def parse(cls, data: bytes, *, where: str, limits: XmlLimits | None = None, base: str | None = None,
+              fetch: Fetch | None = None) -> WsdlModel:
+        """Model a WSDL and, when ``fetch`` is given, every document it imports (``wsdl:import``, ``xsd:import``
+        and ``xsd:include`` with a location, resolved against ``base``): CXF, Axis2 and .NET split services into
+        a service WSDL, an interface WSDL and schemas, and the operations of the first are written in the others.
+        """
+        roots = imported_documents(parse_document(data, where=where, limits=limits), base, fetch, where=where,
+                                   limits=limits)
         messages: dict[QName, tuple[Part, ...]] = {}
-        tns = root.get("targetNamespace")
-        for message in root.iterfind(f"{{{WSDL}}}message"):
-            parts = tuple(
-                Part(p.get("name", ""), _q(p, p.get("element")), _q(p, p.get("type")))
-                for p in message.iterfind(f"{{{WSDL}}}part")
-            )
-            messages[QName(tns, message.get("name", ""))] = parts
-        port_types = {
-            QName(tns, pt.get("name", "")): list(pt.iterfind(f"{{{WSDL}}}operation"))
-            for pt in root.iterfind(f"{{{WSDL}}}portType")
-        }
+        port_types: dict[QName, list[etree._Element]] = {}
         bindings: dict[QName, _Binding] = {}
-        for b in root.iterfind(f"{{{WSDL}}}binding"):
-            protocol: Protocol = "other"
-            style = "document"
-            for ns, proto in ((SOAP11_BINDING, "soap11"), (SOAP12_BINDING, "soap12"), (HTTP_BINDING, "http")):
-                marker = b.find(f"{{{ns}}}binding")
-                if marker is not None:
-                    protocol = proto  # type: ignore[assignment]
-                    style = marker.get("style") or "document"
-                    break
-            binding = _Binding(QName(tns, b.get("name", "")), _q(b, b.get("type")), protocol, style)
-            for op in b.iterfind(f"{{{WSDL}}}operation"):
-                inp = op.find(f"{{{WSDL}}}input")
-                binding.operations[(op.get("name", ""), inp.get("name") if inp is not None else None)] = op
-            bindings[binding.name] = binding
-        ports = []
-        for service in root.iterfind(f"{{{WSDL}}}service"):
-            for port in service.iterfind(f"{{{WSDL}}}port"):
-                ref = _q(port, port.get("binding"))
-                address = next((a.get("location") for a in port if etree.QName(a).localname == "address"), None)
-                proto = bindings[ref].protocol if ref in bindings else "other"
-                ports.append(Port(service.get("name", ""), port.get("name", ""), ref or QName("?"), proto, address))
+        ports: list[Port] = []
         elements: dict[QName, etree._Element] = {}
         types: dict[QName, etree._Element] = {}
         qualified: dict[str, bool] = {}
-        for schema in root.iter(f"{{{XSD}}}schema"):
-            ns = schema.get("targetNamespace")
-            qualified[ns or ""] = schema.get("elementFormDefault") == "qualified"
-            for child in schema:
-                if not isinstance(child.tag, str):
-                    continue
-                name = child.get("name")
-                if name and child.tag == f"{{{XSD}}}element":
-                    elements[QName(ns, name)] = child
-                elif name and child.tag in (f"{{{XSD}}}complexType", f"{{{XSD}}}simpleType"):
-                    types[QName(ns, name)] = child
-        return cls(tns, messages, port_types, bindings, ports, elements, types, qualified)
+        for root in roots:
+            _read_definitions(root, messages, port_types, bindings)
+        for root in roots:  # ports after every binding is known (a service WSDL names an imported binding)
+            _read_services(root, bindings, ports)
+        for root in roots:
+            _read_schemas(root, elements, types, qualified)
+        return cls(roots[0].get("targetNamespace"), messages, port_types, bindings, ports, elements, types,
+                   qualified)
 
     # -- ports and operations ---------------------------------------------------------------------------------
     def soap_ports(self) -> list[Port]:
@@ -329,4 +306,107 @@ def _occurs(value: str | None, default: int) -> int | None:
     return None if value == "unbounded" else int(value)
 
 
-__all__ = ["Field", "Operation", "Part", "Port", "WsdlModel"]
+
+
+Fetch = Callable[[str], "bytes | None"]
+"""Reads an imported document by absolute location (path or URL); ``None``: do not follow it (a schema that
+ships with Tongban, say)."""
+MAX_IMPORTED_DOCUMENTS = 64
+
+
+def imported_documents(root: etree._Element, base: str | None, fetch: Fetch | None, *, where: str,
+                       limits: XmlLimits | None) -> list[etree._Element]:
+    """``root`` and every document reachable from it by located imports/includes, each read once."""
+    documents = [root]
+    if fetch is None:
+        return documents
+    seen = {base} if base else set()
+    queue = [(root, base)]
+    while queue:
+        document, document_base = queue.pop(0)
+        for location in _locations(document):
+            resolved = _resolve(document_base, location)
+            if resolved is None or resolved in seen:
+                continue
+            seen.add(resolved)
+            if len(seen) > MAX_IMPORTED_DOCUMENTS:
+                raise ConfigError(f"{where}: more than {MAX_IMPORTED_DOCUMENTS} imported documents; refused")
+            data = fetch(resolved)
+            if data is None:
+                continue
+            imported = parse_document(data, where=f"{where}, imported {resolved}", limits=limits)
+            documents.append(imported)
+            queue.append((imported, resolved))
+    return documents
+
+
+def _locations(document: etree._Element) -> list[str]:
+    found = [el.get("location", "") for el in document.iter(f"{{{WSDL}}}import")]
+    found += [el.get("schemaLocation", "") for el in document.iter(f"{{{XSD}}}import", f"{{{XSD}}}include")]
+    return [location.strip() for location in found if location and location.strip()]
+
+
+def _resolve(base: str | None, location: str) -> str | None:
+    """An import's absolute location: URLs as they are or joined to a URL base, paths beside the importer."""
+    if location.startswith(("http://", "https://")):
+        return location
+    if base is None:
+        return None
+    if base.startswith(("http://", "https://")):
+        return urljoin(base, location)
+    path = location[7:] if location.startswith("file://") else location
+    return str((Path(base[7:] if base.startswith("file://") else base).parent / path).resolve())
+
+
+def _read_definitions(root: etree._Element, messages: dict[QName, tuple[Part, ...]],
+                      port_types: dict[QName, list[etree._Element]], bindings: dict[QName, _Binding]) -> None:
+    tns = root.get("targetNamespace")
+    for message in root.iterfind(f"{{{WSDL}}}message"):
+        parts = tuple(
+            Part(p.get("name", ""), _q(p, p.get("element")), _q(p, p.get("type")))
+            for p in message.iterfind(f"{{{WSDL}}}part")
+        )
+        messages[QName(tns, message.get("name", ""))] = parts
+    for pt in root.iterfind(f"{{{WSDL}}}portType"):
+        port_types[QName(tns, pt.get("name", ""))] = list(pt.iterfind(f"{{{WSDL}}}operation"))
+    for b in root.iterfind(f"{{{WSDL}}}binding"):
+        protocol: Protocol = "other"
+        style = "document"
+        for ns, proto in ((SOAP11_BINDING, "soap11"), (SOAP12_BINDING, "soap12"), (HTTP_BINDING, "http")):
+            marker = b.find(f"{{{ns}}}binding")
+            if marker is not None:
+                protocol = proto  # type: ignore[assignment]
+                style = marker.get("style") or "document"
+                break
+        binding = _Binding(QName(tns, b.get("name", "")), _q(b, b.get("type")), protocol, style)
+        for op in b.iterfind(f"{{{WSDL}}}operation"):
+            inp = op.find(f"{{{WSDL}}}input")
+            binding.operations[(op.get("name", ""), inp.get("name") if inp is not None else None)] = op
+        bindings[binding.name] = binding
+
+
+def _read_services(root: etree._Element, bindings: dict[QName, _Binding], ports: list[Port]) -> None:
+    for service in root.iterfind(f"{{{WSDL}}}service"):
+        for port in service.iterfind(f"{{{WSDL}}}port"):
+            ref = _q(port, port.get("binding"))
+            address = next((a.get("location") for a in port if etree.QName(a).localname == "address"), None)
+            proto = bindings[ref].protocol if ref in bindings else "other"
+            ports.append(Port(service.get("name", ""), port.get("name", ""), ref or QName("?"), proto, address))
+
+
+def _read_schemas(root: etree._Element, elements: dict[QName, etree._Element], types: dict[QName, etree._Element],
+                  qualified: dict[str, bool]) -> None:
+    for schema in root.iter(f"{{{XSD}}}schema"):
+        ns = schema.get("targetNamespace")
+        qualified[ns or ""] = schema.get("elementFormDefault") == "qualified"
+        for child in schema:
+            if not isinstance(child.tag, str):
+                continue
+            name = child.get("name")
+            if name and child.tag == f"{{{XSD}}}element":
+                elements[QName(ns, name)] = child
+            elif name and child.tag in (f"{{{XSD}}}complexType", f"{{{XSD}}}simpleType"):
+                types[QName(ns, name)] = child
+
+
+__all__ = ["Fetch", "Field", "Operation", "Part", "Port", "WsdlModel", "imported_documents"]
