@@ -51,6 +51,8 @@ class GatewaySettings(BaseModel):
     retention: timedelta = timedelta(days=180)
     webhook_max_attempts: int = Field(default=6, ge=1)
     webhook_timeout: float = 5.0
+    consent_revocation_poll: float = Field(default=2.0, gt=0)
+    """Seconds between a gateway process's polls for consents withdrawn elsewhere (gateway.security.revocations)."""
     gc_young_threshold: int = Field(default=10_000, ge=0)
     """The API worker's young-generation GC threshold (``gateway.api.gc_policy``); 0 keeps CPython's 700."""
 

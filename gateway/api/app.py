@@ -21,6 +21,7 @@ from fastapi.openapi.utils import get_openapi
 
 from gateway.certificates.webhooks import deliver_webhooks
 from gateway.security.pii import install_log_redaction
+from gateway.security.revocations import RevocationFeed
 from gateway.sharing import GatewayRuntime
 
 from .deps import Api
@@ -45,12 +46,16 @@ def create_app(runtime_or_gateway: Any, *, webhook_interval: float = 1.0) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         install_log_redaction()  # again: uvicorn configures its loggers after the app is built
         await gw.audit.start()
-        task = asyncio.create_task(_webhook_loop(api, webhook_interval)) if webhook_interval > 0 else None
+        feed = RevocationFeed(gw.engine, gw.consents)
+        await api.run(feed.poll)  # every withdrawal still within its expiry, before the first request
+        tasks = [asyncio.create_task(_revocation_loop(api, feed, gw.settings.consent_revocation_poll))]
+        if webhook_interval > 0:
+            tasks.append(asyncio.create_task(_webhook_loop(api, webhook_interval)))
         try:
             with server_gc(gw.settings.gc_young_threshold):
                 yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -94,6 +99,15 @@ def create_app(runtime_or_gateway: Any, *, webhook_interval: float = 1.0) -> Fas
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+async def _revocation_loop(api: Api, feed: RevocationFeed, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await api.run(feed.poll)
+        except Exception as exc:  # noqa: BLE001 - a database hiccup must not stop the server; next poll catches up
+            log.warning("polling for withdrawn consents failed: %s", exc)
 
 
 async def _webhook_loop(api: Api, interval: float) -> None:

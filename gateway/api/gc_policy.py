@@ -13,30 +13,42 @@ collector is only needed for the rare cycle. So at startup the worker collects o
 do), and raises the young generation's threshold so that a collection runs after ``young_threshold`` net new
 container objects instead of 700. Memory stays bounded: cycles are still collected, a little later.
 
-Undone at shutdown (tests start and stop many apps in one process).
+Undone when the last server of the process stops (tests run several apps in one process, overlapping).
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 from collections.abc import Iterator
 
 __all__ = ["server_gc"]
+
+_lock = threading.Lock()
+_servers = 0
+_previous: tuple[int, int, int] | None = None
 
 
 @contextlib.contextmanager
 def server_gc(young_threshold: int) -> Iterator[None]:
     """Freeze the startup heap and set the young threshold while the server runs; ``0`` changes nothing."""
+    global _servers, _previous
     if young_threshold <= 0:
         yield
         return
-    previous = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(young_threshold, previous[1], previous[2])
+    with _lock:
+        _servers += 1
+        if _servers == 1:
+            _previous = gc.get_threshold()
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(young_threshold, _previous[1], _previous[2])
     try:
         yield
     finally:
-        gc.set_threshold(*previous)
-        gc.unfreeze()
+        with _lock:
+            _servers -= 1
+            if _servers == 0 and _previous is not None:
+                gc.set_threshold(*_previous)
+                gc.unfreeze()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -188,6 +188,37 @@ class ConsentResponse(BaseModel):
     consent_id: str
     token: str
     expires_at: str
+
+
+class WithdrawRequest(BaseModel):
+    """The holder whose consent it is (the hall withdraws only a consent of the signed-in citizen)."""
+
+    model_config = _CONFIG
+    holder: HolderRef
+
+
+class WithdrawResponse(BaseModel):
+    consent_id: str
+    withdrawn_at: str
+    already_withdrawn: bool
+
+
+class HolderConsent(BaseModel):
+    consent_id: str
+    client_id: str
+    client_name: str | None
+    certificate_types: list[str]
+    item_code: str
+    case_no: str
+    issued_at: str
+    expires_at: str
+    withdrawn_at: str | None
+    status: Literal["active", "expired", "withdrawn"]
+
+
+class HolderConsentsResponse(BaseModel):
+    holder_id_number: str
+    consents: list[HolderConsent]
 
 
 class SubscriptionRequest(BaseModel):

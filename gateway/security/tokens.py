@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,11 +51,26 @@ class ConsentTokens:
     """Issues and checks consent tokens. A token that has verified once is remembered (bounded), so a
     department that presents it again — the query, then each certificate's metadata and file, for one case —
     costs a dict lookup, not a MAC, a base64 decode and a JSON parse; its expiry is still checked every time.
-    Only tokens whose MAC verified are remembered: a forged token never matches one."""
+    Only tokens whose MAC verified are remembered: a forged token never matches one.
+
+    A consent the holder withdrew is refused from then on: ``revoke`` (the process that recorded the withdrawal)
+    and ``mark_revoked`` (every other process, from its poll of ``consents.revoked_at``) add it to the set that
+    ``check`` consults after the MAC — a set lookup, not a database read per release."""
 
     def __init__(self, key: bytes) -> None:
         self._key = key
         self._verified: dict[str, ConsentClaims] = {}
+        self._revoked: dict[str, float] = {}  # consent id -> its expiry (epoch): forgotten once expired
+
+    def mark_revoked(self, withdrawn: Iterable[tuple[str, float]]) -> None:
+        """``(consent id, expiry as epoch seconds)`` pairs: these consents are refused from now on."""
+        self._revoked.update(withdrawn)
+        if len(self._revoked) > _VERIFIED_MAX:
+            now = time.time()
+            self._revoked = {k: v for k, v in self._revoked.items() if v > now}
+
+    def is_revoked(self, consent_id: str) -> bool:
+        return consent_id in self._revoked
 
     def _mac(self, body: str) -> str:
         return b64url(hmac.digest(self._key, f"{_PREFIX}.{body}".encode(), "sha256"))
@@ -75,6 +91,8 @@ class ConsentTokens:
         current = now.timestamp() if now is not None else time.time()
         if claims.expires <= current:
             raise ConsentError("consent token has expired")
+        if claims.consent_id in self._revoked:
+            raise ConsentError("the holder has withdrawn this consent")
         return claims
 
     def _verify(self, token: str) -> ConsentClaims:

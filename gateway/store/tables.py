@@ -340,8 +340,12 @@ consents = Table(
     Column("issued_by", String(32), nullable=False),
     Column("issued_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime(), nullable=True),
     Index(None, "holder_bidx"),
+    Index(None, "revoked_at"),
 )
+"""A consent token is checked by its MAC alone (no read per release); a revoked consent is refused because every
+gateway process keeps the set of revoked consent ids, polling ``revoked_at`` (gateway.api.app)."""
 
 audit_log = Table(
     "audit_log",

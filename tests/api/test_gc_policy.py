@@ -26,3 +26,14 @@ def test_zero_keeps_cpython_defaults() -> None:
     with server_gc(0):
         assert gc.get_threshold() == before
         assert gc.get_freeze_count() == 0
+
+
+def test_overlapping_servers_restore_only_when_the_last_stops() -> None:
+    before = gc.get_threshold()
+    first, second = server_gc(10_000), server_gc(10_000)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first stops while the second still serves
+    assert gc.get_threshold()[0] == 10_000
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

@@ -1,4 +1,6 @@
-"""Consents: the hall reports that a holder agreed; the gateway issues a token bound to that agreement."""
+"""Consents: the hall reports that a holder agreed (the gateway issues a token bound to that agreement), or that
+the holder withdrew it (every gateway process refuses the token from then on; see gateway.security.revocations).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +8,19 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 import orjson
-from fastapi import APIRouter, Depends
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
 from starlette.responses import Response
 
 from gateway.security.audit import AuditEntry
+from gateway.security.revocations import withdraw
 from gateway.security.tokens import ConsentClaims
 from gateway.store.tables import consents
 
 from ..deps import Api, Caller, get_api, require
 from ..problems import PROBLEM_RESPONSES, ProblemError
-from ..schemas import ConsentRequest, ConsentResponse
+from ..schemas import ConsentRequest, ConsentResponse, WithdrawRequest, WithdrawResponse
 
 router = APIRouter(prefix="/v1/consents", tags=["consents"], responses=PROBLEM_RESPONSES)
 
@@ -54,3 +59,22 @@ async def issue_consent(body: ConsentRequest, caller: Caller = Depends(require("
                                 holder_ref=bidx, item_code=body.purpose.item_code, case_no=body.purpose.case_no,
                                 detail=f"for client {body.client_id}: {','.join(types)} until {expires.isoformat()}")])
     return await api.signed_json({"consent_id": consent_id, "token": token, "expires_at": expires.isoformat()}, status=201)
+
+
+ConsentP = Annotated[str, Path(min_length=1, max_length=32, description="The consent_id issued with the token")]
+
+
+@router.post("/{consent_id}/withdraw", response_model=WithdrawResponse,
+             summary="The holder withdraws a consent before it expires (called by the hall)")
+async def withdraw_consent(consent_id: ConsentP, body: WithdrawRequest,
+                           caller: Caller = Depends(require("consents:issue")),
+                           api: Api = Depends(get_api)) -> Response:
+    bidx = api.gw.pii.bidx(body.holder.id_number)
+    done = await api.run(withdraw, api.gw.engine, api.gw.consents, consent_id, bidx)
+    if done is None:
+        raise ProblemError(404, "not-found", "the holder has no consent with this id")
+    if done.newly:
+        await api.audit([AuditEntry(action="consent", outcome="withdrawn", client_id=caller.client.client_id,
+                                    holder_ref=bidx, detail=f"consent {consent_id}")])
+    return await api.signed_json({"consent_id": consent_id, "withdrawn_at": done.revoked_at.isoformat(),
+                                  "already_withdrawn": not done.newly})

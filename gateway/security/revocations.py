@@ -1,0 +1,78 @@
+"""Withdrawn consents: recording a withdrawal, and telling every gateway process about it.
+
+A consent token is checked by its MAC (no database read per release), so a withdrawal has to reach each
+process's :class:`~gateway.security.tokens.ConsentTokens`. The process that records it marks it at once;
+the others poll ``consents.revoked_at`` (indexed) every ``consent_revocation_poll`` seconds — the longest a
+withdrawn consent can still be used elsewhere — and at startup load every revocation still within its expiry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import Engine, select, update
+
+from gateway.store.tables import consents
+
+from .tokens import ConsentTokens
+
+__all__ = ["RevocationFeed", "WithdrawnConsent", "withdraw"]
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawnConsent:
+    consent_id: str
+    revoked_at: datetime
+    newly: bool  # False: it had been withdrawn before (withdrawing is idempotent)
+
+
+def withdraw(engine: Engine, tokens: ConsentTokens, consent_id: str, holder_bidx: str) -> WithdrawnConsent | None:
+    """Record that the holder withdrew ``consent_id``; ``None`` if the holder has no such consent."""
+    now = datetime.now(timezone.utc)
+    c = consents.c
+    with engine.begin() as conn:
+        row = conn.execute(select(c.revoked_at, c.expires_at).where(c.consent_id == consent_id,
+                                                                    c.holder_bidx == holder_bidx)).first()
+        if row is None:
+            return None
+        if row.revoked_at is None:
+            conn.execute(update(consents).where(c.consent_id == consent_id).values(revoked_at=now))
+    tokens.mark_revoked([(consent_id, _epoch(row.expires_at))])
+    if row.revoked_at is not None:
+        return WithdrawnConsent(consent_id, row.revoked_at, newly=False)
+    return WithdrawnConsent(consent_id, now, newly=True)
+
+
+def _epoch(moment: datetime) -> float:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+class RevocationFeed:
+    """Polls for withdrawals recorded by any process since the last poll.
+
+    Each poll re-reads the withdrawals of the last ``overlap`` before the previous poll began: a withdrawal
+    is stamped with its recorder's clock when its transaction starts, so one that commits just after a poll
+    — or comes from a host whose clock runs a little behind — still falls inside the next poll's window.
+    Reading one twice is harmless."""
+
+    def __init__(self, engine: Engine, tokens: ConsentTokens, *, overlap: timedelta = timedelta(minutes=1)) -> None:
+        self.engine = engine
+        self.tokens = tokens
+        self.overlap = overlap
+        self._since: datetime | None = None
+
+    def poll(self) -> int:
+        """Mark what was withdrawn since the last poll (first poll: every withdrawal not yet expired)."""
+        c = consents.c
+        started = datetime.now(timezone.utc)
+        query = select(c.consent_id, c.expires_at).where(c.revoked_at.is_not(None))
+        if self._since is None:
+            query = query.where(c.expires_at > started)
+        else:
+            query = query.where(c.revoked_at >= self._since)
+        with self.engine.connect() as conn:
+            found = [(r.consent_id, _epoch(r.expires_at)) for r in conn.execute(query)]
+        self.tokens.mark_revoked(found)
+        self._since = started - self.overlap
+        return len(found)
