@@ -73,7 +73,6 @@ class DemoWorld:
     database_url: str
     env: dict[str, str]
     created: list[dict[str, Any]] = field(default_factory=list)
-    licences: Any = None
 
     @property
     def departments(self) -> list[str]:
@@ -85,8 +84,6 @@ class DemoWorld:
 
     def stop(self) -> None:
         self.handle.stop()
-        if self.licences is not None:
-            self.licences.stop()
 
 
 def demo_world(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workdir: Path = Path(".tongban"),
@@ -101,7 +98,7 @@ def demo_world(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workd
     for leftover in workdir.glob("demo.db*"):
         leftover.unlink()
     db_url = f"sqlite:///{workdir / 'demo.db'}"
-    handle = start_all(seed=seed, records={"civil": records, "estate": records, "market": records})
+    handle = start_all(seed=seed, records={"civil": records, "estate": records, "market": records, "licences": 12})
     world = DemoWorld(workdir=workdir, systems=systems, handle=handle, wired={}, database_url=db_url, env={})
     try:
         before = dict(os.environ)
@@ -141,23 +138,22 @@ def _certificates(world: DemoWorld, say: Callable[[str], None]) -> None:
         return
     from gateway.certificates import register_issuer_key
     from gateway.security.keys import GatewayKeys
-    from sandbox.licences import start_licences
 
     if not os.environ.get("TONGBAN_KEY_FILE"):
         key_file = world.workdir / "gateway-keys.json"
         if not key_file.exists():
             GatewayKeys.generate().write(key_file)
         os.environ["TONGBAN_KEY_FILE"] = str(key_file)
-    world.licences = start_licences(seed=7, records=12)
-    os.environ["TONGBAN_SD_LICENCES_URL"] = world.licences.url
+    licences_url = world.handle.urls["licences"]  # the sandbox's licence registry
+    os.environ["TONGBAN_SD_LICENCES_URL"] = licences_url
     os.environ.setdefault("TONGBAN_SD_LICENCES_API_KEY", "licences-demo-key")
     engine = make_engine(world.database_url)
     upgrade(engine)
-    key = requests.get(world.licences.url + "/.well-known/issuer-keys", timeout=10).json()["keys"][0]
+    key = requests.get(licences_url + "/.well-known/issuer-keys", timeout=10).json()["keys"][0]
     register_issuer_key(engine, key_id=key["kid"], issuer_code=key["issuer_code"], algorithm=key["alg"],
                         public_key=key["public_key"])
     engine.dispose()
-    say(f"licence registry {world.licences.url} (issuer key {key['kid']} registered)")
+    say(f"licence registry {licences_url} (issuer key {key['kid']} registered)")
 
 
 def _dag_plan(world: DemoWorld) -> list[str]:

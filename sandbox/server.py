@@ -1,4 +1,4 @@
-"""Start the simulated systems (civil, estate, hall, market): ``start_all`` for tests and the demo, ``main``
+"""Start the simulated systems (civil, estate, hall, market, the licence registry): ``start_all`` for tests and the demo, ``main``
 for the command line.
 
 >>> with start_all(seed=42, records={"civil": 1000, "estate": 1000}) as sb:
@@ -24,15 +24,18 @@ from .estate import DEFAULT_APP_ID, DEFAULT_SECRET, EstateApp
 from .faults import Faults, parse_faults
 from .hall import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, HallApp
 from .harness import Listener
+from .licences import DEFAULT_API_KEY as DEFAULT_LICENCES_API_KEY
+from .licences import LicenceApp
 from .market import DEFAULT_PASSWORD as DEFAULT_MARKET_PASSWORD
 from .market import DEFAULT_USERNAME as DEFAULT_MARKET_USERNAME
 from .market import MarketApp
 
 __all__ = ["start_all", "SandboxHandle", "SystemServer", "main", "SYSTEMS", "MAX_RECORDS"]
 
-SYSTEMS = ("civil", "estate", "hall", "market")
+SYSTEMS = ("civil", "estate", "hall", "market", "licences")
 MAX_RECORDS = 5_000_000
-DEFAULT_PORTS = {"civil": 8101, "estate": 8102, "hall": 8103, "market": 8104}
+DEFAULT_PORTS = {"civil": 8101, "estate": 8102, "hall": 8103, "market": 8104, "licences": 8105}
+DEFAULT_RECORDS = {"civil": 1000, "estate": 1000, "hall": 0, "market": 1000, "licences": 24}
 
 
 @dataclass
@@ -113,13 +116,14 @@ def start_all(
     token_ttl: float = 300,
     market_username: str = DEFAULT_MARKET_USERNAME,
     market_password: str = DEFAULT_MARKET_PASSWORD,
+    licences_api_key: str = DEFAULT_LICENCES_API_KEY,
 ) -> SandboxHandle:
     """Start the systems and return at once; ports default to 0 (ephemeral), read them from ``handle.urls``.
 
     ``records`` counts base records per system (defaults: civil 1000, estate 1000, hall 0 front-desk cases,
-    market 1000).
+    market 1000, licences 24 signed licences).
     """
-    counts = {"civil": 1000, "estate": 1000, "hall": 0, "market": 1000, **(records or {})}
+    counts = {**DEFAULT_RECORDS, **(records or {})}
     ports, admin_ports = ports or {}, admin_ports or {}
     servers: dict[str, SystemServer] = {}
     credentials: dict[str, dict[str, str]] = {}
@@ -137,6 +141,9 @@ def start_all(
         elif name == "market":
             app = MarketApp(seed, counts["market"], market_username, market_password)
             credentials[name] = {"username": market_username, "password": market_password}
+        elif name == "licences":
+            app = LicenceApp(seed, counts["licences"], licences_api_key)
+            credentials[name] = {"api_key": licences_api_key}
         else:
             raise ValueError(f"unknown system {name!r}; expected one of {SYSTEMS}")
         _check_capacity(app, app.clock.scale)
@@ -158,11 +165,11 @@ def start_all(
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sandbox", description="Simulated department systems and hall.")
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("serve", help="serve civil, estate, hall and market until SIGINT/SIGTERM")
+    s = sub.add_parser("serve", help="serve civil, estate, hall, market and licences until SIGINT/SIGTERM")
     s.add_argument("--seed", type=int, default=42)
     s.add_argument("--host", default="127.0.0.1")
     for name in SYSTEMS:
-        s.add_argument(f"--{name}-records", type=int, default=0 if name == "hall" else 1000)
+        s.add_argument(f"--{name}-records", type=int, default=DEFAULT_RECORDS[name])
         s.add_argument(f"--port-{name}", type=int, default=DEFAULT_PORTS[name])
         s.add_argument(f"--admin-port-{name}", type=int, default=None,
                        help="admin-only port (default: API port + 100, or ephemeral if the API port is 0)")
@@ -174,6 +181,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--token-ttl", type=float, default=300, help="hall access-token lifetime in seconds")
     s.add_argument("--market-username", default=DEFAULT_MARKET_USERNAME)
     s.add_argument("--market-password", default=DEFAULT_MARKET_PASSWORD)
+    s.add_argument("--licences-api-key", default=DEFAULT_LICENCES_API_KEY)
     return p
 
 
@@ -188,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                            admin_ports, civil_api_key=args.civil_api_key, estate_app_id=args.estate_app_id,
                            estate_secret=args.estate_secret, hall_client_id=args.hall_client_id,
                            hall_client_secret=args.hall_client_secret, token_ttl=args.token_ttl,
-                           market_username=args.market_username, market_password=args.market_password)
+                           market_username=args.market_username, market_password=args.market_password,
+                           licences_api_key=args.licences_api_key)
     except (OSError, ValueError) as e:
         print(f"sandbox: cannot start: {e}", file=sys.stderr)
         return 1

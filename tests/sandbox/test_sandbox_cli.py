@@ -1,4 +1,5 @@
-"""``python -m sandbox serve`` runs until SIGTERM and serves what it prints."""
+"""``python -m sandbox serve`` runs until SIGTERM and serves what it prints: every system, the licence registry
+(the gateway's certificate issuer) included."""
 
 from __future__ import annotations
 
@@ -15,16 +16,23 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_serve_until_sigterm() -> None:
     cmd = [sys.executable, "-m", "sandbox", "serve", "--seed", "3", "--civil-records", "20", "--estate-records", "20",
-           "--port-civil", "0", "--port-estate", "0", "--port-hall", "0"]
+           "--port-civil", "0", "--port-estate", "0", "--port-hall", "0", "--port-market", "0", "--port-licences", "0",
+           "--market-records", "5", "--licences-records", "3"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         urls = {}
-        for _ in range(3):
+        for _ in range(5):
             parts = proc.stdout.readline().split()
             urls[parts[1]] = parts[3]
+        assert sorted(urls) == ["civil", "estate", "hall", "licences", "market"]
         r = requests.get(urls["civil"] + "/api/v1/approvals", headers={"X-Api-Key": "civil-demo-key"})
         assert r.json()["data"]["total"] == 20
+        keys = requests.get(urls["licences"] + "/.well-known/issuer-keys", timeout=10).json()["keys"]
+        assert keys and keys[0]["issuer_code"] == "11370100004301265T"
+        listed = requests.get(urls["licences"] + "/api/v1/licences", headers={"X-Api-Key": "licences-demo-key"},
+                              timeout=10)
+        assert listed.status_code == 200
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
