@@ -137,3 +137,42 @@ def serve(gw: GatewayRuntime, **kwargs: Any) -> Iterator[ServerThread]:
         yield server
     finally:
         server.stop()
+
+
+@dataclass
+class LicenceWorld:
+    """A ledger whose gateway has harvested one business licence of ``holder`` from a live licence registry,
+    and the civil affairs department's client (``civil``), which may ask for it."""
+
+    engine: Engine
+    gw: GatewayRuntime
+    registry: Any
+    civil: Any
+
+    def stop(self) -> None:
+        self.registry.stop()
+        self.engine.dispose()
+
+
+LICENSED = {"name": "济南大明科技有限公司", "idType": "001", "id": "91370100MA3C7B8X2M"}
+"""The company :func:`licence_world` issues a business licence to."""
+UNLICENSED = "91370100MA3C7B8Y0G"
+"""A company with no certificate in the registry."""
+
+
+def licence_world(database_url: str, monkeypatch: Any, holder: dict[str, str] = LICENSED) -> LicenceWorld:
+    from gateway.certificates import harvest
+    from gateway.store.db import make_engine
+    from gateway.store.migrate import upgrade
+    from sandbox.licences import start_licences
+
+    registry = start_licences(seed=5, records=0)
+    monkeypatch.setenv("TONGBAN_SD_LICENCES_URL", registry.url)
+    monkeypatch.setenv("TONGBAN_SD_LICENCES_API_KEY", "licences-demo-key")
+    requests.post(registry.admin_url + "/_sandbox/issue", json={"holder": holder}, timeout=10).raise_for_status()
+    engine = make_engine(database_url)
+    upgrade(engine)
+    gw = make_gateway(engine)
+    register_licence_issuer(engine, registry.url)
+    assert harvest(gw, "sd_licences").inserted == 1
+    return LicenceWorld(engine, gw, registry, gw.clients.add("sd_civil", department_code=CIVIL_DEPT))

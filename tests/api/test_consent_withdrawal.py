@@ -12,39 +12,28 @@ import pytest
 import requests
 
 from gateway.api import create_app
-from gateway.certificates import harvest
 from gateway.security.audit import verify_chain
 from gateway.store.db import make_engine
-from gateway.store.migrate import upgrade
 from gateway_testlib import (
     CIVIL_DEPT,
     ELDERLY_CARE,
     LICENCE,
+    LICENSED,
+    UNLICENSED,
+    LicenceWorld,
     ServerThread,
     bearer,
     make_gateway,
     plant_case,
-    register_licence_issuer,
 )
-from sandbox.licences import start_licences
 
-HOLDER = {"name": "济南大明科技有限公司", "idType": "001", "id": "91370100MA3C7B8X2M"}
-OTHER = "91370100MA3C7B8Y0G"
+HOLDER, OTHER = LICENSED, UNLICENSED
 
 
 @pytest.fixture
-def world(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    registry = start_licences(seed=5, records=0)
-    monkeypatch.setenv("TONGBAN_SD_LICENCES_URL", registry.url)
-    monkeypatch.setenv("TONGBAN_SD_LICENCES_API_KEY", "licences-demo-key")
-    requests.post(registry.admin_url + "/_sandbox/issue", json={"holder": HOLDER}, timeout=10).raise_for_status()
-    engine = make_engine(database_url)
-    upgrade(engine)
-    gw = make_gateway(engine)
-    register_licence_issuer(engine, registry.url)
-    harvest(gw, "sd_licences")
+def world(licensed: LicenceWorld, database_url: str) -> Iterator[dict[str, Any]]:
+    engine, gw, civil = licensed.engine, licensed.gw, licensed.civil
     plant_case(engine, "W-1", dept_code=CIVIL_DEPT, item_code=ELDERLY_CARE, applicant_id=HOLDER["id"], pii=gw.pii)
-    civil = gw.clients.add("sd_civil", department_code=CIVIL_DEPT)
     hall = gw.clients.add("sd_hall", scopes=["consents:issue", "holders:read"])
     # a second gateway process on the same ledger and keys, polling for withdrawals every 0.1 s
     other_gw = make_gateway(make_engine(database_url), keys=gw.keys,
@@ -54,9 +43,7 @@ def world(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[s
     yield {"gw": gw, "engine": engine, "first": first.url, "second": second.url, "civil": civil, "hall": hall}
     first.stop()
     second.stop()
-    registry.stop()
     other_gw.engine.dispose()
-    engine.dispose()
 
 
 def _consent(world: dict[str, Any]) -> dict[str, Any]:

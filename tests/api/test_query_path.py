@@ -12,47 +12,32 @@ import pytest
 import requests
 
 from gateway.api import create_app
-from gateway.certificates import harvest
 from gateway.security.tokens import ConsentClaims
-from gateway.store.db import make_engine
-from gateway.store.migrate import upgrade
 from gateway_testlib import (
     CIVIL_DEPT,
     ELDERLY_CARE,
     LICENCE,
+    LICENSED,
+    UNLICENSED,
+    LicenceWorld,
     ServerThread,
     bearer,
-    make_gateway,
     plant_case,
-    register_licence_issuer,
 )
-from sandbox.licences import start_licences
 
-HOLDER = {"name": "济南大明科技有限公司", "idType": "001", "id": "91370100MA3C7B8X2M"}
-NO_LICENCE = "91370100MA3C7B8Y0G"
+HOLDER, NO_LICENCE = LICENSED, UNLICENSED
 
 
 @pytest.fixture
-def server(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    registry = start_licences(seed=5, records=0)
-    monkeypatch.setenv("TONGBAN_SD_LICENCES_URL", registry.url)
-    monkeypatch.setenv("TONGBAN_SD_LICENCES_API_KEY", "licences-demo-key")
-    requests.post(registry.admin_url + "/_sandbox/issue", json={"holder": HOLDER}, timeout=10).raise_for_status()
-    engine = make_engine(database_url)
-    upgrade(engine)
-    gw = make_gateway(engine)
-    register_licence_issuer(engine, registry.url)
-    assert harvest(gw, "sd_licences").inserted == 1
+def server(licensed: LicenceWorld) -> Iterator[dict[str, Any]]:
+    engine, gw, civil = licensed.engine, licensed.gw, licensed.civil
     plant_case(engine, "Q-1", dept_code=CIVIL_DEPT, item_code=ELDERLY_CARE, applicant_id=HOLDER["id"], pii=gw.pii)
     plant_case(engine, "Q-NONE", dept_code=CIVIL_DEPT, item_code=ELDERLY_CARE, applicant_id=NO_LICENCE, pii=gw.pii)
     plant_case(engine, "Q-GONE", dept_code=CIVIL_DEPT, item_code=ELDERLY_CARE, applicant_id=HOLDER["id"],
                pii=gw.pii, deleted=True)
-    civil = gw.clients.add("sd_civil", department_code=CIVIL_DEPT)
     running = ServerThread(create_app(gw, webhook_interval=0)).start()
     yield {"gw": gw, "url": running.url, "civil": civil}
     running.stop()
-    registry.stop()
-    engine.dispose()
 
 
 def _ask(server: dict[str, Any], holder: str, case_no: str) -> requests.Response:

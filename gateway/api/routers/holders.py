@@ -4,6 +4,7 @@ and the consents given (who may still use it, until when), each of which the hol
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -37,15 +38,20 @@ def _entries(api: Api, bidx: str) -> list[Any]:
              summary="Every use of a holder's certificates: who, when, which certificate, for which case")
 async def access_log(body: AccessLogRequest, caller: Caller = Depends(require("holders:read")),
                      api: Api = Depends(get_api)) -> Response:
-    bidx = api.gw.pii.bidx(body.id_number)
-    rows = await api.run(_entries, api, bidx)
-    await api.audit([AuditEntry(action="access-log", outcome="read", client_id=caller.client.client_id,
+    return await _holder_view(api, caller, body.id_number, _entries, "access-log", "entries", lambda r: {
+        "seq": r.seq, "at": r.at.isoformat(), "action": r.action, "outcome": r.outcome, "client_id": r.client_id,
+        "client_name": r.name, "certificate": r.certificate, "item_code": r.item_code, "case_no": r.case_no})
+
+
+async def _holder_view(api: Api, caller: Caller, id_number: str, read: Callable[[Api, str], list[Any]],
+                       action: str, key: str, render: Callable[[Any], dict[str, Any]]) -> Response:
+    """What the hall shows a signed-in holder: read by blind index, the reading itself audited, signed."""
+    bidx = api.gw.pii.bidx(id_number)
+    rows = await api.run(read, api, bidx)
+    await api.audit([AuditEntry(action=action, outcome="read", client_id=caller.client.client_id,
                                 holder_ref=bidx)])
-    return await api.signed_json({
-        "holder_id_number": body.id_number if caller.full_ids else mask(body.id_number),
-        "entries": [{"seq": r.seq, "at": r.at.isoformat(), "action": r.action, "outcome": r.outcome,
-                     "client_id": r.client_id, "client_name": r.name, "certificate": r.certificate,
-                     "item_code": r.item_code, "case_no": r.case_no} for r in rows]})
+    return await api.signed_json({"holder_id_number": id_number if caller.full_ids else mask(id_number),
+                                  key: [render(r) for r in rows]})
 
 
 def _consents(api: Api, bidx: str) -> list[Any]:
@@ -68,16 +74,9 @@ def _status(row: Any, now: datetime) -> str:
              summary="The consents a holder has given: to whom, for what, until when, and which are withdrawn")
 async def holder_consents(body: AccessLogRequest, caller: Caller = Depends(require("holders:read")),
                           api: Api = Depends(get_api)) -> Response:
-    bidx = api.gw.pii.bidx(body.id_number)
-    rows = await api.run(_consents, api, bidx)
-    await api.audit([AuditEntry(action="consent-list", outcome="read", client_id=caller.client.client_id,
-                                holder_ref=bidx)])
     now = datetime.now(timezone.utc)
-    return await api.signed_json({
-        "holder_id_number": body.id_number if caller.full_ids else mask(body.id_number),
-        "consents": [{"consent_id": r.consent_id, "client_id": r.client_id, "client_name": r.name,
-                      "certificate_types": orjson.loads(r.certificate_types), "item_code": r.item_code,
-                      "case_no": r.case_no, "issued_at": r.issued_at.isoformat(),
-                      "expires_at": r.expires_at.isoformat(),
-                      "withdrawn_at": r.revoked_at.isoformat() if r.revoked_at else None,
-                      "status": _status(r, now)} for r in rows]})
+    return await _holder_view(api, caller, body.id_number, _consents, "consent-list", "consents", lambda r: {
+        "consent_id": r.consent_id, "client_id": r.client_id, "client_name": r.name,
+        "certificate_types": orjson.loads(r.certificate_types), "item_code": r.item_code, "case_no": r.case_no,
+        "issued_at": r.issued_at.isoformat(), "expires_at": r.expires_at.isoformat(),
+        "withdrawn_at": r.revoked_at.isoformat() if r.revoked_at else None, "status": _status(r, now)})
