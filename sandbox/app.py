@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
@@ -83,8 +84,23 @@ class SystemApp:
         return json_response(status, {"error": message}, headers)
 
     def render(self, row: Row | Entry) -> Record:
-        """A record as the API shows it (with any malformation switched on)."""
+        """A record as the API shows it: broken the way the fault settings say, if they say so."""
+        kind = self.malformation(row)
+        return self.broken(row.record, kind) if kind else row.record
+
+    def broken(self, record: Record, kind: str) -> Record:
+        """``record`` with the malformation ``kind`` (each system breaks its records in its own ways)."""
         raise NotImplementedError
+
+    def numbered_index(self, number: str, pattern: re.Pattern[str], number_of: Callable[[int], str]) -> int | None:
+        """The base index of the record numbered ``number``, or None. ``pattern`` must match the whole number and
+        capture the record's 1-based serial as ``n``; ``number_of(index)`` is that base record's number, which
+        must be ``number`` (a well-formed number of no base record is not one)."""
+        match = pattern.fullmatch(number)
+        if match is None:
+            return None
+        index = int(match.group("n")) - 1
+        return index if 0 <= index < self.table.n and number_of(index) == number else None
 
     def record_id(self, record: Record) -> str:
         raise NotImplementedError

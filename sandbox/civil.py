@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import random
+import re
 import threading
 import time
 from bisect import bisect_right
@@ -22,8 +23,11 @@ from .lifecycle import Story, build_story, promise_time
 from .people import Party, company, mobile, person, social_org
 from .pools import PEOPLE_AT, PEOPLE_SLOTS, STORY_SLOTS, StoryPool, people
 from .prng import mix, pick, unit
-from .table import Entry, LazyTable, Row
+from .table import LazyTable
 from .vocab import CIVIL_ITEMS, CIVIL_STAFF, DEPARTMENTS, Item
+
+_RECORD_NUMBER = re.compile(r"MZ\d{4}(?P<n>\d{7})")
+_CASE_NUMBER = re.compile(r"\d{14}(?P<n>\d{7})")  # 办件编号: region, date, serial
 
 __all__ = ["generate", "CivilApp", "DEPT", "DEFAULT_API_KEY", "timeline"]
 
@@ -195,24 +199,13 @@ class CivilApp(SystemApp):
         return str(record["id"])
 
     def base_index(self, rid: str) -> int | None:
-        if len(rid) != 13 or not rid.startswith("MZ") or not rid[2:].isdigit():
-            return None
-        i = int(rid[6:]) - 1
-        if 0 <= i < self.table.n and self.table.current(i).record["id"] == rid:
-            return i
-        return None
+        return self.numbered_index(rid, _RECORD_NUMBER, lambda i: self.table.current(i).record["id"])
 
     def _project_index(self, project_no: str) -> int | None:
-        if len(project_no) != 21 or not project_no.isdigit():
-            return None
-        i = int(project_no[14:]) - 1
-        if 0 <= i < self.table.n and generate(self.seed, i)["projectNo"] == project_no:
-            return i
-        return None
+        return self.numbered_index(project_no, _CASE_NUMBER, lambda i: generate(self.seed, i)["projectNo"])
 
-    def render(self, row: Row | Entry) -> dict[str, Any]:
-        kind = self.malformation(row)
-        return _malform(row.record, kind) if kind else row.record
+    def broken(self, record: dict[str, Any], kind: str) -> dict[str, Any]:
+        return _malform(record, kind)
 
     def base_is_deleted(self, index: int) -> bool:
         return soft_deleted(self.seed, index) or fate(self.seed, index) in ("void", "deleted")

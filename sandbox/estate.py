@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import random
+import re
 import threading
 import time
 from bisect import bisect_right
@@ -26,8 +27,11 @@ from .lifecycle import Story, build_story, promise_time
 from .people import Party, bank, company, mobile, person
 from .pools import PEOPLE_AT, PEOPLE_SLOTS, STORY_SLOTS, StoryPool, people
 from .prng import between, mix, pick, unit
-from .table import Entry, LazyTable, Row
+from .table import LazyTable
 from .vocab import DEPARTMENTS, ESTATE_ITEMS, ESTATE_STAFF, JINAN_DISTRICTS, Item
+
+_RECORD_NUMBER = re.compile(r".{4}BDC(?P<n>\d{7})")
+_CASE_NUMBER = re.compile(r"\d{14}(?P<n>\d{7})")  # 办件编号: region, date, serial
 
 __all__ = ["generate", "EstateApp", "DEPT", "DEFAULT_APP_ID", "DEFAULT_SECRET", "sign", "timeline"]
 
@@ -203,24 +207,13 @@ class EstateApp(SystemApp):
         return str(record["ywh"])
 
     def base_index(self, rid: str) -> int | None:
-        if len(rid) != 14 or rid[4:7] != "BDC" or not rid[7:].isdigit():
-            return None
-        i = int(rid[7:]) - 1
-        if 0 <= i < self.table.n and self.table.current(i).record["ywh"] == rid:
-            return i
-        return None
+        return self.numbered_index(rid, _RECORD_NUMBER, lambda i: self.table.current(i).record["ywh"])
 
     def _bjbh_index(self, bjbh: str) -> int | None:
-        if len(bjbh) != 21 or not bjbh.isdigit():
-            return None
-        i = int(bjbh[14:]) - 1
-        if 0 <= i < self.table.n and generate(self.seed, i)["bjbh"] == bjbh:
-            return i
-        return None
+        return self.numbered_index(bjbh, _CASE_NUMBER, lambda i: generate(self.seed, i)["bjbh"])
 
-    def render(self, row: Row | Entry) -> dict[str, Any]:
-        kind = self.malformation(row)
-        return _malform(row.record, kind) if kind else row.record
+    def broken(self, record: dict[str, Any], kind: str) -> dict[str, Any]:
+        return _malform(record, kind)
 
     def base_is_deleted(self, index: int) -> bool:
         return op_deleted(self.seed, index)

@@ -26,7 +26,7 @@ from .identifiers import break_check
 from .lifecycle import promise_time
 from .people import company, person, social_org
 from .prng import between, pick, record_rng
-from .table import Entry, LazyTable, Row
+from .table import LazyTable
 from .vocab import CIVIL_ITEMS, DEPARTMENTS, ESTATE_ITEMS, HALL_STAFF, JINAN_DISTRICTS
 
 __all__ = ["generate", "frontdesk_case", "HallApp", "DEPT", "DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET"]
@@ -139,9 +139,8 @@ class HallApp(SystemApp):
             return i if 0 <= i < self.table.n else None
         return None
 
-    def render(self, row: Row | Entry) -> dict[str, Any]:
-        kind = self.malformation(row)
-        return _malform(row.record, kind) if kind else row.record
+    def broken(self, record: dict[str, Any], kind: str) -> dict[str, Any]:
+        return _malform(record, kind)
 
     def is_deleted(self, record: dict[str, Any]) -> bool:
         return bool(record.get("deleted"))

@@ -16,6 +16,7 @@ import calendar
 import hashlib
 import hmac
 import random
+import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -28,12 +29,15 @@ from .app import BadRequest, Request, Response, SystemApp, json_response
 from .clock import OverlayClock, Timeline, fmt_compact, fmt_date
 from .identifiers import USCC_ALPHABET, break_check, make_uscc
 from .lifecycle import Story, build_story, promise_time
-from .market_wsdl import ITEM_COLUMNS, RECORD_FIELDS, STEP_FIELDS, TNS, wsdl
+from .market_wsdl import ITEM_COLUMNS, RECORD_FIELDS, TNS, wsdl
 from .people import Party, company, mobile, person
 from .pools import PEOPLE_AT, PEOPLE_SLOTS, STORY_SLOTS, StoryPool, people
 from .prng import mix, pick, unit
-from .table import Entry, LazyTable, Row
+from .table import LazyTable
 from .vocab import JINAN_DISTRICTS, Item
+
+_RECORD_NUMBER = re.compile(r"SCJG\d{4}(?P<n>\d{7})")
+_CASE_NUMBER = re.compile(r"\d{14}(?P<n>\d{7})")  # 办件编号: region, date, serial
 
 __all__ = ["generate", "MarketApp", "DEPT", "DEFAULT_USERNAME", "DEFAULT_PASSWORD", "SERVICE_PATH", "ITEMS"]
 
@@ -244,24 +248,13 @@ class MarketApp(SystemApp):
         return str(record["YWLSH"])
 
     def base_index(self, rid: str) -> int | None:
-        if len(rid) != 15 or not rid.startswith("SCJG") or not rid[4:].isdigit():
-            return None
-        i = int(rid[8:]) - 1
-        if 0 <= i < self.table.n and self.table.current(i).record["YWLSH"] == rid:
-            return i
-        return None
+        return self.numbered_index(rid, _RECORD_NUMBER, lambda i: self.table.current(i).record["YWLSH"])
 
     def _case_index(self, bjbh: str) -> int | None:
-        if len(bjbh) != 21 or not bjbh.isdigit():
-            return None
-        i = int(bjbh[14:]) - 1
-        if 0 <= i < self.table.n and generate(self.seed, i)["BJBH"] == bjbh:
-            return i
-        return None
+        return self.numbered_index(bjbh, _CASE_NUMBER, lambda i: generate(self.seed, i)["BJBH"])
 
-    def render(self, row: Row | Entry) -> dict[str, Any]:
-        kind = self.malformation(row)
-        return _malform(row.record, kind) if kind else row.record
+    def broken(self, record: dict[str, Any], kind: str) -> dict[str, Any]:
+        return _malform(record, kind)
 
     def base_is_deleted(self, index: int) -> bool:
         return fate(self.seed, index) in ("void", "deleted")
