@@ -7,11 +7,15 @@ paging and change-time windows with these models and drive them with :mod:`conne
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta, timezone, tzinfo
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gateway.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
 CursorFormat = str
 """``epoch_ms`` | ``epoch_s`` | ``iso8601`` | a ``strftime`` pattern such as ``%Y-%m-%d %H:%M:%S``."""
 
@@ -114,4 +118,28 @@ class IncrementalConfig(_Model):
         return self.param_format or self.cursor_format
 
 
-__all__ = ["CursorFormat", "CursorPagination", "FieldEquals", "IncrementalConfig", "LinkHeaderPagination", "NoPagination", "OffsetPagination", "PAGINATION_TAGS", "PageNumberPagination", "PaginationConfig", "parse_timezone"]
+def validated(model: type[M], data: Mapping[str, Any], *, kind: str, name: object,
+              union_tags: Mapping[str, set[str]]) -> M:
+    """``model`` validated from a connector YAML mapping, or a :class:`ConfigError` listing every problem by the
+    YAML path a person edits (``streams.cases.pagination.size: …``). ``union_tags``: for a field holding a
+    tagged union (``pagination``, ``auth``), the tags pydantic inserts into error locations, left out."""
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        lines = [f"  {_yaml_path(err['loc'], union_tags)}: {err['msg']}" for err in exc.errors()]
+        raise ConfigError(f"{kind} connector config for {name} is invalid:\n" + "\n".join(lines)) from None
+
+
+def _yaml_path(loc: tuple[int | str, ...], union_tags: Mapping[str, set[str]]) -> str:
+    parts: list[str] = []
+    previous: int | str | None = None
+    for item in loc:
+        if isinstance(previous, str) and item in union_tags.get(previous, ()):
+            previous = item
+            continue
+        parts.append(f"[{item}]" if isinstance(item, int) else str(item))
+        previous = item
+    return ".".join(parts).replace(".[", "[") or "(top level)"
+
+
+__all__ = ["CursorFormat", "CursorPagination", "FieldEquals", "IncrementalConfig", "LinkHeaderPagination", "NoPagination", "OffsetPagination", "PAGINATION_TAGS", "PageNumberPagination", "PaginationConfig", "parse_timezone", "validated"]

@@ -16,7 +16,7 @@ import string
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors.common.settings import (
     PAGINATION_TAGS,
@@ -29,6 +29,7 @@ from connectors.common.settings import (
     OffsetPagination,
     PageNumberPagination,
     PaginationConfig,
+    validated,
 )
 from connectors.http.settings import RateLimitConfig, RetryConfig, TimeoutConfig
 from gateway.errors import ConfigError
@@ -226,19 +227,6 @@ class RestConfig(_Model):
         return self.name or self.base_url
 
 
-def _yaml_path(loc: tuple[int | str, ...]) -> str:
-    """Turn a pydantic error location into the YAML path a person edits (drop union tags pydantic inserts)."""
-    parts: list[str] = []
-    previous: int | str | None = None
-    for item in loc:
-        if previous == "auth" and item in _AUTH_TAGS or previous == "pagination" and item in PAGINATION_TAGS:
-            previous = item
-            continue
-        parts.append(f"[{item}]" if isinstance(item, int) else str(item))
-        previous = item
-    return ".".join(parts).replace(".[", "[") or "(top level)"
-
-
 def parse_config(raw: Mapping[str, Any] | RestConfig) -> RestConfig:
     """Validate a connector YAML mapping; raise :class:`ConfigError` listing every problem by YAML path."""
     if isinstance(raw, RestConfig):
@@ -248,12 +236,8 @@ def parse_config(raw: Mapping[str, Any] | RestConfig) -> RestConfig:
     data = dict(raw)
     if not data.get("base_url"):
         raise ConfigError("rest connector config: base_url: missing (set it, or the system's `endpoint`)")
-    try:
-        return RestConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"  {_yaml_path(err['loc'])}: {err['msg']}" for err in exc.errors()]
-        name = data.get("name") or data.get("base_url")
-        raise ConfigError(f"rest connector config for {name} is invalid:\n" + "\n".join(lines)) from None
+    return validated(RestConfig, data, kind="rest", name=data.get("name") or data.get("base_url"),
+                     union_tags={"pagination": PAGINATION_TAGS, "auth": _AUTH_TAGS})
 
 
 __all__ = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors.common.settings import (
     PAGINATION_TAGS,
@@ -23,6 +23,7 @@ from connectors.common.settings import (
     OffsetPagination,
     PageNumberPagination,
     PaginationConfig,
+    validated,
 )
 from connectors.http.settings import RateLimitConfig, RetryConfig, TimeoutConfig
 from gateway.errors import ConfigError
@@ -221,30 +222,14 @@ class SoapConfig(_Model):
         return self.address.replace("{base_url}", self.base_url or "") if self.address else None
 
 
-def _yaml_path(loc: tuple[int | str, ...]) -> str:
-    parts: list[str] = []
-    previous: int | str | None = None
-    for item in loc:
-        if previous == "pagination" and item in PAGINATION_TAGS:
-            previous = item
-            continue
-        parts.append(f"[{item}]" if isinstance(item, int) else str(item))
-        previous = item
-    return ".".join(parts).replace(".[", "[") or "(top level)"
-
-
 def parse_config(raw: Mapping[str, Any] | SoapConfig) -> SoapConfig:
     """Validate a connector YAML mapping; raise :class:`ConfigError` listing every problem by YAML path."""
     if isinstance(raw, SoapConfig):
         return raw
     if not isinstance(raw, Mapping):
         raise ConfigError(f"soap connector config must be a mapping, got {type(raw).__name__}")
-    try:
-        return SoapConfig.model_validate(dict(raw))
-    except ValidationError as exc:
-        lines = [f"  {_yaml_path(err['loc'])}: {err['msg']}" for err in exc.errors()]
-        name = raw.get("name") or raw.get("wsdl")
-        raise ConfigError(f"soap connector config for {name} is invalid:\n" + "\n".join(lines)) from None
+    return validated(SoapConfig, raw, kind="soap", name=raw.get("name") or raw.get("wsdl"),
+                     union_tags={"pagination": PAGINATION_TAGS})
 
 
 __all__ = [
