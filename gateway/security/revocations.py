@@ -36,12 +36,14 @@ def withdraw(engine: Engine, tokens: ConsentTokens, consent_id: str, holder_bidx
                                                                     c.holder_bidx == holder_bidx)).first()
         if row is None:
             return None
-        if row.revoked_at is None:
-            conn.execute(update(consents).where(c.consent_id == consent_id).values(revoked_at=now))
+        # only the first of two concurrent withdrawals sets the time (and is the one audited)
+        newly = row.revoked_at is None and conn.execute(
+            update(consents).where(c.consent_id == consent_id, c.revoked_at.is_(None)).values(revoked_at=now)
+        ).rowcount == 1
+        revoked_at = now if newly else (row.revoked_at or conn.execute(
+            select(c.revoked_at).where(c.consent_id == consent_id)).scalar_one())
     tokens.mark_revoked([(consent_id, _epoch(row.expires_at))])
-    if row.revoked_at is not None:
-        return WithdrawnConsent(consent_id, row.revoked_at, newly=False)
-    return WithdrawnConsent(consent_id, now, newly=True)
+    return WithdrawnConsent(consent_id, revoked_at, newly=newly)
 
 
 def _epoch(moment: datetime) -> float:
