@@ -42,12 +42,8 @@ def withdraw(engine: Engine, tokens: ConsentTokens, consent_id: str, holder_bidx
         ).rowcount == 1
         revoked_at = now if newly else (row.revoked_at or conn.execute(
             select(c.revoked_at).where(c.consent_id == consent_id)).scalar_one())
-    tokens.mark_revoked([(consent_id, _epoch(row.expires_at))])
+    tokens.mark_revoked([(consent_id, row.expires_at.timestamp())])
     return WithdrawnConsent(consent_id, revoked_at, newly=newly)
-
-
-def _epoch(moment: datetime) -> float:
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
 
 
 class RevocationFeed:
@@ -74,7 +70,7 @@ class RevocationFeed:
         else:
             query = query.where(c.revoked_at >= self._since)
         with self.engine.connect() as conn:
-            found = [(r.consent_id, _epoch(r.expires_at)) for r in conn.execute(query)]
+            found = [(r.consent_id, r.expires_at.timestamp()) for r in conn.execute(query)]  # aware UTC (UtcDateTime)
         self.tokens.mark_revoked(found)
         self._since = started - self.overlap
         return len(found)

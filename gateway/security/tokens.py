@@ -53,8 +53,8 @@ class ConsentTokens:
     costs a dict lookup, not a MAC, a base64 decode and a JSON parse; its expiry is still checked every time.
     Only tokens whose MAC verified are remembered: a forged token never matches one.
 
-    A consent the holder withdrew is refused from then on: ``revoke`` (the process that recorded the withdrawal)
-    and ``mark_revoked`` (every other process, from its poll of ``consents.revoked_at``) add it to the set that
+    A consent the holder withdrew is refused from then on: ``mark_revoked`` (called by the process that recorded
+    the withdrawal, and by every other one from its poll of ``consents.revoked_at``) adds it to the set that
     ``check`` consults after the MAC — a set lookup, not a database read per release."""
 
     def __init__(self, key: bytes) -> None:
@@ -68,9 +68,6 @@ class ConsentTokens:
         if len(self._revoked) > _VERIFIED_MAX:
             now = time.time()
             self._revoked = {k: v for k, v in self._revoked.items() if v > now}
-
-    def is_revoked(self, consent_id: str) -> bool:
-        return consent_id in self._revoked
 
     def _mac(self, body: str) -> str:
         return b64url(hmac.digest(self._key, f"{_PREFIX}.{body}".encode(), "sha256"))
