@@ -22,10 +22,17 @@ class FastReader:
         self.dialect = engine.dialect.name
         self.mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._local = threading.local()
+        self._converted: dict[str, str] = {}
 
     def sql(self, text: str) -> str:
-        """``text`` with ``?`` placeholders in the driver's style."""
-        return text if self.mark == "?" else text.replace("?", "%s")
+        """``text`` with ``?`` placeholders in the driver's style (converted once per statement: the hot path
+        asks for the same few statements on every request)."""
+        if self.mark == "?":
+            return text
+        converted = self._converted.get(text)
+        if converted is None:
+            converted = self._converted[text] = text.replace("?", "%s")
+        return converted
 
     def _connection(self) -> Any:
         conn = getattr(self._local, "conn", None)

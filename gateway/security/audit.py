@@ -87,7 +87,12 @@ def _canonical_of(seq: int, stamp: str, *fields: str | None) -> bytes:
 
 
 def entry_hash(prev_hash: str, seq: int, at: datetime, row: dict[str, Any] | AuditEntry, algorithm: str = "sha256") -> str:
-    return _hasher(algorithm)(prev_hash.encode() + b"\n" + _canonical(seq, at, row)).hexdigest()
+    return _link(_hasher(algorithm), prev_hash, _canonical(seq, at, row))
+
+
+def _link(hasher: Any, prev_hash: str, canonical: bytes) -> str:
+    """One link of the chain: ``H(prev_hash ‖ "\\n" ‖ canonical entry)``, hex."""
+    return str(hasher(prev_hash.encode() + b"\n" + canonical).hexdigest())
 
 
 def _lock(conn: Connection) -> None:
@@ -218,10 +223,9 @@ class AuditWriter:
                 seq += 1
                 at = e.at.astimezone(timezone.utc).replace(tzinfo=None)
                 iso = at.isoformat(timespec="microseconds")
-                # the same bytes entry_hash() hashes, without its per-field getattr indirection (hot path)
-                h = hasher(prev.encode() + b"\n" + _canonical_of(
-                    seq, iso, e.action, e.outcome, e.client_id, e.holder_ref, e.certificate, e.item_code, e.case_no,
-                    e.detail)).hexdigest()
+                # what entry_hash() computes, without its per-field getattr indirection (hot path)
+                h = _link(hasher, prev, _canonical_of(seq, iso, e.action, e.outcome, e.client_id, e.holder_ref,
+                                                      e.certificate, e.item_code, e.case_no, e.detail))
                 stamp: Any = f"{iso[:10]} {iso[11:]}" if sqlite else at  # SQLite's text form of the same instant
                 rows.append((seq, stamp, e.action, e.outcome, e.client_id, e.holder_ref, e.certificate, e.item_code,
                              e.case_no, e.detail, prev, h))
