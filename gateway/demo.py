@@ -146,7 +146,7 @@ def _certificates(world: DemoWorld, say: Callable[[str], None]) -> None:
         os.environ["TONGBAN_KEY_FILE"] = str(key_file)
     licences_url = world.handle.urls["licences"]  # the sandbox's licence registry
     os.environ["TONGBAN_SD_LICENCES_URL"] = licences_url
-    os.environ.setdefault("TONGBAN_SD_LICENCES_API_KEY", "licences-demo-key")
+    os.environ.setdefault("TONGBAN_SD_LICENCES_API_KEY", world.handle.credentials["licences"]["api_key"])
     engine = make_engine(world.database_url)
     upgrade(engine)
     key = requests.get(licences_url + "/.well-known/issuer-keys", timeout=10).json()["keys"][0]

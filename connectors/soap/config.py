@@ -29,6 +29,9 @@ from connectors.http.settings import RateLimitConfig, RetryConfig, TimeoutConfig
 from gateway.errors import ConfigError
 
 from .faults import FaultAction
+from .hardening import LIBXML2_MAX_DEPTH, XmlLimits
+
+_XML_LIMITS = XmlLimits()
 
 
 class _Model(BaseModel):
@@ -64,9 +67,11 @@ class TlsConfig(_Model):
 
 
 class LimitsConfig(_Model):
-    max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
-    max_depth: int = Field(256, ge=4, le=256)
-    max_elements: int = Field(2_000_000, ge=1000)
+    """The YAML form of :class:`~.hardening.XmlLimits` (its defaults are the defaults here)."""
+
+    max_bytes: int = Field(_XML_LIMITS.max_bytes, ge=1024)
+    max_depth: int = Field(_XML_LIMITS.max_depth, ge=4, le=LIBXML2_MAX_DEPTH)
+    max_elements: int = Field(_XML_LIMITS.max_elements, ge=1000)
     """How many elements SOAP-encoded references (multiRef) may expand into (connectors/soap/multiref.py)."""
 
 

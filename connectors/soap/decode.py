@@ -89,9 +89,9 @@ def element_to_dict_py(element: etree._Element, shape: Shape = EMPTY) -> dict[st
 
     The reference implementation, and the fallback where the compiled twin (``_fastdict.pyx``, the same rules
     in C, about four times faster) is not built or was built for another lxml: :func:`element_to_dict` is
-    whichever of the two this process uses. The common child — a leaf with text that does not start with whitespace and
-    that the shape does not declare complex — costs one tag read, one text read and two dict lookups; every
-    other case (nil, empty, nested, pretty-printed container) takes the branch below it."""
+    whichever of the two this process uses. The common child — a leaf with text that does not start with
+    whitespace and that the shape does not declare complex — costs one tag read, one text read and two dict
+    lookups; every other case (nil, empty, nested, pretty-printed container) takes the branch below it."""
     out: dict[str, Any] = {}
     lists = shape.lists
     kids = shape.children

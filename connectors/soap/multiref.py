@@ -89,10 +89,8 @@ class _Resolver:
 
     def inline_within(self, root: etree._Element, chain: tuple[str, ...]) -> None:
         """Fill every referring element below ``root`` (itself included) with its target's expanded content."""
-        referring = [el for el in root.iter(etree.Element) if _target_of(el) is not None]
-        for element in referring:
-            key = _target_of(element)
-            assert key is not None
+        referring = [(el, key) for el in root.iter(etree.Element) if (key := _target_of(el)) is not None]
+        for element, key in referring:
             content = self.expand(key, chain)
             self.spend(content)
             for name in ("href", _REF12):

@@ -8,7 +8,6 @@ without decrypting anything and without holding an ID number in clear.
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta, timezone
-
-import orjson
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Path
 from starlette.responses import Response
 

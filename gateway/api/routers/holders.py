@@ -3,12 +3,11 @@ and the consents given (who may still use it, until when), each of which the hol
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-
 from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from starlette.responses import Response
