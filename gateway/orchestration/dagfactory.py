@@ -80,6 +80,22 @@ def _timetable(cron: str) -> CronTriggerTimetable:
     return CronTriggerTimetable(cron, timezone=TIMEZONE)
 
 
+def _shared_dag(dag_id: str, description: str, tag: str, doc_md: str, schedule: Any = None) -> DAG:
+    """A DAG of the shared kind: its cron from :data:`SCHEDULES` unless ``schedule`` is given, one run at a time,
+    no catch-up, the shared retry policy."""
+    return DAG(
+        dag_id=dag_id,
+        description=description,
+        schedule=schedule if schedule is not None else _timetable(SCHEDULES[dag_id]),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=_default_args(*SHARED_RETRIES),
+        tags=["tongban", tag],
+        doc_md=doc_md,
+    )
+
+
 def sync_dag(system: SystemConfig) -> DAG:
     """``tongban_sync_<system>``: ``sync`` (retried with exponential backoff; alerts when it fails for good) →
     ``publish`` (emits the system's asset when the run queued changes for other systems, else skipped)."""
@@ -120,17 +136,9 @@ def push_dag(systems: SystemsConfig) -> DAG:
     assets = [Asset(name=f"tongban_ledger_{n}", uri=asset_uri(n)) for n in systems.names()]
     cron = _timetable(SCHEDULES[PUSH_DAG])
     schedule = AssetOrTimeSchedule(timetable=cron, assets=AssetAny(*assets)) if assets else cron
-    with DAG(
-        dag_id=PUSH_DAG,
-        description="Deliver the outbox to the hall and the departments",
-        schedule=schedule,
-        start_date=START,
-        catchup=False,
-        max_active_runs=1,
-        default_args=_default_args(*SHARED_RETRIES),
-        tags=["tongban", "push"],
-        doc_md="Drains the outbox (the work queue) into each receiving system; idempotency key `case_no:version`.",
-    ) as dag:
+    with _shared_dag(PUSH_DAG, "Deliver the outbox to the hall and the departments", "push",
+                     "Drains the outbox (the work queue) into each receiving system; idempotency key "
+                     "`case_no:version`.", schedule) as dag:
         for name in systems.names():
             system = systems.get(name)
             if system.writable:  # each target retries on its own system's policy
@@ -139,50 +147,27 @@ def push_dag(systems: SystemsConfig) -> DAG:
 
 
 def certificates_dag() -> DAG:
-    with DAG(
-        dag_id=CERTIFICATES_DAG,
-        description="Harvest electronic certificates (电子证照) from the issuing systems",
-        schedule=_timetable(SCHEDULES[CERTIFICATES_DAG]),
-        start_date=START,
-        catchup=False,
-        max_active_runs=1,
-        default_args=_default_args(*SHARED_RETRIES),
-        tags=["tongban", "certificates"],
-        doc_md=f"Calls `{tasks.HARVEST_FUNCTION}(runtime)`; fails loudly when the certificate library is absent.",
-    ) as dag:
+    with _shared_dag(CERTIFICATES_DAG, "Harvest electronic certificates (电子证照) from the issuing systems",
+                     "certificates", f"Calls `{tasks.HARVEST_FUNCTION}(runtime)`; fails loudly when the certificate "
+                     "library is absent.") as dag:
         task(task_id="harvest")(lambda: _call(tasks.run_harvest))()
     return dag
 
 
 def deadlines_dag() -> DAG:
-    with DAG(
-        dag_id=DEADLINES_DAG,
-        description="Time-limit supervision (yellow at 80%, red past the limit) and the 'system behind' check",
-        schedule=_timetable(SCHEDULES[DEADLINES_DAG]),
-        start_date=START,
-        catchup=False,
-        max_active_runs=1,
-        default_args=_default_args(*SHARED_RETRIES),
-        tags=["tongban", "supervision"],
-        doc_md="Working days on the holiday calendar (`config/calendar.yaml`), special procedures stop the clock.",
-    ) as dag:
+    with _shared_dag(DEADLINES_DAG,
+                     "Time-limit supervision (yellow at 80%, red past the limit) and the 'system behind' check",
+                     "supervision", "Working days on the holiday calendar (`config/calendar.yaml`), special "
+                     "procedures stop the clock.") as dag:
         task(task_id="scan_deadlines")(lambda: _call(tasks.run_deadlines))()
         task(task_id="check_freshness")(lambda: _call(tasks.run_freshness))()
     return dag
 
 
 def reconcile_dag(systems: SystemsConfig) -> DAG:
-    with DAG(
-        dag_id=RECONCILE_DAG,
-        description="Per system and day: counts and content hashes of source, ledger and hall",
-        schedule=_timetable(SCHEDULES[RECONCILE_DAG]),
-        start_date=START,
-        catchup=False,
-        max_active_runs=1,
-        default_args=_default_args(*SHARED_RETRIES),
-        tags=["tongban", "reconcile"],
-        doc_md="The same as `tongban reconcile SYSTEM`; reports in the `reconciliations` table.",
-    ) as dag:
+    with _shared_dag(RECONCILE_DAG, "Per system and day: counts and content hashes of source, ledger and hall",
+                     "reconcile", "The same as `tongban reconcile SYSTEM`; reports in the `reconciliations` "
+                     "table.") as dag:
         for name in systems.names():
             task(task_id=f"reconcile_{name}", **_retry_args(systems.get(name)))(
                 lambda system=name: _call(tasks.run_reconcile, system))()
