@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from connectors.common.settings import (
     PAGINATION_TAGS,
-    CursorFormat,
     CursorPagination,
     FieldEquals,
     IncrementalConfig,

@@ -13,7 +13,6 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy import Connection
 from starlette.responses import Response
 
 from gateway.certificates import library
