@@ -41,10 +41,10 @@ def prepare(url: str, workdir: Path, holders: int) -> dict[str, Any]:
     """Ledger with harvested licences, cases naming their holders, a client, consent tokens (outside timing)."""
     import requests
 
-    from gateway.certificates import harvest, register_issuer_key
-    from gateway.security import GatewayKeys
-    from gateway.security.tokens import ConsentClaims
-    from gateway.sharing import GatewayRuntime, load_gateway_settings
+    from gateway.sharing.certificates import harvest, register_issuer_key
+    from gateway.crypto import GatewayKeys
+    from gateway.sharing.access.tokens import ConsentClaims
+    from gateway.sharing.settings import GatewayRuntime, load_gateway_settings
     from gateway.store.db import make_engine
     from gateway.store.migrate import upgrade
     from gateway_testlib import plant_case
@@ -94,9 +94,9 @@ def serve(url: str, port: int) -> None:
 
     import uvicorn
 
-    from gateway.api import create_app
-    from gateway.security import GatewayKeys
-    from gateway.sharing import GatewayRuntime, load_gateway_settings
+    from gateway.sharing.api import create_app
+    from gateway.crypto import GatewayKeys
+    from gateway.sharing.settings import GatewayRuntime, load_gateway_settings
     from gateway.store.db import make_engine
 
     settings = load_gateway_settings(REPO / "config" / "gateway.yaml").model_copy(update={"rate_limit": 1e9})

@@ -74,7 +74,7 @@ def child_baseline(data: Path, url: str, *, ledger_rows: bool = True) -> dict[st
     """
     import orjson
 
-    from gateway.config import load_systems
+    from gateway.kernel.config import load_systems
     from gateway.mapping.mapper import Mapper
     from gateway.models import case_document, validate_cases
     from gateway.store.db import make_engine
@@ -128,9 +128,9 @@ def child_baseline(data: Path, url: str, *, ledger_rows: bool = True) -> dict[st
 def child_tongban(data: Path, url: str) -> dict[str, float]:
     from datetime import timedelta, timezone
 
-    from connectors.base import RawRecord
+    from gateway.contract.connector import RawRecord
     from connectors.common.cursors import CursorCodec
-    from gateway.config import load_systems
+    from gateway.kernel.config import load_systems
     from gateway.mapping.mapper import Mapper
     from gateway.store.db import make_engine
     from gateway.store.migrate import upgrade
@@ -140,8 +140,8 @@ def child_tongban(data: Path, url: str) -> dict[str, float]:
     upgrade(engine)
     systems = load_systems(REPO / "config" / "systems.yaml")
     system = systems.get("sd_civil")
-    from gateway.security.keys import GatewayKeys
-    from gateway.security.pii import PiiCodec
+    from gateway.crypto.keys import GatewayKeys
+    from gateway.crypto.pii import PiiCodec
 
     keys = GatewayKeys.from_env()  # --seal-pii: raw payloads and applicant ID numbers sealed at rest
     ctx = IngestContext(system=system, systems=systems, mapper=Mapper.from_file(system.mapping_path),
@@ -218,7 +218,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tongban-bench-") as tmp:
         workdir = Path(tmp)
         if args.seal_pii:
-            from gateway.security.keys import GatewayKeys
+            from gateway.crypto.keys import GatewayKeys
 
             os.environ["TONGBAN_KEY_FILE"] = str(GatewayKeys.generate().write(workdir / "keys.json"))
             print("PII sealing on: raw payloads and applicant ID numbers sealed (AES-GCM) in the tongban run")

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connectors.base import Connector, Page, RawRecord
+from gateway.contract.connector import Connector, Page, RawRecord
 from gateway.mapping.mapper import Mapper
 from gateway.models import validate_cases
 

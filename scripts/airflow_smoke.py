@@ -20,8 +20,8 @@ sys.path.insert(0, str(REPO))
 def main() -> int:
     from sqlalchemy import func, select
 
-    from gateway.config import load_systems
-    from gateway.demo import wire_sandbox
+    from gateway.kernel.config import load_systems
+    from gateway.demo.once import wire_sandbox
     from gateway.orchestration.airflow_env import airflow_command, airflow_env, migrate_metadata
     from gateway.store.db import make_engine
     from gateway.store.tables import source_records

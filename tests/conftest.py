@@ -23,8 +23,8 @@ from typing import Any
 import requests
 import yaml
 
-from gateway.config import load_systems
-from gateway.runtime import Runtime
+from gateway.kernel.config import load_systems
+from gateway.kernel.runtime import Runtime
 from gateway.store import ledger
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade

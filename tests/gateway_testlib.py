@@ -17,9 +17,9 @@ import requests
 import uvicorn
 from sqlalchemy import Engine
 
-from gateway.certificates import register_issuer_key
-from gateway.security import GatewayKeys
-from gateway.sharing import GatewayRuntime, GatewaySettings, load_gateway_settings
+from gateway.sharing.certificates import register_issuer_key
+from gateway.crypto import GatewayKeys
+from gateway.sharing.settings import GatewayRuntime, GatewaySettings, load_gateway_settings
 from gateway.store import ledger
 from gateway.store.tables import cases
 
@@ -130,7 +130,7 @@ def bearer(credential: str) -> dict[str, str]:
 
 
 def serve(gw: GatewayRuntime, **kwargs: Any) -> Iterator[ServerThread]:
-    from gateway.api import create_app
+    from gateway.sharing.api import create_app
 
     server = ServerThread(create_app(gw, **kwargs)).start()
     try:
@@ -161,7 +161,7 @@ UNLICENSED = "91370100MA3C7B8Y0G"
 
 
 def licence_world(database_url: str, monkeypatch: Any, holder: dict[str, str] = LICENSED) -> LicenceWorld:
-    from gateway.certificates import harvest
+    from gateway.sharing.certificates import harvest
     from gateway.store.db import make_engine
     from gateway.store.migrate import upgrade
     from sandbox.licences import start_licences

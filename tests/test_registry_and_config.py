@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import airflow_connection, parse_systems
-from gateway.errors import ConfigError
-from gateway.registry import connector_class
+from gateway.kernel.config import airflow_connection, parse_systems
+from gateway.contract.errors import ConfigError
+from gateway.kernel.registry import connector_class
 
 SYSTEMS = """
 systems:

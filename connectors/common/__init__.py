@@ -1,5 +1,5 @@
 """What the declarative connector kinds share beyond HTTP: change-time cursors, paging state machines, the
-re-anchoring read loop, and turning decoded bodies into :class:`~connectors.base.RawRecord` objects."""
+re-anchoring read loop, and turning decoded bodies into :class:`~gateway.contract.connector.RawRecord` objects."""
 
 from __future__ import annotations
 

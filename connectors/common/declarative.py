@@ -3,7 +3,7 @@ and a ``check`` that reports instead of raising.
 
 A declarative kind (REST, SOAP, the next one) keeps its own config model with ``label``, ``streams`` (readable)
 and ``write`` (writable), and implements :meth:`_read_stream`, :meth:`_write_record` and :meth:`_probe`
-(one cheap authenticated call); this base turns those into the :class:`~connectors.base.Connector` surface.
+(one cheap authenticated call); this base turns those into the :class:`~gateway.contract.connector.Connector` surface.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from connectors.base import CheckResult, Connector, Page, StreamInfo, SyncMode, WriteOperation, WriteResult
-from gateway.errors import ConfigError, TongbanError
+from gateway.contract.connector import CheckResult, Connector, Page, StreamInfo, SyncMode, WriteOperation, WriteResult
+from gateway.contract.errors import ConfigError, TongbanError
 
 
 class _StreamSettings(Protocol):

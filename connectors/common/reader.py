@@ -33,8 +33,8 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Page, SyncMode
-from gateway.errors import FatalSyncError
+from gateway.contract.connector import Page, SyncMode
+from gateway.contract.errors import FatalSyncError
 
 from .cursors import CursorCodec
 from .paginators import PageRequest, make_paginator
@@ -44,7 +44,7 @@ from .settings import IncrementalConfig, PaginationConfig
 Fetch = Callable[[PageRequest], tuple[Any, Any, list[Any]]]
 """Send one page request; return ``(response, body, items)``. ``response`` and ``body`` are handed to the
 paginator (link headers, next-cursor fields); ``items`` are the page's records (dicts, or
-:class:`~gateway.errors.SkippableSyncError` for records the wire decoder could not read)."""
+:class:`~gateway.contract.errors.SkippableSyncError` for records the wire decoder could not read)."""
 
 
 def read_pages(

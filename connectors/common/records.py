@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from connectors.base import RawRecord
-from gateway.errors import FatalSyncError, SkippableSyncError
+from gateway.contract.connector import RawRecord
+from gateway.contract.errors import FatalSyncError, SkippableSyncError
 
 from .cursors import CursorCodec
 from .settings import FieldEquals

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gateway.errors import ConfigError
+from gateway.contract.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 CursorFormat = str

@@ -1,5 +1,5 @@
 """HTTP plumbing every HTTP-based connector kind shares: one session per connector, timeouts, retries with
-backoff, a token bucket, and HTTP outcomes mapped onto :mod:`gateway.errors`."""
+backoff, a token bucket, and HTTP outcomes mapped onto :mod:`gateway.contract.errors`."""
 
 from __future__ import annotations
 

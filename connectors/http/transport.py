@@ -4,7 +4,7 @@ Shared by every HTTP-based connector kind (REST, SOAP): each passes its own pars
 the attributes of :class:`TransportSettings`.
 
 The engine decides what to do from the error type alone, so this module is where ``requests`` exceptions and
-HTTP statuses become :mod:`gateway.errors`:
+HTTP statuses become :mod:`gateway.contract.errors`:
 
 =====================================  ==========================================================
 what happened                           raised after the retries are spent
@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import requests
 from requests.auth import AuthBase
 
-from gateway.errors import (
+from gateway.contract.errors import (
     AuthenticationError,
     FatalSyncError,
     RetriableSyncError,

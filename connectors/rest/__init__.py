@@ -2,7 +2,7 @@
 
 Modules, one idea each: ``config`` (the YAML schema), ``auth`` (five auth kinds), ``reader`` (GET a page,
 check the envelope), ``writer`` (templated writes and what the answer means), ``connector`` (the
-:class:`~connectors.base.Connector` implementation). What other connector kinds share lives in
+:class:`~gateway.contract.connector.Connector` implementation). What other connector kinds share lives in
 :mod:`connectors.http` (transport, retries, rate limit) and :mod:`connectors.common` (paginators, the
 re-anchoring read loop, records, cursors), and is re-exported here for compatibility.
 """

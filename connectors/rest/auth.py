@@ -24,7 +24,7 @@ import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
 from connectors.http.transport import RefreshableAuth
-from gateway.errors import AuthenticationError, ConfigError
+from gateway.contract.errors import AuthenticationError, ConfigError
 
 from .config import (
     ApiKeyAuthConfig,

@@ -31,7 +31,7 @@ from connectors.common.settings import (
     validated,
 )
 from connectors.http.settings import RateLimitConfig, RetryConfig, TimeoutConfig
-from gateway.errors import ConfigError
+from gateway.contract.errors import ConfigError
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 

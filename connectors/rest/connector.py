@@ -21,12 +21,12 @@ from typing import Any, ClassVar
 
 import requests
 
-from connectors.base import Page, SyncMode, WriteOperation, WriteResult
+from gateway.contract.connector import Page, SyncMode, WriteOperation, WriteResult
 from connectors.common.declarative import DeclarativeConnector
 from connectors.common.paginators import PageRequest, make_paginator
 from connectors.common.records import check_success, select_items
 from connectors.http.transport import Transport
-from gateway.errors import FatalSyncError
+from gateway.contract.errors import FatalSyncError
 
 from .auth import build_auth
 from .config import RestConfig, parse_config

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Page, SyncMode
+from gateway.contract.connector import Page, SyncMode
 from connectors.common.paginators import PageRequest
 from connectors.common.reader import read_pages
 from connectors.common.records import check_success, select_items

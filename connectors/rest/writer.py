@@ -23,10 +23,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from connectors.base import WriteOperation, WriteResult
+from gateway.contract.connector import WriteOperation, WriteResult
 from connectors.common.records import dig, server_message
 from connectors.http.transport import Transport, describe_body
-from gateway.errors import ConfigError, FatalSyncError, WriteRejectedError
+from gateway.contract.errors import ConfigError, FatalSyncError, WriteRejectedError
 
 from .config import WriteStreamConfig
 

@@ -1,6 +1,6 @@
 """One SOAP call, end to end: pick the operation as written, build the envelope, sign it, POST it, read at
 most ``limits.max_bytes``, decode the text safely, parse it hardened, and turn faults and HTTP outcomes into
-:mod:`gateway.errors`.
+:mod:`gateway.contract.errors`.
 
 =============================================  =================================================================
 what came back                                  what happens
@@ -32,7 +32,7 @@ from requests.auth import HTTPBasicAuth
 
 from connectors.http.retry import BackoffPolicy
 from connectors.http.transport import Transport, describe_body
-from gateway.errors import ConfigError, FatalSyncError, RetriableSyncError
+from gateway.contract.errors import ConfigError, FatalSyncError, RetriableSyncError
 
 from .config import SoapConfig
 from .decode import soap_body

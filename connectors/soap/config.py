@@ -26,7 +26,7 @@ from connectors.common.settings import (
     validated,
 )
 from connectors.http.settings import RateLimitConfig, RetryConfig, TimeoutConfig
-from gateway.errors import ConfigError
+from gateway.contract.errors import ConfigError
 
 from .faults import FaultAction
 from .hardening import LIBXML2_MAX_DEPTH, XmlLimits

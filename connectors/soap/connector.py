@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import requests
 
-from connectors.base import Page, SyncMode, WriteOperation, WriteResult
+from gateway.contract.connector import Page, SyncMode, WriteOperation, WriteResult
 from connectors.common.declarative import DeclarativeConnector
 
 from .client import SoapClient

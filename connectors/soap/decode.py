@@ -27,7 +27,7 @@ from typing import Any
 
 from lxml import etree
 
-from gateway.errors import FatalSyncError
+from gateway.contract.errors import FatalSyncError
 
 from .wsdl_model import XSD, Field
 from .xmltext import DAMAGE_MARK

@@ -20,7 +20,7 @@ from typing import Any
 
 from lxml import etree
 
-from gateway.errors import ConfigError
+from gateway.contract.errors import ConfigError
 
 from .loader import LoadedWsdl
 from .wsdl_model import XSD, Field, Operation, Port

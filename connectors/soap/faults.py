@@ -22,7 +22,7 @@ from typing import Literal
 
 from lxml import etree
 
-from gateway.errors import (
+from gateway.contract.errors import (
     AuthenticationError,
     FatalSyncError,
     RetriableSyncError,

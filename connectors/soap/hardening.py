@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from gateway.errors import FatalSyncError
+from gateway.contract.errors import FatalSyncError
 
 _ROOT_START = re.compile(rb"<[A-Za-z_:\x80-\xff]")
 _FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype")

@@ -26,7 +26,7 @@ from zeep.cache import InMemoryCache
 from zeep.exceptions import Error as ZeepError
 from zeep.transports import Transport as ZeepTransport
 
-from gateway.errors import ConfigError, SourceUnavailableError
+from gateway.contract.errors import ConfigError, SourceUnavailableError
 
 from .hardening import XmlLimits, check_prolog
 from .wsdl_model import WsdlModel
@@ -115,7 +115,7 @@ def fetch_wsdl(source: str, *, session: requests.Session, timeout: float = 30.0,
             return disk.read_bytes()
         raise SourceUnavailableError(f"cannot fetch the WSDL {source.split('?')[0]}: {type(exc).__name__}") from None
     if response.status_code in (401, 403):
-        from gateway.errors import AuthenticationError
+        from gateway.contract.errors import AuthenticationError
 
         raise AuthenticationError(f"the WSDL {source.split('?')[0]} refused our credentials (HTTP {response.status_code})")
     if not response.ok or not response.content.strip():

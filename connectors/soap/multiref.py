@@ -30,7 +30,7 @@ import copy
 from lxml import etree
 
 from .hardening import UnsafeXmlError
-from gateway.errors import FatalSyncError
+from gateway.contract.errors import FatalSyncError
 
 __all__ = ["has_references", "inline_references"]
 

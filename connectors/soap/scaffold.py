@@ -18,9 +18,10 @@ from pathlib import Path
 
 import yaml
 
-from gateway.errors import ConfigError
+from gateway.contract.errors import ConfigError
+from gateway.contract.scaffold import ScaffoldResult
 
-from .inspector import OperationReport, WsdlReport, describe_fields
+from .inspector import OperationReport, WsdlReport, describe_fields, inspect_wsdl
 from .wsdl_model import Field
 
 _CANONICAL = (
@@ -232,5 +233,13 @@ def render_report(report: WsdlReport) -> list[str]:
     return lines
 
 
-__all__ = ["ReadCandidate", "acceptance_test", "connector_yaml", "describe_fields", "mapping_yaml", "read_candidate",
+
+
+def scaffold(name: str, source: str, *, out: Path, force: bool = False, dry_run: bool = False) -> ScaffoldResult:
+    """The SOAP kind's :class:`~gateway.contract.scaffold.Scaffolder` (entry point ``tongban.scaffolds: soap``)."""
+    report = inspect_wsdl(source, offline=False)
+    written = [] if dry_run else write_scaffold(name, source, report, out, force=force)
+    return ScaffoldResult(report=render_report(report), data=report.as_dict(), files=written)
+
+__all__ = ["ReadCandidate", "acceptance_test", "connector_yaml", "describe_fields", "mapping_yaml", "read_candidate", "scaffold",
            "render_report", "write_scaffold"]

@@ -19,9 +19,9 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.base import WriteOperation, WriteResult
+from gateway.contract.connector import WriteOperation, WriteResult
 from connectors.common.records import dig, server_message
-from gateway.errors import ConfigError, FatalSyncError, WriteRejectedError
+from gateway.contract.errors import ConfigError, FatalSyncError, WriteRejectedError
 
 from .client import SoapClient
 from .config import WriteStreamConfig

@@ -24,7 +24,7 @@ from urllib.parse import urljoin
 from lxml import etree
 from lxml.etree import QName
 
-from gateway.errors import ConfigError
+from gateway.contract.errors import ConfigError
 
 from .hardening import XmlLimits, parse_document
 

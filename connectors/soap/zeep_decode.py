@@ -15,7 +15,7 @@ from lxml import etree
 from zeep.exceptions import Error as ZeepError
 from zeep.helpers import serialize_object
 
-from gateway.errors import ConfigError, FatalSyncError
+from gateway.contract.errors import ConfigError, FatalSyncError
 
 from .loader import LoadedWsdl
 from .wsdl_model import Operation, Port

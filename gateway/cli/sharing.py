@@ -1,5 +1,5 @@
 """Commands of the certificate-sharing gateway: ``serve``, ``clients``, ``audit``, ``harvest``, ``issuers``,
-``keys``, ``purge``. Registered on :data:`gateway.cli.app.app`; the work is done in ``gateway`` proper."""
+``keys``, ``purge``. Registered on :data:`gateway.cli.options.app`; the work is done in ``gateway`` proper."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gateway.cli.app import DbOpt, JsonOpt, SystemsOpt, _guard, _runtime, app
+from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, runtime_from
 from gateway.cli.output import console, fail, print_json, print_table
 
 clients_app = typer.Typer(no_args_is_help=True, help="API clients of the gateway (department systems, the hall).")
@@ -25,9 +25,9 @@ GatewayOpt = Annotated[Path | None, typer.Option("--gateway", help="Gateway file
 
 
 def _gateway(systems: Path | None, database_url: str | None, gateway_file: Path | None) -> Any:
-    from gateway.sharing import GatewayRuntime, load_gateway_settings
+    from gateway.sharing.settings import GatewayRuntime, load_gateway_settings
 
-    return GatewayRuntime.create(_runtime(systems, database_url), settings=load_gateway_settings(gateway_file))
+    return GatewayRuntime.create(runtime_from(systems, database_url), settings=load_gateway_settings(gateway_file))
 
 
 def _engine(database_url: str | None) -> Any:
@@ -40,7 +40,7 @@ def _engine(database_url: str | None) -> Any:
 
 
 @app.command()
-@_guard
+@guard
 def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8400,
@@ -51,8 +51,8 @@ def serve(
     """Run the gateway API (uvicorn, one worker) until Ctrl+C."""
     import uvicorn
 
-    from gateway.api import create_app
-    from gateway.security.pii import install_log_redaction
+    from gateway.sharing.api import create_app
+    from gateway.crypto.pii import install_log_redaction
 
     application = create_app(_gateway(systems, database_url, gateway_file))
     install_log_redaction()
@@ -60,7 +60,7 @@ def serve(
 
 
 @clients_app.command("add")
-@_guard
+@guard
 def clients_add(
     name: Annotated[str, typer.Argument(help="Client name (the sharing policy refers to it).")],
     department: Annotated[str | None, typer.Option("--department", help="实施主体 USCC of the client's department.")] = None,
@@ -74,7 +74,7 @@ def clients_add(
 ) -> None:
     """Create a client; its credential is shown once and stored only as a salted hash."""
     from gateway.models import validate_uscc
-    from gateway.security.clients import DEFAULT_SCOPES, ClientStore
+    from gateway.sharing.access.clients import DEFAULT_SCOPES, ClientStore
 
     dept = validate_uscc(department)[0] if department else None
     issued = ClientStore(_engine(database_url)).add(name, department_code=dept, scopes=scope or DEFAULT_SCOPES,
@@ -88,10 +88,10 @@ def clients_add(
 
 
 @clients_app.command("list")
-@_guard
+@guard
 def clients_list(database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Every client with its scopes, expiry and whether it is active (never a secret)."""
-    from gateway.security.clients import ClientStore
+    from gateway.sharing.access.clients import ClientStore
 
     rows = [c.as_dict() for c in ClientStore(_engine(database_url)).list()]
     if json_out:
@@ -103,11 +103,11 @@ def clients_list(database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
 
 
 @clients_app.command("revoke")
-@_guard
+@guard
 def clients_revoke(client: Annotated[str, typer.Argument(help="Client id or name.")], database_url: DbOpt = None,
                    json_out: JsonOpt = False) -> None:
     """Revoke a client: its credential stops working (within seconds in a running server)."""
-    from gateway.security.clients import ClientStore
+    from gateway.sharing.access.clients import ClientStore
 
     revoked = ClientStore(_engine(database_url)).revoke(client)
     if json_out:
@@ -117,15 +117,15 @@ def clients_revoke(client: Annotated[str, typer.Argument(help="Client id or name
 
 
 def _verifier() -> Any:
-    from gateway.security.jws import JwsSigner, JwsVerifier
-    from gateway.security.keys import GatewayKeys
+    from gateway.crypto.jws import JwsSigner, JwsVerifier
+    from gateway.crypto.keys import GatewayKeys
 
     keys = GatewayKeys.from_env()
     return JwsVerifier(JwsSigner.from_keys(keys).jwk()) if keys else None
 
 
 @audit_app.command("verify")
-@_guard
+@guard
 def audit_verify(
     algorithm: Annotated[str, typer.Option("--hash", help="sha256 or sm3 (as the gateway file says).")] = "sha256",
     database_url: DbOpt = None,
@@ -133,7 +133,7 @@ def audit_verify(
 ) -> None:
     """Recompute the hash chain and check the signed checkpoints; any changed, removed or reordered row fails,
     named by its sequence number."""
-    from gateway.security.audit import verify_chain
+    from gateway.sharing.access.audit import verify_chain
 
     report = verify_chain(_engine(database_url), algorithm=algorithm, verifier=_verifier())
     if json_out:
@@ -151,13 +151,13 @@ def audit_verify(
 
 
 @audit_app.command("checkpoint")
-@_guard
+@guard
 def audit_checkpoint(database_url: DbOpt = None, gateway_file: GatewayOpt = None, json_out: JsonOpt = False) -> None:
     """Sign the current head of the chain now (the server also does it periodically)."""
-    from gateway.security.audit import make_checkpoint
-    from gateway.security.jws import JwsSigner
-    from gateway.security.keys import GatewayKeys
-    from gateway.sharing import load_gateway_settings
+    from gateway.sharing.access.audit import make_checkpoint
+    from gateway.crypto.jws import JwsSigner
+    from gateway.crypto.keys import GatewayKeys
+    from gateway.sharing.settings import load_gateway_settings
 
     keys = GatewayKeys.from_env()
     if keys is None:
@@ -172,7 +172,7 @@ def audit_checkpoint(database_url: DbOpt = None, gateway_file: GatewayOpt = None
 
 
 @app.command()
-@_guard
+@guard
 def harvest(
     issuer: Annotated[str | None, typer.Argument(help="Issuer name from the gateway file (default: all).")] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh")] = False,
@@ -182,7 +182,7 @@ def harvest(
     json_out: JsonOpt = False,
 ) -> None:
     """Harvest certificates from issuing systems (verify, quarantine, propagate status, notify)."""
-    from gateway.certificates import harvest as run
+    from gateway.sharing.certificates import harvest as run
 
     gw = _gateway(systems, database_url, gateway_file)
     reports = [run(gw, name, full_refresh=full_refresh).as_dict() for name in ([issuer] if issuer else
@@ -196,7 +196,7 @@ def harvest(
 
 
 @issuers_app.command("add")
-@_guard
+@guard
 def issuers_add(
     from_url: Annotated[str | None, typer.Option("--from-url", help="The issuer's published key list (JSON "
                                                                     "{keys: [{kid, alg, issuer_code, public_key}]}).")] = None,
@@ -210,7 +210,7 @@ def issuers_add(
     """Register an issuer's public key (check its fingerprint with the issuer out of band)."""
     import requests
 
-    from gateway.certificates import register_issuer_key
+    from gateway.sharing.certificates import register_issuer_key
 
     engine = _engine(database_url)
     if from_url:
@@ -231,7 +231,7 @@ def issuers_add(
 
 
 @keys_app.command("init")
-@_guard
+@guard
 def keys_init(
     out: Annotated[Path, typer.Option("--out", help="Key file to write (mode 0600).")],
     pii_cipher: Annotated[str, typer.Option("--pii-cipher", help="AES-GCM or SM4-GCM")] = "AES-GCM",
@@ -239,7 +239,7 @@ def keys_init(
     force: Annotated[bool, typer.Option("--force")] = False,
 ) -> None:
     """Write a fresh key file; point TONGBAN_KEY_FILE at it."""
-    from gateway.security.keys import GatewayKeys
+    from gateway.crypto.keys import GatewayKeys
 
     if out.exists() and not force:
         fail(f"{out} exists (use --force to replace it: data sealed with its keys becomes unreadable)")
@@ -249,7 +249,7 @@ def keys_init(
 
 
 @keys_app.command("rotate")
-@_guard
+@guard
 def keys_rotate(
     database_url: DbOpt = None,
     json_out: JsonOpt = False,
@@ -257,9 +257,9 @@ def keys_rotate(
     """Add a new current PII key to $TONGBAN_KEY_FILE and re-seal every sealed value with it."""
     import os
 
-    from gateway.security.keys import GatewayKeys
-    from gateway.security.pii import PiiCodec
-    from gateway.security.retention import reseal_all
+    from gateway.crypto.keys import GatewayKeys
+    from gateway.crypto.pii import PiiCodec
+    from gateway.store.retention import reseal_all
 
     path = os.environ.get("TONGBAN_KEY_FILE")
     keys = GatewayKeys.from_env()
@@ -276,7 +276,7 @@ def keys_rotate(
 
 
 @app.command()
-@_guard
+@guard
 def purge(
     older_than: Annotated[str | None, typer.Option("--older-than", help="Retention (default from the gateway "
                                                                         "file, e.g. 180d).")] = None,
@@ -287,9 +287,9 @@ def purge(
 ) -> None:
     """Drop personal data past its retention: resolved dead letters, delivered outbox rows and webhooks, raw
     payloads of deleted records, quarantined certificates, expired consents."""
-    from gateway.config import parse_duration
-    from gateway.security.retention import purge as run
-    from gateway.sharing import load_gateway_settings
+    from gateway.kernel.config import parse_duration
+    from gateway.store.retention import purge as run
+    from gateway.sharing.settings import load_gateway_settings
 
     retention = parse_duration(older_than) if older_than else load_gateway_settings(gateway_file).retention
     counts = run(_engine(database_url), retention, dry_run=dry_run)

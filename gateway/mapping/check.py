@@ -13,11 +13,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from gateway.config import SystemsConfig
-from gateway.errors import ConfigError
+from gateway.kernel.config import SystemsConfig
+from gateway.contract.errors import ConfigError
 from gateway.mapping.mapper import Mapper
 from gateway.models import validate_cases
-from gateway.registry import build_connector
+from gateway.kernel.registry import build_connector
 
 
 def load_sample(path: Path) -> list[dict[str, Any]]:

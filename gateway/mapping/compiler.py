@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from datetime import timezone
 from typing import Any
 
-from gateway.errors import ConfigError
+from gateway.contract.errors import ConfigError
 from gateway.mapping import dates
 
 MapFunction = Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[dict[str, Any], list[tuple[str, str, str]]]]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 
-from gateway.errors import ConfigError
+from gateway.contract.errors import ConfigError
 
 _TOKENS = {
     "yyyy": ("Y", r"(?P<Y>\d{4})"),

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from gateway.errors import ConfigError, FieldIssue
+from gateway.contract.errors import ConfigError, FieldIssue
 from gateway.mapping.compiler import MapFunction, MappingCompiler
 
 _TOP_KEYS = {"system", "version", "description", "timezone", "normalize", "code_tables", "fields", "outbound"}
@@ -96,7 +96,7 @@ class Mapper:
 
     def outbound(self, canonical: Mapping[str, Any], **context: Any) -> dict[str, Any]:
         """Canonical record → the system's own format. Raises :class:`ConfigError` if the mapping has no
-        ``outbound`` section and :class:`gateway.errors.RecordRejected`-style issues as ValueError text."""
+        ``outbound`` section and :class:`gateway.contract.errors.RecordRejected`-style issues as ValueError text."""
         if self.outbound_fn is None:
             raise ConfigError(f"{self.path}: no outbound section: {self.system} cannot receive pushed records")
         record, issues = self.outbound_fn(canonical, context)

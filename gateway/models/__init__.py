@@ -7,7 +7,7 @@ modules behind it are one idea each:
 - :mod:`.identifiers` — resident ID, USCC, division code checks (fast, cached, warnings vs errors)
 - :mod:`.case`, :mod:`.service_item`, :mod:`.certificate` — the pydantic models and their cross-field rules
 - :mod:`.certificate_id` — GB/T 36904 certificate identifiers
-- :mod:`.validation` — one pydantic call per batch, issues as :class:`~gateway.errors.FieldIssue`
+- :mod:`.validation` — one pydantic call per batch, issues as :class:`~gateway.contract.errors.FieldIssue`
 - :mod:`.rows`, :mod:`.hashing` — JSON-ready rows and the ledger's content hash
 """
 

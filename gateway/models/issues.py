@@ -3,7 +3,7 @@
 Pydantic lets a model validator raise one error; a record can break several rules, and the dead-letter
 store should list them all. So a model validator collects ``(field, rule, message)`` triples and raises
 *one* :class:`~pydantic_core.PydanticCustomError` of type :data:`ISSUES_ERROR` carrying the list in its
-context; :mod:`gateway.models.validation` unfolds it into one :class:`~gateway.errors.FieldIssue` each.
+context; :mod:`gateway.models.validation` unfolds it into one :class:`~gateway.contract.errors.FieldIssue` each.
 
 Warnings (an old place code, a converted 15-digit ID) go to the validation *context*:
 ``Model.model_validate(data, context={"warnings": []})`` fills the list with

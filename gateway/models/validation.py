@@ -24,7 +24,7 @@ from typing import Annotated, Any
 from pydantic import TypeAdapter, ValidationError, ValidationInfo, WrapValidator
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
-from ..errors import FieldIssue, RecordRejected
+from gateway.contract.errors import FieldIssue, RecordRejected
 from .case import Case
 from .issues import ISSUES_ERROR
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway.config import REPO_ROOT
+from gateway.kernel.config import REPO_ROOT
 
 DAGS_FOLDER = REPO_ROOT / "dags"
 

@@ -1,6 +1,6 @@
 """Airflow connections as the source of each system's endpoint and secrets.
 
-Outside Airflow, :func:`gateway.config.airflow_connection` reads ``AIRFLOW_CONN_<ID>`` variables. Inside an
+Outside Airflow, :func:`gateway.kernel.config.airflow_connection` reads ``AIRFLOW_CONN_<ID>`` variables. Inside an
 Airflow task, connections may live in the metadata database (created in the UI or with
 ``airflow connections add``) or in a secrets backend (Vault, AWS, …); :func:`install_airflow_resolver` lets the
 systems configuration find them there too, through Airflow's own lookup. It is a no-op where Airflow is not
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from gateway import config
+from gateway.kernel import config
 
 
 def _from_airflow(conn_id: str) -> str | None:

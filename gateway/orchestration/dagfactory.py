@@ -19,7 +19,7 @@ from typing import Any
 from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from gateway.config import REPO_ROOT, SystemConfig, SystemsConfig, load_systems
+from gateway.kernel.config import REPO_ROOT, SystemConfig, SystemsConfig, load_systems
 from gateway.orchestration import tasks
 from gateway.orchestration.callbacks import record_failure
 from gateway.orchestration.naming import (

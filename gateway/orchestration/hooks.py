@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from airflow.sdk import BaseHook
 
-from gateway.errors import ConfigError
+from gateway.contract.errors import ConfigError
 
 
 class _TongbanHook(BaseHook):
@@ -26,7 +26,7 @@ class _TongbanHook(BaseHook):
 
     def system_config(self) -> Any:
         """The systems-file entry that uses this connection (or the one named ``system``)."""
-        from gateway.config import load_systems
+        from gateway.kernel.config import load_systems
 
         systems = load_systems()
         if self.system:
@@ -39,7 +39,7 @@ class _TongbanHook(BaseHook):
     def get_conn(self) -> Any:
         """The system's Tongban connector (close it, or use it as a context manager)."""
         from gateway.orchestration.connections import install_airflow_resolver
-        from gateway.registry import build_connector
+        from gateway.kernel.registry import build_connector
 
         install_airflow_resolver()
         config = self.system_config()

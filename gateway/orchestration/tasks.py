@@ -1,6 +1,6 @@
 """The bodies of Tongban's Airflow tasks: thin calls into ``gateway`` that return JSON-able summaries (XCom).
 
-No Airflow import here: each function opens a :class:`~gateway.runtime.Runtime` from the environment
+No Airflow import here: each function opens a :class:`~gateway.kernel.runtime.Runtime` from the environment
 (``TONGBAN_SYSTEMS``, ``TONGBAN_DATABASE_URL``; Airflow workers carry them), does one thing and closes it. A
 failure raises; the DAG decides about retries. :func:`permanent` tells the DAG which errors retrying cannot fix.
 """
@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from gateway.errors import ConfigError, TongbanError
+from gateway.contract.errors import ConfigError, TongbanError
 
-HARVEST_FUNCTION = "gateway.certificates:harvest"
+HARVEST_FUNCTION = "gateway.sharing.certificates:harvest"
 """What the certificate DAG calls, for every issuer of the gateway file (``tongban harvest`` does the same):
-``harvest(gateway_runtime, issuer) -> HarvestReport``, with ``gateway.sharing.GatewayRuntime.create(runtime)``."""
+``harvest(gateway_runtime, issuer) -> HarvestReport``, with ``gateway.sharing.settings.GatewayRuntime.create(runtime)``."""
 
 
 class HarvestUnavailable(TongbanError):
@@ -27,7 +27,7 @@ class HarvestUnavailable(TongbanError):
 @contextmanager
 def _runtime() -> Iterator[Any]:
     from gateway.orchestration.connections import install_airflow_resolver
-    from gateway.runtime import Runtime
+    from gateway.kernel.runtime import Runtime
 
     install_airflow_resolver()
     runtime = Runtime.from_env()
@@ -44,7 +44,7 @@ def permanent(exc: BaseException) -> bool:
 
 def run_sync(system: str, *, full_refresh: bool = False) -> dict[str, Any]:
     """One sync of ``system``; a success resolves the system's ``sync_failed`` and ``behind`` alerts."""
-    from gateway.alerts import resolve_alerts
+    from gateway.ops.alerts import resolve_alerts
     from gateway.sync.engine import sync_system
 
     with _runtime() as runtime:
@@ -80,7 +80,7 @@ def pending_outbox() -> dict[str, int]:
 
 
 def run_deadlines() -> dict[str, Any]:
-    from gateway.deadlines import WorkCalendar, scan_deadlines
+    from gateway.ops.deadlines import WorkCalendar, scan_deadlines
 
     with _runtime() as runtime:
         calendar = WorkCalendar.load(systems_path=runtime.systems.path)
@@ -88,14 +88,14 @@ def run_deadlines() -> dict[str, Any]:
 
 
 def run_freshness() -> dict[str, Any]:
-    from gateway.freshness import check_freshness
+    from gateway.ops.freshness import check_freshness
 
     with _runtime() as runtime:
         return check_freshness(runtime)
 
 
 def run_reconcile(system: str) -> dict[str, Any]:
-    from gateway.reconcile import reconcile_system
+    from gateway.sync.reconcile import reconcile_system
 
     with _runtime() as runtime:
         report = reconcile_system(runtime, system)
@@ -121,9 +121,9 @@ def run_harvest() -> dict[str, Any]:
     """Harvest every issuer through :data:`HARVEST_FUNCTION`; fails loudly when the certificate library or its
     keys are missing (never a silent success)."""
     function = harvest_function()
-    if importlib.util.find_spec("gateway.sharing") is None:
-        raise HarvestUnavailable("certificate harvest is not available: gateway.sharing (GatewayRuntime) is missing")
-    from gateway.sharing import GatewayRuntime
+    if importlib.util.find_spec("gateway.sharing.settings") is None:
+        raise HarvestUnavailable("certificate harvest is not available: gateway.sharing.settings (GatewayRuntime) is missing")
+    from gateway.sharing.settings import GatewayRuntime
 
     with _runtime() as runtime:
         gw = GatewayRuntime.create(runtime)

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway.errors import LeaseHeldError
+from gateway.contract.errors import LeaseHeldError
 from gateway.store.tables import leases
 
 DEFAULT_TTL = timedelta(minutes=5)

@@ -232,7 +232,7 @@ source, the ledger and the hall, and the cases that are missing or differ."""
 # Certificate-sharing gateway (migration 0003_gateway): the certificate library, issuer keys, API clients,
 # consents, the hash-chained audit log and its checkpoints, webhook subscriptions and deliveries.
 # Holder ID numbers never appear here in clear: ``*_bidx`` columns hold a keyed blind index (HMAC-SHA256),
-# and documents holding them are sealed with AES-GCM (see gateway/security/pii.py).
+# and documents holding them are sealed with AES-GCM (see gateway/crypto/pii.py).
 # ======================================================================================================
 
 certificates = Table(
@@ -345,7 +345,7 @@ consents = Table(
     Index(None, "revoked_at"),
 )
 """A consent token is checked by its MAC alone (no read per release); a revoked consent is refused because every
-gateway process keeps the set of revoked consent ids, polling ``revoked_at`` (gateway.api.app)."""
+gateway process keeps the set of revoked consent ids, polling ``revoked_at`` (gateway.sharing.api.app)."""
 
 audit_log = Table(
     "audit_log",

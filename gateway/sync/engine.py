@@ -6,7 +6,7 @@ outbox rows, the advanced watermark and the lease renewal — in one transaction
 starts from the last committed watermark: nothing lost (the lookback and the inclusive cursor re-read the
 boundary) and nothing duplicated (upserts by source id, unchanged content is a no-op).
 
-A source that fails raises a :class:`~gateway.errors.FatalSyncError` subclass out of ``sync_system`` after
+A source that fails raises a :class:`~gateway.contract.errors.FatalSyncError` subclass out of ``sync_system`` after
 the run is recorded as failed; the watermark stays at the last page that did commit.
 """
 
@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from gateway.errors import SyncError
+from gateway.contract.errors import SyncError
 from gateway.store import ledger
 from gateway.store.lease import Lease
 from gateway.sync.ingest import IngestContext, IngestCounts, ingest_page
 
 if TYPE_CHECKING:
-    from connectors.base import Connector
-    from gateway.runtime import Runtime
+    from gateway.contract.connector import Connector
+    from gateway.kernel.runtime import Runtime
 
 RunStatus = Literal["succeeded", "failed"]
 

@@ -23,9 +23,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from connectors.base import RawRecord
-from gateway.config import SystemConfig, SystemsConfig
-from gateway.errors import FieldIssue, SkippableSyncError
+from gateway.contract.connector import RawRecord
+from gateway.kernel.config import SystemConfig, SystemsConfig
+from gateway.contract.errors import FieldIssue, SkippableSyncError
 from gateway.mapping.mapper import Mapper
 from gateway.models import Case, case_document, content_hash, validate_cases
 from gateway.store import ledger

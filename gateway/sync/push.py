@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from gateway.errors import (
+from gateway.contract.errors import (
     AuthenticationError,
     FatalSyncError,
     FieldIssue,
@@ -33,8 +33,8 @@ from gateway.store.lease import Lease
 from gateway.store.tables import cases, outbox
 
 if TYPE_CHECKING:
-    from connectors.base import Connector
-    from gateway.runtime import Runtime
+    from gateway.contract.connector import Connector
+    from gateway.kernel.runtime import Runtime
 
 MAX_BACKOFF = timedelta(hours=1)
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 
-from connectors.base import RawRecord
-from gateway.security.pii import open_text
+from gateway.contract.connector import RawRecord
+from gateway.crypto.pii import open_text
 from gateway.store import ledger
 from gateway.store.lease import Lease
 from gateway.store.tables import dead_letters, outbox, source_records
@@ -26,7 +26,7 @@ from gateway.sync.engine import RunReport, _count_columns
 from gateway.sync.ingest import IngestContext, IngestCounts, ingest_page
 
 if TYPE_CHECKING:
-    from gateway.runtime import Runtime
+    from gateway.kernel.runtime import Runtime
 
 BATCH = 1000
 

@@ -1,7 +1,7 @@
 """The connector interface is a versioned contract (DESIGN.md): this test pins its surface.
 
 If it fails, you changed what third-party connector packages depend on. Either undo the change, or make it
-deliberately: bump ``INTERFACE_VERSION``, say what changed in the docstring of ``connectors/base.py``, and
+deliberately: bump ``INTERFACE_VERSION``, say what changed in the docstring of ``gateway/contract/connector.py``, and
 update the pinned surface below in the same commit.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 import inspect
 
-import connectors.base as base
-from gateway.errors import FatalSyncError, RetriableSyncError, SkippableSyncError
-from gateway.registry import available_kinds, connector_class
+import gateway.contract.connector as base
+from gateway.contract.errors import FatalSyncError, RetriableSyncError, SkippableSyncError
+from gateway.kernel.registry import available_kinds, connector_class
 
 PINNED_VERSION = 1
 

@@ -14,7 +14,7 @@ import responses
 import yaml
 
 from connectors.rest import RestConnector
-from gateway.errors import AuthenticationError, ConfigError
+from gateway.contract.errors import AuthenticationError, ConfigError
 
 BASE = "http://system.test"
 EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "rest" / "examples"

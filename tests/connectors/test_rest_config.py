@@ -12,7 +12,7 @@ import yaml
 
 from connectors.rest import CursorCodec, RestConnector, parse_config
 from connectors.rest.config import CursorPagination, HmacAuthConfig, PageNumberPagination
-from gateway.errors import ConfigError
+from gateway.contract.errors import ConfigError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "rest" / "examples"
 BEIJING = timezone(timedelta(hours=8))

@@ -13,9 +13,9 @@ import requests
 import responses
 import yaml
 
-from connectors.base import StreamInfo
+from gateway.contract.connector import StreamInfo
 from connectors.rest import RestConnector
-from gateway.errors import FatalSyncError, SkippableSyncError
+from gateway.contract.errors import FatalSyncError, SkippableSyncError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "rest" / "examples"
 BEIJING = timezone(timedelta(hours=8))
@@ -268,7 +268,7 @@ def test_resume_from_checkpoint_wins_over_an_older_since() -> None:
 
 
 def test_unknown_stream_is_a_config_error() -> None:
-    from gateway.errors import ConfigError
+    from gateway.contract.errors import ConfigError
 
     with pytest.raises(ConfigError, match="no readable stream 'nope'"):
         list(_civil().read("nope"))

@@ -13,7 +13,7 @@ import requests
 import yaml
 
 from connectors.rest import RestConnector
-from gateway.errors import AuthenticationError, SourceUnavailableError
+from gateway.contract.errors import AuthenticationError, SourceUnavailableError
 
 start_all = pytest.importorskip("sandbox").start_all
 

@@ -10,7 +10,7 @@ import requests
 import responses
 
 from connectors.rest import RestConnector, TokenBucket
-from gateway.errors import (
+from gateway.contract.errors import (
     AuthenticationError,
     FatalSyncError,
     RetriableSyncError,

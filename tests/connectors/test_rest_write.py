@@ -10,9 +10,9 @@ import pytest
 import responses
 import yaml
 
-from connectors.base import WriteResult
+from gateway.contract.connector import WriteResult
 from connectors.rest import RestConnector
-from gateway.errors import ConfigError, RetriableSyncError, WriteRejectedError
+from gateway.contract.errors import ConfigError, RetriableSyncError, WriteRejectedError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "rest" / "examples"
 HALL = "http://hall.test"

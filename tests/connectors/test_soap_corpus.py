@@ -17,7 +17,7 @@ from lxml import etree
 from typer.testing import CliRunner
 
 from connectors.soap import parse_config
-from gateway.cli.app import app
+from gateway.cli import app
 
 from soap_testlib import CORPUS
 

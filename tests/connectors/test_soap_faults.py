@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import responses
 
-from gateway.errors import AuthenticationError, FatalSyncError, RetriableSyncError, WriteRejectedError
+from gateway.contract.errors import AuthenticationError, FatalSyncError, RetriableSyncError, WriteRejectedError
 
 from soap_testlib import ADDRESS, connector, envelope, page, record
 

@@ -11,7 +11,7 @@ import responses
 
 from connectors.soap import UnsafeXmlError, load_wsdl, parse_document
 from connectors.soap.hardening import XmlLimits
-from gateway.errors import ConfigError, FatalSyncError, RetriableSyncError
+from gateway.contract.errors import ConfigError, FatalSyncError, RetriableSyncError
 
 from soap_testlib import ADDRESS, connector, envelope, page, record
 

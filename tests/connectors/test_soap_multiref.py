@@ -14,7 +14,7 @@ from connectors.soap import SoapConnector
 from connectors.soap.decode import element_to_dict, soap_body
 from connectors.soap.hardening import UnsafeXmlError, parse_document
 from connectors.soap.multiref import has_references, inline_references
-from gateway.errors import FatalSyncError
+from gateway.contract.errors import FatalSyncError
 
 from soap_testlib import CORPUS, envelope
 

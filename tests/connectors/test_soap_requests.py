@@ -14,7 +14,7 @@ from lxml import etree
 
 from connectors.soap import SoapConnector
 from connectors.soap.wsse import PASSWORD_DIGEST, PASSWORD_TEXT, WSSE, WSU
-from gateway.errors import ConfigError
+from gateway.contract.errors import ConfigError
 
 from soap_testlib import ADDRESS, CORPUS, SECRETS, connector, envelope, market_config
 

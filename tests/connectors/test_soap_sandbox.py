@@ -12,7 +12,7 @@ import yaml
 
 from connectors.soap import SoapConnector
 from connectors.testing import assert_connector_acceptance
-from gateway.errors import AuthenticationError
+from gateway.contract.errors import AuthenticationError
 from gateway.mapping.mapper import Mapper
 from sandbox.server import start_all
 

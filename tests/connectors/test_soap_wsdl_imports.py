@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from connectors.soap.loader import load_wsdl
-from gateway.cli.app import app
-from gateway.errors import ConfigError
+from gateway.cli import app
+from gateway.contract.errors import ConfigError
 
 SERVICE = """<?xml version="1.0" encoding="UTF-8"?>
 <wsdl:definitions name="CaseService" targetNamespace="http://svc.zwfw.example.cn/"

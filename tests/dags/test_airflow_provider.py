@@ -40,7 +40,7 @@ def test_airflow_lists_the_tongban_connection_types() -> None:
 def test_a_system_reads_its_endpoint_and_secrets_from_an_airflow_connection(monkeypatch) -> None:
     """AIRFLOW_CONN_* (what a secrets backend or `airflow connections add` provides) → endpoint + secrets, and
     the hook's connection test makes the same call as `tongban connector check`."""
-    from gateway.config import parse_systems
+    from gateway.kernel.config import parse_systems
     from gateway.orchestration.hooks import TongbanRestHook
 
     monkeypatch.setenv("AIRFLOW_CONN_SD_CIVIL", json.dumps({
@@ -64,7 +64,7 @@ systems:
 
 def test_inside_airflow_connections_come_from_airflow_itself(monkeypatch) -> None:
     """Without an AIRFLOW_CONN_* variable the resolver asks Airflow (metadata DB, secrets backends)."""
-    from gateway import config
+    from gateway.kernel import config
     from gateway.orchestration import connections
 
     calls = []

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import task_states
-from gateway.alerts import open_alerts
+from gateway.ops.alerts import open_alerts
 from gateway.store.tables import outbox, reconciliations
 
 pytestmark = pytest.mark.slow

@@ -22,12 +22,12 @@ import orjson
 import pytest
 import requests
 
-from gateway.api import create_app
-from gateway.certificates import harvest
-from gateway.security import JwsVerifier, PiiCodec
-from gateway.security.audit import verify_chain
-from gateway.security.batchsign import verify_answer
-from gateway.security.jws import JwsError
+from gateway.sharing.api import create_app
+from gateway.sharing.certificates import harvest
+from gateway.crypto import JwsVerifier, PiiCodec
+from gateway.sharing.access.audit import verify_chain
+from gateway.crypto.batchsign import verify_answer
+from gateway.crypto.jws import JwsError
 from gateway.sync.engine import sync_system
 from sandbox.licences import start_licences
 

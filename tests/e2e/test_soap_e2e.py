@@ -22,9 +22,9 @@ import requests
 import yaml
 from sqlalchemy import select
 
-from connectors.base import RawRecord
-from gateway.config import parse_systems
-from gateway.runtime import Runtime
+from gateway.contract.connector import RawRecord
+from gateway.kernel.config import parse_systems
+from gateway.kernel.runtime import Runtime
 from gateway.store import ledger
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade

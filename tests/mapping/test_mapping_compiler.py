@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import ConfigError
+from gateway.contract.errors import ConfigError
 from gateway.mapping.mapper import Mapper
 
 BASE = """

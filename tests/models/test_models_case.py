@@ -5,7 +5,7 @@ import copy
 import pytest
 from models_sample_data import valid_case
 
-from gateway.errors import RecordRejected
+from gateway.contract.errors import RecordRejected
 from gateway.models import Case, CaseResult, CaseStatus, CaseType, IdType, validate_case
 
 

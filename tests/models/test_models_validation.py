@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from models_sample_data import make_cases, valid_case
 
-from gateway.errors import FieldIssue, RecordRejected
+from gateway.contract.errors import FieldIssue, RecordRejected
 from gateway.models import (
     Case,
     case_to_row,

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import inspect, select, update
 
-from gateway.errors import LeaseHeldError
+from gateway.contract.errors import LeaseHeldError
 from gateway.store.db import make_engine
 from gateway.store.lease import Lease
 from gateway.store.migrate import head_revision, is_current, upgrade

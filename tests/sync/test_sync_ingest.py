@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from connectors.base import RawRecord
-from gateway.config import load_systems
-from gateway.errors import SkippableSyncError
+from gateway.contract.connector import RawRecord
+from gateway.kernel.config import load_systems
+from gateway.contract.errors import SkippableSyncError
 from gateway.mapping.mapper import Mapper
 from gateway.store import ledger
 from gateway.store.db import make_engine

@@ -1,0 +1,375 @@
+"""Data-path commands: sync, push, status, reconcile, dead letters, mappings, connectors, database, sandbox, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gateway.cli.options import (
+    DbOpt,
+    JsonOpt,
+    SystemsOpt,
+    app,
+    connector_app,
+    db_app,
+    dead_letters_app,
+    guard,
+    mapping_app,
+    runtime_from,
+    sandbox_app,
+)
+from gateway.cli.output import console, fail, print_json, print_table
+
+@app.command()
+@guard
+def sync(
+    system: Annotated[str, typer.Argument(help="System name from the systems file.")],
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Re-read the source from the start.")] = False,
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Read SYSTEM incrementally into the ledger."""
+    from gateway.sync.engine import SyncFailed, sync_system
+
+    runtime = runtime_from(systems, database_url)
+    try:
+        report = sync_system(runtime, system, full_refresh=full_refresh)
+    except SyncFailed as exc:
+        if json_out:
+            print_json(exc.report.as_dict())
+        fail(str(exc))
+        raise typer.Exit(1) from None
+    if json_out:
+        print_json(report.as_dict())
+        return
+    data = report.as_dict()
+    console.print(
+        f"[green]sync {system} ok[/] run {data['run_id']}: read {data['read']}, inserted {data['inserted']}, "
+        f"updated {data['updated']}, unchanged {data['unchanged']}, rejected {data['rejected']}, "
+        f"deleted {data['deleted']}, queued {data['queued']} pushes in {data['duration_s']} s; "
+        f"watermark {data['watermark_after']}"
+    )
+
+
+@app.command()
+@guard
+def remap(
+    system: Annotated[str, typer.Argument(help="System whose ledger records are mapped again.")],
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Re-apply SYSTEM's current mapping to the raw payloads already in the ledger."""
+    from gateway.sync.reprocess import remap_system
+
+    report = remap_system(runtime_from(systems, database_url), system)
+    if json_out:
+        print_json(report.as_dict())
+    else:
+        d = report.as_dict()
+        console.print(f"[green]remap {system} ok[/]: {d['read']} records, {d['updated']} changed, "
+                      f"{d['unchanged']} unchanged, {d['rejected']} rejected")
+
+
+@app.command()
+@guard
+def push(
+    target: Annotated[list[str] | None, typer.Option("--target", help="Only these systems.")] = None,
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Deliver pending outbox rows to the hall and the department systems."""
+    from gateway.sync.push import push as run_push
+
+    report = run_push(runtime_from(systems, database_url), targets=target or None)
+    if json_out:
+        print_json(report.as_dict())
+    else:
+        print_table(
+            "push",
+            ["target", "delivered", "duplicates", "superseded", "retried", "dead", "pending", "error"],
+            [[t.target, t.delivered, t.duplicates, t.superseded, t.retried, t.dead, t.pending, t.error]
+             for t in report.targets],
+        )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@guard
+def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """A table per system (last run, watermark, lag, counts, rejects, pending pushes) and the open alerts."""
+    from gateway.ops.alerts import open_alerts
+    from gateway.ops.status import system_status
+
+    runtime = runtime_from(systems, database_url)
+    rows = system_status(runtime.engine, runtime.systems)
+    alerts = open_alerts(runtime.engine)
+    if json_out:  # still one row per system; each carries its open alerts (deadlines as counts: there may be many)
+        for r in rows:
+            mine = [a for a in alerts if a["system"] == r["system"]]
+            r["alerts"] = [a for a in mine if a["kind"] != "deadline"]
+            r["deadline_alerts"] = {lvl: sum(1 for a in mine if a["kind"] == "deadline" and a["level"] == lvl)
+                                    for lvl in ("yellow", "red")}
+        print_json(rows)
+        return
+    table_rows = []
+    for r in rows:
+        last = r["last_run"] or {}
+        table_rows.append([
+            r["system"], r["role"], last.get("status", "never"), last.get("finished_at") or last.get("started_at"),
+            r["watermark"], r["lag_s"], last.get("read"), last.get("inserted"), last.get("updated"),
+            last.get("rejected"), r["open_dead_letters"], r["pending_outbox"], (last.get("error") or "")[:80],
+        ])
+    print_table("systems", ["system", "role", "last run", "at", "watermark", "lag s", "read", "ins", "upd",
+                            "rej", "dead letters", "outbox", "error"], table_rows)
+    shown = alerts[:50]
+    print_table(f"open alerts ({len(alerts)}{', the 50 most severe shown' if len(alerts) > 50 else ''})",
+                ["level", "kind", "system", "about", "since", "times", "message"],
+                [[a["level"], a["kind"], a["system"], a["key"], a["first_seen_at"], a["occurrences"], a["message"][:160]]
+                 for a in shown])
+
+
+@app.command()
+@guard
+def reconcile(
+    system: Annotated[str, typer.Argument(help="System to reconcile (source vs ledger vs hall, per day).")],
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Per day: counts and content hashes of SYSTEM's source, the ledger and the hall; missing or divergent cases."""
+    from gateway.sync.reconcile import reconcile_system
+
+    report = reconcile_system(runtime_from(systems, database_url), system)
+    if json_out:
+        print_json(report.as_dict())
+    else:
+        print_table(f"reconcile {system} (hall: {report.hall or 'none'}, via {report.hall_view})",
+                    ["day", "source", "ledger", "matched", "missing", "divergent", "extra", "rejected", "hall",
+                     "missing in hall", "stale in hall", "same hash"],
+                    [[d.day, d.source_count, d.ledger_count, d.matched, d.missing_in_ledger, d.divergent,
+                      d.extra_in_ledger, d.rejected, f"{d.hall_count}/{d.hall_expected}", d.missing_in_hall,
+                      d.stale_in_hall, "yes" if d.source_hash == d.ledger_hash else "no"] for d in report.days])
+        problems = [p | {"day": d.day} for d in report.days for p in d.problems]
+        if problems:
+            print_table("missing or divergent", ["day", "source id", "case", "problem"],
+                        [[p["day"], p["source_id"], p["case_no"],
+                          p["problem"] + (" (not yet synced)" if p.get("not_yet_synced") else "")]
+                         for p in problems[:200]])
+        console.print("[green]source, ledger and hall agree[/]" if report.ok else "[red]differences found[/]")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@dead_letters_app.command("list")
+@guard
+def dead_letters_list(
+    system: Annotated[str | None, typer.Option("--system")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include resolved ones.")] = False,
+    limit: Annotated[int, typer.Option("--limit")] = 100,
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Dead letters with the reason naming record, field and rule."""
+    from sqlalchemy import select
+
+    from gateway.store.tables import dead_letters
+
+    runtime = runtime_from(systems, database_url)
+    d = dead_letters.c
+    query = select(d.id, d.kind, d.system, d.source_id, d.case_no, d.status, d.attempts, d.reason, d.mapping_version,
+                   d.updated_at).order_by(d.id).limit(limit)
+    if system:
+        query = query.where(d.system == system)
+    if not all_:
+        query = query.where(d.status == "open")
+    with runtime.engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    if json_out:
+        print_json(rows)
+        return
+    print_table("dead letters", ["id", "kind", "system", "source id", "status", "tries", "reason"],
+                [[r["id"], r["kind"], r["system"], r["source_id"], r["status"], r["attempts"], r["reason"]] for r in rows])
+
+
+@dead_letters_app.command("replay")
+@guard
+def dead_letters_replay(
+    system: Annotated[str | None, typer.Option("--system")] = None,
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run dead-lettered records through the (fixed) mapping again; re-queue dead pushes."""
+    from gateway.sync.reprocess import replay_dead_letters
+
+    report = replay_dead_letters(runtime_from(systems, database_url), system=system)
+    if json_out:
+        print_json(report.as_dict())
+        return
+    for name, counts in report.systems.items():
+        console.print(f"{name}: replayed {counts.read}, now in the ledger {counts.inserted + counts.updated}, "
+                      f"still rejected {counts.rejected}")
+    console.print(f"pushes re-queued {report.requeued_pushes}; open dead letters left {report.still_open}")
+
+
+@mapping_app.command("check")
+@guard
+def mapping_check(
+    system: Annotated[str, typer.Argument()],
+    sample: Annotated[Path | None, typer.Option("--sample", help="JSON list or NDJSON of raw records.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Records to fetch from the live system.")] = 200,
+    systems: SystemsOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Per-field coverage and failures of SYSTEM's mapping on its live sample (or --sample FILE)."""
+    from gateway.kernel.config import load_systems
+    from gateway.mapping.check import check_mapping, load_sample, sample_from_system
+
+    config = load_systems(systems)
+    records = load_sample(sample) if sample else sample_from_system(config, system, limit=limit)
+    result = check_mapping(config, system, records)
+    if json_out:
+        print_json(result)
+    else:
+        print_table(
+            f"mapping {system} v{result['mapping_version']}: {result['records']} records, "
+            f"{result['valid']} valid, {result['rejected']} rejected",
+            ["field", "filled", "coverage", "failures", "rules"],
+            [[f["field"], f["filled"], f"{f['coverage']:.0%}", f["failures"], ", ".join(f["rules"])]
+             for f in result["fields"]],
+        )
+        for example in result["examples"][:10]:
+            console.print(f"[yellow]{example}[/]")
+    if result["rejected"]:
+        raise typer.Exit(1)
+
+
+@connector_app.command("list")
+@guard
+def connector_list(systems: SystemsOpt = None, json_out: JsonOpt = False) -> None:
+    """Registered connector kinds (entry-point group tongban.connectors) and the configured systems."""
+    from gateway.kernel.config import load_systems
+    from gateway.kernel.registry import available_kinds
+
+    kinds = available_kinds()
+    try:
+        configured = load_systems(systems)
+        system_rows = [[s.name, s.connector, s.role, s.title] for s in configured.systems.values()]
+    except TongbanError:
+        system_rows = []
+    if json_out:
+        print_json({"kinds": kinds, "systems": [dict(zip(["name", "kind", "role", "title"], r, strict=True))
+                                                for r in system_rows]})
+        return
+    print_table("connector kinds", ["kind", "implementation"], list(kinds.items()))
+    print_table("systems", ["system", "kind", "role", "title"], system_rows)
+
+
+@connector_app.command("check")
+@guard
+def connector_check(
+    system: Annotated[str, typer.Argument()],
+    systems: SystemsOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make one authenticated call to SYSTEM."""
+    from gateway.kernel.config import load_systems
+    from gateway.kernel.registry import build_connector
+
+    config = load_systems(systems).get(system)
+    connector = build_connector(config.connector, config.load_connector_config(), config.resolve_secrets())
+    with connector:
+        result = connector.check()
+    if json_out:
+        print_json({"system": system, "ok": result.ok, "message": result.message})
+    else:
+        console.print(f"{'[green]ok[/]' if result.ok else '[red]failed[/]'} {system}: {result.message}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@connector_app.command("new")
+@guard
+def connector_new(
+    name: Annotated[str, typer.Argument(help="Name of the new connector (letters, digits, underscores).")],
+    wsdl: Annotated[str, typer.Option("--wsdl", help="WSDL file or URL.")],
+    out: Annotated[Path, typer.Option("--out", help="Repository root to write into.")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the operations; write nothing.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Read a WSDL, list every operation (and what zeep loses), write a connector YAML, mapping and test."""
+    from gateway.kernel.registry import scaffolder
+
+    result = scaffolder("soap")(name, wsdl, out=out, force=force, dry_run=dry_run)
+    if json_out:
+        print_json({**result.data, "files": [str(p) for p in result.files]})
+        return
+    for line in result.report:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    for path in result.files:
+        console.print(f"[green]wrote[/] {path}")
+
+
+@db_app.command("upgrade")
+@guard
+def db_upgrade(database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Create or migrate the ledger schema (Alembic)."""
+    from gateway.store.db import database_url as resolve, make_engine
+    from gateway.store.migrate import upgrade
+
+    engine = make_engine(database_url)
+    revision = upgrade(engine)
+    if json_out:
+        print_json({"database": resolve(database_url).split("@")[-1], "revision": revision})
+    else:
+        console.print(f"[green]ledger at revision {revision}[/]")
+
+
+@sandbox_app.command("serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sandbox_serve(ctx: typer.Context) -> None:
+    """Run the sandbox systems on 127.0.0.1 until Ctrl+C (options: python -m sandbox serve --help)."""
+    from gateway.demo.sandbox import serve_sandbox
+
+    raise typer.Exit(serve_sandbox(ctx.args))
+
+
+@app.command()
+@guard
+def demo(
+    once: Annotated[bool, typer.Option("--once", help="Run every DAG once in this process, print a summary, exit.")] = False,
+    records: Annotated[int, typer.Option("--records", help="Records per department system.")] = 300,
+    frontdesk: Annotated[int, typer.Option("--frontdesk", help="Cases accepted at the hall's windows.")] = 10,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    workdir: Annotated[Path, typer.Option("--workdir", help="Where the demo ledger and Airflow home go.")] = Path(".tongban"),
+    airflow_port: Annotated[int, typer.Option("--airflow-port", help="Airflow UI/API port (live mode).")] = 8080,
+    api_port: Annotated[int, typer.Option("--api-port", help="Gateway API port (live mode).")] = 8400,
+    json_out: JsonOpt = False,
+) -> None:
+    """The sandbox systems, Airflow (standalone) and the gateway API until Ctrl+C; --once: every DAG once."""
+    if not once:
+        from gateway.demo.live import run_demo_live
+
+        raise typer.Exit(run_demo_live(records=records, frontdesk=frontdesk, seed=seed, workdir=workdir,
+                                       airflow_port=airflow_port, api_port=api_port))
+    from gateway.demo.once import run_demo_once
+
+    summary = run_demo_once(records=records, frontdesk=frontdesk, seed=seed, workdir=workdir,
+                            progress=None if json_out else console.print)
+    if json_out:
+        print_json(summary)
+    else:
+        print_table("demo summary", ["what", "value"], [[k, v] for k, v in summary["checks"].items()])
+        for failure in summary["failures"]:
+            fail(failure)
+        console.print(f"Airflow task logs: {summary['airflow_log']}")
+    if not summary["ok"]:
+        raise typer.Exit(1)
+

@@ -1,0 +1,51 @@
+"""What every ``tongban`` command shares: the root Typer app, the common options, the error guard.
+
+Command modules (:mod:`.app`, :mod:`.sharing`) import from here and never from each other, so the CLI has no
+import cycle; :mod:`gateway.cli` imports the command modules once to register their commands.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gateway.cli.output import fail
+from gateway.contract.errors import TongbanError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Tongban (通办): sync government approval systems.")
+dead_letters_app = typer.Typer(no_args_is_help=True, help="Records and pushes that could not be used.")
+mapping_app = typer.Typer(no_args_is_help=True, help="Check mappings against real data.")
+connector_app = typer.Typer(no_args_is_help=True, help="Connector kinds and system connections.")
+db_app = typer.Typer(no_args_is_help=True, help="The ledger database.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="The simulated department systems and hall.")
+app.add_typer(dead_letters_app, name="dead-letters")
+app.add_typer(mapping_app, name="mapping")
+app.add_typer(connector_app, name="connector")
+app.add_typer(db_app, name="db")
+app.add_typer(sandbox_app, name="sandbox")
+
+SystemsOpt = Annotated[Path | None, typer.Option("--systems", help="Systems file (default: $TONGBAN_SYSTEMS, tongban.yaml, config/systems.yaml).")]
+DbOpt = Annotated[str | None, typer.Option("--database-url", help="Ledger database (default: $TONGBAN_DATABASE_URL or sqlite:///tongban.db).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def runtime_from(systems: Path | None, database_url: str | None) -> Any:
+    from gateway.kernel.runtime import Runtime
+
+    return Runtime.from_env(systems, database_url)
+
+
+def guard(fn: Any) -> Any:
+    """Turn Tongban's own errors into one clear line and exit code 1 (no stack trace for expected failures)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except TongbanError as exc:
+            fail(str(exc))
+            raise typer.Exit(1) from None
+
+    return wrapper

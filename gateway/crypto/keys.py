@@ -1,0 +1,134 @@
+"""The gateway's secret material, from the environment or a key file, never from the configuration file.
+
+One JSON key file (``TONGBAN_KEY_FILE``) or the same values in environment variables:
+
+- ``pii_keys``: ``{kid: base64 32-byte key}`` and ``pii_current``: the kid new data is sealed with. Older kids
+  stay for reading until ``tongban pii rotate`` has re-sealed everything (``TONGBAN_PII_KEYS`` =
+  ``kid:base64,kid:base64`` with the current one first).
+- ``pii_cipher``: ``AES-GCM`` (default) or ``SM4-GCM``.
+- ``blind_index_key``: the HMAC key of the blind index (``TONGBAN_BLIND_INDEX_KEY``); not rotated casually,
+  since every index value depends on it.
+- ``mac_key``: the HMAC key of the gateway's own consent tokens (``TONGBAN_MAC_KEY``).
+- ``signing_key``: Ed25519 private key (32 bytes, base64) for JWS responses, webhooks and audit checkpoints
+  (``TONGBAN_SIGNING_KEY``); ``signing_alg`` ``EdDSA`` or ``SM2`` (then ``sm2_private_key`` is hex).
+
+``tongban keys init --out FILE`` writes a fresh key file (mode 0600).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.contract.errors import ConfigError
+
+__all__ = ["GatewayKeys"]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str, name: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (ValueError, TypeError):
+        raise ConfigError(f"key {name}: not valid base64") from None
+
+
+@dataclass
+class GatewayKeys:
+    pii_keys: dict[str, bytes]
+    pii_current: str
+    blind_index_key: bytes
+    mac_key: bytes
+    signing_key: bytes
+    pii_cipher: str = "AES-GCM"
+    signing_alg: str = "EdDSA"
+    sm2_private_key: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def generate(cls, *, pii_cipher: str = "AES-GCM", signing_alg: str = "EdDSA") -> GatewayKeys:
+        kid = "k" + secrets.token_hex(3)
+        size = 16 if pii_cipher == "SM4-GCM" else 32
+        sm2 = None
+        if signing_alg == "SM2":
+            sm2 = secrets.token_hex(32)
+        return cls({kid: secrets.token_bytes(size)}, kid, secrets.token_bytes(32), secrets.token_bytes(32),
+                   secrets.token_bytes(32), pii_cipher, signing_alg, sm2)
+
+    def rotated(self) -> GatewayKeys:
+        """A copy with a new current PII key; the old ones stay readable."""
+        kid = "k" + secrets.token_hex(3)
+        keys = {kid: secrets.token_bytes(16 if self.pii_cipher == "SM4-GCM" else 32), **self.pii_keys}
+        return GatewayKeys(keys, kid, self.blind_index_key, self.mac_key, self.signing_key, self.pii_cipher,
+                           self.signing_alg, self.sm2_private_key)
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "pii_keys": {k: _b64(v) for k, v in self.pii_keys.items()},
+            "pii_current": self.pii_current,
+            "pii_cipher": self.pii_cipher,
+            "blind_index_key": _b64(self.blind_index_key),
+            "mac_key": _b64(self.mac_key),
+            "signing_key": _b64(self.signing_key),
+            "signing_alg": self.signing_alg,
+        }
+        if self.sm2_private_key:
+            data["sm2_private_key"] = self.sm2_private_key
+        return data
+
+    def write(self, path: str | Path) -> Path:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(self.as_json(), out, indent=2)
+        return target
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], where: str = "key file") -> GatewayKeys:
+        try:
+            pii = {str(k): _unb64(v, f"pii_keys.{k}") for k, v in data["pii_keys"].items()}
+            current = str(data.get("pii_current") or next(iter(pii)))
+            if current not in pii:
+                raise ConfigError(f"{where}: pii_current {current!r} is not among pii_keys")
+            return cls(pii, current, _unb64(data["blind_index_key"], "blind_index_key"),
+                       _unb64(data["mac_key"], "mac_key"), _unb64(data["signing_key"], "signing_key"),
+                       str(data.get("pii_cipher", "AES-GCM")), str(data.get("signing_alg", "EdDSA")),
+                       data.get("sm2_private_key"))
+        except KeyError as exc:
+            raise ConfigError(f"{where}: missing {exc.args[0]}") from None
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> GatewayKeys | None:
+        """Keys from ``TONGBAN_KEY_FILE`` or the individual variables; None when nothing is configured."""
+        env = os.environ if environ is None else environ
+        path = env.get("TONGBAN_KEY_FILE")
+        if path:
+            try:
+                return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")), where=path)
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"TONGBAN_KEY_FILE {path}: {exc}") from None
+        raw = env.get("TONGBAN_PII_KEYS")
+        if not raw:
+            return None
+        pairs = [p.split(":", 1) for p in raw.split(",") if p.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise ConfigError("TONGBAN_PII_KEYS must be kid:base64[,kid:base64...]")
+        missing = [n for n in ("TONGBAN_BLIND_INDEX_KEY", "TONGBAN_MAC_KEY", "TONGBAN_SIGNING_KEY") if not env.get(n)]
+        if missing:
+            raise ConfigError(f"TONGBAN_PII_KEYS is set but {', '.join(missing)} is not")
+        return cls.from_json({
+            "pii_keys": {k.strip(): v.strip() for k, v in pairs}, "pii_current": pairs[0][0].strip(),
+            "pii_cipher": env.get("TONGBAN_PII_CIPHER", "AES-GCM"),
+            "blind_index_key": env["TONGBAN_BLIND_INDEX_KEY"], "mac_key": env["TONGBAN_MAC_KEY"],
+            "signing_key": env["TONGBAN_SIGNING_KEY"], "signing_alg": env.get("TONGBAN_SIGNING_ALG", "EdDSA"),
+            "sm2_private_key": env.get("TONGBAN_SM2_PRIVATE_KEY"),
+        }, where="environment")

@@ -1,0 +1,205 @@
+"""Personal data at rest and in answers: sealed ID numbers, a keyed blind index, masking, log redaction.
+
+- :meth:`PiiCodec.seal` turns an ID number into ``enc:v1:<kid>:<base64 nonce‖ciphertext>`` (AES-GCM, or SM4-GCM
+  as an option; the kid names the key so rotation can read old values). A JSON string stays a JSON string, so
+  sealed documents keep their shape. Equal plaintexts sealed by one process may share a ciphertext (a bounded
+  cache): that tells no more than the blind index does, and it keeps the sync path fast.
+- :meth:`PiiCodec.seal_blob` seals a whole raw payload once (one AES-GCM call over the JSON text, which costs
+  about as much as sealing one field): every identifying field a source sends is covered, including ones no
+  mapping names.
+- :meth:`PiiCodec.bidx` is HMAC-SHA256 of the normalised value under its own key: equality lookups (which
+  certificates does this holder have, does this case name this holder) without decrypting anything.
+- :func:`mask` shows ``110***********1234``; :class:`RedactingFilter` masks ID numbers in every log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hmac
+import logging
+import os
+import re
+import unicodedata
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from gateway.contract.errors import ConfigError
+
+from gateway.crypto.keys import GatewayKeys
+
+__all__ = ["PiiCodec", "RedactingFilter", "install_log_redaction", "mask", "normalize_id", "redact"]
+
+FIELD_PREFIX = "enc:v1:"
+BLOB_PREFIX = "encb:v1:"
+_CACHE_MAX = 200_000
+_ID_PATTERN = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])|(?<![0-9A-Za-z])(\d{15})(?![0-9A-Za-z])")
+
+
+def normalize_id(value: str) -> str:
+    """The form the blind index is computed on: NFKC, no spaces, upper case."""
+    text = value if value.isascii() else unicodedata.normalize("NFKC", value)
+    return "".join(text.split()).upper()
+
+
+def mask(value: str | None) -> str | None:
+    """``110105198506011234`` → ``110***********1234``; short values keep one character at each end."""
+    if value is None:
+        return None
+    if len(value) >= 8:
+        return value[:3] + "*" * (len(value) - 7) + value[-4:]
+    if len(value) >= 3:
+        return value[0] + "*" * (len(value) - 2) + value[-1]
+    return "*" * len(value)
+
+
+def redact(text: str) -> str:
+    """Mask every resident-ID-shaped number (18 or 15 digits) in free text."""
+    def repl(m: re.Match[str]) -> str:
+        return mask(m.group(0)) or ""
+
+    return _ID_PATTERN.sub(repl, text)
+
+
+class RedactingFilter(logging.Filter):
+    """Masks ID numbers in log records (message and arguments) before any handler formats them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is not ours to fix
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def install_log_redaction(names: tuple[str, ...] = ("", "uvicorn", "uvicorn.access", "uvicorn.error", "gateway",
+                                                     "httpx", "sqlalchemy.engine")) -> None:
+    """Put the redacting filter on the named loggers and on every handler of the root logger."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+        for handler in logger.handlers:
+            if _FILTER not in handler.filters:
+                handler.addFilter(_FILTER)
+
+
+class PiiCodec:
+    """Seal, open and index personal identifiers with the keys of :class:`GatewayKeys`."""
+
+    def __init__(self, keys: GatewayKeys) -> None:
+        self.keys = keys
+        self.cipher = keys.pii_cipher
+        if self.cipher not in ("AES-GCM", "SM4-GCM"):
+            raise ConfigError(f"pii_cipher must be AES-GCM or SM4-GCM, not {self.cipher!r}")
+        self.current = keys.pii_current
+        self._aead = {kid: AESGCM(key) for kid, key in keys.pii_keys.items()} if self.cipher == "AES-GCM" else {}
+        self._bidx_key = keys.blind_index_key
+        self._cache: dict[str, str] = {}
+        """Plain value -> its sealed form, so that sealing the same ID twice gives the same text (and costs once)."""
+        self._open_sealed = functools.lru_cache(maxsize=_CACHE_MAX)(self._open_field)
+        """Sealed field -> plain value: the gateway opens the same holders' IDs on every release."""
+
+    # -- primitives ----------------------------------------------------------------------------------------
+    def _encrypt(self, data: bytes, kid: str) -> bytes:
+        nonce = os.urandom(12)
+        if self.cipher == "AES-GCM":
+            return nonce + self._aead[kid].encrypt(nonce, data, kid.encode())
+        enc = Cipher(algorithms.SM4(self.keys.pii_keys[kid]), modes.GCM(nonce)).encryptor()
+        enc.authenticate_additional_data(kid.encode())
+        body = enc.update(data) + enc.finalize()
+        return nonce + body + enc.tag
+
+    def _decrypt(self, blob: bytes, kid: str) -> bytes:
+        if kid not in self.keys.pii_keys:
+            raise ConfigError(f"sealed with key {kid!r}, which is not among the configured PII keys")
+        nonce, body = blob[:12], blob[12:]
+        try:
+            if self.cipher == "AES-GCM":
+                return self._aead[kid].decrypt(nonce, body, kid.encode())
+            dec = Cipher(algorithms.SM4(self.keys.pii_keys[kid]), modes.GCM(nonce, body[-16:])).decryptor()
+            dec.authenticate_additional_data(kid.encode())
+            return dec.update(body[:-16]) + dec.finalize()
+        except InvalidTag:
+            raise ConfigError(f"sealed value does not authenticate under key {kid!r}") from None
+
+    # -- fields --------------------------------------------------------------------------------------------
+    def seal(self, value: str) -> str:
+        if value.startswith(FIELD_PREFIX):
+            return value
+        token = self._cache.get(value)
+        if token is None:
+            blob = self._encrypt(value.encode(), self.current)
+            token = f"{FIELD_PREFIX}{self.current}:{base64.b64encode(blob).decode()}"
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            self._cache[value] = token
+        return token
+
+    def open(self, value: str) -> str:
+        if not isinstance(value, str) or not value.startswith(FIELD_PREFIX):
+            return value
+        return self._open_sealed(value)
+
+    def _open_field(self, value: str) -> str:
+        kid, _, data = value[len(FIELD_PREFIX):].partition(":")
+        return self._decrypt(base64.b64decode(data), kid).decode()
+
+    @staticmethod
+    def is_sealed(value: Any) -> bool:
+        return isinstance(value, str) and (value.startswith(FIELD_PREFIX) or value.startswith(BLOB_PREFIX))
+
+    @staticmethod
+    def key_of(value: str) -> str | None:
+        for prefix in (FIELD_PREFIX, BLOB_PREFIX):
+            if value.startswith(prefix):
+                return value[len(prefix):].partition(":")[0]
+        return None
+
+    # -- whole payloads ------------------------------------------------------------------------------------
+    def seal_blob(self, text: str) -> str:
+        if text.startswith(BLOB_PREFIX):
+            return text
+        blob = self._encrypt(text.encode(), self.current)
+        return f"{BLOB_PREFIX}{self.current}:{base64.b64encode(blob).decode()}"
+
+    def open_blob(self, text: str) -> str:
+        if not text.startswith(BLOB_PREFIX):
+            return text
+        kid, _, data = text[len(BLOB_PREFIX):].partition(":")
+        return self._decrypt(base64.b64decode(data), kid).decode()
+
+    def reseal(self, text: str) -> str:
+        """Re-seal a value or blob under the current key (rotation); plain text is sealed as a blob."""
+        if text.startswith(FIELD_PREFIX):
+            return text if self.key_of(text) == self.current else self._seal_fresh(self.open(text))
+        if text.startswith(BLOB_PREFIX):
+            return text if self.key_of(text) == self.current else self.seal_blob(self.open_blob(text))
+        return text
+
+    def _seal_fresh(self, value: str) -> str:
+        self._cache.pop(value, None)
+        return self.seal(value)
+
+    # -- blind index ---------------------------------------------------------------------------------------
+    def bidx(self, value: str) -> str:
+        # hmac.digest: the one-shot C implementation, several times cheaper than an hmac.new object (hot path)
+        return hmac.digest(self._bidx_key, normalize_id(value).encode(), "sha256").hex()[:40]
+
+
+def open_text(text: str | None, codec: PiiCodec | None) -> str | None:
+    """A stored payload in clear: sealed blobs need the codec (a clear error without keys)."""
+    if text is None or not text.startswith(BLOB_PREFIX):
+        return text
+    if codec is None:
+        raise ConfigError("this payload is sealed: set TONGBAN_KEY_FILE (or TONGBAN_PII_KEYS) to read it")
+    return codec.open_blob(text)

@@ -1,0 +1,343 @@
+"""``tongban demo`` (live): the sandbox systems, ``airflow standalone`` and the gateway API, until Ctrl+C.
+
+Airflow runs on SQLite with the LocalExecutor and modest parallelism, bound to 127.0.0.1, its home in the work
+directory and the DAGs unpaused. Once its API answers, every DAG is triggered; then a short summary is printed
+whenever something changes (DAG run states, ledger, queue, alerts). Ctrl+C (or SIGTERM) stops everything: each
+child runs in its own process group, which is terminated as a whole, killed if it lingers, and checked to be gone.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from gateway.cli.output import console, print_table
+from gateway.demo.once import DemoWorld, demo_world
+from gateway.orchestration.airflow_env import airflow_command, airflow_env
+from gateway.orchestration.naming import all_dag_ids
+
+STARTUP_TIMEOUT_S = 300
+POLL_S = 5.0
+
+
+class Stop(Exception):
+    """Ctrl+C or SIGTERM."""
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    raise Stop(signal.Signals(signum).name)
+
+
+class Children:
+    """Child processes, each the leader of its own process group (``start_new_session``)."""
+
+    def __init__(self) -> None:
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+        out = open(log, "ab")  # noqa: SIM115 - the child keeps it
+        guarded = [sys.executable, "-m", "gateway.demo.live", "--guard", *argv]
+        proc = subprocess.Popen(guarded, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, preexec_fn=_terminate_with_parent)
+        out.close()
+        self.procs[name] = proc
+        return proc
+
+    def dead(self) -> list[str]:
+        return [n for n, p in self.procs.items() if p.poll() is not None]
+
+    def stop_all(self, grace: float = 20.0) -> list[int]:
+        """SIGTERM every group, wait, SIGKILL what is left; returns pids still alive afterwards (none)."""
+        groups = {}
+        for proc in self.procs.values():
+            try:
+                groups[proc.pid] = os.getpgid(proc.pid)
+            except ProcessLookupError:
+                groups[proc.pid] = proc.pid
+        for pgid in groups.values():
+            _signal_group(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(_group_alive(g) for g in groups.values()):
+            for proc in self.procs.values():
+                proc.poll()
+            time.sleep(0.3)
+        for pgid in groups.values():
+            if _group_alive(pgid):
+                _signal_group(pgid, signal.SIGKILL)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        time.sleep(0.2)
+        return [pid for g in groups.values() for pid in _group_members(g)]
+
+
+def _terminate_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the demo process dies, even if it is killed with SIGKILL and
+    never reaches its clean-up (Linux ``PR_SET_PDEATHSIG``; elsewhere a no-op)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def _group_alive(pgid: int) -> bool:
+    if Path("/proc").is_dir():
+        return bool(_group_members(pgid))
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+class AirflowClient:
+    """The few calls of Airflow's public REST API (v2) the demo needs."""
+
+    def __init__(self, base: str, username: str, password: str) -> None:
+        self.base, self.username, self.password = base, username, password
+        self.session = requests.Session()
+
+    def healthy(self) -> bool:
+        try:
+            health = self.session.get(f"{self.base}/api/v2/monitor/health", timeout=5).json()
+        except (requests.RequestException, ValueError):
+            return False
+        return health.get("scheduler", {}).get("status") == "healthy"
+
+    def login(self) -> None:
+        reply = self.session.post(f"{self.base}/auth/token", json={"username": self.username,
+                                                                   "password": self.password}, timeout=15)
+        reply.raise_for_status()
+        self.session.headers["Authorization"] = f"Bearer {reply.json()['access_token']}"
+
+    def dag_ids(self) -> set[str]:
+        reply = self.session.get(f"{self.base}/api/v2/dags", params={"limit": 1000}, timeout=15)
+        reply.raise_for_status()
+        return {d["dag_id"] for d in reply.json()["dags"] if not d.get("is_stale")}
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One call, retried on 5xx: SQLite behind a busy scheduler answers "database is locked" now and then."""
+        for attempt in range(6):
+            reply = self.session.request(method, f"{self.base}{path}", timeout=15, **kwargs)
+            if reply.status_code < 500:
+                break
+            time.sleep(0.5 * 2 ** attempt)
+        reply.raise_for_status()
+        return reply
+
+    def unpause(self, dag_id: str) -> None:
+        self._send("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(self, dag_id: str) -> None:
+        self._send("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})
+
+    def runs(self, dag_id: str) -> dict[str, int]:
+        reply = self._send("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100})
+        counts: dict[str, int] = {}
+        for run in reply.json()["dag_runs"]:
+            counts[run["state"]] = counts.get(run["state"], 0) + 1
+        return counts
+
+
+def _password(home: Path, username: str, timeout: float = 60) -> str:
+    """The password ``airflow standalone`` generated for the simple auth manager's user."""
+    path = home / "simple_auth_manager_passwords.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return str(json.loads(path.read_text())[username])
+        except (OSError, ValueError, KeyError):
+            time.sleep(0.5)
+    raise RuntimeError(f"Airflow did not write the admin password to {path}")
+
+
+def _ledger_summary(world: DemoWorld) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from gateway.ops.alerts import alert_counts
+    from gateway.store.db import make_engine
+    from gateway.store.tables import cases, outbox
+
+    engine = make_engine(world.database_url)
+    try:
+        with engine.connect() as conn:
+            held = conn.execute(select(func.count()).select_from(cases).where(cases.c.deleted.is_(False))).scalar_one()
+            pending = conn.execute(select(func.count()).select_from(outbox).where(outbox.c.status == "pending")
+                                   ).scalar_one()
+            delivered = conn.execute(select(func.count()).select_from(outbox).where(outbox.c.status == "delivered")
+                                     ).scalar_one()
+        return {"cases": held, "outbox pending": pending, "delivered": delivered, "alerts": alert_counts(engine)}
+    except Exception as exc:  # noqa: BLE001 - a busy SQLite file must not end the demo
+        return {"ledger": f"unavailable ({type(exc).__name__})"}
+    finally:
+        engine.dispose()
+
+
+def run_demo_live(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workdir: Path = Path(".tongban"),
+                  airflow_port: int = 8080, api_port: int = 8400, max_seconds: float | None = None) -> int:
+    """Serve the demo until Ctrl+C / SIGTERM (or ``max_seconds``). Returns the exit code."""
+    say = console.print
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    children = Children()
+    world: DemoWorld | None = None
+    code = 0
+    try:
+        workdir = workdir.resolve()
+        world = demo_world(records=records, frontdesk=frontdesk, seed=seed, workdir=workdir, say=say)
+        home = workdir / "airflow"
+        shutil.rmtree(home, ignore_errors=True)
+        username = "admin"
+        env = {**os.environ, **airflow_env(home, api_port=airflow_port, extra={
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{username}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        })}
+        say(f"starting Airflow (standalone: SQLite, LocalExecutor, parallelism 4) in {home}")
+        children.start("airflow", [*airflow_command(), "standalone"], env, home / "standalone.log")
+        api_url = None
+        if importlib.util.find_spec("gateway.sharing.api") is not None and hasattr(
+                importlib.import_module("gateway.sharing.api"), "create_app"):
+            children.start("gateway-api", [sys.executable, "-m", "gateway", "serve", "--host", "127.0.0.1",
+                                           "--port", str(api_port)], dict(os.environ), workdir / "gateway-api.log")
+            api_url = f"http://127.0.0.1:{api_port}"
+        else:
+            say("[yellow]the gateway API (gateway.sharing.api) is not available in this checkout: not started[/]")
+
+        base = f"http://127.0.0.1:{airflow_port}"
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not children.dead() and not (AirflowClient(base, "", "").healthy()):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Airflow did not become healthy in {STARTUP_TIMEOUT_S} s; see {home}/standalone.log")
+            time.sleep(1)
+        if children.dead():
+            raise RuntimeError(f"{', '.join(children.dead())} exited during startup; see the logs in {workdir}")
+        client = AirflowClient(base, username, _password(home, username))
+        client.login()
+        wanted = set(all_dag_ids([n for n in world.wired]))
+        while not wanted <= client.dag_ids():
+            if time.monotonic() > deadline:
+                missing = ", ".join(sorted(wanted - client.dag_ids()))
+                raise RuntimeError(f"DAGs not parsed in time: {missing}; see {home}/standalone.log")
+            time.sleep(1)
+        for dag_id in sorted(wanted):
+            client.unpause(dag_id)
+            client.trigger(dag_id)
+        say("")
+        say(f"[bold]Airflow UI[/]   {base}   (login: {username} / {client.password})")
+        say(f"[bold]Gateway API[/]  {api_url + '/docs' if api_url else 'not available'}")
+        say(f"[bold]Ledger[/]       {world.database_url}    logs: {workdir}")
+        say(f"every DAG triggered ({len(wanted)}); Ctrl+C stops everything")
+        last: Any = None
+        started = time.monotonic()
+        while max_seconds is None or time.monotonic() - started < max_seconds:
+            if children.dead():
+                raise RuntimeError(f"{', '.join(children.dead())} exited; see the logs in {workdir}")
+            try:
+                runs = {d: client.runs(d) for d in sorted(wanted)}
+            except requests.RequestException:
+                runs = last[0] if last else {}
+            snapshot = (runs, _ledger_summary(world))
+            if snapshot != last:
+                last = snapshot
+                print_table(f"demo at {time.strftime('%H:%M:%S')}", ["DAG", "runs by state"],
+                            [[d, ", ".join(f"{s} {n}" for s, n in sorted(c.items())) or "none yet"]
+                             for d, c in runs.items()])
+                say("  ".join(f"{k}: {v}" for k, v in snapshot[1].items()))
+            time.sleep(POLL_S)
+    except Stop as why:
+        say(f"\n{why}: stopping")
+    except Exception as exc:  # noqa: BLE001 - report, then clean up like on Ctrl+C
+        say(f"[red]demo failed: {exc}[/]")
+        code = 1
+    finally:
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
+        left = children.stop_all()
+        if world is not None:
+            world.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if left:
+            say(f"[red]processes still running: {left}[/]")
+            code = code or 1
+        else:
+            say("stopped: Airflow, the gateway API and the sandbox are down")
+    return code
+
+
+def guard(argv: list[str], grace: float = 20.0) -> int:
+    """Leader of a child's process group: runs ``argv`` in the group and, when told to stop (SIGTERM from the
+    demo, or from the kernel because the demo died), terminates the whole group — the grandchildren that
+    ``airflow standalone`` starts included — then kills what is left."""
+    _terminate_with_parent()
+    child = subprocess.Popen(argv)
+    stopping = False
+
+    def stop(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while child.poll() is None and not stopping:
+        time.sleep(0.2)
+    me, pgid = os.getpid(), os.getpgid(0)
+    others = [p for p in _group_members(pgid) if p != me]
+    for pid in others:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and [p for p in _group_members(pgid) if p != me]:
+        child.poll()
+        time.sleep(0.2)
+    for pid in [p for p in _group_members(pgid) if p != me]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    child.poll()
+    return child.returncode if child.returncode is not None and not stopping else 0
+
+
+__all__ = ["guard", "run_demo_live"]
+
+
+if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[1] == "--guard":
+    raise SystemExit(guard(sys.argv[2:]))

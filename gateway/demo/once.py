@@ -1,0 +1,303 @@
+"""``tongban demo``: the whole path on the embedded default, driven by the real Airflow DAGs.
+
+The world (:func:`demo_world`): the sandbox systems on 127.0.0.1 (ephemeral ports; the certificate registry too
+when the certificate library is installed), the systems file pointed at them through the environment variables
+its endpoints name, a fresh SQLite ledger in the work directory, and a few cases accepted at the hall's front desk.
+
+- ``tongban demo --once`` (:func:`run_demo_once`): every DAG runs once in this process (``dag.test()``) — each
+  system's sync, push, sync again (the departments now hold the front-desk cases), push, deadlines, reconcile,
+  certificates — and the outcome is checked against the sandbox itself: every live department case is in the
+  hall, every front-desk case reached its department once, nothing is left queued.
+- ``tongban demo`` (:mod:`gateway.demo.live`): the same world served by ``airflow standalone`` and the gateway
+  API until Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from gateway.kernel.config import SystemsConfig, load_systems
+from gateway.kernel.runtime import Runtime
+from gateway.ops.status import system_status
+from gateway.store.db import make_engine
+from gateway.store.migrate import upgrade
+
+_ENDPOINT_TEMPLATE = re.compile(r"^\$\{([A-Z0-9_]+):-https?://[^:/]+:(\d+)[^}]*\}$")
+
+
+def wire_sandbox(systems: SystemsConfig, handle: Any) -> dict[str, str]:
+    """Point each configured system at the sandbox server that stands for it.
+
+    A system's endpoint reads ``${VAR:-http://127.0.0.1:PORT}``; the sandbox system whose default port is PORT
+    stands for it, so VAR is set to that server's URL and the system's secret variables to the sandbox's demo
+    credentials. Returns ``system name → sandbox system``.
+    """
+    from sandbox.server import DEFAULT_PORTS
+
+    by_port = {port: name for name, port in DEFAULT_PORTS.items()}
+    wired: dict[str, str] = {}
+    for system in systems.systems.values():
+        match = _ENDPOINT_TEMPLATE.match(system.endpoint or "")
+        sandbox_name = by_port.get(int(match.group(2))) if match else None
+        if match is None or sandbox_name is None or sandbox_name not in handle.urls:
+            continue
+        os.environ[match.group(1)] = handle.urls[sandbox_name]
+        credentials = handle.credentials.get(sandbox_name, {})
+        for secret, env_name in system.secrets.items():
+            if secret in credentials:
+                os.environ.setdefault(env_name, credentials[secret])
+        wired[system.name] = sandbox_name
+    return wired
+
+
+@dataclass
+class DemoWorld:
+    """What the demo started and where it keeps things; :meth:`stop` ends the sandbox servers."""
+
+    workdir: Path
+    systems: SystemsConfig
+    handle: Any
+    wired: dict[str, str]
+    database_url: str
+    env: dict[str, str]
+    created: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def departments(self) -> list[str]:
+        return [n for n in self.systems.names() if n in self.wired and self.systems.get(n).role == "department"]
+
+    @property
+    def halls(self) -> list[str]:
+        return [n for n in self.systems.names() if n in self.wired and self.systems.get(n).role == "hall"]
+
+    def stop(self) -> None:
+        self.handle.stop()
+
+
+def demo_world(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workdir: Path = Path(".tongban"),
+               systems_path: Path | None = None, say: Callable[[str], None] = lambda _m: None) -> DemoWorld:
+    """Start the sandbox, wire the systems file to it (through ``os.environ``: Airflow tasks inherit it), make a
+    fresh ledger and accept ``frontdesk`` cases at the hall's windows."""
+    from sandbox.server import start_all
+
+    systems = load_systems(systems_path)
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    for leftover in workdir.glob("demo.db*"):
+        leftover.unlink()
+    db_url = f"sqlite:///{workdir / 'demo.db'}"
+    handle = start_all(seed=seed, records={"civil": records, "estate": records, "market": records, "licences": 12})
+    world = DemoWorld(workdir=workdir, systems=systems, handle=handle, wired={}, database_url=db_url, env={})
+    try:
+        before = dict(os.environ)
+        world.wired = wire_sandbox(systems, handle)
+        os.environ["TONGBAN_DATABASE_URL"] = db_url
+        if systems.path is not None:
+            os.environ["TONGBAN_SYSTEMS"] = str(Path(systems.path).resolve())
+        _certificates(world, say)
+        world.env = {k: v for k, v in os.environ.items() if before.get(k) != v}
+        say(f"sandbox systems: {', '.join(f'{k} {v}' for k, v in sorted(handle.urls.items()))}")
+        engine = make_engine(db_url)
+        upgrade(engine)
+        engine.dispose()
+        for hall in world.halls:
+            admin = handle.admin_urls[world.wired[hall]]
+            codes = [c for d in world.departments for c in systems.get(d).departments]
+            while codes and len(world.created) < frontdesk:
+                code = codes[len(world.created) % len(codes)]
+                reply = requests.post(f"{admin}/_sandbox/frontdesk", json={"count": 1, "dept_code": code}, timeout=30)
+                if reply.ok:
+                    world.created.extend(reply.json()["created"])
+                else:  # the hall's windows do not take cases for this department
+                    codes.remove(code)
+        say(f"{len(world.created)} cases accepted at the hall's front desk")
+    except BaseException:
+        world.stop()
+        raise
+    return world
+
+
+def _certificates(world: DemoWorld, say: Callable[[str], None]) -> None:
+    """When the certificate library is installed: the licence registry sandbox, gateway keys in the work
+    directory and the registry's issuer key registered, so that the harvest DAG has something real to do."""
+    needed = ("gateway.sharing.certificates", "gateway.sharing.settings", "gateway.crypto.keys", "sandbox.licences")
+    if any(importlib.util.find_spec(m) is None for m in needed):
+        say("certificate library not installed: the certificate DAG will say so")
+        return
+    from gateway.sharing.certificates import register_issuer_key
+    from gateway.crypto.keys import GatewayKeys
+
+    if not os.environ.get("TONGBAN_KEY_FILE"):
+        key_file = world.workdir / "gateway-keys.json"
+        if not key_file.exists():
+            GatewayKeys.generate().write(key_file)
+        os.environ["TONGBAN_KEY_FILE"] = str(key_file)
+    licences_url = world.handle.urls["licences"]  # the sandbox's licence registry
+    os.environ["TONGBAN_SD_LICENCES_URL"] = licences_url
+    os.environ.setdefault("TONGBAN_SD_LICENCES_API_KEY", world.handle.credentials["licences"]["api_key"])
+    engine = make_engine(world.database_url)
+    upgrade(engine)
+    key = requests.get(licences_url + "/.well-known/issuer-keys", timeout=10).json()["keys"][0]
+    register_issuer_key(engine, key_id=key["kid"], issuer_code=key["issuer_code"], algorithm=key["alg"],
+                        public_key=key["public_key"])
+    engine.dispose()
+    say(f"licence registry {licences_url} (issuer key {key['kid']} registered)")
+
+
+def _dag_plan(world: DemoWorld) -> list[str]:
+    """The order ``--once`` runs the DAGs in: as the scheduler would over a few minutes."""
+    from gateway.orchestration.naming import (
+        CERTIFICATES_DAG,
+        DEADLINES_DAG,
+        PUSH_DAG,
+        RECONCILE_DAG,
+        sync_dag_id,
+    )
+
+    syncs = [sync_dag_id(n) for n in world.departments + world.halls]
+    return [*syncs, PUSH_DAG, *[sync_dag_id(n) for n in world.departments], PUSH_DAG, DEADLINES_DAG,
+            RECONCILE_DAG, CERTIFICATES_DAG]
+
+
+@contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """Send everything written to fds 1 and 2 (Airflow's task logs) to ``path`` for the duration."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def run_demo_once(
+    *,
+    records: int = 300,
+    frontdesk: int = 10,
+    seed: int = 42,
+    workdir: Path = Path(".tongban"),
+    systems_path: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Every DAG once, in process, against the sandbox; a summary checked against the sandbox itself."""
+    say = progress or (lambda _message: None)
+    if "airflow" in sys.modules:
+        raise RuntimeError("Airflow was imported before the demo could configure it")
+    started = time.perf_counter()
+    workdir = workdir.resolve()
+    home = workdir / "airflow-once"
+    shutil.rmtree(home, ignore_errors=True)
+    from gateway.orchestration.airflow_env import airflow_env, migrate_metadata
+
+    env = airflow_env(home, extra={"AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"})
+    os.environ.update(env)
+    world = demo_world(records=records, frontdesk=frontdesk, seed=seed, workdir=workdir, systems_path=systems_path,
+                       say=say)
+    runs: list[dict[str, Any]] = []
+    log_path = home / "dag-runs.log"
+    try:
+        say("preparing Airflow's metadata database (airflow db migrate)")
+        migrate_metadata(env)
+        with _output_to(log_path):
+            from gateway.orchestration.dagfactory import build_dags
+
+            dags = build_dags()
+        for dag in dags.values():  # one pass, failing fast: retries are for the scheduler, not for a demo
+            for task in dag.tasks:
+                task.retries = 0
+        for dag_id in _dag_plan(world):
+            began = time.perf_counter()
+            with _output_to(log_path):
+                run = dags[dag_id].test()
+                states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+            state = str(run.state)
+            runs.append({"dag_id": dag_id, "state": state, "tasks": states,
+                         "duration_s": round(time.perf_counter() - began, 1)})
+            say(f"{'[green]' if state == 'success' else '[red]'}{dag_id}: {state}[/] "
+                + ", ".join(f"{t} {s}" for t, s in sorted(states.items())))
+        runtime = Runtime(systems=world.systems, engine=make_engine(world.database_url))
+        checks = _check(world.handle, world.wired, world.systems, runtime, world.created)
+        checks["ok: every DAG run succeeded"] = all(r["state"] == "success" for r in runs)
+        status = system_status(runtime.engine, world.systems)
+        from gateway.ops.alerts import alert_counts
+
+        alerts = alert_counts(runtime.engine)
+        checks["open alerts (deadlines yellow/red, operations)"] = {k: v for k, v in sorted(alerts.items())}
+        runtime.close()
+    finally:
+        world.stop()
+    failures = [f"{r['dag_id']}: {r['state']} ({', '.join(t for t, s in r['tasks'].items() if s == 'failed')})"
+                for r in runs if r["state"] != "success"]
+    ok = not failures and all(v is True for k, v in checks.items() if k.startswith("ok:"))
+    return {
+        "ok": ok,
+        "ledger": world.database_url,
+        "airflow_log": str(log_path),
+        "duration_s": round(time.perf_counter() - started, 1),
+        "dag_runs": runs,
+        "failures": failures,
+        "checks": checks,
+        "status": status,
+    }
+
+
+def _check(handle: Any, wired: dict[str, str], systems: SystemsConfig, runtime: Runtime,
+           created: list[dict[str, Any]]) -> dict[str, Any]:
+    """Compare the outcome with the sandbox's own view."""
+    from sqlalchemy import func, select
+
+    from gateway.store.tables import cases as ledger_cases
+    from gateway.store.tables import dead_letters, outbox
+
+    checks: dict[str, Any] = {}
+    hall_systems = [n for n in wired if systems.get(n).role == "hall"]
+    with runtime.engine.connect() as conn:
+        pending = conn.execute(select(func.count()).select_from(outbox).where(outbox.c.status == "pending")).scalar_one()
+        dead = conn.execute(select(func.count()).select_from(dead_letters).where(dead_letters.c.status == "open")
+                            ).scalar_one()
+        live_department_cases = set(
+            conn.execute(select(ledger_cases.c.case_no).where(ledger_cases.c.deleted.is_(False))).scalars()
+        )
+    frontdesk_numbers = {c["case_no"] for c in created}
+    for hall in hall_systems:
+        cases = requests.get(f"{handle.admin_urls[wired[hall]]}/_sandbox/cases", timeout=60).json()
+        held = {c["case_no"] for c in cases if not c["deleted"]}
+        expected = live_department_cases - frontdesk_numbers
+        checks["cases in the ledger (live, from departments)"] = len(expected)
+        checks[f"cases the hall {hall} holds"] = len(held)
+        checks["ok: the hall holds every department case"] = expected <= held
+        checks["ok: every write to the hall applied once"] = all(c["applied_writes"] == 1 for c in cases)
+    delivered = 0
+    for name, sandbox_name in wired.items():
+        if systems.get(name).role != "department":
+            continue
+        stats = requests.get(f"{handle.admin_urls[sandbox_name]}/_sandbox/stats", timeout=30).json()
+        delivered += stats.get("writes_applied", 0)
+    checks["front-desk cases accepted at the hall"] = len(created)
+    checks["ok: each front-desk case reached its department once"] = delivered == len(created)
+    checks["ok: nothing left in the outbox"] = pending == 0
+    checks["open dead letters (broken source data)"] = dead
+    return checks
+
+

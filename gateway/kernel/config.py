@@ -1,0 +1,280 @@
+"""The systems configuration: one YAML file listing every connected system, and where its secrets come from.
+
+Secrets never live in the file. A system names either an Airflow connection id (read from Airflow's own
+``AIRFLOW_CONN_<ID>`` environment variables, so the same file works inside and outside Airflow) or an
+endpoint plus the names of the environment variables that hold its secrets::
+
+    defaults: {lookback: 10m, batch_size: 500}
+    systems:
+      sd_civil:
+        title: 山东省民政厅审批系统
+        role: department                       # department | hall
+        departments: [11370000004390448N]      # 实施主体 codes whose cases this system handles
+        connector: rest
+        connector_config: connectors/sd_civil.yaml     # relative to this file
+        mapping: ../mappings/sd_civil.yaml
+        endpoint: ${SD_CIVIL_URL:-http://127.0.0.1:8101}
+        secrets: {api_key: SD_CIVIL_API_KEY}   # secret name -> environment variable
+        schedule: "*/10 * * * *"
+        push: {stream: cases}                  # present when the system receives cases
+        retries: 3                             # Airflow: retries with exponential backoff from retry_delay
+        retry_delay: 1m
+        max_lag: 1h                            # no successful sync for this long: a "behind" alert
+
+``TONGBAN_SYSTEMS`` points at the file (default ``tongban.yaml`` in the working directory, then the
+repository's ``config/systems.yaml``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gateway.contract.errors import ConfigError
+
+SystemRole = Literal["department", "hall"]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+_ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
+_DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
+
+
+def parse_duration(value: str | int | float | timedelta) -> timedelta:
+    """``10m`` / ``2h`` / ``30s`` / ``1d`` or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    match = _DURATION.match(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a duration like 30s, 10m, 2h or 1d")
+    amount, unit = int(match.group(1)), match.group(2)
+    return timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+
+
+def expand_env(value: str) -> str:
+    """``${NAME}`` / ``${NAME:-default}`` from the environment; a missing variable without default is an error."""
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"environment variable {name} is not set (referenced as ${{{name}}})")
+
+    return _ENV_REF.sub(replace, value)
+
+
+class PushConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stream: str = "cases"
+    max_attempts: int = Field(default=8, ge=1)
+    batch_size: int = Field(default=200, ge=1)
+
+
+class SystemConfig(BaseModel):
+    """One connected system. ``name`` is the key in the file and the id used everywhere else."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    title: str = ""
+    role: SystemRole = "department"
+    departments: list[str] = Field(default_factory=list)
+    connector: str
+    connector_config: str | dict[str, Any] = Field(default_factory=dict)
+    mapping: str
+    stream: str = "cases"
+    endpoint: str | None = None
+    secrets: dict[str, str] = Field(default_factory=dict)
+    airflow_conn_id: str | None = None
+    schedule: str | None = "*/15 * * * *"
+    lookback: timedelta = timedelta(minutes=10)
+    batch_size: int = Field(default=500, ge=1, le=50_000)
+    push: PushConfig | None = None
+    # Orchestration (Airflow): retries with exponential backoff, and how long without a successful sync
+    # before the system counts as fallen behind.
+    retries: int = Field(default=3, ge=0, le=20)
+    retry_delay: timedelta = timedelta(minutes=1)
+    max_retry_delay: timedelta = timedelta(minutes=30)
+    max_lag: timedelta = timedelta(hours=1)
+    queue: str | None = None  # Celery queue of this system's tasks (workers inside its network listen on it)
+    base_dir: Path = Field(default=REPO_ROOT, exclude=True)
+
+    @field_validator("lookback", "retry_delay", "max_retry_delay", "max_lag", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+    @property
+    def writable(self) -> bool:
+        return self.push is not None
+
+    def resolve_path(self, relative: str) -> Path:
+        path = Path(relative)
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    @property
+    def mapping_path(self) -> Path:
+        return self.resolve_path(self.mapping)
+
+    def load_connector_config(self) -> dict[str, Any]:
+        """The connector's own config (inline or from its YAML file), with the endpoint injected as base_url."""
+        if isinstance(self.connector_config, str):
+            path = self.resolve_path(self.connector_config)
+            try:
+                loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except OSError as exc:
+                raise ConfigError(f"system {self.name}: cannot read connector config {path}: {exc}") from None
+        else:
+            loaded = dict(self.connector_config)
+        endpoint = self.resolved_endpoint()
+        if endpoint:
+            loaded["base_url"] = endpoint
+        return loaded
+
+    def resolved_endpoint(self) -> str | None:
+        if self.airflow_conn_id:
+            return airflow_connection(self.airflow_conn_id).get("endpoint") or (
+                expand_env(self.endpoint) if self.endpoint else None
+            )
+        return expand_env(self.endpoint) if self.endpoint else None
+
+    def resolve_secrets(self) -> dict[str, str]:
+        """Secret name → value, from the Airflow connection or the named environment variables."""
+        values: dict[str, str] = {}
+        if self.airflow_conn_id:
+            values.update(airflow_connection(self.airflow_conn_id).get("secrets", {}))
+        for secret, env_name in self.secrets.items():
+            if secret in values:
+                continue
+            if env_name not in os.environ:
+                raise ConfigError(
+                    f"system {self.name}: secret {secret!r} expects environment variable {env_name}, which is not set"
+                )
+            values[secret] = os.environ[env_name]
+        return values
+
+
+CONNECTION_RESOLVERS: list[Callable[[str], str | None]] = []
+"""Where else to look for a connection when no ``AIRFLOW_CONN_<ID>`` variable holds it: inside Airflow,
+:mod:`gateway.orchestration.connections` adds Airflow's own lookup (metadata database, secrets backends),
+returning the connection as JSON. Outside Airflow the list is empty."""
+
+
+def airflow_connection(conn_id: str) -> dict[str, Any]:
+    """Read an Airflow connection from ``AIRFLOW_CONN_<ID>`` (URI or JSON form) without importing Airflow.
+
+    Returns ``{"endpoint": ..., "secrets": {...}}``: login/password become the ``login``/``password`` secrets and
+    every key of ``extra`` becomes a secret of that name.
+    """
+    env_name = f"AIRFLOW_CONN_{conn_id.upper()}"
+    raw = os.environ.get(env_name)
+    if raw is None:
+        for resolver in CONNECTION_RESOLVERS:
+            raw = resolver(conn_id)
+            if raw is not None:
+                break
+    if raw is None:
+        raise ConfigError(f"Airflow connection {conn_id!r} not found: set {env_name} (URI or JSON)")
+    if raw.lstrip().startswith("{"):
+        data = json.loads(raw)
+        host, port, schema = data.get("host") or "", data.get("port"), data.get("schema") or ""
+        login, password = data.get("login"), data.get("password")
+        extra = data.get("extra") or {}
+        if isinstance(extra, str):
+            extra = json.loads(extra) if extra else {}
+        scheme = extra.pop("scheme", None) or "http"
+    else:
+        parts = urlsplit(raw)
+        host, port, schema = parts.hostname or "", parts.port, unquote(parts.path.lstrip("/"))
+        login = unquote(parts.username) if parts.username else None
+        password = unquote(parts.password) if parts.password else None
+        extra = dict(parse_qsl(parts.query))
+        scheme = extra.pop("scheme", None) or ("https" if parts.scheme.endswith("s") else "http")
+        if "__extra__" in extra:
+            extra = json.loads(extra["__extra__"])
+    endpoint = None
+    if host:
+        endpoint = host if "://" in host else f"{scheme}://{host}{f':{port}' if port else ''}"
+        if schema:
+            endpoint = f"{endpoint.rstrip('/')}/{schema}"
+    secrets = {k: str(v) for k, v in extra.items()}
+    if login is not None:
+        secrets["login"] = login
+    if password is not None:
+        secrets["password"] = password
+    return {"endpoint": endpoint, "secrets": secrets}
+
+
+class SystemsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    systems: dict[str, SystemConfig]
+    path: Path | None = None
+
+    def get(self, name: str) -> SystemConfig:
+        try:
+            return self.systems[name]
+        except KeyError:
+            known = ", ".join(sorted(self.systems)) or "none"
+            raise ConfigError(f"unknown system {name!r} (configured: {known})") from None
+
+    def names(self) -> list[str]:
+        return sorted(self.systems)
+
+    @cached_property
+    def halls(self) -> list[SystemConfig]:
+        return [s for s in self.systems.values() if s.role == "hall"]
+
+    def targets_for(self, dept_code: str | None, *, origin: str) -> list[str]:
+        """Systems that should hold a case: the hall, and the department system that handles its 实施主体 —
+        never every department (this is personal data), never the system the change came from."""
+        targets = []
+        for system in self.systems.values():
+            if not system.writable or system.name == origin:
+                continue
+            if system.role == "hall" or (dept_code is not None and dept_code in system.departments):
+                targets.append(system.name)
+        return sorted(targets)
+
+
+def load_systems(path: str | Path | None = None) -> SystemsConfig:
+    """Load and validate the systems file; every error names the file and the system."""
+    candidates = [Path(p) for p in (path, os.environ.get("TONGBAN_SYSTEMS")) if p]
+    if not candidates:
+        candidates = [Path("tongban.yaml"), REPO_ROOT / "config" / "systems.yaml"]
+    chosen = next((p for p in candidates if p.exists()), None)
+    if chosen is None:
+        raise ConfigError(f"no systems file found (looked at {', '.join(map(str, candidates))}); set TONGBAN_SYSTEMS")
+    return parse_systems(chosen.read_text(encoding="utf-8"), base_dir=chosen.resolve().parent, where=str(chosen))
+
+
+def parse_systems(text: str, *, base_dir: Path, where: str = "<systems>") -> SystemsConfig:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML: {exc}") from None
+    if not isinstance(data, Mapping) or not isinstance(data.get("systems"), Mapping):
+        raise ConfigError(f"{where}: expected a top-level 'systems' mapping")
+    defaults = data.get("defaults") or {}
+    systems: dict[str, SystemConfig] = {}
+    for name, entry in data["systems"].items():
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{where}: system {name}: expected a mapping")
+        try:
+            systems[name] = SystemConfig(**{**defaults, **entry, "name": name, "base_dir": base_dir})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"{where}: system {name}: {problems}") from None
+    return SystemsConfig(systems=systems, path=Path(where))

@@ -1,0 +1,65 @@
+"""The objects one Tongban process works with: the systems configuration, the ledger engine, and per-system
+mappers and connectors built on first use.
+
+The CLI, the Airflow tasks and the tests all start from a ``Runtime``; nothing else holds global state.
+
+    runtime = Runtime.from_env()              # TONGBAN_SYSTEMS, TONGBAN_DATABASE_URL
+    report = sync_system(runtime, "sd_civil")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+
+from gateway.kernel.config import SystemsConfig, load_systems
+from gateway.mapping.mapper import Mapper
+from gateway.kernel.registry import build_connector
+from gateway.store.db import make_engine
+from gateway.store.migrate import upgrade
+
+if TYPE_CHECKING:
+    from gateway.contract.connector import Connector
+
+
+@dataclass
+class Runtime:
+    systems: SystemsConfig
+    engine: Engine
+    _mappers: dict[str, Mapper] = field(default_factory=dict)
+    pii: Any = None
+    """A :class:`gateway.crypto.pii.PiiCodec` when keys are configured (TONGBAN_KEY_FILE…): raw payloads and
+    ID numbers in the ledger are then sealed at rest; None leaves them in clear (no keys, nothing to seal with)."""
+
+    @classmethod
+    def from_env(
+        cls, systems_path: str | Path | None = None, database_url: str | None = None, *, migrate: bool = True
+    ) -> Runtime:
+        systems = load_systems(systems_path)
+        engine = make_engine(database_url)
+        if migrate:
+            upgrade(engine)
+        from gateway.crypto.keys import GatewayKeys
+        from gateway.crypto.pii import PiiCodec
+
+        keys = GatewayKeys.from_env()
+        return cls(systems=systems, engine=engine, pii=PiiCodec(keys) if keys else None)
+
+    def mapper(self, system: str) -> Mapper:
+        if system not in self._mappers:
+            self._mappers[system] = Mapper.from_file(self.systems.get(system).mapping_path)
+        return self._mappers[system]
+
+    def reload_mapper(self, system: str) -> Mapper:
+        self._mappers.pop(system, None)
+        return self.mapper(system)
+
+    def connector(self, system: str) -> Connector:
+        config = self.systems.get(system)
+        return build_connector(config.connector, config.load_connector_config(), config.resolve_secrets())
+
+    def close(self) -> None:
+        self.engine.dispose()

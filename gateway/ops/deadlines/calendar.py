@@ -1,0 +1,125 @@
+"""The working-day calendar (工作日): weekends and statutory holidays off, 调休 weekend days on.
+
+Time limits of approval items count working days, some items count calendar days (自然日). The calendar is a
+YAML file (``config/calendar.yaml``) kept after the State Council's yearly notice, because no library carries the
+adjusted working weekends, and a county may add its own closures. Years the file does not list fall back to
+Monday–Friday; :attr:`WorkCalendar.known_until` lets the scan say when it is guessing.
+
+    cal = WorkCalendar.load()
+    cal.is_working_day(date(2026, 2, 14))   # True: a Saturday worked before the Spring Festival
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from gateway.kernel.config import REPO_ROOT
+from gateway.contract.errors import ConfigError
+
+LimitUnit = Literal["working_day", "calendar_day"]
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def _days(entries: list[Any], where: str) -> set[date]:
+    """``2026-01-01`` or ``2026-01-01..2026-01-03`` (inclusive) → a set of dates."""
+    out: set[date] = set()
+    for entry in entries or []:
+        text = entry.isoformat() if isinstance(entry, date) else str(entry)
+        first, _, last = text.partition("..")
+        try:
+            start = date.fromisoformat(first.strip())
+            end = date.fromisoformat(last.strip()) if last else start
+        except ValueError:
+            raise ConfigError(f"{where}: {entry!r} is not a date or a date range like 2026-01-01..2026-01-03") from None
+        if end < start:
+            raise ConfigError(f"{where}: range {entry!r} ends before it starts")
+        while start <= end:
+            out.add(start)
+            start += timedelta(days=1)
+    return out
+
+
+@dataclass
+class WorkCalendar:
+    holidays: set[date] = field(default_factory=set)
+    workdays: set[date] = field(default_factory=set)
+    calendar_day_items: set[str] = field(default_factory=set)
+    yellow_at: float = 0.8
+    known_years: set[int] = field(default_factory=set)
+    tz: timezone = BEIJING
+    path: Path | None = None
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, *, systems_path: str | Path | None = None) -> WorkCalendar:
+        """``path``, else ``TONGBAN_CALENDAR``, else ``calendar.yaml`` next to the systems file, else the
+        repository's ``config/calendar.yaml``."""
+        candidates = [Path(p) for p in (path, os.environ.get("TONGBAN_CALENDAR")) if p]
+        if not candidates:
+            if systems_path:
+                candidates.append(Path(systems_path).resolve().parent / "calendar.yaml")
+            candidates.append(REPO_ROOT / "config" / "calendar.yaml")
+        chosen = next((p for p in candidates if p.exists()), None)
+        if chosen is None:
+            raise ConfigError(f"no working-day calendar found (looked at {', '.join(map(str, candidates))})")
+        return cls.from_text(chosen.read_text(encoding="utf-8"), where=str(chosen), path=chosen)
+
+    @classmethod
+    def from_text(cls, text: str, *, where: str = "<calendar>", path: Path | None = None) -> WorkCalendar:
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{where}: not valid YAML: {exc}") from None
+        holidays = _days(data.get("holidays") or [], where)
+        workdays = _days(data.get("workdays") or [], where)
+        clash = holidays & workdays
+        if clash:
+            raise ConfigError(f"{where}: {min(clash)} is listed both as a holiday and as a working day")
+        yellow = float(data.get("yellow_at", 0.8))
+        if not 0 < yellow < 1:
+            raise ConfigError(f"{where}: yellow_at must be between 0 and 1, not {yellow}")
+        known = {int(y) for y in data.get("known_years") or []} or {d.year for d in holidays | workdays}
+        return cls(holidays=holidays, workdays=workdays, calendar_day_items={str(i) for i in
+                   data.get("calendar_day_items") or []}, yellow_at=yellow, known_years=known, path=path)
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.workdays:
+            return True
+        if day in self.holidays:
+            return False
+        return day.weekday() < 5
+
+    def counts(self, day: date, unit: LimitUnit) -> bool:
+        """Does ``day`` count towards a time limit in ``unit``?"""
+        return unit == "calendar_day" or self.is_working_day(day)
+
+    def unit_for(self, item_code: str | None) -> LimitUnit:
+        return "calendar_day" if item_code and item_code in self.calendar_day_items else "working_day"
+
+    def add_days(self, start: date, days: int, unit: LimitUnit = "working_day") -> date:
+        """The ``days``-th counting day after ``start`` (the start day itself is not counted, as in 行政许可法
+        第八十二条: 期间开始的日不计算在内). ``add_days(d, 0)`` is ``d``."""
+        day = start
+        left = days
+        while left > 0:
+            day += timedelta(days=1)
+            if self.counts(day, unit):
+                left -= 1
+        return day
+
+    def known_until(self) -> int | None:
+        return max(self.known_years) if self.known_years else None
+
+    def is_known(self, day: date) -> bool:
+        return day.year in self.known_years
+
+    def local_date(self, moment: datetime) -> date:
+        return moment.astimezone(self.tz).date()
+
+
+__all__ = ["BEIJING", "LimitUnit", "WorkCalendar"]

@@ -1,0 +1,173 @@
+"""The case clock: how much of its time limit a case has used, after the electronic supervision systems (电子监察).
+
+The clock starts the day after acceptance (受理; the acceptance day is not counted) and runs through the days
+that count in the item's unit — working days by default, calendar days where the item says so. It stops while
+a special procedure runs (特别程序: 补正, 听证, 专家评审, 现场勘查, 公示 …): that time is given back. Used time is
+measured in counting days with their fractions, so "80% of a 20-working-day limit" is 16 working days of
+running clock.
+
+    state = evaluate(case_dict, calendar, now=datetime.now(BEIJING))
+    state.level        # None, "yellow" (≥ 80% used) or "red" (past the limit)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any, Literal
+
+from gateway.ops.deadlines.calendar import LimitUnit, WorkCalendar
+
+DeadlineLevel = Literal["yellow", "red"]
+_DAY = 86400.0
+#: Statuses after which the clock no longer matters.
+CLOSED_STATUSES = frozenset({"finished", "returned", "voided", "deleted"})
+
+
+@dataclass(frozen=True)
+class DeadlineState:
+    case_no: str
+    limit_days: int
+    unit: LimitUnit
+    started_at: datetime          # the clock's start: 00:00 of the day after acceptance
+    used_days: float              # counting days of running clock used so far
+    stopped_days: float           # counting days given back by special procedures
+    paused: bool                  # a special procedure is running now
+    due_at: datetime              # when the limit runs out if the clock keeps running from now on
+    level: DeadlineLevel | None
+    calendar_known: bool          # False when the calendar had to guess a year's holidays
+
+    @property
+    def fraction(self) -> float:
+        if self.limit_days == 0:
+            return 1.0 if self.used_days > 0 else 0.0
+        return self.used_days / self.limit_days
+
+    def as_details(self) -> dict[str, Any]:
+        return {
+            "limit_days": self.limit_days,
+            "unit": self.unit,
+            "clock_started_at": self.started_at.isoformat(),
+            "used_days": round(self.used_days, 2),
+            "stopped_days": round(self.stopped_days, 2),
+            "used_share": round(self.fraction, 3),
+            "paused": self.paused,
+            "due_at": self.due_at.isoformat(),
+            "calendar_known": self.calendar_known,
+        }
+
+
+def _parse(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _merge(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _counting_seconds(start: datetime, end: datetime, calendar: WorkCalendar, unit: LimitUnit) -> float:
+    """Seconds between ``start`` and ``end`` that fall on counting days (local time)."""
+    if end <= start:
+        return 0.0
+    tz = calendar.tz
+    start, end = start.astimezone(tz), end.astimezone(tz)
+    total = 0.0
+    day = start.date()
+    while True:
+        day_start = datetime.combine(day, time(0), tz)
+        day_end = day_start + timedelta(days=1)
+        lo, hi = max(start, day_start), min(end, day_end)
+        if hi > lo and calendar.counts(day, unit):
+            total += (hi - lo).total_seconds()
+        if day_end >= end:
+            return total
+        day += timedelta(days=1)
+
+
+def _due(start: datetime, budget_s: float, stops: list[tuple[datetime, datetime]], calendar: WorkCalendar,
+         unit: LimitUnit) -> datetime:
+    """The instant the running clock has used ``budget_s`` counting seconds, walking day by day from ``start``
+    and skipping the (known) stopped intervals."""
+    tz = calendar.tz
+    day = start.astimezone(tz).date()
+    left = budget_s
+    for _ in range(5000):  # ~13 years: a bound, not a limit anyone reaches
+        day_start = datetime.combine(day, time(0), tz)
+        day_end = day_start + timedelta(days=1)
+        if calendar.counts(day, unit):
+            cursor = max(day_start, start)
+            for s_start, s_end in stops:
+                if s_end <= cursor or s_start >= day_end:
+                    continue
+                free = max((s_start - cursor).total_seconds(), 0.0)
+                if free >= left:
+                    return cursor + timedelta(seconds=left)
+                left -= free
+                cursor = max(cursor, s_end)
+                if cursor >= day_end:
+                    break
+            free = max((day_end - cursor).total_seconds(), 0.0)
+            if free >= left:
+                return cursor + timedelta(seconds=left)
+            left -= free
+        day += timedelta(days=1)
+    raise ValueError("time limit too far in the future")
+
+
+def evaluate(case: dict[str, Any], calendar: WorkCalendar, *, now: datetime) -> DeadlineState | None:
+    """The clock of one canonical case (as the ledger stores it), or None when no clock runs: not yet
+    accepted, no time limit, finished or deleted."""
+    if case.get("deleted") or case.get("status") in CLOSED_STATUSES or case.get("finished_at"):
+        return None
+    accepted = _parse(case.get("accepted_at"))
+    limit = case.get("promised_days")
+    if accepted is None or limit is None:
+        return None
+    limit = int(limit)
+    unit = calendar.unit_for(case.get("item_code"))
+    local_accept = accepted.astimezone(calendar.tz)
+    started = datetime.combine(local_accept.date() + timedelta(days=1), time(0), calendar.tz)
+    if limit == 0:  # 即办件: due by the end of the day it was accepted
+        started = datetime.combine(local_accept.date(), time(0), calendar.tz)
+    stops: list[tuple[datetime, datetime]] = []
+    paused = False
+    for event in case.get("events") or []:
+        if event.get("kind") != "special":
+            continue
+        s_start = _parse(event.get("started_at"))
+        s_end = _parse(event.get("ended_at"))
+        if s_start is None:
+            continue
+        if s_end is None or s_end > now:
+            paused = paused or s_start <= now
+            s_end = max(now, s_start)
+        stops.append((s_start, s_end))
+    stops = _merge(stops)
+    elapsed = _counting_seconds(started, now, calendar, unit)
+    stopped = sum(_counting_seconds(max(s, started), min(e, now), calendar, unit) for s, e in stops)
+    used_days = max(elapsed - stopped, 0.0) / _DAY
+    budget = (limit if limit > 0 else 1) * _DAY
+    due = _due(started, budget, stops, calendar, unit)
+    level: DeadlineLevel | None = None
+    used_share = used_days / limit if limit else (1.0 if now >= due else 0.0)
+    if now >= due or used_share >= 1.0:
+        level = "red"
+    elif used_share >= calendar.yellow_at:
+        level = "yellow"
+    known = calendar.is_known(started.date()) and calendar.is_known(due.astimezone(calendar.tz).date())
+    return DeadlineState(case_no=str(case.get("case_no")), limit_days=limit, unit=unit, started_at=started,
+                         used_days=used_days, stopped_days=stopped / _DAY, paused=paused, due_at=due, level=level,
+                         calendar_known=known)
+
+
+__all__ = ["CLOSED_STATUSES", "DeadlineLevel", "DeadlineState", "evaluate"]

@@ -1,0 +1,154 @@
+"""API clients (department systems, the hall): credentials shown once, stored as salted hashes, with expiry.
+
+A credential is ``tbk_<client id>_<secret>`` with a 256-bit random secret. Such a secret cannot be guessed, so a
+salted SHA-256 (not a slow password hash) is the right store: it keeps the secret out of the database and costs
+a microsecond per request. Verified credentials are cached briefly, so a revocation takes effect within
+``CACHE_SECONDS`` in a running server (at once for new processes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, select, update
+
+from gateway.contract.errors import ConfigError
+from gateway.store.tables import api_clients
+
+__all__ = ["SCOPES", "Client", "ClientStore", "IssuedCredential"]
+
+SCOPES = {
+    "certificates:query": "query, fetch and verify certificates (subject to the sharing policy)",
+    "cases:read": "a case's status and timeline (cases of the client's own department)",
+    "consents:issue": "issue consent tokens when a holder agrees (the hall)",
+    "holders:read": "read a holder's access log on the holder's behalf (the hall)",
+    "subscriptions": "subscribe to certificate status changes",
+    "pii:full": "see full ID numbers in answers (otherwise masked)",
+}
+DEFAULT_SCOPES = ("certificates:query", "cases:read", "subscriptions")
+CACHE_SECONDS = 2.0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    client_id: str
+    name: str
+    department_code: str | None
+    scopes: frozenset[str]
+    rate_limit: float | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    created_at: datetime | None = None
+
+    def active(self, now: datetime | None = None) -> bool:
+        now = now or _utcnow()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"client_id": self.client_id, "name": self.name, "department_code": self.department_code,
+                "scopes": sorted(self.scopes), "rate_limit": self.rate_limit,
+                "created_at": self.created_at.isoformat() if self.created_at else None,
+                "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+                "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+                "active": self.active()}
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCredential:
+    client: Client
+    credential: str
+
+
+def _hash(salt: str, secret: str) -> str:
+    return hashlib.sha256(bytes.fromhex(salt) + secret.encode()).hexdigest()
+
+
+def _row_to_client(row: Any) -> Client:
+    return Client(row.client_id, row.name, row.department_code, frozenset(orjson.loads(row.scopes)),
+                  row.rate_limit, row.expires_at, row.revoked_at, row.created_at)
+
+
+class ClientStore:
+    def __init__(self, engine: Engine, *, read_engine: Engine | None = None) -> None:
+        self.engine = engine
+        self.read_engine = read_engine or engine
+        self._cache: dict[str, tuple[float, Client, str]] = {}
+
+    def add(self, name: str, *, department_code: str | None = None, scopes: list[str] | tuple[str, ...] = DEFAULT_SCOPES,
+            days: float | None = 365, rate_limit: float | None = None, client_id: str | None = None) -> IssuedCredential:
+        unknown = set(scopes) - set(SCOPES)
+        if unknown:
+            raise ConfigError(f"unknown scope(s) {sorted(unknown)}; known: {sorted(SCOPES)}")
+        cid = client_id or secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        salt = secrets.token_hex(16)
+        now = _utcnow()
+        expires = now + timedelta(days=days) if days else None
+        with self.engine.begin() as conn:
+            if conn.execute(select(api_clients.c.client_id).where(api_clients.c.name == name,
+                                                                  api_clients.c.revoked_at.is_(None))).first():
+                raise ConfigError(f"an active client named {name!r} exists; revoke it first")
+            conn.execute(api_clients.insert().values(
+                client_id=cid, name=name, department_code=department_code, scopes=orjson.dumps(sorted(scopes)).decode(),
+                secret_salt=salt, secret_hash=_hash(salt, secret), rate_limit=rate_limit, created_at=now,
+                expires_at=expires, revoked_at=None))
+        client = Client(cid, name, department_code, frozenset(scopes), rate_limit, expires, None, now)
+        return IssuedCredential(client, f"tbk_{cid}_{secret}")
+
+    def list(self) -> list[Client]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(api_clients).order_by(api_clients.c.created_at)).all()
+        return [_row_to_client(r) for r in rows]
+
+    def get(self, client_id_or_name: str) -> Client | None:
+        c = api_clients.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(api_clients).where(c.client_id == client_id_or_name)).first()
+            if row is None:
+                row = conn.execute(select(api_clients).where(c.name == client_id_or_name)
+                                   .order_by(c.created_at.desc())).first()
+        return _row_to_client(row) if row is not None else None
+
+    def revoke(self, client_id_or_name: str) -> Client:
+        client = self.get(client_id_or_name)
+        if client is None:
+            raise ConfigError(f"no client {client_id_or_name!r}")
+        with self.engine.begin() as conn:
+            conn.execute(update(api_clients).where(api_clients.c.client_id == client.client_id,
+                                                   api_clients.c.revoked_at.is_(None)).values(revoked_at=_utcnow()))
+        self._cache.pop(client.client_id, None)
+        return self.get(client.client_id) or client
+
+    def authenticate(self, credential: str) -> Client | None:
+        """The active client a credential belongs to, or None (unknown, wrong secret, revoked, expired)."""
+        if not credential.startswith("tbk_"):
+            return None
+        cid, sep, secret = credential[4:].partition("_")
+        if not sep or not cid or not secret:
+            return None
+        now = time.monotonic()
+        cached = self._cache.get(cid)
+        if cached is not None and now - cached[0] < CACHE_SECONDS:
+            _, client, digest = cached
+            ok = hmac.compare_digest(digest, hashlib.sha256(secret.encode()).hexdigest())
+            return client if ok and client.active() else None
+        with self.read_engine.connect() as conn:
+            row = conn.execute(select(api_clients).where(api_clients.c.client_id == cid)).first()
+        if row is None or not hmac.compare_digest(row.secret_hash, _hash(row.secret_salt, secret)):
+            return None
+        client = _row_to_client(row)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[cid] = (now, client, hashlib.sha256(secret.encode()).hexdigest())
+        return client if client.active() else None

@@ -1,0 +1,76 @@
+"""Withdrawn consents: recording a withdrawal, and telling every gateway process about it.
+
+A consent token is checked by its MAC (no database read per release), so a withdrawal has to reach each
+process's :class:`~gateway.sharing.access.tokens.ConsentTokens`. The process that records it marks it at once;
+the others poll ``consents.revoked_at`` (indexed) every ``consent_revocation_poll`` seconds — the longest a
+withdrawn consent can still be used elsewhere — and at startup load every revocation still within its expiry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import Engine, select, update
+
+from gateway.store.tables import consents
+
+from gateway.sharing.access.tokens import ConsentTokens
+
+__all__ = ["RevocationFeed", "WithdrawnConsent", "withdraw"]
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawnConsent:
+    consent_id: str
+    revoked_at: datetime
+    newly: bool  # False: it had been withdrawn before (withdrawing is idempotent)
+
+
+def withdraw(engine: Engine, tokens: ConsentTokens, consent_id: str, holder_bidx: str) -> WithdrawnConsent | None:
+    """Record that the holder withdrew ``consent_id``; ``None`` if the holder has no such consent."""
+    now = datetime.now(timezone.utc)
+    c = consents.c
+    with engine.begin() as conn:
+        row = conn.execute(select(c.revoked_at, c.expires_at).where(c.consent_id == consent_id,
+                                                                    c.holder_bidx == holder_bidx)).first()
+        if row is None:
+            return None
+        # only the first of two concurrent withdrawals sets the time (and is the one audited)
+        newly = row.revoked_at is None and conn.execute(
+            update(consents).where(c.consent_id == consent_id, c.revoked_at.is_(None)).values(revoked_at=now)
+        ).rowcount == 1
+        revoked_at = now if newly else (row.revoked_at or conn.execute(
+            select(c.revoked_at).where(c.consent_id == consent_id)).scalar_one())
+    tokens.mark_revoked([(consent_id, row.expires_at.timestamp())])
+    return WithdrawnConsent(consent_id, revoked_at, newly=newly)
+
+
+class RevocationFeed:
+    """Polls for withdrawals recorded by any process since the last poll.
+
+    Each poll re-reads the withdrawals of the last ``overlap`` before the previous poll began: a withdrawal
+    is stamped with its recorder's clock when its transaction starts, so one that commits just after a poll
+    — or comes from a host whose clock runs a little behind — still falls inside the next poll's window.
+    Reading one twice is harmless."""
+
+    def __init__(self, engine: Engine, tokens: ConsentTokens, *, overlap: timedelta = timedelta(minutes=1)) -> None:
+        self.engine = engine
+        self.tokens = tokens
+        self.overlap = overlap
+        self._since: datetime | None = None
+
+    def poll(self) -> int:
+        """Mark what was withdrawn since the last poll (first poll: every withdrawal not yet expired)."""
+        c = consents.c
+        started = datetime.now(timezone.utc)
+        query = select(c.consent_id, c.expires_at).where(c.revoked_at.is_not(None))
+        if self._since is None:
+            query = query.where(c.expires_at > started)
+        else:
+            query = query.where(c.revoked_at >= self._since)
+        with self.engine.connect() as conn:
+            found = [(r.consent_id, r.expires_at.timestamp()) for r in conn.execute(query)]  # aware UTC (UtcDateTime)
+        self.tokens.mark_revoked(found)
+        self._since = started - self.overlap
+        return len(found)

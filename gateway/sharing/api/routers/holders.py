@@ -1,0 +1,81 @@
+"""The holder's view, read by the hall on behalf of a signed-in citizen: the access log ("who used my data")
+and the consents given (who may still use it, until when), each of which the holder can withdraw."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends
+from sqlalchemy import select
+from starlette.responses import Response
+
+from gateway.sharing.access.audit import AuditEntry
+from gateway.crypto.pii import mask
+from gateway.store.tables import api_clients, audit_log, consents
+
+from ..deps import Api, Caller, get_api, require
+from ..problems import PROBLEM_RESPONSES
+from ..schemas import AccessLogRequest, AccessLogResponse, HolderConsentsResponse
+
+router = APIRouter(prefix="/v1/holders", tags=["holders"], responses=PROBLEM_RESPONSES)
+_SHOWN = ("release", "query")
+
+
+def _entries(api: Api, bidx: str) -> list[Any]:
+    a, k = audit_log.c, api_clients.c
+    with api.gw.read_engine.connect() as conn:
+        return list(conn.execute(
+            select(a.seq, a.at, a.action, a.outcome, a.client_id, k.name, a.certificate, a.item_code, a.case_no)
+            .select_from(audit_log.outerjoin(api_clients, k.client_id == a.client_id))
+            .where(a.holder_ref == bidx, a.action.in_(_SHOWN)).order_by(a.seq)).all())
+
+
+@router.post("/access-log", response_model=AccessLogResponse,
+             summary="Every use of a holder's certificates: who, when, which certificate, for which case")
+async def access_log(body: AccessLogRequest, caller: Caller = Depends(require("holders:read")),
+                     api: Api = Depends(get_api)) -> Response:
+    return await _holder_view(api, caller, body.id_number, _entries, "access-log", "entries", lambda r: {
+        "seq": r.seq, "at": r.at.isoformat(), "action": r.action, "outcome": r.outcome, "client_id": r.client_id,
+        "client_name": r.name, "certificate": r.certificate, "item_code": r.item_code, "case_no": r.case_no})
+
+
+async def _holder_view(api: Api, caller: Caller, id_number: str, read: Callable[[Api, str], list[Any]],
+                       action: str, key: str, render: Callable[[Any], dict[str, Any]]) -> Response:
+    """What the hall shows a signed-in holder: read by blind index, the reading itself audited, signed."""
+    bidx = api.gw.pii.bidx(id_number)
+    rows = await api.run(read, api, bidx)
+    await api.audit([AuditEntry(action=action, outcome="read", client_id=caller.client.client_id,
+                                holder_ref=bidx)])
+    return await api.signed_json({"holder_id_number": id_number if caller.full_ids else mask(id_number),
+                                  key: [render(r) for r in rows]})
+
+
+def _consents(api: Api, bidx: str) -> list[Any]:
+    c, k = consents.c, api_clients.c
+    with api.gw.read_engine.connect() as conn:
+        return list(conn.execute(
+            select(c.consent_id, c.client_id, k.name, c.certificate_types, c.item_code, c.case_no, c.issued_at,
+                   c.expires_at, c.revoked_at)
+            .select_from(consents.outerjoin(api_clients, k.client_id == c.client_id))
+            .where(c.holder_bidx == bidx).order_by(c.issued_at, c.consent_id)).all())
+
+
+def _status(row: Any, now: datetime) -> str:
+    if row.revoked_at is not None:
+        return "withdrawn"
+    return "active" if row.expires_at > now else "expired"
+
+
+@router.post("/consents", response_model=HolderConsentsResponse,
+             summary="The consents a holder has given: to whom, for what, until when, and which are withdrawn")
+async def holder_consents(body: AccessLogRequest, caller: Caller = Depends(require("holders:read")),
+                          api: Api = Depends(get_api)) -> Response:
+    now = datetime.now(timezone.utc)
+    return await _holder_view(api, caller, body.id_number, _consents, "consent-list", "consents", lambda r: {
+        "consent_id": r.consent_id, "client_id": r.client_id, "client_name": r.name,
+        "certificate_types": orjson.loads(r.certificate_types), "item_code": r.item_code, "case_no": r.case_no,
+        "issued_at": r.issued_at.isoformat(), "expires_at": r.expires_at.isoformat(),
+        "withdrawn_at": r.revoked_at.isoformat() if r.revoked_at else None, "status": _status(r, now)})

@@ -1,0 +1,167 @@
+"""The certificate-sharing gateway's configuration and the objects one gateway process works with.
+
+``config/gateway.yaml`` (or ``TONGBAN_GATEWAY``) lists the issuing systems whose certificate feeds are harvested
+(same shape as a system in the systems file: connector, connector config, mapping, endpoint, secret names),
+the service items with the materials that certificates can replace, the sharing policy, and limits. Secrets
+and keys never live in it (see :mod:`gateway.crypto.keys`).
+
+    gw = GatewayRuntime.create(runtime)           # runtime: the ledger engine + systems
+    app = create_app(gw)                          # gateway.sharing.api
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import Engine
+
+from gateway.kernel.config import REPO_ROOT, SystemConfig, parse_duration
+from gateway.contract.errors import ConfigError
+from gateway.models import ServiceItem
+from gateway.sharing.access.audit import AuditWriter
+from gateway.sharing.access.clients import ClientStore
+from gateway.crypto.jws import JwsSigner, JwsVerifier
+from gateway.crypto.keys import GatewayKeys
+from gateway.crypto.pii import PiiCodec
+from gateway.sharing.access.policy import Policy, PolicyRule
+from gateway.sharing.access.ratelimit import RateLimiter
+from gateway.sharing.access.tokens import ConsentTokens
+
+__all__ = ["GatewayRuntime", "GatewaySettings", "load_gateway_settings"]
+
+
+class GatewaySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    issuers: dict[str, SystemConfig] = Field(default_factory=dict)
+    items: list[ServiceItem] = Field(default_factory=list)
+    policy: list[PolicyRule] = Field(default_factory=list)
+    consent_ttl: timedelta = timedelta(minutes=30)
+    consent_max_ttl: timedelta = timedelta(days=1)
+    rate_limit: float = 100.0
+    audit_hash: Literal["sha256", "sm3"] = "sha256"
+    checkpoint_every: timedelta = timedelta(minutes=5)
+    retention: timedelta = timedelta(days=180)
+    webhook_max_attempts: int = Field(default=6, ge=1)
+    webhook_timeout: float = 5.0
+    consent_revocation_poll: float = Field(default=2.0, gt=0)
+    """Seconds between a gateway process's polls for consents withdrawn elsewhere (gateway.sharing.access.revocations)."""
+    gc_young_threshold: int = Field(default=10_000, ge=0)
+    """The API worker's young-generation GC threshold (``gateway.sharing.api.gc_policy``); 0 keeps CPython's 700."""
+
+    @field_validator("consent_ttl", "consent_max_ttl", "checkpoint_every", "retention", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+    @cached_property
+    def items_by_code(self) -> dict[str, ServiceItem]:
+        return {i.item_code: i for i in self.items}
+
+
+def load_gateway_settings(path: str | Path | None = None) -> GatewaySettings:
+    """``path``, else ``TONGBAN_GATEWAY``, else ``gateway.yaml`` here, else the repository's config/gateway.yaml."""
+    candidates = [Path(p) for p in (path, os.environ.get("TONGBAN_GATEWAY")) if p]
+    if not candidates:
+        candidates = [Path("gateway.yaml"), REPO_ROOT / "config" / "gateway.yaml"]
+    chosen = next((p for p in candidates if p.exists()), None)
+    if chosen is None:
+        raise ConfigError(f"no gateway file found (looked at {', '.join(map(str, candidates))}); set TONGBAN_GATEWAY")
+    return parse_gateway_settings(chosen.read_text(encoding="utf-8"), base_dir=chosen.resolve().parent, where=str(chosen))
+
+
+def parse_gateway_settings(text: str, *, base_dir: Path, where: str = "<gateway>") -> GatewaySettings:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    issuers = {}
+    for name, entry in (data.pop("issuers", None) or {}).items():
+        try:
+            issuers[name] = SystemConfig(**{**entry, "name": name, "base_dir": base_dir})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"{where}: issuer {name}: {problems}") from None
+    try:
+        return GatewaySettings(issuers=issuers, **data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{where}: {problems}") from None
+
+
+@dataclass
+class GatewayRuntime:
+    """Everything the API, the harvester and the CLI commands of the gateway share."""
+
+    engine: Engine
+    settings: GatewaySettings
+    keys: GatewayKeys
+    systems: Any = None  # gateway.kernel.config.SystemsConfig, when a systems file is loaded
+    pii: PiiCodec = field(init=False)
+    signer: JwsSigner = field(init=False)
+    consents: ConsentTokens = field(init=False)
+    clients: ClientStore = field(init=False)
+    policy: Policy = field(init=False)
+    limiter: RateLimiter = field(init=False)
+    audit: AuditWriter = field(init=False)
+    read_engine: Engine = field(init=False)
+    """Reads of the API. On SQLite a second engine without ``BEGIN IMMEDIATE``: a read must not take the write
+    lock (the ledger's engine begins every transaction as a writer, which would queue every query behind the
+    audit writer's commits). WAL gives each statement a consistent snapshot."""
+
+    def __post_init__(self) -> None:
+        self.read_engine = _read_engine(self.engine)
+        self.pii = PiiCodec(self.keys)
+        self.signer = JwsSigner.from_keys(self.keys)
+        self.consents = ConsentTokens(self.keys.mac_key)
+        self.clients = ClientStore(self.engine, read_engine=self.read_engine)
+        self.policy = Policy(self.settings.policy)
+        self.limiter = RateLimiter(self.settings.rate_limit)
+        self.audit = AuditWriter(self.engine, algorithm=self.settings.audit_hash, signer=self.signer,
+                                 checkpoint_seconds=self.settings.checkpoint_every.total_seconds())
+
+    @property
+    def verifier(self) -> JwsVerifier:
+        return JwsVerifier(self.signer.jwk())
+
+    @classmethod
+    def create(cls, runtime: Any = None, *, settings: GatewaySettings | None = None, keys: GatewayKeys | None = None,
+               engine: Engine | None = None) -> GatewayRuntime:
+        """From a :class:`gateway.kernel.runtime.Runtime` (its engine and systems) plus settings and keys from the
+        environment. Without keys the gateway refuses to start: it will not hold personal data unsealed."""
+        keys = keys or getattr(runtime, "keys", None) or GatewayKeys.from_env()
+        if keys is None:
+            raise ConfigError("the gateway needs keys: set TONGBAN_KEY_FILE (tongban keys init writes one) "
+                              "or TONGBAN_PII_KEYS, TONGBAN_BLIND_INDEX_KEY, TONGBAN_MAC_KEY, TONGBAN_SIGNING_KEY")
+        eng = engine or runtime.engine
+        return cls(eng, settings or load_gateway_settings(), keys, getattr(runtime, "systems", None))
+
+
+def _read_engine(engine: Engine) -> Engine:
+    if engine.dialect.name != "sqlite":
+        return engine
+    from sqlalchemy import create_engine, event
+
+    from gateway.store.db import SQLITE_BUSY_TIMEOUT_MS
+
+    read = create_engine(engine.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                                                   "check_same_thread": False}, pool_size=16)
+
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # autocommit: no BEGIN, each SELECT reads its own snapshot
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    event.listen(read, "connect", configure)
+    return read

@@ -1,0 +1,317 @@
+"""``tongban reconcile SYSTEM``: per day, counts and content hashes of the source, the ledger and the hall, and
+the cases that are missing or differ.
+
+The source is read in full (``full_refresh``) and each record goes through the same mapping, validation and
+content hash as the sync path, so "same hash" means "the ledger holds exactly what the source says now".
+Records are grouped by the Beijing date of their change time. Per day the report has:
+
+- ``source_count`` / ``ledger_count`` and an order-independent hash of each side's (source id, content hash)
+  pairs: equal hashes mean the day matches, whatever the counts say;
+- ``missing_in_ledger`` (the source has it, the ledger does not), ``divergent`` (both have it, contents differ),
+  ``extra_in_ledger`` (the ledger has it, the source no longer does) and ``rejected`` (the source record does not
+  pass the mapping; it belongs in the dead letters). A problem on a record changed after the system's watermark
+  is counted as ``not_yet_synced`` instead (the next sync takes it; it is not lost, and not a problem);
+- the hall's side for the cases this system originated: ``hall_expected`` live cases, ``hall_count`` held at
+  the ledger's current version, ``missing_in_hall`` and ``stale_in_hall`` (an older version). The hall is asked
+  through its connector's optional ``lookup(stream, key)`` when it has one; otherwise the delivery receipts the
+  push job recorded in the outbox stand for it (``hall_view: "receipts"`` in the report).
+
+Reports are stored in ``reconciliations``; a day with problems raises a ``reconcile`` alert for the system.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from gateway.ops.alerts import raise_alert, resolve_alerts
+from gateway.ops.deadlines.calendar import BEIJING
+from gateway.models.hashing import case_document
+from gateway.models.validation import validate_cases
+from gateway.store import ledger
+from gateway.store.tables import cases, dead_letters, outbox, reconciliations, source_records
+
+if TYPE_CHECKING:
+    from gateway.contract.connector import Connector
+    from gateway.kernel.runtime import Runtime
+
+_BATCH = 2000
+_PROBLEM_LIMIT = 500
+
+
+@dataclass
+class DayReport:
+    day: str
+    source_count: int = 0
+    ledger_count: int = 0
+    hall_expected: int = 0
+    hall_count: int = 0
+    matched: int = 0
+    missing_in_ledger: int = 0
+    divergent: int = 0
+    extra_in_ledger: int = 0
+    rejected: int = 0
+    not_yet_synced: int = 0
+    missing_in_hall: int = 0
+    stale_in_hall: int = 0
+    source_hash: str = ""
+    ledger_hash: str = ""
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing_in_ledger or self.divergent or self.extra_in_ledger or self.missing_in_hall
+                    or self.stale_in_hall)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**{k: v for k, v in self.__dict__.items() if k != "problems"}, "ok": self.ok,
+                "problems": self.problems}
+
+
+@dataclass
+class ReconcileReport:
+    system: str
+    checked_at: datetime
+    hall: str | None
+    hall_view: str
+    days: list[DayReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(d.ok for d in self.days)
+
+    def totals(self) -> dict[str, int]:
+        keys = ("source_count", "ledger_count", "matched", "missing_in_ledger", "divergent", "extra_in_ledger",
+                "rejected", "not_yet_synced", "hall_expected", "hall_count", "missing_in_hall", "stale_in_hall")
+        return {k: sum(getattr(d, k) for d in self.days) for k in keys}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"system": self.system, "checked_at": self.checked_at.isoformat(), "ok": self.ok, "hall": self.hall,
+                "hall_view": self.hall_view, "totals": self.totals(), "days": [d.as_dict() for d in self.days]}
+
+
+def _day(moment: datetime | None) -> str:
+    return "unknown" if moment is None else moment.astimezone(BEIJING).date().isoformat()
+
+
+def _set_hash(pairs: list[tuple[str, str]]) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for source_id, content in sorted(pairs):
+        digest.update(f"{source_id}\t{content}\n".encode())
+    return digest.hexdigest()
+
+
+def _read_source(runtime: Runtime, name: str, connector: Connector) -> dict[str, tuple[datetime | None, str | None,
+                                                                                     str | None]]:
+    """source id → (change time, content hash or None when the record does not pass, case number)."""
+    system = runtime.systems.get(name)
+    mapper = runtime.mapper(name)
+    out: dict[str, tuple[datetime | None, str | None, str | None]] = {}
+    for page in connector.read(system.stream, since=None, mode="full_refresh"):
+        mapped, origin = [], []
+        for record in page.records:
+            canonical, issues = mapper.inbound(record.payload, {})
+            if issues:
+                out[record.source_id] = (record.cursor, None, (canonical or {}).get("case_no"))
+                continue
+            mapped.append(canonical)
+            origin.append(record)
+        result = validate_cases(mapped, [f"{name}:{r.source_id}" for r in origin])
+        for index, _rejection in result.rejected:
+            out[origin[index].source_id] = (origin[index].cursor, None, mapped[index].get("case_no"))
+        for index, case in result.valid:
+            _, digest = case_document(case)
+            out[origin[index].source_id] = (origin[index].cursor, digest, case.case_no)
+        for reject in page.rejects:
+            if reject.source_id:
+                out[reject.source_id] = (None, None, None)
+    return out
+
+
+def _hall_versions(runtime: Runtime, hall: str, case_nos: list[str],
+                   connector: Connector | None) -> tuple[str, dict[str, int]]:
+    """case number → the version the hall holds (absent: it holds none)."""
+    lookup = getattr(connector, "lookup", None) if connector is not None else None
+    held: dict[str, int] = {}
+    if callable(lookup):
+        stream = runtime.systems.get(hall).push.stream  # type: ignore[union-attr]
+        for case_no in case_nos:
+            found = lookup(stream, case_no)
+            if found is not None and not found.get("deleted"):
+                held[case_no] = int(found.get("version", 0))
+        return "lookup", held
+    o = outbox.c
+    with runtime.engine.connect() as conn:
+        for start in range(0, len(case_nos), 900):
+            chunk = case_nos[start:start + 900]
+            for case_no, version in conn.execute(
+                select(o.case_no, func.max(o.version))
+                .where(o.target_system == hall, o.status == "delivered", o.operation == "upsert",
+                       o.case_no.in_(chunk))
+                .group_by(o.case_no)
+            ):
+                held[case_no] = int(version)
+    return "receipts", held
+
+
+def reconcile_system(
+    runtime: Runtime,
+    name: str,
+    *,
+    connector: Connector | None = None,
+    hall_connector: Connector | None = None,
+    store: bool = True,
+) -> ReconcileReport:
+    """Compare ``name``'s source, the ledger and the hall; store the report and raise/resolve its alert."""
+    system = runtime.systems.get(name)
+    checked_at = ledger.utcnow()
+    own = connector is None
+    source_connector = connector or runtime.connector(name)
+    try:
+        source = _read_source(runtime, name, source_connector)
+    finally:
+        if own:
+            source_connector.close()
+
+    s = source_records.c
+    with runtime.engine.connect() as conn:
+        held = {r.source_id: (r.cursor, r.content_hash, r.case_no, r.deleted)
+                for r in conn.execute(select(s.source_id, s.cursor, s.content_hash, s.case_no, s.deleted)
+                                      .where(s.system == name))}
+        watermark = ledger.get_watermark(conn, name, system.stream)
+        open_dead = set(conn.execute(
+            select(dead_letters.c.source_id).where(dead_letters.c.system == name, dead_letters.c.kind == "record",
+                                                   dead_letters.c.status == "open")).scalars())
+
+    days: dict[str, DayReport] = {}
+    source_pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    ledger_pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
+
+    def day_of(moment: datetime | None) -> DayReport:
+        key = _day(moment)
+        return days.setdefault(key, DayReport(day=key))
+
+    def problem(report: DayReport, source_id: str, case_no: str | None, kind: str, cursor: datetime | None) -> None:
+        if len(report.problems) < _PROBLEM_LIMIT:
+            report.problems.append({"source_id": source_id, "case_no": case_no, "problem": kind,
+                                    **({"not_yet_synced": True} if late(cursor) else {})})
+
+    def late(cursor: datetime | None) -> bool:
+        """Changed after the watermark: the next sync takes it; not a loss."""
+        return cursor is not None and watermark is not None and cursor > watermark
+
+    for source_id, (cursor, digest, case_no) in source.items():
+        report = day_of(cursor)
+        report.source_count += 1
+        if digest is None:
+            report.rejected += 1
+            if source_id not in open_dead:
+                problem(report, source_id, case_no, "rejected_without_dead_letter", cursor)
+            continue
+        source_pairs[report.day].append((source_id, digest))
+        mine = held.get(source_id)
+        if mine is not None and mine[1] == digest:
+            report.matched += 1
+            continue
+        if late(cursor):
+            report.not_yet_synced += 1
+        elif mine is None:
+            report.missing_in_ledger += 1
+        else:
+            report.divergent += 1
+        problem(report, source_id, case_no, "missing_in_ledger" if mine is None else "divergent", cursor)
+    for source_id, (cursor, digest, case_no, _deleted) in held.items():
+        report = day_of(cursor)
+        report.ledger_count += 1
+        ledger_pairs[report.day].append((source_id, digest or ""))
+        if source_id not in source:
+            report.extra_in_ledger += 1
+            problem(report, source_id, case_no, "extra_in_ledger", None)
+
+    halls = [h.name for h in runtime.systems.halls if h.writable and h.name != name]
+    hall = halls[0] if halls else None
+    hall_view = "none"
+    if hall is not None:
+        live = {cn: cursor for cursor, _digest, cn, deleted in held.values() if cn and not deleted}
+        with runtime.engine.connect() as conn:
+            current = {}
+            keys = sorted(live)
+            for start in range(0, len(keys), 900):
+                for case_no, version, origin in conn.execute(
+                    select(cases.c.case_no, cases.c.version, cases.c.origin_system)
+                    .where(cases.c.case_no.in_(keys[start:start + 900]), cases.c.deleted.is_(False))):
+                    if origin != hall:  # a case that came from the hall is the hall's own (its reconciliation)
+                        current[case_no] = version
+        expected = current
+        own_hall = hall_connector is None
+        hall_conn = hall_connector
+        try:
+            if own_hall:
+                try:
+                    hall_conn = runtime.connector(hall)
+                except Exception:  # noqa: BLE001 - the receipts still give a view of the hall
+                    hall_conn = None
+            hall_view, versions = _hall_versions(runtime, hall, sorted(expected), hall_conn)
+        finally:
+            if own_hall and hall_conn is not None:
+                hall_conn.close()
+        o = outbox.c
+        with runtime.engine.connect() as conn:
+            queued = set(conn.execute(select(o.case_no).where(o.target_system == hall, o.status == "pending")).scalars())
+        for case_no, version in expected.items():
+            report = day_of(live[case_no])
+            report.hall_expected += 1
+            have = versions.get(case_no)
+            if (have is None or have < version) and case_no in queued:
+                report.not_yet_synced += 1  # the push job has it queued: on its way, not lost
+                if len(report.problems) < _PROBLEM_LIMIT:
+                    report.problems.append({"source_id": case_no, "case_no": case_no, "problem": "queued_for_hall",
+                                            "not_yet_synced": True})
+            elif have is None:
+                report.missing_in_hall += 1
+                problem(report, case_no, case_no, "missing_in_hall", None)
+            elif have < version:
+                report.stale_in_hall += 1
+                problem(report, case_no, case_no, f"stale_in_hall (v{have} < v{version})", None)
+            else:
+                report.hall_count += 1
+
+    for key, report in days.items():
+        report.source_hash = _set_hash(source_pairs[key])
+        report.ledger_hash = _set_hash([p for p in ledger_pairs[key] if p[0] in source])
+    result = ReconcileReport(system=name, checked_at=checked_at, hall=hall, hall_view=hall_view,
+                             days=[days[k] for k in sorted(days)])
+    if store:
+        _store(runtime, result)
+    return result
+
+
+def _store(runtime: Runtime, report: ReconcileReport) -> None:
+    with runtime.engine.begin() as conn:
+        for day in report.days:
+            conn.execute(reconciliations.insert().values(
+                system=report.system, day=day.day, checked_at=report.checked_at,
+                **{k: getattr(day, k) for k in ("source_count", "ledger_count", "hall_expected", "hall_count",
+                                                "matched", "missing_in_ledger", "divergent", "extra_in_ledger",
+                                                "rejected", "missing_in_hall", "stale_in_hall", "source_hash",
+                                                "ledger_hash")},
+                problems=ledger.dumps(day.problems)))
+    bad = [d for d in report.days if not d.ok]
+    if bad:
+        totals = report.totals()
+        raise_alert(runtime.engine, "reconcile", report.system, level="warning", system=report.system,
+                    message=(f"reconciliation of {report.system}: {totals['missing_in_ledger']} missing in the ledger, "
+                             f"{totals['divergent']} divergent, {totals['extra_in_ledger']} extra, "
+                             f"{totals['missing_in_hall']} missing in the hall, {totals['stale_in_hall']} stale there "
+                             f"(days {', '.join(d.day for d in bad[:5])}{'…' if len(bad) > 5 else ''})"),
+                    details={"days": [d.day for d in bad], "totals": totals})
+    else:
+        resolve_alerts(runtime.engine, "reconcile", [report.system])
+
+
+__all__ = ["DayReport", "ReconcileReport", "reconcile_system"]

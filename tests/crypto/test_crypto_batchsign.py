@@ -1,0 +1,107 @@
+"""Batch signatures: RFC 9162 Merkle trees, inclusion proofs, and the signer the API answers through."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import pytest
+
+from gateway.crypto import GatewayKeys, JwsError, JwsSigner, JwsVerifier
+from gateway.crypto.batchsign import (
+    BatchSigner,
+    inclusion_proofs,
+    leaf_hash,
+    root_from_proof,
+    sign_batch,
+    verify_answer,
+)
+
+
+def reference_mth(leaves: list[bytes]) -> bytes:
+    """RFC 9162 §2.1.1 written out literally (over leaf *hashes*), to check the fast version against."""
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return hashlib.sha256(b"\x01" + reference_mth(leaves[:k]) + reference_mth(leaves[k:])).digest()
+
+
+@pytest.mark.parametrize("size", [*range(1, 18), 31, 32, 33, 100])
+def test_every_leaf_proves_its_way_to_the_rfc_9162_root(size: int) -> None:
+    leaves = [leaf_hash(f"answer {i}".encode()) for i in range(size)]
+    root, proofs = inclusion_proofs(leaves)
+    assert root == reference_mth(leaves)
+    for index, proof in enumerate(proofs):
+        assert root_from_proof(leaves[index], index, size, proof) == root
+        if size > 1:  # the same proof does not fit another leaf or another position
+            assert root_from_proof(leaves[(index + 1) % size], index, size, proof) != root
+            assert root_from_proof(leaves[index], (index + 1) % size, size, proof) != root
+    assert root_from_proof(leaves[0], size, size, proofs[0]) is None  # index outside the tree
+
+
+def test_rfc_9162_known_answer_for_two_leaves() -> None:
+    left, right = leaf_hash(b""), leaf_hash(b"\x00")
+    root, proofs = inclusion_proofs([left, right])
+    assert left.hex() == "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"  # RFC 6962 test vector
+    assert root == hashlib.sha256(b"\x01" + left + right).digest()
+    assert proofs == [[right], [left]]
+
+
+@pytest.mark.parametrize("alg", ["EdDSA", "SM2"])
+def test_signed_answers_verify_and_tampering_is_caught(alg: str) -> None:
+    signer = JwsSigner.from_keys(GatewayKeys.generate(signing_alg=alg))
+    verifier = JwsVerifier(signer.jwk())
+    bodies = [f'{{"answer":{i}}}'.encode() for i in range(5)]
+    signed = sign_batch(signer, bodies)
+    assert len({s["Tongban-Signature"] for s in signed}) == 1  # one signature for the batch
+    for body, headers in zip(bodies, signed, strict=True):
+        payload = verify_answer(verifier, body, headers["Tongban-Signature"], headers["Tongban-Signature-Proof"])
+        assert payload["size"] == 5
+    first = signed[0]
+    with pytest.raises(JwsError, match="Merkle proof"):
+        verify_answer(verifier, bodies[0] + b" ", first["Tongban-Signature"], first["Tongban-Signature-Proof"])
+    with pytest.raises(JwsError, match="Merkle proof"):
+        verify_answer(verifier, bodies[1], first["Tongban-Signature"], first["Tongban-Signature-Proof"])
+    with pytest.raises(JwsError, match="malformed"):
+        verify_answer(verifier, bodies[0], first["Tongban-Signature"], "zero:abc")
+    other = JwsVerifier(JwsSigner.from_keys(GatewayKeys.generate(signing_alg=alg)).jwk())
+    with pytest.raises(JwsError):
+        verify_answer(other, bodies[0], first["Tongban-Signature"], first["Tongban-Signature-Proof"])
+    with pytest.raises(JwsError, match="not a Tongban batch"):  # an ordinary JWS is not a batch signature
+        verify_answer(verifier, bodies[0], signer.sign(b'{"root":"x"}'), "0:")
+
+
+def test_answers_ready_in_the_same_loop_turn_share_one_signature() -> None:
+    signer = JwsSigner.from_keys(GatewayKeys.generate())
+    verifier = JwsVerifier(signer.jwk())
+    batcher = BatchSigner(signer, max_batch=8)
+    bodies = [f"body {i}".encode() for i in range(20)]
+
+    async def run() -> tuple[list[dict[str, str]], dict[str, str]]:
+        together = await asyncio.gather(*(batcher.sign(b) for b in bodies))
+        alone = await batcher.sign(b"later")
+        return list(together), alone
+
+    together, alone = asyncio.run(run())
+    assert batcher.batches == 4 and batcher.answers == 21  # 20 in batches of at most 8, then one alone
+    assert len({h["Tongban-Signature"] for h in together}) == 3
+    for body, headers in zip(bodies, together, strict=True):
+        verify_answer(verifier, body, headers["Tongban-Signature"], headers["Tongban-Signature-Proof"])
+    assert alone["Tongban-Signature-Proof"] == "0:"
+    verify_answer(verifier, b"later", alone["Tongban-Signature"], alone["Tongban-Signature-Proof"])
+
+
+def test_a_failing_signer_fails_every_waiter_of_its_batch() -> None:
+    class Broken(JwsSigner):
+        def _sign(self, signing_input: bytes) -> bytes:
+            raise RuntimeError("HSM unavailable")
+
+    good = JwsSigner.from_keys(GatewayKeys.generate())
+    batcher = BatchSigner(Broken(good.alg, good.kid, None, good.jwk()))
+
+    async def run() -> list[object]:
+        return await asyncio.gather(*(batcher.sign(b"x") for _ in range(3)), return_exceptions=True)
+
+    assert all(isinstance(r, RuntimeError) for r in asyncio.run(run()))

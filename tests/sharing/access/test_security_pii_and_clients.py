@@ -1,0 +1,173 @@
+"""Personal data: sealing (AES-GCM, SM4-GCM), blind index, masking, log redaction, key rotation, retention;
+clients: credentials shown once and stored as salted hashes, expiry, revocation; policy; consent tokens."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from gateway.sharing.access import ClientStore, ConsentClaims, ConsentError, ConsentTokens
+from gateway.crypto import GatewayKeys, PiiCodec
+from gateway.sharing.access import Policy, PolicyRule, RateLimiter
+from gateway.crypto import mask, redact
+from gateway.crypto.jws import b64url, unb64url
+from gateway.crypto.pii import RedactingFilter
+from gateway.store.retention import purge, reseal_all
+from gateway.store.db import make_engine
+from gateway.store.migrate import upgrade
+from gateway.store.tables import api_clients, consents, source_records
+
+ID = "370102198506011232"
+
+
+@pytest.mark.parametrize("cipher", ["AES-GCM", "SM4-GCM"])
+def test_sealing_round_trips_and_authenticates(cipher: str) -> None:
+    codec = PiiCodec(GatewayKeys.generate(pii_cipher=cipher))
+    token = codec.seal(ID)
+    assert token.startswith("enc:v1:") and ID not in token and codec.open(token) == ID
+    blob = codec.seal_blob('{"certNo": "%s"}' % ID)
+    assert ID not in blob and codec.open_blob(blob) == '{"certNo": "%s"}' % ID
+    other = PiiCodec(GatewayKeys.generate(pii_cipher=cipher))
+    with pytest.raises(Exception, match="not among the configured PII keys|does not authenticate"):
+        other.open(token)
+
+
+def test_the_blind_index_is_keyed_and_normalised() -> None:
+    keys = GatewayKeys.generate()
+    codec = PiiCodec(keys)
+    assert codec.bidx(ID) == codec.bidx(" ３７０１０２１９８５０６０１１２３２ ") == codec.bidx(ID.lower())
+    assert codec.bidx(ID) != PiiCodec(GatewayKeys.generate()).bidx(ID)
+    assert ID not in codec.bidx(ID)
+
+
+def test_masking_and_log_redaction() -> None:
+    assert mask(ID) == "370***********1232"
+    assert mask("91370100MA3C7B8X2M") == "913***********8X2M"
+    assert mask("AB") == "**"
+    assert redact(f"holder {ID} and old 370102850601123 ok") == "holder 370***********1232 and old 370********1123 ok"
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "looked up %s", (ID,), None)
+    RedactingFilter().filter(record)
+    assert ID not in record.getMessage()
+
+
+def test_rotation_reseals_everything_under_the_new_key(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    old_keys = GatewayKeys.generate()
+    old = PiiCodec(old_keys)
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(source_records.insert().values(system="s", source_id="1", stream="cases", raw=old.seal_blob("{}"),
+                                                    mapping_version="1", deleted=False, first_seen_at=now,
+                                                    updated_at=now))
+    new_keys = old_keys.rotated()
+    counts = reseal_all(engine, PiiCodec(new_keys))
+    assert counts["source_records.raw"] == 1
+    with engine.connect() as conn:
+        raw = conn.execute(select(source_records.c.raw)).scalar_one()
+    assert PiiCodec.key_of(raw) == new_keys.pii_current and PiiCodec(new_keys).open_blob(raw) == "{}"
+
+
+def test_purge_drops_what_is_past_retention(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    long_ago = datetime.now(timezone.utc) - timedelta(days=400)
+    with engine.begin() as conn:
+        conn.execute(consents.insert().values(consent_id="a", holder_bidx="h", client_id="c", certificate_types="[]",
+                                              item_code="i", case_no="n", issued_by="hall", issued_at=long_ago,
+                                              expires_at=long_ago))
+        conn.execute(source_records.insert().values(system="s", source_id="gone", stream="cases", raw="{}",
+                                                    mapping_version="1", deleted=True, first_seen_at=long_ago,
+                                                    updated_at=long_ago))
+    assert purge(engine, timedelta(days=180), dry_run=True)["expired consents"] == 1
+    counts = purge(engine, timedelta(days=180))
+    assert counts["expired consents"] == 1 and counts["raw payloads of deleted records"] == 1
+    assert purge(engine, timedelta(days=180))["expired consents"] == 0
+
+
+def test_credentials_are_shown_once_and_stored_as_salted_hashes(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    store = ClientStore(engine)
+    issued = store.add("sd_civil", department_code="11370000004390448N")
+    secret = issued.credential.split("_", 2)[2]
+    with engine.connect() as conn:
+        row = conn.execute(select(api_clients)).one()
+    assert secret not in "".join(str(v) for v in row) and len(row.secret_salt) == 32
+    assert store.authenticate(issued.credential).name == "sd_civil"
+    assert store.authenticate(issued.credential[:-1] + "x") is None
+    assert ClientStore(engine).authenticate(issued.credential[:-1] + "x") is None
+    store.revoke("sd_civil")
+    assert ClientStore(engine).authenticate(issued.credential) is None
+    expired = store.add("old", days=1e-9)
+    assert ClientStore(engine).authenticate(expired.credential) is None
+    with pytest.raises(Exception, match="unknown scope"):
+        store.add("x", scopes=["everything"])
+
+
+def test_policy_denies_by_default_and_consent_is_the_stricter_reading() -> None:
+    policy = Policy([PolicyRule(client="a", certificate_types=["T1"], items=["I1", "P*"], consent=False),
+                     PolicyRule(client="a", certificate_types=["T1"], items=["I1"], consent=True)])
+    assert policy.decide(("a",), "T1", "I1").consent_required
+    assert policy.decide(("a",), "T1", "P-7").allowed and not policy.decide(("a",), "T1", "P-7").consent_required
+    assert not policy.decide(("a",), "T2", "I1").allowed
+    assert not policy.decide(("b",), "T1", "I1").allowed
+    assert not policy.decide(("a",), "T1", "I2").allowed
+
+
+def test_consent_tokens_bind_and_expire() -> None:
+    tokens = ConsentTokens(b"k" * 32)
+    later = int((datetime.now(timezone.utc) + timedelta(minutes=5)).timestamp())
+    claims = ConsentClaims("id", "holder", "client", ("T1",), "item", "case", later)
+    token = tokens.issue(claims)
+    assert tokens.check(token) == claims
+    assert claims.covers(holder="holder", client_id="client", type_code="T1", item_code="item", case_no="case")
+    assert not claims.covers(holder="holder", client_id="client", type_code="T1", item_code="item", case_no="x")
+    assert tokens.check(token) == claims  # remembered once verified ...
+    with pytest.raises(ConsentError, match="expired"):  # ... and its expiry still checked every time
+        tokens.check(token, now=datetime.now(timezone.utc) + timedelta(minutes=10))
+    head, body, mac = token.split(".")
+    forged_body = b64url(orjson.dumps({**orjson.loads(unb64url(body)), "n": "other-case"}))
+    with pytest.raises(ConsentError, match="authenticate"):  # a verified token does not vouch for an edited one
+        tokens.check(f"{head}.{forged_body}.{mac}")
+    with pytest.raises(ConsentError, match="authenticate"):
+        ConsentTokens(b"j" * 32).check(token)
+    with pytest.raises(ConsentError):
+        tokens.check("garbage")
+
+
+def test_rate_limiter_answers_how_long_to_wait() -> None:
+    limiter = RateLimiter(default_rate=2)
+    assert limiter.allow("c") == 0 and limiter.allow("c") == 0
+    wait = limiter.allow("c")
+    assert wait > 0 and RateLimiter.retry_after_header(wait) == "1"
+    assert limiter.allow("other") == 0
+
+
+def test_keys_come_from_a_key_file_or_the_environment(tmp_path: Any) -> None:
+    keys = GatewayKeys.generate()
+    path = keys.write(tmp_path / "keys.json")
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    loaded = GatewayKeys.from_env({"TONGBAN_KEY_FILE": str(path)})
+    assert loaded is not None and loaded.pii_keys == keys.pii_keys and loaded.mac_key == keys.mac_key
+    assert GatewayKeys.from_env({}) is None
+
+
+@pytest.mark.parametrize("alg", ["EdDSA", "SM2"])
+def test_jws_signs_and_verifies_compact_and_detached(alg: str) -> None:
+    from gateway.crypto import JwsError, JwsSigner, JwsVerifier
+
+    signer = JwsSigner.from_keys(GatewayKeys.generate(signing_alg=alg))
+    verifier = JwsVerifier(signer.jwk())
+    assert verifier.verify(signer.sign(b'{"a":1}')) == b'{"a":1}'
+    detached = signer.sign_detached(b"body")
+    assert verifier.verify(detached, b"body") == b"body"
+    with pytest.raises(JwsError):
+        verifier.verify(detached, b"other body")
+    with pytest.raises(JwsError):
+        JwsVerifier(JwsSigner.from_keys(GatewayKeys.generate(signing_alg=alg)).jwk()).verify(signer.sign(b"x"))

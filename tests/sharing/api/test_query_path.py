@@ -1,0 +1,79 @@
+"""The certificate query's one-statement read (case + the holder's certificates) on each backend: what it
+releases, and the purpose checks it feeds — an unknown or deleted case, a case naming someone else, a holder
+with nothing of the type."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from gateway.sharing.api import create_app
+from gateway.sharing.access.tokens import ConsentClaims
+from gateway_testlib import (
+    CIVIL_DEPT,
+    ELDERLY_CARE,
+    LICENCE,
+    LICENSED,
+    UNLICENSED,
+    LicenceWorld,
+    ServerThread,
+    bearer,
+    plant_case,
+)
+
+HOLDER, NO_LICENCE = LICENSED, UNLICENSED
+
+
+@pytest.fixture
+def server(licensed: LicenceWorld) -> Iterator[dict[str, Any]]:
+    engine, gw, civil = licensed.engine, licensed.gw, licensed.civil
+    plant_case(engine, "Q-1", dept_code=CIVIL_DEPT, item_code=ELDERLY_CARE, applicant_id=HOLDER["id"], pii=gw.pii)
+    plant_case(engine, "Q-NONE", dept_code=CIVIL_DEPT, item_code=ELDERLY_CARE, applicant_id=NO_LICENCE, pii=gw.pii)
+    plant_case(engine, "Q-GONE", dept_code=CIVIL_DEPT, item_code=ELDERLY_CARE, applicant_id=HOLDER["id"],
+               pii=gw.pii, deleted=True)
+    running = ServerThread(create_app(gw, webhook_interval=0)).start()
+    yield {"gw": gw, "url": running.url, "civil": civil}
+    running.stop()
+
+
+def _ask(server: dict[str, Any], holder: str, case_no: str) -> requests.Response:
+    gw, civil = server["gw"], server["civil"]
+    token = gw.consents.issue(ConsentClaims("q", gw.pii.bidx(holder), civil.client.client_id, (LICENCE,),
+                                            ELDERLY_CARE, case_no, int(time.time()) + 600))
+    return requests.post(server["url"] + "/v1/certificates/query", headers=bearer(civil.credential), timeout=10,
+                         json={"holder": {"id_number": holder}, "certificate_types": [LICENCE],
+                               "purpose": {"item_code": ELDERLY_CARE, "case_no": case_no},
+                               "consent_token": token})
+
+
+def test_the_named_holder_gets_the_certificate(server: dict[str, Any]) -> None:
+    # written with a space and in lower case: the comparison is on the normalised number, as the index is
+    answer = _ask(server, HOLDER["id"][:6] + " " + HOLDER["id"][6:].lower(), "Q-1")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert [c["type_code"] for c in body["certificates"]] == [LICENCE]
+    assert body["certificates"][0]["holders"][0]["id_number"] == "913***********8X2M"
+    assert len(body["audit_seq"]) == 1
+
+
+def test_a_holder_without_the_certificate_gets_an_empty_answer(server: dict[str, Any]) -> None:
+    answer = _ask(server, NO_LICENCE, "Q-NONE")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["certificates"] == []
+
+
+@pytest.mark.parametrize(("holder", "case_no", "reason"), [
+    (HOLDER["id"], "Q-MISSING", "is not in the ledger"),
+    (HOLDER["id"], "Q-GONE", "is not in the ledger"),
+    (HOLDER["id"], "Q-NONE", "does not name this holder"),
+    (NO_LICENCE, "Q-1", "does not name this holder"),
+])
+def test_a_purpose_that_does_not_hold_is_refused(server: dict[str, Any], holder: str, case_no: str,
+                                                 reason: str) -> None:
+    answer = _ask(server, holder, case_no)
+    assert answer.status_code == 403
+    assert answer.json()["type"].endswith("/purpose") and reason in answer.json()["detail"]
