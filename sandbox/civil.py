@@ -13,16 +13,15 @@ import re
 import threading
 import time
 from bisect import bisect_right
-from functools import lru_cache
 from typing import Any
 
 from .app import BadRequest, Request, Response, SystemApp, json_response
-from .clock import OverlayClock, Timeline, fmt_dash, fmt_date, parse_dash
+from .clock import OverlayClock, Timeline, timeline_of, fmt_dash, fmt_date, parse_dash
 from .identifiers import USCC_ALPHABET, break_check, make_uscc
 from .lifecycle import Story, build_story, promise_time
 from .people import Party, company, mobile, person, social_org
 from .pools import PEOPLE_AT, PEOPLE_SLOTS, STORY_SLOTS, StoryPool, people
-from .prng import mix, pick, unit
+from .prng import FateTable, draw_fate, mix, pick, unit
 from .table import LazyTable
 from .vocab import CIVIL_ITEMS, CIVIL_STAFF, DEPARTMENTS, Item
 
@@ -48,20 +47,18 @@ for _it in CIVIL_ITEMS:
 _FULLWIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
 
 
-@lru_cache(maxsize=64)
+_FATES: FateTable = ((0.12, None), (0.74, "issued"), (0.80, "denied"), (0.85, "returned"), (0.89, "not_accepted"),
+                     (0.90, "referred"), (0.915, "void"), (0.92, "deleted"))
+
+
 def timeline(seed: int) -> Timeline:
     """Base change times, second precision (``updateTime`` has no milliseconds)."""
-    return Timeline(seed, _SALT_TIME, 1)
+    return timeline_of(seed, _SALT_TIME, 1)
 
 
 def fate(seed: int, i: int) -> str | None:
     """How base case ``i`` ends (None: still in progress) — a cheap hash, so deletions can be counted."""
-    u = unit(seed, i, _SALT_FATE)
-    for limit, outcome in ((0.12, None), (0.74, "issued"), (0.80, "denied"), (0.85, "returned"),
-                           (0.89, "not_accepted"), (0.90, "referred"), (0.915, "void"), (0.92, "deleted")):
-        if u < limit:
-            return outcome
-    return "issued"
+    return draw_fate(seed, i, _SALT_FATE, _FATES)
 
 
 def soft_deleted(seed: int, i: int) -> bool:

@@ -7,6 +7,8 @@ hands out the same instant twice: a client that resumes from its last seen time 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import calendar
 import threading
 import time
@@ -185,3 +187,9 @@ class OverlayClock:
         """The current time in this clock's units, never before the last time handed out."""
         with self._lock:
             return max(int(time.time() * self.scale), self._last)
+
+
+@lru_cache(maxsize=256)
+def timeline_of(seed: int, salt: int, scale: int = 1) -> Timeline:
+    """The :class:`Timeline` of one system's base records, built once per (seed, salt, scale)."""
+    return Timeline(seed, salt, scale)

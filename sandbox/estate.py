@@ -17,16 +17,15 @@ import threading
 import time
 from bisect import bisect_right
 from collections import OrderedDict
-from functools import lru_cache
 from typing import Any
 
 from .app import BadRequest, Request, Response, SystemApp, json_response
-from .clock import OverlayClock, Timeline, fmt_compact, fmt_date
+from .clock import OverlayClock, Timeline, timeline_of, fmt_compact, fmt_date
 from .identifiers import break_check
 from .lifecycle import Story, build_story, promise_time
 from .people import Party, bank, company, mobile, person
 from .pools import PEOPLE_AT, PEOPLE_SLOTS, STORY_SLOTS, StoryPool, people
-from .prng import between, mix, pick, unit
+from .prng import FateTable, between, draw_fate, mix, pick, unit
 from .table import LazyTable
 from .vocab import DEPARTMENTS, ESTATE_ITEMS, ESTATE_STAFF, JINAN_DISTRICTS, Item
 
@@ -50,15 +49,16 @@ _NONCE_TTL = 600
 _SKEW = 300
 
 
-@lru_cache(maxsize=64)
+_FATES: FateTable = ((0.12, None), (0.18, "returned"), (0.21, "timeout_rejected"))
+
+
 def timeline(seed: int) -> Timeline:
     """Base change times in milliseconds (``gxsj_ms``)."""
-    return Timeline(seed, _SALT_TIME, 1000)
+    return timeline_of(seed, _SALT_TIME, 1000)
 
 
 def fate(seed: int, i: int) -> str | None:
-    u = unit(seed, i, _SALT_FATE)
-    return None if u < 0.12 else "returned" if u < 0.18 else "timeout_rejected" if u < 0.21 else "issued"
+    return draw_fate(seed, i, _SALT_FATE, _FATES)
 
 
 def op_deleted(seed: int, i: int) -> bool:

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlencode
 
 from . import civil, estate
 from .app import BadRequest, Request, Response, SystemApp, json_response
-from .clock import OverlayClock, Timeline, fmt_date, fmt_iso, fmt_iso_ms, parse_iso_ms
+from .clock import OverlayClock, Timeline, timeline_of, fmt_date, fmt_iso, fmt_iso_ms, parse_iso_ms
 from .identifiers import break_check
 from .lifecycle import promise_time
 from .people import company, person, social_org
@@ -46,7 +46,7 @@ _DEPT_CODES = tuple(_DEPTS)
 
 
 def timeline(seed: int) -> Timeline:
-    return Timeline(seed, _SALT_TIME, 1000)
+    return timeline_of(seed, _SALT_TIME, 1000)
 
 
 def frontdesk_case(rng: random.Random, dept_code: str, accepted: int, seq: int, fd_id: str,

@@ -21,18 +21,17 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from bisect import bisect_right
-from functools import lru_cache
 from typing import Any
 from xml.sax.saxutils import escape
 
 from .app import BadRequest, Request, Response, SystemApp, json_response
-from .clock import OverlayClock, Timeline, fmt_compact, fmt_date
+from .clock import OverlayClock, Timeline, timeline_of, fmt_compact, fmt_date
 from .identifiers import USCC_ALPHABET, break_check, make_uscc
 from .lifecycle import Story, build_story, promise_time
 from .market_wsdl import ITEM_COLUMNS, RECORD_FIELDS, TNS, wsdl
 from .people import Party, company, mobile, person
 from .pools import PEOPLE_AT, PEOPLE_SLOTS, STORY_SLOTS, StoryPool, people
-from .prng import mix, pick, unit
+from .prng import FateTable, draw_fate, mix, pick
 from .table import LazyTable
 from .vocab import JINAN_DISTRICTS, Item
 
@@ -80,19 +79,17 @@ _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 _LIST_TAGS = {"HJ"}
 
 
-@lru_cache(maxsize=64)
+_FATES: FateTable = ((0.15, None), (0.80, "issued"), (0.85, "denied"), (0.89, "returned"), (0.92, "not_accepted"),
+                     (0.93, "referred"), (0.945, "void"), (0.95, "deleted"))
+
+
 def timeline(seed: int) -> Timeline:
     """Base change times, second precision (``GXSJ`` is ``yyyyMMddHHmmss``)."""
-    return Timeline(seed, _SALT_TIME, 1)
+    return timeline_of(seed, _SALT_TIME, 1)
 
 
 def fate(seed: int, i: int) -> str | None:
-    u = unit(seed, i, _SALT_FATE)
-    for limit, outcome in ((0.15, None), (0.80, "issued"), (0.85, "denied"), (0.89, "returned"),
-                           (0.92, "not_accepted"), (0.93, "referred"), (0.945, "void"), (0.95, "deleted")):
-        if u < limit:
-            return outcome
-    return "issued"
+    return draw_fate(seed, i, _SALT_FATE, _FATES)
 
 
 def task_code(item: Item) -> str:

@@ -45,3 +45,17 @@ def between(rng: random.Random, a: int, b: int) -> int:
 def pick(rng: random.Random, seq: Sequence[T]) -> T:
     """``rng.choice(seq)`` at a fraction of the cost."""
     return seq[int(rng.random() * len(seq))]
+
+
+FateTable = tuple[tuple[float, "str | None"], ...]
+"""Cumulative thresholds in ascending order: ``((0.12, None), (0.74, "issued"), ...)``."""
+
+
+def draw_fate(seed: int, index: int, salt: int, table: FateTable, default: str | None = "issued") -> str | None:
+    """How base record ``index`` ends (None: still in progress): the first outcome whose threshold the
+    record's seeded unit value falls under. A cheap hash, so tests can count outcomes without a record."""
+    u = unit(seed, index, salt)
+    for limit, outcome in table:
+        if u < limit:
+            return outcome
+    return default

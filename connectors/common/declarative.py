@@ -9,9 +9,14 @@ and ``write`` (writable), and implements :meth:`_read_stream`, :meth:`_write_rec
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping
+import random as _random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+
+import requests
 
 from gateway.contract.connector import CheckResult, Connector, Page, StreamInfo, SyncMode, WriteOperation, WriteResult
 from gateway.contract.errors import ConfigError, TongbanError
@@ -35,8 +40,44 @@ class DeclarativeSettings(Protocol):
     def write(self) -> Mapping[str, Any]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class IoHooks:
+    """The connector's ways of touching the world, replaceable in tests: the HTTP session, sleeping between
+    retries, the clock (timestamps, token expiry, signatures) and the jitter source. Production passes none."""
+
+    session: requests.Session | None = None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+    random: Callable[[], float] = _random.random
+
+
 class DeclarativeConnector(Connector):
-    """Base of connectors whose behaviour is configuration."""
+    """Base of connectors whose behaviour is configuration.
+
+    The constructor is the same for every declarative kind; a kind parses its config and builds its transport
+    in :meth:`_configure`, taking the session, sleep, clock and random source from :attr:`io`::
+
+        connector = RestConnector(config, secrets=env)                          # production
+        connector = RestConnector(config, secrets=env, sleep=fake_sleep)        # a test
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *,
+        secrets: Mapping[str, str] | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        super().__init__(config, secrets=secrets)
+        self.io = IoHooks(session=session, sleep=sleep, clock=clock, random=random)
+        self._configure(config)
+
+    @abc.abstractmethod
+    def _configure(self, config: Mapping[str, Any]) -> None:
+        """Parse the kind's own config model and build its transport (with :attr:`io`)."""
 
     @property
     @abc.abstractmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta, timezone, tzinfo
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -69,7 +69,22 @@ PaginationConfig = Annotated[
     NoPagination | PageNumberPagination | OffsetPagination | CursorPagination | LinkHeaderPagination,
     Field(discriminator="type"),
 ]
-PAGINATION_TAGS = {"none", "page_number", "offset", "cursor", "link_header"}
+
+
+def discriminator_tags(union: Any, field: str = "type") -> frozenset[str]:
+    """The tags of a discriminated union, read from its members' ``Literal`` fields (never written twice)::
+
+        discriminator_tags(PaginationConfig) == {"none", "page_number", "offset", "cursor", "link_header"}
+    """
+    if get_origin(union) is Annotated:
+        union = get_args(union)[0]
+    tags: set[str] = set()
+    for member in get_args(union):
+        tags.update(get_args(member.model_fields[field].annotation))
+    return frozenset(tags)
+
+
+PAGINATION_TAGS = discriminator_tags(PaginationConfig)
 
 class FieldEquals(_Model):
     """``{field: code, equals: 0}``: a dotted path in a JSON body and the value it must (or does) hold."""
@@ -119,7 +134,7 @@ class IncrementalConfig(_Model):
 
 
 def validated(model: type[M], data: Mapping[str, Any], *, kind: str, name: object,
-              union_tags: Mapping[str, set[str]]) -> M:
+              union_tags: Mapping[str, frozenset[str]]) -> M:
     """``model`` validated from a connector YAML mapping, or a :class:`ConfigError` listing every problem by the
     YAML path a person edits (``streams.cases.pagination.size: …``). ``union_tags``: for a field holding a
     tagged union (``pagination``, ``auth``), the tags pydantic inserts into error locations, left out."""
@@ -130,7 +145,7 @@ def validated(model: type[M], data: Mapping[str, Any], *, kind: str, name: objec
         raise ConfigError(f"{kind} connector config for {name} is invalid:\n" + "\n".join(lines)) from None
 
 
-def _yaml_path(loc: tuple[int | str, ...], union_tags: Mapping[str, set[str]]) -> str:
+def _yaml_path(loc: tuple[int | str, ...], union_tags: Mapping[str, frozenset[str]]) -> str:
     parts: list[str] = []
     previous: int | str | None = None
     for item in loc:

@@ -28,6 +28,7 @@ from connectors.common.settings import (
     OffsetPagination,
     PageNumberPagination,
     PaginationConfig,
+    discriminator_tags,
     validated,
 )
 from connectors.http.settings import RateLimitConfig, RetryConfig, TimeoutConfig
@@ -109,7 +110,7 @@ AuthConfig = Annotated[
     ApiKeyAuthConfig | BasicAuthConfig | BearerAuthConfig | OAuth2ClientCredentialsConfig | HmacAuthConfig,
     Field(discriminator="type"),
 ]
-_AUTH_TAGS = {"api_key", "basic", "bearer", "oauth2_client_credentials", "hmac"}
+_AUTH_TAGS = discriminator_tags(AuthConfig)
 
 # --- pagination --------------------------------------------------------------------------------------------
 

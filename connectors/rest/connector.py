@@ -13,19 +13,15 @@
 
 from __future__ import annotations
 
-import random as _random
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-import requests
-
-from gateway.contract.connector import Page, SyncMode, WriteOperation, WriteResult
 from connectors.common.declarative import DeclarativeConnector
 from connectors.common.paginators import PageRequest, make_paginator
 from connectors.common.records import check_success, select_items
 from connectors.http.transport import Transport
+from gateway.contract.connector import Page, SyncMode, WriteOperation, WriteResult
 from gateway.contract.errors import FatalSyncError
 
 from .auth import build_auth
@@ -39,21 +35,13 @@ class RestConnector(DeclarativeConnector):
 
     kind: ClassVar[str] = "rest"
 
-    def __init__(
-        self,
-        config: Mapping[str, Any],
-        *,
-        secrets: Mapping[str, str] | None = None,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        random: Callable[[], float] = _random.random,
-    ) -> None:
-        super().__init__(config, secrets=secrets)
+    def _configure(self, config: Mapping[str, Any]) -> None:
+        io = self.io
         self.rest_config: RestConfig = parse_config(config)
-        self.transport = Transport(self.rest_config, session=session, sleep=sleep, clock=clock, random=random)
+        self.transport = Transport(self.rest_config, session=io.session, sleep=io.sleep, clock=io.clock,
+                                   random=io.random)
         self.transport.auth = build_auth(
-            self.rest_config.auth, self.secrets, fetch_token=self.transport.fetch_token, clock=clock
+            self.rest_config.auth, self.secrets, fetch_token=self.transport.fetch_token, clock=io.clock
         )
 
     @property

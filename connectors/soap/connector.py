@@ -11,16 +11,12 @@
 
 from __future__ import annotations
 
-import random as _random
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-import requests
-
-from gateway.contract.connector import Page, SyncMode, WriteOperation, WriteResult
 from connectors.common.declarative import DeclarativeConnector
+from gateway.contract.connector import Page, SyncMode, WriteOperation, WriteResult
 
 from .client import SoapClient
 from .config import SoapConfig, parse_config
@@ -33,20 +29,11 @@ class SoapConnector(DeclarativeConnector):
 
     kind: ClassVar[str] = "soap"
 
-    def __init__(
-        self,
-        config: Mapping[str, Any],
-        *,
-        secrets: Mapping[str, str] | None = None,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        random: Callable[[], float] = _random.random,
-    ) -> None:
-        super().__init__(config, secrets=secrets)
+    def _configure(self, config: Mapping[str, Any]) -> None:
+        io = self.io
         self.soap_config: SoapConfig = parse_config(config)
-        self.client = SoapClient(self.soap_config, self.secrets, session=session, sleep=sleep, clock=clock,
-                                 random=random)
+        self.client = SoapClient(self.soap_config, self.secrets, session=io.session, sleep=io.sleep, clock=io.clock,
+                                 random=io.random)
 
     @property
     def settings(self) -> SoapConfig:

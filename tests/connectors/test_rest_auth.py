@@ -5,19 +5,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
 import responses
 import yaml
+from rest_testlib import example
 
 from connectors.rest import RestConnector
 from gateway.contract.errors import AuthenticationError, ConfigError
 
 BASE = "http://system.test"
-EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "rest" / "examples"
+
 
 
 def _connector(
@@ -81,7 +81,7 @@ def _verify_estate_signature(request: Any, secret: bytes) -> None:
 
 @responses.activate
 def test_hmac_signs_the_exact_path_query_and_body() -> None:
-    estate = yaml.safe_load((EXAMPLES / "estate.yaml").read_text()) | {"base_url": BASE}
+    estate = yaml.safe_load(example("estate").read_text()) | {"base_url": BASE}
     estate["retry"] = {"max_attempts": 1}
     connector = RestConnector(
         estate,

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from rest_testlib import REPO, example
 
 from connectors.rest import CursorCodec, RestConnector, parse_config
 from connectors.rest.config import CursorPagination, HmacAuthConfig, PageNumberPagination
 from gateway.contract.errors import ConfigError
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "rest" / "examples"
 BEIJING = timezone(timedelta(hours=8))
 ISO = "2024-03-05T10:31:00+08:00"
 
@@ -25,7 +24,7 @@ def _minimal(**stream: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("name", ["civil", "estate", "hall"])
 def test_examples_are_valid(name: str) -> None:
-    raw = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load(example(name).read_text(encoding="utf-8"))
     assert "base_url" not in raw  # injected from the systems config
     config = parse_config(raw | {"base_url": "http://127.0.0.1:8101/"})
     assert config.base_url == "http://127.0.0.1:8101"
@@ -33,7 +32,7 @@ def test_examples_are_valid(name: str) -> None:
 
 
 def test_estate_example_details() -> None:
-    raw = yaml.safe_load((EXAMPLES / "estate.yaml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load(example("estate").read_text(encoding="utf-8"))
     config = parse_config(raw | {"base_url": "http://127.0.0.1:8102"})
     assert isinstance(config.auth, HmacAuthConfig)
     assert config.auth.string_to_sign == "{method}\n{path_qs}\n{timestamp}\n{nonce}\n{body_sha256}"
@@ -131,11 +130,11 @@ def test_unreadable_cursors_raise_value_error(raw: Any) -> None:
 
 def test_readme_examples_match_the_shipped_files() -> None:
     """The README's per-system examples are the documentation people copy: keep them equal to examples/."""
-    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    readme = (REPO / "connectors" / "rest" / "README.md").read_text(encoding="utf-8")
     section = readme.split("## The sandbox systems", 1)[1]
     blocks = [block.split("```", 1)[0] for block in section.split("```yaml\n")[1:]]
     documented = {yaml.safe_load(block)["name"]: yaml.safe_load(block) for block in blocks}
     assert set(documented) == {"civil", "estate", "hall"}
     for name, config in documented.items():
-        shipped = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8"))
+        shipped = yaml.safe_load(example(name).read_text(encoding="utf-8"))
         assert config == shipped, name

@@ -4,7 +4,6 @@ rejects and check(). HTTP is mocked with ``responses``; the changing table is in
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -12,19 +11,19 @@ import pytest
 import requests
 import responses
 import yaml
+from rest_testlib import example
 
-from gateway.contract.connector import StreamInfo
 from connectors.rest import RestConnector
+from gateway.contract.connector import StreamInfo
 from gateway.contract.errors import FatalSyncError, SkippableSyncError
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "rest" / "examples"
 BEIJING = timezone(timedelta(hours=8))
 ESTATE = "http://estate.test"
 ESTATE_SECRETS = {"app_id": "estate-demo", "secret": "estate-demo-secret"}
 
 
 def _example(name: str, base_url: str, **overrides: Any) -> dict[str, Any]:
-    config = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8"))
+    config = yaml.safe_load(example(name).read_text(encoding="utf-8"))
     config["base_url"] = base_url
     config["retry"] = {"max_attempts": 2}
     config.update(overrides)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import yaml
+from rest_testlib import example
 
 from connectors.rest import RestConnector
 from gateway.contract.errors import AuthenticationError, SourceUnavailableError
@@ -18,7 +18,7 @@ from gateway.contract.errors import AuthenticationError, SourceUnavailableError
 start_all = pytest.importorskip("sandbox").start_all
 
 pytestmark = pytest.mark.slow
-EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "rest" / "examples"
+
 STREAMS = {"civil": "cases", "estate": "business", "hall": "frontdesk"}
 
 
@@ -29,7 +29,7 @@ def sb() -> Iterator[Any]:
 
 
 def _connector(sb: Any, name: str, secrets: dict[str, str] | None = None) -> RestConnector:
-    config = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8"))
+    config = yaml.safe_load(example(name).read_text(encoding="utf-8"))
     config["base_url"] = sb.urls[name]
     config["retry"] = {"max_attempts": 3}
     return RestConnector(config, secrets=secrets or sb.credentials[name], sleep=lambda s: None)

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 import responses
 import yaml
+from rest_testlib import example
 
-from gateway.contract.connector import WriteResult
 from connectors.rest import RestConnector
+from gateway.contract.connector import WriteResult
 from gateway.contract.errors import ConfigError, RetriableSyncError, WriteRejectedError
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "connectors" / "rest" / "examples"
 HALL = "http://hall.test"
 CASE = {"case_no": "370100202403050001234", "item_name": "不动产首次登记", "version": 3}
 
 
 def _connector(name: str, base: str, secrets: dict[str, str]) -> tuple[RestConnector, list[float]]:
-    config = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8")) | {"base_url": base}
+    config = yaml.safe_load(example(name).read_text(encoding="utf-8")) | {"base_url": base}
     config["retry"] = {"max_attempts": 3, "jitter": False, "backoff_seconds": 1}
     sleeps: list[float] = []
     return RestConnector(config, secrets=secrets, sleep=sleeps.append), sleeps

@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 from lxml import etree
+from soap_testlib import CORPUS
 from typer.testing import CliRunner
 
 from connectors.soap import parse_config
 from gateway.cli import app
-
-from soap_testlib import CORPUS
 
 EXPECTED: dict[str, tuple[int, int, int, list[str]]] = {
     "axis2-intesi-qrbox-handler.wsdl": (4, 4, 3, ["flushCache"]),

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 import responses
+from soap_testlib import ADDRESS, connector, envelope, page, record
 
 from connectors.soap.xmltext import DAMAGE_MARK, decode_xml
-
-from soap_testlib import ADDRESS, connector, envelope, page, record
 
 NAME = "𠮷王秀英"  # U+20BB7: outside the BMP, a real surname
 

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 import responses
-
-from gateway.contract.errors import AuthenticationError, FatalSyncError, RetriableSyncError, WriteRejectedError
-
 from soap_testlib import ADDRESS, connector, envelope, page, record
+
+from gateway.contract.errors import (
+    AuthenticationError,
+    FatalSyncError,
+    RetriableSyncError,
+    WriteRejectedError,
+)
 
 
 def fault11(code: str, message: str) -> bytes:

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 import responses
+from soap_testlib import ADDRESS, connector, envelope, page, record
 
 from connectors.soap import UnsafeXmlError, load_wsdl, parse_document
 from connectors.soap.hardening import XmlLimits
 from gateway.contract.errors import ConfigError, FatalSyncError, RetriableSyncError
-
-from soap_testlib import ADDRESS, connector, envelope, page, record
 
 LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
           + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)

@@ -9,14 +9,13 @@ import time
 import pytest
 import responses
 from lxml import etree
+from soap_testlib import CORPUS, envelope
 
 from connectors.soap import SoapConnector
 from connectors.soap.decode import element_to_dict, soap_body
 from connectors.soap.hardening import UnsafeXmlError, parse_document
 from connectors.soap.multiref import has_references, inline_references
 from gateway.contract.errors import FatalSyncError
-
-from soap_testlib import CORPUS, envelope
 
 KINGDEE = CORPUS / "cn-kingdee-eas-easlogin-axis1.wsdl"
 KINGDEE_ADDRESS = "http://192.168.91.35:56898/ormrpc/services/EASLogin"

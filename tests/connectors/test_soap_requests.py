@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 import responses
 from lxml import etree
+from soap_testlib import ADDRESS, CORPUS, SECRETS, connector, envelope, market_config
 
 from connectors.soap import SoapConnector
 from connectors.soap.wsse import PASSWORD_DIGEST, PASSWORD_TEXT, WSSE, WSU
 from gateway.contract.errors import ConfigError
-
-from soap_testlib import ADDRESS, CORPUS, SECRETS, connector, envelope, market_config
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 ENC = "http://schemas.xmlsoap.org/soap/encoding/"

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from gateway.demo.processes import children_of, session_members
+
 pytestmark = pytest.mark.slow
 DAGS = {"tongban_sync_sd_civil", "tongban_sync_jn_estate", "tongban_sync_sd_hall", "tongban_sync_sd_market",
         "tongban_push", "tongban_certificates", "tongban_deadlines", "tongban_reconcile"}
@@ -26,19 +28,8 @@ def _free_port() -> int:
 
 
 def _session_members(sid: int) -> list[str]:
-    """Live processes (not zombies) whose session is ``sid`` or whose parent chain started in it."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if fields[0] != "Z" and int(fields[3]) == sid:
-            found.append(f"{entry.name} {stat[:stat.rfind(')') + 1]}")
-    return found
+    """Live processes (not zombies) whose session is ``sid``."""
+    return [str(p) for p in session_members(sid)]
 
 
 @pytest.mark.timeout(600)
@@ -76,14 +67,7 @@ def test_the_live_demo_shows_every_dag_running_and_ctrl_c_leaves_nothing(tmp_pat
             assert not any("failed" in s for s in states.values()), states
             assert time.monotonic() < deadline, states
             time.sleep(2)
-        for entry in Path("/proc").iterdir():  # the demo's children run in sessions of their own
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                if int(stat[stat.rfind(")") + 2:].split()[1]) == demo.pid:
-                    children.add(int(entry.name))
+        children.update(children_of(demo.pid))  # the demo's children run in sessions of their own
         assert children, "the demo started no child processes?"
     finally:
         demo.send_signal(signal.SIGINT)  # Ctrl+C
