@@ -23,6 +23,7 @@ from typing import Any
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
+from connectors.http.signing import SignatureConfig, SigningConfigError, SigningError, TemplateSigner
 from connectors.http.transport import RefreshableAuth
 from gateway.contract.errors import AuthenticationError, ConfigError
 
@@ -192,6 +193,22 @@ class HmacAuth(RestAuth):
         return r
 
 
+class SignatureAuth(RestAuth):
+    """A :class:`~connectors.http.signing.TemplateSigner` (any gateway's signing convention, said in YAML)."""
+
+    def __init__(self, config: SignatureConfig, secrets: Mapping[str, str], *, clock: Callable[[], float]) -> None:
+        try:
+            self.signer = TemplateSigner(config, secrets, clock=clock)
+        except SigningConfigError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        try:
+            return self.signer(r)
+        except SigningError as exc:
+            raise ConfigError(f"auth (type signature): {exc}") from None
+
+
 def _secret(secrets: Mapping[str, str], name: str, where: str) -> str:
     value = secrets.get(name)
     if value is None or value == "":
@@ -226,6 +243,8 @@ def build_auth(
             fetch_token,
             clock=clock,
         )
+    if isinstance(config, SignatureConfig):
+        return SignatureAuth(config, secrets, clock=clock)
     key_id = config.key_id
     if config.key_id_secret:
         key_id = _secret(secrets, config.key_id_secret, "auth.key_id_secret")
@@ -239,6 +258,7 @@ __all__ = [
     "HmacAuth",
     "OAuth2ClientCredentialsAuth",
     "RestAuth",
+    "SignatureAuth",
     "TokenFetcher",
     "build_auth",
 ]

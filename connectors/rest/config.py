@@ -32,6 +32,7 @@ from connectors.common.settings import (
     validated,
 )
 from connectors.http.settings import RateLimitConfig, RetryConfig, TimeoutConfig
+from connectors.http.signing import SignatureConfig
 from gateway.contract.errors import ConfigError
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -107,9 +108,12 @@ class HmacAuthConfig(_Model):
 
 
 AuthConfig = Annotated[
-    ApiKeyAuthConfig | BasicAuthConfig | BearerAuthConfig | OAuth2ClientCredentialsConfig | HmacAuthConfig,
+    ApiKeyAuthConfig | BasicAuthConfig | BearerAuthConfig | OAuth2ClientCredentialsConfig | HmacAuthConfig
+    | SignatureConfig,
     Field(discriminator="type"),
 ]
+"""``signature`` is the general form (any string-to-sign, algorithm and placement: :mod:`connectors.http.signing`);
+``hmac`` the older fixed-shape one, kept for the YAML that uses it."""
 _AUTH_TAGS = discriminator_tags(AuthConfig)
 
 # --- pagination --------------------------------------------------------------------------------------------
