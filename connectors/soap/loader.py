@@ -1,10 +1,20 @@
 """Loading a WSDL once: from a file or a URL (cached), hardened, offline for the standard schemas, into both
 Tongban's own model (:class:`~connectors.soap.wsdl_model.WsdlModel`) and a zeep client.
 
-zeep fetches ``http://schemas.xmlsoap.org/soap/encoding/`` whenever an rpc/encoded WSDL mentions
-``soapenc:Array``, and ``xml.xsd`` for ``xml:lang``; government networks often have no internet, so those
-schemas ship with Tongban (``connectors/soap/schemas/``) and are served from there. Any other remote import
-is fetched through the connector's own HTTP session (its TLS settings apply) unless ``offline`` is set.
+Where an import may come from (:class:`ImportPolicy`), for Tongban's model and zeep alike:
+
+1. well-known standard schemas (SOAP encoding and envelope, WSDL, ``xml.xsd``, XML Signature...) always come
+   from the copies shipped in ``connectors/soap/schemas/``, however they are referenced, including the imports
+   zeep adds by itself (``soapenc:Array`` in an rpc/encoded WSDL); government networks often have no internet;
+2. imports from the service's own origin (scheme, host and port of the WSDL's URL: JAX-WS RI's ``?xsd=1``,
+   .NET's ``?wsdl=wsdl1``, relative paths) are fetched through the connector's own session (its TLS settings
+   and credentials apply);
+3. a URL listed under the connector YAML's ``schema_locations`` is read from the local file it names;
+4. anything else (another host) is refused with a message naming the URL and that YAML key.
+
+zeep's own ``forbid_external`` switch would refuse every transitive http(s) import before asking the
+transport, so it is off and this policy, applied in the transport that zeep calls for every document, decides.
+DTDs and entities stay forbidden (``forbid_dtd``, ``forbid_entities``), so no external entity is ever resolved.
 
 WSDLs fetched by URL are kept in a process-wide cache for ``ttl`` seconds, so a sync that builds several
 connectors downloads the document once; ``cache_dir`` adds a file cache that survives restarts.
@@ -16,9 +26,11 @@ import hashlib
 import threading
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 import zeep
@@ -33,46 +45,105 @@ from .wsdl_model import WsdlModel
 
 STANDARD_SCHEMAS = {
     "http://schemas.xmlsoap.org/soap/encoding/": "soap-encoding.xsd",
-    "https://schemas.xmlsoap.org/soap/encoding/": "soap-encoding.xsd",
+    "http://schemas.xmlsoap.org/soap/envelope/": "soap-envelope.xsd",
+    "http://schemas.xmlsoap.org/wsdl/": "wsdl.xsd",
+    "http://schemas.xmlsoap.org/wsdl/soap/": "wsdl-soap.xsd",
     "http://www.w3.org/2001/xml.xsd": "xml.xsd",
-    "https://www.w3.org/2001/xml.xsd": "xml.xsd",
+    "http://www.w3.org/XML/1998/namespace": "xml.xsd",
+    "http://www.w3.org/TR/xmldsig-core/xmldsig-core-schema.xsd": "xmldsig-core-schema.xsd",
+    "http://www.w3.org/2000/09/xmldsig#": "xmldsig-core-schema.xsd",
+    "http://www.w3.org/TR/2002/REC-xmlenc-core-20021210/xenc-schema.xsd": "xenc-schema.xsd",
+    "http://www.w3.org/2001/04/xmlenc#": "xenc-schema.xsd",
 }
+"""Standard schemas by the URLs (and namespace names) WSDLs use for them; https spellings match too. The files
+come from the W3C/WS-I originals as packaged by the ``xmlschema`` project (xmldsig and xenc with their DTD
+entities expanded, since DTDs are refused here)."""
 _CACHE: dict[str, tuple[float, bytes]] = {}
 _CACHE_LOCK = threading.Lock()
 
 
 def bundled_schema(url: str) -> bytes | None:
-    """The shipped copy of a standard schema, by the URL WSDLs use for it."""
-    name = STANDARD_SCHEMAS.get(url.rstrip("#"))
+    """The shipped copy of a standard schema, by the URL WSDLs use for it (http or https, with or without a
+    fragment or a trailing slash)."""
+    key = url.split("#", 1)[0]
+    name = STANDARD_SCHEMAS.get(key) or STANDARD_SCHEMAS.get(key.rstrip("/")) or STANDARD_SCHEMAS.get(key + "/")
+    if name is None and key.startswith("https://"):
+        return bundled_schema("http://" + key[len("https://"):])
     return files("connectors.soap").joinpath("schemas", name).read_bytes() if name else None
 
 
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+@dataclass(frozen=True)
+class ImportPolicy:
+    """Which imported documents may be read, and from where (see the module docstring)."""
+
+    wsdl_url: str | None
+    """The WSDL's own URL when it was fetched over HTTP (its origin may serve the imports)."""
+    schema_locations: Mapping[str, str] = field(default_factory=dict)
+    """URL → local file, from the connector YAML's ``schema_locations``."""
+    offline: bool = False
+
+    def local_copy(self, url: str) -> bytes | None:
+        """The bundled or configured local copy of ``url``, if there is one."""
+        bundled = bundled_schema(url)
+        if bundled is not None:
+            return bundled
+        path = self.schema_locations.get(url)
+        if path is None:
+            return None
+        try:
+            return Path(path).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"schema_locations[{url!r}]: cannot read {path}: {exc}") from None
+
+    def check_remote(self, url: str) -> None:
+        """Raise :class:`ConfigError` unless ``url`` may be fetched over the network."""
+        if not url.startswith(("http://", "https://")):
+            return
+        if self.offline:
+            raise ConfigError(f"the WSDL imports {url}, which is not shipped with Tongban and offline is set; "
+                              f"map it to a local file under the connector YAML's schema_locations")
+        if self.wsdl_url is None or _origin(url) != _origin(self.wsdl_url):
+            where = f"the service's own origin ({urlsplit(self.wsdl_url).netloc})" if self.wsdl_url else \
+                "a WSDL read from a file"
+            raise ConfigError(
+                f"the WSDL imports {url}, which is neither a standard schema shipped with Tongban nor from "
+                f"{where}; download it and map it in the connector YAML: schema_locations: {{{url!r}: path/to/file.xsd}}")
+
+
 def zeep_settings() -> zeep.Settings:
-    """zeep's own XML safety switches, all on (its parser then refuses DTDs, entities, external references)."""
+    """zeep's XML safety switches: DTDs and entities refused. ``forbid_external`` is off because
+    :class:`ImportPolicy` (in the transport) decides which imports may be read, including zeep's own."""
     return zeep.Settings(strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True,
-                         forbid_external=True, raw_response=False)
+                         forbid_external=False, raw_response=False)
 
 
 class _ZeepTransport(ZeepTransport):  # type: ignore[misc]
     """zeep's document loader: standard schemas from package data, the main WSDL from memory, others by HTTP."""
 
-    def __init__(self, session: requests.Session, documents: dict[str, bytes], *, offline: bool,
+    def __init__(self, session: requests.Session, documents: dict[str, bytes], *, policy: ImportPolicy,
                  timeout: float, limits: XmlLimits) -> None:
         super().__init__(session=session, cache=InMemoryCache(timeout=3600), timeout=timeout,
                          operation_timeout=timeout)
         self._documents = documents
-        self._offline = offline
+        self._policy = policy
         self._limits = limits
 
     def load(self, url: str) -> bytes:
         known = self._documents.get(url)
         if known is not None:
             return known
-        bundled = bundled_schema(url)
-        if bundled is not None:
-            return bundled
-        if self._offline and url.startswith(("http://", "https://")):
-            raise ConfigError(f"the WSDL imports {url}, which is not shipped with Tongban and offline is set")
+        local = self._policy.local_copy(url)
+        if local is not None:
+            return local
+        self._policy.check_remote(url)
         data: bytes = super().load(url)
         check_prolog(data, where=url, limits=self._limits)
         return data
@@ -132,19 +203,25 @@ def fetch_wsdl(source: str, *, session: requests.Session, timeout: float = 30.0,
 
 
 def load_wsdl(source: str, *, session: requests.Session | None = None, limits: XmlLimits | None = None,
-              offline: bool = False, timeout: float = 30.0, cache_dir: str | None = None) -> LoadedWsdl:
+              offline: bool = False, timeout: float = 30.0, cache_dir: str | None = None,
+              schema_locations: Mapping[str, str] | None = None) -> LoadedWsdl:
     """Read, check and model a WSDL; build the zeep client on the same bytes (no second download)."""
     limits = limits or XmlLimits()
     session = session or requests.Session()
     data = fetch_wsdl(source, session=session, timeout=timeout, cache_dir=cache_dir)
-    location = source if source.startswith(("http://", "https://")) else str(Path(source).resolve())
+    remote = source.startswith(("http://", "https://"))
+    location = source if remote else str(Path(source).resolve())
     documents = {location: data, source: data}
+    policy = ImportPolicy(source if remote else None, dict(schema_locations or {}), offline)
 
     def follow(imported: str) -> bytes | None:  # the documents it imports: read once, for the model and zeep
         if bundled_schema(imported) is not None:
             return None
-        if offline and imported.startswith(("http://", "https://")):
-            raise ConfigError(f"the WSDL imports {imported}, which is not shipped with Tongban and offline is set")
+        local = policy.local_copy(imported)
+        if local is not None:
+            documents[imported] = local
+            return local
+        policy.check_remote(imported)
         try:
             documents[imported] = fetch_wsdl(imported, session=session, timeout=timeout, cache_dir=cache_dir)
         except ConfigError as exc:
@@ -152,7 +229,7 @@ def load_wsdl(source: str, *, session: requests.Session | None = None, limits: X
         return documents[imported]
 
     model = WsdlModel.parse(data, where=f"WSDL {source}", limits=limits, base=location, fetch=follow)
-    transport = _ZeepTransport(session, documents, offline=offline, timeout=timeout, limits=limits)
+    transport = _ZeepTransport(session, documents, policy=policy, timeout=timeout, limits=limits)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -163,4 +240,4 @@ def load_wsdl(source: str, *, session: requests.Session | None = None, limits: X
     return LoadedWsdl(location, data, model, client, said)
 
 
-__all__ = ["STANDARD_SCHEMAS", "LoadedWsdl", "bundled_schema", "fetch_wsdl", "load_wsdl", "zeep_settings"]
+__all__ = ["STANDARD_SCHEMAS", "ImportPolicy", "LoadedWsdl", "bundled_schema", "fetch_wsdl", "load_wsdl", "zeep_settings"]
