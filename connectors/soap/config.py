@@ -167,6 +167,8 @@ class SoapConfig(_Model):
     wsdl_cache_dir: str | None = None
     offline: bool = False
     """Never fetch schema imports from the network (standard schemas ship with Tongban)."""
+    schema_locations: dict[str, str] = Field(default_factory=dict)
+    """Imported URL → local file, for imports from another host than the WSDL's (which are refused otherwise)."""
     service: str | None = None
     port: str | None = None
     soap_version: Literal["1.1", "1.2"] = "1.1"
