@@ -33,6 +33,7 @@ from gateway.crypto.pii import PiiCodec
 from gateway.sharing.access.policy import Policy, PolicyRule
 from gateway.sharing.access.ratelimit import RateLimiter
 from gateway.sharing.access.tokens import ConsentTokens
+from gateway.store.sharing_queries import read_engine_for
 
 __all__ = ["GatewayRuntime", "GatewaySettings", "load_gateway_settings"]
 
@@ -119,7 +120,7 @@ class GatewayRuntime:
     audit writer's commits). WAL gives each statement a consistent snapshot."""
 
     def __post_init__(self) -> None:
-        self.read_engine = _read_engine(self.engine)
+        self.read_engine = read_engine_for(self.engine)
         self.pii = PiiCodec(self.keys)
         self.signer = JwsSigner.from_keys(self.keys)
         self.consents = ConsentTokens(self.keys.mac_key)
@@ -145,23 +146,3 @@ class GatewayRuntime:
         eng = engine or runtime.engine
         return cls(eng, settings or load_gateway_settings(), keys, getattr(runtime, "systems", None))
 
-
-def _read_engine(engine: Engine) -> Engine:
-    if engine.dialect.name != "sqlite":
-        return engine
-    from sqlalchemy import create_engine, event
-
-    from gateway.store.db import SQLITE_BUSY_TIMEOUT_MS
-
-    read = create_engine(engine.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
-                                                   "check_same_thread": False}, pool_size=16)
-
-    def configure(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # autocommit: no BEGIN, each SELECT reads its own snapshot
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA query_only=ON")
-        cursor.close()
-
-    event.listen(read, "connect", configure)
-    return read

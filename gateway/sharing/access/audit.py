@@ -27,10 +27,9 @@ from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives import hashes
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine
 
-from gateway.store.ledger import bulk_write
-from gateway.store.tables import audit_checkpoints, audit_log
+from gateway.store import audit_log as store
 
 from gateway.crypto.jws import JwsError, JwsSigner, JwsVerifier
 
@@ -38,7 +37,6 @@ __all__ = ["AuditEntry", "AuditWriter", "ChainProblem", "ChainReport", "append_e
            "make_checkpoint", "verify_chain"]
 
 GENESIS = "0" * 64
-_PG_AUDIT_LOCK = 0x74_62_61_75  # "tbau"
 log = logging.getLogger("gateway.audit")
 
 
@@ -95,19 +93,13 @@ def _link(hasher: Any, prev_hash: str, canonical: bytes) -> str:
     return str(hasher(prev_hash.encode() + b"\n" + canonical).hexdigest())
 
 
-def _lock(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-
-
 def _head(conn: Connection) -> tuple[int, str]:
-    row = conn.execute(select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)).first()
-    return (0, GENESIS) if row is None else (int(row.seq), str(row.hash))
+    return store.read_chain_head(conn) or (0, GENESIS)
 
 
 def append_entries(conn: Connection, entries: Iterable[AuditEntry], algorithm: str = "sha256") -> list[int]:
     """Append in the caller's transaction (the lock is held until it commits); returns the sequence numbers."""
-    _lock(conn)
+    store.lock_chain(conn)
     seq, prev = _head(conn)
     rows, seqs = [], []
     for e in entries:
@@ -119,7 +111,7 @@ def append_entries(conn: Connection, entries: Iterable[AuditEntry], algorithm: s
                      "case_no": e.case_no, "detail": e.detail, "prev_hash": prev, "hash": h})
         seqs.append(seq)
         prev = h
-    bulk_write(conn, audit_log, rows)
+    store.insert_entries(conn, rows)
     return seqs
 
 
@@ -191,7 +183,7 @@ class AuditWriter:
         seqs = self._write_raw(entries)
         if self.signer is not None and time.monotonic() - self._last_checkpoint >= self.checkpoint_seconds:
             with self.engine.begin() as conn:
-                _lock(conn)
+                store.lock_chain(conn)
                 _checkpoint(conn, self.signer, self.algorithm)
             self._last_checkpoint = time.monotonic()
         return seqs
@@ -202,23 +194,14 @@ class AuditWriter:
         The same rows :func:`append_entries` writes, without SQLAlchemy's per-statement overhead (which cost
         more than the batch itself)."""
         sqlite = self.engine.dialect.name == "sqlite"
-        if self._raw is None:
-            self._raw = self.engine.raw_connection()
-            if self.inline:
-                self._raw.cursor().execute("PRAGMA wal_autocheckpoint=0")  # see _checkpoint_wal_soon
-        conn = self._raw
-        mark = "?" if sqlite else "%s"
-        cursor = conn.cursor()
-        try:
-            if sqlite:
-                cursor.execute("BEGIN IMMEDIATE")
-            else:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_AUDIT_LOCK,))
-            cursor.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            head = cursor.fetchone()
-            seq, prev = (0, GENESIS) if head is None else (int(head[0]), str(head[1]))
-            rows, seqs = [], []
-            hasher = _hasher(self.algorithm)
+        if self._raw is None:  # inline (SQLite): WAL checkpoints are ours, see _checkpoint_wal_soon
+            self._raw = store.open_writer_connection(self.engine, manual_wal_checkpoints=self.inline)
+        seqs: list[int] = []
+        hasher = _hasher(self.algorithm)
+
+        def link(head: tuple[int, str] | None) -> list[tuple[Any, ...]]:
+            seq, prev = head or (0, GENESIS)
+            rows = []
             for e in entries:
                 seq += 1
                 at = e.at.astimezone(timezone.utc).replace(tzinfo=None)
@@ -231,26 +214,14 @@ class AuditWriter:
                              e.case_no, e.detail, prev, h))
                 seqs.append(seq)
                 prev = h
-            cursor.executemany(
-                "INSERT INTO audit_log (seq, at, action, outcome, client_id, holder_ref, certificate, item_code, "
-                f"case_no, detail, prev_hash, hash) VALUES ({', '.join([mark] * 12)})", rows)
-            if sqlite:
-                cursor.execute("COMMIT")
-            else:
-                conn.commit()
-            return seqs
+            return rows
+
+        try:
+            store.write_batch_raw(self._raw, sqlite=sqlite, link=link)
         except Exception:
-            try:
-                if sqlite:
-                    cursor.execute("ROLLBACK")
-                else:
-                    conn.rollback()
-            except Exception:  # noqa: BLE001 - the connection is gone; a fresh one next time
-                pass
-            self._raw = None
+            self._raw = None  # rolled back; a fresh connection next time
             raise
-        finally:
-            cursor.close()
+        return seqs
 
     def _checkpoint_wal_soon(self) -> None:
         """Inline mode: copy the write-ahead log into the database from the writer thread, not the event loop.
@@ -271,12 +242,7 @@ class AuditWriter:
     def _checkpoint_wal(self) -> None:
         if self._checkpoint_raw is None:
             self._checkpoint_raw = self.engine.raw_connection()
-        cursor = self._checkpoint_raw.cursor()
-        try:
-            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            cursor.fetchall()
-        finally:
-            cursor.close()
+        store.checkpoint_wal_passive(self._checkpoint_raw)
 
     def _wal_checkpoint_done(self, future: Any) -> None:
         if future.exception() is not None:
@@ -335,20 +301,20 @@ def _checkpoint(conn: Connection, signer: JwsSigner, algorithm: str) -> dict[str
     seq, head = _head(conn)
     if seq == 0:
         return None
-    if conn.execute(select(audit_checkpoints.c.seq).where(audit_checkpoints.c.seq == seq)).first():
+    if store.checkpoint_exists(conn, seq):
         return None
     now = datetime.now(timezone.utc)
     signature = signer.sign(orjson.dumps({"seq": seq, "hash": head, "alg": algorithm, "at": now.isoformat()}))
     row = {"seq": seq, "hash": head, "algorithm": algorithm, "signature": signature, "key_id": signer.kid,
            "created_at": now}
-    conn.execute(audit_checkpoints.insert().values(**row))
+    store.insert_checkpoint(conn, row)
     return row
 
 
 def make_checkpoint(engine: Engine, signer: JwsSigner, algorithm: str = "sha256") -> dict[str, Any] | None:
     """Sign the current head of the chain (``tongban audit checkpoint``; the writer also does it periodically)."""
     with engine.begin() as conn:
-        _lock(conn)
+        store.lock_chain(conn)
         return _checkpoint(conn, signer, algorithm)
 
 
@@ -383,15 +349,14 @@ def verify_chain(engine: Engine, *, algorithm: str = "sha256", verifier: JwsVeri
                  batch: int = 5000) -> ChainReport:
     """Recompute the chain from the first row; every broken link is reported with its row's sequence number."""
     report = ChainReport()
-    c = audit_log.c
     expected_seq, prev = 1, GENESIS
     hashes_at: dict[int, str] = {}
     with engine.connect() as conn:
-        checkpoints = conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.seq)).all()
+        checkpoints = store.read_checkpoints(conn)
         wanted = {int(cp.seq) for cp in checkpoints}
         last = 0
         while True:
-            rows = conn.execute(select(audit_log).where(c.seq > last).order_by(c.seq).limit(batch)).mappings().all()
+            rows = store.read_entries_after(conn, last, batch)
             if not rows:
                 break
             for row in rows:
@@ -438,4 +403,4 @@ def verify_chain(engine: Engine, *, algorithm: str = "sha256", verifier: JwsVeri
 
 def count_entries(engine: Engine) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(audit_log)).scalar_one())
+        return store.count_entries(conn)

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine
 
 from gateway.contract.errors import ConfigError
-from gateway.store.tables import api_clients
+from gateway.store import access as store
 
 __all__ = ["SCOPES", "Client", "ClientStore", "IssuedCredential"]
 
@@ -96,28 +96,25 @@ class ClientStore:
         now = _utcnow()
         expires = now + timedelta(days=days) if days else None
         with self.engine.begin() as conn:
-            if conn.execute(select(api_clients.c.client_id).where(api_clients.c.name == name,
-                                                                  api_clients.c.revoked_at.is_(None))).first():
+            if store.active_client_named(conn, name):
                 raise ConfigError(f"an active client named {name!r} exists; revoke it first")
-            conn.execute(api_clients.insert().values(
-                client_id=cid, name=name, department_code=department_code, scopes=orjson.dumps(sorted(scopes)).decode(),
-                secret_salt=salt, secret_hash=_hash(salt, secret), rate_limit=rate_limit, created_at=now,
-                expires_at=expires, revoked_at=None))
+            store.insert_client(
+                conn, client_id=cid, name=name, department_code=department_code,
+                scopes=orjson.dumps(sorted(scopes)).decode(), secret_salt=salt, secret_hash=_hash(salt, secret),
+                rate_limit=rate_limit, created_at=now, expires_at=expires, revoked_at=None)
         client = Client(cid, name, department_code, frozenset(scopes), rate_limit, expires, None, now)
         return IssuedCredential(client, f"tbk_{cid}_{secret}")
 
     def list(self) -> list[Client]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(api_clients).order_by(api_clients.c.created_at)).all()
+            rows = store.list_clients(conn)
         return [_row_to_client(r) for r in rows]
 
     def get(self, client_id_or_name: str) -> Client | None:
-        c = api_clients.c
         with self.engine.connect() as conn:
-            row = conn.execute(select(api_clients).where(c.client_id == client_id_or_name)).first()
+            row = store.find_client(conn, client_id_or_name)
             if row is None:
-                row = conn.execute(select(api_clients).where(c.name == client_id_or_name)
-                                   .order_by(c.created_at.desc())).first()
+                row = store.latest_client_named(conn, client_id_or_name)
         return _row_to_client(row) if row is not None else None
 
     def revoke(self, client_id_or_name: str) -> Client:
@@ -125,8 +122,7 @@ class ClientStore:
         if client is None:
             raise ConfigError(f"no client {client_id_or_name!r}")
         with self.engine.begin() as conn:
-            conn.execute(update(api_clients).where(api_clients.c.client_id == client.client_id,
-                                                   api_clients.c.revoked_at.is_(None)).values(revoked_at=_utcnow()))
+            store.revoke_client(conn, client.client_id, _utcnow())
         self._cache.pop(client.client_id, None)
         return self.get(client.client_id) or client
 
@@ -144,7 +140,7 @@ class ClientStore:
             ok = hmac.compare_digest(digest, hashlib.sha256(secret.encode()).hexdigest())
             return client if ok and client.active() else None
         with self.read_engine.connect() as conn:
-            row = conn.execute(select(api_clients).where(api_clients.c.client_id == cid)).first()
+            row = store.find_client(conn, cid)
         if row is None or not hmac.compare_digest(row.secret_hash, _hash(row.secret_salt, secret)):
             return None
         client = _row_to_client(row)

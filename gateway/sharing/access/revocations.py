@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine
 
-from gateway.store.tables import consents
+from gateway.store import access as store
 
 from gateway.sharing.access.tokens import ConsentTokens
 
@@ -30,18 +30,13 @@ class WithdrawnConsent:
 def withdraw(engine: Engine, tokens: ConsentTokens, consent_id: str, holder_bidx: str) -> WithdrawnConsent | None:
     """Record that the holder withdrew ``consent_id``; ``None`` if the holder has no such consent."""
     now = datetime.now(timezone.utc)
-    c = consents.c
     with engine.begin() as conn:
-        row = conn.execute(select(c.revoked_at, c.expires_at).where(c.consent_id == consent_id,
-                                                                    c.holder_bidx == holder_bidx)).first()
+        row = store.find_consent_of_holder(conn, consent_id, holder_bidx)
         if row is None:
             return None
         # only the first of two concurrent withdrawals sets the time (and is the one audited)
-        newly = row.revoked_at is None and conn.execute(
-            update(consents).where(c.consent_id == consent_id, c.revoked_at.is_(None)).values(revoked_at=now)
-        ).rowcount == 1
-        revoked_at = now if newly else (row.revoked_at or conn.execute(
-            select(c.revoked_at).where(c.consent_id == consent_id)).scalar_one())
+        newly = row.revoked_at is None and store.mark_consent_withdrawn(conn, consent_id, now)
+        revoked_at = now if newly else (row.revoked_at or store.consent_revoked_at(conn, consent_id))
     tokens.mark_revoked([(consent_id, row.expires_at.timestamp())])
     return WithdrawnConsent(consent_id, revoked_at, newly=newly)
 
@@ -62,15 +57,10 @@ class RevocationFeed:
 
     def poll(self) -> int:
         """Mark what was withdrawn since the last poll (first poll: every withdrawal not yet expired)."""
-        c = consents.c
         started = datetime.now(timezone.utc)
-        query = select(c.consent_id, c.expires_at).where(c.revoked_at.is_not(None))
-        if self._since is None:
-            query = query.where(c.expires_at > started)
-        else:
-            query = query.where(c.revoked_at >= self._since)
         with self.engine.connect() as conn:
-            found = [(r.consent_id, r.expires_at.timestamp()) for r in conn.execute(query)]  # aware UTC (UtcDateTime)
+            withdrawn = store.withdrawn_consents(conn, since=self._since, now=started)
+        found = [(consent_id, expires_at.timestamp()) for consent_id, expires_at in withdrawn]  # aware UTC
         self.tokens.mark_revoked(found)
         self._since = started - self.overlap
         return len(found)

@@ -19,9 +19,9 @@ from gateway.sharing.access.audit import AuditEntry
 from gateway.crypto.batchsign import BatchSigner
 from gateway.sharing.access.clients import Client
 from gateway.sharing.settings import GatewayRuntime
+from gateway.store.sharing_queries import FastReader
 
 from .metrics import Metrics
-from .reader import FastReader
 from .problems import ProblemError
 
 __all__ = ["Api", "Caller", "get_api", "require"]

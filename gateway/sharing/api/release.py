@@ -11,19 +11,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from gateway.sharing.access.audit import AuditEntry
 from gateway.crypto.pii import normalize_id
 from gateway.sharing.access.tokens import ConsentError
-from gateway.store.tables import cases
+from gateway.store import sharing_queries
 
 from .deps import Api, Caller
 from .problems import ProblemError
 from .schemas import Purpose
 
-__all__ = ["CaseFacts", "applicant_id_sql", "case_facts_from", "check_policy", "consent_problem", "deny", "load_case",
-           "purpose_problem"]
+__all__ = ["CaseFacts", "case_facts_from", "check_policy", "consent_problem", "deny", "load_case", "purpose_problem"]
 
 
 @dataclass(slots=True)
@@ -36,27 +35,14 @@ class CaseFacts:
     applicant_name: str | None
 
 
-_APPLICANT_ID = {
-    "sqlite": "json_extract({t}.data, '$.applicant.id_number')",
-    "postgresql": "(CAST({t}.data AS json) -> 'applicant' ->> 'id_number')",
-}
-
-
-def applicant_id_sql(dialect: str, table: str) -> str:
-    """SQL for a case's (sealed) applicant ID number, read from its JSON in the database — the hot path needs
-    this one field, and parsing the whole case document in Python cost more than the rest of the query."""
-    return _APPLICANT_ID[dialect].format(t=table)
-
-
 def case_facts_from(row: tuple[Any, ...]) -> CaseFacts:
-    """From ``case_no, dept_code, item_code, deleted, applicant id`` (see :func:`applicant_id_sql`)."""
+    """From ``case_no, dept_code, item_code, deleted, applicant id`` (the first columns of
+    :func:`gateway.store.sharing_queries.find_case_and_certificates`)."""
     return CaseFacts(row[0], row[1], row[2], bool(row[3]), row[4], None)
 
 
 def load_case(conn: Connection, case_no: str) -> CaseFacts | None:
-    c = cases.c
-    row = conn.execute(select(c.case_no, c.dept_code, c.item_code, c.deleted, c.data)
-                       .where(c.case_no == case_no)).first()
+    row = sharing_queries.case_for_release(conn, case_no)
     if row is None:
         return None
     applicant = (orjson.loads(row.data).get("applicant") or {})

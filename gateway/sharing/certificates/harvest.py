@@ -31,15 +31,15 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection
 
 from gateway.mapping.mapper import Mapper
 from gateway.models import Certificate, certificate_identifier, issues_from_error
 from gateway.models.certificate_id import PREFIX
 from gateway.kernel.registry import build_connector
+from gateway.store import certificates as store
 from gateway.store import ledger
 from gateway.store.lease import Lease
-from gateway.store.tables import certificate_events, certificate_holders, certificate_quarantine, certificates
 
 from .library import expire_due
 from .ofd import cross_check, file_metadata
@@ -129,11 +129,8 @@ def harvest(gw: Any, issuer: str, *, full_refresh: bool = False, connector: Any 
 def _quarantine(conn: Connection, gw: Any, issuer: str, source_id: str, payload: Any, reason: str,
                 identifier: str | None, report: HarvestReport) -> None:
     now = datetime.now(timezone.utc)
-    q = certificate_quarantine.c
-    conn.execute(delete(certificate_quarantine).where(q.source_system == issuer, q.source_id == source_id))
-    conn.execute(certificate_quarantine.insert().values(
-        source_system=issuer, source_id=source_id, identifier=identifier, reason=reason,
-        raw=gw.pii.seal_blob(ledger.dumps(payload)), created_at=now))
+    store.quarantine_record(conn, source_system=issuer, source_id=source_id, identifier=identifier, reason=reason,
+                            raw=gw.pii.seal_blob(ledger.dumps(payload)), created_at=now)
     report.quarantined += 1
     report.quarantine_reasons.append(f"{issuer}:{source_id}: {reason}")
 
@@ -211,9 +208,7 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
         holder["id_number"] = gw.pii.seal(holder["id_number"])
     renewed_as = extra.get("_renewed_as") or None
     status = cert.status.value
-    c = certificates.c
-    existing = conn.execute(select(c.status, c.content_hash, c.version, c.renewed_as, c.source_changed_at)
-                            .where(c.identifier == cert.identifier)).first()
+    existing = store.certificate_state(conn, cert.identifier)
     changed_at = extra.get("_changed_at")
     changed = datetime.fromisoformat(changed_at) if isinstance(changed_at, str) else None
     values = {"legacy_identifier": legacy, "source_system": issuer, "source_id": record.source_id,
@@ -222,21 +217,19 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
               "content_hash": cert.content_hash, "document": orjson.dumps(doc).decode(),
               "file": base64.b64encode(content).decode(), "renewed_as": renewed_as,
               "warnings": "certificate_id.legacy" if legacy else None, "source_changed_at": changed, "updated_at": now}
-    conn.execute(delete(certificate_quarantine).where(certificate_quarantine.c.source_system == issuer,
-                                                      certificate_quarantine.c.source_id == record.source_id))
+    store.clear_quarantine(conn, issuer, record.source_id)
     events: list[int] = []
 
     def event(kind: str, previous: str | None) -> None:
-        result = conn.execute(certificate_events.insert().values(
-            identifier=cert.identifier, type_code=cert.type_code, event=kind, status=status,
+        events.append(store.insert_certificate_event(
+            conn, identifier=cert.identifier, type_code=cert.type_code, event=kind, status=status,
             previous_status=previous, renewed_as=renewed_as, at=now))
-        events.append(int(result.inserted_primary_key[0]))  # type: ignore[index]
 
     if existing is None:
-        conn.execute(certificates.insert().values(identifier=cert.identifier, version=1, created_at=now, **values))
+        store.insert_certificate(conn, cert.identifier, version=1, created_at=now, values=values)
         holder_rows = {(cert.identifier, gw.pii.bidx(h.id_number)) for h in cert.holders}
-        conn.execute(certificate_holders.insert(), [{"identifier": i, "holder_bidx": b, "type_code": cert.type_code}
-                                                    for i, b in holder_rows])
+        store.insert_certificate_holders(conn, [{"identifier": i, "holder_bidx": b, "type_code": cert.type_code}
+                                                for i, b in holder_rows])
         report.inserted += 1
         event("issued", None)
         return events
@@ -246,8 +239,7 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
     if (existing.status, existing.content_hash, existing.renewed_as) == (status, cert.content_hash, renewed_as):
         report.unchanged += 1
         return events
-    conn.execute(update(certificates).where(c.identifier == cert.identifier)
-                 .values(version=existing.version + 1, **values))
+    store.update_certificate(conn, cert.identifier, version=existing.version + 1, values=values)
     report.updated += 1
     if renewed_as and renewed_as != existing.renewed_as:
         event("renewed", existing.status)

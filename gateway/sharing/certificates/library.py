@@ -14,18 +14,14 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection
 
 from gateway.crypto.pii import PiiCodec, mask
-from gateway.store.tables import certificate_events, certificate_holders, certificates
+from gateway.store import certificates as store
 
 __all__ = ["StoredCertificate", "by_content_hash", "expire_due", "find_for_holder", "get_certificate", "today_beijing"]
 
 BEIJING = timezone(timedelta(hours=8))
-_COLUMNS = (certificates.c.identifier, certificates.c.legacy_identifier, certificates.c.type_code,
-            certificates.c.name, certificates.c.number, certificates.c.issuer_code, certificates.c.status,
-            certificates.c.valid_until, certificates.c.content_hash, certificates.c.document,
-            certificates.c.renewed_as, certificates.c.source_system, certificates.c.updated_at)
 
 
 def today_beijing() -> date:
@@ -34,6 +30,8 @@ def today_beijing() -> date:
 
 @dataclass(slots=True)
 class StoredCertificate:
+    """A certificate of the library, from a row in :data:`gateway.store.certificates.CERTIFICATE_COLUMNS` order."""
+
     identifier: str
     legacy_identifier: str | None
     type_code: str
@@ -93,7 +91,7 @@ def _stored(row: Any) -> StoredCertificate:
 
 
 def stored_from_row(row: tuple[Any, ...]) -> StoredCertificate:
-    """From a plain driver row in ``_COLUMNS`` order (``updated_at`` as SQLite text or a naive UTC datetime)."""
+    """From a plain driver row in ``CERTIFICATE_COLUMNS`` order (``updated_at`` as SQLite text or a naive UTC datetime)."""
     values = list(row)
     updated = values[12]
     if isinstance(updated, str):
@@ -103,33 +101,27 @@ def stored_from_row(row: tuple[Any, ...]) -> StoredCertificate:
 
 
 def find_for_holder(conn: Connection, holder_bidx: str, types: Sequence[str]) -> list[StoredCertificate]:
-    h = certificate_holders.c
-    query = (select(*_COLUMNS).join(certificate_holders, h.identifier == certificates.c.identifier)
-             .where(h.holder_bidx == holder_bidx).order_by(certificates.c.identifier))
-    if types:
-        query = query.where(h.type_code.in_(list(types)))
-    return [_stored(r) for r in conn.execute(query)]
+    return [_stored(r) for r in store.find_certificates_for_holder(conn, holder_bidx, types)]
 
 
 def get_certificate(conn: Connection, identifier: str) -> StoredCertificate | None:
-    ident = identifier.strip().upper()
-    row = conn.execute(select(*_COLUMNS).where(certificates.c.identifier == ident)).first()
+    """By GB/T 36904 identifier (any case), else by the issuer's legacy identifier."""
+    row = store.certificate_by_identifier(conn, identifier.strip().upper())
     if row is None:
-        row = conn.execute(select(*_COLUMNS).where(certificates.c.legacy_identifier == identifier.strip())).first()
+        row = store.certificate_by_legacy_identifier(conn, identifier.strip())
     return _stored(row) if row is not None else None
 
 
 def holders_of(conn: Connection, identifier: str) -> set[str]:
-    h = certificate_holders.c
-    return {r[0] for r in conn.execute(select(h.holder_bidx).where(h.identifier == identifier))}
+    return store.holders_of_certificate(conn, identifier)
 
 
 def certificate_file(conn: Connection, identifier: str) -> str | None:
-    return conn.execute(select(certificates.c.file).where(certificates.c.identifier == identifier)).scalar_one_or_none()
+    return store.certificate_file(conn, identifier)
 
 
 def by_content_hash(conn: Connection, digest: str) -> StoredCertificate | None:
-    row = conn.execute(select(*_COLUMNS).where(certificates.c.content_hash == digest.lower())).first()
+    row = store.certificate_by_content_hash(conn, digest.lower())
     return _stored(row) if row is not None else None
 
 
@@ -137,14 +129,10 @@ def expire_due(conn: Connection, *, today: date | None = None, now: datetime | N
     """Mark valid certificates whose validity ended as expired; returns the new event ids."""
     day = (today or today_beijing()).isoformat()
     now = now or datetime.now(timezone.utc)
-    c = certificates.c
-    due = conn.execute(select(c.identifier, c.type_code).where(
-        and_(c.status == "valid", c.valid_until.is_not(None), c.valid_until < day))).all()
     events = []
-    for identifier, type_code in due:
-        conn.execute(update(certificates).where(c.identifier == identifier).values(status="expired", updated_at=now))
-        result = conn.execute(certificate_events.insert().values(
-            identifier=identifier, type_code=type_code, event="expired", status="expired", previous_status="valid",
-            renewed_as=None, at=now))
-        events.append(int(result.inserted_primary_key[0]))  # type: ignore[index]
+    for identifier, type_code in store.certificates_due_to_expire(conn, day):
+        store.mark_certificate_expired(conn, identifier, now)
+        events.append(store.insert_certificate_event(
+            conn, identifier=identifier, type_code=type_code, event="expired", status="expired",
+            previous_status="valid", renewed_as=None, at=now))
     return events

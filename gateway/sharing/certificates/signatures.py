@@ -15,11 +15,11 @@ from datetime import datetime, timezone
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from gateway.contract.errors import ConfigError
 from gateway.models import validate_uscc
-from gateway.store.tables import issuer_keys
+from gateway.store import certificates as store
 
 __all__ = ["IssuerKey", "load_issuer_keys", "register_issuer_key", "verify_signature"]
 
@@ -49,18 +49,18 @@ def register_issuer_key(engine: Engine, *, key_id: str, issuer_code: str, algori
         raise ConfigError("an SM2 public key is 128 hex digits (x‖y)")
     key = IssuerKey(key_id, code, algorithm, public_key)
     with engine.begin() as conn:
-        existing = conn.execute(select(issuer_keys).where(issuer_keys.c.key_id == key_id)).first()
+        existing = store.find_issuer_key(conn, key_id)
         if existing is not None:
             if (existing.issuer_code, existing.algorithm, existing.public_key) != (code, algorithm, public_key):
                 raise ConfigError(f"key id {key_id!r} is registered with another key; revoke it and use a new id")
             return key
-        conn.execute(issuer_keys.insert().values(key_id=key_id, issuer_code=code, algorithm=algorithm,
-                                                 public_key=public_key, created_at=datetime.now(timezone.utc)))
+        store.insert_issuer_key(conn, key_id=key_id, issuer_code=code, algorithm=algorithm, public_key=public_key,
+                                created_at=datetime.now(timezone.utc))
     return key
 
 
 def load_issuer_keys(conn: Connection) -> dict[str, IssuerKey]:
-    rows = conn.execute(select(issuer_keys).where(issuer_keys.c.revoked_at.is_(None))).all()
+    rows = store.active_issuer_keys(conn)
     return {r.key_id: IssuerKey(r.key_id, r.issuer_code, r.algorithm, r.public_key) for r in rows}
 
 

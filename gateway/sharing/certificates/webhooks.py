@@ -16,10 +16,9 @@ from typing import Any
 
 import orjson
 import requests
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
-from gateway.store.ledger import bulk_write
-from gateway.store.tables import certificate_events, webhook_deliveries, webhook_subscriptions
+from gateway.store import subscriptions as store
 
 __all__ = ["DeliveryReport", "deliver_webhooks", "fan_out"]
 
@@ -33,11 +32,10 @@ def fan_out(conn: Connection, event_ids: list[int], *, now: datetime | None = No
     if not event_ids:
         return 0
     now = now or _utcnow()
-    subs = conn.execute(select(webhook_subscriptions).where(webhook_subscriptions.c.active.is_(True))).all()
+    subs = store.active_subscriptions(conn)
     if not subs:
         return 0
-    e = certificate_events.c
-    events = conn.execute(select(certificate_events).where(e.id.in_(event_ids))).all()
+    events = store.certificate_events_by_id(conn, event_ids)
     rows = []
     for ev in events:
         payload = orjson.dumps({"event_id": ev.id, "event": ev.event, "identifier": ev.identifier,
@@ -48,8 +46,7 @@ def fan_out(conn: Connection, event_ids: list[int], *, now: datetime | None = No
             if ev.type_code in orjson.loads(sub.certificate_types):
                 rows.append({"subscription_id": sub.subscription_id, "event_id": ev.id, "payload": payload,
                              "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now})
-    bulk_write(conn, webhook_deliveries, rows,
-               conflict="ON CONFLICT (subscription_id, event_id) DO NOTHING")
+    store.queue_deliveries(conn, rows)
     return len(rows)
 
 
@@ -68,12 +65,8 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
     """Send due deliveries once each (call it periodically; the API server runs it in the background)."""
     now = now or _utcnow()
     report = DeliveryReport()
-    d, s = webhook_deliveries.c, webhook_subscriptions.c
     with gw.engine.connect() as conn:
-        due = conn.execute(
-            select(d.id, d.payload, d.attempts, d.event_id, s.url, s.active)
-            .join(webhook_subscriptions, s.subscription_id == d.subscription_id)
-            .where(d.status == "pending", d.next_attempt_at <= now).order_by(d.id).limit(limit)).all()
+        due = store.due_deliveries(conn, now, limit)
     if not due:
         return report
     http = session or requests.Session()
@@ -95,16 +88,14 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
         attempts = row.attempts + 1
         with gw.engine.begin() as conn:
             if error is None:
-                conn.execute(update(webhook_deliveries).where(d.id == row.id).values(
-                    status="delivered", attempts=attempts, delivered_at=_utcnow(), last_error=None))
+                store.mark_delivery_delivered(conn, row.id, attempts=attempts, at=_utcnow())
                 report.delivered += 1
             elif attempts >= max_attempts or not row.active:
-                conn.execute(update(webhook_deliveries).where(d.id == row.id).values(
-                    status="dead", attempts=attempts, last_error=error))
+                store.mark_delivery_dead(conn, row.id, attempts=attempts, error=error)
                 report.dead += 1
             else:
                 wait = timedelta(seconds=min(3600, 2 ** attempts))
-                conn.execute(update(webhook_deliveries).where(d.id == row.id).values(
-                    attempts=attempts, last_error=error, next_attempt_at=_utcnow() + wait))
+                store.schedule_delivery_retry(conn, row.id, attempts=attempts, error=error,
+                                              next_attempt_at=_utcnow() + wait)
                 report.retried += 1
     return report

@@ -6,14 +6,13 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path
-from sqlalchemy import select
 from starlette.responses import Response
 
 from gateway.sharing.certificates import library
 from gateway.sharing.certificates.materials import replaceable_materials
 from gateway.sharing.access.audit import AuditEntry
 from gateway.crypto.pii import mask
-from gateway.store.tables import cases, outbox, source_records
+from gateway.store import sharing_queries
 
 from ..deps import Api, Caller, get_api, require
 from ..problems import PROBLEM_RESPONSES, ProblemError
@@ -24,15 +23,12 @@ CaseP = Annotated[str, Path(min_length=1, max_length=64, description="The nation
 
 
 def _case(api: Api, case_no: str) -> dict[str, Any] | None:
-    c, s, o = cases.c, source_records.c, outbox.c
     with api.gw.read_engine.connect() as conn:
-        row = conn.execute(select(cases).where(c.case_no == case_no)).mappings().first()
+        row = sharing_queries.find_case(conn, case_no)
         if row is None:
             return None
-        copies = conn.execute(select(s.system, s.source_id, s.updated_at, s.deleted).where(s.case_no == case_no)
-                              .order_by(s.system)).all()
-        deliveries = conn.execute(select(o.target_system, o.version, o.status, o.delivered_at)
-                                  .where(o.case_no == case_no).order_by(o.version, o.target_system)).all()
+        copies = sharing_queries.case_source_copies(conn, case_no)
+        deliveries = sharing_queries.case_deliveries(conn, case_no)
     return {"row": dict(row), "copies": copies, "deliveries": deliveries}
 
 
@@ -82,8 +78,7 @@ async def get_case(case_no: CaseP, caller: Caller = Depends(require("cases:read"
 
 def _materials(api: Api, case_no: str, types: list[str]) -> tuple[Any, list[Any]]:
     with api.gw.read_engine.connect() as conn:
-        row = conn.execute(select(cases.c.dept_code, cases.c.item_code, cases.c.data, cases.c.deleted)
-                           .where(cases.c.case_no == case_no)).first()
+        row = sharing_queries.case_for_materials(conn, case_no)
         if row is None:
             return None, []
         applicant = (orjson.loads(row.data).get("applicant") or {}).get("id_number")

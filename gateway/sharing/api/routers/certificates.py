@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 from operator import itemgetter
 from typing import Annotated, Any
@@ -18,12 +17,12 @@ from starlette.responses import Response
 from gateway.sharing.certificates import library
 from gateway.sharing.access.audit import AuditEntry
 from gateway.crypto.pii import mask
+from gateway.store import sharing_queries
 
 from ..deps import Api, Caller, authenticate, get_api, now_iso, require
 from ..problems import PROBLEM_RESPONSES, ProblemError
 from ..release import (
     CaseFacts,
-    applicant_id_sql,
     case_facts_from,
     check_policy,
     consent_problem,
@@ -42,27 +41,11 @@ _SIGNED = {"headers": {
                                 "schema": {"type": "string"}}}}
 
 
-_QUERY_SQL = (
-    "SELECT k.case_no, k.dept_code, k.item_code, k.deleted, {applicant}, "
-    "c.identifier, c.legacy_identifier, c.type_code, c.name, c.number, c.issuer_code, c.status, c.valid_until, "
-    "c.content_hash, c.document, c.renewed_as, c.source_system, c.updated_at "
-    "FROM cases k "
-    "LEFT JOIN certificate_holders h ON h.holder_bidx = ? AND h.type_code IN ({types}) "
-    "LEFT JOIN certificates c ON c.identifier = h.identifier "
-    "WHERE k.case_no = ?")
-
-
-@functools.lru_cache(maxsize=64)
-def _query_sql(dialect: str, type_count: int) -> str:
-    return _QUERY_SQL.format(applicant=applicant_id_sql(dialect, "k"), types=", ".join("?" * type_count))
-
-
 def _query_facts(api: Api, case_no: str, bidx: str, types: list[str]) -> tuple[CaseFacts | None, list[Any]]:
     """The case and the holder's certificates of these types, in one indexed statement (the hot path): a row
     per certificate, each carrying the case; one row with no certificate when the holder has none; no row
     when the case is not in the ledger (nothing is released then, so the certificates do not matter)."""
-    reader = api.reader
-    rows = reader.rows(reader.sql(_query_sql(reader.dialect, len(types))), (bidx, *types, case_no))
+    rows = sharing_queries.find_case_and_certificates(api.reader, case_no, bidx, types)
     if not rows:
         return None, []
     # by identifier, sorted here: a few rows cost less than SQL's sorter

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from gateway.sharing.access.audit import AuditEntry
 from gateway.sharing.access.revocations import withdraw
 from gateway.sharing.access.tokens import ConsentClaims
-from gateway.store.tables import consents
+from gateway.store import access as store
 
 from ..deps import Api, Caller, get_api, require
 from ..problems import PROBLEM_RESPONSES, ProblemError
@@ -26,11 +26,9 @@ router = APIRouter(prefix="/v1/consents", tags=["consents"], responses=PROBLEM_R
 
 def _store(api: Api, row: dict[str, object]) -> bool:
     with api.gw.engine.begin() as conn:
-        from gateway.store.tables import api_clients
-
-        if conn.execute(api_clients.select().where(api_clients.c.client_id == row["client_id"])).first() is None:
+        if store.find_client(conn, str(row["client_id"])) is None:
             return False
-        conn.execute(consents.insert().values(**row))
+        store.insert_consent(conn, row)
         return True
 
 

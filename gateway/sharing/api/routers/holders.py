@@ -9,12 +9,11 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends
-from sqlalchemy import select
 from starlette.responses import Response
 
 from gateway.sharing.access.audit import AuditEntry
 from gateway.crypto.pii import mask
-from gateway.store.tables import api_clients, audit_log, consents
+from gateway.store import sharing_queries
 
 from ..deps import Api, Caller, get_api, require
 from ..problems import PROBLEM_RESPONSES
@@ -25,12 +24,8 @@ _SHOWN = ("release", "query")
 
 
 def _entries(api: Api, bidx: str) -> list[Any]:
-    a, k = audit_log.c, api_clients.c
     with api.gw.read_engine.connect() as conn:
-        return list(conn.execute(
-            select(a.seq, a.at, a.action, a.outcome, a.client_id, k.name, a.certificate, a.item_code, a.case_no)
-            .select_from(audit_log.outerjoin(api_clients, k.client_id == a.client_id))
-            .where(a.holder_ref == bidx, a.action.in_(_SHOWN)).order_by(a.seq)).all())
+        return list(sharing_queries.holder_access_log(conn, bidx, _SHOWN))
 
 
 @router.post("/access-log", response_model=AccessLogResponse,
@@ -54,13 +49,8 @@ async def _holder_view(api: Api, caller: Caller, id_number: str, read: Callable[
 
 
 def _consents(api: Api, bidx: str) -> list[Any]:
-    c, k = consents.c, api_clients.c
     with api.gw.read_engine.connect() as conn:
-        return list(conn.execute(
-            select(c.consent_id, c.client_id, k.name, c.certificate_types, c.item_code, c.case_no, c.issued_at,
-                   c.expires_at, c.revoked_at)
-            .select_from(consents.outerjoin(api_clients, k.client_id == c.client_id))
-            .where(c.holder_bidx == bidx).order_by(c.issued_at, c.consent_id)).all())
+        return list(sharing_queries.holder_consents(conn, bidx))
 
 
 def _status(row: Any, now: datetime) -> str:

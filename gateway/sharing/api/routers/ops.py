@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from sqlalchemy import text
 from starlette.responses import Response
 
 from gateway.store.migrate import is_current
+from gateway.store.sharing_queries import ping
 
 from ..deps import Api, get_api
 from ..problems import MEDIA_TYPE, problem_response
@@ -24,7 +24,7 @@ def _ready(api: Api) -> dict[str, str]:
     checks = {}
     try:
         with api.gw.read_engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+            ping(conn)
         checks["database"] = "ok"
         checks["schema"] = "ok" if is_current(api.gw.engine) else "not migrated"
     except Exception as exc:  # noqa: BLE001 - any failure means not ready

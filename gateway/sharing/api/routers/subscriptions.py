@@ -8,10 +8,9 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path
-from sqlalchemy import select, update
 from starlette.responses import Response
 
-from gateway.store.tables import webhook_subscriptions
+from gateway.store import subscriptions as store
 
 from ..deps import Api, Caller, get_api, require
 from ..problems import PROBLEM_RESPONSES, ProblemError
@@ -29,9 +28,7 @@ def _out(row: Any) -> dict[str, Any]:
 
 def _insert(api: Api, row: dict[str, Any]) -> Any:
     with api.gw.engine.begin() as conn:
-        conn.execute(webhook_subscriptions.insert().values(**row))
-        return conn.execute(select(webhook_subscriptions).where(
-            webhook_subscriptions.c.subscription_id == row["subscription_id"])).first()
+        return store.insert_subscription(conn, row)
 
 
 @router.post("", response_model=SubscriptionOut, status_code=201, summary="Subscribe to status changes")
@@ -48,10 +45,8 @@ async def subscribe(body: SubscriptionRequest, caller: Caller = Sub, api: Api = 
 
 
 def _list(api: Api, client_id: str) -> list[Any]:
-    s = webhook_subscriptions.c
     with api.gw.read_engine.connect() as conn:
-        return list(conn.execute(select(webhook_subscriptions).where(
-            s.client_id == client_id, s.active.is_(True)).order_by(s.created_at)).all())
+        return list(store.active_subscriptions_of_client(conn, client_id))
 
 
 @router.get("", response_model=SubscriptionList, summary="This client's active subscriptions")
@@ -61,11 +56,8 @@ async def list_subscriptions(caller: Caller = Sub, api: Api = Depends(get_api)) 
 
 
 def _cancel(api: Api, client_id: str, subscription_id: str) -> int:
-    s = webhook_subscriptions.c
     with api.gw.engine.begin() as conn:
-        result = conn.execute(update(webhook_subscriptions).where(
-            s.subscription_id == subscription_id, s.client_id == client_id, s.active.is_(True)).values(active=False))
-        return max(result.rowcount, 0)
+        return store.cancel_subscription(conn, client_id, subscription_id)
 
 
 @router.delete("/{subscription_id}", status_code=204, summary="Cancel a subscription",

@@ -1,0 +1,175 @@
+"""The certificate library's tables: certificates and their holders, quarantine, status events, issuer keys.
+
+What a certificate *means* — mapping, GB/T 36904 identifiers, signature checks, what a client may see — lives in
+:mod:`gateway.sharing.certificates`; this module holds the statements that store and read it. Holders are found
+by blind index through ``certificate_holders`` (no ID number is ever stored or compared in clear). Writes run
+in the caller's transaction: the harvest puts a page's certificates, their events, the webhook deliveries
+(:mod:`gateway.store.subscriptions`) and the watermark in one.
+
+Rows come back in ``CERTIFICATE_COLUMNS`` order where a function says so, the order
+:class:`gateway.sharing.certificates.library.StoredCertificate` is built from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, delete, select, update
+
+from gateway.store.tables import (
+    certificate_events,
+    certificate_holders,
+    certificate_quarantine,
+    certificates,
+    issuer_keys,
+)
+
+__all__ = [
+    "CERTIFICATE_COLUMNS",
+    "active_issuer_keys",
+    "certificate_by_content_hash",
+    "certificate_by_identifier",
+    "certificate_by_legacy_identifier",
+    "certificate_file",
+    "certificate_state",
+    "certificates_due_to_expire",
+    "clear_quarantine",
+    "find_certificates_for_holder",
+    "find_issuer_key",
+    "holders_of_certificate",
+    "insert_certificate",
+    "insert_certificate_event",
+    "insert_certificate_holders",
+    "insert_issuer_key",
+    "mark_certificate_expired",
+    "quarantine_record",
+    "update_certificate",
+]
+
+CERTIFICATE_COLUMNS = (certificates.c.identifier, certificates.c.legacy_identifier, certificates.c.type_code,
+                       certificates.c.name, certificates.c.number, certificates.c.issuer_code, certificates.c.status,
+                       certificates.c.valid_until, certificates.c.content_hash, certificates.c.document,
+                       certificates.c.renewed_as, certificates.c.source_system, certificates.c.updated_at)
+"""What a read of the library returns (the file is read on its own, by :func:`certificate_file`)."""
+
+# -- reads of the library -----------------------------------------------------------------------------------
+
+
+def find_certificates_for_holder(conn: Connection, holder_bidx: str, types: Sequence[str]) -> list[Row[Any]]:
+    """The holder's certificates (of ``types``; all types when empty), by identifier, in ``CERTIFICATE_COLUMNS``."""
+    h = certificate_holders.c
+    query = (select(*CERTIFICATE_COLUMNS).join(certificate_holders, h.identifier == certificates.c.identifier)
+             .where(h.holder_bidx == holder_bidx).order_by(certificates.c.identifier))
+    if types:
+        query = query.where(h.type_code.in_(list(types)))
+    return list(conn.execute(query))
+
+
+def certificate_by_identifier(conn: Connection, identifier: str) -> Row[Any] | None:
+    """In ``CERTIFICATE_COLUMNS``, or ``None``."""
+    return conn.execute(select(*CERTIFICATE_COLUMNS).where(certificates.c.identifier == identifier)).first()
+
+
+def certificate_by_legacy_identifier(conn: Connection, legacy_identifier: str) -> Row[Any] | None:
+    """In ``CERTIFICATE_COLUMNS``, or ``None``."""
+    return conn.execute(select(*CERTIFICATE_COLUMNS)
+                        .where(certificates.c.legacy_identifier == legacy_identifier)).first()
+
+
+def certificate_by_content_hash(conn: Connection, digest: str) -> Row[Any] | None:
+    """In ``CERTIFICATE_COLUMNS``, or ``None`` (``digest``: lower-case hex SHA-256 of the file)."""
+    return conn.execute(select(*CERTIFICATE_COLUMNS).where(certificates.c.content_hash == digest)).first()
+
+
+def holders_of_certificate(conn: Connection, identifier: str) -> set[str]:
+    """The blind indexes of the certificate's holders."""
+    h = certificate_holders.c
+    return {r[0] for r in conn.execute(select(h.holder_bidx).where(h.identifier == identifier))}
+
+
+def certificate_file(conn: Connection, identifier: str) -> str | None:
+    """The issuer's file, base64, or ``None``."""
+    file: str | None = conn.execute(select(certificates.c.file)
+                                    .where(certificates.c.identifier == identifier)).scalar_one_or_none()
+    return file
+
+
+# -- harvest: upserts, quarantine, events -------------------------------------------------------------------
+
+
+def certificate_state(conn: Connection, identifier: str) -> Row[Any] | None:
+    """What the harvest compares a new copy with: ``status, content_hash, version, renewed_as,
+    source_changed_at``; ``None`` for a certificate not in the library."""
+    c = certificates.c
+    return conn.execute(select(c.status, c.content_hash, c.version, c.renewed_as, c.source_changed_at)
+                        .where(c.identifier == identifier)).first()
+
+
+def insert_certificate(conn: Connection, identifier: str, *, version: int, created_at: datetime,
+                       values: dict[str, Any]) -> None:
+    conn.execute(certificates.insert().values(identifier=identifier, version=version, created_at=created_at, **values))
+
+
+def insert_certificate_holders(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """``identifier, holder_bidx, type_code`` rows (one statement, executemany)."""
+    conn.execute(certificate_holders.insert(), rows)
+
+
+def update_certificate(conn: Connection, identifier: str, *, version: int, values: dict[str, Any]) -> None:
+    conn.execute(update(certificates).where(certificates.c.identifier == identifier)
+                 .values(version=version, **values))
+
+
+def insert_certificate_event(conn: Connection, **values: Any) -> int:
+    """A ``certificate_events`` row (issued, status, renewed, expired); returns its id."""
+    result = conn.execute(certificate_events.insert().values(**values))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def clear_quarantine(conn: Connection, source_system: str, source_id: str) -> None:
+    """Forget an earlier rejection of this source record (it is being quarantined again, or it now verified)."""
+    q = certificate_quarantine.c
+    conn.execute(delete(certificate_quarantine).where(q.source_system == source_system, q.source_id == source_id))
+
+
+def quarantine_record(conn: Connection, *, source_system: str, source_id: str, identifier: str | None, reason: str,
+                      raw: str, created_at: datetime) -> None:
+    """Put a source record in quarantine, replacing an earlier rejection of it (``raw``: the sealed payload)."""
+    clear_quarantine(conn, source_system, source_id)
+    conn.execute(certificate_quarantine.insert().values(
+        source_system=source_system, source_id=source_id, identifier=identifier, reason=reason, raw=raw,
+        created_at=created_at))
+
+
+def certificates_due_to_expire(conn: Connection, day: str) -> Sequence[Row[Any]]:
+    """``(identifier, type_code)`` of the certificates still ``valid`` whose ``valid_until`` is before ``day``
+    (ISO date)."""
+    c = certificates.c
+    return conn.execute(select(c.identifier, c.type_code).where(
+        and_(c.status == "valid", c.valid_until.is_not(None), c.valid_until < day))).all()
+
+
+def mark_certificate_expired(conn: Connection, identifier: str, at: datetime) -> None:
+    conn.execute(update(certificates).where(certificates.c.identifier == identifier)
+                 .values(status="expired", updated_at=at))
+
+
+# -- issuer keys --------------------------------------------------------------------------------------------
+
+
+def find_issuer_key(conn: Connection, key_id: str) -> Row[Any] | None:
+    """The ``issuer_keys`` row of ``key_id`` (revoked or not), or ``None``."""
+    return conn.execute(select(issuer_keys).where(issuer_keys.c.key_id == key_id)).first()
+
+
+def insert_issuer_key(conn: Connection, *, key_id: str, issuer_code: str, algorithm: str, public_key: str,
+                      created_at: datetime) -> None:
+    conn.execute(issuer_keys.insert().values(key_id=key_id, issuer_code=issuer_code, algorithm=algorithm,
+                                             public_key=public_key, created_at=created_at))
+
+
+def active_issuer_keys(conn: Connection) -> Sequence[Row[Any]]:
+    """Every issuer key not revoked."""
+    return conn.execute(select(issuer_keys).where(issuer_keys.c.revoked_at.is_(None))).all()

@@ -1,0 +1,100 @@
+"""Subscriptions to certificate status changes and their webhook deliveries (an outbox).
+
+The delivery rules — which events match a subscription, the payload, signing, back-off, when a delivery is dead —
+live in :mod:`gateway.sharing.certificates.webhooks`; the API's subscription endpoints in
+:mod:`gateway.sharing.api.routers.subscriptions`. This module holds the statements they run. Deliveries are
+queued in the harvest's transaction (the same one that wrote the ``certificate_events``), so an event is never
+lost nor queued twice (``ON CONFLICT (subscription_id, event_id) DO NOTHING``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, select, update
+
+from gateway.store.ledger import bulk_write
+from gateway.store.tables import certificate_events, webhook_deliveries, webhook_subscriptions
+
+__all__ = [
+    "active_subscriptions",
+    "active_subscriptions_of_client",
+    "cancel_subscription",
+    "certificate_events_by_id",
+    "due_deliveries",
+    "insert_subscription",
+    "mark_delivery_dead",
+    "mark_delivery_delivered",
+    "queue_deliveries",
+    "schedule_delivery_retry",
+]
+
+# -- subscriptions ------------------------------------------------------------------------------------------
+
+
+def active_subscriptions(conn: Connection) -> Sequence[Row[Any]]:
+    """Every active subscription, of every client (the fan-out matches events against them)."""
+    return conn.execute(select(webhook_subscriptions).where(webhook_subscriptions.c.active.is_(True))).all()
+
+
+def active_subscriptions_of_client(conn: Connection, client_id: str) -> Sequence[Row[Any]]:
+    """The client's active subscriptions, oldest first."""
+    s = webhook_subscriptions.c
+    return conn.execute(select(webhook_subscriptions).where(s.client_id == client_id, s.active.is_(True))
+                        .order_by(s.created_at)).all()
+
+
+def insert_subscription(conn: Connection, row: dict[str, Any]) -> Row[Any] | None:
+    """Insert a subscription and read it back as stored."""
+    conn.execute(webhook_subscriptions.insert().values(**row))
+    return conn.execute(select(webhook_subscriptions).where(
+        webhook_subscriptions.c.subscription_id == row["subscription_id"])).first()
+
+
+def cancel_subscription(conn: Connection, client_id: str, subscription_id: str) -> int:
+    """Deactivate the client's active subscription; how many were (0: none such, or not this client's)."""
+    s = webhook_subscriptions.c
+    result = conn.execute(update(webhook_subscriptions).where(
+        s.subscription_id == subscription_id, s.client_id == client_id, s.active.is_(True)).values(active=False))
+    return max(result.rowcount, 0)
+
+
+# -- deliveries ---------------------------------------------------------------------------------------------
+
+
+def certificate_events_by_id(conn: Connection, event_ids: list[int]) -> Sequence[Row[Any]]:
+    e = certificate_events.c
+    return conn.execute(select(certificate_events).where(e.id.in_(event_ids))).all()
+
+
+def queue_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Queue ``webhook_deliveries`` rows; a (subscription, event) already queued is left as it is."""
+    bulk_write(conn, webhook_deliveries, rows, conflict="ON CONFLICT (subscription_id, event_id) DO NOTHING")
+
+
+def due_deliveries(conn: Connection, now: datetime, limit: int) -> Sequence[Row[Any]]:
+    """Pending deliveries due by ``now``, oldest first: ``id, payload, attempts, event_id`` and the subscription's
+    ``url, active``."""
+    d, s = webhook_deliveries.c, webhook_subscriptions.c
+    return conn.execute(
+        select(d.id, d.payload, d.attempts, d.event_id, s.url, s.active)
+        .join(webhook_subscriptions, s.subscription_id == d.subscription_id)
+        .where(d.status == "pending", d.next_attempt_at <= now).order_by(d.id).limit(limit)).all()
+
+
+def mark_delivery_delivered(conn: Connection, delivery_id: int, *, attempts: int, at: datetime) -> None:
+    conn.execute(update(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id).values(
+        status="delivered", attempts=attempts, delivered_at=at, last_error=None))
+
+
+def mark_delivery_dead(conn: Connection, delivery_id: int, *, attempts: int, error: str) -> None:
+    conn.execute(update(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id).values(
+        status="dead", attempts=attempts, last_error=error))
+
+
+def schedule_delivery_retry(conn: Connection, delivery_id: int, *, attempts: int, error: str,
+                            next_attempt_at: datetime) -> None:
+    conn.execute(update(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id).values(
+        attempts=attempts, last_error=error, next_attempt_at=next_attempt_at))
