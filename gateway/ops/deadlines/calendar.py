@@ -1,9 +1,11 @@
 """The working-day calendar (工作日): weekends and statutory holidays off, 调休 weekend days on.
 
-Time limits of approval items count working days, some items count calendar days (自然日). The calendar is a
-YAML file (``config/calendar.yaml``) kept after the State Council's yearly notice, because no library carries the
-adjusted working weekends, and a county may add its own closures. Years the file does not list fall back to
-Monday–Friday; :attr:`WorkCalendar.known_until` lets the scan say when it is guessing.
+Time limits of approval items count working days, some items count calendar days (自然日). The national
+schedule — statutory holidays and the weekend days worked in exchange (调休) — comes from the maintained
+``holidays`` package (:mod:`.national_holidays`), not from a file written from memory. ``config/calendar.yaml``
+adds what is local: a county's own closures (``holidays``), extra working days (``workdays``), items counted in
+calendar days, the yellow threshold. A year whose schedule is not yet published in the installed package is
+*not known* (:meth:`WorkCalendar.is_known`): the deadline scan raises an alert for it instead of guessing quietly.
 
     cal = WorkCalendar.load()
     cal.is_working_day(date(2026, 2, 14))   # True: a Saturday worked before the Spring Festival
@@ -19,10 +21,13 @@ from typing import Any, Literal
 
 import yaml
 
-from gateway.kernel.config import REPO_ROOT
 from gateway.contract.errors import ConfigError
+from gateway.kernel.config import REPO_ROOT
+
+from .national_holidays import national_schedule
 
 LimitUnit = Literal["working_day", "calendar_day"]
+_FIRST_YEAR = 2010
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
@@ -54,6 +59,8 @@ class WorkCalendar:
     known_years: set[int] = field(default_factory=set)
     tz: timezone = BEIJING
     path: Path | None = None
+    source: str = "local file only"
+    """Where the national schedule came from (``holidays 0.109``), for messages and alerts."""
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, systems_path: str | Path | None = None) -> WorkCalendar:
@@ -70,7 +77,10 @@ class WorkCalendar:
         return cls.from_text(chosen.read_text(encoding="utf-8"), where=str(chosen), path=chosen)
 
     @classmethod
-    def from_text(cls, text: str, *, where: str = "<calendar>", path: Path | None = None) -> WorkCalendar:
+    def from_text(cls, text: str, *, where: str = "<calendar>", path: Path | None = None,
+                  national: bool | None = None) -> WorkCalendar:
+        """The calendar of a YAML text: the national schedule (unless ``national: false`` in the file or
+        ``national=False`` here) with the file's local closures and working days over it."""
         try:
             data = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
@@ -83,9 +93,21 @@ class WorkCalendar:
         yellow = float(data.get("yellow_at", 0.8))
         if not 0 < yellow < 1:
             raise ConfigError(f"{where}: yellow_at must be between 0 and 1, not {yellow}")
-        known = {int(y) for y in data.get("known_years") or []} or {d.year for d in holidays | workdays}
+        known = {int(y) for y in data.get("known_years") or []}
+        source = "local file only"
+        if data.get("national", True) if national is None else national:
+            years = {d.year for d in holidays | workdays} | set(range(_FIRST_YEAR, date.today().year + 3))
+            schedule = national_schedule(years)
+            # local entries win over the national ones for the same day
+            holidays |= {d for d in schedule.days_off if d not in workdays}
+            workdays |= {d for d in schedule.weekend_workdays if d not in holidays}
+            known |= set(schedule.scheduled_years)
+            source = schedule.source
+        elif not known:
+            known = {d.year for d in holidays | workdays}
         return cls(holidays=holidays, workdays=workdays, calendar_day_items={str(i) for i in
-                   data.get("calendar_day_items") or []}, yellow_at=yellow, known_years=known, path=path)
+                   data.get("calendar_day_items") or []}, yellow_at=yellow, known_years=known, path=path,
+                   source=source)
 
     def is_working_day(self, day: date) -> bool:
         if day in self.workdays:
