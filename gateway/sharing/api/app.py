@@ -25,6 +25,7 @@ from gateway.sharing.access.revocations import RevocationFeed
 from gateway.sharing.settings import GatewayRuntime
 
 from .deps import Api
+from .docs import install_offline_docs
 from .gc_policy import server_gc
 from .metrics import MetricsMiddleware
 from .problems import MEDIA_TYPE, Problem, install_problem_handlers
@@ -63,6 +64,7 @@ def create_app(runtime_or_gateway: Any, *, webhook_interval: float = 1.0) -> Fas
             api.db.shutdown(wait=False)
 
     app = FastAPI(title="Tongban certificate-sharing gateway", version=VERSION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # served offline below (install_offline_docs)
                   description="Departments fetch certificates other departments issued — for a named purpose, "
                               "under the sharing policy, with the holder's consent where required, every use "
                               "on a hash-chained audit log the holder can read.")
@@ -72,6 +74,7 @@ def create_app(runtime_or_gateway: Any, *, webhook_interval: float = 1.0) -> Fas
     for module in (certificates, cases, holders, consents, subscriptions, ops):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware, metrics=api.metrics)
+    install_offline_docs(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:

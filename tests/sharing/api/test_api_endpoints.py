@@ -167,3 +167,13 @@ def test_clients_commands(sqlite_url: str) -> None:
     assert run("clients", "revoke", "sd_civil").returncode == 0
     assert json.loads(run("clients", "list", "--json").stdout)[0]["active"] is False
     assert run("clients", "revoke", "nobody").returncode == 1
+
+
+def test_api_docs_are_served_offline(live: dict[str, Any]) -> None:
+    """/docs and /redoc load their scripts from this server: no CDN is reachable on a government intranet."""
+    url = live["url"]
+    for page, script in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        html = requests.get(url + page, timeout=10).text
+        assert f"/docs-assets/{script}" in html and "cdn" not in html.lower() and "googleapis" not in html
+        asset = requests.get(f"{url}/docs-assets/{script}", timeout=10)
+        assert asset.status_code == 200 and len(asset.content) > 100_000
