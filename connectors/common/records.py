@@ -3,6 +3,13 @@ keys, cursors, rejects. Shared by the REST and SOAP connectors.
 
 One bad record must never fail a page (DESIGN: "the batch goes on"), so a record without a usable primary key
 or cursor becomes a :class:`SkippableSyncError` carrying the raw record, and the engine dead-letters it.
+
+A JSON body that the wire decoder marked for screening (:class:`~connectors.common.jsontext.JsonDocument`
+``screen``: a value that cannot be represented, a repeated key, broken text) goes through two more checks:
+:func:`check_envelope` fails the page for a problem *outside* the records (the envelope steers paging and the
+success check, so a guess there could lose records silently), and :func:`screen_items` turns each record with a
+problem into a :class:`RecordRejection` naming its source key, the field path and the rule, with the record's
+raw JSON text kept; the page's other records go on.
 """
 
 from __future__ import annotations
@@ -14,9 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from gateway.contract.connector import RawRecord
-from gateway.contract.errors import FatalSyncError, SkippableSyncError
+from gateway.contract.errors import FatalSyncError, FieldIssue, SkippableSyncError
 
 from .cursors import CursorCodec
+from .jsontext import DuplicateKeys, Problem, Unrepresentable, find_problems, render_json
 from .settings import FieldEquals
 
 _MISSING: Any = object()
@@ -88,6 +96,84 @@ def select_items(body: Any, selector: str, *, where: str) -> list[Any]:
     return items
 
 
+class RecordRejection(SkippableSyncError):
+    """A record the connector rejects for named reasons: ``issues`` lists each broken rule as a
+    :class:`~gateway.contract.errors.FieldIssue` (``record`` = the source key or ``"?"``, ``field`` = the dotted
+    path in the source record, ``rule`` such as ``number.not_finite``). ``raw`` is the record's JSON text as it
+    came (markers and repeated keys included), always storable as UTF-8."""
+
+    def __init__(self, message: str, *, source_id: str | None, raw: object, issues: list[FieldIssue]) -> None:
+        super().__init__(message, source_id=source_id, raw=raw)
+        self.issues = issues
+
+
+def source_key(item: Mapping[str, Any], primary_key: str | list[str]) -> str | None:
+    """The record's source key (parts joined by ``:``), or ``None`` when a part is missing, empty or not a
+    scalar. Cheap: it runs for every record of every page."""
+    paths = [primary_key] if isinstance(primary_key, str) else primary_key
+    parts: list[str] = []
+    for path in paths:
+        value = dig(item, path, None)
+        if value is None or value == "" or isinstance(value, (dict, list, Unrepresentable)):
+            return None
+        parts.append(str(value))
+    return ":".join(parts)
+
+
+def _rejected_source_key(item: Any, primary_key: str | list[str]) -> str | None:
+    """:func:`source_key` of a record being rejected, ``None`` also when a part is unreadable: text that is not
+    Unicode, or a key that appears twice on the way (which value would be the key?)."""
+    if not isinstance(item, Mapping):
+        return None
+    paths = [primary_key] if isinstance(primary_key, str) else primary_key
+    for path in paths:
+        current: Any = item
+        for part in path.split(".") if path not in ("", ".") else ():
+            if isinstance(current, DuplicateKeys) and part in current.duplicates:
+                return None
+            current = dig(current, part, None)
+        if isinstance(current, str) and find_problems(current, limit=1):
+            return None
+    return source_key(item, primary_key)
+
+
+def check_envelope(body: Any, selector: str, *, where: str, damaged: bool = False) -> None:
+    """Fail the page for a problem outside the records at ``selector`` (call it for screened bodies only)."""
+    skip = "" if selector in ("", ".") else selector  # dig's spellings of "the body is the list"
+    problems = find_problems(body, damaged=damaged, skip=skip, limit=3)
+    if problems:
+        shown = "; ".join(_describe(p) for p in problems)
+        raise FatalSyncError(
+            f"{where}: the response envelope (outside the records at record_selector {selector!r}) cannot be "
+            f"used: {shown}. The same request would get the same answer; the system must fix its response"
+        )
+
+
+def screen_items(items: list[Any], primary_key: str | list[str], *, where: str,
+                 damaged: bool = False) -> list[Any]:
+    """The items, with each record holding a problem replaced by a :class:`RecordRejection` (screened bodies)."""
+    screened: list[Any] = []
+    for item in items:
+        problems = find_problems(item, damaged=damaged)
+        if not problems:
+            screened.append(item)
+            continue
+        source_id = _rejected_source_key(item, primary_key)
+        reference = source_id or "?"
+        issues = [FieldIssue(reference, p.path or "$", p.rule, p.message) for p in problems]
+        screened.append(RecordRejection(
+            f"{where}: record {reference}: " + "; ".join(_describe(p) for p in problems),
+            source_id=source_id,
+            raw=render_json(item),
+            issues=issues,
+        ))
+    return screened
+
+
+def _describe(problem: Problem) -> str:
+    return f"{problem.path or '$'}: {problem.message} [{problem.rule}]"
+
+
 @dataclass(slots=True)
 class RecordDecoder:
     """Builds RawRecords for one stream and drops re-deliveries at the cursor boundary.
@@ -139,14 +225,7 @@ class RecordDecoder:
         return RawRecord(source_id=source_id, cursor=cursor, payload=item)
 
     def _source_id(self, item: Mapping[str, Any]) -> str | None:
-        paths = [self.primary_key] if isinstance(self.primary_key, str) else self.primary_key
-        parts: list[str] = []
-        for path in paths:
-            value = dig(item, path, None)
-            if value is None or value == "" or isinstance(value, (dict, list)):
-                return None
-            parts.append(str(value))
-        return ":".join(parts)
+        return source_key(item, self.primary_key)
 
     def _is_new(self, record: RawRecord) -> bool:
         cursor = record.cursor
@@ -175,4 +254,14 @@ class RecordDecoder:
         return True
 
 
-__all__ = ["RecordDecoder", "check_success", "dig", "select_items", "server_message"]
+__all__ = [
+    "RecordDecoder",
+    "RecordRejection",
+    "check_envelope",
+    "check_success",
+    "dig",
+    "screen_items",
+    "select_items",
+    "server_message",
+    "source_key",
+]

@@ -12,8 +12,16 @@ what happened                           raised after the retries are spent
 connection refused / reset, timeout     :class:`SourceUnavailableError` (names the system URL)
 status in ``retry.retry_statuses``      :class:`RetriableSyncError` (``retry_after`` if sent)
 401 / 403                               :class:`AuthenticationError` (OAuth2: after one refresh)
+an HTML page where JSON was asked for   retried like a 503, then :class:`RetriableSyncError` saying what
+(HTTP 2xx: a proxy's or gateway's page)  arrived (first bytes, digit runs masked)
+a body over ``max_response_bytes``      :class:`~connectors.http.body.ResponseTooLargeError` (fatal); the
+                                        cap holds while streaming, memory stays bounded
 body that is not the JSON we expect     :class:`FatalSyncError` with a readable excerpt
 =====================================  ==========================================================
+
+JSON is decoded by :func:`connectors.common.jsontext.parse_json`: values that cannot be represented (``NaN``,
+``1e400``, lone surrogates, repeated keys) never raise here; :meth:`Transport.get_document` hands them on,
+marked, for the reader to reject record by record (:func:`connectors.common.records.screen_items`).
 
 Other statuses are returned to the caller (a reader makes them fatal; a writer decides between
 ``superseded`` and :class:`WriteRejectedError`). ``sleep``, ``clock`` and ``random`` are injectable so that
@@ -33,6 +41,7 @@ from typing import Any, Protocol
 import requests
 from requests.auth import AuthBase
 
+from connectors.common.jsontext import JsonDocument, JsonTextError, find_problems, parse_json
 from gateway.contract.errors import (
     AuthenticationError,
     FatalSyncError,
@@ -40,6 +49,7 @@ from gateway.contract.errors import (
     SourceUnavailableError,
 )
 
+from .body import DEFAULT_MAX_RESPONSE_BYTES, first_bytes, looks_like_html, mask_digits, peek, read_capped
 from .ratelimit import TokenBucket
 from .retry import BackoffPolicy, parse_retry_after
 from .settings import RateLimitConfig, RetryConfig, TimeoutConfig
@@ -51,13 +61,19 @@ _RETRIABLE_EXCEPTIONS = (
     requests.exceptions.Timeout,
     requests.exceptions.ChunkedEncodingError,
 )
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._-]+)", re.IGNORECASE)
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
 _EXCERPT_CHARS = 300
 
 
 def describe_body(response: requests.Response) -> str:
-    """A short, human-readable account of a response body for error messages (HTML pages by their title)."""
+    """A short, human-readable account of a response body for error messages (HTML pages by their title);
+    runs of six or more digits are masked (an error page may echo an ID number)."""
+    return mask_digits(_describe(response))
+
+
+def _describe(response: requests.Response) -> str:
     content_type = response.headers.get("Content-Type", "")
     text = _text(response, content_type)
     if "html" in content_type.lower() or text.lstrip()[:1] == "<":
@@ -124,8 +140,10 @@ class Transport:
         clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
         accept: str = "application/json",
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.config = config
+        self.max_response_bytes = max_response_bytes
         self.session = session or requests.Session()
         self.session.headers.update({"Accept": accept, **config.headers})
         self.auth: AuthBase | None = None
@@ -162,7 +180,9 @@ class Transport:
     ) -> requests.Response:
         """Send with retries. Returns the final response unless it is a retried status, 401/403 or none.
 
-        ``stream=True`` leaves the body unread, so that the caller can stop reading at a size limit."""
+        ``stream=True`` leaves the body unread, so that the caller can stop reading at a size limit
+        (:meth:`read_body`); responses this method turns into errors are then read only as far as a message
+        needs (:func:`~connectors.http.body.peek`)."""
         url = self.url(path_or_url)
         label = self.config.label
         attempts = self.config.retry.max_attempts
@@ -201,15 +221,18 @@ class Transport:
             status = response.status_code
             if authenticate and status in (401, 403):
                 if not refreshed and isinstance(self.auth, RefreshableAuth) and self.auth.refresh():
+                    response.close()
                     refreshed = True
                     log.info("%s: HTTP %s, retrying once with fresh credentials", label, status)
                     attempt -= 1
                     continue
+                peek(response)
                 raise AuthenticationError(
                     f"{label}: {method} {_path(url)} refused our credentials (HTTP {status}): "
                     f"{describe_body(response)}"
                 )
             if status in self.config.retry.retry_statuses:
+                peek(response)
                 if attempt >= attempts:
                     raise RetriableSyncError(
                         f"{label}: {method} {_path(url)} answered HTTP {status} after {attempt} attempt(s): "
@@ -224,6 +247,53 @@ class Transport:
         """POST a token request (OAuth2); uses retries and the rate limit, never the connector's own auth."""
         return self.request("POST", url, data=form, authenticate=False, auth=auth)
 
+    def read_body(self, response: requests.Response, where: str) -> bytes:
+        """The body of a ``stream=True`` response, at most ``max_response_bytes`` of it."""
+        return read_capped(response, self.max_response_bytes, where=where, setting="max_response_bytes")
+
+    def get_document(
+        self,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[requests.Response, JsonDocument]:
+        """GET a JSON body, read under the size cap; values that cannot be represented come back marked
+        (``document.screen``) for the caller to reject record by record.
+
+        An HTML page with a 2xx status (a proxy's or gateway's error page) is retried like a 503; any other
+        outcome that is not JSON is a :class:`FatalSyncError` a person can read."""
+        label = self.config.label
+        attempts = self.config.retry.max_attempts
+        attempt = 0
+        while True:
+            attempt += 1
+            response = self.request("GET", path_or_url, params=params, headers=headers, stream=True)
+            where = f"{label}: GET {_path(response.url)}"
+            if not response.ok:
+                peek(response)
+                raise FatalSyncError(f"{where} answered HTTP {response.status_code}: {describe_body(response)}")
+            try:
+                content = self.read_body(response, where)
+            except RetriableSyncError as exc:  # the connection broke mid-body: as retriable as a reset
+                if attempt >= attempts:
+                    raise
+                self._wait(attempt, None, str(exc))
+                continue
+            content_type = response.headers.get("Content-Type", "")
+            if looks_like_html(content, content_type):
+                what = (f"{where} answered HTTP {response.status_code} with {describe_body(response)} instead of "
+                        f"JSON (a proxy's or gateway's page?); Content-Type {content_type or 'none'!r}, first bytes "
+                        f"{first_bytes(content)}")
+                if attempt >= attempts:
+                    raise RetriableSyncError(
+                        f"{what}; {attempt} attempt(s)",
+                        retry_after=parse_retry_after(response.headers.get("Retry-After"), now=self._clock()),
+                    )
+                self._wait(attempt, response.headers, f"GET {_path(response.url)}: an HTML page instead of JSON")
+                continue
+            return response, self._parse(response, content, where)
+
     def get_json(
         self,
         path_or_url: str,
@@ -231,22 +301,22 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> tuple[requests.Response, Any]:
-        """GET and decode a JSON body; any other outcome is a :class:`FatalSyncError` a person can read."""
-        response = self.request("GET", path_or_url, params=params, headers=headers)
-        if not response.ok:
-            raise FatalSyncError(
-                f"{self.config.label}: GET {_path(response.url)} answered HTTP {response.status_code}: "
-                f"{describe_body(response)}"
-            )
-        return response, self.decode_json(response)
+        """Like :meth:`get_document`, for callers without records to reject: a value anywhere in the body that
+        cannot be represented is a :class:`FatalSyncError` naming its path and rule."""
+        response, document = self.get_document(path_or_url, params=params, headers=headers)
+        return response, _strict(document, f"{self.config.label}: GET {_path(response.url)}")
 
     def decode_json(self, response: requests.Response) -> Any:
+        """Decode an already read (not streamed) response as strictly as :meth:`get_json`."""
+        where = f"{self.config.label}: {response.request.method} {_path(response.url)}"
+        return _strict(self._parse(response, response.content or b"", where), where)
+
+    def _parse(self, response: requests.Response, content: bytes, where: str) -> JsonDocument:
         try:
-            return response.json()
-        except ValueError:
+            return parse_json(content, charset=_charset(response.headers.get("Content-Type", "")))
+        except JsonTextError as exc:
             raise FatalSyncError(
-                f"{self.config.label}: {response.request.method} {_path(response.url)} answered "
-                f"HTTP {response.status_code} with {describe_body(response)}, not JSON"
+                f"{where} answered HTTP {response.status_code} with {describe_body(response)}, not JSON ({exc})"
             ) from None
 
     def close(self) -> None:
@@ -270,6 +340,20 @@ def _reason(exc: Exception) -> str:
         if pattern in text:
             return pattern.lower()
     return f"{type(exc).__name__}: {text[:200]}"
+
+
+def _strict(document: JsonDocument, where: str) -> Any:
+    if document.screen:
+        problems = find_problems(document.value, damaged=document.damaged, limit=3)
+        if problems:
+            shown = "; ".join(f"{p.path or '$'}: {p.message} [{p.rule}]" for p in problems)
+            raise FatalSyncError(f"{where}: the response holds values that cannot be used: {shown}")
+    return document.value
+
+
+def _charset(content_type: str) -> str | None:
+    match = _CHARSET.search(content_type)
+    return match.group(1) if match else None
 
 
 def _path(url: str) -> str:

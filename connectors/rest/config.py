@@ -31,6 +31,7 @@ from connectors.common.settings import (
     discriminator_tags,
     validated,
 )
+from connectors.http.body import DEFAULT_MAX_RESPONSE_BYTES
 from connectors.http.settings import RateLimitConfig, RetryConfig, TimeoutConfig
 from connectors.http.signing import SignatureConfig
 from gateway.contract.errors import ConfigError
@@ -204,6 +205,9 @@ class RestConfig(_Model):
     timeout: TimeoutConfig = Field(default_factory=TimeoutConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     rate_limit: RateLimitConfig | None = None
+    max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, ge=1024)
+    """Largest response body read, in bytes (default 64 MiB); enforced while streaming, so a larger answer fails
+    its page with an error naming this key and memory stays bounded."""
     auth: AuthConfig | None = None
     check: CheckConfig | None = None
     streams: dict[str, StreamConfig] = Field(default_factory=dict)

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from connectors.common.declarative import DeclarativeConnector
 from connectors.common.paginators import PageRequest, make_paginator
-from connectors.common.records import check_success, select_items
+from connectors.common.records import check_envelope, check_success, select_items
 from connectors.http.transport import Transport
 from gateway.contract.connector import Page, SyncMode, WriteOperation, WriteResult
 from gateway.contract.errors import FatalSyncError
@@ -39,7 +39,7 @@ class RestConnector(DeclarativeConnector):
         io = self.io
         self.rest_config: RestConfig = parse_config(config)
         self.transport = Transport(self.rest_config, session=io.session, sleep=io.sleep, clock=io.clock,
-                                   random=io.random)
+                                   random=io.random, max_response_bytes=self.rest_config.max_response_bytes)
         self.transport.auth = build_auth(
             self.rest_config.auth, self.secrets, fetch_token=self.transport.fetch_token, clock=io.clock
         )
@@ -60,8 +60,12 @@ class RestConnector(DeclarativeConnector):
         name = cfg.check.stream if cfg.check is not None and cfg.check.stream else next(iter(cfg.streams))
         stream = cfg.streams[name]
         request = make_paginator(stream.pagination).request(PageRequest(stream.path, dict(stream.params)))
-        _, body = self.transport.get_json(request.url, params=request.params, headers=stream.headers or None)
+        _, document = self.transport.get_document(request.url, params=request.params,
+                                                  headers=stream.headers or None)
         where = f"{cfg.label} stream {name!r}"
+        body = document.value
+        if document.screen:  # records with bad values are the read's business; a broken envelope is ours
+            check_envelope(body, stream.record_selector, where=where, damaged=document.damaged)
         check_success(body, stream.success, where=where)
         items = select_items(body, stream.record_selector, where=where)
         return f"{where}: first page answered with {len(items)} record(s)"

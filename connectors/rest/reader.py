@@ -1,5 +1,9 @@
 """Reading one REST stream: GET a page, check the envelope, select the records; the paging loop (and its
 re-anchoring, which keeps records that change while we page) is :func:`connectors.common.reader.read_pages`.
+
+A page whose body holds values that cannot be represented (``NaN``, ``1e400``, a 10,000-digit integer, a lone
+surrogate, a repeated key) is screened: a record holding one becomes a rejection naming its source key, the
+field and the rule, the others are delivered; such a value in the envelope fails the page.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from typing import Any
 from gateway.contract.connector import Page, SyncMode
 from connectors.common.paginators import PageRequest
 from connectors.common.reader import read_pages
-from connectors.common.records import check_success, select_items
+from connectors.common.records import check_envelope, check_success, screen_items, select_items
 from connectors.http.transport import Transport
 
 from .config import StreamConfig
@@ -30,9 +34,16 @@ def read_stream(
     where = f"{transport.config.label} stream {name!r}"
 
     def fetch(request: PageRequest) -> tuple[Any, Any, list[Any]]:
-        response, body = transport.get_json(request.url, params=request.params, headers=stream.headers or None)
+        response, document = transport.get_document(request.url, params=request.params,
+                                                    headers=stream.headers or None)
+        body = document.value
+        if document.screen:
+            check_envelope(body, stream.record_selector, where=where, damaged=document.damaged)
         check_success(body, stream.success, where=where)
-        return response, body, select_items(body, stream.record_selector, where=where)
+        items = select_items(body, stream.record_selector, where=where)
+        if document.screen:
+            items = screen_items(items, stream.primary_key, where=where, damaged=document.damaged)
+        return response, body, items
 
     return read_pages(
         fetch,

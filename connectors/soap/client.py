@@ -10,9 +10,12 @@ connection refused / timeout, 429/502/503/504   retried by the shared transport,
 SOAP Fault                                      by the fault rules (:mod:`connectors.soap.faults`); ``retry``
                                                 faults are retried here with the same backoff policy
 HTTP 500 without a Fault (an IIS error page)    retried, then :class:`RetriableSyncError` naming the page title
+HTTP 2xx with an HTML page (a proxy's page),    retried like a 503, then :class:`RetriableSyncError` saying what
+when reading                                    arrived (first bytes, digit runs masked)
 truncated XML                                   retried, then :class:`RetriableSyncError` ("truncated")
 empty body, HTML page, other 4xx/5xx            :class:`FatalSyncError` that says what arrived
-oversized body, DTD, too deep                   :class:`~connectors.soap.hardening.UnsafeXmlError` (fatal)
+oversized body, DTD, too deep                   :class:`~connectors.soap.hardening.UnsafeXmlError` (fatal); the
+                                                size cap (``limits.max_bytes``) holds while streaming
 =============================================  =================================================================
 
 The WSDL is loaded on first use (``check()`` must be able to report a WSDL that cannot be fetched).
@@ -30,6 +33,7 @@ import requests
 from lxml import etree
 from requests.auth import HTTPBasicAuth
 
+from connectors.http.body import ResponseTooLargeError, first_bytes, looks_like_html, read_capped
 from connectors.http.retry import BackoffPolicy
 from connectors.http.transport import Transport, describe_body
 from gateway.contract.errors import ConfigError, FatalSyncError, RetriableSyncError
@@ -207,16 +211,23 @@ class SoapClient:
                 self._sleep(delay)
 
     def _answer(self, response: requests.Response, where: str, writing: bool) -> CallResult:
-        content = _read_capped(response, self.limits.max_bytes, where)
+        try:
+            content = read_capped(response, self.limits.max_bytes, where=f"{where}: POST {response.url.split('?')[0]}",
+                                  setting="limits.max_bytes")
+        except ResponseTooLargeError as exc:
+            raise UnsafeXmlError(str(exc)) from None
         status = response.status_code
         content_type = response.headers.get("Content-Type", "")
         if not content.strip():
             raise FatalSyncError(f"{where}: HTTP {status} with an empty body instead of a SOAP envelope")
-        looks_html = "html" in content_type.lower() or content.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
-        if looks_html:
+        if "html" in content_type.lower() or looks_like_html(content, content_type):  # never a SOAP envelope
             described = describe_body(response)
             if status >= 500:
                 raise _TryAgain(RetriableSyncError(f"{where}: HTTP {status} with {described}"))
+            if 200 <= status < 300 and not writing:  # a proxy's or gateway's page in place of the answer
+                raise _TryAgain(RetriableSyncError(
+                    f"{where}: HTTP {status} with {described} instead of a SOAP envelope (a proxy's or gateway's "
+                    f"page?); Content-Type {content_type or 'none'!r}, first bytes {first_bytes(content)}"))
             raise FatalSyncError(f"{where}: HTTP {status} with {described} instead of a SOAP envelope "
                                  f"(wrong address, or a proxy's page?)")
         decoded = decode_xml(content, charset_of(content_type))
@@ -251,32 +262,6 @@ class _TryAgain(Exception):
     def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-def _read_capped(response: requests.Response, limit: int, where: str) -> bytes:
-    """The body, refusing to read past ``limit`` bytes (a huge answer must not exhaust memory)."""
-    declared = response.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        response.close()
-        raise UnsafeXmlError(f"{where}: the response announces {int(declared):,} bytes, over the limit of "
-                             f"{limit:,} (limits.max_bytes)")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        for chunk in response.iter_content(chunk_size=256 * 1024):
-            size += len(chunk)
-            if size > limit:
-                raise UnsafeXmlError(f"{where}: the response exceeds the limit of {limit:,} bytes (limits.max_bytes); "
-                                     f"stopped reading")
-            chunks.append(chunk)
-    except requests.exceptions.ChunkedEncodingError as exc:
-        raise RetriableSyncError(f"{where}: the connection broke while reading the answer ({size:,} bytes "
-                                 f"received): {type(exc).__name__}") from None
-    finally:
-        response.close()
-    content = b"".join(chunks)
-    response._content = content  # lets describe_body() read it again
-    return content
 
 
 __all__ = ["CallResult", "SoapClient"]

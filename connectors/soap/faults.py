@@ -7,11 +7,20 @@ Chinese systems, mostly *why* only in free text (``身份验证失败``). The ma
 ==============================================  =======  =========================================
 fault                                            action   raised
 ==============================================  =======  =========================================
-message mentions authentication / 身份验证 …     auth     :class:`AuthenticationError`
-``Server`` / ``Receiver``                        retry    retried, then :class:`RetriableSyncError`
+code, subcode or message says authentication     auth     :class:`AuthenticationError`
+(``Client.Authentication``, ``wsse:Failed-
+Authentication``, 身份验证 …)
+``Server`` / ``Receiver`` (``Server.Busy`` …)    retry    retried, then :class:`RetriableSyncError`
+``VersionMismatch`` / ``MustUnderstand`` /       abort    :class:`FatalSyncError`: our envelope is
+``DataEncodingUnknown``                                   wrong for every record, reading or writing
 ``Client`` / ``Sender`` / anything else          reject   reading: :class:`FatalSyncError`;
                                                           writing: :class:`WriteRejectedError`
 ==============================================  =======  =========================================
+
+Codes are classified by their *base*: SOAP 1.1 refines a code with dots (``soap:Server.Busy``,
+``Client.Authentication``: base ``Server``/``Client``, the rest is the subcode); SOAP 1.2 nests ``Subcode``
+elements under ``Code`` (read as one dotted subcode, ``Busy.Later``). Custom codes outside the SOAP namespace
+(``app:Busy``) have no base the table knows: ``reject``, unless a rule from the YAML says otherwise.
 """
 
 from __future__ import annotations
@@ -32,19 +41,27 @@ from gateway.contract.errors import (
 
 FaultAction = Literal["auth", "retry", "reject", "abort"]
 _AUTH = re.compile(
-    r"authenticat|unauthori[sz]|password|credential|usernametoken|security token|login failed|"
+    r"authenticat|unauthori[sz]|password|credential|usernametoken|security ?token|login failed|"
+    r"invalidsecurity|failedcheck|"
     r"身份验证|认证失败|鉴权|用户名或密码|密码错误|未授权|无权访问",
     re.IGNORECASE,
 )
+_RETRY_BASES = frozenset({"Server", "Receiver"})
+_ABORT_BASES = frozenset({"VersionMismatch", "MustUnderstand", "DataEncodingUnknown"})
 
 
 @dataclass(frozen=True, slots=True)
 class SoapFault:
-    code: str  # local part: Client, Server, Sender, Receiver, or a custom code
+    code: str  # local part as sent: Client, Server.Busy, Sender, Receiver, or a custom code
     message: str
     subcode: str | None = None
     detail: str = ""
     soap12: bool = False
+
+    @property
+    def base(self) -> str:
+        """The code without its dotted refinements: ``Server.Busy`` → ``Server``."""
+        return self.code.partition(".")[0]
 
     def __str__(self) -> str:
         sub = f"/{self.subcode}" if self.subcode else ""
@@ -83,25 +100,39 @@ def read_fault(body: etree._Element) -> SoapFault | None:
     if "Code" in children:  # SOAP 1.2
         code_el = children["Code"]
         value = next((c for c in code_el if etree.QName(c).localname == "Value"), None)
-        sub = next((c for c in code_el if etree.QName(c).localname == "Subcode"), None)
-        sub_value = next((c for c in sub if etree.QName(c).localname == "Value"), None) if sub is not None else None
         reason = children.get("Reason")
         text = next((c for c in reason if etree.QName(c).localname == "Text"), None) if reason is not None else None
-        return SoapFault(_local(value.text if value is not None else ""), _text(text),
-                         _local(sub_value.text) if sub_value is not None else None,
+        return SoapFault(_local(value.text if value is not None else ""), _text(text), _subcodes(code_el),
                          _text(children.get("Detail")), True)
     return SoapFault(_local(children["faultcode"].text if "faultcode" in children else ""),
                      _text(children.get("faultstring")), None, _text(children.get("detail")), False)
+
+
+def _subcodes(code: etree._Element) -> str | None:
+    """SOAP 1.2 ``Subcode/Value`` chain, outermost first, joined with dots (``Busy.Later``)."""
+    values: list[str] = []
+    current: etree._Element | None = code
+    while current is not None and len(values) < 8:
+        sub = next((c for c in current if isinstance(c.tag, str) and etree.QName(c).localname == "Subcode"), None)
+        if sub is None:
+            break
+        value = next((c for c in sub if isinstance(c.tag, str) and etree.QName(c).localname == "Value"), None)
+        if value is not None and _local(value.text):
+            values.append(_local(value.text))
+        current = sub
+    return ".".join(values) or None
 
 
 def classify(fault: SoapFault, rules: list[FaultRule]) -> FaultAction:
     for rule in rules:
         if rule.matches(fault):
             return rule.action
-    if _AUTH.search(f"{fault.message} {fault.subcode or ''} {fault.detail}"):
+    if _AUTH.search(f"{fault.code} {fault.subcode or ''} {fault.message} {fault.detail}"):
         return "auth"
-    if fault.code in ("Server", "Receiver"):
+    if fault.base in _RETRY_BASES:
         return "retry"
+    if fault.base in _ABORT_BASES:
+        return "abort"
     return "reject"
 
 

@@ -158,13 +158,17 @@ def test_html_502_page_gives_a_clear_message() -> None:
 
 
 @responses.activate
-def test_html_page_with_200_is_fatal_not_a_json_traceback() -> None:
+def test_html_page_with_200_is_retried_like_a_503_not_a_json_traceback() -> None:
+    """A proxy's login or error page served as HTTP 200 is a transient outage of the real system: retried, and
+    after the last attempt a RetriableSyncError that says what arrived instead of JSON."""
     responses.get(URL, body="<html><title>统一身份认证 登录</title></html>", content_type="text/html")
     connector, _ = _connector()
-    with pytest.raises(FatalSyncError) as info:
+    with pytest.raises(RetriableSyncError) as info:
         _read_all(connector)
-    assert "HTML page ('统一身份认证 登录'), not JSON" in str(info.value)
-    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert "HTML page ('统一身份认证 登录')" in str(info.value) and "instead of JSON" in str(info.value)
+    assert len(responses.calls) == 4
+    assert info.value.__cause__ is None  # no JSON decoder traceback chained behind it
+    assert info.value.__context__ is None or info.value.__suppress_context__
 
 
 @responses.activate

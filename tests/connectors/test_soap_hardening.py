@@ -95,7 +95,7 @@ def test_too_deep_documents_are_refused() -> None:
     [
         (200, b"", "text/xml", FatalSyncError, "empty body"),
         (200, b"<html><head><title>\xe7\x99\xbb\xe5\xbd\x95</title></head></html>", "text/html; charset=utf-8",
-         FatalSyncError, "HTML page"),
+         RetriableSyncError, "HTML page"),  # a proxy's page instead of the service: retried like a 503
         (500, b"<html><head><title>Runtime Error</title></head><body>Server Error in '/' Application.</body></html>",
          "text/html", RetriableSyncError, "Runtime Error"),
         (200, envelope(page([record("SCJG1")])).encode()[:-40], "text/xml", RetriableSyncError, "truncated"),

@@ -1,0 +1,161 @@
+"""A response larger than the connector's cap fails its page with an error naming the URL, the cap and the YAML
+key — refused up front when ``Content-Length`` says so, stopped while streaming otherwise — and memory stays
+bounded by the cap, not by what the server sends (REST ``max_response_bytes``, SOAP ``limits.max_bytes``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Self
+
+import psutil
+import pytest
+import requests
+import responses
+from hostile_testlib import MB, HostileServer, Reply, endless_json, rest_connector
+from soap_testlib import SECRETS, envelope, market_config, page, record
+
+from connectors.http.body import DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeError
+from connectors.rest.config import parse_config
+from connectors.soap import SoapConnector
+from connectors.soap.hardening import UnsafeXmlError
+from gateway.contract.errors import ConfigError, FatalSyncError, RetriableSyncError
+
+BASE = "http://limits.test"
+
+
+def test_the_default_cap_is_64_mib_and_the_key_is_validated() -> None:
+    config = parse_config({"base_url": BASE, "streams": {"s": {"path": "/s", "primary_key": "id"}}})
+    assert config.max_response_bytes == DEFAULT_MAX_RESPONSE_BYTES == 64 * MB
+    with pytest.raises(ConfigError, match="max_response_bytes"):
+        parse_config({"base_url": BASE, "max_response_bytes": 10, "streams": {"s": {"path": "/s", "primary_key": "id"}}})
+
+
+@responses.activate
+def test_a_body_over_the_cap_fails_the_page_naming_url_cap_and_key() -> None:
+    body = b'{"data":[' + b",".join(b'{"id":"R%d","pad":"%s"}' % (n, b"x" * 100) for n in range(200)) + b"]}"
+    responses.get(f"{BASE}/cases", body=body, content_type="application/json")
+    with pytest.raises(ResponseTooLargeError) as info:
+        list(rest_connector(BASE, max_response_bytes=4096).read("cases"))
+    message = str(info.value)
+    assert f"GET {BASE}/cases" in message and "4,096 bytes" in message and "(max_response_bytes)" in message
+    assert isinstance(info.value, FatalSyncError) and not isinstance(info.value, RetriableSyncError)
+
+
+@responses.activate
+def test_a_body_at_the_cap_is_read() -> None:
+    body = b'{"data":[{"id":"R1"}]}'
+    responses.get(f"{BASE}/cases", body=body.ljust(2048), content_type="application/json")
+    (only,) = list(rest_connector(BASE, max_response_bytes=2048).read("cases"))
+    assert [r.source_id for r in only.records] == ["R1"]
+
+
+@responses.activate
+def test_a_huge_error_page_is_only_peeked_at() -> None:
+    responses.get(f"{BASE}/cases", status=503, body=b"<html><title>busy</title>" + b"x" * (5 * MB),
+                  content_type="text/html")
+    with pytest.raises(RetriableSyncError, match="busy"):
+        list(rest_connector(BASE).read("cases"))
+
+
+class PeakRss:
+    """Samples this process's RSS every few milliseconds while in the block; ``growth`` is peak minus start."""
+
+    def __init__(self) -> None:
+        self._process = psutil.Process()
+        self._stop = threading.Event()
+        self.start = self.peak = 0
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._process.memory_info().rss)
+            time.sleep(0.002)
+
+    def __enter__(self) -> Self:
+        self.start = self.peak = self._process.memory_info().rss
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._process.memory_info().rss)
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.start
+
+
+@pytest.mark.parametrize("announce", [False, True], ids=["streamed", "content-length"])
+def test_100_mb_from_a_real_server_with_a_1_mb_cap_keeps_memory_bounded(announce: bool) -> None:
+    total = 100 * MB
+    headers = {"Content-Type": "application/json"}
+    if announce:
+        headers["Content-Length"] = str(total + 64 * 1024)
+    with HostileServer() as server:
+        server.route("/cases", Reply(headers=headers, stream=endless_json(total)))
+        connector = rest_connector(server.url, max_response_bytes=1 * MB)
+        with PeakRss() as rss, pytest.raises(ResponseTooLargeError) as info:
+            list(connector.read("cases"))
+        time.sleep(0.05)
+        sent = server.sent["/cases"]
+    message = str(info.value)
+    assert f"GET {server.url}/cases" in message and "1,048,576 bytes" in message and "max_response_bytes" in message
+    assert ("Content-Length" in message) is announce
+    assert rss.growth < 40 * MB, f"RSS grew by {rss.growth / MB:.1f} MB reading a 100 MB body with a 1 MB cap"
+    assert sent < 50 * MB, f"the server got {sent / MB:.1f} MB onto the socket: the client kept reading"
+
+
+def _soap_server(stream: Callable[[], Iterator[bytes]] | None = None, body: bytes = b"",
+                 headers: dict[str, str] | None = None) -> tuple[HostileServer, dict[str, Any]]:
+    server = HostileServer()
+    server.route("/ScjgService.asmx", Reply(headers=headers or {"Content-Type": "text/xml; charset=utf-8"},
+                                            body=body, stream=stream))
+    return server, {"address": f"{server.url}/ScjgService.asmx"}
+
+
+def endless_soap(total: int) -> Callable[[], Iterator[bytes]]:
+    head, _, tail = envelope(page(["@@"])).partition("@@")
+
+    def generate() -> Iterator[bytes]:
+        yield head.encode()
+        produced, n = 0, 0
+        while produced < total:
+            chunk = "".join(record(f"SCJG{n + k}") for k in range(200)).encode()
+            n += 200
+            produced += len(chunk)
+            yield chunk
+        yield tail.encode()
+
+    return generate
+
+
+def test_soap_answers_obey_limits_max_bytes_on_a_real_server(tmp_path: Path) -> None:
+    server, extra = _soap_server(stream=endless_soap(100 * MB))
+    with server:
+        session = requests.Session()
+        session.trust_env = False
+        connector = SoapConnector(market_config(tmp_path, limits={"max_bytes": 1 * MB}, **extra), secrets=SECRETS,
+                                  session=session, sleep=lambda s: None)
+        with PeakRss() as rss, pytest.raises(UnsafeXmlError) as info:
+            list(connector.read("cases"))
+        time.sleep(0.05)
+        sent = server.sent["/ScjgService.asmx"]
+    message = str(info.value)
+    assert "limits.max_bytes" in message and "1,048,576 bytes" in message and f"POST {server.url}/ScjgService.asmx" in message
+    assert rss.growth < 40 * MB and sent < 50 * MB
+
+
+def test_a_body_cut_short_on_a_real_server_is_retried_then_read() -> None:
+    cut = Reply(headers={"Content-Type": "application/json", "Content-Length": "5000"}, body=b'{"data":[{"id":"R')
+    with HostileServer() as server:
+        server.route("/cases", cut, Reply(body=b'{"data":[{"id":"R1"}]}'))
+        c = rest_connector(server.url, retry={"max_attempts": 2, "backoff_seconds": 0, "jitter": False})
+        (only,) = list(c.read("cases"))
+        assert [r.source_id for r in only.records] == ["R1"] and server.hits["/cases"] == 2
+        server.route("/cases", cut)
+        with pytest.raises(RetriableSyncError, match="connection broke while reading"):
+            list(c.read("cases"))
