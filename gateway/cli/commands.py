@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -21,6 +21,8 @@ from gateway.cli.options import (
     sandbox_app,
 )
 from gateway.cli.output import console, fail, print_json, print_table
+from gateway.contract.errors import TongbanError
+
 
 @app.command()
 @guard
@@ -177,20 +179,11 @@ def dead_letters_list(
     json_out: JsonOpt = False,
 ) -> None:
     """Dead letters with the reason naming record, field and rule."""
-    from sqlalchemy import select
-
-    from gateway.store.tables import dead_letters
+    from gateway.store.queries import dead_letter_listing
 
     runtime = runtime_from(systems, database_url)
-    d = dead_letters.c
-    query = select(d.id, d.kind, d.system, d.source_id, d.case_no, d.status, d.attempts, d.reason, d.mapping_version,
-                   d.updated_at).order_by(d.id).limit(limit)
-    if system:
-        query = query.where(d.system == system)
-    if not all_:
-        query = query.where(d.status == "open")
     with runtime.engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(query).mappings()]
+        rows = dead_letter_listing(conn, system=system, include_resolved=all_, limit=limit)
     if json_out:
         print_json(rows)
         return
@@ -322,7 +315,8 @@ def connector_new(
 @guard
 def db_upgrade(database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Create or migrate the ledger schema (Alembic)."""
-    from gateway.store.db import database_url as resolve, make_engine
+    from gateway.store.db import database_url as resolve
+    from gateway.store.db import make_engine
     from gateway.store.migrate import upgrade
 
     engine = make_engine(database_url)

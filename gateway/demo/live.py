@@ -23,6 +23,7 @@ import requests
 
 from gateway.cli.output import console, print_table
 from gateway.demo.once import DemoWorld, demo_world
+from gateway.demo.processes import PROC, group_members
 from gateway.orchestration.airflow_env import airflow_command, airflow_env
 from gateway.orchestration.naming import all_dag_ids
 
@@ -80,7 +81,7 @@ class Children:
             except subprocess.TimeoutExpired:
                 pass
         time.sleep(0.2)
-        return [pid for g in groups.values() for pid in _group_members(g)]
+        return [pid for g in groups.values() for pid in group_members(g)]
 
 
 def _terminate_with_parent() -> None:
@@ -101,24 +102,9 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         pass
 
 
-def _group_members(pgid: int) -> list[int]:
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
-
-
 def _group_alive(pgid: int) -> bool:
-    if Path("/proc").is_dir():
-        return bool(_group_members(pgid))
+    if PROC.is_dir():
+        return bool(group_members(pgid))
     try:
         os.killpg(pgid, 0)
         return True
@@ -188,20 +174,17 @@ def _password(home: Path, username: str, timeout: float = 60) -> str:
 
 
 def _ledger_summary(world: DemoWorld) -> dict[str, Any]:
-    from sqlalchemy import func, select
-
     from gateway.ops.alerts import alert_counts
+    from gateway.store import outbox
     from gateway.store.db import make_engine
-    from gateway.store.tables import cases, outbox
+    from gateway.store.queries import live_case_count
 
     engine = make_engine(world.database_url)
     try:
         with engine.connect() as conn:
-            held = conn.execute(select(func.count()).select_from(cases).where(cases.c.deleted.is_(False))).scalar_one()
-            pending = conn.execute(select(func.count()).select_from(outbox).where(outbox.c.status == "pending")
-                                   ).scalar_one()
-            delivered = conn.execute(select(func.count()).select_from(outbox).where(outbox.c.status == "delivered")
-                                     ).scalar_one()
+            held = live_case_count(conn)
+            pending = outbox.pending_count(conn)
+            delivered = outbox.count_with_status(conn, outbox.DELIVERED)
         return {"cases": held, "outbox pending": pending, "delivered": delivered, "alerts": alert_counts(engine)}
     except Exception as exc:  # noqa: BLE001 - a busy SQLite file must not end the demo
         return {"ledger": f"unavailable ({type(exc).__name__})"}
@@ -317,17 +300,17 @@ def guard(argv: list[str], grace: float = 20.0) -> int:
     while child.poll() is None and not stopping:
         time.sleep(0.2)
     me, pgid = os.getpid(), os.getpgid(0)
-    others = [p for p in _group_members(pgid) if p != me]
+    others = [p for p in group_members(pgid) if p != me]
     for pid in others:
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and [p for p in _group_members(pgid) if p != me]:
+    while time.monotonic() < deadline and [p for p in group_members(pgid) if p != me]:
         child.poll()
         time.sleep(0.2)
-    for pid in [p for p in _group_members(pgid) if p != me]:
+    for pid in [p for p in group_members(pgid) if p != me]:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -136,8 +136,8 @@ def _certificates(world: DemoWorld, say: Callable[[str], None]) -> None:
     if any(importlib.util.find_spec(m) is None for m in needed):
         say("certificate library not installed: the certificate DAG will say so")
         return
-    from gateway.sharing.certificates import register_issuer_key
     from gateway.crypto.keys import GatewayKeys
+    from gateway.sharing.certificates import register_issuer_key
 
     if not os.environ.get("TONGBAN_KEY_FILE"):
         key_file = world.workdir / "gateway-keys.json"
@@ -265,20 +265,15 @@ def run_demo_once(
 def _check(handle: Any, wired: dict[str, str], systems: SystemsConfig, runtime: Runtime,
            created: list[dict[str, Any]]) -> dict[str, Any]:
     """Compare the outcome with the sandbox's own view."""
-    from sqlalchemy import func, select
-
-    from gateway.store.tables import cases as ledger_cases
-    from gateway.store.tables import dead_letters, outbox
+    from gateway.store import queries
+    from gateway.store.outbox import pending_count
 
     checks: dict[str, Any] = {}
     hall_systems = [n for n in wired if systems.get(n).role == "hall"]
     with runtime.engine.connect() as conn:
-        pending = conn.execute(select(func.count()).select_from(outbox).where(outbox.c.status == "pending")).scalar_one()
-        dead = conn.execute(select(func.count()).select_from(dead_letters).where(dead_letters.c.status == "open")
-                            ).scalar_one()
-        live_department_cases = set(
-            conn.execute(select(ledger_cases.c.case_no).where(ledger_cases.c.deleted.is_(False))).scalars()
-        )
+        pending = pending_count(conn)
+        dead = queries.open_dead_letter_total(conn)
+        live_department_cases = queries.live_case_numbers(conn)
     frontdesk_numbers = {c["case_no"] for c in created}
     for hall in hall_systems:
         cases = requests.get(f"{handle.admin_urls[wired[hall]]}/_sandbox/cases", timeout=60).json()

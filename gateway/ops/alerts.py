@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, and_, case, func, select, update
+from sqlalchemy import Connection, Engine
 
+from gateway.store import alerts as alert_store
 from gateway.store import ledger
-from gateway.store.tables import alerts
 
 AlertKind = Literal["sync_failed", "task_failed", "behind", "deadline", "reconcile"]
 AlertLevel = Literal["yellow", "red", "warning", "error"]
@@ -40,26 +40,9 @@ class AlertSpec:
 
 
 def _upsert(conn: Connection, kind: str, spec: AlertSpec, now: datetime) -> None:
-    a = alerts.c
     details = None if spec.details is None else ledger.dumps(spec.details)
-    changed = conn.execute(
-        update(alerts)
-        .where(a.kind == kind, a.key == spec.key)
-        .values(
-            level=spec.level, message=spec.message, details=details, system=spec.system, case_no=spec.case_no,
-            last_seen_at=now, resolved_at=None,
-            occurrences=case((a.status == "open", a.occurrences + 1), else_=1),  # a comeback counts afresh
-            status="open",
-        )
-    ).rowcount
-    if not changed:
-        conn.execute(
-            alerts.insert().values(
-                kind=kind, key=spec.key, system=spec.system, case_no=spec.case_no, level=spec.level,
-                message=spec.message, details=details, status="open", occurrences=1, first_seen_at=now,
-                last_seen_at=now,
-            )
-        )
+    alert_store.upsert_alert(conn, kind, spec.key, level=spec.level, message=spec.message, details=details,
+                             system=spec.system, case_no=spec.case_no, now=now)
 
 
 def raise_alert(
@@ -84,14 +67,8 @@ def resolve_alerts(engine: Engine, kind: AlertKind, keys: Iterable[str]) -> int:
     keys = list(keys)
     if not keys:
         return 0
-    a = alerts.c
     with engine.begin() as conn:
-        result = conn.execute(
-            update(alerts)
-            .where(a.kind == kind, a.key.in_(keys), a.status == "open")
-            .values(status="resolved", resolved_at=ledger.utcnow())
-        )
-    return max(result.rowcount, 0)
+        return alert_store.resolve_open(conn, kind, keys, now=ledger.utcnow())
 
 
 def sync_alerts(engine: Engine, kind: AlertKind, wanted: Sequence[AlertSpec], *, scope: str | None = None) -> dict[str, int]:
@@ -101,35 +78,21 @@ def sync_alerts(engine: Engine, kind: AlertKind, wanted: Sequence[AlertSpec], *,
     refreshed (a yellow case turning red changes level), and open ones no longer wanted are resolved.
     """
     now = ledger.utcnow()
-    a = alerts.c
     with engine.begin() as conn:
-        where = [a.kind == kind, a.status == "open"]
-        if scope is not None:
-            where.append(a.system == scope)
-        open_keys = set(conn.execute(select(a.key).where(and_(*where))).scalars())
+        open_keys = alert_store.open_keys(conn, kind, system=scope)
         for spec in wanted:
             _upsert(conn, kind, spec, now)
         gone = sorted(open_keys - {s.key for s in wanted})
         for start in range(0, len(gone), 500):
-            conn.execute(
-                update(alerts)
-                .where(a.kind == kind, a.key.in_(gone[start:start + 500]), a.status == "open")
-                .values(status="resolved", resolved_at=now)
-            )
+            alert_store.resolve_open(conn, kind, gone[start:start + 500], now=now)
     return {"open": len(wanted), "new": len({s.key for s in wanted} - open_keys), "resolved": len(gone)}
 
 
 def open_alerts(engine: Engine, *, kind: str | None = None, system: str | None = None,
                 limit: int | None = None) -> list[dict[str, Any]]:
     """Open alerts, most severe first, then newest."""
-    a = alerts.c
-    query = select(alerts).where(a.status == "open")
-    if kind:
-        query = query.where(a.kind == kind)
-    if system:
-        query = query.where(a.system == system)
     with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(query).mappings()]
+        rows = alert_store.open_rows(conn, kind=kind, system=system)
     rows.sort(key=lambda r: (LEVEL_ORDER.get(r["level"], 9), -r["last_seen_at"].timestamp(), r["key"]))
     for row in rows:
         row["details"] = ledger.loads(row["details"])
@@ -138,14 +101,8 @@ def open_alerts(engine: Engine, *, kind: str | None = None, system: str | None =
 
 def alert_counts(engine: Engine) -> dict[str, dict[str, int]]:
     """``{kind: {level: open count}}``."""
-    a = alerts.c
-    counts: dict[str, dict[str, int]] = {}
     with engine.connect() as conn:
-        for kind, level, n in conn.execute(
-            select(a.kind, a.level, func.count()).where(a.status == "open").group_by(a.kind, a.level)
-        ):
-            counts.setdefault(kind, {})[level] = int(n)
-    return counts
+        return alert_store.open_counts(conn)
 
 
 __all__ = [

@@ -10,11 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-
 from gateway.ops.alerts import AlertSpec, sync_alerts
-from gateway.store import ledger
-from gateway.store.tables import runs
+from gateway.store import ledger, queries
 
 if TYPE_CHECKING:
     from gateway.kernel.runtime import Runtime
@@ -24,15 +21,8 @@ def check_freshness(runtime: Runtime, *, now: datetime | None = None) -> dict[st
     """Raise or resolve ``behind`` alerts for every configured system; returns ``{system: seconds since the last
     successful sync or None}`` and the names of the systems behind."""
     now = now or ledger.utcnow()
-    r = runs.c
     with runtime.engine.connect() as conn:
-        last_ok: dict[str, datetime | None] = dict(
-            conn.execute(  # type: ignore[arg-type]
-                select(r.system, func.max(r.finished_at))
-                .where(r.kind == "sync", r.status == "succeeded")
-                .group_by(r.system)
-            ).all()
-        )
+        last_ok = queries.last_successful_sync(conn)
     ages: dict[str, float | None] = {}
     wanted: list[AlertSpec] = []
     for name in runtime.systems.names():

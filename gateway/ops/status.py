@@ -8,38 +8,22 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from gateway.kernel.config import SystemsConfig
-from gateway.store.tables import dead_letters, outbox, runs, watermarks
+from gateway.store import outbox, queries
 
 
 def system_status(engine: Engine, systems: SystemsConfig, *, now: datetime | None = None) -> list[dict[str, Any]]:
     now = now or datetime.now(timezone.utc)
     with engine.connect() as conn:
-        marks = {(r.system, r.stream): r.cursor for r in conn.execute(select(watermarks))}
-        open_dead: dict[str, int] = {
-            system: int(count)
-            for system, count in conn.execute(
-                select(dead_letters.c.system, func.count())
-                .where(dead_letters.c.status == "open")
-                .group_by(dead_letters.c.system)
-            ).tuples()
-        }
-        pending: dict[str, int] = {
-            target: int(count)
-            for target, count in conn.execute(
-                select(outbox.c.target_system, func.count())
-                .where(outbox.c.status == "pending")
-                .group_by(outbox.c.target_system)
-            ).tuples()
-        }
+        marks = queries.watermark_cursors(conn)
+        open_dead = queries.open_dead_letters_by_system(conn)
+        pending = outbox.pending_by_target(conn)
         report = []
         for name in systems.names():
             system = systems.get(name)
-            last = conn.execute(
-                select(runs).where(runs.c.system == name, runs.c.kind == "sync").order_by(runs.c.id.desc()).limit(1)
-            ).mappings().first()
+            last = queries.last_sync_run(conn, name)
             mark = marks.get((name, system.stream))
             report.append(
                 {

@@ -69,14 +69,10 @@ def run_push(target: str) -> dict[str, Any]:
 
 def pending_outbox() -> dict[str, int]:
     """Pending outbox rows per target (what the push DAG has to do)."""
-    from sqlalchemy import func, select
-
-    from gateway.store.tables import outbox
+    from gateway.store.outbox import pending_by_target
 
     with _runtime() as runtime, runtime.engine.connect() as conn:
-        return {t: int(n) for t, n in conn.execute(
-            select(outbox.c.target_system, func.count()).where(outbox.c.status == "pending")
-            .group_by(outbox.c.target_system))}
+        return pending_by_target(conn)
 
 
 def run_deadlines() -> dict[str, Any]:

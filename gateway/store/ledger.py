@@ -3,6 +3,10 @@
 Every function takes a ``Connection`` so that the sync engine can put a page's records, the dead letters, the
 outbox rows and the watermark in one transaction (DESIGN.md step 5): crash anywhere, and either all of a page
 is in the ledger or none of it is.
+
+This is the data path's write module: sync, replay and remap (including the pages they read back), runs and
+watermarks, and the reconciliation's stored reports. The outbox's own statements after queueing are in
+:mod:`gateway.store.outbox`; the read-only questions of supervision in :mod:`gateway.store.queries`.
 """
 
 from __future__ import annotations
@@ -12,10 +16,19 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Boolean, Connection, and_, bindparam, func, select, update
+from sqlalchemy import Boolean, Connection, Row, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.store.tables import UtcDateTime, cases, dead_letters, outbox, runs, source_records, watermarks
+from gateway.store.tables import (
+    UtcDateTime,
+    cases,
+    dead_letters,
+    outbox,
+    reconciliations,
+    runs,
+    source_records,
+    watermarks,
+)
 
 _IN_CHUNK = 900  # stays under SQLite's bound-parameter limit on old builds
 
@@ -117,6 +130,18 @@ def touch_source_records(conn: Connection, rows: list[dict[str, Any]]) -> None:
     bulk_write(conn, source_records, [{k: r[k] for k in keep} for r in rows], key=("system", "source_id"))
 
 
+def source_records_after(conn: Connection, system: str, after: str, limit: int) -> Sequence[Row[Any]]:
+    """The next ``limit`` of ``system``'s records by source id after ``after``: ``source_id, cursor, raw`` (a
+    remap pages through every raw payload)."""
+    s = source_records.c
+    return conn.execute(
+        select(s.source_id, s.cursor, s.raw)
+        .where(s.system == system, s.source_id > after)
+        .order_by(s.source_id)
+        .limit(limit)
+    ).all()
+
+
 # -- merged cases ---------------------------------------------------------------------------------------
 
 
@@ -215,6 +240,38 @@ def resolve_dead_letters(conn: Connection, *, kind: str, system: str, stream: st
     return total
 
 
+def open_record_dead_letters_after(conn: Connection, system: str, after_id: int, limit: int) -> Sequence[Row[Any]]:
+    """The next ``limit`` open record dead letters of ``system`` by id after ``after_id``: ``id, source_id, cursor,
+    raw`` (a replay pages through them)."""
+    d = dead_letters.c
+    return conn.execute(
+        select(d.id, d.source_id, d.cursor, d.raw)
+        .where(d.system == system, d.kind == "record", d.status == "open", d.id > after_id)
+        .order_by(d.id)
+        .limit(limit)
+    ).all()
+
+
+def open_push_dead_letters(conn: Connection, system: str) -> Sequence[Row[Any]]:
+    """``id, raw`` of every open push dead letter of ``system`` (the raw payload names the outbox row)."""
+    d = dead_letters.c
+    return conn.execute(select(d.id, d.raw).where(d.system == system, d.kind == "push", d.status == "open")).all()
+
+
+def resolve_dead_letter(conn: Connection, dead_letter_id: int) -> None:
+    """Mark one dead letter resolved (its push was re-queued)."""
+    conn.execute(update(dead_letters).where(dead_letters.c.id == dead_letter_id).values(status="resolved",
+                                                                                        updated_at=utcnow()))
+
+
+def record_dead_letter_counts(conn: Connection, system: str | None = None) -> dict[str, int]:
+    """``status → record dead letters`` (of ``system``, or of every system)."""
+    d = dead_letters.c
+    scope = [d.kind == "record"] + ([d.system == system] if system else [])
+    return {status: int(count)
+            for status, count in conn.execute(select(d.status, func.count()).where(*scope).group_by(d.status))}
+
+
 def open_dead_letter_count(conn: Connection, system: str, kind: str = "record") -> int:
     c = dead_letters.c
     return int(
@@ -258,6 +315,14 @@ def start_run(conn: Connection, *, system: str, kind: str, mode: str | None, wat
 
 def finish_run(conn: Connection, run_id: int, **values: Any) -> None:
     conn.execute(update(runs).where(runs.c.id == run_id).values(finished_at=utcnow(), **values))
+
+
+def add_reconciliation(conn: Connection, *, system: str, day: str, checked_at: datetime, problems: str,
+                       **counts: Any) -> None:
+    """Store one day of a reconciliation report: its counts and hashes (``counts``, by column name) and its
+    problems (JSON text)."""
+    conn.execute(reconciliations.insert().values(system=system, day=day, checked_at=checked_at, **counts,
+                                                 problems=problems))
 
 
 def abandon_stale_runs(conn: Connection, system: str, kind: str) -> int:

@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, func, select, update
 
+from gateway.crypto.pii import PiiCodec
+from gateway.store.outbox import DELIVERED, SUPERSEDED
 from gateway.store.tables import (
     cases,
     certificate_quarantine,
@@ -27,8 +29,6 @@ from gateway.store.tables import (
     source_records,
     webhook_deliveries,
 )
-
-from gateway.crypto.pii import PiiCodec
 
 __all__ = ["purge", "reseal_all"]
 
@@ -41,7 +41,7 @@ def purge(engine: Engine, retention: timedelta, *, dry_run: bool = False,
     plans: list[tuple[str, Any, Any]] = [
         ("dead letters (resolved)", dead_letters, and_(dead_letters.c.status == "resolved",
                                                        dead_letters.c.updated_at < cutoff)),
-        ("outbox rows (delivered/superseded)", outbox, and_(outbox.c.status.in_(["delivered", "superseded"]),
+        ("outbox rows (delivered/superseded)", outbox, and_(outbox.c.status.in_([DELIVERED, SUPERSEDED]),
                                                             outbox.c.created_at < cutoff)),
         ("webhook deliveries (delivered/dead)", webhook_deliveries,
          and_(webhook_deliveries.c.status.in_(["delivered", "dead"]), webhook_deliveries.c.created_at < cutoff)),

@@ -29,6 +29,7 @@ from gateway.contract.errors import FieldIssue, SkippableSyncError
 from gateway.mapping.mapper import Mapper
 from gateway.models import Case, case_document, content_hash, validate_cases
 from gateway.store import ledger
+from gateway.store.outbox import PENDING
 
 
 @dataclass(slots=True)
@@ -300,7 +301,7 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
                     "version": merged["version"],
                     "target_system": target,
                     "operation": "delete" if merged["deleted"] else "upsert",
-                    "status": "pending",
+                    "status": PENDING,
                     "attempts": 0,
                     "next_attempt_at": now,
                     "created_at": now,

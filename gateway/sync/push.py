@@ -18,8 +18,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
-
 from gateway.contract.errors import (
     AuthenticationError,
     FatalSyncError,
@@ -28,9 +26,9 @@ from gateway.contract.errors import (
     RetriableSyncError,
     WriteRejectedError,
 )
-from gateway.store import ledger
+from gateway.store import ledger, outbox
 from gateway.store.lease import Lease
-from gateway.store.tables import cases, outbox
+from gateway.store.outbox import DEAD, DELIVERED, SUPERSEDED, OutboxStatus
 
 if TYPE_CHECKING:
     from gateway.contract.connector import Connector
@@ -97,19 +95,9 @@ def push(
         except FatalSyncError as exc:
             target_report.error = f"{type(exc).__name__}: {exc}"
         with runtime.engine.connect() as conn:
-            target_report.pending = _pending_count(conn, name)
+            target_report.pending = outbox.pending_count(conn, target=name)
     report.duration_s = time.perf_counter() - started
     return report
-
-
-def _pending_count(conn: Any, target: str) -> int:
-    from sqlalchemy import func
-
-    return int(
-        conn.execute(
-            select(func.count()).select_from(outbox).where(outbox.c.target_system == target, outbox.c.status == "pending")
-        ).scalar_one()
-    )
 
 
 def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetReport, *, now: datetime | None) -> None:
@@ -117,16 +105,10 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
     assert system.push is not None
     mapper = runtime.mapper(target)
     engine = runtime.engine
-    o = outbox.c
     while True:
         moment = now or ledger.utcnow()
         with engine.begin() as conn:
-            rows = [dict(r) for r in conn.execute(
-                select(o.id, o.case_no, o.version, o.operation, o.attempts)
-                .where(o.target_system == target, o.status == "pending", o.next_attempt_at <= moment)
-                .order_by(o.id)
-                .limit(system.push.batch_size)
-            ).mappings()]
+            rows = outbox.due_rows(conn, target, now=moment, limit=system.push.batch_size)
             if not rows:
                 return
             newest: dict[str, dict[str, Any]] = {}
@@ -136,21 +118,16 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
                     newest[row["case_no"]] = row
             stale_ids = [r["id"] for r in rows if newest[r["case_no"]]["id"] != r["id"]]
             if stale_ids:
-                conn.execute(update(outbox).where(o.id.in_(stale_ids)).values(status="superseded"))
+                outbox.supersede(conn, stale_ids)
                 report.superseded += len(stale_ids)
-            current = {
-                r.case_no: r
-                for r in conn.execute(
-                    select(cases.c.case_no, cases.c.version, cases.c.data).where(cases.c.case_no.in_(list(newest)))
-                )
-            }
+            current = outbox.current_cases(conn, list(newest))
         for case_no, row in newest.items():
             case = current.get(case_no)
             if case is None:
-                _finish(engine, row["id"], status="dead", error="case no longer in the ledger")
+                _finish(engine, row["id"], status=DEAD, error="case no longer in the ledger")
                 continue
             if case.version > row["version"] and _has_newer_row(engine, target, case_no, row["version"]):
-                _finish(engine, row["id"], status="superseded")
+                _finish(engine, row["id"], status=SUPERSEDED)
                 report.superseded += 1
                 continue
             try:
@@ -176,7 +153,7 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
             except RetriableSyncError as exc:
                 _retry_later(engine, row, str(exc), system.push.max_attempts, target, system.push.stream, report)
                 continue
-            _finish(engine, row["id"], status="delivered", result=result.status)
+            _finish(engine, row["id"], status=DELIVERED, result=result.status)
             if result.status == "duplicate":
                 report.duplicates += 1
             else:
@@ -184,24 +161,14 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
 
 
 def _has_newer_row(engine: Any, target: str, case_no: str, version: int) -> bool:
-    o = outbox.c
     with engine.connect() as conn:
-        return (
-            conn.execute(
-                select(o.id).where(o.target_system == target, o.case_no == case_no, o.version > version).limit(1)
-            ).first()
-            is not None
-        )
+        return outbox.has_newer_row(conn, target, case_no, version)
 
 
-def _finish(engine: Any, row_id: int, *, status: str, result: str | None = None, error: str | None = None) -> None:
+def _finish(engine: Any, row_id: int, *, status: OutboxStatus, result: str | None = None,
+            error: str | None = None) -> None:
     with engine.begin() as conn:
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.id == row_id)
-            .values(status=status, result=result, last_error=error,
-                    delivered_at=ledger.utcnow() if status == "delivered" else None)
-        )
+        outbox.finish(conn, row_id, status, result=result, error=error)
 
 
 def _retry_later(engine: Any, row: dict[str, Any], error: str, max_attempts: int, target: str, stream: str,
@@ -212,11 +179,8 @@ def _retry_later(engine: Any, row: dict[str, Any], error: str, max_attempts: int
         report.dead += 1
         return
     with engine.begin() as conn:
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.id == row["id"])
-            .values(attempts=attempts, last_error=error, next_attempt_at=ledger.utcnow() + backoff(attempts))
-        )
+        outbox.schedule_retry(conn, row["id"], attempts=attempts, error=error,
+                              next_attempt_at=ledger.utcnow() + backoff(attempts))
     report.retried += 1
 
 
@@ -226,8 +190,7 @@ def _dead(engine: Any, target: str, stream: str, row: dict[str, Any], reason: st
     now = ledger.utcnow()
     issue = FieldIssue(record=f"{row['case_no']}@v{row['version']}", field="$", rule="push.rejected", message=reason)
     with engine.begin() as conn:
-        conn.execute(update(outbox).where(outbox.c.id == row["id"]).values(status="dead", last_error=reason,
-                                                                            attempts=row.get("attempts", 0)))
+        outbox.mark_dead(conn, row["id"], reason=reason, attempts=row.get("attempts", 0))
         ledger.add_dead_letters(
             conn,
             [

@@ -27,14 +27,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-
 from gateway.ops.alerts import raise_alert, resolve_alerts
 from gateway.ops.deadlines.calendar import BEIJING
 from gateway.models.hashing import case_document
 from gateway.models.validation import validate_cases
-from gateway.store import ledger
-from gateway.store.tables import cases, dead_letters, outbox, reconciliations, source_records
+from gateway.store import ledger, outbox, queries
 
 if TYPE_CHECKING:
     from gateway.contract.connector import Connector
@@ -145,17 +142,8 @@ def _hall_versions(runtime: Runtime, hall: str, case_nos: list[str],
             if found is not None and not found.get("deleted"):
                 held[case_no] = int(found.get("version", 0))
         return "lookup", held
-    o = outbox.c
     with runtime.engine.connect() as conn:
-        for start in range(0, len(case_nos), 900):
-            chunk = case_nos[start:start + 900]
-            for case_no, version in conn.execute(
-                select(o.case_no, func.max(o.version))
-                .where(o.target_system == hall, o.status == "delivered", o.operation == "upsert",
-                       o.case_no.in_(chunk))
-                .group_by(o.case_no)
-            ):
-                held[case_no] = int(version)
+        held.update(outbox.delivered_versions(conn, hall, case_nos))
     return "receipts", held
 
 
@@ -178,15 +166,10 @@ def reconcile_system(
         if own:
             source_connector.close()
 
-    s = source_records.c
     with runtime.engine.connect() as conn:
-        held = {r.source_id: (r.cursor, r.content_hash, r.case_no, r.deleted)
-                for r in conn.execute(select(s.source_id, s.cursor, s.content_hash, s.case_no, s.deleted)
-                                      .where(s.system == name))}
+        held = queries.source_record_states(conn, name)
         watermark = ledger.get_watermark(conn, name, system.stream)
-        open_dead = set(conn.execute(
-            select(dead_letters.c.source_id).where(dead_letters.c.system == name, dead_letters.c.kind == "record",
-                                                   dead_letters.c.status == "open")).scalars())
+        open_dead = queries.open_record_dead_letter_ids(conn, name)
 
     days: dict[str, DayReport] = {}
     source_pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -240,13 +223,9 @@ def reconcile_system(
         live = {cn: cursor for cursor, _digest, cn, deleted in held.values() if cn and not deleted}
         with runtime.engine.connect() as conn:
             current = {}
-            keys = sorted(live)
-            for start in range(0, len(keys), 900):
-                for case_no, version, origin in conn.execute(
-                    select(cases.c.case_no, cases.c.version, cases.c.origin_system)
-                    .where(cases.c.case_no.in_(keys[start:start + 900]), cases.c.deleted.is_(False))):
-                    if origin != hall:  # a case that came from the hall is the hall's own (its reconciliation)
-                        current[case_no] = version
+            for case_no, version, origin in queries.live_case_versions(conn, sorted(live)):
+                if origin != hall:  # a case that came from the hall is the hall's own (its reconciliation)
+                    current[case_no] = version
         expected = current
         own_hall = hall_connector is None
         hall_conn = hall_connector
@@ -260,9 +239,8 @@ def reconcile_system(
         finally:
             if own_hall and hall_conn is not None:
                 hall_conn.close()
-        o = outbox.c
         with runtime.engine.connect() as conn:
-            queued = set(conn.execute(select(o.case_no).where(o.target_system == hall, o.status == "pending")).scalars())
+            queued = outbox.queued_case_nos(conn, hall)
         for case_no, version in expected.items():
             report = day_of(live[case_no])
             report.hall_expected += 1
@@ -294,13 +272,13 @@ def reconcile_system(
 def _store(runtime: Runtime, report: ReconcileReport) -> None:
     with runtime.engine.begin() as conn:
         for day in report.days:
-            conn.execute(reconciliations.insert().values(
-                system=report.system, day=day.day, checked_at=report.checked_at,
+            ledger.add_reconciliation(
+                conn, system=report.system, day=day.day, checked_at=report.checked_at,
                 **{k: getattr(day, k) for k in ("source_count", "ledger_count", "hall_expected", "hall_count",
                                                 "matched", "missing_in_ledger", "divergent", "extra_in_ledger",
                                                 "rejected", "missing_in_hall", "stale_in_hall", "source_hash",
                                                 "ledger_hash")},
-                problems=ledger.dumps(day.problems)))
+                problems=ledger.dumps(day.problems))
     bad = [d for d in report.days if not d.ok]
     if bad:
         totals = report.totals()

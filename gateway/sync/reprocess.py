@@ -15,13 +15,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
-
 from gateway.contract.connector import RawRecord
 from gateway.crypto.pii import open_text
-from gateway.store import ledger
+from gateway.store import ledger, outbox
 from gateway.store.lease import Lease
-from gateway.store.tables import dead_letters, outbox, source_records
 from gateway.sync.engine import RunReport, _count_columns
 from gateway.sync.ingest import IngestContext, IngestCounts, ingest_page
 
@@ -49,7 +46,6 @@ class ReplayReport:
 
 def replay_dead_letters(runtime: Runtime, *, system: str | None = None) -> ReplayReport:
     report = ReplayReport()
-    d = dead_letters.c
     names = [system] if system else runtime.systems.names()
     for name in names:
         config = runtime.systems.get(name)
@@ -61,12 +57,7 @@ def replay_dead_letters(runtime: Runtime, *, system: str | None = None) -> Repla
             last_id = 0
             while True:
                 with runtime.engine.connect() as conn:
-                    rows = conn.execute(
-                        select(d.id, d.source_id, d.cursor, d.raw)
-                        .where(d.system == name, d.kind == "record", d.status == "open", d.id > last_id)
-                        .order_by(d.id)
-                        .limit(BATCH)
-                    ).all()
+                    rows = ledger.open_record_dead_letters_after(conn, name, last_id, BATCH)
                 if not rows:
                     break
                 last_id = rows[-1].id
@@ -79,26 +70,15 @@ def replay_dead_letters(runtime: Runtime, *, system: str | None = None) -> Repla
                     counts.add(ingest_page(conn, ctx, records))
             report.systems[name] = counts
         with runtime.engine.begin() as conn:
-            requeue = conn.execute(
-                select(d.id, d.raw).where(d.system == name, d.kind == "push", d.status == "open")
-            ).all()
+            requeue = ledger.open_push_dead_letters(conn, name)
             for row in requeue:
-                outbox_id = ledger.loads(row.raw)["outbox_id"]
-                conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id == outbox_id)
-                    .values(status="pending", attempts=0, next_attempt_at=ledger.utcnow(), last_error=None)
-                )
-                conn.execute(update(dead_letters).where(d.id == row.id).values(status="resolved",
-                                                                                 updated_at=ledger.utcnow()))
+                outbox.requeue(conn, ledger.loads(row.raw)["outbox_id"])
+                ledger.resolve_dead_letter(conn, row.id)
             report.requeued_pushes += len(requeue)
-    scope = [d.kind == "record"] + ([d.system == system] if system else [])
     with runtime.engine.connect() as conn:
-        for status, count in conn.execute(select(d.status, func.count()).where(*scope).group_by(d.status)):
-            if status == "open":
-                report.still_open = int(count)
-            elif status == "resolved":
-                report.resolved = int(count)
+        counts_by_status = ledger.record_dead_letter_counts(conn, system)
+    report.still_open = counts_by_status.get("open", 0)
+    report.resolved = counts_by_status.get("resolved", 0)
     return report
 
 
@@ -107,7 +87,6 @@ def remap_system(runtime: Runtime, name: str) -> RunReport:
     config = runtime.systems.get(name)
     mapper = runtime.reload_mapper(name)
     started = time.perf_counter()
-    s = source_records.c
     with Lease(runtime.engine, f"sync:{name}"):
         with runtime.engine.begin() as conn:
             run_id = ledger.start_run(conn, system=name, kind="remap", mode=None, watermark=None)
@@ -117,12 +96,7 @@ def remap_system(runtime: Runtime, name: str) -> RunReport:
         last = ""
         while True:
             with runtime.engine.connect() as conn:
-                rows = conn.execute(
-                    select(s.source_id, s.cursor, s.raw)
-                    .where(s.system == name, s.source_id > last)
-                    .order_by(s.source_id)
-                    .limit(BATCH)
-                ).all()
+                rows = ledger.source_records_after(conn, name, last, BATCH)
             if not rows:
                 break
             last = rows[-1].source_id

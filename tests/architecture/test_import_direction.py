@@ -117,7 +117,6 @@ def _sql_findings(module: str, source: str) -> list[str]:
     return findings
 
 
-@pytest.mark.xfail(strict=True, reason="SQL still being moved into gateway.store (issue 10, in progress)")
 def test_sql_lives_only_in_the_store() -> None:
     """Every statement the core runs is written, and named, in ``gateway.store``; elsewhere code calls it."""
     findings = []

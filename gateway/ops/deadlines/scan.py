@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from gateway.ops.alerts import AlertSpec, sync_alerts
 from gateway.ops.deadlines.calendar import WorkCalendar
 from gateway.ops.deadlines.clock import evaluate
-from gateway.store import ledger
-from gateway.store.tables import cases
+from gateway.store import ledger, queries
 
 _BATCH = 2000
 
@@ -44,16 +43,10 @@ def scan_deadlines(engine: Engine, calendar: WorkCalendar, *, now: datetime | No
     now = now or ledger.utcnow()
     report = DeadlineReport(calendar_known_until=calendar.known_until())
     wanted: list[AlertSpec] = []
-    c = cases.c
     last = ""
     while True:
         with engine.connect() as conn:
-            rows = conn.execute(
-                select(c.case_no, c.data, c.origin_system)
-                .where(c.deleted.is_(False), c.case_no > last)
-                .order_by(c.case_no)
-                .limit(_BATCH)
-            ).all()
+            rows = queries.live_cases_after(conn, last, _BATCH)
         if not rows:
             break
         last = rows[-1].case_no

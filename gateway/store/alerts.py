@@ -1,0 +1,90 @@
+"""The alerts table's statements: open or refresh an alert, resolve alerts, and read the open ones.
+
+:mod:`gateway.ops.alerts` decides what to raise and resolve (and in which transaction); the SQL it runs lives
+here, with the rest of the ledger's statements. One row per (kind, key); a resolved alert keeps its row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from sqlalchemy import Connection, and_, case, func, select, update
+
+from gateway.store.tables import alerts
+
+AlertStatus = Literal["open", "resolved"]
+OPEN: Final = "open"
+RESOLVED: Final = "resolved"
+
+
+def upsert_alert(conn: Connection, kind: str, key: str, *, level: str, message: str, details: str | None,
+                 system: str | None, case_no: str | None, now: datetime) -> None:
+    """Open the alert ``(kind, key)`` or refresh it: an open one counts one more occurrence, a resolved one
+    comes back counting afresh. ``details`` is the JSON text to store."""
+    a = alerts.c
+    changed = conn.execute(
+        update(alerts)
+        .where(a.kind == kind, a.key == key)
+        .values(
+            level=level, message=message, details=details, system=system, case_no=case_no,
+            last_seen_at=now, resolved_at=None,
+            occurrences=case((a.status == OPEN, a.occurrences + 1), else_=1),  # a comeback counts afresh
+            status=OPEN,
+        )
+    ).rowcount
+    if not changed:
+        conn.execute(
+            alerts.insert().values(
+                kind=kind, key=key, system=system, case_no=case_no, level=level,
+                message=message, details=details, status=OPEN, occurrences=1, first_seen_at=now,
+                last_seen_at=now,
+            )
+        )
+
+
+def resolve_open(conn: Connection, kind: str, keys: Sequence[str], *, now: datetime) -> int:
+    """Resolve the open alerts of ``kind`` with these keys; returns how many there were (0 when unknown)."""
+    a = alerts.c
+    result = conn.execute(
+        update(alerts)
+        .where(a.kind == kind, a.key.in_(keys), a.status == OPEN)
+        .values(status=RESOLVED, resolved_at=now)
+    )
+    return max(result.rowcount, 0)
+
+
+def open_keys(conn: Connection, kind: str, *, system: str | None = None) -> set[str]:
+    """Keys of the open alerts of ``kind`` (about ``system`` only, when given)."""
+    a = alerts.c
+    where = [a.kind == kind, a.status == OPEN]
+    if system is not None:
+        where.append(a.system == system)
+    return set(conn.execute(select(a.key).where(and_(*where))).scalars())
+
+
+def open_rows(conn: Connection, *, kind: str | None = None, system: str | None = None) -> list[dict[str, Any]]:
+    """Every column of the open alerts (of ``kind``, about ``system``), unordered; ``details`` as stored."""
+    a = alerts.c
+    query = select(alerts).where(a.status == OPEN)
+    if kind:
+        query = query.where(a.kind == kind)
+    if system:
+        query = query.where(a.system == system)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def open_counts(conn: Connection) -> dict[str, dict[str, int]]:
+    """``{kind: {level: open count}}``."""
+    a = alerts.c
+    counts: dict[str, dict[str, int]] = {}
+    for kind, level, n in conn.execute(
+        select(a.kind, a.level, func.count()).where(a.status == OPEN).group_by(a.kind, a.level)
+    ):
+        counts.setdefault(kind, {})[level] = int(n)
+    return counts
+
+
+__all__ = ["OPEN", "RESOLVED", "AlertStatus", "open_counts", "open_keys", "open_rows", "resolve_open",
+           "upsert_alert"]

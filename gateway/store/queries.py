@@ -1,0 +1,159 @@
+"""The named read statements of supervision and reporting: ``tongban status``, the freshness check, the deadline
+scan, the reconciliation, the demo's summary and ``tongban dead-letters list``.
+
+They read the ledger and never write it. Keeping them here, named, means a reader of ``gateway.ops`` or the CLI
+sees what is asked ("the last sync run of a system") and the one place that knows the schema says how; the data
+path's own statements are in :mod:`gateway.store.ledger`, the queue's in :mod:`gateway.store.outbox`, the
+alerts' in :mod:`gateway.store.alerts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, RowMapping, func, select
+
+from gateway.store.tables import cases, dead_letters, runs, source_records, watermarks
+
+_IN_CHUNK = 900  # stays under SQLite's bound-parameter limit on old builds
+
+
+# -- tongban status ------------------------------------------------------------------------------------
+
+
+def watermark_cursors(conn: Connection) -> dict[tuple[str, str], datetime | None]:
+    """``(system, stream) → cursor`` of every watermark."""
+    return {(r.system, r.stream): r.cursor for r in conn.execute(select(watermarks))}
+
+
+def open_dead_letters_by_system(conn: Connection) -> dict[str, int]:
+    """``system → open dead letters`` (records and pushes), for the systems that have any."""
+    return {
+        system: int(count)
+        for system, count in conn.execute(
+            select(dead_letters.c.system, func.count())
+            .where(dead_letters.c.status == "open")
+            .group_by(dead_letters.c.system)
+        ).tuples()
+    }
+
+
+def last_sync_run(conn: Connection, system: str) -> RowMapping | None:
+    """The newest ``sync`` run of ``system`` (every column), or None when it never ran."""
+    return conn.execute(
+        select(runs).where(runs.c.system == system, runs.c.kind == "sync").order_by(runs.c.id.desc()).limit(1)
+    ).mappings().first()
+
+
+# -- freshness -----------------------------------------------------------------------------------------
+
+
+def last_successful_sync(conn: Connection) -> dict[str, datetime | None]:
+    """``system → when its newest successful sync finished``, for the systems that had one."""
+    r = runs.c
+    return dict(
+        conn.execute(  # type: ignore[arg-type]
+            select(r.system, func.max(r.finished_at))
+            .where(r.kind == "sync", r.status == "succeeded")
+            .group_by(r.system)
+        ).all()
+    )
+
+
+# -- deadlines -----------------------------------------------------------------------------------------
+
+
+def live_cases_after(conn: Connection, after: str, limit: int) -> Sequence[Row[Any]]:
+    """The next ``limit`` merged cases not deleted, by case number after ``after``: ``case_no, data,
+    origin_system`` (the deadline scan pages through every live case)."""
+    c = cases.c
+    return conn.execute(
+        select(c.case_no, c.data, c.origin_system)
+        .where(c.deleted.is_(False), c.case_no > after)
+        .order_by(c.case_no)
+        .limit(limit)
+    ).all()
+
+
+# -- reconciliation ------------------------------------------------------------------------------------
+
+
+def source_record_states(conn: Connection, system: str) -> dict[str, tuple[datetime | None, str | None, str | None,
+                                                                          bool]]:
+    """``source_id → (cursor, content_hash, case_no, deleted)`` of every record the ledger holds for ``system``."""
+    s = source_records.c
+    return {r.source_id: (r.cursor, r.content_hash, r.case_no, r.deleted)
+            for r in conn.execute(select(s.source_id, s.cursor, s.content_hash, s.case_no, s.deleted)
+                                  .where(s.system == system))}
+
+
+def open_record_dead_letter_ids(conn: Connection, system: str) -> set[str | None]:
+    """Source ids of ``system``'s open record dead letters."""
+    d = dead_letters.c
+    return set(conn.execute(
+        select(d.source_id).where(d.system == system, d.kind == "record", d.status == "open")).scalars())
+
+
+def live_case_versions(conn: Connection, case_nos: Sequence[str]) -> list[tuple[str, int, str]]:
+    """``(case_no, version, origin_system)`` of those of ``case_nos`` that are merged cases not deleted."""
+    found: list[tuple[str, int, str]] = []
+    for start in range(0, len(case_nos), _IN_CHUNK):
+        for case_no, version, origin in conn.execute(
+            select(cases.c.case_no, cases.c.version, cases.c.origin_system)
+            .where(cases.c.case_no.in_(case_nos[start:start + _IN_CHUNK]), cases.c.deleted.is_(False))):
+            found.append((case_no, version, origin))
+    return found
+
+
+# -- the demo's summary --------------------------------------------------------------------------------
+
+
+def open_dead_letter_total(conn: Connection) -> int:
+    """Open dead letters of every system and kind."""
+    return int(conn.execute(
+        select(func.count()).select_from(dead_letters).where(dead_letters.c.status == "open")).scalar_one())
+
+
+def live_case_numbers(conn: Connection) -> set[str]:
+    """Case numbers of every merged case not deleted."""
+    return set(conn.execute(select(cases.c.case_no).where(cases.c.deleted.is_(False))).scalars())
+
+
+def live_case_count(conn: Connection) -> int:
+    """How many merged cases are not deleted."""
+    return int(conn.execute(select(func.count()).select_from(cases).where(cases.c.deleted.is_(False))).scalar_one())
+
+
+# -- tongban dead-letters list -------------------------------------------------------------------------
+
+
+def dead_letter_listing(conn: Connection, *, system: str | None, include_resolved: bool,
+                        limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` dead letters by id (of ``system``; open ones only unless ``include_resolved``):
+    ``id, kind, system, source_id, case_no, status, attempts, reason, mapping_version, updated_at``."""
+    d = dead_letters.c
+    query = select(d.id, d.kind, d.system, d.source_id, d.case_no, d.status, d.attempts, d.reason, d.mapping_version,
+                   d.updated_at).order_by(d.id).limit(limit)
+    if system:
+        query = query.where(d.system == system)
+    if not include_resolved:
+        query = query.where(d.status == "open")
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+__all__ = [
+    "dead_letter_listing",
+    "last_successful_sync",
+    "last_sync_run",
+    "live_case_count",
+    "live_case_numbers",
+    "live_case_versions",
+    "live_cases_after",
+    "open_dead_letter_total",
+    "open_dead_letters_by_system",
+    "open_record_dead_letter_ids",
+    "source_record_states",
+    "watermark_cursors",
+]
