@@ -18,7 +18,15 @@ from typing import Any, Protocol
 
 import requests
 
-from gateway.contract.connector import CheckResult, Connector, Page, StreamInfo, SyncMode, WriteOperation, WriteResult
+from gateway.contract.connector import (
+    CheckResult,
+    Connector,
+    Page,
+    StreamInfo,
+    SyncMode,
+    WriteOperation,
+    WriteResult,
+)
 from gateway.contract.errors import ConfigError, TongbanError
 
 

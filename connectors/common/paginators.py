@@ -20,6 +20,7 @@ from urllib.parse import urljoin
 
 import requests
 
+from .records import dig
 from .settings import (
     CursorPagination,
     LinkHeaderPagination,
@@ -28,7 +29,6 @@ from .settings import (
     PageNumberPagination,
     PaginationConfig,
 )
-from .records import dig
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,14 +18,21 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from gateway.contract.connector import RawRecord
-from gateway.contract.errors import FatalSyncError, FieldIssue, SkippableSyncError
+from gateway.contract.errors import (
+    AuthenticationError,
+    FatalSyncError,
+    FieldIssue,
+    RetriableSyncError,
+    SkippableSyncError,
+    WriteRejectedError,
+)
 
 from .cursors import CursorCodec
 from .jsontext import DuplicateKeys, Problem, Unrepresentable, find_problems, render_json
-from .settings import FieldEquals
+from .settings import EnvelopeOutcome, FieldEquals, SuccessRule
 
 _MISSING: Any = object()
 _MESSAGE_FIELDS = ("msg", "message", "error", "errmsg", "error_description", "errorMsg")
@@ -69,17 +76,48 @@ def server_message(body: Any, message_field: str | None = None) -> str | None:
     return None
 
 
-def check_success(body: Any, rule: FieldEquals | None, *, where: str) -> None:
-    """Envelope check (``{"code": 0, ...}``): a body that says it failed is a :class:`FatalSyncError`."""
+def envelope_outcome(body: Any, rule: SuccessRule | FieldEquals | None) -> tuple[EnvelopeOutcome, str]:
+    """What an answer's own status says (:data:`EnvelopeOutcome`) and a sentence naming the code and the
+    server's message, for errors and logs."""
     if rule is None:
-        return
+        return "ok", ""
     value = dig(body, rule.field, None) if isinstance(body, (Mapping, list)) else None
-    if value == rule.equals:
-        return
+    if isinstance(rule, SuccessRule):
+        outcome, expected = rule.outcome(value), rule.expected()
+    else:
+        outcome, expected = ("ok" if value == rule.equals else "fatal"), repr(rule.equals)
+    if outcome == "ok":
+        return outcome, ""
     message = server_message(body, rule.message_field)
-    raise FatalSyncError(
-        f"{where}: {rule.field} = {value!r}, expected {rule.equals!r}" + (f": {message}" if message else "")
-    )
+    meaning = f" (code means: {outcome})" if isinstance(rule, SuccessRule) and rule.codes else ""
+    return outcome, f"{rule.field} = {value!r}, expected {expected}{meaning}" + (f": {message}" if message else "")
+
+
+def check_success(body: Any, rule: SuccessRule | FieldEquals | None, *, where: str) -> Literal["ok", "skip"]:
+    """Envelope check of a read (``{"code": 0, ...}``): ``ok`` or ``skip`` (no records for this request), or the
+    error the code stands for — :class:`AuthenticationError`, :class:`RetriableSyncError` (when the transport's
+    own retries of a busy answer ran out) or :class:`FatalSyncError`."""
+    outcome, said = envelope_outcome(body, rule)
+    if outcome in ("ok", "skip"):
+        return outcome
+    if outcome == "auth":
+        raise AuthenticationError(f"{where}: the system refused our credentials: {said}")
+    if outcome == "retry":
+        raise RetriableSyncError(f"{where}: the system is busy: {said}")
+    raise FatalSyncError(f"{where}: {said}")
+
+
+def check_write_success(body: Any, rule: SuccessRule | FieldEquals | None, *, where: str) -> None:
+    """Envelope check of a write: a refused record (``skip`` or ``fatal`` codes) is a
+    :class:`WriteRejectedError` (dead-lettered, the push goes on); ``auth`` and ``retry`` as for reads."""
+    outcome, said = envelope_outcome(body, rule)
+    if outcome == "ok":
+        return
+    if outcome == "auth":
+        raise AuthenticationError(f"{where}: the system refused our credentials: {said}")
+    if outcome == "retry":
+        raise RetriableSyncError(f"{where}: the system is busy: {said}")
+    raise WriteRejectedError(f"{where}: {said}")
 
 
 def select_items(body: Any, selector: str, *, where: str) -> list[Any]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import timedelta, timezone, tzinfo
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gateway.contract.errors import ConfigError
 
@@ -93,6 +93,64 @@ class FieldEquals(_Model):
     equals: Any
     message_field: str | None = None
     """Where the server explains a failure; by default the first of msg, message, error, errmsg."""
+
+
+EnvelopeOutcome = Literal["ok", "auth", "retry", "skip", "fatal"]
+"""What an answer's own status code means: ``ok`` use it; ``auth`` our credentials were refused (an operator
+must act); ``retry`` the system is busy (back off, try again); ``skip`` nothing usable for this request (a read:
+no records, e.g. 查询无数据; a write: this record is refused and dead-lettered); ``fatal`` stop the run."""
+
+
+def envelope_code(value: Any) -> str:
+    """The spelling a status code is looked up by: ``0``, ``"0"`` and ``0.0`` are all ``"0"``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+class SuccessRule(FieldEquals):
+    """How an answer says whether it worked, for systems that answer HTTP 200 with a status code inside.
+
+    Either the one success value (``{field: code, equals: 0}``: anything else is fatal) or a table of codes
+    and what each means, with ``otherwise`` for codes not listed::
+
+        success:
+          field: retCode
+          message_field: retMsg
+          codes: {"0000": ok, "4011": auth, "4012": auth, "5003": retry, "4040": skip}
+          otherwise: fatal
+    """
+
+    equals: Any = None
+    codes: dict[str, EnvelopeOutcome] = Field(default_factory=dict)
+    otherwise: EnvelopeOutcome = "fatal"
+
+    @field_validator("codes", mode="before")
+    @classmethod
+    def _codes_as_text(cls, value: Any) -> Any:  # YAML reads {0: ok} with an int key
+        return {envelope_code(k): v for k, v in value.items()} if isinstance(value, Mapping) else value
+
+    @model_validator(mode="after")
+    def _success_is_defined(self) -> SuccessRule:
+        if "equals" not in self.model_fields_set and not self.codes:
+            raise ValueError("give equals (the one success value) or codes (value → ok|auth|retry|skip|fatal)")
+        return self
+
+    def outcome(self, value: Any) -> EnvelopeOutcome:
+        if "equals" in self.model_fields_set and value == self.equals:
+            return "ok"
+        if self.codes:
+            return self.codes.get(envelope_code(value), self.otherwise)
+        return "fatal"
+
+    def expected(self) -> str:
+        if self.codes:
+            return "one of " + ", ".join(repr(k) for k, v in self.codes.items() if v == "ok")
+        return repr(self.equals)
 
 
 def parse_timezone(value: str) -> tzinfo:

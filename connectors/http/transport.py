@@ -257,12 +257,14 @@ class Transport:
         *,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        busy: Callable[[Any], str | None] | None = None,
     ) -> tuple[requests.Response, JsonDocument]:
         """GET a JSON body, read under the size cap; values that cannot be represented come back marked
         (``document.screen``) for the caller to reject record by record.
 
-        An HTML page with a 2xx status (a proxy's or gateway's error page) is retried like a 503; any other
-        outcome that is not JSON is a :class:`FatalSyncError` a person can read."""
+        An HTML page with a 2xx status (a proxy's or gateway's error page) is retried like a 503; so is a body
+        for which ``busy`` returns a reason (an envelope code that means "try again", HTTP 200 notwithstanding).
+        Any other outcome that is not JSON is a :class:`FatalSyncError` a person can read."""
         label = self.config.label
         attempts = self.config.retry.max_attempts
         attempt = 0
@@ -292,7 +294,14 @@ class Transport:
                     )
                 self._wait(attempt, response.headers, f"GET {_path(response.url)}: an HTML page instead of JSON")
                 continue
-            return response, self._parse(response, content, where)
+            document = self._parse(response, content, where)
+            reason = busy(document.value) if busy is not None else None
+            if reason is not None:
+                if attempt >= attempts:
+                    return response, document  # the caller's envelope check raises RetriableSyncError
+                self._wait(attempt, response.headers, f"GET {_path(response.url)}: {reason}")
+                continue
+            return response, document
 
     def get_json(
         self,

@@ -9,15 +9,6 @@ re-anchoring read loop, records, cursors), and is re-exported here for compatibi
 
 from __future__ import annotations
 
-from .auth import (
-    ApiKeyAuth,
-    BasicAuth,
-    BearerAuth,
-    HmacAuth,
-    OAuth2ClientCredentialsAuth,
-    RestAuth,
-    build_auth,
-)
 from connectors.common.cursors import CursorCodec
 from connectors.common.paginators import (
     CursorPaginator,
@@ -31,6 +22,15 @@ from connectors.http.ratelimit import TokenBucket
 from connectors.http.retry import BackoffPolicy, parse_retry_after
 from connectors.http.transport import Transport
 
+from .auth import (
+    ApiKeyAuth,
+    BasicAuth,
+    BearerAuth,
+    HmacAuth,
+    OAuth2ClientCredentialsAuth,
+    RestAuth,
+    build_auth,
+)
 from .config import RestConfig, StreamConfig, WriteStreamConfig, parse_config
 from .connector import RestConnector
 from .reader import read_stream

@@ -28,6 +28,7 @@ from connectors.common.settings import (
     OffsetPagination,
     PageNumberPagination,
     PaginationConfig,
+    SuccessRule,
     discriminator_tags,
     validated,
 )
@@ -128,7 +129,7 @@ class StreamConfig(_Model):
     params: dict[str, Any] = Field(default_factory=dict)
     headers: dict[str, str] = Field(default_factory=dict)
     record_selector: str = ""
-    success: FieldEquals | None = None
+    success: SuccessRule | None = None
     primary_key: str | list[str]
     ordered: bool = True
     incremental: IncrementalConfig | None = None
@@ -181,7 +182,7 @@ class WriteStreamConfig(_Model):
     delete: WriteOperationConfig | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     idempotency_header: str | None = "Idempotency-Key"
-    success: FieldEquals | None = None
+    success: SuccessRule | None = None
     duplicate: FieldEquals | None = None
     stale_statuses: frozenset[int] = frozenset({409})
     target_id_path: str | None = None

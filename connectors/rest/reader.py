@@ -12,11 +12,17 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from gateway.contract.connector import Page, SyncMode
 from connectors.common.paginators import PageRequest
 from connectors.common.reader import read_pages
-from connectors.common.records import check_envelope, check_success, screen_items, select_items
+from connectors.common.records import (
+    check_envelope,
+    check_success,
+    envelope_outcome,
+    screen_items,
+    select_items,
+)
 from connectors.http.transport import Transport
+from gateway.contract.connector import Page, SyncMode
 
 from .config import StreamConfig
 
@@ -33,13 +39,19 @@ def read_stream(
     """Yield one :class:`Page` per HTTP response (see :mod:`connectors.common.reader` for the guarantees)."""
     where = f"{transport.config.label} stream {name!r}"
 
+    def busy(body: Any) -> str | None:
+        outcome, said = envelope_outcome(body, stream.success)
+        return said if outcome == "retry" else None
+
     def fetch(request: PageRequest) -> tuple[Any, Any, list[Any]]:
         response, document = transport.get_document(request.url, params=request.params,
-                                                    headers=stream.headers or None)
+                                                    headers=stream.headers or None,
+                                                    busy=busy if stream.success is not None else None)
         body = document.value
         if document.screen:
             check_envelope(body, stream.record_selector, where=where, damaged=document.damaged)
-        check_success(body, stream.success, where=where)
+        if check_success(body, stream.success, where=where) == "skip":
+            return response, body, []  # e.g. 查询无数据: this request has no records
         items = select_items(body, stream.record_selector, where=where)
         if document.screen:
             items = screen_items(items, stream.primary_key, where=where, damaged=document.damaged)

@@ -23,9 +23,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from gateway.contract.connector import WriteOperation, WriteResult
-from connectors.common.records import dig, server_message
+from connectors.common.records import check_write_success, dig
 from connectors.http.transport import Transport, describe_body
+from gateway.contract.connector import WriteOperation, WriteResult
 from gateway.contract.errors import ConfigError, FatalSyncError, WriteRejectedError
 
 from .config import WriteStreamConfig
@@ -73,14 +73,7 @@ def write_record(
         )
     needs_body = config.success is not None or config.duplicate is not None or config.target_id_path
     body = _body(transport, response) if needs_body else None
-    if config.success is not None:
-        value = dig(body, config.success.field, None) if isinstance(body, (Mapping, list)) else None
-        if value != config.success.equals:
-            message = server_message(body, config.success.message_field)
-            raise WriteRejectedError(
-                f"{where}: {config.success.field} = {value!r}, expected {config.success.equals!r}"
-                + (f": {message}" if message else "")
-            )
+    check_write_success(body, config.success, where=where)
     target_id = None
     if config.target_id_path and isinstance(body, (Mapping, list)):
         found = dig(body, config.target_id_path, None)

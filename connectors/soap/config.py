@@ -23,6 +23,7 @@ from connectors.common.settings import (
     OffsetPagination,
     PageNumberPagination,
     PaginationConfig,
+    SuccessRule,
     validated,
 )
 from connectors.http.settings import RateLimitConfig, RetryConfig, TimeoutConfig
@@ -104,7 +105,7 @@ class StreamConfig(_Model):
     dataset_table: str | None = None
     status_path: str | None = None
     """Dotted local names below ``soap:Body`` to the element whose children ``success`` reads."""
-    success: FieldEquals | None = None
+    success: SuccessRule | None = None
     list_fields: list[str] = Field(default_factory=list)
     """Extra repeating elements (``HJLIST.HJ``) when the schema does not say so."""
     decoder: Literal["fast", "zeep"] = "fast"
@@ -130,7 +131,7 @@ class WriteStreamConfig(_Model):
     delete: CallConfig | None = None
     result_path: str | None = None
     """Dotted local names below ``soap:Body`` to the result element the checks below read."""
-    success: FieldEquals | None = None
+    success: SuccessRule | None = None
     duplicate: FieldEquals | None = None
     stale: FieldEquals | None = None
     target_id_path: str | None = None

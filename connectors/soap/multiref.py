@@ -29,8 +29,9 @@ import copy
 
 from lxml import etree
 
-from .hardening import UnsafeXmlError
 from gateway.contract.errors import FatalSyncError
+
+from .hardening import UnsafeXmlError
 
 __all__ = ["has_references", "inline_references"]
 

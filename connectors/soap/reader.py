@@ -14,10 +14,10 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from gateway.contract.connector import Page, SyncMode
 from connectors.common.paginators import PageRequest
 from connectors.common.reader import read_pages
 from connectors.common.records import check_success, dig
+from gateway.contract.connector import Page, SyncMode
 from gateway.contract.errors import FatalSyncError, SkippableSyncError
 
 from .client import CallResult, SoapClient
@@ -56,7 +56,8 @@ def page_items(client: SoapClient, result: CallResult, op: Operation, stream: St
         status = find_path(result.body, stream.status_path.split("."))
         if status is None:
             raise FatalSyncError(f"{where}: status_path {stream.status_path!r} not found in the answer")
-        check_success(element_to_dict(status), stream.success, where=where)
+        if check_success(element_to_dict(status), stream.success, where=where) == "skip":
+            return []  # the answer's own code says there is nothing for this request (e.g. 无数据)
     if stream.result == "dataset":
         container = find_path(result.body, stream.result_path.split("."))
         return dataset_rows(container, table=stream.dataset_table) if container is not None else []

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import yaml
 
+from connectors.common.guesses import FieldHint, guess_cursor, guess_paging, guess_primary_key
 from gateway.contract.errors import ConfigError
 from gateway.contract.scaffold import ScaffoldResult
-
-from connectors.common.guesses import FieldHint, guess_cursor, guess_paging, guess_primary_key
 
 from .inspector import OperationReport, WsdlReport, describe_fields, inspect_wsdl
 from .wsdl_model import Field

@@ -19,8 +19,8 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
+from connectors.common.records import check_write_success, dig
 from gateway.contract.connector import WriteOperation, WriteResult
-from connectors.common.records import dig, server_message
 from gateway.contract.errors import ConfigError, FatalSyncError, WriteRejectedError
 
 from .client import SoapClient
@@ -67,12 +67,7 @@ def write_record(client: SoapClient, stream: str, config: WriteStreamConfig, rec
         body = element_to_dict(element)
     if config.stale is not None and dig(body, config.stale.field, None) == config.stale.equals:
         return WriteResult(status="superseded")
-    if config.success is not None and dig(body, config.success.field, None) != config.success.equals:
-        message = server_message(body, config.success.message_field)
-        raise WriteRejectedError(
-            f"{where}: {config.success.field} = {dig(body, config.success.field, None)!r}, expected "
-            f"{config.success.equals!r}" + (f": {message}" if message else "")
-        )
+    check_write_success(body, config.success, where=where)
     target = dig(body, config.target_id_path, None) if config.target_id_path else None
     target_id = None if target in (None, "") else str(target)
     if config.duplicate is not None and dig(body, config.duplicate.field, None) == config.duplicate.equals:
