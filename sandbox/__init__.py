@@ -1,5 +1,5 @@
 """Simulated foreign systems (civil affairs, real-estate registry, unified online hall, market supervision over
-SOAP) for demo, tests, benchmarks.
+SOAP, human resources and social security, medical security over SOAP) for demo, tests, benchmarks.
 
 Imports nothing from ``gateway``, ``connectors`` or ``mappings``: it stands for software written by others.
 The HTTP contract is in ``sandbox/README.md``. Record generators work without a server::
@@ -10,8 +10,9 @@ The HTTP contract is in ``sandbox/README.md``. Record generators work without a 
 
 from __future__ import annotations
 
-from . import civil, estate, hall, market
+from . import civil, estate, hall, market, social, welfare
 from .server import SYSTEMS, SandboxHandle, main, start_all
 from .vocab import DEPARTMENTS
 
-__all__ = ["start_all", "SandboxHandle", "main", "SYSTEMS", "DEPARTMENTS", "civil", "estate", "hall", "market"]
+__all__ = ["start_all", "SandboxHandle", "main", "SYSTEMS", "DEPARTMENTS", "civil", "estate", "hall", "market",
+           "social", "welfare"]

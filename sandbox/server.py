@@ -1,5 +1,5 @@
-"""Start the simulated systems (civil, estate, hall, market, the licence registry): ``start_all`` for tests and the demo, ``main``
-for the command line.
+"""Start the simulated systems (civil, estate, hall, market, the licence registry, social, welfare): ``start_all``
+for tests and the demo, ``main`` for the command line.
 
 >>> with start_all(seed=42, records={"civil": 1000, "estate": 1000}) as sb:
 ...     requests.get(sb.urls["civil"] + "/api/v1/approvals", headers={"X-Api-Key": "civil-demo-key"})
@@ -29,13 +29,21 @@ from .licences import LicenceApp
 from .market import DEFAULT_PASSWORD as DEFAULT_MARKET_PASSWORD
 from .market import DEFAULT_USERNAME as DEFAULT_MARKET_USERNAME
 from .market import MarketApp
+from .social import DEFAULT_APP_KEY as DEFAULT_SOCIAL_APP_KEY
+from .social import DEFAULT_SECRET as DEFAULT_SOCIAL_SECRET
+from .social import SocialApp
+from .welfare import DEFAULT_PASSWORD as DEFAULT_WELFARE_PASSWORD
+from .welfare import DEFAULT_USERNAME as DEFAULT_WELFARE_USERNAME
+from .welfare import WelfareApp
 
 __all__ = ["start_all", "SandboxHandle", "SystemServer", "main", "SYSTEMS", "MAX_RECORDS"]
 
-SYSTEMS = ("civil", "estate", "hall", "market", "licences")
+SYSTEMS = ("civil", "estate", "hall", "market", "licences", "social", "welfare")
 MAX_RECORDS = 5_000_000
-DEFAULT_PORTS = {"civil": 8101, "estate": 8102, "hall": 8103, "market": 8104, "licences": 8105}
-DEFAULT_RECORDS = {"civil": 1000, "estate": 1000, "hall": 0, "market": 1000, "licences": 24}
+DEFAULT_PORTS = {"civil": 8101, "estate": 8102, "hall": 8103, "market": 8104, "licences": 8105, "social": 8106,
+                 "welfare": 8107}
+DEFAULT_RECORDS = {"civil": 1000, "estate": 1000, "hall": 0, "market": 1000, "licences": 24, "social": 1000,
+                   "welfare": 1000}
 
 
 @dataclass
@@ -117,11 +125,15 @@ def start_all(
     market_username: str = DEFAULT_MARKET_USERNAME,
     market_password: str = DEFAULT_MARKET_PASSWORD,
     licences_api_key: str = DEFAULT_LICENCES_API_KEY,
+    social_app_key: str = DEFAULT_SOCIAL_APP_KEY,
+    social_secret: str = DEFAULT_SOCIAL_SECRET,
+    welfare_username: str = DEFAULT_WELFARE_USERNAME,
+    welfare_password: str = DEFAULT_WELFARE_PASSWORD,
 ) -> SandboxHandle:
     """Start the systems and return at once; ports default to 0 (ephemeral), read them from ``handle.urls``.
 
     ``records`` counts base records per system (defaults: civil 1000, estate 1000, hall 0 front-desk cases,
-    market 1000, licences 24 signed licences).
+    market 1000, licences 24 signed licences, social 1000, welfare 1000).
     """
     counts = {**DEFAULT_RECORDS, **(records or {})}
     ports, admin_ports = ports or {}, admin_ports or {}
@@ -144,6 +156,12 @@ def start_all(
         elif name == "licences":
             app = LicenceApp(seed, counts["licences"], licences_api_key)
             credentials[name] = {"api_key": licences_api_key}
+        elif name == "social":
+            app = SocialApp(seed, counts["social"], social_app_key, social_secret)
+            credentials[name] = {"app_key": social_app_key, "secret": social_secret}
+        elif name == "welfare":
+            app = WelfareApp(seed, counts["welfare"], welfare_username, welfare_password)
+            credentials[name] = {"username": welfare_username, "password": welfare_password}
         else:
             raise ValueError(f"unknown system {name!r}; expected one of {SYSTEMS}")
         _check_capacity(app, app.clock.scale)
@@ -165,7 +183,8 @@ def start_all(
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sandbox", description="Simulated department systems and hall.")
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("serve", help="serve civil, estate, hall, market and licences until SIGINT/SIGTERM")
+    s = sub.add_parser("serve", help="serve civil, estate, hall, market, licences, social and welfare until "
+                                     "SIGINT/SIGTERM")
     s.add_argument("--seed", type=int, default=42)
     s.add_argument("--host", default="127.0.0.1")
     for name in SYSTEMS:
@@ -182,6 +201,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--market-username", default=DEFAULT_MARKET_USERNAME)
     s.add_argument("--market-password", default=DEFAULT_MARKET_PASSWORD)
     s.add_argument("--licences-api-key", default=DEFAULT_LICENCES_API_KEY)
+    s.add_argument("--social-app-key", default=DEFAULT_SOCIAL_APP_KEY)
+    s.add_argument("--social-secret", default=DEFAULT_SOCIAL_SECRET)
+    s.add_argument("--welfare-username", default=DEFAULT_WELFARE_USERNAME)
+    s.add_argument("--welfare-password", default=DEFAULT_WELFARE_PASSWORD)
     return p
 
 
@@ -197,7 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                            estate_secret=args.estate_secret, hall_client_id=args.hall_client_id,
                            hall_client_secret=args.hall_client_secret, token_ttl=args.token_ttl,
                            market_username=args.market_username, market_password=args.market_password,
-                           licences_api_key=args.licences_api_key)
+                           licences_api_key=args.licences_api_key, social_app_key=args.social_app_key,
+                           social_secret=args.social_secret, welfare_username=args.welfare_username,
+                           welfare_password=args.welfare_password)
     except (OSError, ValueError) as e:
         print(f"sandbox: cannot start: {e}", file=sys.stderr)
         return 1
