@@ -44,16 +44,22 @@ def sync(
             print_json(exc.report.as_dict())
         fail(str(exc))
         raise typer.Exit(1) from None
+    degraded = report.status == "degraded"
     if json_out:
         print_json(report.as_dict())
-        return
-    data = report.as_dict()
-    console.print(
-        f"[green]sync {system} ok[/] run {data['run_id']}: read {data['read']}, inserted {data['inserted']}, "
-        f"updated {data['updated']}, unchanged {data['unchanged']}, rejected {data['rejected']}, "
-        f"deleted {data['deleted']}, queued {data['queued']} pushes in {data['duration_s']} s; "
-        f"watermark {data['watermark_after']}"
-    )
+    else:
+        data = report.as_dict()
+        head = f"[yellow]sync {system} degraded[/]" if degraded else f"[green]sync {system} ok[/]"
+        console.print(
+            f"{head} run {data['run_id']}: read {data['read']}, inserted {data['inserted']}, "
+            f"updated {data['updated']}, unchanged {data['unchanged']}, rejected {data['rejected']}, "
+            f"deleted {data['deleted']}, queued {data['queued']} pushes in {data['duration_s']} s; "
+            f"watermark {data['watermark_after']}", markup=True, highlight=False,
+        )
+        if degraded:
+            fail(str(report.error))
+    if degraded:
+        raise typer.Exit(1)
 
 
 @app.command()

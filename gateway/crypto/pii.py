@@ -56,16 +56,27 @@ def mask(value: str | None) -> str | None:
     return "*" * len(value)
 
 
+_PHONE_PATTERN = re.compile(r"(?<![0-9])(1[3-9]\d)(\d{4})(\d{4})(?![0-9])")
+_NAME_PATTERN = re.compile(
+    r"""((?<![\w])\w*(?:name|xm|xingming|lxr|姓名|申请人|联系人)["']?\s*[:=：]\s*["']?)"""
+    r"([\u3400-\u9fff\U00020000-\U0003134f·]{2,8})", re.IGNORECASE)
+"""A key that *ends* in a name word (``sqrxm``, ``applicantName``, ``姓名``; not ``sxmc`` 事项名称), its value."""
+
+
 def redact(text: str) -> str:
-    """Mask every resident-ID-shaped number (18 or 15 digits) in free text."""
+    """Mask personal data in free text (log lines, stored errors, excerpts of response bodies): every
+    resident-ID-shaped number (18 or 15 digits), every mobile number, and a Chinese name that follows a name-like
+    key (``"sqrxm":"张三"`` → ``"sqrxm":"张*"``)."""
     def repl(m: re.Match[str]) -> str:
         return mask(m.group(0)) or ""
 
-    return _ID_PATTERN.sub(repl, text)
+    text = _ID_PATTERN.sub(repl, text)
+    text = _PHONE_PATTERN.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+    return _NAME_PATTERN.sub(lambda m: m.group(1) + m.group(2)[0] + "*" * (len(m.group(2)) - 1), text)
 
 
 class RedactingFilter(logging.Filter):
-    """Masks ID numbers in log records (message and arguments) before any handler formats them."""
+    """Masks ID numbers, phones and names (:func:`redact`) in log records (message and arguments) before any handler formats them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:

@@ -108,6 +108,8 @@ class SystemConfig(BaseModel):
     retry_delay: timedelta = timedelta(minutes=1)
     max_retry_delay: timedelta = timedelta(minutes=30)
     max_lag: timedelta = timedelta(hours=1)
+    max_rejected_share: float = Field(default=0.10, ge=0, le=1)
+    """A run that rejects more than this share of what it read ends ``degraded`` (alert, non-zero CLI exit)."""
     queue: str | None = None  # Celery queue of this system's tasks (workers inside its network listen on it)
     base_dir: Path = Field(default=REPO_ROOT, exclude=True)
 

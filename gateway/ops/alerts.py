@@ -22,7 +22,8 @@ from sqlalchemy import Connection, Engine
 from gateway.store import alerts as alert_store
 from gateway.store import ledger
 
-AlertKind = Literal["sync_failed", "task_failed", "behind", "deadline", "reconcile"]
+AlertKind = Literal["sync_failed", "sync_degraded", "task_failed", "behind", "deadline", "reconcile",
+                    "calendar_unknown"]
 AlertLevel = Literal["yellow", "red", "warning", "error"]
 LEVEL_ORDER: dict[str, int] = {"red": 0, "error": 1, "yellow": 2, "warning": 3}
 

@@ -6,8 +6,11 @@ outbox rows, the advanced watermark and the lease renewal — in one transaction
 starts from the last committed watermark: nothing lost (the lookback and the inclusive cursor re-read the
 boundary) and nothing duplicated (upserts by source id, unchanged content is a no-op).
 
-A source that fails raises a :class:`~gateway.contract.errors.FatalSyncError` subclass out of ``sync_system`` after
-the run is recorded as failed; the watermark stays at the last page that did commit.
+Bookkeeping is honest whoever starts the run (CLI or Airflow): a run that fails at any point — configuration,
+secrets, connection, a page — is closed as ``failed`` with its reason (personal data masked) and raises the
+system's ``sync_failed`` alert; a run that rejects more than the system's ``max_rejected_share`` of what it read
+ends ``degraded`` and raises ``sync_degraded``; a clean run resolves both. :class:`SyncFailed` carries the report
+out of ``sync_system``; the watermark stays at the last page that did commit.
 """
 
 from __future__ import annotations
@@ -17,7 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
+from sqlalchemy import Engine
+
 from gateway.contract.errors import SyncError
+from gateway.crypto.pii import redact
+from gateway.ops.alerts import raise_alert, resolve_alerts
 from gateway.store import ledger
 from gateway.store.lease import Lease
 from gateway.sync.ingest import IngestContext, IngestCounts, ingest_page
@@ -26,7 +33,7 @@ if TYPE_CHECKING:
     from gateway.contract.connector import Connector
     from gateway.kernel.runtime import Runtime
 
-RunStatus = Literal["succeeded", "failed"]
+RunStatus = Literal["succeeded", "degraded", "failed"]
 
 
 @dataclass
@@ -74,11 +81,11 @@ def sync_system(
     full_refresh: bool = False,
     connector: Connector | None = None,
 ) -> RunReport:
-    """Run one incremental (or full-refresh) sync of ``name``. Raises :class:`SyncFailed` on failure."""
+    """Run one incremental (or full-refresh) sync of ``name``. Raises :class:`SyncFailed` on failure; a
+    ``degraded`` run returns its report (the caller decides whether that is a failure: the CLI says so)."""
     system = runtime.systems.get(name)
     engine = runtime.engine
     stream = system.stream
-    mapper = runtime.mapper(name)
     started = time.perf_counter()
     with Lease(engine, f"sync:{name}") as lease:
         with engine.begin() as conn:
@@ -90,13 +97,16 @@ def sync_system(
             )
             has_dead_letters = ledger.open_dead_letter_count(conn, name) > 0
         report = RunReport(run_id=run_id, system=name, kind="sync", status="succeeded", watermark_before=watermark)
-        ctx = IngestContext(system=system, systems=runtime.systems, mapper=mapper, stream=stream,
-                            check_dead_letters=has_dead_letters, pii=runtime.pii)
         since = None if full_refresh or watermark is None else watermark - system.lookback
         own_connector = connector is None
-        source = connector or runtime.connector(name)
+        source: Connector | None = connector
         high = watermark
         try:
+            # inside the try: a mapping, a secret or a connector that cannot be built fails *this* run, recorded
+            ctx = IngestContext(system=system, systems=runtime.systems, mapper=runtime.mapper(name), stream=stream,
+                                check_dead_letters=has_dead_letters, pii=runtime.pii)
+            if source is None:
+                source = runtime.connector(name)
             ordered = next((s.ordered for s in source.streams() if s.name == stream), True)
             for page in source.read(stream, since=since, mode="full_refresh" if full_refresh else "incremental"):
                 page_high = max((r.cursor for r in page.records if r.cursor is not None), default=None)
@@ -108,27 +118,58 @@ def sync_system(
                     elif not ordered and page_high is not None and (high is None or page_high > high):
                         high = page_high
                     lease.renew(conn)
+            report.status, report.error = _judge(report.counts, system.max_rejected_share)
             with engine.begin() as conn:
                 if high is not None and high != watermark:
                     ledger.set_watermark(conn, name, stream, high)
                 report.watermark_after = high
                 report.duration_s = time.perf_counter() - started
                 report.warnings = dict(ctx.warnings)
-                ledger.finish_run(conn, run_id, status="succeeded", duration_s=report.duration_s,
-                                  watermark_after=high, **_count_columns(report.counts))
+                ledger.finish_run(conn, run_id, status=report.status, duration_s=report.duration_s,
+                                  watermark_after=high, error=report.error, **_count_columns(report.counts))
         except Exception as exc:
             report.status = "failed"
-            report.error = f"{type(exc).__name__}: {exc}"
+            report.error = redact(f"{type(exc).__name__}: {exc}")[:_ERROR_CHARS]
             report.duration_s = time.perf_counter() - started
             with engine.begin() as conn:
                 report.watermark_after = ledger.get_watermark(conn, name, stream)
                 ledger.finish_run(conn, run_id, status="failed", duration_s=report.duration_s, error=report.error,
                                   watermark_after=report.watermark_after, **_count_columns(report.counts))
-            raise SyncFailed(f"sync of {name} failed: {exc}", report) from exc
+            _alert(engine, report)
+            raise SyncFailed(f"sync of {name} failed: {report.error}", report) from exc
         finally:
-            if own_connector:
+            if own_connector and source is not None:
                 source.close()
+    _alert(engine, report)
     return report
+
+
+_ERROR_CHARS = 2000
+
+
+def _judge(counts: IngestCounts, max_rejected_share: float) -> tuple[RunStatus, str | None]:
+    """``degraded`` when more than ``max_rejected_share`` of what was read was rejected."""
+    if counts.read and counts.rejected / counts.read > max_rejected_share:
+        return "degraded", (f"{counts.rejected} of {counts.read} records rejected ({counts.rejected / counts.read:.0%}), "
+                            f"more than max_rejected_share {max_rejected_share:.0%}: see tongban dead-letters list")
+    return "succeeded", None
+
+
+def _alert(engine: Engine, report: RunReport) -> None:
+    """The same alerts from the CLI as from Airflow: failed and degraded runs raise one, a clean run resolves."""
+    name = report.system
+    if report.status == "failed":
+        raise_alert(engine, "sync_failed", name, level="error", system=name,
+                    message=f"sync of {name} failed (run {report.run_id}): {report.error}",
+                    details={"run_id": report.run_id})
+    elif report.status == "degraded":
+        raise_alert(engine, "sync_degraded", name, level="warning", system=name,
+                    message=f"sync of {name} degraded (run {report.run_id}): {report.error}",
+                    details={"run_id": report.run_id, **report.counts.as_dict()})
+        resolve_alerts(engine, "sync_failed", [name])
+    else:
+        resolve_alerts(engine, "sync_failed", [name])
+        resolve_alerts(engine, "sync_degraded", [name])
 
 
 def _count_columns(counts: IngestCounts) -> dict[str, int]:
