@@ -37,9 +37,14 @@ def _runtime() -> Iterator[Any]:
         runtime.close()
 
 
-def permanent(exc: BaseException) -> bool:
-    """Errors a retry cannot fix: a broken systems file, a missing secret, a missing feature."""
-    return isinstance(exc, ConfigError | HarvestUnavailable)
+def permanent(exc: BaseException | None) -> bool:
+    """Errors a retry cannot fix: a broken systems file, a missing secret, a missing feature — also when a
+    recorded run failure (``SyncFailed``) carries one as its cause."""
+    while exc is not None:
+        if isinstance(exc, ConfigError | HarvestUnavailable):
+            return True
+        exc = exc.__cause__
+    return False
 
 
 def run_sync(system: str, *, full_refresh: bool = False) -> dict[str, Any]:
