@@ -11,6 +11,7 @@ import json
 import random
 import re
 import threading
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -19,13 +20,33 @@ from .faults import FaultInjector, Faults, malformed_kind, parse_faults
 from .prng import mix
 from .table import Entry, LazyTable, Row
 
-__all__ = ["Request", "Response", "SystemApp", "json_response", "BadRequest"]
+__all__ = ["Request", "Response", "SystemApp", "json_response", "nginx_page", "BadRequest", "SoapFault",
+           "soap_request_root"]
 
 Record = dict[str, Any]
 
 
 class BadRequest(Exception):
     """A request the system rejects with HTTP 400 (in its own error format)."""
+
+
+class SoapFault(Exception):
+    """A SOAP service's refusal: ``code`` (Client, VersionMismatch, Server.Busy…) and the fault string."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def soap_request_root(body: bytes, unreadable: str) -> ET.Element:
+    """The root element of a SOAP request. A DTD is refused (Client fault "不允许 DTD"); XML that does not parse
+    is a Client fault ``unreadable`` followed by the parser's message."""
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        raise SoapFault("Client", "不允许 DTD")
+    try:
+        return ET.fromstring(body)
+    except ET.ParseError as e:
+        raise SoapFault("Client", f"{unreadable}{e}") from None
 
 
 @dataclass
@@ -56,6 +77,13 @@ class Response:
 def json_response(status: int, obj: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(status, json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
                     dict(headers or {}))
+
+
+def nginx_page(status: int, title: str, content_type: str = "text/html") -> Response:
+    """The error page an nginx in front of a system answers with (e.g. 503 Service Temporarily Unavailable)."""
+    page = (f"<html>\r\n<head><title>{status} {title}</title></head>\r\n<body>\r\n"
+            f"<center><h1>{status} {title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+    return Response(status, page.encode("ascii"), {}, content_type)
 
 
 class SystemApp:

@@ -24,7 +24,7 @@ from bisect import bisect_right
 from typing import Any
 from xml.sax.saxutils import escape
 
-from .app import BadRequest, Request, Response, SystemApp, json_response
+from .app import BadRequest, Request, Response, SoapFault, SystemApp, json_response, soap_request_root
 from .clock import OverlayClock, Timeline, timeline_of, fmt_compact, fmt_date
 from .identifiers import USCC_ALPHABET, break_check, make_uscc
 from .lifecycle import Story, build_story, promise_time
@@ -212,12 +212,6 @@ def _fault(code: str, message: str, soap12: bool) -> str:
             f"<detail /></soap:Fault>")
 
 
-class SoapFault(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 # -- the app -----------------------------------------------------------------------------------------------------
 
 class MarketApp(SystemApp):
@@ -359,12 +353,7 @@ class MarketApp(SystemApp):
         return Response(status, decl + data, {"Cache-Control": "private"}, content_type)
 
     def _parse(self, body: bytes, soap12: bool) -> tuple[str, dict[str, Any], ET.Element | None]:
-        if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-            raise SoapFault("Client", "不允许 DTD")
-        try:
-            root = ET.fromstring(body)
-        except ET.ParseError as e:
-            raise SoapFault("Client", f"请求格式错误: {e}") from None
+        root = soap_request_root(body, "请求格式错误: ")
         ns = _SOAP12 if soap12 else _SOAP11
         header = root.find(f"{{{ns}}}Header")
         soap_body = root.find(f"{{{ns}}}Body")

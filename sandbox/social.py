@@ -17,18 +17,14 @@ from __future__ import annotations
 import calendar
 import hashlib
 import hmac
-import random
 import re
 import time
 from typing import Any
 
-from .app import BadRequest, Request, Response, SystemApp, json_response
-from .clock import OverlayClock, Timeline, fmt_compact, fmt_dash
-from .flatcase import Catalogue, FlatCase, admin_extra, token
-from .identifiers import break_check
-from .people import mobile
-from .table import LazyTable
-from .vocab import OLD_ID_DIVISIONS, Item
+from .app import BadRequest, Request, Response, json_response, nginx_page
+from .clock import fmt_compact, fmt_dash
+from .flatcase import Catalogue, FlatCase, FlatCaseApp, Spelling, malformed, rule_breaks, token
+from .vocab import Item
 
 __all__ = [
     "DEFAULT_APP_KEY",
@@ -95,21 +91,16 @@ _SFSC_WEIGHTS = (8, 5, 4, 3)  # of 20
 _TRUTHY = ("1", 1, True, "Y", "y", "true", "TRUE")
 
 _CAT = Catalogue(0x50C0, ITEMS, STAFF, REASONS)
-_RECORD_NUMBER = re.compile(r"JNRS\d{8}(?P<n>\d{7})")
+_SPELLING = Spelling(
+    number="ywlsh", catalog="jbbm", result="bjjg", finished="bjsj", reason="bjyy",
+    cert_name="zzmc", cert_no="zzbh", applied="sqsj", accepted="slsj", id_type="zjlx", id_no="zjhm",
+    phone="lxdh", flag="sfsc", changed="gxsj",
+    codes=RESULT_CODES, resident_id=ZJLX["111"], org_id=ZJLX["001"], nulls=NULL_TOKENS + (ZERO_DATE,),
+    flag_styles=SFSC_STYLES, deleted_values=_TRUTHY, stamp=fmt_compact,
+)
 
-
-def timeline(seed: int) -> Timeline:
-    """Base change times (``gxsj``, second precision)."""
-    return _CAT.timeline(seed)
-
-
-def fate(seed: int, i: int) -> str | None:
-    """How base case ``i`` ends: None (in progress), premature, issued, denied, returned, not_accepted."""
-    return _CAT.fate(seed, i)
-
-
-def soft_deleted(seed: int, i: int) -> bool:
-    return _CAT.deleted(seed, i)
+# timeline(seed): base change times (``gxsj``); fate(seed, i); soft_deleted(seed, i).
+timeline, fate, soft_deleted = _CAT.timeline, _CAT.fate, _CAT.deleted
 
 
 def task_code(item: Item) -> str:
@@ -117,8 +108,8 @@ def task_code(item: Item) -> str:
     return DEPT["code"] + "5" + item.catalog[:9] + "001"
 
 
-def cert_no(item: Item, i: int, year: str) -> str:
-    n = i + 1
+def cert_no(item: Item, i: int, day: str) -> str:
+    n, year = i + 1, day[:4]
     return {
         "就业创业证": f"3701{year}{n:08d}",
         "社会保障卡": f"JN{n:08d}",
@@ -143,7 +134,6 @@ def render(c: FlatCase) -> dict[str, Any]:
     b = c.bits
     nul = lambda slot: token(NULL_TOKENS, b, slot)
     unset_date = ZERO_DATE if (b >> 58) % 5 else nul(0)
-    year = c.apply_day[:4]
     cert = c.cert_name
     finished = c.finished is not None
     a = c.party
@@ -161,7 +151,7 @@ def render(c: FlatCase) -> dict[str, Any]:
         "bjjg": RESULT_CODES[c.result] if c.result else nul(2),
         "bjyy": c.reason if c.reason else nul(3),
         "zzmc": cert if cert else nul(4),
-        "zzbh": cert_no(c.item, c.index, year) if cert else nul(5),
+        "zzbh": cert_no(c.item, c.index, c.apply_day) if cert else nul(5),
         "sfsc": SFSC_STYLES[_style(b)][0 if c.deleted else 1],
         "gxsj": fmt_compact(c.changed),
     }
@@ -174,35 +164,19 @@ def generate(seed: int, i: int) -> dict[str, Any]:
 
 def is_null(value: Any) -> bool:
     """Whether a value is one of the system's "no value" spellings (the zero date included)."""
-    return value is None or value in NULL_TOKENS or value == ZERO_DATE
+    return _SPELLING.is_null(value)
 
 
 def is_deleted(record: dict[str, Any]) -> bool:
     """``sfsc`` in any of its four styles ("1", 1, true, "Y" mean deleted)."""
-    value = record.get("sfsc")
-    return any(type(value) is type(t) and value == t for t in _TRUTHY)
+    return _SPELLING.is_deleted(record)
 
 
 def quirks(record: dict[str, Any]) -> list[str]:
-    """The business rules a record breaks although its data is legitimate:
-    ``no_certificate`` (finished 01 with a certificate item, none named), ``no_reason`` (a refusal without
-    a reason), ``result_unfinished`` (a result code, no finish time), ``accepted_before_applied``
-    (``slsj`` < ``sqsj``), ``old_place_code`` (a resident ID with a former birthplace code)."""
-    out = []
-    code, finished = record.get("bjjg"), not is_null(record.get("bjsj"))
-    item = _CAT.by_catalog.get(str(record.get("jbbm")))
-    if code == "01" and finished and item is not None and item.cert and (
-            is_null(record.get("zzmc")) or is_null(record.get("zzbh"))):
-        out.append("no_certificate")
-    if code in ("02", "03", "04") and is_null(record.get("bjyy")):
-        out.append("no_reason")
-    if not is_null(code) and not finished:
-        out.append("result_unfinished")
-    if not is_null(record.get("sqsj")) and not is_null(record.get("slsj")) and record["slsj"] < record["sqsj"]:
-        out.append("accepted_before_applied")
-    if record.get("zjlx") == "1" and str(record.get("zjhm"))[:6] in OLD_ID_DIVISIONS:
-        out.append("old_place_code")
-    return out
+    """The business rules a record breaks although its data is legitimate (``flatcase.rule_breaks``):
+    ``no_certificate`` (finished 01 with a certificate item, none named), ``no_reason``,
+    ``result_unfinished``, ``accepted_before_applied`` (``slsj`` < ``sqsj``), ``old_place_code``."""
+    return rule_breaks(record, _SPELLING, _CAT)
 
 
 def sign(secret: str, method: str, path: str, timestamp_ms: str) -> str:
@@ -212,14 +186,8 @@ def sign(secret: str, method: str, path: str, timestamp_ms: str) -> str:
 
 
 def _malform(rec: dict[str, Any], kind: str) -> dict[str, Any]:
-    rec = dict(rec)
-    if kind == "bad_checksum":
-        if rec.get("zjlx") not in ("1", "91"):
-            rec["zjlx"] = "1"
-        rec["zjhm"] = break_check(str(rec.get("zjhm") or ""))
-    elif kind == "impossible_date":
-        rec["sqsj"] = rec["sqsj"][:4] + "-02-30" + rec["sqsj"][10:]
-    elif kind == "alt_date_format":
+    rec = malformed(rec, kind, _SPELLING)
+    if kind == "alt_date_format":
         rec["sqsj"] = rec["sqsj"].replace("-", "/")
     elif kind == "unknown_code":
         rec.update(bjjg="07", bjyy="申请人撤回申请", zzmc="无", zzbh="无",
@@ -235,70 +203,28 @@ def _envelope(code: str, msg: str, result: Any = None) -> Response:
     return json_response(200, {"retCode": code, "retMsg": msg, "result": result})
 
 
-def _nginx(status: int, title: str) -> Response:
-    page = (f"<html>\r\n<head><title>{status} {title}</title></head>\r\n<body>\r\n<center><h1>{status} {title}"
-            f"</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
-    return Response(status, page.encode("ascii"), {}, "text/html")
-
-
-class SocialApp(SystemApp):
-    """The 人社 case system's HTTP API and admin hooks (``GET /_sandbox/records/{ywlsh}``, ``GET /_sandbox/quirks``)."""
+class SocialApp(FlatCaseApp):
+    """The 人社 case system's HTTP API. Records, changes (``/_sandbox/delete`` sets ``sfsc`` in the record's
+    own style) and admin extras (``GET /_sandbox/records/{ywlsh}``, ``GET /_sandbox/quirks``) come from
+    ``FlatCaseApp``."""
 
     name = "social"
-    deletion_modes = ("flag",)
+    catalogue, spelling, record_number = _CAT, _SPELLING, re.compile(r"JNRS\d{8}(?P<n>\d{7})")
+    generate, cert_no = staticmethod(generate), staticmethod(cert_no)
 
     def __init__(self, seed: int = 42, records: int = 1000, app_key: str = DEFAULT_APP_KEY,
                  secret: str = DEFAULT_SECRET) -> None:
-        tl = timeline(seed)
-        table = LazyTable(records, tl.time, tl.first_at_or_after, lambda i: generate(seed, i))
-        super().__init__(seed, table, OverlayClock(1))
+        super().__init__(seed, records)
         self.app_key, self.secret = app_key, secret
-
-    # -- record hooks ----------------------------------------------------------------------------------------
-    def record_id(self, record: dict[str, Any]) -> str:
-        return str(record["ywlsh"])
-
-    def base_index(self, rid: str) -> int | None:
-        return self.numbered_index(rid, _RECORD_NUMBER, lambda i: self.table.current(i).record["ywlsh"])
 
     def broken(self, record: dict[str, Any], kind: str) -> dict[str, Any]:
         return _malform(record, kind)
-
-    def base_is_deleted(self, index: int) -> bool:
-        return soft_deleted(self.seed, index)
-
-    def is_deleted(self, record: dict[str, Any]) -> bool:
-        return is_deleted(record)
-
-    def mutated(self, rec: dict[str, Any], t: int, rng: random.Random) -> dict[str, Any]:
-        """An unfinished case (premature result code included) finishes; a finished one gets a new phone."""
-        now = fmt_dash(t)
-        if is_null(rec.get("bjsj")):
-            item = _CAT.by_catalog.get(str(rec.get("jbbm")))
-            rec.update(bjjg="01", bjsj=now)
-            if item is not None and item.cert:
-                rec.update(zzmc=item.cert, zzbh=cert_no(item, 9_000_000 + t % 1_000_000, now[:4]))
-        else:
-            rec["lxdh"] = mobile(rng)
-        rec["gxsj"] = fmt_compact(t)
-        return rec
-
-    def deleted(self, rec: dict[str, Any], t: int, how: str) -> dict[str, Any]:
-        """Soft delete in the record's own ``sfsc`` style."""
-        live = rec.get("sfsc")
-        style = next((s for s in SFSC_STYLES if any(type(v) is type(live) and v == live for v in s)), SFSC_STYLES[0])
-        rec["sfsc"] = style[0]
-        rec["gxsj"] = fmt_compact(t)
-        return rec
-
-    def admin_extra(self, req: Request) -> Response | None:
-        return admin_extra(self, req, quirks)
 
     # -- API ---------------------------------------------------------------------------------------------------
     def error(self, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
         """Injected outages come from the nginx in front; busy/rate-limited and bad requests are envelopes."""
         if status == 503 and self.faults.faults.outage is True:
-            return _nginx(503, "Service Temporarily Unavailable")
+            return nginx_page(503, "Service Temporarily Unavailable")
         if status in (429, 503):
             return _envelope("5003", "系统繁忙，请稍后重试")
         return _envelope("9999", message if message.startswith("参数错误") else f"参数错误：{message}")

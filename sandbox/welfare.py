@@ -16,19 +16,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import random
 import re
-import xml.etree.ElementTree as ET
 from typing import Any
 from xml.sax.saxutils import escape
 
-from .app import Request, Response, SystemApp
-from .clock import OverlayClock, Timeline, fmt_dash, parse_dash
-from .flatcase import Catalogue, FlatCase, admin_extra, token
-from .identifiers import break_check
-from .people import mobile
-from .table import LazyTable
-from .vocab import OLD_ID_DIVISIONS, Item
+from .app import Request, Response, SoapFault, nginx_page, soap_request_root
+from .clock import fmt_dash, parse_dash
+from .flatcase import Catalogue, FlatCase, FlatCaseApp, Spelling, malformed, rule_breaks, token
+from .vocab import Item
 from .welfare_wsdl import RECORD_FIELDS, SERVICE_PATH, TNS, wsdl
 
 __all__ = [
@@ -87,23 +82,18 @@ ZJLX = {"111": "居民身份证", "516": "港澳居民来往内地通行证", "5
         "001": "统一社会信用代码"}
 
 _CAT = Catalogue(0x7E10, ITEMS, STAFF, REASONS)
-_RECORD_NUMBER = re.compile(r"JNYB\d{8}(?P<n>\d{7})")
+_SPELLING = Spelling(
+    number="YWBH", catalog="JBBM", result="BJJG", finished="BJSJ", reason="BJYY",
+    cert_name="ZZMC", cert_no="ZZBH", applied="SQSJ", accepted="SLSJ", id_type="ZJLX", id_no="ZJHM",
+    phone="LXDH", flag="SCBZ", changed="GXSJ",
+    codes=RESULT_CODES, resident_id=ZJLX["111"], org_id=ZJLX["001"], nulls=NULL_TOKENS,
+    flag_styles=(("是", "否"),), deleted_values=("是",), stamp=fmt_dash,
+)
 _SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 _SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 
-
-def timeline(seed: int) -> Timeline:
-    """Base change times (``GXSJ``, second precision)."""
-    return _CAT.timeline(seed)
-
-
-def fate(seed: int, i: int) -> str | None:
-    """How base case ``i`` ends: None (in progress), premature, issued, denied, returned, not_accepted."""
-    return _CAT.fate(seed, i)
-
-
-def soft_deleted(seed: int, i: int) -> bool:
-    return _CAT.deleted(seed, i)
+# timeline(seed): base change times (``GXSJ``); fate(seed, i); soft_deleted(seed, i).
+timeline, fate, soft_deleted = _CAT.timeline, _CAT.fate, _CAT.deleted
 
 
 def task_code(item: Item) -> str:
@@ -151,49 +141,23 @@ def generate(seed: int, i: int) -> dict[str, str]:
 
 
 def is_null(value: Any) -> bool:
-    return value is None or value in NULL_TOKENS
+    return _SPELLING.is_null(value)
 
 
 def quirks(record: dict[str, Any]) -> list[str]:
     """The business rules a record breaks although its data is legitimate (names as in ``social.quirks``)."""
-    out = []
-    code, finished = record.get("BJJG"), not is_null(record.get("BJSJ"))
-    item = _CAT.by_catalog.get(str(record.get("JBBM")))
-    if code == "1" and finished and item is not None and item.cert and (
-            is_null(record.get("ZZMC")) or is_null(record.get("ZZBH"))):
-        out.append("no_certificate")
-    if code in ("2", "3", "4") and is_null(record.get("BJYY")):
-        out.append("no_reason")
-    if not is_null(code) and not finished:
-        out.append("result_unfinished")
-    if not is_null(record.get("SQSJ")) and not is_null(record.get("SLSJ")) and record["SLSJ"] < record["SQSJ"]:
-        out.append("accepted_before_applied")
-    if record.get("ZJLX") == "居民身份证" and str(record.get("ZJHM"))[:6] in OLD_ID_DIVISIONS:
-        out.append("old_place_code")
-    return out
+    return rule_breaks(record, _SPELLING, _CAT)
 
 
 def _malform(rec: dict[str, str], kind: str) -> dict[str, str]:
-    rec = dict(rec)
-    if kind == "bad_checksum":
-        if rec.get("ZJLX") not in ("居民身份证", "统一社会信用代码"):
-            rec["ZJLX"] = "居民身份证"
-        rec["ZJHM"] = break_check(str(rec.get("ZJHM") or ""))
-    elif kind == "impossible_date":
-        rec["SQSJ"] = rec["SQSJ"][:4] + "-02-30" + rec["SQSJ"][10:]
-    elif kind == "alt_date_format":
+    rec = malformed(rec, kind, _SPELLING)
+    if kind == "alt_date_format":
         s = rec["SQSJ"]
         rec["SQSJ"] = s[:4] + s[5:7] + s[8:10] + s[11:13] + s[14:16] + s[17:19]
     elif kind == "unknown_code":
         rec.update(BJJG="7", BJYY="申请人撤回申请", ZZMC="无", ZZBH="无",
                    BJSJ=rec["BJSJ"] if not is_null(rec.get("BJSJ")) else rec["GXSJ"])
     return rec
-
-
-class SoapFault(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _gbk(text: str) -> bytes:
@@ -210,73 +174,35 @@ def _fault_xml(code: str, message: str) -> str:
             f"</soap:Fault>")
 
 
-def _html(status: int, title: str, server: str = "tomcat", message: str = "") -> Response:
-    if server == "nginx":
-        page = (f"<html>\r\n<head><title>{status} {title}</title></head>\r\n<body>\r\n<center><h1>{status} {title}"
-                f"</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
-    else:
-        page = (f'<!doctype html><html lang="en"><head><title>HTTP Status {status} – {title}</title></head><body>'
-                f"<h1>HTTP Status {status} – {title}</h1><hr class=\"line\" /><p><b>Type</b> Status Report</p>"
-                f"<p><b>Message</b> {escape(message or title)}</p><hr class=\"line\" /><h3>Apache Tomcat/8.5.59</h3>"
-                f"</body></html>")
+def _tomcat(status: int, title: str, message: str = "") -> Response:
+    page = (f'<!doctype html><html lang="en"><head><title>HTTP Status {status} – {title}</title></head><body>'
+            f"<h1>HTTP Status {status} – {title}</h1><hr class=\"line\" /><p><b>Type</b> Status Report</p>"
+            f"<p><b>Message</b> {escape(message or title)}</p><hr class=\"line\" />"
+            f"<h3>Apache Tomcat/8.5.59</h3></body></html>")
     return Response(status, page.encode("utf-8"), {}, "text/html;charset=utf-8")
 
 
-class WelfareApp(SystemApp):
-    """The 医保 SOAP service and its admin hooks (``GET /_sandbox/records/{YWBH}``, ``GET /_sandbox/quirks``)."""
+class WelfareApp(FlatCaseApp):
+    """The 医保 SOAP service; records, changes (``/_sandbox/delete`` sets ``SCBZ`` 是) and admin extras
+    (``GET /_sandbox/records/{YWBH}``, ``GET /_sandbox/quirks``): ``FlatCaseApp``."""
 
     name = "welfare"
-    deletion_modes = ("flag",)
+    catalogue, spelling, record_number = _CAT, _SPELLING, re.compile(r"JNYB\d{8}(?P<n>\d{7})")
+    generate, cert_no = staticmethod(generate), staticmethod(cert_no)
 
     def __init__(self, seed: int = 42, records: int = 1000, username: str = DEFAULT_USERNAME,
                  password: str = DEFAULT_PASSWORD) -> None:
-        tl = timeline(seed)
-        table = LazyTable(records, tl.time, tl.first_at_or_after, lambda i: generate(seed, i))
-        super().__init__(seed, table, OverlayClock(1))
+        super().__init__(seed, records)
         self.username, self.password = username, password
-
-    # -- record hooks ----------------------------------------------------------------------------------------
-    def record_id(self, record: dict[str, Any]) -> str:
-        return str(record["YWBH"])
-
-    def base_index(self, rid: str) -> int | None:
-        return self.numbered_index(rid, _RECORD_NUMBER, lambda i: self.table.current(i).record["YWBH"])
 
     def broken(self, record: dict[str, Any], kind: str) -> dict[str, Any]:
         return _malform(record, kind)
-
-    def base_is_deleted(self, index: int) -> bool:
-        return soft_deleted(self.seed, index)
-
-    def is_deleted(self, record: dict[str, Any]) -> bool:
-        return record.get("SCBZ") == "是"
-
-    def mutated(self, rec: dict[str, Any], t: int, rng: random.Random) -> dict[str, Any]:
-        """An unfinished case (premature result code included) finishes; a finished one gets a new phone."""
-        now = fmt_dash(t)
-        if is_null(rec.get("BJSJ")):
-            item = _CAT.by_catalog.get(str(rec.get("JBBM")))
-            rec.update(BJJG="1", BJSJ=now)
-            if item is not None and item.cert:
-                day = now[:4] + now[5:7] + now[8:10]
-                rec.update(ZZMC=item.cert, ZZBH=cert_no(item, 9_000_000 + t % 1_000_000, day))
-        else:
-            rec["LXDH"] = mobile(rng)
-        rec["GXSJ"] = now
-        return rec
-
-    def deleted(self, rec: dict[str, Any], t: int, how: str) -> dict[str, Any]:
-        rec.update(SCBZ="是", GXSJ=fmt_dash(t))
-        return rec
-
-    def admin_extra(self, req: Request) -> Response | None:
-        return admin_extra(self, req, quirks)
 
     # -- HTTP ----------------------------------------------------------------------------------------------------
     def error(self, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
         """Outages come from the nginx in front; busy and rate-limited answers are SOAP Faults ``Server.Busy``."""
         if status == 503 and self.faults.faults.outage is True:
-            return _html(503, "Service Temporarily Unavailable", "nginx")
+            return nginx_page(503, "Service Temporarily Unavailable", "text/html;charset=utf-8")
         if status in (429, 503):
             return self._soap(500, _fault_xml("Server.Busy", "系统繁忙，请稍后重试"), headers)
         return self._soap(500, _fault_xml("Client", message))
@@ -297,15 +223,16 @@ class WelfareApp(SystemApp):
 
     def api(self, req: Request) -> Response:
         if req.path != SERVICE_PATH:
-            return _html(404, "Not Found", message=f"The requested resource [{req.path}] is not available")
+            return _tomcat(404, "Not Found", message=f"The requested resource [{req.path}] is not available")
         if req.method == "GET" and any(k.lower() == "wsdl" for k in req.query):
             return Response(200, wsdl(req.base_url + SERVICE_PATH).encode("utf-8"), {}, "text/xml;charset=utf-8")
         if not self._authorized(req):
-            resp = _html(401, "Unauthorized", message="Full authentication is required to access this resource")
+            resp = _tomcat(401, "Unauthorized",
+                           message="Full authentication is required to access this resource")
             resp.headers["WWW-Authenticate"] = f'Basic realm="{REALM}"'
             return resp
         if req.method != "POST":
-            return _html(405, "Method Not Allowed")
+            return _tomcat(405, "Method Not Allowed")
         try:
             params = self._parse(req.body)
             body = self._query(params)
@@ -314,12 +241,7 @@ class WelfareApp(SystemApp):
         return self._soap(200, body)
 
     def _parse(self, body: bytes) -> dict[str, str]:
-        if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-            raise SoapFault("Client", "不允许 DTD")
-        try:
-            root = ET.fromstring(body)
-        except ET.ParseError as e:
-            raise SoapFault("Client", f"Unmarshalling Error: {e}") from None
+        root = soap_request_root(body, "Unmarshalling Error: ")
         if root.tag == f"{{{_SOAP12}}}Envelope":
             raise SoapFault("VersionMismatch", "仅支持 SOAP 1.1")
         soap_body = root.find(f"{{{_SOAP11}}}Body")

@@ -38,6 +38,8 @@ from typing import Any
 
 import orjson
 
+from .charsets import normalise_encoding
+
 _INT64_MIN = -(2**63)
 _UINT64_END = 2**64
 _SAFE_DIGITS = 18  # every integer literal of at most 18 digits fits in 64 bits
@@ -45,7 +47,6 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 _DIGIT_TABLE = bytes.maketrans(b"0123456789", b"0" * 10)
 _LONG_RUN = b"0" * 19
-_GB_FAMILY = {"gbk", "gb2312", "gb18030", "cp936", "ms936", "x-gbk", "euc-cn"}
 _MAX_PROBLEMS = 20
 
 
@@ -229,7 +230,7 @@ def _decode(data: bytes, charset: str | None) -> tuple[str, str, bool]:
         return data.decode("utf-8"), "utf-8", False
     except UnicodeDecodeError:
         pass
-    declared = _codec(charset)
+    declared = normalise_encoding(charset)
     if declared is not None and declared != "utf-8":
         try:
             return data.decode(declared), declared, False
@@ -237,18 +238,6 @@ def _decode(data: bytes, charset: str | None) -> tuple[str, str, bool]:
             pass
     encoding = declared or "utf-8"
     return data.decode(encoding, "surrogateescape"), encoding, True
-
-
-def _codec(label: str | None) -> str | None:
-    if not label:
-        return None
-    name = label.strip().strip("\"'").lower()
-    if name in _GB_FAMILY:
-        return "gb18030"
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
 
 
 def find_problems(value: Any, *, damaged: bool = False, skip: str | None = None,

@@ -25,13 +25,14 @@ import codecs
 import re
 from dataclasses import dataclass
 
+from connectors.common.charsets import normalise_encoding
+
 DAMAGE_MARK = "\ufdd0"
 """A Unicode noncharacter (valid in XML, never used in interchange) standing for bytes that did not decode."""
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _DECL = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 _DECL_TEXT = re.compile(r"^(\s*<\?xml[^>]*?encoding\s*=\s*[\"'])([A-Za-z0-9._-]+)([\"'])")
-_GB_FAMILY = {"gbk", "gb2312", "gb18030", "cp936", "ms936", "euc-cn", "euccn", "x-gbk", "gb_2312-80", "hz-gb-2312"}
 _CHAR_REF_BYTES = re.compile(rb"&#(?:[xX]0*[dD][89a-fA-F][0-9a-fA-F]{2}|0*5[5-7][0-9]{3});")
 _SURROGATE_REF = re.compile(
     r"&#(?:[xX](0*[dD][89a-fA-F][0-9a-fA-F]{2})"
@@ -55,19 +56,6 @@ class DecodedXml:
     encoding: str
     damaged: int = 0
     note: str | None = None
-
-
-def normalise_encoding(label: str | None) -> str | None:
-    """A codec name for a charset label; GBK and GB2312 read as GB18030. ``None`` if unknown."""
-    if not label:
-        return None
-    name = label.strip().strip("\"'").lower()
-    if name in _GB_FAMILY:
-        return "gb18030"
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
 
 
 def charset_of(content_type: str | None) -> str | None:

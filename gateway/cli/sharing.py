@@ -51,8 +51,8 @@ def serve(
     """Run the gateway API (uvicorn, one worker) until Ctrl+C."""
     import uvicorn
 
-    from gateway.sharing.api import create_app
     from gateway.crypto.pii import install_log_redaction
+    from gateway.sharing.api import create_app
 
     application = create_app(_gateway(systems, database_url, gateway_file))
     install_log_redaction()
@@ -154,9 +154,9 @@ def audit_verify(
 @guard
 def audit_checkpoint(database_url: DbOpt = None, gateway_file: GatewayOpt = None, json_out: JsonOpt = False) -> None:
     """Sign the current head of the chain now (the server also does it periodically)."""
-    from gateway.sharing.access.audit import make_checkpoint
     from gateway.crypto.jws import JwsSigner
     from gateway.crypto.keys import GatewayKeys
+    from gateway.sharing.access.audit import make_checkpoint
     from gateway.sharing.settings import load_gateway_settings
 
     keys = GatewayKeys.from_env()
@@ -288,8 +288,8 @@ def purge(
     """Drop personal data past its retention: resolved dead letters, delivered outbox rows and webhooks, raw
     payloads of deleted records, quarantined certificates, expired consents."""
     from gateway.kernel.config import parse_duration
-    from gateway.store.retention import purge as run
     from gateway.sharing.settings import load_gateway_settings
+    from gateway.store.retention import purge as run
 
     retention = parse_duration(older_than) if older_than else load_gateway_settings(gateway_file).retention
     counts = run(_engine(database_url), retention, dry_run=dry_run)

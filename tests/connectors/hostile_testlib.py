@@ -7,20 +7,30 @@ the connectors are exercised through requests, urllib3 and a socket, not only th
         connector = rest_connector(server.url)
 
 The server runs in a daemon thread; ``sent[path]`` counts the body bytes each route actually got onto the
-socket (a client that stops reading makes the server's writes fail, and the count stops there).
+socket (a client that stops reading makes the server's writes fail, and the count stops there). Also here:
+what a delivered record and a rejection must be (``assert_storable``, ``assert_rejection``), and a SOAP read
+through such a server (``soap_read_after``).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Self
 
+import orjson
 import requests
+from soap_testlib import SECRETS, envelope, market_config, page, record
 
+from connectors.common.jsontext import DuplicateKeys, Unrepresentable
+from connectors.common.records import RecordRejection
 from connectors.rest import RestConnector
+from connectors.soap import SoapConnector
+from gateway.contract.connector import RawRecord
 
 MB = 1024 * 1024
 
@@ -130,8 +140,6 @@ def endless_json(total: int, chunk: int = 64 * 1024) -> Callable[[], Iterator[by
 def rest_connector(base_url: str, *, stream: dict[str, Any] | None = None, **overrides: Any) -> RestConnector:
     """A REST connector on ``base_url`` reading stream ``cases`` at ``/cases`` (records at ``data``, key ``id``);
     no retries' sleeping, no proxies from the environment."""
-    session = requests.Session()
-    session.trust_env = False
     config: dict[str, Any] = {
         "name": "hostile",
         "base_url": base_url,
@@ -139,4 +147,56 @@ def rest_connector(base_url: str, *, stream: dict[str, Any] | None = None, **ove
         "streams": {"cases": {"path": "/cases", "record_selector": "data", "primary_key": "id", **(stream or {})}},
         **overrides,
     }
-    return RestConnector(config, session=session, sleep=lambda s: None)
+    return RestConnector(config, session=_local_session(), sleep=lambda s: None)
+
+
+def soap_read_after(first: Reply, tmp_path: Path, path: str = "/ScjgService.asmx") -> tuple[list[str], int]:
+    """Read stream ``cases`` with the market SOAP connector (``soap_testlib``) from a real server that answers
+    ``first``, then a page holding record SCJG1: the source ids read and how many requests ``path`` got."""
+    answer = Reply(200, {"Content-Type": "text/xml; charset=utf-8"}, envelope(page([record("SCJG1")])).encode())
+    with HostileServer() as server:
+        server.route(path, first, answer)
+        c = SoapConnector(market_config(tmp_path, address=server.url + path), secrets=SECRETS,
+                          session=_local_session(), sleep=lambda s: None)
+        (only,) = list(c.read("cases"))
+        return [r.source_id for r in only.records], server.hits[path]
+
+
+def _local_session() -> requests.Session:
+    """A session that takes no proxy from the environment (the server is on 127.0.0.1)."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
+def walk(value: Any) -> Iterator[Any]:
+    """Every node under ``value``, dict keys included (iterative: depth costs no stack)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def assert_storable(record: RawRecord) -> None:
+    """What the ledger needs of a delivered record: plain dicts and lists, no markers, finite numbers, Unicode
+    text, 64-bit integers (orjson, the ledger's serialiser, writes it)."""
+    for node in walk(record.payload):
+        assert not isinstance(node, (Unrepresentable, DuplicateKeys))
+        assert not isinstance(node, dict) or type(node) is dict
+        assert not (isinstance(node, float) and not math.isfinite(node))
+    orjson.dumps(record.payload)
+    record.source_id.encode("utf-8")
+
+
+def assert_rejection(reject: Exception) -> RecordRejection:
+    """A per-record rejection with its issues and raw text the dead-letter store can keep (as UTF-8)."""
+    assert isinstance(reject, RecordRejection) and reject.issues
+    assert isinstance(reject.raw, str)
+    reject.raw.encode("utf-8")  # the dead-letter store keeps it as UTF-8 text
+    orjson.dumps(reject.raw)
+    return reject

@@ -6,13 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import requests
 import responses
-from hostile_testlib import HostileServer, Reply, rest_connector
-from soap_testlib import ADDRESS, SECRETS, connector, envelope, market_config, page, record
+from hostile_testlib import HostileServer, Reply, rest_connector, soap_read_after
+from soap_testlib import ADDRESS, connector
 
 from connectors.http.body import first_bytes, looks_like_html, mask_digits
-from connectors.soap import SoapConnector
 from gateway.contract.errors import FatalSyncError, RetriableSyncError
 
 BASE = "http://proxy.test"
@@ -106,13 +104,5 @@ def test_a_soap_write_answered_by_an_html_200_is_not_resent(tmp_path: Path) -> N
 
 
 def test_soap_against_a_real_server_serving_a_proxy_page_then_the_answer(tmp_path: Path) -> None:
-    with HostileServer() as server:
-        server.route("/ScjgService.asmx", Reply(headers={"Content-Type": "text/xml"}, body=PROXY_PAGE),
-                     Reply(headers={"Content-Type": "text/xml; charset=utf-8"},
-                           body=envelope(page([record("SCJG1")])).encode()))
-        session = requests.Session()
-        session.trust_env = False
-        c = SoapConnector(market_config(tmp_path, address=f"{server.url}/ScjgService.asmx"), secrets=SECRETS,
-                          session=session, sleep=lambda s: None)
-        (only,) = list(c.read("cases"))
-        assert [r.source_id for r in only.records] == ["SCJG1"] and server.hits["/ScjgService.asmx"] == 2
+    ids, hits = soap_read_after(Reply(headers={"Content-Type": "text/xml"}, body=PROXY_PAGE), tmp_path)
+    assert ids == ["SCJG1"] and hits == 2

@@ -10,19 +10,16 @@ envelope) the page fails with a message naming the path. A UTF-8 byte-order mark
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import pytest
 import responses
-from hostile_testlib import HostileServer, rest_connector
+from hostile_testlib import HostileServer, assert_rejection, assert_storable, rest_connector
 
-from connectors.common.jsontext import DuplicateKeys, Unrepresentable, find_problems, parse_json, render_json
+from connectors.common.jsontext import find_problems, parse_json, render_json
 from connectors.common.records import RecordRejection
-from gateway.contract.connector import Page, RawRecord
-from gateway.contract.errors import FatalSyncError, RetriableSyncError, SkippableSyncError
+from gateway.contract.connector import Page
+from gateway.contract.errors import FatalSyncError, RetriableSyncError
 
 BASE = "http://hostile.test"
 URL = f"{BASE}/cases"
@@ -41,35 +38,6 @@ def _page(middle: str, *, field: str = "amount") -> bytes:
 
 def _read(connector: Any) -> list[Page]:
     return list(connector.read("cases", mode="full_refresh"))
-
-
-def _walk(value: Any) -> Iterator[Any]:
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, dict):
-            stack.extend(node.values())
-            stack.extend(node.keys())
-        elif isinstance(node, list):
-            stack.extend(node)
-
-
-def assert_storable(record: RawRecord) -> None:
-    """What the ledger needs of a delivered record: plain JSON values, finite numbers, Unicode text, 64-bit ints."""
-    for node in _walk(record.payload):
-        assert not isinstance(node, (Unrepresentable, DuplicateKeys))
-        assert not (isinstance(node, float) and not math.isfinite(node))
-    orjson.dumps(record.payload)
-    record.source_id.encode("utf-8")
-
-
-def assert_rejection(reject: SkippableSyncError) -> RecordRejection:
-    assert isinstance(reject, RecordRejection)
-    assert isinstance(reject.raw, str)
-    reject.raw.encode("utf-8")  # the dead-letter store keeps it as UTF-8 text
-    orjson.dumps(reject.raw)
-    return reject
 
 
 HOSTILE = [

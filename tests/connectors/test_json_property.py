@@ -15,11 +15,10 @@ from typing import Any
 
 import orjson
 import pytest
-from hostile_testlib import HostileServer, rest_connector
+from hostile_testlib import HostileServer, assert_rejection, assert_storable, rest_connector
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.common.records import RecordRejection
 from connectors.rest import RestConnector
 from gateway.contract.errors import SkippableSyncError
 
@@ -93,19 +92,6 @@ def representable(record_text: str) -> bool:
     return True
 
 
-def _walk(value: Any) -> Iterator[Any]:
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, dict):
-            assert type(node) is dict
-            stack.extend(node.keys())
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[HostileServer, RestConnector]]:
     with HostileServer() as server:
@@ -130,15 +116,9 @@ def test_every_record_is_delivered_or_rejected_never_raised(
     rejects: list[SkippableSyncError] = [r for page in pages for r in page.rejects]
     assert len(delivered) + len(rejects) == 3
     for record in delivered.values():
-        for node in _walk(record.payload):
-            assert not (isinstance(node, float) and not math.isfinite(node))
-        orjson.dumps(record.payload)
-        record.source_id.encode("utf-8")
+        assert_storable(record)
     for reject in rejects:
-        assert isinstance(reject, RecordRejection) and reject.issues
-        assert isinstance(reject.raw, str)
-        orjson.dumps(reject.raw)
-        assert reject.source_id in (None, f"R{position}")
+        assert assert_rejection(reject).source_id in (None, f"R{position}")
     others = {f"R{n}" for n in range(3)} - {f"R{position}"}
     assert others <= set(delivered)
     assert (f"R{position}" in delivered) is representable(records[position]), records[position]

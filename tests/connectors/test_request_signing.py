@@ -45,69 +45,23 @@ from connectors.http.signing import SignatureConfig, SigningConfigError, Templat
 
 # --- the conventions, as a connector YAML author writes them -------------------------------------------------
 
-ALIYUN_YAML = r"""
-auth:
-  type: signature
-  algorithm: hmac-sha256
-  secret: aliyun_app_secret
-  app_key_secret: aliyun_app_key
-  encoding: base64
-  timestamp: {format: milliseconds}
-  nonce: {kind: uuid4}
-  body_digest: {algorithm: md5, encoding: base64, empty: blank, skip_form: true}
-  canonical_query: {encoding: raw, empty_value: key_only, include_form: true}
-  signed_headers: [X-Ca-Key, X-Ca-Nonce, X-Ca-Signature-Method, X-Ca-Timestamp]
-  header_name_case: lower
-  signed_headers_separator: ","
-  string_to_sign: "{method}\n{accept}\n{content_md5}\n{content_type}\n{date}\n{canonical_headers}{path_query}"
-  headers:
-    Content-MD5: "{body_digest}"
-    X-Ca-Key: "{app_key}"
-    X-Ca-Timestamp: "{timestamp}"
-    X-Ca-Nonce: "{nonce}"
-    X-Ca-Signature-Method: HmacSHA256
-    X-Ca-Signature-Headers: "{signed_headers}"
-    X-Ca-Signature: "{signature}"
-"""
 
-HUAWEI_YAML = r"""
-auth:
-  type: signature
-  algorithm: hmac-sha256
-  secret: huawei_app_secret
-  app_key_secret: huawei_app_key
-  encoding: hex
-  timestamp: {format: "%Y%m%dT%H%M%SZ", tz: UTC}
-  body_digest: {algorithm: sha256, encoding: hex, empty: digest}
-  canonical_query: {encoding: percent, empty_value: key_equals}
-  signed_headers: [Content-Type, Host, X-Sdk-Date]
-  header_name_case: lower
-  signed_headers_separator: ";"
-  parts:
-    canonical_request:
-      template: "{method}\n{path:percent,trailing_slash}\n{query}\n{canonical_headers}\n{signed_headers}\n{body_digest}"
-      digest: sha256
-  string_to_sign: "SDK-HMAC-SHA256\n{timestamp}\n{part:canonical_request}"
-  headers:
-    X-Sdk-Date: "{timestamp}"
-    Authorization: "SDK-HMAC-SHA256 Access={app_key}, SignedHeaders={signed_headers}, Signature={signature}"
-"""
+def docstring_examples() -> dict[str, str]:
+    """The YAML examples of the module docstring (its literal blocks holding ``auth:``), by secret name."""
+    blocks = re.findall(r"::\n\n((?:    .*\n|\n)+)", signing_module.__doc__ or "")
+    texts = ["\n".join(line[4:] for line in b.splitlines()) for b in blocks if "auth:" in b]
+    return {yaml.safe_load(text)["auth"]["secret"]: text for text in texts}
 
-ZHEJIANG_YAML = r"""
-auth:
-  type: signature
-  algorithm: md5
-  secret: zj_request_secret
-  app_key_secret: zj_app_key
-  encoding: hex
-  timestamp: {format: milliseconds}
-  string_to_sign: "{app_key}{secret}{timestamp}"
-  query_params:
-    appKey: "{app_key}"
-    requestTime: "{timestamp}"
-    sign: "{signature}"
-"""
 
+# The worked examples are the docstring's own, so that what the documentation shows is what is tested.
+_DOC = docstring_examples()
+ALIYUN_YAML = _DOC["aliyun_app_secret"]
+HUAWEI_YAML = _DOC["huawei_app_secret"]
+ZHEJIANG_YAML = _DOC["zj_request_secret"]
+GOV_SM3_YAML = _DOC["gov_app_secret"]
+PARTNER_YAML = _DOC["partner_secret"]
+
+# Two conventions the docstring does not show (the reporting gateway, the Shandong data gateway).
 REPORTING_YAML = r"""
 auth:
   type: signature
@@ -130,30 +84,6 @@ auth:
   nonce: {kind: digits, length: 8}
   string_to_sign: "{app_key}{timestamp}{nonce}"
   headers: {X-Client-Id: "{app_key}", X-Timestamp: "{timestamp}", X-Nonce: "{nonce}", X-Signature: "{signature}"}
-"""
-
-GOV_SM3_YAML = r"""
-auth:
-  type: signature
-  algorithm: hmac-sm3
-  secret: gov_app_secret
-  app_key_secret: gov_app_key
-  timestamp: {format: milliseconds, tz: Asia/Shanghai}
-  nonce: {kind: digits, length: 10}
-  canonical_query: {encoding: raw, exclude: [sign]}
-  string_to_sign: "{query}"
-  query_params: {appKey: "{app_key}", timestamp: "{timestamp}", nonce: "{nonce}", sign: "{signature}"}
-"""
-
-PARTNER_YAML = r"""
-auth:
-  type: signature
-  algorithm: hmac-sha256
-  secret: partner_secret
-  app_key_secret: partner_app_key
-  timestamp: {format: milliseconds}
-  string_to_sign: "{method}\n{path}\n{timestamp}"
-  headers: {X-App-Key: "{app_key}", X-Timestamp: "{timestamp}", X-Signature: "{signature}"}
 """
 
 
@@ -613,17 +543,11 @@ def test_config_mistakes_fail_at_construction(change: dict[str, Any], message: s
 
 
 def test_every_yaml_example_in_the_module_docstring_is_valid() -> None:
-    doc = signing_module.__doc__ or ""
-    blocks = re.findall(r"::\n\n((?:    .*\n|\n)+)", doc)
-    examples = [
-        yaml.safe_load("\n".join(line[4:] for line in b.splitlines())) for b in blocks if "auth:" in b
-    ]
-    assert len(examples) == 5
-    for example in examples:
-        SignatureConfig.model_validate(example["auth"])
-    assert auth_of(ALIYUN_YAML) == SignatureConfig.model_validate(examples[0]["auth"])
-    assert auth_of(HUAWEI_YAML) == SignatureConfig.model_validate(examples[1]["auth"])
-    assert auth_of(ZHEJIANG_YAML) == SignatureConfig.model_validate(examples[2]["auth"])
+    examples = docstring_examples()
+    assert list(examples) == ["aliyun_app_secret", "huawei_app_secret", "zj_request_secret", "gov_app_secret",
+                              "partner_secret"]
+    for text in examples.values():
+        auth_of(text)
 
 
 # --- a round trip against a real server that verifies on its own ------------------------------------------

@@ -7,13 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import requests
 import responses
-from hostile_testlib import HostileServer, Reply
+from hostile_testlib import Reply, soap_read_after
 from lxml import etree
-from soap_testlib import ADDRESS, SECRETS, connector, envelope, market_config, page, record
+from soap_testlib import ADDRESS, connector, envelope, page, record
 
-from connectors.soap import SoapConnector
 from connectors.soap.faults import FaultRule, classify, read_fault
 from gateway.contract.errors import (
     AuthenticationError,
@@ -141,12 +139,5 @@ def test_a_dotted_client_fault_rejects_a_write_and_version_mismatch_aborts_it(tm
 def test_a_real_server_answering_server_busy_then_the_page(tmp_path: Path) -> None:
     busy = Reply(500, {"Content-Type": "text/xml; charset=utf-8"},
                  envelope(fault11("soap:Server.Busy", "系统繁忙，请稍后再试")).encode())
-    answer = Reply(200, {"Content-Type": "text/xml; charset=utf-8"}, envelope(page([record("SCJG1")])).encode())
-    with HostileServer() as server:
-        server.route("/ScjgService.asmx", busy, answer)
-        session = requests.Session()
-        session.trust_env = False
-        c = SoapConnector(market_config(tmp_path, address=f"{server.url}/ScjgService.asmx"), secrets=SECRETS,
-                          session=session, sleep=lambda s: None)
-        (only,) = list(c.read("cases"))
-        assert [r.source_id for r in only.records] == ["SCJG1"] and server.hits["/ScjgService.asmx"] == 2
+    ids, hits = soap_read_after(busy, tmp_path)
+    assert ids == ["SCJG1"] and hits == 2

@@ -104,6 +104,7 @@ _WSGEN = ["jaxws-tools.jar", "jaxb-xjc.jar", "jaxb-jxc.jar", "istack-commons-too
 _WSS4J = ["wss4j.jar", "xmlsec.jar", "commons-logging.jar", "slf4j-api.jar", "slf4j-nop.jar"]
 _AXIS = ["axis.jar", "axis-jaxrpc.jar", "axis-saaj.jar", "commons-logging.jar", "commons-discovery.jar",
          "wsdl4j.jar", "javax.activation.jar", "javax.mail.jar", "jaxb-api.jar",
+         "jws-api.jar",  # common/ (compiled for every kind) holds the JAX-WS services' annotated CaseQueries
          "jetty9-server.jar", "jetty9-servlet.jar", "jetty9-http.jar", "jetty9-io.jar", "jetty9-util.jar",
          "jetty9-security.jar", "servlet-api.jar"]
 

@@ -13,16 +13,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from stdnum.cn import ric, uscc
+from sandbox_testlib import check_identifiers, check_rule_breaking_shares, flat_fixtures
 
-from sandbox import social, start_all
+from sandbox import social
 
 APP_KEY, SECRET = "social-demo", "social-demo-secret"
 PATH = "/api/case/query"
@@ -71,23 +69,7 @@ def is_null(v: Any) -> bool:
     return v in NULLS or v == ZERO
 
 
-@pytest.fixture(scope="module")
-def sb() -> Iterator[Any]:
-    handle = start_all(seed=42, records={"social": N}, systems=("social",))
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture()
-def fresh() -> Iterator[Any]:
-    handle = start_all(seed=5, records={"social": 200}, systems=("social",))
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture(scope="module")
-def source() -> list[dict[str, Any]]:
-    return [social.generate(42, i) for i in range(N)]
+sb, fresh, source = flat_fixtures("social", social.generate, N)
 
 
 def test_signature_accepted_and_refused(sb: Any) -> None:
@@ -211,20 +193,7 @@ def test_record_conventions(source: list[dict[str, Any]]) -> None:
 
 
 def test_rule_breaking_shares(source: list[dict[str, Any]]) -> None:
-    cert_items = {r["jbbm"] for r in source if not is_null(r["zzmc"])}
-    finished_cert = [r for r in source if r["bjjg"] == "01" and not is_null(r["bjsj"]) and r["jbbm"] in cert_items]
-    no_cert = sum(is_null(r["zzmc"]) and is_null(r["zzbh"]) for r in finished_cert) / len(finished_cert)
-    refusals = [r for r in source if r["bjjg"] in ("02", "03", "04")]
-    no_reason = sum(is_null(r["bjyy"]) for r in refusals) / len(refusals)
-    unfinished_result = sum(not is_null(r["bjjg"]) and is_null(r["bjsj"]) for r in source) / N
-    swapped = [r for r in source if r["slsj"] < r["sqsj"]]
-    assert 0.2 <= no_cert <= 0.4, no_cert
-    assert 0.55 <= no_reason <= 0.85, no_reason
-    assert 0.03 <= unfinished_result <= 0.08, unfinished_result
-    assert 0.02 <= len(swapped) / N <= 0.07
-    for r in swapped:
-        gap = datetime.strptime(r["sqsj"], "%Y-%m-%d %H:%M:%S") - datetime.strptime(r["slsj"], "%Y-%m-%d %H:%M:%S")
-        assert 0 < gap.total_seconds() <= 31 * 60
+    finished_cert, swapped, _ = check_rule_breaking_shares(source, "01", ("02", "03", "04"), is_null)
     # social.quirks names the same records.
     assert sum("no_certificate" in social.quirks(r) for r in finished_cert) == sum(
         is_null(r["zzmc"]) for r in finished_cert)
@@ -232,21 +201,8 @@ def test_rule_breaking_shares(source: list[dict[str, Any]]) -> None:
 
 
 def test_identifiers_are_valid(source: list[dict[str, Any]]) -> None:
-    old = 0
-    assert uscc.is_valid(social.DEPT["code"])
-    for r in source:
-        assert r["slbmdm"] == social.DEPT["code"] and r["sxbm"].startswith(social.DEPT["code"])
-        assert re.fullmatch(r"JNRS\d{15}", r["ywlsh"]) and r["bjbh"][6:] == r["ywlsh"][4:]
-        if r["zjlx"] == "1":
-            assert ric.calc_check_digit(r["zjhm"]) == r["zjhm"][17]
-            ric.get_birth_date(r["zjhm"])
-            old += r["zjhm"][:6] in ("370181", "370125", "371202", "370101")
-        elif r["zjlx"] == "91":
-            assert uscc.is_valid(r["zjhm"]) and r["sqrlx"] == "2"
-        else:
-            assert r["zjlx"] in ("4", "6", "8")
-    assert old > 5
-    assert len({r["ywlsh"] for r in source}) == N
+    check_identifiers(source, social.DEPT["code"], dept_field="slbmdm", number_field="ywlsh",
+                      number_prefix="JNRS", resident="1", org="91", others=("4", "6", "8"))
 
 
 def test_generate_is_pure_and_by_seed() -> None:

@@ -7,16 +7,14 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import pytest
 import requests
 from lxml import etree
-from stdnum.cn import ric, uscc
+from sandbox_testlib import check_identifiers, check_rule_breaking_shares, flat_fixtures
 
-from sandbox import start_all, welfare
+from sandbox import welfare
 
 AUTH = ("tongban", "welfare-demo-secret")
 TNS = "http://ybj.jinan.gov.cn/ws"
@@ -75,23 +73,7 @@ def is_null(v: str | None) -> bool:
     return v in NULLS
 
 
-@pytest.fixture(scope="module")
-def sb() -> Iterator[Any]:
-    handle = start_all(seed=42, records={"welfare": N}, systems=("welfare",))
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture()
-def fresh() -> Iterator[Any]:
-    handle = start_all(seed=5, records={"welfare": 200}, systems=("welfare",))
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture(scope="module")
-def source() -> list[dict[str, str]]:
-    return [welfare.generate(42, i) for i in range(N)]
+sb, fresh, source = flat_fixtures("welfare", welfare.generate, N)
 
 
 def test_wsdl_is_java_style_with_inline_schema(sb: Any) -> None:
@@ -219,36 +201,13 @@ def test_record_conventions(source: list[dict[str, str]]) -> None:
 
 
 def test_rule_breaking_shares(source: list[dict[str, str]]) -> None:
-    cert_items = {r["JBBM"] for r in source if not is_null(r["ZZMC"])}
-    finished_cert = [r for r in source if r["BJJG"] == "1" and not is_null(r["BJSJ"]) and r["JBBM"] in cert_items]
-    no_cert = sum(is_null(r["ZZMC"]) and is_null(r["ZZBH"]) for r in finished_cert) / len(finished_cert)
-    refusals = [r for r in source if r["BJJG"] in ("2", "3", "4")]
-    no_reason = sum(is_null(r["BJYY"]) for r in refusals) / len(refusals)
-    unfinished_result = sum(not is_null(r["BJJG"]) and is_null(r["BJSJ"]) for r in source) / N
-    swapped = [r for r in source if r["SLSJ"] < r["SQSJ"]]
-    assert 0.2 <= no_cert <= 0.4, no_cert
-    assert 0.55 <= no_reason <= 0.85, no_reason
-    assert 0.03 <= unfinished_result <= 0.08, unfinished_result
-    assert 0.02 <= len(swapped) / N <= 0.07
-    for r in swapped:
-        gap = datetime.strptime(r["SQSJ"], "%Y-%m-%d %H:%M:%S") - datetime.strptime(r["SLSJ"], "%Y-%m-%d %H:%M:%S")
-        assert 0 < gap.total_seconds() <= 31 * 60
-    assert sum("result_unfinished" in welfare.quirks(r) for r in source) == round(unfinished_result * N)
+    _, _, unfinished = check_rule_breaking_shares(source, "1", ("2", "3", "4"), is_null)
+    assert sum("result_unfinished" in welfare.quirks(r) for r in source) == len(unfinished)
 
 
 def test_identifiers_are_valid(source: list[dict[str, str]]) -> None:
-    old = 0
-    assert uscc.is_valid(welfare.DEPT["code"])
-    for r in source:
-        assert r["BLBMDM"] == welfare.DEPT["code"] and r["SXBM"].startswith(welfare.DEPT["code"])
-        assert re.fullmatch(r"JNYB\d{15}", r["YWBH"]) and r["BJBH"][6:] == r["YWBH"][4:]
-        if r["ZJLX"] == "居民身份证":
-            assert ric.calc_check_digit(r["ZJHM"]) == r["ZJHM"][17]
-            ric.get_birth_date(r["ZJHM"])
-            old += r["ZJHM"][:6] in ("370181", "370125", "371202", "370101")
-        elif r["ZJLX"] == "统一社会信用代码":
-            assert uscc.is_valid(r["ZJHM"]) and r["SQRLX"] == "2"
-    assert old > 5 and len({r["YWBH"] for r in source}) == N
+    check_identifiers(source, welfare.DEPT["code"], dept_field="blbmdm", number_field="ywbh",
+                      number_prefix="JNYB", resident="居民身份证", org="统一社会信用代码")
 
 
 def test_generate_is_pure_and_by_seed() -> None:
