@@ -30,7 +30,6 @@ from datetime import datetime
 
 from gateway.contract.connector import Connector, Page, RawRecord
 from gateway.mapping.mapper import Mapper
-from gateway.models import validate_cases
 
 
 @dataclass
@@ -113,7 +112,7 @@ def records_map_to_canonical(records: list[RawRecord], mapper: Mapper, *, system
             continue
         mapped.append(canonical)
         refs.append(ref)
-    result = validate_cases(mapped, refs)
+    result = mapper.validate(mapped, refs)
     problems.extend(str(i) for _, rej in result.rejected for i in rej.issues)
     assert not problems, f"{len(problems)} mapping/validation problem(s), e.g.: " + " | ".join(problems[:5])
     return len(result.valid)

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from gateway.kernel.config import SystemsConfig
 from gateway.contract.errors import ConfigError
-from gateway.mapping.mapper import Mapper
-from gateway.models import validate_cases
+from gateway.kernel.config import SystemsConfig
 from gateway.kernel.registry import build_connector
+from gateway.mapping.mapper import Mapper
+from gateway.models import QualityTally
 
 
 def load_sample(path: Path) -> list[dict[str, Any]]:
@@ -85,7 +85,9 @@ def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any
         if not issues:
             mapped.append(canonical)
             refs.append(ref)
-    result = validate_cases(mapped, refs)
+    result = mapper.validate(mapped, refs)
+    tally = QualityTally()
+    tally.add_flags(result.flags)
     for _, rejection in result.rejected:
         for issue in rejection.issues:
             key = _generic(issue.field)
@@ -100,7 +102,8 @@ def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any
         "records": len(records),
         "valid": len(result.valid),
         "rejected": len(records) - len(result.valid),
-        "warnings": len(result.warnings),
+        "warnings": len(result.flags),
+        "quality": tally.as_dict()["flag"],
         "fields": [
             {
                 "field": f,

@@ -16,12 +16,18 @@ Field specs (canonical dotted path on the left)::
     summary: {concat: [itemName, {const: "·"}, applicant.name]}
     deleted: {any: [{path: isDeleted, in: [1, "1"]}, {path: result, in: ["2", "3"]}]}
     status: {cases: [{when: {path: finishTime, present: true}, value: finished}, {value: submitted}]}
+    finished_at: {when: {path: status, in: ["9"]}, then: {path: finishTime}, else: null, date: yyyyMMddHHmmss}
+    dept_code: {first: [{path: itemCode, lookup: {table: departments, column: uscc}}, deptCode]}
+    division_code: {path: itemCode, regex: '^([0-9]{6})'}         # or slice: [0, 6]
     events: {list: [{from: steps, fields: {...}}, {from: specials, fields: {...}}]}
     seq: {position: true}                                # inside a list item: its 1-based place in the list
     version: {context: version}                          # outbound: values the push job passes in
 
 Modifiers: ``required``, ``default``, ``type`` (int, float, str, bool), ``blank_as_null``, ``date_only``,
-``date: {from: iso8601, to: "yyyyMMddHHmmss"}`` (outbound), ``on_unknown: error|null|keep`` for code tables.
+``date: {from: iso8601, to: "yyyyMMddHHmmss"}`` (outbound), ``on_unknown: error|null|keep`` for code tables
+and lookups, ``null_tokens``, ``slice``, ``regex`` + ``group`` + ``on_no_match``, ``lookup``. A value read from
+the source goes through: null tokens → normalize → slice → regex → type → code / lookup → date → default →
+required. ``docs/mapping-reference.md`` documents every key with an example (:mod:`gateway.mapping.language`).
 """
 
 from __future__ import annotations
@@ -32,13 +38,16 @@ from collections.abc import Callable, Mapping
 from datetime import timezone
 from typing import Any
 
-from gateway.contract.errors import ConfigError
 from gateway.mapping import dates
+from gateway.mapping.lookups import LookupTable
+from gateway.mapping.steps import StepEmitter
+from gateway.mapping.steps import Writer as _Writer
 
 MapFunction = Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[dict[str, Any], list[tuple[str, str, str]]]]
 
-_VALUE_KEYS = {"path", "const", "concat", "cases", "any", "all", "list", "context", "position"}
-_MODIFIER_KEYS = {
+VALUE_KEYS = frozenset({"path", "const", "concat", "cases", "first", "any", "all", "list", "context", "position"})
+"""Where a field's value comes from: exactly one per spec."""
+MODIFIER_KEYS = frozenset({
     "normalize",
     "code",
     "date",
@@ -50,7 +59,19 @@ _MODIFIER_KEYS = {
     "on_unknown",
     "sep",
     "true_values",
-}
+    "null_tokens",
+    "slice",
+    "regex",
+    "group",
+    "on_no_match",
+    "lookup",
+})
+"""What happens to the value afterwards."""
+SUGAR_KEYS = frozenset({"field", "when", "then", "else"})
+"""Short forms: ``field`` for ``path``; ``when``/``then``/``else`` for a two-branch ``cases``."""
+CONDITION_KEYS = frozenset({"path", "field", "equals", "in", "not_in", "present", "matches", "any", "all", "not"})
+"""What a ``when`` condition may say."""
+
 _NORMALIZERS = {
     "strip": "v = v.strip()",
     "nfkc": "v = v if v.isascii() else _nfkc('NFKC', v)",
@@ -59,8 +80,9 @@ _NORMALIZERS = {
     "upper": "v = v.upper()",
     "lower": "v = v.lower()",
 }
+NORMALIZE_STEPS = tuple(_NORMALIZERS)
+"""The steps ``normalize`` may list, in the order documented."""
 _WS = re.compile(r"\s+")
-_DEFAULT_TRUE = ("1", "true", "True", "TRUE", "Y", "y", "yes", "是")
 
 
 class _Issue(Exception):
@@ -87,15 +109,16 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-class _Writer:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def emit(self, indent: int, line: str) -> None:
-        self.lines.append("    " * indent + line)
+def _is_null(value: Any, tokens: frozenset[str]) -> bool:
+    """Whether a source value counts as absent under the mapping's null tokens (conditions use it)."""
+    return value is None or (value.__class__ is str and value.strip() in tokens)
 
 
-class MappingCompiler:
+def _matches(value: Any, regex: re.Pattern[str]) -> bool:
+    return value is not None and regex.search(value if value.__class__ is str else str(value)) is not None
+
+
+class MappingCompiler(StepEmitter):
     """Turns the ``fields`` of one mapping (and its code tables) into Python source."""
 
     def __init__(
@@ -105,16 +128,22 @@ class MappingCompiler:
         code_tables: Mapping[str, Mapping[Any, Any]],
         tz_offset: str,
         default_normalize: list[str],
+        null_tokens: Any = None,
+        lookups: Mapping[str, LookupTable] | None = None,
     ) -> None:
         self.where = where
         self.code_tables = {name: {str(k): v for k, v in table.items()} for name, table in code_tables.items()}
         self.tz_offset = tz_offset
         self.tz: timezone = dates.parse_offset(tz_offset)
         self.default_normalize = default_normalize
+        self.null_tokens = self._token_set(null_tokens, "null_tokens")
+        self.lookups = dict(lookups or {})
         self.namespace: dict[str, Any] = {
             "_Issue": _Issue,
             "_dig": _dig,
             "_short": _short,
+            "_is_null": _is_null,
+            "_matches": _matches,
             "_nfkc": unicodedata.normalize,
             "_WS": _WS,
             "_iso_from_epoch": dates.iso_from_epoch,
@@ -124,26 +153,24 @@ class MappingCompiler:
             "_OFFSET": tz_offset,
         }
         self.functions: list[str] = []
+        self._sets: dict[frozenset[Any], str] = {}
         self._counter = 0
         self._target = ""
 
-    # -- constants and names ---------------------------------------------------------------------------
+    def _token_set(self, tokens: Any, where: str) -> frozenset[str] | None:
+        """``null_tokens`` as the set a stripped string is looked up in (``""`` always in it: blank is null);
+        ``None`` when there are none (an empty list switches them off)."""
+        if tokens is None:
+            return None
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise self.fail(where, f"null_tokens must be a list of strings, got {tokens!r}")
+        return frozenset(t.strip() for t in tokens) | {""} if tokens else None
 
-    def _name(self, prefix: str) -> str:
-        self._counter += 1
-        return f"_{prefix}{self._counter}"
-
-    def const(self, value: Any, prefix: str = "c") -> str:
-        """An expression for ``value``: a literal for plain scalars (their ``repr`` is a safe Python literal and
-        loads faster than a global), otherwise a name bound in the generated module's namespace."""
-        if value is None or value.__class__ in (str, int, float, bool):
-            return repr(value)
-        name = self._name(prefix)
-        self.namespace[name] = value
-        return name
-
-    def fail(self, where: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.where}: {where}: {message}")
+    def tokens_for(self, spec: Mapping[str, Any], where: str) -> frozenset[str] | None:
+        """The null tokens in force for one field: its own ``null_tokens`` or the mapping's."""
+        if "null_tokens" in spec:
+            return self._token_set(spec["null_tokens"], where)
+        return self.null_tokens
 
     # -- reading source values -------------------------------------------------------------------------
 
@@ -166,9 +193,13 @@ class MappingCompiler:
             return "(" + " and ".join(self.condition_expr(c, where) for c in cond["all"]) + ")"
         if "not" in cond:
             return f"(not {self.condition_expr(cond['not'], where)})"
-        if "path" not in cond:
+        unknown = set(cond) - CONDITION_KEYS
+        if unknown:
+            raise self.fail(where, f"condition has unknown key(s) {sorted(unknown)}; expected {sorted(CONDITION_KEYS)}")
+        path = cond.get("path", cond.get("field"))
+        if path is None:
             raise self.fail(where, f"condition {dict(cond)!r} needs path (or any/all/not)")
-        get = self.get_expr(cond["path"], where)
+        get = self.get_expr(path, where)
         if "equals" in cond:
             return f"({get} == {self.const(cond['equals'])})"
         if "in" in cond:
@@ -176,8 +207,14 @@ class MappingCompiler:
         if "not_in" in cond:
             return f"({get} not in {self.const(frozenset(cond['not_in']))})"
         if "present" in cond:
+            if self.null_tokens is not None:  # "null", "-" … are as absent here as in the fields
+                nt = self.const(self.null_tokens, "nt")
+                present = f"((_p := {get}) is not None and not (_p.__class__ is str and _p.strip() in {nt}))"
+                return f"{present} is {bool(cond['present'])}"
             return f"(({get}) not in (None, '')) is {bool(cond['present'])}"
-        raise self.fail(where, f"condition {dict(cond)!r} needs equals, in, not_in or present")
+        if "matches" in cond:
+            return f"_matches({get}, {self.const(self._regex(cond['matches'], where), 'rx')})"
+        raise self.fail(where, f"condition {dict(cond)!r} needs equals, in, not_in, present or matches")
 
     # -- one field -------------------------------------------------------------------------------------
 
@@ -186,14 +223,30 @@ class MappingCompiler:
             return {"path": spec}
         if not isinstance(spec, Mapping):
             raise self.fail(where, f"expected a source path or a mapping, got {spec!r}")
+        spec = dict(spec)
+        if "field" in spec:
+            if "path" in spec:
+                raise self.fail(where, "field is another name for path: give one of them")
+            spec["path"] = spec.pop("field")
+        if "when" in spec:
+            if "then" not in spec:
+                raise self.fail(where, "when needs then (and may have else)")
+            if "cases" in spec:
+                raise self.fail(where, "give either when/then/else or cases")
+            spec["cases"] = [{"when": spec.pop("when"), "then": spec.pop("then")}, {"then": spec.pop("else", None)}]
+        elif "then" in spec or "else" in spec:
+            raise self.fail(where, "then/else need when")
         keys = set(spec)
-        value_keys = keys & _VALUE_KEYS
-        unknown = keys - _VALUE_KEYS - _MODIFIER_KEYS - {"from", "fields"}
+        value_keys = keys & VALUE_KEYS
+        unknown = keys - VALUE_KEYS - MODIFIER_KEYS - {"from", "fields"}
         if unknown:
-            raise self.fail(where, f"unknown key(s) {sorted(unknown)}; expected {sorted(_VALUE_KEYS | _MODIFIER_KEYS)}")
+            expected = sorted(VALUE_KEYS | MODIFIER_KEYS | SUGAR_KEYS)
+            raise self.fail(where, f"unknown key(s) {sorted(unknown)}; expected {expected}")
         if len(value_keys) != 1:
-            raise self.fail(where, f"needs exactly one of {sorted(_VALUE_KEYS)}, got {sorted(value_keys) or 'none'}")
-        return dict(spec)
+            raise self.fail(where, f"needs exactly one of {sorted(VALUE_KEYS)}, got {sorted(value_keys) or 'none'}")
+        if "code" in spec and "lookup" in spec:
+            raise self.fail(where, "give either code or lookup")
+        return spec
 
     def emit_field(self, w: _Writer, indent: int, spec: dict[str, Any], where: str) -> None:
         """Emit code that leaves the field's value in ``v`` or raises ``_Issue``."""
@@ -206,166 +259,139 @@ class MappingCompiler:
         if "position" in spec:
             w.emit(indent, "v = _pos")
             return
+        if "any" in spec or "all" in spec:
+            w.emit(indent, f"v = bool({self.condition_expr(spec, where)})")
+            return
+        raw = True  # the value comes straight from the source: null tokens apply to it
         if "context" in spec:
             w.emit(indent, f"v = _ctx.get({self.const(spec['context'])})")
         elif "path" in spec:
             w.emit(indent, f"v = {self.get_expr(spec['path'], where)}")
         elif "concat" in spec:
-            parts = []
-            for part in spec["concat"]:
-                if isinstance(part, Mapping) and "const" in part:
-                    parts.append(self.const(str(part["const"])))
-                else:
-                    parts.append(self.get_expr(part, where))
-            sep = self.const(str(spec.get("sep", "")))
-            w.emit(indent, f"_parts = [str(_x) for _x in ({', '.join(parts)},) if _x not in (None, '')]")
-            w.emit(indent, f"v = {sep}.join(_parts) if _parts else None")
+            self.emit_concat(w, indent, spec, where)
+            raw = False
         elif "cases" in spec:
-            branches = spec["cases"]
-            if not isinstance(branches, list) or not branches:
-                raise self.fail(where, "cases must be a non-empty list")
-            first = True
-            for branch in branches:
-                if "when" in branch:
-                    keyword = "if" if first else "elif"
-                    w.emit(indent, f"{keyword} {self.condition_expr(branch['when'], where)}:")
-                else:
-                    w.emit(indent, "else:" if not first else "if True:")
-                w.emit(indent + 1, f"v = {self.const(branch.get('value'))}")
-                first = False
-            if all("when" in b for b in branches):
-                w.emit(indent, "else:")
-                w.emit(indent + 1, "v = None")
-        elif "any" in spec or "all" in spec:
-            w.emit(indent, f"v = bool({self.condition_expr(spec, where)})")
-            return
-        self.emit_pipeline(w, indent, spec, where)
+            self.emit_cases(w, indent, spec, where)
+            raw = False
+        elif "first" in spec:
+            self.emit_first(w, indent, spec, where)
+            raw = False
+        self.emit_pipeline(w, indent, spec, where, raw=raw)
 
-    def emit_pipeline(self, w: _Writer, indent: int, spec: dict[str, Any], where: str) -> None:
-        typed = any(k in spec for k in ("code", "date", "type"))
-        blank_as_null = spec.get("blank_as_null", typed)
-        w.emit(indent, "if v is None or v == '':" if blank_as_null else "if v is None:")
-        if spec.get("required"):
-            w.emit(indent + 1, f"raise _Issue('mapping.required', {self.const(f'no value at {self._src(spec)}')})")
+    def emit_concat(self, w: _Writer, indent: int, spec: dict[str, Any], where: str) -> None:
+        parts = []
+        for part in spec["concat"]:
+            if isinstance(part, Mapping) and "const" in part:
+                parts.append(self.const(str(part["const"])))
+            else:
+                parts.append(self.get_expr(part, where))
+        sep = self.const(str(spec.get("sep", "")))
+        tokens = self.tokens_for(spec, where)
+        keep = "_x not in (None, '')" if tokens is None else f"not _is_null(_x, {self.const(tokens, 'nt')})"
+        w.emit(indent, f"_parts = [str(_x) for _x in ({', '.join(parts)},) if {keep}]")
+        w.emit(indent, f"v = {sep}.join(_parts) if _parts else None")
+
+    def emit_cases(self, w: _Writer, indent: int, spec: dict[str, Any], where: str) -> None:
+        branches = spec["cases"]
+        if not isinstance(branches, list) or not branches:
+            raise self.fail(where, "cases must be a non-empty list")
+        for i, branch in enumerate(branches):
+            at = f"{where}.cases[{i}]"
+            if not isinstance(branch, Mapping):
+                raise self.fail(at, f"a branch is a mapping with when and value (or then), got {branch!r}")
+            unknown = set(branch) - {"when", "value", "then"}
+            if unknown:
+                raise self.fail(at, f"unknown key(s) {sorted(unknown)} in a branch; expected when, value, then")
+            if "value" in branch and "then" in branch:
+                raise self.fail(at, "a branch has a constant value or a then spec, not both")
+            if "when" in branch:
+                w.emit(indent, f"{'if' if i == 0 else 'elif'} {self.condition_expr(branch['when'], at)}:")
+            elif i != len(branches) - 1:
+                raise self.fail(at, "only the last branch may go without when")
+            else:
+                w.emit(indent, "else:" if i else "if True:")
+            self.emit_branch(w, indent + 1, branch, at)
+        if "when" in branches[-1]:
+            w.emit(indent, "else:")
+            w.emit(indent + 1, "v = None")
+
+    def emit_branch(self, w: _Writer, indent: int, branch: Mapping[str, Any], where: str) -> None:
+        """A branch's value: ``value`` is a constant; ``then`` (and ``else``) a field spec of its own."""
+        if "then" not in branch:
+            w.emit(indent, f"v = {self.const(branch.get('value'))}")
+            return
+        then = branch["then"]
+        if then is None:
+            w.emit(indent, "v = None")
+        elif isinstance(then, (str, Mapping)):
+            self.emit_field(w, indent, self.normalise_spec(then, where), where)
         else:
-            w.emit(indent + 1, f"v = {self.const(spec.get('default'))}")
-        w.emit(indent, "else:")
-        body = indent + 1
+            w.emit(indent, f"v = {self.const(then)}")
+
+    def emit_first(self, w: _Writer, indent: int, spec: dict[str, Any], where: str) -> None:
+        """The first alternative that gives a value (not null, not empty)."""
+        alternatives = spec["first"]
+        if not isinstance(alternatives, list) or not alternatives:
+            raise self.fail(where, "first must be a non-empty list of field specs")
+        for i, alternative in enumerate(alternatives):
+            if i:
+                w.emit(indent + i - 1, "if v is None or v == '':")
+            self.emit_field(w, indent + i, self.normalise_spec(alternative, f"{where}.first[{i}]"), where)
+
+    def emit_pipeline(self, w: _Writer, indent: int, spec: dict[str, Any], where: str, *, raw: bool = True) -> None:
+        typed = any(k in spec for k in ("code", "date", "type", "lookup", "slice", "regex"))
+        blank_as_null = spec.get("blank_as_null", typed)
+        tokens = self.tokens_for(spec, where) if raw else None
         ops = spec.get("normalize", self.default_normalize if "path" in spec or "concat" in spec else [])
         if isinstance(ops, str):
             ops = [ops]
-        if ops:
-            w.emit(body, "if v.__class__ is str:")
-            for op in ops:
-                if op not in _NORMALIZERS:
-                    raise self.fail(where, f"unknown normalize step {op!r}; expected one of {sorted(_NORMALIZERS)}")
-                w.emit(body + 1, _NORMALIZERS[op])
-        if "type" in spec:
-            self.emit_type(w, body, spec, where)
-        if "code" in spec:
-            self.emit_code(w, body, spec, where)
-        if "date" in spec:
-            self.emit_date(w, body, spec, where)
-        w.emit(body, "pass  # nothing to convert")
+        for op in ops:
+            if op not in _NORMALIZERS:
+                raise self.fail(where, f"unknown normalize step {op!r}; expected one of {sorted(_NORMALIZERS)}")
+        steps = [step for step in ("slice", "regex", "type", "code", "lookup", "date") if step in spec]
+        if tokens is not None and ops and ops[0] == "strip":
+            # Tokens are compared stripped, so when stripping is the first step anyway it goes first, once,
+            # and the token test is one set lookup on its result (the common case: normalize: [strip]).
+            nt = self.const(tokens, "nt")
+            w.emit(indent, "if v.__class__ is str:")
+            w.emit(indent + 1, "v = v.strip()")
+            w.emit(indent + 1, f"if v in {nt}:")
+            w.emit(indent + 2, "v = None")
+            ops = ops[1:]
+            tokens = None
+            blank_as_null = False  # "" is a token
+        if tokens is not None or blank_as_null or ops or steps:
+            if tokens is not None:
+                w.emit(indent, f"if v is None or (v.__class__ is str and v.strip() in {self.const(tokens, 'nt')}):")
+            else:
+                w.emit(indent, "if v is None or v == '':" if blank_as_null else "if v is None:")
+            w.emit(indent + 1, "v = None")
+            w.emit(indent, "else:")
+            body = indent + 1
+            if ops:
+                w.emit(body, "if v.__class__ is str:")
+                for op in ops:
+                    w.emit(body + 1, _NORMALIZERS[op])
+            # Each step after one that can give null runs only on a value.
+            at, maybe_null = body, False
+            for step in steps:
+                if maybe_null:
+                    w.emit(at, "if v is not None:")
+                    at += 1
+                maybe_null = getattr(self, f"emit_{step}")(w, at, spec, where)
+            w.emit(body, "pass  # nothing to convert")
+        if spec.get("default") is not None:
+            w.emit(indent, "if v is None:")
+            w.emit(indent + 1, f"v = {self.const(spec['default'])}")
+        if spec.get("required"):
+            w.emit(indent, "if v is None or v == '':")
+            w.emit(indent + 1, f"raise _Issue('mapping.required', {self.const(f'no value at {self._src(spec)}')})")
 
     def _src(self, spec: Mapping[str, Any]) -> str:
-        for key in ("path", "context", "concat", "cases"):
+        for key in ("path", "context", "concat", "cases", "first"):
             if key in spec:
                 return f"{key} {spec[key]!r}"
         return "source"
-
-    def emit_type(self, w: _Writer, indent: int, spec: Mapping[str, Any], where: str) -> None:
-        kind = spec["type"]
-        if kind in ("int", "float"):
-            w.emit(indent, "try:")
-            w.emit(indent + 1, f"v = {kind}(v)")
-            w.emit(indent, "except (TypeError, ValueError):")
-            w.emit(indent + 1, f"raise _Issue('mapping.type', 'value %s is not {'an' if kind == 'int' else 'a'} {kind}' % _short(v))")
-        elif kind == "str":
-            w.emit(indent, "v = v if v.__class__ is str else str(v)")
-        elif kind == "bool":
-            truthy = self.const(frozenset(spec.get("true_values", _DEFAULT_TRUE)))
-            w.emit(indent, f"v = v if v.__class__ is bool else (v == 1 if v.__class__ is int else str(v) in {truthy})")
-        else:
-            raise self.fail(where, f"type must be int, float, str or bool, got {kind!r}")
-
-    def emit_code(self, w: _Writer, indent: int, spec: Mapping[str, Any], where: str) -> None:
-        table_ref = spec["code"]
-        if isinstance(table_ref, str):
-            if table_ref not in self.code_tables:
-                raise self.fail(where, f"code table {table_ref!r} is not defined (have {sorted(self.code_tables)})")
-            table, label = self.code_tables[table_ref], table_ref
-        elif isinstance(table_ref, Mapping) and set(table_ref) == {"table", "invert"}:
-            table, label = self._inverted(table_ref["table"], where), f"{table_ref['table']} (inverted)"
-        elif isinstance(table_ref, Mapping):
-            table, label = {str(k): val for k, val in table_ref.items()}, "inline"
-        else:
-            raise self.fail(where, "code must name a code table or be an inline mapping")
-        on_unknown = spec.get("on_unknown", "error")
-        name = self.const(table, "ct")
-        w.emit(indent, "_k = v if v.__class__ is str else str(v)")
-        w.emit(indent, f"_c = {name}.get(_k, _Issue)")
-        w.emit(indent, "if _c is _Issue:")
-        if on_unknown == "error":
-            msg = self.const(f"is not in code table {label!r}")
-            w.emit(indent + 1, f"raise _Issue('mapping.code_table', 'value %s %s' % (_short(v), {msg}))")
-        elif on_unknown in ("null", None):  # YAML reads a bare null as None
-            w.emit(indent + 1, "_c = None")
-        elif on_unknown == "keep":
-            w.emit(indent + 1, "_c = v")
-        else:
-            raise self.fail(where, f"on_unknown must be error, null or keep, got {on_unknown!r}")
-        w.emit(indent, "v = _c")
-
-    def _inverted(self, name: str, where: str) -> dict[str, Any]:
-        """A code table read backwards, for outbound mappings: canonical value -> the system's code."""
-        if name not in self.code_tables:
-            raise self.fail(where, f"code table {name!r} is not defined (have {sorted(self.code_tables)})")
-        inverted: dict[str, Any] = {}
-        for code, value in self.code_tables[name].items():
-            inverted.setdefault(str(value), code)  # several codes for one value: the first one is the system's usual
-        return inverted
-
-    def emit_date(self, w: _Writer, indent: int, spec: Mapping[str, Any], where: str) -> None:
-        date_spec = spec["date"]
-        target = None
-        if isinstance(date_spec, Mapping):
-            target = date_spec.get("to")
-            formats = date_spec.get("from", "iso8601")
-        else:
-            formats = date_spec
-        formats = [formats] if isinstance(formats, str) else list(formats)
-        date_only = bool(spec.get("date_only"))
-        w.emit(indent, "_d = None")
-        for fmt in formats:
-            w.emit(indent, "if _d is None:")
-            if fmt == "iso8601":
-                w.emit(indent + 1, f"_d = _iso_normalise(v, _OFFSET, date_only={date_only}) if v.__class__ is str else None")
-            elif fmt in ("epoch_ms", "epoch_s"):
-                w.emit(indent + 1, "try:")
-                w.emit(indent + 2, f"_d = _iso_from_epoch(v, _TZ, millis={fmt == 'epoch_ms'}, date_only={date_only})")
-                w.emit(indent + 1, "except (TypeError, ValueError, OverflowError, OSError):")
-                w.emit(indent + 2, "_d = None")
-            else:
-                try:
-                    compiled = dates.compile_pattern(fmt)
-                except ConfigError as exc:
-                    raise self.fail(where, str(exc)) from None
-                rx = self.const(compiled.regex, "rx")
-                build = compiled.iso_expression("_g", self.tz_offset, date_only=date_only)
-                w.emit(indent + 1, f"_m = {rx}.fullmatch(v) if v.__class__ is str else None")
-                w.emit(indent + 1, "if _m is not None:")
-                w.emit(indent + 2, "_g = _m.groups()")
-                w.emit(indent + 2, f"_d = {build}")
-        msg = self.const(f"does not match the date format(s) {', '.join(formats)}")
-        w.emit(indent, "if _d is None:")
-        w.emit(indent + 1, f"raise _Issue('mapping.date_format', 'value %s %s' % (_short(v), {msg}))")
-        if target and target != "iso8601":
-            w.emit(indent, "try:")
-            w.emit(indent + 1, f"_d = _format_datetime(_d, {self.const(target)}, _TZ)")
-            w.emit(indent, "except ValueError as _e:")
-            w.emit(indent + 1, "raise _Issue('mapping.date_value', 'value %s is not a real date: %s' % (_short(v), _e))")
-        w.emit(indent, "v = _d")
 
     def emit_list(self, w: _Writer, indent: int, spec: Mapping[str, Any], where: str) -> None:
         target = self._target  # the list's own path in its object, for issue paths like events.2.started_at

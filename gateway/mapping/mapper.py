@@ -2,16 +2,19 @@
 
     mapper = Mapper.from_file("mappings/sd_civil.yaml")
     canonical, issues = mapper.map(raw_record)
+    result = mapper.validate([canonical, ...], refs)        # with the mapping's rule severities
     outbound = mapper.outbound(canonical_row, version=3)     # the system's own format, for pushes
 
 The mapping's ``version`` is recorded with every record it maps, so the ledger can tell which records a fixed
-mapping should be re-applied to (``tongban remap``).
+mapping should be re-applied to (``tongban remap``); its ``fingerprint`` covers the file and every lookup file
+it reads. Top-level keys: ``system``, ``version``, ``fields`` (required); ``description``, ``timezone``,
+``normalize``, ``null_tokens``, ``code_tables``, ``lookups``, ``rules``, ``outbound``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,14 @@ import yaml
 
 from gateway.contract.errors import ConfigError, FieldIssue
 from gateway.mapping.compiler import MapFunction, MappingCompiler
+from gateway.mapping.lookups import LookupTable, load_lookups
+from gateway.models import BatchResult, Severity, rule_policy, validate_cases
 
-_TOP_KEYS = {"system", "version", "description", "timezone", "normalize", "code_tables", "fields", "outbound"}
+TOP_KEYS = frozenset({
+    "system", "version", "description", "timezone", "normalize", "null_tokens", "code_tables", "lookups", "rules",
+    "fields", "outbound",
+})
+"""The keys a mapping file may have at its top level."""
 
 
 @dataclass(slots=True)
@@ -35,49 +44,65 @@ class Mapper:
     outbound_source: str | None = None
     fingerprint: str = ""
     spec: Mapping[str, Any] = field(default_factory=dict)
+    rules: dict[str, Severity] = field(default_factory=dict)
+    """The quality rules whose severity this mapping changes (``rules:``), for :meth:`validate`."""
+    lookups: dict[str, LookupTable] = field(default_factory=dict)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Mapper:
-        text = Path(path).read_text(encoding="utf-8")
-        return cls.from_text(text, where=str(path))
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        return cls.from_text(text, where=str(path), base_dir=path.parent)
 
     @classmethod
-    def from_text(cls, text: str, *, where: str = "<mapping>") -> Mapper:
+    def from_text(cls, text: str, *, where: str = "<mapping>", base_dir: str | Path | None = None) -> Mapper:
         try:
             spec = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ConfigError(f"{where}: not valid YAML: {exc}") from None
-        return cls.from_spec(spec, where=where, fingerprint=hashlib.sha256(text.encode()).hexdigest()[:16])
+        return cls.from_spec(spec, where=where, fingerprint=hashlib.sha256(text.encode()).hexdigest()[:16],
+                             base_dir=base_dir)
 
     @classmethod
-    def from_spec(cls, spec: Any, *, where: str = "<mapping>", fingerprint: str = "") -> Mapper:
+    def from_spec(cls, spec: Any, *, where: str = "<mapping>", fingerprint: str = "",
+                  base_dir: str | Path | None = None) -> Mapper:
+        """Compile a parsed mapping. Lookup files are read relative to ``base_dir`` (default: the working
+        directory; :meth:`from_file` passes the mapping file's folder)."""
         if not isinstance(spec, Mapping):
             raise ConfigError(f"{where}: a mapping file must be a YAML mapping")
-        unknown = set(spec) - _TOP_KEYS
+        unknown = set(spec) - TOP_KEYS
         if unknown:
-            raise ConfigError(f"{where}: unknown top-level key(s) {sorted(unknown)}; expected {sorted(_TOP_KEYS)}")
+            raise ConfigError(f"{where}: unknown top-level key(s) {sorted(unknown)}; expected {sorted(TOP_KEYS)}")
         for key in ("system", "version", "fields"):
             if key not in spec:
                 raise ConfigError(f"{where}: missing required key {key!r}")
         code_tables = spec.get("code_tables") or {}
         if not isinstance(code_tables, Mapping) or not all(isinstance(t, Mapping) for t in code_tables.values()):
             raise ConfigError(f"{where}: code_tables must map names to {{code: value}} tables")
+        lookups, files_digest = load_lookups(spec.get("lookups"), where=where,
+                                             base_dir=Path(base_dir) if base_dir is not None else Path.cwd())
+        if files_digest and fingerprint:
+            fingerprint = hashlib.sha256(f"{fingerprint}:{files_digest}".encode()).hexdigest()[:16]
+        rules = rule_policy(spec.get("rules"), where=where)
 
-        def compiler(section: str) -> MappingCompiler:
+        def compiler(section: str, null_tokens: Any) -> MappingCompiler:
             return MappingCompiler(
                 where=f"{where}: {section}",
                 code_tables=code_tables,
                 tz_offset=str(spec.get("timezone", "+08:00")),
                 default_normalize=list(spec.get("normalize", ["strip"])),
+                null_tokens=null_tokens,
+                lookups=lookups,
             )
 
-        inbound, source = compiler("fields").compile(spec["fields"])
+        # Null tokens are the source's habit: they apply to what is read in, not to canonical data going out.
+        inbound, source = compiler("fields", spec.get("null_tokens")).compile(spec["fields"])
         outbound_fn = outbound_source = None
         if spec.get("outbound"):
             out_spec = spec["outbound"]
             if not isinstance(out_spec, Mapping) or "fields" not in out_spec:
                 raise ConfigError(f"{where}: outbound needs fields")
-            outbound_fn, outbound_source = compiler("outbound").compile(out_spec["fields"])
+            outbound_fn, outbound_source = compiler("outbound", None).compile(out_spec["fields"])
         return cls(
             system=str(spec["system"]),
             version=str(spec["version"]),
@@ -88,11 +113,17 @@ class Mapper:
             outbound_source=outbound_source,
             fingerprint=fingerprint,
             spec=spec,
+            rules=rules,
+            lookups=lookups,
         )
 
     def map(self, raw: Mapping[str, Any], **context: Any) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
         """Map one raw record. Returns the canonical dict and ``(field, rule, message)`` issues (maybe empty)."""
         return self.inbound(raw, context)
+
+    def validate(self, records: Sequence[Any], refs: Sequence[str]) -> BatchResult:
+        """Validate mapped records in one call with this mapping's rule severities (see ``rules:``)."""
+        return validate_cases(records, refs, rules=self.rules or None)
 
     def outbound(self, canonical: Mapping[str, Any], **context: Any) -> dict[str, Any]:
         """Canonical record → the system's own format. Raises :class:`ConfigError` if the mapping has no

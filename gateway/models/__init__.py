@@ -7,7 +7,10 @@ modules behind it are one idea each:
 - :mod:`.identifiers` — resident ID, USCC, division code checks (fast, cached, warnings vs errors)
 - :mod:`.case`, :mod:`.service_item`, :mod:`.certificate` — the pydantic models and their cross-field rules
 - :mod:`.certificate_id` — GB/T 36904 certificate identifiers
+- :mod:`.rules` — every rule's stable name, kind (structural / quality) and default severity
+- :mod:`.quality` — quality flags carried on kept cases, and their per-run tally (one line per rule)
 - :mod:`.validation` — one pydantic call per batch, issues as :class:`~gateway.contract.errors.FieldIssue`
+- :mod:`.reference` — ``docs/canonical-model.md``, generated from the models, code lists and rules
 - :mod:`.rows`, :mod:`.hashing` — JSON-ready rows and the ledger's content hash
 """
 
@@ -41,15 +44,17 @@ from .identifiers import (
     uscc_check_char,
     validate_division_code,
     validate_id_number,
+    validate_residence_permit,
     validate_resident_id,
     validate_uscc,
 )
 from .issues import ISSUES_ERROR
+from .quality import QualityFlag, QualityTally, RuleCount, aggregate_flags
 from .rows import case_to_row, cases_to_rows, row_to_case
+from .rules import PYDANTIC_RULES, QUALITY_RULES, RULES, SEVERITIES, Rule, Severity, rule_policy
 from .service_item import RequiredMaterial, ServiceItem
 from .text import gb18030_problem
 from .validation import (
-    PYDANTIC_RULES,
     RECORD_FIELD,
     BatchResult,
     issues_from_error,
@@ -61,8 +66,11 @@ __all__ = [
     "BEIJING",
     "ISSUES_ERROR",
     "PYDANTIC_RULES",
+    "QUALITY_RULES",
     "REASON_REQUIRED_RESULTS",
     "RECORD_FIELD",
+    "RULES",
+    "SEVERITIES",
     "Applicant",
     "ApplicantType",
     "BatchResult",
@@ -84,10 +92,16 @@ __all__ = [
     "LabelledEnum",
     "Material",
     "MaterialSource",
+    "QualityFlag",
+    "QualityTally",
     "RequiredMaterial",
+    "Rule",
+    "RuleCount",
     "ServiceItem",
+    "Severity",
     "SpecialProcedureType",
     "StepAction",
+    "aggregate_flags",
     "canonical_json",
     "case_document",
     "case_to_row",
@@ -100,12 +114,14 @@ __all__ = [
     "parse_certificate_identifier",
     "resident_id_check_char",
     "row_to_case",
+    "rule_policy",
     "to_beijing",
     "uscc_check_char",
     "validate_case",
     "validate_cases",
     "validate_division_code",
     "validate_id_number",
+    "validate_residence_permit",
     "validate_resident_id",
     "validate_uscc",
 ]

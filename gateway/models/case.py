@@ -10,11 +10,19 @@ reason: the case checks them, and its issues carry full paths (``applicant.id_nu
 Tombstones (``deleted=True``, or results 作废/删除) are full records and pass the same rules: a deletion
 propagates like any change.
 
-    >>> case = Case.model_validate(record, context={"warnings": []})
+Structural rules (types, identifiers, GB18030) reject the record. Quality rules (a refusal without a reason,
+dates out of order, an old place code …) do not: the case keeps a :class:`~gateway.models.quality.QualityFlag`
+per finding in ``Case.quality``, which is *derived* — recomputed on every validation, whatever the input
+held. A mapping may raise a quality rule to ``reject`` or lower it to ``ignore``; the policy reaches the
+validator through the validation context (``{"rules": {rule: severity}}``, see :mod:`gateway.models.rules`),
+and the flags of a batch are collected in ``context["flags"]`` as ``(index, field, rule, message)``.
+
+    >>> case = Case.model_validate(record, context={"flags": [], "rules": {"case.date_order": "reject"}})
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -48,6 +56,7 @@ from .identifiers import (
     validate_uscc,
 )
 from .issues import Issue, emit_warnings, raise_issues
+from .quality import QualityFlag, make_flag
 from .text import gb18030_problem
 
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
@@ -57,7 +66,7 @@ ItemCode = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 CatalogCode = Annotated[str, StringConstraints(min_length=12, max_length=12)]
 Opinion = Annotated[str, StringConstraints(max_length=2000)]
 
-_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=False)
+_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=False, use_attribute_docstrings=True)
 _CERTIFICATE_REQUIRED = "case.certificate_required"
 _DATE_ORDER = "case.date_order"
 _EIGHT_HOURS = timedelta(hours=8)
@@ -74,11 +83,18 @@ class Applicant(BaseModel):
     model_config = _MODEL_CONFIG
 
     type: ApplicantType
+    """申请人类型: a person, a company, an agency … (code list ApplicantType)."""
     name: Name
+    """Name of the person or organisation; must be encodable in GB18030."""
     id_type: IdType
+    """证件类型 (code list IdType, GB/T 36903 / GA/T 2000.156 codes)."""
     id_number: NonEmptyStr
+    """证件号码, checked as ``id_type`` demands (GB 11643 for 111 and the residence permits, GB 32100 for
+    001) and stored normalised (upper-case X, 15-digit IDs converted to 18)."""
     phone: str | None = None
+    """Contact phone as the source wrote it."""
     address: str | None = None
+    """Contact address as the source wrote it."""
 
 
 class CaseEvent(BaseModel):
@@ -87,16 +103,27 @@ class CaseEvent(BaseModel):
     model_config = _MODEL_CONFIG
 
     seq: int
+    """Order of the event in the case (1-based; the source's own number when it has one)."""
     kind: Literal["step", "special"]
+    """``step`` (办理环节) or ``special`` (特别程序: the deadline clock stops while it runs)."""
     name: NonEmptyStr
+    """The step's or procedure's name as the source wrote it (受理, 审核, 补正 …)."""
     action: StepAction | None = None
+    """What the step does (code list StepAction); steps only."""
     special_type: SpecialProcedureType | None = None
+    """Which special procedure (code list SpecialProcedureType); special events only."""
     started_at: AwareDatetime
+    """When the event started (+08:00)."""
     ended_at: AwareDatetime | None = None
+    """When it ended; empty while it runs."""
     handler: str | None = None
+    """Who handled the step (经办人)."""
     opinion: Opinion | None = None
+    """The handler's opinion (审批意见), at most 2,000 characters."""
     reason: str | None = None
+    """Why a special procedure was started."""
     result: str | None = None
+    """The outcome of a special procedure, as the source wrote it."""
 
 
 class Material(BaseModel):
@@ -105,50 +132,88 @@ class Material(BaseModel):
     model_config = _MODEL_CONFIG
 
     name: NonEmptyStr
+    """The material's name (申请书, 营业执照 …)."""
     source: MaterialSource
+    """How it was received (code list MaterialSource)."""
     count: Annotated[int, Field(ge=0)] = 1
+    """How many copies or pages were received."""
     attachment: str | None = None
+    """A reference to the stored file, if the source gives one."""
     certificate_no: str | None = None
+    """For ``certificate_reuse``: the number of the certificate that replaced the material."""
 
 
 class Case(BaseModel):
     """办件, the national case-aggregation record in canonical form (see DOMAIN.md).
 
-    Rules beyond the field types, each with a stable name:
-    ``case.certificate_required``, ``case.reason_required``, ``case.result_requires_finish``,
-    ``case.date_order``, ``case.instant_promise``, ``text.gb18030``, and the identifier rules of
+    Rules beyond the field types, each with a stable name (catalogue: :data:`gateway.models.rules.RULES`).
+    Structural, always rejecting: ``text.gb18030`` and the identifier errors of
     :mod:`gateway.models.identifiers` on ``applicant.id_number``, ``dept_code`` and ``division_code``.
-    Identifiers are stored normalised (upper-case X, 15-digit IDs converted); datetimes at +08:00.
+    Quality, flagging by default: ``case.certificate_required``, ``case.reason_required``,
+    ``case.result_requires_finish``, ``case.date_order``, ``case.instant_promise``,
+    ``resident_id.place_code``, ``resident_id.converted_15``, ``residence_permit.address_code``,
+    ``division.unknown``. Identifiers are stored normalised (upper-case X, 15-digit IDs converted);
+    datetimes at +08:00.
     """
 
     model_config = _MODEL_CONFIG
 
     case_no: CaseNo
+    """办件编号 (project_no / PROJID / SBLSH): the national case number that links the same case across
+    systems; letters, digits and hyphens, at most 50."""
     item_code: ItemCode
+    """实施编码 (task_code) of the service item; opaque (its format differs by province), at most 36."""
     catalog_code: CatalogCode | None = None
+    """基本编码 (catalog_code) of the item in the national catalogue, 12 characters."""
     item_name: NonEmptyStr
+    """事项名称; must be encodable in GB18030."""
     item_version: str | None = None
+    """Version of the item's implementation list entry."""
     summary: str | None = None
+    """办理摘要: a one-line description of the case."""
     case_type: CaseType
+    """办理类型: instant (即办件) or promised (承诺件)."""
     applicant: Applicant
+    """申请人."""
     applied_at: AwareDatetime
+    """申请时间 (+08:00)."""
     accepted_at: AwareDatetime | None = None
+    """受理时间; empty before acceptance."""
     promised_at: AwareDatetime | None = None
+    """承诺办结时间: the deadline promised to the applicant."""
     promised_days: Annotated[int, Field(ge=0)] | None = None
+    """承诺时限 in days; 0 for an instant case."""
     dept_name: NonEmptyStr
+    """受理部门: the department handling the case."""
     dept_code: NonEmptyStr
+    """The department's unified social credit code (GB 32100), checked; decides which system gets the case."""
     handler: str | None = None
+    """受理人员."""
     division_code: NonEmptyStr
+    """行政区划 (GB/T 2260), 6 or 12 digits; unknown or retired codes are flagged, not rejected."""
     finished_at: AwareDatetime | None = None
+    """办结时间; empty while the case is open."""
     result: CaseResult | None = None
+    """办结结果 (code list CaseResult); empty while the case is open."""
     result_reason: str | None = None
+    """Why the case was refused or returned (owed to the applicant for the results that need one)."""
     certificate_name: str | None = None
+    """结果证照名称 of the certificate issued."""
     certificate_no: str | None = None
+    """结果证照编号 of the certificate issued."""
     status: CaseStatus
+    """Where the case stands now (code list CaseStatus)."""
     deleted: bool = False
+    """A tombstone: the source deleted or voided the case; it still propagates."""
     events: list[CaseEvent] = []
+    """Process steps (环节) and special procedures (特别程序), in order."""
     materials: list[Material] = []
+    """Materials received for the case."""
+    quality: list[QualityFlag] = []
+    """Quality findings: one flag per quality rule the case breaks (derived on validation; any input value is
+    replaced). Pushed with the case so the hall sees them."""
     updated_at: AwareDatetime
+    """The source's change time of the record (its cursor); kept last: the ledger's hash leaves it out."""
 
     @model_validator(mode="wrap")
     @classmethod
@@ -158,12 +223,12 @@ class Case(BaseModel):
         # several times cheaper than comparing the parsed datetimes (pydantic gives each its own tzinfo).
         self = handler(data)
         raw: dict[str, Any] = data if data.__class__ is dict else _NO_RAW
-        errors: list[Issue] = []
-        warnings: list[Issue] = []
+        errors: list[Issue] = []  # structural: the record is rejected
+        flags: list[Issue] = []  # quality: the case is kept and flagged (unless the mapping's policy says otherwise)
         d = self.__dict__
         applicant = self.applicant
 
-        # Identifiers: stored normalised; odd-but-legitimate values warn.
+        # Identifiers: stored normalised; odd-but-legitimate values (old place codes, 15-digit IDs) are flagged.
         try:
             if applicant.id_type is IdType.RESIDENT_ID:
                 number, id_warnings = validate_resident_id(applicant.id_number)
@@ -172,7 +237,7 @@ class Case(BaseModel):
             if number != applicant.id_number:
                 applicant.__dict__["id_number"] = number
             for w in id_warnings:
-                warnings.append(("applicant.id_number", w.rule, w.message))
+                flags.append(("applicant.id_number", w.rule, w.message))
         except IdentifierError as exc:
             errors.append(("applicant.id_number", exc.rule, exc.message))
         try:
@@ -186,7 +251,7 @@ class Case(BaseModel):
             if code != self.division_code:
                 d["division_code"] = code
             for w in division_warnings:
-                warnings.append(("division_code", w.rule, w.message))
+                flags.append(("division_code", w.rule, w.message))
         except IdentifierError as exc:
             errors.append(("division_code", exc.rule, exc.message))
 
@@ -204,25 +269,25 @@ class Case(BaseModel):
                 if problem is not None:
                     errors.append((path, "text.gb18030", problem))
 
-        # What the result demands.
+        # What the result demands (quality rules: real systems break each of them often).
         result = self.result
         if result is not None:
             if self.finished_at is None:
-                errors.append(
+                flags.append(
                     ("finished_at", "case.result_requires_finish", f"result {result.value} needs finished_at")
                 )
             if result is CaseResult.ISSUED:
                 if not self.certificate_name:
                     message = "a case finished with a certificate (出证办结) names the certificate"
-                    errors.append(("certificate_name", _CERTIFICATE_REQUIRED, message))
+                    flags.append(("certificate_name", _CERTIFICATE_REQUIRED, message))
                 if not self.certificate_no:
                     message = "a case finished with a certificate (出证办结) gives the certificate number"
-                    errors.append(("certificate_no", _CERTIFICATE_REQUIRED, message))
+                    flags.append(("certificate_no", _CERTIFICATE_REQUIRED, message))
             elif result in REASON_REQUIRED_RESULTS and not self.result_reason:
-                errors.append(("result_reason", "case.reason_required", f"{result.value} needs a reason"))
+                flags.append(("result_reason", "case.reason_required", f"{result.value} needs a reason"))
         if self.case_type is CaseType.INSTANT and self.promised_days not in (None, 0):
             message = f"an instant case promises 0 days, not {self.promised_days}"
-            errors.append(("promised_days", "case.instant_promise", message))
+            flags.append(("promised_days", "case.instant_promise", message))
 
         # Time order (applied <= accepted <= each event start <= finished; start <= end), +08:00 everywhere.
         applied = _time_key(raw.get("applied_at"), d, "applied_at")
@@ -230,12 +295,12 @@ class Case(BaseModel):
         accepted = _time_key(raw.get("accepted_at"), d, "accepted_at")
         if accepted is not None:
             if accepted < applied:  # type: ignore[operator]
-                errors.append(("accepted_at", _DATE_ORDER, "accepted before it was applied for"))
+                flags.append(("accepted_at", _DATE_ORDER, "accepted before it was applied for"))
             else:
                 floor = accepted
         finished = _time_key(raw.get("finished_at"), d, "finished_at")
         if finished is not None and finished < floor:  # type: ignore[operator]
-            errors.append(("finished_at", _DATE_ORDER, "finished before it was applied for or accepted"))
+            flags.append(("finished_at", _DATE_ORDER, "finished before it was applied for or accepted"))
         _time_key(raw.get("promised_at"), d, "promised_at")
         _time_key(raw.get("updated_at"), d, "updated_at")
         events = self.events
@@ -249,21 +314,41 @@ class Case(BaseModel):
                 ed = event.__dict__
                 start = _time_key(raw_event.get("started_at"), ed, "started_at")
                 if start < floor:  # type: ignore[operator]
-                    errors.append((f"events.{i}.started_at", _DATE_ORDER, "step starts before acceptance"))
+                    flags.append((f"events.{i}.started_at", _DATE_ORDER, "step starts before acceptance"))
                 elif finished is not None and start > finished:  # type: ignore[operator]
-                    errors.append((f"events.{i}.started_at", _DATE_ORDER, "step starts after the finish"))
+                    flags.append((f"events.{i}.started_at", _DATE_ORDER, "step starts after the finish"))
                 end = _time_key(raw_event.get("ended_at"), ed, "ended_at")
                 if end is not None and end < start:  # type: ignore[operator]
-                    errors.append((f"events.{i}.ended_at", _DATE_ORDER, "step ends before it starts"))
+                    flags.append((f"events.{i}.ended_at", _DATE_ORDER, "step ends before it starts"))
 
-        if warnings:
-            emit_warnings(info, warnings)
+        if flags:
+            ctx = info.context
+            policy = ctx.get("rules") if ctx is not None else None
+            if policy:
+                flags = _apply_policy(policy, flags, errors)
         if errors:
             raise_issues(errors)
+        if flags:
+            d["quality"] = [make_flag(f, r, m) for f, r, m in flags]
+            emit_warnings(info, flags, sink="flags")
+        elif d["quality"]:
+            d["quality"] = []  # derived, never taken from the input
         return self
 
 
 _NO_RAW: dict[str, Any] = {}
+
+
+def _apply_policy(policy: Mapping[str, str], flags: list[Issue], errors: list[Issue]) -> list[Issue]:
+    """Route each finding by the mapping's severity for its rule: kept as a flag, moved to the errors, dropped."""
+    kept: list[Issue] = []
+    for issue in flags:
+        severity = policy.get(issue[1], "flag")
+        if severity == "flag":
+            kept.append(issue)
+        elif severity == "reject":
+            errors.append(issue)
+    return kept
 
 
 def _time_key(raw: Any, values: dict[str, Any], name: str) -> str | None:
@@ -284,4 +369,4 @@ def _time_key(raw: Any, values: dict[str, Any], name: str) -> str | None:
     return value.isoformat()  # type: ignore[no-any-return]
 
 
-__all__ = ["REASON_REQUIRED_RESULTS", "Applicant", "Case", "CaseEvent", "Material"]
+__all__ = ["REASON_REQUIRED_RESULTS", "Applicant", "Case", "CaseEvent", "Material", "QualityFlag"]

@@ -21,7 +21,7 @@ from .text import gb18030_problem
 
 _NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 _Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-_CONFIG = ConfigDict(extra="forbid", frozen=False)
+_CONFIG = ConfigDict(extra="forbid", frozen=False, use_attribute_docstrings=True)
 
 
 class CertificateHolder(BaseModel):
@@ -30,8 +30,11 @@ class CertificateHolder(BaseModel):
     model_config = _CONFIG
 
     name: _Name
+    """The holder's name; must be encodable in GB18030."""
     id_type: IdType
+    """证件类型 of the holder's ID (code list IdType)."""
     id_number: _NonEmpty
+    """The holder's ID number, checked as ``id_type`` demands and stored normalised."""
 
 
 class Certificate(BaseModel):
@@ -42,23 +45,42 @@ class Certificate(BaseModel):
     model_config = _CONFIG
 
     identifier: _NonEmpty
+    """证照标识 (GB/T 36904): ``1.2.156.3005.2.<type code>.<issuer code>.<serial>.<version>.<check>``, checked
+    (ISO 7064 MOD 37,36) and stored normalised."""
     name: _Name
+    """证照名称."""
     type_code: _NonEmpty
+    """证照类型代码: the defining body's USCC + a 3-digit sequence; must equal the identifier's."""
     number: _NonEmpty
+    """证照编号 as printed on the certificate."""
     issuer_name: _Name
+    """颁发机构."""
     issuer_code: _NonEmpty
+    """The issuer's unified social credit code (GB 32100), checked."""
     issued_on: date
+    """颁发日期 (day precision)."""
     holders: list[CertificateHolder]
+    """持证主体: at least one."""
     valid_from: date
+    """有效期起."""
     valid_until: date | None = None
+    """有效期止; empty for a certificate without an end; not before ``valid_from``."""
     division_code: _NonEmpty
+    """属地编码 (GB/T 2260)."""
     status: CertificateStatus = CertificateStatus.VALID
+    """证照状态 (code list CertificateStatus)."""
     content_hash: str | None = None
+    """Hash of the certificate file (OFD), which is stored apart from this metadata."""
     signer: str | None = None
+    """Who signed the file."""
     signed_at: AwareDatetime | None = None
+    """When the file was signed."""
     signature: str | None = None
+    """The issuer's signature over the file, verified against the issuer's registered key on harvest."""
     signature_algorithm: str | None = None
+    """The signature algorithm (e.g. SM2 with SM3, Ed25519)."""
     seal_name: str | None = None
+    """The electronic seal's name."""
 
     @model_validator(mode="after")
     def _check_rules(self, info: ValidationInfo) -> Certificate:

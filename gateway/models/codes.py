@@ -100,7 +100,20 @@ class ApplicantType(LabelledEnum):
 
 
 class IdType(LabelledEnum):
-    """证件类型 after GB/T 36903 appendix A / GA/T 2000.156. ``111`` and ``001`` are checked digit by digit."""
+    """证件类型 after GB/T 36903 appendix A / GA/T 2000.156-2016 (公安信息代码 第156部分：常用证件代码).
+
+    ``111``, ``001`` and the residence permits are checked character by character; other numbers only for
+    being non-empty. Labels follow GA/T 2000.156-2016 as published copies give it (e.g. the PHP package
+    ``tourze/ga-t-2000``, ``src/DocumentType.php``); 120 and 122 are kept from DOMAIN.md and were not found in
+    those copies. 553 carries its 2017 name (外国人永久居留身份证; GA/T 2000.156-2016 says 外国人永久居留证).
+
+    The 港澳台居民居住证 have **no code** in GA/T 2000.156-2016: the permits were introduced in 2018 by
+    《港澳台居民居住证申领发放办法》(国办发〔2018〕81号), and no later national code was found (searched
+    public code tables and standards copies; systems use private codes such as 1000, 12/13, 28). Until one
+    is published their values here are Tongban's own words; mappings translate each system's code to them.
+    Their numbers are 公民身份号码 (GB 11643, same checksum) with the address code 810000 (Hong Kong),
+    820000 (Macao) or 830000 (Taiwan) — 办法 第三条.
+    """
 
     RESIDENT_ID = ("111", "居民身份证")
     HOUSEHOLD_REGISTER = ("113", "户口簿")
@@ -112,10 +125,13 @@ class IdType(LabelledEnum):
     ARMED_POLICE_CIVILIAN = ("122", "中国人民武装警察部队文职人员证")
     DIPLOMATIC_PASSPORT = ("411", "外交护照")
     SERVICE_PASSPORT = ("412", "公务护照")
-    PUBLIC_AFFAIRS_PASSPORT = ("413", "因公普通护照")
+    PUBLIC_AFFAIRS_PASSPORT = ("413", "公务普通护照")
     ORDINARY_PASSPORT = ("414", "普通护照")
     TAIWAN_PERMIT = ("511", "台湾居民来往大陆通行证")
     HK_MACAO_PERMIT = ("516", "港澳居民来往内地通行证")
+    FOREIGNER_PERMANENT_RESIDENCE = ("553", "外国人永久居留身份证")
+    HK_MACAO_RESIDENCE_PERMIT = ("hk_macao_residence_permit", "港澳居民居住证")
+    TAIWAN_RESIDENCE_PERMIT = ("taiwan_residence_permit", "台湾居民居住证")
     OTHER_PERSONAL = ("999", "其他自然人证件")
     USCC = ("001", "统一社会信用代码")
     OTHER_LEGAL_ENTITY = ("099", "其他法人证件")

@@ -48,6 +48,7 @@ def _model_fields(obj: Any) -> Any:
 
 
 _CHANGE_TIME = b',"updated_at":'
+_NO_FLAGS = b',"quality":[]'
 
 
 def case_document(case: BaseModel) -> tuple[str, str]:
@@ -57,9 +58,16 @@ def case_document(case: BaseModel) -> tuple[str, str]:
     JSON as ``model_dump_json`` at a quarter of the cost — the sync path's hottest step after validation. The
     hash covers everything but the source's change time (``updated_at``, the model's last field, so it is cut
     off the end of the bytes rather than serialised twice): a record touched without a change is no change.
+
+    An empty ``quality`` list (the field just before ``updated_at``) is left out of the hash too, so that the
+    hash of a case without quality flags is what it was before cases carried them: adding the field did not
+    make every stored case look changed. Flags, when present, are part of the content (a fixed record is a
+    change the hall should see).
     """
     data = orjson.dumps(case, default=_model_fields)
     cut = data.rfind(_CHANGE_TIME)
     if cut < 0:
         raise ValueError(f"{type(case).__name__} has no trailing updated_at field: the ledger hash needs it last")
-    return data.decode(), hashlib.blake2b(data[:cut], digest_size=16).hexdigest()
+    if data.startswith(_NO_FLAGS, cut - len(_NO_FLAGS), cut):
+        cut -= len(_NO_FLAGS)
+    return data.decode(), hashlib.blake2b(memoryview(data)[:cut], digest_size=16).hexdigest()

@@ -180,6 +180,37 @@ def _convert_15(v: str) -> tuple[str, list[IdentifierWarning]]:
     return new, warnings
 
 
+_PERMIT_ADDRESS = {"hk_macao_residence_permit": ("810000", "820000"), "taiwan_residence_permit": ("830000",)}
+
+
+def validate_residence_permit(id_type: str, value: str) -> tuple[str, list[IdentifierWarning]]:
+    """Check the 公民身份号码 on a 港澳台居民居住证: GB 11643 length, checksum and birth date (rejecting), and
+    the address code 810000/820000 (港澳) or 830000 (台湾) for ``id_type`` (flagged when it differs).
+
+    No place-code check: 810000 and 820000 enter GB/T 2260 only in 1997 and 1999, and 830000 never; the
+    address code of a permit is fixed by its holder's region, not by a place of birth.
+    """
+    v = value
+    if not (len(v) == 18 and v.isascii() and v[:17].isdigit() and v[17] in "0123456789X"):
+        v = normalise(v)
+    if len(v) != 18:
+        raise IdentifierError("resident_id.length", f"residence permit number has {len(v)} characters, expected 18")
+    body = v[:17]
+    if not (body.isascii() and body.isdigit()) or v[17] not in _CHECK_CHARS:
+        raise IdentifierError("resident_id.format", "residence permit number must be 17 digits and a digit or X")
+    check = _CHECK_CHARS[(1 - 2 * int(body, 13)) % 11]
+    if v[17] != check:
+        raise IdentifierError("resident_id.checksum", f"check character is {v[17]}, expected {check}")
+    problem = _birth_date_problem(v[6:14])
+    if problem is not None:
+        raise IdentifierError("resident_id.birth_date", problem)
+    allowed = _PERMIT_ADDRESS.get(id_type, ("810000", "820000", "830000"))
+    if v[:6] not in allowed:
+        message = f"a {id_type} number starts with {' or '.join(allowed)}, not {v[:6]}"
+        return v, [IdentifierWarning("residence_permit.address_code", message)]
+    return v, []
+
+
 # --- GB 32100 unified social credit code ---------------------------------------------------------------
 
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -243,11 +274,14 @@ def validate_division_code(value: str) -> tuple[str, list[IdentifierWarning]]:
 
 
 def validate_id_number(id_type: str, value: str) -> tuple[str, list[IdentifierWarning]]:
-    """Check an ID number as its GB/T 36903 type demands: 111 resident ID, 001 USCC, others non-empty."""
+    """Check an ID number as its GB/T 36903 type demands: 111 resident ID, 001 USCC, the 港澳台居民居住证 as
+    GB 11643 numbers, others non-empty."""
     if id_type == "111":
         return validate_resident_id(value)
     if id_type == "001":
         return _uscc(value), []
+    if id_type in _PERMIT_ADDRESS:
+        return validate_residence_permit(id_type, value)
     v = value
     if not (v.isascii() and v.isalnum()):
         v = "".join(unicodedata.normalize("NFKC", v).split())
@@ -265,6 +299,7 @@ __all__ = [
     "uscc_check_char",
     "validate_division_code",
     "validate_id_number",
+    "validate_residence_permit",
     "validate_resident_id",
     "validate_uscc",
 ]

@@ -5,10 +5,12 @@ store should list them all. So a model validator collects ``(field, rule, messag
 *one* :class:`~pydantic_core.PydanticCustomError` of type :data:`ISSUES_ERROR` carrying the list in its
 context; :mod:`gateway.models.validation` unfolds it into one :class:`~gateway.contract.errors.FieldIssue` each.
 
-Warnings (an old place code, a converted 15-digit ID) go to the validation *context*:
-``Model.model_validate(data, context={"warnings": []})`` fills the list with
-``(index, field, rule, message)``; ``index`` is ``context.get("index")``, which the batch validator advances
-per record. Without a context, warnings are dropped — use :func:`gateway.models.validate_case` to get them.
+Findings that must not fail a record go to the validation *context*, so that a batch collects them in one
+list instead of anyone logging them one record at a time: a :class:`~gateway.models.Case` appends its
+quality flags to ``context["flags"]``, a :class:`~gateway.models.Certificate` its warnings to
+``context["warnings"]``, each as ``(index, field, rule, message)``; ``index`` is ``context.get("index")``,
+which the batch validator advances per record. Without a context they are not collected (a case still
+carries its flags in ``Case.quality``) — use :func:`gateway.models.validate_cases` to get them per batch.
 """
 
 from __future__ import annotations
@@ -30,16 +32,16 @@ def raise_issues(issues: list[Issue]) -> None:
     raise PydanticCustomError(ISSUES_ERROR, "{summary}", {"summary": summary, "issues": issues})
 
 
-def emit_warnings(info: ValidationInfo, warnings: list[Issue]) -> None:
-    """Append warnings to ``info.context["warnings"]`` when the caller asked for them."""
+def emit_warnings(info: ValidationInfo, warnings: list[Issue], *, sink: str = "warnings") -> None:
+    """Append findings to ``info.context[sink]`` when the caller asked for them (a list under that key)."""
     ctx: Any = info.context
     if ctx is None:
         return
-    sink = ctx.get("warnings")
-    if sink is None:
+    found = ctx.get(sink)
+    if found is None:
         return
     index = ctx.get("index")
-    sink.extend((index, f, r, m) for f, r, m in warnings)
+    found.extend((index, f, r, m) for f, r, m in warnings)
 
 
 __all__ = ["ISSUES_ERROR", "Issue", "emit_warnings", "raise_issues"]

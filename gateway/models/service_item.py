@@ -18,7 +18,7 @@ from .text import gb18030_problem
 
 _NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 _Days = Annotated[int, Field(ge=0)]
-_CONFIG = ConfigDict(extra="forbid", frozen=False)
+_CONFIG = ConfigDict(extra="forbid", frozen=False, use_attribute_docstrings=True)
 
 
 class RequiredMaterial(BaseModel):
@@ -27,8 +27,11 @@ class RequiredMaterial(BaseModel):
     model_config = _CONFIG
 
     name: _NonEmpty
+    """The material's name."""
     required: bool = True
+    """Whether the applicant must provide it."""
     replaced_by_certificate_types: list[str] = []
+    """证照类型代码 of the certificates that make the material unnecessary (once-only, 材料复用)."""
 
 
 class ServiceItem(BaseModel):
@@ -37,21 +40,37 @@ class ServiceItem(BaseModel):
     model_config = _CONFIG
 
     item_code: Annotated[str, StringConstraints(min_length=1, max_length=36)]
+    """实施编码: the item in this implementation list (what cases name in ``item_code``)."""
     catalog_code: Annotated[str, StringConstraints(min_length=12, max_length=12)] | None = None
+    """基本编码 in the national catalogue."""
     name: _NonEmpty
+    """事项名称."""
     item_type: ItemType
+    """事项类型 (code list ItemType)."""
     level: ItemLevel
+    """行使层级 (code list ItemLevel)."""
     dept_code: _NonEmpty
+    """实施主体 code (USCC), checked: the department whose system receives the item's cases."""
     dept_name: _NonEmpty
+    """实施主体."""
     legal_limit_days: _Days | None = None
+    """法定时限."""
     promised_limit_days: _Days | None = None
+    """承诺时限."""
     limit_unit: Literal["working_day", "calendar_day"] = "working_day"
+    """Unit of both limits."""
     fee: bool = False
+    """是否收费."""
     visits: Annotated[int, Field(ge=0)] = 0
+    """到现场次数: how many times the applicant must come in person."""
     channels: list[Channel] = []
+    """办理渠道 (code list Channel)."""
     materials: list[RequiredMaterial] = []
+    """The materials the item asks for."""
     status: str = "active"
+    """Whether the item is in use."""
     version: str | None = None
+    """Version of the implementation list entry."""
 
     @model_validator(mode="after")
     def _check_rules(self) -> ServiceItem:

@@ -4,11 +4,15 @@ One pydantic call per batch. ``validate_python`` on a plain ``list[Case]`` throw
 when one is bad, so each list item is wrapped in a thin validator that catches that item's
 ``ValidationError`` and returns it as a marker: every good record comes back from the same single call,
 nothing is validated twice, and each bad record keeps all of its errors. The wrap validator also advances
-``context["index"]`` so that warnings raised inside :class:`Case` know their record.
+``context["index"]`` so that the quality flags raised inside :class:`Case` know their record.
 
-    >>> result = validate_cases(records, refs)
-    >>> for i, case in result.valid: ...
+    >>> result = validate_cases(records, refs, rules=mapper.rules)
+    >>> for i, case in result.valid: ...                      # case.quality holds its flags
     >>> for i, rejected in result.rejected: dead_letter(records[i], rejected)
+    >>> tally.add(result)                                     # gateway.models.QualityTally: one line per rule
+
+``rules`` is the mapping's severity policy for quality rules (:func:`gateway.models.rules.rule_policy`):
+``reject`` moves a finding into the record's rejection, ``ignore`` drops it.
 
 Pydantic's own error types are turned into stable rule names (:data:`PYDANTIC_RULES`): ``missing``,
 ``extra_field``, ``type.datetime``, ``datetime.timezone_required``, ``string_too_long``, ``enum`` …
@@ -17,7 +21,7 @@ Pydantic's own error types are turned into stable rule names (:data:`PYDANTIC_RU
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -25,47 +29,10 @@ from pydantic import TypeAdapter, ValidationError, ValidationInfo, WrapValidator
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from gateway.contract.errors import FieldIssue, RecordRejected
+
 from .case import Case
 from .issues import ISSUES_ERROR
-
-PYDANTIC_RULES: dict[str, str] = {
-    "missing": "missing",
-    "extra_forbidden": "extra_field",
-    "model_type": "type.object",
-    "model_attributes_type": "type.object",
-    "dict_type": "type.object",
-    "list_type": "type.list",
-    "string_type": "type.str",
-    "string_unicode": "text.gb18030",  # lone surrogates: the only text GB18030 cannot encode
-    "int_type": "type.int",
-    "int_parsing": "type.int",
-    "int_from_float": "type.int",
-    "float_type": "type.float",
-    "float_parsing": "type.float",
-    "bool_type": "type.bool",
-    "bool_parsing": "type.bool",
-    "datetime_type": "type.datetime",
-    "datetime_parsing": "type.datetime",
-    "datetime_from_date_parsing": "type.datetime",
-    "datetime_object_invalid": "type.datetime",
-    "date_type": "type.date",
-    "date_parsing": "type.date",
-    "date_from_datetime_parsing": "type.date",
-    "date_from_datetime_inexact": "type.date",
-    "timezone_aware": "datetime.timezone_required",
-    "string_too_short": "string_too_short",
-    "string_too_long": "string_too_long",
-    "string_pattern_mismatch": "string_pattern",
-    "too_short": "list_too_short",
-    "too_long": "list_too_long",
-    "greater_than_equal": "range.ge",
-    "greater_than": "range.gt",
-    "less_than_equal": "range.le",
-    "less_than": "range.lt",
-    "enum": "enum",
-    "literal_error": "enum",
-}
-"""Pydantic error type → Tongban rule name. Anything else becomes ``schema.<pydantic type>``."""
+from .rules import PYDANTIC_RULES, Severity
 
 RECORD_FIELD = "(record)"
 """The field name used when the whole record is wrong (not an object at all)."""
@@ -95,11 +62,17 @@ _BATCH = TypeAdapter(list[Annotated[Case, WrapValidator(_isolate)]])
 
 @dataclass(slots=True)
 class BatchResult:
-    """What :func:`validate_cases` found: good cases, rejected records, warnings — by input index."""
+    """What :func:`validate_cases` found, by input index: good cases, rejected records, and the quality flags
+    of the good cases (each also in its ``Case.quality``) — in record order."""
 
     valid: list[tuple[int, Case]] = field(default_factory=list)
     rejected: list[tuple[int, RecordRejected]] = field(default_factory=list)
-    warnings: list[tuple[int, FieldIssue]] = field(default_factory=list)
+    flags: list[tuple[int, FieldIssue]] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[tuple[int, FieldIssue]]:
+        """The former name of :attr:`flags` (old place codes and converted IDs were "warnings"): the same list."""
+        return self.flags
 
 
 def issues_from_error(ref: str, error: ValidationError) -> list[FieldIssue]:
@@ -118,16 +91,19 @@ def issues_from_error(ref: str, error: ValidationError) -> list[FieldIssue]:
     return issues
 
 
-def validate_cases(records: Sequence[Any], refs: Sequence[str]) -> BatchResult:
+def validate_cases(
+    records: Sequence[Any], refs: Sequence[str], *, rules: Mapping[str, Severity] | None = None
+) -> BatchResult:
     """Validate a batch of canonical case dicts in one pydantic call; the batch goes on past bad records.
 
-    ``refs[i]`` names ``records[i]`` in every issue (``system:source_id``). Warnings are reported for every
-    record that raised them, valid or not.
+    ``refs[i]`` names ``records[i]`` in every issue (``system:source_id``). ``rules`` is the mapping's policy
+    for quality rules (``Mapper.rules``); without it every quality rule flags. Flags are reported for the
+    records that are kept.
     """
     if len(records) != len(refs):
         raise ValueError(f"{len(records)} records but {len(refs)} refs")
-    raw_warnings: list[tuple[int, str, str, str]] = []
-    context = {"index": -1, "warnings": raw_warnings}
+    raw_flags: list[tuple[int, str, str, str]] = []
+    context = {"index": -1, "flags": raw_flags, "rules": rules or None}
     # Validation makes many container objects and no reference cycles. With the cyclic GC running, each
     # young-generation collection re-traverses everything the batch has built so far (measured: the GC
     # took ~40% of the call, more for big batches), so it is paused for the call. Callers should still
@@ -147,18 +123,20 @@ def validate_cases(records: Sequence[Any], refs: Sequence[str]) -> BatchResult:
         for i, failure in failed:
             ref = refs[i]
             result.rejected.append((i, RecordRejected(ref, issues_from_error(ref, failure.error))))
-        result.warnings.extend((i, FieldIssue(refs[i], f, r, m)) for i, f, r, m in raw_warnings)
+        result.flags.extend((i, FieldIssue(refs[i], f, r, m)) for i, f, r, m in raw_flags)
     finally:
         if gc_was_enabled:
             gc.enable()
     return result
 
 
-def validate_case(record: Any, ref: str) -> tuple[Case, list[FieldIssue]]:
-    """Validate one case; return it with its warnings or raise :class:`RecordRejected` with every issue."""
+def validate_case(
+    record: Any, ref: str, *, rules: Mapping[str, Severity] | None = None
+) -> tuple[Case, list[FieldIssue]]:
+    """Validate one case; return it with its quality flags or raise :class:`RecordRejected` with every issue."""
     raw: list[tuple[Any, str, str, str]] = []
     try:
-        case = Case.model_validate(record, context={"warnings": raw})
+        case = Case.model_validate(record, context={"flags": raw, "rules": rules or None})
     except ValidationError as exc:
         raise RecordRejected(ref, issues_from_error(ref, exc)) from None
     return case, [FieldIssue(ref, f, r, m) for _, f, r, m in raw]

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from gateway.kernel.config import SystemsConfig
-from gateway.store import outbox, queries
+from gateway.store import ledger, outbox, queries
 
 
 def system_status(engine: Engine, systems: SystemsConfig, *, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -43,6 +43,7 @@ def system_status(engine: Engine, systems: SystemsConfig, *, now: datetime | Non
                         "rejected": last["rejected"],
                         "deleted": last["deleted"],
                         "error": last["error"],
+                        "quality_flags": _flag_counts(last["quality"]),
                     },
                     "watermark": mark,
                     "lag_s": None if mark is None else round((now - mark).total_seconds(), 1),
@@ -51,3 +52,11 @@ def system_status(engine: Engine, systems: SystemsConfig, *, now: datetime | Non
                 }
             )
     return report
+
+
+def _flag_counts(stored: str | None) -> dict[str, int]:
+    """``{rule: records}`` of the quality flags a run recorded (cases kept, flagged), most frequent first."""
+    if not stored:
+        return {}
+    flags = ledger.loads(stored).get("flag", {})
+    return dict(sorted(((rule, int(entry["records"])) for rule, entry in flags.items()), key=lambda kv: -kv[1]))

@@ -150,7 +150,7 @@ runs = Table(
     Column("system", String(64), nullable=False),
     Column("kind", String(16), nullable=False),  # sync | push | remap | replay
     Column("mode", String(16), nullable=True),
-    Column("status", String(16), nullable=False),  # running | succeeded | failed
+    Column("status", String(16), nullable=False),  # running | succeeded | degraded | failed
     Column("started_at", UtcDateTime(), nullable=False),
     Column("finished_at", UtcDateTime(), nullable=True),
     Column("duration_s", Float, nullable=True),
@@ -163,6 +163,7 @@ runs = Table(
     Column("watermark_before", UtcDateTime(), nullable=True),
     Column("watermark_after", UtcDateTime(), nullable=True),
     Column("error", Text, nullable=True),
+    Column("quality", Text, nullable=True),  # JSON: per severity and rule, records, fields, examples
     Index(None, "system", "started_at"),
 )
 

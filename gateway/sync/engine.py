@@ -15,6 +15,7 @@ out of ``sync_system``; the watermark stays at the last page that did commit.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from gateway.contract.connector import Connector
     from gateway.kernel.runtime import Runtime
 
+log = logging.getLogger(__name__)
+
 RunStatus = Literal["succeeded", "degraded", "failed"]
 
 
@@ -50,6 +53,9 @@ class RunReport:
     duration_s: float = 0.0
     error: str | None = None
     warnings: dict[str, int] = field(default_factory=dict)
+    """Quality flags of the run: ``{rule: records}`` (cases kept and flagged)."""
+    quality: dict[str, dict[str, object]] = field(default_factory=dict)
+    """Per severity and rule: records, fields, examples (``QualityTally.as_dict``)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -62,6 +68,7 @@ class RunReport:
             "watermark_after": self.watermark_after.isoformat() if self.watermark_after else None,
             "duration_s": round(self.duration_s, 3),
             "warnings": self.warnings,
+            "quality": self.quality,
             "error": self.error,
         }
 
@@ -124,9 +131,13 @@ def sync_system(
                     ledger.set_watermark(conn, name, stream, high)
                 report.watermark_after = high
                 report.duration_s = time.perf_counter() - started
-                report.warnings = dict(ctx.warnings)
+                report.warnings = ctx.quality.flag_counts()
+                report.quality = ctx.quality.as_dict()
+                for line in ctx.quality.lines():  # one line per rule per run, never one per record
+                    log.info("%s: %s", name, line)
                 ledger.finish_run(conn, run_id, status=report.status, duration_s=report.duration_s,
-                                  watermark_after=high, error=report.error, **_count_columns(report.counts))
+                                  watermark_after=high, error=report.error, quality=ledger.dumps(report.quality),
+                                  **_count_columns(report.counts))
         except Exception as exc:
             report.status = "failed"
             report.error = redact(f"{type(exc).__name__}: {exc}")[:_ERROR_CHARS]

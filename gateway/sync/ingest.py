@@ -15,7 +15,6 @@ pydantic call for the whole page. The rules it keeps:
 from __future__ import annotations
 
 import gc
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -25,9 +24,9 @@ from sqlalchemy import Connection
 
 from gateway.contract.connector import RawRecord
 from gateway.kernel.config import SystemConfig, SystemsConfig
-from gateway.contract.errors import FieldIssue, SkippableSyncError
+from gateway.contract.errors import FieldIssue, RecordRejected, SkippableSyncError
 from gateway.mapping.mapper import Mapper
-from gateway.models import Case, case_document, content_hash, validate_cases
+from gateway.models import Case, QualityTally, case_document, content_hash
 from gateway.store import ledger
 from gateway.store.outbox import PENDING
 
@@ -59,10 +58,9 @@ class IngestContext:
     mapper: Mapper
     stream: str
     check_dead_letters: bool = True
-    warnings: Counter[str] = field(default_factory=Counter)
-    """Warnings (legitimate but unusual values, e.g. an old place code) counted by rule, with a few examples:
-    a million-record sync must not keep a million warnings in memory."""
-    warning_examples: list[FieldIssue] = field(default_factory=list)
+    quality: QualityTally = field(default_factory=QualityTally)
+    """Quality flags (rules real data breaks: kept, flagged) and rejections, counted per rule with a few
+    examples across the run: one log line per rule, not one per record; bounded memory at a million records."""
     pii: Any = None
     """The runtime's PII codec: when set, raw payloads are sealed whole and the applicant's ID number in the
     merged case document is sealed in place (the content hash is taken before, so it does not change)."""
@@ -146,9 +144,13 @@ def _ingest_page(
 
     for exc in rejects:
         source_id = exc.source_id or f"undecodable:{content_hash({'raw': repr(exc.raw)})[:16]}"
-        issue = FieldIssue(record=f"{system}:{source_id}", field="$", rule="decode", message=str(exc))
-        dead_letter(None, str(issue), [issue], raw=exc.raw if isinstance(exc.raw, (dict, list, str)) else repr(exc.raw),
-                    source_id=source_id)
+        ref = f"{system}:{source_id}"
+        named = getattr(exc, "issues", None)  # a connector that says which field broke which rule
+        found = ([FieldIssue(ref, i.field, i.rule, i.message) for i in named] if named
+                 else [FieldIssue(ref, "$", "decode", str(exc))])
+        ctx.quality.add_rejections([RecordRejected(ref, found)])
+        dead_letter(None, "; ".join(map(str, found)), found,
+                    raw=exc.raw if isinstance(exc.raw, (dict, list, str)) else repr(exc.raw), source_id=source_id)
 
     # -- map ------------------------------------------------------------------------------------------
     mapped: list[dict[str, Any]] = []
@@ -159,6 +161,7 @@ def _ingest_page(
         ref = f"{system}:{record.source_id}"
         if issues:
             found = [FieldIssue(ref, f, r, m) for f, r, m in issues]
+            ctx.quality.add_rejections([RecordRejected(ref, found)])
             dead_letter(record, "; ".join(map(str, found)), found, raw=record.payload, source_id=record.source_id,
                         case_no=canonical.get("case_no") if canonical else None)
             continue
@@ -167,15 +170,12 @@ def _ingest_page(
 
     # -- validate (one call for the page) --------------------------------------------------------------
     refs = [f"{system}:{r.source_id}" for r in mapped_from]
-    result = validate_cases(mapped, refs)
+    result = ctx.mapper.validate(mapped, refs)  # the mapping's rule severities apply
+    ctx.quality.add(result)
     for index, rejection in result.rejected:
         record = mapped_from[index]
         dead_letter(record, str(rejection), list(rejection.issues), raw=record.payload, source_id=record.source_id,
                     case_no=mapped[index].get("case_no"))
-    for _, issue in result.warnings:
-        ctx.warnings[issue.rule] += 1
-        if len(ctx.warning_examples) < 20:
-            ctx.warning_examples.append(issue)
     counts.rejected += len(dead)
 
     # -- classify against what the ledger holds ---------------------------------------------------------

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 from gateway.ops.alerts import raise_alert, resolve_alerts
 from gateway.ops.deadlines.calendar import BEIJING
 from gateway.models.hashing import case_document
-from gateway.models.validation import validate_cases
 from gateway.store import ledger, outbox, queries
 
 if TYPE_CHECKING:
@@ -118,7 +117,7 @@ def _read_source(runtime: Runtime, name: str, connector: Connector) -> dict[str,
                 continue
             mapped.append(canonical)
             origin.append(record)
-        result = validate_cases(mapped, [f"{name}:{r.source_id}" for r in origin])
+        result = mapper.validate(mapped, [f"{name}:{r.source_id}" for r in origin])
         for index, _rejection in result.rejected:
             out[origin[index].source_id] = (origin[index].cursor, None, mapped[index].get("case_no"))
         for index, case in result.valid:

@@ -9,14 +9,27 @@ from gateway.contract.errors import RecordRejected
 from gateway.models import Case, CaseResult, CaseStatus, CaseType, IdType, validate_case
 
 
-def check(record, ref="t:1"):
-    return validate_case(record, ref)
+def check(record, ref="t:1", rules=None):
+    return validate_case(record, ref, rules=rules)
 
 
-def rejected(record):
+def rejected(record, rules=None):
     with pytest.raises(RecordRejected) as info:
-        validate_case(record, "t:1")
+        validate_case(record, "t:1", rules=rules)
     return {(i.field, i.rule) for i in info.value.issues}
+
+
+def flagged(record, rules=None):
+    """The (field, rule) quality flags of a kept case: on the case itself and in the reported flags alike."""
+    case, flags = validate_case(record, "t:1", rules=rules)
+    on_case = {(f.field, f.rule) for f in case.quality}
+    assert on_case == {(f.field, f.rule) for f in flags}
+    return on_case
+
+
+def strict(*rules):
+    """A mapping's policy that raises these quality rules to reject."""
+    return {rule: "reject" for rule in rules}
 
 
 def test_valid_case_round_trip():
@@ -37,85 +50,102 @@ def test_model_config_forbids_extra_fields():
     assert ("applicant.nick", "extra_field") in rejected(bad)
 
 
-# --- result rules ------------------------------------------------------------------------------------------
+# --- result rules (quality: flagged by default, rejected when a mapping raises them) ----------------------
 
 def test_issued_requires_certificate():
-    assert rejected(valid_case(certificate_name=None, certificate_no="")) == {
-        ("certificate_name", "case.certificate_required"),
-        ("certificate_no", "case.certificate_required"),
-    }
+    record = valid_case(certificate_name=None, certificate_no="")
+    expected = {("certificate_name", "case.certificate_required"), ("certificate_no", "case.certificate_required")}
+    assert flagged(record) == expected
+    assert rejected(record, strict("case.certificate_required")) == expected
+    assert flagged(record, {"case.certificate_required": "ignore"}) == set()
 
 
 @pytest.mark.parametrize("result", ["not_permitted", "returned", "not_accepted", "correction_timeout"])
 def test_negative_results_require_a_reason(result):
     base = dict(result=result, certificate_name=None, certificate_no=None, status="returned")
-    assert rejected(valid_case(**base)) == {("result_reason", "case.reason_required")}
-    check(valid_case(**base, result_reason="材料不齐全"))
+    assert flagged(valid_case(**base)) == {("result_reason", "case.reason_required")}
+    assert rejected(valid_case(**base), strict("case.reason_required")) == {("result_reason", "case.reason_required")}
+    assert flagged(valid_case(**base, result_reason="材料不齐全"), strict("case.reason_required")) == set()
 
 
 @pytest.mark.parametrize("result", ["finished", "forwarded", "withdrawn", "voided", "deleted"])
 def test_other_results_need_neither(result):
-    check(valid_case(result=result, certificate_name=None, certificate_no=None))
+    record = valid_case(result=result, certificate_name=None, certificate_no=None)
+    assert flagged(record, strict("case.certificate_required", "case.reason_required")) == set()
 
 
 def test_result_requires_finish():
-    assert rejected(valid_case(finished_at=None)) == {("finished_at", "case.result_requires_finish")}
-    case, _ = check(valid_case(finished_at=None, result=None, certificate_name=None, certificate_no=None,
-                               status="in_progress"))
-    assert case.result is None
+    assert flagged(valid_case(finished_at=None)) == {("finished_at", "case.result_requires_finish")}
+    assert rejected(valid_case(finished_at=None), strict("case.result_requires_finish")) == {
+        ("finished_at", "case.result_requires_finish")}
+    case, flags = check(valid_case(finished_at=None, result=None, certificate_name=None, certificate_no=None,
+                                   status="in_progress"), rules=strict("case.result_requires_finish"))
+    assert case.result is None and flags == [] and case.quality == []
 
 
 # --- instant promise -------------------------------------------------------------------------------------
 
 def test_instant_case_promises_zero_days():
-    assert rejected(valid_case(case_type="instant", promised_days=3)) == {
+    assert flagged(valid_case(case_type="instant", promised_days=3)) == {("promised_days", "case.instant_promise")}
+    assert rejected(valid_case(case_type="instant", promised_days=3), strict("case.instant_promise")) == {
         ("promised_days", "case.instant_promise")}
-    check(valid_case(case_type="instant", promised_days=0))
-    check(valid_case(case_type="instant", promised_days=None))
-    check(valid_case(case_type="promised", promised_days=3))
+    policy = strict("case.instant_promise")
+    assert flagged(valid_case(case_type="instant", promised_days=0), policy) == set()
+    assert flagged(valid_case(case_type="instant", promised_days=None), policy) == set()
+    assert flagged(valid_case(case_type="promised", promised_days=3), policy) == set()
 
 
 # --- date order ------------------------------------------------------------------------------------------
 
+ORDER = strict("case.date_order")
+
+
 def test_accepted_before_applied():
-    assert ("accepted_at", "case.date_order") in rejected(valid_case(accepted_at="2024-03-01T08:59:59+08:00"))
+    record = valid_case(accepted_at="2024-03-01T08:59:59+08:00")
+    assert ("accepted_at", "case.date_order") in flagged(record)
+    assert ("accepted_at", "case.date_order") in rejected(record, ORDER)
 
 
 def test_event_before_acceptance():
     bad = valid_case()
     bad["events"][0]["started_at"] = "2024-03-01T09:29:00+08:00"
-    assert rejected(bad) == {("events.0.started_at", "case.date_order")}
+    assert flagged(bad) == {("events.0.started_at", "case.date_order")}
+    assert rejected(bad, ORDER) == {("events.0.started_at", "case.date_order")}
 
 
 def test_event_after_finish():
     bad = valid_case()
     bad["events"][2]["started_at"] = "2024-03-05T16:00:01+08:00"
     bad["events"][2]["ended_at"] = None
-    assert rejected(bad) == {("events.2.started_at", "case.date_order")}
+    assert flagged(bad) == {("events.2.started_at", "case.date_order")}
+    assert rejected(bad, ORDER) == {("events.2.started_at", "case.date_order")}
 
 
 def test_event_ends_before_it_starts():
     bad = valid_case()
     bad["events"][1]["ended_at"] = "2024-03-02T08:59:00+08:00"
-    assert rejected(bad) == {("events.1.ended_at", "case.date_order")}
+    assert flagged(bad) == {("events.1.ended_at", "case.date_order")}
+    assert rejected(bad, ORDER) == {("events.1.ended_at", "case.date_order")}
 
 
 def test_finished_before_accepted():
     bad = valid_case(finished_at="2024-03-01T09:10:00+08:00", events=[])
-    assert rejected(bad) == {("finished_at", "case.date_order")}
+    assert flagged(bad) == {("finished_at", "case.date_order")}
+    assert rejected(bad, ORDER) == {("finished_at", "case.date_order")}
 
 
 def test_without_acceptance_events_are_compared_with_the_application():
     case = valid_case(accepted_at=None)
-    check(case)
+    assert flagged(case, ORDER) == set()
     case["events"][0]["started_at"] = "2024-03-01T08:00:00+08:00"
-    assert ("events.0.started_at", "case.date_order") in rejected(case)
+    assert ("events.0.started_at", "case.date_order") in flagged(case)
+    assert ("events.0.started_at", "case.date_order") in rejected(case, ORDER)
 
 
 def test_equal_times_are_in_order():
     t = "2024-03-01T09:00:00+08:00"
-    check(valid_case(applied_at=t, accepted_at=t, finished_at=t, updated_at=t, events=[
-        {"seq": 1, "kind": "step", "name": "受理", "action": "accept", "started_at": t, "ended_at": t}]))
+    assert flagged(valid_case(applied_at=t, accepted_at=t, finished_at=t, updated_at=t, events=[
+        {"seq": 1, "kind": "step", "name": "受理", "action": "accept", "started_at": t, "ended_at": t}]), ORDER) == set()
 
 
 def test_other_offsets_and_formats_are_ordered_and_normalised_to_beijing():
@@ -125,15 +155,18 @@ def test_other_offsets_and_formats_are_ordered_and_normalised_to_beijing():
         updated_at="2024-03-05T08:05:00+00:00",
     )
     record["events"][0]["started_at"] = "2024-03-01T09:30:00.500+08:00"
-    case, _ = check(record)
+    case, flags = check(record, rules=ORDER)
+    assert flags == []
     assert case.applied_at.isoformat() == "2024-03-01T09:00:00+08:00"
     assert case.updated_at.isoformat() == "2024-03-05T16:05:00+08:00"
     # 09:30:00.500 is after 09:30:00.250, 09:30:00 (no fraction) would be before it:
     record["events"][0]["started_at"] = "2024-03-01T09:30:00+08:00"
-    assert ("events.0.started_at", "case.date_order") in rejected(record)
+    assert ("events.0.started_at", "case.date_order") in flagged(record)
+    assert ("events.0.started_at", "case.date_order") in rejected(record, ORDER)
     # and an event in UTC before the acceptance is caught too
     record["events"][0]["started_at"] = "2024-03-01T01:29:00Z"
-    assert ("events.0.started_at", "case.date_order") in rejected(record)
+    assert ("events.0.started_at", "case.date_order") in flagged(record)
+    assert ("events.0.started_at", "case.date_order") in rejected(record, ORDER)
 
 
 def test_naive_datetime_is_rejected():
@@ -287,20 +320,24 @@ def test_tombstones_are_full_records():
 def test_several_issues_are_reported_together():
     bad = valid_case(case_type="instant", promised_days=5, certificate_no=None, division_code="x")
     bad["applicant"]["id_number"] = "360426199101010072"
-    assert rejected(bad) == {
+    structural = {("division_code", "division.format"), ("applicant.id_number", "resident_id.checksum")}
+    assert rejected(bad) == structural  # the quality findings do not reject by default
+    assert rejected(bad, strict("case.instant_promise", "case.certificate_required")) == structural | {
         ("promised_days", "case.instant_promise"),
         ("certificate_no", "case.certificate_required"),
-        ("division_code", "division.format"),
-        ("applicant.id_number", "resident_id.checksum"),
     }
 
 
 def test_model_validate_without_context_still_enforces_rules():
     from pydantic import ValidationError
 
-    Case.model_validate(valid_case())
-    with pytest.raises(ValidationError):
-        Case.model_validate(valid_case(finished_at=None))
+    assert Case.model_validate(valid_case()).quality == []
+    case = Case.model_validate(valid_case(finished_at=None))  # quality rules flag without any context
+    assert [(f.field, f.rule) for f in case.quality] == [("finished_at", "case.result_requires_finish")]
+    bad = valid_case()
+    bad["applicant"]["id_number"] = "360426199101010072"
+    with pytest.raises(ValidationError):  # structural rules reject
+        Case.model_validate(bad)
 
 
 def test_input_is_not_mutated():

@@ -44,6 +44,10 @@ def test_every_member_has_a_chinese_label_and_is_a_str(enum):
         (IdType.RESIDENT_ID, "111", "居民身份证"),
         (IdType.ORDINARY_PASSPORT, "414", "普通护照"),
         (IdType.USCC, "001", "统一社会信用代码"),
+        (IdType.PUBLIC_AFFAIRS_PASSPORT, "413", "公务普通护照"),
+        (IdType.FOREIGNER_PERMANENT_RESIDENCE, "553", "外国人永久居留身份证"),
+        (IdType.HK_MACAO_RESIDENCE_PERMIT, "hk_macao_residence_permit", "港澳居民居住证"),
+        (IdType.TAIWAN_RESIDENCE_PERMIT, "taiwan_residence_permit", "台湾居民居住证"),
         (StepAction.APPROVE, "approve", "批准"),
         (SpecialProcedureType.HEARING, "hearing", "听证"),
         (MaterialSource.CERTIFICATE_REUSE, "certificate_reuse", "证照复用"),
@@ -62,7 +66,8 @@ def test_values_and_labels(member, value, label):
 
 def test_code_list_sizes_match_the_domain():
     assert [m.value for m in IdType] == ["111", "113", "114", "115", "118", "119", "120", "122", "411", "412",
-                                        "413", "414", "511", "516", "999", "001", "099"]
+                                        "413", "414", "511", "516", "553", "hk_macao_residence_permit",
+                                        "taiwan_residence_permit", "999", "001", "099"]
     assert [m.value for m in ItemType] == ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "20"]
     assert len(CaseResult) == 10 and len(CaseStatus) == 8 and len(CertificateStatus) == 8
 

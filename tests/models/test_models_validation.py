@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from models_sample_data import make_cases, valid_case
 
-from gateway.contract.errors import FieldIssue, RecordRejected
+from gateway.contract.errors import RecordRejected
 from gateway.models import (
     Case,
     case_to_row,
@@ -28,9 +28,10 @@ def test_mixed_batch_keeps_the_good_and_names_the_bad():
 
     result = validate_cases(records, refs)
 
-    assert [i for i, _ in result.valid] == [0, 2, 6]
+    # a refusal without a reason breaks a quality rule: kept, flagged
+    assert [i for i, _ in result.valid] == [0, 2, 5, 6]
     assert all(isinstance(c, Case) for _, c in result.valid)
-    assert [i for i, _ in result.rejected] == [1, 3, 4, 5]
+    assert [i for i, _ in result.rejected] == [1, 3, 4]
     by_index = {i: r for i, r in result.rejected}
     assert all(isinstance(r, RecordRejected) for r in by_index.values())
     assert by_index[1].record == "sys:1"
@@ -38,11 +39,22 @@ def test_mixed_batch_keeps_the_good_and_names_the_bad():
         ("sys:1", "applicant.id_number", "resident_id.checksum")]
     assert [(x.field, x.rule) for x in by_index[3].issues] == [("events.2.started_at", "type.datetime")]
     assert [(x.field, x.rule) for x in by_index[4].issues] == [("(record)", "type.object")]
-    assert [(x.field, x.rule) for x in by_index[5].issues] == [("result_reason", "case.reason_required")]
     assert all(x.message for r in by_index.values() for x in r.issues)
     assert "sys:1: applicant.id_number:" in str(by_index[1])
-    assert result.warnings == [
-        (6, FieldIssue("sys:6", "division_code", "division.unknown", result.warnings[0][1].message))]
+    assert [(i, f.record, f.field, f.rule) for i, f in result.flags] == [
+        (5, "sys:5", "result_reason", "case.reason_required"),
+        (6, "sys:6", "division_code", "division.unknown"),
+    ]
+    assert result.warnings is result.flags  # the former name
+    kept = dict(result.valid)
+    assert [(f.field, f.rule) for f in kept[5].quality] == [("result_reason", "case.reason_required")]
+    assert kept[0].quality == [] and kept[6].quality[0].rule == "division.unknown"
+
+    # the same batch under a mapping that raises the reason rule to reject (and ignores unknown divisions)
+    strict = validate_cases(records, refs, rules={"case.reason_required": "reject", "division.unknown": "ignore"})
+    assert [i for i, _ in strict.valid] == [0, 2, 6] and [i for i, _ in strict.rejected] == [1, 3, 4, 5]
+    assert [(x.field, x.rule) for x in dict(strict.rejected)[5].issues] == [("result_reason", "case.reason_required")]
+    assert strict.flags == [] and dict(strict.valid)[6].quality == []
 
 
 def test_valid_cases_are_the_same_objects_as_single_validation():

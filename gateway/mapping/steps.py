@@ -1,0 +1,230 @@
+"""The conversion steps of the mapping compiler: what happens to one value after it is read.
+
+Each ``emit_*`` method writes Python source that transforms ``v`` in place (or raises ``_Issue``) and
+returns whether the step can leave ``v`` null, so that the compiler guards the steps after it. Values from
+the YAML enter the generated code through :meth:`StepEmitter.const`, never as code text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timezone
+from typing import Any
+
+from gateway.contract.errors import ConfigError
+from gateway.mapping import dates
+from gateway.mapping.lookups import LookupTable
+
+_DEFAULT_TRUE = ("1", "true", "True", "TRUE", "Y", "y", "yes", "是")
+
+
+class Writer:
+    """Lines of generated source, indented four spaces a level."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def emit(self, indent: int, line: str) -> None:
+        self.lines.append("    " * indent + line)
+
+
+class StepEmitter:
+    """Constants, errors and the per-value steps (slice, regex, type, code, lookup, date) of a compiler."""
+
+    where: str
+    namespace: dict[str, Any]
+    code_tables: dict[str, dict[str, Any]]
+    lookups: dict[str, LookupTable]
+    tz_offset: str
+    tz: timezone
+    _counter: int
+    _sets: dict[frozenset[Any], str]
+
+    def _name(self, prefix: str) -> str:
+        self._counter += 1
+        return f"_{prefix}{self._counter}"
+
+    def const(self, value: Any, prefix: str = "c") -> str:
+        """An expression for ``value``: a literal for plain scalars (their ``repr`` is a safe Python literal and
+        loads faster than a global), otherwise a name bound in the generated module's namespace."""
+        if value is None or value.__class__ in (str, int, float, bool):
+            return repr(value)
+        if value.__class__ is frozenset:  # null-token sets repeat on every field: one name each
+            known = self._sets.get(value)
+            if known is not None:
+                return known
+        name = self._name(prefix)
+        self.namespace[name] = value
+        if value.__class__ is frozenset:
+            self._sets[value] = name
+        return name
+
+    def fail(self, where: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.where}: {where}: {message}")
+
+    def _regex(self, pattern: Any, where: str) -> re.Pattern[str]:
+        if not isinstance(pattern, str):
+            raise self.fail(where, f"a regex must be a string, got {pattern!r}")
+        try:
+            return re.compile(pattern)
+        except re.error as exc:
+            raise self.fail(where, f"regex {pattern!r} does not compile: {exc}") from None
+
+    def emit_slice(self, w: Writer, indent: int, spec: Mapping[str, Any], where: str) -> bool:
+        bounds = spec["slice"]
+        if (not isinstance(bounds, list) or not 1 <= len(bounds) <= 2
+                or not all(b is None or (isinstance(b, int) and not isinstance(b, bool)) for b in bounds)):
+            raise self.fail(where, f"slice must be [start] or [start, end] (integers, Python-style), got {bounds!r}")
+        start, end = (bounds + [None])[:2]
+        w.emit(indent, f"v = (v if v.__class__ is str else str(v))[{start!r}:{end!r}] or None")
+        return True
+
+    def emit_regex(self, w: Writer, indent: int, spec: Mapping[str, Any], where: str) -> bool:
+        regex = self._regex(spec["regex"], where)
+        group = spec.get("group", 1 if regex.groups else 0)
+        if isinstance(group, bool) or not (
+            (isinstance(group, int) and 0 <= group <= regex.groups) or (isinstance(group, str) and group in regex.groupindex)
+        ):
+            raise self.fail(where, f"group {group!r} is not a group of regex {spec['regex']!r}")
+        on_no_match = spec.get("on_no_match", "null")
+        rx = self.const(regex, "rx")
+        w.emit(indent, f"_m = {rx}.search(v if v.__class__ is str else str(v))")
+        w.emit(indent, "if _m is None:")
+        if on_no_match in ("null", None):
+            w.emit(indent + 1, "v = None")
+        elif on_no_match == "error":
+            msg = self.const(f"does not match {spec['regex']!r}")
+            w.emit(indent + 1, f"raise _Issue('mapping.regex', 'value %s %s' % (_short(v), {msg}))")
+        elif on_no_match == "keep":
+            w.emit(indent + 1, "pass")
+        else:
+            raise self.fail(where, f"on_no_match must be null, error or keep, got {on_no_match!r}")
+        w.emit(indent, "else:")
+        w.emit(indent + 1, f"v = _m.group({group!r}) or None")
+        return True
+
+    def emit_lookup(self, w: Writer, indent: int, spec: Mapping[str, Any], where: str) -> bool:
+        ref = spec["lookup"]
+        if not isinstance(ref, Mapping) or set(ref) != {"table", "column"}:
+            raise self.fail(where, f"lookup must be {{table: NAME, column: COLUMN}}, got {ref!r}")
+        name, column = str(ref["table"]), str(ref["column"])
+        table = self.lookups.get(name)
+        if table is None:
+            raise self.fail(where, f"lookup table {name!r} is not defined (have {sorted(self.lookups)})")
+        if table.columns and column not in table.columns:
+            raise self.fail(where, f"lookup table {name!r} has no column {column!r} (has {sorted(table.columns)})")
+        on_unknown = spec.get("on_unknown", "null")
+        w.emit(indent, f"_r = {self.const(table, 'lk')}.find(v if v.__class__ is str else str(v))")
+        w.emit(indent, "if _r is None:")
+        if on_unknown in ("null", None):
+            w.emit(indent + 1, "v = None")
+        elif on_unknown == "error":
+            msg = self.const(f"is not in lookup table {name!r}")
+            w.emit(indent + 1, f"raise _Issue('mapping.lookup', 'value %s %s' % (_short(v), {msg}))")
+        elif on_unknown == "keep":
+            w.emit(indent + 1, "pass")
+        else:
+            raise self.fail(where, f"on_unknown must be error, null or keep, got {on_unknown!r}")
+        w.emit(indent, "else:")
+        w.emit(indent + 1, f"v = _r.get({self.const(column)})")
+        return True
+
+    def emit_type(self, w: Writer, indent: int, spec: Mapping[str, Any], where: str) -> bool:
+        kind = spec["type"]
+        if kind in ("int", "float"):
+            w.emit(indent, "try:")
+            w.emit(indent + 1, f"v = {kind}(v)")
+            w.emit(indent, "except (TypeError, ValueError):")
+            w.emit(indent + 1, f"raise _Issue('mapping.type', 'value %s is not {'an' if kind == 'int' else 'a'} {kind}' % _short(v))")
+        elif kind == "str":
+            w.emit(indent, "v = v if v.__class__ is str else str(v)")
+        elif kind == "bool":
+            truthy = self.const(frozenset(spec.get("true_values", _DEFAULT_TRUE)))
+            w.emit(indent, f"v = v if v.__class__ is bool else (v == 1 if v.__class__ is int else str(v) in {truthy})")
+        else:
+            raise self.fail(where, f"type must be int, float, str or bool, got {kind!r}")
+        return False
+
+    def emit_code(self, w: Writer, indent: int, spec: Mapping[str, Any], where: str) -> bool:
+        table_ref = spec["code"]
+        if isinstance(table_ref, str):
+            if table_ref not in self.code_tables:
+                raise self.fail(where, f"code table {table_ref!r} is not defined (have {sorted(self.code_tables)})")
+            table, label = self.code_tables[table_ref], table_ref
+        elif isinstance(table_ref, Mapping) and set(table_ref) == {"table", "invert"}:
+            table, label = self._inverted(table_ref["table"], where), f"{table_ref['table']} (inverted)"
+        elif isinstance(table_ref, Mapping):
+            table, label = {str(k): val for k, val in table_ref.items()}, "inline"
+        else:
+            raise self.fail(where, "code must name a code table or be an inline mapping")
+        on_unknown = spec.get("on_unknown", "error")
+        name = self.const(table, "ct")
+        w.emit(indent, "_k = v if v.__class__ is str else str(v)")
+        w.emit(indent, f"_c = {name}.get(_k, _Issue)")
+        w.emit(indent, "if _c is _Issue:")
+        if on_unknown == "error":
+            msg = self.const(f"is not in code table {label!r}")
+            w.emit(indent + 1, f"raise _Issue('mapping.code_table', 'value %s %s' % (_short(v), {msg}))")
+        elif on_unknown in ("null", None):  # YAML reads a bare null as None
+            w.emit(indent + 1, "_c = None")
+        elif on_unknown == "keep":
+            w.emit(indent + 1, "_c = v")
+        else:
+            raise self.fail(where, f"on_unknown must be error, null or keep, got {on_unknown!r}")
+        w.emit(indent, "v = _c")
+        return on_unknown in ("null", None)
+
+    def _inverted(self, name: str, where: str) -> dict[str, Any]:
+        """A code table read backwards, for outbound mappings: canonical value -> the system's code."""
+        if name not in self.code_tables:
+            raise self.fail(where, f"code table {name!r} is not defined (have {sorted(self.code_tables)})")
+        inverted: dict[str, Any] = {}
+        for code, value in self.code_tables[name].items():
+            inverted.setdefault(str(value), code)  # several codes for one value: the first one is the system's usual
+        return inverted
+
+    def emit_date(self, w: Writer, indent: int, spec: Mapping[str, Any], where: str) -> bool:
+        date_spec = spec["date"]
+        target = None
+        if isinstance(date_spec, Mapping):
+            target = date_spec.get("to")
+            formats = date_spec.get("from", "iso8601")
+        else:
+            formats = date_spec
+        formats = [formats] if isinstance(formats, str) else list(formats)
+        date_only = bool(spec.get("date_only"))
+        w.emit(indent, "_d = None")
+        for fmt in formats:
+            w.emit(indent, "if _d is None:")
+            if fmt == "iso8601":
+                w.emit(indent + 1, f"_d = _iso_normalise(v, _OFFSET, date_only={date_only}) if v.__class__ is str else None")
+            elif fmt in ("epoch_ms", "epoch_s"):
+                w.emit(indent + 1, "try:")
+                w.emit(indent + 2, f"_d = _iso_from_epoch(v, _TZ, millis={fmt == 'epoch_ms'}, date_only={date_only})")
+                w.emit(indent + 1, "except (TypeError, ValueError, OverflowError, OSError):")
+                w.emit(indent + 2, "_d = None")
+            else:
+                try:
+                    compiled = dates.compile_pattern(fmt)
+                except ConfigError as exc:
+                    raise self.fail(where, str(exc)) from None
+                rx = self.const(compiled.regex, "rx")
+                build = compiled.iso_expression("_g", self.tz_offset, date_only=date_only)
+                w.emit(indent + 1, f"_m = {rx}.fullmatch(v) if v.__class__ is str else None")
+                w.emit(indent + 1, "if _m is not None:")
+                w.emit(indent + 2, "_g = _m.groups()")
+                w.emit(indent + 2, f"_d = {build}")
+        msg = self.const(f"does not match the date format(s) {', '.join(formats)}")
+        w.emit(indent, "if _d is None:")
+        w.emit(indent + 1, f"raise _Issue('mapping.date_format', 'value %s %s' % (_short(v), {msg}))")
+        if target and target != "iso8601":
+            w.emit(indent, "try:")
+            w.emit(indent + 1, f"_d = _format_datetime(_d, {self.const(target)}, _TZ)")
+            w.emit(indent, "except ValueError as _e:")
+            w.emit(indent + 1, "raise _Issue('mapping.date_value', 'value %s is not a real date: %s' % (_short(v), _e))")
+        w.emit(indent, "v = _d")
+        return False
+
+
+__all__ = ["StepEmitter", "Writer"]
