@@ -245,7 +245,12 @@ def mapping_check(
              for f in result["fields"]],
         )
         for example in result["examples"][:10]:
-            console.print(f"[yellow]{example}[/]")
+            console.print(f"{example['record']}: {example['field']}: {example['message']} [{example['rule']}]",
+                          style="yellow", markup=False, highlight=False)
+            console.print(f"    input: {example['input']}", markup=False, highlight=False)
+        if result["unmapped_source_fields"]:
+            console.print("source fields the mapping does not read (schema drift?): "
+                          + ", ".join(result["unmapped_source_fields"]), style="yellow", markup=False)
     if result["rejected"]:
         raise typer.Exit(1)
 

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from gateway.contract.errors import ConfigError
+from gateway.crypto.pii import redact
 from gateway.kernel.config import SystemsConfig
 from gateway.kernel.registry import build_connector
 from gateway.mapping.mapper import Mapper
+from gateway.mapping.usage import field_source_paths, source_paths, unmapped_fields
 from gateway.models import QualityTally
 
 
@@ -57,22 +59,77 @@ def _leaves(value: Any, prefix: str = "") -> Iterable[tuple[str, Any]]:
         yield prefix, value
 
 
+def stream_fields(systems: SystemsConfig, name: str) -> tuple[list[str], str | None]:
+    """The system's record key fields and change-time field, from its connector YAML (read by the connector,
+    not by the mapping: they are never schema drift)."""
+    system = systems.get(name)
+    try:
+        stream = (system.load_connector_config().get("streams") or {}).get(system.stream) or {}
+    except ConfigError:
+        return [], None
+    key = stream.get("primary_key") or []
+    cursor = (stream.get("incremental") or {}).get("cursor_field")
+    return ([key] if isinstance(key, str) else [str(k) for k in key]), cursor
+
+
+def _source_key(record: Mapping[str, Any], keys: list[str], index: int) -> str:
+    values = []
+    for key in keys:
+        value: Any = record
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        values.append(value)
+    if keys and all(v not in (None, "") for v in values):
+        return ":".join(str(v) for v in values)
+    return f"sample[{index}]"
+
+
+def _excerpt(record: Mapping[str, Any], limit: int = 400) -> str:
+    """The raw record as JSON, personal data masked, cut to ``limit`` characters."""
+    text = redact(json.dumps(record, ensure_ascii=False, default=str))
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _dig(record: Any, path: str) -> Any:
+    for part in path.replace("[]", "").split("."):
+        record = record.get(part) if isinstance(record, Mapping) else None
+    return record
+
+
+def _raw_input(record: Mapping[str, Any], field: str, fields: Mapping[str, Any]) -> str:
+    """What the source sent for a canonical field: ``{"applyTime": "2024/13/45"}`` (masked); the record's
+    excerpt when the field reads nothing simple (a list item, a constant)."""
+    spec = fields.get(field) or fields.get(field.split(".")[0])
+    paths = sorted(field_source_paths(spec)) if spec is not None else []
+    values = {p: _dig(record, p) for p in paths if "[]" not in p}
+    if not values:
+        return _excerpt(record)
+    return redact(json.dumps(values, ensure_ascii=False, default=str))
+
+
 def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Coverage and failures of ``name``'s mapping on ``records``: records named by their source key, the raw
+    input of each failure (masked), quality flags per rule, and the source fields the mapping does not read."""
     mapper = Mapper.from_file(systems.get(name).mapping_path)
+    keys, cursor = stream_fields(systems, name)
+    spec_fields: Mapping[str, Any] = mapper.spec.get("fields") or {}
     filled: Counter[str] = Counter()
     seen: Counter[str] = Counter()
     failures: Counter[str] = Counter()
     rules: dict[str, set[str]] = defaultdict(set)
     examples: list[str] = []
     mapped, refs = [], []
+    inputs: dict[str, Mapping[str, Any]] = {}
     for index, raw in enumerate(records):
         canonical, issues = mapper.map(raw)
-        ref = f"{name}:sample[{index}]"
+        ref = f"{name}:{_source_key(raw, keys, index)}"
+        inputs[ref] = raw
         for field, rule, message in issues:
             key = _generic(field)
             failures[key] += 1
             rules[key].add(rule)
-            examples.append(f"{ref}: {field}: {message} [{rule}]")
+            examples.append({"record": ref, "field": field, "rule": rule, "message": message,
+                             "input": _raw_input(raw, field, spec_fields)})
         if canonical is None:
             continue
         counted: set[str] = set()
@@ -93,7 +150,10 @@ def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any
             key = _generic(issue.field)
             failures[key] += 1
             rules[key].add(issue.rule)
-            examples.append(str(issue))
+            examples.append({"record": issue.record, "field": issue.field, "rule": issue.rule,
+                             "message": issue.message,
+                             "input": _raw_input(inputs.get(issue.record, {}), issue.field, spec_fields)})
+    used = source_paths(mapper.spec.get("fields") or {}) | set(keys) | ({cursor} if cursor else set())
     total = len(records) or 1
     fields = sorted(set(seen) | set(failures))
     return {
@@ -115,6 +175,7 @@ def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any
             for f in fields
         ],
         "examples": examples[:50],
+        "unmapped_source_fields": unmapped_fields(records, used),
     }
 
 

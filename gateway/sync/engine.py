@@ -25,14 +25,19 @@ from sqlalchemy import Engine
 
 from gateway.contract.errors import SyncError
 from gateway.crypto.pii import redact
+from gateway.mapping.check import stream_fields
+from gateway.mapping.usage import source_paths, unmapped_fields
 from gateway.ops.alerts import raise_alert, resolve_alerts
 from gateway.store import ledger
 from gateway.store.lease import Lease
 from gateway.sync.ingest import IngestContext, IngestCounts, ingest_page
 
 if TYPE_CHECKING:
-    from gateway.contract.connector import Connector
+    from collections.abc import Sequence
+
+    from gateway.contract.connector import Connector, RawRecord
     from gateway.kernel.runtime import Runtime
+    from gateway.mapping.mapper import Mapper
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,8 @@ class RunReport:
     """Quality flags of the run: ``{rule: records}`` (cases kept and flagged)."""
     quality: dict[str, dict[str, object]] = field(default_factory=dict)
     """Per severity and rule: records, fields, examples (``QualityTally.as_dict``)."""
+    unmapped_source_fields: list[str] = field(default_factory=list)
+    """Source fields the first page carried that the mapping does not read (schema drift), logged once."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -69,6 +76,7 @@ class RunReport:
             "duration_s": round(self.duration_s, 3),
             "warnings": self.warnings,
             "quality": self.quality,
+            "unmapped_source_fields": self.unmapped_source_fields,
             "error": self.error,
         }
 
@@ -115,7 +123,11 @@ def sync_system(
             if source is None:
                 source = runtime.connector(name)
             ordered = next((s.ordered for s in source.streams() if s.name == stream), True)
+            drift_checked = False
             for page in source.read(stream, since=since, mode="full_refresh" if full_refresh else "incremental"):
+                if not drift_checked and page.records:
+                    drift_checked = True
+                    report.unmapped_source_fields = _schema_drift(runtime, name, ctx.mapper, page.records)
                 page_high = max((r.cursor for r in page.records if r.cursor is not None), default=None)
                 with engine.begin() as conn:
                     report.counts.add(ingest_page(conn, ctx, page.records, page.rejects))
@@ -156,6 +168,17 @@ def sync_system(
 
 
 _ERROR_CHARS = 2000
+_DRIFT_SAMPLE = 200
+
+
+def _schema_drift(runtime: Runtime, name: str, mapper: Mapper, records: Sequence[RawRecord]) -> list[str]:
+    """Source fields of the run's first page that the mapping does not read; one warning line if any."""
+    keys, cursor = stream_fields(runtime.systems, name)
+    used = source_paths(mapper.spec.get("fields") or {}) | set(keys) | ({cursor} if cursor else set())
+    unmapped = unmapped_fields((r.payload for r in records[:_DRIFT_SAMPLE]), used)
+    if unmapped:
+        log.warning("%s: source fields the mapping does not read (schema drift?): %s", name, ", ".join(unmapped))
+    return unmapped
 
 
 def _judge(counts: IngestCounts, max_rejected_share: float) -> tuple[RunStatus, str | None]:
