@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,7 +20,7 @@ from gateway.cli.options import (
     runtime_from,
     sandbox_app,
 )
-from gateway.cli.output import console, fail, print_json, print_table
+from gateway.cli.output import console, fail, human_duration, print_json, print_table
 from gateway.contract.errors import TongbanError
 
 
@@ -116,30 +116,43 @@ def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: Jso
 
     runtime = runtime_from(systems, database_url)
     rows = system_status(runtime.engine, runtime.systems)
-    alerts = open_alerts(runtime.engine)
-    if json_out:  # still one row per system; each carries its open alerts (deadlines as counts: there may be many)
-        for r in rows:
+    alerts = open_alerts(runtime.engine)  # every open alert, most urgent first (errors before red deadlines)
+    if json_out:
+        for r in rows:  # each system's own alerts beside it (deadlines as counts: there may be thousands)
             mine = [a for a in alerts if a["system"] == r["system"]]
             r["alerts"] = [a for a in mine if a["kind"] != "deadline"]
             r["deadline_alerts"] = {lvl: sum(1 for a in mine if a["kind"] == "deadline" and a["level"] == lvl)
                                     for lvl in ("yellow", "red")}
-        print_json(rows)
+        print_json({"systems": rows, "alerts": alerts, "alert_counts": _alert_counts(alerts)})
         return
     table_rows = []
     for r in rows:
         last = r["last_run"] or {}
+        lag = r["lag_s"]
+        behind = lag is not None and lag > runtime.systems.get(r["system"]).max_lag.total_seconds()
+        flags = sum((last.get("quality_flags") or {}).values())
         table_rows.append([
-            r["system"], r["role"], last.get("status", "never"), last.get("finished_at") or last.get("started_at"),
-            r["watermark"], r["lag_s"], last.get("read"), last.get("inserted"), last.get("updated"),
-            last.get("rejected"), r["open_dead_letters"], r["pending_outbox"], (last.get("error") or "")[:80],
+            r["system"], last.get("status", "never"), last.get("finished_at") or last.get("started_at"),
+            (human_duration(lag) + (" (behind)" if behind else "")) if lag is not None else "",
+            last.get("read"), last.get("rejected"), flags or "", r["open_dead_letters"], r["pending_outbox"],
+            (last.get("error") or "")[:60],
         ])
-    print_table("systems", ["system", "role", "last run", "at", "watermark", "lag s", "read", "ins", "upd",
-                            "rej", "dead letters", "outbox", "error"], table_rows)
-    shown = alerts[:50]
-    print_table(f"open alerts ({len(alerts)}{', the 50 most severe shown' if len(alerts) > 50 else ''})",
-                ["level", "kind", "system", "about", "since", "times", "message"],
+    print_table("systems (times in Beijing time)", ["system", "last run", "at", "lag", "read", "rejected",
+                                                   "flagged", "dead letters", "outbox", "error"], table_rows)
+    urgent = [a for a in alerts if a["level"] == "error"]
+    others = [a for a in alerts if a["level"] != "error"]
+    shown = urgent + others[:max(0, 50 - len(urgent))]  # errors are never cut
+    note = "" if len(shown) == len(alerts) else f", every error and the {len(shown) - len(urgent)} most urgent others shown"
+    print_table(f"open alerts ({len(alerts)}{note})", ["level", "kind", "system", "about", "since", "times", "message"],
                 [[a["level"], a["kind"], a["system"], a["key"], a["first_seen_at"], a["occurrences"], a["message"][:160]]
                  for a in shown])
+
+
+def _alert_counts(alerts: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for a in alerts:
+        counts[a["level"]] = counts.get(a["level"], 0) + 1
+    return counts
 
 
 @app.command()

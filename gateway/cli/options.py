@@ -16,6 +16,25 @@ from gateway.cli.output import fail
 from gateway.contract.errors import TongbanError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Tongban (通办): sync government approval systems.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"tongban {version('tongban')}")
+        except PackageNotFoundError:
+            typer.echo("tongban (not installed: run pip install -e .)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    _show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False,
+) -> None:
+    """Tongban (通办): sync government approval systems."""
 dead_letters_app = typer.Typer(no_args_is_help=True, help="Records and pushes that could not be used.")
 mapping_app = typer.Typer(no_args_is_help=True, help="Check mappings against real data.")
 connector_app = typer.Typer(no_args_is_help=True, help="Connector kinds and system connections.")

@@ -25,7 +25,8 @@ from gateway.store import ledger
 AlertKind = Literal["sync_failed", "sync_degraded", "task_failed", "behind", "deadline", "reconcile",
                     "calendar_unknown"]
 AlertLevel = Literal["yellow", "red", "warning", "error"]
-LEVEL_ORDER: dict[str, int] = {"red": 0, "error": 1, "yellow": 2, "warning": 3}
+LEVEL_ORDER: dict[str, int] = {"error": 0, "red": 1, "warning": 2, "yellow": 3}
+"""Most urgent first: a failed task or sync (error) is never ranked below the many red deadlines."""
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ def test_db_upgrade_sync_status_and_dead_letters(world, sqlite_url: str) -> None
     assert upgraded.returncode == 0 and json.loads(upgraded.stdout)["revision"]
     sync = json.loads(run(world, "sync", "sd_civil", "--json").stdout)
     assert sync["status"] == "succeeded" and sync["inserted"] == 120
-    status = {row["system"]: row for row in json.loads(run(world, "status", "--json").stdout)}
+    status = {row["system"]: row for row in json.loads(run(world, "status", "--json").stdout)["systems"]}
     assert status["sd_civil"]["last_run"]["inserted"] == 120
     assert status["sd_hall"]["pending_outbox"] > 0 and status["jn_estate"]["last_run"] is None  # queued for the hall
     human = run(world, "status").stdout

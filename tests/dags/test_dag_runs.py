@@ -73,7 +73,7 @@ def test_a_failing_source_retries_then_alerts_and_a_rerun_catches_up(make_world,
 
     status = subprocess.run(world.cli("status", "--json"), env=world.env, capture_output=True, text=True, timeout=120)
     assert status.returncode == 0, status.stderr
-    row = {r["system"]: r for r in json.loads(status.stdout)}["sd_civil"]
+    row = {r["system"]: r for r in json.loads(status.stdout)["systems"]}["sd_civil"]
     (alert,) = [a for a in row["alerts"] if a["kind"] == "sync_failed"]
     assert alert["level"] == "error" and "after 3 tries" in alert["message"] and "503" in alert["message"]
     human = subprocess.run(world.cli("status"), env=world.env, capture_output=True, text=True, timeout=120)

@@ -1,0 +1,45 @@
+"""``tongban status`` as an operator reads it: a failure is never hidden behind a hundred deadlines, --json holds
+every alert (also those of no system), lag in human units, times in Beijing time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+from gateway.cli.output import human_duration, local_time
+from gateway.ops.alerts import AlertSpec, raise_alert, sync_alerts
+
+
+def test_human_units_and_local_time() -> None:
+    assert human_duration(177_953_714) == "5 y 234 d" and human_duration(3725) == "1 h 2 min"
+    assert human_duration(42) == "42 s" and human_duration(0) == "0 s"
+    assert local_time(datetime(2026, 12, 3, 11, 5, 12, 123456, tzinfo=timezone.utc)) == "2026-12-03 19:05:12"
+
+
+def test_a_task_failure_shows_first_among_100_deadline_alerts(make_world: Any) -> None:
+    world = make_world(civil=0, estate=0)
+    engine = world.runtime.engine
+    sync_alerts(engine, "deadline", [AlertSpec(key=f"CASE-{n:03d}", level="red", system="sd_civil",
+                                               message=f"case CASE-{n:03d} past its time limit") for n in range(100)])
+    raise_alert(engine, "task_failed", "tongban_push.push_sd_hall", level="error", system=None,
+                message="tongban_push.push_sd_hall failed after 3 tries: HTTP 503")
+    out = subprocess.run([sys.executable, "-m", "gateway", "status", "--json", "--systems", str(world.systems_path),
+                          "--database-url", world.database_url], env=world.env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["alerts"][0]["kind"] == "task_failed" and data["alerts"][0]["system"] is None  # kept, and first
+    assert len(data["alerts"]) == 101 and data["alert_counts"] == {"error": 1, "red": 100}
+    human = subprocess.run([sys.executable, "-m", "gateway", "status", "--systems", str(world.systems_path),
+                            "--database-url", world.database_url], env={**world.env, "COLUMNS": "200"},
+                           capture_output=True, text=True, timeout=120).stdout
+    lines = [line for line in human.splitlines() if "task_failed" in line or "deadline" in line]
+    assert "task_failed" in lines[0]  # the first alert line an operator reads
+
+
+def test_version() -> None:
+    out = subprocess.run([sys.executable, "-m", "gateway", "--version"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.startswith("tongban ")
