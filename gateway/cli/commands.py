@@ -192,22 +192,61 @@ def reconcile(
 def dead_letters_list(
     system: Annotated[str | None, typer.Option("--system")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include resolved ones.")] = False,
-    limit: Annotated[int, typer.Option("--limit")] = 100,
+    records: Annotated[bool, typer.Option("--records", help="One row per dead letter instead of per rule.")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="With --records: how many.")] = 100,
     systems: SystemsOpt = None,
     database_url: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Dead letters with the reason naming record, field and rule."""
-    from gateway.store.queries import dead_letter_listing
+    """Dead letters grouped by system, rule and field (count, example ids); --records for one row each."""
+    runtime = runtime_from(systems, database_url)
+    if records:
+        from gateway.store.queries import dead_letter_listing
+
+        with runtime.engine.connect() as conn:
+            rows = dead_letter_listing(conn, system=system, include_resolved=all_, limit=limit)
+        if json_out:
+            print_json(rows)
+            return
+        print_table("dead letters", ["id", "kind", "system", "source id", "status", "tries", "reason"],
+                    [[r["id"], r["kind"], r["system"], r["source_id"], r["status"], r["attempts"], r["reason"]]
+                     for r in rows])
+        return
+    from gateway.ops.dead_letters import grouped_dead_letters
+
+    groups = grouped_dead_letters(runtime.engine, system=system, include_resolved=all_)
+    if json_out:
+        print_json([g.as_dict() for g in groups])
+        return
+    print_table(f"dead letters by rule ({sum(g.count for g in groups)} rule breaks; tongban dead-letters show ID)",
+                ["system", "kind", "rule", "field", "count", "e.g. ids", "message"],
+                [[g.system, g.kind, g.rule, g.field, g.count, ", ".join(map(str, g.example_ids)), g.message]
+                 for g in groups])
+
+
+@dead_letters_app.command("show")
+@guard
+def dead_letters_show(
+    dead_letter_id: Annotated[int, typer.Argument(help="The id from tongban dead-letters list.")],
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """One dead letter in full: what broke which rule, and the raw input (personal data masked)."""
+    from gateway.ops.dead_letters import dead_letter_detail
 
     runtime = runtime_from(systems, database_url)
-    with runtime.engine.connect() as conn:
-        rows = dead_letter_listing(conn, system=system, include_resolved=all_, limit=limit)
+    detail = dead_letter_detail(runtime.engine, dead_letter_id, runtime.pii)
     if json_out:
-        print_json(rows)
+        print_json(detail)
         return
-    print_table("dead letters", ["id", "kind", "system", "source id", "status", "tries", "reason"],
-                [[r["id"], r["kind"], r["system"], r["source_id"], r["status"], r["attempts"], r["reason"]] for r in rows])
+    print_table(f"dead letter {detail['id']} ({detail['system']}, {detail['status']})", ["what", "value"],
+                [[k, detail[k]] for k in ("kind", "source_id", "case_no", "attempts", "mapping_version",
+                                          "created_at", "updated_at")])
+    print_table("issues", ["field", "rule", "message"],
+                [[i.get("field"), i.get("rule"), i.get("message")] for i in detail["issues"]])
+    console.print("raw input (personal data masked):", style="bold")
+    console.print(detail["raw"], markup=False, highlight=False, soft_wrap=True)
 
 
 @dead_letters_app.command("replay")

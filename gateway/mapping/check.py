@@ -20,6 +20,7 @@ from gateway.kernel.registry import build_connector
 from gateway.mapping.mapper import Mapper
 from gateway.mapping.usage import field_source_paths, source_paths, unmapped_fields
 from gateway.models import QualityTally
+from gateway.models.quality import generic_path
 
 
 def load_sample(path: Path) -> list[dict[str, Any]]:
@@ -125,7 +126,7 @@ def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any
         ref = f"{name}:{_source_key(raw, keys, index)}"
         inputs[ref] = raw
         for field, rule, message in issues:
-            key = _generic(field)
+            key = generic_path(field)
             failures[key] += 1
             rules[key].add(rule)
             examples.append({"record": ref, "field": field, "rule": rule, "message": message,
@@ -147,7 +148,7 @@ def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any
     tally.add_flags(result.flags)
     for _, rejection in result.rejected:
         for issue in rejection.issues:
-            key = _generic(issue.field)
+            key = generic_path(issue.field)
             failures[key] += 1
             rules[key].add(issue.rule)
             examples.append({"record": issue.record, "field": issue.field, "rule": issue.rule,
@@ -177,15 +178,3 @@ def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any
         "examples": examples[:50],
         "unmapped_source_fields": unmapped_fields(records, used),
     }
-
-
-def _generic(field: str) -> str:
-    """``events.3.started_at`` → ``events[].started_at`` so that list items count together."""
-    parts = field.split(".")
-    out: list[str] = []
-    for part in parts:
-        if part.isdigit() and out:
-            out[-1] += "[]"
-        else:
-            out.append(part)
-    return ".".join(out)

@@ -102,7 +102,7 @@ class QualityTally:
         entry = self._counts.get(key)
         if entry is None:
             entry = self._counts[key] = RuleCount(issue.rule, severity)
-        generic = _generic(issue.field)
+        generic = generic_path(issue.field)
         if generic not in entry.fields and len(entry.fields) < 10:
             entry.fields.append(generic)
         if self._last.get(key) == issue.record:
@@ -160,8 +160,8 @@ def aggregate_flags(flags: Iterable[tuple[int, FieldIssue]] | Iterable[FieldIssu
     return tally.summary()
 
 
-def _generic(path: str) -> str:
-    """``events.3.started_at`` → ``events[].started_at``: list items count together."""
+def generic_path(path: str) -> str:
+    """A field path with list positions folded, for counting: ``events.3.started_at`` → ``events[].started_at``: list items count together."""
     if not any(c.isdigit() for c in path):
         return path
     out: list[str] = []
@@ -173,4 +173,5 @@ def _generic(path: str) -> str:
     return ".".join(out)
 
 
-__all__ = ["QualityFlag", "QualityTally", "RuleCount", "aggregate_flags", "make_flag"]
+__all__ = [
+    "QualityFlag", "QualityTally", "RuleCount", "aggregate_flags", "generic_path", "make_flag"]

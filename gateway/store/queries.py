@@ -9,7 +9,7 @@ alerts' in :mod:`gateway.store.alerts`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -143,7 +143,26 @@ def dead_letter_listing(conn: Connection, *, system: str | None, include_resolve
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
+def dead_letter_issues(conn: Connection, *, system: str | None, include_resolved: bool) -> Iterator[RowMapping]:
+    """``id, system, kind, issues, reason`` of every dead letter (of ``system``; open ones unless
+    ``include_resolved``), streamed: grouping them by rule reads each once and holds none."""
+    d = dead_letters.c
+    query = select(d.id, d.system, d.kind, d.issues, d.reason).order_by(d.id)
+    if system:
+        query = query.where(d.system == system)
+    if not include_resolved:
+        query = query.where(d.status == "open")
+    yield from conn.execution_options(yield_per=2000).execute(query).mappings()
+
+
+def dead_letter(conn: Connection, dead_letter_id: int) -> RowMapping | None:
+    """One dead letter, every column (the raw payload as stored: it may be sealed)."""
+    return conn.execute(select(dead_letters).where(dead_letters.c.id == dead_letter_id)).mappings().first()
+
+
 __all__ = [
+    "dead_letter",
+    "dead_letter_issues",
     "dead_letter_listing",
     "last_successful_sync",
     "last_sync_run",
