@@ -48,6 +48,8 @@ __all__ = [
 ]
 
 DEPT = {"name": "济南市人力资源和社会保障局", "code": "11370100004301273M", "division": "370100"}
+CASE_NO_SYSTEM = "5"
+"""办件编号 = division + apply date + this system's digit + serial: national numbers never collide across systems."""
 DEFAULT_APP_KEY = "social-demo"
 DEFAULT_SECRET = "social-demo-secret"
 QUERY_PATH = "/api/case/query"
@@ -139,7 +141,7 @@ def render(c: FlatCase) -> dict[str, Any]:
     a = c.party
     return {
         "ywlsh": f"JNRS{c.apply_day}{c.serial}",
-        "bjbh": f"{DEPT['division']}{c.apply_day}{c.serial}",
+        "bjbh": f"{DEPT['division']}{c.apply_day}{CASE_NO_SYSTEM}{c.serial}",
         "sxbm": task_code(c.item), "jbbm": c.item.catalog, "sxmc": c.item.name, "bllx": c.item.case_type,
         "sqrxm": a.name, "sqrlx": "1" if a.kind == "1" else "2", "zjlx": ZJLX.get(a.cert_type, "99"),
         "zjhm": a.cert_no, "lxdh": c.phone if c.phone is not None else nul(1),

@@ -48,6 +48,8 @@ __all__ = [
 ]
 
 DEPT = {"name": "济南市医疗保障局", "code": "11370100MB28559180", "division": "370100"}
+CASE_NO_SYSTEM = "6"
+"""办件编号 = division + apply date + this system's digit + serial: national numbers never collide across systems."""
 DEFAULT_USERNAME = "tongban"
 DEFAULT_PASSWORD = "welfare-demo-secret"
 REALM = "ybj"
@@ -118,7 +120,7 @@ def render(c: FlatCase) -> dict[str, str]:
     cert = c.cert_name
     return {
         "YWBH": f"JNYB{c.apply_day}{c.serial}",
-        "BJBH": f"{DEPT['division']}{c.apply_day}{c.serial}",
+        "BJBH": f"{DEPT['division']}{c.apply_day}{CASE_NO_SYSTEM}{c.serial}",
         "SXBM": task_code(c.item), "JBBM": c.item.catalog, "SXMC": c.item.name, "BLLX": c.item.case_type,
         "SQRXM": a.name, "SQRLX": "1" if a.kind == "1" else "2", "ZJLX": ZJLX.get(a.cert_type, "其他"),
         "ZJHM": a.cert_no, "LXDH": c.phone if c.phone is not None else nul(1),

@@ -73,13 +73,21 @@ def sqlite_url(tmp_path: Path) -> str:
 # -- the end-to-end world ---------------------------------------------------------------------------
 
 REST_SYSTEMS = ("sd_civil", "jn_estate", "sd_hall")
-SANDBOX_NAME = {"sd_civil": "civil", "jn_estate": "estate", "sd_hall": "hall"}
+"""The systems a world's systems file holds unless the test names others (``make_world(systems=...)``)."""
+SANDBOX_NAME = {"sd_civil": "civil", "jn_estate": "estate", "sd_hall": "hall", "jn_social": "social",
+                "jn_welfare": "welfare"}
+SOURCE_KEY = {"sd_civil": "id", "jn_estate": "ywh", "sd_hall": "fd_id", "jn_social": "ywlsh", "jn_welfare": "YWBH"}
+"""The connector's primary key of each system's records."""
 SANDBOX_ENV = {
     "TONGBAN_SD_CIVIL_API_KEY": "civil-demo-key",
     "TONGBAN_JN_ESTATE_APP_ID": "estate-demo",
     "TONGBAN_JN_ESTATE_APP_SECRET": "estate-demo-secret",
     "TONGBAN_SD_HALL_CLIENT_ID": "tongban",
     "TONGBAN_SD_HALL_CLIENT_SECRET": "hall-demo-secret",
+    "TONGBAN_JN_SOCIAL_APP_KEY": "social-demo",
+    "TONGBAN_JN_SOCIAL_SECRET": "social-demo-secret",
+    "TONGBAN_JN_WELFARE_USERNAME": "tongban",
+    "TONGBAN_JN_WELFARE_PASSWORD": "welfare-demo-secret",
 }
 
 
@@ -101,7 +109,7 @@ class World:
 
     def source_records(self, system: str) -> dict[str, dict[str, Any]]:
         """The sandbox's current records, by the connector's primary key."""
-        key = {"sd_civil": "id", "jn_estate": "ywh", "sd_hall": "fd_id"}[system]
+        key = SOURCE_KEY[system]
         text = requests.get(self.sandbox.admin_urls[SANDBOX_NAME[system]] + "/_sandbox/records", timeout=60).text
         return {str(r[key]): r for r in map(json.loads, filter(None, text.splitlines()))}
 
@@ -117,10 +125,14 @@ class World:
                 *(["--database-url", self.database_url] if ledger else [])]
 
 
-def write_systems(path: Path, *, mappings: dict[str, Path] | None = None) -> Path:
-    """The repository's systems file, restricted to the REST systems, with mapping overrides."""
+def write_systems(path: Path, *, mappings: dict[str, Path] | None = None,
+                  systems: tuple[str, ...] = REST_SYSTEMS) -> Path:
+    """The repository's systems file, restricted to ``systems`` (the REST systems by default), with mapping
+    overrides."""
     data = yaml.safe_load((REPO / "config" / "systems.yaml").read_text(encoding="utf-8"))
-    data["systems"] = {k: v for k, v in data["systems"].items() if k in REST_SYSTEMS}
+    unknown = set(systems) - set(data["systems"])
+    assert not unknown, f"not in config/systems.yaml: {sorted(unknown)}"
+    data["systems"] = {k: v for k, v in data["systems"].items() if k in systems}
     for name, entry in data["systems"].items():
         entry["connector_config"] = str(REPO / "config" / entry["connector_config"])
         entry["mapping"] = str((mappings or {}).get(name) or (REPO / "config" / entry["mapping"]).resolve())
@@ -132,15 +144,18 @@ def write_systems(path: Path, *, mappings: dict[str, Path] | None = None) -> Pat
 def make_world(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     worlds: list[World] = []
 
-    def make(*, civil: int = 400, estate: int = 300, seed: int = 7, mappings: dict[str, Path] | None = None,
-             token_ttl: int = 300) -> World:
-        sandbox = start_all(seed=seed, records={"civil": civil, "estate": estate}, token_ttl=token_ttl)
+    def make(*, civil: int = 400, estate: int = 300, social: int = 300, welfare: int = 300, seed: int = 7,
+             mappings: dict[str, Path] | None = None, token_ttl: int = 300,
+             systems: tuple[str, ...] = REST_SYSTEMS) -> World:
+        sandbox = start_all(seed=seed, records={"civil": civil, "estate": estate, "social": social, "welfare": welfare},
+                            token_ttl=token_ttl)
         env = dict(SANDBOX_ENV)
         env.update(TONGBAN_SD_CIVIL_URL=sandbox.urls["civil"], TONGBAN_JN_ESTATE_URL=sandbox.urls["estate"],
                    TONGBAN_SD_HALL_URL=sandbox.urls["hall"])
+        env.update(TONGBAN_JN_SOCIAL_URL=sandbox.urls["social"], TONGBAN_JN_WELFARE_URL=sandbox.urls["welfare"])
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        systems_path = write_systems(tmp_path / "systems.yaml", mappings=mappings)
+        systems_path = write_systems(tmp_path / "systems.yaml", mappings=mappings, systems=systems)
         engine = make_engine(database_url)
         upgrade(engine)
         world = World(sandbox, systems_path, database_url, Runtime(load_systems(systems_path), engine),

@@ -258,9 +258,13 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         busy: Callable[[Any], str | None] | None = None,
+        method: str = "GET",
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
     ) -> tuple[requests.Response, JsonDocument]:
-        """GET a JSON body, read under the size cap; values that cannot be represented come back marked
-        (``document.screen``) for the caller to reject record by record.
+        """GET (or, for query APIs that take their parameters in a body, POST ``json``/``data``) a JSON body,
+        read under the size cap; values that cannot be represented come back marked (``document.screen``) for the
+        caller to reject record by record.
 
         An HTML page with a 2xx status (a proxy's or gateway's error page) is retried like a 503; so is a body
         for which ``busy`` returns a reason (an envelope code that means "try again", HTTP 200 notwithstanding).
@@ -270,8 +274,9 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
-            response = self.request("GET", path_or_url, params=params, headers=headers, stream=True)
-            where = f"{label}: GET {_path(response.url)}"
+            response = self.request(method, path_or_url, params=params, json=json, data=data, headers=headers,
+                                    stream=True)
+            where = f"{label}: {method} {_path(response.url)}"
             if not response.ok:
                 peek(response)
                 raise FatalSyncError(f"{where} answered HTTP {response.status_code}: {describe_body(response)}")
@@ -292,14 +297,14 @@ class Transport:
                         f"{what}; {attempt} attempt(s)",
                         retry_after=parse_retry_after(response.headers.get("Retry-After"), now=self._clock()),
                     )
-                self._wait(attempt, response.headers, f"GET {_path(response.url)}: an HTML page instead of JSON")
+                self._wait(attempt, response.headers, f"{method} {_path(response.url)}: an HTML page instead of JSON")
                 continue
             document = self._parse(response, content, where)
             reason = busy(document.value) if busy is not None else None
             if reason is not None:
                 if attempt >= attempts:
                     return response, document  # the caller's envelope check raises RetriableSyncError
-                self._wait(attempt, response.headers, f"GET {_path(response.url)}: {reason}")
+                self._wait(attempt, response.headers, f"{method} {_path(response.url)}: {reason}")
                 continue
             return response, document
 

@@ -126,6 +126,14 @@ _AUTH_TAGS = discriminator_tags(AuthConfig)
 
 class StreamConfig(_Model):
     path: str
+    method: Literal["GET", "POST"] = "GET"
+    """How a page is asked for. Query APIs that take their parameters in a POST body say ``POST``."""
+    params_in: Literal["query", "json", "form"] = "query"
+    """Where the stream's parameters go — ``params``, the paging parameters and the change-time window: the query
+    string, a JSON object body or a form body (``json``/``form`` need ``method: POST``)."""
+    params_as_text: bool = False
+    """Send every parameter value as text (``{"pageNum": "2"}``), for APIs whose request fields are all strings;
+    in a query string every value is text anyway."""
     params: dict[str, Any] = Field(default_factory=dict)
     headers: dict[str, str] = Field(default_factory=dict)
     record_selector: str = ""
@@ -134,6 +142,15 @@ class StreamConfig(_Model):
     ordered: bool = True
     incremental: IncrementalConfig | None = None
     pagination: PaginationConfig = Field(default_factory=lambda: NoPagination(type="none"))
+
+    @model_validator(mode="after")
+    def _parameters_have_a_place(self) -> StreamConfig:
+        if self.params_in != "query" and self.method == "GET":
+            raise ValueError(f"params_in: {self.params_in} sends the parameters in the body: needs method: POST")
+        if self.params_in != "query" and isinstance(self.pagination, LinkHeaderPagination):
+            raise ValueError("link_header paging follows the next URL as given (its query holds every parameter): "
+                             "use params_in: query")
+        return self
 
     @model_validator(mode="after")
     def _positional_paging_needs_order(self) -> StreamConfig:

@@ -19,14 +19,14 @@ from typing import Any, ClassVar
 
 from connectors.common.declarative import DeclarativeConnector
 from connectors.common.paginators import PageRequest, make_paginator
-from connectors.common.records import check_envelope, check_success, select_items
+from connectors.common.records import check_envelope, check_success, envelope_outcome, select_items
 from connectors.http.transport import Transport
 from gateway.contract.connector import Page, SyncMode, WriteOperation, WriteResult
 from gateway.contract.errors import FatalSyncError
 
 from .auth import build_auth
 from .config import RestConfig, parse_config
-from .reader import read_stream
+from .reader import page_call, read_stream
 from .writer import write_record
 
 
@@ -60,13 +60,21 @@ class RestConnector(DeclarativeConnector):
         name = cfg.check.stream if cfg.check is not None and cfg.check.stream else next(iter(cfg.streams))
         stream = cfg.streams[name]
         request = make_paginator(stream.pagination).request(PageRequest(stream.path, dict(stream.params)))
-        _, document = self.transport.get_document(request.url, params=request.params,
-                                                  headers=stream.headers or None)
+        rule = stream.success
+
+        def busy(body: Any) -> str | None:
+            outcome, said = envelope_outcome(body, rule)
+            return said if outcome == "retry" else None
+
+        _, document = self.transport.get_document(request.url, headers=stream.headers or None,
+                                                  busy=busy if rule is not None else None,
+                                                  **page_call(stream, request.params))
         where = f"{cfg.label} stream {name!r}"
         body = document.value
         if document.screen:  # records with bad values are the read's business; a broken envelope is ours
             check_envelope(body, stream.record_selector, where=where, damaged=document.damaged)
-        check_success(body, stream.success, where=where)
+        if check_success(body, rule, where=where) == "skip":  # e.g. 查询无数据: the system is up, and empty
+            return f"{where}: first page answered: no records ({envelope_outcome(body, rule)[1]})"
         items = select_items(body, stream.record_selector, where=where)
         return f"{where}: first page answered with {len(items)} record(s)"
 

@@ -27,6 +27,25 @@ from gateway.contract.connector import Page, SyncMode
 from .config import StreamConfig
 
 
+def page_call(stream: StreamConfig, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments of one page request for :meth:`Transport.get_document`: the method, and the stream's
+    parameters where ``params_in`` puts them (query string, JSON body, form body), as text if asked."""
+    values = {k: _as_text(v) for k, v in params.items()} if stream.params_as_text else dict(params)
+    if stream.params_in == "json":
+        return {"method": stream.method, "json": values}
+    if stream.params_in == "form":
+        return {"method": stream.method, "data": values}
+    return {"method": stream.method, "params": values}
+
+
+def _as_text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def read_stream(
     transport: Transport,
     name: str,
@@ -44,9 +63,9 @@ def read_stream(
         return said if outcome == "retry" else None
 
     def fetch(request: PageRequest) -> tuple[Any, Any, list[Any]]:
-        response, document = transport.get_document(request.url, params=request.params,
-                                                    headers=stream.headers or None,
-                                                    busy=busy if stream.success is not None else None)
+        response, document = transport.get_document(request.url, headers=stream.headers or None,
+                                                    busy=busy if stream.success is not None else None,
+                                                    **page_call(stream, request.params))
         body = document.value
         if document.screen:
             check_envelope(body, stream.record_selector, where=where, damaged=document.damaged)
@@ -71,4 +90,4 @@ def read_stream(
     )
 
 
-__all__ = ["read_stream"]
+__all__ = ["page_call", "read_stream"]

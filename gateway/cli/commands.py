@@ -355,16 +355,23 @@ def connector_check(
 @guard
 def connector_new(
     name: Annotated[str, typer.Argument(help="Name of the new connector (letters, digits, underscores).")],
-    wsdl: Annotated[str, typer.Option("--wsdl", help="WSDL file or URL.")],
+    wsdl: Annotated[str | None, typer.Option("--wsdl", help="A SOAP service's WSDL: file or URL.")] = None,
+    openapi: Annotated[str | None, typer.Option("--openapi", help="A REST API's OpenAPI/Swagger document.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Repository root to write into.")] = Path("."),
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the operations; write nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what was found; write nothing.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Read a WSDL, list every operation (and what zeep loses), write a connector YAML, mapping and test."""
+    """From a WSDL or an OpenAPI document: the operations found (and what zeep loses), then a connector YAML,
+    a mapping skeleton and an acceptance test with the key, cursor, paging and auth guessed from the source."""
+    from gateway.contract.errors import ConfigError
     from gateway.kernel.registry import scaffolder
 
-    result = scaffolder("soap")(name, wsdl, out=out, force=force, dry_run=dry_run)
+    if (wsdl is None) == (openapi is None):
+        raise ConfigError("give exactly one of --wsdl FILE_OR_URL (a SOAP service) or --openapi FILE_OR_URL (REST)")
+    kind, source = ("soap", wsdl) if wsdl is not None else ("rest", openapi)
+    assert source is not None
+    result = scaffolder(kind)(name, source, out=out, force=force, dry_run=dry_run)
     if json_out:
         print_json({**result.data, "files": [str(p) for p in result.files]})
         return

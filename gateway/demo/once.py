@@ -98,7 +98,8 @@ def demo_world(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workd
     for leftover in workdir.glob("demo.db*"):
         leftover.unlink()
     db_url = f"sqlite:///{workdir / 'demo.db'}"
-    handle = start_all(seed=seed, records={"civil": records, "estate": records, "market": records, "licences": 12})
+    handle = start_all(seed=seed, records={"civil": records, "estate": records, "market": records, "social": records,
+                                           "welfare": records, "licences": 12})
     world = DemoWorld(workdir=workdir, systems=systems, handle=handle, wired={}, database_url=db_url, env={})
     try:
         before = dict(os.environ)

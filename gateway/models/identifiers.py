@@ -79,12 +79,14 @@ def _place_warning(code6: str, year: int) -> IdentifierWarning | None:
     periods = _place_periods(code6)
     if periods is None:
         return IdentifierWarning("resident_id.place_code", f"place code {code6} is not in GB/T 2260")
-    for start, end, _name in periods:
-        if start <= year <= end:
-            return None
+    # An ID carries the place code in use when it was *issued*, which for people born before 1984 (the first
+    # resident IDs) or who registered later is after the birth year: a code introduced later is legitimate.
+    # Only a code retired before the holder was born cannot have been issued to them.
+    if any(year <= end for _start, end, _name in periods):
+        return None
     names = "/".join(f"{n} ({s or '…'}–{e if e != 9999 else '…'})" for s, e, n in periods)
     return IdentifierWarning(
-        "resident_id.place_code", f"place code {code6} was not in use in {year}: {names}"
+        "resident_id.place_code", f"place code {code6} was retired before {year}: {names}"
     )
 
 

@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from gateway.contract.connector import RawRecord
-from gateway.kernel.config import SystemConfig, SystemsConfig
 from gateway.contract.errors import FieldIssue, RecordRejected, SkippableSyncError
+from gateway.kernel.config import SystemConfig, SystemsConfig
 from gateway.mapping.mapper import Mapper
 from gateway.models import Case, QualityTally, case_document, content_hash
 from gateway.store import ledger

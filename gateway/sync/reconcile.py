@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from gateway.models.hashing import case_document
 from gateway.ops.alerts import raise_alert, resolve_alerts
 from gateway.ops.deadlines.calendar import BEIJING
-from gateway.models.hashing import case_document
 from gateway.store import ledger, outbox, queries
 
 if TYPE_CHECKING:

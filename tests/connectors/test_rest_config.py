@@ -22,7 +22,7 @@ def _minimal(**stream: Any) -> dict[str, Any]:
     return {"base_url": "http://x.test", "streams": {"cases": {"path": "/c", "primary_key": "id", **stream}}}
 
 
-@pytest.mark.parametrize("name", ["civil", "estate", "hall"])
+@pytest.mark.parametrize("name", ["civil", "estate", "hall", "social"])
 def test_examples_are_valid(name: str) -> None:
     raw = yaml.safe_load(example(name).read_text(encoding="utf-8"))
     assert "base_url" not in raw  # injected from the systems config
@@ -134,7 +134,7 @@ def test_readme_examples_match_the_shipped_files() -> None:
     section = readme.split("## The sandbox systems", 1)[1]
     blocks = [block.split("```", 1)[0] for block in section.split("```yaml\n")[1:]]
     documented = {yaml.safe_load(block)["name"]: yaml.safe_load(block) for block in blocks}
-    assert set(documented) == {"civil", "estate", "hall"}
+    assert set(documented) == {"civil", "estate", "hall", "social"}
     for name, config in documented.items():
         shipped = yaml.safe_load(example(name).read_text(encoding="utf-8"))
         assert config == shipped, name

@@ -58,7 +58,9 @@ def test_the_push_dag_runs_on_any_sync_asset_or_its_schedule() -> None:
     push = build_dags(SYSTEMS)["tongban_push"]
     assert isinstance(push.timetable, AssetOrTimeSchedule)
     uris = {a.uri for a in push.timetable.asset_condition.objects}
-    assert uris == {f"tongban://ledger/{n}" for n in ("jn_estate", "sd_civil", "sd_hall", "sd_market")}
+    assert uris == {f"tongban://ledger/{n}" for n in ("jn_estate", "jn_social", "jn_welfare", "sd_civil", "sd_hall",
+                                                     "sd_market")}
+    # one push task per system that receives cases (jn_social and jn_welfare are read-only)
     assert {t.task_id for t in push.tasks} == {"push_jn_estate", "push_sd_civil", "push_sd_hall", "push_sd_market"}
 
 

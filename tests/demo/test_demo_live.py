@@ -18,7 +18,7 @@ from gateway.demo.processes import children_of, session_members
 
 pytestmark = pytest.mark.slow
 DAGS = {"tongban_sync_sd_civil", "tongban_sync_jn_estate", "tongban_sync_sd_hall", "tongban_sync_sd_market",
-        "tongban_push", "tongban_certificates", "tongban_deadlines", "tongban_reconcile"}
+        "tongban_sync_jn_social", "tongban_sync_jn_welfare", "tongban_push", "tongban_certificates", "tongban_deadlines", "tongban_reconcile"}
 
 
 def _free_port() -> int:

@@ -202,7 +202,7 @@ def test_applicant_birth_date_rejected_in_case():
 
 def test_applicant_domain_example_warns_but_passes():
     record = valid_case()
-    record["applicant"]["id_number"] = "310115198506011233"
+    record["applicant"]["id_number"] = "370181201801011235"
     case, warnings = check(record)
     assert [(w.record, w.field, w.rule) for w in warnings] == [
         ("t:1", "applicant.id_number", "resident_id.place_code")]

@@ -74,7 +74,7 @@ def certificate(**overrides):
         "issuer_code": ISSUER,
         "issued_on": "2024-03-05",
         "holders": [{"name": "上海某某餐饮管理有限公司", "id_type": "001", "id_number": "91110000600037341L"},
-                    {"name": "张三丰", "id_type": "111", "id_number": "310115198506011233"}],
+                    {"name": "张三丰", "id_type": "111", "id_number": "370181201801011235"}],
         "valid_from": "2024-03-05",
         "valid_until": "2029-03-04",
         "division_code": "310115",

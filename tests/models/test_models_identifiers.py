@@ -29,13 +29,20 @@ def rules(warnings):
 
 # --- resident ID -----------------------------------------------------------------------------------------
 
-def test_domain_example_is_accepted_with_a_place_code_warning():
+def test_domain_example_is_accepted_without_a_finding():
+    """DOMAIN.md: 310115 dates from 1992, its holder was born in 1985 — an ID carries the code in use when it was
+    issued, so a code introduced after the birth year is legitimate (stdnum's full validate rejects it)."""
     value, warnings = validate_resident_id("310115198506011233")
-    assert value == "310115198506011233"
-    assert rules(warnings) == ["resident_id.place_code"]
-    assert "310115" in warnings[0].message and "1985" in warnings[0].message
+    assert value == "310115198506011233" and warnings == []
     with pytest.raises(Exception):  # what stdnum's full validate would have done
         ric.validate("310115198506011233")
+
+
+def test_a_place_code_retired_before_the_birth_year_is_a_finding():
+    value, warnings = validate_resident_id("370181201801011235")  # 章丘市 (1992-2016), born 2018
+    assert value == "370181201801011235"
+    assert rules(warnings) == ["resident_id.place_code"]
+    assert "370181" in warnings[0].message and "retired before 2018" in warnings[0].message
 
 
 def test_valid_id_without_warnings():

@@ -78,7 +78,7 @@ def test_policy_from_the_validation_context_and_without_one() -> None:
 
 def test_identifier_findings_are_flags_and_obey_the_policy() -> None:
     record = valid_case()
-    record["applicant"]["id_number"] = "310115198506011233"
+    record["applicant"]["id_number"] = "370181201801011235"
     case, flags = validate_case(record, "t:1")
     assert [(f.field, f.rule) for f in case.quality] == [("applicant.id_number", "resident_id.place_code")]
     assert [(f.record, f.rule) for f in flags] == [("t:1", "resident_id.place_code")]

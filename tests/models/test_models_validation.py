@@ -67,7 +67,7 @@ def test_valid_cases_are_the_same_objects_as_single_validation():
 
 def test_warnings_carry_their_record_index():
     records = [valid_case(), valid_case(), valid_case()]
-    records[1]["applicant"]["id_number"] = "310115198506011233"
+    records[1]["applicant"]["id_number"] = "370181201801011235"
     records[2]["applicant"]["id_number"] = "360426910101007"
     result = validate_cases(records, ["a", "b", "c"])
     assert [(i, w.record, w.field, w.rule) for i, w in result.warnings] == [

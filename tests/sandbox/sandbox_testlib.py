@@ -135,7 +135,7 @@ def check_identifiers(source: list[dict[str, Any]], dept_code: str, *, dept_fiel
         numbers.add(r[number_field])
         assert r[dept_field] == dept_code and r["sxbm"].startswith(dept_code)
         assert re.fullmatch(number_prefix + r"\d{15}", r[number_field])
-        assert r["bjbh"][6:] == r[number_field][len(number_prefix):]
+        assert r["bjbh"][6:14] + r["bjbh"][15:] == r[number_field][len(number_prefix):]  # division, date, system, serial
         if r["zjlx"] == resident:
             assert ric.calc_check_digit(r["zjhm"]) == r["zjhm"][17]
             ric.get_birth_date(r["zjhm"])
