@@ -9,7 +9,7 @@ the scan on a schedule.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -78,7 +78,28 @@ def scan_deadlines(engine: Engine, calendar: WorkCalendar, *, now: datetime | No
             ))
     outcome = sync_alerts(engine, "deadline", wanted)
     report.new_alerts, report.resolved_alerts = outcome["new"], outcome["resolved"]
+    _calendar_alert(engine, calendar, report, now)
     return report
+
+
+_LOOKAHEAD = timedelta(days=60)
+
+
+def _calendar_alert(engine: Engine, calendar: WorkCalendar, report: DeadlineReport, now: datetime) -> None:
+    """``calendar_unknown``: the working-day calendar has no published schedule (调休) for a year that running
+    cases' clocks reach, or that starts within two months — say so instead of counting Monday to Friday."""
+    today = calendar.local_date(now)
+    years = sorted({y for y in (today.year, (today + _LOOKAHEAD).year) if not calendar.is_known(date(y, 1, 1))})
+    wanted = []
+    if years or report.guessed_calendar:
+        label = ", ".join(map(str, years)) or f"after {calendar.known_until()}"
+        wanted.append(AlertSpec(
+            key="calendar", level="warning",
+            message=(f"no published holiday schedule for {label} in the working-day calendar ({calendar.source}): "
+                     f"{report.guessed_calendar} running case(s) count Monday-Friday there; update the holidays "
+                     f"package or add the year to config/calendar.yaml"),
+            details={"years": years, "known_until": calendar.known_until(), "cases": report.guessed_calendar}))
+    sync_alerts(engine, "calendar_unknown", wanted)
 
 
 def _unit(unit: str) -> str:

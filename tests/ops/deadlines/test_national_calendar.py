@@ -62,3 +62,23 @@ def test_every_weekday_off_in_2026_is_a_holiday_the_notice_lists() -> None:
     off = [start + timedelta(n) for n in range(365) if (start + timedelta(n)).weekday() < 5
            and not CAL.is_working_day(start + timedelta(n))]
     assert len(off) == 19
+
+
+def test_the_scan_alerts_when_the_coming_year_has_no_published_schedule(tmp_path) -> None:
+    from datetime import datetime, timezone
+
+    from gateway.ops.alerts import open_alerts
+    from gateway.ops.deadlines import scan_deadlines
+    from gateway.store.db import make_engine
+    from gateway.store.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    upgrade(engine)
+    known_until = CAL.known_until()
+    assert known_until is not None
+    scan_deadlines(engine, CAL, now=datetime(known_until, 6, 1, tzinfo=timezone.utc))
+    assert open_alerts(engine, kind="calendar_unknown") == []      # the year and the next two months are known
+    scan_deadlines(engine, CAL, now=datetime(known_until, 12, 1, tzinfo=timezone.utc))
+    (alert,) = open_alerts(engine, kind="calendar_unknown")         # December: next year is not yet published
+    assert alert["level"] == "warning" and str(known_until + 1) in alert["message"]
+    assert "holidays" in alert["message"]
