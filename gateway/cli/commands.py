@@ -114,7 +114,7 @@ def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: Jso
     from gateway.ops.alerts import open_alerts
     from gateway.ops.status import system_status
 
-    runtime = runtime_from(systems, database_url)
+    runtime = runtime_from(systems, database_url, existing=True)
     rows = system_status(runtime.engine, runtime.systems)
     alerts = open_alerts(runtime.engine)  # every open alert, most urgent first (errors before red deadlines)
     if json_out:

@@ -7,6 +7,7 @@ import cycle; :mod:`gateway.cli` imports the command modules once to register th
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -51,20 +52,58 @@ DbOpt = Annotated[str | None, typer.Option("--database-url", help="Ledger databa
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def runtime_from(systems: Path | None, database_url: str | None) -> Any:
+def runtime_from(systems: Path | None, database_url: str | None, *, existing: bool = False) -> Any:
+    """The runtime for a command. ``existing``: the command only reads, so a SQLite ledger that is not there is
+    an error (naming where it looked), not a new empty file that makes every system look never synced."""
     from gateway.kernel.runtime import Runtime
+    from gateway.store.db import database_url as resolve
 
+    if existing:
+        url = resolve(database_url)
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            path = Path(url.removeprefix("sqlite:///"))
+            if not path.exists():
+                raise TongbanError(
+                    f"no ledger at {path.resolve()}: run tongban sync (or tongban db upgrade) first, or point "
+                    f"--database-url / TONGBAN_DATABASE_URL at the ledger (the demo's: sqlite:///.tongban/demo.db)")
     return Runtime.from_env(systems, database_url)
 
 
+def expected_failure(exc: BaseException) -> str | None:
+    """One line saying what to do, for the failures an operator meets (not bugs); ``None`` for anything else."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+    from gateway.models import IdentifierError
+
+    if isinstance(exc, TongbanError):
+        return str(exc)
+    if isinstance(exc, OperationalError):
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc).splitlines()[0]
+        return (f"cannot use the ledger database: {reason} — is it running and reachable? "
+                f"(TONGBAN_DATABASE_URL or --database-url)")
+    if isinstance(exc, ArgumentError | NoSuchModuleError):
+        return f"the ledger database URL is not usable: {exc} (TONGBAN_DATABASE_URL or --database-url)"
+    if isinstance(exc, IdentifierError):
+        return f"{exc.message} [{exc.rule}]" if hasattr(exc, "rule") else str(exc)
+    if isinstance(exc, FileNotFoundError | IsADirectoryError | PermissionError):
+        return f"cannot read {exc.filename}: {exc.strerror}"
+    return None
+
+
 def guard(fn: Any) -> Any:
-    """Turn Tongban's own errors into one clear line and exit code 1 (no stack trace for expected failures)."""
+    """Turn expected failures into one clear line and exit code 1 (no stack trace; ``TONGBAN_DEBUG=1`` shows
+    it). Anything unexpected is a bug and keeps its traceback."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except TongbanError as exc:
-            fail(str(exc))
+        except typer.Exit:
+            raise
+        except Exception as exc:
+            line = expected_failure(exc)
+            if line is None or os.environ.get("TONGBAN_DEBUG"):
+                raise
+            fail(line)
             raise typer.Exit(1) from None
 
     return wrapper

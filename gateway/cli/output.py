@@ -73,4 +73,4 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
 
 
 def fail(message: str) -> None:
-    err_console.print(Text.assemble(("error: ", "bold red"), message))
+    err_console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)  # one line, whatever width

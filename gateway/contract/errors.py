@@ -27,6 +27,14 @@ class ConfigError(TongbanError):
     """The configuration (systems file, connector YAML, mapping YAML) is wrong. Fix the file; retrying won't help."""
 
 
+def yaml_problem(where: str, exc: Exception) -> ConfigError:
+    """A YAML parse error as one line a person can act on: ``FILE: not valid YAML at line 2, column 13: ...``."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return ConfigError(f"{where}: not valid YAML{at}: {problem}")
+
+
 class SyncError(TongbanError):
     """Base of the errors a connector raises during a sync."""
 
@@ -110,6 +118,7 @@ class LeaseHeldError(TongbanError):
 
 
 __all__ = [
+    "yaml_problem",
     "AuthenticationError",
     "ConfigError",
     "FatalSyncError",

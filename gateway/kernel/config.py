@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gateway.contract.errors import ConfigError
+from gateway.contract.errors import ConfigError, yaml_problem
 
 SystemRole = Literal["department", "hall"]
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -266,7 +266,7 @@ def parse_systems(text: str, *, base_dir: Path, where: str = "<systems>") -> Sys
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: not valid YAML: {exc}") from None
+        raise yaml_problem(where, exc) from None
     if not isinstance(data, Mapping) or not isinstance(data.get("systems"), Mapping):
         raise ConfigError(f"{where}: expected a top-level 'systems' mapping")
     defaults = data.get("defaults") or {}

@@ -25,11 +25,17 @@ from gateway.models.quality import generic_path
 
 def load_sample(path: Path) -> list[dict[str, Any]]:
     """A JSON list, a JSON object with a list under ``records``, or NDJSON."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--sample {path}: cannot read it ({exc})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
-        data = [json.loads(line) for line in text.splitlines() if line.strip()]
+        try:
+            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--sample {path}: neither JSON nor NDJSON (line {exc.lineno}: {exc.msg})") from None
     if isinstance(data, Mapping):
         data = data.get("records", [data])
     if not isinstance(data, list) or not all(isinstance(r, Mapping) for r in data):

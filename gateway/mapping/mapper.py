@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from gateway.contract.errors import ConfigError, FieldIssue
+from gateway.contract.errors import ConfigError, FieldIssue, yaml_problem
 from gateway.mapping.compiler import MapFunction, MappingCompiler
 from gateway.mapping.lookups import LookupTable, load_lookups
 from gateway.models import BatchResult, Severity, rule_policy, validate_cases
@@ -59,7 +59,7 @@ class Mapper:
         try:
             spec = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{where}: not valid YAML: {exc}") from None
+            raise yaml_problem(where, exc) from None
         return cls.from_spec(spec, where=where, fingerprint=hashlib.sha256(text.encode()).hexdigest()[:16],
                              base_dir=base_dir)
 

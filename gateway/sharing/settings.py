@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import Engine
 
 from gateway.kernel.config import REPO_ROOT, SystemConfig, parse_duration
-from gateway.contract.errors import ConfigError
+from gateway.contract.errors import ConfigError, yaml_problem
 from gateway.models import ServiceItem
 from gateway.sharing.access.audit import AuditWriter
 from gateway.sharing.access.clients import ClientStore
@@ -82,7 +82,7 @@ def parse_gateway_settings(text: str, *, base_dir: Path, where: str = "<gateway>
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: not valid YAML: {exc}") from None
+        raise yaml_problem(where, exc) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping")
     issuers = {}

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 
+from gateway.contract.errors import ConfigError
+
 DEFAULT_DATABASE_URL = "sqlite:///tongban.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -19,8 +21,22 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 def database_url(explicit: str | None = None) -> str:
     """The URL to use: an explicit one, else ``TONGBAN_DATABASE_URL``, else ``sqlite:///tongban.db``."""
     url = explicit or os.environ.get("TONGBAN_DATABASE_URL") or DEFAULT_DATABASE_URL
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    for prefix in ("postgresql://", "postgres://"):  # postgres:// is what Heroku-style tools and psql print
+        if url.startswith(prefix):
+            url = "postgresql+psycopg://" + url.removeprefix(prefix)
+    scheme = url.split(":", 1)[0]
+    if "://" not in url or scheme.split("+")[0] not in ("sqlite", "postgresql"):
+        raise ConfigError(f"ledger database URL {_safe(url)!r} is not sqlite:///PATH or postgresql://USER@HOST/DB "
+                          f"(TONGBAN_DATABASE_URL or --database-url)")
+    return url
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    head, sep, tail = url.partition("://")
+    if sep and "@" in tail:
+        cred, _, host = tail.rpartition("@")
+        return f"{head}://{cred.split(':', 1)[0]}:***@{host}" if ":" in cred else url
     return url
 
 

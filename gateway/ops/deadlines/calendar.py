@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import yaml
 
-from gateway.contract.errors import ConfigError
+from gateway.contract.errors import ConfigError, yaml_problem
 from gateway.kernel.config import REPO_ROOT
 
 from .national_holidays import national_schedule
@@ -84,7 +84,7 @@ class WorkCalendar:
         try:
             data = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{where}: not valid YAML: {exc}") from None
+            raise yaml_problem(where, exc) from None
         holidays = _days(data.get("holidays") or [], where)
         workdays = _days(data.get("workdays") or [], where)
         clash = holidays & workdays
