@@ -34,6 +34,7 @@ import yaml
 
 from connectors.common.cursors import CursorCodec
 from connectors.common.guesses import FieldHint, guess_cursor, guess_paging, guess_primary_key
+from connectors.common.scaffolding import scaffold_files, write_files
 from connectors.http.body import read_capped
 from gateway.contract.errors import AuthenticationError, ConfigError, SourceUnavailableError, TongbanError
 from gateway.contract.scaffold import ScaffoldResult
@@ -1277,20 +1278,10 @@ def write_scaffold(name: str, source: str, report: OpenApiReport, root: Path, *,
     yaml.safe_load(mapping)
     test = acceptance_test(name)
     compile(test, f"test_{name}_acceptance.py", "exec")
-    files = {
-        root / "config" / "connectors" / f"{name}.yaml": connector,
-        root / "mappings" / f"{name}.yaml": mapping,
-        root / "tests" / "connectors" / f"test_{name}_acceptance.py": test,
-    }
+    files = scaffold_files(root, name, connector=connector, mapping=mapping, test=test)
     if dry_run:
         return []
-    existing = [p for p in files if p.exists()]
-    if existing and not force:
-        raise ConfigError(f"would overwrite {', '.join(map(str, existing))}; pass --force to replace them")
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return list(files)
+    return write_files(files, force=force)
 
 
 def render_report(report: OpenApiReport) -> list[str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from connectors.common.guesses import FieldHint, guess_cursor, guess_paging, guess_primary_key
+from connectors.common.scaffolding import scaffold_files, write_files
 from gateway.contract.errors import ConfigError
 from gateway.contract.scaffold import ScaffoldResult
 
@@ -247,20 +248,9 @@ def test_{name}_acceptance() -> None:
 
 def write_scaffold(name: str, wsdl: str, report: WsdlReport, root: Path, *, force: bool = False) -> list[Path]:
     """Write the three files under ``root`` (the repository); refuse to overwrite unless ``force``."""
-    if not name.replace("_", "").isalnum() or not name[0].isalpha():
-        raise ConfigError(f"connector name {name!r}: use letters, digits and underscores, starting with a letter")
-    files = {
-        root / "config" / "connectors" / f"{name}.yaml": connector_yaml(name, wsdl, report),
-        root / "mappings" / f"{name}.yaml": mapping_yaml(name, report),
-        root / "tests" / "connectors" / f"test_{name}_acceptance.py": acceptance_test(name),
-    }
-    existing = [p for p in files if p.exists()]
-    if existing and not force:
-        raise ConfigError(f"would overwrite {', '.join(map(str, existing))}; pass --force to replace them")
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return list(files)
+    files = scaffold_files(root, name, connector=connector_yaml(name, wsdl, report),
+                           mapping=mapping_yaml(name, report), test=acceptance_test(name))
+    return write_files(files, force=force)
 
 
 def render_report(report: WsdlReport) -> list[str]:
