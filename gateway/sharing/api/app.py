@@ -19,9 +19,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from gateway.sharing.certificates.webhooks import deliver_webhooks
 from gateway.crypto.pii import install_log_redaction
+from gateway.ops.metrics import SyncCollector
 from gateway.sharing.access.revocations import RevocationFeed
+from gateway.sharing.certificates.webhooks import deliver_webhooks
 from gateway.sharing.settings import GatewayRuntime
 
 from .deps import Api
@@ -29,8 +30,8 @@ from .docs import install_offline_docs
 from .gc_policy import server_gc
 from .metrics import MetricsMiddleware
 from .problems import MEDIA_TYPE, Problem, install_problem_handlers
-from .schemas import QueryRequest
 from .routers import cases, certificates, consents, holders, ops, subscriptions
+from .schemas import QueryRequest
 
 __all__ = ["create_app"]
 
@@ -42,6 +43,8 @@ def create_app(runtime_or_gateway: Any, *, webhook_interval: float = 1.0) -> Fas
     gw = runtime_or_gateway if isinstance(runtime_or_gateway, GatewayRuntime) else GatewayRuntime.create(runtime_or_gateway)
     install_log_redaction()
     api = Api(gw)
+    if gw.systems is not None:  # the sync side's gauges (lag, runs, dead letters, outbox, alerts) on /metrics
+        api.metrics.registry.register(SyncCollector(gw.engine, gw.systems))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -15,8 +15,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response
 
-from gateway.sharing.access.audit import AuditEntry
 from gateway.crypto.batchsign import BatchSigner
+from gateway.sharing.access.audit import AuditEntry
 from gateway.sharing.access.clients import Client
 from gateway.sharing.settings import GatewayRuntime
 from gateway.store.sharing_queries import FastReader

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
-from gateway.sharing.access.audit import AuditEntry
 from gateway.crypto.pii import normalize_id
+from gateway.sharing.access.audit import AuditEntry
 from gateway.sharing.access.tokens import ConsentError
 from gateway.store import sharing_queries
 

@@ -8,10 +8,10 @@ import orjson
 from fastapi import APIRouter, Depends, Path
 from starlette.responses import Response
 
+from gateway.crypto.pii import mask
+from gateway.sharing.access.audit import AuditEntry
 from gateway.sharing.certificates import library
 from gateway.sharing.certificates.materials import replaceable_materials
-from gateway.sharing.access.audit import AuditEntry
-from gateway.crypto.pii import mask
 from gateway.store import sharing_queries
 
 from ..deps import Api, Caller, get_api, require

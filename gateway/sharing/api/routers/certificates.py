@@ -14,9 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from gateway.sharing.certificates import library
-from gateway.sharing.access.audit import AuditEntry
 from gateway.crypto.pii import mask
+from gateway.sharing.access.audit import AuditEntry
+from gateway.sharing.certificates import library
 from gateway.store import sharing_queries
 
 from ..deps import Api, Caller, authenticate, get_api, now_iso, require

@@ -11,8 +11,8 @@ import orjson
 from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
-from gateway.sharing.access.audit import AuditEntry
 from gateway.crypto.pii import mask
+from gateway.sharing.access.audit import AuditEntry
 from gateway.store import sharing_queries
 
 from ..deps import Api, Caller, get_api, require
