@@ -25,8 +25,8 @@ def record_failure(context: Any) -> None:
 
 
 def _record(context: Any) -> None:
-    from gateway.ops.alerts import raise_alert
     from gateway.kernel.runtime import Runtime
+    from gateway.ops.alerts import raise_alert
 
     ti = context.get("ti") or context.get("task_instance")
     dag_id = getattr(ti, "dag_id", None) or "?"

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, task
+from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from gateway.kernel.config import REPO_ROOT, SystemConfig, SystemsConfig, load_systems
@@ -46,10 +46,10 @@ SHARED_RETRIES: tuple[int, timedelta, timedelta] = (3, timedelta(minutes=1), tim
 BACKOFF = 2.0  # each retry waits twice as long as the one before, up to max_retry_delay
 
 
-def _call(function: Any, *args: Any) -> Any:
+def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
     """Run a task body; errors a retry cannot fix fail the task at once instead of burning the retries."""
     try:
-        return function(*args)
+        return function(*args, **kwargs)
     except Exception as exc:
         if tasks.permanent(exc):
             raise AirflowFailException(str(exc)) from exc
@@ -98,7 +98,9 @@ def _shared_dag(dag_id: str, description: str, tag: str, doc_md: str, schedule: 
 
 def sync_dag(system: SystemConfig) -> DAG:
     """``tongban_sync_<system>``: ``sync`` (retried with exponential backoff; alerts when it fails for good) →
-    ``publish`` (emits the system's asset when the run queued changes for other systems, else skipped)."""
+    ``publish`` (emits the system's asset when the run queued changes for other systems, else skipped) and
+    ``quality`` (fails, without retries, when the run ended ``degraded``: Airflow shows what the ledger knows).
+    Trigger with ``{"full_refresh": true}`` to re-read the source from the start."""
     asset = Asset(name=f"tongban_ledger_{system.name}", uri=asset_uri(system.name))
     with DAG(
         dag_id=sync_dag_id(system.name),
@@ -110,15 +112,27 @@ def sync_dag(system: SystemConfig) -> DAG:
         default_args={**_default_args(system.retries, system.retry_delay, system.max_retry_delay),
                       **({"queue": system.queue} if system.queue else {})},
         tags=["tongban", "sync", system.role],
+        params={"full_refresh": Param(False, type="boolean",
+                                      description="Re-read the source from the start instead of from the watermark")},
         doc_md=f"Incremental sync of **{system.name}** ({system.title}, {system.connector}). "
                f"Retries {system.retries}× from {system.retry_delay} with exponential backoff; a final failure "
-               "raises a `sync_failed` alert (`tongban status`).",
+               "raises a `sync_failed` alert (`tongban status`). The `quality` task fails when the run rejected "
+               f"more than {system.max_rejected_share:.0%} of what it read (`tongban dead-letters list --system "
+               f"{system.name}`). Trigger with `{{\"full_refresh\": true}}` to re-read everything.",
     ) as dag:
         name = system.name
 
         @task(task_id="sync")
-        def sync() -> dict[str, Any]:
-            return _call(tasks.run_sync, name)  # type: ignore[no-any-return]
+        def sync(params: dict[str, Any] | None = None) -> dict[str, Any]:
+            full = bool((params or {}).get("full_refresh", False))
+            return _call(tasks.run_sync, name, full_refresh=full)  # type: ignore[no-any-return]
+
+        @task(task_id="quality", retries=0)
+        def quality(report: dict[str, Any]) -> dict[str, Any]:
+            if report.get("status") == "degraded":
+                raise AirflowFailException(f"sync of {name} ended degraded: {report.get('error')}; "
+                                           f"see tongban dead-letters list --system {name}")
+            return {"system": name, "rejected": report.get("rejected", 0), "flags": report.get("warnings", {})}
 
         @task(task_id="publish", outlets=[asset], retries=0)
         def publish(report: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +140,9 @@ def sync_dag(system: SystemConfig) -> DAG:
                 raise AirflowSkipException("no changes queued for other systems: no asset event")
             return {"system": name, "queued": report["queued"]}
 
-        publish(sync())  # type: ignore[arg-type]  # an XComArg stands for the dict at run time
+        report = sync()
+        publish(report)  # type: ignore[arg-type]  # an XComArg stands for the dict at run time
+        quality(report)  # type: ignore[arg-type]
     return dag
 
 

@@ -38,8 +38,8 @@ class _TongbanHook(BaseHook):
 
     def get_conn(self) -> Any:
         """The system's Tongban connector (close it, or use it as a context manager)."""
-        from gateway.orchestration.connections import install_airflow_resolver
         from gateway.kernel.registry import build_connector
+        from gateway.orchestration.connections import install_airflow_resolver
 
         install_airflow_resolver()
         config = self.system_config()

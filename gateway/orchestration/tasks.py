@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,8 +27,8 @@ class HarvestUnavailable(TongbanError):
 
 @contextmanager
 def _runtime() -> Iterator[Any]:
-    from gateway.orchestration.connections import install_airflow_resolver
     from gateway.kernel.runtime import Runtime
+    from gateway.orchestration.connections import install_airflow_resolver
 
     install_airflow_resolver()
     runtime = Runtime.from_env()
@@ -35,6 +36,9 @@ def _runtime() -> Iterator[Any]:
         yield runtime
     finally:
         runtime.close()
+
+
+log = logging.getLogger(__name__)
 
 
 def permanent(exc: BaseException | None) -> bool:
@@ -54,9 +58,26 @@ def run_sync(system: str, *, full_refresh: bool = False) -> dict[str, Any]:
 
     with _runtime() as runtime:
         report = sync_system(runtime, system, full_refresh=full_refresh)
-        resolve_alerts(runtime.engine, "sync_failed", [system])
-        resolve_alerts(runtime.engine, "behind", [system])
-        return report.as_dict()
+        resolve_alerts(runtime.engine, "behind", [system])  # sync_failed / sync_degraded: sync_system does them
+        summary = report.as_dict()
+        for line in run_summary(summary):
+            log.info("%s", line)
+        return summary
+
+
+def run_summary(report: dict[str, Any]) -> list[str]:
+    """The end of a sync task's log, like dlt's load info: what came in, what was kept, what was flagged."""
+    lines = [f"sync {report['system']} {report['status']} (run {report['run_id']}, {report['duration_s']} s): "
+             f"read {report['read']}, inserted {report['inserted']}, updated {report['updated']}, "
+             f"unchanged {report['unchanged']}, rejected {report['rejected']}, deleted {report['deleted']}, "
+             f"queued {report.get('queued', 0)} pushes; watermark {report['watermark_before']} -> "
+             f"{report['watermark_after']}"]
+    lines += [f"  quality flag {rule}: {count} records" for rule, count in (report.get("warnings") or {}).items()]
+    if report.get("unmapped_source_fields"):
+        lines.append("  source fields the mapping does not read: " + ", ".join(report["unmapped_source_fields"]))
+    if report.get("error"):
+        lines.append(f"  {report['error']}")
+    return lines
 
 
 def run_push(target: str) -> dict[str, Any]:
