@@ -55,11 +55,12 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 def runtime_from(systems: Path | None, database_url: str | None, *, existing: bool = False) -> Any:
     """The runtime for a command. ``existing``: the command only reads, so a SQLite ledger that is not there is
     an error (naming where it looked), not a new empty file that makes every system look never synced."""
+    from gateway.kernel.config import load_systems
     from gateway.kernel.runtime import Runtime
     from gateway.store.db import database_url as resolve
 
     if existing:
-        url = resolve(database_url)
+        url = resolve(database_url or os.environ.get("TONGBAN_DATABASE_URL") or load_systems(systems).database_url)
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             path = Path(url.removeprefix("sqlite:///"))
             if not path.exists():

@@ -28,7 +28,8 @@ from typing import Any
 
 import requests
 
-from gateway.kernel.config import SystemsConfig, load_systems
+from gateway.demo.handoff import is_handoff, write_handoff
+from gateway.kernel.config import REPO_ROOT, SystemsConfig, load_systems
 from gateway.kernel.runtime import Runtime
 from gateway.ops.status import system_status
 from gateway.store.db import make_engine
@@ -92,6 +93,8 @@ def demo_world(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workd
     fresh ledger and accept ``frontdesk`` cases at the hall's windows."""
     from sandbox.server import start_all
 
+    if systems_path is None and not os.environ.get("TONGBAN_SYSTEMS") and is_handoff(Path("tongban.yaml")):
+        systems_path = REPO_ROOT / "config" / "systems.yaml"  # last demo's hand-off, not a systems file to wire
     systems = load_systems(systems_path)
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -124,6 +127,9 @@ def demo_world(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workd
                 else:  # the hall's windows do not take cases for this department
                     codes.remove(code)
         say(f"{len(world.created)} cases accepted at the hall's front desk")
+        for path in write_handoff(systems, database_url=db_url, env=dict(os.environ), workdir=workdir):
+            say(f"wrote {path}" + (" (tongban status in another shell reads the demo's ledger; source "
+                                   f"{workdir / 'demo.env'} for its secrets)" if path.name == "tongban.yaml" else ""))
     except BaseException:
         world.stop()
         raise

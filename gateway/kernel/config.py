@@ -224,6 +224,9 @@ class SystemsConfig(BaseModel):
 
     systems: dict[str, SystemConfig]
     path: Path | None = None
+    database_url: str | None = None
+    """The ledger this systems file goes with (``database_url:`` at the top; ``--database-url`` and
+    ``TONGBAN_DATABASE_URL`` win). The demo writes one so that a second shell finds the demo's ledger."""
 
     def get(self, name: str) -> SystemConfig:
         try:
@@ -279,4 +282,7 @@ def parse_systems(text: str, *, base_dir: Path, where: str = "<systems>") -> Sys
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ConfigError(f"{where}: system {name}: {problems}") from None
-    return SystemsConfig(systems=systems, path=Path(where))
+    url = data.get("database_url")
+    if url is not None and not isinstance(url, str):
+        raise ConfigError(f"{where}: database_url must be a URL such as sqlite:///path/to/ledger.db")
+    return SystemsConfig(systems=systems, path=Path(where), database_url=url)

@@ -9,6 +9,7 @@ The CLI, the Airflow tasks and the tests all start from a ``Runtime``; nothing e
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 
 from gateway.kernel.config import SystemsConfig, load_systems
-from gateway.mapping.mapper import Mapper
 from gateway.kernel.registry import build_connector
+from gateway.mapping.mapper import Mapper
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
 
@@ -39,7 +40,7 @@ class Runtime:
         cls, systems_path: str | Path | None = None, database_url: str | None = None, *, migrate: bool = True
     ) -> Runtime:
         systems = load_systems(systems_path)
-        engine = make_engine(database_url)
+        engine = make_engine(database_url or os.environ.get("TONGBAN_DATABASE_URL") or systems.database_url)
         if migrate:
             upgrade(engine)
         from gateway.crypto.keys import GatewayKeys

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +85,10 @@ def test_the_readme_demo_runs_both_directions_and_checks_itself(tmp_path: Path) 
     assert summary["checks"]["front-desk cases accepted at the hall"] == 4
     assert summary["checks"]["ok: every DAG run succeeded"] is True
     assert {r["dag_id"] for r in summary["dag_runs"]} >= {"tongban_push", "tongban_sync_sd_civil", "tongban_deadlines"}
+    # a second shell in the same directory finds the demo's systems and ledger (tongban.yaml the demo wrote)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
+    status = subprocess.run([sys.executable, "-m", "gateway", "status", "--json"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert status.returncode == 0, status.stderr
+    synced = {r["system"]: r for r in json.loads(status.stdout)["systems"]}
+    assert synced["sd_civil"]["last_run"]["status"] == "succeeded"

@@ -1,0 +1,57 @@
+"""What the demo leaves for a second shell: ``tongban.yaml`` in the working directory (the demo's systems, wired
+to the sandbox ports it used, with its ledger as ``database_url``) and ``.tongban/demo.env`` (the sandbox's demo
+secrets), so that ``tongban status`` or ``tongban dead-letters list`` there read the demo's ledger instead of a
+new empty one.
+
+A ``tongban.yaml`` that the demo did not write is never overwritten (the demo says so and writes nothing).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+from gateway.kernel.config import SystemsConfig
+
+MARKER = "# written by `tongban demo`: the demo's systems and ledger for a second shell (safe to delete)"
+
+
+def is_handoff(path: Path) -> bool:
+    """A systems file the demo wrote (never the demo's own input: its endpoints hold last run's ports)."""
+    try:
+        return path.read_text(encoding="utf-8").startswith(MARKER)
+    except OSError:
+        return False
+
+
+def write_handoff(systems: SystemsConfig, *, database_url: str, env: Mapping[str, str], workdir: Path,
+                  cwd: Path | None = None) -> list[Path]:
+    """Write ``tongban.yaml`` (unless a foreign one is there) and ``demo.env``; the paths written."""
+    cwd = (cwd or Path.cwd()).resolve()
+    written: list[Path] = []
+    target = cwd / "tongban.yaml"
+    if not target.exists() or is_handoff(target):
+        entries = {}
+        for name, system in systems.systems.items():
+            entry = system.model_dump(mode="json", exclude={"name", "base_dir"}, exclude_defaults=True)
+            entry["mapping"] = str(system.mapping_path)
+            if isinstance(system.connector_config, str):
+                entry["connector_config"] = str(system.resolve_path(system.connector_config))
+            if system.endpoint is not None:  # the sandbox ports this demo uses (the process's environment)
+                entry["endpoint"] = system.resolved_endpoint()
+            entries[name] = entry
+        text = MARKER + "\n" + yaml.safe_dump({"database_url": database_url, "systems": entries},
+                                               allow_unicode=True, sort_keys=False)
+        target.write_text(text, encoding="utf-8")
+        written.append(target)
+    env_file = workdir / "demo.env"
+    env_file.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())
+                                if k.startswith(("TONGBAN_", "AIRFLOW_CONN_"))), encoding="utf-8")
+    written.append(env_file)
+    return written
+
+
+__all__ = ["MARKER", "is_handoff", "write_handoff"]
