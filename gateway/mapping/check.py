@@ -17,6 +17,7 @@ from gateway.contract.errors import ConfigError
 from gateway.crypto.pii import redact
 from gateway.kernel.config import SystemsConfig
 from gateway.kernel.registry import build_connector
+from gateway.mapping.compiler import dig
 from gateway.mapping.mapper import Mapper
 from gateway.mapping.usage import field_source_paths, source_paths, unmapped_fields
 from gateway.models import QualityTally
@@ -97,18 +98,12 @@ def _excerpt(record: Mapping[str, Any], limit: int = 400) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def _dig(record: Any, path: str) -> Any:
-    for part in path.replace("[]", "").split("."):
-        record = record.get(part) if isinstance(record, Mapping) else None
-    return record
-
-
 def _raw_input(record: Mapping[str, Any], field: str, fields: Mapping[str, Any]) -> str:
     """What the source sent for a canonical field: ``{"applyTime": "2024/13/45"}`` (masked); the record's
     excerpt when the field reads nothing simple (a list item, a constant)."""
     spec = fields.get(field) or fields.get(field.split(".")[0])
     paths = sorted(field_source_paths(spec)) if spec is not None else []
-    values = {p: _dig(record, p) for p in paths if "[]" not in p}
+    values = {p: dig(record, tuple(p.split("."))) for p in paths if "[]" not in p}
     if not values:
         return _excerpt(record)
     return redact(json.dumps(values, ensure_ascii=False, default=str))

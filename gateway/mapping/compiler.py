@@ -93,7 +93,8 @@ class _Issue(Exception):
         self.message = message
 
 
-def _dig(record: Any, keys: tuple[str | int, ...]) -> Any:
+def dig(record: Any, keys: tuple[str | int, ...]) -> Any:
+    """The value at ``keys`` in a raw record (dict keys, list positions), or None: what compiled mappings read."""
     for key in keys:
         if record is None:
             return None
@@ -140,7 +141,7 @@ class MappingCompiler(StepEmitter):
         self.lookups = dict(lookups or {})
         self.namespace: dict[str, Any] = {
             "_Issue": _Issue,
-            "_dig": _dig,
+            "_dig": dig,
             "_short": _short,
             "_is_null": _is_null,
             "_matches": _matches,

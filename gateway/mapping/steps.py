@@ -87,19 +87,11 @@ class StepEmitter:
             (isinstance(group, int) and 0 <= group <= regex.groups) or (isinstance(group, str) and group in regex.groupindex)
         ):
             raise self.fail(where, f"group {group!r} is not a group of regex {spec['regex']!r}")
-        on_no_match = spec.get("on_no_match", "null")
         rx = self.const(regex, "rx")
         w.emit(indent, f"_m = {rx}.search(v if v.__class__ is str else str(v))")
         w.emit(indent, "if _m is None:")
-        if on_no_match in ("null", None):
-            w.emit(indent + 1, "v = None")
-        elif on_no_match == "error":
-            msg = self.const(f"does not match {spec['regex']!r}")
-            w.emit(indent + 1, f"raise _Issue('mapping.regex', 'value %s %s' % (_short(v), {msg}))")
-        elif on_no_match == "keep":
-            w.emit(indent + 1, "pass")
-        else:
-            raise self.fail(where, f"on_no_match must be null, error or keep, got {on_no_match!r}")
+        self._emit_miss(w, indent + 1, spec, "on_no_match", "mapping.regex", f"does not match {spec['regex']!r}",
+                        where)
         w.emit(indent, "else:")
         w.emit(indent + 1, f"v = _m.group({group!r}) or None")
         return True
@@ -114,21 +106,28 @@ class StepEmitter:
             raise self.fail(where, f"lookup table {name!r} is not defined (have {sorted(self.lookups)})")
         if table.columns and column not in table.columns:
             raise self.fail(where, f"lookup table {name!r} has no column {column!r} (has {sorted(table.columns)})")
-        on_unknown = spec.get("on_unknown", "null")
         w.emit(indent, f"_r = {self.const(table, 'lk')}.find(v if v.__class__ is str else str(v))")
         w.emit(indent, "if _r is None:")
-        if on_unknown in ("null", None):
-            w.emit(indent + 1, "v = None")
-        elif on_unknown == "error":
-            msg = self.const(f"is not in lookup table {name!r}")
-            w.emit(indent + 1, f"raise _Issue('mapping.lookup', 'value %s %s' % (_short(v), {msg}))")
-        elif on_unknown == "keep":
-            w.emit(indent + 1, "pass")
-        else:
-            raise self.fail(where, f"on_unknown must be error, null or keep, got {on_unknown!r}")
+        self._emit_miss(w, indent + 1, spec, "on_unknown", "mapping.lookup", f"is not in lookup table {name!r}",
+                        where)
         w.emit(indent, "else:")
         w.emit(indent + 1, f"v = _r.get({self.const(column)})")
         return True
+
+    def _emit_miss(self, w: Writer, indent: int, spec: Mapping[str, Any], key: str, rule: str, said: str,
+                   where: str, *, default: str = "null") -> None:
+        """What a step does when it finds nothing (a regex without a match, a key not in a lookup or code table):
+        the spec's ``key`` says ``null`` (the value becomes null), ``error`` (reject under ``rule``) or ``keep``
+        (the value stays as it was). YAML reads a bare ``null`` as None."""
+        policy = spec.get(key, default)
+        if policy in ("null", None):
+            w.emit(indent, "v = None")
+        elif policy == "error":
+            w.emit(indent, f"raise _Issue({rule!r}, 'value %s %s' % (_short(v), {self.const(said)}))")
+        elif policy == "keep":
+            w.emit(indent, "pass")
+        else:
+            raise self.fail(where, f"{key} must be null, error or keep, got {policy!r}")
 
     def emit_type(self, w: Writer, indent: int, spec: Mapping[str, Any], where: str) -> bool:
         kind = spec["type"]
@@ -163,16 +162,10 @@ class StepEmitter:
         w.emit(indent, "_k = v if v.__class__ is str else str(v)")
         w.emit(indent, f"_c = {name}.get(_k, _Issue)")
         w.emit(indent, "if _c is _Issue:")
-        if on_unknown == "error":
-            msg = self.const(f"is not in code table {label!r}")
-            w.emit(indent + 1, f"raise _Issue('mapping.code_table', 'value %s %s' % (_short(v), {msg}))")
-        elif on_unknown in ("null", None):  # YAML reads a bare null as None
-            w.emit(indent + 1, "_c = None")
-        elif on_unknown == "keep":
-            w.emit(indent + 1, "_c = v")
-        else:
-            raise self.fail(where, f"on_unknown must be error, null or keep, got {on_unknown!r}")
-        w.emit(indent, "v = _c")
+        self._emit_miss(w, indent + 1, spec, "on_unknown", "mapping.code_table", f"is not in code table {label!r}",
+                        where, default="error")
+        w.emit(indent, "else:")
+        w.emit(indent + 1, "v = _c")
         return on_unknown in ("null", None)
 
     def _inverted(self, name: str, where: str) -> dict[str, Any]:
