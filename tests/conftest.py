@@ -28,7 +28,6 @@ from gateway.kernel.runtime import Runtime
 from gateway.store import ledger
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
-from gateway.store.tables import source_records
 from sandbox.server import start_all
 
 POSTGRES_URL = os.environ.get("TONGBAN_TEST_POSTGRES_URL")
@@ -114,10 +113,8 @@ class World:
         return {str(r[key]): r for r in map(json.loads, filter(None, text.splitlines()))}
 
     def ledger_records(self, system: str) -> dict[str, dict[str, Any]]:
-        c = source_records.c
         with self.runtime.engine.connect() as conn:
-            rows = conn.execute(source_records.select().where(c.system == system)).mappings().all()
-        return {r["source_id"]: ledger.loads(r["raw"]) for r in rows}
+            return ledger.raw_payloads(conn, system, self.runtime.pii)
 
     def cli(self, *args: str, ledger: bool = True) -> list[str]:
         """A ``tongban`` command line for this world (``ledger=False`` for commands without a ledger)."""

@@ -15,9 +15,10 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, select, update
+from sqlalchemy import Engine, and_, delete, func, select, tuple_, update
 
 from gateway.crypto.pii import PiiCodec
+from gateway.store import payloads
 from gateway.store.outbox import DELIVERED, SUPERSEDED
 from gateway.store.tables import (
     cases,
@@ -88,8 +89,29 @@ def reseal_all(engine: Engine, codec: PiiCodec, *, batch: int = 1000) -> dict[st
 
     counts["source_records.raw"] = blobs(source_records, source_records.c.system + ":" + source_records.c.source_id,
                                          "raw")
+    counts["source_records.payload"] = _reseal_payloads(engine, codec, batch)
     counts["dead_letters.raw"] = blobs(dead_letters, dead_letters.c.id, "raw")
     counts["certificate_quarantine.raw"] = blobs(certificate_quarantine, certificate_quarantine.c.id, "raw")
     counts["cases.data"] = blobs(cases, cases.c.case_no, "data")
     counts["certificates.document"] = blobs(certificates, certificates.c.identifier, "document")
     return counts
+
+
+def _reseal_payloads(engine: Engine, codec: PiiCodec, batch: int) -> int:
+    """Re-seal the compressed raw payloads (``source_records.payload``) sealed under an old key."""
+    s = source_records.c
+    done, last = 0, ("", "")
+    while True:
+        with engine.begin() as conn:
+            rows = conn.execute(
+                select(s.system, s.source_id, s.payload)
+                .where(tuple_(s.system, s.source_id) > tuple_(*last), s.payload.is_not(None))
+                .order_by(s.system, s.source_id).limit(batch)).all()
+            if not rows:
+                return done
+            for system, source_id, payload in rows:
+                if not payloads.is_sealed_with(payload, codec.current, codec):
+                    conn.execute(update(source_records).where(s.system == system, s.source_id == source_id)
+                                 .values(payload=payloads.reseal(payload, codec)))
+                    done += 1
+            last = (rows[-1].system, rows[-1].source_id)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -62,16 +63,23 @@ source_records = Table(
     Column("case_no", String(64), nullable=True),
     Column("cursor", UtcDateTime(), nullable=True),
     Column("content_hash", String(64), nullable=True),
-    Column("raw", Text, nullable=False),
+    Column("raw", Text, nullable=True),
     Column("mapping_version", String(32), nullable=False),
     Column("deleted", Boolean, nullable=False, default=False),
     Column("first_seen_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("raw_hash", String(32), nullable=True),
+    Column("payload", LargeBinary, nullable=True),
     Index(None, "case_no"),
 )
 """Each system's own view of a record: the raw payload (kept for remap and replay), the case it belongs to and
 the hash of its canonical form. The canonical form itself lives once, in ``cases``; any source's can be
-recomputed from its raw payload."""
+recomputed from its raw payload.
+
+The raw payload is ``payload``: the source's JSON compressed, and sealed when PII keys are configured
+(:mod:`gateway.store.payloads`, migration 0006). Rows written before that hold it as JSON text in ``raw``
+(sealed as an ``encb:`` blob or clear) and stay readable; ``raw_hash`` (of the JSON bytes as received) lets an
+unchanged record be recognised before it is mapped, validated or written again."""
 
 cases = Table(
     "cases",

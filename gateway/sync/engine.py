@@ -118,8 +118,10 @@ def sync_system(
         high = watermark
         try:
             # inside the try: a mapping, a secret or a connector that cannot be built fails *this* run, recorded
+            # a full refresh is also the repair (re-read, re-check everything): it maps even what it holds unchanged
             ctx = IngestContext(system=system, systems=runtime.systems, mapper=runtime.mapper(name), stream=stream,
-                                check_dead_letters=has_dead_letters, pii=runtime.pii)
+                                check_dead_letters=has_dead_letters, pii=runtime.pii,
+                                skip_unchanged_raw=not full_refresh)
             if source is None:
                 source = runtime.connector(name)
             ordered = next((s.ordered for s in source.streams() if s.name == stream), True)

@@ -7,7 +7,8 @@ pydantic call for the whole page. The rules it keeps:
 - a record that fails mapping or validation goes to the dead-letter store with its raw payload and every
   broken rule; the rest of the page goes on;
 - an older version of a record never overwrites a newer one, and a record whose canonical content is unchanged
-  (same content hash) changes nothing and queues nothing;
+  (same content hash) changes nothing and queues nothing; a record whose raw bytes are those the ledger already
+  holds, read under the same mapping version, is not even mapped (the raw hash, one lookup for the page);
 - every changed case gets an outbox row for each system that should hold it — the hall and the department that
   handles it — and never for the system the change came from.
 """
@@ -20,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 
 from gateway.contract.connector import RawRecord
@@ -29,6 +31,7 @@ from gateway.mapping.mapper import Mapper
 from gateway.models import Case, QualityTally, case_document, content_hash
 from gateway.store import ledger
 from gateway.store.outbox import PENDING
+from gateway.store.payloads import pack, raw_hash
 
 
 @dataclass(slots=True)
@@ -64,6 +67,9 @@ class IngestContext:
     pii: Any = None
     """The runtime's PII codec: when set, raw payloads are sealed whole and the applicant's ID number in the
     merged case document is sealed in place (the content hash is taken before, so it does not change)."""
+    skip_unchanged_raw: bool = True
+    """Skip records whose raw bytes and mapping version are those the ledger holds, before mapping them. A
+    remap (same bytes, a mapping or rules that may have changed) and a replay turn it off."""
 
     @property
     def mapping_version(self) -> str:
@@ -152,11 +158,28 @@ def _ingest_page(
         dead_letter(None, "; ".join(map(str, found)), found,
                     raw=exc.raw if isinstance(exc.raw, (dict, list, str)) else repr(exc.raw), source_id=source_id)
 
+    # -- what the ledger already holds: skip records whose raw bytes it holds, under this mapping ---------
+    state = ledger.source_state(conn, system, [r.source_id for r in unique])
+    encoded: dict[str, tuple[bytes, str]] = {}
+    fresh: list[RawRecord] = []
+    skipped: list[str] = []
+    for record in unique:
+        data = orjson.dumps(record.payload, option=orjson.OPT_NON_STR_KEYS)
+        digest = raw_hash(data)
+        known = state.get(record.source_id)
+        if (ctx.skip_unchanged_raw and known is not None and known[2] == digest and known[3] == version
+                and (record.cursor is None or (known[1] is not None and record.cursor <= known[1]))):
+            counts.unchanged += 1
+            skipped.append(record.source_id)
+            continue
+        encoded[record.source_id] = (data, digest)
+        fresh.append(record)
+
     # -- map ------------------------------------------------------------------------------------------
     mapped: list[dict[str, Any]] = []
     mapped_from: list[RawRecord] = []
     inbound = ctx.mapper.inbound
-    for record in unique:
+    for record in fresh:
         canonical, issues = inbound(record.payload, {})
         ref = f"{system}:{record.source_id}"
         if issues:
@@ -180,7 +203,6 @@ def _ingest_page(
 
     # -- classify against what the ledger holds ---------------------------------------------------------
     good = [(mapped_from[i], case) for i, case in result.valid]
-    state = ledger.source_state(conn, system, [r.source_id for r, _ in good])
     new_rows: list[dict[str, Any]] = []
     changed_rows: list[dict[str, Any]] = []
     touched: list[dict[str, Any]] = []
@@ -190,18 +212,20 @@ def _ingest_page(
         if ctx.pii is not None:
             data = _seal_applicant(ctx.pii, data, case.applicant.id_number)
         known = state.get(record.source_id)
+        raw = encoded[record.source_id]
         if known is not None:
-            known_hash, known_cursor = known
+            known_hash, known_cursor = known[0], known[1]
             if known_cursor is not None and record.cursor is not None and record.cursor < known_cursor:
                 counts.unchanged += 1  # an older copy (a late page, a lookback overlap): never overwrite newer
                 continue
             if known_hash == digest:
                 counts.unchanged += 1
-                if record.cursor is not None and (known_cursor is None or record.cursor > known_cursor):
-                    touched.append(_source_row(ctx, record, case, digest, version, now))
+                if (record.cursor is not None and (known_cursor is None or record.cursor > known_cursor)) or \
+                        known[2] != raw[1] or known[3] != version:
+                    touched.append(_source_row(ctx, record, case, digest, version, now, raw))
                 continue
         target = new_rows if known is None else changed_rows
-        target.append(_source_row(ctx, record, case, digest, version, now))
+        target.append(_source_row(ctx, record, case, digest, version, now, raw))
         if known is None:
             counts.inserted += 1
         else:
@@ -216,9 +240,9 @@ def _ingest_page(
     counts.deleted, counts.queued = _merge_cases(conn, ctx, changes, now)
 
     ledger.add_dead_letters(conn, dead)
-    if ctx.check_dead_letters and good:
+    if ctx.check_dead_letters and (good or skipped):
         ledger.resolve_dead_letters(conn, kind="record", system=system, stream=stream,
-                                    source_ids=[r.source_id for r, _ in good])
+                                    source_ids=[r.source_id for r, _ in good] + skipped)
     return counts
 
 
@@ -234,7 +258,7 @@ def _seal_applicant(pii: Any, data: str, id_number: str) -> str:
 
 
 def _source_row(ctx: IngestContext, record: RawRecord, case: Case, digest: str, version: str,
-                now: datetime) -> dict[str, Any]:
+                now: datetime, raw: tuple[bytes, str]) -> dict[str, Any]:
     return {
         "system": ctx.system.name,
         "source_id": record.source_id,
@@ -242,11 +266,13 @@ def _source_row(ctx: IngestContext, record: RawRecord, case: Case, digest: str, 
         "case_no": case.case_no,
         "cursor": record.cursor,
         "content_hash": digest,
-        "raw": _raw_text(ctx, record.payload),
+        "raw": None,  # rows written before migration 0006 kept it here as text; now it is ``payload``
         "mapping_version": version,
         "deleted": case.deleted,
         "first_seen_at": now,
         "updated_at": now,
+        "raw_hash": raw[1],
+        "payload": pack(raw[0], ctx.pii),
     }
 
 

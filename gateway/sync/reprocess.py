@@ -19,6 +19,7 @@ from gateway.contract.connector import RawRecord
 from gateway.crypto.pii import open_text
 from gateway.store import ledger, outbox
 from gateway.store.lease import Lease
+from gateway.store.payloads import unpack
 from gateway.sync.engine import RunReport, _count_columns
 from gateway.sync.ingest import IngestContext, IngestCounts, ingest_page
 
@@ -52,7 +53,7 @@ def replay_dead_letters(runtime: Runtime, *, system: str | None = None) -> Repla
         mapper = runtime.reload_mapper(name)
         with Lease(runtime.engine, f"sync:{name}"):
             ctx = IngestContext(system=config, systems=runtime.systems, mapper=mapper, stream=config.stream,
-                            pii=runtime.pii)
+                                pii=runtime.pii, skip_unchanged_raw=False)
             counts = IngestCounts()
             last_id = 0
             while True:
@@ -92,7 +93,7 @@ def remap_system(runtime: Runtime, name: str) -> RunReport:
             run_id = ledger.start_run(conn, system=name, kind="remap", mode=None, watermark=None)
         report = RunReport(run_id=run_id, system=name, kind="remap", status="succeeded")
         ctx = IngestContext(system=config, systems=runtime.systems, mapper=mapper, stream=config.stream,
-                            pii=runtime.pii)
+                            pii=runtime.pii, skip_unchanged_raw=False)  # the same bytes, mapped afresh
         last = ""
         while True:
             with runtime.engine.connect() as conn:
@@ -101,7 +102,7 @@ def remap_system(runtime: Runtime, name: str) -> RunReport:
                 break
             last = rows[-1].source_id
             records = [RawRecord(source_id=r.source_id, cursor=r.cursor,
-                                 payload=ledger.loads(open_text(r.raw, runtime.pii))) for r in rows]
+                                 payload=ledger.loads(unpack(r.payload, r.raw, runtime.pii))) for r in rows]
             with runtime.engine.begin() as conn:
                 report.counts.add(ingest_page(conn, ctx, records))
         report.duration_s = time.perf_counter() - started

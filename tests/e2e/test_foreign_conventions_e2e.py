@@ -35,7 +35,7 @@ from connectors.testing import assert_connector_acceptance
 from gateway.kernel.registry import build_connector
 from gateway.mapping.mapper import Mapper
 from gateway.store import ledger
-from gateway.store.tables import cases, dead_letters, runs, source_records
+from gateway.store.tables import cases, dead_letters, runs
 from gateway.sync.engine import sync_system
 from sandbox import social, welfare
 from sandbox.server import start_all
@@ -159,10 +159,8 @@ def sandbox_records(world: Any, f: Foreign) -> dict[str, dict[str, Any]]:
 
 
 def ledger_records(world: Any, name: str) -> dict[str, dict[str, Any]]:
-    c = source_records.c
     with world.runtime.engine.connect() as conn:
-        rows = conn.execute(select(c.source_id, c.raw).where(c.system == name)).all()
-    return {r.source_id: ledger.loads(r.raw) for r in rows}
+        return ledger.raw_payloads(conn, name, world.runtime.pii)
 
 
 def ledger_cases(world: Any, name: str) -> dict[str, tuple[bool, dict[str, Any]]]:

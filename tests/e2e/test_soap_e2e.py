@@ -28,7 +28,7 @@ from gateway.kernel.runtime import Runtime
 from gateway.store import ledger
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
-from gateway.store.tables import dead_letters, outbox, source_records, watermarks
+from gateway.store.tables import dead_letters, outbox, watermarks
 from gateway.sync.engine import SyncFailed, sync_system
 from gateway.sync.ingest import IngestContext, ingest_page
 from gateway.sync.push import push
@@ -59,10 +59,8 @@ class MarketWorld:
         return {r["YWLSH"]: r for r in map(json.loads, filter(None, text.splitlines()))}
 
     def ledger_records(self) -> dict[str, dict[str, Any]]:
-        c = source_records.c
         with self.runtime.engine.connect() as conn:
-            rows = conn.execute(select(c.source_id, c.raw).where(c.system == "sd_market")).all()
-        return {r.source_id: ledger.loads(r.raw) for r in rows}
+            return ledger.raw_payloads(conn, "sd_market", self.runtime.pii)
 
     def open_dead_letters(self) -> dict[str, str]:
         d = dead_letters.c

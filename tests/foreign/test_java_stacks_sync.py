@@ -86,7 +86,7 @@ def test_the_sync_keeps_every_record_of_a_foreign_stack_exactly(name: str, reque
     from gateway.store import ledger
     from gateway.store.db import make_engine
     from gateway.store.migrate import upgrade
-    from gateway.store.tables import cases, dead_letters, source_records
+    from gateway.store.tables import cases, dead_letters
     from gateway.sync.engine import sync_system
 
     service: JavaService = request.getfixturevalue(f"{name}_service")
@@ -110,7 +110,7 @@ def test_the_sync_keeps_every_record_of_a_foreign_stack_exactly(name: str, reque
         report = sync_system(runtime, "foreign", full_refresh=True)
         assert report.status == "succeeded" and report.counts.read == len(service.records)
         with engine.connect() as conn:
-            kept = {r.source_id: ledger.loads(r.raw) for r in conn.execute(source_records.select())}
+            kept = ledger.raw_payloads(conn, "foreign")
             assert conn.execute(dead_letters.select()).first() is None
             assert conn.execute(select(func.count()).select_from(cases)).scalar() == len(service.records)
         assert {k: _as_source(RawRecord(k, None, v)) for k, v in kept.items()} == {
