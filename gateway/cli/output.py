@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from gateway.ops.humanize import BEIJING, human_duration, local_time
 
 console = Console(width=None if sys.stdout.isatty() else 200)  # piped output: don't fold tables to 80 columns
 err_console = Console(stderr=True)
@@ -25,33 +27,6 @@ def _default(value: Any) -> Any:
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_default) + "\n")
     sys.stdout.flush()
-
-
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
-
-
-def local_time(value: datetime | None) -> str:
-    """A moment as operators read it: Beijing time to the second (``2026-12-03 19:05:12``)."""
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def human_duration(seconds: float | None) -> str:
-    """``177953714`` → ``5 y 235 d``; ``3725`` → ``1 h 2 min``; ``42`` → ``42 s``: two units at most."""
-    if seconds is None:
-        return ""
-    left = int(abs(seconds))
-    parts = []
-    for name, size in (("y", 365 * 86400), ("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
-        if left >= size or (name == "s" and not parts):
-            parts.append(f"{left // size} {name}")
-            left %= size
-        if len(parts) == 2:
-            break
-    return ("-" if seconds < 0 else "") + " ".join(parts)
 
 
 def _cell(value: Any) -> str:
@@ -74,3 +49,7 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
 
 def fail(message: str) -> None:
     err_console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)  # one line, whatever width
+
+
+__all__ = ["BEIJING", "console", "err_console", "fail", "human_duration", "local_time", "print_json",
+           "print_table"]

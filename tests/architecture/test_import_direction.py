@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gateway.store",),
     ("gateway.kernel.runtime",),
     ("gateway.sync", "gateway.ops", "gateway.sharing"),
-    ("gateway.orchestration",),
+    ("gateway.orchestration", "gateway.console"),
     ("gateway.cli", "gateway.demo", "gateway.__main__"),
 ]
 """Lowest first. A module belongs to the layer of its longest matching prefix."""

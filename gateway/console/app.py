@@ -1,0 +1,213 @@
+"""The ops console as a FastAPI application: pages under ``/console/``, the same figures as JSON under
+``/console/api/``, every route behind an operator login.
+
+Handlers are plain ``def`` functions: FastAPI runs them in its thread pool, so a slow ledger read never blocks
+the event loop. Forms are parsed with the standard library (``application/x-www-form-urlencoded`` is all the
+console posts), so the console needs nothing beyond FastAPI itself.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode
+
+from fastapi import FastAPI, HTTPException, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from gateway.console import pages, sessions
+from gateway.console.operators import Operator, OperatorBook
+from gateway.console.overview import console_overview
+from gateway.contract.errors import ConfigError
+from gateway.kernel.runtime import Runtime
+from gateway.ops.dead_letters import dead_letter_detail, grouped_dead_letters
+from gateway.store.queries import dead_letter_listing
+
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+_LOGIN_FAILURES_ALLOWED = 5
+_LOGIN_WINDOW_S = 300.0
+
+
+class _LoginThrottle:
+    """At most five wrong passwords per name in five minutes: a guessing script slows to a crawl."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, deque[float]] = {}
+
+    def blocked(self, name: str, now: float) -> bool:
+        recent = self._failures.get(name)
+        while recent and now - recent[0] > _LOGIN_WINDOW_S:
+            recent.popleft()
+        return bool(recent) and len(recent) >= _LOGIN_FAILURES_ALLOWED
+
+    def failed(self, name: str, now: float) -> None:
+        self._failures.setdefault(name, deque()).append(now)
+
+    def succeeded(self, name: str) -> None:
+        self._failures.pop(name, None)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _form(body: bytes) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the console: ``next=//evil.example`` or ``https://...`` lands on the overview."""
+    if target and target.startswith("/console/") and not target.startswith("//"):
+        return target
+    return "/console/"
+
+
+def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
+    """The console for ``runtime``'s ledger, letting in the operators of ``operators``."""
+    app = FastAPI(title="Tongban ops console", docs_url=None, redoc_url=None, openapi_url=None)
+    secret = operators.secret  # fail now, with what to do, if no operator was ever added
+    throttle = _LoginThrottle()
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        for name, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    def current(request: Request) -> tuple[Operator, str] | None:
+        cookie = request.cookies.get(sessions.COOKIE)
+        session = sessions.read(secret, cookie)
+        if session is None:
+            return None
+        role = operators.role_of(session.name)  # removed or demoted since login: the file wins
+        if role is None:
+            return None
+        return Operator(session.name, role), cookie or ""
+
+    def page(request: Request, title: str, body: str, *, who: tuple[Operator, str], refresh: bool = False,
+             message: str = "") -> HTMLResponse:
+        operator, cookie = who
+        return HTMLResponse(pages.layout(title, body, operator=operator.name, role=operator.role,
+                                         csrf=sessions.csrf_token(secret, cookie), refresh=refresh, message=message))
+
+    def to_login(request: Request) -> RedirectResponse:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/console/login?next={quote(target)}", status_code=303)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/console/", status_code=307)
+
+    @app.get("/console/login", response_class=HTMLResponse)
+    def login_form(next: str = "/console/") -> HTMLResponse:  # noqa: A002 - the query parameter's name
+        return HTMLResponse(pages.login_page(next_url=_safe_next(next)))
+
+    @app.post("/console/login")
+    async def login(request: Request) -> Response:
+        form = _form(await request.body())
+        name, password, target = form.get("name", ""), form.get("password", ""), _safe_next(form.get("next"))
+        now = time.monotonic()
+        if throttle.blocked(name, now):
+            return HTMLResponse(pages.login_page(error="too many wrong passwords: wait five minutes",
+                                                 next_url=target), status_code=429)
+        operator = operators.verify(name, password)
+        if operator is None:
+            throttle.failed(name, now)
+            return HTMLResponse(pages.login_page(error="wrong name or password", next_url=target), status_code=401)
+        throttle.succeeded(name)
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(sessions.COOKIE, sessions.issue(secret, operator.name, operator.role),
+                            max_age=sessions.SESSION_SECONDS, httponly=True, samesite="strict", path="/console")
+        return response
+
+    @app.post("/console/logout")
+    async def logout(request: Request) -> Response:
+        who = current(request)
+        form = _form(await request.body())
+        if who is not None and not sessions.csrf_ok(secret, who[1], form.get("csrf")):
+            raise HTTPException(403, "the form is stale or not from the console: reload the page")
+        response = RedirectResponse("/console/login", status_code=303)
+        response.delete_cookie(sessions.COOKIE, path="/console")
+        return response
+
+    @app.get("/console/", response_class=HTMLResponse)
+    def overview(request: Request, refresh: int = 1) -> Response:
+        who = current(request)
+        if who is None:
+            return to_login(request)
+        view = console_overview(runtime)
+        return page(request, "Overview", pages.overview_page(view), who=who, refresh=bool(refresh))
+
+    @app.get("/console/api/overview")
+    def overview_json(request: Request) -> Response:
+        if current(request) is None:
+            raise HTTPException(401, "log in at /console/login")
+        body = json.dumps(console_overview(runtime), ensure_ascii=False, default=_json_default)
+        return Response(body, media_type="application/json")
+
+    @app.get("/console/dead-letters", response_class=HTMLResponse)
+    def dead_letters(request: Request, system: str | None = None, replayed: int | None = None,
+                     left: int | None = None) -> Response:
+        who = current(request)
+        if who is None:
+            return to_login(request)
+        system = system or None
+        groups = [g.as_dict() for g in grouped_dead_letters(runtime.engine, system=system)]
+        with runtime.engine.connect() as conn:
+            listing = dead_letter_listing(conn, system=system, include_resolved=False, limit=200)
+        message = "" if replayed is None else f"replayed {replayed} dead letters; {left} still open"
+        body = pages.dead_letters_page(groups, listing, admin=who[0].is_admin,
+                                       csrf=sessions.csrf_token(secret, who[1]), system=system)
+        return page(request, "Dead letters", body, who=who, message=message)
+
+    @app.get("/console/dead-letters/{dead_letter_id}", response_class=HTMLResponse)
+    def dead_letter(request: Request, dead_letter_id: int) -> Response:
+        who = current(request)
+        if who is None:
+            return to_login(request)
+        try:
+            detail = dead_letter_detail(runtime.engine, dead_letter_id, runtime.pii)
+        except ConfigError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        return page(request, f"Dead letter {dead_letter_id}", pages.dead_letter_page(detail), who=who)
+
+    @app.post("/console/dead-letters/replay")
+    async def replay(request: Request) -> Response:
+        who = current(request)
+        if who is None:
+            raise HTTPException(401, "log in at /console/login")
+        form = _form(await request.body())
+        if not sessions.csrf_ok(secret, who[1], form.get("csrf")):
+            raise HTTPException(403, "the form is stale or not from the console: reload the page")
+        if not who[0].is_admin:
+            raise HTTPException(403, f"{who[0].name} may read, not replay: an admin operator can")
+        system = form.get("system") or None
+        if system is not None and system not in runtime.systems.names():
+            raise HTTPException(400, f"no system {system!r} in the systems file")
+        from starlette.concurrency import run_in_threadpool
+
+        from gateway.sync.reprocess import replay_dead_letters
+
+        report = await run_in_threadpool(replay_dead_letters, runtime, system=system)
+        replayed = sum(c.read for c in report.systems.values()) + report.requeued_pushes
+        query = urlencode({k: v for k, v in (("system", system or ""), ("replayed", replayed),
+                                              ("left", report.still_open)) if v != ""})
+        return RedirectResponse(f"/console/dead-letters?{query}", status_code=303)
+
+    return app
+
+
+__all__ = ["create_console_app"]

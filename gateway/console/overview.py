@@ -1,0 +1,128 @@
+"""Every number the console shows, read from the ledger into one JSON-ready dict.
+
+The pages render this dict and ``/console/api/overview`` returns it as it is, so what an operator sees and what
+a test (or another tool) reads are the same figures by construction. The per-system figures come from
+:func:`gateway.ops.status.system_status` and the alerts from :func:`gateway.ops.alerts.open_alerts` — the same
+functions ``tongban status`` uses, so the console and the CLI never disagree.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from gateway.kernel.runtime import Runtime
+from gateway.ops.alerts import open_alerts
+from gateway.ops.dead_letters import grouped_dead_letters
+from gateway.ops.humanize import human_duration
+from gateway.ops.status import system_status
+from gateway.store import console as reads
+from gateway.store.queries import last_successful_sync
+
+_RED_DEADLINES_SHOWN = 20
+_RUN_HISTORY = timedelta(days=7)
+
+Health = str
+"""``ok`` | ``warning`` | ``error`` | ``never``: the colour of a system's row."""
+
+
+def _health(row: dict[str, Any], behind: bool, system_errors: int) -> Health:
+    last = row["last_run"]
+    if last is None:
+        return "never"
+    if last["status"] == "failed" or system_errors:
+        return "error"
+    if last["status"] == "degraded" or behind:
+        return "warning"
+    return "ok"
+
+
+def _systems(runtime: Runtime, alerts: list[dict[str, Any]], now: datetime,
+             synced: dict[str, datetime | None]) -> list[dict[str, Any]]:
+    """Per system: ``lag_s`` is how old the ledger's copy is (since the last successful sync), the figure
+    ``max_lag`` limits and the freshness check alerts on; ``source_change_age_s`` is how long ago the newest
+    change seen at the source was made (the watermark) — a quiet source is old there without being behind."""
+    errors = Counter(a["system"] for a in alerts if a["level"] == "error")
+    rows = []
+    for row in system_status(runtime.engine, runtime.systems, now=now):
+        max_lag_s = runtime.systems.get(row["system"]).max_lag.total_seconds()
+        last = row["last_run"] or {}
+        read = int(last.get("read") or 0)
+        rejected = int(last.get("rejected") or 0)
+        success = synced.get(row["system"])
+        row["source_change_age_s"] = row.pop("lag_s")
+        row["last_success_at"] = success
+        row["lag_s"] = None if success is None else round((now - success).total_seconds(), 1)
+        behind = row["lag_s"] is None or row["lag_s"] > max_lag_s
+        row.update(
+            health=_health(row, behind and last != {}, errors[row["system"]]),
+            max_lag_s=max_lag_s,
+            lag_human=human_duration(row["lag_s"]) if row["lag_s"] is not None else "never succeeded",
+            source_change_human=human_duration(row["source_change_age_s"]),
+            behind=behind and last != {},
+            rejected_share=round(rejected / read, 4) if read else 0.0,
+            flagged=sum((last.get("quality_flags") or {}).values()),
+        )
+        rows.append(row)
+    order = {"error": 0, "warning": 1, "never": 2, "ok": 3}
+    return sorted(rows, key=lambda r: (order[r["health"]], r["system"]))
+
+
+def _deadlines(alerts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Deadline alerts as counts by system × stage × level (there may be thousands) and the most overdue reds."""
+    by: dict[tuple[str, str], dict[str, int]] = {}
+    reds = []
+    for a in alerts:
+        if a["kind"] != "deadline":
+            continue
+        details = a.get("details") or {}
+        stage = str(details.get("stage") or "whole case")
+        counts = by.setdefault((a["system"] or "", stage), {"yellow": 0, "red": 0})
+        counts[a["level"]] = counts.get(a["level"], 0) + 1
+        if a["level"] == "red":
+            reds.append({"case_no": a["case_no"], "system": a["system"], "stage": stage, "message": a["message"],
+                         "due_at": details.get("due_at")})
+    reds.sort(key=lambda r: str(r["due_at"] or ""))
+    return {
+        "by_stage": [{"system": s, "stage": st, **c} for (s, st), c in sorted(by.items())],
+        "yellow": sum(c["yellow"] for c in by.values()),
+        "red": sum(c["red"] for c in by.values()),
+        "most_overdue": reds[:_RED_DEADLINES_SHOWN],
+    }
+
+
+def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
+    """The whole console state. Errors are never cut: every non-deadline alert is listed, most severe first."""
+    now = now or datetime.now(timezone.utc)
+    alerts = open_alerts(runtime.engine)
+    operational = [a for a in alerts if a["kind"] != "deadline"]
+    with runtime.engine.connect() as conn:
+        runs = reads.recent_sync_runs(conn, since=now - _RUN_HISTORY)
+        synced = last_successful_sync(conn)
+        outbox = reads.outbox_by_target_and_status(conn)
+        oldest = reads.oldest_pending_push(conn)
+        reconciled = reads.latest_reconciliations(conn)
+        uses_day = reads.certificate_uses_by_action(conn, since=now - timedelta(days=1))
+        uses_week = reads.certificate_uses_by_action(conn, since=now - timedelta(days=7))
+        by_client = reads.certificate_uses_by_client(conn, since=now - timedelta(days=7))
+        recent_uses = reads.recent_certificate_uses(conn)
+    groups = grouped_dead_letters(runtime.engine)
+    levels = Counter(a["level"] for a in alerts)
+    return {
+        "generated_at": now,
+        "systems": _systems(runtime, alerts, now, synced),
+        "alerts": operational,
+        "alert_counts": {lvl: levels.get(lvl, 0) for lvl in ("error", "warning", "red", "yellow")},
+        "deadlines": _deadlines(alerts),
+        "dead_letters": {"total": sum(g.count for g in groups), "groups": [g.as_dict() for g in groups]},
+        "outbox": [{"target": target, **counts, "oldest_pending_at": oldest.get(target)}
+                   for target, counts in sorted(outbox.items())],
+        "reconciliations": reconciled,
+        "runs": runs,
+        "certificate_uses": {"last_day": uses_day, "last_week": uses_week, "by_client": by_client,
+                             "recent": recent_uses},
+    }
+
+
+__all__ = ["console_overview"]

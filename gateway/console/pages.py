@@ -1,0 +1,323 @@
+"""The console's HTML: plain server-rendered pages, inline CSS, charts drawn as inline SVG.
+
+No JavaScript framework and nothing fetched from a CDN: the console must work on a government intranet with no
+way out, and in a browser test with no network. Every value that came from the ledger or a foreign system goes
+through :func:`esc` (a case's item name is someone else's text). Times are Beijing time; durations human.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from html import escape
+from typing import Any
+from urllib.parse import quote
+
+from gateway.ops.humanize import human_duration, local_time
+
+REFRESH_SECONDS = 30
+
+_CSS = """
+:root{--ok:#1a7f37;--warn:#9a6700;--err:#cf222e;--red:#cf222e;--yellow:#bf8700;--never:#6e7781;--ink:#1f2328;
+--mute:#59636e;--line:#d1d9e0;--bg:#f6f8fa}
+*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,"Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;
+color:var(--ink);background:var(--bg)}header{background:#24292f;color:#fff;padding:10px 20px;display:flex;gap:18px;
+align-items:center}header a{color:#fff;text-decoration:none;opacity:.85}header a:hover{opacity:1}
+header .brand{font-weight:700;font-size:16px;margin-right:10px}header .who{margin-left:auto;opacity:.8}
+header form{display:inline}header button{background:none;border:1px solid #fff6;color:#fff;border-radius:4px;
+cursor:pointer}main{padding:16px 20px;max-width:1400px}section{background:#fff;border:1px solid var(--line);
+border-radius:6px;padding:12px 16px;margin-bottom:16px}h1{font-size:20px;margin:4px 0 12px}h2{font-size:16px;
+margin:0 0 8px}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;
+border-bottom:1px solid var(--line);vertical-align:top}th{color:var(--mute);font-weight:600;white-space:nowrap}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.pill{display:inline-block;padding:0 8px;
+border-radius:10px;color:#fff;font-size:12px;font-weight:600}.ok{background:var(--ok)}.warning{background:var(--warn)}
+.error{background:var(--err)}.never{background:var(--never)}.red{background:var(--red)}.yellow{background:var(--yellow)}
+.cards{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:16px}.card{background:#fff;border:1px solid var(--line);
+border-radius:6px;padding:10px 16px;min-width:140px}.card .v{font-size:24px;font-weight:700}.card .k{color:var(--mute)}
+.mute{color:var(--mute)}.grid{display:grid;grid-template-columns:1fr 1fr;gap:16px}.grid section{margin:0}
+pre{white-space:pre-wrap;word-break:break-all;background:var(--bg);padding:8px;border-radius:4px}
+.login{max-width:360px;margin:80px auto}.login input{width:100%;padding:6px;margin:4px 0 10px}
+.login button,.act{padding:6px 14px;background:#1f6feb;color:#fff;border:0;border-radius:4px;cursor:pointer}
+.msg{padding:8px 12px;border-radius:4px;background:#fff8c5;border:1px solid #d4a72c;margin-bottom:12px}
+.bad{background:#ffebe9;border-color:#ff8182}
+"""
+
+
+def esc(value: Any) -> str:
+    """A value as HTML text: datetimes in Beijing time, None as empty, everything escaped."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return local_time(value)
+    return escape(str(value))
+
+
+def pill(level: str, text: str | None = None) -> str:
+    return f'<span class="pill {escape(level)}">{esc(text or level)}</span>'
+
+
+def table(columns: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Sequence[int] = (),
+          empty: str = "nothing here", test_id: str = "") -> str:
+    """A table whose cells are already HTML (build them with :func:`esc`); ``numeric`` columns right-aligned."""
+    rows = list(rows)
+    tid = f' data-testid="{escape(test_id)}"' if test_id else ""
+    if not rows:
+        return f'<p class="mute"{tid}>{esc(empty)}</p>'
+    head = "".join(f'<th class="n">{esc(c)}</th>' if i in numeric else f"<th>{esc(c)}</th>"
+                   for i, c in enumerate(columns))
+    body = "".join("<tr>" + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>"
+                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
+    return f"<table{tid}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def bar_chart(title: str, series: Sequence[tuple[str, Sequence[tuple[str, float, str]]]], *, test_id: str) -> str:
+    """Horizontal stacked bars as inline SVG: ``[(label, [(part, value, css colour), ...]), ...]``."""
+    if not series:
+        return ""
+    width, label_w, row_h = 640, 150, 22
+    top = max((sum(v for _, v, _ in parts) for _, parts in series), default=0) or 1
+    out = [f'<svg role="img" aria-label="{escape(title)}" data-testid="{escape(test_id)}" width="{width}" '
+           f'height="{row_h * len(series) + 8}" viewBox="0 0 {width} {row_h * len(series) + 8}">']
+    for i, (label, parts) in enumerate(series):
+        y = 4 + i * row_h
+        out.append(f'<text x="0" y="{y + 15}" font-size="12">{escape(label)}</text>')
+        x = float(label_w)
+        total = 0.0
+        for part, value, colour in parts:
+            w = (width - label_w - 70) * value / top
+            if w > 0:
+                out.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" fill="{colour}">'
+                           f"<title>{escape(label)} {escape(part)}: {value:g}</title></rect>")
+            x += w
+            total += value
+        out.append(f'<text x="{x + 6:.1f}" y="{y + 15}" font-size="12" fill="#59636e">{total:g}</text>')
+    out.append("</svg>")
+    return f"<h2>{esc(title)}</h2>" + "".join(out)
+
+
+def layout(title: str, body: str, *, operator: str | None = None, role: str | None = None,
+           csrf: str = "", refresh: bool = False, message: str = "") -> str:
+    nav = ""
+    if operator:
+        nav = (
+            '<a href="/console/">Overview</a><a href="/console/#alerts">Alerts</a>'
+            '<a href="/console/#deadlines">Deadlines</a><a href="/console/dead-letters">Dead letters</a>'
+            '<a href="/console/#outbox">Outbox</a><a href="/console/#certificates">Certificate uses</a>'
+            f'<span class="who">{esc(operator)} ({esc(role)})</span>'
+            f'<form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{esc(csrf)}">'
+            '<button type="submit">Log out</button></form>'
+        )
+    meta = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">' if refresh else ""
+    note = f'<div class="msg" data-testid="message">{esc(message)}</div>' if message else ""
+    return (
+        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{esc(title)} · Tongban console</title>'
+        f'{meta}<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head>'
+        f'<body><header><span class="brand">通办 Tongban · ops</span>{nav}</header><main>{note}{body}</main>'
+        "</body></html>"
+    )
+
+
+def login_page(*, error: str = "", next_url: str = "/console/") -> str:
+    bad = f'<div class="msg bad" data-testid="login-error">{esc(error)}</div>' if error else ""
+    return layout("Log in", (
+        f'<section class="login"><h1>Operator log in</h1>{bad}'
+        '<form method="post" action="/console/login">'
+        f'<input type="hidden" name="next" value="{esc(next_url)}">'
+        '<label>Name<input name="name" autocomplete="username" required autofocus></label>'
+        '<label>Password<input name="password" type="password" autocomplete="current-password" required></label>'
+        '<button type="submit">Log in</button></form></section>'
+    ))
+
+
+def _cards(view: dict[str, Any]) -> str:
+    health = [s["health"] for s in view["systems"]]
+    counts = view["alert_counts"]
+    cards = [
+        ("systems", len(health), f'{health.count("ok")} ok · {health.count("error")} error'),
+        ("errors", counts["error"], "open error alerts"),
+        ("warnings", counts["warning"], "open warnings"),
+        ("red deadlines", counts["red"], f'{counts["yellow"]} yellow'),
+        ("dead letters", view["dead_letters"]["total"], "open rule breaks"),
+        ("outbox pending", sum(t.get("pending", 0) for t in view["outbox"]), "pushes waiting"),
+    ]
+    return '<div class="cards">' + "".join(
+        f'<div class="card" data-testid="card-{escape(k.replace(" ", "-"))}"><div class="v">{v}</div>'
+        f'<div class="k">{esc(k)}</div><div class="mute">{esc(sub)}</div></div>' for k, v, sub in cards) + "</div>"
+
+
+def _systems(view: dict[str, Any]) -> str:
+    rows = []
+    for s in view["systems"]:
+        last = s["last_run"] or {}
+        flags = ", ".join(f"{rule} {n}" for rule, n in list((last.get("quality_flags") or {}).items())[:3])
+        lag = esc(s["lag_human"]) + (' <span class="pill warning">behind</span>' if s["behind"] else "")
+        rows.append([
+            f'<span data-testid="system-{esc(s["system"])}">{esc(s["system"])}</span>'
+            f'<div class="mute">{esc(s["title"])}</div>',
+            pill(s["health"]), esc(last.get("status", "never")), esc(last.get("finished_at") or last.get("started_at")),
+            lag + f'<div class="mute">limit {esc(human_duration(s["max_lag_s"]))}</div>',
+            esc(s["source_change_human"]),
+            esc(last.get("read")), esc(last.get("rejected")), f'{s["rejected_share"]:.1%}',
+            esc(s["flagged"] or "") + (f'<div class="mute">{esc(flags)}</div>' if flags else ""),
+            esc(s["open_dead_letters"]), esc(s["pending_outbox"]), esc((last.get("error") or "")[:120]),
+        ])
+    return "<section><h2>Systems</h2>" + table(
+        ["system", "health", "last run", "at", "lag (since last success)", "newest source change", "read",
+         "rejected", "rejected share", "flagged", "dead letters", "outbox", "error"], rows,
+        numeric=(6, 7, 8, 10, 11), test_id="systems") + "</section>"
+
+
+def _charts(view: dict[str, Any]) -> str:
+    per_system: dict[str, list[float]] = {}
+    for run in view["runs"]:
+        totals = per_system.setdefault(run["system"], [0, 0, 0, 0])
+        read, ins, upd, rej = (int(run[k] or 0) for k in ("read", "inserted", "updated", "rejected"))
+        totals[0] += ins
+        totals[1] += upd
+        totals[2] += rej
+        totals[3] += max(0, read - ins - upd - rej)
+    series = [(name, [("inserted", t[0], "#1a7f37"), ("updated", t[1], "#1f6feb"), ("rejected", t[2], "#cf222e"),
+                      ("unchanged", t[3], "#afb8c1")]) for name, t in sorted(per_system.items())]
+    lag = [(s["system"], [("minutes since the last successful sync", round((s["lag_s"] or 0) / 60, 1),
+                           "#cf222e" if s["behind"] else "#1a7f37")])
+           for s in view["systems"] if s["lag_s"] is not None]
+    return (
+        '<div class="grid"><section>'
+        + (bar_chart("Records synced, last 7 days (inserted · updated · rejected · unchanged)", series,
+                     test_id="chart-records") or '<h2>Records synced</h2><p class="mute">no runs in 7 days</p>')
+        + "</section><section>"
+        + (bar_chart("Lag: minutes since the last successful sync (red = past its limit)", lag, test_id="chart-lag")
+           or '<h2>Lag</h2><p class="mute">no system synced yet</p>')
+        + "</section></div>"
+    )
+
+
+def _alerts(view: dict[str, Any]) -> str:
+    rows = [[pill(a["level"]), esc(a["kind"]), esc(a["system"]), esc(a["key"]), esc(a["first_seen_at"]),
+             esc(a["occurrences"]), esc(a["message"])] for a in view["alerts"]]
+    return (f'<section id="alerts"><h2>Alerts ({len(rows)}; every error shown, deadlines below)</h2>'
+            + table(["level", "kind", "system", "about", "since", "times", "message"], rows, numeric=(5,),
+                    empty="no open alerts", test_id="alerts") + "</section>")
+
+
+def _deadlines(view: dict[str, Any]) -> str:
+    d = view["deadlines"]
+    by_stage = [[esc(r["system"]), esc(r["stage"]), pill("yellow", str(r["yellow"])), pill("red", str(r["red"]))]
+                for r in d["by_stage"]]
+    reds = [[esc(r["case_no"]), esc(r["system"]), esc(r["stage"]), esc(r["message"])] for r in d["most_overdue"]]
+    return (f'<section id="deadlines"><h2>Deadlines: {d["red"]} red, {d["yellow"]} yellow</h2>'
+            + table(["system", "stage", "yellow", "red"], by_stage, empty="every running case is within its limit",
+                    test_id="deadlines")
+            + (f'<h2 style="margin-top:12px">Most overdue (first {len(reds)} of {d["red"]})</h2>'
+               + table(["case", "system", "stage", "what"], reds) if reds else "")
+            + "</section>")
+
+
+def _dead_letter_summary(view: dict[str, Any]) -> str:
+    rows = [[esc(g["system"]), esc(g["kind"]), esc(g["rule"]), esc(g["field"]), esc(g["count"]),
+             " ".join(f'<a href="/console/dead-letters/{int(i)}">#{int(i)}</a>' for i in g["example_ids"]),
+             esc(g["message"])] for g in view["dead_letters"]["groups"][:10]]
+    return ('<section id="dead-letters"><h2>Dead letters by rule '
+            f'(<a href="/console/dead-letters">all {view["dead_letters"]["total"]}</a>)</h2>'
+            + table(["system", "kind", "rule", "field", "count", "e.g.", "message"], rows, numeric=(4,),
+                    empty="no open dead letters") + "</section>")
+
+
+def _outbox_and_reconcile(view: dict[str, Any]) -> str:
+    out = [[esc(t["target"]), esc(t.get("pending", 0)), esc(t.get("delivered", 0)), esc(t.get("superseded", 0)),
+            esc(t.get("dead", 0)), esc(t["oldest_pending_at"])] for t in view["outbox"]]
+    rec = [[esc(r["system"]), esc(r["day"]), esc(r["checked_at"]), esc(r["source_count"]), esc(r["matched"]),
+            esc(r["missing_in_ledger"]), esc(r["divergent"]), esc(r["missing_in_hall"]), esc(r["stale_in_hall"])]
+           for r in view["reconciliations"]]
+    return (
+        '<div class="grid"><section id="outbox"><h2>Outbox (pushes to the hall and back)</h2>'
+        + table(["target", "pending", "delivered", "superseded", "dead", "oldest pending"], out,
+                numeric=(1, 2, 3, 4), empty="nothing queued", test_id="outbox")
+        + '</section><section id="reconcile"><h2>Latest reconciliation per system</h2>'
+        + table(["system", "day", "checked", "source", "matched", "missing", "differ", "not in hall", "stale in hall"],
+                rec, numeric=(3, 4, 5, 6, 7, 8), empty="no reconciliation has run", test_id="reconcile")
+        + "</section></div>"
+    )
+
+
+def _certificates(view: dict[str, Any]) -> str:
+    uses = view["certificate_uses"]
+    actions = sorted(set(uses["last_day"]) | set(uses["last_week"]))
+    rows = [[esc(a), esc(sum(uses["last_day"].get(a, {}).values())), esc(sum(uses["last_week"].get(a, {}).values())),
+             esc(", ".join(f"{o} {n}" for o, n in sorted(uses["last_week"].get(a, {}).items())))] for a in actions]
+    clients = [[esc(c["client_id"]), esc(c["entries"]), esc(c["released"]), esc(c["denied"])]
+               for c in uses["by_client"]]
+    recent = [[esc(r["at"]), esc(r["action"]), esc(r["outcome"]), esc(r["client_id"]), esc(r["certificate"]),
+               esc(r["item_code"])] for r in uses["recent"]]
+    return (
+        '<section id="certificates"><h2>Certificate uses</h2><div class="grid"><div>'
+        + table(["action", "last 24 h", "last 7 days", "outcomes (7 days)"], rows, numeric=(1, 2),
+                empty="no certificate was used", test_id="certificate-uses")
+        + "</div><div>"
+        + table(["department (client)", "entries", "released", "denied"], clients, numeric=(1, 2, 3))
+        + '</div></div><h2 style="margin-top:12px">Latest</h2>'
+        + table(["at", "action", "outcome", "client", "certificate", "item"], recent)
+        + "</section>"
+    )
+
+
+def overview_page(view: dict[str, Any]) -> str:
+    extra = "".join(panel for panel in view.get("panels_html", []))
+    return (
+        f'<h1>Overview <span class="mute" style="font-size:13px;font-weight:400">as of '
+        f'{esc(view["generated_at"])} Beijing time · refreshes every {REFRESH_SECONDS} s</span></h1>'
+        + _cards(view) + _systems(view) + _charts(view) + _alerts(view) + _deadlines(view)
+        + _dead_letter_summary(view) + _outbox_and_reconcile(view) + _certificates(view) + extra
+    )
+
+
+def dead_letters_page(groups: list[dict[str, Any]], listing: list[dict[str, Any]], *, admin: bool, csrf: str,
+                      system: str | None) -> str:
+    grouped = [[esc(g["system"]), esc(g["kind"]), esc(g["rule"]), esc(g["field"]), esc(g["count"]),
+                " ".join(f'<a href="/console/dead-letters/{int(i)}">#{int(i)}</a>' for i in g["example_ids"]),
+                esc(g["message"])] for g in groups]
+    rows = [[f'<a href="/console/dead-letters/{int(r["id"])}">#{int(r["id"])}</a>', esc(r["kind"]), esc(r["system"]),
+             esc(r["source_id"]), esc(r["status"]), esc(r["attempts"]), esc(r["reason"])] for r in listing]
+    replay = ""
+    if admin:
+        systems = sorted({g["system"] for g in groups})
+        options = "".join(f'<option value="{esc(s)}"{" selected" if s == system else ""}>{esc(s)}</option>'
+                          for s in systems)
+        replay = (
+            '<form method="post" action="/console/dead-letters/replay" data-testid="replay-form">'
+            f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
+            f'<label>Replay the open dead letters of <select name="system"><option value="">every system</option>'
+            f'{options}</select></label> <button class="act" type="submit">Replay</button>'
+            '<span class="mute"> runs them through the current mapping again; pushes are re-queued</span></form>'
+        )
+    where = f" of {esc(system)}" if system else ""
+    return (
+        f"<h1>Dead letters{where}</h1>"
+        + (f"<section>{replay}</section>" if replay else "")
+        + "<section><h2>By system and rule</h2>"
+        + table(["system", "kind", "rule", "field", "count", "e.g.", "message"], grouped, numeric=(4,),
+                empty="no open dead letters", test_id="dead-letter-groups")
+        + f"</section><section><h2>Records (newest {len(rows)})</h2>"
+        + table(["id", "kind", "system", "source id", "status", "tries", "reason"], rows,
+                empty="no open dead letters", test_id="dead-letter-records")
+        + "</section>"
+    )
+
+
+def dead_letter_page(detail: dict[str, Any]) -> str:
+    facts = [[esc(k), esc(detail.get(k))] for k in ("kind", "system", "stream", "source_id", "case_no", "status",
+                                                     "attempts", "mapping_version", "created_at", "updated_at")]
+    issues = [[esc(i.get("field")), esc(i.get("rule")), esc(i.get("message"))] for i in detail["issues"]]
+    back = f'/console/dead-letters?system={quote(str(detail["system"]))}'
+    return (
+        f'<h1>Dead letter #{int(detail["id"])} <a style="font-size:13px" href="{esc(back)}">back</a></h1>'
+        + "<section>" + table(["what", "value"], facts) + "</section>"
+        + "<section><h2>What broke which rule</h2>"
+        + table(["field", "rule", "message"], issues, empty=str(detail.get("reason") or "")) + "</section>"
+        + '<section><h2>Raw input (personal data masked)</h2><pre data-testid="raw">' + esc(detail["raw"])
+        + "</pre></section>"
+    )
+
+
+__all__ = ["REFRESH_SECONDS", "bar_chart", "dead_letter_page", "dead_letters_page", "esc", "layout",
+           "login_page", "overview_page", "pill", "table"]

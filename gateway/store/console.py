@@ -1,0 +1,102 @@
+"""The named reads of the ops console (``gateway.console``): run history for the charts, the outbox queue by
+target and status, the latest reconciliation per system, and the certificate gateway's uses from the audit log.
+
+Read-only. Each statement is bounded (a window of time or a row limit, all grouped in the database) so a page
+costs the same on a ledger of a thousand cases and of a million.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Integer, func, select
+
+from gateway.store.tables import audit_log, outbox, reconciliations, runs
+
+
+def recent_sync_runs(conn: Connection, *, since: datetime, limit: int = 500) -> list[dict[str, Any]]:
+    """Sync runs started since ``since``, oldest first (at most ``limit``, the newest kept): the charts' series."""
+    r = runs.c
+    rows = conn.execute(
+        select(r.id, r.system, r.status, r.started_at, r.duration_s, r.read, r.inserted, r.updated, r.rejected)
+        .where(r.kind == "sync", r.started_at >= since)
+        .order_by(r.id.desc())
+        .limit(limit)
+    ).mappings()
+    return [dict(row) for row in reversed(list(rows))]
+
+
+def outbox_by_target_and_status(conn: Connection) -> dict[str, dict[str, int]]:
+    """``{target system: {status: rows}}`` of the push queue, every status (pending, delivered, dead, ...)."""
+    o = outbox.c
+    counts: dict[str, dict[str, int]] = {}
+    for target, status, n in conn.execute(
+        select(o.target_system, o.status, func.count()).group_by(o.target_system, o.status)
+    ).tuples():
+        counts.setdefault(target, {})[status] = int(n)
+    return counts
+
+
+def oldest_pending_push(conn: Connection) -> dict[str, datetime | None]:
+    """``{target: when its oldest still-pending row was queued}``: how long the queue has been waiting."""
+    o = outbox.c
+    rows = conn.execute(
+        select(o.target_system, func.min(o.created_at)).where(o.status == "pending").group_by(o.target_system)
+    ).tuples()
+    return {target: oldest for target, oldest in rows}
+
+
+def latest_reconciliations(conn: Connection) -> list[dict[str, Any]]:
+    """The newest reconciliation row of each system (counts and when), systems in name order."""
+    c = reconciliations.c
+    newest = select(c.system, func.max(c.id).label("id")).group_by(c.system).subquery()
+    rows = conn.execute(
+        select(c.system, c.day, c.checked_at, c.source_count, c.ledger_count, c.hall_expected, c.hall_count,
+               c.matched, c.missing_in_ledger, c.divergent, c.extra_in_ledger, c.rejected, c.missing_in_hall,
+               c.stale_in_hall)
+        .join(newest, c.id == newest.c.id)
+        .order_by(c.system)
+    ).mappings()
+    return [dict(row) for row in rows]
+
+
+def certificate_uses_by_action(conn: Connection, *, since: datetime) -> dict[str, dict[str, int]]:
+    """``{action: {outcome: entries}}`` of the gateway's audit log since ``since`` (releases, denials, ...)."""
+    a = audit_log.c
+    counts: dict[str, dict[str, int]] = {}
+    for action, outcome, n in conn.execute(
+        select(a.action, a.outcome, func.count()).where(a.at >= since).group_by(a.action, a.outcome)
+    ).tuples():
+        counts.setdefault(action, {})[outcome] = int(n)
+    return counts
+
+
+def certificate_uses_by_client(conn: Connection, *, since: datetime, limit: int = 20) -> list[dict[str, Any]]:
+    """Which departments used certificates since ``since``: ``client_id``, entries, releases, denials."""
+    a = audit_log.c
+    released = func.sum((a.action == "release").cast(Integer))
+    denied = func.sum((a.action == "deny").cast(Integer))
+    rows = conn.execute(
+        select(a.client_id, func.count().label("entries"), released.label("released"), denied.label("denied"))
+        .where(a.at >= since, a.client_id.is_not(None))
+        .group_by(a.client_id)
+        .order_by(func.count().desc())
+        .limit(limit)
+    ).mappings()
+    return [{k: (int(v or 0) if k != "client_id" else v) for k, v in row.items()} for row in rows]
+
+
+def recent_certificate_uses(conn: Connection, *, limit: int = 15) -> list[dict[str, Any]]:
+    """The newest audit entries (no holder reference: the console shows who used what, not whose)."""
+    a = audit_log.c
+    rows = conn.execute(
+        select(a.seq, a.at, a.action, a.outcome, a.client_id, a.certificate, a.item_code)
+        .order_by(a.seq.desc())
+        .limit(limit)
+    ).mappings()
+    return [dict(row) for row in rows]
+
+
+__all__ = ["certificate_uses_by_action", "certificate_uses_by_client", "latest_reconciliations",
+           "oldest_pending_push", "outbox_by_target_and_status", "recent_certificate_uses", "recent_sync_runs"]
