@@ -10,9 +10,9 @@ The HTTP contract is in ``sandbox/README.md``. Record generators work without a 
 
 from __future__ import annotations
 
-from . import civil, estate, hall, market, social, welfare
+from . import catalogue, civil, estate, hall, market, social, welfare
 from .server import SYSTEMS, SandboxHandle, main, start_all
 from .vocab import DEPARTMENTS
 
 __all__ = ["start_all", "SandboxHandle", "main", "SYSTEMS", "DEPARTMENTS", "civil", "estate", "hall", "market",
-           "social", "welfare"]
+           "social", "welfare", "catalogue"]

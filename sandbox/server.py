@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .app import SystemApp
+from .catalogue import DEFAULT_TOKEN as DEFAULT_CATALOGUE_TOKEN
+from .catalogue import CatalogueApp
 from .civil import DEFAULT_API_KEY, CivilApp
 from .estate import DEFAULT_APP_ID, DEFAULT_SECRET, EstateApp
 from .faults import Faults, parse_faults
@@ -38,12 +40,12 @@ from .welfare import WelfareApp
 
 __all__ = ["start_all", "SandboxHandle", "SystemServer", "main", "SYSTEMS", "MAX_RECORDS"]
 
-SYSTEMS = ("civil", "estate", "hall", "market", "licences", "social", "welfare")
+SYSTEMS = ("civil", "estate", "hall", "market", "licences", "social", "welfare", "catalogue")
 MAX_RECORDS = 5_000_000
 DEFAULT_PORTS = {"civil": 8101, "estate": 8102, "hall": 8103, "market": 8104, "licences": 8105, "social": 8106,
-                 "welfare": 8107}
+                 "welfare": 8107, "catalogue": 8108}
 DEFAULT_RECORDS = {"civil": 1000, "estate": 1000, "hall": 0, "market": 1000, "licences": 24, "social": 1000,
-                   "welfare": 1000}
+                   "welfare": 1000, "catalogue": 3000}
 
 
 @dataclass
@@ -129,6 +131,7 @@ def start_all(
     social_secret: str = DEFAULT_SOCIAL_SECRET,
     welfare_username: str = DEFAULT_WELFARE_USERNAME,
     welfare_password: str = DEFAULT_WELFARE_PASSWORD,
+    catalogue_token: str = DEFAULT_CATALOGUE_TOKEN,
 ) -> SandboxHandle:
     """Start the systems and return at once; ports default to 0 (ephemeral), read them from ``handle.urls``.
 
@@ -162,6 +165,9 @@ def start_all(
         elif name == "welfare":
             app = WelfareApp(seed, counts["welfare"], welfare_username, welfare_password)
             credentials[name] = {"username": welfare_username, "password": welfare_password}
+        elif name == "catalogue":
+            app = CatalogueApp(seed, counts["catalogue"], catalogue_token)
+            credentials[name] = {"token": catalogue_token}
         else:
             raise ValueError(f"unknown system {name!r}; expected one of {SYSTEMS}")
         _check_capacity(app, app.clock.scale)
@@ -205,6 +211,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--social-secret", default=DEFAULT_SOCIAL_SECRET)
     s.add_argument("--welfare-username", default=DEFAULT_WELFARE_USERNAME)
     s.add_argument("--welfare-password", default=DEFAULT_WELFARE_PASSWORD)
+    s.add_argument("--catalogue-token", default=DEFAULT_CATALOGUE_TOKEN)
     return p
 
 
@@ -222,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                            market_username=args.market_username, market_password=args.market_password,
                            licences_api_key=args.licences_api_key, social_app_key=args.social_app_key,
                            social_secret=args.social_secret, welfare_username=args.welfare_username,
-                           welfare_password=args.welfare_password)
+                           welfare_password=args.welfare_password, catalogue_token=args.catalogue_token)
     except (OSError, ValueError) as e:
         print(f"sandbox: cannot start: {e}", file=sys.stderr)
         return 1

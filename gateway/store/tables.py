@@ -438,3 +438,126 @@ __all__ = [
     "source_records",
     "watermarks",
 ]
+
+
+# ======================================================================================================
+# Catalogue and KPIs (migration 0007_catalogue_kpi): the harvested 实施清单 with its versions, the consistency
+# audit's runs and findings (tracked across runs), and one KPI contribution row per case.
+# ======================================================================================================
+
+catalogue_items = Table(
+    "catalogue_items",
+    metadata,
+    Column("catalog_code", String(16), primary_key=True),
+    Column("item_code", String(64), primary_key=True),
+    Column("level", String(2), primary_key=True),
+    Column("division", String(12), primary_key=True),
+    Column("source", String(64), nullable=False),
+    Column("source_id", String(128), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("dept_code", String(32), nullable=True),  # the first 实施主体; all of them are in ``data``
+    Column("dept_count", Integer, nullable=False),
+    Column("legal_days", Integer, nullable=True),
+    Column("legal_unit", String(16), nullable=True),
+    Column("promised_days", Integer, nullable=True),
+    Column("promised_unit", String(16), nullable=True),
+    Column("visits", Integer, nullable=True),
+    Column("tongban", String(16), nullable=True),  # 通办目录 scope: city | cross_province
+    Column("status", String(16), nullable=False),
+    Column("source_version", String(32), nullable=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("source_changed_at", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index(None, "item_code"),
+    UniqueConstraint("source", "source_id", name="uq_catalogue_items_source"),
+)
+"""The current 实施清单 entry per (基本编码, 实施编码, level, division); ``data`` is the canonical entry as JSON and
+the columns beside it are what the KPIs join on. ``version`` grows with every content change."""
+
+catalogue_item_versions = Table(
+    "catalogue_item_versions",
+    metadata,
+    Column("catalog_code", String(16), primary_key=True),
+    Column("item_code", String(64), primary_key=True),
+    Column("level", String(2), primary_key=True),
+    Column("division", String(12), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("source_changed_at", UtcDateTime(), nullable=True),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+)
+"""Every version an entry has had: what the catalogue said on a given day, for an audit finding's history."""
+
+catalogue_audit_runs = Table(
+    "catalogue_audit_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=True),
+    Column("entries", Integer, nullable=False, default=0),
+    Column("findings", Integer, nullable=False, default=0),
+    Column("new", Integer, nullable=False, default=0),
+    Column("still_open", Integer, nullable=False, default=0),
+    Column("fixed", Integer, nullable=False, default=0),
+    Column("duration_s", Float, nullable=True),
+    Column("params", Text, nullable=True),  # JSON: dormant_months, the reference level …
+)
+
+catalogue_findings = Table(
+    "catalogue_findings",
+    metadata,
+    Column("finding_key", String(255), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("rule", String(48), nullable=False),
+    Column("element", String(32), nullable=False),
+    Column("catalog_code", String(16), nullable=False),
+    Column("item_code", String(64), nullable=True),
+    Column("level", String(2), nullable=True),
+    Column("division", String(12), nullable=True),
+    Column("expected", Text, nullable=True),
+    Column("found", Text, nullable=True),
+    Column("message", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open | fixed
+    Column("first_run", Integer, nullable=False),
+    Column("last_run", Integer, nullable=False),
+    Column("first_seen_at", UtcDateTime(), nullable=False),
+    Column("last_seen_at", UtcDateTime(), nullable=False),
+    Column("fixed_at", UtcDateTime(), nullable=True),
+    Index(None, "status", "kind"),
+)
+"""One row per thing the audit found, keyed by what it is about (kind, rule, element, entry): seen again it stays
+open, gone it is fixed (and reopens if it comes back), so every run says what is new, still open and fixed."""
+
+kpi_case_facts = Table(
+    "kpi_case_facts",
+    metadata,
+    Column("case_no", String(64), primary_key=True),
+    Column("case_version", Integer, nullable=False),
+    Column("month", String(7), nullable=True),  # Beijing month of 申请时间, YYYY-MM
+    Column("item_code", String(64), nullable=True),
+    Column("dept_code", String(32), nullable=True),
+    Column("office_code", String(64), nullable=True),
+    Column("office_division", String(12), nullable=True),
+    Column("channel", String(16), nullable=True),
+    Column("live", Boolean, nullable=False),  # not deleted, not voided
+    Column("instant", Boolean, nullable=False),
+    Column("finished", Boolean, nullable=False),
+    Column("with_deadline", Boolean, nullable=False),
+    Column("on_time", Boolean, nullable=False),
+    Column("online", Boolean, nullable=True),
+    Column("cross_province", Boolean, nullable=True),
+    Column("promised_days", Integer, nullable=True),
+    Column("materials", Integer, nullable=False),
+    Column("materials_reused", Integer, nullable=False),
+    Column("submissions_saved", Integer, nullable=False),
+    Column("refreshed_at", UtcDateTime(), nullable=False),
+    Index(None, "month"),
+)
+"""What one case contributes to the KPIs, refreshed only when the case's version moves; the KPIs are sums of
+these rows grouped by item, department, office, channel or month."""
+
+__all__ += ["catalogue_audit_runs", "catalogue_findings", "catalogue_item_versions", "catalogue_items",
+            "kpi_case_facts"]

@@ -1,0 +1,181 @@
+"""The catalogue's statements: 实施清单 entries and their versions, audit runs, tracked findings, case activity.
+
+Every function takes a ``Connection`` the caller owns, so a harvested page (entries, versions, watermark) is
+one transaction, and an audit run's findings are written with the run's counts or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
+
+from gateway.store.tables import (
+    cases,
+    catalogue_audit_runs,
+    catalogue_findings,
+    catalogue_item_versions,
+    catalogue_items,
+)
+
+EntryKey = tuple[str, str, str, str]
+"""(catalog_code, item_code, level, division)."""
+
+_KEY = ("catalog_code", "item_code", "level", "division")
+
+
+def entry_states(conn: Connection, source: str) -> dict[EntryKey, RowMapping]:
+    """Version, content hash and change time of every entry of ``source`` (a catalogue is thousands, not
+    millions: one read per harvest beats a lookup per page)."""
+    c = catalogue_items.c
+    rows = conn.execute(select(c.catalog_code, c.item_code, c.level, c.division, c.version, c.content_hash,
+                               c.source_changed_at, c.source_id).where(c.source == source)).mappings()
+    return {(r["catalog_code"], r["item_code"], r["level"], r["division"]): r for r in rows}
+
+
+def insert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(catalogue_items), rows)
+
+
+def update_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Replace entries in place (same key); ``version`` is the caller's, one more than the stored one."""
+    if not rows:
+        return
+    c = catalogue_items.c
+    values = {k: bindparam(k) for k in rows[0] if k not in _KEY}
+    stmt = update(catalogue_items).where(*(c[k] == bindparam("k_" + k) for k in _KEY)).values(**values)
+    conn.execute(stmt, [{**r, **{"k_" + k: r[k] for k in _KEY}} for r in rows])
+
+
+def insert_versions(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(catalogue_item_versions), rows)
+
+
+def entry_documents(conn: Connection, *, include_retired: bool = False) -> list[RowMapping]:
+    """Every entry's key and stored document, in key order (the audit's whole input from the catalogue)."""
+    c = catalogue_items.c
+    stmt = select(c.catalog_code, c.item_code, c.level, c.division, c.source, c.data, c.status)
+    if not include_retired:
+        stmt = stmt.where(c.status == "active")
+    return list(conn.execute(stmt.order_by(c.catalog_code, c.level, c.division, c.item_code)).mappings())
+
+
+def entry_count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(catalogue_items)).scalar_one())
+
+
+def entry_versions(conn: Connection, item_code: str) -> list[RowMapping]:
+    v = catalogue_item_versions.c
+    return list(conn.execute(select(v.version, v.content_hash, v.source_changed_at, v.recorded_at)
+                             .where(v.item_code == item_code).order_by(v.version)).mappings())
+
+
+def last_case_activity(conn: Connection) -> dict[str, datetime]:
+    """实施编码 → the latest source change time of a live case of that item (the ledger's view of 'in use')."""
+    c = cases.c
+    rows = conn.execute(select(c.item_code, func.max(c.source_updated_at))
+                        .where(c.deleted.is_(False), c.item_code.is_not(None)).group_by(c.item_code))
+    return {code: at for code, at in rows if at is not None}
+
+
+# -- audit runs and findings ----------------------------------------------------------------------------------
+
+
+def start_audit_run(conn: Connection, *, started_at: datetime, params: str) -> int:
+    result = conn.execute(insert(catalogue_audit_runs).values(started_at=started_at, params=params, entries=0,
+                                                              findings=0, new=0, still_open=0, fixed=0))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def finish_audit_run(conn: Connection, run_id: int, **values: Any) -> None:
+    conn.execute(update(catalogue_audit_runs).where(catalogue_audit_runs.c.id == run_id).values(**values))
+
+
+def open_finding_keys(conn: Connection) -> set[str]:
+    f = catalogue_findings.c
+    return set(conn.execute(select(f.finding_key).where(f.status == "open")).scalars())
+
+
+def known_finding_keys(conn: Connection, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` have a row (open or fixed), so a finding that comes back reopens its row."""
+    f = catalogue_findings.c
+    found: set[str] = set()
+    for start in range(0, len(keys), 900):
+        found.update(conn.execute(select(f.finding_key).where(f.finding_key.in_(keys[start:start + 900]))).scalars())
+    return found
+
+
+def insert_findings(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(catalogue_findings), rows)
+
+
+def reopen_or_touch_findings(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Findings seen again: open, last seen in this run, with what the catalogue says now."""
+    if not rows:
+        return
+    f = catalogue_findings.c
+    stmt = (update(catalogue_findings).where(f.finding_key == bindparam("k_key"))
+            .values(status="open", last_run=bindparam("last_run"), last_seen_at=bindparam("last_seen_at"),
+                    expected=bindparam("expected"), found=bindparam("found"), message=bindparam("message"),
+                    fixed_at=None))
+    conn.execute(stmt, [{**r, "k_key": r["finding_key"]} for r in rows])
+
+
+def mark_fixed(conn: Connection, keys: Iterable[str], *, at: datetime) -> None:
+    keys = list(keys)
+    if not keys:
+        return
+    f = catalogue_findings.c
+    stmt = update(catalogue_findings).where(f.finding_key == bindparam("k_key")).values(status="fixed", fixed_at=at)
+    conn.execute(stmt, [{"k_key": k} for k in keys])
+
+
+def latest_audit_run(conn: Connection) -> RowMapping | None:
+    r = catalogue_audit_runs.c
+    return conn.execute(select(catalogue_audit_runs).where(r.finished_at.is_not(None))
+                        .order_by(r.id.desc()).limit(1)).mappings().first()
+
+
+def findings(conn: Connection, *, status: str | None = "open", kind: str | None = None) -> list[RowMapping]:
+    f = catalogue_findings.c
+    stmt = select(catalogue_findings)
+    if status is not None:
+        stmt = stmt.where(f.status == status)
+    if kind is not None:
+        stmt = stmt.where(f.kind == kind)
+    return list(conn.execute(stmt.order_by(f.kind, f.catalog_code, f.level, f.division, f.element)).mappings())
+
+
+def finding_counts(conn: Connection) -> dict[tuple[str, str], int]:
+    """(status, kind) → how many findings."""
+    f = catalogue_findings.c
+    rows = conn.execute(select(f.status, f.kind, func.count()).group_by(f.status, f.kind))
+    return {(status, kind): int(n) for status, kind, n in rows}
+
+
+__all__ = [
+    "EntryKey",
+    "entry_count",
+    "entry_documents",
+    "entry_states",
+    "entry_versions",
+    "finding_counts",
+    "findings",
+    "finish_audit_run",
+    "insert_entries",
+    "insert_findings",
+    "insert_versions",
+    "known_finding_keys",
+    "last_case_activity",
+    "latest_audit_run",
+    "mark_fixed",
+    "open_finding_keys",
+    "reopen_or_touch_findings",
+    "start_audit_run",
+    "update_entries",
+]
