@@ -51,6 +51,25 @@ if ! redis_up; then
   echo "Redis is not reachable at 127.0.0.1:6379: the Celery smoke test will be skipped (with the reason shown)"
 fi
 
+# The console's browser tests drive Debian's Chromium (never a downloaded browser), with a CJK font so Chinese
+# renders in the screenshots. Installed with apt-get where we may; required when CI=true.
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi -E "wqy|noto.*cjk"; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt_log=$(mktemp)
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-microhei >"$apt_log" 2>&1; then
+      DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$apt_log" 2>&1 || true
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-microhei >>"$apt_log" 2>&1 || cat "$apt_log" >&2
+    fi
+  fi
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "CI needs Debian's chromium for the console's browser tests (apt-get install chromium); it is missing" >&2
+    exit 1
+  fi
+  echo "chromium is not installed: the console's browser tests will be skipped (with the reason shown)"
+fi
+
 set +e
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 code=$?

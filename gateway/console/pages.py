@@ -7,6 +7,7 @@ through :func:`esc` (a case's item name is someone else's text). Times are Beiji
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
@@ -304,6 +305,14 @@ def dead_letters_page(groups: list[dict[str, Any]], listing: list[dict[str, Any]
     )
 
 
+def _pretty(raw: str) -> str:
+    """JSON indented for reading (the raw text as it is when it is not JSON: XML, or a truncated body)."""
+    try:
+        return json.dumps(json.loads(raw), ensure_ascii=False, indent=2)
+    except ValueError:
+        return raw
+
+
 def dead_letter_page(detail: dict[str, Any]) -> str:
     facts = [[esc(k), esc(detail.get(k))] for k in ("kind", "system", "stream", "source_id", "case_no", "status",
                                                      "attempts", "mapping_version", "created_at", "updated_at")]
@@ -314,7 +323,7 @@ def dead_letter_page(detail: dict[str, Any]) -> str:
         + "<section>" + table(["what", "value"], facts) + "</section>"
         + "<section><h2>What broke which rule</h2>"
         + table(["field", "rule", "message"], issues, empty=str(detail.get("reason") or "")) + "</section>"
-        + '<section><h2>Raw input (personal data masked)</h2><pre data-testid="raw">' + esc(detail["raw"])
+        + '<section><h2>Raw input (personal data masked)</h2><pre data-testid="raw">' + esc(_pretty(detail["raw"]))
         + "</pre></section>"
     )
 
