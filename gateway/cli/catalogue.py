@@ -1,0 +1,181 @@
+"""Commands of the catalogue audit and the KPIs: ``catalogue harvest``, ``catalogue audit``, ``kpi``.
+
+Registered on :data:`gateway.cli.options.app`; the work is done in :mod:`gateway.catalogue` and
+:mod:`gateway.ops.kpi`. Exports: ``--csv PATH`` (UTF-8 with a BOM, so Excel opens the Chinese text right);
+XLSX only when ``openpyxl`` is installed (it is not a dependency).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gateway.cli.options import DbOpt, JsonOpt, app, guard
+from gateway.cli.output import console, print_json, print_table
+from gateway.contract.errors import ConfigError
+
+catalogue_app = typer.Typer(no_args_is_help=True, help="The service catalogue (实施清单) and its 八统一 audit.")
+app.add_typer(catalogue_app, name="catalogue")
+
+CataloguesOpt = Annotated[Path | None, typer.Option("--catalogues", help="Catalogues file (default: "
+                                                    "$TONGBAN_CATALOGUES, catalogues.yaml, config/catalogues.yaml).")]
+CsvOpt = Annotated[Path | None, typer.Option("--csv", help="Also write the rows to this CSV file.")]
+XlsxOpt = Annotated[Path | None, typer.Option("--xlsx", help="Also write the rows to this XLSX file "
+                                              "(needs openpyxl).")]
+
+
+def _engine(database_url: str | None) -> Any:
+    from gateway.store.db import make_engine
+    from gateway.store.migrate import upgrade
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    return engine
+
+
+def _export(rows: list[dict[str, Any]], csv_path: Path | None, xlsx_path: Path | None) -> None:
+    if not rows:
+        columns: list[str] = []
+    else:
+        columns = list(rows[0])
+    if csv_path is not None:
+        with csv_path.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+        console.print(f"wrote {len(rows)} rows to {csv_path}")
+    if xlsx_path is not None:
+        if importlib.util.find_spec("openpyxl") is None:
+            raise ConfigError("--xlsx needs openpyxl, which is not installed (pip install openpyxl); use --csv")
+        from openpyxl import Workbook
+
+        book = Workbook()
+        sheet = book.active
+        sheet.append(columns)
+        for row in rows:
+            sheet.append([row[c] for c in columns])
+        book.save(xlsx_path)
+        console.print(f"wrote {len(rows)} rows to {xlsx_path}")
+
+
+def _pct(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value * 100:.2f}%"
+    return str(value)
+
+
+@catalogue_app.command("harvest")
+@guard
+def catalogue_harvest(
+    name: Annotated[str | None, typer.Argument(help="Catalogue to harvest (default: every one in the file).")] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Read everything, not only changes.")] = False,
+    catalogues: CataloguesOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Harvest catalogue entries (实施清单) into the catalogue store, versioned."""
+    from gateway.catalogue import harvest_catalogue, load_catalogues
+
+    configs = load_catalogues(catalogues)
+    if name is not None and name not in configs:
+        raise ConfigError(f"unknown catalogue {name!r} (configured: {', '.join(sorted(configs)) or 'none'})")
+    engine = _engine(database_url)
+    reports = [harvest_catalogue(engine, configs[n], full_refresh=full_refresh).as_dict()
+               for n in ([name] if name else sorted(configs))]
+    if json_out:
+        print_json(reports)
+        return
+    print_table("catalogue harvest", ["catalogue", "read", "new", "updated", "unchanged", "rejected", "seconds"],
+                [[r["catalogue"], r["read"], r["inserted"], r["updated"], r["unchanged"], r["rejected"],
+                  r["duration_s"]] for r in reports])
+    for r in reports:
+        for line in r["rejections"]:
+            console.print(f"rejected {line}", markup=False)
+
+
+@catalogue_app.command("audit")
+@guard
+def catalogue_audit(
+    dormant_months: Annotated[int, typer.Option("--dormant-months", min=1,
+                                                help="No case for this long: 长期无办件.")] = 12,
+    kind: Annotated[str | None, typer.Option("--kind", help="Show only findings of this kind.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Findings shown in the table (exports hold all).")] = 50,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+    csv_path: CsvOpt = None,
+    xlsx_path: XlsxOpt = None,
+) -> None:
+    """Compare every entry's eight elements across levels (八统一) and track what is new, open and fixed."""
+    from gateway.catalogue import run_audit
+
+    report = run_audit(_engine(database_url), dormant_months=dormant_months)
+    data = report.as_dict()
+    items = [i for i in data["items"] if kind is None or i["kind"] == kind]
+    _export(items, csv_path, xlsx_path)
+    if json_out:
+        print_json({**data, "items": items})
+        return
+    counts = report.counts()
+    print_table(f"catalogue audit run {report.run_id}: {counts['entries']} entries in {report.duration_s:.2f} s",
+                ["kind", "findings"], sorted(report.by_kind().items()))
+    console.print(f"new {counts['new']} · still open {counts['still_open']} · fixed {counts['fixed']}")
+    print_table("findings", ["status", "kind", "element", "catalog code", "item code", "level", "division", "message"],
+                [[i["status"], i["kind"], i["element"], i["catalog_code"], i["item_code"], i["level"], i["division"],
+                  i["message"]] for i in items[:limit]])
+    if len(items) > limit:
+        console.print(f"… {len(items) - limit} more (--limit, --json or --csv for all)")
+
+
+@app.command()
+@guard
+def kpi(
+    by: Annotated[str | None, typer.Option("--by", help="item, department, office, channel or month.")] = None,
+    period: Annotated[str | None, typer.Option("--period", help="A month (2026-11) or a year (2026).")] = None,
+    compare_with: Annotated[str | None, typer.Option("--compare", help="previous (month or year before) or year "
+                                                                       "(same month last year); needs --period.")] = None,
+    items: Annotated[bool, typer.Option("--items", help="Item-based KPIs from the catalogue instead.")] = False,
+    no_refresh: Annotated[bool, typer.Option("--no-refresh", help="Use the contribution rows as they are.")] = False,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+    csv_path: CsvOpt = None,
+    xlsx_path: XlsxOpt = None,
+) -> None:
+    """Service KPIs from the ledger (definitions: docs/kpi.md), refreshed from the cases that changed."""
+    from gateway.ops import kpi as kpis
+
+    if by is not None and by not in ("item", "department", "office", "channel", "month"):
+        raise ConfigError(f"--by {by!r}: expected item, department, office, channel or month")
+    if compare_with is not None and (period is None or compare_with not in ("previous", "year")):
+        raise ConfigError("--compare previous|year needs --period (a month such as 2026-11 or a year such as 2026)")
+    try:
+        kpis.period_range(period)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    engine = _engine(database_url)
+    refreshed = None if no_refresh else kpis.refresh_facts(engine).as_dict()
+    if compare_with is not None:
+        result = kpis.compare(engine, period, against=compare_with, by=by)  # type: ignore[arg-type]
+        flat = [{"key": r["key"], "kpi": name, **v} for r in result["rows"] for name, v in r["kpis"].items()]
+        _export(flat, csv_path, xlsx_path)
+        if json_out:
+            print_json({**result, "refresh": refreshed})
+            return
+        print_table(f"KPIs {period} against {result['compared_with']}", ["group", "KPI", "now", "before", "change"],
+                    [[f["key"], f["kpi"], _pct(f["now"]), _pct(f["before"]), _pct(f["change"])] for f in flat])
+        return
+    rows = [r.as_dict() for r in (kpis.item_kpis(engine, by=by if by in ("department",) else None) if items  # type: ignore[arg-type]
+                                  else kpis.compute(engine, by=by, period=period))]  # type: ignore[arg-type]
+    flat = [{k: v for k, v in r.items() if k != "sums"} for r in rows]
+    _export(flat, csv_path, xlsx_path)
+    if json_out:
+        print_json({"by": by, "period": period, "rows": rows, "refresh": refreshed})
+        return
+    columns = list(flat[0]) if flat else ["key"]
+    print_table(f"KPIs{' by ' + by if by else ''}{' ' + period if period else ''}", columns,
+                [[_pct(r.get(c)) for c in columns] for r in flat])
