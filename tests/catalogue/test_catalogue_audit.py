@@ -1,0 +1,77 @@
+"""The 八统一 audit over a generated provincial catalogue, harvested over HTTP through the REST connector and the
+catalogue mapping: it finds every difference the sandbox planted — each kind — and nothing else, and it tracks
+findings across runs (new, still open, fixed)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timezone
+
+from catalogue_testlib import CatalogueWorld, records_in_use
+
+from gateway.catalogue import FINDING_KINDS, latest_findings_summary, run_audit
+from gateway.store import catalogue as store
+
+NOW = datetime.now(timezone.utc)
+
+
+def _subject(d: dict) -> tuple:
+    return (d["kind"], d["rule"], d["element"], d["catalog_code"], d["item_code"], d["level"], d["division"])
+
+
+def test_the_audit_finds_each_planted_difference_and_nothing_else(catalogue_world: CatalogueWorld) -> None:
+    harvested = catalogue_world.harvest()
+    assert (harvested.read, harvested.inserted, harvested.rejected) == (3000, 3000, 0)
+    catalogue_world.plant_cases(records_in_use(catalogue_world, NOW))
+
+    report = run_audit(catalogue_world.engine, dormant_months=12, now=NOW)
+
+    planted = {_subject(p) for p in catalogue_world.planted()}
+    found = {_subject(f.as_dict()) for f in report.findings}
+    assert found - planted == set(), "findings the sandbox did not plant (noise taken for a difference)"
+    assert planted - found == set(), "planted differences the audit missed"
+    kinds = Counter(k for k, *_ in found)
+    assert set(kinds) == set(FINDING_KINDS) and min(kinds.values()) >= 3, kinds
+    elements = {e for k, _, e, *_ in found if k == "element_differs"}
+    assert elements == {"name", "item_type", "legal_basis", "conditions", "service_object", "materials", "fee"}
+    rules = {r for k, r, *_ in found if k == "time_limit_conflict"}
+    assert rules == {"legal_differs_from_national", "promised_exceeds_legal"}
+    assert report.counts() == {"entries": 3000, "findings": len(planted), "new": len(planted), "still_open": 0,
+                               "fixed": 0}
+    one = next(f for f in report.findings if f.kind == "time_limit_conflict" and f.rule == "legal_differs_from_national")
+    assert one.item_code in one.message and "法定时限" in one.message and one.expected != one.found
+
+
+def test_findings_are_tracked_new_still_open_fixed(catalogue_world: CatalogueWorld) -> None:
+    catalogue_world.harvest()
+    first = run_audit(catalogue_world.engine, now=NOW)
+    assert first.counts()["new"] == len(first.findings) > 0
+    entry_plants = [p for p in catalogue_world.planted() if p["id"] and p["kind"] != "dormant"]
+    fix = [p for p in entry_plants if p["kind"] in ("unclaimed", "element_differs")][:3]
+    assert catalogue_world.admin("/_sandbox/fix", {"ids": [p["id"] for p in fix]})["fixed"] == [p["id"] for p in fix]
+
+    again = catalogue_world.harvest()
+    assert again.updated == 3 and again.inserted == 0  # incremental: only the fixed entries changed
+    second = run_audit(catalogue_world.engine, now=NOW)
+
+    fixed_subjects = {_subject(p) for p in fix}
+    assert {tuple(k.split("|")) for k in second.fixed} == {
+        (k, r, e, c, i or "", lv or "", d or "") for k, r, e, c, i, lv, d in fixed_subjects}
+    counts = second.counts()
+    assert counts["new"] == 0 and counts["fixed"] == 3
+    assert counts["still_open"] == len(first.findings) - 3 == counts["findings"]
+    with catalogue_world.engine.connect() as conn:
+        versions = store.entry_versions(conn, fix[0]["item_code"])
+    assert [v["version"] for v in versions] == [1, 2]  # the planted text is kept as version 1
+
+    summary = latest_findings_summary(catalogue_world.engine)
+    assert summary["run"]["id"] == second.run_id and summary["run"]["fixed"] == 3
+    assert summary["open_total"] == counts["findings"] and summary["fixed_total"] == 3
+    assert summary["entries"] == 3000 and len(summary["top"]) == 10
+    assert set(summary["open_by_kind"]) == set(FINDING_KINDS)
+
+
+def test_without_cases_in_the_ledger_nothing_is_called_dormant(catalogue_world: CatalogueWorld) -> None:
+    catalogue_world.harvest()
+    report = run_audit(catalogue_world.engine, now=NOW)
+    assert report.by_kind()["dormant"] == 0 and report.by_kind()["element_differs"] > 0
