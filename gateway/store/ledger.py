@@ -80,6 +80,11 @@ def _driver_value(conn: Connection, column_type: Any) -> Any:
     return None
 
 
+def _sqlite_time(value: str | None) -> datetime | None:
+    """A ``UtcDateTime`` as SQLite stores it (naive UTC text), read back aware, without SQLAlchemy's processor."""
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+
+
 def _quoted(name: str) -> str:
     return '"' + name + '"'
 
@@ -115,18 +120,23 @@ def bulk_write(conn: Connection, table: Any, rows: list[dict[str, Any]], *, key:
         order = columns
         names = ", ".join(_quoted(c) for c in columns)
         sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join([mark] * len(columns))}) {conflict}"
-    plan = [(name, converters[columns.index(name)]) for name in order]
-    params = [tuple(r[name] if f is None else f(r[name]) for name, f in plan) for r in rows]
-    result = conn.exec_driver_sql(sql, params)
+    result = conn.exec_driver_sql(sql, _params(rows, order, [converters[columns.index(n)] for n in order]))
     return result.rowcount
+
+
+def _params(rows: list[dict[str, Any]], order: Sequence[str], converters: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Driver parameter tuples, built a column at a time (one comprehension per column, not a generator per
+    row: a third of the cost)."""
+    columns = [[r[name] for r in rows] if f is None else [f(r[name]) for r in rows]
+               for name, f in zip(order, converters, strict=True)]
+    return list(zip(*columns, strict=True))
 
 
 def _pg_copy(cursor: Any, target: str, columns: Sequence[str], rows: list[dict[str, Any]],
              converters: Sequence[Any]) -> None:
-    plan = list(zip(columns, converters, strict=True))
     with cursor.copy(f"COPY {target} ({', '.join(map(_quoted, columns))}) FROM STDIN") as copy:
-        for r in rows:
-            copy.write_row([r[name] if f is None else f(r[name]) for name, f in plan])
+        for row in _params(rows, columns, converters):
+            copy.write_row(row)
 
 
 def _pg_stage(cursor: Any, table: Any, columns: Sequence[str], extra: dict[str, str] | None = None) -> str:
@@ -185,6 +195,12 @@ def source_state(conn: Connection, system: str, source_ids: Sequence[str]
                  ) -> dict[str, tuple[str | None, datetime | None, str | None, str]]:
     """``source_id → (content_hash, cursor, raw_hash, mapping_version)`` for the ids already in the ledger."""
     found: dict[str, tuple[str | None, datetime | None, str | None, str]] = {}
+    if conn.dialect.name == "sqlite":  # one JSON array parameter, no statement compiled per page
+        for source_id, content_hash, cursor, digest, version in conn.exec_driver_sql(
+                "SELECT source_id, content_hash, cursor, raw_hash, mapping_version FROM source_records "
+                "WHERE system = ? AND source_id IN (SELECT value FROM json_each(?))", (system, dumps(source_ids))):
+            found[source_id] = (content_hash, _sqlite_time(cursor), digest, version)
+        return found
     c = source_records.c
     for where in _matching(conn, c.source_id, source_ids):
         rows = conn.execute(
@@ -236,6 +252,14 @@ def raw_payloads(conn: Connection, system: str, pii: Any = None) -> dict[str, An
 
 def case_state(conn: Connection, case_nos: Sequence[str]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
+    if conn.dialect.name == "sqlite":  # one JSON array parameter, no statement compiled per page
+        for case_no, version, content_hash, updated_at, origin, deleted in conn.exec_driver_sql(
+                "SELECT case_no, version, content_hash, source_updated_at, origin_system, deleted FROM cases "
+                "WHERE case_no IN (SELECT value FROM json_each(?))", (dumps(case_nos),)):
+            found[case_no] = {"case_no": case_no, "version": version, "content_hash": content_hash,
+                              "source_updated_at": _sqlite_time(updated_at), "origin_system": origin,
+                              "deleted": bool(deleted)}
+        return found
     c = cases.c
     for where in _matching(conn, c.case_no, case_nos):
         rows = conn.execute(

@@ -30,7 +30,7 @@ from gateway.mapping.usage import source_paths, unmapped_fields
 from gateway.ops.alerts import raise_alert, resolve_alerts
 from gateway.store import ledger
 from gateway.store.lease import Lease
-from gateway.sync.ingest import IngestContext, IngestCounts, ingest_page
+from gateway.sync.ingest import IngestContext, IngestCounts, collector_paused, ingest_page
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -126,19 +126,21 @@ def sync_system(
                 source = runtime.connector(name)
             ordered = next((s.ordered for s in source.streams() if s.name == stream), True)
             drift_checked = False
-            for page in source.read(stream, since=since, mode="full_refresh" if full_refresh else "incremental"):
-                if not drift_checked and page.records:
-                    drift_checked = True
-                    report.unmapped_source_fields = _schema_drift(runtime, name, ctx.mapper, page.records)
-                page_high = max((r.cursor for r in page.records if r.cursor is not None), default=None)
-                with engine.begin() as conn:
-                    report.counts.add(ingest_page(conn, ctx, page.records, page.rejects))
-                    if ordered and page_high is not None and (high is None or page_high > high):
-                        ledger.set_watermark(conn, name, stream, page_high)
-                        high = page_high
-                    elif not ordered and page_high is not None and (high is None or page_high > high):
-                        high = page_high
-                    lease.renew(conn)
+            mode = "full_refresh" if full_refresh else "incremental"
+            with collector_paused():
+                for page in source.read(stream, since=since, mode=mode):
+                    if not drift_checked and page.records:
+                        drift_checked = True
+                        report.unmapped_source_fields = _schema_drift(runtime, name, ctx.mapper, page.records)
+                    page_high = max((r.cursor for r in page.records if r.cursor is not None), default=None)
+                    with engine.begin() as conn:
+                        report.counts.add(ingest_page(conn, ctx, page.records, page.rejects))
+                        if ordered and page_high is not None and (high is None or page_high > high):
+                            ledger.set_watermark(conn, name, stream, page_high)
+                            high = page_high
+                        elif not ordered and page_high is not None and (high is None or page_high > high):
+                            high = page_high
+                        lease.renew(conn)
             report.status, report.error = _judge(report.counts, system.max_rejected_share)
             with engine.begin() as conn:
                 if high is not None and high != watermark:

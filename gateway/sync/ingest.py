@@ -16,7 +16,8 @@ pydantic call for the whole page. The rules it keeps:
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -100,10 +101,22 @@ def ingest_page(
     acyclic objects (dicts, models, rows), and the collector, triggered again and again by those allocations,
     would rescan them each time (measured: a third of the page's time). Reference counting frees them as usual.
     """
+    with collector_paused():
+        return _ingest_page(conn, ctx, records, rejects, now=now)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a page or a whole run (reference counting frees as usual).
+
+    A sync allocates millions of short-lived acyclic objects; between pages the collector would promote the
+    page being parsed into the older generations and then rescan them (measured: ~15% of a run). A run pauses
+    it from its first page to its last; what little cyclic garbage a connector leaves is collected after.
+    """
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _ingest_page(conn, ctx, records, rejects, now=now)
+        yield
     finally:
         if paused:
             gc.enable()
