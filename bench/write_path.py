@@ -4,7 +4,7 @@
     python bench/write_path.py --records 200000 --postgres postgresql://postgres@127.0.0.1:5432/postgres
 
 Two record shapes from the sandbox civil system's generator (1% broken the sandbox's ways): ``small`` (a case
-summary: its numbers, item, applicant, department, result and times, ~450 B of JSON) and ``large`` (the whole case with them,
+summary: its numbers, item, applicant, department, result, certificate and times, ~540 B of JSON) and ``large`` (the whole case with them,
 ~1.7 KB). For each, two page files are written outside any timing: the insert round (every record once) and
 the upsert round (the same records again, 10% of them changed with a newer change time).
 
@@ -53,7 +53,7 @@ CHANGED_SHARE = 0.10
 SYSTEM = "sd_civil"
 BEIJING = timezone(timedelta(hours=8))
 _SMALL_KEEP = ("id", "projectNo", "taskCode", "itemName", "caseType", "applicant", "applyTime", "deptName", "deptCode",
-               "areaCode", "result", "isDeleted", "updateTime")
+               "areaCode", "finishTime", "result", "certName", "certNo", "isDeleted", "updateTime")
 _SMALL_APPLICANT = ("name", "type", "certType", "certNo")
 
 

@@ -16,6 +16,7 @@ from gateway.contract.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///tongban.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_PAGE_SIZE = 8192
 
 
 def database_url(explicit: str | None = None) -> str:
@@ -42,6 +43,9 @@ def _safe(url: str) -> str:
 
 def _configure_sqlite(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    # before the first table exists (a no-op after): a merged case (~1–3 KB of JSON) spilled into a page of its
+    # own at 4 KiB; 8 KiB pages hold several (measured: a third fewer bytes per large case)
+    cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")

@@ -15,6 +15,7 @@ out of ``sync_system``; the watermark stays at the last page that did commit.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from dataclasses import dataclass, field
@@ -141,6 +142,8 @@ def sync_system(
                         elif not ordered and page_high is not None and (high is None or page_high > high):
                             high = page_high
                         lease.renew(conn)
+                    page = None  # type: ignore[assignment]
+                    gc.collect(1)  # between pages: only the few young survivors to walk, the page is gone
             report.status, report.error = _judge(report.counts, system.max_rejected_share)
             with engine.begin() as conn:
                 if high is not None and high != watermark:

@@ -111,7 +111,8 @@ def collector_paused() -> Iterator[None]:
 
     A sync allocates millions of short-lived acyclic objects; between pages the collector would promote the
     page being parsed into the older generations and then rescan them (measured: ~15% of a run). A run pauses
-    it from its first page to its last; what little cyclic garbage a connector leaves is collected after.
+    it from its first page to its last and collects the young generations itself between pages, when the page
+    is gone and there is little to walk: memory stays bounded whatever cyclic garbage a connector leaves.
     """
     paused = gc.isenabled()
     gc.disable()
