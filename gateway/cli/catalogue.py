@@ -37,6 +37,12 @@ def _engine(database_url: str | None) -> Any:
     return engine
 
 
+def _check_xlsx(xlsx_path: Path | None) -> None:
+    """Refuse ``--xlsx`` before any work is done when openpyxl is missing (an audit run would be recorded)."""
+    if xlsx_path is not None and importlib.util.find_spec("openpyxl") is None:
+        raise ConfigError("--xlsx needs openpyxl, which is not installed (pip install openpyxl); use --csv")
+
+
 def _export(rows: list[dict[str, Any]], csv_path: Path | None, xlsx_path: Path | None) -> None:
     if not rows:
         columns: list[str] = []
@@ -49,8 +55,7 @@ def _export(rows: list[dict[str, Any]], csv_path: Path | None, xlsx_path: Path |
             writer.writerows(rows)
         console.print(f"wrote {len(rows)} rows to {csv_path}")
     if xlsx_path is not None:
-        if importlib.util.find_spec("openpyxl") is None:
-            raise ConfigError("--xlsx needs openpyxl, which is not installed (pip install openpyxl); use --csv")
+        _check_xlsx(xlsx_path)
         from openpyxl import Workbook
 
         book = Workbook()
@@ -114,6 +119,7 @@ def catalogue_audit(
     """Compare every entry's eight elements across levels (八统一) and track what is new, open and fixed."""
     from gateway.catalogue import run_audit
 
+    _check_xlsx(xlsx_path)
     report = run_audit(_engine(database_url), dormant_months=dormant_months)
     data = report.as_dict()
     items = [i for i in data["items"] if kind is None or i["kind"] == kind]
@@ -153,6 +159,7 @@ def kpi(
         raise ConfigError(f"--by {by!r}: expected item, department, office, channel or month")
     if compare_with is not None and (period is None or compare_with not in ("previous", "year")):
         raise ConfigError("--compare previous|year needs --period (a month such as 2026-11 or a year such as 2026)")
+    _check_xlsx(xlsx_path)
     try:
         kpis.period_range(period)
     except ValueError as exc:
