@@ -75,3 +75,15 @@ def test_without_cases_in_the_ledger_nothing_is_called_dormant(catalogue_world: 
     catalogue_world.harvest()
     report = run_audit(catalogue_world.engine, now=NOW)
     assert report.by_kind()["dormant"] == 0 and report.by_kind()["element_differs"] > 0
+
+
+def test_a_record_that_does_not_map_is_named_and_the_harvest_goes_on(catalogue_world: CatalogueWorld) -> None:
+    catalogue_world.sandbox.set_faults("catalogue", malformed_rate=0.05)
+    report = catalogue_world.harvest()
+    assert 0 < report.rejected < 300 and report.inserted == report.read - report.rejected
+    assert all(r.startswith("sd_catalogue:QD") for r in report.rejections)
+    assert any("[mapping.code_table]" in r and "level" in r for r in report.rejections)
+    assert any("[mapping.required]" in r and "catalog_code" in r for r in report.rejections)
+    catalogue_world.sandbox.set_faults("catalogue")
+    again = catalogue_world.harvest(full_refresh=True)
+    assert again.rejected == 0 and again.inserted == report.rejected and again.unchanged == report.inserted
