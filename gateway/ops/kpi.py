@@ -154,23 +154,25 @@ def refresh_facts(engine: Engine, *, lookback: timedelta = timedelta(minutes=10)
     now = datetime.now(timezone.utc)
     with engine.begin() as conn:
         mark = store.get_checkpoint(conn)
+        # Answers first, cases second: the gateway answers only for a case already in the ledger, so every
+        # case an answer read here names is committed before the case read below and has its row by the time
+        # the answers are applied.
+        answers, seq = store.materials_answers_after(conn, 0 if full else mark["audit_seq"])
         since = None if full or mark["cases"] is None else mark["cases"] - lookback
         rows = store.changed_cases(conn, since)
         report.read = len(rows)
-        saved_now = store.latest_saved(conn, [r.case_no for r in rows]) if rows else {}
         facts = []
         high = mark["cases"]
         for r in rows:
             data = orjson.loads(r.data) if r.data else {}
             fact = case_fact(r.case_no, r.version, data, deleted=bool(r.deleted), dept_code=r.dept_code,
                              item_code=r.item_code, now=now)
-            fact["submissions_saved"] = saved_now.get(r.case_no, 0)
+            fact["submissions_saved"] = r.saved_before or 0
             facts.append(fact)
             if high is None or r.updated_at > high:
                 high = r.updated_at
         store.write_facts(conn, facts)
         report.written = len(facts)
-        answers, seq = store.materials_answers_after(conn, 0 if full else mark["audit_seq"])
         report.audit_read = len(answers)
         report.saved_updates = store.set_submissions_saved(conn, answers)
         store.set_checkpoint(conn, cases_at=high, audit_seq=seq)

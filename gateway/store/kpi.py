@@ -29,8 +29,8 @@ from sqlalchemy import (
 
 from gateway.store.tables import audit_log, cases, catalogue_items, kpi_case_facts, watermarks
 
-__all__ = ["DIMENSIONS", "aggregate", "changed_cases", "get_checkpoint", "item_aggregate", "latest_saved",
-           "materials_answers_after", "set_checkpoint", "set_submissions_saved", "write_facts", "fact_count"]
+__all__ = ["DIMENSIONS", "aggregate", "changed_cases", "fact_count", "get_checkpoint", "item_aggregate",
+           "materials_answers_after", "set_checkpoint", "set_submissions_saved", "write_facts"]
 
 _MARK = ("kpi", "case_facts")
 _CHUNK = 900
@@ -57,9 +57,11 @@ def set_checkpoint(conn: Connection, *, cases_at: datetime | None, audit_seq: in
 
 
 def changed_cases(conn: Connection, since: datetime | None) -> Sequence[Row[Any]]:
-    """Cases changed at or after ``since`` whose contribution row is missing or of another version."""
+    """Cases changed at or after ``since`` whose contribution row is missing or of another version, with the
+    materials-saved figure their old row holds (it comes from the audit log, not from the case)."""
     c, f = cases.c, kpi_case_facts.c
-    stmt = (select(c.case_no, c.version, c.data, c.dept_code, c.item_code, c.deleted, c.updated_at)
+    stmt = (select(c.case_no, c.version, c.data, c.dept_code, c.item_code, c.deleted, c.updated_at,
+                   f.submissions_saved.label("saved_before"))
             .select_from(cases.outerjoin(kpi_case_facts, f.case_no == c.case_no))
             .where(or_(f.case_no.is_(None), f.case_version != c.version)))
     if since is not None:
@@ -83,19 +85,6 @@ def fact_count(conn: Connection) -> int:
 def _saved(outcome: str) -> int:
     _, _, n = outcome.partition(":")
     return int(n) if n.isdigit() else 0
-
-
-def latest_saved(conn: Connection, case_nos: Sequence[str]) -> dict[str, int]:
-    """Case → materials a certificate replaced, from the gateway's latest materials answer for the case."""
-    a = audit_log.c
-    out: dict[str, int] = {}
-    for start in range(0, len(case_nos), _CHUNK):
-        rows = conn.execute(select(a.case_no, a.outcome).where(a.action == "materials",
-                                                               a.case_no.in_(case_nos[start:start + _CHUNK]))
-                            .order_by(a.seq))
-        for case_no, outcome in rows:
-            out[case_no] = _saved(outcome)
-    return out
 
 
 def materials_answers_after(conn: Connection, seq: int) -> tuple[dict[str, int], int]:
