@@ -262,3 +262,16 @@ def test_channel_and_office_kpis_are_absent_until_a_case_carries_them(database_u
     assert items["items"] == 6 and items["zero_visit_items"] == 2 and items["one_visit_items"] == 2
     assert items["instant_item_ratio"] == pytest.approx(1 / 6)
     assert items["speedup_item"] == pytest.approx(0.0)  # promised = legal in this catalogue
+
+
+def test_the_console_summaries_answer_on_an_empty_ledger(database_url: str) -> None:
+    from gateway.catalogue.audit import latest_findings_summary
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    summary = kpi.kpi_summary(engine)
+    assert summary["overall"]["cases"] == 0 and summary["overall"]["finished_ratio"] is None
+    assert summary["facts"] == {"rows": 0, "refreshed_through": None}
+    assert summary["this_month"]["compared_with"] == kpi.previous_period(summary["this_month"]["period"])
+    findings = latest_findings_summary(engine)
+    assert findings["run"] is None and findings["open_total"] == 0 and findings["top"] == []
