@@ -19,12 +19,13 @@ import orjson
 from sqlalchemy import Boolean, Connection, Row, String, and_, any_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.store.payloads import unpack
+from gateway.store import payloads
 from gateway.store.tables import (
     UtcDateTime,
     cases,
     dead_letters,
     outbox,
+    payload_dictionaries,
     reconciliations,
     runs,
     source_records,
@@ -243,8 +244,33 @@ def raw_payloads(conn: Connection, system: str, pii: Any = None) -> dict[str, An
     """``source_id → the raw payload as the source sent it`` of every record the ledger keeps for ``system``
     (whichever encoding it was stored in; sealed payloads need ``pii``)."""
     s = source_records.c
-    return {r.source_id: loads(unpack(r.payload, r.raw, pii))
+    load = dictionary_loader(conn)
+    return {r.source_id: loads(payloads.unpack(r.payload, r.raw, pii, load))
             for r in conn.execute(select(s.source_id, s.raw, s.payload).where(s.system == system))}
+
+
+def dictionary_loader(conn: Connection) -> Any:
+    """``id → dictionary bytes`` from ``payload_dictionaries``, for :func:`gateway.store.payloads.unpack`."""
+    def load(did: bytes) -> bytes:
+        data = conn.execute(select(payload_dictionaries.c.data)
+                            .where(payload_dictionaries.c.id == did.hex())).scalar_one_or_none()
+        if data is None:
+            raise LookupError(f"payload dictionary {did.hex()} is not in the ledger")
+        return bytes(data)
+    return load
+
+
+def current_payload_dictionary(conn: Connection, system: str) -> bytes | None:
+    """The newest compression dictionary of ``system``'s raw payloads (its bytes), if it has one."""
+    d = payload_dictionaries.c
+    data = conn.execute(select(d.data).where(d.system == system).order_by(d.created_at.desc()).limit(1)
+                        ).scalar_one_or_none()
+    return None if data is None else bytes(data)
+
+
+def add_payload_dictionary(conn: Connection, system: str, data: bytes) -> None:
+    conn.execute(payload_dictionaries.insert().values(id=payloads.dictionary_id(data).hex(), system=system, data=data,
+                                                      created_at=utcnow()))
 
 
 # -- merged cases ---------------------------------------------------------------------------------------

@@ -81,6 +81,18 @@ The raw payload is ``payload``: the source's JSON compressed, and sealed when PI
 (sealed as an ``encb:`` blob or clear) and stay readable; ``raw_hash`` (of the JSON bytes as received) lets an
 unchanged record be recognised before it is mapped, validated or written again."""
 
+payload_dictionaries = Table(
+    "payload_dictionaries",
+    metadata,
+    Column("id", String(16), primary_key=True),  # hex of the 8-byte id at the head of each payload using it
+    Column("system", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index(None, "system", "created_at"),
+)
+"""The zstd dictionaries raw payloads are compressed with, one per system (trained on its first page):
+``gateway.store.payloads``. Never deleted while a payload may name one."""
+
 cases = Table(
     "cases",
     metadata,
@@ -433,6 +445,7 @@ __all__ = [
     "leases",
     "metadata",
     "outbox",
+    "payload_dictionaries",
     "reconciliations",
     "runs",
     "source_records",

@@ -30,7 +30,7 @@ from gateway.contract.errors import FieldIssue, RecordRejected, SkippableSyncErr
 from gateway.kernel.config import SystemConfig, SystemsConfig
 from gateway.mapping.mapper import Mapper
 from gateway.models import Case, QualityTally, case_document, content_hash
-from gateway.store import ledger
+from gateway.store import ledger, payloads
 from gateway.store.outbox import PENDING
 from gateway.store.payloads import pack, raw_hash
 
@@ -68,6 +68,8 @@ class IngestContext:
     pii: Any = None
     """The runtime's PII codec: when set, raw payloads are sealed whole and the applicant's ID number in the
     merged case document is sealed in place (the content hash is taken before, so it does not change)."""
+    dictionary: bytes | None = None
+    """The id of the system's payload compression dictionary (registered in this process) once known."""
     skip_unchanged_raw: bool = True
     """Skip records whose raw bytes and mapping version are those the ledger holds, before mapping them. A
     remap (same bytes, a mapping or rules that may have changed) and a replay turn it off."""
@@ -189,6 +191,9 @@ def _ingest_page(
         encoded[record.source_id] = (data, digest)
         fresh.append(record)
 
+    if ctx.dictionary is None and fresh:
+        ctx.dictionary = _payload_dictionary(conn, ctx, [encoded[r.source_id][0] for r in fresh])
+
     # -- map ------------------------------------------------------------------------------------------
     mapped: list[dict[str, Any]] = []
     mapped_from: list[RawRecord] = []
@@ -260,6 +265,18 @@ def _ingest_page(
     return counts
 
 
+def _payload_dictionary(conn: Connection, ctx: IngestContext, samples: list[bytes]) -> bytes | None:
+    """The system's payload dictionary: the stored one, else one trained on this page (stored in the page's
+    transaction; the lease makes this run the system's only writer). None while pages are too small to train."""
+    data = ledger.current_payload_dictionary(conn, ctx.system.name)
+    if data is None:
+        data = payloads.train(samples)
+        if data is None:
+            return None
+        ledger.add_payload_dictionary(conn, ctx.system.name, data)
+    return payloads.register(data)
+
+
 def _raw_text(ctx: IngestContext, payload: Any) -> str:
     text = ledger.dumps(payload)
     return text if ctx.pii is None else ctx.pii.seal_blob(text)
@@ -286,7 +303,7 @@ def _source_row(ctx: IngestContext, record: RawRecord, case: Case, digest: str, 
         "first_seen_at": now,
         "updated_at": now,
         "raw_hash": raw[1],
-        "payload": pack(raw[0], ctx.pii),
+        "payload": pack(raw[0], ctx.pii, ctx.dictionary or payloads.NO_DICTIONARY),
     }
 
 

@@ -98,11 +98,12 @@ def remap_system(runtime: Runtime, name: str) -> RunReport:
         while True:
             with runtime.engine.connect() as conn:
                 rows = ledger.source_records_after(conn, name, last, BATCH)
+                load = ledger.dictionary_loader(conn)
+                records = [RawRecord(source_id=r.source_id, cursor=r.cursor,
+                                     payload=ledger.loads(unpack(r.payload, r.raw, runtime.pii, load))) for r in rows]
             if not rows:
                 break
             last = rows[-1].source_id
-            records = [RawRecord(source_id=r.source_id, cursor=r.cursor,
-                                 payload=ledger.loads(unpack(r.payload, r.raw, runtime.pii))) for r in rows]
             with runtime.engine.begin() as conn:
                 report.counts.add(ingest_page(conn, ctx, records))
         report.duration_s = time.perf_counter() - started

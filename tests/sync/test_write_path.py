@@ -23,7 +23,7 @@ from gateway.store import ledger, payloads
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
 from gateway.store.retention import reseal_all
-from gateway.store.tables import cases, outbox, source_records
+from gateway.store.tables import cases, outbox, payload_dictionaries, source_records
 from gateway.sync.ingest import IngestContext, ingest_page
 from gateway.sync.reprocess import remap_system
 from sandbox import civil
@@ -76,21 +76,47 @@ def stored(engine, source_id: str):
         return conn.execute(select(source_records).where(source_records.c.source_id == source_id)).mappings().one()
 
 
-def test_payloads_round_trip_clear_and_sealed_and_are_smaller_than_the_json() -> None:
-    record = civil.generate(7, 5)
-    data = orjson.dumps(record)
+def test_payloads_round_trip_clear_and_sealed_with_and_without_a_dictionary() -> None:
+    records = [civil.generate(7, i) for i in range(400)]
+    samples = [orjson.dumps(r) for r in records[:300]]
+    dictionary = payloads.train(samples)
+    assert dictionary is not None and payloads.train(samples[:10]) is None  # too few to learn from
+    did = payloads.register(dictionary)
     pii = PiiCodec(GatewayKeys.generate())
-    clear, sealed = payloads.pack(data), payloads.pack(data, pii)
-    assert clear[:1] == payloads.CLEAR and sealed[:1] == payloads.SEALED
-    assert len(clear) < len(data) * 0.7 and len(sealed) < len(data) * 0.7
-    assert data not in sealed and record["applicant"]["certNo"].encode() not in sealed
-    assert orjson.loads(payloads.unpack(clear, None)) == record
-    assert orjson.loads(payloads.unpack(sealed, None, pii)) == record
+    for record in records[300:]:  # records the dictionary was not trained on
+        data = orjson.dumps(record)
+        bare, clear, sealed = payloads.pack(data), payloads.pack(data, None, did), payloads.pack(data, pii, did)
+        assert clear[:1] == payloads.CLEAR and sealed[:1] == payloads.SEALED
+        assert len(clear) < len(bare) < len(data) * 0.7 and len(clear) < len(data) * 0.35
+        assert record["applicant"]["certNo"].encode() not in sealed
+        assert orjson.loads(payloads.unpack(bare, None)) == record
+        assert orjson.loads(payloads.unpack(clear, None)) == record
+        assert orjson.loads(payloads.unpack(sealed, None, pii)) == record
     with pytest.raises(Exception, match="sealed"):
         payloads.unpack(sealed, None, None)
     # rows written before migration 0006: JSON text in ``raw``, clear or an encb: blob
-    assert orjson.loads(payloads.unpack(None, data.decode())) == record
-    assert orjson.loads(payloads.unpack(None, pii.seal_blob(data.decode()), pii)) == record
+    data = orjson.dumps(records[0])
+    assert orjson.loads(payloads.unpack(None, data.decode())) == records[0]
+    assert orjson.loads(payloads.unpack(None, pii.seal_blob(data.decode()), pii)) == records[0]
+
+
+def test_a_dictionary_is_trained_once_per_system_and_read_back_by_a_fresh_process(env) -> None:
+    engine, ctx, _ = env
+    context = ctx()
+    records = [raw(civil.generate(11, i)) for i in range(300)]
+    ingest(engine, context, records)
+    payload = stored(engine, records[0].source_id)["payload"]
+    with engine.connect() as conn:
+        dictionaries = conn.execute(select(payload_dictionaries.c.id, payload_dictionaries.c.system)).all()
+        assert [d.system for d in dictionaries] == ["sd_civil"]
+        assert bytes(payload)[1:9].hex() == dictionaries[0].id
+        # a process that never saw the dictionary loads it from the ledger by the id the payload names
+        payloads._compressors.pop(bytes.fromhex(dictionaries[0].id))
+        payloads._decompressors.pop(bytes.fromhex(dictionaries[0].id))
+        assert ledger.raw_payloads(conn, "sd_civil")[records[0].source_id] == records[0].payload
+    ingest(engine, ctx(), [raw(civil.generate(11, i)) for i in range(300, 600)])  # a later run: the same one
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(payload_dictionaries)).scalar_one() == 1
 
 
 def test_an_unchanged_record_is_skipped_before_mapping_and_a_changed_one_is_not(env) -> None:
