@@ -75,6 +75,26 @@ def _pct(value: Any) -> str:
     return str(value)
 
 
+def _label(name: str, by: str | None) -> str:
+    """A column's heading: the KPI's Chinese name as the reports write it, the group's dimension for ``key``."""
+    from gateway.ops.kpi import DEFINITIONS
+
+    if name == "key":
+        return by or "scope"
+    labels = {d.name: d.label for d in DEFINITIONS}
+    labels.update(cases="件数", items="事项数")
+    return labels.get(name, name)
+
+
+def _change(value: Any) -> str:
+    """A change between periods: percentage points for ratios, a signed count otherwise."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value * 100:+.2f} pp"
+    return f"{value:+d}"
+
+
 @catalogue_app.command("harvest")
 @guard
 def catalogue_harvest(
@@ -174,7 +194,8 @@ def kpi(
             print_json({**result, "refresh": refreshed})
             return
         print_table(f"KPIs {period} against {result['compared_with']}", ["group", "KPI", "now", "before", "change"],
-                    [[f["key"], f["kpi"], _pct(f["now"]), _pct(f["before"]), _pct(f["change"])] for f in flat])
+                    [[f["key"], _label(f["kpi"], by), _pct(f["now"]), _pct(f["before"]), _change(f["change"])]
+                     for f in flat])
         return
     rows = [r.as_dict() for r in (kpis.item_kpis(engine, by=by if by in ("department",) else None) if items  # type: ignore[arg-type]
                                   else kpis.compute(engine, by=by, period=period))]  # type: ignore[arg-type]
@@ -184,5 +205,5 @@ def kpi(
         print_json({"by": by, "period": period, "rows": rows, "refresh": refreshed})
         return
     columns = list(flat[0]) if flat else ["key"]
-    print_table(f"KPIs{' by ' + by if by else ''}{' ' + period if period else ''}", columns,
-                [[_pct(r.get(c)) for c in columns] for r in flat])
+    print_table(f"KPIs{' by ' + by if by else ''}{' ' + period if period else ''} (definitions: docs/kpi.md)",
+                [_label(c, by) for c in columns], [[_pct(r.get(c)) for c in columns] for r in flat])
