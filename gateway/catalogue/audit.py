@@ -23,7 +23,7 @@ from gateway.store import catalogue as store
 from .entry import CatalogueEntry
 from .findings import FINDING_KINDS, Finding, find
 
-__all__ = ["AuditReport", "latest_findings_summary", "load_entries", "run_audit"]
+__all__ = ["AuditReport", "latest_findings_summary", "load_entries", "run_audit", "tracked_findings"]
 
 
 @dataclass
@@ -127,3 +127,10 @@ def latest_findings_summary(engine: Engine, *, top: int = 10) -> dict[str, Any]:
                  "item_code": r["item_code"], "level": r["level"], "division": r["division"],
                  "message": r["message"], "first_seen_at": r["first_seen_at"].isoformat()} for r in first],
     }
+
+
+def tracked_findings(engine: Engine, *, status: str | None = "open", kind: str | None = None) -> list[dict[str, Any]]:
+    """The stored findings (``status`` open, fixed, or None for both) as the last runs left them."""
+    with engine.connect() as conn:
+        rows = store.findings(conn, status=status, kind=kind)
+    return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in rows]

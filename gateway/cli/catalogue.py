@@ -158,6 +158,34 @@ def catalogue_audit(
         console.print(f"… {len(items) - limit} more (--limit, --json or --csv for all)")
 
 
+@catalogue_app.command("findings")
+@guard
+def catalogue_findings(
+    status: Annotated[str, typer.Option("--status", help="open, fixed or all.")] = "open",
+    kind: Annotated[str | None, typer.Option("--kind", help="Only findings of this kind.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Rows shown in the table (exports hold all).")] = 50,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+    csv_path: CsvOpt = None,
+    xlsx_path: XlsxOpt = None,
+) -> None:
+    """The findings the audit runs have tracked, without running the audit again."""
+    from gateway.catalogue.audit import tracked_findings
+
+    if status not in ("open", "fixed", "all"):
+        raise ConfigError(f"--status {status!r}: expected open, fixed or all")
+    _check_xlsx(xlsx_path)
+    rows = tracked_findings(_engine(database_url), status=None if status == "all" else status, kind=kind)
+    _export(rows, csv_path, xlsx_path)
+    if json_out:
+        print_json(rows)
+        return
+    print_table(f"catalogue findings ({status}): {len(rows)}",
+                ["status", "kind", "element", "item code", "level", "division", "first seen", "message"],
+                [[r["status"], r["kind"], r["element"], r["item_code"], r["level"], r["division"],
+                  r["first_seen_at"][:10], r["message"]] for r in rows[:limit]])
+
+
 @app.command()
 @guard
 def kpi(

@@ -40,6 +40,10 @@ def test_harvest_audit_and_kpi_from_the_command_line(catalogue_world: CatalogueW
     assert table.returncode == 0, table.stderr
     assert "still open" in table.stdout and "unclaimed" in table.stdout and "more" in table.stdout
 
+    stored = _run(catalogue_world, "catalogue", "findings", "--status", "all", "--json")
+    assert stored.returncode == 0, stored.stderr
+    assert len(json.loads(stored.stdout)) == len(planted)
+
     kpi = _run(catalogue_world, "kpi", "--items", "--json")
     assert kpi.returncode == 0, kpi.stderr
     (overall,) = json.loads(kpi.stdout)["rows"]
