@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -96,6 +97,7 @@ def sync_system(
     *,
     full_refresh: bool = False,
     connector: Connector | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> RunReport:
     """Run one incremental (or full-refresh) sync of ``name``. Raises :class:`SyncFailed` on failure; a
     ``degraded`` run returns its report (the caller decides whether that is a failure: the CLI says so)."""
@@ -142,6 +144,8 @@ def sync_system(
                         elif not ordered and page_high is not None and (high is None or page_high > high):
                             high = page_high
                         lease.renew(conn)
+                    if progress is not None:  # records read so far (the CLI's progress bar)
+                        progress(report.counts.read)
                     page = None  # type: ignore[assignment]
                     gc.collect(1)  # between pages: only the few young survivors to walk, the page is gone
             report.status, report.error = _judge(report.counts, system.max_rejected_share)
