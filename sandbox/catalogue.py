@@ -21,7 +21,7 @@ API (``Authorization: Bearer <token>``, default token ``catalogue-demo-token``):
 
 Record::
 
-    {"SXID": "QD00000001", "JBBM": "000120001000", "SSBM": "11100000…1000120001001", "SXMC": "社会团体登记（新办）",
+    {"SXID": "QD00000001", "JBBM": "000130001000", "SSBM": "11100000…1000130001001", "SXMC": "社会团体登记（新办）",
      "SXLX": "行政许可", "XSCJ": "国家级", "XZQHDM": "100000", "XZQHMC": "国家",
      "SSZT": [{"ZTMC": "民政部", "ZTDM": "1110…"}], "SDYJ": "《…》第12条", "SLTJ": "…", "FWDX": "自然人、企业法人",
      "FDSX": "20个工作日", "CNSX": "10个工作日", "SFSF": "否", "SFYJ": "", "BLQD": "窗口办理|网上办理",
