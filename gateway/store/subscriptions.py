@@ -23,6 +23,7 @@ __all__ = [
     "active_subscriptions_of_client",
     "cancel_subscription",
     "certificate_events_by_id",
+    "claim_deliveries",
     "due_deliveries",
     "insert_subscription",
     "mark_delivery_dead",
@@ -82,6 +83,22 @@ def due_deliveries(conn: Connection, now: datetime, limit: int) -> Sequence[Row[
         select(d.id, d.payload, d.attempts, d.event_id, s.url, s.active)
         .join(webhook_subscriptions, s.subscription_id == d.subscription_id)
         .where(d.status == "pending", d.next_attempt_at <= now).order_by(d.id).limit(limit)).all()
+
+
+def claim_deliveries(conn: Connection, delivery_ids: Sequence[int], *, now: datetime, until: datetime) -> set[int]:
+    """Claim due pending deliveries for one sender: their next attempt moves to ``until`` in one UPDATE, and only
+    the rows this statement changed are returned. A second sender running at the same moment (the API server's
+    loop and a harvest) finds them not due and sends nothing; a sender that dies mid-send leaves them due again
+    at ``until`` (at-least-once, never lost). On PostgreSQL the row lock makes the loser re-check ``next_attempt_at``
+    and skip the row; on SQLite writers are serialised."""
+    if not delivery_ids:
+        return set()
+    d = webhook_deliveries.c
+    return set(conn.execute(
+        update(webhook_deliveries)
+        .where(d.id.in_(list(delivery_ids)), d.status == "pending", d.next_attempt_at <= now)
+        .values(next_attempt_at=until)
+        .returning(d.id)).scalars())
 
 
 def mark_delivery_delivered(conn: Connection, delivery_id: int, *, attempts: int, at: datetime) -> None:

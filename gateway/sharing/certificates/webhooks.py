@@ -2,8 +2,10 @@
 
 A status change (issued, revoked, expired, renewed…) becomes a ``certificate_events`` row; in the same
 transaction each active subscription for that certificate type gets a ``webhook_deliveries`` row (an outbox:
-crash anywhere and nothing is lost or sent twice from the gateway's side — receivers dedupe on
-``Tongban-Event-Id``). Delivery POSTs the JSON payload with a detached JWS of the body in
+crash anywhere and nothing is lost). Delivery is **at-least-once**: each due delivery is claimed by one sender
+before it is sent (so the API server's loop and a harvest never both send it), but a sender that dies after the
+POST and before recording it sends it again later — receivers de-duplicate on ``Tongban-Event-Id`` (also
+``event_id`` in the body). Delivery POSTs the JSON payload with a detached JWS of the body in
 ``Tongban-Signature``; failures back off exponentially and, after ``webhook_max_attempts``, the delivery is
 dead (listed, never retried silently). Payloads carry no personal data: identifier, type, status, time.
 """
@@ -21,6 +23,11 @@ from sqlalchemy import Connection
 from gateway.store import subscriptions as store
 
 __all__ = ["DeliveryReport", "deliver_webhooks", "fan_out"]
+
+
+CLAIM_FOR = timedelta(minutes=5)
+"""How long a claimed delivery is one sender's: longer than any POST (webhook_timeout), short enough that a
+sender that died is replaced soon."""
 
 
 def _utcnow() -> datetime:
@@ -65,8 +72,10 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
     """Send due deliveries once each (call it periodically; the API server runs it in the background)."""
     now = now or _utcnow()
     report = DeliveryReport()
-    with gw.engine.connect() as conn:
+    with gw.engine.begin() as conn:
         due = store.due_deliveries(conn, now, limit)
+        mine = store.claim_deliveries(conn, [row.id for row in due], now=now, until=now + CLAIM_FOR)
+    due = [row for row in due if row.id in mine]
     if not due:
         return report
     http = session or requests.Session()
