@@ -2,7 +2,8 @@
 
 Attached at task level (``on_failure_callback`` in each DAG's ``default_args``): in Airflow 3 the task runner
 calls it in the worker right after the final failure, whichever executor ran the task. A failed sync raises
-``sync_failed`` for its system (resolved by the next successful sync); any other task raises ``task_failed``.
+``sync_failed`` for its system (resolved by the next successful sync); any other task raises ``task_failed``
+(resolved when that task next succeeds: :func:`clear_failure`).
 ``tests/dags/test_dag_failure_alert.py`` proves it fires in the installed Airflow version.
 """
 
@@ -22,6 +23,19 @@ def record_failure(context: Any) -> None:
         _record(context)
     except Exception:  # noqa: BLE001 - a callback must not hide the task's own failure
         log.exception("could not record the failure alert")
+
+
+def clear_failure(context: Any) -> None:
+    """Airflow ``on_success_callback``: a task that succeeds resolves its own ``task_failed`` alert (one UPDATE
+    that matches nothing in the usual case). Never raises."""
+    try:
+        from gateway.orchestration.tasks import resolve_task_alert
+
+        ti = context.get("ti") or context.get("task_instance")
+        if ti is not None:
+            resolve_task_alert(ti.dag_id, ti.task_id)
+    except Exception:  # noqa: BLE001 - a callback must not fail a task that succeeded
+        log.exception("could not resolve the task's failure alert")
 
 
 def _record(context: Any) -> None:
@@ -53,4 +67,4 @@ def _record(context: Any) -> None:
         runtime.close()
 
 
-__all__ = ["record_failure"]
+__all__ = ["clear_failure", "record_failure"]

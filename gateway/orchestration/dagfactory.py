@@ -21,13 +21,15 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from gateway.kernel.config import REPO_ROOT, SystemConfig, SystemsConfig, load_systems
 from gateway.orchestration import tasks
-from gateway.orchestration.callbacks import record_failure
+from gateway.orchestration.callbacks import clear_failure, record_failure
 from gateway.orchestration.naming import (
+    ALERT_CHECK_TASK,
     CERTIFICATES_DAG,
     DEADLINES_DAG,
     PUSH_DAG,
     RECONCILE_DAG,
     asset_uri,
+    console_url,
     sync_dag_id,
 )
 
@@ -64,6 +66,7 @@ def _default_args(retries: int, retry_delay: timedelta, max_retry_delay: timedel
         "retry_exponential_backoff": BACKOFF,
         "max_retry_delay": max_retry_delay,
         "on_failure_callback": record_failure,
+        "on_success_callback": clear_failure,
     }
 
 
@@ -80,6 +83,10 @@ def _timetable(cron: str) -> CronTriggerTimetable:
     return CronTriggerTimetable(cron, timezone=TIMEZONE)
 
 
+def _console_link() -> str:
+    return f"\n\nOps console (per-system health, alerts, dead letters, deadlines): [{console_url()}]({console_url()})"
+
+
 def _shared_dag(dag_id: str, description: str, tag: str, doc_md: str, schedule: Any = None) -> DAG:
     """A DAG of the shared kind: its cron from :data:`SCHEDULES` unless ``schedule`` is given, one run at a time,
     no catch-up, the shared retry policy."""
@@ -92,7 +99,7 @@ def _shared_dag(dag_id: str, description: str, tag: str, doc_md: str, schedule: 
         max_active_runs=1,
         default_args=_default_args(*SHARED_RETRIES),
         tags=["tongban", tag],
-        doc_md=doc_md,
+        doc_md=doc_md + _console_link(),
     )
 
 
@@ -118,7 +125,7 @@ def sync_dag(system: SystemConfig) -> DAG:
                f"Retries {system.retries}× from {system.retry_delay} with exponential backoff; a final failure "
                "raises a `sync_failed` alert (`tongban status`). The `quality` task fails when the run rejected "
                f"more than {system.max_rejected_share:.0%} of what it read (`tongban dead-letters list --system "
-               f"{system.name}`). Trigger with `{{\"full_refresh\": true}}` to re-read everything.",
+               f"{system.name}`). Trigger with `{{\"full_refresh\": true}}` to re-read everything." + _console_link(),
     ) as dag:
         name = system.name
 
@@ -174,9 +181,12 @@ def deadlines_dag() -> DAG:
     with _shared_dag(DEADLINES_DAG,
                      "Time-limit supervision (yellow at 80%, red past the limit) and the 'system behind' check",
                      "supervision", "Working days on the holiday calendar (`config/calendar.yaml`), special "
-                     "procedures stop the clock.") as dag:
-        task(task_id="scan_deadlines")(lambda: _call(tasks.run_deadlines))()
-        task(task_id="check_freshness")(lambda: _call(tasks.run_freshness))()
+                     f"procedures stop the clock. `{ALERT_CHECK_TASK}` fails while an error alert is open (a failed "
+                     "task, a failed or degraded sync): its log lists every error first.") as dag:
+        scanned = task(task_id="scan_deadlines")(lambda: _call(tasks.run_deadlines))()
+        fresh = task(task_id="check_freshness")(lambda: _call(tasks.run_freshness))()
+        check = task(task_id=ALERT_CHECK_TASK, retries=0)(lambda: _call(tasks.run_alert_check))()
+        [scanned, fresh] >> check  # type: ignore[operator]
     return dag
 
 

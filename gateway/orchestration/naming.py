@@ -8,6 +8,16 @@ CERTIFICATES_DAG = "tongban_certificates"
 DEADLINES_DAG = "tongban_deadlines"
 RECONCILE_DAG = "tongban_reconcile"
 SHARED_DAGS = (PUSH_DAG, CERTIFICATES_DAG, DEADLINES_DAG, RECONCILE_DAG)
+ALERT_CHECK_TASK = "check_alerts"
+"""The deadlines DAG's task that fails while an error alert is open (its own failures excepted)."""
+DEFAULT_CONSOLE_URL = "http://127.0.0.1:8500/console/"
+
+
+def console_url() -> str:
+    """Where operators find the ops console (``TONGBAN_CONSOLE_URL``): linked from every DAG's docs and logs."""
+    import os
+
+    return os.environ.get("TONGBAN_CONSOLE_URL") or DEFAULT_CONSOLE_URL
 
 
 def sync_dag_id(system: str) -> str:

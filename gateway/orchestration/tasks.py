@@ -45,7 +45,7 @@ def permanent(exc: BaseException | None) -> bool:
     """Errors a retry cannot fix: a broken systems file, a missing secret, a missing feature — also when a
     recorded run failure (``SyncFailed``) carries one as its cause."""
     while exc is not None:
-        if isinstance(exc, ConfigError | HarvestUnavailable):
+        if isinstance(exc, ConfigError | HarvestUnavailable | OpenErrorAlerts):
             return True
         exc = exc.__cause__
     return False
@@ -109,6 +109,43 @@ def run_deadlines() -> dict[str, Any]:
         return scan_deadlines(runtime.engine, calendar).as_dict()
 
 
+class OpenErrorAlerts(TongbanError):
+    """Error alerts are open in the ledger: the check task fails so that Airflow shows what the ledger knows."""
+
+
+def run_alert_check() -> dict[str, Any]:
+    """Fail while any error alert is open (a failed task, a failed or degraded sync, a reconcile difference...),
+    listing every error first in the log, then the counts of the rest (red deadlines included) and the console's
+    address. The check's own earlier failure is not counted: it would keep the check failing for ever."""
+    from gateway.ops.alerts import open_alerts
+    from gateway.orchestration.naming import ALERT_CHECK_TASK, DEADLINES_DAG, console_url
+
+    own = f"{DEADLINES_DAG}.{ALERT_CHECK_TASK}"
+    with _runtime() as runtime:
+        alerts = [a for a in open_alerts(runtime.engine) if a["key"] != own]
+    errors = [a for a in alerts if a["level"] == "error"]
+    counts: dict[str, int] = {}
+    for a in alerts:
+        counts[a["level"]] = counts.get(a["level"], 0) + 1
+    for a in errors:
+        log.error("open %s alert %s%s: %s", a["kind"], a["key"], f" ({a['system']})" if a["system"] else "",
+                  a["message"])
+    log.info("open alerts by level: %s; ops console: %s", counts or "none", console_url())
+    if errors:
+        first = errors[0]
+        raise OpenErrorAlerts(f"{len(errors)} open error alert(s), first {first['kind']} {first['key']}: "
+                              f"{first['message'][:300]} (tongban status, or the console at {console_url()})")
+    return {"open": counts}
+
+
+def resolve_task_alert(dag_id: str, task_id: str) -> int:
+    """A task that succeeds resolves the ``task_failed`` alert its earlier failure raised."""
+    from gateway.ops.alerts import resolve_alerts
+
+    with _runtime() as runtime:
+        return resolve_alerts(runtime.engine, "task_failed", [f"{dag_id}.{task_id}"])
+
+
 def run_freshness() -> dict[str, Any]:
     from gateway.ops.freshness import check_freshness
 
@@ -158,6 +195,9 @@ def run_harvest() -> dict[str, Any]:
 __all__ = [
     "HARVEST_FUNCTION",
     "HarvestUnavailable",
+    "OpenErrorAlerts",
+    "resolve_task_alert",
+    "run_alert_check",
     "harvest_function",
     "pending_outbox",
     "permanent",
