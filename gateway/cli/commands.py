@@ -20,7 +20,7 @@ from gateway.cli.options import (
     runtime_from,
     sandbox_app,
 )
-from gateway.cli.output import console, fail, human_duration, print_json, print_table
+from gateway.cli.output import activity, console, fail, human_duration, print_json, print_table
 from gateway.contract.errors import TongbanError
 
 
@@ -38,7 +38,8 @@ def sync(
 
     runtime = runtime_from(systems, database_url)
     try:
-        report = sync_system(runtime, system, full_refresh=full_refresh)
+        with activity(f"sync {system}", enabled=not json_out) as progress:
+            report = sync_system(runtime, system, full_refresh=full_refresh, progress=progress)
     except SyncFailed as exc:
         if json_out:
             print_json(exc.report.as_dict())
@@ -73,7 +74,8 @@ def remap(
     """Re-apply SYSTEM's current mapping to the raw payloads already in the ledger."""
     from gateway.sync.reprocess import remap_system
 
-    report = remap_system(runtime_from(systems, database_url), system)
+    with activity(f"remap {system}", enabled=not json_out):
+        report = remap_system(runtime_from(systems, database_url), system)
     if json_out:
         print_json(report.as_dict())
     else:
@@ -93,7 +95,8 @@ def push(
     """Deliver pending outbox rows to the hall and the department systems."""
     from gateway.sync.push import push as run_push
 
-    report = run_push(runtime_from(systems, database_url), targets=target or None)
+    with activity("push", enabled=not json_out, unit=""):
+        report = run_push(runtime_from(systems, database_url), targets=target or None)
     if json_out:
         print_json(report.as_dict())
     else:
@@ -415,6 +418,7 @@ def demo(
     workdir: Annotated[Path, typer.Option("--workdir", help="Where the demo ledger and Airflow home go.")] = Path(".tongban"),
     airflow_port: Annotated[int, typer.Option("--airflow-port", help="Airflow UI/API port (live mode).")] = 8080,
     api_port: Annotated[int, typer.Option("--api-port", help="Gateway API port (live mode).")] = 8400,
+    console_port: Annotated[int, typer.Option("--console-port", help="Ops console port (live mode).")] = 8500,
     json_out: JsonOpt = False,
 ) -> None:
     """The sandbox systems, Airflow (standalone) and the gateway API until Ctrl+C; --once: every DAG once."""
@@ -422,7 +426,7 @@ def demo(
         from gateway.demo.live import run_demo_live
 
         raise typer.Exit(run_demo_live(records=records, frontdesk=frontdesk, seed=seed, workdir=workdir,
-                                       airflow_port=airflow_port, api_port=api_port))
+                                       airflow_port=airflow_port, api_port=api_port, console_port=console_port))
     from gateway.demo.once import run_demo_once
 
     summary = run_demo_once(records=records, frontdesk=frontdesk, seed=seed, workdir=workdir,

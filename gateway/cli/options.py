@@ -34,8 +34,12 @@ def _version(value: bool) -> None:
 def _root(
     _show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                                 help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of a failure (TONGBAN_DEBUG=1).")
+                     ] = False,
 ) -> None:
     """Tongban (通办): sync government approval systems."""
+    if debug:
+        os.environ["TONGBAN_DEBUG"] = "1"
 dead_letters_app = typer.Typer(no_args_is_help=True, help="Records and pushes that could not be used.")
 mapping_app = typer.Typer(no_args_is_help=True, help="Check mappings against real data.")
 connector_app = typer.Typer(no_args_is_help=True, help="Connector kinds and system connections.")

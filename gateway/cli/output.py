@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -47,9 +48,26 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
     console.print(table)
 
 
+@contextmanager
+def activity(label: str, *, enabled: bool, unit: str = "records") -> Iterator[Callable[[int], None]]:
+    """A live line while a long command works (``sync sd_civil  ⠋ 12,400 records  0:00:07``); yields the
+    callback that moves it on. Off with ``--json`` or when stdout is not a terminal (logs, pipes, Airflow):
+    then the callback does nothing."""
+    if not enabled or not console.is_terminal:
+        yield lambda _done: None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), SpinnerColumn(),
+                  TextColumn("{task.completed:,.0f} " + unit), TimeElapsedColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done: bar.update(task, completed=done)
+
+
 def fail(message: str) -> None:
     err_console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)  # one line, whatever width
 
 
-__all__ = ["BEIJING", "console", "err_console", "fail", "human_duration", "local_time", "print_json",
+__all__ = ["BEIJING", "activity", "console", "err_console", "fail", "human_duration", "local_time", "print_json",
            "print_table"]

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, runtime_from
-from gateway.cli.output import console, fail, print_json, print_table
+from gateway.cli.output import activity, console, fail, print_json, print_table
 
 clients_app = typer.Typer(no_args_is_help=True, help="API clients of the gateway (department systems, the hall).")
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
@@ -185,8 +185,12 @@ def harvest(
     from gateway.sharing.certificates import harvest as run
 
     gw = _gateway(systems, database_url, gateway_file)
-    reports = [run(gw, name, full_refresh=full_refresh).as_dict() for name in ([issuer] if issuer else
-                                                                              sorted(gw.settings.issuers))]
+    names = [issuer] if issuer else sorted(gw.settings.issuers)
+    reports = []
+    with activity("harvest", enabled=not json_out, unit="issuers") as progress:
+        for name in names:
+            reports.append(run(gw, name, full_refresh=full_refresh).as_dict())
+            progress(len(reports))
     if json_out:
         print_json(reports)
         return

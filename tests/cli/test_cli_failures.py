@@ -89,3 +89,11 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     result = tongban("db", "upgrade", "--database-url", "postgresql://postgres@127.0.0.1:1/none", cwd=tmp_path,
                      env={"TONGBAN_DEBUG": "1"})
     assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_debug_flag_shows_the_traceback(tmp_path: Path) -> None:
+    result = tongban("--debug", "db", "upgrade", "--database-url", "postgresql://postgres@127.0.0.1:1/none",
+                     cwd=tmp_path)
+    assert result.returncode != 0 and "Traceback" in result.stderr
+    plain = tongban("db", "upgrade", "--database-url", "postgresql://postgres@127.0.0.1:1/none", cwd=tmp_path)
+    assert plain.returncode == 1 and "Traceback" not in plain.stderr and len(plain.stderr.strip().splitlines()) == 1
