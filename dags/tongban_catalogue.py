@@ -14,7 +14,7 @@ from typing import Any
 
 from airflow.sdk import DAG, CronTriggerTimetable, task
 
-from gateway.orchestration.callbacks import record_failure
+from gateway.orchestration.callbacks import clear_failure, record_failure
 
 DAG_ID = "tongban_catalogue_kpi"
 SCHEDULE = "40 2 * * *"  # Beijing time: after the nightly reconcile (02:30)
@@ -38,7 +38,7 @@ with DAG(
     max_active_runs=1,
     default_args={"owner": "tongban", "retries": 2, "retry_delay": timedelta(minutes=5),
                   "retry_exponential_backoff": 2.0, "max_retry_delay": timedelta(minutes=30),
-                  "on_failure_callback": record_failure},
+                  "on_failure_callback": record_failure, "on_success_callback": clear_failure},
     tags=["tongban", "catalogue", "kpi"],
     doc_md=__doc__,
 ) as dag:
