@@ -4,7 +4,8 @@ The same path as a case sync, smaller: the connector reads pages changed since t
 lookback), the catalogue's mapping turns each record into a :class:`~gateway.catalogue.entry.CatalogueEntry`,
 and each page is one transaction — new entries inserted, changed ones (another content hash) updated with
 ``version + 1`` and the old text kept in ``catalogue_item_versions``, unchanged ones left alone, an older copy
-never written over a newer one. A record that does not map or validate is counted and named in the report
+never written over a newer one; a full refresh marks the entries the source no longer lists as retired (a
+rejected record still counts as listed). A record that does not map or validate is counted and named in the report
 (record id, field, rule); the harvest goes on. One harvest per catalogue at a time (a lease).
 """
 
@@ -41,12 +42,15 @@ class HarvestReport:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    retired: int = 0
+    """Entries a full refresh no longer found in the source (kept, marked retired: the audit skips them)."""
     rejections: list[str] = field(default_factory=list)
     duration_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {"catalogue": self.catalogue, "read": self.read, "inserted": self.inserted, "updated": self.updated,
-                "unchanged": self.unchanged, "rejected": self.rejected, "rejections": self.rejections[:20],
+                "unchanged": self.unchanged, "rejected": self.rejected, "retired": self.retired,
+                "rejections": self.rejections[:20],
                 "duration_s": round(self.duration_s, 3)}
 
 
@@ -97,7 +101,9 @@ def harvest_catalogue(engine: Engine, config: SystemConfig, *, full_refresh: boo
                 states = dict(store.entry_states(conn, config.name))
             since = None if full_refresh or watermark is None else watermark - config.lookback
             high = watermark
+            seen: set[str] = set()
             for page in source.read(config.stream, since=since, mode="full_refresh" if full_refresh else "incremental"):
+                seen.update(r.source_id for r in page.records)
                 with engine.begin() as conn:
                     _ingest_page(conn, config.name, page.records, mapper, states, report)
                     page_high = max((r.cursor for r in page.records if r.cursor is not None), default=None)
@@ -105,6 +111,10 @@ def harvest_catalogue(engine: Engine, config: SystemConfig, *, full_refresh: boo
                         ledger.set_watermark(conn, mark, config.stream, page_high)
                         high = page_high
                     lease.renew(conn)
+            if full_refresh:
+                gone = sorted({s["source_id"] for s in states.values() if s.get("source_id")} - seen)
+                with engine.begin() as conn:
+                    report.retired = store.retire_entries(conn, config.name, gone, at=datetime.now(timezone.utc))
     finally:
         if own:
             source.close()
@@ -143,7 +153,7 @@ def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, state
             inserts.append(row)
             report.inserted += 1
         states[key] = {"version": row["version"], "content_hash": row["content_hash"],
-                       "source_changed_at": row["source_changed_at"]}
+                       "source_changed_at": row["source_changed_at"], "source_id": record.source_id}
         versions.append({**{k: row[k] for k in ("catalog_code", "item_code", "level", "division", "version",
                                                 "content_hash", "data", "source_changed_at")}, "recorded_at": now})
     store.insert_entries(conn, inserts)

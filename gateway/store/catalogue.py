@@ -50,6 +50,21 @@ def update_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
     conn.execute(stmt, [{**r, **{"k_" + k: r[k] for k in _KEY}} for r in rows])
 
 
+def retire_entries(conn: Connection, source: str, source_ids: Sequence[str], *, at: datetime) -> int:
+    """Mark the active entries of ``source`` with these source ids retired (one more version); how many."""
+    if not source_ids:
+        return 0
+    c = catalogue_items.c
+    done = 0
+    for start in range(0, len(source_ids), 900):
+        result = conn.execute(update(catalogue_items)
+                              .where(c.source == source, c.status == "active",
+                                     c.source_id.in_(source_ids[start:start + 900]))
+                              .values(status="retired", version=c.version + 1, updated_at=at))
+        done += max(result.rowcount, 0)
+    return done
+
+
 def insert_versions(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
         conn.execute(insert(catalogue_item_versions), rows)
@@ -176,6 +191,7 @@ __all__ = [
     "mark_fixed",
     "open_finding_keys",
     "reopen_or_touch_findings",
+    "retire_entries",
     "start_audit_run",
     "update_entries",
 ]

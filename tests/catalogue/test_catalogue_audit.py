@@ -7,10 +7,18 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timezone
 
+import pytest
 from catalogue_testlib import CatalogueWorld, records_in_use
 
-from gateway.catalogue import FINDING_KINDS, latest_findings_summary, run_audit
+from gateway.catalogue import (
+    FINDING_KINDS,
+    harvest_catalogue,
+    latest_findings_summary,
+    load_catalogues,
+    run_audit,
+)
 from gateway.store import catalogue as store
+from sandbox.server import start_all
 
 NOW = datetime.now(timezone.utc)
 
@@ -87,3 +95,16 @@ def test_a_record_that_does_not_map_is_named_and_the_harvest_goes_on(catalogue_w
     catalogue_world.sandbox.set_faults("catalogue")
     again = catalogue_world.harvest(full_refresh=True)
     assert again.rejected == 0 and again.inserted == report.rejected and again.unchanged == report.inserted
+
+
+def test_a_full_refresh_retires_what_the_source_no_longer_lists(catalogue_world: CatalogueWorld,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    catalogue_world.harvest()
+    smaller = start_all(seed=42, records={"catalogue": 2900}, systems=["catalogue"])  # the same first 2,900
+    try:
+        monkeypatch.setenv("TONGBAN_SD_CATALOGUE_URL", smaller.urls["catalogue"])
+        report = harvest_catalogue(catalogue_world.engine, load_catalogues()["sd_catalogue"], full_refresh=True)
+    finally:
+        smaller.stop()
+    assert (report.read, report.unchanged, report.retired, report.inserted) == (2900, 2900, 100, 0)
+    assert run_audit(catalogue_world.engine, now=NOW).entries == 2900
