@@ -116,8 +116,9 @@ def catalogue_harvest(
     if json_out:
         print_json(reports)
         return
-    print_table("catalogue harvest", ["catalogue", "read", "new", "updated", "unchanged", "rejected", "seconds"],
-                [[r["catalogue"], r["read"], r["inserted"], r["updated"], r["unchanged"], r["rejected"],
+    print_table("catalogue harvest", ["catalogue", "read", "new", "updated", "unchanged", "rejected", "retired",
+                                      "seconds"],
+                [[r["catalogue"], r["read"], r["inserted"], r["updated"], r["unchanged"], r["rejected"], r["retired"],
                   r["duration_s"]] for r in reports])
     for r in reports:
         for line in r["rejections"]:
