@@ -483,6 +483,20 @@ def add_reconciliation(conn: Connection, *, system: str, day: str, checked_at: d
                                                  problems=problems))
 
 
+ANALYZE_AFTER = 10_000
+"""Rows a run must have written for :func:`refresh_statistics` to be worth its time."""
+
+
+def refresh_statistics(conn: Connection) -> None:
+    """Refresh the planner's statistics of the hot tables after a bulk load (PostgreSQL ``ANALYZE``, SQLite
+    ``PRAGMA optimize``): autovacuum may be off, or behind a load that grew a table tenfold, and a plan chosen
+    on an empty table's statistics can stay wrong for the ledger's lifetime."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ANALYZE source_records, cases, outbox")
+    else:
+        conn.exec_driver_sql("PRAGMA optimize")
+
+
 def abandon_stale_runs(conn: Connection, system: str, kind: str) -> int:
     """Runs left 'running' by a process that died (the caller holds the lease, so none is really running)."""
     c = runs.c
