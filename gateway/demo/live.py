@@ -1,8 +1,11 @@
 """``tongban demo`` (live): the sandbox systems, ``airflow standalone`` and the gateway API, until Ctrl+C.
 
 Airflow runs on SQLite with the LocalExecutor and modest parallelism, bound to 127.0.0.1, its home in the work
-directory and the DAGs unpaused. Once its API answers, every DAG is triggered; then a short summary is printed
-whenever something changes (DAG run states, ledger, queue, alerts). Ctrl+C (or SIGTERM) stops everything: each
+directory. Its DAGs are created paused, so that nothing runs before everything it needs answers (a task that
+starts before the API server does fails its first attempt): once Airflow's API, the gateway API and the console
+answer, each system is registered as an Airflow connection (:mod:`gateway.demo.connections`), then every DAG is
+unpaused and triggered; a short summary is printed whenever something changes (DAG run states, ledger, queue,
+alerts). Ctrl+C (or SIGTERM) stops everything: each
 child runs in its own process group, which is terminated as a whole, killed if it lingers, and checked to be gone.
 """
 
@@ -22,13 +25,15 @@ from typing import Any
 import requests
 
 from gateway.cli.output import console, print_table
+from gateway.demo.connections import demo_connections, without_wiring, write_airflow_systems
 from gateway.demo.once import DemoWorld, demo_world
-from gateway.demo.processes import PROC, group_members
+from gateway.demo.processes import PROC, group_members, session_members
 from gateway.orchestration.airflow_env import airflow_command, airflow_env
 from gateway.orchestration.naming import all_dag_ids
 
 STARTUP_TIMEOUT_S = 300
 POLL_S = 5.0
+UNPAUSE_SPACING_S = 1.0
 
 
 class Stop(Exception):
@@ -80,8 +85,22 @@ class Children:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+        # A child's descendants may have moved to process groups of their own (Airflow's executor workers and
+        # task supervisors do) while staying in the child's session: sweep the sessions too, until empty.
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            stragglers = [p.pid for sid in groups for p in session_members(sid)]
+            if not stragglers:
+                break
+            for pid in stragglers:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            time.sleep(0.3)
         time.sleep(0.2)
-        return [pid for g in groups.values() for pid in group_members(g)]
+        return [pid for g in groups.values() for pid in group_members(g)] + [
+            p.pid for sid in groups for p in session_members(sid)]
 
 
 def _terminate_with_parent() -> None:
@@ -147,6 +166,14 @@ class AirflowClient:
         reply.raise_for_status()
         return reply
 
+    def put_connection(self, body: dict[str, Any]) -> None:
+        """Create the connection, or replace it (a second demo run in the same home)."""
+        reply = self.session.post(f"{self.base}/api/v2/connections", json=body, timeout=15)
+        if reply.status_code == 409:
+            self._send("PATCH", f"/api/v2/connections/{body['connection_id']}", json=body)
+            return
+        reply.raise_for_status()
+
     def unpause(self, dag_id: str) -> None:
         self._send("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
 
@@ -159,6 +186,24 @@ class AirflowClient:
         for run in reply.json()["dag_runs"]:
             counts[run["state"]] = counts.get(run["state"], 0) + 1
         return counts
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _console_operator(workdir: Path) -> str:
+    """An ``admin`` operator for the console with a fresh password (printed with the URLs)."""
+    import secrets
+
+    from gateway.console.operators import OperatorBook
+
+    password = secrets.token_urlsafe(12)
+    OperatorBook(workdir / "console-operators.json").add("admin", password, "admin")
+    return password
 
 
 def _password(home: Path, username: str, timeout: float = 60) -> str:
@@ -193,7 +238,8 @@ def _ledger_summary(world: DemoWorld) -> dict[str, Any]:
 
 
 def run_demo_live(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workdir: Path = Path(".tongban"),
-                  airflow_port: int = 8080, api_port: int = 8400, max_seconds: float | None = None) -> int:
+                  airflow_port: int = 8080, api_port: int = 8400, console_port: int = 8500,
+                  max_seconds: float | None = None) -> int:
     """Serve the demo until Ctrl+C / SIGTERM (or ``max_seconds``). Returns the exit code."""
     say = console.print
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -206,10 +252,15 @@ def run_demo_live(*, records: int = 300, frontdesk: int = 10, seed: int = 42, wo
         home = workdir / "airflow"
         shutil.rmtree(home, ignore_errors=True)
         username = "admin"
-        env = {**os.environ, **airflow_env(home, api_port=airflow_port, extra={
+        connections = demo_connections(world.systems, world.wired)
+        airflow_systems = write_airflow_systems(world.systems, connections, workdir / "systems-airflow.yaml")
+        unwired = without_wiring(os.environ, world.systems, world.wired)  # connections are the only way in
+        env = {**unwired, **airflow_env(home, api_port=airflow_port, extra={
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{username}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        })}
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        }), "TONGBAN_SYSTEMS": str(airflow_systems),
+            "TONGBAN_CONSOLE_URL": f"http://127.0.0.1:{console_port}/console/"}
         say(f"starting Airflow (standalone: SQLite, LocalExecutor, parallelism 4) in {home}")
         children.start("airflow", [*airflow_command(), "standalone"], env, home / "standalone.log")
         api_url = None
@@ -221,31 +272,58 @@ def run_demo_live(*, records: int = 300, frontdesk: int = 10, seed: int = 42, wo
         else:
             say("[yellow]the gateway API (gateway.sharing.api) is not available in this checkout: not started[/]")
 
+        console_password = _console_operator(workdir)
+        children.start("console", [sys.executable, "-m", "gateway", "console", "serve", "--host", "127.0.0.1",
+                                   "--port", str(console_port), "--operators",
+                                   str(workdir / "console-operators.json")], dict(os.environ), workdir / "console.log")
+        console_url = f"http://127.0.0.1:{console_port}/console/"
+
         base = f"http://127.0.0.1:{airflow_port}"
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not children.dead() and not (AirflowClient(base, "", "").healthy()):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Airflow did not become healthy in {STARTUP_TIMEOUT_S} s; see {home}/standalone.log")
+        waiting = {"Airflow": lambda: AirflowClient(base, "", "").healthy(),
+                   "the console": lambda: _answers(console_url + "login")}
+        if api_url:
+            waiting["the gateway API"] = lambda: _answers(api_url + "/readyz")
+        while waiting:
+            waiting = {what: ready for what, ready in waiting.items() if not ready()}
+            if children.dead():
+                raise RuntimeError(f"{', '.join(children.dead())} exited during startup; see the logs in {workdir}")
+            if waiting and time.monotonic() > deadline:
+                raise RuntimeError(f"{', '.join(waiting)} did not answer in {STARTUP_TIMEOUT_S} s; see the logs in "
+                                   f"{workdir}")
             time.sleep(1)
-        if children.dead():
-            raise RuntimeError(f"{', '.join(children.dead())} exited during startup; see the logs in {workdir}")
         client = AirflowClient(base, username, _password(home, username))
         client.login()
+        for connection in connections:
+            client.put_connection(connection.as_api_body())
+        say(f"Airflow connections: {', '.join(f'{c.conn_id} ({c.conn_type})' for c in connections)}")
         wanted = set(all_dag_ids([n for n in world.wired]))
         while not wanted <= client.dag_ids():
             if time.monotonic() > deadline:
                 missing = ", ".join(sorted(wanted - client.dag_ids()))
                 raise RuntimeError(f"DAGs not parsed in time: {missing}; see {home}/standalone.log")
             time.sleep(1)
+        # One DAG at a time: unpausing makes the scheduler create the latest scheduled run, and a burst of
+        # writes against Airflow's SQLite metadata database can crash the scheduler ("database is locked").
         for dag_id in sorted(wanted):
             client.unpause(dag_id)
-            client.trigger(dag_id)
+            time.sleep(UNPAUSE_SPACING_S)
+        settle = time.monotonic() + 30  # then trigger only what the scheduler did not start on its own
+        while time.monotonic() < settle and not all(client.runs(d) for d in wanted):
+            time.sleep(2)
+        for dag_id in sorted(wanted):
+            if not client.runs(dag_id):
+                client.trigger(dag_id)
+                time.sleep(UNPAUSE_SPACING_S)
         say("")
         say(f"[bold]Airflow UI[/]   {base}   (login: {username} / {client.password})")
         say(f"[bold]Gateway API[/]  {api_url + '/docs' if api_url else 'not available'}")
+        say(f"[bold]Ops console[/]  {console_url}   (login: admin / {console_password})")
         say(f"[bold]Ledger[/]       {world.database_url}    logs: {workdir}")
         say(f"every DAG triggered ({len(wanted)}); Ctrl+C stops everything")
         last: Any = None
+        unhealthy_since: float | None = None
+        warned = False
         started = time.monotonic()
         while max_seconds is None or time.monotonic() - started < max_seconds:
             if children.dead():
@@ -254,6 +332,13 @@ def run_demo_live(*, records: int = 300, frontdesk: int = 10, seed: int = 42, wo
                 runs = {d: client.runs(d) for d in sorted(wanted)}
             except requests.RequestException:
                 runs = last[0] if last else {}
+            if not AirflowClient(base, "", "").healthy():
+                unhealthy_since = unhealthy_since or time.monotonic()
+                if time.monotonic() - unhealthy_since > 60 and not warned:
+                    warned = True
+                    say(f"[red]Airflow's scheduler has not been healthy for a minute: see {home}/standalone.log[/]")
+            else:
+                unhealthy_since, warned = None, False
             snapshot = (runs, _ledger_summary(world))
             if snapshot != last:
                 last = snapshot
@@ -279,7 +364,7 @@ def run_demo_live(*, records: int = 300, frontdesk: int = 10, seed: int = 42, wo
             say(f"[red]processes still running: {left}[/]")
             code = code or 1
         else:
-            say("stopped: Airflow, the gateway API and the sandbox are down")
+            say("stopped: Airflow, the gateway API, the console and the sandbox are down")
     return code
 
 

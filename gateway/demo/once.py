@@ -28,6 +28,12 @@ from typing import Any
 
 import requests
 
+from gateway.demo.connections import (
+    demo_connections,
+    register_in_metadata_db,
+    without_wiring,
+    write_airflow_systems,
+)
 from gateway.demo.handoff import is_handoff, write_handoff
 from gateway.kernel.config import REPO_ROOT, SystemsConfig, load_systems
 from gateway.kernel.runtime import Runtime
@@ -223,9 +229,20 @@ def run_demo_once(
                        say=say)
     runs: list[dict[str, Any]] = []
     log_path = home / "dag-runs.log"
+    wired_env = dict(os.environ)
     try:
         say("preparing Airflow's metadata database (airflow db migrate)")
         migrate_metadata(env)
+        connections = demo_connections(world.systems, world.wired)
+        with _output_to(log_path):
+            register_in_metadata_db(connections)
+        say(f"Airflow connections: {', '.join(f'{c.conn_id} ({c.conn_type})' for c in connections)}")
+        # From here on the DAGs reach each system only through its Airflow connection: their systems file names
+        # the connections and has no endpoints, and the sandbox's variables are gone from the environment.
+        os.environ.clear()
+        os.environ.update(without_wiring(wired_env, world.systems, world.wired))
+        os.environ["TONGBAN_SYSTEMS"] = str(write_airflow_systems(world.systems, connections,
+                                                                  workdir / "systems-airflow.yaml"))
         with _output_to(log_path):
             from gateway.orchestration.dagfactory import build_dags
 
@@ -253,6 +270,8 @@ def run_demo_once(
         checks["open alerts (deadlines yellow/red, operations)"] = {k: v for k, v in sorted(alerts.items())}
         runtime.close()
     finally:
+        os.environ.clear()
+        os.environ.update(wired_env)
         world.stop()
     failures = [f"{r['dag_id']}: {r['state']} ({', '.join(t for t, s in r['tasks'].items() if s == 'failed')})"
                 for r in runs if r["state"] != "success"]

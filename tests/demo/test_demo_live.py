@@ -1,5 +1,7 @@
-"""`tongban demo` (live): Airflow standalone comes up with every system's DAG visible and running; Ctrl+C stops
-the whole process group and leaves nothing behind."""
+"""`tongban demo` (live): Airflow standalone comes up with every system's DAG visible and running, each system
+registered as an Airflow connection of the provider's types, no task's first attempt failing (nothing runs before
+everything answers), the ops console up with the demo's ledger; Ctrl+C stops the whole process group and leaves
+nothing behind."""
 
 from __future__ import annotations
 
@@ -34,12 +36,13 @@ def _session_members(sid: int) -> list[str]:
 
 @pytest.mark.timeout(600)
 def test_the_live_demo_shows_every_dag_running_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
-    port, api_port = _free_port(), _free_port()
+    port, api_port, console_port = _free_port(), _free_port(), _free_port()
     log = tmp_path / "demo.log"
     with open(log, "wb") as out:
         demo = subprocess.Popen(
             [sys.executable, "-m", "gateway", "demo", "--records", "40", "--frontdesk", "2", "--workdir",
-             str(tmp_path / "demo"), "--airflow-port", str(port), "--api-port", str(api_port)],
+             str(tmp_path / "demo"), "--airflow-port", str(port), "--api-port", str(api_port),
+             "--console-port", str(console_port)],
             stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
     sid = demo.pid  # its own session: every child it starts belongs to it or to a session it created
     children: set[int] = set()
@@ -67,6 +70,23 @@ def test_the_live_demo_shows_every_dag_running_and_ctrl_c_leaves_nothing(tmp_pat
             assert not any("failed" in s for s in states.values()), states
             assert time.monotonic() < deadline, states
             time.sleep(2)
+        connections = {c["connection_id"]: c for c in session.get(
+            f"http://127.0.0.1:{port}/api/v2/connections", params={"limit": 100}, timeout=15).json()["connections"]}
+        assert {connections[f"tongban_{s}"]["conn_type"] for s in ("sd_civil", "jn_estate", "sd_hall")} == {
+            "tongban_rest"}
+        assert {connections[f"tongban_{s}"]["conn_type"] for s in ("sd_market", "jn_welfare")} == {"tongban_soap"}
+        for dag_id in DAGS:  # no task failed a first attempt because something was not up yet
+            run = session.get(f"http://127.0.0.1:{port}/api/v2/dags/{dag_id}/dagRuns",
+                              params={"order_by": "start_date", "limit": 1}, timeout=15).json()["dag_runs"][0]
+            tis = session.get(f"http://127.0.0.1:{port}/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}"
+                              "/taskInstances", timeout=15).json()["task_instances"]
+            assert all(ti["try_number"] <= 1 for ti in tis), (dag_id, [(t["task_id"], t["try_number"]) for t in tis])
+        console_password = text.split(f"{console_port}/console/   (login: admin / ")[1].split(")")[0].strip()
+        console = requests.Session()
+        assert console.post(f"http://127.0.0.1:{console_port}/console/login",
+                            data={"name": "admin", "password": console_password}, timeout=30).status_code == 200
+        overview = console.get(f"http://127.0.0.1:{console_port}/console/api/overview", timeout=60).json()
+        assert {s["system"] for s in overview["systems"]} >= {"sd_civil", "jn_estate", "sd_hall"}
         children.update(children_of(demo.pid))  # the demo's children run in sessions of their own
         assert children, "the demo started no child processes?"
     finally:
@@ -77,7 +97,7 @@ def test_the_live_demo_shows_every_dag_running_and_ctrl_c_leaves_nothing(tmp_pat
             os.killpg(demo.pid, signal.SIGKILL)
             raise
     assert code == 0, log.read_text(errors="replace")[-3000:]
-    assert "stopped: Airflow, the gateway API and the sandbox are down" in log.read_text(errors="replace")
+    assert "stopped: Airflow, the gateway API, the console and the sandbox are down" in log.read_text(errors="replace")
     left = [m for child in children for m in _session_members(child)] + _session_members(sid)
     assert not left, left
     with pytest.raises(requests.ConnectionError):

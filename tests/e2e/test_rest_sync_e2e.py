@@ -78,8 +78,14 @@ def test_killed_at_random_points_and_rerun_the_ledger_equals_the_source(make_wor
     source = world.source_records("sd_civil")
     assert world.ledger_records("sd_civil") == source  # nothing missing, nothing stale
     assert scalar(world, select(func.count()).select_from(cases)) == len({r["projectNo"] for r in source.values()})
-    aborted = scalar(world, select(func.count()).select_from(runs).where(runs.c.status == "failed"))
-    assert aborted >= killed - 1  # killed runs are recorded as abandoned once the next run takes the lease
+    # Bookkeeping asserted on what was committed, not on timing: a process killed before it wrote its run row
+    # (a slow start on a loaded machine) leaves nothing to close; every run row that was written is closed —
+    # the killed ones as failed (abandoned when the next run took the lease), none left "running".
+    with world.runtime.engine.connect() as conn:
+        statuses = list(conn.execute(select(runs.c.status).where(runs.c.system == "sd_civil")
+                                     .order_by(runs.c.id)).scalars())
+    assert statuses[-1] == "succeeded" and "running" not in statuses, statuses
+    assert statuses.count("failed") <= killed, (statuses, killed)
 
 
 def test_records_updated_while_the_client_pages_are_not_missed(make_world) -> None:
