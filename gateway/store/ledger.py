@@ -81,6 +81,16 @@ def _driver_value(conn: Connection, column_type: Any) -> Any:
     return None
 
 
+def _sqlite_rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Every row of a read on the transaction's own DBAPI connection, as plain tuples (the hot lookups of a page:
+    a Row object per record cost more than the query)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        return cursor.execute(sql, params).fetchall()
+    finally:
+        cursor.close()
+
+
 def _sqlite_time(value: str | None) -> datetime | None:
     """A ``UtcDateTime`` as SQLite stores it (naive UTC text), read back aware, without SQLAlchemy's processor."""
     return None if value is None else datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
@@ -197,8 +207,8 @@ def source_state(conn: Connection, system: str, source_ids: Sequence[str]
     """``source_id → (content_hash, cursor, raw_hash, mapping_version)`` for the ids already in the ledger."""
     found: dict[str, tuple[str | None, datetime | None, str | None, str]] = {}
     if conn.dialect.name == "sqlite":  # one JSON array parameter, no statement compiled per page
-        for source_id, content_hash, cursor, digest, version in conn.exec_driver_sql(
-                "SELECT source_id, content_hash, cursor, raw_hash, mapping_version FROM source_records "
+        for source_id, content_hash, cursor, digest, version in _sqlite_rows(
+                conn, "SELECT source_id, content_hash, cursor, raw_hash, mapping_version FROM source_records "
                 "WHERE system = ? AND source_id IN (SELECT value FROM json_each(?))", (system, dumps(source_ids))):
             found[source_id] = (content_hash, _sqlite_time(cursor), digest, version)
         return found
@@ -279,7 +289,7 @@ def add_payload_dictionary(conn: Connection, system: str, data: bytes) -> None:
 def case_state(conn: Connection, case_nos: Sequence[str]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     if conn.dialect.name == "sqlite":  # one JSON array parameter, no statement compiled per page
-        for case_no, version, content_hash, updated_at, origin, deleted in conn.exec_driver_sql(
+        for case_no, version, content_hash, updated_at, origin, deleted in _sqlite_rows(conn,
                 "SELECT case_no, version, content_hash, source_updated_at, origin_system, deleted FROM cases "
                 "WHERE case_no IN (SELECT value FROM json_each(?))", (dumps(case_nos),)):
             found[case_no] = {"case_no": case_no, "version": version, "content_hash": content_hash,
