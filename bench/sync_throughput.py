@@ -1,5 +1,9 @@
 """Sync throughput: N civil-affairs records through map → validate → upsert, against a baseline in the same run.
 
+Its baseline writes Tongban's own rows, so its ratio hides what the ledger's layout costs: for the honest
+comparison against one narrow newer-wins row per record (and COPY on PostgreSQL), bytes on disk and both rounds,
+run ``bench/write_path.py`` (issue 16). This one stays as the map/validate overhead check and the 1M-record RSS run.
+
     python bench/sync_throughput.py                      # 200,000 records, SQLite (+ PostgreSQL if configured)
     python bench/sync_throughput.py --million            # 1,000,000 records: peak RSS must stay under 300 MB
     python bench/sync_throughput.py --postgres postgresql://postgres@127.0.0.1:5432/postgres
