@@ -21,8 +21,11 @@ Each repetition runs, on a fresh database, in alternating order:
 
 Printed per backend and size: records/s of each round (median of the repetitions), the ratio tongban / floor
 for both rounds (target ≥ 0.5, stretch 0.7), bytes on disk per record after the upsert round (and where they
-go, per table and index), and the peak RSS of each side (the process's high-water mark reset before each
-side runs, ``/proc/self/clear_refs``). Absolute figures are for information only: these machines are shared.
+go, per table and index), and the peak RSS of each side: the process's high-water mark, reset before each side
+runs (``/proc/self/clear_refs``), and how far it rose above the RSS the side started from (what the side itself
+needed: memory a previous side freed is not given back to the system, so the first figure includes it).
+``--stages`` adds a run that times each stage of tongban's path (map, validate, hashing, payload packing,
+lookups and writes per table). Absolute figures are for information only: these machines are shared.
 The run fails (exit 1) if tongban rejects a different number of records than were generated broken.
 """
 
@@ -135,13 +138,22 @@ def reset_peak_rss() -> None:
         pass
 
 
-def peak_rss_mb() -> float:
+def _status_mb(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_rss_mb() -> float:
+    """The process's peak RSS since the last :func:`reset_peak_rss`."""
+    return _status_mb("VmHWM")
+
+
+def rss_mb() -> float:
+    return _status_mb("VmRSS")
 
 
 # -- databases -------------------------------------------------------------------------------------------
@@ -399,6 +411,7 @@ class Sample:
     bytes_total: list[int] = field(default_factory=list)
     parts: dict[str, int] = field(default_factory=dict)
     peak_rss_mb: list[float] = field(default_factory=list)
+    rss_growth_mb: list[float] = field(default_factory=list)
     rejected: int = 0
 
 
@@ -408,6 +421,7 @@ def run_side(side: Callable[[str], Any], backend: str, workdir: Path, server: st
     try:
         gc.collect()
         reset_peak_rss()
+        before = rss_mb()
         writer = side(db.url)
         try:
             for path, target in ((data.insert_pages, sample.insert_rps), (data.upsert_pages, sample.upsert_rps)):
@@ -418,6 +432,7 @@ def run_side(side: Callable[[str], Any], backend: str, workdir: Path, server: st
                     raise SystemExit(f"{writer.name}: {count} records read, {data.records} sent")
                 target.append(count / seconds)
             sample.peak_rss_mb.append(peak_rss_mb())
+            sample.rss_growth_mb.append(peak_rss_mb() - before)
             total, parts = sizes_on_disk(writer.engine)
             sample.bytes_total.append(total)
             sample.parts = parts
@@ -437,7 +452,8 @@ def report(backend: str, data: Dataset, floor: Sample, ours: Sample) -> bool:
           f"{data.broken} broken, {data.changed} changed in the upsert round; {len(ours.insert_rps)} reps")
     for label, s in (("floor  ", floor), ("tongban", ours)):
         print(f"  {label} insert {med(s.insert_rps):>8,.0f} rec/s   upsert {med(s.upsert_rps):>8,.0f} rec/s   "
-              f"{med(s.bytes_total) / n:>6,.0f} B/record on disk   peak RSS {max(s.peak_rss_mb):,.0f} MB")
+              f"{med(s.bytes_total) / n:>6,.0f} B/record on disk   peak RSS {max(s.peak_rss_mb):,.0f} MB "
+              f"(+{max(s.rss_growth_mb):,.0f} MB over the process before it)")
     bytes_ratio = med(ours.bytes_total) / med(floor.bytes_total)
     print(f"  ratio insert {ratio_insert:.2f}   upsert {ratio_upsert:.2f}   (target 0.5, stretch 0.7)   "
           f"bytes {bytes_ratio:.2f} x the raw rows (target <= 3)")
