@@ -12,16 +12,20 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from gateway.catalogue.audit import latest_findings_summary, tracked_findings
 from gateway.kernel.runtime import Runtime
 from gateway.ops.alerts import open_alerts
 from gateway.ops.dead_letters import grouped_dead_letters
 from gateway.ops.humanize import human_duration
+from gateway.ops.kpi import kpi_summary
 from gateway.ops.status import system_status
 from gateway.store import console as reads
 from gateway.store.queries import last_successful_sync
 
 _RED_DEADLINES_SHOWN = 20
 _RUN_HISTORY = timedelta(days=7)
+_FINDINGS_SHOWN = 12
+_FINDINGS_PER_KIND = 3
 
 Health = str
 """``ok`` | ``warning`` | ``error`` | ``never``: the colour of a system's row."""
@@ -92,6 +96,18 @@ def _deadlines(alerts: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _catalogue(runtime: Runtime) -> dict[str, Any]:
+    """The last audit, open findings by kind, and a few open findings of each kind — "no case for N months"
+    (the most common, least urgent) after the others, so a time-limit conflict is not buried under 3,000 of them."""
+    summary = latest_findings_summary(runtime.engine, top=_FINDINGS_SHOWN)
+    kinds = sorted((k for k, n in summary["open_by_kind"].items() if n), key=lambda k: k == "dormant")
+    shown: list[dict[str, Any]] = []
+    for kind in kinds:
+        shown += tracked_findings(runtime.engine, kind=kind)[:_FINDINGS_PER_KIND]
+    summary["top"] = shown[:_FINDINGS_SHOWN]
+    return summary
+
+
 def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
     """The whole console state. Errors are never cut: every non-deadline alert is listed, most severe first."""
     now = now or datetime.now(timezone.utc)
@@ -108,6 +124,8 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
         by_client = reads.certificate_uses_by_client(conn, since=now - timedelta(days=7))
         recent_uses = reads.recent_certificate_uses(conn)
     groups = grouped_dead_letters(runtime.engine)
+    kpis = kpi_summary(runtime.engine)  # the facts the nightly DAG (or tongban kpi) refreshed; no refresh here
+    catalogue = _catalogue(runtime)
     levels = Counter(a["level"] for a in alerts)
     return {
         "generated_at": now,
@@ -122,6 +140,8 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
         "runs": runs,
         "certificate_uses": {"last_day": uses_day, "last_week": uses_week, "by_client": by_client,
                              "recent": recent_uses},
+        "kpis": kpis,
+        "catalogue": catalogue,
     }
 
 

@@ -104,6 +104,7 @@ def layout(title: str, body: str, *, operator: str | None = None, role: str | No
             '<a href="/console/">Overview</a><a href="/console/#alerts">Alerts</a>'
             '<a href="/console/#deadlines">Deadlines</a><a href="/console/dead-letters">Dead letters</a>'
             '<a href="/console/#outbox">Outbox</a><a href="/console/#certificates">Certificate uses</a>'
+            '<a href="/console/#kpis">KPIs</a><a href="/console/#catalogue">Catalogue</a>'
             f'<span class="who">{esc(operator)} ({esc(role)})</span>'
             f'<form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{esc(csrf)}">'
             '<button type="submit">Log out</button></form>'
@@ -262,8 +263,65 @@ def _certificates(view: dict[str, Any]) -> str:
     )
 
 
+def _moment(value: Any) -> Any:
+    """An ISO text (as the KPI and catalogue summaries give times) as a datetime, so it shows in Beijing time."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _figure(value: Any, name: str) -> str:
+    """A KPI as the reports write it: ratios in percent to two places, counts as they are, no data as —."""
+    if value is None:
+        return "—"
+    if name.endswith("_ratio") or name.startswith("speedup"):
+        return f"{value:.2%}"
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def _kpis(view: dict[str, Any]) -> str:
+    k = view["kpis"]
+    month = k["this_month"]
+    rows = []
+    for d in k["definitions"]:
+        name = d["name"]
+        overall = k["items"].get(name) if d["basis"] == "item" else k["overall"].get(name)
+        trend = month["kpis"].get(name) or {}
+        change = trend.get("change")
+        rows.append([f'{esc(d["label"])}<div class="mute">{esc(d["definition"])}</div>', esc(d["basis"]),
+                     esc(_figure(overall, name)), esc(_figure(trend.get("now"), name)),
+                     esc(_figure(trend.get("before"), name)),
+                     esc("" if change is None else (("+" if change > 0 else "") + _figure(change, name)))])
+    refreshed = _moment(k["facts"]["refreshed_through"])
+    return (f'<section id="kpis"><h2>Service KPIs <span class="mute" style="font-weight:400">'
+            f'({esc(k["facts"]["rows"])} cases counted; refreshed through {esc(refreshed or "never")}; '
+            f'definitions in docs/kpi.md)</span></h2>'
+            + table(["KPI", "basis", "overall", esc(month["period"]), esc(month["compared_with"]), "change"], rows,
+                    numeric=(2, 3, 4, 5), test_id="kpis") + "</section>")
+
+
+def _catalogue(view: dict[str, Any]) -> str:
+    c = view["catalogue"]
+    run = c["run"]
+    head = ("no audit has run (tongban catalogue audit, or the tongban_catalogue_kpi DAG)" if run is None else
+            f'last audit {esc(_moment(run["finished_at"]))}: {run["entries"]} entries, {run["findings"]} findings '
+            f'({run["new"]} new, {run["still_open"]} still open, {run["fixed"]} fixed)')
+    kinds = [[esc(kind), esc(n)] for kind, n in c["open_by_kind"].items()]
+    shown = c["top"]
+    top = [[esc(f["kind"]), esc(f["element"] or f["rule"]), esc(f["catalog_code"]), esc(f["level"]),
+            esc(f["division"]), esc(f["message"])] for f in shown]
+    return (f'<section id="catalogue"><h2>Catalogue consistency (八统一): {c["open_total"]} open findings</h2>'
+            f'<p class="mute">{head}</p><div class="grid"><div>'
+            + table(["finding", "open"], kinds, numeric=(1,), test_id="catalogue-kinds") + "</div><div>"
+            + table(["finding", "element", "基本编码", "level", "division", "what"], top, empty="no open findings")
+            + "</div></div></section>")
+
+
 def overview_page(view: dict[str, Any]) -> str:
-    extra = "".join(panel for panel in view.get("panels_html", []))
+    extra = _kpis(view) + _catalogue(view)
     return (
         f'<h1>Overview <span class="mute" style="font-size:13px;font-weight:400">as of '
         f'{esc(view["generated_at"])} Beijing time · refreshes every {REFRESH_SECONDS} s</span></h1>'

@@ -20,7 +20,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +35,7 @@ from gateway.demo.connections import (
     write_airflow_systems,
 )
 from gateway.demo.handoff import is_handoff, write_handoff
-from gateway.kernel.config import REPO_ROOT, SystemsConfig, load_systems
+from gateway.kernel.config import REPO_ROOT, SystemConfig, SystemsConfig, load_systems
 from gateway.kernel.runtime import Runtime
 from gateway.ops.status import system_status
 from gateway.store.db import make_engine
@@ -51,11 +51,15 @@ def wire_sandbox(systems: SystemsConfig, handle: Any) -> dict[str, str]:
     stands for it, so VAR is set to that server's URL and the system's secret variables to the sandbox's demo
     credentials. Returns ``system name → sandbox system``.
     """
+    return _wire(systems.systems.values(), handle)
+
+
+def _wire(configs: Iterable[SystemConfig], handle: Any) -> dict[str, str]:
     from sandbox.server import DEFAULT_PORTS
 
     by_port = {port: name for name, port in DEFAULT_PORTS.items()}
     wired: dict[str, str] = {}
-    for system in systems.systems.values():
+    for system in configs:
         match = _ENDPOINT_TEMPLATE.match(system.endpoint or "")
         sandbox_name = by_port.get(int(match.group(2))) if match else None
         if match is None or sandbox_name is None or sandbox_name not in handle.urls:
@@ -80,6 +84,7 @@ class DemoWorld:
     database_url: str
     env: dict[str, str]
     created: list[dict[str, Any]] = field(default_factory=list)
+    catalogues: dict[str, str] = field(default_factory=dict)
 
     @property
     def departments(self) -> list[str]:
@@ -113,6 +118,7 @@ def demo_world(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workd
     try:
         before = dict(os.environ)
         world.wired = wire_sandbox(systems, handle)
+        world.catalogues = _wire_catalogues(handle)
         os.environ["TONGBAN_DATABASE_URL"] = db_url
         if systems.path is not None:
             os.environ["TONGBAN_SYSTEMS"] = str(Path(systems.path).resolve())
@@ -140,6 +146,14 @@ def demo_world(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workd
         world.stop()
         raise
     return world
+
+
+def _wire_catalogues(handle: Any) -> dict[str, str]:
+    """The service catalogues (config/catalogues.yaml) wired to the sandbox's catalogue system, like the systems:
+    the catalogue DAG harvests and audits them and refreshes the KPIs."""
+    from gateway.catalogue.settings import load_catalogues
+
+    return _wire(load_catalogues().values(), handle)
 
 
 def _certificates(world: DemoWorld, say: Callable[[str], None]) -> None:
@@ -172,6 +186,7 @@ def _certificates(world: DemoWorld, say: Callable[[str], None]) -> None:
 def _dag_plan(world: DemoWorld) -> list[str]:
     """The order ``--once`` runs the DAGs in: as the scheduler would over a few minutes."""
     from gateway.orchestration.naming import (
+        CATALOGUE_DAG,
         CERTIFICATES_DAG,
         DEADLINES_DAG,
         PUSH_DAG,
@@ -180,8 +195,9 @@ def _dag_plan(world: DemoWorld) -> list[str]:
     )
 
     syncs = [sync_dag_id(n) for n in world.departments + world.halls]
-    return [*syncs, PUSH_DAG, *[sync_dag_id(n) for n in world.departments], PUSH_DAG, DEADLINES_DAG,
+    plan = [*syncs, PUSH_DAG, *[sync_dag_id(n) for n in world.departments], PUSH_DAG, DEADLINES_DAG,
             RECONCILE_DAG, CERTIFICATES_DAG]
+    return plan + ([CATALOGUE_DAG] if world.catalogues else [])
 
 
 @contextmanager

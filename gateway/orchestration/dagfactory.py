@@ -24,6 +24,7 @@ from gateway.orchestration import tasks
 from gateway.orchestration.callbacks import clear_failure, record_failure
 from gateway.orchestration.naming import (
     ALERT_CHECK_TASK,
+    CATALOGUE_DAG,
     CERTIFICATES_DAG,
     DEADLINES_DAG,
     PUSH_DAG,
@@ -41,6 +42,7 @@ SCHEDULES = {
     CERTIFICATES_DAG: "20 * * * *",
     DEADLINES_DAG: "*/30 * * * *",
     RECONCILE_DAG: "30 2 * * *",
+    CATALOGUE_DAG: "40 2 * * *",
 }
 """Cron schedules (Beijing time) of the shared DAGs; sync DAGs take theirs from the systems file."""
 SHARED_RETRIES: tuple[int, timedelta, timedelta] = (3, timedelta(minutes=1), timedelta(minutes=30))
@@ -200,14 +202,27 @@ def reconcile_dag(systems: SystemsConfig) -> DAG:
     return dag
 
 
+def catalogue_dag() -> DAG:
+    """``tongban_catalogue_kpi``: ``harvest`` (every catalogue of ``TONGBAN_CATALOGUES``) → ``audit``; ``kpis``
+    runs beside them (the KPIs need the catalogue only for item limits, and a catalogue that is down must not
+    hold back the case figures)."""
+    with _shared_dag(CATALOGUE_DAG, "Harvest the service catalogues, audit them (八统一), refresh the service KPIs",
+                     "catalogue", "The same as `tongban catalogue harvest`, `tongban catalogue audit` and "
+                     "`tongban kpi`; definitions in docs/kpi.md.") as dag:
+        harvested = task(task_id="harvest")(lambda: _call(tasks.run_catalogue_harvest))()
+        task(task_id="audit")(lambda found: _call(tasks.run_catalogue_audit, found))(harvested)
+        task(task_id="kpis")(lambda: _call(tasks.run_kpi_refresh))()
+    return dag
+
+
 def build_dags(systems_path: str | Path | None = None) -> dict[str, DAG]:
     """Every Tongban DAG for the systems file (``TONGBAN_SYSTEMS`` by default), by DAG id, sorted."""
     systems = load_systems(systems_path)
     dags = [sync_dag(systems.get(name)) for name in systems.names()]
-    dags += [push_dag(systems), certificates_dag(), deadlines_dag(), reconcile_dag(systems)]
+    dags += [push_dag(systems), certificates_dag(), deadlines_dag(), reconcile_dag(systems), catalogue_dag()]
     for dag in dags:  # where a worker finds them again: the DAG file, not this factory
         dag.fileloc = str(DAG_FILE)
     return {dag.dag_id: dag for dag in dags}
 
 
-__all__ = ["SCHEDULES", "build_dags", "certificates_dag", "deadlines_dag", "push_dag", "reconcile_dag", "sync_dag"]
+__all__ = ["SCHEDULES", "build_dags", "catalogue_dag", "certificates_dag", "deadlines_dag", "push_dag", "reconcile_dag", "sync_dag"]

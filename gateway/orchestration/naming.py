@@ -7,7 +7,8 @@ PUSH_DAG = "tongban_push"
 CERTIFICATES_DAG = "tongban_certificates"
 DEADLINES_DAG = "tongban_deadlines"
 RECONCILE_DAG = "tongban_reconcile"
-SHARED_DAGS = (PUSH_DAG, CERTIFICATES_DAG, DEADLINES_DAG, RECONCILE_DAG)
+CATALOGUE_DAG = "tongban_catalogue_kpi"
+SHARED_DAGS = (PUSH_DAG, CERTIFICATES_DAG, DEADLINES_DAG, RECONCILE_DAG, CATALOGUE_DAG)
 ALERT_CHECK_TASK = "check_alerts"
 """The deadlines DAG's task that fails while an error alert is open (its own failures excepted)."""
 DEFAULT_CONSOLE_URL = "http://127.0.0.1:8500/console/"

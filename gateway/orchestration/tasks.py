@@ -162,6 +162,35 @@ def run_reconcile(system: str) -> dict[str, Any]:
                 "days_with_problems": [d.day for d in report.days if not d.ok]}
 
 
+def run_catalogue_harvest() -> list[dict[str, Any]]:
+    """Harvest every service catalogue of ``TONGBAN_CATALOGUES`` (``tongban catalogue harvest``)."""
+    from gateway.catalogue import harvest_catalogue, load_catalogues
+
+    with _runtime() as runtime:
+        return [harvest_catalogue(runtime.engine, config).as_dict()
+                for _, config in sorted(load_catalogues().items())]
+
+
+def run_catalogue_audit(harvested: list[dict[str, Any]]) -> dict[str, Any]:
+    """The consistency audit (八统一) over what is harvested (``tongban catalogue audit``)."""
+    import os
+
+    from gateway.catalogue import run_audit
+
+    with _runtime() as runtime:
+        report = run_audit(runtime.engine, dormant_months=int(os.environ.get("TONGBAN_DORMANT_MONTHS", "12")))
+    log.info("catalogue audit: %s by kind %s", report.counts(), report.by_kind())
+    return {**report.counts(), "by_kind": report.by_kind(), "harvested": [h["read"] for h in harvested]}
+
+
+def run_kpi_refresh() -> dict[str, Any]:
+    """Refresh the KPI facts of the cases that changed since the last refresh (``tongban kpi`` reads them)."""
+    from gateway.ops.kpi import refresh_facts
+
+    with _runtime() as runtime:
+        return refresh_facts(runtime.engine).as_dict()  # type: ignore[no-any-return]
+
+
 def harvest_function() -> Callable[..., Any]:
     """The certificate library's harvest entry point, or :class:`HarvestUnavailable` saying what is missing."""
     module_name, _, attr = HARVEST_FUNCTION.partition(":")
@@ -198,6 +227,9 @@ __all__ = [
     "OpenErrorAlerts",
     "resolve_task_alert",
     "run_alert_check",
+    "run_catalogue_audit",
+    "run_catalogue_harvest",
+    "run_kpi_refresh",
     "harvest_function",
     "pending_outbox",
     "permanent",

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +13,7 @@ from typing import Any
 
 import pytest
 import requests
-
-REPO = Path(__file__).resolve().parents[2]
-PASSWORDS = {"admin": "admin-pass-1", "viewer": "viewer-pass-1"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from console_testlib import PASSWORDS, free_port
 
 
 def add_operators(path: Path) -> None:
@@ -79,10 +69,3 @@ def serve_console(tmp_path: Path) -> Iterator[Any]:
             console.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             console.process.kill()
-
-
-def artefact_dir() -> Path:
-    """Where browser tests keep their screenshots (``TONGBAN_TEST_ARTEFACTS``, default ``.artefacts/``)."""
-    path = Path(os.environ.get("TONGBAN_TEST_ARTEFACTS") or REPO / ".artefacts")
-    path.mkdir(parents=True, exist_ok=True)
-    return path

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import PASSWORDS, artefact_dir
+from console_testlib import PASSWORDS, artefact_dir
 
 from gateway.ops.alerts import AlertSpec, raise_alert, sync_alerts
+from gateway.ops.kpi import refresh_facts
 from gateway.store.queries import live_case_count, open_dead_letter_total
 from gateway.sync.engine import sync_system
 
@@ -67,6 +68,7 @@ def test_console_in_a_browser(make_world: Any, serve_console: Any, browser: Any,
     with runtime.engine.connect() as conn:
         cases, dead = live_case_count(conn), open_dead_letter_total(conn)
     assert cases == 30 and dead == 25
+    assert refresh_facts(runtime.engine).as_dict()["read"] == 30  # the KPI facts the nightly DAG keeps
     console = serve_console(world)
     shots = artefact_dir()
     page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
@@ -95,6 +97,10 @@ def test_console_in_a_browser(make_world: Any, serve_console: Any, browser: Any,
     assert "task_failed" in first_alert and "HTTP 503" in first_alert  # first, above 100 red deadlines
     assert "100" in page.inner_text("[data-testid=deadlines]")
     assert page.locator("[data-testid=chart-records] rect").count() >= 2
+    assert "30 cases counted" in page.inner_text("#kpis")  # the KPI panel reads the refreshed facts
+    kpi_rows = page.locator("[data-testid=kpis] tbody tr").all_inner_texts()
+    assert any(r.startswith("即办件比例") for r in kpi_rows)
+    assert "no audit has run" in page.inner_text("#catalogue")
     page.screenshot(path=str(shots / "console-overview.png"), full_page=True)
 
     # dead letters: grouped, one record in full with the ID number masked; a viewer has no replay button

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,10 @@ from sandbox.server import start_all
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _dag_module() -> Any:
-    spec = importlib.util.spec_from_file_location("tongban_catalogue_dag", REPO / "dags" / "tongban_catalogue.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+def _dag() -> Any:
+    from gateway.orchestration.dagfactory import build_dags
+
+    return build_dags()["tongban_catalogue_kpi"]
 
 
 def test_the_nightly_dag_harvests_audits_and_refreshes_kpis(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,7 +38,7 @@ def test_the_nightly_dag_harvests_audits_and_refreshes_kpis(database_url: str, m
                  "data": '{"case_type": "instant", "applied_at": "2026-11-02T09:00:00+08:00"}',
                  "origin_system": "t", "origin_source_id": f"K{n}", "source_updated_at": now, "dept_code": None,
                  "item_code": None, "deleted": False, "updated_at": now} for n in range(30)])
-        dag = _dag_module().dag
+        dag = _dag()
 
         run = dag.test()
 
