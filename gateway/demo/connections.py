@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from gateway.demo.handoff import portable_entry
 from gateway.kernel.config import SystemsConfig
 
 
@@ -59,10 +60,7 @@ def write_airflow_systems(systems: SystemsConfig, connections: list[DemoConnecti
     by_system = {c.system: c.conn_id for c in connections}
     entries = {}
     for name, system in systems.systems.items():
-        entry = system.model_dump(mode="json", exclude={"name", "base_dir"}, exclude_defaults=True)
-        entry["mapping"] = str(system.mapping_path)
-        if isinstance(system.connector_config, str):
-            entry["connector_config"] = str(system.resolve_path(system.connector_config))
+        entry = portable_entry(system)
         if name in by_system:
             entry.pop("endpoint", None)
             entry["airflow_conn_id"] = by_system[name]

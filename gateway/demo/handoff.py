@@ -11,10 +11,11 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from gateway.kernel.config import SystemsConfig
+from gateway.kernel.config import SystemConfig, SystemsConfig
 
 MARKER = "# written by `tongban demo`: the demo's systems and ledger for a second shell (safe to delete)"
 
@@ -27,6 +28,16 @@ def is_handoff(path: Path) -> bool:
         return False
 
 
+def portable_entry(system: SystemConfig) -> dict[str, Any]:
+    """A system's entry for a systems file written elsewhere: what differs from the defaults, with the mapping
+    and connector files as absolute paths (a relative one would be read against the new file's folder)."""
+    entry = system.model_dump(mode="json", exclude={"name", "base_dir"}, exclude_defaults=True)
+    entry["mapping"] = str(system.mapping_path)
+    if isinstance(system.connector_config, str):
+        entry["connector_config"] = str(system.resolve_path(system.connector_config))
+    return entry
+
+
 def write_handoff(systems: SystemsConfig, *, database_url: str, env: Mapping[str, str], workdir: Path,
                   cwd: Path | None = None) -> list[Path]:
     """Write ``tongban.yaml`` (unless a foreign one is there) and ``demo.env``; the paths written."""
@@ -36,10 +47,7 @@ def write_handoff(systems: SystemsConfig, *, database_url: str, env: Mapping[str
     if not target.exists() or is_handoff(target):
         entries = {}
         for name, system in systems.systems.items():
-            entry = system.model_dump(mode="json", exclude={"name", "base_dir"}, exclude_defaults=True)
-            entry["mapping"] = str(system.mapping_path)
-            if isinstance(system.connector_config, str):
-                entry["connector_config"] = str(system.resolve_path(system.connector_config))
+            entry = portable_entry(system)
             if system.endpoint is not None:  # the sandbox ports this demo uses (the process's environment)
                 entry["endpoint"] = system.resolved_endpoint()
             entries[name] = entry
@@ -54,4 +62,4 @@ def write_handoff(systems: SystemsConfig, *, database_url: str, env: Mapping[str
     return written
 
 
-__all__ = ["MARKER", "is_handoff", "write_handoff"]
+__all__ = ["MARKER", "is_handoff", "portable_entry", "write_handoff"]
