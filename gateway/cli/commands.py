@@ -132,16 +132,18 @@ def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: Jso
     for r in rows:
         last = r["last_run"] or {}
         lag = r["lag_s"]
-        behind = lag is not None and lag > runtime.systems.get(r["system"]).max_lag.total_seconds()
         flags = sum((last.get("quality_flags") or {}).values())
         table_rows.append([
             r["system"], last.get("status", "never"), last.get("finished_at") or last.get("started_at"),
-            (human_duration(lag) + (" (behind)" if behind else "")) if lag is not None else "",
+            (human_duration(lag) if lag is not None else ("never succeeded" if last else ""))
+            + (" (behind)" if r["behind"] else ""),
+            human_duration(r["source_change_age_s"]),
             last.get("read"), last.get("rejected"), flags or "", r["open_dead_letters"], r["pending_outbox"],
             (last.get("error") or "")[:60],
         ])
-    print_table("systems (times in Beijing time)", ["system", "last run", "at", "lag", "read", "rejected",
-                                                   "flagged", "dead letters", "outbox", "error"], table_rows)
+    print_table("systems (times in Beijing time; lag: since the last successful sync)",
+                ["system", "last run", "at", "lag", "newest change", "read", "rejected", "flagged", "dead letters",
+                 "outbox", "error"], table_rows)
     urgent = [a for a in alerts if a["level"] == "error"]
     others = [a for a in alerts if a["level"] != "error"]
     shown = urgent + others[:max(0, 50 - len(urgent))]  # errors are never cut

@@ -20,7 +20,6 @@ from gateway.ops.humanize import human_duration
 from gateway.ops.kpi import kpi_summary
 from gateway.ops.status import system_status
 from gateway.store import console as reads
-from gateway.store.queries import last_successful_sync
 
 _RED_DEADLINES_SHOWN = 20
 _RUN_HISTORY = timedelta(days=7)
@@ -42,29 +41,19 @@ def _health(row: dict[str, Any], behind: bool, system_errors: int) -> Health:
     return "ok"
 
 
-def _systems(runtime: Runtime, alerts: list[dict[str, Any]], now: datetime,
-             synced: dict[str, datetime | None]) -> list[dict[str, Any]]:
-    """Per system: ``lag_s`` is how old the ledger's copy is (since the last successful sync), the figure
-    ``max_lag`` limits and the freshness check alerts on; ``source_change_age_s`` is how long ago the newest
-    change seen at the source was made (the watermark) — a quiet source is old there without being behind."""
+def _systems(runtime: Runtime, alerts: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Per system, as :func:`gateway.ops.status.system_status` reports it (``lag_s`` since the last successful
+    sync, ``source_change_age_s`` since the newest source change), with the row's health and human units."""
     errors = Counter(a["system"] for a in alerts if a["level"] == "error")
     rows = []
     for row in system_status(runtime.engine, runtime.systems, now=now):
-        max_lag_s = runtime.systems.get(row["system"]).max_lag.total_seconds()
         last = row["last_run"] or {}
         read = int(last.get("read") or 0)
         rejected = int(last.get("rejected") or 0)
-        success = synced.get(row["system"])
-        row["source_change_age_s"] = row.pop("lag_s")
-        row["last_success_at"] = success
-        row["lag_s"] = None if success is None else round((now - success).total_seconds(), 1)
-        behind = row["lag_s"] is None or row["lag_s"] > max_lag_s
         row.update(
-            health=_health(row, behind and last != {}, errors[row["system"]]),
-            max_lag_s=max_lag_s,
+            health=_health(row, row["behind"], errors[row["system"]]),
             lag_human=human_duration(row["lag_s"]) if row["lag_s"] is not None else "never succeeded",
             source_change_human=human_duration(row["source_change_age_s"]),
-            behind=behind and last != {},
             rejected_share=round(rejected / read, 4) if read else 0.0,
             flagged=sum((last.get("quality_flags") or {}).values()),
         )
@@ -115,7 +104,6 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
     operational = [a for a in alerts if a["kind"] != "deadline"]
     with runtime.engine.connect() as conn:
         runs = reads.recent_sync_runs(conn, since=now - _RUN_HISTORY)
-        synced = last_successful_sync(conn)
         outbox = reads.outbox_by_target_and_status(conn)
         oldest = reads.oldest_pending_push(conn)
         reconciled = reads.latest_reconciliations(conn)
@@ -129,7 +117,7 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
     levels = Counter(a["level"] for a in alerts)
     return {
         "generated_at": now,
-        "systems": _systems(runtime, alerts, now, synced),
+        "systems": _systems(runtime, alerts, now),
         "alerts": operational,
         "alert_counts": {lvl: levels.get(lvl, 0) for lvl in ("error", "warning", "red", "yellow")},
         "deadlines": _deadlines(alerts),

@@ -35,6 +35,9 @@ class SyncCollector(Collector):
         rows = system_status(self.engine, self.systems)
         lag = GaugeMetricFamily("tongban_sync_lag_seconds", "Seconds since the newest change the ledger holds",
                                 labels=["system"])
+        stale = GaugeMetricFamily("tongban_sync_since_success_seconds",
+                                  "Seconds since the last successful sync finished (what max_lag limits)",
+                                  labels=["system"])
         records = GaugeMetricFamily("tongban_sync_last_run_records", "Records of the last sync run, by outcome",
                                     labels=["system", "outcome"])
         duration = GaugeMetricFamily("tongban_sync_last_run_seconds", "Duration of the last sync run",
@@ -47,8 +50,10 @@ class SyncCollector(Collector):
         outbox = GaugeMetricFamily("tongban_outbox_pending", "Changes waiting to be pushed", labels=["target"])
         for row in rows:
             name = row["system"]
+            if row["source_change_age_s"] is not None:
+                lag.add_metric([name], float(row["source_change_age_s"]))
             if row["lag_s"] is not None:
-                lag.add_metric([name], float(row["lag_s"]))
+                stale.add_metric([name], float(row["lag_s"]))
             dead.add_metric([name], float(row["open_dead_letters"]))
             outbox.add_metric([name], float(row["pending_outbox"]))
             last = row["last_run"]
@@ -66,7 +71,7 @@ class SyncCollector(Collector):
         for kind, levels in alert_counts(self.engine).items():
             for level, count in levels.items():
                 alerts.add_metric([kind, level], float(count))
-        yield from (lag, records, duration, status, flags, dead, outbox, alerts)
+        yield from (lag, stale, records, duration, status, flags, dead, outbox, alerts)
 
 
 __all__ = ["SyncCollector"]

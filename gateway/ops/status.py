@@ -18,6 +18,7 @@ def system_status(engine: Engine, systems: SystemsConfig, *, now: datetime | Non
     now = now or datetime.now(timezone.utc)
     with engine.connect() as conn:
         marks = queries.watermark_cursors(conn)
+        synced = queries.last_successful_sync(conn)
         open_dead = queries.open_dead_letters_by_system(conn)
         pending = outbox.pending_by_target(conn)
         report = []
@@ -46,12 +47,28 @@ def system_status(engine: Engine, systems: SystemsConfig, *, now: datetime | Non
                         "quality_flags": _flag_counts(last["quality"]),
                     },
                     "watermark": mark,
-                    "lag_s": None if mark is None else round((now - mark).total_seconds(), 1),
+                    **_freshness(now, synced.get(name), mark, system.max_lag.total_seconds(), last is not None),
                     "open_dead_letters": int(open_dead.get(name, 0)),
                     "pending_outbox": int(pending.get(name, 0)),
                 }
             )
     return report
+
+
+def _freshness(now: datetime, success: datetime | None, mark: datetime | None, max_lag_s: float,
+               ever_ran: bool) -> dict[str, Any]:
+    """How old the ledger's copy of a system is. ``lag_s``: since its last successful sync finished — what
+    ``max_lag`` limits, what the freshness check alerts on, ``behind`` when past it. ``source_change_age_s``: since
+    the newest change the ledger holds was made at the source (the watermark) — a quiet source is old there
+    without being behind, so it is shown, never judged."""
+    lag = None if success is None else round((now - success).total_seconds(), 1)
+    return {
+        "last_success_at": success,
+        "lag_s": lag,
+        "max_lag_s": max_lag_s,
+        "behind": ever_ran and (lag is None or lag > max_lag_s),
+        "source_change_age_s": None if mark is None else round((now - mark).total_seconds(), 1),
+    }
 
 
 def _flag_counts(stored: str | None) -> dict[str, int]:

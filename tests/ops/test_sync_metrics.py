@@ -27,6 +27,7 @@ def test_metrics_expose_the_sync_side(make_world: Any) -> None:
     finally:
         server.stop()
     assert 'tongban_sync_lag_seconds{system="sd_civil"}' in text
+    assert 'tongban_sync_since_success_seconds{system="sd_civil"}' in text
     assert f'tongban_sync_last_run_records{{outcome="inserted",system="sd_civil"}} {float(report.counts.inserted)}' in text
     assert 'tongban_sync_last_run_status{status="succeeded",system="sd_civil"} 1.0' in text
     assert 'tongban_dead_letters_open{system="sd_civil"} 0.0' in text
