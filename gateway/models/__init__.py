@@ -20,12 +20,15 @@ from .case import REASON_REQUIRED_RESULTS, Applicant, Case, CaseEvent, Material
 from .certificate import Certificate, CertificateHolder
 from .certificate_id import CertificateIdentifier, certificate_identifier, parse_certificate_identifier
 from .codes import (
+    AgentRole,
     ApplicantType,
+    CaseChannel,
     CaseResult,
     CaseStatus,
     CaseType,
     CertificateStatus,
     Channel,
+    DeferredKind,
     IdType,
     ItemLevel,
     ItemType,
@@ -48,6 +51,7 @@ from .identifiers import (
     validate_resident_id,
     validate_uscc,
 )
+from .intake import Agent, DeferredMaterial, LimitUnitName, Office, StageRecord
 from .issues import ISSUES_ERROR
 from .quality import QualityFlag, QualityTally, RuleCount, aggregate_flags
 from .rows import case_to_row, cases_to_rows, row_to_case
@@ -75,7 +79,15 @@ __all__ = [
     "ApplicantType",
     "BatchResult",
     "Case",
+    "Agent",
+    "AgentRole",
+    "CaseChannel",
     "CaseEvent",
+    "DeferredKind",
+    "DeferredMaterial",
+    "LimitUnitName",
+    "Office",
+    "StageRecord",
     "CaseResult",
     "CaseStatus",
     "CaseType",

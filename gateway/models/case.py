@@ -38,7 +38,9 @@ from pydantic import (
 )
 
 from .codes import (
+    AgentRole,
     ApplicantType,
+    CaseChannel,
     CaseResult,
     CaseStatus,
     CaseType,
@@ -55,6 +57,7 @@ from .identifiers import (
     validate_resident_id,
     validate_uscc,
 )
+from .intake import Agent, DeferredMaterial, Office, StageRecord
 from .issues import Issue, emit_warnings, raise_issues
 from .quality import QualityFlag, make_flag
 from .text import gb18030_problem
@@ -152,7 +155,8 @@ class Case(BaseModel):
     Quality, flagging by default: ``case.certificate_required``, ``case.reason_required``,
     ``case.result_requires_finish``, ``case.date_order``, ``case.instant_promise``,
     ``resident_id.place_code``, ``resident_id.converted_15``, ``residence_permit.address_code``,
-    ``division.unknown``. Identifiers are stored normalised (upper-case X, 15-digit IDs converted);
+    ``division.unknown``, and for the intake parts ``case.office_division``, ``case.agent_authorisation``,
+    ``case.deferred_due`` (and ``case.date_order`` on stages). Identifiers are stored normalised (upper-case X, 15-digit IDs converted);
     datetimes at +08:00.
     """
 
@@ -209,6 +213,16 @@ class Case(BaseModel):
     """Process steps (环节) and special procedures (特别程序), in order."""
     materials: list[Material] = []
     """Materials received for the case."""
+    channel: CaseChannel | None = None
+    """申办渠道: window, online, mobile, kiosk or post (code list CaseChannel)."""
+    office: Office | None = None
+    """受理点: where the case was accepted, distinct from the competent department (``dept_code``)."""
+    agent: Agent | None = None
+    """帮办代办: who filed for the applicant, on whose authorisation."""
+    stages: list[StageRecord] = []
+    """Stages of a staged flow, each with its own limit (the deadline scan clocks each)."""
+    deferred_materials: list[DeferredMaterial] = []
+    """Materials accepted as missing (容缺) or promised (承诺), with their due dates."""
     quality: list[QualityFlag] = []
     """Quality findings: one flag per quality rule the case breaks (derived on validation; any input value is
     replaced). Pushed with the case so the hall sees them."""
@@ -321,6 +335,9 @@ class Case(BaseModel):
                 if end is not None and end < start:  # type: ignore[operator]
                     flags.append((f"events.{i}.ended_at", _DATE_ORDER, "step ends before it starts"))
 
+        if d["office"] is not None or d["agent"] is not None or d["stages"] or d["deferred_materials"]:
+            _check_intake(self, accepted, flags)
+
         if flags:
             ctx = info.context
             policy = ctx.get("rules") if ctx is not None else None
@@ -337,6 +354,33 @@ class Case(BaseModel):
 
 
 _NO_RAW: dict[str, Any] = {}
+
+
+def _check_intake(case: Case, accepted: str | None, flags: list[Issue]) -> None:
+    """The quality rules of the intake parts (issue 15): all flags, since real data breaks each of them."""
+    office = case.office
+    if office is not None and office.division is not None:
+        try:
+            _, warnings = validate_division_code(office.division)
+            for w in warnings:
+                flags.append(("office.division", "case.office_division", w.message))
+        except IdentifierError as exc:
+            flags.append(("office.division", "case.office_division", exc.message))
+    agent = case.agent
+    if agent is not None and agent.role is AgentRole.PROXY and not agent.authorisation:
+        flags.append(("agent.authorisation", "case.agent_authorisation",
+                      f"proxy {agent.name} acts without an authorisation reference (授权委托书)"))
+    for i, stage in enumerate(case.stages):
+        if stage.started_at is not None and stage.ended_at is not None and stage.ended_at < stage.started_at:
+            flags.append((f"stages.{i}.ended_at", _DATE_ORDER, f"stage {stage.name} ends before it starts"))
+    accepted_at = case.accepted_at if accepted is not None else None
+    for i, material in enumerate(case.deferred_materials):
+        if material.due_at is None:
+            flags.append((f"deferred_materials.{i}.due_at", "case.deferred_due",
+                          f"deferred material {material.name} has no due date"))
+        elif accepted_at is not None and material.due_at < accepted_at:
+            flags.append((f"deferred_materials.{i}.due_at", "case.deferred_due",
+                          f"deferred material {material.name} is due before the case was accepted"))
 
 
 def _apply_policy(policy: Mapping[str, str], flags: list[Issue], errors: list[Issue]) -> list[Issue]:
@@ -369,4 +413,5 @@ def _time_key(raw: Any, values: dict[str, Any], name: str) -> str | None:
     return value.isoformat()  # type: ignore[no-any-return]
 
 
-__all__ = ["REASON_REQUIRED_RESULTS", "Applicant", "Case", "CaseEvent", "Material", "QualityFlag"]
+__all__ = ["REASON_REQUIRED_RESULTS", "Agent", "Applicant", "Case", "CaseEvent", "DeferredMaterial", "Material",
+           "Office", "QualityFlag", "StageRecord"]

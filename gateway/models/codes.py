@@ -201,6 +201,35 @@ class Channel(LabelledEnum):
     POST = ("3", "快递")
 
 
+class CaseChannel(LabelledEnum):
+    """How the application reached the office (申办渠道) on a case. Tongban's own words, not the national
+    :class:`Channel` codes (1 窗口 2 网上 3 快递), because the national list has no 移动端 or 自助终端 and the
+    KPIs (网办率 counts ``online`` and ``mobile``) need them apart. Mappings translate a source's national code
+    1/2/3 to ``window``/``online``/``post``."""
+
+    WINDOW = ("window", "窗口")
+    ONLINE = ("online", "网上")
+    MOBILE = ("mobile", "移动端")
+    KIOSK = ("kiosk", "自助终端")
+    POST = ("post", "快递")
+
+
+class AgentRole(LabelledEnum):
+    """帮办代办: who files the application for the applicant. A proxy (代办) acts on the applicant's written
+    authorisation; an assistant (帮办, usually hall staff or a volunteer) helps the applicant, who still signs."""
+
+    PROXY = ("proxy", "代办")
+    ASSISTANT = ("assistant", "帮办")
+
+
+class DeferredKind(LabelledEnum):
+    """Why a material may come after acceptance: 容缺受理 (a secondary material missing, accepted anyway) or
+    告知承诺 (the applicant promised in writing to supply or meet it)."""
+
+    TOLERATED = ("tolerated", "容缺")
+    PLEDGED = ("pledged", "承诺")
+
+
 class CertificateStatus(LabelledEnum):
     """证照状态. No national list exists; this follows the housing ministry's, the widest one seen."""
 
@@ -216,11 +245,14 @@ class CertificateStatus(LabelledEnum):
 
 __all__ = [
     "ApplicantType",
+    "AgentRole",
+    "CaseChannel",
     "CaseResult",
     "CaseStatus",
     "CaseType",
     "CertificateStatus",
     "Channel",
+    "DeferredKind",
     "IdType",
     "ItemLevel",
     "ItemType",

@@ -21,12 +21,13 @@ from . import codes
 from .case import Applicant, Case, CaseEvent, Material
 from .certificate import Certificate, CertificateHolder
 from .codes import LabelledEnum
+from .intake import Agent, DeferredMaterial, Office, StageRecord
 from .quality import QualityFlag
 from .rules import RULES, SEVERITIES
 from .service_item import RequiredMaterial, ServiceItem
 
 MODELS: tuple[type[BaseModel], ...] = (
-    Case, Applicant, CaseEvent, Material, QualityFlag, Certificate, CertificateHolder, ServiceItem, RequiredMaterial,
+    Case, Applicant, CaseEvent, Material, Office, Agent, StageRecord, DeferredMaterial, QualityFlag, Certificate, CertificateHolder, ServiceItem, RequiredMaterial,
 )
 """The models documented, in order: the case and the parts it holds, then certificates and service items."""
 

@@ -174,7 +174,8 @@ _ALL: tuple[Rule, ...] = (
        "correction_timeout) should give the applicant a reason."),
     _q("case.result_requires_finish", "finished_at", "A result belongs to a finished case: a result is set but "
        "finished_at is empty."),
-    _q("case.date_order", "accepted_at, finished_at, events[].started_at, events[].ended_at", "Times should run "
+    _q("case.date_order", "accepted_at, finished_at, events[].started_at, events[].ended_at, "
+       "stages[].ended_at", "Times should run "
        "applied ≤ accepted ≤ every step's start ≤ finished, and each step should end after it starts."),
     _q("case.instant_promise", "promised_days", "An instant case (即办件) promises 0 days."),
     _q("resident_id.place_code", "applicant.id_number", "The ID's place code is not in GB/T 2260, or was not in "
@@ -182,6 +183,12 @@ _ALL: tuple[Rule, ...] = (
     _q("resident_id.converted_15", "applicant.id_number", "An old 15-digit ID was converted to 18 digits."),
     _q("residence_permit.address_code", "applicant.id_number", "A 港澳台居民居住证 number should start with "
        "810000 (Hong Kong), 820000 (Macao) or 830000 (Taiwan)."),
+    _q("case.office_division", "office.division", "The accepting office's division code is not (or no longer) "
+       "in GB/T 2260, or is not 6 or 12 digits."),
+    _q("case.agent_authorisation", "agent.authorisation", "A proxy (代办) should give the reference of the "
+       "applicant's written authorisation (授权委托书)."),
+    _q("case.deferred_due", "deferred_materials[].due_at", "A deferred material (容缺/承诺) should have a due date, "
+       "not before the case was accepted."),
     _q("division.unknown", "division_code", "The division code is not (or no longer) in GB/T 2260."),
 )
 
