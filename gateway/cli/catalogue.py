@@ -2,13 +2,12 @@
 
 Registered on :data:`gateway.cli.options.app`; the work is done in :mod:`gateway.catalogue` and
 :mod:`gateway.ops.kpi`. Exports: ``--csv PATH`` (UTF-8 with a BOM, so Excel opens the Chinese text right);
-XLSX only when ``openpyxl`` is installed (it is not a dependency).
+``--xlsx PATH`` (openpyxl: a sheet with a bold, frozen header row and columns wide enough to read).
 """
 
 from __future__ import annotations
 
 import csv
-import importlib.util
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,10 +36,16 @@ def _engine(database_url: str | None) -> Any:
     return engine
 
 
-def _check_xlsx(xlsx_path: Path | None) -> None:
-    """Refuse ``--xlsx`` before any work is done when openpyxl is missing (an audit run would be recorded)."""
-    if xlsx_path is not None and importlib.util.find_spec("openpyxl") is None:
-        raise ConfigError("--xlsx needs openpyxl, which is not installed (pip install openpyxl); use --csv")
+def _writable(*paths: Path | None) -> None:
+    """Refuse an export path whose folder is missing before any work is done (an audit run would be recorded)."""
+    for path in paths:
+        if path is not None and not path.resolve().parent.is_dir():
+            raise ConfigError(f"cannot write {path}: the folder {path.resolve().parent} does not exist")
+
+
+def _cell(value: Any) -> Any:
+    """A value a spreadsheet cell takes: numbers and text as they are, anything else (lists, dicts) as text."""
+    return value if value is None or isinstance(value, int | float | str) else str(value)
 
 
 def _export(rows: list[dict[str, Any]], csv_path: Path | None, xlsx_path: Path | None) -> None:
@@ -55,14 +60,20 @@ def _export(rows: list[dict[str, Any]], csv_path: Path | None, xlsx_path: Path |
             writer.writerows(rows)
         console.print(f"wrote {len(rows)} rows to {csv_path}")
     if xlsx_path is not None:
-        _check_xlsx(xlsx_path)
         from openpyxl import Workbook
+        from openpyxl.styles import Font
 
         book = Workbook()
         sheet = book.active
         sheet.append(columns)
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        sheet.freeze_panes = "A2"
         for row in rows:
-            sheet.append([row[c] for c in columns])
+            sheet.append([_cell(row[c]) for c in columns])
+        for i, column in enumerate(columns, start=1):
+            widest = max([len(str(column))] + [len(str(r[column] or "")) for r in rows[:500]])
+            sheet.column_dimensions[sheet.cell(1, i).column_letter].width = min(60, widest + 2)
         book.save(xlsx_path)
         console.print(f"wrote {len(rows)} rows to {xlsx_path}")
 
@@ -138,9 +149,9 @@ def catalogue_audit(
     xlsx_path: XlsxOpt = None,
 ) -> None:
     """Compare every entry's eight elements across levels (八统一) and track what is new, open and fixed."""
+    _writable(csv_path, xlsx_path)
     from gateway.catalogue import run_audit
 
-    _check_xlsx(xlsx_path)
     report = run_audit(_engine(database_url), dormant_months=dormant_months)
     data = report.as_dict()
     items = [i for i in data["items"] if kind is None or i["kind"] == kind]
@@ -171,11 +182,11 @@ def catalogue_findings(
     xlsx_path: XlsxOpt = None,
 ) -> None:
     """The findings the audit runs have tracked, without running the audit again."""
+    _writable(csv_path, xlsx_path)
     from gateway.catalogue.audit import tracked_findings
 
     if status not in ("open", "fixed", "all"):
         raise ConfigError(f"--status {status!r}: expected open, fixed or all")
-    _check_xlsx(xlsx_path)
     rows = tracked_findings(_engine(database_url), status=None if status == "all" else status, kind=kind)
     _export(rows, csv_path, xlsx_path)
     if json_out:
@@ -202,13 +213,13 @@ def kpi(
     xlsx_path: XlsxOpt = None,
 ) -> None:
     """Service KPIs from the ledger (definitions: docs/kpi.md), refreshed from the cases that changed."""
+    _writable(csv_path, xlsx_path)
     from gateway.ops import kpi as kpis
 
     if by is not None and by not in ("item", "department", "office", "channel", "month"):
         raise ConfigError(f"--by {by!r}: expected item, department, office, channel or month")
     if compare_with is not None and (period is None or compare_with not in ("previous", "year")):
         raise ConfigError("--compare previous|year needs --period (a month such as 2026-11 or a year such as 2026)")
-    _check_xlsx(xlsx_path)
     try:
         kpis.period_range(period)
     except ValueError as exc:

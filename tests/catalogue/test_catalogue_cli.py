@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from catalogue_testlib import CatalogueWorld, records_in_use
+from openpyxl import load_workbook
 
 
 def _run(world: CatalogueWorld, *args: str) -> subprocess.CompletedProcess[str]:
@@ -35,6 +36,14 @@ def test_harvest_audit_and_kpi_from_the_command_line(catalogue_world: CatalogueW
     with exported.open(encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == len(planted) and {"kind", "element", "item_code", "message", "status"} <= set(rows[0])
+    sheet_path = tmp_path / "findings.xlsx"
+    again = _run(catalogue_world, "catalogue", "findings", "--status", "all", "--xlsx", str(sheet_path))
+    assert again.returncode == 0, again.stderr
+    sheet = load_workbook(sheet_path).active
+    header = [c.value for c in sheet[1]]
+    assert sheet.max_row == len(planted) + 1 and {"kind", "element", "message"} <= set(header)
+    messages = {r["message"] for r in rows}
+    assert {row[header.index("message")] for row in sheet.iter_rows(min_row=2, values_only=True)} == messages
 
     table = _run(catalogue_world, "catalogue", "audit", "--kind", "unclaimed", "--limit", "2")
     assert table.returncode == 0, table.stderr
@@ -60,7 +69,7 @@ def test_operator_mistakes_are_one_line_and_exit_1(catalogue_world: CatalogueWor
         (("kpi", "--period", "2026-13"), "neither a year"),
         (("kpi", "--compare", "previous"), "needs --period"),
         (("catalogue", "harvest", "nowhere"), "unknown catalogue 'nowhere'"),
-        (("catalogue", "audit", "--xlsx", "/tmp/x.xlsx"), "openpyxl"),
+        (("catalogue", "audit", "--xlsx", "/nonexistent-folder/x.xlsx"), "cannot write /nonexistent-folder/x.xlsx"),
     ]:
         result = _run(catalogue_world, *args)
         assert result.returncode == 1, (args, result.stdout, result.stderr)
