@@ -158,6 +158,29 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
         body = json.dumps(console_overview(runtime), ensure_ascii=False, default=_json_default)
         return Response(body, media_type="application/json")
 
+    @app.get("/console/api/kpi")
+    def kpi_json(request: Request, by: str | None = None, period: str | None = None,
+                 compare: str | None = None) -> Response:
+        """The KPIs as ``tongban kpi --json`` gives them (from the stored facts; the nightly DAG refreshes them):
+        ``by`` item|department|office|channel|month, ``period`` 2026-11 or 2026, ``compare`` previous|year."""
+        if current(request) is None:
+            raise HTTPException(401, "log in at /console/login")
+        from gateway.ops import kpi as kpis
+
+        if by is not None and by not in kpis.DIMENSIONS:
+            raise HTTPException(400, f"by={by!r}: expected one of {', '.join(kpis.DIMENSIONS)}")
+        try:
+            kpis.period_range(period)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        if compare is not None:
+            if period is None or compare not in ("previous", "year"):
+                raise HTTPException(400, "compare=previous|year needs period=YYYY-MM or YYYY")
+            body: Any = kpis.compare(runtime.engine, period, against=compare, by=by)  # type: ignore[arg-type]
+        else:
+            body = {"rows": [r.as_dict() for r in kpis.compute(runtime.engine, by=by, period=period)]}  # type: ignore[arg-type]
+        return Response(json.dumps(body, ensure_ascii=False, default=_json_default), media_type="application/json")
+
     @app.get("/console/dead-letters", response_class=HTMLResponse)
     def dead_letters(request: Request, system: str | None = None, replayed: int | None = None,
                      left: int | None = None) -> Response:

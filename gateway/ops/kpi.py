@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import orjson
 from sqlalchemy import Engine
@@ -28,6 +28,7 @@ __all__ = ["DEFINITIONS", "KpiDefinition", "KpiRow", "RefreshReport", "case_fact
            "item_kpis", "kpi_summary", "period_range", "previous_period", "refresh_facts"]
 
 Dimension = Literal["item", "department", "office", "channel", "month"]
+DIMENSIONS: tuple[str, ...] = get_args(Dimension)
 ONLINE_CHANNELS = frozenset({"2", "online", "mobile", "网上", "移动端", "app"})
 """Channel values that count as handled online: the national code 2 (网上) and the mobile channel."""
 _DEAD_RESULTS = frozenset({"voided", "deleted"})
