@@ -23,14 +23,22 @@ from .catalogue import DEFAULT_TOKEN as DEFAULT_CATALOGUE_TOKEN
 from .catalogue import CatalogueApp
 from .civil import DEFAULT_API_KEY, CivilApp
 from .estate import DEFAULT_APP_ID, DEFAULT_SECRET, EstateApp
+from .evaluator import DEFAULT_API_KEY as DEFAULT_EVALUATOR_API_KEY
+from .evaluator import EvaluatorApp
 from .faults import Faults, parse_faults
 from .hall import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, HallApp
 from .harness import Listener
+from .hotline import DEFAULT_APPID as DEFAULT_HOTLINE_APPID
+from .hotline import DEFAULT_SECRET as DEFAULT_HOTLINE_SECRET
+from .hotline import HotlineApp
 from .licences import DEFAULT_API_KEY as DEFAULT_LICENCES_API_KEY
 from .licences import LicenceApp
 from .market import DEFAULT_PASSWORD as DEFAULT_MARKET_PASSWORD
 from .market import DEFAULT_USERNAME as DEFAULT_MARKET_USERNAME
 from .market import MarketApp
+from .provincial_pj import DEFAULT_APP_ID as DEFAULT_PJ_APP_ID
+from .provincial_pj import DEFAULT_APP_KEY as DEFAULT_PJ_APP_KEY
+from .provincial_pj import ProvincialPjApp
 from .social import DEFAULT_APP_KEY as DEFAULT_SOCIAL_APP_KEY
 from .social import DEFAULT_SECRET as DEFAULT_SOCIAL_SECRET
 from .social import SocialApp
@@ -40,12 +48,13 @@ from .welfare import WelfareApp
 
 __all__ = ["start_all", "SandboxHandle", "SystemServer", "main", "SYSTEMS", "MAX_RECORDS"]
 
-SYSTEMS = ("civil", "estate", "hall", "market", "licences", "social", "welfare", "catalogue")
+SYSTEMS = ("civil", "estate", "hall", "market", "licences", "social", "welfare", "catalogue", "evaluator",
+           "provincial_pj", "hotline")
 MAX_RECORDS = 5_000_000
 DEFAULT_PORTS = {"civil": 8101, "estate": 8102, "hall": 8103, "market": 8104, "licences": 8105, "social": 8106,
-                 "welfare": 8107, "catalogue": 8108}
+                 "welfare": 8107, "catalogue": 8108, "evaluator": 8109, "provincial_pj": 8110, "hotline": 8111}
 DEFAULT_RECORDS = {"civil": 1000, "estate": 1000, "hall": 0, "market": 1000, "licences": 24, "social": 1000,
-                   "welfare": 1000, "catalogue": 3000}
+                   "welfare": 1000, "catalogue": 3000, "evaluator": 1000, "provincial_pj": 0, "hotline": 300}
 
 
 @dataclass
@@ -168,6 +177,15 @@ def start_all(
         elif name == "catalogue":
             app = CatalogueApp(seed, counts["catalogue"], catalogue_token)
             credentials[name] = {"token": catalogue_token}
+        elif name == "evaluator":
+            app = EvaluatorApp(seed, counts["evaluator"], DEFAULT_EVALUATOR_API_KEY)
+            credentials[name] = {"api_key": DEFAULT_EVALUATOR_API_KEY}
+        elif name == "provincial_pj":
+            app = ProvincialPjApp(seed, 0, DEFAULT_PJ_APP_ID, DEFAULT_PJ_APP_KEY)
+            credentials[name] = {"app_id": DEFAULT_PJ_APP_ID, "app_key": DEFAULT_PJ_APP_KEY}
+        elif name == "hotline":
+            app = HotlineApp(seed, counts["hotline"], DEFAULT_HOTLINE_APPID, DEFAULT_HOTLINE_SECRET)
+            credentials[name] = {"appid": DEFAULT_HOTLINE_APPID, "secret": DEFAULT_HOTLINE_SECRET}
         else:
             raise ValueError(f"unknown system {name!r}; expected one of {SYSTEMS}")
         _check_capacity(app, app.clock.scale)

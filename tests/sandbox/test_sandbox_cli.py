@@ -18,6 +18,7 @@ def test_serve_until_sigterm() -> None:
     cmd = [sys.executable, "-m", "sandbox", "serve", "--seed", "3", "--civil-records", "20", "--estate-records", "20",
            "--port-civil", "0", "--port-estate", "0", "--port-hall", "0", "--port-market", "0", "--port-licences", "0",
            "--port-social", "0", "--port-welfare", "0", "--port-catalogue", "0",
+           "--port-evaluator", "0", "--port-provincial_pj", "0", "--port-hotline", "0",
            "--market-records", "5", "--licences-records", "3"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
