@@ -1,0 +1,181 @@
+"""HTTP clients of the three foreign systems, each speaking that system's protocol and nothing more.
+
+What a failure means is said by the error type, as everywhere in Tongban: :class:`RetriableSyncError` (HTTP
+429/5xx, a timeout, a busy SOAP server: try again later), :class:`AuthenticationError` (fix the secret),
+:class:`WriteRejectedError` (the system refused this item for good: dead-letter it, naming the field it named).
+"""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import Any
+from xml.sax.saxutils import escape
+
+import httpx
+import orjson
+
+from gateway.contract.errors import (
+    AuthenticationError,
+    FatalSyncError,
+    RetriableSyncError,
+    WriteRejectedError,
+)
+
+from .settings import Endpoint
+
+__all__ = ["EvaluatorClient", "HotlineClient", "ProvincialClient"]
+
+_SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+PJ_NS = "http://hcp.sd.gov.cn/pj"
+PJ_PATH = "/hcp/services/PjService"
+_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+def _send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    try:
+        response = client.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise RetriableSyncError(f"{url}: timed out ({exc})") from None
+    except httpx.TransportError as exc:
+        raise RetriableSyncError(f"{url}: {type(exc).__name__}: {exc}") from None
+    if response.status_code == 429 or response.status_code >= 502:
+        after = response.headers.get("Retry-After")
+        raise RetriableSyncError(f"{url}: HTTP {response.status_code}",
+                                 retry_after=float(after) if after and after.isdigit() else None)
+    return response
+
+
+class EvaluatorClient:
+    """The district's 好差评 collection point: ``X-Api-Key``, offset pages of ratings by ``updateTime`` (ms)."""
+
+    PATH = "/pj/api/v1/ratings"
+
+    def __init__(self, endpoint: Endpoint, *, page_size: int = 200) -> None:
+        self.url = endpoint.url + self.PATH
+        self.page_size = page_size
+        self._client = httpx.Client(timeout=_TIMEOUT, headers={"X-Api-Key": endpoint.secret("api_key")})
+
+    def pages(self, since_ms: int | None) -> Iterator[list[Any]]:
+        """Pages of raw ratings changed at or after ``since_ms``, in (updateTime, ratingId) order."""
+        offset = 0
+        while True:
+            params: dict[str, Any] = {"offset": offset, "limit": self.page_size}
+            if since_ms is not None:
+                params["updatedFrom"] = since_ms
+            response = _send(self._client, "GET", self.url, params=params)
+            if response.status_code == 401:
+                raise AuthenticationError(f"evaluator refused the API key: {response.text[:200]}")
+            try:
+                body = response.json()
+            except ValueError:
+                raise FatalSyncError(f"evaluator: HTTP {response.status_code}, not JSON: {response.text[:200]}") from None
+            if response.status_code != 200 or not isinstance(body, dict) or body.get("ok") is not True:
+                raise FatalSyncError(f"evaluator: HTTP {response.status_code}: {str(body)[:300]}")
+            items = body.get("items") or []
+            yield items
+            if len(items) < self.page_size:
+                return
+            offset += len(items)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class ProvincialClient:
+    """The provincial 好差评 system: SOAP 1.1, an ``auth`` header, answers with ``fhdm``.
+
+    ``fhdm`` 0000 (accepted) and 1001 (already received: the first answer stands) both mean delivered, which is
+    what makes a resend after a crash harmless; 2001 names a field and is a refusal for good.
+    """
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.url = endpoint.url + PJ_PATH
+        self._auth = (endpoint.secret("app_id"), endpoint.secret("app_key"))
+        self._client = httpx.Client(timeout=_TIMEOUT)
+
+    def envelope(self, op: str, fields: dict[str, str]) -> bytes:
+        inner = "".join(f"<pj:{k}>{escape(v)}</pj:{k}>" for k, v in fields.items())
+        app_id, app_key = (escape(x, {'"': "&quot;"}) for x in self._auth)
+        return (f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{_SOAP11}" '
+                f'xmlns:pj="{PJ_NS}"><soapenv:Header><pj:auth appId="{app_id}" appKey="{app_key}"/>'
+                f"</soapenv:Header><soapenv:Body><pj:{op}>{inner}</pj:{op}></soapenv:Body>"
+                f"</soapenv:Envelope>").encode("utf-8")
+
+    def call(self, op: str, fields: dict[str, str]) -> dict[str, str]:
+        """Call ``op``; returns the answer's fields when ``fhdm`` is 0000 or 1001."""
+        response = _send(self._client, "POST", self.url, content=self.envelope(op, fields),
+                         headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{op}"'})
+        try:
+            root = ET.fromstring(response.content)
+        except ET.ParseError:
+            if response.status_code >= 500:
+                raise RetriableSyncError(f"provincial_pj: HTTP {response.status_code}, not XML") from None
+            raise FatalSyncError(f"provincial_pj: HTTP {response.status_code}, not XML: {response.text[:200]}") from None
+        body = root.find(f"{{{_SOAP11}}}Body")
+        answer = body[0] if body is not None and len(body) else None
+        if answer is None:
+            raise FatalSyncError(f"provincial_pj: {op}: an answer without a body")
+        if answer.tag == f"{{{_SOAP11}}}Fault":
+            code = (answer.findtext("faultcode") or "").split(":")[-1]
+            message = answer.findtext("faultstring") or ""
+            if code.startswith("Client.Auth"):
+                raise AuthenticationError(f"provincial_pj refused the credentials: {message}")
+            if code.startswith("Server"):
+                raise RetriableSyncError(f"provincial_pj: {op}: {code}: {message}")
+            raise FatalSyncError(f"provincial_pj: {op}: {code}: {message}")
+        fields_out = {child.tag.split("}")[-1]: (child.text or "") for child in answer}
+        if fields_out.get("fhdm") in ("0000", "1001"):
+            return fields_out
+        raise WriteRejectedError(f"provincial_pj refused {op} {fields.get('pjbh')}: "
+                                 f"{fields_out.get('fhdm')} {fields_out.get('fhxx')}")
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class HotlineClient:
+    """The 12345 platform: signed POSTs, answers ``{"code": "0", "data": …}`` with HTTP 200 even for refusals."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.base = endpoint.url
+        self.appid, self._secret = endpoint.secret("appid"), endpoint.secret("secret")
+        self._client = httpx.Client(timeout=_TIMEOUT)
+
+    def call(self, path: str, data: dict[str, Any]) -> Any:
+        import hashlib
+
+        body = orjson.dumps(data)
+        stamp = str(int(time.time() * 1000))
+        sign = hashlib.md5(self.appid.encode() + stamp.encode() + self._secret.encode() + body).hexdigest()
+        response = _send(self._client, "POST", self.base + path, content=body,
+                         headers={"Content-Type": "application/json; charset=utf-8", "X-Appid": self.appid,
+                                  "X-Timestamp": stamp, "X-Sign": sign})
+        try:
+            answer = response.json()
+        except ValueError:
+            raise FatalSyncError(f"hotline: HTTP {response.status_code}, not JSON: {response.text[:200]}") from None
+        code = str(answer.get("code")) if isinstance(answer, dict) else None
+        if code == "0":
+            return answer.get("data")
+        message = answer.get("msg") if isinstance(answer, dict) else answer
+        if code == "E001":
+            raise AuthenticationError(f"hotline refused the signature: {message}")
+        if code in ("E002", "E003"):
+            raise WriteRejectedError(f"hotline refused {path} {data.get('gdbh')}: {code} {message}")
+        raise FatalSyncError(f"hotline: {path}: HTTP {response.status_code} code {code}: {message}")
+
+    def orders(self, since: str | None, *, page_size: int = 100) -> Iterator[list[Any]]:
+        """Pages of raw work orders changed at or after ``since`` (``yyyy-MM-dd HH:mm:ss``)."""
+        page = 1
+        while True:
+            data = self.call("/gd/api/query", {"gxsjStart": since or "", "pageNo": page, "pageSize": page_size})
+            rows = (data or {}).get("list") or []
+            yield rows
+            if len(rows) < page_size:
+                return
+            page += 1
+
+    def close(self) -> None:
+        self._client.close()

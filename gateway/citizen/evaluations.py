@@ -1,0 +1,393 @@
+"""好差评: ratings from every channel into the ledger, linked to their cases, forwarded to the provincial system
+once; a bad review opens a callback due the same working day and, once called back, a rectification with a
+time limit; appeals against a mistaken bad review go up level by level (the city, then the province).
+
+    report = sync_evaluations(engine, settings)          # read the collection point, queue what goes up
+    deliver(engine, "provincial_pj", ProvincialClient(settings.provincial_pj))
+    record_callback(engine, "R0000012", "已电话回访，群众表示理解")
+    file_appeal(engine, "R0000012", "评价人误选")          # to the city; rejected there → to the province
+    evaluation_summary(engine)                            # for the ops console
+
+Times are injectable (``now=``) so that a test can put a rating at 17:59 on a Friday before a holiday.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine
+
+from gateway.contract.errors import FieldIssue, RecordRejected, TongbanError
+from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
+from gateway.store import citizen as store
+from gateway.store import ledger
+from gateway.store.lease import Lease
+
+from .clients import EvaluatorClient, ProvincialClient
+from .conventions import APPEAL_LEVELS, DECISIONS, from_evaluator, provincial_time, to_provincial
+from .models import Evaluation
+from .outbox import queue_item
+from .settings import CitizenSettings, Policy
+
+__all__ = ["CitizenError", "EvaluationReport", "callback_due", "evaluation_summary", "file_appeal",
+           "finish_rectification", "poll_appeals", "record_callback", "sync_evaluations"]
+
+SOURCE = "evaluator"
+STREAM = "ratings"
+LOOKBACK = timedelta(minutes=10)
+COVERAGE_TARGET = 0.7
+"""At least 70% of cases should be evaluated (seed 000)."""
+
+
+class CitizenError(TongbanError):
+    """An operation the rules refuse (a callback for a good review, a second redo …): names record, field, rule."""
+
+    def __init__(self, record: str, field: str, rule: str, message: str) -> None:
+        self.issue = FieldIssue(record, field, rule, message)
+        super().__init__(str(self.issue))
+
+
+@dataclass
+class EvaluationReport:
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    bad: int = 0
+    linked: int = 0
+    rejections: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"read": self.read, "inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
+                "rejected": self.rejected, "bad": self.bad, "linked": self.linked,
+                "rejections": self.rejections[:20]}
+
+
+def _closing(day: date, closing: time) -> datetime:
+    return datetime.combine(day, closing, BEIJING)
+
+
+def callback_due(rated_at: datetime, calendar: WorkCalendar, closing: time = time(18, 0)) -> datetime:
+    """The end of the working day the bad review arrived on ("差评件当天进行回访"); a review that arrives after
+    closing time or on a day off is due at the close of the next working day."""
+    local = rated_at.astimezone(BEIJING)
+    day = local.date()
+    if not calendar.is_working_day(day) or local.time() > closing:
+        day = calendar.add_days(day, 1)
+    return _closing(day, closing)
+
+
+def _hash(ev: Evaluation) -> str:
+    return hashlib.sha256(orjson.dumps(ev.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _case_facts(doc_text: str | None) -> tuple[datetime | None, str | None, str | None]:
+    """(finished_at, office code, dept code) of a case document, read defensively: the office and channel
+    fields are new (the one-window issue) and may be absent or spelled otherwise."""
+    if not doc_text:
+        return None, None, None
+    try:
+        doc = orjson.loads(doc_text)
+    except orjson.JSONDecodeError:
+        return None, None, None
+    finished: datetime | None = None
+    if isinstance(doc.get("finished_at"), str):
+        try:
+            finished = datetime.fromisoformat(doc["finished_at"])
+            finished = finished if finished.tzinfo else finished.replace(tzinfo=BEIJING)
+        except ValueError:
+            finished = None
+    office = doc.get("office")
+    code = office.get("code") if isinstance(office, dict) else (office if isinstance(office, str) else None)
+    dept = doc.get("dept_code") if isinstance(doc.get("dept_code"), str) else None
+    return finished, code, dept
+
+
+def _row(ev: Evaluation, doc: str | None, now: datetime) -> dict[str, Any]:
+    finished, office, dept = _case_facts(doc)
+    return {"rating_id": ev.rating_id, "case_no": ev.case_no, "level": int(ev.level), "bad": ev.bad,
+            "channel": ev.channel, "device": ev.device, "window_no": ev.window, "staff": ev.staff,
+            "dept_code": ev.dept_code or dept, "division": ev.division, "office_code": office,
+            "rated_at": ev.rated_at, "month": ev.rated_at.astimezone(BEIJING).strftime("%Y-%m"),
+            "case_finished_at": finished, "comment": ev.comment, "revoked": ev.revoked,
+            "content_hash": _hash(ev), "updated_at": now}
+
+
+def sync_evaluations(engine: Engine, settings: CitizenSettings, *, client: EvaluatorClient | None = None,
+                     calendar: WorkCalendar | None = None, now: datetime | None = None) -> EvaluationReport:
+    """Read the ratings changed since the watermark; each page is one transaction (rows, callbacks, outbox,
+    dead letters, watermark). A rating that cannot be used goes to the dead-letter store naming its field."""
+    calendar = calendar or WorkCalendar.load()
+    report = EvaluationReport()
+    own = client is None
+    source = client or EvaluatorClient(settings.evaluator)
+    try:
+        with Lease(engine, f"citizen:{SOURCE}") as lease:
+            with engine.connect() as conn:
+                mark = ledger.get_watermark(conn, f"citizen:{SOURCE}", STREAM)
+            since = None if mark is None else int((mark - LOOKBACK).timestamp() * 1000)
+            for page in source.pages(since):
+                stamp = now or datetime.now(timezone.utc)
+                with engine.begin() as conn:
+                    high = _ingest(conn, page, settings.policy, calendar, stamp, report)
+                    if high is not None and (mark is None or high > mark):
+                        ledger.set_watermark(conn, f"citizen:{SOURCE}", STREAM, high)
+                        mark = high
+                    lease.renew(conn)
+    finally:
+        if own:
+            source.close()
+    return report
+
+
+def _ingest(conn: Any, page: list[Any], policy: Policy, calendar: WorkCalendar, now: datetime,
+            report: EvaluationReport) -> datetime | None:
+    good: list[Evaluation] = []
+    dead: list[dict[str, Any]] = []
+    high: datetime | None = None
+    for raw in page:
+        report.read += 1
+        stamp = raw.get("updateTime") if isinstance(raw, dict) else None
+        if isinstance(stamp, int) and not isinstance(stamp, bool):
+            moment = datetime.fromtimestamp(stamp / 1000, timezone.utc)
+            high = moment if high is None or moment > high else high
+        try:
+            good.append(from_evaluator(raw))
+        except RecordRejected as exc:
+            report.rejected += 1
+            report.rejections.append(str(exc))
+            rid = raw.get("ratingId") if isinstance(raw, dict) else None
+            dead.append({"kind": "record", "system": SOURCE, "stream": STREAM, "source_id": str(rid)[:128],
+                         "case_no": None, "cursor": None, "raw": orjson.dumps(raw).decode(), "reason": str(exc),
+                         "issues": orjson.dumps([{"record": i.record, "field": i.field, "rule": i.rule,
+                                                  "message": i.message} for i in exc.issues]).decode(),
+                         "mapping_version": None, "status": "open", "attempts": 1, "created_at": now,
+                         "updated_at": now})
+    ledger.add_dead_letters(conn, dead)
+    hashes = store.evaluation_hashes(conn, [e.rating_id for e in good])
+    docs = store.case_documents(conn, [e.case_no for e in good])
+    inserts, updates, outbox, callbacks = [], [], [], []
+    for ev in good:
+        row = _row(ev, docs.get(ev.case_no), now)
+        report.linked += ev.case_no in docs
+        old = hashes.get(ev.rating_id)
+        if old == row["content_hash"]:
+            report.unchanged += 1
+            continue
+        if old is None:
+            inserts.append(row)
+            report.inserted += 1
+            outbox.append(queue_item("provincial_pj", f"rating:{ev.rating_id}", "sbPj", to_provincial(ev), now=now))
+            if ev.bad and not ev.revoked:
+                report.bad += 1
+                callbacks.append({"rating_id": ev.rating_id,
+                                  "due_at": callback_due(ev.rated_at, calendar, policy.callback_closing),
+                                  "created_at": now})
+        else:
+            updates.append(row)
+            report.updated += 1
+    store.insert_evaluations(conn, inserts)
+    store.update_evaluations(conn, updates)
+    store.insert_callbacks(conn, callbacks)
+    store.enqueue(conn, outbox)
+    return high
+
+
+# -- callbacks and rectifications --------------------------------------------------------------------------
+
+
+def record_callback(engine: Engine, rating_id: str, result: str, *, at: datetime | None = None,
+                    calendar: WorkCalendar | None = None, policy: Policy | None = None) -> dict[str, Any]:
+    """The callback of a bad review is done: opens the rectification (due in ``rectification_days`` working
+    days) and queues the callback result for the provincial system."""
+    at = at or datetime.now(timezone.utc)
+    calendar, policy = calendar or WorkCalendar.load(), policy or Policy()
+    if not result.strip():
+        raise CitizenError(f"evaluation:{rating_id}", "callback.result", "required", "a callback needs its result")
+    rect_due = _closing(calendar.add_days(at.astimezone(BEIJING).date(), policy.rectification_days),
+                        policy.callback_closing)
+    with engine.begin() as conn:
+        ev = store.evaluation(conn, rating_id)
+        if ev is None:
+            raise CitizenError(f"evaluation:{rating_id}", "rating_id", "unknown", "no such rating")
+        rows = [r for r in store.callback_rows(conn) if r["rating_id"] == rating_id]
+        if not rows:
+            raise CitizenError(f"evaluation:{rating_id}", "level", "callback.bad_only",
+                               f"only a bad review (不满意/非常不满意) is called back; this one is level {ev['level']}")
+        if rows[0]["done_at"] is not None:
+            raise CitizenError(f"evaluation:{rating_id}", "callback", "callback.once",
+                               f"called back already at {rows[0]['done_at']:%Y-%m-%d %H:%M}")
+        store.set_callback(conn, rating_id, done_at=at, result=result, rect_due_at=rect_due)
+        store.enqueue(conn, [queue_item("provincial_pj", f"callback:{rating_id}:1", "sbHf",
+                                        {"pjbh": rating_id, "lx": "1", "wcsj": provincial_time(at), "jg": result},
+                                        now=at)])
+    return {"rating_id": rating_id, "done_at": at, "on_time": at <= rows[0]["due_at"], "rect_due_at": rect_due}
+
+
+def finish_rectification(engine: Engine, rating_id: str, note: str, *, at: datetime | None = None) -> dict[str, Any]:
+    """The rectification is done: queued for the provincial system; on time if by its due time (限时办结)."""
+    at = at or datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        rows = [r for r in store.callback_rows(conn) if r["rating_id"] == rating_id]
+        if not rows or rows[0]["rect_due_at"] is None:
+            raise CitizenError(f"evaluation:{rating_id}", "rectification", "rectification.after_callback",
+                               "no rectification is open: record the callback first")
+        if rows[0]["rect_done_at"] is not None:
+            raise CitizenError(f"evaluation:{rating_id}", "rectification", "rectification.once",
+                               "the rectification is finished already")
+        store.set_callback(conn, rating_id, rect_done_at=at, rect_note=note)
+        store.enqueue(conn, [queue_item("provincial_pj", f"callback:{rating_id}:2", "sbHf",
+                                        {"pjbh": rating_id, "lx": "2", "wcsj": provincial_time(at), "jg": note},
+                                        now=at)])
+    return {"rating_id": rating_id, "rect_done_at": at, "on_time": at <= rows[0]["rect_due_at"]}
+
+
+# -- appeals -------------------------------------------------------------------------------------------------
+
+_NEXT = {"city": "province"}
+
+
+def _queue_appeal(conn: Any, rating_id: str, level: str, reason: str, at: datetime) -> None:
+    store.insert_appeal(conn, {"rating_id": rating_id, "level": level, "status": "pending", "reason": reason,
+                               "filed_at": at})
+    store.enqueue(conn, [queue_item("provincial_pj", f"appeal:{rating_id}:{APPEAL_LEVELS[level]}", "tjSs",
+                                    {"pjbh": rating_id, "sscj": APPEAL_LEVELS[level], "ssly": reason,
+                                     "tjsj": provincial_time(at)}, now=at)])
+
+
+def file_appeal(engine: Engine, rating_id: str, reason: str, *, at: datetime | None = None) -> dict[str, Any]:
+    """Appeal a bad review the district thinks mistaken: to the city first."""
+    at = at or datetime.now(timezone.utc)
+    record = f"evaluation:{rating_id}"
+    if not reason.strip():
+        raise CitizenError(record, "appeal.reason", "required", "an appeal needs its reason")
+    with engine.begin() as conn:
+        ev = store.evaluation(conn, rating_id)
+        if ev is None:
+            raise CitizenError(record, "rating_id", "unknown", "no such rating")
+        if not ev["bad"]:
+            raise CitizenError(record, "level", "appeal.bad_only", "only a bad review can be appealed")
+        if store.appeal_rows(conn, rating_id):
+            raise CitizenError(record, "appeal", "appeal.once", "this rating is appealed already")
+        _queue_appeal(conn, rating_id, "city", reason, at)
+        store.set_appeal(conn, rating_id, "city", status="pending", decided_at=None, opinion=None,
+                         evaluation_appeal="pending")
+    return {"rating_id": rating_id, "level": "city", "status": "pending"}
+
+
+def poll_appeals(engine: Engine, client: ProvincialClient, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Ask the provincial system about every pending appeal it has received; a city's rejection goes up to the
+    province, the province's is final, an appeal upheld takes the review out of the 差评 figures."""
+    now = now or datetime.now(timezone.utc)
+    changes: list[dict[str, Any]] = []
+    with engine.connect() as conn:
+        pending = store.appeals_pending(conn)
+    for appeal in pending:
+        answer = client.call("cxSs", {"pjbh": appeal["rating_id"], "sscj": APPEAL_LEVELS[appeal["level"]]}) \
+            if _delivered(engine, appeal) else None
+        decision = DECISIONS.get((answer or {}).get("zt", "0"), "pending")
+        if decision == "pending":
+            continue
+        with engine.begin() as conn:
+            up = _NEXT.get(appeal["level"]) if decision == "rejected" else None
+            final = "upheld" if decision == "upheld" else ("rejected" if up is None else "pending")
+            store.set_appeal(conn, appeal["rating_id"], appeal["level"], status=decision, decided_at=now,
+                             opinion=(answer or {}).get("shyj"), evaluation_appeal=final)
+            if up is not None:
+                _queue_appeal(conn, appeal["rating_id"], up, appeal["reason"], now)
+        changes.append({"rating_id": appeal["rating_id"], "level": appeal["level"], "decision": decision,
+                        "next": up})
+    return changes
+
+
+def _delivered(engine: Engine, appeal: Any) -> bool:
+    """Has the provincial system received this appeal? (Asking about one it has not would be refused.)"""
+    key = f"appeal:{appeal['rating_id']}:{APPEAL_LEVELS[appeal['level']]}"
+    with engine.connect() as conn:
+        return store.outbox_status(conn, "provincial_pj", key) == "delivered"
+
+
+# -- the summary ----------------------------------------------------------------------------------------------
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def evaluation_summary(engine: Engine, *, now: datetime | None = None) -> dict[str, Any]:
+    """The 好差评 figures for the ops console and ``tongban evaluations summary --json``.
+
+    Returns::
+
+        {"evaluations": int,              # ratings held (revoked ones excluded)
+         "cases": int,                    # live cases with a finish time (the cases that can be rated)
+         "evaluated_cases": int,          # distinct cases with at least one rating
+         "coverage": float | None,        # evaluated_cases / cases ("≥ 70% of cases evaluated")
+         "coverage_target": 0.7, "coverage_ok": bool | None,
+         "by_level": {"非常满意": int, "满意": int, "基本满意": int, "不满意": int, "非常不满意": int},
+         "good_ratio": float | None,      # 好评率: levels 基本满意 and better / ratings
+         "bad": int,                      # 差评 not set aside by an upheld appeal
+         "reply_ratio": float | None,     # 差评回复率: bad reviews called back / bad reviews
+         "callback_on_time_ratio": float | None,   # called back by the close of the same working day / called back
+         "rectification_on_time_ratio": float | None,  # 限时办结率: rectified by the due time / rectifications due
+                                                       # or done
+         "callbacks_open": int, "callbacks_overdue": int, "rectifications_overdue": int,
+         "appeals": {"pending": int, "upheld": int, "rejected": int},
+         "forwarded": {"delivered": int, "pending": int, "dead": int},   # ratings to the provincial system
+         "flagged": int,                  # ratings flagged by the misuse rules
+         "by_channel": {"device": int, ...},
+         "by_month": [{"month": "2026-09", "evaluations": int, "good_ratio": float | None, "bad": int,
+                       "reply_ratio": float | None}],
+         "by_unit": [{"dept_code": str | None, "evaluations": int, "good_ratio": float | None, "bad": int,
+                      "reply_ratio": float | None}]}
+    """
+    now = now or datetime.now(timezone.utc)
+    with engine.connect() as conn:
+        rows = store.evaluation_rows(conn)
+        callbacks = store.callback_rows(conn)
+        cases = store.finished_case_count(conn)
+        outbox = store.outbox_counts(conn)
+    labels = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+    by_level = {labels[k]: sum(1 for r in rows if r["level"] == k) for k in (5, 4, 3, 2, 1)}
+    live_bad = [c for c in callbacks if c["appeal"] != "upheld"]
+    done = [c for c in live_bad if c["done_at"] is not None]
+    rect_counted = [c for c in live_bad if c["rect_due_at"] is not None
+                    and (c["rect_done_at"] is not None or c["rect_due_at"] < now)]
+    evaluated = len({r["case_no"] for r in rows})
+    state = {r["rating_id"]: r["appeal"] for r in rows if r["appeal"]}
+
+    def group(key: str) -> list[dict[str, Any]]:
+        out = []
+        for value in sorted({r[key] for r in rows}, key=lambda v: (v is None, v or "")):
+            mine = [r for r in rows if r[key] == value]
+            bad = [c for c in live_bad if c[key] == value]
+            out.append({key: value, "evaluations": len(mine),
+                        "good_ratio": _ratio(sum(1 for r in mine if r["level"] >= 3), len(mine)),
+                        "bad": len(bad), "reply_ratio": _ratio(sum(1 for c in bad if c["done_at"]), len(bad))})
+        return out
+
+    coverage = _ratio(evaluated, cases)
+    return {
+        "evaluations": len(rows), "cases": cases, "evaluated_cases": evaluated, "coverage": coverage,
+        "coverage_target": COVERAGE_TARGET, "coverage_ok": None if coverage is None else coverage >= COVERAGE_TARGET,
+        "by_level": by_level, "good_ratio": _ratio(sum(1 for r in rows if r["level"] >= 3), len(rows)),
+        "bad": len(live_bad), "reply_ratio": _ratio(len(done), len(live_bad)),
+        "callback_on_time_ratio": _ratio(sum(1 for c in done if c["done_at"] <= c["due_at"]), len(done)),
+        "rectification_on_time_ratio": _ratio(sum(1 for c in rect_counted if c["rect_done_at"] is not None
+                                                  and c["rect_done_at"] <= c["rect_due_at"]), len(rect_counted)),
+        "callbacks_open": len(live_bad) - len(done),
+        "callbacks_overdue": sum(1 for c in live_bad if c["done_at"] is None and c["due_at"] < now),
+        "rectifications_overdue": sum(1 for c in live_bad if c["rect_due_at"] is not None
+                                      and c["rect_done_at"] is None and c["rect_due_at"] < now),
+        "appeals": {s: sum(1 for v in state.values() if v == s) for s in ("pending", "upheld", "rejected")},
+        "forwarded": {s: outbox.get(("provincial_pj", "sbPj", s), 0) for s in ("delivered", "pending", "dead")},
+        "flagged": sum(1 for r in rows if r["flags"]),
+        "by_channel": {ch: sum(1 for r in rows if r["channel"] == ch) for ch in ("pc", "app", "qrcode", "device", "sms")},
+        "by_month": group("month"),
+        "by_unit": group("dept_code"),
+    }

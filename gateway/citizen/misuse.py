@@ -1,0 +1,110 @@
+"""Evaluator misuse: staff pressing the window's evaluator device themselves (a known abuse of 好差评).
+
+Two rules over the ratings given on window devices, both configurable (:class:`~.settings.MisuseRules`):
+
+- ``quick``: on one device and day, at least ``min_quick`` ratings each given within ``quick_seconds`` of its
+  case closing — a citizen needs longer than that to pick up the pen;
+- ``burst``: ``burst_count`` ratings or more from one device within ``burst_seconds`` — one window serves
+  one citizen at a time.
+
+Flagged ratings are kept and counted like any other (a flag is not a verdict): they carry the rules they broke
+(``flags``), and each (device, day) with flags opens an ``evaluation_misuse`` alert for a person to look at.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine
+
+from gateway.store import alerts as alert_store
+from gateway.store import citizen as store
+from gateway.store import ledger
+
+from .settings import MisuseRules
+
+__all__ = ["MisuseReport", "detect_misuse"]
+
+ALERT_KIND = "evaluation_misuse"
+BEIJING = timezone(timedelta(hours=8))
+
+
+@dataclass
+class MisuseReport:
+    examined: int = 0
+    groups: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def flagged(self) -> set[str]:
+        return {rid for g in self.groups for rid in g["ratings"]}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"examined": self.examined, "flagged": len(self.flagged), "groups": self.groups}
+
+
+def _bursts(rows: list[Any], rules: MisuseRules) -> set[str]:
+    out: set[str] = set()
+    window = timedelta(seconds=rules.burst_seconds)
+    start = 0
+    for end in range(len(rows)):
+        while rows[end]["rated_at"] - rows[start]["rated_at"] > window:
+            start += 1
+        if end - start + 1 >= rules.burst_count:
+            out.update(r["rating_id"] for r in rows[start:end + 1])
+    return out
+
+
+def detect_misuse(engine: Engine, rules: MisuseRules, *, since: datetime | None = None) -> MisuseReport:
+    """Examine the device ratings (since ``since``), write each one's flags and make the open misuse alerts
+    those of the (device, day) groups found."""
+    with engine.connect() as conn:
+        rows = store.evaluation_rows(conn, since=since, device_only=True)
+    report = MisuseReport(examined=len(rows))
+    by_device: dict[str, list[Any]] = defaultdict(list)
+    for r in rows:
+        by_device[r["device"] or "?"].append(r)
+    flags: dict[str, list[str]] = defaultdict(list)
+    for device_rows in by_device.values():
+        for rid in _bursts(device_rows, rules):
+            flags[rid].append("burst")
+        by_day: dict[str, list[Any]] = defaultdict(list)
+        for r in device_rows:
+            by_day[r["rated_at"].astimezone(BEIJING).strftime("%Y-%m-%d")].append(r)
+        for day_rows in by_day.values():
+            quick = [r["rating_id"] for r in day_rows if r["case_finished_at"] is not None
+                     and timedelta(0) <= r["rated_at"] - r["case_finished_at"] <= timedelta(seconds=rules.quick_seconds)]
+            if len(quick) >= rules.min_quick:
+                for rid in quick:
+                    flags[rid].append("quick")
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        if r["rating_id"] not in flags:
+            continue
+        day = r["rated_at"].astimezone(BEIJING).strftime("%Y-%m-%d")
+        g = groups.setdefault((r["device"], day), {"device": r["device"], "day": day, "window": r["window_no"],
+                                                   "staff": set(), "ratings": [], "rules": set()})
+        g["ratings"].append(r["rating_id"])
+        g["rules"].update(flags[r["rating_id"]])
+        if r["staff"]:
+            g["staff"].add(r["staff"])
+    report.groups = [{**g, "staff": sorted(g["staff"]), "rules": sorted(g["rules"])}
+                     for _, g in sorted(groups.items())]
+    now = ledger.utcnow()
+    with engine.begin() as conn:
+        store.set_flags(conn, {r["rating_id"]: (orjson.dumps(sorted(set(flags[r["rating_id"]]))).decode()
+                                                if r["rating_id"] in flags else None) for r in rows})
+        wanted = {f"{g['device']}:{g['day']}": g for g in report.groups}
+        for key, g in wanted.items():
+            alert_store.upsert_alert(
+                conn, ALERT_KIND, key, level="warning", system="evaluator", case_no=None, now=now,
+                message=f"评价器 {g['device']} ({g['window']}) on {g['day']}: {len(g['ratings'])} ratings look "
+                        f"pressed by staff ({', '.join(g['rules'])}); staff {', '.join(g['staff']) or '—'}",
+                details=ledger.dumps({"ratings": g["ratings"], "rules": g["rules"], "staff": g["staff"]}))
+        gone = sorted(alert_store.open_keys(conn, ALERT_KIND) - set(wanted))
+        if gone and since is None:
+            alert_store.resolve_open(conn, ALERT_KIND, gone, now=now)
+    return report

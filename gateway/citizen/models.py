@@ -1,0 +1,95 @@
+"""The canonical shapes of the citizen's voice: an evaluation (好差评) and a 12345 work order, with their code
+tables. Each foreign system spells these its own way; :mod:`gateway.citizen.conventions` translates.
+
+Levels are ordered so that a larger number is a better rating (5 非常满意 … 1 非常不满意): the evaluator
+collection point counts that way, the provincial system the other way round (01 is the best), and keeping one
+order here is what lets a report compare them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import IntEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+__all__ = ["BAD_LEVELS", "CHANNEL_NAMES", "Channel", "Evaluation", "Level", "MATTER_TYPES", "MatterType",
+           "OUT_OF_SCOPE", "Rating", "RATING_NAMES", "WorkOrder"]
+
+
+class Level(IntEnum):
+    """The five levels of 好差评."""
+
+    VERY_DISSATISFIED = 1
+    DISSATISFIED = 2
+    BASIC = 3
+    SATISFIED = 4
+    VERY_SATISFIED = 5
+
+    @property
+    def label(self) -> str:
+        return {1: "非常不满意", 2: "不满意", 3: "基本满意", 4: "满意", 5: "非常满意"}[self.value]
+
+
+BAD_LEVELS = frozenset({Level.VERY_DISSATISFIED, Level.DISSATISFIED})
+"""差评: 不满意 and 非常不满意 — each opens a callback the same working day."""
+
+Channel = Literal["pc", "app", "qrcode", "device", "sms"]
+CHANNEL_NAMES: dict[str, str] = {"pc": "PC端", "app": "移动端", "qrcode": "二维码", "device": "评价器", "sms": "短信"}
+
+MatterType = Literal["consult", "help", "complaint", "report", "suggestion", "praise"]
+MATTER_TYPES: dict[str, str] = {"consult": "咨询", "help": "求助", "complaint": "投诉", "report": "举报",
+                                "suggestion": "建议", "praise": "表扬"}
+OUT_OF_SCOPE: frozenset[str] = frozenset({"涉法涉诉", "涉密", "警情", "火情", "病情"})
+"""Categories outside 12345's scope: the order goes back to the platform with the reason, never to a department."""
+
+Rating = Literal["satisfied", "basic", "unsatisfied"]
+RATING_NAMES: dict[str, str] = {"satisfied": "满意", "basic": "基本满意", "unsatisfied": "不满意"}
+
+
+class Evaluation(BaseModel):
+    """One rating of one case. ``device``/``window``/``staff`` are set for ratings given at the window."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rating_id: Annotated[str, Field(min_length=1, max_length=64)]
+    case_no: Annotated[str, Field(min_length=1, max_length=64)]
+    level: Level
+    channel: Channel
+    rated_at: AwareDatetime
+    device: str | None = None
+    window: str | None = None
+    staff: str | None = None
+    dept_code: str | None = None
+    division: Annotated[str, Field(pattern=r"^\d{6}(\d{6})?$")] | None = None
+    comment: str = ""
+    revoked: bool = False
+
+    @property
+    def bad(self) -> bool:
+        return self.level in BAD_LEVELS
+
+
+class WorkOrder(BaseModel):
+    """A 12345 work order as the district sees it (the platform's state; routing is Tongban's)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_no: Annotated[str, Field(min_length=1, max_length=64)]
+    matter_type: MatterType
+    category: Annotated[str, Field(min_length=1, max_length=32)]
+    division: Annotated[str, Field(pattern=r"^\d{6}$")]
+    content: str
+    citizen: str | None = None
+    case_no: str | None = None
+    received_at: AwareDatetime
+    limit_days: Annotated[int, Field(ge=0, le=60)]
+    platform_status: str
+    dept_code: str | None = None
+    replied_at: datetime | None = None
+    rating: Rating | None = None
+    rated_at: AwareDatetime | None = None
+    redo_count: Annotated[int, Field(ge=0)] = 0
+    return_reason: str | None = None
+    changed_at: AwareDatetime

@@ -1,0 +1,138 @@
+"""Where the citizen's voice comes from and goes to, and the rules it is held to: ``config/citizen.yaml``.
+
+Three foreign systems (the district's 好差评 collection point, the provincial 好差评 system, the 12345 platform),
+each an endpoint plus the *names* of the environment variables that hold its secrets; the routing table of
+12345 work orders (category + division → department); and the time limits (``policy``). A file of its own
+because none of these is a case system: the sync DAG factory must not build a case sync for them.
+
+``TONGBAN_CITIZEN`` points at the file (default ``citizen.yaml`` here, then the repository's
+``config/citizen.yaml``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway.contract.errors import ConfigError, yaml_problem
+from gateway.kernel.config import REPO_ROOT, expand_env
+
+__all__ = ["CitizenSettings", "Endpoint", "MisuseRules", "Policy", "Route", "load_citizen", "parse_citizen"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    url: str
+    secrets: dict[str, str]
+    title: str = ""
+
+    def secret(self, key: str) -> str:
+        """The secret ``key`` from the environment variable the file names; a missing one is a ConfigError."""
+        var = self.secrets.get(key)
+        if not var:
+            raise ConfigError(f"citizen settings: {self.name}.secrets.{key} is not configured")
+        value = os.environ.get(var)
+        if not value:
+            raise ConfigError(f"citizen settings: {self.name} needs the secret {key} in ${var}, which is not set")
+        return value
+
+
+@dataclass(frozen=True)
+class MisuseRules:
+    """When window-device ratings look pressed by staff: ``min_quick`` ratings each within ``quick_seconds`` of
+    the case closing on one device and day, or ``burst_count`` ratings from one device within ``burst_seconds``."""
+
+    quick_seconds: int = 10
+    min_quick: int = 3
+    burst_count: int = 5
+    burst_seconds: int = 120
+
+
+@dataclass(frozen=True)
+class Policy:
+    callback_closing: time = time(18, 0)
+    rectification_days: int = 5
+    dispatch_minutes: int = 15
+    sign_hours: int = 2
+    redo_days: int = 5
+    callback_days: int = 2
+    misuse: MisuseRules = field(default_factory=MisuseRules)
+
+
+@dataclass(frozen=True)
+class Route:
+    category: str
+    division: str
+    dept_code: str
+    dept_name: str
+    system: str | None = None
+
+
+@dataclass(frozen=True)
+class CitizenSettings:
+    evaluator: Endpoint
+    provincial_pj: Endpoint
+    hotline: Endpoint
+    policy: Policy
+    routes: tuple[Route, ...]
+
+    def route(self, category: str, division: str) -> Route | None:
+        """The department for a work order: an exact division first, then the category's ``*`` route."""
+        exact = [r for r in self.routes if r.category == category and r.division == division]
+        wild = [r for r in self.routes if r.category == category and r.division == "*"]
+        return (exact or wild or [None])[0]
+
+
+def load_citizen(path: str | Path | None = None) -> CitizenSettings:
+    """``path``, else ``TONGBAN_CITIZEN``, else ``citizen.yaml`` here, else config/citizen.yaml."""
+    candidates = [Path(p) for p in (path, os.environ.get("TONGBAN_CITIZEN")) if p]
+    if not candidates:
+        candidates = [Path("citizen.yaml"), REPO_ROOT / "config" / "citizen.yaml"]
+    chosen = next((p for p in candidates if p.exists()), None)
+    if chosen is None:
+        raise ConfigError(f"no citizen settings file found (looked at {', '.join(map(str, candidates))}); "
+                          f"set TONGBAN_CITIZEN")
+    return parse_citizen(chosen.read_text(encoding="utf-8"), where=str(chosen))
+
+
+def _endpoint(data: dict[str, Any], name: str, where: str) -> Endpoint:
+    entry = data.get(name)
+    if not isinstance(entry, dict) or not entry.get("endpoint"):
+        raise ConfigError(f"{where}: {name}.endpoint is required")
+    secrets = entry.get("secrets") or {}
+    if not isinstance(secrets, dict):
+        raise ConfigError(f"{where}: {name}.secrets must map a secret to the name of an environment variable")
+    return Endpoint(name, expand_env(str(entry["endpoint"])).rstrip("/"), {str(k): str(v) for k, v in secrets.items()},
+                    str(entry.get("title") or ""))
+
+
+def parse_citizen(text: str, *, where: str = "<citizen>") -> CitizenSettings:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise yaml_problem(where, exc) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    raw = data.get("policy") or {}
+    try:
+        closing = time.fromisoformat(str(raw.get("callback_closing", "18:00")))
+        misuse = MisuseRules(**{k: int(v) for k, v in (raw.get("misuse") or {}).items()})
+        policy = Policy(callback_closing=closing, misuse=misuse,
+                        **{k: int(raw[k]) for k in ("rectification_days", "dispatch_minutes", "sign_hours",
+                                                    "redo_days", "callback_days") if k in raw})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: policy: {exc}") from None
+    routes = []
+    for n, entry in enumerate(data.get("routes") or []):
+        try:
+            routes.append(Route(**{k: str(v) for k, v in entry.items()}))
+        except TypeError as exc:
+            raise ConfigError(f"{where}: routes[{n}]: {exc}") from None
+    return CitizenSettings(_endpoint(data, "evaluator", where), _endpoint(data, "provincial_pj", where),
+                           _endpoint(data, "hotline", where), policy, tuple(routes))

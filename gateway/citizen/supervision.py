@@ -1,0 +1,73 @@
+"""Supervision of the citizen's voice: the alerts a person must act on, recomputed from the whole picture.
+
+- ``workorder_dispatch``: a 12345 order not routed 15 minutes after the platform handed it out (error);
+- ``workorder_overdue``: a dispatched order or a redo not replied by its due time (red);
+- ``callback_overdue``: a bad review not called back by the close of its working day (red);
+- ``rectification_overdue``: a rectification not finished by its due time (red).
+
+Each scan makes the open alerts of these kinds exactly the ones still true (as the deadline scan does); the
+misuse alerts are :mod:`gateway.citizen.misuse`'s.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine
+
+from gateway.store import alerts as alert_store
+from gateway.store import citizen as store
+from gateway.store import ledger
+
+__all__ = ["ALERT_KINDS", "scan_citizen"]
+
+ALERT_KINDS = ("workorder_dispatch", "workorder_overdue", "callback_overdue", "rectification_overdue")
+
+
+def _wanted(now: datetime, conn: Any) -> dict[str, dict[str, tuple[str, str, str | None]]]:
+    """kind → key → (level, message, case number)."""
+    out: dict[str, dict[str, tuple[str, str, str | None]]] = {k: {} for k in ALERT_KINDS}
+    for r in store.workorders_by_status(conn, ["received", "dispatched", "redo"]):
+        if r["status"] == "received" and r["dispatch_due_at"] < now:
+            out["workorder_dispatch"][r["order_no"]] = (
+                "error", f"12345 工单 {r['order_no']} ({r['category']}, {r['division']}) not dispatched "
+                         f"{(now - r['received_at']).total_seconds() / 60:.0f} min after 派单 (limit 15)", r["case_no"])
+        due = r["redo_due_at"] if r["status"] == "redo" else r["reply_due_at"]
+        if r["status"] != "received" and due is not None and due < now:
+            what = "redo" if r["status"] == "redo" else "reply"
+            out["workorder_overdue"][r["order_no"]] = (
+                "red", f"12345 工单 {r['order_no']}: {what} overdue since {due:%Y-%m-%d %H:%M} UTC "
+                       f"({r['dept_name'] or r['dept_code']})", r["case_no"])
+    for c in store.callback_rows(conn):
+        if c["appeal"] == "upheld":
+            continue
+        if c["done_at"] is None and c["due_at"] < now:
+            out["callback_overdue"][c["rating_id"]] = (
+                "red", f"差评 {c['rating_id']} (case {c['case_no']}) not called back by {c['due_at']:%Y-%m-%d %H:%M} UTC",
+                c["case_no"])
+        if c["rect_due_at"] is not None and c["rect_done_at"] is None and c["rect_due_at"] < now:
+            out["rectification_overdue"][c["rating_id"]] = (
+                "red", f"差评 {c['rating_id']} (case {c['case_no']}): rectification overdue since "
+                       f"{c['rect_due_at']:%Y-%m-%d %H:%M} UTC", c["case_no"])
+    return out
+
+
+def scan_citizen(engine: Engine, *, now: datetime | None = None) -> dict[str, dict[str, int]]:
+    """Open, refresh and resolve the citizen alerts; returns ``{kind: {"open": n, "new": n, "resolved": n}}``."""
+    now = now or datetime.now(timezone.utc)
+    stamp = ledger.utcnow()
+    result: dict[str, dict[str, int]] = {}
+    with engine.begin() as conn:
+        wanted = _wanted(now, conn)
+        for kind, alerts in wanted.items():
+            before = alert_store.open_keys(conn, kind)
+            for key, (level, message, case_no) in alerts.items():
+                alert_store.upsert_alert(conn, kind, key, level=level, message=message, details=None,
+                                         system="hotline" if kind.startswith("workorder") else "evaluator",
+                                         case_no=case_no, now=stamp)
+            gone = sorted(before - set(alerts))
+            for start in range(0, len(gone), 500):
+                alert_store.resolve_open(conn, kind, gone[start:start + 500], now=stamp)
+            result[kind] = {"open": len(alerts), "new": len(set(alerts) - before), "resolved": len(gone)}
+    return result

@@ -1,0 +1,324 @@
+"""12345 work orders: read from the hotline platform, routed to the competent department at once (the
+platform's rule is 15 minutes), out-of-scope ones returned with the reason, the department's signature and
+reply sent back once, an unsatisfied rating opening one redo due in 5 working days — and a second refused.
+
+    sync_workorders(engine, settings, now=...)     # read, route, queue 转派 / 退回 (one transaction per page)
+    deliver(engine, "hotline", HotlineClient(settings.hotline))
+    sign_workorder(engine, "1234520260901…")       # the department signs (签收)
+    reply_workorder(engine, "1234520260901…", "已核实处理")   # and replies (答复); the platform calls back
+    workorder_summary(engine)                      # for the ops console
+
+Routing is by (category, division) through ``routes`` of ``config/citizen.yaml``; the department sees the order
+in Tongban's queue (``tongban workorders list --dept``). Times are injectable (``now=``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from statistics import quantiles
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine
+
+from gateway.contract.errors import RecordRejected
+from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
+from gateway.store import citizen as store
+from gateway.store import ledger
+from gateway.store.lease import Lease
+
+from .clients import HotlineClient
+from .conventions import from_hotline, hotline_time
+from .evaluations import CitizenError
+from .models import OUT_OF_SCOPE, WorkOrder
+from .outbox import queue_item
+from .settings import CitizenSettings, Policy
+
+__all__ = ["WorkOrderReport", "reply_workorder", "request_redo", "sign_workorder", "sync_workorders",
+           "workorder_summary"]
+
+SOURCE = "hotline"
+STREAM = "workorders"
+LOOKBACK = timedelta(hours=1)
+
+
+@dataclass
+class WorkOrderReport:
+    read: int = 0
+    new: int = 0
+    updated: int = 0
+    dispatched: int = 0
+    returned: int = 0
+    unroutable: int = 0
+    redo_opened: int = 0
+    redo_refused: int = 0
+    rejected: int = 0
+    rejections: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k != "rejections"} | {"rejections": self.rejections[:20]}
+
+
+def _closing(day: Any, policy: Policy) -> datetime:
+    return datetime.combine(day, policy.callback_closing, BEIJING)
+
+
+def sync_workorders(engine: Engine, settings: CitizenSettings, *, client: HotlineClient | None = None,
+                    calendar: WorkCalendar | None = None, now: datetime | None = None) -> WorkOrderReport:
+    """Read the orders changed since the watermark and act on each in the same transaction as its row."""
+    calendar = calendar or WorkCalendar.load()
+    report = WorkOrderReport()
+    own = client is None
+    source = client or HotlineClient(settings.hotline)
+    try:
+        with Lease(engine, f"citizen:{SOURCE}") as lease:
+            with engine.connect() as conn:
+                mark = ledger.get_watermark(conn, f"citizen:{SOURCE}", STREAM)
+            since = None if mark is None else hotline_time(mark - LOOKBACK)
+            for page in source.orders(since):
+                stamp = now or datetime.now(timezone.utc)
+                with engine.begin() as conn:
+                    high = _ingest(conn, page, settings, calendar, stamp, report)
+                    if high is not None and (mark is None or high > mark):
+                        ledger.set_watermark(conn, f"citizen:{SOURCE}", STREAM, high)
+                        mark = high
+                    lease.renew(conn)
+    finally:
+        if own:
+            source.close()
+    return report
+
+
+def _dead(raw: Any, exc: RecordRejected, now: datetime) -> dict[str, Any]:
+    rid = raw.get("gdbh") if isinstance(raw, dict) else None
+    return {"kind": "record", "system": SOURCE, "stream": STREAM, "source_id": str(rid)[:128], "case_no": None,
+            "cursor": None, "raw": orjson.dumps(raw).decode(), "reason": str(exc),
+            "issues": orjson.dumps([{"record": i.record, "field": i.field, "rule": i.rule, "message": i.message}
+                                    for i in exc.issues]).decode(),
+            "mapping_version": None, "status": "open", "attempts": 1, "created_at": now, "updated_at": now}
+
+
+def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: WorkCalendar, now: datetime,
+            report: WorkOrderReport) -> datetime | None:
+    high: datetime | None = None
+    dead: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []
+    for raw in page:
+        report.read += 1
+        try:
+            order = from_hotline(raw)
+        except RecordRejected as exc:
+            report.rejected += 1
+            report.rejections.append(str(exc))
+            dead.append(_dead(raw, exc, now))
+            continue
+        high = order.changed_at if high is None or order.changed_at > high else high
+        old = store.workorder(conn, order.order_no)
+        if old is None:
+            _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead)
+        else:
+            _platform_update(conn, old, order, settings.policy, calendar, now, report)
+    ledger.add_dead_letters(conn, dead)
+    store.enqueue(conn, outbox)
+    return high
+
+
+def _new_order(conn: Any, order: WorkOrder, raw: Any, settings: CitizenSettings, calendar: WorkCalendar,
+               now: datetime, report: WorkOrderReport, outbox: list[dict[str, Any]], dead: list[dict[str, Any]]) -> None:
+    policy = settings.policy
+    row: dict[str, Any] = {
+        "order_no": order.order_no, "matter_type": order.matter_type, "category": order.category,
+        "division": order.division, "content": order.content, "case_no": order.case_no, "status": "received",
+        "received_at": order.received_at, "month": order.received_at.astimezone(BEIJING).strftime("%Y-%m"),
+        "limit_days": order.limit_days,
+        "dispatch_due_at": order.received_at + timedelta(minutes=policy.dispatch_minutes),
+        "platform_status": order.platform_status[:16], "source_changed_at": order.changed_at, "updated_at": now,
+        "redo_round": 0, "redo_refused": 0}
+    report.new += 1
+    if order.platform_status not in ("", "待转派"):
+        row["status"] = "closed" if order.platform_status in ("已办结", "已退回") else "dispatched"
+        row["dept_code"] = order.dept_code
+    elif order.category in OUT_OF_SCOPE:
+        reason = f"{order.category}类诉求不属于12345受理范围，请按相应渠道处理"
+        row.update(status="returned", return_reason=reason, dispatched_at=now)
+        outbox.append(queue_item("hotline", f"th:{order.order_no}", "/gd/api/th",
+                                 {"gdbh": order.order_no, "thyy": reason, "thsj": hotline_time(now)}, now=now))
+        report.returned += 1
+    else:
+        route = settings.route(order.category, order.division)
+        if route is None:
+            report.unroutable += 1
+            exc = RecordRejected(f"hotline:{order.order_no}", [])
+            from gateway.contract.errors import FieldIssue
+
+            exc.issues.append(FieldIssue(f"hotline:{order.order_no}", "category", "route.missing",
+                                         f"no department for category {order.category!r} in division "
+                                         f"{order.division}: add a route to config/citizen.yaml"))
+            dead.append(_dead(raw, exc, now))
+        else:
+            reply_due = _closing(calendar.add_days(now.astimezone(BEIJING).date(), order.limit_days), policy)
+            row.update(status="dispatched", dispatched_at=now, dept_code=route.dept_code, dept_name=route.dept_name,
+                       dept_system=route.system, sign_due_at=now + timedelta(hours=policy.sign_hours),
+                       reply_due_at=reply_due)
+            outbox.append(queue_item("hotline", f"zp:{order.order_no}", "/gd/api/zp",
+                                     {"gdbh": order.order_no, "cbdw": route.dept_code, "cbdwmc": route.dept_name,
+                                      "zpsj": hotline_time(now)}, now=now))
+            report.dispatched += 1
+    store.upsert_workorder(conn, row, exists=False)
+
+
+def _platform_update(conn: Any, old: Any, order: WorkOrder, policy: Policy, calendar: WorkCalendar,
+                     now: datetime, report: WorkOrderReport) -> None:
+    """The platform's news about an order we hold: its callback rating (回访) after a reply."""
+    values: dict[str, Any] = {"platform_status": order.platform_status[:16], "source_changed_at": order.changed_at,
+                              "updated_at": now}
+    report.updated += 1
+    fresh_rating = order.rating is not None and order.rated_at is not None and (
+        old["rated_at"] is None or order.rated_at > old["rated_at"])
+    if fresh_rating and old["status"] == "replied":
+        values.update(rating=order.rating, rated_at=order.rated_at)
+        if order.rating == "unsatisfied" and old["redo_round"] == 0:
+            day = calendar.add_days(order.rated_at.astimezone(BEIJING).date(), policy.redo_days)  # type: ignore[union-attr]
+            values.update(status="redo", redo_round=1, redo_due_at=_closing(day, policy))
+            report.redo_opened += 1
+        elif order.rating == "unsatisfied":
+            values.update(status="closed", redo_refused=old["redo_refused"] + 1)
+            report.redo_refused += 1
+        else:
+            values["status"] = "closed"
+    store.update_workorder(conn, old["order_no"], **values)
+
+
+def _order(conn: Any, order_no: str) -> Any:
+    row = store.workorder(conn, order_no)
+    if row is None:
+        raise CitizenError(f"workorder:{order_no}", "order_no", "unknown", "no such work order")
+    return row
+
+
+def sign_workorder(engine: Engine, order_no: str, *, at: datetime | None = None) -> dict[str, Any]:
+    """The department signs for the order (签收); sent to the platform once."""
+    at = at or datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        row = _order(conn, order_no)
+        if row["status"] != "dispatched" or row["signed_at"] is not None:
+            raise CitizenError(f"workorder:{order_no}", "status", "sign.dispatched_only",
+                               f"only a dispatched, unsigned order is signed for; this one is {row['status']}")
+        store.update_workorder(conn, order_no, signed_at=at, updated_at=at)
+        store.enqueue(conn, [queue_item("hotline", f"qs:{order_no}", "/gd/api/qs",
+                                        {"gdbh": order_no, "qssj": hotline_time(at)}, now=at)])
+    return {"order_no": order_no, "signed_at": at, "on_time": row["sign_due_at"] is None or at <= row["sign_due_at"]}
+
+
+def reply_workorder(engine: Engine, order_no: str, text: str, *, at: datetime | None = None) -> dict[str, Any]:
+    """The department's reply (答复) — the first one, or the redo's; sent to the platform once per round."""
+    at = at or datetime.now(timezone.utc)
+    record = f"workorder:{order_no}"
+    if not text.strip():
+        raise CitizenError(record, "reply.text", "required", "a reply needs its text")
+    with engine.begin() as conn:
+        row = _order(conn, order_no)
+        if row["status"] not in ("dispatched", "redo"):
+            raise CitizenError(record, "status", "reply.open_only",
+                               f"only a dispatched order or a redo is replied to; this one is {row['status']}")
+        round_ = row["redo_round"] if row["status"] == "redo" else 0
+        due = row["redo_due_at"] if row["status"] == "redo" else row["reply_due_at"]
+        store.update_workorder(conn, order_no, status="replied", replied_at=at, updated_at=at)
+        store.enqueue(conn, [queue_item("hotline", f"df:{order_no}:{round_}", "/gd/api/df",
+                                        {"gdbh": order_no, "cbdw": row["dept_code"], "dfnr": text,
+                                         "dfsj": hotline_time(at), "cblc": round_}, now=at)])
+    return {"order_no": order_no, "round": round_, "replied_at": at, "on_time": due is None or at <= due}
+
+
+def request_redo(engine: Engine, order_no: str, *, at: datetime | None = None,
+                 calendar: WorkCalendar | None = None, policy: Policy | None = None) -> dict[str, Any]:
+    """Open a redo by hand (an unsatisfied rating reported outside the platform): one per order ("重办次数为1次"),
+    due in ``redo_days`` working days; a second is refused with the rule it breaks."""
+    at = at or datetime.now(timezone.utc)
+    calendar, policy = calendar or WorkCalendar.load(), policy or Policy()
+    record = f"workorder:{order_no}"
+    with engine.begin() as conn:
+        row = _order(conn, order_no)
+        if row["redo_round"] >= 1:
+            store.update_workorder(conn, order_no, redo_refused=row["redo_refused"] + 1, updated_at=at)
+            raise CitizenError(record, "redo_round", "redo.once",
+                               "an order is redone once (重办次数为1次); this one was redone already")
+        if row["status"] not in ("replied", "closed") or row["replied_at"] is None:
+            raise CitizenError(record, "status", "redo.after_reply", "only a replied order can be redone")
+        due = _closing(calendar.add_days(at.astimezone(BEIJING).date(), policy.redo_days), policy)
+        store.update_workorder(conn, order_no, status="redo", redo_round=1, redo_due_at=due, updated_at=at)
+    return {"order_no": order_no, "redo_due_at": due}
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[str, Any]:
+    """The 12345 figures for the ops console and ``tongban workorders summary --json``.
+
+    Returns::
+
+        {"orders": int,
+         "by_status": {"received": int, "dispatched": int, "returned": int, "replied": int, "redo": int,
+                       "closed": int},
+         "dispatch_minutes": {"p50": float | None, "p90": float | None, "p99": float | None, "max": float | None},
+                                          # received (派单) → routed, over orders routed or returned
+         "dispatched_in_time_ratio": float | None,   # routed within dispatch_minutes (15) / routed
+         "undispatched_overdue": int,     # still unrouted past the 15 minutes
+         "reply_on_time_ratio": float | None,        # replied by the due time / replied
+         "replies_overdue": int,          # dispatched or redo, unreplied past the due time
+         "redo": {"opened": int, "refused": int},
+         "satisfaction": float | None,    # (满意 + 基本满意) / rated, latest rating of each order
+         "by_unit_month": [{"dept_code": str, "dept_name": str | None, "month": "2026-09", "rated": int,
+                            "satisfied": int, "basic": int, "unsatisfied": int, "satisfaction": float | None}]}
+                                          # month of 派单 (received); unit = the department Tongban routed to
+    """
+    now = now or datetime.now(timezone.utc)
+    with engine.connect() as conn:
+        rows = store.workorder_rows(conn)
+    statuses = ("received", "dispatched", "returned", "replied", "redo", "closed")
+    routed = [r for r in rows if r["dispatched_at"] is not None]
+    minutes = sorted((r["dispatched_at"] - r["received_at"]).total_seconds() / 60 for r in routed)
+
+    def pct(p: int) -> float | None:
+        if not minutes:
+            return None
+        if len(minutes) == 1:
+            return round(minutes[0], 2)
+        return round(quantiles(minutes, n=100, method="inclusive")[p - 1], 2)
+
+    limit = timedelta(minutes=Policy().dispatch_minutes)
+    replied = [r for r in rows if r["replied_at"] is not None]
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        if r["rating"] is None or r["dept_code"] is None:
+            continue
+        g = groups.setdefault((r["dept_code"], r["month"]), {"dept_code": r["dept_code"], "dept_name": r["dept_name"],
+                                                             "month": r["month"], "rated": 0, "satisfied": 0,
+                                                             "basic": 0, "unsatisfied": 0})
+        g["rated"] += 1
+        g[r["rating"]] += 1
+    by_unit = [{**g, "satisfaction": _ratio(g["satisfied"] + g["basic"], g["rated"])}
+               for _, g in sorted(groups.items())]
+    rated = [r for r in rows if r["rating"] is not None]
+
+    def due(r: Any) -> Any:
+        return r["redo_due_at"] if r["redo_round"] and r["redo_due_at"] else r["reply_due_at"]
+
+    return {
+        "orders": len(rows), "by_status": {s: sum(1 for r in rows if r["status"] == s) for s in statuses},
+        "dispatch_minutes": {"p50": pct(50), "p90": pct(90), "p99": pct(99),
+                             "max": round(minutes[-1], 2) if minutes else None},
+        "dispatched_in_time_ratio": _ratio(sum(1 for r in routed if r["dispatched_at"] - r["received_at"] <= limit),
+                                           len(routed)),
+        "undispatched_overdue": sum(1 for r in rows if r["status"] == "received" and r["dispatch_due_at"] < now),
+        "reply_on_time_ratio": _ratio(sum(1 for r in replied if due(r) is None or r["replied_at"] <= due(r)),
+                                      len(replied)),
+        "replies_overdue": sum(1 for r in rows if r["status"] in ("dispatched", "redo") and due(r) is not None
+                               and due(r) < now),
+        "redo": {"opened": sum(1 for r in rows if r["redo_round"]), "refused": sum(r["redo_refused"] for r in rows)},
+        "satisfaction": _ratio(sum(1 for r in rated if r["rating"] in ("satisfied", "basic")), len(rated)),
+        "by_unit_month": by_unit,
+    }

@@ -1,0 +1,246 @@
+"""The citizen's voice's statements: evaluations, callbacks, appeals, work orders and the citizen outbox.
+
+Every function takes a ``Connection`` the caller owns, so an ingested page (rows, outbox items, callbacks,
+watermark) is one transaction: a crash leaves either all of it or none, and the re-run finds the same keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
+
+from gateway.store.tables import (
+    cases,
+    citizen_appeals,
+    citizen_callbacks,
+    citizen_evaluations,
+    citizen_outbox,
+    citizen_workorders,
+)
+
+__all__ = [
+    "appeals_pending", "appeal_rows", "callback_rows", "case_documents", "due_outbox", "enqueue",
+    "evaluation", "evaluation_hashes", "evaluation_rows", "insert_appeal", "insert_callbacks",
+    "insert_evaluations", "live_case_count", "outbox_counts", "set_appeal", "set_callback", "set_flags",
+    "set_outbox", "outbox_status", "update_evaluations", "upsert_workorder", "workorder", "workorder_rows", "workorders_by_status",
+    "update_workorder", "finished_case_count",
+]
+
+
+# -- evaluations ------------------------------------------------------------------------------------------
+
+
+def evaluation_hashes(conn: Connection, rating_ids: Sequence[str]) -> dict[str, str]:
+    e = citizen_evaluations.c
+    out: dict[str, str] = {}
+    ids = list(rating_ids)
+    for start in range(0, len(ids), 900):
+        out.update(conn.execute(select(e.rating_id, e.content_hash)
+                                .where(e.rating_id.in_(ids[start:start + 900]))).tuples().all())
+    return out
+
+
+def insert_evaluations(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(citizen_evaluations), rows)
+
+
+def update_evaluations(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Replace ratings in place (a later comment, a revocation); ``appeal`` and ``flags`` are Tongban's, kept."""
+    if not rows:
+        return
+    e = citizen_evaluations.c
+    values = {k: bindparam(k) for k in rows[0] if k not in ("rating_id", "appeal", "flags")}
+    conn.execute(update(citizen_evaluations).where(e.rating_id == bindparam("k_id")).values(**values),
+                 [{**r, "k_id": r["rating_id"]} for r in rows])
+
+
+def evaluation(conn: Connection, rating_id: str) -> RowMapping | None:
+    return conn.execute(select(citizen_evaluations).where(citizen_evaluations.c.rating_id == rating_id)
+                        ).mappings().first()
+
+
+def evaluation_rows(conn: Connection, *, since: datetime | None = None, until: datetime | None = None,
+                    device_only: bool = False) -> list[RowMapping]:
+    e = citizen_evaluations.c
+    stmt = select(citizen_evaluations).where(e.revoked.is_(False))
+    if since is not None:
+        stmt = stmt.where(e.rated_at >= since)
+    if until is not None:
+        stmt = stmt.where(e.rated_at < until)
+    if device_only:
+        stmt = stmt.where(e.channel == "device")
+    return list(conn.execute(stmt.order_by(e.rated_at, e.rating_id)).mappings())
+
+
+def set_flags(conn: Connection, flags: dict[str, str | None]) -> None:
+    """rating id → flags JSON (None clears)."""
+    if flags:
+        e = citizen_evaluations.c
+        conn.execute(update(citizen_evaluations).where(e.rating_id == bindparam("k_id"))
+                     .values(flags=bindparam("flags")), [{"k_id": k, "flags": v} for k, v in flags.items()])
+
+
+def case_documents(conn: Connection, case_nos: Sequence[str]) -> dict[str, str]:
+    """case number → the ledger's canonical document (JSON text) of the live cases among ``case_nos``."""
+    c = cases.c
+    out: dict[str, str] = {}
+    nos = list(dict.fromkeys(case_nos))
+    for start in range(0, len(nos), 900):
+        out.update(conn.execute(select(c.case_no, c.data).where(c.case_no.in_(nos[start:start + 900]),
+                                                                 c.deleted.is_(False))).tuples().all())
+    return out
+
+
+def live_case_count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(cases).where(cases.c.deleted.is_(False))).scalar_one())
+
+
+def finished_case_count(conn: Connection) -> int:
+    """Live cases whose document names a finish time (the cases that can be rated)."""
+    c = cases.c
+    return int(conn.execute(select(func.count()).select_from(cases)
+                            .where(c.deleted.is_(False), c.data.like('%"finished_at": "%')
+                                   | c.data.like('%"finished_at":"%'))).scalar_one())
+
+
+# -- callbacks and rectifications ------------------------------------------------------------------------
+
+
+def insert_callbacks(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Open callbacks; one per rating (a rating read again opens none)."""
+    if not rows:
+        return
+    have = set(conn.execute(select(citizen_callbacks.c.rating_id)
+                            .where(citizen_callbacks.c.rating_id.in_([r["rating_id"] for r in rows]))).scalars())
+    fresh = [r for r in rows if r["rating_id"] not in have]
+    if fresh:
+        conn.execute(insert(citizen_callbacks), fresh)
+
+
+def callback_rows(conn: Connection) -> list[RowMapping]:
+    b, e = citizen_callbacks.c, citizen_evaluations.c
+    return list(conn.execute(select(citizen_callbacks, e.case_no, e.level, e.dept_code, e.month, e.appeal,
+                                    e.rated_at).join(citizen_evaluations, b.rating_id == e.rating_id)
+                             .order_by(b.due_at, b.rating_id)).mappings())
+
+
+def set_callback(conn: Connection, rating_id: str, **values: Any) -> int:
+    return conn.execute(update(citizen_callbacks).where(citizen_callbacks.c.rating_id == rating_id)
+                        .values(**values)).rowcount
+
+
+# -- appeals ---------------------------------------------------------------------------------------------
+
+
+def insert_appeal(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(insert(citizen_appeals), [row])
+
+
+def appeal_rows(conn: Connection, rating_id: str | None = None) -> list[RowMapping]:
+    a = citizen_appeals.c
+    stmt = select(citizen_appeals)
+    if rating_id is not None:
+        stmt = stmt.where(a.rating_id == rating_id)
+    return list(conn.execute(stmt.order_by(a.rating_id, a.filed_at)).mappings())
+
+
+def appeals_pending(conn: Connection) -> list[RowMapping]:
+    a = citizen_appeals.c
+    return list(conn.execute(select(citizen_appeals).where(a.status == "pending").order_by(a.filed_at)).mappings())
+
+
+def set_appeal(conn: Connection, rating_id: str, level: str, *, status: str, decided_at: datetime | None,
+               opinion: str | None, evaluation_appeal: str | None) -> None:
+    a = citizen_appeals.c
+    conn.execute(update(citizen_appeals).where(a.rating_id == rating_id, a.level == level)
+                 .values(status=status, decided_at=decided_at, opinion=opinion))
+    if evaluation_appeal is not None:
+        conn.execute(update(citizen_evaluations).where(citizen_evaluations.c.rating_id == rating_id)
+                     .values(appeal=evaluation_appeal))
+
+
+# -- work orders -----------------------------------------------------------------------------------------
+
+
+def workorder(conn: Connection, order_no: str) -> RowMapping | None:
+    return conn.execute(select(citizen_workorders).where(citizen_workorders.c.order_no == order_no)
+                        ).mappings().first()
+
+
+def upsert_workorder(conn: Connection, row: dict[str, Any], *, exists: bool) -> None:
+    if exists:
+        conn.execute(update(citizen_workorders).where(citizen_workorders.c.order_no == row["order_no"])
+                     .values(**{k: v for k, v in row.items() if k != "order_no"}))
+    else:
+        conn.execute(insert(citizen_workorders), [row])
+
+
+def update_workorder(conn: Connection, order_no: str, **values: Any) -> int:
+    return conn.execute(update(citizen_workorders).where(citizen_workorders.c.order_no == order_no)
+                        .values(**values)).rowcount
+
+
+def workorders_by_status(conn: Connection, statuses: Sequence[str]) -> list[RowMapping]:
+    w = citizen_workorders.c
+    return list(conn.execute(select(citizen_workorders).where(w.status.in_(list(statuses)))
+                             .order_by(w.received_at, w.order_no)).mappings())
+
+
+def workorder_rows(conn: Connection, *, month: str | None = None) -> list[RowMapping]:
+    w = citizen_workorders.c
+    stmt = select(citizen_workorders)
+    if month is not None:
+        stmt = stmt.where(w.month == month)
+    return list(conn.execute(stmt.order_by(w.received_at, w.order_no)).mappings())
+
+
+# -- the citizen outbox ----------------------------------------------------------------------------------
+
+
+def enqueue(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """Queue items to send; a key already queued (pending, delivered or dead) is not queued again."""
+    if not rows:
+        return 0
+    o = citizen_outbox.c
+    fresh: list[dict[str, Any]] = []
+    by_target: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_target.setdefault(r["target"], []).append(r)
+    for target, items in by_target.items():
+        keys = [r["key"] for r in items]
+        have: set[str] = set()
+        for start in range(0, len(keys), 900):
+            have.update(conn.execute(select(o.key).where(o.target == target,
+                                                          o.key.in_(keys[start:start + 900]))).scalars())
+        fresh += [r for r in items if r["key"] not in have]
+    if fresh:
+        conn.execute(insert(citizen_outbox), fresh)
+    return len(fresh)
+
+
+def due_outbox(conn: Connection, target: str, *, now: datetime, limit: int) -> list[RowMapping]:
+    o = citizen_outbox.c
+    return list(conn.execute(select(citizen_outbox).where(o.target == target, o.status == "pending",
+                                                          o.next_attempt_at <= now)
+                             .order_by(o.id).limit(limit)).mappings())
+
+
+def set_outbox(conn: Connection, item_id: int, **values: Any) -> None:
+    conn.execute(update(citizen_outbox).where(citizen_outbox.c.id == item_id).values(**values))
+
+
+def outbox_status(conn: Connection, target: str, key: str) -> str | None:
+    o = citizen_outbox.c
+    return conn.execute(select(o.status).where(o.target == target, o.key == key)).scalar()
+
+
+def outbox_counts(conn: Connection) -> dict[tuple[str, str, str], int]:
+    """(target, operation, status) → how many items."""
+    o = citizen_outbox.c
+    rows = conn.execute(select(o.target, o.operation, o.status, func.count()).group_by(o.target, o.operation,
+                                                                                         o.status))
+    return {(t, op, s): int(n) for t, op, s, n in rows}
