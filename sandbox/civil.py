@@ -190,6 +190,11 @@ class CivilApp(SystemApp):
         self._by_project: dict[str, str] = {}
         self._new_ids = 0
         self._id_lock = threading.Lock()
+        # How the back office answers a case pushed to it pending acceptance (no acceptTime, no result):
+        # "fast" accepts on receipt, "slow" after delay_s seconds, "never" leaves it to /_sandbox/decide.
+        # ``refuse`` maps a basic code (catalogCode) or task code to the reason it is refused (不予受理) instead.
+        self.acceptance: dict[str, Any] = {"mode": "never", "delay_s": 30.0, "refuse": {}}
+        self.decisions: list[dict[str, Any]] = []
 
     # -- record hooks --------------------------------------------------------------------------------------
     def record_id(self, record: dict[str, Any]) -> str:
@@ -246,6 +251,74 @@ class CivilApp(SystemApp):
                        resultReason="作废处理" if how == "void" else "删除", certName=None, certNo=None)
         rec["updateTime"] = now
         return rec
+
+    # -- acceptance (一窗受理: the back office answers a front-desk case) ------------------------------------------
+    def admin_extra(self, req: Request) -> Response | None:
+        if (req.method, req.path) == ("GET", "/_sandbox/acceptance"):
+            return json_response(200, {**self.acceptance, "decisions": self.decisions})
+        if (req.method, req.path) == ("POST", "/_sandbox/acceptance"):
+            body = req.json() or {}
+            mode = body.get("mode", self.acceptance["mode"])
+            if mode not in ("fast", "slow", "never"):
+                raise BadRequest("mode must be fast, slow or never")
+            refuse = body.get("refuse", self.acceptance["refuse"])
+            if not isinstance(refuse, dict):
+                raise BadRequest("refuse must map basic codes to reasons")
+            self.acceptance = {"mode": mode, "delay_s": float(body.get("delay_s", self.acceptance["delay_s"])),
+                               "refuse": {str(k): str(v) for k, v in refuse.items()}}
+            return json_response(200, self.acceptance)
+        if (req.method, req.path) == ("POST", "/_sandbox/decide"):
+            body = req.json() or {}
+            decision = body.get("decision")
+            if decision not in ("accept", "refuse"):
+                raise BadRequest("decision must be accept or refuse")
+            if decision == "refuse" and not body.get("reason"):
+                raise BadRequest("a refusal needs a reason")
+            done = self.decide(str(body.get("projectNo", "")), decision, body.get("reason"))
+            if done is None:
+                return json_response(404, {"error": f"no case {body.get('projectNo')!r} here"})
+            return json_response(200, done)
+        return None
+
+    def decide(self, project_no: str, decision: str, reason: str | None) -> dict[str, Any] | None:
+        """Accept (受理: acceptTime now) or refuse (不予受理: result 6 with the reason) a case held here."""
+        with self.table.lock:
+            rid = self._by_project.get(project_no)
+            entry = self._locate(rid) if rid else None
+            if entry is None:
+                return None
+
+            def apply(rec: dict[str, Any], t: int) -> dict[str, Any]:
+                now = fmt_dash(t)
+                if decision == "accept":
+                    rec.update(acceptTime=now)
+                    rec["steps"] = [*(rec.get("steps") or []), {"seq": len(rec.get("steps") or []) + 1, "name": "受理",
+                                    "action": "0", "start": now, "end": now, "handler": CIVIL_STAFF[0],
+                                    "opinion": "材料齐全，予以受理"}]
+                else:
+                    rec.update(result="6", resultReason=reason, finishTime=now)
+                rec["updateTime"] = now
+                return rec
+
+            rid = self._change(entry, apply)
+            at = self.table.get(rid)
+            answer = {"projectNo": project_no, "decision": decision, "reason": reason,
+                      "at": at.record.get("updateTime") if at is not None else None}
+            self.decisions.append(answer)
+        return answer
+
+    def _on_pending(self, project_no: str, record: dict[str, Any]) -> None:
+        """A case arrived pending acceptance: answer it as the acceptance behaviour says."""
+        mode = self.acceptance["mode"]
+        refuse = self.acceptance["refuse"]
+        reason = refuse.get(str(record.get("catalogCode") or "")) or refuse.get(str(record.get("taskCode") or ""))
+        decision = "refuse" if reason else "accept"
+        if mode == "fast":
+            self.decide(project_no, decision, reason)
+        elif mode == "slow":
+            timer = threading.Timer(self.acceptance["delay_s"], self.decide, (project_no, decision, reason))
+            timer.daemon = True
+            timer.start()
 
     # -- API -------------------------------------------------------------------------------------------------
     def error(self, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -317,4 +390,6 @@ class CivilApp(SystemApp):
             self._by_project[project_no] = rid
             answer = {"id": rid, "created": created, "duplicate": False}
             self.remember(key, answer)
+        if not record.get("acceptTime") and not record.get("result") and record.get("isDeleted") in (0, "0", None):
+            self._on_pending(project_no, record)
         return json_response(200, {"code": 0, "msg": "success", "data": answer})

@@ -19,7 +19,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from . import civil, estate
+from . import civil, estate, offices
 from .app import BadRequest, Request, Response, SystemApp, json_response
 from .clock import OverlayClock, Timeline, timeline_of, fmt_date, fmt_iso, fmt_iso_ms, parse_iso_ms
 from .identifiers import break_check
@@ -42,6 +42,10 @@ _DEPTS = {
     DEPARTMENTS["civil"]["code"]: (DEPARTMENTS["civil"], CIVIL_ITEMS, civil.task_code),
     DEPARTMENTS["estate"]["code"]: (DEPARTMENTS["estate"], ESTATE_ITEMS, estate.task_code),
 }
+# Items a department handles that street offices may also take (by basic code), beyond its own catalogue.
+_EXTRA_ITEMS = {DEPARTMENTS["civil"]["code"]: offices.TONGBAN_ITEMS}
+# The hall's own words for how an application came in.
+_ORIGINS = ("window", "web", "app", "kiosk", "express")
 _DEPT_CODES = tuple(_DEPTS)
 
 
@@ -50,10 +54,21 @@ def timeline(seed: int) -> Timeline:
 
 
 def frontdesk_case(rng: random.Random, dept_code: str, accepted: int, seq: int, fd_id: str,
-                   updated_ms: int) -> dict[str, Any]:
-    """A case accepted at a hall window at ``accepted`` (epoch s) for department ``dept_code``."""
+                   updated_ms: int, *, catalog: str | None = None, intake: dict[str, Any] | None = None
+                   ) -> dict[str, Any]:
+    """A case accepted at a hall window at ``accepted`` (epoch s) for department ``dept_code``.
+
+    ``intake`` (the 一窗受理 options of ``POST /_sandbox/frontdesk``): ``pending`` — received but not yet
+    accepted by the department (status ``submitted``, no ``accepted_at``); ``office`` — the street office that
+    took it; ``origin`` — window, web, app, kiosk or express; ``proxy`` — ``{"name", "kind": 代办|帮办,
+    "letter_no"}``. ``catalog`` picks the item by its basic code."""
     dept, items, code_of = _DEPTS[dept_code]
-    item = pick(rng, items)
+    if catalog:
+        item = next((it for it in (*items, *_EXTRA_ITEMS.get(dept_code, ())) if it.catalog == catalog), None)
+        if item is None:
+            raise BadRequest(f"department {dept_code} has no item with basic code {catalog}")
+    else:
+        item = pick(rng, items)
     if item.applicants == "company":
         who = company(rng) if rng.random() < 0.7 else person(rng, accepted)
     elif item.applicants == "org":
@@ -71,7 +86,25 @@ def frontdesk_case(rng: random.Random, dept_code: str, accepted: int, seq: int, 
         "due_at": fmt_iso(promise_time(accepted, item.promise_days)), "finished_at": None, "result": None,
         "certificate": None, "version": 1, "origin": "window", "handler": pick(rng, HALL_STAFF),
         "deleted": False, "updated_at": fmt_iso_ms(updated_ms),
-    }
+    } | _intake(intake or {}, accepted)
+
+
+def _intake(intake: dict[str, Any], accepted: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if intake.get("pending"):
+        out.update(status="submitted", accepted_at=None)
+    if intake.get("office"):
+        where = offices.office(str(intake["office"]))
+        if where is None:
+            raise BadRequest(f"unknown intake office {intake['office']!r}")
+        out["intake_office"] = where
+    if intake.get("origin"):
+        if intake["origin"] not in _ORIGINS:
+            raise BadRequest(f"origin must be one of {list(_ORIGINS)}")
+        out["origin"] = intake["origin"]
+    if intake.get("proxy"):
+        out["proxy"] = dict(intake["proxy"])
+    return out
 
 
 def generate(seed: int, i: int) -> dict[str, Any]:
@@ -157,7 +190,8 @@ class HallApp(SystemApp):
                    updated_at=fmt_iso_ms(t))
         return rec
 
-    def new_frontdesk(self, count: int, dept_code: str) -> list[dict[str, Any]]:
+    def new_frontdesk(self, count: int, dept_code: str, *, catalog: str | None = None,
+                      intake: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Accept ``count`` new cases at the window for ``dept_code`` (civil's or estate's USCC) now."""
         if dept_code not in _DEPTS:
             raise BadRequest(f"dept_code must be one of {list(_DEPTS)}")
@@ -168,7 +202,7 @@ class HallApp(SystemApp):
                 n = self._fd_count
                 t = self.clock.next()
                 rec = frontdesk_case(record_rng(self.seed, n, _SALT_NEW), dept_code, t // 1000, 5_000_000 + n,
-                                     f"FD{9_000_000_000 + n:010d}", t)
+                                     f"FD{9_000_000_000 + n:010d}", t, catalog=catalog, intake=intake)
                 self.table.put(rec["fd_id"], t, rec)
                 out.append(rec)
         return out
@@ -187,7 +221,9 @@ class HallApp(SystemApp):
             count = body.get("count", 1)
             if not isinstance(count, int) or count < 0:
                 raise BadRequest("count must be a non-negative integer")
-            return json_response(200, {"created": self.new_frontdesk(count, str(body.get("dept_code", "")))})
+            intake = {k: body[k] for k in ("pending", "office", "origin", "proxy") if body.get(k)}
+            return json_response(200, {"created": self.new_frontdesk(count, str(body.get("dept_code", "")),
+                                                                     catalog=body.get("item"), intake=intake)})
         return None
 
     def stats_snapshot(self) -> dict[str, Any]:

@@ -110,6 +110,10 @@ class SystemConfig(BaseModel):
     max_lag: timedelta = timedelta(hours=1)
     max_rejected_share: float = Field(default=0.10, ge=0, le=1)
     """A run that rejects more than this share of what it read ends ``degraded`` (alert, non-zero CLI exit)."""
+    intake: Literal["direct", "handoff"] = "direct"
+    """For a hall: ``handoff`` — its front-desk cases reach the departments through the 一窗受理 hand-off
+    (:mod:`gateway.process`: routed by the 通办目录, pending acceptance, deemed accepted after the window), not
+    straight from the sync by their department code."""
     queue: str | None = None  # Celery queue of this system's tasks (workers inside its network listen on it)
     base_dir: Path = Field(default=REPO_ROOT, exclude=True)
 
@@ -246,10 +250,12 @@ class SystemsConfig(BaseModel):
         """Systems that should hold a case: the hall, and the department system that handles its 实施主体 —
         never every department (this is personal data), never the system the change came from."""
         targets = []
+        source = self.systems.get(origin)
+        handed_off = source is not None and source.intake == "handoff"  # departments get it from the hand-off
         for system in self.systems.values():
             if not system.writable or system.name == origin:
                 continue
-            if system.role == "hall" or (dept_code is not None and dept_code in system.departments):
+            if system.role == "hall" or (not handed_off and dept_code is not None and dept_code in system.departments):
                 targets.append(system.name)
         return sorted(targets)
 

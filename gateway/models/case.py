@@ -235,6 +235,13 @@ class Case(BaseModel):
         # A wrap validator rather than an "after" one: it also sees the raw input, and a raw timestamp
         # already in the canonical "YYYY-MM-DDTHH:MM:SS+08:00" form orders correctly as a string, which is
         # several times cheaper than comparing the parsed datetimes (pydantic gives each its own tzinfo).
+        if data.__class__ is dict:
+            # A mapping fills a nested part field by field (office.code, office.division …): a source without
+            # those facts gives a part whose fields are all empty, which is no part at all.
+            for key in _OPTIONAL_PARTS:
+                part = data.get(key)
+                if part.__class__ is dict and all(v is None for v in part.values()):
+                    data = {**data, key: None}
         self = handler(data)
         raw: dict[str, Any] = data if data.__class__ is dict else _NO_RAW
         errors: list[Issue] = []  # structural: the record is rejected
@@ -354,6 +361,7 @@ class Case(BaseModel):
 
 
 _NO_RAW: dict[str, Any] = {}
+_OPTIONAL_PARTS = ("office", "agent")
 
 
 def _check_intake(case: Case, accepted: str | None, flags: list[Issue]) -> None:

@@ -27,6 +27,8 @@ from gateway.orchestration.naming import (
     CATALOGUE_DAG,
     CERTIFICATES_DAG,
     DEADLINES_DAG,
+    HANDOFF_ASSET,
+    HANDOFF_DAG,
     PUSH_DAG,
     RECONCILE_DAG,
     asset_uri,
@@ -43,6 +45,7 @@ SCHEDULES = {
     DEADLINES_DAG: "*/30 * * * *",
     RECONCILE_DAG: "30 2 * * *",
     CATALOGUE_DAG: "40 2 * * *",
+    HANDOFF_DAG: "* * * * *",
 }
 """Cron schedules (Beijing time) of the shared DAGs; sync DAGs take theirs from the systems file."""
 SHARED_RETRIES: tuple[int, timedelta, timedelta] = (3, timedelta(minutes=1), timedelta(minutes=30))
@@ -89,7 +92,8 @@ def _console_link() -> str:
     return f"\n\nOps console (per-system health, alerts, dead letters, deadlines): [{console_url()}]({console_url()})"
 
 
-def _shared_dag(dag_id: str, description: str, tag: str, doc_md: str, schedule: Any = None) -> DAG:
+def _shared_dag(dag_id: str, description: str, tag: str, doc_md: str, schedule: Any = None,
+                params: dict[str, Any] | None = None) -> DAG:
     """A DAG of the shared kind: its cron from :data:`SCHEDULES` unless ``schedule`` is given, one run at a time,
     no catch-up, the shared retry policy."""
     return DAG(
@@ -102,6 +106,7 @@ def _shared_dag(dag_id: str, description: str, tag: str, doc_md: str, schedule: 
         default_args=_default_args(*SHARED_RETRIES),
         tags=["tongban", tag],
         doc_md=doc_md + _console_link(),
+        **({"params": params} if params else {}),
     )
 
 
@@ -158,7 +163,7 @@ def sync_dag(system: SystemConfig) -> DAG:
 def push_dag(systems: SystemsConfig) -> DAG:
     """``tongban_push``: one task per receiving system. Triggered by any sync DAG's asset and on a schedule;
     the work itself is whatever the outbox holds (asset events only say "look now")."""
-    assets = [Asset(name=f"tongban_ledger_{n}", uri=asset_uri(n)) for n in systems.names()]
+    assets = [Asset(name=f"tongban_ledger_{n}", uri=asset_uri(n)) for n in [*systems.names(), HANDOFF_ASSET]]
     cron = _timetable(SCHEDULES[PUSH_DAG])
     schedule = AssetOrTimeSchedule(timetable=cron, assets=AssetAny(*assets)) if assets else cron
     with _shared_dag(PUSH_DAG, "Deliver the outbox to the hall and the departments", "push",
@@ -215,14 +220,46 @@ def catalogue_dag() -> DAG:
     return dag
 
 
+def handoff_dag() -> DAG:
+    """``tongban_handoff``: the 一窗受理 hand-off scan every minute (register and route front-desk cases, start
+    their windows, take the departments' answers, deem the overdue ones accepted); publishes the hand-off
+    asset when it queued anything, which triggers the push. The timer is the stored due time, not this
+    schedule: see :mod:`gateway.process.handoff` for why a scan and not a deferrable trigger."""
+    asset = Asset(name="tongban_ledger_handoff", uri=asset_uri(HANDOFF_ASSET))
+    with _shared_dag(HANDOFF_DAG, "一窗受理: hand front-desk cases to departments, deem unanswered ones accepted",
+                     "process", f"Calls `{tasks.HANDOFF_FUNCTION}`. A front-desk case the department does not "
+                     "answer within its window (config/tongban_catalogue.yaml, default 10 minutes) is deemed "
+                     "accepted at the due time; department and hall are told once. Trigger with "
+                     '`{"now": "2026-03-02T10:00:00+08:00"}` to scan as of another instant.',
+                     params={"now": Param(None, type=["null", "string"],
+                                          description="Scan as of this ISO 8601 instant (default: now)")}) as dag:
+
+        @task(task_id="scan_handoffs")
+        def scan(params: dict[str, Any] | None = None) -> dict[str, Any]:
+            return _call(tasks.run_handoffs, (params or {}).get("now"))  # type: ignore[no-any-return]
+
+        @task(task_id="publish", outlets=[asset], retries=0)
+        def publish(report: dict[str, Any]) -> dict[str, Any]:
+            queued = report.get("registered", 0) + report.get("deemed", 0) + report.get("refused_routing", 0) \
+                + report.get("forwarded", 0)
+            if not queued:
+                raise AirflowSkipException("nothing queued for other systems: no asset event")
+            return {"queued": queued}
+
+        publish(scan())  # type: ignore[arg-type]
+    return dag
+
+
 def build_dags(systems_path: str | Path | None = None) -> dict[str, DAG]:
     """Every Tongban DAG for the systems file (``TONGBAN_SYSTEMS`` by default), by DAG id, sorted."""
     systems = load_systems(systems_path)
     dags = [sync_dag(systems.get(name)) for name in systems.names()]
-    dags += [push_dag(systems), certificates_dag(), deadlines_dag(), reconcile_dag(systems), catalogue_dag()]
+    dags += [push_dag(systems), certificates_dag(), deadlines_dag(), reconcile_dag(systems), catalogue_dag(),
+             handoff_dag()]
     for dag in dags:  # where a worker finds them again: the DAG file, not this factory
         dag.fileloc = str(DAG_FILE)
     return {dag.dag_id: dag for dag in dags}
 
 
-__all__ = ["SCHEDULES", "build_dags", "catalogue_dag", "certificates_dag", "deadlines_dag", "push_dag", "reconcile_dag", "sync_dag"]
+__all__ = ["SCHEDULES", "build_dags", "catalogue_dag", "certificates_dag", "deadlines_dag", "handoff_dag", "push_dag",
+           "reconcile_dag", "sync_dag"]

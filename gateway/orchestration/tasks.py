@@ -109,6 +109,23 @@ def run_deadlines() -> dict[str, Any]:
         return scan_deadlines(runtime.engine, calendar).as_dict()
 
 
+HANDOFF_FUNCTION = "gateway.process.scan_handoffs"
+
+
+def run_handoffs(now: str | None = None) -> dict[str, Any]:
+    """The 一窗受理 hand-off scan (``tongban_handoff``), as of ``now`` (ISO 8601) or the present."""
+    from datetime import datetime
+
+    from gateway.ops.deadlines import WorkCalendar
+    from gateway.process import TongbanCatalogue, scan_handoffs
+
+    moment = datetime.fromisoformat(now) if now else None
+    with _runtime() as runtime:
+        catalogue = TongbanCatalogue.load(systems_path=runtime.systems.path)
+        calendar = WorkCalendar.load(systems_path=runtime.systems.path)
+        return scan_handoffs(runtime.engine, runtime.systems, catalogue, now=moment, calendar=calendar).as_dict()
+
+
 class OpenErrorAlerts(TongbanError):
     """Error alerts are open in the ledger: the check task fails so that Airflow shows what the ledger knows."""
 
@@ -233,7 +250,9 @@ __all__ = [
     "harvest_function",
     "pending_outbox",
     "permanent",
+    "HANDOFF_FUNCTION",
     "run_deadlines",
+    "run_handoffs",
     "run_freshness",
     "run_harvest",
     "run_push",

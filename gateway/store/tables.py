@@ -574,3 +574,66 @@ these rows grouped by item, department, office, channel or month."""
 
 __all__ += ["catalogue_audit_runs", "catalogue_findings", "catalogue_item_versions", "catalogue_items",
             "kpi_case_facts"]
+
+# ======================================================================================================
+# Processes (issue 15, migration 0008_process): the 一窗受理 hand-off with deemed acceptance, its audit trail,
+# and the 办不成事 tickets. Owned by gateway.process; SQL in gateway/store/process.py.
+# ======================================================================================================
+
+process_handoffs = Table(
+    "process_handoffs",
+    metadata,
+    Column("case_no", String(64), primary_key=True),
+    Column("hall_system", String(64), nullable=False),  # the system the front-desk case came from
+    Column("office_code", String(64), nullable=True),  # 受理点
+    Column("item_code", String(64), nullable=True),
+    Column("division", String(12), nullable=True),
+    Column("target_system", String(64), nullable=True),  # the competent department's system (None: refused)
+    Column("dept_code", String(32), nullable=True),
+    Column("state", String(24), nullable=False),  # awaiting_delivery | pending | accepted | refused | deemed | refused_routing
+    Column("window_s", Integer, nullable=False),
+    Column("registered_at", UtcDateTime(), nullable=False),
+    Column("handed_at", UtcDateTime(), nullable=True),  # the department system has the case (outbox delivered)
+    Column("due_at", UtcDateTime(), nullable=True),  # handed_at + window: deemed accepted then if unanswered
+    Column("decided_at", UtcDateTime(), nullable=True),  # the case clock starts here
+    Column("decided_by", String(16), nullable=True),  # department | deemed | routing
+    Column("reason", Text, nullable=True),
+    Column("forwarded_version", Integer, nullable=False, default=0),  # last hall version queued for the department
+    Column("late_decision", String(16), nullable=True),  # accepted | refused, seen after the deemed acceptance
+    Column("late_decided_at", UtcDateTime(), nullable=True),
+    Column("late_reason", Text, nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index(None, "state", "due_at"),
+)
+"""One row per front-desk case handed to a department: the stored due time the hand-off scan deems on, so the
+timer survives any restart (the state moves by compare-and-set: told exactly once whoever scans)."""
+
+process_events = Table(
+    "process_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_no", String(64), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("step", String(32), nullable=False),  # registered | routed | refused_routing | handed | accepted | ...
+    Column("actor", String(64), nullable=False),  # a system name, or tongban.handoff
+    Column("detail", Text, nullable=True),  # JSON
+    Index(None, "case_no"),
+)
+"""The audit trail of every hand-off step, in order (append only)."""
+
+process_tickets = Table(
+    "process_tickets",
+    metadata,
+    Column("ticket_no", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),  # simple (3 working days) | coordination (10)
+    Column("office_code", String(64), nullable=True),
+    Column("case_no", String(64), nullable=True),
+    Column("subject", Text, nullable=False),
+    Column("opened_at", UtcDateTime(), nullable=False),
+    Column("replied_at", UtcDateTime(), nullable=True),
+    Column("reply", Text, nullable=True),
+    Index(None, "replied_at"),
+)
+"""办不成事 tickets (反映办不成事窗口): a reply is owed within 3 working days (simple) or 10 (coordination)."""
+
+__all__ += ["process_events", "process_handoffs", "process_tickets"]

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gateway.kernel", "gateway.kernel.config", "gateway.kernel.registry", "gateway.mapping"),
     ("gateway.store",),
     ("gateway.kernel.runtime",),
-    ("gateway.sync", "gateway.ops", "gateway.sharing", "gateway.catalogue"),
+    ("gateway.sync", "gateway.ops", "gateway.sharing", "gateway.catalogue", "gateway.process", "gateway.citizen"),
     ("gateway.orchestration", "gateway.console"),
     ("gateway.cli", "gateway.demo", "gateway.__main__"),
 ]

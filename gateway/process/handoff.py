@@ -1,0 +1,354 @@
+"""一窗受理 hand-off with deemed acceptance (前台综合受理、后台分类审批): a case taken at a front desk goes to the
+competent department's system *pending acceptance*; the department accepts or refuses it (with a reason)
+through its own system, which Tongban reads through its connector like any change; with no answer within the
+window (10 minutes by default, per item in the 通办目录) the case is deemed accepted at that instant, the
+department and the hall are told exactly once, and the case clock starts then.
+
+The timer is a **stored due time and a frequent scan** (the ``tongban_handoff`` DAG, every minute), not an
+Airflow deferrable trigger per case. Why:
+
+- *It survives anything by construction.* The due time is a row in the ledger (``process_handoffs.due_at``),
+  written when the department system took the case; a restart of Airflow, of the scheduler or of the whole
+  host loses nothing, and a scan after a long outage deems every overdue case *at its own due time*, not at
+  the time of the scan. A trigger's state lives in Airflow's metadata database and in a triggerer process;
+  the ledger would not know a case is waiting, and the console could not show it.
+- *Exactly once without coordination.* The scan moves a hand-off by compare-and-set (``pending → deemed``) in
+  the same transaction as the case version and the outbox rows it writes, so two scans (a DAG run and a CLI
+  run, or a retried task) cannot both tell the department: the loser's update matches no row.
+- *Cost in proportion to work.* One indexed query for ``state = 'pending' AND due_at <= now``; thousands of
+  front-desk cases a day are thousands of rows, not thousands of deferred task instances in the triggerer.
+
+The price is lateness in *telling*, at most one scan interval (plus the push): the deemed instant recorded,
+pushed and clocked is the due time itself. An answer the department gave within its window but which Tongban
+reads after the due time is honoured (its own time decides); an answer dated after the deemed acceptance is
+recorded as a late answer on the hand-off and in its audit trail — never lost, never overriding the deemed
+acceptance.
+
+States: ``awaiting_delivery`` (routed; the department system does not have it yet, no clock) → ``pending``
+(handed at the outbox delivery; due = handed + window) → ``accepted`` | ``refused`` (the department answered in
+time) | ``deemed``; or ``refused_routing`` (not in the office's 通办目录, no competent department, no system).
+A front-desk case the hall already accepted itself (the old way) is registered ``accepted`` with no timer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+
+from gateway.kernel.config import SystemsConfig
+from gateway.models.datetimes import BEIJING
+from gateway.process.catalogue import Route, TongbanCatalogue
+from gateway.store import process as store
+from gateway.store.ledger import utcnow
+
+__all__ = ["ACTOR", "HandoffReport", "handoff_detail", "handoff_overview", "scan_handoffs"]
+
+ACTOR = "tongban.handoff"
+"""The origin of the case versions the hand-off writes, and the actor of its audit entries."""
+
+_REFUSED_RESULTS = frozenset({"not_accepted", "returned"})
+
+
+class Calendar(Protocol):
+    """What the deemed acceptance needs of the working-day calendar (``gateway.ops.deadlines.WorkCalendar``)."""
+
+    def add_days(self, start: Any, days: int, unit: Any = ...) -> Any: ...
+
+
+@dataclass
+class HandoffReport:
+    registered: int = 0
+    refused_routing: int = 0
+    handed: int = 0
+    accepted: int = 0
+    refused: int = 0
+    deemed: int = 0
+    late_answers: int = 0
+    forwarded: int = 0
+    pending: int = 0
+    deemed_cases: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def scan_handoffs(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogue, *,
+                  now: datetime | None = None, calendar: Calendar | None = None) -> HandoffReport:
+    """One pass: register new front-desk cases, start the window of those the department now has, take the
+    departments' answers, deem the overdue ones, forward the hall's later changes. Idempotent; ``now`` is
+    injectable (tests, and a DAG run's own time)."""
+    now = now or utcnow()
+    report = HandoffReport()
+    _register(engine, systems, catalogue, now, report)
+    _deliveries(engine, now, report)
+    _answers(engine, now, report)
+    _deem(engine, catalogue, now, calendar, report)
+    _forward(engine, systems, now, report)
+    with engine.connect() as conn:
+        report.pending = len(store.live_handoffs(conn, ["awaiting_delivery", "pending"]))
+    return report
+
+
+# -- 1. registration and routing ------------------------------------------------------------------------------
+
+def _register(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogue, now: datetime,
+              report: HandoffReport) -> None:
+    halls = [s.name for s in systems.systems.values() if s.role == "hall"]
+    with engine.connect() as conn:
+        candidates = store.frontdesk_candidates(conn, halls)
+    for row in candidates:
+        data = _loads(row["data"])
+        hall = systems.get(row["origin_system"])
+        by_catalogue = hall.intake == "handoff"
+        route = catalogue.route(data, systems) if by_catalogue else _by_department(data, systems, hall.name,
+                                                                                   catalogue)
+        pending = data.get("status") == "submitted" and not data.get("accepted_at")
+        office = data.get("office") if isinstance(data.get("office"), dict) else {}
+        base = {"case_no": row["case_no"], "hall_system": hall.name, "office_code": office.get("code"),
+                "item_code": data.get("item_code"), "division": data.get("division_code"),
+                "target_system": route.target, "dept_code": route.dept_code,
+                "window_s": int(route.window.total_seconds()), "registered_at": now, "updated_at": now}
+        with engine.begin() as conn:
+            if route.refused:
+                if not store.insert_handoff(conn, {**base, "state": "refused_routing", "decided_at": now,
+                                                   "decided_by": "routing", "reason": route.reason}):
+                    continue
+                _refuse(conn, row, data, route, hall.name, now)
+                report.refused_routing += 1
+                continue
+            state = "awaiting_delivery" if pending else "accepted"
+            extra: dict[str, Any] = {}
+            if not pending:
+                extra = {"decided_at": _parse(data.get("accepted_at")) or now, "decided_by": "hall"}
+            if not store.insert_handoff(conn, {**base, "state": state, **extra}):
+                continue
+            store.log(conn, row["case_no"], now, "registered", ACTOR, hall=hall.name, office=office.get("code"),
+                      pending=pending, version=row["version"])
+            store.log(conn, row["case_no"], now, "routed", ACTOR, target=route.target, dept_code=route.dept_code,
+                      by="catalogue" if by_catalogue else "department_code",
+                      window_s=int(route.window.total_seconds()))
+            if by_catalogue:  # the sync sent it to no department: the hand-off does
+                store.queue(conn, row["case_no"], row["version"], [route.target], now)  # type: ignore[list-item]
+                store.move(conn, row["case_no"], state, forwarded_version=row["version"])
+            report.registered += 1
+
+
+def _by_department(data: dict[str, Any], systems: SystemsConfig, hall: str, catalogue: TongbanCatalogue) -> Route:
+    """A hall that routes by department code (``intake: direct``): the sync already queued the department."""
+    dept = data.get("dept_code")
+    window = catalogue.window_for(data.get("item_code"))
+    target = next((t for t in systems.targets_for(dept, origin=hall) if systems.get(t).role == "department"), None)
+    if target is None:
+        return Route(None, dept, window, f"case {data.get('case_no')}: department {dept} has no connected system "
+                     "that takes cases", "routing.no_system")
+    return Route(target, dept, window)
+
+
+def _refuse(conn: Any, row: dict[str, Any], data: dict[str, Any], route: Route, hall: str, now: datetime) -> None:
+    """Refused at routing: back to the hall as 不予受理 with the reason, and a ``routing`` dead letter."""
+    at = _iso(now)
+    refused = {**data, "status": "returned", "result": "not_accepted", "result_reason": route.reason,
+               "finished_at": at, "updated_at": at}
+    version = store.write_case_version(conn, row["case_no"], row["version"], refused, origin=ACTOR, at=now, now=now)
+    if version is not None:
+        store.queue(conn, row["case_no"], version, [hall], now)
+    store.refuse_to_dead_letters(conn, system=hall, case_no=row["case_no"], reason=route.reason or "",
+                                 rule=route.rule or "routing.refused", field=_field_of(route.rule), raw=data, now=now)
+    store.log(conn, row["case_no"], now, "refused_routing", ACTOR, rule=route.rule, reason=route.reason,
+              told=[hall] if version is not None else [])
+
+
+def _field_of(rule: str | None) -> str:
+    return {"routing.unknown_office": "office.code", "routing.not_in_catalogue": "item_code",
+            "routing.no_department": "division_code"}.get(rule or "", "dept_code")
+
+
+# -- 2. the department system has it: the window starts ----------------------------------------------------------
+
+def _deliveries(engine: Engine, now: datetime, report: HandoffReport) -> None:
+    with engine.connect() as conn:
+        waiting = store.live_handoffs(conn, ["awaiting_delivery"])
+    for h in waiting:
+        with engine.begin() as conn:
+            handed = store.delivered_at(conn, h["case_no"], h["target_system"])
+            if handed is None:
+                continue
+            due = (handed + timedelta(seconds=h["window_s"])).replace(microsecond=0)
+            if store.move(conn, h["case_no"], "awaiting_delivery", state="pending", handed_at=handed, due_at=due,
+                          updated_at=now):
+                store.log(conn, h["case_no"], handed, "handed", h["target_system"], due_at=due.isoformat())
+                report.handed += 1
+
+
+# -- 3. the department's answer ------------------------------------------------------------------------------
+
+def _answer(case: dict[str, Any] | None, h: dict[str, Any]) -> tuple[str, datetime, str | None] | None:
+    """The department's own decision in the newest version of the case, if its system wrote that version:
+    ``("accepted" | "refused", when, reason)``. Our own deemed acceptance echoed back is no answer."""
+    if case is None or case["origin_system"] != h["target_system"]:
+        return None
+    data = case["data"]
+    if data.get("result") in _REFUSED_RESULTS:
+        at = _parse(data.get("finished_at")) or _parse(data.get("updated_at"))
+        return ("refused", at, data.get("result_reason")) if at else None
+    accepted = _parse(data.get("accepted_at"))
+    if accepted is None or data.get("status") == "submitted":
+        return None
+    if h["state"] == "deemed" and h["decided_at"] is not None and abs((accepted - h["decided_at"]).total_seconds()) < 1:
+        return None  # the department system holding our deemed acceptance
+    return "accepted", accepted, None
+
+
+def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
+    with engine.connect() as conn:
+        watched = store.live_handoffs(conn, ["pending", "deemed"])
+    for h in watched:
+        if h["state"] == "deemed" and h["late_decision"] is not None:
+            continue
+        with engine.begin() as conn:
+            answer = _answer(store.read_case(conn, h["case_no"]), h)
+            if answer is None:
+                continue
+            decision, at, reason = answer
+            if h["state"] == "pending" and at <= h["due_at"]:
+                if store.move(conn, h["case_no"], "pending", state=decision, decided_at=at, decided_by="department",
+                              reason=reason, updated_at=now):
+                    store.log(conn, h["case_no"], at, decision, h["target_system"], reason=reason, seen_at=_iso(now))
+                    report.accepted += decision == "accepted"
+                    report.refused += decision == "refused"
+            elif h["state"] == "deemed":
+                if store.move(conn, h["case_no"], "deemed", late_decision=decision, late_decided_at=at,
+                              late_reason=reason, updated_at=now):
+                    store.log(conn, h["case_no"], at, "late_answer", h["target_system"], decision=decision,
+                              reason=reason, deemed_at=_iso(h["decided_at"]), seen_at=_iso(now))
+                    report.late_answers += 1
+            # pending with an answer dated after the due time: deemed first (below), recorded late next scan
+
+
+# -- 4. deemed acceptance ------------------------------------------------------------------------------------
+
+def _deem(engine: Engine, catalogue: TongbanCatalogue, now: datetime, calendar: Calendar | None,
+          report: HandoffReport) -> None:
+    with engine.connect() as conn:
+        due = store.due_handoffs(conn, now)
+    for h in due:
+        try:
+            _deem_one(engine, h, catalogue, now, calendar, report)
+        except _MovedOn:
+            continue  # the case changed between read and write: rolled back, the next scan deems it
+
+
+class _MovedOn(Exception):
+    """The case got a newer version while it was being deemed accepted."""
+
+
+def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, now: datetime,
+              calendar: Calendar | None, report: HandoffReport) -> None:
+    deemed_at: datetime = h["due_at"]
+    with engine.begin() as conn:
+        case = store.read_case(conn, h["case_no"])
+        if case is None or not store.move(conn, h["case_no"], "pending", state="deemed", decided_at=deemed_at,
+                                          decided_by="deemed", updated_at=now):
+            return
+        data = _deemed(case["data"], h, catalogue, calendar, deemed_at)
+        version = store.write_case_version(conn, h["case_no"], case["version"], data, origin=ACTOR,
+                                           at=deemed_at, now=now)
+        if version is None:
+            raise _MovedOn(h["case_no"])
+        told = sorted({h["hall_system"], h["target_system"]})
+        store.queue(conn, h["case_no"], version, told, now)
+        store.log(conn, h["case_no"], deemed_at, "deemed", ACTOR, window_s=h["window_s"], version=version,
+                  told=told, scanned_at=_iso(now))
+    report.deemed += 1
+    report.deemed_cases.append(h["case_no"])
+
+
+def _deemed(data: dict[str, Any], h: dict[str, Any], catalogue: TongbanCatalogue, calendar: Calendar | None,
+            at: datetime) -> dict[str, Any]:
+    """The case as deemed accepted at ``at``: accepted then, a 视为受理 step, and the item's unified limit."""
+    stamp = _iso(at)
+    minutes = h["window_s"] // 60
+    events = list(data.get("events") or [])
+    events.append({"seq": len(events) + 1, "kind": "step", "name": "视为受理", "action": "accept",
+                   "special_type": None, "started_at": stamp, "ended_at": stamp, "handler": ACTOR,
+                   "opinion": f"部门{minutes}分钟内未作出受理决定，视为受理并开始计时", "reason": None, "result": None})
+    out = {**data, "accepted_at": stamp, "status": "accepted", "events": events, "updated_at": stamp}
+    entry = catalogue.item(data.get("item_code"), data.get("catalog_code"))
+    if entry is not None and entry.limit_days is not None:
+        out["promised_days"] = entry.limit_days
+        if calendar is not None:
+            day = calendar.add_days(at.astimezone(BEIJING).date(), entry.limit_days, entry.limit_unit)
+            out["promised_at"] = f"{day.isoformat()}T17:00:00+08:00"
+    return out
+
+
+# -- 5. the hall's later changes reach the routed department -------------------------------------------------------
+
+def _forward(engine: Engine, systems: SystemsConfig, now: datetime, report: HandoffReport) -> None:
+    routed = [s.name for s in systems.systems.values() if s.role == "hall" and s.intake == "handoff"]
+    if not routed:
+        return
+    with engine.connect() as conn:
+        live = [h for h in store.live_handoffs(conn, ["awaiting_delivery", "pending", "accepted", "deemed"])
+                if h["hall_system"] in routed and h["target_system"]]
+    for h in live:
+        with engine.begin() as conn:
+            case = store.read_case(conn, h["case_no"])
+            if case is None or case["origin_system"] != h["hall_system"] or case["version"] <= h["forwarded_version"]:
+                continue
+            store.queue(conn, h["case_no"], case["version"], [h["target_system"]], now)
+            store.move(conn, h["case_no"], h["state"], forwarded_version=case["version"], updated_at=now)
+            store.log(conn, h["case_no"], now, "forwarded", ACTOR, version=case["version"], target=h["target_system"])
+            report.forwarded += 1
+
+
+# -- for the console and the CLI ---------------------------------------------------------------------------------
+
+def handoff_overview(engine: Engine, *, limit: int = 200) -> dict[str, Any]:
+    """``{"counts": {state: n}, "late_answers": n, "handoffs": [row…]}`` — newest first, for an ops page."""
+    with engine.connect() as conn:
+        rows = store.handoffs(conn, limit=limit)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    return {"counts": counts, "late_answers": sum(1 for r in rows if r["late_decision"]),
+            "handoffs": [_public(r) for r in rows]}
+
+
+def handoff_detail(engine: Engine, case_no: str) -> dict[str, Any] | None:
+    """One hand-off with its audit trail: ``{**row, "events": [{at, step, actor, detail}]}``."""
+    with engine.connect() as conn:
+        row = store.get_handoff(conn, case_no)
+        if row is None:
+            return None
+        return {**_public(row), "events": [{**e, "at": _iso(e["at"])} for e in store.events(conn, case_no)]}
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+
+def _loads(text: Any) -> dict[str, Any]:
+    from gateway.store.ledger import loads
+
+    value = loads(text) if isinstance(text, (str, bytes)) else text
+    return value if isinstance(value, dict) else {}
+
+
+def _parse(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(BEIJING).replace(microsecond=0).isoformat()

@@ -1,0 +1,197 @@
+"""Every statement of the processes (issue 15): the front-desk hand-off's rows and audit trail, the case versions
+the hand-off writes itself (deemed acceptance, refusal at routing), and the 办不成事 tickets.
+
+State moves by compare-and-set (``UPDATE … WHERE state = :expected``): two scans racing over the same due
+hand-off — a DAG run and a CLI run, or a run retried after a crash — cannot both deem it, so the department and
+the hall are told exactly once. Each function takes the ``Connection`` of a transaction the caller owns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, select, update
+
+from gateway.models.hashing import content_hash
+from gateway.store.ledger import add_dead_letters, add_outbox, dumps, loads, utcnow
+from gateway.store.outbox import PENDING
+from gateway.store.tables import cases, outbox, process_events, process_handoffs, process_tickets
+
+__all__ = [
+    "add_ticket", "clock_starts", "delivered_at", "due_handoffs", "events", "frontdesk_candidates", "get_handoff",
+    "handoffs", "insert_handoff", "live_handoffs", "log", "move", "open_tickets", "queue", "queued_targets",
+    "read_case", "refuse_to_dead_letters", "reply_ticket", "write_case_version",
+]
+
+# -- hand-offs ---------------------------------------------------------------------------------------------
+
+def frontdesk_candidates(conn: Connection, halls: Sequence[str], *, limit: int = 500) -> list[dict[str, Any]]:
+    """Cases whose newest version came from a hall and that have no hand-off yet: ``case_no, version, data``."""
+    if not halls:
+        return []
+    c, h = cases.c, process_handoffs.c
+    rows = conn.execute(
+        select(c.case_no, c.version, c.data, c.origin_system)
+        .select_from(cases.outerjoin(process_handoffs, h.case_no == c.case_no))
+        .where(c.origin_system.in_(list(halls)), h.case_no.is_(None), c.deleted.is_(False))
+        .order_by(c.case_no).limit(limit)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def insert_handoff(conn: Connection, row: dict[str, Any]) -> bool:
+    """A new hand-off; False when one exists already for the case (another scan got there first)."""
+    if conn.execute(select(process_handoffs.c.case_no).where(process_handoffs.c.case_no == row["case_no"])).first():
+        return False
+    conn.execute(insert(process_handoffs).values(**{"forwarded_version": 0, **row}))
+    return True
+
+
+def get_handoff(conn: Connection, case_no: str) -> dict[str, Any] | None:
+    row = conn.execute(select(process_handoffs).where(process_handoffs.c.case_no == case_no)).mappings().first()
+    return dict(row) if row else None
+
+
+def handoffs(conn: Connection, *, states: Iterable[str] | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """Hand-offs, newest first (all, or those in ``states``)."""
+    query = select(process_handoffs).order_by(process_handoffs.c.registered_at.desc()).limit(limit)
+    if states is not None:
+        query = query.where(process_handoffs.c.state.in_(list(states)))
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def live_handoffs(conn: Connection, states: Sequence[str]) -> list[dict[str, Any]]:
+    """The hand-offs in ``states``, oldest due first (the scan's working set; indexed by state and due time)."""
+    return [dict(r) for r in conn.execute(
+        select(process_handoffs).where(process_handoffs.c.state.in_(list(states)))
+        .order_by(process_handoffs.c.due_at, process_handoffs.c.case_no)).mappings()]
+
+
+def due_handoffs(conn: Connection, now: datetime) -> list[dict[str, Any]]:
+    """Pending hand-offs whose window is over."""
+    h = process_handoffs.c
+    return [dict(r) for r in conn.execute(
+        select(process_handoffs).where(h.state == "pending", h.due_at <= now).order_by(h.due_at)).mappings()]
+
+
+def move(conn: Connection, case_no: str, expected: str, **values: Any) -> bool:
+    """Compare-and-set: update the hand-off only if it is still in state ``expected``; True if this call did."""
+    result = conn.execute(update(process_handoffs)
+                          .where(process_handoffs.c.case_no == case_no, process_handoffs.c.state == expected)
+                          .values(**values))
+    return bool(result.rowcount)
+
+
+def clock_starts(conn: Connection, case_nos: Sequence[str]) -> dict[str, datetime]:
+    """``case_no → decided_at`` of the decided hand-offs among ``case_nos``: where each case clock starts
+    (deemed acceptance included), whatever later versions of the case say its acceptance time was."""
+    if not case_nos:
+        return {}
+    h = process_handoffs.c
+    out: dict[str, datetime] = {}
+    for i in range(0, len(case_nos), 900):
+        for case_no, decided in conn.execute(select(h.case_no, h.decided_at).where(
+                h.case_no.in_(list(case_nos[i:i + 900])), h.state.in_(["accepted", "deemed"]),
+                h.decided_at.is_not(None))):
+            out[case_no] = decided
+    return out
+
+
+# -- the audit trail --------------------------------------------------------------------------------------
+
+def log(conn: Connection, case_no: str, at: datetime, step: str, actor: str, **detail: Any) -> None:
+    conn.execute(insert(process_events).values(case_no=case_no, at=at, step=step, actor=actor,
+                                               detail=dumps(detail) if detail else None))
+
+
+def events(conn: Connection, case_no: str) -> list[dict[str, Any]]:
+    """The audit trail of one case's hand-off, in order: ``at, step, actor, detail``."""
+    e = process_events.c
+    return [{"at": r.at, "step": r.step, "actor": r.actor, "detail": loads(r.detail) or {}}
+            for r in conn.execute(select(e.at, e.step, e.actor, e.detail).where(e.case_no == case_no)
+                                  .order_by(e.id))]
+
+
+# -- cases and the outbox -----------------------------------------------------------------------------------
+
+def read_case(conn: Connection, case_no: str) -> dict[str, Any] | None:
+    """The merged case: ``case_no, version, data`` (parsed), ``origin_system``, ``deleted``."""
+    c = cases.c
+    row = conn.execute(select(c.case_no, c.version, c.data, c.origin_system, c.deleted)
+                       .where(c.case_no == case_no)).mappings().first()
+    if row is None:
+        return None
+    return {**dict(row), "data": loads(row["data"])}
+
+
+def queued_targets(conn: Connection, case_no: str) -> set[str]:
+    """Systems that have an outbox row for the case (any version, any status)."""
+    o = outbox.c
+    return {r[0] for r in conn.execute(select(o.target_system).where(o.case_no == case_no).distinct())}
+
+
+def delivered_at(conn: Connection, case_no: str, target: str) -> datetime | None:
+    """When ``target`` first accepted a version of the case (the department system has it from then on)."""
+    o = outbox.c
+    row = conn.execute(select(o.delivered_at).where(o.case_no == case_no, o.target_system == target,
+                                                    o.status == "delivered", o.delivered_at.is_not(None))
+                       .order_by(o.delivered_at).limit(1)).first()
+    return row[0] if row else None
+
+
+def queue(conn: Connection, case_no: str, version: int, targets: Iterable[str], now: datetime) -> None:
+    """Outbox rows for one case version (idempotent: the outbox is unique per case, version and target). Due at
+    once: at the earlier of ``now`` and the wall clock, so a scan run as of a later instant (a test's injected
+    clock, a DAG run's own time) never parks the rows in the future."""
+    due = min(now, utcnow())
+    add_outbox(conn, [{"case_no": case_no, "version": version, "target_system": t, "operation": "upsert",
+                       "status": PENDING, "attempts": 0, "next_attempt_at": due, "created_at": due}
+                      for t in sorted(set(targets))])
+
+
+def write_case_version(conn: Connection, case_no: str, expected_version: int, data: dict[str, Any], *,
+                       origin: str, at: datetime, now: datetime) -> int | None:
+    """A new version of the merged case written by Tongban itself (deemed acceptance, refusal at routing):
+    the next version number, or None when the case moved on meanwhile (the caller scans again)."""
+    version = expected_version + 1
+    # The merge orders changes by their source time: ours was made now, on the wall clock (``at`` may be the
+    # earlier instant it stands for, or a test's injected future), so a source's answer after it still wins.
+    result = conn.execute(
+        update(cases).where(and_(cases.c.case_no == case_no, cases.c.version == expected_version))
+        .values(version=version, data=dumps(data), content_hash=content_hash(data, exclude=("updated_at",)),
+                origin_system=origin, origin_source_id=case_no, source_updated_at=utcnow(), updated_at=now))
+    return version if result.rowcount else None
+
+
+def refuse_to_dead_letters(conn: Connection, *, system: str, case_no: str, reason: str, rule: str,
+                           field: str, raw: dict[str, Any], now: datetime) -> None:
+    """A case refused at routing is a dead letter (kind ``routing``) with the rule and the reason, besides the
+    refusal written back to the hall: an operator sees it next to every other record that did not go through."""
+    add_dead_letters(conn, [{
+        "kind": "routing", "system": system, "stream": "handoff", "source_id": case_no, "case_no": case_no,
+        "cursor": None, "raw": dumps(raw),
+        "reason": f"{case_no}: {field}: {rule}: {reason}",
+        "issues": dumps([{"record": case_no, "field": field, "rule": rule, "message": reason}]),
+        "mapping_version": None, "status": "open", "attempts": 1, "created_at": now, "updated_at": now,
+    }])
+
+
+# -- 办不成事 tickets ------------------------------------------------------------------------------------------
+
+def add_ticket(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(insert(process_tickets).values(**row))
+
+
+def reply_ticket(conn: Connection, ticket_no: str, *, at: datetime, reply: str) -> bool:
+    t = process_tickets.c
+    result = conn.execute(update(process_tickets).where(t.ticket_no == ticket_no, t.replied_at.is_(None))
+                          .values(replied_at=at, reply=reply))
+    return bool(result.rowcount)
+
+
+def open_tickets(conn: Connection) -> list[dict[str, Any]]:
+    t = process_tickets.c
+    return [dict(r) for r in conn.execute(select(process_tickets).where(t.replied_at.is_(None))
+                                          .order_by(t.opened_at)).mappings()]

@@ -1,0 +1,94 @@
+"""Helpers of the hand-off tests: a world whose hall hands off, front-desk cases, one scan with an injected clock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+
+from gateway.kernel.config import load_systems
+from gateway.kernel.runtime import Runtime
+from gateway.ops.deadlines import WorkCalendar
+from gateway.process import HandoffReport, TongbanCatalogue, scan_handoffs
+from gateway.store import process as store
+from gateway.store.db import make_engine
+from gateway.store.tables import outbox
+from gateway.sync.engine import sync_system
+from gateway.sync.push import push
+
+CIVIL_DEPT = "11370000004390448N"
+ELDERLY = "000105101000"  # 高龄老人津贴发放 (basic code), in the 全城通办 目录
+SOCIAL_ORG = "000117001000"  # 社会团体成立登记: civil's own item, not in any 通办目录
+OFFICE = "JN370102-QCL"
+
+CATALOGUE = TongbanCatalogue.load()
+CALENDAR = WorkCalendar.load()
+
+
+def set_intake(world: Any, hall: str, intake: str) -> None:
+    """Make ``hall`` hand off (``intake: handoff``) or route directly, and give the world a runtime that reads it."""
+    data = yaml.safe_load(world.systems_path.read_text(encoding="utf-8"))
+    data["systems"][hall]["intake"] = intake
+    world.systems_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    restart(world)
+
+
+def restart(world: Any) -> Runtime:
+    """A new runtime on the same ledger and systems file: what a restarted scheduler or worker has."""
+    world.runtime.close()
+    world.runtime = Runtime(load_systems(world.systems_path), make_engine(world.database_url))
+    return world.runtime
+
+
+def frontdesk(world: Any, **body: Any) -> dict[str, Any]:
+    """One case taken at the hall's front desk, pending the department's acceptance unless told otherwise."""
+    created = world.admin("sd_hall", "POST", "/_sandbox/frontdesk",
+                          json={"count": 1, "dept_code": CIVIL_DEPT, "pending": True, **body})["created"]
+    return created[0]  # type: ignore[no-any-return]
+
+
+def scan(world: Any, now: datetime | None = None) -> HandoffReport:
+    rt = world.runtime
+    return scan_handoffs(rt.engine, rt.systems, CATALOGUE, now=now, calendar=CALENDAR)
+
+
+def sync(world: Any, *names: str) -> None:
+    for name in names:
+        sync_system(world.runtime, name)
+
+
+def deliver(world: Any) -> None:
+    assert push(world.runtime).ok
+
+
+def handoff(world: Any, case_no: str) -> dict[str, Any]:
+    with world.runtime.engine.connect() as conn:
+        row = store.get_handoff(conn, case_no)
+    assert row is not None, f"no hand-off for {case_no}"
+    return row
+
+
+def trail(world: Any, case_no: str) -> list[str]:
+    with world.runtime.engine.connect() as conn:
+        return [e["step"] for e in store.events(conn, case_no)]
+
+
+def outbox_rows(world: Any, case_no: str) -> list[tuple[int, str, str]]:
+    """``(version, target, status)`` of every outbox row of the case."""
+    o = outbox.c
+    with world.runtime.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(o.version, o.target_system, o.status)
+                                               .where(o.case_no == case_no).order_by(o.version, o.target_system))]
+
+
+def civil_record(world: Any, case_no: str) -> dict[str, Any]:
+    found = [r for r in world.source_records("sd_civil").values() if r.get("projectNo") == case_no]
+    assert len(found) == 1, f"{case_no}: {len(found)} records in the civil system"
+    return found[0]
+
+
+def hall_case(world: Any, case_no: str) -> dict[str, Any] | None:
+    held = world.admin("sd_hall", "GET", "/_sandbox/cases", params={"case_no": case_no})
+    return held[0] if held else None

@@ -1,0 +1,133 @@
+"""一窗受理 hand-off with deemed acceptance, end to end over real HTTP (issue 15, acceptance line 1).
+
+The hall's front desk takes a case pending acceptance; the sync reads it; the push hands it to the civil
+department's system; the hand-off scan (clock injected) starts the window when the department system has it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from handoff_testlib import (
+    ELDERLY,
+    OFFICE,
+    civil_record,
+    deliver,
+    frontdesk,
+    hall_case,
+    handoff,
+    outbox_rows,
+    restart,
+    scan,
+    sync,
+    trail,
+)
+
+from gateway.models.datetimes import BEIJING
+from gateway.process import ACTOR
+from gateway.store import process as store
+
+
+def _handed(world, **body):
+    """A pending front-desk case the civil system holds, registered and handed: (case, hand-off row)."""
+    made = frontdesk(world, item=ELDERLY, office=OFFICE, **body)
+    sync(world, "sd_hall")
+    deliver(world)  # the sync queued it for the civil system (the hall routes by department code)
+    report = scan(world)
+    assert report.registered == 1 and report.handed == 1, report
+    row = handoff(world, made["case_no"])
+    assert row["state"] == "pending" and row["target_system"] == "sd_civil"
+    assert row["due_at"] - row["handed_at"] < timedelta(minutes=10, seconds=1)
+    assert row["due_at"] - row["handed_at"] > timedelta(minutes=9, seconds=58)
+    return made, row
+
+
+def test_unanswered_for_ten_minutes_is_deemed_accepted_once_and_a_restart_changes_nothing(make_world) -> None:
+    world = make_world(civil=20, estate=5)
+    made, row = _handed(world)
+    case_no, due = made["case_no"], row["due_at"]
+    assert civil_record(world, case_no).get("acceptTime") in (None, "")  # pending acceptance at the department
+
+    # A restart during the window: a new runtime on the same ledger; scans before the due time change nothing.
+    restart(world)
+    for moment in (due - timedelta(minutes=5), due - timedelta(seconds=1)):
+        report = scan(world, moment)
+        assert report.deemed == 0 and report.pending == 1
+    assert handoff(world, case_no) == {**row, "updated_at": handoff(world, case_no)["updated_at"]}
+
+    # Past the due time (the scan runs late: 3 minutes after): deemed accepted at the due time itself.
+    report = scan(world, due + timedelta(minutes=3))
+    assert report.deemed == 1 and report.deemed_cases == [case_no]
+    deemed = handoff(world, case_no)
+    assert deemed["state"] == "deemed" and deemed["decided_at"] == due and deemed["decided_by"] == "deemed"
+    # scanning again (a retried task, a second scheduler) tells nobody twice
+    restart(world)
+    assert scan(world, due + timedelta(minutes=4)).deemed == 0
+    deemed_rows = [r for r in outbox_rows(world, case_no) if r[0] == max(v for v, _, _ in outbox_rows(world, case_no))]
+    assert sorted(t for _, t, _ in deemed_rows) == ["sd_civil", "sd_hall"]
+
+    deliver(world)
+    deliver(world)
+    stamp = due.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    # the department holds the deemed acceptance (its acceptance time is the due time) …
+    assert civil_record(world, case_no)["acceptTime"] == stamp
+    assert world.admin("sd_civil", "GET", "/_sandbox/stats")["writes_applied"] == 2  # pending, then deemed
+    # … and so does the hall, told exactly once
+    held = hall_case(world, case_no)
+    assert held is not None and held["applied_writes"] == 1
+    assert held["case"]["status"] == "accepted" and held["case"]["accepted_at"] == due.astimezone(BEIJING).isoformat()
+    # the ledger case: accepted then, a 视为受理 step, the item's unified limit (10 working days) from then
+    with world.runtime.engine.connect() as conn:
+        case = store.read_case(conn, case_no)
+    assert case is not None and case["origin_system"] == ACTOR
+    assert case["data"]["accepted_at"] == due.astimezone(BEIJING).isoformat()
+    assert case["data"]["events"][-1]["name"] == "视为受理" and case["data"]["promised_days"] == 10
+    assert trail(world, case_no) == ["registered", "routed", "handed", "deemed"]
+
+    # The department's echo of our deemed acceptance is no answer; its own later answer is recorded, not lost.
+    sync(world, "sd_civil")
+    assert scan(world, due + timedelta(minutes=5)).late_answers == 0
+    world.admin("sd_civil", "POST", "/_sandbox/decide", json={"projectNo": case_no, "decision": "refuse",
+                                                              "reason": "申请人户籍不在本辖区"})
+    sync(world, "sd_civil")
+    report = scan(world, due + timedelta(minutes=30))
+    assert report.late_answers == 1 and report.deemed == 0
+    late = handoff(world, case_no)
+    assert (late["state"], late["late_decision"], late["late_reason"]) == ("deemed", "refused", "申请人户籍不在本辖区")
+    assert late["decided_at"] == due  # the case clock still starts at the deemed acceptance
+    assert trail(world, case_no)[-1] == "late_answer"
+    assert scan(world, due + timedelta(minutes=31)).late_answers == 0  # recorded once
+
+
+def test_an_answer_within_the_window_is_honoured(make_world) -> None:
+    world = make_world(civil=20, estate=5)
+    world.admin("sd_civil", "POST", "/_sandbox/acceptance", json={"mode": "fast"})
+    made, row = _handed(world)
+    case_no, due = made["case_no"], row["due_at"]
+    sync(world, "sd_civil")  # the department's acceptance, read through its connector
+    # read after the due time (the sync was slow), but given within the window: the department's answer stands
+    report = scan(world, due + timedelta(minutes=2))
+    assert report.accepted == 1 and report.deemed == 0
+    answered = handoff(world, case_no)
+    assert answered["state"] == "accepted" and answered["decided_by"] == "department"
+    assert answered["handed_at"] <= answered["decided_at"] <= due
+    assert all(target != "sd_hall" or version > 1 for version, target, _ in outbox_rows(world, case_no))
+    with world.runtime.engine.connect() as conn:
+        assert store.read_case(conn, case_no)["origin_system"] == "sd_civil"  # no Tongban version was written
+    assert trail(world, case_no) == ["registered", "routed", "handed", "accepted"]
+    assert scan(world, due + timedelta(hours=1)).deemed == 0
+
+
+def test_a_refusal_within_the_window_is_honoured_with_its_reason(make_world) -> None:
+    world = make_world(civil=20, estate=5)
+    world.admin("sd_civil", "POST", "/_sandbox/acceptance",
+                json={"mode": "fast", "refuse": {"11370000004390448N4000105101001": "未满80周岁，不符合申领条件"}})
+    made, row = _handed(world)
+    sync(world, "sd_civil")
+    report = scan(world, row["due_at"] - timedelta(minutes=1))
+    assert report.refused == 1
+    refused = handoff(world, made["case_no"])
+    assert (refused["state"], refused["reason"]) == ("refused", "未满80周岁，不符合申领条件")
+    deliver(world)  # the department's refusal reaches the hall by the ordinary path
+    held = hall_case(world, made["case_no"])
+    assert held is not None and held["case"]["result"] == "not_accepted"
