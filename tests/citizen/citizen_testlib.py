@@ -1,0 +1,59 @@
+"""Shared setup of the citizen tests: the three sandbox systems on ephemeral ports, settings pointing at them,
+a migrated ledger holding the collection point's generated cases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pytest
+import requests
+
+from gateway.citizen import load_citizen
+from gateway.ops.deadlines.calendar import BEIJING
+from gateway.store.db import make_engine
+from gateway.store.migrate import upgrade
+from gateway.store.tables import cases
+from sandbox.server import start_all
+
+SYSTEMS = ("evaluator", "provincial_pj", "hotline")
+
+
+def point_settings(monkeypatch: pytest.MonkeyPatch, sandbox: Any) -> Any:
+    """Environment and settings for the running sandbox (what a deployment puts in its environment)."""
+    creds = sandbox.credentials
+    env = {"TONGBAN_EVALUATOR_URL": sandbox.urls["evaluator"],
+           "TONGBAN_EVALUATOR_API_KEY": creds["evaluator"]["api_key"],
+           "TONGBAN_PROVINCIAL_PJ_URL": sandbox.urls["provincial_pj"],
+           "TONGBAN_PROVINCIAL_PJ_APP_ID": creds["provincial_pj"]["app_id"],
+           "TONGBAN_PROVINCIAL_PJ_APP_KEY": creds["provincial_pj"]["app_key"],
+           "TONGBAN_HOTLINE_URL": sandbox.urls["hotline"], "TONGBAN_HOTLINE_APPID": creds["hotline"]["appid"],
+           "TONGBAN_HOTLINE_SECRET": creds["hotline"]["secret"]}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return load_citizen()
+
+
+def start(records: dict[str, int] | None = None) -> Any:
+    return start_all(seed=42, records={"evaluator": 1000, "hotline": 300, **(records or {})}, systems=SYSTEMS)
+
+
+def ledger_with_cases(database_url: str, sandbox: Any) -> Any:
+    """A migrated ledger holding the collection point's cases (what the case syncs would have brought)."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    generated = requests.get(sandbox.admin_urls["evaluator"] + "/_sandbox/cases", timeout=10).json()["cases"]
+    now = datetime.now(BEIJING)
+    rows = []
+    for c in generated:
+        finished = datetime.strptime(c["finished_at"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+        doc = {"case_no": c["case_no"], "finished_at": finished.isoformat(), "dept_code": c["dept_code"],
+               "channel": c["channel"], "office": c["office"], "division_code": c["division"]}
+        rows.append({"case_no": c["case_no"], "version": 1, "content_hash": "x" * 32,
+                     "data": orjson.dumps(doc).decode(), "origin_system": "sd_hall", "origin_source_id": c["case_no"],
+                     "source_updated_at": now, "dept_code": c["dept_code"], "item_code": None, "deleted": False,
+                     "updated_at": now})
+    with engine.begin() as conn:
+        conn.execute(cases.insert(), rows)
+    return engine
