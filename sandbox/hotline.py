@@ -183,9 +183,9 @@ class HotlineApp(SystemApp):
             for _ in range(count):
                 self._new += 1
                 rec = _order(self.seed, 100_000 + self._new)
-                t = self._stamp()
+                t = self._stamp()  # may run ahead of the clock by a few seconds: the order is handed out now
                 rec.update(gdbh=f"12345{fmt_dash(t)[:10].replace('-', '')}{90_000 + self._new:05d}",
-                           pdsj=fmt_dash(t), gxsj=fmt_dash(t))
+                           pdsj=fmt_dash(self.now()), gxsj=fmt_dash(t))
                 if category:
                     rec["ywfl"] = category
                 self.orders[rec["gdbh"]] = rec

@@ -240,10 +240,13 @@ def request_redo(engine: Engine, order_no: str, *, at: datetime | None = None,
     record = f"workorder:{order_no}"
     with engine.begin() as conn:
         row = _order(conn, order_no)
-        if row["redo_round"] >= 1:
+        if row["redo_round"] >= 1:  # the refusal is counted (committed), then told to the caller
             store.update_workorder(conn, order_no, redo_refused=row["redo_refused"] + 1, updated_at=at)
-            raise CitizenError(record, "redo_round", "redo.once",
-                               "an order is redone once (重办次数为1次); this one was redone already")
+    if row["redo_round"] >= 1:
+        raise CitizenError(record, "redo_round", "redo.once",
+                           "an order is redone once (重办次数为1次); this one was redone already")
+    with engine.begin() as conn:
+        row = _order(conn, order_no)
         if row["status"] not in ("replied", "closed") or row["replied_at"] is None:
             raise CitizenError(record, "status", "redo.after_reply", "only a replied order can be redone")
         due = _closing(calendar.add_days(at.astimezone(BEIJING).date(), policy.redo_days), policy)

@@ -54,6 +54,7 @@ def ledger_with_cases(database_url: str, sandbox: Any) -> Any:
                      "data": orjson.dumps(doc).decode(), "origin_system": "sd_hall", "origin_source_id": c["case_no"],
                      "source_updated_at": now, "dept_code": c["dept_code"], "item_code": None, "deleted": False,
                      "updated_at": now})
-    with engine.begin() as conn:
-        conn.execute(cases.insert(), rows)
+    if rows:
+        with engine.begin() as conn:
+            conn.execute(cases.insert(), rows)
     return engine
