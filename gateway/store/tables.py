@@ -637,3 +637,125 @@ process_tickets = Table(
 """办不成事 tickets (反映办不成事窗口): a reply is owed within 3 working days (simple) or 10 (coordination)."""
 
 __all__ += ["process_events", "process_handoffs", "process_tickets"]
+
+
+# ======================================================================================================
+# The citizen's voice (issue 12, migration 0009_citizen): 好差评 evaluations, their callbacks, rectifications
+# and appeals; 12345 work orders; one outbox for what goes back to the provincial system and the platform.
+# ======================================================================================================
+
+citizen_evaluations = Table(
+    "citizen_evaluations",
+    metadata,
+    Column("rating_id", String(64), primary_key=True),
+    Column("case_no", String(64), nullable=False),
+    Column("level", Integer, nullable=False),  # 5 非常满意 … 1 非常不满意
+    Column("bad", Boolean, nullable=False),
+    Column("channel", String(16), nullable=False),  # pc | app | qrcode | device | sms
+    Column("device", String(64), nullable=True),
+    Column("window_no", String(32), nullable=True),
+    Column("staff", String(32), nullable=True),
+    Column("dept_code", String(32), nullable=True),
+    Column("division", String(12), nullable=True),
+    Column("office_code", String(64), nullable=True),
+    Column("rated_at", UtcDateTime(), nullable=False),
+    Column("month", String(7), nullable=False),  # Beijing month of rated_at
+    Column("case_finished_at", UtcDateTime(), nullable=True),
+    Column("comment", Text, nullable=True),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Column("appeal", String(16), nullable=True),  # None | pending | upheld | rejected (final)
+    Column("flags", Text, nullable=True),  # JSON list of misuse rules this rating broke
+    Column("content_hash", String(64), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index(None, "rated_at"),
+    Index(None, "device", "rated_at"),
+    Index(None, "case_no"),
+)
+"""One row per rating (好差评), linked to its case; ``bad`` is 不满意/非常不满意."""
+
+citizen_callbacks = Table(
+    "citizen_callbacks",
+    metadata,
+    Column("rating_id", String(64), primary_key=True),
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("done_at", UtcDateTime(), nullable=True),
+    Column("result", Text, nullable=True),
+    Column("rect_due_at", UtcDateTime(), nullable=True),
+    Column("rect_done_at", UtcDateTime(), nullable=True),
+    Column("rect_note", Text, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index(None, "done_at", "due_at"),
+)
+"""The callback (回访) a bad review owes the same working day, and the rectification (整改) it leads to."""
+
+citizen_appeals = Table(
+    "citizen_appeals",
+    metadata,
+    Column("rating_id", String(64), primary_key=True),
+    Column("level", String(16), primary_key=True),  # city | province
+    Column("status", String(16), nullable=False),  # pending | upheld | rejected
+    Column("reason", Text, nullable=False),
+    Column("filed_at", UtcDateTime(), nullable=False),
+    Column("decided_at", UtcDateTime(), nullable=True),
+    Column("opinion", Text, nullable=True),
+)
+"""An appeal against a mistaken bad review, one row per level it reached (the city first, then the province)."""
+
+citizen_workorders = Table(
+    "citizen_workorders",
+    metadata,
+    Column("order_no", String(64), primary_key=True),
+    Column("matter_type", String(16), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("division", String(12), nullable=False),
+    Column("content", Text, nullable=True),
+    Column("case_no", String(64), nullable=True),
+    Column("status", String(16), nullable=False),  # received | dispatched | returned | replied | redo | closed
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("month", String(7), nullable=False),  # Beijing month of received_at (派单)
+    Column("limit_days", Integer, nullable=False),
+    Column("dispatch_due_at", UtcDateTime(), nullable=False),
+    Column("dispatched_at", UtcDateTime(), nullable=True),
+    Column("dept_code", String(32), nullable=True),
+    Column("dept_name", String(128), nullable=True),
+    Column("dept_system", String(64), nullable=True),
+    Column("return_reason", Text, nullable=True),
+    Column("sign_due_at", UtcDateTime(), nullable=True),
+    Column("signed_at", UtcDateTime(), nullable=True),
+    Column("reply_due_at", UtcDateTime(), nullable=True),
+    Column("replied_at", UtcDateTime(), nullable=True),
+    Column("redo_round", Integer, nullable=False, default=0),
+    Column("redo_due_at", UtcDateTime(), nullable=True),
+    Column("redo_refused", Integer, nullable=False, default=0),
+    Column("rating", String(16), nullable=True),  # satisfied | basic | unsatisfied (the latest round)
+    Column("rated_at", UtcDateTime(), nullable=True),
+    Column("platform_status", String(16), nullable=True),
+    Column("source_changed_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index(None, "status"),
+    Index(None, "month", "dept_code"),
+)
+"""A 12345 work order: where Tongban routed it, its time limits (转派 15 minutes, 签收, 办结, 重办) and its rating."""
+
+citizen_outbox = Table(
+    "citizen_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("target", String(32), nullable=False),  # provincial_pj | hotline
+    Column("key", String(160), nullable=False),  # what is sent, once: rating:R1, callback:R1:1, df:G1:0 …
+    Column("operation", String(16), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("delivered_at", UtcDateTime(), nullable=True),
+    UniqueConstraint("target", "key", name="uq_citizen_outbox_key"),
+    Index(None, "target", "status", "next_attempt_at"),
+)
+"""Everything that goes back to a foreign system, one row per item and key, written in the same transaction as
+the change that calls for it: the resend after a crash carries the same key, and the receiver answers
+"already received"."""
+
+__all__ += ["citizen_appeals", "citizen_callbacks", "citizen_evaluations", "citizen_outbox", "citizen_workorders"]
