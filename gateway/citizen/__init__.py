@@ -24,6 +24,7 @@ from .evaluations import (
     evaluation_summary,
     file_appeal,
     finish_rectification,
+    list_evaluations,
     poll_appeals,
     record_callback,
     sync_evaluations,
@@ -35,6 +36,7 @@ from .settings import CitizenSettings, load_citizen, parse_citizen
 from .supervision import ALERT_KINDS, scan_citizen
 from .workorders import (
     WorkOrderReport,
+    list_workorders,
     reply_workorder,
     request_redo,
     sign_workorder,
@@ -45,6 +47,6 @@ from .workorders import (
 __all__ = ["ALERT_KINDS", "BAD_LEVELS", "CitizenError", "CitizenSettings", "DeliveryReport", "Evaluation",
            "EvaluationReport", "EvaluatorClient", "HotlineClient", "Level", "MisuseReport", "ProvincialClient",
            "WorkOrder", "WorkOrderReport", "callback_due", "deliver", "detect_misuse", "evaluation_summary",
-           "file_appeal", "finish_rectification", "from_evaluator", "from_hotline", "load_citizen",
+           "file_appeal", "finish_rectification", "list_evaluations", "list_workorders", "from_evaluator", "from_hotline", "load_citizen",
            "parse_citizen", "poll_appeals", "record_callback", "reply_workorder", "request_redo", "scan_citizen",
            "sign_workorder", "sync_evaluations", "sync_workorders", "to_provincial", "workorder_summary"]

@@ -33,7 +33,7 @@ from .models import Evaluation
 from .outbox import queue_item
 from .settings import CitizenSettings, Policy
 
-__all__ = ["CitizenError", "EvaluationReport", "callback_due", "evaluation_summary", "file_appeal",
+__all__ = ["list_evaluations", "CitizenError", "EvaluationReport", "callback_due", "evaluation_summary", "file_appeal",
            "finish_rectification", "poll_appeals", "record_callback", "sync_evaluations"]
 
 SOURCE = "evaluator"
@@ -391,3 +391,26 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None) -> dict[s
         "by_month": group("month"),
         "by_unit": group("dept_code"),
     }
+
+
+def list_evaluations(engine: Engine, *, bad: bool = False, flagged: bool = False,
+                     limit: int = 50) -> list[dict[str, Any]]:
+    """Ratings, newest first (``tongban evaluations list``): the bad ones with their callback, or the flagged."""
+    with engine.connect() as conn:
+        rows = store.evaluation_rows(conn)
+        callbacks = {c["rating_id"]: c for c in store.callback_rows(conn)}
+    out = []
+    for r in reversed(rows):
+        if (bad and not r["bad"]) or (flagged and not r["flags"]):
+            continue
+        c = callbacks.get(r["rating_id"])
+        out.append({"rating_id": r["rating_id"], "case_no": r["case_no"], "level": r["level"],
+                    "channel": r["channel"], "device": r["device"], "rated_at": r["rated_at"],
+                    "dept_code": r["dept_code"], "appeal": r["appeal"],
+                    "flags": orjson.loads(r["flags"]) if r["flags"] else [],
+                    "callback_due_at": c["due_at"] if c else None, "called_back_at": c["done_at"] if c else None,
+                    "rectification_due_at": c["rect_due_at"] if c else None,
+                    "rectified_at": c["rect_done_at"] if c else None})
+        if len(out) >= limit:
+            break
+    return out

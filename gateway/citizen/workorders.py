@@ -35,7 +35,7 @@ from .models import OUT_OF_SCOPE, WorkOrder
 from .outbox import queue_item
 from .settings import CitizenSettings, Policy
 
-__all__ = ["WorkOrderReport", "reply_workorder", "request_redo", "sign_workorder", "sync_workorders",
+__all__ = ["list_workorders", "WorkOrderReport", "reply_workorder", "request_redo", "sign_workorder", "sync_workorders",
            "workorder_summary"]
 
 SOURCE = "hotline"
@@ -325,3 +325,15 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[st
         "satisfaction": _ratio(sum(1 for r in rated if r["rating"] in ("satisfied", "basic")), len(rated)),
         "by_unit_month": by_unit,
     }
+
+
+def list_workorders(engine: Engine, *, dept_code: str | None = None, status: str | None = None,
+                    limit: int = 100) -> list[dict[str, Any]]:
+    """Work orders, oldest first (``tongban workorders list``): a department's queue with ``dept_code``."""
+    with engine.connect() as conn:
+        rows = store.workorder_rows(conn)
+    keep = ("order_no", "matter_type", "category", "division", "status", "case_no", "dept_code", "dept_name",
+            "received_at", "dispatched_at", "sign_due_at", "reply_due_at", "redo_round", "redo_due_at", "rating")
+    out = [{k: r[k] for k in keep} for r in rows
+           if (dept_code is None or r["dept_code"] == dept_code) and (status is None or r["status"] == status)]
+    return out[:limit]

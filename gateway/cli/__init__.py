@@ -7,6 +7,7 @@ so Airflow tasks and tests use the same code paths as operators at a terminal.
 from __future__ import annotations
 
 from gateway.cli import catalogue as _catalogue_commands  # noqa: F401  (catalogue harvest|audit, kpi)
+from gateway.cli import citizen as _citizen_commands  # noqa: F401  (evaluations …, workorders …)
 from gateway.cli import commands as _commands  # noqa: F401  (registers sync, push, status, ...)
 from gateway.cli import console as _console_commands  # noqa: F401  (console serve, console operators ...)
 from gateway.cli import sharing as _sharing_commands  # noqa: F401  (serve, clients, audit, harvest, ...)

@@ -1,0 +1,270 @@
+"""Commands of the citizen's voice: ``tongban evaluations …`` (好差评) and ``tongban workorders …`` (12345).
+
+Registered on :data:`gateway.cli.options.app`; the work is done in :mod:`gateway.citizen`, the same functions
+the ``tongban_citizen`` DAG runs. A refused operation (a second redo, a callback for a good review) exits 1 with
+the record, field and rule it broke.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gateway.cli.options import DbOpt, JsonOpt, app, guard
+from gateway.cli.output import console, print_json, print_table
+
+evaluations_app = typer.Typer(no_args_is_help=True, help="好差评: ratings, callbacks, rectifications, appeals, misuse.")
+workorders_app = typer.Typer(no_args_is_help=True, help="12345 work orders: routing, replies, redo, satisfaction.")
+app.add_typer(evaluations_app, name="evaluations")
+app.add_typer(workorders_app, name="workorders")
+
+CitizenOpt = Annotated[Path | None, typer.Option("--citizen", help="Citizen settings (default: $TONGBAN_CITIZEN, "
+                                                 "citizen.yaml, config/citizen.yaml).")]
+
+
+def _engine(database_url: str | None) -> Any:
+    from gateway.store.db import make_engine
+    from gateway.store.migrate import upgrade
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    return engine
+
+
+def _pct(value: Any) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+# -- evaluations ------------------------------------------------------------------------------------------------
+
+
+@evaluations_app.command("sync")
+@guard
+def evaluations_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Read new ratings, forward them to the provincial system, ask about appeals, flag misuse, raise alerts."""
+    from gateway.citizen import (
+        ProvincialClient,
+        deliver,
+        detect_misuse,
+        load_citizen,
+        poll_appeals,
+        scan_citizen,
+        sync_evaluations,
+    )
+
+    settings = load_citizen(citizen)
+    engine = _engine(database_url)
+    read = sync_evaluations(engine, settings)
+    client = ProvincialClient(settings.provincial_pj)
+    try:
+        sent = deliver(engine, "provincial_pj", client)
+        appeals = poll_appeals(engine, client)
+    finally:
+        client.close()
+    misuse = detect_misuse(engine, settings.policy.misuse)
+    alerts = scan_citizen(engine)
+    out = {"read": read.as_dict(), "forwarded": sent.as_dict(), "appeals": appeals,
+           "misuse": {"examined": misuse.examined, "flagged": len(misuse.flagged), "groups": len(misuse.groups)},
+           "alerts": alerts}
+    if json_out:
+        print_json(out)
+        return
+    print_table("evaluations sync", ["read", "new", "rejected", "bad", "forwarded", "retried", "dead", "appeals decided",
+                                     "flagged"],
+                [[read.read, read.inserted, read.rejected, read.bad, sent.delivered, sent.retried, sent.dead,
+                  len(appeals), len(misuse.flagged)]])
+
+
+@evaluations_app.command("summary")
+@guard
+def evaluations_summary(database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """评价率, 好评率, 差评回复率, 限时办结率 … overall and per month."""
+    from gateway.citizen import evaluation_summary
+
+    s = evaluation_summary(_engine(database_url))
+    if json_out:
+        print_json(s)
+        return
+    print_table("好差评", ["评价数", "评价率 (≥70%)", "好评率", "差评", "差评回复率", "当天回访率", "限时办结率", "待回访",
+                           "超时未回访", "申诉 待/成立/驳回", "上报省级 已/待/失败", "疑似刷评"],
+                [[s["evaluations"], _pct(s["coverage"]), _pct(s["good_ratio"]), s["bad"], _pct(s["reply_ratio"]),
+                  _pct(s["callback_on_time_ratio"]), _pct(s["rectification_on_time_ratio"]), s["callbacks_open"],
+                  s["callbacks_overdue"], "/".join(str(s["appeals"][k]) for k in ("pending", "upheld", "rejected")),
+                  "/".join(str(s["forwarded"][k]) for k in ("delivered", "pending", "dead")), s["flagged"]]])
+    print_table("per month", ["month", "评价数", "好评率", "差评", "差评回复率"],
+                [[m["month"], m["evaluations"], _pct(m["good_ratio"]), m["bad"], _pct(m["reply_ratio"])]
+                 for m in s["by_month"]])
+
+
+@evaluations_app.command("list")
+@guard
+def evaluations_list(
+    bad: Annotated[bool, typer.Option("--bad", help="Only bad reviews, with their callback.")] = False,
+    flagged: Annotated[bool, typer.Option("--flagged", help="Only ratings the misuse rules flagged.")] = False,
+    limit: Annotated[int, typer.Option("--limit")] = 50,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ratings, newest first."""
+    from gateway.citizen import list_evaluations
+
+    rows = list_evaluations(_engine(database_url), bad=bad, flagged=flagged, limit=limit)
+    if json_out:
+        print_json(rows)
+        return
+    print_table("evaluations", ["rating", "case", "level", "channel", "device", "rated", "callback due", "called back",
+                                "appeal", "flags"],
+                [[r["rating_id"], r["case_no"], r["level"], r["channel"], r["device"], r["rated_at"],
+                  r["callback_due_at"], r["called_back_at"], r["appeal"], ",".join(r["flags"])] for r in rows])
+
+
+@evaluations_app.command("callback")
+@guard
+def evaluations_callback(rating_id: str, result: str, json_out: JsonOpt = False, database_url: DbOpt = None) -> None:
+    """Record the callback (回访) of a bad review; opens its rectification."""
+    from gateway.citizen import record_callback
+
+    out = record_callback(_engine(database_url), rating_id, result)
+    print_json(out) if json_out else console.print(f"{rating_id}: called back ({'on time' if out['on_time'] else 'late'});"
+                                                   f" rectification due {out['rect_due_at']:%Y-%m-%d %H:%M}")
+
+
+@evaluations_app.command("rectify")
+@guard
+def evaluations_rectify(rating_id: str, note: str, json_out: JsonOpt = False, database_url: DbOpt = None) -> None:
+    """Record that the rectification (整改) of a bad review is done."""
+    from gateway.citizen import finish_rectification
+
+    out = finish_rectification(_engine(database_url), rating_id, note)
+    print_json(out) if json_out else console.print(f"{rating_id}: rectified ({'on time' if out['on_time'] else 'late'})")
+
+
+@evaluations_app.command("appeal")
+@guard
+def evaluations_appeal(rating_id: str, reason: str, json_out: JsonOpt = False, database_url: DbOpt = None) -> None:
+    """Appeal a mistaken bad review (to the city; a rejection there goes to the province)."""
+    from gateway.citizen import file_appeal
+
+    out = file_appeal(_engine(database_url), rating_id, reason)
+    print_json(out) if json_out else console.print(f"{rating_id}: appeal filed with the city")
+
+
+@evaluations_app.command("misuse")
+@guard
+def evaluations_misuse(citizen: CitizenOpt = None, database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Run the evaluator-misuse rules and show the flagged (device, day) groups."""
+    from gateway.citizen import detect_misuse, load_citizen
+
+    report = detect_misuse(_engine(database_url), load_citizen(citizen).policy.misuse)
+    if json_out:
+        print_json(report.as_dict())
+        return
+    print_table(f"evaluator misuse ({report.examined} device ratings examined)",
+                ["device", "window", "day", "staff", "ratings", "rules"],
+                [[g["device"], g["window"], g["day"], ",".join(g["staff"]), len(g["ratings"]), ",".join(g["rules"])]
+                 for g in report.groups])
+
+
+# -- work orders --------------------------------------------------------------------------------------------------
+
+
+@workorders_app.command("sync")
+@guard
+def workorders_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Read the platform's orders, route or return each, send what is owed back, raise alerts."""
+    from gateway.citizen import HotlineClient, deliver, load_citizen, scan_citizen, sync_workorders
+
+    settings = load_citizen(citizen)
+    engine = _engine(database_url)
+    client = HotlineClient(settings.hotline)
+    try:
+        read = sync_workorders(engine, settings, client=client)
+        sent = deliver(engine, "hotline", client)
+    finally:
+        client.close()
+    alerts = scan_citizen(engine)
+    if json_out:
+        print_json({"read": read.as_dict(), "delivered": sent.as_dict(), "alerts": alerts})
+        return
+    print_table("workorders sync", ["read", "new", "dispatched", "returned", "unroutable", "redo opened",
+                                    "redo refused", "rejected", "sent", "dead"],
+                [[read.read, read.new, read.dispatched, read.returned, read.unroutable, read.redo_opened,
+                  read.redo_refused, read.rejected, sent.delivered, sent.dead]])
+
+
+@workorders_app.command("list")
+@guard
+def workorders_list(
+    dept: Annotated[str | None, typer.Option("--dept", help="One department's queue (its code).")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="received|dispatched|returned|replied|redo|closed")
+                      ] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 100,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Work orders, oldest first."""
+    from gateway.citizen import list_workorders
+
+    rows = list_workorders(_engine(database_url), dept_code=dept, status=status, limit=limit)
+    if json_out:
+        print_json(rows)
+        return
+    print_table("work orders", ["order", "type", "category", "status", "department", "received", "dispatched",
+                                "reply due", "redo due", "rating", "case"],
+                [[r["order_no"], r["matter_type"], r["category"], r["status"], r["dept_name"] or r["dept_code"],
+                  r["received_at"], r["dispatched_at"], r["reply_due_at"], r["redo_due_at"], r["rating"], r["case_no"]]
+                 for r in rows])
+
+
+@workorders_app.command("sign")
+@guard
+def workorders_sign(order_no: str, json_out: JsonOpt = False, database_url: DbOpt = None) -> None:
+    """The department signs for an order (签收)."""
+    from gateway.citizen import sign_workorder
+
+    out = sign_workorder(_engine(database_url), order_no)
+    print_json(out) if json_out else console.print(f"{order_no}: signed ({'on time' if out['on_time'] else 'late'})")
+
+
+@workorders_app.command("reply")
+@guard
+def workorders_reply(order_no: str, text: str, json_out: JsonOpt = False, database_url: DbOpt = None) -> None:
+    """The department's reply (答复), the first or the redo's; sent to the platform at the next sync."""
+    from gateway.citizen import reply_workorder
+
+    out = reply_workorder(_engine(database_url), order_no, text)
+    print_json(out) if json_out else console.print(f"{order_no}: reply round {out['round']} queued "
+                                                   f"({'on time' if out['on_time'] else 'late'})")
+
+
+@workorders_app.command("redo")
+@guard
+def workorders_redo(order_no: str, json_out: JsonOpt = False, database_url: DbOpt = None) -> None:
+    """Open the one redo (重办) of a replied order by hand; a second is refused."""
+    from gateway.citizen import request_redo
+
+    out = request_redo(_engine(database_url), order_no)
+    print_json(out) if json_out else console.print(f"{order_no}: redo due {out['redo_due_at']:%Y-%m-%d %H:%M}")
+
+
+@workorders_app.command("summary")
+@guard
+def workorders_summary(database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Dispatch time percentiles, on-time replies, redo, satisfaction per unit and month."""
+    from gateway.citizen import workorder_summary
+
+    s = workorder_summary(_engine(database_url))
+    if json_out:
+        print_json(s)
+        return
+    d = s["dispatch_minutes"]
+    print_table("12345", ["工单", "转派 p50/p90/max (min)", "15分钟内转派", "未转派超时", "按时答复", "超时未答复",
+                          "重办 开/拒", "满意率"],
+                [[s["orders"], f"{d['p50']}/{d['p90']}/{d['max']}", _pct(s["dispatched_in_time_ratio"]),
+                  s["undispatched_overdue"], _pct(s["reply_on_time_ratio"]), s["replies_overdue"],
+                  f"{s['redo']['opened']}/{s['redo']['refused']}", _pct(s["satisfaction"])]])
+    print_table("满意率 per unit and month", ["unit", "month", "rated", "满意", "基本满意", "不满意", "满意率"],
+                [[g["dept_name"] or g["dept_code"], g["month"], g["rated"], g["satisfied"], g["basic"],
+                  g["unsatisfied"], _pct(g["satisfaction"])] for g in s["by_unit_month"]])
