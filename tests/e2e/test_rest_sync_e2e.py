@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -104,7 +105,7 @@ def _v1_mapping(path: Path) -> Path:
     """The civil mapping as it was before two fixes: it did not know the 2024/03/05 date format nor the
     withdrawn result code "7", and it mapped step action "2" (审核) wrongly as 批准."""
     text = (REPO / "mappings" / "sd_civil.yaml").read_text(encoding="utf-8")
-    v1 = (text.replace('version: "2"', 'version: "1"')
+    v1 = (re.sub(r'(?m)^version: "[^"]*"$', 'version: "1"', text, count=1)
           .replace(', "yyyy/MM/dd HH:mm:ss"]', "]")
           .replace(', "7": withdrawn}', "}")
           .replace('"2": review', '"2": approve'))
