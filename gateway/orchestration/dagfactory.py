@@ -20,12 +20,14 @@ from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTi
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from gateway.kernel.config import REPO_ROOT, SystemConfig, SystemsConfig, load_systems
+from gateway.orchestration import citizen_tasks as ct
 from gateway.orchestration import tasks
 from gateway.orchestration.callbacks import clear_failure, record_failure
 from gateway.orchestration.naming import (
     ALERT_CHECK_TASK,
     CATALOGUE_DAG,
     CERTIFICATES_DAG,
+    CITIZEN_DAG,
     DEADLINES_DAG,
     HANDOFF_ASSET,
     HANDOFF_DAG,
@@ -46,6 +48,7 @@ SCHEDULES = {
     RECONCILE_DAG: "30 2 * * *",
     CATALOGUE_DAG: "40 2 * * *",
     HANDOFF_DAG: "* * * * *",
+    CITIZEN_DAG: "*/5 * * * *",
 }
 """Cron schedules (Beijing time) of the shared DAGs; sync DAGs take theirs from the systems file."""
 SHARED_RETRIES: tuple[int, timedelta, timedelta] = (3, timedelta(minutes=1), timedelta(minutes=30))
@@ -250,16 +253,43 @@ def handoff_dag() -> DAG:
     return dag
 
 
+def citizen_dag() -> DAG:
+    """``tongban_citizen``: 好差评 — ``evaluations`` → ``forward`` → ``appeals``, and ``misuse``; 12345 —
+    ``workorders`` → ``replies``; then ``scan`` (the citizen alerts). Every five minutes: a work order must be
+    routed within 15 minutes of the platform handing it out."""
+    with _shared_dag(CITIZEN_DAG, "好差评 to the provincial system, 12345 work orders routed and answered",
+                     "citizen", "The same as `tongban evaluations sync` and `tongban workorders sync`; settings in "
+                     "`config/citizen.yaml` (`TONGBAN_CITIZEN`).") as dag:
+        def step(function: Any) -> Any:
+            reason = ct.not_configured()
+            if reason is not None:
+                raise AirflowSkipException(f"citizen systems not connected here: {reason}")
+            return _call(function)
+
+        read = task(task_id="evaluations")(lambda: step(ct.run_evaluations))()
+        forward = task(task_id="forward")(lambda: step(ct.run_forward))()
+        appeals = task(task_id="appeals")(lambda: step(ct.run_appeals))()
+        misuse = task(task_id="misuse")(lambda: step(ct.run_misuse))()
+        orders = task(task_id="workorders")(lambda: step(ct.run_workorders))()
+        replies = task(task_id="replies")(lambda: step(ct.run_workorder_replies))()
+        scan = task(task_id="scan", trigger_rule="none_failed")(lambda: step(ct.run_citizen_scan))()
+        read >> forward >> appeals  # type: ignore[operator]
+        read >> misuse  # type: ignore[operator]
+        orders >> replies  # type: ignore[operator]
+        [appeals, misuse, replies] >> scan  # type: ignore[operator]
+    return dag
+
+
 def build_dags(systems_path: str | Path | None = None) -> dict[str, DAG]:
     """Every Tongban DAG for the systems file (``TONGBAN_SYSTEMS`` by default), by DAG id, sorted."""
     systems = load_systems(systems_path)
     dags = [sync_dag(systems.get(name)) for name in systems.names()]
     dags += [push_dag(systems), certificates_dag(), deadlines_dag(), reconcile_dag(systems), catalogue_dag(),
-             handoff_dag()]
+             handoff_dag(), citizen_dag()]
     for dag in dags:  # where a worker finds them again: the DAG file, not this factory
         dag.fileloc = str(DAG_FILE)
     return {dag.dag_id: dag for dag in dags}
 
 
-__all__ = ["SCHEDULES", "build_dags", "catalogue_dag", "certificates_dag", "deadlines_dag", "handoff_dag", "push_dag",
+__all__ = ["SCHEDULES", "build_dags", "catalogue_dag", "certificates_dag", "citizen_dag", "deadlines_dag", "handoff_dag", "push_dag",
            "reconcile_dag", "sync_dag"]

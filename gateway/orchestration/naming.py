@@ -11,7 +11,8 @@ CATALOGUE_DAG = "tongban_catalogue_kpi"
 HANDOFF_DAG = "tongban_handoff"
 HANDOFF_ASSET = "handoff"
 """The asset name the hand-off DAG publishes when it queued cases (deemed acceptances, refusals, routed cases)."""
-SHARED_DAGS = (PUSH_DAG, CERTIFICATES_DAG, DEADLINES_DAG, RECONCILE_DAG, CATALOGUE_DAG, HANDOFF_DAG)
+CITIZEN_DAG = "tongban_citizen"
+SHARED_DAGS = (PUSH_DAG, CERTIFICATES_DAG, DEADLINES_DAG, RECONCILE_DAG, CATALOGUE_DAG, HANDOFF_DAG, CITIZEN_DAG)
 ALERT_CHECK_TASK = "check_alerts"
 """The deadlines DAG's task that fails while an error alert is open (its own failures excepted)."""
 DEFAULT_CONSOLE_URL = "http://127.0.0.1:8500/console/"

@@ -32,7 +32,7 @@ def test_one_sync_dag_per_system_plus_the_shared_dags_sorted() -> None:
     names = sorted(yaml.safe_load(SYSTEMS.read_text(encoding="utf-8"))["systems"])
     assert list(dags) == [f"tongban_sync_{n}" for n in names] + [
         "tongban_push", "tongban_certificates", "tongban_deadlines", "tongban_reconcile", "tongban_catalogue_kpi",
-        "tongban_handoff"]
+        "tongban_handoff", "tongban_citizen"]
     for name in names:
         dag = dags[f"tongban_sync_{name}"]
         assert dag.max_active_runs == 1 and not dag.catchup
@@ -47,7 +47,7 @@ def test_one_sync_dag_per_system_plus_the_shared_dags_sorted() -> None:
         assert outlet.uri == f"tongban://ledger/{name}"
     assert dags["tongban_sync_sd_hall"].timetable.expression == "*/5 * * * *"
     for dag_id in ("tongban_push", "tongban_certificates", "tongban_deadlines", "tongban_reconcile",
-                   "tongban_catalogue_kpi", "tongban_handoff"):
+                   "tongban_catalogue_kpi", "tongban_handoff", "tongban_citizen"):
         assert dags[dag_id].max_active_runs == 1
 
 
@@ -84,7 +84,7 @@ def test_parsing_makes_no_network_call_reads_no_variable_and_is_stable(tmp_path:
     path = many_systems(tmp_path / "systems.yaml", 100)
     first = build_dags(path)
     again = build_dags(path)
-    assert len(first) == 106
+    assert len(first) == 107
     assert list(first) == list(again)
     for dag_id in ("tongban_sync_sys_042", "tongban_push", "tongban_reconcile"):
         a = DagSerialization.to_dict(first[dag_id])
@@ -101,4 +101,4 @@ def test_the_dag_folder_imports_cleanly_in_a_fresh_interpreter(tmp_path: Path) -
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                             env={**__import__("os").environ, **AIRFLOW_TEST_ENV, "TONGBAN_SYSTEMS": str(path)})
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().splitlines()[-1] == "106 {}"  # 100 sync DAGs + 6 shared (tongban_handoff among them)
+    assert result.stdout.strip().splitlines()[-1] == "107 {}"  # 100 sync DAGs + 7 shared (tongban_citizen among them)

@@ -1,0 +1,58 @@
+"""The citizen DAG, run by Airflow (``dag.test()``) against the three sandbox systems over HTTP: ratings read and
+forwarded once, misuse flagged, work orders routed and dispatched once; a second run sends nothing again."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "citizen"))
+
+from citizen_testlib import ledger_with_cases, point_settings, start  # noqa: E402
+
+
+def _dag() -> Any:
+    from gateway.orchestration.dagfactory import build_dags
+
+    return build_dags()["tongban_citizen"]
+
+
+def test_the_citizen_dag_forwards_ratings_and_routes_work_orders_once(database_url: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox = start({"evaluator": 200, "hotline": 20})
+    try:
+        point_settings(monkeypatch, sandbox)
+        monkeypatch.setenv("TONGBAN_DATABASE_URL", database_url)
+        engine = ledger_with_cases(database_url, sandbox)
+        dag = _dag()
+
+        assert str(dag.test().state) == "success"
+        assert str(dag.test().state) == "success"  # a second run: nothing new, nothing sent twice
+
+        pj = requests.get(sandbox.admin_urls["provincial_pj"] + "/_sandbox/received", timeout=10).json()
+        served = requests.get(sandbox.admin_urls["evaluator"] + "/_sandbox/records", timeout=10).text.splitlines()
+        assert len(pj["ratings"]) == len(served) and set(pj["ratings"].values()) == {1}
+        platform = requests.get(sandbox.admin_urls["hotline"] + "/_sandbox/orders", timeout=10).json()
+        sent = [k for k in platform["received"] if k.startswith(("zp:", "th:"))]
+        assert len(sent) == 20 and set(platform["received"].values()) == {1}
+        from gateway.citizen import evaluation_summary
+
+        assert evaluation_summary(engine)["flagged"] == 10
+        engine.dispose()
+    finally:
+        sandbox.stop()
+
+
+def test_a_deployment_without_the_citizen_systems_skips_instead_of_failing(sqlite_url: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("TONGBAN_EVALUATOR_API_KEY", "TONGBAN_PROVINCIAL_PJ_APP_ID", "TONGBAN_PROVINCIAL_PJ_APP_KEY",
+                "TONGBAN_HOTLINE_APPID", "TONGBAN_HOTLINE_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("TONGBAN_DATABASE_URL", sqlite_url)
+    run = _dag().test()
+    assert str(run.state) == "success"
+    assert {str(ti.state) for ti in run.get_task_instances()} == {"skipped"}
