@@ -75,7 +75,7 @@ def from_evaluator(payload: Any) -> Evaluation:
     if isinstance(grade, bool) or not isinstance(grade, int) or not 1 <= grade <= 5:
         raise _reject(record, "level", "level.code", f"grade {grade!r} is not one of 1–5")
     channel = payload.get("channel")
-    if channel not in CHANNEL_NAMES:
+    if not isinstance(channel, str) or channel not in CHANNEL_NAMES:
         raise _reject(record, "channel", "channel.code", f"channel {channel!r} is not one of {sorted(CHANNEL_NAMES)}")
     rated_at = _dash_time(record, "rated_at", payload.get("ratedAt"))
     text = payload.get("comment")
@@ -119,10 +119,10 @@ def from_hotline(payload: Any) -> WorkOrder:
     if not isinstance(number, str) or not number:
         raise _reject(record, "order_no", "required", "gdbh is missing")
     gdlx = payload.get("gdlx")
-    if gdlx not in _GDLX:
+    if not isinstance(gdlx, str) or gdlx not in _GDLX:
         raise _reject(record, "matter_type", "matter_type.code", f"gdlx {gdlx!r} is not one of 1–6")
     rating = payload.get("hfmyd")
-    if rating not in (None, "") and rating not in _HFMYD:
+    if rating not in (None, "") and (not isinstance(rating, str) or rating not in _HFMYD):
         raise _reject(record, "rating", "rating.code", f"hfmyd {rating!r} is not one of 1–3")
     content = payload.get("nr") if isinstance(payload.get("nr"), str) else ""
     received = _dash_time(record, "received_at", payload.get("pdsj"))

@@ -58,10 +58,10 @@ class Evaluation(BaseModel):
     level: Level
     channel: Channel
     rated_at: AwareDatetime
-    device: str | None = None
-    window: str | None = None
-    staff: str | None = None
-    dept_code: str | None = None
+    device: Annotated[str, Field(max_length=64)] | None = None
+    window: Annotated[str, Field(max_length=32)] | None = None
+    staff: Annotated[str, Field(max_length=32)] | None = None
+    dept_code: Annotated[str, Field(max_length=32)] | None = None
     division: Annotated[str, Field(pattern=r"^\d{6}(\d{6})?$")] | None = None
     comment: str = ""
     revoked: bool = False
@@ -82,11 +82,11 @@ class WorkOrder(BaseModel):
     division: Annotated[str, Field(pattern=r"^\d{6}$")]
     content: str
     citizen: str | None = None
-    case_no: str | None = None
+    case_no: Annotated[str, Field(max_length=64)] | None = None
     received_at: AwareDatetime
     limit_days: Annotated[int, Field(ge=0, le=60)]
     platform_status: str
-    dept_code: str | None = None
+    dept_code: Annotated[str, Field(max_length=32)] | None = None
     replied_at: datetime | None = None
     rating: Rating | None = None
     rated_at: AwareDatetime | None = None
