@@ -103,10 +103,12 @@ def pending_outbox() -> dict[str, int]:
 
 def run_deadlines() -> dict[str, Any]:
     from gateway.ops.deadlines import WorkCalendar, scan_deadlines
+    from gateway.process import TongbanCatalogue
 
     with _runtime() as runtime:
         calendar = WorkCalendar.load(systems_path=runtime.systems.path)
-        return scan_deadlines(runtime.engine, calendar).as_dict()
+        catalogue = TongbanCatalogue.load(systems_path=runtime.systems.path)
+        return scan_deadlines(runtime.engine, calendar, catalogue=catalogue).as_dict()
 
 
 HANDOFF_FUNCTION = "gateway.process.scan_handoffs"

@@ -9,6 +9,7 @@ from gateway.process.catalogue import (
     TongbanCatalogue,
 )
 from gateway.process.handoff import ACTOR, HandoffReport, handoff_detail, handoff_overview, scan_handoffs
+from gateway.process.tickets import TicketKind, open_ticket, reply_ticket
 
 __all__ = [
     "ACTOR",
@@ -18,8 +19,11 @@ __all__ = [
     "OfficeEntry",
     "Route",
     "StagePlan",
+    "TicketKind",
     "TongbanCatalogue",
     "handoff_detail",
     "handoff_overview",
+    "open_ticket",
+    "reply_ticket",
     "scan_handoffs",
 ]

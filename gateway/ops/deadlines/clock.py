@@ -20,6 +20,7 @@ from gateway.ops.deadlines.calendar import LimitUnit, WorkCalendar
 
 DeadlineLevel = Literal["yellow", "red"]
 _DAY = 86400.0
+_EPSILON = 1e-9
 #: Statuses after which the clock no longer matters.
 CLOSED_STATUSES = frozenset({"finished", "returned", "voided", "deleted"})
 
@@ -124,9 +125,11 @@ def _due(start: datetime, budget_s: float, stops: list[tuple[datetime, datetime]
     raise ValueError("time limit too far in the future")
 
 
-def evaluate(case: dict[str, Any], calendar: WorkCalendar, *, now: datetime) -> DeadlineState | None:
+def evaluate(case: dict[str, Any], calendar: WorkCalendar, *, now: datetime,
+             clock_start: datetime | None = None) -> DeadlineState | None:
     """The clock of one canonical case (as the ledger stores it), or None when no clock runs: not yet
-    accepted, no time limit, finished or deleted."""
+    accepted, no time limit, finished or deleted. ``clock_start`` overrides the acceptance time: a case deemed
+    accepted by the 一窗受理 hand-off starts its clock then, whatever a late answer later wrote."""
     if case.get("deleted") or case.get("status") in CLOSED_STATUSES or case.get("finished_at"):
         return None
     accepted = _parse(case.get("accepted_at"))
@@ -135,13 +138,38 @@ def evaluate(case: dict[str, Any], calendar: WorkCalendar, *, now: datetime) -> 
         return None
     limit = int(limit)
     unit = calendar.unit_for(case.get("item_code"))
-    local_accept = accepted.astimezone(calendar.tz)
-    started = datetime.combine(local_accept.date() + timedelta(days=1), time(0), calendar.tz)
+    if clock_start is not None:
+        accepted = clock_start
+    reading = run_clock(accepted, limit, unit, case.get("events") or [], calendar, now=now)
+    return DeadlineState(case_no=str(case.get("case_no")), limit_days=limit, unit=unit, started_at=reading.started_at,
+                         used_days=reading.used_days, stopped_days=reading.stopped_days, paused=reading.paused,
+                         due_at=reading.due_at, level=reading.level, calendar_known=reading.calendar_known)
+
+
+@dataclass(frozen=True)
+class ClockReading:
+    """One clock read at ``now``: what :func:`evaluate` reports for a case and :mod:`.stages` for each stage."""
+
+    started_at: datetime
+    used_days: float
+    stopped_days: float
+    paused: bool
+    due_at: datetime
+    level: DeadlineLevel | None
+    calendar_known: bool
+
+
+def run_clock(begun: datetime, limit: int, unit: LimitUnit, events: list[dict[str, Any]], calendar: WorkCalendar, *,
+              now: datetime) -> ClockReading:
+    """A clock begun at ``begun`` (acceptance, or a stage's start) with ``limit`` days in ``unit``: it starts the
+    next day (0 days: due by the end of that day) and stops while any special procedure of ``events`` runs."""
+    local_begun = begun.astimezone(calendar.tz)
+    started = datetime.combine(local_begun.date() + timedelta(days=1), time(0), calendar.tz)
     if limit == 0:  # 即办件: due by the end of the day it was accepted
-        started = datetime.combine(local_accept.date(), time(0), calendar.tz)
+        started = datetime.combine(local_begun.date(), time(0), calendar.tz)
     stops: list[tuple[datetime, datetime]] = []
     paused = False
-    for event in case.get("events") or []:
+    for event in events:
         if event.get("kind") != "special":
             continue
         s_start = _parse(event.get("started_at"))
@@ -162,12 +190,11 @@ def evaluate(case: dict[str, Any], calendar: WorkCalendar, *, now: datetime) -> 
     used_share = used_days / limit if limit else (1.0 if now >= due else 0.0)
     if now >= due or used_share >= 1.0:
         level = "red"
-    elif used_share >= calendar.yellow_at:
+    elif used_share >= calendar.yellow_at - _EPSILON:  # 2.4 / 3 is 0.7999…: the 80% instant is yellow
         level = "yellow"
     known = calendar.is_known(started.date()) and calendar.is_known(due.astimezone(calendar.tz).date())
-    return DeadlineState(case_no=str(case.get("case_no")), limit_days=limit, unit=unit, started_at=started,
-                         used_days=used_days, stopped_days=stopped / _DAY, paused=paused, due_at=due, level=level,
-                         calendar_known=known)
+    return ClockReading(started_at=started, used_days=used_days, stopped_days=stopped / _DAY, paused=paused,
+                        due_at=due, level=level, calendar_known=known)
 
 
-__all__ = ["CLOSED_STATUSES", "DeadlineLevel", "DeadlineState", "evaluate"]
+__all__ = ["CLOSED_STATUSES", "ClockReading", "DeadlineLevel", "DeadlineState", "evaluate", "run_clock"]

@@ -1,0 +1,143 @@
+"""Stage clocks: each stage of a staged flow against its own limit, and the other clocks a case carries.
+
+One limit for the whole case hides where a case is stuck: a business subsidy is routed within 1 working day,
+reviewed within 3 (finance 5), checked within 20, notified within 3 and paid within 3 (seed 003), and each
+of those belongs to a different office. A stage's clock works like the case clock (:func:`.clock.run_clock`):
+it starts the day after the stage began, counts working or calendar days, stops while a special procedure
+runs; yellow at 80%, red past the limit.
+
+A stage's limit and owner come from the case's own stage record when the source gives them, else from the
+item's plan in the 通办目录 (``stages:``), matched by name. Only running stages (begun, not ended) are clocked.
+
+Two more clocks of issue 15 live here because they raise alerts the same way: deferred materials (容缺/承诺)
+past their due date, and the replies owed to 办不成事 tickets (3 working days simple, 10 coordination).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from gateway.ops.deadlines.calendar import LimitUnit, WorkCalendar
+from gateway.ops.deadlines.clock import CLOSED_STATUSES, DeadlineLevel, run_clock
+
+__all__ = ["OverdueMaterial", "StageState", "TicketState", "evaluate_stages", "evaluate_ticket", "overdue_materials"]
+
+
+class StagePlanLike(Protocol):
+    """A planned stage (:class:`gateway.process.StagePlan`): what this module reads of it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def days(self) -> int: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def owner(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class StageState:
+    case_no: str
+    stage: str
+    seq: int                      # 1-based place of the stage in the case's stage list
+    owner: str | None
+    limit_days: int
+    unit: LimitUnit
+    started_at: datetime          # when the stage began (its clock starts the next day)
+    used_days: float
+    paused: bool
+    due_at: datetime
+    level: DeadlineLevel | None
+    calendar_known: bool
+
+    @property
+    def fraction(self) -> float:
+        return self.used_days / self.limit_days if self.limit_days else (1.0 if self.level == "red" else 0.0)
+
+    def as_details(self) -> dict[str, Any]:
+        """Alert details; ``stage`` is what the ops console groups deadline alerts by."""
+        return {"stage": self.stage, "stage_seq": self.seq, "owner": self.owner, "limit_days": self.limit_days,
+                "unit": self.unit, "stage_started_at": self.started_at.isoformat(),
+                "used_days": round(self.used_days, 2), "used_share": round(self.fraction, 3), "paused": self.paused,
+                "due_at": self.due_at.isoformat(), "calendar_known": self.calendar_known}
+
+
+def evaluate_stages(case: Mapping[str, Any], calendar: WorkCalendar, *, now: datetime,
+                    plan: Sequence[StagePlanLike] = ()) -> list[StageState]:
+    """The clock of every running stage of a canonical case (empty for a closed case or one without stages)."""
+    if case.get("deleted") or case.get("status") in CLOSED_STATUSES or case.get("finished_at"):
+        return []
+    planned = {p.name: p for p in plan}
+    events = case.get("events") or []
+    out = []
+    for i, stage in enumerate(case.get("stages") or [], start=1):
+        if not isinstance(stage, Mapping) or stage.get("ended_at"):
+            continue
+        begun = _parse(stage.get("started_at"))
+        name = str(stage.get("name") or f"stage {i}")
+        p = planned.get(name)
+        limit = stage.get("limit_days") if stage.get("limit_days") is not None else (p.days if p else None)
+        if begun is None or limit is None or begun > now:
+            continue
+        unit: LimitUnit = stage.get("unit") or (p.unit if p else "working_day")  # type: ignore[assignment]
+        reading = run_clock(begun, int(limit), unit, events, calendar, now=now)
+        out.append(StageState(str(case.get("case_no")), name, i, stage.get("owner") or (p.owner if p else None),
+                              int(limit), unit, begun, reading.used_days, reading.paused, reading.due_at,
+                              reading.level, reading.calendar_known))
+    return out
+
+
+@dataclass(frozen=True)
+class OverdueMaterial:
+    case_no: str
+    name: str
+    kind: str
+    due_at: datetime
+
+
+def overdue_materials(case: Mapping[str, Any], *, now: datetime) -> list[OverdueMaterial]:
+    """Deferred materials (容缺/承诺) past their due date and not received, of a case still open."""
+    if case.get("deleted") or case.get("status") in CLOSED_STATUSES:
+        return []
+    out = []
+    for m in case.get("deferred_materials") or []:
+        due = _parse(m.get("due_at")) if isinstance(m, Mapping) else None
+        if due is not None and due <= now and not m.get("received_at"):
+            out.append(OverdueMaterial(str(case.get("case_no")), str(m.get("name")), str(m.get("kind")), due))
+    return out
+
+
+@dataclass(frozen=True)
+class TicketState:
+    ticket_no: str
+    kind: str
+    limit_days: int
+    due_at: datetime
+    used_days: float
+    level: DeadlineLevel | None
+
+
+def evaluate_ticket(ticket: Mapping[str, Any], limits: Mapping[str, int], calendar: WorkCalendar, *,
+                    now: datetime) -> TicketState | None:
+    """The reply clock of an unanswered 办不成事 ticket (working days from the day after it was opened)."""
+    if ticket.get("replied_at") is not None:
+        return None
+    days = int(limits.get(str(ticket["kind"]), limits.get("simple", 3)))
+    reading = run_clock(ticket["opened_at"], days, "working_day", [], calendar, now=now)
+    return TicketState(str(ticket["ticket_no"]), str(ticket["kind"]), days, reading.due_at, reading.used_days,
+                       reading.level)
+
+
+def _parse(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
