@@ -64,6 +64,15 @@ DEFINITIONS: tuple[KpiDefinition, ...] = (
                   "in the 通办目录 (city scope), not across provinces; absent while no case names an office"),
     KpiDefinition("cross_province_cases", "跨省通办件", "case", "live cases whose accepting office is in another "
                   "province than the case's 行政区划; absent while no case names an office"),
+    KpiDefinition("evaluation_coverage", "评价率", "case", "distinct cases with a 好差评 rating / live cases with a "
+                  "finish time (target ≥ 70%); gateway.citizen.evaluation_summary"),
+    KpiDefinition("good_review_ratio", "好评率", "case", "ratings 基本满意 or better / ratings"),
+    KpiDefinition("bad_review_reply_ratio", "差评回复率", "case", "bad reviews called back / bad reviews not set aside "
+                  "by an upheld appeal (target 100%)"),
+    KpiDefinition("rectification_on_time_ratio", "限时办结率", "case", "rectifications of bad reviews finished by their "
+                  "due time / rectifications done or due (target 100%)"),
+    KpiDefinition("hotline_satisfaction", "12345满意率", "case", "12345 work orders rated 满意 or 基本满意 / rated, the "
+                  "latest rating of each; gateway.citizen.workorder_summary"),
 )
 
 
@@ -276,7 +285,9 @@ def kpi_summary(engine: Engine) -> dict[str, Any]:
 
     ``{"overall": {kpi: value}, "this_month": {"period", "compared_with", "kpis": {kpi: {"now", "before",
     "change"}}}, "items": {kpi: value}, "definitions": [{"name", "label", "basis", "definition"}],
-    "facts": {"rows": n, "refreshed_through": ISO | None}}``; ratios are fractions (0.5276), absent KPIs None.
+    "facts": {"rows": n, "refreshed_through": ISO | None}, "citizen": {"evaluation_coverage", "good_review_ratio",
+    "bad_review_reply_ratio", "rectification_on_time_ratio", "hotline_satisfaction"}}``; ratios are fractions
+    (0.5276), absent KPIs None.
     """
     overall = compute(engine)
     items = item_kpis(engine)
@@ -293,4 +304,16 @@ def kpi_summary(engine: Engine) -> dict[str, Any]:
         "definitions": [{"name": d.name, "label": d.label, "basis": d.basis, "definition": d.definition}
                         for d in DEFINITIONS],
         "facts": {"rows": rows, "refreshed_through": mark["cases"].isoformat() if mark["cases"] else None},
+        "citizen": _citizen_kpis(engine),
     }
+
+
+def _citizen_kpis(engine: Engine) -> dict[str, float | None]:
+    """The 好差评 and 12345 figures beside the service KPIs (their own summaries hold the detail)."""
+    from gateway.citizen import evaluation_summary, workorder_summary
+
+    ev, wo = evaluation_summary(engine), workorder_summary(engine)
+    return {"evaluation_coverage": ev["coverage"], "good_review_ratio": ev["good_ratio"],
+            "bad_review_reply_ratio": ev["reply_ratio"],
+            "rectification_on_time_ratio": ev["rectification_on_time_ratio"],
+            "hotline_satisfaction": wo["satisfaction"]}

@@ -58,3 +58,23 @@ def test_evaluations_and_workorders_from_the_command_line(sqlite_url: str, monke
         assert table.returncode == 0 and "15分钟内转派" in table.stdout
     finally:
         sandbox.stop()
+
+
+def test_the_kpi_summary_carries_the_citizen_figures(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.citizen import evaluation_summary, sync_evaluations
+    from gateway.ops.kpi import DEFINITIONS, kpi_summary
+
+    sandbox = start({"evaluator": 200, "hotline": 0})
+    try:
+        settings = point_settings(monkeypatch, sandbox)
+        engine = ledger_with_cases(sqlite_url, sandbox)
+        assert kpi_summary(engine)["citizen"]["evaluation_coverage"] == 0.0  # cases, none rated yet
+        sync_evaluations(engine, settings)
+        figures = kpi_summary(engine)["citizen"]
+        own = evaluation_summary(engine)
+        assert figures["evaluation_coverage"] == own["coverage"] > 0.7
+        assert figures["good_review_ratio"] == own["good_ratio"] and figures["hotline_satisfaction"] is None
+        assert set(figures) <= {d.name for d in DEFINITIONS}
+        engine.dispose()
+    finally:
+        sandbox.stop()
