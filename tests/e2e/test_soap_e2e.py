@@ -250,8 +250,14 @@ def test_kill_and_resume_of_the_sync_process(market_world: Any) -> None:
                "--database-url", w.database_url]
     killed = 0
     for _ in range(4):
+        before = len(w.ledger_records())
         process = subprocess.Popen(command, env=w.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(1.0, 4.0))
+        # Kill mid-run, not mid-start: wait (generously: a loaded machine starts Python slowly) until this run
+        # has committed a page, then kill at a random moment after that.
+        deadline = time.monotonic() + 180
+        while process.poll() is None and len(w.ledger_records()) == before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(rng.uniform(0.0, 2.0))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             killed += 1
