@@ -45,16 +45,20 @@ from .social import SocialApp
 from .welfare import DEFAULT_PASSWORD as DEFAULT_WELFARE_PASSWORD
 from .welfare import DEFAULT_USERNAME as DEFAULT_WELFARE_USERNAME
 from .welfare import WelfareApp
+from .xhall import DEFAULT_TOKEN as DEFAULT_XHALL_TOKEN
+from .xhall import XHallApp
 
 __all__ = ["start_all", "SandboxHandle", "SystemServer", "main", "SYSTEMS", "MAX_RECORDS"]
 
 SYSTEMS = ("civil", "estate", "hall", "market", "licences", "social", "welfare", "catalogue", "evaluator",
-           "provincial_pj", "hotline")
+           "provincial_pj", "hotline", "xhall")
 MAX_RECORDS = 5_000_000
 DEFAULT_PORTS = {"civil": 8101, "estate": 8102, "hall": 8103, "market": 8104, "licences": 8105, "social": 8106,
-                 "welfare": 8107, "catalogue": 8108, "evaluator": 8109, "provincial_pj": 8110, "hotline": 8111}
+                 "welfare": 8107, "catalogue": 8108, "evaluator": 8109, "provincial_pj": 8110, "hotline": 8111,
+                 "xhall": 8112}
 DEFAULT_RECORDS = {"civil": 1000, "estate": 1000, "hall": 0, "market": 1000, "licences": 24, "social": 1000,
-                   "welfare": 1000, "catalogue": 3000, "evaluator": 1000, "provincial_pj": 0, "hotline": 300}
+                   "welfare": 1000, "catalogue": 3000, "evaluator": 1000, "provincial_pj": 0, "hotline": 300,
+                   "xhall": 0}
 
 
 @dataclass
@@ -186,6 +190,9 @@ def start_all(
         elif name == "hotline":
             app = HotlineApp(seed, counts["hotline"], DEFAULT_HOTLINE_APPID, DEFAULT_HOTLINE_SECRET)
             credentials[name] = {"appid": DEFAULT_HOTLINE_APPID, "secret": DEFAULT_HOTLINE_SECRET}
+        elif name == "xhall":
+            app = XHallApp(seed, DEFAULT_XHALL_TOKEN)
+            credentials[name] = {"token": DEFAULT_XHALL_TOKEN}
         else:
             raise ValueError(f"unknown system {name!r}; expected one of {SYSTEMS}")
         _check_capacity(app, app.clock.scale)

@@ -97,6 +97,8 @@ class TongbanCatalogue:
     catalogues: dict[str, frozenset[str]] = field(default_factory=dict)
     window: timedelta = DEFAULT_WINDOW
     tickets: dict[str, int] = field(default_factory=lambda: {"simple": 3, "coordination": 10})
+    departments: dict[str, str] = field(default_factory=dict)
+    """USCC → name of the competent departments, written on a routed case whose source named another one."""
     path: Path | None = None
 
     # -- loading -------------------------------------------------------------------------------------------
@@ -139,7 +141,9 @@ class TongbanCatalogue:
         for code, spec in (data.get("items") or {}).items():
             items[str(code)] = _item(str(code), spec or {}, window, f"{where}: items.{code}")
         tickets = {"simple": 3, "coordination": 10, **{str(k): int(v) for k, v in (data.get("tickets") or {}).items()}}
-        return cls(items=items, offices=offices, catalogues=catalogues, window=window, tickets=tickets, path=path)
+        departments = {str(k): str(v) for k, v in (data.get("departments") or {}).items()}
+        return cls(items=items, offices=offices, catalogues=catalogues, window=window, tickets=tickets,
+                   departments=departments, path=path)
 
     # -- questions -----------------------------------------------------------------------------------------
     def item(self, item_code: str | None, catalog_code: str | None = None) -> ItemEntry | None:

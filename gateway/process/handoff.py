@@ -86,7 +86,7 @@ def scan_handoffs(engine: Engine, systems: SystemsConfig, catalogue: TongbanCata
     _deliveries(engine, now, report)
     _answers(engine, now, report)
     _deem(engine, catalogue, now, calendar, report)
-    _forward(engine, systems, now, report)
+    _forward(engine, systems, catalogue, now, report)
     with engine.connect() as conn:
         report.pending = len(store.live_handoffs(conn, ["awaiting_delivery", "pending"]))
     return report
@@ -111,29 +111,53 @@ def _register(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogu
                 "item_code": data.get("item_code"), "division": data.get("division_code"),
                 "target_system": route.target, "dept_code": route.dept_code,
                 "window_s": int(route.window.total_seconds()), "registered_at": now, "updated_at": now}
-        with engine.begin() as conn:
-            if route.refused:
-                if not store.insert_handoff(conn, {**base, "state": "refused_routing", "decided_at": now,
-                                                   "decided_by": "routing", "reason": route.reason}):
-                    continue
-                _refuse(conn, row, data, route, hall.name, now)
+        try:
+            _register_one(engine, row, data, hall.name, by_catalogue, route, pending, base, catalogue, now, report)
+        except _MovedOn:
+            continue  # a newer version arrived meanwhile: registered on the next scan
+
+
+def _register_one(engine: Engine, row: dict[str, Any], data: dict[str, Any], hall: str, by_catalogue: bool,
+                  route: Route, pending: bool, base: dict[str, Any], catalogue: TongbanCatalogue, now: datetime,
+                  report: HandoffReport) -> None:
+    case_no = row["case_no"]
+    with engine.begin() as conn:
+        if route.refused:
+            if store.insert_handoff(conn, {**base, "state": "refused_routing", "decided_at": now,
+                                           "decided_by": "routing", "reason": route.reason}):
+                _refuse(conn, row, data, route, hall, now)
                 report.refused_routing += 1
-                continue
-            state = "awaiting_delivery" if pending else "accepted"
-            extra: dict[str, Any] = {}
-            if not pending:
-                extra = {"decided_at": _parse(data.get("accepted_at")) or now, "decided_by": "hall"}
-            if not store.insert_handoff(conn, {**base, "state": state, **extra}):
-                continue
-            store.log(conn, row["case_no"], now, "registered", ACTOR, hall=hall.name, office=office.get("code"),
-                      pending=pending, version=row["version"])
-            store.log(conn, row["case_no"], now, "routed", ACTOR, target=route.target, dept_code=route.dept_code,
-                      by="catalogue" if by_catalogue else "department_code",
-                      window_s=int(route.window.total_seconds()))
-            if by_catalogue:  # the sync sent it to no department: the hand-off does
-                store.queue(conn, row["case_no"], row["version"], [route.target], now)  # type: ignore[list-item]
-                store.move(conn, row["case_no"], state, forwarded_version=row["version"])
-            report.registered += 1
+            return
+        state = "awaiting_delivery" if pending else "accepted"
+        extra: dict[str, Any] = {}
+        if not pending:
+            extra = {"decided_at": _parse(data.get("accepted_at")) or now, "decided_by": "hall"}
+        if not store.insert_handoff(conn, {**base, "state": state, **extra}):
+            return
+        store.log(conn, case_no, now, "registered", ACTOR, hall=hall, office=base["office_code"], pending=pending,
+                  version=row["version"])
+        store.log(conn, case_no, now, "routed", ACTOR, target=route.target, dept_code=route.dept_code,
+                  by="catalogue" if by_catalogue else "department_code", window_s=int(route.window.total_seconds()))
+        if by_catalogue:  # the sync sent it to no department: the hand-off does
+            version = _for_department(conn, case_no, row["version"], data, route.dept_code, catalogue, now)
+            store.queue(conn, case_no, version, [route.target], now)  # type: ignore[list-item]
+            store.move(conn, case_no, state, forwarded_version=version)
+        report.registered += 1
+
+
+def _for_department(conn: Any, case_no: str, version: int, data: dict[str, Any], dept_code: str | None,
+                    catalogue: TongbanCatalogue, now: datetime) -> int:
+    """The version of a routed case to send to the department: the hall's own when it already names the
+    competent department (实施主体), else a new version naming it (another province's hall names only itself)."""
+    if not dept_code or data.get("dept_code") == dept_code:
+        return version
+    routed = {**data, "dept_code": dept_code, "dept_name": catalogue.departments.get(dept_code, data.get("dept_name"))}
+    written = store.write_case_version(conn, case_no, version, routed, origin=ACTOR, at=now, now=now)
+    if written is None:
+        raise _MovedOn(case_no)
+    store.log(conn, case_no, now, "competent_department", ACTOR, dept_code=dept_code, was=data.get("dept_code"),
+              version=written)
+    return written
 
 
 def _by_department(data: dict[str, Any], systems: SystemsConfig, hall: str, catalogue: TongbanCatalogue) -> Route:
@@ -287,7 +311,8 @@ def _deemed(data: dict[str, Any], h: dict[str, Any], catalogue: TongbanCatalogue
 
 # -- 5. the hall's later changes reach the routed department -------------------------------------------------------
 
-def _forward(engine: Engine, systems: SystemsConfig, now: datetime, report: HandoffReport) -> None:
+def _forward(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogue, now: datetime,
+             report: HandoffReport) -> None:
     routed = [s.name for s in systems.systems.values() if s.role == "hall" and s.intake == "handoff"]
     if not routed:
         return
@@ -299,9 +324,14 @@ def _forward(engine: Engine, systems: SystemsConfig, now: datetime, report: Hand
             case = store.read_case(conn, h["case_no"])
             if case is None or case["origin_system"] != h["hall_system"] or case["version"] <= h["forwarded_version"]:
                 continue
-            store.queue(conn, h["case_no"], case["version"], [h["target_system"]], now)
-            store.move(conn, h["case_no"], h["state"], forwarded_version=case["version"], updated_at=now)
-            store.log(conn, h["case_no"], now, "forwarded", ACTOR, version=case["version"], target=h["target_system"])
+            try:
+                version = _for_department(conn, h["case_no"], case["version"], case["data"], h["dept_code"],
+                                          catalogue, now)
+            except _MovedOn:
+                continue
+            store.queue(conn, h["case_no"], version, [h["target_system"]], now)
+            store.move(conn, h["case_no"], h["state"], forwarded_version=version, updated_at=now)
+            store.log(conn, h["case_no"], now, "forwarded", ACTOR, version=version, target=h["target_system"])
             report.forwarded += 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -92,3 +93,22 @@ def civil_record(world: Any, case_no: str) -> dict[str, Any]:
 def hall_case(world: Any, case_no: str) -> dict[str, Any] | None:
     held = world.admin("sd_hall", "GET", "/_sandbox/cases", params={"case_no": case_no})
     return held[0] if held else None
+
+
+XHALL = {
+    "title": "河北政务服务网 跨省通办专窗", "role": "hall", "intake": "handoff", "connector": "rest",
+    "connector_config": str(Path(__file__).resolve().parents[2] / "config" / "connectors" / "hb_xhall.yaml"),
+    "mapping": str(Path(__file__).resolve().parents[2] / "mappings" / "hb_xhall.yaml"), "stream": "intake",
+    "endpoint": "${TONGBAN_HB_XHALL_URL:-http://127.0.0.1:8112}", "secrets": {"token": "TONGBAN_HB_XHALL_TOKEN"},
+    "push": {"stream": "results"},
+}
+
+
+def add_cross_province_hall(world: Any, monkeypatch: Any) -> None:
+    """Connect the sandbox's other-province hall (``xhall``) as ``hb_xhall``, handing off by the 通办目录."""
+    monkeypatch.setenv("TONGBAN_HB_XHALL_URL", world.sandbox.urls["xhall"])
+    monkeypatch.setenv("TONGBAN_HB_XHALL_TOKEN", world.sandbox.credentials["xhall"]["token"])
+    data = yaml.safe_load(world.systems_path.read_text(encoding="utf-8"))
+    data["systems"]["hb_xhall"] = XHALL
+    world.systems_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    restart(world)

@@ -10,6 +10,7 @@ from handoff_testlib import (
     ELDERLY,
     OFFICE,
     SOCIAL_ORG,
+    add_cross_province_hall,
     civil_record,
     deliver,
     frontdesk,
@@ -83,3 +84,33 @@ def test_an_item_outside_the_offices_catalogue_is_refused_with_its_reason(make_w
     assert not [r for r in world.source_records("sd_civil").values() if r.get("projectNo") == case_no]
     assert trail(world, case_no) == ["refused_routing"]
     assert scan(world).refused_routing == 0  # refused once
+
+
+def test_a_cross_province_application_reaches_the_competent_department_and_its_result_goes_back(
+        make_world, monkeypatch) -> None:
+    world = make_world(civil=20, estate=5)
+    add_cross_province_hall(world, monkeypatch)
+    made = world.admin("xhall", "POST", "/_sandbox/take", json={
+        "item_code": "11370000004390448N4000105101001", "item_name": "高龄老人津贴发放", "destination": "370102",
+        "channel": "03"})["created"][0]
+    case_no = made["sblsh"]
+    sync(world, "hb_xhall")
+    assert scan(world).registered == 1
+    row = handoff(world, case_no)
+    assert (row["hall_system"], row["office_code"], row["target_system"]) == ("hb_xhall", "HB-ZWFW", "sd_civil")
+    deliver(world)
+    record = civil_record(world, case_no)
+    # the department gets the case naming itself as 实施主体, the Hebei 专窗 as the accepting office
+    assert (record["deptCode"], record["deptName"]) == ("11370000004390448N", "山东省民政厅")
+    assert (record["acceptOrgCode"], record["acceptOrgArea"], record["applyChannel"]) == ("HB-ZWFW", "130102", "4")
+    assert scan(world).handed == 1
+    world.admin("sd_civil", "POST", "/_sandbox/decide", json={"projectNo": case_no, "decision": "accept"})
+    for _ in range(4):
+        world.admin("sd_civil", "POST", "/_sandbox/mutate", json={"ids": [record["id"]]})
+    sync(world, "sd_civil")
+    assert scan(world).accepted == 1
+    deliver(world)
+    (back,) = world.admin("xhall", "GET", "/_sandbox/cases", params={"case_no": case_no})
+    assert back["case"]["slzt"] == "04" and back["case"]["bjjg"] == "1" and back["case"]["blbm"] == "山东省民政厅"
+    assert back["applied_writes"] == 1
+    assert trail(world, case_no) == ["registered", "routed", "competent_department", "handed", "accepted"]
