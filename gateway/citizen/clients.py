@@ -33,6 +33,17 @@ PJ_PATH = "/hcp/services/PjService"
 _TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
+def _key(record: Any, time_field: str, id_field: str, kind: type) -> Any:
+    """(change time, id) of a raw record, or None when it lacks them or they are not of the system's types (the
+    record is passed on all the same: the parser rejects it by name)."""
+    if not isinstance(record, dict):
+        return None
+    t, i = record.get(time_field), record.get(id_field)
+    if isinstance(t, bool) or not isinstance(t, kind) or not isinstance(i, str):
+        return None
+    return (t, i)
+
+
 def _send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
     try:
         response = client.request(method, url, **kwargs)
@@ -58,12 +69,17 @@ class EvaluatorClient:
         self._client = httpx.Client(timeout=_TIMEOUT, headers={"X-Api-Key": endpoint.secret("api_key")})
 
     def pages(self, since_ms: int | None) -> Iterator[list[Any]]:
-        """Pages of raw ratings changed at or after ``since_ms``, in (updateTime, ratingId) order."""
-        offset = 0
+        """Pages of raw ratings changed at or after ``since_ms``, in (updateTime, ratingId) order.
+
+        Keyset paging over the collection point's inclusive time filter: each request starts at the last change
+        time seen (``offset`` only steps over ratings sharing that time), so a rating that changes while we page
+        moves behind us and is read again, and none is skipped (bare offsets over a changing list skip some)."""
+        cursor, offset = since_ms, 0
+        seen: tuple[int, str] | None = None
         while True:
             params: dict[str, Any] = {"offset": offset, "limit": self.page_size}
-            if since_ms is not None:
-                params["updatedFrom"] = since_ms
+            if cursor is not None:
+                params["updatedFrom"] = cursor
             response = _send(self._client, "GET", self.url, params=params)
             if response.status_code == 401:
                 raise AuthenticationError(f"evaluator refused the API key: {response.text[:200]}")
@@ -74,10 +90,16 @@ class EvaluatorClient:
             if response.status_code != 200 or not isinstance(body, dict) or body.get("ok") is not True:
                 raise FatalSyncError(f"evaluator: HTTP {response.status_code}: {str(body)[:300]}")
             items = body.get("items") or []
-            yield items
+            keys = [_key(r, "updateTime", "ratingId", int) for r in items]
+            yield [r for r, k in zip(items, keys) if seen is None or k is None or k > seen]
             if len(items) < self.page_size:
                 return
-            offset += len(items)
+            last = keys[-1]
+            if last is None or last[0] == cursor:
+                offset += len(items)  # a page of one change time: step over it
+            else:
+                cursor, offset = last[0], 0
+            seen = max((k for k in keys if k is not None), default=seen)
 
     def close(self) -> None:
         self._client.close()
@@ -167,15 +189,24 @@ class HotlineClient:
         raise FatalSyncError(f"hotline: {path}: HTTP {response.status_code} code {code}: {message}")
 
     def orders(self, since: str | None, *, page_size: int = 100) -> Iterator[list[Any]]:
-        """Pages of raw work orders changed at or after ``since`` (``yyyy-MM-dd HH:mm:ss``)."""
-        page = 1
+        """Pages of raw work orders changed at or after ``since`` (``yyyy-MM-dd HH:mm:ss``), keyset-paged as
+        :meth:`EvaluatorClient.pages` is: each query starts at the last ``gxsj`` seen, ``pageNo`` only steps over
+        orders sharing that second."""
+        cursor, page = since or "", 1
+        seen: tuple[str, str] | None = None
         while True:
-            data = self.call("/gd/api/query", {"gxsjStart": since or "", "pageNo": page, "pageSize": page_size})
+            data = self.call("/gd/api/query", {"gxsjStart": cursor, "pageNo": page, "pageSize": page_size})
             rows = (data or {}).get("list") or []
-            yield rows
+            keys = [_key(r, "gxsj", "gdbh", str) for r in rows]
+            yield [r for r, k in zip(rows, keys) if seen is None or k is None or k > seen]
             if len(rows) < page_size:
                 return
-            page += 1
+            last = keys[-1]
+            if last is None or last[0] == cursor:
+                page += 1
+            else:
+                cursor, page = last[0], 1
+            seen = max((k for k in keys if k is not None), default=seen)
 
     def close(self) -> None:
         self._client.close()

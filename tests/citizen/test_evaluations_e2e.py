@@ -185,3 +185,24 @@ def test_a_bad_review_after_closing_or_on_a_day_off_is_due_the_next_working_day(
     assert callback_due(friday_late, calendar) == datetime(2026, 9, 28, 18, 0, tzinfo=BEIJING)
     assert callback_due(datetime(2026, 10, 2, 9, 0, tzinfo=BEIJING), calendar).date().isoformat() == "2026-10-08"
     assert callback_due(datetime(2026, 10, 10, 9, 0, tzinfo=BEIJING), calendar).date().isoformat() == "2026-10-10"
+
+
+def test_ratings_changing_while_we_page_are_neither_lost_nor_doubled(sqlite_url: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.citizen import EvaluatorClient
+
+    sandbox = start({"evaluator": 400})
+    try:
+        settings = point_settings(monkeypatch, sandbox)
+        engine = ledger_with_cases(sqlite_url, sandbox)
+        sandbox.set_faults("evaluator", mutate_per_page=5)  # five ratings change after every page served
+        report = sync_evaluations(engine, settings, client=EvaluatorClient(settings.evaluator, page_size=25))
+        served = requests.get(sandbox.admin_urls["evaluator"] + "/_sandbox/records", timeout=10).text.splitlines()
+        with engine.connect() as conn:
+            held = conn.execute(select(func.count()).select_from(citizen_evaluations)).scalar()
+        assert held == len(served) == report.inserted
+        received = requests.get(sandbox.admin_urls["provincial_pj"] + "/_sandbox/received", timeout=10).json()
+        assert received["ratings"] == {}  # nothing forwarded yet: reading queues, delivering sends
+        engine.dispose()
+    finally:
+        sandbox.stop()
