@@ -10,6 +10,7 @@ from gateway.cli import catalogue as _catalogue_commands  # noqa: F401  (catalog
 from gateway.cli import citizen as _citizen_commands  # noqa: F401  (evaluations …, workorders …)
 from gateway.cli import commands as _commands  # noqa: F401  (registers sync, push, status, ...)
 from gateway.cli import console as _console_commands  # noqa: F401  (console serve, console operators ...)
+from gateway.cli import process as _process_commands  # noqa: F401  (handoff scan|list|show)
 from gateway.cli import sharing as _sharing_commands  # noqa: F401  (serve, clients, audit, harvest, ...)
 from gateway.cli.options import app
 

@@ -131,3 +131,29 @@ def test_a_refusal_within_the_window_is_honoured_with_its_reason(make_world) -> 
     deliver(world)  # the department's refusal reaches the hall by the ordinary path
     held = hall_case(world, made["case_no"])
     assert held is not None and held["case"]["result"] == "not_accepted"
+
+
+def test_the_cli_scans_as_of_an_instant_lists_and_shows_the_audit_trail(make_world) -> None:
+    import json
+    import subprocess
+
+    world = make_world(civil=20, estate=5)
+    made, row = _handed(world)
+    case_no = made["case_no"]
+    late = (row["due_at"] + timedelta(minutes=1)).astimezone(BEIJING).isoformat()
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(world.cli("handoff", *args), capture_output=True, text=True, env=world.env, timeout=120)
+
+    scanned = run("scan", "--now", late, "--json")
+    assert scanned.returncode == 0, scanned.stderr
+    assert json.loads(scanned.stdout)["deemed_cases"] == [case_no]
+    listed = json.loads(run("list", "--state", "deemed", "--json").stdout)
+    assert listed["counts"] == {"deemed": 1} and listed["handoffs"][0]["case_no"] == case_no
+    shown = json.loads(run("show", case_no, "--json").stdout)
+    assert [e["step"] for e in shown["events"]] == ["registered", "routed", "handed", "deemed"]
+    assert shown["events"][-1]["detail"]["told"] == ["sd_civil", "sd_hall"]
+    missing = run("show", "NOPE")
+    assert missing.returncode == 1 and "no hand-off" in (missing.stdout + missing.stderr)
+    bad = run("scan", "--now", "2026-03-02 10:10")
+    assert bad.returncode == 1 and "give the offset" in (bad.stdout + bad.stderr)
