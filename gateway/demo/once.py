@@ -20,7 +20,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +84,8 @@ class DemoWorld:
     database_url: str
     env: dict[str, str]
     created: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    """Front-desk cases taken at street offices pending the department's acceptance (一窗受理, issue 15)."""
     catalogues: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -139,6 +141,7 @@ def demo_world(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workd
                 else:  # the hall's windows do not take cases for this department
                     codes.remove(code)
         say(f"{len(world.created)} cases accepted at the hall's front desk")
+        _street_offices(world, say)
         for path in write_handoff(systems, database_url=db_url, env=dict(os.environ), workdir=workdir):
             say(f"wrote {path}" + (" (tongban status in another shell reads the demo's ledger; source "
                                    f"{workdir / 'demo.env'} for its secrets)" if path.name == "tongban.yaml" else ""))
@@ -146,6 +149,32 @@ def demo_world(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workd
         world.stop()
         raise
     return world
+
+
+STREET_OFFICES = ("JN370102-QCL", "JN370105-BY")
+ELDERLY_ALLOWANCE = "000105101000"  # 高龄老人津贴发放 (basic code): in the street offices' 通办目录
+
+
+def _street_offices(world: DemoWorld, say: Callable[[str], None]) -> None:
+    """一窗受理 at two street offices: a 高龄老人津贴 application each, pending the civil department's acceptance.
+    The civil system answers on receipt (the sandbox's acceptance mode ``fast``); the ``tongban_handoff`` DAG
+    hands each case over, starts its 10-minute window and records the department's answer."""
+    civil = next((n for n in world.departments if world.wired.get(n) == "civil"), None)
+    if civil is None or not world.halls:
+        return
+    handle = world.handle
+    requests.post(f"{handle.admin_urls['civil']}/_sandbox/acceptance", json={"mode": "fast"},
+                  timeout=30).raise_for_status()
+    admin = handle.admin_urls[world.wired[world.halls[0]]]
+    for office in STREET_OFFICES:
+        reply = requests.post(f"{admin}/_sandbox/frontdesk", json={
+            "count": 1, "dept_code": world.systems.get(civil).departments[0], "pending": True,
+            "item": ELDERLY_ALLOWANCE, "office": office, "origin": "window"}, timeout=30)
+        reply.raise_for_status()
+        made = reply.json()["created"]
+        world.created.extend(made)
+        world.pending.extend(c["case_no"] for c in made)
+    say(f"{len(world.pending)} 高龄老人津贴 applications taken at street offices, pending civil affairs' acceptance")
 
 
 def _wire_catalogues(handle: Any) -> dict[str, str]:
@@ -189,14 +218,16 @@ def _dag_plan(world: DemoWorld) -> list[str]:
         CATALOGUE_DAG,
         CERTIFICATES_DAG,
         DEADLINES_DAG,
+        HANDOFF_DAG,
         PUSH_DAG,
         RECONCILE_DAG,
         sync_dag_id,
     )
 
     syncs = [sync_dag_id(n) for n in world.departments + world.halls]
-    plan = [*syncs, PUSH_DAG, *[sync_dag_id(n) for n in world.departments], PUSH_DAG, DEADLINES_DAG,
-            RECONCILE_DAG, CERTIFICATES_DAG]
+    # the hand-off after each push: first it sees the department holding the case, then the department's answer
+    plan = [*syncs, PUSH_DAG, HANDOFF_DAG, *[sync_dag_id(n) for n in world.departments], PUSH_DAG, HANDOFF_DAG,
+            DEADLINES_DAG, RECONCILE_DAG, CERTIFICATES_DAG]
     return plan + ([CATALOGUE_DAG] if world.catalogues else [])
 
 
@@ -277,7 +308,7 @@ def run_demo_once(
             say(f"{'[green]' if state == 'success' else '[red]'}{dag_id}: {state}[/] "
                 + ", ".join(f"{t} {s}" for t, s in sorted(states.items())))
         runtime = Runtime(systems=world.systems, engine=make_engine(world.database_url))
-        checks = _check(world.handle, world.wired, world.systems, runtime, world.created)
+        checks = _check(world.handle, world.wired, world.systems, runtime, world.created, world.pending)
         checks["ok: every DAG run succeeded"] = all(r["state"] == "success" for r in runs)
         status = system_status(runtime.engine, world.systems)
         from gateway.ops.alerts import alert_counts
@@ -305,7 +336,7 @@ def run_demo_once(
 
 
 def _check(handle: Any, wired: dict[str, str], systems: SystemsConfig, runtime: Runtime,
-           created: list[dict[str, Any]]) -> dict[str, Any]:
+           created: list[dict[str, Any]], pending: Sequence[str] = ()) -> dict[str, Any]:
     """Compare the outcome with the sandbox's own view."""
     from gateway.store import queries
     from gateway.store.outbox import pending_count
@@ -313,7 +344,7 @@ def _check(handle: Any, wired: dict[str, str], systems: SystemsConfig, runtime: 
     checks: dict[str, Any] = {}
     hall_systems = [n for n in wired if systems.get(n).role == "hall"]
     with runtime.engine.connect() as conn:
-        pending = pending_count(conn)
+        pending_rows = pending_count(conn)
         dead = queries.open_dead_letter_total(conn)
         live_department_cases = queries.live_case_numbers(conn)
     frontdesk_numbers = {c["case_no"] for c in created}
@@ -333,8 +364,15 @@ def _check(handle: Any, wired: dict[str, str], systems: SystemsConfig, runtime: 
         delivered += stats.get("writes_applied", 0)
     checks["front-desk cases accepted at the hall"] = len(created)
     checks["ok: each front-desk case reached its department once"] = delivered == len(created)
-    checks["ok: nothing left in the outbox"] = pending == 0
+    checks["ok: nothing left in the outbox"] = pending_rows == 0
     checks["open dead letters (broken source data)"] = dead
+    if pending:
+        from gateway.process import handoff_overview
+
+        handoffs = {h["case_no"]: h for h in handoff_overview(runtime.engine)["handoffs"]}
+        checks["hand-offs (一窗受理) by state"] = handoff_overview(runtime.engine)["counts"]
+        checks["ok: each street-office case was accepted by its department within its window"] = all(
+            handoffs.get(n, {}).get("decided_by") == "department" for n in pending)
     return checks
 
 
