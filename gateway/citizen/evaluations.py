@@ -344,7 +344,8 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None) -> dict[s
          "by_month": [{"month": "2026-09", "evaluations": int, "good_ratio": float | None, "bad": int,
                        "reply_ratio": float | None}],
          "by_unit": [{"dept_code": str | None, "evaluations": int, "good_ratio": float | None, "bad": int,
-                      "reply_ratio": float | None}]}
+                      "reply_ratio": float | None}],
+         "by_unit_month": [{"dept_code": str | None, "month": "2026-09", ... as by_unit}]}
     """
     now = now or datetime.now(timezone.utc)
     with engine.connect() as conn:
@@ -361,12 +362,13 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None) -> dict[s
     evaluated = len({r["case_no"] for r in rows})
     state = {r["rating_id"]: r["appeal"] for r in rows if r["appeal"]}
 
-    def group(key: str) -> list[dict[str, Any]]:
+    def group(*keys: str) -> list[dict[str, Any]]:
         out = []
-        for value in sorted({r[key] for r in rows}, key=lambda v: (v is None, v or "")):
-            mine = [r for r in rows if r[key] == value]
-            bad = [c for c in live_bad if c[key] == value]
-            out.append({key: value, "evaluations": len(mine),
+        values = {tuple(r[k] for k in keys) for r in rows}
+        for value in sorted(values, key=lambda v: tuple((x is None, x or "") for x in v)):
+            mine = [r for r in rows if tuple(r[k] for k in keys) == value]
+            bad = [c for c in live_bad if tuple(c[k] for k in keys) == value]
+            out.append({**dict(zip(keys, value)), "evaluations": len(mine),
                         "good_ratio": _ratio(sum(1 for r in mine if r["level"] >= 3), len(mine)),
                         "bad": len(bad), "reply_ratio": _ratio(sum(1 for c in bad if c["done_at"]), len(bad))})
         return out
@@ -390,6 +392,7 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None) -> dict[s
         "by_channel": {ch: sum(1 for r in rows if r["channel"] == ch) for ch in ("pc", "app", "qrcode", "device", "sms")},
         "by_month": group("month"),
         "by_unit": group("dept_code"),
+        "by_unit_month": group("dept_code", "month"),
     }
 
 

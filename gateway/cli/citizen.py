@@ -64,7 +64,7 @@ def evaluations_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, jso
     finally:
         client.close()
     misuse = detect_misuse(engine, settings.policy.misuse)
-    alerts = scan_citizen(engine)
+    alerts = scan_citizen(engine, policy=settings.policy)
     out = {"read": read.as_dict(), "forwarded": sent.as_dict(), "appeals": appeals,
            "misuse": {"examined": misuse.examined, "flagged": len(misuse.flagged), "groups": len(misuse.groups)},
            "alerts": alerts}
@@ -184,7 +184,7 @@ def workorders_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, json
         sent = deliver(engine, "hotline", client)
     finally:
         client.close()
-    alerts = scan_citizen(engine)
+    alerts = scan_citizen(engine, policy=settings.policy)
     if json_out:
         print_json({"read": read.as_dict(), "delivered": sent.as_dict(), "alerts": alerts})
         return

@@ -105,4 +105,4 @@ def run_citizen_scan() -> dict[str, Any]:
     from gateway.citizen import scan_citizen
 
     with _runtime() as runtime:
-        return scan_citizen(runtime.engine)
+        return scan_citizen(runtime.engine, policy=_settings().policy)

@@ -120,6 +120,8 @@ def test_every_rating_reaches_the_province_exactly_once_and_bad_reviews_are_call
         assert summary["rectification_on_time_ratio"] == 1.0
         assert summary["coverage"] == round(len({r["case_no"] for r in evals.values()}) / 1000, 4)
         assert summary["coverage_ok"] is True and summary["forwarded"]["delivered"] == len(ids)
+        per_unit_month = sum(g["evaluations"] for g in summary["by_unit_month"])
+        assert per_unit_month == summary["evaluations"] == sum(g["evaluations"] for g in summary["by_month"])
 
         # the open callbacks are overdue now: alerts, one per bad review not called back
         scan = scan_citizen(engine)

@@ -71,6 +71,10 @@ def test_work_orders_dispatched_in_time_replied_once_redone_once(sqlite_url: str
         named = [o for o in orders if o["glbjbh"] or "办件编号" in o["nr"]]
         assert named and all(rows[o["gdbh"]]["case_no"] for o in named)  # linked to the case the citizen named
 
+        # nobody has signed for or answered anything: every dispatched order is overdue, none of the returned
+        now = handed[-1] + timedelta(hours=3)
+        assert scan_citizen(engine, now=now, calendar=calendar)["workorder_overdue"]["open"] == len(inside)
+
         # the departments sign and reply; the platform calls back and rates
         now = handed[-1] + timedelta(hours=1)
         _clock(sandbox, now)
@@ -130,8 +134,9 @@ def test_work_orders_dispatched_in_time_replied_once_redone_once(sqlite_url: str
         with engine.connect() as conn:
             letter = conn.execute(select(dead_letters).where(dead_letters.c.source_id == fresh["gdbh"])).mappings().one()
         assert "category" in letter["reason"] and "route.missing" in letter["reason"]
-        scan = scan_citizen(engine, now=later + timedelta(minutes=20))
+        scan = scan_citizen(engine, now=later + timedelta(minutes=20), calendar=calendar)
         assert scan["workorder_dispatch"]["open"] == 1
+        assert scan["workorder_overdue"]["open"] == 0 and scan["workorder_callback"]["open"] == 0
         engine.dispose()
     finally:
         sandbox.stop()
