@@ -1,6 +1,7 @@
 """Supervision of the citizen's voice: the alerts a person must act on, recomputed from the whole picture.
 
-- ``workorder_dispatch``: a 12345 order not routed 15 minutes after the platform handed it out (error);
+- ``workorder_dispatch``: a 12345 order not routed 15 minutes after the platform handed it out (red: a time
+  limit, like the case deadlines; an error would fail every DAG's alert check for a business matter);
 - ``workorder_overdue``: a dispatched order not signed for (签收) in time (yellow), or a dispatched order or a redo
   not replied by its due time (red);
 - ``workorder_callback``: a reply the platform has not called back (回访) within its working days (yellow: the
@@ -45,7 +46,7 @@ def _wanted(now: datetime, conn: Any, calendar: WorkCalendar,
     for r in store.workorders_by_status(conn, ["received", "dispatched", "redo"]):
         if r["status"] == "received" and r["dispatch_due_at"] < now:
             out["workorder_dispatch"][r["order_no"]] = (
-                "error", f"12345 工单 {r['order_no']} ({r['category']}, {r['division']}) not dispatched "
+                "red", f"12345 工单 {r['order_no']} ({r['category']}, {r['division']}) not dispatched "
                          f"{(now - r['received_at']).total_seconds() / 60:.0f} min after 派单 (limit 15)", r["case_no"])
         due = r["redo_due_at"] if r["status"] == "redo" else r["reply_due_at"]
         if (r["status"] == "dispatched" and r["signed_at"] is None and r["sign_due_at"] is not None
