@@ -193,7 +193,9 @@ def deadlines_dag() -> DAG:
                      "supervision", "Working days on the holiday calendar (`config/calendar.yaml`), special "
                      f"procedures stop the clock. `{ALERT_CHECK_TASK}` fails while an error alert is open (a failed "
                      "task, a failed or degraded sync): its log lists every error first.") as dag:
+        received = task(task_id="satisfy_deferred")(lambda: _call(tasks.run_deferred))()
         scanned = task(task_id="scan_deadlines")(lambda: _call(tasks.run_deadlines))()
+        received >> scanned  # type: ignore[operator]  # a material the library just supplied raises no alert
         fresh = task(task_id="check_freshness")(lambda: _call(tasks.run_freshness))()
         check = task(task_id=ALERT_CHECK_TASK, retries=0)(lambda: _call(tasks.run_alert_check))()
         [scanned, fresh] >> check  # type: ignore[operator]

@@ -128,6 +128,14 @@ def run_handoffs(now: str | None = None) -> dict[str, Any]:
         return scan_handoffs(runtime.engine, runtime.systems, catalogue, now=moment, calendar=calendar).as_dict()
 
 
+def run_deferred() -> dict[str, Any]:
+    """Deferred materials (容缺/承诺) received through the certificate library, before the deadline scan."""
+    from gateway.process import satisfy_deferred_materials
+
+    with _runtime() as runtime:
+        return satisfy_deferred_materials(runtime.engine, runtime.systems, runtime.pii).as_dict()
+
+
 class OpenErrorAlerts(TongbanError):
     """Error alerts are open in the ledger: the check task fails so that Airflow shows what the ledger knows."""
 
@@ -254,6 +262,7 @@ __all__ = [
     "permanent",
     "HANDOFF_FUNCTION",
     "run_deadlines",
+    "run_deferred",
     "run_handoffs",
     "run_freshness",
     "run_harvest",

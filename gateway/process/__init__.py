@@ -8,12 +8,14 @@ from gateway.process.catalogue import (
     StagePlan,
     TongbanCatalogue,
 )
+from gateway.process.deferred import DeferredReport, satisfy_deferred_materials
 from gateway.process.handoff import ACTOR, HandoffReport, handoff_detail, handoff_overview, scan_handoffs
 from gateway.process.tickets import TicketKind, open_ticket, reply_ticket
 
 __all__ = [
     "ACTOR",
     "DEFAULT_WINDOW",
+    "DeferredReport",
     "HandoffReport",
     "ItemEntry",
     "OfficeEntry",
@@ -25,5 +27,6 @@ __all__ = [
     "handoff_overview",
     "open_ticket",
     "reply_ticket",
+    "satisfy_deferred_materials",
     "scan_handoffs",
 ]

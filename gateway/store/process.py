@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from gateway.models.hashing import content_hash
 from gateway.store.ledger import add_dead_letters, add_outbox, dumps, loads, utcnow
@@ -20,7 +20,7 @@ from gateway.store.outbox import PENDING
 from gateway.store.tables import cases, outbox, process_events, process_handoffs, process_tickets
 
 __all__ = [
-    "add_ticket", "clock_starts", "delivered_at", "due_handoffs", "events", "frontdesk_candidates", "get_handoff",
+    "add_ticket", "cases_with_certificate_deferrals", "clock_starts", "delivered_at", "due_handoffs", "events", "frontdesk_candidates", "get_handoff",
     "handoffs", "insert_handoff", "live_handoffs", "log", "move", "open_tickets", "queue", "queued_targets",
     "read_case", "refuse_to_dead_letters", "reply_ticket", "write_case_version",
 ]
@@ -176,6 +176,20 @@ def refuse_to_dead_letters(conn: Connection, *, system: str, case_no: str, reaso
         "issues": dumps([{"record": case_no, "field": field, "rule": rule, "message": reason}]),
         "mapping_version": None, "status": "open", "attempts": 1, "created_at": now, "updated_at": now,
     }])
+
+
+# -- deferred materials (容缺/承诺) ----------------------------------------------------------------------------
+
+def cases_with_certificate_deferrals(conn: Connection, *, after: str = "", limit: int = 500) -> list[dict[str, Any]]:
+    """Live cases, by number after ``after``, whose document names a certificate type on a deferred material
+    (its JSON has ``"certificate_type":"`` only for a non-empty one; a document written with spaces after the
+    colons, by hand or by another tool, is matched too): ``case_no, version, data, dept_code``."""
+    c = cases.c
+    rows = conn.execute(select(c.case_no, c.version, c.data, c.dept_code)
+                        .where(c.deleted.is_(False), c.case_no > after,
+                               or_(c.data.like('%"certificate_type":"%'), c.data.like('%"certificate_type": "%')))
+                        .order_by(c.case_no).limit(limit)).mappings()
+    return [{**dict(r), "data": loads(r["data"])} for r in rows]
 
 
 # -- 办不成事 tickets ------------------------------------------------------------------------------------------
