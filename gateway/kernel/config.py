@@ -114,6 +114,10 @@ class SystemConfig(BaseModel):
     """For a hall: ``handoff`` — its front-desk cases reach the departments through the 一窗受理 hand-off
     (:mod:`gateway.process`: routed by the 通办目录, pending acceptance, deemed accepted after the window), not
     straight from the sync by their department code."""
+    receives: Literal["all", "own"] = "all"
+    """For a hall: ``all`` — every case of the departments (the province's own hall); ``own`` — only the cases it
+    accepted, their changes returned to it by the hand-off (another province's hall must not receive the
+    personal data of every Shandong case)."""
     queue: str | None = None  # Celery queue of this system's tasks (workers inside its network listen on it)
     base_dir: Path = Field(default=REPO_ROOT, exclude=True)
 
@@ -255,7 +259,8 @@ class SystemsConfig(BaseModel):
         for system in self.systems.values():
             if not system.writable or system.name == origin:
                 continue
-            if system.role == "hall" or (not handed_off and dept_code is not None and dept_code in system.departments):
+            if (system.role == "hall" and system.receives == "all") or (
+                    not handed_off and dept_code is not None and dept_code in system.departments):
                 targets.append(system.name)
         return sorted(targets)
 

@@ -24,6 +24,9 @@ reads after the due time is honoured (its own time decides); an answer dated aft
 recorded as a late answer on the hand-off and in its audit trail — never lost, never overriding the deemed
 acceptance.
 
+A hall that receives only its own cases (``receives: own``, another province's hall) gets every later version
+of the cases it accepted from this scan — the department's acceptance, its result — and nothing else.
+
 States: ``awaiting_delivery`` (routed; the department system does not have it yet, no clock) → ``pending``
 (handed at the outbox delivery; due = handed + window) → ``accepted`` | ``refused`` (the department answered in
 time) | ``deemed``; or ``refused_routing`` (not in the office's 通办目录, no competent department, no system).
@@ -68,6 +71,7 @@ class HandoffReport:
     deemed: int = 0
     late_answers: int = 0
     forwarded: int = 0
+    returned: int = 0
     pending: int = 0
     deemed_cases: list[str] = field(default_factory=list)
 
@@ -87,6 +91,7 @@ def scan_handoffs(engine: Engine, systems: SystemsConfig, catalogue: TongbanCata
     _answers(engine, now, report)
     _deem(engine, catalogue, now, calendar, report)
     _forward(engine, systems, catalogue, now, report)
+    _return(engine, systems, now, report)
     with engine.connect() as conn:
         report.pending = len(store.live_handoffs(conn, ["awaiting_delivery", "pending"]))
     return report
@@ -333,6 +338,21 @@ def _forward(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogue
             store.move(conn, h["case_no"], h["state"], forwarded_version=version, updated_at=now)
             store.log(conn, h["case_no"], now, "forwarded", ACTOR, version=version, target=h["target_system"])
             report.forwarded += 1
+
+
+# -- 6. the result returns to a hall that receives only its own cases -------------------------------------------------
+
+def _return(engine: Engine, systems: SystemsConfig, now: datetime, report: HandoffReport) -> None:
+    """A hall with ``receives: own`` (another province's) gets no case from the sync; every later version of a
+    case it accepted is queued for it here — once per version (the outbox is unique per case, version, target)."""
+    own = [s.name for s in systems.systems.values() if s.role == "hall" and s.receives == "own" and s.writable]
+    if not own:
+        return
+    with engine.begin() as conn:
+        for row in store.unreturned(conn, own):
+            store.queue(conn, row["case_no"], row["version"], [row["hall_system"]], now)
+            store.log(conn, row["case_no"], now, "returned", ACTOR, version=row["version"], hall=row["hall_system"])
+            report.returned += 1
 
 
 # -- for the console and the CLI ---------------------------------------------------------------------------------

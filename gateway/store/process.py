@@ -22,7 +22,7 @@ from gateway.store.tables import cases, outbox, process_events, process_handoffs
 __all__ = [
     "add_ticket", "cases_with_certificate_deferrals", "clock_starts", "delivered_at", "due_handoffs", "events", "frontdesk_candidates", "get_handoff",
     "handoffs", "insert_handoff", "live_handoffs", "log", "move", "open_tickets", "queue", "queued_targets",
-    "read_case", "refuse_to_dead_letters", "reply_ticket", "write_case_version",
+    "read_case", "refuse_to_dead_letters", "reply_ticket", "unreturned", "write_case_version",
 ]
 
 # -- hand-offs ---------------------------------------------------------------------------------------------
@@ -149,6 +149,20 @@ def queue(conn: Connection, case_no: str, version: int, targets: Iterable[str], 
     add_outbox(conn, [{"case_no": case_no, "version": version, "target_system": t, "operation": "upsert",
                        "status": PENDING, "attempts": 0, "next_attempt_at": due, "created_at": due}
                       for t in sorted(set(targets))])
+
+
+def unreturned(conn: Connection, halls: Sequence[str]) -> list[dict[str, Any]]:
+    """Front-desk cases of ``halls`` whose newest version came from elsewhere (the department, the hand-off) and
+    is not queued for the hall that accepted them yet: ``case_no, version, hall_system``."""
+    if not halls:
+        return []
+    h, c, o = process_handoffs.c, cases.c, outbox.c
+    queued = select(o.id).where(o.case_no == c.case_no, o.version == c.version, o.target_system == h.hall_system)
+    rows = conn.execute(select(h.case_no, c.version, h.hall_system)
+                        .join(cases, c.case_no == h.case_no)
+                        .where(h.hall_system.in_(list(halls)), h.state != "refused_routing",
+                               c.origin_system != h.hall_system, ~queued.exists()))
+    return [dict(r._mapping) for r in rows]
 
 
 def write_case_version(conn: Connection, case_no: str, expected_version: int, data: dict[str, Any], *,

@@ -96,7 +96,7 @@ def hall_case(world: Any, case_no: str) -> dict[str, Any] | None:
 
 
 XHALL = {
-    "title": "河北政务服务网 跨省通办专窗", "role": "hall", "intake": "handoff", "connector": "rest",
+    "title": "河北政务服务网 跨省通办专窗", "role": "hall", "intake": "handoff", "receives": "own", "connector": "rest",
     "connector_config": str(Path(__file__).resolve().parents[2] / "config" / "connectors" / "hb_xhall.yaml"),
     "mapping": str(Path(__file__).resolve().parents[2] / "mappings" / "hb_xhall.yaml"), "stream": "intake",
     "endpoint": "${TONGBAN_HB_XHALL_URL:-http://127.0.0.1:8112}", "secrets": {"token": "TONGBAN_HB_XHALL_TOKEN"},
