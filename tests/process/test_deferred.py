@@ -23,7 +23,7 @@ from gateway.store.tables import alerts, cases
 
 REPO = Path(__file__).resolve().parents[2]
 HOUSEHOLD = "11100000000013338W011"  # a certificate type code (户口簿, for the test)
-APPLICANT = "370102193801011236"
+APPLICANT = "370102193801011232"
 
 
 def _case(pii: PiiCodec) -> dict:
