@@ -53,6 +53,10 @@ ACTOR = "tongban.handoff"
 """The origin of the case versions the hand-off writes, and the actor of its audit entries."""
 
 _REFUSED_RESULTS = frozenset({"not_accepted", "returned"})
+HORIZON = timedelta(days=180)
+"""How long after registration a decided hand-off is still watched (late answers, the hall's later changes, results
+returned to another province's hall): longer than any item's limit with its special procedures, and it keeps
+every scan's working set bounded by the last half year's front-desk cases, not all of them."""
 
 
 class Calendar(Protocol):
@@ -233,7 +237,7 @@ def _answer(case: dict[str, Any] | None, h: dict[str, Any]) -> tuple[str, dateti
 
 def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
     with engine.connect() as conn:
-        watched = store.live_handoffs(conn, ["pending", "deemed"])
+        watched = store.live_handoffs(conn, ["pending", "deemed"], since=now - HORIZON)
     for h in watched:
         if h["state"] == "deemed" and h["late_decision"] is not None:
             continue
@@ -322,7 +326,8 @@ def _forward(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogue
     if not routed:
         return
     with engine.connect() as conn:
-        live = [h for h in store.live_handoffs(conn, ["awaiting_delivery", "pending", "accepted", "deemed"])
+        live = [h for h in store.live_handoffs(conn, ["awaiting_delivery", "pending", "accepted", "deemed"],
+                                               since=now - HORIZON)
                 if h["hall_system"] in routed and h["target_system"]]
     for h in live:
         with engine.begin() as conn:
@@ -349,7 +354,7 @@ def _return(engine: Engine, systems: SystemsConfig, now: datetime, report: Hando
     if not own:
         return
     with engine.begin() as conn:
-        for row in store.unreturned(conn, own):
+        for row in store.unreturned(conn, own, since=now - HORIZON):
             store.queue(conn, row["case_no"], row["version"], [row["hall_system"]], now)
             store.log(conn, row["case_no"], now, "returned", ACTOR, version=row["version"], hall=row["hall_system"])
             report.returned += 1

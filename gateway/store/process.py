@@ -17,7 +17,14 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 from gateway.models.hashing import content_hash
 from gateway.store.ledger import add_dead_letters, add_outbox, dumps, loads, utcnow
 from gateway.store.outbox import PENDING
-from gateway.store.tables import cases, outbox, process_events, process_handoffs, process_tickets
+from gateway.store.tables import (
+    cases,
+    outbox,
+    process_events,
+    process_handoffs,
+    process_tickets,
+    source_records,
+)
 
 __all__ = [
     "add_ticket", "cases_with_certificate_deferrals", "clock_starts", "delivered_at", "due_handoffs", "events", "frontdesk_candidates", "get_handoff",
@@ -28,14 +35,17 @@ __all__ = [
 # -- hand-offs ---------------------------------------------------------------------------------------------
 
 def frontdesk_candidates(conn: Connection, halls: Sequence[str], *, limit: int = 500) -> list[dict[str, Any]]:
-    """Cases whose newest version came from a hall and that have no hand-off yet: ``case_no, version, data``."""
+    """Cases whose newest version came from a hall and that have no hand-off yet: ``case_no, version, data,
+    origin_system``. Read through the halls' own source records (their primary key starts with the system, so
+    the scan covers front-desk records only, never the whole ledger) joined to the merged case."""
     if not halls:
         return []
-    c, h = cases.c, process_handoffs.c
+    s, c, h = source_records.c, cases.c, process_handoffs.c
+    handed = select(h.case_no).where(h.case_no == c.case_no)
     rows = conn.execute(
         select(c.case_no, c.version, c.data, c.origin_system)
-        .select_from(cases.outerjoin(process_handoffs, h.case_no == c.case_no))
-        .where(c.origin_system.in_(list(halls)), h.case_no.is_(None), c.deleted.is_(False))
+        .select_from(source_records.join(cases, c.case_no == s.case_no))
+        .where(s.system.in_(list(halls)), c.origin_system == s.system, c.deleted.is_(False), ~handed.exists())
         .order_by(c.case_no).limit(limit)
     ).mappings()
     return [dict(r) for r in rows]
@@ -62,11 +72,13 @@ def handoffs(conn: Connection, *, states: Iterable[str] | None = None, limit: in
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def live_handoffs(conn: Connection, states: Sequence[str]) -> list[dict[str, Any]]:
-    """The hand-offs in ``states``, oldest due first (the scan's working set; indexed by state and due time)."""
-    return [dict(r) for r in conn.execute(
-        select(process_handoffs).where(process_handoffs.c.state.in_(list(states)))
-        .order_by(process_handoffs.c.due_at, process_handoffs.c.case_no)).mappings()]
+def live_handoffs(conn: Connection, states: Sequence[str], *, since: datetime | None = None) -> list[dict[str, Any]]:
+    """The hand-offs in ``states`` (registered since ``since``), oldest due first: the scan's working set."""
+    h = process_handoffs.c
+    query = select(process_handoffs).where(h.state.in_(list(states)))
+    if since is not None:
+        query = query.where(h.registered_at >= since)
+    return [dict(r) for r in conn.execute(query.order_by(h.due_at, h.case_no)).mappings()]
 
 
 def due_handoffs(conn: Connection, now: datetime) -> list[dict[str, Any]]:
@@ -151,7 +163,7 @@ def queue(conn: Connection, case_no: str, version: int, targets: Iterable[str], 
                       for t in sorted(set(targets))])
 
 
-def unreturned(conn: Connection, halls: Sequence[str]) -> list[dict[str, Any]]:
+def unreturned(conn: Connection, halls: Sequence[str], *, since: datetime) -> list[dict[str, Any]]:
     """Front-desk cases of ``halls`` whose newest version came from elsewhere (the department, the hand-off) and
     is not queued for the hall that accepted them yet: ``case_no, version, hall_system``."""
     if not halls:
@@ -160,7 +172,7 @@ def unreturned(conn: Connection, halls: Sequence[str]) -> list[dict[str, Any]]:
     queued = select(o.id).where(o.case_no == c.case_no, o.version == c.version, o.target_system == h.hall_system)
     rows = conn.execute(select(h.case_no, c.version, h.hall_system)
                         .join(cases, c.case_no == h.case_no)
-                        .where(h.hall_system.in_(list(halls)), h.state != "refused_routing",
+                        .where(h.hall_system.in_(list(halls)), h.state != "refused_routing", h.registered_at >= since,
                                c.origin_system != h.hall_system, ~queued.exists()))
     return [dict(r._mapping) for r in rows]
 
