@@ -287,6 +287,19 @@ class Tongban:
         self.rejected = report.counts.rejected
         return report.counts.read
 
+    def explain_rejections(self) -> None:
+        """The commonest reasons in the dead-letter store (when more was rejected than was broken)."""
+        from gateway.store import queries
+
+        with self.engine.connect() as conn:
+            rows = queries.dead_letter_listing(conn, system=SYSTEM, include_resolved=True, limit=2000)
+        reasons: dict[str, int] = {}
+        for row in rows:
+            reasons[row["reason"][:300]] = reasons.get(row["reason"][:300], 0) + 1
+        for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1])[:3]:
+            print(f"  tongban rejected {self.rejected}: {count} of the first 2,000 dead letters say: {reason}",
+                  flush=True)
+
     def close(self) -> None:
         self.runtime.close()
 
@@ -437,6 +450,8 @@ def run_side(side: Callable[[str], Any], backend: str, workdir: Path, server: st
             sample.bytes_total.append(total)
             sample.parts = parts
             sample.rejected = getattr(writer, "rejected", 0)
+            if writer.name == "tongban" and sample.rejected != data.broken:
+                writer.explain_rejections()
         finally:
             writer.close()
     finally:

@@ -494,17 +494,28 @@ def add_reconciliation(conn: Connection, *, system: str, day: str, checked_at: d
 
 
 ANALYZE_AFTER = 10_000
-"""Rows a run must have written for :func:`refresh_statistics` to be worth its time."""
+"""Rows a run must have written for :func:`refresh_statistics` to be considered at all."""
+_HOT_TABLES = ("source_records", "cases", "outbox")
 
 
-def refresh_statistics(conn: Connection) -> None:
-    """Refresh the planner's statistics of the hot tables after a bulk load (PostgreSQL ``ANALYZE``, SQLite
-    ``PRAGMA optimize``): autovacuum may be off, or behind a load that grew a table tenfold, and a plan chosen
-    on an empty table's statistics can stay wrong for the ledger's lifetime."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("ANALYZE source_records, cases, outbox")
-    else:
+def refresh_statistics(conn: Connection, written: int) -> list[str]:
+    """Refresh the planner's statistics of the hot tables a bulk load outgrew; returns the tables analysed.
+
+    PostgreSQL: ``ANALYZE`` each hot table never analysed, or to which the run wrote more than autovacuum's own
+    threshold (50 rows + 10% of the table): autovacuum may be off or behind a load that grew a table tenfold,
+    and a plan chosen on an empty table's statistics can stay wrong for the ledger's lifetime; a routine run on
+    a large ledger does not pay for sampling it. SQLite: ``PRAGMA optimize`` (it decides for itself)."""
+    if conn.dialect.name != "postgresql":
         conn.exec_driver_sql("PRAGMA optimize")
+        return []
+    estimates = dict(conn.exec_driver_sql(
+        "SELECT c.relname, c.reltuples FROM pg_class c WHERE c.relkind = 'r' "
+        "AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY(%(names)s)",
+        {"names": list(_HOT_TABLES)}).all())
+    stale = [t for t in _HOT_TABLES if t in estimates and (estimates[t] < 0 or written > 50 + 0.1 * estimates[t])]
+    if stale:
+        conn.exec_driver_sql("ANALYZE " + ", ".join(stale))
+    return stale
 
 
 def abandon_stale_runs(conn: Connection, system: str, kind: str) -> int:

@@ -161,9 +161,10 @@ def sync_system(
                 ledger.finish_run(conn, run_id, status=report.status, duration_s=report.duration_s,
                                   watermark_after=high, error=report.error, quality=ledger.dumps(report.quality),
                                   **_count_columns(report.counts))
-            if report.counts.inserted + report.counts.updated >= ledger.ANALYZE_AFTER:
+            written = report.counts.inserted + report.counts.updated
+            if written >= ledger.ANALYZE_AFTER:
                 with engine.begin() as conn:
-                    ledger.refresh_statistics(conn)
+                    ledger.refresh_statistics(conn, written)
         except Exception as exc:
             report.status = "failed"
             report.error = redact(f"{type(exc).__name__}: {exc}")[:_ERROR_CHARS]
