@@ -29,7 +29,8 @@ of the cases it accepted from this scan — the department's acceptance, its res
 
 States: ``awaiting_delivery`` (routed; the department system does not have it yet, no clock) → ``pending``
 (handed at the outbox delivery; due = handed + window) → ``accepted`` | ``refused`` (the department answered in
-time) | ``deemed``; or ``refused_routing`` (not in the office's 通办目录, no competent department, no system).
+time) | ``deemed`` | ``withdrawn`` (the hall withdrew the case before anyone decided: nobody is told, no clock);
+or ``refused_routing`` (not in the office's 通办目录, no competent department, no system).
 A front-desk case the hall already accepted itself (the old way) is registered ``accepted`` with no timer.
 """
 
@@ -283,8 +284,13 @@ def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, no
     deemed_at: datetime = h["due_at"]
     with engine.begin() as conn:
         case = store.read_case(conn, h["case_no"])
-        if case is None or not store.move(conn, h["case_no"], "pending", state="deemed", decided_at=deemed_at,
-                                          decided_by="deemed", updated_at=now):
+        if case is None or case["deleted"]:  # withdrawn at the hall (or voided) before anyone decided: no clock
+            if store.move(conn, h["case_no"], "pending", state="withdrawn", decided_at=None, decided_by="hall",
+                          updated_at=now):
+                store.log(conn, h["case_no"], now, "withdrawn", h["hall_system"], due_at=_iso(deemed_at))
+            return
+        if not store.move(conn, h["case_no"], "pending", state="deemed", decided_at=deemed_at, decided_by="deemed",
+                          updated_at=now):
             return
         data = _deemed(case["data"], h, catalogue, calendar, deemed_at)
         version = store.write_case_version(conn, h["case_no"], case["version"], data, origin=ACTOR,

@@ -157,3 +157,16 @@ def test_the_cli_scans_as_of_an_instant_lists_and_shows_the_audit_trail(make_wor
     assert missing.returncode == 1 and "no hand-off" in (missing.stdout + missing.stderr)
     bad = run("scan", "--now", "2026-03-02 10:10")
     assert bad.returncode == 1 and "give the offset" in (bad.stdout + bad.stderr)
+
+
+def test_a_case_withdrawn_at_the_hall_before_any_decision_is_not_deemed(make_world) -> None:
+    world = make_world(civil=20, estate=5)
+    made, row = _handed(world)
+    case_no = made["case_no"]
+    world.admin("sd_hall", "POST", "/_sandbox/delete", json={"ids": [made["fd_id"]]})
+    sync(world, "sd_hall")
+    report = scan(world, row["due_at"] + timedelta(minutes=1))
+    assert report.deemed == 0
+    assert handoff(world, case_no)["state"] == "withdrawn"
+    assert trail(world, case_no) == ["registered", "routed", "handed", "withdrawn"]
+    assert not [r for r in outbox_rows(world, case_no) if r[1] == "sd_hall"]  # nothing to tell the hall
