@@ -6,6 +6,10 @@ An item is queued in the same transaction as the change that calls for it, under
 receiver's answer and our commit loses nothing and leaves one item to send again — with the same key, which
 the receiver answers with "already received". Transient failures back off; a refusal for good moves the item
 to ``dead`` and to the dead-letter store with the receiver's words; a refused credential stops the run.
+
+Some items only make sense after another (:func:`prerequisite`): a callback or an appeal after its rating, a
+signature or a reply after the dispatch, the redo's reply after the first. Such an item waits while its
+prerequisite is pending — a receiver would refuse it for good otherwise — and dies with it.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from gateway.contract.errors import RetriableSyncError, WriteRejectedError
 from gateway.store import citizen as store
 from gateway.store import ledger
 
-__all__ = ["DeliveryReport", "Target", "deliver", "queue_item"]
+__all__ = ["DeliveryReport", "Target", "deliver", "prerequisite", "queue_item"]
 
 Target = Literal["provincial_pj", "hotline"]
 MAX_ATTEMPTS = 8
@@ -37,17 +41,33 @@ class DeliveryReport:
     delivered: int = 0
     retried: int = 0
     dead: int = 0
+    waiting: int = 0
+    """Items held back because what must arrive before them has not yet."""
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"target": self.target, "delivered": self.delivered, "retried": self.retried, "dead": self.dead,
-                "errors": self.errors[:20]}
+                "waiting": self.waiting, "errors": self.errors[:20]}
 
 
 def queue_item(target: Target, key: str, operation: str, payload: dict[str, Any], *, now: datetime) -> dict[str, Any]:
     """An outbox row: ``operation`` is the receiver's (a SOAP operation, a platform path), ``payload`` its fields."""
     return {"target": target, "key": key, "operation": operation, "payload": orjson.dumps(payload).decode(),
             "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
+
+
+def prerequisite(key: str) -> str | None:
+    """The key that must be delivered before ``key``: ``callback:R:1``/``appeal:R:3`` → ``rating:R``;
+    ``qs:G``/``df:G:0`` → ``zp:G``; ``df:G:1`` → ``df:G:0``."""
+    kind, _, rest = key.partition(":")
+    if kind in ("callback", "appeal"):
+        return f"rating:{rest.split(':')[0]}"
+    if kind == "qs":
+        return f"zp:{rest}"
+    if kind == "df":
+        order, _, round_ = rest.rpartition(":")
+        return f"df:{order}:0" if round_ == "1" else f"zp:{order}"
+    return None
 
 
 def _backoff(attempts: int, retry_after: float | None) -> timedelta:
@@ -63,6 +83,21 @@ def deliver(engine: Engine, target: Target, sender: _Sender, *, now: datetime | 
     with engine.connect() as conn:
         items = store.due_outbox(conn, target, now=now, limit=limit)
     for item in items:
+        before = prerequisite(item["key"])
+        if before is not None:
+            with engine.connect() as conn:
+                state = store.outbox_status(conn, target, before)
+            if state == "dead":
+                with engine.begin() as conn:
+                    store.set_outbox(conn, item["id"], status="dead", last_error=f"{before} is dead")
+                    _dead_letter(conn, item, f"its prerequisite {before} could not be delivered", now)
+                report.dead += 1
+                continue
+            if state == "pending":  # not yet: the receiver would refuse it for good
+                with engine.begin() as conn:
+                    store.set_outbox(conn, item["id"], next_attempt_at=now + timedelta(seconds=30))
+                report.waiting += 1
+                continue
         payload = orjson.loads(item["payload"])
         attempts = item["attempts"] + 1
         try:

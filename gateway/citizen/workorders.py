@@ -224,11 +224,15 @@ def reply_workorder(engine: Engine, order_no: str, text: str, *, at: datetime | 
                                f"only a dispatched order or a redo is replied to; this one is {row['status']}")
         round_ = row["redo_round"] if row["status"] == "redo" else 0
         due = row["redo_due_at"] if row["status"] == "redo" else row["reply_due_at"]
+        # a redo opened here by hand (request_redo) is unknown to the platform, which would refuse its reply
+        sent = round_ == 0 or row["platform_status"] == "重办"
         store.update_workorder(conn, order_no, status="replied", replied_at=at, updated_at=at)
-        store.enqueue(conn, [queue_item("hotline", f"df:{order_no}:{round_}", "/gd/api/df",
-                                        {"gdbh": order_no, "cbdw": row["dept_code"], "dfnr": text,
-                                         "dfsj": hotline_time(at), "cblc": round_}, now=at)])
-    return {"order_no": order_no, "round": round_, "replied_at": at, "on_time": due is None or at <= due}
+        if sent:
+            store.enqueue(conn, [queue_item("hotline", f"df:{order_no}:{round_}", "/gd/api/df",
+                                            {"gdbh": order_no, "cbdw": row["dept_code"], "dfnr": text,
+                                             "dfsj": hotline_time(at), "cblc": round_}, now=at)])
+    return {"order_no": order_no, "round": round_, "replied_at": at, "on_time": due is None or at <= due,
+            "sent": sent}
 
 
 def request_redo(engine: Engine, order_no: str, *, at: datetime | None = None,
