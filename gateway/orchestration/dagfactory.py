@@ -192,9 +192,18 @@ def deadlines_dag() -> DAG:
                      "Time-limit supervision (yellow at 80%, red past the limit) and the 'system behind' check",
                      "supervision", "Working days on the holiday calendar (`config/calendar.yaml`), special "
                      f"procedures stop the clock. `{ALERT_CHECK_TASK}` fails while an error alert is open (a failed "
-                     "task, a failed or degraded sync): its log lists every error first.") as dag:
+                     "task, a failed or degraded sync): its log lists every error first. Trigger with "
+                     '`{"now": "2026-10-09T09:36:00+08:00"}` to read the clocks as of another instant.',
+                     params={"now": Param(None, type=["null", "string"],
+                                          description="Read the clocks as of this ISO 8601 instant (default: now)")}
+                     ) as dag:
         received = task(task_id="satisfy_deferred")(lambda: _call(tasks.run_deferred))()
-        scanned = task(task_id="scan_deadlines")(lambda: _call(tasks.run_deadlines))()
+
+        @task(task_id="scan_deadlines")
+        def scan(params: dict[str, Any] | None = None) -> dict[str, Any]:
+            return _call(tasks.run_deadlines, (params or {}).get("now"))  # type: ignore[no-any-return]
+
+        scanned = scan()
         received >> scanned  # type: ignore[operator]  # a material the library just supplied raises no alert
         fresh = task(task_id="check_freshness")(lambda: _call(tasks.run_freshness))()
         check = task(task_id=ALERT_CHECK_TASK, retries=0)(lambda: _call(tasks.run_alert_check))()

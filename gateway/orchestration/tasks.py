@@ -101,14 +101,18 @@ def pending_outbox() -> dict[str, int]:
         return pending_by_target(conn)
 
 
-def run_deadlines() -> dict[str, Any]:
+def run_deadlines(now: str | None = None) -> dict[str, Any]:
+    """The deadline scan (``tongban_deadlines``), as of ``now`` (ISO 8601) or the present."""
+    from datetime import datetime
+
     from gateway.ops.deadlines import WorkCalendar, scan_deadlines
     from gateway.process import TongbanCatalogue
 
     with _runtime() as runtime:
         calendar = WorkCalendar.load(systems_path=runtime.systems.path)
         catalogue = TongbanCatalogue.load(systems_path=runtime.systems.path)
-        return scan_deadlines(runtime.engine, calendar, catalogue=catalogue).as_dict()
+        moment = datetime.fromisoformat(now) if now else None
+        return scan_deadlines(runtime.engine, calendar, now=moment, catalogue=catalogue).as_dict()
 
 
 HANDOFF_FUNCTION = "gateway.process.scan_handoffs"
