@@ -349,52 +349,52 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None) -> dict[s
     """
     now = now or datetime.now(timezone.utc)
     with engine.connect() as conn:
-        rows = store.evaluation_rows(conn)
-        callbacks = store.callback_rows(conn)
+        rated = store.evaluation_groups(conn)
+        bad = store.callback_groups(conn, now=now)
         cases = store.finished_case_count(conn)
+        evaluated = store.evaluated_case_count(conn)
+        appeals = store.appeal_states(conn)
         outbox = store.outbox_counts(conn)
     labels = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
-    by_level = {labels[k]: sum(1 for r in rows if r["level"] == k) for k in (5, 4, 3, 2, 1)}
-    live_bad = [c for c in callbacks if c["appeal"] != "upheld"]
-    done = [c for c in live_bad if c["done_at"] is not None]
-    rect_counted = [c for c in live_bad if c["rect_due_at"] is not None
-                    and (c["rect_done_at"] is not None or c["rect_due_at"] < now)]
-    evaluated = len({r["case_no"] for r in rows})
-    state = {r["rating_id"]: r["appeal"] for r in rows if r["appeal"]}
+    total = sum(r["n"] for r in rated)
+    good = sum(r["n"] for r in rated if r["level"] >= 3)
+    sums = {k: sum(int(b[k] or 0) for b in bad) for k in ("bad", "done", "done_in_time", "overdue", "rect_counted",
+                                                           "rect_in_time", "rect_overdue")}
 
     def group(*keys: str) -> list[dict[str, Any]]:
-        out = []
-        values = {tuple(r[k] for k in keys) for r in rows}
-        for value in sorted(values, key=lambda v: tuple((x is None, x or "") for x in v)):
-            mine = [r for r in rows if tuple(r[k] for k in keys) == value]
-            bad = [c for c in live_bad if tuple(c[k] for k in keys) == value]
-            out.append({**dict(zip(keys, value)), "evaluations": len(mine),
-                        "good_ratio": _ratio(sum(1 for r in mine if r["level"] >= 3), len(mine)),
-                        "bad": len(bad), "reply_ratio": _ratio(sum(1 for c in bad if c["done_at"]), len(bad))})
-        return out
+        acc: dict[tuple[Any, ...], list[int]] = {}  # key → [ratings, good, bad, called back]
+        for r in rated:
+            g = acc.setdefault(tuple(r[k] for k in keys), [0, 0, 0, 0])
+            g[0] += r["n"]
+            g[1] += r["n"] if r["level"] >= 3 else 0
+        for b in bad:
+            g = acc.setdefault(tuple(b[k] for k in keys), [0, 0, 0, 0])
+            g[2] += int(b["bad"] or 0)
+            g[3] += int(b["done"] or 0)
+        order = sorted(acc, key=lambda v: tuple((x is None, x or "") for x in v))
+        return [{**dict(zip(keys, v)), "evaluations": acc[v][0], "good_ratio": _ratio(acc[v][1], acc[v][0]),
+                 "bad": acc[v][2], "reply_ratio": _ratio(acc[v][3], acc[v][2])} for v in order]
 
     coverage = _ratio(evaluated, cases)
     return {
-        "evaluations": len(rows), "cases": cases, "evaluated_cases": evaluated, "coverage": coverage,
+        "evaluations": total, "cases": cases, "evaluated_cases": evaluated, "coverage": coverage,
         "coverage_target": COVERAGE_TARGET, "coverage_ok": None if coverage is None else coverage >= COVERAGE_TARGET,
-        "by_level": by_level, "good_ratio": _ratio(sum(1 for r in rows if r["level"] >= 3), len(rows)),
-        "bad": len(live_bad), "reply_ratio": _ratio(len(done), len(live_bad)),
-        "callback_on_time_ratio": _ratio(sum(1 for c in done if c["done_at"] <= c["due_at"]), len(done)),
-        "rectification_on_time_ratio": _ratio(sum(1 for c in rect_counted if c["rect_done_at"] is not None
-                                                  and c["rect_done_at"] <= c["rect_due_at"]), len(rect_counted)),
-        "callbacks_open": len(live_bad) - len(done),
-        "callbacks_overdue": sum(1 for c in live_bad if c["done_at"] is None and c["due_at"] < now),
-        "rectifications_overdue": sum(1 for c in live_bad if c["rect_due_at"] is not None
-                                      and c["rect_done_at"] is None and c["rect_due_at"] < now),
-        "appeals": {s: sum(1 for v in state.values() if v == s) for s in ("pending", "upheld", "rejected")},
+        "by_level": {labels[k]: sum(r["n"] for r in rated if r["level"] == k) for k in (5, 4, 3, 2, 1)},
+        "good_ratio": _ratio(good, total),
+        "bad": sums["bad"], "reply_ratio": _ratio(sums["done"], sums["bad"]),
+        "callback_on_time_ratio": _ratio(sums["done_in_time"], sums["done"]),
+        "rectification_on_time_ratio": _ratio(sums["rect_in_time"], sums["rect_counted"]),
+        "callbacks_open": sums["bad"] - sums["done"], "callbacks_overdue": sums["overdue"],
+        "rectifications_overdue": sums["rect_overdue"],
+        "appeals": {s: appeals.get(s, 0) for s in ("pending", "upheld", "rejected")},
         "forwarded": {s: outbox.get(("provincial_pj", "sbPj", s), 0) for s in ("delivered", "pending", "dead")},
-        "flagged": sum(1 for r in rows if r["flags"]),
-        "by_channel": {ch: sum(1 for r in rows if r["channel"] == ch) for ch in ("pc", "app", "qrcode", "device", "sms")},
+        "flagged": sum(r["flagged"] for r in rated),
+        "by_channel": {ch: sum(r["n"] for r in rated if r["channel"] == ch)
+                       for ch in ("pc", "app", "qrcode", "device", "sms")},
         "by_month": group("month"),
         "by_unit": group("dept_code"),
         "by_unit_month": group("dept_code", "month"),
     }
-
 
 def list_evaluations(engine: Engine, *, bad: bool = False, flagged: bool = False,
                      limit: int = 50) -> list[dict[str, Any]]:

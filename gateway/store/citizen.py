@@ -10,7 +10,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    RowMapping,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from gateway.store.tables import (
     cases,
@@ -22,7 +34,8 @@ from gateway.store.tables import (
 )
 
 __all__ = [
-    "appeals_pending", "appeal_rows", "callback_rows", "case_documents", "due_outbox", "enqueue",
+    "appeal_states", "appeals_pending", "appeal_rows", "callback_groups", "evaluated_case_count",
+    "evaluation_groups", "callback_rows", "case_documents", "due_outbox", "enqueue",
     "evaluation", "evaluation_hashes", "evaluation_rows", "insert_appeal", "insert_callbacks",
     "insert_evaluations", "live_case_count", "outbox_counts", "set_appeal", "set_callback", "set_flags",
     "set_outbox", "outbox_status", "update_evaluations", "upsert_workorder", "workorder", "workorder_rows", "workorders_by_status",
@@ -105,6 +118,48 @@ def finished_case_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(cases)
                             .where(c.deleted.is_(False), c.data.like('%"finished_at": "%')
                                    | c.data.like('%"finished_at":"%'))).scalar_one())
+
+
+def evaluation_groups(conn: Connection) -> list[RowMapping]:
+    """Ratings counted per (unit, month, level, channel), with how many are flagged: the summary's whole input
+    from the ratings, whatever their number."""
+    e = citizen_evaluations.c
+    return list(conn.execute(
+        select(e.dept_code, e.month, e.level, e.channel, func.count().label("n"),
+               func.count(e.flags).label("flagged"), func.count(e.appeal).label("appealed"))
+        .where(e.revoked.is_(False)).group_by(e.dept_code, e.month, e.level, e.channel)).mappings())
+
+
+def evaluated_case_count(conn: Connection) -> int:
+    e = citizen_evaluations.c
+    return int(conn.execute(select(func.count(func.distinct(e.case_no))).where(e.revoked.is_(False))).scalar_one())
+
+
+def appeal_states(conn: Connection) -> dict[str, int]:
+    e = citizen_evaluations.c
+    rows = conn.execute(select(e.appeal, func.count()).where(e.appeal.is_not(None)).group_by(e.appeal))
+    return {state: int(n) for state, n in rows}
+
+
+def callback_groups(conn: Connection, *, now: datetime) -> list[RowMapping]:
+    """Bad reviews not set aside by an upheld appeal, per (unit, month): how many, called back, called back in
+    time, still open, overdue; rectifications counted (done or due), done in time, overdue."""
+    b, e = citizen_callbacks.c, citizen_evaluations.c
+
+    def n(cond: Any) -> Any:
+        return func.sum(case((cond, 1), else_=0).cast(Integer))
+
+    counted = and_(b.rect_due_at.is_not(None), or_(b.rect_done_at.is_not(None), b.rect_due_at < now))
+    return list(conn.execute(
+        select(e.dept_code, e.month, func.count().label("bad"),
+               n(b.done_at.is_not(None)).label("done"), n(b.done_at <= b.due_at).label("done_in_time"),
+               n(and_(b.done_at.is_(None), b.due_at < now)).label("overdue"),
+               n(counted).label("rect_counted"), n(b.rect_done_at <= b.rect_due_at).label("rect_in_time"),
+               n(and_(b.rect_due_at.is_not(None), b.rect_done_at.is_(None), b.rect_due_at < now))
+               .label("rect_overdue"))
+        .join(citizen_evaluations, b.rating_id == e.rating_id)
+        .where(or_(e.appeal.is_(None), e.appeal != "upheld"), e.revoked.is_(False))
+        .group_by(e.dept_code, e.month)).mappings())
 
 
 # -- callbacks and rectifications ------------------------------------------------------------------------
