@@ -58,10 +58,18 @@ def _bursts(rows: list[Any], rules: MisuseRules) -> set[str]:
     return out
 
 
-def detect_misuse(engine: Engine, rules: MisuseRules, *, since: datetime | None = None) -> MisuseReport:
-    """Examine the device ratings (since ``since``), write each one's flags and make the open misuse alerts
-    those of the (device, day) groups found."""
+def detect_misuse(engine: Engine, rules: MisuseRules, *, since: datetime | None = None,
+                  stored_since: datetime | None = None) -> MisuseReport:
+    """Examine the device ratings (rated since ``since``; or, with ``stored_since``, from the day before the
+    earliest rating stored since then — what a scheduled run needs, since ratings arrive late), write each one's
+    flags and open a misuse alert per (device, day) group found. Only a run over everything resolves the
+    alerts of groups no longer found."""
     with engine.connect() as conn:
+        if stored_since is not None:
+            earliest = store.earliest_device_rating_stored_since(conn, stored_since)
+            if earliest is None:
+                return MisuseReport()
+            since = earliest - timedelta(days=1)
         rows = store.evaluation_rows(conn, since=since, device_only=True)
     report = MisuseReport(examined=len(rows))
     by_device: dict[str, list[Any]] = defaultdict(list)

@@ -73,10 +73,13 @@ def run_appeals() -> list[dict[str, Any]]:
 
 def run_misuse() -> dict[str, Any]:
     """The evaluator-misuse rules over the device ratings (flags and ``evaluation_misuse`` alerts)."""
+    from datetime import datetime, timedelta, timezone
+
     from gateway.citizen import detect_misuse
 
-    with _runtime() as runtime:
-        report = detect_misuse(runtime.engine, _settings().policy.misuse)
+    with _runtime() as runtime:  # the days touched by ratings stored in the last day, not all history
+        report = detect_misuse(runtime.engine, _settings().policy.misuse,
+                               stored_since=datetime.now(timezone.utc) - timedelta(days=1))
     return {"examined": report.examined, "flagged": len(report.flagged), "groups": len(report.groups)}
 
 

@@ -35,7 +35,7 @@ from gateway.store.tables import (
 
 __all__ = [
     "appeal_states", "appeals_pending", "appeal_rows", "callback_groups", "evaluated_case_count",
-    "evaluation_groups", "callback_rows", "case_documents", "due_outbox", "enqueue",
+    "evaluation_groups", "earliest_device_rating_stored_since", "callback_rows", "case_documents", "due_outbox", "enqueue",
     "evaluation", "evaluation_hashes", "evaluation_rows", "insert_appeal", "insert_callbacks",
     "insert_evaluations", "live_case_count", "outbox_counts", "set_appeal", "set_callback", "set_flags",
     "set_outbox", "outbox_status", "update_evaluations", "upsert_workorder", "workorder", "workorder_rows", "workorders_by_status",
@@ -87,6 +87,13 @@ def evaluation_rows(conn: Connection, *, since: datetime | None = None, until: d
     if device_only:
         stmt = stmt.where(e.channel == "device")
     return list(conn.execute(stmt.order_by(e.rated_at, e.rating_id)).mappings())
+
+
+def earliest_device_rating_stored_since(conn: Connection, stored_since: datetime) -> datetime | None:
+    """The earliest rating time among the device ratings stored (or changed) since ``stored_since``."""
+    e = citizen_evaluations.c
+    return conn.execute(select(func.min(e.rated_at)).where(e.channel == "device", e.updated_at >= stored_since)
+                        ).scalar()
 
 
 def set_flags(conn: Connection, flags: dict[str, str | None]) -> None:
