@@ -29,6 +29,7 @@ from .evaluations import (
     record_callback,
     sync_evaluations,
 )
+from .evaluations import replay_rejected as replay_evaluations
 from .misuse import MisuseReport, detect_misuse
 from .models import BAD_LEVELS, Evaluation, Level, WorkOrder
 from .outbox import DeliveryReport, deliver
@@ -43,10 +44,11 @@ from .workorders import (
     sync_workorders,
     workorder_summary,
 )
+from .workorders import replay_rejected as replay_workorders
 
 __all__ = ["ALERT_KINDS", "BAD_LEVELS", "CitizenError", "CitizenSettings", "DeliveryReport", "Evaluation",
            "EvaluationReport", "EvaluatorClient", "HotlineClient", "Level", "MisuseReport", "ProvincialClient",
            "WorkOrder", "WorkOrderReport", "callback_due", "deliver", "detect_misuse", "evaluation_summary",
            "file_appeal", "finish_rectification", "list_evaluations", "list_workorders", "from_evaluator", "from_hotline", "load_citizen",
-           "parse_citizen", "poll_appeals", "record_callback", "reply_workorder", "request_redo", "scan_citizen",
+           "parse_citizen", "poll_appeals", "record_callback", "replay_evaluations", "replay_workorders", "reply_workorder", "request_redo", "scan_citizen",
            "sign_workorder", "sync_evaluations", "sync_workorders", "to_provincial", "workorder_summary"]

@@ -33,7 +33,7 @@ from .models import Evaluation
 from .outbox import queue_item
 from .settings import CitizenSettings, Policy
 
-__all__ = ["list_evaluations", "CitizenError", "EvaluationReport", "callback_due", "evaluation_summary", "file_appeal",
+__all__ = ["list_evaluations", "replay_rejected", "CitizenError", "EvaluationReport", "callback_due", "evaluation_summary", "file_appeal",
            "finish_rectification", "poll_appeals", "record_callback", "sync_evaluations"]
 
 SOURCE = "evaluator"
@@ -196,6 +196,32 @@ def _ingest(conn: Any, page: list[Any], policy: Policy, calendar: WorkCalendar, 
     store.insert_callbacks(conn, callbacks)
     store.enqueue(conn, outbox)
     return high
+
+
+def replay_rejected(engine: Engine, settings: CitizenSettings, *, calendar: WorkCalendar | None = None,
+                    now: datetime | None = None) -> EvaluationReport:
+    """Run the dead-lettered ratings through the conventions again (after a fix there) and ingest those that now
+    parse, as if just read — forwarded, called back — resolving their dead letters; the rest stay, counted."""
+    calendar, now = calendar or WorkCalendar.load(), now or datetime.now(timezone.utc)
+    report = EvaluationReport()
+    after = 0
+    while True:
+        with engine.connect() as conn:
+            rows = ledger.open_record_dead_letters_after(conn, SOURCE, after, 500)
+        if not rows:
+            return report
+        after = rows[-1].id
+        page = [orjson.loads(r.raw) if r.raw else None for r in rows]
+        fixed = []
+        for row, raw in zip(rows, page):
+            try:
+                from_evaluator(raw)
+            except RecordRejected:
+                continue
+            fixed.append(str(row.source_id))
+        with engine.begin() as conn:
+            _ingest(conn, page, settings.policy, calendar, now, report)
+            ledger.resolve_dead_letters(conn, kind="record", system=SOURCE, stream=STREAM, source_ids=fixed)
 
 
 # -- callbacks and rectifications --------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine
 
-from gateway.contract.errors import RecordRejected
+from gateway.contract.errors import FieldIssue, RecordRejected
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.store import citizen as store
 from gateway.store import ledger
@@ -35,7 +35,7 @@ from .models import OUT_OF_SCOPE, WorkOrder
 from .outbox import queue_item
 from .settings import CitizenSettings, Policy
 
-__all__ = ["list_workorders", "WorkOrderReport", "reply_workorder", "request_redo", "sign_workorder", "sync_workorders",
+__all__ = ["list_workorders", "replay_rejected", "WorkOrderReport", "reply_workorder", "request_redo", "sign_workorder", "sync_workorders",
            "workorder_summary"]
 
 SOURCE = "hotline"
@@ -139,33 +139,83 @@ def _new_order(conn: Any, order: WorkOrder, raw: Any, settings: CitizenSettings,
     if order.platform_status not in ("", "待转派"):
         row["status"] = "closed" if order.platform_status in ("已办结", "已退回") else "dispatched"
         row["dept_code"] = order.dept_code
-    elif order.category in OUT_OF_SCOPE:
+    else:
+        row.update(_route(order, raw, settings, calendar, now, report, outbox, dead))
+    store.upsert_workorder(conn, row, exists=False)
+
+
+def _route(order: WorkOrder, raw: Any, settings: CitizenSettings, calendar: WorkCalendar, now: datetime,
+           report: WorkOrderReport, outbox: list[dict[str, Any]], dead: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where a new order goes: back to the platform when out of scope, else to the department of its route (转派);
+    with no route it stays ``received`` and its raw record goes to the dead-letter store naming the rule."""
+    policy = settings.policy
+    if order.category in OUT_OF_SCOPE:
         reason = f"{order.category}类诉求不属于12345受理范围，请按相应渠道处理"
-        row.update(status="returned", return_reason=reason, dispatched_at=now)
         outbox.append(queue_item("hotline", f"th:{order.order_no}", "/gd/api/th",
                                  {"gdbh": order.order_no, "thyy": reason, "thsj": hotline_time(now)}, now=now))
         report.returned += 1
-    else:
-        route = settings.route(order.category, order.division)
-        if route is None:
-            report.unroutable += 1
-            exc = RecordRejected(f"hotline:{order.order_no}", [])
-            from gateway.contract.errors import FieldIssue
+        return {"status": "returned", "return_reason": reason, "dispatched_at": now}
+    route = settings.route(order.category, order.division)
+    if route is None:
+        report.unroutable += 1
+        record = f"hotline:{order.order_no}"
+        dead.append(_dead(raw, RecordRejected(record, [FieldIssue(
+            record, "category", "route.missing", f"no department for category {order.category!r} in division "
+                                                 f"{order.division}: add a route to config/citizen.yaml")]), now))
+        return {}
+    reply_due = _closing(calendar.add_days(now.astimezone(BEIJING).date(), order.limit_days), policy)
+    outbox.append(queue_item("hotline", f"zp:{order.order_no}", "/gd/api/zp",
+                             {"gdbh": order.order_no, "cbdw": route.dept_code, "cbdwmc": route.dept_name,
+                              "zpsj": hotline_time(now)}, now=now))
+    report.dispatched += 1
+    return {"status": "dispatched", "dispatched_at": now, "dept_code": route.dept_code, "dept_name": route.dept_name,
+            "dept_system": route.system, "sign_due_at": now + timedelta(hours=policy.sign_hours),
+            "reply_due_at": reply_due}
 
-            exc.issues.append(FieldIssue(f"hotline:{order.order_no}", "category", "route.missing",
-                                         f"no department for category {order.category!r} in division "
-                                         f"{order.division}: add a route to config/citizen.yaml"))
-            dead.append(_dead(raw, exc, now))
-        else:
-            reply_due = _closing(calendar.add_days(now.astimezone(BEIJING).date(), order.limit_days), policy)
-            row.update(status="dispatched", dispatched_at=now, dept_code=route.dept_code, dept_name=route.dept_name,
-                       dept_system=route.system, sign_due_at=now + timedelta(hours=policy.sign_hours),
-                       reply_due_at=reply_due)
-            outbox.append(queue_item("hotline", f"zp:{order.order_no}", "/gd/api/zp",
-                                     {"gdbh": order.order_no, "cbdw": route.dept_code, "cbdwmc": route.dept_name,
-                                      "zpsj": hotline_time(now)}, now=now))
-            report.dispatched += 1
-    store.upsert_workorder(conn, row, exists=False)
+
+def replay_rejected(engine: Engine, settings: CitizenSettings, *, calendar: WorkCalendar | None = None,
+                    now: datetime | None = None) -> WorkOrderReport:
+    """Run the dead-lettered orders again — after a fix to the conventions, or a route added to
+    ``config/citizen.yaml`` — and resolve the dead letters of those that now go through: an order that could not
+    be routed is routed now (it waited as ``received``, its dispatch alert open)."""
+    calendar, now = calendar or WorkCalendar.load(), now or datetime.now(timezone.utc)
+    report = WorkOrderReport()
+    after = 0
+    while True:
+        with engine.connect() as conn:
+            rows = ledger.open_record_dead_letters_after(conn, SOURCE, after, 500)
+        if not rows:
+            return report
+        after = rows[-1].id
+        dead: list[dict[str, Any]] = []
+        outbox: list[dict[str, Any]] = []
+        fixed: list[str] = []
+        with engine.begin() as conn:
+            for row in rows:
+                raw = orjson.loads(row.raw) if row.raw else None
+                report.read += 1
+                try:
+                    order = from_hotline(raw)
+                except RecordRejected as exc:
+                    report.rejected += 1
+                    dead.append(_dead(raw, exc, now))
+                    continue
+                old = store.workorder(conn, order.order_no)
+                if old is None:
+                    before = len(dead)
+                    _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead)
+                elif old["status"] == "received":
+                    before = len(dead)
+                    values = _route(order, raw, settings, calendar, now, report, outbox, dead)
+                    if values:
+                        store.update_workorder(conn, order.order_no, **values, updated_at=now)
+                else:
+                    before = len(dead)
+                if len(dead) == before:
+                    fixed.append(str(row.source_id))
+            ledger.add_dead_letters(conn, dead)
+            store.enqueue(conn, outbox)
+            ledger.resolve_dead_letters(conn, kind="record", system=SOURCE, stream=STREAM, source_ids=fixed)
 
 
 def _platform_update(conn: Any, old: Any, order: WorkOrder, policy: Policy, calendar: WorkCalendar,

@@ -77,6 +77,20 @@ def evaluations_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, jso
                   len(appeals), len(misuse.flagged)]])
 
 
+@evaluations_app.command("replay")
+@guard
+def evaluations_replay(citizen: CitizenOpt = None, database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Run the dead-lettered ratings again (after a fix); those that now parse are ingested and resolved."""
+    from gateway.citizen import load_citizen, replay_evaluations
+
+    report = replay_evaluations(_engine(database_url), load_citizen(citizen))
+    if json_out:
+        print_json(report.as_dict())
+        return
+    console.print(f"replayed {report.read}: ingested {report.inserted + report.updated}, still rejected "
+                  f"{report.rejected}")
+
+
 @evaluations_app.command("summary")
 @guard
 def evaluations_summary(database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
@@ -192,6 +206,20 @@ def workorders_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, json
                                     "redo refused", "rejected", "sent", "dead"],
                 [[read.read, read.new, read.dispatched, read.returned, read.unroutable, read.redo_opened,
                   read.redo_refused, read.rejected, sent.delivered, sent.dead]])
+
+
+@workorders_app.command("replay")
+@guard
+def workorders_replay(citizen: CitizenOpt = None, database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Run the dead-lettered orders again (after a fix or a new route); unroutable ones are routed now."""
+    from gateway.citizen import load_citizen, replay_workorders
+
+    report = replay_workorders(_engine(database_url), load_citizen(citizen))
+    if json_out:
+        print_json(report.as_dict())
+        return
+    console.print(f"replayed {report.read}: dispatched {report.dispatched}, returned {report.returned}, still "
+                  f"unroutable {report.unroutable}, rejected {report.rejected}")
 
 
 @workorders_app.command("list")

@@ -27,6 +27,7 @@ from gateway.citizen import (
     finish_rectification,
     poll_appeals,
     record_callback,
+    replay_evaluations,
     scan_citizen,
     sync_evaluations,
 )
@@ -175,6 +176,12 @@ def test_unusable_ratings_go_to_the_dead_letter_store_naming_field_and_rule(
         rules = {r["reason"].split("[")[-1].rstrip("]") for r in rows}
         assert rules <= {"level.code", "time.format", "channel.code", "required"} and len(rules) >= 2
         assert all(r["reason"].startswith("evaluator:R") and r["raw"] for r in rows)
+        again = replay_evaluations(engine, settings)  # nothing fixed: every one is still rejected, none lost
+        assert again.rejected == report.rejected and again.inserted == 0
+        with engine.connect() as conn:
+            attempts = conn.execute(select(func.min(dead_letters.c.attempts)).where(
+                dead_letters.c.system == "evaluator", dead_letters.c.status == "open")).scalar()
+        assert attempts == 2
         engine.dispose()
     finally:
         sandbox.stop()

@@ -5,6 +5,7 @@ satisfaction per unit equal to a count done here from the platform's own data.""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from gateway.citizen import (
     CitizenError,
     HotlineClient,
     deliver,
+    replay_workorders,
     reply_workorder,
     request_redo,
     scan_citizen,
@@ -23,6 +25,7 @@ from gateway.citizen import (
     sync_workorders,
     workorder_summary,
 )
+from gateway.citizen.settings import Route
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.store.tables import citizen_workorders, dead_letters
 from sandbox.hotline import OUT_OF_SCOPE
@@ -137,6 +140,22 @@ def test_work_orders_dispatched_in_time_replied_once_redone_once(sqlite_url: str
         scan = scan_citizen(engine, now=later + timedelta(minutes=20), calendar=calendar)
         assert scan["workorder_dispatch"]["open"] == 1
         assert scan["workorder_overdue"]["open"] == 0 and scan["workorder_callback"]["open"] == 0
+
+        # a route for 燃气 is added: the replay routes the waiting order and resolves its dead letter and alert
+        gas = Route(category="燃气", division="*", dept_code="11370100MB0000009X", dept_name="燃气热力管理中心")
+        fixed = replace(settings, routes=settings.routes + (gas,))
+        replayed = replay_workorders(engine, fixed, calendar=calendar, now=later + timedelta(minutes=21))
+        assert replayed.dispatched == 1 and replayed.unroutable == 0
+        with engine.connect() as conn:
+            assert conn.execute(select(dead_letters.c.status).where(
+                dead_letters.c.source_id == fresh["gdbh"])).scalar() == "resolved"
+            routed = conn.execute(select(citizen_workorders).where(
+                citizen_workorders.c.order_no == fresh["gdbh"])).mappings().one()
+        assert routed["status"] == "dispatched" and routed["dept_code"] == gas.dept_code
+        assert scan_citizen(engine, now=later + timedelta(minutes=22), calendar=calendar)["workorder_dispatch"] == {
+            "open": 0, "new": 0, "resolved": 1}
+        deliver(engine, "hotline", client, now=later + timedelta(minutes=22))
+        assert _platform(sandbox)["received"][f"zp:{fresh['gdbh']}"] == 1
         engine.dispose()
     finally:
         sandbox.stop()
