@@ -40,12 +40,12 @@ def _platform(sandbox) -> dict:
     return requests.get(sandbox.admin_urls["hotline"] + "/_sandbox/orders", timeout=10).json()
 
 
-def test_work_orders_dispatched_in_time_replied_once_redone_once(sqlite_url: str,
+def test_work_orders_dispatched_in_time_replied_once_redone_once(database_url: str,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     sandbox = start({"hotline": 60, "evaluator": 0})
     try:
         settings = point_settings(monkeypatch, sandbox)
-        engine = ledger_with_cases(sqlite_url, sandbox)
+        engine = ledger_with_cases(database_url, sandbox)
         calendar = WorkCalendar.load()
         client = HotlineClient(settings.hotline)
         orders = _platform(sandbox)["orders"]
