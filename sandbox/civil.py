@@ -217,7 +217,7 @@ class CivilApp(SystemApp):
 
     def mutated(self, rec: dict[str, Any], t: int, rng: random.Random) -> dict[str, Any]:
         now = fmt_dash(t)
-        steps = rec.setdefault("steps", []) or []
+        steps = rec["steps"] = rec.get("steps") or []  # a record written without steps keeps the one added
         pending = [p for p in rec.get("specials") or [] if p.get("end") is None]
         if rec.get("result") is None:
             if pending:

@@ -111,11 +111,12 @@ def _register(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogu
         candidates = store.frontdesk_candidates(conn, halls)
     for row in candidates:
         data = _loads(row["data"])
-        hall = systems.get(row["origin_system"])
+        hall = systems.get(row["hall_system"])
         by_catalogue = hall.intake == "handoff"
         route = catalogue.route(data, systems) if by_catalogue else _by_department(data, systems, hall.name,
                                                                                    catalogue)
-        pending = data.get("status") == "submitted" and not data.get("accepted_at")
+        # pending: nobody has accepted it yet (the department's copy may already show its own first steps)
+        pending = not data.get("accepted_at") and not data.get("result")
         office = data.get("office") if isinstance(data.get("office"), dict) else {}
         base = {"case_no": row["case_no"], "hall_system": hall.name, "office_code": office.get("code"),
                 "item_code": data.get("item_code"), "division": data.get("division_code"),

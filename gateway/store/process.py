@@ -35,17 +35,18 @@ __all__ = [
 # -- hand-offs ---------------------------------------------------------------------------------------------
 
 def frontdesk_candidates(conn: Connection, halls: Sequence[str], *, limit: int = 500) -> list[dict[str, Any]]:
-    """Cases whose newest version came from a hall and that have no hand-off yet: ``case_no, version, data,
-    origin_system``. Read through the halls' own source records (their primary key starts with the system, so
-    the scan covers front-desk records only, never the whole ledger) joined to the merged case."""
+    """Front-desk cases (a hall's own records) that have no hand-off yet: ``case_no, version, data, hall_system``.
+    Whatever system wrote the newest version (a department's echo may come first). Read through the halls' own
+    source records (their primary key starts with the system, so the scan covers front-desk records only, never
+    the whole ledger) joined to the merged case."""
     if not halls:
         return []
     s, c, h = source_records.c, cases.c, process_handoffs.c
     handed = select(h.case_no).where(h.case_no == c.case_no)
     rows = conn.execute(
-        select(c.case_no, c.version, c.data, c.origin_system)
+        select(c.case_no, c.version, c.data, s.system.label("hall_system"))
         .select_from(source_records.join(cases, c.case_no == s.case_no))
-        .where(s.system.in_(list(halls)), c.origin_system == s.system, c.deleted.is_(False), ~handed.exists())
+        .where(s.system.in_(list(halls)), c.deleted.is_(False), ~handed.exists())
         .order_by(c.case_no).limit(limit)
     ).mappings()
     return [dict(r) for r in rows]

@@ -6,6 +6,7 @@ department's system; the hand-off scan (clock injected) starts the window when t
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from handoff_testlib import (
@@ -170,3 +171,19 @@ def test_a_case_withdrawn_at_the_hall_before_any_decision_is_not_deemed(make_wor
     assert handoff(world, case_no)["state"] == "withdrawn"
     assert trail(world, case_no) == ["registered", "routed", "handed", "withdrawn"]
     assert not [r for r in outbox_rows(world, case_no) if r[1] == "sd_hall"]  # nothing to tell the hall
+
+
+def test_a_department_echo_read_before_the_first_scan_does_not_hide_the_case(make_world) -> None:
+    world = make_world(civil=20, estate=5)
+    made = frontdesk(world, item=ELDERLY, office=OFFICE)
+    sync(world, "sd_hall")
+    deliver(world)
+    record = civil_record(world, made["case_no"])
+    time.sleep(1.1)  # civil's change times have whole seconds: be later than the hall's, to the second
+    world.admin("sd_civil", "POST", "/_sandbox/mutate", json={"ids": [record["id"]]})  # a first step, no acceptance
+    sync(world, "sd_civil")  # the civil system's copy (still not accepted) is now the newest version
+    with world.runtime.engine.connect() as conn:
+        assert store.read_case(conn, made["case_no"])["origin_system"] == "sd_civil"
+    report = scan(world)
+    assert report.registered == 1 and report.handed == 1
+    assert handoff(world, made["case_no"])["state"] == "pending"
