@@ -33,7 +33,7 @@ from .models import Evaluation
 from .outbox import queue_item
 from .settings import CitizenSettings, Policy
 
-__all__ = ["list_evaluations", "replay_rejected", "CitizenError", "EvaluationReport", "callback_due", "evaluation_summary", "file_appeal",
+__all__ = ["list_evaluations", "relink", "replay_rejected", "CitizenError", "EvaluationReport", "callback_due", "evaluation_summary", "file_appeal",
            "finish_rectification", "poll_appeals", "record_callback", "sync_evaluations"]
 
 SOURCE = "evaluator"
@@ -60,11 +60,13 @@ class EvaluationReport:
     rejected: int = 0
     bad: int = 0
     linked: int = 0
+    relinked: int = 0
+    """Ratings read earlier whose case has reached the ledger since (their case facts filled in now)."""
     rejections: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"read": self.read, "inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
-                "rejected": self.rejected, "bad": self.bad, "linked": self.linked,
+                "rejected": self.rejected, "bad": self.bad, "linked": self.linked, "relinked": self.relinked,
                 "rejections": self.rejections[:20]}
 
 
@@ -139,10 +141,33 @@ def sync_evaluations(engine: Engine, settings: CitizenSettings, *, client: Evalu
                         ledger.set_watermark(conn, f"citizen:{SOURCE}", STREAM, high)
                         mark = high
                     lease.renew(conn)
+            report.relinked = relink(engine, now=now)
     finally:
         if own:
             source.close()
     return report
+
+
+def relink(engine: Engine, *, now: datetime | None = None, days: int = 60) -> int:
+    """Fill in the case facts of the last ``days``' ratings read before their case reached the ledger (a rating
+    can arrive before the case sync brings its case); the misuse rules need the case's finish time."""
+    since = (now or datetime.now(timezone.utc)) - timedelta(days=days)
+    done = 0
+    while True:
+        with engine.connect() as conn:
+            pending = store.unlinked_ratings(conn, rated_since=since, limit=900)
+            docs = store.case_documents(conn, [c for _, c in pending])
+        rows = []
+        for rating_id, case_no in pending:
+            finished, office, dept = _case_facts(docs.get(case_no))
+            if finished is not None:
+                rows.append({"k_id": rating_id, "finished": finished, "office": office, "dept": dept})
+        if rows:
+            with engine.begin() as conn:
+                store.link_ratings(conn, rows)
+        done += len(rows)
+        if len(pending) < 900 or not rows:
+            return done
 
 
 def _ingest(conn: Any, page: list[Any], policy: Policy, calendar: WorkCalendar, now: datetime,

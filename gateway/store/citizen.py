@@ -35,7 +35,7 @@ from gateway.store.tables import (
 
 __all__ = [
     "appeal_states", "appeals_pending", "appeal_rows", "callback_groups", "evaluated_case_count",
-    "evaluation_groups", "earliest_device_rating_stored_since", "callback_rows", "case_documents", "due_outbox", "enqueue",
+    "evaluation_groups", "earliest_device_rating_stored_since", "link_ratings", "unlinked_ratings", "callback_rows", "case_documents", "due_outbox", "enqueue",
     "evaluation", "evaluation_hashes", "evaluation_rows", "insert_appeal", "insert_callbacks",
     "insert_evaluations", "live_case_count", "outbox_counts", "set_appeal", "set_callback", "set_flags",
     "set_outbox", "outbox_status", "update_evaluations", "upsert_workorder", "workorder", "workorder_rows", "workorders_by_status",
@@ -94,6 +94,23 @@ def earliest_device_rating_stored_since(conn: Connection, stored_since: datetime
     e = citizen_evaluations.c
     return conn.execute(select(func.min(e.rated_at)).where(e.channel == "device", e.updated_at >= stored_since)
                         ).scalar()
+
+
+def unlinked_ratings(conn: Connection, *, rated_since: datetime, limit: int) -> list[tuple[str, str]]:
+    """(rating id, case number) of ratings whose case the ledger did not hold when they were read."""
+    e = citizen_evaluations.c
+    return [(r, c) for r, c in conn.execute(
+        select(e.rating_id, e.case_no).where(e.case_finished_at.is_(None), e.rated_at >= rated_since)
+        .order_by(e.rated_at).limit(limit)).tuples()]
+
+
+def link_ratings(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Set the case facts (finish time, office, unit) of ratings whose case has arrived since."""
+    if rows:
+        e = citizen_evaluations.c
+        conn.execute(update(citizen_evaluations).where(e.rating_id == bindparam("k_id"))
+                     .values(case_finished_at=bindparam("finished"), office_code=bindparam("office"),
+                             dept_code=func.coalesce(e.dept_code, bindparam("dept"))), rows)
 
 
 def set_flags(conn: Connection, flags: dict[str, str | None]) -> None:

@@ -215,3 +215,27 @@ def test_ratings_changing_while_we_page_are_neither_lost_nor_doubled(sqlite_url:
         engine.dispose()
     finally:
         sandbox.stop()
+
+
+def test_ratings_read_before_their_cases_are_linked_when_the_cases_arrive(sqlite_url: str,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.store.db import make_engine
+    from gateway.store.migrate import upgrade
+
+    sandbox = start({"evaluator": 200})
+    try:
+        settings = point_settings(monkeypatch, sandbox)
+        engine = make_engine(sqlite_url)
+        upgrade(engine)
+        first = sync_evaluations(engine, settings, now=LATER.replace(year=2026, month=10, day=20))
+        assert first.inserted > 100 and first.linked == 0
+        planted = requests.get(sandbox.admin_urls["evaluator"] + "/_sandbox/planted", timeout=10).json()
+        unlinked = detect_misuse(engine, settings.policy.misuse)  # no finish times: the burst rule alone
+        assert unlinked.flagged <= set(planted["ratings"]) and {r for g in unlinked.groups for r in g["rules"]} <= {"burst"}
+        ledger_with_cases(sqlite_url, sandbox).dispose()  # the case sync brings the cases
+        second = sync_evaluations(engine, settings, now=LATER.replace(year=2026, month=10, day=20))
+        assert second.relinked == first.inserted and second.inserted == 0
+        assert detect_misuse(engine, settings.policy.misuse).flagged == set(planted["ratings"])
+        engine.dispose()
+    finally:
+        sandbox.stop()
