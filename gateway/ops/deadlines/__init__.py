@@ -2,7 +2,8 @@
 
 from gateway.ops.deadlines.calendar import BEIJING, LimitUnit, WorkCalendar
 from gateway.ops.deadlines.clock import CLOSED_STATUSES, DeadlineLevel, DeadlineState, evaluate
-from gateway.ops.deadlines.scan import DeadlineReport, scan_deadlines
+from gateway.ops.deadlines.scan import DeadlineReport, case_clocks, scan_deadlines
+from gateway.ops.deadlines.stages import StageState, evaluate_stages
 
 __all__ = [
     "BEIJING",
@@ -11,7 +12,10 @@ __all__ = [
     "DeadlineReport",
     "DeadlineState",
     "LimitUnit",
+    "StageState",
     "WorkCalendar",
+    "case_clocks",
     "evaluate",
+    "evaluate_stages",
     "scan_deadlines",
 ]

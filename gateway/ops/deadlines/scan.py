@@ -167,6 +167,29 @@ def _ticket_alerts(engine: Engine, calendar: WorkCalendar, catalogue: TongbanCat
     return out
 
 
+def case_clocks(engine: Engine, case_no: str, calendar: WorkCalendar, *, catalogue: TongbanCatalogue | None = None,
+                now: datetime | None = None) -> dict[str, Any] | None:
+    """Every clock of one case, for a case page: ``{"case_no", "case": {...} | None, "stages": [{...}],
+    "deferred_overdue": [{"name", "kind", "due_at"}]}`` (the same details the alerts carry), or None when the
+    ledger has no such case."""
+    now = now or ledger.utcnow()
+    with engine.connect() as conn:
+        case = process_store.read_case(conn, case_no)
+        start = process_store.clock_starts(conn, [case_no]).get(case_no)
+    if case is None:
+        return None
+    data = case["data"]
+    state = evaluate(data, calendar, now=now, clock_start=start)
+    plan = catalogue.stages_for(data.get("item_code")) if catalogue is not None else ()
+    return {
+        "case_no": case_no,
+        "case": None if state is None else {**state.as_details(), "level": state.level},
+        "stages": [{**st.as_details(), "level": st.level} for st in evaluate_stages(data, calendar, now=now, plan=plan)],
+        "deferred_overdue": [{"name": m.name, "kind": m.kind, "due_at": m.due_at.isoformat()}
+                             for m in overdue_materials(data, now=now)],
+    }
+
+
 _LOOKAHEAD = timedelta(days=60)
 
 
@@ -191,4 +214,4 @@ def _unit(unit: str) -> str:
     return "working days" if unit == "working_day" else "calendar days"
 
 
-__all__ = ["DeadlineReport", "scan_deadlines"]
+__all__ = ["DeadlineReport", "case_clocks", "scan_deadlines"]

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from gateway.ops.deadlines import BEIJING, WorkCalendar, scan_deadlines
+from gateway.ops.deadlines import BEIJING, WorkCalendar, case_clocks, scan_deadlines
 from gateway.ops.deadlines.stages import evaluate_stages
 from gateway.process import TongbanCatalogue, open_ticket, reply_ticket
 from gateway.store.db import make_engine
@@ -130,6 +130,19 @@ def test_the_scan_raises_one_alert_per_stage_with_its_name_and_resolves_it(tmp_p
         conn.execute(cases.update().values(data=json.dumps(case, ensure_ascii=False)))
     scan_deadlines(engine, CAL, now=bj(10, 10, 10), catalogue=CATALOGUE)
     assert not [k for k in _open(engine) if k[0] in ("deadline", "deferred_material")]
+
+
+def test_every_clock_of_one_case_for_a_case_page(tmp_path) -> None:
+    engine = _ledger(tmp_path)
+    case = subsidy({"name": "部门审核", "started_at": bj(9, 29, 10).isoformat()},
+                   deferred_materials=[{"name": "纳税证明", "kind": "pledged", "due_at": bj(10, 9, 17).isoformat()}])
+    _store(engine, case)
+    clocks = case_clocks(engine, case["case_no"], CAL, catalogue=CATALOGUE, now=bj(10, 10, 8))
+    assert clocks is not None and clocks["case"]["limit_days"] == 35 and clocks["case"]["level"] is None
+    (stage,) = clocks["stages"]
+    assert (stage["stage"], stage["owner"], stage["level"]) == ("部门审核", "行业主管部门", "red")
+    assert clocks["deferred_overdue"] == [{"name": "纳税证明", "kind": "pledged", "due_at": bj(10, 9, 17).isoformat()}]
+    assert case_clocks(engine, "NO-SUCH-CASE", CAL) is None
 
 
 def test_unanswered_tickets_turn_yellow_then_red_in_working_days(tmp_path) -> None:
