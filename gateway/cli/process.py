@@ -118,3 +118,88 @@ def handoff_show(
     print_table("audit trail", ["at", "step", "actor", "detail"],
                 [[e["at"], e["step"], e["actor"], ", ".join(f"{k}={v}" for k, v in e["detail"].items())]
                  for e in detail["events"]])
+
+
+tickets_app = typer.Typer(no_args_is_help=True, help="办不成事: tickets a reply is owed to within 3 (simple) or 10 "
+                                                     "(coordination) working days.")
+app.add_typer(tickets_app, name="tickets")
+
+
+@tickets_app.command("open")
+@guard
+def tickets_open(
+    ticket_no: Annotated[str, typer.Argument(help="The ticket's number.")],
+    subject: Annotated[str, typer.Option("--subject", help="What could not be done.")],
+    kind: Annotated[str, typer.Option("--kind", help="simple (3 working days) or coordination (10).")] = "simple",
+    office: Annotated[str | None, typer.Option("--office", help="The office (受理点) that took it.")] = None,
+    case_no: Annotated[str | None, typer.Option("--case", help="The case it is about, if any.")] = None,
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Record a 办不成事 ticket; the deadline scan watches its reply."""
+    from gateway.process import open_ticket
+
+    runtime = runtime_from(systems, database_url)
+    try:
+        open_ticket(runtime.engine, ticket_no, kind, subject, office_code=office, case_no=case_no)  # type: ignore[arg-type]
+    finally:
+        runtime.close()
+    console.print(f"ticket {ticket_no} opened ({kind})", markup=False)
+
+
+@tickets_app.command("reply")
+@guard
+def tickets_reply(
+    ticket_no: Annotated[str, typer.Argument(help="The ticket's number.")],
+    reply: Annotated[str, typer.Option("--reply", help="The reply given.")],
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Record the reply to a ticket (its alert resolves on the next deadline scan)."""
+    from gateway.process import reply_ticket
+
+    runtime = runtime_from(systems, database_url, existing=True)
+    try:
+        done = reply_ticket(runtime.engine, ticket_no, reply)
+    finally:
+        runtime.close()
+    if not done:
+        raise ConfigError(f"ticket {ticket_no}: no open ticket with that number (unknown, or replied already)")
+    console.print(f"ticket {ticket_no} replied", markup=False)
+
+
+@tickets_app.command("list")
+@guard
+def tickets_list(
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Open tickets with their reply deadline (working days) and level."""
+    from gateway.ops.deadlines import WorkCalendar
+    from gateway.ops.deadlines.stages import evaluate_ticket
+    from gateway.process import TongbanCatalogue
+    from gateway.store import process as store
+    from gateway.store.ledger import utcnow
+
+    runtime = runtime_from(systems, database_url, existing=True)
+    try:
+        calendar = WorkCalendar.load(systems_path=runtime.systems.path)
+        limits = TongbanCatalogue.load(systems_path=runtime.systems.path).tickets
+        with runtime.engine.connect() as conn:
+            tickets = store.open_tickets(conn)
+    finally:
+        runtime.close()
+    now = utcnow()
+    rows = []
+    for t in tickets:
+        state = evaluate_ticket(t, limits, calendar, now=now)
+        rows.append({"ticket_no": t["ticket_no"], "kind": t["kind"], "office_code": t["office_code"],
+                     "case_no": t["case_no"], "subject": t["subject"], "opened_at": t["opened_at"],
+                     "due_at": state.due_at if state else None, "level": state.level if state else None})
+    if json_out:
+        print_json(rows)
+        return
+    print_table("办不成事 tickets", ["ticket", "kind", "office", "opened", "reply due", "level", "subject"],
+                [[r["ticket_no"], r["kind"], r["office_code"] or "", r["opened_at"], r["due_at"], r["level"] or "",
+                  r["subject"]] for r in rows])

@@ -187,3 +187,25 @@ def test_a_department_echo_read_before_the_first_scan_does_not_hide_the_case(mak
     report = scan(world)
     assert report.registered == 1 and report.handed == 1
     assert handoff(world, made["case_no"])["state"] == "pending"
+
+
+def test_tickets_from_the_command_line(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gateway", "tickets", *args, "--database-url", db],
+                              capture_output=True, text=True, timeout=120)
+
+    opened = run("open", "BBC-9", "--subject", "社保卡补办需往返三次", "--kind", "coordination", "--office", OFFICE)
+    assert opened.returncode == 0, opened.stderr
+    listed = json.loads(run("list", "--json").stdout)
+    assert [(t["ticket_no"], t["kind"], t["level"]) for t in listed] == [("BBC-9", "coordination", None)]
+    assert run("open", "BBC-10", "--subject", "x", "--kind", "urgent").returncode == 1
+    assert run("reply", "BBC-9", "--reply", "已协调人社与银行，一次办结").returncode == 0
+    again = run("reply", "BBC-9", "--reply", "again")
+    assert again.returncode == 1 and "no open ticket" in (again.stdout + again.stderr)
+    assert json.loads(run("list", "--json").stdout) == []
