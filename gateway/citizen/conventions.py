@@ -13,17 +13,20 @@ never raise anything else, whatever the payload (a property test holds them to t
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from gateway.contract.errors import FieldIssue, RecordRejected
 
 from .models import CHANNEL_NAMES, Evaluation, Level, WorkOrder
 
-__all__ = ["APPEAL_LEVELS", "DECISIONS", "from_evaluator", "from_hotline", "hotline_time", "named_case",
+__all__ = ["APPEAL_LEVELS", "DECISIONS", "dead_letter_id", "raw_text", "from_evaluator", "from_hotline", "hotline_time", "named_case",
            "provincial_time", "to_provincial"]
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -35,6 +38,24 @@ DECISIONS = {"0": "pending", "1": "upheld", "2": "rejected"}
 _GDLX = {"1": "consult", "2": "help", "3": "complaint", "4": "report", "5": "suggestion", "6": "praise"}
 _HFMYD = {"1": "satisfied", "2": "basic", "3": "unsatisfied"}
 _CASE_IN_TEXT = re.compile(r"办件编号\s*[:：]?\s*([0-9A-Za-z\-]{10,50})")
+
+
+def raw_text(raw: Any) -> str:
+    """A raw payload as JSON text for the dead-letter store, whatever it holds (orjson refuses integers beyond 64
+    bits, which a foreign system may well send; the standard library does not)."""
+    try:
+        return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return json.dumps(raw, ensure_ascii=False, sort_keys=True, default=repr)
+
+
+def dead_letter_id(raw: Any, id_field: str) -> str:
+    """The dead letter's source id of a raw record: its own id when it has a usable one, else a digest of the
+    payload — two records without ids must not become one dead letter (the second would replace the first)."""
+    rid = raw.get(id_field) if isinstance(raw, dict) else None
+    if isinstance(rid, str) and rid and len(rid) <= 128:
+        return rid
+    return "sha256:" + hashlib.sha256(raw_text(raw).encode()).hexdigest()[:32]
 
 
 def _reject(record: str, field: str, rule: str, message: str) -> RecordRejected:

@@ -28,7 +28,15 @@ from gateway.store import ledger
 from gateway.store.lease import Lease
 
 from .clients import EvaluatorClient, ProvincialClient
-from .conventions import APPEAL_LEVELS, DECISIONS, from_evaluator, provincial_time, to_provincial
+from .conventions import (
+    APPEAL_LEVELS,
+    DECISIONS,
+    dead_letter_id,
+    from_evaluator,
+    provincial_time,
+    raw_text,
+    to_provincial,
+)
 from .models import Evaluation
 from .outbox import queue_item
 from .settings import CitizenSettings, Policy
@@ -153,12 +161,13 @@ def relink(engine: Engine, *, now: datetime | None = None, days: int = 60) -> in
     can arrive before the case sync brings its case); the misuse rules need the case's finish time."""
     since = (now or datetime.now(timezone.utc)) - timedelta(days=days)
     done = 0
+    after: tuple[datetime, str] | None = None
     while True:
         with engine.connect() as conn:
-            pending = store.unlinked_ratings(conn, rated_since=since, limit=900)
-            docs = store.case_documents(conn, [c for _, c in pending])
+            pending = store.unlinked_ratings(conn, rated_since=since, after=after, limit=900)
+            docs = store.case_documents(conn, [c for _, c, _ in pending])
         rows = []
-        for rating_id, case_no in pending:
+        for rating_id, case_no, _ in pending:
             finished, office, dept = _case_facts(docs.get(case_no))
             if finished is not None:
                 rows.append({"k_id": rating_id, "finished": finished, "office": office, "dept": dept})
@@ -166,8 +175,9 @@ def relink(engine: Engine, *, now: datetime | None = None, days: int = 60) -> in
             with engine.begin() as conn:
                 store.link_ratings(conn, rows)
         done += len(rows)
-        if len(pending) < 900 or not rows:
+        if len(pending) < 900:
             return done
+        after = (pending[-1][2], pending[-1][0])
 
 
 def _ingest(conn: Any, page: list[Any], policy: Policy, calendar: WorkCalendar, now: datetime,
@@ -179,21 +189,25 @@ def _ingest(conn: Any, page: list[Any], policy: Policy, calendar: WorkCalendar, 
         report.read += 1
         stamp = raw.get("updateTime") if isinstance(raw, dict) else None
         if isinstance(stamp, int) and not isinstance(stamp, bool):
-            moment = datetime.fromtimestamp(stamp / 1000, timezone.utc)
-            high = moment if high is None or moment > high else high
+            try:
+                moment = datetime.fromtimestamp(stamp / 1000, timezone.utc)
+            except (OverflowError, OSError, ValueError):
+                moment = None  # a change time no calendar holds: the record is judged by the parser alone
+            if moment is not None:
+                high = moment if high is None or moment > high else high
         try:
             good.append(from_evaluator(raw))
         except RecordRejected as exc:
             report.rejected += 1
             report.rejections.append(str(exc))
-            rid = raw.get("ratingId") if isinstance(raw, dict) else None
-            dead.append({"kind": "record", "system": SOURCE, "stream": STREAM, "source_id": str(rid)[:128],
-                         "case_no": None, "cursor": None, "raw": orjson.dumps(raw).decode(), "reason": str(exc),
+            dead.append({"kind": "record", "system": SOURCE, "stream": STREAM, "source_id": dead_letter_id(raw, "ratingId"),
+                         "case_no": None, "cursor": None, "raw": raw_text(raw), "reason": str(exc),
                          "issues": orjson.dumps([{"record": i.record, "field": i.field, "rule": i.rule,
                                                   "message": i.message} for i in exc.issues]).decode(),
                          "mapping_version": None, "status": "open", "attempts": 1, "created_at": now,
                          "updated_at": now})
-    ledger.add_dead_letters(conn, dead)
+    ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()))
+    good = list({e.rating_id: e for e in good}.values())  # the same rating twice in a page: the later copy
     hashes = store.evaluation_hashes(conn, [e.rating_id for e in good])
     docs = store.case_documents(conn, [e.case_no for e in good])
     inserts, updates, outbox, callbacks = [], [], [], []

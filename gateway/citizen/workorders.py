@@ -29,7 +29,7 @@ from gateway.store import ledger
 from gateway.store.lease import Lease
 
 from .clients import HotlineClient
-from .conventions import from_hotline, hotline_time
+from .conventions import dead_letter_id, from_hotline, hotline_time, raw_text
 from .evaluations import CitizenError
 from .models import OUT_OF_SCOPE, WorkOrder
 from .outbox import queue_item
@@ -91,9 +91,8 @@ def sync_workorders(engine: Engine, settings: CitizenSettings, *, client: Hotlin
 
 
 def _dead(raw: Any, exc: RecordRejected, now: datetime) -> dict[str, Any]:
-    rid = raw.get("gdbh") if isinstance(raw, dict) else None
-    return {"kind": "record", "system": SOURCE, "stream": STREAM, "source_id": str(rid)[:128], "case_no": None,
-            "cursor": None, "raw": orjson.dumps(raw).decode(), "reason": str(exc),
+    return {"kind": "record", "system": SOURCE, "stream": STREAM, "source_id": dead_letter_id(raw, "gdbh"), "case_no": None,
+            "cursor": None, "raw": raw_text(raw), "reason": str(exc),
             "issues": orjson.dumps([{"record": i.record, "field": i.field, "rule": i.rule, "message": i.message}
                                     for i in exc.issues]).decode(),
             "mapping_version": None, "status": "open", "attempts": 1, "created_at": now, "updated_at": now}
@@ -119,7 +118,7 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
             _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead)
         else:
             _platform_update(conn, old, order, settings.policy, calendar, now, report)
-    ledger.add_dead_letters(conn, dead)
+    ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()))
     store.enqueue(conn, outbox)
     return high
 
@@ -213,7 +212,7 @@ def replay_rejected(engine: Engine, settings: CitizenSettings, *, calendar: Work
                     before = len(dead)
                 if len(dead) == before:
                     fixed.append(str(row.source_id))
-            ledger.add_dead_letters(conn, dead)
+            ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()))
             store.enqueue(conn, outbox)
             ledger.resolve_dead_letters(conn, kind="record", system=SOURCE, stream=STREAM, source_ids=fixed)
 

@@ -96,12 +96,15 @@ def earliest_device_rating_stored_since(conn: Connection, stored_since: datetime
                         ).scalar()
 
 
-def unlinked_ratings(conn: Connection, *, rated_since: datetime, limit: int) -> list[tuple[str, str]]:
-    """(rating id, case number) of ratings whose case the ledger did not hold when they were read."""
+def unlinked_ratings(conn: Connection, *, rated_since: datetime, after: tuple[datetime, str] | None,
+                     limit: int) -> list[tuple[str, str, datetime]]:
+    """(rating id, case number, rated at) of ratings whose case the ledger did not hold when they were read, in
+    (rated_at, rating_id) order after ``after`` (keyset: ratings that stay unlinked do not hide the rest)."""
     e = citizen_evaluations.c
-    return [(r, c) for r, c in conn.execute(
-        select(e.rating_id, e.case_no).where(e.case_finished_at.is_(None), e.rated_at >= rated_since)
-        .order_by(e.rated_at).limit(limit)).tuples()]
+    stmt = select(e.rating_id, e.case_no, e.rated_at).where(e.case_finished_at.is_(None), e.rated_at >= rated_since)
+    if after is not None:
+        stmt = stmt.where(or_(e.rated_at > after[0], and_(e.rated_at == after[0], e.rating_id > after[1])))
+    return [(r, c, t) for r, c, t in conn.execute(stmt.order_by(e.rated_at, e.rating_id).limit(limit)).tuples()]
 
 
 def link_ratings(conn: Connection, rows: list[dict[str, Any]]) -> None:
