@@ -13,18 +13,23 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from gateway.catalogue.audit import latest_findings_summary, tracked_findings
+from gateway.citizen.evaluations import evaluation_summary
+from gateway.citizen.workorders import workorder_summary
 from gateway.kernel.runtime import Runtime
 from gateway.ops.alerts import open_alerts
 from gateway.ops.dead_letters import grouped_dead_letters
 from gateway.ops.humanize import human_duration
 from gateway.ops.kpi import kpi_summary
 from gateway.ops.status import system_status
+from gateway.process.handoff import handoff_overview
 from gateway.store import console as reads
 
 _RED_DEADLINES_SHOWN = 20
 _RUN_HISTORY = timedelta(days=7)
 _FINDINGS_SHOWN = 12
 _FINDINGS_PER_KIND = 3
+_HANDOFFS_READ = 200  # the latest hand-offs counted by state
+_HANDOFFS_SHOWN = 12
 
 Health = str
 """``ok`` | ``warning`` | ``error`` | ``never``: the colour of a system's row."""
@@ -114,6 +119,10 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
     groups = grouped_dead_letters(runtime.engine)
     kpis = kpi_summary(runtime.engine)  # the facts the nightly DAG (or tongban kpi) refreshed; no refresh here
     catalogue = _catalogue(runtime)
+    handoffs = handoff_overview(runtime.engine, limit=_HANDOFFS_READ)
+    handoffs["handoffs"] = handoffs["handoffs"][:_HANDOFFS_SHOWN]
+    evaluations = evaluation_summary(runtime.engine, now=now)
+    workorders = workorder_summary(runtime.engine, now=now)
     levels = Counter(a["level"] for a in alerts)
     return {
         "generated_at": now,
@@ -130,6 +139,9 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
                              "recent": recent_uses},
         "kpis": kpis,
         "catalogue": catalogue,
+        "handoffs": handoffs,
+        "evaluations": evaluations,
+        "workorders": workorders,
     }
 
 

@@ -104,6 +104,7 @@ def layout(title: str, body: str, *, operator: str | None = None, role: str | No
             '<a href="/console/">Overview</a><a href="/console/#alerts">Alerts</a>'
             '<a href="/console/#deadlines">Deadlines</a><a href="/console/dead-letters">Dead letters</a>'
             '<a href="/console/#outbox">Outbox</a><a href="/console/#certificates">Certificate uses</a>'
+            '<a href="/console/#handoffs">Hand-offs</a><a href="/console/#evaluations">好差评 · 12345</a>'
             '<a href="/console/#kpis">KPIs</a><a href="/console/#catalogue">Catalogue</a>'
             f'<span class="who">{esc(operator)} ({esc(role)})</span>'
             f'<form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{esc(csrf)}">'
@@ -320,8 +321,64 @@ def _catalogue(view: dict[str, Any]) -> str:
             + "</div></div></section>")
 
 
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def _handoffs(view: dict[str, Any]) -> str:
+    h = view["handoffs"]
+    counts = " · ".join(f"{state} {n}" for state, n in sorted(h["counts"].items())) or "none yet"
+    rows = [[esc(r["case_no"]), esc(r.get("office_code")), esc(r.get("item_code")), esc(r.get("target_system")),
+             esc(r["state"]), esc(_moment(r.get("due_at"))), esc(_moment(r.get("decided_at"))),
+             esc(r.get("decided_by")), esc(r.get("late_decision") or ""), esc(r.get("reason") or "")]
+            for r in h["handoffs"]]
+    return (f'<section id="handoffs"><h2>一窗受理 hand-offs (latest): {esc(counts)}; '
+            f'{h["late_answers"]} late answers after deemed acceptance</h2>'
+            + table(["case", "office", "item", "department system", "state", "window ends", "decided",
+                     "by", "late answer", "reason"], rows, empty="no front-desk case handed off yet",
+                    test_id="handoffs") + "</section>")
+
+
+def _citizen(view: dict[str, Any]) -> str:
+    e, w = view["evaluations"], view["workorders"]
+    levels = " · ".join(f"{level} {n}" for level, n in e["by_level"].items())
+    eval_rows = [
+        ["ratings", esc(e["evaluations"]), esc(levels)],
+        ["coverage (target 70%)", esc(_percent(e["coverage"])), f'{e["evaluated_cases"]} of {e["cases"]} finished cases'
+         + ("" if e["coverage_ok"] in (True, None) else ' <span class="pill warning">below target</span>')],
+        ["好评率", esc(_percent(e["good_ratio"])), "基本满意 and better"],
+        ["差评 / 回复率", f'{esc(e["bad"])} / {esc(_percent(e["reply_ratio"]))}',
+         f'called back the same working day: {esc(_percent(e["callback_on_time_ratio"]))}; open '
+         f'{esc(e["callbacks_open"])}, overdue {esc(e["callbacks_overdue"])}'],
+        ["限时办结率 (rectification)", esc(_percent(e["rectification_on_time_ratio"])),
+         f'overdue {esc(e["rectifications_overdue"])}'],
+        ["appeals", esc(sum(e["appeals"].values())), esc(" · ".join(f"{k} {v}" for k, v in e["appeals"].items()))],
+        ["to the provincial system", esc(e["forwarded"].get("delivered", 0)),
+         esc(" · ".join(f"{k} {v}" for k, v in e["forwarded"].items()))],
+        ["flagged by the misuse rules", esc(e["flagged"]), "e.g. staff pressing the evaluator themselves"],
+    ]
+    p90 = w["dispatch_minutes"]["p90"]
+    p90_text = "—" if p90 is None else f"{p90:.1f} min"
+    order_rows = [
+        ["work orders", esc(w["orders"]), esc(" · ".join(f"{k} {v}" for k, v in w["by_status"].items()))],
+        ["dispatched in time", esc(_percent(w["dispatched_in_time_ratio"])),
+         f'p90 {esc(p90_text)}; '
+         f'unrouted and overdue {esc(w["undispatched_overdue"])}'],
+        ["replied in time", esc(_percent(w["reply_on_time_ratio"])), f'overdue {esc(w["replies_overdue"])}'],
+        ["redo", esc(w["redo"]["opened"]), f'refused {esc(w["redo"]["refused"])}'],
+        ["satisfaction", esc(_percent(w["satisfaction"])), "满意 + 基本满意, latest rating of each order"],
+    ]
+    return (
+        '<div class="grid"><section id="evaluations"><h2>好差评 (citizens\' evaluations)</h2>'
+        + table(["figure", "value", "detail"], eval_rows, numeric=(1,), test_id="evaluations")
+        + '</section><section id="workorders"><h2>12345 work orders</h2>'
+        + table(["figure", "value", "detail"], order_rows, numeric=(1,), test_id="workorders")
+        + "</section></div>"
+    )
+
+
 def overview_page(view: dict[str, Any]) -> str:
-    extra = _kpis(view) + _catalogue(view)
+    extra = _handoffs(view) + _citizen(view) + _kpis(view) + _catalogue(view)
     return (
         f'<h1>Overview <span class="mute" style="font-size:13px;font-weight:400">as of '
         f'{esc(view["generated_at"])} Beijing time · refreshes every {REFRESH_SECONDS} s</span></h1>'

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from console_testlib import PASSWORDS, artefact_dir
 
+from gateway.citizen.evaluations import evaluation_summary
 from gateway.ops.alerts import AlertSpec, raise_alert, sync_alerts
 from gateway.ops.kpi import refresh_facts
 from gateway.store.queries import live_case_count, open_dead_letter_total
@@ -101,6 +102,10 @@ def test_console_in_a_browser(make_world: Any, serve_console: Any, browser: Any,
     kpi_rows = page.locator("[data-testid=kpis] tbody tr").all_inner_texts()
     assert any(r.startswith("即办件比例") for r in kpi_rows)
     assert "no audit has run" in page.inner_text("#catalogue")
+    for panel in ("#handoffs", "#evaluations", "#workorders"):  # present, and honest about an empty ledger
+        assert page.locator(panel).count() == 1
+    finished = evaluation_summary(runtime.engine)["cases"]
+    assert f"0 of {finished} finished cases" in page.inner_text("[data-testid=evaluations]")
     page.screenshot(path=str(shots / "console-overview.png"), full_page=True)
 
     # dead letters: grouped, one record in full with the ID number masked; a viewer has no replay button
