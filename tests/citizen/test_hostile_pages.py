@@ -75,3 +75,35 @@ def test_any_page_of_near_ratings_is_read_without_crashing(shared_engine: Any, p
         letters = conn.execute(select(func.count()).select_from(dead_letters)).scalar()
     assert report.read == len(page) and held == report.inserted and letters <= report.rejected
     assert report.inserted + report.rejected + report.unchanged + report.updated >= min(len(page), 1) or not page
+
+
+ORDER = {"gdbh": "123452026090100001", "gdlx": "3", "ywfl": "市场监管", "qhdm": "370102", "nr": "投诉", "pdsj":
+         "2026-09-01 08:10:00", "blsx": 5, "zt": "待转派", "gxsj": "2026-09-01 08:10:00"}
+
+
+class Orders:
+    def __init__(self, page: list[Any]) -> None:
+        self.page = page
+
+    def orders(self, since: str | None) -> Any:
+        yield self.page
+
+    def close(self) -> None:
+        pass
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(sorted(ORDER) + ["hfmyd", "hfsj", "dfsj", "cbcs", "glbjbh"]),
+                                st.none() | st.integers() | st.text(max_size=12), max_size=6), max_size=6))
+def test_any_page_of_near_orders_is_read_without_crashing(shared_engine: Any, page: list[Any]) -> None:
+    from gateway.citizen import sync_workorders
+    from gateway.store.tables import citizen_workorders
+
+    with shared_engine.begin() as conn:
+        for table in (citizen_workorders, citizen_outbox, dead_letters, watermarks):
+            conn.execute(delete(table))
+    report = sync_workorders(shared_engine, load_citizen(), client=Orders([{**ORDER, **r} for r in page]),  # type: ignore[arg-type]
+                             calendar=CALENDAR)
+    with shared_engine.connect() as conn:
+        held = conn.execute(select(func.count()).select_from(citizen_workorders)).scalar()
+    assert report.read == len(page) and held == report.new
