@@ -31,6 +31,17 @@ def not_configured() -> str | None:
     return None
 
 
+def _delivered(report: Any) -> dict[str, Any]:
+    """A delivery that reached nothing while items failed is a failed task (Airflow retries it and, at the end,
+    raises the failure alert): the receiver is down, and a green run would say otherwise."""
+    if report.retried and not report.delivered:
+        from gateway.contract.errors import RetriableSyncError
+
+        raise RetriableSyncError(f"{report.target}: nothing delivered, {report.retried} item(s) failed; first: "
+                                 f"{report.errors[0] if report.errors else '?'}")
+    return report.as_dict()  # type: ignore[no-any-return]
+
+
 def _settings() -> Any:
     from gateway.citizen import load_citizen
 
@@ -53,7 +64,7 @@ def run_forward() -> dict[str, Any]:
     client = ProvincialClient(settings.provincial_pj)
     try:
         with _runtime() as runtime:
-            return deliver(runtime.engine, "provincial_pj", client).as_dict()
+            return _delivered(deliver(runtime.engine, "provincial_pj", client))
     finally:
         client.close()
 
@@ -98,7 +109,7 @@ def run_workorder_replies() -> dict[str, Any]:
     client = HotlineClient(_settings().hotline)
     try:
         with _runtime() as runtime:
-            return deliver(runtime.engine, "hotline", client).as_dict()
+            return _delivered(deliver(runtime.engine, "hotline", client))
     finally:
         client.close()
 

@@ -56,3 +56,23 @@ def test_a_deployment_without_the_citizen_systems_skips_instead_of_failing(sqlit
     run = _dag().test()
     assert str(run.state) == "success"
     assert {str(ti.state) for ti in run.get_task_instances()} == {"skipped"}
+
+
+def test_a_receiver_that_is_down_fails_the_delivery_task(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox = start({"evaluator": 100, "hotline": 0})
+    try:
+        point_settings(monkeypatch, sandbox)
+        monkeypatch.setenv("TONGBAN_DATABASE_URL", sqlite_url)
+        ledger_with_cases(sqlite_url, sandbox).dispose()
+        sandbox.set_faults("provincial_pj", outage=True)
+        from gateway.orchestration.dagfactory import build_dags
+
+        dag = build_dags(None)["tongban_citizen"]
+        for t in dag.tasks:
+            t.retries = 0
+        run = dag.test()
+        states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+        assert states["evaluations"] == "success" and states["forward"] == "failed"
+        assert states["workorders"] == "success" and states["replies"] == "success"
+    finally:
+        sandbox.stop()
