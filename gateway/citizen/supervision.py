@@ -60,7 +60,7 @@ def _wanted(now: datetime, conn: Any, calendar: WorkCalendar,
                 "red", f"12345 工单 {r['order_no']}: {what} overdue since {due:%Y-%m-%d %H:%M} UTC "
                        f"({r['dept_name'] or r['dept_code']})", r["case_no"])
     for c in store.callback_rows(conn):
-        if c["appeal"] == "upheld":
+        if c["appeal"] == "upheld" or c["revoked"]:  # set aside, or withdrawn by the citizen
             continue
         if c["done_at"] is None and c["due_at"] < now:
             out["callback_overdue"][c["rating_id"]] = (

@@ -206,7 +206,7 @@ def insert_callbacks(conn: Connection, rows: list[dict[str, Any]]) -> None:
 def callback_rows(conn: Connection) -> list[RowMapping]:
     b, e = citizen_callbacks.c, citizen_evaluations.c
     return list(conn.execute(select(citizen_callbacks, e.case_no, e.level, e.dept_code, e.month, e.appeal,
-                                    e.rated_at).join(citizen_evaluations, b.rating_id == e.rating_id)
+                                    e.rated_at, e.revoked).join(citizen_evaluations, b.rating_id == e.rating_id)
                              .order_by(b.due_at, b.rating_id)).mappings())
 
 
