@@ -67,23 +67,28 @@ def _systems(runtime: Runtime, alerts: list[dict[str, Any]], now: datetime) -> l
     return sorted(rows, key=lambda r: (order[r["health"]], r["system"]))
 
 
+_TIME_LIMIT_LEVELS = ("red", "yellow")
+"""Alerts at these levels are clocks running out (case and stage deadlines, deferred materials, 好差评 callbacks,
+12345 orders): there may be thousands, so they are counted, never listed one by one among the errors."""
+
+
 def _deadlines(alerts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Deadline alerts as counts by system × stage × level (there may be thousands) and the most overdue reds."""
-    by: dict[tuple[str, str], dict[str, int]] = {}
+    """Time-limit alerts as counts by kind × system × stage (there may be thousands) and the most overdue reds."""
+    by: dict[tuple[str, str, str], dict[str, int]] = {}
     reds = []
     for a in alerts:
-        if a["kind"] != "deadline":
+        if a["level"] not in _TIME_LIMIT_LEVELS:
             continue
         details = a.get("details") or {}
-        stage = str(details.get("stage") or "whole case")
-        counts = by.setdefault((a["system"] or "", stage), {"yellow": 0, "red": 0})
+        stage = str(details.get("stage") or ("whole case" if a["kind"] == "deadline" else ""))
+        counts = by.setdefault((a["kind"], a["system"] or "", stage), {"yellow": 0, "red": 0})
         counts[a["level"]] = counts.get(a["level"], 0) + 1
         if a["level"] == "red":
-            reds.append({"case_no": a["case_no"], "system": a["system"], "stage": stage, "message": a["message"],
-                         "due_at": details.get("due_at")})
-    reds.sort(key=lambda r: str(r["due_at"] or ""))
+            reds.append({"kind": a["kind"], "case_no": a["case_no"] or a["key"], "system": a["system"], "stage": stage,
+                         "message": a["message"], "due_at": details.get("due_at")})
+    reds.sort(key=lambda r: (r["due_at"] is None, str(r["due_at"] or "")))
     return {
-        "by_stage": [{"system": s, "stage": st, **c} for (s, st), c in sorted(by.items())],
+        "by_stage": [{"kind": k, "system": s, "stage": st, **c} for (k, s, st), c in sorted(by.items())],
         "yellow": sum(c["yellow"] for c in by.values()),
         "red": sum(c["red"] for c in by.values()),
         "most_overdue": reds[:_RED_DEADLINES_SHOWN],
@@ -106,7 +111,7 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
     """The whole console state. Errors are never cut: every non-deadline alert is listed, most severe first."""
     now = now or datetime.now(timezone.utc)
     alerts = open_alerts(runtime.engine)
-    operational = [a for a in alerts if a["kind"] != "deadline"]
+    operational = [a for a in alerts if a["level"] not in _TIME_LIMIT_LEVELS]  # every error, every warning
     with runtime.engine.connect() as conn:
         runs = reads.recent_sync_runs(conn, since=now - _RUN_HISTORY)
         outbox = reads.outbox_by_target_and_status(conn)

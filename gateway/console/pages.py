@@ -139,7 +139,7 @@ def _cards(view: dict[str, Any]) -> str:
         ("systems", len(health), f'{health.count("ok")} ok · {health.count("error")} error'),
         ("errors", counts["error"], "open error alerts"),
         ("warnings", counts["warning"], "open warnings"),
-        ("red deadlines", counts["red"], f'{counts["yellow"]} yellow'),
+        ("red time limits", counts["red"], f'{counts["yellow"]} yellow'),
         ("dead letters", view["dead_letters"]["total"], "open rule breaks"),
         ("outbox pending", sum(t.get("pending", 0) for t in view["outbox"]), "pushes waiting"),
     ]
@@ -198,21 +198,24 @@ def _charts(view: dict[str, Any]) -> str:
 def _alerts(view: dict[str, Any]) -> str:
     rows = [[pill(a["level"]), esc(a["kind"]), esc(a["system"]), esc(a["key"]), esc(a["first_seen_at"]),
              esc(a["occurrences"]), esc(a["message"])] for a in view["alerts"]]
-    return (f'<section id="alerts"><h2>Alerts ({len(rows)}; every error shown, deadlines below)</h2>'
+    return (f'<section id="alerts"><h2>Alerts ({len(rows)}: every error and warning; time limits below)</h2>'
             + table(["level", "kind", "system", "about", "since", "times", "message"], rows, numeric=(5,),
                     empty="no open alerts", test_id="alerts") + "</section>")
 
 
 def _deadlines(view: dict[str, Any]) -> str:
     d = view["deadlines"]
-    by_stage = [[esc(r["system"]), esc(r["stage"]), pill("yellow", str(r["yellow"])), pill("red", str(r["red"]))]
-                for r in d["by_stage"]]
-    reds = [[esc(r["case_no"]), esc(r["system"]), esc(r["stage"]), esc(r["message"])] for r in d["most_overdue"]]
-    return (f'<section id="deadlines"><h2>Deadlines: {d["red"]} red, {d["yellow"]} yellow</h2>'
-            + table(["system", "stage", "yellow", "red"], by_stage, empty="every running case is within its limit",
-                    test_id="deadlines")
+    by_stage = [[esc(r["kind"]), esc(r["system"]), esc(r["stage"]), pill("yellow", str(r["yellow"])),
+                 pill("red", str(r["red"]))] for r in d["by_stage"]]
+    reds = [[esc(r["case_no"]), esc(r["kind"]), esc(r["system"]), esc(r["stage"]), esc(r["message"])]
+            for r in d["most_overdue"]]
+    return (f'<section id="deadlines"><h2>Time limits: {d["red"]} red, {d["yellow"]} yellow</h2>'
+            '<p class="mute">cases and their stages, deferred materials, 好差评 callbacks and rectifications, 12345 '
+            'orders</p>'
+            + table(["clock", "system", "stage", "yellow", "red"], by_stage,
+                    empty="every running clock is within its limit", test_id="deadlines")
             + (f'<h2 style="margin-top:12px">Most overdue (first {len(reds)} of {d["red"]})</h2>'
-               + table(["case", "system", "stage", "what"], reds) if reds else "")
+               + table(["case / key", "clock", "system", "stage", "what"], reds) if reds else "")
             + "</section>")
 
 

@@ -55,22 +55,42 @@ def wire_sandbox(systems: SystemsConfig, handle: Any) -> dict[str, str]:
 
 
 def _wire(configs: Iterable[SystemConfig], handle: Any) -> dict[str, str]:
+    return _wire_endpoints(((c.name, c.endpoint, c.secrets) for c in configs), handle)
+
+
+def _wire_endpoints(entries: Iterable[tuple[str, str | None, dict[str, str]]], handle: Any) -> dict[str, str]:
+    """``(name, endpoint template, {secret: variable})`` → the sandbox server on the template's default port:
+    its URL into the template's variable, its demo credentials into the secret variables."""
     from sandbox.server import DEFAULT_PORTS
 
     by_port = {port: name for name, port in DEFAULT_PORTS.items()}
     wired: dict[str, str] = {}
-    for system in configs:
-        match = _ENDPOINT_TEMPLATE.match(system.endpoint or "")
+    for name, endpoint, secrets in entries:
+        match = _ENDPOINT_TEMPLATE.match(endpoint or "")
         sandbox_name = by_port.get(int(match.group(2))) if match else None
         if match is None or sandbox_name is None or sandbox_name not in handle.urls:
             continue
         os.environ[match.group(1)] = handle.urls[sandbox_name]
         credentials = handle.credentials.get(sandbox_name, {})
-        for secret, env_name in system.secrets.items():
+        for secret, env_name in secrets.items():
             if secret in credentials:
                 os.environ.setdefault(env_name, credentials[secret])
-        wired[system.name] = sandbox_name
+        wired[name] = sandbox_name
     return wired
+
+
+def _wire_citizen(handle: Any) -> dict[str, str]:
+    """The citizen systems of ``config/citizen.yaml`` (the 好差评 collection point, the provincial 好差评 system,
+    the 12345 platform) wired to their sandbox servers, so the ``tongban_citizen`` DAG has work in the demo."""
+    import yaml
+
+    path = Path(os.environ.get("TONGBAN_CITIZEN") or REPO_ROOT / "config" / "citizen.yaml")
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    entries = [(name, str(entry.get("endpoint") or ""), dict(entry.get("secrets") or {}))
+               for name, entry in data.items() if isinstance(entry, dict) and "endpoint" in entry]
+    return _wire_endpoints(entries, handle)
 
 
 @dataclass
@@ -87,6 +107,7 @@ class DemoWorld:
     pending: list[str] = field(default_factory=list)
     """Front-desk cases taken at street offices pending the department's acceptance (一窗受理, issue 15)."""
     catalogues: dict[str, str] = field(default_factory=dict)
+    citizen: dict[str, str] = field(default_factory=dict)
 
     @property
     def departments(self) -> list[str]:
@@ -121,6 +142,7 @@ def demo_world(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workd
         before = dict(os.environ)
         world.wired = wire_sandbox(systems, handle)
         world.catalogues = _wire_catalogues(handle)
+        world.citizen = _wire_citizen(handle)
         os.environ["TONGBAN_DATABASE_URL"] = db_url
         if systems.path is not None:
             os.environ["TONGBAN_SYSTEMS"] = str(Path(systems.path).resolve())
@@ -215,6 +237,7 @@ def _dag_plan(world: DemoWorld) -> list[str]:
     from gateway.orchestration.naming import (
         CATALOGUE_DAG,
         CERTIFICATES_DAG,
+        CITIZEN_DAG,
         DEADLINES_DAG,
         HANDOFF_DAG,
         PUSH_DAG,
@@ -226,6 +249,7 @@ def _dag_plan(world: DemoWorld) -> list[str]:
     # the hand-off after each push: first it sees the department holding the case, then the department's answer
     plan = [*syncs, PUSH_DAG, HANDOFF_DAG, *[sync_dag_id(n) for n in world.departments], PUSH_DAG, HANDOFF_DAG,
             DEADLINES_DAG, RECONCILE_DAG, CERTIFICATES_DAG]
+    plan += [CITIZEN_DAG] if len(world.citizen) == 3 else []  # ratings and 12345 orders (all three systems up)
     return plan + ([CATALOGUE_DAG] if world.catalogues else [])
 
 

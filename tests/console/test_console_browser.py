@@ -86,7 +86,7 @@ def test_console_in_a_browser(make_world: Any, serve_console: Any, browser: Any,
 
     # the numbers are the ledger's
     assert page.inner_text("[data-testid=card-errors] .v") == "1"
-    assert page.inner_text("[data-testid=card-red-deadlines] .v") == "100"
+    assert page.inner_text("[data-testid=card-red-time-limits] .v") == "100"
     assert page.inner_text("[data-testid=card-dead-letters] .v") == "25"
     systems = page.locator("[data-testid=systems] tbody tr")
     rows = {r.split("\t")[0].split("\n")[0]: r for r in systems.all_inner_texts()}
