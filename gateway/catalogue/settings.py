@@ -18,27 +18,20 @@ DAG factory must not build a case sync for it, hence a file of its own.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
 from gateway.contract.errors import ConfigError, yaml_problem
-from gateway.kernel.config import REPO_ROOT, SystemConfig
+from gateway.kernel.config import SystemConfig, find_config_file
 
 __all__ = ["load_catalogues", "parse_catalogues"]
 
 
 def load_catalogues(path: str | Path | None = None) -> dict[str, SystemConfig]:
     """``path``, else ``TONGBAN_CATALOGUES``, else ``catalogues.yaml`` here, else config/catalogues.yaml."""
-    candidates = [Path(p) for p in (path, os.environ.get("TONGBAN_CATALOGUES")) if p]
-    if not candidates:
-        candidates = [Path("catalogues.yaml"), REPO_ROOT / "config" / "catalogues.yaml"]
-    chosen = next((p for p in candidates if p.exists()), None)
-    if chosen is None:
-        raise ConfigError(f"no catalogues file found (looked at {', '.join(map(str, candidates))}); "
-                          f"set TONGBAN_CATALOGUES")
+    chosen = find_config_file(path, "TONGBAN_CATALOGUES", "catalogues.yaml", "catalogues.yaml", "catalogues file")
     return parse_catalogues(chosen.read_text(encoding="utf-8"), base_dir=chosen.resolve().parent, where=str(chosen))
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from gateway.contract.errors import ConfigError, yaml_problem
-from gateway.kernel.config import REPO_ROOT, expand_env
+from gateway.kernel.config import expand_env, find_config_file
 
 __all__ = ["CitizenSettings", "Endpoint", "MisuseRules", "Policy", "Route", "load_citizen", "parse_citizen"]
 
@@ -91,13 +91,7 @@ class CitizenSettings:
 
 def load_citizen(path: str | Path | None = None) -> CitizenSettings:
     """``path``, else ``TONGBAN_CITIZEN``, else ``citizen.yaml`` here, else config/citizen.yaml."""
-    candidates = [Path(p) for p in (path, os.environ.get("TONGBAN_CITIZEN")) if p]
-    if not candidates:
-        candidates = [Path("citizen.yaml"), REPO_ROOT / "config" / "citizen.yaml"]
-    chosen = next((p for p in candidates if p.exists()), None)
-    if chosen is None:
-        raise ConfigError(f"no citizen settings file found (looked at {', '.join(map(str, candidates))}); "
-                          f"set TONGBAN_CITIZEN")
+    chosen = find_config_file(path, "TONGBAN_CITIZEN", "citizen.yaml", "citizen.yaml", "citizen settings file")
     return parse_citizen(chosen.read_text(encoding="utf-8"), where=str(chosen))
 
 

@@ -265,14 +265,22 @@ class SystemsConfig(BaseModel):
         return sorted(targets)
 
 
-def load_systems(path: str | Path | None = None) -> SystemsConfig:
-    """Load and validate the systems file; every error names the file and the system."""
-    candidates = [Path(p) for p in (path, os.environ.get("TONGBAN_SYSTEMS")) if p]
+def find_config_file(path: str | Path | None, env_var: str, local_name: str, repo_file: str, what: str) -> Path:
+    """Which configuration file a command reads, the same way for every kind: the explicit ``path``, else the
+    file ``env_var`` names, else ``local_name`` in the working directory, else the repository's
+    ``config/<repo_file>``. Raises :class:`ConfigError` listing every place it looked."""
+    candidates = [Path(p) for p in (path, os.environ.get(env_var)) if p]
     if not candidates:
-        candidates = [Path("tongban.yaml"), REPO_ROOT / "config" / "systems.yaml"]
+        candidates = [Path(local_name), REPO_ROOT / "config" / repo_file]
     chosen = next((p for p in candidates if p.exists()), None)
     if chosen is None:
-        raise ConfigError(f"no systems file found (looked at {', '.join(map(str, candidates))}); set TONGBAN_SYSTEMS")
+        raise ConfigError(f"no {what} found (looked at {', '.join(map(str, candidates))}); set {env_var}")
+    return chosen
+
+
+def load_systems(path: str | Path | None = None) -> SystemsConfig:
+    """Load and validate the systems file; every error names the file and the system."""
+    chosen = find_config_file(path, "TONGBAN_SYSTEMS", "tongban.yaml", "systems.yaml", "systems file")
     return parse_systems(chosen.read_text(encoding="utf-8"), base_dir=chosen.resolve().parent, where=str(chosen))
 
 

@@ -11,7 +11,6 @@ and keys never live in it (see :mod:`gateway.crypto.keys`).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -22,14 +21,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Engine
 
-from gateway.kernel.config import REPO_ROOT, SystemConfig, parse_duration
 from gateway.contract.errors import ConfigError, yaml_problem
-from gateway.models import ServiceItem
-from gateway.sharing.access.audit import AuditWriter
-from gateway.sharing.access.clients import ClientStore
 from gateway.crypto.jws import JwsSigner, JwsVerifier
 from gateway.crypto.keys import GatewayKeys
 from gateway.crypto.pii import PiiCodec
+from gateway.kernel.config import SystemConfig, find_config_file, parse_duration
+from gateway.models import ServiceItem
+from gateway.sharing.access.audit import AuditWriter
+from gateway.sharing.access.clients import ClientStore
 from gateway.sharing.access.policy import Policy, PolicyRule
 from gateway.sharing.access.ratelimit import RateLimiter
 from gateway.sharing.access.tokens import ConsentTokens
@@ -69,12 +68,7 @@ class GatewaySettings(BaseModel):
 
 def load_gateway_settings(path: str | Path | None = None) -> GatewaySettings:
     """``path``, else ``TONGBAN_GATEWAY``, else ``gateway.yaml`` here, else the repository's config/gateway.yaml."""
-    candidates = [Path(p) for p in (path, os.environ.get("TONGBAN_GATEWAY")) if p]
-    if not candidates:
-        candidates = [Path("gateway.yaml"), REPO_ROOT / "config" / "gateway.yaml"]
-    chosen = next((p for p in candidates if p.exists()), None)
-    if chosen is None:
-        raise ConfigError(f"no gateway file found (looked at {', '.join(map(str, candidates))}); set TONGBAN_GATEWAY")
+    chosen = find_config_file(path, "TONGBAN_GATEWAY", "gateway.yaml", "gateway.yaml", "gateway file")
     return parse_gateway_settings(chosen.read_text(encoding="utf-8"), base_dir=chosen.resolve().parent, where=str(chosen))
 
 
