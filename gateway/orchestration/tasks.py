@@ -26,12 +26,12 @@ class HarvestUnavailable(TongbanError):
 
 
 @contextmanager
-def _runtime() -> Iterator[Any]:
+def _runtime(*, migrate: bool = True) -> Iterator[Any]:
     from gateway.kernel.runtime import Runtime
     from gateway.orchestration.connections import install_airflow_resolver
 
     install_airflow_resolver()
-    runtime = Runtime.from_env()
+    runtime = Runtime.from_env(migrate=migrate)
     try:
         yield runtime
     finally:
@@ -170,10 +170,12 @@ def run_alert_check() -> dict[str, Any]:
 
 
 def resolve_task_alert(dag_id: str, task_id: str) -> int:
-    """A task that succeeds resolves the ``task_failed`` alert its earlier failure raised."""
+    """A task that succeeds resolves the ``task_failed`` alert its earlier failure raised. Runs after every
+    successful task, whose own runtime has just brought the ledger's schema up to date: no second migration
+    check here, only the one UPDATE."""
     from gateway.ops.alerts import resolve_alerts
 
-    with _runtime() as runtime:
+    with _runtime(migrate=False) as runtime:
         return resolve_alerts(runtime.engine, "task_failed", [f"{dag_id}.{task_id}"])
 
 
