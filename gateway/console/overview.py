@@ -115,11 +115,12 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
     with runtime.engine.connect() as conn:
         runs = reads.recent_sync_runs(conn, since=now - _RUN_HISTORY)
         outbox = reads.outbox_by_target_and_status(conn)
-        oldest = reads.oldest_pending_push(conn)
         reconciled = reads.latest_reconciliations(conn)
-        uses_day = reads.certificate_uses_by_action(conn, since=now - timedelta(days=1))
-        uses_week = reads.certificate_uses_by_action(conn, since=now - timedelta(days=7))
-        by_client = reads.certificate_uses_by_client(conn, since=now - timedelta(days=7))
+        day = reads.first_audit_seq_since(conn, now - timedelta(days=1))  # each window's start found once
+        week = reads.first_audit_seq_since(conn, now - timedelta(days=7))
+        uses_day = reads.certificate_uses_by_action(conn, first=day)
+        uses_week = reads.certificate_uses_by_action(conn, first=week)
+        by_client = reads.certificate_uses_by_client(conn, first=week)
         recent_uses = reads.recent_certificate_uses(conn)
     groups = grouped_dead_letters(runtime.engine)
     kpis = kpi_summary(runtime.engine)  # the facts the nightly DAG (or tongban kpi) refreshed; no refresh here
@@ -136,8 +137,7 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
         "alert_counts": {lvl: levels.get(lvl, 0) for lvl in ("error", "warning", "red", "yellow")},
         "deadlines": _deadlines(alerts),
         "dead_letters": {"total": sum(g.count for g in groups), "groups": [g.as_dict() for g in groups]},
-        "outbox": [{"target": target, **counts, "oldest_pending_at": oldest.get(target)}
-                   for target, counts in sorted(outbox.items())],
+        "outbox": [{"target": target, **counts} for target, counts in sorted(outbox.items())],
         "reconciliations": reconciled,
         "runs": runs,
         "certificate_uses": {"last_day": uses_day, "last_week": uses_week, "by_client": by_client,

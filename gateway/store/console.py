@@ -27,27 +27,23 @@ def recent_sync_runs(conn: Connection, *, since: datetime, limit: int = 500) -> 
     return [dict(row) for row in reversed(list(rows))]
 
 
-def outbox_by_target_and_status(conn: Connection) -> dict[str, dict[str, int]]:
-    """``{target system: {status: rows}}`` of what is still the queue's business: ``pending`` and ``dead`` rows.
-    Delivered and superseded rows are history (millions on a big ledger); counting them would scan the table on
-    every page view, so the console does not (the ``(status, next_attempt_at)`` index serves these two)."""
+def outbox_by_target_and_status(conn: Connection) -> dict[str, dict[str, Any]]:
+    """``{target system: {status: rows, ..., "oldest_pending_at": when}}`` of what is still the queue's business:
+    ``pending`` and ``dead`` rows, and when the oldest pending one was queued. Delivered and superseded rows are
+    history (millions on a big ledger); counting them would scan the table on every page view, so the console
+    does not (the ``(status, next_attempt_at)`` index serves these two)."""
     o = outbox.c
-    counts: dict[str, dict[str, int]] = {}
-    for target, status, n in conn.execute(
-        select(o.target_system, o.status, func.count()).where(o.status.in_(("pending", "dead")))
+    counts: dict[str, dict[str, Any]] = {}
+    for target, status, n, oldest in conn.execute(
+        select(o.target_system, o.status, func.count(), func.min(o.created_at))
+        .where(o.status.in_(("pending", "dead")))
         .group_by(o.target_system, o.status)
     ).tuples():
-        counts.setdefault(target, {})[status] = int(n)
+        entry = counts.setdefault(target, {"oldest_pending_at": None})
+        entry[status] = int(n)
+        if status == "pending":
+            entry["oldest_pending_at"] = oldest
     return counts
-
-
-def oldest_pending_push(conn: Connection) -> dict[str, datetime | None]:
-    """``{target: when its oldest still-pending row was queued}``: how long the queue has been waiting."""
-    o = outbox.c
-    rows = conn.execute(
-        select(o.target_system, func.min(o.created_at)).where(o.status == "pending").group_by(o.target_system)
-    ).tuples()
-    return {target: oldest for target, oldest in rows}
 
 
 def latest_reconciliations(conn: Connection) -> list[dict[str, Any]]:
@@ -82,10 +78,10 @@ def first_audit_seq_since(conn: Connection, since: datetime) -> int | None:
     return int(low)
 
 
-def certificate_uses_by_action(conn: Connection, *, since: datetime) -> dict[str, dict[str, int]]:
-    """``{action: {outcome: entries}}`` of the gateway's audit log since ``since`` (releases, denials, ...)."""
+def certificate_uses_by_action(conn: Connection, *, first: int | None) -> dict[str, dict[str, int]]:
+    """``{action: {outcome: entries}}`` of the audit log from seq ``first`` on (:func:`first_audit_seq_since`;
+    ``None``: nothing that recent) — releases, denials, ..."""
     a = audit_log.c
-    first = first_audit_seq_since(conn, since)
     if first is None:
         return {}
     counts: dict[str, dict[str, int]] = {}
@@ -96,10 +92,9 @@ def certificate_uses_by_action(conn: Connection, *, since: datetime) -> dict[str
     return counts
 
 
-def certificate_uses_by_client(conn: Connection, *, since: datetime, limit: int = 20) -> list[dict[str, Any]]:
-    """Which departments used certificates since ``since``: ``client_id``, entries, releases, denials."""
+def certificate_uses_by_client(conn: Connection, *, first: int | None, limit: int = 20) -> list[dict[str, Any]]:
+    """Which departments used certificates from seq ``first`` on: ``client_id``, entries, releases, denials."""
     a = audit_log.c
-    first = first_audit_seq_since(conn, since)
     if first is None:
         return []
     released = func.sum((a.action == "release").cast(Integer))
@@ -125,5 +120,5 @@ def recent_certificate_uses(conn: Connection, *, limit: int = 15) -> list[dict[s
     return [dict(row) for row in rows]
 
 
-__all__ = ["certificate_uses_by_action", "certificate_uses_by_client", "first_audit_seq_since", "latest_reconciliations",
-           "oldest_pending_push", "outbox_by_target_and_status", "recent_certificate_uses", "recent_sync_runs"]
+__all__ = ["certificate_uses_by_action", "certificate_uses_by_client", "first_audit_seq_since",
+           "latest_reconciliations", "outbox_by_target_and_status", "recent_certificate_uses", "recent_sync_runs"]

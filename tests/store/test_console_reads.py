@@ -30,7 +30,8 @@ def test_window_of_an_empty_log_and_of_a_log_older_than_the_window(tmp_path) -> 
                                            "hash": "1"}])
         assert reads.first_audit_seq_since(conn, T0 + timedelta(seconds=1)) is None
         assert reads.first_audit_seq_since(conn, T0) == 1
-        assert reads.certificate_uses_by_action(conn, since=T0 + timedelta(days=1)) == {}
+        tomorrow = reads.first_audit_seq_since(conn, T0 + timedelta(days=1))
+        assert tomorrow is None and reads.certificate_uses_by_action(conn, first=tomorrow) == {}
 
 
 @settings(max_examples=40, deadline=None)
@@ -48,6 +49,6 @@ def test_bisection_finds_the_first_entry_at_or_after_any_moment(tmp_path_factory
         since = T0 + timedelta(seconds=probe)
         expected = next((start + i for i, m in enumerate(moments) if m >= since), None)
         assert reads.first_audit_seq_since(conn, since) == expected
-        counted = reads.certificate_uses_by_action(conn, since=since)
+        counted = reads.certificate_uses_by_action(conn, first=reads.first_audit_seq_since(conn, since))
         assert sum(counted.get("release", {}).values()) == sum(1 for m in moments if m >= since)
     engine.dispose()
