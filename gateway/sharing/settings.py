@@ -16,6 +16,7 @@ from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -25,12 +26,12 @@ from gateway.contract.errors import ConfigError, yaml_problem
 from gateway.crypto.jws import JwsSigner, JwsVerifier
 from gateway.crypto.keys import GatewayKeys
 from gateway.crypto.pii import PiiCodec
-from gateway.kernel.config import SystemConfig, find_config_file, parse_duration
+from gateway.kernel.config import SystemConfig, expand_env, find_config_file, parse_duration
 from gateway.models import ServiceItem
 from gateway.sharing.access.audit import AuditWriter
 from gateway.sharing.access.clients import ClientStore
 from gateway.sharing.access.policy import Policy, PolicyRule
-from gateway.sharing.access.ratelimit import RateLimiter
+from gateway.sharing.access.ratelimit import RateLimit, make_rate_limiter
 from gateway.sharing.access.tokens import ConsentTokens
 from gateway.store.sharing_queries import read_engine_for
 
@@ -46,6 +47,15 @@ class GatewaySettings(BaseModel):
     consent_ttl: timedelta = timedelta(minutes=30)
     consent_max_ttl: timedelta = timedelta(days=1)
     rate_limit: float = 100.0
+    rate_limit_store: str = "memory"
+    """Where the per-client token buckets live: ``memory`` (this process only — the embedded demo, one
+    ``tongban serve``) or ``redis://host:port/db`` (``rediss://``, ``unix://``), shared by every gateway process
+    so that a client has one quota however many serve it (gateway.sharing.access.shared_ratelimit, which also
+    says what happens when Redis is down). ``${VAR}`` / ``${VAR:-default}`` are read from the environment; a
+    password belongs there, never in this file."""
+    rate_limit_processes: int | None = Field(default=None, ge=1)
+    """While the shared store is unreachable each process admits ``rate / rate_limit_processes``; unset: as
+    many processes as were last seen using the store."""
     audit_hash: Literal["sha256", "sm3"] = "sha256"
     checkpoint_every: timedelta = timedelta(minutes=5)
     retention: timedelta = timedelta(days=180)
@@ -60,6 +70,18 @@ class GatewaySettings(BaseModel):
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
+
+    @field_validator("rate_limit_store", mode="before")
+    @classmethod
+    def _rate_limit_store(cls, value: Any) -> str:
+        raw = str(value or "memory").strip()
+        if "${" not in raw and urlsplit(raw).password:
+            raise ValueError("no password in the gateway file: reference an environment variable, "
+                             "e.g. rate_limit_store: ${TONGBAN_RATE_LIMIT_STORE}")
+        store = expand_env(raw).strip() or "memory"
+        if store != "memory" and urlsplit(store).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"{store.split('@')[-1]!r}: expected memory or a redis://, rediss:// or unix:// URL")
+        return store
 
     @cached_property
     def items_by_code(self) -> dict[str, ServiceItem]:
@@ -106,7 +128,7 @@ class GatewayRuntime:
     consents: ConsentTokens = field(init=False)
     clients: ClientStore = field(init=False)
     policy: Policy = field(init=False)
-    limiter: RateLimiter = field(init=False)
+    limiter: RateLimit = field(init=False)
     audit: AuditWriter = field(init=False)
     read_engine: Engine = field(init=False)
     """Reads of the API. On SQLite a second engine without ``BEGIN IMMEDIATE``: a read must not take the write
@@ -120,7 +142,7 @@ class GatewayRuntime:
         self.consents = ConsentTokens(self.keys.mac_key)
         self.clients = ClientStore(self.engine, read_engine=self.read_engine)
         self.policy = Policy(self.settings.policy)
-        self.limiter = RateLimiter(self.settings.rate_limit)
+        self.limiter = make_rate_limiter(self.settings, engine=self.engine)
         self.audit = AuditWriter(self.engine, algorithm=self.settings.audit_hash, signer=self.signer,
                                  checkpoint_seconds=self.settings.checkpoint_every.total_seconds())
 

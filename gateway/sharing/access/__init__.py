@@ -7,7 +7,8 @@ shared with the sync side.
 - :mod:`.policy` — which client may use which certificate type for which service items (deny by default)
 - :mod:`.tokens` — consent tokens (HMAC), bound to holder, client, types and purpose
 - :mod:`.audit` — the hash-chained audit log, the group-commit writer, verification, checkpoints
-- :mod:`.ratelimit` — per-client token buckets
+- :mod:`.ratelimit` — per-client token buckets (in memory), and the protocol a limiter follows
+- :mod:`.shared_ratelimit` — the same buckets in Redis: one quota per client across gateway processes
 - :mod:`.revocations` — consent withdrawals seen by every gateway process
 """
 
@@ -16,7 +17,8 @@ from __future__ import annotations
 from .audit import AuditEntry, AuditWriter, ChainReport, append_entries, make_checkpoint, verify_chain
 from .clients import SCOPES, Client, ClientStore, IssuedCredential
 from .policy import Decision, Policy, PolicyRule
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimit, RateLimiter, make_rate_limiter
+from .shared_ratelimit import RedisRateLimiter
 from .tokens import ConsentClaims, ConsentError, ConsentTokens
 
 __all__ = [
@@ -33,8 +35,11 @@ __all__ = [
     "IssuedCredential",
     "Policy",
     "PolicyRule",
+    "RateLimit",
     "RateLimiter",
+    "RedisRateLimiter",
     "append_entries",
+    "make_rate_limiter",
     "make_checkpoint",
     "verify_chain",
 ]

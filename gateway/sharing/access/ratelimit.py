@@ -1,15 +1,48 @@
-"""Per-client rate limits: a token bucket in memory (one gateway process), answering how long to wait."""
+"""Per-client rate limits: a token bucket answering how long to wait, in memory (one gateway process) or shared.
+
+A client's quota is one quota, however many gateway processes serve it. :class:`RateLimiter` keeps the buckets
+in this process — right for the embedded demo and a single ``tongban serve``; behind a load balancer with N
+processes each would admit the full rate, N × in total. ``rate_limit_store: redis://…`` in the gateway file
+shares the buckets through Redis (:mod:`.shared_ratelimit`, which also says what happens when Redis is down).
+
+    limiter = make_rate_limiter(settings)          # memory or Redis, from the gateway file
+    wait = limiter.allow(client_id, rate)          # 0.0: admitted; else seconds until one would be (Retry-After)
+"""
 
 from __future__ import annotations
 
 import math
 import time
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["RateLimiter"]
+__all__ = ["RateLimit", "RateLimiter", "make_rate_limiter"]
+
+
+@runtime_checkable
+class RateLimit(Protocol):
+    """What the API asks of a limiter."""
+
+    local: bool
+    """True when :meth:`allow` never leaves the process (the API then calls it on the event loop)."""
+
+    def allow(self, client_id: str, rate: float | None = None) -> float:
+        """0.0 when a request of ``client_id`` is admitted now, else the seconds until one would be."""
+
+    def close(self) -> None:
+        """Release connections (no-op in memory)."""
+
+
+def retry_after_header(wait: float) -> str:
+    """``Retry-After`` in whole seconds, at least 1."""
+    return str(max(1, math.ceil(wait)))
 
 
 class RateLimiter:
-    """``allow(client, rate)`` → 0.0 when admitted, else the seconds until a request would be (Retry-After)."""
+    """``allow(client, rate)`` → 0.0 when admitted, else the seconds until a request would be (Retry-After).
+
+    A bucket holds ``rate × burst_seconds`` tokens (at least 1) and refills at ``rate`` per second."""
+
+    local = True
 
     def __init__(self, default_rate: float = 50.0, burst_seconds: float = 1.0) -> None:
         self.default_rate = default_rate
@@ -30,6 +63,21 @@ class RateLimiter:
         self._buckets[client_id] = (tokens, now)
         return max(0.001, (1.0 - tokens) / r)
 
-    @staticmethod
-    def retry_after_header(wait: float) -> str:
-        return str(max(1, math.ceil(wait)))
+    def close(self) -> None:
+        pass
+
+    retry_after_header = staticmethod(retry_after_header)
+
+
+def make_rate_limiter(settings: Any, *, engine: Any = None) -> RateLimit:
+    """The limiter the gateway file asks for: ``rate_limit_store: memory`` (default) or a Redis URL.
+
+    With ``engine`` (the ledger), a shared limiter that loses its store opens the alert ``rate_limit_degraded``
+    there, and resolves it when the store answers again."""
+    store = getattr(settings, "rate_limit_store", "memory") or "memory"
+    if store == "memory":
+        return RateLimiter(settings.rate_limit)
+    from gateway.sharing.access.shared_ratelimit import RedisRateLimiter, ledger_alerts
+
+    return RedisRateLimiter(store, default_rate=settings.rate_limit, processes=settings.rate_limit_processes,
+                            on_state_change=ledger_alerts(engine) if engine is not None else None)

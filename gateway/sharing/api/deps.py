@@ -18,6 +18,8 @@ from starlette.responses import Response
 from gateway.crypto.batchsign import BatchSigner
 from gateway.sharing.access.audit import AuditEntry
 from gateway.sharing.access.clients import Client
+from gateway.sharing.access.ratelimit import retry_after_header
+from gateway.sharing.access.shared_ratelimit import RateLimitCollector, RedisRateLimiter
 from gateway.sharing.settings import GatewayRuntime
 from gateway.store.sharing_queries import FastReader
 
@@ -35,6 +37,8 @@ class Api:
         self.gw = gw
         self.db = ThreadPoolExecutor(max_workers=db_threads, thread_name_prefix="db")
         self.metrics = Metrics()
+        if isinstance(gw.limiter, RedisRateLimiter):  # whether quotas are shared right now (0: Redis is down)
+            self.metrics.registry.register(RateLimitCollector(gw.limiter))
         self.reader = FastReader(gw.read_engine)
         self.inline_reads = gw.read_engine.dialect.name == "sqlite"
         self.signer = BatchSigner(gw.signer)
@@ -111,11 +115,13 @@ async def authenticate(request: Request, api: Api, scope: str, authorization: st
     if client is None:
         raise ProblemError(401, "unauthorized", "unknown, revoked or expired credential",
                            headers={"WWW-Authenticate": 'Bearer realm="tongban", error="invalid_token"'})
-    wait = api.gw.limiter.allow(client.client_id, client.rate_limit)
+    limiter = api.gw.limiter
+    wait = limiter.allow(client.client_id, client.rate_limit) if limiter.local else \
+        await api.run(limiter.allow, client.client_id, client.rate_limit)  # a shared store: a network round trip
     if wait:
         api.metrics.rate_limited.inc()
         raise ProblemError(429, "rate-limited", f"rate limit of client {client.name} exceeded",
-                           headers={"Retry-After": api.gw.limiter.retry_after_header(wait)})
+                           headers={"Retry-After": retry_after_header(wait)})
     if scope not in client.scopes:
         raise ProblemError(403, "scope", f"client {client.name} lacks the scope {scope!r}")
     body = await request.body()
