@@ -14,8 +14,10 @@ calendar days, the yellow threshold. A year whose schedule is not yet published 
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +30,9 @@ from .national_holidays import national_schedule
 
 LimitUnit = Literal["working_day", "calendar_day"]
 _FIRST_YEAR = 2010
+_SPAN_FIRST = date(1990, 1, 1)
+_SPAN_END = date(2100, 1, 1)
+"""Counting-day arithmetic is O(log n) between these dates (a prefix sum of working days); outside, a day walk."""
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
@@ -126,6 +131,19 @@ class WorkCalendar:
     def add_days(self, start: date, days: int, unit: LimitUnit = "working_day") -> date:
         """The ``days``-th counting day after ``start`` (the start day itself is not counted, as in 行政许可法
         第八十二条: 期间开始的日不计算在内). ``add_days(d, 0)`` is ``d``."""
+        if days <= 0:
+            return start
+        if unit == "calendar_day":
+            return start + timedelta(days=days)
+        if _SPAN_FIRST <= start < _SPAN_END:
+            prefix = self._working_prefix
+            # the first index whose count of working days before it reaches prefix[start+1] + days - 1, i.e. the
+            # day that is the ``days``-th working day after ``start``
+            offset = (start - _SPAN_FIRST).days
+            target = prefix[offset + 1] + days
+            index = bisect_left(prefix, target)  # prefix[index] == target: working days before `index` reach it
+            if index < len(prefix):
+                return _SPAN_FIRST + timedelta(days=index - 1)
         day = start
         left = days
         while left > 0:
@@ -133,6 +151,34 @@ class WorkCalendar:
             if self.counts(day, unit):
                 left -= 1
         return day
+
+    def counting_days(self, first: date, end: date, unit: LimitUnit) -> int:
+        """How many days in ``[first, end)`` count in ``unit`` (0 when ``end <= first``)."""
+        if end <= first:
+            return 0
+        if unit == "calendar_day":
+            return (end - first).days
+        if _SPAN_FIRST <= first and end <= _SPAN_END:
+            prefix = self._working_prefix
+            return prefix[(end - _SPAN_FIRST).days] - prefix[(first - _SPAN_FIRST).days]
+        count, day = 0, first
+        while day < end:
+            count += self.is_working_day(day)
+            day += timedelta(days=1)
+        return count
+
+    @cached_property
+    def _working_prefix(self) -> list[int]:
+        """``prefix[i]``: working days in ``[_SPAN_FIRST, _SPAN_FIRST + i days)`` — a deadline is two lookups,
+        not a walk over every day since 2020 (a scan of a million open cases read red ones day by day).
+        Built once per calendar (40,000 days, a few milliseconds); the calendar's sets are not changed after."""
+        prefix = [0]
+        day, total = _SPAN_FIRST, 0
+        while day < _SPAN_END:
+            total += self.is_working_day(day)
+            prefix.append(total)
+            day += timedelta(days=1)
+        return prefix
 
     def known_until(self) -> int | None:
         return max(self.known_years) if self.known_years else None

@@ -77,37 +77,39 @@ def _merge(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, d
 
 
 def _counting_seconds(start: datetime, end: datetime, calendar: WorkCalendar, unit: LimitUnit) -> float:
-    """Seconds between ``start`` and ``end`` that fall on counting days (local time)."""
+    """Seconds between ``start`` and ``end`` that fall on counting days (local time): the two partial days at
+    the ends, and the whole days between them counted by the calendar (no walk over the days)."""
     if end <= start:
         return 0.0
     tz = calendar.tz
     start, end = start.astimezone(tz), end.astimezone(tz)
+    first, last = start.date(), end.date()
+    if first == last:
+        return (end - start).total_seconds() if calendar.counts(first, unit) else 0.0
     total = 0.0
-    day = start.date()
-    while True:
-        day_start = datetime.combine(day, time(0), tz)
-        day_end = day_start + timedelta(days=1)
-        lo, hi = max(start, day_start), min(end, day_end)
-        if hi > lo and calendar.counts(day, unit):
-            total += (hi - lo).total_seconds()
-        if day_end >= end:
-            return total
-        day += timedelta(days=1)
+    if calendar.counts(first, unit):
+        total += (datetime.combine(first + timedelta(days=1), time(0), tz) - start).total_seconds()
+    total += calendar.counting_days(first + timedelta(days=1), last, unit) * _DAY
+    if calendar.counts(last, unit):
+        total += (end - datetime.combine(last, time(0), tz)).total_seconds()
+    return total
 
 
 def _due(start: datetime, budget_s: float, stops: list[tuple[datetime, datetime]], calendar: WorkCalendar,
          unit: LimitUnit) -> datetime:
-    """The instant the running clock has used ``budget_s`` counting seconds, walking day by day from ``start``
-    and skipping the (known) stopped intervals."""
+    """The instant the running clock has used ``budget_s`` counting seconds from ``start``, skipping the (known,
+    merged, sorted) stopped intervals: day by day while a stop lies ahead, then in one jump over whole days."""
     tz = calendar.tz
     day = start.astimezone(tz).date()
     left = budget_s
+    ahead = [s for s in stops if s[1] > start]
     for _ in range(5000):  # ~13 years: a bound, not a limit anyone reaches
         day_start = datetime.combine(day, time(0), tz)
         day_end = day_start + timedelta(days=1)
+        ahead = [s for s in ahead if s[1] > day_start]
         if calendar.counts(day, unit):
             cursor = max(day_start, start)
-            for s_start, s_end in stops:
+            for s_start, s_end in ahead:
                 if s_end <= cursor or s_start >= day_end:
                     continue
                 free = max((s_start - cursor).total_seconds(), 0.0)
@@ -121,6 +123,11 @@ def _due(start: datetime, budget_s: float, stops: list[tuple[datetime, datetime]
             if free >= left:
                 return cursor + timedelta(seconds=left)
             left -= free
+        if not ahead:  # nothing stops the clock any more: whole counting days, then the rest of the last one
+            whole, rest = divmod(left, _DAY)
+            if rest < _EPSILON and whole >= 1:
+                return datetime.combine(calendar.add_days(day, int(whole), unit), time(0), tz) + timedelta(days=1)
+            return datetime.combine(calendar.add_days(day, int(whole) + 1, unit), time(0), tz) + timedelta(seconds=rest)
         day += timedelta(days=1)
     raise ValueError("time limit too far in the future")
 
