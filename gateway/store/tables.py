@@ -759,3 +759,66 @@ the change that calls for it: the resend after a crash carries the same key, and
 "already received"."""
 
 __all__ += ["citizen_appeals", "citizen_callbacks", "citizen_evaluations", "citizen_outbox", "citizen_workorders"]
+
+
+# ======================================================================================================
+# 一件事 bundles (issue 15): one application fanned out to several department systems
+# ======================================================================================================
+
+bundle_applications = Table(
+    "bundle_applications",
+    metadata,
+    Column("bundle_no", String(40), primary_key=True),
+    Column("bundle_code", String(32), nullable=False),
+    Column("reference", String(64), nullable=True),  # the submitting channel's own number: applying twice is once
+    Column("applicant_name", String(200), nullable=False),
+    Column("form", Text, nullable=False),  # the merged form as checked, JSON (ID numbers sealed when keys exist)
+    Column("consent", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),  # submitted | in_progress | held | finished | failed
+    Column("reason", Text, nullable=True),
+    Column("failed_part", String(32), nullable=True),
+    Column("submitted_at", UtcDateTime(), nullable=False),
+    Column("due_at", UtcDateTime(), nullable=True),
+    Column("finished_at", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("bundle_code", "reference", name="uq_bundle_applications_reference"),
+    Index(None, "status"),
+)
+"""One 一件事 application; its status is derived from its parts (``gateway.process.bundles``)."""
+
+bundle_materials = Table(
+    "bundle_materials",
+    metadata,
+    Column("bundle_no", String(40), primary_key=True),
+    Column("code", String(32), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("content", Text, nullable=False),  # base64 (sealed when keys exist): the one stored copy
+    Column("received_at", UtcDateTime(), nullable=False),
+)
+"""Each material of an application, stored once; every part's case references it by ``bundle_no/code``."""
+
+bundle_parts = Table(
+    "bundle_parts",
+    metadata,
+    Column("bundle_no", String(40), primary_key=True),
+    Column("part", String(32), primary_key=True),
+    Column("case_no", String(64), nullable=False, unique=True),
+    Column("system", String(64), nullable=False),
+    Column("item_code", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # waiting | released | in_progress | held | finished | refused
+    Column("reason", Text, nullable=True),
+    Column("released_at", UtcDateTime(), nullable=True),
+    Column("finished_at", UtcDateTime(), nullable=True),
+    Column("certificate_no", String(128), nullable=True),
+    Column("certificate_id", String(160), nullable=True),  # the certificate library's identifier of what it issued
+    Column("consent_id", String(32), nullable=True),
+    Column("seen_version", Integer, nullable=False, default=0),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index(None, "state"),
+)
+"""One part of a bundle: the case Tongban writes for it (``case_no``) and where it stands in its system."""
+
+__all__ += ["bundle_applications", "bundle_materials", "bundle_parts"]
