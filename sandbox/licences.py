@@ -183,6 +183,11 @@ class LicenceApp(SystemApp):
         self._put(rec)
         return rec
 
+    def file_issued(self, kind: str, holder_name: str, holder_uscc: str) -> dict[str, Any]:
+        """A licence the bureau's approval system just issued (``sandbox.market``'s ``/_sandbox/decide``), filed
+        here as a signed electronic certificate of the company."""
+        return self._issue(kind, {"mc": holder_name, "zjlx": "001", "zjhm": holder_uscc})
+
     def _put(self, rec: dict[str, Any]) -> None:
         with self.table.lock:
             t = self.clock.next()

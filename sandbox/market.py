@@ -76,7 +76,7 @@ _WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-sece
 _WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 _DIGEST = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
 _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
-_LIST_TAGS = {"HJ"}
+_LIST_TAGS = {"HJ", "CL"}
 
 
 _FATES: FateTable = ((0.15, None), (0.80, "issued"), (0.85, "denied"), (0.89, "returned"), (0.92, "not_accepted"),
@@ -233,6 +233,11 @@ class MarketApp(SystemApp):
         self._nonces: dict[str, float] = {}
         self.encoding = {"charset_header": "gb18030", "declaration": "gb18030", "surrogate_refs": False,
                          "broken_bytes": []}
+        self.received: dict[str, list[dict[str, Any]]] = {}
+        """办件编号 → every business submitted for it, as sent (materials included): what a test asserts on."""
+        self.on_issued: Any = None
+        """Called with the record of a licence this bureau issues (``/_sandbox/decide``): the bureau's licence
+        registry (``sandbox.licences``) files it as an electronic certificate."""
 
     # -- record hooks ----------------------------------------------------------------------------------------
     def record_id(self, record: dict[str, Any]) -> str:
@@ -285,6 +290,12 @@ class MarketApp(SystemApp):
         return rec
 
     def admin_extra(self, req: Request) -> Response | None:
+        if (req.method, req.path) == ("GET", "/_sandbox/received"):
+            with self.table.lock:
+                rows = [{"case_no": k, "received": v} for k, v in sorted(self.received.items())]
+            return json_response(200, [r for r in rows if r["case_no"] == req.query.get("case_no", r["case_no"])])
+        if (req.method, req.path) == ("POST", "/_sandbox/decide"):
+            return self._decide(req.json() or {})
         if (req.method, req.path) == ("GET", "/_sandbox/encoding"):
             return json_response(200, self.encoding)
         if (req.method, req.path) == ("POST", "/_sandbox/encoding"):
@@ -482,6 +493,7 @@ class MarketApp(SystemApp):
                 with self._id_lock:
                     self._new_ids += 1
                     rid = f"SCJG{time.gmtime(t + 8 * 3600).tm_year}{9_000_000 + self._new_ids:07d}"
+            self.received.setdefault(bjbh, []).append(business)
             record = {k: business.get(k) for k in RECORD_FIELDS}
             if not isinstance(record.get("HJLIST"), dict):
                 record["HJLIST"] = {"HJ": []}
@@ -491,6 +503,48 @@ class MarketApp(SystemApp):
             answer = {"CODE": "0", "MSG": "成功", "YWLSH": rid, "CREATED": created, "DUPLICATE": False}
             self.remember(key, answer)
         return self._write_result("SubmitBusiness", answer)
+
+    def _decide(self, body: dict[str, Any]) -> Response:
+        """A clerk's decision on a case submitted here: ``issue`` (approved; a 营业执照 gets a new USCC and goes to
+        the licence registry) or ``refuse`` (不予许可, with the reason)."""
+        bjbh, decision = str(body.get("case_no") or ""), body.get("decision")
+        if decision not in ("issue", "refuse"):
+            raise BadRequest("decision must be issue or refuse")
+        if decision == "refuse" and not body.get("reason"):
+            raise BadRequest("a refusal needs a reason")
+        with self.table.lock:
+            rid = self._by_case.get(bjbh)
+            entry = self.table.get(rid) if rid is not None else None
+            if entry is None:
+                return json_response(404, {"error": f"no case {bjbh} submitted here"})
+            if entry.record.get("BJJG") is not None:
+                return json_response(409, {"error": f"case {bjbh} is already decided ({entry.record['BJJG']})"})
+            rid = self._change(entry, lambda r, t: self._decided(r, t, decision, str(body.get("reason") or "")))
+            record = dict(self.table.get(rid).record)  # type: ignore[union-attr]
+        if decision == "issue" and record.get("ZZMC") == "营业执照" and self.on_issued is not None:
+            self.on_issued(record)
+        return json_response(200, {"case_no": bjbh, "BJJG": record["BJJG"], "ZZBH": record.get("ZZBH")})
+
+    def _decided(self, rec: dict[str, Any], t: int, decision: str, reason: str) -> dict[str, Any]:
+        now = fmt_compact(t)
+        steps = list((rec.get("HJLIST") or {}).get("HJ") or [])
+        done = {s.get("DZ") for s in steps}
+        for name, action, opinion in _CHAIN:
+            if action not in done and (decision == "issue" or action == "1"):
+                steps.append({"XH": str(len(steps) + 1), "HJMC": name, "DZ": action, "KSSJ": now, "JSSJ": now,
+                              "BLR": STAFF[len(steps) % len(STAFF)], "YJ": opinion if decision == "issue" else reason})
+        rec.update(HJLIST={"HJ": steps}, BJSJ=now, GXSJ=now, SLSJ=rec.get("SLSJ") or now)
+        if decision == "refuse":
+            rec.update(BJJG=_RESULT["denied"], BJYY=reason, ZZMC=None, ZZBH=None)
+            return rec
+        item = _ITEMS_BY_CATALOG.get(str(rec.get("JBBM")))
+        cert = item.cert if item is not None else None
+        number = None
+        if cert == "营业执照":
+            digest = hashlib.sha256(str(rec.get("BJBH")).encode()).digest()
+            number = make_uscc("9", "1", DEPT["division"], "MA" + "".join(USCC_ALPHABET[b % 31] for b in digest[:6]))
+        rec.update(BJJG=_RESULT["issued"], BJYY=None, ZZMC=cert, ZZBH=number)
+        return rec
 
     def _cancel(self, params: dict[str, Any]) -> str:
         key, bjbh = params.get("requestId"), params.get("BJBH")

@@ -9,7 +9,7 @@ choke on. ``{address}`` is replaced with the URL the client addressed us by, as 
 
 from __future__ import annotations
 
-__all__ = ["WSDL_TEMPLATE", "TNS", "RECORD_FIELDS", "STEP_FIELDS", "ITEM_COLUMNS", "wsdl"]
+__all__ = ["WSDL_TEMPLATE", "TNS", "RECORD_FIELDS", "STEP_FIELDS", "MATERIAL_FIELDS", "ITEM_COLUMNS", "wsdl"]
 
 TNS = "http://scjg.jinan.gov.cn/zwfw/"
 
@@ -32,7 +32,10 @@ def _fields(names: tuple[str, ...]) -> str:
 _YWXX_FIELDS = "\n          ".join(
     '<s:element minOccurs="0" maxOccurs="1" name="HJLIST" type="tns:ArrayOfHJ" />' if n == "HJLIST"
     else _STRING.format(n) for n in RECORD_FIELDS
-)
+) + '\n          <s:element minOccurs="0" maxOccurs="1" name="CLLIST" type="tns:ArrayOfCL" />'
+"""``CLLIST`` (材料清单) is accepted on SubmitBusiness (materials of a case pushed here, e.g. a 一件事 part) and kept
+by the service, but never listed: the 电子监察 exchange format it answers with has no materials."""
+MATERIAL_FIELDS = ("CLBH", "CLMC", "CLLY", "CLZY")
 
 WSDL_TEMPLATE = f"""<?xml version="1.0" encoding="utf-8"?>
 <wsdl:definitions xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:tm="http://microsoft.com/wsdl/mime/textMatching/" xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" xmlns:mime="http://schemas.xmlsoap.org/wsdl/mime/" xmlns:tns="{TNS}" xmlns:s="http://www.w3.org/2001/XMLSchema" xmlns:soap12="http://schemas.xmlsoap.org/wsdl/soap12/" xmlns:http="http://schemas.xmlsoap.org/wsdl/http/" targetNamespace="{TNS}" xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/">
@@ -83,6 +86,16 @@ WSDL_TEMPLATE = f"""<?xml version="1.0" encoding="utf-8"?>
       <s:complexType name="HJ">
         <s:sequence>
           {_fields(STEP_FIELDS)}
+        </s:sequence>
+      </s:complexType>
+      <s:complexType name="ArrayOfCL">
+        <s:sequence>
+          <s:element minOccurs="0" maxOccurs="unbounded" name="CL" nillable="true" type="tns:CL" />
+        </s:sequence>
+      </s:complexType>
+      <s:complexType name="CL">
+        <s:sequence>
+          {_fields(MATERIAL_FIELDS)}
         </s:sequence>
       </s:complexType>
       <s:element name="GetItemCatalog">

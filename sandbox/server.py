@@ -39,9 +39,13 @@ from .market import MarketApp
 from .provincial_pj import DEFAULT_APP_ID as DEFAULT_PJ_APP_ID
 from .provincial_pj import DEFAULT_APP_KEY as DEFAULT_PJ_APP_KEY
 from .provincial_pj import ProvincialPjApp
+from .seal import DEFAULT_TOKEN as DEFAULT_SEAL_TOKEN
+from .seal import SealApp
 from .social import DEFAULT_APP_KEY as DEFAULT_SOCIAL_APP_KEY
 from .social import DEFAULT_SECRET as DEFAULT_SOCIAL_SECRET
 from .social import SocialApp
+from .tax import DEFAULT_TOKEN as DEFAULT_TAX_TOKEN
+from .tax import TaxApp
 from .welfare import DEFAULT_PASSWORD as DEFAULT_WELFARE_PASSWORD
 from .welfare import DEFAULT_USERNAME as DEFAULT_WELFARE_USERNAME
 from .welfare import WelfareApp
@@ -51,14 +55,14 @@ from .xhall import XHallApp
 __all__ = ["start_all", "SandboxHandle", "SystemServer", "main", "SYSTEMS", "MAX_RECORDS"]
 
 SYSTEMS = ("civil", "estate", "hall", "market", "licences", "social", "welfare", "catalogue", "evaluator",
-           "provincial_pj", "hotline", "xhall")
+           "provincial_pj", "hotline", "xhall", "seal", "tax")
 MAX_RECORDS = 5_000_000
 DEFAULT_PORTS = {"civil": 8101, "estate": 8102, "hall": 8103, "market": 8104, "licences": 8105, "social": 8106,
                  "welfare": 8107, "catalogue": 8108, "evaluator": 8109, "provincial_pj": 8110, "hotline": 8111,
-                 "xhall": 8112}
+                 "xhall": 8112, "seal": 8113, "tax": 8114}
 DEFAULT_RECORDS = {"civil": 1000, "estate": 1000, "hall": 0, "market": 1000, "licences": 24, "social": 1000,
                    "welfare": 1000, "catalogue": 3000, "evaluator": 1000, "provincial_pj": 0, "hotline": 300,
-                   "xhall": 0}
+                   "xhall": 0, "seal": 0, "tax": 0}
 
 
 @dataclass
@@ -193,6 +197,12 @@ def start_all(
         elif name == "xhall":
             app = XHallApp(seed, DEFAULT_XHALL_TOKEN)
             credentials[name] = {"token": DEFAULT_XHALL_TOKEN}
+        elif name == "seal":
+            app = SealApp(seed, DEFAULT_SEAL_TOKEN)
+            credentials[name] = {"token": DEFAULT_SEAL_TOKEN}
+        elif name == "tax":
+            app = TaxApp(seed, DEFAULT_TAX_TOKEN)
+            credentials[name] = {"token": DEFAULT_TAX_TOKEN}
         else:
             raise ValueError(f"unknown system {name!r}; expected one of {SYSTEMS}")
         _check_capacity(app, app.clock.scale)
@@ -200,6 +210,7 @@ def start_all(
                               Listener(app, host, admin_ports.get(name, 0), admin_only=True))
         app.on_faults_changed = server.apply_outage
         servers[name] = server
+    _market_files_licences(servers)
     handle = SandboxHandle(servers, credentials)
     try:
         for s in servers.values():
@@ -209,6 +220,18 @@ def start_all(
         handle.stop()
         raise
     return handle
+
+
+def _market_files_licences(servers: dict[str, SystemServer]) -> None:
+    """The market bureau's approval system and its licence registry are one bureau's two systems: a business
+    licence issued in the one is filed as an electronic certificate in the other."""
+    market, licences = servers.get("market"), servers.get("licences")
+    if market is None or licences is None:
+        return
+    registry = licences.app
+    assert isinstance(registry, LicenceApp) and isinstance(market.app, MarketApp)
+    market.app.on_issued = lambda record: registry.file_issued(str(record["ZZMC"]), str(record["SQRMC"]),
+                                                               str(record["ZZBH"]))
 
 
 def _parser() -> argparse.ArgumentParser:
