@@ -1,0 +1,383 @@
+"""一件事 bundle definitions (``config/bundles.yaml``) and the merged form an application is checked against.
+
+A bundle ("one thing", e.g. 开办企业) is several service items of several departments applied for once: one form
+whose every field is asked once, each material submitted once, then one part per item sent to its department's
+system. The definition says all of it as data, reviewed like the 通办目录:
+
+    bundles = BundleCatalogue.load()
+    spec = bundles.get("KBQY")
+    form, materials = spec.check(application)          # raises RecordRejected naming record, field and rule
+
+Why configuration and not code: which items form a bundle, which field each department needs and which system
+takes each part are decisions of the government service office, changed by publishing a new list (seed 001: 64
+items in packages, 39 materials merged into one form), not by a release of Tongban.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from gateway.contract.errors import ConfigError, FieldIssue, RecordRejected, yaml_problem
+from gateway.kernel.config import SystemsConfig, find_config_file
+from gateway.models.identifiers import IdentifierError, validate_resident_id
+
+__all__ = ["ApplicantSpec", "BundleCatalogue", "BundleSpec", "FormField", "MaterialSpec", "PartSpec",
+           "ReceivedMaterial"]
+
+FieldType = Literal["text", "number", "bool", "list", "resident_id"]
+_TYPES = ("text", "number", "bool", "list", "resident_id")
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One field of the merged form, asked once, and the parts whose case uses it."""
+
+    code: str
+    label: str
+    type: FieldType = "text"
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    pattern: str | None = None
+    parts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MaterialSpec:
+    """A material submitted once; every part in ``parts`` references the one stored copy."""
+
+    code: str
+    name: str
+    parts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ApplicantSpec:
+    """In whose name a part is applied for: form fields, or the certificate an earlier part issued (the company
+    exists, with its 统一社会信用代码, only once the licence is issued)."""
+
+    type: str
+    name_field: str
+    id_type: str
+    id_field: str | None = None
+    certificate_of: str | None = None
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    code: str
+    name: str
+    system: str
+    item_code: str
+    item_name: str
+    dept_code: str
+    dept_name: str
+    applicant: ApplicantSpec
+    catalog_code: str | None = None
+    after: tuple[str, ...] = ()
+    summary: str = ""
+    issues_type: str | None = None
+    """The certificate type this part's result is (a licence its dependents may fetch through the gateway)."""
+    issues_name: str | None = None
+    reuses: tuple[tuple[str, str], ...] = ()
+    """``(part, material name)``: the certificate that part issued, fetched by this part's system through the
+    certificate gateway with the applicant's consent — a material the applicant is never asked for."""
+
+
+@dataclass(frozen=True)
+class ReceivedMaterial:
+    code: str
+    name: str
+    content: bytes
+    media_type: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass
+class BundleSpec:
+    code: str
+    name: str
+    division: str
+    limit_days: int
+    limit_unit: Literal["working_day", "calendar_day"]
+    form: dict[str, FormField]
+    materials: dict[str, MaterialSpec]
+    parts: dict[str, PartSpec]
+    consent_field: str | None = None
+
+    def order(self) -> list[str]:
+        """Parts, each after the parts it waits for (the file's order otherwise)."""
+        done: list[str] = []
+        while len(done) < len(self.parts):
+            for code, part in self.parts.items():
+                if code not in done and all(a in done for a in part.after):
+                    done.append(code)
+        return done
+
+    def fields_of(self, part: str) -> list[str]:
+        return [f.code for f in self.form.values() if part in f.parts]
+
+    def materials_of(self, part: str) -> list[MaterialSpec]:
+        return [m for m in self.materials.values() if part in m.parts]
+
+    # -- an application ---------------------------------------------------------------------------------------
+    def check(self, application: dict[str, Any]) -> tuple[dict[str, Any], list[ReceivedMaterial]]:
+        """The application's form (typed, each field once) and its materials (each once), or ``RecordRejected``
+        listing every broken rule: ``form.<field>`` / ``materials.<code>`` with rules ``bundle.required``,
+        ``bundle.unknown_field``, ``bundle.type``, ``bundle.choice``, ``bundle.pattern``, ``resident_id.*``,
+        ``bundle.material_missing``, ``bundle.material_duplicate``, ``bundle.material_unknown``,
+        ``bundle.material_content``."""
+        record = str(application.get("reference") or f"{self.code} application")
+        issues: list[FieldIssue] = []
+        raw_form = application.get("form")
+        if not isinstance(raw_form, dict):
+            raise RecordRejected(record, [FieldIssue(record, "form", "bundle.form", "the merged form is missing")])
+        form: dict[str, Any] = {}
+        for name in raw_form:
+            if name not in self.form:
+                issues.append(FieldIssue(record, f"form.{name}", "bundle.unknown_field",
+                                         f"{name!r} is not a field of the {self.code} form"))
+        for spec in self.form.values():
+            value = raw_form.get(spec.code)
+            if value is None or value == "" or value == []:
+                if spec.required:
+                    issues.append(FieldIssue(record, f"form.{spec.code}", "bundle.required", f"{spec.label} is required"))
+                continue
+            checked = _field_value(record, spec, value, issues)
+            if checked is not None:
+                form[spec.code] = checked
+        materials = self._materials(record, application.get("materials"), issues)
+        if issues:
+            raise RecordRejected(record, issues)
+        return form, materials
+
+    def _materials(self, record: str, given: Any, issues: list[FieldIssue]) -> list[ReceivedMaterial]:
+        entries = given if isinstance(given, list) else [{"code": k, **(v or {})} for k, v in (given or {}).items()] \
+            if isinstance(given, dict) else []
+        out: dict[str, ReceivedMaterial] = {}
+        for entry in entries:
+            code = str(entry.get("code") or "")
+            where = f"materials.{code or '?'}"
+            if code not in self.materials:
+                issues.append(FieldIssue(record, where, "bundle.material_unknown",
+                                         f"{code!r} is not a material of the {self.code} bundle"))
+                continue
+            if code in out:
+                issues.append(FieldIssue(record, where, "bundle.material_duplicate",
+                                         f"{self.materials[code].name} is submitted once for the whole bundle"))
+                continue
+            content = _content(entry)
+            if content is None:
+                issues.append(FieldIssue(record, where, "bundle.material_content",
+                                         "give the file as content_base64 (or text)"))
+                continue
+            out[code] = ReceivedMaterial(code, self.materials[code].name, content,
+                                         str(entry.get("media_type") or "application/octet-stream"))
+        for code, spec in self.materials.items():
+            if code not in out and not any(i.field == f"materials.{code}" for i in issues):
+                issues.append(FieldIssue(record, f"materials.{code}", "bundle.material_missing",
+                                         f"{spec.name} is required by {', '.join(spec.parts)}"))
+        return list(out.values())
+
+    def render_summary(self, part: PartSpec, form: dict[str, Any]) -> str:
+        def one(match: re.Match[str]) -> str:
+            value = form.get(match.group(1), "")
+            return "、".join(map(str, value)) if isinstance(value, list) else str(value)
+
+        return _PLACEHOLDER.sub(one, part.summary)[:500]
+
+
+def _field_value(record: str, spec: FormField, value: Any, issues: list[FieldIssue]) -> Any:
+    where = f"form.{spec.code}"
+
+    def bad(rule: str, message: str) -> None:
+        issues.append(FieldIssue(record, where, rule, f"{spec.label}: {message}"))
+
+    if spec.type == "bool":
+        if not isinstance(value, bool):
+            return bad("bundle.type", "expected true or false")
+        return value
+    if spec.type == "number":
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return bad("bundle.type", f"{value!r} is not a number")
+        return int(number) if number.is_integer() else number
+    if spec.type == "list":
+        items = value if isinstance(value, list) else [value]
+        wrong = [str(v) for v in items if spec.choices and str(v) not in spec.choices]
+        if wrong:
+            return bad("bundle.choice", f"{', '.join(wrong)} not among {'、'.join(spec.choices)}")
+        return list(dict.fromkeys(str(v) for v in items))
+    text = str(value).strip()
+    if spec.type == "resident_id":
+        try:
+            text, _warnings = validate_resident_id(text)
+        except IdentifierError as exc:
+            issues.append(FieldIssue(record, where, exc.rule, f"{spec.label}: {exc.message}"))
+            return None
+    if spec.choices and text not in spec.choices:
+        return bad("bundle.choice", f"{text!r} not among {'、'.join(spec.choices)}")
+    if spec.pattern and not re.fullmatch(spec.pattern, text):
+        return bad("bundle.pattern", f"{text!r} does not match {spec.pattern}")
+    return text
+
+
+def _content(entry: dict[str, Any]) -> bytes | None:
+    if isinstance(entry.get("content_base64"), str):
+        try:
+            return base64.b64decode(entry["content_base64"], validate=True)
+        except (binascii.Error, ValueError):
+            return None
+    if isinstance(entry.get("text"), str):
+        return entry["text"].encode("utf-8")
+    return None
+
+
+@dataclass
+class BundleCatalogue:
+    bundles: dict[str, BundleSpec] = field(default_factory=dict)
+    path: Path | None = None
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> BundleCatalogue:
+        """``path``, else ``TONGBAN_BUNDLES``, else ``bundles.yaml`` here, else the repository's config/bundles.yaml."""
+        chosen = find_config_file(path, "TONGBAN_BUNDLES", "bundles.yaml", "bundles.yaml", "bundles file")
+        return cls.from_text(chosen.read_text(encoding="utf-8"), where=str(chosen), path=chosen)
+
+    @classmethod
+    def from_text(cls, text: str, *, where: str = "<bundles>", path: Path | None = None) -> BundleCatalogue:
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise yaml_problem(where, exc) from None
+        if not isinstance(data, dict) or not isinstance(data.get("bundles") or {}, dict):
+            raise ConfigError(f"{where}: expected a mapping with `bundles:`")
+        bundles = {str(code): _bundle(str(code), spec or {}, f"{where}: bundles.{code}")
+                   for code, spec in (data.get("bundles") or {}).items()}
+        return cls(bundles, path)
+
+    def get(self, code: str) -> BundleSpec:
+        try:
+            return self.bundles[code]
+        except KeyError:
+            raise ConfigError(f"unknown bundle {code!r} (defined: {', '.join(sorted(self.bundles)) or 'none'}"
+                              f"{f' in {self.path}' if self.path else ''})") from None
+
+    def check_systems(self, systems: SystemsConfig) -> list[str]:
+        """Problems connecting the bundles to the systems file: a part's system missing, not receiving cases, or
+        not handling the part's department. Empty when every part has somewhere to go."""
+        problems = []
+        for bundle in self.bundles.values():
+            for part in bundle.parts.values():
+                where = f"bundle {bundle.code} part {part.code}: system {part.system}"
+                if part.system not in systems.systems:
+                    problems.append(f"{where} is not in the systems file")
+                    continue
+                system = systems.get(part.system)
+                if not system.writable:
+                    problems.append(f"{where} receives no cases (no push:)")
+                if part.dept_code not in system.departments:
+                    problems.append(f"{where} does not handle department {part.dept_code}")
+        return problems
+
+
+def _bundle(code: str, spec: dict[str, Any], where: str) -> BundleSpec:
+    form = {}
+    for name, f in (spec.get("form") or {}).items():
+        f = f or {}
+        kind = f.get("type", "text")
+        if kind not in _TYPES:
+            raise ConfigError(f"{where}.form.{name}.type: {kind!r} is not one of {', '.join(_TYPES)}")
+        form[str(name)] = FormField(str(name), str(f.get("label") or name), kind, bool(f.get("required")),
+                                    tuple(str(c) for c in f.get("choices") or ()), f.get("pattern"),
+                                    tuple(str(p) for p in f.get("parts") or ()))
+    materials = {str(m): MaterialSpec(str(m), str((s or {}).get("name") or m),
+                                      tuple(str(p) for p in (s or {}).get("parts") or ()))
+                 for m, s in (spec.get("materials") or {}).items()}
+    parts = {str(p): _part(str(p), s or {}, form, f"{where}.parts.{p}") for p, s in (spec.get("parts") or {}).items()}
+    if not parts:
+        raise ConfigError(f"{where}.parts: a bundle needs at least one part")
+    for owner, used in [*((f"form.{f.code}", f.parts) for f in form.values()),
+                        *((f"materials.{m.code}", m.parts) for m in materials.values())]:
+        unknown = [p for p in used if p not in parts]
+        if unknown:
+            raise ConfigError(f"{where}.{owner}.parts: unknown part(s) {unknown} (bundle.unknown_part)")
+    for part in parts.values():
+        needed = {part.applicant.certificate_of, *(p for p, _ in part.reuses)} - {None}
+        for dep in [*part.after, *needed]:
+            if dep not in parts:
+                raise ConfigError(f"{where}.parts.{part.code}: unknown part {dep!r} (bundle.unknown_part)")
+            if dep in needed and dep not in part.after:
+                raise ConfigError(f"{where}.parts.{part.code}.after: must include {dep!r}, whose certificate it "
+                                  "needs (bundle.after_certificate)")
+            if dep in needed and parts[dep].issues_type is None:
+                raise ConfigError(f"{where}.parts.{dep}.issues: part {part.code} needs its certificate; say which "
+                                  "type it issues (bundle.issues_missing)")
+        for name in (part.applicant.name_field, part.applicant.id_field, *_PLACEHOLDER.findall(part.summary)):
+            if name is not None and name not in form:
+                raise ConfigError(f"{where}.parts.{part.code}: {name!r} is not a field of the form "
+                                  "(bundle.unknown_field)")
+    _acyclic(parts, where)
+    consent = spec.get("consent_field")
+    if consent is not None and (consent not in form or form[consent].type != "bool"):
+        raise ConfigError(f"{where}.consent_field: {consent!r} must be a bool field of the form")
+    limit = spec.get("limit") or {}
+    unit = limit.get("unit", "working_day")
+    if unit not in ("working_day", "calendar_day") or not isinstance(limit.get("days", 1), int):
+        raise ConfigError(f"{where}.limit: whole days in working_day or calendar_day")
+    return BundleSpec(code, str(spec.get("name") or code), str(spec.get("division") or ""), int(limit.get("days", 1)),
+                      unit, form, materials, parts, consent)
+
+
+def _part(code: str, s: dict[str, Any], form: dict[str, FormField], where: str) -> PartSpec:
+    for key in ("system", "item_code", "dept_code", "applicant"):
+        if not s.get(key):
+            raise ConfigError(f"{where}.{key}: required")
+    a = s["applicant"]
+    id_number = a.get("id_number")
+    certificate_of = id_number.get("certificate_of") if isinstance(id_number, dict) else None
+    applicant = ApplicantSpec(str(a.get("type") or "2"), str(a.get("name") or ""), str(a.get("id_type") or ""),
+                              None if certificate_of else (str(id_number) if id_number else None),
+                              str(certificate_of) if certificate_of else None)
+    if not applicant.name_field or not applicant.id_type or not (applicant.id_field or applicant.certificate_of):
+        raise ConfigError(f"{where}.applicant: name, id_type and id_number (a form field or "
+                          "{certificate_of: PART}) are required")
+    issues = s.get("issues") or {}
+    return PartSpec(code, str(s.get("name") or code), str(s["system"]), str(s["item_code"]),
+                    str(s.get("item_name") or s.get("name") or code), str(s["dept_code"]),
+                    str(s.get("dept_name") or s["dept_code"]), applicant,
+                    str(s["catalog_code"]) if s.get("catalog_code") else None,
+                    tuple(str(x) for x in s.get("after") or ()), str(s.get("summary") or ""),
+                    str(issues["certificate_type"]) if issues.get("certificate_type") else None,
+                    str(issues.get("name") or "") or None,
+                    tuple((str(r["part"]), str(r.get("name") or r["part"])) for r in s.get("reuses") or ()))
+
+
+def _acyclic(parts: dict[str, PartSpec], where: str) -> None:
+    state: dict[str, int] = {}
+
+    def visit(code: str, path: list[str]) -> None:
+        if state.get(code) == 2:
+            return
+        if state.get(code) == 1:
+            raise ConfigError(f"{where}.parts: the parts wait for each other: {' → '.join([*path, code])} "
+                              "(bundle.cycle)")
+        state[code] = 1
+        for dep in parts[code].after:
+            visit(dep, [*path, code])
+        state[code] = 2
+
+    for code in parts:
+        visit(code, [])

@@ -1,0 +1,426 @@
+"""一件事 bundles: one application, one merged form, each material once, N department systems, one status.
+
+    bundle_no = apply_bundle(engine, spec, application, systems=…, pii=…).bundle_no   # hall, API or CLI
+    scan_bundles(engine, catalogue, systems=…, pii=…, consents=…)                     # tongban_handoff, every minute
+
+``apply_bundle`` checks the application against the merged form (every broken rule named: record, field, rule),
+stores the form and each material once, and releases the parts that wait for nothing: each becomes a case of the
+ledger queued in the outbox for its system, so the ordinary push delivers it with that system's own mapping.
+
+``scan_bundles`` then, for every live bundle:
+
+1. reads each released part's case as its department's system last wrote it (the sync brought it back) and
+   moves the part: in progress, held (a special procedure open, with its reason), finished, or refused;
+2. for a finished part that issues a certificate (the 营业执照), finds that certificate in the certificate library
+   (the licence exists only once the harvest has it: that is what the seal and tax systems will fetch);
+3. releases each waiting part whose predecessors are finished and whose certificate exists, with a consent token
+   for its department when the applicant consented on the form (``grant_consent``);
+4. derives the bundle's status from its parts: failed as soon as one part is refused (which part, and why),
+   finished exactly when the last part is, held while a part is held, in progress otherwise.
+
+Why a scan of stored state and not a chain of triggers: the same reasons as the hand-off (``gateway.process.
+handoff``). Every decision is a compare-and-set on the stored part (``waiting → released``) in the transaction that
+writes the case and its outbox row, so a crash anywhere and a second scan release nothing twice; the scan after a
+restart simply continues from the rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from gateway.kernel.config import SystemsConfig
+from gateway.models.datetimes import BEIJING
+from gateway.process.bundle_cases import ACTOR, grant_consent, part_case
+from gateway.process.bundle_spec import BundleCatalogue, BundleSpec, PartSpec
+from gateway.store import bundles as store
+from gateway.store import process as process_store
+from gateway.store.certificates import find_certificates_for_holder
+from gateway.store.ledger import dumps, loads, utcnow
+
+__all__ = ["ApplyResult", "BundleConsents", "BundleReport", "apply_bundle", "bundle_detail", "bundle_overview",
+           "scan_bundles"]
+
+_DONE_RESULTS = frozenset({"issued", "finished"})
+_REFUSED_RESULTS = frozenset({"not_permitted", "not_accepted", "returned", "correction_timeout", "withdrawn",
+                              "voided", "deleted"})
+_REFUSED_STATUS = frozenset({"returned", "voided", "deleted"})
+_COUNTERS = {"finished": "finished_parts", "refused": "refused_parts", "held": "held", "in_progress": "in_progress"}
+
+
+@dataclass
+class BundleConsents:
+    """What releasing a part with the applicant's consent needs of the gateway: its token MAC (the same key
+    ``POST /v1/consents`` uses), the lifetime (the gateway's longest: a bundle's limit is a working day) and the
+    audit chain's hash."""
+
+    tokens: Any
+    ttl: timedelta = timedelta(days=1)
+    audit_algorithm: str = "sha256"
+
+    @classmethod
+    def from_gateway(cls, gw: Any) -> BundleConsents:
+        return cls(gw.consents, gw.settings.consent_max_ttl, gw.settings.audit_hash)
+
+
+@dataclass
+class ApplyResult:
+    bundle_no: str
+    created: bool
+    released: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BundleReport:
+    released: int = 0
+    in_progress: int = 0
+    held: int = 0
+    finished_parts: int = 0
+    refused_parts: int = 0
+    licences_found: int = 0
+    finished: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    live: int = 0
+
+    @property
+    def queued(self) -> int:
+        return self.released
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- applying ---------------------------------------------------------------------------------------------------
+
+def apply_bundle(engine: Engine, spec: BundleSpec, application: dict[str, Any], *, systems: SystemsConfig,
+                 pii: Any = None, consents: BundleConsents | None = None, calendar: Any = None,
+                 now: datetime | None = None) -> ApplyResult:
+    """Check, store once, release what waits for nothing. Applying again under the same ``reference`` returns
+    the first bundle (a hall that retries its submission does not open a second company)."""
+    now = now or utcnow()
+    form, materials = spec.check(application)
+    reference = str(application["reference"]) if application.get("reference") else None
+    missing = [p.system for p in spec.parts.values() if p.system not in systems.systems]
+    if missing:
+        from gateway.contract.errors import ConfigError
+
+        raise ConfigError(f"bundle {spec.code}: part system(s) {sorted(set(missing))} are not in the systems file")
+    try:
+        bundle_no = _store_application(engine, spec, form, materials, reference, application, pii, calendar, now)
+    except IntegrityError:  # the same reference applied concurrently: the other one stands
+        known = _by_reference(engine, spec.code, reference)
+        if known is None:
+            raise
+        return ApplyResult(known, False)
+    if bundle_no.startswith("="):
+        return ApplyResult(bundle_no[1:], False)
+    report = BundleReport()
+    _release(engine, spec, bundle_no, pii, consents, now, report)
+    with engine.connect() as conn:
+        released = [p["part"] for p in store.parts_of(conn, bundle_no) if p["state"] != "waiting"]
+    return ApplyResult(bundle_no, True, released)
+
+
+def _store_application(engine: Engine, spec: BundleSpec, form: dict[str, Any], materials: list[Any],
+                       reference: str | None, application: dict[str, Any], pii: Any, calendar: Any,
+                       now: datetime) -> str:
+    """The application, its materials and its waiting parts, in one transaction: the new bundle number, or
+    ``=<number>`` of the bundle already applied for under ``reference``."""
+    with engine.begin() as conn:
+        if reference and (known := store.bundle_by_reference(conn, spec.code, reference)):
+            return f"={known}"
+        bundle_no = f"YJS{now.astimezone(BEIJING):%Y%m%d}{secrets.token_hex(4).upper()}"
+        consent = bool(form.get(spec.consent_field)) if spec.consent_field else False
+        stored_form = {k: (_seal(pii, v) if spec.form[k].type == "resident_id" else v) for k, v in form.items()}
+        due = calendar.add_days(now, spec.limit_days, spec.limit_unit) if calendar is not None else None
+        store.insert_application(conn, {
+            "bundle_no": bundle_no, "bundle_code": spec.code, "reference": reference,
+            "applicant_name": str(form.get(spec.parts[spec.order()[0]].applicant.name_field, ""))[:200],
+            "form": dumps({"form": stored_form, "channel": application.get("channel")}), "consent": consent,
+            "status": "submitted", "submitted_at": now, "due_at": due, "updated_at": now})
+        store.insert_materials(conn, [{
+            "bundle_no": bundle_no, "code": m.code, "name": m.name, "sha256": m.sha256, "size": len(m.content),
+            "media_type": m.media_type, "content": _seal_blob(pii, base64.b64encode(m.content).decode()),
+            "received_at": now} for m in materials])
+        store.insert_parts(conn, [{
+            "bundle_no": bundle_no, "part": code, "case_no": f"{bundle_no}-{n:02d}",
+            "system": spec.parts[code].system, "item_code": spec.parts[code].item_code, "state": "waiting",
+            "seen_version": 0, "updated_at": now} for n, code in enumerate(spec.order(), start=1)])
+        process_store.log(conn, bundle_no, now, "applied", ACTOR, bundle=spec.code, reference=reference,
+                          materials=sorted(m.code for m in materials), consent=consent)
+    return bundle_no
+
+
+def _by_reference(engine: Engine, code: str, reference: str | None) -> str | None:
+    if reference is None:
+        return None
+    with engine.connect() as conn:
+        return store.bundle_by_reference(conn, code, reference)
+
+
+# -- the scan -------------------------------------------------------------------------------------------------------
+
+def scan_bundles(engine: Engine, catalogue: BundleCatalogue, *, systems: SystemsConfig, pii: Any = None,
+                 consents: BundleConsents | None = None, now: datetime | None = None) -> BundleReport:
+    """One pass over every live bundle (see the module's docstring). Idempotent: a second pass with nothing new
+    changes nothing and queues nothing."""
+    now = now or utcnow()
+    report = BundleReport()
+    with engine.connect() as conn:
+        live = store.live_bundles(conn)
+    for bundle_no in live:
+        with engine.connect() as conn:
+            row = store.get_application(conn, bundle_no)
+        if row is None or row["bundle_code"] not in catalogue.bundles:
+            continue  # a bundle whose definition was withdrawn: left as it stands, listed by `bundles list`
+        spec = catalogue.bundles[row["bundle_code"]]
+        _observe(engine, spec, bundle_no, pii, now, report)
+        _release(engine, spec, bundle_no, pii, consents, now, report)
+        _derive(engine, spec, bundle_no, now, report)
+    with engine.connect() as conn:
+        report.live = len(store.live_bundles(conn))
+    return report
+
+
+def _observe(engine: Engine, spec: BundleSpec, bundle_no: str, pii: Any, now: datetime, report: BundleReport) -> None:
+    """Each released part as its system last wrote it; a finished licence looked up in the library."""
+    with engine.connect() as conn:
+        parts = [p for p in store.parts_of(conn, bundle_no) if p["state"] in ("released", "in_progress", "held")
+                 or (p["state"] == "finished" and p["certificate_id"] is None)]
+        found = store.cases_by_number(conn, [p["case_no"] for p in parts])
+    for p in parts:
+        case = found.get(p["case_no"])
+        part = spec.parts.get(p["part"])
+        if part is None or case is None:
+            continue
+        with engine.begin() as conn:
+            if p["state"] == "finished":
+                _find_certificate(conn, part, p, pii, now, report)
+                continue
+            if case["origin_system"] != p["system"] or case["version"] == p["seen_version"]:
+                continue  # not the department's own version yet (ours, on its way), or nothing new
+            state, reason, finished_at, cert_no = _state_of(case)
+            values: dict[str, Any] = {"seen_version": case["version"], "updated_at": now, "reason": reason}
+            if state == "finished":
+                values.update(finished_at=finished_at or now, certificate_no=cert_no)
+            if not store.move_part(conn, bundle_no, p["part"], expected=p["state"], if_seen=p["seen_version"],
+                                   state=state, **values):
+                continue  # another scan got there first
+            if state != p["state"]:
+                process_store.log(conn, bundle_no, now, f"part_{state}", p["system"], part=p["part"],
+                                  part_case=p["case_no"], version=case["version"], reason=reason,
+                                  certificate_no=cert_no if state == "finished" else None)
+                counter = _COUNTERS[state]
+                setattr(report, counter, getattr(report, counter) + 1)
+            if state == "finished":
+                _find_certificate(conn, part, {**p, "certificate_no": cert_no}, pii, now, report)
+
+
+def _state_of(case: dict[str, Any]) -> tuple[str, str | None, datetime | None, str | None]:
+    """``(state, reason, finished_at, certificate_no)`` of a part from its department's version of the case."""
+    data = loads(case["data"]) or {}
+    result, status = data.get("result"), data.get("status")
+    if case["deleted"] or result in _REFUSED_RESULTS or status in _REFUSED_STATUS:
+        reason = data.get("result_reason") or f"{result or status} without a reason"
+        return "refused", str(reason), _parse(data.get("finished_at")), None
+    if result in _DONE_RESULTS or status == "finished":
+        return "finished", None, _parse(data.get("finished_at")), data.get("certificate_no")
+    if status == "suspended":
+        open_holds = [e for e in data.get("events") or [] if e.get("kind") == "special" and not e.get("ended_at")]
+        reason = (open_holds[-1].get("reason") if open_holds else None) or "suspended (special procedure)"
+        return "held", str(reason), None, None
+    return "in_progress", None, None, None
+
+
+def _find_certificate(conn: Any, part: PartSpec, p: dict[str, Any], pii: Any, now: datetime,
+                      report: BundleReport) -> None:
+    """The certificate a finished part issued, once the harvest has put it in the library (by its holder's blind
+    index and type; the number must match). Without keys the library cannot be searched: the part stays
+    without a certificate and its dependents wait, which ``bundles status`` says."""
+    if part.issues_type is None or not p.get("certificate_no") or pii is None:
+        return
+    rows = find_certificates_for_holder(conn, pii.bidx(p["certificate_no"]), [part.issues_type])
+    match = next((r for r in rows if r.number == p["certificate_no"] and r.status == "valid"), None)
+    if match is None:
+        return
+    if store.move_part(conn, p["bundle_no"], p["part"], expected="finished", certificate_id=match.identifier,
+                       updated_at=now):
+        process_store.log(conn, p["bundle_no"], now, "certificate_found", ACTOR, part=p["part"],
+                          certificate=match.identifier, number=p["certificate_no"])
+        report.licences_found += 1
+
+
+def _release(engine: Engine, spec: BundleSpec, bundle_no: str, pii: Any, consents: BundleConsents | None,
+             now: datetime, report: BundleReport) -> None:
+    with engine.connect() as conn:
+        app = store.get_application(conn, bundle_no)
+        parts = {p["part"]: p for p in store.parts_of(conn, bundle_no)}
+        materials = store.material_index(conn, bundle_no)
+    if app is None or app["status"] in store.FINAL or any(p["state"] == "refused" for p in parts.values()):
+        return  # a refused part ends the bundle: nothing more is sent for it
+    stored = loads(app["form"]) or {}
+    form = {k: (_open(pii, v) if k in spec.form and spec.form[k].type == "resident_id" else v)
+            for k, v in (stored.get("form") or {}).items()}
+    for code in spec.order():
+        p, part = parts[code], spec.parts[code]
+        if p["state"] != "waiting":
+            continue
+        if any(parts[a]["state"] != "finished" for a in part.after):
+            continue
+        needs = [part.applicant.certificate_of, *(r for r, _ in part.reuses)]
+        if any(n is not None and not parts[n]["certificate_id"] for n in needs):
+            continue  # the licence is issued but not in the certificate library yet
+        source = parts[part.applicant.certificate_of] if part.applicant.certificate_of else None
+        applicant_id = str(source["certificate_no"]) if source else str(form.get(part.applicant.id_field or "", ""))
+        licence = parts[part.reuses[0][0]] if part.reuses else None
+        try:
+            consent = _release_one(engine, spec, part, p, bundle_no, app, stored, form, materials, pii, consents,
+                                   applicant_id, licence, now)
+        except _Lost:
+            continue  # another scan released it
+        parts[code] = {**p, "state": "released", "consent_id": consent}
+        report.released += 1
+
+
+def _release_one(engine: Engine, spec: BundleSpec, part: PartSpec, p: dict[str, Any], bundle_no: str,
+                 app: dict[str, Any], stored: dict[str, Any], form: dict[str, Any], materials: list[dict[str, Any]],
+                 pii: Any, consents: BundleConsents | None, applicant_id: str, licence: dict[str, Any] | None,
+                 now: datetime) -> str | None:
+    """One part released, in one transaction: its consent (if given), its case, its outbox row, the move."""
+    code = p["part"]
+    with engine.begin() as conn:
+        consent = None
+        if licence is not None and app["consent"] and consents is not None and pii is not None:
+            consent = grant_consent(conn, tokens=consents.tokens, pii=pii, holder_id=licence["certificate_no"],
+                                    client_name=part.system,
+                                    type_code=spec.parts[part.reuses[0][0]].issues_type or "",
+                                    item_code=part.item_code, case_no=p["case_no"], ttl=consents.ttl, now=now,
+                                    audit_algorithm=consents.audit_algorithm)
+        document, digest = part_case(
+            spec, part, bundle_no=bundle_no, case_no=p["case_no"], form=form, materials=materials,
+            applicant_id=applicant_id, licence_no=licence["certificate_no"] if licence else None,
+            consent_token=consent[1] if consent else None, applied_at=app["submitted_at"],
+            channel=stored.get("channel"), now=now, pii=pii)
+        if not store.move_part(conn, bundle_no, code, expected="waiting", state="released", released_at=now,
+                               consent_id=consent[0] if consent else None, seen_version=1, updated_at=now):
+            raise _Lost(code)
+        store.insert_case(conn, {
+            "case_no": p["case_no"], "version": 1, "content_hash": digest, "data": document,
+            "origin_system": ACTOR, "origin_source_id": p["case_no"], "source_updated_at": utcnow(),
+            "dept_code": part.dept_code, "item_code": part.item_code, "deleted": False, "updated_at": now})
+        process_store.queue(conn, p["case_no"], 1, [part.system], now)
+        process_store.log(conn, bundle_no, now, "released", ACTOR, part=code, part_case=p["case_no"],
+                          system=part.system, consent=consent is not None,
+                          reuses=[r for r, _ in part.reuses])
+    return consent[0] if consent else None
+
+
+def _derive(engine: Engine, spec: BundleSpec, bundle_no: str, now: datetime, report: BundleReport) -> None:
+    with engine.begin() as conn:
+        app = store.get_application(conn, bundle_no)
+        parts = store.parts_of(conn, bundle_no)
+        if app is None or app["status"] in store.FINAL:
+            return
+        status, reason, failed_part, finished_at = _status(spec, parts)
+        if status == app["status"] and reason == app["reason"]:
+            return
+        if not store.set_status(conn, bundle_no, expected=app["status"], status=status, reason=reason,
+                                failed_part=failed_part, finished_at=finished_at, updated_at=now):
+            return
+        if status != app["status"]:
+            process_store.log(conn, bundle_no, now, f"bundle_{status}", ACTOR, reason=reason, part=failed_part)
+            if status == "finished":
+                report.finished.append(bundle_no)
+            elif status == "failed":
+                report.failed.append(bundle_no)
+
+
+def _status(spec: BundleSpec, parts: list[dict[str, Any]]) -> tuple[str, str | None, str | None, datetime | None]:
+    """``(status, reason, failed part, finished_at)`` of a bundle from its parts."""
+    def label(p: dict[str, Any]) -> str:
+        part = spec.parts.get(p["part"])
+        return f"{p['part']} ({part.name if part else p['part']}, {p['system']})"
+
+    refused = [p for p in parts if p["state"] == "refused"]
+    if refused:
+        first = refused[0]
+        return "failed", f"{label(first)} refused: {first['reason']}", first["part"], None
+    if parts and all(p["state"] == "finished" for p in parts):
+        return "finished", None, None, max(p["finished_at"] for p in parts)
+    held = [p for p in parts if p["state"] == "held"]
+    if held:
+        return "held", "; ".join(f"{label(p)} held: {p['reason']}" for p in held), None, None
+    if any(p["state"] != "waiting" for p in parts):
+        waiting = [p for p in parts if p["state"] == "finished" and spec.parts.get(p["part"]) is not None
+                   and spec.parts[p["part"]].issues_type and not p["certificate_id"]]
+        reason = "; ".join(f"{label(p)}: certificate {p['certificate_no']} not in the certificate library yet"
+                           for p in waiting) or None
+        return "in_progress", reason, None, None
+    return "submitted", None, None, None
+
+
+# -- for the CLI, the console and the demo -------------------------------------------------------------------------
+
+def bundle_overview(engine: Engine, *, limit: int = 200) -> dict[str, Any]:
+    """``{"counts": {status: n}, "bundles": [row…]}``, newest first."""
+    with engine.connect() as conn:
+        rows = store.applications(conn, limit=limit)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return {"counts": counts, "bundles": [_public(r, drop=("form",)) for r in rows]}
+
+
+def bundle_detail(engine: Engine, bundle_no: str) -> dict[str, Any] | None:
+    """One bundle: its status, parts, materials (without content) and audit trail."""
+    with engine.connect() as conn:
+        row = store.get_application(conn, bundle_no)
+        if row is None:
+            return None
+        return {**_public(row, drop=("form",)),
+                "parts": [_public(p) for p in store.parts_of(conn, bundle_no)],
+                "materials": store.material_index(conn, bundle_no),
+                "events": [{**e, "at": _iso(e["at"])} for e in process_store.events(conn, bundle_no)]}
+
+
+def _public(row: dict[str, Any], drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in row.items() if k not in drop}
+
+
+# -- helpers ----------------------------------------------------------------------------------------------------
+
+def _seal(pii: Any, value: Any) -> Any:
+    return pii.seal(value) if pii is not None and isinstance(value, str) else value
+
+
+def _open(pii: Any, value: Any) -> Any:
+    return pii.open(value) if pii is not None and isinstance(value, str) else value
+
+
+def _seal_blob(pii: Any, text: str) -> str:
+    return pii.seal_blob(text) if pii is not None else text
+
+
+def _parse(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(BEIJING).replace(microsecond=0).isoformat()
+
+
+
+class _Lost(Exception):
+    """Another scan moved the part first: this transaction (its consent and case) is rolled back."""
