@@ -76,18 +76,27 @@ def resolve_alerts(engine: Engine, kind: AlertKind, keys: Iterable[str]) -> int:
 def sync_alerts(engine: Engine, kind: AlertKind, wanted: Sequence[AlertSpec], *, scope: str | None = None) -> dict[str, int]:
     """Make the open alerts of ``kind`` (within ``scope``: a system, or all) exactly ``wanted``.
 
-    Used by scans that see the whole picture each time (the deadline scan): new ones open, existing ones are
-    refreshed (a yellow case turning red changes level), and open ones no longer wanted are resolved.
+    Used by scans that see the whole picture each time: new ones open, existing ones are refreshed (a yellow case
+    turning red changes level), and open ones no longer wanted are resolved.
     """
     now = ledger.utcnow()
     with engine.begin() as conn:
         open_keys = alert_store.open_keys(conn, kind, system=scope)
-        for spec in wanted:
-            _upsert(conn, kind, spec, now)
-        gone = sorted(open_keys - {s.key for s in wanted})
-        for start in range(0, len(gone), 500):
-            alert_store.resolve_open(conn, kind, gone[start:start + 500], now=now)
-    return {"open": len(wanted), "new": len({s.key for s in wanted} - open_keys), "resolved": len(gone)}
+        return apply_alerts(conn, kind, wanted, open_keys, now=now)
+
+
+def apply_alerts(conn: Connection, kind: str, wanted: Sequence[AlertSpec], open_keys: set[str], *,
+                 now: datetime) -> dict[str, int]:
+    """Within the part of ``kind`` whose open keys are ``open_keys`` (what the caller looked at: every alert of
+    the kind, a system's, some cases'), open or refresh ``wanted`` and resolve the open ones not wanted."""
+    alert_store.upsert_alerts(conn, kind, [
+        {"key": s.key, "level": s.level, "message": s.message, "system": s.system, "case_no": s.case_no,
+         "details": None if s.details is None else ledger.dumps(s.details)} for s in wanted], now=now)
+    keys = {s.key for s in wanted}
+    gone = sorted(open_keys - keys)
+    for start in range(0, len(gone), 500):
+        alert_store.resolve_open(conn, kind, gone[start:start + 500], now=now)
+    return {"open": len(wanted), "new": len(keys - open_keys), "resolved": len(gone)}
 
 
 def open_alerts(engine: Engine, *, kind: str | None = None, system: str | None = None,
@@ -112,6 +121,7 @@ __all__ = [
     "AlertLevel",
     "AlertSpec",
     "alert_counts",
+    "apply_alerts",
     "open_alerts",
     "raise_alert",
     "resolve_alerts",

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -107,8 +108,21 @@ cases = Table(
     Column("item_code", String(64), nullable=True),
     Column("deleted", Boolean, nullable=False, default=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # the deadline scan's bookkeeping (migration 0011_clock_due): when this case's clocks must be read again
+    Column("clock_due_at", UtcDateTime(), nullable=True, server_default=text("'1970-01-01 00:00:00'")),
+    Column("clock_flags", Integer, nullable=False, server_default=text("0")),
+    Index("ix_cases_clock_due", "clock_due_at", "clock_flags", sqlite_where=text("clock_due_at IS NOT NULL"),
+          postgresql_where=text("clock_due_at IS NOT NULL")),
 )
-"""The merged case, keyed by the national case number (办件编号); ``version`` grows with every change."""
+"""The merged case, keyed by the national case number (办件编号); ``version`` grows with every change.
+
+``clock_due_at`` is when the deadline scan must read the case again (:mod:`gateway.store.clocks`): the epoch
+(``CLOCK_DUE_NOW``) once anything wrote it — the column's default on insert, a trigger on every change of
+``data``, ``version`` or ``deleted``, whoever the writer — the next instant one of its clocks changes level while
+they run, a far-future instant while nothing but a change can move them, and NULL once no clock runs (closed, not
+yet accepted). The partial index holds only the cases with a clock, so the scan reads what changed or fell due,
+never every live case. ``clock_flags``: what the last scan found (running, paused, yellow, red, guessed calendar)
+— the scan's totals are one index-only count."""
 
 watermarks = Table(
     "watermarks",
@@ -219,8 +233,20 @@ alerts = Table(
     Column("resolved_at", UtcDateTime(), nullable=True),
     UniqueConstraint("kind", "key"),
     Index(None, "status", "kind"),
+    Index(None, "case_no"),
 )
 """One row per thing that needs a person: raised again it counts up, fixed it is resolved (never deleted)."""
+
+clock_scans = Table(
+    "clock_scans",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # of the calendar and stage plans the clocks were read with
+    Column("scanned_to", UtcDateTime(), nullable=False),  # the instant the last scan read the clocks at
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+"""Where the incremental deadline scan stands (migration 0011_clock_due). A new calendar or stage plan, or a
+scan at an earlier instant than the last, reads every clock again."""
 
 reconciliations = Table(
     "reconciliations",

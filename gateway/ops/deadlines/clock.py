@@ -37,6 +37,8 @@ class DeadlineState:
     due_at: datetime              # when the limit runs out if the clock keeps running from now on
     level: DeadlineLevel | None
     calendar_known: bool          # False when the calendar had to guess a year's holidays
+    next_change_at: datetime | None = None
+    """The earliest instant the level can change without the case changing (None: only a change can move it)."""
 
     @property
     def fraction(self) -> float:
@@ -150,7 +152,8 @@ def evaluate(case: dict[str, Any], calendar: WorkCalendar, *, now: datetime,
     reading = run_clock(accepted, limit, unit, case.get("events") or [], calendar, now=now)
     return DeadlineState(case_no=str(case.get("case_no")), limit_days=limit, unit=unit, started_at=reading.started_at,
                          used_days=reading.used_days, stopped_days=reading.stopped_days, paused=reading.paused,
-                         due_at=reading.due_at, level=reading.level, calendar_known=reading.calendar_known)
+                         due_at=reading.due_at, level=reading.level, calendar_known=reading.calendar_known,
+                         next_change_at=reading.next_change_at)
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,10 @@ class ClockReading:
     due_at: datetime
     level: DeadlineLevel | None
     calendar_known: bool
+    next_change_at: datetime | None = None
+    """When to read this clock again: the instant it turns yellow or red, or a recorded special procedure starts
+    or ends, whichever is first (exactly: the level read at that instant is the new one; never ``now`` or
+    before). None when only a change of the case can move it: red already, or stopped with no recorded end."""
 
 
 def run_clock(begun: datetime, limit: int, unit: LimitUnit, events: list[dict[str, Any]], calendar: WorkCalendar, *,
@@ -201,7 +208,36 @@ def run_clock(begun: datetime, limit: int, unit: LimitUnit, events: list[dict[st
         level = "yellow"
     known = calendar.is_known(started.date()) and calendar.is_known(due.astimezone(calendar.tz).date())
     return ClockReading(started_at=started, used_days=used_days, stopped_days=stopped / _DAY, paused=paused,
-                        due_at=due, level=level, calendar_known=known)
+                        due_at=due, level=level, calendar_known=known,
+                        next_change_at=_next_change(started, limit, unit, level, paused, stops, due, events,
+                                                    calendar, now))
+
+
+_RECHECK_MARGIN = timedelta(seconds=1)
+
+
+def _next_change(started: datetime, limit: int, unit: LimitUnit, level: DeadlineLevel | None, paused: bool,
+                 stops: list[tuple[datetime, datetime]], due: datetime, events: list[dict[str, Any]],
+                 calendar: WorkCalendar, now: datetime) -> datetime | None:
+    """See :attr:`ClockReading.next_change_at`. Reading a clock early costs one evaluation; reading it late would
+    miss a level, so every instant that might change the answer counts — a special procedure that starts later
+    (the clock will stop) or ends later (it will run again)."""
+    candidates = []
+    for event in events:
+        if event.get("kind") != "special":
+            continue
+        for bound in (_parse(event.get("started_at")), _parse(event.get("ended_at"))):
+            if bound is not None and bound > now:
+                candidates.append(bound)
+    if not paused and level != "red":
+        if level == "yellow" or limit == 0:
+            candidates.append(due)
+        else:
+            candidates.append(_due(started, calendar.yellow_at * limit * _DAY, stops, calendar, unit))
+    if not candidates:
+        return None
+    first = min(candidates)
+    return first if first > now else now + _RECHECK_MARGIN  # (rounding) never now: the scan would loop on it
 
 
 __all__ = ["CLOSED_STATUSES", "ClockReading", "DeadlineLevel", "DeadlineState", "evaluate", "run_clock"]

@@ -1,35 +1,61 @@
-"""The deadline scan: every open case in the ledger against its time limit, written to the alerts table.
+"""The deadline scan: every clock that changed or fell due since the last scan, filed as alerts.
 
-Each scan sees the whole picture, so the open ``deadline`` alerts afterwards are exactly the cases that are
-yellow or red now: a case that finished, or whose clock stopped for a 补正, drops out (its alert is resolved);
-a yellow case that ran out turns red. ``tongban status`` shows them; the Airflow DAG ``tongban_deadlines`` runs
-the scan on a schedule.
+Each case carries when its clocks must be read again (``cases.clock_due_at``, :mod:`gateway.store.clocks`): at
+once after any write (a trigger marks it), else the instant one of them turns yellow or red, else never. A scan
+reads only the cases due by ``now`` — at a million cases the hourly scan reads the few thousand that changed or
+crossed a threshold, not every live case — evaluates every clock of each (the case's, each running stage's,
+each deferred material's), makes that case's open ``deadline`` and ``deferred_material`` alerts exactly what it
+wants, and files its next instant. So the open alerts afterwards are exactly the cases that are yellow or red
+now: a case that finished, or whose clock stopped for a 补正, is read (it changed) and its alert resolves; a yellow
+case is read again the second it runs out, and turns red.
+
+A scan reads every clock again (``full``) when the clocks' inputs changed — a new working-day calendar, yellow
+threshold or stage plan (their fingerprint differs from the last scan's) — or when asked to read at an earlier
+instant than the last scan did; and it then resolves alerts of cases purged from the ledger. ``tongban status``
+shows the alerts; the Airflow DAG ``tongban_deadlines`` runs the scan on a schedule.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from gateway.ops.alerts import AlertSpec, sync_alerts
+from gateway.ops.alerts import AlertSpec, apply_alerts, sync_alerts
 from gateway.ops.deadlines.calendar import WorkCalendar
 from gateway.ops.deadlines.clock import evaluate
-from gateway.ops.deadlines.stages import evaluate_stages, evaluate_ticket, overdue_materials
-from gateway.store import ledger, queries
+from gateway.ops.deadlines.stages import (
+    evaluate_stages,
+    evaluate_ticket,
+    overdue_materials,
+    upcoming_materials,
+    upcoming_stage_starts,
+)
+from gateway.store import alerts as alert_store
+from gateway.store import clocks, ledger
 from gateway.store import process as process_store
 
 if TYPE_CHECKING:
     from gateway.process.catalogue import TongbanCatalogue
 
 _BATCH = 2000
+_CASE_KINDS = ("deadline", "deferred_material")
+_SCAN_LOGIC = "2"
+"""Part of the fingerprint: a change to how clocks are read (this module, the clock) reads every clock again."""
 
 
 @dataclass
 class DeadlineReport:
+    """What a scan did. ``checked`` and ``stages_running`` count the cases this scan read (every case with a
+    clock on a full scan, what changed or fell due otherwise); ``running``, ``paused``, ``yellow``, ``red`` and
+    ``guessed_calendar`` are case clocks over the whole ledger as of this scan, ``stages_yellow``,
+    ``stages_red`` and ``materials_overdue`` its open alerts."""
+
     checked: int = 0
+    full: bool = False
     running: int = 0
     paused: int = 0
     yellow: int = 0
@@ -45,92 +71,164 @@ class DeadlineReport:
     tickets_open: int = 0
     tickets_late: int = 0
     red_cases: list[str] = field(default_factory=list)
+    """Cases this scan found red (at most the first 50 are kept in ``as_dict``)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "red_cases"} | {"red_cases": self.red_cases[:50]}
 
 
+def clock_fingerprint(calendar: WorkCalendar, catalogue: TongbanCatalogue | None) -> str:
+    """What the clocks were read with: the calendar's days off and on, its yellow threshold and calendar-day
+    items, the stage plans of the 通办目录, and the scan's own logic version."""
+    digest = hashlib.sha256(_SCAN_LOGIC.encode())
+    for part in (sorted(calendar.holidays), sorted(calendar.workdays), sorted(calendar.calendar_day_items),
+                 calendar.yellow_at, sorted(calendar.known_years)):
+        digest.update(repr(part).encode())
+    if catalogue is not None:
+        for code in sorted(catalogue.items):
+            digest.update(f"{code}:{catalogue.stages_for(code)!r}".encode())
+    return digest.hexdigest()
+
+
 def scan_deadlines(engine: Engine, calendar: WorkCalendar, *, now: datetime | None = None,
-                   catalogue: TongbanCatalogue | None = None) -> DeadlineReport:
-    """Every clock against its limit: the case's, each running stage's (limits from the case or the item's plan in
-    ``catalogue``), each deferred material's due date, each 办不成事 ticket's reply; alerts synced per kind.
-    A case the 一窗受理 hand-off decided starts its clock at that decision (deemed acceptance included)."""
+                   catalogue: TongbanCatalogue | None = None, full: bool | None = None) -> DeadlineReport:
+    """Every clock due by ``now`` against its limit — the case's (a case the 一窗受理 hand-off decided starts its
+    clock at that decision, deemed acceptance included), each running stage's (limits from the case or the item's
+    plan in ``catalogue``), each deferred material's due date — then every 办不成事 ticket's reply; alerts filed
+    per case and kind. ``full``: read every clock (default: only when the fingerprint changed or ``now`` is
+    earlier than the last scan's)."""
     now = now or ledger.utcnow()
     report = DeadlineReport(calendar_known_until=calendar.known_until())
-    wanted: list[AlertSpec] = []
-    materials: list[AlertSpec] = []
-    last = ""
+    fingerprint = clock_fingerprint(calendar, catalogue)
+    with engine.begin() as conn:
+        mark = clocks.scan_mark(conn)
+        report.full = bool(full) if full is not None else (mark is None or mark[0] != fingerprint or now < mark[1])
+        if report.full:
+            clocks.mark_every_case_due(conn)
+    after: tuple[datetime, str] | None = None
     while True:
         with engine.connect() as conn:
-            rows = queries.live_cases_after(conn, last, _BATCH)
-            starts = process_store.clock_starts(conn, [r.case_no for r in rows])
-        if not rows:
-            break
-        last = rows[-1].case_no
+            rows = clocks.due_cases(conn, now, after=after, limit=_BATCH)
+            if not rows:
+                break
+            case_nos = [r.case_no for r in rows]
+            starts = process_store.clock_starts(conn, case_nos)
+            open_now = clocks.open_case_alerts(conn, _CASE_KINDS, case_nos)
+        after = (rows[-1].clock_due_at, rows[-1].case_no)
+        wanted: dict[str, list[AlertSpec]] = {kind: [] for kind in _CASE_KINDS}
+        filed = []
         for row in rows:
             report.checked += 1
+            if row.deleted:  # no clock runs on a deleted case: its alerts resolve, it is not read again
+                filed.append((row.case_no, row.version, None, 0))
+                continue
             case = ledger.loads(row.data)
-            wanted += _stage_alerts(case, row.origin_system, calendar, catalogue, now, report)
-            materials += _material_alerts(case, row.origin_system, now, report)
-            state = evaluate(case, calendar, now=now, clock_start=starts.get(row.case_no))
-            if state is None:
-                continue
-            report.running += 1
-            report.paused += state.paused
-            report.guessed_calendar += not state.calendar_known
-            if state.level is None:
-                continue
+            next_due, flags = _read_case(case, row.origin_system, starts.get(row.case_no), calendar, catalogue, now,
+                                         report, wanted)
+            filed.append((row.case_no, row.version, next_due, flags))
+        with engine.begin() as conn:
+            for kind in _CASE_KINDS:
+                outcome = apply_alerts(conn, kind, wanted[kind], {k for (kd, k) in open_now if kd == kind}, now=now)
+                report.new_alerts += outcome["new"]
+                report.resolved_alerts += outcome["resolved"]
+            clocks.file_next_checks(conn, filed)
+    with engine.begin() as conn:
+        if report.full:
+            for kind, key in clocks.orphan_case_alerts(conn, _CASE_KINDS):
+                report.resolved_alerts += alert_store.resolve_open(conn, kind, [key], now=now)
+        _totals(conn, report)
+    outcome = _ticket_alerts(engine, calendar, catalogue, now, report)
+    report.new_alerts += outcome["new"]
+    report.resolved_alerts += outcome["resolved"]
+    _calendar_alert(engine, calendar, report, now)
+    with engine.begin() as conn:
+        clocks.set_scan_mark(conn, fingerprint, now, ledger.utcnow())
+    return report
+
+
+def _read_case(case: dict[str, Any], system: str, clock_start: datetime | None, calendar: WorkCalendar,
+               catalogue: TongbanCatalogue | None, now: datetime, report: DeadlineReport,
+               wanted: dict[str, list[AlertSpec]]) -> tuple[datetime | None, int]:
+    """Every clock of one case: its alerts appended to ``wanted``; returns when to read it again and its flags."""
+    stages = _stage_alerts(case, system, calendar, catalogue, now, report)
+    wanted["deadline"] += [spec for spec, _ in stages if spec is not None]
+    materials = _material_alerts(case, system, now)
+    wanted["deferred_material"] += materials
+    nexts = ([n for _, n in stages if n is not None] + _material_due_times(case, now)
+             + upcoming_stage_starts(case, now=now))
+    has_clock = bool(stages) or bool(case.get("deferred_materials")) or bool(nexts)
+    flags = 0
+    state = evaluate(case, calendar, now=now, clock_start=clock_start)
+    if state is not None:
+        has_clock = True
+        flags |= clocks.FLAG_RUNNING | (clocks.FLAG_PAUSED if state.paused else 0)
+        flags |= 0 if state.calendar_known else clocks.FLAG_GUESSED
+        if state.next_change_at is not None:
+            nexts.append(state.next_change_at)
+        if state.level is not None:
+            flags |= clocks.FLAG_RED if state.level == "red" else clocks.FLAG_YELLOW
             if state.level == "red":
-                report.red += 1
                 report.red_cases.append(state.case_no)
-                headline = f"past its time limit ({state.limit_days} {_unit(state.unit)}, due {state.due_at:%Y-%m-%d %H:%M})"
+                headline = (f"past its time limit ({state.limit_days} {_unit(state.unit)}, "
+                            f"due {state.due_at:%Y-%m-%d %H:%M})")
             else:
-                report.yellow += 1
                 headline = (f"{state.fraction:.0%} of its time limit used ({state.limit_days} {_unit(state.unit)}, "
                             f"due {state.due_at:%Y-%m-%d %H:%M})")
-            wanted.append(AlertSpec(
-                key=state.case_no, level=state.level, system=row.origin_system, case_no=state.case_no,
+            wanted["deadline"].append(AlertSpec(
+                key=state.case_no, level=state.level, system=system, case_no=state.case_no,
                 message=f"{case.get('item_name', '')} {state.case_no} ({case.get('dept_name', '')}): {headline}"
                         + ("; clock stopped for a special procedure" if state.paused else ""),
                 details={**state.as_details(), "stage": None, "promised_at_source": case.get("promised_at"),
                          "dept_code": case.get("dept_code"), "item_code": case.get("item_code")},
             ))
-    wanted += _ticket_alerts(engine, calendar, catalogue, now, report)
-    outcome = sync_alerts(engine, "deadline", wanted)
-    sync_alerts(engine, "deferred_material", materials)
-    report.new_alerts, report.resolved_alerts = outcome["new"], outcome["resolved"]
-    _calendar_alert(engine, calendar, report, now)
-    return report
+    if not has_clock:
+        return None, 0
+    return (min(nexts) if nexts else clocks.CLOCK_NEVER), flags
+
+
+def _totals(conn: Any, report: DeadlineReport) -> None:
+    """The whole ledger's case clocks (flags of every case with a clock) and open stage/material alerts."""
+    for flags, count in clocks.clock_totals(conn).items():
+        if flags & clocks.FLAG_RUNNING:
+            report.running += count
+            report.paused += count if flags & clocks.FLAG_PAUSED else 0
+            report.yellow += count if flags & clocks.FLAG_YELLOW else 0
+            report.red += count if flags & clocks.FLAG_RED else 0
+            report.guessed_calendar += count if flags & clocks.FLAG_GUESSED else 0
+    counts = clocks.open_clock_alert_counts(conn)
+    report.stages_yellow = counts.get(("deadline", "stage", "yellow"), 0)
+    report.stages_red = counts.get(("deadline", "stage", "red"), 0)
+    report.materials_overdue = sum(n for (kind, _, _), n in counts.items() if kind == "deferred_material")
 
 
 def _stage_alerts(case: dict[str, Any], system: str, calendar: WorkCalendar, catalogue: TongbanCatalogue | None,
-                  now: datetime, report: DeadlineReport) -> list[AlertSpec]:
-    """One ``deadline`` alert per running stage that is yellow or red; ``details["stage"]`` names the stage."""
+                  now: datetime, report: DeadlineReport) -> list[tuple[AlertSpec | None, datetime | None]]:
+    """Per running stage: its ``deadline`` alert when yellow or red (``details["stage"]`` names the stage, the
+    console groups by it; None when green) and when to read it again."""
     if not case.get("stages"):
         return []
     plan = catalogue.stages_for(case.get("item_code")) if catalogue is not None else ()
-    out = []
+    out: list[tuple[AlertSpec | None, datetime | None]] = []
     for st in evaluate_stages(case, calendar, now=now, plan=plan):
         report.stages_running += 1
         if st.level is None:
+            out.append((None, st.next_change_at))
             continue
-        report.stages_yellow += st.level == "yellow"
-        report.stages_red += st.level == "red"
         what = ("past its stage limit" if st.level == "red" else f"{st.fraction:.0%} of its stage limit used")
-        out.append(AlertSpec(
+        out.append((AlertSpec(
             key=f"{st.case_no}/stage/{st.seq}", level=st.level, system=system, case_no=st.case_no,
             message=(f"{case.get('item_name', '')} {st.case_no}: stage {st.stage} ({st.owner or 'no owner'}) {what} "
                      f"({st.limit_days} {_unit(st.unit)}, due {st.due_at:%Y-%m-%d %H:%M})"
                      + ("; clock stopped for a special procedure" if st.paused else "")),
-            details={**st.as_details(), "item_code": case.get("item_code"), "dept_code": case.get("dept_code")}))
+            details={**st.as_details(), "item_code": case.get("item_code"), "dept_code": case.get("dept_code")}),
+            st.next_change_at))
     return out
 
 
-def _material_alerts(case: dict[str, Any], system: str, now: datetime, report: DeadlineReport) -> list[AlertSpec]:
+def _material_alerts(case: dict[str, Any], system: str, now: datetime) -> list[AlertSpec]:
     """``deferred_material``: a material accepted as missing (容缺) or promised (承诺) is past its due date."""
     out = []
     for m in overdue_materials(case, now=now):
-        report.materials_overdue += 1
         label = "容缺" if m.kind == "tolerated" else "承诺"
         out.append(AlertSpec(
             key=f"{m.case_no}/{m.name}", level="red", system=system, case_no=m.case_no,
@@ -141,9 +239,15 @@ def _material_alerts(case: dict[str, Any], system: str, now: datetime, report: D
     return out
 
 
+def _material_due_times(case: dict[str, Any], now: datetime) -> list[datetime]:
+    """Due dates still ahead of the case's outstanding deferred materials: the case is read again then."""
+    return [m.due_at for m in upcoming_materials(case, now=now)]
+
+
 def _ticket_alerts(engine: Engine, calendar: WorkCalendar, catalogue: TongbanCatalogue | None, now: datetime,
-                   report: DeadlineReport) -> list[AlertSpec]:
-    """办不成事 tickets whose reply is 80% or more of its 3 / 10 working days late; stage ``办不成事答复``."""
+                   report: DeadlineReport) -> dict[str, int]:
+    """办不成事 tickets whose reply is 80% or more of its 3 / 10 working days late; stage ``办不成事答复``. Every
+    open ticket is read each scan (they are few); their alerts are the ``deadline`` alerts keyed ``ticket/…``."""
     limits = catalogue.tickets if catalogue is not None else {"simple": 3, "coordination": 10}
     with engine.connect() as conn:
         tickets = process_store.open_tickets(conn)
@@ -164,7 +268,9 @@ def _ticket_alerts(engine: Engine, calendar: WorkCalendar, catalogue: TongbanCat
             details={"stage": "办不成事答复", "ticket_no": state.ticket_no, "kind": state.kind,
                      "limit_days": state.limit_days, "due_at": state.due_at.isoformat(),
                      "used_days": round(state.used_days, 2), "office_code": t.get("office_code")}))
-    return out
+    with engine.begin() as conn:
+        open_keys = {k for k in alert_store.open_keys(conn, "deadline") if k.startswith("ticket/")}
+        return apply_alerts(conn, "deadline", out, open_keys, now=now)
 
 
 def case_clocks(engine: Engine, case_no: str, calendar: WorkCalendar, *, catalogue: TongbanCatalogue | None = None,
@@ -184,7 +290,8 @@ def case_clocks(engine: Engine, case_no: str, calendar: WorkCalendar, *, catalog
     return {
         "case_no": case_no,
         "case": None if state is None else {**state.as_details(), "level": state.level},
-        "stages": [{**st.as_details(), "level": st.level} for st in evaluate_stages(data, calendar, now=now, plan=plan)],
+        "stages": [{**st.as_details(), "level": st.level}
+                   for st in evaluate_stages(data, calendar, now=now, plan=plan)],
         "deferred_overdue": [{"name": m.name, "kind": m.kind, "due_at": m.due_at.isoformat()}
                              for m in overdue_materials(data, now=now)],
     }

@@ -23,7 +23,8 @@ from typing import Any, Protocol
 from gateway.ops.deadlines.calendar import LimitUnit, WorkCalendar
 from gateway.ops.deadlines.clock import CLOSED_STATUSES, DeadlineLevel, run_clock
 
-__all__ = ["OverdueMaterial", "StageState", "TicketState", "evaluate_stages", "evaluate_ticket", "overdue_materials"]
+__all__ = ["OverdueMaterial", "StageState", "TicketState", "evaluate_stages", "evaluate_ticket", "overdue_materials", "upcoming_materials",
+           "upcoming_stage_starts"]
 
 
 class StagePlanLike(Protocol):
@@ -53,6 +54,7 @@ class StageState:
     due_at: datetime
     level: DeadlineLevel | None
     calendar_known: bool
+    next_change_at: datetime | None = None
 
     @property
     def fraction(self) -> float:
@@ -87,8 +89,18 @@ def evaluate_stages(case: Mapping[str, Any], calendar: WorkCalendar, *, now: dat
         reading = run_clock(begun, int(limit), unit, events, calendar, now=now)
         out.append(StageState(str(case.get("case_no")), name, i, stage.get("owner") or (p.owner if p else None),
                               int(limit), unit, begun, reading.used_days, reading.paused, reading.due_at,
-                              reading.level, reading.calendar_known))
+                              reading.level, reading.calendar_known, reading.next_change_at))
     return out
+
+
+def upcoming_stage_starts(case: Mapping[str, Any], *, now: datetime) -> list[datetime]:
+    """Start times still ahead of ``now`` of stages not ended (a source's clock ahead of ours): their clocks begin
+    then, so the case is read again then."""
+    if case.get("deleted") or case.get("status") in CLOSED_STATUSES or case.get("finished_at"):
+        return []
+    starts = (_parse(st.get("started_at")) for st in case.get("stages") or []
+              if isinstance(st, Mapping) and not st.get("ended_at"))
+    return [begun for begun in starts if begun is not None and begun > now]
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,18 @@ def overdue_materials(case: Mapping[str, Any], *, now: datetime) -> list[Overdue
     for m in case.get("deferred_materials") or []:
         due = _parse(m.get("due_at")) if isinstance(m, Mapping) else None
         if due is not None and due <= now and not m.get("received_at"):
+            out.append(OverdueMaterial(str(case.get("case_no")), str(m.get("name")), str(m.get("kind")), due))
+    return out
+
+
+def upcoming_materials(case: Mapping[str, Any], *, now: datetime) -> list[OverdueMaterial]:
+    """Deferred materials not yet received whose due date is still ahead (the instant each turns overdue)."""
+    if case.get("deleted") or case.get("status") in CLOSED_STATUSES:
+        return []
+    out = []
+    for m in case.get("deferred_materials") or []:
+        due = _parse(m.get("due_at")) if isinstance(m, Mapping) else None
+        if due is not None and due > now and not m.get("received_at"):
             out.append(OverdueMaterial(str(case.get("case_no")), str(m.get("name")), str(m.get("kind")), due))
     return out
 

@@ -1,0 +1,272 @@
+"""A ledger of a million cases: what each recurring job costs there, against what it must read.
+
+    python bench/scale.py                                    # 1,000,000 cases, SQLite
+    python bench/scale.py --cases 200000 --postgres postgresql://postgres@127.0.0.1:5432/postgres
+    python bench/scale.py --workdir /tmp/scale --keep        # build the ledger once, measure it again later
+
+No network: the cases come from the sandbox civil system's generator as page files (``bench/write_path.py``'s
+connector), and go through ``sync_system`` — the function ``tongban sync`` runs, every validation and the PII
+sealing on. A fifth of them are open cases accepted over the last 40 days (their clocks run: green, yellow, red);
+the rest are finished. Then, on that ledger, each recurring job once or a few times, printing what it costs and
+the target it has (issue 16, item 4):
+
+- **build**: the 1M-record sync itself — records/s and the process's peak RSS (target < 300 MB: the pages are
+  streamed, never held twice);
+- **no-change sync**: an incremental run whose source has nothing new (target < 1 s), and one whose lookback
+  window re-reads the last 1,000 records unchanged (skipped by raw hash before mapping);
+- **deadline scan**: the first scan (reads every open case once, to file their next due instants), then a scan
+  with nothing changed, then one after 1,000 cases changed — printing the cases each read (target: only what
+  changed or fell due, not every live case);
+- **reconcile one day**: the cases of one Beijing day against the source, and the ledger rows it read;
+- **status and console overview**: median and worst of 5 (target < 200 ms);
+- **certificate query**: p50/p99 of the gateway's holder and identifier reads at 10,000 and at ``--certificates``
+  (default: as many as ``--cases``) certificates in the library (target: p99 unchanged).
+
+Absolute figures are for information only (shared machine); counts of rows read are exact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+import write_path as wp  # noqa: E402 - the page-file connector, the scratch database and the RSS helpers
+
+SEED = 20261203
+SYSTEM = wp.SYSTEM
+BEIJING = timezone(timedelta(hours=8))
+NOW = datetime(2026, 12, 3, 10, 0, tzinfo=BEIJING)
+"""The bench's 'now': the clocks are read at this instant (a working Thursday)."""
+OPEN_SHARE = 5  # one case in five is open
+_KEEP = wp._SMALL_KEEP + ("acceptTime", "promiseDays", "promiseTime")
+
+
+def _fmt(moment: datetime) -> str:
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def scale_record(i: int) -> dict[str, Any]:
+    """Case ``i`` of the civil generator, small shape; open cases accepted 0–40 days before ``NOW``."""
+    from sandbox import civil
+
+    record = civil.generate(SEED, i)
+    record = {k: record[k] for k in _KEEP if k in record}
+    applicant = record.get("applicant")
+    if isinstance(applicant, dict):
+        record["applicant"] = {k: applicant[k] for k in wp._SMALL_APPLICANT if k in applicant}
+    if i % OPEN_SHARE == 0:
+        accepted = NOW - timedelta(days=(i // OPEN_SHARE) % 40, minutes=(i * 37) % 600 + 5)
+        record.update(acceptTime=_fmt(accepted), applyTime=_fmt(accepted - timedelta(hours=2)),
+                      updateTime=_fmt(accepted), promiseDays=20, finishTime=None, result=None, certNo=None,
+                      certName=None)
+        record.pop("promiseTime", None)
+    return record
+
+
+def write_pages(path: Path, indexes: Iterator[int], page_size: int,
+                change: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> int:
+    count = 0
+    with path.open("wb") as out:
+        page: list[dict[str, Any]] = []
+        for i in indexes:
+            record = scale_record(i)
+            page.append(change(record) if change else record)
+            count += 1
+            if len(page) == page_size:
+                out.write(orjson.dumps(page) + b"\n")
+                page = []
+        if page:
+            out.write(orjson.dumps(page) + b"\n")
+    return count
+
+
+def touched(record: dict[str, Any]) -> dict[str, Any]:
+    """The same case changed now: a new handler note and change time."""
+    record = dict(record)
+    record["updateTime"] = _fmt(NOW - timedelta(minutes=1))
+    record["areaCode"] = "370100" if record.get("areaCode") != "370100" else "370102"
+    return record
+
+
+# -- timing helpers ---------------------------------------------------------------------------------------
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def repeat(fn: Callable[[], Any], times: int) -> tuple[float, float]:
+    """(median, worst) seconds of ``times`` calls."""
+    seconds = [timed(fn)[0] for _ in range(times)]
+    return statistics.median(seconds), max(seconds)
+
+
+class QueryCounter:
+    """Counts the rows each statement returned, by the statement's first table (SQLAlchemy events)."""
+
+    def __init__(self, engine: Any) -> None:
+        from sqlalchemy import event
+
+        self.engine = engine
+        self.statements = 0
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _after(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        self.statements += 1
+
+    def close(self) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "after_cursor_execute", self._after)
+
+
+# -- the phases -------------------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, url: str, keys: Any) -> None:
+        self.tongban = wp.Tongban(url, keys)
+        self.runtime = self.tongban.runtime
+        self.engine = self.runtime.engine
+
+    def sync(self, path: Path | None) -> Any:
+        from gateway.sync.engine import sync_system
+
+        connector = wp._PageFileConnector(path) if path is not None else _EmptySource()
+        return sync_system(self.runtime, SYSTEM, connector=connector)
+
+
+class _EmptySource:
+    """An incremental read that finds nothing new."""
+
+    def __new__(cls) -> Any:
+        base = wp._page_file_connector_class()
+
+        class Empty(base):  # type: ignore[misc, valid-type]
+            def read(self, stream: str, *, since: datetime | None = None, mode: str = "incremental",
+                     checkpoint: Any = None) -> Iterator[Any]:
+                return iter(())
+
+        return Empty(Path(os.devnull))
+
+
+def build(bench: Bench, workdir: Path, cases: int, page_size: int) -> None:
+    path = workdir / "build.jsonl"
+    started = time.perf_counter()
+    write_pages(path, iter(range(cases)), page_size)
+    print(f"generated {cases:,} records in {time.perf_counter() - started:.0f} s ({path.stat().st_size / cases:,.0f} B each)",
+          flush=True)
+    gc.collect()
+    wp.reset_peak_rss()
+    before = wp.rss_mb()
+    seconds, report = timed(lambda: bench.sync(path))
+    peak = wp.peak_rss_mb()
+    print(f"build: {report.counts.read:,} records in {seconds:.0f} s, {report.counts.read / seconds:,.0f} rec/s, "
+          f"{report.counts.rejected} rejected; peak RSS {peak:,.0f} MB (+{peak - before:,.0f} MB during the sync; "
+          f"target < 300 MB)", flush=True)
+    path.unlink()
+
+
+def no_change(bench: Bench, workdir: Path, cases: int, page_size: int) -> None:
+    median, worst = repeat(lambda: bench.sync(None), 3)
+    print(f"no-change incremental sync: median {median * 1000:,.0f} ms, worst {worst * 1000:,.0f} ms (target < 1 s)")
+    path = workdir / "lookback.jsonl"
+    write_pages(path, iter(range(max(0, cases - 1000), cases)), page_size)
+    seconds, report = timed(lambda: bench.sync(path))
+    print(f"lookback re-read of 1,000 unchanged records: {seconds * 1000:,.0f} ms "
+          f"({report.counts.unchanged} unchanged, {report.counts.updated} updated)")
+
+
+def deadline_scans(bench: Bench, workdir: Path, cases: int, page_size: int) -> None:
+    from gateway.ops.deadlines import WorkCalendar, scan_deadlines
+
+    calendar = WorkCalendar.load()
+    now = NOW.astimezone(timezone.utc)
+
+    def scan(at: datetime) -> Any:
+        return scan_deadlines(bench.engine, calendar, now=at)
+
+    for label, at in (("first scan", now), ("nothing changed", now + timedelta(minutes=5))):
+        seconds, report = timed(lambda: scan(at))
+        print(f"deadline scan, {label}: {seconds:,.1f} s, {report.checked:,} cases read, {report.running:,} clocks "
+              f"running, {report.yellow:,} yellow, {report.red:,} red, {report.new_alerts:,} alerts opened")
+    path = workdir / "changed.jsonl"
+    rng = random.Random(SEED)
+    chosen = sorted(rng.sample(range(0, cases, OPEN_SHARE), min(1000, cases // OPEN_SHARE)))
+    write_pages(path, iter(chosen), page_size, change=touched)
+    bench.sync(path)
+    seconds, report = timed(lambda: scan(now + timedelta(minutes=10)))
+    print(f"deadline scan after {len(chosen):,} open cases changed: {seconds:,.2f} s, {report.checked:,} cases read")
+    seconds, report = timed(lambda: scan(now + timedelta(days=1)))
+    print(f"deadline scan a day later: {seconds:,.2f} s, {report.checked:,} cases read (those whose level changed "
+          f"overnight), {report.new_alerts:,} alerts opened")
+
+
+def console_reads(bench: Bench) -> None:
+    from gateway.console.overview import console_overview
+    from gateway.ops.status import system_status
+
+    median, worst = repeat(lambda: system_status(bench.engine, bench.runtime.systems), 5)
+    print(f"status: median {median * 1000:,.0f} ms, worst {worst * 1000:,.0f} ms (target < 200 ms)")
+    median, worst = repeat(lambda: console_overview(bench.runtime), 5)
+    print(f"console overview: median {median * 1000:,.0f} ms, worst {worst * 1000:,.0f} ms (target < 200 ms)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--postgres", default=None, help="PostgreSQL server URL (a scratch database is created)")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--phases", default="build,nochange,deadlines,console",
+                        help="comma-separated: build, nochange, deadlines, console")
+    args = parser.parse_args()
+    phases = set(args.phases.split(","))
+
+    from gateway.crypto.keys import GatewayKeys
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tongban-scale-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    backend = "postgres" if args.postgres else "sqlite"
+    db = wp.Database(backend, workdir, args.postgres)
+    bench = Bench(db.url, GatewayKeys.generate())
+    try:
+        print(f"{backend}, {args.cases:,} cases, now = {NOW:%Y-%m-%d %H:%M} Beijing", flush=True)
+        if "build" in phases:
+            build(bench, workdir, args.cases, args.page_size)
+        if "nochange" in phases:
+            no_change(bench, workdir, args.cases, args.page_size)
+        if "deadlines" in phases:
+            deadline_scans(bench, workdir, args.cases, args.page_size)
+        if "console" in phases:
+            console_reads(bench)
+    finally:
+        bench.tongban.close()
+        db.drop()
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TONGBAN_LOG_LEVEL", "WARNING")
+    raise SystemExit(main())
