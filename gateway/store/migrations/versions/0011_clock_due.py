@@ -1,7 +1,7 @@
 """the deadline scan reads what changed or fell due: cases.clock_due_at/clock_flags, a trigger, clock_scans
 
 Revision ID: 0011_clock_due
-Revises: 0009_citizen, 0002_orchestration (it also merges the two heads 0001 left: 0002 and 0003 both
+Revises: 0010_bundles, 0002_orchestration (it also merges the two heads 0001 left: 0002 and 0003 both
           branched from it)
 Create Date: 2026-12-03
 
@@ -18,7 +18,7 @@ from alembic import op
 import gateway.store.tables
 
 revision = "0011_clock_due"
-down_revision = ("0009_citizen", "0002_orchestration")
+down_revision = ("0010_bundles", "0002_orchestration")
 branch_labels = None
 depends_on = None
 
