@@ -261,6 +261,21 @@ def handoff_dag() -> DAG:
             return {"queued": queued}
 
         publish(scan())  # type: ignore[arg-type]
+
+        @task(task_id="scan_bundles")
+        def bundles(params: dict[str, Any] | None = None) -> dict[str, Any]:
+            # 一件事: the parts it releases go out with the push
+            from gateway.orchestration.bundle_tasks import run_bundles
+
+            return _call(run_bundles, (params or {}).get("now"))  # type: ignore[no-any-return]
+
+        @task(task_id="publish_bundles", outlets=[asset], retries=0)
+        def publish_bundles(report: dict[str, Any]) -> dict[str, Any]:
+            if not report.get("released"):
+                raise AirflowSkipException("no bundle part released: no asset event")
+            return {"queued": report["released"]}
+
+        publish_bundles(bundles())  # type: ignore[arg-type]
     return dag
 
 

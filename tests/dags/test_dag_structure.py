@@ -60,9 +60,10 @@ def test_the_push_dag_runs_on_any_sync_asset_or_its_schedule() -> None:
     assert isinstance(push.timetable, AssetOrTimeSchedule)
     uris = {a.uri for a in push.timetable.asset_condition.objects}
     assert uris == {f"tongban://ledger/{n}" for n in ("jn_estate", "jn_social", "jn_welfare", "sd_civil", "sd_hall",
-                                                     "sd_market", "handoff")}
+                                                     "sd_market", "jn_seal", "jn_tax", "handoff")}
     # one push task per system that receives cases (jn_social and jn_welfare are read-only)
-    assert {t.task_id for t in push.tasks} == {"push_jn_estate", "push_sd_civil", "push_sd_hall", "push_sd_market"}
+    assert {t.task_id for t in push.tasks} == {"push_jn_estate", "push_sd_civil", "push_sd_hall", "push_sd_market",
+                                               "push_jn_seal", "push_jn_tax"}
 
 
 def test_parsing_makes_no_network_call_reads_no_variable_and_is_stable(tmp_path: Path,

@@ -1,0 +1,42 @@
+"""What the ``scan_bundles`` task of the ``tongban_handoff`` DAG runs: the 一件事 bundle scan
+(:func:`gateway.process.bundles.scan_bundles`), opening the runtime, the bundle definitions and — when the gateway's
+keys are configured — the consent issuer when it runs, never at parse time.
+
+A task of the hand-off DAG rather than a DAG of its own: both are the same kind of work (scan stored process state
+every minute, queue cases, publish the hand-off asset so the push runs), and one more DAG per minute would only
+double the scheduler's load for no isolation worth having.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from gateway.orchestration.tasks import _runtime
+
+__all__ = ["BUNDLES_FUNCTION", "run_bundles"]
+
+BUNDLES_FUNCTION = "gateway.process.bundles.scan_bundles"
+
+
+def run_bundles(now: str | None = None) -> dict[str, Any]:
+    """One bundle scan as of ``now`` (ISO 8601) or the present; ``{"skipped": reason}`` where no bundle is defined."""
+    from gateway.contract.errors import ConfigError
+    from gateway.process.bundle_spec import BundleCatalogue
+    from gateway.process.bundles import BundleConsents, scan_bundles
+
+    try:
+        catalogue = BundleCatalogue.load()
+    except ConfigError as exc:
+        if "no bundles file" in str(exc):
+            return {"skipped": str(exc), "released": 0}
+        raise
+    moment = datetime.fromisoformat(now) if now else None
+    with _runtime() as runtime:
+        consents = None
+        if runtime.pii is not None:
+            from gateway.sharing.settings import GatewayRuntime
+
+            consents = BundleConsents.from_gateway(GatewayRuntime.create(runtime))
+        return scan_bundles(runtime.engine, catalogue, systems=runtime.systems, pii=runtime.pii, consents=consents,
+                            now=moment).as_dict()
