@@ -16,12 +16,13 @@ from gateway.catalogue.audit import latest_findings_summary, tracked_findings
 from gateway.citizen.evaluations import evaluation_summary
 from gateway.citizen.workorders import workorder_summary
 from gateway.kernel.runtime import Runtime
-from gateway.ops.alerts import open_alerts
+from gateway.ops.alerts import alert_counts, open_alerts
 from gateway.ops.dead_letters import grouped_dead_letters
 from gateway.ops.humanize import human_duration
 from gateway.ops.kpi import kpi_summary
 from gateway.ops.status import system_status
 from gateway.process.handoff import handoff_overview
+from gateway.store import alerts as alert_store
 from gateway.store import console as reads
 
 _RED_DEADLINES_SHOWN = 20
@@ -72,26 +73,25 @@ _TIME_LIMIT_LEVELS = ("red", "yellow")
 12345 orders): there may be thousands, so they are counted, never listed one by one among the errors."""
 
 
-def _deadlines(alerts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Time-limit alerts as counts by kind × system × stage (there may be thousands) and the most overdue reds."""
+def _deadlines(runtime: Runtime) -> dict[str, Any]:
+    """Time-limit alerts as counts by kind × system × stage (there may be hundreds of thousands: counted in SQL,
+    never read one by one) and the most overdue reds."""
     by: dict[tuple[str, str, str], dict[str, int]] = {}
-    reds = []
-    for a in alerts:
-        if a["level"] not in _TIME_LIMIT_LEVELS:
-            continue
-        details = a.get("details") or {}
-        stage = str(details.get("stage") or ("whole case" if a["kind"] == "deadline" else ""))
-        counts = by.setdefault((a["kind"], a["system"] or "", stage), {"yellow": 0, "red": 0})
-        counts[a["level"]] = counts.get(a["level"], 0) + 1
-        if a["level"] == "red":
-            reds.append({"kind": a["kind"], "case_no": a["case_no"] or a["key"], "system": a["system"], "stage": stage,
-                         "message": a["message"], "due_at": details.get("due_at")})
-    reds.sort(key=lambda r: (r["due_at"] is None, str(r["due_at"] or "")))
+    with runtime.engine.connect() as conn:
+        groups = alert_store.time_limit_counts(conn, _TIME_LIMIT_LEVELS)
+        reds = alert_store.most_overdue(conn, "red", _RED_DEADLINES_SHOWN)
+    for kind, system, stage, level, count in groups:
+        label = stage or ("whole case" if kind == "deadline" else "")
+        counts = by.setdefault((kind, system or "", label), {"yellow": 0, "red": 0})
+        counts[level] = counts.get(level, 0) + count
     return {
         "by_stage": [{"kind": k, "system": s, "stage": st, **c} for (k, s, st), c in sorted(by.items())],
         "yellow": sum(c["yellow"] for c in by.values()),
         "red": sum(c["red"] for c in by.values()),
-        "most_overdue": reds[:_RED_DEADLINES_SHOWN],
+        "most_overdue": [{"kind": r["kind"], "case_no": r["case_no"] or r["key"], "system": r["system"],
+                          "stage": r["stage"] or ("whole case" if r["kind"] == "deadline" else ""),
+                          "message": r["message"], "due_at": r["due_at"].isoformat() if r["due_at"] else None}
+                         for r in reds],
     }
 
 
@@ -110,8 +110,7 @@ def _catalogue(runtime: Runtime) -> dict[str, Any]:
 def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
     """The whole console state. Errors are never cut: every non-deadline alert is listed, most severe first."""
     now = now or datetime.now(timezone.utc)
-    alerts = open_alerts(runtime.engine)
-    operational = [a for a in alerts if a["level"] not in _TIME_LIMIT_LEVELS]  # every error, every warning
+    operational = open_alerts(runtime.engine, levels=("error", "warning"))  # every error, every warning
     with runtime.engine.connect() as conn:
         runs = reads.recent_sync_runs(conn, since=now - _RUN_HISTORY)
         outbox = reads.outbox_by_target_and_status(conn)
@@ -127,15 +126,17 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
     catalogue = _catalogue(runtime)
     handoffs = handoff_overview(runtime.engine, limit=_HANDOFFS_READ)
     handoffs["handoffs"] = handoffs["handoffs"][:_HANDOFFS_SHOWN]
-    evaluations = evaluation_summary(runtime.engine, now=now)
+    evaluations = evaluation_summary(runtime.engine, now=now, rateable="facts")
     workorders = workorder_summary(runtime.engine, now=now)
-    levels = Counter(a["level"] for a in alerts)
+    levels: Counter[str] = Counter()
+    for by_level in alert_counts(runtime.engine).values():
+        levels.update(by_level)
     return {
         "generated_at": now,
-        "systems": _systems(runtime, alerts, now),
+        "systems": _systems(runtime, operational, now),
         "alerts": operational,
         "alert_counts": {lvl: levels.get(lvl, 0) for lvl in ("error", "warning", "red", "yellow")},
-        "deadlines": _deadlines(alerts),
+        "deadlines": _deadlines(runtime),
         "dead_letters": {"total": sum(g.count for g in groups), "groups": [g.as_dict() for g in groups]},
         "outbox": [{"target": target, **counts} for target, counts in sorted(outbox.items())],
         "reconciliations": reconciled,

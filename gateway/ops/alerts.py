@@ -41,10 +41,27 @@ class AlertSpec:
     details: Any = None
 
 
+def _row(spec: AlertSpec) -> dict[str, Any]:
+    """The stored form of an alert: details as JSON, and the stage and due time its details name (columns of
+    their own, so time limits are counted and ordered in SQL)."""
+    details = spec.details if isinstance(spec.details, dict) else {}
+    due = details.get("due_at")
+    if isinstance(due, str):
+        try:
+            due = datetime.fromisoformat(due)
+        except ValueError:
+            due = None
+    return {"key": spec.key, "level": spec.level, "message": spec.message, "system": spec.system,
+            "case_no": spec.case_no, "details": None if spec.details is None else ledger.dumps(spec.details),
+            "stage": (str(details["stage"])[:64] if details.get("stage") else None),
+            "due_at": due if isinstance(due, datetime) and due.tzinfo is not None else None}
+
+
 def _upsert(conn: Connection, kind: str, spec: AlertSpec, now: datetime) -> None:
-    details = None if spec.details is None else ledger.dumps(spec.details)
-    alert_store.upsert_alert(conn, kind, spec.key, level=spec.level, message=spec.message, details=details,
-                             system=spec.system, case_no=spec.case_no, now=now)
+    row = _row(spec)
+    alert_store.upsert_alert(conn, kind, spec.key, level=spec.level, message=spec.message, details=row["details"],
+                             system=spec.system, case_no=spec.case_no, now=now, stage=row["stage"],
+                             due_at=row["due_at"])
 
 
 def raise_alert(
@@ -73,7 +90,8 @@ def resolve_alerts(engine: Engine, kind: AlertKind, keys: Iterable[str]) -> int:
         return alert_store.resolve_open(conn, kind, keys, now=ledger.utcnow())
 
 
-def sync_alerts(engine: Engine, kind: AlertKind, wanted: Sequence[AlertSpec], *, scope: str | None = None) -> dict[str, int]:
+def sync_alerts(engine: Engine, kind: AlertKind, wanted: Sequence[AlertSpec], *,
+                scope: str | None = None) -> dict[str, int]:
     """Make the open alerts of ``kind`` (within ``scope``: a system, or all) exactly ``wanted``.
 
     Used by scans that see the whole picture each time: new ones open, existing ones are refreshed (a yellow case
@@ -89,9 +107,7 @@ def apply_alerts(conn: Connection, kind: str, wanted: Sequence[AlertSpec], open_
                  now: datetime) -> dict[str, int]:
     """Within the part of ``kind`` whose open keys are ``open_keys`` (what the caller looked at: every alert of
     the kind, a system's, some cases'), open or refresh ``wanted`` and resolve the open ones not wanted."""
-    alert_store.upsert_alerts(conn, kind, [
-        {"key": s.key, "level": s.level, "message": s.message, "system": s.system, "case_no": s.case_no,
-         "details": None if s.details is None else ledger.dumps(s.details)} for s in wanted], now=now)
+    alert_store.upsert_alerts(conn, kind, [_row(s) for s in wanted], now=now)
     keys = {s.key for s in wanted}
     gone = sorted(open_keys - keys)
     for start in range(0, len(gone), 500):
@@ -100,10 +116,10 @@ def apply_alerts(conn: Connection, kind: str, wanted: Sequence[AlertSpec], open_
 
 
 def open_alerts(engine: Engine, *, kind: str | None = None, system: str | None = None,
-                limit: int | None = None) -> list[dict[str, Any]]:
-    """Open alerts, most severe first, then newest."""
+                limit: int | None = None, levels: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Open alerts (at ``levels``: all when empty), most severe first, then newest."""
     with engine.connect() as conn:
-        rows = alert_store.open_rows(conn, kind=kind, system=system)
+        rows = alert_store.open_rows(conn, kind=kind, system=system, levels=levels)
     rows.sort(key=lambda r: (LEVEL_ORDER.get(r["level"], 9), -r["last_seen_at"].timestamp(), r["key"]))
     for row in rows:
         row["details"] = ledger.loads(row["details"])

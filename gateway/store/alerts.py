@@ -21,7 +21,8 @@ RESOLVED: Final = "resolved"
 
 
 def upsert_alert(conn: Connection, kind: str, key: str, *, level: str, message: str, details: str | None,
-                 system: str | None, case_no: str | None, now: datetime) -> None:
+                 system: str | None, case_no: str | None, now: datetime, stage: str | None = None,
+                 due_at: datetime | None = None) -> None:
     """Open the alert ``(kind, key)`` or refresh it: an open one counts one more occurrence, a resolved one
     comes back counting afresh. ``details`` is the JSON text to store."""
     a = alerts.c
@@ -29,8 +30,8 @@ def upsert_alert(conn: Connection, kind: str, key: str, *, level: str, message: 
         update(alerts)
         .where(a.kind == kind, a.key == key)
         .values(
-            level=level, message=message, details=details, system=system, case_no=case_no,
-            last_seen_at=now, resolved_at=None,
+            level=level, message=message, details=details, system=system, case_no=case_no, stage=stage,
+            due_at=due_at, last_seen_at=now, resolved_at=None,
             occurrences=case((a.status == OPEN, a.occurrences + 1), else_=1),  # a comeback counts afresh
             status=OPEN,
         )
@@ -38,7 +39,7 @@ def upsert_alert(conn: Connection, kind: str, key: str, *, level: str, message: 
     if not changed:
         conn.execute(
             alerts.insert().values(
-                kind=kind, key=key, system=system, case_no=case_no, level=level,
+                kind=kind, key=key, system=system, case_no=case_no, level=level, stage=stage, due_at=due_at,
                 message=message, details=details, status=OPEN, occurrences=1, first_seen_at=now,
                 last_seen_at=now,
             )
@@ -47,8 +48,8 @@ def upsert_alert(conn: Connection, kind: str, key: str, *, level: str, message: 
 
 def upsert_alerts(conn: Connection, kind: str, rows: Sequence[dict[str, Any]], *, now: datetime) -> None:
     """:func:`upsert_alert` for many alerts in one statement (``INSERT … ON CONFLICT (kind, key) DO UPDATE``):
-    each row has ``key, level, message, details, system, case_no``. A scan that files thousands of alerts paid
-    more for compiling one UPDATE per alert than for the writes."""
+    each row has ``key, level, message, details, system, case_no, stage, due_at``. A scan that files thousands
+    of alerts paid more for compiling one UPDATE per alert than for the writes."""
     if not rows:
         return
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -57,11 +58,13 @@ def upsert_alerts(conn: Connection, kind: str, rows: Sequence[dict[str, Any]], *
     stmt = stmt.on_conflict_do_update(
         index_elements=["kind", "key"],
         set_={"level": stmt.excluded.level, "message": stmt.excluded.message, "details": stmt.excluded.details,
-              "system": stmt.excluded.system, "case_no": stmt.excluded.case_no, "last_seen_at": now,
+              "system": stmt.excluded.system, "case_no": stmt.excluded.case_no, "stage": stmt.excluded.stage,
+              "due_at": stmt.excluded.due_at, "last_seen_at": now,
               "resolved_at": None, "occurrences": case((a.status == OPEN, a.occurrences + 1), else_=1),
               "status": OPEN})
     conn.execute(stmt, [{"kind": kind, "key": r["key"], "level": r["level"], "message": r["message"],
-                         "details": r["details"], "system": r["system"], "case_no": r["case_no"], "status": OPEN,
+                         "details": r["details"], "system": r["system"], "case_no": r["case_no"],
+                         "stage": r.get("stage"), "due_at": r.get("due_at"), "status": OPEN,
                          "occurrences": 1, "first_seen_at": now, "last_seen_at": now} for r in rows])
 
 
@@ -85,10 +88,14 @@ def open_keys(conn: Connection, kind: str, *, system: str | None = None) -> set[
     return set(conn.execute(select(a.key).where(and_(*where))).scalars())
 
 
-def open_rows(conn: Connection, *, kind: str | None = None, system: str | None = None) -> list[dict[str, Any]]:
-    """Every column of the open alerts (of ``kind``, about ``system``), unordered; ``details`` as stored."""
+def open_rows(conn: Connection, *, kind: str | None = None, system: str | None = None,
+              levels: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Every column of the open alerts (of ``kind``, about ``system``, at ``levels``), unordered; ``details`` as
+    stored."""
     a = alerts.c
     query = select(alerts).where(a.status == OPEN)
+    if levels:
+        query = query.where(a.level.in_(list(levels)))
     if kind:
         query = query.where(a.kind == kind)
     if system:
@@ -107,5 +114,22 @@ def open_counts(conn: Connection) -> dict[str, dict[str, int]]:
     return counts
 
 
-__all__ = ["OPEN", "RESOLVED", "AlertStatus", "open_counts", "open_keys", "open_rows", "resolve_open",
-           "upsert_alert", "upsert_alerts"]
+def time_limit_counts(conn: Connection, levels: Sequence[str]) -> list[tuple[str, str | None, str | None, str, int]]:
+    """``(kind, system, stage, level, open alerts)`` of the alerts at ``levels`` (the time limits), grouped."""
+    a = alerts.c
+    return [(k, s, st, lv, int(n)) for k, s, st, lv, n in conn.execute(
+        select(a.kind, a.system, a.stage, a.level, func.count()).where(a.status == OPEN, a.level.in_(list(levels)))
+        .group_by(a.kind, a.system, a.stage, a.level))]
+
+
+def most_overdue(conn: Connection, level: str, limit: int) -> list[dict[str, Any]]:
+    """The open alerts at ``level`` due longest ago (those without a due time last)."""
+    a = alerts.c
+    query = (select(a.kind, a.key, a.case_no, a.system, a.stage, a.message, a.due_at)
+             .where(a.status == OPEN, a.level == level)
+             .order_by(a.due_at.is_(None), a.due_at, a.key).limit(limit))
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+__all__ = ["OPEN", "RESOLVED", "AlertStatus", "most_overdue", "open_counts", "open_keys", "open_rows",
+           "resolve_open", "time_limit_counts", "upsert_alert", "upsert_alerts"]

@@ -231,6 +231,10 @@ alerts = Table(
     Column("first_seen_at", UtcDateTime(), nullable=False),
     Column("last_seen_at", UtcDateTime(), nullable=False),
     Column("resolved_at", UtcDateTime(), nullable=True),
+    # time limits (migration 0011): the stage a deadline is about and when it is or was due, so the console
+    # counts thousands of them by stage and lists the most overdue in SQL, without reading every one's details
+    Column("stage", String(64), nullable=True),
+    Column("due_at", UtcDateTime(), nullable=True),
     UniqueConstraint("kind", "key"),
     Index(None, "status", "kind"),
     Index(None, "case_no"),

@@ -1,4 +1,5 @@
-"""the deadline scan reads what changed or fell due: cases.clock_due_at/clock_flags, a trigger, clock_scans
+"""the deadline scan reads what changed or fell due: cases.clock_due_at/clock_flags, a trigger, clock_scans;
+alerts.stage/due_at so the console counts time limits in SQL
 
 Revision ID: 0011_clock_due
 Revises: 0010_bundles, 0002_orchestration (it also merges the two heads 0001 left: 0002 and 0003 both
@@ -59,6 +60,9 @@ def upgrade() -> None:
     op.create_index("ix_cases_clock_due", "cases", ["clock_due_at", "clock_flags"],
                     sqlite_where=sa.text("clock_due_at IS NOT NULL"),
                     postgresql_where=sa.text("clock_due_at IS NOT NULL"))
+    with op.batch_alter_table("alerts") as batch:
+        batch.add_column(sa.Column("stage", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("due_at", _Utc(), nullable=True))
     op.create_index("ix_alerts_case_no", "alerts", ["case_no"])
     op.create_table(
         "clock_scans",
@@ -83,6 +87,9 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS cases_clock_due")
     op.drop_table("clock_scans")
     op.drop_index("ix_alerts_case_no", table_name="alerts")
+    with op.batch_alter_table("alerts") as batch:
+        batch.drop_column("due_at")
+        batch.drop_column("stage")
     op.drop_index("ix_cases_clock_due", table_name="cases")
     with op.batch_alter_table("cases") as batch:
         batch.drop_column("clock_flags")
