@@ -164,14 +164,22 @@ def _alert_counts(alerts: list[dict[str, Any]]) -> dict[str, int]:
 @guard
 def reconcile(
     system: Annotated[str, typer.Argument(help="System to reconcile (source vs ledger vs hall, per day).")],
+    day: Annotated[str | None, typer.Option("--day", help="Only this Beijing day (YYYY-MM-DD): reads that day's "
+                                             "changes, not the whole source and ledger.")] = None,
     systems: SystemsOpt = None,
     database_url: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Per day: counts and content hashes of SYSTEM's source, the ledger and the hall; missing or divergent cases."""
+    from datetime import date
+
     from gateway.sync.reconcile import reconcile_system
 
-    report = reconcile_system(runtime_from(systems, database_url), system)
+    try:
+        only = None if day is None else date.fromisoformat(day)
+    except ValueError:
+        raise typer.BadParameter(f"{day!r} is not a date like 2026-12-03", param_hint="--day") from None
+    report = reconcile_system(runtime_from(systems, database_url), system, day=only)
     if json_out:
         print_json(report.as_dict())
     else:

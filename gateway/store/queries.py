@@ -80,13 +80,15 @@ def live_cases_after(conn: Connection, after: str, limit: int) -> Sequence[Row[A
 # -- reconciliation ------------------------------------------------------------------------------------
 
 
-def source_record_states(conn: Connection, system: str) -> dict[str, tuple[datetime | None, str | None, str | None,
-                                                                          bool]]:
-    """``source_id → (cursor, content_hash, case_no, deleted)`` of every record the ledger holds for ``system``."""
+def source_record_states(conn: Connection, system: str, *, window: tuple[datetime, datetime] | None = None,
+                         ) -> dict[str, tuple[datetime | None, str | None, str | None, bool]]:
+    """``source_id → (cursor, content_hash, case_no, deleted)`` of every record the ledger holds for ``system``
+    (changed at the source within ``[start, end)`` when a window is given: the ``(system, cursor)`` index)."""
     s = source_records.c
-    return {r.source_id: (r.cursor, r.content_hash, r.case_no, r.deleted)
-            for r in conn.execute(select(s.source_id, s.cursor, s.content_hash, s.case_no, s.deleted)
-                                  .where(s.system == system))}
+    query = select(s.source_id, s.cursor, s.content_hash, s.case_no, s.deleted).where(s.system == system)
+    if window is not None:
+        query = query.where(s.cursor >= window[0], s.cursor < window[1])
+    return {r.source_id: (r.cursor, r.content_hash, r.case_no, r.deleted) for r in conn.execute(query)}
 
 
 def open_record_dead_letter_ids(conn: Connection, system: str) -> set[str | None]:

@@ -72,6 +72,7 @@ source_records = Table(
     Column("raw_hash", String(32), nullable=True),
     Column("payload", LargeBinary, nullable=True),
     Index(None, "case_no"),
+    Index(None, "system", "cursor"),  # a day's reconciliation reads that day (migration 0011)
 )
 """Each system's own view of a record: the raw payload (kept for remap and replay), the case it belongs to and
 the hash of its canonical form. The canonical form itself lives once, in ``cases``; any source's can be

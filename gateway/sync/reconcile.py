@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from gateway.models.hashing import case_document
@@ -102,13 +102,16 @@ def _set_hash(pairs: list[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
-def _read_source(runtime: Runtime, name: str, connector: Connector) -> dict[str, tuple[datetime | None, str | None,
-                                                                                     str | None]]:
-    """source id → (change time, content hash or None when the record does not pass, case number)."""
+def _read_source(runtime: Runtime, name: str, connector: Connector, since: datetime | None = None,
+                 ) -> dict[str, tuple[datetime | None, str | None, str | None]]:
+    """source id → (change time, content hash or None when the record does not pass, case number): every record
+    (``since`` None, a full read) or those changed since ``since`` (an incremental read)."""
     system = runtime.systems.get(name)
     mapper = runtime.mapper(name)
     out: dict[str, tuple[datetime | None, str | None, str | None]] = {}
-    for page in connector.read(system.stream, since=None, mode="full_refresh"):
+    pages = (connector.read(system.stream, since=None, mode="full_refresh") if since is None
+             else connector.read(system.stream, since=since, mode="incremental"))
+    for page in pages:
         mapped, origin = [], []
         for record in page.records:
             canonical, issues = mapper.inbound(record.payload, {})
@@ -153,20 +156,29 @@ def reconcile_system(
     connector: Connector | None = None,
     hall_connector: Connector | None = None,
     store: bool = True,
+    day: date | None = None,
 ) -> ReconcileReport:
-    """Compare ``name``'s source, the ledger and the hall; store the report and raise/resolve its alert."""
+    """Compare ``name``'s source, the ledger and the hall; store the report and raise/resolve its alert.
+
+    ``day`` (a Beijing date): that day only — the source is read incrementally from the day's start (what
+    changed since; records that moved to a later day still count as present), the ledger's records of that day
+    through the ``(system, cursor)`` index: the cost is one day's changes, not the whole ledger."""
     system = runtime.systems.get(name)
     checked_at = ledger.utcnow()
+    window = None if day is None else (datetime.combine(day, time(0), BEIJING),
+                                       datetime.combine(day + timedelta(days=1), time(0), BEIJING))
     own = connector is None
     source_connector = connector or runtime.connector(name)
     try:
-        source = _read_source(runtime, name, source_connector)
+        read = _read_source(runtime, name, source_connector, since=None if window is None else window[0])
     finally:
         if own:
             source_connector.close()
+    source = read if window is None else {k: v for k, v in read.items()
+                                          if v[0] is not None and window[0] <= v[0] < window[1]}
 
     with runtime.engine.connect() as conn:
-        held = queries.source_record_states(conn, name)
+        held = queries.source_record_states(conn, name, window=window)
         watermark = ledger.get_watermark(conn, name, system.stream)
         open_dead = queries.open_record_dead_letter_ids(conn, name)
 
@@ -211,7 +223,7 @@ def reconcile_system(
         report = day_of(cursor)
         report.ledger_count += 1
         ledger_pairs[report.day].append((source_id, digest or ""))
-        if source_id not in source:
+        if source_id not in read:  # (a day's reconciliation: changed at the source since, it is still there)
             report.extra_in_ledger += 1
             problem(report, source_id, case_no, "extra_in_ledger", None)
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from gateway.ops.alerts import open_alerts
+from gateway.ops.deadlines.calendar import BEIJING
 from gateway.sync.reconcile import reconcile_system
 from gateway.store.tables import outbox, reconciliations, source_records
 from gateway.sync.engine import sync_system
@@ -68,3 +69,36 @@ def test_reconcile_agrees_after_sync_and_push_then_names_what_went_missing(make_
         conn.execute(update(outbox).where(outbox.c.id == undelivered.id).values(status="delivered"))
     assert reconcile_system(world.runtime, "sd_civil").ok
     assert not open_alerts(world.runtime.engine, kind="reconcile")
+
+
+def test_one_day_reads_that_day_and_agrees_with_the_full_reconciliation(make_world) -> None:
+    """`--day`: the day's row equals the full run's row for that day; a problem on another day is not its own."""
+    from datetime import date
+
+    world = make_world(civil=160)
+    sync_system(world.runtime, "sd_civil")
+    push(world.runtime)
+    full = {d.day: d for d in reconcile_system(world.runtime, "sd_civil", store=False).days}
+    busiest = max(full.values(), key=lambda d: d.source_count)
+    other = next(d for d in full.values() if d.day != busiest.day and d.day != "unknown")
+    with world.runtime.engine.begin() as conn:  # one record of another day changed behind the ledger's back
+        (victim,) = [p for p in conn.execute(select(source_records.c.source_id, source_records.c.cursor)
+                                             .where(source_records.c.system == "sd_civil"))
+                     if p.cursor.astimezone(BEIJING).date().isoformat() == other.day][:1]
+        conn.execute(update(source_records).where(source_records.c.source_id == victim.source_id)
+                     .values(content_hash="x"))
+
+    report = reconcile_system(world.runtime, "sd_civil", day=date.fromisoformat(busiest.day), store=False)
+    (only,) = report.days
+    assert only.day == busiest.day and report.ok
+    assert (only.source_count, only.ledger_count, only.matched, only.source_hash, only.ledger_hash) == (
+        busiest.source_count, busiest.ledger_count, busiest.matched, busiest.source_hash, busiest.ledger_hash)
+    assert (only.hall_expected, only.hall_count) == (busiest.hall_expected, busiest.hall_count)
+
+    report = reconcile_system(world.runtime, "sd_civil", day=date.fromisoformat(other.day), store=False)
+    assert not report.ok and report.totals()["divergent"] == 1
+    assert [p["source_id"] for d in report.days for p in d.problems] == [victim.source_id]
+
+    cli = subprocess.run(world.cli("reconcile", "sd_civil", "--day", "2026-13-01"), env=world.env,
+                         capture_output=True, text=True, timeout=300)
+    assert cli.returncode != 0 and "not a date" in cli.stderr + cli.stdout

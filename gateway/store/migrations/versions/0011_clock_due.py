@@ -1,5 +1,6 @@
 """the deadline scan reads what changed or fell due: cases.clock_due_at/clock_flags, a trigger, clock_scans;
-alerts.stage/due_at so the console counts time limits in SQL
+alerts.stage/due_at so the console counts time limits in SQL; source_records (system, cursor) for a day's
+reconciliation
 
 Revision ID: 0011_clock_due
 Revises: 0010_bundles, 0002_orchestration (it also merges the two heads 0001 left: 0002 and 0003 both
@@ -64,6 +65,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("stage", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("due_at", _Utc(), nullable=True))
     op.create_index("ix_alerts_case_no", "alerts", ["case_no"])
+    op.create_index("ix_source_records_system_cursor", "source_records", ["system", "cursor"])
     op.create_table(
         "clock_scans",
         sa.Column("name", sa.String(length=32), nullable=False),
@@ -86,6 +88,7 @@ def downgrade() -> None:
     else:
         op.execute("DROP TRIGGER IF EXISTS cases_clock_due")
     op.drop_table("clock_scans")
+    op.drop_index("ix_source_records_system_cursor", table_name="source_records")
     op.drop_index("ix_alerts_case_no", table_name="alerts")
     with op.batch_alter_table("alerts") as batch:
         batch.drop_column("due_at")
