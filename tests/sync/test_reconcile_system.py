@@ -10,10 +10,10 @@ from sqlalchemy import delete, select, update
 
 from gateway.ops.alerts import open_alerts
 from gateway.ops.deadlines.calendar import BEIJING
-from gateway.sync.reconcile import reconcile_system
 from gateway.store.tables import outbox, reconciliations, source_records
 from gateway.sync.engine import sync_system
 from gateway.sync.push import push
+from gateway.sync.reconcile import reconcile_system
 
 pytestmark = pytest.mark.slow
 
