@@ -38,13 +38,15 @@ DIMENSIONS = ("item", "department", "office", "channel", "month")
 
 
 def get_checkpoint(conn: Connection) -> dict[str, Any]:
-    """``{"cases": ISO time | None, "audit_seq": int}``: how far the refresh has read."""
+    """``{"cases": ISO time | None, "audit_seq": int, "refreshed_at": time | None}``: how far the refresh has
+    read, and when it last ran."""
     w = watermarks.c
-    row = conn.execute(select(w.cursor, w.checkpoint).where(w.system == _MARK[0], w.stream == _MARK[1])).first()
+    row = conn.execute(select(w.cursor, w.checkpoint, w.updated_at)
+                       .where(w.system == _MARK[0], w.stream == _MARK[1])).first()
     if row is None:
-        return {"cases": None, "audit_seq": 0}
+        return {"cases": None, "audit_seq": 0, "refreshed_at": None}
     state = orjson.loads(row.checkpoint) if row.checkpoint else {}
-    return {"cases": row.cursor, "audit_seq": int(state.get("audit_seq", 0))}
+    return {"cases": row.cursor, "audit_seq": int(state.get("audit_seq", 0)), "refreshed_at": row.updated_at}
 
 
 def set_checkpoint(conn: Connection, *, cases_at: datetime | None, audit_seq: int) -> None:
