@@ -29,7 +29,7 @@ from __future__ import annotations
 import base64
 import secrets
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Engine
@@ -138,7 +138,7 @@ def _store_application(engine: Engine, spec: BundleSpec, form: dict[str, Any], m
         bundle_no = f"YJS{now.astimezone(BEIJING):%Y%m%d}{secrets.token_hex(4).upper()}"
         consent = bool(form.get(spec.consent_field)) if spec.consent_field else False
         stored_form = {k: (_seal(pii, v) if spec.form[k].type == "resident_id" else v) for k, v in form.items()}
-        due = calendar.add_days(now, spec.limit_days, spec.limit_unit) if calendar is not None else None
+        due = _due(calendar, now, spec) if calendar is not None else None
         store.insert_application(conn, {
             "bundle_no": bundle_no, "bundle_code": spec.code, "reference": reference,
             "applicant_name": str(form.get(spec.parts[spec.order()[0]].applicant.name_field, ""))[:200],
@@ -405,6 +405,12 @@ def _open(pii: Any, value: Any) -> Any:
 
 def _seal_blob(pii: Any, text: str) -> str:
     return pii.seal_blob(text) if pii is not None else text
+
+
+def _due(calendar: Any, now: datetime, spec: BundleSpec) -> datetime:
+    """The end (Beijing midnight) of the bundle's last counting day: the calendar counts days, not instants."""
+    day = calendar.add_days(now.astimezone(BEIJING).date(), spec.limit_days, spec.limit_unit)
+    return datetime.combine(day, time(0), BEIJING) + timedelta(days=1)
 
 
 def _parse(value: Any) -> datetime | None:
