@@ -31,7 +31,8 @@ from gateway.models import ServiceItem
 from gateway.sharing.access.audit import AuditWriter
 from gateway.sharing.access.clients import ClientStore
 from gateway.sharing.access.policy import Policy, PolicyRule
-from gateway.sharing.access.ratelimit import RateLimit, make_rate_limiter
+from gateway.sharing.access.ratelimit import RateLimit
+from gateway.sharing.access.shared_ratelimit import make_rate_limiter
 from gateway.sharing.access.tokens import ConsentTokens
 from gateway.store.sharing_queries import read_engine_for
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 from .audit import AuditEntry, AuditWriter, ChainReport, append_entries, make_checkpoint, verify_chain
 from .clients import SCOPES, Client, ClientStore, IssuedCredential
 from .policy import Decision, Policy, PolicyRule
-from .ratelimit import RateLimit, RateLimiter, make_rate_limiter
-from .shared_ratelimit import RedisRateLimiter
+from .ratelimit import RateLimit, RateLimiter
+from .shared_ratelimit import RedisRateLimiter, make_rate_limiter
 from .tokens import ConsentClaims, ConsentError, ConsentTokens
 
 __all__ = [

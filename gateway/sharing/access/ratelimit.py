@@ -5,7 +5,7 @@ in this process — right for the embedded demo and a single ``tongban serve``; 
 processes each would admit the full rate, N × in total. ``rate_limit_store: redis://…`` in the gateway file
 shares the buckets through Redis (:mod:`.shared_ratelimit`, which also says what happens when Redis is down).
 
-    limiter = make_rate_limiter(settings)          # memory or Redis, from the gateway file
+    limiter = make_rate_limiter(settings)          # memory or Redis, from the gateway file (.shared_ratelimit)
     wait = limiter.allow(client_id, rate)          # 0.0: admitted; else seconds until one would be (Retry-After)
 """
 
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-__all__ = ["RateLimit", "RateLimiter", "make_rate_limiter"]
+__all__ = ["RateLimit", "RateLimiter"]
 
 
 @runtime_checkable
@@ -67,17 +67,3 @@ class RateLimiter:
         pass
 
     retry_after_header = staticmethod(retry_after_header)
-
-
-def make_rate_limiter(settings: Any, *, engine: Any = None) -> RateLimit:
-    """The limiter the gateway file asks for: ``rate_limit_store: memory`` (default) or a Redis URL.
-
-    With ``engine`` (the ledger), a shared limiter that loses its store opens the alert ``rate_limit_degraded``
-    there, and resolves it when the store answers again."""
-    store = getattr(settings, "rate_limit_store", "memory") or "memory"
-    if store == "memory":
-        return RateLimiter(settings.rate_limit)
-    from gateway.sharing.access.shared_ratelimit import RedisRateLimiter, ledger_alerts
-
-    return RedisRateLimiter(store, default_rate=settings.rate_limit, processes=settings.rate_limit_processes,
-                            on_state_change=ledger_alerts(engine) if engine is not None else None)

@@ -40,9 +40,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from gateway.sharing.access.ratelimit import RateLimiter, retry_after_header
+from gateway.sharing.access.ratelimit import RateLimit, RateLimiter, retry_after_header
 
-__all__ = ["PRESENCE_WINDOW", "RateLimitCollector", "RedisRateLimiter", "ledger_alerts"]
+__all__ = ["PRESENCE_WINDOW", "RateLimitCollector", "RedisRateLimiter", "ledger_alerts", "make_rate_limiter"]
 
 log = logging.getLogger("gateway.sharing.ratelimit")
 
@@ -246,3 +246,15 @@ def ledger_alerts(engine: Any) -> Callable[[bool, str], None]:
         writer.submit(write, shared, reason)
 
     return report
+
+
+def make_rate_limiter(settings: Any, *, engine: Any = None) -> RateLimit:
+    """The limiter the gateway file asks for: ``rate_limit_store: memory`` (default) or a Redis URL.
+
+    With ``engine`` (the ledger), a shared limiter that loses its store opens the alert ``rate_limit_degraded``
+    there, and resolves it when the store answers again."""
+    store = getattr(settings, "rate_limit_store", "memory") or "memory"
+    if store == "memory":
+        return RateLimiter(settings.rate_limit)
+    return RedisRateLimiter(store, default_rate=settings.rate_limit, processes=settings.rate_limit_processes,
+                            on_state_change=ledger_alerts(engine) if engine is not None else None)
