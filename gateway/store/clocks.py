@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, select, update
+from sqlalchemy import Connection, bindparam, case, func, literal, select, tuple_, update
 
 from gateway.store.tables import alerts, cases, clock_scans
 
@@ -73,9 +73,9 @@ def due_cases(conn: Connection, now: datetime, *, after: tuple[datetime, str] | 
     query = (select(c.case_no, c.version, c.data, c.origin_system, c.deleted, c.clock_due_at)
              .where(c.clock_due_at.is_not(None), c.clock_due_at <= now)
              .order_by(c.clock_due_at, c.case_no).limit(limit))
-    if after is not None:
-        due, case_no = after
-        query = query.where((c.clock_due_at > due) | and_(c.clock_due_at == due, c.case_no > case_no))
+    if after is not None:  # a row value: one range of the (clock_due_at, case_no, …) index, whatever the plan
+        query = query.where(tuple_(c.clock_due_at, c.case_no) > tuple_(literal(after[0], c.clock_due_at.type),
+                                                                      literal(after[1])))
     return list(conn.execute(query))
 
 

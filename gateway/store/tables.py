@@ -112,7 +112,7 @@ cases = Table(
     # the deadline scan's bookkeeping (migration 0011_clock_due): when this case's clocks must be read again
     Column("clock_due_at", UtcDateTime(), nullable=True, server_default=text("'1970-01-01 00:00:00'")),
     Column("clock_flags", Integer, nullable=False, server_default=text("0")),
-    Index("ix_cases_clock_due", "clock_due_at", "clock_flags", sqlite_where=text("clock_due_at IS NOT NULL"),
+    Index("ix_cases_clock_due", "clock_due_at", "case_no", "clock_flags", sqlite_where=text("clock_due_at IS NOT NULL"),
           postgresql_where=text("clock_due_at IS NOT NULL")),
 )
 """The merged case, keyed by the national case number (办件编号); ``version`` grows with every change.

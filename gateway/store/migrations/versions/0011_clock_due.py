@@ -58,7 +58,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("clock_due_at", _Utc(), nullable=True,
                                    server_default=sa.text("'1970-01-01 00:00:00'")))
         batch.add_column(sa.Column("clock_flags", sa.Integer(), nullable=False, server_default=sa.text("0")))
-    op.create_index("ix_cases_clock_due", "cases", ["clock_due_at", "clock_flags"],
+    op.create_index("ix_cases_clock_due", "cases", ["clock_due_at", "case_no", "clock_flags"],
                     sqlite_where=sa.text("clock_due_at IS NOT NULL"),
                     postgresql_where=sa.text("clock_due_at IS NOT NULL"))
     with op.batch_alter_table("alerts") as batch:
