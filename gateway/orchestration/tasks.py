@@ -187,10 +187,22 @@ def run_freshness() -> dict[str, Any]:
 
 
 def run_reconcile(system: str) -> dict[str, Any]:
-    from gateway.sync.reconcile import reconcile_system
+    """The whole source against the ledger and the hall — or, with ``TONGBAN_RECONCILE_DAYS=N``, the last N
+    Beijing days one by one (today included): at a million cases a nightly full read of every source costs
+    hours, the last days' changes seconds; a full run stays one ``tongban reconcile SYSTEM`` away."""
+    import os
+    from datetime import datetime, timedelta
 
+    from gateway.ops.deadlines.calendar import BEIJING
+    from gateway.sync.reconcile import reconcile_days, reconcile_system
+
+    days = int(os.environ.get("TONGBAN_RECONCILE_DAYS", "0") or 0)
     with _runtime() as runtime:
-        report = reconcile_system(runtime, system)
+        if days <= 0:
+            report = reconcile_system(runtime, system)
+        else:
+            today = datetime.now(BEIJING).date()
+            report = reconcile_days(runtime, system, [today - timedelta(days=n) for n in range(days - 1, -1, -1)])
         return {"system": system, "ok": report.ok, "hall_view": report.hall_view, "totals": report.totals(),
                 "days_with_problems": [d.day for d in report.days if not d.ok]}
 

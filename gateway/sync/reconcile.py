@@ -280,6 +280,19 @@ def reconcile_system(
     return result
 
 
+def reconcile_days(runtime: Runtime, name: str, days: list[date], *, store: bool = True) -> ReconcileReport:
+    """:func:`reconcile_system` for each of ``days`` (one day's changes each), stored and alerted as one report:
+    a clean last day must not resolve the alert an earlier day raised."""
+    parts = [reconcile_system(runtime, name, day=day, store=False) for day in days]
+    merged = {d.day: d for part in parts for d in part.days}
+    result = ReconcileReport(system=name, checked_at=parts[0].checked_at if parts else ledger.utcnow(),
+                             hall=parts[-1].hall if parts else None, hall_view=parts[-1].hall_view if parts else "none",
+                             days=[merged[k] for k in sorted(merged)])
+    if store:
+        _store(runtime, result)
+    return result
+
+
 def _store(runtime: Runtime, report: ReconcileReport) -> None:
     with runtime.engine.begin() as conn:
         for day in report.days:
@@ -303,4 +316,4 @@ def _store(runtime: Runtime, report: ReconcileReport) -> None:
         resolve_alerts(runtime.engine, "reconcile", [report.system])
 
 
-__all__ = ["DayReport", "ReconcileReport", "reconcile_system"]
+__all__ = ["DayReport", "ReconcileReport", "reconcile_days", "reconcile_system"]

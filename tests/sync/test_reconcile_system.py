@@ -13,7 +13,7 @@ from gateway.ops.deadlines.calendar import BEIJING
 from gateway.store.tables import outbox, reconciliations, source_records
 from gateway.sync.engine import sync_system
 from gateway.sync.push import push
-from gateway.sync.reconcile import reconcile_system
+from gateway.sync.reconcile import reconcile_days, reconcile_system
 
 pytestmark = pytest.mark.slow
 
@@ -98,6 +98,12 @@ def test_one_day_reads_that_day_and_agrees_with_the_full_reconciliation(make_wor
     report = reconcile_system(world.runtime, "sd_civil", day=date.fromisoformat(other.day), store=False)
     assert not report.ok and report.totals()["divergent"] == 1
     assert [p["source_id"] for d in report.days for p in d.problems] == [victim.source_id]
+
+    # the nightly shape (TONGBAN_RECONCILE_DAYS): several days stored as one report, one alert for the bad day
+    both = reconcile_days(world.runtime, "sd_civil", sorted(date.fromisoformat(d) for d in (other.day, busiest.day)))
+    assert [d.day for d in both.days] == sorted([other.day, busiest.day]) and not both.ok
+    (alert,) = open_alerts(world.runtime.engine, kind="reconcile")
+    assert alert["details"]["days"] == [other.day]
 
     cli = subprocess.run(world.cli("reconcile", "sd_civil", "--day", "2026-13-01"), env=world.env,
                          capture_output=True, text=True, timeout=300)
