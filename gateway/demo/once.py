@@ -7,7 +7,9 @@ its endpoints name, a fresh SQLite ledger in the work directory, and a few cases
 - ``tongban demo --once`` (:func:`run_demo_once`): every DAG runs once in this process (``dag.test()``) — each
   system's sync, push, sync again (the departments now hold the front-desk cases), push, deadlines, reconcile,
   certificates — and the outcome is checked against the sandbox itself: every live department case is in the
-  hall, every front-desk case reached its department once, nothing is left queued.
+  hall, every front-desk case reached its department once, nothing is left queued. Then the processes of issue 15
+  through the same DAGs (:mod:`gateway.demo.scenario`): a street-office case deemed accepted, a 跨省通办 case from
+  another province's hall there and back, one company-opening 一件事 bundle finished.
 - ``tongban demo`` (:mod:`gateway.demo.live`): the same world served by ``airflow standalone`` and the gateway
   API until Ctrl+C.
 """
@@ -35,6 +37,7 @@ from gateway.demo.connections import (
     write_airflow_systems,
 )
 from gateway.demo.handoff import is_handoff, write_handoff
+from gateway.demo.onewindow import with_cross_province_hall
 from gateway.kernel.config import REPO_ROOT, SystemConfig, SystemsConfig, load_systems
 from gateway.kernel.runtime import Runtime
 from gateway.ops.status import system_status
@@ -117,6 +120,11 @@ class DemoWorld:
     def halls(self) -> list[str]:
         return [n for n in self.systems.names() if n in self.wired and self.systems.get(n).role == "hall"]
 
+    @property
+    def front_desks(self) -> list[str]:
+        """The district's own halls (another province's hall, ``receives: own``, has its own intake)."""
+        return [n for n in self.halls if self.systems.get(n).receives == "all"]
+
     def stop(self) -> None:
         self.handle.stop()
 
@@ -132,6 +140,7 @@ def demo_world(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workd
     systems = load_systems(systems_path)
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    systems = with_cross_province_hall(systems, workdir)  # 跨省通办: another province's hall (issue 15)
     for leftover in workdir.glob("demo.db*"):
         leftover.unlink()
     db_url = f"sqlite:///{workdir / 'demo.db'}"
@@ -152,7 +161,7 @@ def demo_world(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workd
         engine = make_engine(db_url)
         upgrade(engine)
         engine.dispose()
-        for hall in world.halls:
+        for hall in world.front_desks:
             admin = handle.admin_urls[world.wired[hall]]
             codes = [c for d in world.departments for c in systems.get(d).departments]
             while codes and len(world.created) < frontdesk:
@@ -182,12 +191,12 @@ def _street_offices(world: DemoWorld, say: Callable[[str], None]) -> None:
     The civil system answers on receipt (the sandbox's acceptance mode ``fast``); the ``tongban_handoff`` DAG
     hands each case over, starts its 10-minute window and records the department's answer."""
     civil = next((n for n in world.departments if world.wired.get(n) == "civil"), None)
-    if civil is None or not world.halls:
+    if civil is None or not world.front_desks:
         return
     handle = world.handle
     requests.post(f"{handle.admin_urls['civil']}/_sandbox/acceptance", json={"mode": "fast"},
                   timeout=30).raise_for_status()
-    admin = handle.admin_urls[world.wired[world.halls[0]]]
+    admin = handle.admin_urls[world.wired[world.front_desks[0]]]
     for office in STREET_OFFICES:
         reply = requests.post(f"{admin}/_sandbox/frontdesk", json={
             "count": 1, "dept_code": world.systems.get(civil).departments[0], "pending": True,
@@ -319,18 +328,27 @@ def run_demo_once(
         for dag in dags.values():  # one pass, failing fast: retries are for the scheduler, not for a demo
             for task in dag.tasks:
                 task.retries = 0
-        for dag_id in _dag_plan(world):
+        def run_dag(dag_id: str, conf: dict[str, Any] | None = None) -> str:
             began = time.perf_counter()
             with _output_to(log_path):
-                run = dags[dag_id].test()
+                run = dags[dag_id].test(run_conf=conf) if conf else dags[dag_id].test()
                 states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
             state = str(run.state)
-            runs.append({"dag_id": dag_id, "state": state, "tasks": states,
+            runs.append({"dag_id": dag_id, "state": state, "tasks": states, **({"conf": conf} if conf else {}),
                          "duration_s": round(time.perf_counter() - began, 1)})
             say(f"{'[green]' if state == 'success' else '[red]'}{dag_id}: {state}[/] "
-                + ", ".join(f"{t} {s}" for t, s in sorted(states.items())))
+                + ", ".join(f"{t} {s}" for t, s in sorted(states.items())) + (f" (as of {conf['now']})"
+                                                                              if conf and "now" in conf else ""))
+            return state
+
+        for dag_id in _dag_plan(world):
+            run_dag(dag_id)
         runtime = Runtime(systems=world.systems, engine=make_engine(world.database_url))
         checks = _check(world.handle, world.wired, world.systems, runtime, world.created, world.pending)
+        # the first pass is checked above; then the processes of issue 15 through the same DAGs
+        from gateway.demo.scenario import run_processes_scenario
+
+        checks.update(run_processes_scenario(world, runtime.engine, run_dag, say))
         checks["ok: every DAG run succeeded"] = all(r["state"] == "success" for r in runs)
         status = system_status(runtime.engine, world.systems)
         from gateway.ops.alerts import alert_counts
@@ -364,7 +382,7 @@ def _check(handle: Any, wired: dict[str, str], systems: SystemsConfig, runtime: 
     from gateway.store.outbox import pending_count
 
     checks: dict[str, Any] = {}
-    hall_systems = [n for n in wired if systems.get(n).role == "hall"]
+    hall_systems = [n for n in wired if systems.get(n).role == "hall" and systems.get(n).receives == "all"]
     with runtime.engine.connect() as conn:
         pending_rows = pending_count(conn)
         dead = queries.open_dead_letter_total(conn)

@@ -85,6 +85,10 @@ def test_the_readme_demo_runs_both_directions_and_checks_itself(tmp_path: Path) 
     assert summary["checks"]["front-desk cases accepted at the hall"] == 4
     assert summary["checks"]["ok: every DAG run succeeded"] is True
     assert {r["dag_id"] for r in summary["dag_runs"]} >= {"tongban_push", "tongban_sync_sd_civil", "tongban_deadlines"}
+    # issue 15's flows: deemed acceptance, a 跨省通办 case there and back, a company opening through the gateway
+    flows = {k: v for k, v in summary["checks"].items() if k.startswith(("ok: 一窗受理", "ok: 跨省通办", "ok: 一件事"))}
+    assert len(flows) == 4 and all(v is True for v in flows.values()), flows
+    assert [r["conf"]["now"] for r in summary["dag_runs"] if r.get("conf")]  # the hand-off scanned as of its due time
     # a second shell in the same directory finds the demo's systems and ledger (tongban.yaml the demo wrote)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
     status = subprocess.run([sys.executable, "-m", "gateway", "status", "--json"], cwd=tmp_path, env=env,
