@@ -227,7 +227,8 @@ def reconcile_system(
             report.extra_in_ledger += 1
             problem(report, source_id, case_no, "extra_in_ledger", None)
 
-    halls = [h.name for h in runtime.systems.halls if h.writable and h.name != name]
+    # the hall that holds every department's cases (another province's hall gets back only its own)
+    halls = [h.name for h in runtime.systems.halls if h.writable and h.name != name and h.receives == "all"]
     hall = halls[0] if halls else None
     hall_view = "none"
     if hall is not None:
