@@ -323,6 +323,8 @@ def main() -> int:
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--postgres", default=None, help="PostgreSQL server URL (a scratch database is created)")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--ledger", default=None, help="a ledger a previous run built (with --workdir and its page "
+                        "files; leave 'build' out of --phases): measured, never dropped")
     parser.add_argument("--certificates", type=int, default=None, help="certificates in the library (default --cases)")
     parser.add_argument("--phases", default="build,nochange,deadlines,reconcile,console,certificates",
                         help="comma-separated: build, nochange, deadlines, reconcile, console, certificates")
@@ -334,8 +336,8 @@ def main() -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tongban-scale-"))
     workdir.mkdir(parents=True, exist_ok=True)
     backend = "postgres" if args.postgres else "sqlite"
-    db = wp.Database(backend, workdir, args.postgres)
-    bench = Bench(db.url, GatewayKeys.generate())
+    db = None if args.ledger else wp.Database(backend, workdir, args.postgres)
+    bench = Bench(args.ledger or db.url, GatewayKeys.generate())  # type: ignore[union-attr]
     try:
         print(f"{backend}, {args.cases:,} cases, now = {NOW:%Y-%m-%d %H:%M} Beijing", flush=True)
         if "build" in phases:
@@ -352,7 +354,8 @@ def main() -> int:
             certificate_reads(bench, args.certificates or args.cases)
     finally:
         bench.tongban.close()
-        db.drop()
+        if db is not None:
+            db.drop()
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0

@@ -112,13 +112,14 @@ def open_case_alerts(conn: Connection, kinds: Iterable[str], case_nos: Sequence[
     """``{(kind, key): level}`` of the open alerts of ``kinds`` about these cases (tickets excluded)."""
     a = alerts.c
     out: dict[tuple[str, str], str] = {}
-    kinds = list(kinds)
+    wanted = set(kinds)
+    # only the case number in SQL: with (status, kind) in the WHERE clause a planner without statistics walked
+    # every open deadline alert per batch (170,000 at a million cases); the few rows per case are filtered here
     for start in range(0, len(case_nos), 500):
-        for kind, key, level in conn.execute(
-                select(a.kind, a.key, a.level).where(a.case_no.in_(list(case_nos[start:start + 500])),
-                                                     a.kind.in_(kinds), a.status == "open",
-                                                     ~a.key.startswith("ticket/"))):
-            out[(kind, key)] = level
+        for kind, key, level, status in conn.execute(
+                select(a.kind, a.key, a.level, a.status).where(a.case_no.in_(list(case_nos[start:start + 500])))):
+            if status == "open" and kind in wanted and not key.startswith("ticket/"):
+                out[(kind, key)] = level
     return out
 
 
