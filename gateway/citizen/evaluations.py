@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from sqlalchemy import Engine
@@ -385,13 +385,12 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 def evaluation_summary(engine: Engine, *, now: datetime | None = None,
-                       rateable: Literal["live", "facts"] = "live") -> dict[str, Any]:
+                       rateable_cases: int | None = None) -> dict[str, Any]:
     """The 好差评 figures for the ops console and ``tongban evaluations summary --json``.
 
-    ``rateable``: where the count of cases that can be rated comes from — ``live``: the ledger's cases now (a
-    read of every case's document: seconds at a million cases); ``facts``: the KPI facts as of their last
-    refresh (the ops console, which refreshes every 30 seconds and shows the KPIs from the same facts; the live
-    count when the facts were never refreshed).
+    ``rateable_cases``: the cases that can be rated, when the caller knows it — the ops console and the KPI summary
+    take it from the KPI facts' sums (cached per refresh); by default it is counted from the ledger's case
+    documents now (a read of every case: seconds at a million cases).
 
     Returns::
 
@@ -422,7 +421,7 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
     with engine.connect() as conn:
         rated = store.evaluation_groups(conn)
         bad = store.callback_groups(conn, now=now)
-        cases = store.finished_case_count(conn, from_facts=rateable == "facts")
+        cases = store.finished_case_count(conn) if rateable_cases is None else rateable_cases
         evaluated = store.evaluated_case_count(conn)
         appeals = store.appeal_states(conn)
         outbox = store.outbox_counts(conn)

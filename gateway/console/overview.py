@@ -16,7 +16,7 @@ from gateway.catalogue.audit import latest_findings_summary, tracked_findings
 from gateway.citizen.evaluations import evaluation_summary
 from gateway.citizen.workorders import workorder_summary
 from gateway.kernel.runtime import Runtime
-from gateway.ops.alerts import alert_counts, open_alerts
+from gateway.ops.alerts import open_alerts
 from gateway.ops.dead_letters import grouped_dead_letters
 from gateway.ops.humanize import human_duration
 from gateway.ops.kpi import kpi_summary
@@ -126,17 +126,16 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
     catalogue = _catalogue(runtime)
     handoffs = handoff_overview(runtime.engine, limit=_HANDOFFS_READ)
     handoffs["handoffs"] = handoffs["handoffs"][:_HANDOFFS_SHOWN]
-    evaluations = evaluation_summary(runtime.engine, now=now, rateable="facts")
+    evaluations = evaluation_summary(runtime.engine, now=now, rateable_cases=kpis["facts"]["rateable_cases"])
     workorders = workorder_summary(runtime.engine, now=now)
-    levels: Counter[str] = Counter()
-    for by_level in alert_counts(runtime.engine).values():
-        levels.update(by_level)
+    deadlines = _deadlines(runtime)
+    levels = Counter(a["level"] for a in operational) + Counter(red=deadlines["red"], yellow=deadlines["yellow"])
     return {
         "generated_at": now,
         "systems": _systems(runtime, operational, now),
         "alerts": operational,
         "alert_counts": {lvl: levels.get(lvl, 0) for lvl in ("error", "warning", "red", "yellow")},
-        "deadlines": _deadlines(runtime),
+        "deadlines": deadlines,
         "dead_letters": {"total": sum(g.count for g in groups), "groups": [g.as_dict() for g in groups]},
         "outbox": [{"target": target, **counts} for target, counts in sorted(outbox.items())],
         "reconciliations": reconciled,

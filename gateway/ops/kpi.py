@@ -303,6 +303,8 @@ def kpi_summary(engine: Engine) -> dict[str, Any]:
             rows = store.fact_count(conn)
         _FACT_SUMS[str(engine.url)] = (key, (overall, this_month, rows))
     items = item_kpis(engine)
+    # the cases that can be rated (live, finished), from the same sums: None before the first refresh
+    rateable = int(overall[0].sums["finished"]) if overall and rows else None
     return {
         "overall": overall[0].kpis if overall else {},
         "this_month": {"period": month, "compared_with": this_month["compared_with"],
@@ -310,8 +312,9 @@ def kpi_summary(engine: Engine) -> dict[str, Any]:
         "items": items[0].kpis if items else {},
         "definitions": [{"name": d.name, "label": d.label, "basis": d.basis, "definition": d.definition}
                         for d in DEFINITIONS],
-        "facts": {"rows": rows, "refreshed_through": mark["cases"].isoformat() if mark["cases"] else None},
-        "citizen": _citizen_kpis(engine),
+        "facts": {"rows": rows, "refreshed_through": mark["cases"].isoformat() if mark["cases"] else None,
+                  "rateable_cases": rateable},
+        "citizen": _citizen_kpis(engine, rateable),
     }
 
 
@@ -320,12 +323,12 @@ _FACT_SUMS: dict[str, tuple[tuple[Any, ...], tuple[list[KpiRow], dict[str, Any],
 checkpoint, and summing a million fact rows on every 30-second console refresh cost more than the rest of the page."""
 
 
-def _citizen_kpis(engine: Engine) -> dict[str, float | None]:
+def _citizen_kpis(engine: Engine, rateable: int | None) -> dict[str, float | None]:
     """The 好差评 and 12345 figures beside the service KPIs (their own summaries hold the detail); the cases that
-    can be rated counted from the same facts as the service KPIs."""
+    can be rated counted from the same facts as the service KPIs (from the ledger before their first refresh)."""
     from gateway.citizen import evaluation_summary, workorder_summary
 
-    ev, wo = evaluation_summary(engine, rateable="facts"), workorder_summary(engine)
+    ev, wo = evaluation_summary(engine, rateable_cases=rateable), workorder_summary(engine)
     return {"evaluation_coverage": ev["coverage"], "good_review_ratio": ev["good_ratio"],
             "bad_review_reply_ratio": ev["reply_ratio"],
             "rectification_on_time_ratio": ev["rectification_on_time_ratio"],

@@ -79,12 +79,15 @@ def resolve_open(conn: Connection, kind: str, keys: Sequence[str], *, now: datet
     return max(result.rowcount, 0)
 
 
-def open_keys(conn: Connection, kind: str, *, system: str | None = None) -> set[str]:
-    """Keys of the open alerts of ``kind`` (about ``system`` only, when given)."""
+def open_keys(conn: Connection, kind: str, *, system: str | None = None, prefix: str | None = None) -> set[str]:
+    """Keys of the open alerts of ``kind`` (about ``system`` only, keys starting with ``prefix`` only, when given:
+    the ``(kind, key)`` index reads that range alone)."""
     a = alerts.c
     where = [a.kind == kind, a.status == OPEN]
     if system is not None:
         where.append(a.system == system)
+    if prefix is not None:
+        where += [a.key >= prefix, a.key < prefix[:-1] + chr(ord(prefix[-1]) + 1)]
     return set(conn.execute(select(a.key).where(and_(*where))).scalars())
 
 
@@ -125,10 +128,15 @@ def time_limit_counts(conn: Connection, levels: Sequence[str]) -> list[tuple[str
 def most_overdue(conn: Connection, level: str, limit: int) -> list[dict[str, Any]]:
     """The open alerts at ``level`` due longest ago (those without a due time last)."""
     a = alerts.c
-    query = (select(a.kind, a.key, a.case_no, a.system, a.stage, a.message, a.due_at)
-             .where(a.status == OPEN, a.level == level)
-             .order_by(a.due_at.is_(None), a.due_at, a.key).limit(limit))
-    return [dict(r) for r in conn.execute(query).mappings()]
+    columns = (a.kind, a.key, a.case_no, a.system, a.stage, a.message, a.due_at)
+    dated = [dict(r) for r in conn.execute(  # walks the (status, level, due_at, …) index from its start
+        select(*columns).where(a.status == OPEN, a.level == level, a.due_at.is_not(None))
+        .order_by(a.due_at, a.key).limit(limit)).mappings()]
+    if len(dated) == limit:
+        return dated
+    return dated + [dict(r) for r in conn.execute(
+        select(*columns).where(a.status == OPEN, a.level == level, a.due_at.is_(None))
+        .order_by(a.key).limit(limit - len(dated))).mappings()]
 
 
 __all__ = ["OPEN", "RESOLVED", "AlertStatus", "most_overdue", "open_counts", "open_keys", "open_rows",

@@ -31,7 +31,6 @@ from gateway.store.tables import (
     citizen_evaluations,
     citizen_outbox,
     citizen_workorders,
-    kpi_case_facts,
 )
 
 __all__ = [
@@ -140,15 +139,8 @@ def live_case_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(cases).where(cases.c.deleted.is_(False))).scalar_one())
 
 
-def finished_case_count(conn: Connection, *, from_facts: bool = False) -> int:
-    """Live cases whose document names a finish time (the cases that can be rated). ``from_facts``: as the KPI
-    facts counted them at their last refresh (an index-free count of a narrow table), when they were refreshed."""
-    if from_facts:
-        f = kpi_case_facts.c
-        counted = conn.execute(select(func.count(), func.sum(case((f.live & f.finished, 1), else_=0)))
-                               .select_from(kpi_case_facts)).first()
-        if counted is not None and counted[0]:
-            return int(counted[1] or 0)
+def finished_case_count(conn: Connection) -> int:
+    """Live cases whose document names a finish time (the cases that can be rated)."""
     c = cases.c
     return int(conn.execute(select(func.count()).select_from(cases)
                             .where(c.deleted.is_(False), c.data.like('%"finished_at": "%')

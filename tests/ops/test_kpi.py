@@ -271,7 +271,7 @@ def test_the_console_summaries_answer_on_an_empty_ledger(database_url: str) -> N
     upgrade(engine)
     summary = kpi.kpi_summary(engine)
     assert summary["overall"]["cases"] == 0 and summary["overall"]["finished_ratio"] is None
-    assert summary["facts"] == {"rows": 0, "refreshed_through": None}
+    assert summary["facts"] == {"rows": 0, "refreshed_through": None, "rateable_cases": None}
     assert summary["this_month"]["compared_with"] == kpi.previous_period(summary["this_month"]["period"])
     findings = latest_findings_summary(engine)
     assert findings["run"] is None and findings["open_total"] == 0 and findings["top"] == []

@@ -269,7 +269,7 @@ def _ticket_alerts(engine: Engine, calendar: WorkCalendar, catalogue: TongbanCat
                      "limit_days": state.limit_days, "due_at": state.due_at.isoformat(),
                      "used_days": round(state.used_days, 2), "office_code": t.get("office_code")}))
     with engine.begin() as conn:
-        open_keys = {k for k in alert_store.open_keys(conn, "deadline") if k.startswith("ticket/")}
+        open_keys = alert_store.open_keys(conn, "deadline", prefix="ticket/")
         return apply_alerts(conn, "deadline", out, open_keys, now=now)
 
 

@@ -65,6 +65,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("stage", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("due_at", _Utc(), nullable=True))
     op.create_index("ix_alerts_case_no", "alerts", ["case_no"])
+    op.drop_index("ix_alerts_status_kind", table_name="alerts")
+    op.create_index("ix_alerts_open_levels", "alerts", ["status", "level", "kind", "system", "stage"])
+    op.create_index("ix_alerts_overdue", "alerts", ["status", "level", "due_at"])
     op.create_index("ix_source_records_system_cursor", "source_records", ["system", "cursor"])
     op.create_table(
         "clock_scans",
@@ -89,6 +92,9 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS cases_clock_due")
     op.drop_table("clock_scans")
     op.drop_index("ix_source_records_system_cursor", table_name="source_records")
+    op.drop_index("ix_alerts_overdue", table_name="alerts")
+    op.drop_index("ix_alerts_open_levels", table_name="alerts")
+    op.create_index("ix_alerts_status_kind", "alerts", ["status", "kind"])
     op.drop_index("ix_alerts_case_no", table_name="alerts")
     with op.batch_alter_table("alerts") as batch:
         batch.drop_column("due_at")
