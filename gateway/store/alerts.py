@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 from sqlalchemy import Connection, and_, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from gateway.store.db import rare
 from gateway.store.tables import alerts
 
 AlertStatus = Literal["open", "resolved"]
@@ -98,7 +99,7 @@ def open_rows(conn: Connection, *, kind: str | None = None, system: str | None =
     a = alerts.c
     query = select(alerts).where(a.status == OPEN)
     if levels:
-        query = query.where(a.level.in_(list(levels)))
+        query = query.where(rare(conn, a.level.in_(list(levels))))
     if kind:
         query = query.where(a.kind == kind)
     if system:

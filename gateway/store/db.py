@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, func
 
 from gateway.contract.errors import ConfigError
 
@@ -80,3 +81,12 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def rare(conn: Connection, condition: Any) -> Any:
+    """``condition``, marked as true of few rows for SQLite's planner (``unlikely()``; unchanged elsewhere).
+
+    SQLite's statistics keep one average per index column: after a million outbox rows were pending and then
+    delivered, ``status = 'pending'`` still looks like a million rows, and a count of the pending ones scanned the
+    whole table (PostgreSQL keeps each value's frequency and needs no hint)."""
+    return func.unlikely(condition) if conn.dialect.name == "sqlite" else condition

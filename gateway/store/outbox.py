@@ -18,6 +18,7 @@ from typing import Any, Final, Literal
 
 from sqlalchemy import Connection, Row, func, select, update
 
+from gateway.store.db import rare
 from gateway.store.ledger import utcnow
 from gateway.store.tables import cases, outbox
 
@@ -132,7 +133,7 @@ def pending_by_target(conn: Connection) -> dict[str, int]:
     return {
         target: int(count)
         for target, count in conn.execute(
-            select(o.target_system, func.count()).where(o.status == PENDING).group_by(o.target_system)
+            select(o.target_system, func.count()).where(rare(conn, o.status == PENDING)).group_by(o.target_system)
         ).tuples()
     }
 
