@@ -20,4 +20,20 @@ def to_beijing(value: datetime) -> datetime:
     return value if value.utcoffset() == _EIGHT_HOURS else value.astimezone(BEIJING)
 
 
-__all__ = ["BEIJING", "to_beijing"]
+def parse_instant(value: object) -> datetime | None:
+    """An ISO 8601 text as an aware datetime (a text without offset is taken as UTC); None for anything else."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def beijing_iso(moment: datetime) -> str:
+    """``moment`` in Beijing time, to the second, ISO 8601 (how Tongban writes the times it stamps on a case)."""
+    return moment.astimezone(BEIJING).replace(microsecond=0).isoformat()
+
+
+__all__ = ["BEIJING", "beijing_iso", "parse_instant", "to_beijing"]

@@ -29,14 +29,14 @@ from __future__ import annotations
 import base64
 import secrets
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from gateway.kernel.config import SystemsConfig
-from gateway.models.datetimes import BEIJING
+from gateway.models.datetimes import BEIJING, beijing_iso, parse_instant
 from gateway.process.bundle_cases import ACTOR, grant_consent, part_case
 from gateway.process.bundle_spec import BundleCatalogue, BundleSpec, PartSpec
 from gateway.store import bundles as store
@@ -228,9 +228,9 @@ def _state_of(case: dict[str, Any]) -> tuple[str, str | None, datetime | None, s
     result, status = data.get("result"), data.get("status")
     if case["deleted"] or result in _REFUSED_RESULTS or status in _REFUSED_STATUS:
         reason = data.get("result_reason") or f"{result or status} without a reason"
-        return "refused", str(reason), _parse(data.get("finished_at")), None
+        return "refused", str(reason), parse_instant(data.get("finished_at")), None
     if result in _DONE_RESULTS or status == "finished":
-        return "finished", None, _parse(data.get("finished_at")), data.get("certificate_no")
+        return "finished", None, parse_instant(data.get("finished_at")), data.get("certificate_no")
     if status == "suspended":
         open_holds = [e for e in data.get("events") or [] if e.get("kind") == "special" and not e.get("ended_at")]
         reason = (open_holds[-1].get("reason") if open_holds else None) or "suspended (special procedure)"
@@ -386,11 +386,11 @@ def bundle_detail(engine: Engine, bundle_no: str) -> dict[str, Any] | None:
         return {**_public(row, drop=("form",)),
                 "parts": [_public(p) for p in store.parts_of(conn, bundle_no)],
                 "materials": store.material_index(conn, bundle_no),
-                "events": [{**e, "at": _iso(e["at"])} for e in process_store.events(conn, bundle_no)]}
+                "events": [{**e, "at": beijing_iso(e["at"])} for e in process_store.events(conn, bundle_no)]}
 
 
 def _public(row: dict[str, Any], drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in row.items() if k not in drop}
+    return {k: (beijing_iso(v) if isinstance(v, datetime) else v) for k, v in row.items() if k not in drop}
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
@@ -413,18 +413,6 @@ def _due(calendar: Any, now: datetime, spec: BundleSpec) -> datetime:
     return datetime.combine(day, time(0), BEIJING) + timedelta(days=1)
 
 
-def _parse(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(BEIJING).replace(microsecond=0).isoformat()
 
 
 

@@ -37,13 +37,13 @@ A front-desk case the hall already accepted itself (the old way) is registered `
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
 from gateway.kernel.config import SystemsConfig
-from gateway.models.datetimes import BEIJING
+from gateway.models.datetimes import BEIJING, beijing_iso, parse_instant
 from gateway.process.catalogue import Route, TongbanCatalogue
 from gateway.store import process as store
 from gateway.store.ledger import utcnow
@@ -142,7 +142,7 @@ def _register_one(engine: Engine, row: dict[str, Any], data: dict[str, Any], hal
         state = "awaiting_delivery" if pending else "accepted"
         extra: dict[str, Any] = {}
         if not pending:
-            extra = {"decided_at": _parse(data.get("accepted_at")) or now, "decided_by": "hall"}
+            extra = {"decided_at": parse_instant(data.get("accepted_at")) or now, "decided_by": "hall"}
         if not store.insert_handoff(conn, {**base, "state": state, **extra}):
             return
         store.log(conn, case_no, now, "registered", ACTOR, hall=hall, office=base["office_code"], pending=pending,
@@ -184,7 +184,7 @@ def _by_department(data: dict[str, Any], systems: SystemsConfig, hall: str, cata
 
 def _refuse(conn: Any, row: dict[str, Any], data: dict[str, Any], route: Route, hall: str, now: datetime) -> None:
     """Refused at routing: back to the hall as 不予受理 with the reason, and a ``routing`` dead letter."""
-    at = _iso(now)
+    at = beijing_iso(now)
     refused = {**data, "status": "returned", "result": "not_accepted", "result_reason": route.reason,
                "finished_at": at, "updated_at": at}
     version = store.write_case_version(conn, row["case_no"], row["version"], refused, origin=ACTOR, at=now, now=now)
@@ -227,9 +227,9 @@ def _answer(case: dict[str, Any] | None, h: dict[str, Any]) -> tuple[str, dateti
         return None
     data = case["data"]
     if data.get("result") in _REFUSED_RESULTS:
-        at = _parse(data.get("finished_at")) or _parse(data.get("updated_at"))
+        at = parse_instant(data.get("finished_at")) or parse_instant(data.get("updated_at"))
         return ("refused", at, data.get("result_reason")) if at else None
-    accepted = _parse(data.get("accepted_at"))
+    accepted = parse_instant(data.get("accepted_at"))
     if accepted is None or data.get("status") == "submitted":
         return None
     if h["state"] == "deemed" and h["decided_at"] is not None and abs((accepted - h["decided_at"]).total_seconds()) < 1:
@@ -251,14 +251,14 @@ def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
             if h["state"] == "pending" and at <= h["due_at"]:
                 if store.move(conn, h["case_no"], "pending", state=decision, decided_at=at, decided_by="department",
                               reason=reason, updated_at=now):
-                    store.log(conn, h["case_no"], at, decision, h["target_system"], reason=reason, seen_at=_iso(now))
+                    store.log(conn, h["case_no"], at, decision, h["target_system"], reason=reason, seen_at=beijing_iso(now))
                     report.accepted += decision == "accepted"
                     report.refused += decision == "refused"
             elif h["state"] == "deemed":
                 if store.move(conn, h["case_no"], "deemed", late_decision=decision, late_decided_at=at,
                               late_reason=reason, updated_at=now):
                     store.log(conn, h["case_no"], at, "late_answer", h["target_system"], decision=decision,
-                              reason=reason, deemed_at=_iso(h["decided_at"]), seen_at=_iso(now))
+                              reason=reason, deemed_at=beijing_iso(h["decided_at"]), seen_at=beijing_iso(now))
                     report.late_answers += 1
             # pending with an answer dated after the due time: deemed first (below), recorded late next scan
 
@@ -288,7 +288,7 @@ def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, no
         if case is None or case["deleted"]:  # withdrawn at the hall (or voided) before anyone decided: no clock
             if store.move(conn, h["case_no"], "pending", state="withdrawn", decided_at=None, decided_by="hall",
                           updated_at=now):
-                store.log(conn, h["case_no"], now, "withdrawn", h["hall_system"], due_at=_iso(deemed_at))
+                store.log(conn, h["case_no"], now, "withdrawn", h["hall_system"], due_at=beijing_iso(deemed_at))
             return
         if not store.move(conn, h["case_no"], "pending", state="deemed", decided_at=deemed_at, decided_by="deemed",
                           updated_at=now):
@@ -301,7 +301,7 @@ def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, no
         told = sorted({h["hall_system"], h["target_system"]})
         store.queue(conn, h["case_no"], version, told, now)
         store.log(conn, h["case_no"], deemed_at, "deemed", ACTOR, window_s=h["window_s"], version=version,
-                  told=told, scanned_at=_iso(now))
+                  told=told, scanned_at=beijing_iso(now))
     report.deemed += 1
     report.deemed_cases.append(h["case_no"])
 
@@ -309,7 +309,7 @@ def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, no
 def _deemed(data: dict[str, Any], h: dict[str, Any], catalogue: TongbanCatalogue, calendar: Calendar | None,
             at: datetime) -> dict[str, Any]:
     """The case as deemed accepted at ``at``: accepted then, a 视为受理 step, and the item's unified limit."""
-    stamp = _iso(at)
+    stamp = beijing_iso(at)
     minutes = h["window_s"] // 60
     events = list(data.get("events") or [])
     events.append({"seq": len(events) + 1, "kind": "step", "name": "视为受理", "action": "accept",
@@ -386,11 +386,11 @@ def handoff_detail(engine: Engine, case_no: str) -> dict[str, Any] | None:
         row = store.get_handoff(conn, case_no)
         if row is None:
             return None
-        return {**_public(row), "events": [{**e, "at": _iso(e["at"])} for e in store.events(conn, case_no)]}
+        return {**_public(row), "events": [{**e, "at": beijing_iso(e["at"])} for e in store.events(conn, case_no)]}
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+    return {k: (beijing_iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
@@ -402,15 +402,3 @@ def _loads(text: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _parse(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(BEIJING).replace(microsecond=0).isoformat()
