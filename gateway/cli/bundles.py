@@ -18,7 +18,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, runtime_from
+from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, on_ledger, runtime_from
 from gateway.cli.output import console, fail, print_json, print_table
 from gateway.contract.errors import ConfigError, FieldIssue, RecordRejected
 
@@ -173,11 +173,7 @@ def bundles_status(
     json_out: JsonOpt = False,
 ) -> None:
     """One bundle: its status (and why), its parts as their systems last wrote them, its materials, its trail."""
-    runtime = runtime_from(systems, database_url, existing=True)
-    try:
-        detail = _find(runtime.engine, ref, bundles_file)
-    finally:
-        runtime.close()
+    detail = on_ledger(systems, database_url, lambda engine: _find(engine, ref, bundles_file))
     if detail is None:
         raise ConfigError(f"bundle {ref}: no such bundle (give its number, YJS…, or the application's reference; "
                           "tongban bundles list shows them)")
@@ -213,11 +209,7 @@ def bundles_list(
     """Bundles, newest first, with their status and why."""
     from gateway.process.bundles import bundle_overview
 
-    runtime = runtime_from(systems, database_url, existing=True)
-    try:
-        overview = bundle_overview(runtime.engine)
-    finally:
-        runtime.close()
+    overview = on_ledger(systems, database_url, bundle_overview)
     rows = [b for b in overview["bundles"] if status is None or b["status"] == status]
     if json_out:
         print_json({**overview, "bundles": rows})

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from gateway.cli.output import fail
 from gateway.contract.errors import TongbanError
+
+T = TypeVar("T")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Tongban (通办): sync government approval systems.")
 
@@ -112,3 +115,12 @@ def guard(fn: Any) -> Any:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def on_ledger(systems: Path | None, database_url: str | None, call: Callable[[Any], T]) -> T:
+    """``call(engine)`` on the existing ledger, closed afterwards: the commands that make one read or one write."""
+    runtime = runtime_from(systems, database_url, existing=True)
+    try:
+        return call(runtime.engine)
+    finally:
+        runtime.close()

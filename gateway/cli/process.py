@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, runtime_from
+from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, on_ledger, runtime_from
 from gateway.cli.output import console, print_json, print_table
 from gateway.contract.errors import ConfigError
 
@@ -76,11 +76,7 @@ def handoff_list(
     """Hand-offs, newest first, with where they stand."""
     from gateway.process import handoff_overview
 
-    runtime = runtime_from(systems, database_url, existing=True)
-    try:
-        overview = handoff_overview(runtime.engine)
-    finally:
-        runtime.close()
+    overview = on_ledger(systems, database_url, handoff_overview)
     rows = [h for h in overview["handoffs"] if state is None or h["state"] == state]
     if json_out:
         print_json({**overview, "handoffs": rows})
@@ -103,11 +99,7 @@ def handoff_show(
     """One hand-off and its audit trail."""
     from gateway.process import handoff_detail
 
-    runtime = runtime_from(systems, database_url, existing=True)
-    try:
-        detail = handoff_detail(runtime.engine, case_no)
-    finally:
-        runtime.close()
+    detail = on_ledger(systems, database_url, lambda engine: handoff_detail(engine, case_no))
     if detail is None:
         raise ConfigError(f"case {case_no}: no hand-off (not a front-desk case, or not scanned yet)")
     if json_out:
@@ -158,11 +150,7 @@ def tickets_reply(
     """Record the reply to a ticket (its alert resolves on the next deadline scan)."""
     from gateway.process import reply_ticket
 
-    runtime = runtime_from(systems, database_url, existing=True)
-    try:
-        done = reply_ticket(runtime.engine, ticket_no, reply)
-    finally:
-        runtime.close()
+    done = on_ledger(systems, database_url, lambda engine: reply_ticket(engine, ticket_no, reply))
     if not done:
         raise ConfigError(f"ticket {ticket_no}: no open ticket with that number (unknown, or replied already)")
     console.print(f"ticket {ticket_no} replied", markup=False)
