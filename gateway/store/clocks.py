@@ -101,7 +101,9 @@ def clock_totals(conn: Connection) -> dict[int, int]:
 def open_clock_alert_counts(conn: Connection) -> dict[tuple[str, str, str], int]:
     """``{(kind, "case" | "stage" | "ticket", level): open alerts}`` of the deadline scan's kinds."""
     a = alerts.c
-    part = case((a.key.startswith("ticket/"), "ticket"), (a.key.contains("/stage/"), "stage"), else_="case")
+    # from the columns of the (status, level, kind, system, stage) index alone: a ticket's alert names a stage and
+    # no system, a stage's both, a case's no stage
+    part = case((a.stage.is_not(None) & a.system.is_(None), "ticket"), (a.stage.is_not(None), "stage"), else_="case")
     rows = conn.execute(select(a.kind, part, a.level, func.count())
                         .where(a.status == "open", a.kind.in_(["deadline", "deferred_material"]))
                         .group_by(a.kind, part, a.level))
