@@ -122,25 +122,6 @@ def repeat(fn: Callable[[], Any], times: int) -> tuple[float, float]:
     return statistics.median(seconds), max(seconds)
 
 
-class QueryCounter:
-    """Counts the rows each statement returned, by the statement's first table (SQLAlchemy events)."""
-
-    def __init__(self, engine: Any) -> None:
-        from sqlalchemy import event
-
-        self.engine = engine
-        self.statements = 0
-        event.listen(engine, "after_cursor_execute", self._after)
-
-    def _after(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        self.statements += 1
-
-    def close(self) -> None:
-        from sqlalchemy import event
-
-        event.remove(self.engine, "after_cursor_execute", self._after)
-
-
 # -- the phases -------------------------------------------------------------------------------------------
 
 

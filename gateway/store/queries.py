@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, RowMapping, func, select
+from sqlalchemy import Connection, RowMapping, func, select
 
 from gateway.store.tables import cases, dead_letters, runs, source_records, watermarks
 
@@ -63,18 +63,6 @@ def last_successful_sync(conn: Connection) -> dict[str, datetime | None]:
 
 
 # -- deadlines -----------------------------------------------------------------------------------------
-
-
-def live_cases_after(conn: Connection, after: str, limit: int) -> Sequence[Row[Any]]:
-    """The next ``limit`` merged cases not deleted, by case number after ``after``: ``case_no, data,
-    origin_system`` (the deadline scan pages through every live case)."""
-    c = cases.c
-    return conn.execute(
-        select(c.case_no, c.data, c.origin_system)
-        .where(c.deleted.is_(False), c.case_no > after)
-        .order_by(c.case_no)
-        .limit(limit)
-    ).all()
 
 
 # -- reconciliation ------------------------------------------------------------------------------------
@@ -171,7 +159,6 @@ __all__ = [
     "live_case_count",
     "live_case_numbers",
     "live_case_versions",
-    "live_cases_after",
     "open_dead_letter_total",
     "open_dead_letters_by_system",
     "open_record_dead_letter_ids",

@@ -12,6 +12,7 @@ running clock.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any, Literal
@@ -134,12 +135,17 @@ def _due(start: datetime, budget_s: float, stops: list[tuple[datetime, datetime]
     raise ValueError("time limit too far in the future")
 
 
+def is_closed(case: Mapping[str, Any]) -> bool:
+    """No clock of this case runs any more: deleted, in a closed status, or finished."""
+    return bool(case.get("deleted") or case.get("status") in CLOSED_STATUSES or case.get("finished_at"))
+
+
 def evaluate(case: dict[str, Any], calendar: WorkCalendar, *, now: datetime,
              clock_start: datetime | None = None) -> DeadlineState | None:
     """The clock of one canonical case (as the ledger stores it), or None when no clock runs: not yet
     accepted, no time limit, finished or deleted. ``clock_start`` overrides the acceptance time: a case deemed
     accepted by the 一窗受理 hand-off starts its clock then, whatever a late answer later wrote."""
-    if case.get("deleted") or case.get("status") in CLOSED_STATUSES or case.get("finished_at"):
+    if is_closed(case):
         return None
     accepted = _parse(case.get("accepted_at"))
     limit = case.get("promised_days")
@@ -240,4 +246,5 @@ def _next_change(started: datetime, limit: int, unit: LimitUnit, level: Deadline
     return first if first > now else now + _RECHECK_MARGIN  # (rounding) never now: the scan would loop on it
 
 
-__all__ = ["CLOSED_STATUSES", "ClockReading", "DeadlineLevel", "DeadlineState", "evaluate", "run_clock"]
+__all__ = ["CLOSED_STATUSES", "ClockReading", "DeadlineLevel", "DeadlineState", "evaluate", "is_closed",
+           "run_clock"]

@@ -21,10 +21,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from gateway.ops.deadlines.calendar import LimitUnit, WorkCalendar
-from gateway.ops.deadlines.clock import CLOSED_STATUSES, DeadlineLevel, run_clock
+from gateway.ops.deadlines.clock import CLOSED_STATUSES, DeadlineLevel, is_closed, run_clock
 
-__all__ = ["OverdueMaterial", "StageState", "TicketState", "evaluate_stages", "evaluate_ticket", "overdue_materials", "upcoming_materials",
-           "upcoming_stage_starts"]
+__all__ = ["OverdueMaterial", "StageState", "TicketState", "evaluate_stages", "evaluate_ticket", "overdue_materials",
+           "upcoming_materials", "upcoming_stage_starts"]
 
 
 class StagePlanLike(Protocol):
@@ -71,7 +71,7 @@ class StageState:
 def evaluate_stages(case: Mapping[str, Any], calendar: WorkCalendar, *, now: datetime,
                     plan: Sequence[StagePlanLike] = ()) -> list[StageState]:
     """The clock of every running stage of a canonical case (empty for a closed case or one without stages)."""
-    if case.get("deleted") or case.get("status") in CLOSED_STATUSES or case.get("finished_at"):
+    if is_closed(case):
         return []
     planned = {p.name: p for p in plan}
     events = case.get("events") or []
@@ -96,7 +96,7 @@ def evaluate_stages(case: Mapping[str, Any], calendar: WorkCalendar, *, now: dat
 def upcoming_stage_starts(case: Mapping[str, Any], *, now: datetime) -> list[datetime]:
     """Start times still ahead of ``now`` of stages not ended (a source's clock ahead of ours): their clocks begin
     then, so the case is read again then."""
-    if case.get("deleted") or case.get("status") in CLOSED_STATUSES or case.get("finished_at"):
+    if is_closed(case):
         return []
     starts = (_parse(st.get("started_at")) for st in case.get("stages") or []
               if isinstance(st, Mapping) and not st.get("ended_at"))
@@ -113,24 +113,22 @@ class OverdueMaterial:
 
 def overdue_materials(case: Mapping[str, Any], *, now: datetime) -> list[OverdueMaterial]:
     """Deferred materials (容缺/承诺) past their due date and not received, of a case still open."""
-    if case.get("deleted") or case.get("status") in CLOSED_STATUSES:
-        return []
-    out = []
-    for m in case.get("deferred_materials") or []:
-        due = _parse(m.get("due_at")) if isinstance(m, Mapping) else None
-        if due is not None and due <= now and not m.get("received_at"):
-            out.append(OverdueMaterial(str(case.get("case_no")), str(m.get("name")), str(m.get("kind")), due))
-    return out
+    return [m for m in _outstanding_materials(case) if m.due_at <= now]
 
 
 def upcoming_materials(case: Mapping[str, Any], *, now: datetime) -> list[OverdueMaterial]:
     """Deferred materials not yet received whose due date is still ahead (the instant each turns overdue)."""
+    return [m for m in _outstanding_materials(case) if m.due_at > now]
+
+
+def _outstanding_materials(case: Mapping[str, Any]) -> list[OverdueMaterial]:
+    """Deferred materials with a due date and not received, of a case not deleted or closed."""
     if case.get("deleted") or case.get("status") in CLOSED_STATUSES:
         return []
     out = []
     for m in case.get("deferred_materials") or []:
         due = _parse(m.get("due_at")) if isinstance(m, Mapping) else None
-        if due is not None and due > now and not m.get("received_at"):
+        if due is not None and not m.get("received_at"):
             out.append(OverdueMaterial(str(case.get("case_no")), str(m.get("name")), str(m.get("kind")), due))
     return out
 
