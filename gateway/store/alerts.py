@@ -26,25 +26,8 @@ def upsert_alert(conn: Connection, kind: str, key: str, *, level: str, message: 
                  due_at: datetime | None = None) -> None:
     """Open the alert ``(kind, key)`` or refresh it: an open one counts one more occurrence, a resolved one
     comes back counting afresh. ``details`` is the JSON text to store."""
-    a = alerts.c
-    changed = conn.execute(
-        update(alerts)
-        .where(a.kind == kind, a.key == key)
-        .values(
-            level=level, message=message, details=details, system=system, case_no=case_no, stage=stage,
-            due_at=due_at, last_seen_at=now, resolved_at=None,
-            occurrences=case((a.status == OPEN, a.occurrences + 1), else_=1),  # a comeback counts afresh
-            status=OPEN,
-        )
-    ).rowcount
-    if not changed:
-        conn.execute(
-            alerts.insert().values(
-                kind=kind, key=key, system=system, case_no=case_no, level=level, stage=stage, due_at=due_at,
-                message=message, details=details, status=OPEN, occurrences=1, first_seen_at=now,
-                last_seen_at=now,
-            )
-        )
+    upsert_alerts(conn, kind, [{"key": key, "level": level, "message": message, "details": details, "system": system,
+                                "case_no": case_no, "stage": stage, "due_at": due_at}], now=now)
 
 
 def upsert_alerts(conn: Connection, kind: str, rows: Sequence[dict[str, Any]], *, now: datetime) -> None:
