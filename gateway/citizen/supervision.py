@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from gateway.ops.alerts import AlertSpec, apply_alerts
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.store import alerts as alert_store
 from gateway.store import citizen as store
@@ -83,13 +84,8 @@ def scan_citizen(engine: Engine, *, now: datetime | None = None, calendar: WorkC
     with engine.begin() as conn:
         wanted = _wanted(now, conn, calendar, policy)
         for kind, alerts in wanted.items():
-            before = alert_store.open_keys(conn, kind)
-            for key, (level, message, case_no) in alerts.items():
-                alert_store.upsert_alert(conn, kind, key, level=level, message=message, details=None,
-                                         system="hotline" if kind.startswith("workorder") else "evaluator",
-                                         case_no=case_no, now=stamp)
-            gone = sorted(before - set(alerts))
-            for start in range(0, len(gone), 500):
-                alert_store.resolve_open(conn, kind, gone[start:start + 500], now=stamp)
-            result[kind] = {"open": len(alerts), "new": len(set(alerts) - before), "resolved": len(gone)}
+            system = "hotline" if kind.startswith("workorder") else "evaluator"
+            specs = [AlertSpec(key=key, level=level, message=message, system=system, case_no=case_no)
+                     for key, (level, message, case_no) in alerts.items()]
+            result[kind] = apply_alerts(conn, kind, specs, alert_store.open_keys(conn, kind), now=stamp)
     return result
