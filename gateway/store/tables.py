@@ -29,6 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from gateway.models.stored import compact_case_json, expand_case_json
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -53,6 +55,24 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
         return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class CaseJson(TypeDecorator[str]):
+    """``cases.data``: a canonical case document, stored without its top-level defaults and read back whole
+    (:mod:`gateway.models.stored`). Writers may give either form; readers always get the whole document.
+    Comparisons (``LIKE``) see the stored text as it is."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: object) -> str | None:
+        return None if value is None else compact_case_json(value)
+
+    def process_result_value(self, value: str | None, dialect: object) -> str | None:
+        return None if value is None else expand_case_json(value)
+
+    def coerce_compared_value(self, op: object, value: object) -> Text:
+        return Text()
 
 
 source_records = Table(
@@ -101,7 +121,7 @@ cases = Table(
     Column("case_no", String(64), primary_key=True),
     Column("version", Integer, nullable=False),
     Column("content_hash", String(64), nullable=False),
-    Column("data", Text, nullable=False),
+    Column("data", CaseJson(), nullable=False),
     Column("origin_system", String(64), nullable=False),
     Column("origin_source_id", String(128), nullable=False),
     Column("source_updated_at", UtcDateTime(), nullable=False),

@@ -30,6 +30,7 @@ from gateway.contract.errors import FieldIssue, RecordRejected, SkippableSyncErr
 from gateway.kernel.config import SystemConfig, SystemsConfig
 from gateway.mapping.mapper import Mapper
 from gateway.models import Case, QualityTally, case_document, content_hash
+from gateway.models.stored import stored_case_json
 from gateway.store import ledger, payloads
 from gateway.store.outbox import PENDING
 from gateway.store.payloads import pack, raw_hash
@@ -62,6 +63,10 @@ class IngestContext:
     mapper: Mapper
     stream: str
     check_dead_letters: bool = True
+    open_dead_letters: set[str] | None = None
+    """The source ids of the stream's open record dead letters, when the run loaded them (kept current as pages
+    add and resolve them): a page then resolves only those its good records name, and a page whose records have
+    none (nearly every page) sends no statement. None: unknown, every page asks the database."""
     quality: QualityTally = field(default_factory=QualityTally)
     """Quality flags (rules real data breaks: kept, flagged) and rejections, counted per rule with a few
     examples across the run: one log line per rule, not one per record; bounded memory at a million records."""
@@ -73,6 +78,16 @@ class IngestContext:
     skip_unchanged_raw: bool = True
     """Skip records whose raw bytes and mapping version are those the ledger holds, before mapping them. A
     remap (same bytes, a mapping or rules that may have changed) and a replay turn it off."""
+
+    targets: dict[str | None, list[str]] = field(default_factory=dict)
+    """Which systems should hold a case of each department (``SystemsConfig.targets_for`` walks every configured
+    system: asked once per department per run, not once per case)."""
+
+    def targets_for(self, dept_code: str | None) -> list[str]:
+        found = self.targets.get(dept_code)
+        if found is None:
+            found = self.targets[dept_code] = self.systems.targets_for(dept_code, origin=self.system.name)
+        return found
 
     @property
     def mapping_version(self) -> str:
@@ -227,7 +242,8 @@ def _ingest_page(
     touched: list[dict[str, Any]] = []
     changes: list[tuple[RawRecord, Case, str, str]] = []
     for record, case in good:
-        data, digest = case_document(case)
+        _, digest = case_document(case)  # the hash of the whole document; the ledger stores it without defaults
+        data = stored_case_json(case)
         if ctx.pii is not None:
             data = _seal_applicant(ctx.pii, data, case.applicant.id_number)
         known = state.get(record.source_id)
@@ -259,10 +275,25 @@ def _ingest_page(
     counts.deleted, counts.queued = _merge_cases(conn, ctx, changes, now)
 
     ledger.add_dead_letters(conn, dead)
-    if ctx.check_dead_letters and (good or skipped):
-        ledger.resolve_dead_letters(conn, kind="record", system=system, stream=stream,
-                                    source_ids=[r.source_id for r, _ in good] + skipped)
+    _resolve_dead_letters(conn, ctx, [r.source_id for r, _ in good] + skipped, dead)
     return counts
+
+
+def _resolve_dead_letters(conn: Connection, ctx: IngestContext, arrived: list[str], dead: list[dict[str, Any]]) -> None:
+    """Resolve the open dead letters of records that made it into the ledger (fixed at the source, or replayed).
+
+    With the run's set of open dead letters, only the ids in it are sent; the page's new dead letters join the
+    set (a record rejected on one page may arrive fixed on a later one)."""
+    held = ctx.open_dead_letters
+    if held is not None:
+        arrived = [source_id for source_id in arrived if source_id in held]
+        held.difference_update(arrived)
+        held.update(d["source_id"] for d in dead if d["source_id"] is not None)
+    elif not ctx.check_dead_letters:
+        return
+    if arrived:
+        ledger.resolve_dead_letters(conn, kind="record", system=ctx.system.name, stream=ctx.stream,
+                                    source_ids=arrived)
 
 
 def _payload_dictionary(conn: Connection, ctx: IngestContext, samples: list[bytes]) -> bytes | None:
@@ -351,7 +382,7 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
             updates.append({**merged, "expected_version": before["version"]})
         if before is None and merged["deleted"]:
             continue  # first seen already deleted: no system holds it, nothing to withdraw
-        for target in ctx.systems.targets_for(merged["dept_code"], origin=system):
+        for target in ctx.targets_for(merged["dept_code"]):
             outbox_rows.append(
                 {
                     "case_no": case_no,
