@@ -60,8 +60,8 @@ def _driver_value(conn: Connection, column_type: Any) -> Any:
     """
     if isinstance(column_type, UtcDateTime):
         if conn.dialect.name == "sqlite":  # SQLAlchemy's own SQLite storage format, so reads parse it back
-            def convert(v: datetime) -> str:
-                return v.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+            def convert(v: datetime) -> str:  # "%Y-%m-%d %H:%M:%S.%f"; isoformat is ~5x quicker than strftime
+                return v.astimezone(timezone.utc).isoformat(" ", "microseconds")[:26]
         else:
             def convert(v: datetime) -> datetime:  # type: ignore[misc]
                 return v.astimezone(timezone.utc).replace(tzinfo=None)
@@ -440,13 +440,15 @@ def record_dead_letter_counts(conn: Connection, system: str | None = None) -> di
             for status, count in conn.execute(select(d.status, func.count()).where(*scope).group_by(d.status))}
 
 
-def open_dead_letter_count(conn: Connection, system: str, kind: str = "record") -> int:
+def open_dead_letter_ids(conn: Connection, system: str, stream: str, *, limit: int) -> set[str] | None:
+    """The source ids of ``system``'s open record dead letters on ``stream``, or None when there are more than
+    ``limit`` (the caller then asks the database page by page instead of holding them all)."""
     c = dead_letters.c
-    return int(
-        conn.execute(
-            select(func.count()).select_from(dead_letters).where(c.system == system, c.kind == kind, c.status == "open")
-        ).scalar_one()
-    )
+    ids = conn.execute(
+        select(c.source_id).where(c.system == system, c.status == "open", c.kind == "record", c.stream == stream)
+        .limit(limit + 1)
+    ).scalars().all()
+    return None if len(ids) > limit else {i for i in ids if i is not None}
 
 
 # -- watermarks and runs --------------------------------------------------------------------------------

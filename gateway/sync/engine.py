@@ -113,7 +113,7 @@ def sync_system(
                 conn, system=name, kind="sync", mode="full_refresh" if full_refresh else "incremental",
                 watermark=watermark,
             )
-            has_dead_letters = ledger.open_dead_letter_count(conn, name) > 0
+            open_dead_letters = ledger.open_dead_letter_ids(conn, name, stream, limit=_OPEN_DEAD_LETTERS_HELD)
         report = RunReport(run_id=run_id, system=name, kind="sync", status="succeeded", watermark_before=watermark)
         since = None if full_refresh or watermark is None else watermark - system.lookback
         own_connector = connector is None
@@ -123,7 +123,7 @@ def sync_system(
             # inside the try: a mapping, a secret or a connector that cannot be built fails *this* run, recorded
             # a full refresh is also the repair (re-read, re-check everything): it maps even what it holds unchanged
             ctx = IngestContext(system=system, systems=runtime.systems, mapper=runtime.mapper(name), stream=stream,
-                                check_dead_letters=has_dead_letters, pii=runtime.pii,
+                                open_dead_letters=open_dead_letters, pii=runtime.pii,
                                 skip_unchanged_raw=not full_refresh)
             if source is None:
                 source = runtime.connector(name)
@@ -183,6 +183,9 @@ def sync_system(
 
 
 _ERROR_CHARS = 2000
+_OPEN_DEAD_LETTERS_HELD = 100_000
+"""A run holds the source ids of up to this many open dead letters of its stream (a few MB) so that a page asks
+the database to resolve only those its records name; beyond it, every page asks (one statement per page)."""
 _DRIFT_SAMPLE = 200
 
 
