@@ -163,10 +163,35 @@ def reconcile_system(
     ``day`` (a Beijing date): that day only — the source is read incrementally from the day's start (what
     changed since; records that moved to a later day still count as present), the ledger's records of that day
     through the ``(system, cursor)`` index: the cost is one day's changes, not the whole ledger."""
+    result = _reconcile(runtime, name, None if day is None else [day], connector=connector,
+                        hall_connector=hall_connector)
+    if store:
+        _store(runtime, result)
+    return result
+
+
+def reconcile_days(runtime: Runtime, name: str, days: list[date], *, store: bool = True,
+                   connector: Connector | None = None) -> ReconcileReport:
+    """:func:`reconcile_system` for each of ``days``, from one incremental read of the source since the earliest
+    day's start (not one read per day, each from its own start to now), stored and alerted as one report: a
+    clean last day must not resolve the alert an earlier day raised."""
+    if not days:
+        result = ReconcileReport(system=name, checked_at=ledger.utcnow(), hall=None, hall_view="none")
+    else:
+        result = _reconcile(runtime, name, sorted(set(days)), connector=connector, hall_connector=None)
+    if store:
+        _store(runtime, result)
+    return result
+
+
+def _reconcile(runtime: Runtime, name: str, days: list[date] | None, *, connector: Connector | None,
+               hall_connector: Connector | None) -> ReconcileReport:
+    """The report of ``days`` (sorted Beijing dates; None: every day, from a full read of the source)."""
     system = runtime.systems.get(name)
     checked_at = ledger.utcnow()
-    window = None if day is None else (datetime.combine(day, time(0), BEIJING),
-                                       datetime.combine(day + timedelta(days=1), time(0), BEIJING))
+    window = None if days is None else (datetime.combine(days[0], time(0), BEIJING),
+                                        datetime.combine(days[-1] + timedelta(days=1), time(0), BEIJING))
+    wanted = None if days is None else {d.isoformat() for d in days}
     own = connector is None
     source_connector = connector or runtime.connector(name)
     try:
@@ -174,21 +199,23 @@ def reconcile_system(
     finally:
         if own:
             source_connector.close()
-    source = read if window is None else {k: v for k, v in read.items()
-                                          if v[0] is not None and window[0] <= v[0] < window[1]}
+    source = read if wanted is None else {k: v for k, v in read.items()
+                                          if v[0] is not None and _day(v[0]) in wanted}
 
     with runtime.engine.connect() as conn:
         held = queries.source_record_states(conn, name, window=window)
+        if wanted is not None and len(wanted) > 1:  # days apart: not the days between them
+            held = {k: v for k, v in held.items() if _day(v[0]) in wanted}
         watermark = ledger.get_watermark(conn, name, system.stream)
         open_dead = queries.open_record_dead_letter_ids(conn, name)
 
-    days: dict[str, DayReport] = {}
+    reports: dict[str, DayReport] = {}
     source_pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
     ledger_pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
 
     def day_of(moment: datetime | None) -> DayReport:
         key = _day(moment)
-        return days.setdefault(key, DayReport(day=key))
+        return reports.setdefault(key, DayReport(day=key))
 
     def problem(report: DayReport, source_id: str, case_no: str | None, kind: str, cursor: datetime | None) -> None:
         if len(report.problems) < _PROBLEM_LIMIT:
@@ -271,27 +298,11 @@ def reconcile_system(
             else:
                 report.hall_count += 1
 
-    for key, report in days.items():
+    for key, report in reports.items():
         report.source_hash = _set_hash(source_pairs[key])
         report.ledger_hash = _set_hash([p for p in ledger_pairs[key] if p[0] in source])
-    result = ReconcileReport(system=name, checked_at=checked_at, hall=hall, hall_view=hall_view,
-                             days=[days[k] for k in sorted(days)])
-    if store:
-        _store(runtime, result)
-    return result
-
-
-def reconcile_days(runtime: Runtime, name: str, days: list[date], *, store: bool = True) -> ReconcileReport:
-    """:func:`reconcile_system` for each of ``days`` (one day's changes each), stored and alerted as one report:
-    a clean last day must not resolve the alert an earlier day raised."""
-    parts = [reconcile_system(runtime, name, day=day, store=False) for day in days]
-    merged = {d.day: d for part in parts for d in part.days}
-    result = ReconcileReport(system=name, checked_at=parts[0].checked_at if parts else ledger.utcnow(),
-                             hall=parts[-1].hall if parts else None, hall_view=parts[-1].hall_view if parts else "none",
-                             days=[merged[k] for k in sorted(merged)])
-    if store:
-        _store(runtime, result)
-    return result
+    return ReconcileReport(system=name, checked_at=checked_at, hall=hall, hall_view=hall_view,
+                           days=[reports[k] for k in sorted(reports)])
 
 
 def _store(runtime: Runtime, report: ReconcileReport) -> None:

@@ -73,7 +73,7 @@ def test_reconcile_agrees_after_sync_and_push_then_names_what_went_missing(make_
 
 def test_one_day_reads_that_day_and_agrees_with_the_full_reconciliation(make_world) -> None:
     """`--day`: the day's row equals the full run's row for that day; a problem on another day is not its own."""
-    from datetime import date
+    from datetime import date, datetime, time
 
     world = make_world(civil=160)
     sync_system(world.runtime, "sd_civil")
@@ -104,6 +104,29 @@ def test_one_day_reads_that_day_and_agrees_with_the_full_reconciliation(make_wor
     assert [d.day for d in both.days] == sorted([other.day, busiest.day]) and not both.ok
     (alert,) = open_alerts(world.runtime.engine, kind="reconcile")
     assert alert["details"]["days"] == [other.day]
+
+    # several days from ONE read of the source (since the earliest day's start), each day's row the full run's,
+    # and none of the days between them
+    source = world.runtime.connector("sd_civil")
+    reads: list[object] = []
+    read = source.read
+
+    def counted(*args: object, **kwargs: object) -> object:
+        reads.append(kwargs.get("since"))
+        return read(*args, **kwargs)  # type: ignore[arg-type]
+
+    source.read = counted  # type: ignore[method-assign]
+    wanted = sorted(date.fromisoformat(d) for d in (other.day, busiest.day))
+    try:
+        again = reconcile_days(world.runtime, "sd_civil", wanted[::-1], store=False, connector=source)
+    finally:
+        source.close()
+    assert reads == [datetime.combine(wanted[0], time(0), BEIJING)]
+    assert [d.day for d in again.days] == [d.isoformat() for d in wanted]
+    row = next(d for d in again.days if d.day == busiest.day)
+    assert (row.source_count, row.ledger_count, row.matched, row.source_hash, row.ledger_hash) == (
+        busiest.source_count, busiest.ledger_count, busiest.matched, busiest.source_hash, busiest.ledger_hash)
+    assert next(d for d in again.days if d.day == other.day).divergent == 1
 
     cli = subprocess.run(world.cli("reconcile", "sd_civil", "--day", "2026-13-01"), env=world.env,
                          capture_output=True, text=True, timeout=300)
