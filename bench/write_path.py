@@ -376,6 +376,8 @@ class Stages:
 
 
 def stage_breakdown(backend: str, workdir: Path, server: str | None, data: Dataset, keys: Any) -> None:
+    from sqlalchemy.engine import Connection
+
     import gateway.models.quality as quality
     import gateway.sync.ingest as ingest
     from gateway.store import ledger
@@ -390,6 +392,8 @@ def stage_breakdown(backend: str, workdir: Path, server: str | None, data: Datas
             stages.wrap(type(mapper), "validate", "validate (pydantic + rules)")
             stages.wrap(quality.QualityTally, "add", "quality tally")
             stages.wrap(ingest, "case_document", "canonical JSON + hash")
+            stages.wrap(ingest, "stored_case_json", "stored case JSON (no defaults)")
+            stages.wrap(ingest, "raw_hash", "raw payload hash")
             stages.wrap(ingest, "pack", "raw payload: compress + seal")
             stages.wrap(ingest, "_seal_applicant", "seal the applicant's ID")
             stages.wrap(ledger, "source_state", "lookup source records")
@@ -400,13 +404,15 @@ def stage_breakdown(backend: str, workdir: Path, server: str | None, data: Datas
             stages.wrap(ledger, "insert_cases", "write cases")
             stages.wrap(ledger, "update_cases", "write cases")
             stages.wrap(ledger, "add_outbox", "write outbox")
+            stages.wrap(ledger, "resolve_dead_letters", "resolve dead letters")
+            stages.wrap(Connection, "_commit_impl", "commit")
             started = time.perf_counter()
             writer.round(path)
             total = time.perf_counter() - started
             stages.undo()
             known = sum(stages.seconds.values())
             parts = sorted(stages.seconds.items(), key=lambda kv: -kv[1]) + [
-                ("engine, parse, commit, glue", total - known)]
+                ("engine, parse, glue", total - known)]
             print(f"  tongban {label} round, {total:.2f} s: "
                   + ", ".join(f"{name} {seconds / total:.0%}" for name, seconds in parts))
         writer.close()

@@ -175,7 +175,10 @@ class MappingCompiler(StepEmitter):
 
     # -- reading source values -------------------------------------------------------------------------
 
-    def get_expr(self, path: Any, where: str) -> str:
+    def get_expr(self, path: Any, where: str, *, inline: bool = False) -> str:
+        """The expression reading ``path`` from the raw record ``r``. ``inline``: a nested path of keys is read by
+        nested ``.get`` expressions rather than a call of :func:`dig` per value (a tenth of a mapping's time);
+        only where an assignment expression may stand (not in a comprehension's iterable)."""
         if not isinstance(path, str) or not path:
             raise self.fail(where, f"path must be a non-empty string, got {path!r}")
         if path == "$":
@@ -183,6 +186,11 @@ class MappingCompiler(StepEmitter):
         keys: list[str | int] = [int(p) if re.fullmatch(r"-?\d+", p) else p for p in path.split(".")]
         if len(keys) == 1 and isinstance(keys[0], str):
             return f"r.get({self.const(keys[0], 'k')})"
+        if inline and all(isinstance(k, str) for k in keys):
+            expr = f"r.get({self.const(keys[0], 'k')})"
+            for key in keys[1:]:  # what dig does for dict keys: a non-dict on the way reads as None
+                expr = f"(_w.get({self.const(key, 'k')}) if isinstance(_w := {expr}, dict) else None)"
+            return expr
         return f"_dig(r, {self.const(tuple(keys), 'p')})"
 
     def condition_expr(self, cond: Any, where: str) -> str:
@@ -267,7 +275,7 @@ class MappingCompiler(StepEmitter):
         if "context" in spec:
             w.emit(indent, f"v = _ctx.get({self.const(spec['context'])})")
         elif "path" in spec:
-            w.emit(indent, f"v = {self.get_expr(spec['path'], where)}")
+            w.emit(indent, f"v = {self.get_expr(spec['path'], where, inline=True)}")
         elif "concat" in spec:
             self.emit_concat(w, indent, spec, where)
             raw = False

@@ -209,9 +209,9 @@ class Case(BaseModel):
     """Where the case stands now (code list CaseStatus)."""
     deleted: bool = False
     """A tombstone: the source deleted or voided the case; it still propagates."""
-    events: list[CaseEvent] = []
+    events: list[CaseEvent] = Field(default_factory=list)
     """Process steps (环节) and special procedures (特别程序), in order."""
-    materials: list[Material] = []
+    materials: list[Material] = Field(default_factory=list)
     """Materials received for the case."""
     channel: CaseChannel | None = None
     """申办渠道: window, online, mobile, kiosk or post (code list CaseChannel)."""
@@ -219,11 +219,11 @@ class Case(BaseModel):
     """受理点: where the case was accepted, distinct from the competent department (``dept_code``)."""
     agent: Agent | None = None
     """帮办代办: who filed for the applicant, on whose authorisation."""
-    stages: list[StageRecord] = []
+    stages: list[StageRecord] = Field(default_factory=list)
     """Stages of a staged flow, each with its own limit (the deadline scan clocks each)."""
-    deferred_materials: list[DeferredMaterial] = []
+    deferred_materials: list[DeferredMaterial] = Field(default_factory=list)
     """Materials accepted as missing (容缺) or promised (承诺), with their due dates."""
-    quality: list[QualityFlag] = []
+    quality: list[QualityFlag] = Field(default_factory=list)
     """Quality findings: one flag per quality rule the case breaks (derived on validation; any input value is
     replaced). Pushed with the case so the hall sees them."""
     updated_at: AwareDatetime

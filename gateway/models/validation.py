@@ -1,10 +1,8 @@
 """Batch validation: the hot path between a mapping and the ledger.
 
-One pydantic call per batch. ``validate_python`` on a plain ``list[Case]`` throws the good records away
-when one is bad, so each list item is wrapped in a thin validator that catches that item's
-``ValidationError`` and returns it as a marker: every good record comes back from the same single call,
-nothing is validated twice, and each bad record keeps all of its errors. The wrap validator also advances
-``context["index"]`` so that the quality flags raised inside :class:`Case` know their record.
+Each record is validated by the :class:`Case` validator in its own ``try``: ``validate_python`` on a plain
+``list[Case]`` would throw the good records away when one is bad, and a bad record keeps all of its errors.
+``context["index"]`` is set per record so that the quality flags raised inside :class:`Case` know their record.
 
     >>> result = validate_cases(records, refs, rules=mapper.rules)
     >>> for i, case in result.valid: ...                      # case.quality holds its flags
@@ -23,10 +21,9 @@ from __future__ import annotations
 import gc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import TypeAdapter, ValidationError, ValidationInfo, WrapValidator
-from pydantic_core.core_schema import ValidatorFunctionWrapHandler
+from pydantic import ValidationError
 
 from gateway.contract.errors import FieldIssue, RecordRejected
 
@@ -38,28 +35,10 @@ RECORD_FIELD = "(record)"
 """The field name used when the whole record is wrong (not an object at all)."""
 
 
-class _Failed:
-    """Marker standing in for a record that failed, carrying its pydantic error."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: ValidationError) -> None:
-        self.error = error
-
-
-def _isolate(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
-    ctx = info.context
-    assert ctx is not None, "validate_cases passes a context"
-    ctx["index"] += 1
-    try:
-        return handler(value)
-    except ValidationError as exc:
-        # without its traceback: the frames it holds reach the whole batch (a reference cycle per failed record
-        # that kept every page of a run alive until the collector ran)
-        return _Failed(exc.with_traceback(None))
-
-
-_BATCH = TypeAdapter(list[Annotated[Case, WrapValidator(_isolate)]])
+_VALIDATE = Case.__pydantic_validator__.validate_python
+"""One case at a time, each in its own ``try``: a bad record fails alone and keeps all of its errors, the rest of
+the batch goes on (a ``list[Case]`` would throw the good records away with the first bad one). Measured ~20%
+quicker than one call for the batch with a wrap validator per item isolating the failures."""
 
 
 @dataclass(slots=True)
@@ -106,6 +85,7 @@ def validate_cases(
         raise ValueError(f"{len(records)} records but {len(refs)} refs")
     raw_flags: list[tuple[int, str, str, str]] = []
     context = {"index": -1, "flags": raw_flags, "rules": rules or None}
+    validate = _VALIDATE
     # Validation makes many container objects and no reference cycles. With the cyclic GC running, each
     # young-generation collection re-traverses everything the batch has built so far (measured: the GC
     # took ~40% of the call, more for big batches), so it is paused for the call. Callers should still
@@ -113,18 +93,20 @@ def validate_cases(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        out: list[Any] = _BATCH.validate_python(records, context=context)
         result = BatchResult()
         valid = result.valid
-        failed: list[tuple[int, _Failed]] = []
-        for i, value in enumerate(out):
-            if value.__class__ is _Failed:
-                failed.append((i, value))
-            else:
-                valid.append((i, value))
-        for i, failure in failed:
+        failed: list[tuple[int, ValidationError]] = []
+        for i, record in enumerate(records):
+            context["index"] = i
+            try:
+                valid.append((i, validate(record, context=context)))
+            except ValidationError as exc:
+                # without its traceback: the frames it holds reach the whole batch (a reference cycle per failed
+                # record that kept every page of a run alive until the collector ran)
+                failed.append((i, exc.with_traceback(None)))
+        for i, error in failed:
             ref = refs[i]
-            result.rejected.append((i, RecordRejected(ref, issues_from_error(ref, failure.error))))
+            result.rejected.append((i, RecordRejected(ref, issues_from_error(ref, error))))
         result.flags.extend((i, FieldIssue(refs[i], f, r, m)) for i, f, r, m in raw_flags)
     finally:
         if gc_was_enabled:
