@@ -116,6 +116,26 @@ def test_bad_records_go_to_dead_letters_naming_field_and_rule_and_the_batch_goes
     assert count(engine, dead_letters, dead_letters.c.source_id == bad_date["id"]) == 1
 
 
+def test_a_run_that_holds_its_open_dead_letters_resolves_a_record_fixed_on_a_later_page(env) -> None:
+    """The engine hands a run the ids of its stream's open dead letters; a page's new dead letters join them, so a
+    record rejected on one page and arriving fixed on a later one is resolved, and an id never rejected is not
+    sent at all."""
+    engine, ctx = env
+    context = ctx("sd_civil")
+    context.open_dead_letters = set()
+    fixed = civil.generate(7, 21)
+    broken = copy.deepcopy(fixed)
+    broken["applyTime"] = "05.03.2024"
+    ingest(engine, context, [raw(civil.generate(7, 20)), raw(broken)])
+    assert context.open_dead_letters == {fixed["id"]}
+    assert count(engine, dead_letters, dead_letters.c.status == "open") == 1
+    fixed["updateTime"] = (raw(fixed).cursor + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S")
+    ingest(engine, context, [raw(civil.generate(7, 22)), raw(fixed)])
+    assert context.open_dead_letters == set()
+    assert count(engine, dead_letters, dead_letters.c.status == "open") == 0
+    assert count(engine, dead_letters, dead_letters.c.status == "resolved", dead_letters.c.source_id == fixed["id"]) == 1
+
+
 def test_a_void_at_the_source_becomes_a_tombstone_that_propagates(env) -> None:
     engine, ctx = env
     context = ctx("sd_civil")
