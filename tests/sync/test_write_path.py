@@ -211,7 +211,7 @@ def test_rotation_reseals_compact_payloads(sqlite_url: str) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_copy_path_without_statistics_keeps_newer_wins_and_loses_nothing(env) -> None:
+def test_postgres_copy_path_without_statistics_keeps_newer_wins_and_loses_nothing(env, monkeypatch) -> None:
     engine, ctx, _ = env
     if engine.dialect.name != "postgresql":
         pytest.skip("the COPY path is PostgreSQL's")
@@ -220,6 +220,13 @@ def test_postgres_copy_path_without_statistics_keeps_newer_wins_and_loses_nothin
             conn.execute(text(f"ALTER TABLE {table} SET (autovacuum_enabled = false)"))
     statements: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    driver_rows = ledger._driver_rows  # the hot lookups go straight to the driver: record them too
+
+    def recorded(conn, sql, params):  # type: ignore[no-untyped-def]
+        statements.append(sql)
+        return driver_rows(conn, sql, params)
+
+    monkeypatch.setattr(ledger, "_driver_rows", recorded)
     context = ctx(PiiCodec(GatewayKeys.generate()))
     page = [raw(civil.generate(9, i)) for i in range(2500)]
     first = ingest(engine, context, page)
