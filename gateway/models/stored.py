@@ -58,8 +58,12 @@ def _model_fields(obj: Any) -> Any:
 
 
 def stored_case_json(case: Case) -> str:
-    """The stored JSON of a validated case, written straight from the model (the sync path's form)."""
-    return orjson.dumps({k: v for k, v in case.__dict__.items() if not _is_default(k, v)},
+    """The stored JSON of a validated case, written straight from the model (the sync path's form).
+
+    One test per field and no call: in a validated case only the optional fields can be ``None``, ``[]`` or
+    ``False`` (required ones are non-empty text, times, codes and the applicant; ``deleted`` is the one bool),
+    so "holds its default" is the same as "is None, False or an empty list"."""
+    return orjson.dumps({k: v for k, v in case.__dict__.items() if v is not None and v is not False and v != []},
                         default=_model_fields).decode()
 
 
