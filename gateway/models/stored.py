@@ -69,11 +69,8 @@ def stored_case_json(case: Case) -> str:
 
 def compact_case_json(text: str) -> str:
     """Leave the top-level defaults out of a case document; anything that is not a JSON object is kept as is."""
-    try:
-        doc = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
-    if doc.__class__ is not dict:
+    doc = _object(text)
+    if doc is None:
         return text
     return orjson.dumps({k: v for k, v in doc.items() if not _is_default(k, v)}).decode()
 
@@ -81,16 +78,22 @@ def compact_case_json(text: str) -> str:
 def expand_case_json(text: str) -> str:
     """The whole document from a stored one: every top-level field in model order (defaults put back), then any
     key the model does not know, as it was. Idempotent: a whole document comes back equal."""
-    try:
-        doc = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
-    if doc.__class__ is not dict:
+    doc = _object(text)
+    if doc is None:
         return text
     whole = {name: doc[name] if name in doc else _default(name) for name in FIELDS if name in doc or name in DEFAULTS}
     if len(whole) != len(doc) + sum(1 for name in DEFAULTS if name not in doc):
         whole.update((k, v) for k, v in doc.items() if k not in whole)
     return orjson.dumps(whole).decode()
+
+
+def _object(text: str) -> dict[str, Any] | None:
+    """The JSON object in ``text``, or None when it is not one (left alone by both directions)."""
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return doc if doc.__class__ is dict else None
 
 
 def _default(name: str) -> Any:
