@@ -203,11 +203,15 @@ fields, its code lists and the rules a record is checked against.
 - `quality` is derived: on validation every quality rule the case breaks (with a `flag` severity) adds a
   `QualityFlag(rule, field, message)`; whatever the input held there is replaced. The flags travel with the
   case to the ledger and the hall; the ledger's content hash ignores an empty list.
-- Validation of a batch is one pydantic call (`gateway.models.validate_cases(records, refs, rules=...)` or
-  `Mapper.validate`): `result.valid` (the kept cases), `result.rejected` (a `RecordRejected` with every
-  issue per bad record), `result.flags` (`(index, FieldIssue)` per flag of a kept case).
-  `gateway.models.QualityTally` counts flags and rejections per rule across a run (records, fields, up to
-  three example records each) so that a run logs one line per rule.
+- Validation of a batch is one call (`gateway.models.validate_cases(records, refs, rules=...)` or
+  `Mapper.validate`; each record is checked on its own, so a bad one fails alone): `result.valid` (the kept
+  cases), `result.rejected` (a `RecordRejected` with every issue per bad record), `result.flags`
+  (`(index, FieldIssue)` per flag of a kept case). `gateway.models.QualityTally` counts flags and rejections
+  per rule across a run (records, fields, up to three example records each) so that a run logs one line per
+  rule.
+- The ledger stores a case's JSON without the top-level fields that hold their default (`null`, `[]`,
+  `deleted: false`) and every reader gets the whole document back (`gateway.models.stored`); the content hash
+  is taken over the whole document.
 
 ## Contents
 
