@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Boolean, Connection, Row, String, and_, any_, bindparam, func, select, update
+from sqlalchemy import Boolean, Connection, Row, String, Text, and_, any_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.store import payloads
@@ -314,7 +314,8 @@ def insert_cases(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def update_cases(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Update merged cases; ``expected_version`` guards against a concurrent writer (optimistic lock)."""
+    """Update merged cases; ``expected_version`` guards against a concurrent writer (optimistic lock). ``data`` is
+    written as given: the sync path's stored form, as ``insert_cases`` (``bulk_write``) writes it."""
     if not rows:
         return
     if conn.dialect.name == "postgresql":
@@ -327,7 +328,7 @@ def update_cases(conn: Connection, rows: list[dict[str, Any]]) -> None:
             .values(
                 version=bindparam("version"),
                 content_hash=bindparam("content_hash"),
-                data=bindparam("data"),
+                data=bindparam("data", type_=Text),  # the sync path gives the stored form (stored_case_json)
                 origin_system=bindparam("origin_system"),
                 origin_source_id=bindparam("origin_source_id"),
                 source_updated_at=bindparam("source_updated_at"),

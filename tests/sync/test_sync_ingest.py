@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select
 
 from gateway.contract.connector import RawRecord
 from gateway.kernel.config import load_systems
@@ -20,7 +20,7 @@ from gateway.mapping.mapper import Mapper
 from gateway.store import ledger
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
-from gateway.store.tables import cases, dead_letters, outbox, source_records
+from gateway.store.tables import cases, dead_letters, outbox
 from gateway.sync.ingest import IngestContext, ingest_page
 from sandbox import civil, hall
 
@@ -134,6 +134,24 @@ def test_a_run_that_holds_its_open_dead_letters_resolves_a_record_fixed_on_a_lat
     assert context.open_dead_letters == set()
     assert count(engine, dead_letters, dead_letters.c.status == "open") == 0
     assert count(engine, dead_letters, dead_letters.c.status == "resolved", dead_letters.c.source_id == fixed["id"]) == 1
+
+
+def test_cases_are_stored_without_their_defaults_and_read_whole_after_insert_and_update(env) -> None:
+    from gateway.models.stored import DEFAULTS, compact_case_json
+
+    engine, ctx = env
+    context = ctx("sd_civil")
+    record = civil.generate(7, 31)
+    ingest(engine, context, [raw(record)])
+    changed = {**record, "areaCode": "370102" if record.get("areaCode") != "370102" else "370103"}
+    changed["updateTime"] = (raw(record).cursor + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    for page in ([raw(record)], [raw(changed)]):
+        ingest(engine, context, page)
+        with engine.connect() as conn:
+            (on_disk,) = conn.execute(select(func.cast(cases.c.data, String))).scalars()  # as stored
+            (whole,) = conn.execute(select(cases.c.data)).scalars()  # as every reader gets it
+        assert compact_case_json(on_disk) == on_disk and len(on_disk) < len(whole)
+        assert set(DEFAULTS) <= set(ledger.loads(whole)) and ledger.loads(whole)["case_no"] == record["projectNo"]
 
 
 def test_a_void_at_the_source_becomes_a_tombstone_that_propagates(env) -> None:
