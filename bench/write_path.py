@@ -25,7 +25,8 @@ go, per table and index), and the peak RSS of each side: the process's high-wate
 runs (``/proc/self/clear_refs``), and how far it rose above the RSS the side started from (what the side itself
 needed: memory a previous side freed is not given back to the system, so the first figure includes it).
 ``--stages`` adds a run that times each stage of tongban's path (map, validate, hashing, payload packing,
-lookups and writes per table). Absolute figures are for information only: these machines are shared.
+lookups and writes per table, commits), in shares of the round and µs per record — to set beside the floor's
+whole round in µs per record (1e6 / its records/s). Absolute figures are for information only: these machines are shared.
 The run fails (exit 1) if tongban rejects a different number of records than were generated broken.
 """
 
@@ -413,8 +414,9 @@ def stage_breakdown(backend: str, workdir: Path, server: str | None, data: Datas
             known = sum(stages.seconds.values())
             parts = sorted(stages.seconds.items(), key=lambda kv: -kv[1]) + [
                 ("engine, parse, glue", total - known)]
-            print(f"  tongban {label} round, {total:.2f} s: "
-                  + ", ".join(f"{name} {seconds / total:.0%}" for name, seconds in parts))
+            per = 1e6 / data.records
+            print(f"  tongban {label} round, {total:.2f} s = {total * per:.0f} µs/record: "
+                  + ", ".join(f"{name} {seconds / total:.0%} ({seconds * per:.1f} µs)" for name, seconds in parts))
         writer.close()
     finally:
         db.drop()
