@@ -90,8 +90,8 @@ def test_the_sync_keeps_every_record_of_a_foreign_stack_exactly(name: str, reque
     from gateway.sync.engine import sync_system
 
     service: JavaService = request.getfixturevalue(f"{name}_service")
-    monkeypatch.setenv("TB_FOREIGN_USERNAME", getattr(service, "username", ""))
-    monkeypatch.setenv("TB_FOREIGN_PASSWORD", getattr(service, "password", ""))
+    monkeypatch.setenv("TB_FOREIGN_USERNAME", getattr(service, "username", None) or "")  # None: no WS-Security
+    monkeypatch.setenv("TB_FOREIGN_PASSWORD", getattr(service, "password", None) or "")
     systems = tmp_path / "systems.yaml"
     systems.write_text(yaml.safe_dump({"systems": {
         "foreign": {"role": "department", "departments": ["11370100004301265T"], "connector": "soap",
