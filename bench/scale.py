@@ -309,10 +309,24 @@ def console_reads(bench: Bench) -> None:
         if conn.dialect.name == "sqlite":  # the statistics of a drained queue (taken while a million were pending,
             conn.exec_driver_sql("ANALYZE outbox")  # they keep SQLite's planner off the status index)
 
-    median, worst = repeat(lambda: system_status(bench.engine, bench.runtime.systems), 5)
-    print(f"status: median {median * 1000:,.0f} ms, worst {worst * 1000:,.0f} ms (target < 200 ms)")
-    median, worst = repeat(lambda: console_overview(bench.runtime), 5)
-    print(f"console overview: median {median * 1000:,.0f} ms, worst {worst * 1000:,.0f} ms (target < 200 ms)")
+    def measure(when: str) -> None:
+        median, worst = repeat(lambda: system_status(bench.engine, bench.runtime.systems), 5)
+        print(f"status{when}: median {median * 1000:,.0f} ms, worst {worst * 1000:,.0f} ms (target < 200 ms)")
+        median, worst = repeat(lambda: console_overview(bench.runtime), 5)
+        print(f"console overview{when}: median {median * 1000:,.0f} ms, worst {worst * 1000:,.0f} ms "
+              "(target < 200 ms)")
+
+    if bench.engine.dialect.name != "postgresql":
+        measure("")
+        return
+    # PostgreSQL: the counts are index-only scans, which read the heap for every row the visibility map does not
+    # yet mark all-visible — right after a million rows changed (the drain above, the first scan's alerts) that is
+    # every row, until (auto)vacuum's next pass. Both are printed: the worst moment, and the steady state.
+    measure(" right after a million rows changed")
+    with bench.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in ("outbox", "alerts", "cases"):
+            conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
+    measure(" after (auto)vacuum's pass")
 
 
 def main() -> int:
