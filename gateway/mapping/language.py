@@ -173,7 +173,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("code", "Modifiers", "Translate the system's code through a code table (by name, or inline). "
               "Codes are looked up as text (`0` and `\"0\"` alike). An unknown code rejects the record "
               "(`mapping.code_table`) unless `on_unknown: null` (null) or `keep` (the code itself). Outbound, "
-              "`{table: NAME, invert: true}` reads a table backwards.", Example(
+              "`{table: NAME, invert: true}` reads a table backwards (`{table: NAME}` alone is the same as `NAME`).", Example(
                   'code_tables:\n  result: {"0": issued, "1": not_permitted, "5": returned}\n'
                   "fields:\n  result: {path: bjjg, code: result}\n"
                   "  action: {path: dz, code: {SL: accept, SH: review}, on_unknown: null}\n",

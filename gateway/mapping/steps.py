@@ -148,11 +148,17 @@ class StepEmitter:
     def emit_code(self, w: Writer, indent: int, spec: Mapping[str, Any], where: str) -> bool:
         table_ref = spec["code"]
         if isinstance(table_ref, str):
-            if table_ref not in self.code_tables:
-                raise self.fail(where, f"code table {table_ref!r} is not defined (have {sorted(self.code_tables)})")
-            table, label = self.code_tables[table_ref], table_ref
-        elif isinstance(table_ref, Mapping) and set(table_ref) == {"table", "invert"}:
-            table, label = self._inverted(table_ref["table"], where), f"{table_ref['table']} (inverted)"
+            table, label = self._named(table_ref, where), table_ref
+        elif isinstance(table_ref, Mapping) and "table" in table_ref and set(table_ref) <= {"table", "invert"}:
+            # {table: NAME} reads the named table as `code: NAME` does; {table: NAME, invert: true} backwards. (Read
+            # as an inline table, {table: NAME} mapped the code "table" to NAME and every real value to nothing.)
+            invert = table_ref.get("invert", False)
+            if not isinstance(invert, bool):
+                raise self.fail(where, f"code: invert must be true or false, got {invert!r}")
+            if invert:
+                table, label = self._inverted(table_ref["table"], where), f"{table_ref['table']} (inverted)"
+            else:
+                table, label = self._named(table_ref["table"], where), str(table_ref["table"])
         elif isinstance(table_ref, Mapping):
             table, label = {str(k): val for k, val in table_ref.items()}, "inline"
         else:
@@ -168,12 +174,15 @@ class StepEmitter:
         w.emit(indent + 1, "v = _c")
         return on_unknown in ("null", None)
 
+    def _named(self, name: Any, where: str) -> Mapping[str, Any]:
+        if not isinstance(name, str) or name not in self.code_tables:
+            raise self.fail(where, f"code table {name!r} is not defined (have {sorted(self.code_tables)})")
+        return self.code_tables[name]  # type: ignore[no-any-return]
+
     def _inverted(self, name: str, where: str) -> dict[str, Any]:
         """A code table read backwards, for outbound mappings: canonical value -> the system's code."""
-        if name not in self.code_tables:
-            raise self.fail(where, f"code table {name!r} is not defined (have {sorted(self.code_tables)})")
         inverted: dict[str, Any] = {}
-        for code, value in self.code_tables[name].items():
+        for code, value in self._named(name, where).items():
             inverted.setdefault(str(value), code)  # several codes for one value: the first one is the system's usual
         return inverted
 

@@ -111,6 +111,19 @@ def test_outbound_inverts_code_tables_formats_dates_and_reads_context() -> None:
     assert body == {"result": "2", "applyTime": "20240305101200", "version": 4}
 
 
+def test_a_table_named_in_the_long_form_is_read_forwards_unless_inverted() -> None:
+    """``code: {table: result}`` is ``code: result`` (it used to be taken for an inline table whose only code was
+    the word "table": every real value fell through to nothing)."""
+    m = mapper("  r: {path: r, code: {table: result}}\n",
+               "outbound:\n  fields:\n    result: {path: r, code: {table: result, invert: false}}\n")
+    assert m.map({"r": "2"}) == ({"r": "voided"}, [])
+    assert m.outbound({"r": "2"}) == {"result": "voided"}
+    with pytest.raises(ConfigError, match="invert must be true or false"):
+        mapper("  r: {path: r, code: {table: result, invert: 'yes'}}\n")
+    with pytest.raises(ConfigError, match="code table 'nope' is not defined"):
+        mapper("  r: {path: r, code: {table: nope}}\n")
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
