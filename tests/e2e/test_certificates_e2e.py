@@ -15,6 +15,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -157,12 +158,17 @@ def test_a_department_fetches_another_departments_licence_with_consent_and_the_h
         requests.post(licences.admin_url + "/_sandbox/revoke", json={"ids": [issued["zzbs"]], "status": "3"},
                       timeout=10)
         cycle = harvest(gw, "sd_licences")
-        assert cycle.events == 1 and cycle.notified == 1, cycle.as_dict()
+        # the subscriber is told once: by this cycle's delivery, or by the API server's own delivery loop when it
+        # claimed the row first (then this cycle notified none) — on a loaded machine either may win
+        assert cycle.events == 1 and cycle.notified <= 1, cycle.as_dict()
+        deadline = time.monotonic() + 60
+        while not hook.received and time.monotonic() < deadline:
+            time.sleep(0.1)
         again = requests.post(url + "/v1/certificates/query", json={**ask, "consent_token": token}, timeout=10,
                               headers=bearer(civil.credential)).json()
         assert again["certificates"][0]["status"] == "withdrawn"
-        # deliveries are at-least-once: the API's delivery loop and harvest() may both send a pending row
-        # (no claim yet, see the issue note); the same event arrives as the same signed body
+        # deliveries are claimed before they are sent; should a claim lapse, the same event arrives again as the
+        # same signed body
         [note] = {n["body"]: n for n in hook.received}.values()
         assert note["json"]["identifier"] == issued["zzbs"] and note["json"]["status"] == "withdrawn"
         JwsVerifier(jwk).verify(note["headers"]["Tongban-Signature"], note["body"])
