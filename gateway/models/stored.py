@@ -21,9 +21,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
 
 from .case import Case
+from .hashing import _model_fields  # the same walk case_document serialises with
 
 FIELDS: tuple[str, ...] = tuple(Case.model_fields)
 """The case's top-level fields in model order: the order of the whole document's keys."""
@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
 """Every optional top-level field and its default (``None``, ``[]`` or ``False``)."""
 
 _BLANK = {name for name, value in DEFAULTS.items() if value is None}
-_EMPTY = {name for name, value in DEFAULTS.items() if value == [] and value is not None}
+_EMPTY = {name for name, value in DEFAULTS.items() if value == []}
 _FALSE = {name for name, value in DEFAULTS.items() if value is False}
 if _BLANK | _EMPTY | _FALSE != set(DEFAULTS):  # a new default kind must be taught here, not silently stored
     raise TypeError(f"Case has optional fields with defaults this module cannot leave out: "
@@ -49,12 +49,6 @@ def _is_default(name: str, value: Any) -> bool:
     if value is False:
         return name in _FALSE
     return value.__class__ is list and not value and name in _EMPTY
-
-
-def _model_fields(obj: Any) -> Any:
-    if isinstance(obj, BaseModel):
-        return obj.__dict__
-    raise TypeError(f"cannot serialise {type(obj).__name__}")
 
 
 def stored_case_json(case: Case) -> str:
