@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, literal, select, tuple_, update
+from sqlalchemy import Connection, String, bindparam, case, func, literal, select, tuple_, type_coerce, update
 
 from gateway.store.tables import alerts, cases, clock_scans
 
@@ -66,16 +66,22 @@ def mark_every_case_due(conn: Connection) -> int:
     return int(conn.execute(update(cases).values(clock_due_at=CLOCK_DUE_NOW)).rowcount)
 
 
-def due_cases(conn: Connection, now: datetime, *, after: tuple[datetime, str] | None, limit: int) -> list[Any]:
-    """Up to ``limit`` cases due at ``now`` after the key ``(clock_due_at, case_no)``, in that order:
-    ``case_no, version, data, origin_system, deleted, clock_due_at``."""
+def due_cases(conn: Connection, now: datetime, *, after: tuple[Any, str] | None, limit: int) -> list[Any]:
+    """Up to ``limit`` cases due at ``now`` after the key ``(due_key, case_no)`` of the previous batch's last row,
+    in index order: ``case_no, version, data, origin_system, deleted, clock_due_at, due_key``.
+
+    ``due_key`` is ``clock_due_at`` as the database holds it, and the next batch starts after it as held: on
+    SQLite a time is text, and the epoch is written in two spellings (``1970-01-01 00:00:00`` by the column
+    default and the trigger, with ``.000000`` by SQLAlchemy), which sort apart. A key rebuilt from the parsed
+    time is always the long one, so it skipped every short one after the first batch — more than a batch of
+    changed cases between two scans were read a batch per scan."""
     c = cases.c
-    query = (select(c.case_no, c.version, c.data, c.origin_system, c.deleted, c.clock_due_at)
+    held = type_coerce(c.clock_due_at, String) if conn.dialect.name == "sqlite" else c.clock_due_at
+    query = (select(c.case_no, c.version, c.data, c.origin_system, c.deleted, c.clock_due_at, held.label("due_key"))
              .where(c.clock_due_at.is_not(None), c.clock_due_at <= now)
              .order_by(c.clock_due_at, c.case_no).limit(limit))
     if after is not None:  # a row value: one range of the (clock_due_at, case_no, …) index, whatever the plan
-        query = query.where(tuple_(c.clock_due_at, c.case_no) > tuple_(literal(after[0], c.clock_due_at.type),
-                                                                      literal(after[1])))
+        query = query.where(tuple_(held, c.case_no) > tuple_(literal(after[0], held.type), literal(after[1])))
     return list(conn.execute(query))
 
 

@@ -105,7 +105,7 @@ def scan_deadlines(engine: Engine, calendar: WorkCalendar, *, now: datetime | No
         report.full = bool(full) if full is not None else (mark is None or mark[0] != fingerprint or now < mark[1])
         if report.full:
             clocks.mark_every_case_due(conn)
-    after: tuple[datetime, str] | None = None
+    after: tuple[Any, str] | None = None
     while True:
         with engine.connect() as conn:
             rows = clocks.due_cases(conn, now, after=after, limit=_BATCH)
@@ -114,7 +114,7 @@ def scan_deadlines(engine: Engine, calendar: WorkCalendar, *, now: datetime | No
             case_nos = [r.case_no for r in rows]
             starts = process_store.clock_starts(conn, case_nos)
             open_now = clocks.open_case_alerts(conn, _CASE_KINDS, case_nos)
-        after = (rows[-1].clock_due_at, rows[-1].case_no)
+        after = (rows[-1].due_key, rows[-1].case_no)
         wanted: dict[str, list[AlertSpec]] = {kind: [] for kind in _CASE_KINDS}
         filed = []
         for row in rows:

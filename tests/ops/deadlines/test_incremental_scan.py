@@ -163,3 +163,31 @@ def test_a_case_written_by_the_sync_path_is_read_again(database_url: str) -> Non
         conn.execute(update(cases).values(clock_flags=0))
     assert scan_deadlines(engine, CAL, now=START + timedelta(minutes=3)).checked == 0
     engine.dispose()
+
+
+def test_more_changed_cases_than_a_batch_are_all_read_in_one_scan(database_url: str, monkeypatch) -> None:
+    """Cases marked due by the trigger (or inserted with the column default) and by SQLAlchemy spell the epoch
+    differently on SQLite; a batch key rebuilt from the parsed time skipped the other spelling, so a scan read
+    one batch of changed cases and left the rest to later scans, one batch each."""
+    from gateway.ops.deadlines import scan as scan_module
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    rng = random.Random(20261204)
+    rows = [make_case(i, rng) for i in range(30)]
+    with engine.begin() as conn:
+        conn.execute(insert(cases), [
+            {"case_no": d["case_no"], "version": 1, "content_hash": "h", "data": json.dumps(d, ensure_ascii=False),
+             "origin_system": "sd_civil", "origin_source_id": d["case_no"], "source_updated_at": START,
+             "dept_code": None, "item_code": "ITEM", "deleted": False, "updated_at": START} for d in rows])
+    monkeypatch.setattr(scan_module, "_BATCH", 5)
+    assert scan_deadlines(engine, CAL, now=START).checked == 30  # the first scan: every case, six batches
+
+    for data in rows[:17]:  # a sync changes more cases than a batch between two scans
+        data["item_name"] = "测试事项（改）"
+        write(engine, data)
+    report = scan_deadlines(engine, CAL, now=START + timedelta(seconds=1))
+    assert not report.full and report.checked == 17
+    assert open_alerts(engine) == expected_alerts(rows, START + timedelta(seconds=1))
+    assert scan_deadlines(engine, CAL, now=START + timedelta(seconds=2)).checked == 0
+    engine.dispose()
