@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Boolean, Connection, Row, String, Text, and_, any_, bindparam, func, select, update
+from sqlalchemy import Boolean, Connection, Row, String, and_, any_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.store import payloads
@@ -315,30 +315,15 @@ def insert_cases(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 def update_cases(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Update merged cases; ``expected_version`` guards against a concurrent writer (optimistic lock). ``data`` is
-    written as given: the sync path's stored form, as ``insert_cases`` (``bulk_write``) writes it."""
+    written as given: the sync path's stored form, as ``insert_cases`` (``bulk_write``) writes it.
+
+    Straight to the driver on both databases (SQLAlchemy's per-value bind processing cost more than the UPDATE),
+    and the statement marks the case due for the deadline scan itself (``clock_due_at``, what the trigger of
+    migration 0011 does for any other writer): on SQLite that trigger's own UPDATE of the same row then does not
+    fire, so each changed case's row is written once, not twice."""
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
-        written = _pg_update_cases(conn, rows)
-    else:
-        c = cases.c
-        stmt = (
-            update(cases)
-            .where(c.case_no == bindparam("b_case_no"), c.version == bindparam("expected_version"))
-            .values(
-                version=bindparam("version"),
-                content_hash=bindparam("content_hash"),
-                data=bindparam("data", type_=Text),  # the sync path gives the stored form (stored_case_json)
-                origin_system=bindparam("origin_system"),
-                origin_source_id=bindparam("origin_source_id"),
-                source_updated_at=bindparam("source_updated_at"),
-                dept_code=bindparam("dept_code"),
-                item_code=bindparam("item_code"),
-                deleted=bindparam("deleted"),
-                updated_at=bindparam("updated_at"),
-            )
-        )
-        written = conn.execute(stmt, [{**r, "b_case_no": r["case_no"]} for r in rows]).rowcount
+    written = (_pg_update_cases if conn.dialect.name == "postgresql" else _sqlite_update_cases)(conn, rows)
     if written not in (-1, len(rows)):
         raise RuntimeError(
             f"{len(rows) - written} merged case(s) changed under this run; the batch is rolled back"
@@ -347,6 +332,22 @@ def update_cases(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 _CASE_UPDATE = ("version", "content_hash", "data", "origin_system", "origin_source_id", "source_updated_at",
                 "dept_code", "item_code", "deleted", "updated_at")
+
+
+def _sqlite_update_cases(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """One ``executemany`` of ``UPDATE ... WHERE case_no = ? AND version = ?`` (the expected version)."""
+    order = [*_CASE_UPDATE, "case_no", "expected_version"]
+    converters = [_driver_value(conn, cases.c[name].type) for name in order[:-1]] + [None]
+    sets = ", ".join(f"{_quoted(c)} = ?" for c in _CASE_UPDATE)
+    result = conn.exec_driver_sql(f"UPDATE cases SET {sets}, clock_due_at = ? WHERE case_no = ? AND version = ?",
+                                  [(*values[:-2], _SQLITE_DUE_NOW, *values[-2:])
+                                   for values in _params(rows, order, converters)])
+    return int(result.rowcount)
+
+
+_SQLITE_DUE_NOW = "1970-01-01 00:00:00"
+"""``CLOCK_DUE_NOW`` exactly as migration 0011's trigger and the column default write it on SQLite (the trigger
+fires unless the new row already holds this text)."""
 
 
 def _pg_update_cases(conn: Connection, rows: list[dict[str, Any]]) -> int:

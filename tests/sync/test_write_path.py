@@ -337,3 +337,50 @@ def test_a_ledger_at_0005_upgrades_and_its_rows_still_read(database_url: str) ->
     row = stored(engine, record["id"])
     assert row["raw"] is None and row["payload"] is not None and row["raw_hash"]
     engine.dispose()
+
+
+def test_a_changed_case_is_written_once_marked_due_and_guarded_by_its_version(env) -> None:
+    """The sync's UPDATE of a changed case marks it due for the deadline scan itself (what migration 0011's
+    trigger does for other writers), holds the expected version as its guard (a case changed under the run rolls
+    the page back, nothing half-written), and reads back the whole document."""
+    engine, ctx, _ = env
+    records = [raw(civil.generate(5, i)) for i in range(20)]
+    ingest(engine, ctx(), records)
+    case_no = records[2].payload["projectNo"]
+    future = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    with engine.begin() as conn:  # the deadline scan filed every clock's next check
+        conn.execute(update(cases).values(clock_due_at=future))
+
+    changed = copy.deepcopy(records[2].payload)
+    changed["summary"] = "补正后的办理摘要"
+    report = ingest(engine, ctx(), [raw(changed, timedelta(minutes=5))])
+    assert report.updated == 1
+    with engine.connect() as conn:
+        rows = {r.case_no: r for r in conn.execute(select(cases.c.case_no, cases.c.version, cases.c.clock_due_at,
+                                                            cases.c.data))}
+    assert rows[case_no].version == 2 and rows[case_no].clock_due_at == datetime(1970, 1, 1, tzinfo=timezone.utc)
+    assert orjson.loads(rows[case_no].data)["summary"] == "补正后的办理摘要"
+    assert all(r.clock_due_at == future for n, r in rows.items() if n != case_no)  # the others were not touched
+
+    # another writer bumps the version between the page's read and its write: the page is refused whole
+    again = copy.deepcopy(changed)
+    again["summary"] = "再次补正"
+    state = ledger.case_state
+
+    def bumped(conn, case_nos):
+        found = state(conn, case_nos)
+        conn.execute(update(cases).where(cases.c.case_no == case_no).values(version=cases.c.version + 1))
+        return found
+
+    import gateway.store.ledger as ledger_module
+    ledger_module.case_state = bumped
+    try:
+        with pytest.raises(RuntimeError, match="changed under this run"):
+            ingest(engine, ctx(), [raw(again, timedelta(minutes=10))])
+    finally:
+        ledger_module.case_state = state
+    with engine.connect() as conn:
+        row = conn.execute(select(cases.c.version, cases.c.data).where(cases.c.case_no == case_no)).one()
+    source = stored(engine, records[2].source_id)
+    assert row.version == 2 and orjson.loads(row.data)["summary"] == "补正后的办理摘要"
+    assert source["cursor"] == records[2].cursor + timedelta(minutes=5)  # the refused page's source row rolled back
