@@ -378,25 +378,29 @@ def add_outbox(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 def add_dead_letters(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert or refresh dead letters (one per kind/system/stream/source id: a record that fails again is
-    the same dead letter, with its newest payload and reason and one more attempt)."""
+    the same dead letter, with its newest payload and reason and one more attempt).
+
+    One statement per call through :func:`bulk_write` (SQLAlchemy's ON CONFLICT construct has no cache key, so
+    it was compiled again for every page). Rows that name the same dead letter twice keep the last (one
+    statement may not touch a row twice on PostgreSQL); columns a caller leaves out take their defaults."""
     if not rows:
         return
-    stmt = _insert(conn, dead_letters)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["kind", "system", "stream", "source_id"],
-        set_={
-            "raw": stmt.excluded.raw,
-            "reason": stmt.excluded.reason,
-            "issues": stmt.excluded.issues,
-            "mapping_version": stmt.excluded.mapping_version,
-            "cursor": stmt.excluded.cursor,
-            "case_no": stmt.excluded.case_no,
-            "status": "open",
-            "attempts": dead_letters.c.attempts + 1,
-            "updated_at": stmt.excluded.updated_at,
-        },
-    )
-    conn.execute(stmt, rows)
+    latest: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        full = {**_DEAD_LETTER_DEFAULTS, **row}
+        key = (full["kind"], full["system"], full["stream"], full["source_id"])
+        latest[key if full["source_id"] is not None else id(row)] = full
+    bulk_write(conn, dead_letters, list(latest.values()), conflict=_DEAD_LETTER_AGAIN)
+
+
+_DEAD_LETTER_DEFAULTS: dict[str, Any] = {"source_id": None, "case_no": None, "cursor": None, "raw": None,
+                                         "issues": None, "mapping_version": None, "status": "open", "attempts": 1}
+_DEAD_LETTER_AGAIN = (
+    'ON CONFLICT (kind, system, stream, source_id) DO UPDATE SET "raw" = excluded."raw", '
+    '"reason" = excluded."reason", "issues" = excluded."issues", "mapping_version" = excluded."mapping_version", '
+    '"cursor" = excluded."cursor", "case_no" = excluded."case_no", "status" = \'open\', '
+    '"attempts" = dead_letters."attempts" + 1, "updated_at" = excluded."updated_at"'
+)
 
 
 def resolve_dead_letters(conn: Connection, *, kind: str, system: str, stream: str, source_ids: Sequence[str]) -> int:

@@ -384,3 +384,30 @@ def test_a_changed_case_is_written_once_marked_due_and_guarded_by_its_version(en
     source = stored(engine, records[2].source_id)
     assert row.version == 2 and orjson.loads(row.data)["summary"] == "补正后的办理摘要"
     assert source["cursor"] == records[2].cursor + timedelta(minutes=5)  # the refused page's source row rolled back
+
+
+def test_a_record_that_fails_again_is_the_same_dead_letter_one_more_attempt(env) -> None:
+    """A rejected record read again refreshes its dead letter (newest reason, one more attempt), and two copies
+    of one undecodable payload in a page are one dead letter (PostgreSQL refuses a statement that touches a row
+    twice)."""
+    engine, ctx, _ = env
+    from gateway.contract.errors import SkippableSyncError
+    from gateway.store.tables import dead_letters
+
+    broken = copy.deepcopy(civil.generate(9, 1))
+    broken["projectNo"] = ""
+    garbage = [SkippableSyncError("not JSON", raw=b"\xff\xfe<html>"), SkippableSyncError("not JSON", raw=b"\xff\xfe<html>")]
+    with engine.begin() as conn:
+        first = ingest_page(conn, ctx(), [raw(broken)], garbage)
+    assert first.rejected == 3
+    broken["applicant"]["certNo"] = "not-an-id"
+    with engine.begin() as conn:
+        ingest_page(conn, ctx(), [raw(broken, timedelta(minutes=1))], garbage[:1])
+    with engine.connect() as conn:
+        rows = {r.source_id: r for r in conn.execute(select(dead_letters).where(dead_letters.c.kind == "record"))}
+    assert len(rows) == 2 and {r.status for r in rows.values()} == {"open"}
+    record = rows[broken["id"]]
+    assert record.attempts == 2 and record.cursor == raw(broken, timedelta(minutes=1)).cursor
+    assert "projectNo" in record.reason or "case_no" in record.reason
+    undecodable = next(r for k, r in rows.items() if k.startswith("undecodable:"))
+    assert undecodable.attempts == 2 and "not JSON" in undecodable.reason
