@@ -15,8 +15,9 @@ the target it has (issue 16, item 4):
 - **no-change sync**: an incremental run whose source has nothing new (target < 1 s), and one whose lookback
   window re-reads the last 1,000 records unchanged (skipped by raw hash before mapping);
 - **deadline scan**: the first scan (reads every open case once, to file their next due instants), then a scan
-  with nothing changed, then one after 1,000 cases changed — printing the cases each read (target: only what
-  changed or fell due, not every live case);
+  with nothing changed, then one after 5,000 cases changed (more than one of the scan's batches of 2,000) —
+  printing the cases each read (target: only what changed or fell due, not every live case; the run fails if
+  the scan read fewer than the cases that changed);
 - **reconcile one day**: one Beijing day against a source answering "changed since the day began" (prepared
   outside the timing), and the ledger rows of the day it read;
 - **status and console overview**: median and worst of 5 (target < 200 ms);
@@ -194,11 +195,13 @@ def deadline_scans(bench: Bench, workdir: Path, cases: int, page_size: int) -> N
               f"running, {report.yellow:,} yellow, {report.red:,} red, {report.new_alerts:,} alerts opened")
     path = workdir / "changed.jsonl"
     rng = random.Random(SEED)
-    chosen = sorted(rng.sample(range(0, cases, OPEN_SHARE), min(1000, cases // OPEN_SHARE)))
+    chosen = sorted(rng.sample(range(0, cases, OPEN_SHARE), min(5000, cases // OPEN_SHARE)))
     write_pages(path, iter(chosen), page_size, change=touched)
     bench.sync(path)
     seconds, report = timed(lambda: scan(now + timedelta(minutes=10)))
     print(f"deadline scan after {len(chosen):,} open cases changed: {seconds:,.2f} s, {report.checked:,} cases read")
+    if report.checked < len(chosen):
+        raise SystemExit(f"FAILED: the scan read {report.checked:,} cases, fewer than the {len(chosen):,} that changed")
     seconds, report = timed(lambda: scan(now + timedelta(days=1)))
     print(f"deadline scan a day later: {seconds:,.2f} s, {report.checked:,} cases read (those whose level changed "
           f"overnight), {report.new_alerts:,} alerts opened")
