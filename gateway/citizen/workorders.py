@@ -381,12 +381,15 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[st
 
 
 def list_workorders(engine: Engine, *, dept_code: str | None = None, status: str | None = None,
-                    limit: int = 100) -> list[dict[str, Any]]:
-    """Work orders, oldest first (``tongban workorders list``): a department's queue with ``dept_code``."""
+                    after: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Work orders, oldest first (``tongban workorders list``, ``GET /v1/workorders``): a department's queue with
+    ``dept_code``; ``after`` is the last order number of the previous page."""
     with engine.connect() as conn:
-        rows = store.workorder_rows(conn)
-    keep = ("order_no", "matter_type", "category", "division", "status", "case_no", "dept_code", "dept_name",
-            "received_at", "dispatched_at", "sign_due_at", "reply_due_at", "redo_round", "redo_due_at", "rating")
-    out = [{k: r[k] for k in keep} for r in rows
-           if (dept_code is None or r["dept_code"] == dept_code) and (status is None or r["status"] == status)]
-    return out[:limit]
+        rows = store.department_workorders(conn, dept_code, status=status, after=after, limit=limit)
+    return [{k: r[k] for k in LISTED} for r in rows]
+
+
+LISTED = ("order_no", "matter_type", "category", "division", "status", "case_no", "dept_code", "dept_name",
+          "received_at", "dispatched_at", "sign_due_at", "signed_at", "reply_due_at", "replied_at", "redo_round",
+          "redo_due_at", "rating")
+"""The columns of a listed work order (its content stays with the platform and the order's page there)."""

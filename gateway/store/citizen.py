@@ -272,6 +272,22 @@ def workorders_by_status(conn: Connection, statuses: Sequence[str]) -> list[RowM
                              .order_by(w.received_at, w.order_no)).mappings())
 
 
+def department_workorders(conn: Connection, dept_code: str | None, *, status: str | None = None,
+                          after: str | None = None, limit: int = 100) -> list[RowMapping]:
+    """Work orders routed to ``dept_code`` (every department's with None), oldest first by (received_at,
+    order_no); ``after``: the last order number of the previous page."""
+    w = citizen_workorders.c
+    stmt = select(citizen_workorders)
+    if dept_code is not None:
+        stmt = stmt.where(w.dept_code == dept_code)
+    if status is not None:
+        stmt = stmt.where(w.status == status)
+    if after is not None:
+        last = select(w.received_at).where(w.order_no == after).scalar_subquery()
+        stmt = stmt.where(or_(w.received_at > last, and_(w.received_at == last, w.order_no > after)))
+    return list(conn.execute(stmt.order_by(w.received_at, w.order_no).limit(limit)).mappings())
+
+
 def workorder_rows(conn: Connection, *, month: str | None = None) -> list[RowMapping]:
     w = citizen_workorders.c
     stmt = select(citizen_workorders)

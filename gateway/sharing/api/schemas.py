@@ -250,3 +250,50 @@ class Readiness(BaseModel):
 
 class Jwks(BaseModel):
     keys: list[dict[str, str]]
+
+
+class WorkOrder(BaseModel):
+    """A 12345 work order routed to the client's department (times ISO 8601, UTC)."""
+
+    order_no: str
+    matter_type: str
+    category: str
+    division: str
+    status: str = Field(description="dispatched | replied | redo | closed (the department's part of the order)")
+    case_no: str | None
+    dept_code: str | None
+    dept_name: str | None
+    received_at: str
+    dispatched_at: str | None
+    sign_due_at: str | None
+    signed_at: str | None
+    reply_due_at: str | None
+    replied_at: str | None
+    redo_round: int
+    redo_due_at: str | None
+    rating: str | None
+    content: str | None = Field(default=None, description="What the caller reported (one order's page only)")
+
+
+class WorkOrderList(BaseModel):
+    orders: list[WorkOrder]
+    next_after: str | None = Field(description="Pass as ``after`` for the next page; null on the last page")
+
+
+class WorkOrderReply(BaseModel):
+    model_config = _CONFIG
+    text: str = Field(min_length=1, max_length=4000, description="The department's reply (答复), sent to 12345")
+
+
+class WorkOrderSigned(BaseModel):
+    order_no: str
+    signed_at: str
+    on_time: bool
+
+
+class WorkOrderReplied(BaseModel):
+    order_no: str
+    round: int = Field(description="0 for the first reply, 1 for the redo's")
+    replied_at: str
+    on_time: bool
+    sent: bool = Field(description="False when the redo was opened outside the platform (it would refuse it)")
