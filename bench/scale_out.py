@@ -240,9 +240,21 @@ class AirflowApi:
         if answer.status_code >= 300:
             raise RuntimeError(f"triggering {dag_id}: {answer.status_code} {answer.text[:500]}")
 
-    def runs(self, dag_ids: list[str]) -> list[dict[str, Any]]:
-        answer = self.http.post(self.base + "/dags/~/dagRuns/list", timeout=60,
-                                json={"dag_ids": dag_ids, "page_limit": 5000})
+    def runs(self, dag_ids: list[str], *, outage: float = 300.0) -> list[dict[str, Any]]:
+        """The DAG runs of ``dag_ids``. The api-server can refuse connections for a while on a loaded machine (seen
+        once mid-round, at 1M records, with the process still alive): asked again for up to ``outage`` seconds."""
+        import requests
+
+        deadline = time.monotonic() + outage
+        while True:
+            try:
+                answer = self.http.post(self.base + "/dags/~/dagRuns/list", timeout=60,
+                                        json={"dag_ids": dag_ids, "page_limit": 5000})
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(5)
         answer.raise_for_status()
         return list(answer.json()["dag_runs"])
 
