@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
 
+from gateway.store.filters import equal_where_given
 from gateway.store.tables import (
     cases,
     catalogue_audit_runs,
@@ -158,11 +159,7 @@ def latest_audit_run(conn: Connection) -> RowMapping | None:
 
 def findings(conn: Connection, *, status: str | None = "open", kind: str | None = None) -> list[RowMapping]:
     f = catalogue_findings.c
-    stmt = select(catalogue_findings)
-    if status is not None:
-        stmt = stmt.where(f.status == status)
-    if kind is not None:
-        stmt = stmt.where(f.kind == kind)
+    stmt = equal_where_given(select(catalogue_findings), (f.status, status), (f.kind, kind))
     return list(conn.execute(stmt.order_by(f.kind, f.catalog_code, f.level, f.division, f.element)).mappings())
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 
+from gateway.store.filters import equal_where_given
 from gateway.store.tables import (
     cases,
     citizen_appeals,
@@ -224,9 +225,7 @@ def insert_appeal(conn: Connection, row: dict[str, Any]) -> None:
 
 def appeal_rows(conn: Connection, rating_id: str | None = None) -> list[RowMapping]:
     a = citizen_appeals.c
-    stmt = select(citizen_appeals)
-    if rating_id is not None:
-        stmt = stmt.where(a.rating_id == rating_id)
+    stmt = equal_where_given(select(citizen_appeals), (a.rating_id, rating_id))
     return list(conn.execute(stmt.order_by(a.rating_id, a.filed_at)).mappings())
 
 
@@ -277,11 +276,7 @@ def department_workorders(conn: Connection, dept_code: str | None, *, status: st
     """Work orders routed to ``dept_code`` (every department's with None), oldest first by (received_at,
     order_no); ``after``: the last order number of the previous page."""
     w = citizen_workorders.c
-    stmt = select(citizen_workorders)
-    if dept_code is not None:
-        stmt = stmt.where(w.dept_code == dept_code)
-    if status is not None:
-        stmt = stmt.where(w.status == status)
+    stmt = equal_where_given(select(citizen_workorders), (w.dept_code, dept_code), (w.status, status))
     if after is not None:
         last = select(w.received_at).where(w.order_no == after).scalar_subquery()
         stmt = stmt.where(or_(w.received_at > last, and_(w.received_at == last, w.order_no > after)))
@@ -290,9 +285,7 @@ def department_workorders(conn: Connection, dept_code: str | None, *, status: st
 
 def workorder_rows(conn: Connection, *, month: str | None = None) -> list[RowMapping]:
     w = citizen_workorders.c
-    stmt = select(citizen_workorders)
-    if month is not None:
-        stmt = stmt.where(w.month == month)
+    stmt = equal_where_given(select(citizen_workorders), (w.month, month))
     return list(conn.execute(stmt.order_by(w.received_at, w.order_no)).mappings())
 
 

@@ -58,3 +58,14 @@ def ledger_with_cases(database_url: str, sandbox: Any) -> Any:
         with engine.begin() as conn:
             conn.execute(cases.insert(), rows)
     return engine
+
+
+def hotline_clock(sandbox: Any, at: datetime) -> None:
+    """Set the sandbox 12345 platform's clock (its time limits and stamps follow it)."""
+    requests.post(sandbox.admin_urls["hotline"] + "/_sandbox/clock",
+                  json={"now": at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")}, timeout=10).raise_for_status()
+
+
+def hotline_platform(sandbox: Any) -> dict[str, Any]:
+    """The sandbox 12345 platform's own view: its orders and what it received from Tongban, per key."""
+    return requests.get(sandbox.admin_urls["hotline"] + "/_sandbox/orders", timeout=10).json()

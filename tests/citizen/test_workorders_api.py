@@ -14,22 +14,13 @@ from datetime import datetime, timedelta
 
 import pytest
 import requests
-from citizen_testlib import ledger_with_cases, point_settings, start
+from citizen_testlib import hotline_clock, hotline_platform, ledger_with_cases, point_settings, start
 from gateway_testlib import bearer, make_gateway, serve
 from sqlalchemy import select
 
 from gateway.citizen import HotlineClient, deliver, sync_workorders
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.store.tables import audit_log
-
-
-def _clock(sandbox, at: datetime) -> None:
-    requests.post(sandbox.admin_urls["hotline"] + "/_sandbox/clock",
-                  json={"now": at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")}, timeout=10).raise_for_status()
-
-
-def _platform(sandbox) -> dict:
-    return requests.get(sandbox.admin_urls["hotline"] + "/_sandbox/orders", timeout=10).json()
 
 
 def test_a_department_system_lists_signs_and_replies_over_the_api(database_url: str,
@@ -39,10 +30,10 @@ def test_a_department_system_lists_signs_and_replies_over_the_api(database_url: 
         settings = point_settings(monkeypatch, sandbox)
         engine = ledger_with_cases(database_url, sandbox)
         calendar, client = WorkCalendar.load(), HotlineClient(settings.hotline)
-        orders = _platform(sandbox)["orders"]
+        orders = hotline_platform(sandbox)["orders"]
         last = max(datetime.strptime(o["pdsj"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING) for o in orders)
         now = last + timedelta(minutes=10)
-        _clock(sandbox, now)
+        hotline_clock(sandbox, now)
         sync_workorders(engine, settings, client=client, calendar=calendar, now=now)
         deliver(engine, "hotline", client, now=now)
 
@@ -109,10 +100,10 @@ def test_a_department_system_lists_signs_and_replies_over_the_api(database_url: 
         # Tongban sends the signature and the reply to the platform, once each (the API's steps are stamped with
         # the real time, so the outbox is drained at the real time)
         later = datetime.now(BEIJING) + timedelta(minutes=1)
-        _clock(sandbox, later)
+        hotline_clock(sandbox, later)
         deliver(engine, "hotline", client, now=later)
         deliver(engine, "hotline", client, now=later + timedelta(minutes=5))
-        received = _platform(sandbox)["received"]
+        received = hotline_platform(sandbox)["received"]
         assert received.get(f"qs:{order_no}") == 1 and received.get(f"df:{order_no}:0") == 1
         with engine.connect() as conn:
             steps = Counter(r.outcome for r in conn.execute(select(audit_log.c.outcome)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import requests
-from citizen_testlib import ledger_with_cases, point_settings, start
+from citizen_testlib import hotline_clock, hotline_platform, ledger_with_cases, point_settings, start
 from sqlalchemy import select
 
 from gateway.citizen import (
@@ -31,15 +31,6 @@ from gateway.store.tables import citizen_workorders, dead_letters
 from sandbox.hotline import OUT_OF_SCOPE
 
 
-def _clock(sandbox, at: datetime) -> None:
-    requests.post(sandbox.admin_urls["hotline"] + "/_sandbox/clock",
-                  json={"now": at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")}, timeout=10).raise_for_status()
-
-
-def _platform(sandbox) -> dict:
-    return requests.get(sandbox.admin_urls["hotline"] + "/_sandbox/orders", timeout=10).json()
-
-
 def test_work_orders_dispatched_in_time_replied_once_redone_once(database_url: str,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     sandbox = start({"hotline": 60, "evaluator": 0})
@@ -48,15 +39,15 @@ def test_work_orders_dispatched_in_time_replied_once_redone_once(database_url: s
         engine = ledger_with_cases(database_url, sandbox)
         calendar = WorkCalendar.load()
         client = HotlineClient(settings.hotline)
-        orders = _platform(sandbox)["orders"]
+        orders = hotline_platform(sandbox)["orders"]
         handed = sorted(datetime.strptime(o["pdsj"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING) for o in orders)
         for at in handed:  # the platform hands an order out; Tongban's next run is at most 10 minutes later
             now = at + timedelta(minutes=10)
-            _clock(sandbox, now)
+            hotline_clock(sandbox, now)
             sync_workorders(engine, settings, client=client, calendar=calendar, now=now)
             deliver(engine, "hotline", client, now=now)
 
-        platform = _platform(sandbox)
+        platform = hotline_platform(sandbox)
         received = platform["received"]
         out = {o["gdbh"] for o in orders if o["ywfl"] in OUT_OF_SCOPE}
         inside = {o["gdbh"] for o in orders} - out
@@ -80,13 +71,13 @@ def test_work_orders_dispatched_in_time_replied_once_redone_once(database_url: s
 
         # the departments sign and reply; the platform calls back and rates
         now = handed[-1] + timedelta(hours=1)
-        _clock(sandbox, now)
+        hotline_clock(sandbox, now)
         for g in sorted(inside):
             sign_workorder(engine, g, at=now)
             reply_workorder(engine, g, "已核实并处理", at=now)
         deliver(engine, "hotline", client, now=now)
         first = sync_workorders(engine, settings, client=client, calendar=calendar, now=now)
-        platform = _platform(sandbox)
+        platform = hotline_platform(sandbox)
         unsatisfied = {o["gdbh"] for o in platform["orders"] if o["cbcs"] == 1}
         assert first.redo_opened == len(unsatisfied) > 0
         with engine.connect() as conn:
@@ -99,14 +90,14 @@ def test_work_orders_dispatched_in_time_replied_once_redone_once(database_url: s
 
         # the redo is replied to once; an unsatisfied rating after it is refused a second redo
         later = now + timedelta(days=1)
-        _clock(sandbox, later)
+        hotline_clock(sandbox, later)
         for g in sorted(unsatisfied):
             reply_workorder(engine, g, "重办：已再次核实处理", at=later)
             with pytest.raises(CitizenError, match="reply.open_only"):
                 reply_workorder(engine, g, "twice", at=later)
         deliver(engine, "hotline", client, now=later)
         second = sync_workorders(engine, settings, client=client, calendar=calendar, now=later)
-        platform = _platform(sandbox)
+        platform = hotline_platform(sandbox)
         again = {o["gdbh"] for o in platform["orders"] if o["gdbh"] in unsatisfied and o["hfmyd"] == "3"}
         assert second.redo_refused == len(again)
         with pytest.raises(CitizenError, match="redo.once"):
@@ -155,7 +146,7 @@ def test_work_orders_dispatched_in_time_replied_once_redone_once(database_url: s
         assert scan_citizen(engine, now=later + timedelta(minutes=22), calendar=calendar)["workorder_dispatch"] == {
             "open": 0, "new": 0, "resolved": 1}
         deliver(engine, "hotline", client, now=later + timedelta(minutes=22))
-        assert _platform(sandbox)["received"][f"zp:{fresh['gdbh']}"] == 1
+        assert hotline_platform(sandbox)["received"][f"zp:{fresh['gdbh']}"] == 1
         engine.dispose()
     finally:
         sandbox.stop()

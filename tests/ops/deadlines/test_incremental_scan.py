@@ -63,6 +63,15 @@ def stored(engine) -> list[dict]:
         return [json.loads(d) for d, deleted in conn.execute(select(cases.c.data, cases.c.deleted)) if not deleted]
 
 
+def plant(engine, rows: list[dict]) -> None:
+    """The cases in the ledger, as a sync leaves them (the column default marks each due)."""
+    with engine.begin() as conn:
+        conn.execute(insert(cases), [
+            {"case_no": d["case_no"], "version": 1, "content_hash": "h", "data": json.dumps(d, ensure_ascii=False),
+             "origin_system": "sd_civil", "origin_source_id": d["case_no"], "source_updated_at": START,
+             "dept_code": None, "item_code": "ITEM", "deleted": False, "updated_at": START} for d in rows])
+
+
 def write(engine, data: dict, **values) -> None:
     """A foreign writer: new content, same version (the trigger, not the writer, marks the case due)."""
     with engine.begin() as conn:
@@ -75,11 +84,7 @@ def test_the_scan_reads_what_changed_or_fell_due_and_files_what_a_full_read_woul
     upgrade(engine)
     rng = random.Random(20261203)
     rows = [make_case(i, rng) for i in range(120)]
-    with engine.begin() as conn:
-        conn.execute(insert(cases), [
-            {"case_no": d["case_no"], "version": 1, "content_hash": "h", "data": json.dumps(d, ensure_ascii=False),
-             "origin_system": "sd_civil", "origin_source_id": d["case_no"], "source_updated_at": START,
-             "dept_code": None, "item_code": "ITEM", "deleted": False, "updated_at": START} for d in rows])
+    plant(engine, rows)
 
     report = scan_deadlines(engine, CAL, now=START)
     assert report.full and report.checked == 120
@@ -175,11 +180,7 @@ def test_more_changed_cases_than_a_batch_are_all_read_in_one_scan(database_url: 
     upgrade(engine)
     rng = random.Random(20261204)
     rows = [make_case(i, rng) for i in range(30)]
-    with engine.begin() as conn:
-        conn.execute(insert(cases), [
-            {"case_no": d["case_no"], "version": 1, "content_hash": "h", "data": json.dumps(d, ensure_ascii=False),
-             "origin_system": "sd_civil", "origin_source_id": d["case_no"], "source_updated_at": START,
-             "dept_code": None, "item_code": "ITEM", "deleted": False, "updated_at": START} for d in rows])
+    plant(engine, rows)
     monkeypatch.setattr(scan_module, "_BATCH", 5)
     assert scan_deadlines(engine, CAL, now=START).checked == 30  # the first scan: every case, six batches
 
