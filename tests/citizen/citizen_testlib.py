@@ -69,3 +69,8 @@ def hotline_clock(sandbox: Any, at: datetime) -> None:
 def hotline_platform(sandbox: Any) -> dict[str, Any]:
     """The sandbox 12345 platform's own view: its orders and what it received from Tongban, per key."""
     return requests.get(sandbox.admin_urls["hotline"] + "/_sandbox/orders", timeout=10).json()
+
+
+def handed_at(order: dict[str, Any]) -> datetime:
+    """When the platform handed the order out (派单时间, Beijing)."""
+    return datetime.strptime(order["pdsj"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)

@@ -14,11 +14,18 @@ from datetime import datetime, timedelta
 
 import pytest
 import requests
-from citizen_testlib import hotline_clock, hotline_platform, ledger_with_cases, point_settings, start
+from citizen_testlib import (
+    handed_at,
+    hotline_clock,
+    hotline_platform,
+    ledger_with_cases,
+    point_settings,
+    start,
+)
 from gateway_testlib import bearer, make_gateway, serve
 from sqlalchemy import select
 
-from gateway.citizen import HotlineClient, deliver, sync_workorders
+from gateway.citizen import HotlineClient, deliver, list_workorders, sync_workorders
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.store.tables import audit_log
 
@@ -31,13 +38,10 @@ def test_a_department_system_lists_signs_and_replies_over_the_api(database_url: 
         engine = ledger_with_cases(database_url, sandbox)
         calendar, client = WorkCalendar.load(), HotlineClient(settings.hotline)
         orders = hotline_platform(sandbox)["orders"]
-        last = max(datetime.strptime(o["pdsj"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING) for o in orders)
-        now = last + timedelta(minutes=10)
+        now = max(map(handed_at, orders)) + timedelta(minutes=10)
         hotline_clock(sandbox, now)
         sync_workorders(engine, settings, client=client, calendar=calendar, now=now)
         deliver(engine, "hotline", client, now=now)
-
-        from gateway.citizen import list_workorders
 
         routed = [o for o in list_workorders(engine, limit=1000) if o["status"] == "dispatched"]
         per_dept = Counter(o["dept_code"] for o in routed)

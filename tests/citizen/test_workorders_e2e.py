@@ -6,11 +6,18 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import requests
-from citizen_testlib import hotline_clock, hotline_platform, ledger_with_cases, point_settings, start
+from citizen_testlib import (
+    handed_at,
+    hotline_clock,
+    hotline_platform,
+    ledger_with_cases,
+    point_settings,
+    start,
+)
 from sqlalchemy import select
 
 from gateway.citizen import (
@@ -40,7 +47,7 @@ def test_work_orders_dispatched_in_time_replied_once_redone_once(database_url: s
         calendar = WorkCalendar.load()
         client = HotlineClient(settings.hotline)
         orders = hotline_platform(sandbox)["orders"]
-        handed = sorted(datetime.strptime(o["pdsj"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING) for o in orders)
+        handed = sorted(map(handed_at, orders))
         for at in handed:  # the platform hands an order out; Tongban's next run is at most 10 minutes later
             now = at + timedelta(minutes=10)
             hotline_clock(sandbox, now)
