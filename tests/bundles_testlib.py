@@ -134,14 +134,14 @@ def company_world(database_url: str, tmp_path: Path, monkeypatch: Any) -> Compan
     engine = make_engine(database_url)
     upgrade(engine)
     runtime = Runtime(load_systems(systems_path), engine, pii=PiiCodec(keys))
-    gw = make_gateway(engine, keys=keys)
+    gw = make_gateway(engine, keys=keys, systems=runtime.systems)  # as `tongban serve` loads them
     register_licence_issuer(engine, sandbox.urls["licences"])
     server = ServerThread(create_app(gw)).start()
     for system, dept in (("jn_seal", SEAL_DEPT), ("jn_tax", TAX_DEPT)):
         credential = gw.clients.add(system, department_code=dept).credential
         requests.post(sandbox.admin_urls[SANDBOX[system]] + "/_sandbox/gateway",
                       json={"url": server.url, "credential": credential}, timeout=30).raise_for_status()
-    hall = gw.clients.add("sd_hall", scopes=["holders:read", "consents:issue"]).credential
+    hall = gw.clients.add("sd_hall", scopes=["holders:read", "consents:issue", "bundles:apply"]).credential
     return CompanyWorld(sandbox, systems_path, database_url, runtime, gw, server, hall, env)
 
 

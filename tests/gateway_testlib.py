@@ -17,8 +17,8 @@ import requests
 import uvicorn
 from sqlalchemy import Engine
 
-from gateway.sharing.certificates import register_issuer_key
 from gateway.crypto import GatewayKeys
+from gateway.sharing.certificates import register_issuer_key
 from gateway.sharing.settings import GatewayRuntime, GatewaySettings, load_gateway_settings
 from gateway.store import ledger
 from gateway.store.tables import cases
@@ -61,11 +61,11 @@ class ServerThread:
 
 
 def make_gateway(engine: Engine, *, settings: GatewaySettings | None = None, keys: GatewayKeys | None = None,
-                 rate_limit: float | None = None) -> GatewayRuntime:
+                 rate_limit: float | None = None, systems: Any = None) -> GatewayRuntime:
     settings = settings or load_gateway_settings(REPO / "config" / "gateway.yaml")
     if rate_limit is not None:
         settings = settings.model_copy(update={"rate_limit": rate_limit})
-    return GatewayRuntime(engine, settings, keys or GatewayKeys.generate())
+    return GatewayRuntime(engine, settings, keys or GatewayKeys.generate(), systems)
 
 
 def plant_case(engine: Engine, case_no: str, *, dept_code: str, item_code: str, applicant_id: str,

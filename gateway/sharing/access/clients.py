@@ -31,6 +31,7 @@ SCOPES = {
     "holders:read": "read a holder's access log on the holder's behalf (the hall)",
     "subscriptions": "subscribe to certificate status changes",
     "pii:full": "see full ID numbers in answers (otherwise masked)",
+    "bundles:apply": "apply for 一件事 bundles and follow them (the hall's intake window)",
     "workorders": "12345 work orders routed to the client's own department: list, read, sign for, reply",
 }
 DEFAULT_SCOPES = ("certificates:query", "cases:read", "subscriptions")

@@ -30,7 +30,7 @@ from .docs import install_offline_docs
 from .gc_policy import server_gc
 from .metrics import MetricsMiddleware
 from .problems import MEDIA_TYPE, Problem, install_problem_handlers
-from .routers import cases, certificates, consents, holders, ops, subscriptions, workorders
+from .routers import bundles, cases, certificates, consents, holders, ops, subscriptions, workorders
 from .schemas import QueryRequest
 
 __all__ = ["create_app"]
@@ -74,7 +74,7 @@ def create_app(runtime_or_gateway: Any, *, webhook_interval: float = 1.0) -> Fas
     app.state.api = api
     app.state.gateway = gw
     install_problem_handlers(app)
-    for module in (certificates, cases, holders, consents, subscriptions, workorders, ops):
+    for module in (certificates, cases, holders, consents, subscriptions, workorders, bundles, ops):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware, metrics=api.metrics)
     install_offline_docs(app)

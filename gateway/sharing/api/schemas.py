@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -297,3 +297,51 @@ class WorkOrderReplied(BaseModel):
     replied_at: str
     on_time: bool
     sent: bool = Field(description="False when the redo was opened outside the platform (it would refuse it)")
+
+
+class BundleApplicationIn(BaseModel):
+    """One 一件事 application from the hall's intake: the merged form once and each material once. The bundle's
+    rules (``config/bundles.yaml``) check the form and the materials; every broken rule comes back named."""
+
+    model_config = _CONFIG
+    bundle: str | None = Field(default=None, max_length=32, description="The bundle's code (default: the only one)")
+    reference: str = Field(min_length=1, max_length=64, description="The hall's own application number: applying "
+                                                                     "again under it returns the same bundle")
+    channel: str | None = Field(default=None, max_length=16, description="online | window | app …")
+    form: dict[str, Any] = Field(description="The merged form, each field once")
+    materials: list[dict[str, Any]] = Field(description="Each material once: code, content_base64 (or text), "
+                                                        "name, media_type")
+
+
+class BundlePart(BaseModel):
+    part: str
+    system: str
+    case_no: str
+    state: str = Field(description="waiting | released | in_progress | held | finished | refused")
+    reason: str | None = None
+    released_at: str | None = None
+    finished_at: str | None = None
+    certificate_no: str | None = None
+
+
+class BundleMaterial(BaseModel):
+    code: str
+    name: str
+    sha256: str
+    size: int
+    media_type: str
+
+
+class BundleStatus(BaseModel):
+    bundle_no: str
+    bundle_code: str
+    reference: str | None
+    created: bool | None = Field(default=None, description="On apply: False when the reference was applied before")
+    status: str = Field(description="submitted | in_progress | held | finished | failed")
+    reason: str | None
+    failed_part: str | None
+    submitted_at: str
+    due_at: str | None
+    finished_at: str | None
+    parts: list[BundlePart]
+    materials: list[BundleMaterial]

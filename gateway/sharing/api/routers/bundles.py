@@ -1,0 +1,105 @@
+"""一件事 applications from the hall's own intake window: one application, checked against the bundle's merged form,
+stored once with each material once, its first parts queued to their department systems at once; and where each
+part stands afterwards.
+
+The same as ``tongban bundles apply|status`` (:func:`gateway.process.bundles.apply_bundle`), over HTTP for the hall
+(scope ``bundles:apply``). The hall's ``reference`` makes a retried submission the same bundle (200, ``created:
+false``) instead of a second company. A broken application is a 422 problem listing every broken rule — the
+application, the field, the rule — and nothing is stored; the hall shows them to the applicant.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from starlette.responses import Response
+
+from gateway.contract.errors import ConfigError, RecordRejected
+from gateway.process.bundle_spec import BundleCatalogue
+from gateway.process.bundles import BundleConsents, apply_bundle, bundle_detail
+from gateway.sharing.access.audit import AuditEntry
+
+from ..deps import Api, Caller, get_api, require
+from ..problems import PROBLEM_RESPONSES, ProblemError
+from ..schemas import BundleApplicationIn, BundleStatus
+
+router = APIRouter(prefix="/v1/bundles", tags=["bundles"], responses=PROBLEM_RESPONSES)
+SCOPE = "bundles:apply"
+BundleP = Annotated[str, Path(min_length=1, max_length=40, description="The bundle number Tongban gave")]
+_PART = ("part", "system", "case_no", "state", "reason", "released_at", "finished_at", "certificate_no")
+_HEAD = ("bundle_no", "bundle_code", "reference", "status", "reason", "failed_part", "submitted_at", "due_at",
+         "finished_at")
+
+
+def _catalogue(api: Api) -> BundleCatalogue:
+    """The bundles file, read once per server (``TONGBAN_BUNDLES``, else the defaults)."""
+    found = getattr(api, "bundle_catalogue", None)
+    if found is None:
+        try:
+            found = BundleCatalogue.load()
+        except ConfigError as exc:
+            raise ProblemError(503, "unavailable", f"no 一件事 bundles on this gateway: {exc}") from exc
+        api.bundle_catalogue = found  # type: ignore[attr-defined]
+    return found
+
+
+def _apply(api: Api, application: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    from gateway.ops.deadlines import WorkCalendar
+
+    gw = api.gw
+    if gw.systems is None:
+        raise ProblemError(503, "unavailable", "this gateway was started without a systems file: it cannot route "
+                                               "a bundle's parts to their systems")
+    catalogue = _catalogue(api)
+    code = application.get("bundle")
+    if code is None and len(catalogue.bundles) != 1:
+        raise ProblemError(422, "invalid", "say which bundle: `bundle` is one of "
+                                           f"{', '.join(sorted(catalogue.bundles)) or 'none'}")
+    try:
+        spec = catalogue.get(str(code) if code is not None else next(iter(catalogue.bundles)))
+    except ConfigError as exc:
+        raise ProblemError(422, "invalid", str(exc), field="bundle", rule="bundle.unknown") from exc
+    result = apply_bundle(gw.engine, spec, application, systems=gw.systems, pii=gw.pii,
+                          consents=BundleConsents.from_gateway(gw),
+                          calendar=WorkCalendar.load(systems_path=getattr(gw.systems, "path", None)))
+    return result, bundle_detail(gw.engine, result.bundle_no) or {}
+
+
+def _wire(detail: dict[str, Any]) -> dict[str, Any]:
+    def plain(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+        return {k: (v.isoformat() if isinstance(v := row.get(k), datetime) else v) for k in keys}
+
+    return {**plain(detail, _HEAD), "parts": [plain(p, _PART) for p in detail.get("parts", [])],
+            "materials": [plain(m, ("code", "name", "sha256", "size", "media_type"))
+                          for m in detail.get("materials", [])]}
+
+
+@router.post("", response_model=BundleStatus, status_code=201,
+             responses={200: {"description": "Applied before under this reference: the same bundle"}},
+             summary="Apply for a 一件事 bundle (the hall's intake)")
+async def apply(body: BundleApplicationIn, caller: Caller = Depends(require(SCOPE)),
+                api: Api = Depends(get_api)) -> Response:
+    try:
+        result, detail = await api.run(_apply, api, body.model_dump())
+    except RecordRejected as exc:
+        await api.audit([caller.deny_entry("bundle", "rejected", detail=f"reference {body.reference}: "
+                                                                       f"{len(exc.issues)} rule(s) broken")])
+        raise ProblemError(422, "rejected", f"{exc.record}: not applied ({len(exc.issues)} rule(s) broken)",
+                           record=exc.record, issues=[{"record": i.record, "field": i.field, "rule": i.rule,
+                                                       "message": i.message} for i in exc.issues]) from exc
+    await api.audit([AuditEntry(action="bundle", outcome="applied" if result.created else "again",
+                                client_id=caller.client.client_id, case_no=result.bundle_no,
+                                detail=f"reference {body.reference}; released {','.join(result.released) or 'none'}")])
+    return await api.signed_json({**_wire(detail), "created": result.created},
+                                 status=201 if result.created else 200)
+
+
+@router.get("/{bundle_no}", response_model=BundleStatus, summary="Where a bundle and each of its parts stand")
+async def status(bundle_no: BundleP, caller: Caller = Depends(require(SCOPE)),
+                 api: Api = Depends(get_api)) -> Response:
+    detail = await api.run(bundle_detail, api.gw.read_engine, bundle_no)
+    if detail is None:
+        raise ProblemError(404, "not-found", "no such bundle")
+    return await api.signed_json(_wire(detail))
