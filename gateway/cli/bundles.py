@@ -112,11 +112,7 @@ def bundles_apply(
     spec = _spec(BundleCatalogue.load(bundles_file), bundle, application, where)
     runtime = runtime_from(systems, database_url)
     try:
-        consents = None
-        if runtime.pii is not None:
-            from gateway.sharing.settings import GatewayRuntime
-
-            consents = BundleConsents.from_gateway(GatewayRuntime.create(runtime))
+        consents = BundleConsents.for_runtime(runtime)
         calendar = WorkCalendar.load(systems_path=runtime.systems.path)
         try:
             result = apply_bundle(runtime.engine, spec, application, systems=runtime.systems, pii=runtime.pii,
@@ -147,19 +143,13 @@ def bundles_apply(
 def _find(engine: Any, ref: str, bundles_file: Path | None) -> dict[str, Any] | None:
     """A bundle by its number, else by the application's reference under any defined bundle."""
     from gateway.process.bundle_spec import BundleCatalogue
-    from gateway.process.bundles import bundle_detail
-    from gateway.store import bundles as store
+    from gateway.process.bundles import find_bundle
 
-    found = bundle_detail(engine, ref)
-    if found is not None:
-        return found
     try:
         codes = sorted(BundleCatalogue.load(bundles_file).bundles)
     except ConfigError:
         codes = []
-    with engine.connect() as conn:
-        number = next((n for n in (store.bundle_by_reference(conn, c, ref) for c in codes) if n), None)
-    return bundle_detail(engine, number) if number else None
+    return find_bundle(engine, ref, codes)
 
 
 @bundles_app.command("status")
@@ -221,3 +211,40 @@ def bundles_list(
                  for b in rows])
     console.print(", ".join(f"{k}: {v}" for k, v in sorted(overview["counts"].items())) or "no bundles",
                   markup=False)
+
+
+@bundles_app.command("scan")
+@guard
+def bundles_scan(
+    now: Annotated[str | None, typer.Option("--now", help="Scan as of this instant (ISO 8601; default: now).")] = None,
+    bundles_file: BundlesOpt = None,
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """One pass over every live bundle, as the tongban_handoff DAG's scan_bundles task runs it: read each part as its
+    system last wrote it, release the parts whose turn has come, derive each bundle's status."""
+    from datetime import datetime
+
+    from gateway.process.bundle_spec import BundleCatalogue
+    from gateway.process.bundles import BundleConsents, scan_bundles
+
+    catalogue = BundleCatalogue.load(bundles_file)
+    try:
+        moment = datetime.fromisoformat(now) if now else None
+    except ValueError as exc:
+        raise ConfigError(f"--now {now!r}: not an ISO 8601 instant ({exc})") from None
+    if moment is not None and moment.tzinfo is None:
+        raise ConfigError(f"--now {now!r}: give the offset (e.g. +08:00)")
+    runtime = runtime_from(systems, database_url)
+    try:
+        report = scan_bundles(runtime.engine, catalogue, systems=runtime.systems, pii=runtime.pii,
+                              consents=BundleConsents.for_runtime(runtime), now=moment)
+    finally:
+        runtime.close()
+    if json_out:
+        print_json(report.as_dict())
+        return
+    console.print(f"{report.live} live bundle(s): {report.released} part(s) released, {report.in_progress} in "
+                  f"progress, {report.held} held; finished {', '.join(report.finished) or 'none'}; failed "
+                  f"{', '.join(report.failed) or 'none'}", markup=False)

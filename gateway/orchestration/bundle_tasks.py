@@ -33,10 +33,5 @@ def run_bundles(now: str | None = None) -> dict[str, Any]:
         raise
     moment = datetime.fromisoformat(now) if now else None
     with _runtime() as runtime:
-        consents = None
-        if runtime.pii is not None:
-            from gateway.sharing.settings import GatewayRuntime
-
-            consents = BundleConsents.from_gateway(GatewayRuntime.create(runtime))
-        return scan_bundles(runtime.engine, catalogue, systems=runtime.systems, pii=runtime.pii, consents=consents,
-                            now=moment).as_dict()
+        return scan_bundles(runtime.engine, catalogue, systems=runtime.systems, pii=runtime.pii,
+                            consents=BundleConsents.for_runtime(runtime), now=moment).as_dict()

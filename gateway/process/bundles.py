@@ -68,6 +68,16 @@ class BundleConsents:
     def from_gateway(cls, gw: Any) -> BundleConsents:
         return cls(gw.consents, gw.settings.consent_max_ttl, gw.settings.audit_hash)
 
+    @classmethod
+    def for_runtime(cls, runtime: Any) -> BundleConsents | None:
+        """The consent issuer of the runtime's gateway keys; None without keys (then the parts that fetch a
+        certificate through the gateway cannot be released, and say so)."""
+        if runtime.pii is None:
+            return None
+        from gateway.sharing.settings import GatewayRuntime
+
+        return cls.from_gateway(GatewayRuntime.create(runtime))
+
 
 @dataclass
 class ApplyResult:
@@ -375,6 +385,16 @@ def bundle_overview(engine: Engine, *, limit: int = 200) -> dict[str, Any]:
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     return {"counts": counts, "bundles": [_public(r, drop=("form",)) for r in rows]}
+
+
+def find_bundle(engine: Engine, ref: str, codes: list[str] | tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """One bundle by its number, else by the application's reference under one of the bundle ``codes``."""
+    found = bundle_detail(engine, ref)
+    if found is not None or not codes:
+        return found
+    with engine.connect() as conn:
+        number = next((n for n in (store.bundle_by_reference(conn, c, ref) for c in codes) if n), None)
+    return bundle_detail(engine, number) if number else None
 
 
 def bundle_detail(engine: Engine, bundle_no: str) -> dict[str, Any] | None:

@@ -1,4 +1,4 @@
-"""``tongban bundles apply|status|list`` as an operator or a hall's batch job runs them: the real CLI in a subprocess
+"""``tongban bundles apply|status|list|scan`` as an operator or a hall's batch job runs them: the real CLI in a subprocess
 over the company-opening world (market bureau, seal and tax back offices, the gateway API they fetch the licence
 from), the steps between the commands being the ones the DAGs run."""
 
@@ -68,7 +68,11 @@ def test_apply_a_file_then_follow_the_bundle_to_finished_by_reference_and_number
     assert waiting["bundle_no"] == bundle_no and waiting["status"] == "in_progress"
     assert "not in the certificate library yet" in waiting["reason"]
     world.harvest()
-    assert world.scan().released == 2
+    scanned = ok_json(tongban(world, "bundles", "scan", "--json"))  # what the hand-off DAG's task runs
+    assert scanned["released"] == 2 and scanned["live"] == 1
+    assert ok_json(tongban(world, "bundles", "scan", "--json"))["released"] == 0  # nothing twice
+    naive = tongban(world, "bundles", "scan", "--now", "2026-12-03 09:00")
+    assert naive.returncode == 1 and "offset" in naive.stderr + naive.stdout
     world.push()
     for part in ("seal", "tax"):
         case_no = world.part(bundle_no, part)["case_no"]

@@ -58,6 +58,8 @@ def test_the_hall_applies_over_the_api_and_follows_the_bundle(world: CompanyWorl
     assert [len(r["received"]) for r in received] == [1]
     status = requests.get(f"{url}/{bundle_no}", headers=hall, timeout=60)
     assert status.status_code == 200 and status.json()["bundle_no"] == bundle_no
+    by_reference = requests.get(f"{url}/HALL-API-0001", headers=hall, timeout=60)
+    assert by_reference.status_code == 200 and by_reference.json()["bundle_no"] == bundle_no
     assert requests.get(f"{url}/KBQY-NOPE", headers=hall, timeout=60).status_code == 404
 
     with world.runtime.engine.connect() as conn:

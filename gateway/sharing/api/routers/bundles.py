@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from gateway.contract.errors import ConfigError, RecordRejected
 from gateway.process.bundle_spec import BundleCatalogue
-from gateway.process.bundles import BundleConsents, apply_bundle, bundle_detail
+from gateway.process.bundles import BundleConsents, apply_bundle, bundle_detail, find_bundle
 from gateway.sharing.access.audit import AuditEntry
 
 from ..deps import Api, Caller, get_api, require
@@ -27,7 +27,8 @@ from ..schemas import BundleApplicationIn, BundleStatus
 
 router = APIRouter(prefix="/v1/bundles", tags=["bundles"], responses=PROBLEM_RESPONSES)
 SCOPE = "bundles:apply"
-BundleP = Annotated[str, Path(min_length=1, max_length=40, description="The bundle number Tongban gave")]
+BundleP = Annotated[str, Path(min_length=1, max_length=64, description="The bundle number Tongban gave, or the "
+                                                                     "hall's own reference")]
 _PART = ("part", "system", "case_no", "state", "reason", "released_at", "finished_at", "certificate_no")
 _HEAD = ("bundle_no", "bundle_code", "reference", "status", "reason", "failed_part", "submitted_at", "due_at",
          "finished_at")
@@ -96,10 +97,13 @@ async def apply(body: BundleApplicationIn, caller: Caller = Depends(require(SCOP
                                  status=201 if result.created else 200)
 
 
-@router.get("/{bundle_no}", response_model=BundleStatus, summary="Where a bundle and each of its parts stand")
-async def status(bundle_no: BundleP, caller: Caller = Depends(require(SCOPE)),
-                 api: Api = Depends(get_api)) -> Response:
-    detail = await api.run(bundle_detail, api.gw.read_engine, bundle_no)
+def _find(api: Api, ref: str) -> dict[str, Any] | None:
+    return find_bundle(api.gw.read_engine, ref, sorted(_catalogue(api).bundles))
+
+
+@router.get("/{ref}", response_model=BundleStatus, summary="Where a bundle and each of its parts stand")
+async def status(ref: BundleP, caller: Caller = Depends(require(SCOPE)), api: Api = Depends(get_api)) -> Response:
+    detail = await api.run(_find, api, ref)
     if detail is None:
         raise ProblemError(404, "not-found", "no such bundle")
     return await api.signed_json(_wire(detail))
