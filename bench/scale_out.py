@@ -115,19 +115,31 @@ class Procs:
     def __init__(self, logs: Path) -> None:
         self.logs = logs
         self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self.supervised: dict[str, tuple[list[str], dict[str, str]]] = {}
+        self.restarts: dict[str, int] = {}
 
-    def start(self, name: str, argv: list[str], env: dict[str, str], **kwargs: Any) -> subprocess.Popen[bytes]:
-        out = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - the child writes to it
+    def start(self, name: str, argv: list[str], env: dict[str, str], *, supervise: bool = False,
+              **kwargs: Any) -> subprocess.Popen[bytes]:
+        """Start ``name``; ``supervise``: restart it when it dies (up to 5 times), as systemd or Kubernetes would."""
+        out = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child writes to it
         proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=kwargs.pop("stdout", out), stderr=out,
                                 start_new_session=True, **kwargs)
         out.close()
         self.running[name] = proc
+        if supervise:
+            self.supervised[name] = (argv, env)
         return proc
 
     def check(self) -> None:
-        for name, proc in self.running.items():
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited ({proc.returncode}):\n{self.tail(name)}")
+        for name, proc in list(self.running.items()):
+            if proc.poll() is None:
+                continue
+            if name in self.supervised and self.restarts.get(name, 0) < 5:
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                print(f"  {name} died ({_exit(proc.returncode)}); restarted, as a supervisor would", flush=True)
+                self.start(name, *self.supervised[name], supervise=True)
+                continue
+            raise RuntimeError(f"{name} exited ({_exit(proc.returncode)}):\n{self.tail(name)}")
 
     def tail(self, name: str, chars: int = 3000) -> str:
         path = self.logs / f"{name}.log"
@@ -151,6 +163,20 @@ class Procs:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=30)
+
+
+def _interrupted(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _exit(code: int | None) -> str:
+    """An exit status in words: a negative code is the signal that ended the process (-11: SIGSEGV)."""
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
 
 
 def wait_for(what: str, check: Any, timeout: float, procs: Procs | None = None, interval: float = 1.0) -> Any:
@@ -240,21 +266,16 @@ class AirflowApi:
         if answer.status_code >= 300:
             raise RuntimeError(f"triggering {dag_id}: {answer.status_code} {answer.text[:500]}")
 
-    def runs(self, dag_ids: list[str], *, outage: float = 300.0) -> list[dict[str, Any]]:
-        """The DAG runs of ``dag_ids``. The api-server can refuse connections for a while on a loaded machine (seen
-        once mid-round, at 1M records, with the process still alive): asked again for up to ``outage`` seconds."""
+    def runs(self, dag_ids: list[str]) -> list[dict[str, Any]] | None:
+        """The DAG runs of ``dag_ids``; None while the api-server does not answer (it died and is being restarted:
+        Airflow 3.3's api-server segfaulted in libpython here, twice, in rounds with two workers)."""
         import requests
 
-        deadline = time.monotonic() + outage
-        while True:
-            try:
-                answer = self.http.post(self.base + "/dags/~/dagRuns/list", timeout=60,
-                                        json={"dag_ids": dag_ids, "page_limit": 5000})
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(5)
+        try:
+            answer = self.http.post(self.base + "/dags/~/dagRuns/list", timeout=60,
+                                    json={"dag_ids": dag_ids, "page_limit": 5000})
+        except requests.ConnectionError:
+            return None
         answer.raise_for_status()
         return list(answer.json()["dag_runs"])
 
@@ -354,13 +375,17 @@ def run_round(args: argparse.Namespace, workers: int, env: dict[str, str], api: 
                                     "--without-mingle", "--skip-serve-logs"], round_env)
         wait_for(f"{workers} Celery worker(s)", lambda: celery_ping(args.redis, names), 300, procs, 2)
         prefix = f"bench_{workers}w_{uuid.uuid4().hex[:6]}"
+        restarted = procs.restarts.get("api-server", 0)
         started = time.monotonic()
         for dag_id in dag_ids:
             api.trigger(dag_id, f"{prefix}_{dag_id}")
         contention = contend(args, round_env, ledger_url, procs) if args.contend else {}
 
         def finished() -> list[dict[str, Any]] | None:
-            runs = [r for r in api.runs(dag_ids) if r["dag_run_id"].startswith(prefix)]
+            answered = api.runs(dag_ids)
+            if answered is None:
+                return None
+            runs = [r for r in answered if r["dag_run_id"].startswith(prefix)]
             done = [r for r in runs if r["state"] in ("success", "failed")]
             return runs if len(done) == len(dag_ids) else None
 
@@ -374,13 +399,15 @@ def run_round(args: argparse.Namespace, workers: int, env: dict[str, str], api: 
             print(f"  FAILED {run['dag_id']}: {states}")
         checks = ledger_checks(ledger_url, systems, args.records)
     result = {"workers": workers, "wall_s": wall, "records": total, "records_per_s": total / wall,
-              "failed_dag_runs": len(failed), **checks, **contention}
+              "failed_dag_runs": len(failed), "api_server_restarts": procs.restarts.get("api-server", 0) - restarted,
+              **checks, **contention}
     print(f"  wall {wall:.1f} s, {total / wall:,.0f} records/s; sync runs busy {checks['busy_s']:.1f} s "
           f"(parallelism {checks['busy_s'] / wall:.2f}); stored {checks['stored']:,} records "
           f"({checks['rejected']:,} rejected to dead letters), {checks['cases']:,} cases, {checks['outbox']:,} "
           f"outbox rows; failed DAG runs {len(failed)}; lease conflicts: {contention.get('refused', 0)} second "
           f"writers refused, {contention.get('after', 0)} ran after (nothing new), {checks['lease_refusals_in_runs']} "
-          f"sync runs refused; load average {os.getloadavg()[0]:.1f}")
+          f"sync runs refused; api-server restarts {result['api_server_restarts']}; load average "
+          f"{os.getloadavg()[0]:.1f}")
     for problem in checks["problems"][:20]:
         print(f"  PROBLEM {problem}")
     return result
@@ -460,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     from gateway.orchestration.naming import sync_dag_id
 
     AIRFLOW[:] = airflow_command()
+    # a SIGTERM (a CI timeout, kill) unwinds like Ctrl-C, so the services and workers are stopped, not orphaned
+    signal.signal(signal.SIGTERM, _interrupted)
     work = Path(tempfile.mkdtemp(prefix="tongban-scale-out-"))
     logs = work / "logs"
     logs.mkdir()
@@ -504,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
             migrate_metadata(env, timeout=900)
             for name, sub in (("api-server", ["api-server", "--host", "127.0.0.1", "--port", str(port)]),
                               ("scheduler", ["scheduler"]), ("dag-processor", ["dag-processor"])):
-                procs.start(name, [*AIRFLOW, *sub], env)
+                procs.start(name, [*AIRFLOW, *sub], env, supervise=name == "api-server")
             api = AirflowApi(port)
             wait_for("the api-server", api.up, 300, procs, 1)
             wanted = {sync_dag_id(name) for name in systems}
