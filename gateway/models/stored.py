@@ -76,7 +76,8 @@ def expand_case_json(text: str) -> str:
     if doc is None:
         return text
     whole = {name: doc[name] if name in doc else _default(name) for name in FIELDS if name in doc or name in DEFAULTS}
-    if len(whole) != len(doc) + sum(1 for name in DEFAULTS if name not in doc):
+    put_back = sum(1 for name in DEFAULTS if name not in doc)
+    if len(doc) + put_back > len(whole):  # the stored form has keys the model does not know: kept, after its own
         whole.update((k, v) for k, v in doc.items() if k not in whole)
     return orjson.dumps(whole).decode()
 
