@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from gateway.crypto.pii import redact
 
-__all__ = ["PROBLEM_RESPONSES", "Problem", "ProblemError", "install_problem_handlers", "problem_response"]
+__all__ = ["PROBLEM_RESPONSES", "Problem", "ProblemError", "install_problem_handlers", "problem_doc", "problem_response"]
 
 log = logging.getLogger("gateway.sharing.api")
 MEDIA_TYPE = "application/problem+json"
@@ -84,16 +84,17 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_error)
 
 
-def _problem(description: str) -> dict[str, Any]:
+def problem_doc(description: str) -> dict[str, Any]:
+    """The OpenAPI entry of a problem answer a route documents beyond ``PROBLEM_RESPONSES`` (409, 503 …)."""
     return {"description": description,
             "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem("Bad request"),
-    401: _problem("Missing, unknown, revoked or expired credentials"),
-    403: _problem("Denied by scope, policy, purpose or consent"),
-    404: _problem("Not found"),
-    422: _problem("The request does not match the schema"),
-    429: _problem("Rate limit exceeded (see Retry-After)"),
+    400: problem_doc("Bad request"),
+    401: problem_doc("Missing, unknown, revoked or expired credentials"),
+    403: problem_doc("Denied by scope, policy, purpose or consent"),
+    404: problem_doc("Not found"),
+    422: problem_doc("The request does not match the schema"),
+    429: problem_doc("Rate limit exceeded (see Retry-After)"),
 }

@@ -19,10 +19,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from gateway.kernel.config import load_systems
 from gateway.sharing.api import create_app
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
-from gateway_testlib import CIVIL_DEPT, ELDERLY_CARE, ServerThread, make_gateway, plant_case
+from gateway_testlib import CIVIL_DEPT, ELDERLY_CARE, REPO, ServerThread, make_gateway, plant_case
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 _STATE: dict[str, Any] = {}
@@ -33,12 +34,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     path: Path = tmp_path_factory.mktemp("schemathesis") / "ledger.db"
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
-    gw = make_gateway(engine, rate_limit=100_000)
+    # with the systems file, as `tongban serve` loads it: 一件事 applications reach the bundle's own rules
+    gw = make_gateway(engine, rate_limit=100_000, systems=load_systems(REPO / "config" / "systems.yaml"))
     plant_case(engine, "370000202611200000001", dept_code=CIVIL_DEPT, item_code=ELDERLY_CARE,
                applicant_id="91370100MA3C7B8X2M", pii=gw.pii)
     civil = gw.clients.add("sd_civil", department_code=CIVIL_DEPT,
                            scopes=["certificates:query", "cases:read", "subscriptions", "consents:issue",
-                                   "holders:read"])
+                                   "holders:read", "workorders", "bundles:apply"])
     server = ServerThread(create_app(gw, webhook_interval=0)).start()
     _STATE.update(url=server.url, credential=civil.credential)
     try:

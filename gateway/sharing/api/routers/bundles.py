@@ -22,10 +22,11 @@ from gateway.process.bundles import BundleConsents, apply_bundle, bundle_detail,
 from gateway.sharing.access.audit import AuditEntry
 
 from ..deps import Api, Caller, get_api, require
-from ..problems import PROBLEM_RESPONSES, ProblemError
+from ..problems import PROBLEM_RESPONSES, ProblemError, problem_doc
 from ..schemas import BundleApplicationIn, BundleStatus
 
-router = APIRouter(prefix="/v1/bundles", tags=["bundles"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/bundles", tags=["bundles"], responses={
+    **PROBLEM_RESPONSES, 503: problem_doc("This gateway has no bundles file or no systems file")})
 SCOPE = "bundles:apply"
 BundleP = Annotated[str, Path(min_length=1, max_length=64, description="The bundle number Tongban gave, or the "
                                                                      "hall's own reference")]

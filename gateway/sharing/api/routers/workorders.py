@@ -21,13 +21,14 @@ from gateway.sharing.access.audit import AuditEntry
 from gateway.store import citizen as store
 
 from ..deps import Api, Caller, get_api, require
-from ..problems import PROBLEM_RESPONSES, ProblemError
+from ..problems import PROBLEM_RESPONSES, ProblemError, problem_doc
 from ..schemas import WorkOrder, WorkOrderList, WorkOrderReplied, WorkOrderReply, WorkOrderSigned
 
 router = APIRouter(prefix="/v1/workorders", tags=["workorders"], responses=PROBLEM_RESPONSES)
 SCOPE = "workorders"
 OrderP = Annotated[str, Path(min_length=1, max_length=64, description="The 12345 order number (工单编号)")]
 Status = Literal["dispatched", "replied", "redo", "closed"]
+_REFUSED = {409: problem_doc("The rules refuse this step now (record, field and rule named)")}
 
 
 def _department(caller: Caller) -> str:
@@ -88,7 +89,8 @@ async def one_order(order_no: OrderP, caller: Caller = Depends(require(SCOPE)),
     return await api.signed_json(_wire(row, content=True))
 
 
-@router.post("/{order_no}/sign", response_model=WorkOrderSigned, summary="Sign for a dispatched order (签收)")
+@router.post("/{order_no}/sign", response_model=WorkOrderSigned, responses=_REFUSED,
+             summary="Sign for a dispatched order (签收)")
 async def sign(order_no: OrderP, caller: Caller = Depends(require(SCOPE)), api: Api = Depends(get_api)) -> Response:
     await _order_or_404(api, order_no, _department(caller))
     try:
@@ -101,7 +103,7 @@ async def sign(order_no: OrderP, caller: Caller = Depends(require(SCOPE)), api: 
                                   "on_time": done["on_time"]})
 
 
-@router.post("/{order_no}/reply", response_model=WorkOrderReplied,
+@router.post("/{order_no}/reply", response_model=WorkOrderReplied, responses=_REFUSED,
              summary="Reply to an order (答复): the first reply, or the redo's")
 async def reply(order_no: OrderP, body: WorkOrderReply, caller: Caller = Depends(require(SCOPE)),
                 api: Api = Depends(get_api)) -> Response:
