@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
+from gateway_testlib import CIVIL_DEPT, ELDERLY_CARE, REPO, ServerThread, make_gateway, plant_case
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -23,7 +24,6 @@ from gateway.kernel.config import load_systems
 from gateway.sharing.api import create_app
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
-from gateway_testlib import CIVIL_DEPT, ELDERLY_CARE, REPO, ServerThread, make_gateway, plant_case
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 _STATE: dict[str, Any] = {}
