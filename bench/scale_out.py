@@ -525,7 +525,8 @@ def main(argv: list[str] | None = None) -> int:
                 "AIRFLOW__CORE__MAX_ACTIVE_RUNS_PER_DAG": "1",
                 "AIRFLOW__API__MAXIMUM_PAGE_LIMIT": "5000",
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-            }), "TONGBAN_SYSTEMS": str(systems_file), "TONGBAN_KEY_FILE": str(key_file),
+            }), "PYTHONFAULTHANDLER": "1",  # a crash in C (the api-server's segfaults) leaves its Python stacks
+                "TONGBAN_SYSTEMS": str(systems_file), "TONGBAN_KEY_FILE": str(key_file),
                 "TONGBAN_SD_CIVIL_API_KEY": API_KEY, "PYTHONPATH": str(REPO),
                 # the services' own ledger, should a DAG-level callback write one (each round's workers get theirs)
                 "TONGBAN_DATABASE_URL": f"sqlite:///{work / 'services.db'}"}
