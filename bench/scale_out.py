@@ -245,6 +245,7 @@ class AirflowApi:
 
         self.base = f"http://127.0.0.1:{port}/api/v2"
         self.http = requests.Session()
+        self.failures = 0  # 5xx answers to the runs listing
 
     def up(self) -> bool:
         try:
@@ -267,14 +268,18 @@ class AirflowApi:
             raise RuntimeError(f"triggering {dag_id}: {answer.status_code} {answer.text[:500]}")
 
     def runs(self, dag_ids: list[str]) -> list[dict[str, Any]] | None:
-        """The DAG runs of ``dag_ids``; None while the api-server does not answer (it died and is being restarted:
-        Airflow 3.3's api-server segfaulted in libpython here, twice, in rounds with two workers)."""
+        """The DAG runs of ``dag_ids``; None while the api-server does not answer or answers 5xx (it died and is
+        being restarted, or is failing: Airflow 3.3's api-server segfaulted in libpython here in three rounds with
+        two workers, and once answered 500). The caller asks again; the round's timeout bounds it."""
         import requests
 
         try:
             answer = self.http.post(self.base + "/dags/~/dagRuns/list", timeout=60,
                                     json={"dag_ids": dag_ids, "page_limit": 5000})
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            return None
+        if answer.status_code >= 500:
+            self.failures += 1
             return None
         answer.raise_for_status()
         return list(answer.json()["dag_runs"])
@@ -406,7 +411,8 @@ def run_round(args: argparse.Namespace, workers: int, env: dict[str, str], api: 
           f"({checks['rejected']:,} rejected to dead letters), {checks['cases']:,} cases, {checks['outbox']:,} "
           f"outbox rows; failed DAG runs {len(failed)}; lease conflicts: {contention.get('refused', 0)} second "
           f"writers refused, {contention.get('after', 0)} ran after (nothing new), {checks['lease_refusals_in_runs']} "
-          f"sync runs refused; api-server restarts {result['api_server_restarts']}; load average "
+          f"sync runs refused; api-server restarts {result['api_server_restarts']} (5xx answers so far "
+          f"{api.failures}); load average "
           f"{os.getloadavg()[0]:.1f}")
     for problem in checks["problems"][:20]:
         print(f"  PROBLEM {problem}")
@@ -546,6 +552,10 @@ def main(argv: list[str] | None = None) -> int:
             for workers in (int(w) for w in args.workers.split(",")):
                 results.append(run_round(args, workers, env, api, procs, dag_ids, systems, queue))
             procs.stop()
+    except BaseException:
+        print(f"the services' logs are kept in {work / 'logs'}", flush=True)
+        args.keep = True
+        raise
     finally:
         procs.stop()
         _forget_queue(args.redis, queue if "queue" in locals() else None)
