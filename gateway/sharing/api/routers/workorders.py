@@ -73,11 +73,11 @@ async def department_queue(status: Annotated[Status | None, Query(description="O
     dept = _department(caller)
     rows = await api.run(lambda: list_workorders(api.gw.read_engine, dept_code=dept, status=status, after=after,
                                                  limit=limit))
+    next_after = rows[-1]["order_no"] if len(rows) == limit else None  # the page as read, before the filter below
     rows = [r for r in rows if r["status"] != "received"]  # not routed yet: no department's business
     await api.audit([AuditEntry(action="workorders", outcome="listed", client_id=caller.client.client_id,
                                 detail=f"{len(rows)} of department {dept}" + (f" ({status})" if status else ""))])
-    return await api.signed_json({"orders": [_wire(r) for r in rows],
-                                  "next_after": rows[-1]["order_no"] if len(rows) == limit else None})
+    return await api.signed_json({"orders": [_wire(r) for r in rows], "next_after": next_after})
 
 
 @router.get("/{order_no}", response_model=WorkOrder, summary="One work order of this department, with its content")
