@@ -44,7 +44,13 @@ spare cores per worker (the compose shape with ``--scale airflow-worker=N`` on m
 itself scales with workers, because runs of different systems share nothing but the ledger. Absolute
 figures are for information only.
 
-Measured here (20 systems × 5,000 records, the machine shared with other work, load average 2.5–5): one worker
+Measured here at the full shape (100 × 10,000, 2026-12-04, run one round at a time): one worker 1,066 s, 938
+records/s, the syncs busy 534 s (parallelism 0.50); two workers 841 s, 1,189 records/s, busy 666 s (0.79) —
+1.27×; every check passed. In every two-worker round Airflow 3.3's api-server segfaulted (libpython; its
+faulthandler stacks in the thread serving a large ``dagRuns/list``, which the bench therefore no longer polls): it is
+supervised and restarted here, as the compose file does, and the restarts are printed (3 in that round).
+
+Earlier (20 systems × 5,000 records, the machine shared with other work, load average 2.5–5): one worker
 354 s, 282 records/s; two workers 253 s, 396 records/s — 1.40×; every check passed. The sync runs themselves
 were busy 103 s and 156 s of those walls (parallelism 0.29 and 0.62): each Airflow task costs ~4 s of process
 start, DAG parse and scheduling on this machine, three tasks per DAG run, and that overhead, not the sync, is
