@@ -18,7 +18,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, on_ledger, runtime_from
+from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, now_option, on_ledger, runtime_from
 from gateway.cli.output import console, fail, print_json, print_table
 from gateway.contract.errors import ConfigError, FieldIssue, RecordRejected
 
@@ -224,18 +224,11 @@ def bundles_scan(
 ) -> None:
     """One pass over every live bundle, as the tongban_handoff DAG's scan_bundles task runs it: read each part as its
     system last wrote it, release the parts whose turn has come, derive each bundle's status."""
-    from datetime import datetime
-
     from gateway.process.bundle_spec import BundleCatalogue
     from gateway.process.bundles import BundleConsents, scan_bundles
 
     catalogue = BundleCatalogue.load(bundles_file)
-    try:
-        moment = datetime.fromisoformat(now) if now else None
-    except ValueError as exc:
-        raise ConfigError(f"--now {now!r}: not an ISO 8601 instant ({exc})") from None
-    if moment is not None and moment.tzinfo is None:
-        raise ConfigError(f"--now {now!r}: give the offset (e.g. +08:00)")
+    moment = now_option(now)
     runtime = runtime_from(systems, database_url)
     try:
         report = scan_bundles(runtime.engine, catalogue, systems=runtime.systems, pii=runtime.pii,

@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
 from gateway.cli.output import fail
-from gateway.contract.errors import TongbanError
+from gateway.contract.errors import ConfigError, TongbanError
 
 T = TypeVar("T")
 
@@ -57,6 +58,19 @@ app.add_typer(sandbox_app, name="sandbox")
 SystemsOpt = Annotated[Path | None, typer.Option("--systems", help="Systems file (default: $TONGBAN_SYSTEMS, tongban.yaml, config/systems.yaml).")]
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="Ledger database (default: $TONGBAN_DATABASE_URL or sqlite:///tongban.db).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def now_option(text: str | None) -> datetime | None:
+    """A ``--now`` value: an aware ISO 8601 instant (the scans run "as of" it), or None for the present."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--now {text!r}: expected an ISO 8601 instant like 2026-03-02T10:10:00+08:00") from None
+    if moment.tzinfo is None:
+        raise ConfigError(f"--now {text!r}: give the offset (+08:00 for Beijing time)")
+    return moment
 
 
 def runtime_from(systems: Path | None, database_url: str | None, *, existing: bool = False) -> Any:

@@ -6,30 +6,17 @@ what would be deemed accepted at 10:10?). The work is done in :mod:`gateway.proc
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import typer
 
-from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, on_ledger, runtime_from
+from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, now_option, on_ledger, runtime_from
 from gateway.cli.output import console, print_json, print_table
 from gateway.contract.errors import ConfigError
 
 handoff_app = typer.Typer(no_args_is_help=True, help="一窗受理: front-desk cases handed to departments, deemed "
                                                      "accepted when unanswered.")
 app.add_typer(handoff_app, name="handoff")
-
-
-def _moment(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"--now {text!r}: expected an ISO 8601 instant like 2026-03-02T10:10:00+08:00") from None
-    if moment.tzinfo is None:
-        raise ConfigError(f"--now {text!r}: give the offset (+08:00 for Beijing time)")
-    return moment
 
 
 @handoff_app.command("scan")
@@ -44,7 +31,7 @@ def handoff_scan(
     from gateway.ops.deadlines import WorkCalendar
     from gateway.process import TongbanCatalogue, scan_handoffs
 
-    moment = _moment(now)
+    moment = now_option(now)
     runtime = runtime_from(systems, database_url)
     try:
         catalogue = TongbanCatalogue.load(systems_path=runtime.systems.path)
