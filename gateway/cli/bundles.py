@@ -68,16 +68,6 @@ def read_application(source: str) -> tuple[dict[str, Any], str]:
     return data, where
 
 
-def _spec(catalogue: Any, chosen: str | None, application: dict[str, Any], where: str) -> Any:
-    code = chosen or application.get("bundle")
-    if code is None:
-        if len(catalogue.bundles) != 1:
-            raise ConfigError(f"{where}: say which bundle (`bundle:` in the application or --bundle; defined: "
-                              f"{', '.join(sorted(catalogue.bundles)) or 'none'})")
-        code = next(iter(catalogue.bundles))
-    return catalogue.get(str(code))
-
-
 def _rejected(exc: RecordRejected, json_out: bool) -> NoReturn:
     if json_out:
         print_json({"applied": False, "record": exc.record,
@@ -109,7 +99,8 @@ def bundles_apply(
         application, where = read_application(source)
     except RecordRejected as exc:
         _rejected(exc, json_out)
-    spec = _spec(BundleCatalogue.load(bundles_file), bundle, application, where)
+    spec = BundleCatalogue.load(bundles_file).chosen(bundle or application.get("bundle"), where=where,
+                                                     ask="`bundle:` in the application or --bundle")
     runtime = runtime_from(systems, database_url)
     try:
         consents = BundleConsents.for_runtime(runtime)

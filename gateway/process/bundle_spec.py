@@ -275,6 +275,16 @@ class BundleCatalogue:
             raise ConfigError(f"unknown bundle {code!r} (defined: {', '.join(sorted(self.bundles)) or 'none'}"
                               f"{f' in {self.path}' if self.path else ''})") from None
 
+    def chosen(self, code: str | None, *, ask: str, where: str | None = None) -> BundleSpec:
+        """The bundle an application names (``code``), or the only one defined when it names none. ``ask`` says how
+        the caller names one (the error's hint), ``where`` which application it is."""
+        if code is None:
+            if len(self.bundles) != 1:
+                raise ConfigError(f"{f'{where}: ' if where else ''}say which bundle ({ask}; defined: "
+                                  f"{', '.join(sorted(self.bundles)) or 'none'})")
+            return next(iter(self.bundles.values()))
+        return self.get(str(code))
+
     def check_systems(self, systems: SystemsConfig) -> list[str]:
         """Problems connecting the bundles to the systems file: a part's system missing, not receiving cases, or
         not handling the part's department. Empty when every part has somewhere to go."""

@@ -339,9 +339,8 @@ def _sqlite_update_cases(conn: Connection, rows: list[dict[str, Any]]) -> int:
     order = [*_CASE_UPDATE, "case_no", "expected_version"]
     converters = [_driver_value(conn, cases.c[name].type) for name in order[:-1]] + [None]
     sets = ", ".join(f"{_quoted(c)} = ?" for c in _CASE_UPDATE)
-    result = conn.exec_driver_sql(f"UPDATE cases SET {sets}, clock_due_at = ? WHERE case_no = ? AND version = ?",
-                                  [(*values[:-2], _SQLITE_DUE_NOW, *values[-2:])
-                                   for values in _params(rows, order, converters)])
+    result = conn.exec_driver_sql(f"UPDATE cases SET {sets}, clock_due_at = '{_SQLITE_DUE_NOW}' "
+                                  "WHERE case_no = ? AND version = ?", _params(rows, order, converters))
     return int(result.rowcount)
 
 

@@ -10,7 +10,6 @@ application, the field, the rule — and nothing is stored; the hall shows them 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
@@ -54,13 +53,8 @@ def _apply(api: Api, application: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     if gw.systems is None:
         raise ProblemError(503, "unavailable", "this gateway was started without a systems file: it cannot route "
                                                "a bundle's parts to their systems")
-    catalogue = _catalogue(api)
-    code = application.get("bundle")
-    if code is None and len(catalogue.bundles) != 1:
-        raise ProblemError(422, "invalid", "say which bundle: `bundle` is one of "
-                                           f"{', '.join(sorted(catalogue.bundles)) or 'none'}")
     try:
-        spec = catalogue.get(str(code) if code is not None else next(iter(catalogue.bundles)))
+        spec = _catalogue(api).chosen(application.get("bundle"), ask="`bundle` in the body")
     except ConfigError as exc:
         raise ProblemError(422, "invalid", str(exc), field="bundle", rule="bundle.unknown") from exc
     result = apply_bundle(gw.engine, spec, application, systems=gw.systems, pii=gw.pii,
@@ -70,8 +64,9 @@ def _apply(api: Api, application: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
 
 def _wire(detail: dict[str, Any]) -> dict[str, Any]:
+    """The answer's fields of :func:`bundle_detail` (its times are ISO 8601 text already, Beijing time)."""
     def plain(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-        return {k: (v.isoformat() if isinstance(v := row.get(k), datetime) else v) for k in keys}
+        return {k: row.get(k) for k in keys}
 
     return {**plain(detail, _HEAD), "parts": [plain(p, _PART) for p in detail.get("parts", [])],
             "materials": [plain(m, ("code", "name", "sha256", "size", "media_type"))

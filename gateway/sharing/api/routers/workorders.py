@@ -4,7 +4,8 @@ Tongban routes each order from the hotline platform to the competent department 
 (:mod:`gateway.citizen.workorders`); this is how the department's own system takes it from there — it polls
 its queue, signs, and replies, and Tongban sends each step back to the platform once (the citizen outbox). A
 client sees only the orders of its own department (``department_code``): another department's order is "not
-found", not "forbidden", so order numbers cannot be probed. Every answer is signed and every step audited.
+found", not "forbidden", so order numbers cannot be probed. An order not routed yet (``received``) or returned to
+the platform has no department, so no client sees it. Every answer is signed and every step audited.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _wire(row: dict[str, Any], *, content: bool = False) -> dict[str, Any]:
 def _own_order(api: Api, order_no: str, dept: str) -> dict[str, Any] | None:
     with api.gw.read_engine.connect() as conn:
         row = store.workorder(conn, order_no)
-    return dict(row) if row is not None and row["dept_code"] == dept and row["status"] != "received" else None
+    return dict(row) if row is not None and row["dept_code"] == dept else None
 
 
 async def _order_or_404(api: Api, order_no: str, dept: str) -> dict[str, Any]:
@@ -73,11 +74,10 @@ async def department_queue(status: Annotated[Status | None, Query(description="O
     dept = _department(caller)
     rows = await api.run(lambda: list_workorders(api.gw.read_engine, dept_code=dept, status=status, after=after,
                                                  limit=limit))
-    next_after = rows[-1]["order_no"] if len(rows) == limit else None  # the page as read, before the filter below
-    rows = [r for r in rows if r["status"] != "received"]  # not routed yet: no department's business
     await api.audit([AuditEntry(action="workorders", outcome="listed", client_id=caller.client.client_id,
                                 detail=f"{len(rows)} of department {dept}" + (f" ({status})" if status else ""))])
-    return await api.signed_json({"orders": [_wire(r) for r in rows], "next_after": next_after})
+    return await api.signed_json({"orders": [_wire(r) for r in rows],
+                                  "next_after": rows[-1]["order_no"] if len(rows) == limit else None})
 
 
 @router.get("/{order_no}", response_model=WorkOrder, summary="One work order of this department, with its content")
