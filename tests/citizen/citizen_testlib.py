@@ -3,15 +3,17 @@ a migrated ledger holding the collection point's generated cases."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import pytest
 import requests
 
-from gateway.citizen import load_citizen
-from gateway.ops.deadlines.calendar import BEIJING
+from gateway.citizen import HotlineClient, load_citizen
+from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
 from gateway.store.tables import cases
@@ -74,3 +76,28 @@ def hotline_platform(sandbox: Any) -> dict[str, Any]:
 def handed_at(order: dict[str, Any]) -> datetime:
     """When the platform handed the order out (派单时间, Beijing)."""
     return datetime.strptime(order["pdsj"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+
+
+class Hotline(NamedTuple):
+    """A running sandbox 12345 platform and what a test of it needs (:func:`hotline`)."""
+
+    sandbox: Any
+    settings: Any
+    engine: Any
+    calendar: WorkCalendar
+    client: HotlineClient
+    orders: list[dict[str, Any]]
+
+
+@contextmanager
+def hotline(database_url: str, monkeypatch: pytest.MonkeyPatch, orders: int) -> Iterator[Hotline]:
+    """The sandbox with ``orders`` 12345 work orders, the settings pointing at it, a ledger of the collection
+    point's cases, the work calendar, a platform client and the platform's orders; the sandbox stops after."""
+    sandbox = start({"hotline": orders, "evaluator": 0})
+    try:
+        settings = point_settings(monkeypatch, sandbox)
+        engine = ledger_with_cases(database_url, sandbox)
+        yield Hotline(sandbox, settings, engine, WorkCalendar.load(), HotlineClient(settings.hotline),
+                      hotline_platform(sandbox)["orders"])
+    finally:
+        sandbox.stop()

@@ -16,28 +16,21 @@ import pytest
 import requests
 from citizen_testlib import (
     handed_at,
+    hotline,
     hotline_clock,
     hotline_platform,
-    ledger_with_cases,
-    point_settings,
-    start,
 )
 from gateway_testlib import bearer, make_gateway, serve
 from sqlalchemy import select
 
-from gateway.citizen import HotlineClient, deliver, list_workorders, sync_workorders
-from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
+from gateway.citizen import deliver, list_workorders, sync_workorders
+from gateway.ops.deadlines.calendar import BEIJING
 from gateway.store.tables import audit_log
 
 
 def test_a_department_system_lists_signs_and_replies_over_the_api(database_url: str,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    sandbox = start({"hotline": 40, "evaluator": 0})
-    try:
-        settings = point_settings(monkeypatch, sandbox)
-        engine = ledger_with_cases(database_url, sandbox)
-        calendar, client = WorkCalendar.load(), HotlineClient(settings.hotline)
-        orders = hotline_platform(sandbox)["orders"]
+    with hotline(database_url, monkeypatch, orders=40) as (sandbox, settings, engine, calendar, client, orders):
         now = max(map(handed_at, orders)) + timedelta(minutes=10)
         hotline_clock(sandbox, now)
         sync_workorders(engine, settings, client=client, calendar=calendar, now=now)
@@ -113,5 +106,3 @@ def test_a_department_system_lists_signs_and_replies_over_the_api(database_url: 
             steps = Counter(r.outcome for r in conn.execute(select(audit_log.c.outcome)
                                                             .where(audit_log.c.action == "workorders")))
         assert steps["signed"] == 1 and steps["replied"] == 1 and steps["read"] == 1 and steps["listed"] >= 2
-    finally:
-        sandbox.stop()

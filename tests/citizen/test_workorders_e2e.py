@@ -12,17 +12,14 @@ import pytest
 import requests
 from citizen_testlib import (
     handed_at,
+    hotline,
     hotline_clock,
     hotline_platform,
-    ledger_with_cases,
-    point_settings,
-    start,
 )
 from sqlalchemy import select
 
 from gateway.citizen import (
     CitizenError,
-    HotlineClient,
     deliver,
     replay_workorders,
     reply_workorder,
@@ -33,20 +30,14 @@ from gateway.citizen import (
     workorder_summary,
 )
 from gateway.citizen.settings import Route
-from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
+from gateway.ops.deadlines.calendar import BEIJING
 from gateway.store.tables import citizen_workorders, dead_letters
 from sandbox.hotline import OUT_OF_SCOPE
 
 
 def test_work_orders_dispatched_in_time_replied_once_redone_once(database_url: str,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    sandbox = start({"hotline": 60, "evaluator": 0})
-    try:
-        settings = point_settings(monkeypatch, sandbox)
-        engine = ledger_with_cases(database_url, sandbox)
-        calendar = WorkCalendar.load()
-        client = HotlineClient(settings.hotline)
-        orders = hotline_platform(sandbox)["orders"]
+    with hotline(database_url, monkeypatch, orders=60) as (sandbox, settings, engine, calendar, client, orders):
         handed = sorted(map(handed_at, orders))
         for at in handed:  # the platform hands an order out; Tongban's next run is at most 10 minutes later
             now = at + timedelta(minutes=10)
@@ -155,5 +146,3 @@ def test_work_orders_dispatched_in_time_replied_once_redone_once(database_url: s
         deliver(engine, "hotline", client, now=later + timedelta(minutes=22))
         assert hotline_platform(sandbox)["received"][f"zp:{fresh['gdbh']}"] == 1
         engine.dispose()
-    finally:
-        sandbox.stop()
