@@ -64,6 +64,9 @@ class GatewaySettings(BaseModel):
     webhook_timeout: float = 5.0
     consent_revocation_poll: float = Field(default=2.0, gt=0)
     """Seconds between a gateway process's polls for consents withdrawn elsewhere (gateway.sharing.access.revocations)."""
+    max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    """The largest request body the API reads (413 beyond it, before authentication): ``POST /v1/certificates/
+    verify`` carries a whole file as base64, nothing else comes near."""
     gc_young_threshold: int = Field(default=10_000, ge=0)
     """The API worker's young-generation GC threshold (``gateway.sharing.api.gc_policy``); 0 keeps CPython's 700."""
 

@@ -219,9 +219,20 @@ class AuditWriter:
         try:
             store.write_batch_raw(self._raw, sqlite=sqlite, link=link)
         except Exception:
-            self._raw = None  # rolled back; a fresh connection next time
+            self._drop_connection()  # rolled back; a fresh connection next time
             raise
         return seqs
+
+    def _drop_connection(self) -> None:
+        """Give the failed writer connection back to the pool as unusable (invalidated: the pool closes it), so
+        every failure does not leak one of the pool's connections until the server hangs waiting for one."""
+        raw, self._raw = self._raw, None
+        if raw is None:
+            return
+        try:
+            raw.invalidate()
+        except Exception as exc:  # noqa: BLE001 - already closed or broken: nothing more to give back
+            log.debug("audit: dropping the writer connection: %s", exc)
 
     def _checkpoint_wal_soon(self) -> None:
         """Inline mode: copy the write-ahead log into the database from the writer thread, not the event loop.
@@ -284,17 +295,36 @@ class AuditWriter:
                         await asyncio.sleep(0)  # let the next requests reach their audit point: the next batch
                     else:
                         seqs = await loop.run_in_executor(self._executor, self._write, entries)
-                except Exception as exc:  # noqa: BLE001 - every waiter learns its entry was not written
-                    log.exception("audit batch of %d entries failed", len(batch))
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
+                except Exception as exc:  # noqa: BLE001 - one entry the database refuses must not fail the rest
+                    log.warning("audit batch of %d entries failed (%s); writing them one by one", len(batch), exc)
+                    await self._write_one_by_one(batch, loop)
                     continue
                 self.batches += 1
                 self.entries += len(batch)
                 for (_, fut), seq in zip(batch, seqs, strict=True):
                     if not fut.done():
                         fut.set_result(seq)
+
+    async def _write_one_by_one(self, batch: list[tuple[AuditEntry, asyncio.Future[int]]],
+                                loop: asyncio.AbstractEventLoop) -> None:
+        """After a failed batch: each entry in its own transaction, so only the waiter whose entry cannot be written
+        (or all of them, if the database is down) learns that its request was not recorded."""
+        for entry, fut in batch:
+            try:
+                if self.inline:
+                    [seq] = self._write([entry])
+                else:
+                    [seq] = await loop.run_in_executor(self._executor, self._write, [entry])
+            except Exception as exc:  # noqa: BLE001 - this waiter's request fails; it is told why
+                log.error("audit entry (%s %s, client %s) could not be written: %s", entry.action, entry.outcome,
+                          entry.client_id, exc)
+                if not fut.done():
+                    fut.set_exception(exc)
+                continue
+            self.batches += 1
+            self.entries += 1
+            if not fut.done():
+                fut.set_result(seq)
 
 
 def _checkpoint(conn: Connection, signer: JwsSigner, algorithm: str) -> dict[str, Any] | None:

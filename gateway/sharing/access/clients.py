@@ -128,6 +128,13 @@ class ClientStore:
         self._cache.pop(client.client_id, None)
         return self.get(client.client_id) or client
 
+    def cached(self, credential: str) -> bool:
+        """Whether :meth:`authenticate` can answer ``credential`` from memory (no database read): the event loop
+        calls it inline only then."""
+        cid = credential[4:].partition("_")[0] if credential.startswith("tbk_") else ""
+        entry = self._cache.get(cid)
+        return entry is not None and time.monotonic() - entry[0] < CACHE_SECONDS
+
     def authenticate(self, credential: str) -> Client | None:
         """The active client a credential belongs to, or None (unknown, wrong secret, revoked, expired)."""
         if not credential.startswith("tbk_"):

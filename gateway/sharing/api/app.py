@@ -28,6 +28,7 @@ from gateway.sharing.settings import GatewayRuntime
 from .deps import Api
 from .docs import install_offline_docs
 from .gc_policy import server_gc
+from .guard import RequestGuard
 from .metrics import MetricsMiddleware
 from .problems import MEDIA_TYPE, Problem, install_problem_handlers
 from .routers import bundles, cases, certificates, consents, holders, ops, subscriptions, workorders
@@ -76,6 +77,7 @@ def create_app(runtime_or_gateway: Any, *, webhook_interval: float = 1.0) -> Fas
     install_problem_handlers(app)
     for module in (certificates, cases, holders, consents, subscriptions, workorders, bundles, ops):
         app.include_router(module.router)
+    app.add_middleware(RequestGuard, max_body_bytes=gw.settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=api.metrics)
     install_offline_docs(app)
 

@@ -20,7 +20,8 @@ log = logging.getLogger("gateway.sharing.api")
 MEDIA_TYPE = "application/problem+json"
 _BASE = "https://tongban.example/problems/"
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-           409: "Conflict", 415: "Unsupported media type", 422: "Invalid request", 429: "Too many requests",
+           409: "Conflict", 413: "Content too large", 415: "Unsupported media type", 422: "Invalid request",
+           429: "Too many requests",
            500: "Internal error", 503: "Service unavailable"}
 
 
@@ -95,6 +96,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: problem_doc("Missing, unknown, revoked or expired credentials"),
     403: problem_doc("Denied by scope, policy, purpose or consent"),
     404: problem_doc("Not found"),
+    413: problem_doc("The request body is larger than the gateway accepts"),
     422: problem_doc("The request does not match the schema"),
     429: problem_doc("Rate limit exceeded (see Retry-After)"),
 }

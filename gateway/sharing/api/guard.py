@@ -1,0 +1,132 @@
+"""The request guard: what no route should have to check for itself, checked once before any route runs.
+
+* **Size.** A body larger than ``max_request_bytes`` is refused with 413 as soon as its ``Content-Length`` says
+  so, or as soon as the bytes received pass the limit (a chunked upload): an anonymous caller cannot make the
+  server buffer a 100 MB body before it learns the credential is missing.
+* **NUL characters.** PostgreSQL's text type cannot hold U+0000, and no field of this API has a use for it; a
+  NUL in the path, a query parameter or any string of a JSON body is refused with 422 naming where it was, instead
+  of reaching the database and failing there (a 500, or worse: an audit entry that cannot be written).
+
+A pure ASGI middleware (no per-request task or copy beyond the body it must hold anyway), answered as RFC 9457
+problems like every other error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .problems import problem_response
+
+__all__ = ["RequestGuard", "find_nul"]
+
+_NUL = "\x00"
+_JSON_NUL = b"\\u0000"  # the only way a NUL can appear in well-formed JSON
+
+
+def find_nul(value: Any, where: list[str]) -> list[str] | None:
+    """The location (keys and indexes) of the first string in ``value`` holding a NUL, or None."""
+    if isinstance(value, str):
+        return where if _NUL in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _NUL in key:
+                return [*where, key]
+            found = find_nul(item, [*where, key])
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = find_nul(item, [*where, str(index)])
+            if found is not None:
+                return found
+    return None
+
+
+class RequestGuard:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        refused = self._check_target(scope)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
+        length = _content_length(scope)
+        if length is not None and length > self.max_body_bytes:
+            await self._too_large(path)(scope, receive, send)
+            return
+        if scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS") and not length:
+            await self.app(scope, receive, send)  # nothing to read: no buffering on the read routes
+            return
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: nobody to answer
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_body_bytes:
+                await self._too_large(path)(scope, receive, send)
+                return
+        if _JSON_NUL in body:
+            try:
+                found = find_nul(orjson.loads(bytes(body)), ["body"])
+            except orjson.JSONDecodeError:
+                found = None  # not JSON: the route's own parsing answers
+            if found is not None:
+                await _nul_problem(path, found)(scope, receive, send)
+                return
+        await self.app(scope, _replay(bytes(body), receive), send)
+
+    def _check_target(self, scope: Scope) -> Any:
+        path = scope["path"]
+        if _NUL in path:
+            return _nul_problem(path.replace(_NUL, "%00"), ["path"])
+        query = scope.get("query_string", b"")
+        if b"%00" in query or b"\x00" in query:
+            for key, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+                if _NUL in key or _NUL in value:
+                    return _nul_problem(path, ["query", key.replace(_NUL, "%00")])
+        return None
+
+    def _too_large(self, path: str) -> Any:
+        return problem_response(413, "too-large", f"the request body is larger than {self.max_body_bytes} bytes",
+                                path, headers={"Connection": "close"})
+
+
+def _nul_problem(path: str, loc: list[str]) -> Any:
+    return problem_response(422, "invalid-request", "the request does not match the schema", path, errors=[
+        {"loc": loc, "msg": "must not contain the NUL character (U+0000)", "type": "string_nul"}])
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app the buffered body once, then whatever the connection says next."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
