@@ -113,6 +113,18 @@ class RecordRejected(TongbanError):
         return "; ".join(str(i) for i in self.issues) or f"{self.record}: rejected"
 
 
+class ReferenceConflict(TongbanError):
+    """A submission reuses a reference (the submitter's own number for an earlier application) with different
+    content. Retrying the same content is safe and returns the first result; different content needs a new
+    reference."""
+
+    def __init__(self, reference: str, existing: str) -> None:
+        super().__init__(f"reference {reference!r} was used for {existing}, with different content: "
+                         "a new application needs a new reference")
+        self.reference = reference
+        self.existing = existing
+
+
 class LeaseHeldError(TongbanError):
     """Another run of the same system holds the lease. Wait for it to finish; do not start a second one."""
 

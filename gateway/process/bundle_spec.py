@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,12 @@ class FormField:
     choices: tuple[str, ...] = ()
     pattern: str | None = None
     parts: tuple[str, ...] = ()
+    minimum: float = 0
+    """A number's smallest value (``min:``; amounts, areas and counts are never negative)."""
+    maximum: float = 1e15
+    """A number's largest value (``max:``; the default keeps every integer exact through JSON and float)."""
+    max_length: int = 500
+    """A text's longest form, in characters (``max_length:``)."""
 
 
 @dataclass(frozen=True)
@@ -135,9 +142,9 @@ class BundleSpec:
     def check(self, application: dict[str, Any]) -> tuple[dict[str, Any], list[ReceivedMaterial]]:
         """The application's form (typed, each field once) and its materials (each once), or ``RecordRejected``
         listing every broken rule: ``form.<field>`` / ``materials.<code>`` with rules ``bundle.required``,
-        ``bundle.unknown_field``, ``bundle.type``, ``bundle.choice``, ``bundle.pattern``, ``resident_id.*``,
-        ``bundle.material_missing``, ``bundle.material_duplicate``, ``bundle.material_unknown``,
-        ``bundle.material_content``."""
+        ``bundle.unknown_field``, ``bundle.type``, ``bundle.range``, ``bundle.length``, ``bundle.choice``,
+        ``bundle.pattern``, ``resident_id.*``, ``bundle.material_missing``, ``bundle.material_duplicate``,
+        ``bundle.material_unknown``, ``bundle.material_content``, ``bundle.media_type``."""
         record = str(application.get("reference") or f"{self.code} application")
         issues: list[FieldIssue] = []
         raw_form = application.get("form")
@@ -163,10 +170,14 @@ class BundleSpec:
         return form, materials
 
     def _materials(self, record: str, given: Any, issues: list[FieldIssue]) -> list[ReceivedMaterial]:
-        entries = given if isinstance(given, list) else [{"code": k, **(v or {})} for k, v in (given or {}).items()] \
-            if isinstance(given, dict) else []
+        entries = given if isinstance(given, list) else \
+            [{"code": k, **v} if isinstance(v, dict) else v for k, v in given.items()] if isinstance(given, dict) else []
         out: dict[str, ReceivedMaterial] = {}
-        for entry in entries:
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                issues.append(FieldIssue(record, f"materials.{index}", "bundle.material_content",
+                                         "each material is an object: code, content_base64 (or text), media_type"))
+                continue
             code = str(entry.get("code") or "")
             where = f"materials.{code or '?'}"
             if code not in self.materials:
@@ -182,8 +193,12 @@ class BundleSpec:
                 issues.append(FieldIssue(record, where, "bundle.material_content",
                                          "give the file as content_base64 (or text)"))
                 continue
-            out[code] = ReceivedMaterial(code, self.materials[code].name, content,
-                                         str(entry.get("media_type") or "application/octet-stream"))
+            media_type = _media_type(entry)
+            if media_type is None:
+                issues.append(FieldIssue(record, where, "bundle.media_type",
+                                         f"{_shown(entry.get('media_type'))} is not a media type (type/subtype)"))
+                continue
+            out[code] = ReceivedMaterial(code, self.materials[code].name, content, media_type)
         for code, spec in self.materials.items():
             if code not in out and not any(i.field == f"materials.{code}" for i in issues):
                 issues.append(FieldIssue(record, f"materials.{code}", "bundle.material_missing",
@@ -209,18 +224,26 @@ def _field_value(record: str, spec: FormField, value: Any, issues: list[FieldIss
             return bad("bundle.type", "expected true or false")
         return value
     if spec.type == "number":
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return bad("bundle.type", f"{value!r} is not a number")
+        number = _number(value)
+        if number is None:
+            return bad("bundle.type", f"{_shown(value)} is not a number (a JSON number, or decimal digits as text)")
+        if not spec.minimum <= number <= spec.maximum:
+            return bad("bundle.range", f"{_shown(value)} is outside {spec.minimum:g}..{spec.maximum:g}")
         return int(number) if number.is_integer() else number
     if spec.type == "list":
         items = value if isinstance(value, list) else [value]
-        wrong = [str(v) for v in items if spec.choices and str(v) not in spec.choices]
+        if not all(isinstance(v, str) for v in items):
+            return bad("bundle.type", "expected text or a list of texts")
+        wrong = [v for v in items if spec.choices and v not in spec.choices]
         if wrong:
             return bad("bundle.choice", f"{', '.join(wrong)} not among {'、'.join(spec.choices)}")
-        return list(dict.fromkeys(str(v) for v in items))
-    text = str(value).strip()
+        return list(dict.fromkeys(items))
+    if not isinstance(value, str) or _CONTROL.search(value):
+        return bad("bundle.type", "expected text" if not isinstance(value, str) else
+                   "text must not contain control characters")
+    text = value.strip()
+    if len(text) > spec.max_length:
+        return bad("bundle.length", f"{len(text)} characters, at most {spec.max_length}")
     if spec.type == "resident_id":
         try:
             text, _warnings = validate_resident_id(text)
@@ -232,6 +255,43 @@ def _field_value(record: str, spec: FormField, value: Any, issues: list[FieldIss
     if spec.pattern and not re.fullmatch(spec.pattern, text):
         return bad("bundle.pattern", f"{text!r} does not match {spec.pattern}")
     return text
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_DECIMAL = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]{0,63}/[A-Za-z0-9][\w!#$&^.+-]{0,63}")
+
+
+def _number(value: Any) -> float | None:
+    """A finite number given as a JSON number or as decimal digits; None for anything else (true/false, NaN,
+    Infinity, exponents that overflow, objects). Never Python's ``float()`` on the raw value, which reads
+    ``"NaN"``, ``"1e400"`` and ``True`` as numbers."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return float(value) if abs(value) <= 2 ** 63 else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
+        number = float(value.strip())
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _media_type(entry: dict[str, Any]) -> str | None:
+    """The material's media type (``type/subtype``, RFC 6838 names; parameters dropped), None if malformed."""
+    given = entry.get("media_type")
+    if given is None or given == "":
+        return "application/octet-stream"
+    if not isinstance(given, str):
+        return None
+    essence = given.split(";", 1)[0].strip().lower()
+    return essence if _MEDIA_TYPE.fullmatch(essence) else None
 
 
 def _content(entry: dict[str, Any]) -> bytes | None:
@@ -310,9 +370,11 @@ def _bundle(code: str, spec: dict[str, Any], where: str) -> BundleSpec:
         kind = f.get("type", "text")
         if kind not in _TYPES:
             raise ConfigError(f"{where}.form.{name}.type: {kind!r} is not one of {', '.join(_TYPES)}")
+        limits = {key: f[src] for key, src in (("minimum", "min"), ("maximum", "max"), ("max_length", "max_length"))
+                  if f.get(src) is not None}
         form[str(name)] = FormField(str(name), str(f.get("label") or name), kind, bool(f.get("required")),
                                     tuple(str(c) for c in f.get("choices") or ()), f.get("pattern"),
-                                    tuple(str(p) for p in f.get("parts") or ()))
+                                    tuple(str(p) for p in f.get("parts") or ()), **limits)
     materials = {str(m): MaterialSpec(str(m), str((s or {}).get("name") or m),
                                       tuple(str(p) for p in (s or {}).get("parts") or ()))
                  for m, s in (spec.get("materials") or {}).items()}

@@ -27,14 +27,17 @@ restart simply continues from the rows.
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from gateway.contract.errors import ConfigError, ReferenceConflict
 from gateway.kernel.config import SystemsConfig
 from gateway.models.datetimes import BEIJING, beijing_iso, parse_instant
 from gateway.process.bundle_cases import ACTOR, grant_consent, part_case
@@ -110,24 +113,28 @@ class BundleReport:
 
 def apply_bundle(engine: Engine, spec: BundleSpec, application: dict[str, Any], *, systems: SystemsConfig,
                  pii: Any = None, consents: BundleConsents | None = None, calendar: Any = None,
-                 now: datetime | None = None) -> ApplyResult:
-    """Check, store once, release what waits for nothing. Applying again under the same ``reference`` returns
-    the first bundle (a hall that retries its submission does not open a second company)."""
+                 now: datetime | None = None, submitted_by: str = "") -> ApplyResult:
+    """Check, store once, release what waits for nothing. The same application again under the same ``reference``
+    of the same submitter (an API client; ``""``: the operator's CLI and the DAGs) returns the first bundle (a hall
+    that retries its submission does not open a second company); a different application under a used reference
+    raises :class:`ReferenceConflict`."""
     now = now or utcnow()
     form, materials = spec.check(application)
     reference = str(application["reference"]) if application.get("reference") else None
     missing = [p.system for p in spec.parts.values() if p.system not in systems.systems]
     if missing:
-        from gateway.contract.errors import ConfigError
-
         raise ConfigError(f"bundle {spec.code}: part system(s) {sorted(set(missing))} are not in the systems file")
+    digest = application_sha256(spec, form, materials)
     try:
-        bundle_no = _store_application(engine, spec, form, materials, reference, application, pii, calendar, now)
+        bundle_no = _store_application(engine, spec, form, materials, reference, application, pii, calendar, now,
+                                       submitted_by, digest)
     except IntegrityError:  # the same reference applied concurrently: the other one stands
-        known = _by_reference(engine, spec.code, reference)
+        known = _by_reference(engine, spec.code, reference, submitted_by)
         if known is None:
             raise
-        return ApplyResult(known, False)
+        bundle_no = f"={known[0]}" if known[1] in (None, digest) else f"!{known[0]}"
+    if bundle_no.startswith("!"):
+        raise ReferenceConflict(str(reference), bundle_no[1:])
     if bundle_no.startswith("="):
         return ApplyResult(bundle_no[1:], False)
     report = BundleReport()
@@ -137,20 +144,30 @@ def apply_bundle(engine: Engine, spec: BundleSpec, application: dict[str, Any], 
     return ApplyResult(bundle_no, True, released)
 
 
+def application_sha256(spec: BundleSpec, form: dict[str, Any], materials: list[Any]) -> str:
+    """What makes two submissions the same application: the bundle, the checked form and each material's content
+    and type (not the channel, not the order of the materials)."""
+    canonical = {"bundle": spec.code, "form": form,
+                 "materials": sorted([m.code, m.sha256, m.media_type] for m in materials)}
+    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
 def _store_application(engine: Engine, spec: BundleSpec, form: dict[str, Any], materials: list[Any],
                        reference: str | None, application: dict[str, Any], pii: Any, calendar: Any,
-                       now: datetime) -> str:
+                       now: datetime, submitted_by: str, digest: str) -> str:
     """The application, its materials and its waiting parts, in one transaction: the new bundle number, or
-    ``=<number>`` of the bundle already applied for under ``reference``."""
+    ``=<number>`` of the same application already applied for under ``reference``, or ``!<number>`` of a different
+    one there."""
     with engine.begin() as conn:
-        if reference and (known := store.bundle_by_reference(conn, spec.code, reference)):
-            return f"={known}"
+        if reference and (known := store.bundle_by_reference(conn, spec.code, reference, submitted_by)):
+            return f"={known[0]}" if known[1] in (None, digest) else f"!{known[0]}"
         bundle_no = f"YJS{now.astimezone(BEIJING):%Y%m%d}{secrets.token_hex(4).upper()}"
         consent = bool(form.get(spec.consent_field)) if spec.consent_field else False
         stored_form = {k: (_seal(pii, v) if spec.form[k].type == "resident_id" else v) for k, v in form.items()}
         due = _due(calendar, now, spec) if calendar is not None else None
         store.insert_application(conn, {
-            "bundle_no": bundle_no, "bundle_code": spec.code, "reference": reference,
+            "bundle_no": bundle_no, "bundle_code": spec.code, "reference": reference, "submitted_by": submitted_by,
+            "application_sha256": digest,
             "applicant_name": str(form.get(spec.parts[spec.order()[0]].applicant.name_field, ""))[:200],
             "form": dumps({"form": stored_form, "channel": application.get("channel")}), "consent": consent,
             "status": "submitted", "submitted_at": now, "due_at": due, "updated_at": now})
@@ -167,11 +184,12 @@ def _store_application(engine: Engine, spec: BundleSpec, form: dict[str, Any], m
     return bundle_no
 
 
-def _by_reference(engine: Engine, code: str, reference: str | None) -> str | None:
+def _by_reference(engine: Engine, code: str, reference: str | None,
+                  submitted_by: str) -> tuple[str, str | None] | None:
     if reference is None:
         return None
     with engine.connect() as conn:
-        return store.bundle_by_reference(conn, code, reference)
+        return store.bundle_by_reference(conn, code, reference, submitted_by)
 
 
 # -- the scan -------------------------------------------------------------------------------------------------------
@@ -387,14 +405,19 @@ def bundle_overview(engine: Engine, *, limit: int = 200) -> dict[str, Any]:
     return {"counts": counts, "bundles": [_public(r, drop=("form",)) for r in rows]}
 
 
-def find_bundle(engine: Engine, ref: str, codes: list[str] | tuple[str, ...] = ()) -> dict[str, Any] | None:
-    """One bundle by its number, else by the application's reference under one of the bundle ``codes``."""
+def find_bundle(engine: Engine, ref: str, codes: list[str] | tuple[str, ...] = (),
+                submitted_by: str | None = None) -> dict[str, Any] | None:
+    """One bundle by its number, else by the application's reference under one of the bundle ``codes``;
+    ``submitted_by``: only a bundle that submitter applied for (an API client sees its own), None: any."""
     found = bundle_detail(engine, ref)
-    if found is not None or not codes:
-        return found
-    with engine.connect() as conn:
-        number = next((n for n in (store.bundle_by_reference(conn, c, ref) for c in codes) if n), None)
-    return bundle_detail(engine, number) if number else None
+    if found is None and codes:
+        with engine.connect() as conn:
+            known = next((k for k in (store.bundle_by_reference(conn, c, ref, submitted_by) for c in codes) if k),
+                         None)
+        found = bundle_detail(engine, known[0]) if known else None
+    if found is not None and submitted_by is not None and found.get("submitted_by", "") != submitted_by:
+        return None
+    return found
 
 
 def bundle_detail(engine: Engine, bundle_no: str) -> dict[str, Any] | None:

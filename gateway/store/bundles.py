@@ -25,11 +25,16 @@ __all__ = ["applications", "bundle_by_reference", "get_application", "insert_app
 FINAL = ("finished", "failed")
 
 
-def bundle_by_reference(conn: Connection, bundle_code: str, reference: str) -> str | None:
-    """The bundle already applied for under the submitting channel's own number, if any."""
+def bundle_by_reference(conn: Connection, bundle_code: str, reference: str,
+                        submitted_by: str | None = "") -> tuple[str, str | None] | None:
+    """``(bundle_no, application_sha256)`` of the bundle ``submitted_by`` already applied for under its own number
+    ``reference``, if any; ``submitted_by=None``: whoever submitted it (the operator's view)."""
     a = bundle_applications.c
-    row = conn.execute(select(a.bundle_no).where(a.bundle_code == bundle_code, a.reference == reference)).first()
-    return row[0] if row else None
+    query = select(a.bundle_no, a.application_sha256).where(a.bundle_code == bundle_code, a.reference == reference)
+    if submitted_by is not None:
+        query = query.where(a.submitted_by == submitted_by)
+    row = conn.execute(query.order_by(a.submitted_at).limit(1)).first()
+    return (row[0], row[1]) if row else None
 
 
 def insert_application(conn: Connection, row: dict[str, Any]) -> None:

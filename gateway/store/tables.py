@@ -824,7 +824,9 @@ bundle_applications = Table(
     metadata,
     Column("bundle_no", String(40), primary_key=True),
     Column("bundle_code", String(32), nullable=False),
-    Column("reference", String(64), nullable=True),  # the submitting channel's own number: applying twice is once
+    Column("reference", String(64), nullable=True),  # the submitter's own number: applying twice is once
+    Column("submitted_by", String(64), nullable=False, server_default=text("''")),  # API client id; '' CLI/DAGs
+    Column("application_sha256", String(64), nullable=True),  # the checked application: a retry, or a conflict
     Column("applicant_name", String(200), nullable=False),
     Column("form", Text, nullable=False),  # the merged form as checked, JSON (ID numbers sealed when keys exist)
     Column("consent", Boolean, nullable=False),
@@ -835,7 +837,7 @@ bundle_applications = Table(
     Column("due_at", UtcDateTime(), nullable=True),
     Column("finished_at", UtcDateTime(), nullable=True),
     Column("updated_at", UtcDateTime(), nullable=False),
-    UniqueConstraint("bundle_code", "reference", name="uq_bundle_applications_reference"),
+    UniqueConstraint("bundle_code", "submitted_by", "reference", name="uq_bundle_applications_reference"),
     Index(None, "status"),
 )
 """One 一件事 application; its status is derived from its parts (``gateway.process.bundles``)."""

@@ -63,8 +63,35 @@ def test_the_hall_applies_over_the_api_and_follows_the_bundle(world: CompanyWorl
     assert requests.get(f"{url}/KBQY-NOPE", headers=hall, timeout=60).status_code == 404
 
     with world.runtime.engine.connect() as conn:
-        outcomes = [r.outcome for r in conn.execute(select(audit_log.c.outcome).where(audit_log.c.action == "bundle"))]
-    assert outcomes == ["applied", "again"]
+        outcomes = [r.outcome for r in conn.execute(select(audit_log.c.outcome).where(audit_log.c.action == "bundle")
+                                                    .order_by(audit_log.c.seq))]
+    assert outcomes == ["applied", "again", "read", "read", "not_found"]
+
+
+def test_references_are_each_clients_own_and_a_reused_reference_with_new_content_conflicts(
+        world: CompanyWorld) -> None:
+    url = world.server.url + "/v1/bundles"
+    hall = bearer(world.hall_credential)
+    other = bearer(world.gw.clients.add("county_hall", scopes=["bundles:apply"]).credential)
+    mine = requests.post(url, json=application("REF-1"), headers=hall, timeout=60)
+    assert mine.status_code == 201, mine.text
+    bundle_no = mine.json()["bundle_no"]
+
+    # another client neither reads the hall's bundle (by number or by reference) nor gets it back by applying
+    for ref in (bundle_no, "REF-1"):
+        hidden = requests.get(f"{url}/{ref}", headers=other, timeout=60)
+        assert hidden.status_code == 404 and "parts" not in hidden.json()
+    theirs = requests.post(url, json=application("REF-1", company_name="济南另一家科技有限公司"), headers=other,
+                           timeout=60)
+    assert theirs.status_code == 201 and theirs.json()["bundle_no"] != bundle_no
+    assert requests.get(f"{url}/REF-1", headers=other, timeout=60).json()["bundle_no"] == theirs.json()["bundle_no"]
+    assert requests.get(f"{url}/REF-1", headers=hall, timeout=60).json()["bundle_no"] == bundle_no
+
+    # the hall reusing its reference for a different application: 409, nothing stored
+    changed = requests.post(url, json=application("REF-1", registered_capital=200), headers=hall, timeout=60)
+    assert changed.status_code == 409, changed.text
+    assert changed.json()["rule"] == "bundle.reference_reused" and bundle_no in changed.json()["detail"]
+    assert _bundles(world) == 2
 
 
 def test_a_broken_application_names_every_rule_and_stores_nothing(world: CompanyWorld) -> None:

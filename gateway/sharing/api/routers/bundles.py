@@ -4,8 +4,11 @@ part stands afterwards.
 
 The same as ``tongban bundles apply|status`` (:func:`gateway.process.bundles.apply_bundle`), over HTTP for the hall
 (scope ``bundles:apply``). The hall's ``reference`` makes a retried submission the same bundle (200, ``created:
-false``) instead of a second company. A broken application is a 422 problem listing every broken rule — the
-application, the field, the rule — and nothing is stored; the hall shows them to the applicant.
+false``) instead of a second company; a different application under a used reference is a 409. References are
+each client's own: another client's reference neither finds nor blocks the hall's, and a client reads only the
+bundles it applied for (404 for the others, read or not, so a number cannot be probed); each read is audited. A
+broken application is a 422 problem listing every broken rule — the application, the field, the rule — and
+nothing is stored; the hall shows them to the applicant.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 from starlette.responses import Response
 
-from gateway.contract.errors import ConfigError, RecordRejected
+from gateway.contract.errors import ConfigError, RecordRejected, ReferenceConflict
 from gateway.process.bundle_spec import BundleCatalogue
 from gateway.process.bundles import BundleConsents, apply_bundle, bundle_detail, find_bundle
 from gateway.sharing.access.audit import AuditEntry
@@ -46,7 +49,7 @@ def _catalogue(api: Api) -> BundleCatalogue:
     return found
 
 
-def _apply(api: Api, application: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def _apply(api: Api, application: dict[str, Any], client_id: str) -> tuple[Any, dict[str, Any]]:
     from gateway.ops.deadlines import WorkCalendar
 
     gw = api.gw
@@ -59,7 +62,8 @@ def _apply(api: Api, application: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         raise ProblemError(422, "invalid", str(exc), field="bundle", rule="bundle.unknown") from exc
     result = apply_bundle(gw.engine, spec, application, systems=gw.systems, pii=gw.pii,
                           consents=BundleConsents.from_gateway(gw),
-                          calendar=WorkCalendar.load(systems_path=getattr(gw.systems, "path", None)))
+                          calendar=WorkCalendar.load(systems_path=getattr(gw.systems, "path", None)),
+                          submitted_by=client_id)
     return result, bundle_detail(gw.engine, result.bundle_no) or {}
 
 
@@ -74,12 +78,17 @@ def _wire(detail: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("", response_model=BundleStatus, status_code=201,
-             responses={200: {"description": "Applied before under this reference: the same bundle"}},
+             responses={200: {"description": "Applied before under this reference: the same bundle"},
+                        409: problem_doc("A different application under a reference this client used before")},
              summary="Apply for a 一件事 bundle (the hall's intake)")
 async def apply(body: BundleApplicationIn, caller: Caller = Depends(require(SCOPE)),
                 api: Api = Depends(get_api)) -> Response:
     try:
-        result, detail = await api.run(_apply, api, body.model_dump())
+        result, detail = await api.run(_apply, api, body.model_dump(), caller.client.client_id)
+    except ReferenceConflict as exc:
+        await api.audit([caller.deny_entry("bundle", "conflict", case_no=exc.existing,
+                                           detail=f"reference {body.reference}: different content")])
+        raise ProblemError(409, "conflict", str(exc), field="reference", rule="bundle.reference_reused") from exc
     except RecordRejected as exc:
         await api.audit([caller.deny_entry("bundle", "rejected", detail=f"reference {body.reference}: "
                                                                        f"{len(exc.issues)} rule(s) broken")])
@@ -93,13 +102,16 @@ async def apply(body: BundleApplicationIn, caller: Caller = Depends(require(SCOP
                                  status=201 if result.created else 200)
 
 
-def _find(api: Api, ref: str) -> dict[str, Any] | None:
-    return find_bundle(api.gw.read_engine, ref, sorted(_catalogue(api).bundles))
+def _find(api: Api, ref: str, client_id: str) -> dict[str, Any] | None:
+    return find_bundle(api.gw.read_engine, ref, sorted(_catalogue(api).bundles), submitted_by=client_id)
 
 
-@router.get("/{ref}", response_model=BundleStatus, summary="Where a bundle and each of its parts stand")
+@router.get("/{ref}", response_model=BundleStatus, summary="Where a bundle this client applied for stands")
 async def status(ref: BundleP, caller: Caller = Depends(require(SCOPE)), api: Api = Depends(get_api)) -> Response:
-    detail = await api.run(_find, api, ref)
+    detail = await api.run(_find, api, ref, caller.client.client_id)
     if detail is None:
-        raise ProblemError(404, "not-found", "no such bundle")
+        await api.audit([caller.deny_entry("bundle", "not_found", detail=f"read {ref[:64]}")])
+        raise ProblemError(404, "not-found", "no bundle of this client under that number or reference")
+    await api.audit([AuditEntry(action="bundle", outcome="read", client_id=caller.client.client_id,
+                                case_no=detail["bundle_no"])])
     return await api.signed_json(_wire(detail))
