@@ -7,6 +7,7 @@ Every denial is written to the audit log before the 403 goes out.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,13 +51,17 @@ def load_case(conn: Connection, case_no: str) -> CaseFacts | None:
                      applicant.get("name"))
 
 
-async def deny(api: Api, caller: Caller, kind: str, detail: str, *, action: str, holder_ref: str | None,
-               purpose: Purpose | None, certificate: str | None = None) -> ProblemError:
-    """Audit the denial (committed before answering), count it, and return the error to raise."""
+async def deny(api: Api, caller: Caller, kind: str, detail: str, *, action: str,
+               holder_ref: str | Collection[str] | None, purpose: Purpose | None,
+               certificate: str | None = None) -> ProblemError:
+    """Audit the denial (committed before answering), count it, and return the error to raise. ``holder_ref``:
+    whose data the attempt was on — one entry per holder, so each sees it in their access log and nobody else
+    does (a certificate's holders, not the applicant of a case that names someone else)."""
+    refs = [holder_ref] if holder_ref is None or isinstance(holder_ref, str) else sorted(holder_ref) or [None]
     await api.audit([AuditEntry(action=action, outcome=f"denied:{kind}", client_id=caller.client.client_id,
-                                holder_ref=holder_ref, certificate=certificate,
+                                holder_ref=ref, certificate=certificate,
                                 item_code=purpose.item_code if purpose else None,
-                                case_no=purpose.case_no if purpose else None, detail=detail)])
+                                case_no=purpose.case_no if purpose else None, detail=detail) for ref in refs])
     api.metrics.denials.labels(kind).inc()
     return ProblemError(403, kind, detail)
 

@@ -77,3 +77,24 @@ def test_a_purpose_that_does_not_hold_is_refused(server: dict[str, Any], holder:
     answer = _ask(server, holder, case_no)
     assert answer.status_code == 403
     assert answer.json()["type"].endswith("/purpose") and reason in answer.json()["detail"]
+
+
+def test_a_fetch_through_someone_elses_case_is_logged_for_the_certificates_holder_only(
+        server: dict[str, Any]) -> None:
+    """Q-NONE's applicant holds no licence: fetching HOLDER's licence for it is refused, and the attempt is on
+    HOLDER's data — it shows in HOLDER's access log, and NO_LICENCE's log never learns the identifier."""
+    url, gw = server["url"], server["gw"]
+    hall = bearer(gw.clients.add("hall_reader", scopes=["holders:read"]).credential)
+    mine = _ask(server, HOLDER["id"], "Q-1").json()["certificates"][0]["identifier"]
+    refused = requests.get(f"{url}/v1/certificates/{mine}", params={"item_code": ELDERLY_CARE, "case_no": "Q-NONE"},
+                           headers=bearer(server["civil"].credential), timeout=10)
+    assert refused.status_code == 403 and refused.json()["type"].endswith("/purpose")
+
+    def log_of(holder: str) -> list[dict[str, Any]]:
+        answer = requests.post(url + "/v1/holders/access-log", json={"id_number": holder}, headers=hall, timeout=10)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["entries"]
+
+    assert [(e["outcome"], e["case_no"]) for e in log_of(HOLDER["id"]) if e["certificate"] == mine
+            and e["outcome"].startswith("denied")] == [("denied:purpose", "Q-NONE")]
+    assert not [e for e in log_of(NO_LICENCE) if e["certificate"] == mine]

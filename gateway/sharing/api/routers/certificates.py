@@ -121,9 +121,10 @@ async def _authorize_fetch(api: Api, caller: Caller, identifier: str, purpose: P
     problem = purpose_problem(api, caller, case, purpose, None)
     if problem is None and applicant_bidx not in holders:
         problem = f"case {purpose.case_no} does not name a holder of this certificate"
-    if problem:
-        raise await deny(api, caller, "purpose", problem, action=action, holder_ref=applicant_bidx,
-                         purpose=purpose, certificate=cert.identifier)
+    if problem:  # the attempt was on the certificate's holders' data: their access log shows it
+        raise await deny(api, caller, "purpose", problem, action=action,
+                         holder_ref=applicant_bidx if applicant_bidx in holders else holders, purpose=purpose,
+                         certificate=cert.identifier)
     denied, needs_consent = check_policy(api, caller, [cert.type_code], purpose.item_code)
     if denied:
         raise await deny(api, caller, "policy", f"the sharing policy does not allow {cert.type_code} for item "
