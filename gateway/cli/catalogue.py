@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gateway.cli.options import DbOpt, JsonOpt, app, guard
+from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, ledger_engine
 from gateway.cli.output import console, print_json, print_table
 from gateway.contract.errors import ConfigError
 
@@ -25,15 +25,6 @@ CataloguesOpt = Annotated[Path | None, typer.Option("--catalogues", help="Catalo
 CsvOpt = Annotated[Path | None, typer.Option("--csv", help="Also write the rows to this CSV file.")]
 XlsxOpt = Annotated[Path | None, typer.Option("--xlsx", help="Also write the rows to this XLSX file "
                                               "(needs openpyxl).")]
-
-
-def _engine(database_url: str | None) -> Any:
-    from gateway.store.db import make_engine
-    from gateway.store.migrate import upgrade
-
-    engine = make_engine(database_url)
-    upgrade(engine)
-    return engine
 
 
 def _writable(*paths: Path | None) -> None:
@@ -121,7 +112,7 @@ def catalogue_harvest(
     configs = load_catalogues(catalogues)
     if name is not None and name not in configs:
         raise ConfigError(f"unknown catalogue {name!r} (configured: {', '.join(sorted(configs)) or 'none'})")
-    engine = _engine(database_url)
+    engine = ledger_engine(None, database_url)
     reports = [harvest_catalogue(engine, configs[n], full_refresh=full_refresh).as_dict()
                for n in ([name] if name else sorted(configs))]
     if json_out:
@@ -152,7 +143,7 @@ def catalogue_audit(
     _writable(csv_path, xlsx_path)
     from gateway.catalogue import run_audit
 
-    report = run_audit(_engine(database_url), dormant_months=dormant_months)
+    report = run_audit(ledger_engine(None, database_url), dormant_months=dormant_months)
     data = report.as_dict()
     items = [i for i in data["items"] if kind is None or i["kind"] == kind]
     _export(items, csv_path, xlsx_path)
@@ -187,7 +178,8 @@ def catalogue_findings(
 
     if status not in ("open", "fixed", "all"):
         raise ConfigError(f"--status {status!r}: expected open, fixed or all")
-    rows = tracked_findings(_engine(database_url), status=None if status == "all" else status, kind=kind)
+    rows = tracked_findings(ledger_engine(None, database_url, existing=True),
+                            status=None if status == "all" else status, kind=kind)
     _export(rows, csv_path, xlsx_path)
     if json_out:
         print_json(rows)
@@ -207,6 +199,7 @@ def kpi(
                                                                        "(same month last year); needs --period.")] = None,
     items: Annotated[bool, typer.Option("--items", help="Item-based KPIs from the catalogue instead.")] = False,
     no_refresh: Annotated[bool, typer.Option("--no-refresh", help="Use the contribution rows as they are.")] = False,
+    systems: SystemsOpt = None,
     database_url: DbOpt = None,
     json_out: JsonOpt = False,
     csv_path: CsvOpt = None,
@@ -224,7 +217,7 @@ def kpi(
         kpis.period_range(period)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    engine = _engine(database_url)
+    engine = ledger_engine(systems, database_url, existing=True)
     refreshed = None if no_refresh else kpis.refresh_facts(engine).as_dict()
     if compare_with is not None:
         result = kpis.compare(engine, period, against=compare_with, by=by)  # type: ignore[arg-type]

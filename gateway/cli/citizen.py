@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gateway.cli.options import DbOpt, JsonOpt, app, guard
+from gateway.cli.options import DbOpt, JsonOpt, app, guard, ledger_engine
 from gateway.cli.output import console, print_json, print_table
 
 evaluations_app = typer.Typer(no_args_is_help=True, help="好差评: ratings, callbacks, rectifications, appeals, misuse.")
@@ -22,15 +22,6 @@ app.add_typer(workorders_app, name="workorders")
 
 CitizenOpt = Annotated[Path | None, typer.Option("--citizen", help="Citizen settings (default: $TONGBAN_CITIZEN, "
                                                  "citizen.yaml, config/citizen.yaml).")]
-
-
-def _engine(database_url: str | None) -> Any:
-    from gateway.store.db import make_engine
-    from gateway.store.migrate import upgrade
-
-    engine = make_engine(database_url)
-    upgrade(engine)
-    return engine
 
 
 def _pct(value: Any) -> str:
@@ -55,7 +46,7 @@ def evaluations_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, jso
     )
 
     settings = load_citizen(citizen)
-    engine = _engine(database_url)
+    engine = ledger_engine(None, database_url)
     read = sync_evaluations(engine, settings)
     client = ProvincialClient(settings.provincial_pj)
     try:
@@ -83,7 +74,7 @@ def evaluations_replay(citizen: CitizenOpt = None, database_url: DbOpt = None, j
     """Run the dead-lettered ratings again (after a fix); those that now parse are ingested and resolved."""
     from gateway.citizen import load_citizen, replay_evaluations
 
-    report = replay_evaluations(_engine(database_url), load_citizen(citizen))
+    report = replay_evaluations(ledger_engine(None, database_url), load_citizen(citizen))
     if json_out:
         print_json(report.as_dict())
         return
@@ -97,7 +88,7 @@ def evaluations_summary(database_url: DbOpt = None, json_out: JsonOpt = False) -
     """评价率, 好评率, 差评回复率, 限时办结率 … overall and per month."""
     from gateway.citizen import evaluation_summary
 
-    s = evaluation_summary(_engine(database_url))
+    s = evaluation_summary(ledger_engine(None, database_url, existing=True))
     if json_out:
         print_json(s)
         return
@@ -124,7 +115,7 @@ def evaluations_list(
     """Ratings, newest first."""
     from gateway.citizen import list_evaluations
 
-    rows = list_evaluations(_engine(database_url), bad=bad, flagged=flagged, limit=limit)
+    rows = list_evaluations(ledger_engine(None, database_url, existing=True), bad=bad, flagged=flagged, limit=limit)
     if json_out:
         print_json(rows)
         return
@@ -140,7 +131,7 @@ def evaluations_callback(rating_id: str, result: str, json_out: JsonOpt = False,
     """Record the callback (回访) of a bad review; opens its rectification."""
     from gateway.citizen import record_callback
 
-    out = record_callback(_engine(database_url), rating_id, result)
+    out = record_callback(ledger_engine(None, database_url), rating_id, result)
     print_json(out) if json_out else console.print(f"{rating_id}: called back ({'on time' if out['on_time'] else 'late'});"
                                                    f" rectification due {out['rect_due_at']:%Y-%m-%d %H:%M}")
 
@@ -151,7 +142,7 @@ def evaluations_rectify(rating_id: str, note: str, json_out: JsonOpt = False, da
     """Record that the rectification (整改) of a bad review is done."""
     from gateway.citizen import finish_rectification
 
-    out = finish_rectification(_engine(database_url), rating_id, note)
+    out = finish_rectification(ledger_engine(None, database_url), rating_id, note)
     print_json(out) if json_out else console.print(f"{rating_id}: rectified ({'on time' if out['on_time'] else 'late'})")
 
 
@@ -161,7 +152,7 @@ def evaluations_appeal(rating_id: str, reason: str, json_out: JsonOpt = False, d
     """Appeal a mistaken bad review (to the city; a rejection there goes to the province)."""
     from gateway.citizen import file_appeal
 
-    out = file_appeal(_engine(database_url), rating_id, reason)
+    out = file_appeal(ledger_engine(None, database_url), rating_id, reason)
     print_json(out) if json_out else console.print(f"{rating_id}: appeal filed with the city")
 
 
@@ -171,7 +162,7 @@ def evaluations_misuse(citizen: CitizenOpt = None, database_url: DbOpt = None, j
     """Run the evaluator-misuse rules and show the flagged (device, day) groups."""
     from gateway.citizen import detect_misuse, load_citizen
 
-    report = detect_misuse(_engine(database_url), load_citizen(citizen).policy.misuse)
+    report = detect_misuse(ledger_engine(None, database_url), load_citizen(citizen).policy.misuse)
     if json_out:
         print_json(report.as_dict())
         return
@@ -191,7 +182,7 @@ def workorders_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, json
     from gateway.citizen import HotlineClient, deliver, load_citizen, scan_citizen, sync_workorders
 
     settings = load_citizen(citizen)
-    engine = _engine(database_url)
+    engine = ledger_engine(None, database_url)
     client = HotlineClient(settings.hotline)
     try:
         read = sync_workorders(engine, settings, client=client)
@@ -214,7 +205,7 @@ def workorders_replay(citizen: CitizenOpt = None, database_url: DbOpt = None, js
     """Run the dead-lettered orders again (after a fix or a new route); unroutable ones are routed now."""
     from gateway.citizen import load_citizen, replay_workorders
 
-    report = replay_workorders(_engine(database_url), load_citizen(citizen))
+    report = replay_workorders(ledger_engine(None, database_url), load_citizen(citizen))
     if json_out:
         print_json(report.as_dict())
         return
@@ -235,7 +226,7 @@ def workorders_list(
     """Work orders, oldest first."""
     from gateway.citizen import list_workorders
 
-    rows = list_workorders(_engine(database_url), dept_code=dept, status=status, limit=limit)
+    rows = list_workorders(ledger_engine(None, database_url, existing=True), dept_code=dept, status=status, limit=limit)
     if json_out:
         print_json(rows)
         return
@@ -252,7 +243,7 @@ def workorders_sign(order_no: str, json_out: JsonOpt = False, database_url: DbOp
     """The department signs for an order (签收)."""
     from gateway.citizen import sign_workorder
 
-    out = sign_workorder(_engine(database_url), order_no)
+    out = sign_workorder(ledger_engine(None, database_url), order_no)
     print_json(out) if json_out else console.print(f"{order_no}: signed ({'on time' if out['on_time'] else 'late'})")
 
 
@@ -262,7 +253,7 @@ def workorders_reply(order_no: str, text: str, json_out: JsonOpt = False, databa
     """The department's reply (答复), the first or the redo's; sent to the platform at the next sync."""
     from gateway.citizen import reply_workorder
 
-    out = reply_workorder(_engine(database_url), order_no, text)
+    out = reply_workorder(ledger_engine(None, database_url), order_no, text)
     print_json(out) if json_out else console.print(f"{order_no}: reply round {out['round']} queued "
                                                    f"({'on time' if out['on_time'] else 'late'})")
 
@@ -273,7 +264,7 @@ def workorders_redo(order_no: str, json_out: JsonOpt = False, database_url: DbOp
     """Open the one redo (重办) of a replied order by hand; a second is refused."""
     from gateway.citizen import request_redo
 
-    out = request_redo(_engine(database_url), order_no)
+    out = request_redo(ledger_engine(None, database_url), order_no)
     print_json(out) if json_out else console.print(f"{order_no}: redo due {out['redo_due_at']:%Y-%m-%d %H:%M}")
 
 
@@ -283,7 +274,7 @@ def workorders_summary(database_url: DbOpt = None, json_out: JsonOpt = False) ->
     """Dispatch time percentiles, on-time replies, redo, satisfaction per unit and month."""
     from gateway.citizen import workorder_summary
 
-    s = workorder_summary(_engine(database_url))
+    s = workorder_summary(ledger_engine(None, database_url, existing=True))
     if json_out:
         print_json(s)
         return

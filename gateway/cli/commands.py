@@ -16,6 +16,7 @@ from gateway.cli.options import (
     db_app,
     dead_letters_app,
     guard,
+    ledger_engine,
     mapping_app,
     runtime_from,
     sandbox_app,
@@ -396,16 +397,15 @@ def connector_new(
 
 @db_app.command("upgrade")
 @guard
-def db_upgrade(database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
-    """Create or migrate the ledger schema (Alembic)."""
-    from gateway.store.db import database_url as resolve
-    from gateway.store.db import make_engine
-    from gateway.store.migrate import upgrade
+def db_upgrade(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Create or migrate the ledger schema (Alembic): the ledger every other command uses."""
+    from gateway.store.migrate import current_revision
 
-    engine = make_engine(database_url)
-    revision = upgrade(engine)
+    engine = ledger_engine(systems, database_url)
+    revision = current_revision(engine) or "base"
     if json_out:
-        print_json({"database": resolve(database_url).split("@")[-1], "revision": revision})
+        print_json({"database": engine.url.render_as_string(hide_password=True).split("@")[-1],
+                    "revision": revision})
     else:
         console.print(f"[green]ledger at revision {revision}[/]")
 

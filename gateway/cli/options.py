@@ -73,21 +73,47 @@ def now_option(text: str | None) -> datetime | None:
     return moment
 
 
-def runtime_from(systems: Path | None, database_url: str | None, *, existing: bool = False) -> Any:
-    """The runtime for a command. ``existing``: the command only reads, so a SQLite ledger that is not there is
-    an error (naming where it looked), not a new empty file that makes every system look never synced."""
+def ledger_url(systems: Path | None, database_url: str | None) -> str:
+    """The ledger a command uses, chosen the same way by every command: ``--database-url``, else
+    ``TONGBAN_DATABASE_URL``, else the systems file's ``database_url`` (``--systems``, ``TONGBAN_SYSTEMS`` or
+    ``tongban.yaml`` here), else ``sqlite:///tongban.db``."""
     from gateway.kernel.config import load_systems
-    from gateway.kernel.runtime import Runtime
     from gateway.store.db import database_url as resolve
 
+    return resolve(database_url or os.environ.get("TONGBAN_DATABASE_URL") or load_systems(systems).database_url)
+
+
+def _require_existing(url: str) -> None:
+    """A command that only reads: a SQLite ledger that is not there is an error naming where it looked, not a new
+    empty file that makes every system look never synced and every count zero."""
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            raise TongbanError(
+                f"no ledger at {path.resolve()}: run tongban sync (or tongban db upgrade) first, or point "
+                f"--database-url / TONGBAN_DATABASE_URL at the ledger (the demo's: sqlite:///.tongban/demo.db)")
+
+
+def ledger_engine(systems: Path | None, database_url: str | None, *, existing: bool = False) -> Any:
+    """The migrated ledger engine of a command that needs no systems (clients, audit, catalogue, citizen …), on the
+    same ledger :func:`runtime_from` would open. ``existing``: the command only reads (see above)."""
+    from gateway.store.db import make_engine
+    from gateway.store.migrate import upgrade
+
+    url = ledger_url(systems, database_url)
     if existing:
-        url = resolve(database_url or os.environ.get("TONGBAN_DATABASE_URL") or load_systems(systems).database_url)
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            path = Path(url.removeprefix("sqlite:///"))
-            if not path.exists():
-                raise TongbanError(
-                    f"no ledger at {path.resolve()}: run tongban sync (or tongban db upgrade) first, or point "
-                    f"--database-url / TONGBAN_DATABASE_URL at the ledger (the demo's: sqlite:///.tongban/demo.db)")
+        _require_existing(url)
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine
+
+
+def runtime_from(systems: Path | None, database_url: str | None, *, existing: bool = False) -> Any:
+    """The runtime for a command. ``existing``: the command only reads (see :func:`ledger_engine`)."""
+    from gateway.kernel.runtime import Runtime
+
+    if existing:
+        _require_existing(ledger_url(systems, database_url))
     return Runtime.from_env(systems, database_url)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, runtime_from
+from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, ledger_engine, runtime_from
 from gateway.cli.output import activity, console, fail, print_json, print_table
 
 clients_app = typer.Typer(no_args_is_help=True, help="API clients of the gateway (department systems, the hall).")
@@ -28,15 +28,6 @@ def _gateway(systems: Path | None, database_url: str | None, gateway_file: Path 
     from gateway.sharing.settings import GatewayRuntime, load_gateway_settings
 
     return GatewayRuntime.create(runtime_from(systems, database_url), settings=load_gateway_settings(gateway_file))
-
-
-def _engine(database_url: str | None) -> Any:
-    from gateway.store.db import make_engine
-    from gateway.store.migrate import upgrade
-
-    engine = make_engine(database_url)
-    upgrade(engine)
-    return engine
 
 
 @app.command()
@@ -77,8 +68,8 @@ def clients_add(
     from gateway.sharing.access.clients import DEFAULT_SCOPES, ClientStore
 
     dept = validate_uscc(department)[0] if department else None
-    issued = ClientStore(_engine(database_url)).add(name, department_code=dept, scopes=scope or DEFAULT_SCOPES,
-                                                    days=days or None, rate_limit=rate_limit)
+    issued = ClientStore(ledger_engine(None, database_url)).add(
+        name, department_code=dept, scopes=scope or DEFAULT_SCOPES, days=days or None, rate_limit=rate_limit)
     if json_out:
         print_json({**issued.client.as_dict(), "credential": issued.credential})
         return
@@ -93,7 +84,7 @@ def clients_list(database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Every client with its scopes, expiry and whether it is active (never a secret)."""
     from gateway.sharing.access.clients import ClientStore
 
-    rows = [c.as_dict() for c in ClientStore(_engine(database_url)).list()]
+    rows = [c.as_dict() for c in ClientStore(ledger_engine(None, database_url, existing=True)).list()]
     if json_out:
         print_json(rows)
         return
@@ -109,7 +100,7 @@ def clients_revoke(client: Annotated[str, typer.Argument(help="Client id or name
     """Revoke a client: its credential stops working (within seconds in a running server)."""
     from gateway.sharing.access.clients import ClientStore
 
-    revoked = ClientStore(_engine(database_url)).revoke(client)
+    revoked = ClientStore(ledger_engine(None, database_url)).revoke(client)
     if json_out:
         print_json(revoked.as_dict())
     else:
@@ -135,7 +126,7 @@ def audit_verify(
     named by its sequence number."""
     from gateway.sharing.access.audit import verify_chain
 
-    report = verify_chain(_engine(database_url), algorithm=algorithm, verifier=_verifier())
+    report = verify_chain(ledger_engine(None, database_url, existing=True), algorithm=algorithm, verifier=_verifier())
     if json_out:
         print_json(report.as_dict())
     elif report.ok:
@@ -163,7 +154,7 @@ def audit_checkpoint(database_url: DbOpt = None, gateway_file: GatewayOpt = None
     if keys is None:
         fail("signing a checkpoint needs the gateway's keys (TONGBAN_KEY_FILE)")
         raise typer.Exit(1)
-    row = make_checkpoint(_engine(database_url), JwsSigner.from_keys(keys),
+    row = make_checkpoint(ledger_engine(None, database_url), JwsSigner.from_keys(keys),
                           load_gateway_settings(gateway_file).audit_hash)
     if json_out:
         print_json(row or {})
@@ -216,7 +207,7 @@ def issuers_add(
 
     from gateway.sharing.certificates import register_issuer_key
 
-    engine = _engine(database_url)
+    engine = ledger_engine(None, database_url)
     if from_url:
         entries = requests.get(from_url, timeout=30).json()["keys"]
     elif issuer_code and key_id and public_key:
@@ -272,7 +263,7 @@ def keys_rotate(
         raise typer.Exit(1)
     rotated = keys.rotated()
     rotated.write(path)
-    counts = reseal_all(_engine(database_url), PiiCodec(rotated))
+    counts = reseal_all(ledger_engine(None, database_url), PiiCodec(rotated))
     if json_out:
         print_json({"current": rotated.pii_current, "resealed": counts})
     else:
@@ -296,7 +287,7 @@ def purge(
     from gateway.store.retention import purge as run
 
     retention = parse_duration(older_than) if older_than else load_gateway_settings(gateway_file).retention
-    counts = run(_engine(database_url), retention, dry_run=dry_run)
+    counts = run(ledger_engine(None, database_url), retention, dry_run=dry_run)
     if json_out:
         print_json({"retention_days": retention.days, "dry_run": dry_run, "purged": counts})
     else:

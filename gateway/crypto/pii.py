@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import functools
 import hmac
+import json
 import logging
 import os
 import re
@@ -28,10 +29,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gateway.contract.errors import ConfigError
-
 from gateway.crypto.keys import GatewayKeys
 
-__all__ = ["PiiCodec", "RedactingFilter", "install_log_redaction", "mask", "normalize_id", "redact"]
+__all__ = ["PiiCodec", "RedactingFilter", "install_log_redaction", "mask", "normalize_id", "redact",
+           "redact_document"]
 
 FIELD_PREFIX = "enc:v1:"
 BLOB_PREFIX = "encb:v1:"
@@ -73,6 +74,60 @@ def redact(text: str) -> str:
     text = _ID_PATTERN.sub(repl, text)
     text = _PHONE_PATTERN.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
     return _NAME_PATTERN.sub(lambda m: m.group(1) + m.group(2)[0] + "*" * (len(m.group(2)) - 1), text)
+
+
+_PERSON_KEY = re.compile(r"(?:name|xm|xingming|lxr|姓名|申请人|联系人|代理人|法定代表人)$", re.IGNORECASE)
+_NOT_A_PERSON = re.compile(r"item|sx|dept|bm|org|jg|company|corp|qy|unit|dw|office|file|seal|事项|部门|机构|单位|企业|印章|"
+                           r"公司|材料|证照", re.IGNORECASE)
+_ADDRESS_KEY = re.compile(r"(?:address|addr|dz|住址|地址|住所)$", re.IGNORECASE)
+_ADDRESS_KEPT = 6
+
+
+def redact_document(text: str) -> str:
+    """Mask personal data in a JSON document (a dead letter's raw input) by what each field is, not by a pattern
+    over the whole text: a person's name under a person-name key (``sqrxm``, ``applicantName``, ``联系人``; not
+    ``itemName``, ``deptName``, ``companyName``, which are public) becomes ``王**`` — and so does every other
+    occurrence of that name in the record (a summary that repeats it); an address keeps its first six
+    characters (the district); ID and mobile numbers are masked in every string. Text that is not JSON gets
+    :func:`redact`."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return redact(text)
+    names: set[str] = set()
+
+    def collect(value: Any, key: str = "") -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                collect(v, str(k))
+        elif isinstance(value, list):
+            for v in value:
+                collect(v, key)
+        elif isinstance(value, str) and _PERSON_KEY.search(key) and not _NOT_A_PERSON.search(key):
+            if len(value.strip()) >= 2:
+                names.add(value.strip())
+
+    def masked_name(name: str) -> str:
+        return name[0] + "*" * (len(name) - 1)
+
+    collect(document)
+    ordered = sorted(names, key=len, reverse=True)  # the longest first: 王秀英 before a 王秀 it contains
+
+    def clean(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v, str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v, key) for v in value]
+        if not isinstance(value, str):
+            return value
+        if _ADDRESS_KEY.search(key) and len(value) > _ADDRESS_KEPT:
+            return value[:_ADDRESS_KEPT] + "*" * (len(value) - _ADDRESS_KEPT)
+        for name in ordered:
+            value = value.replace(name, masked_name(name))
+        value = _ID_PATTERN.sub(lambda m: mask(m.group(0)) or "", value)
+        return _PHONE_PATTERN.sub(lambda m: f"{m.group(1)}****{m.group(3)}", value)
+
+    return json.dumps(clean(document), ensure_ascii=False)
 
 
 class RedactingFilter(logging.Filter):

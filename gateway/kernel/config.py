@@ -268,11 +268,20 @@ class SystemsConfig(BaseModel):
 def find_config_file(path: str | Path | None, env_var: str, local_name: str, repo_file: str, what: str) -> Path:
     """Which configuration file a command reads, the same way for every kind: the explicit ``path``, else the
     file ``env_var`` names, else ``local_name`` in the working directory, else the repository's
-    ``config/<repo_file>``. Raises :class:`ConfigError` listing every place it looked."""
-    candidates = [Path(p) for p in (path, os.environ.get(env_var)) if p]
-    if not candidates:
-        candidates = [Path(local_name), REPO_ROOT / "config" / repo_file]
-    chosen = next((p for p in candidates if p.exists()), None)
+    ``config/<repo_file>``. A file named explicitly (``path`` or ``env_var``) must exist: falling through to
+    another file would run the command against configuration nobody chose. Raises :class:`ConfigError` saying
+    where it looked."""
+    if path:
+        if not Path(path).is_file():
+            raise ConfigError(f"no {what} at {path} (the file given on the command line)")
+        return Path(path)
+    named = os.environ.get(env_var)
+    if named:
+        if not Path(named).is_file():
+            raise ConfigError(f"no {what} at {named} (named by {env_var})")
+        return Path(named)
+    candidates = [Path(local_name), REPO_ROOT / "config" / repo_file]
+    chosen = next((p for p in candidates if p.is_file()), None)
     if chosen is None:
         raise ConfigError(f"no {what} found (looked at {', '.join(map(str, candidates))}); set {env_var}")
     return chosen

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from gateway.contract.errors import ConfigError
-from gateway.crypto.pii import PiiCodec, open_text, redact
+from gateway.crypto.pii import PiiCodec, open_text, redact, redact_document
 from gateway.models.quality import generic_path
 from gateway.store import ledger, queries
 
@@ -70,7 +70,7 @@ def dead_letter_detail(engine: Engine, dead_letter_id: int, pii: PiiCodec | None
                                   "mapping_version", "created_at", "updated_at")}
     detail["issues"] = ledger.loads(row["issues"]) if row["issues"] else []
     detail["reason"] = redact(row["reason"] or "")
-    detail["raw"] = redact(raw or "")
+    detail["raw"] = redact_document(raw or "")
     return detail
 
 

@@ -171,3 +171,20 @@ def test_jws_signs_and_verifies_compact_and_detached(alg: str) -> None:
         verifier.verify(detached, b"other body")
     with pytest.raises(JwsError):
         JwsVerifier(JwsSigner.from_keys(GatewayKeys.generate(signing_alg=alg)).jwk()).verify(signer.sign(b"x"))
+
+
+def test_a_dead_letters_raw_input_is_masked_by_what_each_field_is() -> None:
+    """Before: a free-text pattern over the JSON masked the public 事项名称 under ``itemName`` and left the
+    applicant's full name in the summary and the whole home address."""
+    from gateway.crypto.pii import redact_document
+
+    raw = {"sqrxm": "王秀英", "itemName": "养老机构备案", "deptName": "济南市民政局", "companyName": "济南大明科技有限公司",
+           "summary": "王秀英申请养老机构备案，联系电话13805310001", "address": "济南市历下区泉城路1号",
+           "sfzh": "370102198506011232", "agents": [{"lxr": "李娜"}], "note": "李娜代办", "count": 3}
+    shown = orjson.loads(redact_document(orjson.dumps(raw).decode()))
+    assert shown["sqrxm"] == "王**" and shown["summary"] == "王**申请养老机构备案，联系电话138****0001"
+    assert shown["agents"] == [{"lxr": "李*"}] and shown["note"] == "李*代办"
+    assert shown["address"] == "济南市历下区*****" and shown["sfzh"] == "370***********1232"
+    assert (shown["itemName"], shown["deptName"], shown["companyName"], shown["count"]) == \
+        ("养老机构备案", "济南市民政局", "济南大明科技有限公司", 3)
+    assert redact_document("not json 370102198506011232") == "not json 370***********1232"
