@@ -281,7 +281,7 @@ def _figure(value: Any, name: str) -> str:
     """A KPI as the reports write it: ratios in percent to two places, counts as they are, no data as —."""
     if value is None:
         return "—"
-    if name.endswith("_ratio") or name.startswith("speedup"):
+    if name.endswith(("_ratio", "_coverage", "_satisfaction")) or name.startswith("speedup"):
         return f"{value:.2%}"
     return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
@@ -292,7 +292,8 @@ def _kpis(view: dict[str, Any]) -> str:
     rows = []
     for d in k["definitions"]:
         name = d["name"]
-        overall = k["items"].get(name) if d["basis"] == "item" else k["overall"].get(name)
+        overall = k["items"].get(name) if d["basis"] == "item" else \
+            k["citizen"].get(name) if name in k.get("citizen", {}) else k["overall"].get(name)
         trend = month["kpis"].get(name) or {}
         change = trend.get("change")
         rows.append([f'{esc(d["label"])}<div class="mute">{esc(d["definition"])}</div>', esc(d["basis"]),

@@ -117,10 +117,17 @@ def apply_alerts(conn: Connection, kind: str, wanted: Sequence[AlertSpec], open_
 
 def open_alerts(engine: Engine, *, kind: str | None = None, system: str | None = None,
                 limit: int | None = None, levels: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """Open alerts (at ``levels``: all when empty), most severe first, then newest."""
+    """Open alerts (at ``levels``: all when empty), most urgent first: the most severe level, then the longest
+    past its due time (a time limit overdue for days before one overdue for minutes), then the newest."""
     with engine.connect() as conn:
         rows = alert_store.open_rows(conn, kind=kind, system=system, levels=levels)
-    rows.sort(key=lambda r: (LEVEL_ORDER.get(r["level"], 9), -r["last_seen_at"].timestamp(), r["key"]))
+
+    def urgency(r: dict[str, Any]) -> tuple[Any, ...]:
+        due = r.get("due_at")
+        return (LEVEL_ORDER.get(r["level"], 9), due is None, due.timestamp() if due is not None else 0.0,
+                -r["last_seen_at"].timestamp(), r["key"])
+
+    rows.sort(key=urgency)
     for row in rows:
         row["details"] = ledger.loads(row["details"])
     return rows[:limit] if limit is not None else rows

@@ -215,7 +215,7 @@ def _alert(engine: Engine, report: RunReport) -> None:
                     message=f"sync of {name} failed (run {report.run_id}): {report.error}",
                     details={"run_id": report.run_id})
     elif report.status == "degraded":
-        raise_alert(engine, "sync_degraded", name, level="warning", system=name,
+        raise_alert(engine, "sync_degraded", name, level="error", system=name,  # check_alerts fails on it
                     message=f"sync of {name} degraded (run {report.run_id}): {report.error}",
                     details={"run_id": report.run_id, **report.counts.as_dict()})
         resolve_alerts(engine, "sync_failed", [name])

@@ -101,6 +101,8 @@ def test_console_in_a_browser(make_world: Any, serve_console: Any, browser: Any,
     assert "30 cases counted" in page.inner_text("#kpis")  # the KPI panel reads the refreshed facts
     kpi_rows = page.locator("[data-testid=kpis] tbody tr").all_inner_texts()
     assert any(r.startswith("即办件比例") for r in kpi_rows)
+    coverage = next(r for r in kpi_rows if r.startswith("评价率"))  # the 好差评 KPIs read their own figures
+    assert coverage.split("\t")[2] == "0.00%", coverage  # none of the finished cases rated yet: 0%, not "—"
     assert "no audit has run" in page.inner_text("#catalogue")
     for panel in ("#handoffs", "#evaluations", "#workorders"):  # present, and honest about an empty ledger
         assert page.locator(panel).count() == 1

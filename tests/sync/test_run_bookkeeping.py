@@ -64,6 +64,7 @@ def test_a_run_that_rejects_every_record_is_degraded_not_green(make_world: Any, 
     assert _last_run(world, "sd_civil").status == "degraded"
     alerts = open_alerts(world.runtime.engine, kind="sync_degraded", system="sd_civil")
     assert len(alerts) == 1 and "30 of 30 records rejected" in alerts[0]["message"]
+    assert alerts[0]["level"] == "error"  # as the README says: the deadlines DAG's check_alerts fails on it
 
 
 class _LeakyFailure(Connector):
