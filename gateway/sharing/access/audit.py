@@ -29,9 +29,8 @@ import orjson
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy import Connection, Engine
 
-from gateway.store import audit_log as store
-
 from gateway.crypto.jws import JwsError, JwsSigner, JwsVerifier
+from gateway.store import audit_log as store
 
 __all__ = ["AuditEntry", "AuditWriter", "ChainProblem", "ChainReport", "append_entries", "entry_hash",
            "make_checkpoint", "verify_chain"]

@@ -13,9 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Engine
 
-from gateway.store import access as store
-
 from gateway.sharing.access.tokens import ConsentTokens
+from gateway.store import access as store
 
 __all__ = ["RevocationFeed", "WithdrawnConsent", "withdraw"]
 

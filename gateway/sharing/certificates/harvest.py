@@ -33,10 +33,10 @@ import orjson
 from pydantic import ValidationError
 from sqlalchemy import Connection
 
+from gateway.kernel.registry import build_connector
 from gateway.mapping.mapper import Mapper
 from gateway.models import Certificate, certificate_identifier, issues_from_error
 from gateway.models.certificate_id import PREFIX
-from gateway.kernel.registry import build_connector
 from gateway.store import certificates as store
 from gateway.store import ledger
 from gateway.store.lease import Lease
