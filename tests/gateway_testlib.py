@@ -62,7 +62,8 @@ class ServerThread:
 
 def make_gateway(engine: Engine, *, settings: GatewaySettings | None = None, keys: GatewayKeys | None = None,
                  rate_limit: float | None = None, systems: Any = None) -> GatewayRuntime:
-    settings = settings or load_gateway_settings(REPO / "config" / "gateway.yaml")
+    settings = settings or load_gateway_settings(REPO / "config" / "gateway.yaml").model_copy(
+        update={"webhook_allowed_hosts": ["127.0.0.1"]})  # the tests' webhook receivers listen there
     if rate_limit is not None:
         settings = settings.model_copy(update={"rate_limit": rate_limit})
     return GatewayRuntime(engine, settings, keys or GatewayKeys.generate(), systems)

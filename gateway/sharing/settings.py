@@ -62,6 +62,9 @@ class GatewaySettings(BaseModel):
     retention: timedelta = timedelta(days=180)
     webhook_max_attempts: int = Field(default=6, ge=1)
     webhook_timeout: float = 5.0
+    webhook_allowed_hosts: list[str] = Field(default_factory=list)
+    """Hosts, addresses or networks (CIDR) a webhook may target although loopback or link-local (refused
+    otherwise: gateway.sharing.certificates.webhook_targets) — a receiver on the gateway's own machine."""
     consent_revocation_poll: float = Field(default=2.0, gt=0)
     """Seconds between a gateway process's polls for consents withdrawn elsewhere (gateway.sharing.access.revocations)."""
     max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)

@@ -20,6 +20,7 @@ import orjson
 import requests
 from sqlalchemy import Connection
 
+from gateway.sharing.certificates.webhook_targets import target_problem
 from gateway.store import subscriptions as store
 
 __all__ = ["DeliveryReport", "deliver_webhooks", "fan_out"]
@@ -83,13 +84,16 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
     for row in due:
         body = row.payload.encode()
         error = None
+        refused = None if not row.active else target_problem(row.url, gw.settings.webhook_allowed_hosts)
         if not row.active:
             error = "subscription cancelled"
+        elif refused is not None:  # the name resolves somewhere else now: never retried
+            error = f"refused: {refused}"
         else:
-            try:
-                response = http.post(row.url, data=body, timeout=gw.settings.webhook_timeout, headers={
-                    "Content-Type": "application/json", "Tongban-Event-Id": str(row.event_id),
-                    "Tongban-Signature": gw.signer.sign_detached(body)})
+            try:  # no redirects: a 307 to 169.254.169.254 must not take the POST along
+                response = http.post(row.url, data=body, timeout=gw.settings.webhook_timeout, allow_redirects=False,
+                                     headers={"Content-Type": "application/json", "Tongban-Event-Id": str(row.event_id),
+                                              "Tongban-Signature": gw.signer.sign_detached(body)})
                 if not 200 <= response.status_code < 300:
                     error = f"HTTP {response.status_code}"
             except requests.RequestException as exc:
@@ -99,7 +103,7 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
             if error is None:
                 store.mark_delivery_delivered(conn, row.id, attempts=attempts, at=_utcnow())
                 report.delivered += 1
-            elif attempts >= max_attempts or not row.active:
+            elif attempts >= max_attempts or not row.active or refused is not None:
                 store.mark_delivery_dead(conn, row.id, attempts=attempts, error=error)
                 report.dead += 1
             else:

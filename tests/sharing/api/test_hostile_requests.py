@@ -111,3 +111,41 @@ def test_an_entry_the_database_refuses_fails_alone_and_leaks_no_connection(licen
     assert written == list(range(written[0], written[0] + len(written)))  # one gap-free run of sequence numbers
     assert engine.pool.checkedout() <= before + 1  # at most the writer's own connection, never one per failure
     assert verify_chain(engine).ok
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:5432/", "http://localhost/hook", "http://[::1]/hook",
+                                 "http://169.254.169.254/latest/meta-data/", "http://0.0.0.0/", "http://224.0.0.1/",
+                                 "http://[::ffff:127.0.0.1]/", "http://user:pw@10.0.0.5/", "ftp://10.0.0.5/x",
+                                 "http://10.0.0.5:99999/"])
+def test_a_webhook_may_not_target_the_gateways_own_machine_or_the_metadata_service(url: str) -> None:
+    from gateway.sharing.certificates.webhook_targets import target_problem
+
+    assert target_problem(url) is not None
+    assert target_problem("http://10.20.30.40:8080/hook") is None  # department systems live on private networks
+    assert target_problem("http://127.0.0.1:9/hook", ["127.0.0.1"]) is None  # the operator's exception
+    assert target_problem("http://[::1]/hook", ["::1/128"]) is None
+
+
+def test_subscribing_to_a_forbidden_target_is_refused_and_audited(licensed: LicenceWorld) -> None:
+    from gateway.store.tables import audit_log
+
+    licensed.gw.settings = licensed.gw.settings.model_copy(update={"webhook_allowed_hosts": []})
+    running = ServerThread(create_app(licensed.gw, webhook_interval=0)).start()
+    try:
+        auth = bearer(licensed.civil.credential)
+        refused = requests.post(running.url + "/v1/subscriptions", headers=auth, timeout=30,
+                                json={"url": "http://169.254.169.254/latest/", "certificate_types": [LICENCE]})
+        assert refused.status_code == 422 and refused.json()["errors"][0]["loc"] == ["body", "url"]
+        assert "link-local" in refused.json()["detail"]
+        taken = requests.post(running.url + "/v1/subscriptions", headers=auth, timeout=30,
+                              json={"url": "http://10.20.30.40:8080/hook", "certificate_types": [LICENCE]})
+        assert taken.status_code == 201, taken.text
+        cancelled = requests.delete(f"{running.url}/v1/subscriptions/{taken.json()['subscription_id']}",
+                                    headers=auth, timeout=30)
+        assert cancelled.status_code == 204
+    finally:
+        running.stop()
+    with licensed.engine.connect() as conn:
+        rows = conn.execute(audit_log.select().where(audit_log.c.action == "subscribe")
+                            .order_by(audit_log.c.seq)).mappings().all()
+    assert [r["outcome"] for r in rows] == ["refused", "subscribed", "cancelled"]

@@ -5,11 +5,14 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timezone
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import orjson
 from fastapi import APIRouter, Depends, Path
 from starlette.responses import Response
 
+from gateway.sharing.access.audit import AuditEntry
+from gateway.sharing.certificates.webhook_targets import target_problem
 from gateway.store import subscriptions as store
 
 from ..deps import Api, Caller, get_api, require
@@ -37,10 +40,18 @@ async def subscribe(body: SubscriptionRequest, caller: Caller = Sub, api: Api = 
     refused = [t for t in body.certificate_types if t not in allowed]
     if refused:
         raise ProblemError(403, "policy", f"the sharing policy gives this client no access to {', '.join(refused)}")
+    problem = await api.run(target_problem, body.url, api.gw.settings.webhook_allowed_hosts)
+    if problem is not None:
+        await api.audit([caller.deny_entry("subscribe", "refused", detail=problem[:500])])
+        raise ProblemError(422, "invalid-request", problem, errors=[
+            {"loc": ["body", "url"], "msg": problem, "type": "webhook_target"}])
     row = await api.run(_insert, api, {
         "subscription_id": secrets.token_hex(8), "client_id": caller.client.client_id, "url": body.url,
         "certificate_types": orjson.dumps(sorted(set(body.certificate_types))).decode(), "active": True,
         "created_at": datetime.now(timezone.utc)})
+    await api.audit([AuditEntry(action="subscribe", outcome="subscribed", client_id=caller.client.client_id,
+                                detail=f"{row.subscription_id} {urlsplit(body.url).hostname} "
+                                       f"{','.join(sorted(set(body.certificate_types)))}"[:500])])
     return await api.signed_json(_out(row), status=201)
 
 
@@ -66,4 +77,6 @@ async def cancel(subscription_id: Annotated[str, Path(min_length=1, max_length=6
                  api: Api = Depends(get_api)) -> Response:
     if not await api.run(_cancel, api, caller.client.client_id, subscription_id):
         raise ProblemError(404, "not-found", "no such active subscription of this client")
+    await api.audit([AuditEntry(action="subscribe", outcome="cancelled", client_id=caller.client.client_id,
+                                detail=subscription_id)])
     return Response(status_code=204)

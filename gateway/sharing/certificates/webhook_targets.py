@@ -1,0 +1,81 @@
+"""Where the gateway may POST a webhook: not to itself, not to the cloud's metadata service.
+
+A subscription names a URL and the gateway calls it from inside the district's network, so a client could
+otherwise make the gateway call what only the gateway can reach: ``http://127.0.0.1:…`` (its own admin ports, the
+ledger's database, Redis), ``http://169.254.169.254/`` (a cloud's instance metadata and credentials), an
+unspecified or multicast address. Those are refused — at subscription, and again at every delivery, because a
+name can resolve elsewhere later (DNS rebinding). Private networks (10/8, 172.16/12, 192.168/16) stay allowed:
+department systems live there. ``webhook_allowed_hosts`` (gateway file) names the exceptions an operator wants
+(a receiver on the gateway's own machine), as host names, addresses or networks.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+__all__ = ["target_problem"]
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _kind(address: Address) -> str | None:
+    """What makes ``address`` off limits, or None."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link-local (cloud metadata)"
+    if address.is_unspecified:
+        return "unspecified"
+    if address.is_multicast:
+        return "multicast"
+    if address.is_reserved:
+        return "reserved"
+    return None
+
+
+def _allowed(host: str, address: Address, allowed: Sequence[str]) -> bool:
+    for entry in allowed:
+        if entry.lower() == host.lower():
+            return True
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def target_problem(url: str, allowed: Sequence[str] = ()) -> str | None:
+    """Why the gateway must not POST to ``url`` (None: it may). Resolves the host name (blocking: call it off the
+    event loop)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return "a webhook URL is http:// or https://"
+    if parts.username or parts.password:
+        return "a webhook URL carries no user name or password"
+    host = parts.hostname
+    if not host:
+        return "a webhook URL names a host"
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "the webhook URL's port is not a number from 1 to 65535"
+    try:
+        addresses = {ipaddress.ip_address(host)}
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            return f"the webhook host {host} does not resolve ({exc})"
+        addresses = {ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos}
+    for address in sorted(addresses, key=str):
+        kind = _kind(address)
+        if kind is not None and not _allowed(host, address, allowed):
+            return (f"the webhook host {host} is {address}, a {kind} address the gateway does not call "
+                    f"(webhook_allowed_hosts in the gateway file lists exceptions)")
+    return None
