@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from gateway.contract.errors import ConfigError
 from gateway.store import access as store
 
-__all__ = ["SCOPES", "Client", "ClientStore", "IssuedCredential"]
+__all__ = ["SCOPES", "Client", "ClientStore", "IssuedCredential", "row_to_client"]
 
 SCOPES = {
     "certificates:query": "query, fetch and verify certificates (subject to the sharing policy)",
@@ -76,7 +76,7 @@ def _hash(salt: str, secret: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt) + secret.encode()).hexdigest()
 
 
-def _row_to_client(row: Any) -> Client:
+def row_to_client(row: Any) -> Client:
     return Client(row.client_id, row.name, row.department_code, frozenset(orjson.loads(row.scopes)),
                   row.rate_limit, row.expires_at, row.revoked_at, row.created_at)
 
@@ -110,14 +110,14 @@ class ClientStore:
     def list(self) -> list[Client]:
         with self.engine.connect() as conn:
             rows = store.list_clients(conn)
-        return [_row_to_client(r) for r in rows]
+        return [row_to_client(r) for r in rows]
 
     def get(self, client_id_or_name: str) -> Client | None:
         with self.engine.connect() as conn:
             row = store.find_client(conn, client_id_or_name)
             if row is None:
                 row = store.latest_client_named(conn, client_id_or_name)
-        return _row_to_client(row) if row is not None else None
+        return row_to_client(row) if row is not None else None
 
     def revoke(self, client_id_or_name: str) -> Client:
         client = self.get(client_id_or_name)
@@ -152,7 +152,7 @@ class ClientStore:
             row = store.find_client(conn, cid)
         if row is None or not hmac.compare_digest(row.secret_hash, _hash(row.secret_salt, secret)):
             return None
-        client = _row_to_client(row)
+        client = row_to_client(row)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[cid] = (now, client, hashlib.sha256(secret.encode()).hexdigest())

@@ -102,3 +102,17 @@ def test_a_restarted_gateway_remembers_withdrawals(world: dict[str, Any]) -> Non
         assert _query(world, server.url, consent["token"]).status_code == 403
     finally:
         server.stop()
+
+
+def test_no_consent_is_issued_for_a_revoked_client(world: dict[str, Any]) -> None:
+    gw = world["gw"]
+    gone = gw.clients.add("old_civil", department_code=CIVIL_DEPT)
+    gw.clients.revoke(gone.client.client_id)
+    answer = requests.post(world["first"] + "/v1/consents", headers=bearer(world["hall"].credential), timeout=10,
+                           json={"holder": {"id_number": HOLDER["id"]}, "client_id": gone.client.client_id,
+                                 "certificate_types": [LICENCE],
+                                 "purpose": {"item_code": ELDERLY_CARE, "case_no": "W-1"}})
+    assert answer.status_code == 404 and "no active client" in answer.json()["detail"]
+    listed = requests.post(world["first"] + "/v1/holders/consents", headers=bearer(world["hall"].credential),
+                           timeout=10, json={"id_number": HOLDER["id"]}).json()["consents"]
+    assert not [c for c in listed if c["client_id"] == gone.client.client_id]

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path
 from starlette.responses import Response
 
 from gateway.sharing.access.audit import AuditEntry
+from gateway.sharing.access.clients import row_to_client
 from gateway.sharing.access.revocations import withdraw
 from gateway.sharing.access.tokens import ConsentClaims
 from gateway.store import access as store
@@ -25,8 +26,11 @@ router = APIRouter(prefix="/v1/consents", tags=["consents"], responses=PROBLEM_R
 
 
 def _store(api: Api, row: dict[str, object]) -> bool:
+    """Store the consent, if the client it is for can still use one (an active client: a consent for a revoked or
+    expired client would be a token nobody may redeem, shown to the holder as if it mattered)."""
     with api.gw.engine.begin() as conn:
-        if store.find_client(conn, str(row["client_id"])) is None:
+        found = store.find_client(conn, str(row["client_id"]))
+        if found is None or not row_to_client(found).active():
             return False
         store.insert_consent(conn, row)
         return True
@@ -49,7 +53,7 @@ async def issue_consent(body: ConsentRequest, caller: Caller = Depends(require("
         "certificate_types": orjson.dumps(types).decode(), "item_code": body.purpose.item_code,
         "case_no": body.purpose.case_no, "issued_by": caller.client.client_id, "issued_at": now, "expires_at": expires})
     if not stored:
-        raise ProblemError(404, "not-found", f"no client {body.client_id}")
+        raise ProblemError(404, "not-found", f"no active client {body.client_id}")
     token = api.gw.consents.issue(ConsentClaims(consent_id, bidx, body.client_id, tuple(types), body.purpose.item_code,
                                                 body.purpose.case_no, int(expires.timestamp())))
     await api.audit([AuditEntry(action="consent", outcome="granted", client_id=caller.client.client_id,
