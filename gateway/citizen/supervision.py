@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from gateway.models.datetimes import beijing_minute
 from gateway.ops.alerts import AlertSpec, apply_alerts
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.store import alerts as alert_store
@@ -42,7 +43,7 @@ def _wanted(now: datetime, conn: Any, calendar: WorkCalendar,
         waited = calendar.add_days(r["replied_at"].astimezone(BEIJING).date(), policy.callback_days)
         if now.astimezone(BEIJING).date() > waited:
             out["workorder_callback"][r["order_no"]] = (
-                "yellow", f"12345 工单 {r['order_no']}: replied {r['replied_at']:%Y-%m-%d %H:%M} UTC, no callback "
+                "yellow", f"12345 工单 {r['order_no']}: replied {beijing_minute(r['replied_at'])}, no callback "
                           f"rating from the platform within {policy.callback_days} working days", r["case_no"])
     for r in store.workorders_by_status(conn, ["received", "dispatched", "redo"]):
         if r["status"] == "received" and r["dispatch_due_at"] < now:
@@ -53,24 +54,24 @@ def _wanted(now: datetime, conn: Any, calendar: WorkCalendar,
         if (r["status"] == "dispatched" and r["signed_at"] is None and r["sign_due_at"] is not None
                 and r["sign_due_at"] < now and not (due is not None and due < now)):
             out["workorder_overdue"][r["order_no"]] = (
-                "yellow", f"12345 工单 {r['order_no']}: not signed for (签收) since {r['sign_due_at']:%Y-%m-%d %H:%M} UTC "
+                "yellow", f"12345 工单 {r['order_no']}: not signed for (签收) since {beijing_minute(r['sign_due_at'])} "
                           f"({r['dept_name'] or r['dept_code']})", r["case_no"])
         if r["status"] != "received" and due is not None and due < now:
             what = "redo" if r["status"] == "redo" else "reply"
             out["workorder_overdue"][r["order_no"]] = (
-                "red", f"12345 工单 {r['order_no']}: {what} overdue since {due:%Y-%m-%d %H:%M} UTC "
+                "red", f"12345 工单 {r['order_no']}: {what} overdue since {beijing_minute(due)} "
                        f"({r['dept_name'] or r['dept_code']})", r["case_no"])
     for c in store.callback_rows(conn):
         if c["appeal"] == "upheld" or c["revoked"]:  # set aside, or withdrawn by the citizen
             continue
         if c["done_at"] is None and c["due_at"] < now:
             out["callback_overdue"][c["rating_id"]] = (
-                "red", f"差评 {c['rating_id']} (case {c['case_no']}) not called back by {c['due_at']:%Y-%m-%d %H:%M} UTC",
+                "red", f"差评 {c['rating_id']} (case {c['case_no']}) not called back by {beijing_minute(c['due_at'])}",
                 c["case_no"])
         if c["rect_due_at"] is not None and c["rect_done_at"] is None and c["rect_due_at"] < now:
             out["rectification_overdue"][c["rating_id"]] = (
                 "red", f"差评 {c['rating_id']} (case {c['case_no']}): rectification overdue since "
-                       f"{c['rect_due_at']:%Y-%m-%d %H:%M} UTC", c["case_no"])
+                       f"{beijing_minute(c['rect_due_at'])}", c["case_no"])
     return out
 
 

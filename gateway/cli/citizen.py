@@ -14,6 +14,7 @@ import typer
 
 from gateway.cli.options import DbOpt, JsonOpt, app, guard, ledger_engine
 from gateway.cli.output import console, print_json, print_table
+from gateway.models.datetimes import beijing_minute
 
 evaluations_app = typer.Typer(no_args_is_help=True, help="好差评: ratings, callbacks, rectifications, appeals, misuse.")
 workorders_app = typer.Typer(no_args_is_help=True, help="12345 work orders: routing, replies, redo, satisfaction.")
@@ -133,7 +134,7 @@ def evaluations_callback(rating_id: str, result: str, json_out: JsonOpt = False,
 
     out = record_callback(ledger_engine(None, database_url), rating_id, result)
     print_json(out) if json_out else console.print(f"{rating_id}: called back ({'on time' if out['on_time'] else 'late'});"
-                                                   f" rectification due {out['rect_due_at']:%Y-%m-%d %H:%M}")
+                                                   f" rectification due {beijing_minute(out['rect_due_at'])}")
 
 
 @evaluations_app.command("rectify")
@@ -265,7 +266,7 @@ def workorders_redo(order_no: str, json_out: JsonOpt = False, database_url: DbOp
     from gateway.citizen import request_redo
 
     out = request_redo(ledger_engine(None, database_url), order_no)
-    print_json(out) if json_out else console.print(f"{order_no}: redo due {out['redo_due_at']:%Y-%m-%d %H:%M}")
+    print_json(out) if json_out else console.print(f"{order_no}: redo due {beijing_minute(out['redo_due_at'])}")
 
 
 @workorders_app.command("summary")

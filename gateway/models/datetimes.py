@@ -36,4 +36,10 @@ def beijing_iso(moment: datetime) -> str:
     return moment.astimezone(BEIJING).replace(microsecond=0).isoformat()
 
 
-__all__ = ["BEIJING", "beijing_iso", "parse_instant", "to_beijing"]
+def beijing_minute(moment: datetime) -> str:
+    """``moment`` as an operator reads it in a message: Beijing time to the minute, with its offset
+    (``2026-12-04 09:30 +08:00``) — never UTC, which every reader in the district would have to convert."""
+    return f"{moment.astimezone(BEIJING):%Y-%m-%d %H:%M} +08:00"
+
+
+__all__ = ["BEIJING", "beijing_iso", "beijing_minute", "parse_instant", "to_beijing"]

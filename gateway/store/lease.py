@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.contract.errors import LeaseHeldError
+from gateway.models.datetimes import beijing_minute
 from gateway.store.tables import leases
 
 DEFAULT_TTL = timedelta(minutes=5)
@@ -79,7 +80,7 @@ class Lease:
                 if not stale:
                     raise LeaseHeldError(
                         f"{self.name} is held by pid {current['pid']} on {current['host']} until "
-                        f"{current['expires_at'].isoformat()}; wait for that run to finish"
+                        f"{beijing_minute(current['expires_at'])}; wait for that run to finish"
                     )
                 taken = conn.execute(
                     update(leases)

@@ -127,6 +127,10 @@ def test_every_rating_reaches_the_province_exactly_once_and_bad_reviews_are_call
         # the open callbacks are overdue now: alerts, one per bad review not called back
         scan = scan_citizen(engine)
         assert scan["callback_overdue"]["open"] == len(bad) - 1
+        from gateway.ops.alerts import open_alerts
+
+        messages = [a["message"] for a in open_alerts(engine, kind="callback_overdue")]
+        assert messages and all(m.endswith("+08:00") and "UTC" not in m for m in messages)  # read in Beijing time
 
         # an appeal moves up: the city rejects it, the province upholds it
         file_appeal(engine, second, "评价人误选", at=LATER)
