@@ -96,3 +96,11 @@ def test_the_readme_demo_runs_both_directions_and_checks_itself(tmp_path: Path) 
     assert status.returncode == 0, status.stderr
     synced = {r["system"]: r for r in json.loads(status.stdout)["systems"]}
     assert synced["sd_civil"]["last_run"]["status"] == "succeeded"
+    # the summary and the KPIs describe the end state: the hand-off the second act deemed accepted is counted,
+    # and the catalogue DAG's KPI refresh ran last, so a second shell's kpi adds nothing it had not counted
+    assert summary["checks"]["hand-offs (一窗受理) by state"].get("deemed", 0) >= 1, summary["checks"]
+    assert summary["dag_runs"][-1]["dag_id"] == "tongban_catalogue_kpi"
+    kpi = subprocess.run([sys.executable, "-m", "gateway", "kpi", "--json"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert kpi.returncode == 0, kpi.stderr
+    assert json.loads(kpi.stdout)["refresh"]["read"] == 0, kpi.stdout[:2000]
