@@ -5,12 +5,12 @@ mapping fix empties them. Screenshots are kept in the artefacts folder."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from browser_testlib import CHROMIUM, NO_CHROMIUM, WAIT_MS, launch_chromium
 from console_testlib import PASSWORDS, artefact_dir
 
 from gateway.citizen.evaluations import evaluation_summary
@@ -20,27 +20,16 @@ from gateway.store.queries import live_case_count, open_dead_letter_total
 from gateway.sync.engine import sync_system
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[test])")
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium; "
-                                                "scripts/run-tests.sh installs it where it can)"),
-]
-_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-_WAIT_MS = 120_000  # a loaded machine: generous, and only ever waited on a condition
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)]
+_WAIT_MS = WAIT_MS
 
 
 @pytest.fixture
 def browser() -> Any:
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=_ARGS, timeout=_WAIT_MS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launch_chromium() as chromium:
+        yield chromium
 
 
 def _log_in(page: Any, url: str, name: str) -> None:
