@@ -4,9 +4,11 @@ reason, on a machine without Chromium."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -26,3 +28,10 @@ def launch_chromium() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+def artefact_dir() -> Path:
+    """Where browser tests keep their screenshots (``TONGBAN_TEST_ARTEFACTS``, default ``.artefacts/``)."""
+    path = Path(os.environ.get("TONGBAN_TEST_ARTEFACTS") or Path(__file__).resolve().parents[1] / ".artefacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

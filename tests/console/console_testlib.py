@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 
@@ -14,10 +13,3 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def artefact_dir() -> Path:
-    """Where browser tests keep their screenshots (``TONGBAN_TEST_ARTEFACTS``, default ``.artefacts/``)."""
-    path = Path(os.environ.get("TONGBAN_TEST_ARTEFACTS") or REPO / ".artefacts")
-    path.mkdir(parents=True, exist_ok=True)
-    return path

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
-from browser_testlib import CHROMIUM, NO_CHROMIUM, WAIT_MS, launch_chromium
-from console_testlib import PASSWORDS, artefact_dir
+from browser_testlib import CHROMIUM, NO_CHROMIUM, WAIT_MS, artefact_dir, launch_chromium
+from console_testlib import PASSWORDS
 
 from gateway.citizen.evaluations import evaluation_summary
 from gateway.ops.alerts import AlertSpec, raise_alert, sync_alerts
@@ -74,7 +74,7 @@ def test_console_in_a_browser(make_world: Any, serve_console: Any, browser: Any,
     _log_in(page, console.url + "/console/", "viewer")
 
     # the numbers are the ledger's
-    assert page.inner_text("[data-testid=card-errors] .v") == "1"
+    assert page.inner_text("[data-testid=card-errors] .v") == "2"  # the task failure and sd_civil's degraded sync
     assert page.inner_text("[data-testid=card-red-time-limits] .v") == "100"
     assert page.inner_text("[data-testid=card-dead-letters] .v") == "25"
     systems = page.locator("[data-testid=systems] tbody tr")

@@ -5,11 +5,10 @@ asks for its logo from a CDN once it runs)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from browser_testlib import CHROMIUM, NO_CHROMIUM, WAIT_MS, launch_chromium
+from browser_testlib import CHROMIUM, NO_CHROMIUM, WAIT_MS, artefact_dir, launch_chromium
 from gateway_testlib import LicenceWorld, ServerThread
 
 from gateway.sharing.api import create_app
@@ -31,8 +30,7 @@ def gateway_url(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
 
 @pytest.mark.parametrize(("page_path", "rendered"), [("/docs", ".opblock-summary-path"),
                                                      ("/redoc", "[data-section-id^='tag/certificates']")])
-def test_the_api_docs_render_without_leaving_the_gateway(gateway_url: str, page_path: str, rendered: str,
-                                                         tmp_path: Path) -> None:
+def test_the_api_docs_render_without_leaving_the_gateway(gateway_url: str, page_path: str, rendered: str) -> None:
     requested: list[str] = []
     with launch_chromium() as browser:
         page = browser.new_page(viewport={"width": 1300, "height": 900})
@@ -43,7 +41,7 @@ def test_the_api_docs_render_without_leaving_the_gateway(gateway_url: str, page_
         page.wait_for_selector(rendered, timeout=WAIT_MS)
         page.wait_for_load_state("networkidle", timeout=WAIT_MS)
         assert "/v1/certificates/query" in page.inner_text("body")
-        page.screenshot(path=str(tmp_path / f"{page_path.strip('/')}.png"))
+        page.screenshot(path=str(artefact_dir() / f"api-{page_path.strip('/')}.png"))
     elsewhere = [u for u in requested if urlsplit(u).scheme in ("http", "https")
                  and urlsplit(u).hostname != "127.0.0.1"]
     assert not elsewhere, elsewhere
