@@ -191,15 +191,17 @@ def case_deliveries(conn: Connection, case_no: str) -> Sequence[Row[Any]]:
 # -- the holder's view --------------------------------------------------------------------------------------
 
 
-def holder_access_log(conn: Connection, holder_bidx: str, actions: Sequence[str]) -> Sequence[Row[Any]]:
-    """The audit entries of these actions about the holder, in chain order: ``seq, at, action, outcome,
-    client_id, name`` (of the client, if it still exists) ``, certificate, item_code, case_no``."""
+def holder_access_log(conn: Connection, holder_bidx: str, actions: Sequence[str], *, after: int = 0,
+                      limit: int | None = None) -> Sequence[Row[Any]]:
+    """The audit entries of these actions about the holder after sequence number ``after``, in chain order, at most
+    ``limit``: ``seq, at, action, outcome, client_id, name`` (of the client, if it still exists) ``, certificate,
+    item_code, case_no``. An index range on ``(holder_ref, seq)``."""
     a, k = audit_log.c, api_clients.c
-    return conn.execute(
-        select(a.seq, a.at, a.action, a.outcome, a.client_id, k.name, a.certificate, a.item_code, a.case_no)
-        .select_from(audit_log.outerjoin(api_clients, k.client_id == a.client_id))
-        .where(a.holder_ref == holder_bidx, a.action.in_(actions))
-        .order_by(a.seq)).all()
+    query = (select(a.seq, a.at, a.action, a.outcome, a.client_id, k.name, a.certificate, a.item_code, a.case_no)
+             .select_from(audit_log.outerjoin(api_clients, k.client_id == a.client_id))
+             .where(a.holder_ref == holder_bidx, a.seq > after, a.action.in_(actions))
+             .order_by(a.seq))
+    return conn.execute(query.limit(limit) if limit is not None else query).all()
 
 
 def holder_consents(conn: Connection, holder_bidx: str) -> Sequence[Row[Any]]:

@@ -437,7 +437,7 @@ audit_log = Table(
     Column("detail", Text, nullable=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
-    Index(None, "holder_ref"),
+    Index(None, "holder_ref", "seq"),  # a holder's access log, a page at a time
 )
 """Append-only, hash-chained: ``hash = H(prev_hash ‖ canonical entry)``; ``tongban audit verify`` recomputes it."""
 

@@ -153,9 +153,16 @@ class MaterialsResponse(BaseModel):
     submissions_saved: int
 
 
-class AccessLogRequest(BaseModel):
+class HolderViewRequest(BaseModel):
+    """The signed-in holder whose view the hall reads."""
+
     model_config = _CONFIG
     id_number: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class AccessLogRequest(HolderViewRequest):
+    after: int = Field(default=0, ge=0, description="The ``next_after`` of the previous page (0: from the start)")
+    limit: int = Field(default=500, ge=1, le=1000, description="Entries per page")
 
 
 class AccessLogEntry(BaseModel):
@@ -173,6 +180,7 @@ class AccessLogEntry(BaseModel):
 class AccessLogResponse(BaseModel):
     holder_id_number: str
     entries: list[AccessLogEntry]
+    next_after: int | None = Field(default=None, description="Pass as ``after`` for the next page; null on the last")
 
 
 class ConsentRequest(BaseModel):

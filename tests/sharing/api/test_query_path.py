@@ -98,3 +98,29 @@ def test_a_fetch_through_someone_elses_case_is_logged_for_the_certificates_holde
     assert [(e["outcome"], e["case_no"]) for e in log_of(HOLDER["id"]) if e["certificate"] == mine
             and e["outcome"].startswith("denied")] == [("denied:purpose", "Q-NONE")]
     assert not [e for e in log_of(NO_LICENCE) if e["certificate"] == mine]
+
+
+def test_the_access_log_is_read_a_page_at_a_time(server: dict[str, Any]) -> None:
+    url, gw = server["url"], server["gw"]
+    hall = bearer(gw.clients.add("hall_pager", scopes=["holders:read"]).credential)
+    for _ in range(5):
+        assert _ask(server, HOLDER["id"], "Q-1").status_code == 200
+    seen, after, pages = [], 0, 0
+    while True:
+        page = requests.post(url + "/v1/holders/access-log", headers=hall, timeout=10,
+                             json={"id_number": HOLDER["id"], "after": after, "limit": 2})
+        assert page.status_code == 200, page.text
+        body = page.json()
+        seen += [e["seq"] for e in body["entries"]]
+        pages += 1
+        if body["next_after"] is None:
+            break
+        assert len(body["entries"]) == 2 and body["next_after"] == body["entries"][-1]["seq"]
+        after = body["next_after"]
+    whole = requests.post(url + "/v1/holders/access-log", headers=hall, timeout=10,
+                          json={"id_number": HOLDER["id"]}).json()
+    assert seen == [e["seq"] for e in whole["entries"]] and len(seen) >= 5 and pages >= 3
+    assert seen == sorted(seen) and whole["next_after"] is None
+    too_many = requests.post(url + "/v1/holders/access-log", headers=hall, timeout=10,
+                             json={"id_number": HOLDER["id"], "limit": 100_000})
+    assert too_many.status_code == 422

@@ -1,4 +1,5 @@
-"""a bundle's reference is the submitting client's own: bundle_applications.submitted_by and application_sha256
+"""a bundle's reference is the submitting client's own (bundle_applications.submitted_by, application_sha256); a
+holder's access log is read a page at a time (audit_log index on holder_ref, seq)
 
 Revision ID: 0012_bundle_submitter
 Revises: 0011_clock_due
@@ -9,6 +10,9 @@ global: another client applying under the same reference got the hall's bundle b
 per submitter (the API client; ``''`` for the operator's CLI and the DAGs), and the checked application's hash
 tells a retry (the same application: the same bundle) from a different application under a used reference (a
 conflict). Rows from before keep ``''`` and no hash (a retry of them is taken as the same application).
+
+The access log (``POST /v1/holders/access-log``) pages by sequence number; with the index on ``(holder_ref, seq)``
+a page is an index range, however many entries a busy company's log holds.
 """
 
 from __future__ import annotations
@@ -29,9 +33,13 @@ def upgrade() -> None:
         batch.drop_constraint("uq_bundle_applications_reference", type_="unique")
         batch.create_unique_constraint("uq_bundle_applications_reference",
                                        ["bundle_code", "submitted_by", "reference"])
+    op.drop_index("ix_audit_log_holder_ref", table_name="audit_log")
+    op.create_index("ix_audit_log_holder_ref_seq", "audit_log", ["holder_ref", "seq"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_log_holder_ref_seq", table_name="audit_log")
+    op.create_index("ix_audit_log_holder_ref", "audit_log", ["holder_ref"])
     with op.batch_alter_table("bundle_applications") as batch:
         batch.drop_constraint("uq_bundle_applications_reference", type_="unique")
         batch.create_unique_constraint("uq_bundle_applications_reference", ["bundle_code", "reference"])
