@@ -70,12 +70,13 @@ def purpose_problem(api: Api, caller: Caller, case: CaseFacts | None, purpose: P
                     holder_id: str | None) -> str | None:
     """Why the stated purpose does not hold (None: it holds). ``holder_id``: the holder's ID number as asked
     for, compared with the case's applicant after :func:`normalize_id` (the form the blind index hashes)."""
-    if case is None or case.deleted:
-        return f"case {purpose.case_no} is not in the ledger"
+    if case is None or case.deleted or not caller.client.department_code \
+            or case.dept_code != caller.client.department_code:
+        # one answer for "no such case" and "another department's case": a client cannot probe which case numbers
+        # exist elsewhere, or of which item they are
+        return f"case {purpose.case_no} is not a live case of the client's department"
     if case.item_code != purpose.item_code:
         return f"case {purpose.case_no} is not a case of item {purpose.item_code}"
-    if not caller.client.department_code or case.dept_code != caller.client.department_code:
-        return f"case {purpose.case_no} is not handled by the client's department"
     if holder_id is not None:
         applicant = api.gw.pii.open(case.applicant_id) if case.applicant_id else None
         if applicant is None or normalize_id(applicant) != normalize_id(holder_id):

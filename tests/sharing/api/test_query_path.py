@@ -16,6 +16,7 @@ from gateway.sharing.access.tokens import ConsentClaims
 from gateway_testlib import (
     CIVIL_DEPT,
     ELDERLY_CARE,
+    ESTATE_DEPT,
     LICENCE,
     LICENSED,
     UNLICENSED,
@@ -35,6 +36,7 @@ def server(licensed: LicenceWorld) -> Iterator[dict[str, Any]]:
     plant_case(engine, "Q-NONE", dept_code=CIVIL_DEPT, item_code=ELDERLY_CARE, applicant_id=NO_LICENCE, pii=gw.pii)
     plant_case(engine, "Q-GONE", dept_code=CIVIL_DEPT, item_code=ELDERLY_CARE, applicant_id=HOLDER["id"],
                pii=gw.pii, deleted=True)
+    plant_case(engine, "Q-ESTATE", dept_code=ESTATE_DEPT, item_code="OTHER-ITEM", applicant_id=HOLDER["id"], pii=gw.pii)
     running = ServerThread(create_app(gw, webhook_interval=0)).start()
     yield {"gw": gw, "url": running.url, "civil": civil}
     running.stop()
@@ -67,8 +69,9 @@ def test_a_holder_without_the_certificate_gets_an_empty_answer(server: dict[str,
 
 
 @pytest.mark.parametrize(("holder", "case_no", "reason"), [
-    (HOLDER["id"], "Q-MISSING", "is not in the ledger"),
-    (HOLDER["id"], "Q-GONE", "is not in the ledger"),
+    (HOLDER["id"], "Q-MISSING", "is not a live case of the client's department"),
+    (HOLDER["id"], "Q-GONE", "is not a live case of the client's department"),
+    (HOLDER["id"], "Q-ESTATE", "is not a live case of the client's department"),  # exists: not told
     (HOLDER["id"], "Q-NONE", "does not name this holder"),
     (NO_LICENCE, "Q-1", "does not name this holder"),
 ])
