@@ -127,3 +127,18 @@ def test_the_access_log_is_read_a_page_at_a_time(server: dict[str, Any]) -> None
     too_many = requests.post(url + "/v1/holders/access-log", headers=hall, timeout=10,
                              json={"id_number": HOLDER["id"], "limit": 100_000})
     assert too_many.status_code == 422
+
+
+def test_reading_a_case_shows_in_its_applicants_access_log(server: dict[str, Any]) -> None:
+    url, gw = server["url"], server["gw"]
+    hall = bearer(gw.clients.add("hall_case_log", scopes=["holders:read"]).credential)
+    civil = bearer(server["civil"].credential)
+    assert requests.get(url + "/v1/cases/Q-1", headers=civil, timeout=10).status_code == 200
+    assert requests.get(url + "/v1/cases/Q-1/materials", headers=civil, timeout=10).status_code == 200
+    log = requests.post(url + "/v1/holders/access-log", headers=hall, timeout=10,
+                        json={"id_number": HOLDER["id"]}).json()["entries"]
+    assert [(e["action"], e["case_no"], e["client_name"]) for e in log if e["action"] in ("case", "materials")] == \
+        [("case", "Q-1", "sd_civil"), ("materials", "Q-1", "sd_civil")]
+    other = requests.post(url + "/v1/holders/access-log", headers=hall, timeout=10,
+                          json={"id_number": NO_LICENCE}).json()["entries"]
+    assert not [e for e in other if e["case_no"] == "Q-1"]

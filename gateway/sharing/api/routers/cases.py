@@ -76,15 +76,17 @@ async def get_case(case_no: CaseP, caller: Caller = Depends(require("cases:read"
     })
 
 
-def _materials(api: Api, case_no: str, types: list[str]) -> tuple[Any, list[Any]]:
+def _materials(api: Api, case_no: str, types: list[str]) -> tuple[Any, list[Any], str | None]:
+    """The case, the applicant's certificates of ``types``, and the applicant's blind index (whose data was used)."""
     with api.gw.read_engine.connect() as conn:
         row = sharing_queries.case_for_materials(conn, case_no)
         if row is None:
-            return None, []
+            return None, [], None
         applicant = (orjson.loads(row.data).get("applicant") or {}).get("id_number")
-        if not applicant or not types:
-            return row, []
-        return row, library.find_for_holder(conn, api.gw.pii.bidx(api.gw.pii.open(applicant)), types)
+        if not applicant:
+            return row, [], None
+        bidx = api.gw.pii.bidx(api.gw.pii.open(applicant))
+        return row, (library.find_for_holder(conn, bidx, types) if types else []), bidx
 
 
 @router.get("/{case_no}/materials", response_model=MaterialsResponse,
@@ -99,13 +101,13 @@ async def case_materials(case_no: CaseP, caller: Caller = Depends(require("cases
     if item is None:
         raise ProblemError(404, "not-found", f"item {row.item_code} is not in the gateway's catalogue")
     types = sorted({t for m in item.materials for t in m.replaced_by_certificate_types})
-    _, found = await api.run(_materials, api, case_no, types)
+    _, found, holder = await api.run(_materials, api, case_no, types)
     valid = [(c.type_code, c.identifier) for c in found if c.effective_status() == "valid"]
     answers = replaceable_materials(item, valid)
     saved = sum(1 for a in answers if a.replaced)
     api.metrics.saved.inc(saved)
     await api.audit([AuditEntry(action="materials", outcome=f"saved:{saved}", client_id=caller.client.client_id,
-                                case_no=case_no, item_code=item.item_code)])
+                                case_no=case_no, item_code=item.item_code, holder_ref=holder)])
     type_of = dict((ident, t) for t, ident in valid)
     return await api.signed_json({"case_no": case_no, "item_code": item.item_code, "submissions_saved": saved,
                             "materials": [{"name": a.name, "required": a.required, "replaced": a.replaced,

@@ -20,7 +20,9 @@ from ..problems import PROBLEM_RESPONSES
 from ..schemas import AccessLogRequest, AccessLogResponse, HolderConsentsResponse, HolderViewRequest
 
 router = APIRouter(prefix="/v1/holders", tags=["holders"], responses=PROBLEM_RESPONSES)
-_SHOWN = ("release", "query")
+_SHOWN = ("release", "query", "case", "materials")
+"""The uses of a holder's data the holder sees: certificates released or asked for, their cases read, their
+certificates looked up to spare a material."""
 
 
 @router.post("/access-log", response_model=AccessLogResponse,
