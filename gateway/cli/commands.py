@@ -410,9 +410,10 @@ def db_upgrade(systems: SystemsOpt = None, database_url: DbOpt = None, json_out:
         console.print(f"[green]ledger at revision {revision}[/]")
 
 
-@sandbox_app.command("serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@sandbox_app.command("serve", add_help_option=False,
+                     context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def sandbox_serve(ctx: typer.Context) -> None:
-    """Run the sandbox systems on 127.0.0.1 until Ctrl+C (options: python -m sandbox serve --help)."""
+    """Run the sandbox systems on 127.0.0.1 until Ctrl+C (--help lists the sandbox's own options)."""
     from gateway.demo.sandbox import serve_sandbox
 
     raise typer.Exit(serve_sandbox(ctx.args))

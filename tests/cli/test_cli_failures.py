@@ -4,20 +4,13 @@ a bad --sample, a bad USCC, a malformed systems file, status before any ledger e
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_testlib import tongban
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def tongban(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
-    return subprocess.run([sys.executable, "-m", "gateway", *args], cwd=cwd, env={**base, **(env or {})},
-                          capture_output=True, text=True, timeout=120)
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -97,3 +90,9 @@ def test_debug_flag_shows_the_traceback(tmp_path: Path) -> None:
     assert result.returncode != 0 and "Traceback" in result.stderr
     plain = tongban("db", "upgrade", "--database-url", "postgresql://postgres@127.0.0.1:1/none", cwd=tmp_path)
     assert plain.returncode == 1 and "Traceback" not in plain.stderr and len(plain.stderr.strip().splitlines()) == 1
+
+
+def test_sandbox_serve_help_lists_the_sandboxs_options(tmp_path: Path) -> None:
+    """``--help`` reaches the sandbox's own parser (it listed no options: the pass-through swallowed them)."""
+    result = tongban("sandbox", "serve", "--help", cwd=tmp_path)
+    assert result.returncode == 0 and "--civil-records" in result.stdout and "--seed" in result.stdout

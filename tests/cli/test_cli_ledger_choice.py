@@ -7,12 +7,10 @@ explicitly must exist: it never falls through to another one."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_testlib import tongban
 
 
 @pytest.fixture
@@ -22,31 +20,25 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def tongban(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
-    return subprocess.run([sys.executable, "-m", "gateway", *args], cwd=cwd, env={**clean, **(env or {})},
-                          capture_output=True, text=True, timeout=300)
-
-
 def test_every_command_uses_the_ledger_the_systems_file_names(workdir: Path) -> None:
-    upgraded = tongban(workdir, "db", "upgrade", "--json")
+    upgraded = tongban("db", "upgrade", "--json", cwd=workdir)
     assert upgraded.returncode == 0, upgraded.stderr
     assert json.loads(upgraded.stdout)["database"].endswith("chosen.db")
-    added = tongban(workdir, "clients", "add", "sd_civil", "--json")
+    added = tongban("clients", "add", "sd_civil", "--json", cwd=workdir)
     assert added.returncode == 0, added.stderr
-    listed = tongban(workdir, "clients", "list", "--json")
+    listed = tongban("clients", "list", "--json", cwd=workdir)
     assert listed.returncode == 0, listed.stderr
     assert [c["name"] for c in json.loads(listed.stdout)] == ["sd_civil"]
     for command in (["kpi", "--json"], ["evaluations", "summary", "--json"], ["workorders", "summary", "--json"],
                     ["catalogue", "findings", "--json"], ["audit", "verify", "--json"]):
-        answered = tongban(workdir, *command)
+        answered = tongban(*command, cwd=workdir)
         assert answered.returncode == 0, (command, answered.stderr)
     assert not (workdir / "tongban.db").exists()
 
 
 def test_a_read_only_command_on_a_missing_ledger_says_so(tmp_path: Path) -> None:
     for command in (["clients", "list"], ["kpi"], ["audit", "verify"], ["evaluations", "summary"]):
-        answered = tongban(tmp_path, *command, "--database-url", f"sqlite:///{tmp_path / 'nowhere.db'}")
+        answered = tongban(*command, "--database-url", f"sqlite:///{tmp_path / 'nowhere.db'}", cwd=tmp_path)
         assert answered.returncode == 1 and "no ledger at" in answered.stderr, (command, answered.stderr)
     assert not (tmp_path / "nowhere.db").exists()
 
@@ -54,7 +46,7 @@ def test_a_read_only_command_on_a_missing_ledger_says_so(tmp_path: Path) -> None
 def test_a_systems_file_named_explicitly_must_exist(workdir: Path) -> None:
     other = workdir / "other.yaml"
     other.write_text("systems: {}\n", encoding="utf-8")
-    missing = tongban(workdir, "kpi", "--systems", str(workdir / "missing.yaml"), env={"TONGBAN_SYSTEMS": str(other)})
+    missing = tongban("kpi", "--systems", str(workdir / "missing.yaml"), cwd=workdir, env={"TONGBAN_SYSTEMS": str(other)})
     assert missing.returncode == 1 and "missing.yaml" in missing.stderr and "command line" in missing.stderr
-    by_env = tongban(workdir, "status", env={"TONGBAN_SYSTEMS": str(workdir / "gone.yaml")})
+    by_env = tongban("status", cwd=workdir, env={"TONGBAN_SYSTEMS": str(workdir / "gone.yaml")})
     assert by_env.returncode == 1 and "gone.yaml" in by_env.stderr and "TONGBAN_SYSTEMS" in by_env.stderr
