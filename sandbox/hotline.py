@@ -24,7 +24,8 @@ API:
   at or after ``gxsjStart`` ordered by (``gxsj``, ``gdbh``); ``pageSize`` 1–200.
 - ``/gd/api/zp`` ``{"gdbh", "cbdw", "cbdwmc", "zpsj"}`` 转派; ``/gd/api/qs`` ``{"gdbh", "qssj"}`` 签收;
   ``/gd/api/th`` ``{"gdbh", "thyy", "thsj"}`` 退回; ``/gd/api/df`` ``{"gdbh", "cbdw", "dfnr", "dfsj", "cblc"}``
-  答复 (``cblc`` 0 first reply, 1 the redo). The same call again answers ``code`` 0 with ``"duplicate": true``.
+  答复 (``cblc`` 0 first reply, only once signed for: 先签收后答复; 1 the redo). The same call again answers ``code`` 0
+  with ``"duplicate": true``.
 
 Order::
 
@@ -293,8 +294,9 @@ class HotlineApp(SystemApp):
             return self._refuse("E002", "cblc 应为 0 或 1")
         if not self._receipt(f"df:{order['gdbh']}:{round_}"):
             return self._ok({"duplicate": True})
-        if round_ == 0 and order["zt"] not in ("已转派", "已签收"):
-            return self._refuse("E003", f"工单状态为{order['zt']}，不能答复")
+        if round_ == 0 and order["zt"] != "已签收":  # 先签收，后答复
+            return self._refuse("E003", f"工单状态为{order['zt']}，未签收不能答复" if order["zt"] == "已转派"
+                                else f"工单状态为{order['zt']}，不能答复")
         if round_ == 1 and order["zt"] != "重办":
             return self._refuse("E003", "工单无重办任务")
         order.update(cbdw=body["cbdw"], dfnr=body["dfnr"], dfsj=body["dfsj"], zt="已答复")

@@ -58,7 +58,9 @@ def queue_item(target: Target, key: str, operation: str, payload: dict[str, Any]
 
 def prerequisite(key: str) -> str | None:
     """The key that must be delivered before ``key``: ``callback:R:1``/``appeal:R:3`` → ``rating:R``;
-    ``qs:G``/``df:G:0`` → ``zp:G``; ``df:G:1`` → ``df:G:0``."""
+    ``qs:G`` → ``zp:G``; ``df:G:0`` → ``qs:G`` (the platform takes no 答复 before the 签收; a reply signs for an
+    unsigned order first); ``df:G:1`` → ``df:G:0``. A prerequisite never queued (an order signed on the platform
+    itself) does not hold anything back."""
     kind, _, rest = key.partition(":")
     if kind in ("callback", "appeal"):
         return f"rating:{rest.split(':')[0]}"
@@ -66,7 +68,7 @@ def prerequisite(key: str) -> str | None:
         return f"zp:{rest}"
     if kind == "df":
         order, _, round_ = rest.rpartition(":")
-        return f"df:{order}:0" if round_ == "1" else f"zp:{order}"
+        return f"df:{order}:0" if round_ == "1" else f"qs:{order}"
     return None
 
 

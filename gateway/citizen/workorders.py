@@ -261,7 +261,9 @@ def sign_workorder(engine: Engine, order_no: str, *, at: datetime | None = None)
 
 
 def reply_workorder(engine: Engine, order_no: str, text: str, *, at: datetime | None = None) -> dict[str, Any]:
-    """The department's reply (答复) — the first one, or the redo's; sent to the platform once per round."""
+    """The department's reply (答复) — the first one, or the redo's; sent to the platform once per round. An order
+    not yet signed for is signed for first, at the same instant (the platform takes no 答复 before the 签收, and a
+    department that answers has received the order): the platform is sent both, in that order."""
     at = at or datetime.now(timezone.utc)
     record = f"workorder:{order_no}"
     if not text.strip():
@@ -275,13 +277,18 @@ def reply_workorder(engine: Engine, order_no: str, text: str, *, at: datetime | 
         due = row["redo_due_at"] if row["status"] == "redo" else row["reply_due_at"]
         # a redo opened here by hand (request_redo) is unknown to the platform, which would refuse its reply
         sent = round_ == 0 or row["platform_status"] == "重办"
-        store.update_workorder(conn, order_no, status="replied", replied_at=at, updated_at=at)
+        signing = row["status"] == "dispatched" and row["signed_at"] is None
+        store.update_workorder(conn, order_no, status="replied", replied_at=at, updated_at=at,
+                               **({"signed_at": at} if signing else {}))
+        if signing:
+            store.enqueue(conn, [queue_item("hotline", f"qs:{order_no}", "/gd/api/qs",
+                                            {"gdbh": order_no, "qssj": hotline_time(at)}, now=at)])
         if sent:
             store.enqueue(conn, [queue_item("hotline", f"df:{order_no}:{round_}", "/gd/api/df",
                                             {"gdbh": order_no, "cbdw": row["dept_code"], "dfnr": text,
                                              "dfsj": hotline_time(at), "cblc": round_}, now=at)])
     return {"order_no": order_no, "round": round_, "replied_at": at, "on_time": due is None or at <= due,
-            "sent": sent}
+            "sent": sent, "signed_now": signing}
 
 
 def request_redo(engine: Engine, order_no: str, *, at: datetime | None = None,

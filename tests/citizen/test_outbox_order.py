@@ -34,7 +34,7 @@ class Receiver:
 
 def test_prerequisites() -> None:
     assert prerequisite("callback:R1:2") == prerequisite("appeal:R1:3") == "rating:R1"
-    assert prerequisite("qs:G1") == prerequisite("df:G1:0") == "zp:G1"
+    assert prerequisite("qs:G1") == "zp:G1" and prerequisite("df:G1:0") == "qs:G1"
     assert prerequisite("df:G1:1") == "df:G1:0" and prerequisite("rating:R1") is None
 
 

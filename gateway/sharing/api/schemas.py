@@ -305,6 +305,8 @@ class WorkOrderReplied(BaseModel):
     replied_at: str
     on_time: bool
     sent: bool = Field(description="False when the redo was opened outside the platform (it would refuse it)")
+    signed_now: bool = Field(default=False, description="True when the order had not been signed for: the reply "
+                                                        "signed for it first (签收 sent before the 答复)")
 
 
 class BundleApplicationIn(BaseModel):

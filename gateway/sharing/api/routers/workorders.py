@@ -116,4 +116,4 @@ async def reply(order_no: OrderP, body: WorkOrderReply, caller: Caller = Depends
                                 detail=f"order {order_no} round {done['round']}" + ("" if done["on_time"] else " (late)"))])
     return await api.signed_json({"order_no": order_no, "round": done["round"],
                                   "replied_at": done["replied_at"].isoformat(), "on_time": done["on_time"],
-                                  "sent": done["sent"]})
+                                  "sent": done["sent"], "signed_now": done["signed_now"]})
