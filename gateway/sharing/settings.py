@@ -67,6 +67,10 @@ class GatewaySettings(BaseModel):
     otherwise: gateway.sharing.certificates.webhook_targets) — a receiver on the gateway's own machine."""
     consent_revocation_poll: float = Field(default=2.0, gt=0)
     """Seconds between a gateway process's polls for consents withdrawn elsewhere (gateway.sharing.access.revocations)."""
+    metrics_token: str | None = None
+    """When set, ``/metrics`` answers only ``Authorization: Bearer <token>`` (Prometheus' ``authorization``
+    setting); unset, it is open to whoever reaches the port. Give it as ``${TONGBAN_METRICS_TOKEN}``: a secret
+    belongs in the environment, never in this file."""
     max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     """The largest request body the API reads (413 beyond it, before authentication): ``POST /v1/certificates/
     verify`` carries a whole file as base64, nothing else comes near."""
@@ -77,6 +81,17 @@ class GatewaySettings(BaseModel):
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _metrics_token(cls, value: Any) -> str | None:
+        if value is None or str(value).strip() == "":
+            return None
+        raw = str(value).strip()
+        if "${" not in raw:
+            raise ValueError("metrics_token: reference an environment variable (${TONGBAN_METRICS_TOKEN}); "
+                             "no secret in the gateway file")
+        return expand_env(raw).strip() or None
 
     @field_validator("rate_limit_store", mode="before")
     @classmethod

@@ -149,3 +149,24 @@ def test_subscribing_to_a_forbidden_target_is_refused_and_audited(licensed: Lice
         rows = conn.execute(audit_log.select().where(audit_log.c.action == "subscribe")
                             .order_by(audit_log.c.seq)).mappings().all()
     assert [r["outcome"] for r in rows] == ["refused", "subscribed", "cancelled"]
+
+
+def test_metrics_can_require_a_token(licensed: LicenceWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.contract.errors import ConfigError
+    from gateway.sharing.settings import parse_gateway_settings
+    from gateway_testlib import REPO
+
+    text = (REPO / "config" / "gateway.yaml").read_text(encoding="utf-8")
+    with pytest.raises((ConfigError, ValueError), match="environment variable"):
+        parse_gateway_settings(text + "\nmetrics_token: plain-secret\n", base_dir=REPO / "config")
+    monkeypatch.setenv("TONGBAN_METRICS_TOKEN", "s3cret-metrics")
+    licensed.gw.settings = parse_gateway_settings(text + "\nmetrics_token: ${TONGBAN_METRICS_TOKEN}\n",
+                                                  base_dir=REPO / "config")
+    running = ServerThread(create_app(licensed.gw, webhook_interval=0)).start()
+    try:
+        assert requests.get(running.url + "/metrics", timeout=30).status_code == 401
+        assert requests.get(running.url + "/metrics", headers=bearer("wrong"), timeout=30).status_code == 401
+        scraped = requests.get(running.url + "/metrics", headers=bearer("s3cret-metrics"), timeout=30)
+        assert scraped.status_code == 200 and "tongban_api_requests_total" in scraped.text
+    finally:
+        running.stop()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header
 from starlette.responses import Response
 
 from gateway.store.migrate import is_current
@@ -47,7 +50,13 @@ async def readyz(api: Api = Depends(get_api)) -> Response:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,
             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
-async def metrics(api: Api = Depends(get_api)) -> Response:
+async def metrics(api: Api = Depends(get_api), authorization: Annotated[str | None, Header()] = None) -> Response:
+    token = api.gw.settings.metrics_token
+    if token is not None:
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            return problem_response(401, "unauthorized", "the metrics token is required (metrics_token)", "/metrics",
+                                    headers={"WWW-Authenticate": 'Bearer realm="tongban-metrics"'})
     body = await api.run(api.metrics.render)  # the sync gauges read the ledger: off the event loop
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
