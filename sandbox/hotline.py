@@ -235,12 +235,21 @@ class HotlineApp(SystemApp):
         page = rows[(page_no - 1) * size: page_no * size]
         return self._ok({"total": len(rows), "list": [copy.deepcopy(o) for o in page]})
 
-    def _receipt(self, key: str) -> bool:
-        self.received[key] = self.received.get(key, 0) + 1
-        first = self.received[key] == 1
+    def _duplicate(self, key: str) -> bool:
+        """Whether the call ``key`` was applied before (it is answered ``duplicate`` and changes nothing). A call
+        the platform refused leaves no receipt: sent again once it can apply, it applies."""
+        if key not in self.received:
+            return False
+        self.received[key] += 1
         with self._counter_lock:
-            self.stats["writes_applied" if first else "duplicate_writes"] += 1
-        return first
+            self.stats["duplicate_writes"] += 1
+        return True
+
+    def _applied(self, key: str) -> Response:
+        self.received[key] = 1
+        with self._counter_lock:
+            self.stats["writes_applied"] += 1
+        return self._ok({"duplicate": False})
 
     def _target(self, body: dict[str, Any], *fields: str) -> tuple[dict[str, Any] | None, Response | None]:
         missing = [f for f in ("gdbh", *fields) if body.get(f) in (None, "")]
@@ -255,35 +264,35 @@ class HotlineApp(SystemApp):
         order, refusal = self._target(body, "cbdw", "zpsj")
         if refusal or order is None:
             return refusal  # type: ignore[return-value]
-        if not self._receipt(f"zp:{order['gdbh']}"):
+        if self._duplicate(f"zp:{order['gdbh']}"):
             return self._ok({"duplicate": True})
         if order["zt"] != "待转派":
             return self._refuse("E003", f"工单状态为{order['zt']}，不能转派")
         order.update(cbdw=body["cbdw"], cbdwmc=body.get("cbdwmc"), zpsj=body["zpsj"], zt="已转派",
                      gxsj=fmt_dash(self._stamp()))
-        return self._ok({"duplicate": False})
+        return self._applied(f"zp:{order['gdbh']}")
 
     def _qs(self, body: dict[str, Any]) -> Response:
         order, refusal = self._target(body, "qssj")
         if refusal or order is None:
             return refusal  # type: ignore[return-value]
-        if not self._receipt(f"qs:{order['gdbh']}"):
+        if self._duplicate(f"qs:{order['gdbh']}"):
             return self._ok({"duplicate": True})
         if order["zt"] != "已转派":
             return self._refuse("E003", f"工单状态为{order['zt']}，不能签收")
         order.update(qssj=body["qssj"], zt="已签收", gxsj=fmt_dash(self._stamp()))
-        return self._ok({"duplicate": False})
+        return self._applied(f"qs:{order['gdbh']}")
 
     def _th(self, body: dict[str, Any]) -> Response:
         order, refusal = self._target(body, "thyy", "thsj")
         if refusal or order is None:
             return refusal  # type: ignore[return-value]
-        if not self._receipt(f"th:{order['gdbh']}"):
+        if self._duplicate(f"th:{order['gdbh']}"):
             return self._ok({"duplicate": True})
         if order["zt"] not in ("待转派", "已转派"):
             return self._refuse("E003", f"工单状态为{order['zt']}，不能退回")
         order.update(thyy=body["thyy"], zt="已退回", gxsj=fmt_dash(self._stamp()))
-        return self._ok({"duplicate": False})
+        return self._applied(f"th:{order['gdbh']}")
 
     def _df(self, body: dict[str, Any]) -> Response:
         order, refusal = self._target(body, "cbdw", "dfnr", "dfsj")
@@ -292,7 +301,7 @@ class HotlineApp(SystemApp):
         round_ = body.get("cblc", 0)
         if round_ not in (0, 1):
             return self._refuse("E002", "cblc 应为 0 或 1")
-        if not self._receipt(f"df:{order['gdbh']}:{round_}"):
+        if self._duplicate(f"df:{order['gdbh']}:{round_}"):
             return self._ok({"duplicate": True})
         if round_ == 0 and order["zt"] != "已签收":  # 先签收，后答复
             return self._refuse("E003", f"工单状态为{order['zt']}，未签收不能答复" if order["zt"] == "已转派"
@@ -303,7 +312,7 @@ class HotlineApp(SystemApp):
         self.rounds.setdefault(order["gdbh"], []).append({"cblc": round_, "cbdw": body["cbdw"],
                                                           "dfsj": body["dfsj"], "hfmyd": None})
         self._rate(order, _rating(self.seed, order["gdbh"], round_))
-        return self._ok({"duplicate": False})
+        return self._applied(f"df:{order['gdbh']}:{round_}")
 
     def _rate(self, order: dict[str, Any], rating: str) -> None:
         """The platform's callback (回访): the citizen's rating of the latest reply; unsatisfied once → 重办."""

@@ -92,7 +92,10 @@ def test_the_platform_checks_signatures_and_shows_orders_by_its_clock(sb: Any) -
     redo = _signed(sb, "/gd/api/df", {"gdbh": order, "cbdw": "X1", "dfnr": "x", "dfsj": "2026-09-01 10:00:00",
                                       "cblc": 1})
     assert redo["code"] == "E003"  # no redo was asked for
-    assert _signed(sb, "/gd/api/df", {"gdbh": order, "cbdw": "X1", "dfnr": "已处理", "dfsj": "2026-09-01 10:00:00",
-                                      "cblc": 0})["code"] == "0"
+    reply = {"gdbh": order, "cbdw": "X1", "dfnr": "已处理", "dfsj": "2026-09-01 10:00:00", "cblc": 0}
+    unsigned = _signed(sb, "/gd/api/df", reply)
+    assert unsigned["code"] == "E003" and "未签收" in unsigned["msg"]  # 先签收，后答复
+    assert _signed(sb, "/gd/api/qs", {"gdbh": order, "qssj": "2026-09-01 09:30:00"})["code"] == "0"
+    assert _signed(sb, "/gd/api/df", reply)["code"] == "0"
     rated = next(o for o in _signed(sb, "/gd/api/query", {"pageSize": 200})["data"]["list"] if o["gdbh"] == order)
-    assert rated["hfmyd"] in ("1", "2", "3") and rated["zt"] in ("已办结", "重办")
+    assert rated["hfmyd"] in ("1", "2", "3") and rated["zt"] in ("已办结", "重办"), rated
