@@ -6,7 +6,10 @@ elements everywhere (八统一). Real catalogues drift, so this one is generated
 every kind the audit looks for, deterministic by seed, and it knows which it planted
 (``GET /_sandbox/planted``, or :func:`generate` without a server). Around the plants, harmless noise that a
 careful comparison must ignore: full-width digits and brackets, stray spaces, other punctuation, materials
-and service objects in another order, ``20个工作日`` against ``20 工作日``.
+and service objects in another order, ``20个工作日`` against ``20 工作日``. The first entries are the items of
+the sandbox's own departments (civil affairs at the provincial level, the estate registry at the city's), each
+under the 实施编码 its system writes on every case, with the promise those cases carry: a ledger synced from the
+sandbox joins its cases to the catalogue (法定时限 for 提速率, 长期无办件).
 
 Conventions no other sandbox system uses: a bearer token; ``start``/``rows`` offset paging over
 ``(GXSJ, SXID)``; answers shaped like a Solr select (``{"status": "OK", "numFound": N, "docs": [...]}``);
@@ -114,6 +117,46 @@ class _Group:
     fee: bool
     tongban: str
     districts: bool
+    owner: _Owner | None = None
+    """A sandbox department's own item: the catalogue lists it there — so the ledger's cases of that system join
+    their catalogue entry (a case's 法定时限 and 承诺时限, 长期无办件) — and at the national level, nowhere else."""
+
+
+@dataclass(frozen=True)
+class _Owner:
+    level: int
+    code: str  # the department's USCC
+    name: str
+    task_code: str  # the 实施编码 its system writes on every case of the item
+    promised_days: int
+
+
+_OBJECTS_OF = {"person": ("自然人",), "org": ("社会组织法人",), "company": ("企业法人",), "mortgage": ("自然人", "企业法人"),
+               "holders": ("自然人", "企业法人"), "mixed": ("自然人", "企业法人")}
+
+
+def _department_groups() -> list[_Group]:
+    """The items of the sandbox's civil affairs department (provincial) and estate registry (city), as the
+    catalogue lists them: the codes their systems write on every case."""
+    from . import civil, estate
+    from .vocab import CIVIL_ITEMS, DEPARTMENTS, ESTATE_ITEMS
+
+    civil_sector = next(sector for sector in SECTORS if sector.ministry == "民政部")
+    estate_sector = Sector("114", "自然资源部", "不动产登记中心", "ZR", "《不动产登记暂行条例》", (), ())
+    out = []
+    for items, sector, level, dept, task_code in (
+            (CIVIL_ITEMS, civil_sector, 2, DEPARTMENTS["civil"], civil.task_code),
+            (ESTATE_ITEMS, estate_sector, 3, DEPARTMENTS["estate"], estate.task_code)):
+        for n, item in enumerate(items):
+            out.append(_Group(
+                sector=sector, catalog=item.catalog, name=item.name,
+                item_type="公共服务" if "查询" in item.name else "行政许可",
+                basis=f"{sector.law}第{n + 5}条", conditions=f"申请人符合{sector.dept}规定的条件，申请材料齐全、符合法定形式",
+                objects=_OBJECTS_OF.get(item.applicants, ("自然人",)), materials=item.materials,
+                instant=item.case_type == "1" and item.promise_days == 0, legal=item.legal_days, unit="个工作日",
+                fee=False, tongban="", districts=False,
+                owner=_Owner(level, dept["code"], dept["name"], task_code(item), item.promise_days)))
+    return out
 
 
 def _group(seed: int, g: int) -> _Group:
@@ -144,18 +187,22 @@ def _dept(group: _Group, level: int, division: str, division_name: str) -> dict[
 def _entry(seed: int, i: int, group: _Group, level: int, division: str, division_name: str) -> dict[str, Any]:
     """Entry ``i`` as its level should write it: the group's elements, its own promise, channels and visits."""
     rng = record_rng(seed, i, _SALT_ENTRY)
-    dept = _dept(group, level, division, division_name)
+    owner = group.owner if group.owner is not None and group.owner.level == level else None
+    dept = {"ZTMC": owner.name, "ZTDM": owner.code} if owner else _dept(group, level, division, division_name)
     if group.instant:
         promised = "即办"
+    elif owner is not None:  # what the department's system promises on its cases
+        promised = f"{owner.promised_days}{group.unit}" if owner.promised_days else "即办"
     else:
         ratio = 1.0 if level == 1 else (0.3, 0.5, 0.6, 0.8, 1.0)[between(rng, 0, 4)]
         promised = f"{max(1, int(group.legal * ratio))}{group.unit}"
     return {
         "SXID": f"QD{i + 1:08d}", "JBBM": group.catalog,
-        "SSBM": f"{dept['ZTDM']}{level}{group.catalog[:9]}001",
+        "SSBM": owner.task_code if owner else f"{dept['ZTDM']}{level}{group.catalog[:9]}001",
         "SXMC": group.name, "SXLX": group.item_type, "XSCJ": LEVELS[level], "XZQHDM": division,
         "XZQHMC": division_name, "SSZT": [dept], "SDYJ": group.basis, "SLTJ": group.conditions,
-        "FWDX": "、".join(group.objects), "FDSX": f"{group.legal}{group.unit}", "CNSX": promised,
+        "FWDX": "、".join(group.objects), "FDSX": f"{group.legal}{group.unit}" if group.legal else "即办",
+        "CNSX": promised,
         "SFSF": "是" if group.fee else "否", "SFYJ": "按省定收费标准执行" if group.fee else "",
         "BLQD": "|".join(c for c in CHANNELS if c == CHANNELS[0] or rng.random() < 0.6),
         "DXCCS": str(between(rng, 0, 2)),
@@ -238,6 +285,8 @@ def _plant(rec: dict[str, Any], group: _Group, element: str, rule: str, rng: ran
 
 
 def _applies(rule: str, level: int, group: _Group) -> bool:
+    if group.owner is not None and rule == "dormant":
+        return False  # a sandbox department's item: its system's cases use it
     if rule == "tongban_materials":
         return level == 4 and group.tongban == "全城通办"
     if rule == "promised_exceeds_legal":
@@ -249,12 +298,13 @@ def generate(seed: int = 42, n: int = 3000) -> Generated:
     """``n`` catalogue entries of seed ``seed`` with their plants; a pure function of (seed, n)."""
     records: list[dict[str, Any]] = []
     groups: list[tuple[_Group, list[int]]] = []
+    departments = _department_groups()  # first: the same at every n
     g = 0
     while len(records) < n:
-        group = _group(seed, g)
+        group = departments[g] if g < len(departments) else _group(seed, g - len(departments))
         members: list[int] = []
         for level in (1, 2, 3, 4):
-            if level == 4 and not group.districts:
+            if (level == 4 and not group.districts) or (group.owner is not None and level not in (1, group.owner.level)):
                 continue
             for division, division_name in DIVISIONS[level]:
                 if len(records) >= n:

@@ -8,7 +8,10 @@ catalogue holds no national entry, the highest level present — element by elem
 - ``time_limit_conflict``: ``legal_differs_from_national`` (the hall's legal limit is not the national one —
   "相差了几个月") or ``promised_exceeds_legal`` (the entry promises longer than the law allows);
 - ``unclaimed`` / ``multiply_claimed``: no 实施主体 (空头认领) or several;
-- ``dormant``: no case of the entry's 实施编码 in the ledger for ``dormant_months`` (长期无办件);
+- ``dormant``: no case of the entry's 实施编码 in the ledger for ``dormant_months`` (长期无办件) — judged only for
+  the entries of departments whose cases reach the ledger (a case of any item whose 实施编码 starts with the same
+  department USCC): of a department whose system is not connected, the ledger knows nothing, and calling its
+  every item dormant would bury the real findings;
 - ``tongban_materials``: the entries of one item in the 通办目录 do not ask for the same materials, so "统一收件材料"
   does not hold and an office cannot accept for another.
 """
@@ -130,14 +133,19 @@ def _tongban(code: str, entries: list[CatalogueEntry]) -> Iterable[Finding]:
                   f"sets of materials ({len(odd)} differ from the rest)")
 
 
+_USCC = 18
+"""A 实施编码 begins with its department's 统一社会信用代码."""
+
+
 def find(entries: Iterable[CatalogueEntry], *, activity: Mapping[str, datetime] | None = None,
          now: datetime | None = None, dormant_months: int = 12) -> list[Finding]:
     """Every finding over ``entries`` (active ones). ``activity`` (实施编码 → last case time) turns the dormant
-    check on; without it, or with ``now`` None, nothing is called dormant."""
+    check on, for the departments it holds cases of; without it, or with ``now`` None, nothing is called dormant."""
     groups: dict[str, list[CatalogueEntry]] = defaultdict(list)
     for e in entries:
         groups[e.catalog_code].append(e)
     cutoff = months_before(now, dormant_months) if now is not None and activity is not None else None
+    connected = {code[:_USCC] for code in activity or ()}
     out: list[Finding] = []
     for code in sorted(groups):
         members = groups[code]
@@ -145,6 +153,7 @@ def find(entries: Iterable[CatalogueEntry], *, activity: Mapping[str, datetime] 
         for e in members:
             if e is not ref:
                 out.extend(_compare(ref, e))
-            out.extend(_own_rules(e, activity, cutoff, dormant_months))
+            seen = activity if e.item_code[:_USCC] in connected else None
+            out.extend(_own_rules(e, seen, cutoff, dormant_months))
         out.extend(_tongban(code, members))
     return out

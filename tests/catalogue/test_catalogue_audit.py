@@ -85,6 +85,22 @@ def test_without_cases_in_the_ledger_nothing_is_called_dormant(catalogue_world: 
     assert report.by_kind()["dormant"] == 0 and report.by_kind()["element_differs"] > 0
 
 
+def test_only_a_connected_departments_items_can_be_dormant(catalogue_world: CatalogueWorld) -> None:
+    """The ledger holds civil affairs' cases (its system is connected) for every one of its items but one: that one
+    is dormant, and no item of a department whose cases never reach the ledger is called dormant for it."""
+    from datetime import timedelta
+
+    from sandbox import civil
+    from sandbox.vocab import CIVIL_ITEMS
+
+    catalogue_world.harvest()
+    codes = [civil.task_code(item) for item in CIVIL_ITEMS]
+    catalogue_world.plant_cases({code: NOW - timedelta(days=10) for code in codes[1:]})
+    report = run_audit(catalogue_world.engine, dormant_months=12, now=NOW)
+    dormant = [f.as_dict()["item_code"] for f in report.findings if f.kind == "dormant"]
+    assert dormant == [codes[0]]
+
+
 def test_a_record_that_does_not_map_is_named_and_the_harvest_goes_on(catalogue_world: CatalogueWorld) -> None:
     catalogue_world.sandbox.set_faults("catalogue", malformed_rate=0.05)
     report = catalogue_world.harvest()
