@@ -277,8 +277,8 @@ def department_workorders(conn: Connection, dept_code: str | None, *, status: st
     order_no); ``after``: the last order number of the previous page."""
     w = citizen_workorders.c
     stmt = equal_where_given(select(citizen_workorders), (w.dept_code, dept_code), (w.status, status))
-    if after is not None:
-        last = select(w.received_at).where(w.order_no == after).scalar_subquery()
+    if after is not None:  # the cursor is an order of the same queue: another department's tells nothing here
+        last = equal_where_given(select(w.received_at), (w.order_no, after), (w.dept_code, dept_code)).scalar_subquery()
         stmt = stmt.where(or_(w.received_at > last, and_(w.received_at == last, w.order_no > after)))
     return list(conn.execute(stmt.order_by(w.received_at, w.order_no).limit(limit)).mappings())
 

@@ -74,6 +74,10 @@ def test_a_department_system_lists_signs_and_replies_over_the_api(database_url: 
             assert requests.get(f"{url}/{other['order_no']}", headers=auth, timeout=30).status_code == 404
             assert requests.post(f"{url}/{other['order_no']}/sign", headers=auth, timeout=30).status_code == 404
             assert requests.get(f"{url}/{order_no}", headers=bearer(stranger.credential), timeout=30).status_code == 404
+            # nor as a paging cursor: its receive time would otherwise leak through which orders follow it
+            for cursor in (other["order_no"], "NO-SUCH-ORDER"):
+                probe = requests.get(url, params={"after": cursor}, headers=auth, timeout=30)
+                assert probe.status_code == 422 and probe.json()["errors"][0]["loc"] == ["query", "after"]
             assert requests.get(url, headers=bearer(no_scope.credential), timeout=30).status_code == 403
             refused = requests.get(url, headers=bearer(no_dept.credential), timeout=30)
             assert refused.status_code == 403 and refused.json()["type"].endswith("/no-department")

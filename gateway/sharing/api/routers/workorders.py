@@ -72,6 +72,10 @@ async def department_queue(status: Annotated[Status | None, Query(description="O
                            limit: Annotated[int, Query(ge=1, le=500)] = 100,
                            caller: Caller = Depends(require(SCOPE)), api: Api = Depends(get_api)) -> Response:
     dept = _department(caller)
+    if after is not None and await api.run(_own_order, api, after, dept) is None:
+        raise ProblemError(422, "invalid-request", "after is not an order of this department's queue (pass the "
+                                                   "next_after of the page before)",
+                           errors=[{"loc": ["query", "after"], "msg": "unknown cursor", "type": "cursor"}])
     rows = await api.run(lambda: list_workorders(api.gw.read_engine, dept_code=dept, status=status, after=after,
                                                  limit=limit))
     await api.audit([AuditEntry(action="workorders", outcome="listed", client_id=caller.client.client_id,
