@@ -20,7 +20,7 @@ import binascii
 import hashlib
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,6 +36,8 @@ __all__ = ["ApplicantSpec", "BundleCatalogue", "BundleSpec", "FormField", "Mater
 FieldType = Literal["text", "number", "bool", "list", "resident_id"]
 _TYPES = ("text", "number", "bool", "list", "resident_id")
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+APPLICANT_NAME_MAX = 200
+"""The longest applicant name a bundle and its parts' cases hold (``bundle_applications.applicant_name``)."""
 
 
 @dataclass(frozen=True)
@@ -381,6 +383,10 @@ def _bundle(code: str, spec: dict[str, Any], where: str) -> BundleSpec:
     parts = {str(p): _part(str(p), s or {}, form, f"{where}.parts.{p}") for p, s in (spec.get("parts") or {}).items()}
     if not parts:
         raise ConfigError(f"{where}.parts: a bundle needs at least one part")
+    for part in parts.values():  # a name the parts' cases carry fits where they carry it, or is refused by name
+        name = form.get(part.applicant.name_field)
+        if name is not None and name.max_length > APPLICANT_NAME_MAX:
+            form[name.code] = replace(name, max_length=APPLICANT_NAME_MAX)
     for owner, used in [*((f"form.{f.code}", f.parts) for f in form.values()),
                         *((f"materials.{m.code}", m.parts) for m in materials.values())]:
         unknown = [p for p in used if p not in parts]
