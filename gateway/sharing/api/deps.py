@@ -105,7 +105,8 @@ def now_iso() -> str:
 
 async def authenticate(request: Request, api: Api, scope: str, authorization: str | None) -> Caller:
     """An authenticated, active client with ``scope``, within its rate limit (else a problem is raised)."""
-    scheme, _, credential = (authorization or "").partition(" ")
+    scheme, _, credential = (authorization or "").strip().partition(" ")
+    credential = credential.strip()  # "Bearer  tbk_…" reads the same on every route (RFC 9110 allows 1*SP)
     if scheme.lower() != "bearer" or not credential:
         raise ProblemError(401, "unauthorized", "a bearer credential is required",
                            headers={"WWW-Authenticate": 'Bearer realm="tongban"'})

@@ -170,3 +170,12 @@ def test_metrics_can_require_a_token(licensed: LicenceWorld, monkeypatch: pytest
         assert scraped.status_code == 200 and "tongban_api_requests_total" in scraped.text
     finally:
         running.stop()
+
+
+def test_the_bearer_scheme_reads_the_same_on_every_route(server: dict[str, Any]) -> None:
+    credential = server["auth"]["Authorization"].split(" ", 1)[1]
+    for header in (f"Bearer  {credential}", f"bearer {credential}", f"Bearer {credential} "):
+        auth = {"Authorization": header}
+        assert requests.post(server["url"] + "/v1/certificates/query", json=_query(), headers=auth,
+                             timeout=30).status_code in (200, 403)
+        assert requests.get(server["url"] + "/v1/subscriptions", headers=auth, timeout=30).status_code == 200
