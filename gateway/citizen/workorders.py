@@ -23,6 +23,7 @@ import orjson
 from sqlalchemy import Engine
 
 from gateway.contract.errors import FieldIssue, RecordRejected
+from gateway.models.datetimes import beijing_minute
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.store import citizen as store
 from gateway.store import ledger
@@ -251,9 +252,12 @@ def sign_workorder(engine: Engine, order_no: str, *, at: datetime | None = None)
     at = at or datetime.now(timezone.utc)
     with engine.begin() as conn:
         row = _order(conn, order_no)
-        if row["status"] != "dispatched" or row["signed_at"] is not None:
+        if row["status"] == "dispatched" and row["signed_at"] is not None:
+            raise CitizenError(f"workorder:{order_no}", "signed_at", "sign.once",
+                               f"signed for already, at {beijing_minute(row['signed_at'])}")
+        if row["status"] != "dispatched":
             raise CitizenError(f"workorder:{order_no}", "status", "sign.dispatched_only",
-                               f"only a dispatched, unsigned order is signed for; this one is {row['status']}")
+                               f"only a dispatched order is signed for; this one is {row['status']}")
         store.update_workorder(conn, order_no, signed_at=at, updated_at=at)
         store.enqueue(conn, [queue_item("hotline", f"qs:{order_no}", "/gd/api/qs",
                                         {"gdbh": order_no, "qssj": hotline_time(at)}, now=at)])

@@ -86,7 +86,7 @@ def test_a_department_system_lists_signs_and_replies_over_the_api(database_url: 
             signed = requests.post(f"{url}/{order_no}/sign", headers=auth, timeout=30)
             assert signed.status_code == 200 and signed.json()["on_time"] in (True, False)
             again = requests.post(f"{url}/{order_no}/sign", headers=auth, timeout=30)
-            assert again.status_code == 409 and again.json()["rule"] == "sign.dispatched_only"
+            assert again.status_code == 409 and again.json()["rule"] == "sign.once" and "+08:00" in again.json()["detail"]
             assert requests.post(f"{url}/{order_no}/reply", json={"text": ""}, headers=auth,
                                  timeout=30).status_code == 422
             replied = requests.post(f"{url}/{order_no}/reply", json={"text": "已核实并处理，已联系来电人"},
