@@ -16,6 +16,7 @@ pydantic call for the whole page. The rules it keeps:
 from __future__ import annotations
 
 import gc
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -94,6 +95,21 @@ class IngestContext:
         return f"{self.mapper.version}@{self.mapper.fingerprint[:12]}" if self.mapper.fingerprint else self.mapper.version
 
 
+SOURCE_ID_MAX = 128
+"""The longest record key the ledger keeps (``source_records.source_id``, ``dead_letters.source_id``)."""
+CASE_NO_MAX = 64
+"""``dead_letters.case_no``: a rejected record's case number may be anything the source sent."""
+
+
+def _fit(value: str | None, limit: int) -> str | None:
+    """``value`` for a column of ``limit`` characters: itself, or a prefix and a hash of the whole — the same for
+    the same value, so a record rejected again is the same dead letter; its raw payload keeps the full value. An
+    over-long value is the source's fault, and it must cost one dead letter, never the page's transaction."""
+    if value is None or len(value) <= limit:
+        return value
+    return value[:limit - 17] + "~" + hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
 def _dedupe(records: Sequence[RawRecord]) -> list[RawRecord]:
     """Keep the newest copy of each source id (re-anchored paging and lookback windows repeat records)."""
     latest: dict[str, RawRecord] = {}
@@ -165,8 +181,8 @@ def _ingest_page(
                 "kind": "record",
                 "system": system,
                 "stream": stream,
-                "source_id": source_id,
-                "case_no": case_no,
+                "source_id": _fit(source_id, SOURCE_ID_MAX),
+                "case_no": _fit(case_no, CASE_NO_MAX),
                 "cursor": record.cursor if record else None,
                 "raw": _raw_text(ctx, raw),
                 "reason": reason,
@@ -188,6 +204,15 @@ def _ingest_page(
         ctx.quality.add_rejections([RecordRejected(ref, found)])
         dead_letter(None, "; ".join(map(str, found)), found,
                     raw=exc.raw if isinstance(exc.raw, (dict, list, str)) else repr(exc.raw), source_id=source_id)
+
+    for record in [r for r in unique if len(r.source_id) > SOURCE_ID_MAX]:
+        ref = f"{system}:{_fit(record.source_id, SOURCE_ID_MAX)}"
+        found = [FieldIssue(ref, "source_id", "source_id.length",
+                            f"the record's key is {len(record.source_id)} characters; the ledger keeps keys of at "
+                            f"most {SOURCE_ID_MAX}")]
+        ctx.quality.add_rejections([RecordRejected(ref, found)])
+        dead_letter(record, "; ".join(map(str, found)), found, raw=record.payload, source_id=record.source_id)
+    unique = [r for r in unique if len(r.source_id) <= SOURCE_ID_MAX]
 
     # -- what the ledger already holds: skip records whose raw bytes it holds, under this mapping ---------
     state = ledger.source_state(conn, system, [r.source_id for r in unique])

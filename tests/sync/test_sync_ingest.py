@@ -185,3 +185,26 @@ def test_a_front_desk_case_goes_to_its_department_only(env) -> None:
     with engine.connect() as conn:
         targets = [r.target_system for r in conn.execute(select(outbox.c.target_system))]
     assert targets == ["jn_estate"]  # not the civil-affairs system, not back to the hall
+
+
+def test_over_long_keys_cost_one_dead_letter_each_never_the_page(env) -> None:
+    """A source may send a case number or a record key longer than any column: on PostgreSQL that failed the whole
+    page's transaction (and every later run of the system) while the dead letter was written."""
+    engine, ctx = env
+    context = ctx("sd_civil")
+    good = [raw(civil.generate(7, i)) for i in range(5)]
+    long_case = copy.deepcopy(civil.generate(7, 21))
+    long_case["projectNo"] = "P" * 300
+    long_key = copy.deepcopy(civil.generate(7, 22))
+    long_key["id"] = "K" * 300
+    for _ in range(2):  # the same records again are the same dead letters
+        result = ingest(engine, context, [*good, raw(long_case), raw(long_key)])
+        assert result.rejected == 2
+    assert count(engine, cases) == 5 and count(engine, dead_letters) == 2
+    with engine.connect() as conn:
+        rows = {r.source_id: r for r in conn.execute(select(dead_letters))}
+    keyed = next(r for sid, r in rows.items() if sid.startswith("KKK"))
+    assert len(keyed.source_id) == 128 and "source_id.length" in keyed.reason and keyed.attempts == 2
+    assert ledger.loads(keyed.raw)["id"] == "K" * 300  # the full key is kept in the raw payload
+    cased = rows[long_case["id"]]
+    assert len(cased.case_no) <= 64 and "case_no" in cased.reason
