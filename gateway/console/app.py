@@ -8,20 +8,24 @@ console posts), so the console needs nothing beyond FastAPI itself.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import deque
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode
 
-from fastapi import FastAPI, HTTPException, Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import FastAPI, HTTPException, Path, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from gateway.console import pages, sessions
 from gateway.console.operators import Operator, OperatorBook
 from gateway.console.overview import console_overview
-from gateway.contract.errors import ConfigError
+from gateway.contract.errors import ConfigError, LeaseHeldError
 from gateway.kernel.runtime import Runtime
 from gateway.ops.dead_letters import dead_letter_detail, grouped_dead_letters
 from gateway.store.queries import dead_letter_listing
@@ -38,23 +42,32 @@ _LOGIN_FAILURES_ALLOWED = 5
 _LOGIN_WINDOW_S = 300.0
 
 
-class _LoginThrottle:
-    """At most five wrong passwords per name in five minutes: a guessing script slows to a crawl."""
+_LOGIN_FAILURES_PER_ADDRESS = 20
+_LOGIN_CHECKS_AT_ONCE = 2
+_THROTTLE_KEYS_MAX = 10_000
 
-    def __init__(self) -> None:
+
+class _LoginThrottle:
+    """At most five wrong passwords per name, and twenty per client address, in five minutes: a guessing script
+    slows to a crawl whether it tries one name or many. Keys whose window has passed are forgotten."""
+
+    def __init__(self, allowed: int) -> None:
+        self.allowed = allowed
         self._failures: dict[str, deque[float]] = {}
 
-    def blocked(self, name: str, now: float) -> bool:
-        recent = self._failures.get(name)
+    def blocked(self, key: str, now: float) -> bool:
+        recent = self._failures.get(key)
         while recent and now - recent[0] > _LOGIN_WINDOW_S:
             recent.popleft()
-        return bool(recent) and len(recent) >= _LOGIN_FAILURES_ALLOWED
+        return bool(recent) and len(recent) >= self.allowed
 
-    def failed(self, name: str, now: float) -> None:
-        self._failures.setdefault(name, deque()).append(now)
+    def failed(self, key: str, now: float) -> None:
+        if len(self._failures) > _THROTTLE_KEYS_MAX:  # forget whoever has not failed within the window
+            self._failures = {k: q for k, q in self._failures.items() if q and now - q[-1] <= _LOGIN_WINDOW_S}
+        self._failures.setdefault(key, deque()).append(now)
 
-    def succeeded(self, name: str) -> None:
-        self._failures.pop(name, None)
+    def succeeded(self, key: str) -> None:
+        self._failures.pop(key, None)
 
 
 def _json_default(value: Any) -> Any:
@@ -78,7 +91,25 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
     """The console for ``runtime``'s ledger, letting in the operators of ``operators``."""
     app = FastAPI(title="Tongban ops console", docs_url=None, redoc_url=None, openapi_url=None)
     secret = operators.secret  # fail now, with what to do, if no operator was ever added
-    throttle = _LoginThrottle()
+    by_name, by_address = _LoginThrottle(_LOGIN_FAILURES_ALLOWED), _LoginThrottle(_LOGIN_FAILURES_PER_ADDRESS)
+    checking = asyncio.Semaphore(_LOGIN_CHECKS_AT_ONCE)  # scrypt is slow on purpose: a few at a time, off the loop
+
+    def is_api(request: Request) -> bool:
+        return request.url.path.startswith("/console/api/")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_api(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return HTMLResponse(pages.error_page(exc.status_code, str(exc.detail)), status_code=exc.status_code,
+                            headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        where = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors())
+        if is_api(request):
+            return JSONResponse({"detail": where}, status_code=422)
+        return HTMLResponse(pages.error_page(422, where), status_code=422)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -92,7 +123,7 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
         session = sessions.read(secret, cookie)
         if session is None:
             return None
-        role = operators.role_of(session.name)  # removed or demoted since login: the file wins
+        role = operators.role_of(session.name, session.issued_ms)  # removed, demoted, logged out: the file wins
         if role is None:
             return None
         return Operator(session.name, role), cookie or ""
@@ -119,18 +150,23 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
     async def login(request: Request) -> Response:
         form = _form(await request.body())
         name, password, target = form.get("name", ""), form.get("password", ""), _safe_next(form.get("next"))
+        address = request.client.host if request.client else "?"
         now = time.monotonic()
-        if throttle.blocked(name, now):
+        if by_name.blocked(name, now) or by_address.blocked(address, now):
             return HTMLResponse(pages.login_page(error="too many wrong passwords: wait five minutes",
                                                  next_url=target), status_code=429)
-        operator = operators.verify(name, password)
+        async with checking:
+            operator = await run_in_threadpool(operators.verify, name, password)
         if operator is None:
-            throttle.failed(name, now)
+            by_name.failed(name, now)
+            by_address.failed(address, now)
             return HTMLResponse(pages.login_page(error="wrong name or password", next_url=target), status_code=401)
-        throttle.succeeded(name)
+        by_name.succeeded(name)
         response = RedirectResponse(target, status_code=303)
+        secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").lower() == "https"
         response.set_cookie(sessions.COOKIE, sessions.issue(secret, operator.name, operator.role),
-                            max_age=sessions.SESSION_SECONDS, httponly=True, samesite="strict", path="/console")
+                            max_age=sessions.SESSION_SECONDS, httponly=True, samesite="strict", path="/console",
+                            secure=secure)
         return response
 
     @app.post("/console/logout")
@@ -139,6 +175,8 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
         form = _form(await request.body())
         if who is not None and not sessions.csrf_ok(secret, who[1], form.get("csrf")):
             raise HTTPException(403, "the form is stale or not from the console: reload the page")
+        if who is not None:  # the cookie stops working everywhere, not only in this browser
+            await run_in_threadpool(operators.end_sessions, who[0].name)
         response = RedirectResponse("/console/login", status_code=303)
         response.delete_cookie(sessions.COOKIE, path="/console")
         return response
@@ -176,28 +214,32 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
         if compare is not None:
             if period is None or compare not in ("previous", "year"):
                 raise HTTPException(400, "compare=previous|year needs period=YYYY-MM or YYYY")
-            body: Any = kpis.compare(runtime.engine, period, against=compare, by=by)  # type: ignore[arg-type]
+            try:
+                body: Any = kpis.compare(runtime.engine, period, against=compare, by=by)  # type: ignore[arg-type]
+            except ValueError as exc:  # a period with no period before it (year 1)
+                raise HTTPException(400, str(exc)) from None
         else:
             body = {"rows": [r.as_dict() for r in kpis.compute(runtime.engine, by=by, period=period)]}  # type: ignore[arg-type]
         return Response(json.dumps(body, ensure_ascii=False, default=_json_default), media_type="application/json")
 
     @app.get("/console/dead-letters", response_class=HTMLResponse)
-    def dead_letters(request: Request, system: str | None = None, replayed: int | None = None,
-                     left: int | None = None) -> Response:
+    def dead_letters(request: Request, system: str | None = None, m: str | None = None) -> Response:
         who = current(request)
         if who is None:
             return to_login(request)
         system = system or None
+        if system is not None and system not in runtime.systems.names():
+            raise HTTPException(404, f"no system {system!r} in the systems file")
         groups = [g.as_dict() for g in grouped_dead_letters(runtime.engine, system=system)]
         with runtime.engine.connect() as conn:
-            listing = dead_letter_listing(conn, system=system, include_resolved=False, limit=200)
-        message = "" if replayed is None else f"replayed {replayed} dead letters; {left} still open"
+            listing = dead_letter_listing(conn, system=system, include_resolved=False, limit=200, newest_first=True)
+        message = sessions.read_flash(secret, m)
         body = pages.dead_letters_page(groups, listing, admin=who[0].is_admin,
                                        csrf=sessions.csrf_token(secret, who[1]), system=system)
         return page(request, "Dead letters", body, who=who, message=message)
 
     @app.get("/console/dead-letters/{dead_letter_id}", response_class=HTMLResponse)
-    def dead_letter(request: Request, dead_letter_id: int) -> Response:
+    def dead_letter(request: Request, dead_letter_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
         who = current(request)
         if who is None:
             return to_login(request)
@@ -220,14 +262,16 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
         system = form.get("system") or None
         if system is not None and system not in runtime.systems.names():
             raise HTTPException(400, f"no system {system!r} in the systems file")
-        from starlette.concurrency import run_in_threadpool
-
         from gateway.sync.reprocess import replay_dead_letters
 
-        report = await run_in_threadpool(replay_dead_letters, runtime, system=system)
-        replayed = sum(c.read for c in report.systems.values()) + report.requeued_pushes
-        query = urlencode({k: v for k, v in (("system", system or ""), ("replayed", replayed),
-                                              ("left", report.still_open)) if v != ""})
+        try:
+            report = await run_in_threadpool(replay_dead_letters, runtime, system=system)
+        except LeaseHeldError as exc:  # a sync or another replay of the system is running
+            text = f"not replayed: {exc} (try again once it ends)"
+        else:
+            replayed = sum(c.read for c in report.systems.values()) + report.requeued_pushes
+            text = f"replayed {replayed} dead letters; {report.still_open} still open"
+        query = urlencode({k: v for k, v in (("system", system or ""), ("m", sessions.flash(secret, text))) if v})
         return RedirectResponse(f"/console/dead-letters?{query}", status_code=303)
 
     return app

@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
@@ -44,18 +45,32 @@ def _hash(password: str, salt: bytes) -> str:
 
 
 class OperatorBook:
-    """The operators file. Reads it once; :meth:`add` and :meth:`remove` write it back atomically."""
+    """The operators file, read again whenever it changed on disk (one ``stat`` a request): an operator removed,
+    demoted or given a new password by ``tongban console operators`` is refused by a running console at their
+    next request. :meth:`add`, :meth:`remove` and :meth:`end_sessions` write it back atomically."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._data: dict = {"secret": "", "operators": {}}
-        if path.exists():
-            try:
-                self._data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"cannot read the console operators file {path}: {exc}") from exc
-            if not isinstance(self._data, dict) or not isinstance(self._data.get("operators"), dict):
-                raise ConfigError(f"{path} is not a console operators file (no 'operators' object)")
+        self._stamp: tuple[int, int, int] | None = None
+        self._load()
+
+    def _load(self) -> None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self._data, self._stamp = {"secret": self._data.get("secret", ""), "operators": {}}, None
+            return
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if stamp == self._stamp:
+            return
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read the console operators file {self.path}: {exc}") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("operators"), dict):
+            raise ConfigError(f"{self.path} is not a console operators file (no 'operators' object)")
+        self._data, self._stamp = data, stamp
 
     @property
     def secret(self) -> bytes:
@@ -63,12 +78,14 @@ class OperatorBook:
         configured = os.environ.get("TONGBAN_CONSOLE_SECRET")
         if configured:
             return configured.encode()
+        self._load()
         if not self._data.get("secret"):
             raise ConfigError(f"no console operators in {self.path}: add one with "
                               f"tongban console operators add NAME --role admin")
         return bytes.fromhex(self._data["secret"])
 
     def names(self) -> list[tuple[str, Role]]:
+        self._load()
         return sorted((name, entry["role"]) for name, entry in self._data["operators"].items())
 
     def add(self, name: str, password: str, role: str) -> Operator:
@@ -79,18 +96,24 @@ class OperatorBook:
         if len(password) < _MIN_PASSWORD:
             raise ConfigError(f"the password of {name} is shorter than {_MIN_PASSWORD} characters")
         salt = secrets.token_bytes(16)
-        self._data["operators"][name] = {"role": role, "salt": salt.hex(), "hash": _hash(password, salt)}
+        self._load()
+        # a new password (or role) for an existing operator ends the sessions they had
+        self._data["operators"][name] = {"role": role, "salt": salt.hex(), "hash": _hash(password, salt),
+                                         "sessions_after_ms": _now_ms()}
         self._data["secret"] = self._data.get("secret") or secrets.token_hex(32)
         self._write()
         return Operator(name, role)  # type: ignore[arg-type]
 
     def remove(self, name: str) -> None:
+        self._load()
         if self._data["operators"].pop(name, None) is None:
             raise ConfigError(f"no console operator {name!r} in {self.path}")
         self._write()
 
     def verify(self, name: str, password: str) -> Operator | None:
-        """The operator if the password is theirs; ``None`` otherwise (same work whether the name exists or not)."""
+        """The operator if the password is theirs; ``None`` otherwise (same work whether the name exists or not).
+        Slow on purpose (scrypt): call it off the event loop."""
+        self._load()
         entry = self._data["operators"].get(name)
         salt = bytes.fromhex(entry["salt"]) if entry else b"\0" * 16
         computed = _hash(password, salt)
@@ -98,9 +121,22 @@ class OperatorBook:
             return None
         return Operator(name, entry["role"])
 
-    def role_of(self, name: str) -> Role | None:
+    def role_of(self, name: str, issued_ms: int | None = None) -> Role | None:
+        """The operator's role now, or ``None`` if they are gone — or, given when a session was issued, if that
+        session was ended since (a logout, a new password)."""
+        self._load()
         entry = self._data["operators"].get(name)
-        return None if entry is None else entry["role"]
+        if entry is None or (issued_ms is not None and issued_ms <= int(entry.get("sessions_after_ms", 0))):
+            return None
+        return entry["role"]
+
+    def end_sessions(self, name: str) -> None:
+        """Log ``name`` out everywhere: every session issued until now is refused from the next request on."""
+        self._load()
+        entry = self._data["operators"].get(name)
+        if entry is not None:
+            entry["sessions_after_ms"] = _now_ms()
+            self._write()
 
     def _write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,6 +145,12 @@ class OperatorBook:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(self._data, out, indent=2, ensure_ascii=False)
         os.replace(tmp, self.path)
+        st = self.path.stat()
+        self._stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def operators_path(explicit: Path | None = None) -> Path:

@@ -24,6 +24,7 @@ from gateway.ops.status import system_status
 from gateway.process.handoff import handoff_overview
 from gateway.store import alerts as alert_store
 from gateway.store import console as reads
+from gateway.store import queries
 
 _RED_DEADLINES_SHOWN = 20
 _RUN_HISTORY = timedelta(days=7)
@@ -121,6 +122,7 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
         uses_week = reads.certificate_uses_by_action(conn, first=week)
         by_client = reads.certificate_uses_by_client(conn, first=week)
         recent_uses = reads.recent_certificate_uses(conn)
+        dead_total = queries.open_dead_letter_total(conn)  # records, not rule breaks: a record may break several
     groups = grouped_dead_letters(runtime.engine)
     kpis = kpi_summary(runtime.engine)  # the facts the nightly DAG (or tongban kpi) refreshed; no refresh here
     catalogue = _catalogue(runtime)
@@ -136,7 +138,7 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
         "alerts": operational,
         "alert_counts": {lvl: levels.get(lvl, 0) for lvl in ("error", "warning", "red", "yellow")},
         "deadlines": deadlines,
-        "dead_letters": {"total": sum(g.count for g in groups), "groups": [g.as_dict() for g in groups]},
+        "dead_letters": {"total": dead_total, "groups": [g.as_dict() for g in groups]},
         "outbox": [{"target": target, **counts} for target, counts in sorted(outbox.items())],
         "reconciliations": reconciled,
         "runs": runs,

@@ -132,6 +132,13 @@ def login_page(*, error: str = "", next_url: str = "/console/") -> str:
     ))
 
 
+def error_page(status: int, message: str) -> str:
+    """What a browser shows for a console error: the status, what went wrong, the way back."""
+    return layout(f"{status}", (
+        f'<section><h1>{esc(status)}</h1><div class="msg bad" data-testid="error">{esc(message)}</div>'
+        '<p><a href="/console/">Back to the overview</a></p></section>'))
+
+
 def _cards(view: dict[str, Any]) -> str:
     health = [s["health"] for s in view["systems"]]
     counts = view["alert_counts"]
@@ -140,7 +147,7 @@ def _cards(view: dict[str, Any]) -> str:
         ("errors", counts["error"], "open error alerts"),
         ("warnings", counts["warning"], "open warnings"),
         ("red time limits", counts["red"], f'{counts["yellow"]} yellow'),
-        ("dead letters", view["dead_letters"]["total"], "open rule breaks"),
+        ("dead letters", view["dead_letters"]["total"], "open records"),
         ("outbox pending", sum(t.get("pending", 0) for t in view["outbox"]), "pushes waiting"),
     ]
     return '<div class="cards">' + "".join(

@@ -89,7 +89,24 @@ def test_admin_replay_needs_the_form_token(client: TestClient) -> None:
     r = client.post("/console/dead-letters/replay", data={"csrf": token, "system": "no_such"})
     assert r.status_code == 400
     r = client.post("/console/dead-letters/replay", data={"csrf": token, "system": "sd_civil"})
-    assert r.status_code == 303 and "replayed=0" in r.headers["location"]
+    assert r.status_code == 303 and r.headers["location"].startswith("/console/dead-letters?system=sd_civil&m=")
+    assert "replayed 0 dead letters; 0 still open" in client.get(r.headers["location"]).text
+    # the message is signed: a link cannot make the console say something it did not do
+    forged = client.get("/console/dead-letters", params={"m": "cmVwbGF5ZWQgOTk5OTk.forged"})
+    assert forged.status_code == 200 and 'data-testid="message"' not in forged.text
+
+
+def test_a_replay_while_the_system_is_syncing_says_so(client: TestClient, tmp_path: Path) -> None:
+    from gateway.store.lease import Lease
+
+    _login(client, "admin", "admin-pass-1")
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/console/dead-letters").text).group(1)
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with Lease(engine, "sync:sd_civil"):  # a sync of the system is running
+        r = client.post("/console/dead-letters/replay", data={"csrf": token, "system": "sd_civil"})
+    engine.dispose()
+    assert r.status_code == 303
+    assert "not replayed" in client.get(r.headers["location"]).text
 
 
 def test_removed_operator_is_out_at_once(client: TestClient, book: OperatorBook) -> None:
@@ -99,15 +116,70 @@ def test_removed_operator_is_out_at_once(client: TestClient, book: OperatorBook)
     assert client.get("/console/").status_code == 303
 
 
+def test_operator_changes_made_elsewhere_reach_a_running_console(client: TestClient, book: OperatorBook) -> None:
+    """``tongban console operators`` runs in another process: its own OperatorBook on the same file."""
+    _login(client, "viewer", "viewer-pass-1")
+    assert client.get("/console/").status_code == 200
+    elsewhere = OperatorBook(book.path)
+    elsewhere.add("admin", "new-admin-pass", "viewer")  # demoted, with a new password
+    elsewhere.remove("viewer")
+    assert client.get("/console/").status_code == 303  # the removed viewer is out
+    assert client.post("/console/login", data={"name": "viewer", "password": "viewer-pass-1"}).status_code == 401
+    assert client.post("/console/login", data={"name": "admin", "password": "admin-pass-1"}).status_code == 401
+    _login(client, "admin", "new-admin-pass")
+    assert "replay-form" not in client.get("/console/dead-letters").text  # a viewer now
+
+
+def test_logging_out_ends_the_session_everywhere(client: TestClient) -> None:
+    _login(client, "admin", "admin-pass-1")
+    cookie = client.cookies.get(sessions.COOKIE)
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/console/dead-letters").text).group(1)
+    assert client.post("/console/logout", data={"csrf": token}).status_code == 303
+    client.cookies.set(sessions.COOKIE, cookie, path="/console")  # a copy of the cookie, kept by someone
+    assert client.get("/console/dead-letters").status_code == 303
+    assert client.post("/console/dead-letters/replay", data={"csrf": token}).status_code == 401
+
+
+def test_hostile_input_is_a_clear_error_never_a_500(client: TestClient) -> None:
+    _login(client, "admin", "admin-pass-1")
+    for path, status in (("/console/dead-letters/2147483648", 422), ("/console/dead-letters/99999", 404),
+                         ("/console/dead-letters/abc", 422), ("/console/dead-letters?system=%00", 404),
+                         ("/console/nowhere", 404)):
+        r = client.get(path)
+        assert r.status_code == status, (path, r.status_code)
+        assert r.headers["content-type"].startswith("text/html") and 'data-testid="error"' in r.text
+    for query in ({"period": "0001", "compare": "previous"}, {"period": "0001-01", "compare": "year"}):
+        r = client.get("/console/api/kpi", params=query)
+        assert r.status_code == 400 and r.headers["content-type"] == "application/json"
+    assert client.post("/console/dead-letters/replay", data={"csrf": "é"}).status_code == 403
+    client.cookies.clear()
+    raw_cookie = f"{sessions.COOKIE}=a.b.1.2.é".encode()  # what a hostile client may send: not ASCII
+    assert client.get("/console/", headers={"Cookie": raw_cookie}).status_code == 303
+
+
+def test_the_cookie_is_secure_behind_a_tls_proxy(client: TestClient) -> None:
+    plain = client.post("/console/login", data={"name": "viewer", "password": "viewer-pass-1"})
+    assert "secure" not in plain.headers["set-cookie"].lower()
+    proxied = client.post("/console/login", data={"name": "viewer", "password": "viewer-pass-1"},
+                          headers={"X-Forwarded-Proto": "https"})
+    assert "secure" in proxied.headers["set-cookie"].lower()
+
+
+def test_guessing_many_names_from_one_address_is_throttled(client: TestClient) -> None:
+    codes = [client.post("/console/login", data={"name": f"guess{n}", "password": "x" * 12}).status_code
+             for n in range(22)]
+    assert codes[:20] == [401] * 20 and codes[20:] == [429, 429]
+
+
 def test_sessions_are_signed_and_expire() -> None:
     secret = b"k" * 32
     cookie = sessions.issue(secret, "ops.zhang", "admin", now=1_000)
-    assert sessions.read(secret, cookie, now=1_001) == sessions.Session("ops.zhang", "admin",
+    assert sessions.read(secret, cookie, now=1_001) == sessions.Session("ops.zhang", "admin", 1_000_000,
                                                                         1_000 + sessions.SESSION_SECONDS)
     assert sessions.read(secret, cookie, now=1_000 + sessions.SESSION_SECONDS + 1) is None
     assert sessions.read(secret, cookie.replace("admin", "viewer"), now=1_001) is None  # tampered
     assert sessions.read(b"other" * 8, cookie, now=1_001) is None
-    for junk in (None, "", "a.b", "....", "x.y.z.w"):
+    for junk in (None, "", "a.b", "....", "x.y.z.w", "x.y.z.w.v", "a.b.1.2.é"):
         assert sessions.read(secret, junk) is None
 
 
