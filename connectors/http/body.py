@@ -14,7 +14,10 @@ and a run of six or more digits is as likely an ID or phone number as anything u
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import threading
 
 import requests
 
@@ -22,6 +25,8 @@ from gateway.contract.errors import FatalSyncError, RetriableSyncError
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 """64 MiB: a page of a thousand case records is about 2 MB; anything near the cap is a mistake or an attack."""
+DEFAULT_BODY_SECONDS = 300.0
+"""How long a whole answer may take to arrive (``timeout.total``), however steadily its bytes trickle in."""
 PEEK_BYTES = 64 * 1024
 """How much of an error response is read to describe it (an error page needs no more)."""
 _CHUNK = 256 * 1024
@@ -37,13 +42,48 @@ class ResponseTooLargeError(FatalSyncError):
     pages, or raise the cap in the connector YAML if the size is legitimate."""
 
 
-def read_capped(response: requests.Response, limit: int, *, where: str, setting: str) -> bytes:
-    """The body of a ``stream=True`` response, refusing to hold more than ``limit`` bytes of it.
+def read_capped(response: requests.Response, limit: int, *, where: str, setting: str,
+                deadline: float = DEFAULT_BODY_SECONDS) -> bytes:
+    """The body of a ``stream=True`` response, refusing to hold more than ``limit`` bytes of it, or to wait more
+    than ``deadline`` seconds for all of it.
 
     ``where`` names the call (label, method, URL without the query string); ``setting`` is the YAML key of the
     cap, quoted in the error so that an operator knows what to change. The response is closed either way, and
     its ``content`` is set so that :func:`~connectors.http.transport.describe_body` can read it again.
+
+    The read timeout bounds each wait for the next bytes, not the whole answer: a server sending one byte every
+    few seconds (a broken proxy, or a slowloris) would hold the run — and the system's lease — forever. A timer
+    shuts the connection down at the deadline, which ends the blocked read.
     """
+    aborted = threading.Event()
+
+    def abort() -> None:
+        aborted.set()
+        _shut_down(response)
+
+    timer = threading.Timer(deadline, abort)
+    timer.daemon = True
+    timer.start()
+    try:
+        return _read_capped(response, limit, where=where, setting=setting, aborted=aborted, deadline=deadline)
+    finally:
+        timer.cancel()
+
+
+def _shut_down(response: requests.Response) -> None:
+    """End a blocked read of ``response`` from another thread. Closing would not wake the reader; shutting the
+    connection down does (the blocked ``recv`` returns). The reader holds the socket only through its file's
+    descriptor (``http.client`` reads from ``sock.makefile()``), so the shutdown goes through a duplicate of it."""
+    try:
+        fd = response.raw._fp.fp.fileno()  # urllib3 → http.client.HTTPResponse → the socket's buffered file
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except (AttributeError, OSError, ValueError):  # already read and closed: the read has ended on its own
+        pass
+
+
+def _read_capped(response: requests.Response, limit: int, *, where: str, setting: str,
+                 aborted: threading.Event, deadline: float) -> bytes:
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
         response.close()
@@ -64,15 +104,24 @@ def read_capped(response: requests.Response, limit: int, *, where: str, setting:
                 )
             chunks.append(chunk)
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
+        if aborted.is_set():
+            raise _too_slow(where, size, deadline) from None
         raise RetriableSyncError(
             f"{where}: the connection broke while reading the answer ({size:,} bytes received): "
             f"{type(exc).__name__}"
         ) from None
     finally:
         response.close()
+    if aborted.is_set():  # a body read to its end by the shutdown: not the whole answer
+        raise _too_slow(where, size, deadline)
     content = b"".join(chunks)
     response._content = content  # lets describe_body() and .text read it again
     return content
+
+
+def _too_slow(where: str, size: int, deadline: float) -> RetriableSyncError:
+    return RetriableSyncError(f"{where}: the answer was still arriving after {deadline:g} s ({size:,} bytes "
+                              f"received; timeout.total); stopped reading")
 
 
 def peek(response: requests.Response, limit: int = PEEK_BYTES) -> bytes:

@@ -16,6 +16,9 @@ class _Model(BaseModel):
 class TimeoutConfig(_Model):
     connect: float = Field(5.0, gt=0)
     read: float = Field(30.0, gt=0)
+    """The longest wait for the next bytes of an answer."""
+    total: float = Field(300.0, gt=0)
+    """The longest wait for a whole answer's body, however steadily it trickles in."""
 
 
 class RetryConfig(_Model):

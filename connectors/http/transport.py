@@ -249,7 +249,8 @@ class Transport:
 
     def read_body(self, response: requests.Response, where: str) -> bytes:
         """The body of a ``stream=True`` response, at most ``max_response_bytes`` of it."""
-        return read_capped(response, self.max_response_bytes, where=where, setting="max_response_bytes")
+        return read_capped(response, self.max_response_bytes, where=where, setting="max_response_bytes",
+                           deadline=self.config.timeout.total)
 
     def get_document(
         self,

@@ -213,7 +213,7 @@ class SoapClient:
     def _answer(self, response: requests.Response, where: str, writing: bool) -> CallResult:
         try:
             content = read_capped(response, self.limits.max_bytes, where=f"{where}: POST {response.url.split('?')[0]}",
-                                  setting="limits.max_bytes")
+                                  setting="limits.max_bytes", deadline=self.transport.config.timeout.total)
         except ResponseTooLargeError as exc:
             raise UnsafeXmlError(str(exc)) from None
         status = response.status_code

@@ -20,12 +20,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import Engine
 
-from gateway.contract.errors import SyncError
+from gateway.contract.errors import FieldIssue, SyncError
 from gateway.crypto.pii import redact
 from gateway.mapping.check import stream_fields
 from gateway.mapping.usage import source_paths, unmapped_fields
@@ -135,7 +135,7 @@ def sync_system(
                     if not drift_checked and page.records:
                         drift_checked = True
                         report.unmapped_source_fields = _schema_drift(runtime, name, ctx.mapper, page.records)
-                    page_high = max((r.cursor for r in page.records if r.cursor is not None), default=None)
+                    page_high = _page_high(page.records, ctx, name)
                     with engine.begin() as conn:
                         report.counts.add(ingest_page(conn, ctx, page.records, page.rejects))
                         if ordered and page_high is not None and (high is None or page_high > high):
@@ -222,6 +222,31 @@ def _alert(engine: Engine, report: RunReport) -> None:
     else:
         resolve_alerts(engine, "sync_failed", [name])
         resolve_alerts(engine, "sync_degraded", [name])
+
+
+MAX_CLOCK_SKEW = timedelta(hours=1)
+"""How far ahead of this machine's clock a source's change time may be and still move the watermark."""
+
+
+def _page_high(records: Sequence[RawRecord], ctx: IngestContext, system: str) -> datetime | None:
+    """The page's newest change time the watermark may move to. A cursor in the future (a clerk's typo of 9999, a
+    source whose clock is wrong) would move the watermark past every record still to come, and every later run
+    would read nothing; such a record is still read — and read again each run, cheaply, its raw bytes unchanged
+    — but it does not move the watermark, and it is counted as a quality flag (``cursor.future``)."""
+    horizon = datetime.now(timezone.utc) + MAX_CLOCK_SKEW
+    high = None
+    future = []
+    for record in records:
+        if record.cursor is None:
+            continue
+        if record.cursor > horizon:
+            future.append(FieldIssue(f"{system}:{record.source_id}", "$cursor", "cursor.future",
+                                     f"changed at {record.cursor.isoformat()}, after this machine's clock"))
+        elif high is None or record.cursor > high:
+            high = record.cursor
+    if future:
+        ctx.quality.add_flags(future)
+    return high
 
 
 def _count_columns(counts: IngestCounts) -> dict[str, int]:

@@ -159,3 +159,27 @@ def test_a_body_cut_short_on_a_real_server_is_retried_then_read() -> None:
         server.route("/cases", cut)
         with pytest.raises(RetriableSyncError, match="connection broke while reading"):
             list(c.read("cases"))
+
+
+def _trickle(total: bytes, every: float) -> Callable[[], Iterator[bytes]]:
+    """A body sent one byte at a time, ``every`` seconds apart: each wait is short, the whole is not."""
+    def generate() -> Iterator[bytes]:
+        for n in range(len(total)):
+            time.sleep(every)
+            yield total[n:n + 1]
+
+    return generate
+
+
+@pytest.mark.parametrize("announce", [False, True], ids=["until-close", "content-length"])
+def test_an_answer_that_trickles_in_is_stopped_at_timeout_total(announce: bool) -> None:
+    body = b'{"data":[' + b'{"id":"R1"},' * 40 + b'{"id":"R2"}]}'
+    headers = {"Content-Type": "application/json", **({"Content-Length": str(len(body))} if announce else {})}
+    with HostileServer() as server:
+        server.route("/cases", Reply(headers=headers, stream=_trickle(body, 0.2)))
+        connector = rest_connector(server.url, timeout={"connect": 5, "read": 5, "total": 2},
+                                   retry={"max_attempts": 1, "backoff_seconds": 0, "jitter": False})
+        began = time.monotonic()
+        with pytest.raises(RetriableSyncError, match=r"still arriving after 2 s .*timeout\.total"):
+            list(connector.read("cases"))
+        assert time.monotonic() - began < 30  # at the deadline, not when the server is done (~100 s)
