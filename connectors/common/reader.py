@@ -25,6 +25,11 @@ to the next page number under the same anchor instead.
 Full refresh of a positional stream *without* an incremental cursor reads page after page: it may skip a
 record that moves during the read (nothing to re-anchor on). Give such streams an ``incremental`` block
 whenever the server can filter by change time; their full refresh then re-anchors too.
+
+A read always ends. A source whose next cursor or next link leads back to a request already sent, or that
+answers page after page with nothing but records already read (a server ignoring the page parameter), is
+stopped with a :class:`~gateway.contract.errors.FatalSyncError` that says so — an endless read would hold the
+system's lease and hammer the source for ever.
 """
 
 from __future__ import annotations
@@ -40,6 +45,12 @@ from .cursors import CursorCodec
 from .paginators import PageRequest, make_paginator
 from .records import RecordDecoder
 from .settings import IncrementalConfig, PaginationConfig
+
+MAX_PAGES_PER_READ = 1_000_000
+"""No source needs more pages than this in one read (10⁸ records at 100 a page); past it, the read is stopped."""
+MAX_STALE_PAGES = 3
+"""Full pages of nothing new in a row before the read is stopped. One is normal (the re-anchored page repeats
+the records sharing the anchor's change time); a source that ignores the page parameter repeats forever."""
 
 Fetch = Callable[[PageRequest], tuple[Any, Any, list[Any]]]
 """Send one page request; return ``(response, body, items)``. ``response`` and ``body`` are handed to the
@@ -76,6 +87,8 @@ def read_pages(
     resumable = incremental is not None and ordered
     start = anchor
 
+    sent: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    stale_pages, last_ids = 0, ()
     while True:
         params = dict(base.params)
         if incremental is not None and param_codec is not None:
@@ -83,8 +96,23 @@ def read_pages(
                 params[incremental.param] = param_codec.format(anchor)
             elif incremental.initial_value is not None:
                 params[incremental.param] = incremental.initial_value
-        response, body, items = fetch(paginator.request(PageRequest(base.url, params)))
+        request = paginator.request(PageRequest(base.url, params))
+        key = (request.url, tuple(sorted((str(k), str(v)) for k, v in request.params.items())))
+        if key in sent:
+            raise FatalSyncError(f"{where}: the source's next page leads back to a request already sent "
+                                 f"({request.url}, {dict(key[1])}): stopped, the read would never end")
+        if len(sent) >= MAX_PAGES_PER_READ:
+            raise FatalSyncError(f"{where}: {MAX_PAGES_PER_READ:,} pages in one read: stopped, the source does "
+                                 "not seem to end its pages")
+        sent.add(key)
+        response, body, items = fetch(request)
         records, rejects = decoder.decode(items)
+        ids = tuple(r.source_id for r in records)
+        repeated = bool(items) and ((not records and not rejects) or ids == last_ids)  # nothing new on a full page
+        stale_pages, last_ids = (stale_pages + 1 if repeated else 0), ids
+        if stale_pages > MAX_STALE_PAGES:
+            raise FatalSyncError(f"{where}: {stale_pages} pages in a row held only records already read (does the "
+                                 f"source ignore the paging parameter?): stopped, the read would never end")
 
         page_checkpoint: dict[str, Any] | None = None
         if resumable:

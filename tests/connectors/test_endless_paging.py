@@ -1,0 +1,56 @@
+"""A read always ends. Sources that page for ever — a next cursor or next link that leads back to a request
+already sent, a server that ignores the page parameter and answers the same full page again and again — are
+stopped with an error that says what the source did, instead of holding the system's lease and hammering the
+source until someone notices. Real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hostile_testlib import HostileServer, Reply, rest_connector
+
+from gateway.contract.errors import FatalSyncError
+
+
+def _page(ids: list[str], **extra: object) -> bytes:
+    return orjson.dumps({"data": [{"id": i} for i in ids], **extra})
+
+
+def test_a_next_cursor_that_repeats_is_stopped() -> None:
+    with HostileServer() as server:
+        server.route("/cases", Reply(body=_page(["R1", "R2"], next_cursor="abc")),
+                     Reply(body=_page(["R3", "R4"], next_cursor="abc")))  # then "abc" again, for ever
+        connector = rest_connector(server.url, stream={"pagination": {"type": "cursor", "size": 2,
+                                                                      "size_param": "size"}})
+        with pytest.raises(FatalSyncError, match="leads back to a request already sent"):
+            list(connector.read("cases"))
+        assert server.hits["/cases"] == 2  # the first request and the cursor's; its repeat is never sent
+
+
+def test_a_next_link_to_itself_is_stopped() -> None:
+    with HostileServer() as server:
+        link = {"Content-Type": "application/json", "Link": '</cases?page=2>; rel="next"'}
+        server.route("/cases", Reply(headers=link, body=_page(["R1"])))
+        connector = rest_connector(server.url, stream={"pagination": {"type": "link_header"}})
+        with pytest.raises(FatalSyncError, match="leads back to a request already sent"):
+            list(connector.read("cases"))
+        assert server.hits["/cases"] <= 3
+
+
+def test_a_server_ignoring_the_page_parameter_is_stopped() -> None:
+    with HostileServer() as server:
+        server.route("/cases", Reply(body=_page(["R1", "R2"])))  # whatever page is asked for
+        connector = rest_connector(server.url, stream={"pagination": {"type": "page_number", "size": 2}})
+        with pytest.raises(FatalSyncError, match="only records already read"):
+            list(connector.read("cases"))
+        assert server.hits["/cases"] <= 6
+
+
+def test_a_source_that_pages_properly_is_read_to_its_end() -> None:
+    with HostileServer() as server:
+        server.route("/cases", Reply(body=_page(["R1", "R2"], next_cursor="p2")),
+                     Reply(body=_page(["R3", "R4"], next_cursor="p3")), Reply(body=_page(["R5"])))
+        connector = rest_connector(server.url, stream={"pagination": {"type": "cursor", "size": 2,
+                                                                      "size_param": "size"}})
+        pages = list(connector.read("cases"))
+        assert [r.source_id for p in pages for r in p.records] == ["R1", "R2", "R3", "R4", "R5"]
