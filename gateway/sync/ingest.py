@@ -101,13 +101,28 @@ CASE_NO_MAX = 64
 """``dead_letters.case_no``: a rejected record's case number may be anything the source sent."""
 
 
-def _fit(value: str | None, limit: int) -> str | None:
-    """``value`` for a column of ``limit`` characters: itself, or a prefix and a hash of the whole — the same for
-    the same value, so a record rejected again is the same dead letter; its raw payload keeps the full value. An
-    over-long value is the source's fault, and it must cost one dead letter, never the page's transaction."""
-    if value is None or len(value) <= limit:
+def _fit(value: Any, limit: int) -> str | None:
+    """``value`` for a text column of ``limit`` characters: itself, or a prefix and a hash of the whole — the same
+    for the same value, so a record rejected again is the same dead letter; its raw payload keeps the full value.
+    Not text (a case number the source sent as an object) is no value; a NUL (which PostgreSQL's text cannot
+    hold) becomes U+FFFD. A bad value is the source's fault: it costs one dead letter, never the page."""
+    if not isinstance(value, str):
+        return None
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    if len(value) <= limit:
         return value
     return value[:limit - 17] + "~" + hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def _key_problem(source_id: str) -> tuple[str, str] | None:
+    """``(rule, message)`` saying why a record's key cannot be a ledger key, or None."""
+    if len(source_id) > SOURCE_ID_MAX:
+        return "source_id.length", (f"the record's key is {len(source_id)} characters; the ledger keeps keys of at "
+                                    f"most {SOURCE_ID_MAX}")
+    if "\x00" in source_id:
+        return "source_id.nul", "the record's key holds a NUL character"
+    return None
 
 
 def _dedupe(records: Sequence[RawRecord]) -> list[RawRecord]:
@@ -185,7 +200,7 @@ def _ingest_page(
                 "case_no": _fit(case_no, CASE_NO_MAX),
                 "cursor": record.cursor if record else None,
                 "raw": _raw_text(ctx, raw),
-                "reason": reason,
+                "reason": reason.replace("\x00", "\ufffd"),  # messages may quote the bad value
                 "issues": ledger.dumps([asdict(i) for i in issues]),
                 "mapping_version": version,
                 "status": "open",
@@ -205,14 +220,17 @@ def _ingest_page(
         dead_letter(None, "; ".join(map(str, found)), found,
                     raw=exc.raw if isinstance(exc.raw, (dict, list, str)) else repr(exc.raw), source_id=source_id)
 
-    for record in [r for r in unique if len(r.source_id) > SOURCE_ID_MAX]:
+    keyed = []
+    for record in unique:
+        problem = _key_problem(record.source_id)
+        if problem is None:
+            keyed.append(record)
+            continue
         ref = f"{system}:{_fit(record.source_id, SOURCE_ID_MAX)}"
-        found = [FieldIssue(ref, "source_id", "source_id.length",
-                            f"the record's key is {len(record.source_id)} characters; the ledger keeps keys of at "
-                            f"most {SOURCE_ID_MAX}")]
+        found = [FieldIssue(ref, "source_id", *problem)]
         ctx.quality.add_rejections([RecordRejected(ref, found)])
         dead_letter(record, "; ".join(map(str, found)), found, raw=record.payload, source_id=record.source_id)
-    unique = [r for r in unique if len(r.source_id) <= SOURCE_ID_MAX]
+    unique = keyed
 
     # -- what the ledger already holds: skip records whose raw bytes it holds, under this mapping ---------
     state = ledger.source_state(conn, system, [r.source_id for r in unique])

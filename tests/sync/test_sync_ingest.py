@@ -208,3 +208,25 @@ def test_over_long_keys_cost_one_dead_letter_each_never_the_page(env) -> None:
     assert ledger.loads(keyed.raw)["id"] == "K" * 300  # the full key is kept in the raw payload
     cased = rows[long_case["id"]]
     assert len(cased.case_no) <= 64 and "case_no" in cased.reason
+
+
+def test_a_case_number_that_is_not_text_or_a_key_with_nul_is_one_dead_letter(env) -> None:
+    """An object where the case number belongs, a NUL in a record's key: each was a crash of every run on
+    PostgreSQL (the dead letter itself could not be written), the good records of the page lost with it."""
+    engine, ctx = env
+    context = ctx("sd_civil")
+    good = [raw(civil.generate(7, i)) for i in range(3)]
+    as_object = copy.deepcopy(civil.generate(7, 31))
+    as_object["projectNo"] = {"no": "370000202101040009999"}
+    as_list = copy.deepcopy(civil.generate(7, 32))
+    as_list["projectNo"] = ["3700", "0020"]
+    nul_key = copy.deepcopy(civil.generate(7, 33))
+    nul_key["id"] = "MZ\x00BAD"
+    result = ingest(engine, context, [*good, raw(as_object), raw(as_list), raw(nul_key)])
+    assert (result.inserted, result.rejected) == (3, 3)
+    with engine.connect() as conn:
+        rows = {r.source_id: r for r in conn.execute(select(dead_letters))}
+    assert rows[as_object["id"]].case_no is None and "case_no" in rows[as_object["id"]].reason
+    assert rows[as_list["id"]].case_no is None
+    assert "source_id.nul" in rows["MZ\ufffdBAD"].reason
+    assert ledger.loads(rows["MZ\ufffdBAD"].raw)["id"] == "MZ\x00BAD"  # the raw payload keeps what was sent

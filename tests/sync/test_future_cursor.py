@@ -1,0 +1,107 @@
+"""A record changed "in 9999" (a clerk's typo, a source whose clock is wrong) must not move the watermark past
+every change still to come: before, one such record — even one rejected by the mapping — made every later
+incremental run read nothing new, and a full refresh did not repair it. A real HTTP source on 127.0.0.1 that
+speaks the civil system's API, the real connector and mapping, the real sync engine, on each backend."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from conftest import write_systems
+
+from gateway.kernel.config import load_systems
+from gateway.kernel.runtime import Runtime
+from gateway.store import ledger
+from gateway.store.db import make_engine
+from gateway.store.migrate import upgrade
+from gateway.sync.engine import SyncFailed, sync_system
+from sandbox import civil
+
+
+class CivilSource:
+    """The civil system's GET /api/v1/approvals over ``rows`` (updatedSince inclusive, pageNo/pageSize)."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        source = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+                since = query.get("updatedSince")
+                rows = sorted((r for r in source.rows if since is None or r["updateTime"] >= since),
+                              key=lambda r: (r["updateTime"], r["id"]))
+                number, size = int(query.get("pageNo", 1)), int(query.get("pageSize", 100))
+                body = json.dumps({"code": 0, "msg": "success", "data": {
+                    "total": len(rows), "rows": rows[(number - 1) * size:number * size]}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+
+@pytest.fixture
+def world(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Runtime, CivilSource]]:
+    rows = [civil.generate(11, i) for i in range(5)]
+    for n, row in enumerate(rows):
+        row["updateTime"] = f"2026-01-0{n + 1} 10:00:00"
+    source = CivilSource(rows)
+    monkeypatch.setenv("TONGBAN_SD_CIVIL_URL", source.url)
+    monkeypatch.setenv("TONGBAN_SD_CIVIL_API_KEY", "civil-demo-key")
+    engine = make_engine(database_url)
+    upgrade(engine)
+    runtime = Runtime(load_systems(write_systems(tmp_path / "systems.yaml", systems=("sd_civil", "sd_hall"))), engine)
+    yield runtime, source
+    source.httpd.shutdown()
+    runtime.close()
+
+
+def _sync(runtime: Runtime) -> Any:
+    try:
+        return sync_system(runtime, "sd_civil")
+    except SyncFailed as failed:
+        return failed.report
+
+
+def _watermark(runtime: Runtime) -> Any:
+    with runtime.engine.connect() as conn:
+        return ledger.get_watermark(conn, "sd_civil", "cases")
+
+
+def test_a_change_dated_in_the_far_future_does_not_hide_the_changes_after_it(
+        world: tuple[Runtime, CivilSource]) -> None:
+    runtime, source = world
+    assert _sync(runtime).counts.inserted == 5
+    before = _watermark(runtime)
+    typo = copy.deepcopy(civil.generate(11, 40))
+    typo.update(updateTime="9999-12-31 23:59:59")
+    source.rows.append(typo)
+    second = _sync(runtime)
+    assert second.counts.inserted == 1 and _watermark(runtime) == before  # read, kept, the watermark stays
+    assert second.warnings.get("cursor.future") == 1
+    later = copy.deepcopy(civil.generate(11, 41))
+    later.update(updateTime="2026-01-09 10:00:00")
+    source.rows.append(later)
+    third = _sync(runtime)
+    assert third.counts.inserted == 1  # the change after the typo is read
+    assert third.counts.unchanged >= 1  # the typo again: its raw bytes unchanged, skipped
+    assert _watermark(runtime).isoformat().startswith("2026-01-09")
