@@ -48,6 +48,9 @@ _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 _DIGIT_TABLE = bytes.maketrans(b"0123456789", b"0" * 10)
 _LONG_RUN = b"0" * 19
 _MAX_PROBLEMS = 20
+MAX_DEPTH = 200
+"""The deepest nesting a record may have (``json.too_deep`` beyond): no case record comes near, and the ledger's
+JSON writer stops at 255."""
 
 
 class JsonTextError(ValueError):
@@ -145,7 +148,10 @@ def _suspicious(data: bytes | str, value: Any) -> bool:
     beyond 64 bits is a float of at least 9.2e18, which orjson writes with ``e+``. Only an escaped colon
     (``\\u003a``, which no common serialiser writes) could hide a repeated key, so it sends the page to the
     careful parse too. A body that orjson writes back byte for byte lost nothing, and is done after one compare."""
-    dumped = orjson.dumps(value)
+    try:
+        dumped = orjson.dumps(value)
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes (it reads deeper): look at it carefully
+        return True
     if len(dumped) == len(data) and dumped == data:  # compact UTF-8 (most Java stacks): nothing was lost
         return False
     if b"+" in dumped and b"e+" in dumped and _long_number(data):  # one-byte searches first: memchr-fast
@@ -219,8 +225,22 @@ def _careful(data: bytes, charset: str | None) -> JsonDocument:
         raise JsonTextError(f"{exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:
         raise JsonTextError("the JSON nests deeper than the parser allows") from None
-    screen = bool(found) or damaged or _ESCAPED_SURROGATE.search(text) is not None
+    screen = bool(found) or damaged or _ESCAPED_SURROGATE.search(text) is not None or _deeper_than(value, MAX_DEPTH)
     return JsonDocument(value, screen=screen, encoding=encoding, damaged=damaged)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests more than ``limit`` levels somewhere (iterative; only the careful path pays)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+    return False
 
 
 def _decode(data: bytes, charset: str | None) -> tuple[str, str, bool]:
@@ -245,10 +265,13 @@ def find_problems(value: Any, *, damaged: bool = False, skip: str | None = None,
     """The unusable spots under ``value`` in document order (at most ``limit``); ``skip`` is a dotted path
     whose subtree is not looked at (the records, when checking an envelope). Iterative: depth costs no stack."""
     problems: list[Problem] = []
-    stack: list[tuple[str, Any]] = [("", value)]
+    stack: list[tuple[str, Any, int]] = [("", value, 0)]
     while stack and len(problems) < limit:
-        path, node = stack.pop()
+        path, node, depth = stack.pop()
         if skip is not None and path == skip:
+            continue
+        if depth > MAX_DEPTH and isinstance(node, dict | list):
+            problems.append(Problem(path, "json.too_deep", f"nested more than {MAX_DEPTH} levels deep"))
             continue
         if isinstance(node, dict):
             if isinstance(node, DuplicateKeys):
@@ -264,10 +287,10 @@ def find_problems(value: Any, *, damaged: bool = False, skip: str | None = None,
                 child_path = _join(path, key)
                 if _SURROGATE.search(key):
                     problems.append(_text_problem(child_path, key, damaged, what="the key"))
-                children.append((child_path, child))
+                children.append((child_path, child, depth + 1))
             stack.extend(reversed(children))
         elif isinstance(node, list):
-            stack.extend(reversed([(_join(path, str(k)), child) for k, child in enumerate(node)]))
+            stack.extend(reversed([(_join(path, str(k)), child, depth + 1) for k, child in enumerate(node)]))
         elif isinstance(node, str):
             if _SURROGATE.search(node):
                 problems.append(_text_problem(path, node, damaged, what="the text"))

@@ -273,3 +273,17 @@ def test_a_real_server_bom_and_envelope_cases() -> None:
         server.route("/cases", body=b'{"code":0,"data":[{"id":"R1"}],"data":[{"id":"R2"}]}')
         with pytest.raises(FatalSyncError, match=r"data: key \"data\" appears 2 times .*\[json.duplicate_key\]"):
             _read(c)
+
+
+@responses.activate
+@pytest.mark.parametrize("depth", [260, 900])
+def test_a_record_nested_deeper_than_the_ledger_writes_rejects_only_its_record(depth: int) -> None:
+    """orjson reads 1,024 levels and writes 255: such a record passed the reader and then failed the page — every
+    run — when the ledger serialised it."""
+    responses.get(URL, body=_page("[" * depth + "]" * depth), content_type="application/json")
+    (page,) = _read(rest_connector(BASE))
+    assert [r.source_id for r in page.records] == ["R1", "R3"]
+    (reject,) = page.rejects
+    rejection = assert_rejection(reject)
+    assert rejection.source_id == "R2" and [i.rule for i in rejection.issues] == ["json.too_deep"]
+    assert rejection.issues[0].field.startswith("amount.0.0")
