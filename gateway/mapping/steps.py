@@ -132,10 +132,20 @@ class StepEmitter:
     def emit_type(self, w: Writer, indent: int, spec: Mapping[str, Any], where: str) -> bool:
         kind = spec["type"]
         if kind in ("int", "float"):
+            # never a silent change of the value: 1.9 is not the int 1, true is not 1, NaN and 1e400 are no float
             w.emit(indent, "try:")
-            w.emit(indent + 1, f"v = {kind}(v)")
-            w.emit(indent, "except (TypeError, ValueError):")
-            w.emit(indent + 1, f"raise _Issue('mapping.type', 'value %s is not {'an' if kind == 'int' else 'a'} {kind}' % _short(v))")
+            if kind == "int":
+                w.emit(indent + 1, "if v.__class__ is bool or (v.__class__ is float and not v.is_integer()):")
+                w.emit(indent + 2, "raise ValueError")
+                w.emit(indent + 1, "v = int(v)")
+            else:
+                w.emit(indent + 1, "if v.__class__ is bool:")
+                w.emit(indent + 2, "raise ValueError")
+                w.emit(indent + 1, "v = float(v)")
+                w.emit(indent + 1, "if v != v or v - v != 0.0:  # NaN, or infinite")
+                w.emit(indent + 2, "raise ValueError")
+            w.emit(indent, "except (TypeError, ValueError, OverflowError):")
+            w.emit(indent + 1, f"raise _Issue('mapping.type', 'value %s is not {'an' if kind == 'int' else 'a finite'} {kind}' % _short(v))")
         elif kind == "str":
             w.emit(indent, "v = v if v.__class__ is str else str(v)")
         elif kind == "bool":

@@ -151,3 +151,19 @@ def test_yaml_values_never_become_code() -> None:
 def test_version_and_fingerprint_identify_the_mapping() -> None:
     one, two = mapper("  a: x\n"), mapper("  a: y\n")
     assert one.version == "7" and one.fingerprint != two.fingerprint
+
+
+@pytest.mark.parametrize(("given", "kind", "expected"), [
+    (1.9, "int", None), (True, "int", None), (float("inf"), "int", None), ("1.5", "int", None),
+    (20.0, "int", 20), ("20", "int", 20), (7, "int", 7),
+    ("NaN", "float", None), ("1e400", "float", None), (float("nan"), "float", None), (False, "float", None),
+    ("2.5", "float", 2.5), (3, "float", 3.0),
+])
+def test_a_number_is_converted_only_when_nothing_is_lost(given: object, kind: str, expected: object) -> None:
+    """``int(1.9)`` is 1 and ``float("NaN")`` is a float: a converter that loses or invents a value is a silent
+    change of the record; it is a mapping.type issue instead."""
+    out, issues = mapper(f"  days: {{path: d, type: {kind}}}\n").map({"d": given})
+    if expected is None:
+        assert [(f, r) for f, r, _ in issues] == [("days", "mapping.type")], (given, out)
+    else:
+        assert issues == [] and out["days"] == expected and type(out["days"]).__name__ == kind
