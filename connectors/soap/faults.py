@@ -127,7 +127,9 @@ def classify(fault: SoapFault, rules: list[FaultRule]) -> FaultAction:
     for rule in rules:
         if rule.matches(fault):
             return rule.action
-    if _AUTH.search(f"{fault.code} {fault.subcode or ''} {fault.message} {fault.detail}"):
+    # not the detail: it holds stack traces ("at PasswordHasher.Verify()"), and a server's crash is not our
+    # credentials being refused (an auth fault would stop the system until an operator changes a secret)
+    if _AUTH.search(f"{fault.code} {fault.subcode or ''} {fault.message}"):
         return "auth"
     if fault.base in _RETRY_BASES:
         return "retry"

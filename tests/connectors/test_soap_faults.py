@@ -52,6 +52,17 @@ def test_a_server_fault_that_persists_is_retriable(tmp_path: Path) -> None:
 
 
 @responses.activate
+def test_a_server_crash_whose_stack_trace_mentions_a_password_is_retried_not_an_auth_failure(tmp_path: Path) -> None:
+    crash = envelope("<soap:Fault><faultcode>soap:Server</faultcode><faultstring>Object reference not set to an "
+                     "instance of an object.</faultstring><detail><trace>at Ws.Security.PasswordHasher.Verify() at "
+                     "Ws.Auth.Login()</trace></detail></soap:Fault>").encode()
+    responses.post(ADDRESS, body=crash, status=500, content_type="text/xml")
+    with pytest.raises(RetriableSyncError, match="Object reference"):
+        list(connector(tmp_path).read("cases"))
+    assert len(responses.calls) == 3  # retried as any server fault, never "fix your secret"
+
+
+@responses.activate
 def test_fault_rules_from_the_yaml_win(tmp_path: Path) -> None:
     responses.post(ADDRESS, body=fault11("Server", "ORA-00942: 表或视图不存在"), status=500, content_type="text/xml")
     c = connector(tmp_path, faults=[{"match": "ORA-", "action": "abort"}])
