@@ -59,14 +59,35 @@ def safe_parser() -> etree.XMLParser:
     )
 
 
+def _root_start(data: bytes) -> int:
+    """Where the root element starts: the first ``<name`` outside a comment or processing instruction (a
+    ``<x`` inside ``<!-- … -->`` must not end the prolog early, or a DTD after it would go unseen)."""
+    pos = 0
+    while True:
+        match = _ROOT_START.search(data, pos)
+        if match is None:
+            return len(data)
+        comment, pi = data.rfind(b"<!--", pos, match.start()), data.rfind(b"<?", pos, match.start())
+        opened = max(comment, pi)
+        if opened < 0:
+            return match.start()
+        closer = b"-->" if opened == comment else b"?>"
+        end = data.find(closer, opened + 2)
+        if end < 0:
+            return len(data)  # never closed: all of it is prolog
+        if end < match.start():  # the comment closed before this "<x": look again after it
+            pos = end + len(closer)
+            continue
+        pos = end + len(closer)  # "<x" was inside the comment or instruction: go on after it
+
+
 def check_prolog(data: bytes, *, where: str, limits: XmlLimits) -> None:
     """Refuse oversized documents and any DTD, without parsing."""
     if len(data) > limits.max_bytes:
         raise UnsafeXmlError(
             f"{where}: the document is {len(data):,} bytes, over the limit of {limits.max_bytes:,} (limits.max_bytes)"
         )
-    match = _ROOT_START.search(data)
-    prolog = data[: match.start()] if match else data
+    prolog = data[: _root_start(data)]
     if any(marker in prolog for marker in _FORBIDDEN):
         raise UnsafeXmlError(
             f"{where}: the document declares a DTD (<!DOCTYPE/<!ENTITY>); refused — DTDs and entities are never "

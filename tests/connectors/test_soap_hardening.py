@@ -50,6 +50,18 @@ def test_billion_laughs_is_refused_with_bounded_memory(tmp_path: Path) -> None:
     assert peak < 20 * 1024 * 1024
 
 
+@responses.activate
+@pytest.mark.parametrize("before", [b"<!--<x>-->", b"<!-- <soap:Envelope> -->", b"<?note <y?>"])
+def test_a_dtd_behind_a_comment_is_refused_at_once_not_retried(tmp_path: Path, before: bytes) -> None:
+    """A ``<x`` inside a comment or instruction ended the prolog check early: the DTD after it reached the parser,
+    whose amplification limit then read as a truncated answer and was retried."""
+    responses.post(ADDRESS, body=LAUGHS.replace(b"?><!DOCTYPE", b"?>" + before + b"<!DOCTYPE", 1),
+                   content_type="text/xml")
+    with pytest.raises(UnsafeXmlError, match="DTD"):
+        list(connector(tmp_path).read("cases"))
+    assert len(responses.calls) == 1
+
+
 def test_the_parser_itself_refuses_amplification_even_without_the_prolog_check() -> None:
     from lxml import etree
 
