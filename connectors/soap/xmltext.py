@@ -15,6 +15,9 @@ be missing, or claim UTF-8 while the XML declaration says GB18030 (or the revers
 Old Java stacks write characters outside the Basic Multilingual Plane (𠮷, U+20BB7) as two numeric
 references to UTF-16 surrogate halves (``&#xD842;&#xDFB7;``), which XML forbids and libxml2 rejects. A
 well-formed pair is rewritten as the one reference it stands for (``&#x20BB7;``); a lone half is damage.
+So is a character XML 1.0 does not allow at all, raw or as a reference — the control characters other than
+tab, line feed and carriage return (.NET's XmlSerializer writes a clerk's stray Ctrl-A as ``&#x1;``), U+FFFE
+and U+FFFF: libxml2 would refuse the whole document, and one record's typo would fail every page it is on.
 
 The result is UTF-8 with a matching declaration (or the original bytes untouched, when they already are).
 """
@@ -33,6 +36,12 @@ DAMAGE_MARK = "\ufdd0"
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _DECL = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 _DECL_TEXT = re.compile(r"^(\s*<\?xml[^>]*?encoding\s*=\s*[\"'])([A-Za-z0-9._-]+)([\"'])")
+_NOT_XML = (r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
+            r"|&#(?:[xX]0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]|[fF]{3}[eEfF])|0*(?:[0-8]|1[124-9]|2[0-9]|3[01]|6553[45]));")
+_NOT_XML_TEXT = re.compile(_NOT_XML)
+_NOT_XML_BYTES = re.compile(
+    rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]"
+    rb"|&#(?:[xX]0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]|[fF]{3}[eEfF])|0*(?:[0-8]|1[124-9]|2[0-9]|3[01]|6553[45]));")
 _CHAR_REF_BYTES = re.compile(rb"&#(?:[xX]0*[dD][89a-fA-F][0-9a-fA-F]{2}|0*5[5-7][0-9]{3});")
 _SURROGATE_REF = re.compile(
     r"&#(?:[xX](0*[dD][89a-fA-F][0-9a-fA-F]{2})"
@@ -82,7 +91,7 @@ def decode_xml(content: bytes, header_charset: str | None = None) -> DecodedXml:
         if content.startswith(bom):
             return _finish(content.decode(codec), codec, 0, None)
     if content.isascii():
-        if _CHAR_REF_BYTES.search(content) is None:
+        if _CHAR_REF_BYTES.search(content) is None and _NOT_XML_BYTES.search(content) is None:
             return DecodedXml(content, "ascii")
         return _finish(content.decode("ascii"), "ascii", 0, None)
     try:
@@ -92,7 +101,7 @@ def decode_xml(content: bytes, header_charset: str | None = None) -> DecodedXml:
     else:
         said = {normalise_encoding(declared), normalise_encoding(header_charset)} - {None}
         note = None if said <= {"utf-8"} else f"{labels}; the bytes are valid UTF-8, read as UTF-8"
-        if note is None and _CHAR_REF_BYTES.search(content) is None:
+        if note is None and _CHAR_REF_BYTES.search(content) is None and _NOT_XML_BYTES.search(content) is None:
             return DecodedXml(content, "utf-8")
         return _finish(text, "utf-8", 0, note)
     candidates: list[str] = []
@@ -117,6 +126,8 @@ def _finish(text: str, codec: str, damaged: int, note: str | None) -> DecodedXml
     if "&#" in text:
         text, fixed_damage = _join_surrogate_refs(text)
         damaged += fixed_damage
+    text, not_xml = _NOT_XML_TEXT.subn(DAMAGE_MARK, text)
+    damaged += not_xml
     match = _DECL_TEXT.match(text)
     if match and match.group(2).lower() != "utf-8":
         text = text[: match.start(2)] + "utf-8" + text[match.end(2):]

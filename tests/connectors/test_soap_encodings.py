@@ -68,3 +68,17 @@ def test_a_record_with_undecodable_bytes_is_rejected_alone_with_the_reason(tmp_p
     assert reject.source_id == "SCJG2"
     assert "LXDZ" in str(reject) and "gb18030" in str(reject)
     assert "<YWLSH>SCJG2</YWLSH>" in reject.raw  # the record's XML is kept for the dead letter
+
+
+@responses.activate
+@pytest.mark.parametrize("stray", ["&#x1;", "&#0;", "&#11;", "\x01", "\ufffe", "&#xFFFF;"])
+def test_a_character_xml_does_not_allow_rejects_only_its_record(tmp_path: Path, stray: str) -> None:
+    """.NET writes a clerk's stray Ctrl-A as ``&#x1;``; libxml2 refuses any document holding one, so one record's
+    typo failed every page it was on, for good."""
+    good = record("SCJG1", NAME)
+    bad = record("SCJG2", "李娜", extra=f"<LXDZ>济南市{stray}历下区</LXDZ>")
+    responses.post(ADDRESS, body=envelope(page([good, bad])).encode("utf-8"), content_type="text/xml; charset=utf-8")
+    (only,) = list(connector(tmp_path).read("cases"))
+    assert [r.source_id for r in only.records] == ["SCJG1"] and only.records[0].payload["SQRMC"] == NAME
+    (reject,) = only.rejects
+    assert reject.source_id == "SCJG2" and "LXDZ" in str(reject)
