@@ -208,6 +208,13 @@ def screen_items(items: list[Any], primary_key: str | list[str], *, where: str,
     return screened
 
 
+def _named(source_id: str | None, field: str, rule: str, message: str, item: Any) -> RecordRejection:
+    """A record refused by the reader, naming the field and rule (so dead letters group by them, not as one
+    undifferentiated "decode")."""
+    return RecordRejection(message, source_id=source_id, raw=render_json(item),
+                           issues=[FieldIssue(source_id or "?", field, rule, message)])
+
+
 def _describe(problem: Problem) -> str:
     return f"{problem.path or '$'}: {problem.message} [{problem.rule}]"
 
@@ -245,21 +252,20 @@ class RecordDecoder:
         if isinstance(item, SkippableSyncError):  # the wire decoder already gave up on it (bad bytes)
             return item
         if not isinstance(item, Mapping):
-            return SkippableSyncError(f"record is a {type(item).__name__}, not an object", raw=item)
+            return _named(None, "$", "record.not_object", f"record is a {type(item).__name__}, not an object", item)
         source_id = self._source_id(item)
         if source_id is None:
-            return SkippableSyncError(f"primary key {self.primary_key!r} is missing or empty", raw=item)
+            key = self.primary_key if isinstance(self.primary_key, str) else ",".join(self.primary_key)
+            return _named(None, key, "record.key_missing", f"primary key {self.primary_key!r} is missing or empty",
+                          item)
         cursor: datetime | None = None
         if self.codec is not None and self.cursor_field is not None:
             raw_cursor = dig(item, self.cursor_field, None)
             try:
                 cursor = self.codec.parse(raw_cursor)
             except (ValueError, TypeError, OverflowError) as exc:
-                return SkippableSyncError(
-                    f"cursor {self.cursor_field!r} = {raw_cursor!r} is not {self.codec.fmt!r}: {exc}",
-                    source_id=source_id,
-                    raw=item,
-                )
+                return _named(source_id, self.cursor_field, "cursor.format",
+                              f"cursor {self.cursor_field!r} = {raw_cursor!r} is not {self.codec.fmt!r}: {exc}", item)
         return RawRecord(source_id=source_id, cursor=cursor, payload=item)
 
     def _source_id(self, item: Mapping[str, Any]) -> str | None:

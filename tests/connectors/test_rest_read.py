@@ -3,6 +3,7 @@ rejects and check(). HTTP is mocked with ``responses``; the changing table is in
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -112,9 +113,13 @@ def test_missing_primary_key_or_bad_cursor_is_a_reject_not_a_failure() -> None:
     assert [r.source_id for r in page.records] == ["A", "C"]
     assert len(page.rejects) == 4
     assert all(isinstance(r, SkippableSyncError) for r in page.rejects)
-    assert page.rejects[0].raw == {"updateTime": "2024-03-05 10:00:30", "projectNo": "370000"}
+    assert json.loads(page.rejects[0].raw) == {"updateTime": "2024-03-05 10:00:30", "projectNo": "370000"}
     assert "primary key 'id'" in str(page.rejects[0])
     assert page.rejects[2].source_id == "B" and "updateTime" in str(page.rejects[2])
+    # each names its field and rule, so dead letters group by them
+    assert [(i.field, i.rule) for r in page.rejects for i in r.issues] == [
+        ("id", "record.key_missing"), ("id", "record.key_missing"), ("updateTime", "cursor.format"),
+        ("$", "record.not_object")]
     assert page.checkpoint == {"cursor": "2024-03-05T10:02:00+08:00"}
 
 
