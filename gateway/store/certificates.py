@@ -101,9 +101,11 @@ def certificate_file(conn: Connection, identifier: str) -> str | None:
 
 def certificate_state(conn: Connection, identifier: str) -> Row[Any] | None:
     """What the harvest compares a new copy with: ``status, content_hash, version, renewed_as,
-    source_changed_at``; ``None`` for a certificate not in the library."""
+    source_changed_at, source_system, source_id, number, type_code``; ``None`` for a certificate not in the
+    library."""
     c = certificates.c
-    return conn.execute(select(c.status, c.content_hash, c.version, c.renewed_as, c.source_changed_at)
+    return conn.execute(select(c.status, c.content_hash, c.version, c.renewed_as, c.source_changed_at,
+                               c.source_system, c.source_id, c.number, c.type_code)
                         .where(c.identifier == identifier)).first()
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import write_systems
+import yaml
 
 from gateway.kernel.config import load_systems
 from gateway.kernel.runtime import Runtime
@@ -69,10 +69,22 @@ def world(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("TONGBAN_SD_CIVIL_API_KEY", "civil-demo-key")
     engine = make_engine(database_url)
     upgrade(engine)
-    runtime = Runtime(load_systems(write_systems(tmp_path / "systems.yaml", systems=("sd_civil", "sd_hall"))), engine)
+    runtime = Runtime(load_systems(_systems_file(tmp_path / "systems.yaml")), engine)
     yield runtime, source
     source.httpd.shutdown()
     runtime.close()
+
+
+def _systems_file(path: Path) -> Path:
+    """The repository's systems file with only the civil system and the hall, its paths made absolute."""
+    config = Path(__file__).resolve().parents[2] / "config"
+    data = yaml.safe_load((config / "systems.yaml").read_text(encoding="utf-8"))
+    data["systems"] = {k: v for k, v in data["systems"].items() if k in ("sd_civil", "sd_hall")}
+    for entry in data["systems"].values():
+        entry["connector_config"] = str(config / entry["connector_config"])
+        entry["mapping"] = str((config / entry["mapping"]).resolve())
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
 
 
 def _sync(runtime: Runtime) -> Any:

@@ -9,7 +9,11 @@ For each record of an issuer's feed (read through its connector, incrementally f
    error (a mistyped or forged identifier must not be served);
 3. the file must hash to the feed's content hash, its signature must verify against the issuer's registered
    key, and the metadata embedded in the signed file must agree with the feed's;
-4. anything that fails goes to ``certificate_quarantine`` (raw payload sealed) and is never served;
+4. anything that fails goes to ``certificate_quarantine`` (raw payload sealed) and is never served — also a
+   record that would take over what the library holds: an identifier naming another issuer, an identifier
+   that belongs to another source record (a legacy identifier converting onto an existing one, or another
+   issuer's), the same identifier with another number, type or holders, a revoked / cancelled / withdrawn
+   certificate coming back to life, a change time in the future, a record the connector could not read;
 5. verified certificates are upserted; a new certificate, a status change (revoked, cancelled…), a renewal or
    an expiry becomes a ``certificate_events`` row and, in the same transaction, one webhook delivery per
    matching subscription. Subscribers are notified right after the cycle.
@@ -26,17 +30,18 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from gateway.kernel.registry import build_connector
 from gateway.mapping.mapper import Mapper
 from gateway.models import Certificate, certificate_identifier, issues_from_error
-from gateway.models.certificate_id import PREFIX
+from gateway.models.certificate_id import PREFIX, parse_certificate_identifier
 from gateway.store import certificates as store
 from gateway.store import ledger
 from gateway.store.lease import Lease
@@ -106,9 +111,14 @@ def harvest(gw: Any, issuer: str, *, full_refresh: bool = False, connector: Any 
                     for record in page.records:
                         report.read += 1
                         events.extend(_ingest(conn, gw, issuer, record, mapper, keys, report))
+                    for reject in page.rejects:  # unreadable: kept in quarantine, never silently gone
+                        report.read += 1
+                        _quarantine_unreadable(conn, gw, issuer, reject, report)
                     report.events += len(events)
                     fan_out(conn, events)
-                    page_high = max((r.cursor for r in page.records if r.cursor is not None), default=None)
+                    horizon = datetime.now(timezone.utc) + MAX_CLOCK_SKEW  # a future cursor never moves it
+                    page_high = max((r.cursor for r in page.records if r.cursor is not None and r.cursor <= horizon),
+                                    default=None)
                     if page_high is not None and (high is None or page_high > high):
                         ledger.set_watermark(conn, issuer, stream, page_high)
                         high = page_high
@@ -133,6 +143,14 @@ def _quarantine(conn: Connection, gw: Any, issuer: str, source_id: str, payload:
                             raw=gw.pii.seal_blob(ledger.dumps(payload)), created_at=now)
     report.quarantined += 1
     report.quarantine_reasons.append(f"{issuer}:{source_id}: {reason}")
+
+
+def _quarantine_unreadable(conn: Connection, gw: Any, issuer: str, reject: Any, report: HarvestReport) -> None:
+    """A record the connector could not read (a change time in another format, bad bytes): a revocation among
+    them must not vanish without a trace."""
+    raw = reject.raw if isinstance(reject.raw, (dict, list, str)) else repr(reject.raw)
+    source_id = reject.source_id or f"unreadable:{hashlib.sha256(str(raw).encode()).hexdigest()[:16]}"
+    _quarantine(conn, gw, issuer, source_id, raw, str(reject), None, report)
 
 
 def _validate(mapper: Mapper, payload: Any, report: HarvestReport) -> tuple[Certificate, dict[str, Any], str | None]:
@@ -193,12 +211,52 @@ def _verify(cert: Certificate, extra: dict[str, Any], legacy: str | None, keys: 
     return content
 
 
+_FINAL = frozenset({"revoked", "cancelled", "withdrawn"})
+"""撤销, 注销, 吊销: a certificate in one of these states is never valid again; the issuer issues a new one."""
+_ALIVE = frozenset({"valid", "suspended"})
+MAX_CLOCK_SKEW = timedelta(hours=1)
+
+
+def _claims(conn: Connection, gw: Any, issuer: str, record: Any, cert: Certificate, existing: Any,
+            changed: datetime | None) -> None:
+    """Refuse (``_Reject``) a verified record that would take over what the library holds; see the module doc."""
+    ident = cert.identifier
+    try:
+        named = parse_certificate_identifier(ident).issuer_code
+    except Exception:  # noqa: BLE001 - validated already; a legacy identifier converted here always parses
+        named = cert.issuer_code
+    if named != cert.issuer_code:
+        raise _Reject(f"identifier {ident} is issuer {named}'s, not {cert.issuer_code}'s", ident)
+    if changed is not None and changed > datetime.now(timezone.utc) + MAX_CLOCK_SKEW:
+        raise _Reject(f"changed at {changed.isoformat()}, after this machine's clock: a wrong change time would "
+                      f"make every later change of the certificate look older", ident)
+    if existing is None:
+        return
+    if (existing.source_system, existing.source_id) != (issuer, record.source_id):
+        raise _Reject(f"identifier {ident} belongs to {existing.source_system}:{existing.source_id} in the library; "
+                      f"{issuer}:{record.source_id} cannot take it over (a legacy identifier converting onto it?)",
+                      ident)
+    if (existing.number, existing.type_code) != (cert.number, cert.type_code):
+        raise _Reject(f"identifier {ident} holds certificate {existing.type_code} {existing.number} in the library; "
+                      f"the issuer now sends {cert.type_code} {cert.number} under it", ident)
+    if store.holders_of_certificate(conn, ident) != {gw.pii.bidx(h.id_number) for h in cert.holders}:
+        raise _Reject(f"identifier {ident} names other holders than the library holds: a certificate is not "
+                      f"transferred by changing its holders", ident)
+    if existing.status in _FINAL and cert.status.value in _ALIVE:  # (a renewal's bookkeeping may still move it)
+        raise _Reject(f"a {existing.status} certificate cannot become {cert.status.value} again; the issuer must "
+                      f"issue a new certificate", ident)
+
+
 def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper, keys: dict[str, IssuerKey],
             report: HarvestReport) -> list[int]:
     payload = record.payload
     try:
         cert, extra, legacy = _validate(mapper, payload, report)
         content = _verify(cert, extra, legacy, keys)
+        changed_at = extra.get("_changed_at")
+        changed = datetime.fromisoformat(changed_at) if isinstance(changed_at, str) else None
+        existing = store.certificate_state(conn, cert.identifier)
+        _claims(conn, gw, issuer, record, cert, existing, changed)
     except _Reject as exc:
         _quarantine(conn, gw, issuer, record.source_id, payload, exc.reason, exc.identifier, report)
         return []
@@ -208,9 +266,6 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
         holder["id_number"] = gw.pii.seal(holder["id_number"])
     renewed_as = extra.get("_renewed_as") or None
     status = cert.status.value
-    existing = store.certificate_state(conn, cert.identifier)
-    changed_at = extra.get("_changed_at")
-    changed = datetime.fromisoformat(changed_at) if isinstance(changed_at, str) else None
     values = {"legacy_identifier": legacy, "source_system": issuer, "source_id": record.source_id,
               "type_code": cert.type_code, "name": cert.name, "number": cert.number, "issuer_code": cert.issuer_code,
               "status": status, "valid_until": cert.valid_until.isoformat() if cert.valid_until else None,
@@ -226,7 +281,15 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
             previous_status=previous, renewed_as=renewed_as, at=now))
 
     if existing is None:
-        store.insert_certificate(conn, cert.identifier, version=1, created_at=now, values=values)
+        try:
+            with conn.begin_nested():
+                store.insert_certificate(conn, cert.identifier, version=1, created_at=now, values=values)
+        except IntegrityError:  # this source record already holds another certificate: it changed identifier
+            _quarantine(conn, gw, issuer, record.source_id, payload,
+                        f"record {record.source_id} already holds another certificate in the library; it now claims "
+                        f"identifier {cert.identifier} (an issuer re-numbering certificates must say so)",
+                        cert.identifier, report)
+            return []
         holder_rows = {(cert.identifier, gw.pii.bidx(h.id_number)) for h in cert.holders}
         store.insert_certificate_holders(conn, [{"identifier": i, "holder_bidx": b, "type_code": cert.type_code}
                                                 for i, b in holder_rows])
