@@ -202,9 +202,12 @@ def _verify(cert: Certificate, extra: dict[str, Any], legacy: str | None, keys: 
         raise _Reject(f"signed with {cert.signature_algorithm}, but the issuer's key is {key.algorithm}", cert.identifier)
     if not cert.signature or not verify_signature(key, content, cert.signature):
         raise _Reject("bad signature: the file does not verify against the issuer's registered key", cert.identifier)
+    stated = {"证照名称": cert.name, "证照类型代码": cert.type_code, "颁发机构": cert.issuer_name,
+              "颁发机构代码": cert.issuer_code, "颁发日期": cert.issued_on.isoformat(),
+              "持证主体": ";".join(h.name for h in cert.holders)}
     problems = cross_check(file_metadata(content), identifier=legacy or cert.identifier, number=cert.number,
                            holders=[h.model_dump() for h in cert.holders], valid_from=cert.valid_from.isoformat(),
-                           valid_until=cert.valid_until.isoformat() if cert.valid_until else None)
+                           valid_until=cert.valid_until.isoformat() if cert.valid_until else None, stated=stated)
     if problems:
         raise _Reject("; ".join(problems), cert.identifier)
     cert.content_hash = digest

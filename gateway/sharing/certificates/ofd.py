@@ -1,24 +1,37 @@
 """Reading the metadata an issuer embedded in a certificate file (OFD custom data), to cross-check the feed.
 
 The signature covers the file; the feed's metadata does not carry its own signature. So after the signature
-verifies, what the feed says (identifier, number, holders, validity) must match what the signed file says —
-otherwise a feed could attach a genuine file to someone else's name.
+verifies, what the feed says (identifier, number, holders, validity — and the certificate's name, type, issuer
+and issue date wherever the file states them) must match what the signed file says — otherwise a feed could
+attach a genuine file to someone else's name, or serve a 营业执照's file as a 食品经营许可证.
+
+A file is either OFD-like XML or a real GB/T 33190 OFD package (a zip whose ``OFD.xml`` holds the document
+info). The package is read without extracting anything: only ``OFD.xml``, at most :data:`MAX_OFD_XML` bytes of it
+however large it claims or decompresses to (a zip bomb stops there).
 """
 
 from __future__ import annotations
 
+import io
+import zipfile
 from typing import Any
 
 from lxml import etree
 
-__all__ = ["file_metadata", "cross_check"]
+__all__ = ["MAX_OFD_XML", "cross_check", "file_metadata"]
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
 _NS = "{http://www.ofdspec.org/2016}"
+MAX_OFD_XML = 1024 * 1024
+"""The largest ``OFD.xml`` read from a package (document info and custom data: a few kilobytes in practice)."""
 
 
 def file_metadata(content: bytes) -> dict[str, str]:
-    """``CustomData`` name → text; empty when the file is not OFD-like XML."""
+    """``CustomData`` name → text; empty when the file is neither OFD-like XML nor an OFD package."""
+    if content.startswith(b"PK\x03\x04"):
+        content = _package_entry(content, "OFD.xml")
+        if not content:
+            return {}
     try:
         root = etree.fromstring(content, _PARSER)
     except etree.XMLSyntaxError:
@@ -26,12 +39,32 @@ def file_metadata(content: bytes) -> dict[str, str]:
     return {el.get("Name", ""): (el.text or "") for el in root.iter(f"{_NS}CustomData")}
 
 
+def _package_entry(content: bytes, name: str) -> bytes:
+    """One entry of a zip package, at most :data:`MAX_OFD_XML` bytes of it; empty when it is missing, larger, or
+    the package is not a readable zip."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as package:
+            found = next((i for i in package.infolist() if i.filename.lstrip("/").lower() == name.lower()), None)
+            if found is None or found.file_size > MAX_OFD_XML:
+                return b""
+            with package.open(found) as entry:
+                data = entry.read(MAX_OFD_XML + 1)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError, ValueError):
+        return b""
+    return b"" if len(data) > MAX_OFD_XML else data
+
+
 def cross_check(meta: dict[str, str], *, identifier: str, number: str, holders: list[dict[str, Any]],
-                valid_from: str, valid_until: str | None) -> list[str]:
-    """What differs between the signed file and the feed (empty: they agree)."""
+                valid_from: str, valid_until: str | None, stated: dict[str, str | None] | None = None) -> list[str]:
+    """What differs between the signed file and the feed (empty: they agree). ``stated``: further fields of the
+    feed by their name in the file's custom data (证照名称, 颁发机构代码 …), compared wherever the file states
+    them."""
     if not meta:
         return ["the file carries no readable metadata"]
     problems = []
+    for key, fed in (stated or {}).items():
+        if key in meta and (meta[key] or "").strip() != (fed or "").strip():
+            problems.append(f"{key} differs from the signed file")
     if meta.get("证照标识", "").upper() != identifier.upper():
         problems.append("identifier differs from the signed file")
     if meta.get("证照编号") != number:

@@ -180,3 +180,44 @@ def test_a_record_the_connector_cannot_read_is_quarantined_not_lost(world: tuple
         app.table.get(broken["id"]).record["gxsj"] = "abc"
     report = harvest(gw, "sd_licences")
     assert report.quarantined == 1 and "gxsj" in _reasons(gw)[0]
+
+
+@pytest.mark.parametrize(("field", "value", "stated"), [
+    ("zzmc", "食品经营许可证", "证照名称"), ("bfrq", "1900-01-01", "颁发日期"), ("bfjg", {"mc": "冒名机构", "dm": ISSUER["code"]}, "颁发机构")])
+def test_what_the_feed_says_must_be_what_the_signed_file_says(world: tuple[Any, Any], field: str, value: Any,
+                                                               stated: str) -> None:
+    """The signature covers the file, not the feed: a feed naming a genuine licence's file 食品经营许可证, or
+    dating it 1900, was served with the file's signature vouching for it."""
+    registry, gw = world
+    app = registry.app
+    rec = app._sign(_record(app, identifier(LICENCE, ISSUER["code"], "33333333", 1),
+                            {"mc": "真公司", "zjlx": "001", "zjhm": make_uscc("9", "1", "370100", "MA3REAL0")},
+                            ISSUER["code"]))
+    app._put({**rec, field: value})  # the file signed as issued; the feed's field changed after
+    report = harvest(gw, "sd_licences")
+    assert report.quarantined == 1 and f"{stated} differs from the signed file" in _reasons(gw)[0]
+
+
+def test_a_real_ofd_package_is_read_and_a_zip_bomb_is_not() -> None:
+    import io
+    import zipfile
+
+    from gateway.sharing.certificates.ofd import MAX_OFD_XML, file_metadata
+
+    rec = {"id": "ZZ1", "zzbs": "X", "zzmc": "营业执照", "zzlxdm": LICENCE, "zzbh": "N1",
+           "bfjg": {"mc": "局", "dm": ISSUER["code"]}, "bfrq": "2024-03-05", "czzt": [INTRUDER],
+           "yxqq": "2024-03-05", "yxqz": None}
+
+    def package(entries: dict[str, bytes]) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, data in entries.items():
+                z.writestr(name, data)
+        return out.getvalue()
+
+    real = package({"OFD.xml": render_file(rec), "Doc_0/Document.xml": b"<ofd:Document/>"})
+    assert file_metadata(real)["证照名称"] == "营业执照"
+    bomb = package({"OFD.xml": b"<a>" + b" " * (MAX_OFD_XML * 50) + b"</a>"})
+    assert len(bomb) < MAX_OFD_XML and file_metadata(bomb) == {}  # refused unread, not inflated
+    assert file_metadata(package({"../../etc/OFD.xml": render_file(rec)})) == {}
+    assert file_metadata(b"PK\x03\x04 not a zip") == {}
