@@ -13,7 +13,8 @@ For each record of an issuer's feed (read through its connector, incrementally f
    record that would take over what the library holds: an identifier naming another issuer, an identifier
    that belongs to another source record (a legacy identifier converting onto an existing one, or another
    issuer's), the same identifier with another number, type or holders, a revoked / cancelled / withdrawn
-   certificate coming back to life, a change time in the future, a record the connector could not read;
+   certificate coming back to life, a renewal pointing at itself, another issuer or no identifier at all, a
+   change time in the future, a record the connector could not read;
 5. verified certificates are upserted; a new certificate, a status change (revoked, cancelled…), a renewal or
    an expiry becomes a ``certificate_events`` row and, in the same transaction, one webhook delivery per
    matching subscription. Subscribers are notified right after the cycle.
@@ -221,9 +222,19 @@ MAX_CLOCK_SKEW = timedelta(hours=1)
 
 
 def _claims(conn: Connection, gw: Any, issuer: str, record: Any, cert: Certificate, existing: Any,
-            changed: datetime | None) -> None:
+            changed: datetime | None, renewed_as: str | None = None) -> None:
     """Refuse (``_Reject``) a verified record that would take over what the library holds; see the module doc."""
     ident = cert.identifier
+    if renewed_as:  # a renewal points at the new certificate: a real identifier of the same issuer, not itself
+        try:
+            successor = parse_certificate_identifier(renewed_as)
+        except Exception:  # noqa: BLE001 - IdentifierError: say which rule it breaks
+            raise _Reject(f"renewed_as {renewed_as!r} is not a GB/T 36904 identifier", ident) from None
+        if str(successor) == ident.upper():
+            raise _Reject(f"renewed_as names the certificate itself ({ident})", ident)
+        if successor.issuer_code != cert.issuer_code:
+            raise _Reject(f"renewed_as {renewed_as} is issuer {successor.issuer_code}'s, not {cert.issuer_code}'s",
+                          ident)
     try:
         named = parse_certificate_identifier(ident).issuer_code
     except Exception:  # noqa: BLE001 - validated already; a legacy identifier converted here always parses
@@ -259,7 +270,7 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
         changed_at = extra.get("_changed_at")
         changed = datetime.fromisoformat(changed_at) if isinstance(changed_at, str) else None
         existing = store.certificate_state(conn, cert.identifier)
-        _claims(conn, gw, issuer, record, cert, existing, changed)
+        _claims(conn, gw, issuer, record, cert, existing, changed, extra.get("_renewed_as") or None)
     except _Reject as exc:
         _quarantine(conn, gw, issuer, record.source_id, payload, exc.reason, exc.identifier, report)
         return []

@@ -221,3 +221,20 @@ def test_a_real_ofd_package_is_read_and_a_zip_bomb_is_not() -> None:
     assert len(bomb) < MAX_OFD_XML and file_metadata(bomb) == {}  # refused unread, not inflated
     assert file_metadata(package({"../../etc/OFD.xml": render_file(rec)})) == {}
     assert file_metadata(b"PK\x03\x04 not a zip") == {}
+
+
+@pytest.mark.parametrize("successor", ["not-an-identifier", "self", "other-issuer"])
+def test_a_renewal_must_point_at_a_real_certificate_of_the_same_issuer(world: tuple[Any, Any], successor: str) -> None:
+    registry, gw = world
+    app = registry.app
+    own = identifier(LICENCE, ISSUER["code"], "22222222", 1)
+    target = {"not-an-identifier": "not-an-identifier", "self": own,
+              "other-issuer": identifier(LICENCE, ISSUER_B, "22222222", 2)}[successor]
+    rec = app._sign({**_record(app, own, {"mc": "续期公司", "zjlx": "001",
+                                          "zjhm": make_uscc("9", "1", "370100", "MA3RENEW")}, ISSUER["code"]),
+                     "xzzbs": target})
+    app._put(rec)
+    report = harvest(gw, "sd_licences")
+    assert report.quarantined == 1 and "renewed_as" in _reasons(gw)[0]
+    with gw.engine.connect() as conn:
+        assert get_certificate(conn, own) is None
