@@ -75,10 +75,7 @@ def _root_start(data: bytes) -> int:
         end = data.find(closer, opened + 2)
         if end < 0:
             return len(data)  # never closed: all of it is prolog
-        if end < match.start():  # the comment closed before this "<x": look again after it
-            pos = end + len(closer)
-            continue
-        pos = end + len(closer)  # "<x" was inside the comment or instruction: go on after it
+        pos = end + len(closer)  # this "<x" was inside it, or follows it: look again after it either way
 
 
 def check_prolog(data: bytes, *, where: str, limits: XmlLimits) -> None:

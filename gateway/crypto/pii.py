@@ -68,12 +68,18 @@ def redact(text: str) -> str:
     """Mask personal data in free text (log lines, stored errors, excerpts of response bodies): every
     resident-ID-shaped number (18 or 15 digits), every mobile number, and a Chinese name that follows a name-like
     key (``"sqrxm":"张三"`` → ``"sqrxm":"张*"``)."""
-    def repl(m: re.Match[str]) -> str:
-        return mask(m.group(0)) or ""
+    return _NAME_PATTERN.sub(lambda m: m.group(1) + _mask_name(m.group(2)), _mask_numbers(text))
 
-    text = _ID_PATTERN.sub(repl, text)
-    text = _PHONE_PATTERN.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
-    return _NAME_PATTERN.sub(lambda m: m.group(1) + m.group(2)[0] + "*" * (len(m.group(2)) - 1), text)
+
+def _mask_numbers(text: str) -> str:
+    """Every resident-ID-shaped number and every mobile number in ``text``, masked."""
+    text = _ID_PATTERN.sub(lambda m: mask(m.group(0)) or "", text)
+    return _PHONE_PATTERN.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+
+
+def _mask_name(name: str) -> str:
+    """``王秀英`` → ``王**``: the surname kept."""
+    return name[0] + "*" * (len(name) - 1)
 
 
 _PERSON_KEY = re.compile(r"(?:name|xm|xingming|lxr|姓名|申请人|联系人|代理人|法定代表人)$", re.IGNORECASE)
@@ -107,9 +113,6 @@ def redact_document(text: str) -> str:
             if len(value.strip()) >= 2:
                 names.add(value.strip())
 
-    def masked_name(name: str) -> str:
-        return name[0] + "*" * (len(name) - 1)
-
     collect(document)
     ordered = sorted(names, key=len, reverse=True)  # the longest first: 王秀英 before a 王秀 it contains
 
@@ -123,9 +126,8 @@ def redact_document(text: str) -> str:
         if _ADDRESS_KEY.search(key) and len(value) > _ADDRESS_KEPT:
             return value[:_ADDRESS_KEPT] + "*" * (len(value) - _ADDRESS_KEPT)
         for name in ordered:
-            value = value.replace(name, masked_name(name))
-        value = _ID_PATTERN.sub(lambda m: mask(m.group(0)) or "", value)
-        return _PHONE_PATTERN.sub(lambda m: f"{m.group(1)}****{m.group(3)}", value)
+            value = value.replace(name, _mask_name(name))
+        return _mask_numbers(value)
 
     return json.dumps(clean(document), ensure_ascii=False)
 

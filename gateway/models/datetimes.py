@@ -36,10 +36,21 @@ def beijing_iso(moment: datetime) -> str:
     return moment.astimezone(BEIJING).replace(microsecond=0).isoformat()
 
 
+MAX_CLOCK_SKEW = timedelta(hours=1)
+"""How far ahead of this machine's clock a source's change time may be and still be believed."""
+
+
+def change_horizon() -> datetime:
+    """The latest change time a source may report now: a later one (a typo of 9999, a source whose clock is wrong)
+    must not move a watermark — every change still to come would look older and never be read."""
+    return datetime.now(timezone.utc) + MAX_CLOCK_SKEW
+
+
 def beijing_minute(moment: datetime) -> str:
     """``moment`` as an operator reads it in a message: Beijing time to the minute, with its offset
     (``2026-12-04 09:30 +08:00``) — never UTC, which every reader in the district would have to convert."""
     return f"{moment.astimezone(BEIJING):%Y-%m-%d %H:%M} +08:00"
 
 
-__all__ = ["BEIJING", "beijing_iso", "beijing_minute", "parse_instant", "to_beijing"]
+__all__ = ["BEIJING", "MAX_CLOCK_SKEW", "beijing_iso", "beijing_minute", "change_horizon", "parse_instant",
+           "to_beijing"]

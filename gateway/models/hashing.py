@@ -18,7 +18,17 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
+from gateway.contract.errors import SkippableSyncError
+
 _OPTIONS = orjson.OPT_SORT_KEYS
+
+
+def unreadable_record(reject: SkippableSyncError) -> tuple[str, Any]:
+    """The key and the storable raw payload of a record a connector could not read: its own key when it has one,
+    else one derived from what arrived (the same bytes again are the same dead letter or quarantine entry); the
+    payload as it came when it is JSON-shaped, else its ``repr``."""
+    raw = reject.raw if isinstance(reject.raw, (dict, list, str)) else repr(reject.raw)
+    return reject.source_id or f"undecodable:{content_hash({'raw': repr(reject.raw)})[:16]}", raw
 
 
 def canonical_json(obj: Any, *, exclude: Iterable[str] = ()) -> bytes:
@@ -38,7 +48,7 @@ def content_hash(obj: Any, *, exclude: Iterable[str] = ()) -> str:
     return hashlib.blake2b(canonical_json(obj, exclude=exclude), digest_size=16).hexdigest()
 
 
-__all__ = ["canonical_json", "content_hash"]
+__all__ = ["canonical_json", "content_hash", "unreadable_record"]
 
 
 def _model_fields(obj: Any) -> Any:

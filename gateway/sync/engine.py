@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import Engine
@@ -29,6 +29,7 @@ from gateway.contract.errors import FieldIssue, SyncError
 from gateway.crypto.pii import redact
 from gateway.mapping.check import stream_fields
 from gateway.mapping.usage import source_paths, unmapped_fields
+from gateway.models.datetimes import change_horizon
 from gateway.ops.alerts import raise_alert, resolve_alerts
 from gateway.store import ledger
 from gateway.store.lease import Lease
@@ -224,16 +225,12 @@ def _alert(engine: Engine, report: RunReport) -> None:
         resolve_alerts(engine, "sync_degraded", [name])
 
 
-MAX_CLOCK_SKEW = timedelta(hours=1)
-"""How far ahead of this machine's clock a source's change time may be and still move the watermark."""
-
-
 def _page_high(records: Sequence[RawRecord], ctx: IngestContext, system: str) -> datetime | None:
     """The page's newest change time the watermark may move to. A cursor in the future (a clerk's typo of 9999, a
     source whose clock is wrong) would move the watermark past every record still to come, and every later run
     would read nothing; such a record is still read — and read again each run, cheaply, its raw bytes unchanged
     — but it does not move the watermark, and it is counted as a quality flag (``cursor.future``)."""
-    horizon = datetime.now(timezone.utc) + MAX_CLOCK_SKEW
+    horizon = change_horizon()
     high = None
     future = []
     for record in records:

@@ -30,7 +30,8 @@ from gateway.contract.connector import RawRecord
 from gateway.contract.errors import FieldIssue, RecordRejected, SkippableSyncError
 from gateway.kernel.config import SystemConfig, SystemsConfig
 from gateway.mapping.mapper import Mapper
-from gateway.models import Case, QualityTally, case_document, content_hash
+from gateway.models import Case, QualityTally, case_document
+from gateway.models.hashing import unreadable_record
 from gateway.models.stored import stored_case_json
 from gateway.store import ledger, payloads
 from gateway.store.outbox import PENDING
@@ -211,14 +212,13 @@ def _ingest_page(
         )
 
     for exc in rejects:
-        source_id = exc.source_id or f"undecodable:{content_hash({'raw': repr(exc.raw)})[:16]}"
+        source_id, raw = unreadable_record(exc)
         ref = f"{system}:{source_id}"
         named = getattr(exc, "issues", None)  # a connector that says which field broke which rule
         found = ([FieldIssue(ref, i.field, i.rule, i.message) for i in named] if named
                  else [FieldIssue(ref, "$", "decode", str(exc))])
         ctx.quality.add_rejections([RecordRejected(ref, found)])
-        dead_letter(None, "; ".join(map(str, found)), found,
-                    raw=exc.raw if isinstance(exc.raw, (dict, list, str)) else repr(exc.raw), source_id=source_id)
+        dead_letter(None, "; ".join(map(str, found)), found, raw=raw, source_id=source_id)
 
     keyed = []
     for record in unique:

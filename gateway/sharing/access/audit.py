@@ -298,11 +298,15 @@ class AuditWriter:
                     log.warning("audit batch of %d entries failed (%s); writing them one by one", len(batch), exc)
                     await self._write_one_by_one(batch, loop)
                     continue
-                self.batches += 1
-                self.entries += len(batch)
-                for (_, fut), seq in zip(batch, seqs, strict=True):
-                    if not fut.done():
-                        fut.set_result(seq)
+                self._written(batch, seqs)
+
+    def _written(self, batch: list[tuple[AuditEntry, asyncio.Future[int]]], seqs: list[int]) -> None:
+        """A committed transaction of ``batch``: count it, and give each waiter its entry's sequence number."""
+        self.batches += 1
+        self.entries += len(batch)
+        for (_, fut), seq in zip(batch, seqs, strict=True):
+            if not fut.done():
+                fut.set_result(seq)
 
     async def _write_one_by_one(self, batch: list[tuple[AuditEntry, asyncio.Future[int]]],
                                 loop: asyncio.AbstractEventLoop) -> None:
@@ -311,19 +315,16 @@ class AuditWriter:
         for entry, fut in batch:
             try:
                 if self.inline:
-                    [seq] = self._write([entry])
+                    seqs = self._write([entry])
                 else:
-                    [seq] = await loop.run_in_executor(self._executor, self._write, [entry])
+                    seqs = await loop.run_in_executor(self._executor, self._write, [entry])
             except Exception as exc:  # noqa: BLE001 - this waiter's request fails; it is told why
                 log.error("audit entry (%s %s, client %s) could not be written: %s", entry.action, entry.outcome,
                           entry.client_id, exc)
                 if not fut.done():
                     fut.set_exception(exc)
                 continue
-            self.batches += 1
-            self.entries += 1
-            if not fut.done():
-                fut.set_result(seq)
+            self._written([(entry, fut)], seqs)
 
 
 def _checkpoint(conn: Connection, signer: JwsSigner, algorithm: str) -> dict[str, Any] | None:

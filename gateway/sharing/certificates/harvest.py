@@ -31,7 +31,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -43,6 +43,8 @@ from gateway.kernel.registry import build_connector
 from gateway.mapping.mapper import Mapper
 from gateway.models import Certificate, certificate_identifier, issues_from_error
 from gateway.models.certificate_id import PREFIX, parse_certificate_identifier
+from gateway.models.datetimes import change_horizon
+from gateway.models.hashing import unreadable_record
 from gateway.store import certificates as store
 from gateway.store import ledger
 from gateway.store.lease import Lease
@@ -117,7 +119,7 @@ def harvest(gw: Any, issuer: str, *, full_refresh: bool = False, connector: Any 
                         _quarantine_unreadable(conn, gw, issuer, reject, report)
                     report.events += len(events)
                     fan_out(conn, events)
-                    horizon = datetime.now(timezone.utc) + MAX_CLOCK_SKEW  # a future cursor never moves it
+                    horizon = change_horizon()  # a future cursor never moves it
                     page_high = max((r.cursor for r in page.records if r.cursor is not None and r.cursor <= horizon),
                                     default=None)
                     if page_high is not None and (high is None or page_high > high):
@@ -149,8 +151,7 @@ def _quarantine(conn: Connection, gw: Any, issuer: str, source_id: str, payload:
 def _quarantine_unreadable(conn: Connection, gw: Any, issuer: str, reject: Any, report: HarvestReport) -> None:
     """A record the connector could not read (a change time in another format, bad bytes): a revocation among
     them must not vanish without a trace."""
-    raw = reject.raw if isinstance(reject.raw, (dict, list, str)) else repr(reject.raw)
-    source_id = reject.source_id or f"unreadable:{hashlib.sha256(str(raw).encode()).hexdigest()[:16]}"
+    source_id, raw = unreadable_record(reject)
     _quarantine(conn, gw, issuer, source_id, raw, str(reject), None, report)
 
 
@@ -218,7 +219,6 @@ def _verify(cert: Certificate, extra: dict[str, Any], legacy: str | None, keys: 
 _FINAL = frozenset({"revoked", "cancelled", "withdrawn"})
 """撤销, 注销, 吊销: a certificate in one of these states is never valid again; the issuer issues a new one."""
 _ALIVE = frozenset({"valid", "suspended"})
-MAX_CLOCK_SKEW = timedelta(hours=1)
 
 
 def _claims(conn: Connection, gw: Any, issuer: str, record: Any, cert: Certificate, existing: Any,
@@ -241,7 +241,7 @@ def _claims(conn: Connection, gw: Any, issuer: str, record: Any, cert: Certifica
         named = cert.issuer_code
     if named != cert.issuer_code:
         raise _Reject(f"identifier {ident} is issuer {named}'s, not {cert.issuer_code}'s", ident)
-    if changed is not None and changed > datetime.now(timezone.utc) + MAX_CLOCK_SKEW:
+    if changed is not None and changed > change_horizon():
         raise _Reject(f"changed at {changed.isoformat()}, after this machine's clock: a wrong change time would "
                       f"make every later change of the certificate look older", ident)
     if existing is None:
