@@ -27,6 +27,15 @@ needed: memory a previous side freed is not given back to the system, so the fir
 ``--stages`` adds a run that times each stage of tongban's path (map, validate, hashing, payload packing,
 lookups and writes per table, commits), in shares of the round and µs per record — to set beside the floor's
 whole round in µs per record (1e6 / its records/s). Absolute figures are for information only: these machines are shared.
+``--dlt`` adds a third side: **dlt** (``pip install -e ".[bench]"``), the same page bytes parsed with
+``orjson.loads`` and loaded by one ``pipeline.run`` per round into the same kind of database through dlt's
+SQLAlchemy destination — merge write disposition (``delete-insert``, the strategy that destination supports),
+``id`` as primary key, created as a PRIMARY KEY constraint (``create_primary_keys``: without its index, dlt's
+delete of the replaced rows scans the whole table per page and the upsert round ran at ~600 records/s), ``updateTime`` as the dedup sort (newer wins within a load); dlt's normaliser flattens the
+nested applicant and splits lists into child tables, as it does for any user. Its bytes on disk count every
+file or schema it writes (the dataset and its staging copy). Printed beside the others: tongban / dlt for both
+rounds (the issue's optional target: ≥ 4).
+
 The run fails (exit 1) if tongban rejects a different number of records than were generated broken.
 """
 
@@ -181,7 +190,7 @@ class Database:
 
     def drop(self) -> None:
         if self.backend == "sqlite":
-            for p in self.path.parent.glob(self.path.name + "*"):
+            for p in self.path.parent.glob(self.path.stem + "*"):  # with -wal, -shm and dlt's datasets
                 p.unlink(missing_ok=True)
             return
         from sqlalchemy import text
@@ -192,28 +201,44 @@ class Database:
         self._admin.dispose()
 
 
-def sizes_on_disk(engine: Any) -> tuple[int, dict[str, int]]:
-    """Total bytes and bytes per table/index (SQLite: after a WAL checkpoint, from dbstat when compiled in)."""
-    if engine.dialect.name == "sqlite":
-        import sqlite3
+def _sqlite_file_size(path: Path) -> tuple[int, dict[str, int]]:
+    import sqlite3
 
-        raw = sqlite3.connect(engine.url.database, isolation_level=None)
+    raw = sqlite3.connect(path, isolation_level=None)
+    try:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = raw.execute("PRAGMA page_size").fetchone()[0]
+        used = raw.execute("PRAGMA page_count").fetchone()[0] - raw.execute("PRAGMA freelist_count").fetchone()[0]
         try:
-            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            page_size = raw.execute("PRAGMA page_size").fetchone()[0]
-            used = raw.execute("PRAGMA page_count").fetchone()[0] - raw.execute("PRAGMA freelist_count").fetchone()[0]
-            try:
-                parts = dict(raw.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall())
-            except sqlite3.Error:  # dbstat not compiled in
-                parts = {}
-        finally:
-            raw.close()
-        return used * page_size, {k: int(v) for k, v in parts.items()}
+            parts = dict(raw.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall())
+        except sqlite3.Error:  # dbstat not compiled in
+            parts = {}
+    finally:
+        raw.close()
+    return used * page_size, {k: int(v) for k, v in parts.items()}
+
+
+def sizes_on_disk(engine: Any) -> tuple[int, dict[str, int]]:
+    """Total bytes and bytes per table/index (SQLite: after a WAL checkpoint, from dbstat when compiled in; every
+    database file beside it that shares its name, where dlt attaches its datasets; PostgreSQL: every user
+    schema, where dlt puts its datasets)."""
+    if engine.dialect.name == "sqlite":
+        main = Path(engine.url.database)
+        total, parts = 0, {}
+        for path in [main] + sorted(main.parent.glob(main.stem + "__*.db")):
+            size, file_parts = _sqlite_file_size(path)
+            total += size
+            prefix = "" if path == main else path.stem.partition("__")[2] + "."
+            parts.update({prefix + k: v for k, v in file_parts.items()})
+        return total, parts
     with engine.connect() as conn:
         parts = dict(conn.exec_driver_sql(
-            "SELECT c.relname, pg_relation_size(c.oid) + COALESCE(pg_total_relation_size(c.reltoastrelid), 0) "
+            "SELECT CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END, "
+            "pg_relation_size(c.oid) + COALESCE(pg_total_relation_size(c.reltoastrelid), 0) "
             "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')").all())
+            "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') "
+            "AND n.nspname !~ '^pg_(toast_)?temp_' "
+            "AND c.relkind IN ('r', 'i')").all())
         return sum(int(v) for v in parts.values()), {k: int(v) for k, v in parts.items()}
 
 
@@ -259,6 +284,45 @@ class RawFloor:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+# -- dlt over the same bytes (--dlt) ---------------------------------------------------------------------
+
+
+class Dlt:
+    """dlt's own pipeline into the same kind of database: the tool the issue measured Tongban against."""
+
+    name = "dlt"
+
+    def __init__(self, url: str, workdir: Path) -> None:
+        import dlt
+        from sqlalchemy import create_engine
+
+        self.engine = create_engine(url)
+        self._pipes = workdir / f"dlt-{uuid.uuid4().hex[:8]}"
+        self.pipeline = dlt.pipeline(pipeline_name="tongban_bench", pipelines_dir=str(self._pipes),
+                                     destination=dlt.destinations.sqlalchemy(url, create_primary_keys=True),
+                                     dataset_name="bench")
+
+        @dlt.resource(name="cases", primary_key="id", columns={"updateTime": {"dedup_sort": "desc"}},
+                      write_disposition={"disposition": "merge", "strategy": "delete-insert"})
+        def cases(path: Path) -> Iterator[list[dict[str, Any]]]:
+            for line in pages(path):
+                yield orjson.loads(line)
+
+        self._resource = cases
+
+    def round(self, path: Path) -> int:
+        info = self.pipeline.run(self._resource(path))
+        info.raise_on_failed_jobs()
+        counts = self.pipeline.last_trace.last_normalize_info.row_counts
+        return int(counts.get("cases", 0))
+
+    def close(self) -> None:
+        import shutil
+
+        self.engine.dispose()
+        shutil.rmtree(self._pipes, ignore_errors=True)
 
 
 # -- tongban: sync_system over the same bytes ------------------------------------------------------------
@@ -466,20 +530,24 @@ def run_side(side: Callable[[str], Any], backend: str, workdir: Path, server: st
         db.drop()
 
 
-def report(backend: str, data: Dataset, floor: Sample, ours: Sample) -> bool:
+def report(backend: str, data: Dataset, floor: Sample, ours: Sample, dlt: Sample | None = None) -> bool:
     med = statistics.median
     n = data.records
     ratio_insert = med(ours.insert_rps) / med(floor.insert_rps)
     ratio_upsert = med(ours.upsert_rps) / med(floor.upsert_rps)
     print(f"\n[{backend} / {data.size}] {n:,} records, {data.json_bytes / n:,.0f} B of JSON each, "
           f"{data.broken} broken, {data.changed} changed in the upsert round; {len(ours.insert_rps)} reps")
-    for label, s in (("floor  ", floor), ("tongban", ours)):
+    for label, s in (("floor  ", floor), ("tongban", ours)) + ((("dlt    ", dlt),) if dlt else ()):
         print(f"  {label} insert {med(s.insert_rps):>8,.0f} rec/s   upsert {med(s.upsert_rps):>8,.0f} rec/s   "
               f"{med(s.bytes_total) / n:>6,.0f} B/record on disk   peak RSS {max(s.peak_rss_mb):,.0f} MB "
               f"(+{max(s.rss_growth_mb):,.0f} MB over the process before it)")
     bytes_ratio = med(ours.bytes_total) / med(floor.bytes_total)
     print(f"  ratio insert {ratio_insert:.2f}   upsert {ratio_upsert:.2f}   (target 0.5, stretch 0.7)   "
           f"bytes {bytes_ratio:.2f} x the raw rows (target <= 3)")
+    if dlt:
+        print(f"  tongban / dlt: insert {med(ours.insert_rps) / med(dlt.insert_rps):.1f}   "
+              f"upsert {med(ours.upsert_rps) / med(dlt.upsert_rps):.1f}   (optional target >= 4); dlt's bytes "
+              f"{med(dlt.bytes_total) / med(floor.bytes_total):.2f} x the raw rows")
     top = sorted(ours.parts.items(), key=lambda kv: -kv[1])[:10]
     print("  tongban bytes/record by table and index: "
           + ", ".join(f"{name} {size / n:,.0f}" for name, size in top if size / n >= 1))
@@ -499,9 +567,16 @@ def main() -> int:
     parser.add_argument("--sqlite", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--no-pii", action="store_true", help="leave raw payloads and ID numbers in clear")
     parser.add_argument("--stages", action="store_true", help="one more tongban run, timing each stage")
+    parser.add_argument("--dlt", action="store_true", help='a third side: dlt 1.31 (pip install -e ".[bench]")')
     args = parser.parse_args()
 
     backends = (["sqlite"] if args.sqlite else []) + (["postgres"] if args.postgres else [])
+    if args.dlt:
+        try:
+            import dlt  # noqa: F401
+        except ImportError:
+            parser.error('--dlt needs dlt: pip install -e ".[bench]" (dlt 1.31 with its SQLAlchemy destination)')
+        os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
     ok = True
     with tempfile.TemporaryDirectory(prefix="tongban-write-path-") as tmp:
         workdir = Path(tmp)
@@ -516,13 +591,15 @@ def main() -> int:
             data = generate(workdir, size, args.records, args.page_size)
             print(f"generated {args.records:,} {size} records in {time.perf_counter() - started:.1f} s")
             for backend in backends:
-                floor, ours = Sample(), Sample()
+                floor, ours, theirs = Sample(), Sample(), Sample()
                 sides: list[tuple[Callable[[str], Any], Sample]] = [
                     (RawFloor, floor), (lambda url: Tongban(url, keys), ours)]
+                if args.dlt:
+                    sides.append((lambda url: Dlt(url, workdir), theirs))
                 for rep in range(args.reps):
                     for side, sample in (sides if rep % 2 == 0 else sides[::-1]):
                         run_side(side, backend, workdir, args.postgres, data, sample)
-                ok &= report(backend, data, floor, ours)
+                ok &= report(backend, data, floor, ours, theirs if args.dlt else None)
                 if args.stages:
                     stage_breakdown(backend, workdir, args.postgres, data, keys)
             data.insert_pages.unlink()

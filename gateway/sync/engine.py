@@ -231,6 +231,10 @@ def _page_high(records: Sequence[RawRecord], ctx: IngestContext, system: str) ->
     would read nothing; such a record is still read — and read again each run, cheaply, its raw bytes unchanged
     — but it does not move the watermark, and it is counted as a quality flag (``cursor.future``)."""
     horizon = change_horizon()
+    cursors = [r.cursor for r in records if r.cursor is not None]
+    high = max(cursors, default=None)
+    if high is None or high <= horizon:  # the common page: one C-level max, no per-record comparison in Python
+        return high
     high = None
     future = []
     for record in records:
