@@ -8,30 +8,60 @@ from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
-from gateway.contract.errors import ConfigError
+from gateway.contract.errors import ConfigError, TongbanError
 from gateway.store import process as store
 from gateway.store.ledger import utcnow
 
-__all__ = ["TicketKind", "open_ticket", "reply_ticket"]
+__all__ = ["TicketExists", "TicketKind", "open_ticket", "reply_ticket"]
 
 TicketKind = Literal["simple", "coordination"]
 
 
+class TicketExists(TongbanError):
+    """A ticket number is taken: a ticket is opened once, and its reply clock is not restarted by opening it
+    again. A new matter needs a new number (an API answers 409)."""
+
+    def __init__(self, ticket_no: str) -> None:
+        super().__init__(f"ticket {ticket_no} exists: a ticket is opened once (a new matter needs a new number)")
+        self.ticket_no = ticket_no
+
+
+def _short(ticket_no: str, name: str, value: str | None) -> None:
+    if value is not None and len(value) > 64:
+        raise ConfigError(f"ticket {ticket_no[:64]}: {name}: at most 64 characters, got {len(value)}")
+
+
 def open_ticket(engine: Engine, ticket_no: str, kind: TicketKind, subject: str, *, office_code: str | None = None,
                 case_no: str | None = None, opened_at: datetime | None = None) -> None:
-    """Record a 办不成事 ticket; its reply clock starts the working day after ``opened_at``."""
+    """Record a 办不成事 ticket; its reply clock starts the working day after ``opened_at``. A number already
+    used raises :class:`TicketExists` (the first ticket and its clock stay as they were)."""
+    if not ticket_no.strip():
+        raise ConfigError("ticket: ticket_no: a ticket needs its number")
+    for name, value in (("ticket_no", ticket_no), ("office_code", office_code), ("case_no", case_no)):
+        _short(ticket_no, name, value)
     if kind not in ("simple", "coordination"):
         raise ConfigError(f"ticket {ticket_no}: kind must be simple or coordination, not {kind!r}")
     if not subject.strip():
         raise ConfigError(f"ticket {ticket_no}: subject: a ticket says what could not be done")
-    with engine.begin() as conn:
-        store.add_ticket(conn, {"ticket_no": ticket_no, "kind": kind, "office_code": office_code, "case_no": case_no,
-                                "subject": subject, "opened_at": opened_at or utcnow(), "replied_at": None,
-                                "reply": None})
+    try:
+        with engine.begin() as conn:
+            store.add_ticket(conn, {"ticket_no": ticket_no, "kind": kind, "office_code": office_code,
+                                    "case_no": case_no, "subject": subject, "opened_at": opened_at or utcnow(),
+                                    "replied_at": None, "reply": None})
+    except IntegrityError:
+        with engine.connect() as conn:  # the number taken (also by a concurrent open), or another constraint
+            if not store.ticket_exists(conn, ticket_no):
+                raise
+        raise TicketExists(ticket_no) from None
 
 
 def reply_ticket(engine: Engine, ticket_no: str, reply: str, *, at: datetime | None = None) -> bool:
-    """Record the reply (the ticket's deadline alert resolves on the next scan); False if already replied."""
+    """Record the reply (the ticket's deadline alert resolves on the next scan); False if unknown or already
+    replied. A reply with no text (empty or only whitespace) is refused: it would stop the clock with nothing
+    said to the citizen."""
+    if not reply.strip():
+        raise ConfigError(f"ticket {ticket_no}: reply: a reply needs its text (empty or only whitespace given)")
     with engine.begin() as conn:
         return store.reply_ticket(conn, ticket_no, at=at or utcnow(), reply=reply)

@@ -29,7 +29,7 @@ from gateway.store.tables import (
 __all__ = [
     "add_ticket", "cases_with_certificate_deferrals", "clock_starts", "delivered_at", "due_handoffs", "events", "frontdesk_candidates", "get_handoff",
     "handoffs", "insert_handoff", "live_handoffs", "log", "move", "open_tickets", "queue", "queued_targets",
-    "read_case", "refuse_to_dead_letters", "reply_ticket", "unreturned", "write_case_version",
+    "read_case", "refuse_to_dead_letters", "reply_ticket", "ticket_exists", "unreturned", "write_case_version",
 ]
 
 # -- hand-offs ---------------------------------------------------------------------------------------------
@@ -223,6 +223,11 @@ def cases_with_certificate_deferrals(conn: Connection, *, after: str = "", limit
 
 def add_ticket(conn: Connection, row: dict[str, Any]) -> None:
     conn.execute(insert(process_tickets).values(**row))
+
+
+def ticket_exists(conn: Connection, ticket_no: str) -> bool:
+    t = process_tickets.c
+    return conn.execute(select(t.ticket_no).where(t.ticket_no == ticket_no)).first() is not None
 
 
 def reply_ticket(conn: Connection, ticket_no: str, *, at: datetime, reply: str) -> bool:
