@@ -13,10 +13,11 @@ import re
 import threading
 import time
 from bisect import bisect_right
+from datetime import datetime
 from typing import Any
 
 from .app import BadRequest, Request, Response, SystemApp, json_response
-from .clock import OverlayClock, Timeline, timeline_of, fmt_dash, fmt_date, parse_dash
+from .clock import OverlayClock, Timeline, fmt_dash, fmt_date, parse_dash, timeline_of
 from .identifiers import USCC_ALPHABET, break_check, make_uscc
 from .lifecycle import Story, build_story, promise_time
 from .people import Party, company, mobile, person, social_org
@@ -274,14 +275,25 @@ class CivilApp(SystemApp):
                 raise BadRequest("decision must be accept or refuse")
             if decision == "refuse" and not body.get("reason"):
                 raise BadRequest("a refusal needs a reason")
-            done = self.decide(str(body.get("projectNo", "")), decision, body.get("reason"))
+            decided_at = None
+            if body.get("at") is not None:  # a drill's decision time (a late answer in a test): ISO 8601 with offset
+                try:
+                    stamp = datetime.fromisoformat(str(body["at"]))
+                except ValueError:
+                    raise BadRequest("at must be an ISO 8601 instant") from None
+                if stamp.tzinfo is None:
+                    raise BadRequest("at needs its offset (+08:00)")
+                decided_at = int(stamp.timestamp())
+            done = self.decide(str(body.get("projectNo", "")), decision, body.get("reason"), at=decided_at)
             if done is None:
                 return json_response(404, {"error": f"no case {body.get('projectNo')!r} here"})
             return json_response(200, done)
         return None
 
-    def decide(self, project_no: str, decision: str, reason: str | None) -> dict[str, Any] | None:
-        """Accept (受理: acceptTime now) or refuse (不予受理: result 6 with the reason) a case held here."""
+    def decide(self, project_no: str, decision: str, reason: str | None, *, at: int | None = None
+               ) -> dict[str, Any] | None:
+        """Accept (受理: acceptTime now) or refuse (不予受理: result 6 with the reason) a case held here. ``at``
+        (epoch seconds) dates the decision itself at another instant; the change time stays the clock's."""
         with self.table.lock:
             rid = self._by_project.get(project_no)
             entry = self._locate(rid) if rid else None
@@ -289,7 +301,7 @@ class CivilApp(SystemApp):
                 return None
 
             def apply(rec: dict[str, Any], t: int) -> dict[str, Any]:
-                now = fmt_dash(t)
+                now = fmt_dash(t if at is None else at)
                 if decision == "accept":
                     rec.update(acceptTime=now)
                     rec["steps"] = [*(rec.get("steps") or []), {"seq": len(rec.get("steps") or []) + 1, "name": "受理",
@@ -297,7 +309,7 @@ class CivilApp(SystemApp):
                                     "opinion": "材料齐全，予以受理"}]
                 else:
                     rec.update(result="6", resultReason=reason, finishTime=now)
-                rec["updateTime"] = now
+                rec["updateTime"] = fmt_dash(t)
                 return rec
 
             rid = self._change(entry, apply)

@@ -1,11 +1,14 @@
 """Commands of the 一窗受理 hand-off: ``tongban handoff scan|list|show``.
 
-``scan`` is what the ``tongban_handoff`` DAG runs every minute; ``--now`` scans as of another instant (a drill:
-what would be deemed accepted at 10:10?). The work is done in :mod:`gateway.process`.
+``scan`` is what the ``tongban_handoff`` DAG runs every minute; ``--now`` scans as of an earlier instant (a
+catch-up), and ``--dry-run --now`` is a drill (what would be deemed accepted at 10:10?) that writes nothing. A
+scan as of a later instant without ``--dry-run`` is refused: it would tell departments and halls "deemed
+accepted" while their windows are still open. The work is done in :mod:`gateway.process`.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -19,19 +22,44 @@ handoff_app = typer.Typer(no_args_is_help=True, help="一窗受理: front-desk c
 app.add_typer(handoff_app, name="handoff")
 
 
+_DRILL_TOLERANCE = timedelta(minutes=1)
+"""How far ahead of this machine's clock a writing scan may run (a DAG run's logical time a moment ahead)."""
+
+
 @handoff_app.command("scan")
 @guard
 def handoff_scan(
-    now: Annotated[str | None, typer.Option("--now", help="Scan as of this ISO 8601 instant (default: now).")] = None,
+    now: Annotated[str | None, typer.Option("--now", help="Scan as of this ISO 8601 instant (default: now; a "
+                                                          "later one only with --dry-run).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Write nothing: list what a scan as of --now would "
+                                                            "deem accepted.")] = False,
     systems: SystemsOpt = None,
     database_url: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Register and route new front-desk cases, start their windows, take answers, deem the overdue accepted."""
     from gateway.ops.deadlines import WorkCalendar
-    from gateway.process import TongbanCatalogue, scan_handoffs
+    from gateway.process import TongbanCatalogue, preview_deemed, scan_handoffs
+    from gateway.store.ledger import utcnow
 
     moment = now_option(now)
+    if dry_run:
+        runtime = runtime_from(systems, database_url)
+        try:
+            would = preview_deemed(runtime.engine, moment or utcnow())
+        finally:
+            runtime.close()
+        if json_out:
+            print_json({"now": (moment or utcnow()).isoformat(), "would_deem": would})
+            return
+        print_table(f"would be deemed accepted as of {(moment or utcnow()).isoformat()} (nothing written)",
+                    ["case", "department system", "hall", "due"],
+                    [[w["case_no"], w["target_system"], w["hall_system"], w["due_at"]] for w in would])
+        return
+    if moment is not None and moment > utcnow() + _DRILL_TOLERANCE:
+        raise ConfigError(f"--now {now}: later than this machine's clock; a scan writes what it decides (deemed "
+                          "acceptances are told to departments and halls at once): add --dry-run to see what "
+                          "would be deemed then")
     runtime = runtime_from(systems, database_url)
     try:
         catalogue = TongbanCatalogue.load(systems_path=runtime.systems.path)

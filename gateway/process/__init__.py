@@ -9,7 +9,14 @@ from gateway.process.catalogue import (
     TongbanCatalogue,
 )
 from gateway.process.deferred import DeferredReport, satisfy_deferred_materials
-from gateway.process.handoff import ACTOR, HandoffReport, handoff_detail, handoff_overview, scan_handoffs
+from gateway.process.handoff import (
+    ACTOR,
+    HandoffReport,
+    handoff_detail,
+    handoff_overview,
+    preview_deemed,
+    scan_handoffs,
+)
 from gateway.process.tickets import TicketKind, open_ticket, reply_ticket
 
 __all__ = [
@@ -26,6 +33,7 @@ __all__ = [
     "handoff_detail",
     "handoff_overview",
     "open_ticket",
+    "preview_deemed",
     "reply_ticket",
     "satisfy_deferred_materials",
     "scan_handoffs",

@@ -1,8 +1,10 @@
 """Deferred materials (容缺受理 / 告知承诺) satisfied by the certificate library: once-only, applied afterwards.
 
 A case accepted with a material missing or promised names the material, its due date and — where a certificate
-can stand for it — the certificate type (证照类型代码). When a valid certificate of that type held by the
-applicant arrives in the library (harvested from its issuer, signature verified), the material is received:
+can stand for it — the certificate type (证照类型代码). When a certificate of that type held by the applicant,
+valid on the day (its validity started and has not ended) and not standing under a refused newer version from its
+issuer (nobody is there to check with the issuer), is in the library (harvested, signature verified), the material
+is received:
 the case gets a new version with ``received_at`` set and the certificate listed among its materials (source
 ``certificate_reuse``), sent to the hall and the department like any change, and the ``deferred_material``
 alert does not fire. Nobody asks the applicant for what another department has already issued.
@@ -20,6 +22,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from gateway.kernel.config import SystemsConfig
+from gateway.models.certificate import status_on
 from gateway.models.datetimes import BEIJING
 from gateway.store import process as store
 from gateway.store.certificates import find_certificates_for_holder
@@ -70,10 +73,12 @@ def _satisfy(engine: Engine, systems: SystemsConfig, pii: Any, row: dict[str, An
         return False
     holder = pii.bidx(pii.open(number))
     stamp = now.astimezone(BEIJING).replace(microsecond=0).isoformat()
+    today = now.astimezone(BEIJING).date()
     with engine.begin() as conn:
         found = {}
         for i, m in outstanding:
-            valid = [c for c in find_certificates_for_holder(conn, holder, [m["certificate_type"]]) if c.status == "valid"]
+            valid = [c for c in find_certificates_for_holder(conn, holder, [m["certificate_type"]])
+                     if status_on(c.status, c.valid_from, c.valid_until, today) == "valid" and c.refused_reason is None]
             if valid:
                 found[i] = valid[0]
         if not found:
@@ -86,7 +91,7 @@ def _satisfy(engine: Engine, systems: SystemsConfig, pii: Any, row: dict[str, An
                               "attachment": None, "certificate_no": cert.number})
         version = store.write_case_version(conn, row["case_no"], row["version"],
                                            {**data, "deferred_materials": deferred, "materials": materials,
-                                            "updated_at": stamp}, origin=ACTOR, at=now, now=now)
+                                            "updated_at": stamp}, origin=ACTOR)
         if version is None:
             return False  # the case moved on: the next run looks again
         told = systems.targets_for(row.get("dept_code"), origin=ACTOR)

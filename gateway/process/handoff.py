@@ -20,7 +20,9 @@ Airflow deferrable trigger per case. Why:
 
 The price is lateness in *telling*, at most one scan interval (plus the push): the deemed instant recorded,
 pushed and clocked is the due time itself. An answer the department gave within its window but which Tongban
-reads after the due time is honoured (its own time decides); an answer dated after the deemed acceptance is
+reads after the due time is honoured (its own time decides) — even when a scan had already deemed the case
+because the department's sync ran later than the scan: the hand-off takes the department's decision and its
+trail says which deemed acceptance it overruled; an answer dated after the deemed acceptance is
 recorded as a late answer on the hand-off and in its audit trail — never lost, never overriding the deemed
 acceptance.
 
@@ -48,7 +50,7 @@ from gateway.process.catalogue import Route, TongbanCatalogue
 from gateway.store import process as store
 from gateway.store.ledger import utcnow
 
-__all__ = ["ACTOR", "HandoffReport", "handoff_detail", "handoff_overview", "scan_handoffs"]
+__all__ = ["ACTOR", "HandoffReport", "handoff_detail", "handoff_overview", "preview_deemed", "scan_handoffs"]
 
 ACTOR = "tongban.handoff"
 """The origin of the case versions the hand-off writes, and the actor of its audit entries."""
@@ -75,6 +77,8 @@ class HandoffReport:
     refused: int = 0
     deemed: int = 0
     late_answers: int = 0
+    overruled: int = 0
+    """Deemed acceptances a department answer given within the window overruled, read after the scan."""
     forwarded: int = 0
     returned: int = 0
     pending: int = 0
@@ -100,6 +104,21 @@ def scan_handoffs(engine: Engine, systems: SystemsConfig, catalogue: TongbanCata
     with engine.connect() as conn:
         report.pending = len(store.live_handoffs(conn, ["awaiting_delivery", "pending"]))
     return report
+
+
+def preview_deemed(engine: Engine, now: datetime) -> list[dict[str, Any]]:
+    """What a scan as of ``now`` would deem accepted, writing nothing (a drill: "what is deemed at 10:10?"):
+    the pending hand-offs due by then with no answer given within the window among what the ledger has read —
+    ``case_no, target_system, hall_system, due_at`` (Beijing time), soonest first."""
+    with engine.connect() as conn:
+        out = []
+        for h in store.due_handoffs(conn, now):
+            answer = _answer(store.read_case(conn, h["case_no"]), h)
+            if answer is not None and answer[1] <= h["due_at"]:
+                continue  # the scan takes this answer instead
+            out.append({"case_no": h["case_no"], "target_system": h["target_system"],
+                        "hall_system": h["hall_system"], "due_at": beijing_iso(h["due_at"])})
+    return out
 
 
 # -- 1. registration and routing ------------------------------------------------------------------------------
@@ -163,7 +182,7 @@ def _for_department(conn: Any, case_no: str, version: int, data: dict[str, Any],
     if not dept_code or data.get("dept_code") == dept_code:
         return version
     routed = {**data, "dept_code": dept_code, "dept_name": catalogue.departments.get(dept_code, data.get("dept_name"))}
-    written = store.write_case_version(conn, case_no, version, routed, origin=ACTOR, at=now, now=now)
+    written = store.write_case_version(conn, case_no, version, routed, origin=ACTOR)
     if written is None:
         raise _MovedOn(case_no)
     store.log(conn, case_no, now, "competent_department", ACTOR, dept_code=dept_code, was=data.get("dept_code"),
@@ -187,7 +206,7 @@ def _refuse(conn: Any, row: dict[str, Any], data: dict[str, Any], route: Route, 
     at = beijing_iso(now)
     refused = {**data, "status": "returned", "result": "not_accepted", "result_reason": route.reason,
                "finished_at": at, "updated_at": at}
-    version = store.write_case_version(conn, row["case_no"], row["version"], refused, origin=ACTOR, at=now, now=now)
+    version = store.write_case_version(conn, row["case_no"], row["version"], refused, origin=ACTOR)
     if version is not None:
         store.queue(conn, row["case_no"], version, [hall], now)
     store.refuse_to_dead_letters(conn, system=hall, case_no=row["case_no"], reason=route.reason or "",
@@ -254,6 +273,18 @@ def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
                     store.log(conn, h["case_no"], at, decision, h["target_system"], reason=reason, seen_at=beijing_iso(now))
                     report.accepted += decision == "accepted"
                     report.refused += decision == "refused"
+            elif h["state"] == "deemed" and at <= h["decided_at"]:
+                # Given within the window, read only after a scan had deemed it (the department's sync ran after
+                # the scan passed the due time): the department's answer stands, as it would have had the sync
+                # run first. The deemed version already went out; the department's own version, newer in the
+                # ledger, follows it to the hall, and the trail says the deemed acceptance was overruled.
+                if store.move(conn, h["case_no"], "deemed", state=decision, decided_at=at, decided_by="department",
+                              reason=reason, updated_at=now):
+                    store.log(conn, h["case_no"], at, decision, h["target_system"], reason=reason,
+                              overruled_deemed_at=beijing_iso(h["decided_at"]), seen_at=beijing_iso(now))
+                    report.accepted += decision == "accepted"
+                    report.refused += decision == "refused"
+                    report.overruled += 1
             elif h["state"] == "deemed":
                 if store.move(conn, h["case_no"], "deemed", late_decision=decision, late_decided_at=at,
                               late_reason=reason, updated_at=now):
@@ -294,8 +325,7 @@ def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, no
                           updated_at=now):
             return
         data = _deemed(case["data"], h, catalogue, calendar, deemed_at)
-        version = store.write_case_version(conn, h["case_no"], case["version"], data, origin=ACTOR,
-                                           at=deemed_at, now=now)
+        version = store.write_case_version(conn, h["case_no"], case["version"], data, origin=ACTOR)
         if version is None:
             raise _MovedOn(h["case_no"])
         told = sorted({h["hall_system"], h["target_system"]})

@@ -179,16 +179,19 @@ def unreturned(conn: Connection, halls: Sequence[str], *, since: datetime) -> li
 
 
 def write_case_version(conn: Connection, case_no: str, expected_version: int, data: dict[str, Any], *,
-                       origin: str, at: datetime, now: datetime) -> int | None:
+                       origin: str) -> int | None:
     """A new version of the merged case written by Tongban itself (deemed acceptance, refusal at routing):
     the next version number, or None when the case moved on meanwhile (the caller scans again)."""
     version = expected_version + 1
-    # The merge orders changes by their source time: ours was made now, on the wall clock (``at`` may be the
-    # earlier instant it stands for, or a test's injected future), so a source's answer after it still wins.
+    # The merge orders changes by their source time: ours was made now, on the wall clock (whatever instant the
+    # version stands for, earlier, or a test's injected future), so a source's answer after it still wins;
+    # ``updated_at`` is the wall clock too, whatever instant the scan runs as of: the KPI refresh and every
+    # incremental reader take it as their watermark (a scan as of a later instant froze them).
+    written = utcnow()
     result = conn.execute(
         update(cases).where(and_(cases.c.case_no == case_no, cases.c.version == expected_version))
         .values(version=version, data=dumps(data), content_hash=content_hash(data, exclude=("updated_at",)),
-                origin_system=origin, origin_source_id=case_no, source_updated_at=utcnow(), updated_at=now))
+                origin_system=origin, origin_source_id=case_no, source_updated_at=written, updated_at=written))
     return version if result.rowcount else None
 
 

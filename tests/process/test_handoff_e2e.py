@@ -89,7 +89,8 @@ def test_unanswered_for_ten_minutes_is_deemed_accepted_once_and_a_restart_change
     sync(world, "sd_civil")
     assert scan(world, due + timedelta(minutes=5)).late_answers == 0
     world.admin("sd_civil", "POST", "/_sandbox/decide", json={"projectNo": case_no, "decision": "refuse",
-                                                              "reason": "申请人户籍不在本辖区"})
+                                                              "reason": "申请人户籍不在本辖区",
+                                                              "at": (due + timedelta(minutes=20)).isoformat()})
     sync(world, "sd_civil")
     report = scan(world, due + timedelta(minutes=30))
     assert report.late_answers == 1 and report.deemed == 0
@@ -119,6 +120,33 @@ def test_an_answer_within_the_window_is_honoured(make_world) -> None:
     assert scan(world, due + timedelta(hours=1)).deemed == 0
 
 
+def test_a_refusal_within_the_window_read_after_the_scan_deemed_it_overrules_the_deemed_acceptance(make_world
+                                                                                                     ) -> None:
+    """The scan (every minute) passed the due time before the department's sync brought its refusal in, given
+    within the window: the refusal stands, as it would have had the sync run first, and the trail says so."""
+    world = make_world(civil=20, estate=5)
+    world.admin("sd_civil", "POST", "/_sandbox/acceptance",
+                json={"mode": "fast", "refuse": {"11370000004390448N4000105101001": "未满80周岁，不符合申领条件"}})
+    made, row = _handed(world)  # the department refuses at once, inside its window
+    case_no, due = made["case_no"], row["due_at"]
+    report = scan(world, due + timedelta(minutes=1))  # before the department's sync
+    assert report.deemed == 1
+    sync(world, "sd_civil")
+    report = scan(world, due + timedelta(minutes=6))
+    assert (report.refused, report.overruled, report.late_answers) == (1, 1, 0)
+    refused = handoff(world, case_no)
+    assert (refused["state"], refused["decided_by"], refused["reason"]) == ("refused", "department", "未满80周岁，不符合申领条件")
+    assert refused["decided_at"] <= due and refused["late_decision"] is None
+    assert trail(world, case_no)[-2:] == ["deemed", "refused"]
+    with world.runtime.engine.connect() as conn:
+        assert store.read_case(conn, case_no)["data"]["result"] == "not_accepted"
+    deliver(world)
+    deliver(world)
+    held = hall_case(world, case_no)
+    assert held is not None and held["case"]["result"] == "not_accepted"  # the hall ends with the refusal
+    assert scan(world, due + timedelta(minutes=30)).as_dict()["overruled"] == 0  # once
+
+
 def test_a_refusal_within_the_window_is_honoured_with_its_reason(make_world) -> None:
     world = make_world(civil=20, estate=5)
     world.admin("sd_civil", "POST", "/_sandbox/acceptance",
@@ -134,9 +162,14 @@ def test_a_refusal_within_the_window_is_honoured_with_its_reason(make_world) -> 
     assert held is not None and held["case"]["result"] == "not_accepted"
 
 
-def test_the_cli_scans_as_of_an_instant_lists_and_shows_the_audit_trail(make_world) -> None:
+def test_the_cli_drills_a_later_instant_without_writing_lists_and_shows_the_audit_trail(make_world) -> None:
     import json
     import subprocess
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select
+
+    from gateway.store.tables import cases
 
     world = make_world(civil=20, estate=5)
     made, row = _handed(world)
@@ -146,9 +179,21 @@ def test_the_cli_scans_as_of_an_instant_lists_and_shows_the_audit_trail(make_wor
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(world.cli("handoff", *args), capture_output=True, text=True, env=world.env, timeout=120)
 
-    scanned = run("scan", "--now", late, "--json")
-    assert scanned.returncode == 0, scanned.stderr
-    assert json.loads(scanned.stdout)["deemed_cases"] == [case_no]
+    # the window is still open on this machine's clock: a writing scan as of later would tell the department and
+    # the hall "deemed accepted" now — refused; the drill lists what would be deemed and writes nothing
+    refused = run("scan", "--now", late, "--json")
+    assert refused.returncode == 1 and "--dry-run" in (refused.stdout + refused.stderr)
+    drill = run("scan", "--dry-run", "--now", late, "--json")
+    assert drill.returncode == 0, drill.stderr
+    assert [w["case_no"] for w in json.loads(drill.stdout)["would_deem"]] == [case_no]
+    assert handoff(world, case_no)["state"] == "pending" and not [r for r in outbox_rows(world, case_no) if r[0] > 1]
+
+    # deemed by a scan run as of the due time (a test's injected clock): the version written is dated on the wall
+    # clock, so the KPI refresh's watermark never jumps ahead of cases still to come
+    assert scan(world, row["due_at"] + timedelta(minutes=1)).deemed_cases == [case_no]
+    with world.runtime.engine.connect() as conn:
+        written = conn.execute(select(cases.c.updated_at).where(cases.c.case_no == case_no)).scalar_one()
+    assert written <= datetime.now(timezone.utc)
     listed = json.loads(run("list", "--state", "deemed", "--json").stdout)
     assert listed["counts"] == {"deemed": 1} and listed["handoffs"][0]["case_no"] == case_no
     shown = json.loads(run("show", case_no, "--json").stdout)
