@@ -1,5 +1,5 @@
-"""Commands of the certificate-sharing gateway: ``serve``, ``clients``, ``audit``, ``harvest``, ``issuers``,
-``keys``, ``purge``. Registered on :data:`gateway.cli.options.app`; the work is done in ``gateway`` proper."""
+"""Commands of the certificate-sharing gateway: ``serve``, ``clients``, ``audit``, ``harvest``, ``quarantine``,
+``issuers``, ``keys``, ``purge``. Registered on :data:`gateway.cli.options.app`; the work is done in ``gateway`` proper."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ clients_app = typer.Typer(no_args_is_help=True, help="API clients of the gateway
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
 issuers_app = typer.Typer(no_args_is_help=True, help="Issuers' public keys, for verifying harvested certificates.")
 keys_app = typer.Typer(no_args_is_help=True, help="The gateway's own keys (PII sealing, MAC, signing).")
+quarantine_app = typer.Typer(no_args_is_help=True, help="What the certificate harvest refused, and its resolution.")
 app.add_typer(clients_app, name="clients")
 app.add_typer(audit_app, name="audit")
 app.add_typer(issuers_app, name="issuers")
 app.add_typer(keys_app, name="keys")
+app.add_typer(quarantine_app, name="quarantine")
 
 GatewayOpt = Annotated[Path | None, typer.Option("--gateway", help="Gateway file (default: $TONGBAN_GATEWAY, "
                                                                    "gateway.yaml, config/gateway.yaml).")]
@@ -188,6 +190,47 @@ def harvest(
     print_table("harvest", ["issuer", "read", "new", "updated", "unchanged", "quarantined", "events", "notified"],
                 [[r["issuer"], r["read"], r["inserted"], r["updated"], r["unchanged"], r["quarantined"], r["events"],
                   r["notified"]] for r in reports])
+
+
+@quarantine_app.command("list")
+@guard
+def quarantine_list(
+    issuer: Annotated[str | None, typer.Option("--issuer", help="Only this issuing system's entries.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include resolved ones.")] = False,
+    limit: Annotated[int, typer.Option("--limit")] = 100,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Refused copies, newest first: why, and which served certificate each marks (a refused newer version)."""
+    from gateway.sharing.certificates import list_quarantine
+
+    entries = list_quarantine(ledger_engine(None, database_url, existing=True), issuer=issuer, include_resolved=all_, limit=limit)
+    if json_out:
+        print_json([e.as_dict() for e in entries])
+        return
+    print_table("certificate quarantine (tongban quarantine resolve ID --note …)",
+                ["id", "issuer", "source id", "at", "marks", "resolved", "reason"],
+                [[e.id, e.source_system, e.source_id, e.created_at.isoformat(timespec="seconds"), e.flags or "",
+                  e.resolution or "", e.reason] for e in entries])
+
+
+@quarantine_app.command("resolve")
+@guard
+def quarantine_resolve(
+    entry_id: Annotated[int, typer.Argument(help="The id from tongban quarantine list.")],
+    note: Annotated[str, typer.Option("--note", help="What the issuer confirmed (kept with the entry).")],
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """After checking with the issuer: resolve an entry; the certificate it marked is served without the mark."""
+    from gateway.sharing.certificates import resolve_quarantine
+
+    cleared = resolve_quarantine(ledger_engine(None, database_url, existing=True), entry_id, note)
+    if json_out:
+        print_json({"id": entry_id, "unmarked": cleared})
+    else:
+        console.print(f"[green]resolved[/] quarantine entry {entry_id}"
+                      + (f"; no longer marked: {', '.join(cleared)}" if cleared else ""))
 
 
 @issuers_app.command("add")

@@ -17,7 +17,7 @@ modules behind it are one idea each:
 from __future__ import annotations
 
 from .case import REASON_REQUIRED_RESULTS, Applicant, Case, CaseEvent, Material
-from .certificate import Certificate, CertificateHolder
+from .certificate import NOT_YET_VALID, Certificate, CertificateHolder, status_on
 from .certificate_id import CertificateIdentifier, certificate_identifier, parse_certificate_identifier
 from .codes import (
     AgentRole,
@@ -69,6 +69,7 @@ from .validation import (
 __all__ = [
     "BEIJING",
     "ISSUES_ERROR",
+    "NOT_YET_VALID",
     "PYDANTIC_RULES",
     "QUALITY_RULES",
     "REASON_REQUIRED_RESULTS",
@@ -127,6 +128,7 @@ __all__ = [
     "resident_id_check_char",
     "row_to_case",
     "rule_policy",
+    "status_on",
     "to_beijing",
     "uscc_check_char",
     "validate_case",

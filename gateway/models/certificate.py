@@ -4,6 +4,14 @@ Certificates are harvested from issuing systems and served to other departments,
 what a consumer relies on: a well-formed identifier, a real issuer code, holders whose ID numbers pass the
 same rules as applicants, and a validity period that runs forwards. The file itself (OFD, signed with SM2)
 is not part of this model; ``content_hash`` and the signature fields point at it.
+
+What a certificate's status is *today* is :func:`status_on`: the issuer's status, unless the day lies outside
+the validity period — before ``valid_from`` a ``valid`` certificate is :data:`NOT_YET_VALID`, after
+``valid_until`` it is ``expired``. Derived from the clock on every read, never stored (a stored "not yet valid"
+would be wrong the morning the validity starts)::
+
+    >>> status_on("valid", "2027-01-01", None, date(2026, 12, 4))
+    'not_yet_valid'
 """
 
 from __future__ import annotations
@@ -22,6 +30,25 @@ from .text import gb18030_problem
 _NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 _Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 _CONFIG = ConfigDict(extra="forbid", frozen=False, use_attribute_docstrings=True)
+
+
+NOT_YET_VALID = "not_yet_valid"
+"""未生效: a ``valid`` certificate before its ``valid_from``. Not a :class:`~.codes.CertificateStatus` code: no
+issuer states it and no column holds it; the gateway derives it (:func:`status_on`)."""
+
+
+def status_on(status: str, valid_from: str | date | None, valid_until: str | date | None, day: date) -> str:
+    """The status a certificate has on ``day`` (Beijing date): ``status`` as the issuer last stated it, except that
+    a ``valid`` certificate is :data:`NOT_YET_VALID` before ``valid_from`` and ``expired`` after ``valid_until``.
+    Dates as ISO strings (the library's columns) or :class:`date`; ``None`` means open-ended."""
+    if status != CertificateStatus.VALID.value:
+        return status
+    today = day.isoformat()
+    if valid_from and str(valid_from) > today:
+        return NOT_YET_VALID
+    if valid_until and str(valid_until) < today:
+        return CertificateStatus.EXPIRED.value
+    return status
 
 
 class CertificateHolder(BaseModel):
@@ -130,4 +157,4 @@ class Certificate(BaseModel):
         return self
 
 
-__all__ = ["Certificate", "CertificateHolder"]
+__all__ = ["NOT_YET_VALID", "Certificate", "CertificateHolder", "status_on"]

@@ -231,7 +231,10 @@ class DeferredKind(LabelledEnum):
 
 
 class CertificateStatus(LabelledEnum):
-    """证照状态. No national list exists; this follows the housing ministry's, the widest one seen."""
+    """证照状态. No national list exists; this follows the housing ministry's, the widest one seen. What the gateway
+    answers is the status *today*: a ``valid`` certificate before its 有效期起 is served as ``not_yet_valid``
+    (未生效), after its 有效期止 as ``expired``, both derived from the clock on every read
+    (:func:`gateway.models.certificate.status_on`); ``not_yet_valid`` is never stored, nor stated by an issuer."""
 
     VALID = ("valid", "有效")
     SUSPENDED = ("suspended", "暂扣")

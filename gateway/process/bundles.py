@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.contract.errors import ConfigError, ReferenceConflict
 from gateway.kernel.config import SystemsConfig
+from gateway.models.certificate import status_on
 from gateway.models.datetimes import BEIJING, beijing_iso, parse_instant
 from gateway.process.bundle_cases import ACTOR, grant_consent, part_case
 from gateway.process.bundle_spec import BundleCatalogue, BundleSpec, PartSpec
@@ -274,7 +275,9 @@ def _find_certificate(conn: Any, part: PartSpec, p: dict[str, Any], pii: Any, no
     if part.issues_type is None or not p.get("certificate_no") or pii is None:
         return
     rows = find_certificates_for_holder(conn, pii.bidx(p["certificate_no"]), [part.issues_type])
-    match = next((r for r in rows if r.number == p["certificate_no"] and r.status == "valid"), None)
+    today = now.astimezone(BEIJING).date()  # in force today: a licence valid from next month is not yet found
+    match = next((r for r in rows if r.number == p["certificate_no"]
+                  and status_on(r.status, r.valid_from, r.valid_until, today) == "valid"), None)
     if match is None:
         return
     if store.move_part(conn, p["bundle_no"], p["part"], expected="finished", certificate_id=match.identifier,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, select, update
+from sqlalchemy import Connection, Row, and_, delete, or_, select, update
 
 from gateway.store.tables import (
     certificate_events,
@@ -36,6 +36,7 @@ __all__ = [
     "certificate_state",
     "certificates_due_to_expire",
     "clear_quarantine",
+    "clear_refusal",
     "find_certificates_for_holder",
     "find_issuer_key",
     "holders_of_certificate",
@@ -43,16 +44,21 @@ __all__ = [
     "insert_certificate_event",
     "insert_certificate_holders",
     "insert_issuer_key",
+    "flag_refusal",
     "mark_certificate_expired",
+    "quarantine_entries",
     "quarantine_record",
+    "resolve_quarantine_entry",
     "update_certificate",
 ]
 
 CERTIFICATE_COLUMNS = (certificates.c.identifier, certificates.c.legacy_identifier, certificates.c.type_code,
                        certificates.c.name, certificates.c.number, certificates.c.issuer_code, certificates.c.status,
                        certificates.c.valid_until, certificates.c.content_hash, certificates.c.document,
-                       certificates.c.renewed_as, certificates.c.source_system, certificates.c.updated_at)
-"""What a read of the library returns (the file is read on its own, by :func:`certificate_file`)."""
+                       certificates.c.renewed_as, certificates.c.source_system, certificates.c.updated_at,
+                       certificates.c.valid_from, certificates.c.refused_reason, certificates.c.refused_at)
+"""What a read of the library returns (the file is read on its own, by :func:`certificate_file`): what a client is
+told, the validity dates its status today is derived from, and a refused newer version."""
 
 # -- reads of the library -----------------------------------------------------------------------------------
 
@@ -101,11 +107,11 @@ def certificate_file(conn: Connection, identifier: str) -> str | None:
 
 def certificate_state(conn: Connection, identifier: str) -> Row[Any] | None:
     """What the harvest compares a new copy with: ``status, content_hash, version, renewed_as,
-    source_changed_at, source_system, source_id, number, type_code``; ``None`` for a certificate not in the
-    library."""
+    source_changed_at, source_system, source_id, number, type_code, refused_entry``; ``None`` for a certificate
+    not in the library."""
     c = certificates.c
     return conn.execute(select(c.status, c.content_hash, c.version, c.renewed_as, c.source_changed_at,
-                               c.source_system, c.source_id, c.number, c.type_code)
+                               c.source_system, c.source_id, c.number, c.type_code, c.refused_entry)
                         .where(c.identifier == identifier)).first()
 
 
@@ -137,12 +143,75 @@ def clear_quarantine(conn: Connection, source_system: str, source_id: str) -> No
 
 
 def quarantine_record(conn: Connection, *, source_system: str, source_id: str, identifier: str | None, reason: str,
-                      raw: str, created_at: datetime) -> None:
-    """Put a source record in quarantine, replacing an earlier rejection of it (``raw``: the sealed payload)."""
+                      raw: str, payload_hash: str, created_at: datetime) -> Row[Any]:
+    """Put a source record in quarantine, replacing an earlier rejection of it (``raw``: the sealed payload).
+    The same copy refused for the same reason again (a re-read) keeps its entry as it is — its date, and an
+    operator's resolution. Returns the entry: ``id, created_at, resolved_at``."""
+    q = certificate_quarantine.c
+    kept = conn.execute(select(q.id, q.created_at, q.resolved_at).where(
+        q.source_system == source_system, q.source_id == source_id, q.payload_hash == payload_hash,
+        q.reason == reason)).first()
+    if kept is not None:
+        return kept
     clear_quarantine(conn, source_system, source_id)
     conn.execute(certificate_quarantine.insert().values(
         source_system=source_system, source_id=source_id, identifier=identifier, reason=reason, raw=raw,
-        created_at=created_at))
+        payload_hash=payload_hash, created_at=created_at))
+    return conn.execute(select(q.id, q.created_at, q.resolved_at)
+                        .where(q.source_system == source_system, q.source_id == source_id)).one()
+
+
+def flag_refusal(conn: Connection, *, entry: int, source_system: str, source_id: str, identifier: str | None,
+                 reason: str, at: datetime, cursor: datetime | None) -> int:
+    """Mark the served certificate a refused copy stands against: the one of the same source record, or of the same
+    issuing system under the identifier the copy names — unless the copy is older (``cursor``, its change time)
+    than the certificate's last accepted one. Returns how many certificates it marked (0 or 1, rarely 2)."""
+    c = certificates.c
+    same = and_(c.source_system == source_system, c.source_id == source_id)
+    if identifier:
+        same = or_(same, and_(c.source_system == source_system, c.identifier == identifier))
+    if cursor is not None:
+        same = and_(same, or_(c.source_changed_at.is_(None), c.source_changed_at <= cursor))
+    result = conn.execute(update(certificates).where(same).values(refused_entry=entry, refused_reason=reason,
+                                                                   refused_at=at))
+    return max(result.rowcount, 0)
+
+
+def clear_refusal(conn: Connection, identifier: str) -> None:
+    """The certificate's refused newer version is superseded (a newer copy verified)."""
+    conn.execute(update(certificates).where(certificates.c.identifier == identifier)
+                 .values(refused_entry=None, refused_reason=None, refused_at=None))
+
+
+def quarantine_entries(conn: Connection, *, source_system: str | None = None, include_resolved: bool = False,
+                       limit: int = 100) -> Sequence[Row[Any]]:
+    """Quarantine entries, newest first: ``id, source_system, source_id, identifier, reason, created_at,
+    resolved_at, resolution, flags`` (the identifier of a served certificate the entry stands against, or
+    ``None``)."""
+    q, c = certificate_quarantine.c, certificates.c
+    query = (select(q.id, q.source_system, q.source_id, q.identifier, q.reason, q.created_at, q.resolved_at,
+                    q.resolution, c.identifier.label("flags"))
+             .select_from(certificate_quarantine.outerjoin(certificates, c.refused_entry == q.id))
+             .order_by(q.created_at.desc(), q.id.desc()).limit(limit))
+    if source_system is not None:
+        query = query.where(q.source_system == source_system)
+    if not include_resolved:
+        query = query.where(q.resolved_at.is_(None))
+    return conn.execute(query).all()
+
+
+def resolve_quarantine_entry(conn: Connection, entry: int, *, resolution: str, at: datetime) -> list[str] | None:
+    """An operator's resolution of an open entry: recorded on it, and the served certificates it marked are marked
+    no more. Returns their identifiers; ``None`` when there is no such open entry."""
+    q, c = certificate_quarantine.c, certificates.c
+    done = conn.execute(update(certificate_quarantine).where(q.id == entry, q.resolved_at.is_(None))
+                        .values(resolved_at=at, resolution=resolution))
+    if done.rowcount != 1:
+        return None
+    marked = [r[0] for r in conn.execute(select(c.identifier).where(c.refused_entry == entry))]
+    conn.execute(update(certificates).where(c.refused_entry == entry)
+                 .values(refused_entry=None, refused_reason=None, refused_at=None))
+    return marked
 
 
 def certificates_due_to_expire(conn: Connection, day: str) -> Sequence[Row[Any]]:

@@ -2,8 +2,9 @@
 
 ``purge`` drops what is past its retention period: resolved dead letters (their raw payloads), delivered or
 superseded outbox rows, delivered and dead webhook deliveries, source records of deleted cases (their raw
-payloads), quarantined certificates and expired consents. The audit log stays: it holds blind-index holder
-references, not ID numbers, and removing rows would break the chain it exists for.
+payloads), quarantined certificates (except an open entry that marks a served certificate: its refusal is what
+the gateway tells relying departments until an operator resolves it) and expired consents. The audit log stays:
+it holds blind-index holder references, not ID numbers, and removing rows would break the chain it exists for.
 
 ``reseal_all`` re-seals every sealed value under the codec's current key (``tongban keys rotate``); the old key
 can be dropped from the key file afterwards.
@@ -15,7 +16,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, select, tuple_, update
+from sqlalchemy import Engine, and_, delete, exists, func, select, tuple_, update
 
 from gateway.crypto.pii import PiiCodec
 from gateway.store import payloads
@@ -48,7 +49,9 @@ def purge(engine: Engine, retention: timedelta, *, dry_run: bool = False,
          and_(webhook_deliveries.c.status.in_(["delivered", "dead"]), webhook_deliveries.c.created_at < cutoff)),
         ("raw payloads of deleted records", source_records, and_(source_records.c.deleted.is_(True),
                                                                  source_records.c.updated_at < cutoff)),
-        ("quarantined certificates", certificate_quarantine, certificate_quarantine.c.created_at < cutoff),
+        ("quarantined certificates", certificate_quarantine, and_(
+            certificate_quarantine.c.created_at < cutoff,
+            ~exists().where(certificates.c.refused_entry == certificate_quarantine.c.id))),
         ("expired consents", consents, consents.c.expires_at < cutoff),
     ]
     counts: dict[str, int] = {}

@@ -129,7 +129,8 @@ def applicant_id_sql(dialect: str, table: str) -> str:
 QUERY_FACTS_SQL = (
     "SELECT k.case_no, k.dept_code, k.item_code, k.deleted, {applicant}, "
     "c.identifier, c.legacy_identifier, c.type_code, c.name, c.number, c.issuer_code, c.status, c.valid_until, "
-    "c.content_hash, c.document, c.renewed_as, c.source_system, c.updated_at "
+    "c.content_hash, c.document, c.renewed_as, c.source_system, c.updated_at, c.valid_from, c.refused_reason, "
+    "c.refused_at "
     "FROM cases k "
     "LEFT JOIN certificate_holders h ON h.holder_bidx = ? AND h.type_code IN ({types}) "
     "LEFT JOIN certificates c ON c.identifier = h.identifier "
@@ -148,8 +149,8 @@ def find_case_and_certificates(reader: FastReader, case_no: str, holder_bidx: st
     """The case and the holder's certificates of ``types``, in one indexed statement: a row per certificate, each
     carrying the case; one row with no certificate (``row[5] is None``) when the holder has none; no row when the
     case is not in the ledger. Columns: ``case_no, dept_code, item_code, deleted, applicant id (sealed)``, then
-    the certificate in :data:`gateway.store.certificates.CERTIFICATE_COLUMNS` order (``updated_at`` as the
-    driver returns it). Unordered: a few rows sort faster in Python than in SQL."""
+    the certificate in :data:`gateway.store.certificates.CERTIFICATE_COLUMNS` order (``updated_at`` and
+    ``refused_at`` as the driver returns them). Unordered: a few rows sort faster in Python than in SQL."""
     return reader.rows(reader.sql(query_facts_sql(reader.dialect, len(types))), (holder_bidx, *types, case_no))
 
 

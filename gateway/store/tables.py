@@ -322,6 +322,7 @@ certificates = Table(
     Column("number", String(128), nullable=False),
     Column("issuer_code", String(32), nullable=False),
     Column("status", String(16), nullable=False),
+    Column("valid_from", String(10), nullable=True),
     Column("valid_until", String(10), nullable=True),
     Column("content_hash", String(64), nullable=False),
     Column("document", Text, nullable=False),
@@ -332,12 +333,21 @@ certificates = Table(
     Column("source_changed_at", UtcDateTime(), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("refused_entry", Integer, nullable=True),
+    Column("refused_reason", Text, nullable=True),
+    Column("refused_at", UtcDateTime(), nullable=True),
     Index(None, "legacy_identifier"),
     Index(None, "content_hash"),
+    Index("ix_certificates_refused_entry", "refused_entry", sqlite_where=text("refused_entry IS NOT NULL"),
+          postgresql_where=text("refused_entry IS NOT NULL")),
     UniqueConstraint("source_system", "source_id", name="uq_certificates_source"),
 )
 """Verified certificates only (a bad signature goes to ``certificate_quarantine``). ``document`` is the
-canonical metadata as JSON with holder ID numbers sealed; ``file`` the issuer's file, base64."""
+canonical metadata as JSON with holder ID numbers sealed; ``file`` the issuer's file, base64. ``valid_from`` and
+``valid_until`` are ISO dates (有效期起/止), the status is the issuer's: what it is *today* is derived on read
+(migration 0013 added ``valid_from``). ``refused_*``: a newer version the issuer sent was quarantined (the entry,
+its reason, when) — the certificate is still served, with that said; cleared when a newer version verifies or an
+operator resolves the entry."""
 
 certificate_holders = Table(
     "certificate_holders",
@@ -358,8 +368,14 @@ certificate_quarantine = Table(
     Column("reason", Text, nullable=False),
     Column("raw", Text, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+    Column("payload_hash", String(32), nullable=True),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    Column("resolution", Text, nullable=True),
     UniqueConstraint("source_system", "source_id", name="uq_certificate_quarantine_source"),
 )
+"""The latest refused copy of each source record (``raw`` sealed), why, and — once an operator has checked with the
+issuer — when and how it was resolved. ``payload_hash`` tells a re-read of the same copy (the harvest's lookback)
+from a new one: the same copy keeps its entry, resolved or not."""
 
 certificate_events = Table(
     "certificate_events",

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from pydantic import ValidationError
 from stdnum.iso7064 import mod_37_36
 
 from gateway.models import (
+    NOT_YET_VALID,
     Certificate,
     CertificateStatus,
     IdentifierError,
@@ -12,6 +15,7 @@ from gateway.models import (
     certificate_identifier,
     issues_from_error,
     parse_certificate_identifier,
+    status_on,
 )
 
 TYPE_CODE = "11100000000013338W011"
@@ -152,3 +156,12 @@ def test_service_item_rules(overrides, expected):
     with pytest.raises(ValidationError) as info:
         ServiceItem.model_validate(service_item(**overrides))
     assert expected in {(i.field, i.rule) for i in issues_from_error("s", info.value)}
+
+
+def test_the_status_on_a_day_is_derived_from_the_validity() -> None:
+    day = date(2026, 12, 4)
+    assert status_on("valid", "2027-01-01", None, day) == NOT_YET_VALID == "not_yet_valid"
+    assert status_on("valid", "2026-12-04", "2026-12-04", day) == "valid"  # both ends are days of validity
+    assert status_on("valid", date(2020, 1, 1), date(2026, 12, 3), day) == "expired"
+    assert status_on("valid", None, None, day) == "valid"
+    assert status_on("suspended", "2027-01-01", None, day) == "suspended"  # the issuer's word stands

@@ -85,3 +85,40 @@ def test_a_certificate_arriving_in_the_library_satisfies_the_deferred_material(t
                                                            alerts.c.kind == "deferred_material")).all()
     assert satisfy_deferred_materials(engine, systems, pii, now=late + timedelta(hours=3)).satisfied == 0
     assert satisfy_deferred_materials(engine, systems, None).satisfied == 0  # no keys, no lookup
+
+
+def test_only_a_certificate_in_force_on_the_day_and_not_in_doubt_satisfies_it(database_url: str) -> None:
+    """A 户口簿 valid from a later day satisfies nothing until that day; one whose newer version the harvest refused
+    (a revocation that did not verify, perhaps) satisfies nothing while the refusal stands — no one is there to
+    check with the issuer."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    pii = PiiCodec(GatewayKeys.generate())
+    systems = load_systems(REPO / "config" / "systems.yaml")
+    case = _case(pii)
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(cases.insert().values(
+            case_no=case["case_no"], version=3, content_hash="x" * 32, data=json.dumps(case, ensure_ascii=False),
+            origin_system="sd_civil", origin_source_id="MZ1", source_updated_at=now, dept_code=case["dept_code"],
+            item_code=case["item_code"], deleted=False, updated_at=now))
+        for ident, source_id, valid_from, refused in (("1.2.156.3005.2.HOUSEHOLD.2", "HH2", "2026-11-10", None),
+                                                      ("1.2.156.3005.2.HOUSEHOLD.3", "HH3", None, "bad signature")):
+            insert_certificate(conn, ident, version=1, created_at=now, values={
+                "legacy_identifier": None, "source_system": "gongan", "source_id": source_id, "type_code": HOUSEHOLD,
+                "name": "户口簿", "number": f"HK-{source_id}", "issuer_code": "11370102MB0000000X", "status": "valid",
+                "valid_from": valid_from, "valid_until": None, "content_hash": source_id.ljust(32, "y"),
+                "document": "{}", "file": "", "renewed_as": None, "warnings": None, "source_changed_at": now,
+                "updated_at": now, "refused_entry": 1 if refused else None, "refused_reason": refused,
+                "refused_at": now if refused else None})
+            insert_certificate_holders(conn, [{"identifier": ident, "holder_bidx": pii.bidx(APPLICANT),
+                                               "type_code": HOUSEHOLD}])
+    day_before = datetime(2026, 11, 9, 23, 30, tzinfo=BEIJING)
+    assert satisfy_deferred_materials(engine, systems, pii, now=day_before).satisfied == 0
+    report = satisfy_deferred_materials(engine, systems, pii, now=day_before + timedelta(hours=1))  # 11-10, 00:30
+    assert report.satisfied == 1
+    with engine.connect() as conn:
+        stored = store.read_case(conn, case["case_no"])
+    assert stored is not None
+    assert [m["certificate_no"] for m in stored["data"]["materials"]] == ["HK-HH2"]
+    engine.dispose()

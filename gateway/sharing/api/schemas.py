@@ -39,8 +39,21 @@ class HolderOut(BaseModel):
     id_number: str
 
 
+class QualityFlagOut(BaseModel):
+    """A finding about a served certificate, shaped as a case's quality flags. ``certificate.newer_version_refused``
+    (field ``status``): the issuer sent a newer version the harvest refused (quarantined) — the message says when
+    and why; what is served may be out of date, revoked even: check with the issuer."""
+
+    rule: str
+    field: str
+    message: str
+
+
 class CertificateOut(BaseModel):
-    """GB/T 36903 metadata as released (holder ID numbers masked unless the client's scope allows more)."""
+    """GB/T 36903 metadata as released (holder ID numbers masked unless the client's scope allows more).
+    ``status`` is the status today: the issuer's (``valid``, ``suspended``, ``revoked``, ``cancelled``,
+    ``transferred``, ``withdrawn``, ``other``), or, for a valid one outside its validity, ``not_yet_valid``
+    (before ``valid_from``) or ``expired`` (after ``valid_until``)."""
 
     identifier: str
     legacy_identifier: str | None = None
@@ -62,6 +75,7 @@ class CertificateOut(BaseModel):
     seal_name: str | None = None
     renewed_as: str | None = None
     updated_at: str
+    quality: list[QualityFlagOut] = Field(default_factory=list)
 
 
 class Release(BaseModel):
@@ -91,12 +105,17 @@ class VerifyRequest(BaseModel):
 
 
 class VerifyResponse(BaseModel):
+    """``genuine``: the file (or hash, or identifier) is a verified certificate's. Whether to rely on it today is
+    ``status`` (as in :class:`CertificateOut`) and ``quality`` (a newer version the issuer sent was refused)."""
+
     genuine: bool
     identifier: str | None = None
     type_code: str | None = None
     issuer_code: str | None = None
     status: str | None = None
+    valid_from: str | None = None
     valid_until: str | None = None
+    quality: list[QualityFlagOut] = Field(default_factory=list)
     detail: str
 
 
@@ -144,6 +163,8 @@ class MaterialOut(BaseModel):
     required: bool
     replaced: bool
     certificate_type: str | None = None
+    quality: list[QualityFlagOut] = Field(default_factory=list, description="Flags of the certificate that "
+                                          "replaces the material (a newer version from its issuer was refused)")
 
 
 class MaterialsResponse(BaseModel):

@@ -14,10 +14,15 @@ For each record of an issuer's feed (read through its connector, incrementally f
    that belongs to another source record (a legacy identifier converting onto an existing one, or another
    issuer's), the same identifier with another number, type or holders, a revoked / cancelled / withdrawn
    certificate coming back to life, a renewal pointing at itself, another issuer or no identifier at all, a
-   change time in the future, a record the connector could not read;
-5. verified certificates are upserted; a new certificate, a status change (revoked, cancelled…), a renewal or
-   an expiry becomes a ``certificate_events`` row and, in the same transaction, one webhook delivery per
-   matching subscription. Subscribers are notified right after the cycle.
+   validity that ends before it starts, a change time in the future, a record the connector could not read.
+   When the refused copy is a newer version of a certificate the library serves (the same source record, or
+   its identifier from the same issuer), that certificate is marked: it stays served, saying that a newer
+   version was refused and why — a revocation with a bad signature must not leave a relying department
+   trusting the old licence unawares — until a newer copy verifies or an operator resolves the entry;
+5. verified certificates are upserted (with their validity dates as columns: the status *today* is derived on
+   every read); a new certificate, a status change (revoked, cancelled…), a renewal or an expiry becomes a
+   ``certificate_events`` row and, in the same transaction, one webhook delivery per matching subscription.
+   Subscribers are notified right after the cycle.
 
 One harvest of an issuer at a time (a lease), a page per transaction, the watermark advancing with it.
 """
@@ -44,7 +49,7 @@ from gateway.mapping.mapper import Mapper
 from gateway.models import Certificate, certificate_identifier, issues_from_error
 from gateway.models.certificate_id import PREFIX, parse_certificate_identifier
 from gateway.models.datetimes import change_horizon
-from gateway.models.hashing import unreadable_record
+from gateway.models.hashing import content_hash, unreadable_record
 from gateway.store import certificates as store
 from gateway.store import ledger
 from gateway.store.lease import Lease
@@ -140,10 +145,16 @@ def harvest(gw: Any, issuer: str, *, full_refresh: bool = False, connector: Any 
 
 
 def _quarantine(conn: Connection, gw: Any, issuer: str, source_id: str, payload: Any, reason: str,
-                identifier: str | None, report: HarvestReport) -> None:
+                identifier: str | None, report: HarvestReport, cursor: datetime | None = None) -> None:
+    """Quarantine the copy and mark the served certificate it is a newer version of, if any (see the module doc);
+    a copy already refused and resolved by an operator marks nothing again when it is read again."""
     now = datetime.now(timezone.utc)
-    store.quarantine_record(conn, source_system=issuer, source_id=source_id, identifier=identifier, reason=reason,
-                            raw=gw.pii.seal_blob(ledger.dumps(payload)), created_at=now)
+    entry = store.quarantine_record(conn, source_system=issuer, source_id=source_id, identifier=identifier,
+                                    reason=reason, raw=gw.pii.seal_blob(ledger.dumps(payload)),
+                                    payload_hash=content_hash({"payload": payload}), created_at=now)
+    if entry.resolved_at is None:
+        store.flag_refusal(conn, entry=entry.id, source_system=issuer, source_id=source_id, identifier=identifier,
+                           reason=reason, at=entry.created_at, cursor=cursor)
     report.quarantined += 1
     report.quarantine_reasons.append(f"{issuer}:{source_id}: {reason}")
 
@@ -272,7 +283,7 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
         existing = store.certificate_state(conn, cert.identifier)
         _claims(conn, gw, issuer, record, cert, existing, changed, extra.get("_renewed_as") or None)
     except _Reject as exc:
-        _quarantine(conn, gw, issuer, record.source_id, payload, exc.reason, exc.identifier, report)
+        _quarantine(conn, gw, issuer, record.source_id, payload, exc.reason, exc.identifier, report, record.cursor)
         return []
     now = datetime.now(timezone.utc)
     doc = cert.model_dump(mode="json", exclude={"signature"})
@@ -282,11 +293,12 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
     status = cert.status.value
     values = {"legacy_identifier": legacy, "source_system": issuer, "source_id": record.source_id,
               "type_code": cert.type_code, "name": cert.name, "number": cert.number, "issuer_code": cert.issuer_code,
-              "status": status, "valid_until": cert.valid_until.isoformat() if cert.valid_until else None,
+              "status": status, "valid_from": cert.valid_from.isoformat(),
+              "valid_until": cert.valid_until.isoformat() if cert.valid_until else None,
               "content_hash": cert.content_hash, "document": orjson.dumps(doc).decode(),
               "file": base64.b64encode(content).decode(), "renewed_as": renewed_as,
-              "warnings": "certificate_id.legacy" if legacy else None, "source_changed_at": changed, "updated_at": now}
-    store.clear_quarantine(conn, issuer, record.source_id)
+              "warnings": "certificate_id.legacy" if legacy else None, "source_changed_at": changed, "updated_at": now,
+              "refused_entry": None, "refused_reason": None, "refused_at": None}
     events: list[int] = []
 
     def event(kind: str, previous: str | None) -> None:
@@ -302,8 +314,9 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
             _quarantine(conn, gw, issuer, record.source_id, payload,
                         f"record {record.source_id} already holds another certificate in the library; it now claims "
                         f"identifier {cert.identifier} (an issuer re-numbering certificates must say so)",
-                        cert.identifier, report)
+                        cert.identifier, report, record.cursor)
             return []
+        store.clear_quarantine(conn, issuer, record.source_id)
         holder_rows = {(cert.identifier, gw.pii.bidx(h.id_number)) for h in cert.holders}
         store.insert_certificate_holders(conn, [{"identifier": i, "holder_bidx": b, "type_code": cert.type_code}
                                                 for i, b in holder_rows])
@@ -311,11 +324,17 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
         event("issued", None)
         return events
     if existing.source_changed_at is not None and changed is not None and changed < existing.source_changed_at:
-        report.unchanged += 1  # an older copy (lookback overlap): never overwrite newer
+        report.unchanged += 1  # an older copy (lookback overlap): never overwrite newer, nor forget a refusal
         return events
     if (existing.status, existing.content_hash, existing.renewed_as) == (status, cert.content_hash, renewed_as):
+        if changed is None or existing.source_changed_at is None or changed > existing.source_changed_at:
+            # the issuer's latest word is what is served (not a replay of it): a refusal before it is superseded
+            store.clear_quarantine(conn, issuer, record.source_id)
+            if existing.refused_entry is not None:
+                store.clear_refusal(conn, cert.identifier)
         report.unchanged += 1
         return events
+    store.clear_quarantine(conn, issuer, record.source_id)  # a newer version verified (its values clear the mark)
     store.update_certificate(conn, cert.identifier, version=existing.version + 1, values=values)
     report.updated += 1
     if renewed_as and renewed_as != existing.renewed_as:

@@ -3,6 +3,11 @@
 Holder ID numbers are sealed inside ``certificates.document`` and looked up by blind index through
 ``certificate_holders``, so the library answers "which certificates of these types does this holder have"
 without decrypting anything and without holding an ID number in clear.
+
+What a client is told about a certificate's standing is derived when it asks, from columns: its status *today*
+(:meth:`StoredCertificate.effective_status`: ``not_yet_valid`` before 有效期起, ``expired`` after 有效期止) and,
+when a newer version from the issuer was refused by the harvest, a quality flag saying so
+(:meth:`StoredCertificate.quality`) — the same ``{rule, field, message}`` shape a case's quality flags have.
 """
 
 from __future__ import annotations
@@ -17,9 +22,16 @@ import orjson
 from sqlalchemy import Connection
 
 from gateway.crypto.pii import PiiCodec, mask
+from gateway.models.certificate import status_on
 from gateway.store import certificates as store
 
-__all__ = ["StoredCertificate", "by_content_hash", "expire_due", "find_for_holder", "get_certificate", "today_beijing"]
+__all__ = ["REFUSED_NEWER_VERSION", "StoredCertificate", "by_content_hash", "expire_due", "find_for_holder",
+           "get_certificate", "today_beijing"]
+
+REFUSED_NEWER_VERSION = "certificate.newer_version_refused"
+"""The quality flag of a served certificate whose issuer sent a newer version the harvest refused (quarantined):
+what is served may be out of date — revoked, even — until the issuer sends a version that verifies or an operator
+resolves the quarantine entry."""
 
 BEIJING = timezone(timedelta(hours=8))
 
@@ -45,29 +57,46 @@ class StoredCertificate:
     renewed_as: str | None
     source_system: str
     updated_at: datetime
+    valid_from: str | None = None
+    refused_reason: str | None = None
+    refused_at: datetime | None = None
 
     def effective_status(self, today: date | None = None) -> str:
-        """``expired`` once the validity has run out, even before the next harvest has marked it."""
-        if self.status == "valid" and self.valid_until and self.valid_until < (today or today_beijing()).isoformat():
-            return "expired"
-        return self.status
+        """The status today (Beijing): ``not_yet_valid`` before the validity starts, ``expired`` once it has run
+        out (even before the next harvest has marked it), else the issuer's (:func:`~gateway.models.status_on`)."""
+        return status_on(self.status, self.valid_from, self.valid_until, today or today_beijing())
+
+    def quality(self) -> tuple[dict[str, str], ...]:
+        """The certificate's quality flags, as a case's (``rule, field, message``): a refused newer version."""
+        return _quality(self.refused_reason, self.refused_at)
 
     def metadata_json(self, pii: PiiCodec, *, full_ids: bool) -> orjson.Fragment:
         """:meth:`metadata` as ready JSON to embed in an answer, remembered per certificate state: a certificate
         is released many times between changes, and each time its document was parsed, its holders' ID numbers
         opened and masked, and the result serialised again. The key is everything the rendering depends on
-        (the stored document itself, status as of today, renewal, legacy identifier, update time, scope)."""
+        (the stored document itself, status as of today, renewal, legacy identifier, update time, a refused
+        newer version, scope)."""
         return _rendered_metadata(self.document, self.effective_status(), self.renewed_as, self.legacy_identifier,
-                                  self.updated_at, pii, full_ids)
+                                  self.updated_at, self.refused_reason, self.refused_at, pii, full_ids)
 
     def metadata(self, pii: PiiCodec, *, full_ids: bool) -> dict[str, Any]:
         """The metadata a client sees: holder ID numbers masked unless the client's scope allows them."""
         return _metadata_dict(self.document, self.effective_status(), self.renewed_as, self.legacy_identifier,
-                              self.updated_at, pii, full_ids)
+                              self.updated_at, self.refused_reason, self.refused_at, pii, full_ids)
+
+
+def _quality(refused_reason: str | None, refused_at: datetime | None) -> tuple[dict[str, str], ...]:
+    if refused_reason is None:
+        return ()
+    when = f" on {refused_at.isoformat()}" if refused_at is not None else ""
+    return ({"rule": REFUSED_NEWER_VERSION, "field": "status",
+             "message": f"a newer version from the issuer was refused{when}: {refused_reason}; what is served may be "
+                        f"out of date (revoked, even): check with the issuer"},)
 
 
 def _metadata_dict(document: str, status: str, renewed_as: str | None, legacy_identifier: str | None,
-                   updated_at: datetime, pii: PiiCodec, full_ids: bool) -> dict[str, Any]:
+                   updated_at: datetime, refused_reason: str | None, refused_at: datetime | None, pii: PiiCodec,
+                   full_ids: bool) -> dict[str, Any]:
     doc = orjson.loads(document)
     for holder in doc.get("holders", []):
         number = pii.open(holder["id_number"])
@@ -76,27 +105,34 @@ def _metadata_dict(document: str, status: str, renewed_as: str | None, legacy_id
     doc["renewed_as"] = renewed_as
     doc["legacy_identifier"] = legacy_identifier
     doc["updated_at"] = updated_at.isoformat()
+    doc["quality"] = list(_quality(refused_reason, refused_at))
     return doc
 
 
 @functools.lru_cache(maxsize=4096)
 def _rendered_metadata(document: str, status: str, renewed_as: str | None, legacy_identifier: str | None,
-                       updated_at: datetime, pii: PiiCodec, full_ids: bool) -> orjson.Fragment:
+                       updated_at: datetime, refused_reason: str | None, refused_at: datetime | None, pii: PiiCodec,
+                       full_ids: bool) -> orjson.Fragment:
     return orjson.Fragment(orjson.dumps(_metadata_dict(document, status, renewed_as, legacy_identifier, updated_at,
-                                                       pii, full_ids)))
+                                                       refused_reason, refused_at, pii, full_ids)))
 
 
 def _stored(row: Any) -> StoredCertificate:
     return StoredCertificate(*row)
 
 
+def _utc(value: Any) -> Any:
+    """A time as SQLite text or a naive UTC datetime (a plain driver row), aware."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
+
 def stored_from_row(row: tuple[Any, ...]) -> StoredCertificate:
-    """From a plain driver row in ``CERTIFICATE_COLUMNS`` order (``updated_at`` as SQLite text or a naive UTC datetime)."""
+    """From a plain driver row in ``CERTIFICATE_COLUMNS`` order (times as SQLite text or naive UTC datetimes)."""
     values = list(row)
-    updated = values[12]
-    if isinstance(updated, str):
-        updated = datetime.fromisoformat(updated)
-    values[12] = updated.replace(tzinfo=timezone.utc) if updated.tzinfo is None else updated
+    values[12] = _utc(values[12])
+    values[15] = _utc(values[15])
     return StoredCertificate(*values)
 
 

@@ -1,7 +1,9 @@
 """Once-only (材料复用): which materials of a case need not be submitted, because a certificate replaces them.
 
 A service item lists its materials and, for each, the certificate types that replace it. A material is
-saved when the holder has a certificate of one of those types in the library that is valid today.
+saved when the holder has a certificate of one of those types in the library that is valid today — not before
+its validity starts (``not_yet_valid``), nor after it ends (``expired``); the caller decides that
+(:meth:`~gateway.sharing.certificates.library.StoredCertificate.effective_status`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ class MaterialAnswer:
 
 
 def replaceable_materials(item: ServiceItem, valid_certificates: Iterable[tuple[str, str]]) -> list[MaterialAnswer]:
-    """``valid_certificates``: ``(type_code, identifier)`` pairs the holder has, valid today."""
+    """``valid_certificates``: ``(type_code, identifier)`` pairs the holder has, valid today; of a type, the first
+    one replaces (put the ones to prefer first)."""
     by_type: dict[str, str] = {}
     for type_code, identifier in valid_certificates:
         by_type.setdefault(type_code, identifier)

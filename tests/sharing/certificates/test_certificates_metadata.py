@@ -45,3 +45,9 @@ def test_every_change_of_state_shows() -> None:
     assert _json(replace(cert, valid_until=date(2020, 1, 1).isoformat()), pii, False)["status"] == "expired"
     later = datetime(2026, 11, 21, 9, tzinfo=timezone.utc)
     assert _json(replace(cert, updated_at=later), pii, False)["updated_at"] == later.isoformat()
+    assert _json(replace(cert, valid_from="2999-01-01"), pii, False)["status"] == "not_yet_valid"
+    assert _json(replace(cert, valid_from="2999-01-01", status="revoked"), pii, False)["status"] == "revoked"
+    assert _json(cert, pii, False)["quality"] == []
+    [flag] = _json(replace(cert, refused_reason="bad signature", refused_at=later), pii, False)["quality"]
+    assert flag["rule"] == "certificate.newer_version_refused" and "bad signature" in flag["message"]
+    assert _json(cert, pii, False)["quality"] == []  # the remembered rendering follows the mark both ways

@@ -102,7 +102,10 @@ async def case_materials(case_no: CaseP, caller: Caller = Depends(require("cases
         raise ProblemError(404, "not-found", f"item {row.item_code} is not in the gateway's catalogue")
     types = sorted({t for m in item.materials for t in m.replaced_by_certificate_types})
     _, found, holder = await api.run(_materials, api, case_no, types)
-    valid = [(c.type_code, c.identifier) for c in found if c.effective_status() == "valid"]
+    # valid today (not before its validity starts, nor after it ends); of a type, one without flags first
+    usable = sorted((c for c in found if c.effective_status() == "valid"), key=lambda c: bool(c.refused_reason))
+    valid = [(c.type_code, c.identifier) for c in usable]
+    quality = {c.identifier: list(c.quality()) for c in usable}
     answers = replaceable_materials(item, valid)
     saved = sum(1 for a in answers if a.replaced)
     api.metrics.saved.inc(saved)
@@ -111,5 +114,6 @@ async def case_materials(case_no: CaseP, caller: Caller = Depends(require("cases
     type_of = dict((ident, t) for t, ident in valid)
     return await api.signed_json({"case_no": case_no, "item_code": item.item_code, "submissions_saved": saved,
                             "materials": [{"name": a.name, "required": a.required, "replaced": a.replaced,
-                                           "certificate_type": type_of.get(a.by_certificate or "")}
+                                           "certificate_type": type_of.get(a.by_certificate or ""),
+                                           "quality": quality.get(a.by_certificate or "", [])}
                                           for a in answers]})

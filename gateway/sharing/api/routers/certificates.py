@@ -220,6 +220,10 @@ async def verify_certificate(body: VerifyRequest, caller: Caller = Query_, api: 
                                 client_id=caller.client.client_id, certificate=cert.identifier if cert else None)])
     out: dict[str, Any] = {"genuine": genuine, "detail": detail}
     if genuine and cert is not None:
+        quality = cert.quality()
+        if quality:
+            out["detail"] = f"{detail}, but a newer version from its issuer was refused: see quality"
         out.update(identifier=cert.identifier, type_code=cert.type_code, issuer_code=cert.issuer_code,
-                   status=cert.effective_status(), valid_until=cert.valid_until)
+                   status=cert.effective_status(), valid_from=cert.valid_from, valid_until=cert.valid_until,
+                   quality=list(quality))
     return await api.signed_json(out)
