@@ -7,7 +7,8 @@ case (办件编号); a window device also names its serial, the window and the s
 The data is generated deterministically by seed: ``n`` finished cases (``GET /_sandbox/cases``, or
 :func:`generate` without a server), about 80% of them rated, and one **planted** misuse burst — a member of
 staff pressing the window device for a run of cases closed in quick succession, each rating seconds after the
-case closed (``GET /_sandbox/planted``). Normal window ratings come 30 s to 15 min after the case closed, and
+case closed (``GET /_sandbox/planted``). ``POST /_sandbox/revise {"ratingId", "grade", "comment"}`` changes a
+rating as a citizen does at the collection point (a newer ``updateTime``, the same ``ratingId``). Normal window ratings come 30 s to 15 min after the case closed, and
 one device sees a case an hour at most, so a careful detector flags the burst and nothing else.
 
 Conventions no other sandbox system uses: ``X-Api-Key``; camelCase English field names; grades 1–5 where 5 is
@@ -208,7 +209,32 @@ class EvaluatorApp(SystemApp):
             return json_response(200, {"device": self.generated.planted_device, "ratings": self.generated.planted})
         if (req.method, req.path) == ("GET", "/_sandbox/cases"):
             return json_response(200, {"cases": self.generated.cases})
+        if (req.method, req.path) == ("POST", "/_sandbox/revise"):
+            return self._revise(req.json() or {})
         return None
+
+    def _revise(self, body: dict[str, Any]) -> Response:
+        """The citizen changes a rating at the collection point (another grade, a comment): the same ``ratingId``,
+        a newer ``updateTime``. ``{"ratingId": ..., "grade": 1-5, "comment": ...}``."""
+        grade = body.get("grade")
+        if grade is not None and (not isinstance(grade, int) or isinstance(grade, bool) or not 1 <= grade <= 5):
+            raise BadRequest("grade must be 1-5")
+        with self.table.lock:
+            entry = self._locate(str(body.get("ratingId") or ""))
+            if entry is None:
+                return json_response(404, {"ok": False, "reason": f"no rating {body.get('ratingId')!r}"})
+
+            def revise(rec: dict[str, Any], t: int) -> dict[str, Any]:
+                if grade is not None:
+                    rec["grade"] = grade
+                if isinstance(body.get("comment"), str):
+                    rec["comment"] = body["comment"]
+                rec["updateTime"] = t
+                return rec
+
+            rid = self._change(entry, revise)
+            record = self.table.get(rid)
+        return json_response(200, {"ok": True, "rating": record.record if record is not None else None})
 
     def error(self, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
         return json_response(status, {"ok": False, "reason": message}, headers)

@@ -13,7 +13,8 @@ already received — the first answer stands, 2001 a field is wrong, with ``<fhx
 
 Operations (namespace ``http://hcp.sd.gov.cn/pj``):
 
-- ``sbPj`` (上报评价): ``pjbh bjbh pjdj pjqd pjsj xzqh jgdm pjnr`` → ``fhdm fhxx``; key ``pjbh``.
+- ``sbPj`` (上报评价): ``pjbh bjbh pjdj pjqd pjsj xzqh jgdm pjnr`` → ``fhdm fhxx``; key ``pjbh`` (the same
+  fields again: 1001; other fields under a known ``pjbh``: the rating revised at its collection point, replaced).
 - ``sbHf`` (上报回访/整改): ``pjbh lx`` (1 回访, 2 整改) ``wcsj jg`` → key (``pjbh``, ``lx``).
 - ``tjSs`` (提交申诉): ``pjbh sscj`` (3 市级, 2 省级) ``ssly tjsj`` → key (``pjbh``, ``sscj``).
 - ``cxSs`` (查询申诉): ``pjbh sscj`` → ``zt`` (0 待审核, 1 申诉成立, 2 驳回) ``shyj``.
@@ -169,16 +170,19 @@ class ProvincialPjApp(SystemApp):
         if not _valid_time(f["pjsj"]):
             return _answer(op, {"fhdm": "2001", "fhxx": "pjsj 应为 yyyyMMddHHmmss"})
         with self._lock:
-            if f["pjbh"] in self.ratings:
+            known = self.rating_records.get(f["pjbh"])
+            if known is not None and known == f:
                 self.ratings[f["pjbh"]] += 1
-                duplicate = True
-            else:
-                self.ratings[f["pjbh"]] = 1
+                outcome = "duplicate"
+            else:  # new, or the same rating revised at the collection point (another grade, a comment): replaced
+                self.ratings[f["pjbh"]] = self.ratings.get(f["pjbh"], 0) + 1
                 self.rating_records[f["pjbh"]] = f
-                duplicate = False
+                outcome = "new" if known is None else "revised"
         with self._counter_lock:
-            self.stats["duplicate_writes" if duplicate else "writes_applied"] += 1
-        return _answer(op, {"fhdm": "1001" if duplicate else "0000", "fhxx": "已接收过" if duplicate else "接收成功"})
+            counter = {"duplicate": "duplicate_writes", "new": "writes_applied", "revised": "revisions_applied"}[outcome]
+            self.stats[counter] = self.stats.get(counter, 0) + 1
+        return _answer(op, {"fhdm": "1001" if outcome == "duplicate" else "0000",
+                            "fhxx": {"duplicate": "已接收过", "new": "接收成功", "revised": "更新成功"}[outcome]})
 
     def _sbHf(self, op: str, f: dict[str, str]) -> Response:
         if f["lx"] not in ("1", "2"):

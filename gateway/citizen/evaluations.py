@@ -223,16 +223,24 @@ def _ingest(conn: Any, page: list[Any], policy: Policy, calendar: WorkCalendar, 
             report.inserted += 1
             outbox.append(queue_item("provincial_pj", f"rating:{ev.rating_id}", "sbPj", to_provincial(ev), now=now))
             if ev.bad and not ev.revoked:
-                report.bad += 1
                 callbacks.append({"rating_id": ev.rating_id,
                                   "due_at": callback_due(ev.rated_at, calendar, policy.callback_closing),
                                   "created_at": now})
         else:
+            # changed at the collection point (a later level, a comment, a revocation): the province gets the
+            # rating as it now stands — after the original (outbox.prerequisite) — and a rating that became
+            # 差评 needs its callback and rectification like any other (the figures drop one that is no longer)
             updates.append(row)
             report.updated += 1
+            outbox.append(queue_item("provincial_pj", f"rating:{ev.rating_id}:{row['content_hash'][:16]}", "sbPj",
+                                     to_provincial(ev), now=now))
+            if ev.bad and not ev.revoked:
+                callbacks.append({"rating_id": ev.rating_id,
+                                  "due_at": callback_due(ev.rated_at, calendar, policy.callback_closing),
+                                  "created_at": now})
     store.insert_evaluations(conn, inserts)
     store.update_evaluations(conn, updates)
-    store.insert_callbacks(conn, callbacks)
+    report.bad += store.insert_callbacks(conn, callbacks)  # 差评 newly to call back, new or changed to bad
     store.enqueue(conn, outbox)
     return high
 
@@ -394,9 +402,11 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
 
     Returns::
 
-        {"evaluations": int,              # ratings held (revoked ones excluded)
+        {"evaluations": int,              # ratings counted: each case's newest (一事一评), revoked ones excluded
+         "superseded": int,               # earlier ratings of a case a later one replaced (kept, not counted)
          "cases": int,                    # live cases with a finish time (the cases that can be rated)
-         "evaluated_cases": int,          # distinct cases with at least one rating
+         "evaluated_cases": int,          # of those, cases with at least one rating (a rating naming a case
+                                          # the ledger does not hold rates nothing here)
          "coverage": float | None,        # evaluated_cases / cases ("≥ 70% of cases evaluated")
          "coverage_target": 0.7, "coverage_ok": bool | None,
          "by_level": {"非常满意": int, "满意": int, "基本满意": int, "不满意": int, "非常不满意": int},
@@ -423,6 +433,7 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
         bad = store.callback_groups(conn, now=now)
         cases = store.finished_case_count(conn) if rateable_cases is None else rateable_cases
         evaluated = store.evaluated_case_count(conn)
+        superseded = store.superseded_rating_count(conn)
         appeals = store.appeal_states(conn)
         outbox = store.outbox_counts(conn)
     labels = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
@@ -447,7 +458,8 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
 
     coverage = _ratio(evaluated, cases)
     return {
-        "evaluations": total, "cases": cases, "evaluated_cases": evaluated, "coverage": coverage,
+        "evaluations": total, "superseded": superseded, "cases": cases, "evaluated_cases": evaluated,
+        "coverage": coverage,
         "coverage_target": COVERAGE_TARGET, "coverage_ok": None if coverage is None else coverage >= COVERAGE_TARGET,
         "by_level": {labels[k]: sum(r["n"] for r in rated if r["level"] == k) for k in (5, 4, 3, 2, 1)},
         "good_ratio": _ratio(good, total),

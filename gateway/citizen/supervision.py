@@ -62,7 +62,7 @@ def _wanted(now: datetime, conn: Any, calendar: WorkCalendar,
                 "red", f"12345 工单 {r['order_no']}: {what} overdue since {beijing_minute(due)} "
                        f"({r['dept_name'] or r['dept_code']})", r["case_no"])
     for c in store.callback_rows(conn):
-        if c["appeal"] == "upheld" or c["revoked"]:  # set aside, or withdrawn by the citizen
+        if c["appeal"] == "upheld" or c["revoked"] or not c["bad"]:  # set aside, withdrawn, or changed to good
             continue
         if c["done_at"] is None and c["due_at"] < now:
             out["callback_overdue"][c["rating_id"]] = (

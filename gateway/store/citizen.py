@@ -40,7 +40,7 @@ __all__ = [
     "evaluation", "evaluation_hashes", "evaluation_rows", "insert_appeal", "insert_callbacks",
     "insert_evaluations", "live_case_count", "outbox_counts", "set_appeal", "set_callback", "set_flags",
     "set_outbox", "outbox_status", "update_evaluations", "upsert_workorder", "workorder", "workorder_rows", "workorders_by_status",
-    "update_workorder", "finished_case_count",
+    "update_workorder", "finished_case_count", "superseded_rating_count",
 ]
 
 
@@ -140,12 +140,26 @@ def live_case_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(cases).where(cases.c.deleted.is_(False))).scalar_one())
 
 
-def finished_case_count(conn: Connection) -> int:
+def _rateable() -> Any:
     """Live cases whose document names a finish time (the cases that can be rated)."""
     c = cases.c
-    return int(conn.execute(select(func.count()).select_from(cases)
-                            .where(c.deleted.is_(False), c.data.like('%"finished_at": "%')
-                                   | c.data.like('%"finished_at":"%'))).scalar_one())
+    return and_(c.deleted.is_(False), or_(c.data.like('%"finished_at": "%'), c.data.like('%"finished_at":"%')))
+
+
+def finished_case_count(conn: Connection) -> int:
+    """Live cases whose document names a finish time (the cases that can be rated)."""
+    return int(conn.execute(select(func.count()).select_from(cases).where(_rateable())).scalar_one())
+
+
+def _newest_of_its_case() -> Any:
+    """A rating no later rating of the same case supersedes (一事一评: a citizen's later rating of a case — a
+    changed mind, the evaluator pressed again — replaces the earlier one in every ratio; the earlier rows are kept).
+    Later: rated after it, or at the same instant with a greater id (a total order)."""
+    e, later = citizen_evaluations.c, citizen_evaluations.alias("later").c
+    return ~select(later.rating_id).where(
+        later.case_no == e.case_no, later.revoked.is_(False),
+        or_(later.rated_at > e.rated_at, and_(later.rated_at == e.rated_at, later.rating_id > e.rating_id))
+    ).exists()
 
 
 def evaluation_groups(conn: Connection) -> list[RowMapping]:
@@ -155,12 +169,25 @@ def evaluation_groups(conn: Connection) -> list[RowMapping]:
     return list(conn.execute(
         select(e.dept_code, e.month, e.level, e.channel, func.count().label("n"),
                func.count(e.flags).label("flagged"), func.count(e.appeal).label("appealed"))
-        .where(e.revoked.is_(False)).group_by(e.dept_code, e.month, e.level, e.channel)).mappings())
+        # a 差评 set aside by an upheld appeal (申诉成立) is out of every figure, as the province counts it
+        .where(e.revoked.is_(False), or_(e.appeal.is_(None), e.appeal != "upheld"), _newest_of_its_case())
+        .group_by(e.dept_code, e.month, e.level, e.channel)).mappings())
+
+
+def superseded_rating_count(conn: Connection) -> int:
+    """Ratings a later rating of the same case replaced (kept, not counted in the ratios)."""
+    e = citizen_evaluations.c
+    return int(conn.execute(select(func.count()).select_from(citizen_evaluations)
+                            .where(e.revoked.is_(False), ~_newest_of_its_case())).scalar_one())
 
 
 def evaluated_case_count(conn: Connection) -> int:
+    """Rateable cases of the ledger (the 评价率's denominator) with at least one rating: a rating naming a case
+    the ledger does not hold (another district's, a typo) rates nothing here, and many ratings of one case are one
+    evaluated case."""
     e = citizen_evaluations.c
-    return int(conn.execute(select(func.count(func.distinct(e.case_no))).where(e.revoked.is_(False))).scalar_one())
+    rated = select(e.case_no).where(e.revoked.is_(False), e.case_no == cases.c.case_no).exists()
+    return int(conn.execute(select(func.count()).select_from(cases).where(_rateable(), rated)).scalar_one())
 
 
 def appeal_states(conn: Connection) -> dict[str, int]:
@@ -186,27 +213,29 @@ def callback_groups(conn: Connection, *, now: datetime) -> list[RowMapping]:
                n(and_(b.rect_due_at.is_not(None), b.rect_done_at.is_(None), b.rect_due_at < now))
                .label("rect_overdue"))
         .join(citizen_evaluations, b.rating_id == e.rating_id)
-        .where(or_(e.appeal.is_(None), e.appeal != "upheld"), e.revoked.is_(False))
+        # a callback whose rating is no longer bad (the citizen changed it to 满意) is no 差评 to call back
+        .where(or_(e.appeal.is_(None), e.appeal != "upheld"), e.revoked.is_(False), e.bad.is_(True))
         .group_by(e.dept_code, e.month)).mappings())
 
 
 # -- callbacks and rectifications ------------------------------------------------------------------------
 
 
-def insert_callbacks(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Open callbacks; one per rating (a rating read again opens none)."""
+def insert_callbacks(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """Open callbacks; one per rating (a rating read again opens none). Returns how many were opened."""
     if not rows:
-        return
+        return 0
     have = set(conn.execute(select(citizen_callbacks.c.rating_id)
                             .where(citizen_callbacks.c.rating_id.in_([r["rating_id"] for r in rows]))).scalars())
     fresh = [r for r in rows if r["rating_id"] not in have]
     if fresh:
         conn.execute(insert(citizen_callbacks), fresh)
+    return len(fresh)
 
 
 def callback_rows(conn: Connection) -> list[RowMapping]:
     b, e = citizen_callbacks.c, citizen_evaluations.c
-    return list(conn.execute(select(citizen_callbacks, e.case_no, e.level, e.dept_code, e.month, e.appeal,
+    return list(conn.execute(select(citizen_callbacks, e.case_no, e.level, e.bad, e.dept_code, e.month, e.appeal,
                                     e.rated_at, e.revoked).join(citizen_evaluations, b.rating_id == e.rating_id)
                              .order_by(b.due_at, b.rating_id)).mappings())
 
