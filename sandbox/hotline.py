@@ -10,7 +10,8 @@ Orders are generated deterministically by seed (``pdsj`` from 2026-09-01, about 
 ``POST /_sandbox/clock {"now": "yyyy-MM-dd HH:mm:ss"}`` sets the platform's clock: only orders handed out by
 then are visible, and changes are stamped with it (``null`` goes back to real time, where every generated
 order is visible). The platform's callback rating is a pure function of (seed, order, round), or set with
-``POST /_sandbox/rate``. ``GET /_sandbox/orders`` is the platform's own view (every order, every round, every
+``POST /_sandbox/rate``. ``POST /_sandbox/new {"count", "ywfl"?, "blsx"?}`` hands out new orders now (``blsx`` 0:
+a same-day order). ``GET /_sandbox/orders`` is the platform's own view (every order, every round, every
 receipt count), which a test counts independently of Tongban.
 
 Conventions no other sandbox system uses: every call is ``POST`` with a JSON body; headers ``X-Appid``,
@@ -161,10 +162,12 @@ class HotlineApp(SystemApp):
             return json_response(200, {"now": fmt_dash(self.now())})
         if route == ("POST", "/_sandbox/new"):
             body = req.json() or {}
-            count = body.get("count", 1)
+            count, limit = body.get("count", 1), body.get("blsx")
             if not isinstance(count, int) or count < 0:
                 raise BadRequest("count must be a non-negative integer")
-            return json_response(200, {"created": self.new_orders(count, body.get("ywfl"))})
+            if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+                raise BadRequest("blsx must be a non-negative integer (working days; 0 is 当日)")
+            return json_response(200, {"created": self.new_orders(count, body.get("ywfl"), limit)})
         if route == ("POST", "/_sandbox/rate"):
             body = req.json() or {}
             if str(body.get("hfmyd")) not in ("1", "2", "3"):
@@ -177,8 +180,9 @@ class HotlineApp(SystemApp):
             return json_response(200, {"rated": True})
         return None
 
-    def new_orders(self, count: int, category: str | None = None) -> list[dict[str, Any]]:
-        """``count`` new orders handed out now (at the platform's clock)."""
+    def new_orders(self, count: int, category: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """``count`` new orders handed out now (at the platform's clock), of ``category`` and with the time limit
+        ``limit`` (``blsx``, working days) when given."""
         out = []
         with self._lock:
             for _ in range(count):
@@ -189,6 +193,8 @@ class HotlineApp(SystemApp):
                            pdsj=fmt_dash(self.now()), gxsj=fmt_dash(t))
                 if category:
                     rec["ywfl"] = category
+                if limit is not None:
+                    rec["blsx"] = limit
                 self.orders[rec["gdbh"]] = rec
                 out.append(copy.deepcopy(rec))
         return out

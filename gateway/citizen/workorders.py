@@ -31,7 +31,7 @@ from gateway.store.lease import Lease
 
 from .clients import HotlineClient
 from .conventions import dead_letter_id, from_hotline, hotline_time, raw_text
-from .evaluations import CitizenError
+from .evaluations import CitizenError, callback_due
 from .models import OUT_OF_SCOPE, WorkOrder
 from .outbox import queue_item
 from .settings import CitizenSettings, Policy
@@ -63,6 +63,16 @@ class WorkOrderReport:
 
 def _closing(day: Any, policy: Policy) -> datetime:
     return datetime.combine(day, policy.callback_closing, BEIJING)
+
+
+def _due(start: datetime, days: int, calendar: WorkCalendar, policy: Policy) -> datetime:
+    """The close (``callback_closing``, 18:00) of the ``days``-th working day after the day of ``start`` (that day
+    itself not counted, 期间开始的日不计算在内). ``0`` days (当日办结, ``blsx: 0``) is the close of the same working
+    day — the next working day's close when ``start`` is after closing or on a day off, so a due time is never
+    before its start."""
+    if days <= 0:
+        return callback_due(start, calendar, policy.callback_closing)
+    return _closing(calendar.add_days(start.astimezone(BEIJING).date(), days), policy)
 
 
 def sync_workorders(engine: Engine, settings: CitizenSettings, *, client: HotlineClient | None = None,
@@ -163,7 +173,7 @@ def _route(order: WorkOrder, raw: Any, settings: CitizenSettings, calendar: Work
             record, "category", "route.missing", f"no department for category {order.category!r} in division "
                                                  f"{order.division}: add a route to config/citizen.yaml")]), now))
         return {}
-    reply_due = _closing(calendar.add_days(now.astimezone(BEIJING).date(), order.limit_days), policy)
+    reply_due = _due(now, order.limit_days, calendar, policy)
     outbox.append(queue_item("hotline", f"zp:{order.order_no}", "/gd/api/zp",
                              {"gdbh": order.order_no, "cbdw": route.dept_code, "cbdwmc": route.dept_name,
                               "zpsj": hotline_time(now)}, now=now))
@@ -229,8 +239,8 @@ def _platform_update(conn: Any, old: Any, order: WorkOrder, policy: Policy, cale
     if fresh_rating and old["status"] == "replied":
         values.update(rating=order.rating, rated_at=order.rated_at)
         if order.rating == "unsatisfied" and old["redo_round"] == 0:
-            day = calendar.add_days(order.rated_at.astimezone(BEIJING).date(), policy.redo_days)  # type: ignore[union-attr]
-            values.update(status="redo", redo_round=1, redo_due_at=_closing(day, policy))
+            values.update(status="redo", redo_round=1,
+                          redo_due_at=_due(order.rated_at, policy.redo_days, calendar, policy))  # type: ignore[arg-type]
             report.redo_opened += 1
         elif order.rating == "unsatisfied":
             values.update(status="closed", redo_refused=old["redo_refused"] + 1)
@@ -313,7 +323,7 @@ def request_redo(engine: Engine, order_no: str, *, at: datetime | None = None,
         row = _order(conn, order_no)
         if row["status"] not in ("replied", "closed") or row["replied_at"] is None:
             raise CitizenError(record, "status", "redo.after_reply", "only a replied order can be redone")
-        due = _closing(calendar.add_days(at.astimezone(BEIJING).date(), policy.redo_days), policy)
+        due = _due(at, policy.redo_days, calendar, policy)
         store.update_workorder(conn, order_no, status="redo", redo_round=1, redo_due_at=due, updated_at=at)
     return {"order_no": order_no, "redo_due_at": due}
 
