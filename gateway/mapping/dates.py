@@ -109,13 +109,30 @@ def iso_from_epoch(value: object, tz: timezone, *, millis: bool, date_only: bool
 
 
 def iso_normalise(value: str, offset: str, *, date_only: bool = False) -> str:
-    """An ISO 8601 string as is, with the system's offset added when it has none."""
+    """An ISO 8601 string with the system's offset: added when it has none, and an instant given with another
+    offset (a hall sending UTC, ``2026-10-31T16:30:00Z``) expressed in the system's — the same instant, as the
+    canonical model keeps times (+08:00): whatever reads the month or the day from the text gets Beijing's."""
     text = value.strip()
     if date_only:
         return text[:10]
     if len(text) == 10:
         return f"{text}T00:00:00{offset}"
-    return text if _ISO_OFFSET_RE.search(text) else f"{text}{offset}"
+    found = _ISO_OFFSET_RE.search(text)
+    if found is None:
+        return f"{text}{offset}"
+    if found.group(0) == offset:
+        return text
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text  # not ISO after all: validation names it
+    return moment.astimezone(_zone(offset)).isoformat()
+
+
+def _zone(offset: str) -> timezone:
+    sign = -1 if offset.startswith("-") else 1
+    hours, _, minutes = offset.lstrip("+-").partition(":")
+    return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
 
 
 def format_datetime(value: str | datetime, target: str, tz: timezone) -> str | int:

@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args
 import orjson
 from sqlalchemy import Engine
 
+from gateway.models.datetimes import BEIJING
 from gateway.store import kpi as store
 
 __all__ = ["DEFINITIONS", "KpiDefinition", "KpiRow", "RefreshReport", "case_fact", "compare", "compute",
@@ -122,10 +123,22 @@ def _moment(value: Any) -> datetime | None:
         return None
 
 
+def _beijing_month(value: Any) -> str | None:
+    """``YYYY-MM`` of an instant in Beijing time: a document written with another offset (a hall sending UTC,
+    ``…T16:30:00Z`` on the 31st) belongs to the month it was in Beijing."""
+    if not isinstance(value, str) or not value:
+        return None
+    if value.endswith("+08:00") or len(value) <= 10:  # Beijing already, or a date: the text says it
+        return value[:7]
+    moment = _moment(value)
+    if moment is None or moment.tzinfo is None:
+        return value[:7]
+    return moment.astimezone(BEIJING).strftime("%Y-%m")
+
+
 def case_fact(case_no: str, version: int, data: dict[str, Any], *, deleted: bool, dept_code: str | None,
               item_code: str | None, now: datetime) -> dict[str, Any]:
     """What one case contributes to the KPIs (a ``kpi_case_facts`` row), from its canonical document."""
-    applied = data.get("applied_at") if isinstance(data.get("applied_at"), str) else None
     finished_at, promised_at = _moment(data.get("finished_at")), _moment(data.get("promised_at"))
     finished = finished_at is not None
     with_deadline = promised_at is not None
@@ -137,7 +150,7 @@ def case_fact(case_no: str, version: int, data: dict[str, Any], *, deleted: bool
     materials = [m for m in data.get("materials") or [] if isinstance(m, dict)]
     promised_days = data.get("promised_days")
     return {
-        "case_no": case_no, "case_version": version, "month": applied[:7] if applied else None,
+        "case_no": case_no, "case_version": version, "month": _beijing_month(data.get("applied_at")),
         "item_code": item_code, "dept_code": dept_code, "office_code": office_code,
         "office_division": office_division, "channel": channel,
         "live": not deleted and data.get("result") not in _DEAD_RESULTS,

@@ -307,3 +307,15 @@ def test_generated_code_stays_plain_one_function_per_object() -> None:
     assert "yaml" not in m.source and "spec" not in m.source
     assert mapped(m, {"x": "7a", "y": "", "z": "370102-1", "w": "null"}) == {
         "a": 7, "b": "11370102004214052W", "c": "none"}
+
+
+def test_an_instant_given_with_another_offset_is_kept_in_the_systems_offset() -> None:
+    """A hall sending UTC (``Z``) under an ISO 8601 convention: the canonical text is Beijing time, the same
+    instant — a case applied at 00:30 on 1 November in Beijing must not read as October from its text."""
+    from gateway.mapping.dates import iso_normalise
+
+    assert iso_normalise("2026-10-31T16:30:00Z", "+08:00") == "2026-11-01T00:30:00+08:00"
+    assert iso_normalise("2026-10-31T11:30:00-05:00", "+08:00") == "2026-11-01T00:30:00+08:00"
+    assert iso_normalise("2026-10-31T16:30:00+08:00", "+08:00") == "2026-10-31T16:30:00+08:00"
+    assert iso_normalise("2026-10-31T16:30:00", "+08:00") == "2026-10-31T16:30:00+08:00"
+    assert iso_normalise("2026-10-31", "+08:00") == "2026-10-31T00:00:00+08:00"

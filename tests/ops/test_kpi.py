@@ -275,3 +275,18 @@ def test_the_console_summaries_answer_on_an_empty_ledger(database_url: str) -> N
     assert summary["this_month"]["compared_with"] == kpi.previous_period(summary["this_month"]["period"])
     findings = latest_findings_summary(engine)
     assert findings["run"] is None and findings["open_total"] == 0 and findings["top"] == []
+
+
+def test_a_case_counts_in_the_month_it_was_applied_for_in_beijing() -> None:
+    from datetime import datetime, timezone
+
+    from gateway.ops.kpi import case_fact
+
+    def month(applied: str) -> str | None:
+        return case_fact("C1", 1, {"applied_at": applied}, deleted=False, dept_code=None, item_code=None,
+                         now=datetime.now(timezone.utc))["month"]
+
+    assert month("2026-10-31T16:30:00+00:00") == "2026-11"  # 00:30 on 1 November, Beijing
+    assert month("2026-10-31T16:30:00Z") == "2026-11"
+    assert month("2026-10-31T23:30:00+08:00") == "2026-10"
+    assert month("2026-10-31") == "2026-10"
