@@ -2,19 +2,38 @@
 
 Two clerks write the same item differently: full-width digits and brackets (``（新办）`` / ``(新办)``), stray
 spaces and ideographic spaces, ``，`` for ``、``, a trailing ``。``, materials in another order. None of that is a
-difference. A changed word, an extra material, another article number or another unit is. So a key is the
-text after Unicode NFKC (full width → half width), with whitespace, punctuation and case removed — letters,
-digits and ideographs stay exactly as written — and list elements (materials, service objects) compare as
-sets of such keys.
+difference. A changed word, an extra material, another article number, another unit, another amount or a
+reversed comparison is. So a key is the text after Unicode NFKC (full width → half width) and case folding,
+with whitespace taken out everywhere and punctuation taken out where it is noise; letters, digits and
+ideographs stay exactly as written. What carries meaning stays, in one form each:
+
+- numbers with their decimal points: ``1.5元`` is not ``15元`` (a ``.`` between digits is kept; elsewhere it is
+  punctuation);
+- comparison signs: ``<`` ``>`` ``≤`` ``≥`` (``＜`` ``‹`` → ``<``, ``≦`` ``⩽`` ``<=`` → ``≤`` …). ``<`` and ``>`` are
+  comparison signs only right before a number; anywhere else they are brackets (``<条例>`` is ``《条例》``);
+- ranges: a dash or tilde before a number (``-–—―−～~〜``), or ``至``/``到`` between two numbers, is one range mark
+  ``~``: ``3～5个工作日`` = ``3-5个工作日`` = ``3至5个工作日``, none of them ``35个工作日``;
+- ``%`` ``‰`` ``‱`` ``#`` ``&`` ``@``, currency, and other symbols (``+`` ``×`` ``=`` ``°`` …);
+- where dropped punctuation stood between two numbers (or a number and one of the marks above), a boundary
+  ``,``: ``第2、3条`` and ``第2，3条`` are the same, neither is ``第23条``. Chinese numerals count as numbers here
+  (``第十、二条`` is not ``第十二条``). Whitespace never separates: ``1 8`` is a stray space in ``18``.
+
+A number with a thousands separator (``1,000元``) therefore differs from ``1000元``: a ``,`` between digits
+may as well separate two numbers, and a false finding costs a reader a glance where a missed one costs a fee.
 
     >>> text_key("《社会团体登记管理条例》第１２条。") == text_key("<社会团体登记管理条例>第12条")
     True
     >>> text_key("申请书原件") == text_key("申请书复印件")
     False
+    >>> text_key("每件收费1.5元") == text_key("每件收费15元"), text_key("面积>100平方米") == text_key("面积＜100平方米")
+    (False, False)
+    >>> text_key("3～5个工作日"), text_key("第2、3条"), text_key("年满１８周岁 。")
+    ('3~5个工作日', '第2,3条', '年满18周岁')
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 from typing import Any
@@ -30,19 +49,64 @@ may promise faster or ask fewer visits than the law (that is what 提速 means).
 
 ELEMENT_LABELS = {"name": "事项名称", "item_type": "事项类型", "legal_basis": "设定依据", "conditions": "受理条件",
                   "service_object": "服务对象", "materials": "申请材料", "legal_limit": "法定时限", "fee": "收费",
-                  "promised_limit": "承诺时限", "departments": "实施主体", "cases": "办件"}
+                  "promised_limit": "承诺时限", "departments": "实施主体", "cases": "办件", "service_objects": "服务对象",
+                  "fee_basis": "收费依据", "visits": "到现场次数", "channels": "办理渠道", "tongban": "通办范围"}
 
-_DROP = {"Z", "P", "C"}  # separators (spaces), punctuation, control/format characters
-_DROP_SYMBOLS = {"Sm", "Sk"}  # < > ^ ` … : brackets typed as maths signs, spacing accents
+_NUMERALS = "〇零一二三四五六七八九十百千万亿两壹贰叁肆伍陆柒捌玖拾佰仟"
+"""Chinese numerals: like digits, two of them must not run together when the punctuation between them goes."""
+_SIGNS = str.maketrans({"‹": "<", "›": ">", "≦": "≤", "⩽": "≤", "≧": "≥", "⩾": "≥"})
+_DASHES = "-‐‑‒–—―−~〜"  # after NFKC (～ is ~, － is -, ＜ is <)
+_TOKEN = re.compile(
+    r"(?P<num>[0-9]+(?:\.[0-9]+)*)"  # a number with its decimal points
+    rf"|(?P<cn>[{_NUMERALS}]+)"
+    r"|(?P<cmp>[<>]=|[≤≥]|[<>](?=[0-9]))"  # < and > only before a number: anywhere else they are brackets
+    rf"|(?P<dash>[{re.escape(_DASHES)}]+(?=[0-9{_NUMERALS}]))"
+    rf"|(?P<to>[至到](?=[0-9{_NUMERALS}]))"
+    r"|(?P<ch>.)", re.DOTALL)
+_NUMBER_CHARS = frozenset("0123456789" + _NUMERALS)
+_NUMERIC = _NUMBER_CHARS | frozenset("<>≤≥~%‰‱至到")
+"""Characters that would read differently if what stood between them went: a boundary is kept there."""
+_KEPT_PUNCTUATION = frozenset("%‰‱#&@")
+_DROPPED = frozenset("<>|^") | frozenset(_DASHES)
+"""Symbols that are noise where no rule above kept them: brackets typed as maths signs, list bars, stray dashes."""
+_BOUNDARY = ","
 
 
 def text_key(value: str | None) -> str:
-    """The text with width, spacing, punctuation and case differences removed; ``""`` for nothing."""
+    """The text with width, spacing, punctuation and case differences removed, its meaning kept (see the module
+    docstring); ``""`` for nothing."""
     if not value:
         return ""
-    folded = unicodedata.normalize("NFKC", value).casefold()
-    return "".join(ch for ch in folded
-                   if unicodedata.category(ch)[0] not in _DROP and unicodedata.category(ch) not in _DROP_SYMBOLS)
+    folded = unicodedata.normalize("NFKC", value).casefold().translate(_SIGNS)
+    text = "".join(ch for ch in folded if unicodedata.category(ch)[0] not in "ZC")  # whitespace, controls
+    out: list[str] = []
+    gap = False  # punctuation dropped since the last character kept
+
+    def keep(piece: str) -> None:
+        nonlocal gap
+        if gap and out and out[-1][-1] in _NUMERIC and piece[0] in _NUMERIC:
+            out.append(_BOUNDARY)
+        out.append(piece)
+        gap = False
+
+    for match in _TOKEN.finditer(text):
+        kind, piece = match.lastgroup, match.group()
+        after_number = not gap and bool(out) and out[-1][-1] in _NUMBER_CHARS
+        if kind in ("num", "cn"):
+            keep(piece)
+        elif kind == "cmp":
+            keep({"<=": "≤", ">=": "≥"}.get(piece, piece))
+        elif kind == "dash" and (after_number or text[match.end()] in "0123456789"):
+            keep("~")  # before a Chinese numeral only right after a number: ——一次性告知 is a dash
+        elif kind == "to":
+            keep("~" if after_number else piece)
+        elif kind == "dash" or piece in _DROPPED or (
+                unicodedata.category(piece)[0] == "P" and piece not in _KEPT_PUNCTUATION) or (
+                unicodedata.category(piece) == "Sk"):
+            gap = True
+        else:
+            keep(piece)
+    return "".join(out)
 
 
 def set_key(values: Iterable[str]) -> frozenset[str]:
