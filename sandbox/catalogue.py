@@ -6,7 +6,9 @@ elements everywhere (八统一). Real catalogues drift, so this one is generated
 every kind the audit looks for, deterministic by seed, and it knows which it planted
 (``GET /_sandbox/planted``, or :func:`generate` without a server). Around the plants, harmless noise that a
 careful comparison must ignore: full-width digits and brackets, stray spaces, other punctuation, materials
-and service objects in another order, ``20个工作日`` against ``20 工作日``. The first entries are the items of
+and service objects in another order, ``20个工作日`` against ``20 工作日``, ``二十个工作日`` or ``20个工作日内``, ``即办``
+against ``当场``. A few entries write their 法定时限 so that no reader can compute with it (``1年``,
+``20个工作日（不含公示时间）``): planted as ``unreadable_field``, not as a difference. The first entries are the items of
 the sandbox's own departments (civil affairs at the provincial level, the estate registry at the city's), each
 under the 实施编码 its system writes on every case, with the promise those cases carry: a ledger synced from the
 sandbox joins its cases to the catalogue (法定时限 for 提速率, 长期无办件).
@@ -62,15 +64,17 @@ from .identifiers import make_uscc
 from .prng import between, pick, record_rng, unit
 from .table import LazyTable
 
-__all__ = ["CatalogueApp", "Generated", "generate", "DEFAULT_TOKEN", "PLANT_KINDS", "QUERY_PATH"]
+__all__ = ["CatalogueApp", "Generated", "generate", "chinese_number", "DEFAULT_TOKEN", "PLANT_KINDS", "QUERY_PATH",
+           "UNREADABLE_PLANT"]
 
 DEFAULT_TOKEN = "catalogue-demo-token"
 QUERY_PATH = "/qlsx/api/v2/ssqd"
 MAX_ROWS = 500
 _T0 = 1704067200  # 2024-01-01 08:00 Beijing: base entry i changed at _T0 + i * _STEP
 _STEP = 37
-_SALT_GROUP, _SALT_ENTRY, _SALT_PLANT, _SALT_NOISE = 0xCA01, 0xCA02, 0xCA03, 0xCA04
+_SALT_GROUP, _SALT_ENTRY, _SALT_PLANT, _SALT_NOISE, _SALT_UNREADABLE = 0xCA01, 0xCA02, 0xCA03, 0xCA04, 0xCA05
 _PLANT_RATE = 0.08
+_UNREADABLE_RATE = 0.006
 
 PLANT_KINDS: tuple[tuple[str, str, str], ...] = (
     ("element_differs", "element_differs", "name"),
@@ -90,6 +94,10 @@ PLANT_KINDS: tuple[tuple[str, str, str], ...] = (
 """(kind, rule, element) of every difference the generator plants. ``tongban_materials`` changes a district
 entry's materials inside a 通办 group (so that entry's materials also differ from the national ones);
 ``dormant`` changes nothing here: the entry is one for which a test ledger should hold no recent case."""
+
+UNREADABLE_PLANT = ("unreadable_field", "catalogue.time_limit", "legal_limit")
+"""(kind, rule, element) of a 法定时限 written so that it cannot be read, planted apart from :data:`PLANT_KINDS` (on a
+few entries that carry no other plant, so the rotation of the others is what it was)."""
 
 
 @dataclass
@@ -213,6 +221,24 @@ def _entry(seed: int, i: int, group: _Group, level: int, division: str, division
 
 
 _FULL = str.maketrans("0123456789()", "０１２３４５６７８９（）")
+_CN_DIGITS = "零一二三四五六七八九"
+
+
+def chinese_number(n: int) -> str:
+    """``20`` → ``二十``, ``105`` → ``一百零五``, ``15`` → ``十五``: how a clerk writes a limit in words (0 ≤ n < 10,000)."""
+    if n == 0:
+        return "零"
+    out, zero = "", False
+    for value, place in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        digit = n // value % 10
+        if digit == 0:
+            zero = bool(out)
+            continue
+        if zero:
+            out += "零"
+            zero = False
+        out += ("" if (value == 10 and digit == 1 and not out) else _CN_DIGITS[digit]) + place
+    return out
 _HALF = str.maketrans("（）", "()")
 
 
@@ -239,14 +265,21 @@ def _noise(seed: int, i: int, rec: dict[str, Any]) -> dict[str, Any]:
     for key in ("FDSX", "CNSX"):
         text = rec[key]
         if text == "即办":
+            if rng.random() < 0.3:
+                rec[key] = pick(rng, ("当场", "当场办结", "即时办结"))
             continue
-        if rng.random() < 0.2:
+        digits = len(text) - len(text.lstrip("0123456789"))
+        if rng.random() < 0.15:
+            text = chinese_number(int(text[:digits])) + text[digits:]
+        elif rng.random() < 0.2:
             text = text.translate(_FULL)
         if rng.random() < 0.3:
             text = text.replace("个工作日", "工作日")
         if rng.random() < 0.2:
             digits = len(text) - len(text.lstrip("0123456789０１２３４５６７８９"))
             text = text[:digits] + " " + text[digits:]
+        if rng.random() < 0.15:
+            text += pick(rng, ("内", "以内"))
         rec[key] = text
     if rng.random() < 0.2:
         rec["SFSF"] = {"是": "Y", "否": "N"}[rec["SFSF"]]
@@ -318,10 +351,14 @@ def generate(seed: int = 42, n: int = 3000) -> Generated:
     turn = 0
     for group, members in groups:
         for i in members[1:]:  # the national entry (first) is the reference: never planted
+            level = next(lv for lv, name in LEVELS.items() if name == records[i]["XSCJ"])
             if unit(seed, i, _SALT_PLANT) >= _PLANT_RATE:
                 _noise(seed, i, records[i])
+                if group.owner is None and unit(seed, i, _SALT_UNREADABLE) < _UNREADABLE_RATE:
+                    clean[records[i]["SXID"]] = copy.deepcopy(records[i])
+                    records[i]["FDSX"] = (f"{group.legal or 20}个工作日（不含公示时间）", "1年", "按规定时限办理")[i % 3]
+                    planted.append(_finding(*UNREADABLE_PLANT, records[i], level))
                 continue
-            level = next(lv for lv, name in LEVELS.items() if name == records[i]["XSCJ"])
             for step in range(len(PLANT_KINDS)):
                 kind, rule, element = PLANT_KINDS[(turn + step) % len(PLANT_KINDS)]
                 if _applies(rule, level, group):

@@ -10,12 +10,12 @@ district level.
 from __future__ import annotations
 
 from .audit import AuditReport, latest_findings_summary, load_entries, run_audit
-from .entry import CatalogueEntry, TimeLimit
+from .entry import CatalogueEntry, EntryFlag, TimeLimit
 from .findings import FINDING_KINDS, Finding, find
 from .harvest import HarvestReport, harvest_catalogue
 from .normalise import ELEMENTS, element_key, text_key
 from .settings import load_catalogues
 
-__all__ = ["AuditReport", "CatalogueEntry", "ELEMENTS", "FINDING_KINDS", "Finding", "HarvestReport", "TimeLimit",
-           "element_key", "find", "harvest_catalogue", "latest_findings_summary", "load_catalogues", "load_entries",
-           "run_audit", "text_key"]
+__all__ = ["AuditReport", "CatalogueEntry", "ELEMENTS", "EntryFlag", "FINDING_KINDS", "Finding", "HarvestReport",
+           "TimeLimit", "element_key", "find", "harvest_catalogue", "latest_findings_summary", "load_catalogues",
+           "load_entries", "run_audit", "text_key"]

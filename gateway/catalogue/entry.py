@@ -1,14 +1,19 @@
 """The canonical catalogue entry (实施清单 entry) as a catalogue mapping produces it, and its time limits.
 
 A mapping translates a catalogue system's own words (levels, item types, 是/否) into the canonical codes, but
-time limits arrive as text with their unit in it (``"20个工作日"``, ``"２０ 工作日"``, ``"3个月"``, ``"即办"``): the
-entry parses that text itself, so that every catalogue mapping gets the same reading and an unreadable limit
-is rejected with the field and the text named, instead of becoming a silent null.
+time limits arrive as text with their unit in it (``"20个工作日"``, ``"２０ 工作日"``, ``"二十个工作日内"``,
+``"3个月"``, ``"即办"``, ``"当场"``): the entry parses that text itself, so that every catalogue mapping gets the
+same reading. A limit it cannot read (``"1年"``, ``"20个工作日（不含公示时间）"``) does not cost the entry: the
+limit is left empty and the entry carries an :class:`EntryFlag` naming the field, the rule and the text, which
+the audit reports as a finding while it compares the rest of the entry.
 
     >>> TimeLimit.parse("２０ 个工作日")
     TimeLimit(days=20, unit='working_day')
-    >>> TimeLimit.parse("即办")
-    TimeLimit(days=0, unit='working_day')
+    >>> TimeLimit.parse("二十个工作日内"), TimeLimit.parse("当场")
+    (TimeLimit(days=20, unit='working_day'), TimeLimit(days=0, unit='working_day'))
+    >>> CatalogueEntry.model_validate({"catalog_code": "1", "item_code": "X", "level": "1", "division": "100000",
+    ...     "name": "婚姻登记", "item_type": "07", "legal_limit": "1年"}).quality[0].rule
+    'catalogue.time_limit'
 """
 
 from __future__ import annotations
@@ -18,18 +23,42 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from gateway.models.codes import ItemLevel, ItemType
 
 LimitUnit = Literal["working_day", "calendar_day", "month"]
 TongbanScope = Literal["city", "cross_province"]
 
-_UNITS: dict[str, LimitUnit] = {"个工作日": "working_day", "工作日": "working_day", "自然日": "calendar_day",
-                                "日": "calendar_day", "天": "calendar_day", "个月": "month", "月": "month"}
-_LIMIT = re.compile(r"^(\d+)\s*(" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")$")
-_INSTANT = {"即办", "即时办结", "当场办结", "0"}
+_UNITS: dict[str, LimitUnit] = {"个工作日": "working_day", "工作日": "working_day", "个自然日": "calendar_day",
+                                "自然日": "calendar_day", "日": "calendar_day", "天": "calendar_day",
+                                "个月": "month", "月": "month"}
+_DIGIT = "一二两三四五六七八九"
+_NUMBER = (r"[0-9]+|[零〇]|"  # 20, or a Chinese numeral below 10,000: 二十, 一百零五, 两千
+           rf"(?=[{_DIGIT}十百千])(?:[{_DIGIT}]千)?(?:零?[{_DIGIT}]百)?(?:零?[{_DIGIT}]?十)?(?:零?[{_DIGIT}])?")
+_LIMIT = re.compile(rf"^({_NUMBER})(" + "|".join(sorted(_UNITS, key=len, reverse=True)) +
+                    r")(?:以内|之内|内)?(?:办结|办理完毕|完成)?$")
+_INSTANT = {"即办", "即办件", "即时办结", "即时办理", "立即办结", "当场", "当场办结", "当场办理", "即来即办", "0"}
 _CALENDAR_DAYS: dict[LimitUnit, float] = {"working_day": 7 / 5, "calendar_day": 1.0, "month": 30.0}
+_VALUES = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_PLACES = {"十": 10, "百": 100, "千": 1000}
+TIME_LIMIT_FORMS = "20个工作日, 二十日, 60日内, 3个月, 即办 or 当场"
+TIME_LIMIT_RULE = "catalogue.time_limit"
+"""The rule an unreadable 法定时限 or 承诺时限 breaks: the entry is kept with a flag, the limit left empty."""
+
+
+def _number(text: str) -> int:
+    """``"20"`` → 20; a Chinese numeral :data:`_NUMBER` accepted (``"十五"``, ``"一百零五"``) → its value."""
+    if text.isdigit():
+        return int(text)
+    total = digit = 0
+    for ch in text:
+        if ch in _PLACES:
+            total += (digit or 1) * _PLACES[ch]
+            digit = 0
+        else:
+            digit = _VALUES[ch]
+    return total + digit
 
 
 @dataclass(frozen=True)
@@ -41,14 +70,15 @@ class TimeLimit:
 
     @classmethod
     def parse(cls, text: str) -> TimeLimit:
-        """``"20个工作日"`` → 20 working days; ``"即办"`` → 0. Raises ``ValueError`` naming the text."""
+        """``"20个工作日"``, ``"二十个工作日内"`` → 20 working days; ``"60日内"`` → 60 calendar days; ``"即办"``,
+        ``"当场"`` → 0. Raises ``ValueError`` naming the text."""
         clean = "".join(unicodedata.normalize("NFKC", text).split())
         if clean in _INSTANT:
             return cls(0, "working_day")
         match = _LIMIT.match(clean)
         if match is None:
-            raise ValueError(f"{text!r} is not a time limit like 20个工作日, 30日, 3个月 or 即办")
-        return cls(int(match.group(1)), _UNITS[match.group(2)])
+            raise ValueError(f"{text!r} is not a time limit like {TIME_LIMIT_FORMS}")
+        return cls(_number(match.group(1)), _UNITS[match.group(2)])
 
     def calendar_days(self) -> float:
         """Roughly how long in calendar days, only to compare limits given in different units."""
@@ -78,9 +108,32 @@ class EntryMaterial(BaseModel):
     replaced_by_certificate_type: str | None = None
 
 
+class EntryFlag(BaseModel):
+    """A field of the entry the catalogue wrote so that it cannot be read: kept empty, the rest of the entry kept.
+
+    The catalogue's counterpart of a case's :class:`~gateway.models.quality.QualityFlag`, with the text as written
+    (an audit finding quotes it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: str
+    """``catalogue.time_limit``, or the mapping or schema rule the field broke (``mapping.type``, ``range.ge`` …)."""
+    field: str
+    """Dotted path in the canonical entry: ``legal_limit``, ``visits``, ``materials.2.name``."""
+    message: str
+    value: str | None = None
+    """What the catalogue wrote there, when Tongban has it (at most 200 characters)."""
+
+
+_SEPARATORS = re.compile(r"[、,，;；|｜/／]+")
+
+
 def _split(value: Any) -> Any:
+    """A list written as text: ``自然人、法人``, ``自然人／法人``, ``自然人; 法人`` — and, where none of those separators
+    appears, ``自然人 法人`` — are the same two items (whitespace around an item is not part of it)."""
     if isinstance(value, str):
-        return [part for part in re.split(r"[、,，;；|/]+", value) if part.strip()]
+        parts = _SEPARATORS.split(value) if _SEPARATORS.search(value) else value.split()
+        return [part.strip() for part in parts if part.strip()]
     return value
 
 
@@ -120,21 +173,52 @@ class CatalogueEntry(BaseModel):
     status: Literal["active", "retired"] = "active"
     source_version: str | None = None
     changed_at: str | None = None
+    quality: list[EntryFlag] = []
+    """Fields the catalogue wrote so that they cannot be read (left empty here); the audit reports each one."""
 
     _service_objects = field_validator("service_objects", "channels", mode="before")(_split)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _readable_limits(cls, data: Any) -> Any:
+        """Parse the limits written as text; one that cannot be read is left empty and flagged, not fatal."""
+        if not isinstance(data, dict):
+            return data
+        out = data
+        for key in ("legal_limit", "promised_limit"):
+            value = data.get(key)
+            if value is None or isinstance(value, (TimeLimit, dict)):
+                continue
+            if out is data:
+                out = dict(data)
+            if isinstance(value, str) and not value.strip():
+                out[key] = None  # not stated
+                continue
+            try:
+                out[key] = TimeLimit.parse(str(value))
+            except ValueError as exc:
+                out[key] = None
+                flag = EntryFlag(rule=TIME_LIMIT_RULE, field=key, message=str(exc), value=str(value)[:200])
+                out["quality"] = [*(out.get("quality") or []), flag]
+        return out
 
     @field_validator("legal_limit", "promised_limit", mode="before")
     @classmethod
     def _limit(cls, value: Any) -> Any:
-        if value is None or isinstance(value, TimeLimit):
-            return value
         if isinstance(value, dict):
             return TimeLimit(int(value["days"]), value["unit"])
-        return TimeLimit.parse(str(value))
+        return value
+
+    def unreadable(self) -> set[str]:
+        """The top-level fields the catalogue wrote so that they cannot be read (see :attr:`quality`)."""
+        return {flag.field.split(".", 1)[0] for flag in self.quality}
 
     def document(self) -> dict[str, Any]:
-        """The entry as stored (JSON-ready), limits as ``{"days", "unit"}``."""
+        """The entry as stored (JSON-ready), limits as ``{"days", "unit"}``; ``quality`` only when flagged (an
+        entry stored before entries carried flags keeps its content hash)."""
         doc = self.model_dump(mode="python")
+        if not doc["quality"]:
+            del doc["quality"]
         for key in ("legal_limit", "promised_limit"):
             limit = getattr(self, key)
             doc[key] = None if limit is None else {"days": limit.days, "unit": limit.unit}
@@ -142,4 +226,5 @@ class CatalogueEntry(BaseModel):
         return doc
 
 
-__all__ = ["CatalogueEntry", "Department", "EntryMaterial", "LimitUnit", "TimeLimit", "TongbanScope"]
+__all__ = ["TIME_LIMIT_FORMS", "TIME_LIMIT_RULE", "CatalogueEntry", "Department", "EntryFlag", "EntryMaterial",
+           "LimitUnit", "TimeLimit", "TongbanScope"]

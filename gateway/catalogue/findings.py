@@ -13,7 +13,11 @@ catalogue holds no national entry, the highest level present — element by elem
   department USCC): of a department whose system is not connected, the ledger knows nothing, and calling its
   every item dormant would bury the real findings;
 - ``tongban_materials``: the entries of one item in the 通办目录 do not ask for the same materials, so "统一收件材料"
-  does not hold and an office cannot accept for another.
+  does not hold and an office cannot accept for another;
+- ``unreadable_field``: the catalogue wrote a field of the entry so that it cannot be read (``1年`` as a 法定时限),
+  one finding per :class:`~gateway.catalogue.entry.EntryFlag`, its rule the flag's. The entry's other elements
+  are still compared; the unreadable one is not compared either way (with the reference, or, when it is the
+  reference's, for any entry), since "differs from nothing" would only repeat the finding.
 """
 
 from __future__ import annotations
@@ -24,13 +28,15 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from .entry import CatalogueEntry
+from .entry import TIME_LIMIT_FORMS, TIME_LIMIT_RULE, CatalogueEntry
 from .normalise import ELEMENT_LABELS, ELEMENTS, element_key, element_text
 
 __all__ = ["Finding", "FINDING_KINDS", "find", "months_before"]
 
 FINDING_KINDS = ("element_differs", "time_limit_conflict", "unclaimed", "multiply_claimed", "dormant",
-                 "tongban_materials")
+                 "tongban_materials", "unreadable_field")
+_FIELDS = {"service_object": ("service_objects",), "fee": ("fee", "fee_basis")}
+"""The entry fields an element is read from, where not the element's own name."""
 _LEVEL = {"1": "国家", "2": "省", "3": "市", "4": "县", "5": "镇"}
 
 
@@ -80,9 +86,16 @@ def _reference(entries: list[CatalogueEntry]) -> CatalogueEntry:
     return min(entries, key=lambda e: (e.level.value, e.division, e.item_code))
 
 
+def _readable(e: CatalogueEntry, element: str) -> bool:
+    unreadable = e.unreadable()
+    return not unreadable or not unreadable.intersection(_FIELDS.get(element, (element,)))
+
+
 def _compare(ref: CatalogueEntry, e: CatalogueEntry) -> Iterable[Finding]:
     ref_where = f"the {_LEVEL.get(ref.level.value, ref.level.value)}级 entry {ref.item_code}"
     for element in ELEMENTS:
+        if not (_readable(e, element) and _readable(ref, element)):
+            continue
         if element_key(e, element) == element_key(ref, element):
             continue
         expected, found = element_text(ref, element), element_text(e, element)
@@ -97,6 +110,12 @@ def _compare(ref: CatalogueEntry, e: CatalogueEntry) -> Iterable[Finding]:
 
 def _own_rules(e: CatalogueEntry, activity: Mapping[str, datetime] | None, cutoff: datetime | None,
                dormant_months: int) -> Iterable[Finding]:
+    for flag in e.quality:
+        top = flag.field.split(".", 1)[0]
+        label = ELEMENT_LABELS.get(top, top) + ("" if top == flag.field else f" ({flag.field})")
+        expected = f"a time limit like {TIME_LIMIT_FORMS}" if flag.rule == TIME_LIMIT_RULE else "a readable value"
+        yield _finding("unreadable_field", flag.rule, flag.field, e, expected,
+                       flag.message if flag.value is None else flag.value, f"{label} cannot be read: {flag.message}")
     legal, promised = e.legal_limit, e.promised_limit
     if legal is not None and promised is not None:
         longer = promised.days > legal.days if promised.unit == legal.unit else \
@@ -120,7 +139,7 @@ def _own_rules(e: CatalogueEntry, activity: Mapping[str, datetime] | None, cutof
 
 
 def _tongban(code: str, entries: list[CatalogueEntry]) -> Iterable[Finding]:
-    listed = [e for e in entries if e.tongban is not None]
+    listed = [e for e in entries if e.tongban is not None and _readable(e, "materials")]
     sets = Counter(element_key(e, "materials") for e in listed)
     if len(sets) <= 1:
         return

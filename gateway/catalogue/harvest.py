@@ -5,8 +5,13 @@ lookback), the catalogue's mapping turns each record into a :class:`~gateway.cat
 and each page is one transaction — new entries inserted, changed ones (another content hash) updated with
 ``version + 1`` and the old text kept in ``catalogue_item_versions``, unchanged ones left alone, an older copy
 never written over a newer one; a full refresh marks the entries the source no longer lists as retired (a
-rejected record still counts as listed). A record that does not map or validate is counted and named in the report
-(record id, field, rule); the harvest goes on. One harvest per catalogue at a time (a lease).
+rejected record still counts as listed). A record is rejected — counted and named in the report (record id, field,
+rule) — only when its key (基本编码, 实施编码, level, division) or what it is (name, item type) cannot be read. Any
+other field the catalogue wrote so that it cannot be read (a time limit like ``1年``, a visit count like ``两次``, a
+material without a name) is left out of the entry, which is stored with an
+:class:`~gateway.catalogue.entry.EntryFlag` naming the field and the rule: the audit reports the flag and
+compares the rest (a rule real data breaks is a flag on the record, not a lost record). The harvest goes on
+either way. One harvest per catalogue at a time (a lease).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from gateway.contract.connector import Connector
 from gateway.kernel.config import SystemConfig
 from gateway.kernel.registry import build_connector
 from gateway.mapping.mapper import Mapper
+from gateway.models.rules import PYDANTIC_RULES
 from gateway.store import catalogue as store
 from gateway.store import ledger
 from gateway.store.lease import Lease
@@ -42,15 +48,18 @@ class HarvestReport:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    flagged: int = 0
+    """Entries kept with a field that could not be read (:attr:`CatalogueEntry.quality`)."""
     retired: int = 0
     """Entries a full refresh no longer found in the source (kept, marked retired: the audit skips them)."""
     rejections: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
     duration_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {"catalogue": self.catalogue, "read": self.read, "inserted": self.inserted, "updated": self.updated,
-                "unchanged": self.unchanged, "rejected": self.rejected, "retired": self.retired,
-                "rejections": self.rejections[:20],
+                "unchanged": self.unchanged, "rejected": self.rejected, "flagged": self.flagged,
+                "retired": self.retired, "rejections": self.rejections[:20], "flags": self.flags[:20],
                 "duration_s": round(self.duration_s, 3)}
 
 
@@ -75,14 +84,57 @@ def entry_row(source: str, source_id: str, entry: CatalogueEntry, *, now: dateti
             "content_hash": digest, "data": data, "source_changed_at": changed, "updated_at": now}
 
 
+_ESSENTIAL = frozenset({"catalog_code", "item_code", "level", "division", "name", "item_type"})
+"""What an entry cannot be kept without: its key and what it is. Any other unreadable field is a flag."""
+
+
+def _issue_text(issues: list[tuple[str, str, str]]) -> str:
+    return "; ".join(f"{f}: {m} [{r}]" for f, r, m in issues)
+
+
+def _value(value: Any) -> str | None:
+    return str(value)[:200] if isinstance(value, (str, int, float)) else None
+
+
+def _without(canonical: dict[str, Any], locs: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """``canonical`` without the values at ``locs``: a list item (``materials.2``) or a whole field."""
+    out = dict(canonical)
+    items: dict[str, set[int]] = {}
+    for loc in locs:
+        if len(loc) > 1 and isinstance(loc[1], int) and isinstance(out.get(loc[0]), list):
+            items.setdefault(str(loc[0]), set()).add(loc[1])
+        else:
+            out.pop(str(loc[0]), None)
+    for key, drop in items.items():
+        if key in out:
+            out[key] = [item for n, item in enumerate(out[key]) if n not in drop]
+    return out
+
+
 def _parse(mapper: Mapper, source_id: str, payload: Any) -> CatalogueEntry:
+    """The entry of one record; ``ValueError`` naming every issue when its key or what it is cannot be read."""
     canonical, issues = mapper.map(payload)
-    if issues:
-        raise ValueError("; ".join(f"{f}: {m} [{r}]" for f, r, m in issues))
+    if any(f.split(".", 1)[0] in _ESSENTIAL for f, _, _ in issues):
+        raise ValueError(_issue_text(issues))
+    flags = [{"rule": r, "field": f, "message": m} for f, r, m in issues]
+    if flags:
+        canonical = {**canonical, "quality": flags}
     try:
         return CatalogueEntry.model_validate(canonical)
     except ValidationError as exc:
-        raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+        errors = exc.errors(include_url=False)
+    found = [(".".join(map(str, e["loc"])), PYDANTIC_RULES.get(e["type"]) or f"schema.{e['type']}", e["msg"])
+             for e in errors]
+    if any(not e["loc"] or e["loc"][0] in _ESSENTIAL or e["loc"][0] == "quality" or e["type"] == "extra_forbidden"
+           for e in errors):
+        raise ValueError(_issue_text(issues + found))
+    kept = _without(canonical, [tuple(e["loc"]) for e in errors])
+    kept["quality"] = [*flags, *({"rule": r, "field": f, "message": m, "value": _value(e.get("input"))}
+                                 for (f, r, m), e in zip(found, errors))]
+    try:
+        return CatalogueEntry.model_validate(kept)
+    except ValidationError as again:
+        raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in again.errors())) from None
 
 
 def harvest_catalogue(engine: Engine, config: SystemConfig, *, full_refresh: bool = False,
@@ -136,6 +188,10 @@ def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, state
             report.rejected += 1
             report.rejections.append(f"{name}:{record.source_id}: {exc}")
             continue
+        if entry.quality:
+            report.flagged += 1
+            report.flags.extend(f"{name}:{record.source_id}: {f.field}: {f.message} [{f.rule}]"
+                                for f in entry.quality[:max(0, 20 - len(report.flags))])
         row = entry_row(name, record.source_id, entry, now=now)
         key = (row["catalog_code"], row["item_code"], row["level"], row["division"])
         old = states.get(key)

@@ -118,13 +118,15 @@ def catalogue_harvest(
     if json_out:
         print_json(reports)
         return
-    print_table("catalogue harvest", ["catalogue", "read", "new", "updated", "unchanged", "rejected", "retired",
-                                      "seconds"],
-                [[r["catalogue"], r["read"], r["inserted"], r["updated"], r["unchanged"], r["rejected"], r["retired"],
-                  r["duration_s"]] for r in reports])
+    print_table("catalogue harvest", ["catalogue", "read", "new", "updated", "unchanged", "rejected", "flagged",
+                                      "retired", "seconds"],
+                [[r["catalogue"], r["read"], r["inserted"], r["updated"], r["unchanged"], r["rejected"], r["flagged"],
+                  r["retired"], r["duration_s"]] for r in reports])
     for r in reports:
         for line in r["rejections"]:
             console.print(f"rejected {line}", markup=False)
+        for line in r["flags"]:
+            console.print(f"flagged {line}", markup=False)
 
 
 @catalogue_app.command("audit")

@@ -30,6 +30,7 @@ def test_every_kind_is_planted_and_national_entries_never_are() -> None:
     kinds = Counter((p["kind"], p["rule"], p["element"]) for p in generated.planted)
     assert {(k, r, e) for k, r, e in catalogue.PLANT_KINDS if r != "tongban_materials"} <= set(kinds)
     assert kinds[("tongban_materials", "tongban_materials", "materials")] >= 1
+    assert kinds[catalogue.UNREADABLE_PLANT] >= 3  # a 法定时限 no one can read: a finding, not a rejected entry
     by_id = {r["SXID"]: r for r in generated.records}
     assert all(by_id[p["id"]]["XSCJ"] != "国家级" for p in generated.planted if p["id"])
     assert {r["XSCJ"] for r in generated.records} == {"国家级", "省级", "市级", "县级"}
