@@ -40,12 +40,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Engine
 
 from gateway.kernel.config import SystemsConfig
-from gateway.models.datetimes import BEIJING, beijing_iso, parse_instant
+from gateway.models.datetimes import beijing_iso, parse_instant
+from gateway.ops.deadlines.calendar import WorkCalendar
+from gateway.ops.deadlines.clock import promised_deadline
 from gateway.process.catalogue import Route, TongbanCatalogue
 from gateway.store import process as store
 from gateway.store.ledger import utcnow
@@ -60,12 +62,6 @@ HORIZON = timedelta(days=180)
 """How long after registration a decided hand-off is still watched (late answers, the hall's later changes, results
 returned to another province's hall): longer than any item's limit with its special procedures, and it keeps
 every scan's working set bounded by the last half year's front-desk cases, not all of them."""
-
-
-class Calendar(Protocol):
-    """What the deemed acceptance needs of the working-day calendar (``gateway.ops.deadlines.WorkCalendar``)."""
-
-    def add_days(self, start: Any, days: int, unit: Any = ...) -> Any: ...
 
 
 @dataclass
@@ -89,7 +85,7 @@ class HandoffReport:
 
 
 def scan_handoffs(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogue, *,
-                  now: datetime | None = None, calendar: Calendar | None = None) -> HandoffReport:
+                  now: datetime | None = None, calendar: WorkCalendar | None = None) -> HandoffReport:
     """One pass: register new front-desk cases, start the window of those the department now has, take the
     departments' answers, deem the overdue ones, forward the hall's later changes. Idempotent; ``now`` is
     injectable (tests, and a DAG run's own time)."""
@@ -296,7 +292,7 @@ def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
 
 # -- 4. deemed acceptance ------------------------------------------------------------------------------------
 
-def _deem(engine: Engine, catalogue: TongbanCatalogue, now: datetime, calendar: Calendar | None,
+def _deem(engine: Engine, catalogue: TongbanCatalogue, now: datetime, calendar: WorkCalendar | None,
           report: HandoffReport) -> None:
     with engine.connect() as conn:
         due = store.due_handoffs(conn, now)
@@ -312,7 +308,7 @@ class _MovedOn(Exception):
 
 
 def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, now: datetime,
-              calendar: Calendar | None, report: HandoffReport) -> None:
+              calendar: WorkCalendar | None, report: HandoffReport) -> None:
     deemed_at: datetime = h["due_at"]
     with engine.begin() as conn:
         case = store.read_case(conn, h["case_no"])
@@ -336,7 +332,7 @@ def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, no
     report.deemed_cases.append(h["case_no"])
 
 
-def _deemed(data: dict[str, Any], h: dict[str, Any], catalogue: TongbanCatalogue, calendar: Calendar | None,
+def _deemed(data: dict[str, Any], h: dict[str, Any], catalogue: TongbanCatalogue, calendar: WorkCalendar | None,
             at: datetime) -> dict[str, Any]:
     """The case as deemed accepted at ``at``: accepted then, a 视为受理 step, and the item's unified limit."""
     stamp = beijing_iso(at)
@@ -350,8 +346,10 @@ def _deemed(data: dict[str, Any], h: dict[str, Any], catalogue: TongbanCatalogue
     if entry is not None and entry.limit_days is not None:
         out["promised_days"] = entry.limit_days
         if calendar is not None:
-            day = calendar.add_days(at.astimezone(BEIJING).date(), entry.limit_days, entry.limit_unit)
-            out["promised_at"] = f"{day.isoformat()}T17:00:00+08:00"
+            # the instant the case clock will call due (the unit it will count in): a promise at 17:00 of the last
+            # day made a 即办件 deemed after 17:00 promised before it was accepted, and 按时办结 disagree with the clock
+            due = promised_deadline(at, entry.limit_days, calendar.unit_for(data.get("item_code")), calendar)
+            out["promised_at"] = beijing_iso(due)
     return out
 
 

@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 
 from handoff_testlib import (
+    CALENDAR,
     ELDERLY,
     OFFICE,
     civil_record,
@@ -25,6 +26,7 @@ from handoff_testlib import (
 )
 
 from gateway.models.datetimes import BEIJING
+from gateway.ops.deadlines import evaluate
 from gateway.process import ACTOR
 from gateway.store import process as store
 
@@ -83,6 +85,9 @@ def test_unanswered_for_ten_minutes_is_deemed_accepted_once_and_a_restart_change
     assert case is not None and case["origin_system"] == ACTOR
     assert case["data"]["accepted_at"] == due.astimezone(BEIJING).isoformat()
     assert case["data"]["events"][-1]["name"] == "视为受理" and case["data"]["promised_days"] == 10
+    # the promised time is the instant the case clock calls due (按时办结 and the deadline scan agree)
+    clock = evaluate({**case["data"], "item_code": case["data"].get("item_code")}, CALENDAR, now=due)
+    assert clock is not None and case["data"]["promised_at"] == clock.due_at.astimezone(BEIJING).isoformat()
     assert trail(world, case_no) == ["registered", "routed", "handed", "deemed"]
 
     # The department's echo of our deemed acceptance is no answer; its own later answer is recorded, not lost.
@@ -254,3 +259,14 @@ def test_tickets_from_the_command_line(tmp_path) -> None:
     again = run("reply", "BBC-9", "--reply", "again")
     assert again.returncode == 1 and "no open ticket" in (again.stdout + again.stderr)
     assert json.loads(run("list", "--json").stdout) == []
+
+
+def test_a_same_day_item_deemed_after_office_hours_is_promised_by_the_end_of_that_day() -> None:
+    """即办件 (0 days) deemed at 18:30: promised by the end of that day, never before its own acceptance."""
+    from datetime import datetime
+
+    from gateway.ops.deadlines.clock import promised_deadline
+
+    accepted = datetime(2026, 12, 4, 18, 30, tzinfo=BEIJING)
+    assert promised_deadline(accepted, 0, "working_day", CALENDAR) == datetime(2026, 12, 5, 0, 0, tzinfo=BEIJING)
+    assert promised_deadline(accepted, 1, "working_day", CALENDAR) == datetime(2026, 12, 8, 0, 0, tzinfo=BEIJING)

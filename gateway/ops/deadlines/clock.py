@@ -179,6 +179,13 @@ class ClockReading:
     before). None when only a change of the case can move it: red already, or stopped with no recorded end."""
 
 
+def promised_deadline(accepted: datetime, limit: int, unit: LimitUnit, calendar: WorkCalendar) -> datetime:
+    """When a case accepted at ``accepted`` with ``limit`` days in ``unit`` is due, as its clock will read it with
+    no special procedure: the end (Beijing midnight) of the last counting day — one rule for the promised time a
+    version states (KPI 按时办结) and the clock that supervises it."""
+    return run_clock(accepted, limit, unit, [], calendar, now=accepted).due_at
+
+
 def run_clock(begun: datetime, limit: int, unit: LimitUnit, events: list[dict[str, Any]], calendar: WorkCalendar, *,
               now: datetime) -> ClockReading:
     """A clock begun at ``begun`` (acceptance, or a stage's start) with ``limit`` days in ``unit``: it starts the
