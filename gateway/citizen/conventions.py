@@ -150,6 +150,9 @@ def from_hotline(payload: Any) -> WorkOrder:
     changed = _dash_time(record, "changed_at", payload.get("gxsj") or payload.get("pdsj"))
     rated = _dash_time(record, "rated_at", payload["hfsj"]) if payload.get("hfsj") else None
     replied = _dash_time(record, "replied_at", payload["dfsj"]) if payload.get("dfsj") else None
+    dispatched = _dash_time(record, "dispatched_at", payload["zpsj"]) if payload.get("zpsj") else None
+    signed = _dash_time(record, "signed_at", payload["qssj"]) if payload.get("qssj") else None
+    dept_name = payload.get("cbdwmc")
     limit = payload.get("blsx")
     return _validated(WorkOrder, record, {  # type: ignore[no-any-return]
         "order_no": number, "matter_type": _GDLX[gdlx], "category": payload.get("ywfl"),
@@ -157,6 +160,8 @@ def from_hotline(payload: Any) -> WorkOrder:
         "case_no": named_case(payload.get("glbjbh"), content), "received_at": received,
         "limit_days": limit if isinstance(limit, int) and not isinstance(limit, bool) else 5,
         "platform_status": str(payload.get("zt") or ""), "dept_code": payload.get("cbdw") or None,
-        "replied_at": replied, "rating": _HFMYD.get(rating) if rating else None, "rated_at": rated,
+        "dept_name": dept_name[:128] if isinstance(dept_name, str) and dept_name else None,
+        "dispatched_at": dispatched, "signed_at": signed, "replied_at": replied,
+        "rating": _HFMYD.get(rating) if rating else None, "rated_at": rated,
         "redo_count": payload.get("cbcs") if isinstance(payload.get("cbcs"), int) else 0,
         "return_reason": payload.get("thyy") or None, "changed_at": changed})

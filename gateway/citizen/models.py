@@ -87,6 +87,9 @@ class WorkOrder(BaseModel):
     limit_days: Annotated[int, Field(ge=0, le=60)]
     platform_status: str
     dept_code: Annotated[str, Field(max_length=32)] | None = None
+    dept_name: str | None = None
+    dispatched_at: AwareDatetime | None = None
+    signed_at: AwareDatetime | None = None
     replied_at: datetime | None = None
     rating: Rating | None = None
     rated_at: AwareDatetime | None = None

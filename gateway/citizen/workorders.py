@@ -128,7 +128,7 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
         if old is None:
             _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead)
         else:
-            _platform_update(conn, old, order, settings.policy, calendar, now, report)
+            _platform_update(conn, old, order, settings, calendar, now, report)
     ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()))
     store.enqueue(conn, outbox)
     return high
@@ -147,11 +147,64 @@ def _new_order(conn: Any, order: WorkOrder, raw: Any, settings: CitizenSettings,
         "redo_round": 0, "redo_refused": 0}
     report.new += 1
     if order.platform_status not in ("", "待转派"):
-        row["status"] = "closed" if order.platform_status in ("已办结", "已退回") else "dispatched"
-        row["dept_code"] = order.dept_code
+        row.update(_as_reported(order, settings, calendar, report))
     else:
         row.update(_route(order, raw, settings, calendar, now, report, outbox, dead))
     store.upsert_workorder(conn, row, exists=False)
+
+
+_REPORTED = {"已转派": "dispatched", "已签收": "dispatched", "重办": "redo", "已办结": "closed", "已退回": "returned"}
+"""The platform's states that say outright where an order stands. 已答复 — and a state this module does not know
+(已回访 …) — is read from the order's own facts: replied when it has a reply (``dfsj``), its rating then applied
+as a rating read later is (:func:`_rated`)."""
+
+
+def _as_reported(order: WorkOrder, settings: CitizenSettings, calendar: WorkCalendar,
+                 report: WorkOrderReport) -> dict[str, Any]:
+    """The state of an order Tongban did not route — read for the first time past 待转派 (history at the first
+    sync, an order dispatched on the platform itself), or held unrouted while the platform moved it on — taken as
+    the platform reports it: its department, dispatch, signature, reply, rating and redo, and the time limits that
+    follow from them. Nothing is sent back: what is done is not done again."""
+    policy = settings.policy
+    status = _REPORTED.get(order.platform_status) or ("replied" if order.replied_at is not None else "dispatched")
+    values: dict[str, Any] = {"status": status, "platform_status": order.platform_status[:16]}
+    if status == "returned":
+        return values | {"return_reason": order.return_reason}
+    route = settings.route(order.category, order.division)
+    ours = route is not None and route.dept_code == order.dept_code
+    start = order.dispatched_at or order.received_at
+    replied = order.replied_at
+    values.update(
+        dept_code=order.dept_code, dept_name=route.dept_name if ours else order.dept_name,  # type: ignore[union-attr]
+        dept_system=route.system if ours else None, dispatched_at=order.dispatched_at,  # type: ignore[union-attr]
+        sign_due_at=start + timedelta(hours=policy.sign_hours),
+        signed_at=order.signed_at or replied,  # a reply is only taken once signed for (先签收后答复)
+        reply_due_at=_due(start, order.limit_days, calendar, policy), replied_at=replied,
+        redo_round=1 if order.redo_count or status == "redo" else 0)
+    if order.rating is not None and order.rated_at is not None:
+        values.update(rating=order.rating, rated_at=order.rated_at)
+    if status == "redo":
+        values["redo_due_at"] = _due(order.rated_at or order.changed_at, policy.redo_days, calendar, policy)
+    elif status == "replied" and "rated_at" in values:
+        values.update(_rated(order, values["redo_round"], 0, policy, calendar, report))
+    return values
+
+
+def _rated(order: WorkOrder, redo_round: int, redo_refused: int, policy: Policy, calendar: WorkCalendar,
+           report: WorkOrderReport) -> dict[str, Any]:
+    """What a callback rating of a replied order does: an unsatisfied first one opens the one redo, due in
+    ``redo_days`` working days of the rating; an unsatisfied one after the redo closes the order and counts the
+    refused second redo; any other closes it."""
+    assert order.rating is not None and order.rated_at is not None
+    values: dict[str, Any] = {"rating": order.rating, "rated_at": order.rated_at}
+    if order.rating == "unsatisfied" and redo_round == 0:
+        report.redo_opened += 1
+        return values | {"status": "redo", "redo_round": 1,
+                         "redo_due_at": _due(order.rated_at, policy.redo_days, calendar, policy)}
+    if order.rating == "unsatisfied":
+        report.redo_refused += 1
+        return values | {"status": "closed", "redo_refused": redo_refused + 1}
+    return values | {"status": "closed"}
 
 
 def _route(order: WorkOrder, raw: Any, settings: CitizenSettings, calendar: WorkCalendar, now: datetime,
@@ -228,25 +281,34 @@ def replay_rejected(engine: Engine, settings: CitizenSettings, *, calendar: Work
             ledger.resolve_dead_letters(conn, kind="record", system=SOURCE, stream=STREAM, source_ids=fixed)
 
 
-def _platform_update(conn: Any, old: Any, order: WorkOrder, policy: Policy, calendar: WorkCalendar,
+def _platform_update(conn: Any, old: Any, order: WorkOrder, settings: CitizenSettings, calendar: WorkCalendar,
                      now: datetime, report: WorkOrderReport) -> None:
-    """The platform's news about an order we hold: its callback rating (回访) after a reply."""
+    """The platform's news about an order we hold: a signature (签收) or a reply (答复) given on the platform
+    itself, and its callback rating (回访) after a reply. Each is taken once — a re-read of the same state (the
+    one-hour lookback) changes nothing — and only when newer than what Tongban holds."""
+    policy = settings.policy
     values: dict[str, Any] = {"platform_status": order.platform_status[:16], "source_changed_at": order.changed_at,
                               "updated_at": now}
     report.updated += 1
+    status = old["status"]
+    if status == "received" and order.platform_status not in ("", "待转派"):
+        # never routed here (no route yet), and the platform has moved it on: it stands where the platform says
+        store.update_workorder(conn, old["order_no"], **(values | _as_reported(order, settings, calendar, report)))
+        return
+    if (status == "dispatched" and old["signed_at"] is None and order.signed_at is not None):
+        values["signed_at"] = order.signed_at
+    if (status in ("dispatched", "redo") and order.replied_at is not None
+            and (old["replied_at"] is None or order.replied_at > old["replied_at"])):
+        status = "replied"  # replied on the platform (the first reply, or the redo's)
+        values.update(status=status, replied_at=order.replied_at)
+        if old["signed_at"] is None:
+            values["signed_at"] = order.signed_at or order.replied_at
     fresh_rating = order.rating is not None and order.rated_at is not None and (
         old["rated_at"] is None or order.rated_at > old["rated_at"])
-    if fresh_rating and old["status"] == "replied":
+    if fresh_rating and status == "replied":
+        values.update(_rated(order, old["redo_round"], old["redo_refused"], policy, calendar, report))
+    elif fresh_rating and status == "closed":  # a later rating of a closed order: the latest one counts
         values.update(rating=order.rating, rated_at=order.rated_at)
-        if order.rating == "unsatisfied" and old["redo_round"] == 0:
-            values.update(status="redo", redo_round=1,
-                          redo_due_at=_due(order.rated_at, policy.redo_days, calendar, policy))  # type: ignore[arg-type]
-            report.redo_opened += 1
-        elif order.rating == "unsatisfied":
-            values.update(status="closed", redo_refused=old["redo_refused"] + 1)
-            report.redo_refused += 1
-        else:
-            values["status"] = "closed"
     store.update_workorder(conn, old["order_no"], **values)
 
 

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 import requests
-from citizen_testlib import hotline_clock, ledger_with_cases, point_settings, start
+from citizen_testlib import hotline_clock, hotline_platform, ledger_with_cases, point_settings, start
 from sqlalchemy import select
 
 from gateway.citizen import HotlineClient, sync_workorders, workorder_summary
+from gateway.citizen.conventions import hotline_time
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.store.tables import citizen_workorders
 
@@ -54,12 +55,20 @@ def test_a_same_day_order_dispatched_after_closing_is_due_the_next_working_day(
         for handed, limit, _ in cases:
             numbers.append(_new_order(sandbox, handed, limit))
             sync_workorders(engine, settings, client=client, calendar=calendar, now=handed + timedelta(minutes=5))
+        # dispatched on the platform itself at 20:00, read by Tongban afterwards: the same rule
+        on_platform = _new_order(sandbox, bj(10, 20), 0)
+        division = next(o["qhdm"] for o in hotline_platform(sandbox)["orders"] if o["gdbh"] == on_platform)
+        route = settings.route("民政", division)
+        client.call("/gd/api/zp", {"gdbh": on_platform, "cbdw": route.dept_code, "cbdwmc": route.dept_name,
+                                   "zpsj": hotline_time(bj(10, 20))})
+        sync_workorders(engine, settings, client=client, calendar=calendar, now=bj(10, 20, 10))
         rows = _rows(engine)
         for number, (handed, limit, due) in zip(numbers, cases, strict=True):
             r = rows[number]
             assert r["limit_days"] == limit and r["status"] == "dispatched"
             assert r["reply_due_at"] == due, (handed, limit, r["reply_due_at"])
             assert r["reply_due_at"] >= r["dispatched_at"]
+        assert rows[on_platform]["dispatched_at"] == bj(10, 20) and rows[on_platform]["reply_due_at"] == bj(11, 18)
         # none is overdue the moment it is dispatched
         assert workorder_summary(engine, now=bj(10, 19, 36))["replies_overdue"] == 0
         client.close()
