@@ -21,8 +21,8 @@ from gateway.store.tables import process_tickets
 
 
 def _run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True, timeout=180,
-                          env={**os.environ, "TONGBAN_DATABASE_URL": url})
+    return subprocess.run([sys.executable, "-m", "gateway", *args], check=False, capture_output=True, text=True,
+                          timeout=180, env={**os.environ, "TONGBAN_DATABASE_URL": url})
 
 
 def _rows(engine) -> dict[str, dict]:
