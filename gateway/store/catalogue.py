@@ -7,7 +7,7 @@ one transaction, and an audit run's findings are written with the run's counts o
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
@@ -19,6 +19,7 @@ from gateway.store.tables import (
     catalogue_findings,
     catalogue_item_versions,
     catalogue_items,
+    kpi_case_facts,
 )
 
 EntryKey = tuple[str, str, str, str]
@@ -91,11 +92,28 @@ def entry_versions(conn: Connection, item_code: str) -> list[RowMapping]:
 
 
 def last_case_activity(conn: Connection) -> dict[str, datetime]:
-    """实施编码 → the latest source change time of a live case of that item (the ledger's view of 'in use')."""
-    c = cases.c
-    rows = conn.execute(select(c.item_code, func.max(c.source_updated_at))
-                        .where(c.deleted.is_(False), c.item_code.is_not(None)).group_by(c.item_code))
-    return {code: at for code, at in rows if at is not None}
+    """实施编码 → when a case of that item was last applied for (长期无办件 is about applications): the end of
+    the latest Beijing month of 申请时间 among its KPI facts; for an item the facts do not date (not refreshed
+    yet, no 申请时间), the latest source change of a live case. A change time alone would let any touch of an old
+    case — a late correction, Tongban's own writes — hide an item nobody applies for any more."""
+    c, f = cases.c, kpi_case_facts.c
+    applied = {code: end for code, month in conn.execute(
+        select(f.item_code, func.max(f.month)).where(f.item_code.is_not(None), f.month.is_not(None))
+        .group_by(f.item_code)) if (end := _month_end(month)) is not None}
+    changed = conn.execute(select(c.item_code, func.max(c.source_updated_at))
+                           .where(c.deleted.is_(False), c.item_code.is_not(None)).group_by(c.item_code))
+    return {**{code: at for code, at in changed if at is not None}, **applied}
+
+
+def _month_end(month: str | None) -> datetime | None:
+    """The first instant after Beijing month ``YYYY-MM`` (the latest an application in it can have been); None
+    for a month text that is not one (a fact taken from an unreadable 申请时间)."""
+    try:
+        year, number = int((month or "")[:4]), int((month or "")[5:7])
+        year, number = (year + 1, 1) if number == 12 else (year, number + 1)
+        return datetime(year, number, 1, tzinfo=timezone(timedelta(hours=8)))
+    except ValueError:
+        return None
 
 
 # -- audit runs and findings ----------------------------------------------------------------------------------

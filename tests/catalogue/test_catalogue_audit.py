@@ -101,6 +101,34 @@ def test_only_a_connected_departments_items_can_be_dormant(catalogue_world: Cata
     assert dormant == [codes[0]]
 
 
+def test_an_item_nobody_applies_for_is_dormant_however_recently_its_old_cases_changed(
+        catalogue_world: CatalogueWorld) -> None:
+    """长期无办件 is about applications: a case applied for two years ago and corrected last week (or written by
+    Tongban itself) does not make its item in use; the KPI facts date each case by its 申请时间."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from sandbox import civil
+    from sandbox.vocab import CIVIL_ITEMS
+    from gateway.store.tables import kpi_case_facts
+
+    catalogue_world.harvest()
+    codes = [civil.task_code(item) for item in CIVIL_ITEMS]
+    catalogue_world.plant_cases({code: NOW - timedelta(days=10) for code in codes})  # every one touched lately
+    applied = {codes[0]: (NOW - timedelta(days=800)).strftime("%Y-%m")}  # … but codes[0] applied for long ago
+    applied.update({code: (NOW - timedelta(days=40)).strftime("%Y-%m") for code in codes[1:]})
+    with catalogue_world.engine.begin() as conn:
+        conn.execute(insert(kpi_case_facts), [
+            {"case_no": f"K{n:08d}", "case_version": 1, "month": month, "item_code": code, "dept_code": None,
+             "office_code": None, "office_division": None, "channel": None, "live": True, "instant": False,
+             "finished": False, "with_deadline": False, "on_time": False, "online": None, "cross_province": None,
+             "promised_days": None, "materials": 0, "materials_reused": 0, "submissions_saved": 0,
+             "refreshed_at": NOW} for n, (code, month) in enumerate(sorted(applied.items()))])
+    report = run_audit(catalogue_world.engine, dormant_months=12, now=NOW)
+    assert [f.as_dict()["item_code"] for f in report.findings if f.kind == "dormant"] == [codes[0]]
+
+
 def test_a_record_that_does_not_map_is_named_and_the_harvest_goes_on(catalogue_world: CatalogueWorld) -> None:
     catalogue_world.sandbox.set_faults("catalogue", malformed_rate=0.05)
     report = catalogue_world.harvest()
