@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, or_, select, update
+from sqlalchemy import Connection, Row, and_, delete, func, or_, select, update
 
 from gateway.store.tables import (
     certificate_events,
@@ -220,6 +220,18 @@ def certificates_due_to_expire(conn: Connection, day: str) -> Sequence[Row[Any]]
     c = certificates.c
     return conn.execute(select(c.identifier, c.type_code).where(
         and_(c.status == "valid", c.valid_until.is_not(None), c.valid_until < day))).all()
+
+
+def certificates_now_effective(conn: Connection, day: str) -> Sequence[Row[Any]]:
+    """``(identifier, type_code)`` of the certificates still ``valid`` whose ``valid_from`` has come (on or before
+    ``day``, ISO date) while their latest event still says ``not_yet_valid``: announced before they took effect,
+    not yet announced as in effect."""
+    c, e = certificates.c, certificate_events.c
+    latest = select(func.max(certificate_events.c.id)).where(certificate_events.c.identifier == e.identifier
+                                                             ).scalar_subquery()
+    return conn.execute(select(e.identifier, e.type_code).join(certificates, c.identifier == e.identifier).where(
+        e.status == "not_yet_valid", e.id == latest, c.status == "valid", c.valid_from.is_not(None),
+        c.valid_from <= day)).all()
 
 
 def mark_certificate_expired(conn: Connection, identifier: str, at: datetime) -> None:

@@ -383,7 +383,7 @@ certificate_events = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("identifier", String(160), nullable=False),
     Column("type_code", String(64), nullable=False),
-    Column("event", String(16), nullable=False),  # issued | status | renewed | expired
+    Column("event", String(16), nullable=False),  # issued | status | renewed | expired | effective
     Column("status", String(16), nullable=False),
     Column("previous_status", String(16), nullable=True),
     Column("renewed_as", String(160), nullable=True),

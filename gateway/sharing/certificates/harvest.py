@@ -47,6 +47,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.kernel.registry import build_connector
 from gateway.mapping.mapper import Mapper
 from gateway.models import Certificate, certificate_identifier, issues_from_error
+from gateway.models.certificate import status_on
 from gateway.models.certificate_id import PREFIX, parse_certificate_identifier
 from gateway.models.datetimes import change_horizon
 from gateway.models.hashing import content_hash, unreadable_record
@@ -54,7 +55,7 @@ from gateway.store import certificates as store
 from gateway.store import ledger
 from gateway.store.lease import Lease
 
-from .library import expire_due
+from .library import announce_effective, expire_due, today_beijing
 from .ofd import cross_check, file_metadata
 from .signatures import IssuerKey, load_issuer_keys, verify_signature
 from .webhooks import deliver_webhooks, fan_out
@@ -132,9 +133,9 @@ def harvest(gw: Any, issuer: str, *, full_refresh: bool = False, connector: Any 
                         high = page_high
                     lease.renew(conn)
             with gw.engine.begin() as conn:
-                expired = expire_due(conn)
-                report.events += len(expired)
-                fan_out(conn, expired)
+                dated = announce_effective(conn) + expire_due(conn)
+                report.events += len(dated)
+                fan_out(conn, dated)
     finally:
         if own:
             source.close()
@@ -302,8 +303,11 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
     events: list[int] = []
 
     def event(kind: str, previous: str | None) -> None:
+        # the status a subscriber can rely on today: a licence valid only from next month is announced
+        # not_yet_valid, and announced again (``effective``) the day it takes effect
+        stated = status_on(status, values["valid_from"], values["valid_until"], today_beijing())
         events.append(store.insert_certificate_event(
-            conn, identifier=cert.identifier, type_code=cert.type_code, event=kind, status=status,
+            conn, identifier=cert.identifier, type_code=cert.type_code, event=kind, status=stated,
             previous_status=previous, renewed_as=renewed_as, at=now))
 
     if existing is None:

@@ -26,7 +26,7 @@ from gateway.models.certificate import status_on
 from gateway.store import certificates as store
 
 __all__ = ["REFUSED_NEWER_VERSION", "StoredCertificate", "by_content_hash", "expire_due", "find_for_holder",
-           "get_certificate", "today_beijing"]
+           "get_certificate", "today_beijing", "announce_effective"]
 
 REFUSED_NEWER_VERSION = "certificate.newer_version_refused"
 """The quality flag of a served certificate whose issuer sent a newer version the harvest refused (quarantined):
@@ -159,6 +159,16 @@ def certificate_file(conn: Connection, identifier: str) -> str | None:
 def by_content_hash(conn: Connection, digest: str) -> StoredCertificate | None:
     row = store.certificate_by_content_hash(conn, digest.lower())
     return _stored(row) if row is not None else None
+
+
+def announce_effective(conn: Connection, *, today: date | None = None, now: datetime | None = None) -> list[int]:
+    """An ``effective`` event (``not_yet_valid`` → ``valid``) for each certificate whose validity began since it was
+    announced: a subscriber told "not yet valid" at issue learns the day it can rely on it. Returns the event ids."""
+    day = (today or today_beijing()).isoformat()
+    now = now or datetime.now(timezone.utc)
+    return [store.insert_certificate_event(conn, identifier=identifier, type_code=type_code, event="effective",
+                                           status="valid", previous_status="not_yet_valid", renewed_as=None, at=now)
+            for identifier, type_code in store.certificates_now_effective(conn, day)]
 
 
 def expire_due(conn: Connection, *, today: date | None = None, now: datetime | None = None) -> list[int]:

@@ -1,6 +1,6 @@
 """Subscriptions to certificate status changes: fan-out in the harvest transaction, signed delivery, retries.
 
-A status change (issued, revoked, expired, renewed…) becomes a ``certificate_events`` row; in the same
+A status change (issued, revoked, expired, renewed, effective — a licence valid from a later day takes effect…) becomes a ``certificate_events`` row; in the same
 transaction each active subscription for that certificate type gets a ``webhook_deliveries`` row (an outbox:
 crash anywhere and nothing is lost). Delivery is **at-least-once**: each due delivery is claimed by one sender
 before it is sent (so the API server's loop and a harvest never both send it), but a sender that dies after the

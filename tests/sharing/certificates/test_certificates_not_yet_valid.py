@@ -155,3 +155,26 @@ def test_a_validity_that_ends_before_it_starts_is_quarantined_naming_why(world: 
         assert get_certificate(conn, rec["zzbs"]) is None
     assert len(reasons) == 1
     assert "valid_until is before valid_from" in reasons[0] and "certificate.validity_order" in reasons[0]
+
+
+def test_subscribers_are_told_not_yet_valid_at_issue_and_effective_on_the_day(served: dict[str, Any],
+                                                                                monkeypatch: pytest.MonkeyPatch
+                                                                                ) -> None:
+    """A relying department subscribed to licence events must not read "issued, valid" for a licence it cannot
+    rely on until next month: the issue event says not_yet_valid, and an ``effective`` event comes on the day."""
+    from gateway.store.tables import certificate_events
+
+    world, rec, start = served["world"], served["rec"], served["start"]
+
+    def events() -> list[tuple[str, str, str | None]]:
+        e = certificate_events.c
+        with world.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(select(e.event, e.status, e.previous_status)
+                                                   .where(e.identifier == rec["zzbs"]).order_by(e.id))]
+
+    assert events() == [("issued", "not_yet_valid", None)]
+    assert harvest(world.gw, "sd_licences").events == 0  # before the day: nothing more to say
+    monkeypatch.setattr(library, "today_beijing", lambda: start)
+    assert harvest(world.gw, "sd_licences").events == 1
+    assert events() == [("issued", "not_yet_valid", None), ("effective", "valid", "not_yet_valid")]
+    assert harvest(world.gw, "sd_licences").events == 0  # said once
