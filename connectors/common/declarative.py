@@ -22,12 +22,16 @@ from gateway.contract.connector import (
     CheckResult,
     Connector,
     Page,
+    RawRecord,
     StreamInfo,
     SyncMode,
     WriteOperation,
     WriteResult,
 )
 from gateway.contract.errors import ConfigError, TongbanError
+
+from .cursors import CursorCodec
+from .records import RecordDecoder
 
 
 class _StreamSettings(Protocol):
@@ -141,6 +145,17 @@ class DeclarativeConnector(Connector):
         if config is None:
             raise ConfigError(f"{self.settings.label}: no readable stream {stream!r} (have {sorted(self.settings.streams)})")
         return self._read_stream(stream, config, since=since, mode=mode, checkpoint=checkpoint)
+
+    def rekey(self, stream: str, payload: Any) -> RawRecord | None:
+        config = self.settings.streams.get(stream)
+        if config is None:
+            return None
+        incremental = config.incremental
+        codec = CursorCodec(incremental.cursor_format, incremental.tz) if incremental is not None else None
+        decoder = RecordDecoder(config.primary_key, incremental.cursor_field if incremental is not None else None,
+                                codec)
+        made = decoder.one(payload)
+        return made if isinstance(made, RawRecord) else None
 
     def write(
         self,

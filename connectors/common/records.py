@@ -248,6 +248,10 @@ class RecordDecoder:
                 rejects.append(result)
         return records, rejects
 
+    def one(self, item: Any) -> RawRecord | SkippableSyncError:
+        """One item as :meth:`decode` makes it, without the repeat bookkeeping: a record, or why it is none."""
+        return self._one(item)
+
     def _one(self, item: Any) -> RawRecord | SkippableSyncError:
         if isinstance(item, SkippableSyncError):  # the wire decoder already gave up on it (bad bytes)
             return item

@@ -281,6 +281,8 @@ def dead_letters_replay(
     for name, counts in report.systems.items():
         console.print(f"{name}: replayed {counts.read}, now in the ledger {counts.inserted + counts.updated}, "
                       f"still rejected {counts.rejected}")
+    if report.rekeyed:
+        console.print(f"records read without a usable key, keyed by the connector's current config: {report.rekeyed}")
     console.print(f"pushes re-queued {report.requeued_pushes}; open dead letters left {report.still_open}")
 
 

@@ -152,6 +152,13 @@ class Connector(abc.ABC):
         system refuses it for good."""
         raise ConfigError(f"connector kind {self.kind!r} cannot write (stream {stream!r})")
 
+    def rekey(self, stream: str, payload: Any) -> RawRecord | None:
+        """The record :meth:`read` would make of ``payload`` under the current configuration (its key and change
+        time), or None when it cannot make one or this kind cannot say. No network. Replay uses it for dead
+        letters read before their key could be found (a wrong ``primary_key``, since fixed): they get their
+        real key instead of staying open under a placeholder for good."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release sessions and sockets."""
 

@@ -23,12 +23,16 @@ from gateway.contract.errors import SkippableSyncError
 _OPTIONS = orjson.OPT_SORT_KEYS
 
 
+UNREADABLE_KEY_PREFIX = "undecodable:"
+"""How the key :func:`unreadable_record` derives for a record without its own begins (replay recognises these)."""
+
+
 def unreadable_record(reject: SkippableSyncError) -> tuple[str, Any]:
     """The key and the storable raw payload of a record a connector could not read: its own key when it has one,
     else one derived from what arrived (the same bytes again are the same dead letter or quarantine entry); the
     payload as it came when it is JSON-shaped, else its ``repr``."""
     raw = reject.raw if isinstance(reject.raw, (dict, list, str)) else repr(reject.raw)
-    return reject.source_id or f"undecodable:{content_hash({'raw': repr(reject.raw)})[:16]}", raw
+    return reject.source_id or f"{UNREADABLE_KEY_PREFIX}{content_hash({'raw': repr(reject.raw)})[:16]}", raw
 
 
 def canonical_json(obj: Any, *, exclude: Iterable[str] = ()) -> bytes:

@@ -11,12 +11,16 @@ Both hold the system's sync lease, so they never interleave with a running sync 
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gateway.contract.connector import RawRecord
+from gateway.contract.errors import TongbanError
 from gateway.crypto.pii import open_text
+from gateway.models.hashing import UNREADABLE_KEY_PREFIX
 from gateway.store import ledger, outbox
 from gateway.store.lease import Lease
 from gateway.store.payloads import unpack
@@ -27,12 +31,15 @@ if TYPE_CHECKING:
     from gateway.kernel.runtime import Runtime
 
 BATCH = 1000
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class ReplayReport:
     systems: dict[str, IngestCounts] = field(default_factory=dict)
     requeued_pushes: int = 0
+    rekeyed: int = 0
+    """Dead letters read without a usable key that the connector's current config gave one (replayed under it)."""
     resolved: int = 0
     still_open: int = 0
 
@@ -40,6 +47,7 @@ class ReplayReport:
         return {
             "systems": {k: v.as_dict() for k, v in self.systems.items()},
             "requeued_pushes": self.requeued_pushes,
+            "rekeyed": self.rekeyed,
             "resolved": self.resolved,
             "still_open": self.still_open,
         }
@@ -51,6 +59,7 @@ def replay_dead_letters(runtime: Runtime, *, system: str | None = None) -> Repla
     for name in names:
         config = runtime.systems.get(name)
         mapper = runtime.reload_mapper(name)
+        rekey = _rekeyer(runtime, name, config.stream)
         with Lease(runtime.engine, f"sync:{name}"):
             ctx = IngestContext(system=config, systems=runtime.systems, mapper=mapper, stream=config.stream,
                                 pii=runtime.pii, skip_unchanged_raw=False)
@@ -62,13 +71,26 @@ def replay_dead_letters(runtime: Runtime, *, system: str | None = None) -> Repla
                 if not rows:
                     break
                 last_id = rows[-1].id
-                records = []
+                records, superseded = [], []
                 for row in rows:
                     payload = ledger.loads(open_text(row.raw, runtime.pii))
-                    if isinstance(payload, dict) and row.source_id:
+                    if not row.source_id:
+                        continue
+                    if row.source_id.startswith(UNREADABLE_KEY_PREFIX):
+                        # read before its key could be found: under the current connector config it may have
+                        # one; then it goes on under that key, and the placeholder letter is done with
+                        keyed = rekey(_as_read(payload))
+                        if keyed is not None:
+                            records.append(keyed)
+                            superseded.append(row.id)
+                        continue
+                    if isinstance(payload, dict):
                         records.append(RawRecord(source_id=row.source_id, cursor=row.cursor, payload=payload))
                 with runtime.engine.begin() as conn:
                     counts.add(ingest_page(conn, ctx, records))
+                    for dead_letter_id in superseded:
+                        ledger.resolve_dead_letter(conn, dead_letter_id)
+                report.rekeyed += len(superseded)
             report.systems[name] = counts
         with runtime.engine.begin() as conn:
             requeue = ledger.open_push_dead_letters(conn, name)
@@ -81,6 +103,29 @@ def replay_dead_letters(runtime: Runtime, *, system: str | None = None) -> Repla
     report.still_open = counts_by_status.get("open", 0)
     report.resolved = counts_by_status.get("resolved", 0)
     return report
+
+
+def _as_read(payload: Any) -> Any:
+    """A refused record's raw as the reader saw it: readers keep it as JSON text (every byte as it came), so the
+    object is that text read back; anything else as it is."""
+    if isinstance(payload, str):
+        try:
+            return ledger.loads(payload)
+        except ValueError:
+            return payload
+    return payload
+
+
+def _rekeyer(runtime: Runtime, name: str, stream: str) -> Callable[[Any], RawRecord | None]:
+    """``payload → RawRecord | None`` by the system's connector as configured now (no network); a connector that
+    cannot be built here (a secret missing on this machine) rekeys nothing, and says why in the log."""
+    try:
+        connector = runtime.connector(name)
+    except TongbanError as exc:
+        log.warning("%s: dead letters without a key stay as they are: the connector cannot be built here: %s",
+                    name, exc)
+        return lambda payload: None
+    return lambda payload: connector.rekey(stream, payload)
 
 
 def remap_system(runtime: Runtime, name: str) -> RunReport:
