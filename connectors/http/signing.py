@@ -19,7 +19,8 @@ feed). Placeholders, some taking an argument after a colon:
 ``{path}``                 path as sent, without the query; ``{path:trailing_slash}`` ensures a final ``/``,
                            ``{path:percent}`` re-encodes each segment per RFC 3986 (combine: ``{path:percent,trailing_slash}``)
 ``{path_qs}``              path and query exactly as sent (after the query parameters added before signing)
-``{query}``                canonical query: see ``canonical_query`` (sorted, raw or percent-encoded values, ...)
+``{query}``                canonical query: see ``canonical_query`` (sorted, raw or percent-encoded values, the
+                           form body with ``include_form``, a JSON object body's fields with ``include_json``, ...)
 ``{path_query}``           ``{path}`` plus ``?{query}`` when the canonical query is not empty ("PathAndParameters")
 ``{body}``                 the body as text (UTF-8)
 ``{body_digest}``          digest of the body bytes per ``body_digest``; ``{body_digest:sha256}`` or
@@ -41,8 +42,8 @@ feed). Placeholders, some taking an argument after a colon:
 ``{signature}``            the result; only in ``headers`` / ``query_params`` values
 =========================  ==========================================================================================
 
-Order of work per attempt: the query parameters and headers whose templates do not use ``{signature}`` are put on
-the request first (so they can be signed: ``X-Ca-Timestamp``, ``Content-MD5``, an ``appKey`` query parameter...),
+Order of work per attempt: the query parameters, headers and JSON ``body_fields`` whose templates do not use
+``{signature}`` are put on the request first (so they can be signed: ``X-Ca-Timestamp``, ``Content-MD5``, an ``appKey`` query parameter...),
 then the string-to-sign is rendered and signed, then the ``{signature}``-bearing ones are added (so a ``sign``
 query parameter is never part of the query it signs). A header or parameter that renders empty is not sent.
 
@@ -131,6 +132,21 @@ parameters, without ``sign``), the ``sign`` appended after::
       string_to_sign: "{query}"
       query_params: {appKey: "{app_key}", timestamp: "{timestamp}", nonce: "{nonce}", sign: "{signature}"}
 
+A POST query API whose parameters travel in a JSON body (``params_in: json``) and which signs all of them,
+sorted, with ``appKey``, ``timestamp`` and ``sign`` inside the body — ``sign = upper(md5(k1=v1&k2=v2…&key=SECRET))``
+over every body field but ``sign``::
+
+    auth:
+      type: signature
+      algorithm: md5
+      secret: json_gateway_secret
+      app_key_secret: json_gateway_app_key
+      encoding: hex_upper
+      timestamp: {format: "%Y%m%d%H%M%S", tz: Asia/Shanghai}
+      canonical_query: {encoding: raw, include_json: true, exclude: [sign]}
+      string_to_sign: "{query}&key={secret}"
+      body_fields: {appKey: "{app_key}", timestamp: "{timestamp}", sign: "{signature}"}
+
 A plain partner convention, HMAC-SHA256 over method, path without query and a millisecond timestamp::
 
     auth:
@@ -155,6 +171,7 @@ import binascii
 import email.utils
 import hashlib
 import hmac
+import json
 import re
 import secrets as _secrets
 import string
@@ -244,6 +261,10 @@ class CanonicalQueryConfig(_Model):
     """A parameter without value signs as ``k`` (Alibaba) or ``k=`` (Huawei)."""
     sort: bool = True
     include_form: bool = False
+    include_json: bool = False
+    """The top-level fields of a JSON object body join the parameters (POST query APIs that sign "all parameters,
+    sorted"): strings as they are, numbers and booleans as JSON writes them, objects and lists as compact JSON,
+    null as an empty value. Fields the signer itself puts in the body (``body_fields``) are included like any."""
     exclude: frozenset[str] = frozenset()
     """Parameter names never signed, e.g. ``sign`` if the caller already puts one on the URL."""
     pair_separator: str = "="
@@ -293,6 +314,9 @@ class SignatureConfig(_Model):
     """Header name -> value template, e.g. ``X-Signature: "{signature}"``."""
     query_params: dict[str, str] = Field(default_factory=dict)
     """Query parameter name -> value template; used instead of (or as well as) headers."""
+    body_fields: dict[str, str] = Field(default_factory=dict)
+    """JSON body field name -> value template, for gateways that want ``appKey``/``timestamp``/``sign`` inside a
+    JSON object body: put in before signing (so ``include_json`` signs them), ``{signature}``-bearing ones after."""
     sm2: SM2Config = Field(default_factory=SM2Config)
 
     @model_validator(mode="after")
@@ -313,7 +337,8 @@ class SignatureConfig(_Model):
         _check_acyclic(part_refs)
         emitted_signature = False
         post_sign_headers: set[str] = set()
-        for where, templates in (("headers", self.headers), ("query_params", self.query_params)):
+        for where, templates in (("headers", self.headers), ("query_params", self.query_params),
+                                 ("body_fields", self.body_fields)):
             for key, template in templates.items():
                 compiled = _compile(template, send_context, f"{where}.{key}")
                 used |= compiled.names
@@ -323,7 +348,7 @@ class SignatureConfig(_Model):
                         post_sign_headers.add(key.lower())
         if not emitted_signature:
             raise ValueError(
-                'the signature goes nowhere: put "{signature}" in a `headers` or `query_params` value'
+                'the signature goes nowhere: put "{signature}" in a `headers`, `query_params` or `body_fields` value'
             )
         if digest_algorithm and "secret" not in string_uses and not secret_in_parts:
             raise ValueError(
@@ -644,6 +669,11 @@ class TemplateSigner(AuthBase):
         for key, text in config.query_params.items():
             compiled = _compile(text, anything, f"query_params.{key}")
             (self._post_query if compiled.uses_signature else self._pre_query).append((key, compiled))
+        self._pre_body: list[tuple[str, _Template]] = []
+        self._post_body: list[tuple[str, _Template]] = []
+        for key, text in config.body_fields.items():
+            compiled = _compile(text, anything, f"body_fields.{key}")
+            (self._post_body if compiled.uses_signature else self._pre_body).append((key, compiled))
         self._hmac_key: bytes | None = None
         self._sm2: _SM2Signer | None = None
         if config.algorithm in _HMAC_ALGORITHMS:
@@ -679,6 +709,8 @@ class TemplateSigner(AuthBase):
         for key, template in self._pre_headers:
             _put_header(r, key, attempt.render(template))
         _add_params(r, [(key, attempt.render(template)) for key, template in self._pre_query])
+        if self._pre_body:
+            _put_body_fields(r, [(key, attempt.render(template)) for key, template in self._pre_body])
         message = attempt.render(self._string_to_sign)
         digest_algorithm = self.config.algorithm in _DIGEST_ALGORITHMS
         self.last_string_to_sign = message.replace(self._secret_text, "***") if digest_algorithm else message
@@ -686,6 +718,8 @@ class TemplateSigner(AuthBase):
         for key, template in self._post_headers:
             _put_header(r, key, attempt.render(template))
         _add_params(r, [(key, attempt.render(template)) for key, template in self._post_query])
+        if self._post_body:
+            _put_body_fields(r, [(key, attempt.render(template)) for key, template in self._post_body])
         return r
 
     def _make_nonce(self) -> str:
@@ -836,6 +870,8 @@ class _Attempt:
         pairs = parse_qsl(urlsplit(self.request.url or "").query, keep_blank_values=True)
         if spec.include_form and self.is_form():
             pairs += parse_qsl(self.body().decode("utf-8"), keep_blank_values=True)
+        if spec.include_json:
+            pairs += [(str(k), _json_param(v)) for k, v in _json_object(self.request).items()]
         pairs = [(k, v) for k, v in pairs if k not in spec.exclude]
         if spec.encoding == "percent":
             pairs = [(_rfc3986(k), _rfc3986(v)) for k, v in pairs]
@@ -871,6 +907,45 @@ def _host(url: str) -> str:
     if split.port is not None and split.port != default:
         host = f"{host}:{split.port}"
     return host
+
+
+def _json_object(r: requests.PreparedRequest) -> dict[str, Any]:
+    """The request's body as a JSON object ({} for no body); a body that is not one is a :class:`SigningError`."""
+    body = r.body
+    if body is None or body in (b"", ""):
+        return {}
+    if not isinstance(body, (bytes, bytearray, str)):
+        raise SigningError("the request body is a stream; signing its JSON fields needs the body as bytes")
+    try:
+        value = json.loads(body)
+    except ValueError:
+        raise SigningError("include_json / body_fields need a JSON body; this request's body is not JSON") from None
+    if not isinstance(value, dict):
+        raise SigningError(f"include_json / body_fields need a JSON object body; this one is a {type(value).__name__}")
+    return value
+
+
+def _json_param(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _put_body_fields(r: requests.PreparedRequest, fields: Iterable[tuple[str, str]]) -> None:
+    """Set fields of the JSON object body (a field rendering empty is left out) and re-encode it, compact UTF-8."""
+    body = _json_object(r)
+    for key, value in fields:
+        if value == "":
+            body.pop(key, None)
+        else:
+            body[key] = value
+    encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    r.body = encoded
+    r.headers["Content-Length"] = str(len(encoded))
+    if "Content-Type" not in r.headers:
+        r.headers["Content-Type"] = "application/json"
 
 
 def _query_of(r: requests.PreparedRequest) -> str:

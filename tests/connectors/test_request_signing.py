@@ -59,6 +59,7 @@ ALIYUN_YAML = _DOC["aliyun_app_secret"]
 HUAWEI_YAML = _DOC["huawei_app_secret"]
 ZHEJIANG_YAML = _DOC["zj_request_secret"]
 GOV_SM3_YAML = _DOC["gov_app_secret"]
+JSON_BODY_YAML = _DOC["json_gateway_secret"]
 PARTNER_YAML = _DOC["partner_secret"]
 
 # Two conventions the docstring does not show (the reporting gateway, the Shandong data gateway).
@@ -545,7 +546,7 @@ def test_config_mistakes_fail_at_construction(change: dict[str, Any], message: s
 def test_every_yaml_example_in_the_module_docstring_is_valid() -> None:
     examples = docstring_examples()
     assert list(examples) == ["aliyun_app_secret", "huawei_app_secret", "zj_request_secret", "gov_app_secret",
-                              "partner_secret"]
+                              "json_gateway_secret", "partner_secret"]
     for text in examples.values():
         auth_of(text)
 
@@ -554,6 +555,7 @@ def test_every_yaml_example_in_the_module_docstring_is_valid() -> None:
 
 APP_SECRETS = {"203753385": "round-trip-secret"}
 ZJ_SECRETS = {"A33": "zj-round-trip"}
+JSON_SECRETS = {"ZJJ-APP-7": "json-round-trip"}
 
 
 class _VerifyingHandler(BaseHTTPRequestHandler):
@@ -575,6 +577,8 @@ class _VerifyingHandler(BaseHTTPRequestHandler):
         params = dict(parse_qsl(split.query, keep_blank_values=True))
         if split.path.startswith("/zj/"):
             ok = self._verify_zhejiang(params)
+        elif split.path.startswith("/json/"):
+            ok = self._verify_json_body(body)
         else:
             ok = self._verify_aliyun(split.path, params, body)
         self.send_response(200 if ok else 401)
@@ -597,6 +601,20 @@ class _VerifyingHandler(BaseHTTPRequestHandler):
             {"nonce": headers.get("X-Ca-Nonce", ""), "ts": headers.get("X-Ca-Timestamp", "")}
         )
         return hmac.compare_digest(hmac_b64(secret, text), headers.get("X-Ca-Signature", ""))
+
+    def _verify_json_body(self, body: bytes) -> bool:
+        """``sign`` in the JSON body = upper(md5(every other body field, sorted, k=v joined by &, + &key=SECRET)),
+        values as text (numbers and booleans as JSON writes them, null as empty)."""
+        fields = json.loads(body or b"{}")
+        secret = JSON_SECRETS.get(str(fields.get("appKey")))
+        if secret is None:
+            return False
+        pairs = sorted((k, v if isinstance(v, str) else "" if v is None
+                        else json.dumps(v, ensure_ascii=False, separators=(",", ":")))
+                       for k, v in fields.items() if k != "sign")
+        text = "&".join(f"{k}={v}" for k, v in pairs) + f"&key={secret}"
+        _VerifyingHandler.seen.append({"fields": sorted(fields)})
+        return hmac.compare_digest(hashlib.md5(text.encode()).hexdigest().upper(), str(fields.get("sign", "")))
 
     def _verify_zhejiang(self, params: dict[str, str]) -> bool:
         secret = ZJ_SECRETS.get(params.get("appKey", ""))
@@ -655,3 +673,37 @@ def test_round_trip_query_placement_against_a_verifying_server(gateway: str) -> 
     )
     assert ok.status_code == 200 and ok.json() == {"ok": True}
     assert bad.status_code == 401
+
+
+def test_round_trip_signature_over_a_json_body_with_the_sign_inside_it(gateway: str) -> None:
+    """Every parameter in the JSON body, the signer's own appKey/timestamp among them, sorted and signed; the sign
+    goes into the body too. A fixed clock: the body is exactly what an independent computation expects."""
+    secrets = {"json_gateway_app_key": "ZJJ-APP-7", "json_gateway_secret": "json-round-trip"}
+    signer = TemplateSigner(auth_of(JSON_BODY_YAML), secrets, clock=fixed(1764900000.0))
+    query = {"pageNo": 2, "pageSize": 100, "areaCode": "370102", "xmmc": "历下区 施工许可", "onlyNew": True,
+             "status": None}
+    sent = prepare("POST", f"{gateway}/json/permits", json=query)
+    signer(sent)
+    body = json.loads(sent.body)
+    assert body["appKey"] == "ZJJ-APP-7" and body["timestamp"] == "20251205100000"  # Beijing time
+    expected = ("appKey=ZJJ-APP-7&areaCode=370102&onlyNew=true&pageNo=2&pageSize=100&status=&timestamp=20251205100000"
+                "&xmmc=历下区 施工许可&key=json-round-trip")
+    assert body["sign"] == hashlib.md5(expected.encode()).hexdigest().upper()
+    assert sent.headers["Content-Length"] == str(len(sent.body))
+
+    live = TemplateSigner(auth_of(JSON_BODY_YAML), secrets)
+    ok = requests.post(f"{gateway}/json/permits", json=query, auth=live, timeout=5)
+    wrong = TemplateSigner(auth_of(JSON_BODY_YAML), {**secrets, "json_gateway_secret": "nope"})
+    refused = requests.post(f"{gateway}/json/permits", json=query, auth=wrong, timeout=5)
+    assert ok.status_code == 200 and refused.status_code == 401
+
+
+def test_json_fields_need_a_json_object_body() -> None:
+    signer = TemplateSigner(auth_of(JSON_BODY_YAML), {"json_gateway_app_key": "k", "json_gateway_secret": "s"})
+    with pytest.raises(signing_module.SigningError, match="JSON object body"):
+        signer(prepare("POST", "http://127.0.0.1:9/x", json=[1, 2]))
+    with pytest.raises(signing_module.SigningError, match="JSON body"):
+        signer(prepare("POST", "http://127.0.0.1:9/x", data=b"not json", headers={"Content-Type": "text/plain"}))
+    plain = prepare("GET", "http://127.0.0.1:9/x")  # no body at all: the fields make one
+    signer(plain)
+    assert set(json.loads(plain.body)) == {"appKey", "timestamp", "sign"}
