@@ -432,7 +432,7 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
         rated = store.evaluation_groups(conn)
         bad = store.callback_groups(conn, now=now)
         cases = store.finished_case_count(conn) if rateable_cases is None else rateable_cases
-        evaluated = store.evaluated_case_count(conn)
+        evaluated = store.evaluated_case_count(conn, from_facts=rateable_cases is not None)  # one count basis
         superseded = store.superseded_rating_count(conn)
         appeals = store.appeal_states(conn)
         outbox = store.outbox_counts(conn)

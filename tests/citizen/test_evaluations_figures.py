@@ -53,6 +53,11 @@ def test_coverage_counts_rateable_ledger_cases_and_revised_ratings_are_forwarded
         after = evaluation_summary(engine)
         assert after["cases"] == before["cases"] - 10
         assert after["evaluated_cases"] == before["evaluated_cases"] - 10
+        # the console counts on the KPI facts' basis (no read of every case document): the same figure
+        from gateway.ops.kpi import kpi_summary, refresh_facts
+
+        refresh_facts(engine, full=True)
+        assert kpi_summary(engine)["citizen"]["evaluation_coverage"] == after["coverage"]
 
         good = next(k for k, r in sorted(ratings.items()) if r["level"] == 5 and not r["revoked"])
         bad = next(k for k, r in sorted(ratings.items()) if r["level"] == 1 and not r["revoked"]
