@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
-from gateway.contract.errors import ConfigError, yaml_problem
+from gateway.contract.errors import ConfigError
 from gateway.kernel.config import SystemConfig, find_config_file
+from gateway.kernel.yamlfile import load_yaml
 
 __all__ = ["load_catalogues", "parse_catalogues"]
 
@@ -36,10 +36,7 @@ def load_catalogues(path: str | Path | None = None) -> dict[str, SystemConfig]:
 
 
 def parse_catalogues(text: str, *, base_dir: Path, where: str = "<catalogues>") -> dict[str, SystemConfig]:
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise yaml_problem(where, exc) from None
+    data = load_yaml(text, where=where) or {}
     entries = data.get("catalogues") if isinstance(data, dict) else None
     if not isinstance(entries, dict):
         raise ConfigError(f"{where}: expected a mapping with a 'catalogues:' section")

@@ -17,10 +17,9 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from gateway.contract.errors import ConfigError, yaml_problem
+from gateway.contract.errors import ConfigError
 from gateway.kernel.config import expand_env, find_config_file
+from gateway.kernel.yamlfile import load_yaml
 
 __all__ = ["CitizenSettings", "Endpoint", "MisuseRules", "Policy", "Route", "load_citizen", "parse_citizen"]
 
@@ -107,10 +106,7 @@ def _endpoint(data: dict[str, Any], name: str, where: str) -> Endpoint:
 
 
 def parse_citizen(text: str, *, where: str = "<citizen>") -> CitizenSettings:
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise yaml_problem(where, exc) from None
+    data = load_yaml(text, where=where) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping")
     raw = data.get("policy") or {}

@@ -85,12 +85,12 @@ def _wire_endpoints(entries: Iterable[tuple[str, str | None, dict[str, str]]], h
 def _wire_citizen(handle: Any) -> dict[str, str]:
     """The citizen systems of ``config/citizen.yaml`` (the 好差评 collection point, the provincial 好差评 system,
     the 12345 platform) wired to their sandbox servers, so the ``tongban_citizen`` DAG has work in the demo."""
-    import yaml
+    from gateway.kernel.yamlfile import read_yaml
 
     path = Path(os.environ.get("TONGBAN_CITIZEN") or REPO_ROOT / "config" / "citizen.yaml")
     if not path.exists():
         return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path) or {}
     entries = [(name, str(entry.get("endpoint") or ""), dict(entry.get("secrets") or {}))
                for name, entry in data.items() if isinstance(entry, dict) and "endpoint" in entry]
     return _wire_endpoints(entries, handle)

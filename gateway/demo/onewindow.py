@@ -20,6 +20,7 @@ import yaml
 
 from gateway.demo.handoff import portable_entry
 from gateway.kernel.config import REPO_ROOT, SystemsConfig, load_systems
+from gateway.kernel.yamlfile import read_yaml
 from gateway.models.datetimes import BEIJING
 
 __all__ = ["CROSS_PROVINCE_HALL", "OneWindow", "with_cross_province_hall"]
@@ -43,7 +44,7 @@ def with_cross_province_hall(systems: SystemsConfig, workdir: Path) -> SystemsCo
     unchanged when it is already connected or the systems file is not on disk."""
     if CROSS_PROVINCE_HALL in systems.systems or systems.path is None:
         return systems
-    data = yaml.safe_load(Path(systems.path).read_text(encoding="utf-8")) or {}
+    data = read_yaml(systems.path) or {}
     data["systems"] = {name: portable_entry(system) for name, system in systems.systems.items()}
     data["systems"][CROSS_PROVINCE_HALL] = dict(_XHALL_ENTRY)
     path = workdir / "systems-demo.yaml"

@@ -37,10 +37,10 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gateway.contract.errors import ConfigError, yaml_problem
+from gateway.contract.errors import ConfigError
+from gateway.kernel.yamlfile import load_yaml
 
 SystemRole = Literal["department", "hall"]
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -143,9 +143,13 @@ class SystemConfig(BaseModel):
         if isinstance(self.connector_config, str):
             path = self.resolve_path(self.connector_config)
             try:
-                loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            except OSError as exc:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"system {self.name}: cannot read connector config {path}: {exc}") from None
+            loaded = load_yaml(text, where=str(path)) or {}
+            if not isinstance(loaded, Mapping):
+                raise ConfigError(f"{path}: a connector config is a YAML mapping (kind, streams, ...)")
+            loaded = dict(loaded)
         else:
             loaded = dict(self.connector_config)
         endpoint = self.resolved_endpoint()
@@ -294,10 +298,7 @@ def load_systems(path: str | Path | None = None) -> SystemsConfig:
 
 
 def parse_systems(text: str, *, base_dir: Path, where: str = "<systems>") -> SystemsConfig:
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise yaml_problem(where, exc) from None
+    data = load_yaml(text, where=where) or {}
     if not isinstance(data, Mapping) or not isinstance(data.get("systems"), Mapping):
         raise ConfigError(f"{where}: expected a top-level 'systems' mapping")
     defaults = data.get("defaults") or {}

@@ -26,9 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from gateway.contract.errors import ConfigError
+from gateway.kernel.yamlfile import load_yaml
 
 MatchMode = Literal["exact", "prefix"]
 _MEMO_LIMIT = 65_536
@@ -122,10 +121,12 @@ def _rows_from_file(path: Path, data: bytes, key_column: str | None, at: str) ->
             raise ConfigError(f"{at}: {path.name} has no column {key!r} (columns: {reader.fieldnames})")
         return {row[key].strip(): {c: ((v or "").strip() or None) for c, v in row.items() if c != key}
                 for row in reader if (row.get(key) or "").strip()}
+    if suffix != ".json":
+        return _rows(load_yaml(text, where=f"{at}: {path}"), key_column, f"{at} ({path.name})")
     try:
-        loaded = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{at}: {path.name} is not valid {suffix.lstrip('.') or 'YAML'}: {exc}") from None
+        loaded = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{at}: {path.name} is not valid JSON: {exc}") from None
     return _rows(loaded, key_column, f"{at} ({path.name})")
 
 

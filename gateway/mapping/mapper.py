@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from gateway.contract.errors import ConfigError, FieldIssue, yaml_problem
+from gateway.contract.errors import ConfigError, FieldIssue
+from gateway.kernel.yamlfile import load_yaml
 from gateway.mapping.compiler import MapFunction, MappingCompiler
 from gateway.mapping.lookups import LookupTable, load_lookups
 from gateway.models import BatchResult, Severity, rule_policy, validate_cases
@@ -56,10 +55,7 @@ class Mapper:
 
     @classmethod
     def from_text(cls, text: str, *, where: str = "<mapping>", base_dir: str | Path | None = None) -> Mapper:
-        try:
-            spec = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise yaml_problem(where, exc) from None
+        spec = load_yaml(text, where=where)
         return cls.from_spec(spec, where=where, fingerprint=hashlib.sha256(text.encode()).hexdigest()[:16],
                              base_dir=base_dir)
 

@@ -24,10 +24,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from gateway.contract.errors import ConfigError, FieldIssue, RecordRejected, yaml_problem
+from gateway.contract.errors import ConfigError, FieldIssue, RecordRejected
 from gateway.kernel.config import SystemsConfig, find_config_file
+from gateway.kernel.yamlfile import load_yaml
 from gateway.models.identifiers import IdentifierError, validate_resident_id
 
 __all__ = ["ApplicantSpec", "BundleCatalogue", "BundleSpec", "FormField", "MaterialSpec", "PartSpec",
@@ -320,10 +319,7 @@ class BundleCatalogue:
 
     @classmethod
     def from_text(cls, text: str, *, where: str = "<bundles>", path: Path | None = None) -> BundleCatalogue:
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise yaml_problem(where, exc) from None
+        data = load_yaml(text, where=where) or {}
         if not isinstance(data, dict) or not isinstance(data.get("bundles") or {}, dict):
             raise ConfigError(f"{where}: expected a mapping with `bundles:`")
         bundles = {str(code): _bundle(str(code), spec or {}, f"{where}: bundles.{code}")

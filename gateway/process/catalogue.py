@@ -23,10 +23,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from gateway.contract.errors import ConfigError, yaml_problem
+from gateway.contract.errors import ConfigError
 from gateway.kernel.config import REPO_ROOT, SystemsConfig, parse_duration
+from gateway.kernel.yamlfile import load_yaml
 
 __all__ = ["DEFAULT_WINDOW", "ItemEntry", "OfficeEntry", "Route", "StagePlan", "TongbanCatalogue"]
 
@@ -119,10 +118,7 @@ class TongbanCatalogue:
 
     @classmethod
     def from_text(cls, text: str, *, where: str = "<tongban catalogue>", path: Path | None = None) -> TongbanCatalogue:
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise yaml_problem(where, exc) from None
+        data = load_yaml(text, where=where) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{where}: expected a mapping with items, offices and catalogues")
         window = _duration(data.get("acceptance_window", "10m"), f"{where}: acceptance_window")

@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Engine
 
-from gateway.contract.errors import ConfigError, yaml_problem
+from gateway.contract.errors import ConfigError
 from gateway.crypto.jws import JwsSigner, JwsVerifier
 from gateway.crypto.keys import GatewayKeys
 from gateway.crypto.pii import PiiCodec
 from gateway.kernel.config import SystemConfig, expand_env, find_config_file, parse_duration
+from gateway.kernel.yamlfile import load_yaml
 from gateway.models import ServiceItem
 from gateway.sharing.access.audit import AuditWriter
 from gateway.sharing.access.clients import ClientStore
@@ -117,10 +117,7 @@ def load_gateway_settings(path: str | Path | None = None) -> GatewaySettings:
 
 
 def parse_gateway_settings(text: str, *, base_dir: Path, where: str = "<gateway>") -> GatewaySettings:
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise yaml_problem(where, exc) from None
+    data = load_yaml(text, where=where) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping")
     issuers = {}

@@ -21,10 +21,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from gateway.contract.errors import ConfigError, yaml_problem
+from gateway.contract.errors import ConfigError
 from gateway.kernel.config import REPO_ROOT
+from gateway.kernel.yamlfile import load_yaml
 
 from .national_holidays import national_schedule
 
@@ -86,10 +85,7 @@ class WorkCalendar:
                   national: bool | None = None) -> WorkCalendar:
         """The calendar of a YAML text: the national schedule (unless ``national: false`` in the file or
         ``national=False`` here) with the file's local closures and working days over it."""
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise yaml_problem(where, exc) from None
+        data = load_yaml(text, where=where) or {}
         holidays = _days(data.get("holidays") or [], where)
         workdays = _days(data.get("workdays") or [], where)
         clash = holidays & workdays

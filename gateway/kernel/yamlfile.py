@@ -1,0 +1,135 @@
+"""The one reader of Tongban's configuration YAML: the systems file, connector configs, mappings, lookup files,
+catalogues, calendars and the other settings files.
+
+``yaml.safe_load`` reads YAML 1.1 as a machine would, and three of its habits turn a typo into silently wrong
+configuration that only fails record by record, much later:
+
+- a key written twice keeps the last one (a second ``result:`` field replaced the first, without a word):
+  here it is an error naming the file, the line of both and the key;
+- a mapping key is typed like a value: ``{01: issued, 02: not_permitted}`` had the *number* 1 as its key, so
+  the source's ``'01'`` never matched; ``{07: b, 08: c}`` gave 7 and ``'08'`` (not octal); ``{yes: f, on: g}``
+  collapsed into one key ``True``. Here every key is the text as written: ``'01'``, ``'08'``, ``'yes'``, ``'on'``;
+- values keep their YAML types (``required: true``, ``size: 100``, ``holidays: [2026-10-01]``) — the files
+  rely on them. A value that *means* text but was read as another type (``yes`` read as true, ``01`` read as 1)
+  is for the reader of that value to refuse: the mapping compiler does so for code-table values of text and
+  code fields (:mod:`gateway.mapping.targets`).
+
+Every error is a :class:`~gateway.contract.errors.ConfigError` naming the file and the line::
+
+    data = read_yaml(Path("mappings/jn_zjj.yaml"))
+    doc = load_yaml_document(text, where="mappings/jn_zjj.yaml")
+    doc.data, doc.line("fields", "result")        # the parsed data, and the line a key was written on
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from gateway.contract.errors import ConfigError, yaml_problem
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """``SafeLoader`` with mapping keys as written (merge keys ``<<`` still work). Duplicate keys are found on
+    the composed nodes before this runs (:func:`_walk`), where the path to them is known."""
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, Any]:  # type: ignore[override]
+        if not isinstance(node, MappingNode):
+            raise ConstructorError(None, None, f"expected a mapping node, but found {node.id}", node.start_mark)
+        self.flatten_mapping(node)  # merged keys first: the mapping's own keys override them, as YAML says
+        mapping: dict[Hashable, Any] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode):
+                key: Any = key_node.value
+            else:
+                key = self.construct_object(key_node, deep=deep)
+                if not isinstance(key, Hashable):
+                    raise ConstructorError("while constructing a mapping", node.start_mark,
+                                           "found an unhashable key", key_node.start_mark)
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+
+@dataclass(frozen=True, slots=True)
+class YamlDocument:
+    """A parsed configuration file: its data and the line each mapping key was written on."""
+
+    where: str
+    data: Any
+    lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
+
+    def line(self, *path: Any) -> int | None:
+        """The 1-based line of the key at ``path`` (mapping keys as written, list positions as ints), if known."""
+        return self.lines.get(tuple(path))
+
+    def at(self, *path: Any) -> str:
+        """``FILE: line N`` for the key at ``path`` (``FILE`` alone when the line is not known)."""
+        line = self.line(*path)
+        return f"{self.where}: line {line}" if line is not None else self.where
+
+
+def _walk(node: Node | None, prefix: tuple[Any, ...], lines: dict[tuple[Any, ...], int], where: str,
+          seen: set[int]) -> None:
+    """Record the line of every key and list item; refuse a key written twice in one mapping. A node reached
+    again through an alias (``*x``) is walked once: an alias bomb or a recursive alias costs nothing."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE:
+                continue
+            path = (*prefix, key_node.value)
+            line = key_node.start_mark.line + 1
+            if path in lines:
+                inside = f" under {'.'.join(map(str, prefix))}" if prefix else ""
+                raise ConfigError(
+                    f"{where}: line {line}: key {key_node.value!r}{inside} is written twice (first at line "
+                    f"{lines[path]}); YAML would silently keep only the last one: remove or rename one of them")
+            lines[path] = line
+            _walk(value_node, path, lines, where, seen)
+    elif isinstance(node, SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*prefix, index)] = item.start_mark.line + 1
+            _walk(item, (*prefix, index), lines, where, seen)
+
+
+def load_yaml_document(text: str, *, where: str) -> YamlDocument:
+    """Parse one configuration document (see the module docstring); raises :class:`ConfigError`."""
+    loader = _ConfigLoader(text)
+    lines: dict[tuple[Any, ...], int] = {}
+    try:
+        node = loader.get_single_node()
+        _walk(node, (), lines, where, set())
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        raise yaml_problem(where, exc) from None
+    finally:
+        loader.dispose()
+    return YamlDocument(where, data, lines)
+
+
+def load_yaml(text: str, *, where: str) -> Any:
+    """The data of one configuration document (``None`` for an empty one); raises :class:`ConfigError`."""
+    return load_yaml_document(text, where=where).data
+
+
+def read_yaml(path: str | Path, *, where: str | None = None) -> Any:
+    """:func:`load_yaml` of a file; a file that cannot be read is a :class:`ConfigError` naming it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where or path}: cannot read it: {exc}") from None
+    return load_yaml(text, where=where or str(path))
+
+
+__all__ = ["YamlDocument", "load_yaml", "load_yaml_document", "read_yaml"]

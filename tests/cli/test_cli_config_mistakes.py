@@ -1,0 +1,47 @@
+"""The mistakes an integration engineer makes adding a connector (the outside review of the "106th connector"),
+as the reviewer met them: one edit to a good world, then the ``tongban`` command. Each must fail when the file is
+loaded — exit code 1, one message naming the file (and line or field) — instead of passing the checks and
+dead-lettering records at the first sync."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from zjj_world import ZjjWorld, make_zjj_world
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> ZjjWorld:
+    return make_zjj_world(tmp_path)
+
+
+def failed(result) -> str:
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    return " ".join(line.strip() for line in result.stderr.splitlines())
+
+
+def test_the_good_world_passes(world: ZjjWorld) -> None:
+    result = world.run("mapping", "check", "jn_zjj", "--sample", str(world.sample), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["valid"] == 30
+
+
+def test_a_field_written_twice_in_the_mapping(world: ZjjWorld) -> None:
+    world.edit(world.mapping, "  result_reason: bjyy\n", "  result_reason: bjyy\n  result: {path: bjjg}\n")
+    message = failed(world.run("mapping", "check", "jn_zjj", "--sample", str(world.sample)))
+    assert "jn_zjj.yaml: line 24: key 'result' under fields is written twice (first at line 22)" in message
+
+
+def test_unquoted_codes_with_leading_zeros(world: ZjjWorld) -> None:
+    world.edit(world.mapping, "result: {准予许可: issued, 不予许可: not_permitted, 撤回申请: withdrawn}",
+               "result: {01: issued, 02: not_permitted, 03: withdrawn}")
+    rows = json.loads(world.sample.read_text(encoding="utf-8"))
+    for row in rows:
+        row["bjjg"] = {"准予许可": "01", "不予许可": "02", "": ""}[row["bjjg"]]
+    world.sample.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    result = world.run("mapping", "check", "jn_zjj", "--sample", str(world.sample), "--json")
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert json.loads(result.stdout)["valid"] == 30
