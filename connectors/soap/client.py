@@ -18,11 +18,16 @@ oversized body, DTD, too deep                   :class:`~connectors.soap.hardeni
                                                 size cap (``limits.max_bytes``) holds while streaming
 =============================================  =================================================================
 
+Every error names the operation and the URL it was POSTed to (query string left out). The URL is the
+connector's ``address``, else the systems file's endpoint with the path of the WSDL's ``soap:address``, else
+(no endpoint configured) that ``soap:address`` itself, logged as a warning (:meth:`SoapConfig.resolve_address`).
+
 The WSDL is loaded on first use (``check()`` must be able to report a WSDL that cannot be fetched).
 """
 
 from __future__ import annotations
 
+import logging
 import random as _random
 import time
 from collections.abc import Callable, Mapping
@@ -50,6 +55,7 @@ from .wsse import WsseSettings, security_header
 from .xmltext import DecodedXml, charset_of, decode_xml
 
 _ACCEPT = "text/xml, application/soap+xml, application/xml;q=0.9, */*;q=0.1"
+log = logging.getLogger("connectors.soap")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +119,7 @@ class SoapClient:
         self._sleep, self._clock = sleep, clock
         self._loaded: LoadedWsdl | None = None
         self._port: Port | None = None
+        self._address: tuple[str, str] | None = None
         self.calls_sent = 0
 
     # -- the WSDL ----------------------------------------------------------------------------------------------
@@ -130,6 +137,30 @@ class SoapClient:
         if self._port is None:
             self._port = self._choose_port()
         return self._port
+
+    @property
+    def address(self) -> str:
+        """The URL every call is POSTed to (see :meth:`SoapConfig.resolve_address`)."""
+        return self._resolved_address[0]
+
+    @property
+    def address_why(self) -> str:
+        """Where :attr:`address` comes from, in words: the connector's `address`, the endpoint, or the WSDL."""
+        return self._resolved_address[1]
+
+    @property
+    def address_known(self) -> bool:
+        """Whether :attr:`address` has been worked out (the WSDL loaded, the port chosen)."""
+        return self._address is not None
+
+    @property
+    def _resolved_address(self) -> tuple[str, str]:
+        if self._address is None:
+            self._address = self.config.resolve_address(self.port.address)
+            if not self.config.address and not self.config.base_url:
+                log.warning("%s: calls go to %s, %s", self.config.label, _no_query(self._address[0]),
+                            self._address[1])
+        return self._address
 
     def _choose_port(self) -> Port:
         cfg = self.config
@@ -184,10 +215,8 @@ class SoapClient:
     def call(self, name: str, params: Mapping[str, Any], *, overload: int | str | None = None,
              writing: bool = False) -> CallResult:
         op = self.operation(name, overload)
-        where = f"{self.config.label} {name}"
-        address = self.config.address_override or self.port.address
-        if not address:
-            raise ConfigError(f"{self.config.label}: port {self.port.name} has no address; set `address`")
+        address = self.address
+        where = f"{self.config.label} {name} (POST {_no_query(address)})"
         soap12 = self.port.protocol == "soap12"
         encoding = self.config.request_encoding
         headers = ({"Content-Type": f'application/soap+xml; charset={encoding}; action="{op.soap_action}"'}
@@ -212,8 +241,7 @@ class SoapClient:
 
     def _answer(self, response: requests.Response, where: str, writing: bool) -> CallResult:
         try:
-            content = read_capped(response, self.limits.max_bytes, where=f"{where}: POST {response.url.split('?')[0]}",
-                                  setting="limits.max_bytes", deadline=self.transport.config.timeout.total)
+            content = read_capped(response, self.limits.max_bytes, where=where, setting="limits.max_bytes", deadline=self.transport.config.timeout.total)
         except ResponseTooLargeError as exc:
             raise UnsafeXmlError(str(exc)) from None
         status = response.status_code
@@ -256,6 +284,11 @@ class SoapClient:
 
     def close(self) -> None:
         self.transport.close()
+
+
+def _no_query(url: str) -> str:
+    """A URL for messages and logs: without its query string (queries may carry tokens)."""
+    return url.split("?", 1)[0]
 
 
 class _TryAgain(Exception):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -174,7 +175,9 @@ class SoapConfig(_Model):
     port: str | None = None
     soap_version: Literal["1.1", "1.2"] = "1.1"
     address: str | None = None
-    """Overrides the WSDL's ``soap:address`` (WSDLs often carry an internal host); may contain ``{base_url}``."""
+    """Where calls go; may contain ``{base_url}`` (the systems file's ``endpoint``). Without it, calls go to the
+    endpoint plus the path of the WSDL's ``soap:address`` (WSDLs often name an internal or public host that is
+    not the one configured), and only when no endpoint is given either, to the ``soap:address`` itself."""
     request_encoding: Literal["utf-8", "gb18030", "gbk"] = "utf-8"
     headers: dict[str, str] = Field(default_factory=dict)
     timeout: TimeoutConfig = Field(default_factory=TimeoutConfig)
@@ -225,9 +228,45 @@ class SoapConfig(_Model):
     def wsdl_location(self) -> str:
         return self.wsdl.replace("{base_url}", self.base_url or "")
 
-    @property
-    def address_override(self) -> str | None:
-        return self.address.replace("{base_url}", self.base_url or "") if self.address else None
+    def resolve_address(self, wsdl_address: str | None) -> tuple[str, str]:
+        """Where calls go, and why (for ``connector check`` and error messages)::
+
+            address: "{base_url}/ws/x"  + endpoint http://10.1.2.3:8080        -> http://10.1.2.3:8080/ws/x
+            no address + endpoint http://10.1.2.3:8080 + soap:address http://59.110.236.229/oa/loan
+                                                                           -> http://10.1.2.3:8080/oa/loan
+            no address, no endpoint                                         -> the soap:address as written
+
+        An endpoint with a path that the ``soap:address`` path starts with (``http://gw/axis`` and
+        ``/axis/services/X``) is not doubled. Raises :class:`ConfigError` when there is nowhere to call."""
+        if self.address:
+            return self.address.replace("{base_url}", self.base_url or ""), "the connector's `address`"
+        if self.base_url:
+            if not wsdl_address:
+                return self.base_url, "the systems file's endpoint (the WSDL's port names no soap:address)"
+            joined = endpoint_address(self.base_url, wsdl_address)
+            path = urlsplit(joined).path or "/"
+            return joined, (f"the systems file's endpoint with the path {path} of the WSDL's soap:address "
+                            f"({_origin(wsdl_address)} in the WSDL is not called)")
+        if wsdl_address:
+            return wsdl_address, ("the WSDL's own soap:address: neither `address` nor an endpoint is configured "
+                                  "(set the system's `endpoint` to call another host)")
+        raise ConfigError(f"{self.label}: the WSDL's port has no soap:address and no endpoint or `address` is "
+                          f"configured: set the system's `endpoint`")
+
+
+def endpoint_address(endpoint: str, wsdl_address: str) -> str:
+    """The endpoint's scheme, host and port (and path prefix) with the path and query of the WSDL's address."""
+    base, wsdl = urlsplit(endpoint.rstrip("/")), urlsplit(wsdl_address)
+    path = wsdl.path or "/"
+    prefix = base.path.rstrip("/")
+    if prefix and (path == prefix or path.startswith(prefix + "/")):
+        prefix = ""
+    return urlunsplit((base.scheme, base.netloc, prefix + path, wsdl.query, ""))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
 
 
 def parse_config(raw: Mapping[str, Any] | SoapConfig) -> SoapConfig:
@@ -251,5 +290,6 @@ __all__ = [
     "TlsConfig",
     "WriteStreamConfig",
     "WsseConfig",
+    "endpoint_address",
     "parse_config",
 ]

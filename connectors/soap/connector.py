@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from connectors.common.declarative import DeclarativeConnector
 from gateway.contract.connector import Page, SyncMode, WriteOperation, WriteResult
+from gateway.contract.errors import TongbanError
 
 from .client import SoapClient
 from .config import SoapConfig, parse_config
@@ -40,16 +41,31 @@ class SoapConnector(DeclarativeConnector):
         return self.soap_config
 
     def _probe(self) -> str:
-        """One authenticated call: the check stream's first page, or the configured call."""
+        """One authenticated call: the check stream's first page, or the configured call. The message says
+        which URL was called and why that one (the connector's ``address``, the endpoint, or the WSDL's own)."""
         cfg = self.soap_config
-        if cfg.check is not None and cfg.check.call is not None:
-            call = cfg.check.call
-            result = self.client.call(call.operation, call.params, overload=call.overload)
-            return f"{cfg.label}: {call.operation} answered HTTP {result.status}"
-        name = cfg.check.stream if cfg.check is not None and cfg.check.stream else next(iter(cfg.streams))
-        first = next(iter(self.read(name, mode="full_refresh")), None)
-        count = len(first.records) + len(first.rejects) if first is not None else 0
-        return f"{cfg.label} stream {name!r}: first page answered with {count} record(s)"
+        try:
+            if cfg.check is not None and cfg.check.call is not None:
+                call = cfg.check.call
+                result = self.client.call(call.operation, call.params, overload=call.overload)
+                said = f"{cfg.label}: {call.operation} answered HTTP {result.status}"
+            else:
+                name = cfg.check.stream if cfg.check is not None and cfg.check.stream else next(iter(cfg.streams))
+                first = next(iter(self.read(name, mode="full_refresh")), None)
+                count = len(first.records) + len(first.rejects) if first is not None else 0
+                said = f"{cfg.label} stream {name!r}: first page answered with {count} record(s)"
+        except TongbanError as exc:
+            if self.client.address_known and exc.args and isinstance(exc.args[0], str):
+                exc.args = (self._with_address(exc.args[0]), *exc.args[1:])
+            raise
+        return self._with_address(said)
+
+    def _with_address(self, message: str) -> str:
+        """``message`` and where calls go, and why there (an error names the URL already; say only why)."""
+        url = self.client.address.split("?", 1)[0]
+        if url in message:
+            return f"{message}; that URL is {self.client.address_why}"
+        return f"{message}; calls go to {url}: {self.client.address_why}"
 
     def _read_stream(self, stream: str, config: Any, *, since: datetime | None, mode: SyncMode,
                      checkpoint: Mapping[str, Any] | None) -> Iterator[Page]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -24,7 +25,7 @@ from gateway.contract.errors import ConfigError
 from gateway.contract.scaffold import ScaffoldResult
 
 from .inspector import OperationReport, WsdlReport, describe_fields, inspect_wsdl
-from .wsdl_model import Field
+from .wsdl_model import Field, Port
 
 _CANONICAL = (
     "case_no", "item_code", "item_name", "case_type", "applicant.type", "applicant.name", "applicant.id_type",
@@ -85,7 +86,7 @@ def connector_yaml(name: str, wsdl: str, report: WsdlReport) -> str:
         "kind: soap",
         f"name: {name}",
         f"wsdl: {yaml.safe_dump(wsdl, default_style=None).strip().removesuffix('...').strip()}",
-        "# address: \"{base_url}/Service.asmx\"     # overrides the WSDL's soap:address (often an internal host)",
+        _address_line(port),
         f"service: {port.service}",
         f"port: {port.name}",
         "timeout: {connect: 5, read: 60}",
@@ -158,6 +159,16 @@ def connector_yaml(name: str, wsdl: str, report: WsdlReport) -> str:
     else:
         lines.append("    # pagination: none found among the operation's parameters (the answer comes whole)")
     return "\n".join(lines) + "\n"
+
+
+def _address_line(port: Port) -> str:
+    """``address: "{base_url}/path"``: the systems file's endpoint with the path of the WSDL's soap:address."""
+    if not port.address:
+        return 'address: "{base_url}"   # the WSDL\'s port names no soap:address: calls go to the systems file\'s endpoint'
+    parts = urlsplit(port.address)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return (f'address: "{{base_url}}{path}"   # the systems file\'s endpoint + the path of the WSDL\'s soap:address '
+            f'({port.address} is not called)')
 
 
 def requires_username_token(report: WsdlReport) -> tuple[bool, bool]:
