@@ -42,6 +42,7 @@ import requests
 from requests.auth import AuthBase
 
 from connectors.common.jsontext import JsonDocument, JsonTextError, find_problems, parse_json
+from connectors.common.secretrefs import SecretParams
 from gateway.contract.errors import (
     AuthenticationError,
     FatalSyncError,
@@ -147,6 +148,9 @@ class Transport:
         self.session = session or requests.Session()
         self.session.headers.update({"Accept": accept, **config.headers})
         self.auth: AuthBase | None = None
+        self.secret_params: SecretParams | None = None
+        """Set by a connector whose parameters may reference secrets (``{secret: NAME}``): resolved here, on
+        the way out, so that nothing before the wire (paging state, messages, logs) holds a secret's value."""
         self._sleep = sleep
         self._clock = clock
         self._backoff = BackoffPolicy(config.retry, random)
@@ -188,6 +192,10 @@ class Transport:
         attempts = self.config.retry.max_attempts
         attempt = 0
         refreshed = False
+        if self.secret_params is not None:
+            params = self.secret_params.resolve(params) if params else params
+            json = self.secret_params.resolve(json) if isinstance(json, Mapping) else json
+            data = self.secret_params.resolve(data) if isinstance(data, Mapping) else data
         while True:
             attempt += 1
             if self._bucket is not None:

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connectors.common.secretrefs import is_secret_ref, literal_template_problems
 from connectors.common.settings import (
     PAGINATION_TAGS,
     CursorPagination,
@@ -135,6 +136,8 @@ class StreamConfig(_Model):
     """Send every parameter value as text (``{"pageNum": "2"}``), for APIs whose request fields are all strings;
     in a query string every value is text anyway."""
     params: dict[str, Any] = Field(default_factory=dict)
+    """Constant parameters; ``{secret: NAME}`` sends the system's secret ``NAME`` (``access_token: {secret: token}``:
+    :mod:`connectors.common.secretrefs`)."""
     headers: dict[str, str] = Field(default_factory=dict)
     record_selector: str = ""
     success: SuccessRule | None = None
@@ -145,6 +148,9 @@ class StreamConfig(_Model):
 
     @model_validator(mode="after")
     def _parameters_have_a_place(self) -> StreamConfig:
+        problems = literal_template_problems(self.params, "params")
+        if problems:
+            raise ValueError("; ".join(problems))
         if self.params_in != "query" and self.method == "GET":
             raise ValueError(f"params_in: {self.params_in} sends the parameters in the body: needs method: POST")
         if self.params_in != "query" and isinstance(self.pagination, LinkHeaderPagination):
@@ -173,6 +179,9 @@ class CheckConfig(_Model):
     def _one_target(self) -> CheckConfig:
         if (self.stream is None) == (self.path is None):
             raise ValueError("give exactly one of `stream` or `path`")
+        problems = literal_template_problems(self.params, "params")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 
@@ -181,13 +190,22 @@ class CheckConfig(_Model):
 
 class WriteOperationConfig(_Model):
     """One HTTP call. ``path`` and ``params`` values are templates: ``{key}``, ``{idempotency_key}`` and any
-    top-level scalar field of the record (``{version}``)."""
+    top-level scalar field of the record (``{version}``); a ``params`` value ``{secret: NAME}`` is the system's
+    secret ``NAME``."""
 
     method: HttpMethod
     path: str
-    params: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
     send_body: bool | None = None
     """Send the record as the JSON body; by default yes except for DELETE."""
+
+    @field_validator("params")
+    @classmethod
+    def _templates_or_secrets(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name, item in value.items():
+            if not (isinstance(item, str) or (is_secret_ref(item) and isinstance(item["secret"], str))):
+                raise ValueError(f"{name}: a template string or {{secret: NAME}}, got {item!r}")
+        return value
 
     @property
     def sends_body(self) -> bool:
@@ -251,6 +269,17 @@ class RestConfig(_Model):
     @property
     def label(self) -> str:
         return self.name or self.base_url
+
+    def parameter_sets(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every ``params`` of the file with its YAML path (streams, check, writes): where secrets may be
+        referenced."""
+        found: list[tuple[str, dict[str, Any]]] = [(f"streams.{n}.params", s.params) for n, s in self.streams.items()]
+        if self.check is not None:
+            found.append(("check.params", self.check.params))
+        for name, write in self.write.items():
+            found += [(f"write.{name}.{op}.params", call.params)
+                      for op, call in (("upsert", write.upsert), ("delete", write.delete)) if call is not None]
+        return found
 
 
 def parse_config(raw: Mapping[str, Any] | RestConfig) -> RestConfig:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from connectors.common.declarative import DeclarativeConnector
 from connectors.common.paginators import PageRequest, make_paginator
 from connectors.common.records import check_envelope, check_success, envelope_outcome, select_items
+from connectors.common.secretrefs import SecretParams, masked
 from connectors.http.transport import Transport
 from gateway.contract.connector import Page, SyncMode, WriteOperation, WriteResult
 from gateway.contract.errors import FatalSyncError
@@ -43,6 +44,9 @@ class RestConnector(DeclarativeConnector):
         self.transport.auth = build_auth(
             self.rest_config.auth, self.secrets, fetch_token=self.transport.fetch_token, clock=io.clock
         )
+        self.secret_params = SecretParams(self.secrets, label=self.rest_config.label)
+        self.secret_params.require(*self.rest_config.parameter_sets())
+        self.transport.secret_params = self.secret_params
 
     @property
     def settings(self) -> RestConfig:
@@ -50,6 +54,10 @@ class RestConnector(DeclarativeConnector):
 
     def _probe(self) -> str:
         """One authenticated request: the check stream's first page, or the configured path."""
+        with masked(self.secret_params):
+            return self._first_answer()
+
+    def _first_answer(self) -> str:
         cfg = self.rest_config
         if cfg.check is not None and cfg.check.path is not None:
             response = self.transport.request("GET", cfg.check.path, params=cfg.check.params or None)
@@ -80,12 +88,14 @@ class RestConnector(DeclarativeConnector):
 
     def _read_stream(self, stream: str, config: Any, *, since: datetime | None, mode: SyncMode,
                      checkpoint: Mapping[str, Any] | None) -> Iterator[Page]:
-        return read_stream(self.transport, stream, config, since=since, mode=mode, checkpoint=checkpoint)
+        with masked(self.secret_params):
+            yield from read_stream(self.transport, stream, config, since=since, mode=mode, checkpoint=checkpoint)
 
     def _write_record(self, stream: str, config: Any, record: Mapping[str, Any], *, key: str,
                       idempotency_key: str, operation: WriteOperation) -> WriteResult:
-        return write_record(self.transport, stream, config, record, key=key, idempotency_key=idempotency_key,
-                            operation=operation)
+        with masked(self.secret_params):
+            return write_record(self.transport, stream, config, record, key=key, idempotency_key=idempotency_key,
+                                operation=operation)
 
     def close(self) -> None:
         self.transport.close()

@@ -50,7 +50,8 @@ def write_record(
     values = {k: v for k, v in record.items() if isinstance(v, (str, int, float, bool))}
     values |= {"key": key, "idempotency_key": idempotency_key}
     path = _render(op.path, values, where, encode=True)
-    params = {name: _render(template, values, where, encode=False) for name, template in op.params.items()}
+    params = {name: _render(template, values, where, encode=False) if isinstance(template, str) else template
+              for name, template in op.params.items()}  # {secret: NAME} stays a reference until the wire
     headers = dict(config.headers)
     if config.idempotency_header:
         headers[config.idempotency_header] = idempotency_key

@@ -38,6 +38,7 @@ import requests
 from lxml import etree
 from requests.auth import HTTPBasicAuth
 
+from connectors.common.secretrefs import SecretParams
 from connectors.http.body import ResponseTooLargeError, first_bytes, looks_like_html, read_capped
 from connectors.http.retry import BackoffPolicy
 from connectors.http.transport import Transport, describe_body
@@ -113,6 +114,8 @@ class SoapClient:
                 digest=w.digest, nonce=w.nonce, created=w.created, timestamp_ttl=w.timestamp_ttl_seconds,
                 must_understand=w.must_understand,
             )
+        self.secret_params = SecretParams(secrets, label=config.label)
+        self.secret_params.require(*config.parameter_sets())
         self.limits = XmlLimits(config.limits.max_bytes, config.limits.max_depth, config.limits.max_elements)
         self.rules = [FaultRule(r.match, r.action) for r in config.faults]
         self._backoff = BackoffPolicy(config.retry, random)
@@ -214,7 +217,10 @@ class SoapClient:
 
     def call(self, name: str, params: Mapping[str, Any], *, overload: int | str | None = None,
              writing: bool = False) -> CallResult:
+        """Call an operation. ``{secret: NAME}`` values in ``params`` become the secret only here, in the
+        envelope (the connector masks a secret's value that an error echoes)."""
         op = self.operation(name, overload)
+        params = self.secret_params.resolve(params)
         address = self.address
         where = f"{self.config.label} {name} (POST {_no_query(address)})"
         soap12 = self.port.protocol == "soap12"

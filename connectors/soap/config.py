@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connectors.common.secretrefs import literal_template_problems
 from connectors.common.settings import (
     PAGINATION_TAGS,
     FieldEquals,
@@ -84,7 +85,8 @@ class FaultRuleConfig(_Model):
 
 class CallConfig(_Model):
     """One operation call. ``params`` are templates: a string ``"{record}"`` is the whole record (a complex
-    parameter); other strings may use ``{key}``, ``{idempotency_key}`` and top-level scalar record fields."""
+    parameter); other strings may use ``{key}``, ``{idempotency_key}`` and top-level scalar record fields;
+    ``{secret: NAME}`` is the system's secret ``NAME`` (:mod:`connectors.common.secretrefs`)."""
 
     operation: str
     overload: int | str | None = None
@@ -99,6 +101,7 @@ class StreamConfig(_Model):
     operation: str
     overload: int | str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    """Fixed parameters; ``{secret: NAME}`` sends the system's secret ``NAME`` (``strUserPwd: {secret: password}``)."""
     result: Literal["records", "dataset"] = "records"
     result_path: str
     """Dotted local names below ``soap:Body`` to the repeating record element
@@ -124,6 +127,9 @@ class StreamConfig(_Model):
             raise ValueError("page_number/offset paging of an incremental stream needs ordered: true")
         if self.success is not None and self.status_path is None:
             raise ValueError("`success` needs `status_path` (where the status fields are)")
+        problems = literal_template_problems(self.params, "params")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 
@@ -156,6 +162,9 @@ class CheckConfig(_Model):
     def _one_target(self) -> CheckConfig:
         if (self.stream is None) == (self.call is None):
             raise ValueError("give exactly one of `stream` or `call`")
+        problems = literal_template_problems(self.call.params, "call.params") if self.call is not None else []
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 
@@ -223,6 +232,17 @@ class SoapConfig(_Model):
     @property
     def label(self) -> str:
         return self.name or self.base_url or self.wsdl
+
+    def parameter_sets(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every ``params`` of the file with its YAML path (streams, check call, writes): where secrets may be
+        referenced."""
+        found: list[tuple[str, dict[str, Any]]] = [(f"streams.{n}.params", s.params) for n, s in self.streams.items()]
+        if self.check is not None and self.check.call is not None:
+            found.append(("check.call.params", self.check.call.params))
+        for name, write in self.write.items():
+            found += [(f"write.{name}.{op}.params", call.params)
+                      for op, call in (("upsert", write.upsert), ("delete", write.delete)) if call is not None]
+        return found
 
     @property
     def wsdl_location(self) -> str:

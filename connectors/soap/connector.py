@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from connectors.common.declarative import DeclarativeConnector
+from connectors.common.secretrefs import masked
 from gateway.contract.connector import Page, SyncMode, WriteOperation, WriteResult
 from gateway.contract.errors import TongbanError
 
@@ -55,6 +56,7 @@ class SoapConnector(DeclarativeConnector):
                 count = len(first.records) + len(first.rejects) if first is not None else 0
                 said = f"{cfg.label} stream {name!r}: first page answered with {count} record(s)"
         except TongbanError as exc:
+            self.client.secret_params.redact_error(exc)
             if self.client.address_known and exc.args and isinstance(exc.args[0], str):
                 exc.args = (self._with_address(exc.args[0]), *exc.args[1:])
             raise
@@ -69,12 +71,14 @@ class SoapConnector(DeclarativeConnector):
 
     def _read_stream(self, stream: str, config: Any, *, since: datetime | None, mode: SyncMode,
                      checkpoint: Mapping[str, Any] | None) -> Iterator[Page]:
-        return read_stream(self.client, stream, config, since=since, mode=mode, checkpoint=checkpoint)
+        with masked(self.client.secret_params):
+            yield from read_stream(self.client, stream, config, since=since, mode=mode, checkpoint=checkpoint)
 
     def _write_record(self, stream: str, config: Any, record: Mapping[str, Any], *, key: str,
                       idempotency_key: str, operation: WriteOperation) -> WriteResult:
-        return write_record(self.client, stream, config, record, key=key, idempotency_key=idempotency_key,
-                            operation=operation)
+        with masked(self.client.secret_params):
+            return write_record(self.client, stream, config, record, key=key, idempotency_key=idempotency_key,
+                                operation=operation)
 
     def close(self) -> None:
         self.client.close()

@@ -180,7 +180,7 @@ def noise_config(**overrides: Any) -> dict[str, Any]:
         "streams": {"warnings": {
             "operation": "GetPointWarningInfoSeach",
             "params": {"strPointCodes": "", "strDayTimeEnd": "2099-12-31 23:59:59",
-                       "strUserName": USER, "strUserPwd": PASSWORD},
+                       "strUserName": {"secret": "username"}, "strUserPwd": {"secret": "password"}},
             "result": "dataset",
             "result_path": "GetPointWarningInfoSeachResponse.GetPointWarningInfoSeachResult",
             "primary_key": "WARN_ID",
