@@ -27,8 +27,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from gateway.contract.connector import Connector, Page, RawRecord
+from gateway.kernel.configpaths import declared_config
+from gateway.kernel.yamlfile import read_yaml
 from gateway.mapping.mapper import Mapper
 
 
@@ -116,6 +120,20 @@ def records_map_to_canonical(records: list[RawRecord], mapper: Mapper, *, system
     problems.extend(str(i) for _, rej in result.rejected for i in rej.issues)
     assert not problems, f"{len(problems)} mapping/validation problem(s), e.g.: " + " | ".join(problems[:5])
     return len(result.valid)
+
+
+def connector_config(path: str | Path, *, kind: str | None = None, base_url: str | None = None) -> dict[str, Any]:
+    """A connector YAML as the systems file would hand it to the connector: relative paths (a SOAP ``wsdl``)
+    resolved against the YAML's own directory, the endpoint injected as ``base_url``::
+
+        CONFIG = connector_config(REPO / "config" / "connectors" / "gov_noise.yaml", base_url=URL)
+    """
+    path = Path(path)
+    raw = read_yaml(path) or {}
+    config = declared_config(kind or str(raw.get("kind") or ""), raw, path.resolve().parent)
+    if base_url:
+        config["base_url"] = base_url
+    return config
 
 
 def assert_connector_acceptance(

@@ -30,6 +30,10 @@ class SoapConnector(DeclarativeConnector):
     """The declarative SOAP connector. See ``connectors/soap/README.md``."""
 
     kind: ClassVar[str] = "soap"
+    config_paths: ClassVar[tuple[str, ...]] = ("wsdl", "wsdl_cache_dir", "schema_locations.*", "tls.client_cert",
+                                               "tls.client_key", "tls.ca_bundle")
+    """Keys holding local paths: relative ones are resolved against the file that declares them when the
+    systems file is loaded (:mod:`gateway.kernel.configpaths`)."""
 
     def _configure(self, config: Mapping[str, Any]) -> None:
         io = self.io

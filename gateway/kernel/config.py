@@ -40,6 +40,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway.contract.errors import ConfigError
+from gateway.kernel.configpaths import declared_config
 from gateway.kernel.yamlfile import load_yaml
 
 SystemRole = Literal["department", "hall"]
@@ -139,7 +140,9 @@ class SystemConfig(BaseModel):
         return self.resolve_path(self.mapping)
 
     def load_connector_config(self) -> dict[str, Any]:
-        """The connector's own config (inline or from its YAML file), with the endpoint injected as base_url."""
+        """The connector's own config (inline or from its YAML file), with the endpoint injected as base_url and
+        the relative file paths its kind declares (a SOAP ``wsdl``) made absolute against the directory of the
+        file that declared them, never the working directory (:mod:`gateway.kernel.configpaths`)."""
         if isinstance(self.connector_config, str):
             path = self.resolve_path(self.connector_config)
             try:
@@ -152,6 +155,9 @@ class SystemConfig(BaseModel):
             loaded = dict(loaded)
         else:
             loaded = dict(self.connector_config)
+        declared_in = self.resolve_path(self.connector_config).parent if isinstance(
+            self.connector_config, str) else self.base_dir
+        loaded = declared_config(self.connector, loaded, declared_in)  # relative paths: against that file
         endpoint = self.resolved_endpoint()
         if endpoint:
             loaded["base_url"] = endpoint
