@@ -24,7 +24,7 @@ This module may use all of ``gateway`` (it is the one part of ``connectors`` tha
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -134,6 +134,24 @@ def connector_config(path: str | Path, *, kind: str | None = None, base_url: str
     if base_url:
         config["base_url"] = base_url
     return config
+
+
+def secret_names(config: Mapping[str, Any]) -> list[str]:
+    """Every secret a connector config names, sorted: values of ``secret``/``*_secret`` keys (auth, wsse,
+    http_basic, tls) and ``{secret: NAME}`` parameters — what a test must supply (``TONGBAN_<SYSTEM>_<NAME>``)."""
+
+    def walk(node: Any) -> Iterator[str]:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if isinstance(value, str) and isinstance(key, str) and (key == "secret" or key.endswith("_secret")):
+                    yield value
+                else:
+                    yield from walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from walk(item)
+
+    return sorted(set(walk(config)))
 
 
 def assert_connector_acceptance(

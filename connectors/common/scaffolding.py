@@ -1,10 +1,26 @@
-"""What every scaffold writes the same way: the three files of a new connector, never over existing ones."""
+"""What every scaffold does the same way: a reason for every guess, and the three files of a new connector,
+never written over existing ones."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gateway.contract.errors import ConfigError
+
+
+@dataclass
+class Guess:
+    """One thing a scaffold guessed: what (a YAML key), the value written, why, and whether a person must check it."""
+
+    what: str
+    value: Any
+    why: str
+    check: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"what": self.what, "value": self.value, "why": self.why, "check": self.check}
 
 
 def scaffold_files(root: Path, name: str, *, connector: str, mapping: str, test: str) -> dict[Path, str]:
@@ -29,4 +45,4 @@ def write_files(files: dict[Path, str], *, force: bool) -> list[Path]:
     return list(files)
 
 
-__all__ = ["scaffold_files", "write_files"]
+__all__ = ["Guess", "scaffold_files", "write_files"]

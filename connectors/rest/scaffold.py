@@ -34,7 +34,7 @@ import yaml
 
 from connectors.common.cursors import CursorCodec
 from connectors.common.guesses import FieldHint, guess_cursor, guess_paging, guess_primary_key
-from connectors.common.scaffolding import scaffold_files, write_files
+from connectors.common.scaffolding import Guess, scaffold_files, write_files
 from connectors.http.body import read_capped
 from gateway.contract.errors import AuthenticationError, ConfigError, SourceUnavailableError, TongbanError
 from gateway.contract.scaffold import ScaffoldResult
@@ -46,6 +46,7 @@ DEFAULT_SIZE = 100
 TIMEZONE = "+08:00"
 _TZ = timezone(timedelta(hours=8))
 _PLACEHOLDER_BASE_URL = "http://scaffold.invalid"
+_QUERY_KEY = "query_key"  # _auth's word for an API key sent as a query parameter (becomes stream params)
 
 _CANONICAL = (
     "case_no", "item_code", "item_name", "case_type", "applicant.type", "applicant.name", "applicant.id_type",
@@ -341,17 +342,6 @@ class FieldInfo:
 
 
 @dataclass
-class Guess:
-    what: str
-    value: Any
-    why: str
-    check: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"what": self.what, "value": self.value, "why": self.why, "check": self.check}
-
-
-@dataclass
 class StreamReport:
     name: str
     path: str
@@ -411,6 +401,8 @@ class OpenApiReport:
     skipped: list[tuple[str, str]]
     writes: list[str]
     notes: list[str]
+    query_params: dict[str, Any] = field(default_factory=dict)
+    """Parameters every request carries (an API key in the query string, as ``{secret: api_key}``)."""
 
     @property
     def main(self) -> StreamReport | None:
@@ -423,6 +415,7 @@ class OpenApiReport:
         return {
             "source": self.source, "openapi": self.version, "title": self.title, "server": self.server,
             "base_url": self.origin, "path_prefix": self.path_prefix, "auth": self.auth, "auth_why": self.auth_why,
+            "query_params": self.query_params,
             "streams": [s.as_dict() for s in self.streams], "main_stream": self.main.name if self.main else None,
             "skipped": [{"operation": op, "why": why} for op, why in self.skipped], "writes": self.writes,
             "notes": self.notes,
@@ -848,8 +841,13 @@ def _auth(spec: _Spec, origin: str | None, first_op: Mapping[str, Any] | None) -
             if where_key == "header":
                 return ({"type": "api_key", "header": str(scheme.get("name") or "X-Api-Key"), "secret": "api_key"},
                         f"securitySchemes.{name}: apiKey in header {scheme.get('name')} ({where})", comments)
+            if where_key == "query" and scheme.get("name"):
+                param = str(scheme["name"])
+                return ({"type": _QUERY_KEY, "param": param, "secret": "api_key"},
+                        f"securitySchemes.{name}: apiKey in the query parameter `{param}` ({where}): sent from the "
+                        f"secret `api_key` by every stream's params ({param}: {{secret: api_key}})", comments)
             notes.append(f"securitySchemes.{name}: apiKey in {where_key} `{scheme.get('name')}`: the REST "
-                         "connector sends keys in headers only")
+                         "connector sends keys in headers or query parameters only")
             continue
         if kind == "basic" or (kind == "http" and str(scheme.get("scheme")).lower() == "basic"):
             return ({"type": "basic", "username_secret": "username", "password_secret": "password"},
@@ -921,10 +919,21 @@ def inspect_openapi(source: str, document: Mapping[str, Any] | None = None) -> O
             first_op = op
         streams.append(stream)
     auth, auth_why, auth_comments = _auth(spec, origin, first_op)
+    query_params: dict[str, Any] = {}
+    if auth is not None and auth["type"] == _QUERY_KEY:  # not an `auth:` block: a parameter of every request
+        ref, param = {"secret": auth["secret"]}, auth["param"]
+        auth, auth_comments = None, auth_comments + [
+            f"# auth: none; the key goes in the query string: `{param}: {{secret: api_key}}` in each stream's params "
+            "(the systems file maps api_key to an environment variable)"]
+        query_params = {param: ref}
+        for stream in streams:
+            stream.params = {param: ref, **stream.params}
+            stream.guess(f"params.{param}", ref, "the API key goes in the query string (securitySchemes): the "
+                                                 "secret `api_key`, never its value in the file")
     return OpenApiReport(source=source, version=spec.version, title=str(info.get("title") or ""), origin=origin,
                          path_prefix=prefix, server=server, auth=auth, auth_why=auth_why,
                          auth_comments=auth_comments, streams=streams, skipped=skipped, writes=writes,
-                         notes=spec.notes)
+                         notes=spec.notes, query_params=query_params)
 
 
 def _read_operation(spec: _Spec, inspector: _Inspector, path: str, item: Mapping[str, Any], op: Mapping[str, Any],
@@ -1124,7 +1133,8 @@ def connector_yaml(name: str, source: str, report: OpenApiReport) -> str:
         check = next((op.split(" ", 1)[1] for op, _ in report.skipped if "{" not in op), None)
         check = report.path_prefix + check if check else "/"
         lines += ["", "# No GET operation answers with an array of objects: configure a stream by hand.",
-                  _line(f"check: {{path: {_scalar(check)}}}", "point this at a cheap authenticated GET"),
+                  _line(f"check: {_flow({'path': check, 'params': report.query_params} if report.query_params else {'path': check})}",
+                        "point this at a cheap authenticated GET"),
                   "streams: {}"]
     else:
         lines += ["", f"check: {{stream: {main.name}}}", "streams:"]
@@ -1191,7 +1201,8 @@ def mapping_yaml(name: str, report: OpenApiReport) -> str:
     source = main.field_paths if main else []
     lines = [
         f"# {name} ⇄ the canonical Case: generated skeleton. Replace every `null` with a source path or spec",
-        "# (see gateway/mapping/compiler.py for the vocabulary) and run `tongban mapping check`.",
+        "# (docs/mapping-reference.md lists every operation with an example; docs/canonical-model.md every field)",
+        "# and run `tongban mapping check`.",
         *_wrapped(f"# Source record fields ({main.name if main else 'no stream'}): ", source or ["(none found)"]),
         f"system: {name}",
         'version: "1"',
@@ -1212,7 +1223,8 @@ def acceptance_test(name: str) -> str:
     env = name.upper()
     return f'''"""Acceptance of the `{name}` REST connector against the live system (generated by `tongban connector new`).
 
-Set TONGBAN_{env}_URL and, for each secret the YAML's auth names, TONGBAN_{env}_<NAME> (e.g. TONGBAN_{env}_API_KEY).
+Set TONGBAN_{env}_URL and, for each secret the YAML names (its auth, {{secret: NAME}} parameters),
+TONGBAN_{env}_<NAME> (e.g. TONGBAN_{env}_API_KEY).
 """
 
 from __future__ import annotations
@@ -1224,7 +1236,7 @@ import pytest
 import yaml
 
 from connectors.rest import RestConnector
-from connectors.testing import assert_connector_acceptance
+from connectors.testing import assert_connector_acceptance, secret_names
 from gateway.mapping.mapper import Mapper
 
 REPO = Path(__file__).resolve().parents[2]
@@ -1232,8 +1244,7 @@ URL = os.environ.get("TONGBAN_{env}_URL")
 pytestmark = pytest.mark.skipif(not URL, reason="TONGBAN_{env}_URL is not set: no live {name} system to test")
 
 CONFIG = yaml.safe_load((REPO / "config" / "connectors" / "{name}.yaml").read_text(encoding="utf-8"))
-AUTH = CONFIG.get("auth") or {{}}
-SECRETS = sorted({{v for k, v in AUTH.items() if k == "secret" or k.endswith("_secret")}})
+SECRETS = secret_names(CONFIG)
 STREAM = (CONFIG.get("check") or {{}}).get("stream") or next(iter(CONFIG.get("streams") or {{"records": None}}))
 
 

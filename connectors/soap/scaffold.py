@@ -1,29 +1,54 @@
 """``tongban connector new NAME --wsdl FILE_OR_URL``: from a WSDL to three files to fill in.
 
-1. ``config/connectors/NAME.yaml`` — a SOAP connector YAML: the WSDL, the chosen port, one read stream on the
-   operation whose answer repeats (``result_path`` worked out from the schema), and every operation listed
-   in comments with its parameters, result shape and what zeep loses;
+1. ``config/connectors/NAME.yaml`` — a SOAP connector YAML: the WSDL (a local file as a path relative to this
+   YAML), the chosen port, calls addressed to the systems file's endpoint (``address: "{base_url}/path"``), one
+   read stream on the operation that best lists records, and every operation listed in comments with its
+   parameters, result shape and what zeep loses. The text is validated with
+   :func:`connectors.soap.config.parse_config` before anything is written;
 2. ``mappings/NAME.yaml`` — a mapping skeleton: the canonical fields with the record's own field names
    listed beside them;
 3. ``tests/connectors/test_NAME_acceptance.py`` — the acceptance kit against the live system, skipped until
-   ``TONGBAN_<NAME>_URL`` and the secrets are set.
+   ``TONGBAN_<NAME>_URL`` and the secrets the YAML names (``TONGBAN_<NAME>_<SECRET>``) are set.
+
+Which operation is read: of the operations whose answer repeats (a list, or a .NET DataSet), the one with a
+change-time window, then paging, then a key and a change-time field among its record fields, the WSDL's order
+breaking ties — never one that looks like a write (:func:`~connectors.common.guesses.looks_like_write`:
+``receiveOaLoan``, ``SavePwd``, ``tjSqxx``). The check reads that stream; with no list query, the check is a
+call of a harmless-looking read, and when every operation looks like a write, none: the YAML says so and
+leaves the check to a person, since a check that submits to a live system is worse than none.
+
+Parameters that carry credentials (``strUserName``/``strUserPwd``, ``token``, ``appKey``) are written as
+secret references (``{secret: password}``, :mod:`connectors.common.secretrefs`). The report says which
+operation was chosen and why, and every guess with its reason, as the REST scaffold's does.
 
 Nothing is overwritten unless ``force`` is given.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
-from connectors.common.guesses import FieldHint, guess_cursor, guess_paging, guess_primary_key
-from connectors.common.scaffolding import scaffold_files, write_files
+from connectors.common.guesses import (
+    FieldHint,
+    PagingGuess,
+    guess_cursor,
+    guess_paging,
+    guess_primary_key,
+    guess_secret_params,
+    looks_like_write,
+    type_prefix,
+)
+from connectors.common.scaffolding import Guess, scaffold_files, write_files
 from gateway.contract.errors import ConfigError
 from gateway.contract.scaffold import ScaffoldResult
 
+from .config import parse_config
 from .inspector import OperationReport, WsdlReport, describe_fields, inspect_wsdl
 from .wsdl_model import Field, Port
 
@@ -32,27 +57,78 @@ _CANONICAL = (
     "applicant.id_number", "applied_at", "accepted_at", "promised_at", "dept_name", "dept_code", "finished_at",
     "result", "status", "deleted", "updated_at",
 )
+_PLACEHOLDER_BASE_URL = "http://scaffold.invalid"
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+WINDOW_START = "2000-01-01 00:00:00"
+WINDOW_END = "2099-12-31 23:59:59"
+PAGE_SIZE = 100
+_READ_WORDS = ("get", "query", "list", "find", "search", "select", "check", "hello", "ping", "test", "echo",
+               "version", "cx", "hq")  # cx 查询, hq 获取
 
 
 @dataclass(frozen=True)
 class ReadCandidate:
+    """An operation whose answer repeats (a list query), with what the scaffold guessed about it."""
+
     operation: OperationReport
     result_path: str
     record_fields: tuple[Field, ...]
     dataset: bool
+    paging: PagingGuess = field(default_factory=lambda: PagingGuess(None, None, None, None))
+    key: str | None = None
+    cursor: str | None = None
+
+    @property
+    def rank(self) -> tuple[int, int, int, int]:
+        """Better first: a change-time window, paging, a key field, a change-time field."""
+        return (self.paging.since_param is not None, self.paging.kind is not None, self.key is not None,
+                self.cursor is not None)
+
+    @property
+    def merits(self) -> str:
+        """What the rank is made of, in words."""
+        said = []
+        if self.paging.since_param:
+            window = self.paging.since_param + (f"…{self.paging.until_param}" if self.paging.until_param else "")
+            said.append(f"a change-time window ({window})")
+        if self.paging.kind:
+            said.append(f"paging ({'/'.join(p for p in (self.paging.page_param or self.paging.offset_param, self.paging.size_param) if p)})")
+        if self.key:
+            said.append(f"a key field ({self.key})")
+        if self.cursor:
+            said.append(f"a change-time field ({self.cursor})")
+        return ", ".join(said) or "no window, no paging: the whole answer at once"
+
+
+def read_candidates(report: WsdlReport) -> tuple[list[ReadCandidate], list[tuple[str, str]]]:
+    """Every operation whose answer holds a repeating element or a DataSet, in the WSDL's order, and the list
+    queries left out with the reason (a write, a dropped operation)."""
+    found: list[ReadCandidate] = []
+    skipped: list[tuple[str, str]] = []
+    for op in report.operations:
+        wrapper = _response_wrapper(report, op)
+        path = _repeating_path(op.result, [wrapper] if wrapper else [])
+        if path is None:
+            continue
+        if not op.zeep_exposes and op.variants == 1 and op.flags and "does not exist" in op.flags[0]:
+            skipped.append((op.name, "a message it names does not exist"))
+            continue
+        verb = looks_like_write(op.name)
+        if verb is not None:
+            skipped.append((op.name, f"looks like a write (`{verb}`): never read, never called by check"))
+            continue
+        steps, repeating = path
+        hints = [FieldHint(f.name, f.type, f.repeated) for f in repeating.children]
+        found.append(ReadCandidate(op, ".".join(steps), repeating.children, repeating.dataset,
+                                   guess_paging([p.name for p in op.params]), guess_primary_key(hints),
+                                   guess_cursor(hints)))
+    return found, skipped
 
 
 def read_candidate(report: WsdlReport) -> ReadCandidate | None:
-    """The first operation whose answer holds a repeating element (or a DataSet): a likely list query."""
-    for op in report.operations:
-        if not op.zeep_exposes and op.variants == 1 and op.flags and "does not exist" in op.flags[0]:
-            continue
-        wrapper = _response_wrapper(report, op)
-        path = _repeating_path(op.result, [wrapper] if wrapper else [])
-        if path is not None:
-            steps, found = path
-            return ReadCandidate(op, ".".join(steps), found.children, found.dataset)
-    return None
+    """The operation to read: the best ranked list query (the WSDL's order breaks ties), or ``None``."""
+    candidates, _ = read_candidates(report)
+    return max(candidates, key=lambda c: c.rank, default=None)  # max keeps the first of equals
 
 
 def _response_wrapper(report: WsdlReport, op: OperationReport) -> str | None:
@@ -75,17 +151,232 @@ def _repeating_path(fields: list[Field] | tuple[Field, ...], prefix: list[str]) 
     return None
 
 
-def connector_yaml(name: str, wsdl: str, report: WsdlReport) -> str:
+# --- the plan: every choice and guess, with its reason -----------------------------------------------------------
+
+
+@dataclass
+class SoapPlan:
+    """What the scaffold chose for a WSDL, and why; the YAML, the report and ``--json`` are written from it."""
+
+    port: Port | None
+    candidates: list[ReadCandidate]
+    skipped: list[tuple[str, str]]
+    chosen: ReadCandidate | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    incremental: dict[str, Any] | None = None
+    pagination: dict[str, Any] | None = None
+    check: dict[str, Any] | None = None
+    writes: list[tuple[str, str]] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
+    guesses: list[Guess] = field(default_factory=list)
+
+    def guess(self, what: str, value: Any, why: str, check: bool = False) -> None:
+        self.guesses.append(Guess(what, value, why, check))
+
+    def why(self, what: str) -> str:
+        found = [g for g in self.guesses if g.what == what]
+        return found[-1].why if found else ""
+
+    def as_dict(self) -> dict[str, Any]:
+        chosen = self.chosen
+        return {
+            "operation": chosen.operation.name if chosen else None,
+            "result_path": chosen.result_path if chosen else None,
+            "params": self.params, "incremental": self.incremental, "pagination": self.pagination,
+            "check": self.check, "secrets": self.secrets,
+            "candidates": [{"operation": c.operation.name, "merits": c.merits} for c in self.candidates],
+            "skipped": [{"operation": op, "why": why} for op, why in self.skipped],
+            "writes": [{"operation": op, "word": word} for op, word in self.writes],
+            "guesses": [g.as_dict() for g in self.guesses],
+        }
+
+
+def plan(report: WsdlReport) -> SoapPlan:
+    """Choose the operation to read and the check, and guess its parameters, paging, window, key and cursor."""
+    candidates, skipped = read_candidates(report)
+    result = SoapPlan(report.port, candidates, skipped)
+    result.writes = [(op.name, verb) for op in report.operations if (verb := looks_like_write(op.name))]
+    chosen = max(candidates, key=lambda c: c.rank, default=None)  # max keeps the first of equals
+    result.chosen = chosen
+    if chosen is None:
+        _plan_check_call(result, report)
+    else:
+        _plan_stream(result, chosen)
+    secrets = {s for v in result.params.values() if isinstance(v, dict) for s in v.values()}
+    if result.check and "call" in result.check:
+        secrets |= {s for v in result.check["call"]["params"].values() if isinstance(v, dict) for s in v.values()}
+    result.secrets = sorted(secrets)
+    return result
+
+
+def _plan_stream(result: SoapPlan, chosen: ReadCandidate) -> None:
+    op, paging = chosen.operation, chosen.paging
+    others = sorted((c for c in result.candidates if c is not chosen), key=lambda c: c.rank, reverse=True)
+    shape = "a .NET DataSet" if chosen.dataset else f"repeating {chosen.result_path.rsplit('.', 1)[-1]}"
+    why = f"answers {shape} and takes {chosen.merits}"
+    if others:
+        listed = "; ".join(f"{c.operation.name} ({'the same: the first in the WSDL is taken' if c.rank == chosen.rank else c.merits})"
+                           for c in others[:3])
+        more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+        why += f"; chosen over {listed}{more}"
+    result.guess("operation", op.name, why, check=bool(others))
+    result.guess("result_path", chosen.result_path,
+                 "the DataSet element (rows are read from its diffgram)" if chosen.dataset
+                 else "the repeating element of the answer's schema")
+    credentials = guess_secret_params([p.name for p in op.params])
+    windowed = {paging.page_param, paging.size_param, paging.offset_param} - {None}
+    for p in op.params:
+        if p.name in credentials:
+            ref = {"secret": credentials[p.name]}
+            result.params[p.name] = ref
+            result.guess(f"params.{p.name}", ref, f"reads as a {credentials[p.name].replace('_', ' ')}: sent from "
+                                                  f"the system's secret `{credentials[p.name]}`, never written here")
+        elif p.name not in windowed and p.name not in (paging.since_param, paging.until_param):
+            result.params[p.name] = None
+            result.guess(f"params.{p.name}", None, "no guess: give a value, or drop it if the service allows",
+                         check=True)
+    _plan_window(result, chosen)
+    _plan_paging(result, chosen)
+    result.params = {p.name: result.params[p.name] for p in op.params if p.name in result.params}  # WSDL order
+    if chosen.key:
+        result.guess("primary_key", chosen.key, f"the name `{chosen.key}` reads as an identifier (not a code, type, "
+                                                "status or time): check it is unique per record", check=True)
+    else:
+        result.guess("primary_key", None,
+                     "the DataSet's columns are not in the WSDL: name the key column from a real answer"
+                     if chosen.dataset else "no field looks like an identifier (a code, a type or a time never is): "
+                                            "name the record's key by hand", check=True)
+    result.check = {"stream": "records"}
+    result.guess("check", result.check, f"reads the first page of `records` ({op.name}, a read)")
+
+
+def _plan_window(result: SoapPlan, chosen: ReadCandidate) -> None:
+    paging, cursor = chosen.paging, chosen.cursor
+    since, until = paging.since_param, paging.until_param
+    if since is None:
+        result.guess("incremental", None, "no change-time parameter among the operation's: full refresh only",
+                     check=True)
+        return
+    params = {p.name: p for p in chosen.operation.params}
+    typed = params[since].type.lower() in ("datetime", "date")
+    param_format = "iso8601" if typed else TIME_FORMAT
+    fmt_why = (f"`{since}` is typed xs:{params[since].type}" if typed
+               else f"`{since}` is a string: {TIME_FORMAT!r} assumed (check against the service)")
+    if until is not None:
+        result.params[until] = WINDOW_END
+        result.guess(f"params.{until}", WINDOW_END, f"the window's end: a far-future {TIME_FORMAT!r} so that a read "
+                                                    f"asks for everything since the watermark (check the service "
+                                                    f"accepts such a window)", check=True)
+    if cursor is None:
+        result.params[since] = WINDOW_START
+        what = ("the DataSet's columns are not in the WSDL" if chosen.dataset
+                else "no record field looks like a change time")
+        result.guess(f"params.{since}", WINDOW_START,
+                     f"`{since}` starts a change-time window but {what}: a full refresh over a wide window; name the "
+                     f"change-time column and turn on `incremental` (commented) to read only changes", check=True)
+        result.guess("incremental", None, f"{what}: full refresh until the cursor column is named", check=True)
+        return
+    cursor_field = next(f for f in chosen.record_fields if f.name == cursor)
+    cursor_format = "iso8601" if cursor_field.type.lower() == "datetime" else TIME_FORMAT
+    result.incremental = {"cursor_field": cursor, "cursor_format": cursor_format, "timezone": "+08:00",
+                          "param": since}
+    if param_format != cursor_format:
+        result.incremental["param_format"] = param_format
+    if params[since].min_occurs >= 1:
+        result.incremental["initial_value"] = "2000-01-01T00:00:00+08:00" if typed else WINDOW_START
+    result.guess("incremental", result.incremental,
+                 f"`{since}` filters by change time and `{cursor}` reads as one ({fmt_why}; cursor "
+                 f"{'typed xs:dateTime' if cursor_format == 'iso8601' else f'format {TIME_FORMAT!r} assumed'})",
+                 check=cursor_format != "iso8601" or not typed)
+
+
+def _plan_paging(result: SoapPlan, chosen: ReadCandidate) -> None:
+    paging = chosen.paging
+    named = [p for p in (paging.page_param or paging.offset_param, paging.size_param) if p]
+    prefixed = any(type_prefix(n) for n in named)
+    spelled = f"parameters `{'`/`'.join(named)}`" + (" (a .NET type prefix read past)" if prefixed else "")
+    if paging.kind == "page_number":
+        result.pagination = {"type": "page_number", "page_param": paging.page_param, "size_param": paging.size_param,
+                             "size": PAGE_SIZE, "start": 1}
+        result.guess("pagination", result.pagination, f"{spelled}; pages assumed to start at 1, {PAGE_SIZE} a page "
+                                                       "(check the service's own first page and maximum)", check=True)
+    elif paging.kind == "offset":
+        result.pagination = {"type": "offset", "offset_param": paging.offset_param, "limit_param": paging.size_param,
+                             "size": PAGE_SIZE, "start": 0}
+        result.guess("pagination", result.pagination, f"{spelled}; offsets start at 0", check=True)
+    else:
+        result.guess("pagination", None, "no paging parameter among the operation's: the answer comes whole")
+
+
+def _plan_check_call(result: SoapPlan, report: WsdlReport) -> None:
+    reads = [op for op in report.operations if looks_like_write(op.name) is None]
+    if not reads:
+        listed = ", ".join(f"{op} (`{word}`)" for op, word in result.writes) or "none"
+        result.check = {"call": {"operation": "CHOOSE_A_READ_OPERATION", "params": {}}}
+        result.guess("check", None, f"every operation looks like a write ({listed}): calling one to check the "
+                                    "connection would submit to the live system, so none is chosen; name a harmless "
+                                    "read operation, or check by hand", check=True)
+        return
+    best = min(reads, key=lambda op: (not op.name.lower().startswith(_READ_WORDS), len(op.params)))
+    credentials = guess_secret_params([p.name for p in best.params])
+    params: dict[str, Any] = {p.name: {"secret": credentials[p.name]} if p.name in credentials else None
+                              for p in best.params}
+    result.check = {"call": {"operation": best.name, "params": params}}
+    result.guess("check", result.check, f"no operation answers a list; `{best.name}` looks like a read "
+                                        f"({len(best.params)} parameter(s)): check it has no side effects",
+                 check=True)
+
+
+# --- the files -----------------------------------------------------------------------------------------------------
+
+
+def _flow(value: Any) -> str:
+    """A value as one line of YAML flow style (``{secret: password}``, ``null``)."""
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000, sort_keys=False)
+    return text.strip().removesuffix("...").strip()
+
+
+def _line(text: str, comment: str, column: int = 44) -> str:
+    if not comment:
+        return text
+    return f"{text.ljust(column)}   # {' '.join(comment.split())}"
+
+
+def wsdl_reference(source: str, connector_dir: Path) -> tuple[str, str]:
+    """How the YAML names the WSDL: a URL as given; a local file relative to the connector YAML's directory
+    (the systems loader resolves it against that directory, never the working directory). And a comment."""
+    if source.startswith(("http://", "https://")):
+        return source, "fetched at run time (cached); `{base_url}/...?wsdl` follows the systems file's endpoint"
+    path = Path(source.removeprefix("file://")).resolve()
+    try:
+        relative = os.path.relpath(path, connector_dir.resolve())
+    except ValueError:  # another drive (Windows)
+        return str(path), "an absolute path: copy the WSDL next to this YAML and name it relatively"
+    repository = connector_dir.resolve().parents[1]
+    if path.is_relative_to(repository):
+        return relative, "relative to this YAML's directory (resolved there at load, whatever the working directory)"
+    return relative, ("relative to this YAML's directory, but outside the repository: copy the WSDL into it "
+                      "(e.g. config/connectors/wsdl/) so that every worker has it")
+
+
+def connector_yaml(name: str, wsdl: str, report: WsdlReport, *, connector_dir: Path | None = None,
+                   chosen: SoapPlan | None = None) -> str:
+    """The connector YAML for ``report``. ``connector_dir``: where it will be written (a local WSDL is named
+    relative to it; default ``config/connectors`` under the working directory)."""
     port = report.port
     if port is None:
         raise ConfigError(f"{wsdl}: no SOAP 1.1/1.2 port; the SOAP connector cannot call this service")
+    the_plan = chosen or plan(report)
     env = name.upper()
+    reference, reference_why = wsdl_reference(wsdl, connector_dir or Path("config") / "connectors")
     lines = [
-        f"# {name}: generated by `tongban connector new {name} --wsdl {wsdl}`. Fill in, then run the acceptance test.",
+        f"# {name}: generated by `tongban connector new {name} --wsdl {wsdl}`.",
+        ("# Every guess says why in a comment; review those marked (check), then run the acceptance test "
+         f"(TONGBAN_{env}_URL)."),
         f"# Ports: {', '.join(f'{p.name} ({p.protocol})' for p in report.ports)}",
         "kind: soap",
         f"name: {name}",
-        f"wsdl: {yaml.safe_dump(wsdl, default_style=None).strip().removesuffix('...').strip()}",
+        _line(f"wsdl: {_flow(reference)}", reference_why),
         _address_line(port),
         f"service: {port.service}",
         f"port: {port.name}",
@@ -101,63 +392,57 @@ def connector_yaml(name: str, wsdl: str, report: WsdlReport) -> str:
         mark = "" if op.zeep_exposes else "  [NOT exposed by zeep]"
         lines.append(f"#   {op.signature}{mark}")
         lines.extend(f"#       ! {flag}" for flag in op.flags)
-    candidate = read_candidate(report)
+    if the_plan.writes:
+        lines += ["", ("# Operations that look like writes (never read, never called by check; configure `write:` "
+                       "by hand, see connectors/soap/README.md):")]
+        lines += [f"#   {op} (`{word}`)" for op, word in the_plan.writes]
     lines.append("")
+    if the_plan.secrets:
+        lines.append(f"# Secrets named below ({', '.join(the_plan.secrets)}): map each to an environment variable in "
+                     f"the systems file, e.g. secrets: {{{', '.join(f'{s}: {env}_{s.upper()}' for s in the_plan.secrets)}}}")
+    candidate = the_plan.chosen
     if candidate is None:
-        first = report.operations[0] if report.operations else None
-        lines.append("# No operation returns a repeating element; configure a stream by hand.")
-        if first is not None:
-            lines += ["check:", "  call:", f"    operation: {first.name}", "    params: {}"]
-        lines.append("streams: {}")
+        call = (the_plan.check or {}).get("call") or {}
+        lines += ["# No operation answers a list (a repeating element or a DataSet): configure a stream by hand.",
+                  f"# check: {the_plan.why('check')}",
+                  "check:", "  call:", f"    operation: {call.get('operation')}",
+                  f"    params: {_flow(call.get('params') or {})}", "streams: {}"]
         return "\n".join(lines) + "\n"
     op = candidate.operation
-    hints = [FieldHint(f.name, f.type, f.repeated) for f in candidate.record_fields]
-    fields = [h.name for h in hints]
-    key = guess_primary_key(hints)
-    cursor = guess_cursor(hints)
-    paging = guess_paging([p.name for p in op.params])
-    set_by_config = {paging.page_param, paging.size_param, paging.offset_param, paging.since_param} - {None}
     lines += [
-        "check: {stream: records}",
+        _line("check: {stream: records}", the_plan.why("check"), 0),
         "streams:",
-        "  records:",
+        _line("  records:", f"{op.name}: {the_plan.why('operation')}", 0),
         f"    operation: {op.name}",
     ]
     if op.variants > 1:
         lines.append(f"    overload: {op.variant}")
-    params = ", ".join(f"{p.name}: null" for p in op.params if p.name not in set_by_config)
-    lines.append(f"    params: {{{params}}}   # fill in (paging and window parameters are set below)")
+    said = [w for w, present in (("{secret: NAME}: from the system's secrets", bool(the_plan.secrets)),
+                                 ("null: fill in", any(v is None for v in the_plan.params.values()))) if present]
+    lines.append(_line(f"    params: {_flow(the_plan.params)}",
+                       "; ".join([*said, "paging and window parameters are set below"])))
     if candidate.dataset:
-        lines += ["    result: dataset", f"    result_path: {candidate.result_path}"]
-    else:
-        lines.append(f"    result_path: {candidate.result_path}")
-    lines.append(f"    # record fields: {', '.join(fields) or '(DataSet columns)'}")
-    if key is not None:
-        lines.append(f"    primary_key: {key}           # guessed from its name: check it is unique per record")
-    else:
-        lines.append("    primary_key: CHOOSE_KEY_FIELD   # no field looks like an identifier (a code, a type or a time never "
-                     "is): name the record's key by hand")
-    incremental = cursor is not None and paging.since_param is not None
-    if incremental and paging.kind is not None:
-        lines.append(f"    ordered: true   # paging a change window needs answers sorted by ({cursor}, key): confirm it")
+        lines.append("    result: dataset")
+    lines.append(f"    result_path: {candidate.result_path}")
+    fields = ", ".join(f.name for f in candidate.record_fields)
+    lines.append(f"    # record fields: {fields or '(DataSet columns: not in the WSDL; see a real answer)'}")
+    key = candidate.key or "CHOOSE_KEY_FIELD"
+    lines.append(_line(f"    primary_key: {key}", the_plan.why("primary_key")))
+    if the_plan.incremental is not None:
+        positional = the_plan.pagination is not None
+        lines.append(_line("    ordered: true", "paging a change window needs answers sorted by (cursor, key): "
+                                                "confirm it" if positional else "answers sorted by (cursor, key): "
+                                                                                "confirm it"))
+        lines.append(_line(f"    incremental: {_flow(the_plan.incremental)}", the_plan.why("incremental")))
     else:
         lines.append("    ordered: false")
-    if incremental:
-        lines.append(f"    incremental: {{cursor_field: {cursor}, cursor_format: \"%Y-%m-%d %H:%M:%S\", timezone: \"+08:00\", "
-                     f"param: {paging.since_param}}}   # check the format against a real record")
+        since = candidate.paging.since_param or "SINCE_PARAM"
+        lines.append(_line(f"    # incremental: {{cursor_field: {candidate.cursor or 'CHANGED_AT'}, cursor_format: "
+                           f"\"{TIME_FORMAT}\", timezone: \"+08:00\", param: {since}}}", the_plan.why("incremental")))
+    if the_plan.pagination is not None:
+        lines.append(_line(f"    pagination: {_flow(the_plan.pagination)}", the_plan.why("pagination")))
     else:
-        lines.append(f"    # incremental: {{cursor_field: {cursor or 'CHANGED_AT'}, cursor_format: \"%Y-%m-%d %H:%M:%S\", "
-                     f"timezone: \"+08:00\", param: {paging.since_param or 'SINCE_PARAM'}}}"
-                     "   # no change-time parameter found in the operation")
-    if paging.kind == "page_number":
-        size = f", size_param: {paging.size_param}, size: 100" if paging.size_param else ""
-        lines.append(f"    pagination: {{type: page_number, page_param: {paging.page_param}{size}, start: 1}}"
-                     "   # check whether pages start at 0 or 1")
-    elif paging.kind == "offset":
-        size = f", limit_param: {paging.size_param}, size: 100" if paging.size_param else ""
-        lines.append(f"    pagination: {{type: offset, offset_param: {paging.offset_param}{size}, start: 0}}")
-    else:
-        lines.append("    # pagination: none found among the operation's parameters (the answer comes whole)")
+        lines.append(f"    # pagination: none   # {the_plan.why('pagination')}")
     return "\n".join(lines) + "\n"
 
 
@@ -182,18 +467,19 @@ def requires_username_token(report: WsdlReport) -> tuple[bool, bool]:
 def _wsse_lines(report: WsdlReport, env: str) -> list[str]:
     needed, digest = requires_username_token(report)
     if needed:
-        return [f"wsse: {{username_secret: username, password_secret: password, digest: {str(digest).lower()}}}"
-                f"   # the WSDL's policy asks for a UsernameToken: {env}_USERNAME/_PASSWORD"]
-    return [f"# wsse: {{username_secret: username, password_secret: password, digest: true}}   # the WSDL asks "
-            f"for no UsernameToken; uncomment if the service wants one ({env}_USERNAME/_PASSWORD)"]
+        return [(f"wsse: {{username_secret: username, password_secret: password, digest: {str(digest).lower()}}}"
+                 "   # the WSDL's policy asks for a UsernameToken: secrets username/password")]
+    return [("# wsse: {username_secret: username, password_secret: password, digest: true}   # the WSDL asks "
+             "for no UsernameToken; uncomment if the service wants one (secrets username/password)")]
 
 
-def mapping_yaml(name: str, report: WsdlReport) -> str:
-    candidate = read_candidate(report)
+def mapping_yaml(name: str, report: WsdlReport, *, chosen: SoapPlan | None = None) -> str:
+    candidate = (chosen or plan(report)).chosen
     source = [f.name for f in candidate.record_fields] if candidate else []
     lines = [
         f"# {name} ⇄ the canonical Case: generated skeleton. Replace every `null` with a source path or spec",
-        "# (see gateway/mapping/compiler.py for the vocabulary) and run `tongban mapping check`.",
+        "# (docs/mapping-reference.md lists every operation with an example; docs/canonical-model.md every field)",
+        "# and run `tongban mapping check`.",
         f"# Source record fields: {', '.join(source) or '(see the connector YAML)'}",
         f"system: {name}",
         'version: "1"',
@@ -202,8 +488,7 @@ def mapping_yaml(name: str, report: WsdlReport) -> str:
         "code_tables: {}",
         "fields:",
     ]
-    hints = [FieldHint(f.name, f.type, f.repeated) for f in candidate.record_fields] if candidate else []
-    guessed = {"case_no": guess_primary_key(hints), "updated_at": guess_cursor(hints)}
+    guessed = {"case_no": candidate.key if candidate else None, "updated_at": candidate.cursor if candidate else None}
     for target in _CANONICAL:
         guess = guessed.get(target) or next(
             (s for s in source if s.lower() == target.rsplit(".", 1)[-1].replace("_", "")), None)
@@ -215,7 +500,8 @@ def acceptance_test(name: str) -> str:
     env = name.upper()
     return f'''"""Acceptance of the `{name}` SOAP connector against the live system (generated by `tongban connector new`).
 
-Set TONGBAN_{env}_URL (and TONGBAN_{env}_USERNAME / _PASSWORD if the YAML uses WS-Security) to run it.
+Set TONGBAN_{env}_URL and, for each secret the YAML names (wsse, http_basic, {{secret: NAME}} parameters),
+TONGBAN_{env}_<NAME> (e.g. TONGBAN_{env}_PASSWORD) to run it.
 """
 
 from __future__ import annotations
@@ -224,32 +510,31 @@ import os
 from pathlib import Path
 
 import pytest
-import yaml
 
 from connectors.soap import SoapConnector
-from connectors.testing import assert_connector_acceptance
+from connectors.testing import assert_connector_acceptance, connector_config, secret_names
 from gateway.mapping.mapper import Mapper
 
 REPO = Path(__file__).resolve().parents[2]
 URL = os.environ.get("TONGBAN_{env}_URL")
 pytestmark = pytest.mark.skipif(not URL, reason="TONGBAN_{env}_URL is not set: no live {name} system to test")
 
+# as the systems file loads it: the WSDL path relative to the YAML, the URL as the endpoint
+CONFIG = connector_config(REPO / "config" / "connectors" / "{name}.yaml", kind="soap", base_url=URL)
+SECRETS = secret_names(CONFIG)
 
-CONFIG = yaml.safe_load((REPO / "config" / "connectors" / "{name}.yaml").read_text(encoding="utf-8"))
-AUTHENTICATED = bool(CONFIG.get("wsse") or CONFIG.get("http_basic"))
 
-
-def _connector(password: str | None = None) -> SoapConnector:
-    secrets = {{"username": os.environ.get("TONGBAN_{env}_USERNAME", ""),
-               "password": password or os.environ.get("TONGBAN_{env}_PASSWORD", "")}}
-    return SoapConnector(CONFIG | {{"base_url": URL}}, secrets=secrets)
+def _connector(*, wrong: bool = False) -> SoapConnector:
+    secrets = {{s: "deliberately-wrong" if wrong else os.environ.get(f"TONGBAN_{env}_{{s.upper()}}", "")
+               for s in SECRETS}}
+    return SoapConnector(CONFIG, secrets=secrets)
 
 
 def test_{name}_acceptance() -> None:
     report = assert_connector_acceptance(
         connector=_connector(),
-        # a wrong password must fail check() cleanly; a system without auth has no wrong password
-        broken_connector=_connector(password="deliberately-wrong") if AUTHENTICATED else None,
+        # wrong secrets must fail check() cleanly; a system without secrets has no wrong ones
+        broken_connector=_connector(wrong=True) if SECRETS else None,
         stream="records",
         mapper=Mapper.from_file(REPO / "mappings" / "{name}.yaml"),
     )
@@ -257,15 +542,30 @@ def test_{name}_acceptance() -> None:
 '''
 
 
-def write_scaffold(name: str, wsdl: str, report: WsdlReport, root: Path, *, force: bool = False) -> list[Path]:
-    """Write the three files under ``root`` (the repository); refuse to overwrite unless ``force``."""
-    files = scaffold_files(root, name, connector=connector_yaml(name, wsdl, report),
-                           mapping=mapping_yaml(name, report), test=acceptance_test(name))
-    return write_files(files, force=force)
+def validate_connector_yaml(text: str) -> None:
+    """Parse the generated YAML as the connector would (an endpoint injected); a failure is a scaffold bug."""
+    try:
+        parse_config({**yaml.safe_load(text), "base_url": _PLACEHOLDER_BASE_URL})
+    except (yaml.YAMLError, ConfigError, TypeError) as exc:
+        raise RuntimeError(f"bug in the SOAP scaffold: the generated connector YAML does not validate: {exc}\n"
+                           f"{text}") from exc
 
 
-def render_report(report: WsdlReport) -> list[str]:
-    """The human-readable listing ``tongban connector new`` prints."""
+def write_scaffold(name: str, wsdl: str, report: WsdlReport, root: Path, *, force: bool = False,
+                   dry_run: bool = False) -> list[Path]:
+    """Render, validate and (unless ``dry_run``) write the three files under ``root`` (the repository); never
+    overwrite unless ``force``."""
+    chosen = plan(report)
+    connector = connector_yaml(name, wsdl, report, connector_dir=root / "config" / "connectors", chosen=chosen)
+    validate_connector_yaml(connector)
+    files = scaffold_files(root, name, connector=connector, mapping=mapping_yaml(name, report, chosen=chosen),
+                           test=acceptance_test(name))
+    return [] if dry_run else write_files(files, force=force)
+
+
+def render_report(report: WsdlReport, chosen: SoapPlan | None = None, name: str | None = None) -> list[str]:
+    """The human-readable listing ``tongban connector new`` prints: the operations as written (and what zeep
+    loses), then the operation chosen to read and every guess, each with its reason."""
     port = report.port
     lines = [f"WSDL {report.source}", f"  target namespace {report.target_namespace}"]
     lines += [f"  port {p.service}/{p.name} ({p.protocol}) at {p.address}" for p in report.ports]
@@ -281,16 +581,43 @@ def render_report(report: WsdlReport) -> list[str]:
     lines.extend(f"  - {loss}" for loss in losses)
     for warning in report.zeep_warnings:
         lines.append(f"  zeep warned: {warning}")
+    the_plan = chosen or plan(report)
+    lines.append(f"calls go to: the systems file's endpoint + {urlsplit(port.address or '').path or '/'} "
+                 f"(address: \"{{base_url}}...\"; the WSDL's {port.address} is not called)")
+    if the_plan.chosen is None:
+        lines.append("stream: none — no operation answers a list (a repeating element or a DataSet)")
+    else:
+        c = the_plan.chosen
+        fields = f"{len(c.record_fields)} fields" if c.record_fields else "columns not in the WSDL"
+        lines.append(f"stream records: {c.operation.name} → {'a DataSet' if c.dataset else 'records'} at "
+                     f"{c.result_path} ({fields}); {len(the_plan.candidates)} operation(s) answer a list")
+    for g in the_plan.guesses:
+        mark = " (check)" if g.check and "check" not in g.why else ""
+        value = "none" if g.value is None else _flow(g.value)
+        lines.append(f"      {g.what}: {value} — {g.why}{mark}")
+    if the_plan.skipped:
+        lines.append(f"list queries not read: {len(the_plan.skipped)}")
+        lines += [f"  {op}: {why}" for op, why in the_plan.skipped]
+    if the_plan.writes:
+        lines.append("operations that look like writes (never called by check; configure `write:` by hand): "
+                     + ", ".join(f"{op} (`{word}`)" for op, word in the_plan.writes))
+    if the_plan.secrets:
+        env = name.upper() if name else "<SYSTEM>"
+        lines.append(f"secrets named: {', '.join(the_plan.secrets)} — map each to an environment variable in the "
+                     f"systems file (secrets: {{{', '.join(f'{s}: {env}_{s.upper()}' for s in the_plan.secrets)}}}); "
+                     "never write a value into the YAML")
     return lines
-
-
 
 
 def scaffold(name: str, source: str, *, out: Path, force: bool = False, dry_run: bool = False) -> ScaffoldResult:
     """The SOAP kind's :class:`~gateway.contract.scaffold.Scaffolder` (entry point ``tongban.scaffolds: soap``)."""
     report = inspect_wsdl(source, offline=False)
-    written = [] if dry_run else write_scaffold(name, source, report, out, force=force)
-    return ScaffoldResult(report=render_report(report), data=report.as_dict(), files=written)
+    chosen = plan(report)
+    written = write_scaffold(name, source, report, Path(out), force=force, dry_run=dry_run)
+    return ScaffoldResult(report=render_report(report, chosen, name),
+                          data={**report.as_dict(), "plan": chosen.as_dict()}, files=written)
 
-__all__ = ["ReadCandidate", "acceptance_test", "connector_yaml", "describe_fields", "mapping_yaml", "read_candidate", "scaffold",
-           "render_report", "write_scaffold"]
+
+__all__ = ["ReadCandidate", "SoapPlan", "acceptance_test", "connector_yaml", "describe_fields", "mapping_yaml",
+           "plan", "read_candidate", "read_candidates", "render_report", "scaffold", "validate_connector_yaml",
+           "write_scaffold", "wsdl_reference"]

@@ -419,7 +419,8 @@ def test_no_stream_still_writes_a_valid_yaml(tmp_path: Path) -> None:
     result = scaffold("empty", str(_write(tmp_path, "e.json", doc)), out=out)
     config, _ = _generated(out, "empty")
     assert _parses(config).check.path == "/ping" and config["streams"] == {}
-    assert "auth" not in config and "headers only" in result.data["auth_why"]
+    assert "auth" not in config and "query parameter `key`" in result.data["auth_why"]
+    assert config["check"]["params"] == {"key": {"secret": "api_key"}}  # the check carries the key too
 
 
 def _with_security(schemes: dict[str, Any], requirement: list[dict[str, Any]] | None,
@@ -438,7 +439,7 @@ def _with_security(schemes: dict[str, Any], requirement: list[dict[str, Any]] | 
 
 
 @pytest.mark.parametrize(("schemes", "requirement", "op_requirement", "auth", "why"), [
-    ({"q": {"type": "apiKey", "in": "query", "name": "appkey"}}, None, None, None, "headers only"),
+    ({"q": {"type": "apiKey", "in": "query", "name": "appkey"}}, None, None, None, "query parameter `appkey`"),
     ({"d": {"type": "http", "scheme": "digest"}}, [{"d": []}], None, None, "not supported"),
     ({"o": {"type": "oauth2", "flows": {"authorizationCode": {"authorizationUrl": "/a", "tokenUrl": "/t",
                                                               "scopes": {}}}}}, [{"o": []}], None, None, "needs a user"),
@@ -462,6 +463,8 @@ def test_auth_from_security_schemes(tmp_path: Path, schemes: dict[str, Any], req
     _parses(config)
     if why == "signature":
         assert "# auth: {type: signature" in text
+    if "query parameter" in why:  # a key in the query string: a secret reference in every stream's params
+        assert all(s["params"]["appkey"] == {"secret": "api_key"} for s in config["streams"].values())
 
 
 def test_a_non_json_answer_is_no_stream() -> None:

@@ -66,7 +66,7 @@ def test_scaffold_of_the_market_wsdl_matches_the_hand_written_connector(tmp_path
     mapping = yaml.safe_load((tmp_path / "mappings" / "mkt.yaml").read_text(encoding="utf-8"))
     assert mapping["fields"]["case_no"] == "YWLSH" and mapping["fields"]["updated_at"] == "GXSJ"
     generated = (tmp_path / "tests" / "connectors" / "test_mkt_acceptance.py").read_text(encoding="utf-8")
-    assert "if AUTHENTICATED else None" in generated
+    assert "if SECRETS else None" in generated and "connector_config(" in generated
 
 
 def test_scaffold_writes_wsse_only_where_the_policy_asks(tmp_path: Path) -> None:
