@@ -142,7 +142,7 @@ def harvest_catalogue(engine: Engine, config: SystemConfig, *, full_refresh: boo
     """One harvest of catalogue ``config.name``; returns what it read, wrote and rejected."""
     started = time.perf_counter()
     report = HarvestReport(config.name)
-    mapper = Mapper.from_file(config.mapping_path)
+    mapper = Mapper.from_file(config.mapping_path, model=CatalogueEntry)
     own = connector is None
     source = connector or build_connector(config.connector, config.load_connector_config(), config.resolve_secrets())
     mark = f"catalogue:{config.name}"

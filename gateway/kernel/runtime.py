@@ -51,7 +51,9 @@ class Runtime:
 
     def mapper(self, system: str) -> Mapper:
         if system not in self._mappers:
-            self._mappers[system] = Mapper.from_file(self.systems.get(system).mapping_path)
+            from gateway.models import Case
+
+            self._mappers[system] = Mapper.from_file(self.systems.get(system).mapping_path, model=Case)
         return self._mappers[system]
 
     def reload_mapper(self, system: str) -> Mapper:

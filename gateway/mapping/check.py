@@ -20,7 +20,7 @@ from gateway.kernel.registry import build_connector
 from gateway.mapping.compiler import dig
 from gateway.mapping.mapper import Mapper
 from gateway.mapping.usage import field_source_paths, source_paths, unmapped_fields
-from gateway.models import QualityTally
+from gateway.models import Case, QualityTally
 from gateway.models.quality import generic_path
 
 
@@ -112,7 +112,7 @@ def _raw_input(record: Mapping[str, Any], field: str, fields: Mapping[str, Any])
 def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     """Coverage and failures of ``name``'s mapping on ``records``: records named by their source key, the raw
     input of each failure (masked), quality flags per rule, and the source fields the mapping does not read."""
-    mapper = Mapper.from_file(systems.get(name).mapping_path)
+    mapper = Mapper.from_file(systems.get(name).mapping_path, model=Case)
     keys, cursor = stream_fields(systems, name)
     spec_fields: Mapping[str, Any] = mapper.spec.get("fields") or {}
     filled: Counter[str] = Counter()

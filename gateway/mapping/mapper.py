@@ -19,10 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.contract.errors import ConfigError, FieldIssue
-from gateway.kernel.yamlfile import load_yaml
+from pydantic import BaseModel
+
+from gateway.contract.errors import ConfigError, FieldIssue, RecordRejected
+from gateway.kernel.yamlfile import YamlDocument, load_yaml_document
 from gateway.mapping.compiler import MapFunction, MappingCompiler
 from gateway.mapping.lookups import LookupTable, load_lookups
+from gateway.mapping.targets import check_targets, code_table_of
 from gateway.models import BatchResult, Severity, rule_policy, validate_cases
 
 TOP_KEYS = frozenset({
@@ -46,24 +49,35 @@ class Mapper:
     rules: dict[str, Severity] = field(default_factory=dict)
     """The quality rules whose severity this mapping changes (``rules:``), for :meth:`validate`."""
     lookups: dict[str, LookupTable] = field(default_factory=dict)
+    code_tables_by_field: dict[str, str] = field(default_factory=dict)
+    """Canonical field → the code table it is read through (``"inline"`` for an inline one), to name it when a
+    value still misses the code list."""
 
     @classmethod
-    def from_file(cls, path: str | Path) -> Mapper:
+    def from_file(cls, path: str | Path, *, model: type[BaseModel] | None = None) -> Mapper:
         path = Path(path)
-        text = path.read_text(encoding="utf-8")
-        return cls.from_text(text, where=str(path), base_dir=path.parent)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read the mapping: {exc}") from None
+        return cls.from_text(text, where=str(path), base_dir=path.parent, model=model)
 
     @classmethod
-    def from_text(cls, text: str, *, where: str = "<mapping>", base_dir: str | Path | None = None) -> Mapper:
-        spec = load_yaml(text, where=where)
-        return cls.from_spec(spec, where=where, fingerprint=hashlib.sha256(text.encode()).hexdigest()[:16],
-                             base_dir=base_dir)
+    def from_text(cls, text: str, *, where: str = "<mapping>", base_dir: str | Path | None = None,
+                  model: type[BaseModel] | None = None) -> Mapper:
+        document = load_yaml_document(text, where=where)
+        return cls.from_spec(document.data, where=where, fingerprint=hashlib.sha256(text.encode()).hexdigest()[:16],
+                             base_dir=base_dir, model=model, document=document)
 
     @classmethod
     def from_spec(cls, spec: Any, *, where: str = "<mapping>", fingerprint: str = "",
-                  base_dir: str | Path | None = None) -> Mapper:
+                  base_dir: str | Path | None = None, model: type[BaseModel] | None = None,
+                  document: YamlDocument | None = None) -> Mapper:
         """Compile a parsed mapping. Lookup files are read relative to ``base_dir`` (default: the working
-        directory; :meth:`from_file` passes the mapping file's folder)."""
+        directory; :meth:`from_file` passes the mapping file's folder). With ``model`` (the canonical model the
+        mapping fills: ``Case``, a catalogue entry, a certificate), every target must be a field of it and every
+        constant it produces (code-table values, const, default, cases values) a value that field can hold
+        (:mod:`gateway.mapping.targets`; ``document`` gives the lines)."""
         if not isinstance(spec, Mapping):
             raise ConfigError(f"{where}: a mapping file must be a YAML mapping")
         unknown = set(spec) - TOP_KEYS
@@ -93,6 +107,8 @@ class Mapper:
 
         # Null tokens are the source's habit: they apply to what is read in, not to canonical data going out.
         inbound, source = compiler("fields", spec.get("null_tokens")).compile(spec["fields"])
+        if model is not None:
+            check_targets(spec["fields"], model, code_tables=code_tables, where=where, document=document)
         outbound_fn = outbound_source = None
         if spec.get("outbound"):
             out_spec = spec["outbound"]
@@ -111,6 +127,8 @@ class Mapper:
             spec=spec,
             rules=rules,
             lookups=lookups,
+            code_tables_by_field={str(target): table for target, field_spec in spec["fields"].items()
+                                  if (table := code_table_of(field_spec)) is not None},
         )
 
     def map(self, raw: Mapping[str, Any], **context: Any) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
@@ -118,8 +136,23 @@ class Mapper:
         return self.inbound(raw, context)
 
     def validate(self, records: Sequence[Any], refs: Sequence[str]) -> BatchResult:
-        """Validate mapped records in one call with this mapping's rule severities (see ``rules:``)."""
-        return validate_cases(records, refs, rules=self.rules or None)
+        """Validate mapped records in one call with this mapping's rule severities (see ``rules:``). A value
+        outside a code list that came through a code table names the table (``[enum]`` alone did not say which
+        part of the mapping to fix)."""
+        result = validate_cases(records, refs, rules=self.rules or None)
+        if result.rejected and self.code_tables_by_field:
+            result.rejected = [(index, self._name_code_tables(rejected)) for index, rejected in result.rejected]
+        return result
+
+    def _name_code_tables(self, rejected: RecordRejected) -> RecordRejected:
+        issues = []
+        for issue in rejected.issues:
+            table = self.code_tables_by_field.get(issue.field) if issue.rule == "enum" else None
+            if table is not None:
+                issue = FieldIssue(record=issue.record, field=issue.field, rule=issue.rule,
+                                   message=f"{issue.message} (from code table {table!r} of {self.path})")
+            issues.append(issue)
+        return RecordRejected(record=rejected.record, issues=issues)
 
     def outbound(self, canonical: Mapping[str, Any], **context: Any) -> dict[str, Any]:
         """Canonical record → the system's own format. Raises :class:`ConfigError` if the mapping has no

@@ -45,3 +45,18 @@ def test_unquoted_codes_with_leading_zeros(world: ZjjWorld) -> None:
     result = world.run("mapping", "check", "jn_zjj", "--sample", str(world.sample), "--json")
     assert result.returncode == 0, result.stdout[-2000:]
     assert json.loads(result.stdout)["valid"] == 30
+
+
+def test_a_code_table_value_outside_the_canonical_code_list(world: ZjjWorld) -> None:
+    # passed `mapping check --sample` (no 转报 in the sample) and dead-lettered the first real 转报 record
+    world.edit(world.mapping, "撤回申请: withdrawn}", "撤回申请: withdrawn, 转报: forwardd}")
+    message = failed(world.run("mapping", "check", "jn_zjj", "--sample", str(world.sample)))
+    assert "mappings/jn_zjj.yaml: line 9: fields: result: code table 'result' maps '转报' to 'forwardd', which is " \
+           "not a value of CaseResult (did you mean 'forwarded'?); allowed: issued, not_permitted" in message
+
+
+def test_a_target_that_is_not_a_canonical_field(world: ZjjWorld) -> None:
+    world.edit(world.mapping, "  finished_at:", "  finshed_at:")
+    message = failed(world.run("mapping", "check", "jn_zjj", "--sample", str(world.sample)))
+    assert "mappings/jn_zjj.yaml: line 21: fields: finshed_at is not a field of the canonical Case (did you mean " \
+           "'finished_at'?)" in message

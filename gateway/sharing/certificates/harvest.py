@@ -103,7 +103,7 @@ def harvest(gw: Any, issuer: str, *, full_refresh: bool = False, connector: Any 
         raise ConfigError(f"unknown issuer {issuer!r} (configured: {', '.join(sorted(gw.settings.issuers)) or 'none'})")
     started = time.perf_counter()
     report = HarvestReport(issuer)
-    mapper = Mapper.from_file(config.mapping_path)
+    mapper = Mapper.from_file(config.mapping_path, model=Certificate)
     stream = config.stream
     own = connector is None
     source = connector or build_connector(config.connector, config.load_connector_config(), config.resolve_secrets())
