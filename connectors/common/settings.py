@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gateway.contract.errors import ConfigError
 
+from .timeformats import CURSOR_NAMES, check_time_format
+
 M = TypeVar("M", bound=BaseModel)
 CursorFormat = str
 """``epoch_ms`` | ``epoch_s`` | ``iso8601`` | a ``strftime`` pattern such as ``%Y-%m-%d %H:%M:%S``."""
@@ -181,6 +183,13 @@ class IncrementalConfig(_Model):
     def _valid_timezone(cls, value: str) -> str:
         parse_timezone(value)
         return value
+
+    @field_validator("cursor_format", "param_format")
+    @classmethod
+    def _valid_format(cls, value: str | None) -> str | None:
+        # a Java pattern (yyyyMMddHHmmss) read every cursor as "not 'yyyyMMddHHmmss'": refused here, the
+        # strftime form named (the check a signature's timestamp.format gets too)
+        return value if value is None else check_time_format(value, names=CURSOR_NAMES, parse=True)
 
     @property
     def tz(self) -> tzinfo:

@@ -190,6 +190,8 @@ from cryptography.hazmat.primitives import hmac as _crypto_hmac
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from requests.auth import AuthBase
 
+from connectors.common.timeformats import SIGNATURE_NAMES, check_time_format
+
 
 class SigningConfigError(ValueError):
     """The signing configuration or its secrets cannot work (raised at construction, never mid-sync)."""
@@ -503,13 +505,7 @@ def _check_acyclic(refs: Mapping[str, set[str]]) -> None:
 
 
 def _check_time_format(value: str) -> None:
-    if value in ("seconds", "milliseconds", "http_date"):
-        return
-    if "%" not in value:
-        raise ValueError(
-            f"timestamp format must be seconds, milliseconds, http_date or a strftime pattern, got {value!r}"
-        )
-    datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC).strftime(value)
+    check_time_format(value, names=SIGNATURE_NAMES)
 
 
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")

@@ -70,6 +70,11 @@ class PatternFormat:
 def compile_pattern(pattern: str) -> PatternFormat:
     if pattern in SPECIAL_FORMATS:
         raise ConfigError(f"{pattern!r} is a special format, not a pattern")
+    if "hh" in pattern:
+        # Java's hh is the 12-hour clock (01-12, meaningful only with an am/pm marker `a`); read as literal text it
+        # matched no record at all. Without the marker it is a slip for HH.
+        raise ConfigError(f"date format {pattern!r} has hh, the 12-hour clock, which needs an am/pm marker and "
+                          f"is not supported; for the 24-hour clock write HH: {pattern.replace('hh', 'HH')!r}")
     parts: list[str] = []
     groups: set[str] = set()
     strf: list[str] = []

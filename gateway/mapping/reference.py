@@ -115,7 +115,8 @@ def _formats() -> list[str]:
         "## Date formats",
         "",
         "Patterns use `yyyy` (year), `MM` (month), `dd` (day), `HH` (hour, 00–23), `mm` (minute), `ss` "
-        "(second), `SSS` (milliseconds); anything else is literal text. `yyyy`, `MM` and `dd` are required. "
+        "(second), `SSS` (milliseconds); anything else is literal text. `yyyy`, `MM` and `dd` are required; "
+        "`hh` (Java's 12-hour clock) is refused at load: write `HH`. "
         "Special formats: " + ", ".join(f"`{f}`" for f in SPECIAL_FORMATS) + ". Several formats may be listed; "
         "the first that matches wins.",
         "",

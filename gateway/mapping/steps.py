@@ -206,6 +206,11 @@ class StepEmitter:
             formats = date_spec
         formats = [formats] if isinstance(formats, str) else list(formats)
         date_only = bool(spec.get("date_only"))
+        if target and target not in dates.SPECIAL_FORMATS:
+            try:  # checked now, not at the first push that formats a date with it
+                dates.compile_pattern(target)
+            except ConfigError as exc:
+                raise self.fail(where, f"date to: {exc}") from None
         w.emit(indent, "_d = None")
         for fmt in formats:
             w.emit(indent, "if _d is None:")

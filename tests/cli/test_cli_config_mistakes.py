@@ -60,3 +60,19 @@ def test_a_target_that_is_not_a_canonical_field(world: ZjjWorld) -> None:
     message = failed(world.run("mapping", "check", "jn_zjj", "--sample", str(world.sample)))
     assert "mappings/jn_zjj.yaml: line 21: fields: finshed_at is not a field of the canonical Case (did you mean " \
            "'finished_at'?)" in message
+
+
+def test_a_java_cursor_format(world: ZjjWorld) -> None:
+    # accepted before: the sync then failed with a paging message and 21 cursor.format dead letters
+    world.edit(world.connector, 'cursor_format: "%Y%m%d%H%M%S"', 'cursor_format: "yyyyMMddHHmmss"')
+    message = failed(world.run("connector", "check", "jn_zjj"))
+    assert "streams.cases.incremental.cursor_format: Value error, 'yyyyMMddHHmmss' is a Java/.NET date pattern; " \
+           "write the strftime form \"%Y%m%d%H%M%S\"" in message
+
+
+def test_hh_in_a_mapping_date_format(world: ZjjWorld) -> None:
+    world.edit(world.mapping, "accepted_at: {path: slsj, date: yyyyMMddHHmmss}",
+               "accepted_at: {path: slsj, date: yyyyMMddhhmmss}")
+    message = failed(world.run("mapping", "check", "jn_zjj", "--sample", str(world.sample)))
+    assert "fields: accepted_at: date format 'yyyyMMddhhmmss' has hh, the 12-hour clock" in message
+    assert "write HH: 'yyyyMMddHHmmss'" in message
