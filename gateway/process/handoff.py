@@ -39,7 +39,7 @@ A front-desk case the hall already accepted itself (the old way) is registered `
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Engine
@@ -303,6 +303,13 @@ def _deem(engine: Engine, catalogue: TongbanCatalogue, now: datetime, calendar: 
             continue  # the case changed between read and write: rolled back, the next scan deems it
 
 
+_JUST_AFTER = timedelta(microseconds=1)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
 class _MovedOn(Exception):
     """The case got a newer version while it was being deemed accepted."""
 
@@ -321,7 +328,13 @@ def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, no
                           updated_at=now):
             return
         data = _deemed(case["data"], h, catalogue, calendar, deemed_at)
-        version = store.write_case_version(conn, h["case_no"], case["version"], data, origin=ACTOR)
+        # Just after every change read so far, not at the wall clock: an answer the department gave within the
+        # window but its sync has not brought in yet is dated later than what was read, so it wins the merge when
+        # it arrives and the scan can take it (an answer dated before the wall-clock write was lost as "older").
+        after_read = case["source_updated_at"]
+        after_read = None if after_read is None else _aware(after_read) + _JUST_AFTER
+        version = store.write_case_version(conn, h["case_no"], case["version"], data, origin=ACTOR,
+                                           source_time=after_read)
         if version is None:
             raise _MovedOn(h["case_no"])
         told = sorted({h["hall_system"], h["target_system"]})

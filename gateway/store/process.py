@@ -130,9 +130,10 @@ def events(conn: Connection, case_no: str) -> list[dict[str, Any]]:
 # -- cases and the outbox -----------------------------------------------------------------------------------
 
 def read_case(conn: Connection, case_no: str) -> dict[str, Any] | None:
-    """The merged case: ``case_no, version, data`` (parsed), ``origin_system``, ``deleted``."""
+    """The merged case: ``case_no, version, data`` (parsed), ``origin_system``, ``source_updated_at``,
+    ``deleted``."""
     c = cases.c
-    row = conn.execute(select(c.case_no, c.version, c.data, c.origin_system, c.deleted)
+    row = conn.execute(select(c.case_no, c.version, c.data, c.origin_system, c.source_updated_at, c.deleted)
                        .where(c.case_no == case_no)).mappings().first()
     if row is None:
         return None
@@ -179,19 +180,22 @@ def unreturned(conn: Connection, halls: Sequence[str], *, since: datetime) -> li
 
 
 def write_case_version(conn: Connection, case_no: str, expected_version: int, data: dict[str, Any], *,
-                       origin: str) -> int | None:
+                       origin: str, source_time: datetime | None = None) -> int | None:
     """A new version of the merged case written by Tongban itself (deemed acceptance, refusal at routing):
-    the next version number, or None when the case moved on meanwhile (the caller scans again)."""
+    the next version number, or None when the case moved on meanwhile (the caller scans again).
+
+    ``source_time`` is where the version sits among the sources' changes, which the merge orders by their own
+    times (newer wins): by default now, on the wall clock (whatever instant the version stands for, earlier, or a
+    test's injected future), so a source's change after it still wins. ``updated_at`` is the wall clock whatever
+    the scan runs as of: the KPI refresh and every incremental reader take it as their watermark (a scan as of a
+    later instant froze them)."""
     version = expected_version + 1
-    # The merge orders changes by their source time: ours was made now, on the wall clock (whatever instant the
-    # version stands for, earlier, or a test's injected future), so a source's answer after it still wins;
-    # ``updated_at`` is the wall clock too, whatever instant the scan runs as of: the KPI refresh and every
-    # incremental reader take it as their watermark (a scan as of a later instant froze them).
     written = utcnow()
     result = conn.execute(
         update(cases).where(and_(cases.c.case_no == case_no, cases.c.version == expected_version))
         .values(version=version, data=dumps(data), content_hash=content_hash(data, exclude=("updated_at",)),
-                origin_system=origin, origin_source_id=case_no, source_updated_at=written, updated_at=written))
+                origin_system=origin, origin_source_id=case_no, source_updated_at=source_time or written,
+                updated_at=written))
     return version if result.rowcount else None
 
 

@@ -132,8 +132,14 @@ def test_a_refusal_within_the_window_read_after_the_scan_deemed_it_overrules_the
     world = make_world(civil=20, estate=5)
     world.admin("sd_civil", "POST", "/_sandbox/acceptance",
                 json={"mode": "fast", "refuse": {"11370000004390448N4000105101001": "未满80周岁，不符合申领条件"}})
-    made, row = _handed(world)  # the department refuses at once, inside its window
-    case_no, due = made["case_no"], row["due_at"]
+    made = frontdesk(world, item=ELDERLY, office=OFFICE)
+    sync(world, "sd_hall")
+    time.sleep(1.1)  # civil's change times have whole seconds: its refusal later than the hall's copy, to the second
+    deliver(world)  # the department refuses at once, inside its window
+    scan(world)
+    case_no = made["case_no"]
+    due = handoff(world, case_no)["due_at"]
+    time.sleep(1.1)  # the scan deems the case on a later wall-clock second than the refusal's
     report = scan(world, due + timedelta(minutes=1))  # before the department's sync
     assert report.deemed == 1
     sync(world, "sd_civil")
