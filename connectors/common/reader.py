@@ -26,6 +26,9 @@ Full refresh of a positional stream *without* an incremental cursor reads page a
 record that moves during the read (nothing to re-anchor on). Give such streams an ``incremental`` block
 whenever the server can filter by change time; their full refresh then re-anchors too.
 
+A source that wants both ends of the window (``end_param``) gets the instant the read began as its end, the
+same on every page: changes made while the read runs are the next run's.
+
 A read always ends. A source whose next cursor or next link leads back to a request already sent, or that
 answers page after page with nothing but records already read (a server ignoring the page parameter), is
 stopped with a :class:`~gateway.contract.errors.FatalSyncError` that says so — an endless read would hold the
@@ -35,7 +38,7 @@ system's lease and hammer the source for ever.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from gateway.contract.connector import Page, SyncMode
@@ -87,6 +90,8 @@ def read_pages(
     resumable = incremental is not None and ordered
     start = anchor
 
+    window_end = datetime.now(timezone.utc)  # where the window closes, for sources that want both ends
+
     sent: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
     stale_pages, last_ids = 0, ()
     while True:
@@ -96,6 +101,8 @@ def read_pages(
                 params[incremental.param] = param_codec.format(anchor)
             elif incremental.initial_value is not None:
                 params[incremental.param] = incremental.initial_value
+            if incremental.end_param is not None:
+                params[incremental.end_param] = param_codec.format(window_end)
         request = paginator.request(PageRequest(base.url, params))
         key = (request.url, tuple(sorted((str(k), str(v)) for k, v in request.params.items())))
         if key in sent:

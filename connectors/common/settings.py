@@ -172,6 +172,10 @@ class IncrementalConfig(_Model):
     """The zone of naive timestamps (sandbox systems speak Beijing time); also used to format ISO params."""
     param: str
     """The query parameter that asks for records changed at or after a time (inclusive)."""
+    end_param: str | None = None
+    """For services that want both ends of the window (``startTime``/``endTime``, ``strDayTimeStrat``/
+    ``strDayTimeEnd``): the parameter that closes it, sent as the instant the read began, formatted like
+    ``param``. A change after that instant is read by the next run (the watermark never passes what was read)."""
     param_format: CursorFormat | None = None
     """Defaults to ``cursor_format``."""
     initial_value: str | None = None

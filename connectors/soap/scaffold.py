@@ -262,7 +262,7 @@ def _plan_window(result: SoapPlan, chosen: ReadCandidate) -> None:
     param_format = "iso8601" if typed else TIME_FORMAT
     fmt_why = (f"`{since}` is typed xs:{params[since].type}" if typed
                else f"`{since}` is a string: {TIME_FORMAT!r} assumed (check against the service)")
-    if until is not None:
+    if until is not None and cursor is None:
         result.params[until] = WINDOW_END
         result.guess(f"params.{until}", WINDOW_END, f"the window's end: a far-future {TIME_FORMAT!r} so that a read "
                                                     f"asks for everything since the watermark (check the service "
@@ -284,6 +284,10 @@ def _plan_window(result: SoapPlan, chosen: ReadCandidate) -> None:
         result.incremental["param_format"] = param_format
     if params[since].min_occurs >= 1:
         result.incremental["initial_value"] = "2000-01-01T00:00:00+08:00" if typed else WINDOW_START
+    if until is not None:
+        result.incremental["end_param"] = until
+        result.guess("incremental.end_param", until, f"`{until}` closes the window: sent as the instant each read "
+                                                      "begins, in the same format as the start")
     result.guess("incremental", result.incremental,
                  f"`{since}` filters by change time and `{cursor}` reads as one ({fmt_why}; cursor "
                  f"{'typed xs:dateTime' if cursor_format == 'iso8601' else f'format {TIME_FORMAT!r} assumed'})",

@@ -112,3 +112,26 @@ def test_check_of_an_empty_system_is_ok_and_a_busy_one_is_asked_again() -> None:
     responses.add(responses.POST, URL, json=ok(rows("20240305103100")))
     result = connector(method="POST", params_in="json").check()
     assert result.ok and "1 record(s)" in result.message, result.message
+
+
+@responses.activate
+def test_a_source_that_wants_both_ends_gets_the_instant_the_read_began_on_every_page() -> None:
+    """``end_param``: startTime/endTime services. The end is the read's own start, the same on every page (a
+    re-anchored page asks the same closed window), in the start parameter's format."""
+    from datetime import datetime, timedelta, timezone
+
+    responses.post(URL, json=ok(rows("20240305103100", "20240305103200")))
+    responses.post(URL, json=ok(rows("20240305103200", "20240305103300")))
+    responses.post(URL, json=NO_DATA)
+    before = datetime.now(timezone(timedelta(hours=8))).replace(microsecond=0)
+    incremental = {"cursor_field": "gxsj", "cursor_format": "%Y%m%d%H%M%S", "param": "beginTime",
+                   "end_param": "endTime"}
+    list(connector(method="POST", params_in="json", incremental=incremental)
+         .read("cases", since=datetime(2024, 3, 1, tzinfo=timezone.utc)))
+    after = datetime.now(timezone(timedelta(hours=8)))
+    sent = [json.loads(call.request.body) for call in responses.calls]
+    ends = {body["endTime"] for body in sent}
+    assert len(ends) == 1  # one window for the whole read
+    end = datetime.strptime(ends.pop(), "%Y%m%d%H%M%S").replace(tzinfo=timezone(timedelta(hours=8)))
+    assert before <= end <= after
+    assert [body["beginTime"] for body in sent] == ["20240301080000", "20240305103200", "20240305103300"]
