@@ -84,3 +84,36 @@ def test_bad_entries_name_the_file_and_the_system() -> None:
         parse_systems("systems:\n  x: {connector: rest, mapping: m.yaml, lookback: 5 minutes}\n", base_dir=Path("."))
     with pytest.raises(ConfigError, match="unknown system 'zz' \\(configured: dept_a, dept_b, hall, readonly\\)"):
         systems().get("zz")
+
+
+def test_scaffold_placeholders_are_known_and_refused_when_the_connector_config_loads(tmp_path: Path) -> None:
+    import re
+
+    from gateway.contract.scaffold import is_placeholder
+
+    # every ALL_CAPS word a scaffold writes that is no Python name of its own, no environment variable and not
+    # the CLI's FILE_OR_URL is a placeholder for a person to replace: each must be one the loader refuses
+    found: set[str] = set()
+    for source in sorted((Path(__file__).resolve().parents[1] / "connectors").glob("*/scaffold.py")):
+        text = source.read_text(encoding="utf-8")
+        names = set(re.findall(r"^\s*([A-Z][A-Z0-9_]*)\s*[:=]", text, re.M))
+        names |= {n for line in re.findall(r"^from .* import .*$", text, re.M) for n in re.findall(r"\b[A-Z_]+\b", line)}
+        found |= {t for t in re.findall(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b", text)
+                  if t not in names and not t.startswith("TONGBAN_") and t != "FILE_OR_URL"}
+    assert {"CHOOSE_KEY_FIELD", "CHANGED_AT", "SINCE_PARAM"} <= found
+    assert all(is_placeholder(t) for t in found), sorted(t for t in found if not is_placeholder(t))
+    assert not any(is_placeholder(v) for v in ("sblsh", "UPDATE_TIME", "CHOOSE", "choose_key_field", None, 7))
+
+    (tmp_path / "c.yaml").write_text(
+        "kind: rest\nstreams:\n  cases:\n    path: /x\n    primary_key: sblsh\n"
+        "    incremental: {cursor_field: CHANGED_AT, param: SINCE_PARAM}\n", encoding="utf-8")
+    system = parse_systems("systems:\n  a: {connector: rest, mapping: m.yaml, connector_config: c.yaml}\n",
+                           base_dir=tmp_path).get("a")
+    with pytest.raises(ConfigError, match=r"c\.yaml: line 6: streams\.cases\.incremental\.cursor_field: CHANGED_AT "
+                                          r"is a placeholder written by `tongban connector new`"):
+        system.load_connector_config()
+    inline = parse_systems("systems:\n  a: {connector: soap, mapping: m.yaml, connector_config: "
+                           "{check: {call: {operation: CHOOSE_A_READ_OPERATION}}}}\n", base_dir=tmp_path).get("a")
+    with pytest.raises(ConfigError, match=r"^system a: connector_config: check\.call\.operation: "
+                                          r"CHOOSE_A_READ_OPERATION is a placeholder"):
+        inline.load_connector_config()

@@ -319,7 +319,15 @@ def mapping_check(
         if result["unmapped_source_fields"]:
             console.print("source fields the mapping does not read (schema drift?): "
                           + ", ".join(result["unmapped_source_fields"]), style="yellow", markup=False)
+    # "0 records, 0 valid, 0 rejected" with exit 0 read as a pass: a check that saw nothing proves nothing
+    if not result["records"]:
+        fail(f"mapping {system}: no records to check — "
+             + (f"the sample {sample} holds none" if sample else
+                f"the system's stream {config.get(system).stream!r} answered none (try --sample FILE)"))
+        raise typer.Exit(1)
     if result["rejected"]:
+        fail(f"mapping {system}: {result['rejected']} of {result['records']} records rejected "
+             f"(their fields and rules are listed {'under fields and examples' if json_out else 'above'})")
         raise typer.Exit(1)
 
 
@@ -351,19 +359,31 @@ def connector_check(
     systems: SystemsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Make one authenticated call to SYSTEM."""
+    """Make one authenticated call to SYSTEM, then read the first page of its stream: its records must have the
+    primary key and the cursor field the connector YAML names."""
     from gateway.kernel.config import load_systems
+    from gateway.kernel.firstpage import check_first_page
     from gateway.kernel.registry import build_connector
 
     config = load_systems(systems).get(system)
-    connector = build_connector(config.connector, config.load_connector_config(), config.resolve_secrets())
+    connector_config = config.load_connector_config()
+    connector = build_connector(config.connector, connector_config, config.resolve_secrets())
     with connector:
         result = connector.check()
+        page = check_first_page(config, connector, connector_config) if result.ok else None
+    ok = result.ok and (page is None or page.ok)
     if json_out:
-        print_json({"system": system, "ok": result.ok, "message": result.message})
+        print_json({"system": system, "ok": ok, "message": result.message,
+                    **({"first_page": page.as_dict()} if page is not None else {})})
     else:
-        console.print(f"{'[green]ok[/]' if result.ok else '[red]failed[/]'} {system}: {result.message}")
-    if not result.ok:
+        console.print(f"{'[green]ok[/]' if result.ok else '[red]failed[/]'} {system}: {result.message}",
+                      markup=True, highlight=False)
+        if page is not None and page.ok:
+            console.print(f"[green]ok[/] {system}: ", end="", markup=True)
+            console.print(page.message, markup=False, highlight=False)
+    if not ok:
+        if page is not None and not page.ok:
+            fail(f"{system}: {page.message}")
         raise typer.Exit(1)
 
 

@@ -15,6 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+PLACEHOLDER_PREFIX = "CHOOSE_"
+"""A scaffold writes ``CHOOSE_…`` (``primary_key: CHOOSE_KEY_FIELD``, ``operation: CHOOSE_A_READ_OPERATION``) where
+it could not guess and a person must choose."""
+PLACEHOLDERS = frozenset({"CHANGED_AT", "SINCE_PARAM"})
+"""The other placeholders scaffolds write (in the commented-out ``incremental:`` line a person uncomments)."""
+
+
+def is_placeholder(value: object) -> bool:
+    """Whether ``value`` is a scaffold's placeholder, left where a person had to choose. Configuration that still
+    holds one is refused when it is loaded: it passed every check and failed at the first sync
+    (``primary_key: CHOOSE_KEY_FIELD`` rejected every record as ``record.key_missing``)."""
+    return isinstance(value, str) and (value.startswith(PLACEHOLDER_PREFIX) or value in PLACEHOLDERS)
+
 
 @dataclass(frozen=True, slots=True)
 class ScaffoldResult:
@@ -32,4 +45,4 @@ class Scaffolder(Protocol):
         ...
 
 
-__all__ = ["ScaffoldResult", "Scaffolder"]
+__all__ = ["PLACEHOLDERS", "PLACEHOLDER_PREFIX", "ScaffoldResult", "Scaffolder", "is_placeholder"]

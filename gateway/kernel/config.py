@@ -40,8 +40,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway.contract.errors import ConfigError
+from gateway.contract.scaffold import is_placeholder
 from gateway.kernel.configpaths import declared_config
-from gateway.kernel.yamlfile import load_yaml
+from gateway.kernel.yamlfile import load_yaml, load_yaml_document
 
 SystemRole = Literal["department", "hall"]
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -139,6 +140,13 @@ class SystemConfig(BaseModel):
     def mapping_path(self) -> Path:
         return self.resolve_path(self.mapping)
 
+    @property
+    def connector_config_source(self) -> str:
+        """Where the connector config is written, for messages: its file, or the system's inline entry."""
+        if isinstance(self.connector_config, str):
+            return str(self.resolve_path(self.connector_config))
+        return f"system {self.name}: connector_config"
+
     def load_connector_config(self) -> dict[str, Any]:
         """The connector's own config (inline or from its YAML file), with the endpoint injected as base_url and
         the relative file paths its kind declares (a SOAP ``wsdl``) made absolute against the directory of the
@@ -149,12 +157,14 @@ class SystemConfig(BaseModel):
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"system {self.name}: cannot read connector config {path}: {exc}") from None
-            loaded = load_yaml(text, where=str(path)) or {}
-            if not isinstance(loaded, Mapping):
+            document = load_yaml_document(text, where=str(path))
+            if not isinstance(document.data or {}, Mapping):
                 raise ConfigError(f"{path}: a connector config is a YAML mapping (kind, streams, ...)")
-            loaded = dict(loaded)
+            loaded = dict(document.data or {})
+            _refuse_placeholders(loaded, (), document.at)
         else:
             loaded = dict(self.connector_config)
+            _refuse_placeholders(loaded, (), lambda *p: self.connector_config_source)
         declared_in = self.resolve_path(self.connector_config).parent if isinstance(
             self.connector_config, str) else self.base_dir
         loaded = declared_config(self.connector, loaded, declared_in)  # relative paths: against that file
@@ -184,6 +194,22 @@ class SystemConfig(BaseModel):
                 )
             values[secret] = os.environ[env_name]
         return values
+
+
+def _refuse_placeholders(value: Any, path: tuple[Any, ...], at: Callable[..., str]) -> None:
+    """A value the scaffold left for a person to choose (``primary_key: CHOOSE_KEY_FIELD``) is an error naming
+    where it is: it passed connector check and mapping check, and the sync rejected every record."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _refuse_placeholders(item, (*path, key), at)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_placeholders(item, (*path, index), at)
+    elif is_placeholder(value):
+        dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+        raise ConfigError(f"{at(*path)}: {dotted}: {value} is a placeholder written by `tongban connector new`: "
+                          "replace it with the system's own name for it (`tongban connector check` lists the "
+                          "fields its records have)")
 
 
 CONNECTION_RESOLVERS: list[Callable[[str], str | None]] = []

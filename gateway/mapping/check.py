@@ -48,11 +48,17 @@ def sample_from_system(systems: SystemsConfig, name: str, *, limit: int) -> list
     system = systems.get(name)
     connector = build_connector(system.connector, system.load_connector_config(), system.resolve_secrets())
     records: list[dict[str, Any]] = []
+    refused: list[Any] = []
     with connector:
         for page in connector.read(system.stream, mode="full_refresh"):
             records.extend(dict(r.payload) for r in page.records)
-            if len(records) >= limit:
-                break
+            refused.extend(page.rejects)
+            if len(records) + len(refused) >= limit or (not records and refused):
+                break  # a first page of refused records is the connector's config, not the data: stop there
+    if not records and refused:  # nothing to map, and not because the system is empty: say why
+        raise ConfigError(f"mapping check {name}: the connector refused all {len(refused)} records it read from "
+                          f"stream {system.stream!r} (first: {refused[0]}); `tongban connector check {name}` says "
+                          "which setting of the connector YAML does not fit them")
     return records[:limit]
 
 

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from zjj_world import ZjjWorld, make_zjj_world
+from zjj_world import ZjjWorld, make_zjj_world, zjj_server
 
 
 @pytest.fixture
@@ -76,3 +76,57 @@ def test_hh_in_a_mapping_date_format(world: ZjjWorld) -> None:
     message = failed(world.run("mapping", "check", "jn_zjj", "--sample", str(world.sample)))
     assert "fields: accepted_at: date format 'yyyyMMddhhmmss' has hh, the 12-hour clock" in message
     assert "write HH: 'yyyyMMddHHmmss'" in message
+
+
+def test_the_scaffold_placeholder_for_the_key(world: ZjjWorld) -> None:
+    # connector check said ok, mapping check "0 records, 0 valid, 0 rejected" with exit 0, the sync rejected 5 of 5
+    world.edit(world.connector, "primary_key: sblsh", "primary_key: CHOOSE_KEY_FIELD")
+    for command in (("connector", "check", "jn_zjj"), ("mapping", "check", "jn_zjj"), ("sync", "jn_zjj")):
+        message = failed(world.run(*command))
+        assert "config/connectors/jn_zjj.yaml: line 13: streams.cases.primary_key: CHOOSE_KEY_FIELD is a " \
+               "placeholder written by `tongban connector new`" in message, command
+
+
+def test_connector_check_reads_the_first_page_for_the_key_and_the_cursor_field(world: ZjjWorld) -> None:
+    good = world.connector.read_text(encoding="utf-8")
+    with zjj_server() as url:
+        result = world.run("connector", "check", "jn_zjj", "--json", url=url)
+        assert result.returncode == 0, result.stderr
+        checked = json.loads(result.stdout)
+        assert checked["ok"] and checked["first_page"]["records"] == 7 and "sblsh" in checked["first_page"]["fields"]
+
+        world.edit(world.connector, "primary_key: sblsh", "primary_key: sblshh")
+        message = failed(world.run("connector", "check", "jn_zjj", url=url))
+        assert "primary_key 'sblshh' (" in message and "streams.cases.primary_key) is in none of the first page's " \
+               "7 records (did you mean 'sblsh'?); they have: bjbh, bjjg," in message
+        # and mapping check on the live system says why it has nothing to check
+        message = failed(world.run("mapping", "check", "jn_zjj", url=url))
+        assert "the connector refused all" in message and "primary key 'sblshh' is missing" in message
+
+        world.connector.write_text(good.replace("cursor_field: gxsj", "cursor_field: gxsjj"), encoding="utf-8")
+        message = failed(world.run("connector", "check", "jn_zjj", url=url))
+        assert "cursor_field 'gxsjj' (" in message and "(did you mean 'gxsj'?)" in message
+
+        world.connector.write_text(good.replace('cursor_format: "%Y%m%d%H%M%S"', 'cursor_format: "%Y-%m-%d %H:%M:%S"'),
+                                   encoding="utf-8")
+        message = failed(world.run("connector", "check", "jn_zjj", url=url))
+        assert "cursor_format '%Y-%m-%d %H:%M:%S' (" in message and "reads none of the first page's 7 records" \
+            in message
+
+
+def test_mapping_check_fails_when_it_saw_no_records_and_says_why(world: ZjjWorld) -> None:
+    world.sample.write_text("[]", encoding="utf-8")
+    message = failed(world.run("mapping", "check", "jn_zjj", "--sample", str(world.sample)))
+    assert "mapping jn_zjj: no records to check — the sample" in message and "holds none" in message
+    with zjj_server(rows=[]) as url:
+        message = failed(world.run("mapping", "check", "jn_zjj", url=url))
+        assert "no records to check — the system's stream 'cases' answered none (try --sample FILE)" in message
+
+
+def test_mapping_check_says_how_many_it_rejected(world: ZjjWorld) -> None:
+    world.edit(world.mapping, "承诺件: promised}", "承诺件: promised}\n  unused: {x: y}")
+    rows = json.loads(world.sample.read_text(encoding="utf-8"))
+    rows[0]["bllx"] = "特别件"
+    world.sample.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    message = failed(world.run("mapping", "check", "jn_zjj", "--sample", str(world.sample)))
+    assert "mapping jn_zjj: 1 of 30 records rejected" in message

@@ -1,0 +1,140 @@
+"""``tongban connector check`` looks at the records, not only at the answer: the first page of the system's
+stream must carry the record key and the change-time field the connector config names.
+
+One authenticated call proves the credentials and the envelope. It did not prove that ``primary_key`` and
+``cursor_field`` name fields the records have: a key spelled wrong (or left as the scaffold's placeholder) passed
+the check, and the sync rejected every record as ``record.key_missing``. So the check reads the first page of the
+stream the sync reads and says which of the two fields none of its records has, and what the records do have::
+
+    failed jn_zjj: primary_key 'sblshh' (config/connectors/jn_zjj.yaml: streams.cases.primary_key) is in none of
+    the first page's 7 records (did you mean 'sblsh'?); they have: bjbh, bjjg, bjsj, ...
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from gateway.contract.errors import TongbanError
+
+if TYPE_CHECKING:
+    from gateway.contract.connector import Connector
+    from gateway.kernel.config import SystemConfig
+
+
+@dataclass(slots=True)
+class FirstPage:
+    """What the first page showed: ``ok`` false when the key or the cursor field is in none of its records."""
+
+    ok: bool
+    message: str
+    records: int = 0
+    fields: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "message": self.message, "records": self.records, "fields": self.fields,
+                "problems": self.problems}
+
+
+def _dig(item: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(item, Mapping):
+            item = item.get(part)
+        elif isinstance(item, list) and part.lstrip("-").isdigit() and -len(item) <= int(part) < len(item):
+            item = item[int(part)]
+        else:
+            return None
+    return item
+
+
+def _payload(reject: Any) -> Any:
+    raw = getattr(reject, "raw", None)
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None
+    return raw
+
+
+def _fields_at(items: list[Any], path: str) -> list[str]:
+    """The keys the records have at the level of ``path`` (top level for ``id``, under ``data`` for ``data.id``)."""
+    parent = path.rpartition(".")[0]
+    keys: set[str] = set()
+    for item in items:
+        node = _dig(item, parent) if parent else item
+        if isinstance(node, Mapping):
+            keys.update(f"{parent}.{k}" if parent else str(k) for k in node)
+    return sorted(keys)
+
+
+def _absent(value: Any) -> bool:
+    return value is None or value == "" or isinstance(value, Mapping | list)
+
+
+def check_first_page(system: SystemConfig, connector: Connector, config: Mapping[str, Any]) -> FirstPage:
+    """Read the first page of ``system``'s stream with ``connector`` (built from ``config``, the connector YAML)
+    and check that its records have the primary key and the cursor field the YAML names."""
+    stream_name = system.stream
+    stream = (config.get("streams") or {}).get(stream_name)
+    readable = {s.name for s in connector.streams() if s.readable}
+    if not isinstance(stream, Mapping) or stream_name not in readable:
+        return FirstPage(True, f"stream {stream_name!r} is not read: records not checked")
+    try:
+        pages = iter(connector.read(stream_name, mode="full_refresh"))
+        try:
+            page = next(pages, None)
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+    except TongbanError as exc:
+        return FirstPage(False, f"the first page of stream {stream_name!r} could not be read: {exc}")
+    if page is None:
+        return FirstPage(True, f"stream {stream_name!r} answered no records: key and cursor field not checked")
+    items = [r.payload for r in page.records] + [p for p in map(_payload, page.rejects) if isinstance(p, Mapping)]
+    if not items:
+        return FirstPage(True, f"stream {stream_name!r}: the first page has no records: key and cursor field not "
+                               f"checked")
+    where = system.connector_config_source
+    key = stream.get("primary_key")
+    incremental = stream.get("incremental") if isinstance(stream.get("incremental"), Mapping) else {}
+    wanted: list[tuple[str, str]] = [("primary_key", k) for k in ([key] if isinstance(key, str) else key or [])]
+    if incremental.get("cursor_field"):
+        wanted.append(("incremental.cursor_field", str(incremental["cursor_field"])))
+    problems: list[str] = []
+    notes: list[str] = []
+    for setting, path in wanted:
+        missing = sum(1 for item in items if _absent(_dig(item, path)))
+        if missing == len(items):
+            have = _fields_at(items, path)
+            close = difflib.get_close_matches(path, have, n=1, cutoff=0.6)
+            problems.append(
+                f"{setting.rsplit('.', 1)[-1]} {path!r} ({where}: streams.{stream_name}.{setting}) is in none of the "
+                f"first page's {len(items)} records{f' (did you mean {close[0]!r}?)' if close else ''}; they have: "
+                f"{', '.join(have) or 'no fields'}")
+        elif missing:
+            notes.append(f"{missing} of {len(items)} records have no {path!r}")
+    if not problems and not page.records and page.rejects:
+        first = page.rejects[0]
+        rules = {getattr(issue, "rule", None) for issue in getattr(first, "issues", None) or []}
+        if "cursor.format" in rules:
+            problems.append(f"cursor_format {incremental.get('cursor_format', 'iso8601')!r} ({where}: "
+                            f"streams.{stream_name}.incremental.cursor_format) reads none of the first page's "
+                            f"{len(page.rejects)} records: {first}")
+        else:
+            problems.append(f"every record of the first page was refused: {first}")
+    fields = sorted({str(k) for item in items for k in item})
+    if problems:
+        return FirstPage(False, "; ".join(problems), len(items), fields, problems)
+    said = f"first page: {len(items)} record(s) with {' and '.join(repr(p) for _, p in wanted) or 'no key named'}"
+    return FirstPage(True, "; ".join([said, *notes]), len(items), fields)
+
+
+__all__ = ["FirstPage", "check_first_page"]
