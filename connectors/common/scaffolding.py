@@ -3,6 +3,7 @@ never written over existing ones."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,17 @@ class Guess:
 
     def as_dict(self) -> dict[str, Any]:
         return {"what": self.what, "value": self.value, "why": self.why, "check": self.check}
+
+
+def guess_lines(guesses: Iterable[Guess], flow: Callable[[Any], str], indent: str = "      ") -> list[str]:
+    """The report's line per guess — what, the value written (``flow`` renders it as YAML), why, and "(check)"
+    where a person must look — the same in every scaffold's report."""
+    lines = []
+    for g in guesses:
+        mark = " (check)" if g.check and "check" not in g.why else ""
+        value = "none" if g.value is None else flow(g.value)
+        lines.append(f"{indent}{g.what}: {value} — {g.why}{mark}")
+    return lines
 
 
 def scaffold_files(root: Path, name: str, *, connector: str, mapping: str, test: str) -> dict[Path, str]:

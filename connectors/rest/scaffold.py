@@ -34,7 +34,7 @@ import yaml
 
 from connectors.common.cursors import CursorCodec
 from connectors.common.guesses import FieldHint, guess_cursor, guess_paging, guess_primary_key
-from connectors.common.scaffolding import Guess, scaffold_files, write_files
+from connectors.common.scaffolding import Guess, guess_lines, scaffold_files, write_files
 from connectors.http.body import read_capped
 from gateway.contract.errors import AuthenticationError, ConfigError, SourceUnavailableError, TongbanError
 from gateway.contract.scaffold import ScaffoldResult
@@ -1306,10 +1306,7 @@ def render_report(report: OpenApiReport) -> list[str]:
     for s in report.streams:
         lines.append(f"  {s.name}: GET {s.path} → {s.record_schema or 'object'}[] at "
                      f"{s.record_selector or '(the body)'} ({len(s.fields)} fields)")
-        for g in s.guesses:
-            mark = " (check)" if g.check and "check" not in g.why else ""
-            value = "none" if g.value is None else _flow(g.value)
-            lines.append(f"      {g.what}: {value} — {g.why}{mark}")
+        lines += guess_lines(s.guesses, _flow)
     if report.skipped:
         lines.append(f"GET operations skipped: {len(report.skipped)}")
         lines += [f"  {op}: {why}" for op, why in report.skipped]

@@ -44,7 +44,7 @@ from connectors.common.guesses import (
     looks_like_write,
     type_prefix,
 )
-from connectors.common.scaffolding import Guess, scaffold_files, write_files
+from connectors.common.scaffolding import Guess, guess_lines, scaffold_files, write_files
 from gateway.contract.errors import ConfigError
 from gateway.contract.scaffold import ScaffoldResult
 
@@ -595,10 +595,7 @@ def render_report(report: WsdlReport, chosen: SoapPlan | None = None, name: str 
         fields = f"{len(c.record_fields)} fields" if c.record_fields else "columns not in the WSDL"
         lines.append(f"stream records: {c.operation.name} → {'a DataSet' if c.dataset else 'records'} at "
                      f"{c.result_path} ({fields}); {len(the_plan.candidates)} operation(s) answer a list")
-    for g in the_plan.guesses:
-        mark = " (check)" if g.check and "check" not in g.why else ""
-        value = "none" if g.value is None else _flow(g.value)
-        lines.append(f"      {g.what}: {value} — {g.why}{mark}")
+    lines += guess_lines(the_plan.guesses, _flow)
     if the_plan.skipped:
         lines.append(f"list queries not read: {len(the_plan.skipped)}")
         lines += [f"  {op}: {why}" for op, why in the_plan.skipped]
