@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,7 @@ def test_airflow_connections_are_read_without_airflow_in_uri_and_json_forms(monk
 
 
 def test_bad_entries_name_the_file_and_the_system() -> None:
-    with pytest.raises(ConfigError, match="<systems>: system x: role: Input should be 'department' or 'hall'"):
+    with pytest.raises(ConfigError, match="<systems>: line 2: system x: role: Input should be 'department' or 'hall'"):
         parse_systems("systems:\n  x: {connector: rest, mapping: m.yaml, role: boss}\n", base_dir=Path("."))
     with pytest.raises(ConfigError, match="lookback: Value error, '5 minutes' is not a duration"):
         parse_systems("systems:\n  x: {connector: rest, mapping: m.yaml, lookback: 5 minutes}\n", base_dir=Path("."))
@@ -117,3 +118,125 @@ def test_scaffold_placeholders_are_known_and_refused_when_the_connector_config_l
     with pytest.raises(ConfigError, match=r"^system a: connector_config: check\.call\.operation: "
                                           r"CHOOSE_A_READ_OPERATION is a placeholder"):
         inline.load_connector_config()
+
+
+REVIEW_SYSTEMS = """\
+defaults:
+  lookback: 10m
+  batch_size: 500
+  schedule: "*/10 * * * *"
+systems:
+  jn_zjj:
+    title: 济南市住房和城乡建设局施工许可审批系统
+    role: department
+    departments: ["113701000043020001"]
+    connector: rest
+    connector_config: connectors/jn_zjj.yaml
+    mapping: ../mappings/jn_zjj.yaml
+    stream: cases
+    endpoint: http://127.0.0.1:18931
+    secrets: {app_id: ZJJ_APP_ID, app_secret: ZJJ_APP_SECRET}
+"""
+
+
+def review_world(tmp_path: Path, old: str = "", new: str = "") -> Path:
+    (tmp_path / "config" / "connectors").mkdir(parents=True)
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "config" / "connectors" / "jn_zjj.yaml").write_text("kind: rest\n", encoding="utf-8")
+    (tmp_path / "mappings" / "jn_zjj.yaml").write_text("system: jn_zjj\n", encoding="utf-8")
+    path = tmp_path / "config" / "systems.yaml"
+    path.write_text(REVIEW_SYSTEMS.replace(old, new), encoding="utf-8")
+    return path
+
+
+def test_the_review_systems_file_loads(tmp_path: Path) -> None:
+    from gateway.kernel.config import load_systems
+
+    system = load_systems(review_world(tmp_path)).get("jn_zjj")
+    assert system.schedule == "*/10 * * * *" and system.departments == ["113701000043020001"]
+
+
+def test_a_schedule_the_sync_dag_cannot_take_names_the_system_and_line(tmp_path: Path) -> None:
+    from gateway.kernel.config import load_systems
+
+    with pytest.raises(ConfigError) as caught:
+        load_systems(review_world(tmp_path, '"*/10 * * * *"', '"every 10 minutes"'))
+    assert str(caught.value).endswith(
+        "systems.yaml: line 4: system jn_zjj: schedule: Value error, 'every 10 minutes' is not a cron expression "
+        "(five fields: minute hour day-of-month month day-of-week, e.g. \"*/10 * * * *\") nor one of @hourly, "
+        "@daily, @weekly, @monthly, @quarterly, @yearly; write \"*/10 * * * *\" for every 10 minute(s)")
+    with pytest.raises(ConfigError, match=r"line 15: system jn_zjj: schedule: Value error, '@once' is not a schedule"):
+        load_systems(review_world(tmp_path / "b", "secrets:", "schedule: '@once'\n    secrets:"))
+
+
+@pytest.mark.parametrize("schedule", ["*/10 * * * *", "0 2 * * *", "30 2 * * 1-5", "0 9-17/2 * * MON-FRI", "0 0 L * *",
+                                      "0 0 1 JAN,JUL *", "0 0 * * 5#3", "15,45 * * * *", "*/5 * * * 7", "5/15 * * * *",
+                                      "0 0 * * * 30", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly",
+                                      "@yearly"])
+def test_schedules_airflow_takes_are_taken(schedule: str) -> None:
+    from gateway.kernel.schedules import check_schedule
+
+    assert check_schedule(schedule) == schedule
+
+
+@pytest.mark.parametrize("schedule, said", [
+    ("every 10 minutes", 'write "*/10 * * * *"'), ("2h", 'write "0 */2 * * *"'), ("* * * *", "five fields"),
+    ("60 * * * *", "the minute field '60' is not valid ('60' is not in 0-59)"), ("*/0 * * * *", "step '0'"),
+    ("0 25 * * *", "hour field"), ("0 0 32 * *", "day of month field"), ("0 0 * 13 *", "month field"),
+    ("0 0 * * 8", "day of week field"), ("0 0 * * FOO", "'FOO' is not in 0-7"), ("@once", "the presets are"),
+    ("0 0 * * 5L", "day of week field"),
+])
+def test_schedules_airflow_refuses_are_refused_saying_why(schedule: str, said: str) -> None:
+    from gateway.kernel.schedules import check_schedule
+
+    with pytest.raises(ValueError, match=re.escape(said)):
+        check_schedule(schedule)
+
+
+def test_the_schedule_check_agrees_with_airflows_croniter() -> None:
+    croniter = pytest.importorskip("croniter").croniter
+    from gateway.kernel.schedules import check_schedule
+
+    for expression in ["*/10 * * * *", "0 9-17/2 * * MON-FRI", "0 0 L * *", "0 0 * * 5#3", "5/15 * * * *",
+                       "0 0 * * * 30", "60 * * * *", "*/0 * * * *", "0 25 * * *", "0 0 32 * *", "0 0 * 13 *",
+                       "0 0 * * 8", "0 0 * * FOO", "0 0 * * 5L", "* * * *", "every 10 minutes"]:
+        try:
+            croniter(expression)
+            airflow_takes = True
+        except Exception:  # noqa: BLE001 - croniter's errors vary by version
+            airflow_takes = False
+        try:
+            check_schedule(expression)
+            we_take = True
+        except ValueError:
+            we_take = False
+        assert we_take == airflow_takes, expression
+
+
+def test_departments_must_be_valid_uscc_and_are_stored_normalised(tmp_path: Path) -> None:
+    from gateway.kernel.config import load_systems
+
+    with pytest.raises(ConfigError) as caught:
+        load_systems(review_world(tmp_path, "113701000043020001", "11370100004302000"))
+    assert str(caught.value).endswith(
+        "systems.yaml: line 9: system jn_zjj: departments: Value error, [0] '11370100004302000' is not a "
+        "统一社会信用代码 (USCC): USCC has 17 characters, expected 18")
+    with pytest.raises(ConfigError, match=r"\[0\] '113701000043020002' is not .* check character is 2, expected 1"):
+        load_systems(review_world(tmp_path / "b", "113701000043020001", "113701000043020002"))
+    lower = parse_systems("systems:\n  a: {connector: rest, mapping: m.yaml, departments: [11370000004390448n]}\n",
+                          base_dir=tmp_path)
+    assert lower.get("a").departments == ["11370000004390448N"]
+
+
+def test_a_mapping_or_connector_config_that_is_not_there_names_the_system_and_the_path(tmp_path: Path) -> None:
+    from gateway.kernel.config import load_systems
+
+    path = review_world(tmp_path, "mapping: ../mappings/jn_zjj.yaml", "mapping: mappings/jn_zjj.yaml")
+    with pytest.raises(ConfigError) as caught:
+        load_systems(path)
+    assert str(caught.value).endswith(
+        f"systems.yaml: line 12: system jn_zjj: mapping: no file at {tmp_path / 'config' / 'mappings' / 'jn_zjj.yaml'} "
+        f"(mappings/jn_zjj.yaml is relative to {tmp_path / 'config'})")
+    assert load_systems(path, check_files=False).get("jn_zjj")  # the DAG factory's parse: this file only
+    with pytest.raises(ConfigError, match=r"line 11: system jn_zjj: connector_config: no file at"):
+        load_systems(review_world(tmp_path / "b", "connectors/jn_zjj.yaml", "connector/jn_zjj.yaml"))

@@ -42,7 +42,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gateway.contract.errors import ConfigError
 from gateway.contract.scaffold import is_placeholder
 from gateway.kernel.configpaths import declared_config
-from gateway.kernel.yamlfile import load_yaml, load_yaml_document
+from gateway.kernel.schedules import check_schedule
+from gateway.kernel.yamlfile import load_yaml_document
+from gateway.models.identifiers import IdentifierError, validate_uscc
 
 SystemRole = Literal["department", "hall"]
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -127,6 +129,25 @@ class SystemConfig(BaseModel):
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        # what the sync DAG's CronTriggerTimetable takes; anything else broke dags/tongban.py in Airflow's DagBag
+        return None if value is None else check_schedule(value)
+
+    @field_validator("departments")
+    @classmethod
+    def _departments(cls, value: list[str]) -> list[str]:
+        # they route cases (a case goes to the system whose departments hold its 实施主体): a wrong one routes
+        # nothing, silently — checked and normalised as the cases' dept_code is
+        codes = []
+        for index, code in enumerate(value):
+            try:
+                codes.append(validate_uscc(code)[0])
+            except IdentifierError as exc:
+                raise ValueError(f"[{index}] {code!r} is not a 统一社会信用代码 (USCC): {exc.message}") from None
+        return codes
 
     @property
     def writable(self) -> bool:
@@ -323,26 +344,56 @@ def find_config_file(path: str | Path | None, env_var: str, local_name: str, rep
     return chosen
 
 
-def load_systems(path: str | Path | None = None) -> SystemsConfig:
-    """Load and validate the systems file; every error names the file and the system."""
+def load_systems(path: str | Path | None = None, *, check_files: bool = True) -> SystemsConfig:
+    """Load and validate the systems file; every error names the file, the line and the system. ``check_files``:
+    the mapping and connector config each system names must exist (a wrong ``mapping:`` passed connector check
+    and failed the sync); the DAG factory, which reads nothing but this file at parse time, passes False."""
     chosen = find_config_file(path, "TONGBAN_SYSTEMS", "tongban.yaml", "systems.yaml", "systems file")
-    return parse_systems(chosen.read_text(encoding="utf-8"), base_dir=chosen.resolve().parent, where=str(chosen))
+    return parse_systems(chosen.read_text(encoding="utf-8"), base_dir=chosen.resolve().parent, where=str(chosen),
+                         check_files=check_files)
 
 
-def parse_systems(text: str, *, base_dir: Path, where: str = "<systems>") -> SystemsConfig:
-    data = load_yaml(text, where=where) or {}
+def _missing_files(system: SystemConfig) -> list[str]:
+    problems = []
+    for setting, relative in (("mapping", system.mapping), ("connector_config", system.connector_config)):
+        if not isinstance(relative, str):
+            continue  # an inline connector config
+        path = system.resolve_path(relative)
+        if not path.is_file():
+            against = "" if Path(relative).is_absolute() else f" ({relative} is relative to {system.base_dir})"
+            problems.append(f"{setting}: no file at {path}{against}")
+    return problems
+
+
+def parse_systems(text: str, *, base_dir: Path, where: str = "<systems>",
+                  check_files: bool = False) -> SystemsConfig:
+    document = load_yaml_document(text, where=where)
+    data = document.data or {}
     if not isinstance(data, Mapping) or not isinstance(data.get("systems"), Mapping):
         raise ConfigError(f"{where}: expected a top-level 'systems' mapping")
     defaults = data.get("defaults") or {}
+
+    def at(name: str, setting: Any = None) -> str:
+        """``FILE: line N`` of a system's setting (or of the default it took), else of the system."""
+        line = (document.line("systems", name, setting) or document.line("defaults", setting)
+                if setting is not None else None) or document.line("systems", name)
+        return f"{where}: line {line}" if line is not None else where
+
     systems: dict[str, SystemConfig] = {}
     for name, entry in data["systems"].items():
         if not isinstance(entry, Mapping):
-            raise ConfigError(f"{where}: system {name}: expected a mapping")
+            raise ConfigError(f"{at(name)}: system {name}: expected a mapping")
         try:
             systems[name] = SystemConfig(**{**defaults, **entry, "name": name, "base_dir": base_dir})
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"{where}: system {name}: {problems}") from None
+            errors = exc.errors()
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+            raise ConfigError(f"{at(name, errors[0]['loc'][0] if errors[0]['loc'] else None)}: system {name}: "
+                              f"{problems}") from None
+        missing = _missing_files(systems[name]) if check_files else []
+        if missing:
+            setting = missing[0].split(":", 1)[0]
+            raise ConfigError(f"{at(name, setting)}: system {name}: {'; '.join(missing)}")
     url = data.get("database_url")
     if url is not None and not isinstance(url, str):
         raise ConfigError(f"{where}: database_url must be a URL such as sqlite:///path/to/ledger.db")

@@ -41,6 +41,8 @@ def _repo(tmp_path: Path, url: str, *, inline: bool) -> Path:
             yaml.safe_dump(noise_config(wsdl="wsdl/noise.wsdl"), allow_unicode=True), encoding="utf-8")
         system["connector_config"] = "connectors/gov_noise.yaml"
     (config_dir / "systems.yaml").write_text(yaml.safe_dump({"systems": {"gov_noise": system}}), encoding="utf-8")
+    (tmp_path / "repo" / "mappings").mkdir()  # the systems file is refused when a mapping it names is not there
+    (tmp_path / "repo" / "mappings" / "gov_noise.yaml").write_text("system: gov_noise\n", encoding="utf-8")
     return config_dir / "systems.yaml"
 
 

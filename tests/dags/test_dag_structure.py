@@ -103,3 +103,22 @@ def test_the_dag_folder_imports_cleanly_in_a_fresh_interpreter(tmp_path: Path) -
                             env={**__import__("os").environ, **AIRFLOW_TEST_ENV, "TONGBAN_SYSTEMS": str(path)})
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "107 {}"  # 100 sync DAGs + 7 shared (tongban_citizen among them)
+
+
+def test_a_schedule_airflow_cannot_take_fails_the_load_naming_the_system(tmp_path: Path) -> None:
+    # it used to reach CronTriggerTimetable: the DagBag dropped every DAG with an import error naming the DAG file
+    from gateway.contract.errors import ConfigError
+    from gateway.orchestration.dagfactory import build_dags
+
+    path = many_systems(tmp_path / "systems.yaml", 2)
+    path.write_text(path.read_text(encoding="utf-8").replace("*/10 * * * *", "every 10 minutes"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"system sys_000: schedule: Value error, 'every 10 minutes' is not a cron"):
+        build_dags(path)
+
+
+def test_parse_time_reads_no_mapping_a_missing_one_is_the_sync_runs_error(tmp_path: Path) -> None:
+    from gateway.orchestration.dagfactory import build_dags
+
+    path = many_systems(tmp_path / "systems.yaml", 1)
+    path.write_text(path.read_text(encoding="utf-8").replace("sd_civil.yaml", "nope.yaml"), encoding="utf-8")
+    assert "tongban_sync_sys_000" in build_dags(path)

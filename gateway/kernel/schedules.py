@@ -1,0 +1,94 @@
+"""What a system's ``schedule`` may say: what its Airflow sync DAG accepts, checked when the systems file loads.
+
+The DAG factory turns a schedule into ``CronTriggerTimetable(schedule, timezone="Asia/Shanghai")``
+(:mod:`gateway.orchestration.dagfactory`), which takes a cron expression (five fields; croniter also reads a
+sixth, seconds) or one of Airflow's cron presets — nothing else (no ``timedelta``, no ``@once``/``@continuous``).
+Anything else used to load without a word and then broke ``dags/tongban.py`` in Airflow's DagBag: every sync DAG
+gone, an import error naming the DAG file and not the system. Checked here, without importing Airflow (the CLI does not need it)::
+
+    check_schedule("*/10 * * * *")        # returned as given
+    check_schedule("every 10 minutes")    # ValueError: ... write "*/10 * * * *"
+"""
+
+from __future__ import annotations
+
+import re
+
+CRON_PRESETS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@quarterly": "0 0 1 */3 *",
+    "@yearly": "0 0 1 1 *",
+}
+"""Airflow's cron presets (``airflow.sdk.definitions.timetables._cron.CRON_PRESETS``)."""
+
+_MONTHS = {m: i for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), 1)}
+_DAYS = {d: i for i, d in enumerate("SUN MON TUE WED THU FRI SAT".split())}
+_FIELDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}), ("month", 1, 12, _MONTHS),
+           ("day of week", 0, 7, _DAYS), ("second", 0, 59, {}))
+"""The fields of a cron expression in order; croniter (Airflow's) takes a sixth, the second."""
+_EVERY = re.compile(r"^(?:every\s+)?(\d+)\s*(m|min|mins|minutes?|h|hours?|分钟|小时)$", re.IGNORECASE)
+
+
+def _value(text: str, low: int, high: int, names: dict[str, int]) -> int:
+    number = names.get(text.upper()) if not text.isdigit() else int(text)
+    if number is None or not low <= number <= high:
+        raise ValueError(f"{text!r} is not in {low}-{high}")
+    return number
+
+
+def _field(text: str, name: str, low: int, high: int, names: dict[str, int]) -> None:
+    for item in text.split(","):
+        if name == "day of month" and item in ("L", "?"):
+            continue
+        if name == "day of week":
+            if item == "?":
+                continue
+            item = re.sub(r"^(\w+)#[1-5]$", r"\1", item)  # 5#3: the third Friday
+        base, _, step = item.partition("/")
+        if step and (not step.isdigit() or int(step) == 0):
+            raise ValueError(f"step {step!r} is not a positive number")
+        if base == "*":
+            continue
+        start, dash, end = base.partition("-")
+        _value(start, low, high, names)
+        if dash:
+            _value(end, low, high, names)
+
+
+def _suggestion(value: str) -> str:
+    found = _EVERY.match(value.strip())
+    if not found:
+        return ""
+    amount, unit = int(found.group(1)), found.group(2).lower()
+    if unit.startswith(("h", "小")) and 0 < amount < 24:
+        return f"; write \"0 */{amount} * * *\" for every {amount} hour(s)"
+    if 0 < amount < 60:
+        return f"; write \"*/{amount} * * * *\" for every {amount} minute(s)"
+    return ""
+
+
+def check_schedule(value: str) -> str:
+    """``value`` if the sync DAG can run on it, else ``ValueError`` saying what is wrong and what to write."""
+    text = value.strip()
+    if text.startswith("@"):
+        if text in CRON_PRESETS:
+            return value
+        raise ValueError(f"{value!r} is not a schedule the sync DAG takes: the presets are "
+                         f"{', '.join(CRON_PRESETS)}")
+    parts = text.split()
+    if len(parts) not in (5, 6):
+        raise ValueError(f"{value!r} is not a cron expression (five fields: minute hour day-of-month month "
+                         f"day-of-week, e.g. \"*/10 * * * *\") nor one of {', '.join(CRON_PRESETS)}"
+                         f"{_suggestion(text)}")
+    for part, (name, low, high, names) in zip(parts, _FIELDS[: len(parts)], strict=True):
+        try:
+            _field(part, name, low, high, names)
+        except ValueError as exc:
+            raise ValueError(f"{value!r}: the {name} field {part!r} is not valid ({exc})") from None
+    return value
+
+
+__all__ = ["CRON_PRESETS", "check_schedule"]
