@@ -28,7 +28,6 @@ from sqlalchemy import Engine
 
 from gateway.contract.connector import Connector
 from gateway.kernel.config import SystemConfig
-from gateway.kernel.registry import build_connector
 from gateway.mapping.mapper import Mapper
 from gateway.models.rules import PYDANTIC_RULES
 from gateway.store import catalogue as store
@@ -144,7 +143,7 @@ def harvest_catalogue(engine: Engine, config: SystemConfig, *, full_refresh: boo
     report = HarvestReport(config.name)
     mapper = Mapper.from_file(config.mapping_path, model=CatalogueEntry)
     own = connector is None
-    source = connector or build_connector(config.connector, config.load_connector_config(), config.resolve_secrets())
+    source = connector or config.build_connector()
     mark = f"catalogue:{config.name}"
     try:
         with Lease(engine, f"harvest:{mark}") as lease:

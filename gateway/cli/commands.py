@@ -266,15 +266,24 @@ def dead_letters_show(
 @dead_letters_app.command("replay")
 @guard
 def dead_letters_replay(
-    system: Annotated[str | None, typer.Option("--system")] = None,
+    system_arg: Annotated[str | None, typer.Argument(
+        metavar="SYSTEM", help="Only this system's dead letters (named as sync and remap name it).")] = None,
+    system: Annotated[str | None, typer.Option("--system", help="The same, as an option.")] = None,
     systems: SystemsOpt = None,
     database_url: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run dead-lettered records through the (fixed) mapping again; re-queue dead pushes."""
+    from gateway.contract.errors import ConfigError
     from gateway.sync.reprocess import replay_dead_letters
 
-    report = replay_dead_letters(runtime_from(systems, database_url), system=system)
+    if system_arg is not None and system is not None and system_arg != system:
+        raise ConfigError(f"two systems named: {system_arg} and --system {system}; name one")
+    system = system_arg or system
+    runtime = runtime_from(systems, database_url)
+    if system is not None:
+        runtime.systems.get(system)  # an unknown name is an error, not "replayed 0"
+    report = replay_dead_letters(runtime, system=system)
     if json_out:
         print_json(report.as_dict())
         return
@@ -363,11 +372,10 @@ def connector_check(
     primary key and the cursor field the connector YAML names."""
     from gateway.kernel.config import load_systems
     from gateway.kernel.firstpage import check_first_page
-    from gateway.kernel.registry import build_connector
 
     config = load_systems(systems).get(system)
     connector_config = config.load_connector_config()
-    connector = build_connector(config.connector, connector_config, config.resolve_secrets())
+    connector = config.build_connector(connector_config)
     with connector:
         result = connector.check()
         page = check_first_page(config, connector, connector_config) if result.ok else None

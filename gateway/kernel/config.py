@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -42,9 +42,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gateway.contract.errors import ConfigError
 from gateway.contract.scaffold import is_placeholder
 from gateway.kernel.configpaths import declared_config
+from gateway.kernel.registry import build_connector as build_kind
 from gateway.kernel.schedules import check_schedule
 from gateway.kernel.yamlfile import load_yaml_document
 from gateway.models.identifiers import IdentifierError, validate_uscc
+
+if TYPE_CHECKING:
+    from gateway.contract.connector import Connector
 
 SystemRole = Literal["department", "hall"]
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -193,6 +197,21 @@ class SystemConfig(BaseModel):
         if endpoint:
             loaded["base_url"] = endpoint
         return loaded
+
+    def build_connector(self, config: dict[str, Any] | None = None) -> Connector:
+        """This system's connector (``config``: its connector config, if already loaded). A config the connector
+        refuses is an error naming the file it was written in — the YAML's own ``name:`` did not say which file
+        to open."""
+        if config is None:
+            config = self.load_connector_config()
+        secrets = self.resolve_secrets()
+        try:
+            return build_kind(self.connector, config, secrets)
+        except ConfigError as exc:
+            where = self.connector_config_source
+            if str(exc).startswith(where):
+                raise
+            raise ConfigError(f"{where}: {exc}") from None
 
     def resolved_endpoint(self) -> str | None:
         if self.airflow_conn_id:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 
 from gateway.kernel.config import SystemsConfig, load_systems
-from gateway.kernel.registry import build_connector
 from gateway.mapping.mapper import Mapper
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
@@ -61,8 +60,7 @@ class Runtime:
         return self.mapper(system)
 
     def connector(self, system: str) -> Connector:
-        config = self.systems.get(system)
-        return build_connector(config.connector, config.load_connector_config(), config.resolve_secrets())
+        return self.systems.get(system).build_connector()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -16,7 +16,6 @@ from typing import Any
 from gateway.contract.errors import ConfigError
 from gateway.crypto.pii import redact
 from gateway.kernel.config import SystemsConfig
-from gateway.kernel.registry import build_connector
 from gateway.mapping.compiler import dig
 from gateway.mapping.mapper import Mapper
 from gateway.mapping.usage import field_source_paths, source_paths, unmapped_fields
@@ -46,7 +45,7 @@ def load_sample(path: Path) -> list[dict[str, Any]]:
 
 def sample_from_system(systems: SystemsConfig, name: str, *, limit: int) -> list[dict[str, Any]]:
     system = systems.get(name)
-    connector = build_connector(system.connector, system.load_connector_config(), system.resolve_secrets())
+    connector = system.build_connector()
     records: list[dict[str, Any]] = []
     refused: list[Any] = []
     with connector:

@@ -38,12 +38,11 @@ class _TongbanHook(BaseHook):
 
     def get_conn(self) -> Any:
         """The system's Tongban connector (close it, or use it as a context manager)."""
-        from gateway.kernel.registry import build_connector
         from gateway.orchestration.connections import install_airflow_resolver
 
         install_airflow_resolver()
         config = self.system_config()
-        return build_connector(config.connector, config.load_connector_config(), config.resolve_secrets())
+        return config.build_connector()
 
     def test_connection(self) -> tuple[bool, str]:
         try:

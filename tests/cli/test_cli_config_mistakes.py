@@ -66,6 +66,7 @@ def test_a_java_cursor_format(world: ZjjWorld) -> None:
     # accepted before: the sync then failed with a paging message and 21 cursor.format dead letters
     world.edit(world.connector, 'cursor_format: "%Y%m%d%H%M%S"', 'cursor_format: "yyyyMMddHHmmss"')
     message = failed(world.run("connector", "check", "jn_zjj"))
+    assert f"error: {world.connector}: rest connector config for zjj is invalid:" in message
     assert "streams.cases.incremental.cursor_format: Value error, 'yyyyMMddHHmmss' is a Java/.NET date pattern; " \
            "write the strftime form \"%Y%m%d%H%M%S\"" in message
 
@@ -130,3 +131,41 @@ def test_mapping_check_says_how_many_it_rejected(world: ZjjWorld) -> None:
     world.sample.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     message = failed(world.run("mapping", "check", "jn_zjj", "--sample", str(world.sample)))
     assert "mapping jn_zjj: 1 of 30 records rejected" in message
+
+
+@pytest.mark.parametrize("old, new, said", [
+    ('schedule: "*/10 * * * *"', 'schedule: "every 10 minutes"',
+     "systems.yaml: line 4: system jn_zjj: schedule: Value error, 'every 10 minutes' is not a cron expression"),
+    ('departments: ["113701000043020001"]', 'departments: ["11370100004302000"]',
+     "systems.yaml: line 9: system jn_zjj: departments: Value error, [0] '11370100004302000' is not a "
+     "统一社会信用代码 (USCC)"),
+    ("mapping: ../mappings/jn_zjj.yaml", "mapping: mappings/jn_zjj.yaml",
+     "systems.yaml: line 12: system jn_zjj: mapping: no file at "),
+])
+def test_systems_file_values_that_only_failed_later(world: ZjjWorld, old: str, new: str, said: str) -> None:
+    world.edit(world.systems, old, new)
+    assert said in failed(world.run("connector", "check", "jn_zjj"))
+
+
+def test_a_connector_config_error_names_the_file_not_only_the_yaml_name(world: ZjjWorld) -> None:
+    world.edit(world.connector, "page_param: pageNo", "page_parm: pageNo")
+    message = failed(world.run("connector", "check", "jn_zjj"))
+    assert f"error: {world.connector}: rest connector config for zjj is invalid:" in message
+    assert "streams.cases.pagination.page_parm: Extra inputs are not permitted" in message
+
+
+def test_dead_letters_replay_takes_the_system_as_sync_and_remap_do(world: ZjjWorld) -> None:
+    world.edit(world.mapping, "不予许可: not_permitted, ", "")
+    with zjj_server() as url:
+        synced = world.run("sync", "jn_zjj", "--json", url=url)
+        assert json.loads(synced.stdout)["rejected"] == 3  # the 不予许可 cases, dead-lettered
+        world.mapping.write_text(world.mapping.read_text(encoding="utf-8").replace(
+            "准予许可: issued, ", "准予许可: issued, 不予许可: not_permitted, "), encoding="utf-8")
+        assert "two systems named: jn_zjj and --system other" in failed(
+            world.run("dead-letters", "replay", "jn_zjj", "--system", "other"))
+        assert "unknown system 'nope'" in failed(world.run("dead-letters", "replay", "nope"))
+        replayed = world.run("dead-letters", "replay", "jn_zjj", "--json")
+        assert replayed.returncode == 0, replayed.stderr
+        assert json.loads(replayed.stdout)["still_open"] == 0
+        again = world.run("dead-letters", "replay", "--system", "jn_zjj", "--json")  # the option still works
+        assert again.returncode == 0 and json.loads(again.stdout)["still_open"] == 0

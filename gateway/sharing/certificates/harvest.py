@@ -44,7 +44,6 @@ from pydantic import ValidationError
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from gateway.kernel.registry import build_connector
 from gateway.mapping.mapper import Mapper
 from gateway.models import Certificate, certificate_identifier, issues_from_error
 from gateway.models.certificate import status_on
@@ -106,7 +105,7 @@ def harvest(gw: Any, issuer: str, *, full_refresh: bool = False, connector: Any 
     mapper = Mapper.from_file(config.mapping_path, model=Certificate)
     stream = config.stream
     own = connector is None
-    source = connector or build_connector(config.connector, config.load_connector_config(), config.resolve_secrets())
+    source = connector or config.build_connector()
     try:
         with Lease(gw.engine, f"harvest:{issuer}") as lease:
             with gw.engine.connect() as conn:
