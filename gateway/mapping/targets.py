@@ -75,18 +75,19 @@ class _Target:
         return f"one of the values of {self.name}"
 
 
-def _flatten(annotation: Any) -> Iterator[Any]:
-    """The types inside ``X | None``, ``Annotated[X, ...]`` and ``list[X]``."""
+def _flatten(annotation: Any, *, into_lists: bool = True) -> Iterator[Any]:
+    """The types inside ``X | None`` and ``Annotated[X, ...]``, and inside ``list[X]`` unless ``into_lists`` is
+    false (then the list type itself is yielded: is the field a list?)."""
     origin = get_origin(annotation)
     if origin is Annotated:
-        yield from _flatten(get_args(annotation)[0])
+        yield from _flatten(get_args(annotation)[0], into_lists=into_lists)
     elif origin in (Union, types.UnionType):
         for arg in get_args(annotation):
             if arg is not _NONE:
-                yield from _flatten(arg)
-    elif origin in (list, tuple, set, frozenset):
+                yield from _flatten(arg, into_lists=into_lists)
+    elif into_lists and origin in (list, tuple, set, frozenset):
         for arg in get_args(annotation):
-            yield from _flatten(arg)
+            yield from _flatten(arg, into_lists=into_lists)
     else:
         yield annotation
 
@@ -96,20 +97,8 @@ def _target(model: type[BaseModel], name: str) -> _Target | None:
     if info is None:
         return None
     inner = [t for t in _flatten(info.annotation) if isinstance(t, type) and issubclass(t, BaseModel)]
-    is_list = any(get_origin(t) in (list, tuple) for t in _optional_members(info.annotation))
+    is_list = any(get_origin(t) in (list, tuple) for t in _flatten(info.annotation, into_lists=False))
     return _Target(name, info, inner[0] if inner else None, is_list)
-
-
-def _optional_members(annotation: Any) -> Iterator[Any]:
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        yield from _optional_members(get_args(annotation)[0])
-    elif origin in (Union, types.UnionType):
-        for arg in get_args(annotation):
-            if arg is not _NONE:
-                yield from _optional_members(arg)
-    else:
-        yield annotation
 
 
 def _paths(model: type[BaseModel], prefix: str = "", depth: int = 0) -> Iterator[str]:
