@@ -351,6 +351,10 @@ class Transport:
         self._sleep(delay)
 
 
+_QUERY_IN_TEXT = re.compile(r"\?[^\s'\"()]*")
+"""A query string inside an exception's text (``Max retries exceeded with url: /api?access_token=…``)."""
+
+
 def _reason(exc: Exception) -> str:
     """The innermost useful text of a requests exception (they nest urllib3 errors several levels deep)."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -358,6 +362,7 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return "read timeout"
     text = str(exc.args[0]) if exc.args else type(exc).__name__
+    text = _QUERY_IN_TEXT.sub("?…", text)  # urllib3 quotes the URL, query and all: a token or sign would be logged
     known = ("Connection refused", "Name or service not known", "Connection reset", "Remote end closed")
     for pattern in known:
         if pattern in text:

@@ -215,3 +215,18 @@ def test_token_bucket_refills_with_time() -> None:
     bucket.acquire()
     bucket.acquire()
     assert len(waits) == 2  # a full bucket again after a quiet second
+
+
+def test_a_transport_error_never_carries_the_query_string_into_logs_or_messages() -> None:
+    """urllib3 quotes the URL it failed on, query and all: a static access_token (a secret parameter) or a
+    signature would reach the retry warning and the error. The query is cut from the text."""
+    import requests
+
+    from connectors.http.transport import _reason
+
+    failed = requests.exceptions.SSLError(
+        "HTTPSConnectionPool(host='gov.example', port=443): Max retries exceeded with url: "
+        "/api/cases?access_token=S3CRET-TOKEN&sign=ABCDEF (Caused by SSLError('self-signed certificate'))")
+    text = _reason(failed)
+    assert "S3CRET-TOKEN" not in text and "ABCDEF" not in text
+    assert "/api/cases?…" in text and "self-signed certificate" in text
