@@ -118,8 +118,8 @@ def iso_normalise(value: str, offset: str, *, date_only: bool = False) -> str:
     offset (a hall sending UTC, ``2026-10-31T16:30:00Z``) expressed in the system's — the same instant, as the
     canonical model keeps times (+08:00): whatever reads the month or the day from the text gets Beijing's."""
     text = value.strip()
-    if date_only:
-        return text[:10]
+    if date_only:  # the date it was in the system's zone: 2026-10-31T16:30:00Z is 1 November in Beijing
+        return text[:10] if len(text) <= 10 else iso_normalise(text, offset)[:10]
     if len(text) == 10:
         return f"{text}T00:00:00{offset}"
     found = _ISO_OFFSET_RE.search(text)

@@ -319,3 +319,6 @@ def test_an_instant_given_with_another_offset_is_kept_in_the_systems_offset() ->
     assert iso_normalise("2026-10-31T16:30:00+08:00", "+08:00") == "2026-10-31T16:30:00+08:00"
     assert iso_normalise("2026-10-31T16:30:00", "+08:00") == "2026-10-31T16:30:00+08:00"
     assert iso_normalise("2026-10-31", "+08:00") == "2026-10-31T00:00:00+08:00"
+    assert iso_normalise("2026-10-31T16:30:00Z", "+08:00", date_only=True) == "2026-11-01"
+    assert iso_normalise("2026-10-31T16:30:00", "+08:00", date_only=True) == "2026-10-31"
+    assert iso_normalise("2026-10-31", "+08:00", date_only=True) == "2026-10-31"
