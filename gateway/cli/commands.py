@@ -308,7 +308,7 @@ def mapping_check(
     from gateway.kernel.config import load_systems
     from gateway.mapping.check import check_mapping, load_sample, sample_from_system
 
-    config = load_systems(systems)
+    config = load_systems(systems, check_files=system)
     records = load_sample(sample) if sample else sample_from_system(config, system, limit=limit)
     result = check_mapping(config, system, records)
     if json_out:
@@ -373,7 +373,7 @@ def connector_check(
     from gateway.kernel.config import load_systems
     from gateway.kernel.firstpage import check_first_page
 
-    config = load_systems(systems).get(system)
+    config = load_systems(systems, check_files=system).get(system)
     connector_config = config.load_connector_config()
     connector = config.build_connector(connector_config)
     with connector:

@@ -363,10 +363,13 @@ def find_config_file(path: str | Path | None, env_var: str, local_name: str, rep
     return chosen
 
 
-def load_systems(path: str | Path | None = None, *, check_files: bool = True) -> SystemsConfig:
+def load_systems(path: str | Path | None = None, *, check_files: bool | str = False) -> SystemsConfig:
     """Load and validate the systems file; every error names the file, the line and the system. ``check_files``:
-    the mapping and connector config each system names must exist (a wrong ``mapping:`` passed connector check
-    and failed the sync); the DAG factory, which reads nothing but this file at parse time, passes False."""
+    the mapping and connector config each system names — or only system ``check_files`` names — must exist (a
+    wrong ``mapping:`` passed connector check and failed the sync): ``connector check`` and ``mapping check``
+    ask it of the system they check. Not by default: one system's file missing on one worker (a system added
+    before its mapping is deployed) must not stop every other system's sync and every command; the system that
+    uses it fails naming the file."""
     chosen = find_config_file(path, "TONGBAN_SYSTEMS", "tongban.yaml", "systems.yaml", "systems file")
     return parse_systems(chosen.read_text(encoding="utf-8"), base_dir=chosen.resolve().parent, where=str(chosen),
                          check_files=check_files)
@@ -385,7 +388,7 @@ def _missing_files(system: SystemConfig) -> list[str]:
 
 
 def parse_systems(text: str, *, base_dir: Path, where: str = "<systems>",
-                  check_files: bool = False) -> SystemsConfig:
+                  check_files: bool | str = False) -> SystemsConfig:
     document = load_yaml_document(text, where=where)
     data = document.data or {}
     if not isinstance(data, Mapping) or not isinstance(data.get("systems"), Mapping):
@@ -409,7 +412,7 @@ def parse_systems(text: str, *, base_dir: Path, where: str = "<systems>",
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
             raise ConfigError(f"{at(name, errors[0]['loc'][0] if errors[0]['loc'] else None)}: system {name}: "
                               f"{problems}") from None
-        missing = _missing_files(systems[name]) if check_files else []
+        missing = _missing_files(systems[name]) if check_files is True or check_files == name else []
         if missing:
             setting = missing[0].split(":", 1)[0]
             raise ConfigError(f"{at(name, setting)}: system {name}: {'; '.join(missing)}")

@@ -308,7 +308,7 @@ def citizen_dag() -> DAG:
 
 def build_dags(systems_path: str | Path | None = None) -> dict[str, DAG]:
     """Every Tongban DAG for the systems file (``TONGBAN_SYSTEMS`` by default), by DAG id, sorted."""
-    systems = load_systems(systems_path, check_files=False)  # parse time reads this file only
+    systems = load_systems(systems_path)  # parse time reads this file only (no mapping or connector file)
     dags = [sync_dag(systems.get(name)) for name in systems.names()]
     dags += [push_dag(systems), certificates_dag(), deadlines_dag(), reconcile_dag(systems), catalogue_dag(),
              handoff_dag(), citizen_dag()]
