@@ -41,6 +41,10 @@ class _Target:
     info: FieldInfo
     model: type[BaseModel] | None  # the field is an object (or a list of objects) of this model
     is_list: bool
+    reshaped: bool = False
+    """The owning model reshapes input before validating it (a before/wrap validator of the model or of this
+    field: a catalogue's 20个工作日 read into a TimeLimit, 自然人、法人 split into a list): the bare annotation
+    would refuse what the model accepts, so only a code-list value is checked for it."""
 
     def adapter(self) -> TypeAdapter[Any]:
         return TypeAdapter(Annotated[(self.info.annotation, *self.info.metadata)] if self.info.metadata
@@ -98,7 +102,19 @@ def _target(model: type[BaseModel], name: str) -> _Target | None:
         return None
     inner = [t for t in _flatten(info.annotation) if isinstance(t, type) and issubclass(t, BaseModel)]
     is_list = any(get_origin(t) in (list, tuple) for t in _flatten(info.annotation, into_lists=False))
-    return _Target(name, info, inner[0] if inner else None, is_list)
+    return _Target(name, info, inner[0] if inner else None, is_list,
+                   reshaped=_reshapes(model, name, structured=bool(inner) or is_list))
+
+
+def _reshapes(model: type[BaseModel], name: str, *, structured: bool) -> bool:
+    """Whether ``model`` changes the input of field ``name`` before validating it: a before/wrap validator of the
+    field, or of the whole model when the field holds an object or a list (what such a validator builds from
+    text — a model validator that trims strings does not make a text field's constant unjudgeable)."""
+    decorators = model.__pydantic_decorators__
+    if any(d.info.mode in ("before", "wrap") and (name in d.info.fields or "*" in d.info.fields)
+           for d in decorators.field_validators.values()):
+        return True
+    return structured and any(d.info.mode in ("before", "wrap") for d in decorators.model_validators.values())
 
 
 def _paths(model: type[BaseModel], prefix: str = "", depth: int = 0) -> Iterator[str]:
@@ -242,6 +258,8 @@ class _Checker:
     def _check(self, full: str, target: _Target, value: Any, origin: str, yaml_path: tuple[Any, ...]) -> None:
         if value is None:
             return  # null: the field stays empty, which its own rules judge per record
+        if target.reshaped and target.choices() is None:
+            return  # the model reads such values its own way: judged per record
         try:
             target.adapter().validate_python(value)
             return

@@ -142,3 +142,19 @@ def test_every_shipped_mapping_passes_against_its_model() -> None:
         Mapper.from_file(path, model=Case)
     Mapper.from_file(REPO / "mappings" / "catalogue" / "sd_catalogue.yaml", model=CatalogueEntry)
     Mapper.from_file(REPO / "mappings" / "certificates" / "sd_licences.yaml", model=Certificate)
+
+
+def test_a_constant_the_model_reads_its_own_way_is_not_refused_at_load() -> None:
+    """The catalogue model reads 20个工作日 into a TimeLimit and splits 自然人、法人 into a list before validating:
+    the bare field annotation would refuse both, so such fields' constants are judged per record, not at load."""
+    from pathlib import Path
+
+    from gateway.catalogue.entry import CatalogueEntry
+    from gateway.mapping.mapper import Mapper
+
+    repo = Path(__file__).resolve().parents[2]
+    text = (repo / "mappings" / "catalogue" / "sd_catalogue.yaml").read_text(encoding="utf-8")
+    edited = text.replace("  service_objects: FWDX\n", "  service_objects: {const: 自然人、法人}\n").replace(
+        "  legal_limit: FDSX\n", "  legal_limit: {field: FDSX, default: 20个工作日}\n")
+    assert edited != text
+    Mapper.from_text(edited, where="sd_catalogue.yaml", base_dir=repo / "mappings" / "catalogue", model=CatalogueEntry)
