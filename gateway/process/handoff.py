@@ -20,9 +20,11 @@ Airflow deferrable trigger per case. Why:
 
 The price is lateness in *telling*, at most one scan interval (plus the push): the deemed instant recorded,
 pushed and clocked is the due time itself. An answer the department gave within its window but which Tongban
-reads after the due time is honoured (its own time decides) — even when a scan had already deemed the case
-because the department's sync ran later than the scan: the hand-off takes the department's decision and its
-trail says which deemed acceptance it overruled; an answer dated after the deemed acceptance is
+reads after the due time is honoured (its own time decides) — and when a scan had already deemed the case, an
+answer dated within the window but entered after the deemed version still overrules it (the trail says so). An
+answer entered before the deemed version was written but read after it loses the ledger's merge (older than the
+deemed version): it is counted as a quality flag, ``merge.older_than_tongban``, for an operator to look at — the
+hand-off cannot see it; an answer dated after the deemed acceptance is
 recorded as a late answer on the hand-off and in its audit trail — never lost, never overriding the deemed
 acceptance.
 
@@ -39,7 +41,7 @@ A front-desk case the hall already accepted itself (the old way) is registered `
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -270,10 +272,10 @@ def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
                     report.accepted += decision == "accepted"
                     report.refused += decision == "refused"
             elif h["state"] == "deemed" and at <= h["decided_at"]:
-                # Given within the window, read only after a scan had deemed it (the department's sync ran after
-                # the scan passed the due time): the department's answer stands, as it would have had the sync
-                # run first. The deemed version already went out; the department's own version, newer in the
-                # ledger, follows it to the hall, and the trail says the deemed acceptance was overruled.
+                # Dated within the window but entered (or read) after a scan had deemed the case: the department's
+                # answer stands, as it would have had it come first. The deemed version already went out; the
+                # department's own version, newer in the ledger, follows it to the hall, and the trail says the
+                # deemed acceptance was overruled.
                 if store.move(conn, h["case_no"], "deemed", state=decision, decided_at=at, decided_by="department",
                               reason=reason, updated_at=now):
                     store.log(conn, h["case_no"], at, decision, h["target_system"], reason=reason,
@@ -303,13 +305,6 @@ def _deem(engine: Engine, catalogue: TongbanCatalogue, now: datetime, calendar: 
             continue  # the case changed between read and write: rolled back, the next scan deems it
 
 
-_JUST_AFTER = timedelta(microseconds=1)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
-
-
 class _MovedOn(Exception):
     """The case got a newer version while it was being deemed accepted."""
 
@@ -328,13 +323,11 @@ def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, no
                           updated_at=now):
             return
         data = _deemed(case["data"], h, catalogue, calendar, deemed_at)
-        # Just after every change read so far, not at the wall clock: an answer the department gave within the
-        # window but its sync has not brought in yet is dated later than what was read, so it wins the merge when
-        # it arrives and the scan can take it (an answer dated before the wall-clock write was lost as "older").
-        after_read = case["source_updated_at"]
-        after_read = None if after_read is None else _aware(after_read) + _JUST_AFTER
-        version = store.write_case_version(conn, h["case_no"], case["version"], data, origin=ACTOR,
-                                           source_time=after_read)
+        # Dated on the wall clock: any change a source makes after it wins the merge (a department's answer
+        # entered late and dated within the window overrules it, see _answers); a change made before it but read
+        # after loses the merge and is flagged there (merge.older_than_tongban) — dating the version "just after
+        # what was read" let any such change, an answer or a clerk merely opening the case, wipe the 视为受理.
+        version = store.write_case_version(conn, h["case_no"], case["version"], data, origin=ACTOR)
         if version is None:
             raise _MovedOn(h["case_no"])
         told = sorted({h["hall_system"], h["target_system"]})

@@ -381,6 +381,11 @@ def _source_row(ctx: IngestContext, record: RawRecord, case: Case, digest: str, 
     }
 
 
+TONGBAN_ORIGIN = "tongban."
+"""How the ``origin_system`` of a case version Tongban wrote itself begins (``tongban.handoff``, ``tongban.deferred``,
+``tongban.bundle``: the processes' actors)."""
+
+
 def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRecord, Case, str, str]],
                  now: datetime) -> tuple[int, int]:
     """Apply changed records to the merged cases (newest source change wins); queue outbox rows."""
@@ -397,6 +402,13 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
             if current["content_hash"] == digest:
                 continue
             if updated_at < current["source_updated_at"]:
+                if str(current["origin_system"]).startswith(TONGBAN_ORIGIN):
+                    # older than a version Tongban wrote itself (a deemed acceptance): kept in its source record,
+                    # not merged — said, so that an answer the department entered before it is looked at
+                    ctx.quality.add_flags([FieldIssue(
+                        f"{system}:{record.source_id}", "updated_at", "merge.older_than_tongban",
+                        f"changed at {updated_at.isoformat()}, before {current['origin_system']} wrote version "
+                        f"{current['version']} of case {case_no}: not merged")])
                 continue  # the merged case already holds a newer change from another system
         final[case_no] = {
             "case_no": case_no,

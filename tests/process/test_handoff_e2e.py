@@ -29,6 +29,7 @@ from gateway.models.datetimes import BEIJING
 from gateway.ops.deadlines import evaluate
 from gateway.process import ACTOR
 from gateway.store import process as store
+from gateway.sync.engine import sync_system
 
 
 def _handed(world, **body):
@@ -125,23 +126,19 @@ def test_an_answer_within_the_window_is_honoured(make_world) -> None:
     assert scan(world, due + timedelta(hours=1)).deemed == 0
 
 
-def test_a_refusal_within_the_window_read_after_the_scan_deemed_it_overrules_the_deemed_acceptance(make_world
-                                                                                                     ) -> None:
-    """The scan (every minute) passed the due time before the department's sync brought its refusal in, given
-    within the window: the refusal stands, as it would have had the sync run first, and the trail says so."""
+def test_a_refusal_dated_within_the_window_but_entered_after_the_deemed_acceptance_overrules_it(make_world
+                                                                                                 ) -> None:
+    """The clerk decided in time and entered the refusal late, dated when it was given: the refusal stands, as it
+    would have had it been entered first; the trail says which deemed acceptance it overruled."""
     world = make_world(civil=20, estate=5)
-    world.admin("sd_civil", "POST", "/_sandbox/acceptance",
-                json={"mode": "fast", "refuse": {"11370000004390448N4000105101001": "未满80周岁，不符合申领条件"}})
-    made = frontdesk(world, item=ELDERLY, office=OFFICE)
-    sync(world, "sd_hall")
-    time.sleep(1.1)  # civil's change times have whole seconds: its refusal later than the hall's copy, to the second
-    deliver(world)  # the department refuses at once, inside its window
-    scan(world)
-    case_no = made["case_no"]
-    due = handoff(world, case_no)["due_at"]
-    time.sleep(1.1)  # the scan deems the case on a later wall-clock second than the refusal's
-    report = scan(world, due + timedelta(minutes=1))  # before the department's sync
-    assert report.deemed == 1
+    made, row = _handed(world)
+    case_no, due = made["case_no"], row["due_at"]
+    assert scan(world, due + timedelta(minutes=1)).deemed == 1
+    time.sleep(1.1)  # civil's change times have whole seconds: entered on a later second than the deemed version
+    given = row["handed_at"] + timedelta(minutes=5)  # within the window
+    world.admin("sd_civil", "POST", "/_sandbox/decide", json={"projectNo": case_no, "decision": "refuse",
+                                                              "reason": "未满80周岁，不符合申领条件",
+                                                              "at": given.isoformat()})
     sync(world, "sd_civil")
     report = scan(world, due + timedelta(minutes=6))
     assert (report.refused, report.overruled, report.late_answers) == (1, 1, 0)
@@ -156,6 +153,29 @@ def test_a_refusal_within_the_window_read_after_the_scan_deemed_it_overrules_the
     held = hall_case(world, case_no)
     assert held is not None and held["case"]["result"] == "not_accepted"  # the hall ends with the refusal
     assert scan(world, due + timedelta(minutes=30)).as_dict()["overruled"] == 0  # once
+
+
+def test_an_answer_entered_before_the_deemed_version_but_read_after_it_is_flagged_not_lost(make_world) -> None:
+    """The department refused inside its window, its sync ran only after the scan deemed the case: the refusal
+    is older than the deemed version, so the merged case keeps 视为受理 (an older change never overwrites a newer
+    one) — and the sync says so, as a quality flag naming the record, for an operator to look at."""
+    world = make_world(civil=20, estate=5)
+    world.admin("sd_civil", "POST", "/_sandbox/acceptance",
+                json={"mode": "fast", "refuse": {"11370000004390448N4000105101001": "未满80周岁，不符合申领条件"}})
+    made = frontdesk(world, item=ELDERLY, office=OFFICE)
+    sync(world, "sd_hall")
+    deliver(world)  # the department refuses at once, inside its window
+    scan(world)
+    case_no = made["case_no"]
+    due = handoff(world, case_no)["due_at"]
+    time.sleep(1.1)  # the deemed version is written on a later wall-clock second than the refusal's
+    assert scan(world, due + timedelta(minutes=1)).deemed == 1
+    report = sync_system(world.runtime, "sd_civil")
+    flagged = report.quality["flag"]["merge.older_than_tongban"]
+    assert flagged["records"] == 1 and flagged["examples"][0].startswith("sd_civil:")
+    with world.runtime.engine.connect() as conn:
+        assert store.read_case(conn, case_no)["data"]["status"] == "accepted"  # 视为受理 kept
+    assert handoff(world, case_no)["state"] == "deemed"
 
 
 def test_a_refusal_within_the_window_is_honoured_with_its_reason(make_world) -> None:
