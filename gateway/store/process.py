@@ -180,13 +180,13 @@ def unreturned(conn: Connection, halls: Sequence[str], *, since: datetime) -> li
 
 
 def write_case_version(conn: Connection, case_no: str, expected_version: int, data: dict[str, Any], *,
-                       origin: str, source_time: datetime | None = None) -> int | None:
+                       origin: str) -> int | None:
     """A new version of the merged case written by Tongban itself (deemed acceptance, refusal at routing):
     the next version number, or None when the case moved on meanwhile (the caller scans again).
 
-    ``source_time`` is where the version sits among the sources' changes, which the merge orders by their own
-    times (newer wins): by default now, on the wall clock (whatever instant the version stands for, earlier, or a
-    test's injected future), so a source's change after it still wins. ``updated_at`` is the wall clock whatever
+    The version sits among the sources' changes, which the merge orders by their own times (newer wins), at now on
+    the wall clock (whatever instant it stands for, earlier, or a test's injected future): a source's change after
+    it still wins. ``updated_at`` is the wall clock whatever
     the scan runs as of: the KPI refresh and every incremental reader take it as their watermark (a scan as of a
     later instant froze them)."""
     version = expected_version + 1
@@ -194,7 +194,7 @@ def write_case_version(conn: Connection, case_no: str, expected_version: int, da
     result = conn.execute(
         update(cases).where(and_(cases.c.case_no == case_no, cases.c.version == expected_version))
         .values(version=version, data=dumps(data), content_hash=content_hash(data, exclude=("updated_at",)),
-                origin_system=origin, origin_source_id=case_no, source_updated_at=source_time or written,
+                origin_system=origin, origin_source_id=case_no, source_updated_at=written,
                 updated_at=written))
     return version if result.rowcount else None
 
