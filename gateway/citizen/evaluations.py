@@ -228,11 +228,14 @@ def _ingest(conn: Any, page: list[Any], policy: Policy, calendar: WorkCalendar, 
                                   "created_at": now})
         else:
             # changed at the collection point (a later level, a comment, a revocation): the province gets the
-            # rating as it now stands — after the original (outbox.prerequisite) — and a rating that became
-            # 差评 needs its callback and rectification like any other (the figures drop one that is no longer)
+            # rating as it now stands, as revision n after revision n-1 (outbox.prerequisite: delivered in the
+            # order given, never a stale one last; the same text again is a new revision, not a key seen before),
+            # and a rating that became 差评 needs its callback and rectification like any other (the figures drop
+            # one that is no longer)
             updates.append(row)
             report.updated += 1
-            outbox.append(queue_item("provincial_pj", f"rating:{ev.rating_id}:{row['content_hash'][:16]}", "sbPj",
+            revision = store.revision_count(conn, ev.rating_id) + 1  # a page holds each rating once
+            outbox.append(queue_item("provincial_pj", f"rating:{ev.rating_id}:{revision}", "sbPj",
                                      to_provincial(ev), now=now))
             if ev.bad and not ev.revoked:
                 callbacks.append({"rating_id": ev.rating_id,

@@ -57,13 +57,16 @@ def queue_item(target: Target, key: str, operation: str, payload: dict[str, Any]
 
 
 def prerequisite(key: str) -> str | None:
-    """The key that must be delivered before ``key``: ``callback:R:1``/``appeal:R:3``/``rating:R:<hash>`` (a
-    revised rating) → ``rating:R``;
+    """The key that must be delivered before ``key``: ``callback:R:1``/``appeal:R:3`` → ``rating:R``; a revision
+    ``rating:R:<n>`` → ``rating:R:<n-1>`` (``rating:R`` for the first);
     ``qs:G`` → ``zp:G``; ``df:G:0`` → ``qs:G`` (the platform takes no 答复 before the 签收; a reply signs for an
     unsigned order first); ``df:G:1`` → ``df:G:0``. A prerequisite never queued (an order signed on the platform
     itself) does not hold anything back."""
     kind, _, rest = key.partition(":")
-    if kind in ("callback", "appeal") or (kind == "rating" and ":" in rest):  # rating:R:<hash>: a revision of R
+    if kind == "rating" and ":" in rest:  # rating:R:<n>, revision n of R: after revision n-1 (R itself for 1)
+        rating, _, n = rest.rpartition(":")
+        return f"rating:{rating}" if n == "1" else f"rating:{rating}:{int(n) - 1}"
+    if kind in ("callback", "appeal"):
         return f"rating:{rest.split(':')[0]}"
     if kind == "qs":
         return f"zp:{rest}"

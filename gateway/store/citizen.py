@@ -41,7 +41,7 @@ __all__ = [
     "evaluation", "evaluation_hashes", "evaluation_rows", "insert_appeal", "insert_callbacks",
     "insert_evaluations", "live_case_count", "outbox_counts", "set_appeal", "set_callback", "set_flags",
     "set_outbox", "outbox_status", "update_evaluations", "upsert_workorder", "workorder", "workorder_rows", "workorders_by_status",
-    "update_workorder", "finished_case_count", "superseded_rating_count",
+    "update_workorder", "finished_case_count", "superseded_rating_count", "revision_count",
 ]
 
 
@@ -327,6 +327,17 @@ def workorder_rows(conn: Connection, *, month: str | None = None) -> list[RowMap
 
 
 # -- the citizen outbox ----------------------------------------------------------------------------------
+
+
+def revision_count(conn: Connection, rating_id: str) -> int:
+    """How many revisions of a rating were queued for the province (outbox keys ``rating:R:<n>``)."""
+    o = citizen_outbox.c
+    return int(conn.execute(select(func.count()).where(
+        o.target == "provincial_pj", o.key.like(f"rating:{_like_literal(rating_id)}:%", escape="\\"))).scalar_one())
+
+
+def _like_literal(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def enqueue(conn: Connection, rows: list[dict[str, Any]]) -> int:

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from gateway.citizen import ProvincialClient, deliver, evaluation_summary, scan_citizen, sync_evaluations
 from gateway.ops.deadlines.calendar import WorkCalendar
 from gateway.store import citizen as store
-from gateway.store.tables import cases, citizen_callbacks, citizen_evaluations
+from gateway.store.tables import cases, citizen_callbacks, citizen_evaluations, citizen_outbox
 
 LATER = datetime.now(timezone.utc) + timedelta(days=1)
 
@@ -78,6 +78,16 @@ def test_coverage_counts_rateable_ledger_cases_and_revised_ratings_are_forwarded
         alerts = scan_citizen(engine, now=LATER + timedelta(days=30), calendar=calendar)
         assert alerts["callback_overdue"]["open"] == figures["bad"]
 
+        # the citizen changes their mind twice more, back to 非常满意 and then to the same 差评 again: each is a new
+        # revision, delivered in order (the same text again is no longer a key seen before, dropped)
+        _revise(sandbox, good, 5, "算了，满意")
+        sync_evaluations(engine, settings, calendar=calendar)
+        _revise(sandbox, good, 1, "改为差评：窗口让我跑了三趟")
+        sync_evaluations(engine, settings, calendar=calendar)
+        with engine.connect() as conn:
+            keys = sorted(k for (k,) in conn.execute(select(citizen_outbox.c.key).where(
+                citizen_outbox.c.key.like(f"rating:{good}%"))))
+        assert keys == [f"rating:{good}", f"rating:{good}:1", f"rating:{good}:2", f"rating:{good}:3"]
         client = ProvincialClient(settings.provincial_pj)
         _drain(engine, client)
         received = requests.get(sandbox.admin_urls["provincial_pj"] + "/_sandbox/received", timeout=10).json()

@@ -34,6 +34,8 @@ class Receiver:
 
 def test_prerequisites() -> None:
     assert prerequisite("callback:R1:2") == prerequisite("appeal:R1:3") == "rating:R1"
+    assert prerequisite("rating:R1:1") == "rating:R1" and prerequisite("rating:R1:3") == "rating:R1:2"
+    assert prerequisite("rating:R1") is None
     assert prerequisite("qs:G1") == "zp:G1" and prerequisite("df:G1:0") == "qs:G1"
     assert prerequisite("df:G1:1") == "df:G1:0" and prerequisite("rating:R1") is None
 
