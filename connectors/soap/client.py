@@ -216,11 +216,14 @@ class SoapClient:
         return literal_envelope(op, model.part_fields(op.input_parts), wrapper, params, soap12=soap12, where=where)
 
     def call(self, name: str, params: Mapping[str, Any], *, overload: int | str | None = None,
-             writing: bool = False) -> CallResult:
+             writing: bool = False, secrets_resolved: bool = False) -> CallResult:
         """Call an operation. ``{secret: NAME}`` values in ``params`` become the secret only here, in the
-        envelope (the connector masks a secret's value that an error echoes)."""
+        envelope (the connector masks a secret's value that an error echoes). ``secrets_resolved``: the caller
+        resolved the YAML's references itself before putting record data in (a write: a record holding
+        ``{"secret": "password"}`` must go as it is, never as the system's password)."""
         op = self.operation(name, overload)
-        params = self.secret_params.resolve(params)
+        if not secrets_resolved:
+            params = self.secret_params.resolve(params)
         address = self.address
         where = f"{self.config.label} {name} (POST {_no_query(address)})"
         soap12 = self.port.protocol == "soap12"

@@ -55,8 +55,9 @@ def write_record(client: SoapClient, stream: str, config: WriteStreamConfig, rec
     where = f"{client.config.label} write {stream!r} key {key!r}"
     values = {k: v for k, v in record.items() if isinstance(v, (str, int, float, bool))}
     values |= {"key": key, "idempotency_key": idempotency_key}
-    params = render_params(call.params, record, values, where)
-    result = client.call(call.operation, params, overload=call.overload, writing=True)
+    # the YAML's {secret: NAME} references resolved before the record goes in: data is never taken for one
+    params = render_params(client.secret_params.resolve(dict(call.params)), record, values, where)
+    result = client.call(call.operation, params, overload=call.overload, writing=True, secrets_resolved=True)
     body: dict[str, Any] = {}
     result_path = call.result_path or config.result_path
     if result_path:

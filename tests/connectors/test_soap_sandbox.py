@@ -78,3 +78,22 @@ def test_writes_are_idempotent_and_deletes_are_voids(sb: Any) -> None:
     assert gone.status == "applied"
     latest = {r.source_id: r.payload for p in c.read("cases") for r in p.records}[record["YWLSH"]]
     assert latest["BJJG"] == "2" and latest["LXDH"] == "13900000000"
+
+
+def test_record_data_shaped_like_a_secret_reference_is_never_replaced_by_the_secret(sb: Any) -> None:
+    """A write's record goes in after the YAML's {secret: NAME} references are resolved: a hostile record holding
+    {"secret": "password"} must not make the connector send the system's password inside the record."""
+    import requests
+
+    from gateway.contract.errors import TongbanError
+
+    c = _connector(sb)
+    record = dict(next(iter(c.read("cases"))).records[0].payload)
+    body = {k: v for k, v in record.items() if k not in ("YWLSH", "GXSJ")} | {"LXDH": {"secret": "password"}}
+    try:
+        c.write("cases", body, key=body["BJBH"], idempotency_key=f"{body['BJBH']}:secret-shaped")
+    except TongbanError:
+        pass  # refused as a malformed record is fine; sent with the password is not
+    password = sb.credentials["market"]["password"]
+    stored = requests.get(sb.admin_urls["market"] + "/_sandbox/records", timeout=30).text
+    assert password not in stored
