@@ -276,7 +276,9 @@ def _find_certificate(conn: Any, part: PartSpec, p: dict[str, Any], pii: Any, no
         return
     rows = find_certificates_for_holder(conn, pii.bidx(p["certificate_no"]), [part.issues_type])
     today = now.astimezone(BEIJING).date()  # in force today: a licence valid from next month is not yet found
-    match = next((r for r in rows if r.number == p["certificate_no"]
+    # and not one whose newer version the harvest refused (a revocation that did not verify): as deferred
+    # materials treat it — a possibly revoked licence spares nothing until an operator settles it
+    match = next((r for r in rows if r.number == p["certificate_no"] and r.refused_reason is None
                   and status_on(r.status, r.valid_from, r.valid_until, today) == "valid"), None)
     if match is None:
         return
