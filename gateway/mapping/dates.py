@@ -131,13 +131,7 @@ def iso_normalise(value: str, offset: str, *, date_only: bool = False) -> str:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return text  # not ISO after all: validation names it
-    return moment.astimezone(_zone(offset)).isoformat()
-
-
-def _zone(offset: str) -> timezone:
-    sign = -1 if offset.startswith("-") else 1
-    hours, _, minutes = offset.lstrip("+-").partition(":")
-    return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
+    return moment.astimezone(parse_offset(offset)).isoformat()
 
 
 def format_datetime(value: str | datetime, target: str, tz: timezone) -> str | int:
