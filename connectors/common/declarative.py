@@ -30,8 +30,7 @@ from gateway.contract.connector import (
 )
 from gateway.contract.errors import ConfigError, TongbanError
 
-from .cursors import CursorCodec
-from .records import RecordDecoder
+from .reader import record_decoder
 
 
 class _StreamSettings(Protocol):
@@ -150,11 +149,7 @@ class DeclarativeConnector(Connector):
         config = self.settings.streams.get(stream)
         if config is None:
             return None
-        incremental = config.incremental
-        codec = CursorCodec(incremental.cursor_format, incremental.tz) if incremental is not None else None
-        decoder = RecordDecoder(config.primary_key, incremental.cursor_field if incremental is not None else None,
-                                codec)
-        made = decoder.one(payload)
+        made = record_decoder(config.primary_key, config.incremental).one(payload)
         return made if isinstance(made, RawRecord) else None
 
     def write(

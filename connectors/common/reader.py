@@ -75,12 +75,10 @@ def read_pages(
     checkpoint: Mapping[str, Any] | None = None,
 ) -> Iterator[Page]:
     """Yield one :class:`Page` per request; see the module docstring for the ordering guarantees."""
-    codec: CursorCodec | None = None
     param_codec: CursorCodec | None = None
     if incremental is not None:
-        codec = CursorCodec(incremental.cursor_format, incremental.tz)
         param_codec = CursorCodec(incremental.effective_param_format, incremental.tz)
-    decoder = RecordDecoder(primary_key, incremental.cursor_field if incremental else None, codec)
+    decoder = record_decoder(primary_key, incremental)
     paginator = make_paginator(pagination)
 
     anchor: datetime | None = None
@@ -135,6 +133,14 @@ def read_pages(
             paginator.reset()
 
 
+def record_decoder(primary_key: str | list[str], incremental: IncrementalConfig | None) -> RecordDecoder:
+    """How a stream's records are keyed and dated: its primary key, and its cursor field read in its format."""
+    if incremental is None:
+        return RecordDecoder(primary_key, None, None)
+    return RecordDecoder(primary_key, incremental.cursor_field,
+                         CursorCodec(incremental.cursor_format, incremental.tz))
+
+
 def resume_point(
     since: datetime | None, checkpoint: Mapping[str, Any] | None, where: str
 ) -> datetime | None:
@@ -155,4 +161,4 @@ def resume_point(
     return max(candidates) if candidates else None
 
 
-__all__ = ["Fetch", "read_pages", "resume_point"]
+__all__ = ["Fetch", "read_pages", "record_decoder", "resume_point"]
