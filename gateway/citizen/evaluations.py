@@ -222,10 +222,6 @@ def _ingest(conn: Any, page: list[Any], policy: Policy, calendar: WorkCalendar, 
             inserts.append(row)
             report.inserted += 1
             outbox.append(queue_item("provincial_pj", f"rating:{ev.rating_id}", "sbPj", to_provincial(ev), now=now))
-            if ev.bad and not ev.revoked:
-                callbacks.append({"rating_id": ev.rating_id,
-                                  "due_at": callback_due(ev.rated_at, calendar, policy.callback_closing),
-                                  "created_at": now})
         else:
             # changed at the collection point (a later level, a comment, a revocation): the province gets the
             # rating as it now stands, as revision n after revision n-1 (outbox.prerequisite: delivered in the
@@ -237,10 +233,10 @@ def _ingest(conn: Any, page: list[Any], policy: Policy, calendar: WorkCalendar, 
             revision = store.revision_count(conn, ev.rating_id) + 1  # a page holds each rating once
             outbox.append(queue_item("provincial_pj", f"rating:{ev.rating_id}:{revision}", "sbPj",
                                      to_provincial(ev), now=now))
-            if ev.bad and not ev.revoked:
-                callbacks.append({"rating_id": ev.rating_id,
-                                  "due_at": callback_due(ev.rated_at, calendar, policy.callback_closing),
-                                  "created_at": now})
+        if ev.bad and not ev.revoked:  # a new 差评, or one a revision made (a callback already open stays one)
+            callbacks.append({"rating_id": ev.rating_id,
+                              "due_at": callback_due(ev.rated_at, calendar, policy.callback_closing),
+                              "created_at": now})
     store.insert_evaluations(conn, inserts)
     store.update_evaluations(conn, updates)
     report.bad += store.insert_callbacks(conn, callbacks)  # 差评 newly to call back, new or changed to bad
