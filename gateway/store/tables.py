@@ -389,6 +389,8 @@ certificate_events = Table(
     Column("renewed_as", String(160), nullable=True),
     Column("at", UtcDateTime(), nullable=False),
     Index(None, "identifier"),
+    Index("ix_certificate_events_not_yet_valid", "identifier", sqlite_where=text("status = 'not_yet_valid'"),
+          postgresql_where=text("status = 'not_yet_valid'")),
 )
 
 issuer_keys = Table(

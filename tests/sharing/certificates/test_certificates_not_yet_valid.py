@@ -178,3 +178,30 @@ def test_subscribers_are_told_not_yet_valid_at_issue_and_effective_on_the_day(se
     assert harvest(world.gw, "sd_licences").events == 1
     assert events() == [("issued", "not_yet_valid", None), ("effective", "valid", "not_yet_valid")]
     assert harvest(world.gw, "sd_licences").events == 0  # said once
+
+
+def test_effective_is_announced_whatever_was_issued_after_the_announcement(served: dict[str, Any],
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The announcement is found per certificate: licences issued after it (another holder's, another future one)
+    must not hide it. (The search once compared each event with the newest event of the whole table, so a
+    licence announced not_yet_valid was only ever called effective if nothing at all had happened since.)"""
+    from gateway.store.tables import certificate_events
+
+    world, rec, start = served["world"], served["rec"], served["start"]
+    second = _future_licence(world, start - timedelta(days=3), serial="60000003")
+    assert harvest(world.gw, "sd_licences").inserted == 1
+
+    def latest(identifier: str) -> tuple[str, str]:
+        e = certificate_events.c
+        with world.engine.connect() as conn:
+            return tuple(conn.execute(select(e.event, e.status).where(e.identifier == identifier)
+                                      .order_by(e.id.desc()).limit(1)).one())
+
+    assert latest(rec["zzbs"]) == latest(second["zzbs"]) == ("issued", "not_yet_valid")
+    monkeypatch.setattr(library, "today_beijing", lambda: start - timedelta(days=3))
+    assert harvest(world.gw, "sd_licences").events == 1  # the second starts first, though it was issued later
+    assert latest(second["zzbs"]) == ("effective", "valid") and latest(rec["zzbs"]) == ("issued", "not_yet_valid")
+    monkeypatch.setattr(library, "today_beijing", lambda: start)
+    assert harvest(world.gw, "sd_licences").events == 1  # the first, though the second's event came after it
+    assert latest(rec["zzbs"]) == ("effective", "valid")
+    assert harvest(world.gw, "sd_licences").events == 0
