@@ -1,11 +1,11 @@
 """Migration 0013 on a library that already holds certificates: ``valid_from`` is backfilled from what each stored
 document says (and left empty where it says nothing usable), and a served certificate with a refusal standing in
-the quarantine (its own source record's, or its identifier from the same issuing system) carries the mark
-from then on; the migration goes back down cleanly."""
+the quarantine (its own source record's, or its identifier from the same issuing system), refused after the copy
+the library last accepted, carries the mark from then on; the migration goes back down cleanly."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import orjson
 from alembic import command
@@ -46,7 +46,8 @@ def test_0013_backfills_the_validity_start_and_the_refusals(database_url: str) -
             _certificate("C-BROKEN", "R4", "not json"),
             _certificate("C-ODD", "R5", orjson.dumps({"valid_from": 20240305}).decode()),
             _certificate("C-NAMED", "R6", "{}"),
-            _certificate("C-ELSEWHERE", "R7", "{}", system="other_issuer")]
+            _certificate("C-ELSEWHERE", "R7", "{}", system="other_issuer"),
+            {**_certificate("C-MOVED-ON", "R11", "{}"), "updated_at": REFUSED + timedelta(hours=1)}]
     with engine.begin() as conn:
         conn.execute(certificates.insert(), [{c.name: r[c.name] for c in old_columns} for r in rows])
         q = certificate_quarantine.c
@@ -55,7 +56,8 @@ def test_0013_backfills_the_validity_start_and_the_refusals(database_url: str) -
             _entry("R2", "C-NOW", "bad signature: the file does not verify against the issuer's registered key"),
             _entry("R9", "C-NAMED", "identifier C-NAMED belongs to sd_licences:R6 in the library"),
             _entry("R8", "C-ELSEWHERE", "identifier C-ELSEWHERE is issuer X's, not Y's"),  # another system's
-            _entry("R10", None, "unreadable")]])
+            _entry("R10", None, "unreadable"),
+            _entry("R11", "C-MOVED-ON", "bad signature")]])  # refused, then a newer copy verified after it
 
     assert upgrade(engine) == head_revision()
     c = certificates.c
@@ -70,7 +72,7 @@ def test_0013_backfills_the_validity_start_and_the_refusals(database_url: str) -
         "C-NOW": ("2024-03-05", "bad signature: the file does not verify against the issuer's registered key"),
         "C-SILENT": (None, None), "C-BROKEN": (None, None), "C-ODD": (None, None),
         "C-NAMED": (None, "identifier C-NAMED belongs to sd_licences:R6 in the library"),
-        "C-ELSEWHERE": (None, None),
+        "C-ELSEWHERE": (None, None), "C-MOVED-ON": (None, None),
     }
     assert marked == {"C-NOW": ids["R2"], "C-NAMED": ids["R9"]}
     assert later is not None and later.effective_status() == "not_yet_valid"

@@ -39,7 +39,8 @@ _BATCH = 1000
 _certificates = sa.table("certificates", sa.column("identifier", sa.String), sa.column("document", sa.Text),
                          sa.column("valid_from", sa.String), sa.column("source_system", sa.String),
                          sa.column("source_id", sa.String), sa.column("refused_entry", sa.Integer),
-                         sa.column("refused_reason", sa.Text), sa.column("refused_at", _Utc()))
+                         sa.column("refused_reason", sa.Text), sa.column("refused_at", _Utc()),
+                         sa.column("updated_at", _Utc()))
 _quarantine = sa.table("certificate_quarantine", sa.column("id", sa.Integer), sa.column("source_system", sa.String),
                        sa.column("source_id", sa.String), sa.column("identifier", sa.String),
                        sa.column("reason", sa.Text), sa.column("created_at", _Utc()))
@@ -75,7 +76,9 @@ def _backfill_refusals(bind: sa.Connection) -> None:
         same = sa.and_(c.source_system == entry.source_system, c.source_id == entry.source_id)
         if entry.identifier:
             same = sa.or_(same, sa.and_(c.source_system == entry.source_system, c.identifier == entry.identifier))
-        bind.execute(sa.update(_certificates).where(same).values(
+        # refused after the copy the library accepted last: a refusal the library has since moved past (a newer
+        # copy verified after it) stands for nothing
+        bind.execute(sa.update(_certificates).where(same, c.updated_at <= entry.created_at).values(
             refused_entry=entry.id, refused_reason=entry.reason, refused_at=entry.created_at))
 
 
