@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, literal_column, or_, select, update
+from sqlalchemy import Connection, Row, and_, delete, false, literal_column, or_, select, update
 
 from gateway.store.tables import (
     certificate_events,
@@ -36,7 +36,6 @@ __all__ = [
     "certificate_state",
     "certificates_due_to_expire",
     "clear_quarantine",
-    "clear_refusal",
     "find_certificates_for_holder",
     "find_issuer_key",
     "holders_of_certificate",
@@ -49,6 +48,7 @@ __all__ = [
     "quarantine_entries",
     "quarantine_record",
     "resolve_quarantine_entry",
+    "supersede_refusals",
     "update_certificate",
 ]
 
@@ -143,7 +143,8 @@ def clear_quarantine(conn: Connection, source_system: str, source_id: str) -> No
 
 
 def quarantine_record(conn: Connection, *, source_system: str, source_id: str, identifier: str | None, reason: str,
-                      raw: str, payload_hash: str, created_at: datetime) -> Row[Any]:
+                      raw: str, payload_hash: str, created_at: datetime,
+                      source_changed_at: datetime | None = None) -> Row[Any]:
     """Put a source record in quarantine, replacing an earlier rejection of it (``raw``: the sealed payload).
     The same copy refused for the same reason again (a re-read) keeps its entry as it is — its date, and an
     operator's resolution. Returns the entry: ``id, created_at, resolved_at``."""
@@ -156,7 +157,7 @@ def quarantine_record(conn: Connection, *, source_system: str, source_id: str, i
     clear_quarantine(conn, source_system, source_id)
     conn.execute(certificate_quarantine.insert().values(
         source_system=source_system, source_id=source_id, identifier=identifier, reason=reason, raw=raw,
-        payload_hash=payload_hash, created_at=created_at))
+        payload_hash=payload_hash, created_at=created_at, source_changed_at=source_changed_at))
     return conn.execute(select(q.id, q.created_at, q.resolved_at)
                         .where(q.source_system == source_system, q.source_id == source_id)).one()
 
@@ -177,9 +178,17 @@ def flag_refusal(conn: Connection, *, entry: int, source_system: str, source_id:
     return max(result.rowcount, 0)
 
 
-def clear_refusal(conn: Connection, identifier: str) -> None:
-    """The certificate's refused newer version is superseded (a newer copy verified)."""
-    conn.execute(update(certificates).where(certificates.c.identifier == identifier)
+def supersede_refusals(conn: Connection, *, source_system: str, source_id: str, identifier: str,
+                       changed: datetime | None) -> None:
+    """A copy of ``source_id`` that verified, changed at ``changed``, is the issuer's latest word: its record's own
+    quarantine entry is forgotten and the certificate's mark cleared — unless the refused copy is newer still (its
+    change time after ``changed``: another record of the issuer claiming the identifier, a copy read out of order)."""
+    q, c = certificate_quarantine.c, certificates.c
+    still = (q.source_changed_at > changed) if changed is not None else false()
+    conn.execute(delete(certificate_quarantine).where(q.source_system == source_system, q.source_id == source_id,
+                                                      or_(q.source_changed_at.is_(None), ~still)))
+    newer_refusal = select(q.id).where(q.id == c.refused_entry, still).exists()
+    conn.execute(update(certificates).where(c.identifier == identifier, c.refused_entry.is_not(None), ~newer_refusal)
                  .values(refused_entry=None, refused_reason=None, refused_at=None))
 
 

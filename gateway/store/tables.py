@@ -371,11 +371,13 @@ certificate_quarantine = Table(
     Column("payload_hash", String(32), nullable=True),
     Column("resolved_at", UtcDateTime(), nullable=True),
     Column("resolution", Text, nullable=True),
+    Column("source_changed_at", UtcDateTime(), nullable=True),
     UniqueConstraint("source_system", "source_id", name="uq_certificate_quarantine_source"),
 )
 """The latest refused copy of each source record (``raw`` sealed), why, and — once an operator has checked with the
 issuer — when and how it was resolved. ``payload_hash`` tells a re-read of the same copy (the harvest's lookback)
-from a new one: the same copy keeps its entry, resolved or not."""
+from a new one: the same copy keeps its entry, resolved or not. ``source_changed_at``: the refused copy's change
+time, when it said one (migration 0014): only a copy at least as new supersedes the refusal."""
 
 certificate_events = Table(
     "certificate_events",

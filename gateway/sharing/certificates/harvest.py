@@ -151,7 +151,8 @@ def _quarantine(conn: Connection, gw: Any, issuer: str, source_id: str, payload:
     now = datetime.now(timezone.utc)
     entry = store.quarantine_record(conn, source_system=issuer, source_id=source_id, identifier=identifier,
                                     reason=reason, raw=gw.pii.seal_blob(ledger.dumps(payload)),
-                                    payload_hash=content_hash({"payload": payload}), created_at=now)
+                                    payload_hash=content_hash({"payload": payload}), created_at=now,
+                                    source_changed_at=cursor)
     if entry.resolved_at is None:
         store.flag_refusal(conn, entry=entry.id, source_system=issuer, source_id=source_id, identifier=identifier,
                            reason=reason, at=entry.created_at, cursor=cursor)
@@ -297,8 +298,7 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
               "valid_until": cert.valid_until.isoformat() if cert.valid_until else None,
               "content_hash": cert.content_hash, "document": orjson.dumps(doc).decode(),
               "file": base64.b64encode(content).decode(), "renewed_as": renewed_as,
-              "warnings": "certificate_id.legacy" if legacy else None, "source_changed_at": changed, "updated_at": now,
-              "refused_entry": None, "refused_reason": None, "refused_at": None}
+              "warnings": "certificate_id.legacy" if legacy else None, "source_changed_at": changed, "updated_at": now}
     events: list[int] = []
 
     def event(kind: str, previous: str | None) -> None:
@@ -332,13 +332,13 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
     if (existing.status, existing.content_hash, existing.renewed_as) == (status, cert.content_hash, renewed_as):
         if changed is None or existing.source_changed_at is None or changed > existing.source_changed_at:
             # the issuer's latest word is what is served (not a replay of it): a refusal before it is superseded
-            store.clear_quarantine(conn, issuer, record.source_id)
-            if existing.refused_entry is not None:
-                store.clear_refusal(conn, cert.identifier)
+            store.supersede_refusals(conn, source_system=issuer, source_id=record.source_id,
+                                     identifier=cert.identifier, changed=changed)
         report.unchanged += 1
         return events
-    store.clear_quarantine(conn, issuer, record.source_id)  # a newer version verified (its values clear the mark)
     store.update_certificate(conn, cert.identifier, version=existing.version + 1, values=values)
+    store.supersede_refusals(conn, source_system=issuer, source_id=record.source_id,  # a newer version verified
+                             identifier=cert.identifier, changed=changed)
     report.updated += 1
     if renewed_as and renewed_as != existing.renewed_as:
         event("renewed", existing.status)

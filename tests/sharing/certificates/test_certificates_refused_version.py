@@ -208,6 +208,10 @@ def test_an_older_copy_neither_clears_the_mark_nor_the_entry(world: dict[str, An
         assert _entries(world) == before and len(before) == 1
         assert _released(world)["quality"]
     refused_at = _app(world)._find(world["ident"])["gxsj"]
+    assert refused_at > served["gxsj"] + 1
+    between = {**served, "gxsj": refused_at - 1}  # newer than the served copy, still older than the refused one
+    assert _harvest(world, connector=_Replica([between])).unchanged == 1
+    assert _entries(world) == before and _released(world)["quality"]
     touched = {**served, "gxsj": refused_at + 1}  # later, the issuer's word is the served licence after all
     assert _harvest(world, connector=_Replica([touched])).unchanged == 1
     assert _entries(world) == [] and _released(world)["quality"] == []
