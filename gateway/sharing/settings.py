@@ -47,7 +47,8 @@ class GatewaySettings(BaseModel):
     policy: list[PolicyRule] = Field(default_factory=list)
     consent_ttl: timedelta = timedelta(minutes=30)
     consent_max_ttl: timedelta = timedelta(days=1)
-    rate_limit: float = 100.0
+    rate_limit: float = Field(default=100.0, gt=0)
+    """Requests/s of a client that has no rate of its own."""
     rate_limit_store: str = "memory"
     """Where the per-client token buckets live: ``memory`` (this process only — the embedded demo, one
     ``tongban serve``) or ``redis://host:port/db`` (``rediss://``, ``unix://``), shared by every gateway process

@@ -13,14 +13,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, and_, case, or_, select, update
 
 from gateway.store.ledger import bulk_write
-from gateway.store.tables import certificate_events, webhook_deliveries, webhook_subscriptions
+from gateway.store.tables import api_clients, certificate_events, webhook_deliveries, webhook_subscriptions
 
 __all__ = [
     "active_subscriptions",
     "active_subscriptions_of_client",
+    "cancel_client_subscriptions",
     "cancel_subscription",
     "certificate_events_by_id",
     "claim_deliveries",
@@ -35,9 +36,27 @@ __all__ = [
 # -- subscriptions ------------------------------------------------------------------------------------------
 
 
-def active_subscriptions(conn: Connection) -> Sequence[Row[Any]]:
-    """Every active subscription, of every client (the fan-out matches events against them)."""
-    return conn.execute(select(webhook_subscriptions).where(webhook_subscriptions.c.active.is_(True))).all()
+def _client_live(now: datetime) -> Any:
+    """The subscribing client may still be told: not revoked, not expired."""
+    c = api_clients.c
+    return and_(c.revoked_at.is_(None), or_(c.expires_at.is_(None), c.expires_at > now))
+
+
+def active_subscriptions(conn: Connection, now: datetime) -> Sequence[Row[Any]]:
+    """Every active subscription of every client still live at ``now`` (the fan-out matches events against them),
+    with its client's ``client_name``: a revoked or expired client is told nothing more."""
+    s = webhook_subscriptions.c
+    return conn.execute(select(webhook_subscriptions, api_clients.c.name.label("client_name"))
+                        .join(api_clients, api_clients.c.client_id == s.client_id)
+                        .where(s.active.is_(True), _client_live(now))).all()
+
+
+def cancel_client_subscriptions(conn: Connection, client_id: str) -> int:
+    """Deactivate every subscription of a client (it was revoked); how many were active."""
+    s = webhook_subscriptions.c
+    result = conn.execute(update(webhook_subscriptions).where(s.client_id == client_id, s.active.is_(True))
+                          .values(active=False))
+    return max(result.rowcount, 0)
 
 
 def active_subscriptions_of_client(conn: Connection, client_id: str) -> Sequence[Row[Any]]:
@@ -76,12 +95,16 @@ def queue_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def due_deliveries(conn: Connection, now: datetime, limit: int) -> Sequence[Row[Any]]:
-    """Pending deliveries due by ``now``, oldest first: ``id, payload, attempts, event_id`` and the subscription's
-    ``url, active``."""
+    """Pending deliveries due by ``now``, oldest first: ``id, payload, attempts, event_id``, the subscription's
+    ``url, active`` and ``client_live`` (its client neither revoked nor expired: a delivery queued before the
+    client was revoked is not sent)."""
     d, s = webhook_deliveries.c, webhook_subscriptions.c
     return conn.execute(
-        select(d.id, d.payload, d.attempts, d.event_id, s.url, s.active)
+        select(d.id, d.payload, d.attempts, d.event_id, s.url, s.active,
+               case((and_(api_clients.c.client_id.is_not(None), _client_live(now)), True),
+                    else_=False).label("client_live"))
         .join(webhook_subscriptions, s.subscription_id == d.subscription_id)
+        .join(api_clients, api_clients.c.client_id == s.client_id, isouter=True)
         .where(d.status == "pending", d.next_attempt_at <= now).order_by(d.id).limit(limit)).all()
 
 

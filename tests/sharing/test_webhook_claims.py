@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
+from gateway.sharing.access.clients import ClientStore
 from gateway.sharing.certificates import deliver_webhooks
 from gateway.sharing.certificates.webhooks import CLAIM_FOR
 from gateway.store import subscriptions as store
@@ -17,6 +18,7 @@ from gateway_testlib import WebhookReceiver, make_gateway
 
 def _queue(engine, url: str, events: int) -> None:
     now = datetime.now(timezone.utc)
+    ClientStore(engine).add("subscriber", client_id="c1")  # a live client: a revoked one is told nothing
     with engine.begin() as conn:
         store.insert_subscription(conn, {"subscription_id": "sub1", "client_id": "c1", "url": url,
                                          "certificate_types": "[]", "active": True, "created_at": now})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from sqlalchemy import Engine
 
 from gateway.contract.errors import ConfigError
 from gateway.store import access as store
+from gateway.store import subscriptions
 
 __all__ = ["SCOPES", "Client", "ClientStore", "IssuedCredential", "row_to_client"]
 
@@ -92,6 +94,9 @@ class ClientStore:
         unknown = set(scopes) - set(SCOPES)
         if unknown:
             raise ConfigError(f"unknown scope(s) {sorted(unknown)}; known: {sorted(SCOPES)}")
+        if rate_limit is not None and not (rate_limit > 0 and math.isfinite(rate_limit)):
+            raise ConfigError(f"rate limit {rate_limit} requests/s: it must be a positive number (leave it out for "
+                              "the gateway's default)")
         cid = client_id or secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_hex(16)
@@ -125,6 +130,7 @@ class ClientStore:
             raise ConfigError(f"no client {client_id_or_name!r}")
         with self.engine.begin() as conn:
             store.revoke_client(conn, client.client_id, _utcnow())
+            subscriptions.cancel_client_subscriptions(conn, client.client_id)  # it can no longer cancel them itself
         self._cache.pop(client.client_id, None)
         return self.get(client.client_id) or client
 

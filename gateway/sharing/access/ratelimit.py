@@ -15,7 +15,7 @@ import math
 import time
 from typing import Protocol, runtime_checkable
 
-__all__ = ["RateLimit", "RateLimiter"]
+__all__ = ["RateLimit", "RateLimiter", "effective_rate", "retry_after_header"]
 
 
 @runtime_checkable
@@ -30,6 +30,12 @@ class RateLimit(Protocol):
 
     def close(self) -> None:
         """Release connections (no-op in memory)."""
+
+
+def effective_rate(rate: float | None, default: float) -> float:
+    """The requests/s a client is allowed: its own rate, else the gateway's default. A rate that is not positive
+    (a row written before ``clients add`` refused one) is no rate: the default applies — never "no limit"."""
+    return rate if rate is not None and rate > 0 else default
 
 
 def retry_after_header(wait: float) -> str:
@@ -50,9 +56,7 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
 
     def allow(self, client_id: str, rate: float | None = None) -> float:
-        r = self.default_rate if rate is None else rate
-        if r <= 0:
-            return 0.0
+        r = effective_rate(rate, self.default_rate)
         capacity = max(1.0, r * self.burst_seconds)
         now = time.monotonic()
         tokens, last = self._buckets.get(client_id, (capacity, now))

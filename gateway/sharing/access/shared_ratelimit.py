@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from gateway.sharing.access.ratelimit import RateLimit, RateLimiter, retry_after_header
+from gateway.sharing.access.ratelimit import RateLimit, RateLimiter, effective_rate, retry_after_header
 
 __all__ = ["PRESENCE_WINDOW", "RateLimitCollector", "RedisRateLimiter", "ledger_alerts", "make_rate_limiter"]
 
@@ -138,9 +138,7 @@ class RedisRateLimiter:
         return self.processes or max(1, self.seen_processes)
 
     def allow(self, client_id: str, rate: float | None = None) -> float:
-        r = self.default_rate if rate is None else rate
-        if r <= 0:
-            return 0.0
+        r = effective_rate(rate, self.default_rate)
         now = time.monotonic()
         if not self.shared and now < self._retry_at:
             return self._local(client_id, r)

@@ -6,6 +6,10 @@
 * **NUL characters.** PostgreSQL's text type cannot hold U+0000, and no field of this API has a use for it; a
   NUL in the path, a query parameter or any string of a JSON body is refused with 422 naming where it was, instead
   of reaching the database and failing there (a 500, or worse: an audit entry that cannot be written).
+* **UTF-8 only.** JSON between systems is UTF-8 without a byte-order mark (RFC 8259 §8.1). A body in UTF-16 or
+  UTF-32, or behind a BOM, is refused with 415: the NUL check reads UTF-8, and the routes' parsers would each
+  guess the encoding their own way (one accepted UTF-16 and stored a NUL the check never saw). A UTF-8 JSON text
+  never holds a 0x00 byte (control characters are escaped), so a raw one marks the wider encodings.
 
 A pure ASGI middleware (no per-request task or copy beyond the body it must hold anyway), answered as RFC 9457
 problems like every other error.
@@ -25,6 +29,7 @@ __all__ = ["RequestGuard", "find_nul"]
 
 _NUL = "\x00"
 _JSON_NUL = b"\\u0000"  # the only way a NUL can appear in well-formed JSON
+_BOMS = (b"\xef\xbb\xbf", b"\xfe\xff", b"\xff\xfe")  # UTF-8's, then UTF-16's and UTF-32's (FF FE 00 00)
 
 
 def find_nul(value: Any, where: list[str]) -> list[str] | None:
@@ -77,6 +82,9 @@ class RequestGuard:
             if len(body) > self.max_body_bytes:
                 await self._too_large(path)(scope, receive, send)
                 return
+        if body and (b"\x00" in body or body.startswith(_BOMS)):
+            await _not_utf8(path)(scope, receive, send)
+            return
         if _JSON_NUL in body:
             try:
                 found = find_nul(orjson.loads(bytes(body)), ["body"])
@@ -106,6 +114,11 @@ class RequestGuard:
 def _nul_problem(path: str, loc: list[str]) -> Any:
     return problem_response(422, "invalid-request", "the request does not match the schema", path, errors=[
         {"loc": loc, "msg": "must not contain the NUL character (U+0000)", "type": "string_nul"}])
+
+
+def _not_utf8(path: str) -> Any:
+    return problem_response(415, "encoding", "the request body must be JSON in UTF-8, without a byte-order mark "
+                            "(RFC 8259 §8.1)", path)
 
 
 def _content_length(scope: Scope) -> int | None:

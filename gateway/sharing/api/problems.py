@@ -97,6 +97,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: problem_doc("Denied by scope, policy, purpose or consent"),
     404: problem_doc("Not found"),
     413: problem_doc("The request body is larger than the gateway accepts"),
+    415: problem_doc("The request body is not JSON in UTF-8 (UTF-16/32, or a byte-order mark)"),
     422: problem_doc("The request does not match the schema"),
     429: problem_doc("Rate limit exceeded (see Retry-After)"),
 }

@@ -79,7 +79,8 @@ class CertificateOut(BaseModel):
 
 
 class Release(BaseModel):
-    """What every certificate-releasing answer carries: the request it answers and its audit entry."""
+    """What every certificate-releasing answer carries: the request it answers and its audit entries — one per
+    holder of each certificate released (a jointly held certificate's co-holders are told too)."""
 
     request_sha256: str
     client_id: str
@@ -182,7 +183,8 @@ class HolderViewRequest(BaseModel):
 
 
 class AccessLogRequest(HolderViewRequest):
-    after: int = Field(default=0, ge=0, description="The ``next_after`` of the previous page (0: from the start)")
+    after: int = Field(default=0, ge=0, le=2**63 - 1,  # a sequence number: one past BIGINT is a 422, not a 500
+                       description="The ``next_after`` of the previous page (0: from the start)")
     limit: int = Field(default=500, ge=1, le=1000, description="Entries per page")
 
 

@@ -123,7 +123,7 @@ def harvest(gw: Any, issuer: str, *, full_refresh: bool = False, connector: Any 
                         report.read += 1
                         _quarantine_unreadable(conn, gw, issuer, reject, report)
                     report.events += len(events)
-                    fan_out(conn, events)
+                    fan_out(conn, events, policy=gw.policy)
                     horizon = change_horizon()  # a future cursor never moves it
                     page_high = max((r.cursor for r in page.records if r.cursor is not None and r.cursor <= horizon),
                                     default=None)
@@ -134,7 +134,7 @@ def harvest(gw: Any, issuer: str, *, full_refresh: bool = False, connector: Any 
             with gw.engine.begin() as conn:
                 dated = announce_effective(conn) + expire_due(conn)
                 report.events += len(dated)
-                fan_out(conn, dated)
+                fan_out(conn, dated, policy=gw.policy)
     finally:
         if own:
             source.close()

@@ -35,14 +35,23 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def fan_out(conn: Connection, event_ids: list[int], *, now: datetime | None = None) -> int:
-    """Queue one delivery per (event, matching active subscription); returns how many were queued."""
+def fan_out(conn: Connection, event_ids: list[int], *, policy: Any = None, now: datetime | None = None) -> int:
+    """Queue one delivery per (event, matching active subscription of a live client); returns how many were queued.
+
+    With the sharing ``policy``, a subscription matches only the types the policy still gives its client: the
+    policy is checked when a client subscribes, and a rule withdrawn since must stop the events too."""
     if not event_ids:
         return 0
     now = now or _utcnow()
-    subs = store.active_subscriptions(conn)
+    subs = store.active_subscriptions(conn, now)
     if not subs:
         return 0
+    wanted = {}
+    for sub in subs:
+        types = set(orjson.loads(sub.certificate_types))
+        if policy is not None:
+            types &= policy.types_for((sub.client_name, sub.client_id))
+        wanted[sub.subscription_id] = types
     events = store.certificate_events_by_id(conn, event_ids)
     rows = []
     for ev in events:
@@ -51,7 +60,7 @@ def fan_out(conn: Connection, event_ids: list[int], *, now: datetime | None = No
                                 "previous_status": ev.previous_status, "renewed_as": ev.renewed_as,
                                 "at": ev.at.isoformat()}).decode()
         for sub in subs:
-            if ev.type_code in orjson.loads(sub.certificate_types):
+            if ev.type_code in wanted[sub.subscription_id]:
                 rows.append({"subscription_id": sub.subscription_id, "event_id": ev.id, "payload": payload,
                              "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now})
     store.queue_deliveries(conn, rows)
@@ -84,9 +93,12 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
     for row in due:
         body = row.payload.encode()
         error = None
-        refused = None if not row.active else target_problem(row.url, gw.settings.webhook_allowed_hosts)
+        refused = None if not (row.active and row.client_live) else target_problem(row.url,
+                                                                                    gw.settings.webhook_allowed_hosts)
         if not row.active:
             error = "subscription cancelled"
+        elif not row.client_live:
+            error = "client revoked or expired"
         elif refused is not None:  # the name resolves somewhere else now: never retried
             error = f"refused: {refused}"
         else:
@@ -103,7 +115,7 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
             if error is None:
                 store.mark_delivery_delivered(conn, row.id, attempts=attempts, at=_utcnow())
                 report.delivered += 1
-            elif attempts >= max_attempts or not row.active or refused is not None:
+            elif attempts >= max_attempts or not (row.active and row.client_live) or refused is not None:
                 store.mark_delivery_dead(conn, row.id, attempts=attempts, error=error)
                 report.dead += 1
             else:
