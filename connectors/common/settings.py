@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gateway.contract.errors import ConfigError
+from gateway.contract.errors import InvalidSettings
 
 from .timeformats import CURSOR_NAMES, check_time_format
 
@@ -212,20 +212,21 @@ def validated(model: type[M], data: Mapping[str, Any], *, kind: str, name: objec
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
-        lines = [f"  {_yaml_path(err['loc'], union_tags)}: {err['msg']}" for err in exc.errors()]
-        raise ConfigError(f"{kind} connector config for {name} is invalid:\n" + "\n".join(lines)) from None
+        raise InvalidSettings(f"{kind} connector config for {name} is invalid",
+                              [(_yaml_path(err["loc"], union_tags), err["msg"]) for err in exc.errors()]) from None
 
 
-def _yaml_path(loc: tuple[int | str, ...], union_tags: Mapping[str, frozenset[str]]) -> str:
-    parts: list[str] = []
+def _yaml_path(loc: tuple[int | str, ...], union_tags: Mapping[str, frozenset[str]]) -> tuple[int | str, ...]:
+    """The keys of ``loc`` as written in the YAML: without the union tags pydantic inserts."""
+    parts: list[int | str] = []
     previous: int | str | None = None
     for item in loc:
         if isinstance(previous, str) and item in union_tags.get(previous, ()):
             previous = item
             continue
-        parts.append(f"[{item}]" if isinstance(item, int) else str(item))
+        parts.append(item)
         previous = item
-    return ".".join(parts).replace(".[", "[") or "(top level)"
+    return tuple(parts)
 
 
 __all__ = ["CursorFormat", "CursorPagination", "FieldEquals", "IncrementalConfig", "LinkHeaderPagination", "NoPagination", "OffsetPagination", "PAGINATION_TAGS", "PageNumberPagination", "PaginationConfig", "parse_timezone", "validated"]

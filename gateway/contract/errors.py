@@ -16,7 +16,9 @@ Connectors raise these; they never raise bare ``requests``/``zeep`` exceptions a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class TongbanError(Exception):
@@ -25,6 +27,42 @@ class TongbanError(Exception):
 
 class ConfigError(TongbanError):
     """The configuration (systems file, connector YAML, mapping YAML) is wrong. Fix the file; retrying won't help."""
+
+
+class InvalidSettings(ConfigError):
+    """A configuration mapping that failed validation, with each problem's place in it: ``problems`` holds
+    ``(path, message)`` pairs, the path as the keys and list positions a person edits. Whoever knows the file
+    the mapping came from says the line of each (:meth:`at_lines`); the message alone names the paths."""
+
+    def __init__(self, summary: str, problems: list[tuple[tuple[Any, ...], str]]) -> None:
+        self.summary = summary
+        self.problems = problems
+        super().__init__(self._render(lambda path: None))
+
+    def at_lines(self, where: str, line_of: Callable[[tuple[Any, ...]], int | None]) -> ConfigError:
+        """The same error prefixed with ``where`` (the file), each problem with the line of its key — or of the
+        nearest enclosing key written in the file (a missing key has no line of its own)."""
+
+        def nearest(path: tuple[Any, ...]) -> int | None:
+            for end in range(len(path), 0, -1):
+                line = line_of(path[:end])
+                if line is not None:
+                    return line
+            return None
+
+        return ConfigError(f"{where}: {self._render(nearest)}")
+
+    def _render(self, line_of: Callable[[tuple[Any, ...]], int | None]) -> str:
+        lines = []
+        for path, message in self.problems:
+            line = line_of(path)
+            lines.append(f"  {'' if line is None else f'line {line}: '}{dotted_path(path)}: {message}")
+        return f"{self.summary}:\n" + "\n".join(lines)
+
+
+def dotted_path(path: tuple[Any, ...]) -> str:
+    """``streams.cases.pagination[0].size`` for ``("streams", "cases", "pagination", 0, "size")``."""
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in path).replace(".[", "[") or "(top level)"
 
 
 def yaml_problem(where: str, exc: Exception) -> ConfigError:
@@ -130,11 +168,13 @@ class LeaseHeldError(TongbanError):
 
 
 __all__ = [
+    "dotted_path",
     "yaml_problem",
     "AuthenticationError",
     "ConfigError",
     "FatalSyncError",
     "FieldIssue",
+    "InvalidSettings",
     "LeaseHeldError",
     "RecordRejected",
     "RetriableSyncError",

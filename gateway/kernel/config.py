@@ -39,7 +39,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gateway.contract.errors import ConfigError
+from gateway.contract.errors import ConfigError, InvalidSettings
 from gateway.contract.scaffold import is_placeholder
 from gateway.kernel.configpaths import declared_config
 from gateway.kernel.registry import build_connector as build_kind
@@ -207,11 +207,24 @@ class SystemConfig(BaseModel):
         secrets = self.resolve_secrets()
         try:
             return build_kind(self.connector, config, secrets)
+        except InvalidSettings as exc:  # each problem with its line in the file
+            raise exc.at_lines(self.connector_config_source, self._connector_config_lines()) from None
         except ConfigError as exc:
             where = self.connector_config_source
             if str(exc).startswith(where):
                 raise
             raise ConfigError(f"{where}: {exc}") from None
+
+    def _connector_config_lines(self) -> Callable[[tuple[Any, ...]], int | None]:
+        """The line of a key path in the connector's YAML file (none for an inline config, or a file gone)."""
+        if not isinstance(self.connector_config, str):
+            return lambda path: None
+        try:
+            text = self.resolve_path(self.connector_config).read_text(encoding="utf-8")
+            document = load_yaml_document(text, where=self.connector_config_source)
+        except (OSError, UnicodeDecodeError, ConfigError):
+            return lambda path: None
+        return lambda path: document.line(*path)
 
     def resolved_endpoint(self) -> str | None:
         if self.airflow_conn_id:

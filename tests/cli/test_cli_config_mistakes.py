@@ -151,7 +151,14 @@ def test_a_connector_config_error_names_the_file_not_only_the_yaml_name(world: Z
     world.edit(world.connector, "page_param: pageNo", "page_parm: pageNo")
     message = failed(world.run("connector", "check", "jn_zjj"))
     assert f"error: {world.connector}: rest connector config for zjj is invalid:" in message
-    assert "streams.cases.pagination.page_parm: Extra inputs are not permitted" in message
+    written = world.connector.read_text(encoding="utf-8").splitlines()
+    line = next(n for n, text in enumerate(written, 1) if "page_parm" in text)
+    assert f"line {line}: streams.cases.pagination.page_parm: Extra inputs are not permitted" in message
+    # a key left out has no line of its own: the line of the mapping that lacks it
+    world.edit(world.connector, "param: beginTime}", "}")
+    message = failed(world.run("connector", "check", "jn_zjj"))
+    line = next(n for n, text in enumerate(written, 1) if "incremental:" in text)
+    assert f"line {line}: streams.cases.incremental.param: Field required" in message
 
 
 def test_dead_letters_replay_takes_the_system_as_sync_and_remap_do(world: ZjjWorld) -> None:
