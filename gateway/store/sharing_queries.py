@@ -35,6 +35,7 @@ __all__ = [
     "find_case_and_certificates",
     "holder_access_log",
     "holder_consents",
+    "holders_in",
     "ping",
     "read_engine_for",
 ]
@@ -126,11 +127,20 @@ def applicant_id_sql(dialect: str, table: str) -> str:
     return _APPLICANT_ID[dialect].format(t=table)
 
 
+_HOLDERS_OF_C = {
+    "sqlite": "(SELECT group_concat(x.holder_bidx, ',') FROM certificate_holders x WHERE x.identifier = c.identifier)",
+    "postgresql": "(SELECT string_agg(x.holder_bidx, ',') FROM certificate_holders x "
+                  "WHERE x.identifier = c.identifier)",
+}
+"""Every holder of the row's certificate, comma-separated blind indexes (hex: no comma inside one): a primary-key
+range per certificate, in the same statement, so a jointly held certificate's release reaches each holder's access
+log without a second round trip."""
+
 QUERY_FACTS_SQL = (
     "SELECT k.case_no, k.dept_code, k.item_code, k.deleted, {applicant}, "
     "c.identifier, c.legacy_identifier, c.type_code, c.name, c.number, c.issuer_code, c.status, c.valid_until, "
     "c.content_hash, c.document, c.renewed_as, c.source_system, c.updated_at, c.valid_from, c.refused_reason, "
-    "c.refused_at "
+    "c.refused_at, {holders} "
     "FROM cases k "
     "LEFT JOIN certificate_holders h ON h.holder_bidx = ? AND h.type_code IN ({types}) "
     "LEFT JOIN certificates c ON c.identifier = h.identifier "
@@ -141,7 +151,8 @@ QUERY_FACTS_SQL = (
 @functools.lru_cache(maxsize=64)
 def query_facts_sql(dialect: str, type_count: int) -> str:
     """:data:`QUERY_FACTS_SQL` for this dialect and number of certificate types (built once each)."""
-    return QUERY_FACTS_SQL.format(applicant=applicant_id_sql(dialect, "k"), types=", ".join("?" * type_count))
+    return QUERY_FACTS_SQL.format(applicant=applicant_id_sql(dialect, "k"), holders=_HOLDERS_OF_C[dialect],
+                                  types=", ".join("?" * type_count))
 
 
 def find_case_and_certificates(reader: FastReader, case_no: str, holder_bidx: str,
@@ -150,8 +161,15 @@ def find_case_and_certificates(reader: FastReader, case_no: str, holder_bidx: st
     carrying the case; one row with no certificate (``row[5] is None``) when the holder has none; no row when the
     case is not in the ledger. Columns: ``case_no, dept_code, item_code, deleted, applicant id (sealed)``, then
     the certificate in :data:`gateway.store.certificates.CERTIFICATE_COLUMNS` order (``updated_at`` and
-    ``refused_at`` as the driver returns them). Unordered: a few rows sort faster in Python than in SQL."""
+    ``refused_at`` as the driver returns them), then, last, all its holders (:func:`holders_in`: the asked-for
+    holder and any co-holders of a jointly held certificate). Unordered: a few rows sort faster in Python than in
+    SQL."""
     return reader.rows(reader.sql(query_facts_sql(reader.dialect, len(types))), (holder_bidx, *types, case_no))
+
+
+def holders_in(column: str | None) -> list[str]:
+    """The blind indexes of a certificate's holders from the last column of :func:`find_case_and_certificates`."""
+    return column.split(",") if column else []
 
 
 # -- cases ----------------------------------------------------------------------------------------------------

@@ -1,10 +1,18 @@
-"""Certificates: query by holder and type for a stated purpose, fetch one (metadata and file), verify."""
+"""Certificates: query by holder and type for a stated purpose, fetch one (metadata and file), verify.
+
+Whose data a certificate is: every holder's. A jointly held certificate (co-owners, say) is released on the
+applicant's consent — the applicant presents it, as at a 一网通办 window — and every holder's access log shows the
+release, as it shows every refusal. The file is served with its status today said (and a certificate that is not
+valid today only on request), and verification by identifier alone answers only a client the sharing policy lets
+read that type.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hashlib
+from collections.abc import Collection
 from operator import itemgetter
 from typing import Annotated, Any
 
@@ -17,10 +25,11 @@ from starlette.responses import Response
 from gateway.crypto.pii import mask
 from gateway.sharing.access.audit import AuditEntry
 from gateway.sharing.certificates import library
+from gateway.sharing.certificates.library import StoredCertificate
 from gateway.store import sharing_queries
 
 from ..deps import Api, Caller, authenticate, get_api, now_iso, require
-from ..problems import PROBLEM_RESPONSES, ProblemError
+from ..problems import PROBLEM_RESPONSES, ProblemError, problem_doc
 from ..release import (
     CaseFacts,
     case_facts_from,
@@ -39,18 +48,35 @@ _SIGNED = {"headers": {
                                          "(gateway.crypto.batchsign)", "schema": {"type": "string"}},
     "Tongban-Signature-Proof": {"description": "RFC 9162 inclusion proof of this body: `<index>:<b64url hash>.…`",
                                 "schema": {"type": "string"}}}}
+STATUS_HEADER = "Tongban-Certificate-Status"
+"""The certificate's status today on its file (and on a refusal to serve it): a file says nothing of its standing."""
 
 
-def _query_facts(api: Api, case_no: str, bidx: str, types: list[str]) -> tuple[CaseFacts | None, list[Any]]:
-    """The case and the holder's certificates of these types, in one indexed statement (the hot path): a row
-    per certificate, each carrying the case; one row with no certificate when the holder has none; no row
-    when the case is not in the ledger (nothing is released then, so the certificates do not matter)."""
+def _release_entries(caller: Caller, identifier: str, applicant: str, holders: Collection[str], purpose: Purpose,
+                     detail: str) -> list[AuditEntry]:
+    """One ``release`` entry per holder of the certificate: the applicant's (whose consent, or the policy, let it
+    out), then each co-holder's of a jointly held certificate — the data is theirs too, so their access log shows
+    the release as it shows a refusal."""
+    refs = [applicant, *sorted(h for h in holders if h != applicant)]
+    return [AuditEntry(action="release", outcome="released", client_id=caller.client.client_id, holder_ref=ref,
+                       certificate=identifier, item_code=purpose.item_code, case_no=purpose.case_no,
+                       detail=detail if ref == applicant else f"{detail}; co-holder: released for the case's applicant")
+            for ref in refs]
+
+
+def _query_facts(api: Api, case_no: str, bidx: str,
+                 types: list[str]) -> tuple[CaseFacts | None, list[tuple[StoredCertificate, list[str]]]]:
+    """The case and the holder's certificates of these types, each with all its holders, in one indexed statement
+    (the hot path): a row per certificate, each carrying the case; one row with no certificate when the holder has
+    none; no row when the case is not in the ledger (nothing is released then, so the certificates do not
+    matter)."""
     rows = sharing_queries.find_case_and_certificates(api.reader, case_no, bidx, types)
     if not rows:
         return None, []
     # by identifier, sorted here: a few rows cost less than SQL's sorter
-    found = sorted((r[5:] for r in rows if r[5] is not None), key=itemgetter(0))
-    return case_facts_from(rows[0]), [library.stored_from_row(r) for r in found]
+    found = sorted((r for r in rows if r[5] is not None), key=itemgetter(5))
+    return case_facts_from(rows[0]), [(library.stored_from_row(r[5:-1]), sharing_queries.holders_in(r[-1]))
+                                      for r in found]
 
 
 @router.post("/query", response_model=QueryResponse, responses={200: _SIGNED},
@@ -85,9 +111,8 @@ async def query_certificates(request: Request) -> Response:
                                   purpose=purpose)
         if problem:
             raise await deny(api, caller, "consent", problem, action="query", holder_ref=bidx, purpose=purpose)
-    entries = [AuditEntry(action="release", outcome="released", client_id=caller.client.client_id, holder_ref=bidx,
-                          certificate=c.identifier, item_code=purpose.item_code, case_no=purpose.case_no,
-                          detail=f"query {','.join(types)}") for c in found]
+    entries = [e for c, holders in found for e in _release_entries(caller, c.identifier, bidx, holders, purpose,
+                                                                   f"query {','.join(types)}")]
     if not entries:
         entries = [AuditEntry(action="query", outcome="none-found", client_id=caller.client.client_id,
                               holder_ref=bidx, item_code=purpose.item_code, case_no=purpose.case_no,
@@ -99,19 +124,27 @@ async def query_certificates(request: Request) -> Response:
         "request_sha256": caller.request_sha256, "client_id": caller.client.client_id,
         "purpose": {"item_code": purpose.item_code, "case_no": purpose.case_no}, "audit_seq": seqs,
         "released_at": now_iso(), "holder_id_number": number if caller.full_ids else mask(number),
-        "certificates": [c.metadata_json(gw.pii, full_ids=caller.full_ids) for c in found],
+        "certificates": [c.metadata_json(gw.pii, full_ids=caller.full_ids) for c, _ in found],
     })
 
 
 def _fetch_facts(api: Api, identifier: str, case_no: str) -> tuple[Any, set[str], CaseFacts | None]:
+    """The certificate (a legacy identifier two issuers share: the one the case's applicant holds), its holders
+    and the case."""
     with api.gw.read_engine.connect() as conn:
-        cert = library.get_certificate(conn, identifier)
+        case = load_case(conn, case_no)
+        applicant = api.gw.pii.bidx(api.gw.pii.open(case.applicant_id)) if case and case.applicant_id else None
+        try:
+            cert = library.get_certificate(conn, identifier, holder_bidx=applicant)
+        except library.AmbiguousIdentifier as exc:  # never one picked at random: another holder's, in their log
+            raise ProblemError(409, "ambiguous-identifier", str(exc)) from None
         holders = library.holders_of(conn, cert.identifier) if cert is not None else set()
-        return cert, holders, load_case(conn, case_no)
+        return cert, holders, case
 
 
 async def _authorize_fetch(api: Api, caller: Caller, identifier: str, purpose: Purpose, consent: str | None,
-                           action: str) -> tuple[Any, str]:
+                           action: str) -> tuple[StoredCertificate, str, set[str]]:
+    """The certificate, the case's applicant (a holder of it) and all its holders — or the denial, audited."""
     cert, holders, case = await api.run(_fetch_facts, api, identifier, purpose.case_no)
     if cert is None:
         raise ProblemError(404, "not-found", "no such certificate")
@@ -137,24 +170,29 @@ async def _authorize_fetch(api: Api, caller: Caller, identifier: str, purpose: P
         if problem:
             raise await deny(api, caller, "consent", problem, action=action, holder_ref=applicant_bidx,
                              purpose=purpose, certificate=cert.identifier)
-    return cert, applicant_bidx
+    return cert, applicant_bidx, holders
 
 
 ItemQ = Annotated[str, Query(min_length=1, max_length=64, description="Purpose: the service item code")]
 CaseQ = Annotated[str, Query(min_length=1, max_length=64, description="Purpose: the case number (办件编号)")]
 IdentP = Annotated[str, Path(min_length=1, max_length=200, description="GB/T 36904 (or legacy) identifier")]
 ConsentH = Annotated[str | None, Header(alias="Tongban-Consent", max_length=2000)]
+InvalidQ = Annotated[bool, Query(description="Serve the file even if the certificate is not `valid` today "
+                                             "(revoked, withdrawn, expired, not yet valid …); without it such a "
+                                             "request is refused with 409")]
 
 
-@router.get("/{identifier}", response_model=CertificateResponse, responses={200: _SIGNED},
+_AMBIGUOUS = problem_doc("A legacy identifier that certificates of more than one issuer carry, none of them (or "
+                         "more than one) the case's applicant's: ask by the GB/T 36904 identifier")
+
+
+@router.get("/{identifier}", response_model=CertificateResponse, responses={200: _SIGNED, 409: _AMBIGUOUS},
             summary="One certificate's metadata, for a stated purpose")
 async def get_certificate(identifier: IdentP, item_code: ItemQ, case_no: CaseQ, caller: Caller = Query_,
                           api: Api = Depends(get_api), consent: ConsentH = None) -> Response:
     purpose = Purpose(item_code=item_code, case_no=case_no)
-    cert, holder = await _authorize_fetch(api, caller, identifier, purpose, consent, "release")
-    seqs = await api.audit([AuditEntry(action="release", outcome="released", client_id=caller.client.client_id,
-                                       holder_ref=holder, certificate=cert.identifier, item_code=item_code,
-                                       case_no=case_no, detail="metadata")])
+    cert, applicant, holders = await _authorize_fetch(api, caller, identifier, purpose, consent, "release")
+    seqs = await api.audit(_release_entries(caller, cert.identifier, applicant, holders, purpose, "metadata"))
     api.metrics.releases.inc()
     return await api.signed_json({
         "request_sha256": caller.request_sha256, "client_id": caller.client.client_id,
@@ -168,37 +206,109 @@ def _file(api: Api, identifier: str) -> str | None:
         return library.certificate_file(conn, identifier)
 
 
+async def _refuse_not_valid(api: Api, caller: Caller, cert: StoredCertificate, status: str, holders: set[str],
+                            purpose: Purpose) -> ProblemError:
+    """A file carries no status: served, a revoked licence reads as good as a valid one. So a certificate that is
+    not valid today is refused unless asked for with ``include_invalid=true`` — audited for every holder like any
+    refusal (the attempt was on their data), answered 409 naming the status."""
+    detail = (f"the certificate is {status} today, not valid: its file is served only with include_invalid=true "
+              f"(the answer then says the status)")
+    # deny() audits and counts the refusal; the answer is a conflict with the certificate's state, not its 403
+    await deny(api, caller, "status", detail, action="release", holder_ref=holders, purpose=purpose,
+               certificate=cert.identifier)
+    return ProblemError(409, "certificate-not-valid", detail, headers={STATUS_HEADER: status},
+                        certificate_status=status)
+
+
 @router.get("/{identifier}/file", summary="One certificate's file (OFD), for a stated purpose", responses={
-    200: {"description": "The file; `Tongban-Release` is a JWS binding its SHA-256 to the request",
+    200: {"description": "The file; `Tongban-Release` is a JWS binding its SHA-256 to the request, with the "
+                         "certificate's status today and its quality flags",
           "content": {"application/ofd": {"schema": {"type": "string", "format": "binary"}}},
-          "headers": {"Tongban-Release": {"schema": {"type": "string"}}}}})
+          "headers": {"Tongban-Release": {"schema": {"type": "string"}},
+                      STATUS_HEADER: {"description": "The certificate's status today (as `status` in its metadata)",
+                                      "schema": {"type": "string"}}}},
+    409: problem_doc("The certificate is not valid today (`certificate_status` says what it is): ask with "
+                     "`include_invalid=true` to have its file anyway; or a legacy identifier of more than one "
+                     "issuer's certificates (`ambiguous-identifier`): ask by the GB/T 36904 identifier")})
 async def get_certificate_file(identifier: IdentP, item_code: ItemQ, case_no: CaseQ, caller: Caller = Query_,
-                               api: Api = Depends(get_api), consent: ConsentH = None) -> Response:
+                               api: Api = Depends(get_api), consent: ConsentH = None,
+                               include_invalid: InvalidQ = False) -> Response:
+    """The issuer's file, with its status today in the signed `Tongban-Release` manifest and the
+    `Tongban-Certificate-Status` header. A certificate that is not `valid` today is refused (409,
+    `certificate-not-valid`) unless `include_invalid=true`; either way every holder's access log shows it."""
     purpose = Purpose(item_code=item_code, case_no=case_no)
-    cert, holder = await _authorize_fetch(api, caller, identifier, purpose, consent, "release")
+    cert, applicant, holders = await _authorize_fetch(api, caller, identifier, purpose, consent, "release")
+    status = cert.effective_status()
+    if status != "valid" and not include_invalid:
+        raise await _refuse_not_valid(api, caller, cert, status, holders, purpose)
     encoded = await api.run(_file, api, cert.identifier)
     content = base64.b64decode(encoded or "")
-    seqs = await api.audit([AuditEntry(action="release", outcome="released", client_id=caller.client.client_id,
-                                       holder_ref=holder, certificate=cert.identifier, item_code=item_code,
-                                       case_no=case_no, detail="file")])
+    detail = "file" if status == "valid" else f"file of a certificate {status} today (include_invalid)"
+    seqs = await api.audit(_release_entries(caller, cert.identifier, applicant, holders, purpose, detail))
     api.metrics.releases.inc()
     manifest = orjson.dumps({"request_sha256": caller.request_sha256, "client_id": caller.client.client_id,
                              "identifier": cert.identifier, "content_sha256": hashlib.sha256(content).hexdigest(),
-                             "purpose": purpose.model_dump(), "audit_seq": seqs, "released_at": now_iso()})
+                             "status": status, "quality": list(cert.quality()), "purpose": purpose.model_dump(),
+                             "audit_seq": seqs, "released_at": now_iso()})
     return Response(content, media_type="application/ofd", headers={
-        "Tongban-Release": api.gw.signer.sign(manifest),
+        "Tongban-Release": api.gw.signer.sign(manifest), STATUS_HEADER: status,
         "Content-Disposition": f'attachment; filename="{cert.number}.ofd"'.encode("ascii", "replace").decode()})
 
 
-def _verify_facts(api: Api, identifier: str | None, digest: str | None) -> tuple[Any, Any]:
+def _verify_facts(api: Api, identifier: str | None,
+                  digest: str | None) -> tuple[StoredCertificate | None, StoredCertificate | None, set[str]]:
+    """The certificate by identifier, the one by file hash, and the holders of the one the answer is about."""
     with api.gw.read_engine.connect() as conn:
-        by_id = library.get_certificate(conn, identifier) if identifier else None
         by_hash = library.by_content_hash(conn, digest) if digest else None
-        return by_id, by_hash
+        try:
+            by_id = library.get_certificate(conn, identifier) if identifier else None
+        except library.AmbiguousIdentifier:  # the file says which; without one, as unknown (nothing told)
+            by_id = by_hash if by_hash is not None and by_hash.legacy_identifier == identifier.strip() else None
+        cert = by_hash or by_id
+        return by_id, by_hash, library.holders_of(conn, cert.identifier) if cert is not None else set()
+
+
+def _readable_by(api: Api, caller: Caller, cert: StoredCertificate) -> bool:
+    """Whether verification by identifier alone may answer about ``cert``. An identifier proves nothing (they are
+    sequential serials: the library could be enumerated), so only a client the sharing policy lets read the type
+    for at least one item is told its type, status and validity; to any other it is an unknown identifier."""
+    return cert.type_code in api.gw.policy.types_for(caller.names)
+
+
+def _verdict(identifier: str | None, digest: str | None, by_id: StoredCertificate | None,
+             by_hash: StoredCertificate | None) -> tuple[StoredCertificate | None, str]:
+    """The certificate the request shows genuine (None: not genuine), and the detail that says why."""
+    if digest is None:
+        return (by_id, "a verified certificate has this identifier") if by_id is not None else \
+            (None, "unknown identifier")
+    if by_hash is None:
+        return None, "no verified certificate has this content"
+    if identifier and (by_id is None or by_id.identifier != by_hash.identifier):
+        # named with a file, an identifier is "another certificate" whether it exists or not: a file in hand is no
+        # way to learn which identifiers exist
+        return None, "the file belongs to another certificate"
+    return by_hash, "the file matches a verified certificate"
+
+
+def _verify_answer(cert: StoredCertificate | None, detail: str) -> dict[str, Any]:
+    """A genuine certificate's type, issuer, status today, validity and quality flags; of anything else only that
+    it is not genuine and why (so a hidden identifier's answer is an unknown one's, byte for byte)."""
+    if cert is None:
+        return {"genuine": False, "detail": detail}
+    quality = cert.quality()
+    return {"genuine": True,
+            "detail": f"{detail}, but a newer version from its issuer was refused: see quality" if quality else detail,
+            "identifier": cert.identifier, "type_code": cert.type_code, "issuer_code": cert.issuer_code,
+            "status": cert.effective_status(), "valid_from": cert.valid_from, "valid_until": cert.valid_until,
+            "quality": list(quality)}
 
 
 @router.post("/verify", response_model=VerifyResponse, summary="Is this file (or hash) a genuine certificate?")
 async def verify_certificate(body: VerifyRequest, caller: Caller = Query_, api: Api = Depends(get_api)) -> Response:
+    """By file (`file_base64`) or `sha256` — proof the caller holds the file — for any client with the query scope;
+    an `identifier` given with it must be the file's own. By `identifier` alone only for certificate types the
+    sharing policy lets the client read: for any other type the answer is an unknown identifier's. A verification
+    that shows a certificate genuine is in its holders' access log (action `verify`)."""
     digest = body.sha256.lower() if body.sha256 else None
     if body.file_base64 is not None:
         try:
@@ -207,23 +317,20 @@ async def verify_certificate(body: VerifyRequest, caller: Caller = Query_, api: 
             raise ProblemError(400, "bad-request", "file_base64 is not valid base64") from None
     if digest is None and not body.identifier:
         raise ProblemError(400, "bad-request", "give a file, its sha256, or an identifier")
-    by_id, by_hash = await api.run(_verify_facts, api, body.identifier, digest)
-    cert = by_hash or by_id
-    if digest is not None:
-        genuine = by_hash is not None and (by_id is None or by_id.identifier == by_hash.identifier)
-        detail = "the file matches a verified certificate" if genuine else \
-            "no verified certificate has this content" if by_hash is None else "the file belongs to another certificate"
+    by_id, by_hash, holders = await api.run(_verify_facts, api, body.identifier, digest)
+    if digest is None and by_id is not None and not _readable_by(api, caller, by_id):
+        await deny(api, caller, "policy", f"the sharing policy lets the client read no {by_id.type_code}: answered "
+                   f"as an unknown identifier", action="verify", holder_ref=holders, purpose=None,
+                   certificate=by_id.identifier)  # audited for the holders and counted; no 403 (that would tell)
+        return await api.signed_json(_verify_answer(*_verdict(body.identifier, None, None, None)))
+    cert, detail = _verdict(body.identifier, digest, by_id, by_hash)
+    if cert is not None:
+        how = "identifier" if digest is None else "file" if body.file_base64 is not None else "sha256"
+        entries = [AuditEntry(action="verify", outcome="genuine", client_id=caller.client.client_id, holder_ref=ref,
+                              certificate=cert.identifier, detail=f"by {how}") for ref in sorted(holders) or [None]]
     else:
-        genuine = by_id is not None
-        detail = "a verified certificate has this identifier" if genuine else "unknown identifier"
-    await api.audit([AuditEntry(action="verify", outcome="genuine" if genuine else "not-genuine",
-                                client_id=caller.client.client_id, certificate=cert.identifier if cert else None)])
-    out: dict[str, Any] = {"genuine": genuine, "detail": detail}
-    if genuine and cert is not None:
-        quality = cert.quality()
-        if quality:
-            out["detail"] = f"{detail}, but a newer version from its issuer was refused: see quality"
-        out.update(identifier=cert.identifier, type_code=cert.type_code, issuer_code=cert.issuer_code,
-                   status=cert.effective_status(), valid_from=cert.valid_from, valid_until=cert.valid_until,
-                   quality=list(quality))
-    return await api.signed_json(out)
+        named = by_hash or by_id
+        entries = [AuditEntry(action="verify", outcome="not-genuine", client_id=caller.client.client_id,
+                              certificate=named.identifier if named else None)]
+    await api.audit(entries)
+    return await api.signed_json(_verify_answer(cert, detail))

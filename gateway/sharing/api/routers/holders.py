@@ -20,9 +20,10 @@ from ..problems import PROBLEM_RESPONSES
 from ..schemas import AccessLogRequest, AccessLogResponse, HolderConsentsResponse, HolderViewRequest
 
 router = APIRouter(prefix="/v1/holders", tags=["holders"], responses=PROBLEM_RESPONSES)
-_SHOWN = ("release", "query", "case", "materials")
+_SHOWN = ("release", "query", "case", "materials", "verify", "bundle")
 """The uses of a holder's data the holder sees: certificates released or asked for, their cases read, their
-certificates looked up to spare a material."""
+certificates looked up to spare a material, checked as genuine (or looked up by identifier and refused), their
+一件事 bundles read."""
 
 
 @router.post("/access-log", response_model=AccessLogResponse,

@@ -1,0 +1,134 @@
+"""A certificate's file says nothing of its standing: served bare, a revoked licence reads as good as a valid one.
+So ``GET /v1/certificates/{identifier}/file`` says the status today — in the signed ``Tongban-Release`` manifest
+(with the quality flags) and the ``Tongban-Certificate-Status`` header — and refuses the file of a certificate
+that is not valid today (revoked, withdrawn, not yet valid …) with a 409 problem naming the status, unless the
+caller asks ``include_invalid=true``. Either way the holder's access log shows what happened."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import requests
+from gateway_testlib import (
+    CIVIL_DEPT,
+    ELDERLY_CARE,
+    LICENCE,
+    LICENSED,
+    LicenceWorld,
+    ServerThread,
+    bearer,
+    licence_world,
+    plant_case,
+)
+from sqlalchemy import select
+
+from gateway.crypto import JwsVerifier
+from gateway.sharing.access.tokens import ConsentClaims
+from gateway.sharing.api import create_app
+from gateway.sharing.certificates import harvest, library
+from gateway.store.tables import certificates
+
+STATUS = "Tongban-Certificate-Status"
+
+
+@pytest.fixture
+def world(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    licensed: LicenceWorld = licence_world(database_url, monkeypatch)
+    plant_case(licensed.engine, "FS-1", dept_code=CIVIL_DEPT, item_code=ELDERLY_CARE, applicant_id=LICENSED["id"],
+               pii=licensed.gw.pii)
+    with licensed.engine.connect() as conn:
+        ident = conn.execute(select(certificates.c.identifier)).scalar_one()
+    hall = licensed.gw.clients.add("hall_reader", scopes=["holders:read"])
+    server = ServerThread(create_app(licensed.gw, webhook_interval=0)).start()
+    yield {"world": licensed, "url": server.url, "ident": ident, "hall": bearer(hall.credential),
+           "issued": licensed.registry.app._find(ident)}
+    server.stop()
+    licensed.stop()
+
+
+def _file(w: dict[str, Any], **params: str) -> requests.Response:
+    gw, civil = w["world"].gw, w["world"].civil
+    consent = gw.consents.issue(ConsentClaims("fs", gw.pii.bidx(LICENSED["id"]), civil.client.client_id, (LICENCE,),
+                                              ELDERLY_CARE, "FS-1", int(time.time()) + 600))
+    return requests.get(f"{w['url']}/v1/certificates/{w['ident']}/file", timeout=10,
+                        params={"item_code": ELDERLY_CARE, "case_no": "FS-1", **params},
+                        headers={**bearer(civil.credential), "Tongban-Consent": consent})
+
+
+def _manifest(w: dict[str, Any], answer: requests.Response) -> dict[str, Any]:
+    manifest = json.loads(JwsVerifier(w["world"].gw.signer.jwk()).verify(answer.headers["Tongban-Release"]))
+    assert manifest["content_sha256"] == hashlib.sha256(answer.content).hexdigest()
+    return dict(manifest)
+
+
+def _file_log(w: dict[str, Any]) -> list[tuple[str, str]]:
+    answer = requests.post(w["url"] + "/v1/holders/access-log", json={"id_number": LICENSED["id"]},
+                           headers=w["hall"], timeout=10)
+    assert answer.status_code == 200, answer.text
+    return [(e["action"], e["outcome"]) for e in answer.json()["entries"] if e["certificate"] == w["ident"]]
+
+
+def _revoke(w: dict[str, Any], zzzt: str) -> None:
+    registry = w["world"].registry
+    requests.post(registry.admin_url + "/_sandbox/revoke", json={"ids": [w["ident"]], "status": zzzt},
+                  timeout=10).raise_for_status()
+    assert harvest(w["world"].gw, "sd_licences").updated == 1
+
+
+def test_a_valid_certificates_file_says_its_status(world: dict[str, Any]) -> None:
+    answer = _file(world)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/ofd" and answer.headers[STATUS] == "valid"
+    assert answer.content == base64.b64decode(world["issued"]["wj"]["nr"])
+    manifest = _manifest(world, answer)
+    assert (manifest["identifier"], manifest["status"], manifest["quality"]) == (world["ident"], "valid", [])
+    # asking for invalid ones too changes nothing for a valid certificate
+    assert _file(world, include_invalid="true").headers[STATUS] == "valid"
+    assert _file_log(world) == [("release", "released")] * 2
+
+
+@pytest.mark.parametrize(("zzzt", "status"), [("4", "revoked"), ("3", "withdrawn"), (None, "not_yet_valid")])
+def test_the_file_of_a_certificate_not_valid_today_is_refused_unless_asked_for(
+        world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, zzzt: str | None, status: str) -> None:
+    if zzzt is not None:
+        _revoke(world, zzzt)  # 撤销 / 吊销 at the issuer, harvested
+    else:  # the day before its validity starts (有效期起 is its issue day)
+        start = library.today_beijing()
+        monkeypatch.setattr(library, "today_beijing", lambda: start - timedelta(days=1))
+
+    refused = _file(world)
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json" and refused.headers[STATUS] == status
+    problem = refused.json()
+    assert problem["type"] == "https://tongban.example/problems/certificate-not-valid"
+    assert (problem["status"], problem["title"], problem["certificate_status"]) == (409, "Conflict", status)
+    assert f"is {status} today" in problem["detail"] and "include_invalid=true" in problem["detail"]
+
+    served = _file(world, include_invalid="true")
+    assert served.status_code == 200, served.text
+    assert served.headers[STATUS] == status
+    assert served.content == base64.b64decode(world["issued"]["wj"]["nr"])
+    assert _manifest(world, served)["status"] == status
+    # the refusal was an access attempt on the holder's data, like any other refusal
+    assert _file_log(world) == [("release", "denied:status"), ("release", "released")]
+
+
+def test_the_manifest_carries_the_quality_flags(world: dict[str, Any]) -> None:
+    """A revocation whose signature does not verify is refused by the harvest: the licence stays valid as last
+    verified, but in doubt — the signed manifest says so, as every other answer about it does."""
+    app = world["world"].registry.app
+    rec = app._find(world["ident"])
+    rec["zzzt"] = "4"
+    app._put(app._sign(rec, corrupt=True))
+    assert harvest(world["world"].gw, "sd_licences").quarantined == 1
+    answer = _file(world)
+    assert answer.status_code == 200 and answer.headers[STATUS] == "valid", answer.text
+    [flag] = _manifest(world, answer)["quality"]
+    assert flag["rule"] == library.REFUSED_NEWER_VERSION and "bad signature" in flag["message"]
