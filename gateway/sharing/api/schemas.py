@@ -166,6 +166,9 @@ class MaterialOut(BaseModel):
     certificate_type: str | None = None
     quality: list[QualityFlagOut] = Field(default_factory=list, description="Flags of the certificate that "
                                           "replaces the material (a newer version from its issuer was refused)")
+    needs_consent: list[str] = Field(default_factory=list, description="Certificate types that would replace the "
+                                     "material which this client may read only with the holder's consent, and "
+                                     "none was presented (Tongban-Consent): not looked up")
 
 
 class MaterialsResponse(BaseModel):

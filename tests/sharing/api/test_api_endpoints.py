@@ -86,7 +86,13 @@ def test_case_status_timeline_and_materials_saved(live: dict[str, Any]) -> None:
     body = case.json()
     assert body["case_no"] == "CASE-1" and body["applicant_id_number"] == "913***********8X2M"
     assert body["timeline"][0]["name"] == "applied"
-    materials = requests.get(url + "/v1/cases/CASE-1/materials", headers=bearer(civil.credential), timeout=10).json()
+    # sd_civil's rule requires the holder's consent: the hall issues it when the company agrees
+    hall = live["gw"].clients.add("sd_hall", scopes=["consents:issue"])
+    consent = requests.post(url + "/v1/consents", headers=bearer(hall.credential), timeout=10, json={
+        "holder": {"id_number": COMPANY["id"]}, "client_id": civil.client.client_id, "certificate_types": [LICENCE],
+        "purpose": {"item_code": ELDERLY_CARE, "case_no": "CASE-1"}}).json()["token"]
+    materials = requests.get(url + "/v1/cases/CASE-1/materials", timeout=10,
+                             headers={**bearer(civil.credential), "Tongban-Consent": consent}).json()
     assert materials["submissions_saved"] == 1
     replaced = [m for m in materials["materials"] if m["replaced"]]
     assert [m["name"] for m in replaced] == ["营业执照或登记证书"] and replaced[0]["certificate_type"] == LICENCE

@@ -97,6 +97,15 @@ def _get(served: dict[str, Any], path: str, **params: str) -> dict[str, Any]:
     return answer.json()
 
 
+def _materials(served: dict[str, Any], holder: str, case_no: str) -> dict[str, Any]:
+    """The materials answer with the holder's consent (sd_civil's rule requires it: without, nothing is looked up)."""
+    world = served["world"]
+    answer = requests.get(f"{served['url']}/v1/cases/{case_no}/materials", timeout=10, headers={
+        **bearer(world.civil.credential), "Tongban-Consent": _consent(world, holder, case_no)})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
 def _verify(served: dict[str, Any], **body: str) -> dict[str, Any]:
     answer = requests.post(served["url"] + "/v1/certificates/verify", json=body, timeout=10,
                            headers=bearer(served["world"].civil.credential))
@@ -130,17 +139,17 @@ def test_every_answer_says_not_yet_valid_until_the_day_comes(served: dict[str, A
                  {"identifier": rec["zzbs"]}):
         checked = _verify(served, **body)
         assert checked["genuine"] and (checked["status"], checked["valid_from"]) == ("not_yet_valid", start.isoformat())
-    materials = _get(served, "/v1/cases/NYV-1/materials")
+    materials = _materials(served, LATER["id"], "NYV-1")
     assert materials["submissions_saved"] == 0 and not any(m["replaced"] for m in materials["materials"])
     # a licence valid today is untouched by all this
     assert _query(served, LICENSED["id"], "NYV-NOW")["certificates"][0]["status"] == "valid"
-    assert _get(served, "/v1/cases/NYV-NOW/materials")["submissions_saved"] == 1
+    assert _materials(served, LICENSED["id"], "NYV-NOW")["submissions_saved"] == 1
 
     # the day comes: the same stored row answers valid (nothing was re-harvested, nothing rewritten)
     monkeypatch.setattr(library, "today_beijing", lambda: start)
     assert _query(served, LATER["id"], "NYV-1")["certificates"][0]["status"] == "valid"
     assert _verify(served, identifier=rec["zzbs"])["status"] == "valid"
-    materials = _get(served, "/v1/cases/NYV-1/materials")
+    materials = _materials(served, LATER["id"], "NYV-1")
     assert materials["submissions_saved"] == 1
     assert [m["certificate_type"] for m in materials["materials"] if m["replaced"]] == [LICENCE]
 

@@ -109,8 +109,8 @@ def _verified(w: dict[str, Any], **body: str) -> dict[str, Any]:
 
 
 def _materials(w: dict[str, Any]) -> list[dict[str, Any]]:
-    answer = requests.get(w["url"] + "/v1/cases/RV-1/materials", headers=bearer(w["world"].civil.credential),
-                          timeout=10)
+    answer = requests.get(w["url"] + "/v1/cases/RV-1/materials", timeout=10,  # looked up with the consent
+                          headers={**bearer(w["world"].civil.credential), "Tongban-Consent": _consent(w)})
     assert answer.status_code == 200, answer.text
     return [m for m in answer.json()["materials"] if m["replaced"]]
 

@@ -6,9 +6,10 @@ The same as ``tongban bundles apply|status`` (:func:`gateway.process.bundles.app
 (scope ``bundles:apply``). The hall's ``reference`` makes a retried submission the same bundle (200, ``created:
 false``) instead of a second company; a different application under a used reference is a 409. References are
 each client's own: another client's reference neither finds nor blocks the hall's, and a client reads only the
-bundles it applied for (404 for the others, read or not, so a number cannot be probed); each read is audited. A
-broken application is a 422 problem listing every broken rule — the application, the field, the rule — and
-nothing is stored; the hall shows them to the applicant.
+bundles it applied for (404 for the others, read or not, so a number cannot be probed); each read is audited
+under each holder whose data it shows, so it is in their access log ("who used my data"). A broken application
+is a 422 problem listing every broken rule — the application, the field, the rule — and nothing is stored; the
+hall shows them to the applicant.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from gateway.contract.errors import ConfigError, RecordRejected, ReferenceConfli
 from gateway.process.bundle_spec import BundleCatalogue
 from gateway.process.bundles import BundleConsents, apply_bundle, bundle_detail, find_bundle
 from gateway.sharing.access.audit import AuditEntry
+from gateway.sharing.certificates import library
+from gateway.store import bundles as bundle_store
+from gateway.store.ledger import loads
 
 from ..deps import Api, Caller, get_api, require
 from ..problems import PROBLEM_RESPONSES, ProblemError, problem_doc
@@ -102,16 +106,40 @@ async def apply(body: BundleApplicationIn, caller: Caller = Depends(require(SCOP
                                  status=201 if result.created else 200)
 
 
-def _find(api: Api, ref: str, client_id: str) -> dict[str, Any] | None:
-    return find_bundle(api.gw.read_engine, ref, sorted(_catalogue(api).bundles), submitted_by=client_id)
+def _find(api: Api, ref: str, client_id: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """The bundle (None: not one of this client's) and the holders whose data reading it shows."""
+    found = find_bundle(api.gw.read_engine, ref, sorted(_catalogue(api).bundles), submitted_by=client_id)
+    return found, _holders(api, found) if found is not None else []
+
+
+def _holders(api: Api, detail: dict[str, Any]) -> list[str]:
+    """Blind indexes of whose data the bundle is: the applicant of each released part's case as the ledger
+    holds it (the name reservation at first; the company's 统一社会信用代码 once its licence is issued) and
+    the holders of the certificates its parts issued. A read is audited once under each, as a denial is
+    (:func:`gateway.sharing.api.release.deny`): each holder sees it, nobody else does."""
+    parts = detail.get("parts", [])
+    refs: set[str] = set()
+    with api.gw.read_engine.connect() as conn:
+        cases = bundle_store.cases_by_number(conn, [p["case_no"] for p in parts])
+        for identifier in {p["certificate_id"] for p in parts if p.get("certificate_id")}:
+            refs |= library.holders_of(conn, identifier)
+    for case in cases.values():
+        number = ((loads(case["data"]) or {}).get("applicant") or {}).get("id_number")
+        if number:
+            refs.add(api.gw.pii.bidx(api.gw.pii.open(number)))
+    return sorted(refs)
 
 
 @router.get("/{ref}", response_model=BundleStatus, summary="Where a bundle this client applied for stands")
 async def status(ref: BundleP, caller: Caller = Depends(require(SCOPE)), api: Api = Depends(get_api)) -> Response:
-    detail = await api.run(_find, api, ref, caller.client.client_id)
+    detail, holders = await api.run(_find, api, ref, caller.client.client_id)
     if detail is None:
         await api.audit([caller.deny_entry("bundle", "not_found", detail=f"read {ref[:64]}")])
         raise ProblemError(404, "not-found", "no bundle of this client under that number or reference")
+    parts = ",".join(p["part"] for p in detail.get("parts", []))
+    materials = ",".join(m["code"] for m in detail.get("materials", [])) or "none"
     await api.audit([AuditEntry(action="bundle", outcome="read", client_id=caller.client.client_id,
-                                case_no=detail["bundle_no"])])
+                                case_no=detail["bundle_no"], holder_ref=holder,
+                                detail=f"parts {parts}; materials {materials}")
+                     for holder in holders or [None]])
     return await api.signed_json(_wire(detail))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Header, Path
 from starlette.responses import Response
 
 from gateway.crypto.pii import mask
@@ -16,7 +16,8 @@ from gateway.store import sharing_queries
 
 from ..deps import Api, Caller, get_api, require
 from ..problems import PROBLEM_RESPONSES, ProblemError
-from ..schemas import CaseResponse, MaterialsResponse
+from ..release import check_policy, consent_problem
+from ..schemas import CaseResponse, MaterialsResponse, Purpose
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEM_RESPONSES)
 CaseP = Annotated[str, Path(min_length=1, max_length=64, description="The national case number (办件编号)")]
@@ -33,6 +34,10 @@ def _case(api: Api, case_no: str) -> dict[str, Any] | None:
 
 
 def _visible(caller: Caller, dept_code: str | None) -> bool:
+    """A department's client sees its own department's cases; the hall (the client holding ``holders:read``)
+    sees every department's, because every case is pushed to it anyway (the front desk: 统一窗口出件) — which
+    certificates an applicant holds is still only what the sharing policy grants the hall (see
+    :func:`case_materials`)."""
     return "holders:read" in caller.client.scopes or (bool(caller.client.department_code)
                                                       and dept_code == caller.client.department_code)
 
@@ -76,44 +81,86 @@ async def get_case(case_no: CaseP, caller: Caller = Depends(require("cases:read"
     })
 
 
-def _materials(api: Api, case_no: str, types: list[str]) -> tuple[Any, list[Any], str | None]:
-    """The case, the applicant's certificates of ``types``, and the applicant's blind index (whose data was used)."""
+ConsentH = Annotated[str | None, Header(alias="Tongban-Consent", max_length=2000, description=(
+    "The holder's consent token (``POST /v1/consents``) for this client, item and case: without it a "
+    "certificate type whose policy rule requires consent is not looked up (the material lists it in "
+    "``needs_consent``)"))]
+
+
+def _case_and_holder(api: Api, case_no: str) -> tuple[Any, str | None]:
+    """The case (None: not in the ledger) and its applicant's blind index (None: the case names nobody)."""
     with api.gw.read_engine.connect() as conn:
         row = sharing_queries.case_for_materials(conn, case_no)
-        if row is None:
-            return None, [], None
-        applicant = (orjson.loads(row.data).get("applicant") or {}).get("id_number")
-        if not applicant:
-            return row, [], None
-        bidx = api.gw.pii.bidx(api.gw.pii.open(applicant))
-        return row, (library.find_for_holder(conn, bidx, types) if types else []), bidx
+    if row is None:
+        return None, None
+    applicant = (orjson.loads(row.data).get("applicant") or {}).get("id_number")
+    return row, api.gw.pii.bidx(api.gw.pii.open(applicant)) if applicant else None
+
+
+def _holdings(api: Api, holder: str, types: list[str]) -> list[Any]:
+    with api.gw.read_engine.connect() as conn:
+        return library.find_for_holder(conn, holder, types)
+
+
+def _lookable(api: Api, caller: Caller, types: list[str], purpose: Purpose, holder: str,
+              consent: str | None) -> tuple[list[str], list[str]]:
+    """``(types the holder's certificates may be looked up for, types awaiting the holder's consent)``.
+
+    Whether a material is spared tells the caller whether the holder has a valid certificate of a type: that
+    is a look-up, so it takes the release's decisions (:func:`~gateway.sharing.api.release.check_policy`,
+    :func:`~gateway.sharing.api.release.consent_problem`), type by type. A type the policy denies this client
+    for this item is in neither list: it spares nothing, and the holder's certificates of it are not read. A
+    type whose rule requires consent, without a token that covers it, awaits consent: not read either."""
+    lookable: list[str] = []
+    awaiting: list[str] = []
+    for type_code in types:
+        denied, needs_consent = check_policy(api, caller, [type_code], purpose.item_code)
+        if denied:
+            continue
+        if needs_consent and consent_problem(api, caller, consent, holder_bidx=holder, types=[type_code],
+                                             purpose=purpose):
+            awaiting.append(type_code)
+        else:
+            lookable.append(type_code)
+    return lookable, awaiting
 
 
 @router.get("/{case_no}/materials", response_model=MaterialsResponse,
             summary="Which materials of this case need not be submitted (a certificate replaces them)")
 async def case_materials(case_no: CaseP, caller: Caller = Depends(require("cases:read")),
-                         api: Api = Depends(get_api)) -> Response:
-    probe = await api.run(_materials, api, case_no, [])
-    row = probe[0]
+                         api: Api = Depends(get_api), consent: ConsentH = None) -> Response:
+    """A material is spared by a valid certificate of the applicant only of a type the sharing policy lets this
+    client read for the case's item, with the holder's consent where the rule requires it — what
+    ``POST /v1/certificates/query`` would release. Other types are not looked up: a material only they replace
+    is not replaced, and its ``needs_consent`` lists those a consent token would let the gateway look up."""
+    row, holder = await api.run(_case_and_holder, api, case_no)
     if row is None or row.deleted or not _visible(caller, row.dept_code):
         raise ProblemError(404, "not-found", "no such case among the cases this client may see")
     item = api.gw.settings.items_by_code.get(row.item_code or "")
     if item is None:
         raise ProblemError(404, "not-found", f"item {row.item_code} is not in the gateway's catalogue")
     types = sorted({t for m in item.materials for t in m.replaced_by_certificate_types})
-    _, found, holder = await api.run(_materials, api, case_no, types)
+    purpose = Purpose(item_code=item.item_code, case_no=case_no)
+    lookable, awaiting = _lookable(api, caller, types, purpose, holder, consent) if holder else ([], [])
+    found = await api.run(_holdings, api, holder, lookable) if lookable else []
     # valid today (not before its validity starts, nor after it ends); of a type, one without flags first
-    usable = sorted((c for c in found if c.effective_status() == "valid"), key=lambda c: bool(c.refused_reason))
+    usable = sorted((c for c in found if c.effective_status() == "valid"),
+                    key=lambda c: bool(c.refused_reason))
     valid = [(c.type_code, c.identifier) for c in usable]
     quality = {c.identifier: list(c.quality()) for c in usable}
     answers = replaceable_materials(item, valid)
     saved = sum(1 for a in answers if a.replaced)
     api.metrics.saved.inc(saved)
-    await api.audit([AuditEntry(action="materials", outcome=f"saved:{saved}", client_id=caller.client.client_id,
-                                case_no=case_no, item_code=item.item_code, holder_ref=holder)])
+    looked = f"looked up {','.join(lookable) or 'none'}" + (f"; awaiting consent {','.join(awaiting)}"
+                                                           if awaiting else "")
+    await api.audit([AuditEntry(action="materials", outcome=f"saved:{saved}",
+                                client_id=caller.client.client_id, case_no=case_no, item_code=item.item_code,
+                                holder_ref=holder, detail=looked)])
     type_of = dict((ident, t) for t, ident in valid)
     return await api.signed_json({"case_no": case_no, "item_code": item.item_code, "submissions_saved": saved,
                             "materials": [{"name": a.name, "required": a.required, "replaced": a.replaced,
                                            "certificate_type": type_of.get(a.by_certificate or ""),
-                                           "quality": quality.get(a.by_certificate or "", [])}
+                                           "quality": quality.get(a.by_certificate or "", []),
+                                           "needs_consent": [] if a.replaced else
+                                           [t for t in a.certificate_types if t in awaiting]}
                                           for a in answers]})
