@@ -31,7 +31,7 @@ __all__ = [
     "active_issuer_keys",
     "certificate_by_content_hash",
     "certificate_by_identifier",
-    "certificate_by_legacy_identifier",
+    "certificates_by_legacy_identifier",
     "certificate_file",
     "certificate_state",
     "certificates_due_to_expire",
@@ -78,10 +78,16 @@ def certificate_by_identifier(conn: Connection, identifier: str) -> Row[Any] | N
     return conn.execute(select(*CERTIFICATE_COLUMNS).where(certificates.c.identifier == identifier)).first()
 
 
-def certificate_by_legacy_identifier(conn: Connection, legacy_identifier: str) -> Row[Any] | None:
-    """In ``CERTIFICATE_COLUMNS``, or ``None``."""
-    return conn.execute(select(*CERTIFICATE_COLUMNS)
-                        .where(certificates.c.legacy_identifier == legacy_identifier)).first()
+def certificates_by_legacy_identifier(conn: Connection, legacy_identifier: str, *, holder_bidx: str | None = None,
+                                      limit: int = 2) -> Sequence[Row[Any]]:
+    """In ``CERTIFICATE_COLUMNS``: up to ``limit`` certificates an issuer numbered ``legacy_identifier`` (unique per
+    issuer only: two issuers may share one), of ``holder_bidx`` when given."""
+    query = select(*CERTIFICATE_COLUMNS).where(certificates.c.legacy_identifier == legacy_identifier)
+    if holder_bidx is not None:
+        h = certificate_holders.c
+        query = query.where(select(h.identifier).where(h.identifier == certificates.c.identifier,
+                                                       h.holder_bidx == holder_bidx).exists())
+    return conn.execute(query.order_by(certificates.c.identifier).limit(limit)).all()
 
 
 def certificate_by_content_hash(conn: Connection, digest: str) -> Row[Any] | None:

@@ -25,7 +25,7 @@ from gateway.crypto.pii import PiiCodec, mask
 from gateway.models.certificate import status_on
 from gateway.store import certificates as store
 
-__all__ = ["REFUSED_NEWER_VERSION", "StoredCertificate", "by_content_hash", "expire_due", "find_for_holder",
+__all__ = ["REFUSED_NEWER_VERSION", "AmbiguousIdentifier", "StoredCertificate", "by_content_hash", "expire_due", "find_for_holder",
            "get_certificate", "today_beijing", "announce_effective"]
 
 REFUSED_NEWER_VERSION = "certificate.newer_version_refused"
@@ -140,12 +140,30 @@ def find_for_holder(conn: Connection, holder_bidx: str, types: Sequence[str]) ->
     return [_stored(r) for r in store.find_certificates_for_holder(conn, holder_bidx, types)]
 
 
-def get_certificate(conn: Connection, identifier: str) -> StoredCertificate | None:
-    """By GB/T 36904 identifier (any case), else by the issuer's legacy identifier."""
+class AmbiguousIdentifier(LookupError):
+    """A legacy identifier that names certificates of more than one issuer, and nothing told which is meant: the
+    caller must ask by the GB/T 36904 identifier (or for a holder who holds just one of them)."""
+
+    def __init__(self, identifier: str) -> None:
+        super().__init__(f"legacy identifier {identifier!r} names certificates of more than one issuer; ask by the "
+                         "GB/T 36904 identifier")
+        self.identifier = identifier
+
+
+def get_certificate(conn: Connection, identifier: str, *, holder_bidx: str | None = None) -> StoredCertificate | None:
+    """By GB/T 36904 identifier (any case), else by the issuer's legacy identifier — unique per issuer only, so
+    among those ``holder_bidx`` holds when given. Raises :class:`AmbiguousIdentifier` rather than pick one of
+    several: another holder's certificate answered (and its denial written to that holder's log) otherwise."""
     row = store.certificate_by_identifier(conn, identifier.strip().upper())
-    if row is None:
-        row = store.certificate_by_legacy_identifier(conn, identifier.strip())
-    return _stored(row) if row is not None else None
+    if row is not None:
+        return _stored(row)
+    legacy = identifier.strip()
+    rows = store.certificates_by_legacy_identifier(conn, legacy)
+    if len(rows) > 1 and holder_bidx is not None:
+        rows = store.certificates_by_legacy_identifier(conn, legacy, holder_bidx=holder_bidx) or rows
+    if len(rows) > 1:
+        raise AmbiguousIdentifier(legacy)
+    return _stored(rows[0]) if rows else None
 
 
 def holders_of(conn: Connection, identifier: str) -> set[str]:

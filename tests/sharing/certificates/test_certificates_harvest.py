@@ -104,8 +104,11 @@ def test_revocation_and_renewal_propagate_with_events_and_deliveries(registry: A
     harvest(gw, "sd_licences")
     from datetime import datetime, timezone
 
+    subscriber = gw.clients.add("sd_civil").client  # a live client the policy gives licences
+    assert LICENCE in gw.policy.types_for((subscriber.name, subscriber.client_id))
     with gw.engine.begin() as conn:
-        conn.execute(webhook_subscriptions.insert().values(subscription_id="s1", client_id="c", url="http://127.0.0.1:9/x",
+        conn.execute(webhook_subscriptions.insert().values(subscription_id="s1", client_id=subscriber.client_id,
+                                                           url="http://127.0.0.1:9/x",
                                                            certificate_types=f'["{LICENCE}"]', active=True,
                                                            created_at=datetime.now(timezone.utc)))
     requests.post(registry.admin_url + "/_sandbox/revoke", json={"ids": [issued["zzbs"]], "status": "2"}, timeout=10)
