@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, func, select
+from sqlalchemy import Connection, Integer, and_, func, or_, select
 
 from gateway.store.tables import audit_log, outbox, reconciliations, runs
 
@@ -93,12 +93,17 @@ def certificate_uses_by_action(conn: Connection, *, first: int | None) -> dict[s
 
 
 def certificate_uses_by_client(conn: Connection, *, first: int | None, limit: int = 20) -> list[dict[str, Any]]:
-    """Which departments used certificates from seq ``first`` on: ``client_id``, entries, releases, denials."""
+    """Which departments used certificates from seq ``first`` on: ``client_id``, entries, releases, denials.
+
+    A release is counted once however many hold the certificate: each co-holder's entry of a jointly held one
+    (its detail says ``co-holder:``) tells that holder, it is not another release. A denial is any refused
+    attempt (``denied:…``, whatever the action: a query, a fetch, a verification), one per holder it was on."""
     a = audit_log.c
     if first is None:
         return []
-    released = func.sum((a.action == "release").cast(Integer))
-    denied = func.sum((a.action == "deny").cast(Integer))
+    released = func.sum(and_(a.outcome == "released", or_(a.detail.is_(None), ~a.detail.contains("co-holder:")))
+                        .cast(Integer))
+    denied = func.sum(a.outcome.startswith("denied:").cast(Integer))
     rows = conn.execute(
         select(a.client_id, func.count().label("entries"), released.label("released"), denied.label("denied"))
         .where(a.seq >= first, a.client_id.is_not(None))

@@ -52,3 +52,22 @@ def test_bisection_finds_the_first_entry_at_or_after_any_moment(tmp_path_factory
         counted = reads.certificate_uses_by_action(conn, first=reads.first_audit_seq_since(conn, since))
         assert sum(counted.get("release", {}).values()) == sum(1 for m in moments if m >= since)
     engine.dispose()
+
+
+def test_uses_by_client_count_releases_once_and_every_refusal(tmp_path) -> None:  # noqa: ANN001
+    """A jointly held certificate's release is one release (each co-holder's entry tells that holder); refusals
+    are the ``denied:…`` outcomes of any action — none was ever written as action ``deny``, so the column read 0
+    while refusals counted as releases."""
+    engine = _engine(tmp_path)
+    rows = [("release", "released", "A", None), ("release", "released", "A", "metadata; co-holder: released for "
+                                                                           "the case's applicant"),
+            ("release", "denied:consent", "A", None), ("query", "denied:policy", "A", None),
+            ("verify", "denied:policy", "A", None), ("verify", "genuine", "A", None), ("query", "released", "B", None)]
+    with engine.begin() as conn:
+        conn.execute(audit_log.insert(), [{"seq": n, "at": T0, "action": action, "outcome": outcome, "client_id": who,
+                                           "detail": detail, "prev_hash": "0", "hash": str(n)}
+                                          for n, (action, outcome, who, detail) in enumerate(rows, 1)])
+        counted = {r["client_id"]: r for r in reads.certificate_uses_by_client(conn, first=1)}
+    engine.dispose()
+    assert (counted["A"]["entries"], counted["A"]["released"], counted["A"]["denied"]) == (6, 1, 3)
+    assert (counted["B"]["released"], counted["B"]["denied"]) == (1, 0)
