@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from gateway.cli.output import fail
-from gateway.contract.errors import ConfigError, TongbanError
+from gateway.contract.errors import TongbanError
 
 T = TypeVar("T")
 
@@ -61,16 +61,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 
 
 def now_option(text: str | None) -> datetime | None:
-    """A ``--now`` value: an aware ISO 8601 instant (the scans run "as of" it), or None for the present."""
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"--now {text!r}: expected an ISO 8601 instant like 2026-03-02T10:10:00+08:00") from None
-    if moment.tzinfo is None:
-        raise ConfigError(f"--now {text!r}: give the offset (+08:00 for Beijing time)")
-    return moment
+    """A ``--now`` value: an aware ISO 8601 instant (the scans run "as of" it), or None for the present — read by
+    :func:`gateway.process.asof.parse_as_of`, as the DAGs' ``now`` parameter is."""
+    from gateway.process.asof import parse_as_of
+
+    return parse_as_of(text, name="--now")
 
 
 def ledger_url(systems: Path | None, database_url: str | None) -> str:

@@ -8,7 +8,6 @@ accepted" while their windows are still open. The work is done in :mod:`gateway.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -21,9 +20,6 @@ handoff_app = typer.Typer(no_args_is_help=True, help="一窗受理: front-desk c
                                                      "accepted when unanswered.")
 app.add_typer(handoff_app, name="handoff")
 
-
-_DRILL_TOLERANCE = timedelta(minutes=1)
-"""How far ahead of this machine's clock a writing scan may run (a DAG run's logical time a moment ahead)."""
 
 
 @handoff_app.command("scan")
@@ -40,6 +36,7 @@ def handoff_scan(
     """Register and route new front-desk cases, start their windows, take answers, deem the overdue accepted."""
     from gateway.ops.deadlines import WorkCalendar
     from gateway.process import TongbanCatalogue, preview_deemed, scan_handoffs
+    from gateway.process.asof import refuse_ahead_of_clock
     from gateway.store.ledger import utcnow
 
     moment = now_option(now)
@@ -56,10 +53,7 @@ def handoff_scan(
                     ["case", "department system", "hall", "due"],
                     [[w["case_no"], w["target_system"], w["hall_system"], w["due_at"]] for w in would])
         return
-    if moment is not None and moment > utcnow() + _DRILL_TOLERANCE:
-        raise ConfigError(f"--now {now}: later than this machine's clock; a scan writes what it decides (deemed "
-                          "acceptances are told to departments and halls at once): add --dry-run to see what "
-                          "would be deemed then")
+    refuse_ahead_of_clock(moment, name="--now", hint="add --dry-run to see what would be deemed then")
     runtime = runtime_from(systems, database_url)
     try:
         catalogue = TongbanCatalogue.load(systems_path=runtime.systems.path)
@@ -70,11 +64,11 @@ def handoff_scan(
     if json_out:
         print_json(report)
         return
-    print_table("hand-off scan", ["registered", "refused at routing", "handed", "accepted", "refused", "deemed",
-                                  "late answers", "forwarded", "still pending"],
-                [[report["registered"], report["refused_routing"], report["handed"], report["accepted"],
-                  report["refused"], report["deemed"], report["late_answers"], report["forwarded"],
-                  report["pending"]]])
+    print_table("hand-off scan", ["registered", "refused at routing", "ended at the hall", "handed", "accepted",
+                                  "refused", "deemed", "late answers", "forwarded", "still pending"],
+                [[report["registered"], report["refused_routing"], report["closed_at_hall"], report["handed"],
+                  report["accepted"], report["refused"], report["deemed"], report["late_answers"],
+                  report["forwarded"], report["pending"]]])
     for case_no in report["deemed_cases"]:
         console.print(f"deemed accepted: {case_no}", markup=False)
 

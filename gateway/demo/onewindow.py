@@ -100,8 +100,9 @@ class OneWindow:
             requests.post(f"{self.civil_admin}/_sandbox/mutate", json={"ids": [record["id"]]},
                           timeout=30).raise_for_status()
 
-    def deemed_now(self, engine: Any) -> dict[str, str]:
-        """The hand-off DAG's ``now`` one minute past the unanswered case's due time (the clock injected)."""
+    def deemed_now(self, engine: Any) -> dict[str, Any]:
+        """The hand-off DAG's ``now`` one minute past the unanswered case's due time (the clock injected: ahead of
+        this machine's clock, which the DAG refuses unless told this is a drill — the sandbox's, here)."""
         from gateway.process import handoff_detail
 
         detail = handoff_detail(engine, self.deemed_case) or {}
@@ -111,7 +112,7 @@ class OneWindow:
         moment = due if isinstance(due, datetime) else datetime.fromisoformat(str(due))
         from datetime import timedelta
 
-        return {"now": (moment + timedelta(minutes=1)).isoformat()}
+        return {"now": (moment + timedelta(minutes=1)).isoformat(), "ahead_of_clock": True}
 
     def checks(self, engine: Any) -> dict[str, Any]:
         from gateway.process import handoff_detail

@@ -9,7 +9,6 @@ double the scheduler's load for no isolation worth having.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from gateway.orchestration.tasks import _runtime
@@ -22,6 +21,7 @@ BUNDLES_FUNCTION = "gateway.process.bundles.scan_bundles"
 def run_bundles(now: str | None = None) -> dict[str, Any]:
     """One bundle scan as of ``now`` (ISO 8601) or the present; ``{"skipped": reason}`` where no bundle is defined."""
     from gateway.contract.errors import ConfigError
+    from gateway.process.asof import parse_as_of
     from gateway.process.bundle_spec import BundleCatalogue
     from gateway.process.bundles import BundleConsents, scan_bundles
 
@@ -31,7 +31,7 @@ def run_bundles(now: str | None = None) -> dict[str, Any]:
         if "no bundles file" in str(exc):
             return {"skipped": str(exc), "released": 0}
         raise
-    moment = datetime.fromisoformat(now) if now else None
+    moment = parse_as_of(now, name="DAG run parameter now")  # as tongban bundles scan --now reads it
     with _runtime() as runtime:
         return scan_bundles(runtime.engine, catalogue, systems=runtime.systems, pii=runtime.pii,
                             consents=BundleConsents.for_runtime(runtime), now=moment).as_dict()

@@ -244,13 +244,21 @@ def handoff_dag() -> DAG:
                      "process", f"Calls `{tasks.HANDOFF_FUNCTION}`. A front-desk case the department does not "
                      "answer within its window (config/tongban_catalogue.yaml, default 10 minutes) is deemed "
                      "accepted at the due time; department and hall are told once. Trigger with "
-                     '`{"now": "2026-03-02T10:00:00+08:00"}` to scan as of another instant.',
+                     '`{"now": "2026-03-02T10:00:00+08:00"}` to scan as of an earlier instant (a catch-up); a '
+                     "later one than this machine's clock is refused, as `tongban handoff scan --now` refuses it.",
                      params={"now": Param(None, type=["null", "string"],
-                                          description="Scan as of this ISO 8601 instant (default: now)")}) as dag:
+                                          description="Scan as of this ISO 8601 instant with its offset (default: "
+                                                      "now; not later than this machine's clock)"),
+                             "ahead_of_clock": Param(False, type="boolean",
+                                                     description="A drill against the sandbox only: scan as of a "
+                                                                 "later now anyway, deeming cases whose window is "
+                                                                 "still open")}) as dag:
 
         @task(task_id="scan_handoffs")
         def scan(params: dict[str, Any] | None = None) -> dict[str, Any]:
-            return _call(tasks.run_handoffs, (params or {}).get("now"))  # type: ignore[no-any-return]
+            given = params or {}
+            return _call(tasks.run_handoffs, given.get("now"),  # type: ignore[no-any-return]
+                         ahead_of_clock=bool(given.get("ahead_of_clock")))
 
         @task(task_id="publish", outlets=[asset], retries=0)
         def publish(report: dict[str, Any]) -> dict[str, Any]:

@@ -101,31 +101,41 @@ def pending_outbox() -> dict[str, int]:
         return pending_by_target(conn)
 
 
-def run_deadlines(now: str | None = None) -> dict[str, Any]:
-    """The deadline scan (``tongban_deadlines``), as of ``now`` (ISO 8601) or the present."""
-    from datetime import datetime
+_NOW_PARAM = "DAG run parameter now"
+"""How an error names the ``now`` a DAG run was triggered with (``{"now": "…"}``)."""
 
+
+def run_deadlines(now: str | None = None) -> dict[str, Any]:
+    """The deadline scan (``tongban_deadlines``), as of ``now`` (an ISO 8601 instant with its offset) or the
+    present. Any instant is allowed, as for reading: a scan after one as of a later instant reads every clock again
+    (:func:`gateway.ops.deadlines.scan_deadlines`)."""
     from gateway.ops.deadlines import WorkCalendar, scan_deadlines
     from gateway.process import TongbanCatalogue
+    from gateway.process.asof import parse_as_of
 
+    moment = parse_as_of(now, name=_NOW_PARAM)  # before the runtime: a bad parameter is the run's, not the ledger's
     with _runtime() as runtime:
         calendar = WorkCalendar.load(systems_path=runtime.systems.path)
         catalogue = TongbanCatalogue.load(systems_path=runtime.systems.path)
-        moment = datetime.fromisoformat(now) if now else None
         return scan_deadlines(runtime.engine, calendar, now=moment, catalogue=catalogue).as_dict()
 
 
 HANDOFF_FUNCTION = "gateway.process.scan_handoffs"
 
 
-def run_handoffs(now: str | None = None) -> dict[str, Any]:
-    """The 一窗受理 hand-off scan (``tongban_handoff``), as of ``now`` (ISO 8601) or the present."""
-    from datetime import datetime
-
+def run_handoffs(now: str | None = None, *, ahead_of_clock: bool = False) -> dict[str, Any]:
+    """The 一窗受理 hand-off scan (``tongban_handoff``), as of ``now`` (an ISO 8601 instant with its offset) or the
+    present. A ``now`` later than this machine's clock is refused as ``tongban handoff scan --now`` refuses it: the
+    scan would deem accepted, and tell departments and halls so, cases whose window is still open. Only a drill
+    against the sandbox (``tongban demo``) says ``ahead_of_clock`` and runs there anyway."""
     from gateway.ops.deadlines import WorkCalendar
     from gateway.process import TongbanCatalogue, scan_handoffs
+    from gateway.process.asof import parse_as_of, refuse_ahead_of_clock
 
-    moment = datetime.fromisoformat(now) if now else None
+    moment = parse_as_of(now, name=_NOW_PARAM)
+    if not ahead_of_clock:
+        refuse_ahead_of_clock(moment, name=_NOW_PARAM, hint="trigger without now (the present), with an earlier "
+                              "instant (a catch-up), or drill with tongban handoff scan --dry-run --now …")
     with _runtime() as runtime:
         catalogue = TongbanCatalogue.load(systems_path=runtime.systems.path)
         calendar = WorkCalendar.load(systems_path=runtime.systems.path)
@@ -229,11 +239,17 @@ def run_catalogue_audit(harvested: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_kpi_refresh() -> dict[str, Any]:
-    """Refresh the KPI facts of the cases that changed since the last refresh (``tongban kpi`` reads them)."""
+    """Refresh the KPI facts of the cases that changed since the last refresh (``tongban kpi`` reads them), with
+    the calendar and 通办目录 the deadline scan and the hand-off read (按时办结 is the deadline clock's judgement)."""
+    from gateway.ops.deadlines import WorkCalendar
     from gateway.ops.kpi import refresh_facts
+    from gateway.process import TongbanCatalogue
 
     with _runtime() as runtime:
-        return refresh_facts(runtime.engine).as_dict()  # type: ignore[no-any-return]
+        calendar = WorkCalendar.load(systems_path=runtime.systems.path)
+        catalogue = TongbanCatalogue.load(systems_path=runtime.systems.path)
+        return refresh_facts(runtime.engine, calendar=calendar,  # type: ignore[no-any-return]
+                             catalogue=catalogue).as_dict()
 
 
 def harvest_function() -> Callable[..., Any]:

@@ -17,15 +17,18 @@ from gateway.process.handoff import (
     preview_deemed,
     scan_handoffs,
 )
+from gateway.process.officehours import DEFAULT_OFFICE_HOURS, OfficeHours
 from gateway.process.tickets import TicketKind, open_ticket, reply_ticket
 
 __all__ = [
     "ACTOR",
+    "DEFAULT_OFFICE_HOURS",
     "DEFAULT_WINDOW",
     "DeferredReport",
     "HandoffReport",
     "ItemEntry",
     "OfficeEntry",
+    "OfficeHours",
     "Route",
     "StagePlan",
     "TicketKind",

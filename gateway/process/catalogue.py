@@ -26,6 +26,8 @@ from typing import Any, Literal
 from gateway.contract.errors import ConfigError
 from gateway.kernel.config import REPO_ROOT, SystemsConfig, parse_duration
 from gateway.kernel.yamlfile import load_yaml
+from gateway.ops.deadlines.calendar import LimitUnit, WorkCalendar
+from gateway.process.officehours import DEFAULT_OFFICE_HOURS, OfficeHours
 
 __all__ = ["DEFAULT_WINDOW", "ItemEntry", "OfficeEntry", "Route", "StagePlan", "TongbanCatalogue"]
 
@@ -62,7 +64,9 @@ class ItemEntry:
     """Division prefix → the competent department's USCC; the longest matching prefix wins."""
     window: timedelta
     limit_days: int | None = None
-    limit_unit: Unit = "working_day"
+    limit_unit: Unit | None = None
+    """The unit of ``limit_days`` (``limit: {days: 10, unit: calendar_day}``); None when the 目录 does not say, and
+    the calendar's rule (``calendar_day_items``) decides — see :meth:`TongbanCatalogue.unit_for`."""
     stages: tuple[StagePlan, ...] = ()
 
     def department_for(self, division: str | None) -> str | None:
@@ -95,6 +99,8 @@ class TongbanCatalogue:
     offices: dict[str, OfficeEntry] = field(default_factory=dict)
     catalogues: dict[str, frozenset[str]] = field(default_factory=dict)
     window: timedelta = DEFAULT_WINDOW
+    office_hours: OfficeHours = DEFAULT_OFFICE_HOURS
+    """When the acceptance windows run (``office_hours``: working days, 09:00–17:00 unless the file says)."""
     tickets: dict[str, int] = field(default_factory=lambda: {"simple": 3, "coordination": 10})
     departments: dict[str, str] = field(default_factory=dict)
     """USCC → name of the competent departments, written on a routed case whose source named another one."""
@@ -122,6 +128,8 @@ class TongbanCatalogue:
         if not isinstance(data, dict):
             raise ConfigError(f"{where}: expected a mapping with items, offices and catalogues")
         window = _duration(data.get("acceptance_window", "10m"), f"{where}: acceptance_window")
+        hours = OfficeHours.parse(data["office_hours"], where=f"{where}: office_hours") if "office_hours" in data \
+            else DEFAULT_OFFICE_HOURS
         catalogues = {str(name): frozenset(str(c) for c in codes or [])
                       for name, codes in (data.get("catalogues") or {}).items()}
         offices = {}
@@ -138,8 +146,8 @@ class TongbanCatalogue:
             items[str(code)] = _item(str(code), spec or {}, window, f"{where}: items.{code}")
         tickets = {"simple": 3, "coordination": 10, **{str(k): int(v) for k, v in (data.get("tickets") or {}).items()}}
         departments = {str(k): str(v) for k, v in (data.get("departments") or {}).items()}
-        return cls(items=items, offices=offices, catalogues=catalogues, window=window, tickets=tickets,
-                   departments=departments, path=path)
+        return cls(items=items, offices=offices, catalogues=catalogues, window=window, office_hours=hours,
+                   tickets=tickets, departments=departments, path=path)
 
     # -- questions -----------------------------------------------------------------------------------------
     def item(self, item_code: str | None, catalog_code: str | None = None) -> ItemEntry | None:
@@ -149,13 +157,24 @@ class TongbanCatalogue:
             return next((i for i in self.items.values() if i.catalog_code == catalog_code), None)
         return None
 
-    def window_for(self, item_code: str | None) -> timedelta:
-        entry = self.item(item_code)
+    def window_for(self, item_code: str | None, catalog_code: str | None = None) -> timedelta:
+        """The item's acceptance window; an item is found as :meth:`route` finds it (实施编码, else 基本编码)."""
+        entry = self.item(item_code, catalog_code)
         return entry.window if entry is not None else self.window
 
-    def stages_for(self, item_code: str | None) -> tuple[StagePlan, ...]:
-        entry = self.item(item_code)
+    def stages_for(self, item_code: str | None, catalog_code: str | None = None) -> tuple[StagePlan, ...]:
+        """The item's stage plan; found as :meth:`route` finds it (实施编码, else 基本编码)."""
+        entry = self.item(item_code, catalog_code)
         return entry.stages if entry is not None else ()
+
+    def unit_for(self, item_code: str | None, catalog_code: str | None, calendar: WorkCalendar) -> LimitUnit:
+        """The unit the item's time limit counts in: the 目录 entry's ``limit.unit`` — the promise of a deemed
+        acceptance is made in it, and the case clock must count in the same unit or 按时办结 and the clock disagree
+        — else the calendar's rule (``calendar_day_items``, by 实施编码)."""
+        entry = self.item(item_code, catalog_code)
+        if entry is not None and entry.limit_unit is not None:
+            return entry.limit_unit
+        return calendar.unit_for(item_code)
 
     def route(self, case: dict[str, Any], systems: SystemsConfig) -> Route:
         """The competent department's system for a front-desk case (canonical dict), or a refusal with its reason.
@@ -177,7 +196,9 @@ class TongbanCatalogue:
             if registered is None:
                 return Route(None, None, window, f"case {case_no}: office.code {code!r} is not a registered 受理点 "
                              "of the 通办目录", "routing.unknown_office")
-            if item_code not in self.catalogues.get(registered.catalogue, frozenset()):
+            # the entry found (by 实施编码, else 基本编码) is the item; another level's 实施编码 of it is the same item
+            listed = entry.item_code if entry is not None else item_code
+            if listed not in self.catalogues.get(registered.catalogue, frozenset()):
                 name = entry.name if entry else case.get("item_name")
                 return Route(None, None, window, f"case {case_no}: item_code {item_code} ({name}) is not in the "
                              f"通办目录 '{registered.catalogue}' of {registered.name} ({code}); apply where the "
@@ -225,4 +246,4 @@ def _item(code: str, spec: dict[str, Any], default_window: timedelta, where: str
         else default_window
     return ItemEntry(code, str(spec.get("name") or code), str(spec["catalog_code"]) if spec.get("catalog_code") else None,
                      departments, window, int(limit["days"]) if "days" in limit else None,
-                     _unit(limit.get("unit", "working_day"), f"{where}.limit"), tuple(stages))
+                     _unit(limit["unit"], f"{where}.limit") if "unit" in limit else None, tuple(stages))

@@ -1,8 +1,9 @@
 """一窗受理 hand-off with deemed acceptance (前台综合受理、后台分类审批): a case taken at a front desk goes to the
 competent department's system *pending acceptance*; the department accepts or refuses it (with a reason)
 through its own system, which Tongban reads through its connector like any change; with no answer within the
-window (10 minutes by default, per item in the 通办目录) the case is deemed accepted at that instant, the
-department and the hall are told exactly once, and the case clock starts then.
+window (10 minutes by default, per item in the 通办目录, counted in office hours on working days:
+:mod:`gateway.process.officehours`) the case is deemed accepted at that instant, the department and the hall are told
+exactly once, and the case clock starts then.
 
 The timer is a **stored due time and a frequent scan** (the ``tongban_handoff`` DAG, every minute), not an
 Airflow deferrable trigger per case. Why:
@@ -36,6 +37,12 @@ States: ``awaiting_delivery`` (routed; the department system does not have it ye
 time) | ``deemed`` | ``withdrawn`` (the hall withdrew the case before anyone decided: nobody is told, no clock);
 or ``refused_routing`` (not in the office's 通办目录, no competent department, no system).
 A front-desk case the hall already accepted itself (the old way) is registered ``accepted`` with no timer.
+
+A case that ended before anyone accepted it (withdrawn, refused at the desk, voided: :mod:`.unaccepted`) is never
+deemed accepted nor handed over: its hand-off ends ``withdrawn`` or ``refused`` with the reason, at registration
+(nothing is pushed: the department never sees the applicant's data) or at the end of the window (nobody is told
+"deemed accepted"; a routed department already holding the pending case gets the hall's closing version, as it
+gets any later change of it).
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ from gateway.models.datetimes import beijing_iso, parse_instant
 from gateway.ops.deadlines.calendar import WorkCalendar
 from gateway.ops.deadlines.clock import promised_deadline
 from gateway.process.catalogue import Route, TongbanCatalogue
+from gateway.process.unaccepted import Ended, ended_unaccepted
 from gateway.store import process as store
 from gateway.store.ledger import utcnow
 
@@ -79,6 +87,9 @@ class HandoffReport:
     """Deemed acceptances a department answer given within the window overruled, read after the scan."""
     forwarded: int = 0
     returned: int = 0
+    closed_at_hall: int = 0
+    """Hand-offs ended ``withdrawn`` or ``refused`` because the case ended before anyone accepted it (the hall
+    withdrew or refused it, or it was voided): registered so, or at the end of the window instead of deemed."""
     pending: int = 0
     deemed_cases: list[str] = field(default_factory=list)
 
@@ -94,7 +105,7 @@ def scan_handoffs(engine: Engine, systems: SystemsConfig, catalogue: TongbanCata
     now = now or utcnow()
     report = HandoffReport()
     _register(engine, systems, catalogue, now, report)
-    _deliveries(engine, now, report)
+    _deliveries(engine, catalogue, calendar, now, report)
     _answers(engine, now, report)
     _deem(engine, catalogue, now, calendar, report)
     _forward(engine, systems, catalogue, now, report)
@@ -111,9 +122,12 @@ def preview_deemed(engine: Engine, now: datetime) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         out = []
         for h in store.due_handoffs(conn, now):
-            answer = _answer(store.read_case(conn, h["case_no"]), h)
+            case = store.read_case(conn, h["case_no"])
+            answer = _answer(case, h)
             if answer is not None and answer[1] <= h["due_at"]:
                 continue  # the scan takes this answer instead
+            if _closing(case, h) is not None:
+                continue  # withdrawn or refused before anyone accepted it: ended, not deemed
             out.append({"case_no": h["case_no"], "target_system": h["target_system"],
                         "hall_system": h["hall_system"], "due_at": beijing_iso(h["due_at"])})
     return out
@@ -149,7 +163,17 @@ def _register_one(engine: Engine, row: dict[str, Any], data: dict[str, Any], hal
                   route: Route, pending: bool, base: dict[str, Any], catalogue: TongbanCatalogue, now: datetime,
                   report: HandoffReport) -> None:
     case_no = row["case_no"]
+    ended = ended_unaccepted({"version": row["version"], "data": data}, case_no, route.target)
     with engine.begin() as conn:
+        if ended is not None:  # before routing: a case the hall took back is refused to nobody, handed to nobody
+            if store.insert_handoff(conn, {**base, "target_system": None, "state": ended.state,
+                                           "decided_at": ended.at or now, "decided_by": ended.by,
+                                           "reason": ended.reason}):
+                store.log(conn, case_no, now, "registered", ACTOR, hall=hall, office=base["office_code"],
+                          pending=False, version=row["version"])
+                store.log(conn, case_no, ended.at or now, ended.state, hall, reason=ended.reason, told=[])
+                report.closed_at_hall += 1
+            return
         if route.refused:
             if store.insert_handoff(conn, {**base, "state": "refused_routing", "decided_at": now,
                                            "decided_by": "routing", "reason": route.reason}):
@@ -191,7 +215,7 @@ def _for_department(conn: Any, case_no: str, version: int, data: dict[str, Any],
 def _by_department(data: dict[str, Any], systems: SystemsConfig, hall: str, catalogue: TongbanCatalogue) -> Route:
     """A hall that routes by department code (``intake: direct``): the sync already queued the department."""
     dept = data.get("dept_code")
-    window = catalogue.window_for(data.get("item_code"))
+    window = catalogue.window_for(data.get("item_code"), data.get("catalog_code"))
     target = next((t for t in systems.targets_for(dept, origin=hall) if systems.get(t).role == "department"), None)
     if target is None:
         return Route(None, dept, window, f"case {data.get('case_no')}: department {dept} has no connected system "
@@ -220,7 +244,11 @@ def _field_of(rule: str | None) -> str:
 
 # -- 2. the department system has it: the window starts ----------------------------------------------------------
 
-def _deliveries(engine: Engine, now: datetime, report: HandoffReport) -> None:
+def _deliveries(engine: Engine, catalogue: TongbanCatalogue, calendar: WorkCalendar | None, now: datetime,
+                report: HandoffReport) -> None:
+    """The department system has the case: its window starts, counted in office hours on working days
+    (:mod:`gateway.process.officehours`) — nobody is deemed to have let ten minutes pass at night."""
+    hours = catalogue.office_hours
     with engine.connect() as conn:
         waiting = store.live_handoffs(conn, ["awaiting_delivery"])
     for h in waiting:
@@ -228,10 +256,11 @@ def _deliveries(engine: Engine, now: datetime, report: HandoffReport) -> None:
             handed = store.delivered_at(conn, h["case_no"], h["target_system"])
             if handed is None:
                 continue
-            due = (handed + timedelta(seconds=h["window_s"])).replace(microsecond=0)
+            due = hours.add(handed, timedelta(seconds=h["window_s"]), calendar).replace(microsecond=0)
             if store.move(conn, h["case_no"], "awaiting_delivery", state="pending", handed_at=handed, due_at=due,
                           updated_at=now):
-                store.log(conn, h["case_no"], handed, "handed", h["target_system"], due_at=due.isoformat())
+                store.log(conn, h["case_no"], handed, "handed", h["target_system"], due_at=due.isoformat(),
+                          office_hours=hours.describe())
                 report.handed += 1
 
 
@@ -292,6 +321,20 @@ def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
             # pending with an answer dated after the due time: deemed first (below), recorded late next scan
 
 
+def _closing(case: dict[str, Any] | None, h: dict[str, Any]) -> Ended | None:
+    """What ends a pending hand-off at the end of its window instead of a deemed acceptance: the case ended before
+    anyone accepted it — unless the department's own answer decides (:func:`_answer`), or the department closed it
+    only after its window (then it is deemed first, like any answer dated after the due time). A tombstone ends it
+    whoever wrote it, as it always did: there is no case left to accept."""
+    if _answer(case, h) is not None:
+        return None
+    ended = ended_unaccepted(case, h["case_no"], h["target_system"])
+    late = ended is not None and ended.by == "department" and (ended.at is None or ended.at > h["due_at"])
+    if late and case is not None and not case["deleted"]:
+        return None
+    return ended
+
+
 # -- 4. deemed acceptance ------------------------------------------------------------------------------------
 
 def _deem(engine: Engine, catalogue: TongbanCatalogue, now: datetime, calendar: WorkCalendar | None,
@@ -314,10 +357,16 @@ def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, no
     deemed_at: datetime = h["due_at"]
     with engine.begin() as conn:
         case = store.read_case(conn, h["case_no"])
-        if case is None or case["deleted"]:  # withdrawn at the hall (or voided) before anyone decided: no clock
-            if store.move(conn, h["case_no"], "pending", state="withdrawn", decided_at=None, decided_by="hall",
-                          updated_at=now):
-                store.log(conn, h["case_no"], now, "withdrawn", h["hall_system"], due_at=beijing_iso(deemed_at))
+        ended = _closing(case, h)
+        if ended is not None:  # withdrawn or refused at the hall (or voided) before anyone decided: no clock
+            if store.move(conn, h["case_no"], "pending", state=ended.state, decided_at=ended.at,
+                          decided_by=ended.by, reason=ended.reason, updated_at=now):
+                told = _forward_closing(conn, h, ended.state, case, catalogue, now)
+                store.log(conn, h["case_no"], now, ended.state, h["hall_system"] if ended.by == "hall"
+                          else h["target_system"], due_at=beijing_iso(deemed_at), reason=ended.reason, told=told)
+                report.closed_at_hall += 1
+            return
+        if case is None:  # (ended above: a purged case is withdrawn)
             return
         if not store.move(conn, h["case_no"], "pending", state="deemed", decided_at=deemed_at, decided_by="deemed",
                           updated_at=now):
@@ -354,7 +403,8 @@ def _deemed(data: dict[str, Any], h: dict[str, Any], catalogue: TongbanCatalogue
         if calendar is not None:
             # the instant the case clock will call due (the unit it will count in): a promise at 17:00 of the last
             # day made a 即办件 deemed after 17:00 promised before it was accepted, and 按时办结 disagree with the clock
-            due = promised_deadline(at, entry.limit_days, calendar.unit_for(data.get("item_code")), calendar)
+            unit = catalogue.unit_for(data.get("item_code"), data.get("catalog_code"), calendar)
+            due = promised_deadline(at, entry.limit_days, unit, calendar)
             out["promised_at"] = beijing_iso(due)
     return out
 
@@ -372,18 +422,35 @@ def _forward(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogue
                 if h["hall_system"] in routed and h["target_system"]]
     for h in live:
         with engine.begin() as conn:
-            case = store.read_case(conn, h["case_no"])
-            if case is None or case["origin_system"] != h["hall_system"] or case["version"] <= h["forwarded_version"]:
-                continue
-            try:
-                version = _for_department(conn, h["case_no"], case["version"], case["data"], h["dept_code"],
-                                          catalogue, now)
-            except _MovedOn:
-                continue
-            store.queue(conn, h["case_no"], version, [h["target_system"]], now)
-            store.move(conn, h["case_no"], h["state"], forwarded_version=version, updated_at=now)
-            store.log(conn, h["case_no"], now, "forwarded", ACTOR, version=version, target=h["target_system"])
-            report.forwarded += 1
+            if _forward_one(conn, h, h["state"], store.read_case(conn, h["case_no"]), catalogue, now):
+                report.forwarded += 1
+
+
+def _forward_one(conn: Any, h: dict[str, Any], state: str, case: dict[str, Any] | None, catalogue: TongbanCatalogue,
+                 now: datetime) -> bool:
+    """Queue the hall's newest version of a routed case for its department, once per version; False when there is
+    none to forward (not the hall's, already forwarded, or the case moved on meanwhile)."""
+    if case is None or case["origin_system"] != h["hall_system"] or case["version"] <= h["forwarded_version"]:
+        return False
+    try:
+        version = _for_department(conn, h["case_no"], case["version"], case["data"], h["dept_code"], catalogue, now)
+    except _MovedOn:
+        return False
+    store.queue(conn, h["case_no"], version, [h["target_system"]], now)
+    store.move(conn, h["case_no"], state, forwarded_version=version, updated_at=now)
+    store.log(conn, h["case_no"], now, "forwarded", ACTOR, version=version, target=h["target_system"])
+    return True
+
+
+def _forward_closing(conn: Any, h: dict[str, Any], state: str, case: dict[str, Any] | None,
+                     catalogue: TongbanCatalogue, now: datetime) -> list[str]:
+    """The department holding a pending case the hall routed (``forwarded_version`` > 0: the hand-off, not the
+    sync, sends it the hall's versions) gets the hall's closing version, as :func:`_forward` would have sent it had
+    it been read a scan earlier — else the department keeps a case the applicant took back as waiting for its
+    decision. A tombstone is not sent (as before: nobody is told). Returns who was told."""
+    if not h["forwarded_version"] or not h["target_system"] or case is None or case["deleted"]:
+        return []
+    return [h["target_system"]] if _forward_one(conn, h, state, case, catalogue, now) else []
 
 
 # -- 6. the result returns to a hall that receives only its own cases -------------------------------------------------

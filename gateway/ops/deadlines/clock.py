@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from gateway.ops.deadlines.calendar import LimitUnit, WorkCalendar
 
@@ -79,6 +79,22 @@ def _merge(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, d
     return merged
 
 
+def _special_bounds(events: list[dict[str, Any]]) -> list[tuple[datetime, datetime | None]]:
+    """``(start, end or None)`` of every special procedure the clock stops for. One that ends before it starts
+    (bad data, flagged on the case as ``case.date_order``) is left out, here once for every reader: counted as
+    0 s of stop by :func:`_counting_seconds` but as a stop by :func:`_due`, it made the clock's used days and its
+    due time disagree (red before the limit was used)."""
+    out: list[tuple[datetime, datetime | None]] = []
+    for event in events:
+        if event.get("kind") != "special":
+            continue
+        start, end = _parse(event.get("started_at")), _parse(event.get("ended_at"))
+        if start is None or (end is not None and end < start):
+            continue
+        out.append((start, end))
+    return out
+
+
 def _counting_seconds(start: datetime, end: datetime, calendar: WorkCalendar, unit: LimitUnit) -> float:
     """Seconds between ``start`` and ``end`` that fall on counting days (local time): the two partial days at
     the ends, and the whole days between them counted by the calendar (no walk over the days)."""
@@ -140,11 +156,28 @@ def is_closed(case: Mapping[str, Any]) -> bool:
     return bool(case.get("deleted") or case.get("status") in CLOSED_STATUSES or case.get("finished_at"))
 
 
+class UnitCatalogue(Protocol):
+    """What :func:`limit_unit` asks of the 通办目录 (:class:`gateway.process.TongbanCatalogue`, a layer above)."""
+
+    def unit_for(self, item_code: str | None, catalog_code: str | None, calendar: WorkCalendar) -> LimitUnit: ...
+
+
+def limit_unit(case: Mapping[str, Any], calendar: WorkCalendar, catalogue: UnitCatalogue | None = None) -> LimitUnit:
+    """What a case's time limit counts in: its item's ``limit.unit`` in the 通办目录 (the unit a deemed acceptance
+    was promised in), else the calendar's rule (``calendar_day_items``). Every reader of a case clock that has the
+    目录 passes this to :func:`evaluate` — the scan, a case page, 按时办结 — so the promise and the clocks agree."""
+    if catalogue is None:
+        return calendar.unit_for(case.get("item_code"))
+    return catalogue.unit_for(case.get("item_code"), case.get("catalog_code"), calendar)
+
+
 def evaluate(case: dict[str, Any], calendar: WorkCalendar, *, now: datetime,
-             clock_start: datetime | None = None) -> DeadlineState | None:
+             clock_start: datetime | None = None, unit: LimitUnit | None = None) -> DeadlineState | None:
     """The clock of one canonical case (as the ledger stores it), or None when no clock runs: not yet
     accepted, no time limit, finished or deleted. ``clock_start`` overrides the acceptance time: a case deemed
-    accepted by the 一窗受理 hand-off starts its clock then, whatever a late answer later wrote."""
+    accepted by the 一窗受理 hand-off starts its clock then, whatever a late answer later wrote. ``unit``: what the
+    item's limit counts in, where the caller knows it (the 通办目录's ``limit.unit``, which the deemed promise was
+    made in); else the calendar's rule for the item."""
     if is_closed(case):
         return None
     accepted = _parse(case.get("accepted_at"))
@@ -152,7 +185,7 @@ def evaluate(case: dict[str, Any], calendar: WorkCalendar, *, now: datetime,
     if accepted is None or limit is None:
         return None
     limit = int(limit)
-    unit = calendar.unit_for(case.get("item_code"))
+    unit = unit or calendar.unit_for(case.get("item_code"))
     if clock_start is not None:
         accepted = clock_start
     reading = run_clock(accepted, limit, unit, case.get("events") or [], calendar, now=now)
@@ -196,13 +229,7 @@ def run_clock(begun: datetime, limit: int, unit: LimitUnit, events: list[dict[st
         started = datetime.combine(local_begun.date(), time(0), calendar.tz)
     stops: list[tuple[datetime, datetime]] = []
     paused = False
-    for event in events:
-        if event.get("kind") != "special":
-            continue
-        s_start = _parse(event.get("started_at"))
-        s_end = _parse(event.get("ended_at"))
-        if s_start is None:
-            continue
+    for s_start, s_end in _special_bounds(events):
         if s_end is None or s_end > now:
             paused = paused or s_start <= now
             s_end = max(now, s_start)
@@ -236,10 +263,8 @@ def _next_change(started: datetime, limit: int, unit: LimitUnit, level: Deadline
     miss a level, so every instant that might change the answer counts — a special procedure that starts later
     (the clock will stop) or ends later (it will run again)."""
     candidates = []
-    for event in events:
-        if event.get("kind") != "special":
-            continue
-        for bound in (_parse(event.get("started_at")), _parse(event.get("ended_at"))):
+    for bounds in _special_bounds(events):
+        for bound in bounds:
             if bound is not None and bound > now:
                 candidates.append(bound)
     if not paused and level != "red":
@@ -253,5 +278,5 @@ def _next_change(started: datetime, limit: int, unit: LimitUnit, level: Deadline
     return first if first > now else now + _RECHECK_MARGIN  # (rounding) never now: the scan would loop on it
 
 
-__all__ = ["CLOSED_STATUSES", "ClockReading", "DeadlineLevel", "DeadlineState", "evaluate", "is_closed",
-           "run_clock"]
+__all__ = ["CLOSED_STATUSES", "ClockReading", "DeadlineLevel", "DeadlineState", "UnitCatalogue", "evaluate",
+           "is_closed", "limit_unit", "promised_deadline", "run_clock"]

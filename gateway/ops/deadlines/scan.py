@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 
 from gateway.ops.alerts import AlertSpec, apply_alerts, sync_alerts
 from gateway.ops.deadlines.calendar import WorkCalendar
-from gateway.ops.deadlines.clock import evaluate
+from gateway.ops.deadlines.clock import evaluate, limit_unit
 from gateway.ops.deadlines.stages import (
     evaluate_stages,
     evaluate_ticket,
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 _BATCH = 2000
 _CASE_KINDS = ("deadline", "deferred_material")
-_SCAN_LOGIC = "2"
+_SCAN_LOGIC = "3"
 """Part of the fingerprint: a change to how clocks are read (this module, the clock) reads every clock again."""
 
 
@@ -86,7 +86,7 @@ def clock_fingerprint(calendar: WorkCalendar, catalogue: TongbanCatalogue | None
         digest.update(repr(part).encode())
     if catalogue is not None:
         for code in sorted(catalogue.items):
-            digest.update(f"{code}:{catalogue.stages_for(code)!r}".encode())
+            digest.update(f"{code}:{catalogue.stages_for(code)!r}:{catalogue.items[code].limit_unit}".encode())
     return digest.hexdigest()
 
 
@@ -158,7 +158,7 @@ def _read_case(case: dict[str, Any], system: str, clock_start: datetime | None, 
              + upcoming_stage_starts(case, now=now))
     has_clock = bool(stages) or bool(case.get("deferred_materials")) or bool(nexts)
     flags = 0
-    state = evaluate(case, calendar, now=now, clock_start=clock_start)
+    state = evaluate(case, calendar, now=now, clock_start=clock_start, unit=limit_unit(case, calendar, catalogue))
     if state is not None:
         has_clock = True
         flags |= clocks.FLAG_RUNNING | (clocks.FLAG_PAUSED if state.paused else 0)
@@ -207,7 +207,7 @@ def _stage_alerts(case: dict[str, Any], system: str, calendar: WorkCalendar, cat
     console groups by it; None when green) and when to read it again."""
     if not case.get("stages"):
         return []
-    plan = catalogue.stages_for(case.get("item_code")) if catalogue is not None else ()
+    plan = catalogue.stages_for(case.get("item_code"), case.get("catalog_code")) if catalogue is not None else ()
     out: list[tuple[AlertSpec | None, datetime | None]] = []
     for st in evaluate_stages(case, calendar, now=now, plan=plan):
         report.stages_running += 1
@@ -285,8 +285,8 @@ def case_clocks(engine: Engine, case_no: str, calendar: WorkCalendar, *, catalog
     if case is None:
         return None
     data = case["data"]
-    state = evaluate(data, calendar, now=now, clock_start=start)
-    plan = catalogue.stages_for(data.get("item_code")) if catalogue is not None else ()
+    state = evaluate(data, calendar, now=now, clock_start=start, unit=limit_unit(data, calendar, catalogue))
+    plan = catalogue.stages_for(data.get("item_code"), data.get("catalog_code")) if catalogue is not None else ()
     return {
         "case_no": case_no,
         "case": None if state is None else {**state.as_details(), "level": state.level},

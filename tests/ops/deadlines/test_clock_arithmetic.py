@@ -6,13 +6,15 @@ written here the slow, obvious way; hypothesis picks calendars, starts, stops an
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime, time, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
-from gateway.ops.deadlines.clock import _counting_seconds, _due
+from gateway.ops.deadlines.clock import _counting_seconds, _due, run_clock
 
 DAY = 86400.0
 
@@ -41,7 +43,7 @@ def walk_due(start: datetime, budget: float, stops: list[tuple[datetime, datetim
         if cal.counts(day, unit):  # type: ignore[arg-type]
             cursor = max(day_start, start)
             edges = sorted({cursor, day_end} | {t for s in stops for t in s if cursor < t < day_end})
-            for lo, hi in zip(edges, edges[1:]):
+            for lo, hi in itertools.pairwise(edges):
                 if any(s <= lo and hi <= e for s, e in stops):
                     continue
                 span = (hi - lo).total_seconds()
@@ -105,3 +107,32 @@ def test_far_dates_fall_back_to_the_walk() -> None:
     cal = WorkCalendar(known_years={2026})
     assert cal.counting_days(date(1980, 1, 1), date(1980, 1, 8), "working_day") == 5
     assert cal.add_days(date(2105, 1, 2), 1, "working_day") == date(2105, 1, 5)  # a Friday → the Monday
+
+
+@st.composite
+def messy_specials(draw: st.DrawFn, accepted: datetime) -> list[dict[str, str]]:
+    """Special procedures as real systems record them: before the acceptance, overlapping, zero-length, across
+    weekends — and ending before they start (``case.date_order``), which the clock must ignore everywhere."""
+    out = []
+    for _ in range(draw(st.integers(0, 4))):
+        start = accepted + timedelta(minutes=draw(st.integers(-3 * 24 * 60, 40 * 24 * 60)))
+        end = start + timedelta(minutes=draw(st.integers(-10 * 24 * 60, 10 * 24 * 60)))
+        out.append({"kind": "special", "name": "补正", "started_at": start.isoformat(), "ended_at": end.isoformat()})
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(cal=calendars(), accepted=moments, limit=st.integers(1, 25), unit=units, data=st.data())
+def test_at_its_due_time_a_clock_has_used_exactly_its_limit_whatever_the_special_procedures(
+        cal: WorkCalendar, accepted: datetime, limit: int, unit: str, data: st.DataObject) -> None:
+    """``due_at`` is the instant the used days reach the limit: red then, not a second before — the two halves of
+    the clock (the used days, the due time) read the same stops, inverted ones included (left out by both)."""
+    events = data.draw(messy_specials(accepted))
+    bounds = [datetime.fromisoformat(e[k]) for e in events for k in ("started_at", "ended_at")]
+    known = max([accepted, *bounds]) + timedelta(seconds=1)  # every procedure has ended: the due time is final
+    due = run_clock(accepted, limit, unit, events, cal, now=known).due_at  # type: ignore[arg-type]
+    at_due = run_clock(accepted, limit, unit, events, cal, now=due)  # type: ignore[arg-type]
+    before = run_clock(accepted, limit, unit, events, cal, now=due - timedelta(seconds=1))  # type: ignore[arg-type]
+    assert at_due.used_days == pytest.approx(limit, abs=1e-6), (events, due)
+    assert at_due.level == "red" and before.level != "red", (events, due)
+    assert at_due.due_at == due
