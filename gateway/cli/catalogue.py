@@ -84,7 +84,7 @@ def _label(name: str, by: str | None) -> str:
     if name == "key":
         return by or "scope"
     labels = {d.name: d.label for d in DEFINITIONS}
-    labels.update(cases="件数", items="事项数")
+    labels.update(items="事项数")
     return labels.get(name, name)
 
 
@@ -192,15 +192,48 @@ def catalogue_findings(
                   r["first_seen_at"][:10], r["message"]] for r in rows[:limit]])
 
 
+def _check_kpi_options(by: str | None, items: bool, period: str | None, compare_with: str | None) -> None:
+    """Refuse a combination the KPIs cannot answer, saying which ones work — never a silent fallback (``--items
+    --by month`` once printed the ungrouped item KPIs as if grouped)."""
+    from gateway.ops.kpi import DIMENSIONS, ITEM_DIMENSIONS
+
+    works = (f"case KPIs group --by {', '.join(DIMENSIONS)} with --period and --compare; item KPIs (--items) "
+             f"group --by {' or '.join(ITEM_DIMENSIONS)} and describe the catalogue as it is now (no --period, "
+             "no --compare)")
+    if items and by is not None and by not in ITEM_DIMENSIONS:
+        raise ConfigError(f"--items --by {by!r} is not supported: {works}")
+    if not items and by is not None and by not in DIMENSIONS:
+        raise ConfigError(f"--by {by!r} is not supported: {works}")
+    if items and (period is not None or compare_with is not None):
+        raise ConfigError(f"--items with --period or --compare is not supported: {works}")
+    if compare_with is not None and (period is None or compare_with not in ("previous", "year")):
+        raise ConfigError("--compare previous|year needs --period (a month such as 2026-11 or a year such as 2026)")
+
+
+def _clock_and_catalogue(systems: Path | None) -> tuple[Any, Any]:
+    """The working-day calendar and the 通办目录 the deadline scan and the hand-off read (next to the systems file
+    when one is there): the KPI refresh judges 按时办结 by the same clock, and a refresh with another calendar would
+    compute every row again."""
+    from gateway.kernel.config import find_config_file
+    from gateway.ops.deadlines import WorkCalendar
+    from gateway.process import TongbanCatalogue
+
+    path = find_config_file(systems, "TONGBAN_SYSTEMS", "tongban.yaml", "systems.yaml", "systems file")
+    return WorkCalendar.load(systems_path=path), TongbanCatalogue.load(systems_path=path)
+
+
 @app.command()
 @guard
 def kpi(
-    by: Annotated[str | None, typer.Option("--by", help="item, department, office, channel or month.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Case KPIs: item, department, office, channel or month; "
+                                                      "with --items: department or level.")] = None,
     period: Annotated[str | None, typer.Option("--period", help="A month (2026-11) or a year (2026).")] = None,
     compare_with: Annotated[str | None, typer.Option("--compare", help="previous (month or year before) or year "
                                                                        "(same month last year); needs --period.")] = None,
     items: Annotated[bool, typer.Option("--items", help="Item-based KPIs from the catalogue instead.")] = False,
     no_refresh: Annotated[bool, typer.Option("--no-refresh", help="Use the contribution rows as they are.")] = False,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Compute every contribution row again (after "
+                                               "a correction of the 通办目录).")] = False,
     systems: SystemsOpt = None,
     database_url: DbOpt = None,
     json_out: JsonOpt = False,
@@ -211,16 +244,18 @@ def kpi(
     _writable(csv_path, xlsx_path)
     from gateway.ops import kpi as kpis
 
-    if by is not None and by not in ("item", "department", "office", "channel", "month"):
-        raise ConfigError(f"--by {by!r}: expected item, department, office, channel or month")
-    if compare_with is not None and (period is None or compare_with not in ("previous", "year")):
-        raise ConfigError("--compare previous|year needs --period (a month such as 2026-11 or a year such as 2026)")
+    _check_kpi_options(by, items, period, compare_with)
+    if no_refresh and full_refresh:
+        raise ConfigError("--no-refresh and --full-refresh contradict each other: choose one")
     try:
         kpis.period_range(period)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     engine = ledger_engine(systems, database_url, existing=True)
-    refreshed = None if no_refresh else kpis.refresh_facts(engine).as_dict()
+    refreshed = None
+    if not no_refresh:
+        calendar, catalogue = _clock_and_catalogue(systems)
+        refreshed = kpis.refresh_facts(engine, full=full_refresh, calendar=calendar, catalogue=catalogue).as_dict()
     if compare_with is not None:
         result = kpis.compare(engine, period, against=compare_with, by=by)  # type: ignore[arg-type]
         flat = [{"key": r["key"], "kpi": name, **v} for r in result["rows"] for name, v in r["kpis"].items()]
@@ -232,7 +267,7 @@ def kpi(
                     [[f["key"], _label(f["kpi"], by), _pct(f["now"]), _pct(f["before"]), _change(f["change"])]
                      for f in flat])
         return
-    rows = [r.as_dict() for r in (kpis.item_kpis(engine, by=by if by in ("department",) else None) if items  # type: ignore[arg-type]
+    rows = [r.as_dict() for r in (kpis.item_kpis(engine, by=by) if items  # type: ignore[arg-type]
                                   else kpis.compute(engine, by=by, period=period))]  # type: ignore[arg-type]
     flat = [{k: v for k, v in r.items() if k != "sums"} for r in rows]
     _export(flat, csv_path, xlsx_path)

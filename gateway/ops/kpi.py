@@ -7,6 +7,11 @@ figures come from the catalogue store. Every KPI's definition is in :data:`DEFIN
 Channel and accepting office are not on every case yet: the figures that need them (网办率, 全城通办, 跨省) are
 ``None`` — absent — until some case carries them, and appear as soon as one does.
 
+What counts as a case (办件量) follows the canonical result (:class:`~gateway.models.CaseResult`): a case refused
+before acceptance (不予受理 — the hand-off's routing refusal writes one, with a finish time) or withdrawn (撤回) was
+never handled, so it is in no case KPI and is counted apart (``not_accepted_cases``, ``withdrawn_cases``). Whether
+a case finished on time is what the deadline clock says (:func:`_on_time`), special procedures given back.
+
     refresh_facts(engine)                       # after a sync; reads only the cases that changed
     compute(engine, by="month", period="2026")  # list of KpiRow
     kpi_summary(engine)                         # for the ops console
@@ -17,22 +22,42 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import orjson
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
+from gateway.models.codes import CaseResult
 from gateway.models.datetimes import BEIJING
+from gateway.ops.deadlines.calendar import WorkCalendar
+from gateway.ops.deadlines.clock import evaluate, limit_unit
+from gateway.ops.deadlines.scan import clock_fingerprint
 from gateway.store import kpi as store
+from gateway.store import process as process_store
 
-__all__ = ["DEFINITIONS", "KpiDefinition", "KpiRow", "RefreshReport", "case_fact", "compare", "compute",
-           "item_kpis", "kpi_summary", "period_range", "previous_period", "refresh_facts"]
+if TYPE_CHECKING:
+    from gateway.process.catalogue import TongbanCatalogue
+
+__all__ = ["CITY_CATALOGUE", "DEFINITIONS", "ITEM_DIMENSIONS", "SET_ASIDE_RESULTS", "KpiDefinition", "KpiRow",
+           "RefreshReport", "case_fact", "compare", "compute", "item_kpis", "kpi_summary", "period_range",
+           "previous_period", "refresh_facts"]
 
 Dimension = Literal["item", "department", "office", "channel", "month"]
 DIMENSIONS: tuple[str, ...] = get_args(Dimension)
+ItemDimension = Literal["department", "level"]
+ITEM_DIMENSIONS: tuple[str, ...] = get_args(ItemDimension)
 ONLINE_CHANNELS = frozenset({"2", "online", "mobile", "网上", "移动端", "app"})
 """Channel values that count as handled online: the national code 2 (网上) and the mobile channel."""
-_DEAD_RESULTS = frozenset({"voided", "deleted"})
+_DEAD_RESULTS = frozenset({CaseResult.VOIDED, CaseResult.DELETED})
+SET_ASIDE_RESULTS: tuple[CaseResult, ...] = (CaseResult.NOT_ACCEPTED, CaseResult.WITHDRAWN)
+"""Results of cases nobody handled — 不予受理 (refused before acceptance, routing refusals included) and 撤回 (taken
+back by the applicant): out of 办件量, 办结率 and every other case KPI, and each counted on its own
+(``not_accepted_cases``, ``withdrawn_cases``) so that no case vanishes from the report."""
+CITY_CATALOGUE = "city"
+"""The 通办目录 (``catalogues:`` in ``config/tongban_catalogue.yaml``) whose cases are 全城通办件."""
+_FACT_LOGIC = "2"
+"""Part of the refresh's fingerprint: a change to what a row holds (this module) computes every row again."""
+_PAGE = 2000
 
 
 @dataclass(frozen=True)
@@ -44,29 +69,38 @@ class KpiDefinition:
 
 
 DEFINITIONS: tuple[KpiDefinition, ...] = (
-    KpiDefinition("instant_ratio", "即办件比例", "case", "即办件 cases / live cases"),
+    KpiDefinition("cases", "办件量", "case", "live cases (not deleted or voided) that were not refused before "
+                  "acceptance (不予受理) nor withdrawn (撤回): every case KPI below counts these"),
+    KpiDefinition("not_accepted_cases", "不予受理件", "case", "live cases with result 不予受理 (routing refusals "
+                  "included): counted apart, in no other case KPI"),
+    KpiDefinition("withdrawn_cases", "撤回件", "case", "live cases with result 撤回: counted apart, in no other case "
+                  "KPI"),
+    KpiDefinition("instant_ratio", "即办件比例", "case", "即办件 cases / 办件量"),
     KpiDefinition("instant_item_ratio", "即办件比例（事项）", "item", "entries promising 0 days / active entries"),
-    KpiDefinition("speedup", "提速率", "case", "1 − Σ promised days / Σ legal days, over live cases with a promise "
+    KpiDefinition("speedup", "提速率", "case", "1 − Σ promised days / Σ legal days, over cases with a promise "
                   "whose item has a legal limit in working days (the catalogue's 法定时限)"),
     KpiDefinition("speedup_item", "提速率（事项）", "item", "1 − Σ 承诺时限 / Σ 法定时限, over active entries with "
                   "both limits in the same unit and a legal limit > 0"),
-    KpiDefinition("online_ratio", "网办率", "case", "cases handled online (channel 网上 or 移动端) / live cases with "
+    KpiDefinition("online_ratio", "网办率", "case", "cases handled online (channel 网上 or 移动端) / cases with "
                   "a known channel; absent while no case carries a channel"),
-    KpiDefinition("finished_ratio", "办结率", "case", "finished cases (办结时间 set) / live cases"),
-    KpiDefinition("on_time_ratio", "按时办结率", "case", "cases finished at or before 承诺办结时间 / finished cases "
-                  "with a 承诺办结时间"),
+    KpiDefinition("finished_ratio", "办结率", "case", "finished cases (办结时间 set) / 办件量"),
+    KpiDefinition("on_time_ratio", "按时办结率", "case", "finished cases the deadline clock had not run out on when "
+                  "they finished (the limit counted from acceptance, special procedures such as 补正 given back; "
+                  "承诺办结时间 for a case without a limit or acceptance time) / finished cases with a deadline"),
     KpiDefinition("overdue_ratio", "超期办结率", "case", "1 − 按时办结率 (finished late / finished with a deadline)"),
     KpiDefinition("materials_reused", "材料复用", "case", "Σ materials received as 证照复用 (certificate reuse)"),
-    KpiDefinition("submissions_saved", "材料减免", "case", "Σ over cases of the gateway's latest materials answer "
-                  "(submissions_saved: materials a valid certificate replaced)"),
+    KpiDefinition("submissions_saved", "材料减免", "case", "Σ over cases of the most materials any of the gateway's "
+                  "materials answers spared (submissions_saved: materials a valid certificate replaced)"),
     KpiDefinition("zero_visit_items", "一次不跑", "item", "active entries with 到现场次数 = 0"),
     KpiDefinition("one_visit_items", "只跑一次", "item", "active entries with 到现场次数 = 1"),
-    KpiDefinition("tongban_city_cases", "全城通办件", "case", "live cases accepted at an office (受理点) for an item "
-                  "in the 通办目录 (city scope), not across provinces; absent while no case names an office"),
-    KpiDefinition("cross_province_cases", "跨省通办件", "case", "live cases whose accepting office is in another "
+    KpiDefinition("tongban_city_cases", "全城通办件", "case", "cases accepted at an office (受理点) of the city "
+                  "通办目录 for an item in that 目录 (config/tongban_catalogue.yaml, as routing reads it), not across "
+                  "provinces; absent while no case names an office"),
+    KpiDefinition("cross_province_cases", "跨省通办件", "case", "cases whose accepting office is in another "
                   "province than the case's 行政区划; absent while no case names an office"),
     KpiDefinition("evaluation_coverage", "评价率", "case", "distinct cases with a 好差评 rating / live cases with a "
-                  "finish time (target ≥ 70%); gateway.citizen.evaluation_summary"),
+                  "finish time, 不予受理 and 撤回 included: they can be rated too (target ≥ 70%); "
+                  "gateway.citizen.evaluation_summary"),
     KpiDefinition("good_review_ratio", "好评率", "case", "ratings 基本满意 or better / ratings"),
     KpiDefinition("bad_review_reply_ratio", "差评回复率", "case", "bad reviews called back / bad reviews not set aside "
                   "by an upheld appeal (target 100%)"),
@@ -92,15 +126,18 @@ class KpiRow:
 @dataclass
 class RefreshReport:
     read: int = 0
-    """Case rows read from the ledger (only those whose version moved)."""
+    """Case rows read from the ledger (only those whose version moved, unless ``rebuilt``)."""
     written: int = 0
     saved_updates: int = 0
     audit_read: int = 0
+    rebuilt: bool = False
+    """Every row was computed again: asked (``full``), or what the rows are computed with changed (the working-day
+    calendar, the 通办目录's limit units, the clock's or this module's logic)."""
     duration_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {"read": self.read, "written": self.written, "saved_updates": self.saved_updates,
-                "audit_read": self.audit_read, "duration_s": round(self.duration_s, 3)}
+                "audit_read": self.audit_read, "rebuilt": self.rebuilt, "duration_s": round(self.duration_s, 3)}
 
 
 def _office(data: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -115,12 +152,15 @@ def _office(data: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def _moment(value: Any) -> datetime | None:
+    """An instant of the document; one written without an offset is Beijing time (DOMAIN.md), so that it compares
+    with the clock's due time instead of failing the refresh."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=BEIJING)
 
 
 def _beijing_month(value: Any) -> str | None:
@@ -136,28 +176,91 @@ def _beijing_month(value: Any) -> str | None:
     return moment.astimezone(BEIJING).strftime("%Y-%m")
 
 
+def _limit(value: Any) -> int | None:
+    """A time limit in whole days, or None (a bool is not a number of days)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _on_time(data: dict[str, Any], finished_at: datetime | None, promised_at: datetime | None,
+             calendar: WorkCalendar, catalogue: TongbanCatalogue, clock_start: datetime | None) -> tuple[bool, bool]:
+    """``(with a deadline, finished on time)`` as the deadline clock judges it.
+
+    A 承诺办结时间 is fixed when the case is accepted; the clock gives back the time a special procedure (补正, 听证 …)
+    stopped it, so a case finished inside its limit plus its 补正 was never red, and is on time here too. The clock
+    is the deadline scan's own (:func:`~gateway.ops.deadlines.clock.evaluate`, from the same acceptance or hand-off
+    decision, limit, unit — :func:`~gateway.ops.deadlines.clock.limit_unit`, the 通办目录's where it says — and
+    events), read at the instant the case finished, on the case as it stood open: on
+    time when it finished by the clock's due time — the clock had not turned red before. Only a case with no clock
+    to run (no limit, or no acceptance time) is judged by its 承诺办结时间.
+    """
+    state = None
+    if finished_at is not None and _limit(data.get("promised_days")) is not None:
+        running = {**data, "status": "in_progress", "finished_at": None, "deleted": False}
+        try:
+            state = evaluate(running, calendar, now=finished_at, clock_start=clock_start,
+                             unit=limit_unit(data, calendar, catalogue))
+        except (AttributeError, TypeError, ValueError):  # a time or event no clock can read: judged by the promise
+            state = None
+    if state is not None and finished_at is not None:
+        return True, finished_at <= state.due_at
+    if promised_at is None:
+        return False, False
+    return True, finished_at is not None and finished_at <= promised_at
+
+
+def _tongban_scope(office_code: str | None, item_code: str | None, catalog_code: str | None,
+                   catalogue: TongbanCatalogue) -> str | None:
+    """The 通办目录 under which the accepting office took the item (``city``, ``cross_province`` …), or None.
+
+    Taken from the 通办目录 routing uses, read as :meth:`TongbanCatalogue.route` reads it: the office must be a
+    registered 受理点 and the item — found by 实施编码, else 基本编码 (another level's 实施编码 of a listed item is
+    that item) — in its 目录; not from the harvested 实施清单's ``tongban`` field, which no routing decision reads
+    (a city item harvested without it counted 0 全城通办件). Stamped on the row when the row is computed rather than
+    looked up when the KPIs are summed: the row is computed when the case changes — accepted, handled, finished,
+    each under the 目录 in force then — so a later revision of the 目录 does not rewrite a month already reported
+    (the 1,080 cases of a report stay 1,080); ``tongban kpi --full-refresh`` applies a corrected 目录 to every case
+    on purpose. It also keeps the KPIs one ``GROUP BY`` over the narrow rows, with no list of items to bind in.
+    """
+    office = catalogue.offices.get(office_code) if office_code else None
+    if office is None:
+        return None
+    entry = catalogue.item(item_code, catalog_code)
+    listed = entry.item_code if entry is not None else item_code
+    return office.catalogue if listed in catalogue.catalogues.get(office.catalogue, frozenset()) else None
+
+
 def case_fact(case_no: str, version: int, data: dict[str, Any], *, deleted: bool, dept_code: str | None,
-              item_code: str | None, now: datetime) -> dict[str, Any]:
-    """What one case contributes to the KPIs (a ``kpi_case_facts`` row), from its canonical document."""
+              item_code: str | None, now: datetime, calendar: WorkCalendar | None = None,
+              catalogue: TongbanCatalogue | None = None, clock_start: datetime | None = None) -> dict[str, Any]:
+    """What one case contributes to the KPIs (a ``kpi_case_facts`` row), from its canonical document.
+
+    ``calendar`` (the working-day calendar the deadline scan uses) and ``catalogue`` (the 通办目录) default to the
+    configured ones — pass them when computing many rows; ``clock_start``: where the hand-off started the case's
+    clock (``gateway.store.process.clock_starts``), as the deadline scan reads it.
+    """
+    calendar = calendar if calendar is not None else WorkCalendar.load()
+    catalogue = catalogue if catalogue is not None else _configured_catalogue()
     finished_at, promised_at = _moment(data.get("finished_at")), _moment(data.get("promised_at"))
-    finished = finished_at is not None
-    with_deadline = promised_at is not None
+    with_deadline, on_time = _on_time(data, finished_at, promised_at, calendar, catalogue, clock_start)
     channel = data.get("channel")
     channel = str(channel)[:16] if channel not in (None, "") else None
     office_code, office_division = _office(data)
     division = str(data.get("division_code") or "")
     cross = None if not office_division or not division else str(office_division)[:2] != division[:2]
     materials = [m for m in data.get("materials") or [] if isinstance(m, dict)]
+    result = data.get("result")
+    result = str(result)[:24] if result not in (None, "") else None
     promised_days = data.get("promised_days")
     return {
         "case_no": case_no, "case_version": version, "month": _beijing_month(data.get("applied_at")),
         "item_code": item_code, "dept_code": dept_code, "office_code": office_code,
         "office_division": office_division, "channel": channel,
-        "live": not deleted and data.get("result") not in _DEAD_RESULTS,
-        "instant": data.get("case_type") == "instant", "finished": finished, "with_deadline": with_deadline,
-        "on_time": bool(finished and with_deadline and finished_at <= promised_at),  # type: ignore[operator]
+        "live": not deleted and result not in _DEAD_RESULTS, "result": result,
+        "instant": data.get("case_type") == "instant", "finished": finished_at is not None,
+        "with_deadline": with_deadline, "on_time": on_time,
         "online": None if channel is None else channel.lower() in ONLINE_CHANNELS,
         "cross_province": cross,
+        "tongban_scope": _tongban_scope(office_code, item_code, data.get("catalog_code"), catalogue),
         "promised_days": promised_days if isinstance(promised_days, int) else None,
         "materials": len(materials),
         "materials_reused": sum(1 for m in materials if m.get("source") == "certificate_reuse"),
@@ -165,42 +268,81 @@ def case_fact(case_no: str, version: int, data: dict[str, Any], *, deleted: bool
     }
 
 
-def refresh_facts(engine: Engine, *, lookback: timedelta = timedelta(minutes=10), full: bool = False) -> RefreshReport:
+def _configured_catalogue() -> TongbanCatalogue:
+    """The configured 通办目录, imported when a row is computed: reading the KPIs (the console) needs none of it."""
+    from gateway.process.catalogue import TongbanCatalogue
+
+    return TongbanCatalogue.load()
+
+
+def _fingerprint(calendar: WorkCalendar, catalogue: TongbanCatalogue) -> str:
+    """What the rows are computed with, besides the cases: the clock's inputs (calendar, yellow threshold, the 目录's
+    limit units and stages, the clock's logic: :func:`~gateway.ops.deadlines.scan.clock_fingerprint`) and this
+    module's logic. Which items each office's 目录 lists is left out on purpose (see :func:`_tongban_scope`)."""
+    return f"{_FACT_LOGIC}:{clock_fingerprint(calendar, catalogue)}"
+
+
+def refresh_facts(engine: Engine, *, lookback: timedelta = timedelta(minutes=10), full: bool = False,
+                  calendar: WorkCalendar | None = None, catalogue: TongbanCatalogue | None = None) -> RefreshReport:
     """Bring the contribution rows up to date with the ledger; the cost follows the changed cases.
 
     Cases are read from the watermark minus ``lookback`` (a writer may commit an older ``updated_at`` late),
-    and of those only the ones whose version differs from their row's; materials answers from the audit log
-    after the last sequence read. ``full`` rebuilds every row.
+    and of those only the ones whose version differs from their row's, a page at a time; materials answers from
+    the audit log after the last sequence read. Every row is computed again (``rebuilt``) when ``full`` is asked,
+    or when what the rows are computed with changed since the last refresh (:func:`_fingerprint`: a new working-day
+    calendar or limit unit moves deadlines) — so pass the ``calendar`` and ``catalogue`` (the 通办目录) the
+    deadline scan uses (default: the configured ones), or two callers with different ones rebuild every row in
+    turn.
     """
     started = time.perf_counter()
     report = RefreshReport()
     now = datetime.now(timezone.utc)
+    calendar = calendar if calendar is not None else WorkCalendar.load()
+    catalogue = catalogue if catalogue is not None else _configured_catalogue()
+    fingerprint = _fingerprint(calendar, catalogue)
     with engine.begin() as conn:
         mark = store.get_checkpoint(conn)
+        report.rebuilt = full or mark["fingerprint"] != fingerprint
         # Answers first, cases second: the gateway answers only for a case already in the ledger, so every
         # case an answer read here names is committed before the case read below and has its row by the time
         # the answers are applied.
         answers, seq = store.materials_answers_after(conn, 0 if full else mark["audit_seq"])
-        since = None if full or mark["cases"] is None else mark["cases"] - lookback
-        rows = store.changed_cases(conn, since)
-        report.read = len(rows)
-        facts = []
+        since = None if report.rebuilt or mark["cases"] is None else mark["cases"] - lookback
         high = mark["cases"]
-        for r in rows:
-            data = orjson.loads(r.data) if r.data else {}
-            fact = case_fact(r.case_no, r.version, data, deleted=bool(r.deleted), dept_code=r.dept_code,
-                             item_code=r.item_code, now=now)
-            fact["submissions_saved"] = r.saved_before or 0
-            facts.append(fact)
-            if high is None or r.updated_at > high:
-                high = r.updated_at
-        store.write_facts(conn, facts)
-        report.written = len(facts)
+        after: str | None = None
+        while True:
+            rows = store.changed_cases(conn, since, after=after, limit=_PAGE, every=report.rebuilt)
+            report.read += len(rows)
+            store.write_facts(conn, _page_facts(conn, rows, now, calendar, catalogue))
+            report.written += len(rows)
+            for r in rows:
+                if high is None or r.updated_at > high:
+                    high = r.updated_at
+            if len(rows) < _PAGE:
+                break
+            after = rows[-1].case_no
         report.audit_read = len(answers)
         report.saved_updates = store.set_submissions_saved(conn, answers)
-        store.set_checkpoint(conn, cases_at=high, audit_seq=seq)
+        store.set_checkpoint(conn, cases_at=high, audit_seq=seq, fingerprint=fingerprint)
     report.duration_s = time.perf_counter() - started
     return report
+
+
+def _page_facts(conn: Connection, rows: Any, now: datetime, calendar: WorkCalendar,
+                catalogue: TongbanCatalogue) -> list[dict[str, Any]]:
+    """The rows of one page of changed cases; where the hand-off started a finished case's clock is asked once for
+    the page (only finished cases need it: an open case has no 按时办结 yet)."""
+    documents = [orjson.loads(r.data) if r.data else {} for r in rows]
+    finished = [r.case_no for r, data in zip(rows, documents, strict=True) if data.get("finished_at")]
+    starts = process_store.clock_starts(conn, finished)
+    facts = []
+    for r, data in zip(rows, documents, strict=True):
+        fact = case_fact(r.case_no, r.version, data, deleted=bool(r.deleted), dept_code=r.dept_code,
+                         item_code=r.item_code, now=now, calendar=calendar, catalogue=catalogue,
+                         clock_start=starts.get(r.case_no))
+        fact["submissions_saved"] = r.saved_before or 0
+        facts.append(fact)
+    return facts
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -212,6 +354,8 @@ def _case_kpis(s: dict[str, int]) -> dict[str, float | int | None]:
     offices = s["office_cases"] > 0
     return {
         "cases": s["cases"],
+        "not_accepted_cases": s[CaseResult.NOT_ACCEPTED.value],
+        "withdrawn_cases": s[CaseResult.WITHDRAWN.value],
         "instant_ratio": _ratio(s["instant"], s["cases"]),
         "speedup": None if s["legal_days"] == 0 else 1 - s["promised_days"] / s["legal_days"],
         "online_ratio": _ratio(s["online"], s["channel_known"]),
@@ -252,7 +396,8 @@ def compute(engine: Engine, *, by: Dimension | None = None, period: str | None =
     """Case-based KPIs per group of ``by`` (None: one overall row) over ``period`` (month, year or all)."""
     month_from, month_to = period_range(period)
     with engine.connect() as conn:
-        sums = store.aggregate(conn, by, month_from=month_from, month_to=month_to)
+        sums = store.aggregate(conn, by, month_from=month_from, month_to=month_to,
+                               set_aside=[r.value for r in SET_ASIDE_RESULTS], city_scope=CITY_CATALOGUE)
     out = []
     for s in sums:
         values = {k: int(v) for k, v in s.items() if k != "key"}
@@ -260,8 +405,9 @@ def compute(engine: Engine, *, by: Dimension | None = None, period: str | None =
     return out
 
 
-def item_kpis(engine: Engine, *, by: Literal["department", "level"] | None = None) -> list[KpiRow]:
-    """Item-based KPIs from the catalogue store (即办件比例, 提速率, 一次不跑, 只跑一次)."""
+def item_kpis(engine: Engine, *, by: ItemDimension | None = None) -> list[KpiRow]:
+    """Item-based KPIs from the catalogue store (即办件比例, 提速率, 一次不跑, 只跑一次), per group of ``by``
+    (:data:`ITEM_DIMENSIONS`; None: one overall row). They describe the catalogue as it is now: no period."""
     with engine.connect() as conn:
         sums = store.item_aggregate(conn, by)
     out = []
@@ -316,8 +462,9 @@ def kpi_summary(engine: Engine) -> dict[str, Any]:
             rows = store.fact_count(conn)
         _FACT_SUMS[str(engine.url)] = (key, (overall, this_month, rows))
     items = item_kpis(engine)
-    # the cases that can be rated (live, finished), from the same sums: None before the first refresh
-    rateable = int(overall[0].sums["finished"]) if overall and rows else None
+    # the cases that can be rated (live, finished, 不予受理 and 撤回 included), from the same sums: None before the
+    # first refresh
+    rateable = int(overall[0].sums["finished_any"]) if overall and rows else None
     return {
         "overall": overall[0].kpis if overall else {},
         "this_month": {"period": month, "compared_with": this_month["compared_with"],

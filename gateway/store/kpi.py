@@ -1,8 +1,9 @@
 """The KPIs' statements: per-case contribution rows, their watermark, and the GROUP BY that sums them.
 
 The refresh reads only cases whose version differs from the one their contribution row was computed from
-(a join on ``kpi_case_facts``, bounded below by the watermark), so its cost follows what changed; the KPIs
-are then one grouped scan of the narrow contribution table, never of the case documents.
+(a join on ``kpi_case_facts``, bounded below by the watermark), page by page in case-number order, so its cost
+follows what changed and its memory one page; the KPIs are then one grouped scan of the narrow contribution table,
+never of the case documents.
 """
 
 from __future__ import annotations
@@ -24,50 +25,63 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     update,
 )
 
 from gateway.store.tables import audit_log, cases, catalogue_items, kpi_case_facts, watermarks
 
-__all__ = ["DIMENSIONS", "aggregate", "changed_cases", "fact_count", "get_checkpoint", "item_aggregate",
-           "materials_answers_after", "set_checkpoint", "set_submissions_saved", "write_facts"]
+__all__ = ["DIMENSIONS", "ITEM_DIMENSIONS", "aggregate", "changed_cases", "fact_count", "get_checkpoint",
+           "item_aggregate", "materials_answers_after", "set_checkpoint", "set_submissions_saved", "write_facts"]
 
 _MARK = ("kpi", "case_facts")
 _CHUNK = 900
 DIMENSIONS = ("item", "department", "office", "channel", "month")
+ITEM_DIMENSIONS = ("department", "level")
+"""What the item-based sums (over the catalogue, not the cases) can be grouped by."""
 
 
 def get_checkpoint(conn: Connection) -> dict[str, Any]:
-    """``{"cases": ISO time | None, "audit_seq": int, "refreshed_at": time | None}``: how far the refresh has
-    read, and when it last ran."""
+    """``{"cases": ISO time | None, "audit_seq": int, "refreshed_at": time | None, "fingerprint": str | None}``:
+    how far the refresh has read, when it last ran, and what the rows were computed with (None: before that was
+    recorded — the rows must be computed again)."""
     w = watermarks.c
     row = conn.execute(select(w.cursor, w.checkpoint, w.updated_at)
                        .where(w.system == _MARK[0], w.stream == _MARK[1])).first()
     if row is None:
-        return {"cases": None, "audit_seq": 0, "refreshed_at": None}
+        return {"cases": None, "audit_seq": 0, "refreshed_at": None, "fingerprint": None}
     state = orjson.loads(row.checkpoint) if row.checkpoint else {}
-    return {"cases": row.cursor, "audit_seq": int(state.get("audit_seq", 0)), "refreshed_at": row.updated_at}
+    return {"cases": row.cursor, "audit_seq": int(state.get("audit_seq", 0)), "refreshed_at": row.updated_at,
+            "fingerprint": state.get("fingerprint")}
 
 
-def set_checkpoint(conn: Connection, *, cases_at: datetime | None, audit_seq: int) -> None:
+def set_checkpoint(conn: Connection, *, cases_at: datetime | None, audit_seq: int, fingerprint: str) -> None:
     w = watermarks.c
     now = datetime.now(timezone.utc)
-    values = {"cursor": cases_at, "checkpoint": orjson.dumps({"audit_seq": audit_seq}).decode(), "updated_at": now}
+    state = orjson.dumps({"audit_seq": audit_seq, "fingerprint": fingerprint}).decode()
+    values = {"cursor": cases_at, "checkpoint": state, "updated_at": now}
     done = conn.execute(update(watermarks).where(w.system == _MARK[0], w.stream == _MARK[1]).values(**values))
     if done.rowcount == 0:
         conn.execute(insert(watermarks).values(system=_MARK[0], stream=_MARK[1], **values))
 
 
-def changed_cases(conn: Connection, since: datetime | None) -> Sequence[Row[Any]]:
-    """Cases changed at or after ``since`` whose contribution row is missing or of another version, with the
-    materials-saved figure their old row holds (it comes from the audit log, not from the case)."""
+def changed_cases(conn: Connection, since: datetime | None, *, after: str | None = None, limit: int = 2000,
+                  every: bool = False) -> Sequence[Row[Any]]:
+    """One page (``limit`` rows, case numbers after ``after``, in order) of the cases changed at or after
+    ``since`` whose contribution row is missing or of another version — ``every``: of all cases, whatever their
+    row (a rebuild) — with the materials-saved figure their old row holds (it comes from the audit log, not from
+    the case). Keyset pages: a rebuild over a million cases holds one page of documents, not all of them."""
     c, f = cases.c, kpi_case_facts.c
     stmt = (select(c.case_no, c.version, c.data, c.dept_code, c.item_code, c.deleted, c.updated_at,
                    f.submissions_saved.label("saved_before"))
             .select_from(cases.outerjoin(kpi_case_facts, f.case_no == c.case_no))
-            .where(or_(f.case_no.is_(None), f.case_version != c.version)))
+            .order_by(c.case_no).limit(limit))
+    if not every:
+        stmt = stmt.where(or_(f.case_no.is_(None), f.case_version != c.version))
     if since is not None:
         stmt = stmt.where(c.updated_at >= since)
+    if after is not None:
+        stmt = stmt.where(c.case_no > after)
     return conn.execute(stmt).all()
 
 
@@ -90,7 +104,10 @@ def _saved(outcome: str) -> int:
 
 
 def materials_answers_after(conn: Connection, seq: int) -> tuple[dict[str, int], int]:
-    """Materials answers logged after audit sequence ``seq``: (case → latest saved count, highest seq read)."""
+    """Materials answers logged after audit sequence ``seq``: (case → the most any of them spared, highest seq
+    read). The most, not the latest: what an answer spares depends on who asked (a client's policy, the holder's
+    consent token), and an answer that looked up less — the hall asking without consent — does not undo the
+    materials a fuller one spared the applicant."""
     a = audit_log.c
     out: dict[str, int] = {}
     high = seq
@@ -99,7 +116,7 @@ def materials_answers_after(conn: Connection, seq: int) -> tuple[dict[str, int],
     for number, case_no, outcome in rows:
         high = max(high, number)
         if case_no:
-            out[case_no] = _saved(outcome)
+            out[case_no] = max(out.get(case_no, 0), _saved(outcome))
     return out, high
 
 
@@ -107,7 +124,9 @@ def set_submissions_saved(conn: Connection, saved: dict[str, int]) -> int:
     if not saved:
         return 0
     f = kpi_case_facts.c
-    stmt = update(kpi_case_facts).where(f.case_no == bindparam("k_case")).values(submissions_saved=bindparam("n"))
+    more = or_(f.submissions_saved.is_(None), f.submissions_saved < bindparam("n"))  # never less than before
+    stmt = update(kpi_case_facts).where(f.case_no == bindparam("k_case"), more).values(
+        submissions_saved=bindparam("n"))
     result = conn.execute(stmt, [{"k_case": k, "n": n} for k, n in saved.items()])
     return max(result.rowcount, 0)
 
@@ -117,17 +136,22 @@ def _ones(condition: Any) -> Any:
 
 
 def _item_limits() -> Any:
-    """Per 实施编码: its legal limit in working days (when given so) and its 通办目录 scope."""
+    """Per 实施编码: its legal limit in working days (when given so) in the harvested catalogue."""
     i = catalogue_items.c
     return (select(i.item_code,
-                   func.max(case((i.legal_unit == "working_day", i.legal_days), else_=None)).label("legal_days"),
-                   func.max(i.tongban).label("tongban"))
+                   func.max(case((i.legal_unit == "working_day", i.legal_days), else_=None)).label("legal_days"))
             .where(i.status == "active").group_by(i.item_code).subquery("items"))
 
 
-def aggregate(conn: Connection, by: str | None, *, month_from: str | None = None,
-              month_to: str | None = None) -> list[dict[str, Any]]:
-    """Sums of the live cases' contribution rows, grouped by one of :data:`DIMENSIONS` (None: one row)."""
+def aggregate(conn: Connection, by: str | None, *, month_from: str | None = None, month_to: str | None = None,
+              set_aside: Sequence[str] = (), city_scope: str = "city") -> list[dict[str, Any]]:
+    """Sums of the live cases' contribution rows, grouped by one of :data:`DIMENSIONS` (None: one row).
+
+    A live case whose result is one of ``set_aside`` (not accepted, withdrawn: no case was handled) is in no sum
+    but its own count, labelled by the result (``{"not_accepted": n, …}``) and ``finished_any`` (live cases
+    with a finish time whatever their result: the cases a citizen can rate). ``city_scope``: the 通办目录 whose
+    cases are 全城通办件 (the scope the refresh stamped on each row from the office it was accepted at).
+    """
     f = kpi_case_facts.c
     items = _item_limits()
     group = {"item": f.item_code, "department": f.dept_code, "office": f.office_code, "channel": f.channel,
@@ -135,21 +159,31 @@ def aggregate(conn: Connection, by: str | None, *, month_from: str | None = None
     if by not in group:
         raise ValueError(f"unknown KPI dimension {by!r}; expected one of {DIMENSIONS}")
     key = group[by].label("key")
+    counted = or_(f.result.is_(None), f.result.not_in(list(set_aside))) if set_aside else true()
+
+    def ones(condition: Any) -> Any:
+        return _ones(and_(counted, condition))
+
+    def total(value: Any) -> Any:
+        return func.coalesce(func.sum(case((counted, value), else_=0)), 0)
+
     speed = and_(items.c.legal_days > 0, f.promised_days.is_not(None))
-    stmt = (select(key, func.count().label("cases"), _ones(f.instant).label("instant"),
-                   _ones(f.finished).label("finished"),
-                   _ones(and_(f.finished, f.with_deadline)).label("finished_with_deadline"),
-                   _ones(f.on_time).label("on_time"),
-                   _ones(f.online.is_not(None)).label("channel_known"), _ones(f.online).label("online"),
-                   func.coalesce(func.sum(f.materials), 0).label("materials"),
-                   func.coalesce(func.sum(f.materials_reused), 0).label("materials_reused"),
-                   func.coalesce(func.sum(f.submissions_saved), 0).label("submissions_saved"),
-                   func.coalesce(func.sum(case((speed, f.promised_days), else_=0)), 0).label("promised_days"),
-                   func.coalesce(func.sum(case((speed, items.c.legal_days), else_=0)), 0).label("legal_days"),
-                   _ones(f.office_code.is_not(None)).label("office_cases"),
-                   _ones(f.cross_province).label("cross_province"),
-                   _ones(and_(f.office_code.is_not(None), items.c.tongban == "city",
-                              or_(f.cross_province.is_(None), f.cross_province.is_(False)))).label("tongban_city"))
+    stmt = (select(key, ones(true()).label("cases"), ones(f.instant).label("instant"),
+                   ones(f.finished).label("finished"),
+                   ones(and_(f.finished, f.with_deadline)).label("finished_with_deadline"),
+                   ones(f.on_time).label("on_time"),
+                   ones(f.online.is_not(None)).label("channel_known"), ones(f.online).label("online"),
+                   total(f.materials).label("materials"),
+                   total(f.materials_reused).label("materials_reused"),
+                   total(f.submissions_saved).label("submissions_saved"),
+                   total(case((speed, f.promised_days), else_=0)).label("promised_days"),
+                   total(case((speed, items.c.legal_days), else_=0)).label("legal_days"),
+                   ones(f.office_code.is_not(None)).label("office_cases"),
+                   ones(f.cross_province).label("cross_province"),
+                   ones(and_(f.office_code.is_not(None), f.tongban_scope == city_scope,
+                             or_(f.cross_province.is_(None), f.cross_province.is_(False)))).label("tongban_city"),
+                   _ones(f.finished).label("finished_any"),
+                   *(_ones(f.result == value).label(value) for value in set_aside))
             .select_from(kpi_case_facts.outerjoin(items, items.c.item_code == f.item_code))
             .where(f.live))
     if month_from is not None:
@@ -166,7 +200,7 @@ def item_aggregate(conn: Connection, by: str | None = None) -> list[dict[str, An
     i = catalogue_items.c
     group = {"department": i.dept_code, "level": i.level, None: literal("all")}
     if by not in group:
-        raise ValueError(f"unknown item dimension {by!r}; expected department, level or none")
+        raise ValueError(f"unknown item dimension {by!r}; expected one of {ITEM_DIMENSIONS} or none")
     same_unit = and_(i.legal_days > 0, i.promised_days.is_not(None), i.promised_unit == i.legal_unit)
     stmt = (select(group[by].label("key"), func.count().label("items"),
                    _ones(i.promised_days == 0).label("instant"),

@@ -641,10 +641,15 @@ kpi_case_facts = Table(
     Column("materials_reused", Integer, nullable=False),
     Column("submissions_saved", Integer, nullable=False),
     Column("refreshed_at", UtcDateTime(), nullable=False),
+    # migration 0015_kpi_result_scope: the canonical result (不予受理 and 撤回 are counted apart from 办件量), and
+    # the 通办目录 the accepting office took the item under (city | cross_province; None: none)
+    Column("result", String(24), nullable=True),
+    Column("tongban_scope", String(32), nullable=True),
     Index(None, "month"),
 )
-"""What one case contributes to the KPIs, refreshed only when the case's version moves; the KPIs are sums of
-these rows grouped by item, department, office, channel or month."""
+"""What one case contributes to the KPIs, refreshed only when the case's version moves (or everything, when what
+the rows are computed with changes); the KPIs are sums of these rows grouped by item, department, office, channel
+or month."""
 
 __all__ += ["catalogue_audit_runs", "catalogue_findings", "catalogue_item_versions", "catalogue_items",
             "kpi_case_facts"]

@@ -57,6 +57,10 @@ def test_harvest_audit_and_kpi_from_the_command_line(catalogue_world: CatalogueW
     assert kpi.returncode == 0, kpi.stderr
     (overall,) = json.loads(kpi.stdout)["rows"]
     assert overall["items"] == 3000 and 0 < overall["speedup_item"] < 1
+    by_level = _run(catalogue_world, "kpi", "--items", "--by", "level", "--json")
+    assert by_level.returncode == 0, by_level.stderr
+    levels = json.loads(by_level.stdout)["rows"]
+    assert len(levels) > 1 and sum(r["items"] for r in levels) == 3000  # grouped, not the overall row again
 
     cases = _run(catalogue_world, "kpi", "--by", "month", "--period", "2026-11", "--compare", "year")
     assert cases.returncode == 0, cases.stderr
@@ -66,6 +70,7 @@ def test_harvest_audit_and_kpi_from_the_command_line(catalogue_world: CatalogueW
 def test_operator_mistakes_are_one_line_and_exit_1(catalogue_world: CatalogueWorld) -> None:
     for args, words in [
         (("kpi", "--by", "street"), "--by 'street'"),
+        (("kpi", "--items", "--by", "month"), "item KPIs (--items) group --by department or level"),
         (("kpi", "--period", "2026-13"), "neither a year"),
         (("kpi", "--compare", "previous"), "needs --period"),
         (("catalogue", "harvest", "nowhere"), "unknown catalogue 'nowhere'"),

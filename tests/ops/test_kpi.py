@@ -1,6 +1,8 @@
 """KPIs on a generated ledger whose true values the generator knows: each KPI is computed here again, in plain
 Python from the generated cases (not by the code under test), and must match to the case; after 1% of the cases
-change, the refresh reads exactly those (counted)."""
+change, the refresh reads exactly those (counted). 按时办结 is the deadline clock's judgement (the truth asks the
+clock, :func:`gateway.ops.deadlines.evaluate`, whether the open case was red when it finished); 全城通办 follows the
+通办目录 routing reads (``TONGBAN``), never the harvested catalogue's ``tongban`` field (wrong here on purpose)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import json
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -17,17 +19,31 @@ from sqlalchemy import Engine, update
 from gateway.catalogue import CatalogueEntry
 from gateway.catalogue.harvest import entry_row
 from gateway.ops import kpi
+from gateway.ops.deadlines import WorkCalendar, evaluate
+from gateway.process import TongbanCatalogue
 from gateway.store import catalogue as catalogue_store
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
 from gateway.store.tables import audit_log, cases
 
 BJ = timezone(timedelta(hours=8))
-# 实施编码 → (legal limit text, 通办目录 scope); I4's limit is in calendar days: outside the case-based 提速率.
-ITEMS = {"I0": ("20个工作日", None), "I1": ("30个工作日", "city"), "I2": ("即办", None), "I3": ("15个工作日", "city"),
+# 实施编码 → (legal limit text, the harvested catalogue's ``tongban`` field); I4's limit is in calendar days: outside
+# the case-based 提速率. The harvested field is wrong on purpose: 全城通办 reads the 通办目录 below, as routing does.
+ITEMS = {"I0": ("20个工作日", "city"), "I1": ("30个工作日", None), "I2": ("即办", "city"), "I3": ("15个工作日", None),
          "I4": ("60日", None), "I5": (None, None)}
 DEPTS = ("D1", "D2", "D3")
 OFFICES = (("S1", "370102"), ("S2", "370103"), ("X9", "110101"))  # X9: another province's hall
+TONGBAN = TongbanCatalogue.from_text("""
+catalogues: {city: [I1, I3], cross_province: [I1]}
+offices:
+  S1: {name: 街道一, division: "370102", catalogue: city}
+  S2: {name: 街道二, division: "370103", catalogue: city}
+  X9: {name: 外省专窗, division: "110101", catalogue: cross_province}
+""")
+CITY = {(office, item) for office, spec in TONGBAN.offices.items() if spec.catalogue == "city"
+        for item in TONGBAN.catalogues["city"]}
+CAL = WorkCalendar.load()
+SET_ASIDE = ("not_accepted", "withdrawn")
 
 
 @dataclass
@@ -47,6 +63,9 @@ class GenCase:
     result: str | None = None
     saved: list[int] = field(default_factory=list)
     version: int = 1
+    accepted: datetime | None = None
+    corrections: list[tuple[datetime, datetime | None]] = field(default_factory=list)
+    """补正 (special procedures) as (start, end or None while it runs)."""
 
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -55,6 +74,10 @@ class GenCase:
             "promised_at": self.promised_at.isoformat() if self.promised_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None, "result": self.result,
             "division_code": "370102", "dept_code": self.dept,
+            "accepted_at": self.accepted.isoformat() if self.accepted else None,
+            "events": [{"seq": n + 1, "kind": "special", "special_type": "correction", "name": "补正",
+                        "started_at": start.isoformat(), "ended_at": end.isoformat() if end else None}
+                       for n, (start, end) in enumerate(self.corrections)],
             "materials": [{"name": f"m{i}", "source": s, "count": 1} for i, s in enumerate(self.materials)]}
         if self.channel is not None:
             doc["channel"] = self.channel
@@ -74,14 +97,23 @@ def generate(seed: int, n: int, *, channels: bool = True) -> list[GenCase]:
         finished_at = None
         if rng.random() < 0.75:
             finished_at = applied + timedelta(days=rng.choice([0, 3, 12, 25]), hours=rng.randrange(5))
-        result = rng.choice(["issued", "voided", "not_permitted"]) if finished_at and rng.random() < 0.2 else None
+        result = rng.choice(["issued", "voided", "not_permitted", "not_accepted", "withdrawn"]) \
+            if finished_at and rng.random() < 0.25 else None
+        # half the cases state their acceptance: their clock runs (from it, with their 补正 given back) and judges
+        # 按时办结; the others are judged by the promise they state
+        accepted = applied + timedelta(hours=1) if promised is not None and rng.random() < 0.5 else None
+        corrections: list[tuple[datetime, datetime | None]] = []
+        if accepted is not None and rng.random() < 0.5:
+            start = accepted + timedelta(days=1 + rng.randrange(3), hours=rng.randrange(6))
+            corrections.append((start, start + timedelta(days=rng.randrange(1, 9)) if rng.random() < 0.8 else None))
         out.append(GenCase(
             f"C{k:06d}", rng.choice(list(ITEMS)), rng.choice(DEPTS), applied, instant, promised, promised_at,
             finished_at, rng.choice([None, "1", "2", "2", "3"]) if channels else None,
             rng.choice([None, None, *OFFICES]) if channels else None,
             [rng.choice(["paper", "electronic", "certificate_reuse"]) for _ in range(rng.randrange(4))],
             deleted=rng.random() < 0.05, result=result,
-            saved=[rng.randrange(3) for _ in range(rng.choice([0, 0, 1, 2]))]))
+            saved=[rng.randrange(3) for _ in range(rng.choice([0, 0, 1, 2]))], accepted=accepted,
+            corrections=corrections))
     return out
 
 
@@ -95,6 +127,18 @@ def _legal_working_days(item: str) -> int | None:
     return int(text.removesuffix("个工作日"))
 
 
+def _on_time(c: GenCase) -> bool | None:
+    """Finished on time (None: no deadline): a case with a clock was not red while it was open — the deadline
+    clock read on the open case just before it finished; a case without one by the promise it states."""
+    assert c.finished_at is not None
+    if c.accepted is not None and c.promised_days is not None:
+        still_open = {**c.document(), "finished_at": None, "status": "in_progress"}
+        state = evaluate(still_open, CAL, now=c.finished_at - timedelta(seconds=1))
+        assert state is not None
+        return state.level != "red"
+    return None if c.promised_at is None else c.finished_at <= c.promised_at
+
+
 def truth(generated: list[GenCase], key: Any = lambda c: "all", months: tuple[str, str] | None = None
           ) -> dict[Any, dict[str, Any]]:
     groups: dict[Any, list[GenCase]] = defaultdict(list)
@@ -104,36 +148,44 @@ def truth(generated: list[GenCase], key: Any = lambda c: "all", months: tuple[st
             continue
         groups[key(c)].append(c)
     out = {}
-    for k, cs in groups.items():
+    for k, live in groups.items():
+        cs = [c for c in live if c.result not in SET_ASIDE]  # 办件量: refused and withdrawn cases are not handled
         finished = [c for c in cs if c.finished_at]
-        deadline = [c for c in finished if c.promised_at]
-        on_time = [c for c in deadline if c.finished_at <= c.promised_at]  # type: ignore[operator]
+        judged = [(c, _on_time(c)) for c in finished]
+        deadline = [c for c, on_time in judged if on_time is not None]
+        on_time = [c for c, ok in judged if ok]
         known = [c for c in cs if c.channel is not None]
         speed = [c for c in cs if c.promised_days is not None and (_legal_working_days(c.item) or 0) > 0]
         with_office = [c for c in cs if c.office]
         cross = [c for c in with_office if c.office[1][:2] != "37"]  # type: ignore[index]
         out[k] = {
-            "cases": len(cs), "instant_ratio": sum(c.instant for c in cs) / len(cs),
+            "cases": len(cs), "instant_ratio": sum(c.instant for c in cs) / len(cs) if cs else None,
+            "not_accepted_cases": sum(c.result == "not_accepted" for c in live),
+            "withdrawn_cases": sum(c.result == "withdrawn" for c in live),
             "speedup": (1 - sum(c.promised_days for c in speed) / sum(_legal_working_days(c.item) for c in speed))  # type: ignore[misc]
             if speed else None,
             "online_ratio": sum(c.channel == "2" for c in known) / len(known) if known else None,
-            "finished_ratio": len(finished) / len(cs),
+            "finished_ratio": len(finished) / len(cs) if cs else None,
             "on_time_ratio": len(on_time) / len(deadline) if deadline else None,
             "overdue_ratio": 1 - len(on_time) / len(deadline) if deadline else None,
             "materials_reused": sum(m == "certificate_reuse" for c in cs for m in c.materials),
-            "submissions_saved": sum(c.saved[-1] for c in cs if c.saved),
-            "tongban_city_cases": sum(1 for c in with_office if ITEMS[c.item][1] == "city" and c not in cross)
+            "submissions_saved": sum(max(c.saved) for c in cs if c.saved),  # the fullest answer of each case
+            "tongban_city_cases": sum(1 for c in with_office if (c.office[0], c.item) in CITY and c not in cross)  # type: ignore[index]
             if with_office else None,
             "cross_province_cases": len(cross) if with_office else None,
         }
     return out
 
 
+def _refresh(engine: Engine, **options: Any) -> kpi.RefreshReport:
+    return kpi.refresh_facts(engine, calendar=CAL, catalogue=TONGBAN, **options)
+
+
 # -- the ledger -------------------------------------------------------------------------------------------------
 
 
 def _catalogue(engine: Engine) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = []
     for n, (code, (legal, tongban)) in enumerate(ITEMS.items()):
         entry = CatalogueEntry.model_validate({
@@ -160,7 +212,7 @@ _SEQ = [0]
 def _answer(engine: Engine, case_no: str, saved: int) -> None:
     _SEQ[0] += 1
     with engine.begin() as conn:
-        conn.execute(audit_log.insert().values(seq=_SEQ[0], at=datetime.now(timezone.utc), action="materials",
+        conn.execute(audit_log.insert().values(seq=_SEQ[0], at=datetime.now(UTC), action="materials",
                                                outcome=f"saved:{saved}", case_no=case_no, prev_hash="0" * 64,
                                                hash="0" * 64))
 
@@ -172,7 +224,7 @@ def ledger(database_url: str) -> tuple[Engine, list[GenCase]]:
     _SEQ[0] = 0
     generated = generate(13, 2000)
     _catalogue(engine)
-    _write(engine, generated, at=datetime.now(timezone.utc) - timedelta(hours=2))
+    _write(engine, generated, at=datetime.now(UTC) - timedelta(hours=2))
     for c in generated:
         for n in c.saved:
             _answer(engine, c.case_no, n)
@@ -193,7 +245,7 @@ def _assert_same(got: dict[Any, dict[str, Any]], want: dict[Any, dict[str, Any]]
 
 def test_every_kpi_is_exact_to_the_case(ledger: tuple[Engine, list[GenCase]]) -> None:
     engine, generated = ledger
-    report = kpi.refresh_facts(engine)
+    report = _refresh(engine)
     assert report.read == report.written == 2000
     _assert_same(_as_dicts(kpi.compute(engine)), truth(generated))
     _assert_same(_as_dicts(kpi.compute(engine, by="month")), truth(generated, lambda c: c.applied.strftime("%Y-%m")))
@@ -207,7 +259,7 @@ def test_every_kpi_is_exact_to_the_case(ledger: tuple[Engine, list[GenCase]]) ->
 
 def test_period_over_period(ledger: tuple[Engine, list[GenCase]]) -> None:
     engine, generated = ledger
-    kpi.refresh_facts(engine)
+    _refresh(engine)
     result = kpi.compare(engine, "2026-06", against="year")
     assert result["compared_with"] == "2025-06"
     now = truth(generated, months=("2026-06", "2026-06"))["all"]
@@ -221,11 +273,11 @@ def test_period_over_period(ledger: tuple[Engine, list[GenCase]]) -> None:
 
 def test_after_one_percent_changes_the_refresh_reads_only_those(ledger: tuple[Engine, list[GenCase]]) -> None:
     engine, generated = ledger
-    assert kpi.refresh_facts(engine).read == 2000
-    assert kpi.refresh_facts(engine).read == 0  # nothing moved: nothing read
+    assert _refresh(engine).read == 2000
+    assert _refresh(engine).read == 0  # nothing moved: nothing read
     rng = random.Random(5)
     changed = rng.sample(generated, 20)
-    later = datetime.now(timezone.utc)
+    later = datetime.now(UTC)
     with engine.begin() as conn:
         for c in changed:
             c.version += 1
@@ -234,13 +286,17 @@ def test_after_one_percent_changes_the_refresh_reads_only_those(ledger: tuple[En
             c.materials = c.materials + ["certificate_reuse"]
             conn.execute(update(cases).where(cases.c.case_no == c.case_no).values(
                 version=c.version, data=json.dumps(c.document(), ensure_ascii=False), updated_at=later))
-    untouched = next(c for c in generated if c not in changed and not c.deleted)
+    untouched = next(c for c in generated if c not in changed and not c.deleted and max(c.saved, default=0) < 2)
     untouched.saved.append(2)
     _answer(engine, untouched.case_no, 2)
+    lesser = next(c for c in generated if c not in changed and c is not untouched and not c.deleted and c.saved
+                  and max(c.saved) > 0)
+    lesser.saved.append(0)  # an answer that looked up less (no consent token): it undoes nothing
+    _answer(engine, lesser.case_no, 0)
 
-    report = kpi.refresh_facts(engine)
+    report = _refresh(engine)
 
-    assert report.read == 20 == report.written and report.audit_read == 1
+    assert report.read == 20 == report.written and report.audit_read == 2 and not report.rebuilt
     _assert_same(_as_dicts(kpi.compute(engine)), truth(generated))
     _assert_same(_as_dicts(kpi.compute(engine, by="channel")), truth(generated, lambda c: c.channel))
 
@@ -250,8 +306,8 @@ def test_channel_and_office_kpis_are_absent_until_a_case_carries_them(database_u
     upgrade(engine)
     _catalogue(engine)
     generated = generate(3, 200, channels=False)
-    _write(engine, generated, at=datetime.now(timezone.utc))
-    kpi.refresh_facts(engine)
+    _write(engine, generated, at=datetime.now(UTC))
+    _refresh(engine)
     overall = kpi.compute(engine)[0].kpis
     assert overall["online_ratio"] is None and overall["tongban_city_cases"] is None
     assert overall["cross_province_cases"] is None and overall["finished_ratio"] is not None
@@ -278,15 +334,40 @@ def test_the_console_summaries_answer_on_an_empty_ledger(database_url: str) -> N
 
 
 def test_a_case_counts_in_the_month_it_was_applied_for_in_beijing() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from gateway.ops.kpi import case_fact
 
     def month(applied: str) -> str | None:
         return case_fact("C1", 1, {"applied_at": applied}, deleted=False, dept_code=None, item_code=None,
-                         now=datetime.now(timezone.utc))["month"]
+                         now=datetime.now(UTC))["month"]
 
     assert month("2026-10-31T16:30:00+00:00") == "2026-11"  # 00:30 on 1 November, Beijing
     assert month("2026-10-31T16:30:00Z") == "2026-11"
     assert month("2026-10-31T23:30:00+08:00") == "2026-10"
     assert month("2026-10-31") == "2026-10"
+
+
+def test_the_refresh_reads_page_by_page_and_counts_the_same(ledger: tuple[Engine, list[GenCase]],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, generated = ledger
+    monkeypatch.setattr(kpi, "_PAGE", 150)  # 2,000 cases: 14 pages, the last one short
+    report = _refresh(engine)
+    assert report.read == report.written == 2000 and report.rebuilt
+    _assert_same(_as_dicts(kpi.compute(engine, by="item")), truth(generated, lambda c: c.item))
+    rateable = sum(1 for c in generated if c.finished_at and not c.deleted and c.result != "voided")
+    assert kpi.kpi_summary(engine)["facts"]["rateable_cases"] == rateable  # 不予受理 and 撤回 can be rated too
+
+
+def test_a_new_calendar_computes_every_row_again_and_only_then(ledger: tuple[Engine, list[GenCase]]) -> None:
+    """按时办结 depends on the working-day calendar: rows computed with another one are computed again, once."""
+    engine, generated = ledger
+    assert _refresh(engine).read == 2000
+    assert _refresh(engine).read == 0
+    closed = WorkCalendar.from_text("holidays: ['2026-03-02..2026-03-06']\n")  # a county closed for a week
+    again = kpi.refresh_facts(engine, calendar=closed, catalogue=TONGBAN)
+    assert again.rebuilt and again.read == again.written == 2000
+    assert kpi.refresh_facts(engine, calendar=closed, catalogue=TONGBAN).read == 0
+    back = _refresh(engine)
+    assert back.rebuilt and back.read == 2000
+    _assert_same(_as_dicts(kpi.compute(engine)), truth(generated))

@@ -1,0 +1,276 @@
+"""The rules behind three KPI figures, on cases whose answer is worked out by hand here:
+
+- 按时办结 is what the deadline clock says when the case finished: a case finished inside its limit plus its 补正
+  was never red, so it is on time, though its 承诺办结时间 (fixed at acceptance) has passed;
+- 办件量 and 办结率 leave out cases nobody handled — 不予受理 (the hand-off's routing refusal writes one, with a finish
+  time) and 撤回 — which are counted apart, in the API, the summary and the ``tongban kpi`` command;
+- 全城通办件 follows the 通办目录 routing reads (office → its 目录 → the item in it), not the harvested catalogue.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from gateway.catalogue import CatalogueEntry
+from gateway.catalogue.harvest import entry_row
+from gateway.ops import kpi
+from gateway.ops.deadlines import WorkCalendar, evaluate
+from gateway.process import TongbanCatalogue
+from gateway.store import catalogue as catalogue_store
+from gateway.store.db import make_engine
+from gateway.store.migrate import upgrade
+from gateway.store.tables import cases, process_handoffs
+
+BJ = timezone(timedelta(hours=8))
+CAL = WorkCalendar.load()
+ACCEPTED = datetime(2026, 11, 2, 10, tzinfo=BJ)  # a Monday
+# 10 working days from 2026-11-03: the promise runs out at the end of Monday 16 November
+PROMISED = datetime(2026, 11, 17, tzinfo=BJ)
+CORRECTION = {"seq": 1, "kind": "special", "special_type": "correction", "name": "补正",
+              "started_at": datetime(2026, 11, 4, 9, tzinfo=BJ).isoformat(),
+              "ended_at": datetime(2026, 11, 6, 9, tzinfo=BJ).isoformat()}  # two working days given back
+CITY_ITEM = "11370000004390448N4000105101001"  # 高龄老人津贴发放: in the city 通办目录 of config/tongban_catalogue.yaml
+NOT_CITY_ITEM = "BIZ-SUBSIDY-001"  # in the 通办目录's items, in no office's 目录
+
+
+@pytest.fixture
+def engine(database_url: str) -> Engine:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    return engine
+
+
+def _put(engine: Engine, data: dict[str, Any], *, deleted: bool = False) -> None:
+    doc = {"item_code": "I1", "case_type": "promised", "applied_at": ACCEPTED.isoformat(), "dept_code": "D1",
+           "division_code": "370102", **data}
+    at = datetime.now(UTC) - timedelta(minutes=30)
+    with engine.begin() as conn:
+        conn.execute(cases.insert().values(
+            case_no=doc["case_no"], version=1, content_hash="x" * 32, data=json.dumps(doc, ensure_ascii=False),
+            origin_system="sd_hall", origin_source_id=doc["case_no"], source_updated_at=at,
+            dept_code=doc.get("dept_code"), item_code=doc.get("item_code"), deleted=deleted, updated_at=at))
+
+
+def _clocked(case_no: str, finished: datetime | None, *, events: list[dict[str, Any]] | None = None,
+             result: str = "issued", **extra: Any) -> dict[str, Any]:
+    """A case accepted on 2 November with 10 working days, promised (at acceptance) for the end of 16 November."""
+    doc = {"case_no": case_no, "accepted_at": ACCEPTED.isoformat(), "promised_days": 10,
+           "promised_at": PROMISED.isoformat(), "status": "in_progress", "events": events or [], **extra}
+    if finished is not None:
+        doc.update(status="finished", result=result, finished_at=finished.isoformat())
+    return doc
+
+
+def _refresh(engine: Engine, catalogue: TongbanCatalogue | None = None) -> kpi.RefreshReport:
+    return kpi.refresh_facts(engine, calendar=CAL, catalogue=catalogue or TongbanCatalogue.load())
+
+
+def _overall(engine: Engine, **options: Any) -> dict[str, Any]:
+    (row,) = kpi.compute(engine, **options)
+    return row.kpis
+
+
+# -- 按时办结: the deadline clock's judgement ---------------------------------------------------------------------
+
+
+def test_a_case_finished_within_its_limit_plus_its_correction_is_on_time(engine: Engine) -> None:
+    inside = datetime(2026, 11, 18, 10, tzinfo=BJ)  # past the promise, inside the limit + 2 days of 补正
+    after = datetime(2026, 11, 19, 10, tzinfo=BJ)  # past both
+    _put(engine, _clocked("C-CORRECTED", inside, events=[CORRECTION]))
+    _put(engine, _clocked("C-LATE", after, events=[CORRECTION]))
+    _put(engine, _clocked("C-NO-CORRECTION", inside))
+    # what the deadline scan saw of each while it was open, a second before it finished
+    levels = {}
+    for case_no, finished, events in (("C-CORRECTED", inside, [CORRECTION]), ("C-LATE", after, [CORRECTION]),
+                                      ("C-NO-CORRECTION", inside, [])):
+        state = evaluate(_clocked(case_no, None, events=events), CAL, now=finished - timedelta(seconds=1))
+        levels[case_no] = state.level if state else None
+    assert levels == {"C-CORRECTED": "yellow", "C-LATE": "red", "C-NO-CORRECTION": "red"}
+
+    _refresh(engine)
+
+    by_item = _overall(engine)
+    assert by_item["cases"] == 3 and by_item["finished_ratio"] == 1.0
+    assert by_item["on_time_ratio"] == pytest.approx(1 / 3) and by_item["overdue_ratio"] == pytest.approx(2 / 3)
+
+
+def test_a_case_still_in_its_correction_when_it_finished_had_its_clock_stopped(engine: Engine) -> None:
+    open_ended = {**CORRECTION, "ended_at": None}  # 补正 recorded as started, never as ended
+    _put(engine, _clocked("C-OPEN-CORRECTION", datetime(2026, 11, 20, 10, tzinfo=BJ), events=[open_ended]))
+    _refresh(engine)
+    assert _overall(engine)["on_time_ratio"] == 1.0  # stopped since the 4th: 2 of 10 days used
+
+
+def test_without_a_clock_the_promise_judges_and_without_either_there_is_no_deadline(engine: Engine) -> None:
+    finished = datetime(2026, 11, 18, 10, tzinfo=BJ)
+    _put(engine, {"case_no": "C-PROMISE-ONLY", "promised_at": datetime(2026, 11, 20, tzinfo=BJ).isoformat(),
+                  "promised_days": 10, "finished_at": finished.isoformat(), "result": "issued"})  # no acceptance
+    _put(engine, {"case_no": "C-LATE-PROMISE", "promised_at": datetime(2026, 11, 10, tzinfo=BJ).isoformat(),
+                  "finished_at": finished.isoformat(), "result": "issued"})  # no limit
+    _put(engine, {"case_no": "C-NOTHING", "finished_at": finished.isoformat(), "result": "issued"})
+    _refresh(engine)
+    overall = _overall(engine)
+    assert overall["finished_ratio"] == 1.0 and overall["on_time_ratio"] == 0.5  # C-NOTHING has no deadline
+
+
+def test_the_clock_starts_where_the_hand_off_started_it(engine: Engine) -> None:
+    """Deemed accepted on 2 November; a late answer later wrote an acceptance on the 9th, and a promise counted from
+    it, into the case. The deadline scan's clock runs from the deemed acceptance (the hand-off's decision), and so
+    does 按时办结 — neither the document's acceptance nor its promise."""
+    late_answer = datetime(2026, 11, 9, 10, tzinfo=BJ)
+    finished = datetime(2026, 11, 20, 10, tzinfo=BJ)  # inside 10 days from the 9th, past 10 days from the 2nd
+    _put(engine, _clocked("C-DEEMED", finished, accepted_at=late_answer.isoformat(),
+                          promised_at=datetime(2026, 11, 24, tzinfo=BJ).isoformat()))
+    with engine.begin() as conn:
+        conn.execute(process_handoffs.insert().values(
+            case_no="C-DEEMED", hall_system="sd_hall", target_system="sd_civil", state="deemed", window_s=600,
+            registered_at=ACCEPTED, decided_at=ACCEPTED, decided_by="deemed", updated_at=ACCEPTED))
+    _refresh(engine)
+    assert _overall(engine)["on_time_ratio"] == 0.0
+
+
+def test_the_clock_counts_in_the_unit_the_tongban_catalogue_gives_the_item(engine: Engine) -> None:
+    """An item whose 目录 entry counts its limit in calendar days: 10 calendar days from 2 November ran out at the end
+    of the 12th, so a case finished on the 14th is late (in working days it would have had until the 16th). The
+    deadline scan reads the unit so (``limit_unit``); a revised unit computes every row again."""
+    def catalogue(unit: str) -> TongbanCatalogue:
+        return TongbanCatalogue.from_text(f"items: {{I1: {{name: 事项, limit: {{days: 10, unit: {unit}}}}}}}\n")
+
+    _put(engine, _clocked("C-CALENDAR-DAYS", datetime(2026, 11, 14, 10, tzinfo=BJ)))
+    _refresh(engine, catalogue("calendar_day"))
+    assert _overall(engine)["on_time_ratio"] == 0.0
+    again = _refresh(engine, catalogue("working_day"))
+    assert again.rebuilt and again.read == 1 and _overall(engine)["on_time_ratio"] == 1.0
+
+
+# -- 办件量: 不予受理 and 撤回 counted apart ----------------------------------------------------------------------
+
+
+def _refused_and_withdrawn(engine: Engine) -> None:
+    finished = datetime(2026, 11, 10, 10, tzinfo=BJ)
+    _put(engine, _clocked("C-HANDLED", finished))
+    _put(engine, _clocked("C-OPEN", None))
+    # what the hand-off writes when routing refuses a case (gateway.process.handoff._refuse)
+    _put(engine, {"case_no": "C-REFUSED", "status": "returned", "result": "not_accepted",
+                  "result_reason": "case C-REFUSED: item_code I1 is not in the 通办目录 'city'",
+                  "finished_at": ACCEPTED.isoformat(), "office": {"code": "JN370102-QCL", "division": "370102"}})
+    _put(engine, {"case_no": "C-WITHDRAWN", "status": "returned", "result": "withdrawn",
+                  "finished_at": ACCEPTED.isoformat()})
+    _put(engine, {"case_no": "C-VOIDED", "status": "voided", "result": "voided", "finished_at": ACCEPTED.isoformat()})
+
+
+def test_refused_and_withdrawn_cases_are_counted_apart_not_as_handled(engine: Engine) -> None:
+    _refused_and_withdrawn(engine)
+    _refresh(engine)
+    overall = _overall(engine, period="2026-11")
+    assert overall["cases"] == 2 and overall["finished_ratio"] == 0.5  # C-HANDLED of C-HANDLED and C-OPEN
+    assert overall["not_accepted_cases"] == 1 and overall["withdrawn_cases"] == 1  # nothing vanishes
+    assert overall["on_time_ratio"] == 1.0 and overall["instant_ratio"] == 0.0
+    assert overall["tongban_city_cases"] is None  # the refused case named the only office: no handled case did
+    by_month = kpi.compute(engine, by="month")
+    assert [(r.key, r.kpis["cases"], r.kpis["not_accepted_cases"]) for r in by_month] == [("2026-11", 2, 1)]
+
+    summary = kpi.kpi_summary(engine)
+    assert (summary["overall"]["cases"], summary["overall"]["not_accepted_cases"],
+            summary["overall"]["withdrawn_cases"]) == (2, 1, 1)
+    assert summary["facts"]["rateable_cases"] == 3  # a refused or withdrawn case can be rated (好差评) all the same
+    labels = {d["name"]: d["label"] for d in summary["definitions"]}
+    assert (labels["cases"], labels["not_accepted_cases"], labels["withdrawn_cases"]) == ("办件量", "不予受理件", "撤回件")
+
+
+# -- 全城通办件: the 通办目录 ------------------------------------------------------------------------------------------
+
+
+def _harvested(engine: Engine, item_code: str, tongban: str | None) -> None:
+    entry = CatalogueEntry.model_validate({
+        "catalog_code": "000105101000", "item_code": item_code, "level": "4", "division": "370102",
+        "name": "高龄老人津贴发放", "item_type": "05", "departments": [{"name": "民政厅", "code": "11370000004390448N"}],
+        "legal_limit": "10个工作日", "promised_limit": "10个工作日", "visits": 0, "tongban": tongban})
+    with engine.begin() as conn:
+        catalogue_store.insert_entries(conn, [{**entry_row("test", item_code, entry,
+                                                          now=datetime.now(UTC)), "version": 1}])
+
+
+def test_city_cases_follow_the_tongban_catalogue_that_routing_reads(engine: Engine) -> None:
+    catalogue = TongbanCatalogue.load()  # config/tongban_catalogue.yaml, as the hand-off routes by it
+    assert catalogue.offices["JN370102-QCL"].catalogue == "city" and CITY_ITEM in catalogue.catalogues["city"]
+    _harvested(engine, CITY_ITEM, None)  # the harvest does not mark it: no routing decision reads that field
+    _harvested(engine, NOT_CITY_ITEM, "city")  # … nor this wrong mark
+
+    def at(case_no: str, item: str, office: str, division: str, **more: str) -> None:
+        _put(engine, {"case_no": case_no, "item_code": item, "dept_code": "11370000004390448N",
+                      "division_code": "370105", "office": {"code": office, "division": division}, **more})
+
+    for n in range(3):
+        at(f"C-CITY-{n}", CITY_ITEM, "JN370102-QCL", "370102")  # a street office of the city 目录
+    at("C-CITY-OTHER-OFFICE", CITY_ITEM, "JN370105-BY", "370105")
+    # another level's 实施编码 of the listed item: routing finds the item by its 基本编码, and so does the KPI
+    at("C-OTHER-LEVEL", "11370100000000000X4000105101001", "JN370102-QCL", "370102", catalog_code="000105101000")
+    at("C-NOT-IN-MULU", NOT_CITY_ITEM, "JN370102-QCL", "370102")  # not in the office's 目录 (routing refuses it)
+    at("C-CROSS", CITY_ITEM, "HB-ZWFW", "130000")  # the other province's window: 跨省通办, not 全城通办
+    at("C-UNKNOWN-OFFICE", CITY_ITEM, "JN-NOWHERE", "370102")
+    _refresh(engine, catalogue)
+
+    by_office = {r.key: r.kpis for r in kpi.compute(engine, by="office")}
+    assert by_office["JN370102-QCL"]["cases"] == 5 and by_office["JN370102-QCL"]["tongban_city_cases"] == 4
+    assert by_office["JN370105-BY"]["tongban_city_cases"] == 1
+    assert by_office["HB-ZWFW"]["tongban_city_cases"] == 0 and by_office["HB-ZWFW"]["cross_province_cases"] == 1
+    assert by_office["JN-NOWHERE"]["tongban_city_cases"] == 0
+    assert _overall(engine)["tongban_city_cases"] == 5
+
+
+def test_a_revised_tongban_catalogue_applies_to_cases_as_they_change_or_on_a_full_refresh(engine: Engine) -> None:
+    """The scope is stamped when a case's row is computed: a month already reported keeps its count when the 目录
+    is revised later; a full refresh applies the revision to every case on purpose."""
+    _put(engine, {"case_no": "C-1", "item_code": "I1", "office": {"code": "S1", "division": "370102"}})
+    before = TongbanCatalogue.from_text("catalogues: {city: [I1]}\noffices: {S1: {division: '370102', "
+                                        "catalogue: city}}\n")
+    revised = TongbanCatalogue.from_text("catalogues: {city: []}\noffices: {S1: {division: '370102', "
+                                         "catalogue: city}}\n")
+    _refresh(engine, before)
+    assert _overall(engine)["tongban_city_cases"] == 1
+    assert _refresh(engine, revised).read == 0 and _overall(engine)["tongban_city_cases"] == 1
+    full = kpi.refresh_facts(engine, calendar=CAL, catalogue=revised, full=True)
+    assert full.rebuilt and full.read == 1 and _overall(engine)["tongban_city_cases"] == 0
+
+
+# -- the command ----------------------------------------------------------------------------------------------------
+
+
+def _tongban(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
+    return subprocess.run([sys.executable, "-m", "gateway", *args], check=False, cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_the_kpi_command_shows_the_counts_apart_and_refuses_what_it_cannot_group(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    _refused_and_withdrawn(engine)
+    engine.dispose()
+
+    answered = _tongban(tmp_path, "kpi", "--json", "--database-url", url)
+    assert answered.returncode == 0, answered.stderr
+    (row,) = json.loads(answered.stdout)["rows"]
+    assert (row["cases"], row["not_accepted_cases"], row["withdrawn_cases"], row["finished_ratio"]) == (2, 1, 1, 0.5)
+    table = _tongban(tmp_path, "kpi", "--no-refresh", "--database-url", url)
+    assert table.returncode == 0, table.stderr
+    assert "办件量" in table.stdout and "不予受理件" in table.stdout and "撤回件" in table.stdout
+
+    for args, words in ((("--items", "--by", "month"), "--items --by 'month' is not supported"),
+                        (("--by", "level"), "--by 'level' is not supported"),
+                        (("--items", "--period", "2026"), "--items with --period or --compare")):
+        refused = _tongban(tmp_path, "kpi", *args, "--database-url", url)
+        assert refused.returncode == 1, (args, refused.stdout)
+        assert words in refused.stderr and "--by department or level" in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
