@@ -59,8 +59,8 @@ def test_uses_by_client_count_releases_once_and_every_refusal(tmp_path) -> None:
     are the ``denied:…`` outcomes of any action — none was ever written as action ``deny``, so the column read 0
     while refusals counted as releases."""
     engine = _engine(tmp_path)
-    rows = [("release", "released", "A", None), ("release", "released", "A", "metadata; co-holder: released for "
-                                                                           "the case's applicant"),
+    co_holder = "metadata; co-holder: released for the case's applicant"
+    rows = [("release", "released", "A", None), ("release", "released", "A", co_holder),
             ("release", "denied:consent", "A", None), ("query", "denied:policy", "A", None),
             ("verify", "denied:policy", "A", None), ("verify", "genuine", "A", None), ("query", "released", "B", None)]
     with engine.begin() as conn:

@@ -6,12 +6,24 @@ limit of 0 or less is refused, never read as "no limit"; a body in UTF-16 or beh
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
+from gateway_testlib import (
+    CIVIL_DEPT,
+    ELDERLY_CARE,
+    LICENCE,
+    LICENSED,
+    LicenceWorld,
+    ServerThread,
+    WebhookReceiver,
+    bearer,
+    plant_case,
+)
 from sqlalchemy import select
 
 from gateway.contract.errors import ConfigError
@@ -19,47 +31,25 @@ from gateway.sharing.access.policy import Policy
 from gateway.sharing.access.ratelimit import RateLimiter
 from gateway.sharing.api import create_app
 from gateway.sharing.certificates import deliver_webhooks, harvest
-from gateway.store.db import make_engine
-from gateway.store.migrate import upgrade
 from gateway.store.tables import webhook_deliveries, webhook_subscriptions
-from gateway_testlib import (
-    CIVIL_DEPT,
-    ELDERLY_CARE,
-    LICENCE,
-    ServerThread,
-    WebhookReceiver,
-    bearer,
-    make_gateway,
-    plant_case,
-    register_licence_issuer,
-)
-from sandbox.licences import start_licences
 
-COMPANY = {"name": "济南大明科技有限公司", "idType": "001", "id": "91370100MA3C7B8X2M"}
+COMPANY = LICENSED
 
 
 @pytest.fixture
-def live(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    registry = start_licences(seed=5, records=0)
-    monkeypatch.setenv("TONGBAN_SD_LICENCES_URL", registry.url)
-    monkeypatch.setenv("TONGBAN_SD_LICENCES_API_KEY", "licences-demo-key")
+def live(licensed: LicenceWorld) -> Iterator[dict[str, Any]]:
+    registry, gw = licensed.registry, licensed.gw
     issued = [requests.post(registry.admin_url + "/_sandbox/issue", json={"holder": COMPANY}, timeout=10).json()
               for _ in range(3)]
-    engine = make_engine(database_url)
-    upgrade(engine)
-    gw = make_gateway(engine)
-    register_licence_issuer(engine, registry.url)
     harvest(gw, "sd_licences")
-    plant_case(engine, "LC-1", dept_code=CIVIL_DEPT, item_code=ELDERLY_CARE, applicant_id=COMPANY["id"], pii=gw.pii)
-    civil = gw.clients.add("sd_civil", department_code=CIVIL_DEPT)
+    plant_case(licensed.engine, "LC-1", dept_code=CIVIL_DEPT, item_code=ELDERLY_CARE, applicant_id=COMPANY["id"],
+               pii=gw.pii)
     server = ServerThread(create_app(gw, webhook_interval=0)).start()
     hook = WebhookReceiver().start()
-    yield {"gw": gw, "url": server.url, "civil": civil, "issued": issued, "registry": registry, "hook": hook,
-           "engine": engine}
+    yield {"gw": gw, "url": server.url, "civil": licensed.civil, "issued": issued, "registry": registry,
+           "hook": hook, "engine": licensed.engine}
     hook.stop()
     server.stop()
-    registry.stop()
-    engine.dispose()
 
 
 def _subscribe(live: dict[str, Any]) -> str:
@@ -77,7 +67,7 @@ def _revoke_at_the_registry(live: dict[str, Any], which: int) -> None:
 
 
 def _later() -> datetime:
-    return datetime.now(timezone.utc) + timedelta(seconds=1)
+    return datetime.now(UTC) + timedelta(seconds=1)
 
 
 def test_a_revoked_client_is_told_nothing_more(live: dict[str, Any]) -> None:
@@ -105,7 +95,7 @@ def test_an_expired_client_is_told_nothing_more(live: dict[str, Any]) -> None:
 
     with engine.begin() as conn:
         conn.execute(api_clients.update().where(api_clients.c.client_id == live["civil"].client.client_id)
-                     .values(expires_at=datetime.now(timezone.utc) - timedelta(minutes=1)))
+                     .values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
     _revoke_at_the_registry(live, 0)
     assert deliver_webhooks(gw, now=_later()).delivered == 0 and live["hook"].received == []
 
@@ -139,8 +129,8 @@ def test_a_stored_rate_of_zero_falls_back_to_the_default_not_to_no_limit() -> No
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32", "utf-8-sig"])
 def test_a_body_not_in_utf8_is_refused_before_any_route_reads_it(live: dict[str, Any], encoding: str) -> None:
-    body = ('{"holder": {"id_number": "%s"}, "client_id": "c", "certificate_types": ["%s"], '
-            '"purpose": {"item_code": "%s", "case_no": "LC-1\\u0000x"}}' % (COMPANY["id"], LICENCE, ELDERLY_CARE))
+    body = json.dumps({"holder": {"id_number": COMPANY["id"]}, "client_id": "c", "certificate_types": [LICENCE],
+                       "purpose": {"item_code": ELDERLY_CARE, "case_no": "LC-1\x00x"}})  # the NUL as \\u0000
     for path in ("/v1/consents", "/v1/bundles", "/v1/certificates/query"):
         answer = requests.post(live["url"] + path, data=body.encode(encoding), timeout=10,
                                headers={**bearer(live["civil"].credential), "Content-Type": "application/json"})
