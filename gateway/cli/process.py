@@ -78,20 +78,23 @@ def handoff_scan(
 def handoff_list(
     state: Annotated[str | None, typer.Option("--state", help="Only hand-offs in this state (pending, deemed …).")]
     = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many rows, newest first.")] = 500,
     systems: SystemsOpt = None,
     database_url: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Hand-offs, newest first, with where they stand."""
+    """Hand-offs, newest first, with where they stand (``--state`` filters in the query: an old one is found)."""
     from gateway.process import handoff_overview
 
-    overview = on_ledger(systems, database_url, handoff_overview)
-    rows = [h for h in overview["handoffs"] if state is None or h["state"] == state]
+    overview = on_ledger(systems, database_url, lambda engine: handoff_overview(
+        engine, limit=limit, states=None if state is None else [state]))
+    rows = overview["handoffs"]
     if json_out:
-        print_json({**overview, "handoffs": rows})
+        print_json(overview)
         return
-    print_table("hand-offs", ["case", "state", "hall", "office", "department system", "due", "decided", "by",
-                              "late answer"],
+    total = overview["counts"].get(state, 0) if state else sum(overview["counts"].values())
+    print_table(f"hand-offs ({len(rows)} of {total}, newest first)",
+                ["case", "state", "hall", "office", "department system", "due", "decided", "by", "late answer"],
                 [[h["case_no"], h["state"], h["hall_system"], h["office_code"] or "", h["target_system"] or "",
                   h["due_at"] or "", h["decided_at"] or "", h["decided_by"] or "", h["late_decision"] or ""]
                  for h in rows])

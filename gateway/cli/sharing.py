@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, ledger_engine, runtime_from
-from gateway.cli.output import activity, console, fail, print_json, print_table
+from gateway.cli.output import activity, console, fail, local_time, print_json, print_table
 
 clients_app = typer.Typer(no_args_is_help=True, help="API clients of the gateway (department systems, the hall).")
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
@@ -208,9 +208,9 @@ def quarantine_list(
     if json_out:
         print_json([e.as_dict() for e in entries])
         return
-    print_table("certificate quarantine (tongban quarantine resolve ID --note …)",
+    print_table("certificate quarantine (times in Beijing time; tongban quarantine resolve ID --note …)",
                 ["id", "issuer", "source id", "at", "marks", "resolved", "reason"],
-                [[e.id, e.source_system, e.source_id, e.created_at.isoformat(timespec="seconds"), e.flags or "",
+                [[e.id, e.source_system, e.source_id, local_time(e.created_at), e.flags or "",
                   e.resolution or "", e.reason] for e in entries])
 
 

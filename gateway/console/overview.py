@@ -30,7 +30,6 @@ _RED_DEADLINES_SHOWN = 20
 _RUN_HISTORY = timedelta(days=7)
 _FINDINGS_SHOWN = 12
 _FINDINGS_PER_KIND = 3
-_HANDOFFS_READ = 200  # the latest hand-offs counted by state
 _HANDOFFS_SHOWN = 12
 
 Health = str
@@ -113,7 +112,7 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
     now = now or datetime.now(timezone.utc)
     operational = open_alerts(runtime.engine, levels=("error", "warning"))  # every error, every warning
     with runtime.engine.connect() as conn:
-        runs = reads.recent_sync_runs(conn, since=now - _RUN_HISTORY)
+        runs = reads.sync_totals_by_system(conn, since=now - _RUN_HISTORY)  # summed in SQL
         outbox = reads.outbox_by_target_and_status(conn)
         reconciled = reads.latest_reconciliations(conn)
         day = reads.first_audit_seq_since(conn, now - timedelta(days=1))  # each window's start found once
@@ -126,8 +125,7 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
     groups = grouped_dead_letters(runtime.engine)
     kpis = kpi_summary(runtime.engine)  # the facts the nightly DAG (or tongban kpi) refreshed; no refresh here
     catalogue = _catalogue(runtime)
-    handoffs = handoff_overview(runtime.engine, limit=_HANDOFFS_READ)
-    handoffs["handoffs"] = handoffs["handoffs"][:_HANDOFFS_SHOWN]
+    handoffs = handoff_overview(runtime.engine, limit=_HANDOFFS_SHOWN)  # counts over all of them, in SQL
     evaluations = evaluation_summary(runtime.engine, now=now, rateable_cases=kpis["facts"]["rateable_cases"])
     workorders = workorder_summary(runtime.engine, now=now)
     deadlines = _deadlines(runtime)
@@ -141,7 +139,7 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
         "dead_letters": {"total": dead_total, "groups": [g.as_dict() for g in groups]},
         "outbox": [{"target": target, **counts} for target, counts in sorted(outbox.items())],
         "reconciliations": reconciled,
-        "runs": runs,
+        "runs_by_system": runs,
         "certificate_uses": {"last_day": uses_day, "last_week": uses_week, "by_client": by_client,
                              "recent": recent_uses},
         "kpis": kpis,

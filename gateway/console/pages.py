@@ -178,16 +178,11 @@ def _systems(view: dict[str, Any]) -> str:
 
 
 def _charts(view: dict[str, Any]) -> str:
-    per_system: dict[str, list[float]] = {}
-    for run in view["runs"]:
-        totals = per_system.setdefault(run["system"], [0, 0, 0, 0])
-        read, ins, upd, rej = (int(run[k] or 0) for k in ("read", "inserted", "updated", "rejected"))
-        totals[0] += ins
-        totals[1] += upd
-        totals[2] += rej
-        totals[3] += max(0, read - ins - upd - rej)
-    series = [(name, [("inserted", t[0], "#1a7f37"), ("updated", t[1], "#1f6feb"), ("rejected", t[2], "#cf222e"),
-                      ("unchanged", t[3], "#afb8c1")]) for name, t in sorted(per_system.items())]
+    series = []
+    for t in view["runs_by_system"]:  # each system's runs of the last 7 days, summed by the database
+        unchanged = max(0, t["read"] - t["inserted"] - t["updated"] - t["rejected"])
+        series.append((t["system"], [("inserted", t["inserted"], "#1a7f37"), ("updated", t["updated"], "#1f6feb"),
+                                     ("rejected", t["rejected"], "#cf222e"), ("unchanged", unchanged, "#afb8c1")]))
     lag = [(s["system"], [("minutes since the last successful sync", round((s["lag_s"] or 0) / 60, 1),
                            "#cf222e" if s["behind"] else "#1a7f37")])
            for s in view["systems"] if s["lag_s"] is not None]
@@ -202,9 +197,22 @@ def _charts(view: dict[str, Any]) -> str:
     )
 
 
+_MESSAGE_SHOWN = 200
+"""Characters of an alert message shown in the table; the rest folds into a <details>, so one stack trace does not
+make the Alerts section a page tall."""
+
+
+def _long_text(text: str) -> str:
+    """``text`` escaped, cut at :data:`_MESSAGE_SHOWN` characters with the rest one click away."""
+    if len(text) <= _MESSAGE_SHOWN:
+        return esc(text)
+    return (f'{esc(text[:_MESSAGE_SHOWN])}…<details class="more"><summary>{len(text) - _MESSAGE_SHOWN} more '
+            f'characters</summary>{esc(text[_MESSAGE_SHOWN:])}</details>')
+
+
 def _alerts(view: dict[str, Any]) -> str:
     rows = [[pill(a["level"]), esc(a["kind"]), esc(a["system"]), esc(a["key"]), esc(a["first_seen_at"]),
-             esc(a["occurrences"]), esc(a["message"])] for a in view["alerts"]]
+             esc(a["occurrences"]), _long_text(a["message"])] for a in view["alerts"]]
     return (f'<section id="alerts"><h2>Alerts ({len(rows)}: every error and warning; time limits below)</h2>'
             + table(["level", "kind", "system", "about", "since", "times", "message"], rows, numeric=(5,),
                     empty="no open alerts", test_id="alerts") + "</section>")
@@ -399,7 +407,10 @@ def overview_page(view: dict[str, Any]) -> str:
 
 
 def dead_letters_page(groups: list[dict[str, Any]], listing: list[dict[str, Any]], *, admin: bool, csrf: str,
-                      system: str | None) -> str:
+                      system: str | None, replayable: list[str], not_replayable: list[str]) -> str:
+    """The dead letters, grouped and listed. The replay select offers only ``replayable`` systems (those of the
+    systems file: the replay maps them again); ``not_replayable`` ones (好差评, 12345, push targets outside the
+    systems file) are named beside it with where they are replayed, so the button never answers 400."""
     grouped = [[esc(g["system"]), esc(g["kind"]), esc(g["rule"]), esc(g["field"]), esc(g["count"]),
                 " ".join(f'<a href="/console/dead-letters/{int(i)}">#{int(i)}</a>' for i in g["example_ids"]),
                 esc(g["message"])] for g in groups]
@@ -407,15 +418,19 @@ def dead_letters_page(groups: list[dict[str, Any]], listing: list[dict[str, Any]
              esc(r["source_id"]), esc(r["status"]), esc(r["attempts"]), esc(r["reason"])] for r in listing]
     replay = ""
     if admin:
-        systems = sorted({g["system"] for g in groups})
         options = "".join(f'<option value="{esc(s)}"{" selected" if s == system else ""}>{esc(s)}</option>'
-                          for s in systems)
+                          for s in replayable)
+        elsewhere = (f'<p class="mute" data-testid="not-replayable">not replayed here: {esc(", ".join(not_replayable))}'
+                     ' (not in the systems file: 好差评 ratings are replayed by <code>tongban evaluations replay</code>, '
+                     '12345 orders by <code>tongban workorders replay</code>)</p>' if not_replayable else "")
         replay = (
             '<form method="post" action="/console/dead-letters/replay" data-testid="replay-form">'
             f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
-            f'<label>Replay the open dead letters of <select name="system"><option value="">every system</option>'
+            f'<label>Replay the open dead letters of <select name="system"><option value="">every configured system'
+            '</option>'
             f'{options}</select></label> <button class="act" type="submit">Replay</button>'
             '<span class="mute"> runs them through the current mapping again; pushes are re-queued</span></form>'
+            + elsewhere
         )
     where = f" of {esc(system)}" if system else ""
     return (

@@ -47,6 +47,7 @@ gets any later change of it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -470,15 +471,13 @@ def _return(engine: Engine, systems: SystemsConfig, now: datetime, report: Hando
 
 # -- for the console and the CLI ---------------------------------------------------------------------------------
 
-def handoff_overview(engine: Engine, *, limit: int = 200) -> dict[str, Any]:
-    """``{"counts": {state: n}, "late_answers": n, "handoffs": [row…]}`` — newest first, for an ops page."""
+def handoff_overview(engine: Engine, *, limit: int = 200, states: Sequence[str] | None = None) -> dict[str, Any]:
+    """``{"counts": {state: n}, "late_answers": n, "handoffs": [row…]}``: counts over every hand-off (in SQL),
+    rows the newest ``limit`` (in ``states`` when given: filtered in the query, so an old pending one is found)."""
     with engine.connect() as conn:
-        rows = store.handoffs(conn, limit=limit)
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["state"]] = counts.get(r["state"], 0) + 1
-    return {"counts": counts, "late_answers": sum(1 for r in rows if r["late_decision"]),
-            "handoffs": [_public(r) for r in rows]}
+        rows = store.handoffs(conn, states=states, limit=limit)
+        counts, late = store.handoff_state_counts(conn)
+    return {"counts": counts, "late_answers": late, "handoffs": [_public(r) for r in rows]}
 
 
 def handoff_detail(engine: Engine, case_no: str) -> dict[str, Any] | None:

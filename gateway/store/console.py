@@ -15,16 +15,20 @@ from sqlalchemy import Connection, Integer, and_, func, or_, select
 from gateway.store.tables import audit_log, outbox, reconciliations, runs
 
 
-def recent_sync_runs(conn: Connection, *, since: datetime, limit: int = 500) -> list[dict[str, Any]]:
-    """Sync runs started since ``since``, oldest first (at most ``limit``, the newest kept): the charts' series."""
+def sync_totals_by_system(conn: Connection, *, since: datetime) -> list[dict[str, Any]]:
+    """Per system, the sync runs started since ``since`` summed in the database (``runs``, ``read``,
+    ``inserted``, ``updated``, ``rejected``): the "records synced" chart covers the whole window however many
+    runs it holds (ten systems every five minutes are 2,000 runs a week), in one grouped read."""
     r = runs.c
     rows = conn.execute(
-        select(r.id, r.system, r.status, r.started_at, r.duration_s, r.read, r.inserted, r.updated, r.rejected)
+        select(r.system, func.count().label("runs"),
+               *(func.coalesce(func.sum(column), 0).label(column.name)
+                 for column in (r.read, r.inserted, r.updated, r.rejected)))
         .where(r.kind == "sync", r.started_at >= since)
-        .order_by(r.id.desc())
-        .limit(limit)
+        .group_by(r.system)
+        .order_by(r.system)
     ).mappings()
-    return [dict(row) for row in reversed(list(rows))]
+    return [{key: (value if key == "system" else int(value)) for key, value in row.items()} for row in rows]
 
 
 def outbox_by_target_and_status(conn: Connection) -> dict[str, dict[str, Any]]:
@@ -126,4 +130,4 @@ def recent_certificate_uses(conn: Connection, *, limit: int = 15) -> list[dict[s
 
 
 __all__ = ["certificate_uses_by_action", "certificate_uses_by_client", "first_audit_seq_since",
-           "latest_reconciliations", "outbox_by_target_and_status", "recent_certificate_uses", "recent_sync_runs"]
+           "latest_reconciliations", "outbox_by_target_and_status", "recent_certificate_uses", "sync_totals_by_system"]

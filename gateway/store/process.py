@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from gateway.models.hashing import content_hash
 from gateway.store.ledger import add_dead_letters, add_outbox, dumps, loads, utcnow
@@ -27,7 +27,7 @@ from gateway.store.tables import (
 )
 
 __all__ = [
-    "add_ticket", "cases_with_certificate_deferrals", "clock_starts", "delivered_at", "due_handoffs", "events", "frontdesk_candidates", "get_handoff",
+    "add_ticket", "cases_with_certificate_deferrals", "clock_starts", "delivered_at", "due_handoffs", "events", "handoff_state_counts", "frontdesk_candidates", "get_handoff",
     "handoffs", "insert_handoff", "live_handoffs", "log", "move", "open_tickets", "queue", "queued_targets",
     "read_case", "refuse_to_dead_letters", "reply_ticket", "ticket_exists", "unreturned", "write_case_version",
 ]
@@ -71,6 +71,16 @@ def handoffs(conn: Connection, *, states: Iterable[str] | None = None, limit: in
     if states is not None:
         query = query.where(process_handoffs.c.state.in_(list(states)))
     return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def handoff_state_counts(conn: Connection) -> tuple[dict[str, int], int]:
+    """``({state: hand-offs}, late answers)`` over every hand-off, grouped in SQL: the console's cards and the
+    CLI's totals must not depend on how many rows a page reads."""
+    h = process_handoffs.c
+    by_state = {state: int(n) for state, n in conn.execute(
+        select(h.state, func.count()).group_by(h.state))}
+    late = conn.execute(select(func.count()).where(h.late_decision.is_not(None))).scalar_one()
+    return by_state, int(late)
 
 
 def live_handoffs(conn: Connection, states: Sequence[str], *, since: datetime | None = None) -> list[dict[str, Any]]:

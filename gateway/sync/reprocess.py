@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gateway.contract.connector import RawRecord
-from gateway.contract.errors import TongbanError
+from gateway.contract.errors import LeaseHeldError, TongbanError
 from gateway.crypto.pii import open_text
 from gateway.models.hashing import UNREADABLE_KEY_PREFIX
 from gateway.store import ledger, outbox
@@ -42,10 +42,21 @@ class ReplayReport:
     """Dead letters read without a usable key that the connector's current config gave one (replayed under it)."""
     resolved: int = 0
     still_open: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+    """``{system: why}`` of the systems not replayed (their lease held by a running sync): try them again later."""
+
+    def summary(self) -> str:
+        """One line for an operator: ``replayed N (systems a, b); skipped: c (lease held)``."""
+        replayed = sum(c.read for c in self.systems.values()) + self.requeued_pushes
+        text = f"replayed {replayed} dead letters (systems {', '.join(self.systems) or 'none'})"
+        if self.skipped:
+            text += "; skipped: " + ", ".join(f"{name} (lease held)" for name in self.skipped)
+        return text
 
     def as_dict(self) -> dict[str, object]:
         return {
             "systems": {k: v.as_dict() for k, v in self.systems.items()},
+            "skipped": dict(self.skipped),
             "requeued_pushes": self.requeued_pushes,
             "rekeyed": self.rekeyed,
             "resolved": self.resolved,
@@ -54,55 +65,68 @@ class ReplayReport:
 
 
 def replay_dead_letters(runtime: Runtime, *, system: str | None = None) -> ReplayReport:
+    """Replay ``system``'s open dead letters, or every configured system's one system at a time. Each system
+    commits on its own under its own lease, so a system whose lease is held (a sync running) is skipped and
+    named in :attr:`ReplayReport.skipped` while the others are replayed: the report says what happened."""
     report = ReplayReport()
     names = [system] if system else runtime.systems.names()
     for name in names:
-        config = runtime.systems.get(name)
-        mapper = runtime.reload_mapper(name)
-        rekey = _rekeyer(runtime, name, config.stream)
-        with Lease(runtime.engine, f"sync:{name}"):
-            ctx = IngestContext(system=config, systems=runtime.systems, mapper=mapper, stream=config.stream,
-                                pii=runtime.pii, skip_unchanged_raw=False)
-            counts = IngestCounts()
-            last_id = 0
-            while True:
-                with runtime.engine.connect() as conn:
-                    rows = ledger.open_record_dead_letters_after(conn, name, last_id, BATCH)
-                if not rows:
-                    break
-                last_id = rows[-1].id
-                records, superseded = [], []
-                for row in rows:
-                    payload = ledger.loads(open_text(row.raw, runtime.pii))
-                    if not row.source_id:
-                        continue
-                    if row.source_id.startswith(UNREADABLE_KEY_PREFIX):
-                        # read before its key could be found: under the current connector config it may have
-                        # one; then it goes on under that key, and the placeholder letter is done with
-                        keyed = rekey(_as_read(payload))
-                        if keyed is not None:
-                            records.append(keyed)
-                            superseded.append(row.id)
-                        continue
-                    if isinstance(payload, dict):
-                        records.append(RawRecord(source_id=row.source_id, cursor=row.cursor, payload=payload))
-                with runtime.engine.begin() as conn:
-                    counts.add(ingest_page(conn, ctx, records))
-                    for dead_letter_id in superseded:
-                        ledger.resolve_dead_letter(conn, dead_letter_id)
-                report.rekeyed += len(superseded)
-            report.systems[name] = counts
-        with runtime.engine.begin() as conn:
-            requeue = ledger.open_push_dead_letters(conn, name)
-            for row in requeue:
-                outbox.requeue(conn, ledger.loads(row.raw)["outbox_id"])
-                ledger.resolve_dead_letter(conn, row.id)
-            report.requeued_pushes += len(requeue)
+        try:
+            _replay_system(runtime, name, report)
+        except LeaseHeldError as exc:
+            log.info("%s: dead letters not replayed, the lease is held: %s", name, exc)
+            report.skipped[name] = str(exc)
     with runtime.engine.connect() as conn:
         counts_by_status = ledger.record_dead_letter_counts(conn, system)
     report.still_open = counts_by_status.get("open", 0)
     report.resolved = counts_by_status.get("resolved", 0)
     return report
+
+
+def _replay_system(runtime: Runtime, name: str, report: ReplayReport) -> None:
+    """One system's record dead letters through its current mapping (under its sync lease), then its push dead
+    letters back into the outbox; adds to ``report``."""
+    config = runtime.systems.get(name)
+    mapper = runtime.reload_mapper(name)
+    rekey = _rekeyer(runtime, name, config.stream)
+    with Lease(runtime.engine, f"sync:{name}"):
+        ctx = IngestContext(system=config, systems=runtime.systems, mapper=mapper, stream=config.stream,
+                            pii=runtime.pii, skip_unchanged_raw=False)
+        counts = IngestCounts()
+        last_id = 0
+        while True:
+            with runtime.engine.connect() as conn:
+                rows = ledger.open_record_dead_letters_after(conn, name, last_id, BATCH)
+            if not rows:
+                break
+            last_id = rows[-1].id
+            records, superseded = [], []
+            for row in rows:
+                payload = ledger.loads(open_text(row.raw, runtime.pii))
+                if not row.source_id:
+                    continue
+                if row.source_id.startswith(UNREADABLE_KEY_PREFIX):
+                    # read before its key could be found: under the current connector config it may have
+                    # one; then it goes on under that key, and the placeholder letter is done with
+                    keyed = rekey(_as_read(payload))
+                    if keyed is not None:
+                        records.append(keyed)
+                        superseded.append(row.id)
+                    continue
+                if isinstance(payload, dict):
+                    records.append(RawRecord(source_id=row.source_id, cursor=row.cursor, payload=payload))
+            with runtime.engine.begin() as conn:
+                counts.add(ingest_page(conn, ctx, records))
+                for dead_letter_id in superseded:
+                    ledger.resolve_dead_letter(conn, dead_letter_id)
+            report.rekeyed += len(superseded)
+        report.systems[name] = counts
+    with runtime.engine.begin() as conn:
+        requeue = ledger.open_push_dead_letters(conn, name)
+        for row in requeue:
+            outbox.requeue(conn, ledger.loads(row.raw)["outbox_id"])
+            ledger.resolve_dead_letter(conn, row.id)
+        report.requeued_pushes += len(requeue)
 
 
 def _as_read(payload: Any) -> Any:

@@ -32,12 +32,34 @@ def test_a_task_failure_shows_first_among_100_deadline_alerts(make_world: Any) -
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["alerts"][0]["kind"] == "task_failed" and data["alerts"][0]["system"] is None  # kept, and first
-    assert len(data["alerts"]) == 101 and data["alert_counts"] == {"error": 1, "red": 100}
+    assert len(data["alerts"]) == 1 and data["alert_counts"] == {"error": 1, "red": 100}  # deadlines counted
+    assert data["deadline_counts"] == [{"system": "sd_civil", "level": "red", "count": 100}]
     human = subprocess.run([sys.executable, "-m", "gateway", "status", "--systems", str(world.systems_path),
                             "--database-url", world.database_url], env={**world.env, "COLUMNS": "200"},
                            capture_output=True, text=True, timeout=120).stdout
     lines = [line for line in human.splitlines() if "task_failed" in line or "deadline" in line]
     assert "task_failed" in lines[0]  # the first alert line an operator reads
+
+
+def test_warnings_survive_60_red_deadlines_and_deadlines_are_counts(make_world: Any) -> None:
+    """A reconcile warning is listed however many deadlines are red; --json never lists deadlines one by one."""
+    world = make_world(civil=0, estate=0)
+    engine = world.runtime.engine
+    sync_alerts(engine, "deadline", [AlertSpec(key=f"CASE-{n:03d}", level="red", system="sd_civil",
+                                               message=f"case CASE-{n:03d} past its time limit") for n in range(60)])
+    raise_alert(engine, "reconcile", "sd_civil:2026-12-03", level="warning", system="sd_civil",
+                message="sd_civil 2026-12-03: 2 cases missing in the ledger")
+    args = ["--systems", str(world.systems_path), "--database-url", world.database_url]
+    data = json.loads(subprocess.run([sys.executable, "-m", "gateway", "status", "--json", *args], env=world.env,
+                                     capture_output=True, text=True, timeout=120, check=True).stdout)
+    assert [a["kind"] for a in data["alerts"]] == ["reconcile"]
+    civil = next(r for r in data["systems"] if r["system"] == "sd_civil")
+    assert civil["deadline_alerts"] == {"yellow": 0, "red": 60} and [a["kind"] for a in civil["alerts"]] == ["reconcile"]
+    assert data["alert_counts"] == {"warning": 1, "red": 60}
+    human = subprocess.run([sys.executable, "-m", "gateway", "status", *args], env={**world.env, "COLUMNS": "200"},
+                           capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "reconcile" in human and "CASE-0" not in human  # the warning listed, the deadlines only counted
+    assert any("sd_civil" in line and "60" in line for line in human.split("time limits running out")[1].splitlines())
 
 
 def test_version() -> None:

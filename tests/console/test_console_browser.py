@@ -124,7 +124,8 @@ def test_console_in_a_browser(make_world: Any, serve_console: Any, browser: Any,
     page.select_option("[data-testid=replay-form] select", "sd_civil")
     page.click("[data-testid=replay-form] button")
     page.wait_for_selector("[data-testid=message]")
-    assert "replayed 25 dead letters; 0 still open" in page.inner_text("[data-testid=message]")
+    assert "replayed 25 dead letters (systems sd_civil); 0 record dead letters of sd_civil still open" in (
+        page.inner_text("[data-testid=message]"))
     with runtime.engine.connect() as conn:
         assert live_case_count(conn) == 55 and open_dead_letter_total(conn) == 0
     page.goto(console.url + "/console/")

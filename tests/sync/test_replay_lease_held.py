@@ -1,0 +1,36 @@
+"""A replay of every system goes on past a system whose sync holds the lease: each system commits on its own,
+so stopping at the held one would leave the earlier ones replayed and the operator told "not replayed"."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gateway.kernel.config import load_systems
+from gateway.kernel.runtime import Runtime
+from gateway.store.db import make_engine
+from gateway.store.lease import Lease
+from gateway.store.migrate import upgrade
+from gateway.store.tables import dead_letters
+from gateway.sync.reprocess import replay_dead_letters
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_replay_skips_the_held_system_and_replays_the_others(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    upgrade(engine)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(dead_letters.insert(), [
+            dict(kind="record", system=system, stream="cases", source_id=f"{system}-1", case_no=None,
+                 raw=json.dumps({"id": 1}), reason="bad", issues="[]", mapping_version=None, status="open",
+                 attempts=1, created_at=now, updated_at=now) for system in ("sd_civil", "jn_estate", "sd_hall")])
+    runtime = Runtime(load_systems(REPO / "config" / "systems.yaml"), engine)
+    with Lease(engine, "sync:jn_estate"):
+        report = replay_dead_letters(runtime)
+    assert set(report.skipped) == {"jn_estate"} and "jn_estate" not in report.systems
+    assert report.systems["sd_civil"].read and report.systems["sd_hall"].read  # before the held one and after it
+    assert report.summary().endswith("skipped: jn_estate (lease held)")
+    assert report.as_dict()["skipped"] == {"jn_estate": report.skipped["jn_estate"]}
