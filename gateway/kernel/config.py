@@ -16,7 +16,7 @@ endpoint plus the names of the environment variables that hold its secrets::
         endpoint: ${SD_CIVIL_URL:-http://127.0.0.1:8101}
         secrets: {api_key: SD_CIVIL_API_KEY}   # secret name -> environment variable
         schedule: "*/10 * * * *"
-        push: {stream: cases}                  # present when the system receives cases
+        push: {stream: cases}                  # present when the system receives cases (max_attempts, dead_after)
         retries: 3                             # Airflow: retries with exponential backoff from retry_delay
         retry_delay: 1m
         max_lag: 1h                            # no successful sync for this long: a "behind" alert
@@ -84,10 +84,24 @@ def expand_env(value: str) -> str:
 
 
 class PushConfig(BaseModel):
+    """How a system receives cases (``push: {stream: cases, max_attempts: 8, dead_after: 6h}``).
+
+    A row that fails with a transient error (an outage, a 5xx, a token endpoint down) is dead only when it has
+    been tried ``max_attempts`` times *and* its back-off has spanned at least ``dead_after``: attempts alone
+    can be burnt in minutes by an outage, and a hall that is down for an afternoon must not lose the cases
+    queued for it. A refusal for good (the target rejected the write) is dead at once."""
+
     model_config = ConfigDict(extra="forbid")
     stream: str = "cases"
     max_attempts: int = Field(default=8, ge=1)
+    dead_after: timedelta = timedelta(hours=6)
+    """The least time a row is retried for before it may be given up (whatever ``max_attempts`` says)."""
     batch_size: int = Field(default=200, ge=1)
+
+    @field_validator("dead_after", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
 
 
 class SystemConfig(BaseModel):

@@ -245,14 +245,16 @@ def handoff_dag() -> DAG:
                      "answer within its window (config/tongban_catalogue.yaml, default 10 minutes) is deemed "
                      "accepted at the due time; department and hall are told once. Trigger with "
                      '`{"now": "2026-03-02T10:00:00+08:00"}` to scan as of an earlier instant (a catch-up); a '
-                     "later one than this machine's clock is refused, as `tongban handoff scan --now` refuses it.",
+                     "later one than this machine's clock is refused, as `tongban handoff scan --now` refuses it "
+                     "(both scans: `scan_bundles` takes licences in force as of `now`).",
                      params={"now": Param(None, type=["null", "string"],
                                           description="Scan as of this ISO 8601 instant with its offset (default: "
                                                       "now; not later than this machine's clock)"),
                              "ahead_of_clock": Param(False, type="boolean",
-                                                     description="A drill against the sandbox only: scan as of a "
-                                                                 "later now anyway, deeming cases whose window is "
-                                                                 "still open")}) as dag:
+                                                     description="A drill against the sandbox only (honoured where "
+                                                                 "TONGBAN_DRILL=1 is set, as tongban demo does; "
+                                                                 "refused elsewhere): scan as of a later now anyway, "
+                                                                 "deeming cases whose window is still open")}) as dag:
 
         @task(task_id="scan_handoffs")
         def scan(params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -275,7 +277,9 @@ def handoff_dag() -> DAG:
             # 一件事: the parts it releases go out with the push
             from gateway.orchestration.bundle_tasks import run_bundles
 
-            return _call(run_bundles, (params or {}).get("now"))  # type: ignore[no-any-return]
+            given = params or {}
+            return _call(run_bundles, given.get("now"),  # type: ignore[no-any-return]
+                         ahead_of_clock=bool(given.get("ahead_of_clock")))
 
         @task(task_id="publish_bundles", outlets=[asset], retries=0)
         def publish_bundles(report: dict[str, Any]) -> dict[str, Any]:

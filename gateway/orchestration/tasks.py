@@ -80,16 +80,23 @@ def run_summary(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+class PushFailed(TongbanError):
+    """The target could not be reached for the whole drain (an outage, 5xx only, refused credentials) or its
+    lease is held: retriable — the rows stay queued, Airflow retries, and the failure callback alerts."""
+
+
 def run_push(target: str) -> dict[str, Any]:
-    """Drain the outbox into ``target``. An outage or refused credentials raise (rows stay pending)."""
+    """Drain the outbox into ``target``. An outage, refused credentials or a drain in which every write failed
+    raise :class:`PushFailed` (rows stay pending, nothing is given up for it)."""
     from gateway.sync.push import push
 
     with _runtime() as runtime:
         report = push(runtime, targets=[target])
         summary = report.as_dict()
+    log.info("push %s: %s", target, summary["targets"])
     if not report.ok:
         errors = "; ".join(f"{t.target}: {t.error}" for t in report.targets if t.error)
-        raise RuntimeError(f"push to {target} failed, rows stay queued: {errors}")
+        raise PushFailed(f"push to {target} failed, rows stay queued and are retried: {errors}")
     return summary
 
 
@@ -127,15 +134,16 @@ def run_handoffs(now: str | None = None, *, ahead_of_clock: bool = False) -> dic
     """The 一窗受理 hand-off scan (``tongban_handoff``), as of ``now`` (an ISO 8601 instant with its offset) or the
     present. A ``now`` later than this machine's clock is refused as ``tongban handoff scan --now`` refuses it: the
     scan would deem accepted, and tell departments and halls so, cases whose window is still open. Only a drill
-    against the sandbox (``tongban demo``) says ``ahead_of_clock`` and runs there anyway."""
+    against the sandbox (``tongban demo``, which sets ``TONGBAN_DRILL=1``) says ``ahead_of_clock`` and runs there
+    anyway (:func:`gateway.process.asof.guard_as_of`)."""
     from gateway.ops.deadlines import WorkCalendar
     from gateway.process import TongbanCatalogue, scan_handoffs
-    from gateway.process.asof import parse_as_of, refuse_ahead_of_clock
+    from gateway.process.asof import guard_as_of, parse_as_of
 
     moment = parse_as_of(now, name=_NOW_PARAM)
-    if not ahead_of_clock:
-        refuse_ahead_of_clock(moment, name=_NOW_PARAM, hint="trigger without now (the present), with an earlier "
-                              "instant (a catch-up), or drill with tongban handoff scan --dry-run --now …")
+    guard_as_of(moment, name=_NOW_PARAM, ahead_of_clock=ahead_of_clock,
+                hint="trigger without now (the present), with an earlier instant (a catch-up), or drill with "
+                     "tongban handoff scan --dry-run --now …")
     with _runtime() as runtime:
         catalogue = TongbanCatalogue.load(systems_path=runtime.systems.path)
         calendar = WorkCalendar.load(systems_path=runtime.systems.path)
@@ -277,15 +285,48 @@ def run_harvest() -> dict[str, Any]:
     with _runtime() as runtime:
         gw = GatewayRuntime.create(runtime)
         issuers = sorted(gw.settings.issuers)
-        reports = [function(gw, issuer) for issuer in issuers]
+        reports, failures = _harvest_each(function, gw, issuers)
     out = [r.as_dict() if hasattr(r, "as_dict") else r for r in reports]
+    if failures:
+        raise _harvest_failed(failures, harvested=len(reports))
     return {"issuers": issuers, "reports": out}
+
+
+class HarvestFailed(TongbanError):
+    """Some issuers could not be harvested; the others' certificates, status changes and webhooks are committed.
+    Retriable unless every failure is one a retry cannot fix (then :func:`permanent` sees it as the cause)."""
+
+
+def _harvest_each(function: Callable[..., Any], gw: Any, issuers: list[str]) -> tuple[list[Any], dict[str, Exception]]:
+    """Harvest the issuers one by one: an issuer that is down must not hold back every other issuer's
+    certificates, revocations and subscriber notifications (each harvest commits its own pages)."""
+    reports: list[Any] = []
+    failures: dict[str, Exception] = {}
+    for issuer in issuers:
+        try:
+            reports.append(function(gw, issuer))
+        except Exception as exc:  # noqa: BLE001 - named at the end of the task, after the other issuers
+            log.error("harvest of issuer %s failed: %s: %s", issuer, type(exc).__name__, exc)
+            failures[issuer] = exc
+    return reports, failures
+
+
+def _harvest_failed(failures: dict[str, Exception], *, harvested: int) -> HarvestFailed:
+    named = "; ".join(f"{issuer}: {type(exc).__name__}: {exc}"[:500] for issuer, exc in failures.items())
+    error = HarvestFailed(f"certificate harvest failed for {len(failures)} issuer(s) ({named}); {harvested} other "
+                          f"issuer(s) harvested and committed — fix or wait for the failed ones, then "
+                          f"tongban harvest ISSUER (or let Airflow retry)")
+    if all(permanent(exc) for exc in failures.values()):
+        error.__cause__ = next(iter(failures.values()))
+    return error
 
 
 __all__ = [
     "HARVEST_FUNCTION",
+    "HarvestFailed",
     "HarvestUnavailable",
     "OpenErrorAlerts",
+    "PushFailed",
     "resolve_task_alert",
     "run_alert_check",
     "run_catalogue_audit",

@@ -6,9 +6,13 @@ superseded: the target needs the current state, not the history), and marks each
 transaction right after the target accepted it. Every write carries the idempotency key ``case_no:version``,
 so a crash between "the target applied it" and "we recorded that" only causes a harmless duplicate.
 
-Failures follow the error hierarchy: a transient one backs the row off exponentially; after ``max_attempts``
-the row is dead and a dead letter says why; a refusal for good dead-letters it at once; an outage or refused
-credentials stop pushing to that system for this round and leave its rows pending.
+Failures follow the error hierarchy: a transient one backs the row off exponentially; a refusal for good
+dead-letters it at once; an outage or refused credentials stop pushing to that system for this round and leave
+its rows pending. A drain tries each row at most once (a row it backed off is not due again before the drain
+ends), and a transiently failing row is dead only after ``max_attempts`` *and* ``dead_after`` of back-off
+(:class:`~gateway.kernel.config.PushConfig`): an outage of minutes burns no case. A drain in which every write
+failed and none went through reports the target unreachable (the Airflow task fails, retries and alerts);
+dead rows raise the target's ``push_dead`` alert, which a later drain that delivers cleanly resolves.
 """
 
 from __future__ import annotations
@@ -35,6 +39,12 @@ if TYPE_CHECKING:
     from gateway.kernel.runtime import Runtime
 
 MAX_BACKOFF = timedelta(hours=1)
+OUTAGE_STREAK = 3
+"""Transient failures in a row after which a drain stops: every write to a target that is down waits out the
+connector's own retries, and trying the whole queue would take the task for an hour and burn an attempt of each
+row for nothing."""
+PROBE_HORIZON = timedelta(days=3650)
+"""How far ahead a drain with nothing due looks for a backed-off row to probe the target with."""
 
 
 @dataclass
@@ -47,6 +57,8 @@ class TargetReport:
     dead: int = 0
     pending: int = 0
     error: str | None = None
+    last_retry_error: str | None = None
+    probe_failed: bool = False
 
 
 @dataclass
@@ -64,6 +76,18 @@ class PushReport:
 
 def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=2 ** min(attempts, 20)), MAX_BACKOFF)
+
+
+def retry_span(attempts: int) -> timedelta:
+    """The least time a row failing ``attempts`` times has been retried for: attempt ``k + 1`` is not due before
+    ``backoff(k)`` after attempt ``k``, and a drain tries a row once. No clock column needed, and a row queued long
+    ago (a paused DAG) does not count as "retried for long" on its first failure."""
+    return sum((backoff(k) for k in range(1, attempts)), timedelta())
+
+
+def may_give_up(attempts: int, *, max_attempts: int, dead_after: timedelta) -> bool:
+    """A transient failure ends a row only after ``max_attempts`` and ``dead_after`` of retrying, both."""
+    return attempts >= max_attempts and retry_span(attempts) >= dead_after
 
 
 def push(
@@ -94,8 +118,10 @@ def push(
             target_report.error = str(exc)
         except FatalSyncError as exc:
             target_report.error = f"{type(exc).__name__}: {exc}"
+        _judge_unreachable(target_report)
         with runtime.engine.connect() as conn:
             target_report.pending = outbox.pending_count(conn, target=name)
+        _alert(runtime.engine, target_report)
     report.duration_s = time.perf_counter() - started
     return report
 
@@ -105,12 +131,24 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
     assert system.push is not None
     mapper = runtime.mapper(target)
     engine = runtime.engine
+    policy = _RetryPolicy(system.push.max_attempts, system.push.dead_after, target, system.push.stream,
+                          not_before=now or ledger.utcnow())
+    moment = policy.not_before  # one instant for the whole drain: a row backed off here is not due again in it
+    tried: set[int] = set()
+    probing = False
+    streak = 0  # transient failures in a row
     while True:
-        moment = now or ledger.utcnow()
         with engine.begin() as conn:
-            rows = outbox.due_rows(conn, target, now=moment, limit=system.push.batch_size)
+            rows = [r for r in outbox.due_rows(conn, target, now=moment, limit=system.push.batch_size)
+                    if r["id"] not in tried]
+            if not rows and not tried:
+                # Nothing due, but rows may be backed off: send the oldest early, its attempt not counted, so that
+                # a target still down fails this drain too (instead of a green task over a growing queue).
+                rows = outbox.due_rows(conn, target, now=moment + PROBE_HORIZON, limit=1)
+                probing = bool(rows)
             if not rows:
                 return
+            tried.update(r["id"] for r in rows)
             newest: dict[str, dict[str, Any]] = {}
             for row in rows:
                 seen = newest.get(row["case_no"])
@@ -148,16 +186,61 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
                 report.dead += 1
                 continue
             except (AuthenticationError, FatalSyncError) as exc:
-                _retry_later(engine, row, str(exc), system.push.max_attempts, target, system.push.stream, report)
+                if not probing:
+                    _retry_later(engine, row, str(exc), policy, report)
                 raise
             except RetriableSyncError as exc:
-                _retry_later(engine, row, str(exc), system.push.max_attempts, target, system.push.stream, report)
+                if probing:
+                    report.probe_failed, report.last_retry_error = True, str(exc)[:300]
+                else:
+                    _retry_later(engine, row, str(exc), policy, report)
+                streak += 1
+                if streak >= OUTAGE_STREAK:
+                    return  # the target looks down: leave the rest queued, their attempts untouched
                 continue
+            streak = 0
             _finish(engine, row["id"], status=DELIVERED, result=result.status)
             if result.status == "duplicate":
                 report.duplicates += 1
             else:
                 report.delivered += 1
+
+
+@dataclass(frozen=True)
+class _RetryPolicy:
+    """A target's back-off rules for one drain; ``not_before`` is the drain's instant (a retry is due after it)."""
+
+    max_attempts: int
+    dead_after: timedelta
+    target: str
+    stream: str
+    not_before: datetime
+
+
+def _judge_unreachable(report: TargetReport) -> None:
+    """Every write of the drain failed with a transient error and none went through: the target is
+    unreachable. Said as an error, so that ``tongban push`` exits non-zero and the Airflow task fails, retries
+    and alerts — a hall that is down must not look like a green push DAG while its queue grows."""
+    failed = report.retried + report.probe_failed
+    if report.error is None and failed and not (report.delivered or report.duplicates):
+        report.error = (f"{report.target} unreachable: all {failed} writes failed with a transient error "
+                        f"(last: {report.last_retry_error}); the rows stay queued and are retried with back-off — "
+                        f"check the system's endpoint and credentials")
+
+
+def _alert(engine: Any, report: TargetReport) -> None:
+    """Dead pushes open (or count up) the target's ``push_dead`` alert; a drain that delivered without a dead
+    row or an error resolves it (the target accepts writes again; the dead letters stay for replay)."""
+    from gateway.ops.alerts import raise_alert, resolve_alerts
+
+    name = report.target
+    if report.dead:
+        raise_alert(engine, "push_dead", name, level="error", system=name,
+                    message=f"{report.dead} push(es) to {name} dead: tongban dead-letters list --system {name}, "
+                            f"fix the cause, then tongban dead-letters replay",
+                    details={"dead": report.dead, "pending": report.pending, "error": report.error})
+    elif report.error is None and (report.delivered or report.duplicates):
+        resolve_alerts(engine, "push_dead", [name])
 
 
 def _has_newer_row(engine: Any, target: str, case_no: str, version: int) -> bool:
@@ -171,17 +254,20 @@ def _finish(engine: Any, row_id: int, *, status: OutboxStatus, result: str | Non
         outbox.finish(conn, row_id, status, result=result, error=error)
 
 
-def _retry_later(engine: Any, row: dict[str, Any], error: str, max_attempts: int, target: str, stream: str,
-                 report: TargetReport) -> None:
+def _retry_later(engine: Any, row: dict[str, Any], error: str, policy: _RetryPolicy, report: TargetReport) -> None:
+    """Back the row off, or give it up when :func:`may_give_up` says its retries have run long enough. The next
+    attempt is due after the drain's own instant too, so this drain does not pick it up again."""
     attempts = row["attempts"] + 1
-    if attempts >= max_attempts:
-        _dead(engine, target, stream, {**row, "attempts": attempts}, f"gave up after {attempts} attempts: {error}")
+    if may_give_up(attempts, max_attempts=policy.max_attempts, dead_after=policy.dead_after):
+        _dead(engine, policy.target, policy.stream, {**row, "attempts": attempts},
+              f"gave up after {attempts} attempts over at least {retry_span(attempts)}: {error}")
         report.dead += 1
         return
     with engine.begin() as conn:
         outbox.schedule_retry(conn, row["id"], attempts=attempts, error=error,
-                              next_attempt_at=ledger.utcnow() + backoff(attempts))
+                              next_attempt_at=max(ledger.utcnow(), policy.not_before) + backoff(attempts))
     report.retried += 1
+    report.last_retry_error = error[:300]
 
 
 def _dead(engine: Any, target: str, stream: str, row: dict[str, Any], reason: str) -> None:
