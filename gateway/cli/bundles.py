@@ -210,11 +210,14 @@ def bundles_scan(
 ) -> None:
     """One pass over every live bundle, as the tongban_handoff DAG's scan_bundles task runs it: read each part as its
     system last wrote it, release the parts whose turn has come, derive each bundle's status."""
+    from gateway.process.asof import BUNDLE_CONSEQUENCE, refuse_ahead_of_clock
     from gateway.process.bundle_spec import BundleCatalogue
     from gateway.process.bundles import BundleConsents, scan_bundles
 
-    catalogue = BundleCatalogue.load(bundles_file)
     moment = now_option(now)
+    refuse_ahead_of_clock(moment, name="--now", consequence=BUNDLE_CONSEQUENCE,
+                          hint="scan without --now (the present) or with an earlier instant (a catch-up)")
+    catalogue = BundleCatalogue.load(bundles_file)
     runtime = runtime_from(systems, database_url)
     try:
         report = scan_bundles(runtime.engine, catalogue, systems=runtime.systems, pii=runtime.pii,

@@ -260,6 +260,7 @@ def run_demo_live(*, records: int = 300, frontdesk: int = 10, seed: int = 42, wo
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         }), "TONGBAN_SYSTEMS": str(airflow_systems),
+            "TONGBAN_DRILL": "1",  # a drill against the sandbox: a hand-off run may say ahead_of_clock
             "TONGBAN_CONSOLE_URL": f"http://127.0.0.1:{console_port}/console/"}
         say(f"starting Airflow (standalone: SQLite, LocalExecutor, parallelism 4) in {home}")
         children.start("airflow", [*airflow_command(), "standalone"], env, home / "standalone.log")

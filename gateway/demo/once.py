@@ -298,8 +298,10 @@ def run_demo_once(
     home = workdir / "airflow-once"
     shutil.rmtree(home, ignore_errors=True)
     from gateway.orchestration.airflow_env import airflow_env, migrate_metadata
+    from gateway.process.asof import DRILL_FLAG
 
-    env = airflow_env(home, extra={"AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"})
+    # TONGBAN_DRILL: the hand-off run injects the sandbox's clock (ahead_of_clock), honoured only in a drill
+    env = airflow_env(home, extra={"AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING", DRILL_FLAG: "1"})
     os.environ.update(env)
     world = demo_world(records=records, frontdesk=frontdesk, seed=seed, workdir=workdir, systems_path=systems_path,
                        say=say)

@@ -27,7 +27,9 @@ def _ok(dag: Any, **conf: Any) -> None:
     assert str(run.state) == "success", dag.dag_id
 
 
-def test_an_unanswered_front_desk_case_is_deemed_accepted_by_the_handoff_dag(make_world, dags_for) -> None:
+def test_an_unanswered_front_desk_case_is_deemed_accepted_by_the_handoff_dag(
+        make_world, dags_for, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TONGBAN_DRILL", raising=False)
     world = make_world(civil=20, estate=5)
     made = world.admin("sd_hall", "POST", "/_sandbox/frontdesk",
                        json={"count": 1, "dept_code": CIVIL_DEPT, "pending": True, "item": "000105101000",
@@ -49,7 +51,14 @@ def test_an_unanswered_front_desk_case_is_deemed_accepted_by_the_handoff_dag(mak
     with world.runtime.engine.connect() as conn:
         assert store.get_handoff(conn, case_no)["state"] == "pending"
         assert [e["step"] for e in store.events(conn, case_no)] == ["registered", "routed", "handed"]
-    # … unless it says it is a drill (the clock injected, as the demo does against the sandbox)
+    # … and saying "drill" is not enough where the workers are not a drill's (TONGBAN_DRILL unset) …
+    unflagged = dags["tongban_handoff"].test(run_conf={"now": (due + timedelta(seconds=30)).isoformat(),
+                                                       "ahead_of_clock": True})
+    assert str(unflagged.state) == "failed"
+    with world.runtime.engine.connect() as conn:
+        assert store.get_handoff(conn, case_no)["state"] == "pending"
+    # … but a drill it is, against the sandbox, where TONGBAN_DRILL=1 (the clock injected, as the demo does)
+    monkeypatch.setenv("TONGBAN_DRILL", "1")
     _ok(dags["tongban_handoff"], now=(due - timedelta(seconds=30)).isoformat(), ahead_of_clock=True)
     with world.runtime.engine.connect() as conn:
         assert store.get_handoff(conn, case_no)["state"] == "pending"
@@ -89,10 +98,22 @@ def test_the_dag_callables_read_now_as_the_cli_reads_it(database_url: str,
             forwarded_version=1, updated_at=real))
     monkeypatch.setenv("TONGBAN_DATABASE_URL", database_url)
     monkeypatch.setenv("TONGBAN_SYSTEMS", str(REPO / "config" / "systems.yaml"))
+    monkeypatch.delenv("TONGBAN_DRILL", raising=False)
 
     with pytest.raises(ConfigError, match="DAG run parameter now .*later than this machine's clock") as ahead:
         tasks.run_handoffs((real + timedelta(days=1)).isoformat())
     assert "--dry-run" in str(ahead.value) and tasks.permanent(ahead.value)
+    # the production checkbox: ahead_of_clock without TONGBAN_DRILL=1 is refused, naming the flag
+    with pytest.raises(ConfigError, match="ahead_of_clock .*TONGBAN_DRILL=1 is not set") as unflagged:
+        tasks.run_handoffs((real + timedelta(days=1)).isoformat(), ahead_of_clock=True)
+    assert tasks.permanent(unflagged.value)
+    # the bundle scan of the same DAG takes "in force today" from now: a later now is refused there too
+    from gateway.orchestration.bundle_tasks import run_bundles
+
+    with pytest.raises(ConfigError, match="later than this machine's clock.*licences valid from a later day"):
+        run_bundles((real + timedelta(days=40)).isoformat())
+    with pytest.raises(ConfigError, match="TONGBAN_DRILL"):
+        run_bundles((real + timedelta(days=40)).isoformat(), ahead_of_clock=True)
     with engine.connect() as conn:
         assert store.get_handoff(conn, "C-P1")["state"] == "pending"  # nothing deemed, nobody told
     for run in (tasks.run_handoffs, tasks.run_deadlines):
