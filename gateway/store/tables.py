@@ -669,7 +669,8 @@ process_handoffs = Table(
     Column("division", String(12), nullable=True),
     Column("target_system", String(64), nullable=True),  # the competent department's system (None: refused)
     Column("dept_code", String(32), nullable=True),
-    Column("state", String(24), nullable=False),  # awaiting_delivery | pending | accepted | refused | deemed | refused_routing
+    # awaiting_delivery | pending | accepted | refused | deemed | refused_routing | withdrawn (ended unaccepted)
+    Column("state", String(24), nullable=False),
     Column("window_s", Integer, nullable=False),
     Column("registered_at", UtcDateTime(), nullable=False),
     Column("handed_at", UtcDateTime(), nullable=True),  # the department system has the case (outbox delivered)
