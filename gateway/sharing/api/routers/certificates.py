@@ -128,9 +128,10 @@ async def query_certificates(request: Request) -> Response:
     })
 
 
-def _fetch_facts(api: Api, identifier: str, case_no: str) -> tuple[Any, set[str], CaseFacts | None]:
-    """The certificate (a legacy identifier two issuers share: the one the case's applicant holds), its holders
-    and the case."""
+def _fetch_facts(api: Api, identifier: str,
+                 case_no: str) -> tuple[Any, set[str], CaseFacts | None, str | None]:
+    """The certificate (a legacy identifier two issuers share: the one the case's applicant holds), its holders,
+    the case and its applicant's blind index (None: no case, or one naming nobody)."""
     with api.gw.read_engine.connect() as conn:
         case = load_case(conn, case_no)
         applicant = api.gw.pii.bidx(api.gw.pii.open(case.applicant_id)) if case and case.applicant_id else None
@@ -139,18 +140,15 @@ def _fetch_facts(api: Api, identifier: str, case_no: str) -> tuple[Any, set[str]
         except library.AmbiguousIdentifier as exc:  # never one picked at random: another holder's, in their log
             raise ProblemError(409, "ambiguous-identifier", str(exc)) from None
         holders = library.holders_of(conn, cert.identifier) if cert is not None else set()
-        return cert, holders, case
+        return cert, holders, case, applicant
 
 
 async def _authorize_fetch(api: Api, caller: Caller, identifier: str, purpose: Purpose, consent: str | None,
                            action: str) -> tuple[StoredCertificate, str, set[str]]:
     """The certificate, the case's applicant (a holder of it) and all its holders — or the denial, audited."""
-    cert, holders, case = await api.run(_fetch_facts, api, identifier, purpose.case_no)
+    cert, holders, case, applicant_bidx = await api.run(_fetch_facts, api, identifier, purpose.case_no)
     if cert is None:
         raise ProblemError(404, "not-found", "no such certificate")
-    applicant_bidx = None
-    if case is not None and case.applicant_id:
-        applicant_bidx = api.gw.pii.bidx(api.gw.pii.open(case.applicant_id))
     problem = purpose_problem(api, caller, case, purpose, None)
     if problem is None and applicant_bidx not in holders:
         problem = f"case {purpose.case_no} does not name a holder of this certificate"
