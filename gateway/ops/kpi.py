@@ -224,9 +224,8 @@ def _tongban_scope(office_code: str | None, item_code: str | None, catalog_code:
     office = catalogue.offices.get(office_code) if office_code else None
     if office is None:
         return None
-    entry = catalogue.item(item_code, catalog_code)
-    listed = entry.item_code if entry is not None else item_code
-    return office.catalogue if listed in catalogue.catalogues.get(office.catalogue, frozenset()) else None
+    listed = catalogue.lists(office.catalogue, item_code, catalogue.item(item_code, catalog_code))
+    return office.catalogue if listed else None
 
 
 def case_fact(case_no: str, version: int, data: dict[str, Any], *, deleted: bool, dept_code: str | None,

@@ -176,6 +176,13 @@ class TongbanCatalogue:
             return entry.limit_unit
         return calendar.unit_for(item_code)
 
+    def lists(self, catalogue: str, item_code: str | None, entry: ItemEntry | None) -> bool:
+        """Whether the 通办目录 ``catalogue`` lists the item: ``entry`` (found by 实施编码, else 基本编码: another
+        level's 实施编码 of a listed item is that item), else ``item_code`` as the case gives it. What routing
+        checks at an office, and what the 全城通办 KPI counts by."""
+        listed = entry.item_code if entry is not None else item_code
+        return listed in self.catalogues.get(catalogue, frozenset())
+
     def route(self, case: dict[str, Any], systems: SystemsConfig) -> Route:
         """The competent department's system for a front-desk case (canonical dict), or a refusal with its reason.
 
@@ -196,9 +203,7 @@ class TongbanCatalogue:
             if registered is None:
                 return Route(None, None, window, f"case {case_no}: office.code {code!r} is not a registered 受理点 "
                              "of the 通办目录", "routing.unknown_office")
-            # the entry found (by 实施编码, else 基本编码) is the item; another level's 实施编码 of it is the same item
-            listed = entry.item_code if entry is not None else item_code
-            if listed not in self.catalogues.get(registered.catalogue, frozenset()):
+            if not self.lists(registered.catalogue, item_code, entry):
                 name = entry.name if entry else case.get("item_name")
                 return Route(None, None, window, f"case {case_no}: item_code {item_code} ({name}) is not in the "
                              f"通办目录 '{registered.catalogue}' of {registered.name} ({code}); apply where the "
