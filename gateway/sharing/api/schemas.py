@@ -176,6 +176,10 @@ class MaterialsResponse(BaseModel):
     item_code: str
     materials: list[MaterialOut]
     submissions_saved: int
+    consent_problem: str | None = Field(default=None, description="Why the presented consent token (Tongban-Consent) "
+                                        "lets the gateway look up none of the types that need consent (forged, "
+                                        "expired, withdrawn, another holder's or case's); null when none was "
+                                        "presented or it covers one. Audited as a consent denial")
 
 
 class HolderViewRequest(BaseModel):

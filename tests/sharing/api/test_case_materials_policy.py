@@ -86,6 +86,13 @@ def _last_materials_detail(served: dict[str, Any]) -> str:
                                 .order_by(audit_log.c.seq.desc()).limit(1)).scalar_one())
 
 
+def _denials(served: dict[str, Any]) -> list[Any]:
+    with served["engine"].connect() as conn:
+        return list(conn.execute(select(audit_log.c.holder_ref, audit_log.c.detail)
+                                 .where(audit_log.c.action == "materials", audit_log.c.outcome == "denied:consent")
+                                 .order_by(audit_log.c.seq)))
+
+
 def test_a_client_no_policy_rule_names_learns_nothing_of_the_holders_certificates(served: dict[str, Any]) -> None:
     holder_has_one = _materials(served, "unnamed", "M-1")
     holder_has_none = _materials(served, "unnamed", "M-NONE")
@@ -121,15 +128,22 @@ def test_without_the_consent_its_rule_requires_nothing_is_looked_up(served: dict
     other = _consent(served, UNLICENSED, "M-NONE", [LICENCE])
     assert _licence_material(_materials(served, "civil", "M-NONE", other["token"]))["needs_consent"] == [SOLE_TRADER]
 
-    # a token that does not cover this holder and case, a forged one, a withdrawn one: as if none was given
+    assert no_token["consent_problem"] is None and spared["consent_problem"] is None  # none given; one that covers
+
+    # a token that does not cover this holder and case, a forged one, a withdrawn one: nothing looked up, as if
+    # none was given — and, unlike none, a consent denial the caller is told of and the holder's log shows
     forged = given["token"][:-4] + ("AAAA" if not given["token"].endswith("AAAA") else "BBBB")
-    for token in (other["token"], forged):
-        assert _materials(served, "civil", "M-1", token)["materials"] == no_token["materials"]
     withdrawn = requests.post(f"{served['url']}/v1/consents/{given['consent_id']}/withdraw", timeout=10,
                               headers=bearer(served["clients"]["hall"].credential),
                               json={"holder": {"id_number": LICENSED["id"]}})
     assert withdrawn.status_code == 200, withdrawn.text
-    assert _materials(served, "civil", "M-1", given["token"])["materials"] == no_token["materials"]
+    for token in (other["token"], forged, given["token"]):
+        answer = _materials(served, "civil", "M-1", token)
+        assert answer["materials"] == no_token["materials"]
+        assert answer["consent_problem"], token
+    denials = _denials(served)
+    assert len(denials) == 3 and all(d.holder_ref == served["gw"].pii.bidx(LICENSED["id"]) for d in denials)
+    assert "does not cover" in denials[0].detail and "withdrawn" in denials[2].detail
 
 
 def test_a_rule_without_consent_spares_the_material_at_once(served: dict[str, Any]) -> None:

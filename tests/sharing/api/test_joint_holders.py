@@ -136,3 +136,15 @@ def test_the_query_reads_the_holders_of_what_it_releases_in_its_one_statement(
             event.remove(engine, "before_cursor_execute", seen)
     reads = [s for s in statements if "certificate_holders" in s]
     assert len(reads) == 1, reads
+
+
+def test_a_refused_fetch_of_a_jointly_held_certificate_is_in_every_holders_access_log(
+        served: dict[str, Any]) -> None:
+    """No consent (the policy requires it for licences): the attempt was on both holders' data, so both see it."""
+    world = served["world"]
+    answer = requests.get(f"{served['url']}/v1/certificates/{JOINT}/file", timeout=10,
+                          params={"item_code": ELDERLY_CARE, "case_no": "J-1"},
+                          headers=bearer(world.civil.credential))
+    assert answer.status_code == 403 and answer.json()["type"].endswith("consent"), answer.text
+    for holder in (LICENSED["id"], CO_OWNER["id"]):
+        assert _log(served, holder) == [("release", "denied:consent", "sd_civil", JOINT, "J-1")]

@@ -103,26 +103,34 @@ def _holdings(api: Api, holder: str, types: list[str]) -> list[Any]:
 
 
 def _lookable(api: Api, caller: Caller, types: list[str], purpose: Purpose, holder: str,
-              consent: str | None) -> tuple[list[str], list[str]]:
-    """``(types the holder's certificates may be looked up for, types awaiting the holder's consent)``.
+              consent: str | None) -> tuple[list[str], list[str], str | None]:
+    """``(types the holder's certificates may be looked up for, types awaiting the holder's consent, why the
+    presented consent token covers none of those awaiting)``.
 
     Whether a material is spared tells the caller whether the holder has a valid certificate of a type: that
     is a look-up, so it takes the release's decisions (:func:`~gateway.sharing.api.release.check_policy`,
     :func:`~gateway.sharing.api.release.consent_problem`), type by type. A type the policy denies this client
     for this item is in neither list: it spares nothing, and the holder's certificates of it are not read. A
-    type whose rule requires consent, without a token that covers it, awaits consent: not read either."""
+    type whose rule requires consent, without a token that covers it, awaits consent: not read either. A token
+    was presented and covers none of the types that need one (forged, expired, withdrawn, another holder's or
+    case's): that is the query route's consent denial, and the third value says why."""
     lookable: list[str] = []
     awaiting: list[str] = []
+    consented = False
+    problem: str | None = None
     for type_code in types:
         denied, needs_consent = check_policy(api, caller, [type_code], purpose.item_code)
         if denied:
             continue
-        if needs_consent and consent_problem(api, caller, consent, holder_bidx=holder, types=[type_code],
-                                             purpose=purpose):
+        found = consent_problem(api, caller, consent, holder_bidx=holder, types=[type_code],
+                                purpose=purpose) if needs_consent else None
+        if found:
             awaiting.append(type_code)
+            problem = problem or found
         else:
             lookable.append(type_code)
-    return lookable, awaiting
+            consented = consented or needs_consent
+    return lookable, awaiting, (problem if consent and awaiting and not consented else None)
 
 
 @router.get("/{case_no}/materials", response_model=MaterialsResponse,
@@ -141,7 +149,8 @@ async def case_materials(case_no: CaseP, caller: Caller = Depends(require("cases
         raise ProblemError(404, "not-found", f"item {row.item_code} is not in the gateway's catalogue")
     types = sorted({t for m in item.materials for t in m.replaced_by_certificate_types})
     purpose = Purpose(item_code=item.item_code, case_no=case_no)
-    lookable, awaiting = _lookable(api, caller, types, purpose, holder, consent) if holder else ([], [])
+    lookable, awaiting, refused = _lookable(api, caller, types, purpose, holder, consent) if holder \
+        else ([], [], None)
     found = await api.run(_holdings, api, holder, lookable) if lookable else []
     # valid today (not before its validity starts, nor after it ends); of a type, one without flags first
     usable = sorted((c for c in found if c.effective_status() == "valid"),
@@ -153,11 +162,16 @@ async def case_materials(case_no: CaseP, caller: Caller = Depends(require("cases
     api.metrics.saved.inc(saved)
     looked = f"looked up {','.join(lookable) or 'none'}" + (f"; awaiting consent {','.join(awaiting)}"
                                                            if awaiting else "")
-    await api.audit([AuditEntry(action="materials", outcome=f"saved:{saved}",
-                                client_id=caller.client.client_id, case_no=case_no, item_code=item.item_code,
-                                holder_ref=holder, detail=looked)])
+    entries = [AuditEntry(action="materials", outcome=f"saved:{saved}", client_id=caller.client.client_id,
+                          case_no=case_no, item_code=item.item_code, holder_ref=holder, detail=looked)]
+    if refused:  # a consent token that does not hold is a consent denial, in the holder's log as on the query route
+        entries.append(AuditEntry(action="materials", outcome="denied:consent", client_id=caller.client.client_id,
+                                  case_no=case_no, item_code=item.item_code, holder_ref=holder, detail=refused))
+        api.metrics.denials.labels("consent").inc()
+    await api.audit(entries)
     type_of = dict((ident, t) for t, ident in valid)
     return await api.signed_json({"case_no": case_no, "item_code": item.item_code, "submissions_saved": saved,
+                                  "consent_problem": refused,
                             "materials": [{"name": a.name, "required": a.required, "replaced": a.replaced,
                                            "certificate_type": type_of.get(a.by_certificate or ""),
                                            "quality": quality.get(a.by_certificate or "", []),

@@ -145,7 +145,8 @@ def _fetch_facts(api: Api, identifier: str,
 
 async def _authorize_fetch(api: Api, caller: Caller, identifier: str, purpose: Purpose, consent: str | None,
                            action: str) -> tuple[StoredCertificate, str, set[str]]:
-    """The certificate, the case's applicant (a holder of it) and all its holders — or the denial, audited."""
+    """The certificate, the case's applicant (a holder of it) and all its holders — or the denial, audited in
+    every holder's access log (the attempt was on a jointly held certificate's data: theirs too, as a release)."""
     cert, holders, case, applicant_bidx = await api.run(_fetch_facts, api, identifier, purpose.case_no)
     if cert is None:
         raise ProblemError(404, "not-found", "no such certificate")
@@ -159,14 +160,14 @@ async def _authorize_fetch(api: Api, caller: Caller, identifier: str, purpose: P
     denied, needs_consent = check_policy(api, caller, [cert.type_code], purpose.item_code)
     if denied:
         raise await deny(api, caller, "policy", f"the sharing policy does not allow {cert.type_code} for item "
-                         f"{purpose.item_code}", action=action, holder_ref=applicant_bidx, purpose=purpose,
+                         f"{purpose.item_code}", action=action, holder_ref=holders, purpose=purpose,
                          certificate=cert.identifier)
     assert applicant_bidx is not None
     if needs_consent:
         problem = consent_problem(api, caller, consent, holder_bidx=applicant_bidx, types=[cert.type_code],
                                   purpose=purpose)
         if problem:
-            raise await deny(api, caller, "consent", problem, action=action, holder_ref=applicant_bidx,
+            raise await deny(api, caller, "consent", problem, action=action, holder_ref=holders,
                              purpose=purpose, certificate=cert.identifier)
     return cert, applicant_bidx, holders
 
