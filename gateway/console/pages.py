@@ -248,15 +248,17 @@ def _outbox_and_reconcile(view: dict[str, Any]) -> str:
     out = [[esc(t["target"]), esc(t.get("pending", 0)), esc(t.get("dead", 0)), esc(t["oldest_pending_at"])]
            for t in view["outbox"]]
     rec = [[esc(r["system"]), esc(r["day"]), esc(r["checked_at"]), esc(r["source_count"]), esc(r["matched"]),
-            esc(r["missing_in_ledger"]), esc(r["divergent"]), esc(r["missing_in_hall"]), esc(r["stale_in_hall"])]
+            esc(r["missing_in_ledger"]), esc(r["divergent"]), esc(r["unrecorded_rejections"]),
+            esc(r["missing_in_hall"]), esc(r["stale_in_hall"])]
            for r in view["reconciliations"]]
     return (
         '<div class="grid"><section id="outbox"><h2>Outbox (pushes to the hall and back)</h2>'
         + table(["target", "pending", "dead", "oldest pending"], out, numeric=(1, 2), empty="nothing queued",
                 test_id="outbox")
         + '</section><section id="reconcile"><h2>Latest reconciliation per system</h2>'
-        + table(["system", "day", "checked", "source", "matched", "missing", "differ", "not in hall", "stale in hall"],
-                rec, numeric=(3, 4, 5, 6, 7, 8), empty="no reconciliation has run", test_id="reconcile")
+        + table(["system", "day", "checked", "source", "matched", "missing", "differ", "rejected, no dead letter",
+                 "not in hall", "stale in hall"],
+                rec, numeric=(3, 4, 5, 6, 7, 8, 9), empty="no reconciliation has run", test_id="reconcile")
         + "</section></div>"
     )
 

@@ -56,7 +56,7 @@ def latest_reconciliations(conn: Connection) -> list[dict[str, Any]]:
     newest = select(c.system, func.max(c.id).label("id")).group_by(c.system).subquery()
     rows = conn.execute(
         select(c.system, c.day, c.checked_at, c.source_count, c.ledger_count, c.hall_expected, c.hall_count,
-               c.matched, c.missing_in_ledger, c.divergent, c.extra_in_ledger, c.rejected, c.missing_in_hall,
+               c.matched, c.missing_in_ledger, c.divergent, c.extra_in_ledger, c.rejected, c.unrecorded_rejections, c.missing_in_hall,
                c.stale_in_hall)
         .join(newest, c.id == newest.c.id)
         .order_by(c.system)

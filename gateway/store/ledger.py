@@ -299,14 +299,15 @@ def add_payload_dictionary(conn: Connection, system: str, data: bytes) -> None:
 
 
 def case_state(conn: Connection, case_nos: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """``case_no → {case_no, version, content_hash, source_updated_at, origin_system, deleted}`` of the merged cases
-    already in the ledger (one statement, as :func:`source_state`)."""
+    """``case_no → {case_no, version, content_hash, source_updated_at, origin_system, origin_source_id, deleted}``
+    of the merged cases already in the ledger (one statement, as :func:`source_state`)."""
     where, ids = _one_of(conn, "case_no", case_nos)
     return {case_no: {"case_no": case_no, "version": version, "content_hash": content_hash,
-                      "source_updated_at": _driver_time(updated_at), "origin_system": origin, "deleted": bool(deleted)}
-            for case_no, version, content_hash, updated_at, origin, deleted in _driver_rows(
-                conn, "SELECT case_no, version, content_hash, source_updated_at, origin_system, deleted FROM cases "
-                      f"WHERE {where}", (ids,))}
+                      "source_updated_at": _driver_time(updated_at), "origin_system": origin,
+                      "origin_source_id": origin_id, "deleted": bool(deleted)}
+            for case_no, version, content_hash, updated_at, origin, origin_id, deleted in _driver_rows(
+                conn, "SELECT case_no, version, content_hash, source_updated_at, origin_system, origin_source_id, "
+                      f"deleted FROM cases WHERE {where}", (ids,))}
 
 
 def insert_cases(conn: Connection, rows: list[dict[str, Any]]) -> None:

@@ -86,6 +86,19 @@ def open_record_dead_letter_ids(conn: Connection, system: str) -> set[str | None
         select(d.source_id).where(d.system == system, d.kind == "record", d.status == "open")).scalars())
 
 
+def originated_case_hashes(conn: Connection, system: str, case_nos: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """``origin_source_id → (case_no, content_hash)`` of those of ``case_nos`` whose current version ``system``'s
+    record of that source id wrote (by primary key, a chunk at a time)."""
+    found: dict[str, tuple[str, str]] = {}
+    c = cases.c
+    for start in range(0, len(case_nos), _IN_CHUNK):
+        for case_no, source_id, content_hash in conn.execute(
+                select(c.case_no, c.origin_source_id, c.content_hash)
+                .where(c.case_no.in_(case_nos[start:start + _IN_CHUNK]), c.origin_system == system)):
+            found[source_id] = (case_no, content_hash)
+    return found
+
+
 def live_case_versions(conn: Connection, case_nos: Sequence[str]) -> list[tuple[str, int, str]]:
     """``(case_no, version, origin_system)`` of those of ``case_nos`` that are merged cases not deleted."""
     found: list[tuple[str, int, str]] = []
@@ -163,6 +176,7 @@ __all__ = [
     "open_dead_letter_total",
     "open_dead_letters_by_system",
     "open_record_dead_letter_ids",
+    "originated_case_hashes",
     "source_record_states",
     "watermark_cursors",
 ]

@@ -292,6 +292,8 @@ reconciliations = Table(
     Column("divergent", Integer, nullable=False),
     Column("extra_in_ledger", Integer, nullable=False),
     Column("rejected", Integer, nullable=False),
+    # rejected by the mapping and in no dead letter: never seen by a sync (0016)
+    Column("unrecorded_rejections", Integer, nullable=False, server_default="0"),
     Column("missing_in_hall", Integer, nullable=False),
     Column("stale_in_hall", Integer, nullable=False),
     Column("source_hash", String(32), nullable=False),

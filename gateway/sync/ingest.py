@@ -29,6 +29,7 @@ from sqlalchemy import Connection
 from gateway.contract.connector import RawRecord
 from gateway.contract.errors import FieldIssue, RecordRejected, SkippableSyncError
 from gateway.kernel.config import SystemConfig, SystemsConfig
+from gateway.mapping.compiler import MapFunction
 from gateway.mapping.mapper import Mapper
 from gateway.models import Case, QualityTally, case_document
 from gateway.models.hashing import unreadable_record
@@ -124,6 +125,19 @@ def _key_problem(source_id: str) -> tuple[str, str] | None:
     if "\x00" in source_id:
         return "source_id.nul", "the record's key holds a NUL character"
     return None
+
+
+def map_record(inbound: MapFunction, payload: Any) -> tuple[dict[str, Any] | None, list[tuple[str, str, str]]]:
+    """The compiled mapping applied to one record: ``(canonical, issues)``.
+
+    The mapping names what it finds wrong (an issue per field and rule); a value it was never written for may
+    still make it raise (a defect of the mapping or its compiler, not of the page). That is this record's
+    failure, named as such (``mapping.internal``, with the exception) and dead-lettered with its raw payload:
+    raised, it would fail the run at the same record on every re-run, and the system would never sync again."""
+    try:
+        return inbound(payload, {})
+    except Exception as exc:  # noqa: BLE001 - one record's failure, kept with the record; the page goes on
+        return None, [("$", "mapping.internal", f"the mapping failed on this record: {type(exc).__name__}: {exc}")]
 
 
 def _dedupe(records: Sequence[RawRecord]) -> list[RawRecord]:
@@ -257,7 +271,7 @@ def _ingest_page(
     mapped_from: list[RawRecord] = []
     inbound = ctx.mapper.inbound
     for record in fresh:
-        canonical, issues = inbound(record.payload, {})
+        canonical, issues = map_record(inbound, record.payload)
         ref = f"{system}:{record.source_id}"
         if issues:
             found = [FieldIssue(ref, f, r, m) for f, r, m in issues]
@@ -386,9 +400,20 @@ TONGBAN_ORIGIN = "tongban."
 ``tongban.bundle``: the processes' actors)."""
 
 
+def _same_copy(current: dict[str, Any], system: str, source_id: str) -> bool:
+    """Whether the merged case's current version is this very source record's (an earlier copy of it).
+
+    Its newer copy replaces it whatever change time it carries: the record level has already ruled it newer
+    (by cursor), and a remap after a mapping fix — a timezone read as UTC, now as Beijing time — moves the change
+    time EARLIER than the one the wrong mapping gave. Compared with that, the fix would never reach the case nor
+    the hall, while the source record held the fixed content (and the reconciliation called it matched)."""
+    return current["origin_system"] == system and current.get("origin_source_id") == source_id
+
+
 def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRecord, Case, str, str]],
                  now: datetime) -> tuple[int, int]:
-    """Apply changed records to the merged cases (newest source change wins); queue outbox rows."""
+    """Apply changed records to the merged cases (newest source change wins, or the newer copy of the record that
+    wrote the current version: :func:`_same_copy`); queue outbox rows."""
     if not changes:
         return 0, 0
     system = ctx.system.name
@@ -401,7 +426,7 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
         if current is not None:
             if current["content_hash"] == digest:
                 continue
-            if updated_at < current["source_updated_at"]:
+            if updated_at < current["source_updated_at"] and not _same_copy(current, system, record.source_id):
                 if str(current["origin_system"]).startswith(TONGBAN_ORIGIN):
                     # older than a version Tongban wrote itself (a deemed acceptance): kept in its source record,
                     # not merged — said, so that an answer the department entered before it is looked at

@@ -8,9 +8,11 @@ Records are grouped by the Beijing date of their change time. Per day the report
 - ``source_count`` / ``ledger_count`` and an order-independent hash of each side's (source id, content hash)
   pairs: equal hashes mean the day matches, whatever the counts say;
 - ``missing_in_ledger`` (the source has it, the ledger does not), ``divergent`` (both have it, contents differ),
-  ``extra_in_ledger`` (the ledger has it, the source no longer does) and ``rejected`` (the source record does not
-  pass the mapping; it belongs in the dead letters). A problem on a record changed after the system's watermark
-  is counted as ``not_yet_synced`` instead (the next sync takes it; it is not lost, and not a problem);
+  ``extra_in_ledger`` (the ledger has it, the source no longer does; ``divergent`` also counts a merged case whose
+  current version this record wrote and which no longer holds what the record does) and ``rejected`` (the source record does not
+  pass the mapping; it belongs in the dead letters) — of which ``unrecorded_rejections`` are in none (no sync saw
+  them: lost, a problem like a missing record). A problem on a record changed after the system's watermark is
+  counted as ``not_yet_synced`` instead (the next sync takes it; it is not lost, and not a problem);
 - the hall's side for the cases this system originated: ``hall_expected`` live cases, ``hall_count`` held at
   the ledger's current version, ``missing_in_hall`` and ``stale_in_hall`` (an older version). The hall is asked
   through its connector's optional ``lookup(stream, key)`` when it has one; otherwise the delivery receipts the
@@ -31,6 +33,7 @@ from gateway.models.hashing import case_document
 from gateway.ops.alerts import raise_alert, resolve_alerts
 from gateway.ops.deadlines.calendar import BEIJING
 from gateway.store import ledger, outbox, queries
+from gateway.sync.ingest import map_record
 
 if TYPE_CHECKING:
     from gateway.contract.connector import Connector
@@ -52,6 +55,7 @@ class DayReport:
     divergent: int = 0
     extra_in_ledger: int = 0
     rejected: int = 0
+    unrecorded_rejections: int = 0
     not_yet_synced: int = 0
     missing_in_hall: int = 0
     stale_in_hall: int = 0
@@ -61,8 +65,8 @@ class DayReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.missing_in_ledger or self.divergent or self.extra_in_ledger or self.missing_in_hall
-                    or self.stale_in_hall)
+        return not (self.missing_in_ledger or self.divergent or self.extra_in_ledger or self.unrecorded_rejections
+                    or self.missing_in_hall or self.stale_in_hall)
 
     def as_dict(self) -> dict[str, Any]:
         return {**{k: v for k, v in self.__dict__.items() if k != "problems"}, "ok": self.ok,
@@ -83,7 +87,7 @@ class ReconcileReport:
 
     def totals(self) -> dict[str, int]:
         keys = ("source_count", "ledger_count", "matched", "missing_in_ledger", "divergent", "extra_in_ledger",
-                "rejected", "not_yet_synced", "hall_expected", "hall_count", "missing_in_hall", "stale_in_hall")
+                "rejected", "unrecorded_rejections", "not_yet_synced", "hall_expected", "hall_count", "missing_in_hall", "stale_in_hall")
         return {k: sum(getattr(d, k) for d in self.days) for k in keys}
 
     def as_dict(self) -> dict[str, Any]:
@@ -114,7 +118,7 @@ def _read_source(runtime: Runtime, name: str, connector: Connector, since: datet
     for page in pages:
         mapped, origin = [], []
         for record in page.records:
-            canonical, issues = mapper.inbound(record.payload, {})
+            canonical, issues = map_record(mapper.inbound, record.payload)
             if issues:
                 out[record.source_id] = (record.cursor, None, (canonical or {}).get("case_no"))
                 continue
@@ -208,6 +212,7 @@ def _reconcile(runtime: Runtime, name: str, days: list[date] | None, *, connecto
             held = {k: v for k, v in held.items() if _day(v[0]) in wanted}
         watermark = ledger.get_watermark(conn, name, system.stream)
         open_dead = queries.open_record_dead_letter_ids(conn, name)
+        merged = queries.originated_case_hashes(conn, name, sorted({v[2] for v in held.values() if v[2]}))
 
     reports: dict[str, DayReport] = {}
     source_pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -232,12 +237,21 @@ def _reconcile(runtime: Runtime, name: str, days: list[date] | None, *, connecto
         if digest is None:
             report.rejected += 1
             if source_id not in open_dead:
+                if late(cursor):
+                    report.not_yet_synced += 1
+                else:
+                    report.unrecorded_rejections += 1
                 problem(report, source_id, case_no, "rejected_without_dead_letter", cursor)
             continue
         source_pairs[report.day].append((source_id, digest))
         mine = held.get(source_id)
         if mine is not None and mine[1] == digest:
-            report.matched += 1
+            case = merged.get(source_id)
+            if case is None or case[1] == digest:
+                report.matched += 1
+            else:  # the record is right, the case it wrote is not (a merge that skipped the record's newer copy)
+                report.divergent += 1
+                problem(report, source_id, case[0], "case_divergent", None)
             continue
         if late(cursor):
             report.not_yet_synced += 1
@@ -312,7 +326,8 @@ def _store(runtime: Runtime, report: ReconcileReport) -> None:
                 conn, system=report.system, day=day.day, checked_at=report.checked_at,
                 **{k: getattr(day, k) for k in ("source_count", "ledger_count", "hall_expected", "hall_count",
                                                 "matched", "missing_in_ledger", "divergent", "extra_in_ledger",
-                                                "rejected", "missing_in_hall", "stale_in_hall", "source_hash",
+                                                "rejected", "unrecorded_rejections", "missing_in_hall",
+                                                "stale_in_hall", "source_hash",
                                                 "ledger_hash")},
                 problems=ledger.dumps(day.problems))
     bad = [d for d in report.days if not d.ok]
@@ -321,6 +336,7 @@ def _store(runtime: Runtime, report: ReconcileReport) -> None:
         raise_alert(runtime.engine, "reconcile", report.system, level="warning", system=report.system,
                     message=(f"reconciliation of {report.system}: {totals['missing_in_ledger']} missing in the ledger, "
                              f"{totals['divergent']} divergent, {totals['extra_in_ledger']} extra, "
+                             f"{totals['unrecorded_rejections']} rejected and in no dead letter, "
                              f"{totals['missing_in_hall']} missing in the hall, {totals['stale_in_hall']} stale there "
                              f"(days {', '.join(d.day for d in bad[:5])}{'…' if len(bad) > 5 else ''})"),
                     details={"days": [d.day for d in bad], "totals": totals})

@@ -1,0 +1,144 @@
+"""Two ways one system's data stopped reaching the cases: a remap that fixes a mapping's timezone moves every
+change time EARLIER, and the merge, comparing change times, kept the wrong ones (and the reconciliation called
+the day matched); and a value the mapping was never written for made it raise, which failed the run at the same
+record on every re-run. Now the record's newer copy replaces the version it wrote whatever its change time, the
+reconciliation compares the merged case with the record that wrote it, and a mapping that raises on a record
+dead-letters that record (``mapping.internal``) while the page goes on."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, select, update
+
+from gateway.contract.connector import CheckResult, Connector, Page, RawRecord, StreamInfo
+from gateway.ops.alerts import open_alerts
+from gateway.store import ledger
+from gateway.store.tables import cases, dead_letters, outbox, reconciliations
+from gateway.sync.engine import sync_system
+from gateway.sync.reconcile import reconcile_system
+from gateway.sync.reprocess import remap_system
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def _with_version(text: str, version: str) -> str:
+    return re.sub(r'(?m)^version: "[^"]*"$', f'version: "{version}"', text, count=1)
+
+
+def test_a_remap_that_moves_change_times_earlier_reaches_the_cases_and_the_hall(make_world, tmp_path: Path) -> None:
+    mapping = tmp_path / "sd_civil.yaml"
+    right = (REPO / "mappings" / "sd_civil.yaml").read_text(encoding="utf-8")
+    assert 'timezone: "+08:00"' in right
+    mapping.write_text(_with_version(right, "utc-by-mistake").replace('timezone: "+08:00"', 'timezone: "+00:00"'),
+                       encoding="utf-8")
+    world = make_world(civil=20, estate=2, mappings={"sd_civil": mapping})
+    assert sync_system(world.runtime, "sd_civil").counts.inserted == 20
+    engine = world.runtime.engine
+
+    def civil_cases() -> dict[str, tuple[int, str]]:
+        with engine.connect() as conn:
+            return {n: (v, ledger.loads(d)["updated_at"]) for n, v, d in conn.execute(
+                select(cases.c.case_no, cases.c.version, cases.c.data).where(cases.c.origin_system == "sd_civil"))}
+
+    wrong = civil_cases()
+    mapping.write_text(_with_version(right, "fixed"), encoding="utf-8")  # the source speaks Beijing time
+    assert remap_system(world.runtime, "sd_civil").counts.updated == 20
+    fixed = civil_cases()
+    assert fixed.keys() == wrong.keys()
+    for case_no, (version, updated_at) in fixed.items():
+        before = datetime.fromisoformat(wrong[case_no][1])
+        assert version == wrong[case_no][0] + 1
+        assert (before - datetime.fromisoformat(updated_at)).total_seconds() == 8 * 3600, case_no
+    with engine.connect() as conn:  # each fixed version is queued for the systems that hold the case
+        queued = {(n, v) for n, v in conn.execute(select(outbox.c.case_no, outbox.c.version))}
+    assert {(n, v) for n, (v, _) in fixed.items()} <= queued
+    assert reconcile_system(world.runtime, "sd_civil", store=False).totals()["divergent"] == 0
+
+
+def test_the_reconciliation_compares_a_case_with_the_record_that_wrote_it(make_world) -> None:
+    world = make_world(civil=12, estate=2)
+    sync_system(world.runtime, "sd_civil")
+    assert reconcile_system(world.runtime, "sd_civil", store=False).totals()["divergent"] == 0
+    with world.runtime.engine.begin() as conn:
+        case_no = conn.execute(select(cases.c.case_no).where(cases.c.origin_system == "sd_civil")
+                               .order_by(cases.c.case_no).limit(1)).scalar_one()
+        conn.execute(update(cases).where(cases.c.case_no == case_no).values(content_hash="not what the record says"))
+    report = reconcile_system(world.runtime, "sd_civil", store=False)
+    problems = [p for d in report.days for p in d.problems if p["problem"] != "queued_for_hall"]  # (not pushed)
+    assert not report.ok and report.totals()["divergent"] == 1
+    assert [(p["case_no"], p["problem"]) for p in problems] == [(case_no, "case_divergent")]
+
+
+class _Pages(Connector):
+    """One page of civil records, in memory: what the sandbox sends, plus a record the mapping cannot take."""
+
+    kind = "pages"
+
+    def __init__(self, records: list[RawRecord]) -> None:
+        super().__init__({})
+        self.records = records
+
+    def check(self) -> CheckResult:
+        return CheckResult(ok=True, message="in memory")
+
+    def streams(self) -> list[StreamInfo]:
+        return [StreamInfo(name="cases", ordered=False)]
+
+    def read(self, stream: str, *, since: datetime | None = None, mode: str = "incremental",
+             checkpoint: Mapping[str, Any] | None = None) -> Iterator[Page]:
+        yield Page(records=list(self.records))
+
+
+def test_a_record_the_mapping_raises_on_is_a_dead_letter_and_the_run_goes_on(make_world, monkeypatch) -> None:
+    world = make_world(civil=3, estate=2)
+    good = world.runtime.connector("sd_civil")
+    try:
+        records = [r for page in good.read("cases", mode="full_refresh") for r in page.records]
+    finally:
+        good.close()
+    poison = RawRecord("POISON-1", records[0].cursor, {**records[0].payload, "id": "POISON-1"})
+    mapper = world.runtime.mapper("sd_civil")
+    inbound = mapper.inbound
+
+    def raising(payload: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
+        if payload.get("id") == "POISON-1":
+            raise TypeError("unhashable type: 'list'")  # what a value the compiled mapping never expected did
+        return inbound(payload, context)
+
+    monkeypatch.setattr(mapper, "inbound", raising)
+    report = sync_system(world.runtime, "sd_civil", connector=_Pages([*records, poison]))
+    assert report.status != "failed", report.error
+    assert (report.counts.inserted, report.counts.rejected) == (3, 1)
+    with world.runtime.engine.connect() as conn:
+        (letter,) = conn.execute(select(dead_letters.c.source_id, dead_letters.c.reason, dead_letters.c.raw)
+                                 .where(dead_letters.c.system == "sd_civil")).all()
+    assert letter.source_id == "POISON-1" and "mapping.internal" in letter.reason and "TypeError" in letter.reason
+    assert "POISON-1" in letter.raw
+
+
+def test_a_rejected_record_no_dead_letter_holds_is_a_problem_of_the_day(make_world) -> None:
+    """The source holds a record the mapping rejects and the dead letters do not: no sync saw it (or its letter
+    was deleted by hand). Lost, like a missing record: the day is not ok, the alert says so, the row counts it."""
+    world = make_world(civil=200, estate=2)
+    world.sandbox.set_faults("civil", malformed_rate=0.05)
+    sync_system(world.runtime, "sd_civil")
+    engine = world.runtime.engine
+    assert reconcile_system(world.runtime, "sd_civil").totals()["unrecorded_rejections"] == 0
+    with engine.begin() as conn:
+        lost = conn.execute(delete(dead_letters).where(dead_letters.c.system == "sd_civil")).rowcount
+    assert lost > 0
+    report = reconcile_system(world.runtime, "sd_civil")
+    assert not report.ok and report.totals()["unrecorded_rejections"] == lost
+    (alert,) = open_alerts(engine, kind="reconcile")
+    assert f"{lost} rejected and in no dead letter" in alert["message"]
+    with engine.connect() as conn:
+        stored = conn.execute(select(func.sum(reconciliations.c.unrecorded_rejections))
+                              .where(reconciliations.c.checked_at == report.checked_at)).scalar_one()
+    assert stored == lost
