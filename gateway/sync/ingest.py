@@ -117,6 +117,17 @@ def _fit(value: Any, limit: int) -> str | None:
     return value[:limit - 17] + "~" + hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
+def dead_letter_key(source_id: str) -> str | None:
+    """The key a record's dead letter is kept under (its id, or its prefix and a hash when the ledger cannot hold
+    the whole: :func:`_fit`) — what the reconciliation looks for."""
+    return _fit(source_id, SOURCE_ID_MAX)
+
+
+def unkeyable(source_id: str) -> bool:
+    """Whether the ledger cannot keep a record under this id (too long, a NUL): the sync dead-letters it."""
+    return _key_problem(source_id) is not None
+
+
 def _key_problem(source_id: str) -> tuple[str, str] | None:
     """``(rule, message)`` saying why a record's key cannot be a ledger key, or None."""
     if len(source_id) > SOURCE_ID_MAX:

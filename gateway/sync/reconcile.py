@@ -33,7 +33,7 @@ from gateway.models.hashing import case_document
 from gateway.ops.alerts import raise_alert, resolve_alerts
 from gateway.ops.deadlines.calendar import BEIJING
 from gateway.store import ledger, outbox, queries
-from gateway.sync.ingest import map_record
+from gateway.sync.ingest import dead_letter_key, map_record, unkeyable
 
 if TYPE_CHECKING:
     from gateway.contract.connector import Connector
@@ -118,6 +118,9 @@ def _read_source(runtime: Runtime, name: str, connector: Connector, since: datet
     for page in pages:
         mapped, origin = [], []
         for record in page.records:
+            if unkeyable(record.source_id):  # the sync dead-letters it under its fitted key, unmapped
+                out[dead_letter_key(record.source_id) or ""] = (record.cursor, None, None)
+                continue
             canonical, issues = map_record(mapper.inbound, record.payload)
             if issues:
                 out[record.source_id] = (record.cursor, None, (canonical or {}).get("case_no"))
@@ -132,7 +135,7 @@ def _read_source(runtime: Runtime, name: str, connector: Connector, since: datet
             out[origin[index].source_id] = (origin[index].cursor, digest, case.case_no)
         for reject in page.rejects:
             if reject.source_id:
-                out[reject.source_id] = (None, None, None)
+                out[dead_letter_key(reject.source_id) or ""] = (None, None, None)
     return out
 
 

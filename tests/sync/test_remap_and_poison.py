@@ -142,3 +142,20 @@ def test_a_rejected_record_no_dead_letter_holds_is_a_problem_of_the_day(make_wor
         stored = conn.execute(select(func.sum(reconciliations.c.unrecorded_rejections))
                               .where(reconciliations.c.checked_at == report.checked_at)).scalar_one()
     assert stored == lost
+
+
+def test_records_the_ledger_cannot_key_are_found_in_the_dead_letters_by_the_reconciliation(make_world) -> None:
+    """A key too long for the ledger, or with a NUL, is dead-lettered under a fitted key; the reconciliation looks
+    for it there, instead of calling it missing in the ledger every night."""
+    world = make_world(civil=2, estate=2)
+    good = world.runtime.connector("sd_civil")
+    try:
+        records = [r for page in good.read("cases", mode="full_refresh") for r in page.records]
+    finally:
+        good.close()
+    odd = [RawRecord(key, records[0].cursor, {**records[0].payload, "id": key}) for key in ("K" * 300, "A\x00B")]
+    source = _Pages([*records, *odd])
+    report = sync_system(world.runtime, "sd_civil", connector=source)
+    assert (report.counts.inserted, report.counts.rejected) == (2, 2)
+    totals = reconcile_system(world.runtime, "sd_civil", connector=source, store=False).totals()
+    assert (totals["missing_in_ledger"], totals["unrecorded_rejections"], totals["rejected"]) == (0, 0, 2)
