@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode
 
-from fastapi import FastAPI, HTTPException, Path, Request
+from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -41,6 +41,8 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+DEAD_LETTER_PAGE = 200
+"""Dead letters listed a page: newest first, then "older" by id (``before``) through the whole store."""
 _LOGIN_FAILURES_ALLOWED = 5
 _LOGIN_WINDOW_S = 300.0
 
@@ -226,14 +228,16 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
         return Response(json.dumps(body, ensure_ascii=False, default=_json_default), media_type="application/json")
 
     @app.get("/console/dead-letters", response_class=HTMLResponse)
-    def dead_letters(request: Request, system: str | None = None, m: str | None = None) -> Response:
+    def dead_letters(request: Request, system: str | None = None, m: str | None = None,
+                     before: int | None = Query(default=None, ge=1, le=2**63 - 1)) -> Response:
         who = current(request)
         if who is None:
             return to_login(request)
         system = system or None
         groups = [g.as_dict() for g in grouped_dead_letters(runtime.engine, system=system)]
         with runtime.engine.connect() as conn:
-            listing = dead_letter_listing(conn, system=system, include_resolved=False, limit=200, newest_first=True)
+            listing = dead_letter_listing(conn, system=system, include_resolved=False, limit=DEAD_LETTER_PAGE,
+                                          newest_first=True, before=before)
             if system is not None and not listing and system not in runtime.systems.names():
                 # a system outside the systems file (好差评 "evaluator", 12345 "hotline", a push target) is a
                 # filter like any other while it has dead letters; a name nobody ever wrote is a 404
@@ -244,7 +248,8 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
         others = sorted({g["system"] for g in groups} - set(runtime.systems.names()))
         body = pages.dead_letters_page(groups, listing, admin=who[0].is_admin,
                                        csrf=sessions.csrf_token(secret, who[1]), system=system,
-                                       replayable=replayable, not_replayable=others)
+                                       replayable=replayable, not_replayable=others, before=before,
+                                       more=len(listing) == DEAD_LETTER_PAGE)
         return page(request, "Dead letters", body, who=who, message=message)
 
     @app.get("/console/dead-letters/{dead_letter_id}", response_class=HTMLResponse)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from gateway.ops.humanize import human_duration, local_time
 
@@ -409,7 +409,8 @@ def overview_page(view: dict[str, Any]) -> str:
 
 
 def dead_letters_page(groups: list[dict[str, Any]], listing: list[dict[str, Any]], *, admin: bool, csrf: str,
-                      system: str | None, replayable: list[str], not_replayable: list[str]) -> str:
+                      system: str | None, replayable: list[str], not_replayable: list[str],
+                      before: int | None = None, more: bool = False) -> str:
     """The dead letters, grouped and listed. The replay select offers only ``replayable`` systems (those of the
     systems file: the replay maps them again); ``not_replayable`` ones (好差评, 12345, push targets outside the
     systems file) are named beside it with where they are replayed, so the button never answers 400."""
@@ -441,11 +442,30 @@ def dead_letters_page(groups: list[dict[str, Any]], listing: list[dict[str, Any]
         + "<section><h2>By system and rule</h2>"
         + table(["system", "kind", "rule", "field", "count", "e.g.", "message"], grouped, numeric=(4,),
                 empty="no open dead letters", test_id="dead-letter-groups")
-        + f"</section><section><h2>Records (newest {len(rows)})</h2>"
+        + f"</section><section><h2>Records ({_listing_title(listing, before)})</h2>"
         + table(["id", "kind", "system", "source id", "status", "tries", "reason"], rows,
                 empty="no open dead letters", test_id="dead-letter-records")
+        + _older_link(listing, system, before, more)
         + "</section>"
     )
+
+
+def _listing_title(listing: list[dict[str, Any]], before: int | None) -> str:
+    if before is None:
+        return f"newest {len(listing)}"
+    return f"{len(listing)} older than #{before}"
+
+
+def _older_link(listing: list[dict[str, Any]], system: str | None, before: int | None, more: bool) -> str:
+    """Links through the whole store, a page at a time by id: "older" after a full page, "newest" from any other."""
+    links = []
+    where = {"system": system} if system else {}
+    if before is not None:
+        links.append(f'<a href="/console/dead-letters?{esc(urlencode(where))}" data-testid="newest-page">newest</a>')
+    if more and listing:
+        query = urlencode({**where, "before": int(listing[-1]["id"])})
+        links.append(f'<a href="/console/dead-letters?{esc(query)}" data-testid="older-page">older →</a>')
+    return f'<p class="pager">{" · ".join(links)}</p>' if links else ""
 
 
 def _pretty(raw: str) -> str:

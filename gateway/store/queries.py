@@ -133,13 +133,16 @@ def live_case_count(conn: Connection) -> int:
 
 
 def dead_letter_listing(conn: Connection, *, system: str | None, include_resolved: bool,
-                        limit: int, newest_first: bool = False) -> list[dict[str, Any]]:
+                        limit: int, newest_first: bool = False, before: int | None = None) -> list[dict[str, Any]]:
     """The first ``limit`` dead letters by id — the oldest, or with ``newest_first`` the newest — (of ``system``;
-    open ones only unless ``include_resolved``): ``id, kind, system, source_id, case_no, status, attempts, reason,
+    open ones only unless ``include_resolved``; with ``before``, those of a smaller id: the next page of a newest-
+    first listing, by the primary key): ``id, kind, system, source_id, case_no, status, attempts, reason,
     mapping_version, updated_at``."""
     d = dead_letters.c
     query = select(d.id, d.kind, d.system, d.source_id, d.case_no, d.status, d.attempts, d.reason, d.mapping_version,
                    d.updated_at).order_by(d.id.desc() if newest_first else d.id).limit(limit)
+    if before is not None:
+        query = query.where(d.id < before)
     if system:
         query = query.where(d.system == system)
     if not include_resolved:
