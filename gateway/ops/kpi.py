@@ -218,8 +218,9 @@ def _tongban_scope(office_code: str | None, item_code: str | None, catalog_code:
     (a city item harvested without it counted 0 全城通办件). Stamped on the row when the row is computed rather than
     looked up when the KPIs are summed: the row is computed when the case changes — accepted, handled, finished,
     each under the 目录 in force then — so a later revision of the 目录 does not rewrite a month already reported
-    (the 1,080 cases of a report stay 1,080); ``tongban kpi --full-refresh`` applies a corrected 目录 to every case
-    on purpose. It also keeps the KPIs one ``GROUP BY`` over the narrow rows, with no list of items to bind in.
+    (the 1,080 cases of a report stay 1,080), and a case keeps its scope through its later changes while the same
+    office handles the same item (:func:`_page_facts`); ``tongban kpi --full-refresh`` applies a corrected 目录 to
+    every case on purpose. It also keeps the KPIs one ``GROUP BY`` over the narrow rows, with no list of items to bind in.
     """
     office = catalogue.offices.get(office_code) if office_code else None
     if office is None:
@@ -312,7 +313,7 @@ def refresh_facts(engine: Engine, *, lookback: timedelta = timedelta(minutes=10)
         while True:
             rows = store.changed_cases(conn, since, after=after, limit=_PAGE, every=report.rebuilt)
             report.read += len(rows)
-            store.write_facts(conn, _page_facts(conn, rows, now, calendar, catalogue))
+            store.write_facts(conn, _page_facts(conn, rows, now, calendar, catalogue, retake_scope=full))
             report.written += len(rows)
             for r in rows:
                 if high is None or r.updated_at > high:
@@ -328,9 +329,14 @@ def refresh_facts(engine: Engine, *, lookback: timedelta = timedelta(minutes=10)
 
 
 def _page_facts(conn: Connection, rows: Any, now: datetime, calendar: WorkCalendar,
-                catalogue: TongbanCatalogue) -> list[dict[str, Any]]:
+                catalogue: TongbanCatalogue, *, retake_scope: bool = False) -> list[dict[str, Any]]:
     """The rows of one page of changed cases; where the hand-off started a finished case's clock is asked once for
-    the page (only finished cases need it: an open case has no 按时办结 yet)."""
+    the page (only finished cases need it: an open case has no 按时办结 yet).
+
+    A case keeps the 通办目录 scope it was accepted under while the same office handles the same item: the row is
+    computed again at each change of the case (handled, finished), and an item the 目录 dropped in between was
+    still taken under it. ``retake_scope`` (``--full-refresh``: a corrected 目录 applied to every case on purpose)
+    takes it from the 目录 in force now."""
     documents = [orjson.loads(r.data) if r.data else {} for r in rows]
     finished = [r.case_no for r, data in zip(rows, documents, strict=True) if data.get("finished_at")]
     starts = process_store.clock_starts(conn, finished)
@@ -340,6 +346,9 @@ def _page_facts(conn: Connection, rows: Any, now: datetime, calendar: WorkCalend
                          item_code=r.item_code, now=now, calendar=calendar, catalogue=catalogue,
                          clock_start=starts.get(r.case_no))
         fact["submissions_saved"] = r.saved_before or 0
+        if not retake_scope and r.had_row and (r.office_before, r.item_before) == (fact["office_code"],
+                                                                                  fact["item_code"]):
+            fact["tongban_scope"] = r.scope_before
         facts.append(fact)
     return facts
 

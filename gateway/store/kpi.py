@@ -70,10 +70,14 @@ def changed_cases(conn: Connection, since: datetime | None, *, after: str | None
     """One page (``limit`` rows, case numbers after ``after``, in order) of the cases changed at or after
     ``since`` whose contribution row is missing or of another version — ``every``: of all cases, whatever their
     row (a rebuild) — with the materials-saved figure their old row holds (it comes from the audit log, not from
-    the case). Keyset pages: a rebuild over a million cases holds one page of documents, not all of them."""
+    the case) and the old row's office, item and 通办目录 scope (``had_row``: whether there is one), which a case
+    keeps while it is taken by the same office for the same item. Keyset pages: a rebuild over a million cases
+    holds one page of documents, not all of them."""
     c, f = cases.c, kpi_case_facts.c
     stmt = (select(c.case_no, c.version, c.data, c.dept_code, c.item_code, c.deleted, c.updated_at,
-                   f.submissions_saved.label("saved_before"))
+                   f.submissions_saved.label("saved_before"), f.case_no.isnot(None).label("had_row"),
+                   f.office_code.label("office_before"), f.item_code.label("item_before"),
+                   f.tongban_scope.label("scope_before"))
             .select_from(cases.outerjoin(kpi_case_facts, f.case_no == c.case_no))
             .order_by(c.case_no).limit(limit))
     if not every:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, update
 
 from gateway.catalogue import CatalogueEntry
 from gateway.catalogue.harvest import entry_row
@@ -228,19 +228,35 @@ def test_city_cases_follow_the_tongban_catalogue_that_routing_reads(engine: Engi
     assert _overall(engine)["tongban_city_cases"] == 5
 
 
-def test_a_revised_tongban_catalogue_applies_to_cases_as_they_change_or_on_a_full_refresh(engine: Engine) -> None:
-    """The scope is stamped when a case's row is computed: a month already reported keeps its count when the 目录
-    is revised later; a full refresh applies the revision to every case on purpose."""
-    _put(engine, {"case_no": "C-1", "item_code": "I1", "office": {"code": "S1", "division": "370102"}})
+def _change(engine: Engine, case_no: str, **data: Any) -> None:
+    """A later version of the case (handled, finished, moved to another office), as a sync would write it."""
+    with engine.begin() as conn:
+        version, doc = conn.execute(select(cases.c.version, cases.c.data).where(cases.c.case_no == case_no)).one()
+        conn.execute(update(cases).where(cases.c.case_no == case_no).values(
+            version=version + 1, data=json.dumps({**json.loads(doc), **data}, ensure_ascii=False),
+            updated_at=datetime.now(UTC) - timedelta(minutes=1)))
+
+
+def test_a_case_keeps_the_tongban_scope_it_was_accepted_under_until_a_full_refresh(engine: Engine) -> None:
+    """The scope is stamped when a case's row is first computed: a month already reported keeps its count when the
+    目录 is revised later, and so does a case that changes after (handled, finished: the same office, the same
+    item, taken under the old 目录); a case moved to another office is taken again; a full refresh applies the
+    revision to every case on purpose."""
+    for case_no in ("C-1", "C-2"):
+        _put(engine, {"case_no": case_no, "item_code": "I1", "office": {"code": "S1", "division": "370102"}})
     before = TongbanCatalogue.from_text("catalogues: {city: [I1]}\noffices: {S1: {division: '370102', "
-                                        "catalogue: city}}\n")
+                                        "catalogue: city}, S2: {division: '370102', catalogue: city}}\n")
     revised = TongbanCatalogue.from_text("catalogues: {city: []}\noffices: {S1: {division: '370102', "
-                                         "catalogue: city}}\n")
+                                         "catalogue: city}, S2: {division: '370102', catalogue: city}}\n")
     _refresh(engine, before)
-    assert _overall(engine)["tongban_city_cases"] == 1
-    assert _refresh(engine, revised).read == 0 and _overall(engine)["tongban_city_cases"] == 1
+    assert _overall(engine)["tongban_city_cases"] == 2
+    assert _refresh(engine, revised).read == 0 and _overall(engine)["tongban_city_cases"] == 2
+    _change(engine, "C-1", status="finished", result="issued", finished_at=PROMISED.isoformat())
+    _change(engine, "C-2", office={"code": "S2", "division": "370102"})
+    assert _refresh(engine, revised).read == 2
+    assert _overall(engine)["tongban_city_cases"] == 1  # C-1 kept its scope; C-2 was taken again, under the new one
     full = kpi.refresh_facts(engine, calendar=CAL, catalogue=revised, full=True)
-    assert full.rebuilt and full.read == 1 and _overall(engine)["tongban_city_cases"] == 0
+    assert full.rebuilt and full.read == 2 and _overall(engine)["tongban_city_cases"] == 0
 
 
 # -- the command ----------------------------------------------------------------------------------------------------
