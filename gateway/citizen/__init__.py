@@ -32,7 +32,7 @@ from .evaluations import (
 from .evaluations import replay_rejected as replay_evaluations
 from .misuse import MisuseReport, detect_misuse
 from .models import BAD_LEVELS, Evaluation, Level, WorkOrder
-from .outbox import DeliveryReport, deliver
+from .outbox import DeliveryReport, ResendReport, deliver, resend_dead
 from .settings import CitizenSettings, load_citizen, parse_citizen
 from .supervision import ALERT_KINDS, scan_citizen
 from .workorders import (
@@ -50,5 +50,5 @@ __all__ = ["ALERT_KINDS", "BAD_LEVELS", "CitizenError", "CitizenSettings", "Deli
            "EvaluationReport", "EvaluatorClient", "HotlineClient", "Level", "MisuseReport", "ProvincialClient",
            "WorkOrder", "WorkOrderReport", "callback_due", "deliver", "detect_misuse", "evaluation_summary",
            "file_appeal", "finish_rectification", "list_evaluations", "list_workorders", "from_evaluator", "from_hotline", "load_citizen",
-           "parse_citizen", "poll_appeals", "record_callback", "replay_evaluations", "replay_workorders", "reply_workorder", "request_redo", "scan_citizen",
+           "parse_citizen", "poll_appeals", "record_callback", "replay_evaluations", "replay_workorders", "reply_workorder", "resend_dead", "ResendReport", "request_redo", "scan_citizen",
            "sign_workorder", "sync_evaluations", "sync_workorders", "to_provincial", "workorder_summary"]

@@ -14,6 +14,7 @@ Times are injectable (``now=``) so that a test can put a rating at 17:59 on a Fr
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import Engine
 
 from gateway.contract.errors import FieldIssue, RecordRejected, TongbanError
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
+from gateway.store import alerts as alert_store
 from gateway.store import citizen as store
 from gateway.store import ledger
 from gateway.store.lease import Lease
@@ -47,6 +49,7 @@ __all__ = ["list_evaluations", "relink", "replay_rejected", "CitizenError", "Eva
 SOURCE = "evaluator"
 STREAM = "ratings"
 LOOKBACK = timedelta(minutes=10)
+DIVISION = re.compile(r"\d{6}(\d{6})?")
 COVERAGE_TARGET = 0.7
 """At least 70% of cases should be evaluated (seed 000)."""
 
@@ -70,12 +73,14 @@ class EvaluationReport:
     linked: int = 0
     relinked: int = 0
     """Ratings read earlier whose case has reached the ledger since (their case facts filled in now)."""
+    superseded: int = 0
+    """Dead-lettered versions a replay set aside: the ledger holds the rating as read later (never overwritten)."""
     rejections: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"read": self.read, "inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
                 "rejected": self.rejected, "bad": self.bad, "linked": self.linked, "relinked": self.relinked,
-                "rejections": self.rejections[:20]}
+                "superseded": self.superseded, "rejections": self.rejections[:20]}
 
 
 def _closing(day: date, closing: time) -> datetime:
@@ -144,7 +149,7 @@ def sync_evaluations(engine: Engine, settings: CitizenSettings, *, client: Evalu
             for page in source.pages(since):
                 stamp = now or datetime.now(timezone.utc)
                 with engine.begin() as conn:
-                    high = _ingest(conn, page, settings.policy, calendar, stamp, report)
+                    high = _ingest(conn, page, settings, calendar, stamp, report)
                     if high is not None and (mark is None or high > mark):
                         ledger.set_watermark(conn, f"citizen:{SOURCE}", STREAM, high)
                         mark = high
@@ -180,94 +185,202 @@ def relink(engine: Engine, *, now: datetime | None = None, days: int = 60) -> in
         after = (pending[-1][2], pending[-1][0])
 
 
-def _ingest(conn: Any, page: list[Any], policy: Policy, calendar: WorkCalendar, now: datetime,
+def _change_time(raw: Any) -> datetime | None:
+    """The collection point's change time of a raw rating (``updateTime``, ms), or None when it has none usable."""
+    stamp = raw.get("updateTime") if isinstance(raw, dict) else None
+    if not isinstance(stamp, int) or isinstance(stamp, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(stamp / 1000, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None  # a change time no calendar holds: the record is judged by the parser alone
+
+
+def _dead_record(raw: Any, exc: RecordRejected, now: datetime) -> dict[str, Any]:
+    """A rating's record dead letter; its cursor is the rating's change time (what a replay compares)."""
+    return {"kind": "record", "system": SOURCE, "stream": STREAM, "source_id": dead_letter_id(raw, "ratingId"),
+            "case_no": None, "cursor": _change_time(raw), "raw": raw_text(raw), "reason": str(exc),
+            "issues": orjson.dumps([{"record": i.record, "field": i.field, "rule": i.rule,
+                                     "message": i.message} for i in exc.issues]).decode(),
+            "mapping_version": None, "status": "open", "attempts": 1, "created_at": now, "updated_at": now}
+
+
+def _case_division(doc_text: str | None) -> str | None:
+    """The division code (``division_code``) of a case document, when it holds a well-formed one."""
+    try:
+        doc = orjson.loads(doc_text) if doc_text else None
+    except orjson.JSONDecodeError:
+        return None
+    code = doc.get("division_code") if isinstance(doc, dict) else None
+    return code if isinstance(code, str) and DIVISION.fullmatch(code) else None
+
+
+def _division(ev: Evaluation, doc: str | None, district: str | None) -> str:
+    """The 行政区划 a rating is reported under: its own (``areaCode``), else its case's in the ledger, else the
+    district's configured code. None of them: the rating cannot be reported (the province refuses a rating without
+    ``xzqh`` for good, and its callback and rectification with it), so it is refused here, where it can be replayed
+    once its case has arrived or ``district`` is configured."""
+    division = ev.division or _case_division(doc) or district
+    if division is None:
+        record = f"evaluator:{ev.rating_id}"
+        raise RecordRejected(record, [FieldIssue(
+            record, "division", "division.required",
+            f"no areaCode, case {ev.case_no} is not in the ledger and citizen settings name no district: the "
+            "provincial system refuses a rating without xzqh")])
+    return division
+
+
+def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: WorkCalendar, now: datetime,
             report: EvaluationReport) -> datetime | None:
-    good: list[Evaluation] = []
+    policy = settings.policy
+    good: list[tuple[Evaluation, Any]] = []
     dead: list[dict[str, Any]] = []
     high: datetime | None = None
     for raw in page:
         report.read += 1
-        stamp = raw.get("updateTime") if isinstance(raw, dict) else None
-        if isinstance(stamp, int) and not isinstance(stamp, bool):
-            try:
-                moment = datetime.fromtimestamp(stamp / 1000, timezone.utc)
-            except (OverflowError, OSError, ValueError):
-                moment = None  # a change time no calendar holds: the record is judged by the parser alone
-            if moment is not None:
-                high = moment if high is None or moment > high else high
+        moment = _change_time(raw)
+        if moment is not None:
+            high = moment if high is None or moment > high else high
         try:
-            good.append(from_evaluator(raw))
+            good.append((from_evaluator(raw), raw))
         except RecordRejected as exc:
             report.rejected += 1
             report.rejections.append(str(exc))
-            dead.append({"kind": "record", "system": SOURCE, "stream": STREAM, "source_id": dead_letter_id(raw, "ratingId"),
-                         "case_no": None, "cursor": None, "raw": raw_text(raw), "reason": str(exc),
-                         "issues": orjson.dumps([{"record": i.record, "field": i.field, "rule": i.rule,
-                                                  "message": i.message} for i in exc.issues]).decode(),
-                         "mapping_version": None, "status": "open", "attempts": 1, "created_at": now,
-                         "updated_at": now})
+            dead.append(_dead_record(raw, exc, now))
+    latest = {e.rating_id: (e, raw) for e, raw in good}  # the same rating twice in a page: the later copy
+    docs = store.case_documents(conn, [e.case_no for e, _ in latest.values()])
+    placed: list[tuple[Evaluation, Any, str]] = []
+    for ev, raw in latest.values():
+        try:
+            placed.append((ev, raw, _division(ev, docs.get(ev.case_no), settings.district)))
+        except RecordRejected as exc:
+            report.rejected += 1
+            report.rejections.append(str(exc))
+            dead.append(_dead_record(raw, exc, now))
     ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()))
-    good = list({e.rating_id: e for e in good}.values())  # the same rating twice in a page: the later copy
-    hashes = store.evaluation_hashes(conn, [e.rating_id for e in good])
-    docs = store.case_documents(conn, [e.case_no for e in good])
-    inserts, updates, outbox, callbacks = [], [], [], []
-    for ev in good:
-        row = _row(ev, docs.get(ev.case_no), now)
+    refused = {d["source_id"] for d in dead}
+    # a good version of a rating settles the dead letters of its earlier, refused ones: a replay must never
+    # bring an older version back over it
+    ledger.resolve_dead_letters(conn, kind="record", system=SOURCE, stream=STREAM,
+                                source_ids=[ev.rating_id for ev, _, _ in placed if ev.rating_id not in refused])
+    hashes = store.evaluation_hashes(conn, [ev.rating_id for ev, _, _ in placed])
+    inserts, updates, outbox, callbacks, revoked = [], [], [], [], []
+    for ev, raw, division in placed:
+        row = _row(ev, docs.get(ev.case_no), now) | {"division": division, "source_changed_at": _change_time(raw)}
         report.linked += ev.case_no in docs
         old = hashes.get(ev.rating_id)
         if old == row["content_hash"]:
             report.unchanged += 1
             continue
+        sent = ev.model_copy(update={"division": division})
         if old is None:
             inserts.append(row)
             report.inserted += 1
-            outbox.append(queue_item("provincial_pj", f"rating:{ev.rating_id}", "sbPj", to_provincial(ev), now=now))
+            if not ev.revoked:  # withdrawn before it was ever read: nothing for the province to hold
+                outbox.append(queue_item("provincial_pj", f"rating:{ev.rating_id}", "sbPj", to_provincial(sent),
+                                         now=now))
         else:
-            # changed at the collection point (a later level, a comment, a revocation): the province gets the
-            # rating as it now stands, as revision n after revision n-1 (outbox.prerequisite: delivered in the
-            # order given, never a stale one last; the same text again is a new revision, not a key seen before),
-            # and a rating that became 差评 needs its callback and rectification like any other (the figures drop
-            # one that is no longer)
+            # changed at the collection point (a later level, a comment): the province gets the rating as it now
+            # stands, as revision n after revision n-1 (outbox.prerequisite: delivered in the order given, never
+            # a stale one last; the same text again is a new revision, not a key seen before), and a rating that
+            # became 差评 needs its callback and rectification like any other (the figures drop one that is no
+            # longer). A withdrawal (revoked) is no revision: the provincial interface has no field for it, and
+            # the same rating sent again would leave the 差评 standing there — a person must withdraw it there.
             updates.append(row)
             report.updated += 1
-            revision = store.revision_count(conn, ev.rating_id) + 1  # a page holds each rating once
-            outbox.append(queue_item("provincial_pj", f"rating:{ev.rating_id}:{revision}", "sbPj",
-                                     to_provincial(ev), now=now))
+            if ev.revoked:
+                if _withdrawn_now(conn, ev.rating_id):
+                    revoked.append(ev)
+            else:
+                outbox.append(_revision(conn, sent, now))
         if ev.bad and not ev.revoked:  # a new 差评, or one a revision made (a callback already open stays one)
+            # due from when the 差评 arrived: the rating time of a new one, the change time of a revision
+            arrived = ev.rated_at if old is None else (_change_time(raw) or now)
             callbacks.append({"rating_id": ev.rating_id,
-                              "due_at": callback_due(ev.rated_at, calendar, policy.callback_closing),
+                              "due_at": callback_due(max(arrived, ev.rated_at), calendar, policy.callback_closing),
                               "created_at": now})
     store.insert_evaluations(conn, inserts)
     store.update_evaluations(conn, updates)
     report.bad += store.insert_callbacks(conn, callbacks)  # 差评 newly to call back, new or changed to bad
     store.enqueue(conn, outbox)
+    _alert_revoked(conn, revoked, now)
     return high
+
+
+def _revision(conn: Any, ev: Evaluation, now: datetime) -> dict[str, Any]:
+    """The outbox item of a changed rating: revision n after n-1 — or the rating itself under ``rating:R`` when it
+    never went up (it was withdrawn when first read, and is no longer)."""
+    if store.outbox_status(conn, "provincial_pj", f"rating:{ev.rating_id}") is None:
+        return queue_item("provincial_pj", f"rating:{ev.rating_id}", "sbPj", to_provincial(ev), now=now)
+    revision = store.revision_count(conn, ev.rating_id) + 1  # a page holds each rating once
+    return queue_item("provincial_pj", f"rating:{ev.rating_id}:{revision}", "sbPj", to_provincial(ev), now=now)
+
+
+def _withdrawn_now(conn: Any, rating_id: str) -> bool:
+    """Is this revoked version the withdrawal itself (the ledger holds the rating unrevoked)? A withdrawn rating
+    changed again must not reopen the alert an operator has resolved."""
+    held = store.evaluation(conn, rating_id)
+    return held is not None and not held["revoked"]
+
+
+REVOKED_ALERT = "evaluation_revoked"
+"""The alert of a rating withdrawn at the collection point after it was forwarded: the provincial interface has
+no form to withdraw one, so a person does it there (and resolves the alert)."""
+
+
+def _alert_revoked(conn: Any, revoked: list[Evaluation], now: datetime) -> None:
+    for ev in revoked:
+        if store.outbox_status(conn, "provincial_pj", f"rating:{ev.rating_id}") is None:
+            continue  # never forwarded: the province holds nothing to withdraw
+        alert_store.upsert_alert(
+            conn, REVOKED_ALERT, ev.rating_id, level="red" if ev.bad else "yellow", system="provincial_pj",
+            case_no=ev.case_no, details=None, stage=None, due_at=None, now=now,
+            message=f"rating {ev.rating_id} (case {ev.case_no}, {ev.level.label}) was withdrawn (revoked) at the "
+                    "collection point after it was queued for the province; the provincial 好差评 system (sbPj) has no form to "
+                    "withdraw it — withdraw it there by hand, then resolve this alert")
 
 
 def replay_rejected(engine: Engine, settings: CitizenSettings, *, calendar: WorkCalendar | None = None,
                     now: datetime | None = None) -> EvaluationReport:
-    """Run the dead-lettered ratings through the conventions again (after a fix there) and ingest those that now
-    parse, as if just read — forwarded, called back — resolving their dead letters; the rest stay, counted."""
+    """Run the dead-lettered ratings through the conventions again (after a fix there, a case arrived, a district
+    configured) and ingest those that now go through, as if just read — forwarded, called back — resolving their
+    dead letters; the rest stay, counted. A dead-lettered version no newer than the one the ledger holds is
+    resolved without being ingested: an older version never overwrites a newer one. Holds the sync's lease: the
+    two must not write the same ratings at once."""
     calendar, now = calendar or WorkCalendar.load(), now or datetime.now(timezone.utc)
     report = EvaluationReport()
     after = 0
-    while True:
-        with engine.connect() as conn:
-            rows = ledger.open_record_dead_letters_after(conn, SOURCE, after, 500)
-        if not rows:
-            return report
-        after = rows[-1].id
-        page = [orjson.loads(r.raw) if r.raw else None for r in rows]
-        fixed = []
-        for row, raw in zip(rows, page):
-            try:
-                from_evaluator(raw)
-            except RecordRejected:
-                continue
-            fixed.append(str(row.source_id))
-        with engine.begin() as conn:
-            _ingest(conn, page, settings.policy, calendar, now, report)
-            ledger.resolve_dead_letters(conn, kind="record", system=SOURCE, stream=STREAM, source_ids=fixed)
+    with Lease(engine, f"citizen:{SOURCE}") as lease:
+        while True:
+            with engine.connect() as conn:
+                rows = ledger.open_record_dead_letters_after(conn, SOURCE, after, 500)
+            if not rows:
+                return report
+            after = rows[-1].id
+            with engine.begin() as conn:
+                page, stale = _replayable(conn, rows)
+                ledger.resolve_dead_letters(conn, kind="record", system=SOURCE, stream=STREAM, source_ids=stale)
+                report.superseded += len(stale)
+                _ingest(conn, page, settings, calendar, now, report)
+                lease.renew(conn)
+
+
+def _replayable(conn: Any, rows: Any) -> tuple[list[Any], list[str]]:
+    """(raw ratings to ingest again, dead-letter ids superseded): a dead-lettered version whose change time is not
+    after the change time of the version the ledger holds is older; it is resolved, never ingested. (A rating
+    stored before the ledger kept its change time is compared with the moment it was stored: the collection point
+    serves each rating as it stands, so a version read earlier is older.)"""
+    page: list[Any] = []
+    stale: list[str] = []
+    for row in rows:
+        raw = orjson.loads(row.raw) if row.raw else None
+        changed = row.cursor or _change_time(raw)
+        held = store.evaluation(conn, str(row.source_id)) if changed is not None else None
+        if held is not None and changed is not None and changed <= (held["source_changed_at"] or held["updated_at"]):
+            stale.append(str(row.source_id))
+        else:
+            page.append(raw)
+    return page, stale
 
 
 # -- callbacks and rectifications --------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from gateway.contract.errors import RetriableSyncError, WriteRejectedError
 from gateway.store import citizen as store
 from gateway.store import ledger
 
-__all__ = ["DeliveryReport", "Target", "deliver", "prerequisite", "queue_item"]
+__all__ = ["DeliveryReport", "ResendReport", "Target", "deliver", "prerequisite", "queue_item", "resend_dead"]
 
 Target = Literal["provincial_pj", "hotline"]
 MAX_ATTEMPTS = 8
@@ -57,8 +57,10 @@ def queue_item(target: Target, key: str, operation: str, payload: dict[str, Any]
 
 
 def prerequisite(key: str) -> str | None:
-    """The key that must be delivered before ``key``: ``callback:R:1``/``appeal:R:3`` → ``rating:R``; a revision
-    ``rating:R:<n>`` → ``rating:R:<n-1>`` (``rating:R`` for the first);
+    """The key that must be delivered before ``key``: ``callback:R:1``/``appeal:R:3`` → ``rating:R``; the
+    rectification ``callback:R:2`` → the callback ``callback:R:1`` (整改 follows 回访: the province must never hold a
+    rectification without the callback it answers, nor get it first); a revision ``rating:R:<n>`` →
+    ``rating:R:<n-1>`` (``rating:R`` for the first);
     ``qs:G`` → ``zp:G``; ``df:G:0`` → ``qs:G`` (the platform takes no 答复 before the 签收; a reply signs for an
     unsigned order first); ``df:G:1`` → ``df:G:0``. A prerequisite never queued (an order signed on the platform
     itself) does not hold anything back."""
@@ -66,8 +68,10 @@ def prerequisite(key: str) -> str | None:
     if kind == "rating" and ":" in rest:  # rating:R:<n>, revision n of R: after revision n-1 (R itself for 1)
         rating, _, n = rest.rpartition(":")
         return f"rating:{rating}" if n == "1" else f"rating:{rating}:{int(n) - 1}"
+    if kind == "callback" and rest.endswith(":2"):  # the rectification: after the callback (which is after R)
+        return f"callback:{rest.removesuffix(':2')}:1"
     if kind in ("callback", "appeal"):
-        return f"rating:{rest.split(':')[0]}"
+        return f"rating:{rest.rpartition(':')[0] or rest}"
     if kind == "qs":
         return f"zp:{rest}"
     if kind == "df":
@@ -136,8 +140,55 @@ def deliver(engine: Engine, target: Target, sender: _Sender, *, now: datetime | 
 
 
 def _dead_letter(conn: Any, item: Any, reason: str, now: datetime) -> None:
+    """The dead letter of an outbox item refused for good. Its raw names the outbox row (``outbox_id``, as a case
+    push's dead letter does) beside the payload sent, so that :func:`resend_dead` can queue that very row again."""
+    raw = {"outbox_id": item["id"], "key": item["key"], "operation": item["operation"],
+           "payload": orjson.loads(item["payload"])}
     ledger.add_dead_letters(conn, [{
         "kind": "push", "system": item["target"], "stream": item["operation"], "source_id": item["key"],
-        "case_no": None, "cursor": None, "raw": item["payload"], "reason": f"{item['target']}:{item['key']}: {reason}",
+        "case_no": None, "cursor": None, "raw": orjson.dumps(raw).decode(),
+        "reason": f"{item['target']}:{item['key']}: {reason}",
         "issues": None, "mapping_version": None, "status": "open", "attempts": 1, "created_at": now,
         "updated_at": now}])
+
+
+@dataclass
+class ResendReport:
+    target: str
+    requeued: int = 0
+    unnamed: list[int] = field(default_factory=list)
+    """Dead letters written before they named their outbox row (their raw is the bare payload): not re-sent,
+    listed by dead-letter id for an operator."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "requeued": self.requeued, "unnamed": self.unnamed[:50]}
+
+
+def _outbox_id(raw: str | None) -> int | None:
+    """The outbox row a push dead letter names, or None (a dead letter from before they named it)."""
+    try:
+        data = orjson.loads(raw or "null")
+    except orjson.JSONDecodeError:
+        return None
+    value = data.get("outbox_id") if isinstance(data, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def resend_dead(engine: Engine, target: Target, *, now: datetime | None = None) -> ResendReport:
+    """Queue every dead item of ``target`` again, once the cause of its refusal is fixed (a credential, a field
+    the receiver wanted, the receiver itself): each outbox row goes back to ``pending`` with its attempts reset,
+    and its dead letter is resolved in the same transaction. The items keep their keys and queue order, so the
+    next :func:`deliver` sends a rating before its callback, the callback before the rectification; the receiver
+    answers "already received" for anything it did take."""
+    now = now or datetime.now(timezone.utc)
+    report = ResendReport(target)
+    with engine.begin() as conn:
+        for row in ledger.open_push_dead_letters(conn, target):
+            item_id = _outbox_id(row.raw)
+            if item_id is None:
+                report.unnamed.append(int(row.id))
+                continue
+            store.set_outbox(conn, item_id, status="pending", attempts=0, next_attempt_at=now, last_error=None)
+            ledger.resolve_dead_letter(conn, row.id)
+            report.requeued += 1
+    return report

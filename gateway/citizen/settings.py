@@ -12,6 +12,7 @@ because none of these is a case system: the sync DAG factory must not build a ca
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
@@ -80,6 +81,10 @@ class CitizenSettings:
     hotline: Endpoint
     policy: Policy
     routes: tuple[Route, ...]
+    district: str | None = None
+    """The district's own division code (``district:`` in the file, 6 or 12 digits): the 行政区划 a rating is
+    reported under when its collection point sent none and the ledger does not know its case — the provincial
+    system refuses a rating without one (``xzqh`` 不能为空). None: such a rating is dead-lettered instead."""
 
     def route(self, category: str, division: str) -> Route | None:
         """The department for a work order: an exact division first, then the category's ``*`` route."""
@@ -125,4 +130,18 @@ def parse_citizen(text: str, *, where: str = "<citizen>") -> CitizenSettings:
         except TypeError as exc:
             raise ConfigError(f"{where}: routes[{n}]: {exc}") from None
     return CitizenSettings(_endpoint(data, "evaluator", where), _endpoint(data, "provincial_pj", where),
-                           _endpoint(data, "hotline", where), policy, tuple(routes))
+                           _endpoint(data, "hotline", where), policy, tuple(routes), _district(data, where))
+
+
+def _district(data: dict[str, Any], where: str) -> str | None:
+    """``district``, checked here: a malformed code would only be found when the province refuses every rating
+    sent under it."""
+    value = data.get("district")
+    if value in (None, ""):
+        return None
+    text = expand_env(str(value)).strip()
+    if not text:
+        return None
+    if not re.fullmatch(r"\d{6}(\d{6})?", text):
+        raise ConfigError(f"{where}: district {text!r} is not a division code (6 or 12 digits)")
+    return text

@@ -203,7 +203,7 @@ def _rated(order: WorkOrder, redo_round: int, redo_refused: int, policy: Policy,
                          "redo_due_at": _due(order.rated_at, policy.redo_days, calendar, policy)}
     if order.rating == "unsatisfied":
         report.redo_refused += 1
-        return values | {"status": "closed", "redo_refused": redo_refused + 1}
+        return values | {"status": "closed", "redo_refused": 1}  # once per order: there is one redo to refuse
     return values | {"status": "closed"}
 
 
@@ -243,49 +243,59 @@ def replay_rejected(engine: Engine, settings: CitizenSettings, *, calendar: Work
     be routed is routed now (it waited as ``received``, its dispatch alert open)."""
     calendar, now = calendar or WorkCalendar.load(), now or datetime.now(timezone.utc)
     report = WorkOrderReport()
-    after = 0
-    while True:
-        with engine.connect() as conn:
-            rows = ledger.open_record_dead_letters_after(conn, SOURCE, after, 500)
-        if not rows:
-            return report
-        after = rows[-1].id
-        dead: list[dict[str, Any]] = []
-        outbox: list[dict[str, Any]] = []
-        fixed: list[str] = []
-        with engine.begin() as conn:
-            for row in rows:
-                raw = orjson.loads(row.raw) if row.raw else None
-                report.read += 1
-                try:
-                    order = from_hotline(raw)
-                except RecordRejected as exc:
-                    report.rejected += 1
-                    dead.append(_dead(raw, exc, now))
-                    continue
-                old = store.workorder(conn, order.order_no)
-                if old is None:
-                    before = len(dead)
-                    _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead)
-                elif old["status"] == "received":
-                    before = len(dead)
-                    values = _route(order, raw, settings, calendar, now, report, outbox, dead)
-                    if values:
-                        store.update_workorder(conn, order.order_no, **values, updated_at=now)
-                else:
-                    before = len(dead)
-                if len(dead) == before:
-                    fixed.append(str(row.source_id))
-            ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()))
-            store.enqueue(conn, outbox)
-            ledger.resolve_dead_letters(conn, kind="record", system=SOURCE, stream=STREAM, source_ids=fixed)
+    with Lease(engine, f"citizen:{SOURCE}") as lease:  # the sync's: the two must not write one order at once
+        after = 0
+        while True:
+            with engine.connect() as conn:
+                rows = ledger.open_record_dead_letters_after(conn, SOURCE, after, 500)
+            if not rows:
+                return report
+            after = rows[-1].id
+            with engine.begin() as conn:
+                _replay_page(conn, rows, settings, calendar, now, report)
+                lease.renew(conn)
+
+
+def _replay_page(conn: Any, rows: Any, settings: CitizenSettings, calendar: WorkCalendar, now: datetime,
+                 report: WorkOrderReport) -> None:
+    """One page of dead-lettered orders, in the caller's transaction: each that now goes through is taken (a new
+    order routed, an unrouted one routed now) and its dead letter resolved; the others are dead-lettered again."""
+    dead: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []
+    fixed: list[str] = []
+    for row in rows:
+        raw = orjson.loads(row.raw) if row.raw else None
+        report.read += 1
+        try:
+            order = from_hotline(raw)
+        except RecordRejected as exc:
+            report.rejected += 1
+            dead.append(_dead(raw, exc, now))
+            continue
+        old = store.workorder(conn, order.order_no)
+        if old is None:
+            before = len(dead)
+            _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead)
+        elif old["status"] == "received":
+            before = len(dead)
+            values = _route(order, raw, settings, calendar, now, report, outbox, dead)
+            if values:
+                store.update_workorder(conn, order.order_no, **values, updated_at=now)
+        else:
+            before = len(dead)
+        if len(dead) == before:
+            fixed.append(str(row.source_id))
+    ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()))
+    store.enqueue(conn, outbox)
+    ledger.resolve_dead_letters(conn, kind="record", system=SOURCE, stream=STREAM, source_ids=fixed)
 
 
 def _platform_update(conn: Any, old: Any, order: WorkOrder, settings: CitizenSettings, calendar: WorkCalendar,
                      now: datetime, report: WorkOrderReport) -> None:
     """The platform's news about an order we hold: a signature (签收) or a reply (答复) given on the platform
-    itself, and its callback rating (回访) after a reply. Each is taken once — a re-read of the same state (the
-    one-hour lookback) changes nothing — and only when newer than what Tongban holds."""
+    itself, its callback rating (回访) after a reply, and its end there — closed (已办结) or taken back (已退回) —
+    whatever Tongban held it as. Each is taken once — a re-read of the same state (the one-hour lookback) changes
+    nothing — and only when newer than what Tongban holds."""
     policy = settings.policy
     values: dict[str, Any] = {"platform_status": order.platform_status[:16], "source_changed_at": order.changed_at,
                               "updated_at": now}
@@ -294,6 +304,11 @@ def _platform_update(conn: Any, old: Any, order: WorkOrder, settings: CitizenSet
     if status == "received" and order.platform_status not in ("", "待转派"):
         # never routed here (no route yet), and the platform has moved it on: it stands where the platform says
         store.update_workorder(conn, old["order_no"], **(values | _as_reported(order, settings, calendar, report)))
+        return
+    ended = _ended(old, order)
+    if ended == "returned":  # taken back on the platform (改派, 退单): no time limit of Tongban's runs on for it
+        store.update_workorder(conn, old["order_no"], **values, status="returned",
+                               return_reason=order.return_reason or old["return_reason"])
         return
     if (status == "dispatched" and old["signed_at"] is None and order.signed_at is not None):
         values["signed_at"] = order.signed_at
@@ -305,11 +320,27 @@ def _platform_update(conn: Any, old: Any, order: WorkOrder, settings: CitizenSet
             values["signed_at"] = order.signed_at or order.replied_at
     fresh_rating = order.rating is not None and order.rated_at is not None and (
         old["rated_at"] is None or order.rated_at > old["rated_at"])
-    if fresh_rating and status == "replied":
+    if fresh_rating and status == "replied" and not (ended and _opens_redo(order, old["redo_round"])):
         values.update(_rated(order, old["redo_round"], old["redo_refused"], policy, calendar, report))
-    elif fresh_rating and status == "closed":  # a later rating of a closed order: the latest one counts
-        values.update(rating=order.rating, rated_at=order.rated_at)
+    elif fresh_rating and (status == "closed" or ended):  # the latest rating counts (a closed order's, or the one
+        values.update(rating=order.rating, rated_at=order.rated_at)  # the platform closed it with)
+    if ended == "closed":  # closed on the platform: it ends there, whatever Tongban held it as (no redo opens)
+        values["status"] = "closed"
     store.update_workorder(conn, old["order_no"], **values)
+
+
+def _ended(old: Any, order: WorkOrder) -> str | None:
+    """``closed`` or ``returned`` when the platform ended an order Tongban still holds open (dispatched, replied,
+    redo) — 已办结 or 已退回 on the platform itself; else None."""
+    if old["status"] in ("closed", "returned"):
+        return None
+    state = _REPORTED.get(order.platform_status)
+    return state if state in ("closed", "returned") else None
+
+
+def _opens_redo(order: WorkOrder, redo_round: int) -> bool:
+    """Would this rating open the one redo (unsatisfied, no redo yet)? Not for an order the platform has closed."""
+    return order.rating == "unsatisfied" and redo_round == 0
 
 
 def _order(conn: Any, order_no: str) -> Any:
@@ -376,8 +407,8 @@ def request_redo(engine: Engine, order_no: str, *, at: datetime | None = None,
     record = f"workorder:{order_no}"
     with engine.begin() as conn:
         row = _order(conn, order_no)
-        if row["redo_round"] >= 1:  # the refusal is counted (committed), then told to the caller
-            store.update_workorder(conn, order_no, redo_refused=row["redo_refused"] + 1, updated_at=at)
+        if _second_redo(row) and not row["redo_refused"]:  # counted (committed) once per order, then told
+            store.update_workorder(conn, order_no, redo_refused=1, updated_at=at)
     if row["redo_round"] >= 1:
         raise CitizenError(record, "redo_round", "redo.once",
                            "an order is redone once (重办次数为1次); this one was redone already")
@@ -388,6 +419,13 @@ def request_redo(engine: Engine, order_no: str, *, at: datetime | None = None,
         due = _due(at, policy.redo_days, calendar, policy)
         store.update_workorder(conn, order_no, status="redo", redo_round=1, redo_due_at=due, updated_at=at)
     return {"order_no": order_no, "redo_due_at": due}
+
+
+def _second_redo(row: Any) -> bool:
+    """Is a redo asked for now a second one the rules refuse (the KPI "second redo refused")? Only once the redo
+    was answered (replied or closed since): asking again while it is still open is the same redo asked twice, not
+    a second — and an order counts at most once however often the command is repeated."""
+    return row["redo_round"] >= 1 and row["status"] in ("replied", "closed")
 
 
 def _ratio(part: int, whole: int) -> float | None:

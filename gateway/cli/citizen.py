@@ -8,7 +8,7 @@ the record, field and rule it broke.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -81,6 +81,28 @@ def evaluations_replay(citizen: CitizenOpt = None, database_url: DbOpt = None, j
         return
     console.print(f"replayed {report.read}: ingested {report.inserted + report.updated}, still rejected "
                   f"{report.rejected}")
+
+
+def _resend(target: Literal["provincial_pj", "hotline"], database_url: str | None, json_out: bool) -> None:
+    """Queue ``target``'s dead outbox items again; the next sync sends them."""
+    from gateway.citizen import resend_dead
+
+    report = resend_dead(ledger_engine(None, database_url), target)
+    if json_out:
+        print_json(report.as_dict())
+        return
+    console.print(f"{target}: re-queued {report.requeued} dead item(s); sent at the next sync")
+    if report.unnamed:
+        console.print(f"not re-queued (dead letters that name no outbox row): "
+                      f"{', '.join(map(str, report.unnamed[:20]))} — see tongban dead-letters show ID")
+
+
+@evaluations_app.command("resend")
+@guard
+def evaluations_resend(database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Queue again what the provincial system refused for good (ratings, callbacks, appeals), once the cause is
+    fixed; their dead letters are resolved."""
+    _resend("provincial_pj", database_url, json_out)
 
 
 @evaluations_app.command("summary")
@@ -212,6 +234,14 @@ def workorders_replay(citizen: CitizenOpt = None, database_url: DbOpt = None, js
         return
     console.print(f"replayed {report.read}: dispatched {report.dispatched}, returned {report.returned}, still "
                   f"unroutable {report.unroutable}, rejected {report.rejected}")
+
+
+@workorders_app.command("resend")
+@guard
+def workorders_resend(database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Queue again what the 12345 platform refused for good (dispatches, returns, signatures, replies), once the
+    cause is fixed; their dead letters are resolved."""
+    _resend("hotline", database_url, json_out)
 
 
 @workorders_app.command("list")

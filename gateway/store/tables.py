@@ -749,6 +749,8 @@ citizen_evaluations = Table(
     Column("flags", Text, nullable=True),  # JSON list of misuse rules this rating broke
     Column("content_hash", String(64), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # the collection point's change time (updateTime) of the version held: what a replay compares (0017)
+    Column("source_changed_at", UtcDateTime(), nullable=True),
     Index(None, "rated_at"),
     Index(None, "device", "rated_at"),
     Index(None, "case_no"),

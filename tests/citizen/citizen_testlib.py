@@ -101,3 +101,56 @@ def hotline(database_url: str, monkeypatch: pytest.MonkeyPatch, orders: int) -> 
                       hotline_platform(sandbox)["orders"])
     finally:
         sandbox.stop()
+
+
+# -- in-process pages, no sandbox: for the rules of one rating or one order ------------------------------------
+
+
+class Pages:
+    """A collection point or a platform serving the given pages, whatever the watermark (a re-read included)."""
+
+    def __init__(self, *pages: list[dict[str, Any]]) -> None:
+        self._pages = list(pages)
+
+    def pages(self, since: Any) -> Iterator[list[dict[str, Any]]]:
+        yield from self._pages
+
+    def orders(self, since: Any, *, page_size: int = 100) -> Iterator[list[dict[str, Any]]]:
+        yield from self._pages
+
+    def close(self) -> None:
+        pass
+
+
+def migrated(database_url: str) -> Any:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    return engine
+
+
+def rating(rating_id: str, case_no: str, grade: int, rated: datetime, changed: datetime, **extra: Any
+           ) -> dict[str, Any]:
+    """A rating as the collection point serves it (``updateTime`` in ms); ``areaCode`` 370102 unless given."""
+    return {"ratingId": rating_id, "caseNo": case_no, "grade": grade, "channel": "pc", "areaCode": "370102",
+            "ratedAt": rated.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+            "updateTime": int(changed.timestamp() * 1000), "comment": "", **extra}
+
+
+def add_case(engine: Any, case_no: str, finished: datetime, **doc: Any) -> None:
+    """A finished case in the ledger (what the case sync brings), with extra document fields."""
+    data = {"case_no": case_no, "finished_at": finished.isoformat(), "dept_code": "D1", **doc}
+    with engine.begin() as conn:
+        conn.execute(cases.insert(), [{
+            "case_no": case_no, "version": 1, "content_hash": "x" * 32, "data": orjson.dumps(data).decode(),
+            "origin_system": "sd_hall", "origin_source_id": case_no, "source_updated_at": finished,
+            "dept_code": "D1", "item_code": None, "deleted": False, "updated_at": finished}])
+
+
+def order(order_no: str, status: str, handed: datetime, changed: datetime, **extra: Any) -> dict[str, Any]:
+    """A 12345 work order as the platform serves it (民政, 370102: routed to the civil affairs bureau)."""
+    def dash(moment: datetime) -> str:
+        return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+    return {"gdbh": order_no, "gdlx": "3", "ywfl": "民政", "qhdm": "370102", "nr": "投诉", "pdsj": dash(handed),
+            "gxsj": dash(changed), "zt": status, "blsx": 1,
+            **{k: dash(v) if isinstance(v, datetime) else v for k, v in extra.items()}}

@@ -25,7 +25,7 @@ from gateway.store.tables import (
 
 CALENDAR = WorkCalendar.from_text("national: false\n")
 GOOD = {"ratingId": "R1", "caseNo": "370102202609010001", "grade": 2, "channel": "pc", "ratedAt": "2026-09-01 10:00:00",
-        "updateTime": 1788228000000}
+        "updateTime": 1788228000000, "areaCode": "370102"}
 
 
 class Pages:

@@ -33,7 +33,8 @@ class Receiver:
 
 
 def test_prerequisites() -> None:
-    assert prerequisite("callback:R1:2") == prerequisite("appeal:R1:3") == "rating:R1"
+    assert prerequisite("callback:R1:1") == prerequisite("appeal:R1:3") == "rating:R1"
+    assert prerequisite("callback:R1:2") == "callback:R1:1"  # the rectification answers the callback
     assert prerequisite("rating:R1:1") == "rating:R1" and prerequisite("rating:R1:3") == "rating:R1:2"
     assert prerequisite("rating:R1") is None
     assert prerequisite("qs:G1") == "zp:G1" and prerequisite("df:G1:0") == "qs:G1"
@@ -71,3 +72,20 @@ def test_an_item_dies_with_its_prerequisite(engine: Any) -> None:
     assert states["rating:R2"] == states["appeal:R2:3"] == "dead"
     assert states["callback:R1:1"] == "delivered"
     assert "prerequisite rating:R2" in letters["appeal:R2:3"] and "sbPj refused" in letters["rating:R2"]
+
+
+def test_a_rectification_waits_for_its_callback_and_dies_with_it(engine: Any) -> None:
+    with engine.begin() as conn:
+        store.enqueue(conn, [queue_item("provincial_pj", "callback:R1:2", "sbHf", {"pjbh": "R1", "lx": "2"},
+                                        now=NOW)])
+    busy = Receiver({"R1:sbHf": RetriableSyncError})  # the callback backs off; the rectification must not pass it
+    deliver(engine, "provincial_pj", busy, now=NOW)
+    with engine.connect() as conn:
+        tried = dict(conn.execute(select(citizen_outbox.c.key, citizen_outbox.c.attempts)).tuples().all())
+    assert tried["callback:R1:1"] == 1 and tried["callback:R1:2"] == 0  # held back, never offered
+    deliver(engine, "provincial_pj", Receiver({"R1:sbHf": WriteRejectedError}), now=NOW + timedelta(hours=1))
+    with engine.connect() as conn:
+        states = dict(conn.execute(select(citizen_outbox.c.key, citizen_outbox.c.status)).tuples().all())
+        letters = {r.source_id: r.reason for r in conn.execute(select(dead_letters))}
+    assert states["callback:R1:1"] == states["callback:R1:2"] == "dead"
+    assert "prerequisite callback:R1:1" in letters["callback:R1:2"]
