@@ -38,7 +38,7 @@ from typing import Any
 
 import orjson
 
-from .charsets import normalise_encoding
+from .charsets import normalise_encoding, prefers_gb
 
 _INT64_MIN = -(2**63)
 _UINT64_END = 2**64
@@ -122,8 +122,9 @@ def parse_json(data: bytes, *, charset: str | None = None) -> JsonDocument:
 
     A UTF-8 byte-order mark is skipped (RFC 8259 §8.1 lets parsers ignore it); a UTF-16 or UTF-32 one is refused:
     JSON exchanged between systems is UTF-8. Bytes that are not UTF-8 are read in the declared ``charset``
-    (GBK/GB2312 as GB18030); bytes that decode in neither are kept as escapes and only the values holding them
-    are reported (``text.invalid_encoding``)."""
+    (GBK/GB2312 as GB18030), and so are GB-labelled bytes that are valid UTF-8 only by chance (``毛平`` in GBK);
+    bytes that decode in neither are kept as escapes and only the values holding them are reported
+    (``text.invalid_encoding``)."""
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
     elif data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
@@ -132,6 +133,8 @@ def parse_json(data: bytes, *, charset: str | None = None) -> JsonDocument:
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise JsonTextError("the body starts with a UTF-16 byte-order mark; JSON between systems must be UTF-8 "
                             "(RFC 8259 §8.1)")
+    if charset is not None and prefers_gb(data, charset):  # GBK that happens to be valid UTF-8
+        return _careful(data, charset)
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -244,12 +247,14 @@ def _deeper_than(value: Any, limit: int) -> bool:
 
 
 def _decode(data: bytes, charset: str | None) -> tuple[str, str, bool]:
-    """Text from bytes: UTF-8 when they are UTF-8 (whatever the label says), else the declared charset; what
-    decodes in neither keeps its bytes as surrogate escapes (``damaged``)."""
-    try:
-        return data.decode("utf-8"), "utf-8", False
-    except UnicodeDecodeError:
-        pass
+    """Text from bytes: UTF-8 when they are UTF-8 (whatever the label says, unless a GB label is declared and
+    the UTF-8 reading looks less like text than the GB one: :func:`~connectors.common.charsets.prefers_gb`),
+    else the declared charset; what decodes in neither keeps its bytes as surrogate escapes (``damaged``)."""
+    if not prefers_gb(data, charset):
+        try:
+            return data.decode("utf-8"), "utf-8", False
+        except UnicodeDecodeError:
+            pass
     declared = normalise_encoding(charset)
     if declared is not None and declared != "utf-8":
         try:

@@ -9,6 +9,22 @@ recomputes on every request. When a record changes while we page, it moves to th
 ordering and every row behind it shifts one place forward, so the next page silently skips one. The reader
 therefore re-anchors them on the cursor (see :mod:`connectors.common.reader`). Cursor and link-header paging
 continue from a key the server remembers (keyset), which stays correct as the table changes.
+
+When the read ends:
+
+============  =================================================================================================
+page_number,  a page with fewer than ``size`` records (an empty page included)
+offset
+cursor        no next cursor, or an **empty page** whatever cursor it carries
+link_header   no ``rel="next"`` link, or an **empty page** whatever it links to
+============  =================================================================================================
+
+Keyset APIs hand out records until there are none, so an empty page is the end. Scroll-style servers keep
+answering an empty page with a fresh continuation token (a timestamp, a random id) past the last record; the
+reader's loop guard only sees repeated requests, so such a read would otherwise never end. Stopping there loses
+nothing an incremental stream cannot pick up: the next run asks again from the checkpoint. (A server that
+filters *after* paging and so can answer an empty page in the middle of its data is not one we have met; it
+would need paging of its own.)
 """
 
 from __future__ import annotations
@@ -29,6 +45,7 @@ from .settings import (
     PageNumberPagination,
     PaginationConfig,
 )
+from .urls import same_origin, shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +54,11 @@ class PageRequest:
 
     url: str
     params: dict[str, Any] = field(default_factory=dict)
+
+
+class ForeignLinkError(Exception):
+    """A next-page link to another origin (scheme, host, port) than the page it came with. The reader turns it
+    into a :class:`~gateway.contract.errors.FatalSyncError` naming the stream."""
 
 
 class Paginator(abc.ABC):
@@ -117,7 +139,8 @@ class OffsetPaginator(Paginator):
 
 
 class CursorPaginator(Paginator):
-    """An opaque token from the body (``next_cursor``) sent back as ``?cursor=``; null/empty ends the read."""
+    """An opaque token from the body (``next_cursor``) sent back as ``?cursor=``; no token, or an empty page,
+    ends the read."""
 
     def __init__(self, config: CursorPagination) -> None:
         self.config = config
@@ -133,8 +156,8 @@ class CursorPaginator(Paginator):
 
     def advance(self, response: requests.Response, body: Any, item_count: int) -> bool:
         token = dig(body, self.config.next_cursor_path, None)
-        if token in (None, "") or (item_count == 0 and token == self.token):
-            return False  # a server that hands back the same token on an empty page would loop forever
+        if token in (None, "") or item_count == 0:
+            return False  # an empty page ends the read, whatever token it carries (see the module docstring)
         self.token = str(token)
         return True
 
@@ -143,7 +166,10 @@ class CursorPaginator(Paginator):
 
 
 class LinkHeaderPaginator(Paginator):
-    """Follows ``Link: <url>; rel="next"`` verbatim (it carries every parameter); no link = last page."""
+    """Follows ``Link: <url>; rel="next"`` verbatim (it carries every parameter); no link = last page.
+
+    Only within the origin of the page it came with: the request to it carries our credentials, so a link to
+    another host, scheme or port is a :class:`ForeignLinkError`, never a request."""
 
     def __init__(self, config: LinkHeaderPagination) -> None:
         self.config = config
@@ -159,9 +185,15 @@ class LinkHeaderPaginator(Paginator):
 
     def advance(self, response: requests.Response, body: Any, item_count: int) -> bool:
         link = response.links.get(self.config.rel, {}).get("url")
-        if not link:
+        if not link or item_count == 0:  # an empty page ends the read, whatever it links to
             return False
-        self.next_url = urljoin(response.url, link)
+        target = urljoin(response.url, link)
+        if not same_origin(target, response.url):
+            raise ForeignLinkError(
+                f"the {self.config.rel!r} link {shown(target)} leads to another origin than {shown(response.url)}: "
+                f"not followed, our credentials would go with the request"
+            )
+        self.next_url = target
         return True
 
     def reset(self) -> None:
@@ -183,6 +215,7 @@ def make_paginator(config: PaginationConfig) -> Paginator:
 
 __all__ = [
     "CursorPaginator",
+    "ForeignLinkError",
     "LinkHeaderPaginator",
     "OffsetPaginator",
     "PageNumberPaginator",

@@ -29,6 +29,13 @@ whenever the server can filter by change time; their full refresh then re-anchor
 A source that wants both ends of the window (``end_param``) gets the instant the read began as its end, the
 same on every page: changes made while the read runs are the next run's.
 
+An ``ordered`` stream (the default) promises that records arrive in non-decreasing cursor order; the
+re-anchoring above and the checkpoints rest on that promise. A source that sorts newest-first would have its
+read re-anchored past everything after the first page (most records lost, silently, full refresh too), so the
+reader checks the promise: a record whose cursor is lower than the record before it — on the same page, or on
+an earlier page under the same anchor — stops the read with a :class:`~gateway.contract.errors.FatalSyncError`
+naming both records and both values. Equal cursors are fine (a burst of changes in one second).
+
 A read always ends. A source whose next cursor or next link leads back to a request already sent, or that
 answers page after page with nothing but records already read (a server ignoring the page parameter), is
 stopped with a :class:`~gateway.contract.errors.FatalSyncError` that says so — an endless read would hold the
@@ -41,12 +48,12 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from gateway.contract.connector import Page, SyncMode
+from gateway.contract.connector import Page, RawRecord, SyncMode
 from gateway.contract.errors import FatalSyncError
 
 from .cursors import CursorCodec
-from .paginators import PageRequest, make_paginator
-from .records import RecordDecoder
+from .paginators import ForeignLinkError, PageRequest, make_paginator
+from .records import RecordDecoder, dig
 from .settings import IncrementalConfig, PaginationConfig
 
 MAX_PAGES_PER_READ = 1_000_000
@@ -80,6 +87,8 @@ def read_pages(
         param_codec = CursorCodec(incremental.effective_param_format, incremental.tz)
     decoder = record_decoder(primary_key, incremental)
     paginator = make_paginator(pagination)
+    order = CursorOrder(where, incremental.cursor_field, positional=paginator.positional) \
+        if incremental is not None and ordered else None
 
     anchor: datetime | None = None
     if incremental is not None:
@@ -111,7 +120,7 @@ def read_pages(
                                  "not seem to end its pages")
         sent.add(key)
         response, body, items = fetch(request)
-        records, rejects = decoder.decode(items)
+        records, rejects = decoder.decode(items, seen=order.check if order is not None else None)
         ids = tuple(r.source_id for r in records)
         repeated = bool(items) and ((not records and not rejects) or ids == last_ids)  # nothing new on a full page
         stale_pages, last_ids = (stale_pages + 1 if repeated else 0), ids
@@ -125,12 +134,56 @@ def read_pages(
             page_checkpoint = {"cursor": high.isoformat()} if high is not None else None
         yield Page(records=records, checkpoint=page_checkpoint, rejects=rejects)
 
-        if not paginator.advance(response, body, len(items)):
+        try:
+            more = paginator.advance(response, body, len(items))
+        except ForeignLinkError as exc:
+            raise FatalSyncError(f"{where}: {exc}") from None
+        if not more:
             return
         high_water = decoder.max_cursor
         if reanchor and high_water is not None and (anchor is None or high_water > anchor):
             anchor = high_water
             paginator.reset()
+            if order is not None:
+                order.restart()
+
+
+class CursorOrder:
+    """Checks an ``ordered`` stream's promise: each record's cursor is no lower than the one before it.
+
+    Re-anchoring trusts the highest cursor seen to mean "everything before it has been read"; on a source that
+    sorts newest-first that is false after the first page, and the rest of the read would be lost without a
+    word. :meth:`restart` forgets the previous record when the reader re-anchors (the new first page starts
+    again at the anchor)."""
+
+    def __init__(self, where: str, cursor_field: str, *, positional: bool) -> None:
+        self.where = where
+        self.cursor_field = cursor_field
+        self.positional = positional
+        self.previous: RawRecord | None = None
+
+    def check(self, record: RawRecord) -> None:
+        """Raise :class:`FatalSyncError` if ``record`` came after a record with a later cursor."""
+        if record.cursor is None:
+            return
+        before = self.previous
+        if before is not None and before.cursor is not None and record.cursor < before.cursor:
+            raise FatalSyncError(self._message(before, record))
+        self.previous = record
+
+    def restart(self) -> None:
+        self.previous = None
+
+    def _message(self, before: RawRecord, record: RawRecord) -> str:
+        name = self.cursor_field
+        now, then = dig(record.payload, name, None), dig(before.payload, name, None)
+        remedy = ("ask the source to sort ascending by it (a sort parameter in the stream's `params`), or set "
+                  "`ordered: false` (which needs cursor or link_header paging, or no `incremental`)"
+                  if self.positional else "ask the source to sort ascending by it, or set `ordered: false`")
+        return (f"{self.where}: record {record.source_id} has {name} = {now!r}, lower than {then!r} of record "
+                f"{before.source_id} before it. The stream is `ordered` (the default): the read re-anchors on the "
+                f"highest {name} seen, so a source sorting newest-first would lose most of the read; stopped. "
+                f"Either {remedy}")
 
 
 def record_decoder(primary_key: str | list[str], incremental: IncrementalConfig | None) -> RecordDecoder:
@@ -161,4 +214,4 @@ def resume_point(
     return max(candidates) if candidates else None
 
 
-__all__ = ["Fetch", "read_pages", "record_decoder", "resume_point"]
+__all__ = ["CursorOrder", "Fetch", "read_pages", "record_decoder", "resume_point"]

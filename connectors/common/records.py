@@ -15,7 +15,7 @@ raw JSON text kept; the page's other records go on.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -236,12 +236,18 @@ class RecordDecoder:
     _boundary_keys: set[str] = field(default_factory=set)
     _seen_rejects: set[str] = field(default_factory=set)
 
-    def decode(self, items: Iterable[Any]) -> tuple[list[RawRecord], list[SkippableSyncError]]:
+    def decode(
+        self, items: Iterable[Any], *, seen: Callable[[RawRecord], None] | None = None
+    ) -> tuple[list[RawRecord], list[SkippableSyncError]]:
+        """The page's new records and rejects. ``seen`` is shown every record in the order it arrived, before
+        re-deliveries are dropped (the reader checks the source's order with it)."""
         records: list[RawRecord] = []
         rejects: list[SkippableSyncError] = []
         for item in items:
             result = self._one(item)
             if isinstance(result, RawRecord):
+                if seen is not None:
+                    seen(result)
                 if self._is_new(result):
                     records.append(result)
             elif self._is_new_reject(result):

@@ -14,7 +14,10 @@ it)::
 A mapping with the single key ``secret`` is always a reference (at any depth of a parameter value). References
 are checked when the connector is built (a secret that is not set is a :class:`ConfigError` naming the YAML
 path) and resolved only when the request is sent, so paging state, error messages and logs keep the reference,
-never the value; :meth:`SecretParams.redact` masks a value that a server echoes back into an error.
+never the value; :meth:`SecretParams.redact` masks a value that a server echoes back into an error. The same
+masker holds every other secret an error could quote: the auth's (``auth.secret``, ``wsse.password_secret``:
+:func:`secret_names`), an OAuth access token fetched at run time, the password of ``user:password@`` in an
+endpoint (:func:`url_password`) — a gateway refusing an API key often says which key it refused.
 
 A parameter written as ``"${NAME}"`` or ``"{name}"`` would be sent as that text (the systems file's ``${VAR}``
 expansion applies to ``endpoint`` only; ``{field}`` templates exist in write parameters only): reads refuse it at
@@ -27,6 +30,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from gateway.contract.errors import ConfigError
 
@@ -80,6 +84,18 @@ class SecretParams:
         self._secrets = secrets
         self._label = label
         self._used: set[str] = set()
+        self._values: set[str] = set()
+
+    def mask_secrets(self, *names: str) -> None:
+        """Mask these secrets too wherever an error quotes them (the auth's: a gateway that refuses an API key
+        often echoes it). Names that are not set are ignored (the auth reports them itself)."""
+        self._used.update(name for name in names if self._secrets.get(name))
+
+    def mask_value(self, value: str | None) -> None:
+        """Mask a secret that is not among the system's secrets: an access token fetched at run time, the
+        password of ``user:password@`` in an endpoint."""
+        if value:
+            self._values.add(value)
 
     def require(self, *parameter_sets: tuple[str, Mapping[str, Any]]) -> None:
         """Raise :class:`ConfigError` naming every reference in the ``(yaml path, params)`` sets that is malformed
@@ -112,17 +128,38 @@ class SecretParams:
         return value
 
     def redact(self, text: str) -> str:
-        """``text`` with the value of every secret a parameter referenced masked (a server may echo it)."""
-        for name in self._used:
-            secret = self._secrets.get(name)
-            if secret and len(secret) >= 3:
+        """``text`` with the value of every secret a parameter referenced, every secret given to
+        :meth:`mask_secrets` and every value given to :meth:`mask_value` masked (a server may echo them)."""
+        values = {self._secrets.get(name) or "" for name in self._used} | self._values
+        for secret in sorted(values, key=len, reverse=True):  # longest first: a secret inside another
+            if len(secret) >= 3:
                 text = text.replace(secret, _MASK)
         return text
 
     def redact_error(self, exc: BaseException) -> None:
-        """Mask referenced secrets in an exception's message, in place."""
-        if self._used and exc.args and isinstance(exc.args[0], str):
+        """Mask the secrets in an exception's message, in place."""
+        if (self._used or self._values) and exc.args and isinstance(exc.args[0], str):
             exc.args = (self.redact(exc.args[0]), *exc.args[1:])
+
+
+def secret_names(config: object | None) -> list[str]:
+    """The secret names an auth config refers to: its fields named ``secret`` or ``*_secret`` (``api_key``,
+    ``client_secret_secret``, ``wsse.password_secret``...), so that a new auth kind is masked without a list
+    to keep up to date."""
+    fields = getattr(config, "__dict__", None) or {}
+    return [value for name, value in fields.items()
+            if isinstance(value, str) and (name == "secret" or name.endswith("_secret"))]
+
+
+def url_password(url: str | None) -> str | None:
+    """The password of ``user:password@`` in a URL, if any (to be masked: requests sends it as Basic auth, and
+    an error may quote it)."""
+    if not url:
+        return None
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
 
 
 @contextmanager
@@ -135,4 +172,13 @@ def masked(secret_params: SecretParams) -> Iterator[None]:
         raise
 
 
-__all__ = ["REF_KEY", "SecretParams", "is_secret_ref", "literal_template_problems", "masked", "secret_refs"]
+__all__ = [
+    "REF_KEY",
+    "SecretParams",
+    "is_secret_ref",
+    "literal_template_problems",
+    "masked",
+    "secret_names",
+    "secret_refs",
+    "url_password",
+]

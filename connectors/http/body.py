@@ -103,6 +103,8 @@ def _read_capped(response: requests.Response, limit: int, *, where: str, setting
                     f"after {size:,} bytes"
                 )
             chunks.append(chunk)
+    except requests.exceptions.ContentDecodingError:
+        raise undecodable(where, response.headers.get("Content-Encoding")) from None
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
         if aborted.is_set():
             raise _too_slow(where, size, deadline) from None
@@ -117,6 +119,13 @@ def _read_capped(response: requests.Response, limit: int, *, where: str, setting
     content = b"".join(chunks)
     response._content = content  # lets describe_body() and .text read it again
     return content
+
+
+def undecodable(where: str, encoding: str | None) -> RetriableSyncError:
+    """A body its ``Content-Encoding`` does not describe (a proxy gzips twice, or labels plain text gzip):
+    retriable, as a proxy's hiccup usually is; the error names the call and the encoding claimed."""
+    claimed = f"Content-Encoding: {encoding}" if encoding else "its Content-Encoding"
+    return RetriableSyncError(f"{where}: the answer's body does not decode as {claimed} (a proxy's mistake?)")
 
 
 def _too_slow(where: str, size: int, deadline: float) -> RetriableSyncError:
@@ -188,4 +197,5 @@ __all__ = [
     "mask_digits",
     "peek",
     "read_capped",
+    "undecodable",
 ]

@@ -17,6 +17,8 @@ an HTML page where JSON was asked for   retried like a 503, then :class:`Retriab
 a body over ``max_response_bytes``      :class:`~connectors.http.body.ResponseTooLargeError` (fatal); the
                                         cap holds while streaming, memory stays bounded
 body that is not the JSON we expect     :class:`FatalSyncError` with a readable excerpt
+a redirect to another origin            :class:`FatalSyncError` naming it, not followed (our credentials
+                                        would go along); same-origin redirects are followed (at most 5)
 =====================================  ==========================================================
 
 JSON is decoded by :func:`connectors.common.jsontext.parse_json`: values that cannot be represented (``NaN``,
@@ -37,12 +39,14 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
+from urllib.parse import urljoin
 
 import requests
 from requests.auth import AuthBase
 
 from connectors.common.jsontext import JsonDocument, JsonTextError, find_problems, parse_json
 from connectors.common.secretrefs import SecretParams
+from connectors.common.urls import same_origin, shown
 from gateway.contract.errors import (
     AuthenticationError,
     FatalSyncError,
@@ -50,7 +54,15 @@ from gateway.contract.errors import (
     SourceUnavailableError,
 )
 
-from .body import DEFAULT_MAX_RESPONSE_BYTES, first_bytes, looks_like_html, mask_digits, peek, read_capped
+from .body import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    first_bytes,
+    looks_like_html,
+    mask_digits,
+    peek,
+    read_capped,
+    undecodable,
+)
 from .ratelimit import TokenBucket
 from .retry import BackoffPolicy, parse_retry_after
 from .settings import RateLimitConfig, RetryConfig, TimeoutConfig
@@ -66,6 +78,8 @@ _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._-]+)", re.IGNORECASE)
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
 _EXCERPT_CHARS = 300
+MAX_REDIRECTS = 5
+"""Same-origin redirects followed for one request (``/svc`` → ``/svc/`` → ``/svc/index``); more is a loop."""
 
 
 def describe_body(response: requests.Response) -> str:
@@ -129,6 +143,33 @@ class RefreshableAuth(AuthBase):
         return False
 
 
+class Attempts:
+    """The attempt budget of one logical call (``retry.max_attempts``), shared by every layer that may retry it.
+
+    A page read retries what :meth:`Transport.request` retries (connection errors, 5xx, 429) and more on top
+    (an HTML page with HTTP 200, a body cut short, a "busy" envelope; a SOAP fault that means "try again").
+    With a budget per layer, one page could cost ``max_attempts²`` requests and the backoff would restart at
+    its shortest delay after each inner round; with one budget the call sends at most ``max_attempts``
+    requests, and the delays between them are one growing sequence."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.made = 0
+
+    def start(self) -> int:
+        """Count one more attempt; its number (1-based)."""
+        self.made += 1
+        return self.made
+
+    def give_back(self) -> None:
+        """Uncount the last attempt (a retry with fresh credentials is not a failure of the system)."""
+        self.made -= 1
+
+    @property
+    def spent(self) -> bool:
+        return self.made >= self.limit
+
+
 class Transport:
     """One ``requests.Session`` per connector, shared by reads, writes and token requests."""
 
@@ -142,9 +183,12 @@ class Transport:
         random: Callable[[], float] = _random.random,
         accept: str = "application/json",
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        charset: str | None = None,
     ) -> None:
         self.config = config
         self.max_response_bytes = max_response_bytes
+        self.charset = charset
+        """The charset of JSON bodies whose Content-Type names none (the connector's ``charset`` setting)."""
         self.session = session or requests.Session()
         self.session.headers.update({"Accept": accept, **config.headers})
         self.auth: AuthBase | None = None
@@ -181,45 +225,44 @@ class Transport:
         authenticate: bool = True,
         auth: AuthBase | None = None,
         stream: bool = False,
+        attempts: Attempts | None = None,
     ) -> requests.Response:
         """Send with retries. Returns the final response unless it is a retried status, 401/403 or none.
 
         ``stream=True`` leaves the body unread, so that the caller can stop reading at a size limit
         (:meth:`read_body`); responses this method turns into errors are then read only as far as a message
-        needs (:func:`~connectors.http.body.peek`)."""
+        needs (:func:`~connectors.http.body.peek`). ``attempts``: the budget of a caller that retries the call
+        itself for more reasons (:class:`Attempts`); by default the call has ``retry.max_attempts`` of its own."""
         url = self.url(path_or_url)
         label = self.config.label
-        attempts = self.config.retry.max_attempts
-        attempt = 0
+        budget = attempts if attempts is not None else self.attempts()
         refreshed = False
         if self.secret_params is not None:
             params = self.secret_params.resolve(params) if params else params
             json = self.secret_params.resolve(json) if isinstance(json, Mapping) else json
             data = self.secret_params.resolve(data) if isinstance(data, Mapping) else data
         while True:
-            attempt += 1
+            attempt = budget.start()
             if self._bucket is not None:
                 self._bucket.acquire()
             self.requests_sent += 1
             try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    data=data,
-                    headers=dict(headers) if headers else None,
-                    auth=self.auth if authenticate else auth,
-                    timeout=self._timeout,
-                    stream=stream,
-                )
+                response = self._send(method, url, params=params, json=json, data=data,
+                                      headers=dict(headers) if headers else None,
+                                      auth=self.auth if authenticate else auth, stream=stream)
             except _RETRIABLE_EXCEPTIONS as exc:
                 reason = _reason(exc)
-                if attempt >= attempts:
+                if budget.spent:
                     raise SourceUnavailableError(
                         f"{label}: {method} {_path(url)} did not answer after {attempt} attempt(s): {reason}"
                     ) from None
-                self._wait(attempt, None, f"{method} {_path(url)}: {reason}")
+                self.pause(attempt, None, f"{method} {_path(url)}: {reason}")
+                continue
+            except requests.exceptions.ContentDecodingError:  # a body read in full (no stream) that is not gzip
+                error = undecodable(f"{label}: {method} {_path(url)}", None)
+                if budget.spent:
+                    raise error from None
+                self.pause(attempt, None, str(error).removeprefix(f"{label}: "))
                 continue
             except requests.exceptions.RequestException as exc:
                 raise FatalSyncError(
@@ -232,7 +275,7 @@ class Transport:
                     response.close()
                     refreshed = True
                     log.info("%s: HTTP %s, retrying once with fresh credentials", label, status)
-                    attempt -= 1
+                    budget.give_back()
                     continue
                 peek(response)
                 raise AuthenticationError(
@@ -241,15 +284,49 @@ class Transport:
                 )
             if status in self.config.retry.retry_statuses:
                 peek(response)
-                if attempt >= attempts:
+                if budget.spent:
                     raise RetriableSyncError(
                         f"{label}: {method} {_path(url)} answered HTTP {status} after {attempt} attempt(s): "
                         f"{describe_body(response)}",
                         retry_after=parse_retry_after(response.headers.get("Retry-After"), now=self._clock()),
                     )
-                self._wait(attempt, response.headers, f"{method} {_path(url)}: HTTP {status}")
+                self.pause(attempt, response.headers, f"{method} {_path(url)}: HTTP {status}")
                 continue
             return response
+
+    def attempts(self) -> Attempts:
+        """A fresh budget of ``retry.max_attempts`` for one logical call (see :class:`Attempts`)."""
+        return Attempts(self.config.retry.max_attempts)
+
+    def _send(self, method: str, url: str, *, params: Mapping[str, Any] | None, json: Any,
+              data: Mapping[str, str] | bytes | None, headers: dict[str, str] | None, auth: AuthBase | None,
+              stream: bool) -> requests.Response:
+        """One request, following redirects within the system's origin only.
+
+        requests would follow a redirect anywhere, and drops only ``Authorization`` on the way: an API key
+        header, a request signature or a WS-Security envelope in the body would reach whichever host the
+        ``Location`` names. So redirects are followed here: same origin (scheme, host, port), up to
+        :data:`MAX_REDIRECTS`, the request sent again as it was (the auth recomputed for the new URL; 303 turns
+        it into a GET without a body); another origin is a :class:`FatalSyncError` naming it."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self.session.request(method, url, params=params, json=json, data=data, headers=headers,
+                                            auth=auth, timeout=self._timeout, stream=stream, allow_redirects=False)
+            if not response.is_redirect:
+                return response
+            target = urljoin(response.url, response.headers["Location"])
+            status = response.status_code
+            response.close()
+            if not same_origin(target, response.url):
+                raise FatalSyncError(
+                    f"{self.config.label}: {method} {_path(response.url)} was redirected (HTTP {status}) to "
+                    f"{_path(target)}, another origin: not followed, our credentials would go with the request. "
+                    f"If the system has moved, set its endpoint to the new address"
+                )
+            url, params = target, None  # the Location is the whole new URL, query included
+            if status == 303:
+                method, json, data = "GET", None, None
+        raise FatalSyncError(f"{self.config.label}: {method} {_path(url)}: more than {MAX_REDIRECTS} redirects in "
+                             f"a row: stopped")
 
     def fetch_token(self, url: str, form: Mapping[str, str], auth: AuthBase | None) -> requests.Response:
         """POST a token request (OAuth2); uses retries and the rate limit, never the connector's own auth."""
@@ -279,12 +356,11 @@ class Transport:
         for which ``busy`` returns a reason (an envelope code that means "try again", HTTP 200 notwithstanding).
         Any other outcome that is not JSON is a :class:`FatalSyncError` a person can read."""
         label = self.config.label
-        attempts = self.config.retry.max_attempts
-        attempt = 0
+        budget = self.attempts()  # one budget for the request's retries and these: at most max_attempts requests
         while True:
-            attempt += 1
             response = self.request(method, path_or_url, params=params, json=json, data=data, headers=headers,
-                                    stream=True)
+                                    stream=True, attempts=budget)
+            attempt = budget.made
             where = f"{label}: {method} {_path(response.url)}"
             if not response.ok:
                 peek(response)
@@ -292,28 +368,28 @@ class Transport:
             try:
                 content = self.read_body(response, where)
             except RetriableSyncError as exc:  # the connection broke mid-body: as retriable as a reset
-                if attempt >= attempts:
+                if budget.spent:
                     raise
-                self._wait(attempt, None, str(exc))
+                self.pause(attempt, None, str(exc).removeprefix(f"{label}: "))
                 continue
             content_type = response.headers.get("Content-Type", "")
             if looks_like_html(content, content_type):
                 what = (f"{where} answered HTTP {response.status_code} with {describe_body(response)} instead of "
                         f"JSON (a proxy's or gateway's page?); Content-Type {content_type or 'none'!r}, first bytes "
                         f"{first_bytes(content)}")
-                if attempt >= attempts:
+                if budget.spent:
                     raise RetriableSyncError(
                         f"{what}; {attempt} attempt(s)",
                         retry_after=parse_retry_after(response.headers.get("Retry-After"), now=self._clock()),
                     )
-                self._wait(attempt, response.headers, f"{method} {_path(response.url)}: an HTML page instead of JSON")
+                self.pause(attempt, response.headers, f"{method} {_path(response.url)}: an HTML page instead of JSON")
                 continue
             document = self._parse(response, content, where)
             reason = busy(document.value) if busy is not None else None
             if reason is not None:
-                if attempt >= attempts:
+                if budget.spent:
                     return response, document  # the caller's envelope check raises RetriableSyncError
-                self._wait(attempt, response.headers, f"{method} {_path(response.url)}: {reason}")
+                self.pause(attempt, response.headers, f"{method} {_path(response.url)}: {reason}")
                 continue
             return response, document
 
@@ -336,7 +412,7 @@ class Transport:
 
     def _parse(self, response: requests.Response, content: bytes, where: str) -> JsonDocument:
         try:
-            return parse_json(content, charset=_charset(response.headers.get("Content-Type", "")))
+            return parse_json(content, charset=_charset(response.headers.get("Content-Type", "")) or self.charset)
         except JsonTextError as exc:
             raise FatalSyncError(
                 f"{where} answered HTTP {response.status_code} with {describe_body(response)}, not JSON ({exc})"
@@ -345,8 +421,26 @@ class Transport:
     def close(self) -> None:
         self.session.close()
 
-    def _wait(self, attempt: int, headers: Mapping[str, str] | None, why: str) -> None:
-        delay = self._backoff.delay(attempt, headers, now=self._clock())
+    def pause(self, attempt: int, headers: Mapping[str, str] | None, why: str) -> None:
+        """Wait before the attempt after ``attempt`` (``why``: what failed, for the log and the error).
+
+        A server whose ``Retry-After`` asks for more than ``retry.max_backoff_seconds`` is not called again
+        after the cap: a gateway that throttles an app key for an hour and sees it back within minutes tends
+        to block it. The call stops with :class:`RetriableSyncError` carrying the server's ``retry_after``, for
+        the scheduler to honour. ``why`` is logged with the connector's secrets masked (it may quote a server's
+        message, and a server may echo a credential)."""
+        if self.secret_params is not None:
+            why = self.secret_params.redact(why)
+        now = self._clock()
+        asked = parse_retry_after((headers or {}).get("Retry-After"), now=now)
+        cap = self.config.retry.max_backoff_seconds
+        if asked is not None and asked > cap:
+            raise RetriableSyncError(
+                f"{self.config.label}: {why}; the server asks us to wait {asked:.0f} s (Retry-After), more than "
+                f"retry.max_backoff_seconds ({cap:g} s): not called again in this run",
+                retry_after=asked,
+            )
+        delay = self._backoff.delay(attempt, headers, now=now)
         log.warning("%s: %s; retry %d in %.2fs", self.config.label, why, attempt, delay)
         self._sleep(delay)
 
@@ -385,8 +479,9 @@ def _charset(content_type: str) -> str | None:
 
 
 def _path(url: str) -> str:
-    """URLs in messages without the query string: queries may carry personal data or tokens."""
-    return url.split("?", 1)[0]
+    """URLs in messages without the query string (queries may carry personal data or tokens) and without
+    ``user:password@``."""
+    return shown(url)
 
 
-__all__ = ["RefreshableAuth", "Transport", "TransportSettings", "describe_body"]
+__all__ = ["Attempts", "RefreshableAuth", "Transport", "TransportSettings", "describe_body"]

@@ -23,6 +23,7 @@ from typing import Any
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
+from connectors.common.urls import shown
 from connectors.http.signing import SignatureConfig, SigningConfigError, SigningError, TemplateSigner
 from connectors.http.transport import RefreshableAuth
 from gateway.contract.errors import AuthenticationError, ConfigError
@@ -86,8 +87,11 @@ class OAuth2ClientCredentialsAuth(RestAuth):
         fetch_token: TokenFetcher,
         *,
         clock: Callable[[], float] = time.time,
+        on_token: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
+        self._on_token = on_token
+        """Told every access token fetched (the connector masks it in error messages)."""
         self._client_id = client_id
         self._client_secret = client_secret
         self._fetch = fetch_token
@@ -133,7 +137,7 @@ class OAuth2ClientCredentialsAuth(RestAuth):
             if isinstance(body, Mapping):
                 detail = str(body.get("error_description") or body.get("error") or "")
             raise AuthenticationError(
-                f"token request to {response.url} failed (HTTP {response.status_code})"
+                f"token request to {shown(response.url)} failed (HTTP {response.status_code})"
                 + (f": {detail}" if detail else "")
             )
         expires_in = body.get("expires_in")
@@ -141,7 +145,10 @@ class OAuth2ClientCredentialsAuth(RestAuth):
         if isinstance(expires_in, (int, float, str)) and str(expires_in).replace(".", "", 1).isdigit():
             lifetime = float(expires_in)
             expires_at = self._clock() + max(lifetime - self.config.expiry_margin_seconds, lifetime / 2)
-        return str(body["access_token"]), expires_at
+        token = str(body["access_token"])
+        if self._on_token is not None:
+            self._on_token(token)
+        return token, expires_at
 
 
 class HmacAuth(RestAuth):
@@ -222,8 +229,10 @@ def build_auth(
     *,
     fetch_token: TokenFetcher,
     clock: Callable[[], float] = time.time,
+    on_token: Callable[[str], None] | None = None,
 ) -> RestAuth | None:
-    """The auth object for a connector config; missing secrets are a :class:`ConfigError` at construction."""
+    """The auth object for a connector config; missing secrets are a :class:`ConfigError` at construction.
+    ``on_token`` is told every OAuth access token fetched (to mask it in errors)."""
     if config is None:
         return None
     if isinstance(config, ApiKeyAuthConfig):
@@ -242,6 +251,7 @@ def build_auth(
             _secret(secrets, config.client_secret_secret, "auth.client_secret_secret"),
             fetch_token,
             clock=clock,
+            on_token=on_token,
         )
     if isinstance(config, SignatureConfig):
         return SignatureAuth(config, secrets, clock=clock)

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connectors.common.charsets import normalise_encoding
 from connectors.common.secretrefs import is_secret_ref, literal_template_problems
 from connectors.common.settings import (
     PAGINATION_TAGS,
@@ -33,6 +34,7 @@ from connectors.common.settings import (
     discriminator_tags,
     validated,
 )
+from connectors.common.urls import shown
 from connectors.http.body import DEFAULT_MAX_RESPONSE_BYTES
 from connectors.http.settings import RateLimitConfig, RetryConfig, TimeoutConfig
 from connectors.http.signing import SignatureConfig
@@ -244,10 +246,21 @@ class RestConfig(_Model):
     max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, ge=1024)
     """Largest response body read, in bytes (default 64 MiB); enforced while streaming, so a larger answer fails
     its page with an error naming this key and memory stays bounded."""
+    charset: str | None = None
+    """The charset of JSON bodies whose ``Content-Type`` names none (``gbk`` for systems that send GBK as bare
+    ``application/json``; GBK and GB2312 are read as GB18030). A charset in the header still wins. Without
+    it such bodies are read as UTF-8, and a record whose text is not UTF-8 is rejected (dead-lettered)."""
     auth: AuthConfig | None = None
     check: CheckConfig | None = None
     streams: dict[str, StreamConfig] = Field(default_factory=dict)
     write: dict[str, WriteStreamConfig] = Field(default_factory=dict)
+
+    @field_validator("charset")
+    @classmethod
+    def _known_charset(cls, value: str | None) -> str | None:
+        if value is not None and normalise_encoding(value) is None:
+            raise ValueError(f"unknown charset {value!r} (e.g. gbk, gb18030, utf-8)")
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -268,7 +281,7 @@ class RestConfig(_Model):
 
     @property
     def label(self) -> str:
-        return self.name or self.base_url
+        return self.name or shown(self.base_url)  # never ``user:password@`` of an endpoint in a message
 
     def parameter_sets(self) -> list[tuple[str, dict[str, Any]]]:
         """Every ``params`` of the file with its YAML path (streams, check, writes): where secrets may be

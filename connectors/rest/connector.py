@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from connectors.common.declarative import DeclarativeConnector
 from connectors.common.paginators import PageRequest, make_paginator
 from connectors.common.records import check_envelope, check_success, envelope_outcome, select_items
-from connectors.common.secretrefs import SecretParams, masked
+from connectors.common.secretrefs import SecretParams, masked, secret_names, url_password
 from connectors.http.transport import Transport
 from gateway.contract.connector import Page, SyncMode, WriteOperation, WriteResult
 from gateway.contract.errors import FatalSyncError
@@ -40,12 +40,17 @@ class RestConnector(DeclarativeConnector):
         io = self.io
         self.rest_config: RestConfig = parse_config(config)
         self.transport = Transport(self.rest_config, session=io.session, sleep=io.sleep, clock=io.clock,
-                                   random=io.random, max_response_bytes=self.rest_config.max_response_bytes)
-        self.transport.auth = build_auth(
-            self.rest_config.auth, self.secrets, fetch_token=self.transport.fetch_token, clock=io.clock
-        )
+                                   random=io.random, max_response_bytes=self.rest_config.max_response_bytes,
+                                   charset=self.rest_config.charset)
         self.secret_params = SecretParams(self.secrets, label=self.rest_config.label)
         self.secret_params.require(*self.rest_config.parameter_sets())
+        # every secret an error could quote is masked, not only the parameters' (a gateway echoes a refused key)
+        self.secret_params.mask_secrets(*secret_names(self.rest_config.auth))
+        self.secret_params.mask_value(url_password(self.rest_config.base_url))
+        self.transport.auth = build_auth(
+            self.rest_config.auth, self.secrets, fetch_token=self.transport.fetch_token, clock=io.clock,
+            on_token=self.secret_params.mask_value,
+        )
         self.transport.secret_params = self.secret_params
 
     @property

@@ -1124,6 +1124,7 @@ def connector_yaml(name: str, source: str, report: OpenApiReport) -> str:
     lines += [
         "timeout: {connect: 5, read: 30}",
         "retry: {max_attempts: 5, backoff_seconds: 0.5, max_backoff_seconds: 30}",
+        "# charset: gbk   # only if the system sends GBK JSON without a charset in its Content-Type",
     ]
     if report.auth is not None:
         lines.append(_line(f"auth: {_flow(report.auth)}", report.auth_why, 0))

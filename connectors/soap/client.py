@@ -38,9 +38,9 @@ import requests
 from lxml import etree
 from requests.auth import HTTPBasicAuth
 
-from connectors.common.secretrefs import SecretParams
+from connectors.common.secretrefs import SecretParams, secret_names, url_password
+from connectors.common.urls import shown
 from connectors.http.body import ResponseTooLargeError, first_bytes, looks_like_html, read_capped
-from connectors.http.retry import BackoffPolicy
 from connectors.http.transport import Transport, describe_body
 from gateway.contract.errors import ConfigError, FatalSyncError, RetriableSyncError
 
@@ -116,10 +116,14 @@ class SoapClient:
             )
         self.secret_params = SecretParams(secrets, label=config.label)
         self.secret_params.require(*config.parameter_sets())
+        # every secret an error could quote is masked, not only the parameters' (a server echoes a refused one)
+        self.secret_params.mask_secrets(*secret_names(config.wsse), *secret_names(config.http_basic),
+                                        *secret_names(config.tls))
+        for url in (config.base_url, config.address):
+            self.secret_params.mask_value(url_password(url))
         self.limits = XmlLimits(config.limits.max_bytes, config.limits.max_depth, config.limits.max_elements)
         self.rules = [FaultRule(r.match, r.action) for r in config.faults]
-        self._backoff = BackoffPolicy(config.retry, random)
-        self._sleep, self._clock = sleep, clock
+        self._clock = clock
         self._loaded: LoadedWsdl | None = None
         self._port: Port | None = None
         self._address: tuple[str, str] | None = None
@@ -230,29 +234,30 @@ class SoapClient:
         encoding = self.config.request_encoding
         headers = ({"Content-Type": f'application/soap+xml; charset={encoding}; action="{op.soap_action}"'}
                    if soap12 else {"Content-Type": f"text/xml; charset={encoding}", "SOAPAction": f'"{op.soap_action}"'})
-        attempts = self.config.retry.max_attempts
-        attempt = 0
+        budget = self.transport.attempts()  # one budget for the transport's retries and the faults' retries
         while True:
-            attempt += 1
             envelope = self.build(op, params)
-            if self.wsse is not None:
+            if self.wsse is not None:  # a fresh nonce and timestamp for every attempt
                 add_header(envelope, security_header(self.wsse, soap12=soap12, clock=self._clock))
             data = etree.tostring(envelope, xml_declaration=True, encoding=encoding)
             self.calls_sent += 1
-            response = self.transport.request("POST", address, data=data, headers=headers, stream=True)
+            response = self.transport.request("POST", address, data=data, headers=headers, stream=True,
+                                              attempts=budget)
             try:
                 return self._answer(response, where, writing)
             except _TryAgain as again:
-                if attempt >= attempts:
+                if budget.spent:
                     raise again.error from None
-                delay = self._backoff.delay(attempt, response.headers, now=self._clock())
-                self._sleep(delay)
+                why = self.secret_params.redact(str(again.error)).removeprefix(f"{self.config.label} ")
+                self.transport.pause(budget.made, response.headers, why)
 
     def _answer(self, response: requests.Response, where: str, writing: bool) -> CallResult:
         try:
             content = read_capped(response, self.limits.max_bytes, where=where, setting="limits.max_bytes", deadline=self.transport.config.timeout.total)
         except ResponseTooLargeError as exc:
             raise UnsafeXmlError(str(exc)) from None
+        except RetriableSyncError as exc:  # cut short, too slow, not the gzip it claims: as retriable as a reset
+            raise _TryAgain(exc) from None
         status = response.status_code
         content_type = response.headers.get("Content-Type", "")
         if not content.strip():
@@ -296,8 +301,8 @@ class SoapClient:
 
 
 def _no_query(url: str) -> str:
-    """A URL for messages and logs: without its query string (queries may carry tokens)."""
-    return url.split("?", 1)[0]
+    """A URL for messages and logs: without its query string (queries may carry tokens) or ``user:password@``."""
+    return shown(url)
 
 
 class _TryAgain(Exception):

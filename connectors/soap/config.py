@@ -28,6 +28,7 @@ from connectors.common.settings import (
     SuccessRule,
     validated,
 )
+from connectors.common.urls import shown
 from connectors.http.settings import RateLimitConfig, RetryConfig, TimeoutConfig
 from gateway.contract.errors import ConfigError
 
@@ -231,7 +232,7 @@ class SoapConfig(_Model):
 
     @property
     def label(self) -> str:
-        return self.name or self.base_url or self.wsdl
+        return self.name or (shown(self.base_url) if self.base_url else self.wsdl)  # never user:password@
 
     def parameter_sets(self) -> list[tuple[str, dict[str, Any]]]:
         """Every ``params`` of the file with its YAML path (streams, check call, writes): where secrets may be
@@ -286,7 +287,7 @@ def endpoint_address(endpoint: str, wsdl_address: str) -> str:
 
 def _origin(url: str) -> str:
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}" if parts.netloc else url
 
 
 def parse_config(raw: Mapping[str, Any] | SoapConfig) -> SoapConfig:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from connectors.common.declarative import DeclarativeConnector
 from connectors.common.secretrefs import masked
+from connectors.common.urls import shown
 from gateway.contract.connector import Page, SyncMode, WriteOperation, WriteResult
 from gateway.contract.errors import TongbanError
 
@@ -68,7 +69,7 @@ class SoapConnector(DeclarativeConnector):
 
     def _with_address(self, message: str) -> str:
         """``message`` and where calls go, and why there (an error names the URL already; say only why)."""
-        url = self.client.address.split("?", 1)[0]
+        url = shown(self.client.address)
         if url in message:
             return f"{message}; that URL is {self.client.address_why}"
         return f"{message}; calls go to {url}: {self.client.address_why}"

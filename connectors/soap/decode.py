@@ -174,7 +174,14 @@ def find_path(start: etree._Element, steps: list[str]) -> etree._Element | None:
 
 def record_elements(body: etree._Element, path: str, *, where: str) -> list[etree._Element]:
     """The repeating record elements at ``path`` (dotted local names below ``soap:Body``; the last step is the
-    record element). A missing container means no records; a missing first step means the wrong answer."""
+    record element). A missing container means no records; a missing first step means the wrong answer.
+
+    An answer whose records are there but not where ``path`` says — the record element renamed or its case
+    changed (``<ywxx>``), a wrapper added (``RECORDS`` inside a new ``<DATA>``) — must not read as "no records":
+    the read would end without a word and the records would never arrive. So when ``path`` finds no record, the
+    container is looked at: records elsewhere below it (:func:`_misplaced_records`) or child elements shaped like
+    records under another name (:func:`_unmatched_records`) are a :class:`FatalSyncError` naming what was found.
+    """
     steps = path.split(".")
     if not steps or not steps[0]:
         raise FatalSyncError(f"{where}: result_path is empty")
@@ -182,11 +189,54 @@ def record_elements(body: etree._Element, path: str, *, where: str) -> list[etre
     if first is None:
         got = [local_name(c.tag) for c in body]
         raise FatalSyncError(f"{where}: result_path {path!r}: no <{steps[0]}> in the SOAP Body (found {got})")
+    last = steps[-1]
     parent = find_path(first, steps[1:-1])
     if parent is None:
+        _misplaced_records(first, steps[0], last, path, where=where)
         return []
-    last = steps[-1]
-    return [c for c in parent if local_name(c.tag) == last]
+    records = [c for c in parent if local_name(c.tag) == last]
+    if not records:
+        _unmatched_records(parent, last, path, where=where)
+    return records
+
+
+def _misplaced_records(start: etree._Element, start_name: str, last: str, path: str, *, where: str) -> None:
+    """Raise if an element named like the record (any case) is somewhere below ``start`` although ``path``'s
+    container is missing (a wrapper was added or a step renamed)."""
+    wanted = last.lower()
+    for element in start.iter():
+        if isinstance(element.tag, str) and local_name(element.tag).lower() == wanted and element is not start:
+            found = ".".join([start_name, *_steps_below(start, element)])
+            raise FatalSyncError(
+                f"{where}: result_path {path!r} finds no container, but the answer holds <{local_name(element.tag)}> "
+                f"at {found!r}: its shape has changed (a wrapper added, a step renamed?); fix result_path, "
+                f"records are not read as none"
+            )
+
+
+def _unmatched_records(parent: etree._Element, last: str, path: str, *, where: str) -> None:
+    """Raise if ``parent`` holds children that look like records under another name: one named like the record
+    in another case, or child elements with element children of their own (status fields are simple)."""
+    children = [c for c in parent if isinstance(c.tag, str)]
+    names = [local_name(c.tag) for c in children]
+    same_but_case = any(name.lower() == last.lower() for name in names)
+    record_like = [name for c, name in zip(children, names, strict=True) if any(isinstance(g.tag, str) for g in c)]
+    if same_but_case or record_like:
+        shown = sorted(set(names))
+        raise FatalSyncError(
+            f"{where}: result_path {path!r}: <{local_name(parent.tag)}> holds {len(children)} child element(s) "
+            f"({', '.join(f'<{n}>' for n in shown)}) but none is <{last}>: the record element was renamed or its "
+            f"case changed? Fix result_path; the answer is not read as no records"
+        )
+
+
+def _steps_below(top: etree._Element, element: etree._Element) -> list[str]:
+    steps: list[str] = []
+    current: etree._Element | None = element
+    while current is not None and current is not top:
+        steps.append(local_name(current.tag))
+        current = current.getparent()
+    return steps[::-1]
 
 
 def dataset_rows(result: etree._Element, *, table: str | None = None) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+import zeep.exceptions
 from lxml import etree
 
 from gateway.contract.errors import ConfigError
@@ -25,6 +26,16 @@ from gateway.contract.errors import ConfigError
 from .loader import LoadedWsdl
 from .wsdl_model import XSD, Field, Operation, Port
 from .wsse import SOAP11_ENV, SOAP12_ENV
+
+
+class ParameterError(ConfigError):
+    """A parameter *value* that cannot go into the envelope: the schema refuses it (a required element missing,
+    a list where text belongs, an unknown element inside a complex value) or XML cannot hold it (a control
+    character, a key that is no element name). In a read the values come from the YAML, so it is the YAML's
+    to fix (a :class:`ConfigError`); in a write they come from the record, and the writer turns it into a
+    :class:`~gateway.contract.errors.WriteRejectedError` for that record alone (dead-lettered, the push goes
+    on). Unknown *top-level* parameters are always the YAML's: plain :class:`ConfigError`."""
+
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 SOAPENC = "http://schemas.xmlsoap.org/soap/encoding/"
@@ -48,8 +59,16 @@ def _envelope(soap12: bool, extra_ns: Mapping[str, str] | None = None) -> tuple[
     return root, body
 
 
-def _fill(parent: etree._Element, name: str, value: Any, namespace: str | None) -> etree._Element:
-    """One child element for a value: None -> xsi:nil, mapping -> children, list -> repeated elements."""
+def _fill(parent: etree._Element, name: str, value: Any, namespace: str | None, *, where: str) -> etree._Element:
+    """One child element for a value: None -> xsi:nil, mapping -> children, list -> repeated elements.
+    lxml's refusals (a key that is no element name, text XML cannot hold) are :class:`ParameterError`."""
+    try:
+        return _element(parent, name, value, namespace)
+    except ValueError as exc:
+        raise ParameterError(f"{where}: parameter {name!r} cannot be written as XML: {exc}") from None
+
+
+def _element(parent: etree._Element, name: str, value: Any, namespace: str | None) -> etree._Element:
     tag = f"{{{namespace}}}{name}" if namespace else name
     element = etree.SubElement(parent, tag)
     if value is None:
@@ -58,9 +77,9 @@ def _fill(parent: etree._Element, name: str, value: Any, namespace: str | None) 
         for key, item in value.items():
             if isinstance(item, list):
                 for entry in item:
-                    _fill(element, str(key), entry, namespace)
+                    _element(element, str(key), entry, namespace)
             else:
-                _fill(element, str(key), item, namespace)
+                _element(element, str(key), item, namespace)
     else:
         element.text = lexical(value)
     return element
@@ -92,7 +111,7 @@ def rpc_envelope(operation: Operation, params: Mapping[str, Any], *, soap12: boo
         call.set(f"{{{env}}}encodingStyle", SOAPENC)
     for name in [n for n in order if n in by_name] + [p.name for p in parts if p.name not in order]:
         part = by_name[name]
-        element = _fill(call, name, params.get(name), None)
+        element = _fill(call, name, params.get(name), None, where=where)
         if operation.encoded and part.type is not None:
             prefix = prefixes[part.type.namespace or XSD] if part.type.namespace else "xsd"
             element.set(f"{{{XSI}}}type", f"{prefix}:{part.type.localname}")
@@ -112,7 +131,7 @@ def literal_envelope(operation: Operation, fields: list[Field], wrapper: etree.Q
         parent = etree.SubElement(body, wrapper.text)
     for name, field in known.items():
         if name in params:
-            _fill(parent, name, params[name], field.namespace)
+            _fill(parent, name, params[name], field.namespace, where=where)
     return root
 
 
@@ -123,9 +142,11 @@ def zeep_envelope(loaded: LoadedWsdl, port: Port, operation: Operation, params: 
     try:
         envelope: etree._Element = loaded.client.create_message(service, operation.name, **dict(params))
     except TypeError as exc:
-        raise ConfigError(f"{where}: the parameters do not fit the operation: {exc}") from None
-    except (ValueError, AttributeError) as exc:
-        raise ConfigError(f"{where}: zeep cannot serialise the parameters: {type(exc).__name__}: {exc}") from None
+        if f"{operation.name}()" in str(exc):  # the operation's own signature: a top-level parameter (the YAML)
+            raise ConfigError(f"{where}: the parameters do not fit the operation: {exc}") from None
+        raise ParameterError(f"{where}: a parameter value does not fit the schema: {exc}") from None
+    except (ValueError, AttributeError, zeep.exceptions.Error) as exc:  # ValidationError: a required element...
+        raise ParameterError(f"{where}: zeep cannot serialise the parameters: {type(exc).__name__}: {exc}") from None
     return envelope
 
 
@@ -139,4 +160,4 @@ def add_header(envelope: etree._Element, header: etree._Element) -> None:
     existing.append(header)
 
 
-__all__ = ["SOAPENC", "XSI", "add_header", "lexical", "literal_envelope", "rpc_envelope", "zeep_envelope"]
+__all__ = ["SOAPENC", "XSI", "ParameterError", "add_header", "lexical", "literal_envelope", "rpc_envelope", "zeep_envelope"]

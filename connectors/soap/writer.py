@@ -5,7 +5,8 @@ Outcomes match the REST writer's, so the push job treats both kinds alike:
 - ``WriteResult("applied")``: the call succeeded and the result does not call it a duplicate;
 - ``WriteResult("duplicate")``: ``duplicate.field == duplicate.equals`` (the idempotency key was seen before);
 - ``WriteResult("superseded")``: ``stale.field == stale.equals`` (the target holds a newer version);
-- :class:`WriteRejectedError`: a Client/Sender fault, or a result whose ``success`` check fails;
+- :class:`WriteRejectedError`: a Client/Sender fault, or a result whose ``success`` check fails, or a record
+  the envelope cannot hold (the schema refuses a value, a required element is missing: nothing is sent);
 - retriable / fatal errors from the client (the idempotency key goes with every attempt, so a retry is safe).
 
 Parameter templates: a value that is exactly ``"{record}"`` is the record itself (a complex parameter such
@@ -26,6 +27,7 @@ from gateway.contract.errors import ConfigError, FatalSyncError, WriteRejectedEr
 from .client import SoapClient
 from .config import WriteStreamConfig
 from .decode import element_to_dict, find_path
+from .envelope import ParameterError
 
 _FORMATTER = string.Formatter()
 RECORD = "{record}"
@@ -57,7 +59,10 @@ def write_record(client: SoapClient, stream: str, config: WriteStreamConfig, rec
     values |= {"key": key, "idempotency_key": idempotency_key}
     # the YAML's {secret: NAME} references resolved before the record goes in: data is never taken for one
     params = render_params(client.secret_params.resolve(dict(call.params)), record, values, where)
-    result = client.call(call.operation, params, overload=call.overload, writing=True, secrets_resolved=True)
+    try:
+        result = client.call(call.operation, params, overload=call.overload, writing=True, secrets_resolved=True)
+    except ParameterError as exc:  # the record's data does not fit the schema: this record is refused, not the push
+        raise WriteRejectedError(f"{where}: the record cannot be sent: {exc}") from None
     body: dict[str, Any] = {}
     result_path = call.result_path or config.result_path
     if result_path:

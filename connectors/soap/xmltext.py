@@ -4,9 +4,12 @@ Chinese government systems answer in UTF-8, GBK or GB18030, and say so inconsist
 be missing, or claim UTF-8 while the XML declaration says GB18030 (or the reverse). The decision, in order:
 
 1. a byte-order mark wins;
-2. bytes that are *valid UTF-8* and not plain ASCII are UTF-8, whatever the labels say: GBK/GB18030 text of
-   any length is practically never valid UTF-8, while a GB decoder accepts almost any byte string and would
-   turn UTF-8 into plausible-looking mojibake — the one mistake that must never happen silently;
+2. bytes that are *valid UTF-8* and not plain ASCII are UTF-8, whatever the labels say: long GBK/GB18030
+   text is practically never valid UTF-8, while a GB decoder accepts almost any byte string and would turn
+   UTF-8 into plausible-looking mojibake — the one mistake that must never happen silently. Short GBK text
+   can be valid UTF-8 by chance, though (``毛平 女`` reads ``ëƽ Ů``): when the document is labelled GB (its
+   declaration, else the HTTP header) and GB18030 reads it too, the reading that looks like Chinese text wins
+   (:func:`~connectors.common.charsets.prefers_gb`), the label on a tie;
 3. otherwise the declared encodings (XML declaration, then the HTTP header) are tried strictly, GBK and
    GB2312 read as GB18030 (a superset, so nothing a GBK server sends is lost), then GB18030 itself;
 4. if nothing decodes strictly, the bytes that do not decode become :data:`DAMAGE_MARK` so that only the
@@ -28,7 +31,7 @@ import codecs
 import re
 from dataclasses import dataclass
 
-from connectors.common.charsets import normalise_encoding
+from connectors.common.charsets import normalise_encoding, prefers_gb
 
 DAMAGE_MARK = "\ufdd0"
 """A Unicode noncharacter (valid in XML, never used in interchange) standing for bytes that did not decode."""
@@ -92,11 +95,9 @@ def decode_xml(content: bytes, header_charset: str | None = None) -> DecodedXml:
         if _CHAR_REF_BYTES.search(content) is None and _NOT_XML_BYTES.search(content) is None:
             return DecodedXml(content, "ascii")
         return _finish(content.decode("ascii"), "ascii", 0, None)
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
+    gb_label = declared or header_charset  # the document's own label first, as for the candidates below
+    text = None if prefers_gb(content, gb_label) else _utf8(content)  # GBK valid as UTF-8 only by chance: GB
+    if text is not None:
         said = {normalise_encoding(declared), normalise_encoding(header_charset)} - {None}
         note = None if said <= {"utf-8"} else f"{labels}; the bytes are valid UTF-8, read as UTF-8"
         if note is None and _CHAR_REF_BYTES.search(content) is None and _NOT_XML_BYTES.search(content) is None:
@@ -118,6 +119,13 @@ def decode_xml(content: bytes, header_charset: str | None = None) -> DecodedXml:
     text = content.decode(codec, errors="tongban-mark")
     damaged = text.count(DAMAGE_MARK)
     return _finish(text, codec, damaged, f"{labels}; {damaged} undecodable byte sequence(s) as {codec}")
+
+
+def _utf8(content: bytes) -> str | None:
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _finish(text: str, codec: str, damaged: int, note: str | None) -> DecodedXml:

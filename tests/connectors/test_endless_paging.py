@@ -5,9 +5,13 @@ source until someone notices. Real HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+
 import orjson
 import pytest
 from hostile_testlib import HostileServer, Reply, rest_connector
+from scripted_testlib import Answer, ScriptedServer, Seen, json_answer
 
 from gateway.contract.errors import FatalSyncError
 
@@ -54,3 +58,26 @@ def test_a_source_that_pages_properly_is_read_to_its_end() -> None:
                                                                       "size_param": "size"}})
         pages = list(connector.read("cases"))
         assert [r.source_id for p in pages for r in p.records] == ["R1", "R2", "R3", "R4", "R5"]
+
+
+def _scroll(first: list[str]) -> Callable[[Seen], Answer]:
+    """A scroll-style server: ``first`` on the first request, then empty pages with a fresh token (and a fresh
+    next link) for ever."""
+    served = itertools.count()
+
+    def answer(request: Seen) -> Answer:
+        n = next(served)
+        link = f'</cases?after=tok-{n}>; rel="next"'
+        return json_answer(_page(first if n == 0 else [], next_cursor=f"tok-{n}"), Link=link)
+
+    return answer
+
+
+@pytest.mark.parametrize("pagination", [{"type": "cursor", "size": 2, "size_param": "size"},
+                                        {"type": "link_header"}], ids=["cursor", "link_header"])
+def test_an_empty_page_with_a_fresh_cursor_or_link_ends_the_read(pagination: dict[str, object]) -> None:
+    with ScriptedServer(_scroll(["R1", "R2"])) as server:
+        connector = rest_connector(server.url, stream={"pagination": pagination})
+        pages = list(itertools.islice(connector.read("cases"), 50))
+        assert [r.source_id for p in pages for r in p.records] == ["R1", "R2"]
+        assert len(server.seen) == 2  # the page of records, then one empty page: the end

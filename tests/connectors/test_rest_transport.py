@@ -67,12 +67,16 @@ def test_retry_after_seconds_and_http_date_are_honoured() -> None:
 
 
 @responses.activate
-def test_retry_after_is_capped_at_max_backoff() -> None:
+def test_a_retry_after_beyond_max_backoff_stops_the_call() -> None:
+    """Coming back after the cap when the server said an hour gets app keys blocked: the run stops and hands the
+    server's delay on (``retry_after``) instead. (Over real HTTP: ``test_retry_budget.py``.)"""
     responses.get(URL, status=503, headers={"Retry-After": "3600"})
     responses.get(URL, json=OK)
     connector, sleeps = _connector({"max_backoff_seconds": 30})
-    _read_all(connector)
-    assert sleeps == [30.0]
+    with pytest.raises(RetriableSyncError) as info:
+        _read_all(connector)
+    assert sleeps == [] and len(responses.calls) == 1
+    assert info.value.retry_after == 3600
 
 
 @responses.activate

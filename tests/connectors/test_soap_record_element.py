@@ -1,0 +1,67 @@
+"""Records in the answer but not where ``result_path`` says are an error, never "no records".
+
+A server upgrade that writes the record element in lower case (``<ywxx>``), or wraps the record list in a new
+element (``<DATA><RECORDS>…``), used to end the read as an empty result: records present, none read, no error,
+the watermark untouched for ever. An answer that really holds no records — an empty container, no container,
+a result that holds only status fields — still reads as none. Real HTTP on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from scripted_testlib import Answer, ScriptedServer, plain_session
+from soap_testlib import SECRETS, envelope, market_config, page, record
+
+from connectors.soap import SoapConnector
+from gateway.contract.errors import FatalSyncError
+
+
+def _read(tmp_path: Path, body: str) -> list[str]:
+    data = envelope(body).encode()
+    with ScriptedServer(lambda r: Answer(200, {"Content-Type": "text/xml; charset=utf-8"}, data)) as server:
+        connector = SoapConnector(market_config(tmp_path, address=server.url + "/ScjgService.asmx"),
+                                  secrets=SECRETS, session=plain_session(), sleep=lambda s: None)
+        return [r.source_id for p in connector.read("cases") for r in p.records]
+
+
+def test_a_record_element_in_another_case_is_an_error_naming_what_was_found(tmp_path: Path) -> None:
+    body = page([record("SCJG1"), record("SCJG2")]).replace("YWXX>", "ywxx>")
+    with pytest.raises(FatalSyncError, match=r"<RECORDS> holds 2 child element\(s\) \(<ywxx>\) but none is <YWXX>"):
+        _read(tmp_path, body)
+
+
+def test_a_renamed_record_element_is_an_error(tmp_path: Path) -> None:
+    body = page([record("SCJG1")]).replace("YWXX>", "Row>")
+    with pytest.raises(FatalSyncError, match=r"\(<Row>\) but none is <YWXX>"):
+        _read(tmp_path, body)
+
+
+def test_an_extra_wrapper_is_an_error_naming_where_the_records_are(tmp_path: Path) -> None:
+    body = page([record("SCJG1"), record("SCJG2")]).replace("<RECORDS>", "<DATA><RECORDS>").replace(
+        "</RECORDS>", "</RECORDS></DATA>")
+    with pytest.raises(FatalSyncError, match="GetBusinessListResult.DATA.RECORDS.YWXX"):
+        _read(tmp_path, body)
+
+
+@pytest.mark.parametrize("shape", ["empty container", "no container"])
+def test_an_answer_without_records_is_still_read_as_none(tmp_path: Path, shape: str) -> None:
+    body = page([])
+    if shape == "no container":
+        body = body.replace("<RECORDS></RECORDS>", "")
+    assert _read(tmp_path, body) == []
+
+
+def test_a_container_of_status_fields_only_is_read_as_none(tmp_path: Path) -> None:
+    """Records sitting next to status fields (``return.ywxx`` beside ``return.code``): an empty page has only
+    the simple status fields, which are not records under another name."""
+    config = market_config(tmp_path)
+    stream = config["streams"]["cases"]
+    stream["result_path"] = "GetBusinessListResponse.GetBusinessListResult.YWXX"
+    body = page([]).replace("<RECORDS></RECORDS>", "")
+    data = envelope(body).encode()
+    with ScriptedServer(lambda r: Answer(200, {"Content-Type": "text/xml; charset=utf-8"}, data)) as server:
+        config["address"] = server.url + "/ScjgService.asmx"
+        connector = SoapConnector(config, secrets=SECRETS, session=plain_session(), sleep=lambda s: None)
+        assert [r.source_id for p in connector.read("cases") for r in p.records] == []
