@@ -193,7 +193,9 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
                 if probing:
                     report.probe_failed, report.last_retry_error = True, str(exc)[:300]
                 else:
-                    _retry_later(engine, row, str(exc), policy, report)
+                    _retry_later(engine, row, str(exc), policy, report, asked=exc.retry_after)
+                if exc.retry_after:
+                    return  # the target asked us to wait (Retry-After beyond the transport's own wait): leave the rest
                 streak += 1
                 if streak >= OUTAGE_STREAK:
                     return  # the target looks down: leave the rest queued, their attempts untouched
@@ -254,9 +256,11 @@ def _finish(engine: Any, row_id: int, *, status: OutboxStatus, result: str | Non
         outbox.finish(conn, row_id, status, result=result, error=error)
 
 
-def _retry_later(engine: Any, row: dict[str, Any], error: str, policy: _RetryPolicy, report: TargetReport) -> None:
+def _retry_later(engine: Any, row: dict[str, Any], error: str, policy: _RetryPolicy, report: TargetReport,
+                 *, asked: float | None = None) -> None:
     """Back the row off, or give it up when :func:`may_give_up` says its retries have run long enough. The next
-    attempt is due after the drain's own instant too, so this drain does not pick it up again."""
+    attempt is due after the drain's own instant too, so this drain does not pick it up again, and no sooner than
+    the target ``asked`` (its Retry-After, in seconds)."""
     attempts = row["attempts"] + 1
     if may_give_up(attempts, max_attempts=policy.max_attempts, dead_after=policy.dead_after):
         _dead(engine, policy.target, policy.stream, {**row, "attempts": attempts},
@@ -265,7 +269,8 @@ def _retry_later(engine: Any, row: dict[str, Any], error: str, policy: _RetryPol
         return
     with engine.begin() as conn:
         outbox.schedule_retry(conn, row["id"], attempts=attempts, error=error,
-                              next_attempt_at=max(ledger.utcnow(), policy.not_before) + backoff(attempts))
+                              next_attempt_at=max(ledger.utcnow(), policy.not_before)
+                              + max(backoff(attempts), timedelta(seconds=asked or 0)))
     report.retried += 1
     report.last_retry_error = error[:300]
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from gateway.contract.errors import RetriableSyncError
 from gateway.kernel.config import PushConfig, load_systems
 from gateway.ops.alerts import open_alerts
 from gateway.orchestration import tasks
@@ -121,3 +122,29 @@ def test_a_row_is_dead_only_after_max_attempts_and_dead_after_both() -> None:
     first = next(n for n in range(1, 100) if may_give_up(n, max_attempts=8, dead_after=timedelta(hours=6)))
     assert retry_span(first) >= timedelta(hours=6) > retry_span(first - 1)
     assert may_give_up(8, max_attempts=8, dead_after=timedelta(seconds=1))
+
+
+class _Throttled:
+    """A hall that answers every write "429, come back in an hour" (a Retry-After past the transport's own wait)."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def write(self, stream, record, *, key, idempotency_key, operation):  # noqa: ANN001, ANN201 - the contract's
+        self.writes += 1
+        raise RetriableSyncError("sd_hall: HTTP 429, Retry-After 3600 s", retry_after=3600.0)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_target_that_asks_to_wait_is_left_alone_for_as_long_as_it_asked(hall_world) -> None:
+    world = hall_world
+    hall = _Throttled()
+    moment = datetime.now(timezone.utc)
+    report = push(world.runtime, targets=["sd_hall"], connectors={"sd_hall": hall}, now=moment).targets[0]
+    assert hall.writes == 1 and report.retried == 1 and report.dead == 0  # one write, then the drain stops
+    with world.runtime.engine.connect() as conn:
+        tried = conn.execute(select(outbox.c.next_attempt_at).where(outbox.c.attempts == 1)).scalars().all()
+    assert len(tried) == 1 and tried[0] >= moment + timedelta(seconds=3600)
+    assert max(_attempts(world)) == 1 and sorted(set(_attempts(world))) == [0, 1]  # the rest untouched, queued
