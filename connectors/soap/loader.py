@@ -27,10 +27,11 @@ import threading
 import time
 import warnings
 from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import zeep
@@ -38,6 +39,7 @@ from zeep.cache import InMemoryCache
 from zeep.exceptions import Error as ZeepError
 from zeep.transports import Transport as ZeepTransport
 
+from connectors.common.urls import same_origin, shown
 from gateway.contract.errors import ConfigError, SourceUnavailableError
 
 from .hardening import XmlLimits, check_prolog
@@ -136,6 +138,14 @@ class _ZeepTransport(ZeepTransport):  # type: ignore[misc]
         self._policy = policy
         self._limits = limits
 
+    def _load_remote_data(self, url: str) -> bytes:
+        """zeep's own fetch of an import, without following a redirect to another origin (see
+        :func:`get_within_origin`)."""
+        response = get_within_origin(self.session, url, timeout=self.load_timeout)
+        with closing(response):
+            response.raise_for_status()
+            return bytes(response.content)
+
     def load(self, url: str) -> bytes:
         known = self._documents.get(url)
         if known is not None:
@@ -164,6 +174,32 @@ class LoadedWsdl:
         return {str(name): set(binding._operations) for name, binding in self.client.wsdl.bindings.items()}
 
 
+MAX_REDIRECTS = 5
+"""Same-origin redirects followed to a WSDL or schema (``/svc?wsdl`` → ``/svc/?wsdl``); more is a loop."""
+
+
+def get_within_origin(session: requests.Session, url: str, *, timeout: float) -> requests.Response:
+    """GET ``url``, following redirects within its origin only.
+
+    The session carries the system's credentials — static headers (an API key), a request signer, a TLS client
+    certificate — and requests would follow a redirect anywhere, dropping only ``Authorization``; the redirect's
+    target would then also be trusted as the service's contract. A redirect to another origin is a
+    :class:`ConfigError` naming it (the endpoint is configured wrong, or someone is steering it)."""
+    current = url
+    for _ in range(MAX_REDIRECTS + 1):
+        response = session.get(current, timeout=timeout, allow_redirects=False)
+        if not response.is_redirect:
+            return response
+        target = urljoin(current, response.headers.get("location", ""))
+        response.close()
+        if not same_origin(target, url):
+            raise ConfigError(f"the WSDL or schema {shown(current)} was redirected (HTTP {response.status_code}) to "
+                              f"another origin, {shown(target)}: not followed (the system's credentials would go "
+                              "along); configure the address it now lives at")
+        current = target
+    raise ConfigError(f"the WSDL or schema {shown(url)}: more than {MAX_REDIRECTS} redirects")
+
+
 def fetch_wsdl(source: str, *, session: requests.Session, timeout: float = 30.0, ttl: float = 3600.0,
                cache_dir: str | None = None) -> bytes:
     """The WSDL bytes from a path or URL, through the in-process (and optional file) cache."""
@@ -180,7 +216,7 @@ def fetch_wsdl(source: str, *, session: requests.Session, timeout: float = 30.0,
             return hit[1]
     disk = Path(cache_dir) / (hashlib.sha256(source.encode()).hexdigest()[:32] + ".wsdl") if cache_dir else None
     try:
-        response = session.get(source, timeout=timeout)
+        response = get_within_origin(session, source, timeout=timeout)
     except requests.RequestException as exc:
         if disk is not None and disk.exists():
             return disk.read_bytes()

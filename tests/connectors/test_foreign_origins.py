@@ -17,7 +17,8 @@ from soap_testlib import SECRETS, envelope, market_config, page, record
 
 from connectors.rest import RestConnector
 from connectors.soap import SoapConnector
-from gateway.contract.errors import FatalSyncError
+from connectors.soap.loader import fetch_wsdl
+from gateway.contract.errors import ConfigError, FatalSyncError
 
 API_KEY = {"type": "api_key", "header": "X-Api-Key", "secret": "api_key"}
 SIGNATURE = {"type": "signature", "algorithm": "hmac-sha256", "secret": "s", "app_key_secret": "k",
@@ -87,4 +88,25 @@ def test_a_soap_307_to_another_host_does_not_re_post_the_envelope(tmp_path: Path
             with pytest.raises(FatalSyncError, match="another origin"):
                 list(connector.read("cases"))
             assert len(system.seen) == 1 and SECRETS["password"].encode() in system.seen[0].body
+        assert other.seen == []
+
+
+def test_a_wsdl_redirected_to_another_host_is_not_fetched_with_the_sessions_headers() -> None:
+    """The WSDL (and zeep's imports) come through the connector's session, which carries its static headers: a
+    redirect to another origin is refused by name, one within the origin is followed."""
+    document = b'<definitions xmlns="http://schemas.xmlsoap.org/wsdl/"/>'
+    with ScriptedServer(lambda r: Answer(200, {"Content-Type": "text/xml"}, document)) as other:
+        def answer(request: Seen) -> Answer:
+            if request.path.startswith("/moved"):
+                return Answer(200, {"Content-Type": "text/xml"}, document)
+            if request.path.startswith("/here"):
+                return Answer(301, {"Location": "/moved/Service.asmx?wsdl"})
+            return Answer(302, {"Location": other.other_host_url + "/Service.asmx?wsdl"})
+
+        with ScriptedServer(answer) as system:
+            session = plain_session()
+            session.headers["X-Api-Key"] = SECRET_VALUES["api_key"]
+            with pytest.raises(ConfigError, match="another origin"):
+                fetch_wsdl(system.url + "/Service.asmx?wsdl", session=session, ttl=0)
+            assert fetch_wsdl(system.url + "/here/Service.asmx?wsdl", session=session, ttl=0) == document
         assert other.seen == []
