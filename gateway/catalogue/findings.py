@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from .entry import TIME_LIMIT_FORMS, TIME_LIMIT_RULE, CatalogueEntry
-from .normalise import ELEMENT_LABELS, ELEMENTS, element_key, element_text
+from .normalise import ELEMENT_LABELS, ELEMENTS, element_key, element_text, same_element
 
 __all__ = ["Finding", "FINDING_KINDS", "find", "months_before"]
 
@@ -96,7 +96,7 @@ def _compare(ref: CatalogueEntry, e: CatalogueEntry) -> Iterable[Finding]:
     for element in ELEMENTS:
         if not (_readable(e, element) and _readable(ref, element)):
             continue
-        if element_key(e, element) == element_key(ref, element):
+        if same_element(e, ref, element):
             continue
         expected, found = element_text(ref, element), element_text(e, element)
         label = ELEMENT_LABELS[element]

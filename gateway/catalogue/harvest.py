@@ -51,6 +51,9 @@ class HarvestReport:
     """Entries kept with a field that could not be read (:attr:`CatalogueEntry.quality`)."""
     retired: int = 0
     """Entries a full refresh no longer found in the source (kept, marked retired: the audit skips them)."""
+    recoded: int = 0
+    """Source records whose key (实施编码, 基本编码, level, division) changed: the old entry retired, the new one
+    written (also counted in ``inserted`` or ``updated``)."""
     rejections: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     duration_s: float = 0.0
@@ -58,8 +61,8 @@ class HarvestReport:
     def as_dict(self) -> dict[str, Any]:
         return {"catalogue": self.catalogue, "read": self.read, "inserted": self.inserted, "updated": self.updated,
                 "unchanged": self.unchanged, "rejected": self.rejected, "flagged": self.flagged,
-                "retired": self.retired, "rejections": self.rejections[:20], "flags": self.flags[:20],
-                "duration_s": round(self.duration_s, 3)}
+                "retired": self.retired, "recoded": self.recoded, "rejections": self.rejections[:20],
+                "flags": self.flags[:20], "duration_s": round(self.duration_s, 3)}
 
 
 def entry_row(source: str, source_id: str, entry: CatalogueEntry, *, now: datetime) -> dict[str, Any]:
@@ -165,7 +168,7 @@ def harvest_catalogue(engine: Engine, config: SystemConfig, *, full_refresh: boo
             if full_refresh:
                 gone = sorted({s["source_id"] for s in states.values() if s.get("source_id")} - seen)
                 with engine.begin() as conn:
-                    report.retired = store.retire_entries(conn, config.name, gone, at=datetime.now(timezone.utc))
+                    report.retired += store.retire_entries(conn, config.name, gone, at=datetime.now(timezone.utc))
     finally:
         if own:
             source.close()
@@ -179,6 +182,17 @@ def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, state
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     versions: list[dict[str, Any]] = []
+    holders = {s["source_id"]: key for key, s in states.items() if s.get("source_id")}
+    """source id → the key of the row that holds it ((source, source_id) is unique)."""
+
+    def flush() -> None:
+        store.insert_entries(conn, inserts)
+        store.update_entries(conn, updates)
+        store.insert_versions(conn, versions)
+        inserts.clear()
+        updates.clear()
+        versions.clear()
+
     for record in records:
         report.read += 1
         try:
@@ -193,24 +207,48 @@ def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, state
                                 for f in entry.quality[:max(0, 20 - len(report.flags))])
         row = entry_row(name, record.source_id, entry, now=now)
         key = (row["catalog_code"], row["item_code"], row["level"], row["division"])
+        held = holders.get(record.source_id)
+        if held is not None and held != key:
+            # re-coded at the source: the row under the old key still holds this source id
+            before = states[held]
+            if (before["source_changed_at"] is not None and row["source_changed_at"] is not None
+                    and row["source_changed_at"] < before["source_changed_at"]):
+                report.unchanged += 1  # an older copy of the record: the newer key stands
+                continue
+            flush()  # the statements so far first: one of them may write the old row
+            tombstone = _tombstone(record.source_id, held, before["version"] + 1)
+            store.release_entry(conn, held, tombstone=tombstone, at=now)
+            states[held] = {**before, "version": before["version"] + 1, "source_id": tombstone, "status": "retired"}
+            holders.pop(record.source_id)
+            report.recoded += 1
         old = states.get(key)
         if old is not None:
             older = (old["source_changed_at"] is not None and row["source_changed_at"] is not None
                      and row["source_changed_at"] < old["source_changed_at"])
-            if older or old["content_hash"] == row["content_hash"]:
+            same = (old["content_hash"] == row["content_hash"] and old.get("source_id") == record.source_id
+                    and old.get("status", row["status"]) == row["status"])
+            if older or same:
                 report.unchanged += 1
                 continue
             row["version"] = old["version"] + 1
             updates.append(row)
             report.updated += 1
+            if holders.get(old.get("source_id")) == key:  # another record's row at this key: taken over now, so
+                holders.pop(old["source_id"])            # that record may write its own new key after this
+                flush()
         else:
             row["version"] = 1
             inserts.append(row)
             report.inserted += 1
-        states[key] = {"version": row["version"], "content_hash": row["content_hash"],
+        states[key] = {"version": row["version"], "content_hash": row["content_hash"], "status": row["status"],
                        "source_changed_at": row["source_changed_at"], "source_id": record.source_id}
+        holders[record.source_id] = key
         versions.append({**{k: row[k] for k in ("catalog_code", "item_code", "level", "division", "version",
                                                 "content_hash", "data", "source_changed_at")}, "recorded_at": now})
-    store.insert_entries(conn, inserts)
-    store.update_entries(conn, updates)
-    store.insert_versions(conn, versions)
+    flush()
+
+
+def _tombstone(source_id: str, key: tuple[str, ...], version: int) -> str:
+    """The source id a retired, re-coded entry keeps: readable, unique, never one a source sends, ≤ 128 chars."""
+    digest = hashlib.sha256("\x1f".join((source_id, *key, str(version))).encode()).hexdigest()[:24]
+    return f"{source_id[:90]}~recoded~{digest}"

@@ -18,6 +18,11 @@ ideographs stay exactly as written. What carries meaning stays, in one form each
   ``,``: ``第2、3条`` and ``第2，3条`` are the same, neither is ``第23条``. Chinese numerals count as numbers here
   (``第十、二条`` is not ``第十二条``). Whitespace never separates: ``1 8`` is a stray space in ``18``.
 
+Lists (服务对象, materials) are compared as sets of such keys; a 服务对象 list the catalogue wrote as text may also
+differ only in where whitespace split it (``农民专业 合作社`` read as two items), which is no difference either
+(:func:`same_element`). Time limits compare by days and unit, except that any zero-day limit (即办, 当场, ``0日``,
+``0个工作日``) is one value.
+
 A number with a thousands separator (``1,000元``) therefore differs from ``1000元``: a ``,`` between digits
 may as well separate two numbers, and a false finding costs a reader a glance where a missed one costs a fee.
 
@@ -115,7 +120,19 @@ def set_key(values: Iterable[str]) -> frozenset[str]:
 
 
 def _limit(limit: TimeLimit | None) -> tuple[int, str] | None:
-    return None if limit is None else (limit.days, limit.unit)
+    """A limit as compared: zero days is one value whatever its unit (即办, 当场, 0日 and 0个工作日 all say "at
+    once")."""
+    if limit is None:
+        return None
+    return (0, "") if limit.days == 0 else (limit.days, limit.unit)
+
+
+def joined_key(items: Iterable[str]) -> str:
+    """A list as one text key, its items in order with nothing between them: equal for two lists that differ
+    only in where whitespace (or a separator) split the same words (``农民专业合作社`` and ``农民专业 合作社``, the
+    second read as two items). A list written as text is split on its separators, else on whitespace, so a stray
+    space splits an item: compared on this key too, whitespace alone never makes a finding."""
+    return text_key("".join(items))
 
 
 def element_key(entry: CatalogueEntry, element: str) -> Any:
@@ -164,4 +181,13 @@ def element_text(entry: CatalogueEntry, element: str) -> str:
     raise ValueError(f"unknown element {element!r}")
 
 
-__all__ = ["ELEMENTS", "ELEMENT_LABELS", "element_key", "element_text", "set_key", "text_key"]
+def same_element(a: CatalogueEntry, b: CatalogueEntry, element: str) -> bool:
+    """Whether two entries say the same for ``element``: equal keys (:func:`element_key`), or, for a list the
+    catalogue writes as text (服务对象), the same words split differently (:func:`joined_key`)."""
+    if element_key(a, element) == element_key(b, element):
+        return True
+    return element == "service_object" and joined_key(a.service_objects) == joined_key(b.service_objects)
+
+
+__all__ = ["ELEMENTS", "ELEMENT_LABELS", "element_key", "element_text", "joined_key", "same_element", "set_key",
+           "text_key"]

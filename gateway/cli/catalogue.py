@@ -119,9 +119,9 @@ def catalogue_harvest(
         print_json(reports)
         return
     print_table("catalogue harvest", ["catalogue", "read", "new", "updated", "unchanged", "rejected", "flagged",
-                                      "retired", "seconds"],
+                                      "retired", "re-coded", "seconds"],
                 [[r["catalogue"], r["read"], r["inserted"], r["updated"], r["unchanged"], r["rejected"], r["flagged"],
-                  r["retired"], r["duration_s"]] for r in reports])
+                  r["retired"], r["recoded"], r["duration_s"]] for r in reports])
     for r in reports:
         for line in r["rejections"]:
             console.print(f"rejected {line}", markup=False)

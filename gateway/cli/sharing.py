@@ -291,26 +291,45 @@ def keys_init(
 def keys_rotate(
     database_url: DbOpt = None,
     json_out: JsonOpt = False,
+    reseal_only: Annotated[bool, typer.Option("--reseal-only", help="Add no new key: re-seal what an earlier "
+                                                                    "rotation left under an old key.")] = False,
 ) -> None:
-    """Add a new current PII key to $TONGBAN_KEY_FILE and re-seal every sealed value with it."""
+    """Add a new current PII key to $TONGBAN_KEY_FILE and re-seal every sealed value with it.
+
+    Then counts, column by column, what is still sealed under an older key (a value whose key is missing from
+    the file, a row written meanwhile with the old key file): the rotation is done only when none is, and until
+    then the command exits 1 and the old keys must stay in the key file."""
     import os
 
     from gateway.crypto.keys import GatewayKeys
     from gateway.crypto.pii import PiiCodec
-    from gateway.store.retention import reseal_all
+    from gateway.store.retention import reseal_all, stale_seals
 
     path = os.environ.get("TONGBAN_KEY_FILE")
     keys = GatewayKeys.from_env()
     if not path or keys is None:
         fail("rotation works on a key file: set TONGBAN_KEY_FILE")
         raise typer.Exit(1)
-    rotated = keys.rotated()
-    rotated.write(path)
-    counts = reseal_all(ledger_engine(None, database_url), PiiCodec(rotated))
+    rotated = keys if reseal_only else keys.rotated()
+    if not reseal_only:
+        rotated.write(path)
+    engine = ledger_engine(None, database_url)
+    codec = PiiCodec(rotated)
+    counts = reseal_all(engine, codec)
+    left = {label: n for label, n in stale_seals(engine, codec).items() if n}
+    done = not left
     if json_out:
-        print_json({"current": rotated.pii_current, "resealed": counts})
+        print_json({"current": rotated.pii_current, "resealed": counts, "still_sealed_under_old_keys": left,
+                    "complete": done})
     else:
-        console.print(f"[green]new PII key {rotated.pii_current}[/]; re-sealed {counts}")
+        console.print(f"[green]{'PII key' if reseal_only else 'new PII key'} {rotated.pii_current}[/]; "
+                      f"re-sealed {counts}")
+    if not done:
+        fail(f"rotation not complete: {sum(left.values())} row(s) still sealed under an old key ({left}); keep "
+             "the old keys in the key file, and run `tongban keys rotate --reseal-only` once their keys are there")
+        raise typer.Exit(1)
+    if not json_out:
+        console.print("every sealed value is under the current key: the old keys may leave the key file")
 
 
 @app.command()

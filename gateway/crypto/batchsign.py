@@ -6,24 +6,33 @@ a server at its signing rate. Answers that are ready at the same moment (under l
 group commit) are hashed into a Merkle tree and the gateway signs the root once; each answer carries its
 inclusion proof. This is X-Road's batch signature, with RFC 9162's tree so that existing Certificate
 Transparency code can check the proof. Proving what was received stays as strong: the body, the JWS and the
-proof together show that the gateway signed exactly these bytes; nothing about other answers in the batch is
-revealed (only hashes of them).
+proof together show that the gateway signed exactly these bytes.
+
+Answers to *different clients* share a tree, and a proof carries the hashes of the other answers beside it. An
+unsalted leaf SHA-256(0x00 ‖ body) would let a client test guesses of another client's answer against those
+hashes (a holder view whose only unknown is an 18-digit ID falls in about a second). So every leaf is salted:
+leaf = SHA-256(0x00 ‖ salt ‖ body) with a fresh random salt of :data:`SALT_BYTES` bytes per answer, and an
+answer's salt travels only in that answer's own proof header. The other hashes a proof carries are then
+commitments to bodies under salts the receiver never sees: nothing about the other answers is revealed.
 
 What a signed answer carries::
 
     Tongban-Signature:        compact JWS (EdDSA; SM2 as an option) whose payload is
-                              {"typ": "tongban-batch", "hash": "sha-256", "root": <b64url>, "size": n, "iat": <epoch>}
-    Tongban-Signature-Proof:  "<leaf index>:<b64url hash>.<b64url hash>..."  (RFC 9162 §2.1.3 inclusion proof)
+                              {"typ": "tongban-batch", "hash": "sha-256", "leaf": "salted",
+                               "root": <b64url>, "size": n, "iat": <epoch>}
+    Tongban-Signature-Proof:  "<leaf index>:<b64url salt>:<b64url hash>.<b64url hash>..."
+                              (the salt of this answer, then its RFC 9162 §2.1.3 inclusion proof)
 
-To verify (:func:`verify_answer`): leaf = SHA-256(0x00 ‖ body); fold the proof into a root (RFC 9162
+To verify (:func:`verify_answer`): leaf = SHA-256(0x00 ‖ salt ‖ body); fold the proof into a root (RFC 9162
 §2.1.3.2); it must equal the root in the JWS payload, and the JWS must verify under the key at ``GET /v1/keys``.
-A batch of one is a tree of one leaf: root = leaf, empty proof.
+A batch of one is a tree of one leaf: root = leaf, empty proof (``"0:<salt>:"``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import secrets
 import time
 from typing import Any
 
@@ -31,15 +40,22 @@ import orjson
 
 from gateway.crypto.jws import JwsError, JwsSigner, JwsVerifier, b64url, unb64url
 
-__all__ = ["BatchSigner", "inclusion_proofs", "leaf_hash", "root_from_proof", "sign_batch", "verify_answer"]
+__all__ = ["SALT_BYTES", "BatchSigner", "inclusion_proofs", "leaf_hash", "root_from_proof", "sign_batch",
+           "verify_answer"]
 
 SIGNATURE_HEADER = "Tongban-Signature"
 PROOF_HEADER = "Tongban-Signature-Proof"
 PAYLOAD_TYPE = "tongban-batch"
+LEAF_SCHEME = "salted"
+SALT_BYTES = 16
+"""A fresh random salt per answer (128 bits): a guess at another client's answer cannot be tested offline."""
 
 
-def leaf_hash(body: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + body).digest()
+def leaf_hash(body: bytes, salt: bytes) -> bytes:
+    """RFC 9162 leaf hash of a salted answer: SHA-256(0x00 ‖ salt ‖ body)."""
+    if len(salt) < SALT_BYTES:
+        raise ValueError(f"a leaf salt has at least {SALT_BYTES} bytes")
+    return hashlib.sha256(b"\x00" + salt + body).digest()
 
 
 def _node(left: bytes, right: bytes) -> bytes:
@@ -85,10 +101,12 @@ def root_from_proof(leaf: bytes, index: int, size: int, proof: list[bytes]) -> b
 
 
 def sign_batch(signer: JwsSigner, bodies: list[bytes]) -> list[dict[str, str]]:
-    """The two headers for each body, one signature for all."""
-    root, proofs = inclusion_proofs([leaf_hash(b) for b in bodies])
-    token = signer.sign(orjson.dumps({"typ": PAYLOAD_TYPE, "hash": "sha-256", "root": b64url(root),
-                                      "size": len(bodies), "iat": int(time.time())}))
+    """The two headers for each body, one signature for all; each body's leaf salted with its own random salt,
+    which only that body's proof header carries."""
+    salts = [secrets.token_bytes(SALT_BYTES) for _ in bodies]
+    root, proofs = inclusion_proofs([leaf_hash(b, s) for b, s in zip(bodies, salts, strict=True)])
+    token = signer.sign(orjson.dumps({"typ": PAYLOAD_TYPE, "hash": "sha-256", "leaf": LEAF_SCHEME,
+                                      "root": b64url(root), "size": len(bodies), "iat": int(time.time())}))
     encoded: dict[bytes, str] = {}  # a subtree's hash sits in the proof of every leaf beside it: encode it once
     out = []
     for i, proof in enumerate(proofs):
@@ -98,24 +116,30 @@ def sign_batch(signer: JwsSigner, bodies: list[bytes]) -> list[dict[str, str]]:
             if text is None:
                 text = encoded[node] = b64url(node)
             steps.append(text)
-        out.append({SIGNATURE_HEADER: token, PROOF_HEADER: f"{i}:" + ".".join(steps)})
+        out.append({SIGNATURE_HEADER: token, PROOF_HEADER: f"{i}:{b64url(salts[i])}:" + ".".join(steps)})
     return out
 
 
 def verify_answer(verifier: JwsVerifier, body: bytes, signature: str, proof: str) -> dict[str, Any]:
     """Check a signed answer (what a receiving department does); returns the signed batch payload."""
     payload = orjson.loads(verifier.verify(signature))
-    if not isinstance(payload, dict) or payload.get("typ") != PAYLOAD_TYPE or payload.get("hash") != "sha-256":
+    if (not isinstance(payload, dict) or payload.get("typ") != PAYLOAD_TYPE or payload.get("hash") != "sha-256"
+            or payload.get("leaf") != LEAF_SCHEME):
         raise JwsError("the signature is not a Tongban batch signature")
-    index_text, sep, hashes = proof.partition(":")
+    parts = proof.split(":")
+    if len(parts) != 3:
+        raise JwsError("malformed Tongban-Signature-Proof (expected <index>:<salt>:<hashes>)")
+    index_text, salt_text, hashes = parts
     try:
         index = int(index_text)
+        salt = unb64url(salt_text)
         path = [unb64url(h) for h in hashes.split(".")] if hashes else []
-    except ValueError:
+        size = int(payload.get("size", 0))
+    except (ValueError, TypeError):
         raise JwsError("malformed Tongban-Signature-Proof") from None
-    if not sep or any(len(h) != 32 for h in path):
+    if len(salt) < SALT_BYTES or any(len(h) != 32 for h in path):
         raise JwsError("malformed Tongban-Signature-Proof")
-    root = root_from_proof(leaf_hash(body), index, int(payload.get("size", 0)), path)
+    root = root_from_proof(leaf_hash(body, salt), index, size, path)
     if root is None or b64url(root) != payload.get("root"):
         raise JwsError("the answer is not the one the gateway signed (its Merkle proof does not reach the root)")
     return payload

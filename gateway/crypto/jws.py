@@ -28,6 +28,9 @@ from gateway.crypto.keys import GatewayKeys
 
 __all__ = ["JwsError", "JwsSigner", "JwsVerifier", "b64url", "unb64url"]
 
+SM2_ORDER = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+"""n, the order of the SM2 curve's base point (GB/T 32918.5): r and s of a signature lie in [1, n-1]."""
+
 
 class JwsError(ValueError):
     """A JWS that does not parse or does not verify."""
@@ -124,6 +127,14 @@ class JwsVerifier:
                 self._key.verify(signature, signing_input)
             except InvalidSignature:
                 raise JwsError("JWS signature does not verify") from None
-        elif not self._key.verify_with_sm3(signature.hex(), signing_input):
-            raise JwsError("JWS signature does not verify")
+        else:
+            # exactly r ‖ s, 32 bytes each, both in [1, n-1] (GB/T 32918.2 §7.1 B1-B2): gmssl reads the first 64
+            # bytes and ignores the rest, so without this check any bytes appended to a signature verified
+            if len(signature) != 64:
+                raise JwsError("JWS signature does not verify (an SM2 signature is 64 bytes, r ‖ s)")
+            r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+            if not (0 < r < SM2_ORDER and 0 < s < SM2_ORDER):
+                raise JwsError("JWS signature does not verify (r or s outside [1, n-1])")
+            if not self._key.verify_with_sm3(signature.hex(), signing_input):
+                raise JwsError("JWS signature does not verify")
         return unb64url(body_b64)

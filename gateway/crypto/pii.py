@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gateway.contract.errors import ConfigError
 from gateway.crypto.keys import GatewayKeys
+from gateway.models.identifiers import IdentifierError, validate_resident_id
 
 __all__ = ["PiiCodec", "RedactingFilter", "install_log_redaction", "mask", "normalize_id", "redact",
            "redact_document"]
@@ -41,9 +42,18 @@ _ID_PATTERN = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-
 
 
 def normalize_id(value: str) -> str:
-    """The form the blind index is computed on: NFKC, no spaces, upper case."""
+    """The form the blind index is computed on: NFKC, no spaces, upper case, and a 15-digit resident ID as its
+    18-digit form (GB 11643: the ledger and the library store the converted number, a caller may send either),
+    so that every blind index of one person is one value. Fifteen digits that are no resident ID (no real birth
+    date in them: an old 注册号, say) stay as they are."""
     text = value if value.isascii() else unicodedata.normalize("NFKC", value)
-    return "".join(text.split()).upper()
+    text = "".join(text.split()).upper()
+    if len(text) == 15 and text.isdigit():
+        try:
+            return validate_resident_id(text)[0]
+        except IdentifierError:
+            return text
+    return text
 
 
 def mask(value: str | None) -> str | None:

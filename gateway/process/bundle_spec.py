@@ -20,6 +20,7 @@ import binascii
 import hashlib
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -146,7 +147,12 @@ class BundleSpec:
         ``bundle.unknown_field``, ``bundle.type``, ``bundle.range``, ``bundle.length``, ``bundle.choice``,
         ``bundle.pattern``, ``resident_id.*``, ``bundle.material_missing``, ``bundle.material_duplicate``,
         ``bundle.material_unknown``, ``bundle.material_content``, ``bundle.media_type``."""
-        record = str(application.get("reference") or f"{self.code} application")
+        record = _safe(str(application.get("reference") or f"{self.code} application"))
+        broken = list(_lone_surrogates(application))
+        if broken:  # JSON can carry "\ud800", no UTF-8 text can: nothing could store, hash or answer with it
+            raise RecordRejected(record, [FieldIssue(record, path, "bundle.text",
+                                                     "text must be Unicode characters: a lone surrogate "
+                                                     "(\\ud800–\\udfff) is not one") for path in broken[:20]])
         issues: list[FieldIssue] = []
         raw_form = application.get("form")
         if not isinstance(raw_form, dict):
@@ -259,6 +265,29 @@ def _field_value(record: str, spec: FormField, value: Any, issues: list[FieldIss
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _safe(text: str) -> str:
+    """``text`` as it can be written anywhere (a lone surrogate shown as ``\\udxxx``)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") if _SURROGATE.search(text) else text
+
+
+def _lone_surrogates(value: Any, path: str = "") -> Iterator[str]:
+    """The paths (``form.company_name``, ``materials.0.text``) of every text in ``value`` — keys included —
+    holding a lone surrogate."""
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            yield path or "application"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{_safe(str(key))}" if path else _safe(str(key))
+            if isinstance(key, str) and _SURROGATE.search(key):
+                yield where
+            yield from _lone_surrogates(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _lone_surrogates(item, f"{path}.{index}" if path else str(index))
 _DECIMAL = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
 _MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]{0,63}/[A-Za-z0-9][\w!#$&^.+-]{0,63}")
 

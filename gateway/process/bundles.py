@@ -48,8 +48,8 @@ from gateway.store import process as process_store
 from gateway.store.certificates import find_certificates_for_holder
 from gateway.store.ledger import dumps, loads, utcnow
 
-__all__ = ["ApplyResult", "BundleConsents", "BundleReport", "apply_bundle", "bundle_detail", "bundle_overview",
-           "scan_bundles"]
+__all__ = ["ApplyResult", "BundleConsents", "BundleReport", "MaterialNotServed", "ServedMaterial", "apply_bundle",
+           "bundle_detail", "bundle_material", "bundle_overview", "scan_bundles"]
 
 _DONE_RESULTS = frozenset({"issued", "finished"})
 _REFUSED_RESULTS = frozenset({"not_permitted", "not_accepted", "returned", "correction_timeout", "withdrawn",
@@ -195,25 +195,33 @@ def _by_reference(engine: Engine, code: str, reference: str | None,
 
 # -- the scan -------------------------------------------------------------------------------------------------------
 
+SCAN_PAGE = 500
+"""Live bundles read per page by the scan (it pages through all of them)."""
+
 def scan_bundles(engine: Engine, catalogue: BundleCatalogue, *, systems: SystemsConfig, pii: Any = None,
                  consents: BundleConsents | None = None, now: datetime | None = None) -> BundleReport:
     """One pass over every live bundle (see the module's docstring). Idempotent: a second pass with nothing new
     changes nothing and queues nothing."""
     now = now or utcnow()
     report = BundleReport()
-    with engine.connect() as conn:
-        live = store.live_bundles(conn)
-    for bundle_no in live:
+    after: tuple[datetime, str] | None = None
+    while True:  # every live bundle, a page at a time (keyset: oldest first, none skipped, none twice)
         with engine.connect() as conn:
-            row = store.get_application(conn, bundle_no)
-        if row is None or row["bundle_code"] not in catalogue.bundles:
-            continue  # a bundle whose definition was withdrawn: left as it stands, listed by `bundles list`
-        spec = catalogue.bundles[row["bundle_code"]]
-        _observe(engine, spec, bundle_no, pii, now, report)
-        _release(engine, spec, bundle_no, pii, consents, now, report)
-        _derive(engine, spec, bundle_no, now, report)
+            page = store.live_bundles(conn, after=after, limit=SCAN_PAGE)
+        if not page:
+            break
+        after = (page[-1][1], page[-1][0])
+        for bundle_no, _ in page:
+            with engine.connect() as conn:
+                row = store.get_application(conn, bundle_no)
+            if row is None or row["bundle_code"] not in catalogue.bundles:
+                continue  # a bundle whose definition was withdrawn: left as it stands, listed by `bundles list`
+            spec = catalogue.bundles[row["bundle_code"]]
+            _observe(engine, spec, bundle_no, pii, now, report)
+            _release(engine, spec, bundle_no, pii, consents, now, report)
+            _derive(engine, spec, bundle_no, now, report)
     with engine.connect() as conn:
-        report.live = len(store.live_bundles(conn))
+        report.live = store.count_live_bundles(conn)
     return report
 
 
@@ -423,6 +431,59 @@ def find_bundle(engine: Engine, ref: str, codes: list[str] | tuple[str, ...] = (
     if found is not None and submitted_by is not None and found.get("submitted_by", "") != submitted_by:
         return None
     return found
+
+
+class MaterialNotServed(Exception):
+    """Why a bundle's material is not served: ``reason`` is ``not_found`` (no such bundle or material),
+    ``not_yours`` (the caller is the client of no released part that lists it) or ``corrupt`` (the stored copy
+    does not match its SHA-256 or size)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class ServedMaterial:
+    bundle_no: str
+    code: str
+    name: str
+    media_type: str
+    sha256: str
+    content: bytes
+    parts: list[dict[str, Any]]
+    """The released parts (``part``, ``case_no``, ``system``) of the caller's system that list the material."""
+
+
+def bundle_material(engine: Engine, catalogue: BundleCatalogue, bundle_no: str, code: str, *, system: str,
+                    pii: Any) -> ServedMaterial:
+    """The one stored copy of material ``code`` of a bundle, for the department system ``system`` (its API client
+    is named after it, as a part's consent is granted to it): served only when a part of the bundle that lists
+    the material is handled by that system and has been released to it (its case holds the ``tongban:``
+    reference, :func:`gateway.process.bundle_cases.material_ref`). The sealed copy is opened and its SHA-256 and
+    size checked against what was recorded when the application was received. Raises :class:`MaterialNotServed`."""
+    with engine.connect() as conn:
+        app = store.get_application(conn, bundle_no)
+        row = store.material(conn, bundle_no, code) if app is not None else None
+        parts = store.parts_of(conn, bundle_no) if row is not None else []
+    if app is None or row is None:
+        raise MaterialNotServed("not_found", "no such bundle material")
+    spec = catalogue.bundles.get(app["bundle_code"])
+    listing = spec.materials[code].parts if spec is not None and code in spec.materials else ()
+    mine = [{"part": p["part"], "case_no": p["case_no"], "system": p["system"]} for p in parts
+            if p["part"] in listing and p["system"] == system and p["state"] != "waiting"]
+    if not mine:
+        raise MaterialNotServed("not_yours", f"material {code} of bundle {bundle_no} is not released to {system}")
+    text = pii.open_blob(row["content"]) if pii is not None else row["content"]
+    try:
+        content = base64.b64decode(text, validate=True)
+    except ValueError:
+        raise MaterialNotServed("corrupt", f"material {code} of bundle {bundle_no}: the stored copy is not "
+                                           "base64") from None
+    if hashlib.sha256(content).hexdigest() != row["sha256"] or len(content) != row["size"]:
+        raise MaterialNotServed("corrupt", f"material {code} of bundle {bundle_no}: the stored copy does not "
+                                           "match the SHA-256 recorded when it was received")
+    return ServedMaterial(bundle_no, code, row["name"], row["media_type"], row["sha256"], content, mine)
 
 
 def bundle_detail(engine: Engine, bundle_no: str) -> dict[str, Any] | None:

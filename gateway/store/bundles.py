@@ -13,14 +13,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from gateway.store.ledger import insert_cases
 from gateway.store.tables import bundle_applications, bundle_materials, bundle_parts
 
-__all__ = ["applications", "bundle_by_reference", "get_application", "insert_application", "insert_case",
-           "insert_materials", "insert_parts", "live_bundles", "material_index", "move_part", "parts_of",
-           "set_status"]
+__all__ = ["applications", "bundle_by_reference", "count_live_bundles", "get_application", "insert_application",
+           "insert_case", "insert_materials", "insert_parts", "live_bundles", "material", "material_index", "move_part",
+           "parts_of", "set_status"]
 
 FINAL = ("finished", "failed")
 
@@ -70,11 +70,24 @@ def applications(conn: Connection, *, statuses: Iterable[str] | None = None, lim
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def live_bundles(conn: Connection, *, limit: int = 1000) -> list[str]:
-    """Bundles not finished or failed, oldest first: the scan's working set."""
+def live_bundles(conn: Connection, *, after: tuple[datetime, str] | None = None,
+                 limit: int = 500) -> list[tuple[str, datetime]]:
+    """One page of the bundles not finished or failed, oldest first, as ``(bundle_no, submitted_at)``: those
+    after ``after`` (the last pair of the page before, keyset paging: a bundle that finishes meanwhile shifts
+    nothing). The scan's working set, page by page."""
     a = bundle_applications.c
-    return [r[0] for r in conn.execute(select(a.bundle_no).where(a.status.not_in(FINAL))
-                                       .order_by(a.submitted_at, a.bundle_no).limit(limit))]
+    query = select(a.bundle_no, a.submitted_at).where(a.status.not_in(FINAL))
+    if after is not None:
+        at, number = after
+        query = query.where(or_(a.submitted_at > at, and_(a.submitted_at == at, a.bundle_no > number)))
+    return [(r[0], r[1]) for r in conn.execute(query.order_by(a.submitted_at, a.bundle_no).limit(limit))]
+
+
+def count_live_bundles(conn: Connection) -> int:
+    """How many bundles are not finished or failed (all of them, one COUNT)."""
+    a = bundle_applications.c
+    return int(conn.execute(select(func.count()).select_from(bundle_applications)
+                            .where(a.status.not_in(FINAL))).scalar_one())
 
 
 def parts_of(conn: Connection, bundle_no: str) -> list[dict[str, Any]]:
@@ -88,6 +101,13 @@ def material_index(conn: Connection, bundle_no: str) -> list[dict[str, Any]]:
     m = bundle_materials.c
     return [dict(r) for r in conn.execute(select(m.code, m.name, m.sha256, m.size, m.media_type)
                                           .where(m.bundle_no == bundle_no).order_by(m.code)).mappings()]
+
+
+def material(conn: Connection, bundle_no: str, code: str) -> dict[str, Any] | None:
+    """One stored material with its content (base64, sealed when keys exist), or None."""
+    m = bundle_materials.c
+    row = conn.execute(select(bundle_materials).where(m.bundle_no == bundle_no, m.code == code)).mappings().first()
+    return dict(row) if row else None
 
 
 def move_part(conn: Connection, bundle_no: str, part: str, *, expected: str, if_seen: int | None = None,

@@ -29,11 +29,11 @@ _KEY = ("catalog_code", "item_code", "level", "division")
 
 
 def entry_states(conn: Connection, source: str) -> dict[EntryKey, RowMapping]:
-    """Version, content hash and change time of every entry of ``source`` (a catalogue is thousands, not
-    millions: one read per harvest beats a lookup per page)."""
+    """Version, content hash, status, change time and source id of every entry of ``source`` (a catalogue is
+    thousands, not millions: one read per harvest beats a lookup per page)."""
     c = catalogue_items.c
     rows = conn.execute(select(c.catalog_code, c.item_code, c.level, c.division, c.version, c.content_hash,
-                               c.source_changed_at, c.source_id).where(c.source == source)).mappings()
+                               c.status, c.source_changed_at, c.source_id).where(c.source == source)).mappings()
     return {(r["catalog_code"], r["item_code"], r["level"], r["division"]): r for r in rows}
 
 
@@ -65,6 +65,15 @@ def retire_entries(conn: Connection, source: str, source_ids: Sequence[str], *, 
                               .values(status="retired", version=c.version + 1, updated_at=at))
         done += max(result.rowcount, 0)
     return done
+
+
+def release_entry(conn: Connection, key: EntryKey, *, tombstone: str, at: datetime) -> None:
+    """Retire the entry at ``key`` (one more version) and give up its source id for ``tombstone``: its source
+    record now carries another key (a re-coded 实施编码, 基本编码 or division) and (source, source_id) is unique,
+    so the record's new key can only be written once the old row lets go of it."""
+    c = catalogue_items.c
+    conn.execute(update(catalogue_items).where(*(c[k] == v for k, v in zip(_KEY, key, strict=True)))
+                 .values(status="retired", version=c.version + 1, source_id=tombstone, updated_at=at))
 
 
 def insert_versions(conn: Connection, rows: list[dict[str, Any]]) -> None:

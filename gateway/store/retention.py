@@ -6,8 +6,11 @@ payloads), quarantined certificates (except an open entry that marks a served ce
 the gateway tells relying departments until an operator resolves it) and expired consents. The audit log stays:
 it holds blind-index holder references, not ID numbers, and removing rows would break the chain it exists for.
 
-``reseal_all`` re-seals every sealed value under the codec's current key (``tongban keys rotate``); the old key
-can be dropped from the key file afterwards.
+``reseal_all`` re-seals every sealed value under the codec's current key (``tongban keys rotate``): raw payloads,
+dead letters, quarantined copies, cases, certificates, and the 一件事 bundles' forms and materials. A value it
+cannot open (its key missing from the key file) is left as it is. ``stale_seals`` then counts what is still
+sealed under any other key, column by column: only when every count is zero may an old key be dropped from the
+key file (``tongban keys rotate`` says so, and exits 1 otherwise).
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, exists, func, select, tuple_, update
 
-from gateway.crypto.pii import PiiCodec
+from gateway.contract.errors import ConfigError
+from gateway.crypto.pii import BLOB_PREFIX, FIELD_PREFIX, PiiCodec
 from gateway.store import payloads
 from gateway.store.outbox import DELIVERED, SUPERSEDED
 from gateway.store.tables import (
+    bundle_applications,
+    bundle_materials,
     cases,
     certificate_quarantine,
     certificates,
@@ -32,9 +38,11 @@ from gateway.store.tables import (
     webhook_deliveries,
 )
 
-__all__ = ["purge", "reseal_all"]
+__all__ = ["purge", "reseal_all", "stale_seals"]
 
-_FIELD_TOKEN = re.compile(r"enc:v1:[A-Za-z0-9]+:[A-Za-z0-9+/=]+")
+_FIELD_TOKEN = re.compile(r'enc:v1:([^:"\\\s]+):[A-Za-z0-9+/=]+')
+"""A sealed field inside a stored document: any kid (``k1a2b3c``, ``key-2025``, ``2025.1``: whatever the key file
+names it, short of the ``:`` that ends it), then the base64 body."""
 
 
 def purge(engine: Engine, retention: timedelta, *, dry_run: bool = False,
@@ -64,40 +72,106 @@ def purge(engine: Engine, retention: timedelta, *, dry_run: bool = False,
     return counts
 
 
+def _text_columns() -> list[tuple[str, Any, Any, str]]:
+    """Every text column that may hold sealed values: (label, table, a unique key expression, column)."""
+    return [
+        ("source_records.raw", source_records, source_records.c.system + ":" + source_records.c.source_id, "raw"),
+        ("dead_letters.raw", dead_letters, dead_letters.c.id, "raw"),
+        ("certificate_quarantine.raw", certificate_quarantine, certificate_quarantine.c.id, "raw"),
+        ("cases.data", cases, cases.c.case_no, "data"),
+        ("certificates.document", certificates, certificates.c.identifier, "document"),
+        ("bundle_applications.form", bundle_applications, bundle_applications.c.bundle_no, "form"),
+        ("bundle_materials.content", bundle_materials,
+         bundle_materials.c.bundle_no + ":" + bundle_materials.c.code, "content"),
+    ]
+
+
+def _resealed(codec: PiiCodec, value: Any) -> Any:
+    """``value`` with every sealed part under the current key; a part whose key is not configured stays as it is
+    (:func:`stale_seals` counts it)."""
+    if not isinstance(value, str) or "enc" not in value:
+        return value
+
+    def one(token: str) -> str:
+        try:
+            return codec.reseal(token)
+        except (ConfigError, ValueError):
+            return token
+
+    if value.startswith(BLOB_PREFIX):
+        return one(value)
+    if FIELD_PREFIX in value:
+        return _FIELD_TOKEN.sub(lambda m: one(m.group(0)), value)
+    return value
+
+
+def _stale(codec: PiiCodec, value: Any) -> bool:
+    """Whether ``value`` holds anything sealed under a key other than the current one."""
+    if not isinstance(value, str) or "enc" not in value:
+        return False
+    if value.startswith(BLOB_PREFIX):
+        return PiiCodec.key_of(value) != codec.current
+    return any(m.group(1) != codec.current for m in _FIELD_TOKEN.finditer(value))
+
+
+def _scan(engine: Engine, table: Any, key: Any, column: str, batch: int, visit: Any) -> int:
+    """Walk ``table`` in key order, ``batch`` rows per transaction; ``visit(conn, key, value)`` returns 1 or 0."""
+    done, last = 0, None
+    while True:
+        with engine.begin() as conn:
+            query = select(key, table.c[column]).order_by(key).limit(batch)
+            if last is not None:
+                query = query.where(key > last)
+            rows = conn.execute(query).all()
+            if not rows:
+                return done
+            for k, value in rows:
+                done += visit(conn, k, value)
+            last = rows[-1][0]
+
+
 def reseal_all(engine: Engine, codec: PiiCodec, *, batch: int = 1000) -> dict[str, int]:
+    """Re-seal every sealed value under ``codec``'s current key; per column, how many rows changed."""
     counts: dict[str, int] = {}
+    for label, table, key, column in _text_columns():
+        def visit(conn: Any, k: Any, value: Any, table: Any = table, key: Any = key, column: str = column) -> int:
+            new = _resealed(codec, value)
+            if new == value:
+                return 0
+            conn.execute(update(table).where(key == k).values({column: new}))
+            return 1
 
-    def blobs(table: Any, key: Any, column: str) -> int:
-        done, last = 0, None
-        while True:
-            with engine.begin() as conn:
-                query = select(key, table.c[column]).order_by(key).limit(batch)
-                if last is not None:
-                    query = query.where(key > last)
-                rows = conn.execute(query).all()
-                if not rows:
-                    return done
-                for k, value in rows:
-                    if value and codec.is_sealed(value):
-                        new = codec.reseal(value) if value.startswith("encb:") else \
-                            _FIELD_TOKEN.sub(lambda m: codec.reseal(m.group(0)), value)
-                    elif value and "enc:v1:" in value:
-                        new = _FIELD_TOKEN.sub(lambda m: codec.reseal(m.group(0)), value)
-                    else:
-                        continue
-                    if new != value:
-                        conn.execute(update(table).where(key == k).values({column: new}))
-                        done += 1
-                last = rows[-1][0]
-
-    counts["source_records.raw"] = blobs(source_records, source_records.c.system + ":" + source_records.c.source_id,
-                                         "raw")
-    counts["source_records.payload"] = _reseal_payloads(engine, codec, batch)
-    counts["dead_letters.raw"] = blobs(dead_letters, dead_letters.c.id, "raw")
-    counts["certificate_quarantine.raw"] = blobs(certificate_quarantine, certificate_quarantine.c.id, "raw")
-    counts["cases.data"] = blobs(cases, cases.c.case_no, "data")
-    counts["certificates.document"] = blobs(certificates, certificates.c.identifier, "document")
+        counts[label] = _scan(engine, table, key, column, batch, visit)
+        if label == "source_records.raw":
+            counts["source_records.payload"] = _reseal_payloads(engine, codec, batch)
     return counts
+
+
+def stale_seals(engine: Engine, codec: PiiCodec, *, batch: int = 1000) -> dict[str, int]:
+    """Per column, how many rows still hold a value sealed under a key other than ``codec``'s current one: what
+    a rotation left behind (an unreadable value, a row written meanwhile by a process with the old key file).
+    Every count must be zero before an old key may leave the key file."""
+    counts: dict[str, int] = {}
+    for label, table, key, column in _text_columns():
+        counts[label] = _scan(engine, table, key, column, batch, lambda conn, k, value: int(_stale(codec, value)))
+        if label == "source_records.raw":
+            counts["source_records.payload"] = _stale_payloads(engine, codec, batch)
+    return counts
+
+
+def _stale_payloads(engine: Engine, codec: PiiCodec, batch: int) -> int:
+    s = source_records.c
+    found, last = 0, ("", "")
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(s.system, s.source_id, s.payload)
+                .where(tuple_(s.system, s.source_id) > tuple_(*last), s.payload.is_not(None))
+                .order_by(s.system, s.source_id).limit(batch)).all()
+        if not rows:
+            return found
+        found += sum(1 for r in rows if not payloads.is_sealed_with(r.payload, codec.current, codec))
+        last = (rows[-1].system, rows[-1].source_id)
 
 
 def _reseal_payloads(engine: Engine, codec: PiiCodec, batch: int) -> int:
@@ -114,7 +188,11 @@ def _reseal_payloads(engine: Engine, codec: PiiCodec, batch: int) -> int:
                 return done
             for system, source_id, payload in rows:
                 if not payloads.is_sealed_with(payload, codec.current, codec):
+                    try:
+                        new = payloads.reseal(payload, codec)
+                    except ConfigError:  # its key is not configured: left as it is, stale_seals counts it
+                        continue
                     conn.execute(update(source_records).where(s.system == system, s.source_id == source_id)
-                                 .values(payload=payloads.reseal(payload, codec)))
+                                 .values(payload=new))
                     done += 1
             last = (rows[-1].system, rows[-1].source_id)

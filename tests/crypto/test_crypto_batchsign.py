@@ -9,6 +9,7 @@ import pytest
 
 from gateway.crypto import GatewayKeys, JwsError, JwsSigner, JwsVerifier
 from gateway.crypto.batchsign import (
+    SALT_BYTES,
     BatchSigner,
     inclusion_proofs,
     leaf_hash,
@@ -16,6 +17,7 @@ from gateway.crypto.batchsign import (
     sign_batch,
     verify_answer,
 )
+from gateway.crypto.jws import b64url, unb64url
 
 
 def reference_mth(leaves: list[bytes]) -> bytes:
@@ -30,7 +32,7 @@ def reference_mth(leaves: list[bytes]) -> bytes:
 
 @pytest.mark.parametrize("size", [*range(1, 18), 31, 32, 33, 100])
 def test_every_leaf_proves_its_way_to_the_rfc_9162_root(size: int) -> None:
-    leaves = [leaf_hash(f"answer {i}".encode()) for i in range(size)]
+    leaves = [leaf_hash(f"answer {i}".encode(), bytes([i % 256]) * SALT_BYTES) for i in range(size)]
     root, proofs = inclusion_proofs(leaves)
     assert root == reference_mth(leaves)
     for index, proof in enumerate(proofs):
@@ -42,7 +44,7 @@ def test_every_leaf_proves_its_way_to_the_rfc_9162_root(size: int) -> None:
 
 
 def test_rfc_9162_known_answer_for_two_leaves() -> None:
-    left, right = leaf_hash(b""), leaf_hash(b"\x00")
+    left, right = hashlib.sha256(b"\x00").digest(), hashlib.sha256(b"\x00\x00").digest()  # RFC 6962 leaves
     root, proofs = inclusion_proofs([left, right])
     assert left.hex() == "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"  # RFC 6962 test vector
     assert root == hashlib.sha256(b"\x01" + left + right).digest()
@@ -70,7 +72,7 @@ def test_signed_answers_verify_and_tampering_is_caught(alg: str) -> None:
     with pytest.raises(JwsError):
         verify_answer(other, bodies[0], first["Tongban-Signature"], first["Tongban-Signature-Proof"])
     with pytest.raises(JwsError, match="not a Tongban batch"):  # an ordinary JWS is not a batch signature
-        verify_answer(verifier, bodies[0], signer.sign(b'{"root":"x"}'), "0:")
+        verify_answer(verifier, bodies[0], signer.sign(b'{"root":"x"}'), "0:" + b64url(b"s" * SALT_BYTES) + ":")
 
 
 def test_answers_ready_in_the_same_loop_turn_share_one_signature() -> None:
@@ -89,7 +91,8 @@ def test_answers_ready_in_the_same_loop_turn_share_one_signature() -> None:
     assert len({h["Tongban-Signature"] for h in together}) == 3
     for body, headers in zip(bodies, together, strict=True):
         verify_answer(verifier, body, headers["Tongban-Signature"], headers["Tongban-Signature-Proof"])
-    assert alone["Tongban-Signature-Proof"] == "0:"
+    index, salt, path = alone["Tongban-Signature-Proof"].split(":")
+    assert index == "0" and len(unb64url(salt)) == SALT_BYTES and path == ""  # a tree of one: empty proof
     verify_answer(verifier, b"later", alone["Tongban-Signature"], alone["Tongban-Signature-Proof"])
 
 
@@ -105,3 +108,32 @@ def test_a_failing_signer_fails_every_waiter_of_its_batch() -> None:
         return await asyncio.gather(*(batcher.sign(b"x") for _ in range(3)), return_exceptions=True)
 
     assert all(isinstance(r, RuntimeError) for r in asyncio.run(run()))
+
+
+def test_a_proof_reveals_nothing_testable_about_another_clients_answer() -> None:
+    """Review r6: answers to different clients share a tree; with unsalted leaves SHA-256(0x00 ‖ body) client A's
+    proof held client B's leaf hash, an oracle for guessing B's answer (a holder ID fell in about a second)."""
+    signer = JwsSigner.from_keys(GatewayKeys.generate())
+    verifier = JwsVerifier(signer.jwk())
+    body_a = b'{"holder_id_number":"370***********0000","entries":[],"next_after":null}'
+    body_b = b'{"holder_id_number":"370102198506011232","entries":[],"next_after":null}'
+    head_a, head_b = sign_batch(signer, [body_a, body_b])
+    _, salt_a, path_a = head_a["Tongban-Signature-Proof"].split(":")
+    _, salt_b, _ = head_b["Tongban-Signature-Proof"].split(":")
+    assert len(unb64url(salt_a)) == SALT_BYTES and salt_a != salt_b  # fresh per answer
+    [sibling] = [unb64url(h) for h in path_a.split(".")]
+    # what A holds is no longer the hash of B's bytes, neither plain nor under A's own salt: A's guesses test nothing
+    assert sibling != hashlib.sha256(b"\x00" + body_b).digest()
+    assert sibling != leaf_hash(body_b, unb64url(salt_a))
+    assert salt_b not in head_a["Tongban-Signature-Proof"] and salt_b not in head_a["Tongban-Signature"]
+    assert sibling == leaf_hash(body_b, unb64url(salt_b))  # it commits to B's answer under B's salt only
+    for body, head in ((body_a, head_a), (body_b, head_b)):
+        verify_answer(verifier, body, head["Tongban-Signature"], head["Tongban-Signature-Proof"])
+    # an answer verifies under its own salt only
+    swapped = head_a["Tongban-Signature-Proof"].replace(salt_a, salt_b)
+    with pytest.raises(JwsError, match="Merkle proof"):
+        verify_answer(verifier, body_a, head_a["Tongban-Signature"], swapped)
+    with pytest.raises(JwsError, match="malformed"):  # the old, unsalted proof format is refused
+        verify_answer(verifier, body_a, head_a["Tongban-Signature"], "0:" + path_a)
+    with pytest.raises(JwsError, match="malformed"):  # a short salt is refused
+        verify_answer(verifier, body_a, head_a["Tongban-Signature"], f"0:{b64url(b'x' * 4)}:{path_a}")

@@ -5,24 +5,36 @@ would cost far more per request and prove nothing more to the one party that che
 holder (by blind index), the client, the certificate types and the purpose (item code + case number), and
 carries its expiry::
 
-    tbc1.<base64url claims>.<base64url mac>
+    tbc2.<base64url claims>.<base64url mac>
+
+The claims are readable by whoever holds the token (the hall that asked for it; each department a 一件事 part is
+pushed to), so the holder is not in them in clear: claim ``hx`` is the holder's blind index encrypted (AES-GCM,
+a fresh nonce per token, under a key derived from the MAC key). The blind index is the gateway-wide value of the
+audit log's ``holder_ref``; in clear it would let any two recipients link one person across clients and
+consents, and give the hall (which may ask a consent for any ID number) an ID → blind-index oracle. Two tokens
+for one holder now share nothing. A ``tbc1`` token (the blind index in clear, claim ``h``) issued before this
+change is still accepted until it expires.
 """
 
 from __future__ import annotations
 
 import hmac
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gateway.crypto.jws import b64url, unb64url
 
 __all__ = ["ConsentClaims", "ConsentError", "ConsentTokens"]
 
-_PREFIX = "tbc1"
+_PREFIX = "tbc2"
+_PREFIX_V1 = "tbc1"  # the holder's blind index in clear: no longer issued, accepted until it expires
 
 
 class ConsentError(ValueError):
@@ -59,6 +71,7 @@ class ConsentTokens:
 
     def __init__(self, key: bytes) -> None:
         self._key = key
+        self._holder_cipher = AESGCM(hmac.digest(key, b"tongban consent token holder v2", "sha256"))
         self._verified: dict[str, ConsentClaims] = {}
         self._revoked: dict[str, float] = {}  # consent id -> its expiry (epoch): forgotten once expired
 
@@ -69,11 +82,13 @@ class ConsentTokens:
             now = time.time()
             self._revoked = {k: v for k, v in self._revoked.items() if v > now}
 
-    def _mac(self, body: str) -> str:
-        return b64url(hmac.digest(self._key, f"{_PREFIX}.{body}".encode(), "sha256"))
+    def _mac(self, body: str, prefix: str = _PREFIX) -> str:
+        return b64url(hmac.digest(self._key, f"{prefix}.{body}".encode(), "sha256"))
 
     def issue(self, claims: ConsentClaims) -> str:
-        body = b64url(orjson.dumps({"id": claims.consent_id, "h": claims.holder, "c": claims.client_id,
+        nonce = os.urandom(12)
+        sealed = nonce + self._holder_cipher.encrypt(nonce, claims.holder.encode(), claims.consent_id.encode())
+        body = b64url(orjson.dumps({"id": claims.consent_id, "hx": b64url(sealed), "c": claims.client_id,
                                     "t": list(claims.types), "i": claims.item_code, "n": claims.case_no,
                                     "exp": claims.expires}))
         return f"{_PREFIX}.{body}.{self._mac(body)}"
@@ -94,14 +109,20 @@ class ConsentTokens:
 
     def _verify(self, token: str) -> ConsentClaims:
         parts = token.split(".")
-        if len(parts) != 3 or parts[0] != _PREFIX:
+        if len(parts) != 3 or parts[0] not in (_PREFIX, _PREFIX_V1):
             raise ConsentError("not a consent token")
-        if not hmac.compare_digest(self._mac(parts[1]), parts[2]):
+        if not hmac.compare_digest(self._mac(parts[1], parts[0]), parts[2]):
             raise ConsentError("consent token does not authenticate")
         try:
             data = orjson.loads(unb64url(parts[1]))
-            claims = ConsentClaims(str(data["id"]), str(data["h"]), str(data["c"]), tuple(data["t"]),
+            consent_id = str(data["id"])
+            if parts[0] == _PREFIX_V1:
+                holder = str(data["h"])
+            else:
+                sealed = unb64url(data["hx"])
+                holder = self._holder_cipher.decrypt(sealed[:12], sealed[12:], consent_id.encode()).decode()
+            claims = ConsentClaims(consent_id, holder, str(data["c"]), tuple(data["t"]),
                                    str(data["i"]), str(data["n"]), int(data["exp"]))
-        except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        except (ValueError, KeyError, TypeError, InvalidTag, orjson.JSONDecodeError):
             raise ConsentError("consent token is malformed") from None
         return claims

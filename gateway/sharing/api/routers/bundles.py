@@ -10,30 +10,50 @@ bundles it applied for (404 for the others, read or not, so a number cannot be p
 under each holder whose data it shows, so it is in their access log ("who used my data"). A broken application
 is a 422 problem listing every broken rule — the application, the field, the rule — and nothing is stored; the
 hall shows them to the applicant.
+
+The materials are stored once per bundle, and each part's case lists those of its item as references
+``tongban:<bundle_no>/<code>#sha256=<digest>``. A department system dereferences one at
+``GET /v1/bundles/{bundle_no}/materials/{code}`` (scope ``cases:read``): served only to the client of a system
+handling a part that lists the material, once that part has been released to it (404 for everyone else, as for
+a bundle that does not exist), the sealed copy opened and checked against its SHA-256, the answer's
+``Tongban-Release`` a JWS binding that SHA-256 to the request, and every holder of the bundle sees the read in
+their access log.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Path
 from starlette.responses import Response
 
 from gateway.contract.errors import ConfigError, RecordRejected, ReferenceConflict
 from gateway.process.bundle_spec import BundleCatalogue
-from gateway.process.bundles import BundleConsents, apply_bundle, bundle_detail, find_bundle
+from gateway.process.bundles import (
+    BundleConsents,
+    MaterialNotServed,
+    ServedMaterial,
+    apply_bundle,
+    bundle_detail,
+    bundle_material,
+    find_bundle,
+)
 from gateway.sharing.access.audit import AuditEntry
 from gateway.sharing.certificates import library
 from gateway.store import bundles as bundle_store
 from gateway.store.ledger import loads
 
-from ..deps import Api, Caller, get_api, require
+from ..deps import Api, Caller, get_api, now_iso, require
 from ..problems import PROBLEM_RESPONSES, ProblemError, problem_doc
 from ..schemas import BundleApplicationIn, BundleStatus
 
 router = APIRouter(prefix="/v1/bundles", tags=["bundles"], responses={
     **PROBLEM_RESPONSES, 503: problem_doc("This gateway has no bundles file or no systems file")})
 SCOPE = "bundles:apply"
+MATERIAL_SCOPE = "cases:read"
+"""A material belongs to the part's case: its system's client reads it as it reads the case."""
 BundleP = Annotated[str, Path(min_length=1, max_length=64, description="The bundle number Tongban gave, or the "
                                                                      "hall's own reference")]
 _PART = ("part", "system", "case_no", "state", "reason", "released_at", "finished_at", "certificate_no")
@@ -143,3 +163,62 @@ async def status(ref: BundleP, caller: Caller = Depends(require(SCOPE)), api: Ap
                                 detail=f"parts {parts}; materials {materials}")
                      for holder in holders or [None]])
     return await api.signed_json(_wire(detail))
+
+
+BundleNoP = Annotated[str, Path(min_length=1, max_length=40, description="The bundle number Tongban gave (as in "
+                                                                        "the part case's `tongban:` reference)")]
+CodeP = Annotated[str, Path(min_length=1, max_length=32, description="The material's code in the bundle")]
+
+
+def _material(api: Api, bundle_no: str, code: str, system: str) -> tuple[ServedMaterial | None, str | None,
+                                                                             list[str]]:
+    """The material (or None and why not) and the holders of the bundle (whose access log shows the read)."""
+    detail = bundle_detail(api.gw.read_engine, bundle_no)
+    holders = _holders(api, detail) if detail is not None else []
+    try:
+        return bundle_material(api.gw.read_engine, _catalogue(api), bundle_no, code, system=system,
+                               pii=api.gw.pii), None, holders
+    except MaterialNotServed as exc:
+        return None, exc.reason, holders
+
+
+@router.get("/{bundle_no}/materials/{code}", summary="One material of a bundle, for a department handling a part",
+            responses={
+                200: {"description": "The material as the applicant submitted it (its own media type); "
+                                     "`Tongban-Release` is a JWS binding its SHA-256 to the request",
+                      "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                      "headers": {"Tongban-Release": {"schema": {"type": "string"}},
+                                  "Tongban-Content-SHA256": {"description": "The SHA-256 of the body, as in the "
+                                                                            "part case's reference",
+                                                             "schema": {"type": "string"}}}},
+                404: problem_doc("No such bundle or material, or not one released to this client's system")})
+async def get_material(bundle_no: BundleNoP, code: CodeP, caller: Caller = Depends(require(MATERIAL_SCOPE)),
+                       api: Api = Depends(get_api)) -> Response:
+    """What a part case's `tongban:<bundle_no>/<code>#sha256=…` material reference names: the one copy the hall
+    submitted. Only for the client of the system that handles a part listing this material, once that part has
+    been released to it; checked against its SHA-256 before it is served. Every holder of the bundle (its
+    applicant, the company once licensed) sees each read, and each refused attempt, in their access log."""
+    served, reason, holders = await api.run(_material, api, bundle_no, code, caller.client.name)
+    if served is None:
+        outcome = {"not_found": "not_found", "not_yours": "denied", "corrupt": "corrupt"}.get(reason or "", "denied")
+        await api.audit([caller.deny_entry("bundle_material", outcome, case_no=bundle_no, holder_ref=holder,
+                                           detail=f"material {code[:32]}")
+                         for holder in (holders if reason != "not_found" else []) or [None]])
+        if reason == "corrupt":
+            raise ProblemError(500, "integrity", f"material {code} of bundle {bundle_no}: the stored copy does not "
+                                                 "match its SHA-256; it is not served")
+        raise ProblemError(404, "not-found", "no material of that code in a bundle released to this client")
+    digest = hashlib.sha256(served.content).hexdigest()
+    cases = ",".join(p["case_no"] for p in served.parts)
+    seqs = await api.audit([AuditEntry(action="bundle_material", outcome="released",
+                                       client_id=caller.client.client_id, case_no=bundle_no, holder_ref=holder,
+                                       detail=f"material {code} ({served.name}) sha256 {digest} for {cases}")
+                            for holder in holders or [None]])
+    manifest = orjson.dumps({"request_sha256": caller.request_sha256, "client_id": caller.client.client_id,
+                             "bundle_no": bundle_no, "material": code, "content_sha256": digest,
+                             "media_type": served.media_type, "parts": served.parts, "audit_seq": seqs,
+                             "released_at": now_iso()})
+    return Response(served.content, media_type=served.media_type, headers={
+        "Tongban-Release": api.gw.signer.sign(manifest), "Tongban-Content-SHA256": digest,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f'attachment; filename="{bundle_no}-{code}"'.encode("ascii", "replace").decode()})

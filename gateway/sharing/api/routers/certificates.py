@@ -46,7 +46,9 @@ Query_ = Depends(require("certificates:query"))
 _SIGNED = {"headers": {
     "Tongban-Signature": {"description": "JWS (EdDSA; SM2 as an option) over the root of a Merkle tree of answers "
                                          "(gateway.crypto.batchsign)", "schema": {"type": "string"}},
-    "Tongban-Signature-Proof": {"description": "RFC 9162 inclusion proof of this body: `<index>:<b64url hash>.…`",
+    "Tongban-Signature-Proof": {"description": "this answer's own leaf salt and its RFC 9162 inclusion proof: "
+                                               "`<index>:<b64url salt>:<b64url hash>.…`, "
+                                               "leaf = SHA-256(0x00 ‖ salt ‖ body)",
                                 "schema": {"type": "string"}}}}
 STATUS_HEADER = "Tongban-Certificate-Status"
 """The certificate's status today on its file (and on a refusal to serve it): a file says nothing of its standing."""

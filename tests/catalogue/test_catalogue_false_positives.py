@@ -1,0 +1,45 @@
+"""八统一 comparisons that must not report a difference: an instant limit in two wordings, a stray space."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.catalogue.entry import CatalogueEntry
+from gateway.catalogue.findings import find
+
+
+def entry(level: str, division: str, code: str, **fields: Any) -> CatalogueEntry:
+    base = {"catalog_code": "000130001000", "item_code": code, "level": level, "division": division,
+            "name": "户口迁移", "item_type": "20", "departments": [{"name": "公安局", "code": "11370100004300853E"}]}
+    return CatalogueEntry.model_validate({**base, **fields})
+
+
+@pytest.mark.parametrize("county", ["0日", "0个自然日", "0个工作日", "当场", "即办件"])
+def test_every_zero_day_limit_is_one_value(county: str) -> None:
+    """Review r9a: 即办 (0 working days) and 0日 (0 calendar days) were reported as a 法定时限 conflict."""
+    found = find([entry("1", "100000", "N1", legal_limit="即办"), entry("4", "370102", "C1", legal_limit=county)])
+    assert [f for f in found if f.element == "legal_limit"] == []
+
+
+def test_a_nonzero_limit_in_another_unit_still_differs() -> None:
+    found = find([entry("1", "100000", "N1", legal_limit="0日"), entry("4", "370102", "C1", legal_limit="1日")])
+    assert [f.kind for f in found if f.element == "legal_limit"] == ["time_limit_conflict"]
+
+
+@pytest.mark.parametrize("county", ["农民专业 合作社", "农民专业　合作社", "农民 专业 合作社", " 农民专业合作社 "])
+def test_whitespace_alone_never_makes_a_service_object_finding(county: str) -> None:
+    """Review r9b: a stray space split a one-item 服务对象 list in two, and the audit reported it."""
+    found = find([entry("1", "100000", "N1", service_objects="农民专业合作社"),
+                  entry("4", "370102", "C1", service_objects=county)])
+    assert [f for f in found if f.element == "service_object"] == []
+
+
+def test_other_service_objects_still_differ() -> None:
+    found = find([entry("1", "100000", "N1", service_objects="农民专业合作社"),
+                  entry("4", "370102", "C1", service_objects="农民专业合作社 个体工商户")])
+    assert [f.kind for f in found if f.element == "service_object"] == ["element_differs"]
+    found = find([entry("1", "100000", "N1", service_objects="自然人、法人"),
+                  entry("4", "370102", "C1", service_objects="法人 自然人")])  # order and separators: the same
+    assert [f for f in found if f.element == "service_object"] == []

@@ -1,0 +1,24 @@
+"""The blind index: one value per person, whichever form of their ID number a caller sends."""
+
+from __future__ import annotations
+
+from gateway.crypto.keys import GatewayKeys
+from gateway.crypto.pii import PiiCodec, normalize_id
+from gateway.models.identifiers import validate_id_number
+
+
+def test_a_15_digit_id_has_the_blind_index_of_its_18_digit_form() -> None:
+    """Review r10: the library indexes the converted 18-digit number, the API indexed what the caller sent."""
+    pii = PiiCodec(GatewayKeys.generate())
+    old = "370102850601123"
+    stored, _ = validate_id_number("111", old)  # what the ledger and the library keep
+    assert len(stored) == 18 and normalize_id(old) == stored
+    assert pii.bidx(old) == pii.bidx(stored) == pii.bidx(" ３７０１０２８５０６０１１２３ ")  # full-width, spaces
+
+
+def test_fifteen_digits_that_are_no_resident_id_stay_as_they_are() -> None:
+    pii = PiiCodec(GatewayKeys.generate())
+    registration = "370102991399123"  # month 13: no birth date, so no ID to convert (an old 注册号, say)
+    assert normalize_id(registration) == registration
+    assert pii.bidx(registration) != pii.bidx("370102850601123")
+    assert normalize_id("91370102ma3c0q8x7k") == "91370102MA3C0Q8X7K"  # everything else as before
