@@ -32,9 +32,11 @@ same on every page: changes made while the read runs are the next run's.
 An ``ordered`` stream (the default) promises that records arrive in non-decreasing cursor order; the
 re-anchoring above and the checkpoints rest on that promise. A source that sorts newest-first would have its
 read re-anchored past everything after the first page (most records lost, silently, full refresh too), so the
-reader checks the promise: a record whose cursor is lower than the record before it — on the same page, or on
-an earlier page under the same anchor — stops the read with a :class:`~gateway.contract.errors.FatalSyncError`
-naming both records and both values. Equal cursors are fine (a burst of changes in one second).
+reader checks the promise page by page (:class:`CursorOrder`): a page whose cursors go down more often than up
+stops the read with a :class:`~gateway.contract.errors.FatalSyncError` naming a pair of records and their values.
+One record out of place (a change time typed wrong) does not: it is read like the others, a lower cursor does not
+move the anchor, and one beyond the change horizon (a typo of 9999) moves neither the anchor nor a checkpoint.
+Equal cursors are fine (a burst of changes in one second).
 
 A read always ends. A source whose next cursor or next link leads back to a request already sent, or that
 answers page after page with nothing but records already read (a server ignoring the page parameter), is
@@ -50,6 +52,7 @@ from typing import Any
 
 from gateway.contract.connector import Page, RawRecord, SyncMode
 from gateway.contract.errors import FatalSyncError
+from gateway.models.datetimes import change_horizon
 
 from .cursors import CursorCodec
 from .paginators import ForeignLinkError, PageRequest, make_paginator
@@ -121,6 +124,8 @@ def read_pages(
         sent.add(key)
         response, body, items = fetch(request)
         records, rejects = decoder.decode(items, seen=order.check if order is not None else None)
+        if order is not None:
+            order.end_page()
         ids = tuple(r.source_id for r in records)
         repeated = bool(items) and ((not records and not rejects) or ids == last_ids)  # nothing new on a full page
         stale_pages, last_ids = (stale_pages + 1 if repeated else 0), ids
@@ -149,38 +154,60 @@ def read_pages(
 
 
 class CursorOrder:
-    """Checks an ``ordered`` stream's promise: each record's cursor is no lower than the one before it.
+    """Checks an ``ordered`` stream's promise: its records arrive oldest first.
 
     Re-anchoring trusts the highest cursor seen to mean "everything before it has been read"; on a source that
     sorts newest-first that is false after the first page, and the rest of the read would be lost without a
-    word. :meth:`restart` forgets the previous record when the reader re-anchors (the new first page starts
-    again at the anchor)."""
+    word. One record out of place is not that — a change time typed wrong, a record the server sorts by another
+    column — and must not block the system: a lower cursor does not move the anchor, and a cursor beyond the
+    change horizon (a typo of 9999, a wrong clock) moves neither the anchor nor the watermark (the decoder and the
+    engine leave it out). So a page is judged as a whole: it breaks the promise when its cursors go down more
+    often than up (at least twice) — what a newest-first page does and an outlier does not. The comparison
+    carries over from the page before under the same anchor; :meth:`restart` forgets it when the reader
+    re-anchors (the new first page starts again at the anchor)."""
 
     def __init__(self, where: str, cursor_field: str, *, positional: bool) -> None:
         self.where = where
         self.cursor_field = cursor_field
         self.positional = positional
         self.previous: RawRecord | None = None
+        self._page: list[RawRecord] = []
 
     def check(self, record: RawRecord) -> None:
-        """Raise :class:`FatalSyncError` if ``record`` came after a record with a later cursor."""
-        if record.cursor is None:
+        """Note ``record`` in the order it arrived (judged by :meth:`end_page`)."""
+        if record.cursor is not None and record.cursor <= change_horizon():
+            self._page.append(record)
+
+    def end_page(self) -> None:
+        """Raise :class:`FatalSyncError` if the page just read came mostly newest-first."""
+        seen = ([self.previous] if self.previous is not None else []) + self._page
+        self._page = []
+        if not seen:
             return
-        before = self.previous
-        if before is not None and before.cursor is not None and record.cursor < before.cursor:
-            raise FatalSyncError(self._message(before, record))
-        self.previous = record
+        down: tuple[RawRecord, RawRecord] | None = None
+        downs = ups = 0
+        for before, record in zip(seen, seen[1:]):
+            assert before.cursor is not None and record.cursor is not None
+            if record.cursor < before.cursor:
+                downs += 1
+                down = down or (before, record)
+            elif record.cursor > before.cursor:
+                ups += 1
+        self.previous = seen[-1]
+        if downs >= 2 and downs > ups and down is not None:
+            raise FatalSyncError(self._message(*down, downs=downs, pairs=len(seen) - 1))
 
     def restart(self) -> None:
         self.previous = None
 
-    def _message(self, before: RawRecord, record: RawRecord) -> str:
+    def _message(self, before: RawRecord, record: RawRecord, *, downs: int, pairs: int) -> str:
         name = self.cursor_field
         now, then = dig(record.payload, name, None), dig(before.payload, name, None)
         remedy = ("ask the source to sort ascending by it (a sort parameter in the stream's `params`), or set "
                   "`ordered: false` (which needs cursor or link_header paging, or no `incremental`)"
                   if self.positional else "ask the source to sort ascending by it, or set `ordered: false`")
-        return (f"{self.where}: record {record.source_id} has {name} = {now!r}, lower than {then!r} of record "
+        return (f"{self.where}: the source sends newest first: {name} went down {downs} times in {pairs} steps, "
+                f"e.g. record {record.source_id} has {name} = {now!r}, lower than {then!r} of record "
                 f"{before.source_id} before it. The stream is `ordered` (the default): the read re-anchors on the "
                 f"highest {name} seen, so a source sorting newest-first would lose most of the read; stopped. "
                 f"Either {remedy}")

@@ -29,6 +29,7 @@ from gateway.contract.errors import (
     SkippableSyncError,
     WriteRejectedError,
 )
+from gateway.models.datetimes import change_horizon
 
 from .cursors import CursorCodec
 from .jsontext import DuplicateKeys, Problem, Unrepresentable, find_problems, render_json
@@ -235,6 +236,10 @@ class RecordDecoder:
     max_cursor: datetime | None = None
     _boundary_keys: set[str] = field(default_factory=set)
     _seen_rejects: set[str] = field(default_factory=set)
+    _horizon: datetime = field(default_factory=change_horizon)
+    """The latest cursor that may anchor a read or mark a boundary (now + the allowed clock skew), taken again for
+    each page: a record beyond it (a change time typed 9999) is read, and moves neither."""
+    _beyond_horizon: set[str] = field(default_factory=set)
 
     def decode(
         self, items: Iterable[Any], *, seen: Callable[[RawRecord], None] | None = None
@@ -243,6 +248,7 @@ class RecordDecoder:
         re-deliveries are dropped (the reader checks the source's order with it)."""
         records: list[RawRecord] = []
         rejects: list[SkippableSyncError] = []
+        self._horizon = change_horizon()
         for item in items:
             result = self._one(item)
             if isinstance(result, RawRecord):
@@ -284,6 +290,11 @@ class RecordDecoder:
     def _is_new(self, record: RawRecord) -> bool:
         cursor = record.cursor
         if cursor is None:
+            return True
+        if cursor > self._horizon:  # a typo of 9999: no boundary of its own; read once, however often it comes
+            if record.source_id in self._beyond_horizon:
+                return False
+            self._beyond_horizon.add(record.source_id)
             return True
         if self.max_cursor is None or cursor > self.max_cursor:
             self.max_cursor = cursor

@@ -2,8 +2,9 @@
 
 The reader re-anchors on the highest cursor seen; on a source that sorts descending that is the newest record
 of page 1, so everything after page 1 would be skipped — even on a full refresh — and the watermark would jump
-to the newest change. The reader checks the promise instead: a record older than the one before it stops the
-read, naming both records and both values and what to configure. Real HTTP on 127.0.0.1.
+to the newest change. The reader checks the promise instead: a page whose cursors go down more often than up
+stops the read, naming two records and their values and what to configure; one record out of place (a change
+time typed wrong) does not. Real HTTP on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -65,24 +66,55 @@ def test_a_newest_first_source_on_an_ordered_stream_is_stopped(mode: str) -> Non
     assert "ordered: false" in message and "sort ascending" in message
 
 
-def test_a_descending_record_on_a_later_page_under_the_same_anchor_is_stopped() -> None:
-    """Cursor paging never re-anchors: the order holds across pages, so page 2 starting older than page 1
-    ended is caught too."""
-    pages = [
-        {"data": [{"id": "A", "t": "2024-01-01T10:00:00+08:00"}, {"id": "B", "t": "2024-01-01T11:00:00+08:00"}],
-         "next": "p2"},
-        {"data": [{"id": "C", "t": "2024-01-01T09:00:00+08:00"}], "next": None},
-    ]
+def _cursor_paged(pages: list[list[dict[str, str]]]) -> Any:
+    """A cursor-paged source answering ``pages`` in turn (``next`` = ``p2``, ``p3`` …)."""
+    def answer(request: Seen) -> Answer:
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.path).query).items()}
+        index = int(query.get("cursor", "p1")[1:]) - 1
+        return json_answer(json.dumps({"data": pages[index],
+                                       "next": f"p{index + 2}" if index + 1 < len(pages) else None}).encode())
+
+    return answer
+
+
+def _cursor_connector(url: str) -> RestConnector:
+    return _connector(url, record_selector="data", success=None,
+                      incremental={"cursor_field": "t", "cursor_format": "iso8601", "param": "since"},
+                      pagination={"type": "cursor", "next_cursor_path": "next"})
+
+
+def test_a_source_going_down_across_pages_under_the_same_anchor_is_stopped() -> None:
+    """Cursor paging never re-anchors: the order is judged across pages too — page 2 carrying on downwards from
+    where page 1 ended is a newest-first source, whose pages of one or two records alone would not show it."""
+    pages = [[{"id": "A", "t": "2024-01-01T12:00:00+08:00"}, {"id": "B", "t": "2024-01-01T11:00:00+08:00"}],
+             [{"id": "C", "t": "2024-01-01T10:00:00+08:00"}, {"id": "D", "t": "2024-01-01T09:00:00+08:00"}]]
+    with ScriptedServer(_cursor_paged(pages)) as server, \
+            pytest.raises(FatalSyncError, match="record C has t = '2024-01-01T10:00:00\\+08:00', lower than "
+                                                "'2024-01-01T11:00:00\\+08:00' of record B"):
+        list(_cursor_connector(server.url).read("cases"))
+
+
+def test_one_record_out_of_place_is_read_with_the_others_and_anchors_nothing() -> None:
+    """A change time typed wrong — years in the past, or 9999 — in a source sorted by its own change column: every
+    record is read (page-number paging, re-anchored), the typo neither stops the read nor moves the anchor past the
+    records after it, and the checkpoint stays this side of the clock."""
+    rows = [{"id": f"R{i:02d}", "updateTime": f"2024-03-05 10:{i:02d}:00", "order": i} for i in range(1, 11)]
+    rows[3]["updateTime"] = "2019-03-05 10:04:00"  # typed years back
+    rows[6]["updateTime"] = "9999-12-31 23:59:59"  # typed for ever
 
     def answer(request: Seen) -> Answer:
-        return json_answer(json.dumps(pages[1 if "cursor=p2" in request.path else 0]).encode())
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.path).query).items()}
+        since = query.get("updatedSince")
+        # the server filters and sorts by its own change column ("order"), not by the field it shows
+        chosen = [r for r in rows if since is None or f"2024-03-05 10:{r['order']:02d}:00" >= since]
+        n, size = int(query.get("pageNo", 1)), int(query.get("pageSize", 3))
+        return json_answer(json.dumps({"code": 0, "data": {"list": chosen[(n - 1) * size: n * size]}}).encode())
 
     with ScriptedServer(answer) as server:
-        connector = _connector(server.url, record_selector="data", success=None,
-                               incremental={"cursor_field": "t", "cursor_format": "iso8601", "param": "since"},
-                               pagination={"type": "cursor", "next_cursor_path": "next"})
-        with pytest.raises(FatalSyncError, match="record C has t = '2024-01-01T09:00:00\\+08:00', lower than"):
-            list(connector.read("cases"))
+        pages = list(_connector(server.url).read("cases", mode="full_refresh"))
+    assert sorted(r.source_id for p in pages for r in p.records) == [r["id"] for r in rows]
+    checkpoints = [p.checkpoint["cursor"] for p in pages if p.checkpoint]
+    assert checkpoints and all(not c.startswith("9999") for c in checkpoints)
 
 
 def test_an_ascending_source_with_repeated_change_times_is_read_whole() -> None:
