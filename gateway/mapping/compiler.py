@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping
 from datetime import timezone
 from typing import Any
 
+from gateway.kernel.yamlfile import YamlDocument
 from gateway.mapping import dates
 from gateway.mapping.lookups import LookupTable
 from gateway.mapping.steps import StepEmitter
@@ -77,12 +78,19 @@ _NORMALIZERS = {
     "nfkc": "v = v if v.isascii() else _nfkc('NFKC', v)",
     "strip_all_spaces": "v = v if v.isalnum() else _WS.sub('', v)",  # letters and digits only: nothing to strip
     "squash_spaces": "v = _WS.sub(' ', v).strip()",
+    # names: 张 三 is 张三, but JOHN  SMITH is JOHN SMITH (not JOHNSMITH), IBM (China) Co., Ltd. keeps its spaces
+    "name_spaces": "v = v if v.isalnum() else _WS.sub(' ', _CJK_GAP.sub('', v)).strip()",
     "upper": "v = v.upper()",
     "lower": "v = v.lower()",
 }
 NORMALIZE_STEPS = tuple(_NORMALIZERS)
 """The steps ``normalize`` may list, in the order documented."""
 _WS = re.compile(r"\s+")
+_CJK = ("[\u00b7\u2027\u3001-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+        "\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65\U00020000-\U0003134f]")
+_CJK_GAP = re.compile(rf"(?<={_CJK})\s+(?={_CJK})")
+"""Whitespace (full-width spaces too) between two CJK characters (Han, kana, CJK and full-width punctuation, the
+middle dot of transcribed names): in a Chinese name it is padding, never part of the name."""
 
 
 class _Issue(Exception):
@@ -115,6 +123,33 @@ def _is_null(value: Any, tokens: frozenset[str]) -> bool:
     return value is None or (value.__class__ is str and value.strip() in tokens)
 
 
+_NOT_SCALAR = object()
+"""The condition key of an object or a list: equal to no condition value (never in a set of them)."""
+_TRUE_TEXTS = frozenset({"1", "true", "True", "TRUE"})
+_FALSE_TEXTS = frozenset({"0", "false", "False", "FALSE"})
+
+
+def _cond_key(value: Any, tokens: frozenset[str] | None) -> Any:
+    """What ``equals`` / ``in`` / ``not_in`` compare: the value as stripped text, as a code table reads it
+    (``"1 "``, ``1`` and ``"1"`` are the same code); None for a null or a null token; a bool as ``"1"``/``"0"``;
+    an object or a list matches no condition value (never an exception: a record's shape is its own business)."""
+    cls = value.__class__
+    if cls is str:
+        text = value.strip()  # type: ignore[union-attr]
+        return None if tokens is not None and text in tokens else text
+    if value is None:
+        return None
+    if cls is bool:
+        return "1" if value else "0"
+    if cls is int:
+        return str(value)
+    if cls is float:
+        return str(int(value)) if value.is_integer() else str(value)  # type: ignore[union-attr]
+    if isinstance(value, (dict, list, tuple, set, frozenset)):
+        return _NOT_SCALAR
+    return str(value).strip()
+
+
 def _matches(value: Any, regex: re.Pattern[str]) -> bool:
     return value is not None and regex.search(value if value.__class__ is str else str(value)) is not None
 
@@ -131,8 +166,15 @@ class MappingCompiler(StepEmitter):
         default_normalize: list[str],
         null_tokens: Any = None,
         lookups: Mapping[str, LookupTable] | None = None,
+        document: YamlDocument | None = None,
+        section: str | None = None,
+        doc_root: tuple[Any, ...] = (),
     ) -> None:
         self.where = where
+        self.document = document  # with section: errors name the line (``m.yaml: line 9: fields: a: …``)
+        self.section = section
+        self._doc_base: tuple[Any, ...] = doc_root  # the YAML path of the object being compiled (for lines)
+        self._doc_path: tuple[Any, ...] = doc_root  # … and of the field being compiled
         self.code_tables = {name: {str(k): v for k, v in table.items()} for name, table in code_tables.items()}
         self.tz_offset = tz_offset
         self.tz: timezone = dates.parse_offset(tz_offset)
@@ -145,8 +187,10 @@ class MappingCompiler(StepEmitter):
             "_short": _short,
             "_is_null": _is_null,
             "_matches": _matches,
+            "_ck": _cond_key,
             "_nfkc": unicodedata.normalize,
             "_WS": _WS,
+            "_CJK_GAP": _CJK_GAP,
             "_iso_from_epoch": dates.iso_from_epoch,
             "_iso_normalise": dates.iso_normalise,
             "_format_datetime": dates.format_datetime,
@@ -196,10 +240,12 @@ class MappingCompiler(StepEmitter):
     def condition_expr(self, cond: Any, where: str) -> str:
         if not isinstance(cond, Mapping):
             raise self.fail(where, f"a condition must be a mapping, got {cond!r}")
-        if "any" in cond:
-            return "(" + " or ".join(self.condition_expr(c, where) for c in cond["any"]) + ")"
-        if "all" in cond:
-            return "(" + " and ".join(self.condition_expr(c, where) for c in cond["all"]) + ")"
+        for key in ("any", "all"):
+            if key in cond:
+                if not isinstance(cond[key], list) or not cond[key]:
+                    raise self.fail(where, f"{key} must be a non-empty list of conditions, got {cond[key]!r}")
+                joined = f" {'or' if key == 'any' else 'and'} ".join(self.condition_expr(c, where) for c in cond[key])
+                return "(" + joined + ")"
         if "not" in cond:
             return f"(not {self.condition_expr(cond['not'], where)})"
         unknown = set(cond) - CONDITION_KEYS
@@ -209,12 +255,15 @@ class MappingCompiler(StepEmitter):
         if path is None:
             raise self.fail(where, f"condition {dict(cond)!r} needs path (or any/all/not)")
         get = self.get_expr(path, where)
+        # equals / in / not_in compare the value as stripped text after the null tokens, as code tables read it
+        # (a CHAR-padded "1 " or the number 1 is the code "1"); an object or a list matches none of the values.
+        key = f"_ck({get}, {self.const(self.null_tokens, 'nt')})"
         if "equals" in cond:
-            return f"({get} == {self.const(cond['equals'])})"
+            return f"({key} in {self.const(self._cond_texts([cond['equals']], where, 'equals'))})"
         if "in" in cond:
-            return f"({get} in {self.const(frozenset(cond['in']))})"
+            return f"({key} in {self.const(self._cond_texts(cond['in'], where, 'in'))})"
         if "not_in" in cond:
-            return f"({get} not in {self.const(frozenset(cond['not_in']))})"
+            return f"({key} not in {self.const(self._cond_texts(cond['not_in'], where, 'not_in'))})"
         if "present" in cond:
             if self.null_tokens is not None:  # "null", "-" … are as absent here as in the fields
                 nt = self.const(self.null_tokens, "nt")
@@ -224,6 +273,26 @@ class MappingCompiler(StepEmitter):
         if "matches" in cond:
             return f"_matches({get}, {self.const(self._regex(cond['matches'], where), 'rx')})"
         raise self.fail(where, f"condition {dict(cond)!r} needs equals, in, not_in, present or matches")
+
+    def _cond_texts(self, values: Any, where: str, key: str) -> frozenset[Any]:
+        """The condition values of ``equals`` (one) or ``in`` / ``not_in`` (a list) as the keys they match: each a
+        scalar (text, number, true/false, null), checked at load (``in: "12"`` is not the codes 1 and 2)."""
+        if key != "equals" and not isinstance(values, list):
+            raise self.fail(where, f"{key} must be a list of values (text, numbers, true/false), got {values!r}: "
+                                   f"write {key}: [{values!r}] for one value")
+        texts: set[Any] = set()
+        for value in values:
+            if value is True:
+                texts |= _TRUE_TEXTS
+            elif value is False:
+                texts |= _FALSE_TEXTS
+            elif value is None or value.__class__ in (str, int, float):
+                texts.add(_cond_key(value, None))
+            else:
+                said = "" if key == "equals" else " in the list"
+                raise self.fail(where, f"{key}: {value!r}{said} is not a value (text, a number, true/false, null): "
+                                       f"a condition compares one value at a time")
+        return frozenset(texts)
 
     # -- one field -------------------------------------------------------------------------------------
 
@@ -288,6 +357,9 @@ class MappingCompiler(StepEmitter):
         self.emit_pipeline(w, indent, spec, where, raw=raw)
 
     def emit_concat(self, w: _Writer, indent: int, spec: dict[str, Any], where: str) -> None:
+        if not isinstance(spec["concat"], list) or not spec["concat"]:
+            raise self.fail(where, f"concat must be a non-empty list of source paths and {{const: …}} parts, "
+                                   f"got {spec['concat']!r}")
         parts = []
         for part in spec["concat"]:
             if isinstance(part, Mapping) and "const" in part:
@@ -407,12 +479,19 @@ class MappingCompiler(StepEmitter):
         sources = spec["list"]
         if isinstance(sources, Mapping):
             sources = [sources]
+        tokens = self.tokens_for(spec, where)
         w.emit(indent, "v = []")
         for i, source in enumerate(sources):
             if not isinstance(source, Mapping) or "from" not in source or "fields" not in source:
                 raise self.fail(f"{where}.list[{i}]", "each list source needs from and fields")
+            field_path, base = self._doc_path, self._doc_base
+            self._doc_base = (*field_path, "list", *((i,) if isinstance(spec["list"], list) else ()), "fields")
             item_fn = self.compile_object(source["fields"], f"{where}.list[{i}]")
+            self._doc_path, self._doc_base = field_path, base
             w.emit(indent, f"_s = {self.get_expr(source['from'], where)}")
+            if tokens is not None:  # a list written as a null token ("null", "无", "-") is no list, as in a field
+                w.emit(indent, f"if _s.__class__ is str and _s.strip() in {self.const(tokens, 'nt')}:")
+                w.emit(indent + 1, "_s = None")
             w.emit(indent, "if _s:")
             w.emit(indent + 1, "if _s.__class__ is not list: _s = [_s]")
             w.emit(indent + 1, "for _x in _s:")
@@ -442,6 +521,7 @@ class MappingCompiler(StepEmitter):
                     w.emit(1, f"{var} = {parent}.setdefault({self.const(parts[depth - 1], 'k')}, {{}})")
         for target, raw_spec in fields.items():
             field_where = f"{where}.{target}" if where else target
+            self._doc_path = (*self._doc_base, target)
             spec = self.normalise_spec(raw_spec, field_where)
             parts = target.split(".")
             container = containers[".".join(parts[:-1])]

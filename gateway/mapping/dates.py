@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
 from gateway.contract.errors import ConfigError
@@ -27,7 +28,9 @@ _TOKENS = {
 _STRFTIME = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
 _TOKEN_RE = re.compile("|".join(sorted(map(re.escape, _TOKENS), key=len, reverse=True)))
 SPECIAL_FORMATS = ("iso8601", "epoch_ms", "epoch_s")
-_ISO_OFFSET_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_INTEGER_RE = re.compile(r"[+-]?\d+")
+_ISO_OFFSET_RE = re.compile(r"([Zz]|[+-]\d{2}(?::?\d{2})?)$")
+"""An offset at the end of an ISO time as systems print it: Z or z, +08:00, +0800 and the hour alone (+08)."""
 
 
 def parse_offset(value: str) -> timezone:
@@ -48,6 +51,8 @@ class PatternFormat:
     has_time: bool
     has_millis: bool
     strftime: str
+    strftime_parts: tuple[str, ...] = ()
+    """``strftime`` split where the milliseconds go (``SSS``: three digits, which ``%f`` is not), when it has them."""
 
     def iso_expression(self, groups: str, offset: str, *, date_only: bool = False) -> str:
         """Python source of an f-string that builds ISO 8601 from ``groups`` (the match's ``groups()`` tuple).
@@ -78,6 +83,7 @@ def compile_pattern(pattern: str) -> PatternFormat:
     parts: list[str] = []
     groups: set[str] = set()
     strf: list[str] = []
+    strf_parts: list[str] = []  # strftime text before and after SSS
     pos = 0
     for match in _TOKEN_RE.finditer(pattern):
         literal = pattern[pos : match.start()]
@@ -89,10 +95,16 @@ def compile_pattern(pattern: str) -> PatternFormat:
             raise ConfigError(f"date format {pattern!r} repeats {token}")
         groups.add(name)
         parts.append(rx)
-        strf.append(_STRFTIME.get(token, "%f"))
+        if token == "SSS":
+            strf_parts.append("".join(strf))
+            strf.append("%f")
+        else:
+            strf.append(_STRFTIME[token])
         pos = match.end()
     parts.append(re.escape(pattern[pos:]))
     strf.append(pattern[pos:].replace("%", "%%"))
+    if strf_parts:
+        strf_parts.append("".join(strf)[len(strf_parts[0]) + 2:])
     if not {"Y", "M", "D"} <= groups:
         raise ConfigError(f"date format {pattern!r} needs yyyy, MM and dd")
     has_time = "h" in groups
@@ -104,12 +116,35 @@ def compile_pattern(pattern: str) -> PatternFormat:
         has_time=has_time,
         has_millis="f" in groups,
         strftime="".join(strf),
+        strftime_parts=tuple(strf_parts),
     )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def iso_from_epoch(value: object, tz: timezone, *, millis: bool, date_only: bool = False) -> str:
-    number = float(value) / (1000 if millis else 1)  # type: ignore[arg-type]
-    moment = datetime.fromtimestamp(number, tz)
+    """An epoch number (ms or s; a number or its text) as ISO 8601 in ``tz``, exactly: integer arithmetic, so no
+    millisecond is lost to a float (``2167658993614`` is …53.614, not …53.613). A bool is no timestamp (true is
+    not 1970-01-01T08:00:00.001): ValueError, as for any value that is not a number (the mapping names it)."""
+    if value.__class__ is bool:
+        raise ValueError("a boolean is not a timestamp")
+    if isinstance(value, int):
+        number: int | Decimal = int(value)
+    elif isinstance(value, (str, float, Decimal)):  # a SOAP client gives xsd:decimal as a Decimal
+        text = value.strip() if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+        try:
+            number = int(text) if _INTEGER_RE.fullmatch(text) else Decimal(text)
+        except ArithmeticError:
+            raise ValueError(f"{value!r} is not a number") from None
+        if isinstance(number, Decimal) and not number.is_finite():
+            raise ValueError(f"{value!r} is not a finite number")
+    else:
+        raise TypeError(f"{value!r} is not a timestamp")
+    micros = number * (1000 if millis else 1_000_000)
+    if isinstance(micros, Decimal):
+        micros = int(micros.to_integral_value(rounding=ROUND_HALF_EVEN))
+    moment = (_EPOCH + timedelta(microseconds=micros)).astimezone(tz)
     return moment.date().isoformat() if date_only else moment.isoformat()
 
 
@@ -127,6 +162,8 @@ def iso_normalise(value: str, offset: str, *, date_only: bool = False) -> str:
         return f"{text}{offset}"
     if found.group(0) == offset:
         return text
+    if found.group(0) == "z":  # lowercase z is UTC as well (RFC 3339 allows it; fromisoformat does not read it)
+        text = text[:-1] + "Z"
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -142,8 +179,12 @@ def format_datetime(value: str | datetime, target: str, tz: timezone) -> str | i
     moment = moment.astimezone(tz)
     if target == "iso8601":
         return moment.isoformat()
-    if target == "epoch_ms":
-        return int(moment.timestamp() * 1000)
+    if target == "epoch_ms":  # integer arithmetic: timestamp() * 1000 is a float and loses a millisecond
+        return (moment - _EPOCH) // timedelta(milliseconds=1)
     if target == "epoch_s":
-        return int(moment.timestamp())
-    return moment.strftime(compile_pattern(target).strftime)
+        return (moment - _EPOCH) // timedelta(seconds=1)
+    compiled = compile_pattern(target)
+    if compiled.has_millis:  # SSS is three digits (%f would write six, which the system's own format refuses)
+        before, after = compiled.strftime_parts
+        return f"{moment.strftime(before)}{moment.microsecond // 1000:03d}{moment.strftime(after)}"
+    return moment.strftime(compiled.strftime)

@@ -129,7 +129,8 @@ OPERATIONS: tuple[Operation, ...] = (
                   "fields:\n  deleted: {any: [{path: isDeleted, in: [1, \"1\"]}, {path: result, in: [\"2\", \"3\"]}]}\n",
                   {"isDeleted": 0, "result": "3"}), also=("all",)),
     Operation("list", "Sources", "A list built from one or more source lists: each `from` a path to a list "
-              "(a single object counts as a list of one), each item mapped by its own `fields`.", Example(
+              "(a single object counts as a list of one; a null token such as `\"null\"` or `\"无\"` as no list), "
+              "each item mapped by its own `fields`.", Example(
                   "fields:\n  events:\n    list:\n"
                   "      - from: steps\n        fields: {seq: {position: true}, kind: {const: step}, name: name}\n"
                   "      - from: specials\n        fields: {seq: {position: true}, kind: {const: special}, name: type}\n",
@@ -148,8 +149,9 @@ OPERATIONS: tuple[Operation, ...] = (
                   {"status": "9", "finishTime": "2024-03-05 10:12:00"}), also=("then", "else")),
     # -- modifiers ---------------------------------------------------------------------------------------------
     Operation("normalize", "Modifiers", "Text clean-up before anything else but null tokens: `strip`, `nfkc` "
-              "(full-width → half-width), `strip_all_spaces` (every whitespace, U+3000 too), `squash_spaces`, "
-              "`upper`, `lower`.", Example(
+              "(full-width → half-width), `strip_all_spaces` (every whitespace, U+3000 too: for codes and numbers), "
+              "`squash_spaces`, `name_spaces` (for names: whitespace between CJK characters goes, `张 三` is "
+              "`张三`; elsewhere a run of it is one space, `JOHN  SMITH` is `JOHN SMITH`), `upper`, `lower`.", Example(
                   "fields:\n  applicant.id_number: {path: certNo, normalize: [nfkc, strip_all_spaces, upper]}\n",
                   {"certNo": "３７０１０２ 19850601123x"})),
     Operation("slice", "Modifiers", "Part of the text, Python-style `[start, end]` (negative counts from the "
@@ -217,10 +219,16 @@ OPERATIONS: tuple[Operation, ...] = (
                   'null_tokens: ["-"]\nfields:\n  reason: r\n  grade: {path: g, null_tokens: ["0", "-"]}\n',
                   {"r": "-", "g": "0"})),
     # -- conditions --------------------------------------------------------------------------------------------
-    Operation("equals", "Conditions", "`{path: P, equals: X}`: the source value equals X (no conversion: "
-              "`1` and `\"1\"` differ)."),
-    Operation("in", "Conditions", "`{path: P, in: [X, Y]}`: the value is one of them (`not_in`: none of them).",
-              also=("not_in",)),
+    Operation("equals", "Conditions", "`{path: P, equals: X}`: the source value equals X, compared as code tables "
+              "read codes: as stripped text after the null tokens (`1`, `\"1\"` and a CHAR-padded `\"1 \"` are "
+              "the same; `true` matches `true`, `1` and `\"1\"`). An object or a list in the record equals "
+              "nothing. X is one value (text, a number, true/false, null), checked at load.", Example(
+                  "fields:\n  applicant.type: {when: {path: kind, equals: \"1\"}, then: {const: \"1\"}, "
+                  "else: {const: \"2\"}}\n",
+                  {"kind": "1 "})),
+    Operation("in", "Conditions", "`{path: P, in: [X, Y]}`: the value is one of them (`not_in`: none of them), "
+              "compared as for `equals`. Always a list of values, checked at load (`in: \"12\"` is refused, not "
+              "read as the codes 1 and 2).", also=("not_in",)),
     Operation("present", "Conditions", "`{path: P, present: true}`: the value is there — not null, not empty, "
               "not a null token (`present: false`: the opposite)."),
     Operation("matches", "Conditions", "`{path: P, matches: REGEX}`: the pattern is found in the value (as "

@@ -95,12 +95,21 @@ class Mapper:
             fingerprint = hashlib.sha256(f"{fingerprint}:{files_digest}".encode()).hexdigest()[:16]
         rules = rule_policy(spec.get("rules"), where=where)
 
+        default_normalize = spec.get("normalize", ["strip"])
+        if isinstance(default_normalize, str):  # one step, as a field's normalize may say it (not its letters)
+            default_normalize = [default_normalize]
+        if not isinstance(default_normalize, list) or not all(isinstance(op, str) for op in default_normalize):
+            raise ConfigError(f"{where}: normalize must be a list of steps, got {default_normalize!r}")
+
         def compiler(section: str, null_tokens: Any) -> MappingCompiler:
             return MappingCompiler(
                 where=f"{where}: {section}",
+                document=document,
+                section=section,
+                doc_root=("fields",) if section == "fields" else ("outbound", "fields"),
                 code_tables=code_tables,
                 tz_offset=str(spec.get("timezone", "+08:00")),
-                default_normalize=list(spec.get("normalize", ["strip"])),
+                default_normalize=default_normalize,
                 null_tokens=null_tokens,
                 lookups=lookups,
             )

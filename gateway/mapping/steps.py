@@ -13,6 +13,7 @@ from datetime import timezone
 from typing import Any
 
 from gateway.contract.errors import ConfigError
+from gateway.kernel.yamlfile import YamlDocument
 from gateway.mapping import dates
 from gateway.mapping.lookups import LookupTable
 
@@ -61,6 +62,16 @@ class StepEmitter:
         return name
 
     def fail(self, where: str, message: str) -> ConfigError:
+        """A mistake in the mapping, naming the file, the line of the field being compiled (when the document is
+        known), the section and the setting: ``m.yaml: line 9: fields: deleted: in must be a list …``."""
+        document: YamlDocument | None = getattr(self, "document", None)
+        section: str | None = getattr(self, "section", None)
+        path: tuple[Any, ...] = getattr(self, "_doc_path", ())
+        if document is not None and section is not None:
+            for end in range(len(path), 0, -1):  # the field's own line, else the nearest enclosing one known
+                line = document.line(*path[:end])
+                if line is not None:
+                    return ConfigError(f"{document.where}: line {line}: {section}: {where}: {message}")
         return ConfigError(f"{self.where}: {where}: {message}")
 
     def _regex(self, pattern: Any, where: str) -> re.Pattern[str]:
@@ -149,8 +160,13 @@ class StepEmitter:
         elif kind == "str":
             w.emit(indent, "v = v if v.__class__ is str else str(v)")
         elif kind == "bool":
-            truthy = self.const(frozenset(spec.get("true_values", _DEFAULT_TRUE)))
-            w.emit(indent, f"v = v if v.__class__ is bool else (v == 1 if v.__class__ is int else str(v) in {truthy})")
+            values = spec.get("true_values", list(_DEFAULT_TRUE))
+            if (not isinstance(values, list) or not values
+                    or not all(x.__class__ in (str, int, float, bool) for x in values)):
+                raise self.fail(where, f"true_values must be a non-empty list of values (text, numbers), got "
+                                       f"{values!r}: write true_values: [{values!r}] for one value")
+            truthy = self.const(frozenset(str(x).strip() for x in values))
+            w.emit(indent, f"v = v if v.__class__ is bool else (v == 1 if v.__class__ is int else str(v).strip() in {truthy})")
         else:
             raise self.fail(where, f"type must be int, float, str or bool, got {kind!r}")
         return False
@@ -204,7 +220,9 @@ class StepEmitter:
             formats = date_spec.get("from", "iso8601")
         else:
             formats = date_spec
-        formats = [formats] if isinstance(formats, str) else list(formats)
+        formats = [formats] if isinstance(formats, str) else formats
+        if not isinstance(formats, list) or not formats or not all(isinstance(f, str) for f in formats):
+            raise self.fail(where, f"date must name a format or give a non-empty list of formats, got {formats!r}")
         date_only = bool(spec.get("date_only"))
         if target and target not in dates.SPECIAL_FORMATS:
             try:  # checked now, not at the first push that formats a date with it

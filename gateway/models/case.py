@@ -235,17 +235,34 @@ class Case(BaseModel):
         # A wrap validator rather than an "after" one: it also sees the raw input, and a raw timestamp
         # already in the canonical "YYYY-MM-DDTHH:MM:SS+08:00" form orders correctly as a string, which is
         # several times cheaper than comparing the parsed datetimes (pydantic gives each its own tzinfo).
+        dropped: list[Issue] = []  # incomplete optional parts left out: flags (the case itself is sound)
         if data.__class__ is dict:
+            # A JSON source may send a code or a number as a JSON number (areaCode: 370102): an integer is
+            # carried as its decimal text, exactly what it said (a float or a bool is not: a type error still).
+            for key in _NUMBER_TEXT_FIELDS:
+                if data.get(key).__class__ is int:
+                    data = {**data, key: str(data[key])}
+            part = data.get("applicant")
+            if part.__class__ is dict and any(part.get(k).__class__ is int for k in _APPLICANT_NUMBER_FIELDS):
+                data = {**data, "applicant": {k: str(v) if k in _APPLICANT_NUMBER_FIELDS and v.__class__ is int
+                                              else v for k, v in part.items()}}
             # A mapping fills a nested part field by field (office.code, office.division …): a source without
-            # those facts gives a part whose fields are all empty, which is no part at all.
+            # those facts gives a part whose fields are all empty, which is no part at all. A part without
+            # what it cannot exist without (an office without its code, an agent without a name or a known
+            # role) is left out too, and flagged: real data breaks it, and the case does not depend on it.
             for key in _OPTIONAL_PARTS:
                 part = data.get(key)
-                if part.__class__ is dict and all(v is None for v in part.values()):
-                    data = {**data, key: None}
+                if part.__class__ is dict:
+                    missing = None if all(v is None for v in part.values()) else _incomplete_part(key, part)
+                    if missing is None and all(v is None for v in part.values()):
+                        data = {**data, key: None}
+                    elif missing is not None:
+                        data = {**data, key: None}
+                        dropped.append(missing)
         self = handler(data)
         raw: dict[str, Any] = data if data.__class__ is dict else _NO_RAW
         errors: list[Issue] = []  # structural: the record is rejected
-        flags: list[Issue] = []  # quality: the case is kept and flagged (unless the mapping's policy says otherwise)
+        flags: list[Issue] = dropped  # quality: the case is kept and flagged (unless the mapping's policy says)
         d = self.__dict__
         applicant = self.applicant
 
@@ -362,6 +379,33 @@ class Case(BaseModel):
 
 _NO_RAW: dict[str, Any] = {}
 _OPTIONAL_PARTS = ("office", "agent")
+_NUMBER_TEXT_FIELDS = ("case_no", "item_code", "catalog_code", "item_version", "dept_code", "division_code",
+                       "certificate_no")
+_APPLICANT_NUMBER_FIELDS = ("id_number", "phone")
+"""Text fields holding codes and numbers: an integer given for one is read as its decimal text."""
+_AGENT_ROLES = frozenset(role.value for role in AgentRole)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (value.__class__ is str and not value.strip())
+
+
+def _incomplete_part(key: str, part: dict[str, Any]) -> Issue | None:
+    """The flag for an office or agent that lacks what it cannot exist without (then it is left out), or None.
+    The message names no person: flags travel unsealed."""
+    if key == "office":
+        if _blank(part.get("code")):
+            return ("office.code", "case.office_incomplete",
+                    "the accepting office has no code: the office is left out of the case")
+        return None
+    if _blank(part.get("name")):
+        return ("agent.name", "case.agent_incomplete",
+                "the agent (帮办代办) has no name: the agent is left out of the case")
+    role = part.get("role")
+    if not (isinstance(role, AgentRole) or (role.__class__ is str and role in _AGENT_ROLES)):
+        return ("agent.role", "case.agent_incomplete",
+                "the agent (帮办代办) has no known role (proxy or assistant): the agent is left out")
+    return None
 
 
 def _check_intake(case: Case, accepted: str | None, flags: list[Issue]) -> None:
@@ -377,7 +421,7 @@ def _check_intake(case: Case, accepted: str | None, flags: list[Issue]) -> None:
     agent = case.agent
     if agent is not None and agent.role is AgentRole.PROXY and not agent.authorisation:
         flags.append(("agent.authorisation", "case.agent_authorisation",
-                      f"proxy {agent.name} acts without an authorisation reference (授权委托书)"))
+                      "a proxy (代办) acts without an authorisation reference (授权委托书)"))
     for i, stage in enumerate(case.stages):
         if stage.started_at is not None and stage.ended_at is not None and stage.ended_at < stage.started_at:
             flags.append((f"stages.{i}.ended_at", _DATE_ORDER, f"stage {stage.name} ends before it starts"))

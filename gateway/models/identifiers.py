@@ -78,15 +78,16 @@ def _place_periods(code6: str) -> tuple[tuple[int, int, str], ...] | None:
 def _place_warning(code6: str, year: int) -> IdentifierWarning | None:
     periods = _place_periods(code6)
     if periods is None:
-        return IdentifierWarning("resident_id.place_code", f"place code {code6} is not in GB/T 2260")
+        return IdentifierWarning("resident_id.place_code", "the ID's place code is not in GB/T 2260")
     # An ID carries the place code in use when it was *issued*, which for people born before 1984 (the first
     # resident IDs) or who registered later is after the birth year: a code introduced later is legitimate.
     # Only a code retired before the holder was born cannot have been issued to them.
     if any(year <= end for _start, end, _name in periods):
         return None
-    names = "/".join(f"{n} ({s or '…'}–{e if e != 9999 else '…'})" for s, e, n in periods)
+    # No place, no year in the message: with the birth year they narrow the holder down, and flags travel
+    # unsealed (the case JSON, the hall, the run reports). The ID itself is sealed where it is stored.
     return IdentifierWarning(
-        "resident_id.place_code", f"place code {code6} was retired before {year}: {names}"
+        "resident_id.place_code", "the ID's place code was retired before the holder's birth year"
     )
 
 
@@ -115,16 +116,17 @@ def _today() -> str:
 
 
 def _birth_date_problem(ymd: str) -> str | None:
-    """Why an 8-digit birth date is impossible (or in the future), or ``None``."""
+    """Why an 8-digit birth date is impossible (or in the future), or ``None``; the message never quotes the
+    date (it is part of the ID number, and issue messages are stored and shown unsealed)."""
     year = int(ymd[:4])
     if year < 1850:
-        return f"birth year {year} is before 1850"
+        return "the ID's birth year is before 1850"
     try:
         date(year, int(ymd[4:6]), int(ymd[6:8]))
     except ValueError:
-        return f"birth date {ymd[:4]}-{ymd[4:6]}-{ymd[6:8]} does not exist"
+        return "the ID's birth date does not exist"
     if ymd > _today():
-        return f"birth date {ymd[:4]}-{ymd[4:6]}-{ymd[6:8]} is in the future"
+        return "the ID's birth date is in the future"
     return None
 
 
@@ -165,7 +167,7 @@ def validate_resident_id(value: str) -> tuple[str, list[IdentifierWarning]]:
         raise IdentifierError("resident_id.format", "resident ID must be 17 digits and a digit or X")
     check = _CHECK_CHARS[(1 - 2 * int(body, 13)) % 11]
     if v[17] != check:
-        raise IdentifierError("resident_id.checksum", f"check character is {v[17]}, expected {check}")
+        raise IdentifierError("resident_id.checksum", "the check character is wrong (GB 11643)")
     warning = _place_and_birth(v[:14])
     return v, ([warning] if warning is not None else [])
 
@@ -176,7 +178,8 @@ def _convert_15(v: str) -> tuple[str, list[IdentifierWarning]]:
     body = v[:6] + "19" + v[6:]
     place = _place_and_birth(body[:14])
     new = body + resident_id_check_char(body)
-    warnings = [IdentifierWarning("resident_id.converted_15", f"15-digit resident ID {v} converted to {new}")]
+    # Neither number in the message: flags are stored and pushed unsealed (only applicant.id_number is sealed).
+    warnings = [IdentifierWarning("resident_id.converted_15", "a 15-digit resident ID was converted to 18 digits")]
     if place is not None:
         warnings.append(place)
     return new, warnings
@@ -202,13 +205,13 @@ def validate_residence_permit(id_type: str, value: str) -> tuple[str, list[Ident
         raise IdentifierError("resident_id.format", "residence permit number must be 17 digits and a digit or X")
     check = _CHECK_CHARS[(1 - 2 * int(body, 13)) % 11]
     if v[17] != check:
-        raise IdentifierError("resident_id.checksum", f"check character is {v[17]}, expected {check}")
+        raise IdentifierError("resident_id.checksum", "the check character is wrong (GB 11643)")
     problem = _birth_date_problem(v[6:14])
     if problem is not None:
         raise IdentifierError("resident_id.birth_date", problem)
     allowed = _PERMIT_ADDRESS.get(id_type, ("810000", "820000", "830000"))
     if v[:6] not in allowed:
-        message = f"a {id_type} number starts with {' or '.join(allowed)}, not {v[:6]}"
+        message = f"a {id_type} number starts with {' or '.join(allowed)}"
         return v, [IdentifierWarning("residence_permit.address_code", message)]
     return v, []
 

@@ -187,6 +187,10 @@ _ALL: tuple[Rule, ...] = (
        "in GB/T 2260, or is not 6 or 12 digits."),
     _q("case.agent_authorisation", "agent.authorisation", "A proxy (代办) should give the reference of the "
        "applicant's written authorisation (授权委托书)."),
+    _q("case.office_incomplete", "office.code", "The accepting office is given without its code: the office is "
+       "left out of the case (the case is kept)."),
+    _q("case.agent_incomplete", "agent.name, agent.role", "The agent (帮办代办) is given without a name or a known "
+       "role (proxy or assistant): the agent is left out of the case (the case is kept)."),
     _q("case.deferred_due", "deferred_materials[].due_at", "A deferred material (容缺/承诺) should have a due date, "
        "not before the case was accepted."),
     _q("division.unknown", "division_code", "The division code is not (or no longer) in GB/T 2260."),

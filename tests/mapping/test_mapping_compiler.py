@@ -127,17 +127,17 @@ def test_a_table_named_in_the_long_form_is_read_forwards_unless_inverted() -> No
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ("  a: {path: x, fromat: y}\n", "t.yaml: fields: a: unknown key(s) ['fromat']"),
-        ("  a: {path: x, code: nope}\n", "t.yaml: fields: a: code table 'nope' is not defined"),
-        ("  a: {path: x, date: 'dd/MM'}\n", "t.yaml: fields: a: date format 'dd/MM' needs yyyy, MM and dd"),
+        ("  a: {path: x, fromat: y}\n", "t.yaml: line 8: fields: a: unknown key(s) ['fromat']"),
+        ("  a: {path: x, code: nope}\n", "t.yaml: line 8: fields: a: code table 'nope' is not defined"),
+        ("  a: {path: x, date: 'dd/MM'}\n", "t.yaml: line 8: fields: a: date format 'dd/MM' needs yyyy, MM and dd"),
         # the review's yyyyMMddhhmmss: hh (12-hour clock) read as literal text rejected every record
-        ("  a: {path: x, date: yyyyMMddhhmmss}\n", "t.yaml: fields: a: date format 'yyyyMMddhhmmss' has hh, the "
+        ("  a: {path: x, date: yyyyMMddhhmmss}\n", "t.yaml: line 8: fields: a: date format 'yyyyMMddhhmmss' has hh, the "
                                                   "12-hour clock, which needs an am/pm marker and is not supported; "
                                                   "for the 24-hour clock write HH: 'yyyyMMddHHmmss'"),
         ("  a: {path: x, date: {from: iso8601, to: 'yyyy-MM-dd hh:mm'}}\n",
-         "t.yaml: fields: a: date to: date format 'yyyy-MM-dd hh:mm' has hh"),
-        ("  a: {path: x, const: 1}\n", "t.yaml: fields: a: needs exactly one of"),
-        ("  a: {path: x, normalize: [shout]}\n", "t.yaml: fields: a: unknown normalize step 'shout'"),
+         "t.yaml: line 8: fields: a: date to: date format 'yyyy-MM-dd hh:mm' has hh"),
+        ("  a: {path: x, const: 1}\n", "t.yaml: line 8: fields: a: needs exactly one of"),
+        ("  a: {path: x, normalize: [shout]}\n", "t.yaml: line 8: fields: a: unknown normalize step 'shout'"),
     ],
 )
 def test_bad_specs_fail_at_load_naming_file_and_field(fields: str, message: str) -> None:

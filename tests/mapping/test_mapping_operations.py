@@ -65,7 +65,7 @@ def test_null_tokens_do_not_apply_outbound() -> None:
 def test_bad_null_tokens_fail_at_load() -> None:
     with pytest.raises(ConfigError, match="null_tokens must be a list of strings"):
         mapper("  a: x\n", "null_tokens: null-ish\n")
-    with pytest.raises(ConfigError, match="t.yaml: fields: a: null_tokens must be a list of strings"):
+    with pytest.raises(ConfigError, match="t.yaml: line 4: fields: a: null_tokens must be a list of strings"):
         mapper("  a: {path: x, null_tokens: [1]}\n")
 
 
@@ -81,7 +81,7 @@ def test_slice_takes_part_of_the_text_numbers_too() -> None:
 
 @pytest.mark.parametrize("bounds", ["[a, 2]", "[]", "[1, 2, 3]", "6", "[true, 2]"])
 def test_bad_slices_fail_at_load(bounds: str) -> None:
-    with pytest.raises(ConfigError, match="t.yaml: fields: a: slice must be"):
+    with pytest.raises(ConfigError, match="t.yaml: line 4: fields: a: slice must be"):
         mapper(f"  a: {{path: x, slice: {bounds}}}\n")
 
 
