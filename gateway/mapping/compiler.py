@@ -60,6 +60,7 @@ MODIFIER_KEYS = frozenset({
     "on_unknown",
     "sep",
     "true_values",
+    "false_values",
     "null_tokens",
     "slice",
     "regex",

@@ -166,12 +166,13 @@ OPERATIONS: tuple[Operation, ...] = (
                   "  year: {path: caseNo, regex: '^\\d{6}(?P<year>\\d{4})', group: year, type: int}\n"
                   "  batch: {path: note, regex: 'batch (\\d+)', on_no_match: keep}\n",
                   {"caseNo": "370102202400012345", "note": "no batch"}), also=("group", "on_no_match")),
-    Operation("type", "Modifiers", "Convert to `int`, `float`, `str` or `bool` (`bool` is true for 1 and the "
-              "`true_values`, default `1 true True TRUE Y y yes 是`). A value that does not convert rejects "
-              "the record (`mapping.type`).", Example(
+    Operation("type", "Modifiers", "Convert to `int`, `float`, `str` or `bool` (`bool` is true for the "
+              "`true_values`, default `1 true True TRUE Y y yes 是`, and false for the `false_values`, default "
+              "`0 false False FALSE N n no 否`; the two may not share a value). A value that does not convert — "
+              "for a `bool`, one in neither list — rejects the record (`mapping.type`).", Example(
                   "fields:\n  promised_days: {path: cnsx, type: int}\n  fee: {path: sfsf, type: bool}\n"
                   "  item_version: {path: ver, type: str}\n",
-                  {"cnsx": "20", "sfsf": "是", "ver": 3}), also=("true_values",)),
+                  {"cnsx": "20", "sfsf": "是", "ver": 3}), also=("true_values", "false_values")),
     Operation("code", "Modifiers", "Translate the system's code through a code table (by name, or inline). "
               "Codes are looked up as text (`0` and `\"0\"` alike). An unknown code rejects the record "
               "(`mapping.code_table`) unless `on_unknown: null` (null) or `keep` (the code itself). Outbound, "

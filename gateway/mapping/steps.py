@@ -18,6 +18,7 @@ from gateway.mapping import dates
 from gateway.mapping.lookups import LookupTable
 
 _DEFAULT_TRUE = ("1", "true", "True", "TRUE", "Y", "y", "yes", "是")
+_DEFAULT_FALSE = ("0", "false", "False", "FALSE", "N", "n", "no", "否")
 
 
 class Writer:
@@ -160,16 +161,35 @@ class StepEmitter:
         elif kind == "str":
             w.emit(indent, "v = v if v.__class__ is str else str(v)")
         elif kind == "bool":
-            values = spec.get("true_values", list(_DEFAULT_TRUE))
-            if (not isinstance(values, list) or not values
-                    or not all(x.__class__ in (str, int, float, bool) for x in values)):
-                raise self.fail(where, f"true_values must be a non-empty list of values (text, numbers), got "
-                                       f"{values!r}: write true_values: [{values!r}] for one value")
-            truthy = self.const(frozenset(str(x).strip() for x in values))
-            w.emit(indent, f"v = v if v.__class__ is bool else (v == 1 if v.__class__ is int else str(v).strip() in {truthy})")
+            # a yes/no the system writes its own way (是/否, Y/N, 收费/免费): true for a true value, false for a false
+            # one, and anything else is no yes/no at all — never read as "no" (a county writing 收费 is not free)
+            truthy = self.const(self._bool_values(spec, "true_values", _DEFAULT_TRUE, where))
+            falsy = self.const(self._bool_values(spec, "false_values", _DEFAULT_FALSE, where))
+            w.emit(indent, "if v.__class__ is not bool:")
+            w.emit(indent + 1, "_k = str(v).strip() if v.__class__ is not int else ('1' if v == 1 else '0' if v == 0 else str(v))")
+            w.emit(indent + 1, f"if _k in {truthy}:")
+            w.emit(indent + 2, "v = True")
+            w.emit(indent + 1, f"elif _k in {falsy}:")
+            w.emit(indent + 2, "v = False")
+            w.emit(indent + 1, "else:")
+            w.emit(indent + 2, "raise _Issue('mapping.type', 'value %s is neither one of the true_values nor one of the "
+                               "false_values' % _short(v))")
         else:
             raise self.fail(where, f"type must be int, float, str or bool, got {kind!r}")
         return False
+
+    def _bool_values(self, spec: Mapping[str, Any], key: str, default: tuple[str, ...], where: str) -> frozenset[str]:
+        values = spec.get(key, list(default))
+        if (not isinstance(values, list) or not values
+                or not all(x.__class__ in (str, int, float, bool) for x in values)):
+            raise self.fail(where, f"{key} must be a non-empty list of values (text, numbers), got "
+                                   f"{values!r}: write {key}: [{values!r}] for one value")
+        found = frozenset(str(x).strip() for x in values)
+        if key == "false_values":
+            truthy = {str(x).strip() for x in spec.get("true_values", list(_DEFAULT_TRUE))}
+            if found & truthy:
+                raise self.fail(where, f"false_values and true_values share {sorted(found & truthy)!r}")
+        return found
 
     def emit_code(self, w: Writer, indent: int, spec: Mapping[str, Any], where: str) -> bool:
         table_ref = spec["code"]
