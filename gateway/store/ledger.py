@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Boolean, Connection, Row, String, and_, any_, bindparam, func, select, update
+from sqlalchemy import Boolean, Connection, Row, String, and_, any_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.store import payloads
@@ -474,6 +474,33 @@ def set_watermark(conn: Connection, system: str, stream: str, cursor: datetime |
         index_elements=["system", "stream"], set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at}
     )
     conn.execute(stmt)
+
+
+MAPPING_STREAM = "~mapping"
+"""The ``watermarks`` row whose checkpoint is the mapping version every record of a system was mapped with."""
+
+
+def mapped_version(conn: Connection, system: str) -> str | None:
+    """The mapping version every record ``system`` holds was mapped with (None: not known yet)."""
+    c = watermarks.c
+    return conn.execute(select(c.checkpoint).where(c.system == system, c.stream == MAPPING_STREAM)
+                        ).scalar_one_or_none()
+
+
+def set_mapped_version(conn: Connection, system: str, version: str) -> None:
+    stmt = _insert(conn, watermarks).values(system=system, stream=MAPPING_STREAM, cursor=None, checkpoint=version,
+                                            updated_at=utcnow())
+    conn.execute(stmt.on_conflict_do_update(index_elements=["system", "stream"],
+                                            set_={"checkpoint": stmt.excluded.checkpoint,
+                                                  "updated_at": stmt.excluded.updated_at}))
+
+
+def mapped_otherwise(conn: Connection, system: str, version: str) -> bool:
+    """Whether ``system`` holds a record mapped with another mapping version than ``version`` (stops at the
+    first one it finds)."""
+    s = source_records.c
+    return conn.execute(select(s.source_id).where(s.system == system, or_(
+        s.mapping_version.is_(None), s.mapping_version != version)).limit(1)).first() is not None
 
 
 def start_run(conn: Connection, *, system: str, kind: str, mode: str | None, watermark: datetime | None) -> int:

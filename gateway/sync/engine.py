@@ -126,6 +126,7 @@ def sync_system(
             ctx = IngestContext(system=system, systems=runtime.systems, mapper=runtime.mapper(name), stream=stream,
                                 open_dead_letters=open_dead_letters, pii=runtime.pii,
                                 skip_unchanged_raw=not full_refresh)
+            _check_mapping_version(engine, name, ctx.mapper.version)
             if source is None:
                 source = runtime.connector(name)
             ordered = next((s.ordered for s in source.streams() if s.name == stream), True)
@@ -181,6 +182,32 @@ def sync_system(
                 source.close()
     _alert(engine, report)
     return report
+
+
+def _check_mapping_version(engine: Engine, name: str, version: str) -> None:
+    """Say when records the ledger holds were mapped with an earlier version of the mapping than the one in force.
+
+    A sync maps what it reads; what it does not read again keeps what the earlier mapping made of it (its raw
+    payload is kept for that) until ``tongban remap`` maps every record again — which an operator has to know after
+    a mapping changed (a Tongban upgrade that fixed a mapping, a code table edited). The ``mapping_changed``
+    alert says so, and the remap resolves it. The version every record was mapped with is remembered
+    (:func:`~gateway.store.ledger.mapped_version`); without it — a first sync, a ledger from before — the ledger
+    is asked once whether it holds a record mapped otherwise."""
+    with engine.begin() as conn:
+        known = ledger.mapped_version(conn, name)
+        if known == version:
+            return
+        stale = ledger.mapped_otherwise(conn, name, version)
+        if not stale:
+            ledger.set_mapped_version(conn, name, version)
+    if stale:
+        raise_alert(engine, "mapping_changed", name, level="warning", system=name,
+                    message=f"{name}: the mapping is version {version} now; records synced under "
+                            f"{'version ' + known if known else 'an earlier version'} keep what it made of them "
+                            f"until `tongban remap {name}` maps them again (a record the sync reads again is mapped "
+                            "anew)", details={"version": version, "before": known})
+    else:
+        resolve_alerts(engine, "mapping_changed", [name])
 
 
 _ERROR_CHARS = 2000

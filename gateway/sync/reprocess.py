@@ -21,6 +21,7 @@ from gateway.contract.connector import RawRecord
 from gateway.contract.errors import LeaseHeldError, TongbanError
 from gateway.crypto.pii import open_text
 from gateway.models.hashing import UNREADABLE_KEY_PREFIX
+from gateway.ops.alerts import resolve_alerts
 from gateway.store import ledger, outbox
 from gateway.store.lease import Lease
 from gateway.store.payloads import unpack
@@ -179,4 +180,7 @@ def remap_system(runtime: Runtime, name: str) -> RunReport:
         with runtime.engine.begin() as conn:
             ledger.finish_run(conn, run_id, status="succeeded", duration_s=report.duration_s,
                               **_count_columns(report.counts))
+            # every record mapped again with this version (those it now rejects are dead letters saying why)
+            ledger.set_mapped_version(conn, name, mapper.version)
+    resolve_alerts(runtime.engine, "mapping_changed", [name])
     return report

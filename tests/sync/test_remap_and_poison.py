@@ -159,3 +159,29 @@ def test_records_the_ledger_cannot_key_are_found_in_the_dead_letters_by_the_reco
     assert (report.counts.inserted, report.counts.rejected) == (2, 2)
     totals = reconcile_system(world.runtime, "sd_civil", connector=source, store=False).totals()
     assert (totals["missing_in_ledger"], totals["unrecorded_rejections"], totals["rejected"]) == (0, 0, 2)
+
+
+def test_a_changed_mapping_says_the_held_records_need_a_remap_until_one_runs(make_world, tmp_path: Path) -> None:
+    """Records a sync does not read again keep what an earlier mapping made of them: a sync under a new mapping
+    version opens a `mapping_changed` alert naming the remap; the remap resolves it; a first sync opens none."""
+    mapping = tmp_path / "sd_civil.yaml"
+    text = (REPO / "mappings" / "sd_civil.yaml").read_text(encoding="utf-8")
+    mapping.write_text(_with_version(text, "old"), encoding="utf-8")
+    world = make_world(civil=8, estate=2, mappings={"sd_civil": mapping})
+    engine = world.runtime.engine
+
+    def alerts() -> list[str]:
+        return [a["message"] for a in open_alerts(engine, kind="mapping_changed")]
+
+    sync_system(world.runtime, "sd_civil")
+    sync_system(world.runtime, "sd_civil")
+    assert alerts() == []
+    mapping.write_text(_with_version(text, "new"), encoding="utf-8")
+    world.runtime.reload_mapper("sd_civil")
+    sync_system(world.runtime, "sd_civil")  # incremental: reads nothing again
+    (message,) = alerts()
+    assert "version new" in message and "version old" in message and "tongban remap sd_civil" in message
+    remap_system(world.runtime, "sd_civil")
+    assert alerts() == []
+    sync_system(world.runtime, "sd_civil")
+    assert alerts() == []
