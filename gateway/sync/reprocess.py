@@ -41,6 +41,9 @@ class ReplayReport:
     requeued_pushes: int = 0
     rekeyed: int = 0
     """Dead letters read without a usable key that the connector's current config gave one (replayed under it)."""
+    connector_rejected: dict[str, int] = field(default_factory=dict)
+    """``{system: letters}`` the system's connector, as configured now, still cannot read (a change time in a
+    format it does not expect, no usable key): fix its configuration, then replay them."""
     resolved: int = 0
     still_open: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
@@ -50,6 +53,9 @@ class ReplayReport:
         """One line for an operator: ``replayed N (systems a, b); skipped: c (lease held)``."""
         replayed = sum(c.read for c in self.systems.values()) + self.requeued_pushes
         text = f"replayed {replayed} dead letters (systems {', '.join(self.systems) or 'none'})"
+        if self.connector_rejected:
+            text += "; still refused by the connector (fix its configuration): " + ", ".join(
+                f"{name} {count}" for name, count in sorted(self.connector_rejected.items()))
         if self.skipped:
             text += "; skipped: " + ", ".join(f"{name} (lease held)" for name in self.skipped)
         return text
@@ -60,6 +66,7 @@ class ReplayReport:
             "skipped": dict(self.skipped),
             "requeued_pushes": self.requeued_pushes,
             "rekeyed": self.rekeyed,
+            "connector_rejected": dict(self.connector_rejected),
             "resolved": self.resolved,
             "still_open": self.still_open,
         }
@@ -106,16 +113,20 @@ def _replay_system(runtime: Runtime, name: str, report: ReplayReport) -> None:
                 payload = ledger.loads(open_text(row.raw, runtime.pii))
                 if not row.source_id:
                     continue
-                if row.source_id.startswith(UNREADABLE_KEY_PREFIX):
-                    # read before its key could be found: under the current connector config it may have
-                    # one; then it goes on under that key, and the placeholder letter is done with
+                if row.source_id.startswith(UNREADABLE_KEY_PREFIX) or not isinstance(payload, dict):
+                    # refused by the connector (no usable key, a change time it could not read: the reader kept
+                    # the record as the JSON text it came as): the connector as configured now reads it again —
+                    # under its key, which may differ from the one the letter has; a letter it still cannot
+                    # read stays open and is counted, never passed over without a word
                     keyed = rekey(_as_read(payload))
-                    if keyed is not None:
-                        records.append(keyed)
+                    if keyed is None:
+                        report.connector_rejected[name] = report.connector_rejected.get(name, 0) + 1
+                        continue
+                    records.append(keyed)
+                    if keyed.source_id != row.source_id:
                         superseded.append(row.id)
                     continue
-                if isinstance(payload, dict):
-                    records.append(RawRecord(source_id=row.source_id, cursor=row.cursor, payload=payload))
+                records.append(RawRecord(source_id=row.source_id, cursor=row.cursor, payload=payload))
             with runtime.engine.begin() as conn:
                 counts.add(ingest_page(conn, ctx, records))
                 for dead_letter_id in superseded:

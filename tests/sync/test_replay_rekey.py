@@ -73,3 +73,41 @@ def test_records_read_without_their_key_are_keyed_by_the_fixed_config_on_replay(
     with world.runtime.engine.connect() as conn:
         keyed = conn.execute(select(func.count()).where(d.system == "sd_civil", d.status == "open")).scalar()
     assert keyed == broken
+
+
+def test_records_whose_change_time_the_connector_could_not_read_are_read_again_on_replay(make_world,
+                                                                                         tmp_path) -> None:
+    """A cursor format written wrong: every record is a connector dead letter under its real key (the raw kept as
+    the text it came as). A replay before the fix counts them as still refused by the connector (it passed them
+    over without a word); after the fix they enter the ledger and their letters are resolved."""
+    world = make_world(civil=30, estate=5)
+    connector = yaml.safe_load((REPO / "config" / "connectors" / "sd_civil.yaml").read_text(encoding="utf-8"))
+    stream = next(iter(connector["streams"].values()))
+    right = stream["incremental"]["cursor_format"]
+    stream["incremental"]["cursor_format"] = "%Y/%m/%d %H:%M:%S"  # the wrong separators
+    wrong_path = tmp_path / "sd_civil.wrong.yaml"
+    wrong_path.write_text(yaml.safe_dump(connector, allow_unicode=True), encoding="utf-8")
+    _point_at(world, wrong_path)
+    report = sync_system(world.runtime, "sd_civil")
+    assert report.counts.rejected == report.counts.read == 30
+
+    def replay() -> dict:
+        done = subprocess.run(world.cli("dead-letters", "replay", "--system", "sd_civil", "--json"),
+                              capture_output=True, text=True, env=world.env, timeout=300, check=False)
+        assert done.returncode == 0, done.stderr
+        return dict(json.loads(done.stdout))
+
+    assert replay()["connector_rejected"] == {"sd_civil": 30}
+    stream["incremental"]["cursor_format"] = right
+    fixed_path = tmp_path / "sd_civil.fixed.yaml"
+    fixed_path.write_text(yaml.safe_dump(connector, allow_unicode=True), encoding="utf-8")
+    _point_at(world, fixed_path)
+    answer = replay()
+    assert answer["connector_rejected"] == {}
+    broken = answer["systems"]["sd_civil"]["rejected"]  # the sandbox's own broken records stay dead letters
+    _, _, held = _counts(world)
+    assert held == 30 - broken
+    d = dead_letters.c
+    with world.runtime.engine.connect() as conn:
+        still = conn.execute(select(func.count()).where(d.system == "sd_civil", d.status == "open")).scalar()
+    assert still == broken
