@@ -449,6 +449,15 @@ def record_dead_letter_counts(conn: Connection, system: str | None = None) -> di
             for status, count in conn.execute(select(d.status, func.count()).where(*scope).group_by(d.status))}
 
 
+def open_dead_letters_among(conn: Connection, system: str, stream: str, source_ids: Sequence[str]) -> set[str]:
+    """Those of ``source_ids`` that are open record dead letters of ``system``'s ``stream`` (one statement)."""
+    where, ids = _one_of(conn, "source_id", source_ids)
+    mark = _mark(conn)
+    return {row[0] for row in _driver_rows(
+        conn, f"SELECT source_id FROM dead_letters WHERE system = {mark} AND stream = {mark} AND kind = 'record' "
+              f"AND status = 'open' AND {where}", (system, stream, ids))}
+
+
 def open_dead_letter_ids(conn: Connection, system: str, stream: str, *, limit: int) -> set[str] | None:
     """The source ids of ``system``'s open record dead letters on ``stream``, or None when there are more than
     ``limit`` (the caller then asks the database page by page instead of holding them all)."""

@@ -46,6 +46,9 @@ class IngestCounts:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    rejected_again: int = 0
+    """Of ``rejected``: records whose dead letter was already open (read again — a lookback, a re-read page —
+    and still as broken): the same problem, not a new one; the run's health is judged without them."""
     deleted: int = 0
     queued: int = 0
 
@@ -342,9 +345,24 @@ def _ingest_page(
     # -- merge into cases and queue pushes -----------------------------------------------------------------
     counts.deleted, counts.queued = _merge_cases(conn, ctx, changes, now)
 
+    counts.rejected_again += _already_dead(conn, ctx, dead)
     ledger.add_dead_letters(conn, dead)
     _resolve_dead_letters(conn, ctx, [r.source_id for r, _ in good] + skipped, dead)
     return counts
+
+
+def _already_dead(conn: Connection, ctx: IngestContext, dead: list[dict[str, Any]]) -> int:
+    """How many of the page's dead letters were open already (the run's set of them, or the database when the run
+    holds none)."""
+    ids = {d["source_id"] for d in dead if d["source_id"] is not None}
+    if not ids:
+        return 0
+    held = ctx.open_dead_letters
+    if held is not None:
+        return len(ids & held)
+    if not ctx.check_dead_letters:
+        return 0
+    return len(ledger.open_dead_letters_among(conn, ctx.system.name, ctx.stream, sorted(ids)))
 
 
 def _resolve_dead_letters(conn: Connection, ctx: IngestContext, arrived: list[str], dead: list[dict[str, Any]]) -> None:

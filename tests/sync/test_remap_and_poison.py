@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select, update
 
+import gateway.sync.engine as engine_module
 from gateway.contract.connector import CheckResult, Connector, Page, RawRecord, StreamInfo
 from gateway.ops.alerts import open_alerts
 from gateway.store import ledger
@@ -185,3 +186,30 @@ def test_a_changed_mapping_says_the_held_records_need_a_remap_until_one_runs(mak
     assert alerts() == []
     sync_system(world.runtime, "sd_civil")
     assert alerts() == []
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["run-holds-open-letters", "database-asked"])
+def test_records_already_dead_read_again_do_not_keep_a_system_degraded(make_world, monkeypatch, held: bool) -> None:
+    """Two broken records of a quiet system, read again by every run's lookback: the first run that rejects them is
+    degraded; the runs after, with nothing new at the source, are not (the letters stay open, one more attempt).
+    Whether the run holds the open letters' ids or (past its limit) asks the database."""
+    if not held:
+        monkeypatch.setattr(engine_module, "_OPEN_DEAD_LETTERS_HELD", 0)
+    world = make_world(civil=6, estate=2)
+    world.sandbox.set_faults("civil", malformed_rate=0.5)
+    source = world.runtime.connector("sd_civil")
+    try:
+        records = [r for page in source.read("cases", mode="full_refresh") for r in page.records]
+    finally:
+        source.close()
+    pages = _Pages(records)
+    first = sync_system(world.runtime, "sd_civil", connector=pages)
+    assert first.status == "degraded" and first.counts.rejected > 0 and first.counts.rejected_again == 0
+    assert open_alerts(world.runtime.engine, kind="sync_degraded")
+    again = sync_system(world.runtime, "sd_civil", connector=pages)
+    assert again.status == "succeeded", again.error
+    assert again.counts.rejected == again.counts.rejected_again == first.counts.rejected
+    assert not open_alerts(world.runtime.engine, kind="sync_degraded")
+    with world.runtime.engine.connect() as conn:
+        attempts = set(conn.execute(select(dead_letters.c.attempts).where(dead_letters.c.status == "open")).scalars())
+    assert attempts == {2}
