@@ -20,6 +20,10 @@ err_console = Console(stderr=True)
 
 
 def _default(value: Any) -> Any:
+    """JSON for what ``json`` cannot write: a time in Beijing time with its offset (the same instant as the UTC the
+    ledger hands back, written as every other time Tongban shows), a date as it is, anything else as text."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(BEIJING).isoformat()
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value)

@@ -29,7 +29,7 @@ from gateway.contract.errors import FieldIssue, SyncError
 from gateway.crypto.pii import redact
 from gateway.mapping.check import stream_fields
 from gateway.mapping.usage import source_paths, unmapped_fields
-from gateway.models.datetimes import change_horizon
+from gateway.models.datetimes import BEIJING, change_horizon
 from gateway.ops.alerts import raise_alert, resolve_alerts
 from gateway.store import ledger
 from gateway.store.lease import Lease
@@ -74,14 +74,19 @@ class RunReport:
             "kind": self.kind,
             "status": self.status,
             **self.counts.as_dict(),
-            "watermark_before": self.watermark_before.isoformat() if self.watermark_before else None,
-            "watermark_after": self.watermark_after.isoformat() if self.watermark_after else None,
+            # in Beijing time, as every time an operator reads (read back from the ledger a watermark is UTC)
+            "watermark_before": _beijing(self.watermark_before),
+            "watermark_after": _beijing(self.watermark_after),
             "duration_s": round(self.duration_s, 3),
             "warnings": self.warnings,
             "quality": self.quality,
             "unmapped_source_fields": self.unmapped_source_fields,
             "error": self.error,
         }
+
+
+def _beijing(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(BEIJING).isoformat()
 
 
 class SyncFailed(SyncError):

@@ -9,7 +9,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from gateway.cli.output import human_duration, local_time
+from gateway.cli.output import _default, human_duration, local_time
 from gateway.ops.alerts import AlertSpec, raise_alert, sync_alerts
 
 
@@ -17,6 +17,13 @@ def test_human_units_and_local_time() -> None:
     assert human_duration(177_953_714) == "5 y 234 d" and human_duration(3725) == "1 h 2 min"
     assert human_duration(42) == "42 s" and human_duration(0) == "0 s"
     assert local_time(datetime(2026, 12, 3, 11, 5, 12, 123456, tzinfo=timezone.utc)) == "2026-12-03 19:05:12"
+
+
+def test_json_writes_times_in_beijing_time_with_their_offset() -> None:
+    """--json is for machines and for people reading it: the same instant, in the time every other view shows."""
+    written = json.loads(json.dumps({"at": datetime(2026, 12, 3, 16, 30, tzinfo=timezone.utc)}, default=_default))
+    assert written == {"at": "2026-12-04T00:30:00+08:00"}
+    assert datetime.fromisoformat(written["at"]) == datetime(2026, 12, 3, 16, 30, tzinfo=timezone.utc)
 
 
 def test_a_task_failure_shows_first_among_100_deadline_alerts(make_world: Any) -> None:
