@@ -104,12 +104,21 @@ def redact_document(text: str) -> str:
     over the whole text: a person's name under a person-name key (``sqrxm``, ``applicantName``, ``联系人``; not
     ``itemName``, ``deptName``, ``companyName``, which are public) becomes ``王**`` — and so does every other
     occurrence of that name in the record (a summary that repeats it); an address keeps its first six
-    characters (the district); ID and mobile numbers are masked in every string. Text that is not JSON gets
-    :func:`redact`."""
+    characters (the district); ID and mobile numbers are masked in every string. A JSON string holding a JSON
+    document (how the readers keep a record they refused: the text as it came) is that document. Text that is not
+    JSON gets :func:`redact`."""
     try:
         document = json.loads(text)
     except ValueError:
         return redact(text)
+    if isinstance(document, str):  # a record a connector refused is kept as the JSON text it came as
+        try:
+            inner = json.loads(document)
+        except ValueError:
+            return redact(document)
+        if not isinstance(inner, dict | list):
+            return redact(document)
+        document = inner
     names: set[str] = set()
 
     def collect(value: Any, key: str = "") -> None:

@@ -188,3 +188,7 @@ def test_a_dead_letters_raw_input_is_masked_by_what_each_field_is() -> None:
     assert (shown["itemName"], shown["deptName"], shown["companyName"], shown["count"]) == \
         ("养老机构备案", "济南市民政局", "济南大明科技有限公司", 3)
     assert redact_document("not json 370102198506011232") == "not json 370***********1232"
+    # a record a connector refused is kept as the JSON text it came as: shown as that document, masked the same
+    kept_as_text = orjson.dumps(orjson.dumps(raw).decode()).decode()
+    assert orjson.loads(redact_document(kept_as_text)) == shown
+    assert redact_document(orjson.dumps("王秀英 370102198506011232").decode()) == "王秀英 370***********1232"
