@@ -131,7 +131,7 @@ def sync_system(
             ctx = IngestContext(system=system, systems=runtime.systems, mapper=runtime.mapper(name), stream=stream,
                                 open_dead_letters=open_dead_letters, pii=runtime.pii,
                                 skip_unchanged_raw=not full_refresh)
-            _check_mapping_version(engine, name, ctx.mapper.version)
+            _check_mapping_version(engine, name, ctx.mapping_version)
             if source is None:
                 source = runtime.connector(name)
             ordered = next((s.ordered for s in source.streams() if s.name == stream), True)
@@ -189,6 +189,13 @@ def sync_system(
     return report
 
 
+def _shown_version(version: str) -> str:
+    """``4@1a2b3c4d5e6f`` (the version and the fingerprint of the file, as records keep it) → ``4 (1a2b3c4d5e6f)``:
+    an edit of the file without a new version number is a change too."""
+    number, _, fingerprint = version.partition("@")
+    return f"{number} ({fingerprint})" if fingerprint else number
+
+
 def _check_mapping_version(engine: Engine, name: str, version: str) -> None:
     """Say when records the ledger holds were mapped with an earlier version of the mapping than the one in force.
 
@@ -206,9 +213,10 @@ def _check_mapping_version(engine: Engine, name: str, version: str) -> None:
         if not stale:
             ledger.set_mapped_version(conn, name, version)
     if stale:
+        now, before = _shown_version(version), _shown_version(known) if known else None
         raise_alert(engine, "mapping_changed", name, level="warning", system=name,
-                    message=f"{name}: the mapping is version {version} now; records synced under "
-                            f"{'version ' + known if known else 'an earlier version'} keep what it made of them "
+                    message=f"{name}: the mapping is version {now} now; records synced under "
+                            f"{'version ' + before if before else 'an earlier mapping'} keep what it made of them "
                             f"until `tongban remap {name}` maps them again (a record the sync reads again is mapped "
                             "anew)", details={"version": version, "before": known})
     else:

@@ -192,6 +192,6 @@ def remap_system(runtime: Runtime, name: str) -> RunReport:
             ledger.finish_run(conn, run_id, status="succeeded", duration_s=report.duration_s,
                               **_count_columns(report.counts))
             # every record mapped again with this version (those it now rejects are dead letters saying why)
-            ledger.set_mapped_version(conn, name, mapper.version)
+            ledger.set_mapped_version(conn, name, ctx.mapping_version)
     resolve_alerts(runtime.engine, "mapping_changed", [name])
     return report

@@ -20,7 +20,7 @@ import gateway.sync.engine as engine_module
 from gateway.contract.connector import CheckResult, Connector, Page, RawRecord, StreamInfo
 from gateway.ops.alerts import open_alerts
 from gateway.store import ledger
-from gateway.store.tables import cases, dead_letters, outbox, reconciliations
+from gateway.store.tables import cases, dead_letters, outbox, reconciliations, watermarks
 from gateway.sync.engine import sync_system
 from gateway.sync.reconcile import reconcile_system
 from gateway.sync.reprocess import remap_system
@@ -186,6 +186,15 @@ def test_a_changed_mapping_says_the_held_records_need_a_remap_until_one_runs(mak
     assert alerts() == []
     sync_system(world.runtime, "sd_civil")
     assert alerts() == []
+
+    # a ledger from before the version was remembered: asked once, and its current records are not "stale"
+    with engine.begin() as conn:
+        conn.execute(delete(watermarks).where(watermarks.c.stream == ledger.MAPPING_STREAM))
+    sync_system(world.runtime, "sd_civil")
+    assert alerts() == []
+    with engine.connect() as conn:
+        assert ledger.mapped_version(conn, "sd_civil") == world.runtime.mapper("sd_civil").version + "@" + \
+            world.runtime.mapper("sd_civil").fingerprint[:12]
 
 
 @pytest.mark.parametrize("held", [True, False], ids=["run-holds-open-letters", "database-asked"])
