@@ -277,6 +277,7 @@ def _reconcile(runtime: Runtime, name: str, days: list[date] | None, *, connecto
     hall_view = "none"
     if hall is not None:
         live = {cn: cursor for cursor, _digest, cn, deleted in held.values() if cn and not deleted}
+        record_of = {cn: source_id for source_id, (_c, _d, cn, deleted) in held.items() if cn and not deleted}
         with runtime.engine.connect() as conn:
             current = {}
             for case_no, version, origin in queries.live_case_versions(conn, sorted(live)):
@@ -304,14 +305,14 @@ def _reconcile(runtime: Runtime, name: str, days: list[date] | None, *, connecto
             if (have is None or have < version) and case_no in queued:
                 report.not_yet_synced += 1  # the push job has it queued: on its way, not lost
                 if len(report.problems) < _PROBLEM_LIMIT:
-                    report.problems.append({"source_id": case_no, "case_no": case_no, "problem": "queued_for_hall",
-                                            "not_yet_synced": True})
+                    report.problems.append({"source_id": record_of[case_no], "case_no": case_no,
+                                            "problem": "queued_for_hall", "not_yet_synced": True})
             elif have is None:
                 report.missing_in_hall += 1
-                problem(report, case_no, case_no, "missing_in_hall", None)
+                problem(report, record_of[case_no], case_no, "missing_in_hall", None)
             elif have < version:
                 report.stale_in_hall += 1
-                problem(report, case_no, case_no, f"stale_in_hall (v{have} < v{version})", None)
+                problem(report, record_of[case_no], case_no, f"stale_in_hall (v{have} < v{version})", None)
             else:
                 report.hall_count += 1
 

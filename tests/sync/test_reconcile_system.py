@@ -52,7 +52,11 @@ def test_reconcile_agrees_after_sync_and_push_then_names_what_went_missing(make_
     assert (totals["missing_in_ledger"], totals["divergent"], totals["missing_in_hall"]) == (1, 1, 1)
     assert totals["not_yet_synced"] == 3
     assert problems[lost]["problem"] == "missing_in_ledger" and problems[changed]["problem"] == "divergent"
-    assert problems[undelivered.case_no]["problem"] == "missing_in_hall"
+    (in_hall,) = [p for p in problems.values() if p["case_no"] == undelivered.case_no]
+    assert in_hall["problem"] == "missing_in_hall"
+    with world.runtime.engine.connect() as conn:  # named by the department's record, as every other problem
+        assert in_hall["source_id"] == conn.execute(select(source_records.c.source_id).where(
+            source_records.c.system == "sd_civil", source_records.c.case_no == undelivered.case_no)).scalar_one()
     (alert,) = open_alerts(world.runtime.engine, kind="reconcile")
     assert alert["system"] == "sd_civil" and "1 missing in the ledger" in alert["message"]
     with world.runtime.engine.connect() as conn:
