@@ -114,6 +114,28 @@ def push(
 
 @app.command()
 @guard
+def backfill(
+    target: Annotated[str, typer.Argument(help="The system to send the cases it should hold and never got.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, queue nothing.")] = False,
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Queue every live case TARGET should hold at its current version, where it was never sent (a system added,
+    or given departments, after the cases were synced); `tongban push` then delivers them."""
+    from gateway.sync.backfill import backfill as run_backfill
+
+    report = run_backfill(runtime_from(systems, database_url), target, dry_run=dry_run)
+    if json_out:
+        print_json(report.as_dict())
+    else:
+        verb = "would queue" if dry_run else "queued"
+        console.print(f"{target}: {report.live_cases} live cases read, {report.for_target} it should hold, "
+                      f"{verb} {report.queued} it was never sent", markup=False)
+
+
+@app.command()
+@guard
 def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
     """A table per system (last run, watermark, lag, counts, rejects, pending pushes) and the open alerts."""
     from gateway.ops.alerts import open_alerts

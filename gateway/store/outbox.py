@@ -138,6 +138,25 @@ def pending_by_target(conn: Connection) -> dict[str, int]:
     }
 
 
+def live_cases_after(conn: Connection, after: str, limit: int) -> list[Row[Any]]:
+    """The next ``limit`` live (not deleted) merged cases by case number after ``after``: ``case_no, version,
+    dept_code, origin_system`` (a backfill pages through them)."""
+    c = cases.c
+    return list(conn.execute(select(c.case_no, c.version, c.dept_code, c.origin_system)
+                             .where(c.case_no > after, c.deleted.is_(False)).order_by(c.case_no).limit(limit)))
+
+
+def queued_versions(conn: Connection, target: str, case_nos: Sequence[str]) -> set[tuple[str, int]]:
+    """``(case_no, version)`` of every outbox row for ``target`` about these cases, whatever its status."""
+    o = outbox.c
+    found: set[tuple[str, int]] = set()
+    for start in range(0, len(case_nos), _IN_CHUNK):
+        found.update((r.case_no, r.version) for r in conn.execute(
+            select(o.case_no, o.version).where(o.target_system == target,
+                                               o.case_no.in_(case_nos[start:start + _IN_CHUNK]))))
+    return found
+
+
 def queued_case_nos(conn: Connection, target: str) -> set[str]:
     """Case numbers with a row pending for ``target``: on their way there, not lost (the reconciliation)."""
     o = outbox.c
