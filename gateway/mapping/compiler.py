@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping
 from datetime import timezone
 from typing import Any
 
+from gateway.contract.errors import ConfigError
 from gateway.kernel.yamlfile import YamlDocument
 from gateway.mapping import dates
 from gateway.mapping.lookups import LookupTable
@@ -523,22 +524,32 @@ class MappingCompiler(StepEmitter):
         for target, raw_spec in fields.items():
             field_where = f"{where}.{target}" if where else target
             self._doc_path = (*self._doc_base, target)
-            spec = self.normalise_spec(raw_spec, field_where)
-            parts = target.split(".")
-            container = containers[".".join(parts[:-1])]
-            key = self.const(parts[-1], "k")
-            w.emit(1, "try:")
-            self._target = target
-            self.emit_field(w, 2, spec, field_where)
-            w.emit(2, f"{container}[{key}] = v")
-            w.emit(1, "except _Issue as _e:")
-            w.emit(2, f"_iss.append((_pfx + {target!r}, _e.rule, _e.message))")
+            try:
+                spec = self.normalise_spec(raw_spec, field_where)
+                parts = target.split(".")
+                container = containers[".".join(parts[:-1])]
+                key = self.const(parts[-1], "k")
+                w.emit(1, "try:")
+                self._target = target
+                self.emit_field(w, 2, spec, field_where)
+                w.emit(2, f"{container}[{key}] = v")
+                w.emit(1, "except _Issue as _e:")
+                w.emit(2, f"_iss.append((_pfx + {target!r}, _e.rule, _e.message))")
+            except ConfigError as exc:  # every field's mistake in one go, not one per attempt (compile() raises)
+                self._mistakes.append(str(exc))
         w.emit(1, "return o")
         self.functions.append("\n".join(w.lines))
         return fn
 
     def compile(self, fields: Mapping[str, Any]) -> tuple[MapFunction, str]:
+        """The mapping function of ``fields``, or a :class:`ConfigError` naming every field written wrong (each
+        with its line), not only the first: an engineer filling in a scaffold's skeleton fixes them in one pass."""
+        self._mistakes: list[str] = []
         root = self.compile_object(fields, "")
+        if len(self._mistakes) == 1:
+            raise ConfigError(self._mistakes[0])
+        if self._mistakes:
+            raise ConfigError(f"{len(self._mistakes)} fields written wrong:\n" + "\n".join(self._mistakes))
         entry = (
             "def map_record(r, _ctx=None):\n"
             "    _iss = []\n"
