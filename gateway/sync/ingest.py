@@ -19,7 +19,7 @@ import gc
 import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from gateway.contract.errors import FieldIssue, RecordRejected, SkippableSyncErr
 from gateway.kernel.config import SystemConfig, SystemsConfig
 from gateway.mapping.compiler import MapFunction
 from gateway.mapping.mapper import Mapper
+from gateway.mapping.usage import field_source_paths
 from gateway.models import Case, QualityTally, case_document
 from gateway.models.hashing import unreadable_record
 from gateway.models.stored import stored_case_json
@@ -152,6 +153,30 @@ def map_record(inbound: MapFunction, payload: Any) -> tuple[dict[str, Any] | Non
         return inbound(payload, {})
     except Exception as exc:  # noqa: BLE001 - one record's failure, kept with the record; the page goes on
         return None, [("$", "mapping.internal", f"the mapping failed on this record: {type(exc).__name__}: {exc}")]
+
+
+def _say_missing_source(issue: FieldIssue, payload: Any, mapper: Mapper) -> FieldIssue:
+    """``issue`` — and, when every source path its field is read from is absent from the record, that too.
+
+    A field renamed at the source leaves the canonical field empty, and validation then says what an empty field
+    breaks (``applicant.name: Input should be a valid string``); the engineer wants to hear that the record has
+    no ``sqrxm`` any more. Only rejections pay for this."""
+    spec = (mapper.spec.get("fields") or {}).get(issue.field)
+    if spec is None:
+        return issue
+    paths = sorted(p for p in field_source_paths(spec) if "[]" not in p)
+    if not paths or any(_at(payload, p) is not None for p in paths):
+        return issue
+    return replace(issue, message=f"{issue.message} (the source record has no value at "
+                                  f"{', '.join(paths)}: renamed or left out at the source?)")
+
+
+def _at(payload: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(payload, dict):
+            return None
+        payload = payload.get(part)
+    return payload
 
 
 def _dedupe(records: Sequence[RawRecord]) -> list[RawRecord]:
@@ -302,7 +327,8 @@ def _ingest_page(
     ctx.quality.add(result)
     for index, rejection in result.rejected:
         record = mapped_from[index]
-        dead_letter(record, str(rejection), list(rejection.issues), raw=record.payload, source_id=record.source_id,
+        found = [_say_missing_source(issue, record.payload, ctx.mapper) for issue in rejection.issues]
+        dead_letter(record, "; ".join(map(str, found)), found, raw=record.payload, source_id=record.source_id,
                     case_no=mapped[index].get("case_no"))
     counts.rejected += len(dead)
 
