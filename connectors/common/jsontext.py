@@ -106,6 +106,23 @@ class JsonDocument:
     screen: bool = False
     encoding: str = "utf-8"
     damaged: bool = False
+    charset_hint: str | None = None
+    """What to configure when the damage is ours: bytes that are not UTF-8, sent without a charset (no
+    ``Content-Type`` charset, no ``charset`` setting), that read cleanly as GB18030 — a GBK system sending bare
+    ``application/json``, fixed by a setting, not by the system."""
+
+
+GB_CHARSET_HINT = "the body looks like GBK/GB18030: set `charset: gb18030` on the connector"
+
+
+def _charset_hint(data: bytes, charset: str | None) -> str | None:
+    if charset is not None:  # a charset was declared (header or setting): the bytes break it
+        return None
+    try:
+        data.decode("gb18030")
+    except UnicodeDecodeError:
+        return None
+    return GB_CHARSET_HINT
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +246,8 @@ def _careful(data: bytes, charset: str | None) -> JsonDocument:
     except RecursionError:
         raise JsonTextError("the JSON nests deeper than the parser allows") from None
     screen = bool(found) or damaged or _ESCAPED_SURROGATE.search(text) is not None or _deeper_than(value, MAX_DEPTH)
-    return JsonDocument(value, screen=screen, encoding=encoding, damaged=damaged)
+    return JsonDocument(value, screen=screen, encoding=encoding, damaged=damaged,
+                        charset_hint=_charset_hint(data, charset) if damaged else None)
 
 
 def _deeper_than(value: Any, limit: int) -> bool:

@@ -13,8 +13,8 @@ continue from a key the server remembers (keyset), which stays correct as the ta
 When the read ends:
 
 ============  =================================================================================================
-page_number,  a page with fewer than ``size`` records (an empty page included)
-offset
+page_number,  a page with fewer than ``size`` records (an empty page included); with ``total_path``, a read that
+offset        ends short of the count the answer gives is an error (a server capping the page size below ``size``)
 cursor        no next cursor, or an **empty page** whatever cursor it carries
 link_header   no ``rel="next"`` link, or an **empty page** whatever it links to
 ============  =================================================================================================
@@ -61,6 +61,40 @@ class ForeignLinkError(Exception):
     into a :class:`~gateway.contract.errors.FatalSyncError` naming the stream."""
 
 
+class ShortReadError(Exception):
+    """A positional read ended (a page shorter than ``size``) before the count the answer gave (``total_path``):
+    the server caps the page size below ``size``, so its first short page is not the last. The reader turns it
+    into a :class:`~gateway.contract.errors.FatalSyncError` naming the stream."""
+
+
+def _total(body: Any, path: str | None) -> int | None:
+    if path is None:
+        return None
+    value = dig(body, path, None)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _check_total(body: Any, path: str | None, read: int, size: int, item_count: int, size_param: str | None,
+                 setting: str) -> None:
+    """Raise :class:`ShortReadError` when the read ends (this page was short) with ``read`` records of a
+    ``total`` the answer counts at ``path``."""
+    total = _total(body, path)
+    if total is None or read >= total:
+        return
+    asked = f" (sent as `{size_param}`)" if size_param else ""
+    raise ShortReadError(
+        f"the read ended after {read} records, but the answer's `{path}` says {total}: a page of {item_count} "
+        f"records, fewer than {setting} {size}{asked}, was taken as the last. The server seems to cap the page size "
+        f"below {size}: lower `pagination.{setting}` to its maximum; stopped rather than cut the read short"
+    )
+
+
 class Paginator(abc.ABC):
     positional: ClassVar[bool] = False
     """Rows are addressed by position, so changes during the read shift them (needs re-anchoring)."""
@@ -105,6 +139,9 @@ class PageNumberPaginator(Paginator):
 
     def advance(self, response: requests.Response, body: Any, item_count: int) -> bool:
         if item_count < self.config.size:
+            read = (self.page - self.config.start) * self.config.size + item_count
+            _check_total(body, self.config.total_path, read, self.config.size, item_count, self.config.size_param,
+                         "size")
             return False
         self.page += 1
         return True
@@ -130,6 +167,8 @@ class OffsetPaginator(Paginator):
 
     def advance(self, response: requests.Response, body: Any, item_count: int) -> bool:
         if item_count < self.config.size:
+            _check_total(body, self.config.total_path, self.offset - self.config.start + item_count,
+                         self.config.size, item_count, self.config.limit_param, "size")
             return False
         self.offset += item_count
         return True
@@ -221,6 +260,7 @@ __all__ = [
     "PageNumberPaginator",
     "PageRequest",
     "Paginator",
+    "ShortReadError",
     "SinglePage",
     "make_paginator",
 ]

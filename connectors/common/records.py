@@ -122,17 +122,45 @@ def check_write_success(body: Any, rule: SuccessRule | FieldEquals | None, *, wh
 
 
 def select_items(body: Any, selector: str, *, where: str) -> list[Any]:
-    """The list of records in a response body; a body of another shape is a response we cannot understand."""
-    try:
-        items = dig(body, selector)
-    except KeyError:
-        raise FatalSyncError(f"{where}: record_selector {selector!r} not found in the response") from None
+    """The list of records in a response body; a body of another shape is a response we cannot understand.
+
+    A null anywhere on the path is an empty page: ``{"code": "0", "msg": "查询无数据", "data": null}`` says
+    "no records" as plainly as ``data.list: null`` or ``[]``. A key that is not there at all is an answer of
+    another shape (a changed API, an error envelope the success check does not know): that stops the read,
+    naming the part of the path that is missing and where the path got to."""
+    if selector in ("", "."):
+        items = body
+    else:
+        items = body
+        reached: list[str] = []
+        for part in selector.split("."):
+            if items is None:  # data: null — nothing below it, no records
+                return []
+            if isinstance(items, Mapping) and part in items:
+                items = items[part]
+            elif _is_index(items, part):
+                items = items[int(part)]
+            else:
+                raise FatalSyncError(_missing_step(selector, reached, part, items, where=where))
+            reached.append(part)
     if items is None:
         return []
     if not isinstance(items, list):
         shown = selector or "the body"
         raise FatalSyncError(f"{where}: {shown} is a {type(items).__name__}, expected a list of records")
     return items
+
+
+def _missing_step(selector: str, reached: list[str], part: str, found: Any, *, where: str) -> str:
+    at = ".".join(reached) or "the body"
+    if isinstance(found, Mapping):
+        keys = ", ".join(repr(k) for k in list(found)[:8]) + (", …" if len(found) > 8 else "")
+        has = f"it has {keys}" if keys else "it is an empty object"
+        return (f"{where}: record_selector {selector!r} not found in the response: {at} has no key {part!r} "
+                f"({has}). A null on the path would be an empty page; a missing key is an answer of another "
+                f"shape")
+    return (f"{where}: record_selector {selector!r} not found in the response: {at} is a {type(found).__name__}, "
+            f"not an object with {part!r}")
 
 
 class RecordRejection(SkippableSyncError):
@@ -176,21 +204,28 @@ def _rejected_source_key(item: Any, primary_key: str | list[str]) -> str | None:
     return source_key(item, primary_key)
 
 
-def check_envelope(body: Any, selector: str, *, where: str, damaged: bool = False) -> None:
-    """Fail the page for a problem outside the records at ``selector`` (call it for screened bodies only)."""
+def check_envelope(body: Any, selector: str, *, where: str, damaged: bool = False,
+                   charset_hint: str | None = None) -> None:
+    """Fail the page for a problem outside the records at ``selector`` (call it for screened bodies only).
+    ``charset_hint`` (:attr:`JsonDocument.charset_hint`): the broken text is GBK read as UTF-8, which a setting
+    fixes — said instead of asking the system to fix its response."""
     skip = "" if selector in ("", ".") else selector  # dig's spellings of "the body is the list"
     problems = find_problems(body, damaged=damaged, skip=skip, limit=3)
     if problems:
         shown = "; ".join(_describe(p) for p in problems)
+        encoding = charset_hint is not None and any(p.rule == "text.invalid_encoding" for p in problems)
+        remedy = (f"{charset_hint[0].upper()}{charset_hint[1:]}" if encoding and charset_hint else
+                  "The same request would get the same answer; the system must fix its response")
         raise FatalSyncError(
             f"{where}: the response envelope (outside the records at record_selector {selector!r}) cannot be "
-            f"used: {shown}. The same request would get the same answer; the system must fix its response"
+            f"used: {shown}. {remedy}"
         )
 
 
 def screen_items(items: list[Any], primary_key: str | list[str], *, where: str,
-                 damaged: bool = False) -> list[Any]:
-    """The items, with each record holding a problem replaced by a :class:`RecordRejection` (screened bodies)."""
+                 damaged: bool = False, charset_hint: str | None = None) -> list[Any]:
+    """The items, with each record holding a problem replaced by a :class:`RecordRejection` (screened bodies);
+    ``charset_hint`` is added to the message of a record whose text did not decode."""
     screened: list[Any] = []
     for item in items:
         problems = find_problems(item, damaged=damaged)
@@ -200,8 +235,10 @@ def screen_items(items: list[Any], primary_key: str | list[str], *, where: str,
         source_id = _rejected_source_key(item, primary_key)
         reference = source_id or "?"
         issues = [FieldIssue(reference, p.path or "$", p.rule, p.message) for p in problems]
+        hint = f" ({charset_hint})" if charset_hint and any(p.rule == "text.invalid_encoding" for p in problems) \
+            else ""
         screened.append(RecordRejection(
-            f"{where}: record {reference}: " + "; ".join(_describe(p) for p in problems),
+            f"{where}: record {reference}: " + "; ".join(_describe(p) for p in problems) + hint,
             source_id=source_id,
             raw=render_json(item),
             issues=issues,

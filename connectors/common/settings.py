@@ -38,6 +38,9 @@ class PageNumberPagination(_Model):
     size_param: str | None = "size"
     size: int = Field(100, ge=1)
     start: int = 1
+    total_path: str | None = None
+    """Where the answer says how many records the query has (``data.total``): a read ending short of it (a server
+    capping the page size below ``size`` makes its first page look like the last) is stopped, not cut short."""
 
 
 class OffsetPagination(_Model):
@@ -46,6 +49,8 @@ class OffsetPagination(_Model):
     limit_param: str | None = "limit"
     size: int = Field(100, ge=1)
     start: int = 0
+    total_path: str | None = None
+    """As for ``page_number``."""
 
 
 class CursorPagination(_Model):
@@ -151,7 +156,9 @@ class SuccessRule(FieldEquals):
 
     def expected(self) -> str:
         if self.codes:
-            return "one of " + ", ".join(repr(k) for k, v in self.codes.items() if v == "ok")
+            ok = ([repr(self.equals)] if "equals" in self.model_fields_set else []) + [
+                repr(k) for k, v in self.codes.items() if v == "ok" and k != envelope_code(self.equals)]
+            return "one of " + ", ".join(ok)
         return repr(self.equals)
 
 

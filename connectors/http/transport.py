@@ -241,6 +241,8 @@ class Transport:
             params = self.secret_params.resolve(params) if params else params
             json = self.secret_params.resolve(json) if isinstance(json, Mapping) else json
             data = self.secret_params.resolve(data) if isinstance(data, Mapping) else data
+        params = wire_text(params) if params else params
+        data = wire_text(data) if isinstance(data, Mapping) else data
         while True:
             attempt = budget.start()
             if self._bucket is not None:
@@ -464,12 +466,28 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[:200]}"
 
 
+def wire_text(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Query or form parameters with YAML booleans as JSON writes them (``true``/``false``): requests would send
+    Python's ``True``, which no Java or .NET system reads as a boolean (``params: {valid: true}``)."""
+    return {k: _bool_text(v) for k, v in values.items()}
+
+
+def _bool_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return [_bool_text(v) for v in value]
+    return value
+
+
 def _strict(document: JsonDocument, where: str) -> Any:
     if document.screen:
         problems = find_problems(document.value, damaged=document.damaged, limit=3)
         if problems:
             shown = "; ".join(f"{p.path or '$'}: {p.message} [{p.rule}]" for p in problems)
-            raise FatalSyncError(f"{where}: the response holds values that cannot be used: {shown}")
+            hint = f"; {document.charset_hint}" if document.charset_hint and any(
+                p.rule == "text.invalid_encoding" for p in problems) else ""
+            raise FatalSyncError(f"{where}: the response holds values that cannot be used: {shown}{hint}")
     return document.value
 
 
@@ -484,4 +502,4 @@ def _path(url: str) -> str:
     return shown(url)
 
 
-__all__ = ["Attempts", "RefreshableAuth", "Transport", "TransportSettings", "describe_body"]
+__all__ = ["Attempts", "RefreshableAuth", "Transport", "TransportSettings", "describe_body", "wire_text"]

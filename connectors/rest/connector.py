@@ -85,10 +85,15 @@ class RestConnector(DeclarativeConnector):
         where = f"{cfg.label} stream {name!r}"
         body = document.value
         if document.screen:  # records with bad values are the read's business; a broken envelope is ours
-            check_envelope(body, stream.record_selector, where=where, damaged=document.damaged)
+            check_envelope(body, stream.record_selector, where=where, damaged=document.damaged,
+                           charset_hint=document.charset_hint)
         if check_success(body, rule, where=where) == "skip":  # e.g. 查询无数据: the system is up, and empty
             return f"{where}: first page answered: no records ({envelope_outcome(body, rule)[1]})"
         items = select_items(body, stream.record_selector, where=where)
+        if document.charset_hint and document.damaged:  # records whose text did not decode: the sync rejects them
+            raise FatalSyncError(f"{where}: first page answered with {len(items)} record(s) holding text that is "
+                                 f"not UTF-8 (each would be rejected as text.invalid_encoding): "
+                                 f"{document.charset_hint}")
         return f"{where}: first page answered with {len(items)} record(s)"
 
     def _read_stream(self, stream: str, config: Any, *, since: datetime | None, mode: SyncMode,

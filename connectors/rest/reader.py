@@ -33,7 +33,7 @@ def page_call(stream: StreamConfig, params: Mapping[str, Any]) -> dict[str, Any]
     values = {k: _as_text(v) for k, v in params.items()} if stream.params_as_text else dict(params)
     if stream.params_in == "json":
         return {"method": stream.method, "json": values}
-    if stream.params_in == "form":
+    if stream.params_in == "form":  # (the transport writes a boolean as true/false in a query or form)
         return {"method": stream.method, "data": values}
     return {"method": stream.method, "params": values}
 
@@ -68,12 +68,14 @@ def read_stream(
                                                     **page_call(stream, request.params))
         body = document.value
         if document.screen:
-            check_envelope(body, stream.record_selector, where=where, damaged=document.damaged)
+            check_envelope(body, stream.record_selector, where=where, damaged=document.damaged,
+                           charset_hint=document.charset_hint)
         if check_success(body, stream.success, where=where) == "skip":
             return response, body, []  # e.g. 查询无数据: this request has no records
         items = select_items(body, stream.record_selector, where=where)
         if document.screen:
-            items = screen_items(items, stream.primary_key, where=where, damaged=document.damaged)
+            items = screen_items(items, stream.primary_key, where=where, damaged=document.damaged,
+                                 charset_hint=document.charset_hint)
         return response, body, items
 
     return read_pages(

@@ -34,10 +34,17 @@ import yaml
 
 from connectors.common.cursors import CursorCodec
 from connectors.common.guesses import FieldHint, guess_cursor, guess_paging, guess_primary_key
-from connectors.common.scaffolding import Guess, guess_lines, scaffold_files, write_files
+from connectors.common.scaffolding import (
+    Guess,
+    guess_case_no,
+    guess_lines,
+    mapping_field_lines,
+    scaffold_files,
+    write_files,
+)
 from connectors.http.body import read_capped
 from gateway.contract.errors import AuthenticationError, ConfigError, SourceUnavailableError, TongbanError
-from gateway.contract.scaffold import ScaffoldResult
+from gateway.contract.scaffold import ScaffoldResult, is_placeholder
 
 from .config import parse_config
 
@@ -46,13 +53,12 @@ DEFAULT_SIZE = 100
 TIMEZONE = "+08:00"
 _TZ = timezone(timedelta(hours=8))
 _PLACEHOLDER_BASE_URL = "http://scaffold.invalid"
+PARAM_PLACEHOLDER = "CHOOSE_PARAM_VALUE"
+"""A required query parameter's value the document does not give (refused at load: ``gateway.contract.scaffold``)."""
+SUCCESS_PLACEHOLDER = "CHOOSE_SUCCESS_VALUE"
+"""The success value of an envelope's status field the document does not give (in a commented ``success:``)."""
 _QUERY_KEY = "query_key"  # _auth's word for an API key sent as a query parameter (becomes stream params)
 
-_CANONICAL = (
-    "case_no", "item_code", "item_name", "case_type", "applicant.type", "applicant.name", "applicant.id_type",
-    "applicant.id_number", "applied_at", "accepted_at", "promised_at", "dept_name", "dept_code", "finished_at",
-    "result", "status", "deleted", "updated_at",
-)
 
 # --- reading the document -----------------------------------------------------------------------------------
 
@@ -353,6 +359,8 @@ class StreamReport:
     fields: list[FieldInfo]
     field_paths: list[str]
     primary_key: str | None = None
+    case_no: str | None = None
+    """The field (or the placeholder) the mapping skeleton maps to the canonical ``case_no`` (办件编号), when one reads as it."""
     cursor: str | None = None
     cursor_format: TimeFormat | None = None
     since_param: str | None = None
@@ -365,6 +373,8 @@ class StreamReport:
     params: dict[str, Any] = field(default_factory=dict)
     other_params: list[str] = field(default_factory=list)
     guesses: list[Guess] = field(default_factory=list)
+    signature: QuerySignature | None = None
+    """The query signature its parameters describe (appKey, timestamp, nonce, sign), if any."""
 
     @property
     def incremental(self) -> bool:
@@ -512,6 +522,22 @@ def guess_time_format(name: str, schema: Mapping[str, Any], example: Any = None)
                                            "spelling assumed (check against a real record)", False)
 
 
+_AUTH_WORDS = ("签名", "验签", "鉴权", "认证", "授权", "token", "令牌", "appkey", "appid", "密钥", "未登录", "登录失效",
+               "登录超时", "凭证", "unauthori", "forbidden", "signature")
+_CODE_TEXT = re.compile(r"(?<![\w.])(-?\d{1,8})\s*[:：=＝、\-—]?\s*([^；;，,。\n|]+)")
+
+
+def _auth_codes(doc: str, success: Any) -> dict[str, str]:
+    """Business codes a status field's description gives to refused credentials (``1001 签名验证失败``,
+    ``40001 token失效``, ``1002 appKey不存在``): code → its text, in the order documented."""
+    found: dict[str, str] = {}
+    for code, text in _CODE_TEXT.findall(doc):
+        text = text.strip()
+        if code != str(success) and any(w in text.lower().replace(" ", "") for w in _AUTH_WORDS):
+            found.setdefault(code, text)
+    return found
+
+
 def _example_parses(fmt: str, example: Any) -> bool | None:
     if example is None or example == "":
         return None
@@ -628,13 +654,19 @@ class _Inspector:
             rule["equals"] = _typed(value, schema)
             if message:
                 rule["message_field"] = message
+            auth_codes = _auth_codes(_doc(schema), rule["equals"])
+            if auth_codes:
+                rule["codes"] = {c: "auth" for c in auth_codes}
+                why += "; " + ", ".join(f"{c} {t!r}" for c, t in auth_codes.items()) + " mean(s) our credentials " \
+                       "were refused: `auth` (an operator must act), not a failed read"
             stream.success = rule
-            enum = [v for v in schema.get("enum") or [] if _typed(v, schema) != rule["equals"]]
+            enum = [v for v in schema.get("enum") or [] if _typed(v, schema) != rule["equals"]
+                    and str(v) not in auth_codes]
             stream.other_codes = enum
             stream.guess("success", rule, f"the answer's `{code}` {why}")
         else:
-            stream.success_template = {"field": code, "equals": "CHECK", **({"message_field": message}
-                                                                            if message else {})}
+            stream.success_template = {"field": code, "equals": SUCCESS_PLACEHOLDER,
+                                       **({"message_field": message} if message else {})}
             stream.guess("success", None, f"the answer has a status field `{code}` but the document gives no "
                                           f"success value: a commented template", check=True)
 
@@ -659,6 +691,21 @@ class _Inspector:
         return _MISSING, ""
 
     # -- paging --
+
+    def total_path(self, answer: Mapping[str, Any], records_path: Sequence[str]) -> str | None:
+        """Where the answer counts the query's records (``data.total`` beside ``data.list``), if it does."""
+        schema, path = answer, []
+        levels: list[tuple[Mapping[str, Any], list[str]]] = [(schema, [])]
+        for part in records_path[:-1]:
+            schema = self.spec.schema((schema.get("properties") or {}).get(part) or {})[0]
+            path = path + [part]
+            levels.append((schema, path))
+        for schema, path in reversed(levels):  # the records' own object first
+            for name, raw in (schema.get("properties") or {}).items():
+                if _norm(str(name)) in _TOTAL_NAMES and _type(self.spec.schema(raw)[0]) in ("integer", "number",
+                                                                                             "string"):
+                    return ".".join([*path, str(name)])
+        return None
 
     def next_cursor_path(self, answer: Mapping[str, Any], records_path: Sequence[str]) -> str | None:
         found: list[tuple[int, str]] = []
@@ -736,19 +783,29 @@ class _Inspector:
                     break
             stream.pagination = {"type": "page_number", "page_param": guess.page_param,
                                  "size_param": size_param, "size": sizing.get("size", DEFAULT_SIZE), "start": start}
+            total = self.total_path(answer, records_path)
+            if total is not None:
+                stream.pagination["total_path"] = total
             stream.guess("pagination", "page_number",
                          f"query parameters `{guess.page_param}`" + (f"/`{size_param}`" if size_param else "")
                          + f"; {start_why}; " + (size_why or "no size parameter: the server's own page size must be "
-                                                             "written as size (check)"),
+                                                             "written as size (check)")
+                         + (f"; the answer counts its records at `{total}` (a read ending short of it is stopped)"
+                            if total else ""),
                          check=start_check or size_check or not size_param)
             used |= {guess.page_param, size_param or ""}
         elif guess.kind == "offset" and guess.offset_param:
             stream.pagination = {"type": "offset", "offset_param": guess.offset_param, "limit_param": size_param,
                                  "size": sizing.get("size", DEFAULT_SIZE), "start": 0}
+            total = self.total_path(answer, records_path)
+            if total is not None:
+                stream.pagination["total_path"] = total
             stream.guess("pagination", "offset",
                          f"query parameters `{guess.offset_param}`" + (f"/`{size_param}`" if size_param else "")
                          + "; offsets start at 0; " + (size_why or "no limit parameter: the server's own page size "
-                                                                   "must be written as size (check)"),
+                                                                   "must be written as size (check)")
+                         + (f"; the answer counts its records at `{total}` (a read ending short of it is stopped)"
+                            if total else ""),
                          check=size_check or not size_param)
             used |= {guess.offset_param, size_param or ""}
         else:
@@ -879,6 +936,98 @@ def _auth(spec: _Spec, origin: str | None, first_op: Mapping[str, Any] | None) -
     return None, f"no auth written: {why}", [f"# auth: none written: {why}"]
 
 
+_TOTAL_NAMES = ("total", "totalcount", "totalnum", "totalrecords", "totalrecord", "recordcount", "totalsize",
+                "totalelements", "totalrows", "zs", "zts")
+_SIGN_PARAMS = ("sign", "signature", "sig", "signstr", "signdata", "signvalue", "signcode")
+_APP_KEY_PARAMS = ("appkey", "appid", "accesskey", "accesskeyid", "clientid", "partnerid", "appcode")
+_TIMESTAMP_PARAMS = ("timestamp", "ts", "timestr", "reqtime", "requesttime", "signtime", "time")
+_NONCE_PARAMS = ("nonce", "noncestr", "rand", "random", "randomstr", "randstr")
+
+
+@dataclass(frozen=True)
+class QuerySignature:
+    """The common Chinese signed query: ``appKey``/``appId`` + ``timestamp`` (+ ``nonce``) + ``sign`` over the
+    sorted parameters, as the ``auth: {type: signature}`` block that sends and signs them."""
+
+    auth: dict[str, Any]
+    params: frozenset[str]
+    why: str
+
+
+def query_signature(params: Sequence[Mapping[str, Any]]) -> QuerySignature | None:
+    """The ``signature`` auth block for an operation whose query parameters are a signed query — an app key, a
+    timestamp and a ``sign``/``signature`` (a nonce if there is one) — or ``None``. The algorithm, encoding,
+    string-to-sign and timestamp format come from the descriptions (``MD5``, ``大写``, ``&key=密钥``,
+    ``yyyyMMddHHmmss``); what is not documented is a common default, said in ``why``."""
+    def find(names: Sequence[str]) -> Mapping[str, Any] | None:
+        by_name = {re.sub(r"[^a-z0-9]", "", str(p["name"]).lower()): p for p in params}
+        return next((by_name[n] for n in names if n in by_name), None)
+
+    sign, app_key, stamp, nonce = (find(_SIGN_PARAMS), find(_APP_KEY_PARAMS), find(_TIMESTAMP_PARAMS),
+                                   find(_NONCE_PARAMS))
+    if sign is None or app_key is None or stamp is None:
+        return None
+    doc = " ".join(_doc(p) for p in (sign, app_key, stamp, nonce) if p is not None)
+    low = doc.lower().replace("-", "").replace("_", "")
+    assumed: list[str] = []
+    if "hmac" in low:
+        algorithm = next((a for k, a in (("sm3", "hmac-sm3"), ("sha256", "hmac-sha256"), ("sha1", "hmac-sha1"))
+                          if k in low), "hmac-sha256")
+    else:
+        algorithm = next((a for k, a in (("sm3", "sm3"), ("sha256", "sha256"), ("sha1", "sha1"), ("md5", "md5"))
+                          if k in low), "")
+        if not algorithm:
+            algorithm = "md5"
+            assumed.append("MD5 (the algorithm is not documented)")
+    if "base64" in low:
+        encoding = "base64"
+    elif "大写" in doc or "upper" in low:
+        encoding = "hex_upper"
+    else:
+        encoding = "hex"
+        if "小写" not in doc and "lower" not in low:
+            assumed.append("lower-case hex")
+    if algorithm.startswith("hmac"):
+        string_to_sign = "{query}"
+    else:  # a plain digest must contain the secret: where the description puts it
+        said = re.search(r"&?\s*(key|secret|appsecret|secretkey)\s*=", doc, re.IGNORECASE)
+        if said:
+            string_to_sign = "{query}&" + said.group(1) + "={secret}"
+        elif re.search(r"(密钥|secret)\S{0,6}(\+|拼接|加)", doc, re.IGNORECASE) and not re.search(
+                r"(\+|拼接|加)\S{0,6}(密钥|secret)", doc, re.IGNORECASE):
+            string_to_sign = "{secret}{query}"
+        else:
+            string_to_sign = "{query}&key={secret}"
+            assumed.append("the secret appended as `&key=SECRET`")
+    fmt = guess_time_format(str(stamp["name"]), stamp, stamp.get("example"))
+    stamp_doc = _doc(stamp)
+    in_seconds = "毫秒" not in stamp_doc and re.search(r"10\s*位|秒|seconds", stamp_doc, re.IGNORECASE) is not None
+    if fmt.format.startswith("%") and fmt.sure:
+        timestamp: dict[str, Any] = {"format": fmt.format, "tz": TIMEZONE}
+    elif fmt.format == "epoch_s" or in_seconds:
+        timestamp = {"format": "seconds"}
+    else:
+        timestamp = {"format": "milliseconds"}
+        if fmt.format != "epoch_ms" and "毫秒" not in stamp_doc and "13" not in stamp_doc:
+            assumed.append("a timestamp in epoch milliseconds")
+    names = [str(p["name"]) for p in (app_key, stamp, nonce) if p is not None]
+    query_params = {str(app_key["name"]): "{app_key}", str(stamp["name"]): "{timestamp}"}
+    if nonce is not None:
+        query_params[str(nonce["name"])] = "{nonce}"
+    query_params[str(sign["name"])] = "{signature}"
+    auth: dict[str, Any] = {"type": "signature", "algorithm": algorithm, "secret": "secret",
+                            "app_key_secret": "app_key", "encoding": encoding, "timestamp": timestamp}
+    if nonce is not None:
+        auth["nonce"] = {"kind": "digits", "length": 10}
+    auth |= {"canonical_query": {"encoding": "raw", "exclude": [str(sign["name"])]},
+             "string_to_sign": string_to_sign, "query_params": query_params}
+    why = (f"the query parameters {', '.join(f'`{n}`' for n in names)} and `{sign['name']}` are a signed query: "
+           f"{algorithm} ({encoding}) over the sorted parameters, secrets `app_key` and `secret`")
+    if assumed:
+        why += "; assumed: " + ", ".join(assumed) + " (check)"
+    return QuerySignature(auth, frozenset([*names, str(sign["name"])]), why)
+
+
 def inspect_openapi(source: str, document: Mapping[str, Any] | None = None) -> OpenApiReport:
     """Read ``source`` (or the already parsed ``document``) and work out every stream, guess and reason."""
     spec = _Spec(document if document is not None else load_openapi(source), source)
@@ -919,6 +1068,11 @@ def inspect_openapi(source: str, document: Mapping[str, Any] | None = None) -> O
             first_op = op
         streams.append(stream)
     auth, auth_why, auth_comments = _auth(spec, origin, first_op)
+    signed = next((s.signature for s in streams if s.signature is not None), None)
+    if signed is not None and (auth is None or (auth["type"] == _QUERY_KEY and auth["param"] in signed.params)):
+        auth, auth_why, auth_comments = signed.auth, signed.why, [
+            ("# (a query signature: connectors/rest/README.md, “A signed query”; check algorithm, encoding, "
+             "string_to_sign and the timestamp against the system's documentation or a request it accepts)")]
     query_params: dict[str, Any] = {}
     if auth is not None and auth["type"] == _QUERY_KEY:  # not an `auth:` block: a parameter of every request
         ref, param = {"secret": auth["secret"]}, auth["param"]
@@ -970,6 +1124,9 @@ def _read_operation(spec: _Spec, inspector: _Inspector, path: str, item: Mapping
                                           "path, the systems file's endpoint is the origin")
     _key_and_cursor(stream)
     params = spec.query_params(item, op)
+    stream.signature = query_signature(params)
+    if stream.signature is not None:  # the signer sends these: neither paging nor constant parameters
+        params = [p for p in params if p["name"] not in stream.signature.params]
     used = inspector.paging(stream, params, answer, response, op, records_path)
     _incremental(stream, params)
     inspector.success(stream, answer, example)
@@ -978,10 +1135,12 @@ def _read_operation(spec: _Spec, inspector: _Inspector, path: str, item: Mapping
             continue
         if p.get("required"):
             value = p.get("default", (p.get("enum") or [None])[0])
-            value = value if value is not None else p.get("example", "CHECK")
+            value = value if value is not None else p.get("example", PARAM_PLACEHOLDER)
             stream.params[p["name"]] = value
             stream.guess(f"params.{p['name']}", value, "required by the document: its default, first enum value "
-                                                       "or example (check)", check=True)
+                                                       "or example (check)" if value != PARAM_PLACEHOLDER else
+                         "required by the document, which gives no default, enum or example: choose the value "
+                         "(the connector refuses to load until you do)", check=True)
         else:
             stream.other_params.append(p["name"])
     return stream
@@ -999,6 +1158,8 @@ def _key_and_cursor(stream: StreamReport) -> None:
         stream.guess("primary_key", key, why + ": check it is unique per record", check=True)
     else:
         stream.guess("primary_key", None, "no property looks like an identifier: name the key by hand", check=True)
+    stream.case_no, why = guess_case_no(hints, stream.primary_key)
+    stream.guess("mapping.case_no", stream.case_no, why, check=is_placeholder(stream.case_no))
     cursor = guess_cursor(hints)
     if cursor is None:
         stream.guess("cursor", None, "no property looks like a change time: full refresh only", check=True)
@@ -1126,7 +1287,10 @@ def connector_yaml(name: str, source: str, report: OpenApiReport) -> str:
         "retry: {max_attempts: 5, backoff_seconds: 0.5, max_backoff_seconds: 30}",
         "# charset: gbk   # only if the system sends GBK JSON without a charset in its Content-Type",
     ]
-    if report.auth is not None:
+    if report.auth is not None and report.auth.get("type") == "signature":  # long: one key a line
+        lines.append(f"auth:   # {_comment(report.auth_why, 200)}")
+        lines += [f"  {key}: {_flow(value)}" for key, value in report.auth.items()]
+    elif report.auth is not None:
         lines.append(_line(f"auth: {_flow(report.auth)}", report.auth_why, 0))
     lines += report.auth_comments
     main = report.main
@@ -1201,9 +1365,10 @@ def mapping_yaml(name: str, report: OpenApiReport) -> str:
     main = report.main
     source = main.field_paths if main else []
     lines = [
-        f"# {name} ⇄ the canonical Case: generated skeleton. Replace every `null` with a source path or spec",
-        "# (docs/mapping-reference.md lists every operation with an example; docs/canonical-model.md every field)",
-        "# and run `tongban mapping check`.",
+        f"# {name} ⇄ the canonical Case: generated skeleton. Replace every `null` and `CHOOSE_…` with a source path",
+        "# or spec, and uncomment the optional fields the source has (docs/mapping-reference.md lists every",
+        "# operation with an example; docs/canonical-model.md every field) and run `tongban mapping check`.",
+        "# The fields are the canonical Case's (gateway.models): the required ones written, the optional commented.",
         *_wrapped(f"# Source record fields ({main.name if main else 'no stream'}): ", source or ["(none found)"]),
         f"system: {name}",
         'version: "1"',
@@ -1212,11 +1377,12 @@ def mapping_yaml(name: str, report: OpenApiReport) -> str:
         "code_tables: {}",
         "fields:",
     ]
-    guessed = {"case_no": main.primary_key if main else None, "updated_at": main.cursor if main else None}
-    by_norm = {_norm(s): s for s in source}
-    for target in _CANONICAL:
-        guess = guessed.get(target) or by_norm.get(_norm(target))
-        lines.append(f"  {target}: {_scalar(guess) if guess else 'null'}")
+    guessed: dict[str, tuple[str | None, str]] = {}
+    if main is not None:
+        guessed["case_no"] = (main.case_no, _why(main, "mapping.case_no"))
+        if main.cursor:
+            guessed["updated_at"] = (main.cursor, "the stream's cursor field")
+    lines += mapping_field_lines([f.hint for f in main.fields] if main else [], guessed)
     return "\n".join(lines) + "\n"
 
 

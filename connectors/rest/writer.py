@@ -86,17 +86,16 @@ def write_record(
 
 
 def _body(transport: Transport, response: Any) -> Any:
-    """The decoded answer; an empty body (204) is fine, an HTML page on 2xx (a proxy's login page) is not."""
+    """The decoded answer; an empty body (204) is fine, an HTML page on 2xx (a proxy's login page) is not.
+
+    Decoded as reads are (:meth:`Transport.decode_json`): the charset the ``Content-Type`` names, else the
+    connector's ``charset`` setting (a GBK answer sent as bare ``application/json``), UTF-8 otherwise."""
     if not response.content or not response.content.strip():
         return None
     try:
-        return response.json()
-    except ValueError:
-        raise FatalSyncError(
-            f"{transport.config.label}: {response.request.method} {response.url.split('?', 1)[0]} answered "
-            f"HTTP {response.status_code} with {describe_body(response)}, not JSON; the write may or may "
-            f"not have been applied"
-        ) from None
+        return transport.decode_json(response)
+    except FatalSyncError as exc:
+        raise FatalSyncError(f"{exc}; the write may or may not have been applied") from None
 
 
 def _render(template: str, values: Mapping[str, Any], where: str, *, encode: bool) -> str:

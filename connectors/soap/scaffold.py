@@ -44,19 +44,21 @@ from connectors.common.guesses import (
     looks_like_write,
     type_prefix,
 )
-from connectors.common.scaffolding import Guess, guess_lines, scaffold_files, write_files
+from connectors.common.scaffolding import (
+    Guess,
+    guess_case_no,
+    guess_lines,
+    mapping_field_lines,
+    scaffold_files,
+    write_files,
+)
 from gateway.contract.errors import ConfigError
-from gateway.contract.scaffold import ScaffoldResult
+from gateway.contract.scaffold import ScaffoldResult, is_placeholder
 
 from .config import parse_config
 from .inspector import OperationReport, WsdlReport, describe_fields, inspect_wsdl
 from .wsdl_model import Field, Port
 
-_CANONICAL = (
-    "case_no", "item_code", "item_name", "case_type", "applicant.type", "applicant.name", "applicant.id_type",
-    "applicant.id_number", "applied_at", "accepted_at", "promised_at", "dept_name", "dept_code", "finished_at",
-    "result", "status", "deleted", "updated_at",
-)
 _PLACEHOLDER_BASE_URL = "http://scaffold.invalid"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 WINDOW_START = "2000-01-01 00:00:00"
@@ -246,6 +248,8 @@ def _plan_stream(result: SoapPlan, chosen: ReadCandidate) -> None:
                      "the DataSet's columns are not in the WSDL: name the key column from a real answer"
                      if chosen.dataset else "no field looks like an identifier (a code, a type or a time never is): "
                                             "name the record's key by hand", check=True)
+    case_no, why = guess_case_no(_hints(chosen), chosen.key)
+    result.guess("mapping.case_no", case_no, why, check=is_placeholder(case_no))
     result.check = {"stream": "records"}
     result.guess("check", result.check, f"reads the first page of `records` ({op.name}, a read)")
 
@@ -481,9 +485,9 @@ def mapping_yaml(name: str, report: WsdlReport, *, chosen: SoapPlan | None = Non
     candidate = (chosen or plan(report)).chosen
     source = [f.name for f in candidate.record_fields] if candidate else []
     lines = [
-        f"# {name} ⇄ the canonical Case: generated skeleton. Replace every `null` with a source path or spec",
-        "# (docs/mapping-reference.md lists every operation with an example; docs/canonical-model.md every field)",
-        "# and run `tongban mapping check`.",
+        f"# {name} ⇄ the canonical Case: generated skeleton. Replace every `null` and `CHOOSE_…` with a source path",
+        "# or spec, and uncomment the optional fields the source has (docs/mapping-reference.md lists every",
+        "# operation with an example; docs/canonical-model.md every field) and run `tongban mapping check`.",
         f"# Source record fields: {', '.join(source) or '(see the connector YAML)'}",
         f"system: {name}",
         'version: "1"',
@@ -492,12 +496,18 @@ def mapping_yaml(name: str, report: WsdlReport, *, chosen: SoapPlan | None = Non
         "code_tables: {}",
         "fields:",
     ]
-    guessed = {"case_no": candidate.key if candidate else None, "updated_at": candidate.cursor if candidate else None}
-    for target in _CANONICAL:
-        guess = guessed.get(target) or next(
-            (s for s in source if s.lower() == target.rsplit(".", 1)[-1].replace("_", "")), None)
-        lines.append(f"  {target}: {guess if guess else 'null'}")
+    guessed: dict[str, tuple[str | None, str]] = {}
+    hints = _hints(candidate)
+    if candidate is not None:
+        guessed["case_no"] = guess_case_no(hints, candidate.key)
+        if candidate.cursor:
+            guessed["updated_at"] = (candidate.cursor, "the operation's change-time field")
+    lines += mapping_field_lines(hints, guessed)
     return "\n".join(lines) + "\n"
+
+
+def _hints(candidate: ReadCandidate | None) -> list[FieldHint]:
+    return [FieldHint(f.name, f.type, f.repeated) for f in candidate.record_fields] if candidate else []
 
 
 def acceptance_test(name: str) -> str:

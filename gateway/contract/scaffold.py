@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 PLACEHOLDER_PREFIX = "CHOOSE_"
-"""A scaffold writes ``CHOOSE_…`` (``primary_key: CHOOSE_KEY_FIELD``, ``operation: CHOOSE_A_READ_OPERATION``) where
-it could not guess and a person must choose."""
+"""A scaffold writes ``CHOOSE_…`` (``primary_key: CHOOSE_KEY_FIELD``, ``operation: CHOOSE_A_READ_OPERATION``, a
+required parameter's ``CHOOSE_PARAM_VALUE``, a success template's ``CHOOSE_SUCCESS_VALUE``) where it could not guess
+and a person must choose. Every value a scaffold leaves for a person must be one of these (or in
+:data:`PLACEHOLDERS`): anything else loads, and goes to the live system as it is."""
 PLACEHOLDERS = frozenset({"CHANGED_AT", "SINCE_PARAM"})
 """The other placeholders scaffolds write (in the commented-out ``incremental:`` line a person uncomments)."""
 

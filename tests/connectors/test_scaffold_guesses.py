@@ -64,7 +64,9 @@ def test_scaffold_of_the_market_wsdl_matches_the_hand_written_connector(tmp_path
     assert "pageIndex" not in stream.params and "startTime" not in stream.params
     assert "\nwsse:" not in text  # the WSDL asks for no UsernameToken; the YAML writes none
     mapping = yaml.safe_load((tmp_path / "mappings" / "mkt.yaml").read_text(encoding="utf-8"))
-    assert mapping["fields"]["case_no"] == "YWLSH" and mapping["fields"]["updated_at"] == "GXSJ"
+    # the case number is the field named for 办件编号 (BJBH), not the row key YWLSH (as in mappings/sd_market.yaml)
+    assert mapping["fields"]["case_no"] == "BJBH" and mapping["fields"]["updated_at"] == "GXSJ"
+    assert "mapping.case_no: BJBH — the name `BJBH` is a usual spelling of 办件编号" in result.output
     generated = (tmp_path / "tests" / "connectors" / "test_mkt_acceptance.py").read_text(encoding="utf-8")
     assert "if SECRETS else None" in generated and "connector_config(" in generated
 
