@@ -41,6 +41,7 @@ from .conventions import (
 )
 from .models import Evaluation
 from .outbox import queue_item
+from .replay import replay_pages
 from .settings import CitizenSettings, Policy
 
 __all__ = ["list_evaluations", "relink", "replay_rejected", "CitizenError", "EvaluationReport", "callback_due", "evaluation_summary", "file_appeal",
@@ -349,20 +350,15 @@ def replay_rejected(engine: Engine, settings: CitizenSettings, *, calendar: Work
     two must not write the same ratings at once."""
     calendar, now = calendar or WorkCalendar.load(), now or datetime.now(timezone.utc)
     report = EvaluationReport()
-    after = 0
-    with Lease(engine, f"citizen:{SOURCE}") as lease:
-        while True:
-            with engine.connect() as conn:
-                rows = ledger.open_record_dead_letters_after(conn, SOURCE, after, 500)
-            if not rows:
-                return report
-            after = rows[-1].id
-            with engine.begin() as conn:
-                page, stale = _replayable(conn, rows)
-                ledger.resolve_dead_letters(conn, kind="record", system=SOURCE, stream=STREAM, source_ids=stale)
-                report.superseded += len(stale)
-                _ingest(conn, page, settings, calendar, now, report)
-                lease.renew(conn)
+
+    def handle(conn: Any, rows: Any) -> None:
+        page, stale = _replayable(conn, rows)
+        ledger.resolve_dead_letters(conn, kind="record", system=SOURCE, stream=STREAM, source_ids=stale)
+        report.superseded += len(stale)
+        _ingest(conn, page, settings, calendar, now, report)
+
+    replay_pages(engine, SOURCE, handle)
+    return report
 
 
 def _replayable(conn: Any, rows: Any) -> tuple[list[Any], list[str]]:

@@ -34,6 +34,7 @@ from .conventions import dead_letter_id, from_hotline, hotline_time, raw_text
 from .evaluations import CitizenError, callback_due
 from .models import OUT_OF_SCOPE, WorkOrder
 from .outbox import queue_item
+from .replay import replay_pages
 from .settings import CitizenSettings, Policy
 
 __all__ = ["list_workorders", "replay_rejected", "WorkOrderReport", "reply_workorder", "request_redo", "sign_workorder", "sync_workorders",
@@ -243,17 +244,9 @@ def replay_rejected(engine: Engine, settings: CitizenSettings, *, calendar: Work
     be routed is routed now (it waited as ``received``, its dispatch alert open)."""
     calendar, now = calendar or WorkCalendar.load(), now or datetime.now(timezone.utc)
     report = WorkOrderReport()
-    with Lease(engine, f"citizen:{SOURCE}") as lease:  # the sync's: the two must not write one order at once
-        after = 0
-        while True:
-            with engine.connect() as conn:
-                rows = ledger.open_record_dead_letters_after(conn, SOURCE, after, 500)
-            if not rows:
-                return report
-            after = rows[-1].id
-            with engine.begin() as conn:
-                _replay_page(conn, rows, settings, calendar, now, report)
-                lease.renew(conn)
+    # the sync's lease: the two must not write one order at once
+    replay_pages(engine, SOURCE, lambda conn, rows: _replay_page(conn, rows, settings, calendar, now, report))
+    return report
 
 
 def _replay_page(conn: Any, rows: Any, settings: CitizenSettings, calendar: WorkCalendar, now: datetime,

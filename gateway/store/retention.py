@@ -16,10 +16,11 @@ key file (``tongban keys rotate`` says so, and exits 1 otherwise).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, exists, func, select, tuple_, update
+from sqlalchemy import Connection, Engine, Row, and_, delete, exists, func, select, tuple_, update
 
 from gateway.contract.errors import ConfigError
 from gateway.crypto.pii import BLOB_PREFIX, FIELD_PREFIX, PiiCodec
@@ -159,25 +160,11 @@ def stale_seals(engine: Engine, codec: PiiCodec, *, batch: int = 1000) -> dict[s
     return counts
 
 
-def _stale_payloads(engine: Engine, codec: PiiCodec, batch: int) -> int:
+def _payload_pages(engine: Engine, batch: int) -> Iterator[tuple[Connection, Sequence[Row[Any]]]]:
+    """``(transaction, rows)`` of every compressed raw payload (``system, source_id, payload``), ``batch`` at a
+    time by key; each page in its own transaction, committed when the caller takes the next."""
     s = source_records.c
-    found, last = 0, ("", "")
-    while True:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                select(s.system, s.source_id, s.payload)
-                .where(tuple_(s.system, s.source_id) > tuple_(*last), s.payload.is_not(None))
-                .order_by(s.system, s.source_id).limit(batch)).all()
-        if not rows:
-            return found
-        found += sum(1 for r in rows if not payloads.is_sealed_with(r.payload, codec.current, codec))
-        last = (rows[-1].system, rows[-1].source_id)
-
-
-def _reseal_payloads(engine: Engine, codec: PiiCodec, batch: int) -> int:
-    """Re-seal the compressed raw payloads (``source_records.payload``) sealed under an old key."""
-    s = source_records.c
-    done, last = 0, ("", "")
+    last = ("", "")
     while True:
         with engine.begin() as conn:
             rows = conn.execute(
@@ -185,14 +172,28 @@ def _reseal_payloads(engine: Engine, codec: PiiCodec, batch: int) -> int:
                 .where(tuple_(s.system, s.source_id) > tuple_(*last), s.payload.is_not(None))
                 .order_by(s.system, s.source_id).limit(batch)).all()
             if not rows:
-                return done
-            for system, source_id, payload in rows:
-                if not payloads.is_sealed_with(payload, codec.current, codec):
-                    try:
-                        new = payloads.reseal(payload, codec)
-                    except ConfigError:  # its key is not configured: left as it is, stale_seals counts it
-                        continue
-                    conn.execute(update(source_records).where(s.system == system, s.source_id == source_id)
-                                 .values(payload=new))
-                    done += 1
-            last = (rows[-1].system, rows[-1].source_id)
+                return
+            yield conn, rows
+        last = (rows[-1].system, rows[-1].source_id)
+
+
+def _stale_payloads(engine: Engine, codec: PiiCodec, batch: int) -> int:
+    return sum(sum(1 for r in rows if not payloads.is_sealed_with(r.payload, codec.current, codec))
+               for _conn, rows in _payload_pages(engine, batch))
+
+
+def _reseal_payloads(engine: Engine, codec: PiiCodec, batch: int) -> int:
+    """Re-seal the compressed raw payloads (``source_records.payload``) sealed under an old key."""
+    s = source_records.c
+    done = 0
+    for conn, rows in _payload_pages(engine, batch):
+        for system, source_id, payload in rows:
+            if not payloads.is_sealed_with(payload, codec.current, codec):
+                try:
+                    new = payloads.reseal(payload, codec)
+                except ConfigError:  # its key is not configured: left as it is, stale_seals counts it
+                    continue
+                conn.execute(update(source_records).where(s.system == system, s.source_id == source_id)
+                             .values(payload=new))
+                done += 1
+    return done
