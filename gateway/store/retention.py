@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, delete, exists, func, select, tuple_, update
+from sqlalchemy import Connection, Engine, Row, and_, delete, exists, func, or_, select, tuple_, update
 
 from gateway.contract.errors import ConfigError
 from gateway.crypto.pii import BLOB_PREFIX, FIELD_PREFIX, PiiCodec
@@ -52,8 +52,8 @@ def purge(engine: Engine, retention: timedelta, *, dry_run: bool = False,
     plans: list[tuple[str, Any, Any]] = [
         ("dead letters (resolved)", dead_letters, and_(dead_letters.c.status == "resolved",
                                                        dead_letters.c.updated_at < cutoff)),
-        ("outbox rows (delivered/superseded)", outbox, and_(outbox.c.status.in_([DELIVERED, SUPERSEDED]),
-                                                            outbox.c.created_at < cutoff)),
+        ("outbox rows (delivered/superseded)", outbox, and_(outbox.c.created_at < cutoff, or_(
+            outbox.c.status == SUPERSEDED, and_(outbox.c.status == DELIVERED, _later_delivery())))),
         ("webhook deliveries (delivered/dead)", webhook_deliveries,
          and_(webhook_deliveries.c.status.in_(["delivered", "dead"]), webhook_deliveries.c.created_at < cutoff)),
         ("raw payloads of deleted records", source_records, and_(source_records.c.deleted.is_(True),
@@ -71,6 +71,16 @@ def purge(engine: Engine, retention: timedelta, *, dry_run: bool = False,
             else:
                 counts[label] = max(conn.execute(delete(table).where(where)).rowcount, 0)
     return counts
+
+
+def _later_delivery() -> Any:
+    """A later version of the same case was delivered to the same target: this delivery row is no longer its
+    receipt. The newest delivered row of each case and target stays, however old: it is what the reconciliation
+    (``hall_view: receipts``) and ``tongban backfill`` read to know the target holds the case — purged, an old case
+    looked never sent, and a backfill re-pushed every case older than the retention."""
+    later = outbox.alias("later")
+    return exists().where(later.c.case_no == outbox.c.case_no, later.c.target_system == outbox.c.target_system,
+                          later.c.status == DELIVERED, later.c.version > outbox.c.version)
 
 
 def _text_columns() -> list[tuple[str, Any, Any, str]]:

@@ -54,3 +54,33 @@ def test_a_system_that_takes_no_pushes_has_nothing_to_backfill(make_world) -> No
     world.runtime.systems.get("jn_estate").push = None  # a read-only department system
     with pytest.raises(ConfigError, match="takes no pushes"):
         backfill(world.runtime, "jn_estate")
+
+
+def test_retention_keeps_each_cases_newest_receipt_so_a_backfill_re_sends_nothing(make_world) -> None:
+    """Retention purges old delivered rows, but never the newest delivered one of a case and target: it is the
+    receipt the reconciliation and the backfill read. Purged, every case older than the retention looked never
+    sent, and a backfill would have re-pushed them all."""
+    from datetime import timedelta
+
+    from gateway.store.retention import purge
+
+    world = make_world(civil=12, estate=3)
+    sync_system(world.runtime, "sd_civil")
+    push(world.runtime, targets=["sd_hall"])
+    world.admin("sd_civil", "POST", "/_sandbox/mutate", json={"count": 3})  # three cases get a second version
+    sync_system(world.runtime, "sd_civil")
+    push(world.runtime, targets=["sd_hall"])
+    with world.runtime.engine.connect() as conn:
+        delivered = conn.execute(select(outbox.c.case_no, outbox.c.version).where(
+            outbox.c.target_system == "sd_hall", outbox.c.status == "delivered")).all()
+    newest = {}
+    for case_no, version in delivered:
+        newest[case_no] = max(version, newest.get(case_no, 0))
+    assert len(delivered) > len(newest)  # some cases were delivered twice
+
+    purge(world.runtime.engine, timedelta(0))
+    with world.runtime.engine.connect() as conn:
+        kept = conn.execute(select(outbox.c.case_no, outbox.c.version).where(
+            outbox.c.target_system == "sd_hall", outbox.c.status == "delivered")).all()
+    assert dict(kept) == newest
+    assert backfill(world.runtime, "sd_hall", dry_run=True).queued == 0
