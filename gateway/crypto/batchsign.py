@@ -121,25 +121,33 @@ def sign_batch(signer: JwsSigner, bodies: list[bytes]) -> list[dict[str, str]]:
 
 
 def verify_answer(verifier: JwsVerifier, body: bytes, signature: str, proof: str) -> dict[str, Any]:
-    """Check a signed answer (what a receiving department does); returns the signed batch payload."""
+    """Check a signed answer (what a receiving department does); returns the signed batch payload.
+
+    Answers signed before leaves were salted (their payload has no ``leaf``, their proof is ``<index>:<hashes>``,
+    the leaf SHA-256(0x00 ‖ body)) still verify: evidence archived by a department, or by Tongban itself, must
+    stay checkable. A payload that says ``leaf: salted`` is only ever checked the salted way."""
     payload = orjson.loads(verifier.verify(signature))
-    if (not isinstance(payload, dict) or payload.get("typ") != PAYLOAD_TYPE or payload.get("hash") != "sha-256"
-            or payload.get("leaf") != LEAF_SCHEME):
+    if not isinstance(payload, dict) or payload.get("typ") != PAYLOAD_TYPE or payload.get("hash") != "sha-256":
         raise JwsError("the signature is not a Tongban batch signature")
+    salted = payload.get("leaf") == LEAF_SCHEME
+    if not salted and "leaf" in payload:
+        raise JwsError(f"unknown leaf scheme {payload.get('leaf')!r} in a Tongban batch signature")
     parts = proof.split(":")
-    if len(parts) != 3:
-        raise JwsError("malformed Tongban-Signature-Proof (expected <index>:<salt>:<hashes>)")
-    index_text, salt_text, hashes = parts
+    if len(parts) != (3 if salted else 2):
+        raise JwsError("malformed Tongban-Signature-Proof (expected "
+                       + ("<index>:<salt>:<hashes>)" if salted else "<index>:<hashes>, an unsalted answer)"))
+    index_text, hashes = parts[0], parts[-1]
     try:
         index = int(index_text)
-        salt = unb64url(salt_text)
+        salt = unb64url(parts[1]) if salted else b""
         path = [unb64url(h) for h in hashes.split(".")] if hashes else []
         size = int(payload.get("size", 0))
     except (ValueError, TypeError):
         raise JwsError("malformed Tongban-Signature-Proof") from None
-    if len(salt) < SALT_BYTES or any(len(h) != 32 for h in path):
+    if (salted and len(salt) < SALT_BYTES) or any(len(h) != 32 for h in path):
         raise JwsError("malformed Tongban-Signature-Proof")
-    root = root_from_proof(leaf_hash(body, salt), index, size, path)
+    leaf = leaf_hash(body, salt) if salted else hashlib.sha256(b"\x00" + body).digest()
+    root = root_from_proof(leaf, index, size, path)
     if root is None or b64url(root) != payload.get("root"):
         raise JwsError("the answer is not the one the gateway signed (its Merkle proof does not reach the root)")
     return payload

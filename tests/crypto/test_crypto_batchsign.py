@@ -137,3 +137,23 @@ def test_a_proof_reveals_nothing_testable_about_another_clients_answer() -> None
         verify_answer(verifier, body_a, head_a["Tongban-Signature"], "0:" + path_a)
     with pytest.raises(JwsError, match="malformed"):  # a short salt is refused
         verify_answer(verifier, body_a, head_a["Tongban-Signature"], f"0:{b64url(b'x' * 4)}:{path_a}")
+
+
+def test_an_answer_signed_before_leaves_were_salted_still_verifies() -> None:
+    """Evidence archived by a department (or by Tongban) before the salted leaves: payload without ``leaf``, proof
+    ``<index>:<hashes>``, leaf SHA-256(0x00 ‖ body). It must stay checkable; a tampered one must not pass."""
+    import orjson
+
+    signer = JwsSigner.from_keys(GatewayKeys.generate())
+    verifier = JwsVerifier(signer.jwk())
+    bodies = [b'{"a":1}', b'{"b":2}']
+    leaves = [hashlib.sha256(b"\x00" + b).digest() for b in bodies]
+    root = hashlib.sha256(b"\x01" + leaves[0] + leaves[1]).digest()
+    token = signer.sign(orjson.dumps({"typ": "tongban-batch", "hash": "sha-256", "root": b64url(root), "size": 2,
+                                      "iat": 1_700_000_000}))
+    assert verify_answer(verifier, bodies[0], token, f"0:{b64url(leaves[1])}")["root"] == b64url(root)
+    assert verify_answer(verifier, bodies[1], token, f"1:{b64url(leaves[0])}")["size"] == 2
+    with pytest.raises(JwsError):
+        verify_answer(verifier, b'{"a":2}', token, f"0:{b64url(leaves[1])}")
+    with pytest.raises(JwsError, match="malformed"):  # an unsalted answer has no salt part
+        verify_answer(verifier, bodies[0], token, f"0:{b64url(b'x' * 16)}:{b64url(leaves[1])}")

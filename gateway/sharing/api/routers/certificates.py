@@ -48,7 +48,10 @@ _SIGNED = {"headers": {
                                          "(gateway.crypto.batchsign)", "schema": {"type": "string"}},
     "Tongban-Signature-Proof": {"description": "this answer's own leaf salt and its RFC 9162 inclusion proof: "
                                                "`<index>:<b64url salt>:<b64url hash>.…`, "
-                                               "leaf = SHA-256(0x00 ‖ salt ‖ body)",
+                                               "leaf = SHA-256(0x00 ‖ salt ‖ body) (payload `leaf: salted`; "
+                                               "answers signed before 2026-12-05 have no `leaf`, a proof "
+                                               "`<index>:<hashes>` and leaf SHA-256(0x00 ‖ body): "
+                                               "gateway.crypto.batchsign.verify_answer checks both)",
                                 "schema": {"type": "string"}}}}
 STATUS_HEADER = "Tongban-Certificate-Status"
 """The certificate's status today on its file (and on a refusal to serve it): a file says nothing of its standing."""
