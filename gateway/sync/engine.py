@@ -180,12 +180,12 @@ def sync_system(
                 report.watermark_after = ledger.get_watermark(conn, name, stream)
                 ledger.finish_run(conn, run_id, status="failed", duration_s=report.duration_s, error=report.error,
                                   watermark_after=report.watermark_after, **_count_columns(report.counts))
-            _alert(engine, report)
+            _alert(engine, report, system.max_rejected_share)
             raise SyncFailed(f"sync of {name} failed: {report.error}", report) from exc
         finally:
             if own_connector and source is not None:
                 source.close()
-    _alert(engine, report)
+    _alert(engine, report, system.max_rejected_share)
     return report
 
 
@@ -256,8 +256,12 @@ def _judge(counts: IngestCounts, max_rejected_share: float) -> tuple[RunStatus, 
     return "succeeded", None
 
 
-def _alert(engine: Engine, report: RunReport) -> None:
-    """The same alerts from the CLI as from Airflow: failed and degraded runs raise one, a clean run resolves."""
+def _alert(engine: Engine, report: RunReport, max_rejected_share: float) -> None:
+    """The same alerts from the CLI as from Airflow: failed and degraded runs raise one, a clean run resolves —
+    but a run that read back more broken records than the share allows (all of them already in the dead letters:
+    :func:`_judge` does not call that degraded) leaves an open ``sync_degraded`` alert open: the records it was
+    raised for are still broken (a full refresh of a system 99% of whose records are dead letters is no clean
+    run), and it is not raised again for them either."""
     name = report.system
     if report.status == "failed":
         raise_alert(engine, "sync_failed", name, level="error", system=name,
@@ -270,7 +274,9 @@ def _alert(engine: Engine, report: RunReport) -> None:
         resolve_alerts(engine, "sync_failed", [name])
     else:
         resolve_alerts(engine, "sync_failed", [name])
-        resolve_alerts(engine, "sync_degraded", [name])
+        counts = report.counts
+        if not (counts.read and counts.rejected / counts.read > max_rejected_share):
+            resolve_alerts(engine, "sync_degraded", [name])
 
 
 def _page_high(records: Sequence[RawRecord], ctx: IngestContext, system: str) -> datetime | None:

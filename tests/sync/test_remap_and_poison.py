@@ -215,10 +215,39 @@ def test_records_already_dead_read_again_do_not_keep_a_system_degraded(make_worl
     first = sync_system(world.runtime, "sd_civil", connector=pages)
     assert first.status == "degraded" and first.counts.rejected > 0 and first.counts.rejected_again == 0
     assert open_alerts(world.runtime.engine, kind="sync_degraded")
+    (alert,) = open_alerts(world.runtime.engine, kind="sync_degraded")
     again = sync_system(world.runtime, "sd_civil", connector=pages)
     assert again.status == "succeeded", again.error
     assert again.counts.rejected == again.counts.rejected_again == first.counts.rejected
-    assert not open_alerts(world.runtime.engine, kind="sync_degraded")
+    # not raised again for the same records — nor resolved while the runs still read them broken
+    assert [(a["id"], a["message"]) for a in open_alerts(world.runtime.engine, kind="sync_degraded")] == \
+        [(alert["id"], alert["message"])]
     with world.runtime.engine.connect() as conn:
         attempts = set(conn.execute(select(dead_letters.c.attempts).where(dead_letters.c.status == "open")).scalars())
     assert attempts == {2}
+    good = [r for r in records if r.source_id not in {d for d in _open_letters(world)}]
+    assert sync_system(world.runtime, "sd_civil", connector=_Pages(good)).status == "succeeded"
+    assert not open_alerts(world.runtime.engine, kind="sync_degraded")  # the window holds no broken record now
+
+
+def _open_letters(world) -> set[str]:
+    with world.runtime.engine.connect() as conn:
+        return set(conn.execute(select(dead_letters.c.source_id).where(dead_letters.c.status == "open")).scalars())
+
+
+def test_a_system_almost_all_dead_letters_keeps_its_degraded_alert_through_full_reads(make_world) -> None:
+    """A full read of a system most of whose records are dead letters already is no clean run: the degraded alert
+    raised when they were first rejected stays open."""
+    world = make_world(civil=20, estate=2)
+    world.sandbox.set_faults("civil", malformed_rate=0.9)
+    source = world.runtime.connector("sd_civil")
+    try:
+        records = [r for page in source.read("cases", mode="full_refresh") for r in page.records]
+    finally:
+        source.close()
+    pages = _Pages(records)
+    assert sync_system(world.runtime, "sd_civil", connector=pages).status == "degraded"
+    for _ in range(2):
+        report = sync_system(world.runtime, "sd_civil", connector=pages, full_refresh=True)
+        assert report.status == "succeeded" and report.counts.rejected == report.counts.rejected_again >= 5
+        assert open_alerts(world.runtime.engine, kind="sync_degraded")
