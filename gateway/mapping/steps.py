@@ -166,7 +166,9 @@ class StepEmitter:
             truthy = self.const(self._bool_values(spec, "true_values", _DEFAULT_TRUE, where))
             falsy = self.const(self._bool_values(spec, "false_values", _DEFAULT_FALSE, where))
             w.emit(indent, "if v.__class__ is not bool:")
-            w.emit(indent + 1, "_k = str(v).strip() if v.__class__ is not int else ('1' if v == 1 else '0' if v == 0 else str(v))")
+            # 1, 1.0 and "1"; Yes, YES and yes: the same answer whatever the type or case the system wrote it in
+            w.emit(indent + 1, "_k = (str(int(v)) if v.__class__ is float and v.is_integer() else str(v)).strip().casefold()")
+            w.emit(indent + 1, "_k = _k[:-2] if _k.endswith('.0') and _k[:-2].isdigit() else _k")
             w.emit(indent + 1, f"if _k in {truthy}:")
             w.emit(indent + 2, "v = True")
             w.emit(indent + 1, f"elif _k in {falsy}:")
@@ -184,9 +186,9 @@ class StepEmitter:
                 or not all(x.__class__ in (str, int, float, bool) for x in values)):
             raise self.fail(where, f"{key} must be a non-empty list of values (text, numbers), got "
                                    f"{values!r}: write {key}: [{values!r}] for one value")
-        found = frozenset(str(x).strip() for x in values)
+        found = frozenset(str(x).strip().casefold() for x in values)
         if key == "false_values":
-            truthy = {str(x).strip() for x in spec.get("true_values", list(_DEFAULT_TRUE))}
+            truthy = {str(x).strip().casefold() for x in spec.get("true_values", list(_DEFAULT_TRUE))}
             if found & truthy:
                 raise self.fail(where, f"false_values and true_values share {sorted(found & truthy)!r}")
         return found

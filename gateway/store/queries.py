@@ -79,6 +79,12 @@ def source_record_states(conn: Connection, system: str, *, window: tuple[datetim
     return {r.source_id: (r.cursor, r.content_hash, r.case_no, r.deleted) for r in conn.execute(query)}
 
 
+def record_dead_letter_ids(conn: Connection, system: str) -> set[str | None]:
+    """Source ids of ``system``'s record dead letters, open or resolved (a record some sync saw and refused)."""
+    d = dead_letters.c
+    return set(conn.execute(select(d.source_id).where(d.system == system, d.kind == "record")).scalars())
+
+
 def open_record_dead_letter_ids(conn: Connection, system: str) -> set[str | None]:
     """Source ids of ``system``'s open record dead letters."""
     d = dead_letters.c
@@ -180,6 +186,7 @@ __all__ = [
     "open_dead_letters_by_system",
     "open_record_dead_letter_ids",
     "originated_case_hashes",
+    "record_dead_letter_ids",
     "source_record_states",
     "watermark_cursors",
 ]

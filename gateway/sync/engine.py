@@ -30,7 +30,7 @@ from gateway.crypto.pii import redact
 from gateway.mapping.check import stream_fields
 from gateway.mapping.usage import source_paths, unmapped_fields
 from gateway.models.datetimes import BEIJING, change_horizon
-from gateway.ops.alerts import raise_alert, resolve_alerts
+from gateway.ops.alerts import open_alerts, raise_alert, resolve_alerts
 from gateway.store import ledger
 from gateway.store.lease import Lease
 from gateway.sync.ingest import IngestContext, IngestCounts, collector_paused, ingest_page
@@ -207,8 +207,12 @@ def _check_mapping_version(engine: Engine, name: str, version: str) -> None:
     is asked once whether it holds a record mapped otherwise."""
     with engine.begin() as conn:
         known = ledger.mapped_version(conn, name)
-        if known == version:
-            return
+    if known == version:
+        return
+    if any((a["details"] or {}).get("version") == version for a in open_alerts(engine, kind="mapping_changed",
+                                                                               system=name)):
+        return  # said already for this version; the remap resolves it (no scan of the ledger on every run)
+    with engine.begin() as conn:
         stale = ledger.mapped_otherwise(conn, name, version)
         if not stale:
             ledger.set_mapped_version(conn, name, version)

@@ -214,7 +214,9 @@ def _reconcile(runtime: Runtime, name: str, days: list[date] | None, *, connecto
         if wanted is not None and len(wanted) > 1:  # days apart: not the days between them
             held = {k: v for k, v in held.items() if _day(v[0]) in wanted}
         watermark = ledger.get_watermark(conn, name, system.stream)
-        open_dead = queries.open_record_dead_letter_ids(conn, name)
+        # seen and refused by a sync: a letter open, or one an operator resolved by hand for a record still broken
+        # (not lost, and not to be raised again every night)
+        refused = queries.record_dead_letter_ids(conn, name)
         merged = queries.originated_case_hashes(conn, name, sorted({v[2] for v in held.values() if v[2]}))
 
     reports: dict[str, DayReport] = {}
@@ -239,7 +241,7 @@ def _reconcile(runtime: Runtime, name: str, days: list[date] | None, *, connecto
         report.source_count += 1
         if digest is None:
             report.rejected += 1
-            if source_id not in open_dead:
+            if source_id not in refused:
                 if late(cursor):
                     report.not_yet_synced += 1
                 else:
