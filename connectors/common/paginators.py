@@ -15,16 +15,17 @@ When the read ends:
 ============  =================================================================================================
 page_number,  a page with fewer than ``size`` records (an empty page included); with ``total_path``, a read that
 offset        ends short of the count the answer gives is an error (a server capping the page size below ``size``)
-cursor        no next cursor, or an **empty page** whatever cursor it carries
-link_header   no ``rel="next"`` link, or an **empty page** whatever it links to
+cursor        no next cursor; or an **empty page** with no cursor or the cursor just sent
+link_header   no ``rel="next"`` link; or an **empty page** with no link or the link just followed
 ============  =================================================================================================
 
-Keyset APIs hand out records until there are none, so an empty page is the end. Scroll-style servers keep
-answering an empty page with a fresh continuation token (a timestamp, a random id) past the last record; the
-reader's loop guard only sees repeated requests, so such a read would otherwise never end. Stopping there loses
-nothing an incremental stream cannot pick up: the next run asks again from the checkpoint. (A server that
-filters *after* paging and so can answer an empty page in the middle of its data is not one we have met; it
-would need paging of its own.)
+An empty page that carries a *new* cursor or link is not the end: keyset sources that filter after the scan
+(TableStore, DynamoDB and the like: rows deleted or not visible to us) answer an empty page in the middle of
+their data with a continuation, and ending there would read them partly on every run, the watermark stuck. But
+scroll-style servers answer empty pages with a fresh token (a timestamp, a random id) for ever past the last
+record, and the reader's loop guard only sees repeated requests; so ``max_empty_pages`` (10 by default) empty
+pages in a row, each with a new token, stop the read with an :class:`EndlessEmptyPagesError`, which the reader
+turns into a :class:`~gateway.contract.errors.FatalSyncError` naming the stream.
 """
 
 from __future__ import annotations
@@ -65,6 +66,24 @@ class ShortReadError(Exception):
     """A positional read ended (a page shorter than ``size``) before the count the answer gave (``total_path``):
     the server caps the page size below ``size``, so its first short page is not the last. The reader turns it
     into a :class:`~gateway.contract.errors.FatalSyncError` naming the stream."""
+
+
+class EndlessEmptyPagesError(Exception):
+    """``max_empty_pages`` empty pages in a row, each with a new cursor or link: a server that hands out fresh
+    continuation tokens for ever past its last record. The reader turns it into a
+    :class:`~gateway.contract.errors.FatalSyncError` naming the stream."""
+
+
+def _empty_run(count: int, limit: int, what: str) -> int:
+    """Count one more empty page with a new ``what``; raise past ``limit``."""
+    count += 1
+    if count >= limit:
+        raise EndlessEmptyPagesError(
+            f"{count} empty pages in a row, each with a new {what}: the source seems to hand out continuations "
+            f"for ever past its last record; stopped (raise `pagination.max_empty_pages` if its filtered scans "
+            f"really skip that many pages)"
+        )
+    return count
 
 
 def _total(body: Any, path: str | None) -> int | None:
@@ -178,12 +197,14 @@ class OffsetPaginator(Paginator):
 
 
 class CursorPaginator(Paginator):
-    """An opaque token from the body (``next_cursor``) sent back as ``?cursor=``; no token, or an empty page,
-    ends the read."""
+    """An opaque token from the body (``next_cursor``) sent back as ``?cursor=``; no token, or an empty page
+    whose token is the one just sent, ends the read; an empty page with a new token is read past (up to
+    ``max_empty_pages`` in a row)."""
 
     def __init__(self, config: CursorPagination) -> None:
         self.config = config
         self.token: str | None = None
+        self.empty_run = 0
 
     def request(self, base: PageRequest) -> PageRequest:
         params = dict(base.params)
@@ -195,13 +216,20 @@ class CursorPaginator(Paginator):
 
     def advance(self, response: requests.Response, body: Any, item_count: int) -> bool:
         token = dig(body, self.config.next_cursor_path, None)
-        if token in (None, "") or item_count == 0:
-            return False  # an empty page ends the read, whatever token it carries (see the module docstring)
+        if token in (None, ""):
+            return False
+        if item_count == 0:
+            if str(token) == self.token:
+                return False  # an empty page pointing at itself: the end
+            self.empty_run = _empty_run(self.empty_run, self.config.max_empty_pages, "cursor")
+        else:
+            self.empty_run = 0
         self.token = str(token)
         return True
 
     def reset(self) -> None:
         self.token = None
+        self.empty_run = 0
 
 
 class LinkHeaderPaginator(Paginator):
@@ -213,6 +241,7 @@ class LinkHeaderPaginator(Paginator):
     def __init__(self, config: LinkHeaderPagination) -> None:
         self.config = config
         self.next_url: str | None = None
+        self.empty_run = 0
 
     def request(self, base: PageRequest) -> PageRequest:
         if self.next_url is not None:
@@ -224,9 +253,15 @@ class LinkHeaderPaginator(Paginator):
 
     def advance(self, response: requests.Response, body: Any, item_count: int) -> bool:
         link = response.links.get(self.config.rel, {}).get("url")
-        if not link or item_count == 0:  # an empty page ends the read, whatever it links to
+        if not link:
             return False
         target = urljoin(response.url, link)
+        if item_count == 0:
+            if target in (self.next_url, response.url):
+                return False  # an empty page linking to itself: the end
+            self.empty_run = _empty_run(self.empty_run, self.config.max_empty_pages, "next link")
+        else:
+            self.empty_run = 0
         if not same_origin(target, response.url):
             raise ForeignLinkError(
                 f"the {self.config.rel!r} link {shown(target)} leads to another origin than {shown(response.url)}: "
@@ -237,6 +272,7 @@ class LinkHeaderPaginator(Paginator):
 
     def reset(self) -> None:
         self.next_url = None
+        self.empty_run = 0
 
 
 def make_paginator(config: PaginationConfig) -> Paginator:
@@ -254,6 +290,7 @@ def make_paginator(config: PaginationConfig) -> Paginator:
 
 __all__ = [
     "CursorPaginator",
+    "EndlessEmptyPagesError",
     "ForeignLinkError",
     "LinkHeaderPaginator",
     "OffsetPaginator",

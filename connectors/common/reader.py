@@ -50,7 +50,7 @@ that comes back mostly older than the anchor it was asked for stops the read nam
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from gateway.contract.connector import Page, RawRecord, SyncMode
@@ -58,7 +58,7 @@ from gateway.contract.errors import FatalSyncError
 from gateway.models.datetimes import change_horizon
 
 from .cursors import CursorCodec
-from .paginators import ForeignLinkError, PageRequest, ShortReadError, make_paginator
+from .paginators import EndlessEmptyPagesError, ForeignLinkError, PageRequest, ShortReadError, make_paginator
 from .records import RecordDecoder, dig
 from .settings import IncrementalConfig, PaginationConfig
 
@@ -67,6 +67,11 @@ MAX_PAGES_PER_READ = 1_000_000
 MAX_STALE_PAGES = 3
 """Full pages of nothing new in a row before the read is stopped. One is normal (the re-anchored page repeats
 the records sharing the anchor's change time); a source that ignores the page parameter repeats forever."""
+
+FILTER_SKEW = timedelta(days=1)
+"""How far below the changed-since anchor a filtered page's records may be without the parameter counting as
+ignored: a source filtering on the date part only brings the anchor's whole calendar day, one reading the
+parameter in another time zone hours more (:func:`check_filtered`)."""
 
 Fetch = Callable[[PageRequest], tuple[Any, Any, list[Any]]]
 """Send one page request; return ``(response, body, items)``. ``response`` and ``body`` are handed to the
@@ -156,7 +161,7 @@ def read_pages(
 
         try:
             more = paginator.advance(response, body, len(items))
-        except (ForeignLinkError, ShortReadError) as exc:
+        except (EndlessEmptyPagesError, ForeignLinkError, ShortReadError) as exc:
             raise FatalSyncError(f"{where}: {exc}") from None
         if not more:
             return
@@ -175,28 +180,34 @@ def check_filtered(records: list[RawRecord], anchor: datetime, codec: CursorCode
     A page asked for with ``param`` = the anchor (inclusive) holds nothing older than the anchor *as sent* (the
     parameter is floored to its format, so a date-only parameter legitimately brings the day's earlier records).
     Records at the anchor come again (equal change times) and one record older than it is an outlier (a change
-    time typed wrong, :class:`CursorOrder`); but a page mostly older than the anchor — at least two records,
-    more than half of those with a change time — means the source does not filter by the parameter. Without
-    this, every re-anchor would start again at the source's first page: the read still ends, after about
-    n²/(2·size) records read (200 records, 20 a page: 2,280 records in 231 requests), and no error says why."""
+    time typed wrong, :class:`CursorOrder`). Records up to :data:`FILTER_SKEW` (a day) below the anchor are
+    tolerated too: sources that filter on the date part only (``DATE(update_time) >= DATE(?)``) bring the
+    anchor's whole calendar day again, and a source reading the parameter in another time zone brings hours
+    more. But a page mostly *well* older than the anchor — at least two records more than a day below it, more
+    than half of those with a change time — means the source does not filter by the parameter: it returns the
+    whole table. Without this, every re-anchor would start again at the source's first page: the read still
+    ends, after about n²/(2·size) records read (200 records, 20 a page: 2,280 records in 231 requests), and no
+    error says why. (A source that ignores the parameter and holds a single day's records is not told apart
+    from a date filter: it is read, quadratically, and the loop guards still end it.)"""
     try:
         bound = codec.parse(codec.format(anchor))  # the anchor as the source saw it (floored to the format)
     except (ValueError, TypeError, OverflowError):
         return
     horizon = change_horizon()
+    floor = bound - FILTER_SKEW
     dated = [r for r in records if r.cursor is not None and r.cursor <= horizon]
-    older = [r for r in dated if r.cursor is not None and r.cursor < bound]
+    older = [r for r in dated if r.cursor is not None and r.cursor < floor]
     if len(older) < 2 or 2 * len(older) <= len(dated):
         return
     example = older[0]
     name, param = incremental.cursor_field, incremental.param
     raise FatalSyncError(
         f"{where}: asked for records changed since {codec.format(anchor)!r} (`{param}`, inclusive), the source "
-        f"answered {len(older)} of {len(dated)} records older than that, e.g. record {example.source_id} with "
-        f"{name} = {dig(example.payload, name, None)!r}: does the source ignore `{param}`? (or read it in another "
-        f"format or time zone: check `param`, `param_format` and `timezone` of the stream's `incremental`). Paging "
-        f"re-anchors on `{param}`, so a source that ignores it is read again from its first page after every page "
-        f"(the records read grow with the square of the table); stopped"
+        f"answered {len(older)} of {len(dated)} records more than a day older than that, e.g. record "
+        f"{example.source_id} with {name} = {dig(example.payload, name, None)!r}: does the source ignore "
+        f"`{param}`? (or read it in another format: check `param`, `param_format` and `timezone` of the "
+        f"stream's `incremental`). Paging re-anchors on `{param}`, so a source that ignores it is read again from "
+        f"its first page after every page (the records read grow with the square of the table); stopped"
     )
 
 

@@ -121,21 +121,26 @@ def check_write_success(body: Any, rule: SuccessRule | FieldEquals | None, *, wh
     raise WriteRejectedError(f"{where}: {said}")
 
 
-def select_items(body: Any, selector: str, *, where: str) -> list[Any]:
+def select_items(body: Any, selector: str, *, where: str, checked: bool = False) -> list[Any]:
     """The list of records in a response body; a body of another shape is a response we cannot understand.
 
-    A null anywhere on the path is an empty page: ``{"code": "0", "msg": "查询无数据", "data": null}`` says
-    "no records" as plainly as ``data.list: null`` or ``[]``. A key that is not there at all is an answer of
-    another shape (a changed API, an error envelope the success check does not know): that stops the read,
-    naming the part of the path that is missing and where the path got to."""
+    A null at the last step of the path (``data.list: null``) is an empty page, as ``[]`` is. A null earlier on
+    the path (``data: null`` for ``data.list``) is an empty page only when ``checked``: the stream has a success
+    rule and the answer passed it (``{"code": "0", "msg": "查询无数据", "data": null}``). Without one, the same
+    shape is how error envelopes look (``{"code": "401", "msg": "token已失效", "data": null}``), so it is an
+    error saying the answer carried no records container, quoting the envelope's code and message. A key that
+    is not there at all is an answer of another shape (a changed API, an error envelope the success check does
+    not know): that stops the read, naming the part of the path that is missing and where the path got to."""
     if selector in ("", "."):
         items = body
     else:
         items = body
         reached: list[str] = []
         for part in selector.split("."):
-            if items is None:  # data: null — nothing below it, no records
-                return []
+            if items is None:  # data: null — nothing below it
+                if checked:
+                    return []
+                raise FatalSyncError(_null_container(selector, reached, body, where=where))
             if isinstance(items, Mapping) and part in items:
                 items = items[part]
             elif _is_index(items, part):
@@ -149,6 +154,26 @@ def select_items(body: Any, selector: str, *, where: str) -> list[Any]:
         shown = selector or "the body"
         raise FatalSyncError(f"{where}: {shown} is a {type(items).__name__}, expected a list of records")
     return items
+
+
+_CODE_FIELDS = ("code", "errcode", "errCode", "errorCode", "resultCode", "status", "ret")
+
+
+def _null_container(selector: str, reached: list[str], body: Any, *, where: str) -> str:
+    at = ".".join(reached) or "the body"
+    said: list[str] = []
+    if isinstance(body, Mapping):
+        code = next(((name, body[name]) for name in _CODE_FIELDS
+                     if name in body and isinstance(body[name], (str, int, float, bool))), None)
+        if code is not None:
+            said.append(f"{code[0]} = {code[1]!r}")
+        message = server_message(body)
+        if message is not None:
+            said.append(f"message: {message[:200]!r}")
+    quoted = f" (the answer says {', '.join(said)})" if said else ""
+    return (f"{where}: record_selector {selector!r}: {at} is null, the answer carried no records container"
+            f"{quoted}. Without a `success` rule this is not read as an empty page (error envelopes look the "
+            f"same); give the stream a `success` rule if the system answers no results this way")
 
 
 def _missing_step(selector: str, reached: list[str], part: str, found: Any, *, where: str) -> str:

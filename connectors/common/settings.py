@@ -54,13 +54,16 @@ class OffsetPagination(_Model):
 
 
 class CursorPagination(_Model):
-    """Keyset paging with an opaque token from the body; stops when the token is null, empty or missing."""
+    """Keyset paging with an opaque token from the body; stops when the token is null, empty or missing, or when an
+    empty page carries the token already sent."""
 
     type: Literal["cursor"]
     cursor_param: str = "cursor"
     next_cursor_path: str = "next_cursor"
     size_param: str | None = None
     size: int | None = Field(None, ge=1)
+    max_empty_pages: int = Field(10, ge=1)
+    """Empty pages in a row, each with a new token or link, before the read is stopped as endless."""
 
 
 class LinkHeaderPagination(_Model):
@@ -70,6 +73,8 @@ class LinkHeaderPagination(_Model):
     rel: str = "next"
     size_param: str | None = None
     size: int | None = Field(None, ge=1)
+    max_empty_pages: int = Field(10, ge=1)
+    """Empty pages in a row, each with a new token or link, before the read is stopped as endless."""
 
 
 PaginationConfig = Annotated[

@@ -31,6 +31,15 @@ def same_origin(url: str, other: str) -> bool:
     return origin(url) == origin(other)
 
 
+def https_upgrade(target: str, source: str) -> bool:
+    """Whether ``target`` is ``source``'s own host moved from ``http`` to ``https``, both on their default
+    ports (``http://a/x`` → ``https://a/x``): the same system, reached more safely, so a redirect may follow it.
+    Never the other way round (``https`` → ``http`` would send credentials in clear)."""
+    src, dst = origin(source), origin(target)
+    return (src[0] == "http" and src[2] == _DEFAULT_PORTS["http"] and dst[0] == "https"
+            and dst[2] == _DEFAULT_PORTS["https"] and bool(src[1]) and src[1] == dst[1])
+
+
 def shown(url: str) -> str:
     """``url`` for a message or a log: no query string, no fragment, no ``user:password@``."""
     parts = urlsplit(url)
@@ -43,4 +52,4 @@ def has_userinfo(url: str) -> bool:
     return "@" in urlsplit(url).netloc
 
 
-__all__ = ["has_userinfo", "origin", "same_origin", "shown"]
+__all__ = ["has_userinfo", "https_upgrade", "origin", "same_origin", "shown"]

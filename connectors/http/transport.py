@@ -46,7 +46,7 @@ from requests.auth import AuthBase
 
 from connectors.common.jsontext import JsonDocument, JsonTextError, find_problems, parse_json
 from connectors.common.secretrefs import SecretParams
-from connectors.common.urls import same_origin, shown
+from connectors.common.urls import https_upgrade, same_origin, shown
 from gateway.contract.errors import (
     AuthenticationError,
     FatalSyncError,
@@ -307,9 +307,11 @@ class Transport:
 
         requests would follow a redirect anywhere, and drops only ``Authorization`` on the way: an API key
         header, a request signature or a WS-Security envelope in the body would reach whichever host the
-        ``Location`` names. So redirects are followed here: same origin (scheme, host, port), up to
-        :data:`MAX_REDIRECTS`, the request sent again as it was (the auth recomputed for the new URL; 303 turns
-        it into a GET without a body); another origin is a :class:`FatalSyncError` naming it."""
+        ``Location`` names. So redirects are followed here: same origin (scheme, host, port), or the same host
+        moved from ``http`` to ``https`` on the default ports (never back), up to :data:`MAX_REDIRECTS`. 307 and
+        308 send the request again as it was (the auth recomputed for the new URL); 301, 302 and 303 after a POST
+        (303 after anything but HEAD) turn it into a GET without a body, as browsers and requests do — a
+        Post/Redirect/Get must not send the write twice. Another origin is a :class:`FatalSyncError` naming it."""
         for _ in range(MAX_REDIRECTS + 1):
             response = self.session.request(method, url, params=params, json=json, data=data, headers=headers,
                                             auth=auth, timeout=self._timeout, stream=stream, allow_redirects=False)
@@ -318,14 +320,14 @@ class Transport:
             target = urljoin(response.url, response.headers["Location"])
             status = response.status_code
             response.close()
-            if not same_origin(target, response.url):
+            if not same_origin(target, response.url) and not https_upgrade(target, response.url):
                 raise FatalSyncError(
                     f"{self.config.label}: {method} {_path(response.url)} was redirected (HTTP {status}) to "
                     f"{_path(target)}, another origin: not followed, our credentials would go with the request. "
                     f"If the system has moved, set its endpoint to the new address"
                 )
             url, params = target, None  # the Location is the whole new URL, query included
-            if status == 303:
+            if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
                 method, json, data = "GET", None, None
         raise FatalSyncError(f"{self.config.label}: {method} {_path(url)}: more than {MAX_REDIRECTS} redirects in "
                              f"a row: stopped")

@@ -89,7 +89,7 @@ class RestConnector(DeclarativeConnector):
                            charset_hint=document.charset_hint)
         if check_success(body, rule, where=where) == "skip":  # e.g. 查询无数据: the system is up, and empty
             return f"{where}: first page answered: no records ({envelope_outcome(body, rule)[1]})"
-        items = select_items(body, stream.record_selector, where=where)
+        items = select_items(body, stream.record_selector, where=where, checked=rule is not None)
         if document.charset_hint and document.damaged:  # records whose text did not decode: the sync rejects them
             raise FatalSyncError(f"{where}: first page answered with {len(items)} record(s) holding text that is "
                                  f"not UTF-8 (each would be rejected as text.invalid_encoding): "

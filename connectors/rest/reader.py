@@ -72,7 +72,7 @@ def read_stream(
                            charset_hint=document.charset_hint)
         if check_success(body, stream.success, where=where) == "skip":
             return response, body, []  # e.g. 查询无数据: this request has no records
-        items = select_items(body, stream.record_selector, where=where)
+        items = select_items(body, stream.record_selector, where=where, checked=stream.success is not None)
         if document.screen:
             items = screen_items(items, stream.primary_key, where=where, damaged=document.damaged,
                                  charset_hint=document.charset_hint)

@@ -216,12 +216,17 @@ def _misplaced_records(start: etree._Element, start_name: str, last: str, path: 
 
 def _unmatched_records(parent: etree._Element, last: str, path: str, *, where: str) -> None:
     """Raise if ``parent`` holds children that look like records under another name: one named like the record
-    in another case, or child elements with element children of their own (status fields are simple)."""
+    in another case (``<YWXX>`` for ``ywxx``), or two or more siblings of one name (a repeated, record-shaped
+    element) other than the record tag. A single compound child — a status ``<head>``, a ``<pageInfo>`` block —
+    is not a record: a container holding only such blocks is an empty page."""
     children = [c for c in parent if isinstance(c.tag, str)]
     names = [local_name(c.tag) for c in children]
     same_but_case = any(name.lower() == last.lower() for name in names)
-    record_like = [name for c, name in zip(children, names, strict=True) if any(isinstance(g.tag, str) for g in c)]
-    if same_but_case or record_like:
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    repeated = [name for name, n in counts.items() if n >= 2 and name != last]
+    if same_but_case or repeated:
         shown = sorted(set(names))
         raise FatalSyncError(
             f"{where}: result_path {path!r}: <{local_name(parent.tag)}> holds {len(children)} child element(s) "

@@ -17,8 +17,9 @@ from connectors.rest import RestConnector
 from gateway.contract.errors import FatalSyncError
 
 
-def _connector(url: str) -> RestConnector:
-    config = {
+def _connector(url: str, *, success: bool = True, auth: dict[str, Any] | None = None,
+               secrets: dict[str, str] | None = None) -> RestConnector:
+    config: dict[str, Any] = {
         "kind": "rest", "name": "gjj", "base_url": url,
         "retry": {"max_attempts": 1, "backoff_seconds": 0, "jitter": False},
         "streams": {"list": {
@@ -28,7 +29,11 @@ def _connector(url: str) -> RestConnector:
             "pagination": {"type": "page_number", "page_param": "pageNo", "size_param": "pageSize", "size": 20},
         }},
     }
-    return RestConnector(config, session=plain_session(), sleep=lambda s: None)
+    if not success:
+        del config["streams"]["list"]["success"]
+    if auth is not None:
+        config["auth"] = auth
+    return RestConnector(config, secrets=secrets, session=plain_session(), sleep=lambda s: None)
 
 
 def _serving(body: Any) -> ScriptedServer:
@@ -63,3 +68,31 @@ def test_a_missing_first_key_names_the_body() -> None:
     with _serving({"code": "0", "msg": "成功", "result": {"list": []}}) as server, \
             pytest.raises(FatalSyncError, match="the body has no key 'data'"):
         list(_connector(server.url).read("list"))
+
+
+def test_without_a_success_rule_a_null_above_the_list_is_an_error_quoting_the_envelope() -> None:
+    """``{"code":"401","msg":"token已失效","data":null}`` on a stream without a ``success`` rule used to read as
+    "no records": the token expired and the system went quiet without a word."""
+    with _serving({"code": "401", "msg": "token已失效,请重新获取", "data": None}) as server:
+        connector = _connector(server.url, success=False)
+        with pytest.raises(FatalSyncError) as caught:
+            list(connector.read("list"))
+        result = connector.check()
+    message = str(caught.value)
+    assert "record_selector 'data.list': data is null" in message and "no records container" in message
+    assert "code = '401'" in message and "token已失效" in message
+    assert not result.ok and "code = '401'" in result.message
+
+
+def test_without_a_success_rule_a_null_list_is_still_an_empty_page() -> None:
+    with _serving({"code": "0", "msg": "查询无数据", "data": {"total": 0, "list": None}}) as server:
+        assert [p.records for p in _connector(server.url, success=False).read("list")] == [[]]
+
+
+def test_the_quoted_envelope_message_is_masked() -> None:
+    secret = "SECRET-TOKEN-9876"
+    with _serving({"code": "401", "msg": f"token {secret} 已失效", "data": None}) as server, \
+            pytest.raises(FatalSyncError) as caught:
+        list(_connector(server.url, success=False, auth={"type": "bearer", "secret": "token"},
+                        secrets={"token": secret}).read("list"))
+    assert "已失效" in str(caught.value) and secret not in str(caught.value)

@@ -317,7 +317,7 @@ def test_a_keyset_api_with_bearer_auth(tmp_path: Path) -> None:
             business.incremental.param) == ("gxsj_ms", "epoch_ms", "modified_after")
     assert business.pagination.model_dump() == {"type": "cursor", "cursor_param": "cursor",
                                                 "next_cursor_path": "next_cursor", "size_param": "limit",
-                                                "size": 100}  # path-level parameter, maximum 1000
+                                                "size": 100, "max_empty_pages": 10}  # path-level, maximum 1000
     assert parsed.auth.model_dump() == {"type": "bearer", "secret": "token"}
     assert result.data["writes"] == ["POST /open/v2/business"]
     # the connector builds from it with the secret its auth names
@@ -337,7 +337,7 @@ def test_a_bare_array_with_link_header_and_oauth2_from_a_url(tmp_path: Path) -> 
     assert (cases.incremental.cursor_field, cases.incremental.cursor_format, cases.incremental.param) == (
         "updated_at", "iso8601", "changed_since")
     assert cases.pagination.model_dump() == {"type": "link_header", "rel": "next", "size_param": "per_page",
-                                             "size": 100}
+                                             "size": 100, "max_empty_pages": 10}
     assert cases.success is None  # a bare array has no envelope
     assert parsed.auth.model_dump() == {
         "type": "oauth2_client_credentials", "token_url": "/oauth/token",  # follows the injected endpoint

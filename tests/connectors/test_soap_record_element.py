@@ -33,7 +33,8 @@ def test_a_record_element_in_another_case_is_an_error_naming_what_was_found(tmp_
 
 
 def test_a_renamed_record_element_is_an_error(tmp_path: Path) -> None:
-    body = page([record("SCJG1")]).replace("YWXX>", "Row>")
+    """Two or more siblings of one name (a repeated, record-shaped element) that are not the record tag."""
+    body = page([record("SCJG1"), record("SCJG2")]).replace("YWXX>", "Row>")
     with pytest.raises(FatalSyncError, match=r"\(<Row>\) but none is <YWXX>"):
         _read(tmp_path, body)
 
@@ -65,3 +66,41 @@ def test_a_container_of_status_fields_only_is_read_as_none(tmp_path: Path) -> No
         config["address"] = server.url + "/ScjgService.asmx"
         connector = SoapConnector(config, secrets=SECRETS, session=plain_session(), sleep=lambda s: None)
         assert [r.source_id for p in connector.read("cases") for r in p.records] == []
+
+
+def _read_at(tmp_path: Path, result_path: str, body: str) -> list[str]:
+    config = market_config(tmp_path)
+    config["streams"]["cases"]["result_path"] = result_path
+    config["streams"]["cases"].pop("status_path", None)
+    config["streams"]["cases"].pop("success", None)
+    data = envelope(body).encode()
+    with ScriptedServer(lambda r: Answer(200, {"Content-Type": "text/xml; charset=utf-8"}, data)) as server:
+        config["address"] = server.url + "/ScjgService.asmx"
+        connector = SoapConnector(config, secrets=SECRETS, session=plain_session(), sleep=lambda s: None)
+        return [r.source_id for p in connector.read("cases") for r in p.records]
+
+
+_WRAP = ('<GetBusinessListResponse xmlns="http://scjg.jinan.gov.cn/zwfw/"><GetBusinessListResult>{}'
+         '</GetBusinessListResult></GetBusinessListResponse>')
+_PATH = "GetBusinessListResponse.GetBusinessListResult.YWXX"
+
+
+@pytest.mark.parametrize("inner", [
+    "<head><code>0</code><msg>查询无数据</msg></head>",
+    "<code>0</code><pageInfo><total>0</total><pageNo>1</pageNo></pageInfo>",
+], ids=["status head", "paging block"])
+def test_a_compound_status_or_paging_block_beside_no_records_is_an_empty_page(tmp_path: Path, inner: str) -> None:
+    """An empty answer whose container also holds one compound block (``<head>``, ``<pageInfo>``) is an empty
+    page, not a renamed record element: it used to stop the stream for good on every quiet day."""
+    assert _read_at(tmp_path, _PATH, _WRAP.format(inner)) == []
+
+
+def test_records_beside_a_compound_status_block_are_read(tmp_path: Path) -> None:
+    inner = "<head><code>0</code></head>" + record("SCJG1") + record("SCJG2")
+    assert _read_at(tmp_path, _PATH, _WRAP.format(inner)) == ["SCJG1", "SCJG2"]
+
+
+def test_one_record_in_another_case_beside_a_status_block_is_still_an_error(tmp_path: Path) -> None:
+    inner = "<head><code>0</code></head>" + record("SCJG1").replace("YWXX>", "ywxx>")
+    with pytest.raises(FatalSyncError, match=r"but none is <YWXX>"):
+        _read_at(tmp_path, _PATH, _WRAP.format(inner))
