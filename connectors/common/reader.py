@@ -220,7 +220,9 @@ class CursorOrder:
     column — and must not block the system: a lower cursor does not move the anchor, and a cursor beyond the
     change horizon (a typo of 9999, a wrong clock) moves neither the anchor nor the watermark (the decoder and the
     engine leave it out). So a page is judged as a whole: it breaks the promise when its cursors go down more
-    often than up (at least twice) — what a newest-first page does and an outlier does not. The comparison
+    often than up (at least twice) — what a newest-first page does and an outlier does not. (What it cannot see:
+    a newest-first source whose first page holds at most two distinct change times — a date-only cursor with more
+    records a day than a page holds — shows no order to judge; set ``ordered: false`` for such a source.) The comparison
     carries over from the page before under the same anchor; :meth:`restart` forgets it when the reader
     re-anchors (the new first page starts again at the anchor)."""
 
