@@ -485,20 +485,25 @@ def set_watermark(conn: Connection, system: str, stream: str, cursor: datetime |
     conn.execute(stmt)
 
 
-MAPPING_STREAM = "~mapping"
-"""The ``watermarks`` row whose checkpoint is the mapping version every record of a system was mapped with."""
+MAPPING_STREAM = "mapping"
+"""The ``watermarks`` row (system ``~mapping:<system>``, apart from the system's own watermark rows, as the KPI
+refresh keeps its mark) whose checkpoint is the mapping version every record of a system was mapped with."""
+
+
+def _mapping_mark(system: str) -> str:
+    return f"~mapping:{system}"[:64]
 
 
 def mapped_version(conn: Connection, system: str) -> str | None:
     """The mapping version every record ``system`` holds was mapped with (None: not known yet)."""
     c = watermarks.c
-    return conn.execute(select(c.checkpoint).where(c.system == system, c.stream == MAPPING_STREAM)
+    return conn.execute(select(c.checkpoint).where(c.system == _mapping_mark(system), c.stream == MAPPING_STREAM)
                         ).scalar_one_or_none()
 
 
 def set_mapped_version(conn: Connection, system: str, version: str) -> None:
-    stmt = _insert(conn, watermarks).values(system=system, stream=MAPPING_STREAM, cursor=None, checkpoint=version,
-                                            updated_at=utcnow())
+    stmt = _insert(conn, watermarks).values(system=_mapping_mark(system), stream=MAPPING_STREAM, cursor=None,
+                                            checkpoint=version, updated_at=utcnow())
     conn.execute(stmt.on_conflict_do_update(index_elements=["system", "stream"],
                                             set_={"checkpoint": stmt.excluded.checkpoint,
                                                   "updated_at": stmt.excluded.updated_at}))

@@ -244,20 +244,32 @@ def _schema_drift(runtime: Runtime, name: str, mapper: Mapper, records: Sequence
     return unmapped
 
 
+MOSTLY_BROKEN = 0.5
+"""A run that rejects more than this share of what it read is degraded, however many were dead letters already."""
+
+
 def _judge(counts: IngestCounts, max_rejected_share: float) -> tuple[RunStatus, str | None]:
-    """``degraded`` when more than ``max_rejected_share`` of what was read was newly rejected.
+    """``degraded`` when more than ``max_rejected_share`` of what was read was newly rejected, or when most of it
+    was rejected at all.
 
     A record whose dead letter is open already and that is read again as broken (the lookback re-reads the last
     minutes on every run) is the same problem, already in the dead letters and counted when it was first
     rejected: counted again, two bad records of a quiet system kept it degraded — an alert every ten minutes all
-    night — with nothing new at the source."""
+    night — with nothing new at the source. A run that reads mostly broken records is degraded all the same: a
+    full refresh of a system whose records are nearly all dead letters is no clean run."""
+    if not counts.read:
+        return "succeeded", None
     fresh = counts.rejected - counts.rejected_again
-    read = counts.read - counts.rejected_again
-    if read > 0 and fresh / read > max_rejected_share:
-        again = f" (and {counts.rejected_again} already in the dead letters, read again)" if counts.rejected_again else ""
-        return "degraded", (f"{fresh} of {read} records newly rejected ({fresh / read:.0%}){again}, more than "
-                            f"max_rejected_share {max_rejected_share:.0%}: see tongban dead-letters list")
-    return "succeeded", None
+    fresh_read = counts.read - counts.rejected_again
+    newly = fresh_read > 0 and fresh / fresh_read > max_rejected_share
+    mostly = counts.rejected / counts.read > MOSTLY_BROKEN
+    if not (newly or mostly):
+        return "succeeded", None
+    again = f", {counts.rejected_again} of them dead letters already, read again" if counts.rejected_again else ""
+    why = (f"more than max_rejected_share {max_rejected_share:.0%} of the records not already dead letters" if newly
+           else f"more than half of what it read (max_rejected_share {max_rejected_share:.0%})")
+    return "degraded", (f"{counts.rejected} of {counts.read} records rejected ({counts.rejected / counts.read:.0%})"
+                        f"{again}: {why}; see tongban dead-letters list")
 
 
 def _alert(engine: Engine, report: RunReport, max_rejected_share: float) -> None:
