@@ -77,6 +77,15 @@ def test_the_reconciliation_compares_a_case_with_the_record_that_wrote_it(make_w
     assert [(p["case_no"], p["problem"]) for p in problems] == [(case_no, "case_divergent")]
 
 
+def _civil_records(world) -> list[RawRecord]:
+    """Every record the sandbox civil system serves now, as its connector reads them."""
+    source = world.runtime.connector("sd_civil")
+    try:
+        return [r for page in source.read("cases", mode="full_refresh") for r in page.records]
+    finally:
+        source.close()
+
+
 class _Pages(Connector):
     """One page of civil records, in memory: what the sandbox sends, plus a record the mapping cannot take."""
 
@@ -99,11 +108,7 @@ class _Pages(Connector):
 
 def test_a_record_the_mapping_raises_on_is_a_dead_letter_and_the_run_goes_on(make_world, monkeypatch) -> None:
     world = make_world(civil=3, estate=2)
-    good = world.runtime.connector("sd_civil")
-    try:
-        records = [r for page in good.read("cases", mode="full_refresh") for r in page.records]
-    finally:
-        good.close()
+    records = _civil_records(world)
     poison = RawRecord("POISON-1", records[0].cursor, {**records[0].payload, "id": "POISON-1"})
     mapper = world.runtime.mapper("sd_civil")
     inbound = mapper.inbound
@@ -152,11 +157,7 @@ def test_records_the_ledger_cannot_key_are_found_in_the_dead_letters_by_the_reco
     """A key too long for the ledger, or with a NUL, is dead-lettered under a fitted key; the reconciliation looks
     for it there, instead of calling it missing in the ledger every night."""
     world = make_world(civil=2, estate=2)
-    good = world.runtime.connector("sd_civil")
-    try:
-        records = [r for page in good.read("cases", mode="full_refresh") for r in page.records]
-    finally:
-        good.close()
+    records = _civil_records(world)
     odd = [RawRecord(key, records[0].cursor, {**records[0].payload, "id": key}) for key in ("K" * 300, "A\x00B")]
     source = _Pages([*records, *odd])
     report = sync_system(world.runtime, "sd_civil", connector=source)
@@ -216,11 +217,7 @@ def test_records_already_dead_read_again_do_not_keep_a_system_degraded(make_worl
         monkeypatch.setattr(engine_module, "_OPEN_DEAD_LETTERS_HELD", 0)
     world = make_world(civil=6, estate=2)
     world.sandbox.set_faults("civil", malformed_rate=0.5)
-    source = world.runtime.connector("sd_civil")
-    try:
-        records = [r for page in source.read("cases", mode="full_refresh") for r in page.records]
-    finally:
-        source.close()
+    records = _civil_records(world)
     pages = _Pages(records)
     first = sync_system(world.runtime, "sd_civil", connector=pages)
     assert first.status == "degraded" and first.counts.rejected > 0 and first.counts.rejected_again == 0
@@ -250,11 +247,7 @@ def test_a_system_almost_all_dead_letters_keeps_its_degraded_alert_through_full_
     raised when they were first rejected stays open."""
     world = make_world(civil=20, estate=2)
     world.sandbox.set_faults("civil", malformed_rate=0.9)
-    source = world.runtime.connector("sd_civil")
-    try:
-        records = [r for page in source.read("cases", mode="full_refresh") for r in page.records]
-    finally:
-        source.close()
+    records = _civil_records(world)
     pages = _Pages(records)
     assert sync_system(world.runtime, "sd_civil", connector=pages).status == "degraded"
     for _ in range(2):
