@@ -115,6 +115,11 @@ def dig(record: Any, keys: tuple[str | int, ...]) -> Any:
     return record
 
 
+def path_keys(path: str) -> tuple[str | int, ...]:
+    """A source path as :func:`dig` reads it: dotted keys, a number a list position (``qlr.0.xm``)."""
+    return tuple(int(p) if re.fullmatch(r"-?\d+", p) else p for p in path.split("."))
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -229,7 +234,7 @@ class MappingCompiler(StepEmitter):
             raise self.fail(where, f"path must be a non-empty string, got {path!r}")
         if path == "$":
             return "r"
-        keys: list[str | int] = [int(p) if re.fullmatch(r"-?\d+", p) else p for p in path.split(".")]
+        keys = path_keys(path)
         if len(keys) == 1 and isinstance(keys[0], str):
             return f"r.get({self.const(keys[0], 'k')})"
         if inline and all(isinstance(k, str) for k in keys):

@@ -85,13 +85,6 @@ def record_dead_letter_ids(conn: Connection, system: str) -> set[str | None]:
     return set(conn.execute(select(d.source_id).where(d.system == system, d.kind == "record")).scalars())
 
 
-def open_record_dead_letter_ids(conn: Connection, system: str) -> set[str | None]:
-    """Source ids of ``system``'s open record dead letters."""
-    d = dead_letters.c
-    return set(conn.execute(
-        select(d.source_id).where(d.system == system, d.kind == "record", d.status == "open")).scalars())
-
-
 def originated_case_hashes(conn: Connection, system: str, case_nos: Sequence[str]) -> dict[str, tuple[str, str]]:
     """``origin_source_id → (case_no, content_hash)`` of those of ``case_nos`` whose current version ``system``'s
     record of that source id wrote (by primary key, a chunk at a time)."""
@@ -184,7 +177,6 @@ __all__ = [
     "live_case_versions",
     "open_dead_letter_total",
     "open_dead_letters_by_system",
-    "open_record_dead_letter_ids",
     "originated_case_hashes",
     "record_dead_letter_ids",
     "source_record_states",

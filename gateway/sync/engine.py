@@ -29,7 +29,7 @@ from gateway.contract.errors import FieldIssue, SyncError
 from gateway.crypto.pii import redact
 from gateway.mapping.check import stream_fields
 from gateway.mapping.usage import source_paths, unmapped_fields
-from gateway.models.datetimes import BEIJING, change_horizon
+from gateway.models.datetimes import change_horizon, to_beijing
 from gateway.ops.alerts import open_alerts, raise_alert, resolve_alerts
 from gateway.store import ledger
 from gateway.store.lease import Lease
@@ -86,7 +86,7 @@ class RunReport:
 
 
 def _beijing(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(BEIJING).isoformat()
+    return None if moment is None else to_beijing(moment).isoformat()
 
 
 class SyncFailed(SyncError):

@@ -29,7 +29,7 @@ from sqlalchemy import Connection
 from gateway.contract.connector import RawRecord
 from gateway.contract.errors import FieldIssue, RecordRejected, SkippableSyncError
 from gateway.kernel.config import SystemConfig, SystemsConfig
-from gateway.mapping.compiler import MapFunction
+from gateway.mapping.compiler import MapFunction, dig, path_keys
 from gateway.mapping.mapper import Mapper
 from gateway.mapping.usage import field_source_paths
 from gateway.models import Case, QualityTally, case_document
@@ -165,18 +165,10 @@ def _say_missing_source(issue: FieldIssue, payload: Any, mapper: Mapper) -> Fiel
     if spec is None:
         return issue
     paths = sorted(p for p in field_source_paths(spec) if "[]" not in p)
-    if not paths or any(_at(payload, p) is not None for p in paths):
+    if not paths or any(dig(payload, path_keys(p)) is not None for p in paths):
         return issue
     return replace(issue, message=f"{issue.message} (the source record has no value at "
                                   f"{', '.join(paths)}: renamed or left out at the source?)")
-
-
-def _at(payload: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(payload, dict):
-            return None
-        payload = payload.get(part)
-    return payload
 
 
 def _dedupe(records: Sequence[RawRecord]) -> list[RawRecord]:
