@@ -296,7 +296,7 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
                 outbox.append(_revision(conn, sent, now))
         if ev.bad and not ev.revoked:  # a new 差评, or one a revision made (a callback already open stays one)
             # due from when the 差评 arrived: the rating time of a new one, the change time of a revision
-            arrived = ev.rated_at if old is None else (_change_time(raw) or now)
+            arrived = ev.rated_at if old is None else (row["source_changed_at"] or now)
             callbacks.append({"rating_id": ev.rating_id,
                               "due_at": callback_due(max(arrived, ev.rated_at), calendar, policy.callback_closing),
                               "created_at": now})
