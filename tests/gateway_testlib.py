@@ -9,12 +9,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import requests
 import uvicorn
+from http_testlib import Answer, ScriptedServer, Seen
 from sqlalchemy import Engine
 
 from gateway.crypto import GatewayKeys
@@ -98,32 +98,25 @@ class WebhookReceiver:
 
     status: int = 200
     received: list[dict[str, Any]] = field(default_factory=list)
-    server: Any = None
+    server: ScriptedServer | None = None
 
     def start(self) -> WebhookReceiver:
-        outer = self
+        def answer(request: Seen) -> Answer:
+            self.received.append({"body": request.body, "json": json.loads(request.body),
+                                  "headers": request.headers})
+            return Answer(self.status, {})
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.received.append({"body": body, "json": json.loads(body), "headers": dict(self.headers)})
-                self.send_response(outer.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = ScriptedServer(answer).start()
         return self
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        assert self.server is not None, "start() the receiver first"
+        return f"{self.server.url}/hook"
 
     def stop(self) -> None:
-        self.server.shutdown()
+        if self.server is not None:
+            self.server.stop()
 
 
 def bearer(credential: str) -> dict[str, str]:

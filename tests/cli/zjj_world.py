@@ -9,17 +9,16 @@ Imported by name (several test folders have a conftest module).
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from cli_testlib import tongban
+from http_testlib import Answer, ScriptedServer, Seen
 
 GOOD_MAPPING = """\
 system: jn_zjj
@@ -142,44 +141,27 @@ def records(count: int = 30) -> list[dict[str, Any]]:
     return out
 
 
-class _Handler(BaseHTTPRequestHandler):
-    rows: list[dict[str, Any]] = []
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        query = dict(parse_qsl(url.query, keep_blank_values=True))
-        if url.path != "/api/sgxk/list":
-            self._send({"resultCode": "4040", "resultMsg": "not found"}, 404)
-            return
-        rows = [r for r in self.rows if r["gxsj"] >= query.get("beginTime", "")]
-        page, size = int(query.get("pageNo", 1)), int(query.get("pageSize", 10))
-        self._send({"resultCode": "0000", "resultMsg": "成功",
-                    "data": {"total": len(rows), "list": rows[(page - 1) * size: page * size]}})
-
-    def _send(self, obj: Any, status: int = 200) -> None:
-        body = json.dumps(obj, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json;charset=UTF-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+def _json(obj: Any, status: int = 200) -> Answer:
+    return Answer(status, {"Content-Type": "application/json;charset=UTF-8"},
+                  json.dumps(obj, ensure_ascii=False).encode())
 
 
 @contextmanager
 def zjj_server(rows: list[dict[str, Any]] | None = None) -> Iterator[str]:
     """The system on a free local port, serving ``rows`` (default :func:`records`); yields its base URL."""
-    handler = type("Handler", (_Handler,), {"rows": records() if rows is None else rows})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    served = records() if rows is None else rows
+
+    def answer(request: Seen) -> Answer:
+        if request.route != "/api/sgxk/list":
+            return _json({"resultCode": "4040", "resultMsg": "not found"}, 404)
+        query = dict(parse_qsl(urlsplit(request.path).query, keep_blank_values=True))
+        found = [r for r in served if r["gxsj"] >= query.get("beginTime", "")]
+        page, size = int(query.get("pageNo", 1)), int(query.get("pageSize", 10))
+        return _json({"resultCode": "0000", "resultMsg": "成功",
+                      "data": {"total": len(found), "list": found[(page - 1) * size: page * size]}})
+
+    with ScriptedServer(answer) as server:
+        yield server.url
 
 
 @dataclass

@@ -18,14 +18,13 @@ HTTP 404 with an empty body. ``calls`` keeps every POST: path, SOAPAction, opera
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from xml.sax.saxutils import escape
 
+from http_testlib import Answer, ScriptedServer, Seen
 from lxml import etree
 from soap_testlib import CORPUS
 
@@ -80,65 +79,41 @@ def _envelope(body: str) -> bytes:
             f'XMLSchema"><soap:Body>{body}</soap:Body></soap:Envelope>').encode()
 
 
+def _xml(status: int, body: bytes) -> Answer:
+    """An answer as the .NET stack writes it: ``text/xml`` when there is a body, nothing at all when not."""
+    return Answer(status, {"Content-Type": "text/xml; charset=utf-8"} if body else {}, body)
+
+
 def _fault(code: str, text: str) -> bytes:
     return _envelope(f"<soap:Fault><faultcode>soap:{code}</faultcode><faultstring>{escape(text)}</faultstring>"
                      "</soap:Fault>")
 
 
-class CorpusServices:
+class CorpusServices(ScriptedServer):
     """The two services on one server (see the module docstring)."""
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
-        self._lock = threading.Lock()
-        services = self
+        super().__init__(self._reply)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                path, _, query = self.path.partition("?")
-                files = {NOISE_PATH: NOISE_WSDL, OALOAN_PATH: OALOAN_WSDL}
-                if path in files and query.lower() == "wsdl":
-                    self._send(200, files[path].read_bytes())
-                else:
-                    self._send(404, b"")
-
-            def do_POST(self) -> None:
-                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                path = self.path.split("?", 1)[0]
-                if path not in (NOISE_PATH, OALOAN_PATH):
-                    self._send(404, b"")  # what IIS sends for a wrong path: nothing
-                    return
-                body = etree.fromstring(data).find("{*}Body")
-                request = body[0] if body is not None and len(body) else None
-                if request is None:
-                    self._send(500, _fault("Client", "no request element"))
-                    return
-                params = {etree.QName(c).localname: c.text for c in request}
-                call = Call(path, self.headers.get("SOAPAction"), etree.QName(request).localname, params)
-                with services._lock:
-                    services.calls.append(call)
-                status, answer = services.answer(call)
-                self._send(status, answer)
-
-            def _send(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                if body:
-                    self.send_header("Content-Type", "text/xml; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+    def _reply(self, request: Seen) -> Answer:
+        if request.method == "GET":
+            path, _, query = request.path.partition("?")
+            files = {NOISE_PATH: NOISE_WSDL, OALOAN_PATH: OALOAN_WSDL}
+            if path in files and query.lower() == "wsdl":
+                return _xml(200, files[path].read_bytes())
+            return _xml(404, b"")
+        if request.route not in (NOISE_PATH, OALOAN_PATH):
+            return _xml(404, b"")  # what IIS sends for a wrong path: nothing
+        body = etree.fromstring(request.body).find("{*}Body")
+        operation = body[0] if body is not None and len(body) else None
+        if operation is None:
+            return _xml(500, _fault("Client", "no request element"))
+        params = {etree.QName(c).localname: c.text for c in operation}
+        call = Call(request.route, request.headers.get("SOAPAction"), etree.QName(operation).localname, params)
+        with self._lock:
+            self.calls.append(call)
+        return _xml(*self.answer(call))
 
     def operations(self, name: str) -> list[Call]:
         with self._lock:
@@ -162,14 +137,6 @@ class CorpusServices:
             return 500, _fault("Server", f"服务器无法处理请求。 ---> 未实现 {op}")
         return 200, _envelope(f'<{op}Response xmlns="http://tempuri.org/"><{op}Result>{dataset(rows, columns)}'
                               f"</{op}Result></{op}Response>")
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
 
 def noise_config(**overrides: Any) -> dict[str, Any]:

@@ -6,8 +6,9 @@ the connectors are exercised through requests, urllib3 and a socket, not only th
         server.route("/huge", stream=endless_json(100 * MB))        # generated lazily, never held in memory
         connector = rest_connector(server.url)
 
-The server runs in a daemon thread; ``sent[path]`` counts the body bytes each route actually got onto the
-socket (a client that stops reading makes the server's writes fail, and the count stops there). Also here:
+A route table over the one test server (``http_testlib``): ``sent[path]`` counts the body bytes each route
+actually got onto the socket (a client that stops reading makes the server's writes fail, and the count stops
+there), ``hits[path]`` the requests it got. Also here:
 what a delivered record and a rejection must be (``assert_storable``, ``assert_rejection``), and a SOAP read
 through such a server (``soap_read_after``).
 """
@@ -15,15 +16,12 @@ through such a server (``soap_read_after``).
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import orjson
-import requests
+from http_testlib import Answer, ScriptedServer, Seen, plain_session
 from soap_testlib import SECRETS, envelope, market_config, page, record
 
 from connectors.common.jsontext import DuplicateKeys, Unrepresentable
@@ -35,44 +33,17 @@ from gateway.contract.connector import RawRecord
 MB = 1024 * 1024
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
-    body: bytes = b""
-    stream: Callable[[], Iterable[bytes]] | None = None
+Reply = Answer
+"""One answer of a route (status, headers, body or a stream of chunks)."""
 
 
-class HostileServer:
+class HostileServer(ScriptedServer):
+    """Answers each path with the replies ``route`` gave it, in turn; ``hits[path]`` counts its requests."""
+
     def __init__(self) -> None:
         self.routes: dict[str, list[Reply]] = {}
-        self.sent: dict[str, int] = {}
         self.hits: dict[str, int] = {}
-        self._lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"  # no keep-alive: a body without Content-Length ends at close
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                server._answer(self)
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                server._answer(self)
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(self._reply)
 
     def route(self, path: str, *replies: Reply, body: bytes | None = None, status: int = 200,
               headers: dict[str, str] | None = None, stream: Callable[[], Iterable[bytes]] | None = None) -> None:
@@ -85,37 +56,13 @@ class HostileServer:
             self.sent[path] = 0
             self.hits[path] = 0
 
-    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
-        path = handler.path.split("?", 1)[0]
+    def _reply(self, request: Seen) -> Reply:
         with self._lock:
-            replies = self.routes.get(path)
+            replies = self.routes.get(request.route)
             if replies is None:
-                reply = Reply(404, {"Content-Type": "text/plain"}, b"no such route")
-            else:
-                reply = replies.pop(0) if len(replies) > 1 else replies[0]
-                self.hits[path] += 1
-        try:
-            handler.send_response(reply.status)
-            for name, value in reply.headers.items():
-                handler.send_header(name, value)
-            if reply.stream is None and "Content-Length" not in reply.headers:
-                handler.send_header("Content-Length", str(len(reply.body)))
-            handler.end_headers()
-            chunks: Iterable[bytes] = reply.stream() if reply.stream is not None else (reply.body,)
-            for chunk in chunks:
-                handler.wfile.write(chunk)
-                with self._lock:
-                    self.sent[path] = self.sent.get(path, 0) + len(chunk)
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
-            pass  # the client stopped reading: what these tests want to see
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+                return Reply(404, {"Content-Type": "text/plain"}, b"no such route")
+            self.hits[request.route] += 1
+            return replies.pop(0) if len(replies) > 1 else replies[0]
 
 
 def endless_json(total: int, chunk: int = 64 * 1024) -> Callable[[], Iterator[bytes]]:
@@ -147,7 +94,7 @@ def rest_connector(base_url: str, *, stream: dict[str, Any] | None = None, **ove
         "streams": {"cases": {"path": "/cases", "record_selector": "data", "primary_key": "id", **(stream or {})}},
         **overrides,
     }
-    return RestConnector(config, session=_local_session(), sleep=lambda s: None)
+    return RestConnector(config, session=plain_session(), sleep=lambda s: None)
 
 
 def soap_read_after(first: Reply, tmp_path: Path, path: str = "/ScjgService.asmx") -> tuple[list[str], int]:
@@ -157,16 +104,9 @@ def soap_read_after(first: Reply, tmp_path: Path, path: str = "/ScjgService.asmx
     with HostileServer() as server:
         server.route(path, first, answer)
         c = SoapConnector(market_config(tmp_path, address=server.url + path), secrets=SECRETS,
-                          session=_local_session(), sleep=lambda s: None)
+                          session=plain_session(), sleep=lambda s: None)
         (only,) = list(c.read("cases"))
         return [r.source_id for r in only.records], server.hits[path]
-
-
-def _local_session() -> requests.Session:
-    """A session that takes no proxy from the environment (the server is on 127.0.0.1)."""
-    session = requests.Session()
-    session.trust_env = False
-    return session
 
 
 def walk(value: Any) -> Iterator[Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripted_testlib import Answer, ScriptedServer, Seen, json_answer, plain_session
+from http_testlib import Answer, ScriptedServer, Seen, json_answer, plain_session
 from soap_testlib import SECRETS, envelope, market_config
 
 from connectors.rest import RestConnector

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from scripted_testlib import ScriptedServer, Seen, json_answer, plain_session
+from http_testlib import ScriptedServer, Seen, json_answer, plain_session
 
 from connectors.rest import RestConnector
 

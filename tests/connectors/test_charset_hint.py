@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from scripted_testlib import Answer, ScriptedServer, plain_session
+from http_testlib import Answer, ScriptedServer, plain_session
 
 from connectors.rest import RestConnector
 

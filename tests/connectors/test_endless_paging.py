@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 import pytest
 from hostile_testlib import HostileServer, Reply, rest_connector
-from scripted_testlib import Answer, ScriptedServer, Seen, json_answer
+from http_testlib import Answer, ScriptedServer, Seen, json_answer
 
 from gateway.contract.errors import FatalSyncError
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from asmx_testlib import SECRETS as NOISE_SECRETS
 from asmx_testlib import noise_config
-from scripted_testlib import Answer, ScriptedServer, plain_session
+from http_testlib import Answer, ScriptedServer, plain_session
 from soap_testlib import SECRETS, market_config
 
 from connectors.rest import RestConnector

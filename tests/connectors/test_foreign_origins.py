@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripted_testlib import Answer, ScriptedServer, Seen, json_answer, plain_session
+from http_testlib import Answer, ScriptedServer, Seen, json_answer, plain_session
 from soap_testlib import SECRETS, envelope, market_config, page, record
 
 from connectors.rest import RestConnector

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from scripted_testlib import Answer, ScriptedServer, plain_session
+from http_testlib import Answer, ScriptedServer, plain_session
 from soap_testlib import SECRETS, envelope, market_config
 
 from connectors.rest import RestConnector

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from scripted_testlib import Answer, ScriptedServer, Seen, json_answer, plain_session
+from http_testlib import Answer, ScriptedServer, Seen, json_answer, plain_session
 
 from connectors.rest import RestConnector
 from gateway.contract.errors import FatalSyncError

@@ -9,14 +9,13 @@ other spellings people try (``${NOISE_USER}``, ``{password}``) fail at load inst
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from asmx_testlib import PASSWORD, SECRETS, USER, CorpusServices, noise_config
+from http_testlib import Answer, ScriptedServer, Seen, json_answer
 
 from connectors.common.secretrefs import SecretParams, is_secret_ref
 from connectors.rest import RestConnector
@@ -100,53 +99,28 @@ systems:
 # --- REST --------------------------------------------------------------------------------------------------------
 
 
-class _TokenApi:
+class _TokenApi(ScriptedServer):
     """A REST API that wants ``?access_token=`` on every request (a common government gateway convention)."""
 
     TOKEN = "tk-9f8e7d6c5b4a"
 
     def __init__(self) -> None:
-        self.seen: list[tuple[str, str, dict[str, list[str]]]] = []
-        api = self
+        self.calls: list[tuple[str, str, dict[str, list[str]]]] = []
+        super().__init__(self._reply)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _answer(self) -> None:
-                parts = urlsplit(self.path)
-                query = parse_qs(parts.query)
-                api.seen.append((self.command, parts.path, query))
-                if query.get("access_token") != [api.TOKEN]:
-                    body = f'{{"code": 40001, "msg": "invalid access_token {query.get("access_token")}"}}'.encode()
-                    self.send_response(401)
-                else:
-                    body = b'{"code": 0, "data": [{"id": "A1", "updateTime": "2024-03-01 10:00:00"}]}'
-                    self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                self._answer()
-
-            def do_PUT(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                self._answer()
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+    def _reply(self, request: Seen) -> Answer:
+        query = parse_qs(urlsplit(request.path).query)
+        self.calls.append((request.method, request.route, query))
+        if query.get("access_token") != [self.TOKEN]:
+            return Answer(401, body=f'{{"code": 40001, "msg": "invalid access_token {query.get("access_token")}"}}'
+                          .encode())
+        return json_answer(b'{"code": 0, "data": [{"id": "A1", "updateTime": "2024-03-01 10:00:00"}]}')
 
 
 @pytest.fixture(scope="module")
 def token_api() -> Iterator[_TokenApi]:
-    api = _TokenApi()
-    yield api
-    api.httpd.shutdown()
-    api.httpd.server_close()
+    with _TokenApi() as api:
+        yield api
 
 
 def _rest(url: str, token: str | None) -> RestConnector:
@@ -165,10 +139,10 @@ def test_a_rest_query_token_comes_from_a_secret(token_api: _TokenApi) -> None:
     assert connector.check().ok
     assert [r.source_id for p in connector.read("cases") for r in p.records] == ["A1"]
     assert connector.write("cases", {"id": "A1"}, key="A1", idempotency_key="A1:1").status == "applied"
-    assert all(q["access_token"] == [_TokenApi.TOKEN] for _, _, q in token_api.seen)
-    assert {(m, p) for m, p, _ in token_api.seen} == {("GET", "/api/ping"), ("GET", "/api/cases"),
+    assert all(q["access_token"] == [_TokenApi.TOKEN] for _, _, q in token_api.calls)
+    assert {(m, p) for m, p, _ in token_api.calls} == {("GET", "/api/ping"), ("GET", "/api/cases"),
                                                       ("PUT", "/api/cases/A1")}
-    assert token_api.seen[1][2]["area"] == ["370100"]
+    assert token_api.calls[1][2]["area"] == ["370100"]
 
 
 def test_a_refused_rest_token_is_masked_in_the_error(token_api: _TokenApi) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
-from scripted_testlib import Answer, ScriptedServer, Seen, json_answer, plain_session
+from http_testlib import Answer, ScriptedServer, Seen, json_answer, plain_session
 
 from connectors.common.urls import https_upgrade
 from connectors.rest import RestConnector

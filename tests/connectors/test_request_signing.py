@@ -25,10 +25,8 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -38,6 +36,7 @@ import yaml
 from gmssl import func as gm_func
 from gmssl import sm2 as gm_sm2
 from gmssl import sm3 as gm_sm3
+from http_testlib import Answer, ScriptedServer, Seen
 from requests.structures import CaseInsensitiveDict
 
 import connectors.http.signing as signing_module
@@ -558,36 +557,26 @@ ZJ_SECRETS = {"A33": "zj-round-trip"}
 JSON_SECRETS = {"ZJJ-APP-7": "json-round-trip"}
 
 
-class _VerifyingHandler(BaseHTTPRequestHandler):
+class _VerifyingHandler:
     """Plays the gateway: recomputes the signature from the request as received and refuses a mismatch."""
 
     seen: ClassVar[list[dict[str, str]]] = []
 
-    def log_message(self, *args: Any) -> None:  # keep pytest output clean
-        pass
-
-    def do_GET(self) -> None:
-        self._handle(b"")
-
-    def do_POST(self) -> None:
-        self._handle(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-
-    def _handle(self, body: bytes) -> None:
-        split = urlsplit(self.path)
+    @classmethod
+    def answer(cls, request: Seen) -> Answer:
+        split = urlsplit(request.path)
         params = dict(parse_qsl(split.query, keep_blank_values=True))
         if split.path.startswith("/zj/"):
-            ok = self._verify_zhejiang(params)
+            ok = cls._verify_zhejiang(params)
         elif split.path.startswith("/json/"):
-            ok = self._verify_json_body(body)
+            ok = cls._verify_json_body(request.body)
         else:
-            ok = self._verify_aliyun(split.path, params, body)
-        self.send_response(200 if ok else 401)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(json.dumps({"ok": ok}).encode())
+            ok = cls._verify_aliyun(request, split.path, params)
+        return Answer(200 if ok else 401, {"Content-Type": "application/json"}, json.dumps({"ok": ok}).encode())
 
-    def _verify_aliyun(self, path: str, params: dict[str, str], body: bytes) -> bool:
-        headers = CaseInsensitiveDict({k: v for k, v in self.headers.items()})
+    @staticmethod
+    def _verify_aliyun(request: Seen, path: str, params: dict[str, str]) -> bool:
+        headers, body = request.headers, request.body
         secret = APP_SECRETS.get(headers.get("X-Ca-Key", ""))
         if secret is None or abs(int(headers.get("X-Ca-Timestamp", "0")) / 1000 - time.time()) > 900:
             return False
@@ -596,13 +585,14 @@ class _VerifyingHandler(BaseHTTPRequestHandler):
         elif body and headers.get("Content-MD5") != base64.b64encode(hashlib.md5(body).digest()).decode():
             return False
         signed = [h for h in headers.get("X-Ca-Signature-Headers", "").split(",") if h]
-        text = aliyun_string_to_sign(self.command, headers, path, params, signed)
+        text = aliyun_string_to_sign(request.method, headers, path, params, signed)
         _VerifyingHandler.seen.append(
             {"nonce": headers.get("X-Ca-Nonce", ""), "ts": headers.get("X-Ca-Timestamp", "")}
         )
         return hmac.compare_digest(hmac_b64(secret, text), headers.get("X-Ca-Signature", ""))
 
-    def _verify_json_body(self, body: bytes) -> bool:
+    @staticmethod
+    def _verify_json_body(body: bytes) -> bool:
         """``sign`` in the JSON body = upper(md5(every other body field, sorted, k=v joined by &, + &key=SECRET)),
         values as text (numbers and booleans as JSON writes them, null as empty)."""
         fields = json.loads(body or b"{}")
@@ -616,7 +606,8 @@ class _VerifyingHandler(BaseHTTPRequestHandler):
         _VerifyingHandler.seen.append({"fields": sorted(fields)})
         return hmac.compare_digest(hashlib.md5(text.encode()).hexdigest().upper(), str(fields.get("sign", "")))
 
-    def _verify_zhejiang(self, params: dict[str, str]) -> bool:
+    @staticmethod
+    def _verify_zhejiang(params: dict[str, str]) -> bool:
         secret = ZJ_SECRETS.get(params.get("appKey", ""))
         if secret is None:
             return False
@@ -628,16 +619,9 @@ class _VerifyingHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def gateway() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _VerifyingHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     _VerifyingHandler.seen = []
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with ScriptedServer(_VerifyingHandler.answer) as server:
+        yield server.url
 
 
 def test_round_trip_alibaba_convention_against_a_verifying_server(gateway: str) -> None:

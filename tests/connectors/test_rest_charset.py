@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 import pytest
-from scripted_testlib import Answer, ScriptedServer, plain_session
+from http_testlib import Answer, ScriptedServer, plain_session
 
 from connectors.rest import RestConnector
 from gateway.contract.errors import ConfigError

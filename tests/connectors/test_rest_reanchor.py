@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
+from http_testlib import Answer, ScriptedServer, Seen, json_answer
 
 from connectors.rest import RestConnector
 
@@ -66,48 +65,33 @@ class ChangingTable:
             return page
 
 
-def _handler(table: ChangingTable) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server naming
-            url = urlparse(self.path)
-            query = {k: v[0] for k, v in parse_qs(url.query).items()}
-            if url.path != "/api/v1/approvals" or self.headers.get("X-Api-Key") != "k":
-                self.send_response(401 if url.path == "/api/v1/approvals" else 404)
-                self.end_headers()
-                return
-            if "offset" in query:
-                start, size = int(query["offset"]), int(query.get("limit", 100))
-            else:
-                size = int(query.get("pageSize", 100))
-                start = (int(query.get("pageNo", 1)) - 1) * size
-            rows = table.serve(query.get("updatedSince"), start, size)
-            body = json.dumps({"code": 0, "msg": "success", "data": {"rows": rows}}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+def _answer(table: ChangingTable) -> Callable[[Seen], Answer]:
+    def answer(request: Seen) -> Answer:
+        query = request.query
+        if request.route != "/api/v1/approvals" or request.headers.get("X-Api-Key") != "k":
+            return Answer(401 if request.route == "/api/v1/approvals" else 404, {})
+        if "offset" in query:
+            start, size = int(query["offset"]), int(query.get("limit", 100))
+        else:
+            size = int(query.get("pageSize", 100))
+            start = (int(query.get("pageNo", 1)) - 1) * size
+        rows = table.serve(query.get("updatedSince"), start, size)
+        return json_answer(json.dumps({"code": 0, "msg": "success", "data": {"rows": rows}}).encode())
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    return Handler
+    return answer
 
 
 @pytest.fixture
 def serve() -> Iterator[Any]:
-    servers: list[ThreadingHTTPServer] = []
+    servers: list[ScriptedServer] = []
 
     def start(table: ChangingTable) -> str:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(table))
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
+        servers.append(ScriptedServer(_answer(table)).start())
+        return servers[-1].url
 
     yield start
     for server in servers:
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 def _config(base_url: str, pagination: dict[str, Any], *, incremental: bool = True) -> dict[str, Any]:

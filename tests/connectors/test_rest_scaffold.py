@@ -8,15 +8,15 @@ import importlib.util
 import json
 import shutil
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import yaml
+from http_testlib import Answer, ScriptedServer, Seen
 
 from connectors.rest import RestConnector, parse_config
 from connectors.rest.scaffold import guess_time_format, inspect_openapi, parse_openapi, scaffold
@@ -680,32 +680,15 @@ def _import(path: Path) -> Any:
     return module
 
 
-class _serve:
-    """A real HTTP server on 127.0.0.1 serving fixed bodies by path."""
+@contextmanager
+def _serve(files: dict[str, bytes]) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 serving fixed bodies by path; yields its base URL."""
+    def answer(request: Seen) -> Answer:
+        body = files.get(request.route)
+        return Answer(200 if body is not None else 404, {"Content-Type": "application/yaml"}, body or b"")
 
-    def __init__(self, files: dict[str, bytes]) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = files.get(self.path.split("?")[0])
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Type", "application/yaml")
-                self.send_header("Content-Length", str(len(body or b"")))
-                self.end_headers()
-                self.wfile.write(body or b"")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    with ScriptedServer(answer) as server:
+        yield server.url
 
 
 def test_the_cli_scaffolds_from_openapi_through_the_registry(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from scripted_testlib import ScriptedServer, Seen, json_answer, plain_session
+from http_testlib import ScriptedServer, Seen, json_answer, plain_session
 
 from connectors.rest import RestConnector
 from gateway.contract.errors import WriteRejectedError

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from scripted_testlib import Answer, ScriptedServer, Seen, plain_session
+from http_testlib import Answer, ScriptedServer, Seen, plain_session
 from soap_testlib import SECRETS, envelope, market_config, page, record
 
 from connectors.rest import RestConnector

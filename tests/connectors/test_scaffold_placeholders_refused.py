@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from scripted_testlib import Answer, ScriptedServer
+from http_testlib import Answer, ScriptedServer
 
 from connectors.rest.scaffold import scaffold
 from gateway.contract.errors import ConfigError

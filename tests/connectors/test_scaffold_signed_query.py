@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import yaml
-from scripted_testlib import Answer, ScriptedServer, Seen, json_answer, plain_session
+from http_testlib import Answer, ScriptedServer, Seen, json_answer, plain_session
 
 from connectors.common.scaffolding import canonical_fields
 from connectors.rest import RestConnector

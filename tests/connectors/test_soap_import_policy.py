@@ -3,12 +3,11 @@ file; anything else refused with the URL and the YAML key that fixes it."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from http_testlib import Answer, ScriptedServer, Seen
 
 from connectors.soap.loader import ImportPolicy, bundled_schema, load_wsdl
 from gateway.contract.errors import ConfigError
@@ -40,30 +39,19 @@ def wsdl(schema_location: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            if self.path.startswith("/svc?xsd=1"):
-                body = SCHEMA
-            elif self.path.startswith("/svc?wsdl"):
-                body = wsdl("svc?xsd=1")  # relative, as JAX-WS RI writes it after the host is rewritten
-            elif self.path.startswith("/foreign?wsdl"):
-                body = wsdl("http://schemas.example.invalid/t.xsd")
-            else:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "text/xml")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(request: Seen) -> Answer:
+        if request.path.startswith("/svc?xsd=1"):
+            body = SCHEMA
+        elif request.path.startswith("/svc?wsdl"):
+            body = wsdl("svc?xsd=1")  # relative, as JAX-WS RI writes it after the host is rewritten
+        elif request.path.startswith("/foreign?wsdl"):
+            body = wsdl("http://schemas.example.invalid/t.xsd")
+        else:
+            return Answer(404, {"Content-Type": "text/plain"}, b"not found")
+        return Answer(200, {"Content-Type": "text/xml"}, body)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with ScriptedServer(answer) as running:
+        yield running.url
 
 
 def test_imports_from_the_services_own_origin_are_followed(server: str) -> None:

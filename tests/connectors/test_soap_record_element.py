@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from scripted_testlib import Answer, ScriptedServer, plain_session
+from http_testlib import Answer, ScriptedServer, plain_session
 from soap_testlib import SECRETS, envelope, market_config, page, record
 
 from connectors.soap import SoapConnector

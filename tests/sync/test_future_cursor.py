@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
+from http_testlib import Answer, ScriptedServer, Seen, json_answer
 
 from gateway.kernel.config import load_systems
 from gateway.kernel.runtime import Runtime
@@ -26,37 +24,21 @@ from gateway.sync.engine import SyncFailed, sync_system
 from sandbox import civil
 
 
-class CivilSource:
+class CivilSource(ScriptedServer):
     """The civil system's GET /api/v1/approvals over ``rows`` (updatedSince inclusive, pageNo/pageSize)."""
 
     def __init__(self, rows: list[dict[str, Any]]) -> None:
         self.rows = rows
-        source = self
+        super().__init__(self._page)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
-                since = query.get("updatedSince")
-                rows = sorted((r for r in source.rows if since is None or r["updateTime"] >= since),
-                              key=lambda r: (r["updateTime"], r["id"]))
-                number, size = int(query.get("pageNo", 1)), int(query.get("pageSize", 100))
-                body = json.dumps({"code": 0, "msg": "success", "data": {
-                    "total": len(rows), "rows": rows[(number - 1) * size:number * size]}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+    def _page(self, request: Seen) -> Answer:
+        query = request.query
+        since = query.get("updatedSince")
+        rows = sorted((r for r in self.rows if since is None or r["updateTime"] >= since),
+                      key=lambda r: (r["updateTime"], r["id"]))
+        number, size = int(query.get("pageNo", 1)), int(query.get("pageSize", 100))
+        return json_answer(json.dumps({"code": 0, "msg": "success", "data": {
+            "total": len(rows), "rows": rows[(number - 1) * size:number * size]}}).encode())
 
 
 @pytest.fixture
@@ -64,14 +46,14 @@ def world(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     rows = [civil.generate(11, i) for i in range(5)]
     for n, row in enumerate(rows):
         row["updateTime"] = f"2026-01-0{n + 1} 10:00:00"
-    source = CivilSource(rows)
+    source = CivilSource(rows).start()
     monkeypatch.setenv("TONGBAN_SD_CIVIL_URL", source.url)
     monkeypatch.setenv("TONGBAN_SD_CIVIL_API_KEY", "civil-demo-key")
     engine = make_engine(database_url)
     upgrade(engine)
     runtime = Runtime(load_systems(_systems_file(tmp_path / "systems.yaml")), engine)
     yield runtime, source
-    source.httpd.shutdown()
+    source.stop()
     runtime.close()
 
 
