@@ -339,7 +339,9 @@ def dead_letters_replay(
         console.print(report.summary(), markup=False)
         for name, why in report.skipped.items():
             console.print(f"{name}: {why} (run the replay again once it ends)", markup=False)
-    if report.skipped:  # some systems were not replayed: a script must notice
+        for name, why in report.unreplayable.items():
+            console.print(f"{name}: not replayed: {why}", markup=False)
+    if report.skipped or report.unreplayable:  # some systems were not replayed: a script must notice
         raise typer.Exit(1)
 
 

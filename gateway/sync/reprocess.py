@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gateway.contract.connector import RawRecord
-from gateway.contract.errors import LeaseHeldError, TongbanError
+from gateway.contract.errors import ConfigError, LeaseHeldError, TongbanError
 from gateway.crypto.pii import open_text
 from gateway.models.hashing import UNREADABLE_KEY_PREFIX
 from gateway.ops.alerts import resolve_alerts
@@ -48,6 +48,10 @@ class ReplayReport:
     still_open: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
     """``{system: why}`` of the systems not replayed (their lease held by a running sync): try them again later."""
+    unreplayable: dict[str, str] = field(default_factory=dict)
+    """``{system: why}`` of the systems this process cannot replay as it is configured (their dead letters are
+    sealed and it holds no key, their mapping does not load): fix that here, then replay them. A replay of every
+    system goes on past them."""
 
     def summary(self) -> str:
         """One line for an operator: ``replayed N (systems a, b); skipped: c (lease held)``."""
@@ -58,12 +62,15 @@ class ReplayReport:
                 f"{name} {count}" for name, count in sorted(self.connector_rejected.items()))
         if self.skipped:
             text += "; skipped: " + ", ".join(f"{name} (lease held)" for name in self.skipped)
+        if self.unreplayable:
+            text += "; not replayable here: " + ", ".join(f"{name} ({why})" for name, why in self.unreplayable.items())
         return text
 
     def as_dict(self) -> dict[str, object]:
         return {
             "systems": {k: v.as_dict() for k, v in self.systems.items()},
             "skipped": dict(self.skipped),
+            "unreplayable": dict(self.unreplayable),
             "requeued_pushes": self.requeued_pushes,
             "rekeyed": self.rekeyed,
             "connector_rejected": dict(self.connector_rejected),
@@ -75,7 +82,9 @@ class ReplayReport:
 def replay_dead_letters(runtime: Runtime, *, system: str | None = None) -> ReplayReport:
     """Replay ``system``'s open dead letters, or every configured system's one system at a time. Each system
     commits on its own under its own lease, so a system whose lease is held (a sync running) is skipped and
-    named in :attr:`ReplayReport.skipped` while the others are replayed: the report says what happened."""
+    named in :attr:`ReplayReport.skipped`, and one this process cannot replay (sealed letters and no key here, a
+    mapping that does not load) is named in :attr:`ReplayReport.unreplayable`, while the others are replayed:
+    the report says what happened."""
     report = ReplayReport()
     names = [system] if system else runtime.systems.names()
     for name in names:
@@ -84,6 +93,9 @@ def replay_dead_letters(runtime: Runtime, *, system: str | None = None) -> Repla
         except LeaseHeldError as exc:
             log.info("%s: dead letters not replayed, the lease is held: %s", name, exc)
             report.skipped[name] = str(exc)
+        except ConfigError as exc:
+            log.warning("%s: dead letters not replayed: %s", name, exc)
+            report.unreplayable[name] = str(exc)
     with runtime.engine.connect() as conn:
         counts_by_status = ledger.record_dead_letter_counts(conn, system)
     report.still_open = counts_by_status.get("open", 0)
@@ -153,15 +165,22 @@ def _as_read(payload: Any) -> Any:
 
 
 def _rekeyer(runtime: Runtime, name: str, stream: str) -> Callable[[Any], RawRecord | None]:
-    """``payload → RawRecord | None`` by the system's connector as configured now (no network); a connector that
-    cannot be built here (a secret missing on this machine) rekeys nothing, and says why in the log."""
-    try:
-        connector = runtime.connector(name)
-    except TongbanError as exc:
-        log.warning("%s: dead letters without a key stay as they are: the connector cannot be built here: %s",
-                    name, exc)
-        return lambda payload: None
-    return lambda payload: connector.rekey(stream, payload)
+    """``payload → RawRecord | None`` by the system's connector as configured now (no network), built when the
+    first letter without a usable key needs it; a connector that cannot be built here (a secret missing on this
+    machine) rekeys nothing, and says why in the log, once."""
+    built: list[Any] = []
+
+    def rekey(payload: Any) -> RawRecord | None:
+        if not built:
+            try:
+                built.append(runtime.connector(name))
+            except TongbanError as exc:
+                log.warning("%s: dead letters without a key stay as they are: the connector cannot be built here: "
+                            "%s", name, exc)
+                built.append(None)
+        return None if built[0] is None else built[0].rekey(stream, payload)
+
+    return rekey
 
 
 def remap_system(runtime: Runtime, name: str) -> RunReport:
