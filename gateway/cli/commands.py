@@ -139,10 +139,11 @@ def backfill(
 def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
     """A table per system (last run, watermark, lag, counts, rejects, pending pushes) and the open alerts."""
     from gateway.ops.alerts import open_alerts
-    from gateway.ops.status import system_status
+    from gateway.ops.status import dead_letters_elsewhere, system_status
 
     runtime = runtime_from(systems, database_url, existing=True)
     rows = system_status(runtime.engine, runtime.systems)
+    elsewhere = dead_letters_elsewhere(runtime.engine, runtime.systems)
     alerts = open_alerts(runtime.engine, levels=_OPERATIONAL_LEVELS)  # every error and warning, errors first
     clocks = _time_limit_counts(runtime.engine)
     counts = Counter(a["level"] for a in alerts)
@@ -156,7 +157,7 @@ def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: Jso
         deadline_counts = [{"system": s, "level": lvl, "count": n} for (s, lvl), n in sorted(
             clocks.items(), key=lambda item: (item[0][0] or "", item[0][1]))]
         print_json({"systems": rows, "alerts": alerts, "deadline_counts": deadline_counts,
-                    "alert_counts": alert_counts})
+                    "alert_counts": alert_counts, "other_dead_letters": elsewhere})
         return
     table_rows = []
     for r in rows:
@@ -169,7 +170,7 @@ def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: Jso
             + (" (behind)" if r["behind"] else ""),
             human_duration(r["source_change_age_s"]),
             last.get("read"), last.get("rejected"), flags or "", r["open_dead_letters"], r["pending_outbox"],
-            (last.get("error") or "")[:60],
+            _clip(last.get("error") or "", 300),
         ])
     print_table("systems (times in Beijing time; lag: since the last successful sync)",
                 ["system", "last run", "at", "lag", "newest change", "read", "rejected", "flagged", "dead letters",
@@ -177,10 +178,18 @@ def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: Jso
     print_table(f"open alerts ({len(alerts)} errors and warnings, every one)",
                 ["level", "kind", "system", "about", "since", "times", "message"],
                 [[a["level"], a["kind"], a["system"], a["key"], a["first_seen_at"], a["occurrences"],
-                  a["message"][:160]] for a in alerts])
+                  a["message"]] for a in alerts])  # whole: the remedy is at the end of the message
     print_table("time limits running out (open alerts, counted)", ["system", "red", "yellow"],
                 [[s or "", clocks.get((s, "red"), 0), clocks.get((s, "yellow"), 0)]
                  for s in sorted({s for s, _ in clocks}, key=lambda s: s or "")])
+    if elsewhere:
+        print_table("open dead letters outside the systems file (citizen processes, removed systems)",
+                    ["filed under", "dead letters"], [[name, n] for name, n in elsewhere.items()])
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` whole, or its first ``limit`` characters marked as cut (``--json`` has the whole text)."""
+    return text if len(text) <= limit else text[:limit] + "… (--json: the whole text)"
 
 
 _OPERATIONAL_LEVELS = ("error", "warning")

@@ -55,6 +55,17 @@ def system_status(engine: Engine, systems: SystemsConfig, *, now: datetime | Non
     return report
 
 
+def dead_letters_elsewhere(engine: Engine, systems: SystemsConfig) -> dict[str, int]:
+    """Open dead letters filed under a name that is not a system of the systems file — the citizen processes'
+    own (``evaluator``, 12345 work orders…), or a system since removed from the file: ``{name: count}``. The
+    console counts every open dead letter; ``status`` must show where the ones outside its table are."""
+    names = set(systems.names())
+    with engine.connect() as conn:
+        counts = queries.open_dead_letters_by_system(conn)
+    return {name: int(n) for name, n in sorted(counts.items(), key=lambda kv: str(kv[0]))
+            if name not in names and n}
+
+
 def _freshness(now: datetime, success: datetime | None, mark: datetime | None, max_lag_s: float,
                ever_ran: bool) -> dict[str, Any]:
     """How old the ledger's copy of a system is. ``lag_s``: since its last successful sync finished — what

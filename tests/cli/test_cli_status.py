@@ -72,3 +72,34 @@ def test_warnings_survive_60_red_deadlines_and_deadlines_are_counts(make_world: 
 def test_version() -> None:
     out = subprocess.run([sys.executable, "-m", "gateway", "--version"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.startswith("tongban ")
+
+
+def test_a_long_alert_keeps_its_remedy_and_dead_letters_outside_the_systems_file_are_shown(make_world: Any) -> None:
+    """The remedy is at the end of an alert's message: status cut every message at 160 characters (and a run's
+    error at 60) without a mark. Open dead letters filed under a name the systems file does not hold (the
+    citizen processes' own) were in the console's count and nowhere in status."""
+    from datetime import UTC
+
+    from gateway.store.tables import dead_letters
+
+    world = make_world(civil=0, estate=0)
+    engine = world.runtime.engine
+    remedy = "update the holidays package or list the year's days in config/calendar.yaml"
+    raise_alert(engine, "calendar", "2027", level="warning", system=None,
+                message="the working-day calendar has no statutory holidays for 2027: deadlines after 2026-12-31 "
+                        "count every weekday as a working day and may be wrong; " + remedy)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(dead_letters.insert(), [
+            dict(kind="record", system="evaluator", stream="ratings", source_id=f"R{n}", reason="bad",
+                 issues="[]", status="open", attempts=1, created_at=now, updated_at=now) for n in range(3)])
+    args = ["--systems", str(world.systems_path), "--database-url", world.database_url]
+    human = subprocess.run([sys.executable, "-m", "gateway", "status", *args], env={**world.env, "COLUMNS": "400"},
+                           capture_output=True, text=True, timeout=120, check=True).stdout
+    words = " ".join(human.split())
+    assert remedy in words
+    assert "open dead letters outside the systems file" in words, human
+    assert any("evaluator" in line and "3" in line for line in human.split("filed under")[1].splitlines())
+    data = json.loads(subprocess.run([sys.executable, "-m", "gateway", "status", "--json", *args], env=world.env,
+                                     capture_output=True, text=True, timeout=120, check=True).stdout)
+    assert data["other_dead_letters"] == {"evaluator": 3}
