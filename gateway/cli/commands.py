@@ -508,6 +508,16 @@ def sandbox_serve(ctx: typer.Context) -> None:
     raise typer.Exit(serve_sandbox(ctx.args))
 
 
+def demo_next_steps(workdir: Path) -> str:
+    """What a user does after ``demo --once`` to look around: the ledger stays, sealed with the demo's key."""
+    env = workdir / "demo.env"
+    return (f"\nThe demo's ledger stays in {workdir}; its key and secrets are in {env}. To look at it:\n"
+            f"  set -a; . {env}; set +a        # without the key, sealed records and replays are refused\n"
+            "  tongban status\n"
+            "  tongban console operators add admin --role admin     # asks for a password\n"
+            "  tongban console serve --port 8500                     # http://127.0.0.1:8500/console/")
+
+
 @app.command()
 @guard
 def demo(
@@ -538,6 +548,7 @@ def demo(
         for failure in summary["failures"]:
             fail(failure)
         console.print(f"Airflow task logs: {summary['airflow_log']}")
+        console.print(demo_next_steps(workdir), markup=False)
     if not summary["ok"]:
         raise typer.Exit(1)
 

@@ -29,11 +29,22 @@ from gateway.demo.connections import demo_connections, without_wiring, write_air
 from gateway.demo.once import DemoWorld, demo_world
 from gateway.demo.processes import PROC, group_members, session_members
 from gateway.orchestration.airflow_env import airflow_command, airflow_env
-from gateway.orchestration.naming import all_dag_ids
+from gateway.orchestration.naming import (
+    CATALOGUE_DAG,
+    DEADLINES_DAG,
+    RECONCILE_DAG,
+    SYNC_PREFIX,
+    all_dag_ids,
+)
 
 STARTUP_TIMEOUT_S = 300
 POLL_S = 5.0
 UNPAUSE_SPACING_S = 1.0
+JUDGES = (RECONCILE_DAG, DEADLINES_DAG, CATALOGUE_DAG)
+"""DAGs that judge what the syncs brought into the ledger (source vs ledger, time limits, KPIs): started only
+once every sync DAG's first run has ended — run first, the reconcile reported every source case "missing in the
+ledger" (an alert that stays until its next daily run) and the deadline scan saw an empty ledger."""
+FIRST_SYNCS_TIMEOUT_S = 300
 
 
 class Stop(Exception):
@@ -188,6 +199,33 @@ class AirflowClient:
         return counts
 
 
+def unpause_order(dag_ids: set[str]) -> tuple[list[str], list[str]]:
+    """``(first, judges)``: the sync DAGs, then the others (push, hand-off, citizen, certificates), then — once
+    the first syncs have ended — the DAGs that judge what they brought (:data:`JUDGES`)."""
+    syncs = sorted(d for d in dag_ids if d.startswith(SYNC_PREFIX))
+    judges = [d for d in JUDGES if d in dag_ids]
+    return syncs + sorted(dag_ids - set(syncs) - set(judges)), judges
+
+
+def _start(client: AirflowClient, dag_ids: list[str], *, deadline: float) -> None:
+    """Unpause ``dag_ids`` one at a time, then trigger those the scheduler did not start on its own by
+    ``deadline``."""
+    for dag_id in dag_ids:
+        client.unpause(dag_id)
+        time.sleep(UNPAUSE_SPACING_S)
+    while time.monotonic() < deadline and not all(client.runs(d) for d in dag_ids):
+        time.sleep(2)
+    for dag_id in dag_ids:
+        if not client.runs(dag_id):
+            client.trigger(dag_id)
+            time.sleep(UNPAUSE_SPACING_S)
+
+
+def _ended(runs: dict[str, int]) -> bool:
+    """A DAG whose first run has ended (either way)."""
+    return bool(runs.get("success") or runs.get("failed"))
+
+
 def _answers(url: str) -> bool:
     try:
         return requests.get(url, timeout=5).status_code == 200
@@ -306,16 +344,17 @@ def run_demo_live(*, records: int = 300, frontdesk: int = 10, seed: int = 42, wo
             time.sleep(1)
         # One DAG at a time: unpausing makes the scheduler create the latest scheduled run, and a burst of
         # writes against Airflow's SQLite metadata database can crash the scheduler ("database is locked").
-        for dag_id in sorted(wanted):
-            client.unpause(dag_id)
-            time.sleep(UNPAUSE_SPACING_S)
-        settle = time.monotonic() + 30  # then trigger only what the scheduler did not start on its own
-        while time.monotonic() < settle and not all(client.runs(d) for d in wanted):
+        first, judges = unpause_order(wanted)
+        _start(client, first, deadline=time.monotonic() + 30)
+        syncs = [d for d in first if d.startswith(SYNC_PREFIX)]
+        say(f"waiting for the first runs of {len(syncs)} sync DAGs to end before {', '.join(judges)} start "
+            "(they judge what the syncs brought into the ledger)")
+        waited = time.monotonic() + FIRST_SYNCS_TIMEOUT_S
+        while time.monotonic() < waited and not all(_ended(client.runs(d)) for d in syncs):
+            if children.dead():
+                raise RuntimeError(f"{', '.join(children.dead())} exited during startup; see the logs in {workdir}")
             time.sleep(2)
-        for dag_id in sorted(wanted):
-            if not client.runs(dag_id):
-                client.trigger(dag_id)
-                time.sleep(UNPAUSE_SPACING_S)
+        _start(client, judges, deadline=time.monotonic() + 30)
         say("")
         say(f"[bold]Airflow UI[/]   {base}   (login: {username} / {client.password})")
         say(f"[bold]Gateway API[/]  {api_url + '/docs' if api_url else 'not available'}")

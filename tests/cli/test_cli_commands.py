@@ -96,6 +96,13 @@ def test_the_readme_demo_runs_both_directions_and_checks_itself(tmp_path: Path) 
     assert status.returncode == 0, status.stderr
     synced = {r["system"]: r for r in json.loads(status.stdout)["systems"]}
     assert synced["sd_civil"]["last_run"]["status"] == "succeeded"
+    # the steps the human summary ends with name the file that holds the key a console or replay needs
+    from gateway.cli.commands import demo_next_steps
+
+    steps = demo_next_steps(tmp_path / "demo")
+    sourced = subprocess.run(["bash", "-c", steps.split("To look at it:\n")[1].splitlines()[0].split("#")[0]
+                              + "; env"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert sourced.returncode == 0 and "TONGBAN_KEY_FILE=" in sourced.stdout, (steps, sourced.stderr)
     # the summary and the KPIs describe the end state: the hand-off the second act deemed accepted is counted,
     # and the catalogue DAG's KPI refresh ran last, so a second shell's kpi adds nothing it had not counted
     assert summary["checks"]["hand-offs (一窗受理) by state"].get("deemed", 0) >= 1, summary["checks"]

@@ -81,6 +81,12 @@ def test_the_live_demo_shows_every_dag_running_and_ctrl_c_leaves_nothing(tmp_pat
             tis = session.get(f"http://127.0.0.1:{port}/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}"
                               "/taskInstances", timeout=15).json()["task_instances"]
             assert all(ti["try_number"] <= 1 for ti in tis), (dag_id, [(t["task_id"], t["try_number"]) for t in tis])
+        first_runs = {d: session.get(f"http://127.0.0.1:{port}/api/v2/dags/{d}/dagRuns",
+                                     params={"order_by": "start_date", "limit": 1}, timeout=15).json()["dag_runs"][0]
+                      for d in DAGS}
+        syncs_ended = max(r["end_date"] for d, r in first_runs.items() if d.startswith("tongban_sync_"))
+        for judge in ("tongban_reconcile", "tongban_deadlines"):  # they judge what the syncs brought: after them
+            assert first_runs[judge]["start_date"] >= syncs_ended, (judge, first_runs[judge], syncs_ended)
         console_password = text.split(f"{console_port}/console/   (login: admin / ")[1].split(")")[0].strip()
         console = requests.Session()
         assert console.post(f"http://127.0.0.1:{console_port}/console/login",
