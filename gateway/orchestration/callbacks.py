@@ -39,8 +39,8 @@ def clear_failure(context: Any) -> None:
 
 
 def _record(context: Any) -> None:
-    from gateway.kernel.runtime import Runtime
     from gateway.ops.alerts import raise_alert
+    from gateway.orchestration.tasks import alert_ledger
 
     ti = context.get("ti") or context.get("task_instance")
     dag_id = getattr(ti, "dag_id", None) or "?"
@@ -50,21 +50,18 @@ def _record(context: Any) -> None:
     error = f"{type(exception).__name__}: {exception}" if exception is not None else "failed"
     details = {"dag_id": dag_id, "task_id": task_id, "run_id": getattr(ti, "run_id", None),
                "try_number": try_number, "error": error[:2000]}
-    runtime = Runtime.from_env()
-    try:
+    with alert_ledger() as engine:
         if dag_id.startswith(SYNC_PREFIX) and task_id == "sync":
             system = dag_id[len(SYNC_PREFIX):]
-            raise_alert(runtime.engine, "sync_failed", system, level="error", system=system,
+            raise_alert(engine, "sync_failed", system, level="error", system=system,
                         message=f"sync of {system} failed after {try_number} tries: {error}"[:2000],
                         details=details)
         else:
             system = next((task_id.split("_", 1)[1] for prefix in ("push_", "reconcile_") if task_id.startswith(prefix)),
                           None)
-            raise_alert(runtime.engine, "task_failed", f"{dag_id}.{task_id}", level="error", system=system,
+            raise_alert(engine, "task_failed", f"{dag_id}.{task_id}", level="error", system=system,
                         message=f"{dag_id}.{task_id} failed after {try_number} tries: {error}"[:2000],
                         details=details)
-    finally:
-        runtime.close()
 
 
 __all__ = ["clear_failure", "record_failure"]

@@ -52,12 +52,14 @@ def permanent(exc: BaseException | None) -> bool:
 
 
 def run_sync(system: str, *, full_refresh: bool = False) -> dict[str, Any]:
-    """One sync of ``system``; a success resolves the system's ``sync_failed`` and ``behind`` alerts."""
+    """One sync of ``system``; a success resolves the system's ``sync_failed`` and ``behind`` alerts. A failure is
+    recorded in the run and alerted only when Airflow gives up on it (the failure callback), not on a try that a
+    retry may fix."""
     from gateway.ops.alerts import resolve_alerts
     from gateway.sync.engine import sync_system
 
     with _runtime() as runtime:
-        report = sync_system(runtime, system, full_refresh=full_refresh)
+        report = sync_system(runtime, system, full_refresh=full_refresh, alert_failures=False)
         resolve_alerts(runtime.engine, "behind", [system])  # sync_failed / sync_degraded: sync_system does them
         summary = report.as_dict()
         for line in run_summary(summary):
@@ -190,11 +192,33 @@ def run_alert_check() -> dict[str, Any]:
 def resolve_task_alert(dag_id: str, task_id: str) -> int:
     """A task that succeeds resolves the ``task_failed`` alert its earlier failure raised. Runs after every
     successful task, whose own runtime has just brought the ledger's schema up to date: no second migration
-    check here, only the one UPDATE."""
+    check here, only the one UPDATE, on the ledger alone (:func:`alert_ledger`)."""
     from gateway.ops.alerts import resolve_alerts
 
-    with _runtime(migrate=False) as runtime:
-        return resolve_alerts(runtime.engine, "task_failed", [f"{dag_id}.{task_id}"])
+    with alert_ledger() as engine:
+        return resolve_alerts(engine, "task_failed", [f"{dag_id}.{task_id}"])
+
+
+@contextmanager
+def alert_ledger() -> Iterator[Any]:
+    """An engine on the ledger and nothing else — no keys, no connectors, no migration — for the failure and
+    success callbacks: the failure being recorded may be the runtime itself (a key file not mounted on this
+    worker, a secret missing), and building the whole runtime there failed the same way and left no alert.
+    The ledger is ``TONGBAN_DATABASE_URL``, else the systems file's ``database_url``."""
+    import os
+
+    from gateway.store.db import make_engine
+
+    url = os.environ.get("TONGBAN_DATABASE_URL")
+    if not url:
+        from gateway.kernel.config import load_systems
+
+        url = load_systems().database_url
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def run_freshness() -> dict[str, Any]:

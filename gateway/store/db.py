@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func
+from sqlalchemy import Connection, Engine, create_engine, event, func, make_url
 
 from gateway.contract.errors import ConfigError
 
@@ -20,6 +20,19 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_PAGE_SIZE = 8192
 POOL_SIZE = int(os.environ.get("TONGBAN_DB_POOL_SIZE", "5"))
 POOL_OVERFLOW = int(os.environ.get("TONGBAN_DB_POOL_OVERFLOW", "10"))
+POSTGRES_CONNECTION_DEFAULTS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
+"""libpq settings a connection gets unless the URL's query names them (``?connect_timeout=30``). Without them a
+ledger server that accepts connections and never answers (hung, a stuck pooler, a failover address nobody
+serves) held every task and every failure callback for ever — nothing failed, nothing turned red: now opening a
+connection fails after 10 s, and a connection whose server went silent fails after about a minute (keepalives,
+unacknowledged data) instead of the kernel's two hours."""
 
 
 def database_url(explicit: str | None = None) -> str:
@@ -75,8 +88,10 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
         return engine
     # a pool per process: Airflow tasks and the gateway's workers reuse connections instead of paying a
     # PostgreSQL backend start (~10 ms) per transaction; recycled hourly so a failover or idle timeout heals
+    given = make_url(resolved).query
+    defaults = {k: v for k, v in POSTGRES_CONNECTION_DEFAULTS.items() if k not in given}
     return create_engine(resolved, echo=echo, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
-                         pool_recycle=3600, pool_use_lifo=True)
+                         pool_recycle=3600, pool_use_lifo=True, connect_args=defaults)
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -104,9 +104,14 @@ def sync_system(
     full_refresh: bool = False,
     connector: Connector | None = None,
     progress: Callable[[int], None] | None = None,
+    alert_failures: bool = True,
 ) -> RunReport:
     """Run one incremental (or full-refresh) sync of ``name``. Raises :class:`SyncFailed` on failure; a
-    ``degraded`` run returns its report (the caller decides whether that is a failure: the CLI says so)."""
+    ``degraded`` run returns its report (the caller decides whether that is a failure: the CLI says so).
+
+    ``alert_failures=False`` where a scheduler retries a failed run and alerts on its final failure itself
+    (Airflow's ``on_failure_callback``): a failure the next retry fixes is no alert — it turned the deadlines
+    DAG's ``check_alerts`` red on every blip. Success still resolves the alerts, and degraded runs raise theirs."""
     system = runtime.systems.get(name)
     engine = runtime.engine
     stream = system.stream
@@ -180,7 +185,8 @@ def sync_system(
                 report.watermark_after = ledger.get_watermark(conn, name, stream)
                 ledger.finish_run(conn, run_id, status="failed", duration_s=report.duration_s, error=report.error,
                                   watermark_after=report.watermark_after, **_count_columns(report.counts))
-            _alert(engine, report, system.max_rejected_share)
+            if alert_failures:
+                _alert(engine, report, system.max_rejected_share)
             raise SyncFailed(f"sync of {name} failed: {report.error}", report) from exc
         finally:
             if own_connector and source is not None:

@@ -1,0 +1,113 @@
+"""Alerts when the failure is the machinery itself, through real Airflow (``dag.test()``) against the sandbox:
+
+- a worker that cannot build Tongban's runtime (its key file not mounted) still leaves the failure in the ledger:
+  the failure callback used to build the same runtime, fail the same way and swallow it — no alert anywhere, and
+  the deadlines DAG's ``check_alerts`` stayed green;
+- a sync failure that the next retry fixes opens no error alert in between (the README: an alert is written when
+  a task fails *for good*); it turned ``check_alerts`` red on every blip;
+- a secrets backend that fails once (a Vault timeout) is retried, not read as "connection not found" — a
+  configuration error that fails the task for good and tells the operator to create a connection that exists.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from urllib.parse import urlsplit
+
+import yaml
+from conftest import task_states
+
+from gateway.ops.alerts import open_alerts
+
+
+def test_a_worker_without_its_key_file_still_records_the_failure(make_world, dags_for, monkeypatch) -> None:
+    world = make_world(civil=20, estate=0)
+    dags = dags_for(world)
+    with monkeypatch.context() as worker:  # only on this worker: the key file is not mounted
+        worker.setenv("TONGBAN_KEY_FILE", "/nonexistent/tongban-keys.json")
+        run = dags["tongban_sync_sd_civil"].test()
+        assert task_states(run)["sync"] == ("failed", 1)  # a configuration error: no retry burnt on it
+    (alert,) = open_alerts(world.runtime.engine, kind="sync_failed")
+    assert alert["system"] == "sd_civil" and "tongban-keys.json" in alert["message"], alert
+    check = dags["tongban_deadlines"].test()  # on a healthy worker: red, as it must be
+    assert task_states(check)["check_alerts"][0] == "failed"
+
+
+def test_a_failure_the_retry_fixes_opens_no_alert_meanwhile(make_world, dags_for) -> None:
+    world = make_world(civil=30, estate=0)
+    dags = dags_for(world, retries=2, retry_delay="5s", max_retry_delay="5s")
+    world.sandbox.set_faults("civil", outage=True)
+    failed_once = threading.Event()
+    seen: list[dict] = []
+
+    def watch() -> None:  # the source comes back once the first try has failed (its run is recorded failed)
+        from sqlalchemy import select
+
+        from gateway.store.tables import runs
+
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not failed_once.is_set():
+            with world.runtime.engine.connect() as conn:
+                failed = conn.execute(select(runs.c.id).where(runs.c.system == "sd_civil",
+                                                              runs.c.status == "failed")).first()
+            if failed:
+                seen.extend(open_alerts(world.runtime.engine, kind="sync_failed"))
+                world.sandbox.set_faults("civil")
+                failed_once.set()
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    run = dags["tongban_sync_sd_civil"].test()
+    watcher.join(timeout=60)
+    assert failed_once.is_set(), "the first try did not fail"
+    assert str(run.state) == "success" and task_states(run)["sync"][1] == 2, task_states(run)
+    assert seen == [], "an error alert was open while the task was only up for retry"
+    assert not open_alerts(world.runtime.engine, kind="sync_failed")
+
+
+def test_a_secrets_backend_blip_is_retried_not_read_as_a_missing_connection(make_world, dags_for,
+                                                                          monkeypatch) -> None:
+    world = make_world(civil=20, estate=0)
+    data = yaml.safe_load(world.systems_path.read_text(encoding="utf-8"))
+    entry = data["systems"]["sd_civil"]
+    entry.pop("endpoint")
+    entry.pop("secrets")
+    entry["airflow_conn_id"] = "sd_civil_conn"
+    world.systems_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    dags = dags_for(world)
+
+    from airflow.sdk import BaseHook, Connection
+
+    url = urlsplit(world.sandbox.urls["civil"])
+    calls: list[str] = []
+
+    def get_connection(conn_id: str) -> Connection:  # the secrets backend: one timeout, then fine
+        calls.append(conn_id)
+        if len(calls) == 1:
+            raise TimeoutError("vault: read timed out")
+        return Connection(conn_id=conn_id, conn_type="tongban_rest", host=url.hostname, port=url.port,
+                          extra=json.dumps({"scheme": "http", "api_key": "civil-demo-key"}))
+
+    monkeypatch.setattr(BaseHook, "get_connection", classmethod(lambda cls, conn_id: get_connection(conn_id)))
+    run = dags["tongban_sync_sd_civil"].test()
+    assert str(run.state) == "success" and task_states(run)["sync"][1] == 2, task_states(run)
+    assert world.ledger_records("sd_civil") == world.source_records("sd_civil")
+    assert not open_alerts(world.runtime.engine, kind="sync_failed")
+
+
+def test_a_connection_that_is_not_there_is_still_a_configuration_error(make_world, dags_for, monkeypatch) -> None:
+    world = make_world(civil=5, estate=0)
+    data = yaml.safe_load(world.systems_path.read_text(encoding="utf-8"))
+    entry = data["systems"]["sd_civil"]
+    entry.pop("endpoint")
+    entry.pop("secrets")
+    entry["airflow_conn_id"] = "sd_civil_conn"
+    world.systems_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    dags = dags_for(world)
+    run = dags["tongban_sync_sd_civil"].test()
+    assert task_states(run)["sync"] == ("failed", 1)  # no retry burnt: only an operator can add it
+    (alert,) = open_alerts(world.runtime.engine, kind="sync_failed")
+    assert "'sd_civil_conn' not found" in alert["message"]
