@@ -12,6 +12,7 @@ from gateway.cli.options import (
     DbOpt,
     JsonOpt,
     SystemsOpt,
+    alerts_app,
     app,
     connector_app,
     db_app,
@@ -190,6 +191,26 @@ def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: Jso
 def _clip(text: str, limit: int) -> str:
     """``text`` whole, or its first ``limit`` characters marked as cut (``--json`` has the whole text)."""
     return text if len(text) <= limit else text[:limit] + "… (--json: the whole text)"
+
+
+@alerts_app.command("resolve")
+@guard
+def alerts_resolve(
+    kind: Annotated[str, typer.Argument(help="The alert's kind, as tongban status shows it (task_failed, behind…).")],
+    key: Annotated[str, typer.Argument(help="The alert's key ('about' in tongban status).")],
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Resolve one open alert by hand: for an alert whose cause a person has dealt with and that no run will
+    resolve (a task renamed, a problem fixed outside Tongban). An alert whose cause is still there is raised
+    again by the next run that meets it."""
+    from gateway.contract.errors import ConfigError
+    from gateway.ops.alerts import resolve_alerts
+
+    runtime = runtime_from(systems, database_url, existing=True)
+    if not resolve_alerts(runtime.engine, kind, [key]):  # type: ignore[arg-type]
+        raise ConfigError(f"no open {kind} alert with key {key!r} (tongban status lists the open ones)")
+    console.print(f"resolved {kind} {key}", markup=False)
 
 
 _OPERATIONAL_LEVELS = ("error", "warning")

@@ -90,6 +90,41 @@ def resolve_alerts(engine: Engine, kind: AlertKind, keys: Iterable[str]) -> int:
         return alert_store.resolve_open(conn, kind, keys, now=ledger.utcnow())
 
 
+SYSTEM_ALERT_KINDS: tuple[AlertKind, ...] = ("sync_failed", "sync_degraded", "behind", "mapping_changed",
+                                             "push_dead", "reconcile", "rate_limit_degraded")
+"""Kinds raised about one system of the systems file and resolved only by that system's own runs."""
+
+
+def resolve_orphaned(engine: Engine, systems: Iterable[str]) -> int:
+    """Resolve the open alerts about systems no longer in the systems file: their ``sync_failed``, ``behind``,
+    ``reconcile``… and the ``task_failed`` of their tasks (``tongban_sync_<name>.*``, ``tongban_push.push_<name>``,
+    ``tongban_reconcile.reconcile_<name>``). Only a run of that system resolved them; removed, it never runs
+    again, and the deadlines DAG's ``check_alerts`` failed for ever on an alert nobody could clear."""
+    from gateway.orchestration.naming import PUSH_DAG, RECONCILE_DAG, SYNC_PREFIX
+
+    names = set(systems)
+
+    def removed(task_key: str) -> bool:
+        dag_id, _, task_id = task_key.partition(".")
+        if dag_id.startswith(SYNC_PREFIX):
+            return dag_id[len(SYNC_PREFIX):] not in names
+        for dag, prefix in ((PUSH_DAG, "push_"), (RECONCILE_DAG, "reconcile_")):
+            if dag_id == dag and task_id.startswith(prefix):
+                return task_id[len(prefix):] not in names
+        return False
+
+    now = ledger.utcnow()
+    resolved = 0
+    with engine.begin() as conn:
+        for kind in SYSTEM_ALERT_KINDS:
+            rows = alert_store.open_rows(conn, kind=kind)
+            gone = [r["key"] for r in rows if r["system"] is not None and r["system"] not in names]
+            resolved += alert_store.resolve_open(conn, kind, gone, now=now) if gone else 0
+        gone = [key for key in alert_store.open_keys(conn, "task_failed") if removed(key)]
+        resolved += alert_store.resolve_open(conn, "task_failed", gone, now=now) if gone else 0
+    return resolved
+
+
 def sync_alerts(engine: Engine, kind: AlertKind, wanted: Sequence[AlertSpec], *,
                 scope: str | None = None) -> dict[str, int]:
     """Make the open alerts of ``kind`` (within ``scope``: a system, or all) exactly ``wanted``.

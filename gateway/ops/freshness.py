@@ -10,16 +10,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from gateway.ops.alerts import AlertSpec, sync_alerts
+from gateway.ops.alerts import AlertSpec, resolve_orphaned, sync_alerts
 from gateway.store import ledger, queries
 
 if TYPE_CHECKING:
     from gateway.kernel.runtime import Runtime
 
 
+BEHIND_IS_AN_ERROR = 3
+"""A system behind by more than this many times its ``max_lag`` is an error, not a warning: the deadlines DAG's
+``check_alerts`` fails on it. Behind a little is a slow source or a long run; three times over, nothing is
+syncing it (a paused DAG, a scheduler down, runs that hang) and Airflow shows no failure anywhere."""
+
+
 def check_freshness(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
-    """Raise or resolve ``behind`` alerts for every configured system; returns ``{system: seconds since the last
-    successful sync or None}`` and the names of the systems behind."""
+    """Raise or resolve ``behind`` alerts for every configured system (a warning past ``max_lag``, an error past
+    :data:`BEHIND_IS_AN_ERROR` times it), and resolve the alerts of systems no longer configured
+    (:func:`gateway.ops.alerts.resolve_orphaned`); returns ``{system: seconds since the last successful sync or
+    None}``, the names of the systems behind and how many orphaned alerts were resolved."""
     now = now or ledger.utcnow()
     with runtime.engine.connect() as conn:
         last_ok = queries.last_successful_sync(conn)
@@ -32,12 +40,14 @@ def check_freshness(runtime: Runtime, *, now: datetime | None = None) -> dict[st
         ages[name] = None if age is None else round(age, 1)
         if age is None or age > system.max_lag.total_seconds():
             since = "never synced successfully" if age is None else f"last successful sync {age / 60:.0f} min ago"
-            wanted.append(AlertSpec(key=name, level="warning", system=name,
+            far = age is not None and age > BEHIND_IS_AN_ERROR * system.max_lag.total_seconds()
+            wanted.append(AlertSpec(key=name, level="error" if far else "warning", system=name,
                                     message=f"{name} is behind: {since} (allowed {system.max_lag})",
                                     details={"last_success": last.isoformat() if last else None,
                                              "max_lag_s": system.max_lag.total_seconds()}))
     sync_alerts(runtime.engine, "behind", wanted)
-    return {"age_s": ages, "behind": [w.key for w in wanted]}
+    orphaned = resolve_orphaned(runtime.engine, runtime.systems.names())
+    return {"age_s": ages, "behind": [w.key for w in wanted], "resolved_orphaned": orphaned}
 
 
 __all__ = ["check_freshness"]

@@ -30,7 +30,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from gateway.models.hashing import case_document
-from gateway.ops.alerts import raise_alert, resolve_alerts
+from gateway.ops.alerts import open_alerts, raise_alert, resolve_alerts
 from gateway.ops.deadlines.calendar import BEIJING
 from gateway.store import ledger, outbox, queries
 from gateway.sync.ingest import dead_letter_key, map_record, unkeyable
@@ -339,12 +339,17 @@ def _store(runtime: Runtime, report: ReconcileReport) -> None:
     bad = [d for d in report.days if not d.ok]
     if bad:
         totals = report.totals()
-        raise_alert(runtime.engine, "reconcile", report.system, level="warning", system=report.system,
+        # a difference the next reconciliation finds again is no timing (a change the next sync brings, a push on
+        # its way): it is a loss, an error the deadlines DAG's check_alerts fails on
+        again = bool(open_alerts(runtime.engine, kind="reconcile", system=report.system))
+        raise_alert(runtime.engine, "reconcile", report.system, level="error" if again else "warning",
+                    system=report.system,
                     message=(f"reconciliation of {report.system}: {totals['missing_in_ledger']} missing in the ledger, "
                              f"{totals['divergent']} divergent, {totals['extra_in_ledger']} extra, "
                              f"{totals['unrecorded_rejections']} rejected and in no dead letter, "
                              f"{totals['missing_in_hall']} missing in the hall, {totals['stale_in_hall']} stale there "
-                             f"(days {', '.join(d.day for d in bad[:5])}{'…' if len(bad) > 5 else ''})"),
+                             f"(days {', '.join(d.day for d in bad[:5])}{'…' if len(bad) > 5 else ''})"
+                             + ("; found again by this reconciliation" if again else "")),
                     details={"days": [d.day for d in bad], "totals": totals})
     else:
         resolve_alerts(runtime.engine, "reconcile", [report.system])

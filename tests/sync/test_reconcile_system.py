@@ -59,6 +59,7 @@ def test_reconcile_agrees_after_sync_and_push_then_names_what_went_missing(make_
             source_records.c.system == "sd_civil", source_records.c.case_no == undelivered.case_no)).scalar_one()
     (alert,) = open_alerts(world.runtime.engine, kind="reconcile")
     assert alert["system"] == "sd_civil" and "1 missing in the ledger" in alert["message"]
+    assert alert["level"] == "warning"  # found once: it may be timing (a change the next sync brings)
     with world.runtime.engine.connect() as conn:
         assert conn.execute(select(reconciliations.c.day).where(reconciliations.c.divergent == 1)).first()
 
@@ -66,6 +67,8 @@ def test_reconcile_agrees_after_sync_and_push_then_names_what_went_missing(make_
                          text=True, timeout=300)
     assert cli.returncode == 1, cli.stderr  # differences: exit code 1
     assert json.loads(cli.stdout)["totals"]["divergent"] == 1
+    (alert,) = open_alerts(world.runtime.engine, kind="reconcile")  # found again: a loss, check_alerts fails on it
+    assert alert["level"] == "error" and "found again by this reconciliation" in alert["message"]
 
     sync_system(world.runtime, "sd_civil", full_refresh=True)  # the repair: re-read, re-push
     push(world.runtime)
