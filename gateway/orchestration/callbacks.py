@@ -57,8 +57,9 @@ def _record(context: Any) -> None:
                         message=f"sync of {system} failed after {try_number} tries: {error}"[:2000],
                         details=details)
         else:
-            system = next((task_id.split("_", 1)[1] for prefix in ("push_", "reconcile_") if task_id.startswith(prefix)),
-                          None)
+            system = (dag_id[len(SYNC_PREFIX):] if dag_id.startswith(SYNC_PREFIX)  # its publish, its quality check
+                      else next((task_id.split("_", 1)[1] for prefix in ("push_", "reconcile_")
+                                 if task_id.startswith(prefix)), None))
             raise_alert(engine, "task_failed", f"{dag_id}.{task_id}", level="error", system=system,
                         message=f"{dag_id}.{task_id} failed after {try_number} tries: {error}"[:2000],
                         details=details)

@@ -29,6 +29,10 @@ def test_a_degraded_sync_is_a_failed_quality_task(make_world: Any, dags_for: Any
     assert states["sync"] == ("success", 1)  # the run itself completed and was recorded
     assert states["quality"] == ("failed", 1)  # no retries burnt on a data problem
     assert str(run.state) == "failed"
+    from gateway.ops.alerts import open_alerts
+
+    (failed,) = open_alerts(world.runtime.engine, kind="task_failed")  # under its system, as status lists it
+    assert failed["key"] == "tongban_sync_sd_civil.quality" and failed["system"] == "sd_civil"
 
 
 def test_full_refresh_is_a_param_of_the_sync_dag(make_world: Any, dags_for: Any) -> None:
