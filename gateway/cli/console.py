@@ -35,8 +35,16 @@ def console_serve(
     operators: OperatorsOpt = None,
     systems: SystemsOpt = None,
     database_url: DbOpt = None,
+    forwarded_allow_ips: Annotated[str | None, typer.Option(
+        "--forwarded-allow-ips",
+        help="Behind a reverse proxy: the proxy addresses (comma-separated, '*' for any) whose X-Forwarded-For and "
+             "X-Forwarded-Proto are believed. Without it they are ignored from everyone, so a client cannot pick "
+             "its own address to dodge the per-address login throttle.")] = None,
 ) -> None:
-    """Serve the console at http://HOST:PORT/console/ until Ctrl+C (log in as an operator added first)."""
+    """Serve the console at http://HOST:PORT/console/ until Ctrl+C (log in as an operator added first).
+
+    The client address the login throttle counts is the TCP peer's, unless --forwarded-allow-ips names the
+    reverse proxy in front of the console."""
     import uvicorn
 
     from gateway.console.app import create_console_app
@@ -45,7 +53,9 @@ def console_serve(
     application = create_console_app(runtime_from(systems, database_url, existing=True), _book(operators))
     install_log_redaction()
     console.print(f"ops console on http://{host}:{port}/console/")
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    trusted = (forwarded_allow_ips or "").strip()
+    uvicorn.run(application, host=host, port=port, log_level="warning", proxy_headers=bool(trusted),
+                forwarded_allow_ips=trusted or None)
 
 
 @operators_app.command("add")

@@ -9,21 +9,26 @@ console posts), so the console needs nothing beyond FastAPI itself.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import logging
+import re
 import time
 from collections import deque
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
-from fastapi import FastAPI, HTTPException, Path, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from gateway.console import pages, sessions
-from gateway.console.operators import Operator, OperatorBook
+from gateway.console.operators import NAME_MAX, Operator, OperatorBook
 from gateway.console.overview import console_overview
 from gateway.contract.errors import ConfigError
 from gateway.kernel.runtime import Runtime
@@ -50,11 +55,20 @@ _LOGIN_WINDOW_S = 300.0
 _LOGIN_FAILURES_PER_ADDRESS = 20
 _LOGIN_CHECKS_AT_ONCE = 2
 _THROTTLE_KEYS_MAX = 10_000
+_OVER_ADDRESS_LIMIT_DELAY_S = 1.0
+"""How long a login from an address past its limit waits before its password is checked."""
+FORM_BYTES_MAX = 4096
+"""The largest form body the console reads (a login, a logout, a replay are a few hundred bytes): more is a 413,
+refused before it is read into memory."""
+_log = logging.getLogger("tongban.console")
 
 
 class _LoginThrottle:
-    """At most five wrong passwords per name, and twenty per client address, in five minutes: a guessing script
-    slows to a crawl whether it tries one name or many. Keys whose window has passed are forgotten."""
+    """At most five wrong passwords per name, and twenty per client address, in five minutes. A name past its
+    limit is locked (even its right password waits); an address past its limit is slowed, and its wrong
+    passwords answered 429, but the right password of a name that is not locked still gets in — throwaway names
+    from a shared address (a NAT, the office proxy) must not lock every operator behind it out. Each key keeps at
+    most ``allowed`` failures; keys whose window has passed are forgotten."""
 
     def __init__(self, allowed: int) -> None:
         self.allowed = allowed
@@ -69,7 +83,7 @@ class _LoginThrottle:
     def failed(self, key: str, now: float) -> None:
         if len(self._failures) > _THROTTLE_KEYS_MAX:  # forget whoever has not failed within the window
             self._failures = {k: q for k, q in self._failures.items() if q and now - q[-1] <= _LOGIN_WINDOW_S}
-        self._failures.setdefault(key, deque()).append(now)
+        self._failures.setdefault(key, deque(maxlen=self.allowed)).append(now)
 
     def succeeded(self, key: str) -> None:
         self._failures.pop(key, None)
@@ -81,8 +95,60 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _form(body: bytes) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+def _name_key(name: str) -> str:
+    """The per-name throttle's key: a digest, so a failed login keeps 32 characters whatever name it tried."""
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _no_nul(where: str, values: Any) -> None:
+    """A NUL in a parameter is refused, naming it: PostgreSQL cannot store or compare one (it would be a 500)."""
+    for key, value in values:
+        if "\x00" in key or "\x00" in value:
+            shown = key.replace("\x00", "\\x00")
+            raise HTTPException(422, f"{where} parameter {shown!r}: a NUL character is not allowed")
+
+
+def _query_without_nul(request: Request) -> None:
+    _no_nul("query", request.query_params.multi_items())
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The ``application/x-www-form-urlencoded`` body, read up to :data:`FORM_BYTES_MAX` bytes (413 past it)."""
+    too_big = HTTPException(413, f"the form is larger than {FORM_BYTES_MAX} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > FORM_BYTES_MAX:
+        raise too_big
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_BYTES_MAX:
+            raise too_big
+    form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+    _no_nul("form", form.items())
+    return form
+
+
+def _same_origin(request: Request) -> bool:
+    """The request comes from a page of this console: its ``Origin`` (else its ``Referer``) names the host the
+    request was sent to. Browsers set ``Origin`` on every form post; a page elsewhere cannot forge it."""
+    host = request.headers.get("host", "").lower()
+    source = request.headers.get("origin") or request.headers.get("referer") or ""
+    parts = urlsplit(source)
+    return bool(host) and parts.scheme in ("http", "https") and parts.netloc.lower() == host
+
+
+_SECRET_IN_TEXT = (re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE),
+                   re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE))
+
+
+def _ledger_reason(exc: SQLAlchemyError) -> str:
+    """The first line of what the database driver said, with any credentials in it masked."""
+    origin = getattr(exc, "orig", None)
+    lines = str(origin if origin is not None else exc).strip().splitlines()
+    text = lines[0].strip() if lines else type(exc).__name__
+    for pattern in _SECRET_IN_TEXT:
+        text = pattern.sub(r"\1***@" if pattern is _SECRET_IN_TEXT[0] else r"\1***", text)
+    return text[:300]
 
 
 def _safe_next(target: str | None) -> str:
@@ -94,7 +160,8 @@ def _safe_next(target: str | None) -> str:
 
 def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
     """The console for ``runtime``'s ledger, letting in the operators of ``operators``."""
-    app = FastAPI(title="Tongban ops console", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="Tongban ops console", docs_url=None, redoc_url=None, openapi_url=None,
+                  dependencies=[Depends(_query_without_nul)])
     secret = operators.secret  # fail now, with what to do, if no operator was ever added
     by_name, by_address = _LoginThrottle(_LOGIN_FAILURES_ALLOWED), _LoginThrottle(_LOGIN_FAILURES_PER_ADDRESS)
     checking = asyncio.Semaphore(_LOGIN_CHECKS_AT_ONCE)  # scrypt is slow on purpose: a few at a time, off the loop
@@ -116,6 +183,20 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
             return JSONResponse({"detail": where}, status_code=422)
         return HTMLResponse(pages.error_page(422, where), status_code=422)
 
+    @app.exception_handler(SQLAlchemyError)
+    async def ledger_error(request: Request, exc: SQLAlchemyError) -> Response:
+        """The ledger is down, unreachable or refused a statement: the console's own page (JSON under the API)
+        with a 503, saying so — never a bare "Internal Server Error", never the database URL."""
+        reason = _ledger_reason(exc)
+        unreachable = isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeoutError)
+        text = f"cannot reach the ledger: {reason}" if unreachable else f"the ledger refused the request: {reason}"
+        _log.warning("%s %s: %s (%s)", request.method, request.url.path, text, type(exc).__name__)
+        headers = {"Retry-After": "30"}
+        if is_api(request):
+            return JSONResponse({"detail": text}, status_code=503, headers=headers)
+        return HTMLResponse(pages.error_page(503, text, refresh=request.method == "GET"), status_code=503,
+                            headers=headers)
+
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
         response = await call_next(request)
@@ -123,21 +204,28 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
             response.headers.setdefault(name, value)
         return response
 
-    def current(request: Request) -> tuple[Operator, str] | None:
-        cookie = request.cookies.get(sessions.COOKIE)
-        session = sessions.read(secret, cookie)
+    def current(request: Request) -> tuple[Operator, int] | None:
+        """The operator the cookie is for, and the epoch of their sessions (which the forms' tokens are bound
+        to); ``None`` when nobody valid is logged in."""
+        session = sessions.read(secret, request.cookies.get(sessions.COOKIE))
         if session is None:
             return None
         role = operators.role_of(session.name, session.issued_ms)  # removed, demoted, logged out: the file wins
         if role is None:
             return None
-        return Operator(session.name, role), cookie or ""
+        return Operator(session.name, role), operators.session_epoch(session.name)
 
-    def page(request: Request, title: str, body: str, *, who: tuple[Operator, str], refresh: bool = False,
+    def token(who: tuple[Operator, int]) -> str:
+        return sessions.csrf_token(secret, who[0].name, who[1])
+
+    def token_ok(who: tuple[Operator, int], form: dict[str, str]) -> bool:
+        return sessions.csrf_ok(secret, who[0].name, who[1], form.get("csrf"))
+
+    def page(request: Request, title: str, body: str, *, who: tuple[Operator, int], refresh: bool = False,
              message: str = "") -> HTMLResponse:
-        operator, cookie = who
+        operator = who[0]
         return HTMLResponse(pages.layout(title, body, operator=operator.name, role=operator.role,
-                                         csrf=sessions.csrf_token(secret, cookie), refresh=refresh, message=message))
+                                         csrf=token(who), refresh=refresh, message=message))
 
     def to_login(request: Request) -> RedirectResponse:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -153,20 +241,33 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
 
     @app.post("/console/login")
     async def login(request: Request) -> Response:
-        form = _form(await request.body())
+        try:
+            form = await _form(request)
+        except HTTPException as exc:  # too big, a NUL: said on the login page, nothing else done
+            return HTMLResponse(pages.login_page(error=str(exc.detail)), status_code=exc.status_code)
         name, password, target = form.get("name", ""), form.get("password", ""), _safe_next(form.get("next"))
+        if len(name) > NAME_MAX:  # refused before the throttle keeps anything, or scrypt runs
+            return HTMLResponse(pages.login_page(error=f"a login name has at most {NAME_MAX} characters",
+                                                 next_url=target), status_code=400)
+        key = _name_key(name)
         address = request.client.host if request.client else "?"
         now = time.monotonic()
-        if by_name.blocked(name, now) or by_address.blocked(address, now):
-            return HTMLResponse(pages.login_page(error="too many wrong passwords: wait five minutes",
+        if by_name.blocked(key, now):
+            return HTMLResponse(pages.login_page(error="too many wrong passwords for this name: wait five minutes",
                                                  next_url=target), status_code=429)
+        address_over = by_address.blocked(address, now)
+        if address_over:  # slowed, not shut: the right password of a name that is not locked still gets in
+            await asyncio.sleep(_OVER_ADDRESS_LIMIT_DELAY_S)
         async with checking:
             operator = await run_in_threadpool(operators.verify, name, password)
         if operator is None:
-            by_name.failed(name, now)
+            by_name.failed(key, now)
             by_address.failed(address, now)
+            if address_over:
+                return HTMLResponse(pages.login_page(error="too many wrong passwords from this address: wait five "
+                                                           "minutes", next_url=target), status_code=429)
             return HTMLResponse(pages.login_page(error="wrong name or password", next_url=target), status_code=401)
-        by_name.succeeded(name)
+        by_name.succeeded(key)
         response = RedirectResponse(target, status_code=303)
         secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").lower() == "https"
         response.set_cookie(sessions.COOKIE, sessions.issue(secret, operator.name, operator.role),
@@ -176,9 +277,11 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
 
     @app.post("/console/logout")
     async def logout(request: Request) -> Response:
+        """Logging out is never harmful: a post from a console page (its Origin) is enough, even with a token
+        gone stale; the token is what lets a post without a usable Origin (a proxy rewriting Host) through."""
         who = current(request)
-        form = _form(await request.body())
-        if who is not None and not sessions.csrf_ok(secret, who[1], form.get("csrf")):
+        form = await _form(request)
+        if who is not None and not (token_ok(who, form) or _same_origin(request)):
             raise HTTPException(403, "the form is stale or not from the console: reload the page")
         if who is not None:  # the cookie stops working everywhere, not only in this browser
             await run_in_threadpool(operators.end_sessions, who[0].name)
@@ -229,7 +332,7 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
 
     @app.get("/console/dead-letters", response_class=HTMLResponse)
     def dead_letters(request: Request, system: str | None = None, m: str | None = None,
-                     before: int | None = Query(default=None, ge=1, le=2**63 - 1)) -> Response:
+                     before: int | None = Query(default=None, ge=1, le=2**31 - 1)) -> Response:
         who = current(request)
         if who is None:
             return to_login(request)
@@ -247,7 +350,7 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
         replayable = sorted(set(runtime.systems.names()) & {g["system"] for g in groups})
         others = sorted({g["system"] for g in groups} - set(runtime.systems.names()))
         body = pages.dead_letters_page(groups, listing, admin=who[0].is_admin,
-                                       csrf=sessions.csrf_token(secret, who[1]), system=system,
+                                       csrf=token(who), system=system,
                                        replayable=replayable, not_replayable=others, before=before,
                                        more=len(listing) == DEAD_LETTER_PAGE)
         return page(request, "Dead letters", body, who=who, message=message)
@@ -268,8 +371,8 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
         who = current(request)
         if who is None:
             raise HTTPException(401, "log in at /console/login")
-        form = _form(await request.body())
-        if not sessions.csrf_ok(secret, who[1], form.get("csrf")):
+        form = await _form(request)
+        if not token_ok(who, form):  # a forged post from another origin has no token: refused, Origin or not
             raise HTTPException(403, "the form is stale or not from the console: reload the page")
         if not who[0].is_admin:
             raise HTTPException(403, f"{who[0].name} may read, not replay: an admin operator can")

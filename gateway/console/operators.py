@@ -28,6 +28,8 @@ ROLES: tuple[str, ...] = get_args(Role)
 DEFAULT_PATH = Path(".tongban/console-operators.json")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 _MIN_PASSWORD = 8
+NAME_MAX = 64
+"""The longest login name, in characters: the login form refuses a longer one before any other work."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class OperatorBook:
             raise ConfigError(f"role {role!r} is not one of {', '.join(ROLES)}")
         if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise ConfigError(f"operator name {name!r}: use letters, digits, '-', '_' or '.'")
+        if len(name) > NAME_MAX:
+            raise ConfigError(f"operator name {name[:20]!r}…: at most {NAME_MAX} characters")
         if len(password) < _MIN_PASSWORD:
             raise ConfigError(f"the password of {name} is shorter than {_MIN_PASSWORD} characters")
         salt = secrets.token_bytes(16)
@@ -130,6 +134,13 @@ class OperatorBook:
             return None
         return entry["role"]
 
+    def session_epoch(self, name: str) -> int:
+        """When ``name``'s sessions were last ended (a logout, a new password), in ms: the forms' CSRF tokens
+        are bound to it, so each such event makes every form shown before it stale."""
+        self._load()
+        entry = self._data["operators"].get(name)
+        return int(entry.get("sessions_after_ms", 0)) if entry else 0
+
     def end_sessions(self, name: str) -> None:
         """Log ``name`` out everywhere: every session issued until now is refused from the next request on."""
         self._load()
@@ -160,4 +171,4 @@ def operators_path(explicit: Path | None = None) -> Path:
     return Path(os.environ.get("TONGBAN_CONSOLE_OPERATORS") or DEFAULT_PATH)
 
 
-__all__ = ["DEFAULT_PATH", "ROLES", "Operator", "OperatorBook", "Role", "operators_path"]
+__all__ = ["DEFAULT_PATH", "NAME_MAX", "ROLES", "Operator", "OperatorBook", "Role", "operators_path"]

@@ -22,20 +22,25 @@ _CSS = """
 :root{--ok:#1a7f37;--warn:#9a6700;--err:#cf222e;--red:#cf222e;--yellow:#bf8700;--never:#6e7781;--ink:#1f2328;
 --mute:#59636e;--line:#d1d9e0;--bg:#f6f8fa}
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,"Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;
-color:var(--ink);background:var(--bg)}header{background:#24292f;color:#fff;padding:10px 20px;display:flex;gap:18px;
-align-items:center}header a{color:#fff;text-decoration:none;opacity:.85}header a:hover{opacity:1}
+color:var(--ink);background:var(--bg)}header{background:#24292f;color:#fff;padding:10px 20px;display:flex;gap:6px 18px;
+align-items:center;flex-wrap:wrap}header a{color:#fff;text-decoration:none;opacity:.85}header a:hover{opacity:1}
 header .brand{font-weight:700;font-size:16px;margin-right:10px}header .who{margin-left:auto;opacity:.8}
 header form{display:inline}header button{background:none;border:1px solid #fff6;color:#fff;border-radius:4px;
 cursor:pointer}main{padding:16px 20px;max-width:1400px}section{background:#fff;border:1px solid var(--line);
-border-radius:6px;padding:12px 16px;margin-bottom:16px}h1{font-size:20px;margin:4px 0 12px}h2{font-size:16px;
-margin:0 0 8px}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;
-border-bottom:1px solid var(--line);vertical-align:top}th{color:var(--mute);font-weight:600;white-space:nowrap}
+border-radius:6px;padding:12px 16px;margin-bottom:16px;min-width:0}h1{font-size:20px;margin:4px 0 12px}
+h2{font-size:16px;margin:0 0 8px}.tw{overflow-x:auto;max-width:100%}table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:4px 7px;border-bottom:1px solid var(--line);vertical-align:top}
+th{color:var(--mute);font-weight:600}td.w,.why{overflow-wrap:anywhere;min-width:8em}
+.why{color:var(--err);font-size:12px;max-width:24em;margin-top:2px}svg.chart{width:100%;height:auto;display:block}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.pill{display:inline-block;padding:0 8px;
 border-radius:10px;color:#fff;font-size:12px;font-weight:600}.ok{background:var(--ok)}.warning{background:var(--warn)}
 .error{background:var(--err)}.never{background:var(--never)}.red{background:var(--red)}.yellow{background:var(--yellow)}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:16px}.card{background:#fff;border:1px solid var(--line);
 border-radius:6px;padding:10px 16px;min-width:140px}.card .v{font-size:24px;font-weight:700}.card .k{color:var(--mute)}
-.mute{color:var(--mute)}.grid{display:grid;grid-template-columns:1fr 1fr;gap:16px}.grid section{margin:0}
+.mute{color:var(--mute)}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,420px),1fr));gap:16px;
+margin-bottom:16px}.grid>*{min-width:0}.grid section{margin:0}
+.pair{display:flex;flex-wrap:wrap;gap:16px;margin-bottom:16px}.pair>*{flex:1 1 320px;min-width:0;margin:0}
+.pair>.wide{flex:3 1 720px}
 pre{white-space:pre-wrap;word-break:break-all;background:var(--bg);padding:8px;border-radius:4px}
 .login{max-width:360px;margin:80px auto}.login input{width:100%;padding:6px;margin:4px 0 10px}
 .login button,.act{padding:6px 14px;background:#1f6feb;color:#fff;border:0;border-radius:4px;cursor:pointer}
@@ -58,17 +63,22 @@ def pill(level: str, text: str | None = None) -> str:
 
 
 def table(columns: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Sequence[int] = (),
-          empty: str = "nothing here", test_id: str = "") -> str:
-    """A table whose cells are already HTML (build them with :func:`esc`); ``numeric`` columns right-aligned."""
+          wrap: Sequence[int] = (), empty: str = "nothing here", test_id: str = "") -> str:
+    """A table whose cells are already HTML (build them with :func:`esc`); ``numeric`` columns right-aligned,
+    ``wrap`` columns (long text: messages, certificate numbers) broken anywhere rather than widening the table.
+    The table sits in a box that scrolls sideways if it still cannot fit: it never spills out of its section."""
     rows = list(rows)
     tid = f' data-testid="{escape(test_id)}"' if test_id else ""
     if not rows:
         return f'<p class="mute"{tid}>{esc(empty)}</p>'
-    head = "".join(f'<th class="n">{esc(c)}</th>' if i in numeric else f"<th>{esc(c)}</th>"
-                   for i, c in enumerate(columns))
-    body = "".join("<tr>" + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>"
-                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table{tid}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def cls(i: int) -> str:
+        names = " ".join(n for n, cols in (("n", numeric), ("w", wrap)) if i in cols)
+        return f' class="{names}"' if names else ""
+
+    head = "".join(f"<th{cls(i) if i in numeric else ''}>{esc(c)}</th>" for i, c in enumerate(columns))
+    body = "".join("<tr>" + "".join(f"<td{cls(i)}>{c}</td>" for i, c in enumerate(row)) + "</tr>" for row in rows)
+    return f'<div class="tw"><table{tid}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def bar_chart(title: str, series: Sequence[tuple[str, Sequence[tuple[str, float, str]]]], *, test_id: str) -> str:
@@ -77,8 +87,10 @@ def bar_chart(title: str, series: Sequence[tuple[str, Sequence[tuple[str, float,
         return ""
     width, label_w, row_h = 640, 150, 22
     top = max((sum(v for _, v, _ in parts) for _, parts in series), default=0) or 1
-    out = [f'<svg role="img" aria-label="{escape(title)}" data-testid="{escape(test_id)}" width="{width}" '
-           f'height="{row_h * len(series) + 8}" viewBox="0 0 {width} {row_h * len(series) + 8}">']
+    # as wide as its section up to its natural width, never wider: the viewBox scales it down on a narrow screen
+    out = [f'<svg class="chart" role="img" aria-label="{escape(title)}" data-testid="{escape(test_id)}" '
+           f'style="max-width:{width}px" viewBox="0 0 {width} {row_h * len(series) + 8}" '
+           'preserveAspectRatio="xMinYMin meet">']
     for i, (label, parts) in enumerate(series):
         y = 4 + i * row_h
         out.append(f'<text x="0" y="{y + 15}" font-size="12">{escape(label)}</text>')
@@ -132,9 +144,10 @@ def login_page(*, error: str = "", next_url: str = "/console/") -> str:
     ))
 
 
-def error_page(status: int, message: str) -> str:
-    """What a browser shows for a console error: the status, what went wrong, the way back."""
-    return layout(f"{status}", (
+def error_page(status: int, message: str, *, refresh: bool = False) -> str:
+    """What a browser shows for a console error: the status, what went wrong, the way back. ``refresh``: the
+    page tries again by itself (a ledger that is down: the wall screen comes back when it does)."""
+    return layout(f"{status}", refresh=refresh, body=(
         f'<section><h1>{esc(status)}</h1><div class="msg bad" data-testid="error">{esc(message)}</div>'
         '<p><a href="/console/">Back to the overview</a></p></section>'))
 
@@ -159,22 +172,40 @@ def _systems(view: dict[str, Any]) -> str:
     rows = []
     for s in view["systems"]:
         last = s["last_run"] or {}
+        when = last.get("finished_at") or last.get("started_at")
         flags = ", ".join(f"{rule} {n}" for rule, n in list((last.get("quality_flags") or {}).items())[:3])
         lag = esc(s["lag_human"]) + (' <span class="pill warning">behind</span>' if s["behind"] else "")
         rows.append([
             f'<span data-testid="system-{esc(s["system"])}">{esc(s["system"])}</span>'
             f'<div class="mute">{esc(s["title"])}</div>',
-            pill(s["health"]), esc(last.get("status", "never")), esc(last.get("finished_at") or last.get("started_at")),
+            pill(s["health"]) + _why(s, last),
+            esc(last.get("status", "never")) + (f'<div class="mute">{esc(when)}</div>' if when else ""),
             lag + f'<div class="mute">limit {esc(human_duration(s["max_lag_s"]))}</div>',
             esc(s["source_change_human"]),
             esc(last.get("read")), esc(last.get("rejected")), f'{s["rejected_share"]:.1%}',
             esc(s["flagged"] or "") + (f'<div class="mute">{esc(flags)}</div>' if flags else ""),
-            esc(s["open_dead_letters"]), esc(s["pending_outbox"]), esc((last.get("error") or "")[:120]),
+            esc(s["open_dead_letters"]), esc(s["pending_outbox"]),
         ])
-    return "<section><h2>Systems</h2>" + table(
-        ["system", "health", "last run", "at", "lag (since last success)", "newest source change", "read",
-         "rejected", "rejected share", "flagged", "dead letters", "outbox", "error"], rows,
-        numeric=(6, 7, 8, 10, 11), test_id="systems") + "</section>"
+    return '<section id="systems"><h2>Systems</h2>' + table(
+        ["system", "health (and why)", "last run (at)", "lag (since last success)", "newest source change", "read",
+         "rejected", "rejected share", "flagged", "dead letters", "outbox"], rows,
+        numeric=(5, 6, 7, 9, 10), test_id="systems") + "</section>"
+
+
+_WHY_SHOWN = 160
+"""Characters of a system's error shown under its health pill; the whole text is its tooltip."""
+
+
+def _why(system: dict[str, Any], last: dict[str, Any]) -> str:
+    """Why a system is not green, under its pill: the last run's error, else that it is behind its lag limit."""
+    error = str(last.get("error") or "")
+    if error:
+        cut = error[:_WHY_SHOWN] + ("…" if len(error) > _WHY_SHOWN else "")
+        return f'<div class="why" data-testid="why-{esc(system["system"])}" title="{esc(error)}">{esc(cut)}</div>'
+    if system.get("behind"):
+        return (f'<div class="why" data-testid="why-{esc(system["system"])}">no successful sync for '
+                f'{esc(system["lag_human"])}</div>')
+    return ""
 
 
 def _charts(view: dict[str, Any]) -> str:
@@ -187,10 +218,10 @@ def _charts(view: dict[str, Any]) -> str:
                            "#cf222e" if s["behind"] else "#1a7f37")])
            for s in view["systems"] if s["lag_s"] is not None]
     return (
-        '<div class="grid"><section>'
+        '<div class="grid" id="charts"><section id="records">'
         + (bar_chart("Records synced, last 7 days (inserted · updated · rejected · unchanged)", series,
                      test_id="chart-records") or '<h2>Records synced</h2><p class="mute">no runs in 7 days</p>')
-        + "</section><section>"
+        + '</section><section id="lag">'
         + (bar_chart("Lag: minutes since the last successful sync (red = past its limit)", lag, test_id="chart-lag")
            or '<h2>Lag</h2><p class="mute">no system synced yet</p>')
         + "</section></div>"
@@ -215,7 +246,7 @@ def _alerts(view: dict[str, Any]) -> str:
              esc(a["occurrences"]), _long_text(a["message"])] for a in view["alerts"]]
     return (f'<section id="alerts"><h2>Alerts ({len(rows)}: every error and warning; time limits below)</h2>'
             + table(["level", "kind", "system", "about", "since", "times", "message"], rows, numeric=(5,),
-                    empty="no open alerts", test_id="alerts") + "</section>")
+                    wrap=(3, 6), empty="no open alerts", test_id="alerts") + "</section>")
 
 
 def _deadlines(view: dict[str, Any]) -> str:
@@ -230,7 +261,7 @@ def _deadlines(view: dict[str, Any]) -> str:
             + table(["clock", "system", "stage", "yellow", "red"], by_stage,
                     empty="every running clock is within its limit", test_id="deadlines")
             + (f'<h2 style="margin-top:12px">Most overdue (first {len(reds)} of {d["red"]})</h2>'
-               + table(["case / key", "clock", "system", "stage", "what"], reds) if reds else "")
+               + table(["case / key", "clock", "system", "stage", "what"], reds, wrap=(4,)) if reds else "")
             + "</section>")
 
 
@@ -241,7 +272,7 @@ def _dead_letter_summary(view: dict[str, Any]) -> str:
     return ('<section id="dead-letters"><h2>Dead letters by rule '
             f'(<a href="/console/dead-letters">all {view["dead_letters"]["total"]}</a>)</h2>'
             + table(["system", "kind", "rule", "field", "count", "e.g.", "message"], rows, numeric=(4,),
-                    empty="no open dead letters") + "</section>")
+                    wrap=(6,), empty="no open dead letters") + "</section>")
 
 
 def _outbox_and_reconcile(view: dict[str, Any]) -> str:
@@ -252,10 +283,10 @@ def _outbox_and_reconcile(view: dict[str, Any]) -> str:
             esc(r["missing_in_hall"]), esc(r["stale_in_hall"])]
            for r in view["reconciliations"]]
     return (
-        '<div class="grid"><section id="outbox"><h2>Outbox (pushes to the hall and back)</h2>'
+        '<div class="pair"><section id="outbox"><h2>Outbox (pushes to the hall and back)</h2>'
         + table(["target", "pending", "dead", "oldest pending"], out, numeric=(1, 2), empty="nothing queued",
                 test_id="outbox")
-        + '</section><section id="reconcile"><h2>Latest reconciliation per system</h2>'
+        + '</section><section id="reconcile" class="wide"><h2>Latest reconciliation per system</h2>'
         + table(["system", "day", "checked", "source", "matched", "missing", "differ", "rejected, no dead letter",
                  "not in hall", "stale in hall"],
                 rec, numeric=(3, 4, 5, 6, 7, 8, 9), empty="no reconciliation has run", test_id="reconcile")
@@ -268,20 +299,31 @@ def _certificates(view: dict[str, Any]) -> str:
     actions = sorted(set(uses["last_day"]) | set(uses["last_week"]))
     rows = [[esc(a), esc(sum(uses["last_day"].get(a, {}).values())), esc(sum(uses["last_week"].get(a, {}).values())),
              esc(", ".join(f"{o} {n}" for o, n in sorted(uses["last_week"].get(a, {}).items())))] for a in actions]
-    clients = [[esc(c["client_id"]), esc(c["entries"]), esc(c["released"]), esc(c["denied"])]
-               for c in uses["by_client"]]
-    recent = [[esc(r["at"]), esc(r["action"]), esc(r["outcome"]), esc(r["client_id"]), esc(r["certificate"]),
+    clients = [[_client(c), esc(c["entries"]), esc(c["released"]), esc(c["denied"])] for c in uses["by_client"]]
+    recent = [[esc(r["at"]), esc(r["action"]), esc(r["outcome"]), _client(r), esc(r["certificate"]),
                esc(r["item_code"])] for r in uses["recent"]]
     return (
         '<section id="certificates"><h2>Certificate uses</h2><div class="grid"><div>'
         + table(["action", "last 24 h", "last 7 days", "outcomes (7 days)"], rows, numeric=(1, 2),
                 empty="no certificate was used", test_id="certificate-uses")
         + "</div><div>"
-        + table(["department (client)", "entries", "released", "denied"], clients, numeric=(1, 2, 3))
+        + table(["department (client)", "entries", "released", "denied"], clients, numeric=(1, 2, 3),
+                test_id="certificate-clients")
         + '</div></div><h2 style="margin-top:12px">Latest</h2>'
-        + table(["at", "action", "outcome", "client", "certificate", "item"], recent)
+        + table(["at", "action", "outcome", "client", "certificate", "item"], recent, wrap=(4, 5),
+                test_id="certificate-recent")
         + "</section>"
     )
+
+
+def _client(row: dict[str, Any]) -> str:
+    """A certificate user as people know it: the client's name and department code, the id small beneath; the id
+    alone for a caller that is no registered client."""
+    name, department = row.get("client_name"), row.get("department_code")
+    if not name:
+        return esc(row.get("client_id"))
+    return (f'{esc(name)}{f" · {esc(department)}" if department else ""}'
+            f'<div class="mute">{esc(row.get("client_id"))}</div>')
 
 
 def _moment(value: Any) -> Any:

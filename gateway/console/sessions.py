@@ -1,12 +1,18 @@
 """Signed session cookies for the console, and the CSRF token of its forms.
 
-A cookie is ``name.role.issued.expiry.mac`` with ``mac = HMAC-SHA256(secret, name.role.issued.expiry)``
-(``issued`` in milliseconds): stateless, so a restarted console keeps its operators logged in, and it expires on
-its own (8 hours, a working shift). The role in the cookie is checked against the operators file on every
-request, so removing an operator or demoting an admin takes effect at once; logging out, or a new password,
-ends every session of that operator issued before it (the file's ``sessions_after``), in every console
-process. The CSRF token of a form is a second MAC of the cookie: a page from another origin
-cannot read it, so it cannot post a replay on an admin's behalf (the cookie is also ``SameSite=Strict``).
+A cookie is ``~NAME.role.issued.expiry.mac``: ``NAME`` the login name as base64url of its UTF-8 (a cookie is
+ASCII on the wire: 张三 must fit in it), ``mac = HMAC-SHA256(secret, "v2:" + everything before it)``, ``issued``
+in milliseconds. Stateless, so a restarted console keeps its operators logged in, and it expires on its own (8
+hours, a working shift). A cookie of the first format (``name.role.issued.expiry.mac``, the name in clear, MAC
+without the ``v2:``) is still read, so an upgrade logs nobody out. The role in the cookie is checked against the
+operators file on every request, so removing an operator or demoting an admin takes effect at once; logging out,
+or a new password, ends every session of that operator issued before it (the file's ``sessions_after``), in every
+console process.
+
+The CSRF token of a form is a MAC of the operator's name and of that ``sessions_after`` epoch, not of the cookie:
+logging in again in another tab leaves the forms of an older tab working, a logout or a new password makes every
+earlier form stale. A page from another origin cannot read it, so it cannot post a replay on an operator's
+behalf (the cookie is also ``SameSite=Strict``).
 """
 
 from __future__ import annotations
@@ -33,10 +39,26 @@ class Session:
     expires: int
 
 
+_V2 = "~"
+"""The first character of a cookie of the current format (never in a name of the first: those were letters,
+digits, '-', '_' and '.')."""
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _unb64(text: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("utf-8")
+    except ValueError:  # binascii.Error and UnicodeDecodeError are both ValueErrors
+        return None
+
+
 def issue(secret: bytes, name: str, role: str, *, now: float | None = None) -> str:
     at = now or time.time()
-    body = f"{name}.{role}.{int(at * 1000)}.{int(at + SESSION_SECONDS)}"
-    return f"{body}.{_mac(secret, body)}"
+    body = f"{_V2}{_b64(name)}.{role}.{int(at * 1000)}.{int(at + SESSION_SECONDS)}"
+    return f"{body}.{_mac(secret, 'v2:' + body)}"
 
 
 def _same(given: str, expected: str) -> bool:
@@ -49,20 +71,31 @@ def read(secret: bytes, cookie: str | None, *, now: float | None = None) -> Sess
     if not cookie or cookie.count(".") < 4:
         return None
     body, _, mac = cookie.rpartition(".")
-    if not _same(mac, _mac(secret, body)):
-        return None
-    name, role, issued, expires = body.rsplit(".", 3)
-    if not (issued.isdigit() and expires.isdigit()) or int(expires) < (now or time.time()):
+    encoded, role, issued, expires = body.rsplit(".", 3)
+    if encoded.startswith(_V2):
+        if not _same(mac, _mac(secret, "v2:" + body)):
+            return None
+        name = _unb64(encoded[len(_V2):])
+        if not name:
+            return None
+    else:  # the first format: the name in clear (an ASCII name: no other could ever be set)
+        if not _same(mac, _mac(secret, body)):
+            return None
+        name = encoded
+    if not (issued.isascii() and issued.isdigit() and expires.isascii() and expires.isdigit()) \
+            or int(expires) < (now or time.time()):
         return None
     return Session(name, role, int(issued), int(expires))
 
 
-def csrf_token(secret: bytes, cookie: str) -> str:
-    return _mac(secret, "csrf:" + cookie)
+def csrf_token(secret: bytes, name: str, epoch: int) -> str:
+    """The token of ``name``'s forms until their sessions are next ended (``epoch``: the operators file's
+    ``sessions_after_ms``): the same in every tab, whichever login the tab's cookie came from."""
+    return _mac(secret, f"csrf:{_b64(name)}:{int(epoch)}")
 
 
-def csrf_ok(secret: bytes, cookie: str | None, token: str | None) -> bool:
-    return bool(cookie and token) and _same(token or "", csrf_token(secret, cookie or ""))
+def csrf_ok(secret: bytes, name: str | None, epoch: int, token: str | None) -> bool:
+    return bool(name and token) and _same(token or "", csrf_token(secret, name or "", epoch))
 
 
 def flash(secret: bytes, text: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, and_, func, or_, select
 
-from gateway.store.tables import audit_log, outbox, reconciliations, runs
+from gateway.store.tables import api_clients, audit_log, outbox, reconciliations, runs
 
 
 def sync_totals_by_system(conn: Connection, *, since: datetime) -> list[dict[str, Any]]:
@@ -97,7 +97,9 @@ def certificate_uses_by_action(conn: Connection, *, first: int | None) -> dict[s
 
 
 def certificate_uses_by_client(conn: Connection, *, first: int | None, limit: int = 20) -> list[dict[str, Any]]:
-    """Which departments used certificates from seq ``first`` on: ``client_id``, entries, releases, denials.
+    """Which departments used certificates from seq ``first`` on: ``client_id``, entries, releases, denials, and
+    the client's ``client_name`` and ``department_code`` from ``api_clients`` (``None`` for a caller that is not a
+    registered client, e.g. the gateway's own ``tongban.bundle``).
 
     A release is counted once however many hold the certificate: each co-holder's entry of a jointly held one
     (its detail says ``co-holder:``) tells that holder, it is not another release. A denial is any refused
@@ -108,23 +110,35 @@ def certificate_uses_by_client(conn: Connection, *, first: int | None, limit: in
     released = func.sum(and_(a.outcome == "released", or_(a.detail.is_(None), ~a.detail.contains("co-holder:")))
                         .cast(Integer))
     denied = func.sum(a.outcome.startswith("denied:").cast(Integer))
-    rows = conn.execute(
+    used = (
         select(a.client_id, func.count().label("entries"), released.label("released"), denied.label("denied"))
         .where(a.seq >= first, a.client_id.is_not(None))
         .group_by(a.client_id)
         .order_by(func.count().desc())
         .limit(limit)
+        .subquery()
+    )
+    c = api_clients.c
+    rows = conn.execute(  # the twenty busiest, then their names: the join costs twenty primary-key lookups
+        select(used.c.client_id, c.name.label("client_name"), c.department_code, used.c.entries, used.c.released,
+               used.c.denied)
+        .select_from(used.outerjoin(api_clients, c.client_id == used.c.client_id))
+        .order_by(used.c.entries.desc(), used.c.client_id)
     ).mappings()
-    return [{k: (int(v or 0) if k != "client_id" else v) for k, v in row.items()} for row in rows]
+    return [{k: (v if k in ("client_id", "client_name", "department_code") else int(v or 0)) for k, v in row.items()}
+            for row in rows]
 
 
 def recent_certificate_uses(conn: Connection, *, limit: int = 15) -> list[dict[str, Any]]:
-    """The newest audit entries (no holder reference: the console shows who used what, not whose)."""
-    a = audit_log.c
+    """The newest audit entries (no holder reference: the console shows who used what, not whose), with the
+    client's ``client_name`` and ``department_code`` where it is a registered client."""
+    a, c = audit_log.c, api_clients.c
+    newest = (select(a.seq, a.at, a.action, a.outcome, a.client_id, a.certificate, a.item_code)
+              .order_by(a.seq.desc()).limit(limit).subquery())
     rows = conn.execute(
-        select(a.seq, a.at, a.action, a.outcome, a.client_id, a.certificate, a.item_code)
-        .order_by(a.seq.desc())
-        .limit(limit)
+        select(*newest.c, c.name.label("client_name"), c.department_code)
+        .select_from(newest.outerjoin(api_clients, c.client_id == newest.c.client_id))
+        .order_by(newest.c.seq.desc())
     ).mappings()
     return [dict(row) for row in rows]
 
