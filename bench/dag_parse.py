@@ -1,7 +1,8 @@
 """How long the dag-processor takes to parse Tongban's DAG folder with 100 configured systems.
 
 Each measurement is one fresh interpreter that has Airflow imported already (as the dag-processor's parsing
-child has) and times ``DagBag`` on one file: ``dags/tongban.py`` with a 100-system file (104 DAGs, 403 tasks),
+child has) and times ``DagBag`` on one file: ``dags/tongban.py`` with a 100-system file (102 DAGs: a sync DAG per
+system, push and reconcile; the process DAGs are in ``dags/tongban_processes.py``, which reads no systems file),
 and, as the baseline measured in the same run, a file with one empty DAG. The ratio is the figure to watch
 (these machines are shared; absolute times vary). A warm re-parse (modules already imported, what a long-lived
 parser process pays on refresh) is printed too.

@@ -18,8 +18,12 @@ endpoint plus the names of the environment variables that hold its secrets::
         schedule: "*/10 * * * *"
         push: {stream: cases}                  # present when the system receives cases (max_attempts, dead_after)
         retries: 3                             # Airflow: retries with exponential backoff from retry_delay
-        retry_delay: 1m
+        retry_delay: 1m                        # > 0; max_retry_delay (default 30m) at least this
+        execution_timeout: 2h                  # a sync or reconcile task running longer is failed (and retried)
         max_lag: 1h                            # no successful sync for this long: a "behind" alert
+
+A system's name (the key) is 1-64 ASCII letters, digits, ``_``, ``.`` or ``-``: it becomes Airflow keys and the
+ledger's 64-character system columns.
 
 ``TONGBAN_SYSTEMS`` points at the file (default ``tongban.yaml`` in the working directory, then the
 repository's ``config/systems.yaml``).
@@ -37,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from gateway.contract.errors import ConfigError, InvalidSettings
 from gateway.contract.scaffold import is_placeholder
@@ -54,6 +58,11 @@ SystemRole = Literal["department", "hall"]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
+SYSTEM_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+"""What a system's name may be: it becomes Airflow keys (``tongban_sync_<name>``, ``push_<name>``, the asset
+``tongban://ledger/<name>``) and fills the ledger's 64-character ``system`` columns."""
+SYSTEM_NAME_RULE = ("a system name is 1 to 64 ASCII letters, digits, '_', '.' or '-' (it becomes the Airflow DAG id "
+                    "tongban_sync_<name> and the ledger's 64-character system column)")
 
 
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
@@ -67,6 +76,10 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
         raise ValueError(f"{value!r} is not a duration like 30s, 10m, 2h or 1d")
     amount, unit = int(match.group(1)), match.group(2)
     return timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+
+
+def _seconds(value: timedelta) -> str:
+    return f"{value.total_seconds():g}s"
 
 
 def expand_env(value: str) -> str:
@@ -129,6 +142,10 @@ class SystemConfig(BaseModel):
     retries: int = Field(default=3, ge=0, le=20)
     retry_delay: timedelta = timedelta(minutes=1)
     max_retry_delay: timedelta = timedelta(minutes=30)
+    """The longest wait between two retries (at least ``retry_delay``; Airflow ignores a cap of 0)."""
+    execution_timeout: timedelta = timedelta(hours=2)
+    """A sync (or reconcile) task of this system running longer than this is failed by Airflow (and retried): a
+    hung call must not hold the DAG, which runs one run at a time, forever."""
     max_lag: timedelta = timedelta(hours=1)
     max_rejected_share: float = Field(default=0.10, ge=0, le=1)
     """A run that rejects more than this share of what it read ends ``degraded`` (alert, non-zero CLI exit)."""
@@ -143,10 +160,42 @@ class SystemConfig(BaseModel):
     queue: str | None = None  # Celery queue of this system's tasks (workers inside its network listen on it)
     base_dir: Path = Field(default=REPO_ROOT, exclude=True)
 
-    @field_validator("lookback", "retry_delay", "max_retry_delay", "max_lag", mode="before")
+    @field_validator("lookback", "retry_delay", "max_retry_delay", "max_lag", "execution_timeout", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
+
+    @field_validator("retry_delay", "max_retry_delay", "max_lag", "execution_timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError(f"{_seconds(value)} is not a positive duration (write e.g. 30s, 10m, 2h)")
+        return value
+
+    @field_validator("lookback")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError(f"{_seconds(value)} is negative")
+        return value
+
+    @field_validator("max_retry_delay")
+    @classmethod
+    def _cap_not_below_first_delay(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        first = info.data.get("retry_delay")
+        if first is not None and value < first:
+            raise ValueError(f"{_seconds(value)} is shorter than retry_delay ({_seconds(first)}): the longest wait "
+                             "between retries cannot be shorter than the first")
+        return value
+
+    @field_validator("queue")
+    @classmethod
+    def _queue(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.strip():
+            raise ValueError("an empty Celery queue name (leave queue out for Airflow's default queue)")
+        return value.strip()
 
     @field_validator("schedule")
     @classmethod
@@ -289,7 +338,9 @@ def airflow_connection(conn_id: str) -> dict[str, Any]:
     """Read an Airflow connection from ``AIRFLOW_CONN_<ID>`` (URI or JSON form) without importing Airflow.
 
     Returns ``{"endpoint": ..., "secrets": {...}}``: login/password become the ``login``/``password`` secrets and
-    every key of ``extra`` becomes a secret of that name.
+    every key of ``extra`` becomes a secret of that name. A host without a scheme is reached over https (the
+    provider's form says so): http only when the connection says it — ``scheme: http`` in its extra, a host
+    written ``http://…``, or the connection type ``http`` — port 443 or not.
     """
     env_name = f"AIRFLOW_CONN_{conn_id.upper()}"
     raw = os.environ.get(env_name)
@@ -307,16 +358,16 @@ def airflow_connection(conn_id: str) -> dict[str, Any]:
         extra = data.get("extra") or {}
         if isinstance(extra, str):
             extra = json.loads(extra) if extra else {}
-        scheme = extra.pop("scheme", None) or "http"
+        scheme = extra.pop("scheme", None) or ("http" if data.get("conn_type") == "http" else "https")
     else:
         parts = urlsplit(raw)
         host, port, schema = parts.hostname or "", parts.port, unquote(parts.path.lstrip("/"))
         login = unquote(parts.username) if parts.username else None
         password = unquote(parts.password) if parts.password else None
         extra = dict(parse_qsl(parts.query))
-        scheme = extra.pop("scheme", None) or ("https" if parts.scheme.endswith("s") else "http")
         if "__extra__" in extra:
             extra = json.loads(extra["__extra__"])
+        scheme = extra.pop("scheme", None) or ("http" if parts.scheme == "http" else "https")
     endpoint = None
     if host:
         endpoint = host if "://" in host else f"{scheme}://{host}{f':{port}' if port else ''}"
@@ -416,34 +467,73 @@ def _missing_files(system: SystemConfig) -> list[str]:
 
 def parse_systems(text: str, *, base_dir: Path, where: str = "<systems>",
                   check_files: bool | str = False) -> SystemsConfig:
+    """The systems file's text, validated: the first invalid system (in file order) raises its error."""
+    systems, problems = parse_systems_isolated(text, base_dir=base_dir, where=where, check_files=check_files)
+    if problems:
+        raise next(iter(problems.values()))
+    return systems
+
+
+def load_systems_isolated(path: str | Path | None = None) -> tuple[SystemsConfig, dict[str, ConfigError]]:
+    """:func:`load_systems` for the DAG factory: a system whose entry is invalid does not fail the others. Returns
+    the valid systems and, by the name written in the file, the error of each invalid one. An error of the
+    whole file (no file, YAML that does not parse, no ``systems`` mapping) still raises."""
+    chosen = find_config_file(path, "TONGBAN_SYSTEMS", "tongban.yaml", "systems.yaml", "systems file")
+    return parse_systems_isolated(chosen.read_text(encoding="utf-8"), base_dir=chosen.resolve().parent,
+                                  where=str(chosen))
+
+
+def _name_problem(name: Any) -> str | None:
+    if isinstance(name, str) and SYSTEM_NAME.fullmatch(name):
+        return None
+    shown = repr(name) if len(str(name)) <= 70 else f"{str(name)[:60]!r}… ({len(str(name))} characters)"
+    return f"the name {shown} is not valid: {SYSTEM_NAME_RULE}"
+
+
+def parse_systems_isolated(text: str, *, base_dir: Path, where: str = "<systems>", check_files: bool | str = False
+                           ) -> tuple[SystemsConfig, dict[str, ConfigError]]:
+    """Every valid system of the file, and the error (file, line, system, setting) of each invalid one, keyed by
+    its name as written (``str`` of it), in file order."""
     document = load_yaml_document(text, where=where)
     data = document.data or {}
     if not isinstance(data, Mapping) or not isinstance(data.get("systems"), Mapping):
         raise ConfigError(f"{where}: expected a top-level 'systems' mapping")
     defaults = data.get("defaults") or {}
-
-    def at(name: str, setting: Any = None) -> str:
-        """``FILE: line N`` of a system's setting (or of the default it took), else of the system."""
-        line = (document.line("systems", name, setting) or document.line("defaults", setting)
-                if setting is not None else None) or document.line("systems", name)
-        return f"{where}: line {line}" if line is not None else where
-
-    systems: dict[str, SystemConfig] = {}
-    for name, entry in data["systems"].items():
-        if not isinstance(entry, Mapping):
-            raise ConfigError(f"{at(name)}: system {name}: expected a mapping")
-        try:
-            systems[name] = SystemConfig(**{**defaults, **entry, "name": name, "base_dir": base_dir})
-        except ValidationError as exc:
-            errors = exc.errors()
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
-            raise ConfigError(f"{at(name, errors[0]['loc'][0] if errors[0]['loc'] else None)}: system {name}: "
-                              f"{problems}") from None
-        missing = _missing_files(systems[name]) if check_files is True or check_files == name else []
-        if missing:
-            setting = missing[0].split(":", 1)[0]
-            raise ConfigError(f"{at(name, setting)}: system {name}: {'; '.join(missing)}")
+    if not isinstance(defaults, Mapping):
+        raise ConfigError(f"{document.at('defaults')}: defaults: expected a mapping of settings")
     url = data.get("database_url")
     if url is not None and not isinstance(url, str):
         raise ConfigError(f"{where}: database_url must be a URL such as sqlite:///path/to/ledger.db")
-    return SystemsConfig(systems=systems, path=Path(where), database_url=url)
+
+    def at(name: Any, setting: Any = None) -> str:
+        """``FILE: line N`` of a system's setting (or of the default it took), else of the system."""
+        key = str(name)
+        line = (document.line("systems", key, setting) or document.line("defaults", setting)
+                if setting is not None else None) or document.line("systems", key)
+        return f"{where}: line {line}" if line is not None else where
+
+    systems: dict[str, SystemConfig] = {}
+    problems: dict[str, ConfigError] = {}
+    for name, entry in data["systems"].items():
+        bad_name = _name_problem(name)
+        if bad_name is not None:
+            problems[str(name)] = ConfigError(f"{at(name)}: system {str(name)[:64]}: {bad_name}")
+            continue
+        if not isinstance(entry, Mapping):
+            problems[name] = ConfigError(f"{at(name)}: system {name}: expected a mapping")
+            continue
+        try:
+            system = SystemConfig(**{**defaults, **entry, "name": name, "base_dir": base_dir})
+        except ValidationError as exc:
+            errors = exc.errors()
+            found = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+            problems[name] = ConfigError(f"{at(name, errors[0]['loc'][0] if errors[0]['loc'] else None)}: "
+                                         f"system {name}: {found}")
+            continue
+        missing = _missing_files(system) if check_files is True or check_files == name else []
+        if missing:
+            setting = missing[0].split(":", 1)[0]
+            problems[name] = ConfigError(f"{at(name, setting)}: system {name}: {'; '.join(missing)}")
+            continue
+        systems[name] = system
+    return SystemsConfig(systems=systems, path=Path(where), database_url=url), problems

@@ -1,8 +1,10 @@
 """What a system's ``schedule`` may say: what its Airflow sync DAG accepts, checked when the systems file loads.
 
 The DAG factory turns a schedule into ``CronTriggerTimetable(schedule, timezone="Asia/Shanghai")``
-(:mod:`gateway.orchestration.dagfactory`), which takes a cron expression (five fields; croniter also reads a
-sixth, seconds) or one of Airflow's cron presets — nothing else (no ``timedelta``, no ``@once``/``@continuous``).
+(:mod:`gateway.orchestration.dagfactory`), which takes a cron expression of five fields or one of Airflow's cron
+presets — nothing else (no ``timedelta``, no ``@once``/``@continuous``). Six or seven fields are refused: croniter
+(Airflow's) reads a sixth field as the *second*, written last, while Quartz and Spring write seconds first — the
+Quartz "every ten minutes" ``0 */10 * * * *`` ran every second of every tenth minute.
 Anything else used to load without a word and then broke ``dags/tongban.py`` in Airflow's DagBag: every sync DAG
 gone, an import error naming the DAG file and not the system. Checked here, without importing Airflow (the CLI does not need it)::
 
@@ -27,8 +29,8 @@ CRON_PRESETS = {
 _MONTHS = {m: i for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), 1)}
 _DAYS = {d: i for i, d in enumerate("SUN MON TUE WED THU FRI SAT".split())}
 _FIELDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}), ("month", 1, 12, _MONTHS),
-           ("day of week", 0, 7, _DAYS), ("second", 0, 59, {}))
-"""The fields of a cron expression in order; croniter (Airflow's) takes a sixth, the second."""
+           ("day of week", 0, 7, _DAYS))
+"""The five fields of a cron expression, in order."""
 _EVERY = re.compile(r"^(?:every\s+)?(\d+)\s*(m|min|mins|minutes?|h|hours?|分钟|小时)$", re.IGNORECASE)
 
 
@@ -70,6 +72,37 @@ def _suggestion(value: str) -> str:
     return ""
 
 
+def _five_field_equivalent(parts: list[str]) -> str | None:
+    """The five-field expression a Quartz/Spring one (second minute hour day-of-month month day-of-week [year])
+    means, when that is plain: second 0, any year, and a day of week that reads the same in both (Quartz counts
+    1-7 from Sunday, cron 0-6): ``*``, ``?`` or names."""
+    second, rest = parts[0], parts[1:6]
+    year = parts[6] if len(parts) == 7 else "*"
+    if second not in ("0", "00") or year != "*":
+        return None
+    minute, hour, day, month, weekday = rest
+    if day == "?" and weekday == "?":
+        return None
+    if any(ch.isdigit() for ch in weekday.replace("#", "")):
+        return None
+    day = "*" if day == "?" else day
+    weekday = "*" if weekday == "?" else weekday
+    candidate = " ".join((minute, hour, day, month, weekday))
+    try:
+        _check_fields(candidate.split(), candidate)
+    except ValueError:
+        return None
+    return candidate
+
+
+def _check_fields(parts: list[str], value: str) -> None:
+    for part, (name, low, high, names) in zip(parts, _FIELDS, strict=True):
+        try:
+            _field(part, name, low, high, names)
+        except ValueError as exc:
+            raise ValueError(f"{value!r}: the {name} field {part!r} is not valid ({exc})") from None
+
+
 def check_schedule(value: str) -> str:
     """``value`` if the sync DAG can run on it, else ``ValueError`` saying what is wrong and what to write."""
     text = value.strip()
@@ -79,15 +112,18 @@ def check_schedule(value: str) -> str:
         raise ValueError(f"{value!r} is not a schedule the sync DAG takes: the presets are "
                          f"{', '.join(CRON_PRESETS)}")
     parts = text.split()
-    if len(parts) not in (5, 6):
+    if len(parts) in (6, 7):
+        equivalent = _five_field_equivalent(parts)
+        hint = (f"; write \"{equivalent}\"" if equivalent else
+                "; write it with five fields (minute hour day-of-month month day-of-week)")
+        raise ValueError(f"{value!r} has {len(parts)} fields: the sync DAG takes five (minute hour day-of-month month "
+                         "day-of-week) — Airflow would read a sixth field as the second, written last, so a Quartz or "
+                         f"Spring expression (seconds first) runs at the wrong times, even every second{hint}")
+    if len(parts) != 5:
         raise ValueError(f"{value!r} is not a cron expression (five fields: minute hour day-of-month month "
                          f"day-of-week, e.g. \"*/10 * * * *\") nor one of {', '.join(CRON_PRESETS)}"
                          f"{_suggestion(text)}")
-    for part, (name, low, high, names) in zip(parts, _FIELDS[: len(parts)], strict=True):
-        try:
-            _field(part, name, low, high, names)
-        except ValueError as exc:
-            raise ValueError(f"{value!r}: the {name} field {part!r} is not valid ({exc})") from None
+    _check_fields(parts, value)
     return value
 
 

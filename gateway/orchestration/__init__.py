@@ -2,7 +2,9 @@
 
 Everything here except :mod:`~gateway.orchestration.dagfactory`, :mod:`~gateway.orchestration.hooks` and
 :mod:`~gateway.orchestration.callbacks` is plain Python that never imports Airflow, so the same task bodies run
-from ``tongban`` commands and tests. The ``dags/`` folder only calls :func:`dagfactory.build_dags`.
+from ``tongban`` commands and tests. The ``dags/`` folder only calls :func:`dagfactory.build_system_dags`
+(``dags/tongban.py``: what the systems file shapes) and :func:`dagfactory.build_process_dags`
+(``dags/tongban_processes.py``: the process DAGs, which read no systems file when parsed).
 
 DAG ids (one per configured system, plus four shared ones)::
 

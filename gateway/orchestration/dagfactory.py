@@ -5,9 +5,18 @@ systems file and nothing else: no database, no network, no Airflow Variables, no
 result is stable (systems sorted, no time-dependent values), so re-parsing never creates a new DAG version by
 itself. Task bodies live in :mod:`gateway.orchestration.tasks` and open what they need when they run.
 
-    # dags/tongban.py
-    from gateway.orchestration.dagfactory import build_dags
-    globals().update(build_dags())
+    # dags/tongban.py: the DAGs the systems file shapes (sync per system, push, reconcile)
+    from gateway.orchestration.dagfactory import build_system_dags
+    globals().update(build_system_dags())
+
+    # dags/tongban_processes.py: the DAGs that need no systems list (deadlines, handoff, citizen, ...)
+    from gateway.orchestration.dagfactory import build_process_dags
+    globals().update(build_process_dags())
+
+Two files, because Airflow drops every DAG of a file that fails to import (and the scheduler then fails their
+queued tasks without a word): a systems file that does not parse at all leaves the process DAGs running. Within
+the systems file each system is built on its own: an invalid entry gets a placeholder DAG whose one task fails
+with the error (file, line, setting) — every other system's DAGs are built as usual.
 """
 
 from __future__ import annotations
@@ -19,7 +28,8 @@ from typing import Any
 from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from gateway.kernel.config import REPO_ROOT, SystemConfig, SystemsConfig, load_systems
+from gateway.contract.errors import ConfigError
+from gateway.kernel.config import REPO_ROOT, SYSTEM_NAME, SystemConfig, SystemsConfig, load_systems_isolated
 from gateway.orchestration import citizen_tasks as ct
 from gateway.orchestration import tasks
 from gateway.orchestration.callbacks import clear_failure, record_failure
@@ -39,6 +49,12 @@ from gateway.orchestration.naming import (
 )
 
 DAG_FILE = REPO_ROOT / "dags" / "tongban.py"
+"""The DAG file of the DAGs the systems file shapes: sync per system, push, reconcile (and their placeholders)."""
+PROCESS_DAG_FILE = REPO_ROOT / "dags" / "tongban_processes.py"
+"""The DAG file of the DAGs that need no systems list at parse time: deadlines, handoff, citizen, certificates,
+catalogue."""
+CONFIG_ERROR_DAG = "tongban_config_error"
+"""The placeholder DAG of a systems file that cannot be read at all, or of systems whose name is unusable."""
 TIMEZONE = "Asia/Shanghai"
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SCHEDULES = {
@@ -54,6 +70,25 @@ SCHEDULES = {
 SHARED_RETRIES: tuple[int, timedelta, timedelta] = (3, timedelta(minutes=1), timedelta(minutes=30))
 """retries, first retry delay, longest retry delay of the deadline and certificate DAGs."""
 BACKOFF = 2.0  # each retry waits twice as long as the one before, up to max_retry_delay
+TASK_TIMEOUTS: dict[str, timedelta] = {
+    PUSH_DAG: timedelta(minutes=15),
+    CERTIFICATES_DAG: timedelta(minutes=45),
+    DEADLINES_DAG: timedelta(minutes=20),
+    CATALOGUE_DAG: timedelta(hours=1),
+    HANDOFF_DAG: timedelta(minutes=10),
+    CITIZEN_DAG: timedelta(minutes=15),
+}
+"""``execution_timeout`` of each task of the shared DAGs: a task still running after this is failed (and retried
+where it retries). Sync and reconcile tasks take their system's ``execution_timeout`` (default 2 h)."""
+STEP_TIMEOUT = timedelta(minutes=5)
+"""``execution_timeout`` of the bookkeeping steps that call nothing outside (``publish``, ``quality``)."""
+RUN_MARGIN = timedelta(minutes=30)
+"""A DAG's ``dagrun_timeout`` is its longest chain of tasks at their worst — every try running into its
+``execution_timeout``, every retry waiting ``max_retry_delay`` — plus this margin: it never cuts short what the
+task timeouts and retries would still finish (those fail the task, and alert); it ends a run stuck outside its
+tasks (queued with no worker to take them), which with ``max_active_runs=1`` held the DAG for ever."""
+PLACEHOLDER_SCHEDULE = "*/15 * * * *"
+"""How often a placeholder DAG (a system whose entry is invalid) fails, saying why."""
 
 
 def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
@@ -66,25 +101,44 @@ def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
         raise
 
 
-def _default_args(retries: int, retry_delay: timedelta, max_retry_delay: timedelta) -> dict[str, Any]:
+def _default_args(retries: int, retry_delay: timedelta, max_retry_delay: timedelta,
+                  execution_timeout: timedelta) -> dict[str, Any]:
     return {
         "owner": "tongban",
         "retries": retries,
         "retry_delay": retry_delay,
         "retry_exponential_backoff": BACKOFF,
         "max_retry_delay": max_retry_delay,
+        "execution_timeout": execution_timeout,
         "on_failure_callback": record_failure,
         "on_success_callback": clear_failure,
     }
 
 
 def _retry_args(system: SystemConfig) -> dict[str, Any]:
-    """Per-system task settings: its retry policy, and its Celery queue when it names one."""
+    """Per-system task settings: its retry policy and timeout, and its Celery queue when it names one."""
     args: dict[str, Any] = {"retries": system.retries, "retry_delay": system.retry_delay,
-                            "max_retry_delay": system.max_retry_delay}
+                            "max_retry_delay": system.max_retry_delay, "execution_timeout": system.execution_timeout}
     if system.queue:
         args["queue"] = system.queue
     return args
+
+
+def _worst_case(task_: Any) -> timedelta:
+    """How long a task can take before it fails for good: every try up to its timeout, every retry's wait."""
+    tries = (task_.retries or 0) + 1
+    wait = max(task_.max_retry_delay or task_.retry_delay, task_.retry_delay) if task_.retries else timedelta(0)
+    return tries * (task_.execution_timeout or timedelta(0)) + (tries - 1) * wait
+
+
+def _with_run_timeout(dag: DAG) -> DAG:
+    """Set ``dagrun_timeout``: the longest chain of the DAG's tasks at their worst, plus :data:`RUN_MARGIN`."""
+    longest: dict[str, timedelta] = {}
+    for task_ in dag.topological_sort():
+        before = [longest[u] for u in task_.upstream_task_ids]
+        longest[task_.task_id] = max(before, default=timedelta(0)) + _worst_case(task_)
+    dag.dagrun_timeout = max(longest.values(), default=timedelta(0)) + RUN_MARGIN
+    return dag
 
 
 def _timetable(cron: str) -> CronTriggerTimetable:
@@ -106,7 +160,7 @@ def _shared_dag(dag_id: str, description: str, tag: str, doc_md: str, schedule: 
         start_date=START,
         catchup=False,
         max_active_runs=1,
-        default_args=_default_args(*SHARED_RETRIES),
+        default_args=_default_args(*SHARED_RETRIES, TASK_TIMEOUTS[dag_id] if dag_id in TASK_TIMEOUTS else STEP_TIMEOUT),
         tags=["tongban", tag],
         doc_md=doc_md + _console_link(),
         **({"params": params} if params else {}),
@@ -126,13 +180,15 @@ def sync_dag(system: SystemConfig) -> DAG:
         start_date=START,
         catchup=False,
         max_active_runs=1,
-        default_args={**_default_args(system.retries, system.retry_delay, system.max_retry_delay),
+        default_args={**_default_args(system.retries, system.retry_delay, system.max_retry_delay,
+                                      system.execution_timeout),
                       **({"queue": system.queue} if system.queue else {})},
         tags=["tongban", "sync", system.role],
         params={"full_refresh": Param(False, type="boolean",
                                       description="Re-read the source from the start instead of from the watermark")},
         doc_md=f"Incremental sync of **{system.name}** ({system.title}, {system.connector}). "
-               f"Retries {system.retries}× from {system.retry_delay} with exponential backoff; a final failure "
+               f"Retries {system.retries}× from {system.retry_delay} with exponential backoff, each try at most "
+               f"{system.execution_timeout}; a final failure "
                "raises a `sync_failed` alert (`tongban status`). The `quality` task fails when the run rejected "
                f"more than {system.max_rejected_share:.0%} of what it read (`tongban dead-letters list --system "
                f"{system.name}`). Trigger with `{{\"full_refresh\": true}}` to re-read everything." + _console_link(),
@@ -144,14 +200,14 @@ def sync_dag(system: SystemConfig) -> DAG:
             full = bool((params or {}).get("full_refresh", False))
             return _call(tasks.run_sync, name, full_refresh=full)  # type: ignore[no-any-return]
 
-        @task(task_id="quality", retries=0)
+        @task(task_id="quality", retries=0, execution_timeout=STEP_TIMEOUT)
         def quality(report: dict[str, Any]) -> dict[str, Any]:
             if report.get("status") == "degraded":
                 raise AirflowFailException(f"sync of {name} ended degraded: {report.get('error')}; "
                                            f"see tongban dead-letters list --system {name}")
             return {"system": name, "rejected": report.get("rejected", 0), "flags": report.get("warnings", {})}
 
-        @task(task_id="publish", outlets=[asset], retries=0)
+        @task(task_id="publish", outlets=[asset], retries=0, execution_timeout=STEP_TIMEOUT)
         def publish(report: dict[str, Any]) -> dict[str, Any]:
             if not report.get("queued"):
                 raise AirflowSkipException("no changes queued for other systems: no asset event")
@@ -160,23 +216,30 @@ def sync_dag(system: SystemConfig) -> DAG:
         report = sync()
         publish(report)  # type: ignore[arg-type]  # an XComArg stands for the dict at run time
         quality(report)  # type: ignore[arg-type]
-    return dag
+    return _with_run_timeout(dag)
 
 
 def push_dag(systems: SystemsConfig) -> DAG:
     """``tongban_push``: one task per receiving system. Triggered by any sync DAG's asset and on a schedule;
-    the work itself is whatever the outbox holds (asset events only say "look now")."""
+    the work itself is whatever the outbox holds (asset events only say "look now"). Push tasks are not retried
+    by Airflow: the outbox backs off per row, and the DAG runs again within five minutes — an Airflow retry of a
+    target that is down held the run (one at a time) for its whole retry schedule, and with it every other
+    target. A push that fails still alerts (``task_failed``), resolved by its next success."""
     assets = [Asset(name=f"tongban_ledger_{n}", uri=asset_uri(n)) for n in [*systems.names(), HANDOFF_ASSET]]
     cron = _timetable(SCHEDULES[PUSH_DAG])
     schedule = AssetOrTimeSchedule(timetable=cron, assets=AssetAny(*assets)) if assets else cron
     with _shared_dag(PUSH_DAG, "Deliver the outbox to the hall and the departments", "push",
                      "Drains the outbox (the work queue) into each receiving system; idempotency key "
-                     "`case_no:version`.", schedule) as dag:
+                     "`case_no:version`. No Airflow retries: the outbox retries each row with its own back-off, "
+                     "and a target that is down must not hold the run, and every other target, for minutes.",
+                     schedule) as dag:
         for name in systems.names():
             system = systems.get(name)
-            if system.writable:  # each target retries on its own system's policy
-                task(task_id=f"push_{name}", **_retry_args(system))(lambda target=name: _call(tasks.run_push, target))()
-    return dag
+            if system.writable:  # on its system's queue; no retries (the outbox's back-off is the retry)
+                task(task_id=f"push_{name}", **{**_retry_args(system), "retries": 0,
+                                                "execution_timeout": TASK_TIMEOUTS[PUSH_DAG]})(
+                    lambda target=name: _call(tasks.run_push, target))()
+    return _with_run_timeout(dag)
 
 
 def certificates_dag() -> DAG:
@@ -184,7 +247,7 @@ def certificates_dag() -> DAG:
                      "certificates", f"Calls `{tasks.HARVEST_FUNCTION}(runtime)`; fails loudly when the certificate "
                      "library is absent.") as dag:
         task(task_id="harvest")(lambda: _call(tasks.run_harvest))()
-    return dag
+    return _with_run_timeout(dag)
 
 
 def deadlines_dag() -> DAG:
@@ -199,26 +262,29 @@ def deadlines_dag() -> DAG:
                      ) as dag:
         received = task(task_id="satisfy_deferred")(lambda: _call(tasks.run_deferred))()
 
-        @task(task_id="scan_deadlines")
+        @task(task_id="scan_deadlines", trigger_rule="all_done")
         def scan(params: dict[str, Any] | None = None) -> dict[str, Any]:
             return _call(tasks.run_deadlines, (params or {}).get("now"))  # type: ignore[no-any-return]
 
         scanned = scan()
-        received >> scanned  # type: ignore[operator]  # a material the library just supplied raises no alert
+        # after the deferred materials (a material the library just supplied raises no alert), but whatever became
+        # of them: the library being down must not stop the time-limit supervision, nor the alert check
+        received >> scanned  # type: ignore[operator]
         fresh = task(task_id="check_freshness")(lambda: _call(tasks.run_freshness))()
-        check = task(task_id=ALERT_CHECK_TASK, retries=0)(lambda: _call(tasks.run_alert_check))()
+        check = task(task_id=ALERT_CHECK_TASK, retries=0, trigger_rule="all_done")(
+            lambda: _call(tasks.run_alert_check))()
         [scanned, fresh] >> check  # type: ignore[operator]
-    return dag
+    return _with_run_timeout(dag)
 
 
 def reconcile_dag(systems: SystemsConfig) -> DAG:
     with _shared_dag(RECONCILE_DAG, "Per system and day: counts and content hashes of source, ledger and hall",
                      "reconcile", "The same as `tongban reconcile SYSTEM`; reports in the `reconciliations` "
                      "table.") as dag:
-        for name in systems.names():
+        for name in systems.names():  # each on its system's retry policy, timeout and queue
             task(task_id=f"reconcile_{name}", **_retry_args(systems.get(name)))(
                 lambda system=name: _call(tasks.run_reconcile, system))()
-    return dag
+    return _with_run_timeout(dag)
 
 
 def catalogue_dag() -> DAG:
@@ -231,7 +297,7 @@ def catalogue_dag() -> DAG:
         harvested = task(task_id="harvest")(lambda: _call(tasks.run_catalogue_harvest))()
         task(task_id="audit")(lambda found: _call(tasks.run_catalogue_audit, found))(harvested)
         task(task_id="kpis")(lambda: _call(tasks.run_kpi_refresh))()
-    return dag
+    return _with_run_timeout(dag)
 
 
 def handoff_dag() -> DAG:
@@ -262,7 +328,7 @@ def handoff_dag() -> DAG:
             return _call(tasks.run_handoffs, given.get("now"),  # type: ignore[no-any-return]
                          ahead_of_clock=bool(given.get("ahead_of_clock")))
 
-        @task(task_id="publish", outlets=[asset], retries=0)
+        @task(task_id="publish", outlets=[asset], retries=0, execution_timeout=STEP_TIMEOUT)
         def publish(report: dict[str, Any]) -> dict[str, Any]:
             queued = report.get("registered", 0) + report.get("deemed", 0) + report.get("refused_routing", 0) \
                 + report.get("forwarded", 0)
@@ -281,14 +347,14 @@ def handoff_dag() -> DAG:
             return _call(run_bundles, given.get("now"),  # type: ignore[no-any-return]
                          ahead_of_clock=bool(given.get("ahead_of_clock")))
 
-        @task(task_id="publish_bundles", outlets=[asset], retries=0)
+        @task(task_id="publish_bundles", outlets=[asset], retries=0, execution_timeout=STEP_TIMEOUT)
         def publish_bundles(report: dict[str, Any]) -> dict[str, Any]:
             if not report.get("released"):
                 raise AirflowSkipException("no bundle part released: no asset event")
             return {"queued": report["released"]}
 
         publish_bundles(bundles())  # type: ignore[arg-type]
-    return dag
+    return _with_run_timeout(dag)
 
 
 def citizen_dag() -> DAG:
@@ -315,19 +381,77 @@ def citizen_dag() -> DAG:
         read >> misuse  # type: ignore[operator]
         orders >> replies  # type: ignore[operator]
         [appeals, misuse, replies] >> scan  # type: ignore[operator]
-    return dag
+    return _with_run_timeout(dag)
 
 
-def build_dags(systems_path: str | Path | None = None) -> dict[str, DAG]:
-    """Every Tongban DAG for the systems file (``TONGBAN_SYSTEMS`` by default), by DAG id, sorted."""
-    systems = load_systems(systems_path)  # parse time reads this file only (no mapping or connector file)
-    dags = [sync_dag(systems.get(name)) for name in systems.names()]
-    dags += [push_dag(systems), certificates_dag(), deadlines_dag(), reconcile_dag(systems), catalogue_dag(),
-             handoff_dag(), citizen_dag()]
+def config_error_dag(dag_id: str, problems: list[str], *, task_id: str = "config_error") -> DAG:
+    """A placeholder for DAGs the systems file does not let us build: one task that fails, without retries, with
+    the errors (file, line, setting). It stands where the real DAG would (``tongban_sync_<system>``, task
+    ``sync``, for a system whose name is usable), so that Airflow shows a failing DAG saying why instead of the
+    DAG going stale — the scheduler fails the queued tasks of a stale DAG without a word."""
+    message = "\n".join(problems)
+    with DAG(
+        dag_id=dag_id,
+        description="Invalid systems file entry: this DAG fails until the file is fixed",
+        schedule=_timetable(PLACEHOLDER_SCHEDULE),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=False if dag_id == CONFIG_ERROR_DAG else None,
+        default_args={**_default_args(0, timedelta(minutes=1), timedelta(minutes=1), STEP_TIMEOUT)},
+        tags=["tongban", "config_error"],
+        doc_md="**The systems file has an error**; this placeholder fails until it is fixed:\n\n"
+               + "\n".join(f"- `{p}`" for p in problems) + _console_link(),
+    ) as dag:
+
+        def fail() -> None:
+            raise AirflowFailException(message)
+
+        task(task_id=task_id)(fail)()
+    return _with_run_timeout(dag)
+
+
+def _place(dags: list[DAG], fileloc: Path) -> dict[str, DAG]:
     for dag in dags:  # where a worker finds them again: the DAG file, not this factory
-        dag.fileloc = str(DAG_FILE)
+        dag.fileloc = str(fileloc)
     return {dag.dag_id: dag for dag in dags}
 
 
-__all__ = ["SCHEDULES", "build_dags", "catalogue_dag", "certificates_dag", "citizen_dag", "deadlines_dag", "handoff_dag", "push_dag",
-           "reconcile_dag", "sync_dag"]
+def build_system_dags(systems_path: str | Path | None = None) -> dict[str, DAG]:
+    """The DAGs of ``dags/tongban.py``: a sync DAG per system, push and reconcile, by DAG id. A system whose entry
+    is invalid gets a placeholder (:func:`config_error_dag`) and is left out of push and reconcile; systems whose
+    name is unusable, or a systems file that cannot be read at all, give ``tongban_config_error``."""
+    try:
+        systems, problems = load_systems_isolated(systems_path)  # parse time reads this file only
+    except ConfigError as exc:  # no file, YAML that does not parse, no systems mapping: nothing to build per system
+        return _place([config_error_dag(CONFIG_ERROR_DAG, [str(exc)])], DAG_FILE)
+    placeholders = {sync_dag_id(name): config_error_dag(sync_dag_id(name), [str(error)], task_id="sync")
+                    for name, error in problems.items() if SYSTEM_NAME.fullmatch(name)}
+    unusable = [str(error) for name, error in problems.items() if not SYSTEM_NAME.fullmatch(name)]
+    dags = [sync_dag(systems.get(name)) for name in systems.names()]
+    dags += [placeholders[dag_id] for dag_id in sorted(placeholders)]
+    dags += [push_dag(systems), reconcile_dag(systems)]
+    if unusable:
+        dags.append(config_error_dag(CONFIG_ERROR_DAG, unusable))
+    return _place(dags, DAG_FILE)
+
+
+def build_process_dags() -> dict[str, DAG]:
+    """The DAGs of ``dags/tongban_processes.py``: those that read no systems file at parse time (their tasks
+    read it when they run)."""
+    return _place([certificates_dag(), deadlines_dag(), catalogue_dag(), handoff_dag(), citizen_dag()],
+                  PROCESS_DAG_FILE)
+
+
+def build_dags(systems_path: str | Path | None = None) -> dict[str, DAG]:
+    """Every Tongban DAG for the systems file (``TONGBAN_SYSTEMS`` by default), by DAG id: those of both DAG files
+    (for ``dag.test()``, the demo and the tests)."""
+    built = {**build_system_dags(systems_path), **build_process_dags()}
+    order = [PUSH_DAG, CERTIFICATES_DAG, DEADLINES_DAG, RECONCILE_DAG, CATALOGUE_DAG, HANDOFF_DAG, CITIZEN_DAG]
+    first = sorted(dag_id for dag_id in built if dag_id not in order)  # sync DAGs (and placeholders) by id
+    return {dag_id: built[dag_id] for dag_id in first + [d for d in order if d in built]}
+
+
+__all__ = ["CONFIG_ERROR_DAG", "SCHEDULES", "TASK_TIMEOUTS", "build_dags", "build_process_dags",
+           "build_system_dags", "catalogue_dag", "certificates_dag", "citizen_dag", "config_error_dag",
+           "deadlines_dag", "handoff_dag", "push_dag", "reconcile_dag", "sync_dag"]

@@ -105,15 +105,25 @@ def test_the_dag_folder_imports_cleanly_in_a_fresh_interpreter(tmp_path: Path) -
     assert result.stdout.strip().splitlines()[-1] == "107 {}"  # 100 sync DAGs + 7 shared (tongban_citizen among them)
 
 
-def test_a_schedule_airflow_cannot_take_fails_the_load_naming_the_system(tmp_path: Path) -> None:
-    # it used to reach CronTriggerTimetable: the DagBag dropped every DAG with an import error naming the DAG file
-    from gateway.contract.errors import ConfigError
+def test_a_schedule_airflow_cannot_take_fails_its_placeholder_naming_the_system(tmp_path: Path) -> None:
+    # it used to reach CronTriggerTimetable: the DagBag dropped every DAG with an import error naming the DAG file;
+    # then it failed the whole load. Now the system gets a placeholder DAG that fails saying why.
+    from airflow.sdk.exceptions import AirflowFailException
+
     from gateway.orchestration.dagfactory import build_dags
 
     path = many_systems(tmp_path / "systems.yaml", 2)
-    path.write_text(path.read_text(encoding="utf-8").replace("*/10 * * * *", "every 10 minutes"), encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"system sys_000: schedule: Value error, 'every 10 minutes' is not a cron"):
-        build_dags(path)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["systems"]["sys_000"]["schedule"] = "every 10 minutes"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    dags = build_dags(path)
+    placeholder = dags["tongban_sync_sys_000"]
+    assert [t.task_id for t in placeholder.tasks] == ["sync"] and placeholder.get_task("sync").retries == 0
+    with pytest.raises(AirflowFailException,
+                       match=r"systems.yaml: line \d+: system sys_000: schedule: Value error, 'every 10 minutes'"):
+        placeholder.get_task("sync").python_callable()
+    assert dags["tongban_sync_sys_001"].get_task("sync").retries == 3  # the other system is built as usual
+    assert {t.task_id for t in dags["tongban_reconcile"].tasks} == {"reconcile_sys_001"}
 
 
 def test_parse_time_reads_no_mapping_a_missing_one_is_the_sync_runs_error(tmp_path: Path) -> None:
@@ -122,3 +132,64 @@ def test_parse_time_reads_no_mapping_a_missing_one_is_the_sync_runs_error(tmp_pa
     path = many_systems(tmp_path / "systems.yaml", 1)
     path.write_text(path.read_text(encoding="utf-8").replace("sd_civil.yaml", "nope.yaml"), encoding="utf-8")
     assert "tongban_sync_sys_000" in build_dags(path)
+
+
+def test_every_task_has_a_timeout_and_every_dag_a_run_timeout_covering_its_retries(tmp_path: Path) -> None:
+    """A hung task used to hold its DAG (one run at a time) for ever: no execution_timeout, no dagrun_timeout."""
+    from datetime import timedelta
+
+    from gateway.orchestration.dagfactory import RUN_MARGIN, TASK_TIMEOUTS, build_dags
+
+    path = many_systems(tmp_path / "systems.yaml", 2)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["systems"]["sys_001"].update({"execution_timeout": "45m", "retries": 2, "retry_delay": "1m",
+                                       "max_retry_delay": "5m"})
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    dags = build_dags(path)
+    for dag in dags.values():
+        assert dag.dagrun_timeout and dag.dagrun_timeout > RUN_MARGIN, dag.dag_id
+        for task in dag.tasks:
+            assert task.execution_timeout and task.execution_timeout > timedelta(0), (dag.dag_id, task.task_id)
+            worst = (task.retries + 1) * task.execution_timeout
+            assert dag.dagrun_timeout >= worst + RUN_MARGIN, (dag.dag_id, task.task_id)  # tasks time out first
+    assert dags["tongban_sync_sys_000"].get_task("sync").execution_timeout == timedelta(hours=2)  # the default
+    sync = dags["tongban_sync_sys_001"]
+    assert sync.get_task("sync").execution_timeout == timedelta(minutes=45)
+    assert sync.get_task("publish").execution_timeout == timedelta(minutes=5)
+    # sync: 3 tries of 45 min + 2 waits of at most 5 min; then publish (5 min, no retry); then the margin
+    assert sync.dagrun_timeout == 3 * timedelta(minutes=45) + 2 * timedelta(minutes=5) + timedelta(minutes=5) \
+        + RUN_MARGIN
+    assert dags["tongban_reconcile"].get_task("reconcile_sys_001").execution_timeout == timedelta(minutes=45)
+    assert dags["tongban_push"].get_task("push_sys_001").execution_timeout == TASK_TIMEOUTS["tongban_push"]
+    assert dags["tongban_push"].dagrun_timeout == TASK_TIMEOUTS["tongban_push"] + RUN_MARGIN
+    for dag_id in ("tongban_deadlines", "tongban_handoff", "tongban_citizen", "tongban_certificates",
+                   "tongban_catalogue_kpi"):
+        assert dags[dag_id].tasks[0].execution_timeout in (TASK_TIMEOUTS[dag_id], timedelta(minutes=5))
+
+
+def test_push_tasks_do_not_retry_in_airflow_and_still_alert(tmp_path: Path) -> None:
+    """A target that is down held the push run (max_active_runs=1) for its whole retry schedule, 7-14 minutes, and
+    every other target with it; the outbox backs off per row and the DAG runs again within five minutes."""
+    from gateway.orchestration.callbacks import record_failure
+    from gateway.orchestration.dagfactory import build_dags
+
+    path = many_systems(tmp_path / "systems.yaml", 2)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["systems"]["sys_001"].update({"retries": 5, "queue": "dept_net"})
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    dags = build_dags(path)
+    for task in dags["tongban_push"].tasks:
+        assert task.retries == 0, task.task_id
+        assert record_failure in task.on_failure_callback
+    assert dags["tongban_push"].get_task("push_sys_001").queue == "dept_net"
+    assert dags["tongban_sync_sys_001"].get_task("sync").retries == 5  # the sync keeps the system's retries
+    assert dags["tongban_reconcile"].get_task("reconcile_sys_001").retries == 5
+
+
+def test_the_deadline_scan_and_the_alert_check_run_whatever_became_of_the_step_before() -> None:
+    from gateway.orchestration.dagfactory import build_dags
+
+    deadlines = build_dags(SYSTEMS)["tongban_deadlines"]
+    scan, check = deadlines.get_task("scan_deadlines"), deadlines.get_task("check_alerts")
+    assert scan.upstream_task_ids == {"satisfy_deferred"} and scan.trigger_rule == "all_done"
+    assert check.upstream_task_ids == {"scan_deadlines", "check_freshness"} and check.trigger_rule == "all_done"
