@@ -76,8 +76,9 @@ class StageRecord(BaseModel):
     """Who owns the stage: a department code or a role."""
     limit_days: Annotated[int, Field(ge=0)] | None = None
     """The stage's limit, in ``unit``."""
-    unit: LimitUnitName = "working_day"
-    """``working_day`` or ``calendar_day``."""
+    unit: LimitUnitName | None = None
+    """``working_day`` or ``calendar_day``; empty when the source does not say: the item's stage plan in the
+    通办目录 decides, else working days."""
     started_at: AwareDatetime | None = None
     """When the stage started (its clock starts the next day, as for the case)."""
     ended_at: AwareDatetime | None = None

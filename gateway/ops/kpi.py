@@ -55,7 +55,7 @@ back by the applicant): out of 办件量, 办结率 and every other case KPI, an
 (``not_accepted_cases``, ``withdrawn_cases``) so that no case vanishes from the report."""
 CITY_CATALOGUE = "city"
 """The 通办目录 (``catalogues:`` in ``config/tongban_catalogue.yaml``) whose cases are 全城通办件."""
-_FACT_LOGIC = "2"
+_FACT_LOGIC = "3"
 """Part of the refresh's fingerprint: a change to what a row holds (this module) computes every row again."""
 _PAGE = 2000
 
@@ -86,7 +86,8 @@ DEFINITIONS: tuple[KpiDefinition, ...] = (
     KpiDefinition("finished_ratio", "办结率", "case", "finished cases (办结时间 set) / 办件量"),
     KpiDefinition("on_time_ratio", "按时办结率", "case", "finished cases the deadline clock had not run out on when "
                   "they finished (the limit counted from acceptance, special procedures such as 补正 given back; "
-                  "承诺办结时间 for a case without a limit or acceptance time) / finished cases with a deadline"),
+                  "承诺办结时间 for a case without a limit or acceptance time) / finished cases with a deadline; a case "
+                  "finished before its acceptance (case.date_order) is left out of both"),
     KpiDefinition("overdue_ratio", "超期办结率", "case", "1 − 按时办结率 (finished late / finished with a deadline)"),
     KpiDefinition("materials_reused", "材料复用", "case", "Σ materials received as 证照复用 (certificate reuse)"),
     KpiDefinition("submissions_saved", "材料减免", "case", "Σ over cases of the most materials any of the gateway's "
@@ -193,6 +194,11 @@ def _on_time(data: dict[str, Any], finished_at: datetime | None, promised_at: da
     time when it finished by the clock's due time — the clock had not turned red before. Only a case with no clock
     to run (no limit, or no acceptance time) is judged by its 承诺办结时间.
     """
+    started = clock_start or _moment(data.get("accepted_at"))
+    if finished_at is not None and started is not None and finished_at < started:
+        # finished before it was accepted (dates out of order, flagged on the case as ``case.date_order``): no clock
+        # ran before the finish, so "on time" would be an artefact of the bad dates — judged neither way
+        return False, False
     state = None
     if finished_at is not None and _limit(data.get("promised_days")) is not None:
         running = {**data, "status": "in_progress", "finished_at": None, "deleted": False}
@@ -381,23 +387,34 @@ def period_range(period: str | None) -> tuple[str | None, str | None]:
     """``"2026-11"`` → that month; ``"2026"`` → its twelve months; None → everything."""
     if period is None:
         return None, None
-    if len(period) == 4 and period.isdigit():
+    if len(period) == 4 and period.isdigit() and int(period) >= 1:
         return f"{period}-01", f"{period}-12"
     if len(period) == 7 and period[4] == "-" and period[:4].isdigit() and period[5:].isdigit() \
-            and 1 <= int(period[5:]) <= 12:
+            and int(period[:4]) >= 1 and 1 <= int(period[5:]) <= 12:
         return period, period
     raise ValueError(f"period {period!r} is neither a year (2026) nor a month (2026-11)")
 
 
 def previous_period(period: str, against: Literal["previous", "year"] = "previous") -> str:
-    """The period to compare with: the month or year before, or (``year``) the same month a year earlier."""
+    """The period to compare with: the month or year before, or (``year``) the same month a year earlier. A
+    ``ValueError`` names the period the caller gave (not the one computed from it) when there is none."""
+    if against not in ("previous", "year"):
+        raise ValueError(f"compare {against!r} is neither 'previous' nor 'year'")
     period_range(period)
     if len(period) == 4:
-        return str(int(period) - 1)
-    year, month = int(period[:4]), int(period[5:])
-    if against == "year":
-        return f"{year - 1}-{month:02d}"
-    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+        other = f"{int(period) - 1:04d}"
+    else:
+        year, month = int(period[:4]), int(period[5:])
+        if against == "year":
+            other = f"{year - 1:04d}-{month:02d}"
+        else:
+            other = f"{year - 1:04d}-12" if month == 1 else f"{year:04d}-{month - 1:02d}"
+    try:
+        period_range(other)
+    except ValueError:
+        raise ValueError(f"period {period!r} has no {'previous' if against == 'previous' else 'year-earlier'} "
+                         "period to compare with") from None
+    return other
 
 
 def compute(engine: Engine, *, by: Dimension | None = None, period: str | None = None) -> list[KpiRow]:

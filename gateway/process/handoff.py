@@ -35,8 +35,18 @@ of the cases it accepted from this scan — the department's acceptance, its res
 States: ``awaiting_delivery`` (routed; the department system does not have it yet, no clock) → ``pending``
 (handed at the outbox delivery; due = handed + window) → ``accepted`` | ``refused`` (the department answered in
 time) | ``deemed`` | ``withdrawn`` (the hall withdrew the case before anyone decided: nobody is told, no clock);
-or ``refused_routing`` (not in the office's 通办目录, no competent department, no system).
-A front-desk case the hall already accepted itself (the old way) is registered ``accepted`` with no timer.
+or ``refused_routing`` (not in the office's 通办目录, no competent department, no system — a still-pending case only);
+or ``not_handled`` (a hall routing by department code, ``intake: direct``, whose department has no system that takes
+cases: nothing to hand off, the case is left as the hall wrote it).
+A front-desk case the hall already accepted (or finished) itself (the old way) is registered ``accepted`` with no
+timer — also when routing finds no department for it: a refusal is never written over an acceptance or a result.
+
+An answer the department gave after its window but which the ledger read before the deeming scan is recorded as a
+late answer in the deeming transaction (the deemed version carries the acceptance fields only, never a late
+refusal's result or finish time). An acceptance the hall's copy echoes before a scan read the department's own
+version still counts as the department's. A routed case the hall corrects so that another department is competent
+is neither forwarded to the first one nor deemed accepted by it: a ``routing`` alert names both departments; a
+hand-off still ``awaiting_delivery`` after :data:`UNDELIVERED_AFTER` raises a ``handoff_undelivered`` alert.
 
 A case that ended before anyone accepted it (withdrawn, refused at the desk, voided: :mod:`.unaccepted`) is never
 deemed accepted nor handed over: its hand-off ends ``withdrawn`` or ``refused`` with the reason, at registration
@@ -69,6 +79,8 @@ ACTOR = "tongban.handoff"
 """The origin of the case versions the hand-off writes, and the actor of its audit entries."""
 
 _REFUSED_RESULTS = frozenset({"not_accepted", "returned"})
+_ENDING_FIELDS = ("result", "result_reason", "finished_at", "certificate_name", "certificate_no")
+"""What a deemed acceptance never takes over from the version it is written on (a late refusal's or finish's)."""
 HORIZON = timedelta(days=180)
 """How long after registration a decided hand-off is still watched (late answers, the hall's later changes, results
 returned to another province's hall): longer than any item's limit with its special procedures, and it keeps
@@ -79,6 +91,9 @@ every scan's working set bounded by the last half year's front-desk cases, not a
 class HandoffReport:
     registered: int = 0
     refused_routing: int = 0
+    not_handled: int = 0
+    """Front-desk cases registered with nothing to hand off: the department has no system that takes cases (a hall
+    routing by department code), or the hall accepted or finished the case itself before routing failed."""
     handed: int = 0
     accepted: int = 0
     refused: int = 0
@@ -92,6 +107,8 @@ class HandoffReport:
     """Hand-offs ended ``withdrawn`` or ``refused`` because the case ended before anyone accepted it (the hall
     withdrew or refused it, or it was voided): registered so, or at the end of the window instead of deemed."""
     pending: int = 0
+    undelivered: int = 0
+    """Hand-offs awaiting delivery to the department longer than :data:`UNDELIVERED_AFTER` (alerted)."""
     deemed_cases: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -175,7 +192,32 @@ def _register_one(engine: Engine, row: dict[str, Any], data: dict[str, Any], hal
                 store.log(conn, case_no, ended.at or now, ended.state, hall, reason=ended.reason, told=[])
                 report.closed_at_hall += 1
             return
-        if route.refused:
+        if route.refused and not by_catalogue and route.rule == "routing.no_system":
+            # routed by department code (``intake: direct``): a department with no system that takes cases
+            # (none connected, or read-only) has nothing to be handed — the hall keeps the case as it is. Not a
+            # refusal: the applicant's case is not returned, the hall's acceptance or result is not overwritten.
+            if store.insert_handoff(conn, {**base, "state": "not_handled" if pending else "accepted",
+                                           **({} if pending else {"decided_at": _hall_decided(data, now),
+                                                                  "decided_by": "hall"}),
+                                           "reason": route.reason}):
+                store.log(conn, case_no, now, "registered", ACTOR, hall=hall, office=base["office_code"],
+                          pending=pending, version=row["version"])
+                store.log(conn, case_no, now, "not_handled", ACTOR, rule=route.rule, reason=route.reason,
+                          dept_code=route.dept_code, told=[])
+                report.not_handled += 1
+            return
+        if route.refused and not pending:
+            # the hall already accepted (or finished) it itself: a refusal at routing would overwrite its
+            # acceptance or its result with 不予受理. Registered accepted by the hall, with no timer; the routing
+            # problem is in the trail (and the reason), for an operator.
+            if store.insert_handoff(conn, {**base, "state": "accepted", "decided_at": _hall_decided(data, now),
+                                           "decided_by": "hall", "reason": route.reason}):
+                store.log(conn, case_no, now, "registered", ACTOR, hall=hall, office=base["office_code"],
+                          pending=False, version=row["version"])
+                store.log(conn, case_no, now, "not_routed", ACTOR, rule=route.rule, reason=route.reason, told=[])
+                report.not_handled += 1
+            return
+        if route.refused:  # still pending: nobody accepted it, and nobody can
             if store.insert_handoff(conn, {**base, "state": "refused_routing", "decided_at": now,
                                            "decided_by": "routing", "reason": route.reason}):
                 _refuse(conn, row, data, route, hall, now)
@@ -184,7 +226,7 @@ def _register_one(engine: Engine, row: dict[str, Any], data: dict[str, Any], hal
         state = "awaiting_delivery" if pending else "accepted"
         extra: dict[str, Any] = {}
         if not pending:
-            extra = {"decided_at": parse_instant(data.get("accepted_at")) or now, "decided_by": "hall"}
+            extra = {"decided_at": _hall_decided(data, now), "decided_by": "hall"}
         if not store.insert_handoff(conn, {**base, "state": state, **extra}):
             return
         store.log(conn, case_no, now, "registered", ACTOR, hall=hall, office=base["office_code"], pending=pending,
@@ -196,6 +238,11 @@ def _register_one(engine: Engine, row: dict[str, Any], data: dict[str, Any], hal
             store.queue(conn, case_no, version, [route.target], now)  # type: ignore[list-item]
             store.move(conn, case_no, state, forwarded_version=version)
         report.registered += 1
+
+
+def _hall_decided(data: dict[str, Any], now: datetime) -> datetime:
+    """When the hall decided a front-desk case it accepted (or finished) itself: its acceptance time, else now."""
+    return parse_instant(data.get("accepted_at")) or now
 
 
 def _for_department(conn: Any, case_no: str, version: int, data: dict[str, Any], dept_code: str | None,
@@ -225,7 +272,10 @@ def _by_department(data: dict[str, Any], systems: SystemsConfig, hall: str, cata
 
 
 def _refuse(conn: Any, row: dict[str, Any], data: dict[str, Any], route: Route, hall: str, now: datetime) -> None:
-    """Refused at routing: back to the hall as 不予受理 with the reason, and a ``routing`` dead letter."""
+    """Refused at routing: back to the hall as 不予受理 with the reason, and a ``routing`` dead letter. Only a case
+    still pending: a refusal is never written over a version that was accepted or has a result."""
+    if data.get("accepted_at") or data.get("result"):
+        return  # (the caller registers such a case accepted by the hall: never reached)
     at = beijing_iso(now)
     refused = {**data, "status": "returned", "result": "not_accepted", "result_reason": route.reason,
                "finished_at": at, "updated_at": at}
@@ -263,24 +313,88 @@ def _deliveries(engine: Engine, catalogue: TongbanCatalogue, calendar: WorkCalen
                 store.log(conn, h["case_no"], handed, "handed", h["target_system"], due_at=due.isoformat(),
                           office_hours=hours.describe())
                 report.handed += 1
+    _undelivered(engine, now, report)
+
+
+UNDELIVERED_AFTER = timedelta(hours=1)
+"""How long a routed case may wait for the department system to take it (``awaiting_delivery``: no window, no clock
+runs) before the hand-off scan raises a ``handoff_undelivered`` alert — its outbox row may have died."""
+UNDELIVERED_ALERT = "handoff_undelivered"
+
+
+def _undelivered(engine: Engine, now: datetime, report: HandoffReport) -> None:
+    """One alert per hand-off still ``awaiting_delivery`` longer than :data:`UNDELIVERED_AFTER` (with the status of
+    its outbox rows to the department); it resolves when the department system has the case, or the hand-off ends."""
+    from gateway.ops.alerts import AlertSpec, apply_alerts
+    from gateway.store import alerts as alert_store
+
+    with engine.connect() as conn:
+        stuck = [h for h in store.live_handoffs(conn, ["awaiting_delivery"])
+                 if h["registered_at"] is not None and now - h["registered_at"] >= UNDELIVERED_AFTER]
+        outbox_status = {h["case_no"]: store.outbox_statuses(conn, h["case_no"], h["target_system"]) for h in stuck}
+    wanted = []
+    for h in stuck:
+        statuses = outbox_status[h["case_no"]]
+        wanted.append(AlertSpec(
+            key=f"undelivered:{h['case_no']}", level="error", system=h["target_system"], case_no=h["case_no"],
+            message=(f"case {h['case_no']}: routed to {h['target_system']} ({h['dept_code']}) at "
+                     f"{beijing_iso(h['registered_at'])}, and the department system has not taken it "
+                     f"(outbox: {', '.join(statuses) or 'no row'}): no acceptance window, no clock runs; "
+                     "check the push to the department"),
+            details={"hall": h["hall_system"], "target": h["target_system"], "dept_code": h["dept_code"],
+                     "registered_at": beijing_iso(h["registered_at"]), "outbox": statuses}))
+    report.undelivered = len(wanted)
+    with engine.begin() as conn:
+        apply_alerts(conn, UNDELIVERED_ALERT, wanted, alert_store.open_keys(conn, UNDELIVERED_ALERT), now=now)
 
 
 # -- 3. the department's answer ------------------------------------------------------------------------------
 
 def _answer(case: dict[str, Any] | None, h: dict[str, Any]) -> tuple[str, datetime, str | None] | None:
-    """The department's own decision in the newest version of the case, if its system wrote that version:
-    ``("accepted" | "refused", when, reason)``. Our own deemed acceptance echoed back is no answer."""
-    if case is None or case["origin_system"] != h["target_system"]:
+    """The department's own decision on the case: ``("accepted" | "refused", when, reason)``. Our own deemed
+    acceptance echoed back is no answer.
+
+    Read from the newest version when the department's system wrote it; else (the hall's copy won the merge
+    before a scan read the department's: the hall echoing the department's acceptance, or a desk edit) an
+    acceptance another system's newest version carries — one nobody but the department can have given while the
+    hand-off waited for it — still counts (:func:`_echoed`)."""
+    if case is None:
         return None
     data = case["data"]
+    if case["origin_system"] != h["target_system"]:
+        return _echoed(case, h)
     if data.get("result") in _REFUSED_RESULTS:
         at = parse_instant(data.get("finished_at")) or parse_instant(data.get("updated_at"))
         return ("refused", at, data.get("result_reason")) if at else None
     accepted = parse_instant(data.get("accepted_at"))
     if accepted is None or data.get("status") == "submitted":
         return None
-    if h["state"] == "deemed" and h["decided_at"] is not None and abs((accepted - h["decided_at"]).total_seconds()) < 1:
+    if _ours(accepted, h):
         return None  # the department system holding our deemed acceptance
+    return "accepted", accepted, None
+
+
+def _ours(accepted: datetime, h: dict[str, Any]) -> bool:
+    """``accepted`` is the hand-off's own deemed acceptance (echoed back by a source)."""
+    return (h["state"] == "deemed" and h["decided_at"] is not None
+            and abs((accepted - h["decided_at"]).total_seconds()) < 1)
+
+
+def _echoed(case: dict[str, Any], h: dict[str, Any]) -> tuple[str, datetime, str | None] | None:
+    """An acceptance in a version another system wrote (the hall's echo of the department's decision): the hall
+    registered the case pending — it had not accepted it — so an acceptance time its later copy carries is the
+    department's. Tongban's own versions (the deemed acceptance, the routed copy) are no answer; nor is a copy
+    closed by a result (the hall's own ending, :func:`_closing`)."""
+    if case["origin_system"] in (ACTOR, None) or case["origin_system"] == h["target_system"] or case["deleted"]:
+        return None
+    data = case["data"]
+    if data.get("result") or data.get("status") in (None, "submitted", "returned", "voided", "deleted"):
+        return None
+    accepted = parse_instant(data.get("accepted_at"))
+    if accepted is None or _ours(accepted, h):
+        return None
+    if h.get("handed_at") is not None and accepted < h["handed_at"]:
+        return None  # accepted before the department even had it: not the department's answer
     return "accepted", accepted, None
 
 
@@ -291,14 +405,17 @@ def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
         if h["state"] == "deemed" and h["late_decision"] is not None:
             continue
         with engine.begin() as conn:
-            answer = _answer(store.read_case(conn, h["case_no"]), h)
-            if answer is None:
+            case = store.read_case(conn, h["case_no"])
+            answer = _answer(case, h)
+            if answer is None or case is None:
                 continue
             decision, at, reason = answer
+            via = {} if case["origin_system"] == h["target_system"] else {"via": case["origin_system"]}
             if h["state"] == "pending" and at <= h["due_at"]:
                 if store.move(conn, h["case_no"], "pending", state=decision, decided_at=at, decided_by="department",
                               reason=reason, updated_at=now):
-                    store.log(conn, h["case_no"], at, decision, h["target_system"], reason=reason, seen_at=beijing_iso(now))
+                    store.log(conn, h["case_no"], at, decision, h["target_system"], reason=reason, seen_at=beijing_iso(now),
+                              **via)
                     report.accepted += decision == "accepted"
                     report.refused += decision == "refused"
             elif h["state"] == "deemed" and at <= h["decided_at"]:
@@ -309,7 +426,7 @@ def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
                 if store.move(conn, h["case_no"], "deemed", state=decision, decided_at=at, decided_by="department",
                               reason=reason, updated_at=now):
                     store.log(conn, h["case_no"], at, decision, h["target_system"], reason=reason,
-                              overruled_deemed_at=beijing_iso(h["decided_at"]), seen_at=beijing_iso(now))
+                              overruled_deemed_at=beijing_iso(h["decided_at"]), seen_at=beijing_iso(now), **via)
                     report.accepted += decision == "accepted"
                     report.refused += decision == "refused"
                     report.overruled += 1
@@ -317,9 +434,9 @@ def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
                 if store.move(conn, h["case_no"], "deemed", late_decision=decision, late_decided_at=at,
                               late_reason=reason, updated_at=now):
                     store.log(conn, h["case_no"], at, "late_answer", h["target_system"], decision=decision,
-                              reason=reason, deemed_at=beijing_iso(h["decided_at"]), seen_at=beijing_iso(now))
+                              reason=reason, deemed_at=beijing_iso(h["decided_at"]), seen_at=beijing_iso(now), **via)
                     report.late_answers += 1
-            # pending with an answer dated after the due time: deemed first (below), recorded late next scan
+            # pending with an answer dated after the due time: deemed (below), the answer recorded late with it
 
 
 def _closing(case: dict[str, Any] | None, h: dict[str, Any]) -> Ended | None:
@@ -369,8 +486,20 @@ def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, no
             return
         if case is None:  # (ended above: a purged case is withdrawn)
             return
+        competent = _competent(case["data"], catalogue) if case["origin_system"] == h["hall_system"] else None
+        if competent and h["dept_code"] and competent != h["dept_code"]:
+            # the hall corrected the case so that another department is competent: not deemed accepted by the one
+            # routed first (it was never sent the correction); an operator moves it (the routing alert)
+            _rerouted(conn, h, "pending", case, competent, now)
+            return
+        # The department answered only after its window (read before this scan): the case is deemed accepted, and
+        # its answer is recorded as late here, in the same transaction — once the deemed version is the newest, no
+        # later scan can read it any more.
+        answer = _answer(case, h)
+        late = answer if answer is not None and answer[1] > deemed_at else None
+        extra = {"late_decision": late[0], "late_decided_at": late[1], "late_reason": late[2]} if late else {}
         if not store.move(conn, h["case_no"], "pending", state="deemed", decided_at=deemed_at, decided_by="deemed",
-                          updated_at=now):
+                          updated_at=now, **extra):
             return
         data = _deemed(case["data"], h, catalogue, calendar, deemed_at)
         # Dated on the wall clock: any change a source makes after it wins the merge (a department's answer
@@ -384,15 +513,22 @@ def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, no
         store.queue(conn, h["case_no"], version, told, now)
         store.log(conn, h["case_no"], deemed_at, "deemed", ACTOR, window_s=h["window_s"], version=version,
                   told=told, scanned_at=beijing_iso(now))
+        if late is not None:
+            store.log(conn, h["case_no"], late[1], "late_answer", h["target_system"], decision=late[0],
+                      reason=late[2], deemed_at=beijing_iso(deemed_at), seen_at=beijing_iso(now))
     report.deemed += 1
+    report.late_answers += late is not None
     report.deemed_cases.append(h["case_no"])
 
 
 def _deemed(data: dict[str, Any], h: dict[str, Any], catalogue: TongbanCatalogue, calendar: WorkCalendar | None,
             at: datetime) -> dict[str, Any]:
-    """The case as deemed accepted at ``at``: accepted then, a 视为受理 step, and the item's unified limit."""
+    """The case as deemed accepted at ``at``: accepted then, a 视为受理 step, and the item's unified limit. Built
+    from the acceptance fields only: a refusal (or any ending) the department entered after its window — recorded
+    as a late answer — does not ride along (an "accepted" version with 不予受理 and a finish time)."""
     stamp = beijing_iso(at)
     minutes = h["window_s"] // 60
+    data = {**data, **{key: None for key in _ENDING_FIELDS if key in data}}
     events = list(data.get("events") or [])
     events.append({"seq": len(events) + 1, "kind": "step", "name": "视为受理", "action": "accept",
                    "special_type": None, "started_at": stamp, "ended_at": stamp, "handler": ACTOR,
@@ -433,6 +569,10 @@ def _forward_one(conn: Any, h: dict[str, Any], state: str, case: dict[str, Any] 
     none to forward (not the hall's, already forwarded, or the case moved on meanwhile)."""
     if case is None or case["origin_system"] != h["hall_system"] or case["version"] <= h["forwarded_version"]:
         return False
+    competent = _competent(case["data"], catalogue)
+    if competent and h["dept_code"] and competent != h["dept_code"]:
+        _rerouted(conn, h, state, case, competent, now)
+        return False
     try:
         version = _for_department(conn, h["case_no"], case["version"], case["data"], h["dept_code"], catalogue, now)
     except _MovedOn:
@@ -441,6 +581,46 @@ def _forward_one(conn: Any, h: dict[str, Any], state: str, case: dict[str, Any] 
     store.move(conn, h["case_no"], state, forwarded_version=version, updated_at=now)
     store.log(conn, h["case_no"], now, "forwarded", ACTOR, version=version, target=h["target_system"])
     return True
+
+
+def _competent(data: dict[str, Any], catalogue: TongbanCatalogue) -> str | None:
+    """The competent department of a version of a routed case, as routing (:meth:`TongbanCatalogue.route`, step 2)
+    reads it: the item's department for the case's 行政区划 in the 目录, else the department the case names."""
+    entry = catalogue.item(data.get("item_code"), data.get("catalog_code"))
+    if entry is not None:
+        return entry.department_for(str(data.get("division_code") or ""))
+    dept = data.get("dept_code")
+    return str(dept) if dept else None
+
+
+ROUTING_ALERT = "routing"
+"""The alert kind of a routed case whose hall version names another competent department than the one holding it."""
+
+
+def _rerouted(conn: Any, h: dict[str, Any], state: str, case: dict[str, Any], competent: str, now: datetime) -> None:
+    """The hall corrected a routed case (its item or division) so that another department is competent: the
+    version is not forwarded to the department holding it, nor rewritten back to name that department (the hall's
+    correction stands in the ledger); an operator moves the case — a routing alert names the case and both
+    departments, once per hall version (the trail too)."""
+    from gateway.store import alerts as alert_store
+    from gateway.store.ledger import dumps
+
+    decided = state not in ("awaiting_delivery", "pending")
+    data = case["data"]
+    message = (f"case {h['case_no']}: the hall's version {case['version']} (item_code {data.get('item_code')}, "
+               f"division_code {data.get('division_code')}) makes department {competent} competent, but the "
+               f"hand-off routed it to {h['dept_code']} ({h['target_system']}), which "
+               + ("already decided it (" + state + ")" if decided else "holds it pending its acceptance")
+               + ": not forwarded there; move the case to the competent department")
+    details = {"case_no": h["case_no"], "version": case["version"], "state": state, "from_dept_code": h["dept_code"],
+               "from_system": h["target_system"], "to_dept_code": competent}
+    alert_store.upsert_alert(conn, ROUTING_ALERT, f"reroute:{h['case_no']}", level="error", message=message,
+                             details=dumps(details), system=h["hall_system"], case_no=h["case_no"], now=now)
+    seen = any(e["step"] == "reroute_needed" and e["detail"].get("version") == case["version"]
+               for e in store.events(conn, h["case_no"]))
+    if not seen:
+        store.log(conn, h["case_no"], now, "reroute_needed", ACTOR,
+                  **{k: v for k, v in details.items() if k != "case_no"})
 
 
 def _forward_closing(conn: Any, h: dict[str, Any], state: str, case: dict[str, Any] | None,

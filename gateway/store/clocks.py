@@ -15,9 +15,11 @@ from typing import Any
 
 from sqlalchemy import Connection, String, bindparam, case, func, literal, select, tuple_, type_coerce, update
 
-from gateway.store.tables import alerts, cases, clock_scans
+from gateway.store.tables import alerts, bundle_applications, cases, clock_scans
 
 __all__ = [
+    "BUNDLE_STAGE",
+    "SPECIAL_STAGE",
     "CLOCK_DUE_NOW",
     "CLOCK_NEVER",
     "FLAG_GUESSED",
@@ -27,6 +29,7 @@ __all__ = [
     "FLAG_YELLOW",
     "clock_totals",
     "due_cases",
+    "live_bundles",
     "file_next_checks",
     "mark_every_case_due",
     "open_case_alerts",
@@ -104,12 +107,22 @@ def clock_totals(conn: Connection) -> dict[int, int]:
     return {int(flags): int(n) for flags, n in rows}
 
 
+BUNDLE_STAGE = "一件事"
+"""The stage a 一件事 bundle's alert names (its own limit over all its parts, ``bundle_applications.due_at``)."""
+SPECIAL_STAGE = "特别程序"
+"""The stage an alert about a special procedure open past its bound names (the deadline scan's)."""
+
+
 def open_clock_alert_counts(conn: Connection) -> dict[tuple[str, str, str], int]:
-    """``{(kind, "case" | "stage" | "ticket", level): open alerts}`` of the deadline scan's kinds."""
+    """``{(kind, "case" | "stage" | "special" | "bundle" | "ticket", level): open alerts}`` of the deadline scan's
+    kinds (``special``: a special procedure open past its bound, stage ``特别程序``; ``bundle``: a 一件事 past its
+    due time, stage ``一件事``)."""
     a = alerts.c
     # from the columns of the (status, level, kind, system, stage) index alone: a ticket's alert names a stage and
     # no system, a stage's both, a case's no stage
-    part = case((a.stage.is_not(None) & a.system.is_(None), "ticket"), (a.stage.is_not(None), "stage"), else_="case")
+    part = case((a.stage == BUNDLE_STAGE, "bundle"), (a.stage.is_not(None) & a.system.is_(None), "ticket"),
+                (a.stage == SPECIAL_STAGE, "special"),
+                (a.stage.is_not(None), "stage"), else_="case")
     rows = conn.execute(select(a.kind, part, a.level, func.count())
                         .where(a.status == "open", a.kind.in_(["deadline", "deferred_material"]))
                         .group_by(a.kind, part, a.level))
@@ -132,9 +145,20 @@ def open_case_alerts(conn: Connection, kinds: Iterable[str], case_nos: Sequence[
 
 
 def orphan_case_alerts(conn: Connection, kinds: Iterable[str]) -> list[tuple[str, str]]:
-    """``(kind, key)`` of open case alerts whose case is no longer in the ledger (purged)."""
+    """``(kind, key)`` of open case alerts whose case is no longer in the ledger (purged); a ticket's and a
+    bundle's alerts name no case of the ledger and are the scan's own business."""
     a = alerts.c
     missing = ~select(cases.c.case_no).where(cases.c.case_no == a.case_no).exists()
     return [(k, key) for k, key in conn.execute(
         select(a.kind, a.key).where(a.kind.in_(list(kinds)), a.status == "open", a.case_no.is_not(None),
-                                    ~a.key.startswith("ticket/"), missing))]
+                                    ~a.key.startswith("ticket/"), ~a.key.startswith("bundle/"), missing))]
+
+
+def live_bundles(conn: Connection) -> list[dict[str, Any]]:
+    """一件事 bundles not finished nor failed that have a due time: ``bundle_no, bundle_code, applicant_name, status,
+    submitted_at, due_at``, soonest due first (the deadline scan reads them all: they are few, like tickets)."""
+    b = bundle_applications.c
+    rows = conn.execute(select(b.bundle_no, b.bundle_code, b.applicant_name, b.status, b.submitted_at, b.due_at)
+                        .where(b.status.not_in(["finished", "failed"]), b.due_at.is_not(None))
+                        .order_by(b.due_at, b.bundle_no)).mappings()
+    return [dict(r) for r in rows]

@@ -28,7 +28,7 @@ from gateway.store.tables import (
 
 __all__ = [
     "add_ticket", "cases_with_certificate_deferrals", "clock_starts", "delivered_at", "due_handoffs", "events", "handoff_state_counts", "frontdesk_candidates", "get_handoff",
-    "handoffs", "insert_handoff", "live_handoffs", "log", "move", "open_tickets", "queue", "queued_targets",
+    "handoffs", "insert_handoff", "live_handoffs", "log", "move", "open_tickets", "outbox_statuses", "queue", "queued_targets",
     "read_case", "refuse_to_dead_letters", "reply_ticket", "ticket_exists", "unreturned", "write_case_version",
 ]
 
@@ -163,6 +163,15 @@ def delivered_at(conn: Connection, case_no: str, target: str) -> datetime | None
                                                     o.status == "delivered", o.delivered_at.is_not(None))
                        .order_by(o.delivered_at).limit(1)).first()
     return row[0] if row else None
+
+
+def outbox_statuses(conn: Connection, case_no: str, target: str | None) -> list[str]:
+    """``"v<version> <status>"`` of every outbox row of the case to ``target``, oldest version first."""
+    if not target:
+        return []
+    o = outbox.c
+    return [f"v{v} {st}" for v, st in conn.execute(select(o.version, o.status).where(
+        o.case_no == case_no, o.target_system == target).order_by(o.version))]
 
 
 def queue(conn: Connection, case_no: str, version: int, targets: Iterable[str], now: datetime) -> None:

@@ -671,7 +671,7 @@ process_handoffs = Table(
     Column("division", String(12), nullable=True),
     Column("target_system", String(64), nullable=True),  # the competent department's system (None: refused)
     Column("dept_code", String(32), nullable=True),
-    # awaiting_delivery | pending | accepted | refused | deemed | refused_routing | withdrawn (ended unaccepted)
+    # awaiting_delivery | pending | accepted | refused | deemed | refused_routing | not_handled | withdrawn
     Column("state", String(24), nullable=False),
     Column("window_s", Integer, nullable=False),
     Column("registered_at", UtcDateTime(), nullable=False),

@@ -128,9 +128,11 @@ def _legal_working_days(item: str) -> int | None:
 
 
 def _on_time(c: GenCase) -> bool | None:
-    """Finished on time (None: no deadline): a case with a clock was not red while it was open — the deadline
+    """Finished on time (None: no deadline, or finished before it was accepted): a case with a clock was not red while it was open — the deadline
     clock read on the open case just before it finished; a case without one by the promise it states."""
     assert c.finished_at is not None
+    if c.accepted is not None and c.finished_at < c.accepted:
+        return None  # finished before it was accepted (case.date_order): judged neither way
     if c.accepted is not None and c.promised_days is not None:
         still_open = {**c.document(), "finished_at": None, "status": "in_progress"}
         state = evaluate(still_open, CAL, now=c.finished_at - timedelta(seconds=1))

@@ -33,6 +33,9 @@ _SPAN_FIRST = date(1990, 1, 1)
 _SPAN_END = date(2100, 1, 1)
 """Counting-day arithmetic is O(log n) between these dates (a prefix sum of working days); outside, a day walk."""
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+DEFAULT_SPECIAL_MAX_DAYS = 30
+"""Calendar days a special procedure may stay open unless the calendar file says otherwise. The domain sources give
+no national bound per type (补正 deadlines are local rules); 30 days is a supervision threshold, not a legal limit."""
 
 
 def _days(entries: list[Any], where: str) -> set[date]:
@@ -54,6 +57,12 @@ def _days(entries: list[Any], where: str) -> set[date]:
     return out
 
 
+def _positive(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{where} must be a whole number of days above 0, not {value!r}")
+    return value
+
+
 @dataclass
 class WorkCalendar:
     holidays: set[date] = field(default_factory=set)
@@ -65,6 +74,15 @@ class WorkCalendar:
     path: Path | None = None
     source: str = "local file only"
     """Where the national schedule came from (``holidays 0.109``), for messages and alerts."""
+    special_max_days: int = DEFAULT_SPECIAL_MAX_DAYS
+    """How long (calendar days) a special procedure (特别程序: 补正, 听证 …) may stay open before the deadline scan
+    says so: the case clock is stopped meanwhile, and one the source never closes would silence the case for good.
+    ``special_procedures: {max_days: 30}`` in the calendar file; per type under ``by_type`` (``correction: 60``)."""
+    special_max_days_by_type: dict[str, int] = field(default_factory=dict)
+
+    def special_bound(self, special_type: str | None) -> int:
+        """The calendar days a special procedure of ``special_type`` may stay open (:attr:`special_max_days`)."""
+        return self.special_max_days_by_type.get(str(special_type or ""), self.special_max_days)
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, systems_path: str | Path | None = None) -> WorkCalendar:
@@ -106,9 +124,15 @@ class WorkCalendar:
             source = schedule.source
         elif not known:
             known = {d.year for d in holidays | workdays}
+        special = data.get("special_procedures") or {}
+        if not isinstance(special, dict):
+            raise ConfigError(f"{where}: special_procedures must be a mapping like {{max_days: 30, by_type: {{}}}}")
+        max_days = _positive(special.get("max_days", DEFAULT_SPECIAL_MAX_DAYS), f"{where}: special_procedures.max_days")
+        by_type = {str(k): _positive(v, f"{where}: special_procedures.by_type.{k}")
+                   for k, v in (special.get("by_type") or {}).items()}
         return cls(holidays=holidays, workdays=workdays, calendar_day_items={str(i) for i in
                    data.get("calendar_day_items") or []}, yellow_at=yellow, known_years=known, path=path,
-                   source=source)
+                   source=source, special_max_days=max_days, special_max_days_by_type=by_type)
 
     def is_working_day(self, day: date) -> bool:
         if day in self.workdays:

@@ -172,22 +172,26 @@ def limit_unit(case: Mapping[str, Any], calendar: WorkCalendar, catalogue: UnitC
 
 
 def evaluate(case: dict[str, Any], calendar: WorkCalendar, *, now: datetime,
-             clock_start: datetime | None = None, unit: LimitUnit | None = None) -> DeadlineState | None:
+             clock_start: datetime | None = None, unit: LimitUnit | None = None,
+             limit_days: int | None = None) -> DeadlineState | None:
     """The clock of one canonical case (as the ledger stores it), or None when no clock runs: not yet
     accepted, no time limit, finished or deleted. ``clock_start`` overrides the acceptance time: a case deemed
-    accepted by the 一窗受理 hand-off starts its clock then, whatever a late answer later wrote. ``unit``: what the
-    item's limit counts in, where the caller knows it (the 通办目录's ``limit.unit``, which the deemed promise was
-    made in); else the calendar's rule for the item."""
+    accepted by the 一窗受理 hand-off starts its clock then, whatever a late answer later wrote — and whatever a
+    later version lacks: with ``clock_start`` the document needs no ``accepted_at`` (the hall's own record, edited
+    after the deemed acceptance, never had one). ``limit_days``: the limit when the document states none (the
+    item's unified limit in the 通办目录, which the deemed acceptance promised). ``unit``: what the item's limit
+    counts in, where the caller knows it (the 通办目录's ``limit.unit``, which the deemed promise was made in);
+    else the calendar's rule for the item."""
     if is_closed(case):
         return None
-    accepted = _parse(case.get("accepted_at"))
+    accepted = clock_start if clock_start is not None else _parse(case.get("accepted_at"))
     limit = case.get("promised_days")
+    if limit is None:
+        limit = limit_days
     if accepted is None or limit is None:
         return None
     limit = int(limit)
     unit = unit or calendar.unit_for(case.get("item_code"))
-    if clock_start is not None:
-        accepted = clock_start
     reading = run_clock(accepted, limit, unit, case.get("events") or [], calendar, now=now)
     return DeadlineState(case_no=str(case.get("case_no")), limit_days=limit, unit=unit, started_at=reading.started_at,
                          used_days=reading.used_days, stopped_days=reading.stopped_days, paused=reading.paused,

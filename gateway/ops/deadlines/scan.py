@@ -25,11 +25,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 
 from gateway.ops.alerts import AlertSpec, apply_alerts, sync_alerts
-from gateway.ops.deadlines.calendar import WorkCalendar
+from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.ops.deadlines.clock import evaluate, limit_unit
 from gateway.ops.deadlines.stages import (
+    OpenSpecial,
     evaluate_stages,
     evaluate_ticket,
+    open_specials,
     overdue_materials,
     upcoming_materials,
     upcoming_stage_starts,
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
 
 _BATCH = 2000
 _CASE_KINDS = ("deadline", "deferred_material")
-_SCAN_LOGIC = "3"
+_SCAN_LOGIC = "4"
 """Part of the fingerprint: a change to how clocks are read (this module, the clock) reads every clock again."""
 
 
@@ -68,8 +70,14 @@ class DeadlineReport:
     stages_yellow: int = 0
     stages_red: int = 0
     materials_overdue: int = 0
+    specials_overdue: int = 0
+    """Open alerts of special procedures (补正 …) open longer than the calendar's bound (the case clock stopped)."""
     tickets_open: int = 0
     tickets_late: int = 0
+    bundles_open: int = 0
+    """一件事 bundles not finished nor failed with a due time."""
+    bundles_late: int = 0
+    """Of those, past their due time (alerted, stage ``一件事``)."""
     red_cases: list[str] = field(default_factory=list)
     """Cases this scan found red (at most the first 50 are kept in ``as_dict``)."""
 
@@ -82,7 +90,8 @@ def clock_fingerprint(calendar: WorkCalendar, catalogue: TongbanCatalogue | None
     items, the stage plans of the 通办目录, and the scan's own logic version."""
     digest = hashlib.sha256(_SCAN_LOGIC.encode())
     for part in (sorted(calendar.holidays), sorted(calendar.workdays), sorted(calendar.calendar_day_items),
-                 calendar.yellow_at, sorted(calendar.known_years)):
+                 calendar.yellow_at, sorted(calendar.known_years), calendar.special_max_days,
+                 sorted(calendar.special_max_days_by_type.items())):
         digest.update(repr(part).encode())
     if catalogue is not None:
         for code in sorted(catalogue.items):
@@ -140,6 +149,9 @@ def scan_deadlines(engine: Engine, calendar: WorkCalendar, *, now: datetime | No
     outcome = _ticket_alerts(engine, calendar, catalogue, now, report)
     report.new_alerts += outcome["new"]
     report.resolved_alerts += outcome["resolved"]
+    outcome = _bundle_alerts(engine, now, report)
+    report.new_alerts += outcome["new"]
+    report.resolved_alerts += outcome["resolved"]
     _calendar_alert(engine, calendar, report, now)
     with engine.begin() as conn:
         clocks.set_scan_mark(conn, fingerprint, now, ledger.utcnow())
@@ -154,11 +166,14 @@ def _read_case(case: dict[str, Any], system: str, clock_start: datetime | None, 
     wanted["deadline"] += [spec for spec, _ in stages if spec is not None]
     materials = _material_alerts(case, system, now)
     wanted["deferred_material"] += materials
+    specials = open_specials(case, calendar, now=now)
+    wanted["deadline"] += [_special_alert(case, system, sp) for sp in specials if sp.bound_at <= now]
     nexts = ([n for _, n in stages if n is not None] + _material_due_times(case, now)
-             + upcoming_stage_starts(case, now=now))
-    has_clock = bool(stages) or bool(case.get("deferred_materials")) or bool(nexts)
+             + upcoming_stage_starts(case, now=now) + [sp.bound_at for sp in specials if sp.bound_at > now])
+    has_clock = bool(stages) or bool(case.get("deferred_materials")) or bool(nexts) or bool(specials)
     flags = 0
-    state = evaluate(case, calendar, now=now, clock_start=clock_start, unit=limit_unit(case, calendar, catalogue))
+    state = evaluate(case, calendar, now=now, clock_start=clock_start, unit=limit_unit(case, calendar, catalogue),
+                     limit_days=_catalogue_limit(case, clock_start, catalogue))
     if state is not None:
         has_clock = True
         flags |= clocks.FLAG_RUNNING | (clocks.FLAG_PAUSED if state.paused else 0)
@@ -186,6 +201,16 @@ def _read_case(case: dict[str, Any], system: str, clock_start: datetime | None, 
     return (min(nexts) if nexts else clocks.CLOCK_NEVER), flags
 
 
+def _catalogue_limit(case: dict[str, Any], clock_start: datetime | None,
+                     catalogue: TongbanCatalogue | None) -> int | None:
+    """The limit a case the hand-off decided runs on when its newest version states none: the item's unified limit
+    in the 通办目录 (what the deemed acceptance promised). None for any other case (no clock without a limit)."""
+    if clock_start is None or catalogue is None or case.get("promised_days") is not None:
+        return None
+    entry = catalogue.item(case.get("item_code"), case.get("catalog_code"))
+    return entry.limit_days if entry is not None else None
+
+
 def _totals(conn: Any, report: DeadlineReport) -> None:
     """The whole ledger's case clocks (flags of every case with a clock) and open stage/material alerts."""
     for flags, count in clocks.clock_totals(conn).items():
@@ -199,6 +224,7 @@ def _totals(conn: Any, report: DeadlineReport) -> None:
     report.stages_yellow = counts.get(("deadline", "stage", "yellow"), 0)
     report.stages_red = counts.get(("deadline", "stage", "red"), 0)
     report.materials_overdue = sum(n for (kind, _, _), n in counts.items() if kind == "deferred_material")
+    report.specials_overdue = counts.get(("deadline", "special", "red"), 0)
 
 
 def _stage_alerts(case: dict[str, Any], system: str, calendar: WorkCalendar, catalogue: TongbanCatalogue | None,
@@ -223,6 +249,19 @@ def _stage_alerts(case: dict[str, Any], system: str, calendar: WorkCalendar, cat
             details={**st.as_details(), "item_code": case.get("item_code"), "dept_code": case.get("dept_code")}),
             st.next_change_at))
     return out
+
+
+def _special_alert(case: dict[str, Any], system: str, sp: OpenSpecial) -> AlertSpec:
+    """A special procedure open longer than its bound: the case clock has been stopped all that time (stage
+    ``特别程序``), keyed per procedure; it resolves when the source ends the procedure or closes the case."""
+    return AlertSpec(
+        key=f"{sp.case_no}/special/{sp.seq}", level="red", system=system, case_no=sp.case_no,
+        message=(f"{case.get('item_name', '')} {sp.case_no}: special procedure {sp.name} open since "
+                 f"{sp.started_at:%Y-%m-%d %H:%M}, past {sp.bound_at:%Y-%m-%d %H:%M}; the case clock is stopped "
+                 "meanwhile: end it in the source or check the case"),
+        details={"stage": clocks.SPECIAL_STAGE, "special_seq": sp.seq, "special_name": sp.name, "special_type": sp.special_type,
+                 "special_started_at": sp.started_at.isoformat(), "due_at": sp.bound_at.isoformat(),
+                 "item_code": case.get("item_code"), "dept_code": case.get("dept_code")})
 
 
 def _material_alerts(case: dict[str, Any], system: str, now: datetime) -> list[AlertSpec]:
@@ -273,6 +312,30 @@ def _ticket_alerts(engine: Engine, calendar: WorkCalendar, catalogue: TongbanCat
         return apply_alerts(conn, "deadline", out, open_keys, now=now)
 
 
+def _bundle_alerts(engine: Engine, now: datetime, report: DeadlineReport) -> dict[str, int]:
+    """一件事 bundles past their own due time (``bundle_applications.due_at``: the bundle's limit over all its parts,
+    counted when it was applied for) and not finished nor failed: a red ``deadline`` alert keyed ``bundle/…``, stage
+    ``一件事``. Every live bundle is read each scan (they are few); the alert resolves when the bundle ends."""
+    with engine.connect() as conn:
+        bundles = clocks.live_bundles(conn)
+    out = []
+    for b in bundles:
+        report.bundles_open += 1
+        if b["due_at"] > now:
+            continue
+        report.bundles_late += 1
+        out.append(AlertSpec(
+            key=f"bundle/{b['bundle_no']}", level="red", system=None, case_no=b["bundle_no"],
+            message=(f"一件事 {b['bundle_no']} ({b['bundle_code']}, {b['applicant_name']}): {b['status']}, past its due "
+                     f"time {b['due_at'].astimezone(BEIJING):%Y-%m-%d %H:%M}"),
+            details={"stage": clocks.BUNDLE_STAGE, "bundle_no": b["bundle_no"], "bundle_code": b["bundle_code"],
+                     "status": b["status"], "submitted_at": b["submitted_at"].isoformat(),
+                     "due_at": b["due_at"].isoformat()}))
+    with engine.begin() as conn:
+        open_keys = alert_store.open_keys(conn, "deadline", prefix="bundle/")
+        return apply_alerts(conn, "deadline", out, open_keys, now=now)
+
+
 def case_clocks(engine: Engine, case_no: str, calendar: WorkCalendar, *, catalogue: TongbanCatalogue | None = None,
                 now: datetime | None = None) -> dict[str, Any] | None:
     """Every clock of one case, for a case page: ``{"case_no", "case": {...} | None, "stages": [{...}],
@@ -285,7 +348,8 @@ def case_clocks(engine: Engine, case_no: str, calendar: WorkCalendar, *, catalog
     if case is None:
         return None
     data = case["data"]
-    state = evaluate(data, calendar, now=now, clock_start=start, unit=limit_unit(data, calendar, catalogue))
+    state = evaluate(data, calendar, now=now, clock_start=start, unit=limit_unit(data, calendar, catalogue),
+                     limit_days=_catalogue_limit(data, start, catalogue))
     plan = catalogue.stages_for(data.get("item_code"), data.get("catalog_code")) if catalogue is not None else ()
     return {
         "case_no": case_no,

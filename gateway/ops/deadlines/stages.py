@@ -7,7 +7,8 @@ it starts the day after the stage began, counts working or calendar days, stops 
 runs; yellow at 80%, red past the limit.
 
 A stage's limit and owner come from the case's own stage record when the source gives them, else from the
-item's plan in the 通办目录 (``stages:``), matched by name. Only running stages (begun, not ended) are clocked.
+item's plan in the 通办目录 (``stages:``), matched by name. Only running stages (begun, not ended) are clocked;
+a stage the source never closes ends when the flow moves past it (:func:`superseded`).
 
 Two more clocks of issue 15 live here because they raise alerts the same way: deferred materials (容缺/承诺)
 past their due date, and the replies owed to 办不成事 tickets (3 working days simple, 10 coordination).
@@ -17,14 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from gateway.ops.deadlines.calendar import LimitUnit, WorkCalendar
 from gateway.ops.deadlines.clock import CLOSED_STATUSES, DeadlineLevel, is_closed, run_clock
 
-__all__ = ["OverdueMaterial", "StageState", "TicketState", "evaluate_stages", "evaluate_ticket", "overdue_materials",
-           "upcoming_materials", "upcoming_stage_starts"]
+__all__ = ["OpenSpecial", "OverdueMaterial", "StageState", "TicketState", "evaluate_stages", "evaluate_ticket",
+           "open_specials", "overdue_materials", "superseded", "upcoming_materials", "upcoming_stage_starts"]
 
 
 class StagePlanLike(Protocol):
@@ -75,11 +76,14 @@ def evaluate_stages(case: Mapping[str, Any], calendar: WorkCalendar, *, now: dat
         return []
     planned = {p.name: p for p in plan}
     events = case.get("events") or []
+    stages = list(case.get("stages") or [])
     out = []
-    for i, stage in enumerate(case.get("stages") or [], start=1):
+    for i, stage in enumerate(stages, start=1):
         if not isinstance(stage, Mapping) or stage.get("ended_at"):
             continue
         begun = _parse(stage.get("started_at"))
+        if superseded(stages, i - 1, now=now):
+            continue  # the source never closed it, but a later stage has started: it is over
         name = str(stage.get("name") or f"stage {i}")
         p = planned.get(name)
         limit = stage.get("limit_days") if stage.get("limit_days") is not None else (p.days if p else None)
@@ -90,6 +94,57 @@ def evaluate_stages(case: Mapping[str, Any], calendar: WorkCalendar, *, now: dat
         out.append(StageState(str(case.get("case_no")), name, i, stage.get("owner") or (p.owner if p else None),
                               int(limit), unit, begun, reading.used_days, reading.paused, reading.due_at,
                               reading.level, reading.calendar_known, reading.next_change_at))
+    return out
+
+
+def superseded(stages: Sequence[Any], index: int, *, now: datetime) -> bool:
+    """The stage at ``index``, which the source never closed, is over because the flow moved past it: the same
+    stage was started again later in the list (re-opened under its name), or a stage at least two places later
+    has started (by ``now``, not before this one began). The stage right after it may run alongside it (a
+    subsidy's 部门审核 and 财政审核 review in parallel), so its start alone ends nothing. A source that never writes
+    a stage's end kept it red after the case had moved on."""
+    this = stages[index]
+    if not isinstance(this, Mapping):
+        return False
+    begun = _parse(this.get("started_at"))
+    for offset, later in enumerate(stages[index + 1:], start=1):
+        start = _parse(later.get("started_at")) if isinstance(later, Mapping) else None
+        if start is None or start > now or (begun is not None and start < begun):
+            continue
+        if offset >= 2 or later.get("name") == this.get("name"):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class OpenSpecial:
+    """A special procedure (特别程序) still open: the case clock is stopped while it runs."""
+
+    case_no: str
+    seq: int
+    name: str
+    special_type: str | None
+    started_at: datetime
+    bound_at: datetime
+    """When it has been open longer than the calendar's bound for its type (:meth:`WorkCalendar.special_bound`)."""
+
+
+def open_specials(case: Mapping[str, Any], calendar: WorkCalendar, *, now: datetime) -> list[OpenSpecial]:
+    """Special procedures of a case still open that have begun by ``now`` (none for a closed case), each with the
+    instant it outlives its bound: a 补正 the source never ends stops the clock for good, and nobody would know."""
+    if is_closed(case):
+        return []
+    out = []
+    for i, event in enumerate(case.get("events") or [], start=1):
+        if not isinstance(event, Mapping) or event.get("kind") != "special" or event.get("ended_at"):
+            continue
+        begun = _parse(event.get("started_at"))
+        if begun is None or begun > now:
+            continue
+        kind = event.get("special_type")
+        bound = begun + timedelta(days=calendar.special_bound(kind))
+        out.append(OpenSpecial(str(case.get("case_no")), int(event.get("seq") or i), str(event.get("name") or kind
+                               or "特别程序"), kind, begun, bound))
     return out
 
 
