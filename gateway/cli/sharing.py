@@ -110,11 +110,12 @@ def clients_revoke(client: Annotated[str, typer.Argument(help="Client id or name
 
 
 def _verifier() -> Any:
-    from gateway.crypto.jws import JwsSigner, JwsVerifier
-    from gateway.crypto.keys import GatewayKeys
+    """The current signing key and every retired one, chosen by each signature's ``kid``: checkpoints signed
+    before ``tongban keys rotate-signing`` still verify."""
+    from gateway.crypto.keys import GatewayKeys, KeySetVerifier
 
     keys = GatewayKeys.from_env()
-    return JwsVerifier(JwsSigner.from_keys(keys).jwk()) if keys else None
+    return KeySetVerifier(keys.verification_jwks()) if keys else None
 
 
 @audit_app.command("verify")
@@ -330,6 +331,33 @@ def keys_rotate(
         raise typer.Exit(1)
     if not json_out:
         console.print("every sealed value is under the current key: the old keys may leave the key file")
+
+
+@keys_app.command("rotate-signing")
+@guard
+def keys_rotate_signing(json_out: JsonOpt = False) -> None:
+    """Give the gateway a new signing key (same algorithm) in $TONGBAN_KEY_FILE; the old key's public half stays
+    in the file (``signing_keys_retired``) and in ``GET /v1/keys``, so receipts, webhook deliveries and audit
+    checkpoints it signed still verify by their ``kid``. Restart the gateway processes to sign with the new key."""
+    import os
+
+    from gateway.crypto.jws import JwsSigner
+    from gateway.crypto.keys import GatewayKeys
+
+    path = os.environ.get("TONGBAN_KEY_FILE")
+    keys = GatewayKeys.from_env()
+    if not path or keys is None:
+        fail("rotation works on a key file: set TONGBAN_KEY_FILE")
+        raise typer.Exit(1)
+    old = JwsSigner.from_keys(keys).kid
+    rotated = keys.rotated_signing()
+    rotated.write(path)
+    new = JwsSigner.from_keys(rotated).kid
+    if json_out:
+        print_json({"current": new, "retired": [j["kid"] for j in rotated.signing_keys_retired]})
+    else:
+        console.print(f"[green]new signing key {new}[/]; {old} retired (its public key stays in the key file and "
+                      "in /v1/keys); restart the gateway to sign with the new key")
 
 
 @app.command()

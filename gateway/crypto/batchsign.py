@@ -11,7 +11,8 @@ proof together show that the gateway signed exactly these bytes.
 Answers to *different clients* share a tree, and a proof carries the hashes of the other answers beside it. An
 unsalted leaf SHA-256(0x00 ‖ body) would let a client test guesses of another client's answer against those
 hashes (a holder view whose only unknown is an 18-digit ID falls in about a second). So every leaf is salted:
-leaf = SHA-256(0x00 ‖ salt ‖ body) with a fresh random salt of :data:`SALT_BYTES` bytes per answer, and an
+leaf = SHA-256(0x00 ‖ salt ‖ body) with a fresh random salt of exactly :data:`SALT_BYTES` bytes per answer (a
+fixed length, so that salt ‖ body splits one way only), and an
 answer's salt travels only in that answer's own proof header. The other hashes a proof carries are then
 commitments to bodies under salts the receiver never sees: nothing about the other answers is revealed.
 
@@ -52,9 +53,12 @@ SALT_BYTES = 16
 
 
 def leaf_hash(body: bytes, salt: bytes) -> bytes:
-    """RFC 9162 leaf hash of a salted answer: SHA-256(0x00 ‖ salt ‖ body)."""
-    if len(salt) < SALT_BYTES:
-        raise ValueError(f"a leaf salt has at least {SALT_BYTES} bytes")
+    """RFC 9162 leaf hash of a salted answer: SHA-256(0x00 ‖ salt ‖ body), the salt exactly :data:`SALT_BYTES`
+    long. Exactly, not "at least": with salts of any length, salt ‖ body splits in more than one way, so a proof
+    of an answer would also verify every suffix of it (the first bytes moved into a longer "salt"). The gateway
+    has only ever issued salts of :data:`SALT_BYTES` bytes, so every proof it gave out still verifies."""
+    if len(salt) != SALT_BYTES:
+        raise ValueError(f"a leaf salt has exactly {SALT_BYTES} bytes")
     return hashlib.sha256(b"\x00" + salt + body).digest()
 
 
@@ -144,7 +148,7 @@ def verify_answer(verifier: JwsVerifier, body: bytes, signature: str, proof: str
         size = int(payload.get("size", 0))
     except (ValueError, TypeError):
         raise JwsError("malformed Tongban-Signature-Proof") from None
-    if (salted and len(salt) < SALT_BYTES) or any(len(h) != 32 for h in path):
+    if (salted and len(salt) != SALT_BYTES) or any(len(h) != 32 for h in path):
         raise JwsError("malformed Tongban-Signature-Proof")
     leaf = leaf_hash(body, salt) if salted else hashlib.sha256(b"\x00" + body).digest()
     root = root_from_proof(leaf, index, size, path)

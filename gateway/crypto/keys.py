@@ -11,6 +11,10 @@ One JSON key file (``TONGBAN_KEY_FILE``) or the same values in environment varia
 - ``mac_key``: the HMAC key of the gateway's own consent tokens (``TONGBAN_MAC_KEY``).
 - ``signing_key``: Ed25519 private key (32 bytes, base64) for JWS responses, webhooks and audit checkpoints
   (``TONGBAN_SIGNING_KEY``); ``signing_alg`` ``EdDSA`` or ``SM2`` (then ``sm2_private_key`` is hex).
+- ``signing_keys_retired``: the *public* JWKs of signing keys ``tongban keys rotate-signing`` retired, each with
+  its ``retired_at``: what they signed (audit checkpoints, receipts, webhook deliveries) stays verifiable by its
+  ``kid``, and ``GET /v1/keys`` publishes them. A key file without the field (written before rotation existed)
+  has none.
 
 ``tongban keys init --out FILE`` writes a fresh key file (mode 0600).
 """
@@ -18,16 +22,18 @@ One JSON key file (``TONGBAN_KEY_FILE``) or the same values in environment varia
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from gateway.contract.errors import ConfigError
 
-__all__ = ["GatewayKeys"]
+__all__ = ["GatewayKeys", "KeySetVerifier"]
 
 
 def _b64(data: bytes) -> str:
@@ -52,6 +58,8 @@ class GatewayKeys:
     signing_alg: str = "EdDSA"
     sm2_private_key: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    signing_keys_retired: list[dict[str, str]] = field(default_factory=list)
+    """Public JWKs of retired signing keys (with ``retired_at``), newest last; never a private key."""
 
     @classmethod
     def generate(cls, *, pii_cipher: str = "AES-GCM", signing_alg: str = "EdDSA") -> GatewayKeys:
@@ -67,8 +75,28 @@ class GatewayKeys:
         """A copy with a new current PII key; the old ones stay readable."""
         kid = "k" + secrets.token_hex(3)
         keys = {kid: secrets.token_bytes(16 if self.pii_cipher == "SM4-GCM" else 32), **self.pii_keys}
-        return GatewayKeys(keys, kid, self.blind_index_key, self.mac_key, self.signing_key, self.pii_cipher,
-                           self.signing_alg, self.sm2_private_key)
+        return dataclasses.replace(self, pii_keys=keys, pii_current=kid,
+                                   signing_keys_retired=list(self.signing_keys_retired))
+
+    def rotated_signing(self) -> GatewayKeys:
+        """A copy with a new signing key (same algorithm); the current key's public JWK joins
+        ``signing_keys_retired``, so whatever it signed still verifies by its ``kid``."""
+        from gateway.crypto.jws import JwsSigner
+
+        old = JwsSigner.from_keys(self).jwk()
+        retired = [j for j in self.signing_keys_retired if j.get("kid") != old["kid"]]
+        retired.append({**old, "retired_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        return dataclasses.replace(self, signing_key=secrets.token_bytes(32),
+                                   sm2_private_key=secrets.token_hex(32) if self.signing_alg == "SM2"
+                                   else self.sm2_private_key, signing_keys_retired=retired)
+
+    def verification_jwks(self) -> list[dict[str, str]]:
+        """Every public signing key a signature of this gateway may carry: the current one first, then the retired
+        ones (each marked with its ``retired_at``)."""
+        from gateway.crypto.jws import JwsSigner
+
+        current = JwsSigner.from_keys(self).jwk()
+        return [current, *(dict(j) for j in self.signing_keys_retired if j.get("kid") != current["kid"])]
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -82,6 +110,8 @@ class GatewayKeys:
         }
         if self.sm2_private_key:
             data["sm2_private_key"] = self.sm2_private_key
+        if self.signing_keys_retired:
+            data["signing_keys_retired"] = [dict(j) for j in self.signing_keys_retired]
         return data
 
     def write(self, path: str | Path) -> Path:
@@ -99,10 +129,15 @@ class GatewayKeys:
             current = str(data.get("pii_current") or next(iter(pii)))
             if current not in pii:
                 raise ConfigError(f"{where}: pii_current {current!r} is not among pii_keys")
+            retired = data.get("signing_keys_retired") or []
+            if not isinstance(retired, list) or not all(
+                    isinstance(j, dict) and isinstance(j.get("kid"), str) and "d" not in j for j in retired):
+                raise ConfigError(f"{where}: signing_keys_retired is a list of public JWKs, each with its kid")
             return cls(pii, current, _unb64(data["blind_index_key"], "blind_index_key"),
                        _unb64(data["mac_key"], "mac_key"), _unb64(data["signing_key"], "signing_key"),
                        str(data.get("pii_cipher", "AES-GCM")), str(data.get("signing_alg", "EdDSA")),
-                       data.get("sm2_private_key"))
+                       data.get("sm2_private_key"),
+                       signing_keys_retired=[{str(k): str(v) for k, v in j.items()} for j in retired])
         except KeyError as exc:
             raise ConfigError(f"{where}: missing {exc.args[0]}") from None
 
@@ -132,3 +167,33 @@ class GatewayKeys:
             "signing_key": env["TONGBAN_SIGNING_KEY"], "signing_alg": env.get("TONGBAN_SIGNING_ALG", "EdDSA"),
             "sm2_private_key": env.get("TONGBAN_SM2_PRIVATE_KEY"),
         }, where="environment")
+
+
+class KeySetVerifier:
+    """Verifies a JWS with the key its header names (``kid``), among a key set — the current signing key and the
+    retired ones (:meth:`GatewayKeys.verification_jwks`, ``GET /v1/keys``) — so what an earlier key signed still
+    verifies after a rotation. Same ``verify`` as :class:`gateway.crypto.jws.JwsVerifier`."""
+
+    def __init__(self, jwks: list[dict[str, str]]) -> None:
+        from gateway.crypto.jws import JwsVerifier
+
+        self.jwks = [dict(j) for j in jwks]
+        self._by_kid = {j["kid"]: JwsVerifier(j) for j in self.jwks}
+
+    @property
+    def jwk(self) -> dict[str, str]:
+        """The current key (the first)."""
+        return self.jwks[0]
+
+    def verify(self, token: str, payload: bytes | None = None) -> bytes:
+        from gateway.crypto.jws import JwsError, unb64url
+
+        try:
+            header = json.loads(unb64url(token.split(".", 1)[0]))
+            kid = header.get("kid") if isinstance(header, dict) else None
+        except ValueError:
+            raise JwsError("malformed JWS") from None
+        verifier = self._by_kid.get(kid) if isinstance(kid, str) else None
+        if verifier is None:
+            raise JwsError(f"JWS signed with a key the gateway does not know (kid {kid!r})")
+        return verifier.verify(token, payload)

@@ -30,6 +30,7 @@ from gateway.models.datetimes import BEIJING
 from gateway.models.hashing import case_document
 from gateway.process.bundle_spec import BundleSpec, PartSpec
 from gateway.sharing.access.audit import AuditEntry, append_entries
+from gateway.sharing.access.clients import row_to_client
 from gateway.sharing.access.tokens import ConsentClaims, ConsentTokens
 from gateway.store import access as access_store
 
@@ -87,7 +88,7 @@ def grant_consent(conn: Any, *, tokens: ConsentTokens, pii: Any, holder_id: str,
     sees it among their consents and may withdraw it. ``(consent_id, token)``, or None when the department has
     no active client at the gateway (its system will hold the part: "no consent")."""
     row = access_store.latest_client_named(conn, client_name)
-    if row is None or row.revoked_at is not None:
+    if row is None or not row_to_client(row).active(now):  # revoked, or past its expiry: as POST /v1/consents
         return None
     bidx = pii.bidx(holder_id)
     consent_id = secrets.token_hex(8)

@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import Engine
 
 from gateway.contract.errors import ConfigError
-from gateway.crypto.jws import JwsSigner, JwsVerifier
-from gateway.crypto.keys import GatewayKeys
+from gateway.crypto.jws import JwsSigner
+from gateway.crypto.keys import GatewayKeys, KeySetVerifier
 from gateway.crypto.pii import PiiCodec
 from gateway.kernel.config import SystemConfig, expand_env, find_config_file, parse_duration
 from gateway.kernel.yamlfile import load_yaml
@@ -167,8 +167,9 @@ class GatewayRuntime:
                                  checkpoint_seconds=self.settings.checkpoint_every.total_seconds())
 
     @property
-    def verifier(self) -> JwsVerifier:
-        return JwsVerifier(self.signer.jwk())
+    def verifier(self) -> KeySetVerifier:
+        """Verifies what this gateway signed, with the current signing key or a retired one (by ``kid``)."""
+        return KeySetVerifier(self.keys.verification_jwks())
 
     @classmethod
     def create(cls, runtime: Any = None, *, settings: GatewaySettings | None = None, keys: GatewayKeys | None = None,

@@ -157,3 +157,23 @@ def test_an_answer_signed_before_leaves_were_salted_still_verifies() -> None:
         verify_answer(verifier, b'{"a":2}', token, f"0:{b64url(leaves[1])}")
     with pytest.raises(JwsError, match="malformed"):  # an unsalted answer has no salt part
         verify_answer(verifier, bodies[0], token, f"0:{b64url(b'x' * 16)}:{b64url(leaves[1])}")
+
+
+def test_a_proof_does_not_verify_a_suffix_of_the_answer() -> None:
+    """Leaves salted with salts of any length ≥ 16 were ambiguous: SHA-256(0x00 ‖ salt ‖ body) is also
+    SHA-256(0x00 ‖ (salt ‖ body[:k]) ‖ body[k:]), so moving the answer's first bytes into a longer "salt" made the
+    same signature and proof verify a suffix of the answer. The salt is exactly SALT_BYTES long now; proofs the
+    gateway issued (always SALT_BYTES) still verify."""
+    signer = JwsSigner.from_keys(GatewayKeys.generate())
+    verifier = JwsVerifier(signer.jwk())
+    body = b'{"released":false}{"released":true}'
+    head = sign_batch(signer, [body, b'{"other":1}'])[0]
+    index, salt, path = head["Tongban-Signature-Proof"].split(":")
+    assert len(unb64url(salt)) == SALT_BYTES
+    verify_answer(verifier, body, head["Tongban-Signature"], head["Tongban-Signature-Proof"])  # as issued
+    cut = len(b'{"released":false}')
+    longer = f"{index}:{b64url(unb64url(salt) + body[:cut])}:{path}"
+    with pytest.raises(JwsError, match="malformed"):
+        verify_answer(verifier, body[cut:], head["Tongban-Signature"], longer)
+    with pytest.raises(ValueError, match="exactly"):
+        leaf_hash(body[cut:], unb64url(salt) + body[:cut])

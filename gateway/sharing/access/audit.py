@@ -2,9 +2,11 @@
 
 Each entry's hash is ``H(prev_hash ‖ "\\n" ‖ canonical JSON of the entry, its sequence number included)`` with
 H = SHA-256 (or SM3 as an option). Changing, removing or reordering any row breaks the chain at that row, and
-:func:`verify_chain` names it. Removing the *newest* rows leaves a shorter but consistent chain; the periodic
-signed checkpoints (``audit_checkpoints``: sequence number, hash, JWS signature) close that gap up to the last
-checkpoint.
+:func:`verify_chain` names it. Removing the *newest* rows leaves a shorter but consistent chain; the signed
+checkpoints (``audit_checkpoints``: sequence number, hash, JWS signature) close that gap up to the last
+checkpoint: the writer signs the head after its first batch, every ``checkpoint_seconds`` after that, and when it
+stops, so a short-lived server's tail is anchored too (only a crash leaves up to ``checkpoint_seconds`` of it
+unanchored).
 
 Writes go through :class:`AuditWriter`, a group-commit writer: callers ``await append(...)``; entries that
 arrive while a batch is being written form the next batch, so under load one transaction (one head read, one
@@ -129,7 +131,9 @@ class AuditWriter:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
-        self._last_checkpoint = time.monotonic()
+        self._last_checkpoint = -float("inf")
+        """When the writer last signed the head: never, so the first batch is checkpointed at once (a server that
+        ran for less than ``checkpoint_seconds`` must not leave its whole log unanchored)."""
         self._raw: Any = None
         self.inline = engine.dialect.name == "sqlite"
         """On SQLite (a local file in WAL mode: a commit is a write to the log, no fsync) a batch is written on the
@@ -162,6 +166,11 @@ class AuditWriter:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        if self.signer is not None and self.entries and not self._executor._shutdown:  # noqa: SLF001
+            try:  # anchor the tail: the newest rows of a stopped server cannot be removed unnoticed
+                self._executor.submit(self._checkpoint_now).result()
+            except Exception as exc:  # noqa: BLE001 - stopping goes on; the next start checkpoints its first batch
+                log.warning("audit: final checkpoint failed: %s", exc)
         if self.inline and self._raw is not None and not self._executor._shutdown:  # noqa: SLF001
             try:
                 self._executor.submit(self._checkpoint_wal).result()  # leave a short log behind
@@ -181,11 +190,17 @@ class AuditWriter:
     def _write(self, entries: list[AuditEntry]) -> list[int]:
         seqs = self._write_raw(entries)
         if self.signer is not None and time.monotonic() - self._last_checkpoint >= self.checkpoint_seconds:
-            with self.engine.begin() as conn:
-                store.lock_chain(conn)
-                _checkpoint(conn, self.signer, self.algorithm)
-            self._last_checkpoint = time.monotonic()
+            self._checkpoint_now()
         return seqs
+
+    def _checkpoint_now(self) -> None:
+        """Sign the chain's head (unless a checkpoint already covers it): after the first batch, every
+        ``checkpoint_seconds`` after that, and at :meth:`stop`."""
+        assert self.signer is not None
+        with self.engine.begin() as conn:
+            store.lock_chain(conn)
+            _checkpoint(conn, self.signer, self.algorithm)
+        self._last_checkpoint = time.monotonic()
 
     def _write_raw(self, entries: list[AuditEntry]) -> list[int]:
         """One transaction on the writer thread's own driver connection: lock, read the head, insert the batch.

@@ -38,6 +38,9 @@ SCOPES = {
 }
 DEFAULT_SCOPES = ("certificates:query", "cases:read", "subscriptions")
 CACHE_SECONDS = 2.0
+UNKNOWN_SECONDS = 10.0
+"""How long a client id no client has is refused from memory (ids are random: a new client's id was never asked
+for before it existed, so nobody waits on this)."""
 
 
 def _utcnow() -> datetime:
@@ -88,6 +91,9 @@ class ClientStore:
         self.engine = engine
         self.read_engine = read_engine or engine
         self._cache: dict[str, tuple[float, Client, str]] = {}
+        self._unknown: dict[str, float] = {}
+        """Client ids no client has (when they were last looked up): a credential naming one is refused from memory
+        for :data:`UNKNOWN_SECONDS`, not with a database read per request."""
 
     def add(self, name: str, *, department_code: str | None = None, scopes: list[str] | tuple[str, ...] = DEFAULT_SCOPES,
             days: float | None = 365, rate_limit: float | None = None, client_id: str | None = None) -> IssuedCredential:
@@ -109,6 +115,7 @@ class ClientStore:
                 conn, client_id=cid, name=name, department_code=department_code,
                 scopes=orjson.dumps(sorted(scopes)).decode(), secret_salt=salt, secret_hash=_hash(salt, secret),
                 rate_limit=rate_limit, created_at=now, expires_at=expires, revoked_at=None)
+        self._unknown.pop(cid, None)
         client = Client(cid, name, department_code, frozenset(scopes), rate_limit, expires, None, now)
         return IssuedCredential(client, f"tbk_{cid}_{secret}")
 
@@ -139,7 +146,11 @@ class ClientStore:
         calls it inline only then."""
         cid = credential[4:].partition("_")[0] if credential.startswith("tbk_") else ""
         entry = self._cache.get(cid)
-        return entry is not None and time.monotonic() - entry[0] < CACHE_SECONDS
+        now = time.monotonic()
+        if entry is not None and now - entry[0] < CACHE_SECONDS:
+            return True
+        unknown = self._unknown.get(cid)
+        return unknown is not None and now - unknown < UNKNOWN_SECONDS
 
     def authenticate(self, credential: str) -> Client | None:
         """The active client a credential belongs to, or None (unknown, wrong secret, revoked, expired)."""
@@ -154,9 +165,17 @@ class ClientStore:
             _, client, digest = cached
             ok = hmac.compare_digest(digest, hashlib.sha256(secret.encode()).hexdigest())
             return client if ok and client.active() else None
+        unknown = self._unknown.get(cid)
+        if unknown is not None and now - unknown < UNKNOWN_SECONDS:
+            return None
         with self.read_engine.connect() as conn:
             row = store.find_client(conn, cid)
-        if row is None or not hmac.compare_digest(row.secret_hash, _hash(row.secret_salt, secret)):
+        if row is None:
+            if len(self._unknown) > 10_000:
+                self._unknown.clear()
+            self._unknown[cid] = now
+            return None
+        if not hmac.compare_digest(row.secret_hash, _hash(row.secret_salt, secret)):
             return None
         client = row_to_client(row)
         if len(self._cache) > 10_000:

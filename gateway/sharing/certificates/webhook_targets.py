@@ -14,9 +14,13 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Sequence
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["target_problem"]
+from requests import PreparedRequest, Response
+from requests.adapters import HTTPAdapter
+
+__all__ = ["PinnedAdapter", "checked_target", "target_problem"]
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -53,29 +57,71 @@ def _allowed(host: str, address: Address, allowed: Sequence[str]) -> bool:
 def target_problem(url: str, allowed: Sequence[str] = ()) -> str | None:
     """Why the gateway must not POST to ``url`` (None: it may). Resolves the host name (blocking: call it off the
     event loop)."""
-    parts = urlsplit(url)
+    return checked_target(url, allowed)[0]
+
+
+def checked_target(url: str, allowed: Sequence[str] = ()) -> tuple[str | None, list[Address]]:
+    """``(why the gateway must not POST to url, or None; the addresses checked)``. A delivery connects to one of
+    those addresses (:class:`PinnedAdapter`), never to what the name resolves to a moment later."""
+    problem, addresses = _check(url, allowed)
+    return problem, (sorted(addresses, key=str) if problem is None else [])
+
+
+def _check(url: str, allowed: Sequence[str]) -> tuple[str | None, set[Address]]:
+    try:  # a malformed bracketed host ("http://[zz]/") raises here, not later
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:
+        return f"the webhook URL is malformed ({exc})", set()
     if parts.scheme not in ("http", "https"):
-        return "a webhook URL is http:// or https://"
+        return "a webhook URL is http:// or https://", set()
     if parts.username or parts.password:
-        return "a webhook URL carries no user name or password"
-    host = parts.hostname
+        return "a webhook URL carries no user name or password", set()
     if not host:
-        return "a webhook URL names a host"
+        return "a webhook URL names a host", set()
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        given = parts.port
     except ValueError:
-        return "the webhook URL's port is not a number from 1 to 65535"
+        given = -1
+    if given is not None and not 1 <= given <= 65535:  # port 0 is no port a receiver listens on
+        return "the webhook URL's port is not a number from 1 to 65535", set()
+    port = given or (443 if parts.scheme == "https" else 80)
     try:
         addresses = {ipaddress.ip_address(host)}
     except ValueError:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
-            return f"the webhook host {host} does not resolve ({exc})"
+            return f"the webhook host {host} does not resolve ({exc})", set()
         addresses = {ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos}
     for address in sorted(addresses, key=str):
         kind = _kind(address)
         if kind is not None and not _allowed(host, address, allowed):
             return (f"the webhook host {host} is {address}, a {kind} address the gateway does not call "
-                    f"(webhook_allowed_hosts in the gateway file lists exceptions)")
-    return None
+                    f"(webhook_allowed_hosts in the gateway file lists exceptions)"), addresses
+    return None, addresses
+
+
+class PinnedAdapter(HTTPAdapter):
+    """Connects to the address :func:`checked_target` checked, not to what the host name resolves to when the
+    connection is made: between the check and the POST a name can be rebound (DNS rebinding) to 127.0.0.1 or
+    169.254.169.254. The request goes to the address; the ``Host`` header keeps the name, and for https the
+    certificate is still checked against the name (SNI and hostname verification use it)."""
+
+    def __init__(self, address: Address, **kwargs: Any) -> None:
+        self.address = address
+        super().__init__(**kwargs)
+
+    def send(self, request: PreparedRequest, **kwargs: Any) -> Response:  # type: ignore[override]
+        parts = urlsplit(request.url or "")
+        host = parts.hostname or ""
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:  # a name: connect to the checked address instead
+            ip = str(self.address)
+            netloc = (f"[{ip}]" if self.address.version == 6 else ip) + (f":{parts.port}" if parts.port else "")
+            request.headers["Host"] = parts.netloc.rpartition("@")[2]
+            request.url = urlunsplit(parts._replace(netloc=netloc))
+            if parts.scheme == "https":
+                self.poolmanager.connection_pool_kw.update(server_hostname=host, assert_hostname=host)
+        return super().send(request, **kwargs)

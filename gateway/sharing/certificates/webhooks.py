@@ -20,7 +20,7 @@ import orjson
 import requests
 from sqlalchemy import Connection
 
-from gateway.sharing.certificates.webhook_targets import target_problem
+from gateway.sharing.certificates.webhook_targets import PinnedAdapter, checked_target
 from gateway.store import subscriptions as store
 
 __all__ = ["DeliveryReport", "deliver_webhooks", "fan_out"]
@@ -77,6 +77,15 @@ class DeliveryReport:
         return {"delivered": self.delivered, "retried": self.retried, "dead": self.dead}
 
 
+def _pinned(address: Any) -> requests.Session:
+    """A session that connects to ``address`` whatever the URL's host name resolves to by then."""
+    pinned = requests.Session()
+    adapter = PinnedAdapter(address)
+    pinned.mount("http://", adapter)
+    pinned.mount("https://", adapter)
+    return pinned
+
+
 def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
                      session: requests.Session | None = None) -> DeliveryReport:
     """Send due deliveries once each (call it periodically; the API server runs it in the background)."""
@@ -88,13 +97,12 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
     due = [row for row in due if row.id in mine]
     if not due:
         return report
-    http = session or requests.Session()
     max_attempts = gw.settings.webhook_max_attempts
     for row in due:
         body = row.payload.encode()
         error = None
-        refused = None if not (row.active and row.client_live) else target_problem(row.url,
-                                                                                    gw.settings.webhook_allowed_hosts)
+        refused, addresses = (None, []) if not (row.active and row.client_live) else \
+            checked_target(row.url, gw.settings.webhook_allowed_hosts)
         if not row.active:
             error = "subscription cancelled"
         elif not row.client_live:
@@ -103,9 +111,17 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
             error = f"refused: {refused}"
         else:
             try:  # no redirects: a 307 to 169.254.169.254 must not take the POST along
-                response = http.post(row.url, data=body, timeout=gw.settings.webhook_timeout, allow_redirects=False,
-                                     headers={"Content-Type": "application/json", "Tongban-Event-Id": str(row.event_id),
-                                              "Tongban-Signature": gw.signer.sign_detached(body)})
+                # to the address just checked (a caller's own session is used as given)
+                sender = session if session is not None else _pinned(addresses[0])
+                try:
+                    response = sender.post(row.url, data=body, timeout=gw.settings.webhook_timeout,
+                                           allow_redirects=False, headers={
+                                               "Content-Type": "application/json",
+                                               "Tongban-Event-Id": str(row.event_id),
+                                               "Tongban-Signature": gw.signer.sign_detached(body)})
+                finally:
+                    if sender is not session:
+                        sender.close()
                 if not 200 <= response.status_code < 300:
                     error = f"HTTP {response.status_code}"
             except requests.RequestException as exc:

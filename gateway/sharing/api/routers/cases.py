@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Path
+from fastapi import APIRouter, Depends, Header, Path, Request
 from starlette.responses import Response
 
 from gateway.crypto.pii import mask
 from gateway.sharing.access.audit import AuditEntry
+from gateway.sharing.access.clients import Client
 from gateway.sharing.certificates import library
 from gateway.sharing.certificates.materials import replaceable_materials
 from gateway.store import sharing_queries
 
-from ..deps import Api, Caller, get_api, require
+from ..deps import Api, Caller, audit_refusal, get_api, require
 from ..problems import PROBLEM_RESPONSES, ProblemError
 from ..release import check_policy, consent_problem
 from ..schemas import CaseResponse, MaterialsResponse, Purpose
@@ -42,16 +43,42 @@ def _visible(caller: Caller, dept_code: str | None) -> bool:
                                                       and dept_code == caller.client.department_code)
 
 
+NOT_VISIBLE = "no such case among the cases this client may see"
+
+
+async def _refuse_invisible(api: Api, caller: Caller, action: str, case_no: str, holder: str | None) -> ProblemError:
+    """Another department's case: answered as a case that does not exist (case numbers cannot be probed), and the
+    attempt audited in its applicant's access log (``denied:visibility``) — it was an attempt on their data."""
+    await api.audit([caller.deny_entry(action, "denied:visibility", case_no=case_no, holder_ref=holder,
+                                       detail="another department's case")])
+    api.metrics.denials.labels("visibility").inc()
+    return ProblemError(404, "not-found", NOT_VISIBLE)
+
+
+def _refused_on(action: str) -> Any:
+    async def refused(request: Request, api: Api, client: Client, kind: str, detail: str) -> None:
+        """A rate-limited (or unscoped) read of a case: audited for its applicant (the answer says nothing more)."""
+        case_no = request.path_params.get("case_no")
+        if not case_no or len(case_no) > 64:
+            return
+        row, holder = await api.run(_case_and_holder, api, case_no)
+        if row is not None:
+            await audit_refusal(api, client, kind, detail, action=action, holder_ref=holder, case_no=case_no)
+    return refused
+
+
 @router.get("/{case_no}", response_model=CaseResponse, summary="A case's status and timeline across systems")
-async def get_case(case_no: CaseP, caller: Caller = Depends(require("cases:read")),
+async def get_case(case_no: CaseP, caller: Caller = Depends(require("cases:read", _refused_on("case"))),
                    api: Api = Depends(get_api)) -> Response:
     found = await api.run(_case, api, case_no)
-    if found is None or not _visible(caller, found["row"]["dept_code"]):
-        raise ProblemError(404, "not-found", "no such case among the cases this client may see")
+    if found is None:
+        raise ProblemError(404, "not-found", NOT_VISIBLE)
     row = found["row"]
     data = orjson.loads(row["data"])
     applicant = data.get("applicant") or {}
     number = api.gw.pii.open(applicant["id_number"]) if applicant.get("id_number") else None
+    if not _visible(caller, row["dept_code"]):
+        raise await _refuse_invisible(api, caller, "case", case_no, api.gw.pii.bidx(number) if number else None)
     timeline: list[dict[str, Any]] = []
     for name, at in (("applied", data.get("applied_at")), ("accepted", data.get("accepted_at")),
                      ("finished", data.get("finished_at"))):
@@ -102,6 +129,15 @@ def _holdings(api: Api, holder: str, types: list[str]) -> list[Any]:
         return library.find_for_holder(conn, holder, types)
 
 
+def _co_holders(api: Api, holder: str, found: list[Any], awaiting: list[str]) -> list[str]:
+    """The other holders of the certificates looked up (``found``) and, for a refused consent, of the holder's
+    certificates of the types awaiting it (the ones the refused look-up was after), sorted."""
+    with api.gw.read_engine.connect() as conn:
+        certs = list(found) + (library.find_for_holder(conn, holder, awaiting) if awaiting else [])
+        refs = {h for c in certs for h in library.holders_of(conn, c.identifier)}
+    return sorted(refs - {holder})
+
+
 def _lookable(api: Api, caller: Caller, types: list[str], purpose: Purpose, holder: str,
               consent: str | None) -> tuple[list[str], list[str], str | None]:
     """``(types the holder's certificates may be looked up for, types awaiting the holder's consent, why the
@@ -135,15 +171,17 @@ def _lookable(api: Api, caller: Caller, types: list[str], purpose: Purpose, hold
 
 @router.get("/{case_no}/materials", response_model=MaterialsResponse,
             summary="Which materials of this case need not be submitted (a certificate replaces them)")
-async def case_materials(case_no: CaseP, caller: Caller = Depends(require("cases:read")),
+async def case_materials(case_no: CaseP, caller: Caller = Depends(require("cases:read", _refused_on("materials"))),
                          api: Api = Depends(get_api), consent: ConsentH = None) -> Response:
     """A material is spared by a valid certificate of the applicant only of a type the sharing policy lets this
     client read for the case's item, with the holder's consent where the rule requires it — what
     ``POST /v1/certificates/query`` would release. Other types are not looked up: a material only they replace
     is not replaced, and its ``needs_consent`` lists those a consent token would let the gateway look up."""
     row, holder = await api.run(_case_and_holder, api, case_no)
-    if row is None or row.deleted or not _visible(caller, row.dept_code):
-        raise ProblemError(404, "not-found", "no such case among the cases this client may see")
+    if row is None or row.deleted:
+        raise ProblemError(404, "not-found", NOT_VISIBLE)
+    if not _visible(caller, row.dept_code):
+        raise await _refuse_invisible(api, caller, "materials", case_no, holder)
     item = api.gw.settings.items_by_code.get(row.item_code or "")
     if item is None:
         raise ProblemError(404, "not-found", f"item {row.item_code} is not in the gateway's catalogue")
@@ -152,6 +190,8 @@ async def case_materials(case_no: CaseP, caller: Caller = Depends(require("cases
     lookable, awaiting, refused = _lookable(api, caller, types, purpose, holder, consent) if holder \
         else ([], [], None)
     found = await api.run(_holdings, api, holder, lookable) if lookable else []
+    # the co-holders of a jointly held certificate: looked up for them too (and, refused, attempted on their data)
+    co_holders = await api.run(_co_holders, api, holder, found, awaiting if refused else []) if holder else []
     # valid today (not before its validity starts, nor after it ends); of a type, one without flags first
     usable = sorted((c for c in found if c.effective_status() == "valid"),
                     key=lambda c: bool(c.refused_reason))
@@ -162,12 +202,17 @@ async def case_materials(case_no: CaseP, caller: Caller = Depends(require("cases
     api.metrics.saved.inc(saved)
     looked = f"looked up {','.join(lookable) or 'none'}" + (f"; awaiting consent {','.join(awaiting)}"
                                                            if awaiting else "")
-    entries = [AuditEntry(action="materials", outcome=f"saved:{saved}", client_id=caller.client.client_id,
-                          case_no=case_no, item_code=item.item_code, holder_ref=holder, detail=looked)]
-    if refused:  # a consent token that does not hold is a consent denial, in the holder's log as on the query route
-        entries.append(AuditEntry(action="materials", outcome="denied:consent", client_id=caller.client.client_id,
-                                  case_no=case_no, item_code=item.item_code, holder_ref=holder, detail=refused))
+    if refused:  # a consent token that does not hold is a consent denial, in the log of the holder and of each
+        # co-holder of a certificate it would have looked up, as on the query route (one entry per holder)
+        entries = [AuditEntry(action="materials", outcome="denied:consent", client_id=caller.client.client_id,
+                              case_no=case_no, item_code=item.item_code, holder_ref=ref,
+                              detail=f"{refused}; {looked}") for ref in [holder, *co_holders]]
         api.metrics.denials.labels("consent").inc()
+    else:
+        entries = [AuditEntry(action="materials", outcome=f"saved:{saved}", client_id=caller.client.client_id,
+                              case_no=case_no, item_code=item.item_code, holder_ref=ref,
+                              detail=looked if ref == holder else f"{looked}; co-holder of a certificate looked up")
+                   for ref in [holder, *co_holders]]
     await api.audit(entries)
     type_of = dict((ident, t) for t, ident in valid)
     return await api.signed_json({"case_no": case_no, "item_code": item.item_code, "submissions_saved": saved,

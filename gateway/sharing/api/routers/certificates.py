@@ -24,11 +24,12 @@ from starlette.responses import Response
 
 from gateway.crypto.pii import mask
 from gateway.sharing.access.audit import AuditEntry
+from gateway.sharing.access.clients import Client
 from gateway.sharing.certificates import library
 from gateway.sharing.certificates.library import StoredCertificate
 from gateway.store import sharing_queries
 
-from ..deps import Api, Caller, authenticate, get_api, now_iso, require
+from ..deps import Api, Caller, audit_refusal, authenticate, get_api, now_iso, require
 from ..problems import PROBLEM_RESPONSES, ProblemError, problem_doc
 from ..release import (
     CaseFacts,
@@ -42,13 +43,43 @@ from ..release import (
 from ..schemas import CertificateResponse, Purpose, QueryRequest, QueryResponse, VerifyRequest, VerifyResponse
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"], responses=PROBLEM_RESPONSES)
+
+
+async def _fetch_refused(request: Request, api: Api, client: Client, kind: str, detail: str) -> None:
+    """A fetch by identifier refused a rate-limited (or unscoped) client: audited for the certificate's holders
+    when the identifier and the case name one (the answer is the same either way)."""
+    identifier, case_no = request.path_params.get("identifier"), request.query_params.get("case_no")
+    if not identifier or not case_no or len(identifier) > 200 or len(case_no) > 64:
+        return
+    try:
+        cert, holders, _, _ = await api.run(_fetch_facts, api, identifier, case_no)
+    except ProblemError:
+        return
+    if cert is not None:
+        await audit_refusal(api, client, kind, detail, action="release", holder_ref=holders, case_no=case_no,
+                            item_code=request.query_params.get("item_code"), certificate=cert.identifier)
+
+
+async def _query_refused(request: Request, api: Api, client: Client, kind: str, detail: str) -> None:
+    """A query refused a rate-limited (or unscoped) client: audited for the holder its body names (if it names one
+    in a well-formed body)."""
+    try:
+        body = QueryRequest.model_validate_json(await request.body())
+    except ValidationError:
+        return
+    await audit_refusal(api, client, kind, detail, action="query", holder_ref=api.gw.pii.bidx(body.holder.id_number),
+                        case_no=body.purpose.case_no, item_code=body.purpose.item_code)
+
+
 Query_ = Depends(require("certificates:query"))
+Fetch_ = Depends(require("certificates:query", _fetch_refused))
 _SIGNED = {"headers": {
     "Tongban-Signature": {"description": "JWS (EdDSA; SM2 as an option) over the root of a Merkle tree of answers "
                                          "(gateway.crypto.batchsign)", "schema": {"type": "string"}},
     "Tongban-Signature-Proof": {"description": "this answer's own leaf salt and its RFC 9162 inclusion proof: "
                                                "`<index>:<b64url salt>:<b64url hash>.…`, "
-                                               "leaf = SHA-256(0x00 ‖ salt ‖ body) (payload `leaf: salted`; "
+                                               "leaf = SHA-256(0x00 ‖ salt ‖ body), the salt exactly 16 bytes "
+                                               "(payload `leaf: salted`; "
                                                "answers signed before 2026-12-05 have no `leaf`, a proof "
                                                "`<index>:<hashes>` and leaf SHA-256(0x00 ‖ body): "
                                                "gateway.crypto.batchsign.verify_answer checks both)",
@@ -93,7 +124,8 @@ async def query_certificates(request: Request) -> Response:
     """The hot path, so without FastAPI's dependency machinery: the body is validated in one pydantic call
     (Rust), authentication is a function call; the OpenAPI description is given explicitly above."""
     api: Api = request.app.state.api
-    caller = await authenticate(request, api, "certificates:query", request.headers.get("authorization"))
+    caller = await authenticate(request, api, "certificates:query", request.headers.get("authorization"),
+                                _query_refused)
     try:
         body = QueryRequest.model_validate_json(await request.body())
     except ValidationError as exc:
@@ -104,18 +136,22 @@ async def query_certificates(request: Request) -> Response:
     types = list(dict.fromkeys(body.certificate_types))
     purpose = body.purpose
     case, found = await api.read(_query_facts, api, purpose.case_no, bidx, types)
+    # a refusal is on the data of everyone the query would have released: the holder asked for and each co-holder
+    # of a jointly held certificate found (one entry each), as a refused fetch of that certificate would be
+    refused_for = {bidx, *(h for _, holders in found for h in holders)}
     problem = purpose_problem(api, caller, case, purpose, body.holder.id_number)
     if problem:
-        raise await deny(api, caller, "purpose", problem, action="query", holder_ref=bidx, purpose=purpose)
+        raise await deny(api, caller, "purpose", problem, action="query", holder_ref=refused_for, purpose=purpose)
     denied, needs_consent = check_policy(api, caller, types, purpose.item_code)
     if denied:
         raise await deny(api, caller, "policy", f"the sharing policy does not allow {', '.join(denied)} for item "
-                         f"{purpose.item_code}", action="query", holder_ref=bidx, purpose=purpose)
+                         f"{purpose.item_code}", action="query", holder_ref=refused_for, purpose=purpose)
     if needs_consent:
         problem = consent_problem(api, caller, body.consent_token or consent, holder_bidx=bidx, types=types,
                                   purpose=purpose)
         if problem:
-            raise await deny(api, caller, "consent", problem, action="query", holder_ref=bidx, purpose=purpose)
+            raise await deny(api, caller, "consent", problem, action="query", holder_ref=refused_for,
+                             purpose=purpose)
     entries = [e for c, holders in found for e in _release_entries(caller, c.identifier, bidx, holders, purpose,
                                                                    f"query {','.join(types)}")]
     if not entries:
@@ -148,32 +184,50 @@ def _fetch_facts(api: Api, identifier: str,
         return cert, holders, case, applicant
 
 
+UNKNOWN_CERTIFICATE = "no such certificate"
+
+
+def unknown_certificate() -> ProblemError:
+    """The one answer to a fetch refused before the caller may know the certificate: an unknown identifier, a case
+    that is not the caller's (or names none of its holders), a type the policy does not give the caller, a missing
+    or insufficient consent — the same 404 and detail, so a fetch cannot tell which identifiers exist, of which
+    type, or who holds them (as ``/v1/certificates/verify`` answers "unknown identifier"). Each refusal is still
+    audited for the holders, naming its reason."""
+    return ProblemError(404, "not-found", UNKNOWN_CERTIFICATE)
+
+
 async def _authorize_fetch(api: Api, caller: Caller, identifier: str, purpose: Purpose, consent: str | None,
                            action: str) -> tuple[StoredCertificate, str, set[str]]:
     """The certificate, the case's applicant (a holder of it) and all its holders — or the denial, audited in
-    every holder's access log (the attempt was on a jointly held certificate's data: theirs too, as a release)."""
+    every holder's access log (the attempt was on a jointly held certificate's data: theirs too, as a release).
+    Every refusal is answered as an unknown identifier (:func:`unknown_certificate`), the consent refusal too:
+    without the holder's consent a fetch must not tell whether the case's applicant holds this identifier (the
+    query route and the materials check tell nothing of it either); the audit entry says why."""
     cert, holders, case, applicant_bidx = await api.run(_fetch_facts, api, identifier, purpose.case_no)
     if cert is None:
-        raise ProblemError(404, "not-found", "no such certificate")
+        raise unknown_certificate()
     problem = purpose_problem(api, caller, case, purpose, None)
     if problem is None and applicant_bidx not in holders:
         problem = f"case {purpose.case_no} does not name a holder of this certificate"
     if problem:  # the attempt was on the certificate's holders' data: their access log shows it
-        raise await deny(api, caller, "purpose", problem, action=action,
-                         holder_ref=applicant_bidx if applicant_bidx in holders else holders, purpose=purpose,
-                         certificate=cert.identifier)
+        await deny(api, caller, "purpose", problem, action=action,
+                   holder_ref=applicant_bidx if applicant_bidx in holders else holders, purpose=purpose,
+                   certificate=cert.identifier)
+        raise unknown_certificate()  # a 403 here would tell that the identifier exists (identifiers are serials)
     denied, needs_consent = check_policy(api, caller, [cert.type_code], purpose.item_code)
     if denied:
-        raise await deny(api, caller, "policy", f"the sharing policy does not allow {cert.type_code} for item "
-                         f"{purpose.item_code}", action=action, holder_ref=holders, purpose=purpose,
-                         certificate=cert.identifier)
+        await deny(api, caller, "policy", f"the sharing policy does not allow {cert.type_code} for item "
+                   f"{purpose.item_code}", action=action, holder_ref=holders, purpose=purpose,
+                   certificate=cert.identifier)
+        raise unknown_certificate()  # nor its type, nor that the case's applicant holds it
     assert applicant_bidx is not None
     if needs_consent:
         problem = consent_problem(api, caller, consent, holder_bidx=applicant_bidx, types=[cert.type_code],
                                   purpose=purpose)
-        if problem:
-            raise await deny(api, caller, "consent", problem, action=action, holder_ref=holders,
-                             purpose=purpose, certificate=cert.identifier)
+        if problem:  # nor that the case's applicant holds it: the query route says consent is needed
+            await deny(api, caller, "consent", problem, action=action, holder_ref=holders, purpose=purpose,
+                       certificate=cert.identifier)
+            raise unknown_certificate()
     return cert, applicant_bidx, holders
 
 
@@ -192,7 +246,7 @@ _AMBIGUOUS = problem_doc("A legacy identifier that certificates of more than one
 
 @router.get("/{identifier}", response_model=CertificateResponse, responses={200: _SIGNED, 409: _AMBIGUOUS},
             summary="One certificate's metadata, for a stated purpose")
-async def get_certificate(identifier: IdentP, item_code: ItemQ, case_no: CaseQ, caller: Caller = Query_,
+async def get_certificate(identifier: IdentP, item_code: ItemQ, case_no: CaseQ, caller: Caller = Fetch_,
                           api: Api = Depends(get_api), consent: ConsentH = None) -> Response:
     purpose = Purpose(item_code=item_code, case_no=case_no)
     cert, applicant, holders = await _authorize_fetch(api, caller, identifier, purpose, consent, "release")
@@ -234,7 +288,7 @@ async def _refuse_not_valid(api: Api, caller: Caller, cert: StoredCertificate, s
     409: problem_doc("The certificate is not valid today (`certificate_status` says what it is): ask with "
                      "`include_invalid=true` to have its file anyway; or a legacy identifier of more than one "
                      "issuer's certificates (`ambiguous-identifier`): ask by the GB/T 36904 identifier")})
-async def get_certificate_file(identifier: IdentP, item_code: ItemQ, case_no: CaseQ, caller: Caller = Query_,
+async def get_certificate_file(identifier: IdentP, item_code: ItemQ, case_no: CaseQ, caller: Caller = Fetch_,
                                api: Api = Depends(get_api), consent: ConsentH = None,
                                include_invalid: InvalidQ = False) -> Response:
     """The issuer's file, with its status today in the signed `Tongban-Release` manifest and the

@@ -61,6 +61,9 @@ async def metrics(api: Api = Depends(get_api), authorization: Annotated[str | No
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-@router.get("/v1/keys", response_model=Jwks, summary="The gateway's public signing key (JWKS)")
+@router.get("/v1/keys", response_model=Jwks, summary="The gateway's public signing keys (JWKS): the current "
+            "one first, then each retired one (marked with its `retired_at`)")
 async def keys(api: Api = Depends(get_api)) -> dict[str, list[dict[str, str]]]:
-    return {"keys": [api.gw.signer.jwk()]}
+    """Verify a signature with the key its JWS header's ``kid`` names: a retired key signs nothing new, but what
+    it signed before ``tongban keys rotate-signing`` (receipts, audit checkpoints, deliveries) stays checkable."""
+    return {"keys": api.gw.keys.verification_jwks()}

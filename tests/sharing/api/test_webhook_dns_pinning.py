@@ -1,0 +1,60 @@
+"""DNS rebinding: a delivery connects to the address the target check just accepted, not to whatever the host
+name resolves to a moment later. The check resolves ``rebind.example`` to 127.0.0.1 (allowed here: the test's
+receiver); every later resolution answers 127.0.0.2, where nothing of the receiver listens. The POST still
+reaches the checked address, with the name kept in the ``Host`` header; before, ``requests`` resolved the name
+again and connected to the rebound address."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from gateway_testlib import LICENCE, LICENSED, LicenceWorld, ServerThread, WebhookReceiver, bearer
+
+from gateway.sharing.api import create_app
+from gateway.sharing.certificates import deliver_webhooks, harvest
+
+NAME = "rebind.example"
+
+
+@pytest.fixture
+def hook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+def test_a_delivery_goes_to_the_checked_address_not_a_rebound_one(licensed: LicenceWorld, hook: WebhookReceiver,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    gw = licensed.gw
+    port = int(hook.url.split(":")[2].split("/")[0])
+    url = f"http://{NAME}:{port}/hook"
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def rebinding(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == NAME:
+            lookups.append(host)
+            address = "127.0.0.1" if len(lookups) == 1 else "127.0.0.2"  # the first answer is the checked one
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return real(host, *args, **kwargs)
+
+    server = ServerThread(create_app(gw, webhook_interval=0)).start()
+    try:
+        monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+        subscribed = requests.post(server.url + "/v1/subscriptions", headers=bearer(licensed.civil.credential),
+                                   json={"url": url, "certificate_types": [LICENCE]}, timeout=10)
+        assert subscribed.status_code == 201, subscribed.text
+    finally:
+        server.stop()
+    issued = requests.post(licensed.registry.admin_url + "/_sandbox/issue", json={"holder": LICENSED}, timeout=10)
+    issued.raise_for_status()
+    lookups.clear()  # the delivery's own check is the first lookup now
+    harvest(gw, "sd_licences", notify=False)
+    report = deliver_webhooks(gw)
+    assert report.delivered == 1 and len(hook.received) == 1, (report.as_dict(), lookups)
+    assert lookups == [NAME]  # resolved once, by the check; the connection used the checked address
+    assert hook.received[0]["headers"]["Host"] == f"{NAME}:{port}"
