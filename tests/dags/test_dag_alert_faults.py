@@ -22,6 +22,16 @@ from conftest import task_states
 from gateway.ops.alerts import open_alerts
 
 
+def _endpoint_from_airflow_connection(world) -> None:
+    """sd_civil's endpoint and secrets from the Airflow connection ``sd_civil_conn`` instead of the systems file."""
+    data = yaml.safe_load(world.systems_path.read_text(encoding="utf-8"))
+    entry = data["systems"]["sd_civil"]
+    entry.pop("endpoint")
+    entry.pop("secrets")
+    entry["airflow_conn_id"] = "sd_civil_conn"
+    world.systems_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
 def test_a_worker_without_its_key_file_still_records_the_failure(make_world, dags_for, monkeypatch) -> None:
     world = make_world(civil=20, estate=0)
     dags = dags_for(world)
@@ -71,12 +81,7 @@ def test_a_failure_the_retry_fixes_opens_no_alert_meanwhile(make_world, dags_for
 def test_a_secrets_backend_blip_is_retried_not_read_as_a_missing_connection(make_world, dags_for,
                                                                           monkeypatch) -> None:
     world = make_world(civil=20, estate=0)
-    data = yaml.safe_load(world.systems_path.read_text(encoding="utf-8"))
-    entry = data["systems"]["sd_civil"]
-    entry.pop("endpoint")
-    entry.pop("secrets")
-    entry["airflow_conn_id"] = "sd_civil_conn"
-    world.systems_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    _endpoint_from_airflow_connection(world)
     dags = dags_for(world)
 
     from airflow.sdk import BaseHook, Connection
@@ -100,12 +105,7 @@ def test_a_secrets_backend_blip_is_retried_not_read_as_a_missing_connection(make
 
 def test_a_connection_that_is_not_there_is_still_a_configuration_error(make_world, dags_for, monkeypatch) -> None:
     world = make_world(civil=5, estate=0)
-    data = yaml.safe_load(world.systems_path.read_text(encoding="utf-8"))
-    entry = data["systems"]["sd_civil"]
-    entry.pop("endpoint")
-    entry.pop("secrets")
-    entry["airflow_conn_id"] = "sd_civil_conn"
-    world.systems_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    _endpoint_from_airflow_connection(world)
     dags = dags_for(world)
     run = dags["tongban_sync_sd_civil"].test()
     assert task_states(run)["sync"] == ("failed", 1)  # no retry burnt: only an operator can add it

@@ -11,106 +11,44 @@ writes them.
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
+from handoff_testlib import (
+    CALENDAR,
+    CATALOGUE,
+    CIVIL,
+    case_doc,
+    pending_handoff,
+    trail,
+)
+from handoff_testlib import handoff_row as _handoff
+from handoff_testlib import ledger as _ledger
+from handoff_testlib import newest_case as _case
+from handoff_testlib import outbox_rows as _outbox
+from handoff_testlib import put_case as _put
+from handoff_testlib import systems_with_intake as _systems
 from sqlalchemy import select
 
-from gateway.kernel.config import load_systems
 from gateway.models.datetimes import BEIJING
-from gateway.ops.deadlines import WorkCalendar
-from gateway.process import TongbanCatalogue, handoff_overview, preview_deemed, scan_handoffs
-from gateway.store import process as store
-from gateway.store.db import make_engine
-from gateway.store.migrate import upgrade
-from gateway.store.tables import cases, dead_letters, outbox, process_handoffs, source_records
+from gateway.process import handoff_overview, preview_deemed, scan_handoffs
+from gateway.store.tables import dead_letters
 
-REPO = Path(__file__).resolve().parents[2]
-CATALOGUE = TongbanCatalogue.load()
-CALENDAR = WorkCalendar.load()
-ELDERLY = "11370000004390448N4000105101001"  # 高龄老人津贴发放, in the 全城通办 目录
-CIVIL = "11370000004390448N"
 HANDED = datetime(2026, 11, 2, 9, 0, tzinfo=BEIJING)  # a Monday morning
 DUE = HANDED + timedelta(minutes=10)
 
 
-def _systems(tmp_path: Path, intake: str) -> Any:
-    """The repository's systems file with the hall's intake set (``handoff``: routed by the 通办目录)."""
-    data = yaml.safe_load((REPO / "config" / "systems.yaml").read_text(encoding="utf-8"))
-    data["systems"]["sd_hall"]["intake"] = intake
-    for entry in data["systems"].values():
-        for key in ("connector_config", "mapping"):
-            if key in entry:
-                entry[key] = str((REPO / "config" / entry[key]).resolve())
-    path = tmp_path / "systems.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return load_systems(path)
-
-
-def _ledger(url: str) -> Any:
-    engine = make_engine(url)
-    upgrade(engine)
-    return engine
-
-
 def _doc(case_no: str, **fields: Any) -> dict[str, Any]:
-    return {"case_no": case_no, "item_code": ELDERLY, "item_name": "高龄老人津贴发放", "case_type": "promised",
-            "dept_code": CIVIL, "dept_name": "山东省民政厅", "division_code": "370102",
-            "applied_at": HANDED.isoformat(), "status": "submitted", "events": [],
-            "office": {"code": "JN370102-QCL", "division": "370102"}, **fields}
+    return case_doc(case_no, applied_at=HANDED, **fields)
 
 
-def _put(engine: Any, doc: dict[str, Any], *, version: int = 1, origin: str = "sd_hall",
-         frontdesk: bool = False) -> None:
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        conn.execute(cases.insert().values(
-            case_no=doc["case_no"], version=version, content_hash="x" * 32, data=json.dumps(doc, ensure_ascii=False),
-            origin_system=origin, origin_source_id=doc["case_no"], source_updated_at=now, dept_code=CIVIL,
-            item_code=ELDERLY, deleted=False, updated_at=now))
-        if frontdesk:
-            conn.execute(source_records.insert().values(
-                system="sd_hall", source_id=doc["case_no"], stream="frontdesk", case_no=doc["case_no"],
-                mapping_version="2", deleted=False, first_seen_at=now, updated_at=now))
+def _pending(engine: Any, case_no: str, *, forwarded_version: int = 0, dept_code: str = CIVIL) -> None:
+    pending_handoff(engine, case_no, handed=HANDED, forwarded_version=forwarded_version, dept_code=dept_code)
 
 
-def _pending(engine: Any, case_no: str, *, forwarded_version: int = 0) -> None:
-    """A hand-off the department system took at HANDED: its window ends at DUE."""
-    with engine.begin() as conn:
-        conn.execute(process_handoffs.insert().values(
-            case_no=case_no, hall_system="sd_hall", office_code="JN370102-QCL", item_code=ELDERLY,
-            division="370102", target_system="sd_civil", dept_code=CIVIL, state="pending", window_s=600,
-            registered_at=HANDED, handed_at=HANDED, due_at=DUE, forwarded_version=forwarded_version,
-            updated_at=HANDED))
-
-
-def _outbox(engine: Any, case_no: str) -> list[tuple[int, str]]:
-    o = outbox.c
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(select(o.version, o.target_system).where(o.case_no == case_no)
-                                               .order_by(o.version, o.target_system))]
-
-
-def _case(engine: Any, case_no: str) -> dict[str, Any]:
-    with engine.connect() as conn:
-        case = store.read_case(conn, case_no)
-    assert case is not None
-    return case
-
-
-def _trail(engine: Any, case_no: str) -> list[tuple[str, str]]:
-    with engine.connect() as conn:
-        return [(e["step"], e["actor"]) for e in store.events(conn, case_no)]
-
-
-def _handoff(engine: Any, case_no: str) -> dict[str, Any]:
-    with engine.connect() as conn:
-        row = store.get_handoff(conn, case_no)
-    assert row is not None, case_no
-    return row
+def _trail(engine: Any, case_no: str) -> list[Any]:
+    return [(e["step"], e["actor"]) for e in trail(engine, case_no)]
 
 
 WITHDRAWN = {"status": "returned", "result": "withdrawn", "result_reason": "申请人撤回申请",
