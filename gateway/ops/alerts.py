@@ -92,37 +92,24 @@ def resolve_alerts(engine: Engine, kind: AlertKind, keys: Iterable[str]) -> int:
 
 
 SYSTEM_ALERT_KINDS: tuple[AlertKind, ...] = ("sync_failed", "sync_degraded", "behind", "mapping_changed",
-                                             "push_dead", "reconcile", "rate_limit_degraded")
-"""Kinds raised about one system of the systems file and resolved only by that system's own runs."""
+                                             "push_dead", "reconcile", "rate_limit_degraded", "task_failed")
+"""Kinds raised about one system of the systems file (``system`` set) and resolved only by that system's own runs
+— ``task_failed`` included: the failure callback names the system of a sync DAG's tasks and of ``push_<name>`` /
+``reconcile_<name>``."""
 
 
 def resolve_orphaned(engine: Engine, systems: Iterable[str]) -> int:
-    """Resolve the open alerts about systems no longer in the systems file: their ``sync_failed``, ``behind``,
-    ``reconcile``… and the ``task_failed`` of their tasks (``tongban_sync_<name>.*``, ``tongban_push.push_<name>``,
-    ``tongban_reconcile.reconcile_<name>``). Only a run of that system resolved them; removed, it never runs
-    again, and the deadlines DAG's ``check_alerts`` failed for ever on an alert nobody could clear."""
-    from gateway.orchestration.naming import PUSH_DAG, RECONCILE_DAG, SYNC_PREFIX
-
+    """Resolve the open alerts about systems no longer in the systems file (their ``sync_failed``, ``behind``,
+    ``reconcile``, the ``task_failed`` of their tasks…). Only a run of that system resolved them; removed, it never
+    runs again, and the deadlines DAG's ``check_alerts`` failed for ever on an alert nobody could clear."""
     names = set(systems)
-
-    def removed(task_key: str) -> bool:
-        dag_id, _, task_id = task_key.partition(".")
-        if dag_id.startswith(SYNC_PREFIX):
-            return dag_id[len(SYNC_PREFIX):] not in names
-        for dag, prefix in ((PUSH_DAG, "push_"), (RECONCILE_DAG, "reconcile_")):
-            if dag_id == dag and task_id.startswith(prefix):
-                return task_id[len(prefix):] not in names
-        return False
-
     now = ledger.utcnow()
     resolved = 0
     with engine.begin() as conn:
         for kind in SYSTEM_ALERT_KINDS:
-            rows = alert_store.open_rows(conn, kind=kind)
-            gone = [r["key"] for r in rows if r["system"] is not None and r["system"] not in names]
+            gone = [r["key"] for r in alert_store.open_rows(conn, kind=kind)
+                    if r["system"] is not None and r["system"] not in names]
             resolved += alert_store.resolve_open(conn, kind, gone, now=now) if gone else 0
-        gone = [key for key in alert_store.open_keys(conn, "task_failed") if removed(key)]
-        resolved += alert_store.resolve_open(conn, "task_failed", gone, now=now) if gone else 0
     return resolved
 
 

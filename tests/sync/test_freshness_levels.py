@@ -48,7 +48,7 @@ def test_alerts_of_a_removed_system_are_resolved_and_any_can_be_resolved_by_hand
     engine = world.runtime.engine
     raise_alert(engine, "sync_failed", "sd_gone", level="error", system="sd_gone", message="HTTP 503")
     raise_alert(engine, "task_failed", "tongban_push.push_sd_gone", level="error", system="sd_gone", message="x")
-    raise_alert(engine, "task_failed", "tongban_sync_sd_gone.publish", level="error", system=None, message="x")
+    raise_alert(engine, "task_failed", "tongban_sync_sd_gone.publish", level="error", system="sd_gone", message="x")
     raise_alert(engine, "task_failed", "tongban_push.push_sd_hall", level="error", system="sd_hall", message="x")
     raise_alert(engine, "sync_failed", "sd_civil", level="error", system="sd_civil", message="HTTP 503")
     report = check_freshness(world.runtime)
