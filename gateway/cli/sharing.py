@@ -112,10 +112,11 @@ def clients_revoke(client: Annotated[str, typer.Argument(help="Client id or name
 def _verifier() -> Any:
     """The current signing key and every retired one, chosen by each signature's ``kid``: checkpoints signed
     before ``tongban keys rotate-signing`` still verify."""
-    from gateway.crypto.keys import GatewayKeys, KeySetVerifier
+    from gateway.crypto.jws import KeySetVerifier, verification_jwks
+    from gateway.crypto.keys import GatewayKeys
 
     keys = GatewayKeys.from_env()
-    return KeySetVerifier(keys.verification_jwks()) if keys else None
+    return KeySetVerifier(verification_jwks(keys)) if keys else None
 
 
 @audit_app.command("verify")
@@ -341,7 +342,7 @@ def keys_rotate_signing(json_out: JsonOpt = False) -> None:
     checkpoints it signed still verify by their ``kid``. Restart the gateway processes to sign with the new key."""
     import os
 
-    from gateway.crypto.jws import JwsSigner
+    from gateway.crypto.jws import JwsSigner, rotated_signing
     from gateway.crypto.keys import GatewayKeys
 
     path = os.environ.get("TONGBAN_KEY_FILE")
@@ -350,7 +351,7 @@ def keys_rotate_signing(json_out: JsonOpt = False) -> None:
         fail("rotation works on a key file: set TONGBAN_KEY_FILE")
         raise typer.Exit(1)
     old = JwsSigner.from_keys(keys).kid
-    rotated = keys.rotated_signing()
+    rotated = rotated_signing(keys)
     rotated.write(path)
     new = JwsSigner.from_keys(rotated).kid
     if json_out:

@@ -16,7 +16,10 @@ for HTTP bodies, where the body itself is the payload (webhook deliveries).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
+import secrets
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -64,7 +67,7 @@ class JwsSigner:
             kid = "sm2-" + hashlib.sha256(public.encode()).hexdigest()[:12]
             jwk = {"kty": "EC", "crv": "SM2", "kid": kid, "alg": "SM2", "x": b64url(bytes.fromhex(public[:64])),
                    "y": b64url(bytes.fromhex(public[64:]))}
-            return cls("SM2", kid, sm2.CryptSM2(private_key=private, public_key=public), jwk)
+            return cls("SM2", kid, sm2_key(private, public), jwk)
         key = Ed25519PrivateKey.from_private_bytes(keys.signing_key)
         raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         kid = "ed-" + hashlib.sha256(raw).hexdigest()[:12]
@@ -93,6 +96,20 @@ class JwsSigner:
         return f"{self._header}..{b64url(self._sign(signing_input))}"
 
 
+def sm2_key(private: str, public: str) -> Any:
+    """gmssl's SM2 key with the public point ``public`` (x ‖ y, 128 hex digits, or the same after an "04" prefix)
+    taken as given. ``CryptSM2`` strips a leading "04" with ``str.lstrip("04")`` — every leading 0 and 4, of the
+    coordinates too — so a public key whose hex began with "04" (one key in 256), or a prefixed one whose x began
+    with a 0 or a 4, was mangled: its signatures did not verify, and the signer's Z value, computed from the same
+    mangled key, made signatures nobody else could verify."""
+    from gmssl import sm2
+
+    point = public[2:] if len(public) == 130 and public.startswith("04") else public
+    key = sm2.CryptSM2(private_key=private, public_key=point)
+    key.public_key = point
+    return key
+
+
 class JwsVerifier:
     """Verifies with one public JWK (what a receiving department does with ``GET /v1/keys``)."""
 
@@ -101,10 +118,8 @@ class JwsVerifier:
         if jwk.get("kty") == "OKP":
             self._key: Any = Ed25519PublicKey.from_public_bytes(unb64url(jwk["x"]))
         else:
-            from gmssl import sm2
-
             public = (unb64url(jwk["x"]) + unb64url(jwk["y"])).hex()
-            self._key = sm2.CryptSM2(private_key="", public_key=public)
+            self._key = sm2_key("", public)
 
     def verify(self, token: str, payload: bytes | None = None) -> bytes:
         """Check a compact JWS (or a detached one with its ``payload``); returns the payload."""
@@ -138,3 +153,47 @@ class JwsVerifier:
             if not self._key.verify_with_sm3(signature.hex(), signing_input):
                 raise JwsError("JWS signature does not verify")
         return unb64url(body_b64)
+
+
+def rotated_signing(keys: GatewayKeys) -> GatewayKeys:
+    """A copy of ``keys`` with a new signing key (same algorithm); the current key's public JWK joins
+    ``signing_keys_retired``, so whatever it signed still verifies by its ``kid``."""
+    old = JwsSigner.from_keys(keys).jwk()
+    retired = [j for j in keys.signing_keys_retired if j.get("kid") != old["kid"]]
+    retired.append({**old, "retired_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    return dataclasses.replace(keys, signing_key=secrets.token_bytes(32),
+                               sm2_private_key=secrets.token_hex(32) if keys.signing_alg == "SM2"
+                               else keys.sm2_private_key, signing_keys_retired=retired)
+
+
+def verification_jwks(keys: GatewayKeys) -> list[dict[str, str]]:
+    """Every public signing key a signature of this gateway may carry: the current one first, then the retired
+    ones (each marked with its ``retired_at``)."""
+    current = JwsSigner.from_keys(keys).jwk()
+    return [current, *(dict(j) for j in keys.signing_keys_retired if j.get("kid") != current["kid"])]
+
+
+class KeySetVerifier:
+    """Verifies a JWS with the key its header names (``kid``), among a key set — the current signing key and the
+    retired ones (:func:`verification_jwks`, ``GET /v1/keys``) — so what an earlier key signed still verifies after
+    a rotation. Same ``verify`` as :class:`JwsVerifier`."""
+
+    def __init__(self, jwks: list[dict[str, str]]) -> None:
+        self.jwks = [dict(j) for j in jwks]
+        self._by_kid = {j["kid"]: JwsVerifier(j) for j in self.jwks}
+
+    @property
+    def jwk(self) -> dict[str, str]:
+        """The current key (the first)."""
+        return self.jwks[0]
+
+    def verify(self, token: str, payload: bytes | None = None) -> bytes:
+        try:
+            header = orjson.loads(unb64url(token.split(".", 1)[0]))
+            kid = header.get("kid") if isinstance(header, dict) else None
+        except ValueError:
+            raise JwsError("malformed JWS") from None
+        verifier = self._by_kid.get(kid) if isinstance(kid, str) else None
+        if verifier is None:
+            raise JwsError(f"JWS signed with a key the gateway does not know (kid {kid!r})")
+        return verifier.verify(token, payload)

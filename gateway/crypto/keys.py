@@ -13,8 +13,9 @@ One JSON key file (``TONGBAN_KEY_FILE``) or the same values in environment varia
   (``TONGBAN_SIGNING_KEY``); ``signing_alg`` ``EdDSA`` or ``SM2`` (then ``sm2_private_key`` is hex).
 - ``signing_keys_retired``: the *public* JWKs of signing keys ``tongban keys rotate-signing`` retired, each with
   its ``retired_at``: what they signed (audit checkpoints, receipts, webhook deliveries) stays verifiable by its
-  ``kid``, and ``GET /v1/keys`` publishes them. A key file without the field (written before rotation existed)
-  has none.
+  ``kid``, and ``GET /v1/keys`` publishes them (:mod:`gateway.crypto.jws`: ``rotated_signing``,
+  ``verification_jwks``, ``KeySetVerifier``). A key file without the field (written before rotation existed) has
+  none.
 
 ``tongban keys init --out FILE`` writes a fresh key file (mode 0600).
 """
@@ -27,13 +28,12 @@ import json
 import os
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from gateway.contract.errors import ConfigError
 
-__all__ = ["GatewayKeys", "KeySetVerifier"]
+__all__ = ["GatewayKeys"]
 
 
 def _b64(data: bytes) -> str:
@@ -77,26 +77,6 @@ class GatewayKeys:
         keys = {kid: secrets.token_bytes(16 if self.pii_cipher == "SM4-GCM" else 32), **self.pii_keys}
         return dataclasses.replace(self, pii_keys=keys, pii_current=kid,
                                    signing_keys_retired=list(self.signing_keys_retired))
-
-    def rotated_signing(self) -> GatewayKeys:
-        """A copy with a new signing key (same algorithm); the current key's public JWK joins
-        ``signing_keys_retired``, so whatever it signed still verifies by its ``kid``."""
-        from gateway.crypto.jws import JwsSigner
-
-        old = JwsSigner.from_keys(self).jwk()
-        retired = [j for j in self.signing_keys_retired if j.get("kid") != old["kid"]]
-        retired.append({**old, "retired_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-        return dataclasses.replace(self, signing_key=secrets.token_bytes(32),
-                                   sm2_private_key=secrets.token_hex(32) if self.signing_alg == "SM2"
-                                   else self.sm2_private_key, signing_keys_retired=retired)
-
-    def verification_jwks(self) -> list[dict[str, str]]:
-        """Every public signing key a signature of this gateway may carry: the current one first, then the retired
-        ones (each marked with its ``retired_at``)."""
-        from gateway.crypto.jws import JwsSigner
-
-        current = JwsSigner.from_keys(self).jwk()
-        return [current, *(dict(j) for j in self.signing_keys_retired if j.get("kid") != current["kid"])]
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -168,32 +148,3 @@ class GatewayKeys:
             "sm2_private_key": env.get("TONGBAN_SM2_PRIVATE_KEY"),
         }, where="environment")
 
-
-class KeySetVerifier:
-    """Verifies a JWS with the key its header names (``kid``), among a key set — the current signing key and the
-    retired ones (:meth:`GatewayKeys.verification_jwks`, ``GET /v1/keys``) — so what an earlier key signed still
-    verifies after a rotation. Same ``verify`` as :class:`gateway.crypto.jws.JwsVerifier`."""
-
-    def __init__(self, jwks: list[dict[str, str]]) -> None:
-        from gateway.crypto.jws import JwsVerifier
-
-        self.jwks = [dict(j) for j in jwks]
-        self._by_kid = {j["kid"]: JwsVerifier(j) for j in self.jwks}
-
-    @property
-    def jwk(self) -> dict[str, str]:
-        """The current key (the first)."""
-        return self.jwks[0]
-
-    def verify(self, token: str, payload: bytes | None = None) -> bytes:
-        from gateway.crypto.jws import JwsError, unb64url
-
-        try:
-            header = json.loads(unb64url(token.split(".", 1)[0]))
-            kid = header.get("kid") if isinstance(header, dict) else None
-        except ValueError:
-            raise JwsError("malformed JWS") from None
-        verifier = self._by_kid.get(kid) if isinstance(kid, str) else None
-        if verifier is None:
-            raise JwsError(f"JWS signed with a key the gateway does not know (kid {kid!r})")
-        return verifier.verify(token, payload)

@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import Engine
 
 from gateway.contract.errors import ConfigError
-from gateway.crypto.jws import JwsSigner
-from gateway.crypto.keys import GatewayKeys, KeySetVerifier
+from gateway.crypto.jws import JwsSigner, KeySetVerifier, verification_jwks
+from gateway.crypto.keys import GatewayKeys
 from gateway.crypto.pii import PiiCodec
 from gateway.kernel.config import SystemConfig, expand_env, find_config_file, parse_duration
 from gateway.kernel.yamlfile import load_yaml
@@ -169,7 +169,7 @@ class GatewayRuntime:
     @property
     def verifier(self) -> KeySetVerifier:
         """Verifies what this gateway signed, with the current signing key or a retired one (by ``kid``)."""
-        return KeySetVerifier(self.keys.verification_jwks())
+        return KeySetVerifier(verification_jwks(self.keys))
 
     @classmethod
     def create(cls, runtime: Any = None, *, settings: GatewaySettings | None = None, keys: GatewayKeys | None = None,

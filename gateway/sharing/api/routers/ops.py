@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header
 from starlette.responses import Response
 
+from gateway.crypto.jws import verification_jwks
 from gateway.store.migrate import is_current
 from gateway.store.sharing_queries import ping
 
@@ -66,4 +67,4 @@ async def metrics(api: Api = Depends(get_api), authorization: Annotated[str | No
 async def keys(api: Api = Depends(get_api)) -> dict[str, list[dict[str, str]]]:
     """Verify a signature with the key its JWS header's ``kid`` names: a retired key signs nothing new, but what
     it signed before ``tongban keys rotate-signing`` (receipts, audit checkpoints, deliveries) stays checkable."""
-    return {"keys": api.gw.keys.verification_jwks()}
+    return {"keys": verification_jwks(api.gw.keys)}
