@@ -691,3 +691,26 @@ def test_json_fields_need_a_json_object_body() -> None:
     plain = prepare("GET", "http://127.0.0.1:9/x")  # no body at all: the fields make one
     signer(plain)
     assert set(json.loads(plain.body)) == {"appKey", "timestamp", "sign"}
+
+
+SM2_PRIVATE_04 = "8b3c63a8380ffa9c38c12201be3609c26991621696cc08ee6208d3f9ab982c5a"
+"""Its public point's hex begins with "04": gmssl's ``CryptSM2`` strips that with ``lstrip("04")`` (every leading
+0 and 4). The gateway's own JWS signer fell into it (tests/crypto/test_crypto_jws.py); the request signer computes
+Z from the key it was given and signs without gmssl's Z, which this test keeps so."""
+
+
+@pytest.mark.parametrize("given", ["derived", "raw", "prefixed"])
+def test_an_sm2_key_whose_public_point_begins_with_04_signs_verifiably(given: str) -> None:
+    public = sm2_public(SM2_PRIVATE_04)
+    assert public.startswith("04")
+    secrets_: dict[str, str] = {"sm2_private_key": SM2_PRIVATE_04}
+    config = sm2_config()
+    if given != "derived":
+        config = sm2_config(sm2={"public_key_secret": "sm2_public_key"})
+        secrets_["sm2_public_key"] = public if given == "raw" else "04" + public
+    signer = TemplateSigner(config, secrets_, clock=fixed(1700000000.0), nonce=fixed("n1"))
+    request = prepare("POST", "https://sm2.example.gov.cn/api", data="报文".encode())
+    signer(request)
+    verifier = gm_sm2.CryptSM2(private_key=None, public_key="")
+    verifier.public_key = public  # the gateway's verification: the key as it is (gmssl's constructor would strip it)
+    assert verifier.verify_with_sm3(request.headers["X-Sign"], "app-71700000000000n1报文".encode())

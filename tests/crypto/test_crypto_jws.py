@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gateway.crypto.jws import SM2_ORDER, JwsError, JwsSigner, JwsVerifier, b64url, unb64url
@@ -36,3 +38,33 @@ def test_sm2_r_and_s_must_lie_in_1_to_n_minus_1() -> None:
     for _ in range(20):  # and every signature the signer makes is the 64 bytes the verifier asks for
         token = signer.sign(b"{}")
         assert len(unb64url(token.split(".")[2])) == 64 and verifier.verify(token) == b"{}"
+
+
+SM2_KEY_04 = "8b3c63a8380ffa9c38c12201be3609c26991621696cc08ee6208d3f9ab982c5a"
+"""A private key whose public point's hex begins with "04" (one in 256): gmssl's ``lstrip("04")`` mangled it."""
+
+
+def _correct_verifier(public_hex: str) -> Any:
+    """gmssl's verification with the public key set as given (the arithmetic is right; its constructor is not)."""
+    from gmssl import sm2
+
+    key = sm2.CryptSM2(private_key="", public_key="")
+    key.public_key = public_hex
+    return key
+
+
+def test_an_sm2_key_whose_public_point_begins_with_04_signs_and_verifies() -> None:
+    """One SM2 key in 256 made signatures nobody could verify, and failed to verify good ones (a TypeError from deep
+    in gmssl: the CI saw it as a flaky test)."""
+    from dataclasses import replace
+
+    from gmssl import sm2
+
+    keys = replace(GatewayKeys.generate(signing_alg="SM2"), sm2_private_key=SM2_KEY_04)
+    public = sm2.CryptSM2(private_key=SM2_KEY_04, public_key="")._kg(int(SM2_KEY_04, 16), sm2.default_ecc_table["g"])
+    assert public.startswith("04")
+    signer = JwsSigner.from_keys(keys)
+    token = signer.sign(b'{"a":1}')
+    assert JwsVerifier(signer.jwk()).verify(token) == b'{"a":1}'
+    head, body, sig = token.split(".")
+    assert _correct_verifier(public).verify_with_sm3(unb64url(sig).hex(), f"{head}.{body}".encode())

@@ -75,9 +75,9 @@ def verify_signature(key: IssuerKey, content: bytes, signature_b64: str) -> bool
             return True
         except (InvalidSignature, ValueError):
             return False
-    from gmssl import sm2
+    from gateway.crypto.jws import sm2_key
 
     try:
-        return bool(sm2.CryptSM2(private_key="", public_key=key.public_key).verify_with_sm3(signature.hex(), content))
+        return bool(sm2_key("", key.public_key).verify_with_sm3(signature.hex(), content))
     except Exception:  # noqa: BLE001 - gmssl raises assorted errors on malformed input
         return False
