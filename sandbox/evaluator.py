@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import hmac
 import random
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -211,7 +212,46 @@ class EvaluatorApp(SystemApp):
             return json_response(200, {"cases": self.generated.cases})
         if (req.method, req.path) == ("POST", "/_sandbox/revise"):
             return self._revise(req.json() or {})
+        if (req.method, req.path) == ("POST", "/_sandbox/rate"):
+            return self._rate(req.json() or {})
         return None
+
+    def _rate(self, body: dict[str, Any]) -> Response:
+        """Citizens rate cases another system finished (the demo rates the cases its ledger holds, so 好差评 coverage
+        means something): ``{"cases": [{"case_no", "finished_at" ("yyyy-MM-dd HH:mm:ss" Beijing), "dept_code",
+        "division"}], "share": 0.8}``. About ``share`` of them get a rating — channel and grade drawn as for the
+        generated ones, seeded by the case number — rated after the case finished and no later than now, with a
+        change time of now. Answers ``{"ok": true, "rated": [ratingId, ...]}``."""
+        cases = body.get("cases")
+        share = body.get("share", 0.8)
+        if not isinstance(cases, list) or not all(isinstance(c, dict) and c.get("case_no") for c in cases):
+            raise BadRequest("cases must be a list of {case_no, finished_at, dept_code, division}")
+        if not isinstance(share, int | float) or isinstance(share, bool) or not 0 <= share <= 1:
+            raise BadRequest("share must be a number from 0 to 1")
+        rated: list[str] = []
+        now = int(time.time())
+        with self.table.lock:
+            for case in cases:
+                rng = random.Random(f"{self.seed}:{case['case_no']}")
+                if rng.random() >= share:
+                    continue
+                try:
+                    finished = int(datetime.strptime(str(case.get("finished_at")), "%Y-%m-%d %H:%M:%S")
+                                   .replace(tzinfo=BJ).timestamp())
+                except ValueError:
+                    raise BadRequest(f"case {case['case_no']}: finished_at is not yyyy-MM-dd HH:mm:ss") from None
+                channel = _cumulative(rng, CHANNELS)
+                grade = _cumulative(rng, _GRADES)
+                rated_at = min(now, finished + between(rng, 30, 900 if channel == "device" else 3 * 86400))
+                rid = f"RD{len(self.generated.ratings) + self.table.extra_count + 1:07d}"
+                t = self.clock.next()
+                record = {"ratingId": rid, "caseNo": str(case["case_no"]), "grade": grade, "channel": channel,
+                          "deviceSn": None, "windowNo": None, "staffNo": None,
+                          "orgCode": case.get("dept_code"), "areaCode": case.get("division") or DIVISION,
+                          "ratedAt": fmt_dash(rated_at), "comment": pick(rng, _COMMENTS[grade]), "updateTime": t}
+                self.table.put(rid, t, record)
+                rated.append(rid)
+        return json_response(200, {"ok": True, "rated": rated})
 
     def _revise(self, body: dict[str, Any]) -> Response:
         """The citizen changes a rating at the collection point (another grade, a comment): the same ``ratingId``,

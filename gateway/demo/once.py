@@ -41,6 +41,7 @@ from gateway.demo.onewindow import with_cross_province_hall
 from gateway.kernel.config import REPO_ROOT, SystemConfig, SystemsConfig, load_systems
 from gateway.kernel.runtime import Runtime
 from gateway.ops.status import system_status
+from gateway.orchestration.naming import CITIZEN_DAG
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
 
@@ -241,11 +242,49 @@ def _certificates(world: DemoWorld, say: Callable[[str], None]) -> None:
     say(f"licence registry {licences_url} (issuer key {key['kid']} registered)")
 
 
+RATED_SHARE = 0.8
+"""About this share of the finished cases the ledger holds are rated at the 好差评 collection point in the demo."""
+
+
+def _rate_finished_cases(world: DemoWorld, say: Callable[[str], None], limit: int = 2000) -> None:
+    """The 好差评 collection point (sandbox ``evaluator``) rates cases the departments finished, as citizens would:
+    without this its ratings name only cases of its own generator, which no department system holds, and the
+    console's 好差评 coverage read 0% of the ledger's finished cases."""
+    admin = world.handle.admin_urls.get("evaluator")
+    if admin is None or "evaluator" not in world.citizen.values():
+        return
+    from gateway.store.citizen import finished_cases
+
+    engine = make_engine(world.database_url)
+    try:
+        with engine.connect() as conn:
+            finished = finished_cases(conn, limit)
+    finally:
+        engine.dispose()
+    cases = [{"case_no": c["case_no"], "finished_at": _beijing_text(c["finished_at"]), "dept_code": c["dept_code"],
+              "division": c["division_code"]} for c in finished if _beijing_text(c["finished_at"])]
+    reply = requests.post(f"{admin}/_sandbox/rate", json={"cases": cases, "share": RATED_SHARE}, timeout=60)
+    reply.raise_for_status()
+    say(f"{len(reply.json()['rated'])} of {len(cases)} finished cases rated at the 好差评 collection point")
+
+
+def _beijing_text(value: Any) -> str | None:
+    """An ISO 8601 time (``2026-11-02T10:00:00+08:00``) as the collection point writes times: Beijing, to the second."""
+    from datetime import datetime, timedelta, timezone
+
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _dag_plan(world: DemoWorld) -> list[str]:
     """The order ``--once`` runs the DAGs in: as the scheduler would over a few minutes."""
     from gateway.orchestration.naming import (
         CERTIFICATES_DAG,
-        CITIZEN_DAG,
         DEADLINES_DAG,
         HANDOFF_DAG,
         PUSH_DAG,
@@ -342,6 +381,8 @@ def run_demo_once(
             return state
 
         for dag_id in _dag_plan(world):
+            if dag_id == CITIZEN_DAG:  # citizens rate cases the departments finished: the ledger holds them now
+                _rate_finished_cases(world, say)
             run_dag(dag_id)
         runtime = Runtime(systems=world.systems, engine=make_engine(world.database_url))
         checks = _check(world.handle, world.wired, world.systems, runtime, world.created, world.pending)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Connection,
     Integer,
@@ -150,6 +151,18 @@ def _rateable() -> Any:
 def finished_case_count(conn: Connection) -> int:
     """Live cases whose document names a finish time (the cases that can be rated)."""
     return int(conn.execute(select(func.count()).select_from(cases).where(_rateable())).scalar_one())
+
+
+def finished_cases(conn: Connection, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` rateable cases: ``case_no``, ``finished_at``, ``dept_code``, ``division_code`` (the facts a
+    rating names), by case number."""
+    c = cases.c
+    out = []
+    for case_no, data in conn.execute(select(c.case_no, c.data).where(_rateable()).order_by(c.case_no).limit(limit)):
+        doc = orjson.loads(data)
+        out.append({"case_no": case_no, "finished_at": doc.get("finished_at"), "dept_code": doc.get("dept_code"),
+                    "division_code": doc.get("division_code")})
+    return out
 
 
 def _newest_of_its_case() -> Any:

@@ -72,6 +72,15 @@ def test_connector_list_and_check(world) -> None:
     assert checked["ok"] is True
 
 
+def _demo_env(path: Path) -> dict[str, str]:
+    """The variables ``demo.env`` exports (``export NAME=value`` lines, shell-quoted)."""
+    import shlex
+
+    pairs = (shlex.split(line.removeprefix("export "))[0] for line in path.read_text(encoding="utf-8").splitlines()
+             if line.startswith("export "))
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
 def test_the_readme_demo_runs_both_directions_and_checks_itself(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "gateway", "demo", "--once", "--json", "--records", "60", "--frontdesk", "4",
@@ -111,3 +120,11 @@ def test_the_readme_demo_runs_both_directions_and_checks_itself(tmp_path: Path) 
                          capture_output=True, text=True, timeout=120)
     assert kpi.returncode == 0, kpi.stderr
     assert json.loads(kpi.stdout)["refresh"]["read"] == 0, kpi.stdout[:2000]
+    # citizens rated cases the departments finished (not only the collection point's own generated cases), so
+    # 好差评 coverage is of the ledger's finished cases
+    ratings = subprocess.run([sys.executable, "-m", "gateway", "evaluations", "summary", "--json"], cwd=tmp_path,
+                             env={**env, **_demo_env(tmp_path / "demo" / "demo.env")}, capture_output=True,
+                             text=True, timeout=120)
+    assert ratings.returncode == 0, ratings.stderr
+    summary_of_ratings = json.loads(ratings.stdout)
+    assert summary_of_ratings["evaluated_cases"] > 0 and summary_of_ratings["coverage"] > 0.5, summary_of_ratings
