@@ -26,7 +26,7 @@ import requests
 
 from gateway.cli.output import console, print_table
 from gateway.demo.connections import demo_connections, without_wiring, write_airflow_systems
-from gateway.demo.once import DemoWorld, demo_world
+from gateway.demo.once import DemoWorld, demo_world, rate_finished_cases
 from gateway.demo.processes import PROC, group_members, session_members
 from gateway.orchestration.airflow_env import airflow_command, airflow_env
 from gateway.orchestration.naming import (
@@ -354,6 +354,7 @@ def run_demo_live(*, records: int = 300, frontdesk: int = 10, seed: int = 42, wo
             if children.dead():
                 raise RuntimeError(f"{', '.join(children.dead())} exited during startup; see the logs in {workdir}")
             time.sleep(2)
+        rate_finished_cases(world, say)  # citizens rate what the departments finished (好差评), as --once does
         _start(client, judges, deadline=time.monotonic() + 30)
         say("")
         say(f"[bold]Airflow UI[/]   {base}   (login: {username} / {client.password})")

@@ -246,7 +246,7 @@ RATED_SHARE = 0.8
 """About this share of the finished cases the ledger holds are rated at the 好差评 collection point in the demo."""
 
 
-def _rate_finished_cases(world: DemoWorld, say: Callable[[str], None], limit: int = 2000) -> None:
+def rate_finished_cases(world: DemoWorld, say: Callable[[str], None], limit: int = 2000) -> None:
     """The 好差评 collection point (sandbox ``evaluator``) rates cases the departments finished, as citizens would:
     without this its ratings name only cases of its own generator, which no department system holds, and the
     console's 好差评 coverage read 0% of the ledger's finished cases."""
@@ -382,7 +382,7 @@ def run_demo_once(
 
         for dag_id in _dag_plan(world):
             if dag_id == CITIZEN_DAG:  # citizens rate cases the departments finished: the ledger holds them now
-                _rate_finished_cases(world, say)
+                rate_finished_cases(world, say)
             run_dag(dag_id)
         runtime = Runtime(systems=world.systems, engine=make_engine(world.database_url))
         checks = _check(world.handle, world.wired, world.systems, runtime, world.created, world.pending)
