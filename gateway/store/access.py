@@ -47,6 +47,11 @@ def list_clients(conn: Connection) -> Sequence[Row[Any]]:
     return conn.execute(select(api_clients).order_by(api_clients.c.created_at)).all()
 
 
+def client_ids(conn: Connection) -> list[str]:
+    """Every client id, revoked and expired ones included (a small table: one per department system)."""
+    return list(conn.execute(select(api_clients.c.client_id)).scalars())
+
+
 def find_client(conn: Connection, client_id: str) -> Row[Any] | None:
     """The client row with this id (credential check, lookups), or ``None``."""
     return conn.execute(select(api_clients).where(api_clients.c.client_id == client_id)).first()

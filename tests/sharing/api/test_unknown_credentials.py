@@ -1,7 +1,6 @@
-"""An unknown ``tbk_…`` credential costs no database read per request: a client id no client has is refused from
-memory for a while (negative cache). And an address that keeps presenting credentials that fail is refused with
-429 before any database read, once past the limit of failures in a window; a credential known good (cached) still
-passes."""
+"""An unknown ``tbk_…`` credential costs no database read per request: the gateway holds the set of client ids (read
+at most once per ten seconds) and refuses any other id from memory — and never refuses a real client for what
+other callers at its address sent."""
 
 from __future__ import annotations
 
@@ -43,19 +42,15 @@ def test_an_unknown_client_id_is_read_from_the_database_once(licensed: LicenceWo
     assert len(statements) == 1, statements
 
 
-def test_an_address_with_too_many_failed_authentications_is_refused_before_any_read(
-        licensed: LicenceWorld) -> None:
-    app = create_app(licensed.gw, webhook_interval=0)
-    app.state.api.failed_auth.limit = 3
-    server = ServerThread(app).start()
+def test_junk_credentials_from_one_address_never_lock_out_a_client_behind_it(licensed: LicenceWorld) -> None:
+    """An address throttle refused every credential not cached after 100 failures in 10 s: one misconfigured
+    department, or anyone behind the same proxy, locked out every client there. Unknown ids cost nothing now."""
+    server = ServerThread(create_app(licensed.gw, webhook_interval=0)).start()
     try:
+        junk = [requests.get(server.url + "/v1/subscriptions", headers=bearer(_unknown()), timeout=10)
+                for _ in range(150)]
+        assert {a.status_code for a in junk} == {401}
         good = bearer(licensed.civil.credential)
-        assert requests.get(server.url + "/v1/subscriptions", headers=good, timeout=10).status_code == 200
-        answers = [requests.get(server.url + "/v1/subscriptions", headers=bearer(_unknown()), timeout=10)
-                   for _ in range(5)]
-        assert [a.status_code for a in answers] == [401, 401, 401, 429, 429], [a.text for a in answers]
-        assert int(answers[-1].headers["Retry-After"]) >= 1
-        # the client that authenticated a moment ago is known good: answered from memory, not refused
         assert requests.get(server.url + "/v1/subscriptions", headers=good, timeout=10).status_code == 200
     finally:
         server.stop()

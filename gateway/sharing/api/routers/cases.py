@@ -202,17 +202,17 @@ async def case_materials(case_no: CaseP, caller: Caller = Depends(require("cases
     api.metrics.saved.inc(saved)
     looked = f"looked up {','.join(lookable) or 'none'}" + (f"; awaiting consent {','.join(awaiting)}"
                                                            if awaiting else "")
-    if refused:  # a consent token that does not hold is a consent denial, in the log of the holder and of each
-        # co-holder of a certificate it would have looked up, as on the query route (one entry per holder)
-        entries = [AuditEntry(action="materials", outcome="denied:consent", client_id=caller.client.client_id,
-                              case_no=case_no, item_code=item.item_code, holder_ref=ref,
-                              detail=f"{refused}; {looked}") for ref in [holder, *co_holders]]
+    # what the answer spared, always (the 材料减免 KPI reads ``saved:N``: a refused token spares what needs no consent)
+    entries = [AuditEntry(action="materials", outcome=f"saved:{saved}", client_id=caller.client.client_id,
+                          case_no=case_no, item_code=item.item_code, holder_ref=ref,
+                          detail=looked if ref == holder else f"{looked}; co-holder of a certificate looked up")
+               for ref in [holder, *co_holders]]
+    if refused:  # and a consent token that does not hold is a consent denial, in the log of the holder and of each
+        # co-holder of a certificate it would have looked up, as on the query route
+        entries += [AuditEntry(action="materials", outcome="denied:consent", client_id=caller.client.client_id,
+                               case_no=case_no, item_code=item.item_code, holder_ref=ref,
+                               detail=f"{refused}; {looked}") for ref in [holder, *co_holders]]
         api.metrics.denials.labels("consent").inc()
-    else:
-        entries = [AuditEntry(action="materials", outcome=f"saved:{saved}", client_id=caller.client.client_id,
-                              case_no=case_no, item_code=item.item_code, holder_ref=ref,
-                              detail=looked if ref == holder else f"{looked}; co-holder of a certificate looked up")
-                   for ref in [holder, *co_holders]]
     await api.audit(entries)
     type_of = dict((ident, t) for t, ident in valid)
     return await api.signed_json({"case_no": case_no, "item_code": item.item_code, "submissions_saved": saved,
