@@ -204,16 +204,17 @@ def alert_ledger() -> Iterator[Any]:
     """An engine on the ledger and nothing else — no keys, no connectors, no migration — for the failure and
     success callbacks: the failure being recorded may be the runtime itself (a key file not mounted on this
     worker, a secret missing), and building the whole runtime there failed the same way and left no alert.
-    The ledger is ``TONGBAN_DATABASE_URL``, else the systems file's ``database_url``."""
+    The ledger is ``TONGBAN_DATABASE_URL``, else the systems file's ``database_url`` (read even when one of its
+    systems is invalid: the placeholder DAG of such a system fails, and its failure must reach the ledger)."""
     import os
 
     from gateway.store.db import make_engine
 
     url = os.environ.get("TONGBAN_DATABASE_URL")
-    if not url:
-        from gateway.kernel.config import load_systems
+    if not url:  # the file's database_url: read past an invalid system entry (the failure may be that entry)
+        from gateway.kernel.config import load_systems_isolated
 
-        url = load_systems().database_url
+        url = load_systems_isolated()[0].database_url
     engine = make_engine(url)
     try:
         yield engine

@@ -111,3 +111,32 @@ def test_a_connection_that_is_not_there_is_still_a_configuration_error(make_worl
     assert task_states(run)["sync"] == ("failed", 1)  # no retry burnt: only an operator can add it
     (alert,) = open_alerts(world.runtime.engine, kind="sync_failed")
     assert "'sd_civil_conn' not found" in alert["message"]
+
+
+def test_the_failure_of_an_invalid_systems_entry_reaches_the_ledger(tmp_path, monkeypatch) -> None:
+    """A system whose entry is invalid gets a placeholder DAG that fails: the callback read the ledger's URL by
+    loading the whole systems file strictly, failed on the same entry, and left no alert (review of the change)."""
+    from dataclasses import dataclass
+
+    from gateway.orchestration.callbacks import record_failure
+    from gateway.store.db import make_engine
+    from gateway.store.migrate import upgrade
+
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    upgrade(make_engine(ledger))
+    systems = tmp_path / "systems.yaml"
+    systems.write_text(f"database_url: {ledger}\nsystems:\n  bad_b:\n    kind: rest\n    retry_delay: -5\n",
+                       encoding="utf-8")
+    monkeypatch.setenv("TONGBAN_SYSTEMS", str(systems))
+    monkeypatch.delenv("TONGBAN_DATABASE_URL", raising=False)
+
+    @dataclass
+    class Ti:
+        dag_id: str = "tongban_sync_bad_b"
+        task_id: str = "sync"
+        try_number: int = 1
+        run_id: str = "r1"
+
+    record_failure({"ti": Ti(), "exception": RuntimeError("system bad_b: retry_delay must be positive")})
+    (alert,) = open_alerts(make_engine(ledger), kind="sync_failed")
+    assert alert["system"] == "bad_b" and "retry_delay" in alert["message"]
