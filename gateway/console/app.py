@@ -65,9 +65,10 @@ _log = logging.getLogger("tongban.console")
 
 class _LoginThrottle:
     """At most five wrong passwords per name, and twenty per client address, in five minutes. A name past its
-    limit is locked (even its right password waits); an address past its limit is slowed, and its wrong
-    passwords answered 429, but the right password of a name that is not locked still gets in — throwaway names
-    from a shared address (a NAT, the office proxy) must not lock every operator behind it out. Each key keeps at
+    limit is locked (even its right password waits); past an address's limit a name that had a wrong password
+    within the window is refused unchecked and any other is checked once, slowly — throwaway names from a shared
+    address (a NAT, the office proxy) must not lock every operator behind it out, and a guesser there gets one
+    try per name per window. Each key keeps at
     most ``allowed`` failures; keys whose window has passed are forgotten."""
 
     def __init__(self, allowed: int) -> None:
@@ -87,6 +88,11 @@ class _LoginThrottle:
 
     def succeeded(self, key: str) -> None:
         self._failures.pop(key, None)
+
+    def failed_lately(self, key: str, now: float) -> bool:
+        """Whether ``key`` has a wrong password within the window."""
+        recent = self._failures.get(key)
+        return bool(recent) and now - recent[-1] <= _LOGIN_WINDOW_S
 
 
 def _json_default(value: Any) -> Any:
@@ -256,7 +262,12 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
             return HTMLResponse(pages.login_page(error="too many wrong passwords for this name: wait five minutes",
                                                  next_url=target), status_code=429)
         address_over = by_address.blocked(address, now)
-        if address_over:  # slowed, not shut: the right password of a name that is not locked still gets in
+        if address_over:  # slowed, not shut: a name with no wrong password lately is still checked (an operator
+            # behind the office proxy logs in), one that has one is refused unchecked — past the address limit
+            # a guesser gets at most one try per name per window, not the name's five
+            if by_name.failed_lately(key, now):
+                return HTMLResponse(pages.login_page(error="too many wrong passwords from this address: wait five "
+                                                           "minutes", next_url=target), status_code=429)
             await asyncio.sleep(_OVER_ADDRESS_LIMIT_DELAY_S)
         async with checking:
             operator = await run_in_threadpool(operators.verify, name, password)

@@ -318,6 +318,12 @@ def test_throwaway_names_from_one_address_do_not_lock_a_real_operator_out(serve_
     right = requests.post(url, data={"name": "viewer", "password": PASSWORDS["viewer"]}, allow_redirects=False,
                           timeout=60)
     assert right.status_code == 303
+    # past the address limit a guesser gets one try per name: a second guess at a name is refused unchecked
+    guess = requests.post(url, data={"name": "admin", "password": "guess-1"}, allow_redirects=False, timeout=60)
+    assert guess.status_code == 429
+    second = requests.post(url, data={"name": "admin", "password": PASSWORDS["admin"]}, allow_redirects=False,
+                           timeout=60)
+    assert second.status_code == 429 and "from this address" in second.text  # not even checked
     # a name is still locked after five wrong passwords, even for its right one
     for _ in range(5):
         requests.post(url, data={"name": "admin", "password": "wrong-password"}, timeout=60)
