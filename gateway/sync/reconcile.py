@@ -325,6 +325,21 @@ def _reconcile(runtime: Runtime, name: str, days: list[date] | None, *, connecto
                            days=[reports[k] for k in sorted(reports)])
 
 
+def _days_found_before(runtime: Runtime, system: str) -> set[str]:
+    """The days the open reconcile alert of ``system`` names (its ``details.days``), or none."""
+    found: set[str] = set()
+    for alert in open_alerts(runtime.engine, kind="reconcile", system=system):
+        details = alert.get("details")
+        if isinstance(details, str):
+            try:
+                details = ledger.loads(details)
+            except ValueError:
+                details = None
+        if isinstance(details, dict) and isinstance(details.get("days"), list):
+            found.update(str(d) for d in details["days"])
+    return found
+
+
 def _store(runtime: Runtime, report: ReconcileReport) -> None:
     with runtime.engine.begin() as conn:
         for day in report.days:
@@ -339,9 +354,10 @@ def _store(runtime: Runtime, report: ReconcileReport) -> None:
     bad = [d for d in report.days if not d.ok]
     if bad:
         totals = report.totals()
-        # a difference the next reconciliation finds again is no timing (a change the next sync brings, a push on
-        # its way): it is a loss, an error the deadlines DAG's check_alerts fails on
-        again = bool(open_alerts(runtime.engine, kind="reconcile", system=report.system))
+        # a day the next reconciliation finds different again is no timing (a change the next sync brings, a push
+        # on its way): it is a loss, an error the deadlines DAG's check_alerts fails on — another day's difference
+        # is not the same one
+        again = bool(_days_found_before(runtime, report.system) & {d.day for d in bad})
         raise_alert(runtime.engine, "reconcile", report.system, level="error" if again else "warning",
                     system=report.system,
                     message=(f"reconciliation of {report.system}: {totals['missing_in_ledger']} missing in the ledger, "

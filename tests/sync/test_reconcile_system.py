@@ -44,6 +44,11 @@ def test_reconcile_agrees_after_sync_and_push_then_names_what_went_missing(make_
             outbox.c.case_no.not_in([lost_case, changed_case])).order_by(outbox.c.id).limit(1)).first()
         conn.execute(update(outbox).where(outbox.c.id == undelivered.id).values(status="dead"))
     world.admin("sd_civil", "POST", "/_sandbox/mutate", json={"count": 3})
+    # an open alert about another day: today's differences are not "found again" for it
+    from gateway.ops.alerts import raise_alert
+
+    raise_alert(world.runtime.engine, "reconcile", "sd_civil", level="warning", system="sd_civil",
+                message="an earlier difference", details={"days": ["1999-01-01"], "totals": {}})
 
     report = reconcile_system(world.runtime, "sd_civil")
     totals = report.totals()
