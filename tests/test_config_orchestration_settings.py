@@ -139,3 +139,10 @@ def test_a_connection_without_a_scheme_is_called_over_https(monkeypatch: pytest.
     found = airflow_connection("probe")
     assert found["endpoint"] == endpoint
     assert "scheme" not in found["secrets"]
+
+
+def test_a_retry_delay_longer_than_the_default_cap_raises_the_cap_to_it() -> None:
+    """max_retry_delay is at least retry_delay: with only retry_delay written (1h, past the 30m default cap) the
+    default was kept and the rule broken without a word (review of the change)."""
+    other = load(systems_text(retry_delay="1h")).get("other")
+    assert (other.retry_delay, other.max_retry_delay) == (timedelta(hours=1), timedelta(hours=1))

@@ -41,7 +41,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from gateway.contract.errors import ConfigError, InvalidSettings
 from gateway.contract.scaffold import is_placeholder
@@ -187,6 +195,14 @@ class SystemConfig(BaseModel):
             raise ValueError(f"{_seconds(value)} is shorter than retry_delay ({_seconds(first)}): the longest wait "
                              "between retries cannot be shorter than the first")
         return value
+
+    @model_validator(mode="after")
+    def _default_cap_not_below_first_delay(self) -> Any:
+        """A ``retry_delay`` longer than the default ``max_retry_delay`` (30m), with no cap written: the cap is the
+        delay itself (the field check above only sees a cap that is written)."""
+        if "max_retry_delay" not in self.model_fields_set and self.max_retry_delay < self.retry_delay:
+            self.max_retry_delay = self.retry_delay
+        return self
 
     @field_validator("queue")
     @classmethod
