@@ -64,37 +64,38 @@ def checked_target(url: str, allowed: Sequence[str] = ()) -> tuple[str | None, l
     """``(why the gateway must not POST to url, or None; the addresses checked)``. A delivery connects to one of
     those addresses (:class:`PinnedAdapter`), never to what the name resolves to a moment later."""
     problem, addresses = _check(url, allowed)
-    return problem, (sorted(addresses, key=str) if problem is None else [])
+    return problem, (addresses if problem is None else [])
 
 
-def _check(url: str, allowed: Sequence[str]) -> tuple[str | None, set[Address]]:
+def _check(url: str, allowed: Sequence[str]) -> tuple[str | None, list[Address]]:
     try:  # a malformed bracketed host ("http://[zz]/") raises here, not later
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError as exc:
-        return f"the webhook URL is malformed ({exc})", set()
+        return f"the webhook URL is malformed ({exc})", []
     if parts.scheme not in ("http", "https"):
-        return "a webhook URL is http:// or https://", set()
+        return "a webhook URL is http:// or https://", []
     if parts.username or parts.password:
-        return "a webhook URL carries no user name or password", set()
+        return "a webhook URL carries no user name or password", []
     if not host:
-        return "a webhook URL names a host", set()
+        return "a webhook URL names a host", []
     try:
         given = parts.port
     except ValueError:
         given = -1
     if given is not None and not 1 <= given <= 65535:  # port 0 is no port a receiver listens on
-        return "the webhook URL's port is not a number from 1 to 65535", set()
+        return "the webhook URL's port is not a number from 1 to 65535", []
     port = given or (443 if parts.scheme == "https" else 80)
     try:
-        addresses = {ipaddress.ip_address(host)}
+        addresses = [ipaddress.ip_address(host)]
     except ValueError:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
-            return f"the webhook host {host} does not resolve ({exc})", set()
-        addresses = {ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos}
-    for address in sorted(addresses, key=str):
+            return f"the webhook host {host} does not resolve ({exc})", []
+        # in the resolver's order (a delivery tries them so), each once
+        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos))
+    for address in addresses:
         kind = _kind(address)
         if kind is not None and not _allowed(host, address, allowed):
             return (f"the webhook host {host} is {address}, a {kind} address the gateway does not call "

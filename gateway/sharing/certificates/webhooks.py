@@ -86,6 +86,24 @@ def _pinned(address: Any) -> requests.Session:
     return pinned
 
 
+def _post_pinned(session: requests.Session | None, addresses: list[str], url: str, body: bytes,
+                 headers: dict[str, str], timeout: float) -> requests.Response:
+    """POST to ``url`` connecting to each checked address in turn until one takes the connection (a connection
+    refused or timed out tries the next; any answer is the answer)."""
+    if session is not None:
+        return session.post(url, data=body, timeout=timeout, allow_redirects=False, headers=headers)
+    last: requests.ConnectionError | None = None
+    for address in addresses:
+        sender = _pinned(address)
+        try:
+            return sender.post(url, data=body, timeout=timeout, allow_redirects=False, headers=headers)
+        except requests.ConnectionError as exc:  # ConnectTimeout is one too
+            last = exc
+        finally:
+            sender.close()
+    raise last or requests.ConnectionError(f"no address to deliver to for {url}")
+
+
 def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
                      session: requests.Session | None = None) -> DeliveryReport:
     """Send due deliveries once each (call it periodically; the API server runs it in the background)."""
@@ -110,18 +128,12 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
         elif refused is not None:  # the name resolves somewhere else now: never retried
             error = f"refused: {refused}"
         else:
+            headers = {"Content-Type": "application/json", "Tongban-Event-Id": str(row.event_id),
+                       "Tongban-Signature": gw.signer.sign_detached(body)}
             try:  # no redirects: a 307 to 169.254.169.254 must not take the POST along
-                # to the address just checked (a caller's own session is used as given)
-                sender = session if session is not None else _pinned(addresses[0])
-                try:
-                    response = sender.post(row.url, data=body, timeout=gw.settings.webhook_timeout,
-                                           allow_redirects=False, headers={
-                                               "Content-Type": "application/json",
-                                               "Tongban-Event-Id": str(row.event_id),
-                                               "Tongban-Signature": gw.signer.sign_detached(body)})
-                finally:
-                    if sender is not session:
-                        sender.close()
+                # to an address just checked, each in turn until one connects (a name with an unreachable IPv6
+                # record or a node down keeps being delivered to); a caller's own session is used as given
+                response = _post_pinned(session, addresses, row.url, body, headers, gw.settings.webhook_timeout)
                 if not 200 <= response.status_code < 300:
                     error = f"HTTP {response.status_code}"
             except requests.RequestException as exc:

@@ -58,3 +58,37 @@ def test_a_delivery_goes_to_the_checked_address_not_a_rebound_one(licensed: Lice
     assert report.delivered == 1 and len(hook.received) == 1, (report.as_dict(), lookups)
     assert lookups == [NAME]  # resolved once, by the check; the connection used the checked address
     assert hook.received[0]["headers"]["Host"] == f"{NAME}:{port}"
+
+
+def test_a_delivery_tries_each_checked_address_until_one_connects(licensed: LicenceWorld, hook: WebhookReceiver,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name with two addresses, the first of which takes no connection (a node down, an IPv6 record nobody
+    serves): the delivery reaches the second; pinned to the first alone, every delivery failed until dead."""
+    gw = licensed.gw
+    port = int(hook.url.split(":")[2].split("/")[0])
+    with socket.socket() as probe:  # a port on 127.0.0.2 nothing listens on
+        probe.bind(("127.0.0.2", 0))
+        dead_port = probe.getsockname()[1]
+    url = f"http://{NAME}:{port}/hook"
+    real = socket.getaddrinfo
+
+    def two_addresses(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == NAME:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", dead_port)),
+                    (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", two_addresses)
+    monkeypatch.setattr(gw, "settings", gw.settings.model_copy(update={"webhook_allowed_hosts": ["127.0.0.1", NAME]}))
+    server = ServerThread(create_app(gw, webhook_interval=0)).start()
+    try:
+        subscribed = requests.post(server.url + "/v1/subscriptions", headers=bearer(licensed.civil.credential),
+                                   json={"url": url, "certificate_types": [LICENCE]}, timeout=10)
+        assert subscribed.status_code == 201, subscribed.text
+    finally:
+        server.stop()
+    requests.post(licensed.registry.admin_url + "/_sandbox/issue", json={"holder": LICENSED},
+                  timeout=10).raise_for_status()
+    harvest(gw, "sd_licences", notify=False)
+    report = deliver_webhooks(gw)
+    assert report.delivered == 1 and len(hook.received) == 1, report.as_dict()
