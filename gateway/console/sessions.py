@@ -88,14 +88,23 @@ def read(secret: bytes, cookie: str | None, *, now: float | None = None) -> Sess
     return Session(name, role, int(issued), int(expires))
 
 
-def csrf_token(secret: bytes, name: str, epoch: int) -> str:
+def csrf_token(secret: bytes, name: str, epoch: int, *, now: float | None = None) -> str:
     """The token of ``name``'s forms until their sessions are next ended (``epoch``: the operators file's
-    ``sessions_after_ms``): the same in every tab, whichever login the tab's cookie came from."""
-    return _mac(secret, f"csrf:{_b64(name)}:{int(epoch)}")
+    ``sessions_after_ms``) and for at most two session lengths: the same in every tab, whichever login the tab's
+    cookie came from, and never valid for ever for an operator who never logs out."""
+    return _csrf(secret, name, epoch, int((now or time.time()) // SESSION_SECONDS))
 
 
-def csrf_ok(secret: bytes, name: str | None, epoch: int, token: str | None) -> bool:
-    return bool(name and token) and _same(token or "", csrf_token(secret, name or "", epoch))
+def _csrf(secret: bytes, name: str, epoch: int, period: int) -> str:
+    return _mac(secret, f"csrf:{_b64(name)}:{int(epoch)}:{period}")
+
+
+def csrf_ok(secret: bytes, name: str | None, epoch: int, token: str | None, *, now: float | None = None) -> bool:
+    """A token of this period or the one before (a page opened just before the period turned)."""
+    if not (name and token):
+        return False
+    period = int((now or time.time()) // SESSION_SECONDS)
+    return any(_same(token, _csrf(secret, name, epoch, p)) for p in (period, period - 1))
 
 
 def flash(secret: bytes, text: str) -> str:

@@ -408,3 +408,16 @@ def test_certificate_uses_name_the_client_and_its_department(serve_console: Any,
     assert "济南市不动产登记中心 · 370100-BDC" in rows[0] and "3ef2e4f16671" in rows[1]
     recent = page[page.index('data-testid="certificate-recent"'):].split("</table>")[0]
     assert recent.count("济南市不动产登记中心") == 2
+
+
+def test_a_form_token_expires_with_the_sessions_it_was_issued_for() -> None:
+    """The token was a MAC of the operator's name and logout epoch only: for an operator who never logs out it
+    stayed valid for ever (review of the change). Now it holds for its period and the next (at most 16 h)."""
+    from gateway.console import sessions
+
+    secret, start = b"s" * 32, 1_800_000_000.0
+    token = sessions.csrf_token(secret, "张三", 0, now=start)
+    assert sessions.csrf_ok(secret, "张三", 0, token, now=start + 60)
+    assert sessions.csrf_ok(secret, "张三", 0, token, now=start + sessions.SESSION_SECONDS)
+    assert not sessions.csrf_ok(secret, "张三", 0, token, now=start + 3 * sessions.SESSION_SECONDS)
+    assert not sessions.csrf_ok(secret, "李四", 0, token, now=start + 60)
