@@ -328,13 +328,8 @@ def _reconcile(runtime: Runtime, name: str, days: list[date] | None, *, connecto
 def _days_found_before(runtime: Runtime, system: str) -> set[str]:
     """The days the open reconcile alert of ``system`` names (its ``details.days``), or none."""
     found: set[str] = set()
-    for alert in open_alerts(runtime.engine, kind="reconcile", system=system):
+    for alert in open_alerts(runtime.engine, kind="reconcile", system=system):  # details read back as a dict
         details = alert.get("details")
-        if isinstance(details, str):
-            try:
-                details = ledger.loads(details)
-            except ValueError:
-                details = None
         if isinstance(details, dict) and isinstance(details.get("days"), list):
             found.update(str(d) for d in details["days"])
     return found
