@@ -1,11 +1,9 @@
-"""A ledger for 一窗受理 hand-off tests, written as the sync writes it: the repository's systems file with the
-hall's intake chosen, the hall's case versions, front-desk source records, a pending hand-off, and readers of what
-the scan left (the hand-off row, the newest case, the outbox, the trail)."""
+"""Helpers of the hand-off tests: a world whose hall hands off, front-desk cases, one scan with an injected clock."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,98 +11,108 @@ import yaml
 from sqlalchemy import select
 
 from gateway.kernel.config import load_systems
+from gateway.kernel.runtime import Runtime
 from gateway.ops.deadlines import WorkCalendar
-from gateway.process import TongbanCatalogue
+from gateway.process import HandoffReport, TongbanCatalogue, scan_handoffs
+from gateway.process.officehours import OfficeHours
 from gateway.store import process as store
 from gateway.store.db import make_engine
-from gateway.store.migrate import upgrade
-from gateway.store.tables import cases, outbox, process_handoffs, source_records
+from gateway.store.tables import outbox
+from gateway.sync.engine import sync_system
+from gateway.sync.push import push
 
-REPO = Path(__file__).resolve().parents[2]
-CATALOGUE = TongbanCatalogue.load()
+CIVIL_DEPT = "11370000004390448N"
+ELDERLY = "000105101000"  # 高龄老人津贴发放 (basic code), in the 全城通办 目录
+SOCIAL_ORG = "000117001000"  # 社会团体成立登记: civil's own item, not in any 通办目录
+OFFICE = "JN370102-QCL"
+
+CATALOGUE = replace(TongbanCatalogue.load(), office_hours=OfficeHours.parse("always", where="tests"))
+"""The 通办目录 with windows on the wall clock: these worlds hand cases over at whatever hour the suite runs, and a
+window counted in office hours would end days later at night (office hours: ``test_office_hours.py``)."""
 CALENDAR = WorkCalendar.load()
-ELDERLY = "11370000004390448N4000105101001"  # 高龄老人津贴发放, in the 全城通办 目录 (civil)
-CIVIL = "11370000004390448N"
-WINDOW = timedelta(minutes=10)
 
 
-def systems_with_intake(tmp_path: Path, intake: str) -> Any:
-    """The repository's systems file with the hall's intake set (``handoff``: routed by the 通办目录; ``direct``:
-    by department code)."""
-    data = yaml.safe_load((REPO / "config" / "systems.yaml").read_text(encoding="utf-8"))
-    data["systems"]["sd_hall"]["intake"] = intake
-    for entry in data["systems"].values():
-        for key in ("connector_config", "mapping"):
-            if key in entry:
-                entry[key] = str((REPO / "config" / entry[key]).resolve())
-    path = tmp_path / "systems.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return load_systems(path)
+def set_intake(world: Any, hall: str, intake: str) -> None:
+    """Make ``hall`` hand off (``intake: handoff``) or route directly, and give the world a runtime that reads it."""
+    data = yaml.safe_load(world.systems_path.read_text(encoding="utf-8"))
+    data["systems"][hall]["intake"] = intake
+    world.systems_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    restart(world)
 
 
-def ledger(url: str) -> Any:
-    engine = make_engine(url)
-    upgrade(engine)
-    return engine
+def restart(world: Any) -> Runtime:
+    """A new runtime on the same ledger and systems file: what a restarted scheduler or worker has."""
+    world.runtime.close()
+    world.runtime = Runtime(load_systems(world.systems_path), make_engine(world.database_url))
+    return world.runtime
 
 
-def case_doc(case_no: str, *, applied_at: datetime, **fields: Any) -> dict[str, Any]:
-    """A 高龄老人津贴 application taken at a street office, as the hall's mapping writes it."""
-    return {"case_no": case_no, "item_code": ELDERLY, "item_name": "高龄老人津贴发放", "case_type": "promised",
-            "dept_code": CIVIL, "dept_name": "山东省民政厅", "division_code": "370102",
-            "applied_at": applied_at.isoformat(), "status": "submitted", "events": [],
-            "office": {"code": "JN370102-QCL", "division": "370102"}, **fields}
+def frontdesk(world: Any, **body: Any) -> dict[str, Any]:
+    """One case taken at the hall's front desk, pending the department's acceptance unless told otherwise."""
+    created = world.admin("sd_hall", "POST", "/_sandbox/frontdesk",
+                          json={"count": 1, "dept_code": CIVIL_DEPT, "pending": True, **body})["created"]
+    return created[0]  # type: ignore[no-any-return]
 
 
-def put_case(engine: Any, doc: dict[str, Any], *, version: int = 1, origin: str = "sd_hall",
-             frontdesk: bool = False) -> None:
-    """A version of the case in the ledger (and, ``frontdesk``, the hall's front-desk source record)."""
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        conn.execute(cases.insert().values(
-            case_no=doc["case_no"], version=version, content_hash="x" * 32, data=json.dumps(doc, ensure_ascii=False),
-            origin_system=origin, origin_source_id=doc["case_no"], source_updated_at=now,
-            dept_code=doc["dept_code"], item_code=doc["item_code"], deleted=False, updated_at=now))
-        if frontdesk:
-            conn.execute(source_records.insert().values(
-                system="sd_hall", source_id=doc["case_no"], stream="frontdesk", case_no=doc["case_no"],
-                mapping_version="2", deleted=False, first_seen_at=now, updated_at=now))
+def scan(world: Any, now: datetime | None = None) -> HandoffReport:
+    rt = world.runtime
+    return scan_handoffs(rt.engine, rt.systems, CATALOGUE, now=now, calendar=CALENDAR)
 
 
-def pending_handoff(engine: Any, case_no: str, *, handed: datetime, forwarded_version: int = 0,
-                    dept_code: str = CIVIL) -> None:
-    """A hand-off the civil system took at ``handed``: its window ends :data:`WINDOW` later."""
-    with engine.begin() as conn:
-        conn.execute(process_handoffs.insert().values(
-            case_no=case_no, hall_system="sd_hall", office_code="JN370102-QCL", item_code=ELDERLY,
-            division="370102", target_system="sd_civil", dept_code=dept_code, state="pending",
-            window_s=int(WINDOW.total_seconds()), registered_at=handed, handed_at=handed, due_at=handed + WINDOW,
-            forwarded_version=forwarded_version, updated_at=handed))
+def sync(world: Any, *names: str) -> None:
+    for name in names:
+        sync_system(world.runtime, name)
 
 
-def handoff_row(engine: Any, case_no: str) -> dict[str, Any]:
-    with engine.connect() as conn:
+def deliver(world: Any) -> None:
+    assert push(world.runtime).ok
+
+
+def handoff(world: Any, case_no: str) -> dict[str, Any]:
+    with world.runtime.engine.connect() as conn:
         row = store.get_handoff(conn, case_no)
-    assert row is not None, case_no
+    assert row is not None, f"no hand-off for {case_no}"
     return row
 
 
-def newest_case(engine: Any, case_no: str) -> dict[str, Any]:
-    with engine.connect() as conn:
-        case = store.read_case(conn, case_no)
-    assert case is not None
-    return case
+def trail(world: Any, case_no: str) -> list[str]:
+    with world.runtime.engine.connect() as conn:
+        return [e["step"] for e in store.events(conn, case_no)]
 
 
-def outbox_rows(engine: Any, case_no: str) -> list[tuple[int, str]]:
-    """``(version, target)`` of every push queued for the case."""
+def outbox_rows(world: Any, case_no: str) -> list[tuple[int, str, str]]:
+    """``(version, target, status)`` of every outbox row of the case."""
     o = outbox.c
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(select(o.version, o.target_system).where(o.case_no == case_no)
-                                               .order_by(o.version, o.target_system))]
+    with world.runtime.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(o.version, o.target_system, o.status)
+                                               .where(o.case_no == case_no).order_by(o.version, o.target_system))]
 
 
-def trail(engine: Any, case_no: str) -> list[dict[str, Any]]:
-    """The case's hand-off trail, oldest first."""
-    with engine.connect() as conn:
-        return list(store.events(conn, case_no))
+def civil_record(world: Any, case_no: str) -> dict[str, Any]:
+    found = [r for r in world.source_records("sd_civil").values() if r.get("projectNo") == case_no]
+    assert len(found) == 1, f"{case_no}: {len(found)} records in the civil system"
+    return found[0]
+
+
+def hall_case(world: Any, case_no: str) -> dict[str, Any] | None:
+    held = world.admin("sd_hall", "GET", "/_sandbox/cases", params={"case_no": case_no})
+    return held[0] if held else None
+
+
+XHALL = {
+    "title": "河北政务服务网 跨省通办专窗", "role": "hall", "intake": "handoff", "receives": "own", "connector": "rest",
+    "connector_config": str(Path(__file__).resolve().parents[2] / "config" / "connectors" / "hb_xhall.yaml"),
+    "mapping": str(Path(__file__).resolve().parents[2] / "mappings" / "hb_xhall.yaml"), "stream": "intake",
+    "endpoint": "${TONGBAN_HB_XHALL_URL:-http://127.0.0.1:8112}", "secrets": {"token": "TONGBAN_HB_XHALL_TOKEN"},
+    "push": {"stream": "results"},
+}
+
+
+def add_cross_province_hall(world: Any, monkeypatch: Any) -> None:
+    """Connect the sandbox's other-province hall (``xhall``) as ``hb_xhall``, handing off by the 通办目录."""
+    monkeypatch.setenv("TONGBAN_HB_XHALL_URL", world.sandbox.urls["xhall"])
+    monkeypatch.setenv("TONGBAN_HB_XHALL_TOKEN", world.sandbox.credentials["xhall"]["token"])
+    data = yaml.safe_load(world.systems_path.read_text(encoding="utf-8"))
+    data["systems"]["hb_xhall"] = XHALL
+    world.systems_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    restart(world)

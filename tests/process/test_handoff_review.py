@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from handoff_testlib import (
+from handoff_ledger_testlib import (
     CALENDAR,
     CATALOGUE,
     CIVIL,
@@ -26,12 +26,12 @@ from handoff_testlib import (
     pending_handoff,
     trail,
 )
-from handoff_testlib import handoff_row as _handoff
-from handoff_testlib import ledger as _ledger
-from handoff_testlib import newest_case as _case
-from handoff_testlib import outbox_rows as _outbox
-from handoff_testlib import put_case as _put
-from handoff_testlib import systems_with_intake as _systems
+from handoff_ledger_testlib import handoff_row as _handoff
+from handoff_ledger_testlib import ledger as _ledger
+from handoff_ledger_testlib import newest_case as _case
+from handoff_ledger_testlib import outbox_rows as _outbox
+from handoff_ledger_testlib import put_case as _put
+from handoff_ledger_testlib import systems_with_intake as _systems
 from sqlalchemy import select
 
 from gateway.models.datetimes import BEIJING
