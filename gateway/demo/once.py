@@ -261,8 +261,8 @@ def rate_finished_cases(world: DemoWorld, say: Callable[[str], None], limit: int
             finished = finished_cases(conn, limit)
     finally:
         engine.dispose()
-    cases = [{"case_no": c["case_no"], "finished_at": _beijing_text(c["finished_at"]), "dept_code": c["dept_code"],
-              "division": c["division_code"]} for c in finished if _beijing_text(c["finished_at"])]
+    cases = [{"case_no": c["case_no"], "finished_at": at, "dept_code": c["dept_code"], "division": c["division_code"]}
+             for c in finished if (at := _beijing_text(c["finished_at"]))]
     reply = requests.post(f"{admin}/_sandbox/rate", json={"cases": cases, "share": RATED_SHARE}, timeout=60)
     reply.raise_for_status()
     say(f"{len(reply.json()['rated'])} of {len(cases)} finished cases rated at the 好差评 collection point")
@@ -270,7 +270,9 @@ def rate_finished_cases(world: DemoWorld, say: Callable[[str], None], limit: int
 
 def _beijing_text(value: Any) -> str | None:
     """An ISO 8601 time (``2026-11-02T10:00:00+08:00``) as the collection point writes times: Beijing, to the second."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime
+
+    from gateway.models.datetimes import to_beijing
 
     try:
         moment = datetime.fromisoformat(str(value))
@@ -278,7 +280,7 @@ def _beijing_text(value: Any) -> str | None:
         return None
     if moment.tzinfo is None:
         return None
-    return moment.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S")
+    return to_beijing(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _dag_plan(world: DemoWorld) -> list[str]:
