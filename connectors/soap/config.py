@@ -84,6 +84,22 @@ class FaultRuleConfig(_Model):
     action: FaultAction
 
 
+class EmbeddedConfig(_Model):
+    """Records carried as text: the element at ``path`` holds a whole document (``format``) as its text.
+
+    Chinese ASMX and Axis services very often declare every result ``xsd:string`` and put the real answer in it:
+    escaped XML (``<QueryResult>&lt;Response&gt;…</QueryResult>``), a CDATA section, or JSON. The WSDL then says
+    nothing about the records. With ``embedded``, ``result_path`` and ``status_path`` are read inside that
+    document: for ``xml``, dotted local names from its root element (``Response.Items.Item``); for ``json``,
+    dotted keys as a REST stream's ``record_selector`` (``data.list``; ``""`` for a top-level list). Without
+    ``status_path``, ``success`` reads the document's root. See :mod:`connectors.soap.embedded`."""
+
+    path: str = Field(min_length=1)
+    """Dotted local names below ``soap:Body`` to the element holding the text
+    (``QueryRegInfoOperResponse.QueryRegInfoOperResult``)."""
+    format: Literal["xml", "json"] = "xml"
+
+
 class CallConfig(_Model):
     """One operation call. ``params`` are templates: a string ``"{record}"`` is the whole record (a complex
     parameter); other strings may use ``{key}``, ``{idempotency_key}`` and top-level scalar record fields;
@@ -106,7 +122,10 @@ class StreamConfig(_Model):
     result: Literal["records", "dataset"] = "records"
     result_path: str
     """Dotted local names below ``soap:Body`` to the repeating record element
-    (``GetBusinessListResponse.GetBusinessListResult.RECORDS.YWXX``); for ``dataset``, to the DataSet element."""
+    (``GetBusinessListResponse.GetBusinessListResult.RECORDS.YWXX``); for ``dataset``, to the DataSet element.
+    With ``embedded``: inside the embedded document (its root element first; JSON: dotted keys)."""
+    embedded: EmbeddedConfig | None = None
+    """The records are in a document carried as text (a ``string`` result holding XML or JSON)."""
     dataset_table: str | None = None
     status_path: str | None = None
     """Dotted local names below ``soap:Body`` to the element whose children ``success`` reads."""
@@ -126,8 +145,13 @@ class StreamConfig(_Model):
         positional = isinstance(self.pagination, PageNumberPagination | OffsetPagination)
         if positional and self.incremental is not None and not self.ordered:
             raise ValueError("page_number/offset paging of an incremental stream needs ordered: true")
-        if self.success is not None and self.status_path is None:
+        if self.success is not None and self.status_path is None and self.embedded is None:
             raise ValueError("`success` needs `status_path` (where the status fields are)")
+        if self.embedded is not None and self.decoder == "zeep":
+            raise ValueError("`embedded` documents are read by the fast decoder (zeep knows only the WSDL's types: "
+                             "for it the result is a string); remove `decoder: zeep`")
+        if self.embedded is not None and self.embedded.format == "json" and self.result == "dataset":
+            raise ValueError("`result: dataset` reads XML; an `embedded` JSON document has records, not a DataSet")
         problems = literal_template_problems(self.params, "params")
         if problems:
             raise ValueError("; ".join(problems))
@@ -143,6 +167,9 @@ class WriteStreamConfig(_Model):
     duplicate: FieldEquals | None = None
     stale: FieldEquals | None = None
     target_id_path: str | None = None
+    embedded: EmbeddedConfig | None = None
+    """The result is a document carried as text (a ``string`` result holding XML or JSON): ``result_path`` is
+    then read inside it (its root element first; JSON: dotted keys) and may be left out for the root."""
 
     @model_validator(mode="after")
     def _some_operation(self) -> WriteStreamConfig:
@@ -150,7 +177,7 @@ class WriteStreamConfig(_Model):
             raise ValueError("configure `upsert`, `delete` or both")
         checks = self.success or self.duplicate or self.stale or self.target_id_path
         calls = [c for c in (self.upsert, self.delete) if c is not None]
-        if checks and not self.result_path and not all(c.result_path for c in calls):
+        if checks and not self.result_path and not all(c.result_path for c in calls) and self.embedded is None:
             raise ValueError("`success`/`duplicate`/`stale`/`target_id_path` need `result_path`")
         return self
 

@@ -4,19 +4,21 @@ The paging loop — page numbers, the inclusive change-time window, re-anchoring
 while we page are not skipped, checkpoints — is the REST connector's, shared in
 :func:`connectors.common.reader.read_pages`; this module only says how one page is fetched: a SOAP call
 whose parameters are the stream's ``params`` plus the paging and window parameters, the status check, and
-the records found at ``result_path`` (fast path, DataSet rows, or zeep objects). A record whose text did not
+the records found at ``result_path`` (fast path, DataSet rows, or zeep objects) — inside the XML or JSON document
+the result carries as text when the stream says ``embedded`` (:mod:`.embedded`). A record whose text did not
 decode becomes a reject carrying its XML, never a failed page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from connectors.common.jsontext import render_json
 from connectors.common.paginators import PageRequest
 from connectors.common.reader import read_pages
-from connectors.common.records import check_success, dig
+from connectors.common.records import check_envelope, check_success, dig, screen_items, select_items
 from gateway.contract.connector import Page, SyncMode
 from gateway.contract.errors import FatalSyncError, SkippableSyncError
 
@@ -31,12 +33,16 @@ from .decode import (
     find_path,
     record_elements,
 )
+from .embedded import json_document, xml_document
 from .wsdl_model import Operation
 from .zeep_decode import zeep_records
 
 
 def record_shape(client: SoapClient, op: Operation, stream: StreamConfig) -> Shape:
-    """What repeats inside a record, from the schema of the operation's answer (plus ``list_fields``)."""
+    """What repeats inside a record, from the schema of the operation's answer (plus ``list_fields``). A document
+    carried as text (``embedded``) is not in the schema: only ``list_fields`` say what repeats in it."""
+    if stream.embedded is not None:
+        return Shape.from_paths(stream.list_fields)
     model = client.loaded.model
     steps = stream.result_path.split(".")
     fields = model.part_fields(op.output_parts, depth=len(steps) + 4)
@@ -52,33 +58,71 @@ def record_shape(client: SoapClient, op: Operation, stream: StreamConfig) -> Sha
 def page_items(client: SoapClient, result: CallResult, op: Operation, stream: StreamConfig, shape: Shape,
                *, where: str) -> list[Any]:
     """The records of one answer (dicts), or rejects for those whose bytes did not decode."""
-    if stream.success is not None and stream.status_path:
-        status = find_path(result.body, stream.status_path.split("."))
+    if stream.embedded is not None and stream.embedded.format == "json":
+        return _json_items(result, stream, where=where)
+    root = result.body
+    if stream.embedded is not None:
+        root = xml_document(result.body, stream.embedded, where=where, limits=client.limits)
+        where = f"{where} (inside {stream.embedded.path})"
+    if stream.success is not None:
+        status = find_path(root, stream.status_path.split(".")) if stream.status_path else root[0]
         if status is None:
             raise FatalSyncError(f"{where}: status_path {stream.status_path!r} not found in the answer")
         if check_success(element_to_dict(status), stream.success, where=where) == "skip":
             return []  # the answer's own code says there is nothing for this request (e.g. 无数据)
     if stream.result == "dataset":
-        container = find_path(result.body, stream.result_path.split("."))
+        container = find_path(root, stream.result_path.split("."))
         return dataset_rows(container, table=stream.dataset_table) if container is not None else []
     if stream.decoder == "zeep":
         envelope = result.body.getparent()
         assert envelope is not None
         return zeep_records(client.loaded, client.port, op, envelope, stream.result_path, where=where)
-    elements = record_elements(result.body, stream.result_path, where=where)
+    elements = record_elements(root, stream.result_path, where=where)
     items: list[Any] = [element_to_dict(el, shape) for el in elements]
     if result.decoded.damaged:
-        for k, item in enumerate(items):
-            path = damaged_field(item)
-            if path is not None:
-                source_id = _source_id(item, stream.primary_key)
-                items[k] = SkippableSyncError(
-                    f"{where}: record {source_id or '?'}: field {path} holds bytes that are not valid "
-                    f"{result.decoded.encoding} ({result.decoded.note}); the raw XML is kept",
-                    source_id=source_id,
-                    raw=element_text(elements[k]),
-                )
+        _reject_damaged(items, stream, result, where=where, raw=lambda k: element_text(elements[k]))
     return items
+
+
+def _json_items(result: CallResult, stream: StreamConfig, *, where: str) -> list[Any]:
+    """The records of a JSON document carried as text, read as a REST body is: the envelope checked, ``success``
+    applied (at ``status_path``, else the document itself), records at ``result_path``, each screened."""
+    assert stream.embedded is not None
+    document = json_document(result.body, stream.embedded, where=where)
+    where = f"{where} (inside {stream.embedded.path})"
+    body = document.value
+    if document.screen:
+        check_envelope(body, stream.result_path, where=where, damaged=document.damaged)
+    if stream.success is not None:
+        status = dig(body, stream.status_path, None) if stream.status_path else body
+        if status is None:
+            raise FatalSyncError(f"{where}: status_path {stream.status_path!r} not found in the answer")
+        if check_success(status, stream.success, where=where) == "skip":
+            return []
+    items = select_items(body, stream.result_path, where=where, checked=stream.success is not None)
+    if document.screen:
+        items = screen_items(items, stream.primary_key, where=where, damaged=document.damaged)
+    if result.decoded.damaged:
+        _reject_damaged(items, stream, result, where=where, raw=lambda k: render_json(items[k]))
+    return items
+
+
+def _reject_damaged(items: list[Any], stream: StreamConfig, result: CallResult, *, where: str,
+                    raw: Callable[[int], str]) -> None:
+    """Replace, in place, each record holding bytes the answer's encoding could not decode by a reject carrying
+    its raw text (its XML, or its JSON)."""
+    for k, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            continue
+        path = damaged_field(item)
+        if path is not None:
+            source_id = _source_id(item, stream.primary_key)
+            items[k] = SkippableSyncError(
+                f"{where}: record {source_id or '?'}: field {path} holds bytes that are not valid "
+                f"{result.decoded.encoding} ({result.decoded.note}); the raw text is kept",
+                source_id=source_id,
+                raw=raw(k),
+            )
 
 
 def _source_id(item: Mapping[str, Any], key: str | list[str]) -> str | None:

@@ -171,6 +171,8 @@ class SoapPlan:
     writes: list[tuple[str, str]] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)
     guesses: list[Guess] = field(default_factory=list)
+    text_reads: list[TextRead] = field(default_factory=list)
+    """With no list query: the reads whose whole answer is one string (the records may be a document in it)."""
 
     def guess(self, what: str, value: Any, why: str, check: bool = False) -> None:
         self.guesses.append(Guess(what, value, why, check))
@@ -190,7 +192,38 @@ class SoapPlan:
             "skipped": [{"operation": op, "why": why} for op, why in self.skipped],
             "writes": [{"operation": op, "word": word} for op, word in self.writes],
             "guesses": [g.as_dict() for g in self.guesses],
+            "text_reads": [{"operation": t.operation.name, "embedded_path": t.path} for t in self.text_reads],
         }
+
+
+@dataclass(frozen=True)
+class TextRead:
+    """A read operation whose whole answer is one ``string``: .NET and Axis services often put the records in it
+    as an XML or JSON document, which the WSDL cannot describe (a stream with ``embedded`` reads it)."""
+
+    operation: OperationReport
+    path: str
+    """Below ``soap:Body`` to the string element: what ``embedded.path`` would be."""
+    paging: PagingGuess
+
+    @property
+    def rank(self) -> tuple[bool, bool]:
+        return self.paging.since_param is not None, self.paging.kind is not None
+
+
+def text_reads(report: WsdlReport) -> list[TextRead]:
+    """The operations (not writes) answering exactly one string, a change-time window or paging first."""
+    found: list[TextRead] = []
+    for op in report.operations:
+        if looks_like_write(op.name) or len(op.result) != 1:
+            continue
+        result = op.result[0]
+        if result.repeated or result.children or result.type.rpartition(":")[2].lower() != "string":
+            continue
+        wrapper = _response_wrapper(report, op)
+        found.append(TextRead(op, ".".join(p for p in (wrapper, result.name) if p),
+                              guess_paging([p.name for p in op.params])))
+    return sorted(found, key=lambda t: t.rank, reverse=True)  # stable: the WSDL's order among equals
 
 
 def plan(report: WsdlReport) -> SoapPlan:
@@ -202,6 +235,7 @@ def plan(report: WsdlReport) -> SoapPlan:
     result.chosen = chosen
     if chosen is None:
         _plan_check_call(result, report)
+        result.text_reads = text_reads(report)
     else:
         _plan_stream(result, chosen)
     secrets = {s for v in result.params.values() if isinstance(v, dict) for s in v.values()}
@@ -415,6 +449,7 @@ def connector_yaml(name: str, wsdl: str, report: WsdlReport, *, connector_dir: P
                   f"# check: {the_plan.why('check')}",
                   "check:", "  call:", f"    operation: {call.get('operation')}",
                   f"    params: {_flow(call.get('params') or {})}", "streams: {}"]
+        lines += _text_read_lines(the_plan.text_reads)
         return "\n".join(lines) + "\n"
     op = candidate.operation
     lines += [
@@ -452,6 +487,32 @@ def connector_yaml(name: str, wsdl: str, report: WsdlReport, *, connector_dir: P
     else:
         lines.append(f"    # pagination: none   # {the_plan.why('pagination')}")
     return "\n".join(lines) + "\n"
+
+
+def _text_read_lines(reads: list[TextRead]) -> list[str]:
+    """A commented stream for the best read whose answer is one string, to finish from one real answer."""
+    if not reads:
+        return []
+    best = reads[0]
+    others = ", ".join(t.operation.name for t in reads[1:6]) + (f" and {len(reads) - 6} more" if len(reads) > 6 else "")
+    window = best.paging.since_param
+    lines = ["", f"# {len(reads)} read operation(s) answer one string: {best.operation.name}"
+                 + (f", {others}" if others else "") + ".",
+             "# .NET/Axis services often put the records in that string as an XML or JSON document, which the WSDL",
+             "# cannot describe. Look at one real answer; if it holds the records, a stream reads them inside it",
+             "# (connectors/soap/README.md, \"Records inside a string\"):",
+             "# streams:",
+             "#   records:",
+             f"#     operation: {best.operation.name}",
+             f"#     embedded: {{path: {best.path}, format: xml}}   # or format: json",
+             "#     result_path: ROOT.RECORDS.RECORD          # inside the document, from its root element (JSON: keys)",
+             "#     status_path: ROOT                         # where the document's own result code is",
+             "#     success: {field: CODE, equals: \"0\", message_field: MSG}",
+             "#     primary_key: CHOOSE_THE_KEY"]
+    if window:
+        lines += [f"#     incremental: {{cursor_field: CHOOSE, cursor_format: \"{TIME_FORMAT}\", timezone: \"+08:00\", "
+                  f"param: {window}}}"]
+    return lines
 
 
 def _address_line(port: Port) -> str:
@@ -596,10 +657,17 @@ def render_report(report: WsdlReport, chosen: SoapPlan | None = None, name: str 
     for warning in report.zeep_warnings:
         lines.append(f"  zeep warned: {warning}")
     the_plan = chosen or plan(report)
-    lines.append(f"calls go to: the systems file's endpoint + {urlsplit(port.address or '').path or '/'} "
+    target = urlsplit(port.address or "")
+    lines.append(f"calls go to: the systems file's endpoint + {target.path or '/'}"
+                 f"{'?' + target.query if target.query else ''} "
                  f"(address: \"{{base_url}}...\"; the WSDL's {port.address} is not called)")
     if the_plan.chosen is None:
         lines.append("stream: none — no operation answers a list (a repeating element or a DataSet)")
+        if the_plan.text_reads:
+            names = ", ".join(t.operation.name for t in the_plan.text_reads[:5])
+            lines.append(f"  {len(the_plan.text_reads)} read(s) answer one string ({names}"
+                         f"{', …' if len(the_plan.text_reads) > 5 else ''}): if it carries the records as XML or "
+                         f"JSON, a stream with `embedded` reads them (a commented one is in the YAML)")
     else:
         c = the_plan.chosen
         fields = f"{len(c.record_fields)} fields" if c.record_fields else "columns not in the WSDL"

@@ -20,6 +20,8 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
+from lxml import etree
+
 from connectors.common.records import check_write_success, dig
 from gateway.contract.connector import WriteOperation, WriteResult
 from gateway.contract.errors import ConfigError, FatalSyncError, WriteRejectedError
@@ -27,6 +29,7 @@ from gateway.contract.errors import ConfigError, FatalSyncError, WriteRejectedEr
 from .client import SoapClient
 from .config import WriteStreamConfig
 from .decode import element_to_dict, find_path
+from .embedded import json_document, xml_document
 from .envelope import ParameterError
 
 _FORMATTER = string.Formatter()
@@ -63,14 +66,7 @@ def write_record(client: SoapClient, stream: str, config: WriteStreamConfig, rec
         result = client.call(call.operation, params, overload=call.overload, writing=True, secrets_resolved=True)
     except ParameterError as exc:  # the record's data does not fit the schema: this record is refused, not the push
         raise WriteRejectedError(f"{where}: the record cannot be sent: {exc}") from None
-    body: dict[str, Any] = {}
-    result_path = call.result_path or config.result_path
-    if result_path:
-        element = find_path(result.body, result_path.split("."))
-        if element is None:
-            raise FatalSyncError(f"{where}: result_path {result_path!r} not in the answer; the write may "
-                                 f"or may not have been applied")
-        body = element_to_dict(element)
+    body = _result_body(client, result.body, config, call.result_path or config.result_path, where=where)
     if config.stale is not None and dig(body, config.stale.field, None) == config.stale.equals:
         return WriteResult(status="superseded")
     check_write_success(body, config.success, where=where)
@@ -79,6 +75,29 @@ def write_record(client: SoapClient, stream: str, config: WriteStreamConfig, rec
     if config.duplicate is not None and dig(body, config.duplicate.field, None) == config.duplicate.equals:
         return WriteResult(status="duplicate", target_id=target_id)
     return WriteResult(status="applied", target_id=target_id)
+
+
+def _result_body(client: SoapClient, answer: etree._Element, config: WriteStreamConfig, result_path: str | None, *,
+                 where: str) -> Any:
+    """What the write's checks read: the element at ``result_path`` as a dict — inside the XML or JSON document
+    the result carries as text when the write stream says ``embedded`` (the document's root without a path)."""
+    embedded = config.embedded
+    if embedded is not None and embedded.format == "json":
+        value = json_document(answer, embedded, where=where).value
+        found = dig(value, result_path, None) if result_path else value
+        if found is None:
+            raise FatalSyncError(f"{where}: result_path {result_path!r} not in the JSON inside {embedded.path}; the "
+                                 f"write may or may not have been applied")
+        return found
+    start = answer if embedded is None else xml_document(answer, embedded, where=where, limits=client.limits)
+    if not result_path:
+        return element_to_dict(start[0]) if embedded is not None else {}
+    element = find_path(start, result_path.split("."))
+    if element is None:
+        inside = f" (inside {embedded.path})" if embedded is not None else ""
+        raise FatalSyncError(f"{where}: result_path {result_path!r} not in the answer{inside}; the write may "
+                             f"or may not have been applied")
+    return element_to_dict(element)
 
 
 __all__ = ["render_params", "write_record"]
