@@ -19,6 +19,9 @@ from typing import Any
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _SECOND = timedelta(seconds=1)
 _MILLISECOND = timedelta(milliseconds=1)
+_END_STEPS = (timedelta(milliseconds=1), _SECOND, timedelta(minutes=1), timedelta(hours=1), timedelta(days=1),
+              timedelta(days=31), timedelta(days=366))
+"""How far :meth:`CursorCodec.format_end` looks for the next value a coarse format can write."""
 _FAST_ISO_PATTERNS = {"%Y-%m-%d %H:%M:%S": " ", "%Y-%m-%dT%H:%M:%S": "T"}
 
 
@@ -65,6 +68,22 @@ class CursorCodec:
         if self.fmt == "iso8601":
             return local.isoformat()
         return local.strftime(self.fmt)
+
+    def format_end(self, value: datetime) -> str:
+        """``value`` as the inclusive END of a window: the first value of the format at or after it — never
+        floored. A coarser format than the instant (``%Y-%m-%d`` for 10:31 today) floored the end to midnight, so a
+        service reading the end as that instant left out the day's changes until the next day's read."""
+        text = self.format(value)
+        try:
+            if self.parse(text) >= value:
+                return text
+            for step in _END_STEPS:
+                later = self.format(value + step)
+                if self.parse(later) >= value:
+                    return later
+        except ValueError:
+            pass  # a format that cannot be read back (no year in it…): its floor, as before
+        return text
 
 
 __all__ = ["CursorCodec"]

@@ -127,7 +127,7 @@ def read_pages(
             elif incremental.initial_value is not None:
                 params[incremental.param] = incremental.initial_value
             if incremental.end_param is not None:
-                params[incremental.end_param] = param_codec.format(window_end)
+                params[incremental.end_param] = param_codec.format_end(window_end)
         request = paginator.request(PageRequest(base.url, params))
         key = (request.url, tuple(sorted((str(k), str(v)) for k, v in request.params.items())))
         if key in sent:
