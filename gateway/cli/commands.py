@@ -304,8 +304,8 @@ def dead_letters_list(
         print_json([g.as_dict() for g in groups])
         return
     print_table(f"dead letters by rule ({sum(g.count for g in groups)} rule breaks; tongban dead-letters show ID)",
-                ["system", "kind", "rule", "field", "count", "e.g. ids", "message"],
-                [[g.system, g.kind, g.rule, g.field, g.count, ", ".join(map(str, g.example_ids)), g.message]
+                ["system", "kind", "rule", "field", "count", "e.g. #id (record)", "message"],
+                [[g.system, g.kind, g.rule, g.field, g.count, g.examples(), g.message]
                  for g in groups])
 
 

@@ -265,9 +265,16 @@ def _deadlines(view: dict[str, Any]) -> str:
             + "</section>")
 
 
+def _examples(group: dict[str, Any]) -> str:
+    """A group's example dead letters, each a link named by its id and the record it is (its key at the source)."""
+    records = group.get("example_records") or [None] * len(group["example_ids"])
+    return " ".join(f'<a href="/console/dead-letters/{int(i)}">#{int(i)}</a>'
+                    + (f" <small>{esc(r)}</small>" if r is not None else "")
+                    for i, r in zip(group["example_ids"], records, strict=False))
+
+
 def _dead_letter_summary(view: dict[str, Any]) -> str:
-    rows = [[esc(g["system"]), esc(g["kind"]), esc(g["rule"]), esc(g["field"]), esc(g["count"]),
-             " ".join(f'<a href="/console/dead-letters/{int(i)}">#{int(i)}</a>' for i in g["example_ids"]),
+    rows = [[esc(g["system"]), esc(g["kind"]), esc(g["rule"]), esc(g["field"]), esc(g["count"]), _examples(g),
              esc(g["message"])] for g in view["dead_letters"]["groups"][:10]]
     return ('<section id="dead-letters"><h2>Dead letters by rule '
             f'(<a href="/console/dead-letters">all {view["dead_letters"]["total"]}</a>)</h2>'
@@ -456,8 +463,7 @@ def dead_letters_page(groups: list[dict[str, Any]], listing: list[dict[str, Any]
     """The dead letters, grouped and listed. The replay select offers only ``replayable`` systems (those of the
     systems file: the replay maps them again); ``not_replayable`` ones (好差评, 12345, push targets outside the
     systems file) are named beside it with where they are replayed, so the button never answers 400."""
-    grouped = [[esc(g["system"]), esc(g["kind"]), esc(g["rule"]), esc(g["field"]), esc(g["count"]),
-                " ".join(f'<a href="/console/dead-letters/{int(i)}">#{int(i)}</a>' for i in g["example_ids"]),
+    grouped = [[esc(g["system"]), esc(g["kind"]), esc(g["rule"]), esc(g["field"]), esc(g["count"]), _examples(g),
                 esc(g["message"])] for g in groups]
     rows = [[f'<a href="/console/dead-letters/{int(r["id"])}">#{int(r["id"])}</a>', esc(r["kind"]), esc(r["system"]),
              esc(r["source_id"]), esc(r["status"]), esc(r["attempts"]), esc(r["reason"])] for r in listing]

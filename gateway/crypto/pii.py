@@ -95,6 +95,15 @@ def _mask_name(name: str) -> str:
 _PERSON_KEY = re.compile(r"(?:name|xm|xingming|lxr|姓名|申请人|联系人|代理人|法定代表人)$", re.IGNORECASE)
 _NOT_A_PERSON = re.compile(r"item|sx|dept|bm|org|jg|company|corp|qy|unit|dw|office|file|seal|事项|部门|机构|单位|企业|印章|"
                            r"公司|材料|证照", re.IGNORECASE)
+
+
+def _person_name_key(key: str, parent: str) -> bool:
+    """Whether a value under ``key`` (in an object under ``parent``) is a person's name: ``sqrxm``,
+    ``applicant.name`` — but not ``itemName`` nor the ``name`` of an ``item``, a ``dept`` or a ``company`` object."""
+    return bool(_PERSON_KEY.search(key)) and not _NOT_A_PERSON.search(key) and not (
+        key.lower() == "name" and _NOT_A_PERSON.search(parent))
+
+
 _ADDRESS_KEY = re.compile(r"(?:address|addr|dz|住址|地址|住所)$", re.IGNORECASE)
 _ADDRESS_KEPT = 6
 
@@ -121,14 +130,14 @@ def redact_document(text: str) -> str:
         document = inner
     names: set[str] = set()
 
-    def collect(value: Any, key: str = "") -> None:
+    def collect(value: Any, key: str = "", parent: str = "") -> None:
         if isinstance(value, dict):
             for k, v in value.items():
-                collect(v, str(k))
+                collect(v, str(k), key)
         elif isinstance(value, list):
             for v in value:
-                collect(v, key)
-        elif isinstance(value, str) and _PERSON_KEY.search(key) and not _NOT_A_PERSON.search(key):
+                collect(v, key, parent)
+        elif isinstance(value, str) and _person_name_key(key, parent):
             if len(value.strip()) >= 2:
                 names.add(value.strip())
 

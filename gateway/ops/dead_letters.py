@@ -24,11 +24,19 @@ class DeadLetterGroup:
     field: str
     count: int = 0
     example_ids: list[int] = field(default_factory=list)
+    """Dead-letter ids (``tongban dead-letters show ID``)."""
+    example_records: list[str | None] = field(default_factory=list)
+    """The same examples' source record keys (the record at the source), ``None`` where it had none."""
     message: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"system": self.system, "kind": self.kind, "rule": self.rule, "field": self.field, "count": self.count,
-                "example_ids": self.example_ids, "message": self.message}
+                "example_ids": self.example_ids, "example_records": self.example_records, "message": self.message}
+
+    def examples(self) -> str:
+        """``#12 (SL2024…), #15 (?)``: each example's dead-letter id and the record it is."""
+        return ", ".join(f"#{i} ({r if r is not None else '?'})" for i, r in zip(self.example_ids, self.example_records,
+                                                                                  strict=True))
 
 
 def grouped_dead_letters(engine: Engine, *, system: str | None = None,
@@ -52,6 +60,7 @@ def grouped_dead_letters(engine: Engine, *, system: str | None = None,
                 group.count += 1
                 if len(group.example_ids) < _EXAMPLES:
                     group.example_ids.append(int(row["id"]))
+                    group.example_records.append(row["source_id"])
     return sorted(groups.values(), key=lambda g: (-g.count, g.system, g.rule, g.field))
 
 

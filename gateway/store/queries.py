@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy import Connection, Row, RowMapping, func, select
 
 from gateway.store.tables import cases, dead_letters, runs, source_records, watermarks
 
@@ -150,15 +150,23 @@ def dead_letter_listing(conn: Connection, *, system: str | None, include_resolve
 
 
 def dead_letter_issues(conn: Connection, *, system: str | None, include_resolved: bool) -> Iterator[RowMapping]:
-    """``id, system, kind, issues, reason`` of every dead letter (of ``system``; open ones unless
+    """``id, system, kind, source_id, issues, reason`` of every dead letter (of ``system``; open ones unless
     ``include_resolved``), streamed: grouping them by rule reads each once and holds none."""
     d = dead_letters.c
-    query = select(d.id, d.system, d.kind, d.issues, d.reason).order_by(d.id)
+    query = select(d.id, d.system, d.kind, d.source_id, d.issues, d.reason).order_by(d.id)
     if system:
         query = query.where(d.system == system)
     if not include_resolved:
         query = query.where(d.status == "open")
     yield from conn.execution_options(yield_per=2000).execute(query).mappings()
+
+
+def case_dead_letters(conn: Connection, case_no: str) -> Sequence[Row[Any]]:
+    """The dead letters filed under a case number (open first, then the newest): ``id, system, source_id, status,
+    reason``."""
+    d = dead_letters.c
+    return conn.execute(select(d.id, d.system, d.source_id, d.status, d.reason).where(d.case_no == case_no)
+                        .order_by(d.status != "open", d.id.desc()).limit(50)).all()
 
 
 def dead_letter(conn: Connection, dead_letter_id: int) -> RowMapping | None:
@@ -167,6 +175,7 @@ def dead_letter(conn: Connection, dead_letter_id: int) -> RowMapping | None:
 
 
 __all__ = [
+    "case_dead_letters",
     "dead_letter",
     "dead_letter_issues",
     "dead_letter_listing",

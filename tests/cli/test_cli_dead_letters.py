@@ -32,8 +32,10 @@ def test_dead_letters_grouped_by_rule_and_shown_one_by_one(make_world: Any, tmp_
     (group,) = groups
     assert (group["system"], group["field"], group["count"]) == ("sd_civil", "case_no", 40)
     assert len(group["example_ids"]) == 3
+    assert len(group["example_records"]) == 3 and all(group["example_records"])  # the records at the source
     human = _cli(world, "dead-letters", "list").stdout
     assert "case_no" in human and "40" in human
+    assert f"#{group['example_ids'][0]} ({group['example_records'][0]})" in human.replace("\n", "").replace("│", "")
     per_record = json.loads(_cli(world, "dead-letters", "list", "--records", "--json").stdout)
     assert len(per_record) == 40 and "[" in per_record[0]["reason"]
     shown = _cli(world, "dead-letters", "show", str(group["example_ids"][0]))

@@ -192,3 +192,10 @@ def test_a_dead_letters_raw_input_is_masked_by_what_each_field_is() -> None:
     kept_as_text = orjson.dumps(orjson.dumps(raw).decode()).decode()
     assert orjson.loads(redact_document(kept_as_text)) == shown
     assert redact_document(orjson.dumps("王秀英 370102198506011232").decode()) == "王秀英 370***********1232"
+    # nested the way REST systems send them: the name of an item, a department or a company object is public,
+    # the name of an applicant object is a person's
+    nested = {"item": {"name": "食品经营许可"}, "dept": {"name": "杭州市西湖区行政审批服务局"},
+              "company": {"name": "杭州大明科技有限公司"}, "applicant": {"name": "王小明"}, "agents": [{"name": "李娜"}]}
+    shown = orjson.loads(redact_document(orjson.dumps(nested).decode()))
+    assert shown == {"item": {"name": "食品经营许可"}, "dept": {"name": "杭州市西湖区行政审批服务局"},
+                     "company": {"name": "杭州大明科技有限公司"}, "applicant": {"name": "王**"}, "agents": [{"name": "李*"}]}
