@@ -7,6 +7,7 @@ so Airflow tasks and tests use the same code paths as operators at a terminal.
 from __future__ import annotations
 
 from gateway.cli import bundles as _bundles_commands  # noqa: F401  (bundles apply|status|list)
+from gateway.cli import cases as _cases_commands  # noqa: F401  (cases show)
 from gateway.cli import catalogue as _catalogue_commands  # noqa: F401  (catalogue harvest|audit, kpi)
 from gateway.cli import citizen as _citizen_commands  # noqa: F401  (evaluations …, workorders …)
 from gateway.cli import commands as _commands  # noqa: F401  (registers sync, push, status, ...)
