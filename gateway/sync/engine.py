@@ -291,7 +291,9 @@ def _alert(engine: Engine, report: RunReport, max_rejected_share: float) -> None
                     details={"run_id": report.run_id})
     elif report.status == "degraded":
         raise_alert(engine, "sync_degraded", name, level="error", system=name,  # check_alerts fails on it
-                    message=f"sync of {name} degraded (run {report.run_id}): {report.error}",
+                    message=f"sync of {name} degraded (run {report.run_id}): {report.error}. It clears when a run "
+                            f"reads no more than the share broken, or by hand once the records are dealt with "
+                            f"(fixed at the source, replayed): tongban alerts resolve sync_degraded {name}",
                     details={"run_id": report.run_id, **report.counts.as_dict()})
         resolve_alerts(engine, "sync_failed", [name])
     else:

@@ -254,3 +254,22 @@ def test_a_system_almost_all_dead_letters_keeps_its_degraded_alert_through_full_
         report = sync_system(world.runtime, "sd_civil", connector=pages, full_refresh=True)
         assert report.status == "succeeded" and report.counts.rejected == report.counts.rejected_again >= 5
         assert open_alerts(world.runtime.engine, kind="sync_degraded")
+
+
+def test_a_degraded_alert_says_how_it_clears_and_a_hand_resolve_holds_while_the_same_records_are_read(
+        make_world) -> None:
+    """A quiet system re-reading the same broken records keeps its degraded alert (they are still broken); the
+    alert says how to clear it, and once an operator has, the runs that read the same records again do not
+    raise it anew."""
+    from gateway.ops.alerts import resolve_alerts
+
+    world = make_world(civil=6, estate=2)
+    world.sandbox.set_faults("civil", malformed_rate=0.5)
+    pages = _Pages(_civil_records(world))
+    assert sync_system(world.runtime, "sd_civil", connector=pages).status == "degraded"
+    (alert,) = open_alerts(world.runtime.engine, kind="sync_degraded")
+    assert "tongban alerts resolve sync_degraded sd_civil" in alert["message"]
+    assert resolve_alerts(world.runtime.engine, "sync_degraded", ["sd_civil"]) == 1
+    for _ in range(2):
+        assert sync_system(world.runtime, "sd_civil", connector=pages).status == "succeeded"
+        assert not open_alerts(world.runtime.engine, kind="sync_degraded")
