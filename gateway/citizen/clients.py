@@ -7,6 +7,7 @@ What a failure means is said by the error type, as everywhere in Tongban: :class
 
 from __future__ import annotations
 
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -31,6 +32,16 @@ _SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 PJ_NS = "http://hcp.sd.gov.cn/pj"
 PJ_PATH = "/hcp/services/PjService"
 _TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(value: str) -> str:
+    """``value`` as XML 1.0 character data, escaped. Characters XML 1.0 cannot carry at all — C0 controls other
+    than tab, LF and CR, lone surrogates, U+FFFE/U+FFFF; not even as ``&#1;`` — are replaced by U+FFFD, not
+    dropped: JSON and the ledger carry ``很好\\x01`` as it came, the receiver gets ``很好\\ufffd`` and can see that
+    something stood there (dropping would silently join the text around it). Sent raw, one such character makes
+    the whole request unparseable for the receiver."""
+    return escape(_NOT_XML.sub("\ufffd", value))
 
 
 def _key(record: Any, time_field: str, id_field: str, kind: type) -> Any:
@@ -118,8 +129,8 @@ class ProvincialClient:
         self._client = httpx.Client(timeout=_TIMEOUT)
 
     def envelope(self, op: str, fields: dict[str, str]) -> bytes:
-        inner = "".join(f"<pj:{k}>{escape(v)}</pj:{k}>" for k, v in fields.items())
-        app_id, app_key = (escape(x, {'"': "&quot;"}) for x in self._auth)
+        inner = "".join(f"<pj:{k}>{_xml_text(v)}</pj:{k}>" for k, v in fields.items())
+        app_id, app_key = (_xml_text(x).replace('"', "&quot;") for x in self._auth)
         return (f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{_SOAP11}" '
                 f'xmlns:pj="{PJ_NS}"><soapenv:Header><pj:auth appId="{app_id}" appKey="{app_key}"/>'
                 f"</soapenv:Header><soapenv:Body><pj:{op}>{inner}</pj:{op}></soapenv:Body>"
@@ -146,7 +157,11 @@ class ProvincialClient:
                 raise AuthenticationError(f"provincial_pj refused the credentials: {message}")
             if code.startswith("Server"):
                 raise RetriableSyncError(f"provincial_pj: {op}: {code}: {message}")
-            raise FatalSyncError(f"provincial_pj: {op}: {code}: {message}")
+            if code.startswith("Client") and response.status_code not in (404, 405):
+                # the receiver refuses this message (unparseable, a field missing): this item, for good — sent
+                # again unchanged it is refused again, and it must not hold up the items behind it
+                raise WriteRejectedError(f"provincial_pj refused {op} {fields.get('pjbh')}: {code}: {message}")
+            raise FatalSyncError(f"provincial_pj: {op}: HTTP {response.status_code}: {code}: {message}")
         fields_out = {child.tag.split("}")[-1]: (child.text or "") for child in answer}
         if fields_out.get("fhdm") in ("0000", "1001"):
             return fields_out

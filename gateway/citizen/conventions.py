@@ -9,13 +9,30 @@
 A record that cannot be used raises :class:`~gateway.contract.errors.RecordRejected` naming the record, the
 field and the rule, which the caller writes to the dead-letter store with the raw payload; these functions
 never raise anything else, whatever the payload (a property test holds them to that).
+
+A rule that real data breaks without making the record unusable is a quality flag, not a dead letter: the
+record comes out repaired, and its ``quality`` names record, field and rule of each repair (logged here as a
+warning, for the caller to count and keep). Two such rules:
+
+- ``text.unstorable``: NUL (PostgreSQL's text cannot hold it) and lone surrogates (JSON can carry ``\\ud800``;
+  UTF-8, hence SQLite, PostgreSQL and orjson, cannot) in free text become U+FFFD. In a record's own key
+  (``ratingId``, ``caseNo``, ``gdbh``) they are refused instead (``key.unstorable``): a key altered names another
+  record;
+- ``rated_at.after_change``: a rating time later than the rating's own change time (``updateTime``) by more than
+  :data:`CLOCK_SKEW` (a device clock years ahead) is replaced by the change time — the moment the collection point
+  had the rating, so its same-day callback falls due when it should, not in that future.
+
+Codes and counts (``gdlx``, ``hfmyd``, ``blsx``, ``cbcs``) are read from integers or integer-valued strings
+(``"3"``, ``"３"``, ``" 3 "``); any other value is refused by name, never replaced by a default.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
+import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -26,8 +43,10 @@ from gateway.contract.errors import FieldIssue, RecordRejected
 
 from .models import CHANNEL_NAMES, Evaluation, Level, WorkOrder
 
-__all__ = ["APPEAL_LEVELS", "DECISIONS", "dead_letter_id", "raw_text", "from_evaluator", "from_hotline", "hotline_time", "named_case",
-           "provincial_time", "to_provincial"]
+__all__ = ["APPEAL_LEVELS", "CLOCK_SKEW", "DECISIONS", "dead_letter_id", "raw_text", "from_evaluator", "from_hotline",
+           "hotline_time", "named_case", "provincial_time", "to_provincial"]
+
+_log = logging.getLogger(__name__)
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 _PJDJ = {Level.VERY_SATISFIED: "01", Level.SATISFIED: "02", Level.BASIC: "03", Level.DISSATISFIED: "04",
@@ -38,6 +57,75 @@ DECISIONS = {"0": "pending", "1": "upheld", "2": "rejected"}
 _GDLX = {"1": "consult", "2": "help", "3": "complaint", "4": "report", "5": "suggestion", "6": "praise"}
 _HFMYD = {"1": "satisfied", "2": "basic", "3": "unsatisfied"}
 _CASE_IN_TEXT = re.compile(r"办件编号\s*[:：]?\s*([0-9A-Za-z\-]{10,50})")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far a rating time may lie after the rating's change time before it is a device clock running ahead."""
+_EVALUATOR_FIELDS = {"ratingId": "rating_id", "caseNo": "case_no", "channel": "channel", "ratedAt": "rated_at",
+                     "deviceSn": "device", "windowNo": "window", "staffNo": "staff", "orgCode": "dept_code",
+                     "areaCode": "division", "comment": "comment"}
+_HOTLINE_FIELDS = {"gdbh": "order_no", "gdlx": "matter_type", "ywfl": "category", "qhdm": "division",
+                   "nr": "content", "sqr": "citizen", "glbjbh": "case_no", "blsx": "limit_days",
+                   "zt": "platform_status", "cbdw": "dept_code", "cbdwmc": "dept_name", "hfmyd": "rating",
+                   "cbcs": "redo_count", "thyy": "return_reason", "pdsj": "received_at", "gxsj": "changed_at",
+                   "hfsj": "rated_at", "dfsj": "replied_at", "zpsj": "dispatched_at", "qssj": "signed_at"}
+
+
+def _storable(text: str) -> str:
+    """``text`` with NUL and lone surrogates — what no store here can hold — replaced by U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text) if _UNSTORABLE.search(text) else text
+
+
+def _storable_payload(payload: dict[str, Any], record: str, keys: tuple[str, ...], names: dict[str, str],
+                      flags: list[FieldIssue]) -> dict[str, Any]:
+    """``payload`` with its text made storable: a key holding NUL or a lone surrogate is refused
+    (``key.unstorable``); any other text has them replaced by U+FFFD and is flagged (``text.unstorable``)."""
+    out = payload
+    for name, value in payload.items():
+        if not isinstance(value, str) or not _UNSTORABLE.search(value):
+            continue
+        field = names.get(name, str(name))
+        if name in keys:
+            raise _reject(record, field, "key.unstorable",
+                          f"{name} {value!r} holds NUL or a lone surrogate, which no store can hold; a key altered "
+                          "would name another record")
+        if out is payload:
+            out = dict(payload)
+        out[name] = _storable(value)
+        flags.append(FieldIssue(record, field, "text.unstorable",
+                                f"{name} held {len(_UNSTORABLE.findall(value))} character(s) no store can hold (NUL, "
+                                "lone surrogate): replaced by U+FFFD"))
+    return out
+
+
+def _flagged(model: Any, flags: list[FieldIssue]) -> Any:
+    for issue in flags:
+        _log.warning("quality flag: %s", issue)
+    return model.model_copy(update={"quality": tuple(flags)}) if flags else model
+
+
+def _number(value: Any) -> int | None:
+    """A code or count sent as an integer or an integer-valued string (ASCII or full-width digits, spaces
+    around: ``"3"``, ``"３"``, ``" 3 "``); None for anything else (a bool, a float, ``"3a"``, ``"-1"``)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < 10 ** 9 else None
+    if not isinstance(value, str):
+        return None
+    text = value if value.isascii() else unicodedata.normalize("NFKC", value)
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
+def _optional_number(record: str, field: str, name: str, value: Any, default: int | None) -> int | None:
+    """``value`` read by :func:`_number`; absent (None, empty, spaces) is ``default``, anything else unreadable is
+    refused by name (``<field>.number``)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    number = _number(value)
+    if number is None:
+        raise _reject(record, field, f"{field}.number", f"{name} {value!r} is not a whole number")
+    return number
 
 
 def raw_text(raw: Any) -> str:
@@ -46,14 +134,17 @@ def raw_text(raw: Any) -> str:
     try:
         return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS).decode()
     except TypeError:
-        return json.dumps(raw, ensure_ascii=False, sort_keys=True, default=repr)
+        text = json.dumps(raw, ensure_ascii=False, sort_keys=True, default=repr)
+        if _UNSTORABLE.search(text):  # a lone surrogate (orjson refuses those too): escaped, kept as sent
+            text = json.dumps(raw, ensure_ascii=True, sort_keys=True, default=repr)
+        return text
 
 
 def dead_letter_id(raw: Any, id_field: str) -> str:
     """The dead letter's source id of a raw record: its own id when it has a usable one, else a digest of the
     payload — two records without ids must not become one dead letter (the second would replace the first)."""
     rid = raw.get(id_field) if isinstance(raw, dict) else None
-    if isinstance(rid, str) and rid and len(rid) <= 128:
+    if isinstance(rid, str) and rid and len(rid) <= 128 and not _UNSTORABLE.search(rid):
         return rid
     return "sha256:" + hashlib.sha256(raw_text(raw).encode()).hexdigest()[:32]
 
@@ -86,9 +177,11 @@ def from_evaluator(payload: Any) -> Evaluation:
     if not isinstance(payload, dict):
         raise _reject("evaluator:?", "record", "record.type", f"expected a JSON object, got {type(payload).__name__}")
     rid = payload.get("ratingId")
-    record = f"evaluator:{rid}"
+    record = _storable(f"evaluator:{rid}")
     if not isinstance(rid, str) or not rid:
         raise _reject(record, "rating_id", "required", "ratingId is missing")
+    flags: list[FieldIssue] = []
+    payload = _storable_payload(payload, record, ("ratingId", "caseNo"), _EVALUATOR_FIELDS, flags)
     case_no = payload.get("caseNo")
     if not isinstance(case_no, str) or not case_no.strip():
         raise _reject(record, "case_no", "required", "caseNo is missing: a rating must name its case")
@@ -99,13 +192,30 @@ def from_evaluator(payload: Any) -> Evaluation:
     if not isinstance(channel, str) or channel not in CHANNEL_NAMES:
         raise _reject(record, "channel", "channel.code", f"channel {channel!r} is not one of {sorted(CHANNEL_NAMES)}")
     rated_at = _dash_time(record, "rated_at", payload.get("ratedAt"))
+    changed = _epoch_ms(payload.get("updateTime"))
+    if changed is not None and rated_at > changed + CLOCK_SKEW:
+        flags.append(FieldIssue(record, "rated_at", "rated_at.after_change",
+                                f"ratedAt {payload.get('ratedAt')!r} is after the rating's own change time "
+                                f"{changed.astimezone(BEIJING):%Y-%m-%d %H:%M:%S} (updateTime): the change time "
+                                "stands in"))
+        rated_at = changed.astimezone(BEIJING).replace(microsecond=0)
     text = payload.get("comment")
-    return _validated(Evaluation, record, {  # type: ignore[no-any-return]
+    return _flagged(_validated(Evaluation, record, {  # type: ignore[no-any-return]
         "rating_id": rid, "case_no": case_no.strip(), "level": grade, "channel": channel, "rated_at": rated_at,
         "device": payload.get("deviceSn") or None, "window": payload.get("windowNo") or None,
         "staff": payload.get("staffNo") or None, "dept_code": payload.get("orgCode") or None,
         "division": payload.get("areaCode") or None, "comment": text if isinstance(text, str) else "",
-        "revoked": bool(payload.get("revoked"))})
+        "revoked": bool(payload.get("revoked"))}), flags)
+
+
+def _epoch_ms(stamp: Any) -> datetime | None:
+    """A change time in epoch milliseconds, or None when there is none usable (the rating is not compared)."""
+    if not isinstance(stamp, int) or isinstance(stamp, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(stamp / 1000, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def provincial_time(moment: datetime) -> str:
@@ -136,15 +246,19 @@ def from_hotline(payload: Any) -> WorkOrder:
     if not isinstance(payload, dict):
         raise _reject("hotline:?", "record", "record.type", f"expected a JSON object, got {type(payload).__name__}")
     number = payload.get("gdbh")
-    record = f"hotline:{number}"
+    record = _storable(f"hotline:{number}")
     if not isinstance(number, str) or not number:
         raise _reject(record, "order_no", "required", "gdbh is missing")
-    gdlx = payload.get("gdlx")
-    if not isinstance(gdlx, str) or gdlx not in _GDLX:
-        raise _reject(record, "matter_type", "matter_type.code", f"gdlx {gdlx!r} is not one of 1–6")
-    rating = payload.get("hfmyd")
-    if rating not in (None, "") and (not isinstance(rating, str) or rating not in _HFMYD):
-        raise _reject(record, "rating", "rating.code", f"hfmyd {rating!r} is not one of 1–3")
+    flags: list[FieldIssue] = []
+    payload = _storable_payload(payload, record, ("gdbh",), _HOTLINE_FIELDS, flags)
+    gdlx = _number(payload.get("gdlx"))
+    if gdlx is None or str(gdlx) not in _GDLX:
+        raise _reject(record, "matter_type", "matter_type.code", f"gdlx {payload.get('gdlx')!r} is not one of 1–6")
+    rating = _optional_number(record, "rating", "hfmyd", payload.get("hfmyd"), None)
+    if rating is not None and str(rating) not in _HFMYD:
+        raise _reject(record, "rating", "rating.code", f"hfmyd {payload.get('hfmyd')!r} is not one of 1–3")
+    limit = _optional_number(record, "limit_days", "blsx", payload.get("blsx"), 5)
+    redo = _optional_number(record, "redo_count", "cbcs", payload.get("cbcs"), 0)
     content = payload.get("nr") if isinstance(payload.get("nr"), str) else ""
     received = _dash_time(record, "received_at", payload.get("pdsj"))
     changed = _dash_time(record, "changed_at", payload.get("gxsj") or payload.get("pdsj"))
@@ -153,15 +267,13 @@ def from_hotline(payload: Any) -> WorkOrder:
     dispatched = _dash_time(record, "dispatched_at", payload["zpsj"]) if payload.get("zpsj") else None
     signed = _dash_time(record, "signed_at", payload["qssj"]) if payload.get("qssj") else None
     dept_name = payload.get("cbdwmc")
-    limit = payload.get("blsx")
-    return _validated(WorkOrder, record, {  # type: ignore[no-any-return]
-        "order_no": number, "matter_type": _GDLX[gdlx], "category": payload.get("ywfl"),
+    return _flagged(_validated(WorkOrder, record, {  # type: ignore[no-any-return]
+        "order_no": number, "matter_type": _GDLX[str(gdlx)], "category": payload.get("ywfl"),
         "division": payload.get("qhdm"), "content": content, "citizen": payload.get("sqr"),
         "case_no": named_case(payload.get("glbjbh"), content), "received_at": received,
-        "limit_days": limit if isinstance(limit, int) and not isinstance(limit, bool) else 5,
+        "limit_days": limit,
         "platform_status": str(payload.get("zt") or ""), "dept_code": payload.get("cbdw") or None,
         "dept_name": dept_name[:128] if isinstance(dept_name, str) and dept_name else None,
         "dispatched_at": dispatched, "signed_at": signed, "replied_at": replied,
-        "rating": _HFMYD.get(rating) if rating else None, "rated_at": rated,
-        "redo_count": payload.get("cbcs") if isinstance(payload.get("cbcs"), int) else 0,
-        "return_reason": payload.get("thyy") or None, "changed_at": changed})
+        "rating": _HFMYD[str(rating)] if rating is not None else None, "rated_at": rated,
+        "redo_count": redo, "return_reason": payload.get("thyy") or None, "changed_at": changed}), flags)

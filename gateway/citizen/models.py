@@ -12,10 +12,36 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
-__all__ = ["BAD_LEVELS", "CHANNEL_NAMES", "Channel", "Evaluation", "Level", "MATTER_TYPES", "MatterType",
-           "OUT_OF_SCOPE", "Rating", "RATING_NAMES", "WorkOrder"]
+from gateway.contract.errors import FieldIssue
+from gateway.models.identifiers import IdentifierError, validate_division_code
+
+__all__ = ["BAD_LEVELS", "CHANNEL_NAMES", "Channel", "DivisionCode", "Evaluation", "Level", "MATTER_TYPES",
+           "MatterType", "OUT_OF_SCOPE", "Quality", "Rating", "RATING_NAMES", "WorkOrder"]
+
+
+def _division_code(value: object) -> object:
+    """A division code as the case model reads one (:func:`~gateway.models.identifiers.validate_division_code`:
+    full-width digits and spaces normalised to ASCII): ``３７０１０２`` routes and reports as ``370102``. Digits of
+    other scripts (``٣٧٠١٠٢``) are refused, as they are for a case; an unknown code is legitimate (old codes)."""
+    if not isinstance(value, str) or (value.isascii() and value.isdigit()):
+        return value
+    try:
+        return validate_division_code(value)[0]
+    except IdentifierError as exc:
+        raise PydanticCustomError("division.format", "{message}", {"message": exc.message}) from None
+
+
+DivisionCode = Annotated[str, BeforeValidator(_division_code)]
+"""A division code normalised to ASCII digits; the length (6, or 6 or 12) is each model's own pattern (``[0-9]``,
+never ``\\d``: pydantic's ``\\d`` matches any script's digits)."""
+
+Quality = Annotated[tuple[FieldIssue, ...], Field(exclude=True)]
+"""The rules a record broke that did not stop it (a character no store can hold replaced by U+FFFD, a rating
+time after the record's own change time): each names record, field and rule, for the caller to count and keep.
+Not content: excluded from dumps, so from the content hash (a flag never makes a rating "changed")."""
 
 
 class Level(IntEnum):
@@ -62,9 +88,10 @@ class Evaluation(BaseModel):
     window: Annotated[str, Field(max_length=32)] | None = None
     staff: Annotated[str, Field(max_length=32)] | None = None
     dept_code: Annotated[str, Field(max_length=32)] | None = None
-    division: Annotated[str, Field(pattern=r"^\d{6}(\d{6})?$")] | None = None
+    division: Annotated[DivisionCode, Field(pattern=r"^[0-9]{6}([0-9]{6})?$")] | None = None
     comment: str = ""
     revoked: bool = False
+    quality: Quality = ()
 
     @property
     def bad(self) -> bool:
@@ -79,7 +106,7 @@ class WorkOrder(BaseModel):
     order_no: Annotated[str, Field(min_length=1, max_length=64)]
     matter_type: MatterType
     category: Annotated[str, Field(min_length=1, max_length=32)]
-    division: Annotated[str, Field(pattern=r"^\d{6}$")]
+    division: Annotated[DivisionCode, Field(pattern=r"^[0-9]{6}$")]
     content: str
     citizen: str | None = None
     case_no: Annotated[str, Field(max_length=64)] | None = None
@@ -96,3 +123,4 @@ class WorkOrder(BaseModel):
     redo_count: Annotated[int, Field(ge=0)] = 0
     return_reason: str | None = None
     changed_at: AwareDatetime
+    quality: Quality = ()

@@ -5,7 +5,11 @@ An item is queued in the same transaction as the change that calls for it, under
 (``rating:R1``, ``df:G1:0``). Each delivery is committed on its own, so a crash (kill -9) between the
 receiver's answer and our commit loses nothing and leaves one item to send again — with the same key, which
 the receiver answers with "already received". Transient failures back off; a refusal for good moves the item
-to ``dead`` and to the dead-letter store with the receiver's words; a refused credential stops the run.
+to ``dead`` and to the dead-letter store with the receiver's words; a refused credential stops the run. An
+answer the client cannot place (:class:`FatalSyncError`: not XML, an unknown code) fails that item — it backs off
+like a transient failure and dies after ``max_attempts`` — and delivery goes on with the next: one poisoned item
+never holds up the queue. :data:`FATAL_STREAK` such failures in a row are the receiver, not the items: the run
+stops there with the error.
 
 Some items only make sense after another (:func:`prerequisite`): a callback or an appeal after its rating, a
 signature or a reply after the dispatch, the redo's reply after the first. Such an item waits while its
@@ -21,7 +25,12 @@ from typing import Any, Literal, Protocol
 import orjson
 from sqlalchemy import Engine
 
-from gateway.contract.errors import RetriableSyncError, WriteRejectedError
+from gateway.contract.errors import (
+    AuthenticationError,
+    FatalSyncError,
+    RetriableSyncError,
+    WriteRejectedError,
+)
 from gateway.store import citizen as store
 from gateway.store import ledger
 
@@ -29,6 +38,8 @@ __all__ = ["DeliveryReport", "ResendReport", "Target", "deliver", "prerequisite"
 
 Target = Literal["provincial_pj", "hotline"]
 MAX_ATTEMPTS = 8
+FATAL_STREAK = 3
+"""Items failing with :class:`FatalSyncError` one after another, none delivered between, before a run stops."""
 
 
 class _Sender(Protocol):
@@ -90,6 +101,7 @@ def deliver(engine: Engine, target: Target, sender: _Sender, *, now: datetime | 
     item is committed (tests use it to crash at a chosen point)."""
     now = now or datetime.now(timezone.utc)
     report = DeliveryReport(target)
+    streak = 0
     with engine.connect() as conn:
         items = store.due_outbox(conn, target, now=now, limit=limit)
     for item in items:
@@ -130,6 +142,25 @@ def deliver(engine: Engine, target: Target, sender: _Sender, *, now: datetime | 
             report.dead += 1
             report.errors.append(f"{item['key']}: {exc}")
             continue
+        except AuthenticationError:
+            raise
+        except FatalSyncError as exc:  # this item failed in a way the client cannot place: it, not the queue
+            streak += 1
+            status = "dead" if attempts >= max_attempts else "pending"
+            with engine.begin() as conn:
+                store.set_outbox(conn, item["id"], attempts=attempts, last_error=str(exc)[:2000], status=status,
+                                 next_attempt_at=now + _backoff(attempts, None))
+                if status == "dead":
+                    _dead_letter(conn, item, f"gave up after {attempts} attempts: {exc}", now)
+            if status == "dead":
+                report.dead += 1
+            else:
+                report.retried += 1
+            report.errors.append(f"{item['key']}: {exc}")
+            if streak >= FATAL_STREAK:
+                raise FatalSyncError(f"{target}: {streak} items in a row failed, the last {item['key']}: {exc}") from exc
+            continue
+        streak = 0
         with engine.begin() as conn:
             store.set_outbox(conn, item["id"], attempts=attempts, status="delivered", delivered_at=now,
                              last_error=None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from gateway.contract.errors import ConfigError
 from gateway.kernel.config import expand_env, find_config_file
 from gateway.kernel.yamlfile import load_yaml
+from gateway.models.identifiers import normalise
 
 __all__ = ["CitizenSettings", "Endpoint", "MisuseRules", "Policy", "Route", "load_citizen", "parse_citizen"]
 
@@ -87,7 +88,9 @@ class CitizenSettings:
     system refuses a rating without one (``xzqh`` 不能为空). None: such a rating is dead-lettered instead."""
 
     def route(self, category: str, division: str) -> Route | None:
-        """The department for a work order: an exact division first, then the category's ``*`` route."""
+        """The department for a work order: an exact division first, then the category's ``*`` route. Division
+        codes compare as ASCII digits (``３７０１０２`` is ``370102``), here and in the file."""
+        division = _code(division)
         exact = [r for r in self.routes if r.category == category and r.division == division]
         wild = [r for r in self.routes if r.category == category and r.division == "*"]
         return (exact or wild or [None])[0]
@@ -126,7 +129,8 @@ def parse_citizen(text: str, *, where: str = "<citizen>") -> CitizenSettings:
     routes = []
     for n, entry in enumerate(data.get("routes") or []):
         try:
-            routes.append(Route(**{k: str(v) for k, v in entry.items()}))
+            route = Route(**{k: str(v) for k, v in entry.items()})
+            routes.append(route if route.division == "*" else replace(route, division=_code(route.division)))
         except TypeError as exc:
             raise ConfigError(f"{where}: routes[{n}]: {exc}") from None
     return CitizenSettings(_endpoint(data, "evaluator", where), _endpoint(data, "provincial_pj", where),
@@ -139,9 +143,15 @@ def _district(data: dict[str, Any], where: str) -> str | None:
     value = data.get("district")
     if value in (None, ""):
         return None
-    text = expand_env(str(value)).strip()
+    text = _code(expand_env(str(value)))
     if not text:
         return None
-    if not re.fullmatch(r"\d{6}(\d{6})?", text):
+    if not re.fullmatch(r"[0-9]{6}([0-9]{6})?", text):
         raise ConfigError(f"{where}: district {text!r} is not a division code (6 or 12 digits)")
     return text
+
+
+def _code(division: str) -> str:
+    """A division code in ASCII digits, as the work order models hold it: full-width digits and spaces normalised
+    (:func:`~gateway.models.identifiers.normalise`, the case model's normaliser)."""
+    return division if division.isascii() and division.isdigit() else normalise(division)
