@@ -16,7 +16,12 @@ ideographs stay exactly as written. What carries meaning stays, in one form each
 - ``%`` ``‰`` ``‱`` ``#`` ``&`` ``@``, currency, and other symbols (``+`` ``×`` ``=`` ``°`` …);
 - where dropped punctuation stood between two numbers (or a number and one of the marks above), a boundary
   ``,``: ``第2、3条`` and ``第2，3条`` are the same, neither is ``第23条``. Chinese numerals count as numbers here
-  (``第十、二条`` is not ``第十二条``). Whitespace never separates: ``1 8`` is a stray space in ``18``.
+  (``第十、二条`` is not ``第十二条``). Whitespace never separates: ``1 8`` is a stray space in ``18``;
+- integers in Chinese numerals, read as the time limits read them, in Arabic digits: ``第十二条`` = ``第12条``,
+  ``一份`` = ``1份`` (a numeral that parser cannot read, ``一万``, stays as written).
+
+Invisible characters are no difference: controls, format characters (zero-width spaces and joiners, direction
+marks) and variation selectors (``申请书\ufe0f`` = ``申请书``).
 
 Lists (服务对象, materials) are compared as sets of such keys; a 服务对象 list the catalogue wrote as text may also
 differ only in where whitespace split it (``农民专业 合作社`` read as two items), which is no difference either
@@ -32,8 +37,8 @@ may as well separate two numbers, and a false finding costs a reader a glance wh
     False
     >>> text_key("每件收费1.5元") == text_key("每件收费15元"), text_key("面积>100平方米") == text_key("面积＜100平方米")
     (False, False)
-    >>> text_key("3～5个工作日"), text_key("第2、3条"), text_key("年满１８周岁 。")
-    ('3~5个工作日', '第2,3条', '年满18周岁')
+    >>> text_key("3～5个工作日"), text_key("第2、3条"), text_key("年满１８周岁 。"), text_key("第十二条")
+    ('3~5个工作日', '第2,3条', '年满18周岁', '第12条')
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-from .entry import CatalogueEntry, TimeLimit
+from .entry import _NUMBER, CatalogueEntry, TimeLimit, _number
 
 ELEMENTS: tuple[str, ...] = ("name", "item_type", "legal_basis", "conditions", "service_object", "materials",
                              "legal_limit", "fee")
@@ -75,6 +80,29 @@ _KEPT_PUNCTUATION = frozenset("%‰‱#&@")
 _DROPPED = frozenset("<>|^") | frozenset(_DASHES)
 """Symbols that are noise where no rule above kept them: brackets typed as maths signs, list bars, stray dashes."""
 _BOUNDARY = ","
+_INVISIBLE = frozenset(chr(c) for c in (*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0), *range(0x180B, 0x1810),
+                                        0x034F))
+"""Invisible marks that are not format characters (category Mn): variation selectors (``申请书\ufe0f``), the
+Mongolian free variation selectors and the combining grapheme joiner. Zero-width spaces, joiners and direction
+marks are format characters (Cf) and go with the controls."""
+_RUN = re.compile(rf"[{_NUMERALS}]+")
+_INTEGER = re.compile(_NUMBER)
+_GLUE = frozenset("0123456789.")
+"""A Chinese integer as the time limits read it (:mod:`.entry`): ``十二``, ``一百零五``, ``两千``."""
+
+
+def _arabic(text: str) -> str:
+    """Each run of Chinese numerals that reads as an integer (the time limits' parser) in Arabic digits:
+    ``第十二条`` → ``第12条``, ``一份`` → ``1份``. A run it cannot read (``一万``, ``十、二`` apart) stays as written.
+    A converted number next to a digit or a ``.`` keeps a boundary (``十2`` is not ``102``, ``十.五`` not ``10.5``)."""
+    def convert(match: re.Match[str]) -> str:
+        run = match.group()
+        if _INTEGER.fullmatch(run) is None:
+            return run
+        before, after = text[match.start() - 1:match.start()], text[match.end():match.end() + 1]
+        return (("、" if before and before in _GLUE else "") + str(_number(run))
+                + ("、" if after and after in _GLUE else ""))
+    return _RUN.sub(convert, text)
 
 
 def text_key(value: str | None) -> str:
@@ -83,7 +111,7 @@ def text_key(value: str | None) -> str:
     if not value:
         return ""
     folded = unicodedata.normalize("NFKC", value).casefold().translate(_SIGNS)
-    text = "".join(ch for ch in folded if unicodedata.category(ch)[0] not in "ZC")  # whitespace, controls
+    text = _arabic("".join(ch for ch in folded if unicodedata.category(ch)[0] not in "ZC" and ch not in _INVISIBLE))
     out: list[str] = []
     gap = False  # punctuation dropped since the last character kept
 

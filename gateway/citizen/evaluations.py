@@ -179,7 +179,7 @@ def relink(engine: Engine, *, now: datetime | None = None, days: int = 60) -> in
                 rows.append({"k_id": rating_id, "finished": finished, "office": office, "dept": dept})
         if rows:
             with engine.begin() as conn:
-                store.link_ratings(conn, rows)
+                store.link_ratings(conn, rows, now=now or datetime.now(timezone.utc))
         done += len(rows)
         if len(pending) < 900:
             return done
@@ -510,8 +510,9 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
 
     Returns::
 
-        {"evaluations": int,              # ratings counted: each case's newest (一事一评), revoked ones excluded
-         "superseded": int,               # earlier ratings of a case a later one replaced (kept, not counted)
+        {"evaluations": int,              # ratings counted: one per case (一事一评) — its newest, unless a standing
+                                          # 差评 holds its place (store._counted_of_its_case) — revoked ones excluded
+         "superseded": int,               # the other ratings of a case (kept, not counted)
          "cases": int,                    # live cases with a finish time (the cases that can be rated)
          "evaluated_cases": int,          # of those, cases with at least one rating (a rating naming a case
                                           # the ledger does not hold rates nothing here)

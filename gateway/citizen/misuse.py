@@ -5,7 +5,10 @@ Two rules over the ratings given on window devices, both configurable (:class:`~
 - ``quick``: on one device and day, at least ``min_quick`` ratings each given within ``quick_seconds`` of its
   case closing — a citizen needs longer than that to pick up the pen;
 - ``burst``: ``burst_count`` ratings or more from one device within ``burst_seconds`` — one window serves
-  one citizen at a time.
+  one citizen at a time;
+- ``supersede``: a rating on the device, not itself a 差评, of a case the citizen gave a 差评 on another channel
+  (PC, app, QR code, SMS) before — the evaluator pressed to cover a 差评. (It does not replace the 差评 in the
+  figures either: only the citizen's rating after the rectification does.)
 
 Flagged ratings are kept and counted like any other (a flag is not a verdict): they carry the rules they broke
 (``flags``), and each (device, day) with flags opens an ``evaluation_misuse`` alert for a person to look at.
@@ -71,11 +74,18 @@ def detect_misuse(engine: Engine, rules: MisuseRules, *, since: datetime | None 
                 return MisuseReport()
             since = earliest - timedelta(days=1)
         rows = store.evaluation_rows(conn, since=since, device_only=True)
+        complained = store.citizens_bad_ratings(conn, [r["case_no"] for r in rows if not r["bad"]])
     report = MisuseReport(examined=len(rows))
     by_device: dict[str, list[Any]] = defaultdict(list)
     for r in rows:
         by_device[r["device"] or "?"].append(r)
     flags: dict[str, list[str]] = defaultdict(list)
+    first_complaint: dict[str, datetime] = {}
+    for case_no, at in complained:
+        first_complaint[case_no] = min(at, first_complaint.get(case_no, at))
+    for r in rows:
+        if not r["bad"] and r["case_no"] in first_complaint and first_complaint[r["case_no"]] < r["rated_at"]:
+            flags[r["rating_id"]].append("supersede")
     for device_rows in by_device.values():
         for rid in _bursts(device_rows, rules):
             flags[rid].append("burst")

@@ -55,6 +55,8 @@ class WorkOrderReport:
     unroutable: int = 0
     redo_opened: int = 0
     redo_refused: int = 0
+    rehanded: int = 0
+    """Orders the platform handed out again after a 退回 (重新派单: same number, 待转派 again), routed anew."""
     rejected: int = 0
     rejections: list[str] = field(default_factory=list)
 
@@ -128,6 +130,9 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
         old = store.workorder(conn, order.order_no)
         if old is None:
             _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead)
+        elif _handed_again(old, order):
+            report.rehanded += 1
+            _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead, again=True)
         else:
             _platform_update(conn, old, order, settings, calendar, now, report)
     ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()))
@@ -135,8 +140,25 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
     return high
 
 
+_HANDED_OUT = ("", "待转派")
+_FRESH = {"dispatched_at": None, "dept_code": None, "dept_name": None, "dept_system": None, "return_reason": None,
+          "sign_due_at": None, "signed_at": None, "reply_due_at": None, "replied_at": None, "first_replied_at": None,
+          "redo_due_at": None, "rating": None, "rated_at": None}
+"""What an earlier hand-out of an order left that a new hand-out starts without."""
+
+
+def _handed_again(old: Any, order: WorkOrder) -> bool:
+    """Has the platform handed out again (重新派单, 待转派) an order Tongban holds as returned (退回) — typically
+    reclassified after our 退回? Only a newer record counts: a re-read of the record we returned is no hand-out."""
+    return (old["status"] == "returned" and order.platform_status in _HANDED_OUT
+            and order.changed_at > old["source_changed_at"])
+
+
 def _new_order(conn: Any, order: WorkOrder, raw: Any, settings: CitizenSettings, calendar: WorkCalendar,
-               now: datetime, report: WorkOrderReport, outbox: list[dict[str, Any]], dead: list[dict[str, Any]]) -> None:
+               now: datetime, report: WorkOrderReport, outbox: list[dict[str, Any]], dead: list[dict[str, Any]],
+               *, again: bool = False) -> None:
+    """A new order (``again``: one handed out again after a 退回, routed as a new one, its former hand-out's
+    department, times and rating cleared)."""
     policy = settings.policy
     row: dict[str, Any] = {
         "order_no": order.order_no, "matter_type": order.matter_type, "category": order.category,
@@ -145,13 +167,13 @@ def _new_order(conn: Any, order: WorkOrder, raw: Any, settings: CitizenSettings,
         "limit_days": order.limit_days,
         "dispatch_due_at": order.received_at + timedelta(minutes=policy.dispatch_minutes),
         "platform_status": order.platform_status[:16], "source_changed_at": order.changed_at, "updated_at": now,
-        "redo_round": 0, "redo_refused": 0}
-    report.new += 1
-    if order.platform_status not in ("", "待转派"):
+        "redo_round": 0, "redo_refused": 0} | (_FRESH if again else {})
+    report.new += not again
+    if order.platform_status not in _HANDED_OUT:
         row.update(_as_reported(order, settings, calendar, report))
     else:
         row.update(_route(order, raw, settings, calendar, now, report, outbox, dead))
-    store.upsert_workorder(conn, row, exists=False)
+    store.upsert_workorder(conn, row, exists=again)
 
 
 _REPORTED = {"已转派": "dispatched", "已签收": "dispatched", "重办": "redo", "已办结": "closed", "已退回": "returned"}
@@ -188,6 +210,8 @@ def _as_reported(order: WorkOrder, settings: CitizenSettings, calendar: WorkCale
         values["redo_due_at"] = _due(order.rated_at or order.changed_at, policy.redo_days, calendar, policy)
     elif status == "replied" and "rated_at" in values:
         values.update(_rated(order, values["redo_round"], 0, policy, calendar, report))
+    if values["status"] == "redo":  # the reply the redo answers: judged on its own due time (按时答复率)
+        values["first_replied_at"] = replied
     return values
 
 
@@ -319,6 +343,8 @@ def _platform_update(conn: Any, old: Any, order: WorkOrder, settings: CitizenSet
         values.update(rating=order.rating, rated_at=order.rated_at)  # the platform closed it with)
     if ended == "closed":  # closed on the platform: it ends there, whatever Tongban held it as (no redo opens)
         values["status"] = "closed"
+    if values.get("status") == "redo" and old["first_replied_at"] is None:  # the reply the redo answers
+        values["first_replied_at"] = values.get("replied_at") or old["replied_at"]
     store.update_workorder(conn, old["order_no"], **values)
 
 
@@ -378,8 +404,9 @@ def reply_workorder(engine: Engine, order_no: str, text: str, *, at: datetime | 
         # a redo opened here by hand (request_redo) is unknown to the platform, which would refuse its reply
         sent = round_ == 0 or row["platform_status"] == "重办"
         signing = row["status"] == "dispatched" and row["signed_at"] is None
+        first = {"first_replied_at": row["replied_at"]} if round_ and row["first_replied_at"] is None else {}
         store.update_workorder(conn, order_no, status="replied", replied_at=at, updated_at=at,
-                               **({"signed_at": at} if signing else {}))
+                               **({"signed_at": at} if signing else {}), **first)
         if signing:
             store.enqueue(conn, [queue_item("hotline", f"qs:{order_no}", "/gd/api/qs",
                                             {"gdbh": order_no, "qssj": hotline_time(at)}, now=at)])
@@ -410,7 +437,8 @@ def request_redo(engine: Engine, order_no: str, *, at: datetime | None = None,
         if row["status"] not in ("replied", "closed") or row["replied_at"] is None:
             raise CitizenError(record, "status", "redo.after_reply", "only a replied order can be redone")
         due = _due(at, policy.redo_days, calendar, policy)
-        store.update_workorder(conn, order_no, status="redo", redo_round=1, redo_due_at=due, updated_at=at)
+        store.update_workorder(conn, order_no, status="redo", redo_round=1, redo_due_at=due, updated_at=at,
+                               first_replied_at=row["first_replied_at"] or row["replied_at"])
     return {"order_no": order_no, "redo_due_at": due}
 
 
@@ -425,6 +453,22 @@ def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def _replies(r: Any) -> list[tuple[datetime, datetime | None]]:
+    """(replied at, due by) of each reply an order had: the first reply against ``reply_due_at`` — kept when a
+    redo is replied to, so a late first answer counts late whatever the redo does — and the redo's against
+    ``redo_due_at``. A row from before the first reply was kept (no ``first_replied_at``): the reply held."""
+    first = r["first_replied_at"]
+    if first is None:
+        if r["replied_at"] is None:
+            return []
+        due = r["redo_due_at"] if r["redo_round"] and r["redo_due_at"] else r["reply_due_at"]
+        return [(r["replied_at"], due)]
+    out: list[tuple[datetime, datetime | None]] = [(first, r["reply_due_at"])]
+    if r["replied_at"] is not None and r["replied_at"] != first:
+        out.append((r["replied_at"], r["redo_due_at"]))
+    return out
+
+
 def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[str, Any]:
     """The 12345 figures for the ops console and ``tongban workorders summary --json``.
 
@@ -437,7 +481,8 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[st
                                           # received (派单) → routed, over orders routed or returned
          "dispatched_in_time_ratio": float | None,   # routed within dispatch_minutes (15) / routed
          "undispatched_overdue": int,     # still unrouted past the 15 minutes
-         "reply_on_time_ratio": float | None,        # replied by the due time / replied
+         "reply_on_time_ratio": float | None,        # replies by their due time / replies: the first reply and
+                                          # the redo's, each against its own due time
          "replies_overdue": int,          # dispatched or redo, unreplied past the due time
          "redo": {"opened": int, "refused": int},
          "satisfaction": float | None,    # (满意 + 基本满意) / rated, latest rating of each order
@@ -459,8 +504,7 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[st
             return round(minutes[0], 2)
         return round(quantiles(minutes, n=100, method="inclusive")[p - 1], 2)
 
-    limit = timedelta(minutes=Policy().dispatch_minutes)
-    replied = [r for r in rows if r["replied_at"] is not None]
+    replies = [reply for r in rows for reply in _replies(r)]
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
         if r["rating"] is None or r["dept_code"] is None:
@@ -481,11 +525,11 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[st
         "orders": len(rows), "by_status": {s: sum(1 for r in rows if r["status"] == s) for s in statuses},
         "dispatch_minutes": {"p50": pct(50), "p90": pct(90), "p99": pct(99),
                              "max": round(minutes[-1], 2) if minutes else None},
-        "dispatched_in_time_ratio": _ratio(sum(1 for r in routed if r["dispatched_at"] - r["received_at"] <= limit),
+        # the limit in force when the order was read (policy.dispatch_minutes), stored with it
+        "dispatched_in_time_ratio": _ratio(sum(1 for r in routed if r["dispatched_at"] <= r["dispatch_due_at"]),
                                            len(routed)),
         "undispatched_overdue": sum(1 for r in rows if r["status"] == "received" and r["dispatch_due_at"] < now),
-        "reply_on_time_ratio": _ratio(sum(1 for r in replied if due(r) is None or r["replied_at"] <= due(r)),
-                                      len(replied)),
+        "reply_on_time_ratio": _ratio(sum(1 for at, by in replies if by is None or at <= by), len(replies)),
         "replies_overdue": sum(1 for r in rows if r["status"] in ("dispatched", "redo") and due(r) is not None
                                and due(r) < now),
         "redo": {"opened": sum(1 for r in rows if r["redo_round"]), "refused": sum(r["redo_refused"] for r in rows)},

@@ -150,11 +150,13 @@ def evaluations_list(
 
 @evaluations_app.command("callback")
 @guard
-def evaluations_callback(rating_id: str, result: str, json_out: JsonOpt = False, database_url: DbOpt = None) -> None:
-    """Record the callback (回访) of a bad review; opens its rectification."""
-    from gateway.citizen import record_callback
+def evaluations_callback(rating_id: str, result: str, citizen: CitizenOpt = None, json_out: JsonOpt = False,
+                         database_url: DbOpt = None) -> None:
+    """Record the callback (回访) of a bad review; opens its rectification (due ``rectification_days`` working days
+    later, at ``callback_closing``: the settings' policy, as the sync reads it)."""
+    from gateway.citizen import load_citizen, record_callback
 
-    out = record_callback(ledger_engine(None, database_url), rating_id, result)
+    out = record_callback(ledger_engine(None, database_url), rating_id, result, policy=load_citizen(citizen).policy)
     print_json(out) if json_out else console.print(f"{rating_id}: called back ({'on time' if out['on_time'] else 'late'});"
                                                    f" rectification due {beijing_minute(out['rect_due_at'])}")
 
@@ -291,11 +293,13 @@ def workorders_reply(order_no: str, text: str, json_out: JsonOpt = False, databa
 
 @workorders_app.command("redo")
 @guard
-def workorders_redo(order_no: str, json_out: JsonOpt = False, database_url: DbOpt = None) -> None:
-    """Open the one redo (重办) of a replied order by hand; a second is refused."""
-    from gateway.citizen import request_redo
+def workorders_redo(order_no: str, citizen: CitizenOpt = None, json_out: JsonOpt = False,
+                    database_url: DbOpt = None) -> None:
+    """Open the one redo (重办) of a replied order by hand, due in the settings' ``redo_days``; a second is
+    refused."""
+    from gateway.citizen import load_citizen, request_redo
 
-    out = request_redo(ledger_engine(None, database_url), order_no)
+    out = request_redo(ledger_engine(None, database_url), order_no, policy=load_citizen(citizen).policy)
     print_json(out) if json_out else console.print(f"{order_no}: redo due {beijing_minute(out['redo_due_at'])}")
 
 

@@ -38,7 +38,7 @@ from gateway.store.tables import (
 
 __all__ = [
     "appeal_states", "appeals_pending", "appeal_rows", "callback_groups", "evaluated_case_count",
-    "evaluation_groups", "earliest_device_rating_stored_since", "link_ratings", "unlinked_ratings", "callback_rows", "case_documents", "due_outbox", "enqueue",
+    "evaluation_groups", "earliest_device_rating_stored_since", "citizens_bad_ratings", "link_ratings", "unlinked_ratings", "callback_rows", "case_documents", "due_outbox", "enqueue",
     "evaluation", "evaluation_hashes", "evaluation_rows", "insert_appeal", "insert_callbacks",
     "insert_evaluations", "live_case_count", "outbox_counts", "set_appeal", "set_callback", "set_flags",
     "set_outbox", "outbox_status", "update_evaluations", "upsert_workorder", "workorder", "workorder_rows", "workorders_by_status",
@@ -110,13 +110,31 @@ def unlinked_ratings(conn: Connection, *, rated_since: datetime, after: tuple[da
     return [(r, c, t) for r, c, t in conn.execute(stmt.order_by(e.rated_at, e.rating_id).limit(limit)).tuples()]
 
 
-def link_ratings(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Set the case facts (finish time, office, unit) of ratings whose case has arrived since."""
+def link_ratings(conn: Connection, rows: list[dict[str, Any]], *, now: datetime) -> None:
+    """Set the case facts (finish time, office, unit) of ratings whose case has arrived since. The row changed
+    (``updated_at`` = ``now``): what re-examines recently changed ratings (the misuse rules' ``stored_since``)
+    must see the finish time arrive. A row without the source's change time keeps its stored moment there, the
+    replay's comparison basis for it (``_replayable`` in :mod:`gateway.citizen.evaluations`)."""
     if rows:
         e = citizen_evaluations.c
         conn.execute(update(citizen_evaluations).where(e.rating_id == bindparam("k_id"))
                      .values(case_finished_at=bindparam("finished"), office_code=bindparam("office"),
-                             dept_code=func.coalesce(e.dept_code, bindparam("dept"))), rows)
+                             dept_code=func.coalesce(e.dept_code, bindparam("dept")),
+                             source_changed_at=func.coalesce(e.source_changed_at, e.updated_at),
+                             updated_at=bindparam("k_now")), [{**r, "k_now": now} for r in rows])
+
+
+def citizens_bad_ratings(conn: Connection, case_nos: Sequence[str]) -> list[tuple[str, datetime]]:
+    """(case number, rated at) of the standing 差评 given on channels other than the window's evaluator (the
+    citizen's own: PC, app, QR code, SMS) for ``case_nos``: not revoked, not set aside by an upheld appeal."""
+    e = citizen_evaluations.c
+    nos = list(dict.fromkeys(case_nos))
+    out: list[tuple[str, datetime]] = []
+    for start in range(0, len(nos), 900):
+        out += [(c, t) for c, t in conn.execute(select(e.case_no, e.rated_at).where(
+            e.case_no.in_(nos[start:start + 900]), e.bad.is_(True), e.revoked.is_(False),
+            func.coalesce(e.channel, "") != "device", func.coalesce(e.appeal, "") != "upheld")).tuples()]
+    return out
 
 
 def set_flags(conn: Connection, flags: dict[str, str | None]) -> None:
@@ -165,14 +183,29 @@ def finished_cases(conn: Connection, limit: int) -> list[dict[str, Any]]:
     return out
 
 
-def _newest_of_its_case() -> Any:
-    """A rating no later rating of the same case supersedes (一事一评: a citizen's later rating of a case — a
-    changed mind, the evaluator pressed again — replaces the earlier one in every ratio; the earlier rows are kept).
-    Later: rated after it, or at the same instant with a greater id (a total order)."""
-    e, later = citizen_evaluations.c, citizen_evaluations.alias("later").c
-    return ~select(later.rating_id).where(
-        later.case_no == e.case_no, later.revoked.is_(False),
-        or_(later.rated_at > e.rated_at, and_(later.rated_at == e.rated_at, later.rating_id > e.rating_id))
+def _may_replace(later: Any, earlier: Any) -> Any:
+    """May rating ``later`` of a case take the place of the earlier ``earlier`` in the figures? Yes, unless
+    ``earlier`` is a standing 差评: a 差评 is changed only by the citizen's own rating after its rectification
+    (整改 done, then rated again — not on the window's evaluator, which staff can press) or set aside by an upheld
+    appeal (申诉)."""
+    b = citizen_callbacks.c
+    rectified = select(b.rating_id).where(b.rating_id == earlier.rating_id, b.rect_done_at.is_not(None),
+                                          b.rect_done_at <= later.rated_at).exists()
+    return or_(earlier.bad.is_(False), func.coalesce(earlier.appeal, "") == "upheld",  # never NULL: negated
+               and_(func.coalesce(later.channel, "") != "device", rectified))
+
+
+def _counted_of_its_case() -> Any:
+    """The one rating of its case the figures count (一事一评; the others are kept, ``superseded``): the newest —
+    a changed mind replaces an earlier rating — except that a standing 差评 (:func:`_may_replace`) keeps its place
+    against any later rating, which is then the one superseded. Later: rated after, or at the same instant with a
+    greater id (a total order)."""
+    e, other = citizen_evaluations.c, citizen_evaluations.alias("other").c
+    later = or_(other.rated_at > e.rated_at, and_(other.rated_at == e.rated_at, other.rating_id > e.rating_id))
+    earlier = or_(other.rated_at < e.rated_at, and_(other.rated_at == e.rated_at, other.rating_id < e.rating_id))
+    return ~select(other.rating_id).where(
+        other.case_no == e.case_no, other.revoked.is_(False),
+        or_(and_(later, _may_replace(other, e)), and_(earlier, ~_may_replace(e, other)))
     ).exists()
 
 
@@ -184,7 +217,7 @@ def evaluation_groups(conn: Connection) -> list[RowMapping]:
         select(e.dept_code, e.month, e.level, e.channel, func.count().label("n"),
                func.count(e.flags).label("flagged"), func.count(e.appeal).label("appealed"))
         # a 差评 set aside by an upheld appeal (申诉成立) is out of every figure, as the province counts it
-        .where(e.revoked.is_(False), or_(e.appeal.is_(None), e.appeal != "upheld"), _newest_of_its_case())
+        .where(e.revoked.is_(False), or_(e.appeal.is_(None), e.appeal != "upheld"), _counted_of_its_case())
         .group_by(e.dept_code, e.month, e.level, e.channel)).mappings())
 
 
@@ -192,7 +225,7 @@ def superseded_rating_count(conn: Connection) -> int:
     """Ratings a later rating of the same case replaced (kept, not counted in the ratios)."""
     e = citizen_evaluations.c
     return int(conn.execute(select(func.count()).select_from(citizen_evaluations)
-                            .where(e.revoked.is_(False), ~_newest_of_its_case())).scalar_one())
+                            .where(e.revoked.is_(False), ~_counted_of_its_case())).scalar_one())
 
 
 def evaluated_case_count(conn: Connection, *, from_facts: bool = False) -> int:

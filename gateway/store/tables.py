@@ -808,6 +808,7 @@ citizen_workorders = Table(
     Column("signed_at", UtcDateTime(), nullable=True),
     Column("reply_due_at", UtcDateTime(), nullable=True),
     Column("replied_at", UtcDateTime(), nullable=True),
+    Column("first_replied_at", UtcDateTime(), nullable=True),  # the first reply, kept when a redo is replied to
     Column("redo_round", Integer, nullable=False, default=0),
     Column("redo_due_at", UtcDateTime(), nullable=True),
     Column("redo_refused", Integer, nullable=False, default=0),

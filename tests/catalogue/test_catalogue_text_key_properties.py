@@ -1,9 +1,10 @@
 """Properties of the comparison key: whatever noise it removes, it never removes what a number means.
 
 ``meaning`` below is written from the README's promise, not from the key's code: the numbers of a text in order
-(digits with their decimal points, or Chinese numerals), each with the comparison sign or range mark written
-right before it and the ``%`` right after it. The key must keep all of it — so two texts with the same key say
-the same numbers — while typing noise (width, spaces, list punctuation, brackets) leaves the key as it was.
+(digits with their decimal points, or Chinese numerals — one that reads as an integer is that integer), each with
+the comparison sign or range mark written right before it and the ``%`` right after it. The key must keep all of
+it — so two texts with the same key say the same numbers — while typing noise (width, spaces, list punctuation,
+brackets) leaves the key as it was.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from gateway.catalogue import text_key
+from gateway.catalogue.entry import TimeLimit
 
 NUMERALS = "〇零一二三四五六七八九十百千万亿两壹贰叁肆伍陆柒捌玖拾佰仟"
 DASHES = "-‐‑‒–—―−~〜"
@@ -22,6 +24,17 @@ _SIGNS = {ord("‹"): "<", ord("›"): ">", ord("≦"): "≤", ord("⩽"): "≤"
 _NUMBER = re.compile(rf"[0-9]+(?:\.[0-9]+)*|[{NUMERALS}]+")
 
 Meaning = list[tuple[str | None, str, str]]
+
+
+def _integer(number: str) -> str:
+    """A Chinese numeral the time limits read as an integer (``十二``) is that integer (``12``), as the README says;
+    any other number as written."""
+    if number[0].isdigit():
+        return number
+    try:
+        return str(TimeLimit.parse(f"{number}日").days)
+    except ValueError:
+        return number
 
 
 def meaning(text: str) -> Meaning:
@@ -37,7 +50,8 @@ def meaning(text: str) -> Meaning:
     previous: int | None = None
     for match in _NUMBER.finditer(t):
         before = t[previous or 0:match.start()]
-        digits = match.group()[0].isdigit()
+        number = _integer(match.group())
+        digits = number[0].isdigit()
         mark: str | None = None
         if digits and before[-2:] in ("<=", ">="):
             mark = "≤" if before[-2] == "<" else "≥"
@@ -48,7 +62,7 @@ def meaning(text: str) -> Meaning:
         elif previous is not None and (before in ("至", "到") or (before and all(c in DASHES for c in before))):
             mark = "~"
         after = t[match.end():match.end() + 1]
-        out.append((mark, match.group(), after if after and after in "%‰‱" else ""))
+        out.append((mark, number, after if after and after in "%‰‱" else ""))
         previous = match.end()
     return out
 

@@ -1,0 +1,41 @@
+"""An order the district returned (退回) and the platform hands out again (重新派单: same number, 待转派,
+reclassified) is routed anew — never silently left as returned (review defect 9)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from citizen_testlib import Pages, migrated, order
+from sqlalchemy import select
+
+from gateway.citizen import load_citizen, sync_workorders, workorder_summary
+from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
+from gateway.store import citizen as store
+from gateway.store.tables import citizen_outbox
+
+HANDED = datetime(2026, 12, 1, 9, 0, tzinfo=BEIJING)
+MARKET = "11370102MB2853001A"  # 市场监管's route in config/citizen.yaml
+
+
+def test_an_order_handed_out_again_after_a_return_is_routed(database_url: str) -> None:
+    engine, settings, calendar = migrated(database_url), load_citizen(), WorkCalendar.load()
+    first = sync_workorders(engine, settings, client=Pages([order("G1", "待转派", HANDED, HANDED, ywfl="警情")]),
+                            calendar=calendar, now=HANDED + timedelta(minutes=1))
+    assert first.returned == 1
+    # a re-read of the record we returned (the lookback) is no new hand-out
+    sync_workorders(engine, settings, client=Pages([order("G1", "待转派", HANDED, HANDED, ywfl="警情")]),
+                    calendar=calendar, now=HANDED + timedelta(minutes=6))
+    with engine.connect() as conn:
+        assert store.workorder(conn, "G1")["status"] == "returned"
+
+    again = HANDED + timedelta(hours=2)
+    report = sync_workorders(engine, settings, client=Pages([order("G1", "待转派", again, again, ywfl="市场监管")]),
+                             calendar=calendar, now=again + timedelta(minutes=1))
+    with engine.connect() as conn:
+        row = store.workorder(conn, "G1")
+        assert (row["status"], row["category"], row["dept_code"]) == ("dispatched", "市场监管", MARKET)
+        assert row["return_reason"] is None and row["received_at"] == again
+        keys = set(conn.execute(select(citizen_outbox.c.key)).scalars())
+    assert report.rehanded == 1 and report.dispatched == 1
+    assert {"th:G1", "zp:G1"} <= keys
+    assert workorder_summary(engine, now=again + timedelta(hours=1))["dispatched_in_time_ratio"] == 1.0
