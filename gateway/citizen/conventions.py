@@ -33,6 +33,7 @@ import json
 import logging
 import re
 import unicodedata
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -95,6 +96,18 @@ def _storable_payload(payload: dict[str, Any], record: str, keys: tuple[str, ...
                                 f"{name} held {len(_UNSTORABLE.findall(value))} character(s) no store can hold (NUL, "
                                 "lone surrogate): replaced by U+FFFD"))
     return out
+
+
+FLAG_EXAMPLES = 20
+
+
+def count_flags(report: Any, flags: Sequence[FieldIssue]) -> None:
+    """Add one record's quality flags to its run's report: ``flagged`` counts them, ``flags`` keeps the first
+    examples (record, field, rule, message) — so a run says what it repaired, not only the log."""
+    report.flagged += len(flags)
+    room = FLAG_EXAMPLES - len(report.flags)
+    if room > 0:
+        report.flags.extend(str(issue) for issue in flags[:room])
 
 
 def _flagged(model: Any, flags: list[FieldIssue]) -> Any:

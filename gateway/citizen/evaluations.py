@@ -33,6 +33,7 @@ from .clients import EvaluatorClient, ProvincialClient
 from .conventions import (
     APPEAL_LEVELS,
     DECISIONS,
+    count_flags,
     dead_letter_id,
     from_evaluator,
     provincial_time,
@@ -76,12 +77,17 @@ class EvaluationReport:
     """Ratings read earlier whose case has reached the ledger since (their case facts filled in now)."""
     superseded: int = 0
     """Dead-lettered versions a replay set aside: the ledger holds the rating as read later (never overwritten)."""
+    flagged: int = 0
+    """Quality flags raised on ratings kept (a value repaired: text no store can hold, a rating time after the
+    record's change time): each names record, field and rule (``flags``, the first 20)."""
     rejections: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"read": self.read, "inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
                 "rejected": self.rejected, "bad": self.bad, "linked": self.linked, "relinked": self.relinked,
-                "superseded": self.superseded, "rejections": self.rejections[:20]}
+                "superseded": self.superseded, "flagged": self.flagged, "rejections": self.rejections[:20],
+                "flags": self.flags[:20]}
 
 
 def _closing(day: date, closing: time) -> datetime:
@@ -243,11 +249,14 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
         if moment is not None:
             high = moment if high is None or moment > high else high
         try:
-            good.append((from_evaluator(raw), raw))
+            rating = from_evaluator(raw)
         except RecordRejected as exc:
             report.rejected += 1
             report.rejections.append(str(exc))
             dead.append(_dead_record(raw, exc, now))
+            continue
+        count_flags(report, rating.quality)
+        good.append((rating, raw))
     latest = {e.rating_id: (e, raw) for e, raw in good}  # the same rating twice in a page: the later copy
     docs = store.case_documents(conn, [e.case_no for e, _ in latest.values()])
     placed: list[tuple[Evaluation, Any, str]] = []

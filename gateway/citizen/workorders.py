@@ -30,7 +30,7 @@ from gateway.store import ledger
 from gateway.store.lease import Lease
 
 from .clients import HotlineClient
-from .conventions import dead_letter_id, from_hotline, hotline_time, raw_text
+from .conventions import count_flags, dead_letter_id, from_hotline, hotline_time, raw_text
 from .evaluations import CitizenError, callback_due
 from .models import OUT_OF_SCOPE, WorkOrder
 from .outbox import queue_item
@@ -58,10 +58,14 @@ class WorkOrderReport:
     rehanded: int = 0
     """Orders the platform handed out again after a 退回 (重新派单: same number, 待转派 again), routed anew."""
     rejected: int = 0
+    flagged: int = 0
+    """Quality flags raised on orders kept (text no store can hold, repaired): record, field and rule in ``flags``."""
     rejections: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if k != "rejections"} | {"rejections": self.rejections[:20]}
+        return {k: v for k, v in vars(self).items() if k not in ("rejections", "flags")} | {
+            "rejections": self.rejections[:20], "flags": self.flags[:20]}
 
 
 def _closing(day: Any, policy: Policy) -> datetime:
@@ -126,6 +130,7 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
             report.rejections.append(str(exc))
             dead.append(_dead(raw, exc, now))
             continue
+        count_flags(report, order.quality)
         high = order.changed_at if high is None or order.changed_at > high else high
         old = store.workorder(conn, order.order_no)
         if old is None:

@@ -55,10 +55,12 @@ def test_a_page_with_hostile_text_is_kept_whole(database_url: str) -> None:
             page = [rating(f"R-{label}", "C1", 1, at, at, comment=text), rating(f"OK-{label}", "C2", 5, at, at)]
             report = sync_evaluations(engine, settings, client=Pages(page), calendar=calendar, now=at)  # type: ignore[arg-type]
             assert report.inserted == 2 and report.rejected == 0
+            assert report.flagged == 1 and "comment" in report.flags[0] and "text.unstorable" in report.flags[0]
             orders = [order(f"G-{label}", "待转派", at, at, nr=f"投诉{text}", sqr=f"张{text}"),
                       order(f"G-OK-{label}", "待转派", at, at)]
             done = sync_workorders(engine, settings, client=Pages(orders), calendar=calendar, now=at)  # type: ignore[arg-type]
             assert done.new == 2 and done.rejected == 0
+            assert done.flagged == 2 and done.as_dict()["flagged"] == 2  # the content and the applicant's name
             with engine.connect() as conn:
                 assert store.evaluation(conn, f"R-{label}")["comment"] == "差\ufffd评"
                 assert store.evaluation(conn, f"OK-{label}") is not None
