@@ -386,7 +386,7 @@ def mapping_check(
 ) -> None:
     """Per-field coverage and failures of SYSTEM's mapping on its live sample (or --sample FILE)."""
     from gateway.kernel.config import load_systems
-    from gateway.mapping.check import check_mapping, load_sample, sample_from_system
+    from gateway.mapping.check import check_mapping, load_sample, quality_lines, sample_from_system
 
     config = load_systems(systems, check_files=system)
     records = load_sample(sample) if sample else sample_from_system(config, system, limit=limit)
@@ -405,6 +405,11 @@ def mapping_check(
             console.print(f"{example['record']}: {example['field']}: {example['message']} [{example['rule']}]",
                           style="yellow", markup=False, highlight=False)
             console.print(f"    input: {example['input']}", markup=False, highlight=False)
+        flagged = quality_lines(result)
+        if flagged:  # what --json lists under quality: kept and synced, but flagged
+            console.print("quality flags (the records are kept, flagged):", style="yellow", markup=False)
+            for line in flagged:
+                console.print(f"    {line}", markup=False, highlight=False)
         if result["unmapped_source_fields"]:
             console.print("source fields the mapping does not read (schema drift?): "
                           + ", ".join(result["unmapped_source_fields"]), style="yellow", markup=False)

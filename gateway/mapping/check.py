@@ -13,13 +13,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from gateway.contract.errors import ConfigError
+from gateway.contract.errors import ConfigError, FieldIssue
 from gateway.crypto.pii import redact
 from gateway.kernel.config import SystemsConfig
 from gateway.mapping.compiler import dig
 from gateway.mapping.mapper import Mapper
 from gateway.mapping.usage import field_source_paths, source_paths, unmapped_fields
-from gateway.models import Case, QualityTally
+from gateway.models import BatchResult, Case, QualityTally
 from gateway.models.quality import generic_path
 
 
@@ -66,6 +66,7 @@ def _leaves(value: Any, prefix: str = "") -> Iterable[tuple[str, Any]]:
         for key, item in value.items():
             yield from _leaves(item, f"{prefix}.{key}" if prefix else str(key))
     elif isinstance(value, list) and value and isinstance(value[0], Mapping):
+        yield prefix, value  # the list itself: filled in a record that has any item there (as events[].name)
         for item in value:
             yield from _leaves(item, f"{prefix}[]")
     else:
@@ -114,6 +115,46 @@ def _raw_input(record: Mapping[str, Any], field: str, fields: Mapping[str, Any])
     return redact(json.dumps(values, ensure_ascii=False, default=str))
 
 
+def _map(mapper: Mapper, raw: Mapping[str, Any]) -> tuple[dict[str, Any] | None, list[tuple[str, str, str]]]:
+    """One record mapped; an exception is that record's failure (``mapping.internal``, as ingest names it),
+    never the end of the check: the rest of the sample is still checked."""
+    try:
+        return mapper.map(raw)
+    except Exception as exc:  # noqa: BLE001 - one record's failure, reported with the record
+        return None, [("$", "mapping.internal", f"the mapping failed on this record: {type(exc).__name__}: {exc}")]
+
+
+def _validate(mapper: Mapper, mapped: list[dict[str, Any]], refs: list[str]) -> tuple[BatchResult, list[FieldIssue]]:
+    """The mapped records validated in one call; when that raises, one at a time, so that the record that makes
+    validation fail is reported (``validation.internal``) and the others are still checked."""
+    try:
+        return mapper.validate(mapped, refs), []
+    except Exception:  # noqa: BLE001 - one of them makes it raise: validated one at a time below, to say which
+        merged, crashed = BatchResult(), list[FieldIssue]()
+    for index, (record, ref) in enumerate(zip(mapped, refs, strict=True)):
+        try:
+            one = mapper.validate([record], [ref])
+        except Exception as exc:  # noqa: BLE001 - this record's failure, reported with the record
+            crashed.append(FieldIssue(ref, "$", "validation.internal",
+                                      f"validation failed on this record: {type(exc).__name__}: {exc}"))
+            continue
+        merged.valid += [(index, case) for _, case in one.valid]
+        merged.rejected += [(index, rejection) for _, rejection in one.rejected]
+        merged.flags += [(index, flag) for _, flag in one.flags]
+    return merged, crashed
+
+
+def quality_lines(result: Mapping[str, Any]) -> list[str]:
+    """The quality flags of a check for people, one line per rule: the rule, how many records it flagged, on
+    which fields, and an example record (the flagged records map and sync; the flag is the warning)."""
+    lines = []
+    for rule, entry in (result.get("quality") or {}).items():
+        noun = "record" if entry["records"] == 1 else "records"
+        line = f"{rule}: {entry['records']} {noun} flagged ({', '.join(entry['fields'])})"
+        lines.append(f"{line}, e.g. {entry['examples'][0]}" if entry["examples"] else line)
+    return lines
+
+
 def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     """Coverage and failures of ``name``'s mapping on ``records``: records named by their source key, the raw
     input of each failure (masked), quality flags per rule, and the source fields the mapping does not read."""
@@ -128,7 +169,7 @@ def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any
     mapped, refs = [], []
     inputs: dict[str, Mapping[str, Any]] = {}
     for index, raw in enumerate(records):
-        canonical, issues = mapper.map(raw)
+        canonical, issues = _map(mapper, raw)
         ref = f"{name}:{_source_key(raw, keys, index)}"
         inputs[ref] = raw
         for field, rule, message in issues:
@@ -149,7 +190,12 @@ def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any
         if not issues:
             mapped.append(canonical)
             refs.append(ref)
-    result = mapper.validate(mapped, refs)
+    result, crashed = _validate(mapper, mapped, refs)
+    for issue in crashed:
+        failures["$"] += 1
+        rules["$"].add(issue.rule)
+        examples.append({"record": issue.record, "field": issue.field, "rule": issue.rule,
+                         "message": issue.message, "input": _excerpt(inputs.get(issue.record, {}))})
     tally = QualityTally()
     tally.add_flags(result.flags)
     for _, rejection in result.rejected:

@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timezone
+from decimal import Decimal
 from typing import Any
 
 from gateway.contract.errors import ConfigError
@@ -104,15 +105,38 @@ class _Issue(Exception):
 
 
 def dig(record: Any, keys: tuple[str | int, ...]) -> Any:
-    """The value at ``keys`` in a raw record (dict keys, list positions), or None: what compiled mappings read."""
+    """The value at ``keys`` in a raw record (dict keys, list positions), or None: what compiled mappings read.
+    Any mapping is an object and any sequence but text a list (a SOAP client's tuple, a ``MappingProxyType``);
+    the exact types are tested first, the abstract ones only when those fail."""
     for key in keys:
         if record is None:
             return None
         if key.__class__ is int:
-            record = record[key] if record.__class__ is list and -len(record) <= key < len(record) else None  # type: ignore[operator]
+            if record.__class__ is not list and not _is_list(record):
+                return None
+            record = record[key] if -len(record) <= key < len(record) else None
+        elif isinstance(record, dict):
+            record = record.get(key)
         else:
-            record = record.get(key) if isinstance(record, dict) else None
+            record = record.get(key) if isinstance(record, Mapping) else None
     return record
+
+
+def _is_list(value: Any) -> bool:
+    """Whether a value that is not a ``list`` is read as one: a tuple or another sequence, not text or bytes."""
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
+
+
+def _as_list(value: Any) -> list[Any]:
+    """A list source that is not a ``list``: a tuple (or another sequence) as its items, anything else (one
+    object where a system sends a list only when there are several) as a list of one."""
+    return list(value) if _is_list(value) else [value]
+
+
+def _get(value: Any, key: str) -> Any:
+    """``value.get(key)`` for a mapping that is not a ``dict``; None for anything else (a nested path read
+    through a value that is no object)."""
+    return value.get(key) if isinstance(value, Mapping) else None
 
 
 def path_keys(path: str) -> tuple[str | int, ...]:
@@ -152,7 +176,10 @@ def _cond_key(value: Any, tokens: frozenset[str] | None) -> Any:
         return str(value)
     if cls is float:
         return str(int(value)) if value.is_integer() else str(value)  # type: ignore[union-attr]
-    if isinstance(value, (dict, list, tuple, set, frozenset)):
+    if cls is Decimal:  # a SOAP client's xsd:decimal: 5.0 is the code "5", as the float is
+        whole = value.is_finite() and value == value.to_integral_value() and value.adjusted() < 64  # not 1E+99999
+        return str(int(value)) if whole else str(value)
+    if isinstance(value, (dict, list, tuple, set, frozenset, Mapping)):
         return _NOT_SCALAR
     return str(value).strip()
 
@@ -191,6 +218,9 @@ class MappingCompiler(StepEmitter):
         self.namespace: dict[str, Any] = {
             "_Issue": _Issue,
             "_dig": dig,
+            "_get": _get,
+            "_as_list": _as_list,
+            "_Mapping": Mapping,
             "_short": _short,
             "_is_null": _is_null,
             "_matches": _matches,
@@ -240,7 +270,8 @@ class MappingCompiler(StepEmitter):
         if inline and all(isinstance(k, str) for k in keys):
             expr = f"r.get({self.const(keys[0], 'k')})"
             for key in keys[1:]:  # what dig does for dict keys: a non-dict on the way reads as None
-                expr = f"(_w.get({self.const(key, 'k')}) if isinstance(_w := {expr}, dict) else None)"
+                k = self.const(key, "k")  # a dict first; another mapping (not None: no call) by _get
+                expr = f"(_w.get({k}) if isinstance(_w := {expr}, dict) else None if _w is None else _get(_w, {k}))"
             return expr
         return f"_dig(r, {self.const(tuple(keys), 'p')})"
 
@@ -500,7 +531,7 @@ class MappingCompiler(StepEmitter):
                 w.emit(indent, f"if _s.__class__ is str and _s.strip() in {self.const(tokens, 'nt')}:")
                 w.emit(indent + 1, "_s = None")
             w.emit(indent, "if _s:")
-            w.emit(indent + 1, "if _s.__class__ is not list: _s = [_s]")
+            w.emit(indent + 1, "if _s.__class__ is not list: _s = _as_list(_s)")
             w.emit(indent + 1, "for _x in _s:")
             w.emit(indent + 2, f"v.append({item_fn}(_x, _ctx, _iss, '%s%s.%d.' % (_pfx, {target!r}, len(v)), len(v) + 1))")
 
@@ -512,7 +543,7 @@ class MappingCompiler(StepEmitter):
         fn = self._name("obj")
         w = _Writer()
         w.emit(0, f"def {fn}(r, _ctx, _iss, _pfx, _pos=0):")
-        w.emit(1, "if r.__class__ is not dict:")
+        w.emit(1, "if r.__class__ is not dict and not isinstance(r, _Mapping):")  # exact type first: the hot path
         w.emit(2, "_iss.append((_pfx.rstrip('.') or '$', 'mapping.shape', 'expected an object, got %s' % _short(r)))")
         w.emit(2, "return None")
         containers: dict[str, str] = {"": "o"}

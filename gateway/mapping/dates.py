@@ -17,15 +17,22 @@ from functools import lru_cache
 from gateway.contract.errors import ConfigError
 
 _TOKENS = {
-    "yyyy": ("Y", r"(?P<Y>\d{4})"),
-    "MM": ("M", r"(?P<M>\d{2})"),
-    "dd": ("D", r"(?P<D>\d{2})"),
-    "HH": ("h", r"(?P<h>\d{2})"),
-    "mm": ("m", r"(?P<m>\d{2})"),
-    "ss": ("s", r"(?P<s>\d{2})"),
-    "SSS": ("f", r"(?P<f>\d{3})"),
+    "yyyy": ("Y", r"(?P<Y>\d{4})", "{Y:04d}"),
+    "MM": ("M", r"(?P<M>\d{2})", "{M:02d}"),
+    "dd": ("D", r"(?P<D>\d{2})", "{D:02d}"),
+    "HH": ("h", r"(?P<h>\d{2})", "{h:02d}"),
+    "mm": ("m", r"(?P<m>\d{2})", "{m:02d}"),
+    "ss": ("s", r"(?P<s>\d{2})", "{s:02d}"),
+    "SSS": ("f", r"(?P<f>\d{3})", "{f:03d}"),
+    # unpadded, as .NET writes them (zh-CN DateTime.ToString(): 2026/3/1 9:30:05): one or two digits read,
+    # written without a leading zero
+    "M": ("M", r"(?P<M>\d{1,2})", "{M}"),
+    "d": ("D", r"(?P<D>\d{1,2})", "{D}"),
+    "H": ("h", r"(?P<h>\d{1,2})", "{h}"),
+    "m": ("m", r"(?P<m>\d{1,2})", "{m}"),
+    "s": ("s", r"(?P<s>\d{1,2})", "{s}"),
 }
-_STRFTIME = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
+_UNPADDED = frozenset({"M", "d", "H", "m", "s"})
 _TOKEN_RE = re.compile("|".join(sorted(map(re.escape, _TOKENS), key=len, reverse=True)))
 SPECIAL_FORMATS = ("iso8601", "epoch_ms", "epoch_s")
 _INTEGER_RE = re.compile(r"[+-]?\d+")
@@ -50,9 +57,12 @@ class PatternFormat:
     regex: re.Pattern[str]
     has_time: bool
     has_millis: bool
-    strftime: str
-    strftime_parts: tuple[str, ...] = ()
-    """``strftime`` split where the milliseconds go (``SSS``: three digits, which ``%f`` is not), when it has them."""
+    output: str
+    """A ``str.format`` template writing the pattern (outbound): ``{Y:04d}-{M:02d}-{D:02d}``; unpadded tokens
+    without a width. (Not ``strftime``: glibc's ``%Y`` writes the year 202 as ``202``, and it has no portable
+    unpadded month.)"""
+    unpadded: frozenset[str] = frozenset()
+    """The groups read from an unpadded token (``M``, ``d`` …): one digit is padded to two in the ISO text."""
 
     def iso_expression(self, groups: str, offset: str, *, date_only: bool = False) -> str:
         """Python source of an f-string that builds ISO 8601 from ``groups`` (the match's ``groups()`` tuple).
@@ -62,7 +72,10 @@ class PatternFormat:
         index = {name: i - 1 for name, i in self.regex.groupindex.items()}
 
         def g(name: str, default: str = "00") -> str:
-            return f"{{{groups}[{index[name]}]}}" if name in index else default
+            if name not in index:
+                return default
+            pad = ":0>2" if name in self.unpadded else ""  # only unpadded patterns pay for the padding
+            return f"{{{groups}[{index[name]}]{pad}}}"
 
         day = f"{g('Y')}-{g('M')}-{g('D')}"
         if date_only:
@@ -70,43 +83,51 @@ class PatternFormat:
         frac = f".{g('f')}" if "f" in index else ""
         return "f" + repr(f"{day}T{g('h')}:{g('m')}:{g('s')}{frac}{offset}")
 
+    def format(self, moment: datetime) -> str:
+        """``moment`` written in the pattern: four-digit years always (0202, not 202)."""
+        return self.output.format(Y=moment.year, M=moment.month, D=moment.day, h=moment.hour, m=moment.minute,
+                                  s=moment.second, f=moment.microsecond // 1000)
+
 
 @lru_cache(maxsize=256)
 def compile_pattern(pattern: str) -> PatternFormat:
     if pattern in SPECIAL_FORMATS:
         raise ConfigError(f"{pattern!r} is a special format, not a pattern")
-    if "hh" in pattern:
-        # Java's hh is the 12-hour clock (01-12, meaningful only with an am/pm marker `a`); read as literal text it
-        # matched no record at all. Without the marker it is a slip for HH.
-        raise ConfigError(f"date format {pattern!r} has hh, the 12-hour clock, which needs an am/pm marker and "
-                          f"is not supported; for the 24-hour clock write HH: {pattern.replace('hh', 'HH')!r}")
+    if "h" in pattern:
+        # Java's hh (and .NET's h) is the 12-hour clock (meaningful only with an am/pm marker); read as literal
+        # text it matched no record at all. Without the marker it is a slip for HH (H).
+        clock = "hh" if "hh" in pattern else "h"
+        fixed = pattern.replace("hh", "HH").replace("h", "H")
+        raise ConfigError(f"date format {pattern!r} has {clock}, the 12-hour clock, which needs an am/pm marker and "
+                          f"is not supported; for the 24-hour clock write {clock.upper()}: {fixed!r}")
     parts: list[str] = []
     groups: set[str] = set()
-    strf: list[str] = []
-    strf_parts: list[str] = []  # strftime text before and after SSS
+    unpadded: set[str] = set()
+    output: list[str] = []
     pos = 0
+    previous_end, previous_token = -1, ""
     for match in _TOKEN_RE.finditer(pattern):
         literal = pattern[pos : match.start()]
         parts.append(re.escape(literal))
-        strf.append(literal.replace("%", "%%"))
+        output.append(literal.replace("{", "{{").replace("}", "}}"))
         token = match.group(0)
-        name, rx = _TOKENS[token]
+        name, rx, out = _TOKENS[token]
         if name in groups:
             raise ConfigError(f"date format {pattern!r} repeats {token}")
+        if match.start() == previous_end and previous_token in _UNPADDED:
+            raise ConfigError(f"date format {pattern!r} has {previous_token} and {token} with nothing between: an "
+                              f"unpadded number (one or two digits) needs a separator to be told from the next")
         groups.add(name)
+        if token in _UNPADDED:
+            unpadded.add(name)
         parts.append(rx)
-        if token == "SSS":
-            strf_parts.append("".join(strf))
-            strf.append("%f")
-        else:
-            strf.append(_STRFTIME[token])
-        pos = match.end()
+        output.append(out)
+        pos = previous_end = match.end()
+        previous_token = token
     parts.append(re.escape(pattern[pos:]))
-    strf.append(pattern[pos:].replace("%", "%%"))
-    if strf_parts:
-        strf_parts.append("".join(strf)[len(strf_parts[0]) + 2:])
+    output.append(pattern[pos:].replace("{", "{{").replace("}", "}}"))
     if not {"Y", "M", "D"} <= groups:
-        raise ConfigError(f"date format {pattern!r} needs yyyy, MM and dd")
+        raise ConfigError(f"date format {pattern!r} needs yyyy, MM and dd (or M and d, unpadded)")
     has_time = "h" in groups
     if has_time and not {"m"} <= groups:
         raise ConfigError(f"date format {pattern!r} has HH without mm")
@@ -115,8 +136,8 @@ def compile_pattern(pattern: str) -> PatternFormat:
         regex=re.compile("".join(parts)),
         has_time=has_time,
         has_millis="f" in groups,
-        strftime="".join(strf),
-        strftime_parts=tuple(strf_parts),
+        output="".join(output),
+        unpadded=frozenset(unpadded),
     )
 
 
@@ -168,7 +189,21 @@ def iso_normalise(value: str, offset: str, *, date_only: bool = False) -> str:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return text  # not ISO after all: validation names it
-    return moment.astimezone(parse_offset(offset)).isoformat()
+    return _in_zone(moment, parse_offset(offset)).isoformat()
+
+
+def _in_zone(moment: datetime, tz: timezone) -> datetime:
+    """``moment`` in ``tz`` (a fixed offset); a ValueError (which the mapping names) when that falls outside the
+    years 1–9999 (9999-12-31T23:00:00Z is in the year 10000 in Beijing), not the OverflowError ``astimezone``
+    raises. The offsets' difference is added in one step: ``astimezone`` goes through UTC, which overflows for
+    0001-01-01T05:00:00+09:00 although it is 04:00 the same day at +08:00."""
+    offset, target = moment.utcoffset(), tz.utcoffset(None)
+    if offset == target:
+        return moment if moment.tzinfo is tz else moment.replace(tzinfo=tz)
+    try:
+        return (moment.replace(tzinfo=None) + (target - offset)).replace(tzinfo=tz)  # type: ignore[operator]
+    except OverflowError:
+        raise ValueError(f"outside the years 1-9999 in the system's time zone ({tz})") from None
 
 
 def format_datetime(value: str | datetime, target: str, tz: timezone) -> str | int:
@@ -176,15 +211,11 @@ def format_datetime(value: str | datetime, target: str, tz: timezone) -> str | i
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
-    moment = moment.astimezone(tz)
+    moment = _in_zone(moment, tz)
     if target == "iso8601":
         return moment.isoformat()
     if target == "epoch_ms":  # integer arithmetic: timestamp() * 1000 is a float and loses a millisecond
         return (moment - _EPOCH) // timedelta(milliseconds=1)
     if target == "epoch_s":
         return (moment - _EPOCH) // timedelta(seconds=1)
-    compiled = compile_pattern(target)
-    if compiled.has_millis:  # SSS is three digits (%f would write six, which the system's own format refuses)
-        before, after = compiled.strftime_parts
-        return f"{moment.strftime(before)}{moment.microsecond // 1000:03d}{moment.strftime(after)}"
-    return moment.strftime(compiled.strftime)
+    return compile_pattern(target).format(moment)

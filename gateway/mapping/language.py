@@ -192,7 +192,8 @@ OPERATIONS: tuple[Operation, ...] = (
                   "  dept_code: {path: itemCode, lookup: {table: departments, column: uscc}}\n",
                   {"itemCode": "370102-000201-001"})),
     Operation("date", "Modifiers", "Parse a date in one of the given formats into ISO 8601 with the "
-              "mapping's offset: Java-style patterns (`yyyy MM dd HH mm ss SSS`), `iso8601` (an offset is "
+              "mapping's offset: Java-style patterns (`yyyy MM dd HH mm ss SSS`; `M d H m s` unpadded, as .NET "
+              "writes them: see [Date formats](#date-formats)), `iso8601` (an offset is "
               "added when missing), `epoch_ms`, `epoch_s`. `date_only: true` keeps the day. A value matching "
               "no format rejects the record (`mapping.date_format`); a date that does not exist (Feb 30) is "
               "rejected by the model (`type.datetime`). Outbound, `{to: FORMAT}` writes the system's format.",

@@ -114,11 +114,21 @@ def _formats() -> list[str]:
     return [
         "## Date formats",
         "",
-        "Patterns use `yyyy` (year), `MM` (month), `dd` (day), `HH` (hour, 00–23), `mm` (minute), `ss` "
-        "(second), `SSS` (milliseconds); anything else is literal text. `yyyy`, `MM` and `dd` are required; "
-        "`hh` (Java's 12-hour clock) is refused at load: write `HH`. "
+        ("Patterns use `yyyy` (year), `MM` (month), `dd` (day), `HH` (hour, 00–23), `mm` (minute), `ss` "
+         "(second), `SSS` (milliseconds); anything else is literal text. These are padded: exactly that many "
+         "digits are read, and written with leading zeros (years always with four: `0202`)."),
+        "",
+        ("`M` (month), `d` (day), `H` (hour, 0–23), `m` (minute) and `s` (second) are the same fields unpadded, "
+         "as .NET writes them (`yyyy/M/d H:mm:ss`, zh-CN `DateTime.ToString()`: `2026/3/1 9:30:05`): one or two "
+         "digits are read, and outbound they are written without a leading zero. An unpadded token needs a "
+         "separator from the next number (`yyyyMd` is refused at load: `2026111` could be 1 November or 11 "
+         "January)."),
+        "",
+        "`yyyy`, a month (`MM` or `M`) and a day (`dd` or `d`) are required; `hh` and `h` (the 12-hour clock) are "
+        "refused at load: write `HH` or `H`. "
         "Special formats: " + ", ".join(f"`{f}`" for f in SPECIAL_FORMATS) + ". Several formats may be listed; "
-        "the first that matches wins.",
+        "the first that matches wins. An `iso8601` time with another offset is expressed in the mapping's; one "
+        "that falls outside the years 1–9999 there is rejected (`mapping.date_format`).",
         "",
         "## Normalize steps",
         "",

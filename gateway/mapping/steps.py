@@ -213,7 +213,8 @@ class StepEmitter:
             raise self.fail(where, "code must name a code table or be an inline mapping")
         on_unknown = spec.get("on_unknown", "error")
         name = self.const(table, "ct")
-        w.emit(indent, "_k = v if v.__class__ is str else str(v)")
+        # the code as conditions read it (one function, _ck): stripped text, 5.0 and 5 the code "5", true "1"
+        w.emit(indent, "_k = v.strip() if v.__class__ is str else _ck(v, None)")
         w.emit(indent, f"_c = {name}.get(_k, _Issue)")
         w.emit(indent, "if _c is _Issue:")
         self._emit_miss(w, indent + 1, spec, "on_unknown", "mapping.code_table", f"is not in code table {label!r}",
@@ -255,7 +256,10 @@ class StepEmitter:
         for fmt in formats:
             w.emit(indent, "if _d is None:")
             if fmt == "iso8601":
-                w.emit(indent + 1, f"_d = _iso_normalise(v, _OFFSET, date_only={date_only}) if v.__class__ is str else None")
+                w.emit(indent + 1, "try:")  # free unless raised (3.11): an instant outside the years 1-9999 here
+                w.emit(indent + 2, f"_d = _iso_normalise(v, _OFFSET, date_only={date_only}) if v.__class__ is str else None")
+                w.emit(indent + 1, "except ValueError as _e:")
+                w.emit(indent + 2, "raise _Issue('mapping.date_format', 'value %s is %s' % (_short(v), _e))")
             elif fmt in ("epoch_ms", "epoch_s"):
                 w.emit(indent + 1, "try:")
                 w.emit(indent + 2, f"_d = _iso_from_epoch(v, _TZ, millis={fmt == 'epoch_ms'}, date_only={date_only})")
