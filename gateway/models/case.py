@@ -33,6 +33,7 @@ from pydantic import (
     Field,
     ModelWrapValidatorHandler,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     model_validator,
 )
@@ -59,7 +60,9 @@ from .identifiers import (
 )
 from .intake import Agent, DeferredMaterial, Office, StageRecord
 from .issues import Issue, emit_warnings, raise_issues
+from .limits import MAX_COUNT, MAX_DAYS, MAX_SEQ, TIME_FLOOR, FreeText
 from .quality import QualityFlag, make_flag
+from .repair import IMPLAUSIBLE_TIME, revalidate, step_start
 from .text import gb18030_problem
 
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
@@ -68,6 +71,7 @@ CaseNo = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r
 ItemCode = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 CatalogCode = Annotated[str, StringConstraints(min_length=12, max_length=12)]
 Opinion = Annotated[str, StringConstraints(max_length=2000)]
+"""An opinion longer than this is kept truncated, with a ``text.truncated`` flag (:mod:`.repair`)."""
 
 _MODEL_CONFIG = ConfigDict(extra="forbid", frozen=False, use_attribute_docstrings=True)
 _CERTIFICATE_REQUIRED = "case.certificate_required"
@@ -94,9 +98,9 @@ class Applicant(BaseModel):
     id_number: NonEmptyStr
     """证件号码, checked as ``id_type`` demands (GB 11643 for 111 and the residence permits, GB 32100 for
     001) and stored normalised (upper-case X, 15-digit IDs converted to 18)."""
-    phone: str | None = None
+    phone: FreeText | None = None
     """Contact phone as the source wrote it."""
-    address: str | None = None
+    address: FreeText | None = None
     """Contact address as the source wrote it."""
 
 
@@ -105,8 +109,8 @@ class CaseEvent(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    seq: int
-    """Order of the event in the case (1-based; the source's own number when it has one)."""
+    seq: Annotated[int, Field(ge=0, le=MAX_SEQ)]
+    """Order of the event in the case (1-based; the source's own number when it has one); 0 to 2,147,483,647."""
     kind: Literal["step", "special"]
     """``step`` (办理环节) or ``special`` (特别程序: the deadline clock stops while it runs)."""
     name: NonEmptyStr
@@ -116,16 +120,19 @@ class CaseEvent(BaseModel):
     special_type: SpecialProcedureType | None = None
     """Which special procedure (code list SpecialProcedureType); special events only."""
     started_at: AwareDatetime
-    """When the event started (+08:00)."""
+    """When the event started (+08:00). A step the source gives without a start (or with one before 1900) is
+    kept, started when the step before it ended (else when that one started, else at acceptance or
+    application), and flagged (``case.step_start_missing``)."""
     ended_at: AwareDatetime | None = None
     """When it ended; empty while it runs."""
-    handler: str | None = None
+    handler: FreeText | None = None
     """Who handled the step (经办人)."""
     opinion: Opinion | None = None
-    """The handler's opinion (审批意见), at most 2,000 characters."""
-    reason: str | None = None
+    """The handler's opinion (审批意见), at most 2,000 characters: a longer one is kept truncated (its first
+    1,999 characters and "…") and flagged (``text.truncated``)."""
+    reason: FreeText | None = None
     """Why a special procedure was started."""
-    result: str | None = None
+    result: FreeText | None = None
     """The outcome of a special procedure, as the source wrote it."""
 
 
@@ -138,11 +145,11 @@ class Material(BaseModel):
     """The material's name (申请书, 营业执照 …)."""
     source: MaterialSource
     """How it was received (code list MaterialSource)."""
-    count: Annotated[int, Field(ge=0)] = 1
-    """How many copies or pages were received."""
-    attachment: str | None = None
+    count: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 1
+    """How many copies or pages were received (0 to 1,000,000)."""
+    attachment: FreeText | None = None
     """A reference to the stored file, if the source gives one."""
-    certificate_no: str | None = None
+    certificate_no: FreeText | None = None
     """For ``certificate_reuse``: the number of the certificate that replaced the material."""
 
 
@@ -157,7 +164,14 @@ class Case(BaseModel):
     ``resident_id.place_code``, ``resident_id.converted_15``, ``residence_permit.address_code``,
     ``division.unknown``, and for the intake parts ``case.office_division``, ``case.agent_authorisation``,
     ``case.deferred_due`` (and ``case.date_order`` on stages). Identifiers are stored normalised (upper-case X, 15-digit IDs converted);
-    datetimes at +08:00.
+    datetimes at +08:00, the intake parts' included.
+
+    Bounds: integers have real ranges (``range.le``/``range.ge``: days ≤ 3,650, counts ≤ 1,000,000, step numbers
+    ≤ 2³¹ − 1), and a time before 1900 is no real time: ``applied_at``/``updated_at`` reject the record
+    (``datetime.implausible``), an optional time is left out and flagged (``case.implausible_time``). Optional
+    details real data breaks are repaired and flagged (:mod:`gateway.models.repair`): ``text.truncated``,
+    ``text.replaced``, ``case.catalog_code``, ``case.step_start_missing``; a number given for text is read as
+    its text anywhere.
     """
 
     model_config = _MODEL_CONFIG
@@ -168,12 +182,13 @@ class Case(BaseModel):
     item_code: ItemCode
     """实施编码 (task_code) of the service item; opaque (its format differs by province), at most 36."""
     catalog_code: CatalogCode | None = None
-    """基本编码 (catalog_code) of the item in the national catalogue, 12 characters."""
+    """基本编码 (catalog_code) of the item in the national catalogue, 12 characters; one of another length is
+    left out and flagged (``case.catalog_code``)."""
     item_name: NonEmptyStr
     """事项名称; must be encodable in GB18030."""
-    item_version: str | None = None
+    item_version: FreeText | None = None
     """Version of the item's implementation list entry."""
-    summary: str | None = None
+    summary: FreeText | None = None
     """办理摘要: a one-line description of the case."""
     case_type: CaseType
     """办理类型: instant (即办件) or promised (承诺件)."""
@@ -185,8 +200,8 @@ class Case(BaseModel):
     """受理时间; empty before acceptance."""
     promised_at: AwareDatetime | None = None
     """承诺办结时间: the deadline promised to the applicant."""
-    promised_days: Annotated[int, Field(ge=0)] | None = None
-    """承诺时限 in days; 0 for an instant case."""
+    promised_days: Annotated[int, Field(ge=0, le=MAX_DAYS)] | None = None
+    """承诺时限 in days; 0 for an instant case, at most 3,650 (ten years: more is a typo or a filler value)."""
     dept_name: NonEmptyStr
     """受理部门: the department handling the case."""
     dept_code: NonEmptyStr
@@ -199,11 +214,11 @@ class Case(BaseModel):
     """办结时间; empty while the case is open."""
     result: CaseResult | None = None
     """办结结果 (code list CaseResult); empty while the case is open."""
-    result_reason: str | None = None
+    result_reason: FreeText | None = None
     """Why the case was refused or returned (owed to the applicant for the results that need one)."""
     certificate_name: str | None = None
     """结果证照名称 of the certificate issued."""
-    certificate_no: str | None = None
+    certificate_no: FreeText | None = None
     """结果证照编号 of the certificate issued."""
     status: CaseStatus
     """Where the case stands now (code list CaseStatus)."""
@@ -227,7 +242,9 @@ class Case(BaseModel):
     """Quality findings: one flag per quality rule the case breaks (derived on validation; any input value is
     replaced). Pushed with the case so the hall sees them."""
     updated_at: AwareDatetime
-    """The source's change time of the record (its cursor); kept last: the ledger's hash leaves it out."""
+    """The source's change time of the record (its cursor); kept last: the ledger's hash leaves it out. One before
+    1900 (.NET's DateTime.MinValue ``0001-01-01``, a "no value" default) rejects the record
+    (``datetime.implausible``), as it does for ``applied_at``."""
 
     @model_validator(mode="wrap")
     @classmethod
@@ -259,7 +276,15 @@ class Case(BaseModel):
                     elif missing is not None:
                         data = {**data, key: None}
                         dropped.append(missing)
-        self = handler(data)
+        try:
+            self = handler(data)
+        except ValidationError as exc:
+            # What real data breaks in optional details is repaired and flagged, not rejected (see .repair): a
+            # number for text, an over-long opinion, a catalogue code of the wrong length, a step without a start.
+            # Only a failing record pays for this; the rest of its errors (if any) still reject it.
+            if data.__class__ is not dict:
+                raise
+            self, data = revalidate(handler, data, exc, dropped)
         raw: dict[str, Any] = data if data.__class__ is dict else _NO_RAW
         errors: list[Issue] = []  # structural: the record is rejected
         flags: list[Issue] = dropped  # quality: the case is kept and flagged (unless the mapping's policy says)
@@ -328,19 +353,32 @@ class Case(BaseModel):
             flags.append(("promised_days", "case.instant_promise", message))
 
         # Time order (applied <= accepted <= each event start <= finished; start <= end), +08:00 everywhere.
+        # A time before 1900 is no real time (0001-01-01 is .NET's DateTime.MinValue, a common "no value"): the
+        # record's own times reject it, an optional time is dropped and flagged (the ledger could not even
+        # convert year 1 at +08:00 to UTC).
         applied = _time_key(raw.get("applied_at"), d, "applied_at")
+        if applied < TIME_FLOOR:  # type: ignore[operator]
+            errors.append(("applied_at", "datetime.implausible", _before_floor(applied)))
+        updated = _time_key(raw.get("updated_at"), d, "updated_at")
+        if updated < TIME_FLOOR:  # type: ignore[operator]
+            errors.append(("updated_at", "datetime.implausible", _before_floor(updated)))
         floor = applied
         accepted = _time_key(raw.get("accepted_at"), d, "accepted_at")
+        if accepted is not None and accepted < TIME_FLOOR:
+            accepted = _drop_time(d, "accepted_at", "accepted_at", accepted, flags)
         if accepted is not None:
             if accepted < applied:  # type: ignore[operator]
                 flags.append(("accepted_at", _DATE_ORDER, "accepted before it was applied for"))
             else:
                 floor = accepted
         finished = _time_key(raw.get("finished_at"), d, "finished_at")
+        if finished is not None and finished < TIME_FLOOR:
+            finished = _drop_time(d, "finished_at", "finished_at", finished, flags)
         if finished is not None and finished < floor:  # type: ignore[operator]
             flags.append(("finished_at", _DATE_ORDER, "finished before it was applied for or accepted"))
-        _time_key(raw.get("promised_at"), d, "promised_at")
-        _time_key(raw.get("updated_at"), d, "updated_at")
+        promised = _time_key(raw.get("promised_at"), d, "promised_at")
+        if promised is not None and promised < TIME_FLOOR:
+            _drop_time(d, "promised_at", "promised_at", promised, flags)
         events = self.events
         if events:
             raw_events = raw.get("events")
@@ -351,11 +389,18 @@ class Case(BaseModel):
                     raw_event = _NO_RAW
                 ed = event.__dict__
                 start = _time_key(raw_event.get("started_at"), ed, "started_at")
+                if start < TIME_FLOOR:  # type: ignore[operator]
+                    ed["started_at"] = step_start(events, i, d)
+                    start = _time_key(None, ed, "started_at")
+                    flags.append((f"events.{i}.started_at", "case.step_start_missing",
+                                  f"step {i} starts before 1900, not a real time: taken as {start}"))
                 if start < floor:  # type: ignore[operator]
                     flags.append((f"events.{i}.started_at", _DATE_ORDER, "step starts before acceptance"))
                 elif finished is not None and start > finished:  # type: ignore[operator]
                     flags.append((f"events.{i}.started_at", _DATE_ORDER, "step starts after the finish"))
                 end = _time_key(raw_event.get("ended_at"), ed, "ended_at")
+                if end is not None and end < TIME_FLOOR:
+                    end = _drop_time(ed, "ended_at", f"events.{i}.ended_at", end, flags)
                 if end is not None and end < start:  # type: ignore[operator]
                     flags.append((f"events.{i}.ended_at", _DATE_ORDER, "step ends before it starts"))
 
@@ -423,16 +468,49 @@ def _check_intake(case: Case, accepted: str | None, flags: list[Issue]) -> None:
         flags.append(("agent.authorisation", "case.agent_authorisation",
                       "a proxy (代办) acts without an authorisation reference (授权委托书)"))
     for i, stage in enumerate(case.stages):
+        _intake_times(stage.__dict__, f"stages.{i}", _STAGE_TIMES, flags)
         if stage.started_at is not None and stage.ended_at is not None and stage.ended_at < stage.started_at:
             flags.append((f"stages.{i}.ended_at", _DATE_ORDER, f"stage {stage.name} ends before it starts"))
     accepted_at = case.accepted_at if accepted is not None else None
     for i, material in enumerate(case.deferred_materials):
+        _intake_times(material.__dict__, f"deferred_materials.{i}", _DEFERRED_TIMES, flags)
         if material.due_at is None:
             flags.append((f"deferred_materials.{i}.due_at", "case.deferred_due",
                           f"deferred material {material.name} has no due date"))
         elif accepted_at is not None and material.due_at < accepted_at:
             flags.append((f"deferred_materials.{i}.due_at", "case.deferred_due",
                           f"deferred material {material.name} is due before the case was accepted"))
+
+
+_STAGE_TIMES = ("started_at", "ended_at", "due_at")
+_DEFERRED_TIMES = ("due_at", "received_at")
+
+
+def _intake_times(values: dict[str, Any], path: str, names: tuple[str, ...], flags: list[Issue]) -> None:
+    """The times of a stage or deferred material at +08:00, like every other time of the case (the same instant
+    must hash the same whatever offset the source wrote); one before 1900 dropped and flagged."""
+    for name in names:
+        value = values[name]
+        if value is None:
+            continue
+        if value.utcoffset() != _EIGHT_HOURS:
+            try:
+                value = values[name] = value.astimezone(BEIJING)
+            except OverflowError:  # the last hours of year 9999 at a western offset: kept as given
+                continue
+        if value.year < 1900:
+            _drop_time(values, name, f"{path}.{name}", value.isoformat(), flags)
+
+
+def _before_floor(key: str) -> str:
+    return f"{key} is before 1900: not a real time (a 'no value' default such as 0001-01-01?)"
+
+
+def _drop_time(values: dict[str, Any], name: str, path: str, key: str, flags: list[Issue]) -> None:
+    """Leave out an optional time before 1900 (returns its new key, None) and flag it."""
+    values[name] = None
+    flags.append((path, IMPLAUSIBLE_TIME, f"{_before_floor(key)}: left out"))
+    return None
 
 
 def _apply_policy(policy: Mapping[str, str], flags: list[Issue], errors: list[Issue]) -> list[Issue]:
@@ -461,7 +539,10 @@ def _time_key(raw: Any, values: dict[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if value.utcoffset() != _EIGHT_HOURS:
-        value = values[name] = value.astimezone(BEIJING)
+        try:
+            value = values[name] = value.astimezone(BEIJING)
+        except OverflowError:  # the last hours of year 9999 at a western offset: kept as given
+            pass
     return value.isoformat()  # type: ignore[no-any-return]
 
 

@@ -25,6 +25,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from .codes import AgentRole, DeferredKind
+from .limits import MAX_DAYS, FreeText
 
 _CONFIG = ConfigDict(extra="forbid", frozen=False, use_attribute_docstrings=True)
 _Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -41,9 +42,9 @@ class Office(BaseModel):
 
     code: _Text
     """The office's code as the accepting system names it (a USCC, or the hall's own window code)."""
-    name: str | None = None
+    name: FreeText | None = None
     """The office's name (泉城路街道便民服务中心 …)."""
-    division: str | None = None
+    division: FreeText | None = None
     """行政区划 of the office (GB/T 2260, 6 or 12 digits); an unknown code is flagged (``case.office_division``)."""
 
 
@@ -56,11 +57,11 @@ class Agent(BaseModel):
     """The agent's name."""
     role: AgentRole
     """``proxy`` (代办, acts on a written authorisation) or ``assistant`` (帮办, helps; the applicant signs)."""
-    organisation: str | None = None
+    organisation: FreeText | None = None
     """Who the agent works for (a hall's 帮办代办 desk, an agency), if anyone."""
-    authorised_by: str | None = None
+    authorised_by: FreeText | None = None
     """On whose authorisation the agent acts: the principal's name (usually the applicant)."""
-    authorisation: str | None = None
+    authorisation: FreeText | None = None
     """The reference of the authorisation (授权委托书 number); a proxy without one is flagged
     (``case.agent_authorisation``)."""
 
@@ -72,15 +73,16 @@ class StageRecord(BaseModel):
 
     name: _Text
     """The stage's name (转办, 审核, 核查, 公示, 拨付 …)."""
-    owner: str | None = None
+    owner: FreeText | None = None
     """Who owns the stage: a department code or a role."""
-    limit_days: Annotated[int, Field(ge=0)] | None = None
-    """The stage's limit, in ``unit``."""
+    limit_days: Annotated[int, Field(ge=0, le=MAX_DAYS)] | None = None
+    """The stage's limit, in ``unit`` (at most 3,650)."""
     unit: LimitUnitName | None = None
     """``working_day`` or ``calendar_day``; empty when the source does not say: the item's stage plan in the
     通办目录 decides, else working days."""
     started_at: AwareDatetime | None = None
-    """When the stage started (its clock starts the next day, as for the case)."""
+    """When the stage started (its clock starts the next day, as for the case). The stage's times are stored at
+    +08:00 like every other; one before 1900 is left out and flagged (``case.implausible_time``)."""
     ended_at: AwareDatetime | None = None
     """When the stage ended; empty while it runs."""
     due_at: AwareDatetime | None = None
@@ -101,7 +103,7 @@ class DeferredMaterial(BaseModel):
     (``case.deferred_due``). Overdue and not received raises a ``deferred_material`` alert."""
     received_at: AwareDatetime | None = None
     """When it was supplied; empty while outstanding."""
-    certificate_type: str | None = None
+    certificate_type: FreeText | None = None
     """The certificate type code (证照类型代码) that satisfies it when such a certificate of the applicant
     arrives in the certificate library."""
 

@@ -132,15 +132,20 @@ _ALL: tuple[Rule, ...] = (
     _s("type.datetime", "model", "datetime fields", "Not a datetime, or a date that does not exist (Feb 30)."),
     _s("type.date", "model", "date fields", "Not a date."),
     _s("datetime.timezone_required", "model", "datetime fields", "A datetime without an offset."),
+    _s("datetime.implausible", "model", "applied_at, updated_at", "A time before 1900: not a real time (0001-01-01 "
+       "is .NET's DateTime.MinValue, a common \"no value\" default)."),
     _s("string_too_short", "model", "constrained text", "Shorter than allowed (e.g. a blank name)."),
-    _s("string_too_long", "model", "constrained text", "Longer than allowed (case_no ≤ 50, item_code ≤ 36, "
-       "opinion ≤ 2000)."),
+    _s("string_too_long", "model", "constrained text", "Longer than allowed (case_no ≤ 50, item_code ≤ 36); "
+       "optional free text is kept truncated instead (text.truncated)."),
     _s("string_pattern", "model", "case_no", "Characters outside the allowed pattern."),
     _s("list_too_short", "model", "constrained lists", "Fewer items than required."),
     _s("list_too_long", "model", "constrained lists", "More items than allowed."),
-    _s("range.ge", "model", "promised_days, materials[].count", "Below the minimum (negative)."),
+    _s("range.ge", "model", "promised_days, stages[].limit_days, materials[].count, events[].seq",
+       "Below the minimum (negative)."),
     _s("range.gt", "model", "constrained numbers", "Not above the minimum."),
-    _s("range.le", "model", "constrained numbers", "Above the maximum."),
+    _s("range.le", "model", "promised_days, stages[].limit_days, materials[].count, events[].seq",
+       "Above the maximum: days ≤ 3650, count ≤ 1,000,000, seq ≤ 2,147,483,647 (a typo or filler value; "
+       "the ledger could not even write an integer beyond 64 bits)."),
     _s("range.lt", "model", "constrained numbers", "Not below the maximum."),
     _s("enum", "model", "code-list fields", "Not a value of the canonical code list (a mapping did not translate "
        "the system's code)."),
@@ -158,7 +163,8 @@ _ALL: tuple[Rule, ...] = (
     _s("uscc.checksum", "model", "dept_code, applicant.id_number (001)", "The GB 32100 check character is wrong."),
     _s("id_number.empty", "model", "applicant.id_number (other types)", "Nothing left after normalisation."),
     _s("division.format", "model", "division_code", "Not 6 or 12 digits."),
-    _s("text.gb18030", "model", "names", "Text GB18030 cannot encode (lone surrogates from bad decoding)."),
+    _s("text.gb18030", "model", "names, handler, certificate_name", "Text GB18030 cannot encode (lone surrogates "
+       "from bad decoding)."),
     _s("certificate_id.format", "model", "Certificate.identifier", "Not a GB/T 36904 identifier "
        "(1.2.156.3005.2.…)."),
     _s("certificate_id.checksum", "model", "Certificate.identifier", "The ISO 7064 MOD 37,36 check character "
@@ -194,6 +200,18 @@ _ALL: tuple[Rule, ...] = (
     _q("case.deferred_due", "deferred_materials[].due_at", "A deferred material (容缺/承诺) should have a due date, "
        "not before the case was accepted."),
     _q("division.unknown", "division_code", "The division code is not (or no longer) in GB/T 2260."),
+    _q("case.implausible_time", "accepted_at, promised_at, finished_at, events[].ended_at, stages[].*_at, "
+       "deferred_materials[].*_at", "An optional time before 1900 (0001-01-01, a \"no value\" default) is not a "
+       "real time: it is left out (the case is kept)."),
+    _q("case.step_start_missing", "events[].started_at", "A step without a start time (or one before 1900) is "
+       "kept, started when the step before it ended (else when that one started, else at acceptance or "
+       "application)."),
+    _q("case.catalog_code", "catalog_code", "The catalogue code (基本编码) is not 12 characters: it is left out "
+       "(the case is kept)."),
+    _q("text.truncated", "optional free text (events[].opinion ≤ 2000, others ≤ 100,000 characters)", "Optional "
+       "text longer than its limit is kept truncated: its first limit − 1 characters and \"…\"."),
+    _q("text.replaced", "optional free text (summary, applicant.address, events[].opinion …)", "Optional text "
+       "holding lone surrogates (bad decoding upstream; no encoding can write them): they are replaced by U+FFFD."),
 )
 
 RULES: dict[str, Rule] = {rule.name: rule for rule in _ALL}

@@ -52,6 +52,16 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + _IN_CHUNK]
 
 
+def _utc(v: datetime) -> datetime:
+    """``v`` in UTC; a time at the very edge of the calendar that has none (year 1 at +08:00, the last hours of
+    9999 at a western offset: a source's "no value" filler, most often as a cursor) is clamped to the first or
+    last UTC time, so that one record's filler never fails a page's write."""
+    try:
+        return v.astimezone(timezone.utc)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=timezone.utc) if v.year == 1 else datetime.max.replace(tzinfo=timezone.utc)
+
+
 def _driver_value(conn: Connection, column_type: Any) -> Any:
     """How a value of this column type goes to the driver without SQLAlchemy's per-value processing.
 
@@ -61,10 +71,10 @@ def _driver_value(conn: Connection, column_type: Any) -> Any:
     if isinstance(column_type, UtcDateTime):
         if conn.dialect.name == "sqlite":  # SQLAlchemy's own SQLite storage format, so reads parse it back
             def convert(v: datetime) -> str:  # "%Y-%m-%d %H:%M:%S.%f"; isoformat is ~5x quicker than strftime
-                return v.astimezone(timezone.utc).isoformat(" ", "microseconds")[:26]
+                return _utc(v).isoformat(" ", "microseconds")[:26]
         else:
             def convert(v: datetime) -> datetime:  # type: ignore[misc]
-                return v.astimezone(timezone.utc).replace(tzinfo=None)
+                return _utc(v).replace(tzinfo=None)
         seen: dict[datetime, Any] = {}
 
         def cached(v: datetime | None) -> Any:

@@ -5,7 +5,10 @@ on purpose: one query to learn what the ledger already holds for the page, one `
 pydantic call for the whole page. The rules it keeps:
 
 - a record that fails mapping or validation goes to the dead-letter store with its raw payload and every
-  broken rule; the rest of the page goes on;
+  broken rule; the rest of the page goes on. So does one whose raw payload cannot be written as JSON (a lone
+  surrogate, an integer beyond 64 bits, nesting deeper than 255: ``payload.unserialisable``, kept as its
+  ``repr``) or whose case cannot be (``ledger.unwritable``): both are caught where they fail, so a sound page
+  pays nothing for the guard, and one bad record never fails a page (a run would fail at it for ever);
 - an older version of a record never overwrites a newer one, and a record whose canonical content is unchanged
   (same content hash) changes nothing and queues nothing; a record whose raw bytes are those the ledger already
   holds, read under the same mapping version, is not even mapped (the raw hash, one lookup for the page);
@@ -246,8 +249,8 @@ def _ingest_page(
                 "case_no": _fit(case_no, CASE_NO_MAX),
                 "cursor": record.cursor if record else None,
                 "raw": _raw_text(ctx, raw),
-                "reason": reason.replace("\x00", "\ufffd"),  # messages may quote the bad value
-                "issues": ledger.dumps([asdict(i) for i in issues]),
+                "reason": _storable(reason),  # messages may quote the bad value
+                "issues": _issues_text(issues),
                 "mapping_version": version,
                 "status": "open",
                 "attempts": 1,
@@ -283,7 +286,11 @@ def _ingest_page(
     fresh: list[RawRecord] = []
     skipped: list[str] = []
     for record in unique:
-        data = orjson.dumps(record.payload, option=orjson.OPT_NON_STR_KEYS)
+        try:
+            data = orjson.dumps(record.payload, option=orjson.OPT_NON_STR_KEYS)
+        except orjson.JSONEncodeError as exc:  # the record's fault, dead-lettered; the page goes on
+            _unserialisable(ctx, record, exc, dead_letter)
+            continue
         digest = raw_hash(data)
         known = state.get(record.source_id)
         if (ctx.skip_unchanged_raw and known is not None and known[2] == digest and known[3] == version
@@ -330,9 +337,20 @@ def _ingest_page(
     changed_rows: list[dict[str, Any]] = []
     touched: list[dict[str, Any]] = []
     changes: list[tuple[RawRecord, Case, str, str]] = []
+    unwritable: set[str] = set()
     for record, case in good:
-        _, digest = case_document(case)  # the hash of the whole document; the ledger stores it without defaults
-        data = stored_case_json(case)
+        try:
+            _, digest = case_document(case)  # the hash of the whole document; the ledger stores it without defaults
+            data = stored_case_json(case)
+        except (orjson.JSONEncodeError, TypeError, ValueError) as exc:  # the record's fault; the page goes on
+            ref = f"{system}:{record.source_id}"
+            found = [FieldIssue(ref, "$", "ledger.unwritable", f"the case cannot be written as JSON: {exc}")]
+            ctx.quality.add_rejections([RecordRejected(ref, found)])
+            dead_letter(record, "; ".join(map(str, found)), found, raw=record.payload, source_id=record.source_id,
+                        case_no=case.case_no)
+            counts.rejected += 1
+            unwritable.add(record.source_id)
+            continue
         if ctx.pii is not None:
             data = _seal_applicant(ctx.pii, data, case.applicant.id_number)
         known = state.get(record.source_id)
@@ -365,7 +383,9 @@ def _ingest_page(
 
     counts.rejected_again += _already_dead(conn, ctx, dead)
     ledger.add_dead_letters(conn, dead)
-    _resolve_dead_letters(conn, ctx, [r.source_id for r, _ in good] + skipped, dead)
+    arrived = [r.source_id for r, _ in good if r.source_id not in unwritable] if unwritable else \
+        [r.source_id for r, _ in good]
+    _resolve_dead_letters(conn, ctx, arrived + skipped, dead)
     return counts
 
 
@@ -413,8 +433,48 @@ def _payload_dictionary(conn: Connection, ctx: IngestContext, samples: list[byte
 
 
 def _raw_text(ctx: IngestContext, payload: Any) -> str:
-    text = ledger.dumps(payload)
+    try:
+        text = ledger.dumps(payload)
+    except orjson.JSONEncodeError:
+        text = ledger.dumps(_payload_repr(payload))  # what JSON cannot hold is kept as its repr (as text)
     return text if ctx.pii is None else ctx.pii.seal_blob(text)
+
+
+def _payload_repr(payload: Any) -> str:
+    """``payload`` as storable text: its ``repr`` (lone surrogates escaped), NULs replaced."""
+    try:
+        text = repr(payload)
+    except RecursionError:
+        text = f"<a {type(payload).__name__} nested too deep to write>"
+    return _storable(text)
+
+
+def _storable(text: str) -> str:
+    """``text`` as a text column holds it: NUL (PostgreSQL's text cannot) and lone surrogates (UTF-8 cannot) as
+    U+FFFD."""
+    text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+def _issues_text(issues: list[FieldIssue]) -> str:
+    try:
+        return ledger.dumps([asdict(i) for i in issues])
+    except orjson.JSONEncodeError:
+        return ledger.dumps([{k: _storable(str(v)) for k, v in asdict(i).items()} for i in issues])
+
+
+def _unserialisable(ctx: IngestContext, record: RawRecord, exc: Exception, dead_letter: Any) -> None:
+    """Dead-letter a record whose raw payload orjson cannot write (``payload.unserialisable``), kept as its repr."""
+    ref = f"{ctx.system.name}:{record.source_id}"
+    found = [FieldIssue(ref, "$", "payload.unserialisable",
+                        f"the raw record cannot be written as JSON ({exc}): kept as its repr")]
+    ctx.quality.add_rejections([RecordRejected(ref, found)])
+    dead_letter(record, "; ".join(map(str, found)), found, raw=_payload_repr(record.payload),
+                source_id=record.source_id)
 
 
 def _seal_applicant(pii: Any, data: str, id_number: str) -> str:

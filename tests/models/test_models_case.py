@@ -267,7 +267,6 @@ def test_applicant_name_must_not_be_blank():
         ({"case_no": "1" * 51}, ("case_no", "string_too_long")),
         ({"case_no": ""}, ("case_no", "string_too_short")),
         ({"item_code": "x" * 37}, ("item_code", "string_too_long")),
-        ({"catalog_code": "31010000100"}, ("catalog_code", "string_too_short")),
         ({"case_type": "1"}, ("case_type", "enum")),
         ({"status": "done"}, ("status", "enum")),
         ({"result": "0"}, ("result", "enum")),
@@ -291,11 +290,10 @@ def test_missing_fields_are_named():
 
 def test_event_fields():
     bad = valid_case()
-    bad["events"][0]["opinion"] = "意" * 2001
+    bad["events"][0]["opinion"] = "意" * 2001  # kept truncated and flagged (text.truncated), not a rejection
     bad["events"][1]["kind"] = "procedure"
     bad["events"][2]["action"] = "sign"
-    assert rejected(bad) == {("events.0.opinion", "string_too_long"), ("events.1.kind", "enum"),
-                             ("events.2.action", "enum")}
+    assert rejected(bad) == {("events.1.kind", "enum"), ("events.2.action", "enum")}
     ok = valid_case()
     ok["events"][0]["opinion"] = "意" * 2000
     check(ok)

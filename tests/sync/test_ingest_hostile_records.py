@@ -1,0 +1,177 @@
+"""One hostile record costs one dead letter, never the page (a run would fail at the same record for ever).
+
+Each test puts a record a reviewer found failing the whole page next to a good one: the bad one must be
+dead-lettered naming its field and rule, the good one must land.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import func, select
+
+import gateway.sync.ingest as ingest_module
+from gateway.contract.connector import CheckResult, Connector, Page, RawRecord, StreamInfo
+from gateway.kernel.config import load_systems
+from gateway.mapping.mapper import Mapper
+from gateway.models import BEIJING
+from gateway.store.db import make_engine
+from gateway.store.migrate import upgrade
+from gateway.store.tables import cases, dead_letters, source_records
+from gateway.sync.engine import sync_system
+from gateway.sync.ingest import IngestContext, ingest_page
+from sandbox import civil
+
+REPO = Path(__file__).resolve().parents[2]
+CURSOR = datetime(2026, 12, 1, 9, tzinfo=BEIJING)
+
+
+@pytest.fixture
+def env(database_url: str):
+    engine = make_engine(database_url)
+    upgrade(engine)
+    systems = load_systems(REPO / "config" / "systems.yaml")
+    system = systems.get("sd_civil")
+    ctx = IngestContext(system=system, systems=systems, mapper=Mapper.from_file(system.mapping_path),
+                        stream=system.stream)
+    yield engine, ctx
+    engine.dispose()
+
+
+def ingest(engine, ctx, bad: dict, *, bad_cursor: datetime = CURSOR):
+    """The bad record and a good one in one page: the page must commit; returns the good one's id."""
+    good = civil.generate(7, 1)
+    with engine.begin() as conn:
+        ingest_page(conn, ctx, [RawRecord(bad["id"], bad_cursor, bad), RawRecord(good["id"], CURSOR, good)])
+    return good["id"]
+
+
+def letters(engine) -> list[dict]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(dead_letters.c.source_id, dead_letters.c.raw, dead_letters.c.issues)).fetchall()
+    return [{"source_id": s, "raw": r, "issues": orjson.loads(i)} for s, r, i in rows]
+
+
+def landed(engine, source_id: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(source_records)
+                            .where(source_records.c.source_id == source_id)).scalar_one() == 1
+
+
+def bad_record(**changes) -> dict:
+    record = copy.deepcopy(civil.generate(7, 3))
+    record.update(changes)
+    return record
+
+
+@pytest.mark.parametrize("days", ["100000000000000000000", 1.8446744073709552e+19])
+def test_a_promise_beyond_64_bits_is_a_dead_letter_naming_promised_days(env, days) -> None:
+    engine, ctx = env
+    bad = bad_record(promiseDays=days)
+    good = ingest(engine, ctx, bad)
+    assert landed(engine, good)
+    [letter] = letters(engine)
+    assert letter["source_id"] == bad["id"]
+    assert [(i["field"], i["rule"]) for i in letter["issues"]] == [("promised_days", "range.le")]
+
+
+def test_a_change_time_of_year_one_is_a_dead_letter_naming_updated_at(env) -> None:
+    engine, ctx = env
+    bad = bad_record(updateTime="0001-01-01 00:00:00")
+    good = ingest(engine, ctx, bad)
+    assert landed(engine, good)
+    [letter] = letters(engine)
+    assert (letter["source_id"], [(i["field"], i["rule"]) for i in letter["issues"]]) == (
+        bad["id"], [("updated_at", "datetime.implausible")])
+
+
+def test_a_cursor_of_year_one_does_not_fail_the_page(env) -> None:
+    """A connector's cursor comes from the source's change time: year 1 at +08:00 has no UTC."""
+    engine, ctx = env
+    bad = bad_record()
+    good = ingest(engine, ctx, bad, bad_cursor=datetime(1, 1, 1, tzinfo=BEIJING))
+    assert landed(engine, good) and landed(engine, bad["id"])
+
+
+@pytest.mark.parametrize("mutate", [
+    pytest.param(lambda r: r.__setitem__("summary", "a\ud800b"), id="lone-surrogate"),
+    pytest.param(lambda r: r.__setitem__("extra", 2**70), id="int-beyond-64-bits"),
+    pytest.param(lambda r: r.__setitem__("extra", functools.reduce(lambda a, _: [a], range(300), 1)), id="deep"),
+])
+def test_a_payload_json_cannot_hold_is_a_dead_letter_kept_as_text(env, mutate) -> None:
+    engine, ctx = env
+    bad = bad_record()
+    mutate(bad)
+    good = ingest(engine, ctx, bad)
+    assert landed(engine, good)
+    [letter] = letters(engine)
+    assert (letter["source_id"], [(i["field"], i["rule"]) for i in letter["issues"]]) == (
+        bad["id"], [("$", "payload.unserialisable")])
+    kept = orjson.loads(letter["raw"])
+    assert isinstance(kept, str) and bad["id"] in kept
+
+
+def test_a_case_that_cannot_be_written_is_a_dead_letter(env, monkeypatch) -> None:
+    engine, ctx = env
+    bad = bad_record()
+    real = ingest_module.case_document
+
+    def failing(case):
+        if case.case_no == bad["projectNo"]:
+            raise TypeError("Integer exceeds 64-bit range")
+        return real(case)
+
+    monkeypatch.setattr(ingest_module, "case_document", failing)
+    good = ingest(engine, ctx, bad)
+    assert landed(engine, good) and not landed(engine, bad["id"])
+    [letter] = letters(engine)
+    assert [(i["field"], i["rule"]) for i in letter["issues"]] == [("$", "ledger.unwritable")]
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(cases)).scalar_one() == 1
+
+
+class _Pages(Connector):
+    """One page of records, in memory."""
+
+    kind = "pages"
+
+    def __init__(self, records: list[RawRecord]) -> None:
+        super().__init__({})
+        self.records = records
+
+    def check(self) -> CheckResult:
+        return CheckResult(ok=True, message="in memory")
+
+    def streams(self) -> list[StreamInfo]:
+        return [StreamInfo(name="cases", ordered=False)]
+
+    def read(self, stream: str, *, since: datetime | None = None, mode: str = "incremental",
+             checkpoint: Mapping[str, Any] | None = None) -> Iterator[Page]:
+        yield Page(records=list(self.records))
+
+
+@pytest.mark.parametrize(("field", "value"), [("updateTime", "0001-01-01 00:00:00"),
+                                              ("promiseDays", "100000000000000000000")])
+def test_one_hostile_record_does_not_fail_every_run_of_the_system(make_world, field, value) -> None:
+    world = make_world(civil=3, estate=2)
+    source = world.runtime.connector("sd_civil")
+    try:
+        records = [r for page in source.read("cases", mode="full_refresh") for r in page.records]
+    finally:
+        source.close()
+    payload = {**copy.deepcopy(records[0].payload), "id": "POISON-1", "projectNo": "370000209912310000009",
+               field: value}
+    pages = _Pages([*records, RawRecord("POISON-1", records[0].cursor, payload)])
+    for _ in range(2):
+        run = sync_system(world.runtime, "sd_civil", connector=pages)  # raised SyncFailed before
+        assert run.counts.rejected >= 1
+    with world.runtime.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(source_records)
+                            .where(source_records.c.system == "sd_civil")).scalar_one() == len(records)
