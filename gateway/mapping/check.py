@@ -167,11 +167,14 @@ def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any
     rules: dict[str, set[str]] = defaultdict(set)
     examples: list[str] = []
     mapped, refs = [], []
+    mapping_flags: list[FieldIssue] = []
     inputs: dict[str, Mapping[str, Any]] = {}
     for index, raw in enumerate(records):
         canonical, issues = _map(mapper, raw)
         ref = f"{name}:{_source_key(raw, keys, index)}"
         inputs[ref] = raw
+        issues, flagged = mapper.split_issues(issues)  # kept and flagged, as the sync does
+        mapping_flags.extend(FieldIssue(ref, f, r, m) for f, r, m in flagged)
         for field, rule, message in issues:
             key = generic_path(field)
             failures[key] += 1
@@ -197,6 +200,7 @@ def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any
         examples.append({"record": issue.record, "field": issue.field, "rule": issue.rule,
                          "message": issue.message, "input": _excerpt(inputs.get(issue.record, {}))})
     tally = QualityTally()
+    tally.add_flags(mapping_flags)
     tally.add_flags(result.flags)
     for _, rejection in result.rejected:
         for issue in rejection.issues:
@@ -215,7 +219,7 @@ def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any
         "records": len(records),
         "valid": len(result.valid),
         "rejected": len(records) - len(result.valid),
-        "warnings": len(result.flags),
+        "warnings": len(result.flags) + len(mapping_flags),
         "quality": tally.as_dict()["flag"],
         "fields": [
             {

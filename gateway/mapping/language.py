@@ -161,7 +161,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("regex", "Modifiers", "Capture part of the text: the pattern is searched for (anchor it with "
               "`^`/`$`), `group` picks the capture (a number or a name; default 1 when the pattern has "
               "groups, else the whole match). No match gives null — or, with `on_no_match: error`, rejects the "
-              "record (`mapping.regex`); `keep` leaves the value as it was.", Example(
+              "record (`mapping.regex`); `flag` gives null and flags it (`mapping.regex_no_match`); `keep` leaves the "
+              "value as it was.", Example(
                   "fields:\n  division_code: {path: caseNo, regex: '^(\\d{6})'}\n"
                   "  year: {path: caseNo, regex: '^\\d{6}(?P<year>\\d{4})', group: year, type: int}\n"
                   "  batch: {path: note, regex: 'batch (\\d+)', on_no_match: keep}\n",
@@ -175,7 +176,9 @@ OPERATIONS: tuple[Operation, ...] = (
                   {"cnsx": "20", "sfsf": "是", "ver": 3}), also=("true_values", "false_values")),
     Operation("code", "Modifiers", "Translate the system's code through a code table (by name, or inline). "
               "Codes are looked up as text (`0` and `\"0\"` alike). An unknown code rejects the record "
-              "(`mapping.code_table`) unless `on_unknown: null` (null) or `keep` (the code itself). Outbound, "
+              "(`mapping.code_table`) unless `on_unknown: null` (null), `flag` (null, and the record kept but flagged "
+              "`mapping.code_unknown`: counted in the run's quality, the rule for an optional code real data "
+              "breaks) or `keep` (the code itself). Outbound, "
               "`{table: NAME, invert: true}` reads a table backwards (`{table: NAME}` alone is the same as `NAME`).", Example(
                   'code_tables:\n  result: {"0": issued, "1": not_permitted, "5": returned}\n'
                   "fields:\n  result: {path: bjjg, code: result}\n"
@@ -183,7 +186,8 @@ OPERATIONS: tuple[Operation, ...] = (
                   {"bjjg": 0, "dz": "XX"}), also=("on_unknown",)),
     Operation("lookup", "Modifiers", "Look the value up in a `lookups:` table and take one `column` of the "
               "row: `{table: NAME, column: COLUMN}`. An unknown key gives null (`on_unknown: error` rejects the "
-              "record with `mapping.lookup`, `keep` keeps the key); combine with `first` or `default` for a "
+              "record with `mapping.lookup`, `flag` flags it `mapping.lookup_unknown`, `keep` keeps the key); "
+              "combine with `first` or `default` for a "
               "fallback.", Example(
                   "lookups:\n  departments:\n    entries:\n"
                   '      "370102": {uscc: 11370102004214052W, name: 济南市历下区行政审批服务局}\n'

@@ -25,6 +25,7 @@ from gateway.contract.errors import ConfigError, FieldIssue, RecordRejected
 from gateway.kernel.yamlfile import YamlDocument, load_yaml_document
 from gateway.mapping.compiler import MapFunction, MappingCompiler
 from gateway.mapping.lookups import LookupTable, load_lookups
+from gateway.mapping.steps import FLAG_RULES
 from gateway.mapping.targets import check_targets, code_table_of
 from gateway.models import BatchResult, Severity, rule_policy, validate_cases
 
@@ -144,6 +145,23 @@ class Mapper:
         """Map one raw record. Returns the canonical dict and ``(field, rule, message)`` issues (maybe empty)."""
         return self.inbound(raw, context)
 
+    def split_issues(self, issues: list[tuple[str, str, str]]
+                     ) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+        """A mapped record's issues as ``(rejections, flags)``: a step's miss written ``flag`` (an optional code
+        not in its table) keeps the record, its field null, and is counted — unless this mapping's ``rules:`` make
+        that rule ``reject`` (or ``ignore`` it). Every other issue rejects."""
+        if not issues:
+            return issues, []
+        rejections: list[tuple[str, str, str]] = []
+        flags: list[tuple[str, str, str]] = []
+        for issue in issues:
+            severity = self.rules.get(issue[1], "flag") if issue[1] in FLAG_RULES else "reject"
+            if severity == "reject":
+                rejections.append(issue)
+            elif severity == "flag":
+                flags.append(issue)
+        return rejections, flags
+
     def validate(self, records: Sequence[Any], refs: Sequence[str]) -> BatchResult:
         """Validate mapped records in one call with this mapping's rule severities (see ``rules:``). A value
         outside a code list that came through a code table names the table (``[enum]`` alone did not say which
@@ -169,6 +187,7 @@ class Mapper:
         if self.outbound_fn is None:
             raise ConfigError(f"{self.path}: no outbound section: {self.system} cannot receive pushed records")
         record, issues = self.outbound_fn(canonical, context)
+        issues, _ = self.split_issues(issues)  # a miss written `flag` leaves the field out; it does not stop a push
         if issues:
             detail = "; ".join(f"{f}: {m} [{r}]" for f, r, m in issues)
             raise ValueError(f"cannot build the {self.system} record: {detail}")

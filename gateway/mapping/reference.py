@@ -139,7 +139,11 @@ def _formats() -> list[str]:
 
 def _mapping_rules() -> list[str]:
     lines = ["## What a mapping rejects", "", "| Rule | Meaning |", "|---|---|"]
-    lines += [f"| `{r.name}` | {r.meaning} |" for r in RULES.values() if r.stage == "mapping"]
+    lines += [f"| `{r.name}` | {r.meaning} |" for r in RULES.values() if r.stage == "mapping" and not r.configurable]
+    lines += ["", "A step written `flag` keeps the record (the field null) and counts the finding under its own rule: a "
+                  "quality rule, which the mapping's `rules:` may make `reject` or `ignore`.", "",
+              "| Rule | Meaning |", "|---|---|"]
+    lines += [f"| `{r.name}` | {r.meaning} |" for r in RULES.values() if r.stage == "mapping" and r.configurable]
     return [*lines, "", "The model's rules (structural and quality) are in [canonical-model.md](canonical-model.md#rules).",
             ""]
 

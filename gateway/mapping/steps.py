@@ -17,6 +17,13 @@ from gateway.kernel.yamlfile import YamlDocument
 from gateway.mapping import dates
 from gateway.mapping.lookups import LookupTable
 
+FLAGGED: dict[str, str] = {"mapping.code_table": "mapping.code_unknown", "mapping.lookup": "mapping.lookup_unknown",
+                           "mapping.regex": "mapping.regex_no_match"}
+"""A step's miss under ``on_unknown: flag`` / ``on_no_match: flag``: the quality rule it is flagged under (the field
+left null, the record kept), by the rule ``error`` rejects under."""
+FLAG_RULES: frozenset[str] = frozenset(FLAGGED.values())
+"""The rules of mapping issues that flag a record instead of rejecting it (unless the mapping's ``rules:`` say)."""
+
 _DEFAULT_TRUE = ("1", "true", "True", "TRUE", "Y", "y", "yes", "是")
 _DEFAULT_FALSE = ("0", "false", "False", "FALSE", "N", "n", "no", "否")
 
@@ -129,17 +136,22 @@ class StepEmitter:
     def _emit_miss(self, w: Writer, indent: int, spec: Mapping[str, Any], key: str, rule: str, said: str,
                    where: str, *, default: str = "null") -> None:
         """What a step does when it finds nothing (a regex without a match, a key not in a lookup or code table):
-        the spec's ``key`` says ``null`` (the value becomes null), ``error`` (reject under ``rule``) or ``keep``
-        (the value stays as it was). YAML reads a bare ``null`` as None."""
+        the spec's ``key`` says ``null`` (the value becomes null), ``flag`` (null, and a quality flag under the
+        rule's flagged twin — :data:`~gateway.mapping.compiler.FLAGGED`: the record goes on, the finding is
+        counted), ``error`` (reject under ``rule``) or ``keep`` (the value stays as it was). YAML reads a bare
+        ``null`` as None."""
         policy = spec.get(key, default)
         if policy in ("null", None):
             w.emit(indent, "v = None")
+        elif policy == "flag":  # the field's wrapper records the issue and leaves the field out (null)
+            w.emit(indent, f"raise _Issue({FLAGGED[rule]!r}, 'value %s %s: left null' % (_short(v), "
+                           f"{self.const(said)}))")
         elif policy == "error":
             w.emit(indent, f"raise _Issue({rule!r}, 'value %s %s' % (_short(v), {self.const(said)}))")
         elif policy == "keep":
             w.emit(indent, "pass")
         else:
-            raise self.fail(where, f"{key} must be null, error or keep, got {policy!r}")
+            raise self.fail(where, f"{key} must be null, flag, error or keep, got {policy!r}")
 
     def emit_type(self, w: Writer, indent: int, spec: Mapping[str, Any], where: str) -> bool:
         kind = spec["type"]
@@ -221,7 +233,7 @@ class StepEmitter:
                         where, default="error")
         w.emit(indent, "else:")
         w.emit(indent + 1, "v = _c")
-        return on_unknown in ("null", None)
+        return on_unknown in ("null", "flag", None)
 
     def _named(self, name: Any, where: str) -> Mapping[str, Any]:
         if not isinstance(name, str) or name not in self.code_tables:

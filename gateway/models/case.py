@@ -143,8 +143,9 @@ class Material(BaseModel):
 
     name: NonEmptyStr
     """The material's name (申请书, 营业执照 …)."""
-    source: MaterialSource
-    """How it was received (code list MaterialSource)."""
+    source: MaterialSource | None = None
+    """How it was received (code list MaterialSource); none when the source system's code for it is not known (a
+    mapping's ``on_unknown: flag``: the material is kept, the finding counted as ``mapping.code_unknown``)."""
     count: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 1
     """How many copies or pages were received (0 to 1,000,000)."""
     attachment: FreeText | None = None

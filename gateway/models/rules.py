@@ -120,6 +120,12 @@ _ALL: tuple[Rule, ...] = (
     _s("mapping.date_value", "mapping", "outbound date fields", "A canonical date cannot be written in the target "
        "system's format."),
     _s("mapping.shape", "mapping", "the record, list items", "A record or list item is not an object."),
+    Rule("mapping.code_unknown", "quality", "mapping", "fields with code: and on_unknown: flag", "The value is not "
+         "in the code table: the field is left null, the record kept and flagged."),
+    Rule("mapping.lookup_unknown", "quality", "mapping", "fields with lookup: and on_unknown: flag", "The key is "
+         "not in the lookup table: the field is left null, the record kept and flagged."),
+    Rule("mapping.regex_no_match", "quality", "mapping", "fields with regex: and on_no_match: flag", "The value "
+         "does not match the pattern: the field is left null, the record kept and flagged."),
     # -- pydantic field types ------------------------------------------------------------------------------
     _s("missing", "model", "required canonical fields", "A required canonical field is absent."),
     _s("extra_field", "model", "any", "A field the canonical model does not have (a mapping typo)."),

@@ -312,6 +312,10 @@ def _ingest_page(
         canonical, issues = map_record(inbound, record.payload)
         ref = f"{system}:{record.source_id}"
         if issues:
+            issues, flagged = ctx.mapper.split_issues(issues)  # an optional code not in its table: kept, counted
+            if flagged:
+                ctx.quality.add_flags([FieldIssue(ref, f, r, m) for f, r, m in flagged])
+        if issues:
             found = [FieldIssue(ref, f, r, m) for f, r, m in issues]
             ctx.quality.add_rejections([RecordRejected(ref, found)])
             dead_letter(record, "; ".join(map(str, found)), found, raw=record.payload, source_id=record.source_id,

@@ -108,7 +108,7 @@ def test_regex_without_a_match_gives_null_or_rejects_or_keeps() -> None:
         ("{path: x, regex: '('}", "does not compile"),
         ("{path: x, regex: '(a)', group: 2}", "group 2 is not a group"),
         ("{path: x, regex: '(a)', group: name}", "group 'name' is not a group"),
-        ("{path: x, regex: '(a)', on_no_match: drop}", "on_no_match must be null, error or keep"),
+        ("{path: x, regex: '(a)', on_no_match: drop}", "on_no_match must be null, flag, error or keep"),
     ],
 )
 def test_bad_regexes_fail_at_load(spec: str, message: str) -> None:
