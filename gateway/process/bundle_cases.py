@@ -24,10 +24,11 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from gateway.contract.errors import FieldIssue, RecordRejected
+from gateway.contract.errors import RecordRejected
 from gateway.models.case import Case
 from gateway.models.datetimes import BEIJING
 from gateway.models.hashing import case_document
+from gateway.models.validation import issues_from_error
 from gateway.process.bundle_spec import BundleSpec, PartSpec
 from gateway.sharing.access.audit import AuditEntry, append_entries
 from gateway.sharing.access.clients import row_to_client
@@ -68,10 +69,8 @@ def part_case(spec: BundleSpec, part: PartSpec, *, bundle_no: str, case_no: str,
     }
     try:
         case = Case.model_validate(data)
-    except ValidationError as exc:
-        issues = [FieldIssue(case_no, ".".join(map(str, e["loc"])) or "$", str(e["type"]), str(e["msg"]))
-                  for e in exc.errors()]
-        raise RecordRejected(case_no, issues) from None
+    except ValidationError as exc:  # each broken rule by its field (a model validator's several issues unfolded)
+        raise RecordRejected(case_no, issues_from_error(case_no, exc)) from None
     document, digest = case_document(case)
     if pii is not None:
         number = case.applicant.id_number

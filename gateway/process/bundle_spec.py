@@ -20,6 +20,7 @@ import binascii
 import hashlib
 import math
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,10 +29,11 @@ from typing import Any, Literal
 from gateway.contract.errors import ConfigError, FieldIssue, RecordRejected
 from gateway.kernel.config import SystemsConfig, find_config_file
 from gateway.kernel.yamlfile import load_yaml
-from gateway.models.identifiers import IdentifierError, validate_resident_id
+from gateway.models.codes import CaseChannel, Channel
+from gateway.models.identifiers import IdentifierError, normalise, validate_resident_id
 
 __all__ = ["ApplicantSpec", "BundleCatalogue", "BundleSpec", "FormField", "MaterialSpec", "PartSpec",
-           "ReceivedMaterial"]
+           "ReceivedMaterial", "case_channel", "unsafe_character"]
 
 FieldType = Literal["text", "number", "bool", "list", "resident_id"]
 _TYPES = ("text", "number", "bool", "list", "resident_id")
@@ -57,6 +59,8 @@ class FormField:
     """A number's largest value (``max:``; the default keeps every integer exact through JSON and float)."""
     max_length: int = 500
     """A text's longest form, in characters (``max_length:``)."""
+    multiline: bool = False
+    """A text that may hold line breaks and tabs (``multiline: true``); every other text is one line."""
 
 
 @dataclass(frozen=True)
@@ -141,13 +145,18 @@ class BundleSpec:
         return [m for m in self.materials.values() if part in m.parts]
 
     # -- an application ---------------------------------------------------------------------------------------
+    def record_of(self, application: dict[str, Any]) -> str:
+        """How the application is named in its broken rules: its ``reference`` (a lone surrogate shown escaped)."""
+        return _safe(str(application.get("reference") or f"{self.code} application"))
+
     def check(self, application: dict[str, Any]) -> tuple[dict[str, Any], list[ReceivedMaterial]]:
         """The application's form (typed, each field once) and its materials (each once), or ``RecordRejected``
         listing every broken rule: ``form.<field>`` / ``materials.<code>`` with rules ``bundle.required``,
         ``bundle.unknown_field``, ``bundle.type``, ``bundle.range``, ``bundle.length``, ``bundle.choice``,
         ``bundle.pattern``, ``resident_id.*``, ``bundle.material_missing``, ``bundle.material_duplicate``,
-        ``bundle.material_unknown``, ``bundle.material_content``, ``bundle.media_type``."""
-        record = _safe(str(application.get("reference") or f"{self.code} application"))
+        ``bundle.material_unknown``, ``bundle.material_content``, ``bundle.media_type``, ``bundle.text`` (a control
+        or format character), ``bundle.channel``. A required text that is only spaces is missing."""
+        record = self.record_of(application)
         broken = list(_lone_surrogates(application))
         if broken:  # JSON can carry "\ud800", no UTF-8 text can: nothing could store, hash or answer with it
             raise RecordRejected(record, [FieldIssue(record, path, "bundle.text",
@@ -164,13 +173,14 @@ class BundleSpec:
                                          f"{name!r} is not a field of the {self.code} form"))
         for spec in self.form.values():
             value = raw_form.get(spec.code)
-            if value is None or value == "" or value == []:
-                if spec.required:
-                    issues.append(FieldIssue(record, f"form.{spec.code}", "bundle.required", f"{spec.label} is required"))
-                continue
-            checked = _field_value(record, spec, value, issues)
+            before = len(issues)
+            checked = None if value is None or value == "" or value == [] else \
+                _field_value(record, spec, value, issues)
             if checked is not None:
                 form[spec.code] = checked
+            elif spec.required and len(issues) == before:  # nothing given, or nothing left once normalised
+                issues.append(FieldIssue(record, f"form.{spec.code}", "bundle.required", f"{spec.label} is required"))
+        _channel(record, application.get("channel"), issues)
         materials = self._materials(record, application.get("materials"), issues)
         if issues:
             raise RecordRejected(record, issues)
@@ -241,14 +251,26 @@ def _field_value(record: str, spec: FormField, value: Any, issues: list[FieldIss
         items = value if isinstance(value, list) else [value]
         if not all(isinstance(v, str) for v in items):
             return bad("bundle.type", "expected text or a list of texts")
+        unsafe = next((found for v in items if (found := unsafe_character(v)) is not None), None)
+        if unsafe is not None:
+            return bad("bundle.text", unsafe)
+        items = [v.strip() for v in items if v.strip()]
+        if not items:
+            return None
         wrong = [v for v in items if spec.choices and v not in spec.choices]
         if wrong:
             return bad("bundle.choice", f"{', '.join(wrong)} not among {'、'.join(spec.choices)}")
         return list(dict.fromkeys(items))
-    if not isinstance(value, str) or _CONTROL.search(value):
-        return bad("bundle.type", "expected text" if not isinstance(value, str) else
-                   "text must not contain control characters")
+    if not isinstance(value, str):
+        return bad("bundle.type", "expected text")
+    unsafe = unsafe_character(value, multiline=spec.multiline)
+    if unsafe is not None:
+        return bad("bundle.text", unsafe)
     text = value.strip()
+    if spec.pattern and spec.type == "text":  # a code (phone, division): compared as identifiers are
+        text = normalise(text)
+    if not text:
+        return None  # only spaces: nothing given (the caller says so if the field is required)
     if len(text) > spec.max_length:
         return bad("bundle.length", f"{len(text)} characters, at most {spec.max_length}")
     if spec.type == "resident_id":
@@ -259,12 +281,78 @@ def _field_value(record: str, spec: FormField, value: Any, issues: list[FieldIss
             return None
     if spec.choices and text not in spec.choices:
         return bad("bundle.choice", f"{text!r} not among {'、'.join(spec.choices)}")
-    if spec.pattern and not re.fullmatch(spec.pattern, text):
-        return bad("bundle.pattern", f"{text!r} does not match {spec.pattern}")
+    if spec.pattern and not re.fullmatch(spec.pattern, text, re.ASCII):
+        return bad("bundle.pattern", f"{text!r} does not match {spec.pattern} (its digits and letters are ASCII)")
     return text
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+"""Control characters (C0, DEL, C1), format characters (bidi overrides and marks, zero-width spaces and joiners,
+the BOM, the soft hyphen) and the line and paragraph separators: invisible, or re-ordering or breaking what is
+shown, in a name a clerk reads or a department system prints. Private-use characters are kept: GBK systems store
+rare hanzi there."""
+_LINE_BREAKS = frozenset("\t\n\r")
+
+
+def unsafe_character(text: str, *, multiline: bool = False) -> str | None:
+    """Why ``text`` is not fit for a form field — the first control or format character, named by code point and
+    position — or None. A ``multiline`` text may hold tabs and line breaks (``\\t \\n \\r``), nothing else of
+    them.
+
+        >>> unsafe_character("济南\u202e公司")
+        'U+202E (Cf) at position 2: control and format characters are not allowed'
+    """
+    if text.isprintable():  # the common case, in C: no Cc, Cf, Zl, Zp (nor any space but U+0020)
+        return None
+    for index, char in enumerate(text):
+        category = unicodedata.category(char)
+        if category in _UNSAFE_CATEGORIES and not (multiline and char in _LINE_BREAKS):
+            return (f"U+{ord(char):04X} ({category}) at position {index}: control and format characters are not "
+                    "allowed")
+    return None
+
+
+CHANNEL_ALIASES = {"app": CaseChannel.MOBILE, "web": CaseChannel.ONLINE, "express": CaseChannel.POST}
+"""The hall's own words for a channel (``mappings/sd_hall.yaml``'s ``origin``) that are not a case channel."""
+
+
+def case_channel(value: Any) -> str | None:
+    """The case channel (:class:`CaseChannel`: window, online, mobile, kiosk, post) an application's ``channel``
+    means, or None when it gives none. Accepted: the case channel's value or Chinese label (``自助终端``), the
+    national 办理渠道 code (:class:`Channel`: ``1`` 窗口, ``2`` 网上, ``3`` 快递) and the hall's words
+    (:data:`CHANNEL_ALIASES`: ``app`` is ``mobile``). Raises ``ValueError`` for anything else.
+
+        >>> case_channel("app"), case_channel("2"), case_channel("自助终端")
+        ('mobile', 'online', 'kiosk')
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{_shown(value)} is not a channel")
+    text = unicodedata.normalize("NFKC", value).strip()
+    if not text:
+        return None
+    word = text.lower()
+    if word in CaseChannel.labels():
+        return word
+    if word in CHANNEL_ALIASES:
+        return CHANNEL_ALIASES[word].value
+    label = Channel(word).label if word in Channel.labels() else text
+    try:
+        return CaseChannel.from_label(label).value
+    except ValueError:
+        raise ValueError(f"{_shown(value)} is not a channel (one of {', '.join(CaseChannel.labels())}, their "
+                         f"labels {'、'.join(CaseChannel.labels().values())}, the national codes "
+                         f"{', '.join(Channel.labels())} or {', '.join(CHANNEL_ALIASES)})") from None
+
+
+def _channel(record: str, value: Any, issues: list[FieldIssue]) -> None:
+    try:
+        case_channel(value)
+    except ValueError as exc:
+        issues.append(FieldIssue(record, "channel", "bundle.channel", str(exc)))
+
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -397,8 +485,8 @@ def _bundle(code: str, spec: dict[str, Any], where: str) -> BundleSpec:
         kind = f.get("type", "text")
         if kind not in _TYPES:
             raise ConfigError(f"{where}.form.{name}.type: {kind!r} is not one of {', '.join(_TYPES)}")
-        limits = {key: f[src] for key, src in (("minimum", "min"), ("maximum", "max"), ("max_length", "max_length"))
-                  if f.get(src) is not None}
+        limits = {key: f[src] for key, src in (("minimum", "min"), ("maximum", "max"), ("max_length", "max_length"),
+                                               ("multiline", "multiline")) if f.get(src) is not None}
         form[str(name)] = FormField(str(name), str(f.get("label") or name), kind, bool(f.get("required")),
                                     tuple(str(c) for c in f.get("choices") or ()), f.get("pattern"),
                                     tuple(str(p) for p in f.get("parts") or ()), **limits)

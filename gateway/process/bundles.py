@@ -18,6 +18,10 @@ ledger queued in the outbox for its system, so the ordinary push delivers it wit
 4. derives the bundle's status from its parts: failed as soon as one part is refused (which part, and why),
    finished exactly when the last part is, held while a part is held, in progress otherwise.
 
+A bundle keeps the part set it was applied with (its ``bundle_parts`` rows), whatever the definition says later;
+one bundle the scan cannot move is reported (``errors``, a ``scan_failed`` event, a ``bundle_scan`` alert) and the
+scan goes on with the others.
+
 Why a scan of stored state and not a chain of triggers: the same reasons as the hand-off (``gateway.process.
 handoff``). Every decision is a compare-and-set on the stored part (``waiting → released``) in the transaction that
 writes the case and its outbox row, so a crash anywhere and a second scan release nothing twice; the scan after a
@@ -35,14 +39,14 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
-from gateway.contract.errors import ConfigError, ReferenceConflict
+from gateway.contract.errors import ConfigError, FieldIssue, RecordRejected, ReferenceConflict
 from gateway.kernel.config import SystemsConfig
 from gateway.models.certificate import status_on
 from gateway.models.datetimes import BEIJING, beijing_iso, parse_instant
 from gateway.process.bundle_cases import ACTOR, grant_consent, part_case
-from gateway.process.bundle_spec import BundleCatalogue, BundleSpec, PartSpec
+from gateway.process.bundle_spec import BundleCatalogue, BundleSpec, PartSpec, ReceivedMaterial, case_channel
 from gateway.store import bundles as store
 from gateway.store import process as process_store
 from gateway.store.certificates import find_certificates_for_holder
@@ -101,6 +105,9 @@ class BundleReport:
     finished: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     live: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+    """``bundle_no → error`` of the bundles this pass could not move (each also a ``bundle_scan`` alert); the
+    other bundles were scanned all the same."""
 
     @property
     def queued(self) -> int:
@@ -126,9 +133,12 @@ def apply_bundle(engine: Engine, spec: BundleSpec, application: dict[str, Any], 
     if missing:
         raise ConfigError(f"bundle {spec.code}: part system(s) {sorted(set(missing))} are not in the systems file")
     digest = application_sha256(spec, form, materials)
+    channel = case_channel(application.get("channel"))  # check() refused what is not a channel
+    bundle_no = f"YJS{now.astimezone(BEIJING):%Y%m%d}{secrets.token_hex(4).upper()}"
+    _check_parts(spec, bundle_no, form, materials, channel, now, spec.record_of(application))
     try:
-        bundle_no = _store_application(engine, spec, form, materials, reference, application, pii, calendar, now,
-                                       submitted_by, digest)
+        bundle_no = _store_application(engine, spec, bundle_no, form, materials, reference, channel, pii, calendar,
+                                       now, submitted_by, digest)
     except IntegrityError:  # the same reference applied concurrently: the other one stands
         known = _by_reference(engine, spec.code, reference, submitted_by)
         if known is None:
@@ -139,7 +149,13 @@ def apply_bundle(engine: Engine, spec: BundleSpec, application: dict[str, Any], 
     if bundle_no.startswith("="):
         return ApplyResult(bundle_no[1:], False)
     report = BundleReport()
-    _release(engine, spec, bundle_no, pii, consents, now, report)
+    try:
+        _release(engine, spec, bundle_no, pii, consents, now, report)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as exc:  # stored: the scan releases it (and says why it cannot), never a refusal now
+        with engine.begin() as conn:
+            process_store.log(conn, bundle_no, now, "release_failed", ACTOR, error=_error_text(exc))
     with engine.connect() as conn:
         released = [p["part"] for p in store.parts_of(conn, bundle_no) if p["state"] != "waiting"]
     return ApplyResult(bundle_no, True, released)
@@ -153,16 +169,51 @@ def application_sha256(spec: BundleSpec, form: dict[str, Any], materials: list[A
     return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def _store_application(engine: Engine, spec: BundleSpec, form: dict[str, Any], materials: list[Any],
-                       reference: str | None, application: dict[str, Any], pii: Any, calendar: Any,
+def _check_parts(spec: BundleSpec, bundle_no: str, form: dict[str, Any], materials: list[ReceivedMaterial],
+                 channel: str | None, now: datetime, record: str) -> None:
+    """Every part's case built as the release will build it, before anything is stored: what the merged form let
+    through but a case refuses is a broken rule of the application (``RecordRejected`` naming the application, the
+    form field the case took it from, the rule), not a bundle stored and never sent. A part applied in the name of
+    a certificate an earlier part issues is built with a stand-in for that number (the issuer's, checked when it is
+    harvested): everything else of its case is the application's."""
+    stored = [{"code": m.code, "sha256": m.sha256} for m in materials]
+    issues: list[FieldIssue] = []
+    for n, code in enumerate(spec.order(), start=1):
+        part = spec.parts[code]
+        applicant_id = str(form.get(part.applicant.id_field or "", "")) if part.applicant.id_field else "-"
+        try:
+            part_case(spec, part, bundle_no=bundle_no, case_no=f"{bundle_no}-{n:02d}", form=form, materials=stored,
+                      applicant_id=applicant_id, licence_no="-" if part.reuses else None, consent_token=None,
+                      applied_at=now, channel=channel, now=now, pii=None)
+        except RecordRejected as exc:
+            for issue in exc.issues:
+                if part.applicant.certificate_of and issue.field.startswith("applicant.id_number"):
+                    continue  # the stand-in for the certificate's number
+                where = _form_field(spec, part, issue.field)
+                issues.append(FieldIssue(record, where, issue.rule, f"part {code} ({part.name}): {issue.message}"))
+    if issues:
+        raise RecordRejected(record, list({(i.field, i.rule): i for i in issues}.values()))
+
+
+def _form_field(spec: BundleSpec, part: PartSpec, case_field: str) -> str:
+    """The application's field a part case's field was made from (``applicant.name`` → ``form.company_name``)."""
+    if case_field == "channel":
+        return "channel"
+    key = ".".join(case_field.split(".")[:2]) if case_field.startswith("applicant.") else case_field.split(".")[0]
+    source = {"applicant.name": part.applicant.name_field, "applicant.id_number": part.applicant.id_field,
+              "applicant.phone": "phone", "applicant.address": "address", "division_code": "division"}.get(key)
+    return f"form.{source}" if source in spec.form else f"parts.{part.code}.{case_field}"
+
+
+def _store_application(engine: Engine, spec: BundleSpec, bundle_no: str, form: dict[str, Any], materials: list[Any],
+                       reference: str | None, channel: str | None, pii: Any, calendar: Any,
                        now: datetime, submitted_by: str, digest: str) -> str:
-    """The application, its materials and its waiting parts, in one transaction: the new bundle number, or
-    ``=<number>`` of the same application already applied for under ``reference``, or ``!<number>`` of a different
-    one there."""
+    """The application, its materials and its waiting parts (the part set this bundle keeps, whatever the
+    definition says later), in one transaction: ``bundle_no``, or ``=<number>`` of the same application already
+    applied for under ``reference``, or ``!<number>`` of a different one there."""
     with engine.begin() as conn:
         if reference and (known := store.bundle_by_reference(conn, spec.code, reference, submitted_by)):
             return f"={known[0]}" if known[1] in (None, digest) else f"!{known[0]}"
-        bundle_no = f"YJS{now.astimezone(BEIJING):%Y%m%d}{secrets.token_hex(4).upper()}"
         consent = bool(form.get(spec.consent_field)) if spec.consent_field else False
         stored_form = {k: (_seal(pii, v) if spec.form[k].type == "resident_id" else v) for k, v in form.items()}
         due = _due(calendar, now, spec) if calendar is not None else None
@@ -170,7 +221,7 @@ def _store_application(engine: Engine, spec: BundleSpec, form: dict[str, Any], m
             "bundle_no": bundle_no, "bundle_code": spec.code, "reference": reference, "submitted_by": submitted_by,
             "application_sha256": digest,
             "applicant_name": str(form.get(spec.parts[spec.order()[0]].applicant.name_field, ""))[:200],
-            "form": dumps({"form": stored_form, "channel": application.get("channel")}), "consent": consent,
+            "form": dumps({"form": stored_form, "channel": channel}), "consent": consent,
             "status": "submitted", "submitted_at": now, "due_at": due, "updated_at": now})
         store.insert_materials(conn, [{
             "bundle_no": bundle_no, "code": m.code, "name": m.name, "sha256": m.sha256, "size": len(m.content),
@@ -217,12 +268,48 @@ def scan_bundles(engine: Engine, catalogue: BundleCatalogue, *, systems: Systems
             if row is None or row["bundle_code"] not in catalogue.bundles:
                 continue  # a bundle whose definition was withdrawn: left as it stands, listed by `bundles list`
             spec = catalogue.bundles[row["bundle_code"]]
-            _observe(engine, spec, bundle_no, pii, now, report)
-            _release(engine, spec, bundle_no, pii, consents, now, report)
-            _derive(engine, spec, bundle_no, now, report)
+            try:
+                _observe(engine, spec, bundle_no, pii, now, report)
+                _release(engine, spec, bundle_no, pii, consents, now, report)
+                _derive(engine, spec, bundle_no, now, report)
+            except (OperationalError, InterfaceError):
+                raise  # the database, not this bundle: the task fails and is retried
+            except Exception as exc:  # this bundle's own trouble: said, and the others still move
+                report.errors[bundle_no] = _error_text(exc)
+                _scan_failed(engine, bundle_no, report.errors[bundle_no], now)
+    _scan_alerts(engine, report, now)
     with engine.connect() as conn:
         report.live = store.count_live_bundles(conn)
     return report
+
+
+SCAN_ALERT = "bundle_scan"
+"""The alert kind of a bundle a scan could not move (key: the bundle number); resolved by a scan that can."""
+
+
+def _error_text(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+def _scan_failed(engine: Engine, bundle_no: str, error: str, now: datetime) -> None:
+    """A ``scan_failed`` event in the bundle's trail, once per distinct error (a scan runs every minute)."""
+    with engine.begin() as conn:
+        last = next((e for e in reversed(process_store.events(conn, bundle_no)) if e["step"] == "scan_failed"), None)
+        if last is None or (last.get("detail") or {}).get("error") != error:
+            process_store.log(conn, bundle_no, now, "scan_failed", ACTOR, error=error)
+
+
+def _scan_alerts(engine: Engine, report: BundleReport, now: datetime) -> None:
+    """One ``bundle_scan`` alert per bundle this pass could not move; the others' alerts resolved."""
+    from gateway.ops.alerts import AlertSpec, apply_alerts
+    from gateway.store import alerts as alert_store
+
+    wanted = [AlertSpec(key=bundle_no, level="error", case_no=bundle_no, details={"error": error},
+                        message=f"bundle {bundle_no}: the bundle scan cannot move it ({error}); the other bundles are "
+                                "scanned, this one stays as it stands until it is fixed")
+              for bundle_no, error in report.errors.items()]
+    with engine.begin() as conn:
+        apply_alerts(conn, SCAN_ALERT, wanted, alert_store.open_keys(conn, SCAN_ALERT), now=now)
 
 
 def _observe(engine: Engine, spec: BundleSpec, bundle_no: str, pii: Any, now: datetime, report: BundleReport) -> None:
@@ -233,12 +320,13 @@ def _observe(engine: Engine, spec: BundleSpec, bundle_no: str, pii: Any, now: da
         found = store.cases_by_number(conn, [p["case_no"] for p in parts])
     for p in parts:
         case = found.get(p["case_no"])
-        part = spec.parts.get(p["part"])
-        if part is None or case is None:
+        part = spec.parts.get(p["part"])  # None: removed from the definition since; its row still counts
+        if case is None:
             continue
         with engine.begin() as conn:
             if p["state"] == "finished":
-                _find_certificate(conn, part, p, pii, now, report)
+                if part is not None:
+                    _find_certificate(conn, part, p, pii, now, report)
                 continue
             if case["origin_system"] != p["system"] or case["version"] == p["seen_version"]:
                 continue  # not the department's own version yet (ours, on its way), or nothing new
@@ -255,7 +343,7 @@ def _observe(engine: Engine, spec: BundleSpec, bundle_no: str, pii: Any, now: da
                                   certificate_no=cert_no if state == "finished" else None)
                 counter = _COUNTERS[state]
                 setattr(report, counter, getattr(report, counter) + 1)
-            if state == "finished":
+            if state == "finished" and part is not None:
                 _find_certificate(conn, part, {**p, "certificate_no": cert_no}, pii, now, report)
 
 
@@ -309,10 +397,12 @@ def _release(engine: Engine, spec: BundleSpec, bundle_no: str, pii: Any, consent
     form = {k: (_open(pii, v) if k in spec.form and spec.form[k].type == "resident_id" else v)
             for k, v in (stored.get("form") or {}).items()}
     for code in spec.order():
+        if code not in parts:
+            continue  # added to the definition after this bundle was applied: not one of its parts
         p, part = parts[code], spec.parts[code]
-        if p["state"] != "waiting":
+        if p["state"] != "waiting" or _unreleasable(spec, code, parts) is not None:
             continue
-        if any(parts[a]["state"] != "finished" for a in part.after):
+        if any(parts[a]["state"] != "finished" for a in part.after if a in parts):
             continue
         needs = [part.applicant.certificate_of, *(r for r, _ in part.reuses)]
         if any(n is not None and not parts[n]["certificate_id"] for n in needs):
@@ -347,7 +437,7 @@ def _release_one(engine: Engine, spec: BundleSpec, part: PartSpec, p: dict[str, 
             spec, part, bundle_no=bundle_no, case_no=p["case_no"], form=form, materials=materials,
             applicant_id=applicant_id, licence_no=licence["certificate_no"] if licence else None,
             consent_token=consent[1] if consent else None, applied_at=app["submitted_at"],
-            channel=stored.get("channel"), now=now, pii=pii)
+            channel=_stored_channel(stored.get("channel")), now=now, pii=pii)
         if not store.move_part(conn, bundle_no, code, expected="waiting", state="released", released_at=now,
                                consent_id=consent[0] if consent else None, seen_version=1, updated_at=now):
             raise _Lost(code)
@@ -394,9 +484,12 @@ def _status(spec: BundleSpec, parts: list[dict[str, Any]]) -> tuple[str, str | N
         return "failed", f"{label(first)} refused: {first['reason']}", first["part"], None
     if parts and all(p["state"] == "finished" for p in parts):
         return "finished", None, None, max(p["finished_at"] for p in parts)
-    held = [p for p in parts if p["state"] == "held"]
+    rows = {p["part"]: p for p in parts}
+    held = [f"{label(p)} held: {p['reason']}" for p in parts if p["state"] == "held"]
+    held += [f"{label(p)} cannot be released: {why}" for p in parts if p["state"] == "waiting"
+             and (why := _unreleasable(spec, p["part"], rows)) is not None]
     if held:
-        return "held", "; ".join(f"{label(p)} held: {p['reason']}" for p in held), None, None
+        return "held", "; ".join(held), None, None
     if any(p["state"] != "waiting" for p in parts):
         waiting = [p for p in parts if p["state"] == "finished" and spec.parts.get(p["part"]) is not None
                    and spec.parts[p["part"]].issues_type and not p["certificate_id"]]
@@ -404,6 +497,22 @@ def _status(spec: BundleSpec, parts: list[dict[str, Any]]) -> tuple[str, str | N
                            for p in waiting) or None
         return "in_progress", reason, None, None
     return "submitted", None, None, None
+
+
+def _unreleasable(spec: BundleSpec, code: str, parts: dict[str, dict[str, Any]]) -> str | None:
+    """Why a waiting part of a bundle can never be released under the current definition, or None. A bundle keeps
+    the part set it was applied with (its ``bundle_parts`` rows): a part added to the definition later is not one
+    of its parts, and one removed still counts by its row — released, it is followed to its end; still waiting, it
+    cannot be sent (its system and item are gone), and the bundle is held saying so."""
+    part = spec.parts.get(code)
+    if part is None:
+        return f"no longer in the {spec.code} definition (restore the part, or settle the bundle by hand)"
+    lacking = sorted(n for n in {part.applicant.certificate_of, *(r for r, _ in part.reuses)} - {None}
+                     if n not in parts)
+    if lacking:
+        return (f"the {spec.code} definition now has it use the certificate of {', '.join(map(str, lacking))}, "
+                "not a part of this bundle")
+    return None
 
 
 # -- for the CLI, the console and the demo -------------------------------------------------------------------------
@@ -503,6 +612,14 @@ def _public(row: dict[str, Any], drop: tuple[str, ...] = ()) -> dict[str, Any]:
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
+
+def _stored_channel(value: Any) -> str | None:
+    """The case channel of a stored application (one stored before channels were checked may say ``app``)."""
+    try:
+        return case_channel(value)
+    except ValueError:
+        return None
+
 
 def _seal(pii: Any, value: Any) -> Any:
     return pii.seal(value) if pii is not None and isinstance(value, str) else value

@@ -46,7 +46,7 @@ def test_a_number_field_keeps_numbers_and_decimal_text(capital: Any, stored: Any
                                   "公" * 201])  # the applicant's name: what the cases hold, never cut silently
 def test_a_text_field_takes_only_text_without_control_characters(name: Any) -> None:
     assert {r for f, r in _issues(application(company_name=name)) if f == "form.company_name"} & \
-        {"bundle.type", "bundle.length"}
+        {"bundle.type", "bundle.length", "bundle.text"}
 
 
 @pytest.mark.parametrize("media_type", ["x" * 101, "application/pdf\r\nX-Injected: 1", "pdf", 12, "/", "a/b/c"])

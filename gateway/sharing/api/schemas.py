@@ -347,7 +347,10 @@ class BundleApplicationIn(BaseModel):
     bundle: str | None = Field(default=None, max_length=32, description="The bundle's code (default: the only one)")
     reference: str = Field(min_length=1, max_length=64, description="The hall's own application number: applying "
                                                                      "again under it returns the same bundle")
-    channel: str | None = Field(default=None, max_length=16, description="online | window | app …")
+    channel: str | None = Field(default=None, max_length=16,
+                                description="How it reached the office: window | online | mobile | kiosk | post "
+                                            "(also their labels 窗口 网上 移动端 自助终端 快递, the national codes "
+                                            "1 2 3, and app = mobile); anything else is refused (bundle.channel)")
     form: dict[str, Any] = Field(description="The merged form, each field once")
     materials: list[dict[str, Any]] = Field(description="Each material once: code, content_base64 (or text), "
                                                         "name, media_type")

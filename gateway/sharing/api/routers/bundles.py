@@ -126,10 +126,23 @@ async def apply(body: BundleApplicationIn, caller: Caller = Depends(require(SCOP
                                  status=201 if result.created else 200)
 
 
-def _find(api: Api, ref: str, client_id: str) -> tuple[dict[str, Any] | None, list[str]]:
-    """The bundle (None: not one of this client's) and the holders whose data reading it shows."""
+def _find(api: Api, ref: str, client_id: str) -> tuple[dict[str, Any] | None, list[str], str | None]:
+    """The bundle (None: not one of this client's), the holders whose data reading it shows — or, when ``ref``
+    is the number of another client's bundle, that bundle's holders (the refused read is theirs to see) — and
+    the number of the bundle the holders are of."""
     found = find_bundle(api.gw.read_engine, ref, sorted(_catalogue(api).bundles), submitted_by=client_id)
-    return found, _holders(api, found) if found is not None else []
+    if found is None:  # another client's reference names nothing here; another client's bundle number does
+        found = bundle_detail(api.gw.read_engine, ref)
+        return None, _holders(api, found) if found is not None else [], found["bundle_no"] if found else None
+    return found, _holders(api, found), found["bundle_no"]
+
+
+def _refused(caller: Caller, action: str, outcome: str, holders: list[str], *, case_no: str | None,
+             detail: str) -> list[AuditEntry]:
+    """A refused attempt on a bundle, audited once under each of its holders (none: once, under nobody), so that
+    each sees it in their access log as they see a read."""
+    return [caller.deny_entry(action, outcome, case_no=case_no, holder_ref=holder, detail=detail)
+            for holder in holders or [None]]
 
 
 def _holders(api: Api, detail: dict[str, Any]) -> list[str]:
@@ -152,9 +165,10 @@ def _holders(api: Api, detail: dict[str, Any]) -> list[str]:
 
 @router.get("/{ref}", response_model=BundleStatus, summary="Where a bundle this client applied for stands")
 async def status(ref: BundleP, caller: Caller = Depends(require(SCOPE)), api: Api = Depends(get_api)) -> Response:
-    detail, holders = await api.run(_find, api, ref, caller.client.client_id)
+    detail, holders, bundle_no = await api.run(_find, api, ref, caller.client.client_id)
     if detail is None:
-        await api.audit([caller.deny_entry("bundle", "not_found", detail=f"read {ref[:64]}")])
+        await api.audit(_refused(caller, "bundle", "denied" if bundle_no else "not_found", holders,
+                                 case_no=bundle_no, detail=f"read {ref[:64]}"))
         raise ProblemError(404, "not-found", "no bundle of this client under that number or reference")
     parts = ",".join(p["part"] for p in detail.get("parts", []))
     materials = ",".join(m["code"] for m in detail.get("materials", [])) or "none"
@@ -201,9 +215,8 @@ async def get_material(bundle_no: BundleNoP, code: CodeP, caller: Caller = Depen
     served, reason, holders = await api.run(_material, api, bundle_no, code, caller.client.name)
     if served is None:
         outcome = {"not_found": "not_found", "not_yours": "denied", "corrupt": "corrupt"}.get(reason or "", "denied")
-        await api.audit([caller.deny_entry("bundle_material", outcome, case_no=bundle_no, holder_ref=holder,
-                                           detail=f"material {code[:32]}")
-                         for holder in (holders if reason != "not_found" else []) or [None]])
+        await api.audit(_refused(caller, "bundle_material", outcome, holders if reason != "not_found" else [],
+                                 case_no=bundle_no, detail=f"material {code[:32]}"))
         if reason == "corrupt":
             raise ProblemError(500, "integrity", f"material {code} of bundle {bundle_no}: the stored copy does not "
                                                  "match its SHA-256; it is not served")
