@@ -441,10 +441,12 @@ def _release_one(engine: Engine, spec: BundleSpec, part: PartSpec, p: dict[str, 
         if not store.move_part(conn, bundle_no, code, expected="waiting", state="released", released_at=now,
                                consent_id=consent[0] if consent else None, seen_version=1, updated_at=now):
             raise _Lost(code)
+        written = utcnow()  # the wall clock, whatever instant the scan runs as of (write_case_version's rule):
+        # the KPI refresh and every incremental reader take cases.updated_at as their watermark
         store.insert_case(conn, {
             "case_no": p["case_no"], "version": 1, "content_hash": digest, "data": document,
-            "origin_system": ACTOR, "origin_source_id": p["case_no"], "source_updated_at": utcnow(),
-            "dept_code": part.dept_code, "item_code": part.item_code, "deleted": False, "updated_at": now})
+            "origin_system": ACTOR, "origin_source_id": p["case_no"], "source_updated_at": written,
+            "dept_code": part.dept_code, "item_code": part.item_code, "deleted": False, "updated_at": written})
         process_store.queue(conn, p["case_no"], 1, [part.system], now)
         process_store.log(conn, bundle_no, now, "released", ACTOR, part=code, part_case=p["case_no"],
                           system=part.system, consent=consent is not None,
