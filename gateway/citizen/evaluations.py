@@ -51,7 +51,7 @@ __all__ = ["list_evaluations", "relink", "replay_rejected", "CitizenError", "Eva
 SOURCE = "evaluator"
 STREAM = "ratings"
 LOOKBACK = timedelta(minutes=10)
-DIVISION = re.compile(r"\d{6}(\d{6})?")
+DIVISION = re.compile(r"[0-9]{6}([0-9]{6})?")  # ASCII digits only: \d matches any script's digits
 COVERAGE_TARGET = 0.7
 """At least 70% of cases should be evaluated (seed 000)."""
 
