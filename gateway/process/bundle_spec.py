@@ -163,6 +163,10 @@ class BundleSpec:
                                                      "text must be Unicode characters: a lone surrogate "
                                                      "(\\ud800–\\udfff) is not one") for path in broken[:20]])
         issues: list[FieldIssue] = []
+        reference = application.get("reference")
+        said = unsafe_character(reference) if isinstance(reference, str) else None
+        if said is not None:  # the key an application is found again by: "HALL-1\u200b" would be a second one
+            issues.append(FieldIssue(record, "reference", "bundle.text", said))
         raw_form = application.get("form")
         if not isinstance(raw_form, dict):
             raise RecordRejected(record, [FieldIssue(record, "form", "bundle.form", "the merged form is missing")])

@@ -63,3 +63,12 @@ def test_full_width_digits_are_ascii_and_other_scripts_digits_are_refused() -> N
     assert form["phone"] == "13805310001"
     for phone in ("1٣٨٠٥٣١٠٠٠١", "1३८०५३१०००१", "1໓໘໐໕໓໑໐໐໐໑"):  # Arabic-Indic, Devanagari, Lao
         assert [(f, r) for f, r, _ in _issues(application(phone=phone))] == [("form.phone", "bundle.pattern")]
+
+
+@pytest.mark.parametrize("reference", ["HALL-2026-000001\u200b", "HALL-\u202e1000", "HALL\n1"])
+def test_a_reference_with_a_hidden_character_is_refused(reference: str) -> None:
+    """The reference is how a retried submission finds its bundle again: one that looks the same but holds a
+    zero-width or bidi character would open a second company."""
+    app = application()
+    app["reference"] = reference
+    assert [i[:2] for i in _issues(app) if i[0] == "reference"] == [("reference", "bundle.text")]
