@@ -122,6 +122,7 @@ def _read_source(runtime: Runtime, name: str, connector: Connector, since: datet
                 out[dead_letter_key(record.source_id) or ""] = (record.cursor, None, None)
                 continue
             canonical, issues = map_record(mapper.inbound, record.payload)
+            issues, _ = mapper.split_issues(issues)  # a flagged miss keeps the record, as the sync does
             if issues:
                 out[record.source_id] = (record.cursor, None, (canonical or {}).get("case_no"))
                 continue

@@ -273,3 +273,18 @@ def test_a_degraded_alert_says_how_it_clears_and_a_hand_resolve_holds_while_the_
     for _ in range(2):
         assert sync_system(world.runtime, "sd_civil", connector=pages).status == "succeeded"
         assert not open_alerts(world.runtime.engine, kind="sync_degraded")
+
+
+def test_a_record_kept_with_a_mapping_flag_reconciles_as_matched(make_world) -> None:
+    """A channel code the mapping flags (on_unknown: flag) keeps the record in the sync; the reconciliation reads
+    it the same way — not as a rejection without a dead letter, not as a case that differs."""
+    world = make_world(civil=4, estate=2)
+    records = _civil_records(world)
+    first = records[0]
+    records[0] = RawRecord(first.source_id, first.cursor, {**first.payload, "applyChannel": "99"})
+    report = sync_system(world.runtime, "sd_civil", connector=_Pages(records))
+    assert report.counts.rejected == 0 and report.counts.inserted == len(records)
+    result = reconcile_system(world.runtime, "sd_civil", connector=_Pages(records), store=False)
+    totals = result.totals()
+    assert totals.get("unrecorded_rejections", 0) == 0 and totals.get("rejected", 0) == 0
+    assert {p["problem"] for day in result.days for p in day.problems} <= {"queued_for_hall"}  # not pushed yet
