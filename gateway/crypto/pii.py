@@ -92,16 +92,27 @@ def _mask_name(name: str) -> str:
     return name[0] + "*" * (len(name) - 1)
 
 
-_PERSON_KEY = re.compile(r"(?:name|xm|xingming|lxr|姓名|申请人|联系人|代理人|法定代表人)$", re.IGNORECASE)
+_PERSON_KEY = re.compile(r"(?:name|xm|xingming|lxr|姓名|申请人|联系人|代理人|法定代表人|authori[sz]ed_?by|handler)$",
+                         re.IGNORECASE)
 _NOT_A_PERSON = re.compile(r"item|sx|dept|bm|org|jg|company|corp|qy|unit|dw|office|file|seal|事项|部门|机构|单位|企业|印章|"
                            r"公司|材料|证照", re.IGNORECASE)
 
 
+_PUBLIC_OBJECTS = frozenset({
+    "item", "items", "service", "matter", "dept", "depts", "department", "org", "organ", "organization",
+    "organisation", "company", "corp", "corporation", "enterprise", "unit", "office", "agency", "authority",
+    "sx", "sxxx", "bm", "bmxx", "jg", "jgxx", "qy", "qyxx", "dw", "dwxx", "sldw", "sldd", "slbm", "blbm", "swjg",
+    "事项", "部门", "机构", "单位", "企业", "公司"})
+"""Keys of objects whose ``name`` is public (an item's, a department's, a company's): the whole key, compared in
+lower case — ``companyContact``, ``qyfddbr`` (企业法定代表人) or ``dwjbr`` (单位经办人) hold a *person*."""
+
+
 def _person_name_key(key: str, parent: str) -> bool:
     """Whether a value under ``key`` (in an object under ``parent``) is a person's name: ``sqrxm``,
-    ``applicant.name`` — but not ``itemName`` nor the ``name`` of an ``item``, a ``dept`` or a ``company`` object."""
+    ``applicant.name``, ``authorised_by``, ``companyContact.name`` — but not ``itemName`` nor the ``name`` of an
+    ``item``, ``dept`` or ``company`` object."""
     return bool(_PERSON_KEY.search(key)) and not _NOT_A_PERSON.search(key) and not (
-        key.lower() == "name" and _NOT_A_PERSON.search(parent))
+        key.lower() == "name" and parent.lower() in _PUBLIC_OBJECTS)
 
 
 _ADDRESS_KEY = re.compile(r"(?:address|addr|dz|住址|地址|住所)$", re.IGNORECASE)

@@ -199,3 +199,10 @@ def test_a_dead_letters_raw_input_is_masked_by_what_each_field_is() -> None:
     shown = orjson.loads(redact_document(orjson.dumps(nested).decode()))
     assert shown == {"item": {"name": "食品经营许可"}, "dept": {"name": "杭州市西湖区行政审批服务局"},
                      "company": {"name": "杭州大明科技有限公司"}, "applicant": {"name": "王**"}, "agents": [{"name": "李*"}]}
+    # ... but an object of a company that describes a person (its contact, 企业法定代表人, 单位经办人) is a person's,
+    # and so are the canonical model's principal (agent.authorised_by) and handlers
+    people = {"companyContact": {"name": "张三丰"}, "qyfddbr": {"name": "李四光"}, "dwjbr": {"name": "王五福"},
+              "orgLegalPerson": {"name": "赵六顺"}, "agent": {"authorised_by": "孙七星"}, "handler": "周婷"}
+    assert orjson.loads(redact_document(orjson.dumps(people).decode())) == {
+        "companyContact": {"name": "张**"}, "qyfddbr": {"name": "李**"}, "dwjbr": {"name": "王**"},
+        "orgLegalPerson": {"name": "赵**"}, "agent": {"authorised_by": "孙**"}, "handler": "周*"}
