@@ -32,6 +32,7 @@ from gateway.contract.errors import FatalSyncError
 from .config import EmbeddedConfig
 from .decode import find_path, local_name
 from .hardening import XmlLimits, parse_document
+from .xmltext import decode_text
 
 _DECLARATION = re.compile(r"\A\s*<\?xml\b[^>]*\?>")
 _WRAPPER = "embedded"
@@ -66,17 +67,20 @@ def _text(holder: etree._Element, embedded: EmbeddedConfig, *, where: str) -> st
     return text
 
 
-def xml_document(body: etree._Element, embedded: EmbeddedConfig, *, where: str, limits: XmlLimits) -> etree._Element:
-    """A wrapper element whose child is the embedded document's root: ``result_path`` starts at that root."""
+def xml_document(body: etree._Element, embedded: EmbeddedConfig, *, where: str, limits: XmlLimits
+                 ) -> tuple[etree._Element, int]:
+    """A wrapper element whose child is the embedded document's root (``result_path`` starts at that root), and
+    how many damaged spots the text held: the text is repaired as an answer's bytes are
+    (:func:`~.xmltext.decode_text`: ``&#xD842;&#xDFB7;`` is 𠮷, a lone half or ``&#x1;`` a damage mark that
+    rejects its record only) — libxml2 would refuse the whole document, and every run would fail at it."""
     holder = holder_element(body, embedded, where=where)
     if len(holder) and not (holder.text or "").strip():
-        return holder  # sent as elements, not text: the path starts at its first child just the same
-    text = _DECLARATION.sub("", _text(holder, embedded, where=where), count=1)
-    root = parse_document(text.encode("utf-8"), where=f"{where}: the XML document inside {embedded.path}",
-                          limits=limits)
+        return holder, 0  # sent as elements, not text: the path starts at its first child just the same
+    decoded = decode_text(_DECLARATION.sub("", _text(holder, embedded, where=where), count=1))
+    root = parse_document(decoded.data, where=f"{where}: the XML document inside {embedded.path}", limits=limits)
     wrapper = etree.Element(_WRAPPER)
     wrapper.append(root)
-    return wrapper
+    return wrapper, decoded.damaged
 
 
 def json_document(body: etree._Element, embedded: EmbeddedConfig, *, where: str) -> JsonDocument:

@@ -60,9 +60,10 @@ def page_items(client: SoapClient, result: CallResult, op: Operation, stream: St
     """The records of one answer (dicts), or rejects for those whose bytes did not decode."""
     if stream.embedded is not None and stream.embedded.format == "json":
         return _json_items(result, stream, where=where)
-    root = result.body
+    root, damaged = result.body, result.decoded.damaged
     if stream.embedded is not None:
-        root = xml_document(result.body, stream.embedded, where=where, limits=client.limits)
+        root, inner_damage = xml_document(result.body, stream.embedded, where=where, limits=client.limits)
+        damaged += inner_damage
         where = f"{where} (inside {stream.embedded.path})"
     if stream.success is not None:
         status = find_path(root, stream.status_path.split(".")) if stream.status_path else root[0]
@@ -79,7 +80,7 @@ def page_items(client: SoapClient, result: CallResult, op: Operation, stream: St
         return zeep_records(client.loaded, client.port, op, envelope, stream.result_path, where=where)
     elements = record_elements(root, stream.result_path, where=where)
     items: list[Any] = [element_to_dict(el, shape) for el in elements]
-    if result.decoded.damaged:
+    if damaged:
         _reject_damaged(items, stream, result, where=where, raw=lambda k: element_text(elements[k]))
     return items
 
@@ -109,8 +110,9 @@ def _json_items(result: CallResult, stream: StreamConfig, *, where: str) -> list
 
 def _reject_damaged(items: list[Any], stream: StreamConfig, result: CallResult, *, where: str,
                     raw: Callable[[int], str]) -> None:
-    """Replace, in place, each record holding bytes the answer's encoding could not decode by a reject carrying
-    its raw text (its XML, or its JSON)."""
+    """Replace, in place, each record holding a damage mark — bytes the answer's encoding could not decode, half a
+    UTF-16 surrogate pair, a character XML forbids — by a reject carrying its raw text (its XML, or its JSON)."""
+    read_as = f"read as {result.decoded.encoding}" + (f"; {result.decoded.note}" if result.decoded.note else "")
     for k, item in enumerate(items):
         if not isinstance(item, Mapping):
             continue
@@ -118,8 +120,9 @@ def _reject_damaged(items: list[Any], stream: StreamConfig, result: CallResult, 
         if path is not None:
             source_id = _source_id(item, stream.primary_key)
             items[k] = SkippableSyncError(
-                f"{where}: record {source_id or '?'}: field {path} holds bytes that are not valid "
-                f"{result.decoded.encoding} ({result.decoded.note}); the raw text is kept",
+                f"{where}: record {source_id or '?'}: field {path} holds text that could not be read (bytes not "
+                f"valid in the answer's encoding, half a UTF-16 surrogate pair, or a character XML forbids; "
+                f"{read_as}); the raw text is kept",
                 source_id=source_id,
                 raw=raw(k),
             )

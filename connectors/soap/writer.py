@@ -89,7 +89,7 @@ def _result_body(client: SoapClient, answer: etree._Element, config: WriteStream
             raise FatalSyncError(f"{where}: result_path {result_path!r} not in the JSON inside {embedded.path}; the "
                                  f"write may or may not have been applied")
         return found
-    start = answer if embedded is None else xml_document(answer, embedded, where=where, limits=client.limits)
+    start = answer if embedded is None else xml_document(answer, embedded, where=where, limits=client.limits)[0]
     if not result_path:
         return element_to_dict(start[0]) if embedded is not None else {}
     element = find_path(start, result_path.split("."))

@@ -121,6 +121,13 @@ def decode_xml(content: bytes, header_charset: str | None = None) -> DecodedXml:
     return _finish(text, codec, damaged, f"{labels}; {damaged} undecodable byte sequence(s) as {codec}")
 
 
+def decode_text(text: str) -> DecodedXml:
+    """An XML document that is already characters (one carried as text inside an answer) as UTF-8 bytes for lxml,
+    repaired as :func:`decode_xml` repairs bytes: surrogate-pair references joined, a lone half and what XML
+    forbids made damage (so only the records holding them are rejected), its declaration saying UTF-8."""
+    return _finish(text, "utf-8", 0, None)
+
+
 def _utf8(content: bytes) -> str | None:
     try:
         return content.decode("utf-8")
@@ -171,4 +178,5 @@ def _value(match: re.Match[str]) -> int:
     return int(match.group(1), 16) if match.group(1) is not None else int(match.group(2))
 
 
-__all__ = ["DAMAGE_MARK", "DecodedXml", "charset_of", "declared_encoding", "decode_xml", "normalise_encoding"]
+__all__ = ["DAMAGE_MARK", "DecodedXml", "charset_of", "decode_text", "decode_xml", "declared_encoding",
+           "normalise_encoding"]

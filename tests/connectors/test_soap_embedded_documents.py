@@ -256,3 +256,31 @@ def test_the_scaffold_offers_a_stream_inside_the_string_that_reads_once_filled_i
     finally:
         connector.close()
     assert [r.source_id for r in records] == ["MZ001", "MZ002"]
+
+
+def test_surrogate_pairs_and_forbidden_characters_inside_the_string_are_read_as_in_an_answer() -> None:
+    """Old Java/.NET writers put 𠮷 as two references to UTF-16 halves, and a clerk's Ctrl-A as ``&#x1;``: in the
+    document inside the string, as in an answer, a pair is the character it stands for and a lone half or a
+    forbidden character rejects its record only — libxml2 refused the whole document, every run."""
+    rows = [dict(ROWS[0], PatientName="&#xD842;&#xDFB7;"), dict(ROWS[1], DeptName="西湖&#x1;卫健局"),
+            dict(ROWS[1], ClinicCode="MZ003", DeptName="&#xD842;半个")]
+
+    def answer(request: Seen) -> Answer:
+        if request.method == "GET":
+            return Answer(200, {"Content-Type": "text/xml"}, HIS_WSDL.read_bytes())
+        inner = _xml_rows([dict(r, PatientName="P") if "&#" not in r["PatientName"] else r for r in rows])
+        inner = inner.replace("&amp;#", "&#")  # the references as the writer wrote them, not as text
+        return Answer(200, {"Content-Type": "text/xml; charset=utf-8"},
+                      _envelope("QueryRegInfoOper", escape(inner)))
+
+    with ScriptedServer(answer) as server:
+        connector = SoapConnector(_config(server.url), session=plain_session(), sleep=lambda s: None)
+        try:
+            pages = list(connector.read("reg", since=datetime(2026, 3, 1, tzinfo=BEIJING)))
+        finally:
+            connector.close()
+    records = [r for p in pages for r in p.records]
+    rejects = [r for p in pages for r in p.rejects]
+    assert [(r.source_id, r.payload["PatientName"]) for r in records] == [("MZ001", "𠮷")]
+    assert sorted(r.source_id for r in rejects) == ["MZ002", "MZ003"]
+    assert all("DeptName" in str(r) for r in rejects)
