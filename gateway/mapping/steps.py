@@ -181,7 +181,9 @@ class StepEmitter:
             # 1, 1.0 and "1"; Yes, YES and yes: the same answer whatever the type or case the system wrote it in
             w.emit(indent + 1, "_k = (str(int(v)) if v.__class__ is float and v.is_integer() else str(v)).strip().casefold()")
             w.emit(indent + 1, "_k = _k[:-2] if _k.endswith('.0') and _k[:-2].isdigit() else _k")
-            w.emit(indent + 1, f"if _k in {truthy}:")
+            w.emit(indent + 1, "if not _k:")  # blank (spaces, a full-width space): no value, as an empty string is
+            w.emit(indent + 2, "v = None")
+            w.emit(indent + 1, f"elif _k in {truthy}:")
             w.emit(indent + 2, "v = True")
             w.emit(indent + 1, f"elif _k in {falsy}:")
             w.emit(indent + 2, "v = False")
