@@ -22,8 +22,11 @@ warning, for the caller to count and keep). Two such rules:
   :data:`CLOCK_SKEW` (a device clock years ahead) is replaced by the change time — the moment the collection point
   had the rating, so its same-day callback falls due when it should, not in that future.
 
-Codes and counts (``gdlx``, ``hfmyd``, ``blsx``, ``cbcs``) are read from integers or integer-valued strings
-(``"3"``, ``"３"``, ``" 3 "``); any other value is refused by name, never replaced by a default.
+Codes and counts (``gdlx``, ``hfmyd``, ``blsx``, ``cbcs``) are read from integers, whole floats (``3.0``) or
+integer-valued strings (``"3"``, ``"３"``, ``" 3 "``); a count may also carry its unit (``"3个工作日"``, ``"1次"``). A
+code that is none of these is refused by name. An optional count that is none of these (``blsx "three"``,
+``cbcs -1``) is its documented default — ``blsx`` 5, ``cbcs`` 0, as when absent — and a quality flag names
+record, field and rule (``limit_days.number``, ``redo_count.number``) with the value sent.
 """
 
 from __future__ import annotations
@@ -117,12 +120,15 @@ def _flagged(model: Any, flags: list[FieldIssue]) -> Any:
 
 
 def _number(value: Any) -> int | None:
-    """A code or count sent as an integer or an integer-valued string (ASCII or full-width digits, spaces
-    around: ``"3"``, ``"３"``, ``" 3 "``); None for anything else (a bool, a float, ``"3a"``, ``"-1"``)."""
+    """A code or count sent as an integer, a whole float (``3.0``) or an integer-valued string (ASCII or full-width
+    digits, spaces around: ``"3"``, ``"３"``, ``" 3 "``); None for anything else (a bool, ``3.5``, ``"3a"``,
+    ``"-1"``)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value if 0 <= value < 10 ** 9 else None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and 0 <= value < 10 ** 9 else None
     if not isinstance(value, str):
         return None
     text = value if value.isascii() else unicodedata.normalize("NFKC", value)
@@ -139,6 +145,36 @@ def _optional_number(record: str, field: str, name: str, value: Any, default: in
     if number is None:
         raise _reject(record, field, f"{field}.number", f"{name} {value!r} is not a whole number")
     return number
+
+
+_COUNT_WITH_UNIT = re.compile(r"([0-9]{1,9})\s*(?:个工作日|工作日|天|日|次)", re.ASCII)
+"""A count written with its unit (``"3个工作日"``, ``"3 天"``, ``"1次"``), after NFKC and stripping."""
+
+
+def _optional_count(record: str, field: str, name: str, value: Any, default: int, flags: list[FieldIssue]) -> int:
+    """An optional count: read by :func:`_number`, or a leading integer and its unit (``"3个工作日"`` is 3); absent
+    (None, empty, spaces) is ``default``. Anything else is ``default`` too — the order is kept — and flagged
+    (``<field>.number``, naming the value sent): a count real data breaks is no reason to lose the order."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    number = _number(value)
+    if number is None and isinstance(value, str):
+        match = _COUNT_WITH_UNIT.fullmatch(unicodedata.normalize("NFKC", value).strip())
+        number = int(match.group(1)) if match else None
+    if number is None:
+        flags.append(FieldIssue(record, field, f"{field}.number",
+                                f"{name} {_shown(value)} is not a whole number: taken as {default}, as when absent"))
+        return default
+    return number
+
+
+def _shown(value: Any) -> str:
+    """A value for a flag's message, kept short (an integer too long for text is named as such)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return "an integer of more than 4,300 digits"
+    return text if len(text) <= 60 else f"{text[:57]}…"
 
 
 def raw_text(raw: Any) -> str:
@@ -270,8 +306,8 @@ def from_hotline(payload: Any) -> WorkOrder:
     rating = _optional_number(record, "rating", "hfmyd", payload.get("hfmyd"), None)
     if rating is not None and str(rating) not in _HFMYD:
         raise _reject(record, "rating", "rating.code", f"hfmyd {payload.get('hfmyd')!r} is not one of 1–3")
-    limit = _optional_number(record, "limit_days", "blsx", payload.get("blsx"), 5)
-    redo = _optional_number(record, "redo_count", "cbcs", payload.get("cbcs"), 0)
+    limit = _optional_count(record, "limit_days", "blsx", payload.get("blsx"), 5, flags)
+    redo = _optional_count(record, "redo_count", "cbcs", payload.get("cbcs"), 0, flags)
     content = payload.get("nr") if isinstance(payload.get("nr"), str) else ""
     received = _dash_time(record, "received_at", payload.get("pdsj"))
     changed = _dash_time(record, "changed_at", payload.get("gxsj") or payload.get("pdsj"))

@@ -124,16 +124,18 @@ def _map(mapper: Mapper, raw: Mapping[str, Any]) -> tuple[dict[str, Any] | None,
         return None, [("$", "mapping.internal", f"the mapping failed on this record: {type(exc).__name__}: {exc}")]
 
 
-def _validate(mapper: Mapper, mapped: list[dict[str, Any]], refs: list[str]) -> tuple[BatchResult, list[FieldIssue]]:
-    """The mapped records validated in one call; when that raises, one at a time, so that the record that makes
-    validation fail is reported (``validation.internal``) and the others are still checked."""
+def _validate(mapper: Mapper, mapped: list[dict[str, Any]], refs: list[str],
+              flags: dict[int, list[tuple[str, str, str]]]) -> tuple[BatchResult, list[FieldIssue]]:
+    """The mapped records validated in one call (with the flags the mapping kept, by index: they join the cases'
+    quality, as in the sync); when that raises, one at a time, so that the record that makes validation fail is
+    reported (``validation.internal``) and the others are still checked."""
     try:
-        return mapper.validate(mapped, refs), []
+        return mapper.validate(mapped, refs, flags), []
     except Exception:  # noqa: BLE001 - one of them makes it raise: validated one at a time below, to say which
         merged, crashed = BatchResult(), list[FieldIssue]()
     for index, (record, ref) in enumerate(zip(mapped, refs, strict=True)):
         try:
-            one = mapper.validate([record], [ref])
+            one = mapper.validate([record], [ref], {0: flags[index]} if index in flags else None)
         except Exception as exc:  # noqa: BLE001 - this record's failure, reported with the record
             crashed.append(FieldIssue(ref, "$", "validation.internal",
                                       f"validation failed on this record: {type(exc).__name__}: {exc}"))
@@ -167,14 +169,13 @@ def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any
     rules: dict[str, set[str]] = defaultdict(set)
     examples: list[str] = []
     mapped, refs = [], []
-    mapping_flags: list[FieldIssue] = []
+    mapping_flags: dict[int, list[tuple[str, str, str]]] = {}  # index in `mapped` → what the mapping flagged
     inputs: dict[str, Mapping[str, Any]] = {}
     for index, raw in enumerate(records):
         canonical, issues = _map(mapper, raw)
         ref = f"{name}:{_source_key(raw, keys, index)}"
         inputs[ref] = raw
         issues, flagged = mapper.split_issues(issues)  # kept and flagged, as the sync does
-        mapping_flags.extend(FieldIssue(ref, f, r, m) for f, r, m in flagged)
         for field, rule, message in issues:
             key = generic_path(field)
             failures[key] += 1
@@ -191,17 +192,18 @@ def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any
                 if value not in (None, "", []):
                     filled[path] += 1
         if not issues:
+            if flagged:
+                mapping_flags[len(mapped)] = flagged
             mapped.append(canonical)
             refs.append(ref)
-    result, crashed = _validate(mapper, mapped, refs)
+    result, crashed = _validate(mapper, mapped, refs, mapping_flags)
     for issue in crashed:
         failures["$"] += 1
         rules["$"].add(issue.rule)
         examples.append({"record": issue.record, "field": issue.field, "rule": issue.rule,
                          "message": issue.message, "input": _excerpt(inputs.get(issue.record, {}))})
     tally = QualityTally()
-    tally.add_flags(mapping_flags)
-    tally.add_flags(result.flags)
+    tally.add_flags(result.flags)  # the mapping's flags of the kept cases with the model's, as the sync counts them
     for _, rejection in result.rejected:
         for issue in rejection.issues:
             key = generic_path(issue.field)
@@ -219,7 +221,7 @@ def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any
         "records": len(records),
         "valid": len(result.valid),
         "rejected": len(records) - len(result.valid),
-        "warnings": len(result.flags) + len(mapping_flags),
+        "warnings": len(result.flags),
         "quality": tally.as_dict()["flag"],
         "fields": [
             {

@@ -2,7 +2,8 @@
 
     mapper = Mapper.from_file("mappings/sd_civil.yaml")
     canonical, issues = mapper.map(raw_record)
-    result = mapper.validate([canonical, ...], refs)        # with the mapping's rule severities
+    rejections, flags = mapper.split_issues(issues)          # a miss written `flag` keeps the record
+    result = mapper.validate([canonical, ...], refs, {0: flags})  # the rule severities; the flags join quality
     outbound = mapper.outbound(canonical_row, version=3)     # the system's own format, for pushes
 
 The mapping's ``version`` is recorded with every record it maps, so the ledger can tell which records a fixed
@@ -162,11 +163,14 @@ class Mapper:
                 flags.append(issue)
         return rejections, flags
 
-    def validate(self, records: Sequence[Any], refs: Sequence[str]) -> BatchResult:
-        """Validate mapped records in one call with this mapping's rule severities (see ``rules:``). A value
-        outside a code list that came through a code table names the table (``[enum]`` alone did not say which
-        part of the mapping to fix)."""
-        result = validate_cases(records, refs, rules=self.rules or None)
+    def validate(self, records: Sequence[Any], refs: Sequence[str],
+                 flags: Mapping[int, Sequence[tuple[str, str, str]]] | None = None) -> BatchResult:
+        """Validate mapped records in one call with this mapping's rule severities (see ``rules:``). ``flags``:
+        by record index, the flags :meth:`split_issues` kept for it — they become part of the case's quality
+        (``Case.quality``, ``BatchResult.flags``), as the model's own flags are. A value outside a code list
+        that came through a code table names the table (``[enum]`` alone did not say which part of the mapping
+        to fix)."""
+        result = validate_cases(records, refs, rules=self.rules or None, mapping_flags=flags or None)
         if result.rejected and self.code_tables_by_field:
             result.rejected = [(index, self._name_code_tables(rejected)) for index, rejected in result.rejected]
         return result

@@ -147,7 +147,8 @@ class Material(BaseModel):
     """How it was received (code list MaterialSource); none when the source system's code for it is not known (a
     mapping's ``on_unknown: flag``: the material is kept, the finding counted as ``mapping.code_unknown``)."""
     count: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 1
-    """How many copies or pages were received (0 to 1,000,000)."""
+    """How many copies or pages were received (0 to 1,000,000; a larger count is taken as the default 1 and
+    flagged, ``range.implausible``)."""
     attachment: FreeText | None = None
     """A reference to the stored file, if the source gives one."""
     certificate_no: FreeText | None = None
@@ -167,9 +168,11 @@ class Case(BaseModel):
     ``case.deferred_due`` (and ``case.date_order`` on stages). Identifiers are stored normalised (upper-case X, 15-digit IDs converted);
     datetimes at +08:00, the intake parts' included.
 
-    Bounds: integers have real ranges (``range.le``/``range.ge``: days ≤ 3,650, counts ≤ 1,000,000, step numbers
-    ≤ 2³¹ − 1), and a time before 1900 is no real time: ``applied_at``/``updated_at`` reject the record
-    (``datetime.implausible``), an optional time is left out and flagged (``case.implausible_time``). Optional
+    Bounds: integers have real ranges (days ≤ 3,650, counts ≤ 1,000,000, step numbers ≤ 2³¹ − 1; none negative,
+    ``range.ge``): a step number above it rejects the record (``range.le``), an optional number above it is left
+    out and flagged (``range.implausible``); a time before 1900 is no real time: ``applied_at``/``updated_at``
+    reject the record (``datetime.implausible``), an optional time is left out and flagged
+    (``case.implausible_time``). Optional
     details real data breaks are repaired and flagged (:mod:`gateway.models.repair`): ``text.truncated``,
     ``text.replaced``, ``case.catalog_code``, ``case.step_start_missing``; a number given for text is read as
     its text anywhere.
@@ -202,7 +205,8 @@ class Case(BaseModel):
     promised_at: AwareDatetime | None = None
     """承诺办结时间: the deadline promised to the applicant."""
     promised_days: Annotated[int, Field(ge=0, le=MAX_DAYS)] | None = None
-    """承诺时限 in days; 0 for an instant case, at most 3,650 (ten years: more is a typo or a filler value)."""
+    """承诺时限 in days; 0 for an instant case, at most 3,650 (ten years: more is a typo or a filler value such as
+    9999, left out and flagged, ``range.implausible``)."""
     dept_name: NonEmptyStr
     """受理部门: the department handling the case."""
     dept_code: NonEmptyStr

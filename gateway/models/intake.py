@@ -76,7 +76,7 @@ class StageRecord(BaseModel):
     owner: FreeText | None = None
     """Who owns the stage: a department code or a role."""
     limit_days: Annotated[int, Field(ge=0, le=MAX_DAYS)] | None = None
-    """The stage's limit, in ``unit`` (at most 3,650)."""
+    """The stage's limit, in ``unit`` (at most 3,650: a larger one is left out and flagged, ``range.implausible``)."""
     unit: LimitUnitName | None = None
     """``working_day`` or ``calendar_day``; empty when the source does not say: the item's stage plan in the
     通办目录 decides, else working days."""

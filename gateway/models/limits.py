@@ -1,8 +1,9 @@
 """The bounds of the canonical model's numbers, times and free text: what a real value can be.
 
-A source's typo or filler value (a promise of 10^20 days, ``0001-01-01`` for "no time", a step number beyond
-any column) must be caught by validation, where it is named and dead-lettered (``range.le``,
-``datetime.implausible``) or flagged, not later in the ledger, where it would fail the whole page (orjson
+A source's typo or filler value (a promise of 9999 or 10^20 days, ``0001-01-01`` for "no time", a step number
+beyond any column) must be caught by validation, where it is named — dead-lettered when the case depends on it
+(``range.le`` on a step number, ``datetime.implausible``), else left out and flagged (``range.implausible``,
+``case.implausible_time``) — not later in the ledger, where it would fail the whole page (orjson
 writes integers of at most 64 bits; year 1 at +08:00 has no UTC).
 """
 

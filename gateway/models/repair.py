@@ -13,7 +13,11 @@ nothing for them:
   ``limit - 1`` characters and "…" (``text.truncated``);
 - a catalogue code (``catalog_code``) that is not 12 characters is left out (``case.catalog_code``);
 - a step without a start time is kept, started when the step before it ended (else when that one started,
-  else when the case was accepted or applied for) (``case.step_start_missing``).
+  else when the case was accepted or applied for) (``case.step_start_missing``);
+- an optional number above its bound (a promise of 9999 days, a common "no limit" filler; a count of two
+  million pages; one beyond 64 bits, which the ledger could not even write) is left out — ``promised_days`` and
+  ``stages[].limit_days`` empty, ``materials[].count`` its default 1 — and the flag names the field and the value
+  given (``range.implausible``). A negative one still rejects (``range.ge``), as it always did.
 
 What remains wrong after the repairs rejects the record as before, with its own rules.
 """
@@ -32,6 +36,10 @@ TEXT_TRUNCATED = "text.truncated"
 CATALOG_CODE = "case.catalog_code"
 STEP_START_MISSING = "case.step_start_missing"
 IMPLAUSIBLE_TIME = "case.implausible_time"
+IMPLAUSIBLE_NUMBER = "range.implausible"
+
+OPTIONAL_NUMBERS: dict[str, Any] = {"promised_days": None, "stages[].limit_days": None, "materials[].count": 1}
+"""Optional numbers (generic paths) and what one above its bound is replaced by: empty, or the field's default."""
 
 FREE_TEXT = frozenset({
     "item_version", "summary", "result_reason", "certificate_no", "applicant.phone", "applicant.address",
@@ -80,6 +88,14 @@ def repaired(data: dict[str, Any], error: ValidationError, flags: list[Issue]) -
             limit = int(err.get("ctx", {}).get("max_length", len(value)))
             fixes.append((loc, value[:limit - 1] + "…"))
             flags.append((path, TEXT_TRUNCATED, f"{len(value)} characters, more than {limit}: kept truncated"))
+        elif kind in ("less_than_equal", "int_parsing_size") and generic in OPTIONAL_NUMBERS:
+            replacement = OPTIONAL_NUMBERS[generic]
+            fixes.append((loc, replacement))
+            bound = (f"more than {err['ctx']['le']}" if kind == "less_than_equal"
+                     else "beyond what a 64-bit integer holds")
+            kept = "left out" if replacement is None else f"taken as the default {replacement}"
+            flags.append((path, IMPLAUSIBLE_NUMBER, f"{path} {_number_text(value)} is {bound}: not a plausible value "
+                                                    f"(a typo, or a filler such as 9999 for 'no limit'): {kept}"))
         elif generic == "events[].started_at" and (kind == "missing" or value is None or value == ""):
             start = _raw_step_start(data, loc[1])
             if start is not None:
@@ -131,6 +147,15 @@ def _generic(loc: tuple[Any, ...]) -> str:
     return ".".join(out)
 
 
+def _number_text(value: Any) -> str:
+    """The value given, for the flag's message: a number as its digits (a very long one shortened), else its repr."""
+    try:
+        text = str(value) if isinstance(value, int | float) and not isinstance(value, bool) else repr(value)
+    except ValueError:  # an integer of more digits than Python converts to text
+        return "an integer of more than 4,300 digits"
+    return text if len(text) <= 40 else f"{text[:20]}…{text[-4:]} ({len(text)} characters)"
+
+
 def _scrubbed(text: str) -> str:
     return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
 
@@ -148,5 +173,5 @@ def _replaced(data: Any, loc: tuple[Any, ...], value: Any) -> Any:
     return copy
 
 
-__all__ = ["CATALOG_CODE", "FREE_TEXT", "IMPLAUSIBLE_TIME", "STEP_START_MISSING", "TEXT_REPLACED", "TEXT_TRUNCATED",
-           "repaired", "revalidate", "step_start"]
+__all__ = ["CATALOG_CODE", "FREE_TEXT", "IMPLAUSIBLE_NUMBER", "IMPLAUSIBLE_TIME", "OPTIONAL_NUMBERS",
+           "STEP_START_MISSING", "TEXT_REPLACED", "TEXT_TRUNCATED", "repaired", "revalidate", "step_start"]

@@ -149,9 +149,9 @@ _ALL: tuple[Rule, ...] = (
     _s("range.ge", "model", "promised_days, stages[].limit_days, materials[].count, events[].seq",
        "Below the minimum (negative)."),
     _s("range.gt", "model", "constrained numbers", "Not above the minimum."),
-    _s("range.le", "model", "promised_days, stages[].limit_days, materials[].count, events[].seq",
-       "Above the maximum: days ≤ 3650, count ≤ 1,000,000, seq ≤ 2,147,483,647 (a typo or filler value; "
-       "the ledger could not even write an integer beyond 64 bits)."),
+    _s("range.le", "model", "events[].seq", "Above the maximum: seq ≤ 2,147,483,647 (a typo or filler value; the "
+       "ledger could not even write an integer beyond 64 bits). An optional number above its bound is left out "
+       "instead (range.implausible)."),
     _s("range.lt", "model", "constrained numbers", "Not below the maximum."),
     _s("enum", "model", "code-list fields", "Not a value of the canonical code list (a mapping did not translate "
        "the system's code)."),
@@ -216,6 +216,10 @@ _ALL: tuple[Rule, ...] = (
        "(the case is kept)."),
     _q("text.truncated", "optional free text (events[].opinion ≤ 2000, others ≤ 100,000 characters)", "Optional "
        "text longer than its limit is kept truncated: its first limit − 1 characters and \"…\"."),
+    _q("range.implausible", "promised_days, stages[].limit_days, materials[].count", "An optional number above "
+       "its bound (days ≤ 3650, count ≤ 1,000,000; 9999 is a common \"no limit\" filler, and one beyond 64 bits "
+       "the ledger could not write) is left out: the days empty, the count its default 1 (the case is kept; the "
+       "flag names the value given)."),
     _q("text.replaced", "optional free text (summary, applicant.address, events[].opinion …)", "Optional text "
        "holding lone surrogates (bad decoding upstream; no encoding can write them): they are replaced by U+FFFD."),
 )

@@ -12,6 +12,12 @@ Each record is validated by the :class:`Case` validator in its own ``try``: ``va
 ``rules`` is the mapping's severity policy for quality rules (:func:`gateway.models.rules.rule_policy`):
 ``reject`` moves a finding into the record's rejection, ``ignore`` drops it.
 
+``mapping_flags`` are what the mapping itself found and kept (an optional code not in its table, written
+``on_unknown: flag``: the field left null), by record index, after the mapping's severities
+(``Mapper.split_issues``). They are part of the kept case's quality — first in ``Case.quality``, before the
+model's own flags, and in ``BatchResult.flags`` — so the hall sees them with the case, not only the run's tally.
+Only the records that have some pay for them.
+
 Pydantic's own error types are turned into stable rule names (:data:`PYDANTIC_RULES`): ``missing``,
 ``extra_field``, ``type.datetime``, ``datetime.timezone_required``, ``string_too_long``, ``enum`` …
 """
@@ -29,6 +35,7 @@ from gateway.contract.errors import FieldIssue, RecordRejected
 
 from .case import Case
 from .issues import ISSUES_ERROR
+from .quality import make_flag
 from .rules import PYDANTIC_RULES, Severity
 
 RECORD_FIELD = "(record)"
@@ -73,13 +80,15 @@ def issues_from_error(ref: str, error: ValidationError) -> list[FieldIssue]:
 
 
 def validate_cases(
-    records: Sequence[Any], refs: Sequence[str], *, rules: Mapping[str, Severity] | None = None
+    records: Sequence[Any], refs: Sequence[str], *, rules: Mapping[str, Severity] | None = None,
+    mapping_flags: Mapping[int, Sequence[tuple[str, str, str]]] | None = None,
 ) -> BatchResult:
     """Validate a batch of canonical case dicts in one pydantic call; the batch goes on past bad records.
 
     ``refs[i]`` names ``records[i]`` in every issue (``system:source_id``). ``rules`` is the mapping's policy
-    for quality rules (``Mapper.rules``); without it every quality rule flags. Flags are reported for the
-    records that are kept.
+    for quality rules (``Mapper.rules``); without it every quality rule flags. ``mapping_flags[i]`` are the
+    ``(field, rule, message)`` flags the mapping kept for ``records[i]``: they join its case's quality. Flags are
+    reported for the records that are kept.
     """
     if len(records) != len(refs):
         raise ValueError(f"{len(records)} records but {len(refs)} refs")
@@ -107,11 +116,36 @@ def validate_cases(
         for i, error in failed:
             ref = refs[i]
             result.rejected.append((i, RecordRejected(ref, issues_from_error(ref, error))))
+        if mapping_flags:
+            raw_flags = _with_mapping_flags(valid, raw_flags, mapping_flags)
         result.flags.extend((i, FieldIssue(refs[i], f, r, m)) for i, f, r, m in raw_flags)
     finally:
         if gc_was_enabled:
             gc.enable()
     return result
+
+
+def _with_mapping_flags(valid: list[tuple[int, Case]], raw_flags: list[tuple[int, str, str, str]],
+                        mapping_flags: Mapping[int, Sequence[tuple[str, str, str]]]
+                        ) -> list[tuple[int, str, str, str]]:
+    """The kept cases' quality with the mapping's flags first (built as the model builds its own), and the batch's
+    raw flags with them, still in record order."""
+    kept = dict(valid)
+    found: list[tuple[int, str, str, str]] = []
+    for i, flags in mapping_flags.items():
+        case = kept.get(i)
+        if case is None or not flags:
+            continue  # a rejected record: its rejection is what is reported
+        d = case.__dict__
+        d["quality"] = [make_flag(f, r, m) for f, r, m in flags] + d["quality"]
+        found.extend((i, f, r, m) for f, r, m in flags)
+    if not found:
+        return raw_flags
+    return sorted(found + raw_flags, key=_index)  # stable: per record the mapping's flags, then the model's
+
+
+def _index(flag: tuple[int, str, str, str]) -> int:
+    return flag[0]
 
 
 def validate_case(

@@ -307,15 +307,18 @@ def _ingest_page(
     # -- map ------------------------------------------------------------------------------------------
     mapped: list[dict[str, Any]] = []
     mapped_from: list[RawRecord] = []
+    flagged_at: dict[int, list[tuple[str, str, str]]] = {}  # index in `mapped` → the mapping's flags for it
     inbound = ctx.mapper.inbound
     for record in fresh:
         canonical, issues = map_record(inbound, record.payload)
-        ref = f"{system}:{record.source_id}"
         if issues:
-            issues, flagged = ctx.mapper.split_issues(issues)  # an optional code not in its table: kept, counted
-            if flagged:
-                ctx.quality.add_flags([FieldIssue(ref, f, r, m) for f, r, m in flagged])
+            # an optional code not in its table: kept, its field null; the flag joins the case's quality (and is
+            # counted with the model's flags of the kept cases)
+            issues, flagged = ctx.mapper.split_issues(issues)
+            if flagged and not issues:
+                flagged_at[len(mapped)] = flagged
         if issues:
+            ref = f"{system}:{record.source_id}"
             found = [FieldIssue(ref, f, r, m) for f, r, m in issues]
             ctx.quality.add_rejections([RecordRejected(ref, found)])
             dead_letter(record, "; ".join(map(str, found)), found, raw=record.payload, source_id=record.source_id,
@@ -326,7 +329,7 @@ def _ingest_page(
 
     # -- validate (one call for the page) --------------------------------------------------------------
     refs = [f"{system}:{r.source_id}" for r in mapped_from]
-    result = ctx.mapper.validate(mapped, refs)  # the mapping's rule severities apply
+    result = ctx.mapper.validate(mapped, refs, flagged_at)  # the mapping's rule severities apply
     ctx.quality.add(result)
     for index, rejection in result.rejected:
         record = mapped_from[index]

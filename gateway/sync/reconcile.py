@@ -116,19 +116,21 @@ def _read_source(runtime: Runtime, name: str, connector: Connector, since: datet
     pages = (connector.read(system.stream, since=None, mode="full_refresh") if since is None
              else connector.read(system.stream, since=since, mode="incremental"))
     for page in pages:
-        mapped, origin = [], []
+        mapped, origin, flagged = [], [], {}
         for record in page.records:
             if unkeyable(record.source_id):  # the sync dead-letters it under its fitted key, unmapped
                 out[dead_letter_key(record.source_id) or ""] = (record.cursor, None, None)
                 continue
             canonical, issues = map_record(mapper.inbound, record.payload)
-            issues, _ = mapper.split_issues(issues)  # a flagged miss keeps the record, as the sync does
+            issues, flags = mapper.split_issues(issues)  # a flagged miss keeps the record, as the sync does
             if issues:
                 out[record.source_id] = (record.cursor, None, (canonical or {}).get("case_no"))
                 continue
+            if flags:  # part of the case's quality, hence of its content hash, as in the sync
+                flagged[len(mapped)] = flags
             mapped.append(canonical)
             origin.append(record)
-        result = mapper.validate(mapped, [f"{name}:{r.source_id}" for r in origin])
+        result = mapper.validate(mapped, [f"{name}:{r.source_id}" for r in origin], flagged)
         for index, _rejection in result.rejected:
             out[origin[index].source_id] = (origin[index].cursor, None, mapped[index].get("case_no"))
         for index, case in result.valid:

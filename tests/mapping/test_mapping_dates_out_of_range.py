@@ -94,10 +94,10 @@ def test_mapping_check_survives_validation_that_raises_on_one_record(monkeypatch
     doomed = f"sd_hall:{records[1]['fd_id']}"
     real = Mapper.validate
 
-    def fragile(self: Mapper, mapped: Any, refs: Any) -> Any:
+    def fragile(self: Mapper, mapped: Any, refs: Any, flags: Any = None) -> Any:
         if doomed in refs:
             raise RuntimeError("boom")
-        return real(self, mapped, refs)
+        return real(self, mapped, refs, flags)
 
     monkeypatch.setattr(Mapper, "validate", fragile)
     result = check_mapping(systems, "sd_hall", records)

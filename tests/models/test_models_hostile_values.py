@@ -31,15 +31,14 @@ def kept(record):
 
 # --- 1. integers have real bounds (an integer beyond 64 bits cannot even be written) -------------------------
 
+# An optional number above its bound (promised_days 3651 or 10**20, a count of 2**70, a stage limit of 10**20) is
+# left out and flagged instead (range.implausible): tests/models/test_models_implausible_numbers.py.
 @pytest.mark.parametrize(("path", "value", "rule"), [
-    ("promised_days", 10**20, "range.le"),
-    ("promised_days", 18446744073709551616, "range.le"),
-    ("promised_days", 3651, "range.le"),
-    ("materials.0.count", 2**70, "range.le"),
+    ("promised_days", -1, "range.ge"),
     ("materials.0.count", -1, "range.ge"),
     ("events.0.seq", 2**64, "range.le"),
     ("events.0.seq", -1, "range.ge"),
-    ("stages.0.limit_days", 10**20, "range.le"),
+    ("stages.0.limit_days", -1, "range.ge"),
 ])
 def test_an_integer_beyond_its_bound_is_rejected_naming_the_field_and_a_range_rule(path, value, rule) -> None:
     record = valid_case(stages=[{"name": "审核", "limit_days": 3}])

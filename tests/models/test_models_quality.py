@@ -134,7 +134,7 @@ def test_every_rule_the_case_raises_is_in_the_catalogue_with_its_kind() -> None:
                         "case.office_division", "case.agent_authorisation", "case.deferred_due",
                         "case.office_incomplete", "case.agent_incomplete", "case.implausible_time",
                         "case.step_start_missing", "case.catalog_code", "text.truncated", "text.replaced",
-                        "mapping.code_unknown", "mapping.lookup_unknown", "mapping.regex_no_match"}
+                        "range.implausible", "mapping.code_unknown", "mapping.lookup_unknown", "mapping.regex_no_match"}
     assert QUALITY_RULES == expected_quality
     assert all(RULES[name].default == "flag" and RULES[name].configurable for name in QUALITY_RULES)
     structural = {r for r in RULES if r not in QUALITY_RULES}
