@@ -288,15 +288,16 @@ def reconcile_dag(systems: SystemsConfig) -> DAG:
 
 
 def catalogue_dag() -> DAG:
-    """``tongban_catalogue_kpi``: ``harvest`` (every catalogue of ``TONGBAN_CATALOGUES``) → ``audit``; ``kpis``
-    runs beside them (the KPIs need the catalogue only for item limits, and a catalogue that is down must not
-    hold back the case figures)."""
+    """``tongban_catalogue_kpi``: ``harvest`` (every catalogue of ``TONGBAN_CATALOGUES``) → ``audit``, and
+    ``harvest`` → ``kpis``: the KPIs join the harvested legal limits in (提速率), so they are refreshed once the
+    night's catalogue is in; ``all_done``, because a catalogue that is down must not hold back the case figures."""
     with _shared_dag(CATALOGUE_DAG, "Harvest the service catalogues, audit them (八统一), refresh the service KPIs",
                      "catalogue", "The same as `tongban catalogue harvest`, `tongban catalogue audit` and "
                      "`tongban kpi`; definitions in docs/kpi.md.") as dag:
         harvested = task(task_id="harvest")(lambda: _call(tasks.run_catalogue_harvest))()
         task(task_id="audit")(lambda found: _call(tasks.run_catalogue_audit, found))(harvested)
-        task(task_id="kpis")(lambda: _call(tasks.run_kpi_refresh))()
+        kpis = task(task_id="kpis", trigger_rule="all_done")(lambda: _call(tasks.run_kpi_refresh))()
+        harvested >> kpis  # type: ignore[operator]
     return _with_run_timeout(dag)
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 
 from gateway.store.filters import equal_where_given
+from gateway.store.kpi import live_case
 from gateway.store.tables import (
     cases,
     citizen_appeals,
@@ -161,9 +162,10 @@ def live_case_count(conn: Connection) -> int:
 
 
 def _rateable() -> Any:
-    """Live cases whose document names a finish time (the cases that can be rated)."""
+    """Live cases (:func:`gateway.store.kpi.live_case`: the KPIs' definition — not deleted, not 作废 or 删除) whose
+    document names a finish time (the cases that can be rated)."""
     c = cases.c
-    return and_(c.deleted.is_(False), or_(c.data.like('%"finished_at": "%'), c.data.like('%"finished_at":"%')))
+    return and_(or_(c.data.like('%"finished_at": "%'), c.data.like('%"finished_at":"%')), live_case())
 
 
 def finished_case_count(conn: Connection) -> int:

@@ -1,9 +1,10 @@
 """The KPIs' statements: per-case contribution rows, their watermark, and the GROUP BY that sums them.
 
 The refresh reads only cases whose version differs from the one their contribution row was computed from
-(a join on ``kpi_case_facts``, bounded below by the watermark), page by page in case-number order, so its cost
-follows what changed and its memory one page; the KPIs are then one grouped scan of the narrow contribution table,
-never of the case documents.
+(a join on ``kpi_case_facts``, bounded below by the watermark — and, once an hour, not bounded: the sweep that
+catches a case whose writer stamped an ``updated_at`` older than the watermark), page by page in case-number order,
+so its cost follows what changed and its memory one page; the KPIs are then one grouped scan of the narrow
+contribution table, never of the case documents. Nothing is added to the write path: no trigger, no change log.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Row,
+    String,
     and_,
     bindparam,
     case,
@@ -28,11 +31,51 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
+from gateway.models.codes import CaseResult
 from gateway.store.tables import audit_log, cases, catalogue_items, kpi_case_facts, watermarks
 
-__all__ = ["DIMENSIONS", "ITEM_DIMENSIONS", "aggregate", "changed_cases", "fact_count", "get_checkpoint",
-           "item_aggregate", "materials_answers_after", "set_checkpoint", "set_submissions_saved", "write_facts"]
+__all__ = ["DEAD_RESULTS", "DIMENSIONS", "ITEM_DIMENSIONS", "aggregate", "catalogue_mark", "changed_cases",
+           "fact_count", "get_checkpoint", "is_live", "item_aggregate", "live_case", "materials_answers_after", "set_checkpoint",
+           "set_submissions_saved", "write_facts"]
+
+DEAD_RESULTS: tuple[str, ...] = (CaseResult.VOIDED.value, CaseResult.DELETED.value)
+"""Results of a dead case — 作废 (voided) and 删除 (deleted): with a tombstone, out of every figure."""
+
+
+def is_live(deleted: bool, result: Any) -> bool:
+    """Is a case live — not a tombstone, its result (the document's top-level ``result``) neither 作废 nor 删除?
+    The one definition: the KPI rows store it (``kpi_case_facts.live``) and :func:`live_case` asks the same of
+    the ledger's rows in SQL (评价率's cases, before the rows are computed)."""
+    return not deleted and (result is None or str(result) not in DEAD_RESULTS)
+
+
+class _DocumentResult(FunctionElement[str]):
+    """The top-level ``result`` of a case document (``cases.data``, JSON text): NULL when it has none."""
+
+    type = String()
+    inherit_cache = True
+    name = "document_result"
+
+
+@compiles(_DocumentResult)
+def _document_result(element: _DocumentResult, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_extract({compiler.process(element.clauses, **kw)}, '$.result')"
+
+
+@compiles(_DocumentResult, "postgresql")
+def _document_result_pg(element: _DocumentResult, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"(CAST({compiler.process(element.clauses, **kw)} AS json) ->> 'result')"
+
+
+def live_case() -> ColumnElement[bool]:
+    """:func:`is_live` over the ledger's ``cases`` rows, in SQL."""
+    c = cases.c
+    result = _DocumentResult(c.data)
+    return and_(c.deleted.is_(False), or_(result.is_(None), result.not_in(list(DEAD_RESULTS))))
 
 _MARK = ("kpi", "case_facts")
 _CHUNK = 900
@@ -49,30 +92,40 @@ def get_checkpoint(conn: Connection) -> dict[str, Any]:
     row = conn.execute(select(w.cursor, w.checkpoint, w.updated_at)
                        .where(w.system == _MARK[0], w.stream == _MARK[1])).first()
     if row is None:
-        return {"cases": None, "audit_seq": 0, "refreshed_at": None, "fingerprint": None}
+        return {"cases": None, "audit_seq": 0, "refreshed_at": None, "fingerprint": None, "pending_saved": {},
+                "swept_at": None}
     state = orjson.loads(row.checkpoint) if row.checkpoint else {}
     return {"cases": row.cursor, "audit_seq": int(state.get("audit_seq", 0)), "refreshed_at": row.updated_at,
-            "fingerprint": state.get("fingerprint")}
+            "fingerprint": state.get("fingerprint"),
+            "pending_saved": {str(k): int(v) for k, v in (state.get("pending_saved") or {}).items()},
+            "swept_at": datetime.fromisoformat(state["swept_at"]) if state.get("swept_at") else None}
 
 
-def set_checkpoint(conn: Connection, *, cases_at: datetime | None, audit_seq: int, fingerprint: str) -> None:
+def set_checkpoint(conn: Connection, *, cases_at: datetime | None, audit_seq: int, fingerprint: str,
+                   pending_saved: dict[str, int] | None = None, swept_at: datetime | None = None) -> None:
+    """``pending_saved``: materials answers read from the audit log for cases with no contribution row yet (case →
+    the most spared), applied by a later refresh once the row exists; ``swept_at``: when the refresh last compared
+    every case's version with its row's (not only those changed since the watermark)."""
     w = watermarks.c
     now = datetime.now(timezone.utc)
-    state = orjson.dumps({"audit_seq": audit_seq, "fingerprint": fingerprint}).decode()
+    state = orjson.dumps({"audit_seq": audit_seq, "fingerprint": fingerprint,
+                          **({"pending_saved": pending_saved} if pending_saved else {}),
+                          **({"swept_at": swept_at.isoformat()} if swept_at else {})}).decode()
     values = {"cursor": cases_at, "checkpoint": state, "updated_at": now}
     done = conn.execute(update(watermarks).where(w.system == _MARK[0], w.stream == _MARK[1]).values(**values))
     if done.rowcount == 0:
         conn.execute(insert(watermarks).values(system=_MARK[0], stream=_MARK[1], **values))
 
 
-def changed_cases(conn: Connection, since: datetime | None, *, after: str | None = None, limit: int = 2000,
-                  every: bool = False) -> Sequence[Row[Any]]:
+def changed_cases(conn: Connection, since: datetime | None = None, *, after: str | None = None, limit: int = 2000,
+                  every: bool = False, only: Sequence[str] | None = None) -> Sequence[Row[Any]]:
     """One page (``limit`` rows, case numbers after ``after``, in order) of the cases changed at or after
-    ``since`` whose contribution row is missing or of another version — ``every``: of all cases, whatever their
-    row (a rebuild) — with the materials-saved figure their old row holds (it comes from the audit log, not from
-    the case) and the old row's office, item and 通办目录 scope (``had_row``: whether there is one), which a case
-    keeps while it is taken by the same office for the same item. Keyset pages: a rebuild over a million cases
-    holds one page of documents, not all of them."""
+    ``since`` (None: whenever — the sweep) whose contribution row is missing or of another version — ``every``: of
+    all cases, whatever their row (a rebuild); ``only``: of these case numbers, those with no row — with the
+    materials-saved figure their old row holds (it comes from the audit log, not from the case) and the old row's
+    office, item and 通办目录 scope (``had_row``: whether there is one), which a case keeps while it is taken by the
+    same office for the same item. Keyset pages: a rebuild over a million cases holds one page of documents, not
+    all of them."""
     c, f = cases.c, kpi_case_facts.c
     stmt = (select(c.case_no, c.version, c.data, c.dept_code, c.item_code, c.deleted, c.updated_at,
                    f.submissions_saved.label("saved_before"), f.case_no.isnot(None).label("had_row"),
@@ -80,7 +133,9 @@ def changed_cases(conn: Connection, since: datetime | None, *, after: str | None
                    f.tongban_scope.label("scope_before"))
             .select_from(cases.outerjoin(kpi_case_facts, f.case_no == c.case_no))
             .order_by(c.case_no).limit(limit))
-    if not every:
+    if only is not None:
+        stmt = stmt.where(c.case_no.in_(list(only)), f.case_no.is_(None))
+    elif not every:
         stmt = stmt.where(or_(f.case_no.is_(None), f.case_version != c.version))
     if since is not None:
         stmt = stmt.where(c.updated_at >= since)
@@ -124,15 +179,33 @@ def materials_answers_after(conn: Connection, seq: int) -> tuple[dict[str, int],
     return out, high
 
 
-def set_submissions_saved(conn: Connection, saved: dict[str, int]) -> int:
+def set_submissions_saved(conn: Connection, saved: dict[str, int]) -> tuple[int, dict[str, int]]:
+    """Raise each case's 材料减免 to the most an answer spared (never lower it): (rows raised, the answers whose
+    case has no contribution row — the caller keeps them pending rather than lose them)."""
     if not saved:
-        return 0
+        return 0, {}
     f = kpi_case_facts.c
+    have: set[str] = set()
+    nos = list(saved)
+    for start in range(0, len(nos), _CHUNK):
+        have.update(conn.execute(select(f.case_no).where(f.case_no.in_(nos[start:start + _CHUNK]))).scalars())
     more = or_(f.submissions_saved.is_(None), f.submissions_saved < bindparam("n"))  # never less than before
     stmt = update(kpi_case_facts).where(f.case_no == bindparam("k_case"), more).values(
         submissions_saved=bindparam("n"))
-    result = conn.execute(stmt, [{"k_case": k, "n": n} for k, n in saved.items()])
-    return max(result.rowcount, 0)
+    rows = [{"k_case": k, "n": n} for k, n in saved.items() if k in have]
+    raised = max(conn.execute(stmt, rows).rowcount, 0) if rows else 0
+    return raised, {k: n for k, n in saved.items() if k not in have}
+
+
+def catalogue_mark(conn: Connection) -> tuple[int, int, datetime | None]:
+    """The catalogue store's change mark: (entries, Σ versions, last change). Every write to an entry — a harvest's
+    insert or update, a retirement — adds an entry or a version and stamps ``updated_at``, so the mark moves with
+    each; the case KPIs join the catalogue's legal limits in when they are summed (:func:`aggregate`), so sums
+    cached as of a refresh are stale once it moves."""
+    i = catalogue_items.c
+    entries, versions, last = conn.execute(select(func.count(), func.coalesce(func.sum(i.version), 0),
+                                                  func.max(i.updated_at))).one()
+    return int(entries), int(versions), last
 
 
 def _ones(condition: Any) -> Any:
