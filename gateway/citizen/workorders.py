@@ -137,7 +137,8 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
             _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead)
         elif _handed_again(old, order):
             report.rehanded += 1
-            _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead, again=True)
+            _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead,
+                       handout=int(old["handout"] or 0) + 1)
         else:
             _platform_update(conn, old, order, settings, calendar, now, report)
     ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()))
@@ -161,9 +162,11 @@ def _handed_again(old: Any, order: WorkOrder) -> bool:
 
 def _new_order(conn: Any, order: WorkOrder, raw: Any, settings: CitizenSettings, calendar: WorkCalendar,
                now: datetime, report: WorkOrderReport, outbox: list[dict[str, Any]], dead: list[dict[str, Any]],
-               *, again: bool = False) -> None:
-    """A new order (``again``: one handed out again after a 退回, routed as a new one, its former hand-out's
-    department, times and rating cleared)."""
+               *, handout: int = 0) -> None:
+    """A new order (``handout`` > 0: the n-th time the platform hands it out again after a 退回, routed as a new
+    one, its former hand-out's department, times and rating cleared, and its messages to the platform keyed anew:
+    :func:`order_ref`)."""
+    again = handout > 0
     policy = settings.policy
     row: dict[str, Any] = {
         "order_no": order.order_no, "matter_type": order.matter_type, "category": order.category,
@@ -172,12 +175,12 @@ def _new_order(conn: Any, order: WorkOrder, raw: Any, settings: CitizenSettings,
         "limit_days": order.limit_days,
         "dispatch_due_at": order.received_at + timedelta(minutes=policy.dispatch_minutes),
         "platform_status": order.platform_status[:16], "source_changed_at": order.changed_at, "updated_at": now,
-        "redo_round": 0, "redo_refused": 0} | (_FRESH if again else {})
+        "redo_round": 0, "redo_refused": 0, "handout": handout} | (_FRESH if again else {})
     report.new += not again
     if order.platform_status not in _HANDED_OUT:
         row.update(_as_reported(order, settings, calendar, report))
     else:
-        row.update(_route(order, raw, settings, calendar, now, report, outbox, dead))
+        row.update(_route(order, raw, settings, calendar, now, report, outbox, dead, handout=handout))
     store.upsert_workorder(conn, row, exists=again)
 
 
@@ -238,13 +241,14 @@ def _rated(order: WorkOrder, redo_round: int, redo_refused: int, policy: Policy,
 
 
 def _route(order: WorkOrder, raw: Any, settings: CitizenSettings, calendar: WorkCalendar, now: datetime,
-           report: WorkOrderReport, outbox: list[dict[str, Any]], dead: list[dict[str, Any]]) -> dict[str, Any]:
+           report: WorkOrderReport, outbox: list[dict[str, Any]], dead: list[dict[str, Any]], *,
+           handout: int = 0) -> dict[str, Any]:
     """Where a new order goes: back to the platform when out of scope, else to the department of its route (转派);
     with no route it stays ``received`` and its raw record goes to the dead-letter store naming the rule."""
     policy = settings.policy
     if order.category in OUT_OF_SCOPE:
         reason = f"{order.category}类诉求不属于12345受理范围，请按相应渠道处理"
-        outbox.append(queue_item("hotline", f"th:{order.order_no}", "/gd/api/th",
+        outbox.append(queue_item("hotline", f"th:{order_ref(order.order_no, handout)}", "/gd/api/th",
                                  {"gdbh": order.order_no, "thyy": reason, "thsj": hotline_time(now)}, now=now))
         report.returned += 1
         return {"status": "returned", "return_reason": reason, "dispatched_at": now}
@@ -257,7 +261,7 @@ def _route(order: WorkOrder, raw: Any, settings: CitizenSettings, calendar: Work
                                                  f"{order.division}: add a route to config/citizen.yaml")]), now))
         return {}
     reply_due = _due(now, order.limit_days, calendar, policy)
-    outbox.append(queue_item("hotline", f"zp:{order.order_no}", "/gd/api/zp",
+    outbox.append(queue_item("hotline", f"zp:{order_ref(order.order_no, handout)}", "/gd/api/zp",
                              {"gdbh": order.order_no, "cbdw": route.dept_code, "cbdwmc": route.dept_name,
                               "zpsj": hotline_time(now)}, now=now))
     report.dispatched += 1
@@ -367,6 +371,13 @@ def _opens_redo(order: WorkOrder, redo_round: int) -> bool:
     return order.rating == "unsatisfied" and redo_round == 0
 
 
+def order_ref(order_no: str, handout: int | None) -> str:
+    """How the outbox keys an order's messages to the platform (``zp:<ref>``, ``qs:<ref>``, ``df:<ref>:<round>``):
+    its number, and for each time the platform handed it out again after a 退回 ``#<n>`` — the same keys again
+    would be taken for messages already delivered, and the new hand-out's 转派, 签收 and 答复 never sent."""
+    return order_no if not handout else f"{order_no}#{handout}"
+
+
 def _order(conn: Any, order_no: str) -> Any:
     row = store.workorder(conn, order_no)
     if row is None:
@@ -386,7 +397,7 @@ def sign_workorder(engine: Engine, order_no: str, *, at: datetime | None = None)
             raise CitizenError(f"workorder:{order_no}", "status", "sign.dispatched_only",
                                f"only a dispatched order is signed for; this one is {row['status']}")
         store.update_workorder(conn, order_no, signed_at=at, updated_at=at)
-        store.enqueue(conn, [queue_item("hotline", f"qs:{order_no}", "/gd/api/qs",
+        store.enqueue(conn, [queue_item("hotline", f"qs:{order_ref(order_no, row['handout'])}", "/gd/api/qs",
                                         {"gdbh": order_no, "qssj": hotline_time(at)}, now=at)])
     return {"order_no": order_no, "signed_at": at, "on_time": row["sign_due_at"] is None or at <= row["sign_due_at"]}
 
@@ -412,11 +423,12 @@ def reply_workorder(engine: Engine, order_no: str, text: str, *, at: datetime | 
         first = {"first_replied_at": row["replied_at"]} if round_ and row["first_replied_at"] is None else {}
         store.update_workorder(conn, order_no, status="replied", replied_at=at, updated_at=at,
                                **({"signed_at": at} if signing else {}), **first)
+        ref = order_ref(order_no, row["handout"])
         if signing:
-            store.enqueue(conn, [queue_item("hotline", f"qs:{order_no}", "/gd/api/qs",
+            store.enqueue(conn, [queue_item("hotline", f"qs:{ref}", "/gd/api/qs",
                                             {"gdbh": order_no, "qssj": hotline_time(at)}, now=at)])
         if sent:
-            store.enqueue(conn, [queue_item("hotline", f"df:{order_no}:{round_}", "/gd/api/df",
+            store.enqueue(conn, [queue_item("hotline", f"df:{ref}:{round_}", "/gd/api/df",
                                             {"gdbh": order_no, "cbdw": row["dept_code"], "dfnr": text,
                                              "dfsj": hotline_time(at), "cblc": round_}, now=at)])
     return {"order_no": order_no, "round": round_, "replied_at": at, "on_time": due is None or at <= due,

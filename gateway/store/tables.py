@@ -812,6 +812,7 @@ citizen_workorders = Table(
     Column("redo_round", Integer, nullable=False, default=0),
     Column("redo_due_at", UtcDateTime(), nullable=True),
     Column("redo_refused", Integer, nullable=False, default=0),
+    Column("handout", Integer, nullable=False, default=0, server_default="0"),  # times handed out again after 退回
     Column("rating", String(16), nullable=True),  # satisfied | basic | unsatisfied (the latest round)
     Column("rated_at", UtcDateTime(), nullable=True),
     Column("platform_status", String(16), nullable=True),

@@ -37,5 +37,30 @@ def test_an_order_handed_out_again_after_a_return_is_routed(database_url: str) -
         assert row["return_reason"] is None and row["received_at"] == again
         keys = set(conn.execute(select(citizen_outbox.c.key)).scalars())
     assert report.rehanded == 1 and report.dispatched == 1
-    assert {"th:G1", "zp:G1"} <= keys
+    assert {"th:G1", "zp:G1#1"} <= keys  # the second hand-out's dispatch, under its own key
     assert workorder_summary(engine, now=again + timedelta(hours=1))["dispatched_in_time_ratio"] == 1.0
+
+
+def test_an_order_taken_back_after_dispatch_and_handed_out_again_is_sent_anew(database_url: str) -> None:
+    """Dispatched, signed and replied for once; the platform takes it back (已退回, 改派) and hands it out again: the
+    new hand-out's 转派, 签收 and 答复 go to the platform under new keys — the first hand-out's keys were taken
+    (delivered), so the platform never heard of the second dispatch."""
+    from gateway.citizen import reply_workorder, sign_workorder
+
+    engine, settings, calendar = migrated(database_url), load_citizen(), WorkCalendar.load()
+    sync_workorders(engine, settings, client=Pages([order("G2", "待转派", HANDED, HANDED)]), calendar=calendar,
+                    now=HANDED + timedelta(minutes=1))
+    sign_workorder(engine, "G2", at=HANDED + timedelta(minutes=10))
+    taken_back = HANDED + timedelta(hours=1)
+    sync_workorders(engine, settings, client=Pages([order("G2", "已退回", HANDED, taken_back)]), calendar=calendar,
+                    now=taken_back + timedelta(minutes=1))
+    again = HANDED + timedelta(hours=3)
+    report = sync_workorders(engine, settings, client=Pages([order("G2", "待转派", again, again, ywfl="市场监管")]),
+                             calendar=calendar, now=again + timedelta(minutes=1))
+    assert report.rehanded == 1 and report.dispatched == 1
+    sign_workorder(engine, "G2", at=again + timedelta(minutes=5))
+    reply_workorder(engine, "G2", "已处理", at=again + timedelta(hours=1))
+    with engine.connect() as conn:
+        assert store.workorder(conn, "G2")["handout"] == 1
+        keys = set(conn.execute(select(citizen_outbox.c.key).where(citizen_outbox.c.key.like("%G2%"))).scalars())
+    assert keys == {"zp:G2", "qs:G2", "zp:G2#1", "qs:G2#1", "df:G2#1:0"}
