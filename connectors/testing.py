@@ -108,15 +108,19 @@ def records_map_to_canonical(records: list[RawRecord], mapper: Mapper, *, system
     mapped: list[dict[str, object]] = []
     refs: list[str] = []
     problems: list[str] = []
+    flagged: dict[int, list[tuple[str, str, str]]] = {}
     for record in records:
         canonical, issues = mapper.map(record.payload)
         ref = f"{system}:{record.source_id}"
+        issues, flags = mapper.split_issues(issues)  # a miss written `flag` keeps the record, as the sync does
         if issues:
             problems.extend(f"{ref}: {f}: {m} [{r}]" for f, r, m in issues)
             continue
+        if flags:
+            flagged[len(mapped)] = flags
         mapped.append(canonical)
         refs.append(ref)
-    result = mapper.validate(mapped, refs)
+    result = mapper.validate(mapped, refs, flagged)
     problems.extend(str(i) for _, rej in result.rejected for i in rej.issues)
     assert not problems, f"{len(problems)} mapping/validation problem(s), e.g.: " + " | ".join(problems[:5])
     return len(result.valid)

@@ -45,7 +45,7 @@ from pydantic import ValidationError
 
 from gateway.contract.errors import FieldIssue, RecordRejected
 
-from .models import CHANNEL_NAMES, Evaluation, Level, WorkOrder
+from .models import CHANNEL_NAMES, MAX_LIMIT_DAYS, Evaluation, Level, WorkOrder
 
 __all__ = ["APPEAL_LEVELS", "CLOCK_SKEW", "DECISIONS", "dead_letter_id", "raw_text", "from_evaluator", "from_hotline",
            "hotline_time", "named_case", "provincial_time", "to_provincial"]
@@ -151,10 +151,12 @@ _COUNT_WITH_UNIT = re.compile(r"([0-9]{1,9})\s*(?:个工作日|工作日|天|日
 """A count written with its unit (``"3个工作日"``, ``"3 天"``, ``"1次"``), after NFKC and stripping."""
 
 
-def _optional_count(record: str, field: str, name: str, value: Any, default: int, flags: list[FieldIssue]) -> int:
+def _optional_count(record: str, field: str, name: str, value: Any, default: int, flags: list[FieldIssue], *,
+                    most: int | None = None) -> int:
     """An optional count: read by :func:`_number`, or a leading integer and its unit (``"3个工作日"`` is 3); absent
-    (None, empty, spaces) is ``default``. Anything else is ``default`` too — the order is kept — and flagged
-    (``<field>.number``, naming the value sent): a count real data breaks is no reason to lose the order."""
+    (None, empty, spaces) is ``default``. Anything else — or a count past ``most``, what the model holds (a limit
+    of 999 working days) — is ``default`` too, the order kept, and flagged (``<field>.number``, naming the value
+    sent): a count real data breaks is no reason to lose the order."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return default
     number = _number(value)
@@ -164,6 +166,11 @@ def _optional_count(record: str, field: str, name: str, value: Any, default: int
     if number is None:
         flags.append(FieldIssue(record, field, f"{field}.number",
                                 f"{name} {_shown(value)} is not a whole number: taken as {default}, as when absent"))
+        return default
+    if most is not None and number > most:
+        flags.append(FieldIssue(record, field, f"{field}.number",
+                                f"{name} {number} is past the most a {name} can be ({most}): taken as {default}, "
+                                "as when absent"))
         return default
     return number
 
@@ -306,7 +313,7 @@ def from_hotline(payload: Any) -> WorkOrder:
     rating = _optional_number(record, "rating", "hfmyd", payload.get("hfmyd"), None)
     if rating is not None and str(rating) not in _HFMYD:
         raise _reject(record, "rating", "rating.code", f"hfmyd {payload.get('hfmyd')!r} is not one of 1–3")
-    limit = _optional_count(record, "limit_days", "blsx", payload.get("blsx"), 5, flags)
+    limit = _optional_count(record, "limit_days", "blsx", payload.get("blsx"), 5, flags, most=MAX_LIMIT_DAYS)
     redo = _optional_count(record, "redo_count", "cbcs", payload.get("cbcs"), 0, flags)
     content = payload.get("nr") if isinstance(payload.get("nr"), str) else ""
     received = _dash_time(record, "received_at", payload.get("pdsj"))

@@ -59,6 +59,8 @@ class Level(IntEnum):
 
 
 BAD_LEVELS = frozenset({Level.VERY_DISSATISFIED, Level.DISSATISFIED})
+MAX_LIMIT_DAYS = 60
+"""The longest time limit a 12345 order holds, in working days (办理时限 runs from 1 to a few dozen days)."""
 """差评: 不满意 and 非常不满意 — each opens a callback the same working day."""
 
 Channel = Literal["pc", "app", "qrcode", "device", "sms"]
@@ -111,7 +113,7 @@ class WorkOrder(BaseModel):
     citizen: str | None = None
     case_no: Annotated[str, Field(max_length=64)] | None = None
     received_at: AwareDatetime
-    limit_days: Annotated[int, Field(ge=0, le=60)]
+    limit_days: Annotated[int, Field(ge=0, le=MAX_LIMIT_DAYS)]
     platform_status: str
     dept_code: Annotated[str, Field(max_length=32)] | None = None
     dept_name: str | None = None

@@ -304,7 +304,7 @@ def _replay_page(conn: Any, rows: Any, settings: CitizenSettings, calendar: Work
             _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead)
         elif old["status"] == "received":
             before = len(dead)
-            values = _route(order, raw, settings, calendar, now, report, outbox, dead)
+            values = _route(order, raw, settings, calendar, now, report, outbox, dead, handout=old["handout"] or 0)
             if values:
                 store.update_workorder(conn, order.order_no, **values, updated_at=now)
         else:

@@ -49,6 +49,8 @@ def test_a_redo_count_as_a_whole_float_or_with_its_unit(cbcs: object, redo: int)
     ("cbcs", "redo_count", -1, 0),
     ("cbcs", "redo_count", 2**70, 0),
     ("cbcs", "redo_count", [1], 0),
+    ("blsx", "limit_days", 999_999_999, 5),  # past the most an order's limit can be (60 working days)
+    ("blsx", "limit_days", "999个工作日", 5),
 ])
 def test_an_unreadable_optional_count_is_its_default_and_a_flag(name: str, field: str, value: object,
                                                                 default: int) -> None:

@@ -64,3 +64,31 @@ def test_an_order_taken_back_after_dispatch_and_handed_out_again_is_sent_anew(da
         assert store.workorder(conn, "G2")["handout"] == 1
         keys = set(conn.execute(select(citizen_outbox.c.key).where(citizen_outbox.c.key.like("%G2%"))).scalars())
     assert keys == {"zp:G2", "qs:G2", "zp:G2#1", "qs:G2#1", "df:G2#1:0"}
+
+
+def test_a_handed_out_again_order_waiting_for_a_route_is_dispatched_under_its_own_key_on_replay(
+        database_url: str) -> None:
+    """Handed out again to a category without a route: it waits (received, dead-lettered); once the route exists
+    the replay dispatches it as its second hand-out (zp:G3#1) — under the first hand-out's key, already delivered,
+    the platform never heard of it, and the signature went out without a dispatch before it."""
+    from dataclasses import replace
+
+    from gateway.citizen import sign_workorder
+    from gateway.citizen.workorders import replay_rejected
+
+    engine, settings, calendar = migrated(database_url), load_citizen(), WorkCalendar.load()
+    sync_workorders(engine, settings, client=Pages([order("G3", "待转派", HANDED, HANDED)]), calendar=calendar,
+                    now=HANDED + timedelta(minutes=1))
+    taken_back = HANDED + timedelta(hours=1)
+    sync_workorders(engine, settings, client=Pages([order("G3", "已退回", HANDED, taken_back)]), calendar=calendar,
+                    now=taken_back + timedelta(minutes=1))
+    again = HANDED + timedelta(hours=3)
+    no_route = replace(settings, routes=tuple(r for r in settings.routes if r.category != "民政"))
+    waiting = sync_workorders(engine, no_route, client=Pages([order("G3", "待转派", again, again)]),
+                              calendar=calendar, now=again + timedelta(minutes=1))
+    assert waiting.unroutable == 1
+    replay_rejected(engine, settings, calendar=calendar, now=again + timedelta(minutes=30))
+    sign_workorder(engine, "G3", at=again + timedelta(hours=1))
+    with engine.connect() as conn:
+        keys = set(conn.execute(select(citizen_outbox.c.key).where(citizen_outbox.c.key.like("%G3%"))).scalars())
+    assert keys == {"zp:G3", "zp:G3#1", "qs:G3#1"}

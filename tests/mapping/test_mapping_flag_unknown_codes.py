@@ -102,3 +102,14 @@ def test_a_sync_keeps_the_case_and_counts_the_flag(database_url: str) -> None:
         assert flagged["records"] == 1 and flagged["fields"] == ["materials[].source"]
     finally:
         engine.dispose()
+
+
+def test_the_connector_acceptance_kit_keeps_what_the_sync_keeps() -> None:
+    """connectors.testing (the acceptance test every scaffold writes) counted a flagged miss as a mapping problem:
+    a new connector failed its acceptance on data the sync takes."""
+    from connectors.testing import records_map_to_canonical
+
+    mapper = Mapper.from_file(REPO / "mappings" / "sd_civil.yaml", model=Case)
+    record = copy.deepcopy(civil.generate(7, 1))
+    record["applyChannel"] = "99"
+    assert records_map_to_canonical([RawRecord(record["id"], CURSOR, record)], mapper, system="sd_civil") == 1
