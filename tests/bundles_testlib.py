@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 import yaml
 from gateway_testlib import REPO, ServerThread, make_gateway, register_licence_issuer
@@ -155,3 +157,12 @@ def wait_until(what: str, check: Any, timeout: float = 60.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+@pytest.fixture
+def world(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CompanyWorld]:
+    """The company world on a fresh ledger of each backend (a fixture: tests/process and tests/sharing/api import it
+    in their conftest), stopped after the test."""
+    made = company_world(database_url, tmp_path, monkeypatch)
+    yield made
+    made.stop()

@@ -7,14 +7,11 @@ they mean."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import orjson
 import pytest
 import requests
 import yaml
-from bundles_testlib import CompanyWorld, application, company_world
+from bundles_testlib import CompanyWorld, application
 from gateway_testlib import REPO, bearer
 from sqlalchemy import func, select
 
@@ -22,13 +19,6 @@ from gateway.contract.errors import RecordRejected
 from gateway.process.bundle_spec import BundleCatalogue
 from gateway.process.bundles import BundleConsents, apply_bundle
 from gateway.store.tables import bundle_applications, cases
-
-
-@pytest.fixture
-def world(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CompanyWorld]:
-    made = company_world(database_url, tmp_path, monkeypatch)
-    yield made
-    made.stop()
 
 
 def _bundles(world: CompanyWorld) -> int:

@@ -5,24 +5,15 @@ end and the bundle finishes with it; still waiting, it cannot be sent, and the b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 import yaml
-from bundles_testlib import CompanyWorld, application, company_world
+from bundles_testlib import CompanyWorld, application
 from gateway_testlib import REPO
 
 from gateway.process.bundle_spec import BundleCatalogue
 from gateway.process.bundles import BundleConsents, BundleReport, scan_bundles
-
-
-@pytest.fixture
-def world(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CompanyWorld]:
-    made = company_world(database_url, tmp_path, monkeypatch)
-    yield made
-    made.stop()
 
 
 def _catalogue(change: Callable[[dict[str, Any]], None]) -> BundleCatalogue:

@@ -4,25 +4,14 @@ tried to read their application. A number that is no bundle is audited under nob
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import requests
-from bundles_testlib import CompanyWorld, application, company_world
+from bundles_testlib import CompanyWorld, application
 from gateway_testlib import bearer
 from sqlalchemy import select
 
 from gateway.store.tables import audit_log
 
 RESERVATION = "JNMC2026120300017"  # the applicant's ID of the licence part (bundles_testlib.application)
-
-
-@pytest.fixture
-def world(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CompanyWorld]:
-    made = company_world(database_url, tmp_path, monkeypatch)
-    yield made
-    made.stop()
 
 
 def test_another_clients_refused_read_is_in_each_holders_access_log(world: CompanyWorld) -> None:

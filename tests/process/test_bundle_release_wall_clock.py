@@ -5,24 +5,14 @@ reviewer's oracle: the incremental KPI refresh counted one case of two)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
-from bundles_testlib import SPEC, CompanyWorld, application, company_world
+from bundles_testlib import SPEC, CompanyWorld, application
 from sqlalchemy import select
 
 from gateway.process.bundles import BundleConsents, apply_bundle
 from gateway.store.ledger import utcnow
 from gateway.store.tables import bundle_parts, cases
-
-
-@pytest.fixture
-def world(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CompanyWorld]:
-    made = company_world(database_url, tmp_path, monkeypatch)
-    yield made
-    made.stop()
 
 
 def test_a_part_released_as_of_an_earlier_instant_is_written_at_the_wall_clock(world: CompanyWorld) -> None:

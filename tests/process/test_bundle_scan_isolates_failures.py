@@ -4,12 +4,9 @@ bundle is observed, released and given its status as usual. Once the bundle can 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
-from bundles_testlib import SPEC, CompanyWorld, application, company_world
+from bundles_testlib import SPEC, CompanyWorld, application
 from sqlalchemy import select, update
 
 from gateway.ops.alerts import open_alerts
@@ -18,13 +15,6 @@ from gateway.store.ledger import dumps, loads, utcnow
 from gateway.store.tables import bundle_applications, bundle_parts
 
 SCAN_ALERT = "bundle_scan"  # the alert kind of a bundle the scan cannot move
-
-
-@pytest.fixture
-def world(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CompanyWorld]:
-    made = company_world(database_url, tmp_path, monkeypatch)
-    yield made
-    made.stop()
 
 
 def _stored_form(world: CompanyWorld, bundle_no: str) -> str:

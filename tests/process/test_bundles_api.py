@@ -9,23 +9,12 @@ refused (the gateway reads no file a caller names); the first part reaches its s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import requests
-from bundles_testlib import CompanyWorld, application, company_world
+from bundles_testlib import CompanyWorld, application
 from gateway_testlib import bearer
 from sqlalchemy import func, select
 
 from gateway.store.tables import audit_log, bundle_applications
-
-
-@pytest.fixture
-def world(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CompanyWorld]:
-    made = company_world(database_url, tmp_path, monkeypatch)
-    yield made
-    made.stop()
 
 
 def _bundles(world: CompanyWorld) -> int:

@@ -8,24 +8,15 @@ Airflow in tests/dags/test_bundles_dag.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from bundles_testlib import MATERIALS, CompanyWorld, application, company_world
+from bundles_testlib import MATERIALS, CompanyWorld, application
 from gateway_testlib import bearer
 
 from gateway.contract.errors import RecordRejected
 from gateway.store.outbox import pending_count
-
-
-@pytest.fixture
-def world(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CompanyWorld]:
-    made = company_world(database_url, tmp_path, monkeypatch)
-    yield made
-    made.stop()
 
 
 def _licence_issued(world: CompanyWorld, bundle_no: str) -> str:

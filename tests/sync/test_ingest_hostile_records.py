@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
+from pages_testlib import MemoryPages
 from sqlalchemy import func, select
 
 import gateway.sync.ingest as ingest_module
-from gateway.contract.connector import CheckResult, Connector, Page, RawRecord, StreamInfo
+from gateway.contract.connector import RawRecord
 from gateway.kernel.config import load_systems
 from gateway.mapping.mapper import Mapper
 from gateway.models import BEIJING
@@ -139,26 +138,6 @@ def test_a_case_that_cannot_be_written_is_a_dead_letter(env, monkeypatch) -> Non
         assert conn.execute(select(func.count()).select_from(cases)).scalar_one() == 1
 
 
-class _Pages(Connector):
-    """One page of records, in memory."""
-
-    kind = "pages"
-
-    def __init__(self, records: list[RawRecord]) -> None:
-        super().__init__({})
-        self.records = records
-
-    def check(self) -> CheckResult:
-        return CheckResult(ok=True, message="in memory")
-
-    def streams(self) -> list[StreamInfo]:
-        return [StreamInfo(name="cases", ordered=False)]
-
-    def read(self, stream: str, *, since: datetime | None = None, mode: str = "incremental",
-             checkpoint: Mapping[str, Any] | None = None) -> Iterator[Page]:
-        yield Page(records=list(self.records))
-
-
 @pytest.mark.parametrize(("field", "value", "stored"), [("updateTime", "0001-01-01 00:00:00", False),
                                                        ("promiseDays", "100000000000000000000", True)])
 def test_one_hostile_record_does_not_fail_every_run_of_the_system(make_world, field, value, stored) -> None:
@@ -170,7 +149,7 @@ def test_one_hostile_record_does_not_fail_every_run_of_the_system(make_world, fi
         source.close()
     payload = {**copy.deepcopy(records[0].payload), "id": "POISON-1", "projectNo": "370000209912310000009",
                field: value}
-    pages = _Pages([*records, RawRecord("POISON-1", records[0].cursor, payload)])
+    pages = MemoryPages([*records, RawRecord("POISON-1", records[0].cursor, payload)])
     for _ in range(2):
         run = sync_system(world.runtime, "sd_civil", connector=pages)  # raised SyncFailed before
         # a promise beyond 64 bits is left out and flagged (range.implausible): the case is kept without it

@@ -8,16 +8,17 @@ dead-letters that record (``mapping.internal``) while the page goes on."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pages_testlib import MemoryPages
 from sqlalchemy import delete, func, select, update
 
 import gateway.sync.engine as engine_module
-from gateway.contract.connector import CheckResult, Connector, Page, RawRecord, StreamInfo
+from gateway.contract.connector import RawRecord
 from gateway.ops.alerts import open_alerts
 from gateway.store import ledger
 from gateway.store.tables import cases, dead_letters, outbox, reconciliations, watermarks
@@ -86,26 +87,6 @@ def _civil_records(world) -> list[RawRecord]:
         source.close()
 
 
-class _Pages(Connector):
-    """One page of civil records, in memory: what the sandbox sends, plus a record the mapping cannot take."""
-
-    kind = "pages"
-
-    def __init__(self, records: list[RawRecord]) -> None:
-        super().__init__({})
-        self.records = records
-
-    def check(self) -> CheckResult:
-        return CheckResult(ok=True, message="in memory")
-
-    def streams(self) -> list[StreamInfo]:
-        return [StreamInfo(name="cases", ordered=False)]
-
-    def read(self, stream: str, *, since: datetime | None = None, mode: str = "incremental",
-             checkpoint: Mapping[str, Any] | None = None) -> Iterator[Page]:
-        yield Page(records=list(self.records))
-
-
 def test_a_record_the_mapping_raises_on_is_a_dead_letter_and_the_run_goes_on(make_world, monkeypatch) -> None:
     world = make_world(civil=3, estate=2)
     records = _civil_records(world)
@@ -119,7 +100,7 @@ def test_a_record_the_mapping_raises_on_is_a_dead_letter_and_the_run_goes_on(mak
         return inbound(payload, context)
 
     monkeypatch.setattr(mapper, "inbound", raising)
-    report = sync_system(world.runtime, "sd_civil", connector=_Pages([*records, poison]))
+    report = sync_system(world.runtime, "sd_civil", connector=MemoryPages([*records, poison]))
     assert report.status != "failed", report.error
     assert (report.counts.inserted, report.counts.rejected) == (3, 1)
     with world.runtime.engine.connect() as conn:
@@ -159,7 +140,7 @@ def test_records_the_ledger_cannot_key_are_found_in_the_dead_letters_by_the_reco
     world = make_world(civil=2, estate=2)
     records = _civil_records(world)
     odd = [RawRecord(key, records[0].cursor, {**records[0].payload, "id": key}) for key in ("K" * 300, "A\x00B")]
-    source = _Pages([*records, *odd])
+    source = MemoryPages([*records, *odd])
     report = sync_system(world.runtime, "sd_civil", connector=source)
     assert (report.counts.inserted, report.counts.rejected) == (2, 2)
     totals = reconcile_system(world.runtime, "sd_civil", connector=source, store=False).totals()
@@ -218,7 +199,7 @@ def test_records_already_dead_read_again_do_not_keep_a_system_degraded(make_worl
     world = make_world(civil=6, estate=2)
     world.sandbox.set_faults("civil", malformed_rate=0.5)
     records = _civil_records(world)
-    pages = _Pages(records)
+    pages = MemoryPages(records)
     first = sync_system(world.runtime, "sd_civil", connector=pages)
     assert first.status == "degraded" and first.counts.rejected > 0 and first.counts.rejected_again == 0
     assert open_alerts(world.runtime.engine, kind="sync_degraded")
@@ -233,7 +214,7 @@ def test_records_already_dead_read_again_do_not_keep_a_system_degraded(make_worl
         attempts = set(conn.execute(select(dead_letters.c.attempts).where(dead_letters.c.status == "open")).scalars())
     assert attempts == {2}
     good = [r for r in records if r.source_id not in {d for d in _open_letters(world)}]
-    assert sync_system(world.runtime, "sd_civil", connector=_Pages(good)).status == "succeeded"
+    assert sync_system(world.runtime, "sd_civil", connector=MemoryPages(good)).status == "succeeded"
     assert not open_alerts(world.runtime.engine, kind="sync_degraded")  # the window holds no broken record now
 
 
@@ -248,7 +229,7 @@ def test_a_system_almost_all_dead_letters_keeps_its_degraded_alert_through_full_
     world = make_world(civil=20, estate=2)
     world.sandbox.set_faults("civil", malformed_rate=0.9)
     records = _civil_records(world)
-    pages = _Pages(records)
+    pages = MemoryPages(records)
     assert sync_system(world.runtime, "sd_civil", connector=pages).status == "degraded"
     for _ in range(2):
         report = sync_system(world.runtime, "sd_civil", connector=pages, full_refresh=True)
@@ -265,7 +246,7 @@ def test_a_degraded_alert_says_how_it_clears_and_a_hand_resolve_holds_while_the_
 
     world = make_world(civil=6, estate=2)
     world.sandbox.set_faults("civil", malformed_rate=0.5)
-    pages = _Pages(_civil_records(world))
+    pages = MemoryPages(_civil_records(world))
     assert sync_system(world.runtime, "sd_civil", connector=pages).status == "degraded"
     (alert,) = open_alerts(world.runtime.engine, kind="sync_degraded")
     assert "tongban alerts resolve sync_degraded sd_civil" in alert["message"]
@@ -282,9 +263,9 @@ def test_a_record_kept_with_a_mapping_flag_reconciles_as_matched(make_world) -> 
     records = _civil_records(world)
     first = records[0]
     records[0] = RawRecord(first.source_id, first.cursor, {**first.payload, "applyChannel": "99"})
-    report = sync_system(world.runtime, "sd_civil", connector=_Pages(records))
+    report = sync_system(world.runtime, "sd_civil", connector=MemoryPages(records))
     assert report.counts.rejected == 0 and report.counts.inserted == len(records)
-    result = reconcile_system(world.runtime, "sd_civil", connector=_Pages(records), store=False)
+    result = reconcile_system(world.runtime, "sd_civil", connector=MemoryPages(records), store=False)
     totals = result.totals()
     assert totals.get("unrecorded_rejections", 0) == 0 and totals.get("rejected", 0) == 0
     assert {p["problem"] for day in result.days for p in day.problems} <= {"queued_for_hall"}  # not pushed yet

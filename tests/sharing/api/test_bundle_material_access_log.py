@@ -4,23 +4,12 @@ hall shows it (``POST /v1/holders/access-log``), as the bundle read itself is.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import requests
-from bundles_testlib import CompanyWorld, application, company_world
+from bundles_testlib import CompanyWorld, application
 from gateway_testlib import bearer
 
 RESERVATION = application()["form"]["name_reservation_no"]
 MARKET_DEPT = "11370100004301265T"
-
-
-@pytest.fixture
-def world(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CompanyWorld]:
-    made = company_world(database_url, tmp_path, monkeypatch)
-    yield made
-    made.stop()
 
 
 def test_a_departments_read_of_a_bundle_material_is_in_the_holders_access_log(world: CompanyWorld) -> None:

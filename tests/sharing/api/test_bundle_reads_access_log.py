@@ -5,23 +5,12 @@ the holders of the certificates its parts issued — and in nobody else's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import requests
-from bundles_testlib import CompanyWorld, application, company_world
+from bundles_testlib import CompanyWorld, application
 from gateway_testlib import UNLICENSED, bearer
 
 RESERVATION = application()["form"]["name_reservation_no"]
 """The licence part's applicant: the company-to-be, by its name reservation (名称自主申报告知书编号)."""
-
-
-@pytest.fixture
-def world(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CompanyWorld]:
-    made = company_world(database_url, tmp_path, monkeypatch)
-    yield made
-    made.stop()
 
 
 def _bundle_reads(world: CompanyWorld, id_number: str) -> list[tuple[str, str, str | None, str]]:
@@ -60,8 +49,10 @@ def test_a_bundle_read_is_in_the_access_log_of_whose_data_it_is(world: CompanyWo
     assert status.status_code == 200 and {p["certificate_no"] for p in status.json()["parts"]} >= {licence_no}
     assert _bundle_reads(world, licence_no) == [("read", bundle_no, "sd_hall", "bundle")]
 
-    # another client's attempt finds nothing and reads nothing: in nobody's log; nor is the bundle in strangers'
+    # another client's attempt finds nothing (404, as for a bundle that does not exist) and reads nothing — but it was
+    # an attempt on the company's data: in its log, refused; nor is the bundle in strangers'
     other = world.gw.clients.add("county_hall", scopes=["bundles:apply"]).credential
     assert _read(world, bundle_no, other).status_code == 404
-    assert len(_bundle_reads(world, licence_no)) == 1
+    assert _bundle_reads(world, licence_no) == [("read", bundle_no, "sd_hall", "bundle"),
+                                                ("denied", bundle_no, "county_hall", "bundle")]
     assert _bundle_reads(world, UNLICENSED) == []
