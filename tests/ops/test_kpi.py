@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from kpi_testlib import log_materials_answer
 from sqlalchemy import Engine, update
 
 from gateway.catalogue import CatalogueEntry
@@ -24,7 +25,7 @@ from gateway.process import TongbanCatalogue
 from gateway.store import catalogue as catalogue_store
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
-from gateway.store.tables import audit_log, cases
+from gateway.store.tables import cases
 
 BJ = timezone(timedelta(hours=8))
 # 实施编码 → (legal limit text, the harvested catalogue's ``tongban`` field); I4's limit is in calendar days: outside
@@ -208,28 +209,19 @@ def _write(engine: Engine, generated: list[GenCase], *, at: datetime) -> None:
         conn.execute(cases.insert(), rows)
 
 
-_SEQ = [0]
 
-
-def _answer(engine: Engine, case_no: str, saved: int) -> None:
-    _SEQ[0] += 1
-    with engine.begin() as conn:
-        conn.execute(audit_log.insert().values(seq=_SEQ[0], at=datetime.now(UTC), action="materials",
-                                               outcome=f"saved:{saved}", case_no=case_no, prev_hash="0" * 64,
-                                               hash="0" * 64))
 
 
 @pytest.fixture
 def ledger(database_url: str) -> tuple[Engine, list[GenCase]]:
     engine = make_engine(database_url)
     upgrade(engine)
-    _SEQ[0] = 0
     generated = generate(13, 2000)
     _catalogue(engine)
     _write(engine, generated, at=datetime.now(UTC) - timedelta(hours=2))
     for c in generated:
         for n in c.saved:
-            _answer(engine, c.case_no, n)
+            log_materials_answer(engine, c.case_no, n)
     return engine, generated
 
 
@@ -290,11 +282,11 @@ def test_after_one_percent_changes_the_refresh_reads_only_those(ledger: tuple[En
                 version=c.version, data=json.dumps(c.document(), ensure_ascii=False), updated_at=later))
     untouched = next(c for c in generated if c not in changed and not c.deleted and max(c.saved, default=0) < 2)
     untouched.saved.append(2)
-    _answer(engine, untouched.case_no, 2)
+    log_materials_answer(engine, untouched.case_no, 2)
     lesser = next(c for c in generated if c not in changed and c is not untouched and not c.deleted and c.saved
                   and max(c.saved) > 0)
     lesser.saved.append(0)  # an answer that looked up less (no consent token): it undoes nothing
-    _answer(engine, lesser.case_no, 0)
+    log_materials_answer(engine, lesser.case_no, 0)
 
     report = _refresh(engine)
 

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from kpi_testlib import log_materials_answer
 from sqlalchemy import Engine, delete, update
 
 from gateway.ops import kpi
@@ -16,10 +17,9 @@ from gateway.process import TongbanCatalogue
 from gateway.store import kpi as kpi_store
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
-from gateway.store.tables import audit_log, cases, kpi_case_facts
+from gateway.store.tables import cases, kpi_case_facts
 
 CAL, TONGBAN = WorkCalendar.load(), TongbanCatalogue.load()
-_SEQ = [0]
 
 
 def _doc(no: str, **extra: Any) -> str:
@@ -42,13 +42,6 @@ def _rewrite(engine: Engine, no: str, *, at: datetime, **extra: Any) -> None:
             version=cases.c.version + 1, data=_doc(no, **extra), updated_at=at))
 
 
-def _answer(engine: Engine, no: str, saved: int) -> None:
-    _SEQ[0] += 1
-    with engine.begin() as conn:
-        conn.execute(audit_log.insert().values(seq=_SEQ[0], at=datetime.now(UTC), action="materials",
-                                               outcome=f"saved:{saved}", case_no=no, prev_hash="0" * 64,
-                                               hash="0" * 64))
-
 
 def _refresh(engine: Engine) -> kpi.RefreshReport:
     return kpi.refresh_facts(engine, calendar=CAL, catalogue=TONGBAN)
@@ -57,7 +50,6 @@ def _refresh(engine: Engine) -> kpi.RefreshReport:
 def _ledger(url: str, nos: int = 50) -> Engine:
     engine = make_engine(url)
     upgrade(engine)
-    _SEQ[0] = 0
     _insert(engine, [f"C{n:03d}" for n in range(nos)], at=datetime.now(UTC) - timedelta(minutes=1))
     assert _refresh(engine).written == nos  # the first refresh computes every row
     return engine
@@ -85,8 +77,8 @@ def test_a_materials_answer_for_a_case_without_a_row_is_applied_when_the_row_exi
     engine = _ledger(database_url, nos=3)
     with engine.begin() as conn:  # a row lost (however): the case is in the ledger, its row is not
         conn.execute(delete(kpi_case_facts).where(kpi_case_facts.c.case_no == "C001"))
-    _answer(engine, "C001", 2)
-    _answer(engine, "LATER", 3)  # answered before the case reaches this ledger's cases (a replica behind)
+    log_materials_answer(engine, "C001", 2)
+    log_materials_answer(engine, "LATER", 3)  # answered before the case reaches this ledger's cases (a replica behind)
     _refresh(engine)
     (row,) = kpi.compute(engine, period="2026-11")
     assert row.kpis["submissions_saved"] == 2  # C001's row computed, the answer applied to it
