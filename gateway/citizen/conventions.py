@@ -44,6 +44,7 @@ import orjson
 from pydantic import ValidationError
 
 from gateway.contract.errors import FieldIssue, RecordRejected
+from gateway.models.text import UNSTORABLE, storable
 
 from .models import CHANNEL_NAMES, MAX_LIMIT_DAYS, Evaluation, Level, WorkOrder
 
@@ -61,7 +62,6 @@ DECISIONS = {"0": "pending", "1": "upheld", "2": "rejected"}
 _GDLX = {"1": "consult", "2": "help", "3": "complaint", "4": "report", "5": "suggestion", "6": "praise"}
 _HFMYD = {"1": "satisfied", "2": "basic", "3": "unsatisfied"}
 _CASE_IN_TEXT = re.compile(r"办件编号\s*[:：]?\s*([0-9A-Za-z\-]{10,50})")
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 CLOCK_SKEW = timedelta(minutes=5)
 """How far a rating time may lie after the rating's change time before it is a device clock running ahead."""
 _EVALUATOR_FIELDS = {"ratingId": "rating_id", "caseNo": "case_no", "channel": "channel", "ratedAt": "rated_at",
@@ -74,18 +74,13 @@ _HOTLINE_FIELDS = {"gdbh": "order_no", "gdlx": "matter_type", "ywfl": "category"
                    "hfsj": "rated_at", "dfsj": "replied_at", "zpsj": "dispatched_at", "qssj": "signed_at"}
 
 
-def _storable(text: str) -> str:
-    """``text`` with NUL and lone surrogates — what no store here can hold — replaced by U+FFFD."""
-    return _UNSTORABLE.sub("\ufffd", text) if _UNSTORABLE.search(text) else text
-
-
 def _storable_payload(payload: dict[str, Any], record: str, keys: tuple[str, ...], names: dict[str, str],
                       flags: list[FieldIssue]) -> dict[str, Any]:
     """``payload`` with its text made storable: a key holding NUL or a lone surrogate is refused
     (``key.unstorable``); any other text has them replaced by U+FFFD and is flagged (``text.unstorable``)."""
     out = payload
     for name, value in payload.items():
-        if not isinstance(value, str) or not _UNSTORABLE.search(value):
+        if not isinstance(value, str) or not UNSTORABLE.search(value):
             continue
         field = names.get(name, str(name))
         if name in keys:
@@ -94,9 +89,9 @@ def _storable_payload(payload: dict[str, Any], record: str, keys: tuple[str, ...
                           "would name another record")
         if out is payload:
             out = dict(payload)
-        out[name] = _storable(value)
+        out[name] = storable(value)
         flags.append(FieldIssue(record, field, "text.unstorable",
-                                f"{name} held {len(_UNSTORABLE.findall(value))} character(s) no store can hold (NUL, "
+                                f"{name} held {len(UNSTORABLE.findall(value))} character(s) no store can hold (NUL, "
                                 "lone surrogate): replaced by U+FFFD"))
     return out
 
@@ -191,7 +186,7 @@ def raw_text(raw: Any) -> str:
         return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS).decode()
     except TypeError:
         text = json.dumps(raw, ensure_ascii=False, sort_keys=True, default=repr)
-        if _UNSTORABLE.search(text):  # a lone surrogate (orjson refuses those too): escaped, kept as sent
+        if UNSTORABLE.search(text):  # a lone surrogate (orjson refuses those too): escaped, kept as sent
             text = json.dumps(raw, ensure_ascii=True, sort_keys=True, default=repr)
         return text
 
@@ -200,7 +195,7 @@ def dead_letter_id(raw: Any, id_field: str) -> str:
     """The dead letter's source id of a raw record: its own id when it has a usable one, else a digest of the
     payload — two records without ids must not become one dead letter (the second would replace the first)."""
     rid = raw.get(id_field) if isinstance(raw, dict) else None
-    if isinstance(rid, str) and rid and len(rid) <= 128 and not _UNSTORABLE.search(rid):
+    if isinstance(rid, str) and rid and len(rid) <= 128 and not UNSTORABLE.search(rid):
         return rid
     return "sha256:" + hashlib.sha256(raw_text(raw).encode()).hexdigest()[:32]
 
@@ -233,7 +228,7 @@ def from_evaluator(payload: Any) -> Evaluation:
     if not isinstance(payload, dict):
         raise _reject("evaluator:?", "record", "record.type", f"expected a JSON object, got {type(payload).__name__}")
     rid = payload.get("ratingId")
-    record = _storable(f"evaluator:{rid}")
+    record = storable(f"evaluator:{rid}")
     if not isinstance(rid, str) or not rid:
         raise _reject(record, "rating_id", "required", "ratingId is missing")
     flags: list[FieldIssue] = []
@@ -302,7 +297,7 @@ def from_hotline(payload: Any) -> WorkOrder:
     if not isinstance(payload, dict):
         raise _reject("hotline:?", "record", "record.type", f"expected a JSON object, got {type(payload).__name__}")
     number = payload.get("gdbh")
-    record = _storable(f"hotline:{number}")
+    record = storable(f"hotline:{number}")
     if not isinstance(number, str) or not number:
         raise _reject(record, "order_no", "required", "gdbh is missing")
     flags: list[FieldIssue] = []

@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .issues import Issue
+from .text import without_surrogates
 
 TEXT_REPLACED = "text.replaced"
 TEXT_TRUNCATED = "text.truncated"
@@ -82,7 +83,7 @@ def repaired(data: dict[str, Any], error: ValidationError, flags: list[Issue]) -
             fixes.append((loc, None))
             flags.append((path, CATALOG_CODE, f"the catalogue code is {len(value)} characters, not 12: left out"))
         elif kind == "string_unicode" and generic in FREE_TEXT and isinstance(value, str):
-            fixes.append((loc, _scrubbed(value)))
+            fixes.append((loc, without_surrogates(value)))
             flags.append((path, TEXT_REPLACED, "text held lone surrogates (bad decoding upstream): replaced by U+FFFD"))
         elif kind == "string_too_long" and generic in FREE_TEXT and isinstance(value, str):
             limit = int(err.get("ctx", {}).get("max_length", len(value)))
@@ -154,10 +155,6 @@ def _number_text(value: Any) -> str:
     except ValueError:  # an integer of more digits than Python converts to text
         return "an integer of more than 4,300 digits"
     return text if len(text) <= 40 else f"{text[:20]}…{text[-4:]} ({len(text)} characters)"
-
-
-def _scrubbed(text: str) -> str:
-    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
 
 
 def _replaced(data: Any, loc: tuple[Any, ...], value: Any) -> Any:

@@ -9,6 +9,25 @@ later inside a push to a GBK system.
 
 from __future__ import annotations
 
+import re
+
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""What no store here can hold: NUL (PostgreSQL's text) and lone surrogates (UTF-8, JSON a ``"\\ud800"`` escape
+carries)."""
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """``text`` with each NUL and lone surrogate replaced by U+FFFD (the one replacement everywhere: a reader sees
+    that something stood there, and the text around it is not joined)."""
+    return UNSTORABLE.sub("\ufffd", text) if UNSTORABLE.search(text) else text
+
+
+def without_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD (a NUL, which JSON and the ledger's documents carry, is
+    kept)."""
+    return _SURROGATES.sub("\ufffd", text) if _SURROGATES.search(text) else text
+
 
 def gb18030_problem(text: str) -> str | None:
     """Why ``text`` cannot be encoded in GB18030, or ``None`` if it can."""
@@ -27,4 +46,4 @@ def gb18030_problem(text: str) -> str | None:
     return None
 
 
-__all__ = ["gb18030_problem"]
+__all__ = ["UNSTORABLE", "gb18030_problem", "storable", "without_surrogates"]

@@ -38,6 +38,7 @@ from gateway.mapping.usage import field_source_paths
 from gateway.models import Case, QualityTally, case_document
 from gateway.models.hashing import unreadable_record
 from gateway.models.stored import stored_case_json
+from gateway.models.text import storable
 from gateway.store import ledger, payloads
 from gateway.store.outbox import PENDING
 from gateway.store.payloads import pack, raw_hash
@@ -249,7 +250,7 @@ def _ingest_page(
                 "case_no": _fit(case_no, CASE_NO_MAX),
                 "cursor": record.cursor if record else None,
                 "raw": _raw_text(ctx, raw),
-                "reason": _storable(reason),  # messages may quote the bad value
+                "reason": storable(reason),  # messages may quote the bad value
                 "issues": _issues_text(issues),
                 "mapping_version": version,
                 "status": "open",
@@ -453,25 +454,14 @@ def _payload_repr(payload: Any) -> str:
         text = repr(payload)
     except RecursionError:
         text = f"<a {type(payload).__name__} nested too deep to write>"
-    return _storable(text)
-
-
-def _storable(text: str) -> str:
-    """``text`` as a text column holds it: NUL (PostgreSQL's text cannot) and lone surrogates (UTF-8 cannot) as
-    U+FFFD."""
-    text = text.replace("\x00", "\ufffd")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return text
+    return storable(text)
 
 
 def _issues_text(issues: list[FieldIssue]) -> str:
     try:
         return ledger.dumps([asdict(i) for i in issues])
     except orjson.JSONEncodeError:
-        return ledger.dumps([{k: _storable(str(v)) for k, v in asdict(i).items()} for i in issues])
+        return ledger.dumps([{k: storable(str(v)) for k, v in asdict(i).items()} for i in issues])
 
 
 def _unserialisable(ctx: IngestContext, record: RawRecord, exc: Exception, dead_letter: Any) -> None:
