@@ -36,6 +36,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from gateway.models.codes import CaseResult
+from gateway.store.documents import document_field_sql
 from gateway.store.tables import audit_log, cases, catalogue_items, kpi_case_facts, watermarks
 
 __all__ = ["DEAD_RESULTS", "DIMENSIONS", "ITEM_DIMENSIONS", "aggregate", "catalogue_mark", "changed_cases",
@@ -63,12 +64,7 @@ class _DocumentResult(FunctionElement[str]):
 
 @compiles(_DocumentResult)
 def _document_result(element: _DocumentResult, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_extract({compiler.process(element.clauses, **kw)}, '$.result')"
-
-
-@compiles(_DocumentResult, "postgresql")
-def _document_result_pg(element: _DocumentResult, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"(CAST({compiler.process(element.clauses, **kw)} AS json) ->> 'result')"
+    return document_field_sql(compiler.dialect.name, compiler.process(element.clauses, **kw), "result")
 
 
 def live_case() -> ColumnElement[bool]:

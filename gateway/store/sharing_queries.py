@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, RowMapping, select, text
 
 from gateway.store.db import SQLITE_BUSY_TIMEOUT_MS
+from gateway.store.documents import document_field_sql
 from gateway.store.tables import api_clients, audit_log, cases, consents, outbox, source_records
 
 __all__ = [
@@ -115,16 +116,10 @@ class FastReader:
 
 # -- the hot path: a case and the holder's certificates, one statement -----------------------------------------
 
-_APPLICANT_ID = {
-    "sqlite": "json_extract({t}.data, '$.applicant.id_number')",
-    "postgresql": "(CAST({t}.data AS json) -> 'applicant' ->> 'id_number')",
-}
-
-
 def applicant_id_sql(dialect: str, table: str) -> str:
     """SQL for a case's (sealed) applicant ID number, read from its JSON in the database — the hot path needs
     this one field, and parsing the whole case document in Python cost more than the rest of the query."""
-    return _APPLICANT_ID[dialect].format(t=table)
+    return document_field_sql(dialect, f"{table}.data", "applicant", "id_number")
 
 
 _HOLDERS_OF_C = {
