@@ -43,26 +43,30 @@ def resolve_config_paths(config: Mapping[str, Any], keys: tuple[str, ...], base_
         # {"wsdl": "/srv/config/connectors/wsdl/noise.wsdl"}
     """
 
-    def fix(value: Any) -> Any:
-        if not isinstance(value, str) or not value or "://" in value or value.startswith("{"):
-            return value
-        path = Path(value).expanduser()
-        return value if path.is_absolute() else str((base_dir / path).resolve())
-
-    def walk(node: Any, parts: list[str]) -> Any:
-        if not parts:
-            return fix(node)
-        if not isinstance(node, Mapping):
-            return node
-        head, rest = parts[0], parts[1:]
-        if head == "*":
-            return {k: walk(v, rest) for k, v in node.items()}
-        return {**node, head: walk(node[head], rest)} if head in node else node
-
     result: dict[str, Any] = dict(config)
     for key in keys:
-        result = walk(result, key.split("."))
+        result = _walk(result, key.split("."), base_dir)
     return result
+
+
+def _walk(node: Any, parts: list[str], base_dir: Path) -> Any:
+    # module functions, not closures: a closure that calls itself is a reference cycle, garbage for the collector
+    # on every run that builds a connector
+    if not parts:
+        return _resolved(node, base_dir)
+    if not isinstance(node, Mapping):
+        return node
+    head, rest = parts[0], parts[1:]
+    if head == "*":
+        return {k: _walk(v, rest, base_dir) for k, v in node.items()}
+    return {**node, head: _walk(node[head], rest, base_dir)} if head in node else node
+
+
+def _resolved(value: Any, base_dir: Path) -> Any:
+    if not isinstance(value, str) or not value or "://" in value or value.startswith("{"):
+        return value
+    path = Path(value).expanduser()
+    return value if path.is_absolute() else str((base_dir / path).resolve())
 
 
 def declared_config(kind: str, config: Mapping[str, Any], declared_in: Path) -> dict[str, Any]:
