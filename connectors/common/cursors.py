@@ -85,5 +85,25 @@ class CursorCodec:
             pass  # a format that cannot be read back (no year in it…): its floor, as before
         return text
 
+    def format_before(self, value: datetime) -> str:
+        """The last value of the format strictly before ``value`` floored to it: what to send an EXCLUSIVE
+        changed-since parameter (``update_time > ?``) so that it answers every record at or after that floor —
+        ``10:31:00`` for 10:31:01 (and for 10:31:01.5), ``2024-03-04`` for a day format, one millisecond earlier for
+        ``epoch_ms``. A record sharing the anchor's change time is then read again (a re-delivery, dropped by key
+        and cursor), never skipped. A format that cannot be read back gives its floor one smallest step earlier."""
+        text = self.format(value)
+        try:
+            floor = self.parse(text)
+        except ValueError:
+            return self.format(value - _END_STEPS[0])
+        for step in _END_STEPS:
+            earlier = self.format(floor - step)
+            try:
+                if self.parse(earlier) < floor:
+                    return earlier
+            except ValueError:
+                break
+        return self.format(floor - _END_STEPS[0])
+
 
 __all__ = ["CursorCodec"]

@@ -129,6 +129,12 @@ class Paginator(abc.ABC):
     def reset(self) -> None:  # noqa: B027 - stateless paginators have nothing to reset
         """Go back to the first page."""
 
+    def counted_before(self, body: Any) -> bool:
+        """Whether the pages before the current one already hold every record the answer counts (``total_path``).
+        A full page of nothing new is then the end, not a server ignoring the page parameter: MyBatis PageHelper
+        with ``reasonable=true`` answers any page past the last with the last page again."""
+        return False
+
 
 class SinglePage(Paginator):
     def request(self, base: PageRequest) -> PageRequest:
@@ -168,6 +174,10 @@ class PageNumberPaginator(Paginator):
     def reset(self) -> None:
         self.page = self.config.start
 
+    def counted_before(self, body: Any) -> bool:
+        total = _total(body, self.config.total_path)
+        return total is not None and (self.page - self.config.start) * self.config.size >= total
+
 
 class OffsetPaginator(Paginator):
     """``?offset=O&limit=S``; a page with fewer than ``size`` records is the last one."""
@@ -194,6 +204,10 @@ class OffsetPaginator(Paginator):
 
     def reset(self) -> None:
         self.offset = self.config.start
+
+    def counted_before(self, body: Any) -> bool:
+        total = _total(body, self.config.total_path)
+        return total is not None and self.offset - self.config.start >= total
 
 
 class CursorPaginator(Paginator):

@@ -27,7 +27,12 @@ record that moves during the read (nothing to re-anchor on). Give such streams a
 whenever the server can filter by change time; their full refresh then re-anchors too.
 
 A source that wants both ends of the window (``end_param``) gets the instant the read began as its end, the
-same on every page: changes made while the read runs are the next run's.
+same on every page: changes made while the read runs are the next run's. A source that answers at most
+``max_window`` at a time (查询时间跨度不能超过7天) is read window after window, each paged to its end, until the
+instant the read began; an outage longer than the window cannot leave its watermark stuck.
+
+A source whose parameter is exclusive (``>``: ``exclusive: true``) is sent one step of the parameter's format
+before the anchor, so re-anchoring cannot skip the records sharing the anchor's change time at a page boundary.
 
 An ``ordered`` stream (the default) promises that records arrive in non-decreasing cursor order; the
 re-anchoring above and the checkpoints rest on that promise. A source that sorts newest-first would have its
@@ -101,14 +106,34 @@ def read_pages(
     order = CursorOrder(where, incremental.cursor_field, positional=paginator.positional) \
         if incremental is not None and ordered else None
 
+    read_began = datetime.now(timezone.utc)  # where the read's window closes, for sources that want both ends
     anchor: datetime | None = None
     if incremental is not None:
         anchor = resume_point(since if mode == "incremental" else None, checkpoint, where)
+        if anchor is None:
+            anchor = first_start(incremental, read_began)
     reanchor = incremental is not None and paginator.positional
     resumable = incremental is not None and ordered
     start = anchor
 
-    window_end = datetime.now(timezone.utc)  # where the window closes, for sources that want both ends
+    def since_text(at: datetime) -> str:
+        assert incremental is not None and param_codec is not None
+        return param_codec.format_before(at) if incremental.exclusive else param_codec.format(at)
+
+    max_window = incremental.max_window if incremental is not None else None
+
+    def window_closing(at: datetime | None) -> datetime:
+        """Where the window starting at ``at`` ends: ``max_window`` after the start AS SENT (floored, or a step
+        earlier when exclusive: the source measures the span between the two parameters), never past the read."""
+        if max_window is None or at is None or param_codec is None:
+            return read_began
+        try:
+            sent = param_codec.parse(since_text(at))
+        except (ValueError, TypeError, OverflowError):
+            sent = at
+        return min(sent + max_window, read_began)
+
+    window_end = window_closing(anchor)
 
     sent: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
     stale_pages, last_ids = 0, ()
@@ -123,7 +148,7 @@ def read_pages(
         params = dict(base.params)
         if incremental is not None and param_codec is not None:
             if anchor is not None:
-                params[incremental.param] = param_codec.format(anchor)
+                params[incremental.param] = since_text(anchor)
             elif incremental.initial_value is not None:
                 params[incremental.param] = incremental.initial_value
             if incremental.end_param is not None:
@@ -148,10 +173,17 @@ def read_pages(
             check_filtered(arrived, filtered, param_codec, incremental, where=where)
         ids = tuple(r.source_id for r in records)
         repeated = bool(items) and ((not records and not rejects) or ids == last_ids)  # nothing new on a full page
+        if repeated and stale_pages == 0 and paginator.counted_before(body):
+            # the first page of nothing new, and the pages before it hold the answer's total: past the last page (a
+            # server repeating its last one), not a loop. Judged on the first repeat only: further repeats move
+            # the page position on, not the records read.
+            return
         stale_pages, last_ids = (stale_pages + 1 if repeated else 0), ids
         if stale_pages > MAX_STALE_PAGES:
             raise FatalSyncError(f"{where}: {stale_pages} pages in a row held only records already read (does the "
-                                 f"source ignore the paging parameter?): stopped, the read would never end")
+                                 f"source ignore the paging parameter? or repeat its last page past the end, as "
+                                 f"PageHelper's reasonable=true does: then set `pagination.total_path` to the "
+                                 f"answer's record count): stopped, the read would never end")
 
         page_checkpoint: dict[str, Any] | None = None
         if resumable:
@@ -164,7 +196,16 @@ def read_pages(
         except (EndlessEmptyPagesError, ForeignLinkError, ShortReadError) as exc:
             raise FatalSyncError(f"{where}: {exc}") from None
         if not more:
-            return
+            if max_window is None or anchor is None or window_end >= read_began:
+                return
+            # the window is read to its end: the next one starts where it ended (inclusive: records at that
+            # instant come again, dropped as re-deliveries)
+            anchor = max(anchor, window_end)
+            window_end = window_closing(anchor)
+            paginator.reset()
+            if order is not None:
+                order.restart()
+            continue
         high_water = decoder.max_cursor
         if reanchor and high_water is not None and (anchor is None or high_water > anchor):
             anchor = high_water
@@ -202,7 +243,8 @@ def check_filtered(records: list[RawRecord], anchor: datetime, codec: CursorCode
     example = older[0]
     name, param = incremental.cursor_field, incremental.param
     raise FatalSyncError(
-        f"{where}: asked for records changed since {codec.format(anchor)!r} (`{param}`, inclusive), the source "
+        f"{where}: asked for records changed since {codec.format(anchor)!r} (`{param}`, "
+        f"{'exclusive: sent one step earlier' if incremental.exclusive else 'inclusive'}), the source "
         f"answered {len(older)} of {len(dated)} records more than a day older than that, e.g. record "
         f"{example.source_id} with {name} = {dig(example.payload, name, None)!r}: does the source ignore "
         f"`{param}`? (or read it in another format: check `param`, `param_format` and `timezone` of the "
@@ -273,6 +315,16 @@ class CursorOrder:
                 f"Either {remedy}")
 
 
+def first_start(incremental: IncrementalConfig, now: datetime) -> datetime | None:
+    """Where a read with no watermark starts: ``initial_lookback`` before ``now``, or — for a windowed read —
+    the instant ``initial_value`` names; None leaves the parameter out (or sends ``initial_value`` verbatim)."""
+    if incremental.initial_lookback is not None:
+        return now - incremental.initial_lookback
+    if incremental.max_window is not None:
+        return incremental.initial_start()
+    return None
+
+
 def record_decoder(primary_key: str | list[str], incremental: IncrementalConfig | None) -> RecordDecoder:
     """How a stream's records are keyed and dated: its primary key, and its cursor field read in its format."""
     if incremental is None:
@@ -301,4 +353,4 @@ def resume_point(
     return max(candidates) if candidates else None
 
 
-__all__ = ["CursorOrder", "Fetch", "check_filtered", "read_pages", "record_decoder", "resume_point"]
+__all__ = ["CursorOrder", "Fetch", "check_filtered", "first_start", "read_pages", "record_decoder", "resume_point"]

@@ -8,13 +8,15 @@ paging and change-time windows with these models and drive them with :mod:`conne
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gateway.contract.errors import InvalidSettings
+from gateway.models.datetimes import parse_duration
 
+from .cursors import CursorCodec
 from .timeformats import CURSOR_NAMES, check_time_format
 
 M = TypeVar("M", bound=BaseModel)
@@ -193,12 +195,65 @@ class IncrementalConfig(_Model):
     initial_value: str | None = None
     """Sent verbatim as ``param`` when there is no watermark yet (first sync, full refresh), for servers that
     insist on the parameter; by default it is left out."""
+    initial_lookback: timedelta | None = None
+    """With no watermark yet (first sync, full refresh), start the read this long before now (``30d``) instead of
+    leaving ``param`` out: for sources that want a start and hold more history than is wanted. Not with
+    ``initial_value``."""
+    exclusive: bool = False
+    """The source answers records changed strictly AFTER ``param`` (``update_time > #{startTime}``), not at or after
+    it. Paging re-anchors on the highest change time read (:mod:`connectors.common.reader`), so with ``>`` the
+    records sharing that change time beyond the page would be skipped at every page boundary — silently. With
+    ``exclusive: true`` the parameter is sent one step of its format earlier (``10:31:00`` for an anchor of
+    ``10:31:01``; a millisecond for ``epoch_ms``), so they come again, dropped as re-deliveries."""
+    max_window: timedelta | None = None
+    """The longest window the source answers in one query (``7d`` for 查询时间跨度不能超过7天). The read walks
+    consecutive windows of at most this length, from its start to the instant it began, each paged to its end;
+    needs ``end_param`` (each window's end) and a start for the first read (a watermark, ``initial_value`` in the
+    parameter's format, or ``initial_lookback``)."""
 
     @field_validator("timezone")
     @classmethod
     def _valid_timezone(cls, value: str) -> str:
         parse_timezone(value)
         return value
+
+    @field_validator("initial_lookback", "max_window", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            duration = parse_duration(value)
+        except (ValueError, TypeError, AttributeError):
+            raise ValueError(f"{value!r} is not a duration like 30s, 10m, 2h or 7d") from None
+        if duration <= timedelta(0):
+            raise ValueError(f"{value!r}: a duration must be longer than zero")
+        return duration
+
+    @model_validator(mode="after")
+    def _window_settings(self) -> IncrementalConfig:
+        if self.initial_value is not None and self.initial_lookback is not None:
+            raise ValueError("give either initial_value or initial_lookback (where the first read starts), not both")
+        if self.max_window is not None:
+            if self.end_param is None:
+                raise ValueError("max_window needs end_param: each window is sent with its end")
+            if self.initial_value is None and self.initial_lookback is None:
+                raise ValueError("max_window needs where the first read starts (no watermark yet): initial_lookback "
+                                 "(e.g. 30d) or initial_value (in the parameter's format)")
+            if self.initial_value is not None:
+                self.initial_start()  # readable in the parameter's format, or said so now
+        return self
+
+    def initial_start(self) -> datetime | None:
+        """The instant ``initial_value`` names, read in the parameter's format (None without one); a windowed read
+        starts its first window there."""
+        if self.initial_value is None:
+            return None
+        try:
+            return CursorCodec(self.effective_param_format, self.tz).parse(self.initial_value)
+        except (ValueError, TypeError, OverflowError):
+            raise ValueError(f"initial_value {self.initial_value!r} cannot be read in the parameter's format "
+                             f"{self.effective_param_format!r}; a windowed read (max_window) starts there") from None
 
     @field_validator("cursor_format", "param_format")
     @classmethod

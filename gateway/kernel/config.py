@@ -57,6 +57,7 @@ from gateway.kernel.configpaths import declared_config
 from gateway.kernel.registry import build_connector as build_kind
 from gateway.kernel.schedules import check_schedule
 from gateway.kernel.yamlfile import load_yaml_document
+from gateway.models.datetimes import parse_duration
 from gateway.models.identifiers import IdentifierError, validate_uscc
 
 if TYPE_CHECKING:
@@ -65,25 +66,11 @@ if TYPE_CHECKING:
 SystemRole = Literal["department", "hall"]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
-_DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 SYSTEM_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 """What a system's name may be: it becomes Airflow keys (``tongban_sync_<name>``, ``push_<name>``, the asset
 ``tongban://ledger/<name>``) and fills the ledger's 64-character ``system`` columns."""
 SYSTEM_NAME_RULE = ("a system name is 1 to 64 ASCII letters, digits, '_', '.' or '-' (it becomes the Airflow DAG id "
                     "tongban_sync_<name> and the ledger's 64-character system column)")
-
-
-def parse_duration(value: str | int | float | timedelta) -> timedelta:
-    """``10m`` / ``2h`` / ``30s`` / ``1d`` or a number of seconds."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    match = _DURATION.match(value.strip())
-    if not match:
-        raise ValueError(f"{value!r} is not a duration like 30s, 10m, 2h or 1d")
-    amount, unit = int(match.group(1)), match.group(2)
-    return timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
 
 
 def _seconds(value: timedelta) -> str:

@@ -7,6 +7,7 @@ same instant always serialises — and hashes — the same way.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 BEIJING = timezone(timedelta(hours=8), "CST")
@@ -52,5 +53,21 @@ def beijing_minute(moment: datetime) -> str:
     return f"{moment.astimezone(BEIJING):%Y-%m-%d %H:%M} +08:00"
 
 
-__all__ = ["BEIJING", "MAX_CLOCK_SKEW", "beijing_iso", "beijing_minute", "change_horizon", "parse_instant",
+def parse_duration(value: str | int | float | timedelta) -> timedelta:
+    """``10m`` / ``2h`` / ``30s`` / ``1d`` or a number of seconds (the systems file's and connector configs' durations)."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    match = _DURATION.match(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a duration like 30s, 10m, 2h or 1d")
+    amount, unit = int(match.group(1)), match.group(2)
+    return timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+
+
+_DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
+
+
+__all__ = ["BEIJING", "MAX_CLOCK_SKEW", "beijing_iso", "beijing_minute", "change_horizon", "parse_duration", "parse_instant",
            "to_beijing"]
