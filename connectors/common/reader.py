@@ -135,6 +135,9 @@ def read_pages(
 
     window_end = window_closing(anchor)
 
+    anchor_probe = AnchorProbe()
+    probe: datetime | None = None  # the anchor just re-anchored on: its records must come back (inclusive)
+    probe_record: str | None = None
     sent: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
     stale_pages, last_ids = 0, ()
     arrived: list[RawRecord] = []  # the page's records as they came, re-deliveries included
@@ -171,6 +174,11 @@ def read_pages(
             order.end_page()
         if filtered is not None and incremental is not None and param_codec is not None:
             check_filtered(arrived, filtered, param_codec, incremental, where=where)
+            if probe is not None:
+                strict = anchor_probe.check(arrived, probe, probe_record)
+                probe = None
+                if strict:
+                    raise FatalSyncError(anchor_probe.message(where, incremental, param_codec))
         ids = tuple(r.source_id for r in records)
         repeated = bool(items) and ((not records and not rejects) or ids == last_ids)  # nothing new on a full page
         if repeated and stale_pages == 0 and paginator.counted_before(body):
@@ -209,6 +217,9 @@ def read_pages(
         high_water = decoder.max_cursor
         if reanchor and high_water is not None and (anchor is None or high_water > anchor):
             anchor = high_water
+            if incremental is not None and not incremental.exclusive:
+                probe = high_water
+                probe_record = next((r.source_id for r in reversed(records) if r.cursor == high_water), None)
             paginator.reset()
             if order is not None:
                 order.restart()
@@ -251,6 +262,42 @@ def check_filtered(records: list[RawRecord], anchor: datetime, codec: CursorCode
         f"stream's `incremental`). Paging re-anchors on `{param}`, so a source that ignores it is read again from "
         f"its first page after every page (the records read grow with the square of the table); stopped"
     )
+
+
+class AnchorProbe:
+    """Tells an exclusive changed-since filter (``update_time > ?``) from the inclusive one a stream declares.
+
+    After re-anchoring on the highest change time read, an inclusive source's next page starts with the records at
+    that time (they come again: re-deliveries). A source filtering strictly after it answers none of them, and the
+    records sharing that change time beyond the page boundary are skipped — at every page, without a word. One
+    page like that can be an anchor record changed again meanwhile; twice in a read is the filter: the read is
+    stopped, naming ``exclusive: true`` (or a parameter read later than sent: its format or time zone)."""
+
+    TOLERATED = 1
+
+    def __init__(self) -> None:
+        self.misses = 0
+        self.example: tuple[datetime, str | None] | None = None
+
+    def check(self, arrived: list[RawRecord], anchor: datetime, anchor_record: str | None) -> bool:
+        """Note the page after re-anchoring on ``anchor``; True once the anchor's records stayed away too often."""
+        if any(r.cursor is not None and r.cursor <= anchor for r in arrived):
+            return False
+        self.misses += 1
+        self.example = (anchor, anchor_record)
+        return self.misses > self.TOLERATED
+
+    def message(self, where: str, incremental: IncrementalConfig, codec: CursorCodec) -> str:
+        anchor, record = self.example or (None, None)
+        sent = codec.format(anchor) if anchor is not None else "?"
+        which = f" (record {record} at {sent} did not come back)" if record else ""
+        return (f"{where}: asked {self.misses} times for records changed since the highest "
+                f"`{incremental.cursor_field}` read, e.g. `{incremental.param}` = {sent!r}, the source answered none "
+                f"at or before it{which}: it "
+                f"seems to filter strictly AFTER the parameter (`>`), or to read it later than sent (check "
+                f"`param_format` and `timezone`). Paging re-anchors on that value, so the records sharing it beyond a "
+                f"page would be skipped at every page; stopped. If the source filters `>`, set "
+                f"`incremental.exclusive: true` (the parameter is then sent one step earlier)")
 
 
 class CursorOrder:
@@ -353,4 +400,5 @@ def resume_point(
     return max(candidates) if candidates else None
 
 
-__all__ = ["CursorOrder", "Fetch", "check_filtered", "first_start", "read_pages", "record_decoder", "resume_point"]
+__all__ = ["AnchorProbe", "CursorOrder", "Fetch", "check_filtered", "first_start", "read_pages", "record_decoder",
+           "resume_point"]

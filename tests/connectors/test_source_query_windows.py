@@ -200,3 +200,39 @@ def test_a_short_total_is_no_licence_to_stop_early_a_repeat_before_it_is_read_st
 
     with ScriptedServer(lying) as server, pytest.raises(FatalSyncError, match="already read"):
         _read(_plain(server.url, total_path="data.total"), mode="full_refresh")
+
+
+# -- an exclusive filter not declared so is told, not read with holes ------------------------------------------------
+
+DISTINCT = [{"id": f"D{i:04d}", "updateTime": (NOW - timedelta(hours=3) + timedelta(seconds=7 * i)).strftime(FORMAT)}
+            for i in range(120)]
+
+
+@pytest.mark.parametrize("rows", [GROUPED, DISTINCT], ids=["groups", "distinct"])
+def test_an_exclusive_filter_declared_inclusive_stops_the_read_naming_the_setting(rows: list[dict[str, Any]]) -> None:
+    def strict(request: Seen) -> Answer:
+        since = request.query.get("startTime")
+        return _page([r for r in rows if since is None or r["updateTime"] > since], request.query)
+
+    with ScriptedServer(strict) as server, pytest.raises(FatalSyncError) as caught:
+        _read(_connector(server.url, {}), mode="full_refresh")
+    message = str(caught.value)
+    assert "exclusive: true" in message and "did not come back" in message
+
+
+def test_one_anchor_record_changed_again_during_the_read_is_no_reason_to_stop() -> None:
+    rows = [dict(r) for r in DISTINCT]
+    moved = {"done": False}
+
+    def inclusive(request: Seen) -> Answer:
+        since = request.query.get("startTime")
+        if since is not None and not moved["done"]:  # the anchor record of page 1 changes before page 2 is asked
+            anchor = next(r for r in rows if r["updateTime"] == since)
+            anchor["updateTime"] = NOW.strftime(FORMAT)
+            rows.sort(key=lambda r: r["updateTime"])
+            moved["done"] = True
+        return _page([r for r in rows if since is None or r["updateTime"] >= since], request.query)
+
+    with ScriptedServer(inclusive) as server:
+        read = _read(_connector(server.url, {}), mode="full_refresh")
+    assert sorted(set(read)) == sorted(r["id"] for r in rows)
