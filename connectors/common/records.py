@@ -15,7 +15,7 @@ raw JSON text kept; the page's other records go on.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -77,10 +77,29 @@ def server_message(body: Any, message_field: str | None = None) -> str | None:
     return None
 
 
-def envelope_outcome(body: Any, rule: SuccessRule | FieldEquals | None) -> tuple[EnvelopeOutcome, str]:
+Rules = SuccessRule | FieldEquals | Sequence[SuccessRule | FieldEquals] | None
+"""A stream's ``success``: none, one rule, or a list of rules checked in order."""
+
+
+def envelope_outcome(body: Any, rule: Rules) -> tuple[EnvelopeOutcome, str]:
     """What an answer's own status says (:data:`EnvelopeOutcome`) and a sentence naming the code and the
-    server's message, for errors and logs."""
+    server's message, for errors and logs.
+
+    A list of rules (an API gateway's own envelope, ``{"errcode": "20003", "errmsg": "调用频率超限"}``, before
+    the business one, ``{"code": "200", ...}``) is checked in order, and the first rule that does not say ``ok``
+    decides. A rule other than the last one applies only when its field is *present* in the body (the key is
+    there, whatever its value, ``null`` included): the gateway adds its envelope only when it answers itself.
+    The last rule always applies, as a single rule does: a body without its field (a missing business code) is
+    judged by that rule with the value ``None``, never waved through because an earlier rule was absent."""
     if rule is None:
+        return "ok", ""
+    if isinstance(rule, Sequence):
+        for i, one in enumerate(rule):
+            if i < len(rule) - 1 and not _present(body, one.field):
+                continue
+            outcome, said = envelope_outcome(body, one)
+            if outcome != "ok":
+                return outcome, said
         return "ok", ""
     value = dig(body, rule.field, None) if isinstance(body, (Mapping, list)) else None
     if isinstance(rule, SuccessRule):
@@ -94,28 +113,112 @@ def envelope_outcome(body: Any, rule: SuccessRule | FieldEquals | None) -> tuple
     return outcome, f"{rule.field} = {value!r}, expected {expected}{meaning}" + (f": {message}" if message else "")
 
 
-def check_success(body: Any, rule: SuccessRule | FieldEquals | None, *, where: str) -> Literal["ok", "skip"]:
+def expired_credentials(rule: Rules) -> Callable[[Any], str | None] | None:
+    """For :meth:`Transport.get_document` ``expired``: the sentence naming a ``reauth`` code in a body (our
+    cached token expired), ``None`` for any other body; ``None`` itself when the rule has no ``reauth`` code."""
+    rules = rule if isinstance(rule, Sequence) else [rule]
+    if not any(isinstance(r, SuccessRule) and ("reauth" in r.codes.values() or r.otherwise == "reauth")
+               for r in rules):
+        return None
+
+    def expired(body: Any) -> str | None:
+        outcome, said = envelope_outcome(body, rule)
+        return said if outcome == "reauth" else None
+
+    return expired
+
+
+def _present(body: Any, path: str) -> bool:
+    absent = object()
+    return isinstance(body, (Mapping, list)) and dig(body, path, absent) is not absent
+
+
+def check_success(body: Any, rule: Rules, *, where: str) -> Literal["ok", "skip"]:
     """Envelope check of a read (``{"code": 0, ...}``): ``ok`` or ``skip`` (no records for this request), or the
     error the code stands for — :class:`AuthenticationError`, :class:`RetriableSyncError` (when the transport's
-    own retries of a busy answer ran out) or :class:`FatalSyncError`."""
+    own retries of a busy answer ran out) or :class:`FatalSyncError`. ``reauth`` reaching here means the request
+    was already sent again with fresh credentials (:meth:`Transport.get_document` ``expired``): ``auth``."""
     outcome, said = envelope_outcome(body, rule)
     if outcome in ("ok", "skip"):
         return outcome
     if outcome == "auth":
         raise AuthenticationError(f"{where}: the system refused our credentials: {said}")
+    if outcome == "reauth":
+        raise AuthenticationError(f"{where}: the system refused our credentials, fresh ones too: {said}")
     if outcome == "retry":
         raise RetriableSyncError(f"{where}: the system is busy: {said}")
     raise FatalSyncError(f"{where}: {said}")
 
 
-def check_write_success(body: Any, rule: SuccessRule | FieldEquals | None, *, where: str) -> None:
+_ERRCODE_FIELDS = ("errcode", "errCode")
+_ZERO_CODES = frozenset({"0", "200"})
+
+
+def _numeric_code(value: Any) -> str | None:
+    """A status code written as a number (``500``, ``"500"``, ``"0000"``), as text without leading zeros;
+    ``None`` for anything else (booleans, words, item codes such as ``"370100-XK-001"``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    text = str(value).strip()
+    if not text or len(text) > 10 or not text.lstrip("-").isdigit():
+        return None
+    return str(int(text))
+
+
+def failure_envelope(body: Any) -> str | None:
+    """What an answer to a write says went wrong, when it says so unmistakably, for write streams without a
+    ``success`` rule; ``None`` when it does not. Only the top level of a JSON object is looked at:
+
+    - ``success`` is the boolean ``false``;
+    - ``errcode`` / ``errCode`` is a number (or digits) other than 0 (WeChat-style gateways);
+    - ``code`` is a number (or digits) other than 0 (``"0000"`` too) and 200, *and* the object carries a message
+      field (``msg``, ``message``, ``errmsg``, …) beside it: the envelope shape, not a record echoed back with a
+      ``code`` of its own — and never when the object also says ``success: true``.
+
+    Anything else (no such field, ``code: "A01"``, an echoed record) is not called a failure: a system that says
+    success another way (``code: 1``) needs a ``success`` rule, which replaces this check."""
+    if not isinstance(body, Mapping):
+        return None
+    if body.get("success") is False:
+        return "success = False" + _quoted(body)
+    for name in _ERRCODE_FIELDS:
+        code = _numeric_code(body.get(name))
+        if code is not None and code != "0":
+            return f"{name} = {body[name]!r}" + _quoted(body)
+    code = _numeric_code(body.get("code"))
+    if code is not None and code not in _ZERO_CODES and body.get("success") is not True \
+            and server_message(body) is not None:
+        return f"code = {body['code']!r}" + _quoted(body)
+    return None
+
+
+def _quoted(body: Mapping[str, Any]) -> str:
+    message = server_message(body)
+    return f": {message[:200]}" if message else ""
+
+
+def check_write_success(body: Any, rule: Rules, *, where: str) -> None:
     """Envelope check of a write: a refused record (``skip`` or ``fatal`` codes) is a
-    :class:`WriteRejectedError` (dead-lettered, the push goes on); ``auth`` and ``retry`` as for reads."""
+    :class:`WriteRejectedError` (dead-lettered, the push goes on); ``auth`` and ``retry`` as for reads.
+
+    Without a rule, an answer that carries an unmistakable failure envelope (:func:`failure_envelope`) is
+    refused too: an HTTP 200 saying ``{"code": "500", "msg": "系统异常"}`` is not a delivery."""
+    if rule is None:
+        said = failure_envelope(body)
+        if said is not None:
+            raise WriteRejectedError(
+                f"{where}: the answer says the write failed ({said}); HTTP 2xx notwithstanding, it is not "
+                f"counted as applied. If this is how the system says success, give the write stream a "
+                f"`success` rule"
+            )
+        return
     outcome, said = envelope_outcome(body, rule)
     if outcome == "ok":
         return
     if outcome == "auth":
         raise AuthenticationError(f"{where}: the system refused our credentials: {said}")
+    if outcome == "reauth":
+        raise AuthenticationError(f"{where}: the system refused our credentials, fresh ones too: {said}")
     if outcome == "retry":
         raise RetriableSyncError(f"{where}: the system is busy: {said}")
     raise WriteRejectedError(f"{where}: {said}")
@@ -386,7 +489,10 @@ __all__ = [
     "RecordRejection",
     "check_envelope",
     "check_success",
+    "check_write_success",
     "dig",
+    "expired_credentials",
+    "failure_envelope",
     "screen_items",
     "select_items",
     "server_message",

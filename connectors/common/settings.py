@@ -11,7 +11,16 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gateway.contract.errors import InvalidSettings
 from gateway.models.datetimes import parse_duration
@@ -109,10 +118,11 @@ class FieldEquals(_Model):
     """Where the server explains a failure; by default the first of msg, message, error, errmsg."""
 
 
-EnvelopeOutcome = Literal["ok", "auth", "retry", "skip", "fatal"]
+EnvelopeOutcome = Literal["ok", "auth", "reauth", "retry", "skip", "fatal"]
 """What an answer's own status code means: ``ok`` use it; ``auth`` our credentials were refused (an operator
-must act); ``retry`` the system is busy (back off, try again); ``skip`` nothing usable for this request (a read:
-no records, e.g. 查询无数据; a write: this record is refused and dead-lettered); ``fatal`` stop the run."""
+must act); ``reauth`` the cached token expired (``{"code": "40001", "msg": "access_token已失效"}``): drop it,
+send the request once more with a fresh one, and fail as ``auth`` if that is refused too; ``retry`` the system
+is busy (back off, try again); ``skip`` nothing usable for this request (a read: no records, e.g. 查询无数据; a write: this record is refused and dead-lettered); ``fatal`` stop the run."""
 
 
 def envelope_code(value: Any) -> str:
@@ -135,7 +145,7 @@ class SuccessRule(FieldEquals):
         success:
           field: retCode
           message_field: retMsg
-          codes: {"0000": ok, "4011": auth, "4012": auth, "5003": retry, "4040": skip}
+          codes: {"0000": ok, "4011": reauth, "4012": auth, "5003": retry, "4040": skip}
           otherwise: fatal
     """
 
@@ -177,6 +187,20 @@ def parse_timezone(value: str) -> tzinfo:
     if sign is None or not hours.isdigit() or (minutes and not minutes.isdigit()):
         raise ValueError(f"timezone must look like +08:00 or UTC, got {value!r}")
     return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
+
+
+def _success_shape(value: Any) -> str:
+    return "rules" if isinstance(value, list) else "rule"
+
+
+SuccessRules = Annotated[
+    Annotated[SuccessRule, Tag("rule")] | Annotated[list[SuccessRule], Field(min_length=1), Tag("rules")],
+    Discriminator(_success_shape),
+]
+"""A stream's ``success``: one rule, or a list checked in order (an API gateway's envelope, then the business
+one: :func:`connectors.common.records.envelope_outcome`). Tagged by shape, so an error names the rule's own key
+(``success.codes.0``, ``success.1.codes.0``), not pydantic's union members."""
+SUCCESS_TAGS = frozenset({"rule", "rules"})
 
 
 class IncrementalConfig(_Model):
@@ -296,4 +320,4 @@ def _yaml_path(loc: tuple[int | str, ...], union_tags: Mapping[str, frozenset[st
     return tuple(parts)
 
 
-__all__ = ["CursorFormat", "CursorPagination", "FieldEquals", "IncrementalConfig", "LinkHeaderPagination", "NoPagination", "OffsetPagination", "PAGINATION_TAGS", "PageNumberPagination", "PaginationConfig", "parse_timezone", "validated"]
+__all__ = ["CursorFormat", "CursorPagination", "FieldEquals", "IncrementalConfig", "LinkHeaderPagination", "NoPagination", "OffsetPagination", "PAGINATION_TAGS", "PageNumberPagination", "PaginationConfig", "SUCCESS_TAGS", "SuccessRules", "parse_timezone", "validated"]

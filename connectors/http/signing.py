@@ -259,8 +259,10 @@ class CanonicalQueryConfig(_Model):
 
     encoding: Literal["raw", "percent"] = "raw"
     """``raw``: decoded keys and values as they are; ``percent``: RFC 3986 (only ``A-Za-z0-9-_.~`` unescaped)."""
-    empty_value: Literal["key_only", "key_equals"] = "key_equals"
-    """A parameter without value signs as ``k`` (Alibaba) or ``k=`` (Huawei)."""
+    empty_value: Literal["key_only", "key_equals", "skip"] = "key_equals"
+    """A parameter without value signs as ``k`` (Alibaba) or ``k=`` (Huawei), or is left out of the string to sign
+    (``skip``: "值为空的参数不参与签名"; it is still sent). Applies to the query, the form (``include_form``) and the
+    JSON body's fields (``include_json``, where ``null`` and ``""`` are the empty values)."""
     sort: bool = True
     include_form: bool = False
     include_json: bool = False
@@ -868,7 +870,7 @@ class _Attempt:
             pairs += parse_qsl(self.body().decode("utf-8"), keep_blank_values=True)
         if spec.include_json:
             pairs += [(str(k), _json_param(v)) for k, v in _json_object(self.request).items()]
-        pairs = [(k, v) for k, v in pairs if k not in spec.exclude]
+        pairs = [(k, v) for k, v in pairs if k not in spec.exclude and not (v == "" and spec.empty_value == "skip")]
         if spec.encoding == "percent":
             pairs = [(_rfc3986(k), _rfc3986(v)) for k, v in pairs]
         if spec.sort:

@@ -332,6 +332,14 @@ class Transport:
         raise FatalSyncError(f"{self.config.label}: {method} {_path(url)}: more than {MAX_REDIRECTS} redirects in "
                              f"a row: stopped")
 
+    def refresh_credentials(self) -> bool:
+        """Drop the connector's cached credentials (a token); ``True`` if a retry with fresh ones is worth it.
+        For answers that say the token expired in their body (HTTP 200), where a 401 would say it in the status."""
+        return isinstance(self.auth, RefreshableAuth) and self.auth.refresh()
+
+    def _masked(self, text: str) -> str:
+        return self.secret_params.redact(text) if self.secret_params is not None else text
+
     def fetch_token(self, url: str, form: Mapping[str, str], auth: AuthBase | None) -> requests.Response:
         """POST a token request (OAuth2); uses retries and the rate limit, never the connector's own auth."""
         return self.request("POST", url, data=form, authenticate=False, auth=auth)
@@ -351,6 +359,7 @@ class Transport:
         method: str = "GET",
         json: Any = None,
         data: Mapping[str, Any] | None = None,
+        expired: Callable[[Any], str | None] | None = None,
     ) -> tuple[requests.Response, JsonDocument]:
         """GET (or, for query APIs that take their parameters in a body, POST ``json``/``data``) a JSON body,
         read under the size cap; values that cannot be represented come back marked (``document.screen``) for the
@@ -358,9 +367,13 @@ class Transport:
 
         An HTML page with a 2xx status (a proxy's or gateway's error page) is retried like a 503; so is a body
         for which ``busy`` returns a reason (an envelope code that means "try again", HTTP 200 notwithstanding).
+        A body for which ``expired`` returns a reason (an envelope code saying our token expired, HTTP 200
+        notwithstanding) is sent once more with fresh credentials, as a 401 is (:meth:`refresh_credentials`);
+        if that body says so again, it is returned for the caller's envelope check to refuse.
         Any other outcome that is not JSON is a :class:`FatalSyncError` a person can read."""
         label = self.config.label
         budget = self.attempts()  # one budget for the request's retries and these: at most max_attempts requests
+        refreshed = False
         while True:
             response = self.request(method, path_or_url, params=params, json=json, data=data, headers=headers,
                                     stream=True, attempts=budget)
@@ -389,6 +402,13 @@ class Transport:
                 self.pause(attempt, response.headers, f"{method} {_path(response.url)}: an HTML page instead of JSON")
                 continue
             document = self._parse(response, content, where)
+            stale = expired(document.value) if expired is not None else None
+            if stale is not None and not refreshed and self.refresh_credentials():
+                refreshed = True
+                log.info("%s: %s %s: %s; retrying once with fresh credentials", label, method,
+                         _path(response.url), self._masked(stale))
+                budget.give_back()
+                continue
             reason = busy(document.value) if busy is not None else None
             if reason is not None:
                 if budget.spent:

@@ -22,6 +22,7 @@ from connectors.common.charsets import normalise_encoding
 from connectors.common.secretrefs import is_secret_ref, literal_template_problems
 from connectors.common.settings import (
     PAGINATION_TAGS,
+    SUCCESS_TAGS,
     CursorPagination,
     FieldEquals,
     IncrementalConfig,
@@ -30,7 +31,7 @@ from connectors.common.settings import (
     OffsetPagination,
     PageNumberPagination,
     PaginationConfig,
-    SuccessRule,
+    SuccessRules,
     discriminator_tags,
     validated,
 )
@@ -142,7 +143,9 @@ class StreamConfig(_Model):
     :mod:`connectors.common.secretrefs`)."""
     headers: dict[str, str] = Field(default_factory=dict)
     record_selector: str = ""
-    success: SuccessRule | None = None
+    success: SuccessRules | None = None
+    """One rule, or a list checked in order (an API gateway's envelope, then the business one): see
+    :func:`connectors.common.records.envelope_outcome`."""
     primary_key: str | list[str]
     ordered: bool = True
     incremental: IncrementalConfig | None = None
@@ -219,7 +222,7 @@ class WriteStreamConfig(_Model):
     delete: WriteOperationConfig | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     idempotency_header: str | None = "Idempotency-Key"
-    success: SuccessRule | None = None
+    success: SuccessRules | None = None
     duplicate: FieldEquals | None = None
     stale_statuses: frozenset[int] = frozenset({409})
     target_id_path: str | None = None
@@ -305,7 +308,7 @@ def parse_config(raw: Mapping[str, Any] | RestConfig) -> RestConfig:
     if not data.get("base_url"):
         raise ConfigError("rest connector config: base_url: missing (set it, or the system's `endpoint`)")
     return validated(RestConfig, data, kind="rest", name=data.get("name") or data.get("base_url"),
-                     union_tags={"pagination": PAGINATION_TAGS, "auth": _AUTH_TAGS})
+                     union_tags={"pagination": PAGINATION_TAGS, "auth": _AUTH_TAGS, "success": SUCCESS_TAGS})
 
 
 __all__ = [

@@ -18,6 +18,7 @@ from connectors.common.records import (
     check_envelope,
     check_success,
     envelope_outcome,
+    expired_credentials,
     screen_items,
     select_items,
 )
@@ -65,6 +66,7 @@ def read_stream(
     def fetch(request: PageRequest) -> tuple[Any, Any, list[Any]]:
         response, document = transport.get_document(request.url, headers=stream.headers or None,
                                                     busy=busy if stream.success is not None else None,
+                                                    expired=expired_credentials(stream.success),
                                                     **page_call(stream, request.params))
         body = document.value
         if document.screen:

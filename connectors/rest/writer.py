@@ -6,7 +6,11 @@ So a write ends in exactly one of:
 - ``WriteResult("applied")``: 2xx, and the body (if the stream says how) does not call it a duplicate;
 - ``WriteResult("duplicate")``: 2xx and ``duplicate.field == duplicate.equals`` (the key was seen before);
 - ``WriteResult("superseded")``: a status in ``stale_statuses`` (the target holds a newer version);
-- :class:`WriteRejectedError`: any other 4xx/5xx, or a 2xx envelope that says it failed — refused for good;
+- :class:`WriteRejectedError`: any other 4xx/5xx, or a 2xx envelope that says it failed — refused for good
+  (without a ``success`` rule: an unmistakable failure envelope, see
+  :func:`~connectors.common.records.failure_envelope`);
+- :class:`RetriableSyncError` when the answer could not be read whole (over ``max_response_bytes``, slower
+  than ``timeout.total``, cut off): the write's fate is unknown, so it is tried again, never counted;
 - :class:`RetriableSyncError` / :class:`SourceUnavailableError` / :class:`AuthenticationError` from the
   transport, after its retries (a retry is safe: the idempotency key goes with every attempt).
 
@@ -23,10 +27,17 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from connectors.common.records import check_write_success, dig
+from connectors.common.records import check_write_success, dig, expired_credentials
+from connectors.common.urls import shown as _shown
+from connectors.http.body import ResponseTooLargeError, peek
 from connectors.http.transport import Transport, describe_body
 from gateway.contract.connector import WriteOperation, WriteResult
-from gateway.contract.errors import ConfigError, FatalSyncError, WriteRejectedError
+from gateway.contract.errors import (
+    FatalSyncError,
+    RetriableSyncError,
+    UnsupportedOperationError,
+    WriteRejectedError,
+)
 
 from .config import WriteStreamConfig
 
@@ -45,7 +56,8 @@ def write_record(
 ) -> WriteResult:
     op = config.upsert if operation == "upsert" else config.delete
     if op is None:
-        raise ConfigError(f"{transport.config.label}: write stream {stream!r} has no `{operation}` operation")
+        raise UnsupportedOperationError(f"{transport.config.label}: write stream {stream!r} has no `{operation}` "
+                                        "operation")
     where = f"{transport.config.label} write {stream!r} key {key!r}"
     values = {k: v for k, v in record.items() if isinstance(v, (str, int, float, bool))}
     values |= {"key": key, "idempotency_key": idempotency_key}
@@ -64,16 +76,27 @@ def write_record(
         except (TypeError, ValueError) as exc:
             raise WriteRejectedError(f"{where}: the record is not JSON: {exc}") from None
         headers.setdefault("Content-Type", "application/json; charset=utf-8")
-    response = transport.request(op.method, path, params=params or None, data=body_bytes, headers=headers)
-    status = response.status_code
-    if status in config.stale_statuses:
-        return WriteResult(status="superseded")
-    if not response.ok:
-        raise WriteRejectedError(
-            f"{where}: {op.method} answered HTTP {status}: {describe_body(response)}"
-        )
-    needs_body = config.success is not None or config.duplicate is not None or config.target_id_path
-    body = _body(transport, response) if needs_body else None
+    refreshed = False
+    while True:
+        response = transport.request(op.method, path, params=params or None, data=body_bytes, headers=headers,
+                                     stream=True)
+        status = response.status_code
+        if status in config.stale_statuses:
+            peek(response)
+            return WriteResult(status="superseded")
+        if not response.ok:
+            peek(response)
+            raise WriteRejectedError(
+                f"{where}: {op.method} answered HTTP {status}: {describe_body(response)}"
+            )
+        _read_answer(transport, response, where)
+        needs_body = config.success is not None or config.duplicate is not None or config.target_id_path
+        body = _body(transport, response) if needs_body else _envelope_or_none(transport, response)
+        expired = expired_credentials(config.success)
+        if expired is not None and expired(body) is not None and not refreshed and transport.refresh_credentials():
+            refreshed = True  # the token expired (said in the body): once more with a fresh one, as after a 401
+            continue
+        break
     check_write_success(body, config.success, where=where)
     target_id = None
     if config.target_id_path and isinstance(body, (Mapping, list)):
@@ -83,6 +106,32 @@ def write_record(
         if dig(body, config.duplicate.field, None) == config.duplicate.equals:
             return WriteResult(status="duplicate", target_id=target_id)
     return WriteResult(status="applied", target_id=target_id)
+
+
+def _read_answer(transport: Transport, response: Any, where: str) -> None:
+    """Read the answer under the limits reads have (``max_response_bytes``, ``timeout.total``).
+
+    An answer that could not be read whole (over the cap, too slow, cut off) leaves the write's fate unknown:
+    a :class:`RetriableSyncError`, so that the push tries again with the same idempotency key (the target
+    answers a repeat as a duplicate) and never counts the record delivered."""
+    try:
+        transport.read_body(response, f"{transport.config.label}: {response.request.method} {_shown(response.url)}")
+    except (ResponseTooLargeError, RetriableSyncError) as exc:
+        raise RetriableSyncError(
+            f"{where}: the answer could not be read ({exc}); "
+            f"the write may or may not have been applied (tried again with the same idempotency key)"
+        ) from None
+
+
+def _envelope_or_none(transport: Transport, response: Any) -> Any:
+    """The answer decoded for the failure-envelope check of a stream without a ``success`` rule; ``None``
+    when it is empty or not JSON (such a stream never needed the body)."""
+    if not response.content or not response.content.strip():
+        return None
+    try:
+        return transport.decode_json(response)
+    except FatalSyncError:
+        return None
 
 
 def _body(transport: Transport, response: Any) -> Any:

@@ -24,7 +24,7 @@ from lxml import etree
 
 from connectors.common.records import check_write_success, dig
 from gateway.contract.connector import WriteOperation, WriteResult
-from gateway.contract.errors import ConfigError, FatalSyncError, WriteRejectedError
+from gateway.contract.errors import FatalSyncError, UnsupportedOperationError, WriteRejectedError
 
 from .client import SoapClient
 from .config import WriteStreamConfig
@@ -56,7 +56,8 @@ def write_record(client: SoapClient, stream: str, config: WriteStreamConfig, rec
                  key: str, idempotency_key: str, operation: WriteOperation) -> WriteResult:
     call = config.upsert if operation == "upsert" else config.delete
     if call is None:
-        raise ConfigError(f"{client.config.label}: write stream {stream!r} has no `{operation}` operation")
+        raise UnsupportedOperationError(f"{client.config.label}: write stream {stream!r} has no `{operation}` "
+                                        "operation")
     where = f"{client.config.label} write {stream!r} key {key!r}"
     values = {k: v for k, v in record.items() if isinstance(v, (str, int, float, bool))}
     values |= {"key": key, "idempotency_key": idempotency_key}

@@ -29,6 +29,12 @@ class ConfigError(TongbanError):
     """The configuration (systems file, connector YAML, mapping YAML) is wrong. Fix the file; retrying won't help."""
 
 
+class UnsupportedOperationError(ConfigError):
+    """A write stream has no operation for what a record asks (a ``delete`` of a withdrawn case to a system whose
+    connector can only ``upsert``): that record cannot go out until the connector is configured for it, while the
+    stream's other records can — the push dead-letters the one record and goes on."""
+
+
 class InvalidSettings(ConfigError):
     """A configuration mapping that failed validation, with each problem's place in it: ``problems`` holds
     ``(path, message)`` pairs, the path as the keys and list positions a person edits. Whoever knows the file
@@ -180,6 +186,7 @@ __all__ = [
     "RetriableSyncError",
     "SkippableSyncError",
     "SourceUnavailableError",
+    "UnsupportedOperationError",
     "SyncError",
     "TongbanError",
     "WriteRejectedError",

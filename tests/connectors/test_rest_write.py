@@ -36,7 +36,7 @@ def _writes() -> list[Any]:
 
 @responses.activate
 def test_hall_upsert_applied_with_idempotency_key_and_utf8_body() -> None:
-    answer = {"case_no": CASE["case_no"], "version": 3}
+    answer = {"case_no": CASE["case_no"], "version": 3, "duplicate": False}  # as the hall answers
     responses.put(f"{HALL}/api/cases/{CASE['case_no']}", status=201, json=answer)
     connector, _ = _hall()
     result = connector.write("cases", CASE, key=CASE["case_no"], idempotency_key="370100202403050001234:3")
@@ -60,7 +60,7 @@ def test_hall_duplicate_and_stale_version() -> None:
 
 @responses.activate
 def test_hall_delete_is_a_tombstone_with_the_version_in_the_query() -> None:
-    responses.delete(f"{HALL}/api/cases/{CASE['case_no']}", json={"deleted": True})
+    responses.delete(f"{HALL}/api/cases/{CASE['case_no']}", json={"deleted": True, "duplicate": False})
     connector, _ = _hall()
     result = connector.write(
         "cases", {"version": 4}, key=CASE["case_no"], idempotency_key="k:4", operation="delete"
@@ -101,7 +101,7 @@ def test_other_4xx_is_rejected_for_good() -> None:
 
 @responses.activate
 def test_key_is_one_encoded_path_segment() -> None:
-    responses.put(f"{HALL}/api/cases/a%2Fb%20c", json={})
+    responses.put(f"{HALL}/api/cases/a%2Fb%20c", json={"duplicate": False})
     connector, _ = _hall()
     connector.write("cases", CASE, key="a/b c", idempotency_key="k")
     assert _writes()[0].path_url == "/api/cases/a%2Fb%20c"
