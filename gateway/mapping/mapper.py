@@ -37,6 +37,28 @@ TOP_KEYS = frozenset({
 """The keys a mapping file may have at its top level."""
 
 
+class OutboundRejected(ValueError):
+    """A canonical record the outbound mapping cannot turn into the system's format. ``issues`` keeps every
+    ``(field, rule, message)`` as the mapping found it, so the push's dead letter names the field and the rule
+    (``mapping.code_table``) rather than one flat message; ``str()`` is the one-line message.
+
+        try:
+            body = mapper.outbound(canonical, version=3)
+        except OutboundRejected as exc:
+            exc.issues  # [("applicant.kind", "mapping.code_table", "value 'foreign_org' is not in ...")]
+    """
+
+    def __init__(self, system: str, issues: Sequence[tuple[str, str, str]]) -> None:
+        self.system = system
+        self.issues: list[tuple[str, str, str]] = [(str(f), str(r), str(m)) for f, r, m in issues]
+        detail = "; ".join(f"{f}: {m} [{r}]" for f, r, m in self.issues)
+        super().__init__(f"cannot build the {system} record: {detail}")
+
+    def field_issues(self, ref: str) -> list[FieldIssue]:
+        """The issues as :class:`FieldIssue` of the record ``ref`` (``case_no@vN``)."""
+        return [FieldIssue(record=ref, field=f, rule=r, message=m) for f, r, m in self.issues]
+
+
 @dataclass(slots=True)
 class Mapper:
     system: str
@@ -187,14 +209,14 @@ class Mapper:
 
     def outbound(self, canonical: Mapping[str, Any], **context: Any) -> dict[str, Any]:
         """Canonical record → the system's own format. Raises :class:`ConfigError` if the mapping has no
-        ``outbound`` section and :class:`gateway.contract.errors.RecordRejected`-style issues as ValueError text."""
+        ``outbound`` section and :class:`OutboundRejected` (a ``ValueError``) with each ``(field, rule, message)``
+        issue when the record cannot be built (a value missing the outbound code table, a required field empty)."""
         if self.outbound_fn is None:
             raise ConfigError(f"{self.path}: no outbound section: {self.system} cannot receive pushed records")
         record, issues = self.outbound_fn(canonical, context)
         issues, _ = self.split_issues(issues)  # a miss written `flag` leaves the field out; it does not stop a push
         if issues:
-            detail = "; ".join(f"{f}: {m} [{r}]" for f, r, m in issues)
-            raise ValueError(f"cannot build the {self.system} record: {detail}")
+            raise OutboundRejected(self.system, issues)
         return record
 
     @staticmethod

@@ -7,7 +7,15 @@ dead-letters them; a dead-letter replay re-queues them; status screens, the Airf
 and the demo count them. A status is always an :data:`OutboxStatus`, never a string typed at the call site.
 
 Every function takes the ``Connection`` of a transaction the caller owns: the push job marks each row in its
-own transaction right after the target accepted it, and that choice stays with the caller.
+own transaction right after the target accepted it, and that choice stays with the caller. The push job's moves
+(supersede, finish, retry, dead) are compare-and-set: they move a row only while it is still ``pending`` and say
+whether they did, so a drain that was overtaken (its lease expired mid-write and another drain took over) cannot
+write ``delivered`` over the other's ``superseded``, nor back off a row the other delivered.
+
+A target that asked to be left alone for a while (HTTP 429/503 with a ``Retry-After`` past the transport's own
+wait) has a not-before instant here (:func:`target_wait`), kept in the ``watermarks`` table under the system
+``~push:<target>`` as the KPI refresh and the mapping mark keep theirs: drains are separate processes, and every
+later one must honour it.
 """
 
 from __future__ import annotations
@@ -16,11 +24,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from gateway.store.db import rare
 from gateway.store.ledger import utcnow
-from gateway.store.tables import cases, outbox
+from gateway.store.tables import cases, outbox, watermarks
 
 OutboxStatus = Literal["pending", "delivered", "superseded", "dead"]
 """Where an outbox row stands: ``pending`` (queued, or backing off until ``next_attempt_at``), ``delivered``
@@ -51,9 +59,26 @@ def due_rows(conn: Connection, target: str, *, now: datetime, limit: int) -> lis
     ).mappings()]
 
 
-def supersede(conn: Connection, row_ids: Sequence[int]) -> None:
-    """Mark rows superseded: a newer version of the same case is queued in their place."""
-    conn.execute(update(outbox).where(outbox.c.id.in_(row_ids)).values(status=SUPERSEDED))
+def supersede(conn: Connection, row_ids: Sequence[int]) -> int:
+    """Mark rows superseded: a newer version of the same case is queued in their place. Only rows still pending
+    move; returns how many did."""
+    moved = 0
+    for start in range(0, len(row_ids), _IN_CHUNK):
+        moved += conn.execute(update(outbox).where(outbox.c.id.in_(row_ids[start:start + _IN_CHUNK]),
+                                                   outbox.c.status == PENDING)
+                              .values(status=SUPERSEDED)).rowcount
+    return moved
+
+
+def send_check(conn: Connection, row_id: int, target: str, case_no: str) -> tuple[str | None, int | None]:
+    """Right before a row is sent: ``(its status now, the newest version queued for its case and target)``
+    (``(None, None)``: the row is gone). A drain sends a row only while it is pending and the newest; a stale
+    in-memory batch (another drain ran meanwhile) must not send an older version over a newer one."""
+    o = outbox.c
+    status = conn.execute(select(o.status).where(o.id == row_id)).scalar_one_or_none()
+    newest = conn.execute(select(func.max(o.version)).where(o.target_system == target, o.case_no == case_no)
+                          ).scalar_one_or_none()
+    return status, None if newest is None else int(newest)
 
 
 def current_cases(conn: Connection, case_nos: Sequence[str]) -> dict[str, Row[Any]]:
@@ -66,41 +91,71 @@ def current_cases(conn: Connection, case_nos: Sequence[str]) -> dict[str, Row[An
     }
 
 
-def has_newer_row(conn: Connection, target: str, case_no: str, version: int) -> bool:
-    """Whether ``target`` has a row queued for a later version of ``case_no`` (in any status)."""
-    o = outbox.c
-    return (
-        conn.execute(
-            select(o.id).where(o.target_system == target, o.case_no == case_no, o.version > version).limit(1)
-        ).first()
-        is not None
-    )
-
-
 def finish(conn: Connection, row_id: int, status: OutboxStatus, *, result: str | None = None,
-           error: str | None = None) -> None:
-    """Close a row: ``delivered`` (stamped now, with the target's ``result``), ``superseded`` or ``dead``."""
-    conn.execute(
+           error: str | None = None) -> bool:
+    """Close a pending row: ``delivered`` (stamped now, with the target's ``result``), ``superseded`` or ``dead``.
+    Compare-and-set: a row another drain already closed keeps its status; returns whether this one moved it."""
+    return conn.execute(
         update(outbox)
-        .where(outbox.c.id == row_id)
+        .where(outbox.c.id == row_id, outbox.c.status == PENDING)
         .values(status=status, result=result, last_error=error,
                 delivered_at=utcnow() if status == DELIVERED else None)
-    )
+    ).rowcount == 1
 
 
-def schedule_retry(conn: Connection, row_id: int, *, attempts: int, error: str, next_attempt_at: datetime) -> None:
-    """Keep a row pending after a transient failure, not to be tried again before ``next_attempt_at``."""
-    conn.execute(
+def schedule_retry(conn: Connection, row_id: int, *, attempts: int, error: str, next_attempt_at: datetime) -> bool:
+    """Keep a pending row pending after a transient failure, not to be tried again before ``next_attempt_at``
+    (a row another drain closed meanwhile stays closed: returns False)."""
+    return conn.execute(
         update(outbox)
-        .where(outbox.c.id == row_id)
+        .where(outbox.c.id == row_id, outbox.c.status == PENDING)
         .values(attempts=attempts, last_error=error, next_attempt_at=next_attempt_at)
-    )
+    ).rowcount == 1
 
 
-def mark_dead(conn: Connection, row_id: int, *, reason: str, attempts: int) -> None:
-    """Give up on a row (the caller writes its ``push`` dead letter in the same transaction)."""
-    conn.execute(update(outbox).where(outbox.c.id == row_id).values(status=DEAD, last_error=reason,
-                                                                     attempts=attempts))
+def mark_dead(conn: Connection, row_id: int, *, reason: str, attempts: int) -> bool:
+    """Give up on a pending row (the caller writes its ``push`` dead letter in the same transaction, only when
+    this returns True: a row another drain closed meanwhile is not dead)."""
+    return conn.execute(update(outbox).where(outbox.c.id == row_id, outbox.c.status == PENDING)
+                        .values(status=DEAD, last_error=reason, attempts=attempts)).rowcount == 1
+
+
+# -- a target's own "come back later" -------------------------------------------------------------------
+
+_WAIT_STREAM = "not_before"
+
+
+def _wait_mark(target: str) -> str:
+    return f"~push:{target}"[:64]
+
+
+def target_wait(conn: Connection, target: str) -> tuple[datetime, str] | None:
+    """``(not before, why)`` when ``target`` asked to be left alone (its Retry-After), else None."""
+    w = watermarks.c
+    row = conn.execute(select(w.cursor, w.checkpoint).where(w.system == _wait_mark(target),
+                                                            w.stream == _WAIT_STREAM)).first()
+    if row is None or row.cursor is None:
+        return None
+    return row.cursor, row.checkpoint or ""
+
+
+def set_target_wait(conn: Connection, target: str, until: datetime, reason: str) -> None:
+    """Leave ``target`` alone until ``until`` (a later instant already kept stays: the longest wait asked wins)."""
+    kept = target_wait(conn, target)
+    if kept is not None and kept[0] >= until:
+        return
+    w = watermarks.c
+    values = {"cursor": until, "checkpoint": reason[:2000], "updated_at": utcnow()}
+    done = conn.execute(update(watermarks).where(w.system == _wait_mark(target), w.stream == _WAIT_STREAM)
+                        .values(**values))
+    if done.rowcount == 0:
+        conn.execute(insert(watermarks).values(system=_wait_mark(target), stream=_WAIT_STREAM, **values))
+
+
+def clear_target_wait(conn: Connection, target: str) -> None:
+    """``target`` accepted a write again: no wait kept for it."""
+    w = watermarks.c
+    conn.execute(delete(watermarks).where(w.system == _wait_mark(target), w.stream == _WAIT_STREAM))
 
 
 def requeue(conn: Connection, row_id: int) -> None:
@@ -184,20 +239,23 @@ __all__ = [
     "DEAD",
     "DELIVERED",
     "OUTBOX_STATUSES",
-    "OutboxStatus",
     "PENDING",
     "SUPERSEDED",
+    "OutboxStatus",
+    "clear_target_wait",
     "count_with_status",
     "current_cases",
     "delivered_versions",
     "due_rows",
     "finish",
-    "has_newer_row",
     "mark_dead",
     "pending_by_target",
     "pending_count",
     "queued_case_nos",
     "requeue",
     "schedule_retry",
+    "send_check",
+    "set_target_wait",
     "supersede",
+    "target_wait",
 ]

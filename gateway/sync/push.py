@@ -7,9 +7,21 @@ transaction right after the target accepted it. Every write carries the idempote
 so a crash between "the target applied it" and "we recorded that" only causes a harmless duplicate.
 
 Failures follow the error hierarchy: a transient one backs the row off exponentially; a refusal for good
-dead-letters it at once; an outage or refused credentials stop pushing to that system for this round and leave
-its rows pending. A drain tries each row at most once (a row it backed off is not due again before the drain
-ends), and a transiently failing row is dead only after ``max_attempts`` *and* ``dead_after`` of back-off
+dead-letters it at once (a target's refusal as ``push.rejected``, a record the outbound mapping cannot build with
+the mapping's own field and rule, a ``delete`` to a system whose connector has no delete operation as
+``push.unsupported_operation``); an outage, refused credentials or a configuration error stop pushing to that
+system for this round and leave its rows pending, and the other systems are drained all the same. A target that
+asks to be left alone (a ``Retry-After`` past the transport's own wait) is not called again before the instant it
+asked for, by this drain or any later one (kept in the ledger: :func:`gateway.store.outbox.target_wait`).
+
+The drain renews its lease before every row and stops (sending nothing more) once it lost it; before sending a
+row it reads it again, and sends it only while it is still pending and the newest version queued for its case
+and target; every row move is a compare-and-set on ``pending``. So a drain overtaken by the next one (a write
+that hung past the lease's TTL) neither sends an older version over the newer one nor writes ``delivered`` over
+the other drain's ``superseded``.
+
+A drain tries each row at most once (a row it backed off is not due again before the drain ends), and a
+transiently failing row is dead only after ``max_attempts`` *and* ``dead_after`` of back-off
 (:class:`~gateway.kernel.config.PushConfig`): an outage of minutes burns no case. A drain in which every write
 failed and none went through reports the target unreachable (the Airflow task fails, retries and alerts);
 dead rows raise the target's ``push_dead`` alert, which a later drain that delivers cleanly resolves.
@@ -24,15 +36,19 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.contract.errors import (
     AuthenticationError,
+    ConfigError,
     FatalSyncError,
     FieldIssue,
     LeaseHeldError,
     RetriableSyncError,
+    UnsupportedOperationError,
     WriteRejectedError,
 )
+from gateway.mapping.mapper import OutboundRejected
+from gateway.models.datetimes import beijing_iso
 from gateway.store import ledger, outbox
 from gateway.store.lease import Lease
-from gateway.store.outbox import DEAD, DELIVERED, SUPERSEDED, OutboxStatus
+from gateway.store.outbox import DEAD, DELIVERED, PENDING, SUPERSEDED, OutboxStatus
 
 if TYPE_CHECKING:
     from gateway.contract.connector import Connector
@@ -59,6 +75,9 @@ class TargetReport:
     error: str | None = None
     last_retry_error: str | None = None
     probe_failed: bool = False
+    waiting_until: str | None = None
+    """The instant (Beijing time, ISO 8601) before which the target asked not to be called (its Retry-After)."""
+    wait_reason: str | None = None
 
 
 @dataclass
@@ -105,18 +124,20 @@ def push(
         target_report = TargetReport(target=name)
         report.targets.append(target_report)
         try:
-            with Lease(runtime.engine, f"push:{name}"):
+            with Lease(runtime.engine, f"push:{name}") as lease:
                 connector = (connectors or {}).get(name)
                 own = connector is None
                 connector = connector or runtime.connector(name)
                 try:
-                    _drain(runtime, name, connector, target_report, now=now)
+                    _drain(runtime, name, connector, target_report, lease=lease, now=now)
                 finally:
                     if own:
                         connector.close()
         except LeaseHeldError as exc:
             target_report.error = str(exc)
-        except FatalSyncError as exc:
+        except (FatalSyncError, ConfigError) as exc:
+            # ConfigError: the target's configuration (a secret missing, no outbound section, a write stream the
+            # connector lacks): fix the file; its rows stay pending and the other targets are drained all the same.
             target_report.error = f"{type(exc).__name__}: {exc}"
         _judge_unreachable(target_report)
         with runtime.engine.connect() as conn:
@@ -126,7 +147,8 @@ def push(
     return report
 
 
-def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetReport, *, now: datetime | None) -> None:
+def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetReport, *, lease: Lease,
+           now: datetime | None) -> None:
     system = runtime.systems.get(target)
     assert system.push is not None
     mapper = runtime.mapper(target)
@@ -134,6 +156,8 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
     policy = _RetryPolicy(system.push.max_attempts, system.push.dead_after, target, system.push.stream,
                           not_before=now or ledger.utcnow())
     moment = policy.not_before  # one instant for the whole drain: a row backed off here is not due again in it
+    if _still_waiting(engine, target, moment, report):
+        return
     tried: set[int] = set()
     probing = False
     streak = 0  # transient failures in a row
@@ -156,24 +180,30 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
                     newest[row["case_no"]] = row
             stale_ids = [r["id"] for r in rows if newest[r["case_no"]]["id"] != r["id"]]
             if stale_ids:
-                outbox.supersede(conn, stale_ids)
-                report.superseded += len(stale_ids)
+                report.superseded += outbox.supersede(conn, stale_ids)
             current = outbox.current_cases(conn, list(newest))
         for case_no, row in newest.items():
+            if not _may_send(engine, lease, target, row, report):
+                continue
             case = current.get(case_no)
             if case is None:
                 _finish(engine, row["id"], status=DEAD, error="case no longer in the ledger")
                 continue
-            if case.version > row["version"] and _has_newer_row(engine, target, case_no, row["version"]):
-                _finish(engine, row["id"], status=SUPERSEDED)
-                report.superseded += 1
-                continue
+            ref = f"{case_no}@v{row['version']}"
             try:
                 canonical = ledger.loads(case.data)
                 if runtime.pii is not None and isinstance(canonical.get("applicant"), dict):
                     applicant = canonical["applicant"]
                     applicant["id_number"] = runtime.pii.open(applicant.get("id_number"))
                 body = mapper.outbound(canonical, version=row["version"], operation=row["operation"])
+            except OutboundRejected as exc:  # the mapping's own field and rule (mapping.code_table, ...)
+                report.dead += _dead(engine, target, system.push.stream, row, str(exc), exc.field_issues(ref))
+                continue
+            except ValueError as exc:
+                report.dead += _dead(engine, target, system.push.stream, row, str(exc),
+                                     [FieldIssue(ref, "$", "push.outbound", str(exc))])
+                continue
+            try:
                 result = connector.write(
                     system.push.stream,
                     body,
@@ -182,8 +212,19 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
                     operation=row["operation"],
                 )
             except (WriteRejectedError, ValueError) as exc:
-                _dead(engine, target, system.push.stream, row, str(exc))
-                report.dead += 1
+                report.dead += _dead(engine, target, system.push.stream, row, str(exc),
+                                     [FieldIssue(ref, "$", "push.rejected", str(exc))])
+                continue
+            except UnsupportedOperationError as exc:
+                if row["operation"] == "upsert":
+                    raise  # a write stream that takes no case at all: the target's configuration; rows stay pending
+                # A withdrawn or voided case queued as a delete to a system whose connector cannot delete: the
+                # system still holds the case (personal data), and no retry will change that — a person must.
+                # (Any other ConfigError is the target's configuration, not this row's: it stops this target.)
+                reason = (f"{target} cannot {row['operation']} case {case_no} (version {row['version']}): {exc}; "
+                          f"remove or void it there by hand (or configure the operation), then resolve this letter")
+                report.dead += _dead(engine, target, system.push.stream, row, reason,
+                                     [FieldIssue(ref, "$", "push.unsupported_operation", reason)])
                 continue
             except (AuthenticationError, FatalSyncError) as exc:
                 if not probing:
@@ -195,17 +236,64 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
                 else:
                     _retry_later(engine, row, str(exc), policy, report, asked=exc.retry_after)
                 if exc.retry_after:
+                    _wait_for(engine, target, max(ledger.utcnow(), moment) + timedelta(seconds=exc.retry_after),
+                              str(exc), report)
                     return  # the target asked us to wait (Retry-After beyond the transport's own wait): leave the rest
                 streak += 1
                 if streak >= OUTAGE_STREAK:
                     return  # the target looks down: leave the rest queued, their attempts untouched
                 continue
             streak = 0
-            _finish(engine, row["id"], status=DELIVERED, result=result.status)
+            if not _finish(engine, row["id"], status=DELIVERED, result=result.status):
+                continue  # another drain closed the row meanwhile: its status stands
             if result.status == "duplicate":
                 report.duplicates += 1
             else:
                 report.delivered += 1
+
+
+def _may_send(engine: Any, lease: Lease, target: str, row: dict[str, Any], report: TargetReport) -> bool:
+    """Renew the lease and read the row again, in one short transaction: False when another drain closed it or
+    a newer version of its case is queued for the target (then it is superseded here). A lost lease raises
+    :class:`LeaseHeldError`: the drain stops before sending anything more."""
+    with engine.begin() as conn:
+        try:
+            lease.renew(conn)
+        except LeaseHeldError as exc:
+            raise LeaseHeldError(f"{exc}; this drain stopped before sending more (the other run carries on)"
+                                 ) from None
+        status, newest = outbox.send_check(conn, row["id"], target, row["case_no"])
+        if status != PENDING:
+            return False
+        if newest is not None and newest > row["version"]:
+            if outbox.finish(conn, row["id"], SUPERSEDED):
+                report.superseded += 1
+            return False
+    return True
+
+
+def _still_waiting(engine: Any, target: str, moment: datetime, report: TargetReport) -> bool:
+    """Whether ``target`` asked not to be called before an instant after ``moment`` (then the report says so and
+    nothing is sent); a wait that is over is forgotten."""
+    with engine.connect() as conn:
+        wait = outbox.target_wait(conn, target)
+    if wait is None:
+        return False
+    until, reason = wait
+    if until <= moment:
+        with engine.begin() as conn:
+            outbox.clear_target_wait(conn, target)
+        return False
+    report.waiting_until, report.wait_reason = beijing_iso(until), reason[:300]
+    return True
+
+
+def _wait_for(engine: Any, target: str, until: datetime, reason: str, report: TargetReport) -> None:
+    with engine.begin() as conn:
+        outbox.set_target_wait(conn, target, until, reason[:300])
+        kept = outbox.target_wait(conn, target)
+    if kept is not None:
+        report.waiting_until, report.wait_reason = beijing_iso(kept[0]), kept[1]
 
 
 @dataclass(frozen=True)
@@ -223,6 +311,13 @@ def _judge_unreachable(report: TargetReport) -> None:
     """Every write of the drain failed with a transient error and none went through: the target is
     unreachable. Said as an error, so that ``tongban push`` exits non-zero and the Airflow task fails, retries
     and alerts — a hall that is down must not look like a green push DAG while its queue grows."""
+    if report.error is None and report.waiting_until and not (report.delivered or report.duplicates):
+        queued = ("the rows stay queued" if report.retried or report.probe_failed
+                  else "nothing sent; the rows stay queued")
+        report.error = (f"{report.target} asked to wait until {report.waiting_until} (Retry-After; last: "
+                        f"{report.wait_reason}): {queued} and go out after that — the target is throttling or "
+                        f"in maintenance, not refusing our endpoint or credentials")
+        return
     failed = report.retried + report.probe_failed
     if report.error is None and failed and not (report.delivered or report.duplicates):
         report.error = (f"{report.target} unreachable: all {failed} writes failed with a transient error "
@@ -245,15 +340,10 @@ def _alert(engine: Any, report: TargetReport) -> None:
         resolve_alerts(engine, "push_dead", [name])
 
 
-def _has_newer_row(engine: Any, target: str, case_no: str, version: int) -> bool:
-    with engine.connect() as conn:
-        return outbox.has_newer_row(conn, target, case_no, version)
-
-
 def _finish(engine: Any, row_id: int, *, status: OutboxStatus, result: str | None = None,
-            error: str | None = None) -> None:
+            error: str | None = None) -> bool:
     with engine.begin() as conn:
-        outbox.finish(conn, row_id, status, result=result, error=error)
+        return outbox.finish(conn, row_id, status, result=result, error=error)
 
 
 def _retry_later(engine: Any, row: dict[str, Any], error: str, policy: _RetryPolicy, report: TargetReport,
@@ -263,25 +353,29 @@ def _retry_later(engine: Any, row: dict[str, Any], error: str, policy: _RetryPol
     the target ``asked`` (its Retry-After, in seconds)."""
     attempts = row["attempts"] + 1
     if may_give_up(attempts, max_attempts=policy.max_attempts, dead_after=policy.dead_after):
-        _dead(engine, policy.target, policy.stream, {**row, "attempts": attempts},
-              f"gave up after {attempts} attempts over at least {retry_span(attempts)}: {error}")
-        report.dead += 1
+        reason = f"gave up after {attempts} attempts over at least {retry_span(attempts)}: {error}"
+        report.dead += _dead(engine, policy.target, policy.stream, {**row, "attempts": attempts}, reason,
+                             [FieldIssue(f"{row['case_no']}@v{row['version']}", "$", "push.gave_up", reason)])
         return
     with engine.begin() as conn:
-        outbox.schedule_retry(conn, row["id"], attempts=attempts, error=error,
-                              next_attempt_at=max(ledger.utcnow(), policy.not_before)
-                              + max(backoff(attempts), timedelta(seconds=asked or 0)))
+        moved = outbox.schedule_retry(conn, row["id"], attempts=attempts, error=error,
+                                      next_attempt_at=max(ledger.utcnow(), policy.not_before)
+                                      + max(backoff(attempts), timedelta(seconds=asked or 0)))
+    if not moved:
+        return  # another drain closed the row meanwhile
     report.retried += 1
     report.last_retry_error = error[:300]
 
 
-def _dead(engine: Any, target: str, stream: str, row: dict[str, Any], reason: str) -> None:
-    """A poison message: the outbox row is dead and a dead letter keeps what and why (``dead-letters replay``
-    re-queues it)."""
+def _dead(engine: Any, target: str, stream: str, row: dict[str, Any], reason: str,
+          issues: list[FieldIssue]) -> int:
+    """A poison message: the outbox row is dead and a dead letter keeps what and why, each issue with its own
+    field and rule (``dead-letters list`` groups by them; ``dead-letters replay`` re-queues the row). Returns 1,
+    or 0 when another drain closed the row meanwhile (no dead letter then)."""
     now = ledger.utcnow()
-    issue = FieldIssue(record=f"{row['case_no']}@v{row['version']}", field="$", rule="push.rejected", message=reason)
     with engine.begin() as conn:
-        outbox.mark_dead(conn, row["id"], reason=reason, attempts=row.get("attempts", 0))
+        if not outbox.mark_dead(conn, row["id"], reason=reason, attempts=row.get("attempts", 0)):
+            return 0
         ledger.add_dead_letters(
             conn,
             [
@@ -294,8 +388,8 @@ def _dead(engine: Any, target: str, stream: str, row: dict[str, Any], reason: st
                     "cursor": None,
                     "raw": ledger.dumps({"outbox_id": row["id"], "operation": row["operation"],
                                          "version": row["version"]}),
-                    "reason": str(issue),
-                    "issues": ledger.dumps([asdict(issue)]),
+                    "reason": "; ".join(str(issue) for issue in issues),
+                    "issues": ledger.dumps([asdict(issue) for issue in issues]),
                     "mapping_version": None,
                     "status": "open",
                     "attempts": 1,
@@ -304,3 +398,4 @@ def _dead(engine: Any, target: str, stream: str, row: dict[str, Any], reason: st
                 }
             ],
         )
+    return 1
