@@ -340,6 +340,18 @@ class Transport:
     def _masked(self, text: str) -> str:
         return self.secret_params.redact(text) if self.secret_params is not None else text
 
+    def request_token(self, method: str, path_or_url: str, *, params: Mapping[str, Any] | None = None,
+                      json: Any = None, data: Mapping[str, Any] | None = None,
+                      headers: Mapping[str, str] | None = None) -> tuple[requests.Response, Any]:
+        """Send a platform's own token request (never with the connector's auth; ``{secret: NAME}`` resolved) and
+        decode its answer as JSON (``None`` when it is none: the caller says what was missing)."""
+        response = self.request(method, path_or_url, params=params, json=json, data=data, headers=headers,
+                                authenticate=False)
+        try:
+            return response, self.decode_json(response)
+        except FatalSyncError:
+            return response, None
+
     def fetch_token(self, url: str, form: Mapping[str, str], auth: AuthBase | None) -> requests.Response:
         """POST a token request (OAuth2); uses retries and the rate limit, never the connector's own auth."""
         return self.request("POST", url, data=form, authenticate=False, auth=auth)

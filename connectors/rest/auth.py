@@ -1,4 +1,4 @@
-"""The five ways a REST system asks us to prove who we are, as ``requests`` auth objects.
+"""The ways a REST system asks us to prove who we are, as ``requests`` auth objects.
 
 Each is a :class:`requests.auth.AuthBase`, applied to the *prepared* request, so that what is signed is
 exactly what goes on the wire: the HMAC signature covers the path and query string as encoded by requests
@@ -23,6 +23,7 @@ from typing import Any
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
+from connectors.common.records import dig, server_message
 from connectors.common.urls import shown
 from connectors.http.signing import SignatureConfig, SigningConfigError, SigningError, TemplateSigner
 from connectors.http.transport import RefreshableAuth
@@ -35,10 +36,15 @@ from .config import (
     BearerAuthConfig,
     HmacAuthConfig,
     OAuth2ClientCredentialsConfig,
+    TokenAuthConfig,
 )
 
 TokenFetcher = Callable[[str, Mapping[str, str], "AuthBase | None"], requests.Response]
 """POST a form to the token URL (relative or absolute) without the connector's own auth."""
+
+TokenRequester = Callable[..., tuple[requests.Response, Any]]
+"""``(method, path_or_url, *, params, json, data, headers)`` → the answer and its decoded JSON body, sent without
+the connector's own auth (a platform's own token endpoint: :class:`TokenAuth`)."""
 
 
 class RestAuth(RefreshableAuth):
@@ -151,6 +157,81 @@ class OAuth2ClientCredentialsAuth(RestAuth):
         return token, expires_at
 
 
+class TokenAuth(RestAuth):
+    """A token from the platform's own endpoint (``POST /auth/getToken`` with ``appId``/``appSecret`` as JSON,
+    ``{"code": "200", "data": {"accessToken": …, "expiresIn": 7200}}``), put in a header or query parameter of every
+    request, then — with ``sign`` — the request signed as well.
+
+    The token is cached until ``expires_in`` (less the margin) runs out, or the system refuses it: a 401/403, or a
+    ``reauth`` code of the stream's ``success`` rule in an HTTP 200 body — then :meth:`refresh` drops it and the
+    transport sends once more with a new one. An answer without a token is an :class:`AuthenticationError` quoting
+    the platform's code and message (``appSecret错误``), never a request sent with no token."""
+
+    def __init__(self, config: TokenAuthConfig, request_token: TokenRequester, *,
+                 signer: SignatureAuth | None = None, clock: Callable[[], float] = time.time,
+                 on_token: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        self._request = request_token
+        self._signer = signer
+        self._clock = clock
+        self._on_token = on_token
+        self._token: str | None = None
+        self._expires_at: float | None = None
+        self._lock = threading.Lock()
+        self.tokens_fetched = 0
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        place = self.config.send_as
+        value = f"{place.prefix}{self.token()}"
+        if place.header is not None:
+            r.headers[place.header] = value
+        else:
+            assert place.query is not None
+            r.prepare_url(r.url, {place.query: value})
+        return self._signer(r) if self._signer is not None else r
+
+    def refresh(self) -> bool:
+        with self._lock:
+            self._token = None
+        return True
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token is None or (self._expires_at is not None and self._clock() >= self._expires_at):
+                self._token, self._expires_at = self._fetch()
+            return self._token
+
+    def _fetch(self) -> tuple[str, float | None]:
+        ask = self.config.request
+        fields = dict(ask.fields)
+        response, body = self._request(
+            ask.method, ask.path, headers=dict(ask.headers) or None,
+            params=fields if ask.send == "query" else None,
+            json=fields if ask.send == "json" else None,
+            data=fields if ask.send == "form" else None)
+        self.tokens_fetched += 1
+        token = dig(body, self.config.token_path, None) if isinstance(body, (Mapping, list)) else None
+        if not response.ok or not isinstance(token, (str, int)) or isinstance(token, bool) or str(token) == "":
+            said = server_message(body) if isinstance(body, Mapping) else None
+            code = next((body.get(k) for k in ("code", "errcode", "status") if isinstance(body, Mapping)
+                         and body.get(k) is not None), None)
+            detail = ", ".join(part for part in (f"code {code!r}" if code is not None else "", said or "") if part)
+            raise AuthenticationError(
+                f"token request to {shown(response.url)} (HTTP {response.status_code}) gave no token at "
+                f"`{self.config.token_path}`" + (f": {detail}" if detail else ""))
+        token = str(token)
+        expires_at: float | None = None
+        if self.config.expires_in_path is not None:
+            lifetime_value = dig(body, self.config.expires_in_path, None)
+            text = str(lifetime_value).strip() if isinstance(lifetime_value, (int, float, str)) else ""
+            if text.replace(".", "", 1).isdigit():
+                lifetime = float(text)
+                expires_at = self._clock() + max(lifetime - self.config.expiry_margin_seconds, lifetime / 2)
+        if self._on_token is not None:
+            self._on_token(token)
+        return token, expires_at
+
+
 class HmacAuth(RestAuth):
     """Signs method, path+query as sent, a timestamp, a nonce and the SHA-256 of the body bytes.
 
@@ -228,13 +309,20 @@ def build_auth(
     secrets: Mapping[str, str],
     *,
     fetch_token: TokenFetcher,
+    request_token: TokenRequester | None = None,
     clock: Callable[[], float] = time.time,
     on_token: Callable[[str], None] | None = None,
 ) -> RestAuth | None:
     """The auth object for a connector config; missing secrets are a :class:`ConfigError` at construction.
-    ``on_token`` is told every OAuth access token fetched (to mask it in errors)."""
+    ``on_token`` is told every access token fetched (to mask it in errors); ``request_token`` sends a platform's own
+    token request (``type: token``)."""
     if config is None:
         return None
+    if isinstance(config, TokenAuthConfig):
+        if request_token is None:
+            raise ConfigError("auth (type token): this connector cannot send a token request")
+        signer = SignatureAuth(config.sign, secrets, clock=clock) if config.sign is not None else None
+        return TokenAuth(config, request_token, signer=signer, clock=clock, on_token=on_token)
     if isinstance(config, ApiKeyAuthConfig):
         return ApiKeyAuth(config.header, _secret(secrets, config.secret, "auth.secret"), config.prefix)
     if isinstance(config, BasicAuthConfig):
@@ -269,6 +357,8 @@ __all__ = [
     "OAuth2ClientCredentialsAuth",
     "RestAuth",
     "SignatureAuth",
+    "TokenAuth",
     "TokenFetcher",
+    "TokenRequester",
     "build_auth",
 ]

@@ -80,6 +80,52 @@ class OAuth2ClientCredentialsConfig(_Model):
     expiry_margin_seconds: float = Field(30.0, ge=0)
 
 
+class TokenRequestConfig(_Model):
+    """How a platform's own token endpoint is asked (``POST /auth/getToken {"appId": …, "appSecret": …}``)."""
+
+    path: str
+    """Relative to ``base_url`` (or an absolute URL)."""
+    method: Literal["GET", "POST"] = "POST"
+    send: Literal["json", "form", "query"] = "json"
+    """Where ``fields`` go: a JSON object body, a form body, or the query string."""
+    fields: dict[str, Any] = Field(default_factory=dict)
+    """Literal values or ``{secret: NAME}`` references (resolved when the request is sent, never logged)."""
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class TokenPlacementConfig(_Model):
+    """Where the token goes on every request: a header (``X-Access-Token``, or ``Authorization`` with a
+    ``prefix: "Bearer "``) or a query parameter (``access_token``)."""
+
+    header: str | None = None
+    query: str | None = None
+    prefix: str = ""
+
+    @model_validator(mode="after")
+    def _one_place(self) -> TokenPlacementConfig:
+        if (self.header is None) == (self.query is None):
+            raise ValueError("give exactly one of header (a header name) or query (a parameter name)")
+        return self
+
+
+class TokenAuthConfig(_Model):
+    """A token from the platform's own endpoint (not OAuth2's form and field names), cached until it expires or the
+    system says it expired (HTTP 401/403, or a ``reauth`` code of the ``success`` rule in an HTTP 200 body), put
+    on every request; optionally the request is then signed as well (``sign``: the token with a signature, as many
+    government platforms want both)."""
+
+    type: Literal["token"]
+    request: TokenRequestConfig
+    token_path: str
+    """Where the answer holds the token (``data.accessToken``)."""
+    expires_in_path: str | None = None
+    """Where it says how many seconds the token lives (``data.expiresIn``); without it, until refused."""
+    expiry_margin_seconds: float = Field(60.0, ge=0)
+    send_as: TokenPlacementConfig
+    sign: SignatureConfig | None = None
+    """A signature over each request, token included (its header or query parameter is set first)."""
+
+
 _SIGN_FIELDS = {"method", "path_qs", "timestamp", "nonce", "body_sha256", "key_id"}
 
 
@@ -115,7 +161,7 @@ class HmacAuthConfig(_Model):
 
 AuthConfig = Annotated[
     ApiKeyAuthConfig | BasicAuthConfig | BearerAuthConfig | OAuth2ClientCredentialsConfig | HmacAuthConfig
-    | SignatureConfig,
+    | SignatureConfig | TokenAuthConfig,
     Field(discriminator="type"),
 ]
 """``signature`` is the general form (any string-to-sign, algorithm and placement: :mod:`connectors.http.signing`);
@@ -295,6 +341,8 @@ class RestConfig(_Model):
         for name, write in self.write.items():
             found += [(f"write.{name}.{op}.params", call.params)
                       for op, call in (("upsert", write.upsert), ("delete", write.delete)) if call is not None]
+        if isinstance(self.auth, TokenAuthConfig):
+            found.append(("auth.request.fields", self.auth.request.fields))
         return found
 
 
@@ -320,6 +368,7 @@ __all__ = [
     "CursorPagination",
     "FieldEquals",
     "HmacAuthConfig",
+    "TokenAuthConfig",
     "IncrementalConfig",
     "LinkHeaderPagination",
     "NoPagination",

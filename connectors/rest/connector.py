@@ -48,8 +48,8 @@ class RestConnector(DeclarativeConnector):
         self.secret_params.mask_secrets(*secret_names(self.rest_config.auth))
         self.secret_params.mask_value(url_password(self.rest_config.base_url))
         self.transport.auth = build_auth(
-            self.rest_config.auth, self.secrets, fetch_token=self.transport.fetch_token, clock=io.clock,
-            on_token=self.secret_params.mask_value,
+            self.rest_config.auth, self.secrets, fetch_token=self.transport.fetch_token,
+            request_token=self.transport.request_token, clock=io.clock, on_token=self.secret_params.mask_value,
         )
         self.transport.secret_params = self.secret_params
 
