@@ -116,9 +116,12 @@ def read_pages(
     resumable = incremental is not None and ordered
     start = anchor
 
+    stepped_back = False  # an inclusive stream found answering like an exclusive one: sent a step earlier from then
+
     def since_text(at: datetime) -> str:
         assert incremental is not None and param_codec is not None
-        return param_codec.format_before(at) if incremental.exclusive else param_codec.format(at)
+        strict = incremental.exclusive or stepped_back
+        return param_codec.format_before(at) if strict else param_codec.format(at)
 
     max_window = incremental.max_window if incremental is not None else None
 
@@ -135,9 +138,8 @@ def read_pages(
 
     window_end = window_closing(anchor)
 
-    anchor_probe = AnchorProbe()
     probe: datetime | None = None  # the anchor just re-anchored on: its records must come back (inclusive)
-    probe_record: str | None = None
+    probe_read: frozenset[str] = frozenset()  # the keys read at it
     sent: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
     stale_pages, last_ids = 0, ()
     arrived: list[RawRecord] = []  # the page's records as they came, re-deliveries included
@@ -175,10 +177,17 @@ def read_pages(
         if filtered is not None and incremental is not None and param_codec is not None:
             check_filtered(arrived, filtered, param_codec, incremental, where=where)
             if probe is not None:
-                strict = anchor_probe.check(arrived, probe, probe_record)
-                probe = None
-                if strict:
-                    raise FatalSyncError(anchor_probe.message(where, incremental, param_codec))
+                anchor_at, probe = probe, None
+                if not any(r.cursor is not None and r.cursor <= anchor_at for r in arrived):
+                    # none of the anchor's records came back: ask once more a step earlier, as for an exclusive
+                    # filter, and look (without taking them) for records at the anchor not read yet
+                    check = PageRequest(request.url, {**request.params,
+                                                      incremental.param: param_codec.format_before(anchor_at)})
+                    sent.add((check.url, tuple(sorted((str(k), str(v)) for k, v in check.params.items()))))
+                    skipped = decoder.unread_at(fetch(check)[2], anchor_at, probe_read)
+                    if skipped:
+                        raise FatalSyncError(_exclusive_message(where, incremental, param_codec, anchor_at, skipped))
+                    stepped_back = True  # nothing lost here (an anchor record changed again, or no group at it)
         ids = tuple(r.source_id for r in records)
         repeated = bool(items) and ((not records and not rejects) or ids == last_ids)  # nothing new on a full page
         if repeated and stale_pages == 0 and paginator.counted_before(body):
@@ -217,9 +226,9 @@ def read_pages(
         high_water = decoder.max_cursor
         if reanchor and high_water is not None and (anchor is None or high_water > anchor):
             anchor = high_water
-            if incremental is not None and not incremental.exclusive:
+            if incremental is not None and not (incremental.exclusive or stepped_back):
                 probe = high_water
-                probe_record = next((r.source_id for r in reversed(records) if r.cursor == high_water), None)
+                probe_read = decoder.read_at_boundary() if decoder.boundary == high_water else frozenset()
             paginator.reset()
             if order is not None:
                 order.restart()
@@ -264,40 +273,17 @@ def check_filtered(records: list[RawRecord], anchor: datetime, codec: CursorCode
     )
 
 
-class AnchorProbe:
-    """Tells an exclusive changed-since filter (``update_time > ?``) from the inclusive one a stream declares.
-
-    After re-anchoring on the highest change time read, an inclusive source's next page starts with the records at
-    that time (they come again: re-deliveries). A source filtering strictly after it answers none of them, and the
-    records sharing that change time beyond the page boundary are skipped — at every page, without a word. One
-    page like that can be an anchor record changed again meanwhile; twice in a read is the filter: the read is
-    stopped, naming ``exclusive: true`` (or a parameter read later than sent: its format or time zone)."""
-
-    TOLERATED = 1
-
-    def __init__(self) -> None:
-        self.misses = 0
-        self.example: tuple[datetime, str | None] | None = None
-
-    def check(self, arrived: list[RawRecord], anchor: datetime, anchor_record: str | None) -> bool:
-        """Note the page after re-anchoring on ``anchor``; True once the anchor's records stayed away too often."""
-        if any(r.cursor is not None and r.cursor <= anchor for r in arrived):
-            return False
-        self.misses += 1
-        self.example = (anchor, anchor_record)
-        return self.misses > self.TOLERATED
-
-    def message(self, where: str, incremental: IncrementalConfig, codec: CursorCodec) -> str:
-        anchor, record = self.example or (None, None)
-        sent = codec.format(anchor) if anchor is not None else "?"
-        which = f" (record {record} at {sent} did not come back)" if record else ""
-        return (f"{where}: asked {self.misses} times for records changed since the highest "
-                f"`{incremental.cursor_field}` read, e.g. `{incremental.param}` = {sent!r}, the source answered none "
-                f"at or before it{which}: it "
-                f"seems to filter strictly AFTER the parameter (`>`), or to read it later than sent (check "
-                f"`param_format` and `timezone`). Paging re-anchors on that value, so the records sharing it beyond a "
-                f"page would be skipped at every page; stopped. If the source filters `>`, set "
-                f"`incremental.exclusive: true` (the parameter is then sent one step earlier)")
+def _exclusive_message(where: str, incremental: IncrementalConfig, codec: CursorCodec, anchor: datetime,
+                       skipped: list[RawRecord]) -> str:
+    """Why a read stopped at its first page boundary of an exclusive filter the stream declares inclusive."""
+    sent = codec.format(anchor)
+    ids = ", ".join(r.source_id for r in skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+    return (f"{where}: asked for records changed since `{incremental.param}` = {sent!r} (the highest "
+            f"`{incremental.cursor_field}` read), the source answered none at that time, yet asked a step earlier it "
+            f"has records at {sent!r} not read yet ({ids}): it filters strictly AFTER the parameter (`>`), and paging "
+            f"re-anchors on that value, so they would be skipped at every page. Stopped before any was lost (the "
+            f"watermark stays at {sent!r}): set `incremental.exclusive: true` (the parameter is then sent one step "
+            f"earlier) and sync again")
 
 
 class CursorOrder:
@@ -400,5 +386,5 @@ def resume_point(
     return max(candidates) if candidates else None
 
 
-__all__ = ["AnchorProbe", "CursorOrder", "Fetch", "check_filtered", "first_start", "read_pages", "record_decoder",
+__all__ = ["CursorOrder", "Fetch", "check_filtered", "first_start", "read_pages", "record_decoder",
            "resume_point"]

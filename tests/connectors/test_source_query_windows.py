@@ -208,16 +208,40 @@ DISTINCT = [{"id": f"D{i:04d}", "updateTime": (NOW - timedelta(hours=3) + timede
             for i in range(120)]
 
 
-@pytest.mark.parametrize("rows", [GROUPED, DISTINCT], ids=["groups", "distinct"])
-def test_an_exclusive_filter_declared_inclusive_stops_the_read_naming_the_setting(rows: list[dict[str, Any]]) -> None:
-    def strict(request: Seen) -> Answer:
+def _strict(rows: list[dict[str, Any]]):
+    def answer(request: Seen) -> Answer:
         since = request.query.get("startTime")
         return _page([r for r in rows if since is None or r["updateTime"] > since], request.query)
 
-    with ScriptedServer(strict) as server, pytest.raises(FatalSyncError) as caught:
-        _read(_connector(server.url, {}), mode="full_refresh")
-    message = str(caught.value)
-    assert "exclusive: true" in message and "did not come back" in message
+    return answer
+
+
+def test_an_exclusive_filter_declared_inclusive_stops_at_the_first_boundary_before_anything_is_lost() -> None:
+    """Records sharing the anchor's change time past a page: the read stops before the page that would skip them,
+    naming the setting; the watermark (the highest change time of the pages delivered) still covers them, so the
+    next read — with ``exclusive: true`` — gets every record."""
+    delivered: list[str] = []
+    high: datetime | None = None
+    with ScriptedServer(_strict(GROUPED)) as server:
+        with pytest.raises(FatalSyncError) as caught:
+            for page in _connector(server.url, {}).read("cases", mode="full_refresh"):
+                delivered += [r.source_id for r in page.records]
+                high = max([high, *(r.cursor for r in page.records)], key=lambda c: c or datetime.min.replace(
+                    tzinfo=BEIJING))
+        message = str(caught.value)
+        assert "exclusive: true" in message and "not read yet" in message and "before any was lost" in message
+        assert high is not None
+        again = _read(_connector(server.url, {"exclusive": True}), since=high)
+    assert sorted(set(delivered) | set(again)) == [r["id"] for r in GROUPED]
+
+
+def test_an_exclusive_filter_with_no_record_sharing_a_boundary_is_read_whole_a_step_earlier() -> None:
+    with ScriptedServer(_strict(DISTINCT)) as server:
+        read = _read(_connector(server.url, {}), mode="full_refresh")
+        sent = [s.query.get("startTime") for s in server.requests_to("/api/cases")]
+    assert sorted(set(read)) == [r["id"] for r in DISTINCT]
+    stepped = [t for t in sent if t is not None]
+    assert len(stepped) <= 2 * (len(DISTINCT) // 25 + 1)  # one extra question at the first boundary, not each page
 
 
 def test_one_anchor_record_changed_again_during_the_read_is_no_reason_to_stop() -> None:
