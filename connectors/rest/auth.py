@@ -78,7 +78,51 @@ class BearerAuth(RestAuth):
         return r
 
 
-class OAuth2ClientCredentialsAuth(RestAuth):
+class CachedTokenAuth(RestAuth):
+    """A token fetched when first needed and cached until shortly before its lifetime runs out (less
+    ``expiry_margin_seconds``, never less than half of it), or until the system refuses it: :meth:`refresh` drops it
+    and the transport tries once more with a new one. Subclasses say how a token is fetched (:meth:`_fetch`)."""
+
+    def __init__(self, *, margin: float, clock: Callable[[], float],
+                 on_token: Callable[[str], None] | None) -> None:
+        self._margin = margin
+        self._clock = clock
+        self._on_token = on_token
+        """Told every token fetched (the connector masks it in error messages)."""
+        self._token: str | None = None
+        self._expires_at: float | None = None
+        self._lock = threading.Lock()
+        self.tokens_fetched = 0
+
+    def refresh(self) -> bool:
+        with self._lock:
+            self._token = None
+        return True
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token is None or (self._expires_at is not None and self._clock() >= self._expires_at):
+                token, lifetime = self._fetch()
+                self.tokens_fetched += 1
+                if self._on_token is not None:
+                    self._on_token(token)
+                self._token = token
+                self._expires_at = None if lifetime is None else self._clock() + max(lifetime - self._margin,
+                                                                                     lifetime / 2)
+            return self._token
+
+    def _fetch(self) -> tuple[str, float | None]:
+        """A new token and how many seconds it lives (None: until refused)."""
+        raise NotImplementedError
+
+
+def _seconds(value: Any) -> float | None:
+    """A lifetime in seconds as an answer gives it (``7200``, ``"7200"``), None when it is none."""
+    text = str(value).strip() if isinstance(value, (int, float, str)) and not isinstance(value, bool) else ""
+    return float(text) if text.replace(".", "", 1).isdigit() else None
+
+
+class OAuth2ClientCredentialsAuth(CachedTokenAuth):
     """Client-credentials grant; the token is cached until shortly before ``expires_in`` runs out.
 
     A 401 with a cached token usually means the server restarted or revoked it, so :meth:`refresh` drops it
@@ -95,34 +139,17 @@ class OAuth2ClientCredentialsAuth(RestAuth):
         clock: Callable[[], float] = time.time,
         on_token: Callable[[str], None] | None = None,
     ) -> None:
+        super().__init__(margin=config.expiry_margin_seconds, clock=clock, on_token=on_token)
         self.config = config
-        self._on_token = on_token
-        """Told every access token fetched (the connector masks it in error messages)."""
         self._client_id = client_id
         self._client_secret = client_secret
-        self._fetch = fetch_token
-        self._clock = clock
-        self._token: str | None = None
-        self._expires_at: float | None = None
-        self._lock = threading.Lock()
-        self.tokens_fetched = 0
+        self._post_form = fetch_token
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         r.headers["Authorization"] = f"Bearer {self.token()}"
         return r
 
-    def refresh(self) -> bool:
-        with self._lock:
-            self._token = None
-        return True
-
-    def token(self) -> str:
-        with self._lock:
-            if self._token is None or (self._expires_at is not None and self._clock() >= self._expires_at):
-                self._token, self._expires_at = self._request_token()
-            return self._token
-
-    def _request_token(self) -> tuple[str, float | None]:
+    def _fetch(self) -> tuple[str, float | None]:
         form = {"grant_type": "client_credentials"}
         basic: AuthBase | None = None
         if self.config.client_auth == "basic":
@@ -131,8 +158,7 @@ class OAuth2ClientCredentialsAuth(RestAuth):
             form |= {"client_id": self._client_id, "client_secret": self._client_secret}
         if self.config.scope:
             form["scope"] = self.config.scope
-        response = self._fetch(self.config.token_url, form, basic)
-        self.tokens_fetched += 1
+        response = self._post_form(self.config.token_url, form, basic)
         body: Any
         try:
             body = response.json()
@@ -146,18 +172,10 @@ class OAuth2ClientCredentialsAuth(RestAuth):
                 f"token request to {shown(response.url)} failed (HTTP {response.status_code})"
                 + (f": {detail}" if detail else "")
             )
-        expires_in = body.get("expires_in")
-        expires_at: float | None = None
-        if isinstance(expires_in, (int, float, str)) and str(expires_in).replace(".", "", 1).isdigit():
-            lifetime = float(expires_in)
-            expires_at = self._clock() + max(lifetime - self.config.expiry_margin_seconds, lifetime / 2)
-        token = str(body["access_token"])
-        if self._on_token is not None:
-            self._on_token(token)
-        return token, expires_at
+        return str(body["access_token"]), _seconds(body.get("expires_in"))
 
 
-class TokenAuth(RestAuth):
+class TokenAuth(CachedTokenAuth):
     """A token from the platform's own endpoint (``POST /auth/getToken`` with ``appId``/``appSecret`` as JSON,
     ``{"code": "200", "data": {"accessToken": …, "expiresIn": 7200}}``), put in a header or query parameter of every
     request, then — with ``sign`` — the request signed as well.
@@ -170,15 +188,10 @@ class TokenAuth(RestAuth):
     def __init__(self, config: TokenAuthConfig, request_token: TokenRequester, *,
                  signer: SignatureAuth | None = None, clock: Callable[[], float] = time.time,
                  on_token: Callable[[str], None] | None = None) -> None:
+        super().__init__(margin=config.expiry_margin_seconds, clock=clock, on_token=on_token)
         self.config = config
         self._request = request_token
         self._signer = signer
-        self._clock = clock
-        self._on_token = on_token
-        self._token: str | None = None
-        self._expires_at: float | None = None
-        self._lock = threading.Lock()
-        self.tokens_fetched = 0
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         place = self.config.send_as
@@ -190,17 +203,6 @@ class TokenAuth(RestAuth):
             r.prepare_url(r.url, {place.query: value})
         return self._signer(r) if self._signer is not None else r
 
-    def refresh(self) -> bool:
-        with self._lock:
-            self._token = None
-        return True
-
-    def token(self) -> str:
-        with self._lock:
-            if self._token is None or (self._expires_at is not None and self._clock() >= self._expires_at):
-                self._token, self._expires_at = self._fetch()
-            return self._token
-
     def _fetch(self) -> tuple[str, float | None]:
         ask = self.config.request
         fields = dict(ask.fields)
@@ -209,7 +211,6 @@ class TokenAuth(RestAuth):
             params=fields if ask.send == "query" else None,
             json=fields if ask.send == "json" else None,
             data=fields if ask.send == "form" else None)
-        self.tokens_fetched += 1
         token = dig(body, self.config.token_path, None) if isinstance(body, (Mapping, list)) else None
         if not response.ok or not isinstance(token, (str, int)) or isinstance(token, bool) or str(token) == "":
             said = server_message(body) if isinstance(body, Mapping) else None
@@ -219,17 +220,8 @@ class TokenAuth(RestAuth):
             raise AuthenticationError(
                 f"token request to {shown(response.url)} (HTTP {response.status_code}) gave no token at "
                 f"`{self.config.token_path}`" + (f": {detail}" if detail else ""))
-        token = str(token)
-        expires_at: float | None = None
-        if self.config.expires_in_path is not None:
-            lifetime_value = dig(body, self.config.expires_in_path, None)
-            text = str(lifetime_value).strip() if isinstance(lifetime_value, (int, float, str)) else ""
-            if text.replace(".", "", 1).isdigit():
-                lifetime = float(text)
-                expires_at = self._clock() + max(lifetime - self.config.expiry_margin_seconds, lifetime / 2)
-        if self._on_token is not None:
-            self._on_token(token)
-        return token, expires_at
+        lifetime = _seconds(dig(body, self.config.expires_in_path, None)) if self.config.expires_in_path else None
+        return str(token), lifetime
 
 
 class HmacAuth(RestAuth):
@@ -353,6 +345,7 @@ __all__ = [
     "ApiKeyAuth",
     "BasicAuth",
     "BearerAuth",
+    "CachedTokenAuth",
     "HmacAuth",
     "OAuth2ClientCredentialsAuth",
     "RestAuth",
