@@ -215,8 +215,10 @@ def read_pages(
         if not more:
             if max_window is None or anchor is None or window_end >= read_began:
                 return
-            # the window is read to its end: the next one starts where it ended (inclusive: records at that
-            # instant come again, dropped as re-deliveries)
+            # the window is read to its end: the watermark may move through it (an empty window included), and the
+            # next one starts where it ended (inclusive: records at that instant come again, as re-deliveries)
+            yield Page(records=[], checkpoint={"cursor": window_end.isoformat()} if resumable else None,
+                       read_through=window_end)
             anchor = max(anchor, window_end)
             window_end = window_closing(anchor)
             paginator.reset()

@@ -41,7 +41,7 @@ from requests.auth import HTTPBasicAuth
 from connectors.common.secretrefs import SecretParams, secret_names, url_password
 from connectors.common.urls import shown
 from connectors.http.body import ResponseTooLargeError, first_bytes, looks_like_html, read_capped
-from connectors.http.transport import Transport, describe_body
+from connectors.http.transport import Attempts, Transport, describe_body
 from gateway.contract.errors import ConfigError, FatalSyncError, RetriableSyncError
 
 from .config import SoapConfig
@@ -220,11 +220,12 @@ class SoapClient:
         return literal_envelope(op, model.part_fields(op.input_parts), wrapper, params, soap12=soap12, where=where)
 
     def call(self, name: str, params: Mapping[str, Any], *, overload: int | str | None = None,
-             writing: bool = False, secrets_resolved: bool = False) -> CallResult:
+             writing: bool = False, secrets_resolved: bool = False, attempts: Attempts | None = None) -> CallResult:
         """Call an operation. ``{secret: NAME}`` values in ``params`` become the secret only here, in the
         envelope (the connector masks a secret's value that an error echoes). ``secrets_resolved``: the caller
         resolved the YAML's references itself before putting record data in (a write: a record holding
-        ``{"secret": "password"}`` must go as it is, never as the system's password)."""
+        ``{"secret": "password"}`` must go as it is, never as the system's password). ``attempts``: the budget of a
+        caller that retries the call itself for more reasons (a "busy" code inside the answer)."""
         op = self.operation(name, overload)
         if not secrets_resolved:
             params = self.secret_params.resolve(params)
@@ -234,7 +235,8 @@ class SoapClient:
         encoding = self.config.request_encoding
         headers = ({"Content-Type": f'application/soap+xml; charset={encoding}; action="{op.soap_action}"'}
                    if soap12 else {"Content-Type": f"text/xml; charset={encoding}", "SOAPAction": f'"{op.soap_action}"'})
-        budget = self.transport.attempts()  # one budget for the transport's retries and the faults' retries
+        # one budget for the transport's retries, the faults' and (``attempts``) the caller's own: a "busy" code
+        budget = attempts if attempts is not None else self.transport.attempts()
         while True:
             envelope = self.build(op, params)
             if self.wsse is not None:  # a fresh nonce and timestamp for every attempt

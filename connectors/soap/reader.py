@@ -20,7 +20,7 @@ from connectors.common.paginators import PageRequest
 from connectors.common.reader import read_pages
 from connectors.common.records import check_envelope, check_success, dig, screen_items, select_items
 from gateway.contract.connector import Page, SyncMode
-from gateway.contract.errors import FatalSyncError, SkippableSyncError
+from gateway.contract.errors import FatalSyncError, RetriableSyncError, SkippableSyncError
 
 from .client import CallResult, SoapClient
 from .config import StreamConfig
@@ -56,15 +56,35 @@ def record_shape(client: SoapClient, op: Operation, stream: StreamConfig) -> Sha
 
 
 def page_items(client: SoapClient, result: CallResult, op: Operation, stream: StreamConfig, shape: Shape,
-               *, where: str) -> list[Any]:
-    """The records of one answer (dicts), or rejects for those whose bytes did not decode."""
+               *, where: str) -> tuple[dict[str, Any] | None, list[Any]]:
+    """What the paginator reads of one answer (the count at ``pagination.total_path``, as a dict holding only it)
+    and its records (dicts), or rejects for those whose bytes did not decode."""
+    total_path = getattr(stream.pagination, "total_path", None)
     if stream.embedded is not None and stream.embedded.format == "json":
-        return _json_items(result, stream, where=where)
+        return _json_items(result, stream, total_path, where=where)
     root, damaged = result.body, result.decoded.damaged
     if stream.embedded is not None:
         root, inner_damage = xml_document(result.body, stream.embedded, where=where, limits=client.limits)
         damaged += inner_damage
         where = f"{where} (inside {stream.embedded.path})"
+    counted = None
+    if total_path:
+        found = find_path(root, total_path.split("."))
+        counted = _holding(total_path, "".join(found.itertext()).strip() if found is not None else None)
+    return counted, _xml_items(client, result, root, damaged, op, stream, shape, where=where)
+
+
+def _holding(path: str, value: Any) -> dict[str, Any]:
+    """``{"a": {"b": value}}`` for ``a.b``: the one value the paginator reads, where it looks for it."""
+    *parents, last = path.split(".")
+    out: dict[str, Any] = {last: value}
+    for part in reversed(parents):
+        out = {part: out}
+    return out
+
+
+def _xml_items(client: SoapClient, result: CallResult, root: Any, damaged: int, op: Operation,
+               stream: StreamConfig, shape: Shape, *, where: str) -> list[Any]:
     if stream.success is not None:
         status = find_path(root, stream.status_path.split(".")) if stream.status_path else root[0]
         if status is None:
@@ -85,13 +105,15 @@ def page_items(client: SoapClient, result: CallResult, op: Operation, stream: St
     return items
 
 
-def _json_items(result: CallResult, stream: StreamConfig, *, where: str) -> list[Any]:
+def _json_items(result: CallResult, stream: StreamConfig, total_path: str | None, *, where: str
+                ) -> tuple[dict[str, Any] | None, list[Any]]:
     """The records of a JSON document carried as text, read as a REST body is: the envelope checked, ``success``
     applied (at ``status_path``, else the document itself), records at ``result_path``, each screened."""
     assert stream.embedded is not None
     document = json_document(result.body, stream.embedded, where=where)
     where = f"{where} (inside {stream.embedded.path})"
     body = document.value
+    counted = _holding(total_path, dig(body, total_path, None)) if total_path else None
     if document.screen:
         check_envelope(body, stream.result_path, where=where, damaged=document.damaged)
     if stream.success is not None:
@@ -99,13 +121,13 @@ def _json_items(result: CallResult, stream: StreamConfig, *, where: str) -> list
         if status is None:
             raise FatalSyncError(f"{where}: status_path {stream.status_path!r} not found in the answer")
         if check_success(status, stream.success, where=where) == "skip":
-            return []
+            return counted, []
     items = select_items(body, stream.result_path, where=where, checked=stream.success is not None)
     if document.screen:
         items = screen_items(items, stream.primary_key, where=where, damaged=document.damaged)
     if result.decoded.damaged:
         _reject_damaged(items, stream, result, where=where, raw=lambda k: render_json(items[k]))
-    return items
+    return counted, items
 
 
 def _reject_damaged(items: list[Any], stream: StreamConfig, result: CallResult, *, where: str,
@@ -151,8 +173,19 @@ def read_stream(
     shape = record_shape(client, op, stream)
 
     def fetch(request: PageRequest) -> tuple[Any, Any, list[Any]]:
-        result = client.call(stream.operation, request.params, overload=stream.overload)
-        return result, None, page_items(client, result, op, stream, shape, where=where)
+        # A "busy" code inside the answer (``success.codes: {"5": retry}``, HTTP 200 and no fault) is retried like a
+        # fault that means "try again": within the call's one budget of attempts, with the transport's back-off.
+        budget = client.transport.attempts()
+        while True:
+            result = client.call(stream.operation, request.params, overload=stream.overload, attempts=budget)
+            try:
+                counted, items = page_items(client, result, op, stream, shape, where=where)
+            except RetriableSyncError as exc:
+                if budget.spent:
+                    raise
+                client.transport.pause(budget.made, None, str(exc))
+                continue
+            return result, counted, items
 
     return read_pages(
         fetch,

@@ -37,7 +37,8 @@ from gateway.contract.errors import (
 )
 
 INTERFACE_VERSION = 1
-"""Bumped on any incompatible change to the classes in this module."""
+"""Bumped on any incompatible change to the classes in this module. Compatible additions within version 1 (new
+fields with defaults, which connectors written before them never set): ``Page.read_through``."""
 
 SyncMode = Literal["incremental", "full_refresh"]
 WriteOperation = Literal["upsert", "delete"]
@@ -70,6 +71,10 @@ class Page:
     records: list[RawRecord]
     checkpoint: Mapping[str, Any] | None = None
     rejects: list[SkippableSyncError] = field(default_factory=list)
+    read_through: datetime | None = None
+    """The source holds nothing changed at or before this instant that the read has not delivered (a windowed
+    read's finished window, ``incremental.max_window``): the watermark may move to it although no record carries
+    it, so a quiet source's next run does not walk its empty windows again."""
 
 
 @dataclass(frozen=True, slots=True)

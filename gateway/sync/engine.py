@@ -148,6 +148,8 @@ def sync_system(
                         drift_checked = True
                         report.unmapped_source_fields = _schema_drift(runtime, name, ctx.mapper, page.records)
                     page_high = _page_high(page.records, ctx, name)
+                    if page.read_through is not None and (page_high is None or page.read_through > page_high):
+                        page_high = page.read_through
                     with engine.begin() as conn:
                         report.counts.add(ingest_page(conn, ctx, page.records, page.rejects))
                         if ordered and page_high is not None and (high is None or page_high > high):

@@ -29,7 +29,7 @@ PINNED_METHODS = {
 
 PINNED_RECORDS = {
     "RawRecord": ["source_id", "cursor", "payload"],
-    "Page": ["records", "checkpoint", "rejects"],
+    "Page": ["records", "checkpoint", "rejects", "read_through"],  # read_through: a compatible addition (defaulted)
     "StreamInfo": ["name", "readable", "writable", "incremental", "ordered"],
     "WriteResult": ["status", "target_id"],
     "CheckResult": ["ok", "message"],

@@ -58,6 +58,9 @@ def test_a_post_query_sends_every_parameter_in_a_json_body_as_text_and_re_anchor
         {"channel": "1", "pageNum": "1", "pageSize": "2"},
         {"channel": "1", "pageNum": "1", "pageSize": "2", "beginTime": "20240305103200"},
         {"channel": "1", "pageNum": "1", "pageSize": "2", "beginTime": "20240305103300"},
+        # the anchor's record did not come back (an inclusive source brings it again): asked a step earlier whether
+        # the filter is strict (>) and records at the anchor were being skipped — none were
+        {"channel": "1", "pageNum": "1", "pageSize": "2", "beginTime": "20240305103259"},
     ]
     assert all(call.request.method == "POST" and urlsplit(call.request.url).query == "" for call in responses.calls)
     assert all(call.request.headers["Content-Type"] == "application/json" for call in responses.calls)
@@ -135,4 +138,6 @@ def test_a_source_that_wants_both_ends_gets_the_instant_the_read_began_on_every_
     assert len(ends) == 1  # one window for the whole read
     end = datetime.strptime(ends.pop(), "%Y%m%d%H%M%S").replace(tzinfo=timezone(timedelta(hours=8)))
     assert before <= end <= after.replace(microsecond=0) + timedelta(seconds=1)
-    assert [body["beginTime"] for body in sent] == ["20240301080000", "20240305103200", "20240305103300"]
+    # the last: the anchor's record did not come back, so the filter was asked a step earlier (nothing skipped)
+    assert [body["beginTime"] for body in sent] == ["20240301080000", "20240305103200", "20240305103300",
+                                                    "20240305103259"]
