@@ -23,10 +23,21 @@ connector's ``address``, else the systems file's endpoint with the path of the W
 (no endpoint configured) that ``soap:address`` itself, logged as a warning (:meth:`SoapConfig.resolve_address`).
 
 The WSDL is loaded on first use (``check()`` must be able to report a WSDL that cannot be fetched).
+
+Login (``auth: {type: login}``): the service's own login operation is called when a token is first needed; the
+token is cached, masked in every error, and put into every other call (``send_as``: a parameter of the
+operations that take it, or SOAP header blocks). An HTTP 401/403 to a call that carried a token cached before
+it makes the client log in again and send the call once more; a second refusal is an
+:class:`AuthenticationError`. A ``reauth`` code inside the answer is the reader's to see (:meth:`drop_token`).
+
+SOAP headers (``soap_headers``, the login's ``send_as.header``): header blocks built from the WSDL's element
+declarations (their namespaces, their children's names checked), put on the operations whose binding declares
+them as ``soap:header`` — or, when the WSDL declares none anywhere, on every operation.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random as _random
 import time
@@ -38,20 +49,22 @@ import requests
 from lxml import etree
 from requests.auth import HTTPBasicAuth
 
+from connectors.common.records import dig, server_message
 from connectors.common.secretrefs import SecretParams, secret_names, url_password
 from connectors.common.urls import shown
 from connectors.http.body import ResponseTooLargeError, first_bytes, looks_like_html, read_capped
 from connectors.http.transport import Attempts, Transport, describe_body
-from gateway.contract.errors import ConfigError, FatalSyncError, RetriableSyncError
+from gateway.contract.errors import AuthenticationError, ConfigError, FatalSyncError, RetriableSyncError
 
 from .config import SoapConfig
-from .decode import soap_body
+from .decode import element_text, find_path, local_name, soap_body
+from .embedded import json_document, xml_document
 from .envelope import add_header, literal_envelope, rpc_envelope, zeep_envelope
 from .faults import FaultRule, classify, fault_error, read_fault
 from .hardening import UnsafeXmlError, XmlLimits, parse_document
 from .loader import LoadedWsdl, load_wsdl
 from .multiref import has_references, inline_references
-from .wsdl_model import Operation, Port
+from .wsdl_model import WSDL, Operation, Port
 from .wsse import WsseSettings, security_header
 from .xmltext import DecodedXml, charset_of, decode_xml
 
@@ -128,6 +141,11 @@ class SoapClient:
         self._port: Port | None = None
         self._address: tuple[str, str] | None = None
         self.calls_sent = 0
+        self.login = config.auth
+        self._token: str | None = None
+        self._token_uses = 0
+        self.logins = 0
+        """How many times the login operation gave a token (tests and ``connector check`` read it)."""
 
     # -- the WSDL ----------------------------------------------------------------------------------------------
     @property
@@ -220,12 +238,15 @@ class SoapClient:
         return literal_envelope(op, model.part_fields(op.input_parts), wrapper, params, soap12=soap12, where=where)
 
     def call(self, name: str, params: Mapping[str, Any], *, overload: int | str | None = None,
-             writing: bool = False, secrets_resolved: bool = False, attempts: Attempts | None = None) -> CallResult:
+             writing: bool = False, secrets_resolved: bool = False, attempts: Attempts | None = None,
+             soap_headers: Mapping[str, Any] | None = None, logging_in: bool = False) -> CallResult:
         """Call an operation. ``{secret: NAME}`` values in ``params`` become the secret only here, in the
         envelope (the connector masks a secret's value that an error echoes). ``secrets_resolved``: the caller
         resolved the YAML's references itself before putting record data in (a write: a record holding
         ``{"secret": "password"}`` must go as it is, never as the system's password). ``attempts``: the budget of a
-        caller that retries the call itself for more reasons (a "busy" code inside the answer)."""
+        caller that retries the call itself for more reasons (a "busy" code inside the answer). ``soap_headers``:
+        a stream's own header blocks (over the connection's). ``logging_in``: this is the login call itself
+        (no token goes with it)."""
         op = self.operation(name, overload)
         if not secrets_resolved:
             params = self.secret_params.resolve(params)
@@ -237,14 +258,31 @@ class SoapClient:
                    if soap12 else {"Content-Type": f"text/xml; charset={encoding}", "SOAPAction": f'"{op.soap_action}"'})
         # one budget for the transport's retries, the faults' and (``attempts``) the caller's own: a "busy" code
         budget = attempts if attempts is not None else self.transport.attempts()
+        with_token = self.login is not None and not logging_in and self._uses_token(op, soap_headers)
+        logins_before, relogged = self.logins, False
         while True:
-            envelope = self.build(op, params)
+            token = self.token() if with_token else None
+            envelope = self.build(op, self._with_token(op, params, token))
+            for block in self._header_blocks(op, soap_headers, token, logging_in=logging_in):
+                add_header(envelope, block)
             if self.wsse is not None:  # a fresh nonce and timestamp for every attempt
                 add_header(envelope, security_header(self.wsse, soap12=soap12, clock=self._clock))
             data = etree.tostring(envelope, xml_declaration=True, encoding=encoding)
             self.calls_sent += 1
-            response = self.transport.request("POST", address, data=data, headers=headers, stream=True,
-                                              attempts=budget)
+            if token is not None:
+                self._token_uses += 1
+            try:
+                response = self.transport.request("POST", address, data=data, headers=headers, stream=True,
+                                                  attempts=budget)
+            except AuthenticationError:  # HTTP 401/403: a token cached before this call may have expired
+                if token is None or relogged or self.logins != logins_before:
+                    raise
+                relogged = True
+                log.info("%s: %s refused our login's token (HTTP 401/403); logging in again", self.config.label,
+                         name)
+                self.drop_token()
+                budget.give_back()
+                continue
             try:
                 return self._answer(response, where, writing)
             except _TryAgain as again:
@@ -252,6 +290,122 @@ class SoapClient:
                     raise again.error from None
                 why = self.secret_params.redact(str(again.error)).removeprefix(f"{self.config.label} ")
                 self.transport.pause(budget.made, response.headers, why)
+
+    # -- login ---------------------------------------------------------------------------------------------------
+    def token(self) -> str:
+        """The login's token: the cached one, or a new one from the login operation (``auth: {type: login}``)."""
+        login = self.login
+        assert login is not None
+        if login.refresh_after_calls is not None and self._token_uses >= login.refresh_after_calls:
+            self._token = None
+        if self._token is None:
+            self._token = self._log_in()
+            self._token_uses = 0
+            self.logins += 1
+        return self._token
+
+    def drop_token(self) -> None:
+        """Forget the cached token (the service said it expired): the next call logs in first."""
+        self._token = None
+
+    def _log_in(self) -> str:
+        login = self.login
+        assert login is not None
+        where = f"{self.config.label} login ({login.operation})"
+        result = self.call(login.operation, login.params, overload=login.overload, logging_in=True)
+        try:
+            token, said = _token_of(result.body, login, where=where, limits=self.limits)
+        except FatalSyncError as exc:
+            raise AuthenticationError(f"{where}: the answer holds no token: {exc}") from None
+        if token is None:
+            raise AuthenticationError(f"{where}: the answer holds no token at `auth.token_path` "
+                                      f"{login.token_path!r}" + (f": {said}" if said else ""))
+        self.secret_params.mask_value(token)
+        return token
+
+    def _takes(self, op: Operation) -> set[str]:
+        """The names of an operation's parameters."""
+        if op.style == "rpc" or op.encoded:
+            return {p.name for p in op.input_parts or ()}
+        return {f.name for f in self.loaded.model.part_fields(op.input_parts)}
+
+    def _uses_token(self, op: Operation, soap_headers: Mapping[str, Any] | None) -> bool:
+        assert self.login is not None
+        send_as = self.login.send_as
+        if send_as.param is not None and send_as.param in self._takes(op):
+            return True
+        blocks = {**self.config.soap_headers, **(send_as.header or {})}
+        sent = [n for n, v in blocks.items() if "{token}" in repr(v) and self._goes_on(op, n)]
+        return bool(sent) or "{token}" in repr(dict(soap_headers or {}))
+
+    def _with_token(self, op: Operation, params: Mapping[str, Any], token: str | None) -> Mapping[str, Any]:
+        if token is None or self.login is None or self.login.send_as.param is None:
+            return params
+        name = self.login.send_as.param
+        return {**params, name: f"{self.login.send_as.prefix}{token}"} if name in self._takes(op) else params
+
+    # -- SOAP headers ------------------------------------------------------------------------------------------
+    def declared_headers(self, op: Operation) -> dict[str, etree.QName]:
+        """The soap:header blocks the binding declares for an operation's input: local name → element name."""
+        return declared_soap_headers(self.loaded.model, self.port, op)
+
+    def _any_declared(self) -> bool:
+        return any(self.declared_headers(op) for op in self.loaded.model.operations_of(self.port))
+
+    def _goes_on(self, op: Operation, name: str) -> bool:
+        """A connection-wide block goes on the operations that declare it (on all when the WSDL declares none)."""
+        return name in self.declared_headers(op) or not self._any_declared()
+
+    def _header_blocks(self, op: Operation, stream_headers: Mapping[str, Any] | None, token: str | None, *,
+                       logging_in: bool) -> list[etree._Element]:
+        send_as = self.login.send_as if self.login is not None else None
+        chosen: dict[str, tuple[str, Any]] = {}
+        for name, value in self.config.soap_headers.items():
+            if self._goes_on(op, name) and not (logging_in and "{token}" in repr(value)):
+                chosen[name] = ("soap_headers", value)
+        if send_as is not None and send_as.header and not logging_in:
+            for name, value in send_as.header.items():
+                if self._goes_on(op, name):
+                    chosen[name] = ("auth.send_as.header", value)
+        declared = self.declared_headers(op)
+        for name, value in (stream_headers or {}).items():
+            if declared and name not in declared:
+                raise ConfigError(f"{self.config.label}: soap_headers: operation {op.name!r} declares the SOAP "
+                                  f"header(s) {sorted(declared)}, not {name!r}")
+            chosen[name] = ("soap_headers", value)
+        return [self._header_element(op, name, self.secret_params.resolve(value), token, setting=setting)
+                for name, (setting, value) in chosen.items()]
+
+    def _header_element(self, op: Operation, name: str, value: Any, token: str | None, *,
+                        setting: str) -> etree._Element:
+        model = self.loaded.model
+        qname = self.declared_headers(op).get(name) or next(
+            (q for q in model.elements if q.localname == name), None) or etree.QName(model.target_namespace, name)
+        declared = model.element_field(qname, depth=6)
+        where = f"{self.config.label}: {setting}.{name} (operation {op.name!r})"
+
+        def fill(parent: etree._Element, items: Any, fields: tuple[Any, ...] | None, path: str) -> None:
+            if not isinstance(items, Mapping):
+                text = _lexical(items)
+                if "{token}" in text:
+                    if token is None:
+                        raise ConfigError(f'{where}: "{{token}}" but no login token is sent with this call')
+                    text = text.replace("{token}", token)
+                parent.text = text
+                return
+            known = {f.name: f for f in fields or ()}
+            for key, item in items.items():
+                field = known.get(str(key))
+                if fields and field is None:
+                    raise ConfigError(f"{where}: {path}{key!r} is not an element of the header's declared type "
+                                      f"{qname.localname} (it has {sorted(known)})")
+                ns = field.namespace if field is not None else qname.namespace
+                child = etree.SubElement(parent, f"{{{ns}}}{key}" if ns else str(key))
+                fill(child, item, field.children if field is not None else None, f"{path}{key}.")
+
+        block = etree.Element(qname.text)
+        fill(block, value, declared.children if declared is not None else None, "")
+        return block
 
     def _answer(self, response: requests.Response, where: str, writing: bool) -> CallResult:
         try:
@@ -302,6 +456,83 @@ class SoapClient:
         self.transport.close()
 
 
+def _lexical(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def declared_soap_headers(model: Any, port: Port, op: Operation) -> dict[str, etree.QName]:
+    """The ``soap:header`` parts of an operation's input in the port's binding: local name → element name."""
+    binding = model.bindings.get(port.binding)
+    if binding is None:
+        return {}
+    bop = binding.operations.get((op.name, op.input_name))
+    if bop is None:
+        bop = binding.operations.get((op.name, None))
+    inp = bop.find(f"{{{WSDL}}}input") if bop is not None else None
+    found: dict[str, etree.QName] = {}
+    for child in inp if inp is not None else ():
+        if not isinstance(child.tag, str) or local_name(child.tag) != "header":
+            continue
+        prefix, _, local = child.get("message", "").rpartition(":")
+        ns = child.nsmap.get(prefix or None)
+        parts = model.messages.get(etree.QName(ns, local) if ns else etree.QName(local), ())
+        part = next((p for p in parts if p.name == child.get("part")), None)
+        if part is None:
+            continue
+        element = part.element or etree.QName(part.name)
+        found[element.localname] = element
+    return found
+
+
+def _token_of(body: etree._Element, login: Any, *, where: str, limits: XmlLimits) -> tuple[str | None, str]:
+    """The token in a login's answer, or ``None`` and what the answer says instead (its code and message)."""
+    if login.embedded is not None and login.embedded.format == "json":
+        document = json_document(body, login.embedded, where=where).value
+        value = dig(document, login.token_path, None) if isinstance(document, (Mapping, list)) else None
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip(), ""
+        return None, _what_json_says(document)
+    root = body if login.embedded is None else xml_document(body, login.embedded, where=where, limits=limits)[0]
+    element = find_path(root, login.token_path.split("."))
+    if element is None:
+        return None, _what_xml_says(root)
+    if len(element):
+        return None, _what_xml_says(element)
+    text = (element.text or "").strip()
+    if text.startswith("<"):  # an error document carried as text where the token should be
+        try:
+            return None, _what_xml_says(parse_document(text.encode("utf-8"), where=where, limits=limits))
+        except FatalSyncError:  # not XML after all (UnsafeXmlError is one too)
+            return None, f"it holds {text[:120]!r}"
+    if text.startswith(("{", "[")):
+        try:
+            return None, _what_json_says(json.loads(text))
+        except ValueError:
+            return None, f"it holds {text[:120]!r}"
+    return (text or None), ("it is empty" if not text else "")
+
+
+def _what_xml_says(element: etree._Element) -> str:
+    """The leaf elements of an answer that look like a code or a message (``ResultCode = '-2'``)."""
+    leaves = [(local_name(e.tag), element_text(e).strip()) for e in element.iter()
+              if isinstance(e.tag, str) and not len(e)]
+    telling = [(n, v) for n, v in leaves if any(w in n.lower() for w in ("code", "msg", "message", "error", "status",
+                                                                        "desc", "info"))]
+    shown_ = telling or leaves[:4]
+    return ", ".join(f"{n} = {v[:200]!r}" for n, v in shown_) or "nothing"
+
+
+def _what_json_says(document: Any) -> str:
+    if not isinstance(document, Mapping):
+        return f"it holds {str(document)[:120]!r}"
+    code = next((document.get(k) for k in ("code", "errcode", "status", "resultCode", "ResultCode")
+                 if document.get(k) is not None), None)
+    said = server_message(document)
+    return ", ".join(p for p in (f"code {code!r}" if code is not None else "", said or "") if p) or "no code or message"
+
+
 def _no_query(url: str) -> str:
     """A URL for messages and logs: without its query string (queries may carry tokens) or ``user:password@``."""
     return shown(url)
@@ -313,4 +544,4 @@ class _TryAgain(Exception):
         self.error = error
 
 
-__all__ = ["CallResult", "SoapClient"]
+__all__ = ["CallResult", "SoapClient", "declared_soap_headers"]

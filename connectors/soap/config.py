@@ -10,6 +10,7 @@ answer, WS-Security, client-certificate TLS and fault rules. See ``connectors/so
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -34,6 +35,7 @@ from gateway.contract.errors import ConfigError
 
 from .faults import FaultAction
 from .hardening import LIBXML2_MAX_DEPTH, XmlLimits
+from .outbound import codec_name, template_problem
 
 _XML_LIMITS = XmlLimits()
 
@@ -100,9 +102,94 @@ class EmbeddedConfig(_Model):
     format: Literal["xml", "json"] = "xml"
 
 
+class LoginSendAsConfig(_Model):
+    """Where the login's token goes on every other call: an operation parameter (``param: token``, on every
+    operation that takes one of that name) or SOAP header blocks (``header: {AuthHeader: {Token: "{token}"}}``:
+    ``"{token}"`` is the token, ``{secret: NAME}`` a secret; on every operation whose binding declares that
+    soap:header, or on every operation when the WSDL declares none)."""
+
+    param: str | None = None
+    header: dict[str, Any] | None = None
+    prefix: str = ""
+    """Put before the token in a parameter (``"Bearer "``)."""
+
+    @model_validator(mode="after")
+    def _one_place(self) -> LoginSendAsConfig:
+        if (self.param is None) == (self.header is None):
+            raise ValueError("give exactly one of param (a parameter name) or header (SOAP header blocks)")
+        if self.header is not None and "{token}" not in repr(self.header):
+            raise ValueError('header: no value is "{token}" (where the token goes)')
+        return self
+
+
+class LoginAuthConfig(_Model):
+    """A session token from the service's own login operation (``Login(userName, password)`` → token), as many
+    ASMX/CXF services want: called when a token is first needed, the token cached and put into every other call
+    (``send_as``), fetched again once when the service says it expired (a ``reauth`` code of a stream's
+    ``success`` rule, or HTTP 401/403) — a second refusal is an :class:`AuthenticationError` — and after
+    ``refresh_after_calls`` calls when the service counts them (:class:`~.client.SoapClient`)."""
+
+    type: Literal["login"]
+    operation: str
+    overload: int | str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    """The login's parameters; ``{secret: NAME}`` for the user name and password (never written in the YAML)."""
+    token_path: str = Field(min_length=1)
+    """Dotted local names below ``soap:Body`` to the token (``LoginResponse.LoginResult``); with ``embedded``,
+    inside that document (XML: from its root element, ``Result.Token``; JSON: dotted keys, ``data.token``)."""
+    embedded: EmbeddedConfig | None = None
+    """The login's answer is a document carried as text (a ``string`` result holding XML or JSON)."""
+    refresh_after_calls: int | None = Field(None, ge=1)
+    """Log in again after this many calls with one token (services whose tokens last N calls)."""
+    send_as: LoginSendAsConfig
+
+    @model_validator(mode="after")
+    def _checks(self) -> LoginAuthConfig:
+        problems = literal_template_problems(self.params, "params")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class EmbeddedParamConfig(_Model):
+    """A write sends the record as a document (``format``) in the string parameter ``param``: the outbound-mapped
+    record serialised safely (:mod:`connectors.soap.outbound`) — ``SubmitCase(string xmlData)``.
+
+        upsert: {operation: submitCase, params: {requestId: "{idempotency_key}"},
+                 embedded: {param: caseXml, format: xml, root: Case}}"""
+
+    param: str = Field(min_length=1)
+    """The operation's parameter that takes the document (an ``xsd:string``)."""
+    format: Literal["xml", "json"] = "xml"
+    root: str | None = None
+    """xml: the document's root element (required); json: optional key the record is put under."""
+    declaration: bool = False
+    """xml: start the text with ``<?xml version="1.0" encoding="<encoding>"?>``."""
+    encoding: str = "utf-8"
+    """xml: the declaration's label; characters this encoding lacks are written as character references."""
+    nulls: Literal["empty", "omit"] = "empty"
+    """``None`` values: an empty element ``<X/>`` / JSON ``null`` (``empty``), or no element / key (``omit``)."""
+
+    @model_validator(mode="after")
+    def _checks(self) -> EmbeddedParamConfig:
+        if self.format == "xml":
+            if not self.root:
+                raise ValueError("`format: xml` needs `root` (the document's root element, e.g. `root: Case`)")
+            if not re.fullmatch(r"[^\W\d][\w.\-]*", self.root) or self.root.lower().startswith("xml"):
+                raise ValueError(f"root {self.root!r} is not an XML element name (no prefix, no spaces)")
+            try:
+                codec_name(self.encoding)
+            except LookupError:
+                raise ValueError(f"encoding {self.encoding!r} is not a known encoding") from None
+        elif self.declaration or self.encoding != "utf-8":
+            raise ValueError("`declaration` and `encoding` are for `format: xml` (JSON text is characters)")
+        return self
+
+
 class CallConfig(_Model):
     """One operation call. ``params`` are templates: a string ``"{record}"`` is the whole record (a complex
-    parameter); other strings may use ``{key}``, ``{idempotency_key}`` and top-level scalar record fields;
+    parameter); other strings may use ``{key}``, ``{idempotency_key}`` and top-level scalar record fields (a
+    template that is XML markup gets its values escaped, :mod:`connectors.soap.outbound`);
     ``{secret: NAME}`` is the system's secret ``NAME`` (:mod:`connectors.common.secretrefs`)."""
 
     operation: str
@@ -112,6 +199,19 @@ class CallConfig(_Model):
     params: dict[str, Any] = Field(default_factory=dict)
     result_path: str | None = None
     """Writes: where this call's result element is (overrides the write stream's ``result_path``)."""
+    embedded: EmbeddedParamConfig | None = None
+    """Writes: send the record as an XML or JSON document in one string parameter."""
+
+    @model_validator(mode="after")
+    def _safe_templates(self) -> CallConfig:
+        problems = [p for name, value in self.params.items() if isinstance(value, str)
+                    for p in [template_problem(name, value)] if p]
+        if self.embedded is not None and self.embedded.param in self.params:
+            problems.append(f"parameter {self.embedded.param!r} is both in `params` and `embedded.param`: the "
+                            f"document is its value, remove it from `params`")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class StreamConfig(_Model):
@@ -137,6 +237,9 @@ class StreamConfig(_Model):
     ordered: bool = True
     incremental: IncrementalConfig | None = None
     pagination: PaginationConfig = Field(default_factory=lambda: NoPagination(type="none"))
+    soap_headers: dict[str, Any] = Field(default_factory=dict)
+    """SOAP header blocks for this stream's calls, over the connection's ``soap_headers``
+    (``{AuthHeader: {Token: {secret: token}}}``); checked against the operation's declared soap:header parts."""
 
     @model_validator(mode="after")
     def _checks(self) -> StreamConfig:
@@ -191,6 +294,8 @@ class CheckConfig(_Model):
         if (self.stream is None) == (self.call is None):
             raise ValueError("give exactly one of `stream` or `call`")
         problems = literal_template_problems(self.call.params, "call.params") if self.call is not None else []
+        if self.call is not None and self.call.embedded is not None:
+            problems.append("call.embedded: a check call has no record to send")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -221,6 +326,12 @@ class SoapConfig(_Model):
     retry: RetryConfig = Field(default_factory=lambda: RetryConfig(retry_statuses=frozenset({429, 502, 503, 504})))
     rate_limit: RateLimitConfig | None = None
     wsse: WsseConfig | None = None
+    auth: LoginAuthConfig | None = None
+    """``type: login``: a session token from the service's own login operation (:class:`LoginAuthConfig`)."""
+    soap_headers: dict[str, Any] = Field(default_factory=dict)
+    """SOAP header blocks declared in the WSDL (``soap:header``), not HTTP headers (those are ``headers``):
+    ``{AuthHeader: {Token: {secret: token}}}``. Put on every operation whose binding declares the block, or on
+    every operation when the WSDL declares no soap:header at all; ``"{token}"`` is the login's token."""
     http_basic: HttpBasicConfig | None = None
     tls: TlsConfig | None = None
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
@@ -255,7 +366,28 @@ class SoapConfig(_Model):
             raise ValueError(f"check.stream {self.check.stream!r} is not one of streams {sorted(self.streams)}")
         if self.check is None and not self.streams:
             raise ValueError("no streams to check: add `check: {call: {operation: ...}}`")
+        self._login_checks()
         return self
+
+    def _login_checks(self) -> None:
+        """``reauth`` means "log in again": only with a login to do it; ``"{token}"`` only with a login."""
+        if self.auth is None:
+            rules = [(f"streams.{n}.success", s.success) for n, s in self.streams.items()]
+            rules += [(f"write.{n}.success", w.success) for n, w in self.write.items()]
+            for path, rule in rules:
+                codes = getattr(rule, "codes", None) or {}
+                if "reauth" in codes.values() or getattr(rule, "otherwise", None) == "reauth":
+                    raise ValueError(f"{path}: `reauth` (log in again and resend) needs `auth: {{type: login, ...}}` "
+                                     f"(a login operation to get a new token from); without one, say `auth`")
+        headers = [("soap_headers", self.soap_headers)]
+        headers += [(f"streams.{n}.soap_headers", s.soap_headers) for n, s in self.streams.items()]
+        for path, value in headers:
+            if not isinstance(value, dict) or any(not isinstance(v, dict) for v in value.values()):
+                raise ValueError(f"{path}: each header block is a mapping of its child elements "
+                                 f"(`AuthHeader: {{Token: ...}}`)")
+            if self.auth is None and "{token}" in repr(value):
+                raise ValueError(f'{path}: "{{token}}" is the login\'s token, but no `auth: {{type: login}}` '
+                                 f"is configured")
 
     @property
     def label(self) -> str:
@@ -265,6 +397,13 @@ class SoapConfig(_Model):
         """Every ``params`` of the file with its YAML path (streams, check call, writes): where secrets may be
         referenced."""
         found: list[tuple[str, dict[str, Any]]] = [(f"streams.{n}.params", s.params) for n, s in self.streams.items()]
+        found += [(f"streams.{n}.soap_headers", s.soap_headers) for n, s in self.streams.items() if s.soap_headers]
+        if self.soap_headers:
+            found.append(("soap_headers", self.soap_headers))
+        if self.auth is not None:
+            found.append(("auth.params", self.auth.params))
+            if self.auth.send_as.header:
+                found.append(("auth.send_as.header", self.auth.send_as.header))
         if self.check is not None and self.check.call is not None:
             found.append(("check.call.params", self.check.call.params))
         for name, write in self.write.items():
@@ -330,9 +469,12 @@ def parse_config(raw: Mapping[str, Any] | SoapConfig) -> SoapConfig:
 __all__ = [
     "CallConfig",
     "CheckConfig",
+    "EmbeddedParamConfig",
     "FaultRuleConfig",
     "HttpBasicConfig",
     "LimitsConfig",
+    "LoginAuthConfig",
+    "LoginSendAsConfig",
     "SoapConfig",
     "StreamConfig",
     "TlsConfig",

@@ -19,7 +19,7 @@ from connectors.common.declarative import DeclarativeConnector
 from connectors.common.secretrefs import masked
 from connectors.common.urls import shown
 from gateway.contract.connector import Page, SyncMode, WriteOperation, WriteResult
-from gateway.contract.errors import TongbanError
+from gateway.contract.errors import AuthenticationError, TongbanError
 
 from .client import SoapClient
 from .config import SoapConfig, parse_config
@@ -82,8 +82,18 @@ class SoapConnector(DeclarativeConnector):
     def _write_record(self, stream: str, config: Any, record: Mapping[str, Any], *, key: str,
                       idempotency_key: str, operation: WriteOperation) -> WriteResult:
         with masked(self.client.secret_params):
-            return write_record(self.client, stream, config, record, key=key, idempotency_key=idempotency_key,
-                                operation=operation)
+            logins = self.client.logins
+            try:
+                return write_record(self.client, stream, config, record, key=key, idempotency_key=idempotency_key,
+                                    operation=operation)
+            except AuthenticationError:
+                # refused with a login token cached before this write: the write was not applied; log in again and
+                # send it once more (a token fetched for this very write and refused is the answer)
+                if self.client.login is None or self.client.logins != logins:
+                    raise
+                self.client.drop_token()
+                return write_record(self.client, stream, config, record, key=key, idempotency_key=idempotency_key,
+                                    operation=operation)
 
     def close(self) -> None:
         self.client.close()

@@ -18,9 +18,21 @@ from typing import Any
 from connectors.common.jsontext import render_json
 from connectors.common.paginators import PageRequest
 from connectors.common.reader import read_pages
-from connectors.common.records import check_envelope, check_success, dig, screen_items, select_items
+from connectors.common.records import (
+    check_envelope,
+    check_success,
+    dig,
+    envelope_outcome,
+    screen_items,
+    select_items,
+)
 from gateway.contract.connector import Page, SyncMode
-from gateway.contract.errors import FatalSyncError, RetriableSyncError, SkippableSyncError
+from gateway.contract.errors import (
+    AuthenticationError,
+    FatalSyncError,
+    RetriableSyncError,
+    SkippableSyncError,
+)
 
 from .client import CallResult, SoapClient
 from .config import StreamConfig
@@ -89,6 +101,7 @@ def _xml_items(client: SoapClient, result: CallResult, root: Any, damaged: int, 
         status = find_path(root, stream.status_path.split(".")) if stream.status_path else root[0]
         if status is None:
             raise FatalSyncError(f"{where}: status_path {stream.status_path!r} not found in the answer")
+        _expired(element_to_dict(status), stream, where=where)
         if check_success(element_to_dict(status), stream.success, where=where) == "skip":
             return []  # the answer's own code says there is nothing for this request (e.g. 无数据)
     if stream.result == "dataset":
@@ -120,6 +133,7 @@ def _json_items(result: CallResult, stream: StreamConfig, total_path: str | None
         status = dig(body, stream.status_path, None) if stream.status_path else body
         if status is None:
             raise FatalSyncError(f"{where}: status_path {stream.status_path!r} not found in the answer")
+        _expired(status, stream, where=where)
         if check_success(status, stream.success, where=where) == "skip":
             return counted, []
     items = select_items(body, stream.result_path, where=where, checked=stream.success is not None)
@@ -128,6 +142,17 @@ def _json_items(result: CallResult, stream: StreamConfig, total_path: str | None
     if result.decoded.damaged:
         _reject_damaged(items, stream, result, where=where, raw=lambda k: render_json(items[k]))
     return counted, items
+
+
+class TokenExpired(AuthenticationError):
+    """The answer's ``success`` code says ``reauth``: the login's token expired (the read logs in again once)."""
+
+
+def _expired(status: Any, stream: StreamConfig, *, where: str) -> None:
+    assert stream.success is not None
+    outcome, said = envelope_outcome(status, stream.success)
+    if outcome == "reauth":
+        raise TokenExpired(f"{where}: the system refused our login's token: {said}")
 
 
 def _reject_damaged(items: list[Any], stream: StreamConfig, result: CallResult, *, where: str,
@@ -176,10 +201,22 @@ def read_stream(
         # A "busy" code inside the answer (``success.codes: {"5": retry}``, HTTP 200 and no fault) is retried like a
         # fault that means "try again": within the call's one budget of attempts, with the transport's back-off.
         budget = client.transport.attempts()
+        logins, relogged = client.logins, False
         while True:
-            result = client.call(stream.operation, request.params, overload=stream.overload, attempts=budget)
+            result = client.call(stream.operation, request.params, overload=stream.overload, attempts=budget,
+                                 soap_headers=stream.soap_headers)
             try:
                 counted, items = page_items(client, result, op, stream, shape, where=where)
+            except TokenExpired as exc:
+                # the token was cached before this page (not just fetched for it): log in again, send once more
+                if client.login is None or relogged or client.logins != logins:
+                    raise AuthenticationError(f"{exc} (" + ("a token just fetched by logging in again; the login "
+                                              "works but its tokens are refused" if client.login is not None
+                                              else "no login is configured to get a new one") + ")") from None
+                relogged = True
+                client.drop_token()
+                budget.give_back()
+                continue
             except RetriableSyncError as exc:
                 if budget.spent:
                     raise

@@ -55,6 +55,7 @@ from connectors.common.scaffolding import (
 from gateway.contract.errors import ConfigError
 from gateway.contract.scaffold import ScaffoldResult, is_placeholder
 
+from .client import declared_soap_headers
 from .config import parse_config
 from .inspector import OperationReport, WsdlReport, describe_fields, inspect_wsdl
 from .wsdl_model import Field, Port
@@ -64,6 +65,42 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 WINDOW_START = "2000-01-01 00:00:00"
 WINDOW_END = "2099-12-31 23:59:59"
 PAGE_SIZE = 100
+_LOGIN_WORDS = ("login", "logon", "signin", "gettoken", "getaccesstoken", "accesstoken", "authenticate", "userauth",
+                "认证", "登录", "登陆", "鉴权")
+
+
+def looks_like_login(name: str) -> bool:
+    """An operation that gives a session token (``Login``, ``GetToken``, ``UserLogin``, 认证): never a read stream;
+    the YAML offers it as ``auth: {type: login}``."""
+    flat = name.lower().replace("_", "").replace("-", "")
+    return any(word in flat for word in _LOGIN_WORDS)
+
+
+def declared_headers(report: WsdlReport, op: OperationReport) -> dict[str, list[str]]:
+    """The SOAP header blocks an operation's binding declares (``soap:header``): name → its child elements."""
+    model, port = report.loaded.model, report.port
+    if port is None:
+        return {}
+    written = next((o for o in model.operations_of(port) if o.name == op.name and o.variant == op.variant), None)
+    if written is None:
+        return {}
+    found = declared_soap_headers(model, port, written)
+    out: dict[str, list[str]] = {}
+    for name, qname in found.items():
+        element = model.element_field(qname)
+        out[name] = [f.name for f in element.children] if element is not None else []
+    return out
+
+
+def _header_hint(headers: dict[str, list[str]]) -> str:
+    return ", ".join(f"{n}({', '.join(c)})" for n, c in headers.items())
+
+
+def _header_value(headers: dict[str, list[str]]) -> dict[str, Any]:
+    return {n: {c: {"secret": c.lower()} for c in children} or {"CHILD": {"secret": "NAME"}}
+            for n, children in headers.items()}
+
+
 _READ_WORDS = ("get", "query", "list", "find", "search", "select", "check", "hello", "ping", "test", "echo",
                "version", "cx", "hq")  # cx 查询, hq 获取
 
@@ -119,6 +156,9 @@ def read_candidates(report: WsdlReport) -> tuple[list[ReadCandidate], list[tuple
         if verb is not None:
             skipped.append((op.name, f"looks like a write (`{verb}`): never read, never called by check"))
             continue
+        if looks_like_login(op.name):
+            skipped.append((op.name, "looks like a login (a session token): configure it as `auth: {type: login}`"))
+            continue
         steps, repeating = path
         hints = [FieldHint(f.name, f.type, f.repeated) for f in repeating.children]
         found.append(ReadCandidate(op, ".".join(steps), repeating.children, repeating.dataset,
@@ -172,6 +212,8 @@ class SoapPlan:
     secrets: list[str] = field(default_factory=list)
     guesses: list[Guess] = field(default_factory=list)
     text_reads: list[TextRead] = field(default_factory=list)
+    logins: list[OperationReport] = field(default_factory=list)
+    """Operations that look like a login (``Login``, ``GetToken``): offered as ``auth: {type: login}``."""
     """With no list query: the reads whose whole answer is one string (the records may be a document in it)."""
 
     def guess(self, what: str, value: Any, why: str, check: bool = False) -> None:
@@ -215,7 +257,7 @@ def text_reads(report: WsdlReport) -> list[TextRead]:
     """The operations (not writes) answering exactly one string, a change-time window or paging first."""
     found: list[TextRead] = []
     for op in report.operations:
-        if looks_like_write(op.name) or len(op.result) != 1:
+        if looks_like_write(op.name) or looks_like_login(op.name) or len(op.result) != 1:
             continue
         result = op.result[0]
         if result.repeated or result.children or result.type.rpartition(":")[2].lower() != "string":
@@ -231,6 +273,7 @@ def plan(report: WsdlReport) -> SoapPlan:
     candidates, skipped = read_candidates(report)
     result = SoapPlan(report.port, candidates, skipped)
     result.writes = [(op.name, verb) for op in report.operations if (verb := looks_like_write(op.name))]
+    result.logins = [op for op in report.operations if looks_like_login(op.name) and not looks_like_write(op.name)]
     chosen = max(candidates, key=lambda c: c.rank, default=None)  # max keeps the first of equals
     result.chosen = chosen
     if chosen is None:
@@ -351,7 +394,7 @@ def _plan_paging(result: SoapPlan, chosen: ReadCandidate) -> None:
 
 
 def _plan_check_call(result: SoapPlan, report: WsdlReport) -> None:
-    reads = [op for op in report.operations if looks_like_write(op.name) is None]
+    reads = [op for op in report.operations if looks_like_write(op.name) is None and not looks_like_login(op.name)]
     if not reads:
         listed = ", ".join(f"{op} (`{word}`)" for op, word in result.writes) or "none"
         result.check = {"call": {"operation": "CHOOSE_A_READ_OPERATION", "params": {}}}
@@ -359,7 +402,8 @@ def _plan_check_call(result: SoapPlan, report: WsdlReport) -> None:
                                     "connection would submit to the live system, so none is chosen; name a harmless "
                                     "read operation, or check by hand", check=True)
         return
-    best = min(reads, key=lambda op: (not op.name.lower().startswith(_READ_WORDS), len(op.params)))
+    best = min(reads, key=lambda op: (bool(declared_headers(report, op)), not op.name.lower().startswith(_READ_WORDS),
+                                      len(op.params)))
     credentials = guess_secret_params([p.name for p in best.params])
     params: dict[str, Any] = {p.name: {"secret": credentials[p.name]} if p.name in credentials else None
                               for p in best.params}
@@ -434,10 +478,15 @@ def connector_yaml(name: str, wsdl: str, report: WsdlReport, *, connector_dir: P
         mark = "" if op.zeep_exposes else "  [NOT exposed by zeep]"
         lines.append(f"#   {op.signature}{mark}")
         lines.extend(f"#       ! {flag}" for flag in op.flags)
+        headers = declared_headers(report, op)
+        if headers:
+            lines.append(f"#       + SOAP header {_header_hint(headers)} (declared in the WSDL): set it with "
+                         f"`soap_headers` (or a login's `send_as.header`)")
     if the_plan.writes:
         lines += ["", ("# Operations that look like writes (never read, never called by check; configure `write:` "
                        "by hand, see connectors/soap/README.md):")]
         lines += [f"#   {op} (`{word}`)" for op, word in the_plan.writes]
+    lines += _login_lines(report, the_plan)
     lines.append("")
     if the_plan.secrets:
         lines.append(f"# Secrets named below ({', '.join(the_plan.secrets)}): map each to an environment variable in "
@@ -449,7 +498,7 @@ def connector_yaml(name: str, wsdl: str, report: WsdlReport, *, connector_dir: P
                   f"# check: {the_plan.why('check')}",
                   "check:", "  call:", f"    operation: {call.get('operation')}",
                   f"    params: {_flow(call.get('params') or {})}", "streams: {}"]
-        lines += _text_read_lines(the_plan.text_reads)
+        lines += _text_read_lines(the_plan.text_reads, report)
         return "\n".join(lines) + "\n"
     op = candidate.operation
     lines += [
@@ -464,6 +513,11 @@ def connector_yaml(name: str, wsdl: str, report: WsdlReport, *, connector_dir: P
                                  ("null: fill in", any(v is None for v in the_plan.params.values()))) if present]
     lines.append(_line(f"    params: {_flow(the_plan.params)}",
                        "; ".join([*said, "paging and window parameters are set below"])))
+    headers = declared_headers(report, op)
+    if headers:
+        lines.append(_line(f"    soap_headers: {_flow(_header_value(headers))}",
+                           f"the WSDL declares the SOAP header {_header_hint(headers)} for {op.name} (check): "
+                           "a login's token goes there with `auth.send_as.header` instead"))
     if candidate.dataset:
         lines.append("    result: dataset")
     lines.append(f"    result_path: {candidate.result_path}")
@@ -489,7 +543,40 @@ def connector_yaml(name: str, wsdl: str, report: WsdlReport, *, connector_dir: P
     return "\n".join(lines) + "\n"
 
 
-def _text_read_lines(reads: list[TextRead]) -> list[str]:
+def _login_lines(report: WsdlReport, the_plan: SoapPlan) -> list[str]:
+    """A commented ``auth: {type: login}`` for an operation that looks like a login (never a read stream)."""
+    if not the_plan.logins:
+        return []
+    login = the_plan.logins[0]
+    credentials = guess_secret_params([p.name for p in login.params])
+    params = {p.name: {"secret": credentials.get(p.name, p.name.lower())} for p in login.params}
+    result = login.result[0].name if len(login.result) == 1 else "RESULT"
+    wrapper = _response_wrapper(report, login)
+    token_path = ".".join(p for p in (wrapper, result) if p)
+    headers = {n: c for op in report.operations for n, c in declared_headers(report, op).items()}
+    takes_token = sorted({p.name for op in report.operations if op is not login for p in op.params
+                          if "token" in p.name.lower() or "session" in p.name.lower()})
+    ways = []
+    if takes_token:
+        ways.append({"param": takes_token[0]})
+    if headers:
+        name, children = next(iter(headers.items()))
+        ways.append({"header": {name: {(children[0] if children else "Token"): "{token}"}}})
+    ways = ways or [{"param": "token"}]
+    return ["",
+            f"# {login.name} looks like a login (a session token): not read, not called by check. If the other "
+            f"operations want its token{' (' + ', '.join(takes_token) + ')' if takes_token else ''}:",
+            "# auth:",
+            "#   type: login",
+            f"#   operation: {login.name}",
+            f"#   params: {_flow(params)}",
+            f"#   token_path: {token_path}   # inside a document carried as text: add embedded: "
+            f"{{path: {token_path}, format: xml}}",
+            f"#   send_as: {_flow(ways[0])}" + (f"   # or {_flow(ways[1])}" if len(ways) > 1 else ""),
+            "#   refresh_after_calls: null   # log in again after N calls, if the service counts them"]
+
+
+def _text_read_lines(reads: list[TextRead], report: WsdlReport | None = None) -> list[str]:
     """A commented stream for the best read whose answer is one string, to finish from one real answer."""
     if not reads:
         return []
@@ -504,6 +591,8 @@ def _text_read_lines(reads: list[TextRead]) -> list[str]:
              "# streams:",
              "#   records:",
              f"#     operation: {best.operation.name}",
+             *([f"#     soap_headers: {_flow(_header_value(h))}   # declared in the WSDL: {_header_hint(h)}"]
+               if report is not None and (h := declared_headers(report, best.operation)) else []),
              f"#     embedded: {{path: {best.path}, format: xml}}   # or format: json",
              "#     result_path: ROOT.RECORDS.RECORD          # inside the document, from its root element (JSON: keys)",
              "#     status_path: ROOT                         # where the document's own result code is",
@@ -651,6 +740,9 @@ def render_report(report: WsdlReport, chosen: SoapPlan | None = None, name: str 
     for op in report.operations:
         lines.append(f"  {'  ' if op.zeep_exposes else '! '}{op.signature}   [{op.style}/{op.use}]")
         lines.extend(f"      {flag}" for flag in op.flags)
+        headers = declared_headers(report, op)
+        if headers:
+            lines.append(f"      requires the SOAP header {_header_hint(headers)} (soap_headers)")
     losses = report.losses
     lines.append(f"zeep loses silently: {len(losses)}" + ("" if losses else " (nothing)"))
     lines.extend(f"  - {loss}" for loss in losses)
@@ -677,6 +769,9 @@ def render_report(report: WsdlReport, chosen: SoapPlan | None = None, name: str 
     if the_plan.skipped:
         lines.append(f"list queries not read: {len(the_plan.skipped)}")
         lines += [f"  {op}: {why}" for op, why in the_plan.skipped]
+    if the_plan.logins:
+        lines.append("operations that look like a login (never read; a commented `auth: {type: login}` is in the "
+                     "YAML): " + ", ".join(op.name for op in the_plan.logins))
     if the_plan.writes:
         lines.append("operations that look like writes (never called by check; configure `write:` by hand): "
                      + ", ".join(f"{op} (`{word}`)" for op, word in the_plan.writes))

@@ -11,12 +11,19 @@ Outcomes match the REST writer's, so the push job treats both kinds alike:
 
 Parameter templates: a value that is exactly ``"{record}"`` is the record itself (a complex parameter such
 as ``business: YWXX``); other strings may use ``{key}``, ``{idempotency_key}`` and every top-level scalar field
-of the record; non-string values are sent as they are.
+of the record — escaped for XML when the template is markup (:func:`~.outbound.render_template`); non-string
+values are sent as they are. An operation's ``embedded: {param, format, root}`` sends the record as an XML or
+JSON document, the string value of ``param`` (:mod:`connectors.soap.outbound`).
+
+Before the first record goes to an operation, its parameters are checked against the WSDL: ``"{record}"``
+aimed at a simple string parameter (zeep would refuse every record: "The String type doesn't accept
+collections"), or an ``embedded.param`` the operation does not take or that is not a string, is a
+:class:`ConfigError` naming the parameter — the target stops, its records stay pending, none is dead-lettered.
 """
 
 from __future__ import annotations
 
-import string
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,16 +31,18 @@ from lxml import etree
 
 from connectors.common.records import check_write_success, dig
 from gateway.contract.connector import WriteOperation, WriteResult
-from gateway.contract.errors import FatalSyncError, UnsupportedOperationError, WriteRejectedError
+from gateway.contract.errors import ConfigError, FatalSyncError, UnsupportedOperationError, WriteRejectedError
 
 from .client import SoapClient
-from .config import WriteStreamConfig
+from .config import CallConfig, EmbeddedParamConfig, WriteStreamConfig
 from .decode import element_to_dict, find_path
 from .embedded import json_document, xml_document
-from .envelope import ParameterError
+from .envelope import SOAPENC, ParameterError
+from .outbound import RECORD, DocumentError, fields_of, json_string, render_template, xml_string
+from .wsdl_model import XSD
 
-_FORMATTER = string.Formatter()
-RECORD = "{record}"
+_CHECKED: weakref.WeakKeyDictionary[SoapClient, set[tuple[str, int | str | None, str]]] = (
+    weakref.WeakKeyDictionary())
 
 
 def render_params(params: Mapping[str, Any], record: Mapping[str, Any], values: Mapping[str, Any],
@@ -43,10 +52,10 @@ def render_params(params: Mapping[str, Any], record: Mapping[str, Any], values: 
         if template == RECORD:
             out[name] = dict(record)
         elif isinstance(template, str):
-            missing = [f for _, f, _, _ in _FORMATTER.parse(template) if f is not None and f not in values]
+            missing = [f for f in fields_of(template) if f not in values]
             if missing:
                 raise WriteRejectedError(f"{where}: the record has no field {missing[0]!r} needed by {template!r}")
-            out[name] = template.format_map({k: str(v) for k, v in values.items()})
+            out[name] = render_template(template, {k: str(v) for k, v in values.items()})
         else:
             out[name] = template
     return out
@@ -59,10 +68,13 @@ def write_record(client: SoapClient, stream: str, config: WriteStreamConfig, rec
         raise UnsupportedOperationError(f"{client.config.label}: write stream {stream!r} has no `{operation}` "
                                         "operation")
     where = f"{client.config.label} write {stream!r} key {key!r}"
+    check_parameters(client, stream, operation, call)
     values = {k: v for k, v in record.items() if isinstance(v, (str, int, float, bool))}
     values |= {"key": key, "idempotency_key": idempotency_key}
     # the YAML's {secret: NAME} references resolved before the record goes in: data is never taken for one
     params = render_params(client.secret_params.resolve(dict(call.params)), record, values, where)
+    if call.embedded is not None:
+        params[call.embedded.param] = document(record, call.embedded, where=where)
     try:
         result = client.call(call.operation, params, overload=call.overload, writing=True, secrets_resolved=True)
     except ParameterError as exc:  # the record's data does not fit the schema: this record is refused, not the push
@@ -76,6 +88,60 @@ def write_record(client: SoapClient, stream: str, config: WriteStreamConfig, rec
     if config.duplicate is not None and dig(body, config.duplicate.field, None) == config.duplicate.equals:
         return WriteResult(status="duplicate", target_id=target_id)
     return WriteResult(status="applied", target_id=target_id)
+
+
+def document(record: Mapping[str, Any], embedded: EmbeddedParamConfig, *, where: str) -> str:
+    """The record as the text of ``embedded.param``; a record that cannot be one is refused (nothing sent)."""
+    try:
+        if embedded.format == "json":
+            return json_string(record, root=embedded.root, nulls=embedded.nulls)
+        assert embedded.root is not None  # the config insists
+        return xml_string(record, root=embedded.root, declaration=embedded.declaration, encoding=embedded.encoding,
+                          nulls=embedded.nulls)
+    except DocumentError as exc:
+        raise WriteRejectedError(f"{where}: the record cannot be written as the {embedded.format} document of "
+                                 f"parameter {embedded.param!r}: {exc}") from None
+
+
+def check_parameters(client: SoapClient, stream: str, operation: WriteOperation, call: CallConfig) -> None:
+    """The call's ``"{record}"`` and ``embedded.param`` against the operation's parameters in the WSDL, once per
+    client and call: a :class:`ConfigError` (the target's configuration) instead of one dead letter per record."""
+    done = _CHECKED.setdefault(client, set())
+    marker = (call.operation, call.overload, repr(call))
+    if marker in done:
+        return
+    op = client.operation(call.operation, call.overload)
+    label = f"{client.config.label} write {stream!r} {operation} ({call.operation})"
+    if op.style == "rpc" or op.encoded:
+        kinds = {p.name: _part_kind(client, p.type) for p in op.input_parts or ()}
+    else:
+        kinds = {f.name: ("complex" if f.children or f.dataset else "string" if f.type == "string" else f.type)
+                 for f in client.loaded.model.part_fields(op.input_parts)}
+    for name, template in call.params.items():
+        if template == RECORD and kinds.get(name) == "string":
+            raise ConfigError(
+                f"{label}: parameter {name!r} is a string (xsd:string) but gets \"{{record}}\", the record as a "
+                f"mapping; to send the record as an XML or JSON document in that string, write `embedded: "
+                f"{{param: {name}, format: xml, root: ...}}` (or `format: json`) on the operation instead")
+    embedded = call.embedded
+    if embedded is not None:
+        if embedded.param not in kinds:
+            raise ConfigError(f"{label}: embedded.param {embedded.param!r} is not a parameter of the operation "
+                              f"(it takes {list(kinds)})")
+        if kinds[embedded.param] == "complex":
+            raise ConfigError(f"{label}: embedded.param {embedded.param!r} is a complex parameter, not a string: "
+                              f"send the record as its value with `{embedded.param}: \"{{record}}\"` in `params`")
+    done.add(marker)
+
+
+def _part_kind(client: SoapClient, type_name: Any) -> str:
+    """An rpc part's type: ``string``, another built-in's name, ``complex``, or ``?`` (a simple type of its own)."""
+    if type_name is None:
+        return "?"
+    if type_name.namespace in (XSD, SOAPENC):
+        return type_name.localname
+    node = client.loaded.model.types.get(type_name)
+    return "complex" if node is not None and etree.QName(node).localname == "complexType" else "?"
 
 
 def _result_body(client: SoapClient, answer: etree._Element, config: WriteStreamConfig, result_path: str | None, *,
@@ -101,4 +167,4 @@ def _result_body(client: SoapClient, answer: etree._Element, config: WriteStream
     return element_to_dict(element)
 
 
-__all__ = ["render_params", "write_record"]
+__all__ = ["check_parameters", "document", "render_params", "write_record"]
