@@ -192,27 +192,29 @@ def read_pages(
         repeated = bool(items) and ((not records and not rejects) or ids == last_ids)  # nothing new on a full page
         if repeated and stale_pages == 0 and paginator.counted_before(body):
             # the first page of nothing new, and the pages before it hold the answer's total: past the last page (a
-            # server repeating its last one), not a loop. Judged on the first repeat only: further repeats move
-            # the page position on, not the records read.
-            return
-        stale_pages, last_ids = (stale_pages + 1 if repeated else 0), ids
-        if stale_pages > MAX_STALE_PAGES:
-            raise FatalSyncError(f"{where}: {stale_pages} pages in a row held only records already read (does the "
-                                 f"source ignore the paging parameter? or repeat its last page past the end, as "
-                                 f"PageHelper's reasonable=true does: then set `pagination.total_path` to the "
-                                 f"answer's record count): stopped, the read would never end")
+            # server repeating its last one), not a loop — the end of this query (of its window, in a windowed
+            # read). Judged on the first repeat only: further repeats move the page position on, not the records.
+            more = False
+        else:
+            stale_pages, last_ids = (stale_pages + 1 if repeated else 0), ids
+            if stale_pages > MAX_STALE_PAGES:
+                raise FatalSyncError(f"{where}: {stale_pages} pages in a row held only records already read (does "
+                                     f"the source ignore the paging parameter? or repeat its last page past the end, "
+                                     f"as PageHelper's reasonable=true does: then set `pagination.total_path` to the "
+                                     f"answer's record count): stopped, the read would never end")
 
-        page_checkpoint: dict[str, Any] | None = None
-        if resumable:
-            high = max((c for c in (start, decoder.max_cursor) if c is not None), default=None)
-            page_checkpoint = {"cursor": high.isoformat()} if high is not None else None
-        yield Page(records=records, checkpoint=page_checkpoint, rejects=rejects)
+            page_checkpoint: dict[str, Any] | None = None
+            if resumable:
+                high = max((c for c in (start, decoder.max_cursor) if c is not None), default=None)
+                page_checkpoint = {"cursor": high.isoformat()} if high is not None else None
+            yield Page(records=records, checkpoint=page_checkpoint, rejects=rejects)
 
-        try:
-            more = paginator.advance(response, body, len(items))
-        except (EndlessEmptyPagesError, ForeignLinkError, ShortReadError) as exc:
-            raise FatalSyncError(f"{where}: {exc}") from None
+            try:
+                more = paginator.advance(response, body, len(items))
+            except (EndlessEmptyPagesError, ForeignLinkError, ShortReadError) as exc:
+                raise FatalSyncError(f"{where}: {exc}") from None
         if not more:
+            stale_pages, last_ids = 0, ()
             if max_window is None or anchor is None or window_end >= read_began:
                 return
             # the window is read to its end: the watermark may move through it (an empty window included), and the

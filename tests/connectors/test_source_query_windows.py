@@ -260,3 +260,22 @@ def test_one_anchor_record_changed_again_during_the_read_is_no_reason_to_stop() 
     with ScriptedServer(inclusive) as server:
         read = _read(_connector(server.url, {}), mode="full_refresh")
     assert sorted(set(read)) == sorted(r["id"] for r in rows)
+
+
+def test_a_repeated_last_page_ends_its_window_not_the_windowed_read() -> None:
+    """PageHelper's repeated last page in a windowed read ends that window's query; the next windows are read."""
+    start = NOW - timedelta(days=40)
+    rows = [{"id": f"Q{i:03d}", "updateTime": (start + timedelta(hours=1)).strftime(FORMAT)}
+            for i in range(20)]  # the first window: two pages of 10 sharing one change time (paged, not re-anchored)
+    rows += [{"id": f"Q{i:03d}", "updateTime": (start + timedelta(days=i - 10)).strftime(FORMAT)}
+             for i in range(20, 45)]  # one a day later on, over several windows
+
+    def answer(request: Seen) -> Answer:
+        q = request.query
+        chosen = [r for r in rows if q["startTime"] <= r["updateTime"] <= q["endTime"]]
+        return _page(chosen, q, reasonable=True)
+
+    incremental = {"end_param": "endTime", "max_window": "7d", "initial_value": start.strftime(FORMAT)}
+    with ScriptedServer(answer) as server:
+        read = _read(_connector(server.url, incremental, size=10))
+    assert sorted(set(read)) == [r["id"] for r in rows]
