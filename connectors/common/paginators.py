@@ -129,10 +129,11 @@ class Paginator(abc.ABC):
     def reset(self) -> None:  # noqa: B027 - stateless paginators have nothing to reset
         """Go back to the first page."""
 
-    def counted_before(self, body: Any) -> bool:
-        """Whether the pages before the current one already hold every record the answer counts (``total_path``).
-        A full page of nothing new is then the end, not a server ignoring the page parameter: MyBatis PageHelper
-        with ``reasonable=true`` answers any page past the last with the last page again."""
+    def counted_before(self, body: Any, repeats: int = 0) -> bool:
+        """Whether the pages before the current one — less ``repeats`` of them that only repeated the page before —
+        already hold every record the answer counts (``total_path``). A repeated page is then the end, not a server
+        ignoring the page parameter: MyBatis PageHelper with ``reasonable=true`` answers any page past the last with
+        the last page again."""
         return False
 
 
@@ -174,9 +175,9 @@ class PageNumberPaginator(Paginator):
     def reset(self) -> None:
         self.page = self.config.start
 
-    def counted_before(self, body: Any) -> bool:
+    def counted_before(self, body: Any, repeats: int = 0) -> bool:
         total = _total(body, self.config.total_path)
-        return total is not None and (self.page - self.config.start) * self.config.size >= total
+        return total is not None and (self.page - self.config.start - repeats) * self.config.size >= total
 
 
 class OffsetPaginator(Paginator):
@@ -205,9 +206,9 @@ class OffsetPaginator(Paginator):
     def reset(self) -> None:
         self.offset = self.config.start
 
-    def counted_before(self, body: Any) -> bool:
+    def counted_before(self, body: Any, repeats: int = 0) -> bool:
         total = _total(body, self.config.total_path)
-        return total is not None and self.offset - self.config.start >= total
+        return total is not None and self.offset - self.config.start - repeats * self.config.size >= total
 
 
 class CursorPaginator(Paginator):

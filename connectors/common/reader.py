@@ -139,9 +139,8 @@ def read_pages(
     window_end = window_closing(anchor)
 
     probe: datetime | None = None  # the anchor just re-anchored on: its records must come back (inclusive)
-    probe_read: frozenset[str] = frozenset()  # the keys read at it
     sent: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
-    stale_pages, last_ids = 0, ()
+    stale_pages, last_ids, exact_repeats = 0, (), 0
     arrived: list[RawRecord] = []  # the page's records as they came, re-deliveries included
 
     def seen(record: RawRecord) -> None:
@@ -184,16 +183,20 @@ def read_pages(
                     check = PageRequest(request.url, {**request.params,
                                                       incremental.param: param_codec.format_before(anchor_at)})
                     sent.add((check.url, tuple(sorted((str(k), str(v)) for k, v in check.params.items()))))
-                    skipped = decoder.unread_at(fetch(check)[2], anchor_at, probe_read)
-                    if skipped:
-                        raise FatalSyncError(_exclusive_message(where, incremental, param_codec, anchor_at, skipped))
+                    # Any record AT the anchor there proves the filter strict: asked for "changed since" the anchor,
+                    # the source left out records it holds at that very time. Whether they were read already does
+                    # not matter: the rest of their group may be beyond the page (a bulk import at one instant).
+                    at_anchor = decoder.records_at(fetch(check)[2], anchor_at)
+                    if at_anchor:
+                        raise FatalSyncError(_exclusive_message(where, incremental, param_codec, anchor_at, at_anchor))
                     stepped_back = True  # nothing lost here (an anchor record changed again, or no group at it)
         ids = tuple(r.source_id for r in records)
         repeated = bool(items) and ((not records and not rejects) or ids == last_ids)  # nothing new on a full page
-        if repeated and stale_pages == 0 and paginator.counted_before(body):
-            # the first page of nothing new, and the pages before it hold the answer's total: past the last page (a
-            # server repeating its last one), not a loop — the end of this query (of its window, in a windowed
-            # read). Judged on the first repeat only: further repeats move the page position on, not the records.
+        exact_repeats = exact_repeats + 1 if bool(items) and ids == last_ids else 0  # the page before, again
+        if exact_repeats and paginator.counted_before(body, exact_repeats - 1):
+            # the page before it again, and the pages before it (less the repeats) hold the answer's total: past the
+            # last page (a server repeating its last one), not a loop — the end of this query (of its window, in a
+            # windowed read). Repeats do not count as records read: a total the pages never reach still stops.
             more = False
         else:
             stale_pages, last_ids = (stale_pages + 1 if repeated else 0), ids
@@ -223,6 +226,9 @@ def read_pages(
                        read_through=window_end)
             anchor = max(anchor, window_end)
             window_end = window_closing(anchor)
+            if window_end <= anchor:  # refused at load (IncrementalConfig); never a loop if it slips through
+                raise FatalSyncError(f"{where}: max_window {max_window} does not reach past the window's start as "
+                                     f"sent ({since_text(anchor)!r}): make it longer than the parameter's format")
             paginator.reset()
             if order is not None:
                 order.restart()
@@ -232,7 +238,6 @@ def read_pages(
             anchor = high_water
             if incremental is not None and not (incremental.exclusive or stepped_back):
                 probe = high_water
-                probe_read = decoder.read_at_boundary() if decoder.boundary == high_water else frozenset()
             paginator.reset()
             if order is not None:
                 order.restart()
@@ -284,10 +289,10 @@ def _exclusive_message(where: str, incremental: IncrementalConfig, codec: Cursor
     ids = ", ".join(r.source_id for r in skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
     return (f"{where}: asked for records changed since `{incremental.param}` = {sent!r} (the highest "
             f"`{incremental.cursor_field}` read), the source answered none at that time, yet asked a step earlier it "
-            f"has records at {sent!r} not read yet ({ids}): it filters strictly AFTER the parameter (`>`), and paging "
-            f"re-anchors on that value, so they would be skipped at every page. Stopped before any was lost (the "
-            f"watermark stays at {sent!r}): set `incremental.exclusive: true` (the parameter is then sent one step "
-            f"earlier) and sync again")
+            f"has records at {sent!r} ({ids}): it filters strictly AFTER the parameter (`>`), and paging re-anchors "
+            f"on that value, so records sharing it beyond a page would be skipped at every page. Stopped before any "
+            f"was lost (the watermark stays at {sent!r}): set `incremental.exclusive: true` (the parameter is then "
+            f"sent one step earlier) and sync again")
 
 
 class CursorOrder:

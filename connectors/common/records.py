@@ -425,17 +425,13 @@ class RecordDecoder:
                 rejects.append(result)
         return records, rejects
 
-    def read_at_boundary(self) -> frozenset[str]:
-        """The keys of the records read at the boundary cursor (the highest read) so far."""
-        return frozenset(self._boundary_keys)
-
-    def unread_at(self, items: Iterable[Any], cursor: datetime, read: frozenset[str]) -> list[RawRecord]:
-        """The records among ``items`` at ``cursor`` whose keys are not in ``read`` — without taking them (no
-        bookkeeping): what an exclusive changed-since filter would skip past a page boundary (the reader asks)."""
+    def records_at(self, items: Iterable[Any], cursor: datetime) -> list[RawRecord]:
+        """The records among ``items`` whose change time is ``cursor`` — without taking them (no bookkeeping): the
+        reader asks whether a source declared inclusive left out records at its anchor (an exclusive filter)."""
         found = []
         for item in items:
             record = self._one(item)
-            if isinstance(record, RawRecord) and record.cursor == cursor and record.source_id not in read:
+            if isinstance(record, RawRecord) and record.cursor == cursor:
                 found.append(record)
         return found
 

@@ -266,7 +266,24 @@ class IncrementalConfig(_Model):
                                  "(e.g. 30d) or initial_value (in the parameter's format)")
             if self.initial_value is not None:
                 self.initial_start()  # readable in the parameter's format, or said so now
+            step = self.param_step()
+            least = None if step is None else 2 * step if self.exclusive else step
+            if least is not None and self.max_window < least:
+                raise ValueError(f"max_window {self.max_window} is too short for the parameter's format "
+                                 f"{self.effective_param_format!r}, which counts in steps of {step}: a window's "
+                                 f"start is sent floored to it (a step earlier when exclusive), so the window would "
+                                 f"never pass it; give at least {least}")
         return self
+
+    def param_step(self) -> timedelta | None:
+        """The smallest step the parameter's format can say (a second for ``%Y-%m-%d %H:%M:%S``, a day for
+        ``%Y-%m-%d``), or None when it cannot be told."""
+        codec = CursorCodec(self.effective_param_format, self.tz)
+        probe = datetime(2024, 3, 5, 10, 31, 1, 500000, tzinfo=timezone.utc)
+        try:
+            return codec.parse(codec.format(probe)) - codec.parse(codec.format_before(probe))
+        except (ValueError, TypeError, OverflowError):
+            return None
 
     def initial_start(self) -> datetime | None:
         """The instant ``initial_value`` names, read in the parameter's format (None without one); a windowed read

@@ -229,19 +229,33 @@ def test_an_exclusive_filter_declared_inclusive_stops_at_the_first_boundary_befo
                 high = max([high, *(r.cursor for r in page.records)], key=lambda c: c or datetime.min.replace(
                     tzinfo=BEIJING))
         message = str(caught.value)
-        assert "exclusive: true" in message and "not read yet" in message and "before any was lost" in message
+        assert "exclusive: true" in message and "before any was lost" in message
         assert high is not None
         again = _read(_connector(server.url, {"exclusive": True}), since=high)
     assert sorted(set(delivered) | set(again)) == [r["id"] for r in GROUPED]
 
 
-def test_an_exclusive_filter_with_no_record_sharing_a_boundary_is_read_whole_a_step_earlier() -> None:
-    with ScriptedServer(_strict(DISTINCT)) as server:
-        read = _read(_connector(server.url, {}), mode="full_refresh")
-        sent = [s.query.get("startTime") for s in server.requests_to("/api/cases")]
-    assert sorted(set(read)) == [r["id"] for r in DISTINCT]
-    stepped = [t for t in sent if t is not None]
-    assert len(stepped) <= 2 * (len(DISTINCT) // 25 + 1)  # one extra question at the first boundary, not each page
+def test_an_exclusive_filter_is_named_even_where_no_record_shares_a_boundary_yet() -> None:
+    """Distinct change times lose nothing today, but the first group that straddles a page would: told at once."""
+    with ScriptedServer(_strict(DISTINCT)) as server, pytest.raises(FatalSyncError, match="exclusive: true"):
+        _read(_connector(server.url, {}), mode="full_refresh")
+
+
+def test_an_exclusive_filter_over_a_group_bigger_than_a_page_is_stopped_not_read_with_holes() -> None:
+    """Found by review: a bulk import of 40 rows at one instant, pages of 25. The step-earlier question's first
+    page held only the 25 rows already read; counted as "nothing skipped", the other 15 were lost silently."""
+    bulk_at = (NOW - timedelta(days=2)).strftime(FORMAT)
+    rows = [{"id": f"B{i:04d}", "updateTime": bulk_at} for i in range(40)]
+    rows += [{"id": f"L{i:04d}", "updateTime": (NOW - timedelta(hours=30) + timedelta(minutes=i)).strftime(FORMAT)}
+             for i in range(60)]
+    delivered: list[str] = []
+    with ScriptedServer(_strict(rows)) as server:
+        with pytest.raises(FatalSyncError, match="exclusive: true"):
+            for page in _connector(server.url, {}).read("cases", mode="full_refresh"):
+                delivered += [r.source_id for r in page.records]
+        again = _read(_connector(server.url, {"exclusive": True}),
+                      since=datetime.strptime(bulk_at, FORMAT).replace(tzinfo=BEIJING))
+    assert sorted(set(delivered) | set(again)) == sorted(r["id"] for r in rows)
 
 
 def test_one_anchor_record_changed_again_during_the_read_is_no_reason_to_stop() -> None:
@@ -279,3 +293,31 @@ def test_a_repeated_last_page_ends_its_window_not_the_windowed_read() -> None:
     with ScriptedServer(answer) as server:
         read = _read(_connector(server.url, incremental, size=10))
     assert sorted(set(read)) == [r["id"] for r in rows]
+
+
+def test_a_repeated_last_page_after_a_page_of_re_deliveries_still_ends_the_read() -> None:
+    """Found by review: the last change-time group exactly one page; after re-anchoring, the first page is all
+    re-deliveries, the next the same page again (PageHelper) — the total was read, yet the read failed."""
+    at = (NOW - timedelta(hours=1)).strftime(FORMAT)
+    rows = [{"id": f"G{i:03d}", "updateTime": at} for i in range(25)]
+
+    def answer(request: Seen) -> Answer:
+        since = request.query.get("startTime")
+        return _page([r for r in rows if since is None or r["updateTime"] >= since], request.query, reasonable=True)
+
+    with ScriptedServer(answer) as server:
+        read = _read(_connector(server.url, {}), mode="full_refresh")
+    assert sorted(set(read)) == [r["id"] for r in rows]
+
+
+@pytest.mark.parametrize(("incremental", "least"), [
+    ({"exclusive": True, "max_window": "1d"}, "2 days"),
+    ({"max_window": "12h"}, "1 day"),
+])
+def test_a_window_no_longer_than_the_parameter_s_step_is_refused_at_load(incremental: dict[str, Any],
+                                                                        least: str) -> None:
+    """Found by review: a day-format parameter with max_window 1d (exclusive) or 12h could never pass its start;
+    every run failed as "a request already sent", blaming the source."""
+    settings = {"end_param": "endTime", "initial_lookback": "6d", "param_format": "%Y-%m-%d", **incremental}
+    with pytest.raises(ConfigError, match=f"too short for the parameter's format.*give at least {least}"):
+        _connector("http://127.0.0.1:9", settings)
