@@ -57,7 +57,7 @@ from connectors.http.transport import Attempts, Transport, describe_body
 from gateway.contract.errors import AuthenticationError, ConfigError, FatalSyncError, RetriableSyncError
 
 from .config import SoapConfig
-from .decode import element_text, find_path, local_name, soap_body
+from .decode import find_path, local_name, soap_body
 from .embedded import json_document, xml_document
 from .envelope import add_header, literal_envelope, rpc_envelope, zeep_envelope
 from .faults import FaultRule, classify, fault_error, read_fault
@@ -505,28 +505,32 @@ def _token_of(body: etree._Element, login: Any, *, where: str, limits: XmlLimits
         try:
             return None, _what_xml_says(parse_document(text.encode("utf-8"), where=where, limits=limits))
         except FatalSyncError:  # not XML after all (UnsafeXmlError is one too)
-            return None, f"it holds {text[:120]!r}"
+            return None, f"it holds {len(text)} characters starting with '<' that are not XML"
     if text.startswith(("{", "[")):
         try:
             return None, _what_json_says(json.loads(text))
         except ValueError:
-            return None, f"it holds {text[:120]!r}"
+            return None, f"it holds {len(text)} characters starting with {text[0]!r} that are not JSON"
     return (text or None), ("it is empty" if not text else "")
 
 
 def _what_xml_says(element: etree._Element) -> str:
-    """The leaf elements of an answer that look like a code or a message (``ResultCode = '-2'``)."""
-    leaves = [(local_name(e.tag), element_text(e).strip()) for e in element.iter()
+    """The leaf elements of a login answer that look like a code or a message (``ResultCode = '-2'``), with their
+    values; of any other leaf only the name — one of them may be the token itself (a ``token_path`` written wrong),
+    and an error message is read by people, stored with the run and sent in alerts."""
+    leaves = [(local_name(e.tag), "".join(e.itertext()).strip()) for e in element.iter()
               if isinstance(e.tag, str) and not len(e)]
     telling = [(n, v) for n, v in leaves if any(w in n.lower() for w in ("code", "msg", "message", "error", "status",
                                                                         "desc", "info"))]
-    shown_ = telling or leaves[:4]
-    return ", ".join(f"{n} = {v[:200]!r}" for n, v in shown_) or "nothing"
+    if telling:
+        return ", ".join(f"{n} = {v[:200]!r}" for n, v in telling)
+    return ("elements " + ", ".join(n for n, _ in leaves[:8]) + " (values not shown: one may be the token)"
+            if leaves else "nothing")
 
 
 def _what_json_says(document: Any) -> str:
-    if not isinstance(document, Mapping):
-        return f"it holds {str(document)[:120]!r}"
+    if not isinstance(document, Mapping):  # a bare value may be the token itself: its kind and length only
+        return f"it holds a JSON {type(document).__name__} of {len(str(document))} characters, not an object"
     code = next((document.get(k) for k in ("code", "errcode", "status", "resultCode", "ResultCode")
                  if document.get(k) is not None), None)
     said = server_message(document)

@@ -260,3 +260,24 @@ def test_soap_headers_are_checked_against_the_wsdl(headers: dict[str, Any], said
             _records(_connector(config))
     assert said in str(caught.value)
     assert service.calls == []
+
+
+_SESSION_TOKEN = "eyJhbGciOiJIUzI1NiJ9.SECRET-SESSION-TOKEN"
+
+
+@pytest.mark.parametrize(("result", "token_path"), [
+    (_SESSION_TOKEN, "LoginResponse.Token"),  # token_path written wrong: the token is the answer's only leaf
+    (escape(f"<Result><Token>{_SESSION_TOKEN}</Token><Expires>7200</Expires></Result>"),
+     "LoginResponse.LoginResult"),  # the token inside an XML string, `embedded` forgotten
+], ids=["path", "xml-string"])
+def test_a_login_answer_read_at_the_wrong_place_never_quotes_the_token(result: str, token_path: str) -> None:
+    """Found by review: the error named the answer's first leaves with their values, and one was the token (in the
+    run's error, its alerts and logs). Leaves that are no code or message are named without their values."""
+    def service(request: Seen) -> Answer:
+        return Answer(200, {"Content-Type": "text/xml; charset=utf-8"},
+                      _envelope(f"<LoginResponse xmlns='{TNS}'><LoginResult>{result}</LoginResult></LoginResponse>"))
+
+    with ScriptedServer(service) as server:
+        with pytest.raises(AuthenticationError) as caught:
+            _records(_connector(_config(server, auth={**LOGIN, "token_path": token_path})))
+    assert "SECRET-SESSION-TOKEN" not in str(caught.value) and "SECRET-SESSION-TOKEN" not in repr(caught.value)
