@@ -8,6 +8,7 @@ sync for an hour.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,9 +25,11 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     if not text:
         return None
     try:
-        return max(0.0, float(text))
+        seconds = float(text)
     except ValueError:
         pass
+    else:  # "inf", "nan", "1e400" are no delay a scheduler can hold (timedelta overflows): unreadable
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

@@ -91,6 +91,9 @@ def remap(
 @guard
 def push(
     target: Annotated[list[str] | None, typer.Option("--target", help="Only these systems.")] = None,
+    ignore_wait: Annotated[bool, typer.Option(
+        "--ignore-wait", help="Send even to a target that asked to be left alone (its Retry-After, at most an hour "
+                              "kept): the maintenance is known to be over.")] = False,
     systems: SystemsOpt = None,
     database_url: DbOpt = None,
     json_out: JsonOpt = False,
@@ -99,7 +102,7 @@ def push(
     from gateway.sync.push import push as run_push
 
     with activity("push", enabled=not json_out, unit=""):
-        report = run_push(runtime_from(systems, database_url), targets=target or None)
+        report = run_push(runtime_from(systems, database_url), targets=target or None, ignore_wait=ignore_wait)
     if json_out:
         print_json(report.as_dict())
     else:

@@ -109,14 +109,21 @@ def may_give_up(attempts: int, *, max_attempts: int, dead_after: timedelta) -> b
     return attempts >= max_attempts and retry_span(attempts) >= dead_after
 
 
+LONGEST_TARGET_WAIT = timedelta(hours=1)
+"""The longest a target's Retry-After keeps later drains away: a gateway answering a year (or a proxy sending
+milliseconds as seconds) is asked again after this, never obeyed for good."""
+
+
 def push(
     runtime: Runtime,
     *,
     targets: list[str] | None = None,
     connectors: dict[str, Connector] | None = None,
     now: datetime | None = None,
+    ignore_wait: bool = False,
 ) -> PushReport:
-    """Deliver pending outbox rows to every writable system (or to ``targets``)."""
+    """Deliver pending outbox rows to every writable system (or to ``targets``). ``ignore_wait``: send to a target
+    that asked to be left alone (its Retry-After) all the same — an operator who knows the maintenance is over."""
     started = time.perf_counter()
     report = PushReport()
     names = targets or [s.name for s in runtime.systems.systems.values() if s.writable]
@@ -129,7 +136,7 @@ def push(
                 own = connector is None
                 connector = connector or runtime.connector(name)
                 try:
-                    _drain(runtime, name, connector, target_report, lease=lease, now=now)
+                    _drain(runtime, name, connector, target_report, lease=lease, now=now, ignore_wait=ignore_wait)
                 finally:
                     if own:
                         connector.close()
@@ -148,7 +155,7 @@ def push(
 
 
 def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetReport, *, lease: Lease,
-           now: datetime | None) -> None:
+           now: datetime | None, ignore_wait: bool = False) -> None:
     system = runtime.systems.get(target)
     assert system.push is not None
     mapper = runtime.mapper(target)
@@ -156,7 +163,10 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
     policy = _RetryPolicy(system.push.max_attempts, system.push.dead_after, target, system.push.stream,
                           not_before=now or ledger.utcnow())
     moment = policy.not_before  # one instant for the whole drain: a row backed off here is not due again in it
-    if _still_waiting(engine, target, moment, report):
+    if ignore_wait:
+        with engine.begin() as conn:
+            outbox.clear_target_wait(conn, target)
+    elif _still_waiting(engine, target, moment, report):
         return
     tried: set[int] = set()
     probing = False
@@ -236,8 +246,8 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
                 else:
                     _retry_later(engine, row, str(exc), policy, report, asked=exc.retry_after)
                 if exc.retry_after:
-                    _wait_for(engine, target, max(ledger.utcnow(), moment) + timedelta(seconds=exc.retry_after),
-                              str(exc), report)
+                    asked = min(timedelta(seconds=exc.retry_after), LONGEST_TARGET_WAIT)
+                    _wait_for(engine, target, max(ledger.utcnow(), moment) + asked, str(exc), report)
                     return  # the target asked us to wait (Retry-After beyond the transport's own wait): leave the rest
                 streak += 1
                 if streak >= OUTAGE_STREAK:
@@ -360,7 +370,8 @@ def _retry_later(engine: Any, row: dict[str, Any], error: str, policy: _RetryPol
     with engine.begin() as conn:
         moved = outbox.schedule_retry(conn, row["id"], attempts=attempts, error=error,
                                       next_attempt_at=max(ledger.utcnow(), policy.not_before)
-                                      + max(backoff(attempts), timedelta(seconds=asked or 0)))
+                                      + max(backoff(attempts),
+                                            min(timedelta(seconds=asked or 0), LONGEST_TARGET_WAIT)))
     if not moved:
         return  # another drain closed the row meanwhile
     report.retried += 1

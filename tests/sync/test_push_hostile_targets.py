@@ -272,3 +272,49 @@ def test_a_retry_after_is_honoured_by_later_drains_in_other_processes(scripted_h
     assert after.error is None and after.delivered == 4 and after.pending == 0
     with world.runtime.engine.connect() as conn:
         assert outbox.target_wait(conn, "sd_hall") is None
+
+
+def test_a_year_long_retry_after_keeps_later_drains_away_an_hour_at_most(scripted_hall) -> None:
+    """Found by review: one 429 asking for a year stored a wait of a year (the longest asked wins) — every drain
+    after it sent nothing and failed, and nothing but time could clear it."""
+    world, hall = scripted_hall
+    hall.respond = lambda request: Answer(429, {"Content-Type": "application/json", "Retry-After": "31536000"},
+                                          b'{"error":"throttled"}')
+    moment = datetime.now(UTC)
+    push(world.runtime, targets=["sd_hall"], now=moment)
+    with world.runtime.engine.connect() as conn:
+        kept = outbox.target_wait(conn, "sd_hall")
+    assert kept is not None and kept[0] <= datetime.now(UTC) + timedelta(hours=1, minutes=1)
+    hall.respond = lambda request: json_answer(b'{"duplicate":false}')
+    later = push(world.runtime, targets=["sd_hall"], now=moment + timedelta(hours=1, minutes=5)).targets[0]
+    assert later.error is None and later.delivered == 4
+
+
+def test_an_operator_can_send_to_a_waiting_target_at_once(scripted_hall) -> None:
+    world, hall = scripted_hall
+    hall.respond = lambda request: Answer(503, {"Content-Type": "application/json", "Retry-After": "600"},
+                                          b'{"error":"maintenance"}')
+    push(world.runtime, targets=["sd_hall"], now=datetime.now(UTC))
+    assert len(hall.writes) == 1
+    hall.respond = lambda request: json_answer(b'{"duplicate":false}')
+    done = subprocess.run(world.cli("push", "--target", "sd_hall", "--ignore-wait", "--json"), env=world.env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (target,) = json.loads(done.stdout)["targets"]
+    # the three rows never tried go out; the one the 503 answered keeps its own back-off (it goes when due)
+    assert target["delivered"] == 3 and target["error"] is None and len(hall.writes) == 4
+    assert sorted(r["status"] for r in _rows(world, "sd_hall")) == ["delivered"] * 3 + ["pending"]
+    with world.runtime.engine.connect() as conn:
+        assert outbox.target_wait(conn, "sd_hall") is None
+
+
+@pytest.mark.parametrize("asked", ["inf", "nan", "1e400"])
+def test_a_retry_after_that_is_no_number_of_seconds_never_crashes_the_push(scripted_hall, asked: str) -> None:
+    """Found by review: ``Retry-After: inf`` overflowed a timedelta; the exception left push() and every target
+    after this one was skipped."""
+    world, hall = scripted_hall
+    hall.respond = lambda request: Answer(429, {"Content-Type": "application/json", "Retry-After": asked},
+                                          b'{"error":"throttled"}')
+    report = push(world.runtime, targets=["sd_hall"], now=datetime.now(UTC)).targets[0]
+    assert report.delivered == 0 and report.error
+    assert [r["status"] for r in _rows(world, "sd_hall")] == ["pending"] * 4
