@@ -145,10 +145,18 @@ class LoginAuthConfig(_Model):
 
     @model_validator(mode="after")
     def _checks(self) -> LoginAuthConfig:
-        problems = literal_template_problems(self.params, "params")
+        problems = literal_template_problems(self.params, "params") + _zeep_internals(self.params, "params")
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+def _zeep_internals(params: Mapping[str, Any], path: str) -> list[str]:
+    """``_soapheaders`` (zeep's own keyword) in a YAML's parameters: it worked by accident, unchecked against the
+    WSDL and unmasked; the YAML says ``soap_headers``."""
+    return [f"{path}._soapheaders: zeep's internal keyword, not a parameter: write the header blocks as "
+            f"`soap_headers: {{Block: {{Child: value}}}}` (on the connector or the stream; checked against the WSDL, "
+            f"`{{secret: NAME}}` values masked)"] if "_soapheaders" in params else []
 
 
 class EmbeddedParamConfig(_Model):
@@ -205,7 +213,7 @@ class CallConfig(_Model):
     @model_validator(mode="after")
     def _safe_templates(self) -> CallConfig:
         problems = [p for name, value in self.params.items() if isinstance(value, str)
-                    for p in [template_problem(name, value)] if p]
+                    for p in [template_problem(name, value)] if p] + _zeep_internals(self.params, "params")
         if self.embedded is not None and self.embedded.param in self.params:
             problems.append(f"parameter {self.embedded.param!r} is both in `params` and `embedded.param`: the "
                             f"document is its value, remove it from `params`")
@@ -255,7 +263,7 @@ class StreamConfig(_Model):
                              "for it the result is a string); remove `decoder: zeep`")
         if self.embedded is not None and self.embedded.format == "json" and self.result == "dataset":
             raise ValueError("`result: dataset` reads XML; an `embedded` JSON document has records, not a DataSet")
-        problems = literal_template_problems(self.params, "params")
+        problems = literal_template_problems(self.params, "params") + _zeep_internals(self.params, "params")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -281,3 +281,23 @@ def test_a_login_answer_read_at_the_wrong_place_never_quotes_the_token(result: s
         with pytest.raises(AuthenticationError) as caught:
             _records(_connector(_config(server, auth={**LOGIN, "token_path": token_path})))
     assert "SECRET-SESSION-TOKEN" not in str(caught.value) and "SECRET-SESSION-TOKEN" not in repr(caught.value)
+
+
+@pytest.mark.parametrize("where", ["stream", "write", "login"])
+def test_zeep_s_internal_soapheaders_keyword_is_refused_pointing_to_soap_headers(where: str) -> None:
+    """``params: {_soapheaders: …}`` reached zeep and worked by accident: unchecked against the WSDL, its secret
+    unmasked. The YAML's way is ``soap_headers``."""
+    block = {"_soapheaders": {"AuthHeader": {"Token": "t"}}}
+    with ScriptedServer(TokenService()) as server:
+        config = _config(server, operation="GetCaseListH", auth=None if where != "login" else dict(LOGIN))
+        if where == "stream":
+            config["streams"]["cases"]["params"] = block
+        elif where == "write":
+            config["write"]["cases"]["upsert"]["params"] = {**config["write"]["cases"]["upsert"]["params"], **block}
+        else:
+            config["auth"]["params"] = {**config["auth"]["params"], **block}
+        if where != "login":
+            config["streams"]["cases"]["success"] = {"field": "ResultCode", "equals": "0"}
+            config["write"]["cases"]["success"] = {"field": "ResultCode", "equals": "0"}
+        with pytest.raises(ConfigError, match="_soapheaders: zeep's internal keyword.*soap_headers"):
+            _connector(config)
