@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
@@ -108,6 +111,32 @@ class Lease:
         if renewed.rowcount != 1:
             self.held = False
             raise LeaseHeldError(f"lost the lease on {self.name}: another run took it over")
+
+    @contextmanager
+    def kept_alive(self) -> Iterator[None]:
+        """Renew the lease from a background thread every third of its TTL while the block runs: a holder busy in
+        one long call (a write to a target that answers slowly, retried) keeps its claim as long as its process
+        lives, instead of losing it to the next run, which would then send newer versions while this call's older
+        one is still on its way. A renewal that finds the lease lost stops the heartbeat; the holder's own
+        :meth:`renew` then raises as usual."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.ttl.total_seconds() / 3):
+                try:
+                    self.renew()
+                except LeaseHeldError:
+                    return
+                except Exception:  # noqa: BLE001 - a database hiccup: the next beat (or the holder's renew) retries
+                    continue
+
+        thread = threading.Thread(target=beat, name=f"lease-heartbeat:{self.name}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=self.ttl.total_seconds())
 
     def release(self) -> None:
         if not self.held:

@@ -14,7 +14,8 @@ system for this round and leave its rows pending, and the other systems are drai
 asks to be left alone (a ``Retry-After`` past the transport's own wait) is not called again before the instant it
 asked for, by this drain or any later one (kept in the ledger: :func:`gateway.store.outbox.target_wait`).
 
-The drain renews its lease before every row and stops (sending nothing more) once it lost it; before sending a
+The drain's lease is kept alive by a heartbeat while it runs (a write that hangs on a slow target does not let the
+next drain in) and renewed before every row; the drain stops (sending nothing more) once it lost it; before sending a
 row it reads it again, and sends it only while it is still pending and the newest version queued for its case
 and target; every row move is a compare-and-set on ``pending``. So a drain overtaken by the next one (a write
 that hung past the lease's TTL) neither sends an older version over the newer one nor writes ``delivered`` over
@@ -131,7 +132,7 @@ def push(
         target_report = TargetReport(target=name)
         report.targets.append(target_report)
         try:
-            with Lease(runtime.engine, f"push:{name}") as lease:
+            with Lease(runtime.engine, f"push:{name}") as lease, lease.kept_alive():
                 connector = (connectors or {}).get(name)
                 own = connector is None
                 connector = connector or runtime.connector(name)

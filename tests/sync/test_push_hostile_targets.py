@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -318,3 +319,40 @@ def test_a_retry_after_that_is_no_number_of_seconds_never_crashes_the_push(scrip
     report = push(world.runtime, targets=["sd_hall"], now=datetime.now(UTC)).targets[0]
     assert report.delivered == 0 and report.error
     assert [r["status"] for r in _rows(world, "sd_hall")] == ["pending"] * 4
+
+
+def test_a_write_that_hangs_past_the_lease_s_ttl_keeps_the_lease_the_next_drain_waits(
+        scripted_hall, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by review: per-row renewal alone let a write hanging past the TTL (a slow target, retried) lose the
+    lease to the next drain, which sent newer versions while the older one was still on its way. A heartbeat keeps
+    the lease while the drain's process lives."""
+    from gateway.store.lease import Lease
+
+    monkeypatch.setitem(Lease.__init__.__kwdefaults__, "ttl", timedelta(seconds=1))
+    world, hall = scripted_hall
+    second: list[Any] = []
+    first = threading.Event()
+
+    def slow(request: Seen) -> Answer:
+        if not first.is_set():
+            first.set()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # well past the TTL, however slow the machine: until B has tried
+                time.sleep(0.5)
+                if second:
+                    break
+        return json_answer(b'{"duplicate":false}')
+
+    def drain_b() -> None:
+        first.wait(timeout=60)
+        time.sleep(3)  # three TTLs: without a heartbeat A's lease has expired by now
+        second.append(push(world.runtime, targets=["sd_hall"]).targets[0])
+
+    hall.respond = slow
+    helper = threading.Thread(target=drain_b)
+    helper.start()
+    a = push(world.runtime, targets=["sd_hall"]).targets[0]
+    helper.join(timeout=120)
+    (b,) = second
+    assert b.error and "is held by" in b.error and b.delivered == 0
+    assert a.error is None and a.delivered == 4
