@@ -141,13 +141,29 @@ def check_success(body: Any, rule: Rules, *, where: str) -> Literal["ok", "skip"
     outcome, said = envelope_outcome(body, rule)
     if outcome in ("ok", "skip"):
         return outcome
+    _raise_credentials_or_busy(outcome, said, where)
+    raise FatalSyncError(f"{where}: {said}")
+
+
+class CredentialsExpired(AuthenticationError):
+    """A ``reauth`` code: the system says our (cached) credentials expired. Whoever can fetch new ones catches it
+    and sends once more (a SOAP login); where it surfaces, fresh ones were refused too. ``said`` names the code and
+    the system's message, ``where`` the call."""
+
+    def __init__(self, where: str, said: str) -> None:
+        super().__init__(f"{where}: the system refused our credentials, fresh ones too: {said}")
+        self.where = where
+        self.said = said
+
+
+def _raise_credentials_or_busy(outcome: EnvelopeOutcome, said: str, where: str) -> None:
+    """The errors the ``auth``, ``reauth`` and ``retry`` outcomes stand for, reads and writes alike."""
     if outcome == "auth":
         raise AuthenticationError(f"{where}: the system refused our credentials: {said}")
     if outcome == "reauth":
-        raise AuthenticationError(f"{where}: the system refused our credentials, fresh ones too: {said}")
+        raise CredentialsExpired(where, said)
     if outcome == "retry":
         raise RetriableSyncError(f"{where}: the system is busy: {said}")
-    raise FatalSyncError(f"{where}: {said}")
 
 
 _ERRCODE_FIELDS = ("errcode", "errCode")
@@ -215,12 +231,7 @@ def check_write_success(body: Any, rule: Rules, *, where: str) -> None:
     outcome, said = envelope_outcome(body, rule)
     if outcome == "ok":
         return
-    if outcome == "auth":
-        raise AuthenticationError(f"{where}: the system refused our credentials: {said}")
-    if outcome == "reauth":
-        raise AuthenticationError(f"{where}: the system refused our credentials, fresh ones too: {said}")
-    if outcome == "retry":
-        raise RetriableSyncError(f"{where}: the system is busy: {said}")
+    _raise_credentials_or_busy(outcome, said, where)
     raise WriteRejectedError(f"{where}: {said}")
 
 
@@ -259,21 +270,30 @@ def select_items(body: Any, selector: str, *, where: str, checked: bool = False)
     return items
 
 
-_CODE_FIELDS = ("code", "errcode", "errCode", "errorCode", "resultCode", "status", "ret")
+_CODE_FIELDS = ("code", "errcode", "errCode", "errorCode", "resultCode", "ResultCode", "status", "ret")
+
+
+def answer_says(body: Any) -> str | None:
+    """The status code and the message an answer gives at its top level (``code = '401', message: 'token已失效'``),
+    None when it gives neither: for errors that quote a system whose envelope no rule describes (a null records
+    container, a token request, a login)."""
+    if not isinstance(body, Mapping):
+        return None
+    said: list[str] = []
+    code = next(((name, body[name]) for name in _CODE_FIELDS
+                 if name in body and isinstance(body[name], (str, int, float, bool))), None)
+    if code is not None:
+        said.append(f"{code[0]} = {code[1]!r}")
+    message = server_message(body)
+    if message is not None:
+        said.append(f"message: {message[:200]!r}")
+    return ", ".join(said) or None
 
 
 def _null_container(selector: str, reached: list[str], body: Any, *, where: str) -> str:
     at = ".".join(reached) or "the body"
-    said: list[str] = []
-    if isinstance(body, Mapping):
-        code = next(((name, body[name]) for name in _CODE_FIELDS
-                     if name in body and isinstance(body[name], (str, int, float, bool))), None)
-        if code is not None:
-            said.append(f"{code[0]} = {code[1]!r}")
-        message = server_message(body)
-        if message is not None:
-            said.append(f"message: {message[:200]!r}")
-    quoted = f" (the answer says {', '.join(said)})" if said else ""
+    said = answer_says(body)
+    quoted = f" (the answer says {said})" if said else ""
     return (f"{where}: record_selector {selector!r}: {at} is null, the answer carried no records container"
             f"{quoted}. Without a `success` rule this is not read as an empty page (error envelopes look the "
             f"same); give the stream a `success` rule if the system answers no results this way")
@@ -496,7 +516,9 @@ class RecordDecoder:
 
 __all__ = [
     "RecordDecoder",
+    "CredentialsExpired",
     "RecordRejection",
+    "answer_says",
     "check_envelope",
     "check_success",
     "check_write_success",

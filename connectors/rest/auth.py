@@ -23,7 +23,7 @@ from typing import Any
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
-from connectors.common.records import dig, server_message
+from connectors.common.records import answer_says, dig
 from connectors.common.urls import shown
 from connectors.http.signing import SignatureConfig, SigningConfigError, SigningError, TemplateSigner
 from connectors.http.transport import RefreshableAuth
@@ -213,10 +213,7 @@ class TokenAuth(CachedTokenAuth):
             data=fields if ask.send == "form" else None)
         token = dig(body, self.config.token_path, None) if isinstance(body, (Mapping, list)) else None
         if not response.ok or not isinstance(token, (str, int)) or isinstance(token, bool) or str(token) == "":
-            said = server_message(body) if isinstance(body, Mapping) else None
-            code = next((body.get(k) for k in ("code", "errcode", "status") if isinstance(body, Mapping)
-                         and body.get(k) is not None), None)
-            detail = ", ".join(part for part in (f"code {code!r}" if code is not None else "", said or "") if part)
+            detail = answer_says(body)
             raise AuthenticationError(
                 f"token request to {shown(response.url)} (HTTP {response.status_code}) gave no token at "
                 f"`{self.config.token_path}`" + (f": {detail}" if detail else ""))

@@ -49,7 +49,7 @@ import requests
 from lxml import etree
 from requests.auth import HTTPBasicAuth
 
-from connectors.common.records import dig, server_message
+from connectors.common.records import answer_says, dig
 from connectors.common.secretrefs import SecretParams, secret_names, url_password
 from connectors.common.urls import shown
 from connectors.http.body import ResponseTooLargeError, first_bytes, looks_like_html, read_capped
@@ -531,10 +531,7 @@ def _what_xml_says(element: etree._Element) -> str:
 def _what_json_says(document: Any) -> str:
     if not isinstance(document, Mapping):  # a bare value may be the token itself: its kind and length only
         return f"it holds a JSON {type(document).__name__} of {len(str(document))} characters, not an object"
-    code = next((document.get(k) for k in ("code", "errcode", "status", "resultCode", "ResultCode")
-                 if document.get(k) is not None), None)
-    said = server_message(document)
-    return ", ".join(p for p in (f"code {code!r}" if code is not None else "", said or "") if p) or "no code or message"
+    return answer_says(document) or "no code or message"
 
 
 def _no_query(url: str) -> str:

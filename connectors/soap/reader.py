@@ -19,10 +19,10 @@ from connectors.common.jsontext import render_json
 from connectors.common.paginators import PageRequest
 from connectors.common.reader import read_pages
 from connectors.common.records import (
+    CredentialsExpired,
     check_envelope,
     check_success,
     dig,
-    envelope_outcome,
     screen_items,
     select_items,
 )
@@ -101,7 +101,6 @@ def _xml_items(client: SoapClient, result: CallResult, root: Any, damaged: int, 
         status = find_path(root, stream.status_path.split(".")) if stream.status_path else root[0]
         if status is None:
             raise FatalSyncError(f"{where}: status_path {stream.status_path!r} not found in the answer")
-        _expired(element_to_dict(status), stream, where=where)
         if check_success(element_to_dict(status), stream.success, where=where) == "skip":
             return []  # the answer's own code says there is nothing for this request (e.g. 无数据)
     if stream.result == "dataset":
@@ -133,7 +132,6 @@ def _json_items(result: CallResult, stream: StreamConfig, total_path: str | None
         status = dig(body, stream.status_path, None) if stream.status_path else body
         if status is None:
             raise FatalSyncError(f"{where}: status_path {stream.status_path!r} not found in the answer")
-        _expired(status, stream, where=where)
         if check_success(status, stream.success, where=where) == "skip":
             return counted, []
     items = select_items(body, stream.result_path, where=where, checked=stream.success is not None)
@@ -142,17 +140,6 @@ def _json_items(result: CallResult, stream: StreamConfig, total_path: str | None
     if result.decoded.damaged:
         _reject_damaged(items, stream, result, where=where, raw=lambda k: render_json(items[k]))
     return counted, items
-
-
-class TokenExpired(AuthenticationError):
-    """The answer's ``success`` code says ``reauth``: the login's token expired (the read logs in again once)."""
-
-
-def _expired(status: Any, stream: StreamConfig, *, where: str) -> None:
-    assert stream.success is not None
-    outcome, said = envelope_outcome(status, stream.success)
-    if outcome == "reauth":
-        raise TokenExpired(f"{where}: the system refused our login's token: {said}")
 
 
 def _reject_damaged(items: list[Any], stream: StreamConfig, result: CallResult, *, where: str,
@@ -207,12 +194,14 @@ def read_stream(
                                  soap_headers=stream.soap_headers)
             try:
                 counted, items = page_items(client, result, op, stream, shape, where=where)
-            except TokenExpired as exc:
+            except CredentialsExpired as exc:  # a `reauth` code: the login's token expired
                 # the token was cached before this page (not just fetched for it): log in again, send once more
                 if client.login is None or relogged or client.logins != logins:
-                    raise AuthenticationError(f"{exc} (" + ("a token just fetched by logging in again; the login "
-                                              "works but its tokens are refused" if client.login is not None
-                                              else "no login is configured to get a new one") + ")") from None
+                    raise AuthenticationError(
+                        f"{exc.where}: the system refused our login's token: {exc.said} ("
+                        + ("a token just fetched by logging in again; the login works but its tokens are refused"
+                           if client.login is not None else "no login is configured to get a new one") + ")"
+                    ) from None
                 relogged = True
                 client.drop_token()
                 budget.give_back()
