@@ -66,7 +66,7 @@ from .loader import LoadedWsdl, load_wsdl
 from .multiref import has_references, inline_references
 from .wsdl_model import WSDL, Operation, Port
 from .wsse import WsseSettings, security_header
-from .xmltext import DecodedXml, charset_of, decode_xml
+from .xmltext import DecodedXml, charset_of, decode_xml, lexical
 
 _ACCEPT = "text/xml, application/soap+xml, application/xml;q=0.9, */*;q=0.1"
 log = logging.getLogger("connectors.soap")
@@ -386,7 +386,7 @@ class SoapClient:
 
         def fill(parent: etree._Element, items: Any, fields: tuple[Any, ...] | None, path: str) -> None:
             if not isinstance(items, Mapping):
-                text = _lexical(items)
+                text = "" if items is None else lexical(items)
                 if "{token}" in text:
                     if token is None:
                         raise ConfigError(f'{where}: "{{token}}" but no login token is sent with this call')
@@ -454,12 +454,6 @@ class SoapClient:
 
     def close(self) -> None:
         self.transport.close()
-
-
-def _lexical(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
 
 
 def declared_soap_headers(model: Any, port: Port, op: Operation) -> dict[str, etree.QName]:

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
 from typing import Any
 
 import zeep.exceptions
@@ -26,6 +25,7 @@ from gateway.contract.errors import ConfigError
 from .loader import LoadedWsdl
 from .wsdl_model import XSD, Field, Operation, Port
 from .wsse import SOAP11_ENV, SOAP12_ENV
+from .xmltext import lexical
 
 
 class ParameterError(ConfigError):
@@ -39,15 +39,6 @@ class ParameterError(ConfigError):
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 SOAPENC = "http://schemas.xmlsoap.org/soap/encoding/"
-
-
-def lexical(value: Any) -> str:
-    """The XML Schema lexical form of a Python value (``True`` -> ``true``, datetimes in ISO 8601)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return str(value)
 
 
 def _envelope(soap12: bool, extra_ns: Mapping[str, str] | None = None) -> tuple[etree._Element, etree._Element]:

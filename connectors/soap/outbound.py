@@ -43,6 +43,8 @@ from xml.sax.saxutils import escape as _escape
 
 from lxml import etree
 
+from .xmltext import lexical
+
 RECORD = "{record}"
 _FORMATTER = string.Formatter()
 _XML_QUOTES = {'"': "&quot;", "'": "&apos;"}
@@ -143,12 +145,8 @@ def codec_name(encoding: str) -> str:
 
 
 def _lexical(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (datetime, date, time)):
-        return value.isoformat()
-    if isinstance(value, (str, int, float, Decimal)):
-        return str(value)
+    if isinstance(value, (bool, datetime, date, time, str, int, float, Decimal)):
+        return lexical(value)
     raise DocumentError(f"a {type(value).__name__} value cannot be written as XML text")
 
 

@@ -30,6 +30,8 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
 
 from connectors.common.charsets import normalise_encoding, prefers_gb
 
@@ -178,5 +180,16 @@ def _value(match: re.Match[str]) -> int:
     return int(match.group(1), 16) if match.group(1) is not None else int(match.group(2))
 
 
-__all__ = ["DAMAGE_MARK", "DecodedXml", "charset_of", "decode_text", "decode_xml", "declared_encoding",
+def lexical(value: Any) -> str:
+    """The XML Schema lexical form of a Python value written as XML text: ``True`` → ``true``, dates and times in
+    ISO 8601, anything else as its ``str`` (a request's parameters, a SOAP header's values, a record sent as a
+    document)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    return str(value)
+
+
+__all__ = ["DAMAGE_MARK", "DecodedXml", "charset_of", "decode_text", "decode_xml", "declared_encoding", "lexical",
            "normalise_encoding"]
