@@ -76,6 +76,8 @@ def write_record(
         except (TypeError, ValueError) as exc:
             raise WriteRejectedError(f"{where}: the record is not JSON: {exc}") from None
         headers.setdefault("Content-Type", "application/json; charset=utf-8")
+    needs_body = config.success is not None or config.duplicate is not None or config.target_id_path
+    expired = expired_credentials(config.success)
     refreshed = False
     while True:
         response = transport.request(op.method, path, params=params or None, data=body_bytes, headers=headers,
@@ -90,9 +92,7 @@ def write_record(
                 f"{where}: {op.method} answered HTTP {status}: {describe_body(response)}"
             )
         _read_answer(transport, response, where)
-        needs_body = config.success is not None or config.duplicate is not None or config.target_id_path
         body = _body(transport, response) if needs_body else _envelope_or_none(transport, response)
-        expired = expired_credentials(config.success)
         if expired is not None and expired(body) is not None and not refreshed and transport.refresh_credentials():
             refreshed = True  # the token expired (said in the body): once more with a fresh one, as after a 401
             continue
