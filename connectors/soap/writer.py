@@ -41,8 +41,8 @@ from .envelope import SOAPENC, ParameterError
 from .outbound import RECORD, DocumentError, fields_of, json_string, render_template, xml_string
 from .wsdl_model import XSD
 
-_CHECKED: weakref.WeakKeyDictionary[SoapClient, set[tuple[str, int | str | None, str]]] = (
-    weakref.WeakKeyDictionary())
+_CHECKED: weakref.WeakKeyDictionary[SoapClient, set[int]] = weakref.WeakKeyDictionary()
+"""The calls (by identity: a call's config lives as long as its connector) whose parameters were checked."""
 
 
 def render_params(params: Mapping[str, Any], record: Mapping[str, Any], values: Mapping[str, Any],
@@ -107,8 +107,7 @@ def check_parameters(client: SoapClient, stream: str, operation: WriteOperation,
     """The call's ``"{record}"`` and ``embedded.param`` against the operation's parameters in the WSDL, once per
     client and call: a :class:`ConfigError` (the target's configuration) instead of one dead letter per record."""
     done = _CHECKED.setdefault(client, set())
-    marker = (call.operation, call.overload, repr(call))
-    if marker in done:
+    if id(call) in done:  # every write asks: the check is once per call, its marker cheap (no repr of the config)
         return
     op = client.operation(call.operation, call.overload)
     label = f"{client.config.label} write {stream!r} {operation} ({call.operation})"
@@ -131,7 +130,7 @@ def check_parameters(client: SoapClient, stream: str, operation: WriteOperation,
         if kinds[embedded.param] == "complex":
             raise ConfigError(f"{label}: embedded.param {embedded.param!r} is a complex parameter, not a string: "
                               f"send the record as its value with `{embedded.param}: \"{{record}}\"` in `params`")
-    done.add(marker)
+    done.add(id(call))
 
 
 def _part_kind(client: SoapClient, type_name: Any) -> str:
