@@ -9,6 +9,7 @@ strings) and Kingdee EAS (Axis 1.x rpc/encoded, ``loginBfb(jsonStr)``) are serve
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -54,20 +55,21 @@ class Service:
         return Answer(200, {"Content-Type": "text/xml; charset=utf-8"}, body.encode())
 
 
-@pytest.fixture
-def his() -> Any:
-    service = Service(HIS_WSDL.read_bytes())
+def _served(wsdl: Path) -> Any:
+    service = Service(wsdl.read_bytes())
     with ScriptedServer(service) as server:
         service.url = server.url
         yield service
+
+
+@pytest.fixture
+def his() -> Any:
+    yield from _served(HIS_WSDL)
 
 
 @pytest.fixture
 def eas() -> Any:
-    service = Service(EAS_WSDL.read_bytes())
-    with ScriptedServer(service) as server:
-        service.url = server.url
-        yield service
+    yield from _served(EAS_WSDL)
 
 
 def _his(url: str, **upsert: Any) -> dict[str, Any]:
