@@ -1,4 +1,4 @@
-"""Commands of the 一窗受理 hand-off: ``tongban handoff scan|list|show``.
+"""Commands of the 一窗受理 hand-off: ``tongban handoff scan|list|show|reroute``.
 
 ``scan`` is what the ``tongban_handoff`` DAG runs every minute; ``--now`` scans as of an earlier instant (a
 catch-up), and ``--dry-run --now`` is a drill (what would be deemed accepted at 10:10?) that writes nothing. A
@@ -122,6 +122,41 @@ def handoff_show(
     print_table("audit trail", ["at", "step", "actor", "detail"],
                 [[e["at"], e["step"], e["actor"], ", ".join(f"{k}={v}" for k, v in e["detail"].items())]
                  for e in detail["events"]])
+
+
+@handoff_app.command("reroute")
+@guard
+def handoff_reroute(
+    case_no: Annotated[str, typer.Argument(help="The case number (办件编号) a routing alert names.")],
+    by: Annotated[str | None, typer.Option("--by", help="Who moves it, for the audit trail (default: the login "
+                                                        "name).")] = None,
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Move an undecided hand-off to the department the hall's correction makes competent (the routing alert).
+
+    The new department's system gets the case and its window starts when it has it; the first department's
+    system is sent a delete of the case (or its unsent push is cancelled); the trail names who moved it."""
+    import getpass
+
+    from gateway.process import TongbanCatalogue
+    from gateway.process.reroute import reroute_handoff
+
+    runtime = runtime_from(systems, database_url, existing=True)
+    try:
+        catalogue = TongbanCatalogue.load(systems_path=runtime.systems.path)
+        done = reroute_handoff(runtime.engine, runtime.systems, catalogue, case_no, by=by or getpass.getuser())
+    finally:
+        runtime.close()
+    if json_out:
+        print_json(done.as_dict())
+        return
+    told = (f"; {', '.join(done.withdrawn_from)} sent a delete of the case" if done.withdrawn_from else "")
+    cancelled = (f"; {done.cancelled} unsent push(es) to {done.from_system} cancelled" if done.cancelled else "")
+    console.print(f"{case_no}: moved from {done.from_dept_code} ({done.from_system or '-'}) to {done.to_dept_code} "
+                  f"({done.to_system}): version {done.version} queued for {done.to_system}{told}{cancelled}; its "
+                  f"{done.window_s // 60}-minute window starts when {done.to_system} has the case", markup=False)
 
 
 tickets_app = typer.Typer(no_args_is_help=True, help="办不成事: tickets a reply is owed to within 3 (simple) or 10 "

@@ -45,7 +45,8 @@ An answer the department gave after its window but which the ledger read before 
 late answer in the deeming transaction (the deemed version carries the acceptance fields only, never a late
 refusal's result or finish time). An acceptance the hall's copy echoes before a scan read the department's own
 version still counts as the department's. A routed case the hall corrects so that another department is competent
-is neither forwarded to the first one nor deemed accepted by it: a ``routing`` alert names both departments; a
+is neither forwarded to the first one nor deemed accepted by it: a ``routing`` alert names both departments, and
+``tongban handoff reroute`` moves an undecided one (:mod:`gateway.process.reroute`); a
 hand-off still ``awaiting_delivery`` after :data:`UNDELIVERED_AFTER` raises a ``handoff_undelivered`` alert.
 
 A case that ended before anyone accepted it (withdrawn, refused at the desk, voided: :mod:`.unaccepted`) is never
@@ -322,6 +323,12 @@ runs) before the hand-off scan raises a ``handoff_undelivered`` alert — its ou
 UNDELIVERED_ALERT = "handoff_undelivered"
 
 
+def _routed_at(conn: Any, h: dict[str, Any]) -> datetime:
+    """When the hand-off was last routed: its registration, or the newest ``rerouted`` step of its trail."""
+    moved = [e["at"] for e in store.events(conn, h["case_no"]) if e["step"] == "rerouted"]
+    return max(moved, default=h["registered_at"])
+
+
 def _undelivered(engine: Engine, now: datetime, report: HandoffReport) -> None:
     """One alert per hand-off still ``awaiting_delivery`` longer than :data:`UNDELIVERED_AFTER` (with the status of
     its outbox rows to the department); it resolves when the department system has the case, or the hand-off ends."""
@@ -331,6 +338,10 @@ def _undelivered(engine: Engine, now: datetime, report: HandoffReport) -> None:
     with engine.connect() as conn:
         stuck = [h for h in store.live_handoffs(conn, ["awaiting_delivery"])
                  if h["registered_at"] is not None and now - h["registered_at"] >= UNDELIVERED_AFTER]
+        # a hand-off an operator moved waits for its new department from the move (the few old enough: one query
+        # each), not from its registration
+        routed = {h["case_no"]: _routed_at(conn, h) for h in stuck}
+        stuck = [h for h in stuck if now - routed[h["case_no"]] >= UNDELIVERED_AFTER]
         outbox_status = {h["case_no"]: store.outbox_statuses(conn, h["case_no"], h["target_system"]) for h in stuck}
     wanted = []
     for h in stuck:
@@ -338,7 +349,7 @@ def _undelivered(engine: Engine, now: datetime, report: HandoffReport) -> None:
         wanted.append(AlertSpec(
             key=f"undelivered:{h['case_no']}", level="error", system=h["target_system"], case_no=h["case_no"],
             message=(f"case {h['case_no']}: routed to {h['target_system']} ({h['dept_code']}) at "
-                     f"{beijing_iso(h['registered_at'])}, and the department system has not taken it "
+                     f"{beijing_iso(routed[h['case_no']])}, and the department system has not taken it "
                      f"(outbox: {', '.join(statuses) or 'no row'}): no acceptance window, no clock runs; "
                      "check the push to the department"),
             details={"hall": h["hall_system"], "target": h["target_system"], "dept_code": h["dept_code"],
@@ -384,8 +395,10 @@ def _echoed(case: dict[str, Any], h: dict[str, Any]) -> tuple[str, datetime, str
     """An acceptance in a version another system wrote (the hall's echo of the department's decision): the hall
     registered the case pending — it had not accepted it — so an acceptance time its later copy carries is the
     department's. Tongban's own versions (the deemed acceptance, the routed copy) are no answer; nor is a copy
-    closed by a result (the hall's own ending, :func:`_closing`)."""
-    if case["origin_system"] in (ACTOR, None) or case["origin_system"] == h["target_system"] or case["deleted"]:
+    closed by a result (the hall's own ending, :func:`_closing`). Only the hall echoes: an acceptance in another
+    system's version — the department a re-routed case was moved away from (``tongban handoff reroute``), which
+    accepted it before the withdrawal reached it — is not the competent department's answer."""
+    if case["origin_system"] != h["hall_system"] or case["deleted"]:
         return None
     data = case["data"]
     if data.get("result") or data.get("status") in (None, "submitted", "returned", "voided", "deleted"):
@@ -600,8 +613,8 @@ ROUTING_ALERT = "routing"
 def _rerouted(conn: Any, h: dict[str, Any], state: str, case: dict[str, Any], competent: str, now: datetime) -> None:
     """The hall corrected a routed case (its item or division) so that another department is competent: the
     version is not forwarded to the department holding it, nor rewritten back to name that department (the hall's
-    correction stands in the ledger); an operator moves the case — a routing alert names the case and both
-    departments, once per hall version (the trail too)."""
+    correction stands in the ledger); an operator moves the case (:func:`gateway.process.reroute.reroute_handoff`)
+    — a routing alert names the case, both departments and the command, once per hall version (the trail too)."""
     from gateway.store import alerts as alert_store
     from gateway.store.ledger import dumps
 
@@ -611,7 +624,9 @@ def _rerouted(conn: Any, h: dict[str, Any], state: str, case: dict[str, Any], co
                f"division_code {data.get('division_code')}) makes department {competent} competent, but the "
                f"hand-off routed it to {h['dept_code']} ({h['target_system']}), which "
                + ("already decided it (" + state + ")" if decided else "holds it pending its acceptance")
-               + ": not forwarded there; move the case to the competent department")
+               + ": not forwarded there; "
+               + ("the departments transfer it between them (转办)" if decided
+                  else f"move it to the competent department: tongban handoff reroute {h['case_no']}"))
     details = {"case_no": h["case_no"], "version": case["version"], "state": state, "from_dept_code": h["dept_code"],
                "from_system": h["target_system"], "to_dept_code": competent}
     alert_store.upsert_alert(conn, ROUTING_ALERT, f"reroute:{h['case_no']}", level="error", message=message,

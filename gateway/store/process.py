@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from gateway.models.hashing import content_hash
 from gateway.store.ledger import add_dead_letters, add_outbox, dumps, loads, utcnow
-from gateway.store.outbox import PENDING
+from gateway.store.outbox import PENDING, SUPERSEDED
 from gateway.store.tables import (
     cases,
     outbox,
@@ -27,7 +27,7 @@ from gateway.store.tables import (
 )
 
 __all__ = [
-    "add_ticket", "cases_with_certificate_deferrals", "clock_starts", "delivered_at", "due_handoffs", "events", "handoff_state_counts", "frontdesk_candidates", "get_handoff",
+    "add_ticket", "cancel_pending", "cases_with_certificate_deferrals", "clock_starts", "delivered_at", "due_handoffs", "events", "handoff_state_counts", "frontdesk_candidates", "get_handoff",
     "handoffs", "insert_handoff", "live_handoffs", "log", "move", "open_tickets", "outbox_statuses", "queue", "queued_targets",
     "read_case", "refuse_to_dead_letters", "reply_ticket", "ticket_exists", "unreturned", "write_case_version",
 ]
@@ -174,14 +174,24 @@ def outbox_statuses(conn: Connection, case_no: str, target: str | None) -> list[
         o.case_no == case_no, o.target_system == target).order_by(o.version))]
 
 
-def queue(conn: Connection, case_no: str, version: int, targets: Iterable[str], now: datetime) -> None:
+def queue(conn: Connection, case_no: str, version: int, targets: Iterable[str], now: datetime, *,
+          operation: str = "upsert") -> None:
     """Outbox rows for one case version (idempotent: the outbox is unique per case, version and target). Due at
     once: at the earlier of ``now`` and the wall clock, so a scan run as of a later instant (a test's injected
-    clock, a DAG run's own time) never parks the rows in the future."""
+    clock, a DAG run's own time) never parks the rows in the future. ``operation="delete"`` withdraws the case from
+    the targets (a re-routed hand-off's first department)."""
     due = min(now, utcnow())
-    add_outbox(conn, [{"case_no": case_no, "version": version, "target_system": t, "operation": "upsert",
+    add_outbox(conn, [{"case_no": case_no, "version": version, "target_system": t, "operation": operation,
                        "status": PENDING, "attempts": 0, "next_attempt_at": due, "created_at": due}
                       for t in sorted(set(targets))])
+
+
+def cancel_pending(conn: Connection, case_no: str, target: str) -> int:
+    """Cancel the case's pushes to ``target`` not sent yet (marked ``superseded``: the case went elsewhere);
+    returns how many. A row a drain closed meanwhile keeps its status (only ``pending`` rows move)."""
+    o = outbox.c
+    return max(conn.execute(update(outbox).where(o.case_no == case_no, o.target_system == target,
+                                                 o.status == PENDING).values(status=SUPERSEDED)).rowcount, 0)
 
 
 def unreturned(conn: Connection, halls: Sequence[str], *, since: datetime) -> list[dict[str, Any]]:
