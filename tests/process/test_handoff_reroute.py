@@ -207,3 +207,17 @@ def test_the_command_moves_it_and_says_what_it_did(tmp_path: Path) -> None:
                             url], capture_output=True, text=True, timeout=300)
     events = json.loads(shown.stdout)["events"]
     assert (events[-1]["step"], events[-1]["actor"]) == ("rerouted", "王芳")
+
+
+def test_a_move_during_a_push_to_the_first_department_is_refused_until_it_ends(database_url: str,
+                                                                               tmp_path: Path) -> None:
+    from gateway.store.lease import Lease
+
+    engine = _ledger(database_url)
+    systems = _systems(tmp_path, "handoff")
+    _pending_at_civil(engine, "C-L")
+    with Lease(engine, "push:sd_civil"):  # a drain sending to the civil system right now
+        with pytest.raises(RerouteRefused, match="a push to sd_civil is running .*run the command again"):
+            reroute_handoff(engine, systems, CATALOGUE, "C-L", by="zhang", now=MOVED)
+    assert _handoff(engine, "C-L")["target_system"] == "sd_civil"
+    assert reroute_handoff(engine, systems, CATALOGUE, "C-L", by="zhang", now=MOVED).to_system == "sd_market"
