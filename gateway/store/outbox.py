@@ -158,6 +158,20 @@ def clear_target_wait(conn: Connection, target: str) -> None:
     conn.execute(delete(watermarks).where(w.system == _wait_mark(target), w.stream == _WAIT_STREAM))
 
 
+def release_target_wait(conn: Connection, target: str, now: datetime) -> int:
+    """An operator overrides ``target``'s wait (``tongban push --ignore-wait``): the wait is dropped and the rows it
+    parked — the one that received the Retry-After, backed off until the wait's end, and any due no later — are due
+    at ``now``; a row backed off further on its own account keeps its back-off. Returns the rows released."""
+    kept = target_wait(conn, target)
+    clear_target_wait(conn, target)
+    if kept is None:
+        return 0
+    o = outbox.c
+    return max(conn.execute(update(outbox).where(o.target_system == target, o.status == PENDING,
+                                                 o.next_attempt_at > now, o.next_attempt_at <= kept[0])
+                            .values(next_attempt_at=now)).rowcount, 0)
+
+
 def requeue(conn: Connection, row_id: int) -> None:
     """Make a dead row pending again, due now, with its attempts counted afresh (``dead-letters replay``)."""
     conn.execute(
@@ -248,6 +262,7 @@ __all__ = [
     "delivered_versions",
     "due_rows",
     "finish",
+    "release_target_wait",
     "mark_dead",
     "pending_by_target",
     "pending_count",

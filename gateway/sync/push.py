@@ -166,7 +166,7 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
     moment = policy.not_before  # one instant for the whole drain: a row backed off here is not due again in it
     if ignore_wait:
         with engine.begin() as conn:
-            outbox.clear_target_wait(conn, target)
+            outbox.release_target_wait(conn, target, moment)
     elif _still_waiting(engine, target, moment, report):
         return
     tried: set[int] = set()

@@ -302,11 +302,30 @@ def test_an_operator_can_send_to_a_waiting_target_at_once(scripted_hall) -> None
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     (target,) = json.loads(done.stdout)["targets"]
-    # the three rows never tried go out; the one the 503 answered keeps its own back-off (it goes when due)
-    assert target["delivered"] == 3 and target["error"] is None and len(hall.writes) == 4
-    assert sorted(r["status"] for r in _rows(world, "sd_hall")) == ["delivered"] * 3 + ["pending"]
+    # every row goes out: the three never tried, and the one the 503 answered, parked until the wait's end (it was
+    # left pending, due in ten minutes, though the operator had said the maintenance was over)
+    assert target["delivered"] == 4 and target["error"] is None and len(hall.writes) == 5
+    assert sorted(r["status"] for r in _rows(world, "sd_hall")) == ["delivered"] * 4
     with world.runtime.engine.connect() as conn:
         assert outbox.target_wait(conn, "sd_hall") is None
+
+
+def test_ignoring_a_wait_releases_the_rows_it_parked_not_those_backed_off_for_longer(scripted_hall) -> None:
+    world, hall = scripted_hall
+    hall.respond = lambda request: Answer(503, {"Content-Type": "application/json", "Retry-After": "600"},
+                                          b'{"error":"maintenance"}')
+    moment = datetime.now(UTC)
+    push(world.runtime, targets=["sd_hall"], now=moment)
+    rows = _rows(world, "sd_hall")
+    later = moment + timedelta(hours=3)  # one row backed off past the wait on its own account (many failures)
+    with world.runtime.engine.begin() as conn:
+        conn.execute(outbox_table.update().where(outbox_table.c.id == rows[-1]["id"]).values(next_attempt_at=later))
+        released = outbox.release_target_wait(conn, "sd_hall", moment + timedelta(minutes=1))
+        assert outbox.target_wait(conn, "sd_hall") is None
+    assert released == 1  # the row the 503 answered (the others were due already)
+    due = {r["id"]: r["next_attempt_at"] for r in _rows(world, "sd_hall")}
+    assert due[rows[-1]["id"]] == later.replace(tzinfo=UTC)
+    assert all(at <= moment + timedelta(minutes=1) for i, at in due.items() if i != rows[-1]["id"])
 
 
 @pytest.mark.parametrize("asked", ["inf", "nan", "1e400"])
