@@ -95,7 +95,10 @@ def _mask_name(name: str) -> str:
 _PERSON_KEY = re.compile(r"(?:name|xm|xingming|lxr|姓名|申请人|联系人|代理人|法定代表人|authori[sz]ed_?by|handler)$",
                          re.IGNORECASE)
 _NOT_A_PERSON = re.compile(r"item|sx|dept|bm|org|jg|company|corp|qy|unit|dw|office|file|seal|事项|部门|机构|单位|企业|印章|"
-                           r"公司|材料|证照", re.IGNORECASE)
+                           r"公司|材料|证照|cert|zz|licen|material|step|node|stage|task|project|catalog|form|doc|type|"
+                           r"kind|status|result|area|region|street|place|bank|product|event|process|flow|action|环节|"
+                           r"节点|文件|地区|区划", re.IGNORECASE)
+"""Words in a key that make its ``…name`` a thing's: ``itemName``, ``certName`` (证照名称), ``stepName``, ``fileName``."""
 
 
 _PUBLIC_OBJECTS = frozenset({
@@ -106,13 +109,25 @@ _PUBLIC_OBJECTS = frozenset({
 """Keys of objects whose ``name`` is public (an item's, a department's, a company's): the whole key, compared in
 lower case — ``companyContact``, ``qyfddbr`` (企业法定代表人) or ``dwjbr`` (单位经办人) hold a *person*."""
 
+_PERSON_OBJECT = re.compile(
+    r"applicant|agent|proxy|contact|person|people|holder|citizen|user|member|family|guardian|spouse|child|elder|"
+    r"legal|representative|owner|signer|handler|operator|staff|clerk|sqr|dlr|lxr|jbr|fddbr|fr$|qlr|ywr|jtcy|"
+    r"申请|代理|代办|联系|经办|法定代表|法人|持证|权利人|义务人|家庭|成员|监护|老人|人$", re.IGNORECASE)
+"""Keys of objects (or lists of them) whose bare ``name`` is a person's: ``applicant``, ``agents``, ``companyContact``,
+``qyfddbr``, ``jtcy`` (家庭成员). Any other object's bare ``name`` — a step's (受理), a material's, an event's — is a
+thing's: masked as a person's, every 受理 in the record's opinions became 受* and the record could not be read."""
+
 
 def _person_name_key(key: str, parent: str) -> bool:
     """Whether a value under ``key`` (in an object under ``parent``) is a person's name: ``sqrxm``,
-    ``applicant.name``, ``authorised_by``, ``companyContact.name`` — but not ``itemName`` nor the ``name`` of an
-    ``item``, ``dept`` or ``company`` object."""
-    return bool(_PERSON_KEY.search(key)) and not _NOT_A_PERSON.search(key) and not (
-        key.lower() == "name" and parent.lower() in _PUBLIC_OBJECTS)
+    ``applicant.name``, ``authorised_by``, ``companyContact.name``, a record's own top-level ``name`` — but not
+    ``itemName``, ``certName``, the ``name`` of an ``item``, ``dept`` or ``company`` object, nor the ``name`` of a
+    step or a material (an object under a key that names no person)."""
+    if not _PERSON_KEY.search(key) or _NOT_A_PERSON.search(key):
+        return False
+    if key.lower() != "name":
+        return True
+    return parent == "" or (parent.lower() not in _PUBLIC_OBJECTS and bool(_PERSON_OBJECT.search(parent)))
 
 
 _ADDRESS_KEY = re.compile(r"(?:address|addr|dz|住址|地址|住所)$", re.IGNORECASE)

@@ -206,3 +206,21 @@ def test_a_dead_letters_raw_input_is_masked_by_what_each_field_is() -> None:
     assert orjson.loads(redact_document(orjson.dumps(people).decode())) == {
         "companyContact": {"name": "张**"}, "qyfddbr": {"name": "李**"}, "dwjbr": {"name": "王**"},
         "orgLegalPerson": {"name": "赵**"}, "agent": {"authorised_by": "孙**"}, "handler": "周*"}
+
+
+def test_a_dead_letter_keeps_its_steps_materials_and_certificate_readable() -> None:
+    """Found by review: every bare ``name`` was taken for a person's — a step's 受理, a material's 申请表 — and then
+    masked wherever it recurred, so the opinions read 予以受* and 同意承*意见 and an operator could not read the record
+    to fix. A ``name`` is a person's under a person's object (applicant, agents, 家庭成员 …) or at the top level."""
+    from gateway.crypto.pii import redact_document
+
+    raw = {"name": "张三丰", "applicant": {"name": "王秀英"}, "certName": "高龄津贴证", "handler": "周婷",
+           "steps": [{"name": "受理", "handler": "周婷", "opinion": "予以受理"}, {"name": "承办", "opinion": "同意承办意见"}],
+           "materials": [{"name": "公民身份证复印件", "count": 1}], "jtcy": [{"name": "李四光"}],
+           "summary": "王秀英申请，周婷受理"}
+    shown = orjson.loads(redact_document(orjson.dumps(raw).decode()))
+    assert shown["steps"] == [{"name": "受理", "handler": "周*", "opinion": "予以受理"},
+                              {"name": "承办", "opinion": "同意承办意见"}]
+    assert shown["materials"] == [{"name": "公民身份证复印件", "count": 1}] and shown["certName"] == "高龄津贴证"
+    assert (shown["name"], shown["applicant"], shown["jtcy"]) == ("张**", {"name": "王**"}, [{"name": "李**"}])
+    assert shown["summary"] == "王**申请，周*受理"
