@@ -24,7 +24,7 @@ from gateway.cli.options import (
     sandbox_app,
 )
 from gateway.cli.output import activity, console, fail, human_duration, print_json, print_table
-from gateway.contract.errors import TongbanError
+from gateway.contract.errors import ConfigError, TongbanError
 
 
 @app.command()
@@ -207,13 +207,27 @@ def alerts_resolve(
     """Resolve one open alert by hand: for an alert whose cause a person has dealt with and that no run will
     resolve (a task renamed, a problem fixed outside Tongban). An alert whose cause is still there is raised
     again by the next run that meets it."""
-    from gateway.contract.errors import ConfigError
     from gateway.ops.alerts import resolve_alerts
 
     runtime = runtime_from(systems, database_url, existing=True)
     if not resolve_alerts(runtime.engine, kind, [key]):  # type: ignore[arg-type]
-        raise ConfigError(f"no open {kind} alert with key {key!r} (tongban status lists the open ones)")
+        raise ConfigError(_no_such_alert(runtime.engine, kind, key))
     console.print(f"resolved {kind} {key}", markup=False)
+
+
+def _no_such_alert(engine: Any, kind: str, key: str) -> str:
+    """Why ``alerts resolve KIND KEY`` resolved nothing, with what is open: a kind nothing is open of (a typo) is
+    not "no alert with that key", and the keys of a kind ``status`` only counts (time limits) are shown."""
+    from gateway.store import alerts as alert_store
+
+    with engine.connect() as conn:
+        keys = sorted(alert_store.open_keys(conn, kind))
+        kinds = sorted(alert_store.open_counts(conn)) if not keys else []
+    if not keys:
+        return (f"no open alert of kind {kind!r}" + (f" (open kinds: {', '.join(kinds)})" if kinds else
+                                                     " (no alert is open)"))
+    shown = ", ".join(repr(k) for k in keys[:5]) + (f" … ({len(keys)} open)" if len(keys) > 5 else "")
+    return f"no open {kind} alert with key {key!r}; open {kind} keys: {shown}"
 
 
 _OPERATIONAL_LEVELS = ("error", "warning")
@@ -275,19 +289,36 @@ def reconcile(
         raise typer.Exit(1)
 
 
+def _known_dead_letter_system(runtime: Any, system: str) -> None:
+    """Refuse a ``--system`` that is neither configured nor named by any dead letter (a typo listed an empty table,
+    as if the system had none). Dead letters of systems outside the systems file (好差评 ``evaluator``, 12345
+    ``hotline``, a push target removed since) are filtered like any other."""
+    from gateway.store.queries import dead_letter_listing
+
+    if system in runtime.systems.names():
+        return
+    with runtime.engine.connect() as conn:
+        if dead_letter_listing(conn, system=system, include_resolved=True, limit=1):
+            return
+    raise ConfigError(f"--system {system!r}: no such system in the systems file nor in the dead letters "
+                      f"(configured: {', '.join(sorted(runtime.systems.names()))})")
+
+
 @dead_letters_app.command("list")
 @guard
 def dead_letters_list(
     system: Annotated[str | None, typer.Option("--system")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include resolved ones.")] = False,
     records: Annotated[bool, typer.Option("--records", help="One row per dead letter instead of per rule.")] = False,
-    limit: Annotated[int, typer.Option("--limit", help="With --records: how many.")] = 100,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="With --records: how many.")] = 100,
     systems: SystemsOpt = None,
     database_url: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Dead letters grouped by system, rule and field (count, example ids); --records for one row each."""
     runtime = runtime_from(systems, database_url)
+    if system is not None:
+        _known_dead_letter_system(runtime, system)
     if records:
         from gateway.store.queries import dead_letter_listing
 

@@ -34,6 +34,7 @@ def handoff_scan(
     json_out: JsonOpt = False,
 ) -> None:
     """Register and route new front-desk cases, start their windows, take answers, deem the overdue accepted."""
+    from gateway.models.datetimes import beijing_iso
     from gateway.ops.deadlines import WorkCalendar
     from gateway.process import TongbanCatalogue, preview_deemed, scan_handoffs
     from gateway.process.asof import refuse_ahead_of_clock
@@ -41,15 +42,16 @@ def handoff_scan(
 
     moment = now_option(now)
     if dry_run:
+        at = moment or utcnow()
         runtime = runtime_from(systems, database_url)
         try:
-            would = preview_deemed(runtime.engine, moment or utcnow())
+            would = preview_deemed(runtime.engine, at)
         finally:
             runtime.close()
         if json_out:
-            print_json({"now": (moment or utcnow()).isoformat(), "would_deem": would})
+            print_json({"now": beijing_iso(at), "would_deem": would})
             return
-        print_table(f"would be deemed accepted as of {(moment or utcnow()).isoformat()} (nothing written)",
+        print_table(f"would be deemed accepted as of {beijing_iso(at)} (nothing written)",
                     ["case", "department system", "hall", "due"],
                     [[w["case_no"], w["target_system"], w["hall_system"], w["due_at"]] for w in would])
         return
@@ -78,13 +80,17 @@ def handoff_scan(
 def handoff_list(
     state: Annotated[str | None, typer.Option("--state", help="Only hand-offs in this state (pending, deemed …).")]
     = None,
-    limit: Annotated[int, typer.Option("--limit", help="At most this many rows, newest first.")] = 500,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many rows, newest first.")] = 500,
     systems: SystemsOpt = None,
     database_url: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Hand-offs, newest first, with where they stand (``--state`` filters in the query: an old one is found)."""
     from gateway.process import handoff_overview
+    from gateway.process.handoff import HANDOFF_STATES
+
+    if state is not None and state not in HANDOFF_STATES:  # a typo listed nothing, as if there were none
+        raise ConfigError(f"--state {state!r}: not a hand-off state; one of {', '.join(HANDOFF_STATES)}")
 
     overview = on_ledger(systems, database_url, lambda engine: handoff_overview(
         engine, limit=limit, states=None if state is None else [state]))

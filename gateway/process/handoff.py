@@ -74,7 +74,11 @@ from gateway.process.unaccepted import Ended, ended_unaccepted
 from gateway.store import process as store
 from gateway.store.ledger import utcnow
 
-__all__ = ["ACTOR", "HandoffReport", "handoff_detail", "handoff_overview", "preview_deemed", "scan_handoffs"]
+__all__ = ["ACTOR", "HANDOFF_STATES", "HandoffReport", "handoff_detail", "handoff_overview", "preview_deemed", "scan_handoffs"]
+
+HANDOFF_STATES = ("awaiting_delivery", "pending", "accepted", "refused", "deemed", "withdrawn", "refused_routing",
+                  "not_handled")
+"""Every state a hand-off can be in (the module's docstring says what each means)."""
 
 ACTOR = "tongban.handoff"
 """The origin of the case versions the hand-off writes, and the actor of its audit entries."""
