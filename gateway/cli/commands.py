@@ -224,8 +224,8 @@ def _no_such_alert(engine: Any, kind: str, key: str) -> str:
         keys = sorted(alert_store.open_keys(conn, kind))
         kinds = sorted(alert_store.open_counts(conn)) if not keys else []
     if not keys:
-        return (f"no open alert of kind {kind!r}" + (f" (open kinds: {', '.join(kinds)})" if kinds else
-                                                     " (no alert is open)"))
+        return (f"no open {kind} alert with key {key!r}: no alert of kind {kind!r} is open"
+                + (f" (open kinds: {', '.join(kinds)})" if kinds else ""))
     shown = ", ".join(repr(k) for k in keys[:5]) + (f" … ({len(keys)} open)" if len(keys) > 5 else "")
     return f"no open {kind} alert with key {key!r}; open {kind} keys: {shown}"
 

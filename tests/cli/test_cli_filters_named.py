@@ -55,7 +55,7 @@ def test_mistyped_filters_and_keys_are_named(tmp_path: Path) -> None:
     assert _cli(url, systems, "dead-letters", "list", "--system", "sd_civil").returncode == 0  # configured, none
 
     kind = _cli(url, systems, "alerts", "resolve", "nosuch", "key")
-    assert kind.returncode == 1 and "no open alert of kind 'nosuch' (open kinds: routing)" in kind.stderr
+    assert kind.returncode == 1 and "no alert of kind 'nosuch' is open (open kinds: routing)" in kind.stderr
     key = _cli(url, systems, "alerts", "resolve", "routing", "C-1")
     assert key.returncode == 1 and "open routing keys: 'reroute:C-1', 'reroute:C-2'" in key.stderr
     assert _cli(url, systems, "alerts", "resolve", "routing", "reroute:C-1").returncode == 0
