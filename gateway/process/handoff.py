@@ -130,7 +130,7 @@ def scan_handoffs(engine: Engine, systems: SystemsConfig, catalogue: TongbanCata
     _register(engine, systems, catalogue, now, report)
     _deliveries(engine, catalogue, calendar, now, report)
     _answers(engine, now, report)
-    _deem(engine, catalogue, now, calendar, report)
+    _deem(engine, systems, catalogue, now, calendar, report)
     _forward(engine, systems, catalogue, now, report)
     _return(engine, systems, now, report)
     with engine.connect() as conn:
@@ -146,10 +146,10 @@ def preview_deemed(engine: Engine, now: datetime) -> list[dict[str, Any]]:
         out = []
         for h in store.due_handoffs(conn, now):
             case = store.read_case(conn, h["case_no"])
-            answer = _answer(case, h)
+            answer = _answer(case, h, conn)
             if answer is not None and answer[1] <= h["due_at"]:
                 continue  # the scan takes this answer instead
-            if _closing(case, h) is not None:
+            if _closing(case, h, conn) is not None:
                 continue  # withdrawn or refused before anyone accepted it: ended, not deemed
             out.append({"case_no": h["case_no"], "target_system": h["target_system"],
                         "hall_system": h["hall_system"], "due_at": beijing_iso(h["due_at"])})
@@ -309,16 +309,29 @@ def _deliveries(engine: Engine, catalogue: TongbanCatalogue, calendar: WorkCalen
         waiting = store.live_handoffs(conn, ["awaiting_delivery"])
     for h in waiting:
         with engine.begin() as conn:
-            handed = store.delivered_at(conn, h["case_no"], h["target_system"])
+            handed = _handed_at(conn, h)
             if handed is None:
                 continue
             due = hours.add(handed, timedelta(seconds=h["window_s"]), calendar).replace(microsecond=0)
-            if store.move(conn, h["case_no"], "awaiting_delivery", state="pending", handed_at=handed, due_at=due,
-                          updated_at=now):
+            if store.move(conn, h["case_no"], "awaiting_delivery", holder=h["target_system"], state="pending",
+                          handed_at=handed, due_at=due, updated_at=now):
                 store.log(conn, h["case_no"], handed, "handed", h["target_system"], due_at=due.isoformat(),
                           office_hours=hours.describe())
                 report.handed += 1
     _undelivered(engine, now, report)
+
+
+def _handed_at(conn: Any, h: dict[str, Any]) -> datetime | None:
+    """When the department system the hand-off waits for had the case. After an operator's move
+    (:mod:`.reroute`): a version the move sent or later (a department the case is moved back to had an older one),
+    and never before the move itself (a hall routing by department code had the sync deliver it already) — the
+    window is the new department's own, from when it can answer."""
+    moves = _moves(conn, h["case_no"]) if h["registered_at"] is not None else []
+    if not moves:
+        return store.delivered_at(conn, h["case_no"], h["target_system"])
+    last = moves[-1]
+    handed = store.delivered_at(conn, h["case_no"], h["target_system"], min_version=int(last.get("version") or 0))
+    return None if handed is None else max(handed, last["at"])
 
 
 UNDELIVERED_AFTER = timedelta(hours=1)
@@ -327,10 +340,16 @@ runs) before the hand-off scan raises a ``handoff_undelivered`` alert — its ou
 UNDELIVERED_ALERT = "handoff_undelivered"
 
 
+def _moves(conn: Any, case_no: str) -> list[dict[str, Any]]:
+    """The operator's moves of the hand-off (``rerouted`` steps of its trail: ``at`` and what the move recorded —
+    ``from_system``, ``from_dept_code``, ``to_system``, ``version`` …), oldest first. Read only for the few hand-offs
+    that need it: one waiting for delivery, an acceptance that is not the department's own."""
+    return [{**e["detail"], "at": e["at"]} for e in store.events(conn, case_no) if e["step"] == "rerouted"]
+
+
 def _routed_at(conn: Any, h: dict[str, Any]) -> datetime:
     """When the hand-off was last routed: its registration, or the newest ``rerouted`` step of its trail."""
-    moved = [e["at"] for e in store.events(conn, h["case_no"]) if e["step"] == "rerouted"]
-    return max(moved, default=h["registered_at"])
+    return max((m["at"] for m in _moves(conn, h["case_no"])), default=h["registered_at"])
 
 
 def _undelivered(engine: Engine, now: datetime, report: HandoffReport) -> None:
@@ -365,7 +384,7 @@ def _undelivered(engine: Engine, now: datetime, report: HandoffReport) -> None:
 
 # -- 3. the department's answer ------------------------------------------------------------------------------
 
-def _answer(case: dict[str, Any] | None, h: dict[str, Any]) -> tuple[str, datetime, str | None] | None:
+def _answer(case: dict[str, Any] | None, h: dict[str, Any], conn: Any) -> tuple[str, datetime, str | None] | None:
     """The department's own decision on the case: ``("accepted" | "refused", when, reason)``. Our own deemed
     acceptance echoed back is no answer.
 
@@ -377,7 +396,7 @@ def _answer(case: dict[str, Any] | None, h: dict[str, Any]) -> tuple[str, dateti
         return None
     data = case["data"]
     if case["origin_system"] != h["target_system"]:
-        return _echoed(case, h)
+        return _echoed(case, h, conn)
     if data.get("result") in _REFUSED_RESULTS:
         at = parse_instant(data.get("finished_at")) or parse_instant(data.get("updated_at"))
         return ("refused", at, data.get("result_reason")) if at else None
@@ -395,14 +414,14 @@ def _ours(accepted: datetime, h: dict[str, Any]) -> bool:
             and abs((accepted - h["decided_at"]).total_seconds()) < 1)
 
 
-def _echoed(case: dict[str, Any], h: dict[str, Any]) -> tuple[str, datetime, str | None] | None:
+def _echoed(case: dict[str, Any], h: dict[str, Any], conn: Any) -> tuple[str, datetime, str | None] | None:
     """An acceptance in a version another system wrote (the hall's echo of the department's decision): the hall
     registered the case pending — it had not accepted it — so an acceptance time its later copy carries is the
     department's. Tongban's own versions (the deemed acceptance, the routed copy) are no answer; nor is a copy
-    closed by a result (the hall's own ending, :func:`_closing`). Only the hall echoes: an acceptance in another
-    system's version — the department a re-routed case was moved away from (``tongban handoff reroute``), which
-    accepted it before the withdrawal reached it — is not the competent department's answer."""
-    if case["origin_system"] != h["hall_system"] or case["deleted"]:
+    closed by a result (the hall's own ending, :func:`_closing`). Nor is an acceptance by a department an operator
+    moved the case away from (``tongban handoff reroute``), entered before the withdrawal reached it: neither its
+    own version nor the hall's echo of it (the version names that department) is the competent one's answer."""
+    if case["origin_system"] in (ACTOR, None) or case["origin_system"] == h["target_system"] or case["deleted"]:
         return None
     data = case["data"]
     if data.get("result") or data.get("status") in (None, "submitted", "returned", "voided", "deleted"):
@@ -412,7 +431,20 @@ def _echoed(case: dict[str, Any], h: dict[str, Any]) -> tuple[str, datetime, str
         return None
     if h.get("handed_at") is not None and accepted < h["handed_at"]:
         return None  # accepted before the department even had it: not the department's answer
+    if _from_released(conn, case, h):
+        return None
     return "accepted", accepted, None
+
+
+def _from_released(conn: Any, case: dict[str, Any], h: dict[str, Any]) -> bool:
+    """Whether a version comes from a department the hand-off was moved away from (its system wrote it, or it names
+    that department: the hall's echo of its acceptance) — and not the one it is routed to now (A → B → A)."""
+    moves = _moves(conn, h["case_no"])
+    if not moves:
+        return False
+    systems = {m.get("from_system") for m in moves} - {h["target_system"], None}
+    depts = {m.get("from_dept_code") for m in moves} - {h["dept_code"], None}
+    return case["origin_system"] in systems or case["data"].get("dept_code") in depts
 
 
 def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
@@ -423,14 +455,14 @@ def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
             continue
         with engine.begin() as conn:
             case = store.read_case(conn, h["case_no"])
-            answer = _answer(case, h)
+            answer = _answer(case, h, conn)
             if answer is None or case is None:
                 continue
             decision, at, reason = answer
             via = {} if case["origin_system"] == h["target_system"] else {"via": case["origin_system"]}
             if h["state"] == "pending" and at <= h["due_at"]:
-                if store.move(conn, h["case_no"], "pending", state=decision, decided_at=at, decided_by="department",
-                              reason=reason, updated_at=now):
+                if store.move(conn, h["case_no"], "pending", holder=h["target_system"], state=decision,
+                              decided_at=at, decided_by="department", reason=reason, updated_at=now):
                     store.log(conn, h["case_no"], at, decision, h["target_system"], reason=reason, seen_at=beijing_iso(now),
                               **via)
                     report.accepted += decision == "accepted"
@@ -440,28 +472,28 @@ def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
                 # answer stands, as it would have had it come first. The deemed version already went out; the
                 # department's own version, newer in the ledger, follows it to the hall, and the trail says the
                 # deemed acceptance was overruled.
-                if store.move(conn, h["case_no"], "deemed", state=decision, decided_at=at, decided_by="department",
-                              reason=reason, updated_at=now):
+                if store.move(conn, h["case_no"], "deemed", holder=h["target_system"], state=decision,
+                              decided_at=at, decided_by="department", reason=reason, updated_at=now):
                     store.log(conn, h["case_no"], at, decision, h["target_system"], reason=reason,
                               overruled_deemed_at=beijing_iso(h["decided_at"]), seen_at=beijing_iso(now), **via)
                     report.accepted += decision == "accepted"
                     report.refused += decision == "refused"
                     report.overruled += 1
             elif h["state"] == "deemed":
-                if store.move(conn, h["case_no"], "deemed", late_decision=decision, late_decided_at=at,
-                              late_reason=reason, updated_at=now):
+                if store.move(conn, h["case_no"], "deemed", holder=h["target_system"], late_decision=decision,
+                              late_decided_at=at, late_reason=reason, updated_at=now):
                     store.log(conn, h["case_no"], at, "late_answer", h["target_system"], decision=decision,
                               reason=reason, deemed_at=beijing_iso(h["decided_at"]), seen_at=beijing_iso(now), **via)
                     report.late_answers += 1
             # pending with an answer dated after the due time: deemed (below), the answer recorded late with it
 
 
-def _closing(case: dict[str, Any] | None, h: dict[str, Any]) -> Ended | None:
+def _closing(case: dict[str, Any] | None, h: dict[str, Any], conn: Any) -> Ended | None:
     """What ends a pending hand-off at the end of its window instead of a deemed acceptance: the case ended before
     anyone accepted it — unless the department's own answer decides (:func:`_answer`), or the department closed it
     only after its window (then it is deemed first, like any answer dated after the due time). A tombstone ends it
     whoever wrote it, as it always did: there is no case left to accept."""
-    if _answer(case, h) is not None:
+    if _answer(case, h, conn) is not None:
         return None
     ended = ended_unaccepted(case, h["case_no"], h["target_system"])
     late = ended is not None and ended.by == "department" and (ended.at is None or ended.at > h["due_at"])
@@ -472,13 +504,14 @@ def _closing(case: dict[str, Any] | None, h: dict[str, Any]) -> Ended | None:
 
 # -- 4. deemed acceptance ------------------------------------------------------------------------------------
 
-def _deem(engine: Engine, catalogue: TongbanCatalogue, now: datetime, calendar: WorkCalendar | None,
-          report: HandoffReport) -> None:
+def _deem(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogue, now: datetime,
+          calendar: WorkCalendar | None, report: HandoffReport) -> None:
+    routed = _routing_halls(systems)
     with engine.connect() as conn:
         due = store.due_handoffs(conn, now)
     for h in due:
         try:
-            _deem_one(engine, h, catalogue, now, calendar, report)
+            _deem_one(engine, h, catalogue, now, calendar, report, routed)
         except _MovedOn:
             continue  # the case changed between read and write: rolled back, the next scan deems it
 
@@ -488,13 +521,14 @@ class _MovedOn(Exception):
 
 
 def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, now: datetime,
-              calendar: WorkCalendar | None, report: HandoffReport) -> None:
+              calendar: WorkCalendar | None, report: HandoffReport, routed: set[str]) -> None:
     deemed_at: datetime = h["due_at"]
     with engine.begin() as conn:
         case = store.read_case(conn, h["case_no"])
-        ended = _closing(case, h)
+        ended = _closing(case, h, conn)
         if ended is not None:  # withdrawn or refused at the hall (or voided) before anyone decided: no clock
-            if store.move(conn, h["case_no"], "pending", state=ended.state, decided_at=ended.at,
+            if store.move(conn, h["case_no"], "pending", holder=h["target_system"], state=ended.state,
+                          decided_at=ended.at,
                           decided_by=ended.by, reason=ended.reason, updated_at=now):
                 told = _forward_closing(conn, h, ended.state, case, catalogue, now)
                 store.log(conn, h["case_no"], now, ended.state, h["hall_system"] if ended.by == "hall"
@@ -503,7 +537,8 @@ def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, no
             return
         if case is None:  # (ended above: a purged case is withdrawn)
             return
-        competent = _competent(case["data"], catalogue) if case["origin_system"] == h["hall_system"] else None
+        competent = (_competent(case["data"], catalogue, by_catalogue=h["hall_system"] in routed)
+                     if case["origin_system"] == h["hall_system"] else None)
         if competent and h["dept_code"] and competent != h["dept_code"]:
             # the hall corrected the case so that another department is competent: not deemed accepted by the one
             # routed first (it was never sent the correction); an operator moves it (the routing alert)
@@ -512,11 +547,11 @@ def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, no
         # The department answered only after its window (read before this scan): the case is deemed accepted, and
         # its answer is recorded as late here, in the same transaction — once the deemed version is the newest, no
         # later scan can read it any more.
-        answer = _answer(case, h)
+        answer = _answer(case, h, conn)
         late = answer if answer is not None and answer[1] > deemed_at else None
         extra = {"late_decision": late[0], "late_decided_at": late[1], "late_reason": late[2]} if late else {}
-        if not store.move(conn, h["case_no"], "pending", state="deemed", decided_at=deemed_at, decided_by="deemed",
-                          updated_at=now, **extra):
+        if not store.move(conn, h["case_no"], "pending", holder=h["target_system"], state="deemed",
+                          decided_at=deemed_at, decided_by="deemed", updated_at=now, **extra):
             return
         data = _deemed(case["data"], h, catalogue, calendar, deemed_at)
         # Dated on the wall clock: any change a source makes after it wins the merge (a department's answer
@@ -565,9 +600,14 @@ def _deemed(data: dict[str, Any], h: dict[str, Any], catalogue: TongbanCatalogue
 
 # -- 5. the hall's later changes reach the routed department -------------------------------------------------------
 
+def _routing_halls(systems: SystemsConfig) -> set[str]:
+    """The halls whose front-desk cases the hand-off routes by the 通办目录 (``intake: handoff``)."""
+    return {s.name for s in systems.systems.values() if s.role == "hall" and s.intake == "handoff"}
+
+
 def _forward(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogue, now: datetime,
              report: HandoffReport) -> None:
-    routed = [s.name for s in systems.systems.values() if s.role == "hall" and s.intake == "handoff"]
+    routed = _routing_halls(systems)
     if not routed:
         return
     with engine.connect() as conn:
@@ -575,9 +615,12 @@ def _forward(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogue
                                                since=now - HORIZON)
                 if h["hall_system"] in routed and h["target_system"]]
     for h in live:
-        with engine.begin() as conn:
-            if _forward_one(conn, h, h["state"], store.read_case(conn, h["case_no"]), catalogue, now):
-                report.forwarded += 1
+        try:
+            with engine.begin() as conn:
+                if _forward_one(conn, h, h["state"], store.read_case(conn, h["case_no"]), catalogue, now):
+                    report.forwarded += 1
+        except _MovedOn:
+            continue  # moved on (a newer version, an operator's move) between read and write: rolled back
 
 
 def _forward_one(conn: Any, h: dict[str, Any], state: str, case: dict[str, Any] | None, catalogue: TongbanCatalogue,
@@ -586,7 +629,7 @@ def _forward_one(conn: Any, h: dict[str, Any], state: str, case: dict[str, Any] 
     none to forward (not the hall's, already forwarded, or the case moved on meanwhile)."""
     if case is None or case["origin_system"] != h["hall_system"] or case["version"] <= h["forwarded_version"]:
         return False
-    competent = _competent(case["data"], catalogue)
+    competent = _competent(case["data"], catalogue, by_catalogue=True)  # (only halls that hand off are forwarded)
     if competent and h["dept_code"] and competent != h["dept_code"]:
         _rerouted(conn, h, state, case, competent, now)
         return False
@@ -594,16 +637,20 @@ def _forward_one(conn: Any, h: dict[str, Any], state: str, case: dict[str, Any] 
         version = _for_department(conn, h["case_no"], case["version"], case["data"], h["dept_code"], catalogue, now)
     except _MovedOn:
         return False
+    if not store.move(conn, h["case_no"], state, holder=h["target_system"], forwarded_version=version,
+                      updated_at=now):
+        raise _MovedOn(h["case_no"])  # moved by an operator meanwhile: the version written above is rolled back
     store.queue(conn, h["case_no"], version, [h["target_system"]], now)
-    store.move(conn, h["case_no"], state, forwarded_version=version, updated_at=now)
     store.log(conn, h["case_no"], now, "forwarded", ACTOR, version=version, target=h["target_system"])
     return True
 
 
-def _competent(data: dict[str, Any], catalogue: TongbanCatalogue) -> str | None:
-    """The competent department of a version of a routed case, as routing (:meth:`TongbanCatalogue.route`, step 2)
-    reads it: the item's department for the case's 行政区划 in the 目录, else the department the case names."""
-    entry = catalogue.item(data.get("item_code"), data.get("catalog_code"))
+def _competent(data: dict[str, Any], catalogue: TongbanCatalogue, *, by_catalogue: bool) -> str | None:
+    """The competent department of a version of a routed case, as its registration routed it: for a hall that
+    hands off by the 目录 (:meth:`TongbanCatalogue.route`, step 2) the item's department for the case's 行政区划, else
+    the department the case names — which is all a hall routing by department code (``intake: direct``) goes by
+    (its alert would name a department ``handoff reroute`` cannot move the case to)."""
+    entry = catalogue.item(data.get("item_code"), data.get("catalog_code")) if by_catalogue else None
     if entry is not None:
         return entry.department_for(str(data.get("division_code") or ""))
     dept = data.get("dept_code")
@@ -622,6 +669,8 @@ def _rerouted(conn: Any, h: dict[str, Any], state: str, case: dict[str, Any], co
     from gateway.store import alerts as alert_store
     from gateway.store.ledger import dumps
 
+    if not store.move(conn, h["case_no"], state, holder=h["target_system"], updated_at=now):
+        return  # moved by an operator (or decided) since the scan read it: the alert it resolved stays resolved
     decided = state not in ("awaiting_delivery", "pending")
     data = case["data"]
     message = (f"case {h['case_no']}: the hall's version {case['version']} (item_code {data.get('item_code')}, "

@@ -128,8 +128,8 @@ def _reroute(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogue
         store.queue(conn, case_no, version, [route.target], now)
         old = h["target_system"]
         withdrawn, cancelled = _release(conn, case_no, old, version, route.target, now)
-        moved = store.move(conn, case_no, h["state"], state="awaiting_delivery", target_system=route.target,
-                           dept_code=route.dept_code, window_s=int(route.window.total_seconds()), handed_at=None,
+        moved = store.move(conn, case_no, h["state"], holder=old, state="awaiting_delivery",
+                           target_system=route.target, dept_code=route.dept_code, window_s=int(route.window.total_seconds()), handed_at=None,
                            due_at=None, updated_at=now, **({"forwarded_version": version} if by_catalogue else {}))
         if not moved:  # (raised inside the transaction: everything above is rolled back)
             raise RerouteRefused(f"case {case_no}: the hand-off moved on while it was being moved (a scan decided it "
@@ -153,12 +153,14 @@ def _route(systems: SystemsConfig, catalogue: TongbanCatalogue, hall: str, data:
 
 def _release(conn: Any, case_no: str, old: str | None, version: int, new: str, now: datetime
              ) -> tuple[list[str], int]:
-    """The first department lets the case go: a ``delete`` at ``version`` when its system has the case (a newer row
-    than any it holds, so a drain supersedes its older pending ones), else its pending pushes cancelled.
-    Returns ``(systems sent a delete, pushes cancelled)``."""
+    """The first department lets the case go: every push it never received is cancelled (pending ones, and given-up
+    ones with their dead letters: a replay would send it the case after the move), and when its system has the case
+    a ``delete`` at ``version`` is queued (newer than any row it holds). Returns ``(systems sent a delete, pushes
+    cancelled)``."""
     if not old or old == new:
         return [], 0
-    if store.delivered_at(conn, case_no, old) is not None:
-        store.queue(conn, case_no, version, [old], now, operation="delete")
-        return [old], 0
-    return [], store.cancel_pending(conn, case_no, old)
+    cancelled = store.cancel_undelivered(conn, case_no, old, now=now)
+    if store.delivered_at(conn, case_no, old) is None:
+        return [], cancelled
+    store.queue(conn, case_no, version, [old], now, operation="delete")
+    return [old], cancelled

@@ -16,9 +16,10 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from gateway.models.hashing import content_hash
 from gateway.store.ledger import add_dead_letters, add_outbox, dumps, loads, utcnow
-from gateway.store.outbox import PENDING, SUPERSEDED
+from gateway.store.outbox import DEAD, PENDING, SUPERSEDED
 from gateway.store.tables import (
     cases,
+    dead_letters,
     outbox,
     process_events,
     process_handoffs,
@@ -27,9 +28,9 @@ from gateway.store.tables import (
 )
 
 __all__ = [
-    "add_ticket", "cancel_pending", "cases_with_certificate_deferrals", "clock_starts", "delivered_at", "due_handoffs", "events", "handoff_state_counts", "frontdesk_candidates", "get_handoff",
+    "add_ticket", "cancel_undelivered", "cases_with_certificate_deferrals", "clock_starts", "delivered_at", "due_handoffs", "events", "handoff_state_counts", "frontdesk_candidates", "get_handoff",
     "handoffs", "insert_handoff", "live_handoffs", "log", "move", "open_tickets", "outbox_statuses", "queue", "queued_targets",
-    "read_case", "refuse_to_dead_letters", "reply_ticket", "ticket_exists", "unreturned", "write_case_version",
+    "read_case", "refuse_to_dead_letters", "reply_ticket", "ticket_exists", "unreturned", "withdrawn_from", "write_case_version",
 ]
 
 # -- hand-offs ---------------------------------------------------------------------------------------------
@@ -99,12 +100,19 @@ def due_handoffs(conn: Connection, now: datetime) -> list[dict[str, Any]]:
         select(process_handoffs).where(h.state == "pending", h.due_at <= now).order_by(h.due_at)).mappings()]
 
 
-def move(conn: Connection, case_no: str, expected: str, **values: Any) -> bool:
-    """Compare-and-set: update the hand-off only if it is still in state ``expected``; True if this call did."""
-    result = conn.execute(update(process_handoffs)
-                          .where(process_handoffs.c.case_no == case_no, process_handoffs.c.state == expected)
-                          .values(**values))
-    return bool(result.rowcount)
+_ANY: Any = object()
+
+
+def move(conn: Connection, case_no: str, expected: str, *, holder: str | None = _ANY, **values: Any) -> bool:
+    """Compare-and-set: update the hand-off only if it is still in state ``expected`` — and, given ``holder``, still
+    routed to that department system (an operator may have moved it since the caller read it: ``handoff
+    reroute`` keeps the state ``awaiting_delivery``); True if this call did. On PostgreSQL a concurrent writer's
+    change is seen by the condition (the row is re-checked after its lock), so the loser matches no row."""
+    h = process_handoffs.c
+    where = [h.case_no == case_no, h.state == expected]
+    if holder is not _ANY:
+        where.append(h.target_system.is_(None) if holder is None else h.target_system == holder)
+    return bool(conn.execute(update(process_handoffs).where(*where).values(**values)).rowcount)
 
 
 def clock_starts(conn: Connection, case_nos: Sequence[str]) -> dict[str, datetime]:
@@ -156,11 +164,14 @@ def queued_targets(conn: Connection, case_no: str) -> set[str]:
     return {r[0] for r in conn.execute(select(o.target_system).where(o.case_no == case_no).distinct())}
 
 
-def delivered_at(conn: Connection, case_no: str, target: str) -> datetime | None:
-    """When ``target`` first accepted a version of the case (the department system has it from then on)."""
+def delivered_at(conn: Connection, case_no: str, target: str, *, min_version: int = 0) -> datetime | None:
+    """When ``target`` first accepted a version of the case (the department system has it from then on): an
+    upsert (a delete it accepted is the case leaving it), of ``min_version`` or later (a case moved back to a
+    department that had it before is that department's again from the version the move sent)."""
     o = outbox.c
     row = conn.execute(select(o.delivered_at).where(o.case_no == case_no, o.target_system == target,
-                                                    o.status == "delivered", o.delivered_at.is_not(None))
+                                                    o.status == "delivered", o.delivered_at.is_not(None),
+                                                    o.operation == "upsert", o.version >= min_version)
                        .order_by(o.delivered_at).limit(1)).first()
     return row[0] if row else None
 
@@ -186,12 +197,36 @@ def queue(conn: Connection, case_no: str, version: int, targets: Iterable[str], 
                       for t in sorted(set(targets))])
 
 
-def cancel_pending(conn: Connection, case_no: str, target: str) -> int:
-    """Cancel the case's pushes to ``target`` not sent yet (marked ``superseded``: the case went elsewhere);
-    returns how many. A row a drain closed meanwhile keeps its status (only ``pending`` rows move)."""
+def cancel_undelivered(conn: Connection, case_no: str, target: str, *, now: datetime) -> int:
+    """Cancel the case's pushes to ``target`` that never reached it (marked ``superseded``: the case went
+    elsewhere): those still pending, and those given up (``dead``), whose push dead letters are resolved — a replay
+    of one would send the case to a department it was moved away from. Returns how many."""
     o = outbox.c
-    return max(conn.execute(update(outbox).where(o.case_no == case_no, o.target_system == target,
-                                                 o.status == PENDING).values(status=SUPERSEDED)).rowcount, 0)
+    where = (o.case_no == case_no, o.target_system == target, o.status.in_([PENDING, DEAD]))
+    versions = [v for (v,) in conn.execute(select(o.version).where(*where, o.status == DEAD))]
+    moved = max(conn.execute(update(outbox).where(*where).values(status=SUPERSEDED)).rowcount, 0)
+    if versions:
+        d = dead_letters.c
+        conn.execute(update(dead_letters).where(d.kind == "push", d.system == target, d.status == "open",
+                                                d.source_id.in_([f"{case_no}:{v}" for v in versions]))
+                     .values(status="resolved", updated_at=now))
+    return moved
+
+
+def withdrawn_from(conn: Connection, system: str, case_nos: Sequence[str]) -> set[str]:
+    """Those of ``case_nos`` that ``system`` was last told to delete (its newest outbox row is a ``delete``, whatever
+    became of it: an operator moved the case to another department). The sync does not take that system's
+    tombstone of such a case for the end of the case (see ingest); a case moved back to it is its own again."""
+    if not case_nos:
+        return set()
+    o = outbox.c
+    newest: dict[str, tuple[int, str]] = {}
+    for i in range(0, len(case_nos), 900):
+        for case_no, version, operation in conn.execute(select(o.case_no, o.version, o.operation).where(
+                o.target_system == system, o.case_no.in_(list(case_nos[i:i + 900])))):
+            if case_no not in newest or version >= newest[case_no][0]:
+                newest[case_no] = (version, operation)
+    return {case_no for case_no, (_, operation) in newest.items() if operation == "delete"}
 
 
 def unreturned(conn: Connection, halls: Sequence[str], *, since: datetime) -> list[dict[str, Any]]:

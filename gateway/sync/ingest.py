@@ -514,6 +514,19 @@ def _same_copy(current: dict[str, Any], system: str, source_id: str) -> bool:
     return current["origin_system"] == system and current.get("origin_source_id") == source_id
 
 
+def _withdrawn(conn: Connection, system: str, changes: list[tuple[RawRecord, Case, str, str]],
+               existing: dict[str, dict[str, Any]]) -> set[str]:
+    """Of the live cases this page deletes, those ``system`` was last told to delete (one query, and only when a
+    page deletes a live case: rare)."""
+    candidates = sorted({case.case_no for _, case, _, _ in changes
+                         if case.deleted and case.case_no in existing and not existing[case.case_no]["deleted"]})
+    if not candidates:
+        return set()
+    from gateway.store.process import withdrawn_from
+
+    return withdrawn_from(conn, system, candidates)
+
+
 def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRecord, Case, str, str]],
                  now: datetime) -> tuple[int, int]:
     """Apply changed records to the merged cases (newest source change wins, or the newer copy of the record that
@@ -522,6 +535,7 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
         return 0, 0
     system = ctx.system.name
     existing = ledger.case_state(conn, sorted({case.case_no for _, case, _, _ in changes}))
+    withdrawn = _withdrawn(conn, system, changes, existing)
     final: dict[str, dict[str, Any]] = {}
     for record, case, digest, data in changes:
         case_no = case.case_no
@@ -529,6 +543,14 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
         updated_at = case.updated_at
         if current is not None:
             if current["content_hash"] == digest:
+                continue
+            if case_no in withdrawn and case.deleted and not current["deleted"]:
+                # the system let the case go as Tongban asked (moved to another department): its deletion is not
+                # the case's end — merged, it voided the applicant's case at the hall and everywhere else
+                ctx.quality.add_flags([FieldIssue(
+                    f"{system}:{record.source_id}", "deleted", "merge.withdrawn_deletion",
+                    f"{system} deleted case {case_no} after Tongban asked it to let the case go (moved to another "
+                    "department): kept in its source record, not merged")])
                 continue
             if updated_at < current["source_updated_at"] and not _same_copy(current, system, record.source_id):
                 if str(current["origin_system"]).startswith(TONGBAN_ORIGIN):
