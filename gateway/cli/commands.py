@@ -368,6 +368,14 @@ def dead_letters_show(
     console.print(detail["raw"], markup=False, highlight=False, soft_wrap=True)
 
 
+_CITIZEN_DEAD_LETTERS = {
+    "evaluator": "好差评 ratings are replayed by tongban evaluations replay",
+    "hotline": "12345 work orders are replayed by tongban workorders replay",
+}
+"""The dead-letter "systems" of the citizen processes (as the console names them) and the command that replays
+each."""
+
+
 @dead_letters_app.command("replay")
 @guard
 def dead_letters_replay(
@@ -386,6 +394,8 @@ def dead_letters_replay(
         raise ConfigError(f"two systems named: {system_arg} and --system {system}; name one")
     system = system_arg or system
     runtime = runtime_from(systems, database_url)
+    if system in _CITIZEN_DEAD_LETTERS:  # dead letters of their own, outside the systems file: their own replay
+        raise ConfigError(f"{system}'s dead letters are not a system's records: {_CITIZEN_DEAD_LETTERS[system]}")
     if system is not None:
         runtime.systems.get(system)  # an unknown name is an error, not "replayed 0"
     report = replay_dead_letters(runtime, system=system)

@@ -8,6 +8,7 @@ A ``tongban.yaml`` that the demo did not write is never overwritten (the demo sa
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
@@ -56,8 +57,14 @@ def write_handoff(systems: SystemsConfig, *, database_url: str, env: Mapping[str
         target.write_text(text, encoding="utf-8")
         written.append(target)
     env_file = workdir / "demo.env"
-    env_file.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())
-                                if k.startswith(("TONGBAN_", "AIRFLOW_CONN_"))), encoding="utf-8")
+    text = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())
+                   if k.startswith(("TONGBAN_", "AIRFLOW_CONN_")))
+    # the sandbox's secrets and the ledger's key: readable by this user only, as the key file and operators file are
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(env_file, 0o600)  # a file an earlier demo wrote keeps its mode through O_CREAT: set it
+
     written.append(env_file)
     return written
 

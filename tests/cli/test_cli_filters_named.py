@@ -53,6 +53,8 @@ def test_mistyped_filters_and_keys_are_named(tmp_path: Path) -> None:
     evaluator = _cli(url, systems, "dead-letters", "list", "--system", "evaluator", "--records", "--json")
     assert evaluator.returncode == 0 and "PJ-1" in evaluator.stdout  # outside the systems file, with dead letters
     assert _cli(url, systems, "dead-letters", "list", "--system", "sd_civil").returncode == 0  # configured, none
+    replay = _cli(url, systems, "dead-letters", "replay", "evaluator")  # the console names the command; so does this
+    assert replay.returncode == 1 and "tongban evaluations replay" in replay.stderr
 
     kind = _cli(url, systems, "alerts", "resolve", "nosuch", "key")
     assert kind.returncode == 1 and "no alert of kind 'nosuch' is open (open kinds: routing)" in kind.stderr

@@ -41,3 +41,18 @@ def test_a_tongban_yaml_the_demo_did_not_write_is_left_alone(tmp_path: Path) -> 
                   workdir=tmp_path / ".tongban", cwd=tmp_path)
     assert mine.read_text(encoding="utf-8") == "systems: {}\n"
     assert MARKER.startswith("# written by")
+
+
+def test_the_demo_env_holding_the_sandbox_secrets_is_readable_by_its_user_only(tmp_path: Path) -> None:
+    """Found by review: demo.env (every sandbox secret, the ledger's key) was written 0644."""
+    import stat
+
+    workdir = tmp_path / ".tongban"
+    workdir.mkdir()
+    (workdir / "demo.env").write_text("old\n", encoding="utf-8")
+    os.chmod(workdir / "demo.env", 0o644)  # one an earlier demo wrote
+    write_handoff(load_systems(REPO / "config" / "systems.yaml"), database_url="sqlite:///x.db",
+                  env={"TONGBAN_SD_CIVIL_API_KEY": "k"}, workdir=workdir, cwd=tmp_path)
+    env_file = workdir / "demo.env"
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert env_file.read_text(encoding="utf-8") == "export TONGBAN_SD_CIVIL_API_KEY=k\n"
