@@ -38,6 +38,10 @@ from .issues import ISSUES_ERROR
 from .quality import make_flag
 from .rules import PYDANTIC_RULES, Severity
 
+INTERNAL_RULE = "validation.internal"
+"""A record whose validation raised something other than a validation error (a defect of a rule, met by a value it
+was never written for): rejected by this name, with the exception, the rest of the batch validated."""
+
 RECORD_FIELD = "(record)"
 """The field name used when the whole record is wrong (not an object at all)."""
 
@@ -104,7 +108,7 @@ def validate_cases(
     try:
         result = BatchResult()
         valid = result.valid
-        failed: list[tuple[int, ValidationError]] = []
+        failed: list[tuple[int, Exception]] = []
         for i, record in enumerate(records):
             context["index"] = i
             try:
@@ -113,9 +117,15 @@ def validate_cases(
                 # without its traceback: the frames it holds reach the whole batch (a reference cycle per failed
                 # record that kept every page of a run alive until the collector ran)
                 failed.append((i, exc.with_traceback(None)))
+            except Exception as exc:  # noqa: BLE001 - a value a rule was never written for: this record's failure
+                # raised, it would fail the page at the same record on every run, and the system would never sync again
+                failed.append((i, exc.with_traceback(None)))
         for i, error in failed:
             ref = refs[i]
-            result.rejected.append((i, RecordRejected(ref, issues_from_error(ref, error))))
+            found = (issues_from_error(ref, error) if isinstance(error, ValidationError) else
+                     [FieldIssue(ref, "$", INTERNAL_RULE, f"validation failed on this record: "
+                                                          f"{type(error).__name__}: {error}")])
+            result.rejected.append((i, RecordRejected(ref, found)))
         if mapping_flags:
             raw_flags = _with_mapping_flags(valid, raw_flags, mapping_flags)
         result.flags.extend((i, FieldIssue(refs[i], f, r, m)) for i, f, r, m in raw_flags)
@@ -161,6 +171,7 @@ def validate_case(
 
 
 __all__ = [
+    "INTERNAL_RULE",
     "PYDANTIC_RULES",
     "RECORD_FIELD",
     "BatchResult",

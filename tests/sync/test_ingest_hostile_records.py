@@ -157,3 +157,27 @@ def test_one_hostile_record_does_not_fail_every_run_of_the_system(make_world, fi
     with world.runtime.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(source_records)
                             .where(source_records.c.system == "sd_civil")).scalar_one() == len(records) + stored
+
+
+def test_a_record_whose_validation_raises_something_else_is_dead_lettered_by_name(env, monkeypatch) -> None:
+    """A rule of the model meeting a value it was never written for raises (a TypeError, an OverflowError) instead of
+    a validation error: that failed the page at the same record on every run; now it is the record's dead letter
+    (``validation.internal``, with the exception), as a mapping that raises is (``mapping.internal``)."""
+    import gateway.models.validation as validation
+
+    engine, ctx = env
+    bad = bad_record(projectNo="370102202612010000999")
+    real = validation._VALIDATE
+
+    def fragile(record, **kwargs):
+        if record.get("case_no") == bad["projectNo"]:
+            raise TypeError("'<' not supported between instances of 'str' and 'NoneType'")
+        return real(record, **kwargs)
+
+    monkeypatch.setattr(validation, "_VALIDATE", fragile)
+    good = ingest(engine, ctx, bad)
+    assert landed(engine, good) and not landed(engine, bad["id"])
+    (letter,) = letters(engine)
+    (issue,) = letter["issues"]
+    assert (letter["source_id"], issue["field"], issue["rule"]) == (bad["id"], "$", "validation.internal")
+    assert "TypeError" in issue["message"] and "not supported" in issue["message"]
