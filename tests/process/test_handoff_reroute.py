@@ -10,67 +10,33 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from handoff_ledger_testlib import CALENDAR, CATALOGUE, CIVIL, case_doc, pending_handoff, trail
+from handoff_ledger_testlib import CATALOGUE, CIVIL, case_doc, pending_handoff, trail
 from handoff_ledger_testlib import handoff_row as _handoff
 from handoff_ledger_testlib import ledger as _ledger
 from handoff_ledger_testlib import newest_case as _case
 from handoff_ledger_testlib import put_case as _put
 from handoff_ledger_testlib import systems_with_intake as _systems
+from reroute_testlib import HANDED, MARKET, MOVED
+from reroute_testlib import corrected as _corrected
+from reroute_testlib import outbox_rows as _outbox
+from reroute_testlib import pending_at_civil as _pending_at_civil
+from reroute_testlib import push_row as _push
+from reroute_testlib import scan as _scan
 from sqlalchemy import select
 
-from gateway.models.datetimes import BEIJING
-from gateway.process import scan_handoffs
 from gateway.process.reroute import RerouteRefused, reroute_handoff
 from gateway.store.tables import alerts, cases, outbox, process_handoffs
-
-MARKET = "11370100004301265T"  # sd_market's department
-SUBSIDY = "BIZ-SUBSIDY-001"  # 企业扶持资金兑付: the market department's, in Jinan (3701)
-HANDED = datetime(2026, 11, 2, 10, 0, tzinfo=BEIJING)  # a Monday morning
-MOVED = HANDED + timedelta(minutes=4)
-
-
-def _corrected(case_no: str) -> dict[str, Any]:
-    """The hall's correction of a case taken at its own window: another item, whose department is the market's."""
-    return case_doc(case_no, applied_at=HANDED, item_code=SUBSIDY, item_name="企业扶持资金兑付", dept_code=MARKET,
-                    office=None)
-
-
-def _outbox(engine: Any, case_no: str) -> list[tuple[int, str, str, str]]:
-    o = outbox.c
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(select(o.version, o.target_system, o.operation, o.status)
-                                               .where(o.case_no == case_no).order_by(o.version, o.target_system))]
-
-
-def _push(engine: Any, case_no: str, version: int, target: str, status: str, *, at: datetime | None = None) -> None:
-    with engine.begin() as conn:
-        conn.execute(outbox.insert().values(case_no=case_no, version=version, target_system=target, operation="upsert",
-                                            status=status, attempts=0, next_attempt_at=HANDED, created_at=HANDED,
-                                            delivered_at=at))
 
 
 def _routing_alerts(engine: Any) -> list[tuple[str, str, str]]:
     a = alerts.c
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(select(a.key, a.status, a.message).where(a.kind == "routing"))]
-
-
-def _scan(engine: Any, systems: Any, at: datetime) -> Any:
-    return scan_handoffs(engine, systems, CATALOGUE, now=at, calendar=CALENDAR)
-
-
-def _pending_at_civil(engine: Any, case_no: str) -> None:
-    """A case the civil department took at HANDED (pending, window running till noon), then corrected at the hall."""
-    _put(engine, _corrected(case_no), version=3)
-    pending_handoff(engine, case_no, handed=HANDED, forwarded_version=2)
-    with engine.begin() as conn:
-        conn.execute(process_handoffs.update().values(due_at=HANDED + timedelta(hours=2)))
-    _push(engine, case_no, 2, "sd_civil", "delivered", at=HANDED)
 
 
 def test_a_pending_case_moves_to_the_competent_department_and_the_first_one_is_told_to_let_it_go(

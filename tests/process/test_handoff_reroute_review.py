@@ -17,85 +17,37 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from handoff_ledger_testlib import CALENDAR, CATALOGUE, CIVIL, case_doc, pending_handoff, trail
+from handoff_ledger_testlib import CATALOGUE, CIVIL, case_doc, pending_handoff, trail
 from handoff_ledger_testlib import handoff_row as _handoff
 from handoff_ledger_testlib import ledger as _ledger
 from handoff_ledger_testlib import newest_case as _case
 from handoff_ledger_testlib import put_case as _put
 from handoff_ledger_testlib import systems_with_intake as _systems
+from reroute_testlib import HANDED, MARKET, MOVED, SUBSIDY
+from reroute_testlib import corrected as _corrected
+from reroute_testlib import deliver as _deliver
+from reroute_testlib import new_version as _new_version
+from reroute_testlib import outbox_rows as _outbox
+from reroute_testlib import pending_at_civil as _pending_at_civil
+from reroute_testlib import push_row as _push
+from reroute_testlib import scan as _scan
 from sqlalchemy import select
 
 from gateway.contract.errors import FieldIssue
-from gateway.models.datetimes import BEIJING
-from gateway.process import scan_handoffs
 from gateway.process.reroute import reroute_handoff
 from gateway.store import process as process_store
 from gateway.store.ledger import add_dead_letters
-from gateway.store.tables import alerts, cases, dead_letters, outbox, process_handoffs
-
-MARKET = "11370100004301265T"
-SUBSIDY = "BIZ-SUBSIDY-001"
-HANDED = datetime(2026, 11, 2, 10, 0, tzinfo=BEIJING)  # a Monday morning
-MOVED = HANDED + timedelta(minutes=4)
-
+from gateway.store.tables import alerts, cases, dead_letters, process_handoffs
 
 ON_POSTGRES = pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)],
                                       indirect=True)
 """The races need readers that do not wait for a writer, as in production: PostgreSQL."""
-
-
-def _corrected(case_no: str, **extra: Any) -> dict[str, Any]:
-    return case_doc(case_no, applied_at=HANDED, item_code=SUBSIDY, item_name="企业扶持资金兑付", dept_code=MARKET,
-                    office=None, **extra)
-
-
-def _push(engine: Any, case_no: str, version: int, target: str, status: str, at: datetime | None = None) -> None:
-    with engine.begin() as conn:
-        conn.execute(outbox.insert().values(case_no=case_no, version=version, target_system=target, operation="upsert",
-                                            status=status, attempts=0, next_attempt_at=HANDED, created_at=HANDED,
-                                            delivered_at=at))
-
-
-def _outbox(engine: Any, case_no: str) -> list[tuple[Any, ...]]:
-    o = outbox.c
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(select(o.version, o.target_system, o.operation, o.status)
-                                               .where(o.case_no == case_no).order_by(o.id))]
-
-
-def _new_version(engine: Any, case_no: str, doc: dict[str, Any], origin: str) -> int:
-    with engine.begin() as conn:
-        version = conn.execute(select(cases.c.version).where(cases.c.case_no == case_no)).scalar_one() + 1
-        conn.execute(cases.update().where(cases.c.case_no == case_no).values(
-            version=version, data=json.dumps(doc, ensure_ascii=False), origin_system=origin,
-            dept_code=doc.get("dept_code"), item_code=doc.get("item_code")))
-    return version
-
-
-def _deliver(engine: Any, case_no: str, target: str, at: datetime) -> None:
-    with engine.begin() as conn:
-        conn.execute(outbox.update().where(outbox.c.case_no == case_no, outbox.c.target_system == target,
-                                           outbox.c.operation == "upsert", outbox.c.status == "pending")
-                     .values(status="delivered", delivered_at=at))
-
-
-def _scan(engine: Any, systems: Any, at: datetime) -> Any:
-    return scan_handoffs(engine, systems, CATALOGUE, now=at, calendar=CALENDAR)
-
-
-def _pending_at_civil(engine: Any, case_no: str) -> None:
-    _put(engine, _corrected(case_no), version=3)
-    pending_handoff(engine, case_no, handed=HANDED, forwarded_version=2)
-    with engine.begin() as conn:
-        conn.execute(process_handoffs.update().where(process_handoffs.c.case_no == case_no)
-                     .values(due_at=HANDED + timedelta(hours=2)))
-    _push(engine, case_no, 2, "sd_civil", "delivered", at=HANDED)
 
 
 def _racing_move(engine: Any, systems: Any, monkeypatch: pytest.MonkeyPatch, case_no: str, when: Any) -> None:
