@@ -3,7 +3,8 @@
 
 Handlers are plain ``def`` functions: FastAPI runs them in its thread pool, so a slow ledger read never blocks
 the event loop. Forms are parsed with the standard library (``application/x-www-form-urlencoded`` is all the
-console posts), so the console needs nothing beyond FastAPI itself.
+console posts; a login in another encoding is a 415), so the console needs nothing beyond FastAPI itself. Times
+in the JSON are Beijing time with their offset, as on the pages.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import re
 import time
 from collections import deque
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
@@ -29,9 +30,10 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from gateway.console import pages, sessions
 from gateway.console.operators import NAME_MAX, Operator, OperatorBook
-from gateway.console.overview import console_overview
+from gateway.console.overview import HANDOFF_PAGE, console_overview, handoff_counts, handoff_listing
 from gateway.contract.errors import ConfigError
 from gateway.kernel.runtime import Runtime
+from gateway.models.datetimes import beijing_iso, parse_instant
 from gateway.ops.dead_letters import dead_letter_detail, grouped_dead_letters
 from gateway.store.queries import dead_letter_listing, open_dead_letter_total
 
@@ -96,9 +98,40 @@ class _LoginThrottle:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return _beijing(value)
+    if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?")
+
+
+def _beijing(moment: datetime) -> str:
+    """A moment in Beijing time with its offset (a naive one is UTC: how the ledger stores times)."""
+    return beijing_iso(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+
+
+def _in_beijing(value: Any) -> Any:
+    """``value`` with every moment in it — a datetime, or a text that is one (the summaries of other modules
+    give ISO texts in UTC) — as Beijing time with its offset: the README promises Beijing time, and one JSON
+    must not mix +00:00 with +08:00. Dates, periods (``2026-11``) and other texts are left as they are."""
+    if isinstance(value, datetime):
+        return _beijing(value)
+    if isinstance(value, str) and _ISO_INSTANT.fullmatch(value):
+        moment = parse_instant(value)
+        return _beijing(moment) if moment is not None else value
+    if isinstance(value, dict):
+        return {k: _in_beijing(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_in_beijing(v) for v in value]
+    return value
+
+
+def _as_json(value: Any) -> Response:
+    return Response(json.dumps(_in_beijing(value), ensure_ascii=False, default=_json_default),
+                    media_type="application/json")
 
 
 def _name_key(name: str) -> str:
@@ -118,8 +151,28 @@ def _query_without_nul(request: Request) -> None:
     _no_nul("query", request.query_params.multi_items())
 
 
+_FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _not_urlencoded(request: Request, *, required: bool) -> HTTPException | None:
+    """A 415 for a body in another encoding (multipart, JSON): read as a form it would be empty, and a login
+    would answer "wrong name or password" and count against the throttle. ``required``: no type is refused too."""
+    media = _media_type(request)
+    if media == _FORM_TYPE or (not media and not required):
+        return None
+    return HTTPException(415, f"send the form as {_FORM_TYPE} (as the console's own pages do), not "
+                              f"{media or 'without a Content-Type'}")
+
+
 async def _form(request: Request) -> dict[str, str]:
     """The ``application/x-www-form-urlencoded`` body, read up to :data:`FORM_BYTES_MAX` bytes (413 past it)."""
+    refused = _not_urlencoded(request, required=False)
+    if refused is not None:
+        raise refused
     too_big = HTTPException(413, f"the form is larger than {FORM_BYTES_MAX} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > FORM_BYTES_MAX:
@@ -242,11 +295,20 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
         return RedirectResponse("/console/", status_code=307)
 
     @app.get("/console/login", response_class=HTMLResponse)
-    def login_form(next: str = "/console/") -> HTMLResponse:  # noqa: A002 - the query parameter's name
-        return HTMLResponse(pages.login_page(next_url=_safe_next(next)))
+    def login_form(next: str = "/console/", m: str | None = None) -> HTMLResponse:  # noqa: A002 - the parameter
+        return HTMLResponse(pages.login_page(next_url=_safe_next(next), notice=sessions.read_flash(secret, m)))
+
+    def to_login_from_form(back: str, text: str) -> RedirectResponse:
+        """A form posted from a tab whose session ended: to the login page, saying what happened (a signed
+        note, so no link can put words there), and back to ``back`` afterwards."""
+        query = urlencode({"next": back, "m": sessions.flash(secret, text)})
+        return RedirectResponse(f"/console/login?{query}", status_code=303)
 
     @app.post("/console/login")
     async def login(request: Request) -> Response:
+        refused = _not_urlencoded(request, required=True)  # said, not counted: no password was sent to check
+        if refused is not None:
+            return HTMLResponse(pages.login_page(error=str(refused.detail)), status_code=refused.status_code)
         try:
             form = await _form(request)
         except HTTPException as exc:  # too big, a NUL: said on the login page, nothing else done
@@ -312,8 +374,7 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
     def overview_json(request: Request) -> Response:
         if current(request) is None:
             raise HTTPException(401, "log in at /console/login")
-        body = json.dumps(console_overview(runtime), ensure_ascii=False, default=_json_default)
-        return Response(body, media_type="application/json")
+        return _as_json(console_overview(runtime))
 
     @app.get("/console/api/kpi")
     def kpi_json(request: Request, by: str | None = None, period: str | None = None,
@@ -339,7 +400,7 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
                 raise HTTPException(400, str(exc)) from None
         else:
             body = {"rows": [r.as_dict() for r in kpis.compute(runtime.engine, by=by, period=period)]}  # type: ignore[arg-type]
-        return Response(json.dumps(body, ensure_ascii=False, default=_json_default), media_type="application/json")
+        return _as_json(body)
 
     @app.get("/console/dead-letters", response_class=HTMLResponse)
     def dead_letters(request: Request, system: str | None = None, m: str | None = None,
@@ -366,6 +427,26 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
                                        more=len(listing) == DEAD_LETTER_PAGE)
         return page(request, "Dead letters", body, who=who, message=message)
 
+    @app.get("/console/dead-letters/replay", response_class=HTMLResponse)
+    def replay_by_get() -> Response:
+        """The replay address opened as a page (a bookmark, a reload): what to do, not a 422 about an id."""
+        raise HTTPException(405, "a replay is started with the Replay button on the dead letters page "
+                                 "(/console/dead-letters), not by opening this address", headers={"Allow": "POST"})
+
+    @app.get("/console/handoffs", response_class=HTMLResponse)
+    def handoffs(request: Request, state: str | None = None,
+                 offset: int = Query(default=0, ge=0, le=2**31 - 1)) -> Response:
+        """Every hand-off, a page at a time, needing attention first; ``state`` filters."""
+        who = current(request)
+        if who is None:
+            return to_login(request)
+        state = state or None
+        counts, _ = handoff_counts(runtime)
+        rows = handoff_listing(runtime, state=state, offset=offset, limit=HANDOFF_PAGE + 1)
+        body = pages.handoffs_page(rows[:HANDOFF_PAGE], counts, state=state, offset=offset, page=HANDOFF_PAGE,
+                                   more=len(rows) > HANDOFF_PAGE)
+        return page(request, "Hand-offs", body, who=who)
+
     @app.get("/console/dead-letters/{dead_letter_id}", response_class=HTMLResponse)
     def dead_letter(request: Request, dead_letter_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
         who = current(request)
@@ -380,8 +461,9 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
     @app.post("/console/dead-letters/replay")
     async def replay(request: Request) -> Response:
         who = current(request)
-        if who is None:
-            raise HTTPException(401, "log in at /console/login")
+        if who is None:  # a tab left open past a logout: the login page, then the dead letters again
+            return to_login_from_form("/console/dead-letters", "your session ended (logged out or expired): log "
+                                      "in, then press Replay again")
         form = await _form(request)
         if not token_ok(who, form):  # a forged post from another origin has no token: refused, Origin or not
             raise HTTPException(403, "the form is stale or not from the console: reload the page")
@@ -406,11 +488,18 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
 
 
 def _replay_message(report: ReplayReport, system: str | None) -> str:
-    """The flash after a replay: what was replayed, which systems were skipped and why (a running sync holds
-    their lease), so a partial replay never reads as "not replayed"."""
+    """The flash after a replay: what was replayed, how much of it is now in the ledger and how much was rejected
+    again (as the CLI says it: "replayed" alone reads as fixed when none was), which systems were skipped and
+    why (a running sync holds their lease), so a partial replay never reads as "not replayed"."""
     if system is not None and system in report.skipped:
         return f"not replayed: {report.skipped[system]} (try again once it ends)"
-    return report.summary() + (" — try the skipped again once their sync ends" if report.skipped else "")
+    counts = report.systems.values()
+    ledger, rejected = sum(c.inserted + c.updated for c in counts), sum(c.rejected for c in counts)
+    outcome = f"; now in the ledger {ledger}, rejected again {rejected}"
+    if report.requeued_pushes:
+        outcome += f", pushes queued again {report.requeued_pushes}"
+    return (report.summary() + outcome
+            + (" — try the skipped again once their sync ends" if report.skipped else ""))
 
 
 __all__ = ["create_console_app"]

@@ -16,21 +16,25 @@ from gateway.catalogue.audit import latest_findings_summary, tracked_findings
 from gateway.citizen.evaluations import evaluation_summary
 from gateway.citizen.workorders import workorder_summary
 from gateway.kernel.runtime import Runtime
+from gateway.models.datetimes import beijing_iso
 from gateway.ops.alerts import open_alerts
 from gateway.ops.dead_letters import grouped_dead_letters
 from gateway.ops.humanize import human_duration
 from gateway.ops.kpi import kpi_summary
 from gateway.ops.status import system_status
-from gateway.process.handoff import handoff_overview
 from gateway.store import alerts as alert_store
 from gateway.store import console as reads
 from gateway.store import queries
+from gateway.store.process import WAITING as ATTENTION
+from gateway.store.process import handoff_state_counts, handoffs_waiting_first
 
 _RED_DEADLINES_SHOWN = 20
 _RUN_HISTORY = timedelta(days=7)
 _FINDINGS_SHOWN = 12
 _FINDINGS_PER_KIND = 3
 _HANDOFFS_SHOWN = 12
+HANDOFF_PAGE = 100
+"""Hand-offs listed a page on ``/console/handoffs``."""
 
 Health = str
 """``ok`` | ``warning`` | ``error`` | ``never``: the colour of a system's row."""
@@ -90,7 +94,7 @@ def _deadlines(runtime: Runtime) -> dict[str, Any]:
         "red": sum(c["red"] for c in by.values()),
         "most_overdue": [{"kind": r["kind"], "case_no": r["case_no"] or r["key"], "system": r["system"],
                           "stage": r["stage"] or ("whole case" if r["kind"] == "deadline" else ""),
-                          "message": r["message"], "due_at": r["due_at"].isoformat() if r["due_at"] else None}
+                          "message": r["message"], "due_at": r["due_at"]}
                          for r in reds],
     }
 
@@ -105,6 +109,30 @@ def _catalogue(runtime: Runtime) -> dict[str, Any]:
         shown += tracked_findings(runtime.engine, kind=kind)[:_FINDINGS_PER_KIND]
     summary["top"] = shown[:_FINDINGS_SHOWN]
     return summary
+
+
+def handoff_listing(runtime: Runtime, *, state: str | None = None, offset: int = 0,
+                    limit: int = HANDOFF_PAGE) -> list[dict[str, Any]]:
+    """Hand-offs, ``limit`` from ``offset`` (in ``state`` when given), those waiting first
+    (:func:`gateway.store.process.handoffs_waiting_first`), times in Beijing time."""
+    with runtime.engine.connect() as conn:
+        rows = handoffs_waiting_first(conn, state=state, offset=offset, limit=limit)
+    return [{k: (beijing_iso(v) if isinstance(v, datetime) else v) for k, v in r.items()} for r in rows]
+
+
+def handoff_counts(runtime: Runtime) -> tuple[dict[str, int], int]:
+    """``({state: hand-offs}, late answers)`` over every hand-off, counted in SQL."""
+    with runtime.engine.connect() as conn:
+        return handoff_state_counts(conn)
+
+
+def _handoffs(runtime: Runtime) -> dict[str, Any]:
+    """The panel's hand-offs: counts over all of them, how many need attention, and the first
+    :data:`_HANDOFFS_SHOWN` in :func:`handoff_listing`'s order."""
+    counts, late = handoff_counts(runtime)
+    return {"counts": counts, "late_answers": late, "total": sum(counts.values()),
+            "attention": sum(counts.get(s, 0) for s in ATTENTION),
+            "handoffs": handoff_listing(runtime, limit=_HANDOFFS_SHOWN)}
 
 
 def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
@@ -125,7 +153,7 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
     groups = grouped_dead_letters(runtime.engine)
     kpis = kpi_summary(runtime.engine)  # the facts the nightly DAG (or tongban kpi) refreshed; no refresh here
     catalogue = _catalogue(runtime)
-    handoffs = handoff_overview(runtime.engine, limit=_HANDOFFS_SHOWN)  # counts over all of them, in SQL
+    handoffs = _handoffs(runtime)  # counts over all of them, in SQL; those needing attention listed first
     evaluations = evaluation_summary(runtime.engine, now=now, rateable_cases=kpis["facts"]["rateable_cases"])
     workorders = workorder_summary(runtime.engine, now=now)
     deadlines = _deadlines(runtime)
@@ -150,4 +178,4 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
     }
 
 
-__all__ = ["console_overview"]
+__all__ = ["ATTENTION", "HANDOFF_PAGE", "console_overview", "handoff_counts", "handoff_listing"]

@@ -22,9 +22,11 @@ _CSS = """
 :root{--ok:#1a7f37;--warn:#9a6700;--err:#cf222e;--red:#cf222e;--yellow:#bf8700;--never:#6e7781;--ink:#1f2328;
 --mute:#59636e;--line:#d1d9e0;--bg:#f6f8fa}
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,"Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;
-color:var(--ink);background:var(--bg)}header{background:#24292f;color:#fff;padding:10px 20px;display:flex;gap:6px 18px;
-align-items:center;flex-wrap:wrap}header a{color:#fff;text-decoration:none;opacity:.85}header a:hover{opacity:1}
-header .brand{font-weight:700;font-size:16px;margin-right:10px}header .who{margin-left:auto;opacity:.8}
+color:var(--ink);background:var(--bg)}header{background:#24292f;color:#fff;padding:8px 16px;display:flex;gap:6px 14px;
+align-items:center;flex-wrap:wrap}header a{color:#fff;text-decoration:none;opacity:.85;white-space:nowrap}
+header a:hover{opacity:1}header .brand{font-weight:700;font-size:15px;white-space:nowrap}
+header nav{display:flex;flex-wrap:wrap;gap:4px 12px;flex:1 1 auto;min-width:0}
+header .me{margin-left:auto;display:flex;gap:8px;align-items:center;white-space:nowrap}header .who{opacity:.8}
 header form{display:inline}header button{background:none;border:1px solid #fff6;color:#fff;border-radius:4px;
 cursor:pointer}main{padding:16px 20px;max-width:1400px}section{background:#fff;border:1px solid var(--line);
 border-radius:6px;padding:12px 16px;margin-bottom:16px;min-width:0}h1{font-size:20px;margin:4px 0 12px}
@@ -45,7 +47,17 @@ pre{white-space:pre-wrap;word-break:break-all;background:var(--bg);padding:8px;b
 .login{max-width:360px;margin:80px auto}.login input{width:100%;padding:6px;margin:4px 0 10px}
 .login button,.act{padding:6px 14px;background:#1f6feb;color:#fff;border:0;border-radius:4px;cursor:pointer}
 .msg{padding:8px 12px;border-radius:4px;background:#fff8c5;border:1px solid #d4a72c;margin-bottom:12px}
-.bad{background:#ffebe9;border-color:#ff8182}
+.bad{background:#ffebe9;border-color:#ff8182}.narrow{max-width:520px}.pager a,.states a{margin-right:10px}
+@media (max-width:640px){
+main{padding:10px 8px}section{padding:10px}.tw{overflow-x:visible}
+.tw table,.tw tbody,.tw tr{display:block;width:100%}.tw thead{display:none}
+.tw tr{border:1px solid var(--line);border-radius:6px;margin-bottom:8px;padding:2px 0}
+.tw td{display:table;table-layout:fixed;width:100%;border-bottom:1px dotted var(--line);text-align:left;
+overflow-wrap:anywhere;min-width:0}.tw tr td:last-child{border-bottom:0}
+.tw td::before{content:attr(data-label);display:table-cell;width:38%;padding-right:8px;color:var(--mute);
+font-weight:600;overflow-wrap:anywhere}
+td.w,.why{min-width:0}.card{flex:1 1 140px}
+}
 """
 
 
@@ -66,7 +78,9 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Seq
           wrap: Sequence[int] = (), empty: str = "nothing here", test_id: str = "") -> str:
     """A table whose cells are already HTML (build them with :func:`esc`); ``numeric`` columns right-aligned,
     ``wrap`` columns (long text: messages, certificate numbers) broken anywhere rather than widening the table.
-    The table sits in a box that scrolls sideways if it still cannot fit: it never spills out of its section."""
+    The table sits in a box that scrolls sideways if it still cannot fit: it never spills out of its section.
+    Each cell carries its column's header (``data-label``): below 640 px every row is a card of labelled cells,
+    so a phone reads the message or the state without scrolling a 1,000 px table through a 316 px box."""
     rows = list(rows)
     tid = f' data-testid="{escape(test_id)}"' if test_id else ""
     if not rows:
@@ -76,8 +90,10 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Seq
         names = " ".join(n for n, cols in (("n", numeric), ("w", wrap)) if i in cols)
         return f' class="{names}"' if names else ""
 
+    labels = [f' data-label="{esc(c)}"' for c in columns]
     head = "".join(f"<th{cls(i) if i in numeric else ''}>{esc(c)}</th>" for i, c in enumerate(columns))
-    body = "".join("<tr>" + "".join(f"<td{cls(i)}>{c}</td>" for i, c in enumerate(row)) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td{cls(i)}{labels[i]}>{c}</td>" for i, c in enumerate(row)) + "</tr>"
+                   for row in rows)
     return f'<div class="tw"><table{tid}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
@@ -112,15 +128,15 @@ def layout(title: str, body: str, *, operator: str | None = None, role: str | No
            csrf: str = "", refresh: bool = False, message: str = "") -> str:
     nav = ""
     if operator:
-        nav = (
-            '<a href="/console/">Overview</a><a href="/console/#alerts">Alerts</a>'
+        nav = (  # the links wrap among themselves; who is logged in and "Log out" stay together on the right
+            '<nav data-testid="nav"><a href="/console/">Overview</a><a href="/console/#alerts">Alerts</a>'
             '<a href="/console/#deadlines">Deadlines</a><a href="/console/dead-letters">Dead letters</a>'
-            '<a href="/console/#outbox">Outbox</a><a href="/console/#certificates">Certificate uses</a>'
-            '<a href="/console/#handoffs">Hand-offs</a><a href="/console/#evaluations">好差评 · 12345</a>'
-            '<a href="/console/#kpis">KPIs</a><a href="/console/#catalogue">Catalogue</a>'
-            f'<span class="who">{esc(operator)} ({esc(role)})</span>'
+            '<a href="/console/#outbox">Outbox</a><a href="/console/#certificates">Certificates</a>'
+            '<a href="/console/handoffs">Hand-offs</a><a href="/console/#evaluations">好差评 · 12345</a>'
+            '<a href="/console/#kpis">KPIs</a><a href="/console/#catalogue">Catalogue</a></nav>'
+            f'<span class="me"><span class="who">{esc(operator)} ({esc(role)})</span>'
             f'<form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{esc(csrf)}">'
-            '<button type="submit">Log out</button></form>'
+            '<button type="submit">Log out</button></form></span>'
         )
     meta = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">' if refresh else ""
     note = f'<div class="msg" data-testid="message">{esc(message)}</div>' if message else ""
@@ -132,8 +148,10 @@ def layout(title: str, body: str, *, operator: str | None = None, role: str | No
     )
 
 
-def login_page(*, error: str = "", next_url: str = "/console/") -> str:
+def login_page(*, error: str = "", next_url: str = "/console/", notice: str = "") -> str:
+    """The login form; ``notice`` says why the operator is here (a form posted from a tab whose session ended)."""
     bad = f'<div class="msg bad" data-testid="login-error">{esc(error)}</div>' if error else ""
+    bad += f'<div class="msg" data-testid="login-notice">{esc(notice)}</div>' if notice else ""
     return layout("Log in", (
         f'<section class="login"><h1>Operator log in</h1>{bad}'
         '<form method="post" action="/console/login">'
@@ -273,13 +291,19 @@ def _examples(group: dict[str, Any]) -> str:
                     for i, r in zip(group["example_ids"], records, strict=False))
 
 
+def _system_link(system: str) -> str:
+    """A system's name as a link to its dead letters (the page's filter, without typing ``?system=``)."""
+    href = "/console/dead-letters?" + urlencode({"system": system})
+    return f'<a href="{esc(href)}" data-testid="filter-{esc(system)}">{esc(system)}</a>'
+
+
 def _dead_letter_summary(view: dict[str, Any]) -> str:
-    rows = [[esc(g["system"]), esc(g["kind"]), esc(g["rule"]), esc(g["field"]), esc(g["count"]), _examples(g),
+    rows = [[_system_link(g["system"]), esc(g["kind"]), esc(g["rule"]), esc(g["field"]), esc(g["count"]), _examples(g),
              esc(g["message"])] for g in view["dead_letters"]["groups"][:10]]
     return ('<section id="dead-letters"><h2>Dead letters by rule '
             f'(<a href="/console/dead-letters">all {view["dead_letters"]["total"]}</a>)</h2>'
             + table(["system", "kind", "rule", "field", "count", "e.g.", "message"], rows, numeric=(4,),
-                    wrap=(6,), empty="no open dead letters") + "</section>")
+                    wrap=(6,), empty="no open dead letters", test_id="dead-letter-rules") + "</section>")
 
 
 def _outbox_and_reconcile(view: dict[str, Any]) -> str:
@@ -385,28 +409,75 @@ def _catalogue(view: dict[str, Any]) -> str:
     top = [[esc(f["kind"]), esc(f["element"] or f["rule"]), esc(f["catalog_code"]), esc(f["level"]),
             esc(f["division"]), esc(f["message"])] for f in shown]
     return (f'<section id="catalogue"><h2>Catalogue consistency (八统一): {c["open_total"]} open findings</h2>'
-            f'<p class="mute">{head}</p><div class="grid"><div>'
-            + table(["finding", "open"], kinds, numeric=(1,), test_id="catalogue-kinds") + "</div><div>"
-            + table(["finding", "element", "基本编码", "level", "division", "what"], top, empty="no open findings")
-            + "</div></div></section>")
+            f'<p class="mute">{head}</p><div class="narrow">'
+            + table(["finding", "open"], kinds, numeric=(1,), test_id="catalogue-kinds") + "</div>"
+            + f'<h2 style="margin-top:12px">Open findings (first {len(top)})</h2>'  # the full width: "what" is prose
+            + table(["finding", "element", "基本编码", "level", "division", "what"], top, wrap=(5,),
+                    empty="no open findings", test_id="catalogue-findings")
+            + "</section>")
 
 
 def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
-def _handoffs(view: dict[str, Any]) -> str:
-    h = view["handoffs"]
-    counts = " · ".join(f"{state} {n}" for state, n in sorted(h["counts"].items())) or "none yet"
-    rows = [[esc(r["case_no"]), esc(r.get("office_code")), esc(r.get("item_code")), esc(r.get("target_system")),
+_HANDOFF_COLUMNS = ["case", "office", "item", "department system", "state", "window ends", "decided", "by",
+                    "late answer", "reason"]
+
+
+def _handoff_rows(handoffs: list[dict[str, Any]]) -> list[list[str]]:
+    return [[esc(r["case_no"]), esc(r.get("office_code")), esc(r.get("item_code")), esc(r.get("target_system")),
              esc(r["state"]), esc(_moment(r.get("due_at"))), esc(_moment(r.get("decided_at"))),
              esc(r.get("decided_by")), esc(r.get("late_decision") or ""), esc(r.get("reason") or "")]
-            for r in h["handoffs"]]
-    return (f'<section id="handoffs"><h2>一窗受理 hand-offs (latest): {esc(counts)}; '
+            for r in handoffs]
+
+
+def _state_links(counts: dict[str, int], current: str | None = None) -> str:
+    """Each state with its count, a link to the hand-offs in it (the current one not a link)."""
+    links = ['<a href="/console/handoffs">all</a>' if current else "<b>all</b>"]
+    for state, n in sorted(counts.items()):
+        href = "/console/handoffs?" + urlencode({"state": state})
+        text = f"{esc(state)} {int(n)}"
+        links.append(f"<b>{text}</b>" if state == current else
+                     f'<a href="{esc(href)}" data-testid="state-{esc(state)}">{text}</a>')
+    return f'<p class="states">{" ".join(links)}</p>'
+
+
+def _handoffs(view: dict[str, Any]) -> str:
+    """The hand-offs needing attention (awaiting delivery, pending: soonest due first), then the newest others;
+    "N of M" and a link to all of them, so an old pending one is never out of reach."""
+    h = view["handoffs"]
+    counts = " · ".join(f"{state} {n}" for state, n in sorted(h["counts"].items())) or "none yet"
+    shown, total = len(h["handoffs"]), h["total"]
+    more = (f' · <a href="/console/handoffs" data-testid="all-handoffs">all {total} →</a>' if total > shown else "")
+    return (f'<section id="handoffs"><h2>一窗受理 hand-offs: {esc(counts)}; '
             f'{h["late_answers"]} late answers after deemed acceptance</h2>'
-            + table(["case", "office", "item", "department system", "state", "window ends", "decided",
-                     "by", "late answer", "reason"], rows, empty="no front-desk case handed off yet",
+            f'<p class="mute" data-testid="handoffs-shown">{shown} of {total} shown: the {h["attention"]} awaiting '
+            f'delivery or pending first (soonest due first), then the newest others{more}</p>'
+            + table(_HANDOFF_COLUMNS, _handoff_rows(h["handoffs"]), empty="no front-desk case handed off yet",
                     test_id="handoffs") + "</section>")
+
+
+def handoffs_page(rows: list[dict[str, Any]], counts: dict[str, int], *, state: str | None, offset: int,
+                  page: int, more: bool) -> str:
+    """Every hand-off, ``page`` at a time from ``offset``, in the overview's order (needing attention first),
+    filtered by ``state`` when given."""
+    total = counts.get(state, 0) if state else sum(counts.values())
+    where = {"state": state} if state else {}
+    links = []
+    if offset > 0:
+        query = urlencode({**where, "offset": max(0, offset - page)})
+        links.append(f'<a href="/console/handoffs?{esc(query)}" data-testid="newer-page">← previous</a>')
+    if more:
+        query = urlencode({**where, "offset": offset + page})
+        links.append(f'<a href="/console/handoffs?{esc(query)}" data-testid="next-page">next →</a>')
+    span = f"{offset + 1}–{offset + len(rows)} of {total}" if rows else f"none of {total}"
+    return (f'<h1>一窗受理 hand-offs{f" ({esc(state)})" if state else ""}</h1><section>'
+            + _state_links(counts, state)
+            + f'<h2 data-testid="handoffs-span">{esc(span)}: awaiting delivery or pending first (soonest due '
+              'first), then the newest</h2>'
+            + table(_HANDOFF_COLUMNS, _handoff_rows(rows), empty="no hand-off here", test_id="handoff-list")
+            + (f'<p class="pager">{" · ".join(links)}</p>' if links else "") + "</section>")
 
 
 def _citizen(view: dict[str, Any]) -> str:
@@ -463,7 +534,7 @@ def dead_letters_page(groups: list[dict[str, Any]], listing: list[dict[str, Any]
     """The dead letters, grouped and listed. The replay select offers only ``replayable`` systems (those of the
     systems file: the replay maps them again); ``not_replayable`` ones (好差评, 12345, push targets outside the
     systems file) are named beside it with where they are replayed, so the button never answers 400."""
-    grouped = [[esc(g["system"]), esc(g["kind"]), esc(g["rule"]), esc(g["field"]), esc(g["count"]), _examples(g),
+    grouped = [[_system_link(g["system"]), esc(g["kind"]), esc(g["rule"]), esc(g["field"]), esc(g["count"]), _examples(g),
                 esc(g["message"])] for g in groups]
     rows = [[f'<a href="/console/dead-letters/{int(r["id"])}">#{int(r["id"])}</a>', esc(r["kind"]), esc(r["system"]),
              esc(r["source_id"]), esc(r["status"]), esc(r["attempts"]), esc(r["reason"])] for r in listing]
@@ -539,5 +610,5 @@ def dead_letter_page(detail: dict[str, Any]) -> str:
     )
 
 
-__all__ = ["REFRESH_SECONDS", "bar_chart", "dead_letter_page", "dead_letters_page", "esc", "layout",
-           "login_page", "overview_page", "pill", "table"]
+__all__ = ["REFRESH_SECONDS", "bar_chart", "dead_letter_page", "dead_letters_page", "esc", "handoffs_page",
+           "layout", "login_page", "overview_page", "pill", "table"]

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
 
 from gateway.models.hashing import content_hash
 from gateway.store.ledger import add_dead_letters, add_outbox, dumps, loads, utcnow
@@ -29,7 +29,7 @@ from gateway.store.tables import (
 
 __all__ = [
     "add_ticket", "cancel_undelivered", "cases_with_certificate_deferrals", "clock_starts", "delivered_at", "due_handoffs", "events", "handoff_state_counts", "frontdesk_candidates", "get_handoff",
-    "handoffs", "insert_handoff", "live_handoffs", "log", "move", "open_tickets", "outbox_statuses", "queue", "queued_targets",
+    "handoffs", "handoffs_waiting_first", "insert_handoff", "live_handoffs", "log", "move", "open_tickets", "outbox_statuses", "queue", "queued_targets",
     "read_case", "refuse_to_dead_letters", "reply_ticket", "ticket_exists", "unreturned", "withdrawn_from", "write_case_version",
 ]
 
@@ -71,6 +71,27 @@ def handoffs(conn: Connection, *, states: Iterable[str] | None = None, limit: in
     query = select(process_handoffs).order_by(process_handoffs.c.registered_at.desc()).limit(limit)
     if states is not None:
         query = query.where(process_handoffs.c.state.in_(list(states)))
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+WAITING = ("awaiting_delivery", "pending")
+"""Hand-off states someone may have to act on: not yet with the department, or its window still running."""
+
+
+def handoffs_waiting_first(conn: Connection, *, state: str | None = None, offset: int = 0,
+                           limit: int = 100) -> list[dict[str, Any]]:
+    """Hand-offs, ``limit`` from ``offset`` (in ``state`` when given): those awaiting delivery or pending first,
+    soonest due first (the undelivered, which have no window yet, after the running windows), then the others
+    newest first — ordered in SQL over all of them, so a pending hand-off older than the newest page is first in
+    line, not lost behind it (the console's panel and its hand-offs page)."""
+    h = process_handoffs.c
+    waiting = h.state.in_(WAITING)
+    query = (select(process_handoffs)
+             .order_by(case((waiting, 0), else_=1), case((waiting & h.due_at.is_(None), 1), else_=0),
+                       case((waiting, h.due_at)), h.registered_at.desc(), h.case_no)
+             .offset(offset).limit(limit))
+    if state is not None:
+        query = query.where(h.state == state)
     return [dict(r) for r in conn.execute(query).mappings()]
 
 

@@ -105,7 +105,7 @@ def test_console_in_a_browser(make_world: Any, serve_console: Any, browser: Any,
     group = page.locator("[data-testid=dead-letter-groups] tbody tr").first.inner_text()
     assert "sd_civil" in group and "case_no" in group and "\t25\t" in group
     assert page.locator("[data-testid=replay-form]").count() == 0
-    page.locator("[data-testid=dead-letter-groups] tbody tr a").first.click()
+    page.locator('[data-testid=dead-letter-groups] tbody tr a[href^="/console/dead-letters/"]').first.click()
     page.wait_for_selector("[data-testid=raw]")
     raw = page.inner_text("[data-testid=raw]")
     source = world.source_records("sd_civil")
@@ -124,8 +124,8 @@ def test_console_in_a_browser(make_world: Any, serve_console: Any, browser: Any,
     page.select_option("[data-testid=replay-form] select", "sd_civil")
     page.click("[data-testid=replay-form] button")
     page.wait_for_selector("[data-testid=message]")
-    assert "replayed 25 dead letters (systems sd_civil); 0 record dead letters of sd_civil still open" in (
-        page.inner_text("[data-testid=message]"))
+    assert ("replayed 25 dead letters (systems sd_civil); now in the ledger 25, rejected again 0; 0 record dead "
+            "letters of sd_civil still open") in page.inner_text("[data-testid=message]")
     with runtime.engine.connect() as conn:
         assert live_case_count(conn) == 55 and open_dead_letter_total(conn) == 0
     page.goto(console.url + "/console/")
