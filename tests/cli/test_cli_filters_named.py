@@ -10,12 +10,25 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from conftest import write_systems
+import yaml
 
 from gateway.store import alerts as alert_store
 from gateway.store.db import make_engine
 from gateway.store.ledger import add_dead_letters
 from gateway.store.migrate import upgrade
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _systems_file(path: Path) -> Path:
+    """The repository's systems file with its connector configs and mappings named by absolute path."""
+    data = yaml.safe_load((REPO / "config" / "systems.yaml").read_text(encoding="utf-8"))
+    for entry in data["systems"].values():
+        for key in ("connector_config", "mapping"):
+            if key in entry:
+                entry[key] = str((REPO / "config" / entry[key]).resolve())
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
 
 
 def _ledger(tmp_path: Path) -> tuple[str, Path]:
@@ -30,7 +43,7 @@ def _ledger(tmp_path: Path) -> tuple[str, Path]:
             alert_store.upsert_alert(conn, "routing", f"reroute:{key}", level="error", message="move it",
                                      details=None, system="sd_hall", case_no=key, now=now)
     engine.dispose()
-    return url, write_systems(tmp_path / "systems.yaml")
+    return url, _systems_file(tmp_path / "systems.yaml")
 
 
 def _cli(url: str, systems: Path, *args: str) -> subprocess.CompletedProcess[str]:
