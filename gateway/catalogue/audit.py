@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine
 
+from gateway.models.datetimes import beijing_iso
 from gateway.store import catalogue as store
 
 from .entry import CatalogueEntry
@@ -116,7 +117,7 @@ def latest_findings_summary(engine: Engine, *, top: int = 10) -> dict[str, Any]:
     open_by_kind = {k: counts.get(("open", k), 0) for k in FINDING_KINDS}
     return {
         "run": None if run is None else {
-            "id": run["id"], "finished_at": run["finished_at"].isoformat() if run["finished_at"] else None,
+            "id": run["id"], "finished_at": beijing_iso(run["finished_at"]) if run["finished_at"] else None,
             "entries": run["entries"], "findings": run["findings"], "new": run["new"],
             "still_open": run["still_open"], "fixed": run["fixed"], "duration_s": run["duration_s"]},
         "open_by_kind": open_by_kind,
@@ -125,7 +126,7 @@ def latest_findings_summary(engine: Engine, *, top: int = 10) -> dict[str, Any]:
         "entries": entries,
         "top": [{"kind": r["kind"], "rule": r["rule"], "element": r["element"], "catalog_code": r["catalog_code"],
                  "item_code": r["item_code"], "level": r["level"], "division": r["division"],
-                 "message": r["message"], "first_seen_at": r["first_seen_at"].isoformat()} for r in first],
+                 "message": r["message"], "first_seen_at": beijing_iso(r["first_seen_at"])} for r in first],
     }
 
 
@@ -133,4 +134,4 @@ def tracked_findings(engine: Engine, *, status: str | None = "open", kind: str |
     """The stored findings (``status`` open, fixed, or None for both) as the last runs left them."""
     with engine.connect() as conn:
         rows = store.findings(conn, status=status, kind=kind)
-    return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in rows]
+    return [{k: (beijing_iso(v) if isinstance(v, datetime) else v) for k, v in r.items()} for r in rows]

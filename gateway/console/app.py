@@ -33,7 +33,7 @@ from gateway.console.operators import NAME_MAX, Operator, OperatorBook
 from gateway.console.overview import HANDOFF_PAGE, console_overview, handoff_counts, handoff_listing
 from gateway.contract.errors import ConfigError
 from gateway.kernel.runtime import Runtime
-from gateway.models.datetimes import beijing_iso, parse_instant
+from gateway.models.datetimes import beijing_iso
 from gateway.ops.dead_letters import dead_letter_detail, grouped_dead_letters
 from gateway.store.queries import dead_letter_listing, open_dead_letter_total
 
@@ -105,23 +105,16 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?")
-
-
 def _beijing(moment: datetime) -> str:
     """A moment in Beijing time with its offset (a naive one is UTC: how the ledger stores times)."""
     return beijing_iso(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
 
 
 def _in_beijing(value: Any) -> Any:
-    """``value`` with every moment in it — a datetime, or a text that is one (the summaries of other modules
-    give ISO texts in UTC) — as Beijing time with its offset: the README promises Beijing time, and one JSON
-    must not mix +00:00 with +08:00. Dates, periods (``2026-11``) and other texts are left as they are."""
+    """``value`` with every datetime in it as Beijing time with its offset: the README promises Beijing time, and
+    one JSON must not mix +00:00 with +08:00 (the summaries give datetimes, or texts already in Beijing time)."""
     if isinstance(value, datetime):
         return _beijing(value)
-    if isinstance(value, str) and _ISO_INSTANT.fullmatch(value):
-        moment = parse_instant(value)
-        return _beijing(moment) if moment is not None else value
     if isinstance(value, dict):
         return {k: _in_beijing(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

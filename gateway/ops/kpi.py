@@ -29,7 +29,7 @@ import orjson
 from sqlalchemy import Connection, Engine
 
 from gateway.models.codes import CaseResult
-from gateway.models.datetimes import BEIJING
+from gateway.models.datetimes import BEIJING, beijing_iso
 from gateway.ops.deadlines.calendar import WorkCalendar
 from gateway.ops.deadlines.clock import evaluate, limit_unit
 from gateway.ops.deadlines.scan import clock_fingerprint
@@ -529,7 +529,7 @@ def kpi_summary(engine: Engine) -> dict[str, Any]:
         "items": items[0].kpis if items else {},
         "definitions": [{"name": d.name, "label": d.label, "basis": d.basis, "definition": d.definition}
                         for d in DEFINITIONS],
-        "facts": {"rows": rows, "refreshed_through": mark["cases"].isoformat() if mark["cases"] else None,
+        "facts": {"rows": rows, "refreshed_through": beijing_iso(mark["cases"]) if mark["cases"] else None,
                   "rateable_cases": rateable},
         "citizen": _citizen_kpis(engine, rateable),
     }
