@@ -23,6 +23,7 @@ import orjson
 from sqlalchemy import Engine
 
 from gateway.contract.errors import FieldIssue, RecordRejected, TongbanError
+from gateway.models.datetimes import beijing_minute
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.store import alerts as alert_store
 from gateway.store import citizen as store
@@ -150,13 +151,14 @@ def sync_evaluations(engine: Engine, settings: CitizenSettings, *, client: Evalu
     source = client or EvaluatorClient(settings.evaluator)
     try:
         with Lease(engine, f"citizen:{SOURCE}") as lease:
-            with engine.connect() as conn:
+            with engine.begin() as conn:
                 mark = ledger.get_watermark(conn, f"citizen:{SOURCE}", STREAM)
+                cutover = settings.policy.callbacks_from or _first_read(conn, now or datetime.now(timezone.utc))
             since = None if mark is None else int((mark - LOOKBACK).timestamp() * 1000)
             for page in source.pages(since):
                 stamp = now or datetime.now(timezone.utc)
                 with engine.begin() as conn:
-                    high = _ingest(conn, page, settings, calendar, stamp, report)
+                    high = _ingest(conn, page, settings, calendar, stamp, report, cutover)
                     if high is not None and (mark is None or high > mark):
                         ledger.set_watermark(conn, f"citizen:{SOURCE}", STREAM, high)
                         mark = high
@@ -237,8 +239,26 @@ def _division(ev: Evaluation, doc: str | None, district: str | None) -> str:
     return division
 
 
+_FIRST_READ = "first_read"
+"""The watermark row (``citizen:evaluator``) keeping when Tongban first read the collection point: the default
+cut-over of 差评 callbacks (``Policy.callbacks_from``)."""
+
+
+def _first_read(conn: Any, now: datetime) -> datetime:
+    """When Tongban first read the collection point (this run, the first time: kept in the ledger)."""
+    first = ledger.get_watermark(conn, f"citizen:{SOURCE}", _FIRST_READ)
+    if first is None:
+        ledger.set_watermark(conn, f"citizen:{SOURCE}", _FIRST_READ, now)
+        first = now
+    return first
+
+
 def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: WorkCalendar, now: datetime,
-            report: EvaluationReport) -> datetime | None:
+            report: EvaluationReport, cutover: datetime | None = None) -> datetime | None:
+    """One page of ratings in the caller's transaction. A 差评 whose callback was due before ``cutover`` is the
+    collection point's history: its callback is kept (``predates``), not counted in the 回访 figures nor alerted —
+    read at the first sync, a past month's 差评 was "overdue" at once and could only be cleared by recording a
+    callback after the fact, sent to the province as new."""
     policy = settings.policy
     good: list[tuple[Evaluation, Any]] = []
     dead: list[dict[str, Any]] = []
@@ -306,9 +326,9 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
         if ev.bad and not ev.revoked:  # a new 差评, or one a revision made (a callback already open stays one)
             # due from when the 差评 arrived: the rating time of a new one, the change time of a revision
             arrived = ev.rated_at if old is None else (row["source_changed_at"] or now)
-            callbacks.append({"rating_id": ev.rating_id,
-                              "due_at": callback_due(max(arrived, ev.rated_at), calendar, policy.callback_closing),
-                              "created_at": now})
+            due = callback_due(max(arrived, ev.rated_at), calendar, policy.callback_closing)
+            callbacks.append({"rating_id": ev.rating_id, "due_at": due, "created_at": now,
+                              "predates": cutover is not None and due < cutover})
     store.insert_evaluations(conn, inserts)
     store.update_evaluations(conn, updates)
     report.bad += store.insert_callbacks(conn, callbacks)  # 差评 newly to call back, new or changed to bad
@@ -364,7 +384,7 @@ def replay_rejected(engine: Engine, settings: CitizenSettings, *, calendar: Work
         page, stale = _replayable(conn, rows)
         ledger.resolve_dead_letters(conn, kind="record", system=SOURCE, stream=STREAM, source_ids=stale)
         report.superseded += len(stale)
-        _ingest(conn, page, settings, calendar, now, report)
+        _ingest(conn, page, settings, calendar, now, report, settings.policy.callbacks_from or _first_read(conn, now))
 
     replay_pages(engine, SOURCE, handle)
     return report
@@ -411,12 +431,13 @@ def record_callback(engine: Engine, rating_id: str, result: str, *, at: datetime
                                f"only a bad review (不满意/非常不满意) is called back; this one is level {ev['level']}")
         if rows[0]["done_at"] is not None:
             raise CitizenError(f"evaluation:{rating_id}", "callback", "callback.once",
-                               f"called back already at {rows[0]['done_at']:%Y-%m-%d %H:%M}")
+                               f"called back already at {beijing_minute(rows[0]['done_at'])}")
         store.set_callback(conn, rating_id, done_at=at, result=result, rect_due_at=rect_due)
         store.enqueue(conn, [queue_item("provincial_pj", f"callback:{rating_id}:1", "sbHf",
                                         {"pjbh": rating_id, "lx": "1", "wcsj": provincial_time(at), "jg": result},
                                         now=at)])
-    return {"rating_id": rating_id, "done_at": at, "on_time": at <= rows[0]["due_at"], "rect_due_at": rect_due}
+    return {"rating_id": rating_id, "done_at": at, "on_time": at <= rows[0]["due_at"], "rect_due_at": rect_due,
+            "predates": bool(rows[0]["predates"])}
 
 
 def finish_rectification(engine: Engine, rating_id: str, note: str, *, at: datetime | None = None) -> dict[str, Any]:
@@ -530,11 +551,13 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
          "by_level": {"非常满意": int, "满意": int, "基本满意": int, "不满意": int, "非常不满意": int},
          "good_ratio": float | None,      # 好评率: levels 基本满意 and better / ratings
          "bad": int,                      # 差评 not set aside by an upheld appeal
-         "reply_ratio": float | None,     # 差评回复率: bad reviews called back / bad reviews
+         "reply_ratio": float | None,     # 差评回复率: bad reviews called back / bad reviews (of those after the
+                                          # cut-over: Policy.callbacks_from, else Tongban's first read)
          "callback_on_time_ratio": float | None,   # called back by the close of the same working day / called back
          "rectification_on_time_ratio": float | None,  # 限时办结率: rectified by the due time / rectifications due
                                                        # or done
          "callbacks_open": int, "callbacks_overdue": int, "rectifications_overdue": int,
+         "callbacks_before_tongban": int, # 差评 whose callback was due before the cut-over: history, not counted
          "appeals": {"pending": int, "upheld": int, "rejected": int},
          "forwarded": {"delivered": int, "pending": int, "dead": int},   # ratings to the provincial system
          "flagged": int,                  # ratings flagged by the misuse rules
@@ -557,22 +580,24 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
     labels = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
     total = sum(r["n"] for r in rated)
     good = sum(r["n"] for r in rated if r["level"] >= 3)
-    sums = {k: sum(int(b[k] or 0) for b in bad) for k in ("bad", "done", "done_in_time", "overdue", "rect_counted",
-                                                           "rect_in_time", "rect_overdue")}
+    sums = {k: sum(int(b[k] or 0) for b in bad) for k in ("bad", "predates", "done", "done_in_time", "overdue",
+                                                           "rect_counted", "rect_in_time", "rect_overdue")}
+    tracked = sums["bad"] - sums["predates"]  # the 差评 whose callbacks Tongban counts (after the cut-over)
 
     def group(*keys: str) -> list[dict[str, Any]]:
-        acc: dict[tuple[Any, ...], list[int]] = {}  # key → [ratings, good, bad, called back]
+        acc: dict[tuple[Any, ...], list[int]] = {}  # key → [ratings, good, bad, called back, bad counted]
         for r in rated:
-            g = acc.setdefault(tuple(r[k] for k in keys), [0, 0, 0, 0])
+            g = acc.setdefault(tuple(r[k] for k in keys), [0, 0, 0, 0, 0])
             g[0] += r["n"]
             g[1] += r["n"] if r["level"] >= 3 else 0
         for b in bad:
-            g = acc.setdefault(tuple(b[k] for k in keys), [0, 0, 0, 0])
+            g = acc.setdefault(tuple(b[k] for k in keys), [0, 0, 0, 0, 0])
             g[2] += int(b["bad"] or 0)
             g[3] += int(b["done"] or 0)
+            g[4] += int(b["bad"] or 0) - int(b["predates"] or 0)
         order = sorted(acc, key=lambda v: tuple((x is None, x or "") for x in v))
         return [{**dict(zip(keys, v)), "evaluations": acc[v][0], "good_ratio": _ratio(acc[v][1], acc[v][0]),
-                 "bad": acc[v][2], "reply_ratio": _ratio(acc[v][3], acc[v][2])} for v in order]
+                 "bad": acc[v][2], "reply_ratio": _ratio(acc[v][3], acc[v][4])} for v in order]
 
     coverage = _ratio(evaluated, cases)
     return {
@@ -581,10 +606,11 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
         "coverage_target": COVERAGE_TARGET, "coverage_ok": None if coverage is None else coverage >= COVERAGE_TARGET,
         "by_level": {labels[k]: sum(r["n"] for r in rated if r["level"] == k) for k in (5, 4, 3, 2, 1)},
         "good_ratio": _ratio(good, total),
-        "bad": sums["bad"], "reply_ratio": _ratio(sums["done"], sums["bad"]),
+        "bad": sums["bad"], "reply_ratio": _ratio(sums["done"], tracked),
         "callback_on_time_ratio": _ratio(sums["done_in_time"], sums["done"]),
         "rectification_on_time_ratio": _ratio(sums["rect_in_time"], sums["rect_counted"]),
-        "callbacks_open": sums["bad"] - sums["done"], "callbacks_overdue": sums["overdue"],
+        "callbacks_open": tracked - sums["done"], "callbacks_overdue": sums["overdue"],
+        "callbacks_before_tongban": sums["predates"],
         "rectifications_overdue": sums["rect_overdue"],
         "appeals": {s: appeals.get(s, 0) for s in ("pending", "upheld", "rejected")},
         "forwarded": {s: outbox.get(("provincial_pj", "sbPj", s), 0) for s in ("delivered", "pending", "dead")},
@@ -613,7 +639,8 @@ def list_evaluations(engine: Engine, *, bad: bool = False, flagged: bool = False
                     "flags": orjson.loads(r["flags"]) if r["flags"] else [],
                     "callback_due_at": c["due_at"] if c else None, "called_back_at": c["done_at"] if c else None,
                     "rectification_due_at": c["rect_due_at"] if c else None,
-                    "rectified_at": c["rect_done_at"] if c else None})
+                    "rectified_at": c["rect_done_at"] if c else None,
+                    "callback_predates": bool(c["predates"]) if c else None})
         if len(out) >= limit:
             break
     return out

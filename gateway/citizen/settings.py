@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field, replace
-from datetime import time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
 from gateway.contract.errors import ConfigError
 from gateway.kernel.config import expand_env, find_config_file
 from gateway.kernel.yamlfile import load_yaml
+from gateway.models.datetimes import BEIJING
 from gateway.models.identifiers import normalise
 
 __all__ = ["CitizenSettings", "Endpoint", "MisuseRules", "Policy", "Route", "load_citizen", "parse_citizen"]
@@ -64,6 +65,10 @@ class Policy:
     redo_days: int = 5
     callback_days: int = 2
     misuse: MisuseRules = field(default_factory=MisuseRules)
+    callbacks_from: datetime | None = None
+    """The cut-over of 差评 callbacks: one due before it is the collection point's history (listed, not counted in
+    the 回访 figures nor alerted). None: Tongban's first read of the collection point (``callbacks_from`` in the
+    file, an ISO date or instant, Beijing time when it has no offset: a district that took over earlier)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,19 @@ class CitizenSettings:
         return (exact or wild or [None])[0]
 
 
+def _instant(value: Any) -> datetime | None:
+    """``callbacks_from``: a date (its midnight) or an instant, Beijing time unless it says its offset."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time())
+    else:
+        moment = datetime.fromisoformat(str(value))  # a ValueError is the file's: said with its place
+    return moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)
+
+
 def load_citizen(path: str | Path | None = None) -> CitizenSettings:
     """``path``, else ``TONGBAN_CITIZEN``, else ``citizen.yaml`` here, else config/citizen.yaml."""
     chosen = find_config_file(path, "TONGBAN_CITIZEN", "citizen.yaml", "citizen.yaml", "citizen settings file")
@@ -121,7 +139,7 @@ def parse_citizen(text: str, *, where: str = "<citizen>") -> CitizenSettings:
     try:
         closing = time.fromisoformat(str(raw.get("callback_closing", "18:00")))
         misuse = MisuseRules(**{k: int(v) for k, v in (raw.get("misuse") or {}).items()})
-        policy = Policy(callback_closing=closing, misuse=misuse,
+        policy = Policy(callback_closing=closing, misuse=misuse, callbacks_from=_instant(raw.get("callbacks_from")),
                         **{k: int(raw[k]) for k in ("rectification_days", "dispatch_minutes", "sign_hours",
                                                     "redo_days", "callback_days") if k in raw})
     except (TypeError, ValueError) as exc:

@@ -62,8 +62,8 @@ def _wanted(now: datetime, conn: Any, calendar: WorkCalendar,
                 "red", f"12345 工单 {r['order_no']}: {what} overdue since {beijing_minute(due)} "
                        f"({r['dept_name'] or r['dept_code']})", r["case_no"])
     for c in store.callback_rows(conn):
-        if c["appeal"] == "upheld" or c["revoked"] or not c["bad"]:  # set aside, withdrawn, or changed to good
-            continue
+        if c["appeal"] == "upheld" or c["revoked"] or not c["bad"] or c["predates"]:
+            continue  # set aside, withdrawn, changed to good, or history from before the cut-over
         if c["done_at"] is None and c["due_at"] < now:
             out["callback_overdue"][c["rating_id"]] = (
                 "red", f"差评 {c['rating_id']} (case {c['case_no']}) not called back by {beijing_minute(c['due_at'])}",

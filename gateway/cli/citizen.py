@@ -157,8 +157,10 @@ def evaluations_callback(rating_id: str, result: str, citizen: CitizenOpt = None
     from gateway.citizen import load_citizen, record_callback
 
     out = record_callback(ledger_engine(None, database_url), rating_id, result, policy=load_citizen(citizen).policy)
-    print_json(out) if json_out else console.print(f"{rating_id}: called back ({'on time' if out['on_time'] else 'late'});"
-                                                   f" rectification due {beijing_minute(out['rect_due_at'])}")
+    when = ("due before Tongban's cut-over: recorded, not counted" if out["predates"]
+            else "on time" if out["on_time"] else "late")
+    print_json(out) if json_out else console.print(f"{rating_id}: called back ({when}); rectification due "
+                                                   f"{beijing_minute(out['rect_due_at'])}")
 
 
 @evaluations_app.command("rectify")

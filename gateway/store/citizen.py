@@ -253,20 +253,23 @@ def appeal_states(conn: Connection) -> dict[str, int]:
 
 
 def callback_groups(conn: Connection, *, now: datetime) -> list[RowMapping]:
-    """Bad reviews not set aside by an upheld appeal, per (unit, month): how many, called back, called back in
-    time, still open, overdue; rectifications counted (done or due), done in time, overdue."""
+    """Bad reviews not set aside by an upheld appeal, per (unit, month): how many, how many from before the cut-over
+    (``predates``); of the others: called back, called back in time, overdue; rectifications counted (done or due),
+    done in time, overdue."""
     b, e = citizen_callbacks.c, citizen_evaluations.c
 
     def n(cond: Any) -> Any:
         return func.sum(case((cond, 1), else_=0).cast(Integer))
 
-    counted = and_(b.rect_due_at.is_not(None), or_(b.rect_done_at.is_not(None), b.rect_due_at < now))
+    tracked = b.predates.is_(False)  # history from before the cut-over: a 差评, not a callback Tongban counts
+    counted = and_(tracked, b.rect_due_at.is_not(None), or_(b.rect_done_at.is_not(None), b.rect_due_at < now))
     return list(conn.execute(
-        select(e.dept_code, e.month, func.count().label("bad"),
-               n(b.done_at.is_not(None)).label("done"), n(b.done_at <= b.due_at).label("done_in_time"),
-               n(and_(b.done_at.is_(None), b.due_at < now)).label("overdue"),
-               n(counted).label("rect_counted"), n(b.rect_done_at <= b.rect_due_at).label("rect_in_time"),
-               n(and_(b.rect_due_at.is_not(None), b.rect_done_at.is_(None), b.rect_due_at < now))
+        select(e.dept_code, e.month, func.count().label("bad"), n(b.predates.is_(True)).label("predates"),
+               n(and_(tracked, b.done_at.is_not(None))).label("done"),
+               n(and_(tracked, b.done_at <= b.due_at)).label("done_in_time"),
+               n(and_(tracked, b.done_at.is_(None), b.due_at < now)).label("overdue"),
+               n(counted).label("rect_counted"), n(and_(tracked, b.rect_done_at <= b.rect_due_at)).label("rect_in_time"),
+               n(and_(tracked, b.rect_due_at.is_not(None), b.rect_done_at.is_(None), b.rect_due_at < now))
                .label("rect_overdue"))
         .join(citizen_evaluations, b.rating_id == e.rating_id)
         # a callback whose rating is no longer bad (the citizen changed it to 满意) is no 差评 to call back

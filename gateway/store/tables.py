@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.types import TypeDecorator
@@ -768,6 +769,9 @@ citizen_callbacks = Table(
     Column("rect_done_at", UtcDateTime(), nullable=True),
     Column("rect_note", Text, nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
+    # due before the cut-over (policy callbacks_from, else the first read of the collection point): history, listed,
+    # not counted in the 回访 figures nor alerted (migration 0020)
+    Column("predates", Boolean, nullable=False, default=False, server_default=false()),
     Index(None, "done_at", "due_at"),
 )
 """The callback (回访) a bad review owes the same working day, and the rectification (整改) it leads to."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -22,8 +23,14 @@ from sandbox.server import start_all
 SYSTEMS = ("evaluator", "provincial_pj", "hotline")
 
 
-def point_settings(monkeypatch: pytest.MonkeyPatch, sandbox: Any) -> Any:
-    """Environment and settings for the running sandbox (what a deployment puts in its environment)."""
+ALL_CALLBACKS_COUNTED = datetime(2000, 1, 1, tzinfo=BEIJING)
+"""A ``callbacks_from`` before the collection point's history: a district that took its 差评 over long ago, every
+callback counted (the default cut-over, Tongban's first read, makes the sandbox's history the collection point's)."""
+
+
+def point_settings(monkeypatch: pytest.MonkeyPatch, sandbox: Any, *, callbacks_from: datetime | None = None) -> Any:
+    """Environment and settings for the running sandbox (what a deployment puts in its environment);
+    ``callbacks_from``: the policy's cut-over of 差评 callbacks, when a test sets one."""
     creds = sandbox.credentials
     env = {"TONGBAN_EVALUATOR_URL": sandbox.urls["evaluator"],
            "TONGBAN_EVALUATOR_API_KEY": creds["evaluator"]["api_key"],
@@ -34,7 +41,10 @@ def point_settings(monkeypatch: pytest.MonkeyPatch, sandbox: Any) -> Any:
            "TONGBAN_HOTLINE_SECRET": creds["hotline"]["secret"]}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    return load_citizen()
+    settings = load_citizen()
+    if callbacks_from is None:
+        return settings
+    return replace(settings, policy=replace(settings.policy, callbacks_from=callbacks_from))
 
 
 def start(records: dict[str, int] | None = None) -> Any:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from citizen_testlib import ledger_with_cases, point_settings, start
+from citizen_testlib import ALL_CALLBACKS_COUNTED, ledger_with_cases, point_settings, start
 from sqlalchemy import func, select
 
 from gateway.citizen import (
@@ -67,7 +67,7 @@ def test_every_rating_reaches_the_province_exactly_once_and_bad_reviews_are_call
         database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     sandbox = start()
     try:
-        settings = point_settings(monkeypatch, sandbox)
+        settings = point_settings(monkeypatch, sandbox, callbacks_from=ALL_CALLBACKS_COUNTED)
         engine = ledger_with_cases(database_url, sandbox)
         calendar = WorkCalendar.load()
         report = sync_evaluations(engine, settings, calendar=calendar)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
-from citizen_testlib import ledger_with_cases, point_settings, start
+from citizen_testlib import ALL_CALLBACKS_COUNTED, ledger_with_cases, point_settings, start
 from sqlalchemy import select, update
 
 from gateway.citizen import ProvincialClient, deliver, evaluation_summary, scan_citizen, sync_evaluations
@@ -36,7 +36,7 @@ def test_coverage_counts_rateable_ledger_cases_and_revised_ratings_are_forwarded
         database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     sandbox = start({"evaluator": 200})
     try:
-        settings = point_settings(monkeypatch, sandbox)
+        settings = point_settings(monkeypatch, sandbox, callbacks_from=ALL_CALLBACKS_COUNTED)
         engine = ledger_with_cases(database_url, sandbox)
         calendar = WorkCalendar.load()
         sync_evaluations(engine, settings, calendar=calendar)
