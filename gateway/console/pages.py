@@ -490,7 +490,9 @@ def _citizen(view: dict[str, Any]) -> str:
         ["好评率", esc(_percent(e["good_ratio"])), "基本满意 and better"],
         ["差评 / 回复率", f'{esc(e["bad"])} / {esc(_percent(e["reply_ratio"]))}',
          f'called back the same working day: {esc(_percent(e["callback_on_time_ratio"]))}; open '
-         f'{esc(e["callbacks_open"])}, overdue {esc(e["callbacks_overdue"])}'],
+         f'{esc(e["callbacks_open"])}, overdue {esc(e["callbacks_overdue"])}'
+         + (f'; {esc(e["callbacks_before_tongban"])} due before the cut-over (history: not counted)'
+            if e.get("callbacks_before_tongban") else "")],
         ["限时办结率 (rectification)", esc(_percent(e["rectification_on_time_ratio"])),
          f'overdue {esc(e["rectifications_overdue"])}'],
         ["appeals", esc(sum(e["appeals"].values())), esc(" · ".join(f"{k} {v}" for k, v in e["appeals"].items()))],
