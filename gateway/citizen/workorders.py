@@ -43,6 +43,8 @@ __all__ = ["list_workorders", "replay_rejected", "WorkOrderReport", "reply_worko
 SOURCE = "hotline"
 STREAM = "workorders"
 LOOKBACK = timedelta(hours=1)
+STATUSES = ("received", "dispatched", "returned", "replied", "redo", "closed")
+"""The states Tongban holds an order in (``status`` of :func:`list_workorders`, ``by_status`` of the summary)."""
 
 
 @dataclass
@@ -91,8 +93,9 @@ def sync_workorders(engine: Engine, settings: CitizenSettings, *, client: Hotlin
     source = client or HotlineClient(settings.hotline)
     try:
         with Lease(engine, f"citizen:{SOURCE}") as lease:
-            with engine.connect() as conn:
+            with engine.begin() as conn:
                 mark = ledger.get_watermark(conn, f"citizen:{SOURCE}", STREAM)
+                _first_read(conn, now or datetime.now(timezone.utc))
             since = None if mark is None else hotline_time(mark - LOOKBACK)
             for page in source.orders(since):
                 stamp = now or datetime.now(timezone.utc)
@@ -106,6 +109,23 @@ def sync_workorders(engine: Engine, settings: CitizenSettings, *, client: Hotlin
         if own:
             source.close()
     return report
+
+
+FIRST_READ = "first_read"
+"""The watermark row (``citizen:hotline``) keeping when Tongban first read the platform: an order whose 15 minutes
+ran out before then is late on arrival, not a dispatch of Tongban's that came late (:func:`workorder_summary`)."""
+
+
+def _first_read(conn: Any, now: datetime) -> datetime:
+    """When Tongban first read the platform, kept in the ledger the first time. A ledger that holds orders from
+    before this mark was kept takes its earliest dispatch (the first run's, or the platform's own of an order read
+    as history): never after the first read, so no late dispatch of Tongban's own is passed off as the platform's
+    backlog — some backlog may count as Tongban's instead."""
+    first = ledger.get_watermark(conn, f"citizen:{SOURCE}", FIRST_READ)
+    if first is None:
+        first = store.first_workorder_dispatch(conn) or now
+        ledger.set_watermark(conn, f"citizen:{SOURCE}", FIRST_READ, first)
+    return first
 
 
 def _dead(raw: Any, exc: RecordRejected, now: datetime) -> dict[str, Any]:
@@ -435,6 +455,12 @@ def reply_workorder(engine: Engine, order_no: str, text: str, *, at: datetime | 
             "sent": sent, "signed_now": signing}
 
 
+HAND_REDO_UNSENT = ("the redo was opened here by hand (tongban workorders redo), not by the platform, which would "
+                    "refuse a reply to a redo it does not know: send it on the platform's own screen")
+"""Why the reply to a redo opened by hand (:func:`request_redo`) is recorded and not sent to the platform
+(``sent: false`` in what :func:`reply_workorder` returns)."""
+
+
 def request_redo(engine: Engine, order_no: str, *, at: datetime | None = None,
                  calendar: WorkCalendar | None = None, policy: Policy | None = None) -> dict[str, Any]:
     """Open a redo by hand (an unsatisfied rating reported outside the platform): one per order ("重办次数为1次"),
@@ -486,6 +512,24 @@ def _replies(r: Any) -> list[tuple[datetime, datetime | None]]:
     return out
 
 
+def _routed(r: Any) -> bool:
+    """Was the order routed to a department (转派)? An order Tongban returned (退回) to the platform has its
+    ``dispatched_at`` (the time of the 退回) but no department: it was not routed, and a quick 退回 is no quick
+    转派. One routed and then taken back on the platform (改派, 已退回) was routed, at that time."""
+    return r["dispatched_at"] is not None and r["dept_code"] is not None
+
+
+def _in_time(r: Any) -> bool:
+    return bool(r["dispatched_at"] <= r["dispatch_due_at"])
+
+
+def _late_on_arrival(r: Any, first_read: datetime | None) -> bool:
+    """Was the order dispatched late because its 15 minutes had run out before Tongban first read the platform
+    (``first_read``: the platform's backlog when Tongban was connected)? Then no dispatch of Tongban's could be in
+    time, and counting it late would say nothing of what Tongban does."""
+    return first_read is not None and r["dispatch_due_at"] < first_read and not _in_time(r)
+
+
 def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[str, Any]:
     """The 12345 figures for the ops console and ``tongban workorders summary --json``.
 
@@ -495,8 +539,16 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[st
          "by_status": {"received": int, "dispatched": int, "returned": int, "replied": int, "redo": int,
                        "closed": int},
          "dispatch_minutes": {"p50": float | None, "p90": float | None, "p99": float | None, "max": float | None},
-                                          # received (派单) → routed, over orders routed or returned
-         "dispatched_in_time_ratio": float | None,   # routed within dispatch_minutes (15) / routed
+                                          # received (派单) → routed, over the routed orders not late on arrival
+         "dispatched_in_time_ratio": float | None,   # routed within dispatch_minutes (15) / routed, of the orders
+                                          # not late on arrival: what Tongban controls
+         "routed": int,                   # orders routed to a department (转派): the base of the dispatch figures;
+                                          # those Tongban returned (退回, by_status "returned") are not routed
+         "late_on_arrival": int,          # routed orders whose 15 minutes ran out before Tongban first read the
+                                          # platform (its backlog): counted apart, in no dispatch figure
+         "dispatched_late": int,          # routed past the 15 minutes though not late on arrival: Tongban's own
+         "dispatched_in_time_ratio_all": float | None,  # routed within the 15 minutes / routed, every routed
+                                          # order (as the platform counts the district)
          "undispatched_overdue": int,     # still unrouted past the 15 minutes
          "reply_on_time_ratio": float | None,        # replies by their due time / replies: the first reply and
                                           # the redo's, each against its own due time
@@ -510,9 +562,11 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[st
     now = now or datetime.now(timezone.utc)
     with engine.connect() as conn:
         rows = store.workorder_rows(conn)
-    statuses = ("received", "dispatched", "returned", "replied", "redo", "closed")
-    routed = [r for r in rows if r["dispatched_at"] is not None]
-    minutes = sorted((r["dispatched_at"] - r["received_at"]).total_seconds() / 60 for r in routed)
+        first_read = ledger.get_watermark(conn, f"citizen:{SOURCE}", FIRST_READ) or store.first_workorder_dispatch(conn)
+    routed = [r for r in rows if _routed(r)]
+    arrived_late = [r for r in routed if _late_on_arrival(r, first_read)]
+    ours = [r for r in routed if not _late_on_arrival(r, first_read)]
+    minutes = sorted((r["dispatched_at"] - r["received_at"]).total_seconds() / 60 for r in ours)
 
     def pct(p: int) -> float | None:
         if not minutes:
@@ -539,12 +593,14 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[st
         return r["redo_due_at"] if r["redo_round"] and r["redo_due_at"] else r["reply_due_at"]
 
     return {
-        "orders": len(rows), "by_status": {s: sum(1 for r in rows if r["status"] == s) for s in statuses},
+        "orders": len(rows), "by_status": {s: sum(1 for r in rows if r["status"] == s) for s in STATUSES},
         "dispatch_minutes": {"p50": pct(50), "p90": pct(90), "p99": pct(99),
                              "max": round(minutes[-1], 2) if minutes else None},
         # the limit in force when the order was read (policy.dispatch_minutes), stored with it
-        "dispatched_in_time_ratio": _ratio(sum(1 for r in routed if r["dispatched_at"] <= r["dispatch_due_at"]),
-                                           len(routed)),
+        "dispatched_in_time_ratio": _ratio(sum(1 for r in ours if _in_time(r)), len(ours)),
+        "routed": len(routed), "late_on_arrival": len(arrived_late),
+        "dispatched_late": sum(1 for r in ours if not _in_time(r)),
+        "dispatched_in_time_ratio_all": _ratio(sum(1 for r in routed if _in_time(r)), len(routed)),
         "undispatched_overdue": sum(1 for r in rows if r["status"] == "received" and r["dispatch_due_at"] < now),
         "reply_on_time_ratio": _ratio(sum(1 for at, by in replies if by is None or at <= by), len(replies)),
         "replies_overdue": sum(1 for r in rows if r["status"] in ("dispatched", "redo") and due(r) is not None

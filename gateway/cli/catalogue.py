@@ -88,6 +88,22 @@ def _label(name: str, by: str | None) -> str:
     return labels.get(name, name)
 
 
+PARTIAL_BASES = {"online_ratio": ("channel_known", "with a channel")}
+"""A case ratio counted over a part of the cases only (sum of its base, what the base holds): 网办率 over the cases
+whose channel is known."""
+
+
+def _kpi_cell(name: str, value: Any, sums: dict[str, Any]) -> str:
+    """A KPI as the table shows it: a ratio counted over a small part of the cases (under half) says its base —
+    "7.14% (of 14 with a channel)" — else 14 cases out of 1,396 read as the district's 网办率."""
+    shown = _pct(value)
+    base_key, what = PARTIAL_BASES.get(name, (None, ""))
+    if value is None or base_key is None or base_key not in sums or "cases" not in sums:
+        return shown
+    base, cases = int(sums[base_key] or 0), int(sums["cases"] or 0)
+    return f"{shown} (of {base:,} {what})" if 2 * base < cases else shown
+
+
 def _change(value: Any) -> str:
     """A change between periods: percentage points for ratios, a signed count otherwise."""
     if value is None:
@@ -276,4 +292,5 @@ def kpi(
         return
     columns = list(flat[0]) if flat else ["key"]
     print_table(f"KPIs{' by ' + by if by else ''}{' ' + period if period else ''} (definitions: docs/kpi.md)",
-                [_label(c, by) for c in columns], [[_pct(r.get(c)) for c in columns] for r in flat])
+                [_label(c, by) for c in columns],
+                [[_kpi_cell(c, r.get(c), row.get("sums") or {}) for c in columns] for r, row in zip(flat, rows)])

@@ -14,6 +14,7 @@ import typer
 
 from gateway.cli.options import DbOpt, JsonOpt, app, guard, ledger_engine
 from gateway.cli.output import console, print_json, print_table
+from gateway.contract.errors import ConfigError
 from gateway.models.datetimes import beijing_minute
 
 evaluations_app = typer.Typer(no_args_is_help=True, help="好差评: ratings, callbacks, rectifications, appeals, misuse.")
@@ -260,7 +261,10 @@ def workorders_list(
 ) -> None:
     """Work orders, oldest first."""
     from gateway.citizen import list_workorders
+    from gateway.citizen.workorders import STATUSES
 
+    if status is not None and status not in STATUSES:  # else an empty table, as if none were in that state
+        raise ConfigError(f"--status {status!r} is not a work order state: expected one of {', '.join(STATUSES)}")
     rows = list_workorders(ledger_engine(None, database_url, existing=True), dept_code=dept, status=status, limit=limit)
     if json_out:
         print_json(rows)
@@ -289,8 +293,19 @@ def workorders_reply(order_no: str, text: str, json_out: JsonOpt = False, databa
     from gateway.citizen import reply_workorder
 
     out = reply_workorder(ledger_engine(None, database_url), order_no, text)
-    print_json(out) if json_out else console.print(f"{order_no}: reply round {out['round']} queued "
-                                                   f"({'on time' if out['on_time'] else 'late'})")
+    print_json(out) if json_out else console.print(_reply_line(order_no, out))
+
+
+def _reply_line(order_no: str, out: dict[str, Any]) -> str:
+    """What became of a reply: queued for the platform, or — the reply to a redo opened here by hand — recorded
+    and not sent, with the reason (``sent: false`` in --json); "queued" there would promise a sending that never
+    comes."""
+    when = "on time" if out["on_time"] else "late"
+    if out["sent"]:
+        return f"{order_no}: reply round {out['round']} queued for the platform ({when})"
+    from gateway.citizen.workorders import HAND_REDO_UNSENT
+
+    return f"{order_no}: reply round {out['round']} recorded ({when}) but not sent to the platform: {HAND_REDO_UNSENT}"
 
 
 @workorders_app.command("redo")
@@ -305,10 +320,21 @@ def workorders_redo(order_no: str, citizen: CitizenOpt = None, json_out: JsonOpt
     print_json(out) if json_out else console.print(f"{order_no}: redo due {beijing_minute(out['redo_due_at'])}")
 
 
+def _in_time_cell(s: dict[str, Any]) -> str:
+    """15分钟内转派 over the routed orders Tongban could route in time, its base said when orders late on arrival
+    (the platform's backlog when Tongban was connected) are left out of it."""
+    ratio = _pct(s["dispatched_in_time_ratio"])
+    if not s["late_on_arrival"]:
+        return ratio
+    return f"{ratio} (of {s['routed'] - s['late_on_arrival']:,}; all routed: {_pct(s['dispatched_in_time_ratio_all'])})"
+
+
 @workorders_app.command("summary")
 @guard
 def workorders_summary(database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
-    """Dispatch time percentiles, on-time replies, redo, satisfaction per unit and month."""
+    """Dispatch time percentiles, on-time replies, redo, satisfaction per unit and month. Orders late on arrival
+    (their 15 minutes gone before Tongban first read the platform) are counted apart from Tongban's own late
+    dispatches and left out of 15分钟内转派."""
     from gateway.citizen import workorder_summary
 
     s = workorder_summary(ledger_engine(None, database_url, existing=True))
@@ -316,9 +342,10 @@ def workorders_summary(database_url: DbOpt = None, json_out: JsonOpt = False) ->
         print_json(s)
         return
     d = s["dispatch_minutes"]
-    print_table("12345", ["工单", "转派 p50/p90/max (min)", "15分钟内转派", "未转派超时", "按时答复", "超时未答复",
-                          "重办 开/拒", "满意率"],
-                [[s["orders"], f"{d['p50']}/{d['p90']}/{d['max']}", _pct(s["dispatched_in_time_ratio"]),
+    print_table("12345", ["工单", "转派", "转派 p50/p90/max (min)", "15分钟内转派", "自身超时转派", "到达即超时",
+                          "未转派超时", "按时答复", "超时未答复", "重办 开/拒", "满意率"],
+                [[s["orders"], s["routed"], f"{d['p50']}/{d['p90']}/{d['max']}", _in_time_cell(s),
+                  s["dispatched_late"], s["late_on_arrival"],
                   s["undispatched_overdue"], _pct(s["reply_on_time_ratio"]), s["replies_overdue"],
                   f"{s['redo']['opened']}/{s['redo']['refused']}", _pct(s["satisfaction"])]])
     print_table("满意率 per unit and month", ["unit", "month", "rated", "满意", "基本满意", "不满意", "满意率"],

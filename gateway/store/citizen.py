@@ -43,6 +43,7 @@ __all__ = [
     "evaluation", "evaluation_hashes", "evaluation_rows", "insert_appeal", "insert_callbacks",
     "insert_evaluations", "live_case_count", "outbox_counts", "set_appeal", "set_callback", "set_flags",
     "set_outbox", "outbox_status", "update_evaluations", "upsert_workorder", "workorder", "workorder_rows", "workorders_by_status",
+    "first_workorder_dispatch",
     "update_workorder", "finished_case_count", "superseded_rating_count", "revision_count",
 ]
 
@@ -369,6 +370,12 @@ def department_workorders(conn: Connection, dept_code: str | None, *, status: st
         last = equal_where_given(select(w.received_at), (w.order_no, after), (w.dept_code, dept_code)).scalar_subquery()
         stmt = stmt.where(or_(w.received_at > last, and_(w.received_at == last, w.order_no > after)))
     return list(conn.execute(stmt.order_by(w.received_at, w.order_no).limit(limit)).mappings())
+
+
+def first_workorder_dispatch(conn: Connection) -> datetime | None:
+    """The earliest dispatch (or 退回) time of the orders held: a ledger's first read of the 12345 platform at the
+    latest, for a ledger that began before that read was kept."""
+    return conn.execute(select(func.min(citizen_workorders.c.dispatched_at))).scalar_one_or_none()
 
 
 def workorder_rows(conn: Connection, *, month: str | None = None) -> list[RowMapping]:
