@@ -151,14 +151,17 @@ def sync_evaluations(engine: Engine, settings: CitizenSettings, *, client: Evalu
     source = client or EvaluatorClient(settings.evaluator)
     try:
         with Lease(engine, f"citizen:{SOURCE}") as lease:
-            with engine.begin() as conn:
+            with engine.connect() as conn:
                 mark = ledger.get_watermark(conn, f"citizen:{SOURCE}", STREAM)
-                cutover = settings.policy.callbacks_from or _first_read(conn, now or datetime.now(timezone.utc))
             since = None if mark is None else int((mark - LOOKBACK).timestamp() * 1000)
             for page in source.pages(since):
                 stamp = now or datetime.now(timezone.utc)
                 with engine.begin() as conn:
-                    high = _ingest(conn, page, settings, calendar, stamp, report, cutover)
+                    # kept when a page is first read (a first run that fails before reading keeps nothing), and
+                    # whatever callbacks_from says: the setting may go, the first read stays what it was
+                    first = _first_read(conn, stamp)
+                    high = _ingest(conn, page, settings, calendar, stamp, report,
+                                   settings.policy.callbacks_from or first)
                     if high is not None and (mark is None or high > mark):
                         ledger.set_watermark(conn, f"citizen:{SOURCE}", STREAM, high)
                         mark = high
@@ -245,11 +248,13 @@ cut-over of 差评 callbacks (``Policy.callbacks_from``)."""
 
 
 def _first_read(conn: Any, now: datetime) -> datetime:
-    """When Tongban first read the collection point (this run, the first time: kept in the ledger)."""
+    """When Tongban first read the collection point, kept in the ledger the first time a page is read. A ledger
+    that holds callbacks from before this mark was kept (upgraded past migration 0020) takes the first callback it
+    opened — the first read that brought them — never ``now``, which would make history of the 差评 read since."""
     first = ledger.get_watermark(conn, f"citizen:{SOURCE}", _FIRST_READ)
     if first is None:
-        ledger.set_watermark(conn, f"citizen:{SOURCE}", _FIRST_READ, now)
-        first = now
+        first = store.first_callback_opened(conn) or now
+        ledger.set_watermark(conn, f"citizen:{SOURCE}", _FIRST_READ, first)
     return first
 
 
@@ -294,6 +299,7 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
     ledger.resolve_dead_letters(conn, kind="record", system=SOURCE, stream=STREAM,
                                 source_ids=[ev.rating_id for ev, _, _ in placed if ev.rating_id not in refused])
     hashes = store.evaluation_hashes(conn, [ev.rating_id for ev, _, _ in placed])
+    was_bad = store.bad_ratings(conn, [ev.rating_id for ev, _, _ in placed if ev.rating_id in hashes and ev.bad])
     inserts, updates, outbox, callbacks, revoked = [], [], [], [], []
     for ev, raw, division in placed:
         row = _row(ev, docs.get(ev.case_no), now) | {"division": division, "source_changed_at": _change_time(raw)}
@@ -328,7 +334,8 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
             arrived = ev.rated_at if old is None else (row["source_changed_at"] or now)
             due = callback_due(max(arrived, ev.rated_at), calendar, policy.callback_closing)
             callbacks.append({"rating_id": ev.rating_id, "due_at": due, "created_at": now,
-                              "predates": cutover is not None and due < cutover})
+                              "predates": cutover is not None and due < cutover,
+                              "again": old is not None and ev.rating_id not in was_bad})
     store.insert_evaluations(conn, inserts)
     store.update_evaluations(conn, updates)
     report.bad += store.insert_callbacks(conn, callbacks)  # 差评 newly to call back, new or changed to bad

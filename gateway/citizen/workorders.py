@@ -93,13 +93,13 @@ def sync_workorders(engine: Engine, settings: CitizenSettings, *, client: Hotlin
     source = client or HotlineClient(settings.hotline)
     try:
         with Lease(engine, f"citizen:{SOURCE}") as lease:
-            with engine.begin() as conn:
+            with engine.connect() as conn:
                 mark = ledger.get_watermark(conn, f"citizen:{SOURCE}", STREAM)
-                _first_read(conn, now or datetime.now(timezone.utc))
             since = None if mark is None else hotline_time(mark - LOOKBACK)
             for page in source.orders(since):
                 stamp = now or datetime.now(timezone.utc)
                 with engine.begin() as conn:
+                    _first_read(conn, stamp)  # kept when a page is first read: a failed first run keeps nothing
                     high = _ingest(conn, page, settings, calendar, stamp, report)
                     if high is not None and (mark is None or high > mark):
                         ledger.set_watermark(conn, f"citizen:{SOURCE}", STREAM, high)
@@ -117,13 +117,13 @@ ran out before then is late on arrival, not a dispatch of Tongban's that came la
 
 
 def _first_read(conn: Any, now: datetime) -> datetime:
-    """When Tongban first read the platform, kept in the ledger the first time. A ledger that holds orders from
-    before this mark was kept takes its earliest dispatch (the first run's, or the platform's own of an order read
-    as history): never after the first read, so no late dispatch of Tongban's own is passed off as the platform's
-    backlog — some backlog may count as Tongban's instead."""
+    """When Tongban first read the platform, kept in the ledger the first time a page is read. A ledger that holds
+    orders from before this mark was kept takes the first message it queued for the platform (the first run's
+    转派 or 退回), not an order's dispatch time, which for history read as the platform reports it is the
+    platform's own, months before Tongban."""
     first = ledger.get_watermark(conn, f"citizen:{SOURCE}", FIRST_READ)
     if first is None:
-        first = store.first_workorder_dispatch(conn) or now
+        first = store.first_outbox_item(conn, SOURCE) or now
         ledger.set_watermark(conn, f"citizen:{SOURCE}", FIRST_READ, first)
     return first
 
@@ -523,11 +523,18 @@ def _in_time(r: Any) -> bool:
     return bool(r["dispatched_at"] <= r["dispatch_due_at"])
 
 
+def _before_tongban(r: Any, first_read: datetime | None) -> bool:
+    """Was the order routed before Tongban first read the platform (history, read as the platform reports it)?
+    Not Tongban's dispatch, in time or not: counted in no figure of Tongban's."""
+    return first_read is not None and r["dispatched_at"] < first_read
+
+
 def _late_on_arrival(r: Any, first_read: datetime | None) -> bool:
-    """Was the order dispatched late because its 15 minutes had run out before Tongban first read the platform
-    (``first_read``: the platform's backlog when Tongban was connected)? Then no dispatch of Tongban's could be in
-    time, and counting it late would say nothing of what Tongban does."""
-    return first_read is not None and r["dispatch_due_at"] < first_read and not _in_time(r)
+    """Was the order, routed by Tongban, late because its 15 minutes had run out before Tongban first read the
+    platform (``first_read``: the platform's backlog when Tongban was connected)? Then no dispatch of Tongban's
+    could be in time, and counting it late would say nothing of what Tongban does."""
+    return (first_read is not None and not _before_tongban(r, first_read) and r["dispatch_due_at"] < first_read
+            and not _in_time(r))
 
 
 def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[str, Any]:
@@ -544,8 +551,10 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[st
                                           # not late on arrival: what Tongban controls
          "routed": int,                   # orders routed to a department (转派): the base of the dispatch figures;
                                           # those Tongban returned (退回, by_status "returned") are not routed
-         "late_on_arrival": int,          # routed orders whose 15 minutes ran out before Tongban first read the
-                                          # platform (its backlog): counted apart, in no dispatch figure
+         "routed_before_tongban": int,    # routed before Tongban first read the platform (history, as the
+                                          # platform reports it): in no figure of Tongban's
+         "late_on_arrival": int,          # routed by Tongban, but their 15 minutes ran out before Tongban first
+                                          # read the platform (its backlog): counted apart, in no dispatch figure
          "dispatched_late": int,          # routed past the 15 minutes though not late on arrival: Tongban's own
          "dispatched_in_time_ratio_all": float | None,  # routed within the 15 minutes / routed, every routed
                                           # order (as the platform counts the district)
@@ -562,10 +571,11 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[st
     now = now or datetime.now(timezone.utc)
     with engine.connect() as conn:
         rows = store.workorder_rows(conn)
-        first_read = ledger.get_watermark(conn, f"citizen:{SOURCE}", FIRST_READ) or store.first_workorder_dispatch(conn)
+        first_read = ledger.get_watermark(conn, f"citizen:{SOURCE}", FIRST_READ) or store.first_outbox_item(conn, SOURCE)
     routed = [r for r in rows if _routed(r)]
+    history = [r for r in routed if _before_tongban(r, first_read)]
     arrived_late = [r for r in routed if _late_on_arrival(r, first_read)]
-    ours = [r for r in routed if not _late_on_arrival(r, first_read)]
+    ours = [r for r in routed if not _before_tongban(r, first_read) and not _late_on_arrival(r, first_read)]
     minutes = sorted((r["dispatched_at"] - r["received_at"]).total_seconds() / 60 for r in ours)
 
     def pct(p: int) -> float | None:
@@ -598,7 +608,7 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[st
                              "max": round(minutes[-1], 2) if minutes else None},
         # the limit in force when the order was read (policy.dispatch_minutes), stored with it
         "dispatched_in_time_ratio": _ratio(sum(1 for r in ours if _in_time(r)), len(ours)),
-        "routed": len(routed), "late_on_arrival": len(arrived_late),
+        "routed": len(routed), "routed_before_tongban": len(history), "late_on_arrival": len(arrived_late),
         "dispatched_late": sum(1 for r in ours if not _in_time(r)),
         "dispatched_in_time_ratio_all": _ratio(sum(1 for r in routed if _in_time(r)), len(routed)),
         "undispatched_overdue": sum(1 for r in rows if r["status"] == "received" and r["dispatch_due_at"] < now),

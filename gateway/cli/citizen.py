@@ -116,9 +116,10 @@ def evaluations_summary(database_url: DbOpt = None, json_out: JsonOpt = False) -
     if json_out:
         print_json(s)
         return
-    print_table("好差评", ["评价数", "评价率 (≥70%)", "好评率", "差评", "差评回复率", "当天回访率", "限时办结率", "待回访",
-                           "超时未回访", "申诉 待/成立/驳回", "上报省级 已/待/失败", "疑似刷评"],
-                [[s["evaluations"], _pct(s["coverage"]), _pct(s["good_ratio"]), s["bad"], _pct(s["reply_ratio"]),
+    print_table("好差评", ["评价数", "评价率 (≥70%)", "好评率", "差评 (其中接入前)", "差评回复率", "当天回访率", "限时办结率",
+                           "待回访", "超时未回访", "申诉 待/成立/驳回", "上报省级 已/待/失败", "疑似刷评"],
+                [[s["evaluations"], _pct(s["coverage"]), _pct(s["good_ratio"]),
+                  f'{s["bad"]} ({s["callbacks_before_tongban"]})', _pct(s["reply_ratio"]),
                   _pct(s["callback_on_time_ratio"]), _pct(s["rectification_on_time_ratio"]), s["callbacks_open"],
                   s["callbacks_overdue"], "/".join(str(s["appeals"][k]) for k in ("pending", "upheld", "rejected")),
                   "/".join(str(s["forwarded"][k]) for k in ("delivered", "pending", "dead")), s["flagged"]]])
@@ -146,7 +147,13 @@ def evaluations_list(
     print_table("evaluations", ["rating", "case", "level", "channel", "device", "rated", "callback due", "called back",
                                 "appeal", "flags"],
                 [[r["rating_id"], r["case_no"], r["level"], r["channel"], r["device"], r["rated_at"],
-                  r["callback_due_at"], r["called_back_at"], r["appeal"], ",".join(r["flags"])] for r in rows])
+                  _callback_due(r), r["called_back_at"], r["appeal"], ",".join(r["flags"])] for r in rows])
+
+
+def _callback_due(r: dict[str, Any]) -> Any:
+    """A callback due before the cut-over is history: said beside its due time (it counts in no figure)."""
+    due = r["callback_due_at"]
+    return f"{due} (before cut-over: not counted)" if due is not None and r.get("callback_predates") else due
 
 
 @evaluations_app.command("callback")
@@ -324,9 +331,10 @@ def _in_time_cell(s: dict[str, Any]) -> str:
     """15分钟内转派 over the routed orders Tongban could route in time, its base said when orders late on arrival
     (the platform's backlog when Tongban was connected) are left out of it."""
     ratio = _pct(s["dispatched_in_time_ratio"])
-    if not s["late_on_arrival"]:
+    set_apart = s["late_on_arrival"] + s["routed_before_tongban"]
+    if not set_apart:
         return ratio
-    return f"{ratio} (of {s['routed'] - s['late_on_arrival']:,}; all routed: {_pct(s['dispatched_in_time_ratio_all'])})"
+    return f"{ratio} (of {s['routed'] - set_apart:,}; all routed: {_pct(s['dispatched_in_time_ratio_all'])})"
 
 
 @workorders_app.command("summary")
@@ -342,10 +350,10 @@ def workorders_summary(database_url: DbOpt = None, json_out: JsonOpt = False) ->
         print_json(s)
         return
     d = s["dispatch_minutes"]
-    print_table("12345", ["工单", "转派", "转派 p50/p90/max (min)", "15分钟内转派", "自身超时转派", "到达即超时",
-                          "未转派超时", "按时答复", "超时未答复", "重办 开/拒", "满意率"],
-                [[s["orders"], s["routed"], f"{d['p50']}/{d['p90']}/{d['max']}", _in_time_cell(s),
-                  s["dispatched_late"], s["late_on_arrival"],
+    print_table("12345", ["工单", "转派 (其中接入前)", "转派 p50/p90/max (min)", "15分钟内转派", "自身超时转派",
+                          "到达即超时", "未转派超时", "按时答复", "超时未答复", "重办 开/拒", "满意率"],
+                [[s["orders"], f'{s["routed"]} ({s["routed_before_tongban"]})', f"{d['p50']}/{d['p90']}/{d['max']}",
+                  _in_time_cell(s), s["dispatched_late"], s["late_on_arrival"],
                   s["undispatched_overdue"], _pct(s["reply_on_time_ratio"]), s["replies_overdue"],
                   f"{s['redo']['opened']}/{s['redo']['refused']}", _pct(s["satisfaction"])]])
     print_table("满意率 per unit and month", ["unit", "month", "rated", "满意", "基本满意", "不满意", "满意率"],

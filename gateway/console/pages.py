@@ -505,9 +505,11 @@ def _citizen(view: dict[str, Any]) -> str:
     order_rows = [
         ["work orders", esc(w["orders"]), esc(" · ".join(f"{k} {v}" for k, v in w["by_status"].items()))],
         ["dispatched in time (15 min)", esc(_percent(w["dispatched_in_time_ratio"])),
-         f'of {esc(w.get("routed", 0) - w.get("late_on_arrival", 0))} routed by Tongban; p90 {esc(p90_text)}; '
+         f'of {esc(w.get("routed", 0) - w.get("late_on_arrival", 0) - w.get("routed_before_tongban", 0))} '
+         f'routed by Tongban; p90 {esc(p90_text)}; '
          + (f'late on arrival (the platform\'s backlog when Tongban first read it) {esc(w["late_on_arrival"])}; '
             if w.get("late_on_arrival") else "")
+         + (f'routed before Tongban {esc(w["routed_before_tongban"])}; ' if w.get("routed_before_tongban") else "")
          + f'unrouted and overdue {esc(w["undispatched_overdue"])}'],
         ["replied in time", esc(_percent(w["reply_on_time_ratio"])), f'overdue {esc(w["replies_overdue"])}'],
         ["redo", esc(w["redo"]["opened"]), f'refused {esc(w["redo"]["refused"])}'],

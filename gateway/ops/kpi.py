@@ -104,7 +104,7 @@ DEFINITIONS: tuple[KpiDefinition, ...] = (
                   "gateway.citizen.evaluation_summary"),
     KpiDefinition("good_review_ratio", "好评率", "case", "ratings 基本满意 or better / ratings"),
     KpiDefinition("bad_review_reply_ratio", "差评回复率", "case", "bad reviews called back / bad reviews not set aside "
-                  "by an upheld appeal (target 100%)"),
+                  "by an upheld appeal, both due after the cut-over of callbacks (target 100%)"),
     KpiDefinition("rectification_on_time_ratio", "限时办结率", "case", "rectifications of bad reviews finished by their "
                   "due time / rectifications done or due (target 100%)"),
     KpiDefinition("hotline_satisfaction", "12345满意率", "case", "12345 work orders rated 满意 or 基本满意 / rated, the "

@@ -43,7 +43,7 @@ __all__ = [
     "evaluation", "evaluation_hashes", "evaluation_rows", "insert_appeal", "insert_callbacks",
     "insert_evaluations", "live_case_count", "outbox_counts", "set_appeal", "set_callback", "set_flags",
     "set_outbox", "outbox_status", "update_evaluations", "upsert_workorder", "workorder", "workorder_rows", "workorders_by_status",
-    "first_workorder_dispatch",
+    "first_outbox_item", "bad_ratings", "first_callback_opened",
     "update_workorder", "finished_case_count", "superseded_rating_count", "revision_count",
 ]
 
@@ -282,15 +282,40 @@ def callback_groups(conn: Connection, *, now: datetime) -> list[RowMapping]:
 
 
 def insert_callbacks(conn: Connection, rows: list[dict[str, Any]]) -> int:
-    """Open callbacks; one per rating (a rating read again opens none). Returns how many were opened."""
+    """Open callbacks; one per rating (a rating read again opens none). A row marked ``again`` — a rating that
+    became 差评 again after it was good, a new complaint — re-opens its callback not yet done from the new due time
+    (and cut-over flag): kept at the first one's, a history 差评 revised after the cut-over stayed history and was
+    never counted. Returns how many were opened or re-opened."""
     if not rows:
         return 0
-    have = set(conn.execute(select(citizen_callbacks.c.rating_id)
-                            .where(citizen_callbacks.c.rating_id.in_([r["rating_id"] for r in rows]))).scalars())
-    fresh = [r for r in rows if r["rating_id"] not in have]
+    b = citizen_callbacks.c
+    have = {r.rating_id: r.done_at for r in conn.execute(select(b.rating_id, b.done_at)
+                                                         .where(b.rating_id.in_([r["rating_id"] for r in rows])))}
+    fresh = [{k: v for k, v in r.items() if k != "again"} for r in rows if r["rating_id"] not in have]
     if fresh:
         conn.execute(insert(citizen_callbacks), fresh)
-    return len(fresh)
+    again = [r for r in rows if r.get("again") and r["rating_id"] in have and have[r["rating_id"]] is None]
+    for r in again:
+        conn.execute(update(citizen_callbacks).where(b.rating_id == r["rating_id"], b.done_at.is_(None))
+                     .values(due_at=r["due_at"], predates=r["predates"]))
+    return len(fresh) + len(again)
+
+
+def bad_ratings(conn: Connection, rating_ids: Sequence[str]) -> set[str]:
+    """Those of ``rating_ids`` the ledger holds as a standing 差评 (bad, not withdrawn)."""
+    e = citizen_evaluations.c
+    found: set[str] = set()
+    ids = list(rating_ids)
+    for start in range(0, len(ids), 900):
+        found.update(conn.execute(select(e.rating_id).where(e.rating_id.in_(ids[start:start + 900]),
+                                                            e.bad.is_(True), e.revoked.is_(False))).scalars())
+    return found
+
+
+def first_callback_opened(conn: Connection) -> datetime | None:
+    """When the ledger opened its first 差评 callback: the first read of the collection point, for a ledger that
+    began before that read was kept."""
+    return conn.execute(select(func.min(citizen_callbacks.c.created_at))).scalar_one_or_none()
 
 
 def callback_rows(conn: Connection) -> list[RowMapping]:
@@ -372,10 +397,11 @@ def department_workorders(conn: Connection, dept_code: str | None, *, status: st
     return list(conn.execute(stmt.order_by(w.received_at, w.order_no).limit(limit)).mappings())
 
 
-def first_workorder_dispatch(conn: Connection) -> datetime | None:
-    """The earliest dispatch (or 退回) time of the orders held: a ledger's first read of the 12345 platform at the
-    latest, for a ledger that began before that read was kept."""
-    return conn.execute(select(func.min(citizen_workorders.c.dispatched_at))).scalar_one_or_none()
+def first_outbox_item(conn: Connection, target: str) -> datetime | None:
+    """When Tongban first queued anything for ``target`` (the 12345 platform: its first 转派 or 退回): the first read
+    of that platform, for a ledger that began before that read was kept."""
+    o = citizen_outbox.c
+    return conn.execute(select(func.min(o.created_at)).where(o.target == target)).scalar_one_or_none()
 
 
 def workorder_rows(conn: Connection, *, month: str | None = None) -> list[RowMapping]:
