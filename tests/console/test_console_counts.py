@@ -13,16 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from console_testlib import logged_in, sqlite_ledger
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from gateway.console.app import create_console_app
-from gateway.console.operators import OperatorBook
-from gateway.kernel.config import load_systems
-from gateway.kernel.runtime import Runtime
-from gateway.store.db import make_engine
 from gateway.store.lease import Lease
-from gateway.store.migrate import upgrade
 from gateway.store.tables import dead_letters, process_handoffs, runs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,18 +25,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Engine:
-    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
-    upgrade(engine)
-    return engine
+    return sqlite_ledger(tmp_path)
 
 
 def _client(tmp_path: Path, engine: Engine, who: str = "admin") -> TestClient:
-    book = OperatorBook(tmp_path / "ops.json")
-    book.add(who, f"{who}-pass-1", who)
-    client = TestClient(create_console_app(Runtime(load_systems(REPO / "config" / "systems.yaml"), engine), book),
-                        follow_redirects=False)
-    assert client.post("/console/login", data={"name": who, "password": f"{who}-pass-1"}).status_code == 303
-    return client
+    return logged_in(tmp_path, engine, who)
 
 
 def _handoffs(engine: Engine, state: str, count: int, *, start: datetime, prefix: str) -> None:

@@ -15,16 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from console_testlib import console_app, logged_in, sqlite_ledger
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from gateway.console.app import create_console_app
-from gateway.console.operators import OperatorBook
-from gateway.kernel.config import load_systems
-from gateway.kernel.runtime import Runtime
 from gateway.ops.alerts import raise_alert
-from gateway.store.db import make_engine
-from gateway.store.migrate import upgrade
 from gateway.store.tables import (
     alerts,
     audit_log,
@@ -42,24 +37,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Engine:
-    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
-    upgrade(engine)
-    return engine
+    return sqlite_ledger(tmp_path)
 
 
 def _app(tmp_path: Path, engine: Engine) -> TestClient:
-    book = OperatorBook(tmp_path / "ops.json")
-    for who in ("admin", "viewer"):
-        if book.role_of(who, 0) is None:
-            book.add(who, f"{who}-pass-1", who)
-    runtime = Runtime(load_systems(REPO / "config" / "systems.yaml"), engine)
-    return TestClient(create_console_app(runtime, book), follow_redirects=False)
+    return console_app(tmp_path, engine)
 
 
 def _client(tmp_path: Path, engine: Engine, who: str = "admin") -> TestClient:
-    client = _app(tmp_path, engine)
-    assert client.post("/console/login", data={"name": who, "password": f"{who}-pass-1"}).status_code == 303
-    return client
+    return logged_in(tmp_path, engine, who)
 
 
 def _handoff(case_no: str, state: str, registered: datetime, *, due: datetime | None = None) -> dict[str, Any]:
