@@ -179,7 +179,8 @@ def _cards(view: dict[str, Any]) -> str:
         ("warnings", counts["warning"], "open warnings"),
         ("red time limits", counts["red"], f'{counts["yellow"]} yellow'),
         ("dead letters", view["dead_letters"]["total"], "open records"),
-        ("outbox pending", sum(t.get("pending", 0) for t in view["outbox"]), "pushes waiting"),
+        ("outbox pending", sum(t.get("pending", 0) for t in view["outbox"] if t.get("queue") != "citizen"),
+         "pushes waiting"),
     ]
     return '<div class="cards">' + "".join(
         f'<div class="card" data-testid="card-{escape(k.replace(" ", "-"))}"><div class="v">{v}</div>'
@@ -307,14 +308,14 @@ def _dead_letter_summary(view: dict[str, Any]) -> str:
 
 
 def _outbox_and_reconcile(view: dict[str, Any]) -> str:
-    out = [[esc(t["target"]), esc(t.get("pending", 0)), esc(t.get("dead", 0)), esc(t["oldest_pending_at"])]
-           for t in view["outbox"]]
+    out = [[esc(t["target"] + (" (好差评 / 12345)" if t.get("queue") == "citizen" else "")), esc(t.get("pending", 0)),
+            esc(t.get("dead", 0)), esc(t["oldest_pending_at"])] for t in view["outbox"]]
     rec = [[esc(r["system"]), esc(r["day"]), esc(r["checked_at"]), esc(r["source_count"]), esc(r["matched"]),
             esc(r["missing_in_ledger"]), esc(r["divergent"]), esc(r["unrecorded_rejections"]),
             esc(r["missing_in_hall"]), esc(r["stale_in_hall"])]
            for r in view["reconciliations"]]
     return (
-        '<div class="pair"><section id="outbox"><h2>Outbox (pushes to the hall and back)</h2>'
+        '<div class="pair"><section id="outbox"><h2>Outbox (pushes to the hall and back; 好差评 / 12345 upward)</h2>'
         + table(["target", "pending", "dead", "oldest pending"], out, numeric=(1, 2), empty="nothing queued",
                 test_id="outbox")
         + '</section><section id="reconcile" class="wide"><h2>Latest reconciliation per system</h2>'

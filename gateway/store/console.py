@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, and_, func, or_, select
 
-from gateway.store.tables import api_clients, audit_log, outbox, reconciliations, runs
+from gateway.store.tables import api_clients, audit_log, citizen_outbox, outbox, reconciliations, runs
 
 
 def sync_totals_by_system(conn: Connection, *, since: datetime) -> list[dict[str, Any]]:
@@ -32,21 +32,25 @@ def sync_totals_by_system(conn: Connection, *, since: datetime) -> list[dict[str
 
 
 def outbox_by_target_and_status(conn: Connection) -> dict[str, dict[str, Any]]:
-    """``{target system: {status: rows, ..., "oldest_pending_at": when}}`` of what is still the queue's business:
+    """``{target: {"queue": "cases" | "citizen", status: rows, ..., "oldest_pending_at": when}}`` of what is still
+    the queues' business (the case outbox by target system, the citizen outbox by its targets, ``provincial_pj`` and
+    ``hotline``):
     ``pending`` and ``dead`` rows, and when the oldest pending one was queued. Delivered and superseded rows are
     history (millions on a big ledger); counting them would scan the table on every page view, so the console
     does not (the ``(status, next_attempt_at)`` index serves these two)."""
-    o = outbox.c
+    o, c = outbox.c, citizen_outbox.c
     counts: dict[str, dict[str, Any]] = {}
-    for target, status, n, oldest in conn.execute(
-        select(o.target_system, o.status, func.count(), func.min(o.created_at))
-        .where(o.status.in_(("pending", "dead")))
-        .group_by(o.target_system, o.status)
-    ).tuples():
-        entry = counts.setdefault(target, {"oldest_pending_at": None})
-        entry[status] = int(n)
-        if status == "pending":
-            entry["oldest_pending_at"] = oldest
+    # the cases' queue by target system, and the citizen processes' own (好差评 to the province, 12345 messages to the
+    # hotline platform: a first read's history waits there too, and nothing else showed it)
+    for queue, query in (("cases", select(o.target_system, o.status, func.count(), func.min(o.created_at))
+                          .where(o.status.in_(("pending", "dead"))).group_by(o.target_system, o.status)),
+                         ("citizen", select(c.target, c.status, func.count(), func.min(c.created_at))
+                          .where(c.status.in_(("pending", "dead"))).group_by(c.target, c.status))):
+        for target, status, n, oldest in conn.execute(query).tuples():
+            entry = counts.setdefault(target, {"queue": queue, "oldest_pending_at": None})
+            entry[status] = int(n)
+            if status == "pending":
+                entry["oldest_pending_at"] = oldest
     return counts
 
 

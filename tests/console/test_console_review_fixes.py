@@ -264,3 +264,25 @@ def test_every_time_in_the_overview_json_is_beijing_time(tmp_path: Path, ledger:
     assert view["reconciliations"][0]["day"] == "2026-12-05"  # a date stays a date
     page = client.get("/console/").text  # the page still shows them as Beijing wall-clock times
     assert "+00:00" not in page
+
+
+def test_the_citizen_queue_shows_in_the_outbox_apart_from_the_case_pushes(tmp_path: Path, ledger: Engine) -> None:
+    """Found by review: 1,289 ratings waiting for the province showed nowhere (the outbox panel read the case outbox
+    only), while the demo said 'nothing left in the outbox'."""
+    from gateway.store.tables import citizen_outbox
+
+    now = datetime.now(UTC)
+    with ledger.begin() as conn:
+        conn.execute(citizen_outbox.insert(), [
+            dict(target="provincial_pj", key=f"rating:R{i}", operation="sbPj", payload="{}", status="pending",
+                 attempts=0, next_attempt_at=now, created_at=now - timedelta(minutes=i)) for i in range(3)])
+        conn.execute(outbox.insert().values(case_no="C-1", version=1, target_system="sd_hall", operation="upsert",
+                                            status="pending", attempts=0, next_attempt_at=now, created_at=now))
+    view = _client(tmp_path, ledger).get("/console/api/overview").json()
+    queues = {t["target"]: t for t in view["outbox"]}
+    assert (queues["provincial_pj"]["queue"], queues["provincial_pj"]["pending"]) == ("citizen", 3)
+    assert (queues["sd_hall"]["queue"], queues["sd_hall"]["pending"]) == ("cases", 1)
+    page = _client(tmp_path, ledger).get("/console/").text
+    assert "provincial_pj (好差评 / 12345)" in page
+    card = re.search(r'data-testid="card-outbox-pending"><div class="v">(\d+)<', page)
+    assert card is not None and card.group(1) == "1"  # the case pushes waiting, as tongban status counts them
