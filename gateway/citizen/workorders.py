@@ -562,6 +562,9 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[st
          "reply_on_time_ratio": float | None,        # replies by their due time / replies: the first reply and
                                           # the redo's, each against its own due time
          "replies_overdue": int,          # dispatched or redo, unreplied past the due time
+         "replies_not_received": {"pending": int, "dead": int},  # replies recorded here (counted above at the
+                                          # time given) the platform has not received: on their way, or given up
+                                          # (a push dead letter each: the city's figure lacks them)
          "redo": {"opened": int, "refused": int},
          "satisfaction": float | None,    # (满意 + 基本满意) / rated, latest rating of each order
          "by_unit_month": [{"dept_code": str, "dept_name": str | None, "month": "2026-09", "rated": int,
@@ -572,6 +575,7 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[st
     with engine.connect() as conn:
         rows = store.workorder_rows(conn)
         first_read = ledger.get_watermark(conn, f"citizen:{SOURCE}", FIRST_READ) or store.first_outbox_item(conn, SOURCE)
+        unsent = store.outbox_status_counts(conn, SOURCE, key_prefix="df:")
     routed = [r for r in rows if _routed(r)]
     history = [r for r in routed if _before_tongban(r, first_read)]
     arrived_late = [r for r in routed if _late_on_arrival(r, first_read)]
@@ -615,6 +619,7 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[st
         "reply_on_time_ratio": _ratio(sum(1 for at, by in replies if by is None or at <= by), len(replies)),
         "replies_overdue": sum(1 for r in rows if r["status"] in ("dispatched", "redo") and due(r) is not None
                                and due(r) < now),
+        "replies_not_received": {"pending": unsent.get("pending", 0), "dead": unsent.get("dead", 0)},
         "redo": {"opened": sum(1 for r in rows if r["redo_round"]), "refused": sum(r["redo_refused"] for r in rows)},
         "satisfaction": _ratio(sum(1 for r in rated if r["rating"] in ("satisfied", "basic")), len(rated)),
         "by_unit_month": by_unit,

@@ -43,7 +43,7 @@ __all__ = [
     "evaluation", "evaluation_hashes", "evaluation_rows", "insert_appeal", "insert_callbacks",
     "insert_evaluations", "live_case_count", "outbox_counts", "set_appeal", "set_callback", "set_flags",
     "set_outbox", "outbox_status", "update_evaluations", "upsert_workorder", "workorder", "workorder_rows", "workorders_by_status",
-    "first_outbox_item", "bad_ratings", "first_callback_opened",
+    "first_outbox_item", "outbox_status_counts", "bad_ratings", "first_callback_opened",
     "update_workorder", "finished_case_count", "superseded_rating_count", "revision_count",
 ]
 
@@ -395,6 +395,14 @@ def department_workorders(conn: Connection, dept_code: str | None, *, status: st
         last = equal_where_given(select(w.received_at), (w.order_no, after), (w.dept_code, dept_code)).scalar_subquery()
         stmt = stmt.where(or_(w.received_at > last, and_(w.received_at == last, w.order_no > after)))
     return list(conn.execute(stmt.order_by(w.received_at, w.order_no).limit(limit)).mappings())
+
+
+def outbox_status_counts(conn: Connection, target: str, *, key_prefix: str) -> dict[str, int]:
+    """``status → items`` of ``target``'s queue whose key starts with ``key_prefix`` (``df:``: the 12345 replies)."""
+    o = citizen_outbox.c
+    rows = conn.execute(select(o.status, func.count()).where(o.target == target, o.key.startswith(key_prefix))
+                        .group_by(o.status))
+    return {status: int(n) for status, n in rows}
 
 
 def first_outbox_item(conn: Connection, target: str) -> datetime | None:
