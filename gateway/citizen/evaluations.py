@@ -533,13 +533,26 @@ def _delivered(engine: Engine, appeal: Any) -> bool:
 # -- the summary ----------------------------------------------------------------------------------------------
 
 
+def _months(period: str | None) -> tuple[str, str]:
+    """The first and last month (``YYYY-MM``) of ``period``, every month when None; a ``ValueError`` names a period
+    that is neither a month nor a year."""
+    from gateway.ops.kpi import period_range
+
+    first, last = period_range(period)
+    return first or "", last or "9999-99"
+
+
 def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
 def evaluation_summary(engine: Engine, *, now: datetime | None = None,
-                       rateable_cases: int | None = None) -> dict[str, Any]:
+                       rateable_cases: int | None = None, period: str | None = None) -> dict[str, Any]:
     """The 好差评 figures for the ops console and ``tongban evaluations summary --json``.
+
+    ``period`` (``2026-11``, ``2026``: the monthly or yearly report): the ratings given in it (Beijing month of the
+    rating) and their 差评 and callbacks, and 评价率 over the cases finished in it — the appeals, forwarding and
+    misuse counts stay those of every rating. None: everything.
 
     ``rateable_cases``: the cases that can be rated, when the caller knows it — the ops console and the KPI summary
     take it from the KPI facts' sums (cached per refresh); by default it is counted from the ledger's case
@@ -576,11 +589,16 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
          "by_unit_month": [{"dept_code": str | None, "month": "2026-09", ... as by_unit}]}
     """
     now = now or datetime.now(timezone.utc)
+    first, last = _months(period)
     with engine.connect() as conn:
-        rated = store.evaluation_groups(conn)
-        bad = store.callback_groups(conn, now=now)
-        cases = store.finished_case_count(conn) if rateable_cases is None else rateable_cases
-        evaluated = store.evaluated_case_count(conn, from_facts=rateable_cases is not None)  # one count basis
+        rated = [r for r in store.evaluation_groups(conn) if first <= r["month"] <= last]
+        bad = [b for b in store.callback_groups(conn, now=now) if first <= b["month"] <= last]
+        if period is not None:  # the cases finished in the period, read from their documents
+            cases = store.finished_case_count(conn, finished_in=period)
+            evaluated = store.evaluated_case_count(conn, finished_in=period)
+        else:
+            cases = store.finished_case_count(conn) if rateable_cases is None else rateable_cases
+            evaluated = store.evaluated_case_count(conn, from_facts=rateable_cases is not None)  # one count basis
         superseded = store.superseded_rating_count(conn)
         appeals = store.appeal_states(conn)
         outbox = store.outbox_counts(conn)
@@ -608,6 +626,7 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
 
     coverage = _ratio(evaluated, cases)
     return {
+        "period": period,
         "evaluations": total, "superseded": superseded, "cases": cases, "evaluated_cases": evaluated,
         "coverage": coverage,
         "coverage_target": COVERAGE_TARGET, "coverage_ok": None if coverage is None else coverage >= COVERAGE_TARGET,

@@ -537,8 +537,11 @@ def _late_on_arrival(r: Any, first_read: datetime | None) -> bool:
             and not _in_time(r))
 
 
-def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[str, Any]:
+def workorder_summary(engine: Engine, *, now: datetime | None = None, period: str | None = None) -> dict[str, Any]:
     """The 12345 figures for the ops console and ``tongban workorders summary --json``.
+
+    ``period`` (``2026-11``, ``2026``): the orders handed out (派单) in it, Beijing month; the replies not received
+    stay those of every order. None: every order.
 
     Returns::
 
@@ -572,8 +575,12 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[st
                                           # month of 派单 (received); unit = the department Tongban routed to
     """
     now = now or datetime.now(timezone.utc)
+    from gateway.ops.kpi import period_range
+
+    first, last = period_range(period)
     with engine.connect() as conn:
-        rows = store.workorder_rows(conn)
+        rows = [r for r in store.workorder_rows(conn)
+                if period is None or (r["month"] is not None and first <= r["month"] <= last)]  # type: ignore[operator]
         first_read = ledger.get_watermark(conn, f"citizen:{SOURCE}", FIRST_READ) or store.first_outbox_item(conn, SOURCE)
         unsent = store.outbox_status_counts(conn, SOURCE, key_prefix="df:")
     routed = [r for r in rows if _routed(r)]
@@ -607,6 +614,7 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None) -> dict[st
         return r["redo_due_at"] if r["redo_round"] and r["redo_due_at"] else r["reply_due_at"]
 
     return {
+        "period": period,
         "orders": len(rows), "by_status": {s: sum(1 for r in rows if r["status"] == s) for s in STATUSES},
         "dispatch_minutes": {"p50": pct(50), "p90": pct(90), "p99": pct(99),
                              "max": round(minutes[-1], 2) if minutes else None},

@@ -108,15 +108,15 @@ def evaluations_resend(database_url: DbOpt = None, json_out: JsonOpt = False) ->
 
 @evaluations_app.command("summary")
 @guard
-def evaluations_summary(database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
-    """评价率, 好评率, 差评回复率, 限时办结率 … overall and per month."""
+def evaluations_summary(database_url: DbOpt = None, json_out: JsonOpt = False, period: PeriodOpt = None) -> None:
+    """评价率, 好评率, 差评回复率, 限时办结率 … overall and per month (``--period``: one month's or year's report)."""
     from gateway.citizen import evaluation_summary
 
-    s = evaluation_summary(ledger_engine(None, database_url, existing=True))
+    s = evaluation_summary(ledger_engine(None, database_url, existing=True), period=_period(period))
     if json_out:
         print_json(s)
         return
-    print_table("好差评", ["评价数", "评价率 (≥70%)", "好评率", "差评 (其中接入前)", "差评回复率", "当天回访率", "限时办结率",
+    print_table(f"好差评{' ' + period if period else ''}", ["评价数", "评价率 (≥70%)", "好评率", "差评 (其中接入前)", "差评回复率", "当天回访率", "限时办结率",
                            "待回访", "超时未回访", "申诉 待/成立/驳回", "上报省级 已/待/失败", "疑似刷评"],
                 [[s["evaluations"], _pct(s["coverage"]), _pct(s["good_ratio"]),
                   f'{s["bad"]} ({s["callbacks_before_tongban"]})', _pct(s["reply_ratio"]),
@@ -327,6 +327,21 @@ def workorders_redo(order_no: str, citizen: CitizenOpt = None, json_out: JsonOpt
     print_json(out) if json_out else console.print(f"{order_no}: redo due {beijing_minute(out['redo_due_at'])}")
 
 
+PeriodOpt = Annotated[str | None, typer.Option("--period", help="One month (2026-11) or year (2026): the ratings "
+                                                               "given / orders handed out in it.")]
+
+
+def _period(period: str | None) -> str | None:
+    """``--period`` checked: a month or a year, else the one-line error the other commands give."""
+    from gateway.ops.kpi import period_range
+
+    try:
+        period_range(period)
+    except ValueError as exc:
+        raise ConfigError(f"--period: {exc}") from None
+    return period
+
+
 def _in_time_cell(s: dict[str, Any]) -> str:
     """15分钟内转派 over the routed orders Tongban could route in time, its base said when orders late on arrival
     (the platform's backlog when Tongban was connected) are left out of it."""
@@ -339,18 +354,18 @@ def _in_time_cell(s: dict[str, Any]) -> str:
 
 @workorders_app.command("summary")
 @guard
-def workorders_summary(database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
+def workorders_summary(database_url: DbOpt = None, json_out: JsonOpt = False, period: PeriodOpt = None) -> None:
     """Dispatch time percentiles, on-time replies, redo, satisfaction per unit and month. Orders late on arrival
     (their 15 minutes gone before Tongban first read the platform) are counted apart from Tongban's own late
     dispatches and left out of 15分钟内转派."""
     from gateway.citizen import workorder_summary
 
-    s = workorder_summary(ledger_engine(None, database_url, existing=True))
+    s = workorder_summary(ledger_engine(None, database_url, existing=True), period=_period(period))
     if json_out:
         print_json(s)
         return
     d = s["dispatch_minutes"]
-    print_table("12345", ["工单", "转派 (其中接入前)", "转派 p50/p90/max (min)", "15分钟内转派", "自身超时转派",
+    print_table(f"12345{' ' + period if period else ''}", ["工单", "转派 (其中接入前)", "转派 p50/p90/max (min)", "15分钟内转派", "自身超时转派",
                           "到达即超时", "未转派超时", "按时答复", "超时未答复", "答复未送达 待/失败", "重办 开/拒",
                           "满意率"],
                 [[s["orders"], f'{s["routed"]} ({s["routed_before_tongban"]})', f"{d['p50']}/{d['p90']}/{d['max']}",

@@ -162,16 +162,19 @@ def live_case_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(cases).where(cases.c.deleted.is_(False))).scalar_one())
 
 
-def _rateable() -> Any:
+def _rateable(finished_in: str = "") -> Any:
     """Live cases (:func:`gateway.store.kpi.live_case`: the KPIs' definition — not deleted, not 作废 or 删除) whose
-    document names a finish time (the cases that can be rated)."""
+    document names a finish time (the cases that can be rated) — beginning with ``finished_in`` (``2026-11``,
+    ``2026``: the case document's times are Beijing time, so its text's month is the Beijing month)."""
     c = cases.c
-    return and_(or_(c.data.like('%"finished_at": "%'), c.data.like('%"finished_at":"%')), live_case())
+    return and_(or_(c.data.like(f'%"finished_at": "{finished_in}%'), c.data.like(f'%"finished_at":"{finished_in}%')),
+                live_case())
 
 
-def finished_case_count(conn: Connection) -> int:
-    """Live cases whose document names a finish time (the cases that can be rated)."""
-    return int(conn.execute(select(func.count()).select_from(cases).where(_rateable())).scalar_one())
+def finished_case_count(conn: Connection, *, finished_in: str = "") -> int:
+    """Live cases whose document names a finish time (the cases that can be rated), finished in ``finished_in`` (a
+    month or a year) when given."""
+    return int(conn.execute(select(func.count()).select_from(cases).where(_rateable(finished_in))).scalar_one())
 
 
 def finished_cases(conn: Connection, limit: int) -> list[dict[str, Any]]:
@@ -231,7 +234,7 @@ def superseded_rating_count(conn: Connection) -> int:
                             .where(e.revoked.is_(False), ~_counted_of_its_case())).scalar_one())
 
 
-def evaluated_case_count(conn: Connection, *, from_facts: bool = False) -> int:
+def evaluated_case_count(conn: Connection, *, from_facts: bool = False, finished_in: str = "") -> int:
     """Rateable cases (the 评价率's denominator) with at least one rating: a rating naming a case the ledger does
     not hold (another district's, a typo) rates nothing here, and many ratings of one case are one evaluated case.
     ``from_facts``: the rateable cases as the KPI facts count them (live and finished: the denominator the
@@ -244,7 +247,7 @@ def evaluated_case_count(conn: Connection, *, from_facts: bool = False) -> int:
                 citizen_evaluations.join(kpi_case_facts, f.case_no == e.case_no))
             .where(e.revoked.is_(False), f.live.is_(True), f.finished.is_(True))).scalar_one())
     rated = select(e.case_no).where(e.revoked.is_(False), e.case_no == cases.c.case_no).exists()
-    return int(conn.execute(select(func.count()).select_from(cases).where(_rateable(), rated)).scalar_one())
+    return int(conn.execute(select(func.count()).select_from(cases).where(_rateable(finished_in), rated)).scalar_one())
 
 
 def appeal_states(conn: Connection) -> dict[str, int]:
