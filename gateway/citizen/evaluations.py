@@ -563,6 +563,8 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
         {"evaluations": int,              # ratings counted: one per case (一事一评) — its newest, unless a standing
                                           # 差评 holds its place (store._counted_of_its_case) — revoked ones excluded
          "superseded": int,               # the other ratings of a case (kept, not counted)
+         "unlinked": int | None,          # of the ratings counted, those naming a case the ledger does not hold:
+                                          # in 好评率 and 差评, in no 评价率 (None with a period)
          "cases": int,                    # live cases with a finish time (the cases that can be rated)
          "evaluated_cases": int,          # of those, cases with at least one rating (a rating naming a case
                                           # the ledger does not hold rates nothing here)
@@ -600,6 +602,7 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
             cases = store.finished_case_count(conn) if rateable_cases is None else rateable_cases
             evaluated = store.evaluated_case_count(conn, from_facts=rateable_cases is not None)  # one count basis
         superseded = store.superseded_rating_count(conn)
+        unlinked = store.unlinked_rating_count(conn) if period is None else None
         appeals = store.appeal_states(conn)
         outbox = store.outbox_counts(conn)
     labels = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
@@ -627,7 +630,7 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
     coverage = _ratio(evaluated, cases)
     return {
         "period": period,
-        "evaluations": total, "superseded": superseded, "cases": cases, "evaluated_cases": evaluated,
+        "evaluations": total, "superseded": superseded, "unlinked": unlinked, "cases": cases, "evaluated_cases": evaluated,
         "coverage": coverage,
         "coverage_target": COVERAGE_TARGET, "coverage_ok": None if coverage is None else coverage >= COVERAGE_TARGET,
         "by_level": {labels[k]: sum(r["n"] for r in rated if r["level"] == k) for k in (5, 4, 3, 2, 1)},

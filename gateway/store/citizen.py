@@ -43,7 +43,7 @@ __all__ = [
     "evaluation", "evaluation_hashes", "evaluation_rows", "insert_appeal", "insert_callbacks",
     "insert_evaluations", "live_case_count", "outbox_counts", "set_appeal", "set_callback", "set_flags",
     "set_outbox", "outbox_status", "update_evaluations", "upsert_workorder", "workorder", "workorder_rows", "workorders_by_status",
-    "first_outbox_item", "outbox_status_counts", "bad_ratings", "first_callback_opened",
+    "first_outbox_item", "outbox_status_counts", "unlinked_rating_count", "bad_ratings", "first_callback_opened",
     "update_workorder", "finished_case_count", "superseded_rating_count", "revision_count",
 ]
 
@@ -225,6 +225,16 @@ def evaluation_groups(conn: Connection) -> list[RowMapping]:
         # a 差评 set aside by an upheld appeal (申诉成立) is out of every figure, as the province counts it
         .where(e.revoked.is_(False), or_(e.appeal.is_(None), e.appeal != "upheld"), _counted_of_its_case())
         .group_by(e.dept_code, e.month, e.level, e.channel)).mappings())
+
+
+def unlinked_rating_count(conn: Connection) -> int:
+    """Counted ratings naming a case the ledger does not hold (another district's, one not synced yet, a typo):
+    in 好评率 and 差评, in no 评价率."""
+    e = citizen_evaluations.c
+    held = select(cases.c.case_no).where(cases.c.case_no == e.case_no).exists()
+    return int(conn.execute(select(func.count()).select_from(citizen_evaluations).where(
+        e.revoked.is_(False), or_(e.appeal.is_(None), e.appeal != "upheld"), _counted_of_its_case(), ~held)
+    ).scalar_one())
 
 
 def superseded_rating_count(conn: Connection) -> int:

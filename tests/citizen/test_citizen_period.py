@@ -62,3 +62,14 @@ def test_a_month_s_figures_are_those_of_the_month(tmp_path: Path) -> None:
     assert table.returncode == 0 and "12345 2026-10" in table.stdout
     wrong = cli("evaluations", "summary", "--period", "2026-13")
     assert wrong.returncode == 1 and "--period: period '2026-13' is neither a year" in wrong.stderr
+
+
+def test_ratings_of_cases_the_ledger_does_not_hold_are_counted_and_said(tmp_path: Path) -> None:
+    """Found by review: 评价数 1,789 held 805 ratings of cases the ledger does not hold (in 好评率 and 差评, in no
+    评价率), and no figure said so."""
+    engine = migrated(f"sqlite:///{tmp_path / 'ledger.db'}")
+    add_case(engine, "C-HELD", OCT)
+    sync_evaluations(engine, load_citizen(), calendar=CAL, now=NOV, client=Pages([
+        rating("R-1", "C-HELD", 5, OCT, OCT), rating("R-2", "C-ELSEWHERE", 1, OCT, OCT)]))
+    summary = evaluation_summary(engine, now=NOV)
+    assert (summary["evaluations"], summary["unlinked"], summary["evaluated_cases"], summary["bad"]) == (2, 1, 1, 1)
