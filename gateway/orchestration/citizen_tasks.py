@@ -58,13 +58,14 @@ def run_evaluations() -> dict[str, Any]:
 
 def run_forward() -> dict[str, Any]:
     """Forward ratings, callbacks, rectifications and appeals to the provincial 好差评 system."""
-    from gateway.citizen import ProvincialClient, deliver
+    from gateway.citizen import ProvincialClient
+    from gateway.citizen.outbox import drain
 
     settings = _settings()
     client = ProvincialClient(settings.provincial_pj)
     try:
         with _runtime() as runtime:
-            return _delivered(deliver(runtime.engine, "provincial_pj", client))
+            return _delivered(drain(runtime.engine, "provincial_pj", client))
     finally:
         client.close()
 
@@ -104,12 +105,13 @@ def run_workorders() -> dict[str, Any]:
 
 def run_workorder_replies() -> dict[str, Any]:
     """Send dispatches, returns, signatures and replies to the 12345 platform."""
-    from gateway.citizen import HotlineClient, deliver
+    from gateway.citizen import HotlineClient
+    from gateway.citizen.outbox import drain
 
     client = HotlineClient(_settings().hotline)
     try:
         with _runtime() as runtime:
-            return _delivered(deliver(runtime.engine, "hotline", client))
+            return _delivered(drain(runtime.engine, "hotline", client))
     finally:
         client.close()
 
