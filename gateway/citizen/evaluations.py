@@ -536,7 +536,7 @@ def _delivered(engine: Engine, appeal: Any) -> bool:
 def _months(period: str | None) -> tuple[str, str]:
     """The first and last month (``YYYY-MM``) of ``period``, every month when None; a ``ValueError`` names a period
     that is neither a month nor a year."""
-    from gateway.ops.kpi import period_range
+    from gateway.ops.periods import period_range
 
     first, last = period_range(period)
     return first or "", last or "9999-99"

@@ -575,7 +575,7 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None, period: st
                                           # month of 派单 (received); unit = the department Tongban routed to
     """
     now = now or datetime.now(timezone.utc)
-    from gateway.ops.kpi import period_range
+    from gateway.ops.periods import period_range
 
     first, last = period_range(period)
     with engine.connect() as conn:

@@ -334,7 +334,7 @@ PeriodOpt = Annotated[str | None, typer.Option("--period", help="One month (2026
 
 def _period(period: str | None) -> str | None:
     """``--period`` checked: a month or a year, else the one-line error the other commands give."""
-    from gateway.ops.kpi import period_range
+    from gateway.ops.periods import period_range
 
     try:
         period_range(period)

@@ -33,6 +33,7 @@ from gateway.models.datetimes import BEIJING, beijing_iso
 from gateway.ops.deadlines.calendar import WorkCalendar
 from gateway.ops.deadlines.clock import evaluate, limit_unit
 from gateway.ops.deadlines.scan import clock_fingerprint
+from gateway.ops.periods import period_range
 from gateway.store import kpi as store
 from gateway.store import process as process_store
 
@@ -411,18 +412,6 @@ def _case_kpis(s: dict[str, int]) -> dict[str, float | int | None]:
         "tongban_city_cases": s["tongban_city"] if offices else None,
         "cross_province_cases": s["cross_province"] if offices else None,
     }
-
-
-def period_range(period: str | None) -> tuple[str | None, str | None]:
-    """``"2026-11"`` → that month; ``"2026"`` → its twelve months; None → everything."""
-    if period is None:
-        return None, None
-    if len(period) == 4 and period.isdigit() and int(period) >= 1:
-        return f"{period}-01", f"{period}-12"
-    if len(period) == 7 and period[4] == "-" and period[:4].isdigit() and period[5:].isdigit() \
-            and int(period[:4]) >= 1 and 1 <= int(period[5:]) <= 12:
-        return period, period
-    raise ValueError(f"period {period!r} is neither a year (2026) nor a month (2026-11)")
 
 
 def previous_period(period: str, against: Literal["previous", "year"] = "previous") -> str:
