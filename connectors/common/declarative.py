@@ -13,7 +13,7 @@ import random as _random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 import requests
@@ -30,7 +30,7 @@ from gateway.contract.connector import (
 )
 from gateway.contract.errors import ConfigError, TongbanError
 
-from .reader import record_decoder
+from .reader import probe_start, record_decoder
 
 
 class _StreamSettings(Protocol):
@@ -116,6 +116,14 @@ class DeclarativeConnector(Connector):
             return CheckResult(False, str(exc))
         except Exception as exc:  # noqa: BLE001 - check() reports, it never raises
             return CheckResult(False, f"{self.settings.label}: check failed unexpectedly: {type(exc).__name__}: {exc}")
+
+    def probe_since(self, stream: str) -> datetime | None:
+        """Where ``tongban connector check`` reads ``stream`` (its first page's key and cursor checked): inside
+        its newest window for a windowed stream (:func:`~connectors.common.reader.probe_start`), else None (from
+        the start, as a first read)."""
+        settings = self.settings.streams.get(stream)
+        incremental = getattr(settings, "incremental", None)
+        return None if incremental is None else probe_start(incremental, datetime.now(timezone.utc))
 
     def streams(self) -> list[StreamInfo]:
         cfg = self.settings

@@ -367,6 +367,33 @@ def first_start(incremental: IncrementalConfig, now: datetime) -> datetime | Non
     return None
 
 
+def probe_start(incremental: IncrementalConfig, now: datetime) -> datetime | None:
+    """Where ``tongban connector check`` starts reading a stream: inside its newest window (half a ``max_window``,
+    else half the ``initial_lookback``, before ``now``), None for a stream with neither. A source that refuses a
+    query without its time span (or one wider than ``max_window``) answered the bare first page an error, and the
+    oldest window — ``initial_lookback`` ago, where a first read starts — is most often empty, so a misspelt key
+    passed."""
+    span = incremental.max_window or incremental.initial_lookback
+    return None if span is None else now - span / 2
+
+
+def probe_params(incremental: IncrementalConfig, now: datetime) -> dict[str, str]:
+    """The incremental parameters of the check's probe (:func:`probe_start`): the start as the read sends it, and
+    the end (``end_param``: ``now``); empty for a stream the read may query without them."""
+    start = probe_start(incremental, now)
+    if start is None and incremental.end_param is None:
+        return {}
+    codec = CursorCodec(incremental.effective_param_format, incremental.tz)
+    params: dict[str, str] = {}
+    if start is not None:
+        params[incremental.param] = codec.format_before(start) if incremental.exclusive else codec.format(start)
+    elif incremental.initial_value is not None:
+        params[incremental.param] = incremental.initial_value
+    if incremental.end_param is not None:
+        params[incremental.end_param] = codec.format_end(now)
+    return params
+
+
 def record_decoder(primary_key: str | list[str], incremental: IncrementalConfig | None) -> RecordDecoder:
     """How a stream's records are keyed and dated: its primary key, and its cursor field read in its format."""
     if incremental is None:

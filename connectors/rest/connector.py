@@ -14,12 +14,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 from connectors.common.declarative import DeclarativeConnector
 from connectors.common.paginators import PageRequest, make_paginator
-from connectors.common.records import check_envelope, check_success, envelope_outcome, select_items
+from connectors.common.reader import probe_params
+from connectors.common.records import (
+    check_envelope,
+    check_success,
+    envelope_outcome,
+    failure_envelope,
+    select_items,
+)
 from connectors.common.secretrefs import SecretParams, masked, secret_names, url_password
 from connectors.http.transport import Transport
 from gateway.contract.connector import Page, SyncMode, WriteOperation, WriteResult
@@ -69,10 +76,16 @@ class RestConnector(DeclarativeConnector):
             message = f"{cfg.label}: GET {cfg.check.path} answered HTTP {response.status_code}"
             if not response.ok:
                 raise FatalSyncError(message)
+            said = failure_envelope(_json_or_none(response))  # a 200 saying 参数错误 or token失效 is no health
+            if said is not None:
+                raise FatalSyncError(f"{message}, saying it failed: {said}")
             return message
         name = cfg.check.stream if cfg.check is not None and cfg.check.stream else next(iter(cfg.streams))
         stream = cfg.streams[name]
-        request = make_paginator(stream.pagination).request(PageRequest(stream.path, dict(stream.params)))
+        params = dict(stream.params)
+        if stream.incremental is not None:  # the newest window, as a read would ask for it (its span included)
+            params.update(probe_params(stream.incremental, datetime.now(timezone.utc)))
+        request = make_paginator(stream.pagination).request(PageRequest(stream.path, params))
         rule = stream.success
 
         def busy(body: Any) -> str | None:
@@ -109,6 +122,14 @@ class RestConnector(DeclarativeConnector):
 
     def close(self) -> None:
         self.transport.close()
+
+
+def _json_or_none(response: Any) -> Any:
+    """The answer's JSON body, or None when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 __all__ = ["RestConnector"]

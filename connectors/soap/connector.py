@@ -57,7 +57,10 @@ class SoapConnector(DeclarativeConnector):
                 said = f"{cfg.label}: {call.operation} answered HTTP {result.status}"
             else:
                 name = cfg.check.stream if cfg.check is not None and cfg.check.stream else next(iter(cfg.streams))
-                first = next(iter(self.read(name, mode="full_refresh")), None)
+                start = self.probe_since(name)  # a windowed stream: its newest window, where records are
+                pages = (self.read(name, since=start, mode="incremental") if start is not None
+                         else self.read(name, mode="full_refresh"))
+                first = next(iter(pages), None)
                 count = len(first.records) + len(first.rejects) if first is not None else 0
                 said = f"{cfg.label} stream {name!r}: first page answered with {count} record(s)"
         except TongbanError as exc:

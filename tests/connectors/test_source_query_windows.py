@@ -321,3 +321,47 @@ def test_a_window_no_longer_than_the_parameter_s_step_is_refused_at_load(increme
     settings = {"end_param": "endTime", "initial_lookback": "6d", "param_format": "%Y-%m-%d", **incremental}
     with pytest.raises(ConfigError, match=f"too short for the parameter's format.*give at least {least}"):
         _connector("http://127.0.0.1:9", settings)
+
+
+# -- the check (tongban connector check) on such a source -----------------------------------------------------------
+
+def test_the_check_asks_a_windowed_source_for_its_newest_window_and_checks_its_records() -> None:
+    """Found by review: the check's probe sent the first page without startTime/endTime (the source refused it:
+    参数错误, the check failed naming nothing of the window), and the key/cursor check read the oldest window —
+    40 days ago, most often empty — so a misspelt primary key passed."""
+    from types import SimpleNamespace
+
+    from gateway.kernel.firstpage import check_first_page
+
+    with ScriptedServer(_seven_days_at_most) as server:
+        connector = _connector(server.url, {**WINDOWED, "exclusive": True}, size=10)
+        result = connector.check()
+        assert result.ok, result.message
+        assert "first page answered with" in result.message and "with 0 record" not in result.message
+        system = SimpleNamespace(stream="cases", connector_config_source="gov.yaml")
+        config = {"streams": {"cases": {"primary_key": "id", "incremental": {"cursor_field": "updateTime"}}}}
+        page = check_first_page(system, connector, config)  # type: ignore[arg-type]
+        assert page.ok and page.records > 0, page.message
+        wrong = {"streams": {"cases": {"primary_key": "idd", "incremental": {"cursor_field": "updateTime"}}}}
+        refused = check_first_page(system, connector, wrong)  # type: ignore[arg-type]
+        assert not refused.ok and "did you mean 'id'" in refused.message
+        asked = [s.query for s in server.requests_to("/api/cases")]
+    for query in asked:  # every probe inside one window the source takes
+        span = datetime.strptime(query["endTime"], FORMAT) - datetime.strptime(query["startTime"], FORMAT)
+        assert timedelta(0) < span <= timedelta(days=7)
+
+
+def test_a_check_path_answering_200_with_a_failure_envelope_fails() -> None:
+    """Found by review: `check: {path: …}` looked at the HTTP status alone — a 200 saying 时间跨度不能超过7天 (or an
+    expired token) printed 'ok'."""
+    def source(request: Seen) -> Answer:
+        return json_answer('{"code":"40003","msg":"时间跨度不能超过7天"}'.encode())
+
+    with ScriptedServer(source) as server:
+        connector = RestConnector(
+            {"kind": "rest", "name": "gov", "base_url": server.url, "retry": {"max_attempts": 1},
+             "check": {"path": "/api/cases", "params": {"pageNo": 1}},
+             "streams": {"cases": {"path": "/api/cases", "record_selector": "data.rows", "primary_key": "id"}}},
+            session=plain_session())
+        result = connector.check()
+    assert not result.ok and "saying it failed: code = '40003': 时间跨度不能超过7天" in result.message
