@@ -185,13 +185,15 @@ def sync_dag(system: SystemConfig) -> DAG:
                       **({"queue": system.queue} if system.queue else {})},
         tags=["tongban", "sync", system.role],
         params={"full_refresh": Param(False, type="boolean",
-                                      description="Re-read the source from the start instead of from the watermark")},
+                                      description="Re-read the source from its start instead of from the watermark "
+                                                  "(a source read in windows: from its initial_lookback ago)")},
         doc_md=f"Incremental sync of **{system.name}** ({system.title}, {system.connector}). "
                f"Retries {system.retries}× from {system.retry_delay} with exponential backoff, each try at most "
                f"{system.execution_timeout}; a final failure "
                "raises a `sync_failed` alert (`tongban status`). The `quality` task fails when the run rejected "
                f"more than {system.max_rejected_share:.0%} of what it read (`tongban dead-letters list --system "
-               f"{system.name}`). Trigger with `{{\"full_refresh\": true}}` to re-read everything." + _console_link(),
+               f"{system.name}`). Trigger with `{{\"full_refresh\": true}}` to re-read the source from its start (a source "
+               "read in windows: from its `initial_lookback` ago)." + _console_link(),
     ) as dag:
         name = system.name
 
