@@ -159,20 +159,29 @@ def map_record(inbound: MapFunction, payload: Any) -> tuple[dict[str, Any] | Non
         return None, [("$", "mapping.internal", f"the mapping failed on this record: {type(exc).__name__}: {exc}")]
 
 
-def _say_missing_source(issue: FieldIssue, payload: Any, mapper: Mapper) -> FieldIssue:
-    """``issue`` — and, when every source path its field is read from is absent from the record, that too.
+def _say_missing_source(issue: FieldIssue, payload: Any, mapper: Mapper, canonical: Any = None) -> FieldIssue:
+    """``issue`` — and, when every source path its field is read from is absent from the record, that too; or,
+    when the field came out empty from a value the source did send, which value the mapping read as none.
 
     A field renamed at the source leaves the canonical field empty, and validation then says what an empty field
     breaks (``applicant.name: Input should be a valid string``); the engineer wants to hear that the record has
-    no ``sqrxm`` any more. Only rejections pay for this."""
+    no ``sqrxm`` any more — or that its ``sqsj`` was ``0000-00-00 00:00:00``, a "no value" the mapping's
+    ``null_tokens`` read as none, so that the time is missing, not malformed. Only rejections pay for this."""
     spec = (mapper.spec.get("fields") or {}).get(issue.field)
     if spec is None:
         return issue
     paths = sorted(p for p in field_source_paths(spec) if "[]" not in p)
-    if not paths or any(dig(payload, path_keys(p)) is not None for p in paths):
+    if not paths:
         return issue
-    return replace(issue, message=f"{issue.message} (the source record has no value at "
-                                  f"{', '.join(paths)}: renamed or left out at the source?)")
+    sent = {p: dig(payload, path_keys(p)) for p in paths}
+    if all(v is None for v in sent.values()):
+        return replace(issue, message=f"{issue.message} (the source record has no value at "
+                                      f"{', '.join(paths)}: renamed or left out at the source?)")
+    if isinstance(canonical, dict) and dig(canonical, path_keys(issue.field)) is None:
+        said = ", ".join(f"{p} = {v!r}" for p, v in sent.items() if v is not None)
+        return replace(issue, message=f"{issue.message} (the source sent {said[:200]}, which the mapping read as "
+                                      "no value: missing, not malformed)")
+    return issue
 
 
 def _dedupe(records: Sequence[RawRecord]) -> list[RawRecord]:
@@ -334,7 +343,7 @@ def _ingest_page(
     ctx.quality.add(result)
     for index, rejection in result.rejected:
         record = mapped_from[index]
-        found = [_say_missing_source(issue, record.payload, ctx.mapper) for issue in rejection.issues]
+        found = [_say_missing_source(issue, record.payload, ctx.mapper, mapped[index]) for issue in rejection.issues]
         dead_letter(record, "; ".join(map(str, found)), found, raw=record.payload, source_id=record.source_id,
                     case_no=mapped[index].get("case_no"))
     counts.rejected += len(dead)

@@ -181,3 +181,16 @@ def test_a_record_whose_validation_raises_something_else_is_dead_lettered_by_nam
     (issue,) = letter["issues"]
     assert (letter["source_id"], issue["field"], issue["rule"]) == (bad["id"], "$", "validation.internal")
     assert "TypeError" in issue["message"] and "not supported" in issue["message"]
+
+
+def test_a_required_time_the_source_sent_as_a_no_value_token_is_said_missing_not_malformed(env) -> None:
+    """Found by an engineer onboarding a system: ``applyTime: 0000-00-00 00:00:00`` (a null token) was rejected as
+    ``applied_at: Input should be a valid datetime`` — read as a malformed time; the value is missing, and the
+    dead letter now says what the source sent and that the mapping read it as none."""
+    engine, ctx = env
+    bad = bad_record(applyTime="0000-00-00 00:00:00")
+    good = ingest(engine, ctx, bad)
+    assert landed(engine, good)
+    (letter,) = letters(engine)
+    (issue,) = [i for i in letter["issues"] if i["field"] == "applied_at"]
+    assert "applyTime = '0000-00-00 00:00:00'" in issue["message"] and "missing, not malformed" in issue["message"]
