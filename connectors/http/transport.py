@@ -497,6 +497,11 @@ def _reason(exc: Exception) -> str:
     for pattern in known:
         if pattern in text:
             return pattern.lower()
+    if isinstance(exc, requests.exceptions.SSLError) and "WRONG_VERSION_NUMBER" in text:
+        # the usual cause: a system serving plain HTTP called over https (an endpoint or connection host written
+        # without its scheme is taken as https)
+        return ("TLS handshake failed (WRONG_VERSION_NUMBER): the system answers plain HTTP? give the endpoint "
+                "with http:// (a host without a scheme is called over https)")
     return f"{type(exc).__name__}: {text[:200]}"
 
 

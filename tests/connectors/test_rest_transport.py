@@ -234,3 +234,17 @@ def test_a_transport_error_never_carries_the_query_string_into_logs_or_messages(
     text = _reason(failed)
     assert "S3CRET-TOKEN" not in text and "ABCDEF" not in text
     assert "/api/cases?…" in text and "self-signed certificate" in text
+
+
+def test_a_plain_http_system_called_over_https_is_said_so() -> None:
+    """Found by an engineer onboarding a system: a connection host without a scheme is https, and a system serving
+    plain HTTP answered four retries of ``SSLError … WRONG_VERSION_NUMBER`` with no hint that https was assumed."""
+    from http_testlib import ScriptedServer, json_answer
+
+    with ScriptedServer(lambda request: json_answer(b'{"code":"0"}')) as server:
+        https_url = server.url.replace("http://", "https://", 1)
+        connector = RestConnector({"kind": "rest", "name": "gov", "base_url": https_url, "retry": {"max_attempts": 1},
+                                   "check": {"path": "/ping"},
+                                   "streams": {"cases": {"path": "/api/cases", "primary_key": "id"}}})
+        result = connector.check()
+    assert not result.ok and "answers plain HTTP? give the endpoint with http://" in result.message, result.message
