@@ -12,7 +12,8 @@ is what the operator runs then. One transaction, or nothing:
    window — the new department's own, from the 目录 — starting when that system has the case;
 3. the department routed first is told to let the case go: a ``delete`` of the case is queued for its system when
    it already has the case (its push dead-letters as ``push.unsupported_operation`` when that system cannot
-   delete: then a person removes it there), and a push it was never sent is cancelled (``superseded``) instead;
+   delete: then a person removes it there), and every push it never received is cancelled (``superseded``; a
+   given-up one with its dead letter, which a replay would otherwise send after the move);
 4. the trail records who moved it, from where to where, and the routing alert is resolved.
 
 Only an undecided hand-off moves (``awaiting_delivery`` or ``pending``): once a department accepted, refused or was
