@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from gateway.contract.errors import FieldIssue, RecordRejected, TongbanError
 from gateway.models.datetimes import beijing_minute
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
+from gateway.ops.periods import month_bounds
 from gateway.store import alerts as alert_store
 from gateway.store import citizen as store
 from gateway.store import ledger
@@ -242,20 +243,12 @@ def _division(ev: Evaluation, doc: str | None, district: str | None) -> str:
     return division
 
 
-_FIRST_READ = "first_read"
-"""The watermark row (``citizen:evaluator``) keeping when Tongban first read the collection point: the default
-cut-over of 差评 callbacks (``Policy.callbacks_from``)."""
-
-
 def _first_read(conn: Any, now: datetime) -> datetime:
-    """When Tongban first read the collection point, kept in the ledger the first time a page is read. A ledger
-    that holds callbacks from before this mark was kept (upgraded past migration 0020) takes the first callback it
-    opened — the first read that brought them — never ``now``, which would make history of the 差评 read since."""
-    first = ledger.get_watermark(conn, f"citizen:{SOURCE}", _FIRST_READ)
-    if first is None:
-        first = store.first_callback_opened(conn) or now
-        ledger.set_watermark(conn, f"citizen:{SOURCE}", _FIRST_READ, first)
-    return first
+    """When Tongban first read the collection point (:func:`gateway.store.ledger.first_read`): the default cut-over
+    of 差评 callbacks (``Policy.callbacks_from``). A ledger that holds callbacks from before this mark was kept
+    (upgraded past migration 0020) takes the first callback it opened — the first read that brought them — never
+    ``now``, which would make history of the 差评 read since."""
+    return ledger.first_read(conn, f"citizen:{SOURCE}", now, before=lambda: store.first_callback_opened(conn))
 
 
 def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: WorkCalendar, now: datetime,
@@ -533,15 +526,6 @@ def _delivered(engine: Engine, appeal: Any) -> bool:
 # -- the summary ----------------------------------------------------------------------------------------------
 
 
-def _months(period: str | None) -> tuple[str, str]:
-    """The first and last month (``YYYY-MM``) of ``period``, every month when None; a ``ValueError`` names a period
-    that is neither a month nor a year."""
-    from gateway.ops.periods import period_range
-
-    first, last = period_range(period)
-    return first or "", last or "9999-99"
-
-
 def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
@@ -591,7 +575,7 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
          "by_unit_month": [{"dept_code": str | None, "month": "2026-09", ... as by_unit}]}
     """
     now = now or datetime.now(timezone.utc)
-    first, last = _months(period)
+    first, last = month_bounds(period)
     with engine.connect() as conn:
         rated = [r for r in store.evaluation_groups(conn) if first <= r["month"] <= last]
         bad = [b for b in store.callback_groups(conn, now=now) if first <= b["month"] <= last]

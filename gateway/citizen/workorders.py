@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from gateway.contract.errors import FieldIssue, RecordRejected
 from gateway.models.datetimes import beijing_minute
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
+from gateway.ops.periods import month_bounds
 from gateway.store import citizen as store
 from gateway.store import ledger
 from gateway.store.lease import Lease
@@ -111,21 +112,13 @@ def sync_workorders(engine: Engine, settings: CitizenSettings, *, client: Hotlin
     return report
 
 
-FIRST_READ = "first_read"
-"""The watermark row (``citizen:hotline``) keeping when Tongban first read the platform: an order whose 15 minutes
-ran out before then is late on arrival, not a dispatch of Tongban's that came late (:func:`workorder_summary`)."""
-
-
 def _first_read(conn: Any, now: datetime) -> datetime:
-    """When Tongban first read the platform, kept in the ledger the first time a page is read. A ledger that holds
-    orders from before this mark was kept takes the first message it queued for the platform (the first run's
-    转派 or 退回), not an order's dispatch time, which for history read as the platform reports it is the
-    platform's own, months before Tongban."""
-    first = ledger.get_watermark(conn, f"citizen:{SOURCE}", FIRST_READ)
-    if first is None:
-        first = store.first_outbox_item(conn, SOURCE) or now
-        ledger.set_watermark(conn, f"citizen:{SOURCE}", FIRST_READ, first)
-    return first
+    """When Tongban first read the platform (:func:`gateway.store.ledger.first_read`): an order whose 15 minutes ran
+    out before then is late on arrival, not a dispatch of Tongban's that came late (:func:`workorder_summary`). A
+    ledger that holds orders from before this mark was kept takes the first message it queued for the platform (the
+    first run's 转派 or 退回), not an order's dispatch time, which for history read as the platform reports it is
+    the platform's own, months before Tongban."""
+    return ledger.first_read(conn, f"citizen:{SOURCE}", now, before=lambda: store.first_outbox_item(conn, SOURCE))
 
 
 def _dead(raw: Any, exc: RecordRejected, now: datetime) -> dict[str, Any]:
@@ -575,13 +568,12 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None, period: st
                                           # month of 派单 (received); unit = the department Tongban routed to
     """
     now = now or datetime.now(timezone.utc)
-    from gateway.ops.periods import period_range
-
-    first, last = period_range(period)
+    first, last = month_bounds(period)
     with engine.connect() as conn:
         rows = [r for r in store.workorder_rows(conn)
                 if period is None or (r["month"] is not None and first <= r["month"] <= last)]  # type: ignore[operator]
-        first_read = ledger.get_watermark(conn, f"citizen:{SOURCE}", FIRST_READ) or store.first_outbox_item(conn, SOURCE)
+        first_read = (ledger.get_watermark(conn, f"citizen:{SOURCE}", ledger.FIRST_READ)
+                      or store.first_outbox_item(conn, SOURCE))
         unsent = store.outbox_status_counts(conn, SOURCE, key_prefix="df:")
     routed = [r for r in rows if _routed(r)]
     history = [r for r in routed if _before_tongban(r, first_read)]

@@ -11,7 +11,7 @@ watermarks, and the reconciliation's stored reports. The outbox's own statements
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -525,6 +525,22 @@ def mapped_otherwise(conn: Connection, system: str, version: str) -> bool:
     s = source_records.c
     return conn.execute(select(s.source_id).where(s.system == system, or_(
         s.mapping_version.is_(None), s.mapping_version != version)).limit(1)).first() is not None
+
+
+FIRST_READ = "first_read"
+"""The ``watermarks`` stream keeping when Tongban first read a source (the citizen sources' cut-over: ``citizen:
+evaluator``, ``citizen:hotline``), apart from the source's own watermark."""
+
+
+def first_read(conn: Connection, system: str, now: datetime, *,
+               before: Callable[[], datetime | None] = lambda: None) -> datetime:
+    """When Tongban first read ``system``, kept the first time it is asked (a page is being read): ``before()`` —
+    what a ledger from before the mark was kept can tell of that read — else ``now``."""
+    first = get_watermark(conn, system, FIRST_READ)
+    if first is None:
+        first = before() or now
+        set_watermark(conn, system, FIRST_READ, first)
+    return first
 
 
 def start_run(conn: Connection, *, system: str, kind: str, mode: str | None, watermark: datetime | None) -> int:
