@@ -98,6 +98,8 @@ class _LoginThrottle:
 
 
 def _json_default(value: Any) -> Any:
+    """What JSON cannot hold, as text: every datetime (wherever it sits) in Beijing time with its offset — the
+    README promises Beijing time, and one JSON must not mix +00:00 with +08:00."""
     if isinstance(value, datetime):
         return _beijing(value)
     if isinstance(value, date):
@@ -110,21 +112,8 @@ def _beijing(moment: datetime) -> str:
     return beijing_iso(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
 
 
-def _in_beijing(value: Any) -> Any:
-    """``value`` with every datetime in it as Beijing time with its offset: the README promises Beijing time, and
-    one JSON must not mix +00:00 with +08:00 (the summaries give datetimes, or texts already in Beijing time)."""
-    if isinstance(value, datetime):
-        return _beijing(value)
-    if isinstance(value, dict):
-        return {k: _in_beijing(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_in_beijing(v) for v in value]
-    return value
-
-
 def _as_json(value: Any) -> Response:
-    return Response(json.dumps(_in_beijing(value), ensure_ascii=False, default=_json_default),
-                    media_type="application/json")
+    return Response(json.dumps(value, ensure_ascii=False, default=_json_default), media_type="application/json")
 
 
 def _name_key(name: str) -> str:
