@@ -88,20 +88,14 @@ def _label(name: str, by: str | None) -> str:
     return labels.get(name, name)
 
 
-PARTIAL_BASES = {"online_ratio": ("channel_known", "with a channel")}
-"""A case ratio counted over a part of the cases only (sum of its base, what the base holds): 网办率 over the cases
-whose channel is known."""
+def _kpi_cell(name: str, value: Any, sums: dict[str, Any] | None) -> str:
+    """A KPI as the table shows it: a ratio counted over a small part of the cases says its base —
+    "7.14% (of 14 with a channel)" (:func:`gateway.ops.kpi.partial_base`)."""
+    from gateway.ops.kpi import partial_base
 
-
-def _kpi_cell(name: str, value: Any, sums: dict[str, Any]) -> str:
-    """A KPI as the table shows it: a ratio counted over a small part of the cases (under half) says its base —
-    "7.14% (of 14 with a channel)" — else 14 cases out of 1,396 read as the district's 网办率."""
     shown = _pct(value)
-    base_key, what = PARTIAL_BASES.get(name, (None, ""))
-    if value is None or base_key is None or base_key not in sums or "cases" not in sums:
-        return shown
-    base, cases = int(sums[base_key] or 0), int(sums["cases"] or 0)
-    return f"{shown} (of {base:,} {what})" if 2 * base < cases else shown
+    base = partial_base(name, sums) if value is not None else None
+    return f"{shown} ({base})" if base else shown
 
 
 def _change(value: Any) -> str:
@@ -279,9 +273,11 @@ def kpi(
         if json_out:
             print_json({**result, "refresh": refreshed})
             return
+        sums = [r["sums"] for r in result["rows"] for _ in r["kpis"]]  # each flat row's group's sums
         print_table(f"KPIs {period} against {result['compared_with']}", ["group", "KPI", "now", "before", "change"],
-                    [[f["key"], _label(f["kpi"], by), _pct(f["now"]), _pct(f["before"]), _change(f["change"])]
-                     for f in flat])
+                    [[f["key"], _label(f["kpi"], by), _kpi_cell(f["kpi"], f["now"], s["now"]),
+                      _kpi_cell(f["kpi"], f["before"], s["before"]), _change(f["change"])]
+                     for f, s in zip(flat, sums)])
         return
     rows = [r.as_dict() for r in (kpis.item_kpis(engine, by=by) if items  # type: ignore[arg-type]
                                   else kpis.compute(engine, by=by, period=period))]  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from gateway.ops.humanize import human_duration, local_time
+from gateway.ops.kpi import partial_base
 
 REFRESH_SECONDS = 30
 
@@ -377,9 +378,16 @@ def _figure(value: Any, name: str) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
 
+def _based(value: Any, name: str, sums: dict[str, Any] | None) -> str:
+    """:func:`_figure`, with the base of a ratio counted over a small part of the cases ("of 14 with a channel")."""
+    base = partial_base(name, sums) if value is not None else None
+    return f"{_figure(value, name)} ({base})" if base else _figure(value, name)
+
+
 def _kpis(view: dict[str, Any]) -> str:
     k = view["kpis"]
     month = k["this_month"]
+    month_sums = month.get("sums") or {}
     rows = []
     for d in k["definitions"]:
         name = d["name"]
@@ -388,8 +396,9 @@ def _kpis(view: dict[str, Any]) -> str:
         trend = month["kpis"].get(name) or {}
         change = trend.get("change")
         rows.append([f'{esc(d["label"])}<div class="mute">{esc(d["definition"])}</div>', esc(d["basis"]),
-                     esc(_figure(overall, name)), esc(_figure(trend.get("now"), name)),
-                     esc(_figure(trend.get("before"), name)),
+                     esc(_based(overall, name, k.get("overall_sums") if d["basis"] == "case" else None)),
+                     esc(_based(trend.get("now"), name, month_sums.get("now"))),
+                     esc(_based(trend.get("before"), name, month_sums.get("before"))),
                      esc("" if change is None else (("+" if change > 0 else "") + _figure(change, name)))])
     refreshed = _moment(k["facts"]["refreshed_through"])
     return (f'<section id="kpis"><h2>Service KPIs <span class="mute" style="font-weight:400">'

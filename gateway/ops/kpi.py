@@ -20,7 +20,7 @@ a case finished on time is what the deadline clock says (:func:`_on_time`), spec
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -479,15 +479,32 @@ def compare(engine: Engine, period: str, *, against: Literal["previous", "year"]
             x = a.kpis.get(name) if a else None
             y = b.kpis.get(name) if b else None
             change[name] = {"now": x, "before": y, "change": None if x is None or y is None else x - y}
-        rows.append({"key": key, "kpis": change})
+        rows.append({"key": key, "kpis": change, "sums": {"now": a.sums if a else None, "before": b.sums if b else None}})
     return {"period": period, "compared_with": other, "by": by, "rows": rows}
+
+
+PARTIAL_BASES: dict[str, tuple[str, str]] = {"online_ratio": ("channel_known", "with a channel")}
+"""A case ratio counted over a part of the cases only (the sum that is its base, what the base holds): 网办率 over
+the cases whose channel is known."""
+
+
+def partial_base(name: str, sums: Mapping[str, Any] | None) -> str | None:
+    """What a KPI counted over under half of its group's cases is counted over — "of 14 with a channel" — else None.
+
+    Shown beside the figure wherever it is read (the CLI's tables, the console): 14 cases out of 1,396 would read
+    as the district's 网办率."""
+    base_key, what = PARTIAL_BASES.get(name, (None, ""))
+    if base_key is None or not sums or base_key not in sums or "cases" not in sums:
+        return None
+    base, cases = int(sums[base_key] or 0), int(sums["cases"] or 0)
+    return f"of {base:,} {what}" if 2 * base < cases else None
 
 
 def kpi_summary(engine: Engine) -> dict[str, Any]:
     """For the ops console: overall case KPIs, this month against last month, item KPIs, freshness.
 
-    ``{"overall": {kpi: value}, "this_month": {"period", "compared_with", "kpis": {kpi: {"now", "before",
-    "change"}}}, "items": {kpi: value}, "definitions": [{"name", "label", "basis", "definition"}],
+    ``{"overall": {kpi: value}, "overall_sums": {sum: n}, "this_month": {"period", "compared_with", "kpis": {kpi:
+    {"now", "before", "change"}}, "sums": {"now", "before"}}, "items": {kpi: value}, "definitions": [{"name", "label", "basis", "definition"}],
     "facts": {"rows": n, "refreshed_through": ISO | None}, "citizen": {"evaluation_coverage", "good_review_ratio",
     "bad_review_reply_ratio", "rectification_on_time_ratio", "hotline_satisfaction"}}``; ratios are fractions
     (0.5276), absent KPIs None.
@@ -513,8 +530,10 @@ def kpi_summary(engine: Engine) -> dict[str, Any]:
     rateable = int(overall[0].sums["finished_any"]) if overall and rows else None
     return {
         "overall": overall[0].kpis if overall else {},
+        "overall_sums": overall[0].sums if overall else {},
         "this_month": {"period": month, "compared_with": this_month["compared_with"],
-                       "kpis": this_month["rows"][0]["kpis"] if this_month["rows"] else {}},
+                       "kpis": this_month["rows"][0]["kpis"] if this_month["rows"] else {},
+                       "sums": this_month["rows"][0]["sums"] if this_month["rows"] else {"now": None, "before": None}},
         "items": items[0].kpis if items else {},
         "definitions": [{"name": d.name, "label": d.label, "basis": d.basis, "definition": d.definition}
                         for d in DEFINITIONS],

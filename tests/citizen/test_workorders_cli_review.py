@@ -91,3 +91,21 @@ def test_the_online_ratio_says_its_base_when_few_cases_have_a_channel(sqlite_url
     table = _tongban("kpi", "--database-url", sqlite_url, "--no-refresh")
     assert table.exit_code == 0, table.output
     assert "25.00% (of 4 with a channel)" in " ".join(table.output.split())
+
+
+def test_the_online_ratio_says_its_base_in_a_comparison_too(sqlite_url: str) -> None:
+    engine = migrated(sqlite_url)
+    applied, before = (T - timedelta(hours=2)).isoformat(), (T - timedelta(days=10)).isoformat()
+    for n in range(20):  # applied this month: 4 of 20 with a channel, 1 online
+        add_case(engine, f"N{n:03}", T, applied_at=applied,
+                 **({"channel": "2" if n == 0 else "1"} if n < 4 else {}))
+    for n in range(10):  # the month before: every case with its channel, 5 online
+        add_case(engine, f"B{n:03}", T, applied_at=before, channel="2" if n < 5 else "1")
+    engine.dispose()
+    out = _tongban("kpi", "--database-url", sqlite_url, "--period", "2026-12", "--compare", "previous", "--json")
+    assert out.exit_code == 0, out.output
+    sums = json.loads(out.output)["rows"][0]["sums"]
+    assert (sums["now"]["channel_known"], sums["now"]["cases"], sums["before"]["channel_known"]) == (4, 20, 10)
+    table = " ".join(_tongban("kpi", "--database-url", sqlite_url, "--period", "2026-12", "--compare", "previous",
+                              "--no-refresh").output.split())
+    assert "25.00% (of 4 with a channel) │ 50.00% │ -25.00 pp" in table  # now with its base; before, counted over every case

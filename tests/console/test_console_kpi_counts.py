@@ -15,6 +15,7 @@ from gateway.console.app import create_console_app
 from gateway.console.operators import OperatorBook
 from gateway.kernel.config import load_systems
 from gateway.kernel.runtime import Runtime
+from gateway.models.datetimes import BEIJING
 from gateway.ops.kpi import refresh_facts
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
@@ -64,3 +65,23 @@ def test_the_kpi_panel_counts_refused_and_withdrawn_cases_apart(tmp_path: Path) 
     assert page.status_code == 200
     overall = {label: _cells(page.text, label)[2] for label in ("办件量", "不予受理件", "撤回件", "办结率")}
     assert overall == {"办件量": "2", "不予受理件": "1", "撤回件": "1", "办结率": "50.00%"}
+
+
+def test_the_kpi_panel_says_the_base_of_a_ratio_few_cases_carry(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    upgrade(engine)
+    this_month = datetime.now(UTC).astimezone(BEIJING).replace(day=1, hour=12).isoformat()
+    for n in range(10):  # 2 of 10 cases with a channel, 1 of them online
+        _put(engine, f"C{n}", status="in_progress", applied_at=this_month,
+             **({"channel": "2" if n == 0 else "1"} if n < 2 else {}))
+    refresh_facts(engine)
+    book = OperatorBook(tmp_path / "ops.json")
+    book.add("viewer", "viewer-pass-1", "viewer")
+    client = TestClient(create_console_app(Runtime(load_systems(REPO / "config" / "systems.yaml"), engine), book),
+                        follow_redirects=False)
+    client.post("/console/login", data={"name": "viewer", "password": "viewer-pass-1"})
+
+    cells = _cells(client.get("/console/").text, "网办率")
+
+    assert cells[2:4] == ["50.00% (of 2 with a channel)"] * 2  # overall and this month: 2 cases, not the district's
+    assert cells[4] == "—"
