@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, ledger_engine
+from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, ledger_engine, period_option
 from gateway.cli.output import console, print_json, print_table
 from gateway.contract.errors import ConfigError
 
@@ -257,10 +257,7 @@ def kpi(
     _check_kpi_options(by, items, period, compare_with)
     if no_refresh and full_refresh:
         raise ConfigError("--no-refresh and --full-refresh contradict each other: choose one")
-    try:
-        kpis.period_range(period)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    period_option(period)
     engine = ledger_engine(systems, database_url, existing=True)
     refreshed = None
     if not no_refresh:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from gateway.cli.options import DbOpt, JsonOpt, app, guard, ledger_engine
+from gateway.cli.options import DbOpt, JsonOpt, app, guard, ledger_engine, period_option
 from gateway.cli.output import console, print_json, print_table
 from gateway.contract.errors import ConfigError
 from gateway.models.datetimes import beijing_minute
@@ -112,7 +112,7 @@ def evaluations_summary(database_url: DbOpt = None, json_out: JsonOpt = False, p
     """评价率, 好评率, 差评回复率, 限时办结率 … overall and per month (``--period``: one month's or year's report)."""
     from gateway.citizen import evaluation_summary
 
-    s = evaluation_summary(ledger_engine(None, database_url, existing=True), period=_period(period))
+    s = evaluation_summary(ledger_engine(None, database_url, existing=True), period=period_option(period))
     if json_out:
         print_json(s)
         return
@@ -332,17 +332,6 @@ PeriodOpt = Annotated[str | None, typer.Option("--period", help="One month (2026
                                                                "given / orders handed out in it.")]
 
 
-def _period(period: str | None) -> str | None:
-    """``--period`` checked: a month or a year, else the one-line error the other commands give."""
-    from gateway.ops.periods import period_range
-
-    try:
-        period_range(period)
-    except ValueError as exc:
-        raise ConfigError(f"--period: {exc}") from None
-    return period
-
-
 def _in_time_cell(s: dict[str, Any]) -> str:
     """15分钟内转派 over the routed orders Tongban could route in time, its base said when orders late on arrival
     (the platform's backlog when Tongban was connected) are left out of it."""
@@ -361,7 +350,7 @@ def workorders_summary(database_url: DbOpt = None, json_out: JsonOpt = False, pe
     dispatches and left out of 15分钟内转派."""
     from gateway.citizen import workorder_summary
 
-    s = workorder_summary(ledger_engine(None, database_url, existing=True), period=_period(period))
+    s = workorder_summary(ledger_engine(None, database_url, existing=True), period=period_option(period))
     if json_out:
         print_json(s)
         return

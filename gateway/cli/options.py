@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from gateway.cli.output import fail
-from gateway.contract.errors import TongbanError
+from gateway.contract.errors import ConfigError, TongbanError
 
 T = TypeVar("T")
 
@@ -68,6 +68,17 @@ def now_option(text: str | None) -> datetime | None:
     from gateway.process.asof import parse_as_of
 
     return parse_as_of(text, name="--now")
+
+
+def period_option(period: str | None) -> str | None:
+    """``--period`` checked: a month (2026-11) or a year (2026), else one ConfigError every command words alike."""
+    from gateway.ops.periods import period_range
+
+    try:
+        period_range(period)
+    except ValueError as exc:
+        raise ConfigError(f"--period: {exc}") from None
+    return period
 
 
 def ledger_url(systems: Path | None, database_url: str | None) -> str:
