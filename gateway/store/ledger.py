@@ -11,7 +11,7 @@ watermarks, and the reconciliation's stored reports. The outbox's own statements
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -425,6 +425,33 @@ def resolve_dead_letters(conn: Connection, *, kind: str, system: str, stream: st
         )
         total += max(result.rowcount, 0)
     return total
+
+
+def resolve_arrived_dead_letters(conn: Connection, system: str, stream: str,
+                                 arrived: Mapping[str, datetime | None]) -> set[str]:
+    """Resolve the open record dead letters of records now in the ledger; returns the source ids resolved.
+
+    ``arrived`` maps each source id to the change time (cursor) of the version that arrived. A dead letter of a
+    NEWER version stays open: that version was never taken in — a remap maps the older payload the ledger holds, a
+    lookback or a late page brings an older copy — and resolving it would lose the change silently, the watermark
+    already past it (and a purge would later delete its raw payload). Without a time on either side it resolves,
+    as before: nothing says which version is newer."""
+    d = dead_letters.c
+    found: list[Any] = []
+    for where in _matching(conn, d.source_id, list(arrived)):
+        found.extend(conn.execute(select(d.id, d.source_id, d.cursor).where(
+            d.kind == "record", d.system == system, d.stream == stream, d.status == "open", where)).all())
+    ids: list[int] = []
+    resolved: set[str] = set()
+    for dead_letter_id, source_id, cursor in found:
+        came = arrived.get(source_id)
+        if cursor is not None and came is not None and cursor > came:
+            continue  # the rejected version is newer than the one in the ledger: still not taken in
+        ids.append(dead_letter_id)
+        resolved.add(source_id)
+    for chunk in _chunks(ids):
+        conn.execute(update(dead_letters).where(d.id.in_(chunk)).values(status="resolved", updated_at=utcnow()))
+    return resolved
 
 
 def open_record_dead_letters_after(conn: Connection, system: str, after_id: int, limit: int) -> Sequence[Row[Any]]:

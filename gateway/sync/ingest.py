@@ -294,7 +294,7 @@ def _ingest_page(
     state = ledger.source_state(conn, system, [r.source_id for r in unique])
     encoded: dict[str, tuple[bytes, str]] = {}
     fresh: list[RawRecord] = []
-    skipped: list[str] = []
+    skipped: dict[str, datetime | None] = {}  # source id → change time of the copy skipped unchanged
     for record in unique:
         try:
             data = orjson.dumps(record.payload, option=orjson.OPT_NON_STR_KEYS)
@@ -306,7 +306,7 @@ def _ingest_page(
         if (ctx.skip_unchanged_raw and known is not None and known[2] == digest and known[3] == version
                 and (record.cursor is None or (known[1] is not None and record.cursor <= known[1]))):
             counts.unchanged += 1
-            skipped.append(record.source_id)
+            skipped[record.source_id] = record.cursor
             continue
         encoded[record.source_id] = (data, digest)
         fresh.append(record)
@@ -400,9 +400,9 @@ def _ingest_page(
 
     counts.rejected_again += _already_dead(conn, ctx, dead)
     ledger.add_dead_letters(conn, dead)
-    arrived = [r.source_id for r, _ in good if r.source_id not in unwritable] if unwritable else \
-        [r.source_id for r, _ in good]
-    _resolve_dead_letters(conn, ctx, arrived + skipped, dead)
+    arrived = {r.source_id: r.cursor for r, _ in good if r.source_id not in unwritable}
+    arrived.update(skipped)
+    _resolve_dead_letters(conn, ctx, arrived, dead)
     return counts
 
 
@@ -420,21 +420,25 @@ def _already_dead(conn: Connection, ctx: IngestContext, dead: list[dict[str, Any
     return len(ledger.open_dead_letters_among(conn, ctx.system.name, ctx.stream, sorted(ids)))
 
 
-def _resolve_dead_letters(conn: Connection, ctx: IngestContext, arrived: list[str], dead: list[dict[str, Any]]) -> None:
-    """Resolve the open dead letters of records that made it into the ledger (fixed at the source, or replayed).
+def _resolve_dead_letters(conn: Connection, ctx: IngestContext, arrived: dict[str, datetime | None],
+                          dead: list[dict[str, Any]]) -> None:
+    """Resolve the open dead letters of records that made it into the ledger (fixed at the source, or replayed) —
+    not those of a newer version than the one that arrived (:func:`ledger.resolve_arrived_dead_letters`).
 
-    With the run's set of open dead letters, only the ids in it are sent; the page's new dead letters join the
-    set (a record rejected on one page may arrive fixed on a later one)."""
+    ``arrived``: source id → the change time of the version that arrived. With the run's set of open dead letters,
+    only the ids in it are sent; the page's new dead letters join the set (a record rejected on one page may arrive
+    fixed on a later one)."""
     held = ctx.open_dead_letters
     if held is not None:
-        arrived = [source_id for source_id in arrived if source_id in held]
-        held.difference_update(arrived)
-        held.update(d["source_id"] for d in dead if d["source_id"] is not None)
+        arrived = {source_id: cursor for source_id, cursor in arrived.items() if source_id in held}
     elif not ctx.check_dead_letters:
         return
     if arrived:
-        ledger.resolve_dead_letters(conn, kind="record", system=ctx.system.name, stream=ctx.stream,
-                                    source_ids=arrived)
+        resolved = ledger.resolve_arrived_dead_letters(conn, ctx.system.name, ctx.stream, arrived)
+        if held is not None:
+            held.difference_update(resolved)
+    if held is not None:
+        held.update(d["source_id"] for d in dead if d["source_id"] is not None)
 
 
 def _payload_dictionary(conn: Connection, ctx: IngestContext, samples: list[bytes]) -> bytes | None:

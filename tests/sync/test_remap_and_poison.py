@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select, update
 
 import gateway.sync.engine as engine_module
 from gateway.contract.connector import RawRecord
+from gateway.models.datetimes import BEIJING
 from gateway.ops.alerts import open_alerts
 from gateway.store import ledger
 from gateway.store.tables import cases, dead_letters, outbox, reconciliations, watermarks
@@ -269,3 +270,40 @@ def test_a_record_kept_with_a_mapping_flag_reconciles_as_matched(make_world) -> 
     totals = result.totals()
     assert totals.get("unrecorded_rejections", 0) == 0 and totals.get("rejected", 0) == 0
     assert {p["problem"] for day in result.days for p in day.problems} <= {"queued_for_hall"}  # not pushed yet
+
+
+def _broken_id(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The same record with its applicant's ID number failing its checksum (a rejection, not a flag)."""
+    number = payload["applicant"]["certNo"]
+    wrong = next(d for d in "0123456789X" if d != number[-1])
+    return {**payload, "applicant": {**payload["applicant"], "certNo": number[:-1] + wrong}}
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["run-holds-open-letters", "database-asked"])
+def test_a_newer_version_rejected_stays_a_dead_letter_when_an_older_one_maps_again(make_world, monkeypatch,
+                                                                                    held: bool) -> None:
+    """The department edits a record and the new version is rejected: the ledger keeps the older good version and
+    the dead letter holds the newer one, the watermark already past it. A remap (the older payload mapped again) or
+    an older copy read again (a lookback, a late page) is no answer to that dead letter: resolving it lost the
+    change silently (and a purge would later delete its raw payload). The fixed newer version resolves it."""
+    if not held:
+        monkeypatch.setattr(engine_module, "_OPEN_DEAD_LETTERS_HELD", 0)
+    world = make_world(civil=4, estate=2)
+    records = _civil_records(world)
+    assert sync_system(world.runtime, "sd_civil", connector=MemoryPages(records)).counts.inserted == 4
+    first = records[0]
+    later = first.cursor + timedelta(days=1)
+    edited = {**first.payload, "updateTime": later.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+              "areaCode": "370102" if first.payload.get("areaCode") != "370102" else "370103"}
+    broken = RawRecord(first.source_id, later, _broken_id(edited))
+    assert sync_system(world.runtime, "sd_civil", connector=MemoryPages([broken])).counts.rejected == 1
+    assert _open_letters(world) == {first.source_id}
+
+    assert sync_system(world.runtime, "sd_civil", connector=MemoryPages(records)).status != "failed"
+    assert _open_letters(world) == {first.source_id}  # the older copy read again: the newer one is still not in
+    remap_system(world.runtime, "sd_civil")
+    assert _open_letters(world) == {first.source_id}  # nor is it after a remap of what the ledger holds
+
+    fixed = RawRecord(first.source_id, later + timedelta(minutes=1), edited)
+    assert sync_system(world.runtime, "sd_civil", connector=MemoryPages([fixed])).counts.updated == 1
+    assert _open_letters(world) == set()  # the newer version, fixed at the source, answers it
