@@ -306,16 +306,19 @@ def keys_rotate(
     from gateway.crypto.keys import GatewayKeys
     from gateway.crypto.pii import PiiCodec
     from gateway.store.retention import reseal_all, stale_seals
+    from gateway.store.sealing import require_ledger_keys
 
     path = os.environ.get("TONGBAN_KEY_FILE")
     keys = GatewayKeys.from_env()
     if not path or keys is None:
         fail("rotation works on a key file: set TONGBAN_KEY_FILE")
         raise typer.Exit(1)
+    engine = ledger_engine(None, database_url)
+    with engine.begin() as conn:  # another ledger's key file: refused before it is rotated or anything re-sealed
+        require_ledger_keys(conn, PiiCodec(keys), what="rotate the PII keys")
     rotated = keys if reseal_only else keys.rotated()
     if not reseal_only:
         rotated.write(path)
-    engine = ledger_engine(None, database_url)
     codec = PiiCodec(rotated)
     counts = reseal_all(engine, codec)
     left = {label: n for label, n in stale_seals(engine, codec).items() if n}

@@ -13,7 +13,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
+
+from gateway.contract.errors import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x70_6E_62_61  # "tonba": any constant shared by every Tongban process
@@ -45,15 +47,31 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "heads") -> str:
-    """Migrate to ``revision`` (default: every head). Returns the revision(s) the database is at afterwards."""
+    """Migrate to ``revision`` (default: every head). Returns the revision(s) the database is at afterwards.
+
+    A ledger a newer Tongban migrated (this one rolled back, or an old worker left running beside an upgraded one)
+    is a :class:`ConfigError` saying so — Alembic's own "Can't locate revision" traceback named neither cause nor
+    cure."""
     config = alembic_config()
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        _refuse_unknown_revisions(connection, config)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
     rev = current_revision(engine)
     return rev or "base"
+
+
+def _refuse_unknown_revisions(connection: Connection, config: Config) -> None:
+    script = ScriptDirectory.from_config(config)
+    known = {rev.revision for rev in script.walk_revisions()}
+    unknown = sorted(set(MigrationContext.configure(connection).get_current_heads()) - known)
+    if unknown:
+        raise ConfigError(
+            f"the ledger is at schema revision {', '.join(unknown)}, which this Tongban does not know (its newest: "
+            f"{head_revision()}): a newer Tongban migrated it. Run the Tongban version that did (upgrade this "
+            "machine's Tongban); this one changed nothing")
 
 
 def is_current(engine: Engine) -> bool:

@@ -116,6 +116,16 @@ payload_dictionaries = Table(
 """The zstd dictionaries raw payloads are compressed with, one per system (trained on its first page):
 ``gateway.store.payloads``. Never deleted while a payload may name one."""
 
+ledger_marks = Table(
+    "ledger_marks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+"""Facts about the ledger as a whole (migration 0021): ``pii.sealed`` — its personal data is sealed at rest, since
+when and under which blind-index key (a fingerprint): :mod:`gateway.store.sealing`."""
+
 cases = Table(
     "cases",
     metadata,

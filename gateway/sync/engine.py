@@ -33,6 +33,7 @@ from gateway.models.datetimes import change_horizon, to_beijing
 from gateway.ops.alerts import open_alerts, raise_alert, resolve_alerts
 from gateway.store import ledger
 from gateway.store.lease import Lease
+from gateway.store.sealing import require_ledger_keys
 from gateway.sync.ingest import IngestContext, IngestCounts, collector_paused, ingest_page
 
 if TYPE_CHECKING:
@@ -136,6 +137,8 @@ def sync_system(
             ctx = IngestContext(system=system, systems=runtime.systems, mapper=runtime.mapper(name), stream=stream,
                                 open_dead_letters=open_dead_letters, pii=runtime.pii,
                                 skip_unchanged_raw=not full_refresh)
+            with engine.begin() as conn:
+                require_ledger_keys(conn, runtime.pii, what=f"sync {name}")
             _check_mapping_version(engine, name, ctx.mapping_version)
             if source is None:
                 source = runtime.connector(name)

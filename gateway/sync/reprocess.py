@@ -25,6 +25,7 @@ from gateway.ops.alerts import resolve_alerts
 from gateway.store import ledger, outbox
 from gateway.store.lease import Lease
 from gateway.store.payloads import unpack
+from gateway.store.sealing import require_ledger_keys
 from gateway.sync.engine import RunReport, _count_columns
 from gateway.sync.ingest import IngestContext, IngestCounts, ingest_page
 
@@ -110,6 +111,8 @@ def _replay_system(runtime: Runtime, name: str, report: ReplayReport) -> None:
     mapper = runtime.reload_mapper(name)
     rekey = _rekeyer(runtime, name, config.stream)
     with Lease(runtime.engine, f"sync:{name}"):
+        with runtime.engine.begin() as conn:
+            require_ledger_keys(conn, runtime.pii, what=f"replay {name}'s dead letters")
         ctx = IngestContext(system=config, systems=runtime.systems, mapper=mapper, stream=config.stream,
                             pii=runtime.pii, skip_unchanged_raw=False)
         counts = IngestCounts()
@@ -190,6 +193,7 @@ def remap_system(runtime: Runtime, name: str) -> RunReport:
     started = time.perf_counter()
     with Lease(runtime.engine, f"sync:{name}"):
         with runtime.engine.begin() as conn:
+            require_ledger_keys(conn, runtime.pii, what=f"remap {name}")
             run_id = ledger.start_run(conn, system=name, kind="remap", mode=None, watermark=None)
         report = RunReport(run_id=run_id, system=name, kind="remap", status="succeeded")
         ctx = IngestContext(system=config, systems=runtime.systems, mapper=mapper, stream=config.stream,

@@ -1,0 +1,38 @@
+"""A ledger a newer Tongban migrated (a rollback after a release, an old worker beside an upgraded one): every
+command said Alembic's "Can't locate revision" in a traceback. It is one line now, naming the cause and the cure, and
+the ledger is left as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from gateway.contract.errors import ConfigError
+from gateway.store.db import make_engine
+from gateway.store.migrate import current_revision, upgrade
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_a_ledger_from_a_newer_tongban_is_refused_in_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099_from_a_newer_release'"))
+    with pytest.raises(ConfigError, match=r"schema revision 0099_from_a_newer_release, which this Tongban does not "
+                                          r"know .* a newer Tongban migrated it"):
+        upgrade(engine)
+    assert current_revision(engine) == "0099_from_a_newer_release"
+    engine.dispose()
+
+    from gateway.cli import app
+
+    for command in (["db", "upgrade"], ["status"]):
+        result = CliRunner().invoke(app, [*command, "--systems", str(REPO / "config" / "systems.yaml"),
+                                          "--database-url", url])
+        assert result.exit_code == 1, result.output
+        assert "a newer Tongban migrated it" in result.output and "Traceback" not in result.output

@@ -1,0 +1,142 @@
+"""A sealed ledger refuses a writer without its keys (outside operator review): a worker whose key file was not
+mounted synced into a sealed ledger and wrote ID numbers and raw payloads in clear beside the sealed ones — and
+``keys rotate --reseal-only`` then said every sealed value was under the current key; a worker given a fresh key
+file sealed under keys no other process holds, with another blind index. Now the ledger says it is sealed
+(``ledger_marks``, migration 0021) and the sync, the remap and the replay refuse, before writing anything, a
+process without the ledger's keys."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pages_testlib import MemoryPages
+from sqlalchemy import func, select, text
+
+from gateway.contract.connector import RawRecord
+from gateway.crypto.keys import GatewayKeys
+from gateway.crypto.pii import PiiCodec
+from gateway.store.db import make_engine
+from gateway.store.migrate import upgrade
+from gateway.store.sealing import fingerprint, require_ledger_keys, sealed_mark
+from gateway.store.tables import cases, source_records
+from gateway.sync.engine import SyncFailed, sync_system
+from gateway.sync.reprocess import remap_system, replay_dead_letters
+
+pytestmark = pytest.mark.slow
+
+
+def _records(world) -> list[RawRecord]:
+    source = world.runtime.connector("sd_civil")
+    try:
+        return [r for page in source.read("cases", mode="full_refresh") for r in page.records]
+    finally:
+        source.close()
+
+
+def _clear_ids(engine) -> int:
+    """Cases whose applicant's ID number is in clear (an 18-character number, not ``enc:v1:…``)."""
+    with engine.connect() as conn:
+        return sum(1 for (data,) in conn.execute(select(cases.c.data))
+                   if (json.loads(data).get("applicant") or {}).get("id_number", "enc:").count("enc:v1:") == 0
+                   and (json.loads(data).get("applicant") or {}).get("id_number"))
+
+
+def _state(engine) -> tuple[int, int, int]:
+    with engine.connect() as conn:
+        counts = (conn.execute(select(func.count()).select_from(source_records)).scalar_one(),
+                  conn.execute(select(func.count()).select_from(cases)).scalar_one())
+    return (*counts, _clear_ids(engine))
+
+
+def test_a_writer_without_the_ledgers_keys_is_refused_before_it_writes(make_world) -> None:
+    world = make_world(civil=6, estate=2)
+    records = _records(world)
+    codec = PiiCodec(GatewayKeys.generate())
+    sealed = replace(world.runtime, pii=codec, _mappers={})
+    assert sync_system(sealed, "sd_civil", connector=MemoryPages(records[:4])).counts.inserted == 4
+    engine = world.runtime.engine
+    with engine.connect() as conn:
+        assert sealed_mark(conn)["blind_index"] == fingerprint(codec)
+    before = _state(engine)
+    assert before[2] == 0  # every ID number sealed
+
+    keyless = replace(world.runtime, pii=None, _mappers={})
+    with pytest.raises(SyncFailed, match=r"sealed at rest .* no key file — set TONGBAN_KEY_FILE"):
+        sync_system(keyless, "sd_civil", connector=MemoryPages(records))
+    with pytest.raises(Exception, match=r"cannot remap sd_civil: .* no key file"):
+        remap_system(keyless, "sd_civil")
+    report = replay_dead_letters(keyless, system="sd_civil")
+    assert "no key file" in report.unreplayable["sd_civil"]
+
+    stranger = replace(world.runtime, pii=PiiCodec(GatewayKeys.generate()), _mappers={})  # a fresh key file
+    with pytest.raises(SyncFailed, match=r"the key file \(TONGBAN_KEY_FILE\) is not this ledger's"):
+        sync_system(stranger, "sd_civil", connector=MemoryPages(records))
+    assert _state(engine) == before  # nothing written by any of them
+
+    rotated = replace(world.runtime, pii=PiiCodec(codec.keys.rotated()), _mappers={})  # the same file, rotated
+    assert sync_system(rotated, "sd_civil", connector=MemoryPages(records)).counts.inserted == 2
+    assert _clear_ids(engine) == 0
+
+
+def test_a_clear_ledger_stays_writable_without_keys_and_is_marked_by_its_first_sealed_write(make_world) -> None:
+    world = make_world(civil=4, estate=2)
+    records = _records(world)
+    keyless = replace(world.runtime, pii=None, _mappers={})
+    assert sync_system(keyless, "sd_civil", connector=MemoryPages(records[:2])).counts.inserted == 2
+    with world.runtime.engine.connect() as conn:
+        assert sealed_mark(conn) is None  # no keys, nothing sealed: not a sealed ledger
+    sealed = replace(world.runtime, pii=PiiCodec(GatewayKeys.generate()), _mappers={})
+    assert sync_system(sealed, "sd_civil", connector=MemoryPages(records)).counts.inserted == 2
+    with pytest.raises(SyncFailed, match="no key file"):
+        sync_system(keyless, "sd_civil", connector=MemoryPages(records))
+
+
+def test_an_upgraded_sealed_ledger_is_marked_and_takes_the_first_keyed_writers_fingerprint(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    engine = make_engine(url)
+    upgrade(engine, "0020_callback_predates")
+    codec = PiiCodec(GatewayKeys.generate())
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with engine.begin() as conn:  # a case sealed by an earlier Tongban
+        conn.execute(text("INSERT INTO cases (case_no, version, content_hash, data, origin_system, origin_source_id, "
+                          "source_updated_at, deleted, updated_at) VALUES ('C1', 1, 'h', :data, 'sd_civil', 'C1', "
+                          ":now, 0, :now)"),
+                     {"data": json.dumps({"case_no": "C1", "applicant": {"id_number": codec.seal("11010519491231002X")}}),
+                      "now": now})
+    upgrade(engine)
+    with engine.connect() as conn:
+        mark = sealed_mark(conn)
+    assert mark is not None and mark["blind_index"] is None
+    with engine.begin() as conn, pytest.raises(Exception, match="no key file"):
+        require_ledger_keys(conn, None, what="sync sd_civil")
+    with engine.begin() as conn:
+        require_ledger_keys(conn, codec, what="sync sd_civil")  # trusted on first use, kept
+    with engine.connect() as conn:
+        assert sealed_mark(conn)["blind_index"] == fingerprint(codec)
+
+    clear = make_engine(f"sqlite:///{tmp_path / 'clear.db'}")
+    upgrade(clear)
+    with clear.connect() as conn:
+        assert sealed_mark(conn) is None
+
+
+def test_keys_rotate_with_another_ledgers_key_file_changes_nothing(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        require_ledger_keys(conn, PiiCodec(GatewayKeys.generate()), what="sync sd_civil")  # sealed by its own keys
+    engine.dispose()
+    stranger = GatewayKeys.generate().write(tmp_path / "stranger.json")
+    before = stranger.read_bytes()
+    result = CliRunner().invoke(app, ["keys", "rotate", "--database-url", url], env={"TONGBAN_KEY_FILE": str(stranger)})
+    assert result.exit_code == 1 and "is not this ledger's" in " ".join(result.output.split())
+    assert stranger.read_bytes() == before  # not rotated
