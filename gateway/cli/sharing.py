@@ -367,20 +367,24 @@ def keys_rotate_signing(json_out: JsonOpt = False) -> None:
 @app.command()
 @guard
 def purge(
-    older_than: Annotated[str | None, typer.Option("--older-than", help="Retention (default from the gateway "
-                                                                        "file, e.g. 180d).")] = None,
+    older_than: Annotated[str | None, typer.Option("--older-than", help="Retention: days, weeks or years of 365 "
+                                                                        "days (180d, 26w, 1y), at least 1d; not "
+                                                                        "'m' (write 180d). Default: the gateway "
+                                                                        "file's retention.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
     gateway_file: GatewayOpt = None,
     database_url: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Drop personal data past its retention: resolved dead letters, delivered outbox rows and webhooks, raw
-    payloads of deleted records, quarantined certificates, expired consents."""
-    from gateway.kernel.config import parse_duration
+    """Drop personal data past its retention: resolved dead letters, delivered outbox rows (each case's newest
+    receipt stays) and webhooks, the raw payloads of deleted records (their rows stay, for the sync and the
+    reconciliation), quarantined certificates, expired consents. The audit log and the citizen outbox stay."""
     from gateway.sharing.settings import load_gateway_settings
+    from gateway.store.retention import parse_retention
     from gateway.store.retention import purge as run
 
-    retention = parse_duration(older_than) if older_than else load_gateway_settings(gateway_file).retention
+    retention = (parse_retention(older_than, "--older-than") if older_than is not None
+                 else load_gateway_settings(gateway_file).retention)
     counts = run(ledger_engine(None, database_url), retention, dry_run=dry_run)
     if json_out:
         print_json({"retention_days": retention.days, "dry_run": dry_run, "purged": counts})

@@ -34,6 +34,7 @@ from gateway.sharing.access.policy import Policy, PolicyRule
 from gateway.sharing.access.ratelimit import RateLimit
 from gateway.sharing.access.shared_ratelimit import make_rate_limiter
 from gateway.sharing.access.tokens import ConsentTokens
+from gateway.store.retention import parse_retention
 from gateway.store.sharing_queries import read_engine_for
 
 __all__ = ["GatewayRuntime", "GatewaySettings", "load_gateway_settings"]
@@ -61,6 +62,9 @@ class GatewaySettings(BaseModel):
     audit_hash: Literal["sha256", "sm3"] = "sha256"
     checkpoint_every: timedelta = timedelta(minutes=5)
     retention: timedelta = timedelta(days=180)
+    """How long ``tongban purge`` keeps what it drops: days, weeks or years (``180d``, ``26w``, ``1y`` = 365
+    days), at least a day (gateway.store.retention.parse_retention) — never the ``30m`` of the durations above
+    (minutes there; a retention of ``6m`` meant as six months is refused, not taken as six minutes)."""
     webhook_max_attempts: int = Field(default=6, ge=1)
     webhook_timeout: float = 5.0
     webhook_allowed_hosts: list[str] = Field(default_factory=list)
@@ -78,10 +82,18 @@ class GatewaySettings(BaseModel):
     gc_young_threshold: int = Field(default=10_000, ge=0)
     """The API worker's young-generation GC threshold (``gateway.sharing.api.gc_policy``); 0 keeps CPython's 700."""
 
-    @field_validator("consent_ttl", "consent_max_ttl", "checkpoint_every", "retention", mode="before")
+    @field_validator("consent_ttl", "consent_max_ttl", "checkpoint_every", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _retention(cls, value: Any) -> timedelta:
+        try:
+            return parse_retention(value, "retention")
+        except ConfigError as exc:  # pydantic names the field; parse_gateway_settings makes it one line
+            raise ValueError(str(exc).removeprefix("retention: ")) from None
 
     @field_validator("metrics_token", mode="before")
     @classmethod

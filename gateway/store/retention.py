@@ -1,10 +1,19 @@
 """Retention and key rotation for the personal data the ledger keeps.
 
 ``purge`` drops what is past its retention period: resolved dead letters (their raw payloads), delivered or
-superseded outbox rows, delivered and dead webhook deliveries, source records of deleted cases (their raw
-payloads), quarantined certificates (except an open entry that marks a served certificate: its refusal is what
-the gateway tells relying departments until an operator resolves it) and expired consents. The audit log stays:
-it holds blind-index holder references, not ID numbers, and removing rows would break the chain it exists for.
+superseded outbox rows (never a case's newest delivered row to a target: its receipt), delivered and dead webhook
+deliveries, the raw payloads of records the source deleted, quarantined certificates (except an open entry that
+marks a served certificate: its refusal is what the gateway tells relying departments until an operator resolves
+it) and expired consents. Of a deleted record only the payload goes (``raw`` and ``payload`` set to NULL): its
+``source_records`` row stays, with its key, case number, cursor, content and raw hashes, deleted flag and mapping
+version — what the sync reads to know the record unchanged when the source sends it again (a full refresh) and
+what the reconciliation reads to count it held. Deleting the row made both see a record never synced: the
+reconciliation reported it ``missing_in_ledger`` (an alert every night), a full refresh wrote it back. The audit
+log stays: it holds blind-index holder references, not ID numbers, and removing rows would break the chain it
+exists for. Nor does ``purge`` touch the citizen side's ``citizen_outbox`` (好差评 / 12345 payloads sent out).
+
+``parse_retention`` reads a retention as an operator writes it (``--older-than``, the gateway file's
+``retention``): whole days or longer — ``180d``, ``26w``, ``1y`` (365 days) — never ``m`` (minutes or months?).
 
 ``reseal_all`` re-seals every sealed value under the codec's current key (``tongban keys rotate``): raw payloads,
 dead letters, quarantined copies, cases, certificates, and the 一件事 bundles' forms and materials. A value it
@@ -39,7 +48,62 @@ from gateway.store.tables import (
     webhook_deliveries,
 )
 
-__all__ = ["purge", "reseal_all", "stale_seals"]
+__all__ = ["MAX_RETENTION", "MIN_RETENTION", "parse_retention", "purge", "reseal_all", "stale_seals"]
+
+MIN_RETENTION = timedelta(days=1)
+"""The shortest retention ``parse_retention`` takes: under a day, ``purge`` would drop what was written today
+(``0d``: every resolved dead letter and delivery, at once, without a question)."""
+
+MAX_RETENTION = timedelta(days=36500)
+"""The longest: a hundred years (beyond it the cutoff leaves the calendar; nothing would ever be purged anyway)."""
+
+_RETENTION = re.compile(r"^([0-9]{1,9})\s*([a-z]+)$", re.ASCII)
+_RETENTION_UNITS = {"d": 1, "w": 7, "y": 365}
+_EXAMPLE = "e.g. 180d (days), 26w (weeks) or 1y (365 days)"
+
+
+def parse_retention(value: str | float | timedelta, option: str = "--older-than") -> timedelta:
+    """A retention as written: ``<n>d`` (days), ``<n>w`` (weeks) or ``<n>y`` (years of 365 days), from
+    :data:`MIN_RETENTION` to :data:`MAX_RETENTION`; a :class:`timedelta` is checked against the same bounds.
+
+    Not :func:`gateway.models.datetimes.parse_duration`, whose ``6m`` is six minutes and whose bare number is
+    seconds (right for the systems file's intervals; a retention meant as six months or 180 days purged
+    everything older than a few minutes). Anything else is a one-line :class:`ConfigError` naming ``option``."""
+    if isinstance(value, timedelta):
+        given, amount = str(value), value
+    else:
+        given = str(value).strip()
+        if isinstance(value, bool) or not isinstance(value, str):
+            raise ConfigError(f"{option}: {given!r} has no unit: a retention is days, weeks or years, {_EXAMPLE}")
+        match = _RETENTION.match(given.lower())
+        if match is None:
+            if re.fullmatch(r"[0-9]+", given, re.ASCII):
+                raise ConfigError(f"{option}: {given!r} has no unit: a retention is days, weeks or years, "
+                                  f"{_EXAMPLE}")
+            raise ConfigError(f"{option}: {given!r} is not a retention: write a whole number of days, weeks or "
+                              f"years, {_EXAMPLE}")
+        number, unit = int(match.group(1)), match.group(2)
+        if unit == "m":
+            raise ConfigError(f"{option}: {given!r} is ambiguous (minutes or months?): write the retention in days, "
+                              f"e.g. {number * 30 or 180}d")
+        if unit in ("s", "sec", "min", "h", "hr"):
+            raise ConfigError(f"{option}: {given!r}: a retention is whole days or longer, not "
+                              f"{'hours' if unit.startswith('h') else 'minutes' if unit == 'min' else 'seconds'}; "
+                              f"{_EXAMPLE}")
+        if unit not in _RETENTION_UNITS:
+            raise ConfigError(f"{option}: {given!r}: unknown unit {unit!r}; a retention is days (d), weeks (w) or "
+                              f"years (y, 365 days), {_EXAMPLE}")
+        days = number * _RETENTION_UNITS[unit]
+        if days > MAX_RETENTION.days:
+            raise ConfigError(f"{option}: {given!r} is longer than {MAX_RETENTION.days // 365} years; {_EXAMPLE}")
+        amount = timedelta(days=days)
+    if amount < MIN_RETENTION:
+        raise ConfigError(f"{option}: {given!r} is under the shortest retention, {MIN_RETENTION.days} day "
+                          f"(purge would drop what was written today); {_EXAMPLE}")
+    if amount > MAX_RETENTION:
+        raise ConfigError(f"{option}: {given!r} is longer than {MAX_RETENTION.days // 365} years; {_EXAMPLE}")
+    return amount
+
 
 _FIELD_TOKEN = re.compile(r'enc:v1:([^:"\\\s]+):[A-Za-z0-9+/=]+')
 """A sealed field inside a stored document: any kid (``k1a2b3c``, ``key-2025``, ``2025.1``: whatever the key file
@@ -56,8 +120,9 @@ def purge(engine: Engine, retention: timedelta, *, dry_run: bool = False,
             outbox.c.status == SUPERSEDED, and_(outbox.c.status == DELIVERED, _later_delivery())))),
         ("webhook deliveries (delivered/dead)", webhook_deliveries,
          and_(webhook_deliveries.c.status.in_(["delivered", "dead"]), webhook_deliveries.c.created_at < cutoff)),
-        ("raw payloads of deleted records", source_records, and_(source_records.c.deleted.is_(True),
-                                                                 source_records.c.updated_at < cutoff)),
+        ("raw payloads of deleted records", source_records, and_(
+            source_records.c.deleted.is_(True), source_records.c.updated_at < cutoff,
+            or_(source_records.c.raw.is_not(None), source_records.c.payload.is_not(None)))),
         ("quarantined certificates", certificate_quarantine, and_(
             certificate_quarantine.c.created_at < cutoff,
             ~exists().where(certificates.c.refused_entry == certificate_quarantine.c.id))),
@@ -68,6 +133,9 @@ def purge(engine: Engine, retention: timedelta, *, dry_run: bool = False,
         for label, table, where in plans:
             if dry_run:
                 counts[label] = int(conn.execute(select(func.count()).select_from(table).where(where)).scalar_one())
+            elif table is source_records:  # the payload only: the row is how the sync and reconcile know it
+                counts[label] = max(conn.execute(update(table).where(where).values(raw=None, payload=None)
+                                                 ).rowcount, 0)
             else:
                 counts[label] = max(conn.execute(delete(table).where(where)).rowcount, 0)
     return counts

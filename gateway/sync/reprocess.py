@@ -203,13 +203,17 @@ def remap_system(runtime: Runtime, name: str) -> RunReport:
             with runtime.engine.connect() as conn:
                 rows = ledger.source_records_after(conn, name, last, BATCH)
                 load = ledger.dictionary_loader(conn)
+                # a deleted record whose raw payload retention purged (gateway.store.retention): nothing to map
+                # again; its row and its case's tombstone stay as they are
                 records = [RawRecord(source_id=r.source_id, cursor=r.cursor,
-                                     payload=ledger.loads(unpack(r.payload, r.raw, runtime.pii, load))) for r in rows]
+                                     payload=ledger.loads(unpack(r.payload, r.raw, runtime.pii, load)))
+                           for r in rows if r.payload is not None or r.raw is not None]
             if not rows:
                 break
             last = rows[-1].source_id
-            with runtime.engine.begin() as conn:
-                report.counts.add(ingest_page(conn, ctx, records))
+            if records:
+                with runtime.engine.begin() as conn:
+                    report.counts.add(ingest_page(conn, ctx, records))
         report.duration_s = time.perf_counter() - started
         with runtime.engine.begin() as conn:
             ledger.finish_run(conn, run_id, status="succeeded", duration_s=report.duration_s,
