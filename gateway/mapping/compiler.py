@@ -33,6 +33,7 @@ required. ``docs/mapping-reference.md`` documents every key with an example (:mo
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timezone
@@ -43,8 +44,9 @@ from gateway.contract.errors import ConfigError
 from gateway.kernel.yamlfile import YamlDocument
 from gateway.mapping import dates
 from gateway.mapping.lookups import LookupTable
-from gateway.mapping.steps import StepEmitter
+from gateway.mapping.steps import StepEmitter, _too_long
 from gateway.mapping.steps import Writer as _Writer
+from gateway.mapping.values import TextRefused, _as_text, _cond_key, _decimal_int, _short
 
 MapFunction = Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[dict[str, Any], list[tuple[str, str, str]]]]
 
@@ -144,44 +146,13 @@ def path_keys(path: str) -> tuple[str | int, ...]:
     return tuple(int(p) if re.fullmatch(r"-?\d+", p) else p for p in path.split("."))
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _is_null(value: Any, tokens: frozenset[str]) -> bool:
     """Whether a source value counts as absent under the mapping's null tokens (conditions use it)."""
     return value is None or (value.__class__ is str and value.strip() in tokens)
 
 
-_NOT_SCALAR = object()
-"""The condition key of an object or a list: equal to no condition value (never in a set of them)."""
 _TRUE_TEXTS = frozenset({"1", "true", "True", "TRUE"})
 _FALSE_TEXTS = frozenset({"0", "false", "False", "FALSE"})
-
-
-def _cond_key(value: Any, tokens: frozenset[str] | None) -> Any:
-    """What ``equals`` / ``in`` / ``not_in`` compare: the value as stripped text, as a code table reads it
-    (``"1 "``, ``1`` and ``"1"`` are the same code); None for a null or a null token; a bool as ``"1"``/``"0"``;
-    an object or a list matches no condition value (never an exception: a record's shape is its own business)."""
-    cls = value.__class__
-    if cls is str:
-        text = value.strip()  # type: ignore[union-attr]
-        return None if tokens is not None and text in tokens else text
-    if value is None:
-        return None
-    if cls is bool:
-        return "1" if value else "0"
-    if cls is int:
-        return str(value)
-    if cls is float:
-        return str(int(value)) if value.is_integer() else str(value)  # type: ignore[union-attr]
-    if cls is Decimal:  # a SOAP client's xsd:decimal: 5.0 is the code "5", as the float is
-        whole = value.is_finite() and value == value.to_integral_value() and value.adjusted() < 64  # not 1E+99999
-        return str(int(value)) if whole else str(value)
-    if isinstance(value, (dict, list, tuple, set, frozenset, Mapping)):
-        return _NOT_SCALAR
-    return str(value).strip()
 
 
 def _matches(value: Any, regex: re.Pattern[str]) -> bool:
@@ -210,8 +181,8 @@ class MappingCompiler(StepEmitter):
         self._doc_base: tuple[Any, ...] = doc_root  # the YAML path of the object being compiled (for lines)
         self._doc_path: tuple[Any, ...] = doc_root  # … and of the field being compiled
         self.code_tables = {name: {str(k): v for k, v in table.items()} for name, table in code_tables.items()}
-        self.tz_offset = tz_offset
         self.tz: timezone = dates.parse_offset(tz_offset)
+        self.tz_offset = tz_offset = dates.offset_text(tz_offset)  # "+08:00 " and "+0800" are written +08:00
         self.default_normalize = default_normalize
         self.null_tokens = self._token_set(null_tokens, "null_tokens")
         self.lookups = dict(lookups or {})
@@ -225,6 +196,10 @@ class MappingCompiler(StepEmitter):
             "_is_null": _is_null,
             "_matches": _matches,
             "_ck": _cond_key,
+            "_as_text": _as_text,
+            "_TextRefused": TextRefused,
+            "_Decimal": Decimal,
+            "_decimal_int": _decimal_int,
             "_nfkc": unicodedata.normalize,
             "_WS": _WS,
             "_CJK_GAP": _CJK_GAP,
@@ -303,6 +278,7 @@ class MappingCompiler(StepEmitter):
         if "not_in" in cond:
             return f"({key} not in {self.const(self._cond_texts(cond['not_in'], where, 'not_in'))})"
         if "present" in cond:
+            self.flag(cond, "present", where)
             if self.null_tokens is not None:  # "null", "-" … are as absent here as in the fields
                 nt = self.const(self.null_tokens, "nt")
                 present = f"((_p := {get}) is not None and not (_p.__class__ is str and _p.strip() in {nt}))"
@@ -324,6 +300,9 @@ class MappingCompiler(StepEmitter):
                 texts |= _TRUE_TEXTS
             elif value is False:
                 texts |= _FALSE_TEXTS
+            elif _too_long(value):
+                raise self.fail(where, f"{key}: an integer of more than {sys.get_int_max_str_digits()} digits is no "
+                                       f"code a record holds: quote it if text was meant")
             elif value is None or value.__class__ in (str, int, float):
                 texts.add(_cond_key(value, None))
             else:
@@ -370,9 +349,12 @@ class MappingCompiler(StepEmitter):
             self.emit_list(w, indent, spec, where)
             return
         if "const" in spec:
-            w.emit(indent, f"v = {self.const(spec['const'])}")
+            w.emit(indent, f"v = {self.constant(spec['const'], where, 'const')}")
             return
         if "position" in spec:
+            if spec["position"] is not True:
+                raise self.fail(where, f"position must be true (a boolean), got {spec['position']!r}: write "
+                                       f"position: true, without quotes")
             w.emit(indent, "v = _pos")
             return
         if "any" in spec or "all" in spec:
@@ -401,6 +383,8 @@ class MappingCompiler(StepEmitter):
         parts = []
         for part in spec["concat"]:
             if isinstance(part, Mapping) and "const" in part:
+                if _too_long(part["const"]):
+                    self.constant(part["const"], where, "concat const")  # says what is wrong
                 parts.append(self.const(str(part["const"])))
             else:
                 parts.append(self.get_expr(part, where))
@@ -437,7 +421,7 @@ class MappingCompiler(StepEmitter):
     def emit_branch(self, w: _Writer, indent: int, branch: Mapping[str, Any], where: str) -> None:
         """A branch's value: ``value`` is a constant; ``then`` (and ``else``) a field spec of its own."""
         if "then" not in branch:
-            w.emit(indent, f"v = {self.const(branch.get('value'))}")
+            w.emit(indent, f"v = {self.constant(branch.get('value'), where, 'value')}")
             return
         then = branch["then"]
         if then is None:
@@ -445,7 +429,7 @@ class MappingCompiler(StepEmitter):
         elif isinstance(then, (str, Mapping)):
             self.emit_field(w, indent, self.normalise_spec(then, where), where)
         else:
-            w.emit(indent, f"v = {self.const(then)}")
+            w.emit(indent, f"v = {self.constant(then, where, 'then')}")
 
     def emit_first(self, w: _Writer, indent: int, spec: dict[str, Any], where: str) -> None:
         """The first alternative that gives a value (not null, not empty)."""
@@ -459,13 +443,17 @@ class MappingCompiler(StepEmitter):
 
     def emit_pipeline(self, w: _Writer, indent: int, spec: dict[str, Any], where: str, *, raw: bool = True) -> None:
         typed = any(k in spec for k in ("code", "date", "type", "lookup", "slice", "regex"))
-        blank_as_null = spec.get("blank_as_null", typed)
+        blank_as_null = self.flag(spec, "blank_as_null", where, default=typed)
+        required = self.flag(spec, "required", where)
         tokens = self.tokens_for(spec, where) if raw else None
         ops = spec.get("normalize", self.default_normalize if "path" in spec or "concat" in spec else [])
         if isinstance(ops, str):
             ops = [ops]
+        if not isinstance(ops, list):
+            raise self.fail(where, f"normalize must be a list of steps, got {ops!r}; expected steps from "
+                                   f"{sorted(_NORMALIZERS)}")
         for op in ops:
-            if op not in _NORMALIZERS:
+            if op.__class__ is not str or op not in _NORMALIZERS:
                 raise self.fail(where, f"unknown normalize step {op!r}; expected one of {sorted(_NORMALIZERS)}")
         steps = [step for step in ("slice", "regex", "type", "code", "lookup", "date") if step in spec]
         if tokens is not None and ops and ops[0] == "strip":
@@ -500,9 +488,10 @@ class MappingCompiler(StepEmitter):
                 maybe_null = getattr(self, f"emit_{step}")(w, at, spec, where)
             w.emit(body, "pass  # nothing to convert")
         if spec.get("default") is not None:
+            default = self.constant(spec["default"], where, "default")
             w.emit(indent, "if v is None:")
-            w.emit(indent + 1, f"v = {self.const(spec['default'])}")
-        if spec.get("required"):
+            w.emit(indent + 1, f"v = {default}")
+        if required:
             w.emit(indent, "if v is None or v == '':")
             w.emit(indent + 1, f"raise _Issue('mapping.required', {self.const(f'no value at {self._src(spec)}')})")
 
@@ -546,6 +535,7 @@ class MappingCompiler(StepEmitter):
         w.emit(1, "if r.__class__ is not dict and not isinstance(r, _Mapping):")  # exact type first: the hot path
         w.emit(2, "_iss.append((_pfx.rstrip('.') or '$', 'mapping.shape', 'expected an object, got %s' % _short(r)))")
         w.emit(2, "return None")
+        self._refuse_nested_targets(fields, where)
         containers: dict[str, str] = {"": "o"}
         w.emit(1, "o = {}")
         for target in sorted(fields, key=lambda t: (t.count("."), t)):
@@ -576,6 +566,20 @@ class MappingCompiler(StepEmitter):
         w.emit(1, "return o")
         self.functions.append("\n".join(w.lines))
         return fn
+
+    def _refuse_nested_targets(self, fields: Mapping[str, Any], where: str) -> None:
+        """A target and a target inside it (``applicant`` and ``applicant.name``): whichever is set last overwrote
+        the other, silently. Each clash is a mistake of the inner field (its line)."""
+        for target in fields:
+            parts = str(target).split(".")
+            for depth in range(1, len(parts)):
+                outer = ".".join(parts[:depth])
+                if outer in fields:
+                    self._doc_path = (*self._doc_base, target)
+                    self._mistakes.append(str(self.fail(
+                        f"{where}.{target}" if where else str(target),
+                        f"{outer} and {target} are both targets: {target} is set inside {outer}, and one would "
+                        f"overwrite the other: map {outer} as a whole or its parts ({target}, ...), not both")))
 
     def compile(self, fields: Mapping[str, Any]) -> tuple[MapFunction, str]:
         """The mapping function of ``fields``, or a :class:`ConfigError` naming every field written wrong (each

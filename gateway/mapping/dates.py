@@ -40,13 +40,25 @@ _ISO_OFFSET_RE = re.compile(r"([Zz]|[+-]\d{2}(?::?\d{2})?)$")
 """An offset at the end of an ISO time as systems print it: Z or z, +08:00, +0800 and the hour alone (+08)."""
 
 
-def parse_offset(value: str) -> timezone:
-    """``+08:00`` → a fixed-offset timezone (Beijing time has had no DST since 1991)."""
+def _offset_match(value: str) -> re.Match[str]:
     match = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", value.strip())
     if not match:
         raise ConfigError(f"timezone {value!r} is not an offset like +08:00")
+    return match
+
+
+def parse_offset(value: str) -> timezone:
+    """``+08:00`` → a fixed-offset timezone (Beijing time has had no DST since 1991)."""
+    match = _offset_match(value)
     sign = 1 if match.group(1) == "+" else -1
     return timezone(sign * timedelta(hours=int(match.group(2)), minutes=int(match.group(3))))
+
+
+def offset_text(value: str) -> str:
+    """An offset as dates are written with it: ``+08:00`` for ``"+08:00 "`` or ``+0800`` (the text as written is
+    checked stripped and with the colon optional; spliced into every date as written, it made none valid)."""
+    match = _offset_match(value)
+    return f"{match.group(1)}{match.group(2)}:{match.group(3)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +138,7 @@ def compile_pattern(pattern: str) -> PatternFormat:
         previous_token = token
     parts.append(re.escape(pattern[pos:]))
     output.append(pattern[pos:].replace("{", "{{").replace("}", "}}"))
+    _refuse_split_digits(pattern)
     if not {"Y", "M", "D"} <= groups:
         raise ConfigError(f"date format {pattern!r} needs yyyy, MM and dd (or M and d, unpadded)")
     has_time = "h" in groups
@@ -141,7 +154,37 @@ def compile_pattern(pattern: str) -> PatternFormat:
     )
 
 
+def _refuse_split_digits(pattern: str) -> None:
+    """Refuse two unpadded tokens with nothing but digits between them (``yyyyM1d``): the date's digits between
+    two separators that are no digits can then be split between them more than one way (``2024111`` + ``1``: is
+    it M 1 and d 11, or M 11 and d 1?), and the regex silently takes one. One unpadded token among fixed-width
+    ones and digit literals (``yyyyMMd1``) reads one way only: the run's length fixes its width. Tokens directly
+    side by side are refused by :func:`compile_pattern` itself."""
+    pos = 0
+    last: re.Match[str] | None = None  # the last unpadded token of the current run of digits
+    for match in _TOKEN_RE.finditer(pattern):
+        if not all(c.isdigit() for c in pattern[pos : match.start()]):
+            last = None  # a separator that is no digit ends the run
+        if match.group(0) in _UNPADDED:
+            between = pattern[last.end() : match.start()] if last is not None else ""
+            if last is not None and between:  # side by side ("" between): compile_pattern says so
+                first, token = last.group(0), match.group(0)
+                raise ConfigError(
+                    f"date format {pattern!r} has {first} and {token} with only the digits {between!r} between: "
+                    f"both are unpadded (one or two digits), so the digits of a date can be split between them in "
+                    f"more than one way; put a separator that is no digit between them, or pad one "
+                    f"({first * 2} or {token * 2})")
+            last = match
+        pos = match.end()
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?")
+"""An epoch number as text: digits with an optional fraction and a short exponent (``1.70960586E+12``); not
+``1e999000``, ``NaN`` or ``Infinity``."""
+_EPOCH_MAX_DIGITS = 24
+"""No epoch time of the years 1–9999 has more digits before the point (milliseconds: 15); more is refused before
+any arithmetic — ``Decimal('1E+999999') * 1000`` overflows, and its ``int()`` costs a minute."""
 
 
 def iso_from_epoch(value: object, tz: timezone, *, millis: bool, date_only: bool = False) -> str:
@@ -153,15 +196,20 @@ def iso_from_epoch(value: object, tz: timezone, *, millis: bool, date_only: bool
     if isinstance(value, int):
         number: int | Decimal = int(value)
     elif isinstance(value, (str, float, Decimal)):  # a SOAP client gives xsd:decimal as a Decimal
-        text = value.strip() if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+        if isinstance(value, str):
+            text = value.strip()
+            if len(text) > 64 or not _EPOCH_TEXT.fullmatch(text):
+                raise ValueError("not an epoch number")
+        else:
+            text = repr(value) if isinstance(value, float) else str(value)
         try:
             number = int(text) if _INTEGER_RE.fullmatch(text) else Decimal(text)
         except ArithmeticError:
-            raise ValueError(f"{value!r} is not a number") from None
-        if isinstance(number, Decimal) and not number.is_finite():
-            raise ValueError(f"{value!r} is not a finite number")
+            raise ValueError("not a number") from None
+        if isinstance(number, Decimal) and (not number.is_finite() or number.adjusted() >= _EPOCH_MAX_DIGITS):
+            raise ValueError("not a finite number of a sane size")
     else:
-        raise TypeError(f"{value!r} is not a timestamp")
+        raise TypeError("not a timestamp")
     micros = number * (1000 if millis else 1_000_000)
     if isinstance(micros, Decimal):
         micros = int(micros.to_integral_value(rounding=ROUND_HALF_EVEN))

@@ -43,7 +43,9 @@ OPERATIONS: tuple[Operation, ...] = (
               "fixed mapping should be re-applied to."),
     Operation("description", "Top level", "Free text for people."),
     Operation("fields", "Top level", "Canonical dotted path → field spec, for records read from the system "
-              "(required). A string is a source path; a mapping is a spec built from the keys below."),
+              "(required). A string is a source path; a mapping is a spec built from the keys below. A target and "
+              "a target inside it (`applicant` and `applicant.name`) are refused at load: one would overwrite the "
+              "other."),
     Operation("outbound", "Top level", "`fields:` for the other direction: canonical record → the system's "
               "write format, for pushes.", Example(
                   'code_tables:\n  result: {"0": issued, "1": not_permitted}\n'
@@ -55,7 +57,8 @@ OPERATIONS: tuple[Operation, ...] = (
                   {"result": "issued", "finished_at": "2024-03-05T16:00:00+08:00"},
                   direction="outbound", context={"version": 3})),
     Operation("timezone", "Top level", "Offset of the system's local times (default `+08:00`); dates without "
-              "an offset get it."),
+              "an offset get it, written `+08:00` however the offset is spaced (`\"+08:00 \"`) or whether it has its "
+              "colon (`+0800`)."),
     Operation("normalize", "Top level", "Normalisation steps for every field read by `path` or `concat` "
               "(default `[strip]`); a field's own `normalize` replaces it."),
     Operation("null_tokens", "Top level", "Strings the system writes for \"no value\". A source value equal to "
@@ -96,7 +99,8 @@ OPERATIONS: tuple[Operation, ...] = (
               "(`qlr.0.xm`), `$` for the whole record. A missing key gives null.", Example(
                   "fields:\n  case_no: projectNo\n  applicant.name: qlr.0.xm\n  applicant.phone: {path: qlr.0.dh}\n",
                   {"projectNo": "370102202400001", "qlr": [{"xm": "张伟", "dh": "13800000000"}]})),
-    Operation("const", "Sources", "A constant.", Example(
+    Operation("const", "Sources", "A constant. NaN and infinities (YAML's `.nan`, `.inf`) are refused at load, "
+              "here and in `default`, `value` and `then`/`else`: no record holds them.", Example(
         "fields:\n  dept_name: {const: 山东省民政厅}\n  promised_days: {const: 0}\n", {})),
     Operation("concat", "Sources", "Several source paths (and `{const: ...}` parts) joined by `sep` (default "
               "empty); null parts (and null tokens) are skipped; nothing left gives null.", Example(
@@ -170,7 +174,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("type", "Modifiers", "Convert to `int`, `float`, `str` or `bool` (`bool` is true for the "
               "`true_values`, default `1 true True TRUE Y y yes 是`, and false for the `false_values`, default "
               "`0 false False FALSE N n no 否`; the two may not share a value). A value that does not convert — "
-              "for a `bool`, one in neither list — rejects the record (`mapping.type`).", Example(
+              "for a `bool`, one in neither list; for an `int`, a fraction (`2.5`, a decimal too) — rejects the "
+              "record (`mapping.type`). `str` writes numbers as text; an object, a list, true/false or NaN is no "
+              "text and rejects the record too.", Example(
                   "fields:\n  promised_days: {path: cnsx, type: int}\n  fee: {path: sfsf, type: bool}\n"
                   "  item_version: {path: ver, type: str}\n",
                   {"cnsx": "20", "sfsf": "是", "ver": 3}), also=("true_values", "false_values")),
@@ -200,7 +206,10 @@ OPERATIONS: tuple[Operation, ...] = (
               "writes them: see [Date formats](#date-formats)), `iso8601` (an offset is "
               "added when missing), `epoch_ms`, `epoch_s`. `date_only: true` keeps the day. A value matching "
               "no format rejects the record (`mapping.date_format`); a date that does not exist (Feb 30) is "
-              "rejected by the model (`type.datetime`). Outbound, `{to: FORMAT}` writes the system's format.",
+              "rejected by the model (`type.datetime`). Outbound, `{to: FORMAT}` writes the system's format "
+              "(`{from: ..., to: ...}` has no other keys). `epoch_ms`/`epoch_s` read a number or its text "
+              "(`1709605860000`, `1.70960586E+12`); an exponent no date has (`1e999000`) rejects the record at once "
+              "(`mapping.date_format`).",
               Example(
                   "fields:\n"
                   '  applied_at: {path: sqsj, date: ["yyyyMMddHHmmss", "yyyy-MM-dd HH:mm:ss"]}\n'
@@ -214,7 +223,9 @@ OPERATIONS: tuple[Operation, ...] = (
                   "fields:\n  count: {path: fs, type: int, default: 1}\n  source: {path: ly, default: paper}\n",
                   {"fs": None})),
     Operation("required", "Modifiers", "Reject the record (`mapping.required`) when the result is null or "
-              "empty (after `normalize` and `default`).", Example(
+              "empty (after `normalize` and `default`). `required`, `date_only`, `blank_as_null` and `present` take "
+              "a YAML boolean, `true` or `false`: the text `'false'` in quotes is refused at load, not guessed.",
+              Example(
                   "fields:\n  case_no: {path: projectNo, required: true}\n", {"projectNo": "  "})),
     Operation("blank_as_null", "Modifiers", "Whether an empty string counts as null without `null_tokens` "
               "(default: yes for fields with `type`, `code`, `lookup`, `date`, `slice` or `regex`; no for "

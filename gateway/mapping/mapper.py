@@ -15,6 +15,8 @@ it reads. Top-level keys: ``system``, ``version``, ``fields`` (required); ``desc
 from __future__ import annotations
 
 import hashlib
+import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,7 +91,13 @@ class Mapper:
     @classmethod
     def from_text(cls, text: str, *, where: str = "<mapping>", base_dir: str | Path | None = None,
                   model: type[BaseModel] | None = None) -> Mapper:
-        document = load_yaml_document(text, where=where)
+        try:
+            document = load_yaml_document(text, where=where)
+        except ValueError as exc:  # PyYAML's int() of an integer over 4300 digits (not a YAMLError)
+            long = re.search(r"\d{%d,}" % (sys.get_int_max_str_digits() + 1), text)
+            at = f"line {text.count(chr(10), 0, long.start()) + 1}: " if long else ""
+            raise ConfigError(f"{where}: {at}an integer of more than {sys.get_int_max_str_digits()} digits is longer "
+                              f"than any value a mapping holds ({exc}): quote it if text was meant") from None
         return cls.from_spec(document.data, where=where, fingerprint=hashlib.sha256(text.encode()).hexdigest()[:16],
                              base_dir=base_dir, model=model, document=document)
 
@@ -139,9 +147,9 @@ class Mapper:
             )
 
         # Null tokens are the source's habit: they apply to what is read in, not to canonical data going out.
-        inbound, source = compiler("fields", spec.get("null_tokens")).compile(spec["fields"])
-        if model is not None:
+        if model is not None:  # first: a target the model lacks (case_no.x beside case_no) is the mistake to name
             check_targets(spec["fields"], model, code_tables=code_tables, where=where, document=document)
+        inbound, source = compiler("fields", spec.get("null_tokens")).compile(spec["fields"])
         outbound_fn = outbound_source = None
         if spec.get("outbound"):
             out_spec = spec["outbound"]

@@ -122,7 +122,8 @@ def _formats() -> list[str]:
          "as .NET writes them (`yyyy/M/d H:mm:ss`, zh-CN `DateTime.ToString()`: `2026/3/1 9:30:05`): one or two "
          "digits are read, and outbound they are written without a leading zero. An unpadded token needs a "
          "separator from the next number (`yyyyMd` is refused at load: `2026111` could be 1 November or 11 "
-         "January)."),
+         "January), and two unpadded tokens one that is no digit (`yyyyM1d` is refused too: in `20241111` the "
+         "month could be 1 or 11); one beside digits alone (`yyyyMMd1`) reads one way only."),
         "",
         "`yyyy`, a month (`MM` or `M`) and a day (`dd` or `d`) are required; `hh` and `h` (the 12-hour clock) are "
         "refused at load: write `HH` or `H`. "

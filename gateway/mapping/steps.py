@@ -8,6 +8,7 @@ the YAML enter the generated code through :meth:`StepEmitter.const`, never as co
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from datetime import timezone
 from typing import Any
@@ -16,6 +17,7 @@ from gateway.contract.errors import ConfigError
 from gateway.kernel.yamlfile import YamlDocument
 from gateway.mapping import dates
 from gateway.mapping.lookups import LookupTable
+from gateway.mapping.values import _NOT_SCALAR, _cond_key
 
 FLAGGED: dict[str, str] = {"mapping.code_table": "mapping.code_unknown", "mapping.lookup": "mapping.lookup_unknown",
                            "mapping.regex": "mapping.regex_no_match"}
@@ -69,6 +71,28 @@ class StepEmitter:
             self._sets[value] = name
         return name
 
+    def constant(self, value: Any, where: str, key: str) -> str:
+        """:meth:`const` for a constant the mapping gives a field (``const``, ``default``, a branch's ``value`` or
+        ``then``), checked first: YAML reads ``.nan``/``.inf`` as floats (``repr`` writes them as names the generated
+        code does not have, and no record can hold them) and ``0b1…`` as an integer of any length."""
+        if _non_finite(value):
+            raise self.fail(where, f"{key} {value!r} is NaN or infinite (YAML reads .nan and .inf as numbers), which "
+                                   f"no record can hold: quote it (\".nan\", \".inf\") if text was meant")
+        if _too_long(value):
+            raise self.fail(where, f"{key} is an integer of more than {sys.get_int_max_str_digits()} digits, longer "
+                                   f"than any value a record holds: quote it if text was meant")
+        return self.const(value)
+
+    def flag(self, spec: Mapping[str, Any], key: str, where: str, *, default: bool = False) -> bool:
+        """A yes/no setting (``required``, ``date_only`` …) that must be a YAML boolean: the text ``'false'`` is
+        truthy, so reading it as Python does would do the opposite of what was written; it is refused, not guessed."""
+        value = spec.get(key, default)
+        if value.__class__ is not bool:
+            got = f"the text {value!r}" if isinstance(value, str) else repr(value)
+            raise self.fail(where, f"{key} must be true or false (a boolean), got {got}: write {key}: true or "
+                                   f"{key}: false, without quotes")
+        return bool(value)
+
     def fail(self, where: str, message: str) -> ConfigError:
         """A mistake in the mapping, naming the file, the line of the field being compiled (when the document is
         known), the section and the setting: ``m.yaml: line 9: fields: deleted: in must be a list …``."""
@@ -85,10 +109,13 @@ class StepEmitter:
     def _regex(self, pattern: Any, where: str) -> re.Pattern[str]:
         if not isinstance(pattern, str):
             raise self.fail(where, f"a regex must be a string, got {pattern!r}")
+        shown = repr(pattern) if len(pattern) <= 60 else repr(pattern)[:57] + "..."
         try:
             return re.compile(pattern)
-        except re.error as exc:
-            raise self.fail(where, f"regex {pattern!r} does not compile: {exc}") from None
+        except (re.error, OverflowError) as exc:  # a{4294967296}: the repetition number is too large
+            raise self.fail(where, f"regex {shown} does not compile: {exc}") from None
+        except RecursionError:
+            raise self.fail(where, f"regex {shown} does not compile: it is nested too deeply") from None
 
     def emit_slice(self, w: Writer, indent: int, spec: Mapping[str, Any], where: str) -> bool:
         bounds = spec["slice"]
@@ -161,17 +188,23 @@ class StepEmitter:
             if kind == "int":
                 w.emit(indent + 1, "if v.__class__ is bool or (v.__class__ is float and not v.is_integer()):")
                 w.emit(indent + 2, "raise ValueError")
-                w.emit(indent + 1, "v = int(v)")
+                # a SOAP client's xsd:decimal: int(Decimal('1E+999999')) costs a minute, and 2.5 is not the int 2
+                w.emit(indent + 1, "v = int(v) if v.__class__ is not _Decimal else _decimal_int(v)")
             else:
                 w.emit(indent + 1, "if v.__class__ is bool:")
                 w.emit(indent + 2, "raise ValueError")
                 w.emit(indent + 1, "v = float(v)")
                 w.emit(indent + 1, "if v != v or v - v != 0.0:  # NaN, or infinite")
                 w.emit(indent + 2, "raise ValueError")
-            w.emit(indent, "except (TypeError, ValueError, OverflowError):")
+            w.emit(indent, "except (TypeError, ValueError, ArithmeticError):")
             w.emit(indent + 1, f"raise _Issue('mapping.type', 'value %s is not {'an' if kind == 'int' else 'a finite'} {kind}' % _short(v))")
         elif kind == "str":
-            w.emit(indent, "v = v if v.__class__ is str else str(v)")
+            # numbers become their text; an object, a list, true/false or NaN has no text a field should hold
+            w.emit(indent, "if v.__class__ is not str:")
+            w.emit(indent + 1, "try:")
+            w.emit(indent + 2, "v = _as_text(v)")
+            w.emit(indent + 1, "except _TextRefused as _e:")
+            w.emit(indent + 2, "raise _Issue('mapping.type', 'value %s is %s, not text or a number' % (_short(v), _e))")
         elif kind == "bool":
             # a yes/no the system writes its own way (是/否, Y/N, 收费/免费): true for a true value, false for a false
             # one, and anything else is no yes/no at all — never read as "no" (a county writing 收费 is not free)
@@ -246,21 +279,31 @@ class StepEmitter:
         """A code table read backwards, for outbound mappings: canonical value -> the system's code."""
         inverted: dict[str, Any] = {}
         for code, value in self._named(name, where).items():
-            inverted.setdefault(str(value), code)  # several codes for one value: the first one is the system's usual
+            key = _cond_key(value, None)  # as the value is looked up (emit_code): true is "1", 2.0 is "2"
+            if key is not None and key is not _NOT_SCALAR:
+                inverted.setdefault(key, code)  # several codes for one value: the first one is the system's usual
         return inverted
 
     def emit_date(self, w: Writer, indent: int, spec: Mapping[str, Any], where: str) -> bool:
         date_spec = spec["date"]
         target = None
         if isinstance(date_spec, Mapping):
+            unknown = set(date_spec) - {"from", "to"}
+            if unknown:  # {format: yyyyMMdd} was read as iso8601, silently
+                raise self.fail(where, f"date has unknown key(s) {sorted(map(str, unknown))}; expected from (the "
+                                       f"format(s) read) and to (the format written, outbound)")
             target = date_spec.get("to")
+            if target is not None and not isinstance(target, str):
+                raise self.fail(where, f"date to must be one format written as text (a pattern such as "
+                                       f"yyyyMMddHHmmss, or iso8601, epoch_ms, epoch_s), got {target!r}: quote it "
+                                       f"if YAML read it as something else")
             formats = date_spec.get("from", "iso8601")
         else:
             formats = date_spec
         formats = [formats] if isinstance(formats, str) else formats
         if not isinstance(formats, list) or not formats or not all(isinstance(f, str) for f in formats):
             raise self.fail(where, f"date must name a format or give a non-empty list of formats, got {formats!r}")
-        date_only = bool(spec.get("date_only"))
+        date_only = self.flag(spec, "date_only", where)
         if target and target not in dates.SPECIAL_FORMATS:
             try:  # checked now, not at the first push that formats a date with it
                 dates.compile_pattern(target)
@@ -277,7 +320,7 @@ class StepEmitter:
             elif fmt in ("epoch_ms", "epoch_s"):
                 w.emit(indent + 1, "try:")
                 w.emit(indent + 2, f"_d = _iso_from_epoch(v, _TZ, millis={fmt == 'epoch_ms'}, date_only={date_only})")
-                w.emit(indent + 1, "except (TypeError, ValueError, OverflowError, OSError):")
+                w.emit(indent + 1, "except (TypeError, ValueError, ArithmeticError, OSError):")  # decimal's too
                 w.emit(indent + 2, "_d = None")
             else:
                 try:
@@ -300,6 +343,28 @@ class StepEmitter:
             w.emit(indent + 1, "raise _Issue('mapping.date_value', 'value %s is not a real date: %s' % (_short(v), _e))")
         w.emit(indent, "v = _d")
         return False
+
+
+def _non_finite(value: Any) -> bool:
+    """Whether a constant is, or holds, a NaN or an infinite float."""
+    if value.__class__ is float:
+        return bool(value != value or value - value != 0.0)
+    if isinstance(value, Mapping):
+        return any(_non_finite(k) or _non_finite(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_non_finite(item) for item in value)
+    return False
+
+
+def _too_long(value: Any) -> bool:
+    """Whether a constant is an integer Python cannot write as text (``repr`` raises past 4300 digits)."""
+    if value.__class__ is not int:
+        return False
+    try:
+        repr(value)
+    except ValueError:
+        return True
+    return False
 
 
 __all__ = ["StepEmitter", "Writer"]
