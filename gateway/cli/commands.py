@@ -316,7 +316,7 @@ def dead_letters_list(
     json_out: JsonOpt = False,
 ) -> None:
     """Dead letters grouped by system, rule and field (count, example ids); --records for one row each."""
-    runtime = runtime_from(systems, database_url)
+    runtime = runtime_from(systems, database_url, existing=True)
     if system is not None:
         _known_dead_letter_system(runtime, system)
     if records:
@@ -354,7 +354,7 @@ def dead_letters_show(
     """One dead letter in full: what broke which rule, and the raw input (personal data masked)."""
     from gateway.ops.dead_letters import dead_letter_detail
 
-    runtime = runtime_from(systems, database_url)
+    runtime = runtime_from(systems, database_url, existing=True)
     detail = dead_letter_detail(runtime.engine, dead_letter_id, runtime.pii)
     if json_out:
         print_json(detail)

@@ -103,26 +103,39 @@ def _require_existing(url: str) -> None:
 
 
 def ledger_engine(systems: Path | None, database_url: str | None, *, existing: bool = False) -> Any:
-    """The migrated ledger engine of a command that needs no systems (clients, audit, catalogue, citizen …), on the
-    same ledger :func:`runtime_from` would open. ``existing``: the command only reads (see above)."""
+    """The ledger engine of a command that needs no systems (clients, audit, catalogue, citizen …), on the same
+    ledger :func:`runtime_from` would open, migrated to this Tongban's schema. ``existing``: the command only reads
+    (see above) — it migrates nothing, and a ledger behind this Tongban's schema is refused, saying so."""
     from gateway.store.db import make_engine
-    from gateway.store.migrate import upgrade
+    from gateway.store.migrate import require_current, upgrade
 
     url = ledger_url(systems, database_url)
     if existing:
         _require_existing(url)
     engine = make_engine(url)
-    upgrade(engine)
+    if existing:
+        require_current(engine)  # a look does not migrate the ledger under the workers of an older version
+    else:
+        upgrade(engine)
     return engine
 
 
 def runtime_from(systems: Path | None, database_url: str | None, *, existing: bool = False) -> Any:
-    """The runtime for a command. ``existing``: the command only reads (see :func:`ledger_engine`)."""
+    """The runtime for a command. ``existing``: the command only reads (see :func:`ledger_engine`): the ledger is
+    neither created nor migrated, and one behind this Tongban's schema is refused, saying so."""
     from gateway.kernel.runtime import Runtime
+    from gateway.store.migrate import require_current
 
     if existing:
         _require_existing(ledger_url(systems, database_url))
-    return Runtime.from_env(systems, database_url)
+    runtime = Runtime.from_env(systems, database_url, migrate=not existing)
+    if existing:
+        try:
+            require_current(runtime.engine)
+        except BaseException:
+            runtime.close()
+            raise
+    return runtime
 
 
 def expected_failure(exc: BaseException) -> str | None:

@@ -74,5 +74,18 @@ def _refuse_unknown_revisions(connection: Connection, config: Config) -> None:
             "machine's Tongban); this one changed nothing")
 
 
+def require_current(engine: Engine) -> None:
+    """Refuse (:class:`ConfigError`) a ledger whose schema is not this Tongban's, without migrating it: what a
+    command that only reads asks. Migrating there (``tongban status`` to have a look) moved the ledger past the
+    workers still running the older version, which then failed at their next start."""
+    with engine.connect() as connection:
+        _refuse_unknown_revisions(connection, alembic_config())
+    if not is_current(engine):
+        raise ConfigError(
+            f"the ledger's schema is at {current_revision(engine) or 'no revision (an empty database)'} and this "
+            f"Tongban's at {head_revision()}: run `tongban db upgrade` first (commands that only read do not migrate "
+            "the ledger; stop or upgrade the workers of the older version before)")
+
+
 def is_current(engine: Engine) -> bool:
     return current_revisions(engine) == head_revisions()

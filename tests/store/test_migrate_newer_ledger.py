@@ -36,3 +36,25 @@ def test_a_ledger_from_a_newer_tongban_is_refused_in_one_line(tmp_path: Path) ->
                                           "--database-url", url])
         assert result.exit_code == 1, result.output
         assert "a newer Tongban migrated it" in result.output and "Traceback" not in result.output
+
+
+def test_a_command_that_only_reads_does_not_migrate_the_ledger(tmp_path: Path) -> None:
+    """``tongban status`` to have a look migrated an old ledger under the workers still running the older version
+    (which then failed at their next start): a reading command now says to run ``db upgrade`` and changes nothing."""
+    from gateway.cli import app
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    engine = make_engine(url)
+    upgrade(engine, "0020_callback_predates")
+    engine.dispose()
+    args = ["--systems", str(REPO / "config" / "systems.yaml"), "--database-url", url]
+    for command in (["status"], ["kpi", "--no-refresh"], ["dead-letters", "list"]):
+        result = CliRunner().invoke(app, [*command, *args])
+        assert result.exit_code == 1, (command, result.output)
+        said = " ".join(result.output.split())
+        assert "schema is at 0020_callback_predates" in said and "run `tongban db upgrade` first" in said, said
+    engine = make_engine(url)
+    assert current_revision(engine) == "0020_callback_predates"  # untouched
+    engine.dispose()
+    assert CliRunner().invoke(app, ["db", "upgrade", *args]).exit_code == 0
+    assert CliRunner().invoke(app, ["status", *args]).exit_code == 0
