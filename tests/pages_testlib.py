@@ -28,3 +28,12 @@ class MemoryPages(Connector):
     def read(self, stream: str, *, since: datetime | None = None, mode: str = "incremental",
              checkpoint: Mapping[str, Any] | None = None) -> Iterator[Page]:
         yield Page(records=list(self.records))
+
+
+def served_records(world: Any, system: str = "sd_civil") -> list[RawRecord]:
+    """Every record ``system`` of a test world serves now, as its connector reads them (a full refresh)."""
+    source = world.runtime.connector(system)
+    try:
+        return [r for page in source.read("cases", mode="full_refresh") for r in page.records]
+    finally:
+        source.close()

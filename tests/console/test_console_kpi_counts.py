@@ -7,6 +7,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -45,6 +46,17 @@ def _cells(html: str, label: str) -> list[str]:
     raise AssertionError(f"no KPI row {label}")
 
 
+def _overview(engine: Engine, tmp_path: Path) -> Any:
+    """The console's overview page, as a viewer sees it after a KPI refresh."""
+    refresh_facts(engine)
+    book = OperatorBook(tmp_path / "ops.json")
+    book.add("viewer", "viewer-pass-1", "viewer")
+    client = TestClient(create_console_app(Runtime(load_systems(REPO / "config" / "systems.yaml"), engine), book),
+                        follow_redirects=False)
+    client.post("/console/login", data={"name": "viewer", "password": "viewer-pass-1"})
+    return client.get("/console/")
+
+
 def test_the_kpi_panel_counts_refused_and_withdrawn_cases_apart(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
     upgrade(engine)
@@ -53,14 +65,7 @@ def test_the_kpi_panel_counts_refused_and_withdrawn_cases_apart(tmp_path: Path) 
     _put(engine, "C-REFUSED", status="returned", result="not_accepted", result_reason="routing refused",
          finished_at=APPLIED)
     _put(engine, "C-WITHDRAWN", status="returned", result="withdrawn", finished_at=APPLIED)
-    refresh_facts(engine)
-    book = OperatorBook(tmp_path / "ops.json")
-    book.add("viewer", "viewer-pass-1", "viewer")
-    client = TestClient(create_console_app(Runtime(load_systems(REPO / "config" / "systems.yaml"), engine), book),
-                        follow_redirects=False)
-    client.post("/console/login", data={"name": "viewer", "password": "viewer-pass-1"})
-
-    page = client.get("/console/")
+    page = _overview(engine, tmp_path)
 
     assert page.status_code == 200
     overall = {label: _cells(page.text, label)[2] for label in ("办件量", "不予受理件", "撤回件", "办结率")}
@@ -74,14 +79,7 @@ def test_the_kpi_panel_says_the_base_of_a_ratio_few_cases_carry(tmp_path: Path) 
     for n in range(10):  # 2 of 10 cases with a channel, 1 of them online
         _put(engine, f"C{n}", status="in_progress", applied_at=this_month,
              **({"channel": "2" if n == 0 else "1"} if n < 2 else {}))
-    refresh_facts(engine)
-    book = OperatorBook(tmp_path / "ops.json")
-    book.add("viewer", "viewer-pass-1", "viewer")
-    client = TestClient(create_console_app(Runtime(load_systems(REPO / "config" / "systems.yaml"), engine), book),
-                        follow_redirects=False)
-    client.post("/console/login", data={"name": "viewer", "password": "viewer-pass-1"})
-
-    cells = _cells(client.get("/console/").text, "网办率")
+    cells = _cells(_overview(engine, tmp_path).text, "网办率")
 
     assert cells[2:4] == ["50.00% (of 2 with a channel)"] * 2  # overall and this month: 2 cases, not the district's
     assert cells[4] == "—"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pages_testlib import MemoryPages
+from pages_testlib import MemoryPages, served_records
 from sqlalchemy import delete, func, select, update
 
 import gateway.sync.engine as engine_module
@@ -79,18 +79,9 @@ def test_the_reconciliation_compares_a_case_with_the_record_that_wrote_it(make_w
     assert [(p["case_no"], p["problem"]) for p in problems] == [(case_no, "case_divergent")]
 
 
-def _civil_records(world) -> list[RawRecord]:
-    """Every record the sandbox civil system serves now, as its connector reads them."""
-    source = world.runtime.connector("sd_civil")
-    try:
-        return [r for page in source.read("cases", mode="full_refresh") for r in page.records]
-    finally:
-        source.close()
-
-
 def test_a_record_the_mapping_raises_on_is_a_dead_letter_and_the_run_goes_on(make_world, monkeypatch) -> None:
     world = make_world(civil=3, estate=2)
-    records = _civil_records(world)
+    records = served_records(world)
     poison = RawRecord("POISON-1", records[0].cursor, {**records[0].payload, "id": "POISON-1"})
     mapper = world.runtime.mapper("sd_civil")
     inbound = mapper.inbound
@@ -139,7 +130,7 @@ def test_records_the_ledger_cannot_key_are_found_in_the_dead_letters_by_the_reco
     """A key too long for the ledger, or with a NUL, is dead-lettered under a fitted key; the reconciliation looks
     for it there, instead of calling it missing in the ledger every night."""
     world = make_world(civil=2, estate=2)
-    records = _civil_records(world)
+    records = served_records(world)
     odd = [RawRecord(key, records[0].cursor, {**records[0].payload, "id": key}) for key in ("K" * 300, "A\x00B")]
     source = MemoryPages([*records, *odd])
     report = sync_system(world.runtime, "sd_civil", connector=source)
@@ -199,7 +190,7 @@ def test_records_already_dead_read_again_do_not_keep_a_system_degraded(make_worl
         monkeypatch.setattr(engine_module, "_OPEN_DEAD_LETTERS_HELD", 0)
     world = make_world(civil=6, estate=2)
     world.sandbox.set_faults("civil", malformed_rate=0.5)
-    records = _civil_records(world)
+    records = served_records(world)
     pages = MemoryPages(records)
     first = sync_system(world.runtime, "sd_civil", connector=pages)
     assert first.status == "degraded" and first.counts.rejected > 0 and first.counts.rejected_again == 0
@@ -229,7 +220,7 @@ def test_a_system_almost_all_dead_letters_keeps_its_degraded_alert_through_full_
     raised when they were first rejected stays open."""
     world = make_world(civil=20, estate=2)
     world.sandbox.set_faults("civil", malformed_rate=0.9)
-    records = _civil_records(world)
+    records = served_records(world)
     pages = MemoryPages(records)
     assert sync_system(world.runtime, "sd_civil", connector=pages).status == "degraded"
     for _ in range(2):
@@ -247,7 +238,7 @@ def test_a_degraded_alert_says_how_it_clears_and_a_hand_resolve_holds_while_the_
 
     world = make_world(civil=6, estate=2)
     world.sandbox.set_faults("civil", malformed_rate=0.5)
-    pages = MemoryPages(_civil_records(world))
+    pages = MemoryPages(served_records(world))
     assert sync_system(world.runtime, "sd_civil", connector=pages).status == "degraded"
     (alert,) = open_alerts(world.runtime.engine, kind="sync_degraded")
     assert "tongban alerts resolve sync_degraded sd_civil" in alert["message"]
@@ -261,7 +252,7 @@ def test_a_record_kept_with_a_mapping_flag_reconciles_as_matched(make_world) -> 
     """A channel code the mapping flags (on_unknown: flag) keeps the record in the sync; the reconciliation reads
     it the same way — not as a rejection without a dead letter, not as a case that differs."""
     world = make_world(civil=4, estate=2)
-    records = _civil_records(world)
+    records = served_records(world)
     first = records[0]
     records[0] = RawRecord(first.source_id, first.cursor, {**first.payload, "applyChannel": "99"})
     report = sync_system(world.runtime, "sd_civil", connector=MemoryPages(records))
@@ -289,7 +280,7 @@ def test_a_newer_version_rejected_stays_a_dead_letter_when_an_older_one_maps_aga
     if not held:
         monkeypatch.setattr(engine_module, "_OPEN_DEAD_LETTERS_HELD", 0)
     world = make_world(civil=4, estate=2)
-    records = _civil_records(world)
+    records = served_records(world)
     assert sync_system(world.runtime, "sd_civil", connector=MemoryPages(records)).counts.inserted == 4
     first = records[0]
     later = first.cursor + timedelta(days=1)

@@ -13,10 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from pages_testlib import MemoryPages
+from pages_testlib import MemoryPages, served_records
 from sqlalchemy import func, select, text
 
-from gateway.contract.connector import RawRecord
 from gateway.crypto.keys import GatewayKeys
 from gateway.crypto.pii import PiiCodec
 from gateway.store.db import make_engine
@@ -27,14 +26,6 @@ from gateway.sync.engine import SyncFailed, sync_system
 from gateway.sync.reprocess import remap_system, replay_dead_letters
 
 pytestmark = pytest.mark.slow
-
-
-def _records(world) -> list[RawRecord]:
-    source = world.runtime.connector("sd_civil")
-    try:
-        return [r for page in source.read("cases", mode="full_refresh") for r in page.records]
-    finally:
-        source.close()
 
 
 def _clear_ids(engine) -> int:
@@ -54,7 +45,7 @@ def _state(engine) -> tuple[int, int, int]:
 
 def test_a_writer_without_the_ledgers_keys_is_refused_before_it_writes(make_world) -> None:
     world = make_world(civil=6, estate=2)
-    records = _records(world)
+    records = served_records(world)
     codec = PiiCodec(GatewayKeys.generate())
     sealed = replace(world.runtime, pii=codec, _mappers={})
     assert sync_system(sealed, "sd_civil", connector=MemoryPages(records[:4])).counts.inserted == 4
@@ -84,7 +75,7 @@ def test_a_writer_without_the_ledgers_keys_is_refused_before_it_writes(make_worl
 
 def test_a_clear_ledger_stays_writable_without_keys_and_is_marked_by_its_first_sealed_write(make_world) -> None:
     world = make_world(civil=4, estate=2)
-    records = _records(world)
+    records = served_records(world)
     keyless = replace(world.runtime, pii=None, _mappers={})
     assert sync_system(keyless, "sd_civil", connector=MemoryPages(records[:2])).counts.inserted == 2
     with world.runtime.engine.connect() as conn:
