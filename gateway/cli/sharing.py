@@ -296,7 +296,8 @@ def keys_rotate(
     reseal_only: Annotated[bool, typer.Option("--reseal-only", help="Add no new key: re-seal what an earlier "
                                                                     "rotation left under an old key.")] = False,
 ) -> None:
-    """Add a new current PII key to $TONGBAN_KEY_FILE and re-seal every sealed value with it.
+    """Add a new current PII key to $TONGBAN_KEY_FILE and re-seal every sealed value with it; seal what a process
+    without the key file wrote in clear (raw payloads, applicants' ID numbers).
 
     Then counts, column by column, what is still sealed under an older key (a value whose key is missing from
     the file, a row written meanwhile with the old key file): the rotation is done only when none is, and until
@@ -305,7 +306,7 @@ def keys_rotate(
 
     from gateway.crypto.keys import GatewayKeys
     from gateway.crypto.pii import PiiCodec
-    from gateway.store.retention import reseal_all, stale_seals
+    from gateway.store.retention import reseal_all, seal_clear, stale_seals
     from gateway.store.sealing import require_ledger_keys
 
     path = os.environ.get("TONGBAN_KEY_FILE")
@@ -320,8 +321,9 @@ def keys_rotate(
     if not reseal_only:
         rotated.write(path)
     codec = PiiCodec(rotated)
-    counts = reseal_all(engine, codec)
-    left = {label: n for label, n in stale_seals(engine, codec).items() if n}
+    counts = {**reseal_all(engine, codec), **{k: n for k, n in seal_clear(engine, codec).items() if n}}
+    left = {label: n for label, n in {**stale_seals(engine, codec), **seal_clear(engine, codec, dry_run=True)}.items()
+            if n}
     done = not left
     if json_out:
         print_json({"current": rotated.pii_current, "resealed": counts, "still_sealed_under_old_keys": left,

@@ -33,7 +33,7 @@ from gateway.contract.errors import ConfigError
 from gateway.crypto.pii import open_text
 
 __all__ = ["CLEAR", "NO_DICTIONARY", "SEALED", "dictionary_id", "is_sealed_with", "pack", "raw_hash", "register",
-           "reseal", "train", "unpack"]
+           "reseal", "seal_clear", "train", "unpack"]
 
 CLEAR = b"z"
 SEALED = b"s"
@@ -114,6 +114,15 @@ def is_sealed_with(payload: bytes | memoryview, kid: str, pii: Any) -> bool:
     """Whether a sealed payload is sealed under ``kid`` (clear payloads: True, nothing to re-seal)."""
     data = bytes(payload)
     return data[:1] != SEALED or pii.key_of_bytes(memoryview(data)[1 + _ID:]) == kid
+
+
+def seal_clear(payload: bytes | memoryview, pii: Any) -> bytes:
+    """A payload written in clear (a process without keys, a ledger sealed later) sealed under the current key;
+    a sealed one stays as it is."""
+    data = bytes(payload)
+    if data[:1] != CLEAR:
+        return data
+    return SEALED + data[1:1 + _ID] + pii.seal_bytes(memoryview(data)[1 + _ID:])
 
 
 def reseal(payload: bytes | memoryview, pii: Any) -> bytes:

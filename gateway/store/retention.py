@@ -34,6 +34,7 @@ from sqlalchemy import Connection, Engine, Row, and_, delete, exists, func, or_,
 from gateway.contract.errors import ConfigError
 from gateway.crypto.pii import BLOB_PREFIX, FIELD_PREFIX, PiiCodec
 from gateway.store import payloads
+from gateway.store.ledger import dumps, loads
 from gateway.store.outbox import DELIVERED, SUPERSEDED
 from gateway.store.tables import (
     bundle_applications,
@@ -48,7 +49,8 @@ from gateway.store.tables import (
     webhook_deliveries,
 )
 
-__all__ = ["MAX_RETENTION", "MIN_RETENTION", "parse_retention", "purge", "reseal_all", "stale_seals"]
+__all__ = ["MAX_RETENTION", "MIN_RETENTION", "parse_retention", "purge", "reseal_all", "seal_clear",
+           "stale_seals"]
 
 MIN_RETENTION = timedelta(days=1)
 """The shortest retention ``parse_retention`` takes: under a day, ``purge`` would drop what was written today
@@ -224,6 +226,58 @@ def reseal_all(engine: Engine, codec: PiiCodec, *, batch: int = 1000) -> dict[st
         if label == "source_records.raw":
             counts["source_records.payload"] = _reseal_payloads(engine, codec, batch)
     return counts
+
+
+def seal_clear(engine: Engine, codec: PiiCodec, *, dry_run: bool = False, batch: int = 1000) -> dict[str, int]:
+    """Seal what the ledger holds in clear where the sync seals (``tongban keys rotate`` on a sealed ledger): the
+    raw payloads of source records and the applicant's ID number in the merged cases — what a process without the
+    key file wrote before the ledger refused one (:mod:`gateway.store.sealing`). Per column, how many rows (with
+    ``dry_run``: would) change. The dead letters' raw payloads are left: the purge drops them once resolved."""
+    s = source_records.c
+    counts = {"source_records.payload in clear": 0, "source_records.raw in clear": 0, "cases.data in clear": 0}
+    for conn, rows in _payload_pages(engine, batch):
+        for system, source_id, payload in rows:
+            if bytes(payload[:1]) == payloads.CLEAR:
+                counts["source_records.payload in clear"] += 1
+                if not dry_run:
+                    conn.execute(update(source_records).where(s.system == system, s.source_id == source_id)
+                                 .values(payload=payloads.seal_clear(payload, codec)))
+
+    def raw(conn: Any, k: Any, value: Any) -> int:  # rows from before the payload column (migration 0006)
+        if not isinstance(value, str) or value.startswith(BLOB_PREFIX):
+            return 0
+        if not dry_run:
+            conn.execute(update(source_records).where(s.system + ":" + s.source_id == k)
+                         .values(raw=codec.seal_blob(value)))
+        return 1
+
+    counts["source_records.raw in clear"] = _scan(engine, source_records, s.system + ":" + s.source_id, "raw",
+                                                  batch, raw)
+
+    def case(conn: Any, k: Any, value: Any) -> int:
+        sealed = _applicant_sealed(codec, value)
+        if sealed is None:
+            return 0
+        if not dry_run:
+            conn.execute(update(cases).where(cases.c.case_no == k).values(data=sealed))
+        return 1
+
+    counts["cases.data in clear"] = _scan(engine, cases, cases.c.case_no, "data", batch, case)
+    return counts
+
+
+def _applicant_sealed(codec: PiiCodec, data: Any) -> str | None:
+    """The case document with its applicant's ID number sealed, when it is in clear (else None): the one field
+    the sync seals in place (an agent's number stays as the sync leaves it)."""
+    if not isinstance(data, str) or '"id_number"' not in data:
+        return None
+    document = loads(data)
+    applicant = document.get("applicant") if isinstance(document, dict) else None
+    number = applicant.get("id_number") if isinstance(applicant, dict) else None
+    if not isinstance(number, str) or not number or number.startswith(FIELD_PREFIX):
+        return None
+    applicant["id_number"] = codec.seal(number)
+    return dumps(document)
 
 
 def stale_seals(engine: Engine, codec: PiiCodec, *, batch: int = 1000) -> dict[str, int]:

@@ -131,3 +131,32 @@ def test_keys_rotate_with_another_ledgers_key_file_changes_nothing(tmp_path: Pat
     result = CliRunner().invoke(app, ["keys", "rotate", "--database-url", url], env={"TONGBAN_KEY_FILE": str(stranger)})
     assert result.exit_code == 1 and "is not this ledger's" in " ".join(result.output.split())
     assert stranger.read_bytes() == before  # not rotated
+
+
+def test_keys_rotate_seals_what_a_keyless_process_wrote_in_clear(make_world, tmp_path: Path) -> None:
+    """Rows a worker without the key file wrote before the ledger refused one: keys rotate said every sealed value
+    was under the current key and left them in clear. It seals them now, and says so until none is left."""
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    world = make_world(civil=4, estate=2)
+    records = served_records(world)
+    keyless = replace(world.runtime, pii=None, _mappers={})
+    assert sync_system(keyless, "sd_civil", connector=MemoryPages(records)).counts.inserted == 4  # before any mark
+    engine = world.runtime.engine
+    assert _clear_ids(engine) == 4
+    key_file = GatewayKeys.generate().write(tmp_path / "keys.json")
+    url = world.runtime.engine.url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(app, ["keys", "rotate", "--database-url", url, "--json"],
+                                env={"TONGBAN_KEY_FILE": str(key_file)})
+    assert result.exit_code == 0, result.output
+    said = json.loads(result.output)
+    assert said["complete"] is True and said["resealed"]["cases.data in clear"] == 4
+    assert said["resealed"]["source_records.payload in clear"] == 4
+    assert _clear_ids(engine) == 0
+    with engine.connect() as conn:
+        assert {bytes(p)[:1] for p in conn.execute(select(source_records.c.payload)).scalars()} == {b"s"}
+    codec = PiiCodec(GatewayKeys.from_env({"TONGBAN_KEY_FILE": str(key_file)}))
+    keyed = replace(world.runtime, pii=codec, _mappers={})
+    assert remap_system(keyed, "sd_civil").counts.rejected == 0  # every payload opens with the ledger's keys
