@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import Boolean, Connection, Row, String, and_, any_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from gateway.models.datetimes import change_horizon
 from gateway.store import payloads
 from gateway.store.tables import (
     UtcDateTime,
@@ -388,7 +389,8 @@ def add_outbox(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 def add_dead_letters(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert or refresh dead letters (one per kind/system/stream/source id: a record that fails again is
-    the same dead letter, with its newest payload and reason and one more attempt).
+    the same dead letter, with its newest payload and reason and one more attempt — unless what failed is an
+    older version than the one the dead letter holds, which then stays as it is).
 
     One statement per call through :func:`bulk_write` (SQLAlchemy's ON CONFLICT construct has no cache key, so
     it was compiled again for every page). Rows that name the same dead letter twice keep the last (one
@@ -409,7 +411,10 @@ _DEAD_LETTER_AGAIN = (
     'ON CONFLICT (kind, system, stream, source_id) DO UPDATE SET "raw" = excluded."raw", '
     '"reason" = excluded."reason", "issues" = excluded."issues", "mapping_version" = excluded."mapping_version", '
     '"cursor" = excluded."cursor", "case_no" = excluded."case_no", "status" = \'open\', '
-    '"attempts" = dead_letters."attempts" + 1, "updated_at" = excluded."updated_at"'
+    '"attempts" = dead_letters."attempts" + 1, "updated_at" = excluded."updated_at" '
+    # an older version rejected again (a remap of what the ledger holds, a lookback) never replaces the dead letter
+    # of a newer rejected one: its payload is the only copy of that version, the watermark already past it
+    'WHERE dead_letters."cursor" IS NULL OR excluded."cursor" IS NULL OR excluded."cursor" >= dead_letters."cursor"'
 )
 
 
@@ -435,7 +440,8 @@ def resolve_arrived_dead_letters(conn: Connection, system: str, stream: str,
     NEWER version stays open: that version was never taken in — a remap maps the older payload the ledger holds, a
     lookback or a late page brings an older copy — and resolving it would lose the change silently, the watermark
     already past it (and a purge would later delete its raw payload). Without a time on either side it resolves,
-    as before: nothing says which version is newer."""
+    as before: nothing says which version is newer; nor when the rejected version's time is past the horizon
+    (:func:`gateway.models.datetimes.change_horizon`): a typo'd year the fix of which must still answer it."""
     d = dead_letters.c
     found: list[Any] = []
     for where in _matching(conn, d.source_id, list(arrived)):
@@ -443,10 +449,12 @@ def resolve_arrived_dead_letters(conn: Connection, system: str, stream: str,
             d.kind == "record", d.system == system, d.stream == stream, d.status == "open", where)).all())
     ids: list[int] = []
     resolved: set[str] = set()
+    horizon = change_horizon()
     for dead_letter_id, source_id, cursor in found:
         came = arrived.get(source_id)
-        if cursor is not None and came is not None and cursor > came:
+        if cursor is not None and came is not None and came < cursor <= horizon:
             continue  # the rejected version is newer than the one in the ledger: still not taken in
+        # (a rejected change time past the horizon is a typo, 2062 for 2026: no version is "older" than that)
         ids.append(dead_letter_id)
         resolved.add(source_id)
     for chunk in _chunks(ids):

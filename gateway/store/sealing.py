@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from gateway.contract.errors import ConfigError
-from gateway.store.ledger import utcnow
+from gateway.store.ledger import _insert, utcnow
 from gateway.store.tables import ledger_marks
 
 SEALED = "pii.sealed"
@@ -54,17 +54,28 @@ def require_ledger_keys(conn: Connection, pii: Any, *, what: str) -> None:
                 "beside the sealed ones")
         return
     mine = fingerprint(pii)
-    if mark is None:
-        conn.execute(insert(ledger_marks).values(
-            name=SEALED, value=json.dumps({"since": utcnow().isoformat(), "blind_index": mine}), updated_at=utcnow()))
-        return
-    if mark.get("blind_index") is None:
-        conn.execute(update(ledger_marks).where(ledger_marks.c.name == SEALED).values(
-            value=json.dumps({**mark, "blind_index": mine}), updated_at=utcnow()))
-        return
-    if mark["blind_index"] != mine:
+    if mark is None or mark.get("blind_index") is None:
+        mark = _claim(conn, mark, mine)
+    if mark.get("blind_index") != mine:
         raise ConfigError(
             f"cannot {what}: the key file (TONGBAN_KEY_FILE) is not this ledger's — its blind-index key differs from "
             f"the one the ledger's personal data was sealed under (since {mark.get('since')}). Use the ledger's key "
             "file; nothing was written: with these keys new data would be sealed under keys the other processes do "
             "not hold, and holders' lookups would stop finding the cases sealed before")
+
+
+def _claim(conn: Connection, seen: dict[str, Any] | None, mine: str) -> dict[str, Any]:
+    """Write this writer's fingerprint into a mark that has none — absent, or kept by a migration without one — and
+    return the mark as it then stands. Two first writers at once (parallel first syncs): the insert does nothing
+    when the other's row is there, the update only when the row is still the one read; either way the mark is read
+    again, and a writer with another key file finds the other's fingerprint, not its own."""
+    value = json.dumps({**(seen or {}), "since": (seen or {}).get("since") or utcnow().isoformat(),
+                        "blind_index": mine})
+    if seen is None:
+        conn.execute(_insert(conn, ledger_marks).values(name=SEALED, value=value, updated_at=utcnow())
+                     .on_conflict_do_nothing(index_elements=["name"]))
+    else:
+        conn.execute(update(ledger_marks).where(ledger_marks.c.name == SEALED,
+                                                ledger_marks.c.value == json.dumps(seen))
+                     .values(value=value, updated_at=utcnow()))
+    return sealed_mark(conn) or {}

@@ -50,6 +50,7 @@ from gateway.models.datetimes import beijing_iso
 from gateway.store import ledger, outbox
 from gateway.store.lease import Lease
 from gateway.store.outbox import DEAD, DELIVERED, PENDING, SUPERSEDED, OutboxStatus
+from gateway.store.sealing import require_ledger_keys
 
 if TYPE_CHECKING:
     from gateway.contract.connector import Connector
@@ -127,6 +128,8 @@ def push(
     that asked to be left alone (its Retry-After) all the same — an operator who knows the maintenance is over."""
     started = time.perf_counter()
     report = PushReport()
+    with runtime.engine.begin() as conn:  # without the ledger's keys a sealed ID number would go out as the number
+        require_ledger_keys(conn, runtime.pii, what="push")
     names = targets or [s.name for s in runtime.systems.systems.values() if s.writable]
     for name in sorted(names):
         target_report = TargetReport(target=name)

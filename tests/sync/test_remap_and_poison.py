@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -298,3 +298,55 @@ def test_a_newer_version_rejected_stays_a_dead_letter_when_an_older_one_maps_aga
     fixed = RawRecord(first.source_id, later + timedelta(minutes=1), edited)
     assert sync_system(world.runtime, "sd_civil", connector=MemoryPages([fixed])).counts.updated == 1
     assert _open_letters(world) == set()  # the newer version, fixed at the source, answers it
+
+
+def test_an_older_version_rejected_again_never_replaces_the_newer_ones_dead_letter(make_world, monkeypatch) -> None:
+    """The newer version is rejected (its dead letter holds the only copy of it); a release tightens a rule and the
+    remap the mapping_changed alert asks for rejects the older version the ledger holds too. The dead letter kept the
+    older payload and change time: the newer change was gone, and a replay would replay the older one."""
+    import gateway.sync.ingest as ingest
+
+    world = make_world(civil=4, estate=2)
+    records = served_records(world)
+    assert sync_system(world.runtime, "sd_civil", connector=MemoryPages(records)).counts.inserted == 4
+    first = records[0]
+    later = first.cursor + timedelta(days=1)
+    edited = {**first.payload, "updateTime": later.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")}
+    broken = RawRecord(first.source_id, later, _broken_id(edited))
+    assert sync_system(world.runtime, "sd_civil", connector=MemoryPages([broken])).counts.rejected == 1
+
+    real = ingest.map_record
+
+    def stricter(inbound: Any, payload: Any) -> Any:  # the new release's rule rejects the older version too
+        canonical, issues = real(inbound, payload)
+        if isinstance(payload, dict) and payload.get("id") == first.source_id:
+            issues = [*issues, ("applicant.phone", "mapping.required", "a rule this release added")]
+        return canonical, issues
+
+    monkeypatch.setattr(ingest, "map_record", stricter)
+    assert remap_system(world.runtime, "sd_civil").counts.rejected == 1
+    with world.runtime.engine.connect() as conn:
+        (letter,) = conn.execute(select(dead_letters.c.cursor, dead_letters.c.raw, dead_letters.c.status)).all()
+    assert letter.cursor == later and letter.status == "open"
+    assert ledger.loads(letter.raw)["updateTime"] == edited["updateTime"]  # still the newer version's payload
+
+
+def test_a_dead_letter_of_a_version_dated_past_the_horizon_is_answered_by_the_fix(make_world) -> None:
+    """A version rejected with a typo'd change time (2062 for 2026), then the department's fix dated today: the fix
+    is in the ledger, and its dead letter must not wait for a version later than the typo, which never comes."""
+    world = make_world(civil=4, estate=2)
+    records = served_records(world)
+    assert sync_system(world.runtime, "sd_civil", connector=MemoryPages(records)).counts.inserted == 4
+    first = records[0]
+    typo = datetime.now(UTC).replace(microsecond=0) + timedelta(days=365 * 36)
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def at(moment: datetime, payload: dict[str, Any]) -> dict[str, Any]:
+        return {**payload, "updateTime": moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")}
+
+    broken = RawRecord(first.source_id, typo, _broken_id(at(typo, first.payload)))
+    assert sync_system(world.runtime, "sd_civil", connector=MemoryPages([broken])).counts.rejected == 1
+    area = "370102" if first.payload.get("areaCode") != "370102" else "370103"
+    fixed = RawRecord(first.source_id, now, {**at(now, first.payload), "areaCode": area})
+    assert sync_system(world.runtime, "sd_civil", connector=MemoryPages([fixed])).counts.updated == 1
+    assert _open_letters(world) == set()

@@ -11,11 +11,13 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pages_testlib import MemoryPages, served_records
 from sqlalchemy import func, select, text
 
+from gateway.contract.errors import ConfigError
 from gateway.crypto.keys import GatewayKeys
 from gateway.crypto.pii import PiiCodec
 from gateway.store.db import make_engine
@@ -23,6 +25,7 @@ from gateway.store.migrate import upgrade
 from gateway.store.sealing import fingerprint, require_ledger_keys, sealed_mark
 from gateway.store.tables import cases, source_records
 from gateway.sync.engine import SyncFailed, sync_system
+from gateway.sync.push import push
 from gateway.sync.reprocess import remap_system, replay_dead_letters
 
 pytestmark = pytest.mark.slow
@@ -160,3 +163,65 @@ def test_keys_rotate_seals_what_a_keyless_process_wrote_in_clear(make_world, tmp
     codec = PiiCodec(GatewayKeys.from_env({"TONGBAN_KEY_FILE": str(key_file)}))
     keyed = replace(world.runtime, pii=codec, _mappers={})
     assert remap_system(keyed, "sd_civil").counts.rejected == 0  # every payload opens with the ledger's keys
+
+
+class _Recording:
+    """A target connector that keeps every body it is asked to write (and writes it)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.bodies = real, []
+
+    def write(self, stream: str, body: Any, **kwargs: Any) -> Any:
+        self.bodies.append(body)
+        return self.real.write(stream, body, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_a_push_without_the_ledgers_keys_is_refused_before_it_sends(make_world) -> None:
+    """A push worker without the key file opened no ID number: it sent the sealed text 'enc:v1:…' to the hall as the
+    applicant's number, and the outbox called it delivered (never sent again). It is refused now; with the keys, the
+    hall gets the number."""
+    world = make_world(civil=3, estate=2)
+    codec = PiiCodec(GatewayKeys.generate())
+    sealed = replace(world.runtime, pii=codec, _mappers={})
+    assert sync_system(sealed, "sd_civil", connector=MemoryPages(served_records(world))).counts.inserted == 3
+    keyless = replace(world.runtime, pii=None, _mappers={})
+    hall = _Recording(keyless.connector("sd_hall"))
+    with pytest.raises(ConfigError, match=r"cannot push: .* no key file"):
+        push(keyless, targets=["sd_hall"], connectors={"sd_hall": hall})
+    assert hall.bodies == []
+    hall = _Recording(sealed.connector("sd_hall"))
+    assert push(sealed, targets=["sd_hall"], connectors={"sd_hall": hall}).ok
+    sent = json.dumps(hall.bodies, ensure_ascii=False, default=str)
+    assert len(hall.bodies) == 3 and "enc:v1:" not in sent
+
+
+def test_two_first_writers_claim_the_mark_once(database_url: str) -> None:
+    """Parallel first syncs with one key file both found no mark and both inserted it: the second failed on the
+    primary key. And on a ledger upgraded past 0021 (a mark without a fingerprint) two writers with different key
+    files both passed, the last one's fingerprint kept. The claim is made once; the other writer reads it."""
+    from gateway.store.sealing import _claim
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    ours, theirs = PiiCodec(GatewayKeys.generate()), PiiCodec(GatewayKeys.generate())
+    with engine.begin() as conn:
+        assert _claim(conn, None, fingerprint(ours))["blind_index"] == fingerprint(ours)
+    with engine.begin() as conn:  # the second writer read no mark before the first wrote it
+        assert _claim(conn, None, fingerprint(ours))["blind_index"] == fingerprint(ours)  # no IntegrityError
+    with engine.begin() as conn:
+        with pytest.raises(ConfigError, match="is not this ledger's"):
+            require_ledger_keys(conn, theirs, what="sync sd_civil")
+
+    with engine.begin() as conn:  # a mark the migration kept without a fingerprint, read by two writers
+        conn.execute(text("UPDATE ledger_marks SET value = :v"),
+                     {"v": json.dumps({"since": "2026-12-01T00:00:00+00:00", "blind_index": None})})
+    with engine.connect() as conn:
+        seen = sealed_mark(conn)
+    with engine.begin() as conn:
+        require_ledger_keys(conn, ours, what="sync sd_civil")  # the first claims it
+    with engine.begin() as conn:  # the second, with the mark it read before
+        assert _claim(conn, seen, fingerprint(theirs))["blind_index"] == fingerprint(ours)
+    engine.dispose()
