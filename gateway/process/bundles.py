@@ -51,6 +51,7 @@ from gateway.store import bundles as store
 from gateway.store import process as process_store
 from gateway.store.certificates import find_certificates_for_holder
 from gateway.store.ledger import dumps, loads, utcnow
+from gateway.store.sealing import require_ledger_keys
 
 __all__ = ["ApplyResult", "BundleConsents", "BundleReport", "MaterialNotServed", "ServedMaterial", "apply_bundle",
            "bundle_detail", "bundle_material", "bundle_overview", "scan_bundles"]
@@ -127,6 +128,8 @@ def apply_bundle(engine: Engine, spec: BundleSpec, application: dict[str, Any], 
     that retries its submission does not open a second company); a different application under a used reference
     raises :class:`ReferenceConflict`."""
     now = now or utcnow()
+    with engine.begin() as conn:  # a form's ID numbers and the materials are sealed where the ledger is sealed
+        require_ledger_keys(conn, pii, what=f"store a {spec.code} bundle")
     form, materials = spec.check(application)
     reference = str(application["reference"]) if application.get("reference") else None
     missing = [p.system for p in spec.parts.values() if p.system not in systems.systems]

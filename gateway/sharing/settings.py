@@ -35,6 +35,7 @@ from gateway.sharing.access.ratelimit import RateLimit
 from gateway.sharing.access.shared_ratelimit import make_rate_limiter
 from gateway.sharing.access.tokens import ConsentTokens
 from gateway.store.retention import parse_retention
+from gateway.store.sealing import require_ledger_keys
 from gateway.store.sharing_queries import read_engine_for
 
 __all__ = ["GatewayRuntime", "GatewaySettings", "load_gateway_settings"]
@@ -170,6 +171,8 @@ class GatewayRuntime:
     def __post_init__(self) -> None:
         self.read_engine = read_engine_for(self.engine)
         self.pii = PiiCodec(self.keys)
+        with self.engine.begin() as conn:  # another ledger's key file would write certificates and consents under
+            require_ledger_keys(conn, self.pii, what="start the certificate gateway")  # a blind index nobody finds
         self.signer = JwsSigner.from_keys(self.keys)
         self.consents = ConsentTokens(self.keys.mac_key)
         self.clients = ClientStore(self.engine, read_engine=self.read_engine)
