@@ -129,7 +129,7 @@ def backfill(
     or given departments, after the cases were synced); `tongban push` then delivers them."""
     from gateway.sync.backfill import backfill as run_backfill
 
-    report = run_backfill(runtime_from(systems, database_url), target, dry_run=dry_run)
+    report = run_backfill(runtime_from(systems, database_url, existing=dry_run), target, dry_run=dry_run)
     if json_out:
         print_json(report.as_dict())
     else:

@@ -322,8 +322,7 @@ def keys_rotate(
         rotated.write(path)
     codec = PiiCodec(rotated)
     counts = {**reseal_all(engine, codec), **{k: n for k, n in seal_clear(engine, codec).items() if n}}
-    left = {label: n for label, n in {**stale_seals(engine, codec), **seal_clear(engine, codec, dry_run=True)}.items()
-            if n}
+    left = {label: n for label, n in stale_seals(engine, codec).items() if n}  # nothing writes in clear any more
     done = not left
     if json_out:
         print_json({"current": rotated.pii_current, "resealed": counts, "still_sealed_under_old_keys": left,
@@ -387,7 +386,7 @@ def purge(
 
     retention = (parse_retention(older_than, "--older-than") if older_than is not None
                  else load_gateway_settings(gateway_file).retention)
-    counts = run(ledger_engine(None, database_url), retention, dry_run=dry_run)
+    counts = run(ledger_engine(None, database_url, existing=dry_run), retention, dry_run=dry_run)  # a look: no migration
     if json_out:
         print_json({"retention_days": retention.days, "dry_run": dry_run, "purged": counts})
     else:

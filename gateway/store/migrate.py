@@ -80,11 +80,16 @@ def require_current(engine: Engine) -> None:
     workers still running the older version, which then failed at their next start."""
     with engine.connect() as connection:
         _refuse_unknown_revisions(connection, alembic_config())
-    if not is_current(engine):
-        raise ConfigError(
-            f"the ledger's schema is at {current_revision(engine) or 'no revision (an empty database)'} and this "
-            f"Tongban's at {head_revision()}: run `tongban db upgrade` first (commands that only read do not migrate "
-            "the ledger; stop or upgrade the workers of the older version before)")
+    if is_current(engine):
+        return
+    at = current_revision(engine)
+    if at is None:
+        raise ConfigError("this database holds no Tongban ledger yet: run `tongban db upgrade` (or a sync) to create "
+                          "it, or point --database-url / TONGBAN_DATABASE_URL at the ledger")
+    raise ConfigError(
+        f"the ledger's schema is at {at} and this Tongban's at {head_revision()}: run `tongban db upgrade` first "
+        "(commands that only read do not migrate the ledger; stop or upgrade the workers of the older version "
+        "before)")
 
 
 def is_current(engine: Engine) -> bool:

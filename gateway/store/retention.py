@@ -153,17 +153,17 @@ def _later_delivery() -> Any:
                           later.c.status == DELIVERED, later.c.version > outbox.c.version)
 
 
-def _text_columns() -> list[tuple[str, Any, Any, str]]:
-    """Every text column that may hold sealed values: (label, table, a unique key expression, column)."""
+def _text_columns() -> list[tuple[str, Any, tuple[Any, ...], str]]:
+    """Every text column that may hold sealed values: (label, table, its key columns, column)."""
     return [
-        ("source_records.raw", source_records, source_records.c.system + ":" + source_records.c.source_id, "raw"),
-        ("dead_letters.raw", dead_letters, dead_letters.c.id, "raw"),
-        ("certificate_quarantine.raw", certificate_quarantine, certificate_quarantine.c.id, "raw"),
-        ("cases.data", cases, cases.c.case_no, "data"),
-        ("certificates.document", certificates, certificates.c.identifier, "document"),
-        ("bundle_applications.form", bundle_applications, bundle_applications.c.bundle_no, "form"),
-        ("bundle_materials.content", bundle_materials,
-         bundle_materials.c.bundle_no + ":" + bundle_materials.c.code, "content"),
+        ("source_records.raw", source_records, (source_records.c.system, source_records.c.source_id), "raw"),
+        ("dead_letters.raw", dead_letters, (dead_letters.c.id,), "raw"),
+        ("certificate_quarantine.raw", certificate_quarantine, (certificate_quarantine.c.id,), "raw"),
+        ("cases.data", cases, (cases.c.case_no,), "data"),
+        ("certificates.document", certificates, (certificates.c.identifier,), "document"),
+        ("bundle_applications.form", bundle_applications, (bundle_applications.c.bundle_no,), "form"),
+        ("bundle_materials.content", bundle_materials, (bundle_materials.c.bundle_no, bundle_materials.c.code),
+         "content"),
     ]
 
 
@@ -195,31 +195,33 @@ def _stale(codec: PiiCodec, value: Any) -> bool:
     return any(m.group(1) != codec.current for m in _FIELD_TOKEN.finditer(value))
 
 
-def _scan(engine: Engine, table: Any, key: Any, column: str, batch: int, visit: Any) -> int:
-    """Walk ``table`` in key order, ``batch`` rows per transaction; ``visit(conn, key, value)`` returns 1 or 0."""
+def _scan(engine: Engine, table: Any, key: tuple[Any, ...], column: str, batch: int, visit: Any) -> int:
+    """Walk ``table`` by its key columns, ``batch`` rows per transaction; ``visit(conn, where, value)`` — ``where``
+    the row's key as a condition — returns 1 or 0. Each page is one index range (``(a, b) > (x, y)``): paging on an
+    expression of the key (``system || ':' || source_id``) sorted the whole table for every page."""
     done, last = 0, None
     while True:
         with engine.begin() as conn:
-            query = select(key, table.c[column]).order_by(key).limit(batch)
+            query = select(*key, table.c[column]).order_by(*key).limit(batch)
             if last is not None:
-                query = query.where(key > last)
+                query = query.where(tuple_(*key) > tuple_(*last))
             rows = conn.execute(query).all()
             if not rows:
                 return done
-            for k, value in rows:
-                done += visit(conn, k, value)
-            last = rows[-1][0]
+            for row in rows:
+                done += visit(conn, and_(*(c == v for c, v in zip(key, row[:len(key)], strict=True))), row[-1])
+            last = tuple(rows[-1][:len(key)])
 
 
 def reseal_all(engine: Engine, codec: PiiCodec, *, batch: int = 1000) -> dict[str, int]:
     """Re-seal every sealed value under ``codec``'s current key; per column, how many rows changed."""
     counts: dict[str, int] = {}
     for label, table, key, column in _text_columns():
-        def visit(conn: Any, k: Any, value: Any, table: Any = table, key: Any = key, column: str = column) -> int:
+        def visit(conn: Any, where: Any, value: Any, table: Any = table, column: str = column) -> int:
             new = _resealed(codec, value)
             if new == value:
                 return 0
-            conn.execute(update(table).where(key == k).values({column: new}))
+            conn.execute(update(table).where(where).values({column: new}))
             return 1
 
         counts[label] = _scan(engine, table, key, column, batch, visit)
@@ -243,26 +245,24 @@ def seal_clear(engine: Engine, codec: PiiCodec, *, dry_run: bool = False, batch:
                     conn.execute(update(source_records).where(s.system == system, s.source_id == source_id)
                                  .values(payload=payloads.seal_clear(payload, codec)))
 
-    def raw(conn: Any, k: Any, value: Any) -> int:  # rows from before the payload column (migration 0006)
+    def raw(conn: Any, where: Any, value: Any) -> int:  # rows from before the payload column (migration 0006)
         if not isinstance(value, str) or value.startswith(BLOB_PREFIX):
             return 0
         if not dry_run:
-            conn.execute(update(source_records).where(s.system + ":" + s.source_id == k)
-                         .values(raw=codec.seal_blob(value)))
+            conn.execute(update(source_records).where(where).values(raw=codec.seal_blob(value)))
         return 1
 
-    counts["source_records.raw in clear"] = _scan(engine, source_records, s.system + ":" + s.source_id, "raw",
-                                                  batch, raw)
+    counts["source_records.raw in clear"] = _scan(engine, source_records, (s.system, s.source_id), "raw", batch, raw)
 
-    def case(conn: Any, k: Any, value: Any) -> int:
+    def case(conn: Any, where: Any, value: Any) -> int:
         sealed = _applicant_sealed(codec, value)
         if sealed is None:
             return 0
         if not dry_run:
-            conn.execute(update(cases).where(cases.c.case_no == k).values(data=sealed))
+            conn.execute(update(cases).where(where).values(data=sealed))
         return 1
 
-    counts["cases.data in clear"] = _scan(engine, cases, cases.c.case_no, "data", batch, case)
+    counts["cases.data in clear"] = _scan(engine, cases, (cases.c.case_no,), "data", batch, case)
     return counts
 
 

@@ -48,8 +48,10 @@ def test_a_command_that_only_reads_does_not_migrate_the_ledger(tmp_path: Path) -
     upgrade(engine, "0020_callback_predates")
     engine.dispose()
     args = ["--systems", str(REPO / "config" / "systems.yaml"), "--database-url", url]
-    for command in (["status"], ["kpi", "--no-refresh"], ["dead-letters", "list"]):
-        result = CliRunner().invoke(app, [*command, *args])
+    for command in (["status", *args], ["kpi", "--no-refresh", *args], ["dead-letters", "list", *args],
+                    ["backfill", "sd_hall", "--dry-run", *args],
+                    ["purge", "--older-than", "180d", "--dry-run", "--database-url", url]):
+        result = CliRunner().invoke(app, command)
         assert result.exit_code == 1, (command, result.output)
         said = " ".join(result.output.split())
         assert "schema is at 0020_callback_predates" in said and "run `tongban db upgrade` first" in said, said
@@ -58,3 +60,15 @@ def test_a_command_that_only_reads_does_not_migrate_the_ledger(tmp_path: Path) -
     engine.dispose()
     assert CliRunner().invoke(app, ["db", "upgrade", *args]).exit_code == 0
     assert CliRunner().invoke(app, ["status", *args]).exit_code == 0
+
+
+def test_a_reading_command_on_a_database_without_a_ledger_says_how_to_create_one(tmp_path: Path) -> None:
+    from gateway.cli import app
+
+    empty = tmp_path / "empty.db"
+    empty.touch()  # a database file, no ledger in it (a fresh install pointed at it)
+    result = CliRunner().invoke(app, ["status", "--systems", str(REPO / "config" / "systems.yaml"),
+                                      "--database-url", f"sqlite:///{empty}"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and "holds no Tongban ledger yet: run `tongban db upgrade`" in said, said
+    assert "older version" not in said  # no workers of an older version on a fresh install

@@ -150,6 +150,10 @@ def test_keys_rotate_seals_what_a_keyless_process_wrote_in_clear(make_world, tmp
     engine = world.runtime.engine
     assert _clear_ids(engine) == 4
     key_file = GatewayKeys.generate().write(tmp_path / "keys.json")
+    from gateway.store.retention import seal_clear
+
+    counted = seal_clear(engine, PiiCodec(GatewayKeys.generate()), dry_run=True, batch=1)  # page by page by key
+    assert (counted["cases.data in clear"], counted["source_records.payload in clear"]) == (4, 4)
     url = world.runtime.engine.url.render_as_string(hide_password=False)
     result = CliRunner().invoke(app, ["keys", "rotate", "--database-url", url, "--json"],
                                 env={"TONGBAN_KEY_FILE": str(key_file)})
