@@ -278,7 +278,7 @@ class MappingCompiler(StepEmitter):
         if "not_in" in cond:
             return f"({key} not in {self.const(self._cond_texts(cond['not_in'], where, 'not_in'))})"
         if "present" in cond:
-            self.flag(cond, "present", where)
+            self.flag(cond, "present", where, empty_is_default=False)
             if self.null_tokens is not None:  # "null", "-" … are as absent here as in the fields
                 nt = self.const(self.null_tokens, "nt")
                 present = f"((_p := {get}) is not None and not (_p.__class__ is str and _p.strip() in {nt}))"

@@ -83,10 +83,17 @@ class StepEmitter:
                                    f"than any value a record holds: quote it if text was meant")
         return self.const(value)
 
-    def flag(self, spec: Mapping[str, Any], key: str, where: str, *, default: bool = False) -> bool:
-        """A yes/no setting (``required``, ``date_only`` …) that must be a YAML boolean: the text ``'false'`` is
-        truthy, so reading it as Python does would do the opposite of what was written; it is refused, not guessed."""
+    def flag(self, spec: Mapping[str, Any], key: str, where: str, *, default: bool = False,
+             empty_is_default: bool = True) -> bool:
+        """A yes/no setting (``required``, ``date_only`` …): a YAML boolean, or 1/0 as mappings written before this
+        check say it; left empty (``required: ~``) it is the default, where the setting has one that reads so
+        (``present: ~`` has none: present or absent is the whole condition). Text is refused, not guessed: ``'false'`` is
+        truthy, so reading it as Python does would do the opposite of what was written."""
         value = spec.get(key, default)
+        if value is None and empty_is_default:
+            return default
+        if value.__class__ is int and value in (0, 1):
+            return bool(value)
         if value.__class__ is not bool:
             got = f"the text {value!r}" if isinstance(value, str) else repr(value)
             raise self.fail(where, f"{key} must be true or false (a boolean), got {got}: write {key}: true or "
