@@ -117,12 +117,16 @@ class StepEmitter:
         if not isinstance(pattern, str):
             raise self.fail(where, f"a regex must be a string, got {pattern!r}")
         shown = repr(pattern) if len(pattern) <= 60 else repr(pattern)[:57] + "..."
+        too_deep = f"regex {shown} does not compile: it is nested too deeply (more than {_MAX_NESTING} groups inside " \
+                   "one another)"
+        if _group_depth(pattern) > _MAX_NESTING:  # checked, not left to Python's recursion limit (another library
+            raise self.fail(where, too_deep)      # in the process may raise it, and then the parser recurses on)
         try:
             return re.compile(pattern)
         except (re.error, OverflowError) as exc:  # a{4294967296}: the repetition number is too large
             raise self.fail(where, f"regex {shown} does not compile: {exc}") from None
         except RecursionError:
-            raise self.fail(where, f"regex {shown} does not compile: it is nested too deeply") from None
+            raise self.fail(where, too_deep) from None
 
     def emit_slice(self, w: Writer, indent: int, spec: Mapping[str, Any], where: str) -> bool:
         bounds = spec["slice"]
@@ -350,6 +354,31 @@ class StepEmitter:
             w.emit(indent + 1, "raise _Issue('mapping.date_value', 'value %s is not a real date: %s' % (_short(v), _e))")
         w.emit(indent, "v = _d")
         return False
+
+
+_MAX_NESTING = 100
+"""The deepest nesting of groups a mapping's regex may have (no real pattern comes near it)."""
+
+
+def _group_depth(pattern: str) -> int:
+    """How deep the pattern's groups nest (escapes and character classes skipped)."""
+    depth = deepest = 0
+    escaped = in_class = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 def _non_finite(value: Any) -> bool:

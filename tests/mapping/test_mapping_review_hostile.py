@@ -190,7 +190,7 @@ def test_date_to_that_is_not_a_format_name_is_refused(to: str, shown: str) -> No
      "line 4: fields: x.cases[0]: regex 'a{4294967296}' does not compile: the repetition number is too large"),
     ("  x: {path: a, regex: '" + "(" * 3000 + ")" * 3000 + "'}\n",
      "line 4: fields: x: regex '((((((((((((((((((((((((((((((((((((((((((((((((((((((((..." 
-     " does not compile: it is nested too deeply"),
+     " does not compile: it is nested too deeply (more than 100 groups inside one another)"),
     ("  x: {path: a, normalize: [[strip]]}\n",
      "line 4: fields: x: unknown normalize step ['strip']; expected one of ['lower', 'name_spaces', 'nfkc', "
      "'squash_spaces', 'strip', 'strip_all_spaces', 'upper']"),
@@ -206,6 +206,10 @@ def test_date_to_that_is_not_a_format_name_is_refused(to: str, shown: str) -> No
 ])
 def test_spec_mistakes_are_config_errors_naming_the_field(fields: str, said: str) -> None:
     assert refused(fields) == f"t.yaml: {said}"
+
+
+def test_a_regex_nesting_a_hundred_groups_still_compiles() -> None:
+    assert mapper("  x: {path: a, regex: '" + "(" * 100 + "a" + ")" * 100 + "'}\n").map({"a": "a"}) == ({"x": "a"}, [])
 
 
 def test_a_decimal_integer_over_4300_digits_is_a_config_error_naming_the_file() -> None:
