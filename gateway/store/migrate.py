@@ -64,9 +64,13 @@ def upgrade(engine: Engine, revision: str = "heads") -> str:
 
 
 def _refuse_unknown_revisions(connection: Connection, config: Config) -> None:
-    script = ScriptDirectory.from_config(config)
-    known = {rev.revision for rev in script.walk_revisions()}
-    unknown = sorted(set(MigrationContext.configure(connection).get_current_heads()) - known)
+    _refuse_unknown(set(MigrationContext.configure(connection).get_current_heads()), config)
+
+
+def _refuse_unknown(heads: set[str], config: Config) -> None:
+    """A :class:`ConfigError` when ``heads`` (the ledger's revisions) name one this Tongban's migrations do not."""
+    known = {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
+    unknown = sorted(heads - known)
     if unknown:
         raise ConfigError(
             f"the ledger is at schema revision {', '.join(unknown)}, which this Tongban does not know (its newest: "
@@ -78,18 +82,17 @@ def require_current(engine: Engine) -> None:
     """Refuse (:class:`ConfigError`) a ledger whose schema is not this Tongban's, without migrating it: what a
     command that only reads asks. Migrating there (``tongban status`` to have a look) moved the ledger past the
     workers still running the older version, which then failed at their next start."""
-    with engine.connect() as connection:
-        _refuse_unknown_revisions(connection, alembic_config())
-    if is_current(engine):
+    heads = current_revisions(engine)  # read once: the three questions below are about the same revisions
+    _refuse_unknown(heads, alembic_config())
+    if heads == head_revisions():
         return
-    at = current_revision(engine)
-    if at is None:
+    if not heads:
         raise ConfigError("this database holds no Tongban ledger yet: run `tongban db upgrade` (or a sync) to create "
                           "it, or point --database-url / TONGBAN_DATABASE_URL at the ledger")
     raise ConfigError(
-        f"the ledger's schema is at {at} and this Tongban's at {head_revision()}: run `tongban db upgrade` first "
-        "(commands that only read do not migrate the ledger; stop or upgrade the workers of the older version "
-        "before)")
+        f"the ledger's schema is at {','.join(sorted(heads))} and this Tongban's at {head_revision()}: run `tongban "
+        "db upgrade` first (commands that only read do not migrate the ledger; stop or upgrade the workers of the "
+        "older version before)")
 
 
 def is_current(engine: Engine) -> bool:
