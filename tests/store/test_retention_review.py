@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -21,9 +22,10 @@ from gateway.sharing.settings import parse_gateway_settings
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
 from gateway.store.retention import purge
-from gateway.store.tables import outbox, source_records
+from gateway.store.tables import cases, dead_letters, outbox, source_records
 from gateway.sync.engine import sync_system
 from gateway.sync.reconcile import reconcile_system
+from gateway.sync.reprocess import remap_system
 
 OPTION_REFUSALS = [
     ("6m", "'6m' is ambiguous (minutes or months?): write the retention in days, e.g. 180d"),
@@ -112,17 +114,23 @@ def test_purge_of_a_deleted_record_keeps_its_row_and_drops_its_payload(database_
         assert conn.execute(select(func.count()).select_from(source_records).where(s.system == "s")).scalar_one() == 3
 
 
-@pytest.mark.slow
-def test_reconcile_and_a_full_refresh_know_a_purged_deleted_record(make_world) -> None:
+def _estate_with_two_deleted(make_world) -> tuple[Any, list[str]]:
+    """A world whose jn_estate deleted two of its live records, synced before and after: ``(world, live ids)``."""
     world = make_world(civil=0, estate=12)
-    engine = world.runtime.engine
     sync_system(world.runtime, "jn_estate")
-    with engine.connect() as conn:
+    with world.runtime.engine.connect() as conn:
         live = conn.execute(select(source_records.c.source_id).where(
             source_records.c.system == "jn_estate", source_records.c.deleted.is_(False))
             .order_by(source_records.c.source_id)).scalars().all()
     world.admin("jn_estate", "POST", "/_sandbox/delete", json={"ids": live[:2]})
     sync_system(world.runtime, "jn_estate")
+    return world, list(live)
+
+
+@pytest.mark.slow
+def test_reconcile_and_a_full_refresh_know_a_purged_deleted_record(make_world) -> None:
+    world, live = _estate_with_two_deleted(make_world)
+    engine = world.runtime.engine
     assert reconcile_system(world.runtime, "jn_estate").totals()["missing_in_ledger"] == 0
 
     def state() -> dict[str, tuple]:
@@ -158,3 +166,26 @@ def test_reconcile_and_a_full_refresh_know_a_purged_deleted_record(make_world) -
         assert conn.execute(select(func.count()).select_from(source_records).where(
             source_records.c.system == "jn_estate", source_records.c.payload.is_(None),
             source_records.c.raw.is_(None))).scalar_one() == len(deleted)
+
+
+@pytest.mark.slow
+def test_a_remap_leaves_a_purged_deleted_record_as_it_is(make_world) -> None:
+    """A remap after retention purged deleted records' raw payloads: those rows have no payload to map again; the
+    remap leaves them (and their cases' tombstones) as they are, and does not dead-letter them as ``mapping.shape``."""
+    world, _ = _estate_with_two_deleted(make_world)
+    engine = world.runtime.engine
+    assert purge(engine, timedelta(days=1), now=datetime.now(UTC) + timedelta(days=2))[
+        "raw payloads of deleted records"] >= 2
+
+    def held() -> tuple[Any, Any]:
+        with engine.connect() as conn:
+            return (conn.execute(select(cases.c.case_no, cases.c.version, cases.c.deleted, cases.c.content_hash)
+                                 .order_by(cases.c.case_no)).all(),
+                    conn.execute(select(source_records).order_by(source_records.c.source_id)).all())
+
+    before = held()
+    report = remap_system(world.runtime, "jn_estate")
+    assert (report.counts.rejected, report.counts.inserted, report.counts.updated) == (0, 0, 0)
+    assert held() == before
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(dead_letters)).scalar_one() == 0
