@@ -102,7 +102,7 @@ def holders_of_certificate(conn: Connection, identifier: str) -> set[str]:
 
 
 def certificate_file(conn: Connection, identifier: str) -> str | None:
-    """The issuer's file, base64, or ``None``."""
+    """The issuer's file as stored (sealed: :meth:`gateway.crypto.pii.PiiCodec.open_file` opens it), or ``None``."""
     file: str | None = conn.execute(select(certificates.c.file)
                                     .where(certificates.c.identifier == identifier)).scalar_one_or_none()
     return file

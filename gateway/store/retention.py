@@ -16,7 +16,8 @@ exists for. Nor does ``purge`` touch the citizen side's ``citizen_outbox`` (好�
 ``retention``): whole days or longer — ``180d``, ``26w``, ``1y`` (365 days) — never ``m`` (minutes or months?).
 
 ``reseal_all`` re-seals every sealed value under the codec's current key (``tongban keys rotate``): raw payloads,
-dead letters, quarantined copies, cases, certificates, and the 一件事 bundles' forms and materials. A value it
+dead letters, quarantined copies, cases, certificates (their documents and files), and the 一件事 bundles' forms
+and materials. A value it
 cannot open (its key missing from the key file) is left as it is. ``stale_seals`` then counts what is still
 sealed under any other key, column by column: only when every count is zero may an old key be dropped from the
 key file (``tongban keys rotate`` says so, and exits 1 otherwise).
@@ -32,7 +33,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, and_, delete, exists, func, or_, select, tuple_, update
 
 from gateway.contract.errors import ConfigError
-from gateway.crypto.pii import BLOB_PREFIX, FIELD_PREFIX, PiiCodec
+from gateway.crypto.pii import BLOB_PREFIX, FIELD_PREFIX, FILE_PREFIX, WHOLE_PREFIXES, PiiCodec
 from gateway.store import payloads
 from gateway.store.ledger import dumps, loads
 from gateway.store.outbox import DELIVERED, SUPERSEDED
@@ -161,10 +162,20 @@ def _text_columns() -> list[tuple[str, Any, tuple[Any, ...], str]]:
         ("certificate_quarantine.raw", certificate_quarantine, (certificate_quarantine.c.id,), "raw"),
         ("cases.data", cases, (cases.c.case_no,), "data"),
         ("certificates.document", certificates, (certificates.c.identifier,), "document"),
+        ("certificates.file", certificates, (certificates.c.identifier,), "file"),
         ("bundle_applications.form", bundle_applications, (bundle_applications.c.bundle_no,), "form"),
         ("bundle_materials.content", bundle_materials, (bundle_materials.c.bundle_no, bundle_materials.c.code),
          "content"),
     ]
+
+
+_PAGE_ROWS = {"certificates.file": 50}
+"""Columns whose values are large (an issuer's file: up to megabytes) are walked in smaller pages, so that a page
+never holds a thousand files in memory."""
+
+
+def _page(label: str, batch: int) -> int:
+    return min(batch, _PAGE_ROWS.get(label, batch))
 
 
 def _resealed(codec: PiiCodec, value: Any) -> Any:
@@ -179,7 +190,7 @@ def _resealed(codec: PiiCodec, value: Any) -> Any:
         except (ConfigError, ValueError):
             return token
 
-    if value.startswith(BLOB_PREFIX):
+    if value.startswith(WHOLE_PREFIXES):
         return one(value)
     if FIELD_PREFIX in value:
         return _FIELD_TOKEN.sub(lambda m: one(m.group(0)), value)
@@ -190,7 +201,7 @@ def _stale(codec: PiiCodec, value: Any) -> bool:
     """Whether ``value`` holds anything sealed under a key other than the current one."""
     if not isinstance(value, str) or "enc" not in value:
         return False
-    if value.startswith(BLOB_PREFIX):
+    if value.startswith(WHOLE_PREFIXES):
         return PiiCodec.key_of(value) != codec.current
     return any(m.group(1) != codec.current for m in _FIELD_TOKEN.finditer(value))
 
@@ -224,19 +235,21 @@ def reseal_all(engine: Engine, codec: PiiCodec, *, batch: int = 1000) -> dict[st
             conn.execute(update(table).where(where).values({column: new}))
             return 1
 
-        counts[label] = _scan(engine, table, key, column, batch, visit)
+        counts[label] = _scan(engine, table, key, column, _page(label, batch), visit)
         if label == "source_records.raw":
             counts["source_records.payload"] = _reseal_payloads(engine, codec, batch)
     return counts
 
 
 def seal_clear(engine: Engine, codec: PiiCodec, *, dry_run: bool = False, batch: int = 1000) -> dict[str, int]:
-    """Seal what the ledger holds in clear where the sync seals (``tongban keys rotate`` on a sealed ledger): the
+    """Seal what the ledger holds in clear where Tongban seals now (``tongban keys rotate`` on a sealed ledger): the
     raw payloads of source records and the applicant's ID number in the merged cases — what a process without the
-    key file wrote before the ledger refused one (:mod:`gateway.store.sealing`). Per column, how many rows (with
-    ``dry_run``: would) change. The dead letters' raw payloads are left: the purge drops them once resolved."""
+    key file wrote before the ledger refused one (:mod:`gateway.store.sealing`) — and the certificates' files, kept
+    as clear base64 before the library sealed them. Per column, how many rows (with ``dry_run``: would) change.
+    The dead letters' raw payloads are left: the purge drops them once resolved."""
     s = source_records.c
-    counts = {"source_records.payload in clear": 0, "source_records.raw in clear": 0, "cases.data in clear": 0}
+    counts = {"source_records.payload in clear": 0, "source_records.raw in clear": 0, "cases.data in clear": 0,
+              "certificates.file in clear": 0}
     for conn, rows in _payload_pages(engine, batch):
         for system, source_id, payload in rows:
             if bytes(payload[:1]) == payloads.CLEAR:
@@ -263,6 +276,16 @@ def seal_clear(engine: Engine, codec: PiiCodec, *, dry_run: bool = False, batch:
         return 1
 
     counts["cases.data in clear"] = _scan(engine, cases, (cases.c.case_no,), "data", batch, case)
+
+    def file(conn: Any, where: Any, value: Any) -> int:
+        if not isinstance(value, str) or not value or value.startswith(FILE_PREFIX):
+            return 0
+        if not dry_run:
+            conn.execute(update(certificates).where(where).values(file=codec.seal_file(codec.open_file(value))))
+        return 1
+
+    counts["certificates.file in clear"] = _scan(engine, certificates, (certificates.c.identifier,), "file",
+                                                 _page("certificates.file", batch), file)
     return counts
 
 
@@ -286,7 +309,8 @@ def stale_seals(engine: Engine, codec: PiiCodec, *, batch: int = 1000) -> dict[s
     Every count must be zero before an old key may leave the key file."""
     counts: dict[str, int] = {}
     for label, table, key, column in _text_columns():
-        counts[label] = _scan(engine, table, key, column, batch, lambda conn, k, value: int(_stale(codec, value)))
+        counts[label] = _scan(engine, table, key, column, _page(label, batch),
+                              lambda conn, k, value: int(_stale(codec, value)))
         if label == "source_records.raw":
             counts["source_records.payload"] = _stale_payloads(engine, codec, batch)
     return counts

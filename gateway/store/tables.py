@@ -320,7 +320,9 @@ source, the ledger and the hall, and the cases that are missing or differ."""
 # Certificate-sharing gateway (migration 0003_gateway): the certificate library, issuer keys, API clients,
 # consents, the hash-chained audit log and its checkpoints, webhook subscriptions and deliveries.
 # Holder ID numbers never appear here in clear: ``*_bidx`` columns hold a keyed blind index (HMAC-SHA256),
-# and documents holding them are sealed with AES-GCM (see gateway/crypto/pii.py).
+# documents holding them have them sealed, and the issuers' files (holders' names and numbers inside) are sealed
+# whole (AES-GCM or SM4-GCM, see gateway/crypto/pii.py) — except a file an older Tongban kept in clear base64,
+# which ``tongban keys rotate`` seals.
 # ======================================================================================================
 
 certificates = Table(
@@ -356,7 +358,8 @@ certificates = Table(
     UniqueConstraint("source_system", "source_id", name="uq_certificates_source"),
 )
 """Verified certificates only (a bad signature goes to ``certificate_quarantine``). ``document`` is the
-canonical metadata as JSON with holder ID numbers sealed; ``file`` the issuer's file, base64. ``valid_from`` and
+canonical metadata as JSON with holder ID numbers sealed; ``file`` the issuer's file, sealed whole
+(``encf:v1:…``, :meth:`gateway.crypto.pii.PiiCodec.seal_file`; clear base64 in a row from before it was). ``valid_from`` and
 ``valid_until`` are ISO dates (有效期起/止), the status is the issuer's: what it is *today* is derived on read
 (migration 0013 added ``valid_from``). ``refused_*``: a newer version the issuer sent was quarantined (the entry,
 its reason, when) — the certificate is still served, with that said; cleared when a newer version verifies or an

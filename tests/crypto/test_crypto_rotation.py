@@ -16,9 +16,10 @@ from gateway.crypto.pii import PiiCodec
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
 from gateway.store.retention import reseal_all, stale_seals
-from gateway.store.tables import bundle_applications, bundle_materials, cases
+from gateway.store.tables import bundle_applications, bundle_materials, cases, certificates
 
 ID = "370102198506011232"
+FILE = b"\x00OFD " + ID.encode() + bytes(range(256))  # a binary file with a holder's number inside
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -43,6 +44,10 @@ def _seed(url: str, codec: PiiCodec) -> None:
             case_no="C1", version=1, content_hash="x" * 32, origin_system="s", origin_source_id="C1",
             data=json.dumps({"applicant": {"id_number": codec.seal(ID)}}), source_updated_at=now, deleted=False,
             updated_at=now))
+        conn.execute(certificates.insert().values(
+            identifier="C-1", source_system="s", source_id="1", type_code="t", name="n", number="1",
+            issuer_code="i", status="valid", content_hash="0" * 64, document="{}", file=codec.seal_file(FILE),
+            version=1, created_at=now, updated_at=now))
     engine.dispose()
 
 
@@ -55,9 +60,11 @@ def test_rotation_reseals_bundles_and_any_kid_and_counts_nothing_left(sqlite_url
     new = PiiCodec(new_keys)
     engine = make_engine(sqlite_url)
     assert stale_seals(engine, new) == {**{k: 0 for k in stale_seals(engine, new)}, "cases.data": 1,
-                                        "bundle_applications.form": 1, "bundle_materials.content": 1}
+                                        "bundle_applications.form": 1, "bundle_materials.content": 1,
+                                        "certificates.file": 1}
     counts = reseal_all(engine, new)
     assert counts["bundle_applications.form"] == counts["bundle_materials.content"] == counts["cases.data"] == 1
+    assert counts["certificates.file"] == 1
     assert not any(stale_seals(engine, new).values())
     # the old key can go now: everything opens under the new one alone
     only_new = PiiCodec(GatewayKeys({new_keys.pii_current: new_keys.pii_keys[new_keys.pii_current]},
@@ -67,7 +74,9 @@ def test_rotation_reseals_bundles_and_any_kid_and_counts_nothing_left(sqlite_url
         form = json.loads(conn.execute(select(bundle_applications.c.form)).scalar_one())
         content = conn.execute(select(bundle_materials.c.content)).scalar_one()
         data = json.loads(conn.execute(select(cases.c.data)).scalar_one())
+        file = conn.execute(select(certificates.c.file)).scalar_one()
     assert only_new.open(form["form"]["legal_rep_id"]) == ID
+    assert only_new.open_file(file) == FILE
     assert only_new.open_blob(content) == "QUJD"
     assert only_new.open(data["applicant"]["id_number"]) == ID
     assert reseal_all(engine, new)["bundle_applications.form"] == 0  # a second run changes nothing
@@ -83,6 +92,7 @@ def test_what_cannot_be_resealed_is_counted_not_lost(sqlite_url: str) -> None:
     assert counts["bundle_materials.content"] == 0
     left = stale_seals(engine, current)
     assert left["bundle_applications.form"] == left["bundle_materials.content"] == left["cases.data"] == 1
+    assert left["certificates.file"] == 1
     engine.dispose()
 
 

@@ -297,7 +297,7 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
               "status": status, "valid_from": cert.valid_from.isoformat(),
               "valid_until": cert.valid_until.isoformat() if cert.valid_until else None,
               "content_hash": cert.content_hash, "document": orjson.dumps(doc).decode(),
-              "file": base64.b64encode(content).decode(), "renewed_as": renewed_as,
+              "file": gw.pii.seal_file(content), "renewed_as": renewed_as,
               "warnings": "certificate_id.legacy" if legacy else None, "source_changed_at": changed, "updated_at": now}
     events: list[int] = []
 

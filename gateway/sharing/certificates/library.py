@@ -170,8 +170,10 @@ def holders_of(conn: Connection, identifier: str) -> set[str]:
     return store.holders_of_certificate(conn, identifier)
 
 
-def certificate_file(conn: Connection, identifier: str) -> str | None:
-    return store.certificate_file(conn, identifier)
+def certificate_file(conn: Connection, identifier: str, pii: PiiCodec) -> bytes | None:
+    """The issuer's file as issued, opened (the library keeps it sealed: holders' names and numbers are inside)."""
+    stored = store.certificate_file(conn, identifier)
+    return None if stored is None else pii.open_file(stored)
 
 
 def by_content_hash(conn: Connection, digest: str) -> StoredCertificate | None:

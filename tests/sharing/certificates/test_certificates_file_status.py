@@ -27,12 +27,13 @@ from gateway_testlib import (
     licence_world,
     plant_case,
 )
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gateway.crypto import JwsVerifier
 from gateway.sharing.access.tokens import ConsentClaims
 from gateway.sharing.api import create_app
 from gateway.sharing.certificates import harvest, library
+from gateway.store.retention import seal_clear
 from gateway.store.tables import certificates
 
 STATUS = "Tongban-Certificate-Status"
@@ -132,3 +133,40 @@ def test_the_manifest_carries_the_quality_flags(world: dict[str, Any]) -> None:
     assert answer.status_code == 200 and answer.headers[STATUS] == "valid", answer.text
     [flag] = _manifest(world, answer)["quality"]
     assert flag["rule"] == library.REFUSED_NEWER_VERSION and "bad signature" in flag["message"]
+
+
+def _stored_file(w: dict[str, Any]) -> str:
+    with w["world"].engine.connect() as conn:
+        return str(conn.execute(select(certificates.c.file).where(certificates.c.identifier == w["ident"]))
+                   .scalar_one())
+
+
+def test_the_issuers_file_is_sealed_at_rest_and_served_as_issued(world: dict[str, Any]) -> None:
+    """The file holds the holders' names and numbers (the OFD's custom data): the library kept it as clear base64,
+    so anyone reading the table read every holder's ID number — on a ledger whose documents seal them."""
+    issued = base64.b64decode(world["issued"]["wj"]["nr"])
+    assert LICENSED["id"].encode() in issued  # what makes the file personal data
+    stored = _stored_file(world)
+    assert stored.startswith("encf:v1:" + world["world"].gw.pii.current + ":")
+    assert world["issued"]["wj"]["nr"][:40] not in stored and LICENSED["id"] not in stored
+    assert len(stored) < len(world["issued"]["wj"]["nr"]) + 100  # the bytes sealed, not the base64 of the base64
+    answer = _file(world)
+    assert answer.status_code == 200, answer.text
+    assert answer.content == issued
+
+
+def test_a_file_an_older_tongban_kept_in_clear_is_served_and_sealed_by_keys_rotate(world: dict[str, Any]) -> None:
+    engine, pii = world["world"].engine, world["world"].gw.pii
+    issued = base64.b64decode(world["issued"]["wj"]["nr"])
+    with engine.begin() as conn:  # a row as the library wrote it before files were sealed
+        conn.execute(update(certificates).where(certificates.c.identifier == world["ident"])
+                     .values(file=world["issued"]["wj"]["nr"]))
+    assert _file(world).content == issued
+    assert seal_clear(engine, pii, dry_run=True)["certificates.file in clear"] == 1
+    assert _stored_file(world) == world["issued"]["wj"]["nr"]  # a dry run changes nothing
+    assert seal_clear(engine, pii)["certificates.file in clear"] == 1
+    assert _stored_file(world).startswith("encf:v1:")
+    assert seal_clear(engine, pii)["certificates.file in clear"] == 0
+    served = _file(world)
+    assert served.status_code == 200 and served.content == issued
+    assert _manifest(world, served)["content_sha256"] == hashlib.sha256(issued).hexdigest()

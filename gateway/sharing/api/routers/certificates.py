@@ -259,9 +259,9 @@ async def get_certificate(identifier: IdentP, item_code: ItemQ, case_no: CaseQ, 
     })
 
 
-def _file(api: Api, identifier: str) -> str | None:
+def _file(api: Api, identifier: str) -> bytes | None:
     with api.gw.read_engine.connect() as conn:
-        return library.certificate_file(conn, identifier)
+        return library.certificate_file(conn, identifier, api.gw.pii)
 
 
 async def _refuse_not_valid(api: Api, caller: Caller, cert: StoredCertificate, status: str, holders: set[str],
@@ -299,8 +299,7 @@ async def get_certificate_file(identifier: IdentP, item_code: ItemQ, case_no: Ca
     status = cert.effective_status()
     if status != "valid" and not include_invalid:
         raise await _refuse_not_valid(api, caller, cert, status, holders, purpose)
-    encoded = await api.run(_file, api, cert.identifier)
-    content = base64.b64decode(encoded or "")
+    content = await api.run(_file, api, cert.identifier) or b""
     detail = "file" if status == "valid" else f"file of a certificate {status} today (include_invalid)"
     seqs = await api.audit(_release_entries(caller, cert.identifier, applicant, holders, purpose, detail))
     api.metrics.releases.inc()
