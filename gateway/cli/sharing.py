@@ -312,8 +312,10 @@ def keys_rotate(
 
     path = os.environ.get("TONGBAN_KEY_FILE")
     keys = GatewayKeys.from_env()
-    if not path or keys is None:
-        fail("rotation works on a key file: set TONGBAN_KEY_FILE")
+    if keys is None or (not path and not reseal_only):  # --reseal-only adds no key: keys from the environment do
+        fail("rotation writes a new key into the key file: set TONGBAN_KEY_FILE (with keys given as "
+             "TONGBAN_PII_KEYS…, `tongban keys rotate --reseal-only` re-seals and seals what is in clear)"
+             if keys is not None else "no keys: set TONGBAN_KEY_FILE to the ledger's key file")
         raise typer.Exit(1)
     engine = ledger_engine(None, database_url)
     with engine.begin() as conn:  # another ledger's key file: refused before it is rotated or anything re-sealed

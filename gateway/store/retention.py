@@ -25,12 +25,28 @@ key file (``tongban keys rotate`` says so, and exits 1 otherwise).
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, delete, exists, func, or_, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Text,
+    TypeDecorator,
+    and_,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+    update,
+)
 
 from gateway.contract.errors import ConfigError
 from gateway.crypto.pii import BLOB_PREFIX, FIELD_PREFIX, FILE_PREFIX, WHOLE_PREFIXES, PiiCodec
@@ -169,7 +185,7 @@ def _text_columns() -> list[tuple[str, Any, tuple[Any, ...], str]]:
     ]
 
 
-_PAGE_ROWS = {"certificates.file": 50}
+_PAGE_ROWS = {"certificates.file": 5}
 """Columns whose values are large (an issuer's file: up to megabytes) are walked in smaller pages, so that a page
 never holds a thousand files in memory."""
 
@@ -207,21 +223,30 @@ def _stale(codec: PiiCodec, value: Any) -> bool:
 
 
 def _scan(engine: Engine, table: Any, key: tuple[Any, ...], column: str, batch: int, visit: Any) -> int:
-    """Walk ``table`` by its key columns, ``batch`` rows per transaction; ``visit(conn, where, value)`` — ``where``
-    the row's key as a condition — returns 1 or 0. Each page is one index range (``(a, b) > (x, y)``): paging on an
-    expression of the key (``system || ':' || source_id``) sorted the whole table for every page."""
+    """Walk ``table`` by its key columns, ``batch`` rows per transaction; ``visit(conn, where, value)`` returns 1 or
+    0. ``where`` is the row's key *and the value read*: an update under it changes nothing when another process (a
+    sync, a harvest) wrote the row since it was read — on PostgreSQL the page's rows are not locked, and writing
+    the old value re-sealed over a newer one lost it (a certificate served its previous file under its new hash).
+    Each page is one index range (``(a, b) > (x, y)``): paging on an expression of the key (``system || ':' ||
+    source_id``) sorted the whole table for every page."""
+    col, n = table.c[column], len(key)
+    # a column whose type rewrites what it stores (``cases.data``: compacted) is compared as stored, not as read
+    stored = [type_coerce(col, Text)] if isinstance(col.type, TypeDecorator) else []
     done, last = 0, None
     while True:
         with engine.begin() as conn:
-            query = select(*key, table.c[column]).order_by(*key).limit(batch)
+            query = select(*key, col, *stored).order_by(*key).limit(batch)
             if last is not None:
                 query = query.where(tuple_(*key) > tuple_(*last))
             rows = conn.execute(query).all()
             if not rows:
                 return done
             for row in rows:
-                done += visit(conn, and_(*(c == v for c, v in zip(key, row[:len(key)], strict=True))), row[-1])
-            last = tuple(rows[-1][:len(key)])
+                same = [c == v for c, v in zip(key, row[:n], strict=True)]
+                if row[-1] is not None:
+                    same.append(col == row[-1])
+                done += visit(conn, and_(*same), row[n])
+            last = tuple(rows[-1][:n])
 
 
 def reseal_all(engine: Engine, codec: PiiCodec, *, batch: int = 1000) -> dict[str, int]:
@@ -232,8 +257,7 @@ def reseal_all(engine: Engine, codec: PiiCodec, *, batch: int = 1000) -> dict[st
             new = _resealed(codec, value)
             if new == value:
                 return 0
-            conn.execute(update(table).where(where).values({column: new}))
-            return 1
+            return _written(conn.execute(update(table).where(where).values({column: new})))
 
         counts[label] = _scan(engine, table, key, column, _page(label, batch), visit)
         if label == "source_records.raw":
@@ -253,17 +277,15 @@ def seal_clear(engine: Engine, codec: PiiCodec, *, dry_run: bool = False, batch:
     for conn, rows in _payload_pages(engine, batch):
         for system, source_id, payload in rows:
             if bytes(payload[:1]) == payloads.CLEAR:
-                counts["source_records.payload in clear"] += 1
-                if not dry_run:
-                    conn.execute(update(source_records).where(s.system == system, s.source_id == source_id)
-                                 .values(payload=payloads.seal_clear(payload, codec)))
+                counts["source_records.payload in clear"] += 1 if dry_run else _written(conn.execute(
+                    update(source_records).where(s.system == system, s.source_id == source_id, s.payload == payload)
+                    .values(payload=payloads.seal_clear(payload, codec))))
 
     def raw(conn: Any, where: Any, value: Any) -> int:  # rows from before the payload column (migration 0006)
         if not isinstance(value, str) or value.startswith(BLOB_PREFIX):
             return 0
-        if not dry_run:
-            conn.execute(update(source_records).where(where).values(raw=codec.seal_blob(value)))
-        return 1
+        return 1 if dry_run else _written(conn.execute(update(source_records).where(where)
+                                                       .values(raw=codec.seal_blob(value))))
 
     counts["source_records.raw in clear"] = _scan(engine, source_records, (s.system, s.source_id), "raw", batch, raw)
 
@@ -271,22 +293,30 @@ def seal_clear(engine: Engine, codec: PiiCodec, *, dry_run: bool = False, batch:
         sealed = _applicant_sealed(codec, value)
         if sealed is None:
             return 0
-        if not dry_run:
-            conn.execute(update(cases).where(where).values(data=sealed))
-        return 1
+        return 1 if dry_run else _written(conn.execute(update(cases).where(where).values(data=sealed)))
 
     counts["cases.data in clear"] = _scan(engine, cases, (cases.c.case_no,), "data", batch, case)
 
     def file(conn: Any, where: Any, value: Any) -> int:
         if not isinstance(value, str) or not value or value.startswith(FILE_PREFIX):
             return 0
-        if not dry_run:
-            conn.execute(update(certificates).where(where).values(file=codec.seal_file(codec.open_file(value))))
-        return 1
+        try:
+            content = base64.b64decode(value, validate=True)
+        except ValueError:  # not the base64 the library wrote: left as it is, counted for an operator
+            counts["certificates.file left in clear (not base64)"] += 1
+            return 0
+        return 1 if dry_run else _written(conn.execute(update(certificates).where(where)
+                                                       .values(file=codec.seal_file(content))))
 
+    counts["certificates.file left in clear (not base64)"] = 0
     counts["certificates.file in clear"] = _scan(engine, certificates, (certificates.c.identifier,), "file",
                                                  _page("certificates.file", batch), file)
     return counts
+
+
+def _written(result: Any) -> int:
+    """1 when an update changed its row, 0 when the row changed since it was read (see :func:`_scan`)."""
+    return 1 if result.rowcount else 0
 
 
 def _applicant_sealed(codec: PiiCodec, data: Any) -> str | None:
@@ -349,7 +379,7 @@ def _reseal_payloads(engine: Engine, codec: PiiCodec, batch: int) -> int:
                     new = payloads.reseal(payload, codec)
                 except ConfigError:  # its key is not configured: left as it is, stale_seals counts it
                     continue
-                conn.execute(update(source_records).where(s.system == system, s.source_id == source_id)
-                             .values(payload=new))
-                done += 1
+                done += _written(conn.execute(  # unless a sync wrote the record since (see _scan)
+                    update(source_records).where(s.system == system, s.source_id == source_id, s.payload == payload)
+                    .values(payload=new)))
     return done

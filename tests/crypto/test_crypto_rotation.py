@@ -8,11 +8,14 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from gateway.crypto.keys import GatewayKeys
 from gateway.crypto.pii import PiiCodec
+from gateway.store import retention
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
 from gateway.store.retention import reseal_all, stale_seals
@@ -131,3 +134,62 @@ def test_keys_rotate_exits_1_while_anything_is_left_under_an_old_key(tmp_path: P
     assert again.returncode == 0, again.stdout + again.stderr
     assert json.loads(again.stdout)["complete"] is True
     assert json.loads(again.stdout)["current"] == report["current"]  # --reseal-only adds no key
+
+
+def test_a_row_written_while_the_rotation_walks_is_not_overwritten(database_url: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: the rotation read a page, then wrote each value re-sealed back by key alone. A harvest committing
+    a new version of a certificate in between (PostgreSQL does not lock the rows read) lost its file: the row kept
+    the new version and hash and served the old file. The write now holds only while the row is as read."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): no other write can come between")
+    old = _keys("key-2025")
+    _seed(database_url, PiiCodec(old))
+    new = PiiCodec(old.rotated())
+    engine, harvest = make_engine(database_url), make_engine(database_url)
+    newer = b"\x00OFD version 2 " + ID.encode()
+    real = retention._resealed
+
+    def racing(codec: PiiCodec, value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("encf:"):  # a harvest commits version 2 meanwhile
+            with harvest.begin() as conn:
+                conn.execute(certificates.update().values(file=PiiCodec(old).seal_file(newer), version=2))
+        return real(codec, value)
+
+    monkeypatch.setattr(retention, "_resealed", racing)
+    assert reseal_all(engine, new)["certificates.file"] == 0  # the row changed since it was read: left to it
+    with engine.connect() as conn:
+        file, version = conn.execute(select(certificates.c.file, certificates.c.version)).one()
+    assert (PiiCodec(old).open_file(file), version) == (newer, 2)
+    assert stale_seals(engine, new)["certificates.file"] == 1  # still under the old key: counted, not lost
+    monkeypatch.setattr(retention, "_resealed", real)
+    assert reseal_all(engine, new)["certificates.file"] == 1 and stale_seals(engine, new)["certificates.file"] == 0
+    engine.dispose()
+    harvest.dispose()
+
+
+def test_keys_given_in_the_environment_reseal_with_reseal_only(tmp_path: Path) -> None:
+    """Review: `--reseal-only` (what the upgrade note says seals the files an older Tongban kept in clear) refused
+    keys given as TONGBAN_PII_KEYS…, though it writes nothing to a key file; only a rotation needs one."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    old = _keys("key-2025")
+    _seed(url, PiiCodec(old))
+    keys = old.rotated().as_json()
+    current = keys["pii_current"]
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")},
+           "TONGBAN_PII_KEYS": ",".join(f"{kid}:{keys['pii_keys'][kid]}" for kid in
+                                        [current, *(k for k in keys["pii_keys"] if k != current)]),
+           "TONGBAN_BLIND_INDEX_KEY": keys["blind_index_key"], "TONGBAN_MAC_KEY": keys["mac_key"],
+           "TONGBAN_SIGNING_KEY": keys["signing_key"], "TONGBAN_DATABASE_URL": url}
+
+    def rotate(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gateway", "keys", "rotate", "--json", *extra], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300, check=False)
+
+    refused = rotate()
+    assert refused.returncode == 1 and "--reseal-only" in refused.stderr, refused.stdout + refused.stderr
+    done = rotate("--reseal-only")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["complete"] is True and report["current"] == current
+    assert report["resealed"]["certificates.file"] == report["resealed"]["cases.data"] == 1

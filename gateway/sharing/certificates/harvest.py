@@ -297,7 +297,7 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
               "status": status, "valid_from": cert.valid_from.isoformat(),
               "valid_until": cert.valid_until.isoformat() if cert.valid_until else None,
               "content_hash": cert.content_hash, "document": orjson.dumps(doc).decode(),
-              "file": gw.pii.seal_file(content), "renewed_as": renewed_as,
+              "renewed_as": renewed_as,
               "warnings": "certificate_id.legacy" if legacy else None, "source_changed_at": changed, "updated_at": now}
     events: list[int] = []
 
@@ -312,7 +312,8 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
     if existing is None:
         try:
             with conn.begin_nested():
-                store.insert_certificate(conn, cert.identifier, version=1, created_at=now, values=values)
+                store.insert_certificate(conn, cert.identifier, version=1, created_at=now,
+                                         values={**values, "file": gw.pii.seal_file(content)})
         except IntegrityError:  # this source record already holds another certificate: it changed identifier
             _quarantine(conn, gw, issuer, record.source_id, payload,
                         f"record {record.source_id} already holds another certificate in the library; it now claims "
@@ -336,7 +337,9 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
                                      identifier=cert.identifier, changed=changed)
         report.unchanged += 1
         return events
-    store.update_certificate(conn, cert.identifier, version=existing.version + 1, values=values)
+    # the file is sealed only when written (an unchanged copy, read again every harvest, costs no encryption)
+    store.update_certificate(conn, cert.identifier, version=existing.version + 1,
+                             values={**values, "file": gw.pii.seal_file(content)})
     store.supersede_refusals(conn, source_system=issuer, source_id=record.source_id,  # a newer version verified
                              identifier=cert.identifier, changed=changed)
     report.updated += 1

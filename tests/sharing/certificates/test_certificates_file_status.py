@@ -29,7 +29,7 @@ from gateway_testlib import (
 )
 from sqlalchemy import select, update
 
-from gateway.crypto import JwsVerifier
+from gateway.crypto import GatewayKeys, JwsVerifier, PiiCodec
 from gateway.sharing.access.tokens import ConsentClaims
 from gateway.sharing.api import create_app
 from gateway.sharing.certificates import harvest, library
@@ -170,3 +170,35 @@ def test_a_file_an_older_tongban_kept_in_clear_is_served_and_sealed_by_keys_rota
     served = _file(world)
     assert served.status_code == 200 and served.content == issued
     assert _manifest(world, served)["content_sha256"] == hashlib.sha256(issued).hexdigest()
+
+
+def test_a_clear_file_that_is_not_base64_is_left_and_counted_not_a_failed_rotation(world: dict[str, Any]) -> None:
+    engine, pii = world["world"].engine, world["world"].gw.pii
+    with engine.begin() as conn:
+        conn.execute(update(certificates).where(certificates.c.identifier == world["ident"]).values(file="UEsDB"))
+    counts = seal_clear(engine, pii)
+    assert counts["certificates.file in clear"] == 0
+    assert counts["certificates.file left in clear (not base64)"] == 1
+    assert _stored_file(world) == "UEsDB"
+
+
+def _put_file(w: dict[str, Any], stored: str) -> None:
+    with w["world"].engine.begin() as conn:
+        conn.execute(update(certificates).where(certificates.c.identifier == w["ident"]).values(file=stored))
+
+
+def test_a_file_that_is_not_the_verified_one_or_cannot_be_opened_is_refused_and_logged(world: dict[str, Any]) -> None:
+    """Review: the file served is whatever the row holds, signed as the certificate's: a sealed file moved into
+    another certificate's row was served under that certificate's name; a file sealed under a key the gateway no
+    longer holds was a bare 500. The served bytes are checked against the hash the harvest verified."""
+    issued = base64.b64decode(world["issued"]["wj"]["nr"])
+    _put_file(world, world["world"].gw.pii.seal_file(issued + b" "))  # another file, sealed with the right key
+    refused = _file(world)
+    assert refused.status_code == 500 and refused.json()["type"].endswith("/integrity"), refused.text
+    assert "does not match its SHA-256" in refused.json()["detail"]
+    _put_file(world, PiiCodec(GatewayKeys.generate()).seal_file(issued))  # a key not in this key file
+    unopened = _file(world)
+    assert unopened.status_code == 503 and "cannot be opened by this gateway" in unopened.json()["detail"]
+    assert _file_log(world) == [("release", "denied:integrity"), ("release", "denied:unavailable")]
+    _put_file(world, world["world"].gw.pii.seal_file(issued))
+    assert _file(world).content == issued

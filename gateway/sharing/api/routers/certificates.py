@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from gateway.contract.errors import ConfigError
 from gateway.crypto.pii import mask
 from gateway.sharing.access.audit import AuditEntry
 from gateway.sharing.access.clients import Client
@@ -264,6 +265,26 @@ def _file(api: Api, identifier: str) -> bytes | None:
         return library.certificate_file(conn, identifier, api.gw.pii)
 
 
+async def _stored_file(api: Api, caller: Caller, cert: StoredCertificate, holders: set[str],
+                       purpose: Purpose) -> bytes:
+    """The certificate's file as the issuer signed it, or a refusal (audited for every holder, like any other):
+    a file sealed under a key missing from this gateway's key file (503), or one whose bytes are not those the
+    harvest verified (500: never served under the certificate's name and hash)."""
+    try:
+        content = await api.run(_file, api, cert.identifier) or b""
+    except ConfigError as exc:
+        detail = f"certificate {cert.identifier}: its file cannot be opened by this gateway ({exc})"
+        await deny(api, caller, "unavailable", detail, action="release", holder_ref=holders, purpose=purpose,
+                   certificate=cert.identifier)
+        raise ProblemError(503, "unavailable", detail + "; an operator must restore the key") from None
+    if hashlib.sha256(content).hexdigest() != cert.content_hash:
+        detail = f"certificate {cert.identifier}: the stored file does not match its SHA-256; it is not served"
+        await deny(api, caller, "integrity", detail, action="release", holder_ref=holders, purpose=purpose,
+                   certificate=cert.identifier)
+        raise ProblemError(500, "integrity", detail)
+    return bytes(content)
+
+
 async def _refuse_not_valid(api: Api, caller: Caller, cert: StoredCertificate, status: str, holders: set[str],
                             purpose: Purpose) -> ProblemError:
     """A file carries no status: served, a revoked licence reads as good as a valid one. So a certificate that is
@@ -299,7 +320,7 @@ async def get_certificate_file(identifier: IdentP, item_code: ItemQ, case_no: Ca
     status = cert.effective_status()
     if status != "valid" and not include_invalid:
         raise await _refuse_not_valid(api, caller, cert, status, holders, purpose)
-    content = await api.run(_file, api, cert.identifier) or b""
+    content = await _stored_file(api, caller, cert, holders, purpose)
     detail = "file" if status == "valid" else f"file of a certificate {status} today (include_invalid)"
     seqs = await api.audit(_release_entries(caller, cert.identifier, applicant, holders, purpose, detail))
     api.metrics.releases.inc()
