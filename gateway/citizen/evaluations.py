@@ -23,6 +23,7 @@ import orjson
 from sqlalchemy import Engine
 
 from gateway.contract.errors import FieldIssue, RecordRejected, TongbanError
+from gateway.crypto.pii import PiiCodec
 from gateway.models.datetimes import beijing_minute
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.ops.periods import month_bounds
@@ -30,6 +31,7 @@ from gateway.store import alerts as alert_store
 from gateway.store import citizen as store
 from gateway.store import ledger
 from gateway.store.lease import Lease
+from gateway.store.sealing import require_ledger_keys
 
 from .clients import EvaluatorClient, ProvincialClient
 from .conventions import (
@@ -143,16 +145,19 @@ def _row(ev: Evaluation, doc: str | None, now: datetime) -> dict[str, Any]:
 
 
 def sync_evaluations(engine: Engine, settings: CitizenSettings, *, client: EvaluatorClient | None = None,
-                     calendar: WorkCalendar | None = None, now: datetime | None = None) -> EvaluationReport:
+                     calendar: WorkCalendar | None = None, now: datetime | None = None,
+                     pii: PiiCodec | None = None) -> EvaluationReport:
     """Read the ratings changed since the watermark; each page is one transaction (rows, callbacks, outbox,
-    dead letters, watermark). A rating that cannot be used goes to the dead-letter store naming its field."""
+    dead letters, watermark). A rating that cannot be used goes to the dead-letter store naming its field, its raw
+    payload sealed with ``pii`` (the ledger's keys: a sealed ledger refuses a run without them)."""
     calendar = calendar or WorkCalendar.load()
     report = EvaluationReport()
     own = client is None
     source = client or EvaluatorClient(settings.evaluator)
     try:
         with Lease(engine, f"citizen:{SOURCE}") as lease:
-            with engine.connect() as conn:
+            with engine.begin() as conn:
+                require_ledger_keys(conn, pii, what="sync the 好差评 ratings")
                 mark = ledger.get_watermark(conn, f"citizen:{SOURCE}", STREAM)
             since = None if mark is None else int((mark - LOOKBACK).timestamp() * 1000)
             for page in source.pages(since):
@@ -162,7 +167,7 @@ def sync_evaluations(engine: Engine, settings: CitizenSettings, *, client: Evalu
                     # whatever callbacks_from says: the setting may go, the first read stays what it was
                     first = _first_read(conn, stamp)
                     high = _ingest(conn, page, settings, calendar, stamp, report,
-                                   settings.policy.callbacks_from or first)
+                                   settings.policy.callbacks_from or first, pii=pii)
                     if high is not None and (mark is None or high > mark):
                         ledger.set_watermark(conn, f"citizen:{SOURCE}", STREAM, high)
                         mark = high
@@ -252,7 +257,8 @@ def _first_read(conn: Any, now: datetime) -> datetime:
 
 
 def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: WorkCalendar, now: datetime,
-            report: EvaluationReport, cutover: datetime | None = None) -> datetime | None:
+            report: EvaluationReport, cutover: datetime | None = None, *, pii: PiiCodec | None = None
+            ) -> datetime | None:
     """One page of ratings in the caller's transaction. A 差评 whose callback was due before ``cutover`` is the
     collection point's history: its callback is kept (``predates``), not counted in the 回访 figures nor alerted —
     read at the first sync, a past month's 差评 was "overdue" at once and could only be cleared by recording a
@@ -285,7 +291,7 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
             report.rejected += 1
             report.rejections.append(str(exc))
             dead.append(_dead_record(raw, exc, now))
-    ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()))
+    ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()), pii=pii)
     refused = {d["source_id"] for d in dead}
     # a good version of a rating settles the dead letters of its earlier, refused ones: a replay must never
     # bring an older version back over it
@@ -371,7 +377,7 @@ def _alert_revoked(conn: Any, revoked: list[Evaluation], now: datetime) -> None:
 
 
 def replay_rejected(engine: Engine, settings: CitizenSettings, *, calendar: WorkCalendar | None = None,
-                    now: datetime | None = None) -> EvaluationReport:
+                    now: datetime | None = None, pii: PiiCodec | None = None) -> EvaluationReport:
     """Run the dead-lettered ratings through the conventions again (after a fix there, a case arrived, a district
     configured) and ingest those that now go through, as if just read — forwarded, called back — resolving their
     dead letters; the rest stay, counted. A dead-lettered version no newer than the one the ledger holds is
@@ -384,9 +390,10 @@ def replay_rejected(engine: Engine, settings: CitizenSettings, *, calendar: Work
         page, stale = _replayable(conn, rows)
         ledger.resolve_dead_letters(conn, kind="record", system=SOURCE, stream=STREAM, source_ids=stale)
         report.superseded += len(stale)
-        _ingest(conn, page, settings, calendar, now, report, settings.policy.callbacks_from or _first_read(conn, now))
+        _ingest(conn, page, settings, calendar, now, report, settings.policy.callbacks_from or _first_read(conn, now),
+                pii=pii)
 
-    replay_pages(engine, SOURCE, handle)
+    replay_pages(engine, SOURCE, handle, pii=pii, what="replay the 好差评 ratings' dead letters")
     return report
 
 

@@ -23,12 +23,14 @@ import orjson
 from sqlalchemy import Engine
 
 from gateway.contract.errors import FieldIssue, RecordRejected
+from gateway.crypto.pii import PiiCodec
 from gateway.models.datetimes import beijing_minute
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.ops.periods import month_bounds
 from gateway.store import citizen as store
 from gateway.store import ledger
 from gateway.store.lease import Lease
+from gateway.store.sealing import require_ledger_keys
 
 from .clients import HotlineClient
 from .conventions import count_flags, dead_letter_id, from_hotline, hotline_time, raw_text
@@ -86,22 +88,26 @@ def _due(start: datetime, days: int, calendar: WorkCalendar, policy: Policy) -> 
 
 
 def sync_workorders(engine: Engine, settings: CitizenSettings, *, client: HotlineClient | None = None,
-                    calendar: WorkCalendar | None = None, now: datetime | None = None) -> WorkOrderReport:
-    """Read the orders changed since the watermark and act on each in the same transaction as its row."""
+                    calendar: WorkCalendar | None = None, now: datetime | None = None,
+                    pii: PiiCodec | None = None) -> WorkOrderReport:
+    """Read the orders changed since the watermark and act on each in the same transaction as its row. An order
+    that cannot be used is dead-lettered, its raw payload sealed with ``pii`` (the ledger's keys: a sealed ledger
+    refuses a run without them)."""
     calendar = calendar or WorkCalendar.load()
     report = WorkOrderReport()
     own = client is None
     source = client or HotlineClient(settings.hotline)
     try:
         with Lease(engine, f"citizen:{SOURCE}") as lease:
-            with engine.connect() as conn:
+            with engine.begin() as conn:
+                require_ledger_keys(conn, pii, what="sync the 12345 work orders")
                 mark = ledger.get_watermark(conn, f"citizen:{SOURCE}", STREAM)
             since = None if mark is None else hotline_time(mark - LOOKBACK)
             for page in source.orders(since):
                 stamp = now or datetime.now(timezone.utc)
                 with engine.begin() as conn:
                     _first_read(conn, stamp)  # kept when a page is first read: a failed first run keeps nothing
-                    high = _ingest(conn, page, settings, calendar, stamp, report)
+                    high = _ingest(conn, page, settings, calendar, stamp, report, pii)
                     if high is not None and (mark is None or high > mark):
                         ledger.set_watermark(conn, f"citizen:{SOURCE}", STREAM, high)
                         mark = high
@@ -130,7 +136,7 @@ def _dead(raw: Any, exc: RecordRejected, now: datetime) -> dict[str, Any]:
 
 
 def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: WorkCalendar, now: datetime,
-            report: WorkOrderReport) -> datetime | None:
+            report: WorkOrderReport, pii: PiiCodec | None) -> datetime | None:
     high: datetime | None = None
     dead: list[dict[str, Any]] = []
     outbox: list[dict[str, Any]] = []
@@ -154,7 +160,7 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
                        handout=int(old["handout"] or 0) + 1)
         else:
             _platform_update(conn, old, order, settings, calendar, now, report)
-    ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()))
+    ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()), pii=pii)
     store.enqueue(conn, outbox)
     return high
 
@@ -284,19 +290,20 @@ def _route(order: WorkOrder, raw: Any, settings: CitizenSettings, calendar: Work
 
 
 def replay_rejected(engine: Engine, settings: CitizenSettings, *, calendar: WorkCalendar | None = None,
-                    now: datetime | None = None) -> WorkOrderReport:
+                    now: datetime | None = None, pii: PiiCodec | None = None) -> WorkOrderReport:
     """Run the dead-lettered orders again — after a fix to the conventions, or a route added to
     ``config/citizen.yaml`` — and resolve the dead letters of those that now go through: an order that could not
     be routed is routed now (it waited as ``received``, its dispatch alert open)."""
     calendar, now = calendar or WorkCalendar.load(), now or datetime.now(timezone.utc)
     report = WorkOrderReport()
     # the sync's lease: the two must not write one order at once
-    replay_pages(engine, SOURCE, lambda conn, rows: _replay_page(conn, rows, settings, calendar, now, report))
+    replay_pages(engine, SOURCE, lambda conn, rows: _replay_page(conn, rows, settings, calendar, now, report, pii),
+                 pii=pii, what="replay the 12345 work orders' dead letters")
     return report
 
 
 def _replay_page(conn: Any, rows: Any, settings: CitizenSettings, calendar: WorkCalendar, now: datetime,
-                 report: WorkOrderReport) -> None:
+                 report: WorkOrderReport, pii: PiiCodec | None) -> None:
     """One page of dead-lettered orders, in the caller's transaction: each that now goes through is taken (a new
     order routed, an unrouted one routed now) and its dead letter resolved; the others are dead-lettered again."""
     dead: list[dict[str, Any]] = []
@@ -324,7 +331,7 @@ def _replay_page(conn: Any, rows: Any, settings: CitizenSettings, calendar: Work
             before = len(dead)
         if len(dead) == before:
             fixed.append(str(row.source_id))
-    ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()))
+    ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()), pii=pii)
     store.enqueue(conn, outbox)
     ledger.resolve_dead_letters(conn, kind="record", system=SOURCE, stream=STREAM, source_ids=fixed)
 

@@ -46,10 +46,11 @@ def evaluations_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, jso
         scan_citizen,
         sync_evaluations,
     )
+    from gateway.crypto.pii import codec_from_env
 
     settings = load_citizen(citizen)
     engine = ledger_engine(None, database_url)
-    read = sync_evaluations(engine, settings)
+    read = sync_evaluations(engine, settings, pii=codec_from_env())
     client = ProvincialClient(settings.provincial_pj)
     try:
         sent = deliver(engine, "provincial_pj", client)
@@ -75,8 +76,10 @@ def evaluations_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, jso
 def evaluations_replay(citizen: CitizenOpt = None, database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Run the dead-lettered ratings again (after a fix); those that now parse are ingested and resolved."""
     from gateway.citizen import load_citizen, replay_evaluations
+    from gateway.crypto.pii import codec_from_env
 
-    report = replay_evaluations(ledger_engine(None, database_url), load_citizen(citizen))
+    report = replay_evaluations(ledger_engine(None, database_url), load_citizen(citizen),
+                                pii=codec_from_env())
     if json_out:
         print_json(report.as_dict())
         return
@@ -216,12 +219,13 @@ def evaluations_misuse(citizen: CitizenOpt = None, database_url: DbOpt = None, j
 def workorders_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Read the platform's orders, route or return each, send what is owed back, raise alerts."""
     from gateway.citizen import HotlineClient, deliver, load_citizen, scan_citizen, sync_workorders
+    from gateway.crypto.pii import codec_from_env
 
     settings = load_citizen(citizen)
     engine = ledger_engine(None, database_url)
     client = HotlineClient(settings.hotline)
     try:
-        read = sync_workorders(engine, settings, client=client)
+        read = sync_workorders(engine, settings, client=client, pii=codec_from_env())
         sent = deliver(engine, "hotline", client)
     finally:
         client.close()
@@ -240,8 +244,10 @@ def workorders_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, json
 def workorders_replay(citizen: CitizenOpt = None, database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Run the dead-lettered orders again (after a fix or a new route); unroutable ones are routed now."""
     from gateway.citizen import load_citizen, replay_workorders
+    from gateway.crypto.pii import codec_from_env
 
-    report = replay_workorders(ledger_engine(None, database_url), load_citizen(citizen))
+    report = replay_workorders(ledger_engine(None, database_url), load_citizen(citizen),
+                               pii=codec_from_env())
     if json_out:
         print_json(report.as_dict())
         return

@@ -8,8 +8,8 @@
   about as much as sealing one field): every identifying field a source sends is covered, including ones no
   mapping names.
 - :meth:`PiiCodec.seal_file` seals a binary file (an issuer's certificate file, holders' names and numbers inside)
-  as ``encf:v1:<kid>:<base64 nonce‖ciphertext>``: the bytes themselves, so a sealed file costs the base64 of the
-  file plus 40 bytes, not the base64 of its base64.
+  as ``encf:v1:<kid>:<base64 nonce‖ciphertext‖tag>``: the bytes themselves, so a sealed file costs the base64 of
+  the file plus about 40 characters and the key id, not the base64 of its base64.
 - :meth:`PiiCodec.bidx` is HMAC-SHA256 of the normalised value under its own key: equality lookups (which
   certificates does this holder have, does this case name this holder) without decrypting anything.
 - :func:`mask` shows ``110***********1234``; :class:`RedactingFilter` masks ID numbers in every log line.
@@ -35,7 +35,7 @@ from gateway.contract.errors import ConfigError
 from gateway.crypto.keys import GatewayKeys
 from gateway.models.identifiers import IdentifierError, validate_resident_id
 
-__all__ = ["PiiCodec", "RedactingFilter", "install_log_redaction", "mask", "normalize_id", "redact",
+__all__ = ["PiiCodec", "RedactingFilter", "codec_from_env", "install_log_redaction", "mask", "normalize_id", "redact",
            "redact_document"]
 
 FIELD_PREFIX = "enc:v1:"
@@ -353,6 +353,13 @@ class PiiCodec:
     def bidx(self, value: str) -> str:
         # hmac.digest: the one-shot C implementation, several times cheaper than an hmac.new object (hot path)
         return hmac.digest(self._bidx_key, normalize_id(value).encode(), "sha256").hex()[:40]
+
+
+def codec_from_env() -> PiiCodec | None:
+    """The codec of the key file this process was given (``TONGBAN_KEY_FILE`` or ``TONGBAN_PII_KEYS``), or None:
+    no keys, nothing sealed by this process."""
+    keys = GatewayKeys.from_env()
+    return PiiCodec(keys) if keys is not None else None
 
 
 def open_text(text: str | None, codec: PiiCodec | None) -> str | None:

@@ -42,11 +42,9 @@ class Runtime:
         engine = make_engine(database_url or os.environ.get("TONGBAN_DATABASE_URL") or systems.database_url)
         if migrate:
             upgrade(engine)
-        from gateway.crypto.keys import GatewayKeys
-        from gateway.crypto.pii import PiiCodec
+        from gateway.crypto.pii import codec_from_env
 
-        keys = GatewayKeys.from_env()
-        return cls(systems=systems, engine=engine, pii=PiiCodec(keys) if keys else None)
+        return cls(systems=systems, engine=engine, pii=codec_from_env())
 
     def mapper(self, system: str) -> Mapper:
         if system not in self._mappers:

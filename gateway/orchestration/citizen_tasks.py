@@ -53,7 +53,7 @@ def run_evaluations() -> dict[str, Any]:
     from gateway.citizen import sync_evaluations
 
     with _runtime() as runtime:
-        return sync_evaluations(runtime.engine, _settings()).as_dict()
+        return sync_evaluations(runtime.engine, _settings(), pii=runtime.pii).as_dict()
 
 
 def run_forward() -> dict[str, Any]:
@@ -100,7 +100,7 @@ def run_workorders() -> dict[str, Any]:
     from gateway.citizen import sync_workorders
 
     with _runtime() as runtime:
-        return sync_workorders(runtime.engine, _settings()).as_dict()
+        return sync_workorders(runtime.engine, _settings(), pii=runtime.pii).as_dict()
 
 
 def run_workorder_replies() -> dict[str, Any]:

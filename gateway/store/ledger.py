@@ -387,10 +387,11 @@ def add_outbox(conn: Connection, rows: list[dict[str, Any]]) -> None:
 # -- dead letters ---------------------------------------------------------------------------------------
 
 
-def add_dead_letters(conn: Connection, rows: list[dict[str, Any]]) -> None:
+def add_dead_letters(conn: Connection, rows: list[dict[str, Any]], *, pii: Any = None) -> None:
     """Insert or refresh dead letters (one per kind/system/stream/source id: a record that fails again is
     the same dead letter, with its newest payload and reason and one more attempt — unless what failed is an
-    older version than the one the dead letter holds, which then stays as it is).
+    older version than the one the dead letter holds, which then stays as it is). With ``pii`` (a PiiCodec) each
+    raw payload is sealed whole (a caller that sealed it already, as the case sync does, passes none).
 
     One statement per call through :func:`bulk_write` (SQLAlchemy's ON CONFLICT construct has no cache key, so
     it was compiled again for every page). Rows that name the same dead letter twice keep the last (one
@@ -400,6 +401,8 @@ def add_dead_letters(conn: Connection, rows: list[dict[str, Any]]) -> None:
     latest: dict[Any, dict[str, Any]] = {}
     for row in rows:
         full = {**_DEAD_LETTER_DEFAULTS, **row}
+        if pii is not None and isinstance(full["raw"], str):
+            full["raw"] = pii.seal_blob(full["raw"])
         key = (full["kind"], full["system"], full["stream"], full["source_id"])
         latest[key if full["source_id"] is not None else id(row)] = full
     bulk_write(conn, dead_letters, list(latest.values()), conflict=_DEAD_LETTER_AGAIN)
