@@ -39,6 +39,7 @@ def clear_failure(context: Any) -> None:
 
 
 def _record(context: Any) -> None:
+    from gateway.crypto.pii import redact
     from gateway.ops.alerts import raise_alert
     from gateway.orchestration.tasks import alert_ledger
 
@@ -47,7 +48,8 @@ def _record(context: Any) -> None:
     task_id = getattr(ti, "task_id", None) or "?"
     try_number = getattr(ti, "try_number", None)
     exception = context.get("exception")
-    error = f"{type(exception).__name__}: {exception}" if exception is not None else "failed"
+    # an exception's text may quote a record (a value, a name, an ID number): masked as the logs are
+    error = redact(f"{type(exception).__name__}: {exception}") if exception is not None else "failed"
     details = {"dag_id": dag_id, "task_id": task_id, "run_id": getattr(ti, "run_id", None),
                "try_number": try_number, "error": error[:2000]}
     with alert_ledger() as engine:

@@ -140,3 +140,31 @@ def test_the_failure_of_an_invalid_systems_entry_reaches_the_ledger(tmp_path, mo
     record_failure({"ti": Ti(), "exception": RuntimeError("system bad_b: retry_delay must be positive")})
     (alert,) = open_alerts(make_engine(ledger), kind="sync_failed")
     assert alert["system"] == "bad_b" and "retry_delay" in alert["message"]
+
+
+def test_a_failure_alert_masks_the_personal_data_its_exception_quotes(tmp_path, monkeypatch) -> None:
+    """The alert kept the exception's text as it was: a parser's error quoting a record put an applicant's ID
+    number and phone into the alerts table and the console, in clear on a ledger that seals them."""
+    from dataclasses import dataclass
+
+    from gateway.orchestration.callbacks import record_failure
+    from gateway.store.db import make_engine
+    from gateway.store.migrate import upgrade
+
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    upgrade(make_engine(ledger))
+    monkeypatch.setenv("TONGBAN_DATABASE_URL", ledger)
+
+    @dataclass
+    class Ti:
+        dag_id: str = "tongban_push"
+        task_id: str = "push_sd_hall"
+        try_number: int = 3
+        run_id: str = "r1"
+
+    record_failure({"ti": Ti(), "exception": ValueError(
+        "bad record {'sqrxm': '王秀英', 'zjhm': '370102198506011232', 'lxdh': '13912345678'}")})
+    (alert,) = open_alerts(make_engine(ledger), kind="task_failed")
+    stored = alert["message"] + str(alert["details"])
+    assert "370102198506011232" not in stored and "13912345678" not in stored and "王秀英" not in stored
+    assert "370***********1232" in alert["message"] and "139****5678" in alert["message"]
