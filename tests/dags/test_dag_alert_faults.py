@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -113,31 +115,39 @@ def test_a_connection_that_is_not_there_is_still_a_configuration_error(make_worl
     assert "'sd_civil_conn' not found" in alert["message"]
 
 
-def test_the_failure_of_an_invalid_systems_entry_reaches_the_ledger(tmp_path, monkeypatch) -> None:
-    """A system whose entry is invalid gets a placeholder DAG that fails: the callback read the ledger's URL by
-    loading the whole systems file strictly, failed on the same entry, and left no alert (review of the change)."""
-    from dataclasses import dataclass
+@dataclass
+class FailedTask:
+    """What the failure callback reads of Airflow's task instance."""
 
-    from gateway.orchestration.callbacks import record_failure
+    dag_id: str
+    task_id: str
+    try_number: int = 1
+    run_id: str = "r1"
+
+
+def _migrated_ledger(tmp_path: Any) -> str:
     from gateway.store.db import make_engine
     from gateway.store.migrate import upgrade
 
     ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
     upgrade(make_engine(ledger))
+    return ledger
+
+
+def test_the_failure_of_an_invalid_systems_entry_reaches_the_ledger(tmp_path, monkeypatch) -> None:
+    """A system whose entry is invalid gets a placeholder DAG that fails: the callback read the ledger's URL by
+    loading the whole systems file strictly, failed on the same entry, and left no alert (review of the change)."""
+    from gateway.orchestration.callbacks import record_failure
+    from gateway.store.db import make_engine
+
+    ledger = _migrated_ledger(tmp_path)
     systems = tmp_path / "systems.yaml"
     systems.write_text(f"database_url: {ledger}\nsystems:\n  bad_b:\n    kind: rest\n    retry_delay: -5\n",
                        encoding="utf-8")
     monkeypatch.setenv("TONGBAN_SYSTEMS", str(systems))
     monkeypatch.delenv("TONGBAN_DATABASE_URL", raising=False)
-
-    @dataclass
-    class Ti:
-        dag_id: str = "tongban_sync_bad_b"
-        task_id: str = "sync"
-        try_number: int = 1
-        run_id: str = "r1"
-
-    record_failure({"ti": Ti(), "exception": RuntimeError("system bad_b: retry_delay must be positive")})
+    record_failure({"ti": FailedTask("tongban_sync_bad_b", "sync"),
+                    "exception": RuntimeError("system bad_b: retry_delay must be positive")})
     (alert,) = open_alerts(make_engine(ledger), kind="sync_failed")
     assert alert["system"] == "bad_b" and "retry_delay" in alert["message"]
 
@@ -145,24 +155,12 @@ def test_the_failure_of_an_invalid_systems_entry_reaches_the_ledger(tmp_path, mo
 def test_a_failure_alert_masks_the_personal_data_its_exception_quotes(tmp_path, monkeypatch) -> None:
     """The alert kept the exception's text as it was: a parser's error quoting a record put an applicant's ID
     number and phone into the alerts table and the console, in clear on a ledger that seals them."""
-    from dataclasses import dataclass
-
     from gateway.orchestration.callbacks import record_failure
     from gateway.store.db import make_engine
-    from gateway.store.migrate import upgrade
 
-    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
-    upgrade(make_engine(ledger))
+    ledger = _migrated_ledger(tmp_path)
     monkeypatch.setenv("TONGBAN_DATABASE_URL", ledger)
-
-    @dataclass
-    class Ti:
-        dag_id: str = "tongban_push"
-        task_id: str = "push_sd_hall"
-        try_number: int = 3
-        run_id: str = "r1"
-
-    record_failure({"ti": Ti(), "exception": ValueError(
+    record_failure({"ti": FailedTask("tongban_push", "push_sd_hall", try_number=3), "exception": ValueError(
         "bad record {'sqrxm': '王秀英', 'zjhm': '370102198506011232', 'lxdh': '13912345678'}")})
     (alert,) = open_alerts(make_engine(ledger), kind="task_failed")
     stored = alert["message"] + str(alert["details"])
