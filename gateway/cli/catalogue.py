@@ -91,11 +91,9 @@ def _label(name: str, by: str | None) -> str:
 def _kpi_cell(name: str, value: Any, sums: dict[str, Any] | None) -> str:
     """A KPI as the table shows it: a ratio counted over a small part of the cases says its base —
     "7.14% (of 14 with a channel)" (:func:`gateway.ops.kpi.partial_base`)."""
-    from gateway.ops.kpi import partial_base
+    from gateway.ops.kpi import with_base
 
-    shown = _pct(value)
-    base = partial_base(name, sums) if value is not None else None
-    return f"{shown} ({base})" if base else shown
+    return with_base(_pct(value), name, value, sums)
 
 
 def _change(value: Any) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from gateway.ops.humanize import human_duration, local_time
-from gateway.ops.kpi import partial_base
+from gateway.ops.kpi import with_base
 
 REFRESH_SECONDS = 30
 
@@ -380,8 +380,7 @@ def _figure(value: Any, name: str) -> str:
 
 def _based(value: Any, name: str, sums: dict[str, Any] | None) -> str:
     """:func:`_figure`, with the base of a ratio counted over a small part of the cases ("of 14 with a channel")."""
-    base = partial_base(name, sums) if value is not None else None
-    return f"{_figure(value, name)} ({base})" if base else _figure(value, name)
+    return with_base(_figure(value, name), name, value, sums)
 
 
 def _kpis(view: dict[str, Any]) -> str:

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from gateway.process.catalogue import TongbanCatalogue
 
 __all__ = ["CITY_CATALOGUE", "DEFINITIONS", "ITEM_DIMENSIONS", "SET_ASIDE_RESULTS", "KpiDefinition", "KpiRow",
-           "RefreshReport", "case_fact", "compare", "compute", "item_kpis", "kpi_summary", "period_range",
-           "previous_period", "refresh_facts"]
+           "RefreshReport", "case_fact", "compare", "compute", "item_kpis", "kpi_summary", "partial_base",
+           "period_range", "previous_period", "refresh_facts", "with_base"]
 
 Dimension = Literal["item", "department", "office", "channel", "month"]
 DIMENSIONS: tuple[str, ...] = get_args(Dimension)
@@ -498,6 +498,13 @@ def partial_base(name: str, sums: Mapping[str, Any] | None) -> str | None:
         return None
     base, cases = int(sums[base_key] or 0), int(sums["cases"] or 0)
     return f"of {base:,} {what}" if 2 * base < cases else None
+
+
+def with_base(shown: str, name: str, value: Any, sums: Mapping[str, Any] | None) -> str:
+    """A figure as shown (``shown``, formatted by the caller), followed by its :func:`partial_base` when it has one:
+    "7.14% (of 14 with a channel)"."""
+    base = partial_base(name, sums) if value is not None else None
+    return f"{shown} ({base})" if base else shown
 
 
 def kpi_summary(engine: Engine) -> dict[str, Any]:
