@@ -124,7 +124,12 @@ def _first_read(conn: Any, now: datetime) -> datetime:
     ledger that holds orders from before this mark was kept takes the first message it queued for the platform (the
     first run's 转派 or 退回), not an order's dispatch time, which for history read as the platform reports it is
     the platform's own, months before Tongban."""
-    return ledger.first_read(conn, f"citizen:{SOURCE}", now, before=lambda: store.first_outbox_item(conn, SOURCE))
+    return ledger.first_read(conn, f"citizen:{SOURCE}", now, before=lambda: _first_message(conn))
+
+
+def _first_message(conn: Any) -> datetime | None:
+    """The first message queued for the platform: when a ledger from before the first-read mark first read it."""
+    return store.first_outbox_item(conn, SOURCE)
 
 
 def _dead(raw: Any, exc: RecordRejected, now: datetime) -> dict[str, Any]:
@@ -579,8 +584,7 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None, period: st
     with engine.connect() as conn:
         rows = [r for r in store.workorder_rows(conn)
                 if period is None or (r["month"] is not None and first <= r["month"] <= last)]  # type: ignore[operator]
-        first_read = (ledger.get_watermark(conn, f"citizen:{SOURCE}", ledger.FIRST_READ)
-                      or store.first_outbox_item(conn, SOURCE))
+        first_read = ledger.known_first_read(conn, f"citizen:{SOURCE}", before=lambda: _first_message(conn))
         unsent = store.outbox_status_counts(conn, SOURCE, key_prefix="df:")
     routed = [r for r in rows if _routed(r)]
     history = [r for r in routed if _before_tongban(r, first_read)]

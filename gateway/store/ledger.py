@@ -581,6 +581,13 @@ def first_read(conn: Connection, system: str, now: datetime, *,
     return first
 
 
+def known_first_read(conn: Connection, system: str, *,
+                     before: Callable[[], datetime | None] = lambda: None) -> datetime | None:
+    """:func:`first_read` as far as the ledger knows it, written nowhere (for a report): the mark, else what
+    ``before()`` tells, else None (never read)."""
+    return get_watermark(conn, system, FIRST_READ) or before()
+
+
 def start_run(conn: Connection, *, system: str, kind: str, mode: str | None, watermark: datetime | None) -> int:
     result = conn.execute(
         runs.insert().values(
