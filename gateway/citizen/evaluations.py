@@ -23,7 +23,7 @@ import orjson
 from sqlalchemy import Engine
 
 from gateway.contract.errors import FieldIssue, RecordRejected, TongbanError
-from gateway.crypto.pii import PiiCodec
+from gateway.crypto.pii import PiiCodec, seal_text
 from gateway.models.datetimes import beijing_minute
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.ops.periods import month_bounds
@@ -134,13 +134,14 @@ def _case_facts(doc_text: str | None) -> tuple[datetime | None, str | None, str 
     return finished, code, dept
 
 
-def _row(ev: Evaluation, doc: str | None, now: datetime) -> dict[str, Any]:
+def _row(ev: Evaluation, doc: str | None, now: datetime, pii: PiiCodec | None = None) -> dict[str, Any]:
+    """A rating as the ledger keeps it, its comment (the citizen's words) sealed with ``pii``."""
     finished, office, dept = _case_facts(doc)
     return {"rating_id": ev.rating_id, "case_no": ev.case_no, "level": int(ev.level), "bad": ev.bad,
             "channel": ev.channel, "device": ev.device, "window_no": ev.window, "staff": ev.staff,
             "dept_code": ev.dept_code or dept, "division": ev.division, "office_code": office,
             "rated_at": ev.rated_at, "month": ev.rated_at.astimezone(BEIJING).strftime("%Y-%m"),
-            "case_finished_at": finished, "comment": ev.comment, "revoked": ev.revoked,
+            "case_finished_at": finished, "comment": seal_text(ev.comment, pii), "revoked": ev.revoked,
             "content_hash": _hash(ev), "updated_at": now}
 
 
@@ -301,7 +302,8 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
     was_bad = store.bad_ratings(conn, [ev.rating_id for ev, _, _ in placed if ev.rating_id in hashes and ev.bad])
     inserts, updates, outbox, callbacks, revoked = [], [], [], [], []
     for ev, raw, division in placed:
-        row = _row(ev, docs.get(ev.case_no), now) | {"division": division, "source_changed_at": _change_time(raw)}
+        row = _row(ev, docs.get(ev.case_no), now, pii) | {"division": division,
+                                                          "source_changed_at": _change_time(raw)}
         report.linked += ev.case_no in docs
         old = hashes.get(ev.rating_id)
         if old == row["content_hash"]:
@@ -338,7 +340,7 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
     store.insert_evaluations(conn, inserts)
     store.update_evaluations(conn, updates)
     report.bad += store.insert_callbacks(conn, callbacks)  # 差评 newly to call back, new or changed to bad
-    store.enqueue(conn, outbox)
+    store.enqueue(conn, outbox, pii=pii)
     _alert_revoked(conn, revoked, now)
     return high
 
@@ -419,9 +421,10 @@ def _replayable(conn: Any, rows: Any) -> tuple[list[Any], list[str]]:
 
 
 def record_callback(engine: Engine, rating_id: str, result: str, *, at: datetime | None = None,
-                    calendar: WorkCalendar | None = None, policy: Policy | None = None) -> dict[str, Any]:
+                    calendar: WorkCalendar | None = None, policy: Policy | None = None,
+                    pii: PiiCodec | None = None) -> dict[str, Any]:
     """The callback of a bad review is done: opens the rectification (due in ``rectification_days`` working
-    days) and queues the callback result for the provincial system."""
+    days) and queues the callback result for the provincial system (sealed with ``pii``, the ledger's keys)."""
     at = at or datetime.now(timezone.utc)
     calendar, policy = calendar or WorkCalendar.load(), policy or Policy()
     if not result.strip():
@@ -442,13 +445,15 @@ def record_callback(engine: Engine, rating_id: str, result: str, *, at: datetime
         store.set_callback(conn, rating_id, done_at=at, result=result, rect_due_at=rect_due)
         store.enqueue(conn, [queue_item("provincial_pj", f"callback:{rating_id}:1", "sbHf",
                                         {"pjbh": rating_id, "lx": "1", "wcsj": provincial_time(at), "jg": result},
-                                        now=at)])
+                                        now=at)], pii=pii)
     return {"rating_id": rating_id, "done_at": at, "on_time": at <= rows[0]["due_at"], "rect_due_at": rect_due,
             "predates": bool(rows[0]["predates"])}
 
 
-def finish_rectification(engine: Engine, rating_id: str, note: str, *, at: datetime | None = None) -> dict[str, Any]:
-    """The rectification is done: queued for the provincial system; on time if by its due time (限时办结)."""
+def finish_rectification(engine: Engine, rating_id: str, note: str, *, at: datetime | None = None,
+                         pii: PiiCodec | None = None) -> dict[str, Any]:
+    """The rectification is done: queued for the provincial system (sealed with ``pii``); on time if by its due
+    time (限时办结)."""
     at = at or datetime.now(timezone.utc)
     with engine.begin() as conn:
         rows = [r for r in store.callback_rows(conn) if r["rating_id"] == rating_id]
@@ -461,7 +466,7 @@ def finish_rectification(engine: Engine, rating_id: str, note: str, *, at: datet
         store.set_callback(conn, rating_id, rect_done_at=at, rect_note=note)
         store.enqueue(conn, [queue_item("provincial_pj", f"callback:{rating_id}:2", "sbHf",
                                         {"pjbh": rating_id, "lx": "2", "wcsj": provincial_time(at), "jg": note},
-                                        now=at)])
+                                        now=at)], pii=pii)
     return {"rating_id": rating_id, "rect_done_at": at, "on_time": at <= rows[0]["rect_due_at"]}
 
 
@@ -470,16 +475,17 @@ def finish_rectification(engine: Engine, rating_id: str, note: str, *, at: datet
 _NEXT = {"city": "province"}
 
 
-def _queue_appeal(conn: Any, rating_id: str, level: str, reason: str, at: datetime) -> None:
+def _queue_appeal(conn: Any, rating_id: str, level: str, reason: str, at: datetime, pii: PiiCodec | None) -> None:
     store.insert_appeal(conn, {"rating_id": rating_id, "level": level, "status": "pending", "reason": reason,
                                "filed_at": at})
     store.enqueue(conn, [queue_item("provincial_pj", f"appeal:{rating_id}:{APPEAL_LEVELS[level]}", "tjSs",
                                     {"pjbh": rating_id, "sscj": APPEAL_LEVELS[level], "ssly": reason,
-                                     "tjsj": provincial_time(at)}, now=at)])
+                                     "tjsj": provincial_time(at)}, now=at)], pii=pii)
 
 
-def file_appeal(engine: Engine, rating_id: str, reason: str, *, at: datetime | None = None) -> dict[str, Any]:
-    """Appeal a bad review the district thinks mistaken: to the city first."""
+def file_appeal(engine: Engine, rating_id: str, reason: str, *, at: datetime | None = None,
+                pii: PiiCodec | None = None) -> dict[str, Any]:
+    """Appeal a bad review the district thinks mistaken: to the city first (queued sealed with ``pii``)."""
     at = at or datetime.now(timezone.utc)
     record = f"evaluation:{rating_id}"
     if not reason.strip():
@@ -492,15 +498,17 @@ def file_appeal(engine: Engine, rating_id: str, reason: str, *, at: datetime | N
             raise CitizenError(record, "level", "appeal.bad_only", "only a bad review can be appealed")
         if store.appeal_rows(conn, rating_id):
             raise CitizenError(record, "appeal", "appeal.once", "this rating is appealed already")
-        _queue_appeal(conn, rating_id, "city", reason, at)
+        _queue_appeal(conn, rating_id, "city", reason, at, pii)
         store.set_appeal(conn, rating_id, "city", status="pending", decided_at=None, opinion=None,
                          evaluation_appeal="pending")
     return {"rating_id": rating_id, "level": "city", "status": "pending"}
 
 
-def poll_appeals(engine: Engine, client: ProvincialClient, *, now: datetime | None = None) -> list[dict[str, Any]]:
+def poll_appeals(engine: Engine, client: ProvincialClient, *, now: datetime | None = None,
+                 pii: PiiCodec | None = None) -> list[dict[str, Any]]:
     """Ask the provincial system about every pending appeal it has received; a city's rejection goes up to the
-    province, the province's is final, an appeal upheld takes the review out of the 差评 figures."""
+    province (queued sealed with ``pii``), the province's is final, an appeal upheld takes the review out of the
+    差评 figures."""
     now = now or datetime.now(timezone.utc)
     changes: list[dict[str, Any]] = []
     with engine.connect() as conn:
@@ -517,7 +525,7 @@ def poll_appeals(engine: Engine, client: ProvincialClient, *, now: datetime | No
             store.set_appeal(conn, appeal["rating_id"], appeal["level"], status=decision, decided_at=now,
                              opinion=(answer or {}).get("shyj"), evaluation_appeal=final)
             if up is not None:
-                _queue_appeal(conn, appeal["rating_id"], up, appeal["reason"], now)
+                _queue_appeal(conn, appeal["rating_id"], up, appeal["reason"], now, pii)
         changes.append({"rating_id": appeal["rating_id"], "level": appeal["level"], "decision": decision,
                         "next": up})
     return changes

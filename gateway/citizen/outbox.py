@@ -14,6 +14,10 @@ stops there with the error.
 Some items only make sense after another (:func:`prerequisite`): a callback or an appeal after its rating, a
 signature or a reply after the dispatch, the redo's reply after the first. Such an item waits while its
 prerequisite is pending — a receiver would refuse it for good otherwise — and dies with it.
+
+On a ledger with keys the payloads are kept sealed (:func:`gateway.store.citizen.enqueue`) and opened here, just
+before they are sent; a dead item's dead letter is sealed too, and a receiver's error is kept masked
+(:func:`gateway.crypto.pii.redact`): it may quote what it refused.
 """
 
 from __future__ import annotations
@@ -32,8 +36,10 @@ from gateway.contract.errors import (
     RetriableSyncError,
     WriteRejectedError,
 )
+from gateway.crypto.pii import PiiCodec, open_text, redact
 from gateway.store import citizen as store
 from gateway.store import ledger
+from gateway.store.sealing import require_ledger_keys
 
 __all__ = ["DRAIN_BUDGET", "DeliveryReport", "ResendReport", "Target", "deliver", "drain", "prerequisite", "queue_item",
            "resend_dead"]
@@ -98,14 +104,20 @@ def _backoff(attempts: int, retry_after: float | None) -> timedelta:
 
 
 def deliver(engine: Engine, target: Target, sender: _Sender, *, now: datetime | None = None, limit: int = 500,
-            max_attempts: int = MAX_ATTEMPTS, on_item: Any = None) -> DeliveryReport:
-    """Send what is due for ``target`` (in queue order), up to ``limit`` items; ``on_item`` is called after each
-    item is committed (tests use it to crash at a chosen point)."""
+            max_attempts: int = MAX_ATTEMPTS, on_item: Any = None, pii: PiiCodec | None = None) -> DeliveryReport:
+    """Send what is due for ``target`` (in queue order), up to ``limit`` items, each payload opened with ``pii``
+    (the ledger's keys: a sealed ledger refuses a run without them before anything is sent); ``on_item`` is called
+    after each item is committed (tests use it to crash at a chosen point)."""
     now = now or datetime.now(timezone.utc)
     report = DeliveryReport(target)
     streak = 0
-    with engine.connect() as conn:
+    with engine.begin() as conn:
+        require_ledger_keys(conn, pii, what=f"send the queued messages to {target}")
         items = store.due_outbox(conn, target, now=now, limit=limit)
+
+    def dead_letter(conn: Any, item: Any, reason: str) -> None:
+        _dead_letter(conn, item, reason, now, pii)
+
     for item in items:
         before = prerequisite(item["key"])
         if before is not None:
@@ -114,7 +126,7 @@ def deliver(engine: Engine, target: Target, sender: _Sender, *, now: datetime | 
             if state == "dead":
                 with engine.begin() as conn:
                     store.set_outbox(conn, item["id"], status="dead", last_error=f"{before} is dead")
-                    _dead_letter(conn, item, f"its prerequisite {before} could not be delivered", now)
+                    dead_letter(conn, item, f"its prerequisite {before} could not be delivered")
                 report.dead += 1
                 continue
             if state == "pending":  # not yet: the receiver would refuse it for good
@@ -122,7 +134,7 @@ def deliver(engine: Engine, target: Target, sender: _Sender, *, now: datetime | 
                     store.set_outbox(conn, item["id"], next_attempt_at=now + timedelta(seconds=30))
                 report.waiting += 1
                 continue
-        payload = orjson.loads(item["payload"])
+        payload = orjson.loads(open_text(item["payload"], pii) or "null")
         attempts = item["attempts"] + 1
         try:
             sender.call(item["operation"], payload)
@@ -130,17 +142,17 @@ def deliver(engine: Engine, target: Target, sender: _Sender, *, now: datetime | 
             report.retried += 1
             status = "dead" if attempts >= max_attempts else "pending"
             with engine.begin() as conn:
-                store.set_outbox(conn, item["id"], attempts=attempts, last_error=str(exc)[:2000], status=status,
+                store.set_outbox(conn, item["id"], attempts=attempts, last_error=_error(exc), status=status,
                                  next_attempt_at=now + _backoff(attempts, exc.retry_after))
                 if status == "dead":
-                    _dead_letter(conn, item, f"gave up after {attempts} attempts: {exc}", now)
+                    dead_letter(conn, item, f"gave up after {attempts} attempts: {exc}")
                     report.dead += 1
             report.errors.append(f"{item['key']}: {exc}")
             continue
         except WriteRejectedError as exc:
             with engine.begin() as conn:
-                store.set_outbox(conn, item["id"], attempts=attempts, last_error=str(exc)[:2000], status="dead")
-                _dead_letter(conn, item, str(exc), now)
+                store.set_outbox(conn, item["id"], attempts=attempts, last_error=_error(exc), status="dead")
+                dead_letter(conn, item, str(exc))
             report.dead += 1
             report.errors.append(f"{item['key']}: {exc}")
             continue
@@ -150,10 +162,10 @@ def deliver(engine: Engine, target: Target, sender: _Sender, *, now: datetime | 
             streak += 1
             status = "dead" if attempts >= max_attempts else "pending"
             with engine.begin() as conn:
-                store.set_outbox(conn, item["id"], attempts=attempts, last_error=str(exc)[:2000], status=status,
+                store.set_outbox(conn, item["id"], attempts=attempts, last_error=_error(exc), status=status,
                                  next_attempt_at=now + _backoff(attempts, None))
                 if status == "dead":
-                    _dead_letter(conn, item, f"gave up after {attempts} attempts: {exc}", now)
+                    dead_letter(conn, item, f"gave up after {attempts} attempts: {exc}")
             if status == "dead":
                 report.dead += 1
             else:
@@ -178,14 +190,14 @@ DRAIN_BUDGET = timedelta(minutes=4)
 
 
 def drain(engine: Engine, target: Target, sender: _Sender, *, budget: timedelta = DRAIN_BUDGET, limit: int = 500,
-          clock: Any = None) -> DeliveryReport:
+          clock: Any = None, pii: PiiCodec | None = None) -> DeliveryReport:
     """:func:`deliver` batch after batch while batches go through whole (no retry: a receiver that struggles is
     not pressed) and ``budget`` lasts; one report for them all."""
     clock = clock or time.monotonic
     started = clock()
     total = DeliveryReport(target)
     while True:
-        batch = deliver(engine, target, sender, limit=limit)
+        batch = deliver(engine, target, sender, limit=limit, pii=pii)
         total.delivered += batch.delivered
         total.retried += batch.retried
         total.dead += batch.dead
@@ -195,17 +207,23 @@ def drain(engine: Engine, target: Target, sender: _Sender, *, budget: timedelta 
             return total
 
 
-def _dead_letter(conn: Any, item: Any, reason: str, now: datetime) -> None:
-    """The dead letter of an outbox item refused for good. Its raw names the outbox row (``outbox_id``, as a case
-    push's dead letter does) beside the payload sent, so that :func:`resend_dead` can queue that very row again."""
+def _error(exc: Exception) -> str:
+    """A receiver's error as the outbox row keeps it: masked, as it may quote what it refused."""
+    return redact(str(exc))[:2000]
+
+
+def _dead_letter(conn: Any, item: Any, reason: str, now: datetime, pii: PiiCodec | None) -> None:
+    """The dead letter of an outbox item refused for good (sealed with ``pii``). Its raw names the outbox row
+    (``outbox_id``, as a case push's dead letter does) beside the payload sent, so that :func:`resend_dead` can
+    queue that very row again."""
     raw = {"outbox_id": item["id"], "key": item["key"], "operation": item["operation"],
-           "payload": orjson.loads(item["payload"])}
+           "payload": orjson.loads(open_text(item["payload"], pii) or "null")}
     ledger.add_dead_letters(conn, [{
         "kind": "push", "system": item["target"], "stream": item["operation"], "source_id": item["key"],
         "case_no": None, "cursor": None, "raw": orjson.dumps(raw).decode(),
-        "reason": f"{item['target']}:{item['key']}: {reason}",
+        "reason": redact(f"{item['target']}:{item['key']}: {reason}"),
         "issues": None, "mapping_version": None, "status": "open", "attempts": 1, "created_at": now,
-        "updated_at": now}])
+        "updated_at": now}], pii=pii)
 
 
 @dataclass
@@ -230,17 +248,20 @@ def _outbox_id(raw: str | None) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def resend_dead(engine: Engine, target: Target, *, now: datetime | None = None) -> ResendReport:
+def resend_dead(engine: Engine, target: Target, *, now: datetime | None = None,
+                pii: PiiCodec | None = None) -> ResendReport:
     """Queue every dead item of ``target`` again, once the cause of its refusal is fixed (a credential, a field
     the receiver wanted, the receiver itself): each outbox row goes back to ``pending`` with its attempts reset,
     and its dead letter is resolved in the same transaction. The items keep their keys and queue order, so the
     next :func:`deliver` sends a rating before its callback, the callback before the rectification; the receiver
-    answers "already received" for anything it did take."""
+    answers "already received" for anything it did take. ``pii`` opens dead letters sealed on a ledger with keys
+    (a sealed ledger refuses a run without them)."""
     now = now or datetime.now(timezone.utc)
     report = ResendReport(target)
     with engine.begin() as conn:
+        require_ledger_keys(conn, pii, what=f"queue {target}'s dead messages again")
         for row in ledger.open_push_dead_letters(conn, target):
-            item_id = _outbox_id(row.raw)
+            item_id = _outbox_id(open_text(row.raw, pii))
             if item_id is None:
                 report.unnamed.append(int(row.id))
                 continue

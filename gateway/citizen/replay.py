@@ -59,7 +59,7 @@ def _opened(row: Any, pii: PiiCodec | None) -> DeadRecord | None:
     this key file, or text no replay can store (both stay open, for a person)."""
     try:
         raw = open_text(row.raw, pii)
-    except ConfigError:
+    except (ConfigError, ValueError):  # a key not in the key file; a sealed text damaged (not base64)
         return None
     return DeadRecord(row.id, row.source_id, row.cursor, raw) if _readable(raw) else None
 

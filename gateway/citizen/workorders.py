@@ -23,7 +23,7 @@ import orjson
 from sqlalchemy import Engine
 
 from gateway.contract.errors import FieldIssue, RecordRejected
-from gateway.crypto.pii import PiiCodec
+from gateway.crypto.pii import PiiCodec, seal_text
 from gateway.models.datetimes import beijing_minute
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.ops.periods import month_bounds
@@ -158,15 +158,15 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
         high = order.changed_at if high is None or order.changed_at > high else high
         old = store.workorder(conn, order.order_no)
         if old is None:
-            _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead)
+            _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead, pii=pii)
         elif _handed_again(old, order):
             report.rehanded += 1
             _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead,
-                       handout=int(old["handout"] or 0) + 1)
+                       handout=int(old["handout"] or 0) + 1, pii=pii)
         else:
             _platform_update(conn, old, order, settings, calendar, now, report)
     ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()), pii=pii)
-    store.enqueue(conn, outbox)
+    store.enqueue(conn, outbox, pii=pii)
     return high
 
 
@@ -186,15 +186,15 @@ def _handed_again(old: Any, order: WorkOrder) -> bool:
 
 def _new_order(conn: Any, order: WorkOrder, raw: Any, settings: CitizenSettings, calendar: WorkCalendar,
                now: datetime, report: WorkOrderReport, outbox: list[dict[str, Any]], dead: list[dict[str, Any]],
-               *, handout: int = 0) -> None:
+               *, handout: int = 0, pii: PiiCodec | None = None) -> None:
     """A new order (``handout`` > 0: the n-th time the platform hands it out again after a 退回, routed as a new
     one, its former hand-out's department, times and rating cleared, and its messages to the platform keyed anew:
-    :func:`order_ref`)."""
+    :func:`order_ref`); its content (the citizen's complaint) sealed with ``pii``."""
     again = handout > 0
     policy = settings.policy
     row: dict[str, Any] = {
         "order_no": order.order_no, "matter_type": order.matter_type, "category": order.category,
-        "division": order.division, "content": order.content, "case_no": order.case_no, "status": "received",
+        "division": order.division, "content": seal_text(order.content, pii), "case_no": order.case_no, "status": "received",
         "received_at": order.received_at, "month": order.received_at.astimezone(BEIJING).strftime("%Y-%m"),
         "limit_days": order.limit_days,
         "dispatch_due_at": order.received_at + timedelta(minutes=policy.dispatch_minutes),
@@ -326,7 +326,7 @@ def _replay_page(conn: Any, rows: Any, settings: CitizenSettings, calendar: Work
         old = store.workorder(conn, order.order_no)
         if old is None:
             before = len(dead)
-            _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead)
+            _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead, pii=pii)
         elif old["status"] == "received":
             before = len(dead)
             values = _route(order, raw, settings, calendar, now, report, outbox, dead, handout=old["handout"] or 0)
@@ -337,7 +337,7 @@ def _replay_page(conn: Any, rows: Any, settings: CitizenSettings, calendar: Work
         if len(dead) == before:
             fixed.append(str(row.source_id))
     ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()), pii=pii)
-    store.enqueue(conn, outbox)
+    store.enqueue(conn, outbox, pii=pii)
     ledger.resolve_dead_letters(conn, kind="record", system=SOURCE, stream=STREAM, source_ids=fixed)
 
 
@@ -410,8 +410,9 @@ def _order(conn: Any, order_no: str) -> Any:
     return row
 
 
-def sign_workorder(engine: Engine, order_no: str, *, at: datetime | None = None) -> dict[str, Any]:
-    """The department signs for the order (签收); sent to the platform once."""
+def sign_workorder(engine: Engine, order_no: str, *, at: datetime | None = None,
+                   pii: PiiCodec | None = None) -> dict[str, Any]:
+    """The department signs for the order (签收); sent to the platform once (queued sealed with ``pii``)."""
     at = at or datetime.now(timezone.utc)
     with engine.begin() as conn:
         row = _order(conn, order_no)
@@ -423,14 +424,16 @@ def sign_workorder(engine: Engine, order_no: str, *, at: datetime | None = None)
                                f"only a dispatched order is signed for; this one is {row['status']}")
         store.update_workorder(conn, order_no, signed_at=at, updated_at=at)
         store.enqueue(conn, [queue_item("hotline", f"qs:{order_ref(order_no, row['handout'])}", "/gd/api/qs",
-                                        {"gdbh": order_no, "qssj": hotline_time(at)}, now=at)])
+                                        {"gdbh": order_no, "qssj": hotline_time(at)}, now=at)], pii=pii)
     return {"order_no": order_no, "signed_at": at, "on_time": row["sign_due_at"] is None or at <= row["sign_due_at"]}
 
 
-def reply_workorder(engine: Engine, order_no: str, text: str, *, at: datetime | None = None) -> dict[str, Any]:
+def reply_workorder(engine: Engine, order_no: str, text: str, *, at: datetime | None = None,
+                    pii: PiiCodec | None = None) -> dict[str, Any]:
     """The department's reply (答复) — the first one, or the redo's; sent to the platform once per round. An order
     not yet signed for is signed for first, at the same instant (the platform takes no 答复 before the 签收, and a
-    department that answers has received the order): the platform is sent both, in that order."""
+    department that answers has received the order): the platform is sent both, in that order. The reply (to the
+    citizen, by name often) is queued sealed with ``pii``."""
     at = at or datetime.now(timezone.utc)
     record = f"workorder:{order_no}"
     if not text.strip():
@@ -451,11 +454,11 @@ def reply_workorder(engine: Engine, order_no: str, text: str, *, at: datetime | 
         ref = order_ref(order_no, row["handout"])
         if signing:
             store.enqueue(conn, [queue_item("hotline", f"qs:{ref}", "/gd/api/qs",
-                                            {"gdbh": order_no, "qssj": hotline_time(at)}, now=at)])
+                                            {"gdbh": order_no, "qssj": hotline_time(at)}, now=at)], pii=pii)
         if sent:
             store.enqueue(conn, [queue_item("hotline", f"df:{ref}:{round_}", "/gd/api/df",
                                             {"gdbh": order_no, "cbdw": row["dept_code"], "dfnr": text,
-                                             "dfsj": hotline_time(at), "cblc": round_}, now=at)])
+                                             "dfsj": hotline_time(at), "cblc": round_}, now=at)], pii=pii)
     return {"order_no": order_no, "round": round_, "replied_at": at, "on_time": due is None or at <= due,
             "sent": sent, "signed_now": signing}
 

@@ -48,13 +48,13 @@ def evaluations_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, jso
     )
     from gateway.crypto.pii import codec_from_env
 
-    settings = load_citizen(citizen)
+    settings, pii = load_citizen(citizen), codec_from_env()
     engine = ledger_engine(None, database_url)
-    read = sync_evaluations(engine, settings, pii=codec_from_env())
+    read = sync_evaluations(engine, settings, pii=pii)
     client = ProvincialClient(settings.provincial_pj)
     try:
-        sent = deliver(engine, "provincial_pj", client)
-        appeals = poll_appeals(engine, client)
+        sent = deliver(engine, "provincial_pj", client, pii=pii)
+        appeals = poll_appeals(engine, client, pii=pii)
     finally:
         client.close()
     misuse = detect_misuse(engine, settings.policy.misuse)
@@ -90,8 +90,9 @@ def evaluations_replay(citizen: CitizenOpt = None, database_url: DbOpt = None, j
 def _resend(target: Literal["provincial_pj", "hotline"], database_url: str | None, json_out: bool) -> None:
     """Queue ``target``'s dead outbox items again; the next sync sends them."""
     from gateway.citizen import resend_dead
+    from gateway.crypto.pii import codec_from_env
 
-    report = resend_dead(ledger_engine(None, database_url), target)
+    report = resend_dead(ledger_engine(None, database_url), target, pii=codec_from_env())
     if json_out:
         print_json(report.as_dict())
         return
@@ -167,8 +168,10 @@ def evaluations_callback(rating_id: str, result: str, citizen: CitizenOpt = None
     """Record the callback (回访) of a bad review; opens its rectification (due ``rectification_days`` working days
     later, at ``callback_closing``: the settings' policy, as the sync reads it)."""
     from gateway.citizen import load_citizen, record_callback
+    from gateway.crypto.pii import codec_from_env
 
-    out = record_callback(ledger_engine(None, database_url), rating_id, result, policy=load_citizen(citizen).policy)
+    out = record_callback(ledger_engine(None, database_url), rating_id, result, policy=load_citizen(citizen).policy,
+                          pii=codec_from_env())
     when = ("due before Tongban's cut-over: recorded, not counted" if out["predates"]
             else "on time" if out["on_time"] else "late")
     print_json(out) if json_out else console.print(f"{rating_id}: called back ({when}); rectification due "
@@ -180,8 +183,9 @@ def evaluations_callback(rating_id: str, result: str, citizen: CitizenOpt = None
 def evaluations_rectify(rating_id: str, note: str, json_out: JsonOpt = False, database_url: DbOpt = None) -> None:
     """Record that the rectification (整改) of a bad review is done."""
     from gateway.citizen import finish_rectification
+    from gateway.crypto.pii import codec_from_env
 
-    out = finish_rectification(ledger_engine(None, database_url), rating_id, note)
+    out = finish_rectification(ledger_engine(None, database_url), rating_id, note, pii=codec_from_env())
     print_json(out) if json_out else console.print(f"{rating_id}: rectified ({'on time' if out['on_time'] else 'late'})")
 
 
@@ -190,8 +194,9 @@ def evaluations_rectify(rating_id: str, note: str, json_out: JsonOpt = False, da
 def evaluations_appeal(rating_id: str, reason: str, json_out: JsonOpt = False, database_url: DbOpt = None) -> None:
     """Appeal a mistaken bad review (to the city; a rejection there goes to the province)."""
     from gateway.citizen import file_appeal
+    from gateway.crypto.pii import codec_from_env
 
-    out = file_appeal(ledger_engine(None, database_url), rating_id, reason)
+    out = file_appeal(ledger_engine(None, database_url), rating_id, reason, pii=codec_from_env())
     print_json(out) if json_out else console.print(f"{rating_id}: appeal filed with the city")
 
 
@@ -221,12 +226,12 @@ def workorders_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, json
     from gateway.citizen import HotlineClient, deliver, load_citizen, scan_citizen, sync_workorders
     from gateway.crypto.pii import codec_from_env
 
-    settings = load_citizen(citizen)
+    settings, pii = load_citizen(citizen), codec_from_env()
     engine = ledger_engine(None, database_url)
     client = HotlineClient(settings.hotline)
     try:
-        read = sync_workorders(engine, settings, client=client, pii=codec_from_env())
-        sent = deliver(engine, "hotline", client)
+        read = sync_workorders(engine, settings, client=client, pii=pii)
+        sent = deliver(engine, "hotline", client, pii=pii)
     finally:
         client.close()
     alerts = scan_citizen(engine, policy=settings.policy)
@@ -295,8 +300,9 @@ def workorders_list(
 def workorders_sign(order_no: str, json_out: JsonOpt = False, database_url: DbOpt = None) -> None:
     """The department signs for an order (签收)."""
     from gateway.citizen import sign_workorder
+    from gateway.crypto.pii import codec_from_env
 
-    out = sign_workorder(ledger_engine(None, database_url), order_no)
+    out = sign_workorder(ledger_engine(None, database_url), order_no, pii=codec_from_env())
     print_json(out) if json_out else console.print(f"{order_no}: signed ({'on time' if out['on_time'] else 'late'})")
 
 
@@ -305,8 +311,9 @@ def workorders_sign(order_no: str, json_out: JsonOpt = False, database_url: DbOp
 def workorders_reply(order_no: str, text: str, json_out: JsonOpt = False, database_url: DbOpt = None) -> None:
     """The department's reply (答复), the first or the redo's; sent to the platform at the next sync."""
     from gateway.citizen import reply_workorder
+    from gateway.crypto.pii import codec_from_env
 
-    out = reply_workorder(ledger_engine(None, database_url), order_no, text)
+    out = reply_workorder(ledger_engine(None, database_url), order_no, text, pii=codec_from_env())
     print_json(out) if json_out else console.print(_reply_line(order_no, out))
 
 

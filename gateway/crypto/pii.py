@@ -35,7 +35,7 @@ from gateway.contract.errors import ConfigError
 from gateway.crypto.keys import GatewayKeys
 from gateway.models.identifiers import IdentifierError, validate_resident_id
 
-__all__ = ["PiiCodec", "RedactingFilter", "codec_from_env", "install_log_redaction", "mask", "normalize_id", "redact",
+__all__ = ["PiiCodec", "RedactingFilter", "codec_from_env", "open_text", "seal_text", "install_log_redaction", "mask", "normalize_id", "redact",
            "redact_document"]
 
 FIELD_PREFIX = "enc:v1:"
@@ -360,6 +360,12 @@ def codec_from_env() -> PiiCodec | None:
     no keys, nothing sealed by this process."""
     keys = GatewayKeys.from_env()
     return PiiCodec(keys) if keys is not None else None
+
+
+def seal_text(text: str | None, codec: PiiCodec | None) -> str | None:
+    """Free text (a complaint, a comment, a queued message) as it is kept: sealed whole with ``codec``, as it is
+    without one; empty and None stay as they are (nothing to hide, and ``''`` stays tellable from a value)."""
+    return codec.seal_blob(text) if codec is not None and text else text
 
 
 def open_text(text: str | None, codec: PiiCodec | None) -> str | None:

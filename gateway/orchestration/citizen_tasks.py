@@ -65,7 +65,7 @@ def run_forward() -> dict[str, Any]:
     client = ProvincialClient(settings.provincial_pj)
     try:
         with _runtime() as runtime:
-            return _delivered(drain(runtime.engine, "provincial_pj", client))
+            return _delivered(drain(runtime.engine, "provincial_pj", client, pii=runtime.pii))
     finally:
         client.close()
 
@@ -78,7 +78,7 @@ def run_appeals() -> list[dict[str, Any]]:
     client = ProvincialClient(settings.provincial_pj)
     try:
         with _runtime() as runtime:
-            return poll_appeals(runtime.engine, client)
+            return poll_appeals(runtime.engine, client, pii=runtime.pii)
     finally:
         client.close()
 
@@ -111,7 +111,7 @@ def run_workorder_replies() -> dict[str, Any]:
     client = HotlineClient(_settings().hotline)
     try:
         with _runtime() as runtime:
-            return _delivered(drain(runtime.engine, "hotline", client))
+            return _delivered(drain(runtime.engine, "hotline", client, pii=runtime.pii))
     finally:
         client.close()
 

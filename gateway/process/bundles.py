@@ -42,6 +42,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from gateway.contract.errors import ConfigError, FieldIssue, RecordRejected, ReferenceConflict
+from gateway.crypto.pii import seal_text
 from gateway.kernel.config import SystemsConfig
 from gateway.models.certificate import status_on
 from gateway.models.datetimes import BEIJING, beijing_iso, parse_instant
@@ -228,7 +229,7 @@ def _store_application(engine: Engine, spec: BundleSpec, bundle_no: str, form: d
             "status": "submitted", "submitted_at": now, "due_at": due, "updated_at": now})
         store.insert_materials(conn, [{
             "bundle_no": bundle_no, "code": m.code, "name": m.name, "sha256": m.sha256, "size": len(m.content),
-            "media_type": m.media_type, "content": _seal_blob(pii, base64.b64encode(m.content).decode()),
+            "media_type": m.media_type, "content": seal_text(base64.b64encode(m.content).decode(), pii),
             "received_at": now} for m in materials])
         store.insert_parts(conn, [{
             "bundle_no": bundle_no, "part": code, "case_no": f"{bundle_no}-{n:02d}",
@@ -632,10 +633,6 @@ def _seal(pii: Any, value: Any) -> Any:
 
 def _open(pii: Any, value: Any) -> Any:
     return pii.open(value) if pii is not None and isinstance(value, str) else value
-
-
-def _seal_blob(pii: Any, text: str) -> str:
-    return pii.seal_blob(text) if pii is not None else text
 
 
 def _due(calendar: Any, now: datetime, spec: BundleSpec) -> datetime:

@@ -101,11 +101,11 @@ def holders_of_certificate(conn: Connection, identifier: str) -> set[str]:
     return {r[0] for r in conn.execute(select(h.holder_bidx).where(h.identifier == identifier))}
 
 
-def certificate_file(conn: Connection, identifier: str) -> str | None:
-    """The issuer's file as stored (sealed: :meth:`gateway.crypto.pii.PiiCodec.open_file` opens it), or ``None``."""
-    file: str | None = conn.execute(select(certificates.c.file)
-                                    .where(certificates.c.identifier == identifier)).scalar_one_or_none()
-    return file
+def certificate_file(conn: Connection, identifier: str) -> Row[Any] | None:
+    """``file, content_hash``: the issuer's file as stored (sealed: :meth:`gateway.crypto.pii.PiiCodec.open_file`
+    opens it) and the hash it was verified under, read together; or ``None``."""
+    return conn.execute(select(certificates.c.file, certificates.c.content_hash)
+                        .where(certificates.c.identifier == identifier)).first()
 
 
 # -- harvest: upserts, quarantine, events -------------------------------------------------------------------

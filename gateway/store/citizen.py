@@ -25,8 +25,10 @@ from sqlalchemy import (
     update,
 )
 
+from gateway.crypto.pii import seal_text
 from gateway.store.filters import equal_where_given
 from gateway.store.kpi import live_case
+from gateway.store.sealing import require_ledger_keys
 from gateway.store.tables import (
     cases,
     citizen_appeals,
@@ -445,10 +447,13 @@ def _like_literal(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def enqueue(conn: Connection, rows: list[dict[str, Any]]) -> int:
-    """Queue items to send; a key already queued (pending, delivered or dead) is not queued again."""
+def enqueue(conn: Connection, rows: list[dict[str, Any]], *, pii: Any = None) -> int:
+    """Queue items to send; a key already queued (pending, delivered or dead) is not queued again. Each payload is
+    sealed whole with ``pii`` (a PiiCodec: a rating's comment, a reply to a citizen); a sealed ledger refuses a
+    caller without its keys before anything is queued (:func:`gateway.store.sealing.require_ledger_keys`)."""
     if not rows:
         return 0
+    require_ledger_keys(conn, pii, what=f"queue messages for {rows[0]['target']}")
     o = citizen_outbox.c
     fresh: list[dict[str, Any]] = []
     by_target: dict[str, list[dict[str, Any]]] = {}
@@ -462,7 +467,7 @@ def enqueue(conn: Connection, rows: list[dict[str, Any]]) -> int:
                                                           o.key.in_(keys[start:start + 900]))).scalars())
         fresh += [r for r in items if r["key"] not in have]
     if fresh:
-        conn.execute(insert(citizen_outbox), fresh)
+        conn.execute(insert(citizen_outbox), [{**r, "payload": seal_text(r["payload"], pii)} for r in fresh])
     return len(fresh)
 
 

@@ -16,8 +16,8 @@ exists for. Nor does ``purge`` touch the citizen side's ``citizen_outbox`` (好�
 ``retention``): whole days or longer — ``180d``, ``26w``, ``1y`` (365 days) — never ``m`` (minutes or months?).
 
 ``reseal_all`` re-seals every sealed value under the codec's current key (``tongban keys rotate``): raw payloads,
-dead letters, quarantined copies, cases, certificates (their documents and files), and the 一件事 bundles' forms
-and materials. A value it
+dead letters, quarantined copies, cases, certificates (their documents and files), the 一件事 bundles' forms
+and materials, and the citizen side's comments, complaints and queued messages. A value it
 cannot open (its key missing from the key file) is left as it is. ``stale_seals`` then counts what is still
 sealed under any other key, column by column: only when every count is zero may an old key be dropped from the
 key file (``tongban keys rotate`` says so, and exits 1 otherwise).
@@ -59,6 +59,9 @@ from gateway.store.tables import (
     cases,
     certificate_quarantine,
     certificates,
+    citizen_evaluations,
+    citizen_outbox,
+    citizen_workorders,
     consents,
     dead_letters,
     outbox,
@@ -182,7 +185,17 @@ def _text_columns() -> list[tuple[str, Any, tuple[Any, ...], str]]:
         ("bundle_applications.form", bundle_applications, (bundle_applications.c.bundle_no,), "form"),
         ("bundle_materials.content", bundle_materials, (bundle_materials.c.bundle_no, bundle_materials.c.code),
          "content"),
+        *_CITIZEN_TEXTS,
     ]
+
+
+_CITIZEN_TEXTS = [
+    ("citizen_evaluations.comment", citizen_evaluations, (citizen_evaluations.c.rating_id,), "comment"),
+    ("citizen_workorders.content", citizen_workorders, (citizen_workorders.c.order_no,), "content"),
+    ("citizen_outbox.payload", citizen_outbox, (citizen_outbox.c.id,), "payload"),
+]
+"""The citizen side's texts sealed whole on a ledger with keys: a rating's comment, a 12345 complaint, each message
+queued for the province or the platform."""
 
 
 _PAGE_ROWS = {"certificates.file": 5}
@@ -268,8 +281,9 @@ def reseal_all(engine: Engine, codec: PiiCodec, *, batch: int = 1000) -> dict[st
 def seal_clear(engine: Engine, codec: PiiCodec, *, dry_run: bool = False, batch: int = 1000) -> dict[str, int]:
     """Seal what the ledger holds in clear where Tongban seals now (``tongban keys rotate`` on a sealed ledger): the
     raw payloads of source records and the applicant's ID number in the merged cases — what a process without the
-    key file wrote before the ledger refused one (:mod:`gateway.store.sealing`) — and the certificates' files, kept
-    as clear base64 before the library sealed them. Per column, how many rows (with ``dry_run``: would) change.
+    key file wrote before the ledger refused one (:mod:`gateway.store.sealing`) — the certificates' files, kept
+    as clear base64 before the library sealed them, and the citizen side's texts (comments, complaints, queued
+    messages) kept in clear before it sealed them. Per column, how many rows (with ``dry_run``: would) change.
     The dead letters' raw payloads are left: the purge drops them once resolved."""
     s = source_records.c
     counts = {"source_records.payload in clear": 0, "source_records.raw in clear": 0, "cases.data in clear": 0,
@@ -308,6 +322,14 @@ def seal_clear(engine: Engine, codec: PiiCodec, *, dry_run: bool = False, batch:
         return 1 if dry_run else _written(conn.execute(update(certificates).where(where)
                                                        .values(file=codec.seal_file(content))))
 
+    for label, table, key, column in _CITIZEN_TEXTS:  # written in clear by an older Tongban, or before the keys
+        def text(conn: Any, where: Any, value: Any, table: Any = table, column: str = column) -> int:
+            if not isinstance(value, str) or not value or value.startswith(BLOB_PREFIX):
+                return 0
+            return 1 if dry_run else _written(conn.execute(update(table).where(where)
+                                                           .values({column: codec.seal_blob(value)})))
+
+        counts[f"{label} in clear"] = _scan(engine, table, key, column, batch, text)
     counts["certificates.file left in clear (not base64)"] = 0
     counts["certificates.file in clear"] = _scan(engine, certificates, (certificates.c.identifier,), "file",
                                                  _page("certificates.file", batch), file)

@@ -102,8 +102,9 @@ def test_a_department_system_lists_signs_and_replies_over_the_api(database_url: 
         # the real time, so the outbox is drained at the real time)
         later = datetime.now(BEIJING) + timedelta(minutes=1)
         hotline_clock(sandbox, later)
-        deliver(engine, "hotline", client, now=later)
-        deliver(engine, "hotline", client, now=later + timedelta(minutes=5))
+        # (the gateway sealed the ledger with its keys when it started: the steps it queued are opened with them)
+        deliver(engine, "hotline", client, now=later, pii=gw.pii)
+        deliver(engine, "hotline", client, now=later + timedelta(minutes=5), pii=gw.pii)
         received = hotline_platform(sandbox)["received"]
         assert received.get(f"qs:{order_no}") == 1 and received.get(f"df:{order_no}:0") == 1
         with engine.connect() as conn:

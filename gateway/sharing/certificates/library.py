@@ -170,10 +170,13 @@ def holders_of(conn: Connection, identifier: str) -> set[str]:
     return store.holders_of_certificate(conn, identifier)
 
 
-def certificate_file(conn: Connection, identifier: str, pii: PiiCodec) -> bytes | None:
-    """The issuer's file as issued, opened (the library keeps it sealed: holders' names and numbers are inside)."""
-    stored = store.certificate_file(conn, identifier)
-    return None if stored is None else pii.open_file(stored)
+def certificate_file(conn: Connection, identifier: str, pii: PiiCodec) -> tuple[bytes, str] | None:
+    """The issuer's file as issued, opened (the library keeps it sealed: holders' names and numbers are inside),
+    with the SHA-256 the harvest verified it under (read with it: a harvest may change both meanwhile); None for
+    a certificate not in the library. A file that cannot be opened raises :class:`ConfigError` (its key is not in
+    the key file) or ``ValueError`` (not what the library writes)."""
+    row = store.certificate_file(conn, identifier)
+    return None if row is None else (pii.open_file(row.file), row.content_hash)
 
 
 def by_content_hash(conn: Connection, digest: str) -> StoredCertificate | None:

@@ -202,3 +202,27 @@ def test_a_file_that_is_not_the_verified_one_or_cannot_be_opened_is_refused_and_
     assert _file_log(world) == [("release", "denied:integrity"), ("release", "denied:unavailable")]
     _put_file(world, world["world"].gw.pii.seal_file(issued))
     assert _file(world).content == issued
+
+
+def test_a_stored_file_that_cannot_be_read_or_changed_meanwhile_is_refused_and_logged(
+        world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: a stored file that is not base64 was a bare 500 with no log entry; and a harvest committing a new
+    version between the metadata's read and the file's made the right file look tampered with."""
+    issued = base64.b64decode(world["issued"]["wj"]["nr"])
+    _put_file(world, "UEsDB")
+    unreadable = _file(world)
+    assert unreadable.status_code == 500 and unreadable.json()["type"].endswith("/integrity"), unreadable.text
+    _put_file(world, world["world"].gw.pii.seal_file(issued))
+    real = library.certificate_file
+
+    def harvested_meanwhile(conn: Any, identifier: str, pii: Any) -> Any:
+        with world["world"].engine.begin() as other:  # version 2 lands between the two reads
+            other.execute(update(certificates).where(certificates.c.identifier == identifier)
+                          .values(content_hash="f" * 64))
+        return real(conn, identifier, pii)
+
+    monkeypatch.setattr(library, "certificate_file", harvested_meanwhile)
+    changed = _file(world)
+    assert changed.status_code == 503 and changed.json()["type"].endswith("/changed"), changed.text
+    assert changed.headers["Retry-After"] == "1"
+    assert _file_log(world) == [("release", "denied:integrity"), ("release", "denied:changed")]

@@ -260,7 +260,7 @@ async def get_certificate(identifier: IdentP, item_code: ItemQ, case_no: CaseQ, 
     })
 
 
-def _file(api: Api, identifier: str) -> bytes | None:
+def _file(api: Api, identifier: str) -> tuple[bytes, str] | None:
     with api.gw.read_engine.connect() as conn:
         return library.certificate_file(conn, identifier, api.gw.pii)
 
@@ -268,21 +268,30 @@ def _file(api: Api, identifier: str) -> bytes | None:
 async def _stored_file(api: Api, caller: Caller, cert: StoredCertificate, holders: set[str],
                        purpose: Purpose) -> bytes:
     """The certificate's file as the issuer signed it, or a refusal (audited for every holder, like any other):
-    a file sealed under a key missing from this gateway's key file (503), or one whose bytes are not those the
-    harvest verified (500: never served under the certificate's name and hash)."""
+    a file sealed under a key missing from this gateway's key file (503), one that changed since its metadata was
+    read (a harvest committed meanwhile: 503, ask again), or one whose bytes are not those the harvest verified
+    (500: never served under the certificate's name and hash)."""
+    async def refuse(status: int, kind: str, detail: str, headers: dict[str, str] | None = None) -> ProblemError:
+        await deny(api, caller, kind, detail, action="release", holder_ref=holders, purpose=purpose,
+                   certificate=cert.identifier)
+        return ProblemError(status, kind, detail, headers=headers)
+
     try:
-        content = await api.run(_file, api, cert.identifier) or b""
+        stored = await api.run(_file, api, cert.identifier)
     except ConfigError as exc:
-        detail = f"certificate {cert.identifier}: its file cannot be opened by this gateway ({exc})"
-        await deny(api, caller, "unavailable", detail, action="release", holder_ref=holders, purpose=purpose,
-                   certificate=cert.identifier)
-        raise ProblemError(503, "unavailable", detail + "; an operator must restore the key") from None
-    if hashlib.sha256(content).hexdigest() != cert.content_hash:
-        detail = f"certificate {cert.identifier}: the stored file does not match its SHA-256; it is not served"
-        await deny(api, caller, "integrity", detail, action="release", holder_ref=holders, purpose=purpose,
-                   certificate=cert.identifier)
-        raise ProblemError(500, "integrity", detail)
-    return bytes(content)
+        raise await refuse(503, "unavailable", f"certificate {cert.identifier}: its file cannot be opened by this "
+                                               f"gateway ({exc}); an operator must restore the key") from None
+    except ValueError:
+        raise await refuse(500, "integrity", f"certificate {cert.identifier}: its stored file cannot be read; it "
+                                             "is not served") from None
+    if stored is None or stored[1] != cert.content_hash:
+        raise await refuse(503, "changed", f"certificate {cert.identifier} changed while it was being served: "
+                                           "ask again", headers={"Retry-After": "1"})
+    content, digest = stored
+    if hashlib.sha256(content).hexdigest() != digest:
+        raise await refuse(500, "integrity", f"certificate {cert.identifier}: the stored file does not match its "
+                                             "SHA-256; it is not served")
+    return content
 
 
 async def _refuse_not_valid(api: Api, caller: Caller, cert: StoredCertificate, status: str, holders: set[str],
@@ -308,7 +317,10 @@ async def _refuse_not_valid(api: Api, caller: Caller, cert: StoredCertificate, s
                                       "schema": {"type": "string"}}}},
     409: problem_doc("The certificate is not valid today (`certificate_status` says what it is): ask with "
                      "`include_invalid=true` to have its file anyway; or a legacy identifier of more than one "
-                     "issuer's certificates (`ambiguous-identifier`): ask by the GB/T 36904 identifier")})
+                     "issuer's certificates (`ambiguous-identifier`): ask by the GB/T 36904 identifier"),
+    500: problem_doc("The stored file is not the one the harvest verified (`integrity`): it is not served"),
+    503: problem_doc("The file cannot be opened by this gateway (`unavailable`: its key is not in the key file), "
+                     "or the certificate changed while it was being served (`changed`: ask again)")})
 async def get_certificate_file(identifier: IdentP, item_code: ItemQ, case_no: CaseQ, caller: Caller = Fetch_,
                                api: Api = Depends(get_api), consent: ConsentH = None,
                                include_invalid: InvalidQ = False) -> Response:

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from gateway.citizen import CitizenError, reply_workorder, sign_workorder
 from gateway.citizen.workorders import LISTED, list_workorders
+from gateway.crypto.pii import PiiCodec, open_text
 from gateway.sharing.access.audit import AuditEntry
 from gateway.store import citizen as store
 
@@ -40,10 +41,12 @@ def _department(caller: Caller) -> str:
     return dept
 
 
-def _wire(row: dict[str, Any], *, content: bool = False) -> dict[str, Any]:
+def _wire(row: dict[str, Any], *, content_opened_with: PiiCodec | None = None) -> dict[str, Any]:
+    """An order as a department reads it; with ``content_opened_with``, with the citizen's complaint, opened with
+    that codec (the ledger keeps it sealed)."""
     out = {k: (v.isoformat() if isinstance(v := row[k], datetime) else v) for k in LISTED}
-    if content:
-        out["content"] = row.get("content")
+    if content_opened_with is not None:
+        out["content"] = open_text(row.get("content"), content_opened_with)
     return out
 
 
@@ -90,7 +93,7 @@ async def one_order(order_no: OrderP, caller: Caller = Depends(require(SCOPE)),
     row = await _order_or_404(api, order_no, _department(caller))
     await api.audit([AuditEntry(action="workorders", outcome="read", client_id=caller.client.client_id,
                                 case_no=row["case_no"], detail=f"order {order_no}")])
-    return await api.signed_json(_wire(row, content=True))
+    return await api.signed_json(_wire(row, content_opened_with=api.gw.pii))
 
 
 @router.post("/{order_no}/sign", response_model=WorkOrderSigned, responses=_REFUSED,
@@ -98,7 +101,7 @@ async def one_order(order_no: OrderP, caller: Caller = Depends(require(SCOPE)),
 async def sign(order_no: OrderP, caller: Caller = Depends(require(SCOPE)), api: Api = Depends(get_api)) -> Response:
     await _order_or_404(api, order_no, _department(caller))
     try:
-        done = await api.run(sign_workorder, api.gw.engine, order_no)
+        done = await api.run(lambda: sign_workorder(api.gw.engine, order_no, pii=api.gw.pii))
     except CitizenError as exc:
         raise _refused(exc) from exc
     await api.audit([AuditEntry(action="workorders", outcome="signed", client_id=caller.client.client_id,
@@ -113,7 +116,7 @@ async def reply(order_no: OrderP, body: WorkOrderReply, caller: Caller = Depends
                 api: Api = Depends(get_api)) -> Response:
     await _order_or_404(api, order_no, _department(caller))
     try:
-        done = await api.run(reply_workorder, api.gw.engine, order_no, body.text)
+        done = await api.run(lambda: reply_workorder(api.gw.engine, order_no, body.text, pii=api.gw.pii))
     except CitizenError as exc:
         raise _refused(exc) from exc
     await api.audit([AuditEntry(action="workorders", outcome="replied", client_id=caller.client.client_id,
