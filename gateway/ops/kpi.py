@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine
 from gateway.models.codes import CaseResult
 from gateway.models.datetimes import BEIJING, beijing_iso
 from gateway.ops.deadlines.calendar import WorkCalendar
-from gateway.ops.deadlines.clock import evaluate, limit_unit
+from gateway.ops.deadlines.clock import catalogue_limit, evaluate, limit_unit
 from gateway.ops.deadlines.scan import clock_fingerprint
 from gateway.ops.periods import period_range
 from gateway.store import kpi as store
@@ -56,7 +56,7 @@ back by the applicant): out of 办件量, 办结率 and every other case KPI, an
 (``not_accepted_cases``, ``withdrawn_cases``) so that no case vanishes from the report."""
 CITY_CATALOGUE = "city"
 """The 通办目录 (``catalogues:`` in ``config/tongban_catalogue.yaml``) whose cases are 全城通办件."""
-_FACT_LOGIC = "3"
+_FACT_LOGIC = "4"
 """Part of the refresh's fingerprint: a change to what a row holds (this module) computes every row again."""
 _PAGE = 2000
 
@@ -204,11 +204,13 @@ def _on_time(data: dict[str, Any], finished_at: datetime | None, promised_at: da
         # ran before the finish, so "on time" would be an artefact of the bad dates — judged neither way
         return False, False
     state = None
-    if finished_at is not None and _limit(data.get("promised_days")) is not None:
+    # a case the hand-off decided whose record states no limit runs on the 通办目录's (the scan files it red by it)
+    unified = catalogue_limit(data, clock_start, catalogue)
+    if finished_at is not None and (_limit(data.get("promised_days")) is not None or unified is not None):
         running = {**data, "status": "in_progress", "finished_at": None, "deleted": False}
         try:
             state = evaluate(running, calendar, now=finished_at, clock_start=clock_start,
-                             unit=limit_unit(data, calendar, catalogue))
+                             unit=limit_unit(data, calendar, catalogue), limit_days=unified)
         except (AttributeError, TypeError, ValueError):  # a time or event no clock can read: judged by the promise
             state = None
     if state is not None and finished_at is not None:

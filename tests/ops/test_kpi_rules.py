@@ -24,6 +24,7 @@ from gateway.catalogue import CatalogueEntry
 from gateway.catalogue.harvest import entry_row
 from gateway.ops import kpi
 from gateway.ops.deadlines import WorkCalendar, evaluate
+from gateway.ops.deadlines.clock import catalogue_limit
 from gateway.process import TongbanCatalogue
 from gateway.store import catalogue as catalogue_store
 from gateway.store.db import make_engine
@@ -136,6 +137,28 @@ def test_the_clock_starts_where_the_hand_off_started_it(engine: Engine) -> None:
             registered_at=ACCEPTED, decided_at=ACCEPTED, decided_by="deemed", updated_at=ACCEPTED))
     _refresh(engine)
     assert _overall(engine)["on_time_ratio"] == 0.0
+
+
+def test_a_deemed_case_that_states_no_limit_runs_on_the_catalogues_and_counts(engine: Engine) -> None:
+    """Review: a case the hand-off decided whose own record states no limit (the hall's record, edited after the
+    deemed acceptance) had no clock here, so it was in neither part of 按时办结率 — while the deadline scan, which
+    runs it on the 通办目录's unified limit, filed it red. A late one read 100%."""
+    catalogue = TongbanCatalogue.from_text("items: {I1: {name: 事项, limit: {days: 10, unit: working_day}}}\n")
+    late = datetime(2026, 12, 1, 10, tzinfo=BJ)
+    _put(engine, {"case_no": "C-DEEMED-LATE", "status": "finished", "result": "issued",
+                  "finished_at": late.isoformat()})  # no accepted_at, no promised_days, no promised_at
+    _put(engine, _clocked("C-ON-TIME", datetime(2026, 11, 10, 10, tzinfo=BJ)))
+    with engine.begin() as conn:
+        conn.execute(process_handoffs.insert().values(
+            case_no="C-DEEMED-LATE", hall_system="sd_hall", target_system="sd_civil", state="deemed", window_s=600,
+            registered_at=ACCEPTED, decided_at=ACCEPTED, decided_by="deemed", updated_at=ACCEPTED))
+    running = {"case_no": "C-DEEMED-LATE", "item_code": "I1", "status": "in_progress"}
+    scanned = evaluate(running, CAL, now=late - timedelta(seconds=1), clock_start=ACCEPTED,
+                       limit_days=catalogue_limit(running, ACCEPTED, catalogue))
+    assert scanned is not None and scanned.level == "red"  # what the deadline scan filed while it was open
+    _refresh(engine, catalogue)
+    overall = _overall(engine)
+    assert overall["on_time_ratio"] == 0.5 and overall["overdue_ratio"] == 0.5
 
 
 def test_the_clock_counts_in_the_unit_the_tongban_catalogue_gives_the_item(engine: Engine) -> None:

@@ -157,9 +157,12 @@ def is_closed(case: Mapping[str, Any]) -> bool:
 
 
 class UnitCatalogue(Protocol):
-    """What :func:`limit_unit` asks of the 通办目录 (:class:`gateway.process.TongbanCatalogue`, a layer above)."""
+    """What :func:`limit_unit` and :func:`catalogue_limit` ask of the 通办目录
+    (:class:`gateway.process.TongbanCatalogue`, a layer above)."""
 
     def unit_for(self, item_code: str | None, catalog_code: str | None, calendar: WorkCalendar) -> LimitUnit: ...
+
+    def item(self, item_code: str | None, catalog_code: str | None = None) -> Any: ...
 
 
 def limit_unit(case: Mapping[str, Any], calendar: WorkCalendar, catalogue: UnitCatalogue | None = None) -> LimitUnit:
@@ -169,6 +172,18 @@ def limit_unit(case: Mapping[str, Any], calendar: WorkCalendar, catalogue: UnitC
     if catalogue is None:
         return calendar.unit_for(case.get("item_code"))
     return catalogue.unit_for(case.get("item_code"), case.get("catalog_code"), calendar)
+
+
+def catalogue_limit(case: Mapping[str, Any], clock_start: datetime | None,
+                    catalogue: UnitCatalogue | None) -> int | None:
+    """The limit a case the hand-off decided runs on when its newest version states none: the item's unified limit
+    in the 通办目录 (what the deemed acceptance promised). None for any other case (no clock without a limit).
+    Every reader of a case clock passes it to :func:`evaluate` with :func:`limit_unit` — the scan, a case page,
+    按时办结 — so a case filed red is never left out of the on-time figures."""
+    if clock_start is None or catalogue is None or case.get("promised_days") is not None:
+        return None
+    entry = catalogue.item(case.get("item_code"), case.get("catalog_code"))
+    return entry.limit_days if entry is not None else None
 
 
 def evaluate(case: dict[str, Any], calendar: WorkCalendar, *, now: datetime,
@@ -282,5 +297,6 @@ def _next_change(started: datetime, limit: int, unit: LimitUnit, level: Deadline
     return first if first > now else now + _RECHECK_MARGIN  # (rounding) never now: the scan would loop on it
 
 
-__all__ = ["CLOSED_STATUSES", "ClockReading", "DeadlineLevel", "DeadlineState", "UnitCatalogue", "evaluate",
+__all__ = ["CLOSED_STATUSES", "ClockReading", "DeadlineLevel", "DeadlineState", "UnitCatalogue", "catalogue_limit",
+           "evaluate",
            "is_closed", "limit_unit", "promised_deadline", "run_clock"]

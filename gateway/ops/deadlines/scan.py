@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 
 from gateway.ops.alerts import AlertSpec, apply_alerts, sync_alerts
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
-from gateway.ops.deadlines.clock import evaluate, limit_unit
+from gateway.ops.deadlines.clock import catalogue_limit, evaluate, limit_unit
 from gateway.ops.deadlines.stages import (
     OpenSpecial,
     evaluate_stages,
@@ -173,7 +173,7 @@ def _read_case(case: dict[str, Any], system: str, clock_start: datetime | None, 
     has_clock = bool(stages) or bool(case.get("deferred_materials")) or bool(nexts) or bool(specials)
     flags = 0
     state = evaluate(case, calendar, now=now, clock_start=clock_start, unit=limit_unit(case, calendar, catalogue),
-                     limit_days=_catalogue_limit(case, clock_start, catalogue))
+                     limit_days=catalogue_limit(case, clock_start, catalogue))
     if state is not None:
         has_clock = True
         flags |= clocks.FLAG_RUNNING | (clocks.FLAG_PAUSED if state.paused else 0)
@@ -199,16 +199,6 @@ def _read_case(case: dict[str, Any], system: str, clock_start: datetime | None, 
     if not has_clock:
         return None, 0
     return (min(nexts) if nexts else clocks.CLOCK_NEVER), flags
-
-
-def _catalogue_limit(case: dict[str, Any], clock_start: datetime | None,
-                     catalogue: TongbanCatalogue | None) -> int | None:
-    """The limit a case the hand-off decided runs on when its newest version states none: the item's unified limit
-    in the 通办目录 (what the deemed acceptance promised). None for any other case (no clock without a limit)."""
-    if clock_start is None or catalogue is None or case.get("promised_days") is not None:
-        return None
-    entry = catalogue.item(case.get("item_code"), case.get("catalog_code"))
-    return entry.limit_days if entry is not None else None
 
 
 def _totals(conn: Any, report: DeadlineReport) -> None:
@@ -349,7 +339,7 @@ def case_clocks(engine: Engine, case_no: str, calendar: WorkCalendar, *, catalog
         return None
     data = case["data"]
     state = evaluate(data, calendar, now=now, clock_start=start, unit=limit_unit(data, calendar, catalogue),
-                     limit_days=_catalogue_limit(data, start, catalogue))
+                     limit_days=catalogue_limit(data, start, catalogue))
     plan = catalogue.stages_for(data.get("item_code"), data.get("catalog_code")) if catalogue is not None else ()
     return {
         "case_no": case_no,
