@@ -313,3 +313,13 @@ def test_the_kpi_command_shows_the_counts_apart_and_refuses_what_it_cannot_group
         assert refused.returncode == 1, (args, refused.stdout)
         assert words in refused.stderr and "--by department or level" in refused.stderr, refused.stderr
         assert "Traceback" not in refused.stderr
+
+
+def test_on_time_and_overdue_say_their_base_when_it_is_a_small_part_of_the_cases() -> None:
+    """Review: in a month under way 按时办结率 "100.00%" was 2 finished cases out of 17, and said nothing of it."""
+    sums = {"cases": 17, "finished_with_deadline": 2, "channel_known": 17}
+    assert kpi.with_base("100.00%", "on_time_ratio", 1.0, sums) == "100.00% (of 2 finished with a time limit)"
+    assert kpi.with_base("0.00%", "overdue_ratio", 0.0, sums) == "0.00% (of 2 finished with a time limit)"
+    assert kpi.with_base("50.00%", "online_ratio", 0.5, sums) == "50.00%"  # its base is every case: nothing to say
+    settled = {"cases": 17, "finished_with_deadline": 12}
+    assert kpi.with_base("90.00%", "on_time_ratio", 0.9, settled) == "90.00%"
