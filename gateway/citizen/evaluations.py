@@ -571,9 +571,13 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
          "coverage_target": 0.7, "coverage_ok": bool | None,
          "by_level": {"非常满意": int, "满意": int, "基本满意": int, "不满意": int, "非常不满意": int},
          "good_ratio": float | None,      # 好评率: levels 基本满意 and better / ratings
-         "bad": int,                      # 差评 not set aside by an upheld appeal
-         "reply_ratio": float | None,     # 差评回复率: bad reviews called back / bad reviews (of those after the
-                                          # cut-over: Policy.callbacks_from, else Tongban's first read)
+         "bad": int,                      # 差评 among the ratings counted (不满意 + 非常不满意 of by_level): the
+                                          # base of 评价数 and 好评率
+         "bad_received": int,             # every 差评 received and not set aside by an upheld appeal — one a later
+                                          # rating of its case replaced included: the base of the callback and
+                                          # rectification figures (the work a 差评 calls for is done either way)
+         "reply_ratio": float | None,     # 差评回复率: bad reviews called back / bad reviews received (of those
+                                          # after the cut-over: Policy.callbacks_from, else Tongban's first read)
          "callback_on_time_ratio": float | None,   # called back by the close of the same working day / called back
          "rectification_on_time_ratio": float | None,  # 限时办结率: rectified by the due time / rectifications due
                                                        # or done
@@ -584,9 +588,9 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
          "flagged": int,                  # ratings flagged by the misuse rules
          "by_channel": {"device": int, ...},
          "by_month": [{"month": "2026-09", "evaluations": int, "good_ratio": float | None, "bad": int,
-                       "reply_ratio": float | None}],
+                       "bad_received": int, "reply_ratio": float | None}],
          "by_unit": [{"dept_code": str | None, "evaluations": int, "good_ratio": float | None, "bad": int,
-                      "reply_ratio": float | None}],
+                      "bad_received": int, "reply_ratio": float | None}],
          "by_unit_month": [{"dept_code": str | None, "month": "2026-09", ... as by_unit}]}
     """
     now = now or datetime.now(timezone.utc)
@@ -612,19 +616,22 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
     tracked = sums["bad"] - sums["predates"]  # the 差评 whose callbacks Tongban counts (after the cut-over)
 
     def group(*keys: str) -> list[dict[str, Any]]:
-        acc: dict[tuple[Any, ...], list[int]] = {}  # key → [ratings, good, bad, called back, bad counted]
+        # key → [ratings, good, bad counted, bad received, called back, bad received after the cut-over]
+        acc: dict[tuple[Any, ...], list[int]] = {}
         for r in rated:
-            g = acc.setdefault(tuple(r[k] for k in keys), [0, 0, 0, 0, 0])
+            g = acc.setdefault(tuple(r[k] for k in keys), [0, 0, 0, 0, 0, 0])
             g[0] += r["n"]
             g[1] += r["n"] if r["level"] >= 3 else 0
+            g[2] += r["n"] if r["level"] <= 2 else 0
         for b in bad:
-            g = acc.setdefault(tuple(b[k] for k in keys), [0, 0, 0, 0, 0])
-            g[2] += int(b["bad"] or 0)
-            g[3] += int(b["done"] or 0)
-            g[4] += int(b["bad"] or 0) - int(b["predates"] or 0)
+            g = acc.setdefault(tuple(b[k] for k in keys), [0, 0, 0, 0, 0, 0])
+            g[3] += int(b["bad"] or 0)
+            g[4] += int(b["done"] or 0)
+            g[5] += int(b["bad"] or 0) - int(b["predates"] or 0)
         order = sorted(acc, key=lambda v: tuple((x is None, x or "") for x in v))
         return [{**dict(zip(keys, v)), "evaluations": acc[v][0], "good_ratio": _ratio(acc[v][1], acc[v][0]),
-                 "bad": acc[v][2], "reply_ratio": _ratio(acc[v][3], acc[v][4])} for v in order]
+                 "bad": acc[v][2], "bad_received": acc[v][3], "reply_ratio": _ratio(acc[v][4], acc[v][5])}
+                for v in order]
 
     coverage = _ratio(evaluated, cases)
     return {
@@ -634,7 +641,8 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
         "coverage_target": COVERAGE_TARGET, "coverage_ok": None if coverage is None else coverage >= COVERAGE_TARGET,
         "by_level": {labels[k]: sum(r["n"] for r in rated if r["level"] == k) for k in (5, 4, 3, 2, 1)},
         "good_ratio": _ratio(good, total),
-        "bad": sums["bad"], "reply_ratio": _ratio(sums["done"], tracked),
+        "bad": sum(r["n"] for r in rated if r["level"] <= 2), "bad_received": sums["bad"],
+        "reply_ratio": _ratio(sums["done"], tracked),
         "callback_on_time_ratio": _ratio(sums["done_in_time"], sums["done"]),
         "rectification_on_time_ratio": _ratio(sums["rect_in_time"], sums["rect_counted"]),
         "callbacks_open": tracked - sums["done"], "callbacks_overdue": sums["overdue"],

@@ -120,16 +120,17 @@ def evaluations_summary(database_url: DbOpt = None, json_out: JsonOpt = False, p
     if json_out:
         print_json(s)
         return
-    print_table(f"好差评{' ' + period if period else ''}", ["评价数", "评价率 (≥70%)", "好评率", "差评 (其中接入前)", "差评回复率", "当天回访率", "限时办结率",
+    print_table(f"好差评{' ' + period if period else ''}", ["评价数", "评价率 (≥70%)", "好评率", "差评 / 收到 (其中接入前)", "差评回复率", "当天回访率", "限时办结率",
                            "待回访", "超时未回访", "申诉 待/成立/驳回", "上报省级 已/待/失败", "疑似刷评"],
                 [[f'{s["evaluations"]} ({s["unlinked"]} of cases not in the ledger)' if s.get("unlinked")
                   else s["evaluations"], _pct(s["coverage"]), _pct(s["good_ratio"]),
-                  f'{s["bad"]} ({s["callbacks_before_tongban"]})', _pct(s["reply_ratio"]),
+                  f'{s["bad"]} / {s["bad_received"]} ({s["callbacks_before_tongban"]})', _pct(s["reply_ratio"]),
                   _pct(s["callback_on_time_ratio"]), _pct(s["rectification_on_time_ratio"]), s["callbacks_open"],
                   s["callbacks_overdue"], "/".join(str(s["appeals"][k]) for k in ("pending", "upheld", "rejected")),
                   "/".join(str(s["forwarded"][k]) for k in ("delivered", "pending", "dead")), s["flagged"]]])
-    print_table("per month", ["month", "评价数", "好评率", "差评", "差评回复率"],
-                [[m["month"], m["evaluations"], _pct(m["good_ratio"]), m["bad"], _pct(m["reply_ratio"])]
+    print_table("per month", ["month", "评价数", "好评率", "差评 / 收到", "差评回复率"],
+                [[m["month"], m["evaluations"], _pct(m["good_ratio"]), f'{m["bad"]} / {m["bad_received"]}',
+                  _pct(m["reply_ratio"])]
                  for m in s["by_month"]])
 
 

@@ -498,6 +498,7 @@ def _citizen(view: dict[str, Any]) -> str:
          + ("" if e["coverage_ok"] in (True, None) else ' <span class="pill warning">below target</span>')],
         ["好评率", esc(_percent(e["good_ratio"])), "基本满意 and better"],
         ["差评 / 回复率", f'{esc(e["bad"])} / {esc(_percent(e["reply_ratio"]))}',
+         f'{esc(e["bad_received"])} 差评 received (one a later rating replaced included: the base of 回复率); '
          f'called back the same working day: {esc(_percent(e["callback_on_time_ratio"]))}; open '
          f'{esc(e["callbacks_open"])}, overdue {esc(e["callbacks_overdue"])}'
          + (f'; {esc(e["callbacks_before_tongban"])} due before the cut-over (history: not counted)'

@@ -56,3 +56,20 @@ def test_the_citizens_own_rating_after_the_rectification_replaces_the_bad_review
     assert s["good_ratio"] == 1.0 and s["by_level"]["非常不满意"] == 0 and s["by_level"]["满意"] == 1
     assert s["evaluations"] == 2 and s["superseded"] == 2
     assert detect_misuse(engine, settings.policy.misuse).groups == []
+
+
+def test_bad_is_counted_on_the_ratings_base_and_the_callbacks_on_every_bad_review_received(
+        database_url: str) -> None:
+    """Review: the summary read "评价数 2, 差评 2" for a case rated 差评 twice and another 非常满意 — the 差评 counted
+    every bad review with a callback, superseded ones included, beside ratings counted one per case. 差评 is now
+    the counted ratings' (its by_level); the callback figures keep every 差评 received, and say so."""
+    engine, settings, calendar = _world(database_url)
+    later = RATED + timedelta(minutes=30)  # the citizen rates C1 bad again: the first 差评 keeps its place
+    sync_evaluations(engine, settings, client=Pages([rating("R-SMS2", "C1", 2, later, later, channel="sms")]),
+                     calendar=calendar, now=later)
+    record_callback(engine, "R-SMS", "已回访", at=later, calendar=calendar, policy=settings.policy)
+    s = evaluation_summary(engine, now=later)
+    assert (s["evaluations"], s["superseded"], s["by_level"]["非常不满意"], s["by_level"]["不满意"]) == (2, 1, 1, 0)
+    assert s["bad"] == 1 and s["bad_received"] == 2 and s["reply_ratio"] == 0.5
+    [month] = s["by_month"]
+    assert (month["evaluations"], month["bad"], month["bad_received"]) == (2, 1, 2)
