@@ -570,6 +570,9 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None, period: st
          "dispatched_in_time_ratio_all": float | None,  # routed within the 15 minutes / routed, every routed
                                           # order (as the platform counts the district)
          "undispatched_overdue": int,     # still unrouted past the 15 minutes
+         "sign_on_time_ratio": float | None,   # 按时签收率: signed for by the sign due time / signed for (orders
+                                          # with a sign due time: routed by Tongban)
+         "signs_overdue": int,            # dispatched, not signed for, past the sign due time
          "reply_on_time_ratio": float | None,        # replies by their due time / replies: the first reply and
                                           # the redo's, each against its own due time
          "replies_overdue": int,          # dispatched or redo, unreplied past the due time
@@ -615,6 +618,7 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None, period: st
     by_unit = [{**g, "satisfaction": _ratio(g["satisfied"] + g["basic"], g["rated"])}
                for _, g in sorted(groups.items())]
     rated = [r for r in rows if r["rating"] is not None]
+    signed = [r for r in rows if r["signed_at"] is not None and r["sign_due_at"] is not None]
 
     def due(r: Any) -> Any:
         return r["redo_due_at"] if r["redo_round"] and r["redo_due_at"] else r["reply_due_at"]
@@ -630,6 +634,9 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None, period: st
         "dispatched_late": sum(1 for r in ours if not _in_time(r)),
         "dispatched_in_time_ratio_all": _ratio(sum(1 for r in routed if _in_time(r)), len(routed)),
         "undispatched_overdue": sum(1 for r in rows if r["status"] == "received" and r["dispatch_due_at"] < now),
+        "sign_on_time_ratio": _ratio(sum(1 for r in signed if r["signed_at"] <= r["sign_due_at"]), len(signed)),
+        "signs_overdue": sum(1 for r in rows if r["status"] == "dispatched" and r["signed_at"] is None
+                             and r["sign_due_at"] is not None and r["sign_due_at"] < now),
         "reply_on_time_ratio": _ratio(sum(1 for at, by in replies if by is None or at <= by), len(replies)),
         "replies_overdue": sum(1 for r in rows if r["status"] in ("dispatched", "redo") and due(r) is not None
                                and due(r) < now),

@@ -370,11 +370,12 @@ def workorders_summary(database_url: DbOpt = None, json_out: JsonOpt = False, pe
         return
     d = s["dispatch_minutes"]
     print_table(f"12345{' ' + period if period else ''}", ["工单", "转派 (其中接入前)", "转派 p50/p90/max (min)", "15分钟内转派", "自身超时转派",
-                          "到达即超时", "未转派超时", "按时答复", "超时未答复", "答复未送达 待/失败", "重办 开/拒",
+                          "到达即超时", "未转派超时", "按时签收", "超时未签收", "按时答复", "超时未答复", "答复未送达 待/失败", "重办 开/拒",
                           "满意率"],
                 [[s["orders"], f'{s["routed"]} ({s["routed_before_tongban"]})', f"{d['p50']}/{d['p90']}/{d['max']}",
                   _in_time_cell(s), s["dispatched_late"], s["late_on_arrival"],
-                  s["undispatched_overdue"], _pct(s["reply_on_time_ratio"]), s["replies_overdue"],
+                  s["undispatched_overdue"], _pct(s["sign_on_time_ratio"]), s["signs_overdue"],
+                  _pct(s["reply_on_time_ratio"]), s["replies_overdue"],
                   "{pending}/{dead}".format(**s["replies_not_received"]),
                   f"{s['redo']['opened']}/{s['redo']['refused']}", _pct(s["satisfaction"])]])
     print_table("满意率 per unit and month", ["unit", "month", "rated", "满意", "基本满意", "不满意", "满意率"],

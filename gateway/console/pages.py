@@ -521,6 +521,8 @@ def _citizen(view: dict[str, Any]) -> str:
             if w.get("late_on_arrival") else "")
          + (f'routed before Tongban {esc(w["routed_before_tongban"])}; ' if w.get("routed_before_tongban") else "")
          + f'unrouted and overdue {esc(w["undispatched_overdue"])}'],
+        ["signed for in time (按时签收)", esc(_percent(w["sign_on_time_ratio"])),
+         f'overdue {esc(w["signs_overdue"])}'],
         ["replied in time", esc(_percent(w["reply_on_time_ratio"])), f'overdue {esc(w["replies_overdue"])}'],
         ["redo", esc(w["redo"]["opened"]), f'refused {esc(w["redo"]["refused"])}'],
         ["satisfaction", esc(_percent(w["satisfaction"])), "满意 + 基本满意, latest rating of each order"],
