@@ -113,6 +113,26 @@ def hotline(database_url: str, monkeypatch: pytest.MonkeyPatch, orders: int) -> 
         sandbox.stop()
 
 
+class CollectionPoint(NamedTuple):
+    """A running sandbox 好差评 collection point and provincial system, settings pointing at them and a ledger of
+    the collection point's cases (:func:`collection_point`)."""
+
+    sandbox: Any
+    settings: Any
+    engine: Any
+
+
+@contextmanager
+def collection_point(database_url: str, monkeypatch: pytest.MonkeyPatch, ratings: int) -> Iterator[CollectionPoint]:
+    """The sandbox with ``ratings`` generated ratings, the settings pointing at it and a ledger holding the
+    collection point's cases; the sandbox stops after."""
+    sandbox = start({"evaluator": ratings})
+    try:
+        yield CollectionPoint(sandbox, point_settings(monkeypatch, sandbox), ledger_with_cases(database_url, sandbox))
+    finally:
+        sandbox.stop()
+
+
 # -- in-process pages, no sandbox: for the rules of one rating or one order ------------------------------------
 
 

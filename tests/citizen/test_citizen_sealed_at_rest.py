@@ -13,16 +13,14 @@ import pytest
 import requests
 from citizen_testlib import (
     Pages,
+    collection_point,
     handed_at,
     hotline,
     hotline_clock,
     hotline_platform,
-    ledger_with_cases,
     migrated,
     order,
-    point_settings,
     rating,
-    start,
 )
 from gateway_testlib import bearer, make_gateway, serve
 from sqlalchemy import select
@@ -53,10 +51,7 @@ def _column(engine: Any, column: Any) -> list[str]:
 
 def test_ratings_comments_and_what_goes_to_the_province_are_sealed_and_sent_as_written(
         database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    sandbox = start({"evaluator": 300})
-    try:
-        settings = point_settings(monkeypatch, sandbox)
-        engine = ledger_with_cases(database_url, sandbox)
+    with collection_point(database_url, monkeypatch, ratings=300) as (sandbox, settings, engine):
         keys = GatewayKeys.generate()
         pii = PiiCodec(keys)
         report = sync_evaluations(engine, settings, calendar=WorkCalendar.load(), pii=pii)
@@ -87,8 +82,6 @@ def test_ratings_comments_and_what_goes_to_the_province_are_sealed_and_sent_as_w
                                   .where(citizen_outbox.c.key == f"callback:{bad}:1")).scalar_one()
         assert queued.startswith(SEALED) and orjson.loads(pii.open_blob(queued))["jg"] == "已电话回访王先生"
         client.close()
-    finally:
-        sandbox.stop()
 
 
 def test_complaints_and_replies_are_sealed_and_a_department_reads_them_over_the_api(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from citizen_testlib import ALL_CALLBACKS_COUNTED, ledger_with_cases, point_settings, start
+from citizen_testlib import ALL_CALLBACKS_COUNTED, collection_point, ledger_with_cases, point_settings, start
 from sqlalchemy import func, select
 
 from gateway.citizen import (
@@ -167,10 +167,7 @@ def test_every_rating_reaches_the_province_exactly_once_and_bad_reviews_are_call
 
 def test_unusable_ratings_go_to_the_dead_letter_store_naming_field_and_rule(
         sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    sandbox = start({"evaluator": 200})
-    try:
-        settings = point_settings(monkeypatch, sandbox)
-        engine = ledger_with_cases(sqlite_url, sandbox)
+    with collection_point(sqlite_url, monkeypatch, ratings=200) as (sandbox, settings, engine):
         sandbox.set_faults("evaluator", malformed_rate=0.2)
         report = sync_evaluations(engine, settings)
         assert report.rejected > 0 and report.inserted + report.rejected == report.read
@@ -187,8 +184,6 @@ def test_unusable_ratings_go_to_the_dead_letter_store_naming_field_and_rule(
                 dead_letters.c.system == "evaluator", dead_letters.c.status == "open")).scalar()
         assert attempts == 2
         engine.dispose()
-    finally:
-        sandbox.stop()
 
 
 def test_a_bad_review_after_closing_or_on_a_day_off_is_due_the_next_working_day() -> None:
