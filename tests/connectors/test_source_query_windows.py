@@ -365,3 +365,23 @@ def test_a_check_path_answering_200_with_a_failure_envelope_fails() -> None:
             session=plain_session())
         result = connector.check()
     assert not result.ok and "saying it failed: code = '40003': 时间跨度不能超过7天" in result.message
+
+
+def test_an_inclusive_source_answering_one_anchored_page_empty_is_asked_again_not_called_strict() -> None:
+    """Outside review (a new system, a real 'rows: null' once): the first re-anchored page came back empty, the
+    step-earlier check found records at the anchor, and the run failed telling the operator to set
+    `exclusive: true` — on a source that filters inclusively (`>=`). The next run read everything with no change.
+    The anchored page is asked once more before its emptiness is taken for a strict filter."""
+    glitched: list[str] = []
+
+    def inclusive_with_one_null_page(request: Seen) -> Answer:
+        since = request.query.get("startTime")
+        if since is not None and not glitched:
+            glitched.append(since)  # the first anchored page: a null page, once
+            return json_answer(json.dumps({"code": "200", "msg": "成功", "data": {"total": 4, "rows": None}}).encode())
+        rows = [r for r in GROUPED if since is None or r["updateTime"] >= since]  # inclusive
+        return _page(rows, request.query)
+
+    with ScriptedServer(inclusive_with_one_null_page) as server:
+        read = _read(_connector(server.url, {}), mode="full_refresh")
+    assert glitched and sorted(set(read)) == [r["id"] for r in GROUPED]
