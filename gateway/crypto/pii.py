@@ -138,6 +138,14 @@ def _person_name_key(key: str, parent: str) -> bool:
 
 _ADDRESS_KEY = re.compile(r"(?:address|addr|dz|住址|地址|住所)$", re.IGNORECASE)
 _ADDRESS_KEPT = 6
+_RECORD_NUMBER_KEY = re.compile(
+    r"^(?:bjbh|slbh|sbbh|gdbh|jdbh|ywlsh|lsh|sxbm|办件编号|受理编号|申报编号|工单编号|业务流水号|流水号)$"
+    r"|(?:case|order|apply|application|serial|business|flow|receipt|work_?order)_?(?:no|num|number|code)$",
+    re.IGNORECASE)
+"""Keys whose value is a record's own number — a case's 办件编号, a 12345 order's 工单编号, a 流水号 — never a
+person's: an 18-digit one (division + date + sequence) is ID-shaped and was masked, so ``tongban cases show``
+printed the case's own number as ``370***********0005``. Only whole keys of that vocabulary: ``zjbh`` (证件编号)
+or ``idCardNo`` are a person's."""
 
 
 def redact_document(text: str) -> str:
@@ -145,7 +153,9 @@ def redact_document(text: str) -> str:
     over the whole text: a person's name under a person-name key (``sqrxm``, ``applicantName``, ``联系人``; not
     ``itemName``, ``deptName``, ``companyName``, which are public) becomes ``王**`` — and so does every other
     occurrence of that name in the record (a summary that repeats it); an address keeps its first six
-    characters (the district); ID and mobile numbers are masked in every string. A JSON string holding a JSON
+    characters (the district); ID and mobile numbers are masked in every string (and an ID-shaped JSON number),
+    except the value of a record-number key (``bjbh``, ``case_no``, ``gdbh``: a case's or an order's own number,
+    which an 18-digit numbering makes ID-shaped). A JSON string holding a JSON
     document (how the readers keep a record they refused: the text as it came) is that document. Text that is not
     JSON gets :func:`redact`."""
     try:
@@ -181,7 +191,12 @@ def redact_document(text: str) -> str:
             return {k: clean(v, str(k)) for k, v in value.items()}
         if isinstance(value, list):
             return [clean(v, key) for v in value]
+        if isinstance(value, int) and not isinstance(value, bool) and not _RECORD_NUMBER_KEY.search(key):
+            masked = _mask_numbers(str(value))  # an ID number sent as a JSON number is an ID number all the same
+            return masked if masked != str(value) else value
         if not isinstance(value, str):
+            return value
+        if _RECORD_NUMBER_KEY.search(key) and value.strip().isalnum():
             return value
         if _ADDRESS_KEY.search(key) and len(value) > _ADDRESS_KEPT:
             return value[:_ADDRESS_KEPT] + "*" * (len(value) - _ADDRESS_KEPT)

@@ -208,6 +208,23 @@ def test_a_dead_letters_raw_input_is_masked_by_what_each_field_is() -> None:
         "orgLegalPerson": {"name": "赵**"}, "agent": {"authorised_by": "孙**"}, "handler": "周*"}
 
 
+def test_a_records_own_number_is_shown_and_an_id_number_is_masked_whatever_its_json_type() -> None:
+    """Outside review: ``tongban cases show`` printed the case's own 18-digit 办件编号 (division + date + sequence,
+    ID-shaped) as ``370***********0005``; and an ID number sent as a JSON number was shown whole."""
+    from gateway.crypto.pii import redact_document
+
+    raw = {"case_no": "370102202403050001", "bjbh": "370100202400000005", "caseNo": "370102202403050001",
+           "gdbh": "123452026090100001", "sfzh": "370102198506011232", "zjbh": "370102198506011232",
+           "idCardNo": "370102198506011232", "sfzhm": 370102198506011233, "count": 3,
+           "note": "办件370102202403050001 申请人370102198506011232"}
+    shown = orjson.loads(redact_document(orjson.dumps(raw).decode()))
+    assert (shown["case_no"], shown["bjbh"], shown["caseNo"], shown["gdbh"]) == (
+        "370102202403050001", "370100202400000005", "370102202403050001", "123452026090100001")
+    assert shown["sfzh"] == shown["zjbh"] == shown["idCardNo"] == "370***********1232"  # 证件编号 is a person's
+    assert shown["sfzhm"] == "370***********1233" and shown["count"] == 3
+    assert shown["note"] == "办件370***********0001 申请人370***********1232"  # free text: masked, as in doubt
+
+
 def test_a_dead_letter_keeps_its_steps_materials_and_certificate_readable() -> None:
     """Found by review: every bare ``name`` was taken for a person's — a step's 受理, a material's 申请表 — and then
     masked wherever it recurred, so the opinions read 予以受* and 同意承*意见 and an operator could not read the record
