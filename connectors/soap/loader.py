@@ -23,6 +23,7 @@ connectors downloads the document once; ``cache_dir`` adds a file cache that sur
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 import warnings
@@ -60,6 +61,7 @@ STANDARD_SCHEMAS = {
 """Standard schemas by the URLs (and namespace names) WSDLs use for them; https spellings match too. The files
 come from the W3C/WS-I originals as packaged by the ``xmlschema`` project (xmldsig and xenc with their DTD
 entities expanded, since DTDs are refused here)."""
+_QUERY = re.compile(r"\?[^\s)'\"]*")
 _CACHE: dict[str, tuple[float, bytes]] = {}
 _CACHE_LOCK = threading.Lock()
 
@@ -220,7 +222,9 @@ def fetch_wsdl(source: str, *, session: requests.Session, timeout: float = 30.0,
     except requests.RequestException as exc:
         if disk is not None and disk.exists():
             return disk.read_bytes()
-        raise SourceUnavailableError(f"cannot fetch the WSDL {source.split('?')[0]}: {type(exc).__name__}") from None
+        where = shown(source)  # no query (a token may ride there), no user:password
+        reason = _QUERY.sub("?…", str(exc))[:300]  # the library quotes the path with its query
+        raise SourceUnavailableError(f"cannot fetch the WSDL {where}: {type(exc).__name__}: {reason}") from None
     if response.status_code in (401, 403):
         from gateway.contract.errors import AuthenticationError
 

@@ -40,6 +40,9 @@ class FirstPage:
                 "problems": self.problems}
 
 
+_EMPTY_HINT = ("; if the system holds records changed in that window, check its credentials — some services (.NET "
+               "ASMX ones often) answer a wrong password with an empty result, not a fault")
+
 def _dig(item: Any, path: str) -> Any:
     for part in path.split("."):
         if isinstance(item, Mapping):
@@ -107,11 +110,12 @@ def check_first_page(system: SystemConfig, connector: Connector, config: Mapping
     except TongbanError as exc:
         return FirstPage(False, f"the first page of stream {stream_name!r} could not be read: {exc}")
     if page is None:
-        return FirstPage(True, f"stream {stream_name!r} answered no records: key and cursor field not checked")
+        return FirstPage(True, f"stream {stream_name!r} answered no records: key and cursor field not checked"
+                               f"{_EMPTY_HINT}")
     items = [r.payload for r in page.records] + [p for p in map(_payload, page.rejects) if isinstance(p, Mapping)]
     if not items:
         return FirstPage(True, f"stream {stream_name!r}: the first page has no records: key and cursor field not "
-                               f"checked")
+                               f"checked{_EMPTY_HINT}")
     where = system.connector_config_source
     key = stream.get("primary_key")
     incremental = stream.get("incremental") if isinstance(stream.get("incremental"), Mapping) else {}

@@ -110,3 +110,22 @@ def test_a_wsdl_redirected_to_another_host_is_not_fetched_with_the_sessions_head
                 fetch_wsdl(system.url + "/Service.asmx?wsdl", session=session, ttl=0)
             assert fetch_wsdl(system.url + "/here/Service.asmx?wsdl", session=session, ttl=0) == document
         assert other.seen == []
+
+
+def test_a_wsdl_that_cannot_be_fetched_says_why_and_shows_no_query() -> None:
+    """Outside review: a scaffold from a mistyped URL said only "ConnectionError". The cause is told; the query —
+    where a token may ride — is not."""
+    import socket
+
+    from gateway.contract.errors import SourceUnavailableError
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with pytest.raises(SourceUnavailableError) as caught:
+        fetch_wsdl(f"http://127.0.0.1:{port}/Services/WebService.asmx?wsdl&token=SECRET", session=plain_session(),
+                   timeout=10)
+    message = str(caught.value)
+    assert "Connection refused" in message or "ConnectionError" in message
+    assert "NewConnectionError" in message or "refused" in message.lower()
+    assert "SECRET" not in message and "token" not in message

@@ -385,3 +385,20 @@ def test_an_inclusive_source_answering_one_anchored_page_empty_is_asked_again_no
     with ScriptedServer(inclusive_with_one_null_page) as server:
         read = _read(_connector(server.url, {}), mode="full_refresh")
     assert glitched and sorted(set(read)) == [r["id"] for r in GROUPED]
+
+
+def test_an_empty_first_page_says_to_check_the_credentials() -> None:
+    """Outside review: an ASMX service answers a wrong password with an empty result, not a fault — the check said
+    "ok … no records" and the sync "ok … read 0"; the first page's check now says what an empty answer may be."""
+    from types import SimpleNamespace
+
+    from gateway.kernel.firstpage import check_first_page
+
+    def empty(request: Seen) -> Answer:
+        return _page([], request.query)
+
+    with ScriptedServer(empty) as server:
+        system = SimpleNamespace(stream="cases", connector_config_source="gov.yaml")
+        config = {"streams": {"cases": {"primary_key": "id", "incremental": {"cursor_field": "updateTime"}}}}
+        page = check_first_page(system, _connector(server.url, {}), config)  # type: ignore[arg-type]
+    assert page.ok and "check its credentials" in page.message and "empty result" in page.message
