@@ -78,3 +78,26 @@ def test_scaffold_writes_wsse_only_where_the_policy_asks(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     config = yaml.safe_load((tmp_path / "config" / "connectors" / "sec.yaml").read_text(encoding="utf-8"))
     assert config["wsse"]["username_secret"] == "username"
+
+
+def test_a_wsdl_scaffolded_from_the_services_own_host_follows_the_systems_files_endpoint(tmp_path: Path) -> None:
+    """Outside review: scaffolded from a test instance's live WSDL, the YAML kept `wsdl: http://127.0.0.1:38137/…`
+    (only a comment said to change it) while its calls followed `{base_url}`: production would have fetched the
+    WSDL from the test host. A WSDL served by the service's own host is named from `{base_url}` too."""
+    from http_testlib import Answer, ScriptedServer, Seen
+
+    where: dict[str, str] = {}
+
+    def service(request: Seen) -> Answer:
+        return Answer(200, {"Content-Type": "text/xml; charset=utf-8"},
+                      wsdl(f"{where['url']}/ScjgService.asmx").encode())
+
+    with ScriptedServer(service) as server:
+        where["url"] = server.url
+        result = CliRunner().invoke(app, ["connector", "new", "mkt", "--wsdl", f"{server.url}/ScjgService.asmx?wsdl",
+                                          "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    config = yaml.safe_load((tmp_path / "config" / "connectors" / "mkt.yaml").read_text(encoding="utf-8"))
+    assert config["wsdl"] == "{base_url}/ScjgService.asmx?wsdl" and config["address"] == "{base_url}/ScjgService.asmx"
+    production = parse_config(config | {"base_url": "https://zwfw.example.gov.cn"})
+    assert production.wsdl_location == "https://zwfw.example.gov.cn/ScjgService.asmx?wsdl"
