@@ -63,7 +63,7 @@ from .issues import Issue, emit_warnings, raise_issues
 from .limits import MAX_COUNT, MAX_DAYS, MAX_SEQ, TIME_FLOOR, FreeText
 from .quality import QualityFlag, make_flag
 from .repair import IMPLAUSIBLE_TIME, revalidate, step_start
-from .text import gb18030_problem
+from .text import gb18030_problem, outside_gbk
 
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -336,6 +336,11 @@ class Case(BaseModel):
                 problem = gb18030_problem(text) if text else None
                 if problem is not None:
                     errors.append((path, "text.gb18030", problem))
+        for path, text in (("applicant.name", applicant.name), ("agent.name", self.agent.name if self.agent else None)):
+            beyond = outside_gbk(text) if text else None
+            if beyond is not None:
+                flags.append((path, "text.outside_gbk", f"{beyond} is outside GBK: a system storing GBK cannot hold "
+                                                        "this name"))
 
         # What the result demands (quality rules: real systems break each of them often).
         result = self.result

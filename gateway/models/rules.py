@@ -206,6 +206,9 @@ _ALL: tuple[Rule, ...] = (
     _q("case.deferred_due", "deferred_materials[].due_at", "A deferred material (容缺/承诺) should have a due date, "
        "not before the case was accepted."),
     _q("division.unknown", "division_code", "The division code is not (or no longer) in GB/T 2260."),
+    _q("text.outside_gbk", "applicant.name, agent.name", "A name with a character outside GBK (an emoji, a rare "
+       "character of CJK Extension B and beyond): GB18030 holds it, but a hall or department system storing GBK "
+       "cannot (the push to it fails); a 生僻字 is legitimate, an emoji usually a typing slip."),
     _q("case.implausible_time", "accepted_at, promised_at, finished_at, events[].ended_at, stages[].*_at, "
        "deferred_materials[].*_at", "An optional time before 1900 (0001-01-01, a \"no value\" default) is not a "
        "real time: it is left out (the case is kept)."),

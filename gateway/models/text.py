@@ -46,4 +46,16 @@ def gb18030_problem(text: str) -> str | None:
     return None
 
 
-__all__ = ["UNSTORABLE", "gb18030_problem", "storable", "without_surrogates"]
+def outside_gbk(text: str) -> str | None:
+    """The first character of ``text`` that GBK cannot encode, described (``'😀' (U+1F600)``), or None."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("gbk")
+        return None
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start]
+        return f"{bad!r} (U+{ord(bad):04X}) at position {exc.start}"
+
+
+__all__ = ["UNSTORABLE", "gb18030_problem", "outside_gbk", "storable", "without_surrogates"]

@@ -65,6 +65,7 @@ class Foreign:
     phone: str
     promise_days: str
     flag: str
+    applicant_name: str
 
     def is_deleted(self, record: dict[str, Any]) -> bool:
         if self.sandbox == "social":
@@ -85,9 +86,9 @@ class Foreign:
 
 SYSTEMS = {
     "jn_social": Foreign("social", social, "ywlsh", "bjbh", "jbbm", "bjjg", "bjsj", "zzmc", "zzbh", "zjlx", "zjhm",
-                         "lxdh", "cnsx", "sfsc"),
+                         "lxdh", "cnsx", "sfsc", "sqrxm"),
     "jn_welfare": Foreign("welfare", welfare, "YWBH", "BJBH", "JBBM", "BJJG", "BJSJ", "ZZMC", "ZZBH", "ZJLX", "ZJHM",
-                          "LXDH", "CNSX", "SCBZ"),
+                          "LXDH", "CNSX", "SCBZ", "SQRXM"),
 }
 
 
@@ -135,6 +136,13 @@ def expected_rules(f: Foreign, record: dict[str, Any]) -> set[str]:
         number = str(record[f.id_no])
         if not _could_be_issued(number[:6], int(number[6:10])):
             rules.add("resident_id.place_code")
+    # text.outside_gbk: a name with a character GBK cannot hold (the sandbox's 生僻字 of CJK Extension B)
+    name = record[f.applicant_name]
+    if isinstance(name, str) and not name.isascii():
+        try:
+            name.strip().encode("gbk")
+        except UnicodeEncodeError:
+            rules.add("text.outside_gbk")
     return rules
 
 

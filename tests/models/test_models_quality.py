@@ -134,7 +134,7 @@ def test_every_rule_the_case_raises_is_in_the_catalogue_with_its_kind() -> None:
                         "case.office_division", "case.agent_authorisation", "case.deferred_due",
                         "case.office_incomplete", "case.agent_incomplete", "case.implausible_time",
                         "case.step_start_missing", "case.catalog_code", "text.truncated", "text.replaced",
-                        "range.implausible", "mapping.code_unknown", "mapping.lookup_unknown", "mapping.regex_no_match"}
+                        "range.implausible", "mapping.code_unknown", "mapping.lookup_unknown", "mapping.regex_no_match", "text.outside_gbk"}
     assert QUALITY_RULES == expected_quality
     assert all(RULES[name].default == "flag" and RULES[name].configurable for name in QUALITY_RULES)
     structural = {r for r in RULES if r not in QUALITY_RULES}
@@ -189,3 +189,17 @@ def test_aggregate_flags_counts_a_record_once_per_rule_and_groups_list_fields() 
     assert summary["case.date_order"].fields == ["events[].started_at", "events[].ended_at"]
     assert summary["case.date_order"].examples == ["a:1"]
     assert aggregate_flags([]) == [] and not QualityTally()
+
+
+def test_a_name_outside_gbk_is_flagged_and_the_case_kept() -> None:
+    """Outside review: an emoji in an applicant's name passed unflagged (GB18030 holds every character) and reached
+    a hall that stores GBK. A 生僻字 of CJK Extension B is a real name — flagged the same (the push to a GBK system
+    would fail), never refused; a name GBK holds is not flagged."""
+    base = valid_case()
+    for name in ("李四😀", "张𠮷"):
+        case, flags = validate_case({**base, "applicant": {**base["applicant"], "name": name}}, "t:1")
+        [flag] = [f for f in case.quality if f.rule == "text.outside_gbk"]
+        assert flag.field == "applicant.name" and f"U+{ord(name[-1]):04X}" in flag.message
+    case, _ = validate_case({**base, "applicant": {**base["applicant"], "name": "欧阳娜娜"}}, "t:1")
+    assert not [f for f in case.quality if f.rule == "text.outside_gbk"]
+    assert "text.outside_gbk" in QUALITY_RULES
