@@ -167,12 +167,12 @@ def read_pages(
                                  "not seem to end its pages")
         sent.add(key)
         response, body, items = fetch(request)
-        if probe is not None and not decoder.records_at(items, probe):
+        if probe is not None and not decoder.any_up_to(items, probe):
             # a source may answer one page without the anchor's records by accident (a null or empty page, a replica
             # behind): asked once more before their absence is taken for a strict filter — which stops the run and
             # tells the operator to change a setting that may well be right
             again = fetch(request)
-            if decoder.records_at(again[2], probe):
+            if decoder.any_up_to(again[2], probe):
                 response, body, items = again
         filtered = anchor if reanchor else None  # the page was asked for "changed since" this
         arrived.clear()

@@ -455,6 +455,16 @@ class RecordDecoder:
                 found.append(record)
         return found
 
+    def any_up_to(self, items: Iterable[Any], cursor: datetime) -> bool:
+        """Whether any of ``items`` changed at or before ``cursor`` — without taking them: what a page asked for
+        "changed since" an inclusive anchor holds (the anchor's records, and with a coarse parameter format the
+        records just before it)."""
+        for item in items:
+            record = self._one(item)
+            if isinstance(record, RawRecord) and record.cursor is not None and record.cursor <= cursor:
+                return True
+        return False
+
     def one(self, item: Any) -> RawRecord | SkippableSyncError:
         """One item as :meth:`decode` makes it, without the repeat bookkeeping: a record, or why it is none."""
         return self._one(item)

@@ -23,7 +23,7 @@ import orjson
 from sqlalchemy import Engine
 
 from gateway.contract.errors import FieldIssue, RecordRejected, TongbanError
-from gateway.crypto.pii import PiiCodec, seal_text
+from gateway.crypto.pii import PiiCodec, redact, seal_text
 from gateway.models.datetimes import beijing_minute
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.ops.periods import month_bounds
@@ -277,7 +277,7 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
             rating = from_evaluator(raw)
         except RecordRejected as exc:
             report.rejected += 1
-            report.rejections.append(str(exc))
+            report.rejections.append(redact(str(exc)))  # to the CLI and the task result: masked
             dead.append(_dead_record(raw, exc, now))
             continue
         count_flags(report, rating.quality)
@@ -290,7 +290,7 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
             placed.append((ev, raw, _division(ev, docs.get(ev.case_no), settings.district)))
         except RecordRejected as exc:
             report.rejected += 1
-            report.rejections.append(str(exc))
+            report.rejections.append(redact(str(exc)))  # to the CLI and the task result: masked
             dead.append(_dead_record(raw, exc, now))
     ledger.add_dead_letters(conn, list({d["source_id"]: d for d in dead}.values()), pii=pii)
     refused = {d["source_id"] for d in dead}
@@ -511,7 +511,8 @@ def poll_appeals(engine: Engine, client: ProvincialClient, *, now: datetime | No
     差评 figures."""
     now = now or datetime.now(timezone.utc)
     changes: list[dict[str, Any]] = []
-    with engine.connect() as conn:
+    with engine.begin() as conn:  # a process without the ledger's keys asks the province nothing
+        require_ledger_keys(conn, pii, what="ask the province about appeals")
         pending = store.appeals_pending(conn)
     for appeal in pending:
         answer = client.call("cxSs", {"pjbh": appeal["rating_id"], "sscj": APPEAL_LEVELS[appeal["level"]]}) \

@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 
 from gateway.contract.errors import (
     AuthenticationError,
+    ConfigError,
     FatalSyncError,
     RetriableSyncError,
     WriteRejectedError,
@@ -134,7 +135,15 @@ def deliver(engine: Engine, target: Target, sender: _Sender, *, now: datetime | 
                     store.set_outbox(conn, item["id"], next_attempt_at=now + timedelta(seconds=30))
                 report.waiting += 1
                 continue
-        payload = orjson.loads(open_text(item["payload"], pii) or "null")
+        try:
+            payload = orjson.loads(open_text(item["payload"], pii) or "null")
+        except (ConfigError, ValueError) as exc:  # damaged, or sealed under a key not in the key file
+            with engine.begin() as conn:  # dead, not a queue stopped behind it for good (resend once it is fixed)
+                store.set_outbox(conn, item["id"], status="dead", last_error=_error(exc))
+                dead_letter(conn, item, f"its queued message cannot be opened: {exc}")
+            report.dead += 1
+            report.errors.append(f"{item['key']}: {_error(exc)}")
+            continue
         attempts = item["attempts"] + 1
         try:
             sender.call(item["operation"], payload)
@@ -147,14 +156,14 @@ def deliver(engine: Engine, target: Target, sender: _Sender, *, now: datetime | 
                 if status == "dead":
                     dead_letter(conn, item, f"gave up after {attempts} attempts: {exc}")
                     report.dead += 1
-            report.errors.append(f"{item['key']}: {exc}")
+            report.errors.append(f"{item['key']}: {_error(exc)}")
             continue
         except WriteRejectedError as exc:
             with engine.begin() as conn:
                 store.set_outbox(conn, item["id"], attempts=attempts, last_error=_error(exc), status="dead")
                 dead_letter(conn, item, str(exc))
             report.dead += 1
-            report.errors.append(f"{item['key']}: {exc}")
+            report.errors.append(f"{item['key']}: {_error(exc)}")
             continue
         except AuthenticationError:
             raise
@@ -170,9 +179,9 @@ def deliver(engine: Engine, target: Target, sender: _Sender, *, now: datetime | 
                 report.dead += 1
             else:
                 report.retried += 1
-            report.errors.append(f"{item['key']}: {exc}")
+            report.errors.append(f"{item['key']}: {_error(exc)}")
             if streak >= FATAL_STREAK:
-                raise FatalSyncError(f"{target}: {streak} items in a row failed, the last {item['key']}: {exc}") from exc
+                raise FatalSyncError(f"{target}: {streak} items in a row failed, the last {item['key']}: {_error(exc)}") from exc
             continue
         streak = 0
         with engine.begin() as conn:
@@ -216,8 +225,11 @@ def _dead_letter(conn: Any, item: Any, reason: str, now: datetime, pii: PiiCodec
     """The dead letter of an outbox item refused for good (sealed with ``pii``). Its raw names the outbox row
     (``outbox_id``, as a case push's dead letter does) beside the payload sent, so that :func:`resend_dead` can
     queue that very row again."""
-    raw = {"outbox_id": item["id"], "key": item["key"], "operation": item["operation"],
-           "payload": orjson.loads(open_text(item["payload"], pii) or "null")}
+    try:
+        payload = orjson.loads(open_text(item["payload"], pii) or "null")
+    except (ConfigError, ValueError):  # the message itself cannot be opened: the dead letter names its row
+        payload = None
+    raw = {"outbox_id": item["id"], "key": item["key"], "operation": item["operation"], "payload": payload}
     ledger.add_dead_letters(conn, [{
         "kind": "push", "system": item["target"], "stream": item["operation"], "source_id": item["key"],
         "case_no": None, "cursor": None, "raw": orjson.dumps(raw).decode(),
@@ -261,7 +273,10 @@ def resend_dead(engine: Engine, target: Target, *, now: datetime | None = None,
     with engine.begin() as conn:
         require_ledger_keys(conn, pii, what=f"queue {target}'s dead messages again")
         for row in ledger.open_push_dead_letters(conn, target):
-            item_id = _outbox_id(open_text(row.raw, pii))
+            try:
+                item_id = _outbox_id(open_text(row.raw, pii))
+            except (ConfigError, ValueError):  # sealed under a key not in the key file, or damaged: for a person
+                item_id = None
             if item_id is None:
                 report.unnamed.append(int(row.id))
                 continue

@@ -23,7 +23,7 @@ import orjson
 from sqlalchemy import Engine
 
 from gateway.contract.errors import FieldIssue, RecordRejected
-from gateway.crypto.pii import PiiCodec, seal_text
+from gateway.crypto.pii import PiiCodec, redact, seal_text
 from gateway.models.datetimes import beijing_minute
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.ops.periods import month_bounds
@@ -151,7 +151,7 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
             order = from_hotline(raw)
         except RecordRejected as exc:
             report.rejected += 1
-            report.rejections.append(str(exc))
+            report.rejections.append(redact(str(exc)))  # to the CLI and the task result: masked
             dead.append(_dead(raw, exc, now))
             continue
         count_flags(report, order.quality)

@@ -297,8 +297,8 @@ def keys_rotate(
                                                                     "rotation left under an old key.")] = False,
 ) -> None:
     """Add a new current PII key to $TONGBAN_KEY_FILE and re-seal every sealed value with it; seal what a process
-    without the key file wrote in clear (raw payloads, applicants' ID numbers) and the certificates' files an older
-    Tongban kept in clear.
+    without the key file wrote in clear (raw payloads, applicants' ID numbers) and what an older Tongban kept in clear
+    (the certificates' files, the citizen side's comments, complaints and queued messages).
 
     Then counts, column by column, what is still sealed under an older key (a value whose key is missing from
     the file, a row written meanwhile with the old key file): the rotation is done only when none is, and until

@@ -35,7 +35,7 @@ from gateway.contract.errors import ConfigError
 from gateway.crypto.keys import GatewayKeys
 from gateway.models.identifiers import IdentifierError, validate_resident_id
 
-__all__ = ["PiiCodec", "RedactingFilter", "codec_from_env", "open_text", "seal_text", "install_log_redaction", "mask", "normalize_id", "redact",
+__all__ = ["DamagedSeal", "PiiCodec", "RedactingFilter", "codec_from_env", "open_text", "seal_text", "install_log_redaction", "mask", "normalize_id", "redact",
            "redact_document"]
 
 FIELD_PREFIX = "enc:v1:"
@@ -140,7 +140,7 @@ _ADDRESS_KEY = re.compile(r"(?:address|addr|dz|住址|地址|住所)$", re.IGNOR
 _ADDRESS_KEPT = 6
 _RECORD_NUMBER_KEY = re.compile(
     r"^(?:bjbh|slbh|sbbh|gdbh|jdbh|ywlsh|lsh|sxbm|办件编号|受理编号|申报编号|工单编号|业务流水号|流水号)$"
-    r"|(?:case|order|apply|application|serial|business|flow|receipt|work_?order)_?(?:no|num|number|code)$",
+    r"|^(?:case|order|apply|application|serial|business|flow|receipt|work_?order)_?(?:no|num|number|code)$",
     re.IGNORECASE)
 """Keys whose value is a record's own number — a case's 办件编号, a 12345 order's 工单编号, a 流水号 — never a
 person's: an 18-digit one (division + date + sequence) is ID-shaped and was masked, so ``tongban cases show``
@@ -236,6 +236,11 @@ def install_log_redaction(names: tuple[str, ...] = ("", "uvicorn", "uvicorn.acce
                 handler.addFilter(_FILTER)
 
 
+class DamagedSeal(ConfigError):
+    """A sealed value that does not authenticate under its key: damaged or tampered with — not a key missing from the
+    key file (a :class:`ConfigError` too, so that every reader that stops on an unreadable seal stops on this)."""
+
+
 class PiiCodec:
     """Seal, open and index personal identifiers with the keys of :class:`GatewayKeys`."""
 
@@ -273,7 +278,7 @@ class PiiCodec:
             dec.authenticate_additional_data(kid.encode())
             return dec.update(body[:-16]) + dec.finalize()
         except InvalidTag:
-            raise ConfigError(f"sealed value does not authenticate under key {kid!r}") from None
+            raise DamagedSeal(f"sealed value does not authenticate under key {kid!r}") from None
 
     # -- fields --------------------------------------------------------------------------------------------
     def seal(self, value: str) -> str:

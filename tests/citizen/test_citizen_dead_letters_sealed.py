@@ -136,3 +136,19 @@ def test_a_damaged_sealed_dead_letter_stays_open_and_the_replay_goes_on(database
     with engine.connect() as conn:
         states = dict(conn.execute(select(dead_letters.c.source_id, dead_letters.c.status)).all())
     assert states == {"R1": "open", "R2": "resolved"}
+
+
+def test_without_the_ledgers_keys_appeals_are_not_even_asked_about(database_url: str) -> None:
+    """Review: poll_appeals asked the province first and was refused only when it queued the next level."""
+    from gateway.citizen import poll_appeals
+
+    engine, settings, calendar = migrated(database_url), load_citizen(), WorkCalendar.load()
+    sync_evaluations(engine, settings, client=Pages([rating("R1", "C1", 1, T0, T0, channel="wechat")]),
+                     calendar=calendar, now=T0, pii=PiiCodec(GatewayKeys.generate()))  # the ledger is sealed
+
+    class Province:
+        def call(self, operation: str, payload: Any) -> Any:
+            raise AssertionError(f"asked the province {operation} without the ledger's keys")
+
+    with pytest.raises(ConfigError, match="ask the province about appeals"):
+        poll_appeals(engine, Province())  # type: ignore[arg-type]

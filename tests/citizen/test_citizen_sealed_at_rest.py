@@ -145,3 +145,42 @@ def test_keys_rotate_seals_citizen_texts_kept_in_clear_and_reseals_them_under_a_
     reseal_all(engine, new)
     assert not any(stale_seals(engine, new).values())
     assert [new.open_blob(v) for v in _column(engine, citizen_evaluations.c.comment)] == ["王秀英 13912345678"]
+
+
+class Recording:
+    """A receiver that takes every message, or refuses the ones naming ``refuse`` for good, quoting them."""
+
+    def __init__(self, refuse: str = "") -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.refuse = refuse
+
+    def call(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if self.refuse and self.refuse in str(payload):
+            from gateway.contract.errors import WriteRejectedError
+
+            raise WriteRejectedError(f"refused {payload}: 来电人 370102198506011232 13912345678")
+        self.sent.append((operation, payload))
+        return {}
+
+
+def test_a_message_that_cannot_be_opened_dies_alone_and_errors_are_kept_masked(sqlite_url: str) -> None:
+    """Review: one queued message that would not open (damaged, or under a key gone from the key file) stopped every
+    delivery run for good with nothing behind it sent; and a receiver's error quoting personal data went whole into
+    the run's report (the CLI's output, the Airflow task's result)."""
+    engine, settings, calendar = migrated(sqlite_url), load_citizen(), WorkCalendar.load()
+    pii = PiiCodec(GatewayKeys.generate())
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=BEIJING)
+    sync_workorders(engine, settings, client=Pages([order(no, "待转派", at, at) for no in ("G1", "G2", "G3")]),
+                    calendar=calendar, now=at + timedelta(minutes=1), pii=pii)
+    with engine.begin() as conn:
+        conn.execute(citizen_outbox.update().where(citizen_outbox.c.key == "zp:G1")
+                     .values(payload=f"encb:v1:{pii.current}:AAAA" + "B" * 40))  # does not authenticate
+    receiver = Recording(refuse="G3")
+    report = deliver(engine, "hotline", receiver, now=at + timedelta(minutes=2), pii=pii)
+    assert [p["gdbh"] for _, p in receiver.sent] == ["G2"]  # sent past the one that would not open
+    assert report.dead == 2 and report.delivered == 1
+    shown = " ".join(report.errors)
+    assert "370***********1232" in shown and "370102198506011232" not in shown and "13912345678" not in shown
+    with engine.connect() as conn:
+        states = dict(conn.execute(select(citizen_outbox.c.key, citizen_outbox.c.status)).all())
+    assert states == {"zp:G1": "dead", "zp:G2": "delivered", "zp:G3": "dead"}

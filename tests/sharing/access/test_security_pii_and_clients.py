@@ -216,11 +216,14 @@ def test_a_records_own_number_is_shown_and_an_id_number_is_masked_whatever_its_j
     raw = {"case_no": "370102202403050001", "bjbh": "370100202400000005", "caseNo": "370102202403050001",
            "gdbh": "123452026090100001", "sfzh": "370102198506011232", "zjbh": "370102198506011232",
            "idCardNo": "370102198506011232", "sfzhm": 370102198506011233, "count": 3,
+           "personApplyNo": "370102198506011232", "legal_person_business_no": "370102198506011232",
            "note": "办件370102202403050001 申请人370102198506011232"}
     shown = orjson.loads(redact_document(orjson.dumps(raw).decode()))
     assert (shown["case_no"], shown["bjbh"], shown["caseNo"], shown["gdbh"]) == (
         "370102202403050001", "370100202400000005", "370102202403050001", "123452026090100001")
     assert shown["sfzh"] == shown["zjbh"] == shown["idCardNo"] == "370***********1232"  # 证件编号 is a person's
+    # a record-number word inside a longer key is not that record's number (review: a person's number leaked)
+    assert shown["personApplyNo"] == shown["legal_person_business_no"] == "370***********1232"
     assert shown["sfzhm"] == "370***********1233" and shown["count"] == 3
     assert shown["note"] == "办件370***********0001 申请人370***********1232"  # free text: masked, as in doubt
 

@@ -196,10 +196,17 @@ def test_a_file_that_is_not_the_verified_one_or_cannot_be_opened_is_refused_and_
     refused = _file(world)
     assert refused.status_code == 500 and refused.json()["type"].endswith("/integrity"), refused.text
     assert "does not match its SHA-256" in refused.json()["detail"]
-    _put_file(world, PiiCodec(GatewayKeys.generate()).seal_file(issued))  # a key not in this key file
+    stranger = PiiCodec(GatewayKeys.generate())
+    _put_file(world, stranger.seal_file(issued))  # a key not in this key file
     unopened = _file(world)
-    assert unopened.status_code == 503 and "cannot be opened by this gateway" in unopened.json()["detail"]
-    assert _file_log(world) == [("release", "denied:integrity"), ("release", "denied:unavailable")]
+    assert unopened.status_code == 503 and "key this gateway's key file does not hold" in unopened.json()["detail"]
+    assert stranger.current not in unopened.text  # the key's id is the operator's business, not the client's
+    sealed = world["world"].gw.pii.seal_file(issued)
+    _put_file(world, sealed[:-12] + ("A" if sealed[-12] != "A" else "B") + sealed[-11:])  # one byte altered
+    altered = _file(world)
+    assert altered.status_code == 500 and altered.json()["type"].endswith("/integrity"), altered.text
+    assert _file_log(world) == [("release", "denied:integrity"), ("release", "denied:unavailable"),
+                                ("release", "denied:integrity")]
     _put_file(world, world["world"].gw.pii.seal_file(issued))
     assert _file(world).content == issued
 

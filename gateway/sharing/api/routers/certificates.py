@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from gateway.contract.errors import ConfigError
-from gateway.crypto.pii import mask
+from gateway.crypto.pii import DamagedSeal, mask
 from gateway.sharing.access.audit import AuditEntry
 from gateway.sharing.access.clients import Client
 from gateway.sharing.certificates import library
@@ -278,9 +278,13 @@ async def _stored_file(api: Api, caller: Caller, cert: StoredCertificate, holder
 
     try:
         stored = await api.run(_file, api, cert.identifier)
-    except ConfigError as exc:
-        raise await refuse(503, "unavailable", f"certificate {cert.identifier}: its file cannot be opened by this "
-                                               f"gateway ({exc}); an operator must restore the key") from None
+    except DamagedSeal:
+        raise await refuse(500, "integrity", f"certificate {cert.identifier}: its stored file does not "
+                                             "authenticate (damaged or altered); it is not served") from None
+    except ConfigError:
+        raise await refuse(503, "unavailable", f"certificate {cert.identifier}: its file is sealed under a key "
+                                               "this gateway's key file does not hold; an operator must restore "
+                                               "the key") from None
     except ValueError:
         raise await refuse(500, "integrity", f"certificate {cert.identifier}: its stored file cannot be read; it "
                                              "is not served") from None
