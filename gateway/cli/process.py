@@ -60,7 +60,8 @@ def handoff_scan(
     try:
         catalogue = TongbanCatalogue.load(systems_path=runtime.systems.path)
         calendar = WorkCalendar.load(systems_path=runtime.systems.path)
-        report = scan_handoffs(runtime.engine, runtime.systems, catalogue, now=moment, calendar=calendar).as_dict()
+        report = scan_handoffs(runtime.engine, runtime.systems, catalogue, now=moment, calendar=calendar,
+                               pii=runtime.pii).as_dict()
     finally:
         runtime.close()
     if json_out:

@@ -149,7 +149,8 @@ def run_handoffs(now: str | None = None, *, ahead_of_clock: bool = False) -> dic
     with _runtime() as runtime:
         catalogue = TongbanCatalogue.load(systems_path=runtime.systems.path)
         calendar = WorkCalendar.load(systems_path=runtime.systems.path)
-        return scan_handoffs(runtime.engine, runtime.systems, catalogue, now=moment, calendar=calendar).as_dict()
+        return scan_handoffs(runtime.engine, runtime.systems, catalogue, now=moment, calendar=calendar,
+                             pii=runtime.pii).as_dict()
 
 
 def run_deferred() -> dict[str, Any]:

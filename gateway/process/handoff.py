@@ -121,13 +121,15 @@ class HandoffReport:
 
 
 def scan_handoffs(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogue, *,
-                  now: datetime | None = None, calendar: WorkCalendar | None = None) -> HandoffReport:
+                  now: datetime | None = None, calendar: WorkCalendar | None = None,
+                  pii: Any = None) -> HandoffReport:
     """One pass: register new front-desk cases, start the window of those the department now has, take the
     departments' answers, deem the overdue ones, forward the hall's later changes. Idempotent; ``now`` is
-    injectable (tests, and a DAG run's own time)."""
+    injectable (tests, and a DAG run's own time). ``pii`` (the ledger's PiiCodec) seals the case document a
+    routing refusal keeps as its dead letter."""
     now = now or utcnow()
     report = HandoffReport()
-    _register(engine, systems, catalogue, now, report)
+    _register(engine, systems, catalogue, now, report, pii)
     _deliveries(engine, catalogue, calendar, now, report)
     _answers(engine, now, report)
     _deem(engine, systems, catalogue, now, calendar, report)
@@ -159,7 +161,7 @@ def preview_deemed(engine: Engine, now: datetime) -> list[dict[str, Any]]:
 # -- 1. registration and routing ------------------------------------------------------------------------------
 
 def _register(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogue, now: datetime,
-              report: HandoffReport) -> None:
+              report: HandoffReport, pii: Any) -> None:
     halls = [s.name for s in systems.systems.values() if s.role == "hall"]
     with engine.connect() as conn:
         candidates = store.frontdesk_candidates(conn, halls)
@@ -177,14 +179,15 @@ def _register(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogu
                 "target_system": route.target, "dept_code": route.dept_code,
                 "window_s": int(route.window.total_seconds()), "registered_at": now, "updated_at": now}
         try:
-            _register_one(engine, row, data, hall.name, by_catalogue, route, pending, base, catalogue, now, report)
+            _register_one(engine, row, data, hall.name, by_catalogue, route, pending, base, catalogue, now, report,
+                          pii)
         except _MovedOn:
             continue  # a newer version arrived meanwhile: registered on the next scan
 
 
 def _register_one(engine: Engine, row: dict[str, Any], data: dict[str, Any], hall: str, by_catalogue: bool,
                   route: Route, pending: bool, base: dict[str, Any], catalogue: TongbanCatalogue, now: datetime,
-                  report: HandoffReport) -> None:
+                  report: HandoffReport, pii: Any) -> None:
     case_no = row["case_no"]
     ended = ended_unaccepted({"version": row["version"], "data": data}, case_no, route.target)
     with engine.begin() as conn:
@@ -225,7 +228,7 @@ def _register_one(engine: Engine, row: dict[str, Any], data: dict[str, Any], hal
         if route.refused:  # still pending: nobody accepted it, and nobody can
             if store.insert_handoff(conn, {**base, "state": "refused_routing", "decided_at": now,
                                            "decided_by": "routing", "reason": route.reason}):
-                _refuse(conn, row, data, route, hall, now)
+                _refuse(conn, row, data, route, hall, now, pii)
                 report.refused_routing += 1
             return
         state = "awaiting_delivery" if pending else "accepted"
@@ -276,7 +279,8 @@ def _by_department(data: dict[str, Any], systems: SystemsConfig, hall: str, cata
     return Route(target, dept, window)
 
 
-def _refuse(conn: Any, row: dict[str, Any], data: dict[str, Any], route: Route, hall: str, now: datetime) -> None:
+def _refuse(conn: Any, row: dict[str, Any], data: dict[str, Any], route: Route, hall: str, now: datetime,
+            pii: Any = None) -> None:
     """Refused at routing: back to the hall as 不予受理 with the reason, and a ``routing`` dead letter. Only a case
     still pending: a refusal is never written over a version that was accepted or has a result."""
     if data.get("accepted_at") or data.get("result"):
@@ -288,7 +292,8 @@ def _refuse(conn: Any, row: dict[str, Any], data: dict[str, Any], route: Route, 
     if version is not None:
         store.queue(conn, row["case_no"], version, [hall], now)
     store.refuse_to_dead_letters(conn, system=hall, case_no=row["case_no"], reason=route.reason or "",
-                                 rule=route.rule or "routing.refused", field=_field_of(route.rule), raw=data, now=now)
+                                 rule=route.rule or "routing.refused", field=_field_of(route.rule), raw=data, now=now,
+                                 pii=pii)
     store.log(conn, row["case_no"], now, "refused_routing", ACTOR, rule=route.rule, reason=route.reason,
               told=[hall] if version is not None else [])
 

@@ -285,16 +285,17 @@ def write_case_version(conn: Connection, case_no: str, expected_version: int, da
 
 
 def refuse_to_dead_letters(conn: Connection, *, system: str, case_no: str, reason: str, rule: str,
-                           field: str, raw: dict[str, Any], now: datetime) -> None:
+                           field: str, raw: dict[str, Any], now: datetime, pii: Any = None) -> None:
     """A case refused at routing is a dead letter (kind ``routing``) with the rule and the reason, besides the
-    refusal written back to the hall: an operator sees it next to every other record that did not go through."""
+    refusal written back to the hall: an operator sees it next to every other record that did not go through.
+    ``raw`` (the case document: names, phones, addresses) is sealed whole with ``pii``."""
     add_dead_letters(conn, [{
         "kind": "routing", "system": system, "stream": "handoff", "source_id": case_no, "case_no": case_no,
         "cursor": None, "raw": dumps(raw),
         "reason": f"{case_no}: {field}: {rule}: {reason}",
         "issues": dumps([{"record": case_no, "field": field, "rule": rule, "message": reason}]),
         "mapping_version": None, "status": "open", "attempts": 1, "created_at": now, "updated_at": now,
-    }])
+    }], pii=pii)
 
 
 # -- deferred materials (容缺/承诺) ----------------------------------------------------------------------------

@@ -282,9 +282,10 @@ def seal_clear(engine: Engine, codec: PiiCodec, *, dry_run: bool = False, batch:
     """Seal what the ledger holds in clear where Tongban seals now (``tongban keys rotate`` on a sealed ledger): the
     raw payloads of source records and the applicant's ID number in the merged cases — what a process without the
     key file wrote before the ledger refused one (:mod:`gateway.store.sealing`) — the certificates' files, kept
-    as clear base64 before the library sealed them, and the citizen side's texts (comments, complaints, queued
-    messages) kept in clear before it sealed them. Per column, how many rows (with ``dry_run``: would) change.
-    The dead letters' raw payloads are left: the purge drops them once resolved."""
+    as clear base64 before the library sealed them, the citizen side's texts (comments, complaints, queued
+    messages) and the dead letters' raw payloads kept in clear before they were sealed (an open one stays until
+    it is fixed: the purge only drops resolved ones). Per column, how many rows (with ``dry_run``: would)
+    change."""
     s = source_records.c
     counts = {"source_records.payload in clear": 0, "source_records.raw in clear": 0, "cases.data in clear": 0,
               "certificates.file in clear": 0}
@@ -322,7 +323,8 @@ def seal_clear(engine: Engine, codec: PiiCodec, *, dry_run: bool = False, batch:
         return 1 if dry_run else _written(conn.execute(update(certificates).where(where)
                                                        .values(file=codec.seal_file(content))))
 
-    for label, table, key, column in _CITIZEN_TEXTS:  # written in clear by an older Tongban, or before the keys
+    for label, table, key, column in [*_CITIZEN_TEXTS,  # written in clear by an older Tongban, or before the keys
+                                      ("dead_letters.raw", dead_letters, (dead_letters.c.id,), "raw")]:
         def text(conn: Any, where: Any, value: Any, table: Any = table, column: str = column) -> int:
             if not isinstance(value, str) or not value or value.startswith(BLOB_PREFIX):
                 return 0

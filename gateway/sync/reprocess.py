@@ -151,7 +151,7 @@ def _replay_system(runtime: Runtime, name: str, report: ReplayReport) -> None:
     with runtime.engine.begin() as conn:
         requeue = ledger.open_push_dead_letters(conn, name)
         for row in requeue:
-            outbox.requeue(conn, ledger.loads(row.raw)["outbox_id"])
+            outbox.requeue(conn, ledger.loads(open_text(row.raw, runtime.pii))["outbox_id"])
             ledger.resolve_dead_letter(conn, row.id)
         report.requeued_pushes += len(requeue)
 

@@ -115,6 +115,39 @@ def test_a_catalogue_hall_never_refuses_a_case_it_already_accepted(database_url:
     assert _handoff(engine, "C-P")["state"] == "refused_routing"
 
 
+def test_a_routing_refusal_keeps_the_case_sealed_in_its_dead_letter_and_keys_rotate_seals_older_ones(
+        database_url: str, tmp_path: Path) -> None:
+    """The routing dead letter keeps the whole case document (the applicant's name, phone, address): it was written
+    in clear on a sealed ledger, and `keys rotate` left every dead letter as it was."""
+    from gateway.crypto import GatewayKeys, PiiCodec
+    from gateway.ops.dead_letters import dead_letter_detail
+    from gateway.store.retention import seal_clear
+
+    engine = _ledger(database_url)
+    systems = _systems(tmp_path, "handoff")
+    office = {"code": "NO-SUCH-OFFICE", "division": "370102"}
+    pii = PiiCodec(GatewayKeys.generate())
+    _put(engine, _doc("C-P", office=office, applicant={"type": "1", "name": "王秀英", "id_type": "111",
+                                                      "id_number": "370102198506011232", "phone": "13912345678"}),
+         frontdesk=True)
+    assert scan_handoffs(engine, systems, CATALOGUE, now=HANDED + timedelta(hours=1), calendar=CALENDAR,
+                         pii=pii).refused_routing == 1
+    with engine.connect() as conn:
+        dead_id, raw = conn.execute(select(dead_letters.c.id, dead_letters.c.raw)
+                                    .where(dead_letters.c.kind == "routing")).one()
+    assert raw.startswith("encb:v1:") and "13912345678" not in raw and "王秀英" not in raw
+    shown = dead_letter_detail(engine, dead_id, pii)["raw"]  # the operator's view opens it, masked
+    assert "王**" in shown and "139****5678" in shown
+
+    with engine.begin() as conn:  # one written in clear, as before this change
+        conn.execute(dead_letters.update().where(dead_letters.c.id == dead_id)
+                     .values(raw='{"applicant": {"name": "王秀英", "phone": "13912345678"}}'))
+    assert seal_clear(engine, pii)["dead_letters.raw in clear"] == 1
+    with engine.connect() as conn:
+        assert conn.execute(select(dead_letters.c.raw).where(dead_letters.c.id == dead_id)).scalar_one() \
+            .startswith("encb:v1:")
+
+
 # -- 2. a late answer read before the deeming scan -----------------------------------------------------------
 
 def _late(engine: Any, decision: str) -> None:

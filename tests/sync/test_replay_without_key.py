@@ -69,3 +69,23 @@ def test_the_cli_says_which_system_it_could_not_replay_and_exits_non_zero(tmp_pa
     assert result.exit_code == 1, result.output
     assert "jn_estate: not replayed: this payload is sealed" in result.output
     assert "sd_civil: replayed 1" in result.output and "sd_hall: replayed 1" in result.output
+
+
+def test_a_push_dead_letter_sealed_by_keys_rotate_is_requeued_by_a_replay(tmp_path: Path) -> None:
+    """`keys rotate` now seals every dead letter kept in clear (push ones name only their outbox row, but the
+    column is sealed whole): the replay's re-queue read the raw as clear JSON and failed on the sealed text."""
+    codec = PiiCodec(GatewayKeys.generate())
+    url = _ledger(tmp_path, codec)
+    now = datetime.now(UTC)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(dead_letters.insert().values(
+            kind="push", system="sd_civil", stream="cases", source_id="C1:1", case_no="C1",
+            raw=codec.seal_blob(json.dumps({"outbox_id": 424242, "operation": "upsert", "version": 1})),
+            reason="refused", issues="[]", mapping_version=None, status="open", attempts=1, created_at=now,
+            updated_at=now))
+    engine.dispose()
+    keyed = Runtime(load_systems(REPO / "config" / "systems.yaml"), make_engine(url), pii=codec)
+    report = replay_dead_letters(keyed, system="sd_civil")
+    assert report.unreplayable == {} and report.requeued_pushes == 1
+    keyed.close()
