@@ -15,7 +15,7 @@ raw JSON text kept; the page's other records go on.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -448,22 +448,20 @@ class RecordDecoder:
     def records_at(self, items: Iterable[Any], cursor: datetime) -> list[RawRecord]:
         """The records among ``items`` whose change time is ``cursor`` — without taking them (no bookkeeping): the
         reader asks whether a source declared inclusive left out records at its anchor (an exclusive filter)."""
-        found = []
-        for item in items:
-            record = self._one(item)
-            if isinstance(record, RawRecord) and record.cursor == cursor:
-                found.append(record)
-        return found
+        return [r for r in self._peek(items) if r.cursor == cursor]
 
     def any_up_to(self, items: Iterable[Any], cursor: datetime) -> bool:
         """Whether any of ``items`` changed at or before ``cursor`` — without taking them: what a page asked for
         "changed since" an inclusive anchor holds (the anchor's records, and with a coarse parameter format the
         records just before it)."""
+        return any(r.cursor is not None and r.cursor <= cursor for r in self._peek(items))
+
+    def _peek(self, items: Iterable[Any]) -> Iterator[RawRecord]:
+        """The records among ``items``, built as :meth:`decode` builds them but not taken (no bookkeeping)."""
         for item in items:
             record = self._one(item)
-            if isinstance(record, RawRecord) and record.cursor is not None and record.cursor <= cursor:
-                return True
-        return False
+            if isinstance(record, RawRecord):
+                yield record
 
     def one(self, item: Any) -> RawRecord | SkippableSyncError:
         """One item as :meth:`decode` makes it, without the repeat bookkeeping: a record, or why it is none."""

@@ -287,22 +287,13 @@ def seal_clear(engine: Engine, codec: PiiCodec, *, dry_run: bool = False, batch:
     it is fixed: the purge only drops resolved ones). Per column, how many rows (with ``dry_run``: would)
     change."""
     s = source_records.c
-    counts = {"source_records.payload in clear": 0, "source_records.raw in clear": 0, "cases.data in clear": 0,
-              "certificates.file in clear": 0}
+    counts = {"source_records.payload in clear": 0, "certificates.file left in clear (not base64)": 0}
     for conn, rows in _payload_pages(engine, batch):
         for system, source_id, payload in rows:
             if bytes(payload[:1]) == payloads.CLEAR:
                 counts["source_records.payload in clear"] += 1 if dry_run else _written(conn.execute(
                     update(source_records).where(s.system == system, s.source_id == source_id, s.payload == payload)
                     .values(payload=payloads.seal_clear(payload, codec))))
-
-    def raw(conn: Any, where: Any, value: Any) -> int:  # rows from before the payload column (migration 0006)
-        if not isinstance(value, str) or value.startswith(BLOB_PREFIX):
-            return 0
-        return 1 if dry_run else _written(conn.execute(update(source_records).where(where)
-                                                       .values(raw=codec.seal_blob(value))))
-
-    counts["source_records.raw in clear"] = _scan(engine, source_records, (s.system, s.source_id), "raw", batch, raw)
 
     def case(conn: Any, where: Any, value: Any) -> int:
         sealed = _applicant_sealed(codec, value)
@@ -323,8 +314,9 @@ def seal_clear(engine: Engine, codec: PiiCodec, *, dry_run: bool = False, batch:
         return 1 if dry_run else _written(conn.execute(update(certificates).where(where)
                                                        .values(file=codec.seal_file(content))))
 
-    for label, table, key, column in [*_CITIZEN_TEXTS,  # written in clear by an older Tongban, or before the keys
-                                      ("dead_letters.raw", dead_letters, (dead_letters.c.id,), "raw")]:
+    texts = [("source_records.raw", source_records, (s.system, s.source_id), "raw"),  # rows before migration 0006
+             *_CITIZEN_TEXTS, ("dead_letters.raw", dead_letters, (dead_letters.c.id,), "raw")]
+    for label, table, key, column in texts:  # written in clear by an older Tongban, or before the keys
         def text(conn: Any, where: Any, value: Any, table: Any = table, column: str = column) -> int:
             if not isinstance(value, str) or not value or value.startswith(BLOB_PREFIX):
                 return 0
@@ -332,7 +324,6 @@ def seal_clear(engine: Engine, codec: PiiCodec, *, dry_run: bool = False, batch:
                                                            .values({column: codec.seal_blob(value)})))
 
         counts[f"{label} in clear"] = _scan(engine, table, key, column, batch, text)
-    counts["certificates.file left in clear (not base64)"] = 0
     counts["certificates.file in clear"] = _scan(engine, certificates, (certificates.c.identifier,), "file",
                                                  _page("certificates.file", batch), file)
     return counts

@@ -258,7 +258,7 @@ def _ingest_page(
                 "source_id": _fit(source_id, SOURCE_ID_MAX),
                 "case_no": _fit(case_no, CASE_NO_MAX),
                 "cursor": record.cursor if record else None,
-                "raw": _raw_text(ctx, raw),
+                "raw": _raw_text(raw),
                 "reason": storable(reason),  # messages may quote the bad value
                 "issues": _issues_text(issues),
                 "mapping_version": version,
@@ -399,7 +399,7 @@ def _ingest_page(
     counts.deleted, counts.queued = _merge_cases(conn, ctx, changes, now)
 
     counts.rejected_again += _already_dead(conn, ctx, dead)
-    ledger.add_dead_letters(conn, dead)
+    ledger.add_dead_letters(conn, dead, pii=ctx.pii)
     arrived = {r.source_id: r.cursor for r, _ in good if r.source_id not in unwritable}
     arrived.update(skipped)
     _resolve_dead_letters(conn, ctx, arrived, dead)
@@ -453,12 +453,13 @@ def _payload_dictionary(conn: Connection, ctx: IngestContext, samples: list[byte
     return payloads.register(data)
 
 
-def _raw_text(ctx: IngestContext, payload: Any) -> str:
+def _raw_text(payload: Any) -> str:
+    """A refused record's payload as its dead letter keeps it: JSON text (sealed by ledger.add_dead_letters)."""
     try:
         text = ledger.dumps(payload)
     except orjson.JSONEncodeError:
         text = ledger.dumps(_payload_repr(payload))  # what JSON cannot hold is kept as its repr (as text)
-    return text if ctx.pii is None else ctx.pii.seal_blob(text)
+    return text
 
 
 def _payload_repr(payload: Any) -> str:
