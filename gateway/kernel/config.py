@@ -45,6 +45,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -110,6 +111,52 @@ class PushConfig(BaseModel):
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
+
+
+def department_codes(value: list[str]) -> list[str]:
+    """The 实施主体 codes of a system's ``departments``, checked and normalised as the cases' dept_code is: they
+    route cases (a case goes to the system whose departments hold its 实施主体), and a wrong one routes nothing,
+    silently."""
+    codes = []
+    for index, code in enumerate(value):
+        try:
+            codes.append(validate_uscc(code)[0])
+        except IdentifierError as exc:
+            raise ValueError(f"[{index}] {code!r} is not a 统一社会信用代码 (USCC): {exc.message}") from None
+    return codes
+
+
+class SystemRoute(BaseModel):
+    """Where cases go, read from a systems-file entry whose other settings are invalid: the settings routing reads
+    (``role``, ``receives``, ``departments``, whether it has ``push``), nothing else.
+
+    A sync of a valid system still queues the cases that belong to such a system for it — they wait in the outbox
+    until its entry is fixed and its push runs — instead of every sync failing for one typo elsewhere in the file,
+    or the cases being routed as if it did not exist (the watermark moves on: they would never be queued)."""
+
+    model_config = ConfigDict(extra="ignore")
+    name: str
+    role: SystemRole = "department"
+    departments: list[str] = Field(default_factory=list)
+    receives: Literal["all", "own"] = "all"
+    push: Mapping[str, Any] | None = None
+
+    @field_validator("departments")
+    @classmethod
+    def _departments(cls, value: list[str]) -> list[str]:
+        return department_codes(value)
+
+    @property
+    def writable(self) -> bool:
+        return self.push is not None
+
+
+class InvalidSystem(BaseModel):
+    """A systems-file entry that did not validate: its error, and its route when the routing settings read."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    error: ConfigError
+    route: SystemRoute | None = None
 
 
 class SystemConfig(BaseModel):
@@ -209,15 +256,7 @@ class SystemConfig(BaseModel):
     @field_validator("departments")
     @classmethod
     def _departments(cls, value: list[str]) -> list[str]:
-        # they route cases (a case goes to the system whose departments hold its 实施主体): a wrong one routes
-        # nothing, silently — checked and normalised as the cases' dept_code is
-        codes = []
-        for index, code in enumerate(value):
-            try:
-                codes.append(validate_uscc(code)[0])
-            except IdentifierError as exc:
-                raise ValueError(f"[{index}] {code!r} is not a 统一社会信用代码 (USCC): {exc.message}") from None
-        return codes
+        return department_codes(value)
 
     @property
     def writable(self) -> bool:
@@ -392,13 +431,29 @@ class SystemsConfig(BaseModel):
     database_url: str | None = None
     """The ledger this systems file goes with (``database_url:`` at the top; ``--database-url`` and
     ``TONGBAN_DATABASE_URL`` win). The demo writes one so that a second shell finds the demo's ledger."""
+    _invalid: dict[str, InvalidSystem] = PrivateAttr(default_factory=dict)
+
+    @property
+    def invalid(self) -> dict[str, InvalidSystem]:
+        """Entries of the file that did not validate (:func:`load_systems_isolated`), by name as written: asking
+        for one raises its error (file, line, setting); routing still sees where its cases go
+        (:class:`SystemRoute`)."""
+        return self._invalid
 
     def get(self, name: str) -> SystemConfig:
         try:
             return self.systems[name]
         except KeyError:
+            if name in self.invalid:
+                raise ConfigError(str(self.invalid[name].error)) from None
             known = ", ".join(sorted(self.systems)) or "none"
             raise ConfigError(f"unknown system {name!r} (configured: {known})") from None
+
+    def route(self, name: str) -> SystemConfig | SystemRoute:
+        """Where ``name``'s cases go (role, receives, departments, writable), for a valid or an invalid entry."""
+        if name in self.systems:
+            return self.systems[name]
+        return self._routes()[name]
 
     def names(self) -> list[str]:
         return sorted(self.systems)
@@ -413,13 +468,24 @@ class SystemsConfig(BaseModel):
         targets = []
         source = self.systems.get(origin)
         handed_off = source is not None and source.intake == "handoff"  # departments get it from the hand-off
-        for system in self.systems.values():
+        for system in [*self.systems.values(), *self._routes().values()]:
             if not system.writable or system.name == origin:
                 continue
             if (system.role == "hall" and system.receives == "all") or (
                     not handed_off and dept_code is not None and dept_code in system.departments):
                 targets.append(system.name)
         return sorted(targets)
+
+    def _routes(self) -> dict[str, SystemRoute]:
+        """The routes of the invalid entries; one whose routing settings do not read stops routing, naming it: no
+        case may be routed while we cannot tell whether that system should hold it."""
+        routes = {}
+        for name, entry in self.invalid.items():
+            if entry.route is None:
+                raise ConfigError(f"{entry.error} — and its routing settings (role, receives, departments, push) "
+                                  "do not read either: no case can be routed until this entry is fixed")
+            routes[name] = entry.route
+        return routes
 
 
 def find_config_file(path: str | Path | None, env_var: str, local_name: str, repo_file: str, what: str) -> Path:
@@ -517,6 +583,7 @@ def parse_systems_isolated(text: str, *, base_dir: Path, where: str = "<systems>
 
     systems: dict[str, SystemConfig] = {}
     problems: dict[str, ConfigError] = {}
+    routes: dict[str, SystemRoute] = {}
     for name, entry in data["systems"].items():
         bad_name = _name_problem(name)
         if bad_name is not None:
@@ -528,6 +595,7 @@ def parse_systems_isolated(text: str, *, base_dir: Path, where: str = "<systems>
         try:
             system = SystemConfig(**{**defaults, **entry, "name": name, "base_dir": base_dir})
         except ValidationError as exc:
+            routes.update(_route_of(name, {**defaults, **entry}))
             errors = exc.errors()
             found = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
             problems[name] = ConfigError(f"{at(name, errors[0]['loc'][0] if errors[0]['loc'] else None)}: "
@@ -537,6 +605,18 @@ def parse_systems_isolated(text: str, *, base_dir: Path, where: str = "<systems>
         if missing:
             setting = missing[0].split(":", 1)[0]
             problems[name] = ConfigError(f"{at(name, setting)}: system {name}: {'; '.join(missing)}")
+            routes[name] = SystemRoute.model_validate(system.model_dump(include={"name", "role", "departments",
+                                                                                 "receives", "push"}))
             continue
         systems[name] = system
-    return SystemsConfig(systems=systems, path=Path(where), database_url=url), problems
+    config = SystemsConfig(systems=systems, path=Path(where), database_url=url)
+    config._invalid = {name: InvalidSystem(error=error, route=routes.get(name)) for name, error in problems.items()}
+    return config, problems
+
+
+def _route_of(name: str, settings: Mapping[str, Any]) -> dict[str, SystemRoute]:
+    """``{name: route}`` when the entry's routing settings read, else nothing."""
+    try:
+        return {name: SystemRoute(**{**settings, "name": name})}
+    except (ValidationError, TypeError):
+        return {}

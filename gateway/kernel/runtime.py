@@ -9,6 +9,7 @@ The CLI, the Airflow tasks and the tests all start from a ``Runtime``; nothing e
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from gateway.kernel.config import SystemsConfig, load_systems
+from gateway.kernel.config import SystemsConfig, load_systems_isolated
 from gateway.mapping.mapper import Mapper
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
 
 if TYPE_CHECKING:
     from gateway.contract.connector import Connector
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,7 +41,13 @@ class Runtime:
     def from_env(
         cls, systems_path: str | Path | None = None, database_url: str | None = None, *, migrate: bool = True
     ) -> Runtime:
-        systems = load_systems(systems_path)
+        """The runtime of this process's environment. An invalid entry of the systems file fails only what asks for
+        that system (its error names the file, line and setting): one typo must not stop every other system's sync,
+        push and scan — the DAG file is built the same way — and the syncs still queue that system's cases for it
+        (:meth:`SystemsConfig.route`)."""
+        systems = load_systems_isolated(systems_path)[0]
+        for error in systems.invalid.values():  # asking for that system raises it; the others work
+            log.warning("%s", error.error)
         engine = make_engine(database_url or os.environ.get("TONGBAN_DATABASE_URL") or systems.database_url)
         if migrate:
             upgrade(engine)

@@ -272,7 +272,7 @@ def _by_department(data: dict[str, Any], systems: SystemsConfig, hall: str, cata
     """A hall that routes by department code (``intake: direct``): the sync already queued the department."""
     dept = data.get("dept_code")
     window = catalogue.window_for(data.get("item_code"), data.get("catalog_code"))
-    target = next((t for t in systems.targets_for(dept, origin=hall) if systems.get(t).role == "department"), None)
+    target = next((t for t in systems.targets_for(dept, origin=hall) if systems.route(t).role == "department"), None)
     if target is None:
         return Route(None, dept, window, f"case {data.get('case_no')}: department {dept} has no connected system "
                      "that takes cases", "routing.no_system")

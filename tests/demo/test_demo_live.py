@@ -34,7 +34,13 @@ def _session_members(sid: int) -> list[str]:
     return [str(p) for p in session_members(sid)]
 
 
-@pytest.mark.timeout(600)
+def _tails(tmp_path: Path) -> str:
+    """The ends of the demo's and Airflow's logs, for a run that did not come up: what the scheduler was doing."""
+    logs = [tmp_path / "demo.log", tmp_path / "demo" / "airflow" / "standalone.log"]
+    return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in logs if p.exists())
+
+
+@pytest.mark.timeout(1800)
 def test_the_live_demo_shows_every_dag_running_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
     port, api_port, console_port = _free_port(), _free_port(), _free_port()
     log = tmp_path / "demo.log"
@@ -47,7 +53,7 @@ def test_the_live_demo_shows_every_dag_running_and_ctrl_c_leaves_nothing(tmp_pat
     sid = demo.pid  # its own session: every child it starts belongs to it or to a session it created
     children: set[int] = set()
     try:
-        deadline = time.monotonic() + 400
+        deadline = time.monotonic() + 600  # generous: CI machines are shared and loaded
         while "every DAG triggered" not in log.read_text(errors="replace"):
             assert demo.poll() is None, log.read_text(errors="replace")[-4000:]
             assert time.monotonic() < deadline, log.read_text(errors="replace")[-4000:]
@@ -62,13 +68,14 @@ def test_the_live_demo_shows_every_dag_running_and_ctrl_c_leaves_nothing(tmp_pat
         dags = {d["dag_id"]: d for d in session.get(f"http://127.0.0.1:{port}/api/v2/dags",
                                                      params={"limit": 100}, timeout=15).json()["dags"]}
         assert DAGS <= set(dags) and not any(dags[d]["is_paused"] for d in DAGS)
+        deadline = time.monotonic() + 900  # the first runs of 10 DAGs on 4 LocalExecutor slots, on a loaded machine
         while True:  # every DAG runs (and, on the sandbox, succeeds)
             states = {d: {r["state"] for r in session.get(f"http://127.0.0.1:{port}/api/v2/dags/{d}/dagRuns",
                                                           timeout=15).json()["dag_runs"]} for d in DAGS}
             if all("success" in s for s in states.values()):
                 break
-            assert not any("failed" in s for s in states.values()), states
-            assert time.monotonic() < deadline, states
+            assert not any("failed" in s for s in states.values()), (states, _tails(tmp_path))
+            assert time.monotonic() < deadline, (states, _tails(tmp_path))
             time.sleep(2)
         connections = {c["connection_id"]: c for c in session.get(
             f"http://127.0.0.1:{port}/api/v2/connections", params={"limit": 100}, timeout=15).json()["connections"]}
