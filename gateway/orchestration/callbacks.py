@@ -39,17 +39,19 @@ def clear_failure(context: Any) -> None:
 
 
 def _record(context: Any) -> None:
-    from gateway.crypto.pii import redact
+    from gateway.crypto.error_text import describe_error
     from gateway.ops.alerts import raise_alert
-    from gateway.orchestration.tasks import alert_ledger
+    from gateway.orchestration.tasks import TaskFailed, alert_ledger
 
     ti = context.get("ti") or context.get("task_instance")
     dag_id = getattr(ti, "dag_id", None) or "?"
     task_id = getattr(ti, "task_id", None) or "?"
     try_number = getattr(ti, "try_number", None)
     exception = context.get("exception")
-    # an exception's text may quote a record (a value, a name, an ID number): masked as the logs are
-    error = redact(f"{type(exception).__name__}: {exception}") if exception is not None else "failed"
+    # an exception's text may quote a record (a value, a name, an ID number): masked as the logs are (a TaskFailed
+    # is already the masked text of the task body's error)
+    error = ("failed" if exception is None else str(exception) if isinstance(exception, TaskFailed)
+             else describe_error(exception))
     details = {"dag_id": dag_id, "task_id": task_id, "run_id": getattr(ti, "run_id", None),
                "try_number": try_number, "error": error[:2000]}
     with alert_ledger() as engine:

@@ -21,14 +21,16 @@ with the error (file, line, setting) — every other system's DAGs are built as 
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from gateway.contract.errors import ConfigError
+from gateway.crypto.error_text import describe_error, masked_traceback
 from gateway.kernel.config import REPO_ROOT, SYSTEM_NAME, SystemConfig, SystemsConfig, load_systems_isolated
 from gateway.orchestration import citizen_tasks as ct
 from gateway.orchestration import tasks
@@ -90,15 +92,22 @@ tasks (queued with no worker to take them), which with ``max_active_runs=1`` hel
 PLACEHOLDER_SCHEDULE = "*/15 * * * *"
 """How often a placeholder DAG (a system whose entry is invalid) fails, saying why."""
 
+log = logging.getLogger(__name__)
+
 
 def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a task body; errors a retry cannot fix fail the task at once instead of burning the retries."""
+    """Run a task body; errors a retry cannot fix fail the task at once instead of burning the retries. What reaches
+    Airflow — and its task log, and the failure alert — is the error's masked text with its chain cut, after the
+    masked traceback is logged: Airflow prints a chained cause whole, parameters and refused rows included."""
     try:
         return function(*args, **kwargs)
-    except Exception as exc:
-        if tasks.permanent(exc):
-            raise AirflowFailException(str(exc)) from exc
+    except AirflowException:  # the body's own word to Airflow (skip, fail): passed on as it is
         raise
+    except Exception as exc:
+        log.error("%s", masked_traceback(exc))
+        if tasks.permanent(exc):
+            raise AirflowFailException(describe_error(exc)) from None
+        raise tasks.TaskFailed(describe_error(exc)) from None
 
 
 def _default_args(retries: int, retry_delay: timedelta, max_retry_delay: timedelta,

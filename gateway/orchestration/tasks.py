@@ -15,10 +15,18 @@ from contextlib import contextmanager
 from typing import Any
 
 from gateway.contract.errors import ConfigError, TongbanError
+from gateway.crypto.error_text import describe_error
 
 HARVEST_FUNCTION = "gateway.sharing.certificates:harvest"
 """What the certificate DAG calls, for every issuer of the gateway file (``tongban harvest`` does the same):
 ``harvest(gateway_runtime, issuer) -> HarvestReport``, with ``gateway.sharing.settings.GatewayRuntime.create(runtime)``."""
+
+
+class TaskFailed(TongbanError):
+    """A task body's error as Airflow receives it: its text masked (:func:`describe_error`) and its chain cut — a
+    chained SQLAlchemy or driver error printed under it quoted the records' names and ID numbers into the task
+    log. The task logs the masked traceback first (:func:`gateway.crypto.error_text.masked_traceback`). Retried
+    as any error is."""
 
 
 class HarvestUnavailable(TongbanError):
@@ -332,13 +340,13 @@ def _harvest_each(function: Callable[..., Any], gw: Any, issuers: list[str]) -> 
         try:
             reports.append(function(gw, issuer))
         except Exception as exc:  # noqa: BLE001 - named at the end of the task, after the other issuers
-            log.error("harvest of issuer %s failed: %s: %s", issuer, type(exc).__name__, exc)
+            log.error("harvest of issuer %s failed: %s", issuer, describe_error(exc))
             failures[issuer] = exc
     return reports, failures
 
 
 def _harvest_failed(failures: dict[str, Exception], *, harvested: int) -> HarvestFailed:
-    named = "; ".join(f"{issuer}: {type(exc).__name__}: {exc}"[:500] for issuer, exc in failures.items())
+    named = "; ".join(f"{issuer}: {describe_error(exc, 500)}" for issuer, exc in failures.items())
     error = HarvestFailed(f"certificate harvest failed for {len(failures)} issuer(s) ({named}); {harvested} other "
                           f"issuer(s) harvested and committed — fix or wait for the failed ones, then "
                           f"tongban harvest ISSUER (or let Airflow retry)")
@@ -353,6 +361,7 @@ __all__ = [
     "HarvestUnavailable",
     "OpenErrorAlerts",
     "PushFailed",
+    "TaskFailed",
     "resolve_task_alert",
     "run_alert_check",
     "run_catalogue_audit",

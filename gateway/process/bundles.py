@@ -42,6 +42,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from gateway.contract.errors import ConfigError, FieldIssue, RecordRejected, ReferenceConflict
+from gateway.crypto.error_text import describe_error
 from gateway.crypto.pii import seal_text
 from gateway.kernel.config import SystemsConfig
 from gateway.models.certificate import status_on
@@ -292,7 +293,7 @@ SCAN_ALERT = "bundle_scan"
 
 
 def _error_text(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:1000]
+    return describe_error(exc, 1000)
 
 
 def _scan_failed(engine: Engine, bundle_no: str, error: str, now: datetime) -> None:

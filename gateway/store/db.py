@@ -79,6 +79,7 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
         engine = create_engine(
             resolved,
             echo=echo,
+            hide_parameters=True,  # an error's text must not carry the batch's names and ID numbers
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
         )
         event.listen(engine, "connect", _configure_sqlite)
@@ -90,7 +91,7 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     # PostgreSQL backend start (~10 ms) per transaction; recycled hourly so a failover or idle timeout heals
     given = make_url(resolved).query
     defaults = {k: v for k, v in POSTGRES_CONNECTION_DEFAULTS.items() if k not in given}
-    return create_engine(resolved, echo=echo, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
+    return create_engine(resolved, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
                          pool_recycle=3600, pool_use_lifo=True, connect_args=defaults)
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy import Engine
 
 from gateway.contract.errors import FieldIssue, SyncError
-from gateway.crypto.pii import redact
+from gateway.crypto.error_text import describe_error
 from gateway.mapping.check import stream_fields
 from gateway.mapping.usage import source_paths, unmapped_fields
 from gateway.models.datetimes import change_horizon, to_beijing
@@ -184,7 +184,7 @@ def sync_system(
                     ledger.refresh_statistics(conn, written)
         except Exception as exc:
             report.status = "failed"
-            report.error = redact(f"{type(exc).__name__}: {exc}")[:_ERROR_CHARS]
+            report.error = describe_error(exc, _ERROR_CHARS)
             report.duration_s = time.perf_counter() - started
             with engine.begin() as conn:
                 report.watermark_after = ledger.get_watermark(conn, name, stream)

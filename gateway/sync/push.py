@@ -45,6 +45,7 @@ from gateway.contract.errors import (
     UnsupportedOperationError,
     WriteRejectedError,
 )
+from gateway.crypto.error_text import describe_error
 from gateway.mapping.mapper import OutboundRejected
 from gateway.models.datetimes import beijing_iso
 from gateway.store import ledger, outbox
@@ -149,7 +150,7 @@ def push(
         except (FatalSyncError, ConfigError) as exc:
             # ConfigError: the target's configuration (a secret missing, no outbound section, a write stream the
             # connector lacks): fix the file; its rows stay pending and the other targets are drained all the same.
-            target_report.error = f"{type(exc).__name__}: {exc}"
+            target_report.error = describe_error(exc)
         _judge_unreachable(target_report)
         with runtime.engine.connect() as conn:
             target_report.pending = outbox.pending_count(conn, target=name)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from gateway.crypto.error_text import describe_error
 from gateway.crypto.pii import redact
 
 __all__ = ["PROBLEM_RESPONSES", "Problem", "ProblemError", "install_problem_handlers", "problem_doc", "problem_response"]
@@ -76,7 +77,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                                 errors=errors)
 
     async def on_error(request: Request, exc: Exception) -> Response:
-        log.error("unhandled error on %s: %s", request.url.path, redact(f"{type(exc).__name__}: {exc}"))
+        log.error("unhandled error on %s: %s", request.url.path, describe_error(exc))
         return problem_response(500, "internal-error", "an internal error occurred", request.url.path)
 
     app.add_exception_handler(ProblemError, on_problem)
