@@ -13,14 +13,14 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Engine
 
 from gateway.kernel.config import SystemsConfig, load_systems_isolated
 from gateway.mapping.mapper import Mapper
 from gateway.store.db import make_engine
-from gateway.store.migrate import upgrade
+from gateway.store.migrate import create_or_require_current, upgrade
 
 if TYPE_CHECKING:
     from gateway.contract.connector import Connector
@@ -39,17 +39,24 @@ class Runtime:
 
     @classmethod
     def from_env(
-        cls, systems_path: str | Path | None = None, database_url: str | None = None, *, migrate: bool = True
+        cls, systems_path: str | Path | None = None, database_url: str | None = None, *,
+        migrate: bool | Literal["new"] = True,
     ) -> Runtime:
         """The runtime of this process's environment. An invalid entry of the systems file fails only what asks for
         that system (its error names the file, line and setting): one typo must not stop every other system's sync,
         push and scan — the DAG file is built the same way — and the syncs still queue that system's cases for it
-        (:meth:`SystemsConfig.route`)."""
+        (:meth:`SystemsConfig.route`).
+
+        ``migrate``: True brings the ledger to this Tongban's schema (the CLI), False leaves it as it is, ``"new"``
+        creates a ledger that does not exist yet and otherwise requires the current schema (the workers:
+        :func:`gateway.store.migrate.create_or_require_current`)."""
         systems = load_systems_isolated(systems_path)[0]
         for error in systems.invalid.values():  # asking for that system raises it; the others work
             log.warning("%s", error.error)
         engine = make_engine(database_url or os.environ.get("TONGBAN_DATABASE_URL") or systems.database_url)
-        if migrate:
+        if migrate == "new":
+            create_or_require_current(engine)
+        elif migrate:
             upgrade(engine)
         from gateway.crypto.pii import codec_from_env
 

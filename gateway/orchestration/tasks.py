@@ -34,12 +34,14 @@ class HarvestUnavailable(TongbanError):
 
 
 @contextmanager
-def _runtime(*, migrate: bool = True) -> Iterator[Any]:
+def _runtime() -> Iterator[Any]:
+    """The task's runtime. The ledger is not migrated here (a new one is created): that is the deployment's init
+    step, ``tongban db upgrade`` — a behind ledger fails the task, permanently, saying so."""
     from gateway.kernel.runtime import Runtime
     from gateway.orchestration.connections import install_airflow_resolver
 
     install_airflow_resolver()
-    runtime = Runtime.from_env(migrate=migrate)
+    runtime = Runtime.from_env(migrate="new")
     try:
         yield runtime
     finally:
@@ -200,8 +202,8 @@ def run_alert_check() -> dict[str, Any]:
 
 def resolve_task_alert(dag_id: str, task_id: str) -> int:
     """A task that succeeds resolves the ``task_failed`` alert its earlier failure raised. Runs after every
-    successful task, whose own runtime has just brought the ledger's schema up to date: no second migration
-    check here, only the one UPDATE, on the ledger alone (:func:`alert_ledger`)."""
+    successful task, whose own runtime has just checked the ledger's schema: no second check here, only the one
+    UPDATE, on the ledger alone (:func:`alert_ledger`)."""
     from gateway.ops.alerts import resolve_alerts
 
     with alert_ledger() as engine:

@@ -95,5 +95,17 @@ def require_current(engine: Engine) -> None:
         "older version before)")
 
 
+def create_or_require_current(engine: Engine) -> None:
+    """What a worker asks of the ledger before it works (every Airflow task): a database with no ledger yet is
+    created — nothing else can be using it — and one at this Tongban's schema is used as it is (one read, no lock);
+    one behind is refused (:func:`require_current`). Migrating a ledger in use is ``tongban db upgrade``'s, the
+    deployment's init step: a task that migrated it moved production under the old workers still running when a
+    rolling upgrade started the first new one, and every task paid the migration check under the lock."""
+    if not current_revisions(engine):
+        upgrade(engine)
+        return
+    require_current(engine)
+
+
 def is_current(engine: Engine) -> bool:
     return current_revisions(engine) == head_revisions()
