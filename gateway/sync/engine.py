@@ -183,16 +183,15 @@ def sync_system(
                 with engine.begin() as conn:
                     ledger.refresh_statistics(conn, written)
         except Exception as exc:
-            report.status = "failed"
-            report.error = describe_error(exc, _ERROR_CHARS)
-            report.duration_s = time.perf_counter() - started
-            with engine.begin() as conn:
-                report.watermark_after = ledger.get_watermark(conn, name, stream)
-                ledger.finish_run(conn, run_id, status="failed", duration_s=report.duration_s, error=report.error,
-                                  watermark_after=report.watermark_after, **_count_columns(report.counts))
+            _fail_run(engine, report, stream, started, exc)
             if alert_failures:
                 _alert(engine, report, system.max_rejected_share)
             raise SyncFailed(f"sync of {name} failed: {report.error}", report) from exc
+        except BaseException as exc:  # a task timeout (Airflow's is a BaseException), Ctrl+C, SystemExit: the run
+            # says so, then it goes on up — left "running", it read as live until the next sync relabelled it
+            # "abandoned: the process running it died"
+            _fail_run(engine, report, stream, started, exc)
+            raise
         finally:
             if own_connector and source is not None:
                 source.close()
@@ -331,6 +330,17 @@ def _page_high(records: Sequence[RawRecord], ctx: IngestContext, system: str) ->
     if future:
         ctx.quality.add_flags(future)
     return high
+
+
+def _fail_run(engine: Engine, report: RunReport, stream: str, started: float, exc: BaseException) -> None:
+    """Record the run as failed with ``exc``'s masked text; the watermark stays where the committed pages left it."""
+    report.status = "failed"
+    report.error = describe_error(exc, _ERROR_CHARS)
+    report.duration_s = time.perf_counter() - started
+    with engine.begin() as conn:
+        report.watermark_after = ledger.get_watermark(conn, report.system, stream)
+        ledger.finish_run(conn, report.run_id, status="failed", duration_s=report.duration_s, error=report.error,
+                          watermark_after=report.watermark_after, **_count_columns(report.counts))
 
 
 def _count_columns(counts: IngestCounts) -> dict[str, int]:
