@@ -38,6 +38,34 @@ def clear_failure(context: Any) -> None:
         log.exception("could not resolve the task's failure alert")
 
 
+def record_run_timeout(context: Any) -> None:
+    """Airflow's DAG-level ``on_failure_callback``: a run the scheduler ended at its ``dagrun_timeout`` becomes a
+    ``run_timed_out`` alert. The scheduler then marks every unfinished task skipped — no task failure callback
+    fires, so nothing else said that the syncs, pushes or scans of that run never happened. A run that failed
+    because a task failed is that task's alert already. Resolved by the next task of that DAG that succeeds
+    (:func:`gateway.orchestration.tasks.resolve_task_alert`). Never raises."""
+    try:
+        if context.get("reason") != "timed_out":
+            return
+        from gateway.ops.alerts import raise_alert
+        from gateway.orchestration.tasks import alert_ledger
+
+        run = context.get("dag_run")
+        dag = context.get("dag")
+        dag_id = getattr(run, "dag_id", None) or getattr(dag, "dag_id", None) or "?"
+        run_id = getattr(run, "run_id", None)
+        limit = getattr(dag, "dagrun_timeout", None)
+        system = dag_id[len(SYNC_PREFIX):] if dag_id.startswith(SYNC_PREFIX) else None
+        with alert_ledger() as engine:
+            raise_alert(engine, "run_timed_out", dag_id, level="error", system=system,
+                        message=f"{dag_id} run {run_id} timed out after {limit}: its unfinished tasks were skipped, "
+                                "not retried (workers too few or busy, or tasks queued with no worker to take "
+                                "them); the next run starts from where the ledger is",
+                        details={"dag_id": dag_id, "run_id": run_id})
+    except Exception:  # noqa: BLE001 - a callback must not fail the scheduler's bookkeeping
+        log.exception("could not record the run timeout alert")
+
+
 def _record(context: Any) -> None:
     from gateway.crypto.error_text import describe_error
     from gateway.ops.alerts import raise_alert
@@ -69,4 +97,4 @@ def _record(context: Any) -> None:
                         details=details)
 
 
-__all__ = ["clear_failure", "record_failure"]
+__all__ = ["clear_failure", "record_failure", "record_run_timeout"]

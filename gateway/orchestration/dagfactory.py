@@ -34,7 +34,7 @@ from gateway.crypto.error_text import describe_error, masked_traceback
 from gateway.kernel.config import REPO_ROOT, SYSTEM_NAME, SystemConfig, SystemsConfig, load_systems_isolated
 from gateway.orchestration import citizen_tasks as ct
 from gateway.orchestration import tasks
-from gateway.orchestration.callbacks import clear_failure, record_failure
+from gateway.orchestration.callbacks import clear_failure, record_failure, record_run_timeout
 from gateway.orchestration.naming import (
     ALERT_CHECK_TASK,
     CATALOGUE_DAG,
@@ -141,12 +141,20 @@ def _worst_case(task_: Any) -> timedelta:
 
 
 def _with_run_timeout(dag: DAG) -> DAG:
-    """Set ``dagrun_timeout``: the longest chain of the DAG's tasks at their worst, plus :data:`RUN_MARGIN`."""
+    """Set ``dagrun_timeout``: the longest chain of the DAG's tasks at their worst, plus — when the DAG has more
+    tasks than it may run at once (``max_active_tasks``) — the waves the rest must wait for (Graham's bound for a
+    list schedule: the whole work over the slots, plus the longest chain), plus :data:`RUN_MARGIN`. The chain alone
+    cut the push run of 100 targets at 45 minutes, 16 at a time, and skipped the rest unsaid. A run that times out
+    all the same raises ``run_timed_out`` (:func:`record_run_timeout`)."""
     longest: dict[str, timedelta] = {}
+    total = timedelta(0)
     for task_ in dag.topological_sort():
         before = [longest[u] for u in task_.upstream_task_ids]
         longest[task_.task_id] = max(before, default=timedelta(0)) + _worst_case(task_)
-    dag.dagrun_timeout = max(longest.values(), default=timedelta(0)) + RUN_MARGIN
+        total += _worst_case(task_)
+    slots = max(int(dag.max_active_tasks or 1), 1)
+    waves = total / slots if len(longest) > slots else timedelta(0)
+    dag.dagrun_timeout = max(longest.values(), default=timedelta(0)) + waves + RUN_MARGIN
     return dag
 
 
@@ -172,6 +180,7 @@ def _shared_dag(dag_id: str, description: str, tag: str, doc_md: str, schedule: 
         default_args=_default_args(*SHARED_RETRIES, TASK_TIMEOUTS[dag_id] if dag_id in TASK_TIMEOUTS else STEP_TIMEOUT),
         tags=["tongban", tag],
         doc_md=doc_md + _console_link(),
+        on_failure_callback=record_run_timeout,  # a run cut at its dagrun_timeout; resolved by a task's success
         **({"params": params} if params else {}),
     )
 
@@ -193,6 +202,7 @@ def sync_dag(system: SystemConfig) -> DAG:
                                       system.execution_timeout),
                       **({"queue": system.queue} if system.queue else {})},
         tags=["tongban", "sync", system.role],
+        on_failure_callback=record_run_timeout,
         params={"full_refresh": Param(False, type="boolean",
                                       description="Re-read the source from its start instead of from the watermark "
                                                   "(a source read in windows: from its initial_lookback ago)")},

@@ -201,13 +201,15 @@ def run_alert_check() -> dict[str, Any]:
 
 
 def resolve_task_alert(dag_id: str, task_id: str) -> int:
-    """A task that succeeds resolves the ``task_failed`` alert its earlier failure raised. Runs after every
-    successful task, whose own runtime has just checked the ledger's schema: no second check here, only the one
-    UPDATE, on the ledger alone (:func:`alert_ledger`)."""
+    """A task that succeeds resolves the ``task_failed`` alert its earlier failure raised, and its DAG's
+    ``run_timed_out`` (the DAG runs again). Runs after every successful task, whose own runtime has just checked
+    the ledger's schema: no second check here, only the UPDATEs, on the ledger alone (:func:`alert_ledger`) — a DAG
+    success callback instead would cost the DAG processor a parse of the file for every run of every DAG."""
     from gateway.ops.alerts import resolve_alerts
 
     with alert_ledger() as engine:
-        return resolve_alerts(engine, "task_failed", [f"{dag_id}.{task_id}"])
+        return resolve_alerts(engine, "task_failed", [f"{dag_id}.{task_id}"]) + resolve_alerts(
+            engine, "run_timed_out", [dag_id])
 
 
 @contextmanager

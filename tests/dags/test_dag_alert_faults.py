@@ -166,3 +166,31 @@ def test_a_failure_alert_masks_the_personal_data_its_exception_quotes(tmp_path, 
     stored = alert["message"] + str(alert["details"])
     assert "370102198506011232" not in stored and "13912345678" not in stored and "王秀英" not in stored
     assert "370***********1232" in alert["message"] and "139****5678" in alert["message"]
+
+
+@dataclass
+class TimedOutRun:
+    dag_id: str
+    run_id: str = "scheduled__2026-12-05T00:00:00+00:00"
+
+
+def test_a_run_cut_at_its_timeout_alerts_and_the_next_task_that_succeeds_resolves_it(tmp_path, monkeypatch) -> None:
+    """The scheduler marks a timed-out run's unfinished tasks skipped: no task callback fires. The DAG's failure
+    callback raises run_timed_out (a run failed by a task is that task's alert already, not a second one)."""
+    from gateway.orchestration.callbacks import record_run_timeout
+    from gateway.orchestration.tasks import resolve_task_alert
+    from gateway.store.db import make_engine
+
+    ledger = _migrated_ledger(tmp_path)
+    monkeypatch.setenv("TONGBAN_DATABASE_URL", ledger)
+    engine = make_engine(ledger)
+    record_run_timeout({"dag_run": TimedOutRun("tongban_sync_sd_civil"), "reason": "task_failure"})
+    assert not open_alerts(engine, kind="run_timed_out")
+    record_run_timeout({"dag_run": TimedOutRun("tongban_push"), "reason": "timed_out"})
+    record_run_timeout({"dag_run": TimedOutRun("tongban_sync_sd_civil"), "reason": "timed_out"})
+    alerts = {a["key"]: a for a in open_alerts(engine, kind="run_timed_out")}
+    assert set(alerts) == {"tongban_push", "tongban_sync_sd_civil"}
+    assert alerts["tongban_sync_sd_civil"]["system"] == "sd_civil" and alerts["tongban_push"]["level"] == "error"
+    assert "timed out" in alerts["tongban_push"]["message"] and "skipped" in alerts["tongban_push"]["message"]
+    resolve_task_alert("tongban_push", "push_sd_hall")
+    assert {a["key"] for a in open_alerts(engine, kind="run_timed_out")} == {"tongban_sync_sd_civil"}

@@ -193,3 +193,25 @@ def test_the_deadline_scan_and_the_alert_check_run_whatever_became_of_the_step_b
     scan, check = deadlines.get_task("scan_deadlines"), deadlines.get_task("check_alerts")
     assert scan.upstream_task_ids == {"satisfy_deferred"} and scan.trigger_rule == "all_done"
     assert check.upstream_task_ids == {"scan_deadlines", "check_freshness"} and check.trigger_rule == "all_done"
+
+
+def test_a_run_timeout_leaves_time_for_every_wave_of_tasks_the_dag_may_run_at_once(tmp_path: Path) -> None:
+    """100 push targets, 16 at a time: the run timeout was the longest chain alone (one push, 15 min, + 30), so the
+    run was cut at 45 minutes with the later waves never run, and the scheduler skipped them without an alert."""
+    import math
+
+    from gateway.orchestration.callbacks import record_run_timeout
+    from gateway.orchestration.dagfactory import RUN_MARGIN, TASK_TIMEOUTS, build_dags
+
+    dags = build_dags(many_systems(tmp_path / "systems.yaml", 40))
+    for dag_id in ("tongban_push", "tongban_reconcile"):
+        dag = dags[dag_id]
+        slots = dag.max_active_tasks
+        assert len(dag.tasks) > slots
+        worst = max((t.retries + 1) * t.execution_timeout for t in dag.tasks)
+        assert dag.dagrun_timeout >= math.ceil(len(dag.tasks) / slots) * worst + RUN_MARGIN, dag_id
+    push = dags["tongban_push"]  # and no more than that: one more wave at most
+    waves = math.ceil(len(push.tasks) / push.max_active_tasks) + 1
+    assert push.dagrun_timeout <= waves * TASK_TIMEOUTS["tongban_push"] + RUN_MARGIN
+    for dag in dags.values():  # a run cut at its timeout says so (the tasks' own callbacks never fire)
+        assert dag.on_failure_callback is record_run_timeout and dag.has_on_failure_callback, dag.dag_id
