@@ -22,6 +22,7 @@ with the error (file, line, setting) — every other system's DAGs are built as 
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from gateway.orchestration.naming import (
     HANDOFF_DAG,
     PUSH_DAG,
     RECONCILE_DAG,
+    SYNC_PREFIX,
     asset_uri,
     console_url,
     sync_dag_id,
@@ -89,6 +91,26 @@ RUN_MARGIN = timedelta(minutes=30)
 ``execution_timeout``, every retry waiting ``max_retry_delay`` — plus this margin: it never cuts short what the
 task timeouts and retries would still finish (those fail the task, and alert); it ends a run stuck outside its
 tasks (queued with no worker to take them), which with ``max_active_runs=1`` held the DAG for ever."""
+PRIORITIES: dict[str, int] = {
+    HANDOFF_DAG: 100,  # every minute: a front-desk case waits for its department
+    CITIZEN_DAG: 90,  # a 12345 order must be routed within 15 minutes
+    PUSH_DAG: 80,  # the hall and the departments see the changes
+    DEADLINES_DAG: 60,
+    SYNC_PREFIX: 40,  # every task of a sync DAG
+    CERTIFICATES_DAG: 30,
+    RECONCILE_DAG: 10,  # nightly, hours long: takes what the others leave
+    CATALOGUE_DAG: 10,
+}
+"""Absolute ``priority_weight`` of each DAG's tasks: which queued task takes a free worker slot first. With
+Airflow's default (a task's weight is the count of its downstream tasks) the 100 syncs of one cron tick, each with
+two steps after it, went ahead of the one-task hand-off that runs every minute."""
+SOURCES_POOL_ENV = "TONGBAN_SOURCES_POOL"
+"""The Airflow pool (created by the deployment: the compose file's init step) that the tasks reading the department
+systems — syncs and reconciles — run in, when set: its slots are the most of them that run at once, so the hand-off,
+push and 12345 tasks always find a worker slot free even when a hundred systems sync on the same tick or the nightly
+reconcile runs for hours. Unset: Airflow's ``default_pool``, shared with every task."""
+RECONCILE_MAX_ACTIVE_TASKS = 4
+"""At most this many systems reconciled at once: a full read of every source must not take every worker slot."""
 PLACEHOLDER_SCHEDULE = "*/15 * * * *"
 """How often a placeholder DAG (a system whose entry is invalid) fails, saying why."""
 
@@ -133,6 +155,18 @@ def _retry_args(system: SystemConfig) -> dict[str, Any]:
     return args
 
 
+def _priority(dag_id: str) -> dict[str, Any]:
+    """The ``priority_weight`` (absolute) of a DAG's tasks, by :data:`PRIORITIES`."""
+    key = SYNC_PREFIX if dag_id.startswith(SYNC_PREFIX) else dag_id
+    return {"priority_weight": PRIORITIES.get(key, 1), "weight_rule": "absolute"}
+
+
+def _sources_pool() -> dict[str, Any]:
+    """``{"pool": …}`` for a task that reads a department system, when :data:`SOURCES_POOL_ENV` names one."""
+    pool = os.environ.get(SOURCES_POOL_ENV, "").strip()
+    return {"pool": pool} if pool else {}
+
+
 def _worst_case(task_: Any) -> timedelta:
     """How long a task can take before it fails for good: every try up to its timeout, every retry's wait."""
     tries = (task_.retries or 0) + 1
@@ -167,7 +201,7 @@ def _console_link() -> str:
 
 
 def _shared_dag(dag_id: str, description: str, tag: str, doc_md: str, schedule: Any = None,
-                params: dict[str, Any] | None = None) -> DAG:
+                params: dict[str, Any] | None = None, max_active_tasks: int | None = None) -> DAG:
     """A DAG of the shared kind: its cron from :data:`SCHEDULES` unless ``schedule`` is given, one run at a time,
     no catch-up, the shared retry policy."""
     return DAG(
@@ -177,11 +211,13 @@ def _shared_dag(dag_id: str, description: str, tag: str, doc_md: str, schedule: 
         start_date=START,
         catchup=False,
         max_active_runs=1,
-        default_args=_default_args(*SHARED_RETRIES, TASK_TIMEOUTS[dag_id] if dag_id in TASK_TIMEOUTS else STEP_TIMEOUT),
+        default_args={**_default_args(*SHARED_RETRIES, TASK_TIMEOUTS[dag_id] if dag_id in TASK_TIMEOUTS
+                                      else STEP_TIMEOUT), **_priority(dag_id)},
         tags=["tongban", tag],
         doc_md=doc_md + _console_link(),
         on_failure_callback=record_run_timeout,  # a run cut at its dagrun_timeout; resolved by a task's success
         **({"params": params} if params else {}),
+        **({"max_active_tasks": max_active_tasks} if max_active_tasks else {}),
     )
 
 
@@ -200,7 +236,7 @@ def sync_dag(system: SystemConfig) -> DAG:
         max_active_runs=1,
         default_args={**_default_args(system.retries, system.retry_delay, system.max_retry_delay,
                                       system.execution_timeout),
-                      **({"queue": system.queue} if system.queue else {})},
+                      **({"queue": system.queue} if system.queue else {}), **_priority(sync_dag_id(system.name))},
         tags=["tongban", "sync", system.role],
         on_failure_callback=record_run_timeout,
         params={"full_refresh": Param(False, type="boolean",
@@ -216,7 +252,7 @@ def sync_dag(system: SystemConfig) -> DAG:
     ) as dag:
         name = system.name
 
-        @task(task_id="sync")
+        @task(task_id="sync", **_sources_pool())
         def sync(params: dict[str, Any] | None = None) -> dict[str, Any]:
             full = bool((params or {}).get("full_refresh", False))
             return _call(tasks.run_sync, name, full_refresh=full)  # type: ignore[no-any-return]
@@ -301,9 +337,10 @@ def deadlines_dag() -> DAG:
 def reconcile_dag(systems: SystemsConfig) -> DAG:
     with _shared_dag(RECONCILE_DAG, "Per system and day: counts and content hashes of source, ledger and hall",
                      "reconcile", "The same as `tongban reconcile SYSTEM`; reports in the `reconciliations` "
-                     "table.") as dag:
+                     f"table. At most {RECONCILE_MAX_ACTIVE_TASKS} systems at once.",
+                     max_active_tasks=RECONCILE_MAX_ACTIVE_TASKS) as dag:
         for name in systems.names():  # each on its system's retry policy, timeout and queue
-            task(task_id=f"reconcile_{name}", **_retry_args(systems.get(name)))(
+            task(task_id=f"reconcile_{name}", **_retry_args(systems.get(name)), **_sources_pool())(
                 lambda system=name: _call(tasks.run_reconcile, system))()
     return _with_run_timeout(dag)
 

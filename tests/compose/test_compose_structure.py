@@ -99,3 +99,9 @@ def test_no_secret_is_written_into_the_file() -> None:
     common = COMPOSE["x-airflow-common"]["environment"]
     for key in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET"):
         assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", common[key]), key
+
+
+def test_the_init_step_makes_the_pool_the_syncs_and_reconciles_run_in() -> None:
+    pool = COMPOSE["x-airflow-common"]["environment"]["TONGBAN_SOURCES_POOL"]
+    assert re.search(rf"airflow pools set {pool} \$\{{TONGBAN_SOURCES_POOL_SLOTS:-\d+\}}", command("airflow-init"))
+    assert command("airflow-init").index("airflow db migrate") < command("airflow-init").index("pools set")

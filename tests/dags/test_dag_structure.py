@@ -215,3 +215,32 @@ def test_a_run_timeout_leaves_time_for_every_wave_of_tasks_the_dag_may_run_at_on
     assert push.dagrun_timeout <= waves * TASK_TIMEOUTS["tongban_push"] + RUN_MARGIN
     for dag in dags.values():  # a run cut at its timeout says so (the tasks' own callbacks never fire)
         assert dag.on_failure_callback is record_run_timeout and dag.has_on_failure_callback, dag.dag_id
+
+
+def test_the_every_minute_processes_go_ahead_of_the_syncs_and_the_syncs_keep_to_their_pool(
+        tmp_path: Path, monkeypatch) -> None:
+    """100 syncs on one cron tick took every worker slot ahead of the every-minute hand-off, the push and the 12345
+    routing (Airflow's default weight is the count of downstream tasks: a sync with its two steps outweighed the
+    one-task hand-off), and the nightly reconcile took every slot for hours. Absolute weights put the processes
+    first; syncs and reconciles run in the sources pool the deployment makes; a reconcile runs 4 systems at once."""
+    from gateway.orchestration.dagfactory import RECONCILE_MAX_ACTIVE_TASKS, SOURCES_POOL_ENV, build_dags
+
+    monkeypatch.setenv(SOURCES_POOL_ENV, "tongban_sources")
+    dags = build_dags(many_systems(tmp_path / "systems.yaml", 3))
+
+    def weights(dag_id: str) -> set[tuple[int, str]]:
+        return {(t.priority_weight, str(t.weight_rule)) for t in dags[dag_id].tasks}
+
+    (sync,) = {w for w, _ in weights("tongban_sync_sys_000")}
+    for first in ("tongban_handoff", "tongban_citizen", "tongban_push", "tongban_deadlines"):
+        assert min(w for w, _ in weights(first)) > sync, first
+    assert max(w for w, _ in weights("tongban_reconcile")) < sync
+    assert {rule for dag in dags for _, rule in weights(dag)} == {"absolute"}
+    for dag in dags.values():
+        for task in dag.tasks:
+            reads_a_source = task.task_id == "sync" or task.task_id.startswith("reconcile_")
+            assert task.pool == ("tongban_sources" if reads_a_source else "default_pool"), (dag.dag_id, task.task_id)
+    assert dags["tongban_reconcile"].max_active_tasks == RECONCILE_MAX_ACTIVE_TASKS
+    monkeypatch.delenv(SOURCES_POOL_ENV)  # not set (a deployment without the pool): Airflow's default pool
+    assert build_dags(many_systems(tmp_path / "systems.yaml", 1))["tongban_sync_sys_000"].get_task("sync").pool \
+        == "default_pool"
