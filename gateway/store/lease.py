@@ -48,10 +48,10 @@ def _process_alive(pid: int) -> bool:
 class Lease:
     """An exclusive, expiring claim on ``name`` (e.g. ``sync:sd_civil``)."""
 
-    def __init__(self, engine: Engine, name: str, *, ttl: timedelta = DEFAULT_TTL) -> None:
+    def __init__(self, engine: Engine, name: str, *, ttl: timedelta | None = None) -> None:
         self.engine = engine
         self.name = name
-        self.ttl = ttl
+        self.ttl = ttl or DEFAULT_TTL
         self.holder = uuid.uuid4().hex
         self.host = socket.gethostname()
         self.pid = os.getpid()

@@ -145,7 +145,9 @@ def sync_system(
             ordered = next((s.ordered for s in source.streams() if s.name == stream), True)
             drift_checked = False
             mode = "full_refresh" if full_refresh else "incremental"
-            with collector_paused():
+            # the heartbeat keeps the lease while a page is read: a source that takes longer than the TTL to answer
+            # one page lost it to the next run, and two runs then wrote the same system
+            with collector_paused(), lease.kept_alive():
                 for page in source.read(stream, since=since, mode=mode):
                     if not drift_checked and page.records:
                         drift_checked = True
@@ -167,6 +169,7 @@ def sync_system(
                     gc.collect(1)  # between pages: only the few young survivors to walk, the page is gone
             report.status, report.error = _judge(report.counts, system.max_rejected_share)
             with engine.begin() as conn:
+                lease.renew(conn)  # fenced as every page is: a run that lost its lease moves no watermark
                 if high is not None and high != watermark:
                     ledger.set_watermark(conn, name, stream, high)
                 report.watermark_after = high
