@@ -244,3 +244,16 @@ def test_the_every_minute_processes_go_ahead_of_the_syncs_and_the_syncs_keep_to_
     monkeypatch.delenv(SOURCES_POOL_ENV)  # not set (a deployment without the pool): Airflow's default pool
     assert build_dags(many_systems(tmp_path / "systems.yaml", 1))["tongban_sync_sys_000"].get_task("sync").pool \
         == "default_pool"
+
+
+def test_what_a_task_returns_to_xcom_is_bounded() -> None:
+    """A hand-off scan that deemed 30,000 cases accepted after a holiday returned every case number to XCom
+    (Airflow's metadata database, and the UI that renders it)."""
+    from gateway.orchestration.dagfactory import XCOM_LIST_LIMIT, _call
+
+    deemed = [f"3700002026{n:011d}" for n in range(30_000)]
+    result = _call(lambda: {"deemed": len(deemed), "deemed_cases": deemed, "refused": []})
+    assert result["deemed_cases"] == deemed[:XCOM_LIST_LIMIT] and result["deemed_cases_count"] == 30_000
+    assert result["deemed"] == 30_000 and result["refused"] == [] and "refused_count" not in result
+    assert _call(lambda: list(range(5000))) == list(range(XCOM_LIST_LIMIT))
+    assert _call(lambda: {"read": 3}) == {"read": 3}
