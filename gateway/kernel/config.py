@@ -468,13 +468,19 @@ class SystemsConfig(BaseModel):
         targets = []
         source = self.systems.get(origin)
         handed_off = source is not None and source.intake == "handoff"  # departments get it from the hand-off
-        for system in [*self.systems.values(), *self._routes().values()]:
+        for system in self.routes():
             if not system.writable or system.name == origin:
                 continue
             if (system.role == "hall" and system.receives == "all") or (
                     not handed_off and dept_code is not None and dept_code in system.departments):
                 targets.append(system.name)
         return sorted(targets)
+
+    def routes(self) -> list[SystemConfig | SystemRoute]:
+        """Every system cases may be routed to — the valid ones and the invalid entries' routes — for every router
+        (the syncs' :meth:`targets_for`, the 通办目录's competent department): a router that saw only the valid ones
+        refused a front-desk case back to the hall as "no system takes cases" for a typo in its department's entry."""
+        return [*self.systems.values(), *self._routes().values()]
 
     def _routes(self) -> dict[str, SystemRoute]:
         """The routes of the invalid entries; one whose routing settings do not read stops routing, naming it: no
@@ -588,9 +594,14 @@ def parse_systems_isolated(text: str, *, base_dir: Path, where: str = "<systems>
         bad_name = _name_problem(name)
         if bad_name is not None:
             problems[str(name)] = ConfigError(f"{at(name)}: system {str(name)[:64]}: {bad_name}")
+            route = _route_of(str(name), {**defaults, **entry}) if isinstance(entry, Mapping) else {}
+            # one that would receive cases blocks routing: none can be queued under a name that cannot stay
+            routes.update({k: v for k, v in route.items() if not v.writable})
             continue
         if not isinstance(entry, Mapping):
             problems[name] = ConfigError(f"{at(name)}: system {name}: expected a mapping")
+            if entry is None:  # every setting commented out: it routes as the defaults say
+                routes.update(_route_of(name, defaults))
             continue
         try:
             system = SystemConfig(**{**defaults, **entry, "name": name, "base_dir": base_dir})

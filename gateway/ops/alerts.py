@@ -24,7 +24,7 @@ from gateway.store import ledger
 
 AlertKind = Literal["sync_failed", "sync_degraded", "task_failed", "behind", "deadline", "reconcile",
                     "calendar_unknown", "rate_limit_degraded", "push_dead", "mapping_changed", "routing",
-                    "handoff_undelivered", "bundle_scan", "run_timed_out"]
+                    "handoff_undelivered", "bundle_scan", "run_timed_out", "config_invalid"]
 AlertLevel = Literal["yellow", "red", "warning", "error"]
 LEVEL_ORDER: dict[str, int] = {"error": 0, "red": 1, "warning": 2, "yellow": 3}
 """Most urgent first: a failed task or sync (error) is never ranked below the many red deadlines."""
@@ -92,7 +92,8 @@ def resolve_alerts(engine: Engine, kind: AlertKind, keys: Iterable[str]) -> int:
 
 
 SYSTEM_ALERT_KINDS: tuple[AlertKind, ...] = ("sync_failed", "sync_degraded", "behind", "mapping_changed",
-                                             "push_dead", "reconcile", "rate_limit_degraded", "task_failed")
+                                             "push_dead", "reconcile", "rate_limit_degraded", "task_failed",
+                                             "run_timed_out", "config_invalid")
 """Kinds raised about one system of the systems file (``system`` set) and resolved only by that system's own runs
 — ``task_failed`` included: the failure callback names the system of a sync DAG's tasks and of ``push_<name>`` /
 ``reconcile_<name>``."""

@@ -46,7 +46,13 @@ def check_freshness(runtime: Runtime, *, now: datetime | None = None) -> dict[st
                                     details={"last_success": last.isoformat() if last else None,
                                              "max_lag_s": system.max_lag.total_seconds()}))
     sync_alerts(runtime.engine, "behind", wanted)
-    orphaned = resolve_orphaned(runtime.engine, runtime.systems.names())
+    # an entry of the systems file that does not validate is a standing error until it is fixed (its placeholder
+    # DAG's failure alert comes and goes with its runs), and its alerts are not an absent system's orphans
+    invalid = runtime.systems.invalid
+    sync_alerts(runtime.engine, "config_invalid", [
+        AlertSpec(key=name, level="error", system=name, message=str(entry.error)[:1000]) for name, entry in
+        invalid.items()])
+    orphaned = resolve_orphaned(runtime.engine, [*runtime.systems.names(), *invalid])
     return {"age_s": ages, "behind": [w.key for w in wanted], "resolved_orphaned": orphaned}
 
 

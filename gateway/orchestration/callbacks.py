@@ -53,7 +53,7 @@ def record_run_timeout(context: Any) -> None:
         run = context.get("dag_run")
         dag = context.get("dag")
         dag_id = getattr(run, "dag_id", None) or getattr(dag, "dag_id", None) or "?"
-        run_id = getattr(run, "run_id", None)
+        run_id = getattr(run, "run_id", None) or context.get("run_id")  # the DAG processor's context may lack the run
         limit = getattr(dag, "dagrun_timeout", None)
         system = dag_id[len(SYNC_PREFIX):] if dag_id.startswith(SYNC_PREFIX) else None
         with alert_ledger() as engine:

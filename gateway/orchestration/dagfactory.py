@@ -109,8 +109,9 @@ SOURCES_POOL_ENV = "TONGBAN_SOURCES_POOL"
 systems — syncs and reconciles — run in, when set: its slots are the most of them that run at once, so the hand-off,
 push and 12345 tasks always find a worker slot free even when a hundred systems sync on the same tick or the nightly
 reconcile runs for hours. Unset: Airflow's ``default_pool``, shared with every task."""
-RECONCILE_MAX_ACTIVE_TASKS = 4
-"""At most this many systems reconciled at once: a full read of every source must not take every worker slot."""
+RECONCILE_MAX_ACTIVE_TASKS = 2
+"""At most this many systems reconciled at once: a full read of every source must not take every worker slot, nor
+— in the sources pool, whose default is 6 slots — most of the syncs' slots for the hours it runs."""
 PLACEHOLDER_SCHEDULE = "*/15 * * * *"
 """How often a placeholder DAG (a system whose entry is invalid) fails, saying why."""
 
@@ -130,6 +131,9 @@ def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
         if tasks.permanent(exc):
             raise AirflowFailException(describe_error(exc)) from None
         raise tasks.TaskFailed(describe_error(exc)) from None
+    except BaseException as exc:  # Airflow's timeout or termination, raised while an error was being handled: it
+        exc.__suppress_context__ = True  # goes on up as it is, without that error's text (a refused row's data)
+        raise
 
 
 XCOM_LIST_LIMIT = 200
@@ -461,10 +465,13 @@ def citizen_dag() -> DAG:
         replies = task(task_id="replies", **once)(lambda: step(ct.run_workorder_replies))()
         # the citizen alerts (orders unsigned, replies and callbacks overdue) matter most when a side is down
         scan = task(task_id="scan", trigger_rule="all_done", **once)(lambda: step(ct.run_citizen_scan))()
+        # the run's state is its leaves': with the all_done scan the only leaf, a run whose forward failed was green
+        outcome = task(task_id="outcome", **once)(lambda: None)()
         read >> forward >> appeals  # type: ignore[operator]
         read >> misuse  # type: ignore[operator]
         orders >> replies  # type: ignore[operator]
         [appeals, misuse, replies] >> scan  # type: ignore[operator]
+        [appeals, misuse, replies, scan] >> outcome  # type: ignore[operator]
     return _with_run_timeout(dag)
 
 

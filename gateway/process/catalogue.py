@@ -216,7 +216,7 @@ class TongbanCatalogue:
                              f"department for item_code {item_code} in the 通办目录", "routing.no_department")
         else:
             dept = case.get("dept_code")
-        target = next((s.name for s in systems.systems.values()
+        target = next((s.name for s in systems.routes()
                        if s.role == "department" and s.writable and dept in s.departments), None)
         if target is None:
             return Route(None, dept, window, f"case {case_no}: department {dept} (item_code {item_code}) has no "

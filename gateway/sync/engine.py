@@ -193,7 +193,10 @@ def sync_system(
         except BaseException as exc:  # a task timeout (Airflow's is a BaseException), Ctrl+C, SystemExit: the run
             # says so, then it goes on up — left "running", it read as live until the next sync relabelled it
             # "abandoned: the process running it died"
-            _fail_run(engine, report, stream, started, exc)
+            try:
+                _fail_run(engine, report, stream, started, exc)
+            except Exception:  # noqa: BLE001 - the ledger unreachable: the timeout itself is what must go on up
+                log.warning("%s: could not record the interrupted run %s", name, report.run_id)
             raise
         finally:
             if own_connector and source is not None:

@@ -72,7 +72,9 @@ def test_a_receiver_that_is_down_fails_the_delivery_task_at_once_and_the_rest_go
         from gateway.orchestration.dagfactory import build_dags
 
         run = build_dags(None)["tongban_citizen"].test()
+        assert str(run.state) == "failed"  # the run says a side failed (its leaves decide, not the scan)
         states = {ti.task_id: (str(ti.state), ti.try_number) for ti in run.get_task_instances()}
+        assert states["outcome"][0] == "upstream_failed"
         assert states["evaluations"] == ("success", 1) and states["forward"] == ("failed", 1)
         assert states["workorders"] == ("success", 1) and states["replies"] == ("success", 1)
         assert states["scan"] == ("success", 1)

@@ -47,13 +47,20 @@ def test_a_typo_in_one_system_fails_only_its_dag_and_its_cases_wait_for_it(make_
     run = dags["tongban_push"].test()
     assert str(run.state) == "success", task_states(run)
     assert "push_sd_hall" not in task_states(run)
-    run = dags["tongban_deadlines"].test()
-    assert str(run.state) == "success", task_states(run)
+    states = task_states(dags["tongban_deadlines"].test())
+    assert states["check_freshness"] == ("success", 1)
+    assert states["check_alerts"] == ("failed", 1)  # the broken entry is a standing error, not an absent system
+    (standing,) = open_alerts(world.runtime.engine, kind="config_invalid")
+    assert standing["key"] == "sd_hall" and "retries" in standing["message"]
+    assert open_alerts(world.runtime.engine, kind="sync_failed")  # its placeholder's failure is not "orphaned"
 
     _edit_entry(world, "sd_hall", retries=None)  # fixed: the next push delivers what waited
-    run = dags_for(world)["tongban_push"].test()
+    fixed = dags_for(world)
+    run = fixed["tongban_push"].test()
     assert str(run.state) == "success", task_states(run)
     assert _pending(world, "sd_hall") == 0
+    assert task_states(fixed["tongban_deadlines"].test())["check_freshness"] == ("success", 1)
+    assert not open_alerts(world.runtime.engine, kind="config_invalid")
     hall = {c["case_no"] for c in world.admin("sd_hall", "GET", "/_sandbox/cases") if not c["deleted"]}
     assert len(hall) >= 35
 
