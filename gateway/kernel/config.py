@@ -126,7 +126,21 @@ def department_codes(value: list[str]) -> list[str]:
     return codes
 
 
-class SystemRoute(BaseModel):
+class _Routed(BaseModel):
+    """What every router reads of a system, valid entry or not: its ``departments`` checked as the cases'
+    dept_code is, and whether it receives cases (``writable``: it has ``push``)."""
+
+    @field_validator("departments", check_fields=False)
+    @classmethod
+    def _departments(cls, value: list[str]) -> list[str]:
+        return department_codes(value)
+
+    @property
+    def writable(self) -> bool:
+        return self.push is not None  # type: ignore[attr-defined,no-any-return]
+
+
+class SystemRoute(_Routed):
     """Where cases go, read from a systems-file entry whose other settings are invalid: the settings routing reads
     (``role``, ``receives``, ``departments``, whether it has ``push``), nothing else.
 
@@ -141,14 +155,6 @@ class SystemRoute(BaseModel):
     receives: Literal["all", "own"] = "all"
     push: Mapping[str, Any] | None = None
 
-    @field_validator("departments")
-    @classmethod
-    def _departments(cls, value: list[str]) -> list[str]:
-        return department_codes(value)
-
-    @property
-    def writable(self) -> bool:
-        return self.push is not None
 
 
 class InvalidSystem(BaseModel):
@@ -159,7 +165,7 @@ class InvalidSystem(BaseModel):
     route: SystemRoute | None = None
 
 
-class SystemConfig(BaseModel):
+class SystemConfig(_Routed):
     """One connected system. ``name`` is the key in the file and the id used everywhere else."""
 
     model_config = ConfigDict(extra="forbid")
@@ -253,14 +259,6 @@ class SystemConfig(BaseModel):
         # what the sync DAG's CronTriggerTimetable takes; anything else broke dags/tongban.py in Airflow's DagBag
         return None if value is None else check_schedule(value)
 
-    @field_validator("departments")
-    @classmethod
-    def _departments(cls, value: list[str]) -> list[str]:
-        return department_codes(value)
-
-    @property
-    def writable(self) -> bool:
-        return self.push is not None
 
     def resolve_path(self, relative: str) -> Path:
         path = Path(relative)
