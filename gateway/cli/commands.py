@@ -154,6 +154,9 @@ def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: Jso
     for (_, level), n in clocks.items():
         counts[level] += n
     alert_counts = {lvl: counts[lvl] for lvl in ("error", "warning", "red", "yellow") if counts[lvl]}
+    # entries of the systems file that do not validate: not in the table above (no settings to read), said here
+    # at once — their config_invalid alert waits for the next freshness check
+    invalid = {name: str(entry.error) for name, entry in runtime.systems.invalid.items()}
     if json_out:
         for r in rows:  # each system's own alerts beside it (time limits as counts: there may be thousands)
             r["alerts"] = [a for a in alerts if a["system"] == r["system"]]
@@ -161,7 +164,7 @@ def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: Jso
         deadline_counts = [{"system": s, "level": lvl, "count": n} for (s, lvl), n in sorted(
             clocks.items(), key=lambda item: (item[0][0] or "", item[0][1]))]
         print_json({"systems": rows, "alerts": alerts, "deadline_counts": deadline_counts,
-                    "alert_counts": alert_counts, "other_dead_letters": elsewhere})
+                    "alert_counts": alert_counts, "other_dead_letters": elsewhere, "invalid_entries": invalid})
         return
     table_rows = []
     for r in rows:
@@ -186,6 +189,9 @@ def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: Jso
     print_table("time limits running out (open alerts, counted)", ["system", "red", "yellow"],
                 [[s or "", clocks.get((s, "red"), 0), clocks.get((s, "yellow"), 0)]
                  for s in sorted({s for s, _ in clocks}, key=lambda s: s or "")])
+    if invalid:
+        print_table("systems-file entries that do not validate (their syncs fail, their cases wait in the outbox)",
+                    ["system", "error"], [[name, error] for name, error in invalid.items()])
     if elsewhere:
         print_table("open dead letters outside the systems file (citizen processes, removed systems)",
                     ["filed under", "dead letters"], [[name, n] for name, n in elsewhere.items()])

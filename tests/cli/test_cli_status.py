@@ -103,3 +103,22 @@ def test_a_long_alert_keeps_its_remedy_and_dead_letters_outside_the_systems_file
     data = json.loads(subprocess.run([sys.executable, "-m", "gateway", "status", "--json", *args], env=world.env,
                                      capture_output=True, text=True, timeout=120, check=True).stdout)
     assert data["other_dead_letters"] == {"evaluator": 3}
+
+
+def test_an_entry_that_does_not_validate_is_shown_not_left_out(make_world: Any) -> None:
+    """The runtime loads the systems file entry by entry: an invalid entry was simply missing from the table (one
+    warning line on stderr, exit 0) until the next freshness check raised its alert."""
+    import yaml
+
+    world = make_world(civil=0, estate=0)
+    data = yaml.safe_load(world.systems_path.read_text(encoding="utf-8"))
+    data["systems"]["jn_estate"]["retries"] = "three"
+    world.systems_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    base = [sys.executable, "-m", "gateway", "status", "--systems", str(world.systems_path), "--database-url",
+            world.database_url]
+    out = subprocess.run([*base, "--json"], env=world.env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    invalid = json.loads(out.stdout)["invalid_entries"]
+    assert set(invalid) == {"jn_estate"} and "retries" in invalid["jn_estate"]
+    human = subprocess.run(base, env={**world.env, "COLUMNS": "250"}, capture_output=True, text=True, timeout=120)
+    assert "do not validate" in human.stdout and "jn_estate" in human.stdout
