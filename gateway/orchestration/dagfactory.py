@@ -185,10 +185,12 @@ def _priority(dag_id: str) -> dict[str, Any]:
     return {"priority_weight": PRIORITIES.get(key, 1), "weight_rule": "absolute"}
 
 
-def _sources_pool() -> dict[str, Any]:
-    """``{"pool": …}`` for a task that reads a department system, when :data:`SOURCES_POOL_ENV` names one."""
+def _sources_pool(system: SystemConfig) -> dict[str, Any]:
+    """``{"pool": …}`` for a task that reads ``system``, when :data:`SOURCES_POOL_ENV` names one — not for a system
+    on a Celery ``queue`` of its own: its workers (inside its network) are not the shared ones the pool protects,
+    and a queued task holds a pool slot, so a queue with no live worker would starve every other sync."""
     pool = os.environ.get(SOURCES_POOL_ENV, "").strip()
-    return {"pool": pool} if pool else {}
+    return {"pool": pool} if pool and not system.queue else {}
 
 
 def _worst_case(task_: Any) -> timedelta:
@@ -276,7 +278,7 @@ def sync_dag(system: SystemConfig) -> DAG:
     ) as dag:
         name = system.name
 
-        @task(task_id="sync", **_sources_pool())
+        @task(task_id="sync", **_sources_pool(system))
         def sync(params: dict[str, Any] | None = None) -> dict[str, Any]:
             full = bool((params or {}).get("full_refresh", False))
             return _call(tasks.run_sync, name, full_refresh=full)  # type: ignore[no-any-return]
@@ -364,7 +366,8 @@ def reconcile_dag(systems: SystemsConfig) -> DAG:
                      f"table. At most {RECONCILE_MAX_ACTIVE_TASKS} systems at once.",
                      max_active_tasks=RECONCILE_MAX_ACTIVE_TASKS) as dag:
         for name in systems.names():  # each on its system's retry policy, timeout and queue
-            task(task_id=f"reconcile_{name}", **_retry_args(systems.get(name)), **_sources_pool())(
+            task(task_id=f"reconcile_{name}", **_retry_args(systems.get(name)),
+                 **_sources_pool(systems.get(name)))(
                 lambda system=name: _call(tasks.run_reconcile, system))()
     return _with_run_timeout(dag)
 
