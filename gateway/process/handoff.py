@@ -73,6 +73,7 @@ from gateway.process.catalogue import Route, TongbanCatalogue
 from gateway.process.unaccepted import Ended, ended_unaccepted
 from gateway.store import process as store
 from gateway.store.ledger import utcnow
+from gateway.store.sealing import require_ledger_keys
 
 __all__ = ["ACTOR", "HANDOFF_STATES", "HandoffReport", "handoff_detail", "handoff_overview", "preview_deemed", "scan_handoffs"]
 
@@ -126,8 +127,11 @@ def scan_handoffs(engine: Engine, systems: SystemsConfig, catalogue: TongbanCata
     """One pass: register new front-desk cases, start the window of those the department now has, take the
     departments' answers, deem the overdue ones, forward the hall's later changes. Idempotent; ``now`` is
     injectable (tests, and a DAG run's own time). ``pii`` (the ledger's PiiCodec) seals the case document a
-    routing refusal keeps as its dead letter."""
+    routing refusal keeps as its dead letter; a sealed ledger refuses a scan without its keys before anything is
+    written (that dead letter would be written in clear)."""
     now = now or utcnow()
+    with engine.begin() as conn:
+        require_ledger_keys(conn, pii, what="scan the hand-offs")
     report = HandoffReport()
     _register(engine, systems, catalogue, now, report, pii)
     _deliveries(engine, catalogue, calendar, now, report)
