@@ -449,9 +449,8 @@ class SystemsConfig(BaseModel):
 
     def route(self, name: str) -> SystemConfig | SystemRoute:
         """Where ``name``'s cases go (role, receives, departments, writable), for a valid or an invalid entry."""
-        if name in self.systems:
-            return self.systems[name]
-        return self._routes()[name]
+        routes = {} if name in self.systems else self._routes()
+        return routes[name] if name in routes else self.get(name)  # get: the entry's error, or "unknown system"
 
     def names(self) -> list[str]:
         return sorted(self.systems)

@@ -40,6 +40,9 @@ def test_the_competent_department_is_found_when_its_entry_has_a_typo() -> None:
     assert "sd_civil" in systems.targets_for(CIVIL_DEPT, origin="sd_hall")
     with pytest.raises(ConfigError, match="retries"):
         systems.get("sd_civil")
+    assert systems.route("sd_civil").departments == [CIVIL_DEPT] and systems.route("sd_civil").writable
+    with pytest.raises(ConfigError, match="unknown system"):
+        systems.route("nope")
 
 
 def test_an_emptied_entry_routes_as_the_defaults_say_and_a_bad_name_only_blocks_when_it_would_receive() -> None:
