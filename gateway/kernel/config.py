@@ -156,7 +156,6 @@ class SystemRoute(_Routed):
     push: Mapping[str, Any] | None = None
 
 
-
 class InvalidSystem(BaseModel):
     """A systems-file entry that did not validate: its error, and its route when the routing settings read."""
 
@@ -258,7 +257,6 @@ class SystemConfig(_Routed):
     def _schedule(cls, value: str | None) -> str | None:
         # what the sync DAG's CronTriggerTimetable takes; anything else broke dags/tongban.py in Airflow's DagBag
         return None if value is None else check_schedule(value)
-
 
     def resolve_path(self, relative: str) -> Path:
         path = Path(relative)
