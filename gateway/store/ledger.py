@@ -16,7 +16,20 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Boolean, Connection, Row, String, and_, any_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Row,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.models.datetimes import change_horizon
@@ -619,6 +632,14 @@ def add_reconciliation(conn: Connection, *, system: str, day: str, checked_at: d
 ANALYZE_AFTER = 10_000
 """Rows a run must have written for :func:`refresh_statistics` to be considered at all."""
 _HOT_TABLES = ("source_records", "cases", "outbox")
+
+
+def bound_lock_wait(conn: Connection, seconds: int = 10) -> None:
+    """On PostgreSQL, make this transaction give up waiting for a lock after ``seconds``: recording a run that
+    Airflow's timeout interrupted must not hang on the locks of the interrupted statement, which may still run on
+    the server (SQLite's busy timeout bounds its own waits)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"SET LOCAL lock_timeout = '{int(seconds)}s'"))
 
 
 def refresh_statistics(conn: Connection, written: int) -> list[str]:

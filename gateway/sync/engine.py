@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from gateway.contract.errors import FieldIssue, SyncError
 from gateway.crypto.error_text import describe_error
@@ -344,8 +344,7 @@ def _fail_run(engine: Engine, report: RunReport, stream: str, started: float, ex
     report.error = describe_error(exc, _ERROR_CHARS)
     report.duration_s = time.perf_counter() - started
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":  # the interrupted statement may still run on the server, holding
-            conn.execute(text("SET LOCAL lock_timeout = '10s'"))  # its locks: record the failure, or give up
+        ledger.bound_lock_wait(conn)  # an interrupted statement may still run on the server, holding its locks
         report.watermark_after = ledger.get_watermark(conn, report.system, stream)
         ledger.finish_run(conn, report.run_id, status="failed", duration_s=report.duration_s, error=report.error,
                           watermark_after=report.watermark_after, **_count_columns(report.counts))
