@@ -205,11 +205,13 @@ def resolve_task_alert(dag_id: str, task_id: str) -> int:
     ``run_timed_out`` (the DAG runs again). Runs after every successful task, whose own runtime has just checked
     the ledger's schema: no second check here, only the UPDATEs, on the ledger alone (:func:`alert_ledger`) — a DAG
     success callback instead would cost the DAG processor a parse of the file for every run of every DAG."""
-    from gateway.ops.alerts import resolve_alerts
+    from gateway.store import alerts as alert_store
+    from gateway.store.ledger import utcnow
 
-    with alert_ledger() as engine:
-        return resolve_alerts(engine, "task_failed", [f"{dag_id}.{task_id}"]) + resolve_alerts(
-            engine, "run_timed_out", [dag_id])
+    with alert_ledger() as engine, engine.begin() as conn:  # one transaction: this runs after every task
+        now = utcnow()
+        return alert_store.resolve_open(conn, "task_failed", [f"{dag_id}.{task_id}"], now=now) + \
+            alert_store.resolve_open(conn, "run_timed_out", [dag_id], now=now)
 
 
 @contextmanager

@@ -82,7 +82,10 @@ def require_current(engine: Engine) -> None:
     """Refuse (:class:`ConfigError`) a ledger whose schema is not this Tongban's, without migrating it: what a
     command that only reads asks. Migrating there (``tongban status`` to have a look) moved the ledger past the
     workers still running the older version, which then failed at their next start."""
-    heads = current_revisions(engine)  # read once: the three questions below are about the same revisions
+    _require_current(current_revisions(engine))  # read once: the three questions are about the same revisions
+
+
+def _require_current(heads: set[str]) -> None:
     _refuse_unknown(heads, alembic_config())
     if heads == head_revisions():
         return
@@ -101,10 +104,11 @@ def create_or_require_current(engine: Engine) -> None:
     one behind is refused (:func:`require_current`). Migrating a ledger in use is ``tongban db upgrade``'s, the
     deployment's init step: a task that migrated it moved production under the old workers still running when a
     rolling upgrade started the first new one, and every task paid the migration check under the lock."""
-    if not current_revisions(engine):
+    heads = current_revisions(engine)
+    if not heads:
         upgrade(engine)
         return
-    require_current(engine)
+    _require_current(heads)
 
 
 def is_current(engine: Engine) -> bool:
