@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 import traceback
 
+from sqlalchemy.exc import StatementError
+
 from gateway.crypto.pii import redact
 
 __all__ = ["describe_error", "masked_traceback"]
@@ -49,10 +51,6 @@ def masked_traceback(exc: BaseException) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    try:
-        from sqlalchemy.exc import StatementError
-    except ImportError:  # pragma: no cover - SQLAlchemy is a dependency
-        return str(exc)
     if _is_driver_error(exc):
         return _driver_reason(exc)
     if not isinstance(exc, StatementError):
