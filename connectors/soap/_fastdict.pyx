@@ -22,7 +22,7 @@ from libc.string cimport strcmp, strlen
 
 from lxml.includes cimport tree
 from lxml.includes.tree cimport const_xmlChar
-from lxml.includes.etreepublic cimport _Element, attributeValueFromNsName, import_lxml__etree
+from lxml.includes.etreepublic cimport _Element, attributeValue, attributeValueFromNsName, import_lxml__etree
 
 cdef extern from "Python.h":
     int Py_EnterRecursiveCall(const char* where) except -1
@@ -38,6 +38,18 @@ import_lxml__etree()
 cdef const_xmlChar* _XSI = <const_xmlChar*>b"http://www.w3.org/2001/XMLSchema-instance"
 cdef const_xmlChar* _NIL = <const_xmlChar*>b"nil"
 cdef frozenset _NO_LISTS = frozenset()  # the empty Shape's fields
+cdef enum:
+    _N_UNREAD = 8
+cdef const char* _UNREAD[_N_UNREAD]  # decode.UNREAD_ATTRIBUTE_NAMESPACES (a test holds the two equal)
+_UNREAD[0] = b"http://www.w3.org/2001/XMLSchema-instance"
+_UNREAD[1] = b"http://www.w3.org/XML/1998/namespace"
+_UNREAD[2] = b"http://schemas.xmlsoap.org/soap/encoding/"
+_UNREAD[3] = b"http://www.w3.org/2003/05/soap-encoding"
+_UNREAD[4] = b"http://schemas.xmlsoap.org/soap/envelope/"
+_UNREAD[5] = b"http://www.w3.org/2003/05/soap-envelope"
+_UNREAD[6] = b"urn:schemas-microsoft-com:xml-diffgram-v1"
+_UNREAD[7] = b"urn:schemas-microsoft-com:xml-msdata"
+UNREAD_ATTRIBUTE_NAMESPACES = frozenset((<bytes>_UNREAD[i]).decode("ascii") for i in range(_N_UNREAD))
 cdef dict _NO_KIDS = {}
 
 
@@ -144,14 +156,57 @@ cdef inline bint _starts_with_space(str value) except -1:
     return ch == u" " or ch == u"\t" or ch == u"\r" or ch == u"\n"
 
 
+cdef inline bint _unread(tree.xmlNs* c_ns) noexcept:
+    """Whether an attribute in this namespace says how the XML is encoded (never read as a field)."""
+    if c_ns is NULL or c_ns.href is NULL:
+        return False
+    cdef int i
+    for i in range(_N_UNREAD):
+        if strcmp(<const char*>c_ns.href, _UNREAD[i]) == 0:
+            return True
+    return False
+
+
+cdef dict _attributes(tree.xmlNode* c_node, str prefix):
+    """decode._attributes: ``{prefix + local name: value}`` of the element's attributes, in document order."""
+    cdef dict out = {}
+    cdef tree.xmlAttr* c_attr = c_node.properties
+    while c_attr is not NULL:
+        if c_attr.type == tree.XML_ATTRIBUTE_NODE and not _unread(c_attr.ns):
+            _add(out, prefix + _key(c_attr.name), attributeValue(c_node, c_attr), False)
+        c_attr = c_attr.next
+    return out
+
+
+cdef inline int _add(dict out, str name, object value, bint listed) except -1:
+    """decode._add: a list when the schema says the name repeats, or when it turns out to."""
+    cdef object bucket
+    if listed:
+        bucket = out.get(name)
+        if bucket is None:
+            out[name] = [value]
+        else:
+            (<list>bucket).append(value)
+    elif name in out:  # repeated although the schema did not say so: keep every value
+        bucket = out[name]
+        if isinstance(bucket, list):
+            (<list>bucket).append(value)
+        else:
+            out[name] = [bucket, value]
+    else:
+        out[name] = value
+    return 0
+
+
 # ---- the walk -------------------------------------------------------------------------------------------
 
 cdef dict _to_dict(tree.xmlNode* c_parent, object lists, object kids):
     """decode.element_to_dict, line by line (the branches keep the Python version's order)."""
-    cdef dict out = {}
+    cdef dict out = _attributes(c_parent, "@") if c_parent.properties is not NULL else {}
     cdef tree.xmlNode* c_child = c_parent.children
     cdef str name
-    cdef object value, sub, bucket
+    cdef object value, sub
+    cdef bint listed
     while c_child is not NULL:
         if c_child.type != tree.XML_ELEMENT_NODE:
             c_child = c_child.next
@@ -161,35 +216,28 @@ cdef dict _to_dict(tree.xmlNode* c_parent, object lists, object kids):
         if value is None or name in kids or _starts_with_space(value):
             sub = kids.get(name)
             if sub is not None:
-                if _has_elements(c_child):
-                    value = _nested(c_child, sub.lists, sub.children)
-                elif _is_nil(c_child):
-                    value = None
+                if _has_elements(c_child) or not _is_nil(c_child):
+                    value = _nested(c_child, sub.lists, sub.children)  # no children: its lists empty, attributes
                 else:
-                    value = {key: [] for key in sub.lists}
+                    value = None
             elif value is None:
                 if _has_elements(c_child):
                     value = _nested(c_child, _NO_LISTS, _NO_KIDS)
                 elif _is_nil(c_child):
                     value = None
+                elif c_child.properties is not NULL:
+                    value = _attributes(c_child, "@") or ""
                 else:
                     value = ""
             elif _has_elements(c_child):  # text starting with whitespace: a pretty-printed container
                 value = _nested(c_child, _NO_LISTS, _NO_KIDS)
-        if name in lists:
-            bucket = out.get(name)
-            if bucket is None:
-                out[name] = [value]
-            else:
-                (<list>bucket).append(value)
-        elif name in out:  # repeated although the schema did not say so: keep every value
-            bucket = out[name]
-            if isinstance(bucket, list):
-                (<list>bucket).append(value)
-            else:
-                out[name] = [bucket, value]
-        else:
-            out[name] = value
+            elif c_child.properties is not NULL and not value.strip(" \t\r\n"):  # a pretty-printed empty element
+                value = _attributes(c_child, "@") or value
+        listed = name in lists
+        _add(out, name, value, listed)
+        if c_child.properties is not NULL and type(value) is str:  # a leaf with text: ``name@attr`` beside it
+            for key, attribute in _attributes(c_child, name + "@").items():
+                _add(out, key, attribute, listed)
         c_child = c_child.next
     for name in lists:
         if name not in out:

@@ -3,7 +3,11 @@
 The fast path walks the lxml tree once and turns each record element into a dict by *local* name (servers
 disagree about namespaces; field names do not): text stays text (the mapping converts types), a nil element
 (``xsi:nil="true"``) is ``None``, an empty element is ``""`` — different values that stay different — and an
-element the schema declares repeatable (``maxOccurs > 1``) is always a list, even with one item. The schema
+element the schema declares repeatable (``maxOccurs > 1``) is always a list, even with one item. Attributes are
+fields (a service that writes its rows as attributes lost them all): an element's own are its dict's first keys,
+``@name``; an element with attributes and no text nor children is that dict; a leaf with text keeps its text and
+its attributes sit beside it in the parent, ``name@attr``. Attributes in :data:`UNREAD_ATTRIBUTE_NAMESPACES`
+describe the encoding and are never read. The schema
 knowledge comes from the WSDL once, as a :class:`Shape`; nothing about it is decided per record.
 
 Two walkers apply these rules: :func:`element_to_dict_py` (Python, the reference) and its compiled twin in
@@ -33,6 +37,14 @@ from .wsdl_model import XSD, Field
 from .xmltext import DAMAGE_MARK
 
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+UNREAD_ATTRIBUTE_NAMESPACES = frozenset({
+    "http://www.w3.org/2001/XMLSchema-instance",  # xsi:type, xsi:nil (read as None), xsi:schemaLocation
+    "http://www.w3.org/XML/1998/namespace",  # xml:lang, xml:space
+    "http://schemas.xmlsoap.org/soap/encoding/", "http://www.w3.org/2003/05/soap-encoding",  # arrayType, root, ids
+    "http://schemas.xmlsoap.org/soap/envelope/", "http://www.w3.org/2003/05/soap-envelope",  # encodingStyle
+    "urn:schemas-microsoft-com:xml-diffgram-v1", "urn:schemas-microsoft-com:xml-msdata",  # DataSet row ids, order
+})
+"""Attributes in these namespaces say how the XML is encoded, not what the record holds: never read as fields."""
 _NIL_VALUES = ("true", "1")
 _SPACE = " \t\r\n"
 _LOCAL: dict[str, str] = {}
@@ -90,9 +102,11 @@ def element_to_dict_py(element: etree._Element, shape: Shape = EMPTY) -> dict[st
     The reference implementation, and the fallback where the compiled twin (``_fastdict.pyx``, the same rules
     in C, about four times faster) is not built or was built for another lxml: :func:`element_to_dict` is
     whichever of the two this process uses. The common child — a leaf with text that does not start with
-    whitespace and that the shape does not declare complex — costs one tag read, one text read and two dict
-    lookups; every other case (nil, empty, nested, pretty-printed container) takes the branch below it."""
-    out: dict[str, Any] = {}
+    whitespace and that the shape does not declare complex — costs one tag read, one text read, one look at its
+    attributes and two dict lookups; every other case (nil, empty, nested, pretty-printed container) takes the
+    branch below it."""
+    own = element.items()
+    out: dict[str, Any] = _attributes(own, "@") if own else {}
     lists = shape.lists
     kids = shape.children
     name_of = _LOCAL.get
@@ -103,35 +117,62 @@ def element_to_dict_py(element: etree._Element, shape: Shape = EMPTY) -> dict[st
         if value is None or name in kids or value[0] in _SPACE:
             sub = kids.get(name)
             if sub is not None:
-                if len(child):
-                    value = element_to_dict_py(child, sub)
-                elif child.get(XSI_NIL) in _NIL_VALUES:
-                    value = None
+                if len(child) or child.get(XSI_NIL) not in _NIL_VALUES:
+                    value = element_to_dict_py(child, sub)  # no children: its lists empty, its attributes
                 else:
-                    value = {key: [] for key in sub.lists}
+                    value = None
             elif value is None:
                 if len(child):
                     value = element_to_dict_py(child, EMPTY)
                 elif child.get(XSI_NIL) in _NIL_VALUES:
                     value = None
                 else:
-                    value = ""
+                    value = _attributes(child.items(), "@") or ""
             elif len(child):
                 value = element_to_dict_py(child, EMPTY)
-        if name in lists:
-            bucket = out.get(name)
-            if bucket is None:
-                out[name] = [value]
-            else:
-                bucket.append(value)
-        elif name in out:  # repeated although the schema did not say so: keep every value
-            previous = out[name]
-            out[name] = previous + [value] if isinstance(previous, list) else [previous, value]
-        else:
-            out[name] = value
+            elif not value.strip(_SPACE):  # blank text: a pretty-printed empty element
+                value = _attributes(child.items(), "@") or value
+        listed = name in lists
+        _add(out, name, value, listed)
+        if value.__class__ is str and child.items():  # a leaf with text: its attributes beside it, ``name@attr``
+            for key, attribute in _attributes(child.items(), name + "@").items():
+                _add(out, key, attribute, listed)
     for name in lists:
         if name not in out:
             out[name] = []
+    return out
+
+
+def _add(out: dict[str, Any], name: str, value: Any, listed: bool) -> None:
+    """Put one child's value under its name: a list when the schema says it repeats (or it turns out to)."""
+    if listed:
+        bucket = out.get(name)
+        if bucket is None:
+            out[name] = [value]
+        else:
+            bucket.append(value)
+    elif name in out:  # repeated although the schema did not say so: keep every value
+        previous = out[name]
+        if isinstance(previous, list):  # a list this function made: values themselves are never lists
+            previous.append(value)
+        else:
+            out[name] = [previous, value]
+    else:
+        out[name] = value
+
+
+def _attributes(items: list[tuple[str, str]], prefix: str) -> dict[str, Any]:
+    """An element's attributes (lxml's ``items()``) as ``{prefix + local name: value}``, leaving out those that
+    describe the XML rather than the record (:data:`UNREAD_ATTRIBUTE_NAMESPACES`)."""
+    out: dict[str, Any] = {}
+    for qualified, value in items:
+        if qualified[0] == "{":
+            namespace, _, local = qualified[1:].partition("}")
+            if namespace in UNREAD_ATTRIBUTE_NAMESPACES:
+                continue
+        else:
+            local = qualified
+        _add(out, prefix + local, value, False)
     return out
 
 
@@ -306,6 +347,7 @@ def element_text(element: etree._Element) -> str:
 
 __all__ = [
     "EMPTY",
+    "UNREAD_ATTRIBUTE_NAMESPACES",
     "Shape",
     "damaged_field",
     "dataset_rows",

@@ -14,7 +14,8 @@ element at the top of the Body, and every use of it as an empty element pointing
 (SOAP 1.2 writes ``enc:ref="id"`` → ``enc:id="id"``.) Read as it stands, ``getCasesReturn`` is an empty
 string and the records sit in siblings nobody asked for. :func:`inline_references` copies each referenced
 element's content (and its ``xsi:type``/``xsi:nil``) into every element that points at it, innermost first,
-then removes the referenced top-level elements: the tree becomes what a document/literal server would send.
+then removes the referenced top-level elements, and the ids of those referred to in place (the fast path reads
+an element's attributes as fields): the tree becomes what a document/literal server would send.
 
 Hostile or broken answers get clear errors, never a hang or a memory blow-up: a reference to a missing id, a
 cycle (a struct containing itself), and expansion past ``max_elements`` — references can nest like "billion
@@ -73,6 +74,10 @@ def inline_references(body: etree._Element, *, where: str, max_elements: int) ->
             resolver.inline_within(root, ())
     for element in independent:
         body.remove(element)
+    for element in body.iter(etree.Element):  # an element referred to in place keeps no id: it is no field
+        if _id_of(element) in wanted:
+            for name in ("id", _ID12):
+                element.attrib.pop(name, None)
     return resolver.inlined
 
 

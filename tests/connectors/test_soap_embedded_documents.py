@@ -48,6 +48,17 @@ def _xml_rows(rows: list[dict[str, Any]], code: str = "0", message: str = "成�
             f"<ResultMsg>{escape(message)}</ResultMsg><Items>{''.join(items)}</Items></Response>")
 
 
+def _attribute_rows(rows: list[dict[str, Any]]) -> str:
+    items = []
+    for row in rows:
+        fields = "".join(f' {k}="{escape(v, {chr(34): "&quot;"})}"' for k, v in row.items() if k != "Items")
+        fees = "".join(f'<Fee Name="{escape(f["Name"])}" xsi:type="FeeType"/>' for f in row["Items"])
+        items.append(f"<Item{fields}><Fees>{fees}</Fees><Remark lang=\"zh\">加急</Remark></Item>")
+    return ('<?xml version="1.0" encoding="gb2312"?>\r\n<Response xmlns:xsi="http://www.w3.org/2001/XMLSchema-'
+            f'instance"><ResultCode>0</ResultCode><ResultMsg>成功</ResultMsg><Items>{"".join(items)}</Items>'
+            "</Response>")
+
+
 def _envelope(operation: str, inner: str) -> bytes:
     return ('<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/'
             'envelope/"><soap:Body>'
@@ -81,6 +92,8 @@ class His:
             return self._answer(operation, f"<![CDATA[{_xml_rows(rows)}]]>")
         if self.mode == "inline":
             return self._answer(operation, _xml_rows(rows).split("?>", 1)[1])
+        if self.mode == "attributes":  # a row per element, its fields as attributes (common in exchange formats)
+            return self._answer(operation, escape(_attribute_rows(rows)))
         if self.mode == "none":
             return self._answer(operation, escape(_xml_rows([], code="1", message="无数据")))
         if self.mode == "json":
@@ -152,6 +165,24 @@ def test_records_in_an_xml_string_are_read_with_every_character(his: His, mode: 
     assert second["Fees"] == {"Fee": [{"Name": "挂号费"}]}  # one fee: still a list (list_fields)
     assert records[1].cursor == datetime(2026, 3, 1, 11, 0, tzinfo=BEIJING)
     assert his.calls[-1]["beginDate"] == "2026-03-01 00:00:00" and his.calls[-1]["operCode"] == "0001"
+
+
+def test_records_written_as_attributes_are_read_with_every_value(his: His) -> None:
+    """Rows whose fields are attributes (``<Item ClinicCode="MZ001" PatientName="…"/>``): each attribute is a field
+    named ``@name`` (key and cursor included), a leaf's attribute sits beside it as ``Remark@lang``; attributes that
+    describe the encoding (``xsi:type``) are not fields. The fast path read none of them before."""
+    his.mode = "attributes"
+    incremental = {"cursor_field": "@ModifyDate", "cursor_format": "%Y-%m-%d %H:%M:%S", "timezone": "+08:00",
+                   "param": "beginDate", "param_format": "%Y-%m-%d %H:%M:%S"}
+    records, rejects = _read(his, primary_key="@ClinicCode", incremental=incremental)
+    assert rejects == []
+    assert [r.source_id for r in records] == ["MZ001", "MZ002"]
+    first, second = (r.payload for r in records)
+    assert first == {"@ClinicCode": "MZ001", "@PatientName": "欧阳𠮷", "@DeptName": "西湖区行政审批服务局",
+                     "@RegState": "0", "@ModifyDate": "2026-03-01 09:30:05",
+                     "Fees": {"Fee": [{"@Name": "挂号费"}, {"@Name": "诊查费"}]}, "Remark": "加急", "Remark@lang": "zh"}
+    assert second["@PatientName"] == "Ｏ'Brien <&> 张三" and second["Fees"] == {"Fee": [{"@Name": "挂号费"}]}
+    assert records[1].cursor == datetime(2026, 3, 1, 11, 0, tzinfo=BEIJING)
 
 
 def test_records_in_a_json_string_are_read_as_a_rest_body(his: His) -> None:

@@ -201,6 +201,10 @@ def random_element(rng: random.Random, depth: int) -> str:
         attrs = f' xsi:nil="{rng.choice(["true", "1", "false", "0", "TRUE", ""])}"'
     elif roll < 0.2:
         attrs = ' nil="true"'
+    elif roll < 0.4:  # attributes read as fields, and those that describe the encoding (never read)
+        attrs = "".join(f' {n}="{rng.choice(["1", "", " x ", "名", "a&amp;b", "&#10;"])}"' for n in
+                        rng.sample(["id", "p:id", "q:code", "名", "xsi:type", "enc:root", "diffgr:id", "xml:lang"],
+                                   rng.randint(1, 3)))
     parts = []
     if rng.random() < 0.5:
         parts.append(rng.choice(TEXTS))
@@ -224,7 +228,8 @@ def test_fuzz() -> None:
     rng = random.Random(20240601)
     for k in range(2000):
         body = "".join(random_element(rng, 1) for _ in range(rng.randint(0, 6)))
-        xml = f'<r xmlns:xsi="{XSI}" xmlns:p="urn:p" xmlns:q="urn:q">{body}</r>'
+        xml = (f'<r xmlns:xsi="{XSI}" xmlns:p="urn:p" xmlns:q="urn:q" xmlns:enc="http://schemas.xmlsoap.org/soap/'
+               f'encoding/" xmlns:diffgr="urn:schemas-microsoft-com:xml-diffgram-v1">{body}</r>')
         shape = random_shape(rng) if k % 3 else EMPTY
         for parser in (parse, parse_keep_cdata):
             root = parser(xml)

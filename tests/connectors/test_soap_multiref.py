@@ -69,6 +69,17 @@ def test_soap12_enc_ref_and_id() -> None:
     assert element_to_dict(body[0]) == {"out": {"no": "7"}} and len(body) == 1
 
 
+def test_an_element_referred_to_in_place_keeps_no_id() -> None:
+    """SOAP 1.1 lets a value be written where it first occurs (``id`` on an inline element) and referred to
+    elsewhere: the id is the encoding's, not the record's, and the fast path reads attributes as fields."""
+    inner = ('<r:resp xmlns:r="urn:r"><first id="p1"><name>王</name></first><second href="#p1"/>'
+             '<third code="7">x</third></r:resp>')
+    body = _body(inner)
+    inline_references(body, where="t", max_elements=100)
+    assert element_to_dict(body[0]) == {"first": {"name": "王"}, "second": {"name": "王"}, "third": "x",
+                                        "third@code": "7"}
+
+
 def test_answers_without_references_are_left_alone() -> None:
     assert not has_references(envelope("<a><b id='x'>1</b><c>href</c></a>").encode())
 
