@@ -22,8 +22,10 @@ and the flags of a batch are collected in ``context["flags"]`` as ``(index, fiel
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import timedelta
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -170,9 +172,10 @@ class Case(BaseModel):
 
     Bounds: integers have real ranges (days ≤ 3,650, counts ≤ 1,000,000, step numbers ≤ 2³¹ − 1; none negative,
     ``range.ge``): a step number above it rejects the record (``range.le``), an optional number above it is left
-    out and flagged (``range.implausible``); a time before 1900 is no real time: ``applied_at``/``updated_at``
-    reject the record (``datetime.implausible``), an optional time is left out and flagged
-    (``case.implausible_time``). Optional
+    out and flagged (``range.implausible``); a time before 1900 is no real time, nor is a number (pydantic would
+    read ``20261105123900`` as Unix milliseconds, the year 2612: epoch times are the mapping's ``date: epoch_ms``):
+    ``applied_at``/``updated_at`` reject the record (``datetime.implausible``), an optional time is left out and
+    flagged (``case.implausible_time``). Optional
     details real data breaks are repaired and flagged (:mod:`gateway.models.repair`): ``text.truncated``,
     ``text.replaced``, ``case.catalog_code``, ``case.step_start_missing``; a number given for text is read as
     its text anywhere.
@@ -400,10 +403,11 @@ class Case(BaseModel):
                 ed = event.__dict__
                 start = _time_key(raw_event.get("started_at"), ed, "started_at")
                 if start < TIME_FLOOR:  # type: ignore[operator]
+                    bad = start
                     ed["started_at"] = step_start(events, i, d)
                     start = _time_key(None, ed, "started_at")
                     flags.append((f"events.{i}.started_at", "case.step_start_missing",
-                                  f"step {i} starts before 1900, not a real time: taken as {start}"))
+                                  f"step {i}: {_before_floor(bad)}: taken as {start}"))
                 if start < floor:  # type: ignore[operator]
                     flags.append((f"events.{i}.started_at", _DATE_ORDER, "step starts before acceptance"))
                 elif finished is not None and start > finished:  # type: ignore[operator]
@@ -415,7 +419,7 @@ class Case(BaseModel):
                     flags.append((f"events.{i}.ended_at", _DATE_ORDER, "step ends before it starts"))
 
         if d["office"] is not None or d["agent"] is not None or d["stages"] or d["deferred_materials"]:
-            _check_intake(self, accepted, flags)
+            _check_intake(self, raw, accepted, flags)
 
         if flags:
             ctx = info.context
@@ -463,7 +467,7 @@ def _incomplete_part(key: str, part: dict[str, Any]) -> Issue | None:
     return None
 
 
-def _check_intake(case: Case, accepted: str | None, flags: list[Issue]) -> None:
+def _check_intake(case: Case, raw: Mapping[str, Any], accepted: str | None, flags: list[Issue]) -> None:
     """The quality rules of the intake parts (issue 15): all flags, since real data breaks each of them."""
     office = case.office
     if office is not None and office.division is not None:
@@ -478,12 +482,13 @@ def _check_intake(case: Case, accepted: str | None, flags: list[Issue]) -> None:
         flags.append(("agent.authorisation", "case.agent_authorisation",
                       "a proxy (代办) acts without an authorisation reference (授权委托书)"))
     for i, stage in enumerate(case.stages):
-        _intake_times(stage.__dict__, f"stages.{i}", _STAGE_TIMES, flags)
+        _intake_times(stage.__dict__, _raw_part(raw, "stages", i), f"stages.{i}", _STAGE_TIMES, flags)
         if stage.started_at is not None and stage.ended_at is not None and stage.ended_at < stage.started_at:
             flags.append((f"stages.{i}.ended_at", _DATE_ORDER, f"stage {stage.name} ends before it starts"))
     accepted_at = case.accepted_at if accepted is not None else None
     for i, material in enumerate(case.deferred_materials):
-        _intake_times(material.__dict__, f"deferred_materials.{i}", _DEFERRED_TIMES, flags)
+        _intake_times(material.__dict__, _raw_part(raw, "deferred_materials", i), f"deferred_materials.{i}",
+                      _DEFERRED_TIMES, flags)
         if material.due_at is None:
             flags.append((f"deferred_materials.{i}.due_at", "case.deferred_due",
                           f"deferred material {material.name} has no due date"))
@@ -496,12 +501,25 @@ _STAGE_TIMES = ("started_at", "ended_at", "due_at")
 _DEFERRED_TIMES = ("due_at", "received_at")
 
 
-def _intake_times(values: dict[str, Any], path: str, names: tuple[str, ...], flags: list[Issue]) -> None:
+def _raw_part(raw: Mapping[str, Any], key: str, index: int) -> Mapping[str, Any]:
+    """The input the ``index``-th item of the list ``key`` was validated from (empty when it cannot be told)."""
+    items = raw.get(key)
+    if items.__class__ is list and index < len(items) and items[index].__class__ is dict:  # type: ignore[arg-type]
+        return items[index]  # type: ignore[index,no-any-return]
+    return _NO_RAW
+
+
+def _intake_times(values: dict[str, Any], raw: Mapping[str, Any], path: str, names: tuple[str, ...],
+                  flags: list[Issue]) -> None:
     """The times of a stage or deferred material at +08:00, like every other time of the case (the same instant
-    must hash the same whatever offset the source wrote); one before 1900 dropped and flagged."""
+    must hash the same whatever offset the source wrote); one before 1900, or given as a number, dropped and
+    flagged."""
     for name in names:
         value = values[name]
         if value is None:
+            continue
+        if _is_number(raw.get(name)):
+            _drop_time(values, name, f"{path}.{name}", f"{NUMBER_TIME}{raw.get(name)}", flags)
             continue
         if value.utcoffset() != _EIGHT_HOURS:
             try:
@@ -512,7 +530,25 @@ def _intake_times(values: dict[str, Any], path: str, names: tuple[str, ...], fla
             _drop_time(values, name, f"{path}.{name}", value.isoformat(), flags)
 
 
+NUMBER_TIME = "0000 number "
+"""The key :func:`_time_key` gives a time the source sent as a number: below every real time, so the floor
+checks refuse it (the record's own times) or leave it out (an optional one), with :func:`_before_floor`'s text."""
+_NUMBER_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _is_number(raw: Any) -> bool:
+    """Whether a time was given as a number or a numeral — which pydantic reads as Unix time: ``20261105123900``
+    (yyyyMMddHHmmss without a ``date:`` format) would be the year 2612, ``20261103`` a day of 1970."""
+    if raw.__class__ is str:
+        return _NUMBER_TEXT.fullmatch(raw) is not None
+    return raw.__class__ in (int, float, Decimal)
+
+
 def _before_floor(key: str) -> str:
+    if key.startswith(NUMBER_TIME):
+        number = key[len(NUMBER_TIME):]
+        return (f"{number} is a number, not a time (read as Unix time it would be a date nobody meant): give the "
+                "mapping's field a date format — date: yyyyMMddHHmmss, date: epoch_ms, date: epoch_s …")
     return f"{key} is before 1900: not a real time (a 'no value' default such as 0001-01-01?)"
 
 
@@ -548,6 +584,8 @@ def _time_key(raw: Any, values: dict[str, Any], name: str) -> str | None:
     value = values[name]
     if value is None:
         return None
+    if _is_number(raw):
+        return f"{NUMBER_TIME}{raw}"  # sorts before TIME_FLOOR: refused or left out as an implausible time
     if value.utcoffset() != _EIGHT_HOURS:
         try:
             value = values[name] = value.astimezone(BEIJING)

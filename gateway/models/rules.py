@@ -139,7 +139,8 @@ _ALL: tuple[Rule, ...] = (
     _s("type.date", "model", "date fields", "Not a date."),
     _s("datetime.timezone_required", "model", "datetime fields", "A datetime without an offset."),
     _s("datetime.implausible", "model", "applied_at, updated_at", "A time before 1900: not a real time (0001-01-01 "
-       "is .NET's DateTime.MinValue, a common \"no value\" default)."),
+       "is .NET's DateTime.MinValue, a common \"no value\" default); or a number given for a time (20261105123900, "
+       "1709605860000: the mapping lacks a date format for the field — date: yyyyMMddHHmmss, epoch_ms …)."),
     _s("string_too_short", "model", "constrained text", "Shorter than allowed (e.g. a blank name)."),
     _s("string_too_long", "model", "constrained text", "Longer than allowed (case_no ≤ 50, item_code ≤ 36); "
        "optional free text is kept truncated instead (text.truncated)."),
@@ -210,8 +211,9 @@ _ALL: tuple[Rule, ...] = (
        "character of CJK Extension B and beyond): GB18030 holds it, but a hall or department system storing GBK "
        "cannot (the push to it fails); a 生僻字 is legitimate, an emoji usually a typing slip."),
     _q("case.implausible_time", "accepted_at, promised_at, finished_at, events[].ended_at, stages[].*_at, "
-       "deferred_materials[].*_at", "An optional time before 1900 (0001-01-01, a \"no value\" default) is not a "
-       "real time: it is left out (the case is kept)."),
+       "deferred_materials[].*_at", "An optional time before 1900 (0001-01-01, a \"no value\" default), or a number "
+       "given for a time (the mapping lacks a date format for it), is not a real time: it is left out (the case is "
+       "kept)."),
     _q("case.step_start_missing", "events[].started_at", "A step without a start time (or one before 1900) is "
        "kept, started when the step before it ended (else when that one started, else at acceptance or "
        "application)."),

@@ -36,6 +36,7 @@ from gateway.mapping.compiler import MapFunction, dig, path_keys
 from gateway.mapping.mapper import Mapper
 from gateway.mapping.usage import field_source_paths
 from gateway.models import Case, QualityTally, case_document
+from gateway.models.datetimes import MAX_CLOCK_SKEW
 from gateway.models.hashing import unreadable_record
 from gateway.models.stored import stored_case_json
 from gateway.models.text import storable
@@ -551,10 +552,19 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
     existing = ledger.case_state(conn, sorted({case.case_no for _, case, _, _ in changes}))
     withdrawn = _withdrawn(conn, system, changes, existing)
     final: dict[str, dict[str, Any]] = {}
+    horizon = now + MAX_CLOCK_SKEW
     for record, case, digest, data in changes:
         case_no = case.case_no
         current = final.get(case_no) or existing.get(case_no)
         updated_at = case.updated_at
+        if updated_at > horizon:
+            # a change "in 2612" (a typo, a wrong clock) merged with that time won against every real change of
+            # the case from any other copy, for good: it counts as made when it was read
+            ctx.quality.add_flags([FieldIssue(
+                f"{system}:{record.source_id}", "updated_at", "merge.future_change_time",
+                f"changed at {updated_at.isoformat()}, beyond this machine's clock: merged as changed now, so that "
+                "later changes from other systems still win")])
+            updated_at = now
         if current is not None:
             if current["content_hash"] == digest:
                 continue

@@ -88,6 +88,49 @@ def test_a_step_starting_in_year_one_starts_when_the_step_before_ended() -> None
     assert case.events[2].started_at.isoformat() == "2024-03-03T09:00:00+08:00"
 
 
+# --- 3. a number is no time (pydantic would read it as Unix time) ----------------------------------------
+
+# A mapping that forgot a field's `date:` format hands the model the source's digits: "20261105123900"
+# (yyyyMMddHHmmss) read as Unix milliseconds is the year 2612 — a case changed "in 2612" then won every merge
+# against the systems' real changes — and "20261103" a day of 1970. Epoch times are read by the mapping
+# (date: epoch_ms / epoch_s), never by the model.
+NUMBERS = ["20261105123900", "20261103", 1709605860000, 1709605860.5, "1.70960586E+12", "-5"]
+
+
+@pytest.mark.parametrize("value", NUMBERS)
+@pytest.mark.parametrize("field", ["updated_at", "applied_at"])
+def test_a_number_in_the_records_own_times_rejects_it_saying_to_give_a_date_format(field, value) -> None:
+    with pytest.raises(RecordRejected) as info:
+        validate_case(valid_case(**{field: value}), "t:1")
+    issue = next(i for i in info.value.issues if i.field == field)
+    assert issue.rule == "datetime.implausible"
+    assert "is a number, not a time" in issue.message and "date: yyyyMMddHHmmss" in issue.message
+
+
+@pytest.mark.parametrize("value", NUMBERS)
+def test_a_number_in_an_optional_time_is_left_out_and_flagged(value) -> None:
+    record = valid_case(finished_at=value, stages=[{"name": "审核", "started_at": value}],
+                        deferred_materials=[{"name": "章程", "kind": "pledged", "due_at": "2024-03-09T00:00:00+08:00",
+                                             "received_at": value}])
+    record["events"][1]["started_at"] = value
+    record["events"][2]["ended_at"] = value
+    case, flags = kept(record)
+    assert {("finished_at", "case.implausible_time"), ("events.2.ended_at", "case.implausible_time"),
+            ("stages.0.started_at", "case.implausible_time"),
+            ("deferred_materials.0.received_at", "case.implausible_time"),
+            ("events.1.started_at", "case.step_start_missing")} <= flags
+    assert case.finished_at is None and case.events[2].ended_at is None
+    assert case.stages[0].started_at is None and case.deferred_materials[0].received_at is None
+    assert case.events[1].started_at == case.events[0].ended_at
+    assert "is a number, not a time" in next(f.message for f in case.quality if f.field == "finished_at")
+
+
+def test_times_written_as_times_are_not_numbers() -> None:
+    case, flags = kept(valid_case(finished_at="2024-03-05T10:00:00Z", promised_at="2024-03-21T09:30:00.500+08:00"))
+    assert not {f for f in flags if f[1] in ("case.implausible_time", "datetime.implausible")}
+    assert case.finished_at.isoformat() == "2024-03-05T18:00:00+08:00"
+
+
 # --- 4. lone surrogates in free text --------------------------------------------------------------------
 
 def test_lone_surrogates_in_optional_text_are_replaced_and_flagged() -> None:

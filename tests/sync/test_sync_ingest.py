@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import String, func, select
 
 from gateway.contract.connector import RawRecord
-from gateway.kernel.config import load_systems
 from gateway.contract.errors import SkippableSyncError
+from gateway.kernel.config import load_systems
 from gateway.mapping.mapper import Mapper
 from gateway.store import ledger
 from gateway.store.db import make_engine
@@ -230,3 +230,35 @@ def test_a_case_number_that_is_not_text_or_a_key_with_nul_is_one_dead_letter(env
     assert rows[as_list["id"]].case_no is None
     assert "source_id.nul" in rows["MZ\ufffdBAD"].reason
     assert ledger.loads(rows["MZ\ufffdBAD"].raw)["id"] == "MZ\x00BAD"  # the raw payload keeps what was sent
+
+
+def test_a_change_time_far_in_the_future_does_not_win_every_merge_after_it(env) -> None:
+    """A copy of a case changed "in 2612" (a clerk's typo, a yyyyMMddHHmmss read as Unix milliseconds) merged
+    with that change time, and every real change of the case from any other copy lost to it for good. Beyond the
+    clock skew a source may have, the change counts as made now: it merges (flagged), and later changes win."""
+    engine, ctx = env
+    context = ctx("sd_civil")
+    typo = copy.deepcopy(civil.generate(7, 41))
+    typo["updateTime"] = "2612-01-19 20:45:23"
+    typo["summary"] = "未来时间的副本"
+    later = copy.deepcopy(civil.generate(7, 41))
+    later["id"] = later["id"] + "-B"  # another copy of the same case (same 办件编号)
+    later["summary"] = "真正的最新修改"
+    from datetime import datetime
+
+    from gateway.models import BEIJING
+
+    # a real change made after the typo copy was read (within the clock skew a source may have)
+    later["updateTime"] = (datetime.now(BEIJING) + timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M:%S")
+    first = ingest(engine, context, [raw(typo)])
+    assert first.inserted == 1
+    flags = context.quality.flag_counts()
+    assert flags.get("merge.future_change_time") == 1, flags
+    with engine.connect() as conn:
+        stored = conn.execute(select(cases.c.source_updated_at)).scalar_one()
+    assert stored.year < 2100  # counted as changed when it was read
+    second = ingest(engine, context, [raw(later)])
+    assert second.inserted == 1  # the second copy's own source record
+    with engine.connect() as conn:
+        data = ledger.loads(conn.execute(select(cases.c.data)).scalar_one())
+    assert data["summary"] == "真正的最新修改"
