@@ -166,9 +166,14 @@ def run_handoffs(now: str | None = None, *, ahead_of_clock: bool = False) -> dic
 def run_deferred() -> dict[str, Any]:
     """Deferred materials (容缺/承诺) received through the certificate library, before the deadline scan."""
     from gateway.process import satisfy_deferred_materials
+    from gateway.sharing.access.policy import Policy
+    from gateway.sharing.settings import load_gateway_settings
 
+    settings = load_gateway_settings()  # the certificate gateway's policy decides what the look-up may use
     with _runtime() as runtime:
-        return satisfy_deferred_materials(runtime.engine, runtime.systems, runtime.pii).as_dict()
+        return satisfy_deferred_materials(runtime.engine, runtime.systems, runtime.pii,
+                                          policy=Policy(settings.policy),
+                                          audit_algorithm=settings.audit_hash).as_dict()
 
 
 class OpenErrorAlerts(TongbanError):

@@ -11,6 +11,15 @@ alert does not fire. Nobody asks the applicant for what another department has a
 
 Holders are found by the blind index of their ID number (:meth:`gateway.crypto.pii.PiiCodec.bidx`), as the
 certificate gateway finds them: without the PII keys there is no lookup, and this step does nothing.
+
+The look-up is a use of the holder's data by the case's department, so it takes the certificate gateway's
+decisions, as ``GET /v1/cases/{case_no}/materials`` does: a type is looked up only if the sharing policy lets one
+of the department's active clients use it for the case's item (``denied`` otherwise: the material stays
+outstanding, its alert fires as usual), and, where the rule requires the holder's consent, only under a consent
+the holder gave for this case and item that is neither withdrawn nor expired (``awaiting_consent``). A certificate
+used is an audit entry in the chain (action ``materials``, outcome ``released``, the client it was used for), in
+the transaction that writes the case: the holder sees it in "who used my data". A look-up that finds nothing
+releases nothing and is not logged (the step runs every few minutes for every outstanding material).
 """
 
 from __future__ import annotations
@@ -19,11 +28,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+import orjson
+from sqlalchemy import Connection, Engine
 
 from gateway.kernel.config import SystemsConfig
 from gateway.models.certificate import status_on
 from gateway.models.datetimes import BEIJING
+from gateway.sharing.access.audit import AuditEntry, append_entries
+from gateway.sharing.access.clients import Client, row_to_client
+from gateway.sharing.access.policy import Policy
+from gateway.store import access as access_store
 from gateway.store import process as store
 from gateway.store.certificates import find_certificates_for_holder
 from gateway.store.ledger import utcnow
@@ -38,14 +52,19 @@ class DeferredReport:
     checked: int = 0
     satisfied: int = 0
     cases: list[str] = field(default_factory=list)
+    denied: int = 0
+    """Outstanding materials of a type no client of the case's department may use for its item (not looked up)."""
+    awaiting_consent: int = 0
+    """Outstanding materials whose type needs the holder's consent, not given (not looked up)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def satisfy_deferred_materials(engine: Engine, systems: SystemsConfig, pii: Any, *,
-                               now: datetime | None = None) -> DeferredReport:
-    """Mark received every outstanding deferred material whose certificate the applicant now holds."""
+def satisfy_deferred_materials(engine: Engine, systems: SystemsConfig, pii: Any, *, policy: Policy,
+                               audit_algorithm: str = "sha256", now: datetime | None = None) -> DeferredReport:
+    """Mark received every outstanding deferred material whose certificate the applicant now holds and the case's
+    department may use (``policy``: the certificate gateway's; ``audit_algorithm``: its chain's hash)."""
     now = now or utcnow()
     report = DeferredReport()
     if pii is None:
@@ -59,12 +78,13 @@ def satisfy_deferred_materials(engine: Engine, systems: SystemsConfig, pii: Any,
         after = rows[-1]["case_no"]
         for row in rows:
             report.checked += 1
-            if _satisfy(engine, systems, pii, row, now):
+            if _satisfy(engine, systems, pii, policy, audit_algorithm, row, now, report):
                 report.satisfied += 1
                 report.cases.append(row["case_no"])
 
 
-def _satisfy(engine: Engine, systems: SystemsConfig, pii: Any, row: dict[str, Any], now: datetime) -> bool:
+def _satisfy(engine: Engine, systems: SystemsConfig, pii: Any, policy: Policy, audit_algorithm: str,
+             row: dict[str, Any], now: datetime, report: DeferredReport) -> bool:
     data = row["data"]
     outstanding = [(i, m) for i, m in enumerate(data.get("deferred_materials") or [])
                    if isinstance(m, dict) and m.get("certificate_type") and not m.get("received_at")]
@@ -72,20 +92,29 @@ def _satisfy(engine: Engine, systems: SystemsConfig, pii: Any, row: dict[str, An
     if not outstanding or not number:
         return False
     holder = pii.bidx(pii.open(number))
+    item_code = row.get("item_code") or data.get("item_code") or ""
     stamp = now.astimezone(BEIJING).replace(microsecond=0).isoformat()
     today = now.astimezone(BEIJING).date()
     with engine.begin() as conn:
+        entitled = _Entitlement(conn, policy, row.get("dept_code"), holder, item_code, row["case_no"], now)
         found = {}
         for i, m in outstanding:
+            user = entitled.client_for(m["certificate_type"])
+            if user is None:
+                if entitled.waiting:
+                    report.awaiting_consent += 1
+                else:
+                    report.denied += 1
+                continue
             valid = [c for c in find_certificates_for_holder(conn, holder, [m["certificate_type"]])
                      if status_on(c.status, c.valid_from, c.valid_until, today) == "valid" and c.refused_reason is None]
             if valid:
-                found[i] = valid[0]
+                found[i] = (valid[0], user)
         if not found:
             return False
         deferred = [dict(m) for m in data.get("deferred_materials") or []]
         materials = list(data.get("materials") or [])
-        for i, cert in found.items():
+        for i, (cert, _) in found.items():
             deferred[i]["received_at"] = stamp
             materials.append({"name": deferred[i]["name"], "source": "certificate_reuse", "count": 1,
                               "attachment": None, "certificate_no": cert.number})
@@ -94,8 +123,45 @@ def _satisfy(engine: Engine, systems: SystemsConfig, pii: Any, row: dict[str, An
                                             "updated_at": stamp}, origin=ACTOR)
         if version is None:
             return False  # the case moved on: the next run looks again
+        append_entries(conn, [AuditEntry(
+            action="materials", outcome="released", client_id=user.client_id, holder_ref=holder,
+            certificate=cert.identifier, item_code=item_code, case_no=row["case_no"], at=now,
+            detail=f"deferred material {deferred[i]['name']} (容缺) received by reuse, for {user.name}")
+            for i, (cert, user) in found.items()], audit_algorithm)
         told = systems.targets_for(row.get("dept_code"), origin=ACTOR)
         store.queue(conn, row["case_no"], version, told, now)
         store.log(conn, row["case_no"], now, "deferred_satisfied", ACTOR, version=version, told=told,
-                  materials=[deferred[i]["name"] for i in found], certificates=[c.identifier for c in found.values()])
+                  materials=[deferred[i]["name"] for i in found],
+                  certificates=[c.identifier for c, _ in found.values()])
     return True
+
+
+class _Entitlement:
+    """Which of the department's clients may use a certificate type for the case: the sharing policy's decision
+    for the client, and the holder's consent where its rule requires one (read once per case)."""
+
+    def __init__(self, conn: Connection, policy: Policy, dept_code: str | None, holder: str, item_code: str,
+                 case_no: str, now: datetime) -> None:
+        rows = access_store.department_clients(conn, dept_code) if dept_code else []
+        self.clients: list[Client] = [c for c in map(row_to_client, rows) if c.active(now)]
+        self.policy = policy
+        self.item_code = item_code
+        consents = access_store.live_case_consents(
+            conn, holder_bidx=holder, client_ids=[c.client_id for c in self.clients], item_code=item_code,
+            case_no=case_no, now=now) if self.clients else []
+        self.consented: dict[str, set[str]] = {}
+        for consent in consents:
+            self.consented.setdefault(consent.client_id, set()).update(orjson.loads(consent.certificate_types))
+        self.waiting = False
+
+    def client_for(self, type_code: str) -> Client | None:
+        """The first client that may use ``type_code`` now, or None (``waiting``: one could, with consent)."""
+        self.waiting = False
+        for client in self.clients:
+            decision = self.policy.decide((client.name, client.client_id), type_code, self.item_code)
+            if not decision.allowed:
+                continue
+            if not decision.consent_required or type_code in self.consented.get(client.client_id, ()):
+                return client
+            self.waiting = True
+        return None

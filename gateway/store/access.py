@@ -18,10 +18,12 @@ from gateway.store.tables import api_clients, consents
 __all__ = [
     "active_client_named",
     "consent_revoked_at",
+    "department_clients",
     "find_client",
     "find_consent_of_holder",
     "insert_client",
     "insert_consent",
+    "live_case_consents",
     "latest_client_named",
     "list_clients",
     "mark_consent_withdrawn",
@@ -36,6 +38,14 @@ def active_client_named(conn: Connection, name: str) -> bool:
     """Whether a client of this name exists that has not been revoked (names are unique among those)."""
     c = api_clients.c
     return conn.execute(select(c.client_id).where(c.name == name, c.revoked_at.is_(None))).first() is not None
+
+
+def department_clients(conn: Connection, department_code: str) -> Sequence[Row[Any]]:
+    """Every client registered for the department, revoked and expired ones included (the caller judges), oldest
+    first: the rows :func:`gateway.sharing.access.clients.row_to_client` reads."""
+    c = api_clients.c
+    return conn.execute(select(api_clients).where(c.department_code == department_code)
+                        .order_by(c.created_at, c.client_id)).all()
 
 
 def insert_client(conn: Connection, **values: Any) -> None:
@@ -74,6 +84,16 @@ def revoke_client(conn: Connection, client_id: str, at: datetime) -> None:
 
 def insert_consent(conn: Connection, row: dict[str, Any]) -> None:
     conn.execute(consents.insert().values(**row))
+
+
+def live_case_consents(conn: Connection, *, holder_bidx: str, client_ids: Sequence[str], item_code: str,
+                       case_no: str, now: datetime) -> Sequence[Row[Any]]:
+    """The holder's consents for this case and item to any of these clients, neither withdrawn nor expired:
+    ``consent_id, client_id, certificate_types`` (a JSON list)."""
+    c = consents.c
+    return conn.execute(select(c.consent_id, c.client_id, c.certificate_types).where(
+        c.holder_bidx == holder_bidx, c.client_id.in_(list(client_ids)), c.item_code == item_code,
+        c.case_no == case_no, c.revoked_at.is_(None), c.expires_at > now)).all()
 
 
 def find_consent_of_holder(conn: Connection, consent_id: str, holder_bidx: str) -> Row[Any] | None:

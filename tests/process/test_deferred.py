@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -15,7 +16,12 @@ from gateway.kernel.config import load_systems
 from gateway.models.datetimes import BEIJING
 from gateway.ops.deadlines import WorkCalendar, scan_deadlines
 from gateway.process import satisfy_deferred_materials
+from gateway.sharing.access.audit import count_entries, verify_chain
+from gateway.sharing.access.clients import Client, ClientStore
+from gateway.sharing.access.policy import Policy, PolicyRule
+from gateway.store import access as access_store
 from gateway.store import process as store
+from gateway.store import sharing_queries
 from gateway.store.certificates import insert_certificate, insert_certificate_holders
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
@@ -24,11 +30,19 @@ from gateway.store.tables import alerts, cases
 REPO = Path(__file__).resolve().parents[2]
 HOUSEHOLD = "11100000000013338W011"  # a certificate type code (户口簿, for the test)
 APPLICANT = "370102193801011232"
+DEPARTMENT = "11370000004390448N"  # 山东省民政厅, the case's department
+ITEM = "11370000004390448N4000105101001"
+POLICY = Policy([PolicyRule(client="mz_elderly", certificate_types=[HOUSEHOLD], items=[ITEM], consent=False)])
+
+
+def _department_client(engine: Any, name: str = "mz_elderly") -> Client:
+    """The department's client at the certificate gateway (the policy names it)."""
+    return ClientStore(engine).add(name, department_code=DEPARTMENT).client
 
 
 def _case(pii: PiiCodec) -> dict:
-    return {"case_no": "370102202611020000009", "item_code": "11370000004390448N4000105101001",
-            "item_name": "高龄老人津贴发放", "dept_code": "11370000004390448N", "dept_name": "山东省民政厅",
+    return {"case_no": "370102202611020000009", "item_code": ITEM,
+            "item_name": "高龄老人津贴发放", "dept_code": DEPARTMENT, "dept_name": "山东省民政厅",
             "status": "accepted", "accepted_at": "2026-11-02T10:00:00+08:00", "promised_days": 10,
             "applicant": {"name": "李秀英", "id_type": "111", "id_number": pii.seal(APPLICANT)},
             "materials": [], "deferred_materials": [
@@ -41,6 +55,7 @@ def _case(pii: PiiCodec) -> dict:
 def test_a_certificate_arriving_in_the_library_satisfies_the_deferred_material(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
     upgrade(engine)
+    _department_client(engine)
     pii = PiiCodec(GatewayKeys.generate())
     systems = load_systems(REPO / "config" / "systems.yaml")
     case = _case(pii)
@@ -52,7 +67,7 @@ def test_a_certificate_arriving_in_the_library_satisfies_the_deferred_material(t
             item_code=case["item_code"], deleted=False, updated_at=now))
     # overdue and nothing in the library: the alert fires, nothing is satisfied
     late = datetime(2026, 11, 9, 9, tzinfo=BEIJING)
-    assert satisfy_deferred_materials(engine, systems, pii, now=late).satisfied == 0
+    assert satisfy_deferred_materials(engine, systems, pii, policy=POLICY, now=late).satisfied == 0
     scan_deadlines(engine, WorkCalendar.load(), now=late)
     with engine.connect() as conn:
         open_kinds = {r.key for r in conn.execute(select(alerts.c.key).where(alerts.c.status == "open",
@@ -67,7 +82,7 @@ def test_a_certificate_arriving_in_the_library_satisfies_the_deferred_material(t
             "warnings": None, "source_changed_at": now, "updated_at": now})
         insert_certificate_holders(conn, [{"identifier": "1.2.156.3005.2.HOUSEHOLD.1", "holder_bidx": pii.bidx(APPLICANT),
                                            "type_code": HOUSEHOLD}])
-    report = satisfy_deferred_materials(engine, systems, pii, now=late + timedelta(hours=1))
+    report = satisfy_deferred_materials(engine, systems, pii, policy=POLICY, now=late + timedelta(hours=1))
     assert report.satisfied == 1 and report.cases == [case["case_no"]]
     with engine.connect() as conn:
         stored = store.read_case(conn, case["case_no"])
@@ -83,8 +98,8 @@ def test_a_certificate_arriving_in_the_library_satisfies_the_deferred_material(t
     with engine.connect() as conn:
         assert not conn.execute(select(alerts.c.key).where(alerts.c.status == "open",
                                                            alerts.c.kind == "deferred_material")).all()
-    assert satisfy_deferred_materials(engine, systems, pii, now=late + timedelta(hours=3)).satisfied == 0
-    assert satisfy_deferred_materials(engine, systems, None).satisfied == 0  # no keys, no lookup
+    assert satisfy_deferred_materials(engine, systems, pii, policy=POLICY, now=late + timedelta(hours=3)).satisfied == 0
+    assert satisfy_deferred_materials(engine, systems, None, policy=POLICY).satisfied == 0  # no keys, no lookup
 
 
 def test_only_a_certificate_in_force_on_the_day_and_not_in_doubt_satisfies_it(database_url: str) -> None:
@@ -93,6 +108,7 @@ def test_only_a_certificate_in_force_on_the_day_and_not_in_doubt_satisfies_it(da
     check with the issuer."""
     engine = make_engine(database_url)
     upgrade(engine)
+    _department_client(engine)
     pii = PiiCodec(GatewayKeys.generate())
     systems = load_systems(REPO / "config" / "systems.yaml")
     case = _case(pii)
@@ -114,11 +130,93 @@ def test_only_a_certificate_in_force_on_the_day_and_not_in_doubt_satisfies_it(da
             insert_certificate_holders(conn, [{"identifier": ident, "holder_bidx": pii.bidx(APPLICANT),
                                                "type_code": HOUSEHOLD}])
     day_before = datetime(2026, 11, 9, 23, 30, tzinfo=BEIJING)
-    assert satisfy_deferred_materials(engine, systems, pii, now=day_before).satisfied == 0
-    report = satisfy_deferred_materials(engine, systems, pii, now=day_before + timedelta(hours=1))  # 11-10, 00:30
+    assert satisfy_deferred_materials(engine, systems, pii, policy=POLICY, now=day_before).satisfied == 0
+    report = satisfy_deferred_materials(engine, systems, pii, policy=POLICY, now=day_before + timedelta(hours=1))  # 11-10, 00:30
     assert report.satisfied == 1
     with engine.connect() as conn:
         stored = store.read_case(conn, case["case_no"])
     assert stored is not None
     assert [m["certificate_no"] for m in stored["data"]["materials"]] == ["HK-HH2"]
     engine.dispose()
+
+
+# -- the look-up is the department's use of the holder's data: policy, consent, audit -------------------------
+
+def _world(database_url: str) -> tuple[Any, Any, PiiCodec, dict]:
+    """A ledger with the case (its 户口簿 deferred) and the applicant's valid 户口簿 in the library."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    pii = PiiCodec(GatewayKeys.generate())
+    systems = load_systems(REPO / "config" / "systems.yaml")
+    case = _case(pii)
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(cases.insert().values(
+            case_no=case["case_no"], version=3, content_hash="x" * 32, data=json.dumps(case, ensure_ascii=False),
+            origin_system="sd_civil", origin_source_id="MZ1", source_updated_at=now, dept_code=DEPARTMENT,
+            item_code=ITEM, deleted=False, updated_at=now))
+        insert_certificate(conn, "1.2.156.3005.2.HOUSEHOLD.9", version=1, created_at=now, values={
+            "legacy_identifier": None, "source_system": "gongan", "source_id": "HH9", "type_code": HOUSEHOLD,
+            "name": "户口簿", "number": "HK370102-0009", "issuer_code": "11370102MB0000000X", "status": "valid",
+            "valid_until": None, "content_hash": "z" * 32, "document": "{}", "file": "", "renewed_as": None,
+            "warnings": None, "source_changed_at": now, "updated_at": now})
+        insert_certificate_holders(conn, [{"identifier": "1.2.156.3005.2.HOUSEHOLD.9",
+                                           "holder_bidx": pii.bidx(APPLICANT), "type_code": HOUSEHOLD}])
+    return engine, systems, pii, case
+
+
+def _access_log(engine: Any, pii: PiiCodec) -> list[tuple[str, str, str | None, str | None]]:
+    with engine.connect() as conn:
+        rows = sharing_queries.holder_access_log(conn, pii.bidx(APPLICANT), ("materials",))
+    return [(r.action, r.outcome, r.client_id, r.certificate) for r in rows]
+
+
+def test_a_type_no_client_of_the_department_may_use_is_not_looked_up(database_url: str) -> None:
+    """Any case could name any certificate type in a deferred material: looked up regardless of the sharing policy,
+    the department learnt whether the applicant holds one, and its number, with nothing in the holder's log."""
+    engine, systems, pii, case = _world(database_url)
+    now = datetime.now(timezone.utc)
+    # no client of the department at the gateway, then one the policy does not name, then one for another item
+    assert satisfy_deferred_materials(engine, systems, pii, policy=POLICY, now=now).denied == 1
+    _department_client(engine, "mz_other")
+    other_item = Policy([PolicyRule(client="mz_other", certificate_types=[HOUSEHOLD], items=["113700000043904"],
+                                    consent=False)])
+    for policy in (POLICY, other_item, Policy([])):
+        report = satisfy_deferred_materials(engine, systems, pii, policy=policy, now=now)
+        assert (report.satisfied, report.denied) == (0, 1)
+    with engine.connect() as conn:
+        stored = store.read_case(conn, case["case_no"])
+    assert stored is not None and stored["version"] == 3 and stored["data"]["materials"] == []
+    assert _access_log(engine, pii) == [] and count_entries(engine) == 0
+
+
+def test_a_type_whose_rule_needs_consent_waits_for_the_holders_consent_to_this_case(database_url: str) -> None:
+    engine, systems, pii, case = _world(database_url)
+    client = _department_client(engine)
+    needs_consent = Policy([PolicyRule(client="mz_elderly", certificate_types=[HOUSEHOLD], items=[ITEM])])
+    now = datetime.now(timezone.utc)
+    consent = {"holder_bidx": pii.bidx(APPLICANT), "client_id": client.client_id,
+               "certificate_types": json.dumps([HOUSEHOLD]), "item_code": ITEM, "case_no": case["case_no"],
+               "issued_by": "hall", "issued_at": now, "expires_at": now + timedelta(minutes=30)}
+    with engine.begin() as conn:  # consents that do not count: another case's, withdrawn, expired
+        access_store.insert_consent(conn, {**consent, "consent_id": "other-case", "case_no": "3701020000"})
+        access_store.insert_consent(conn, {**consent, "consent_id": "withdrawn", "revoked_at": now})
+        access_store.insert_consent(conn, {**consent, "consent_id": "expired", "expires_at": now - timedelta(1)})
+    report = satisfy_deferred_materials(engine, systems, pii, policy=needs_consent, now=now)
+    assert (report.satisfied, report.awaiting_consent, report.denied) == (0, 1, 0)
+    assert _access_log(engine, pii) == []
+    with engine.begin() as conn:
+        access_store.insert_consent(conn, {**consent, "consent_id": "given"})
+    report = satisfy_deferred_materials(engine, systems, pii, policy=needs_consent, now=now)
+    assert report.satisfied == 1
+    # the use is the holder's to see, for the department's client, and the chain still verifies
+    assert _access_log(engine, pii) == [("materials", "released", client.client_id, "1.2.156.3005.2.HOUSEHOLD.9")]
+    assert verify_chain(engine).ok
+
+
+def test_a_revoked_client_uses_nothing(database_url: str) -> None:
+    engine, systems, pii, _ = _world(database_url)
+    client = _department_client(engine)
+    ClientStore(engine).revoke(client.client_id)
+    report = satisfy_deferred_materials(engine, systems, pii, policy=POLICY, now=datetime.now(timezone.utc))
+    assert (report.satisfied, report.denied) == (0, 1)
