@@ -2,7 +2,8 @@
 
 A subscription names a URL and the gateway calls it from inside the district's network, so a client could
 otherwise make the gateway call what only the gateway can reach: ``http://127.0.0.1:…`` (its own admin ports, the
-ledger's database, Redis), ``http://169.254.169.254/`` (a cloud's instance metadata and credentials), an
+ledger's database, Redis), ``http://169.254.169.254/`` (a cloud's instance metadata and credentials; also
+Alibaba Cloud's ``100.100.100.200``, the shared address space ``100.64/10``, AWS's ``fd00:ec2::254``), an
 unspecified or multicast address. Those are refused — at subscription, and again at every delivery, because a
 name can resolve elsewhere later (DNS rebinding). Private networks (10/8, 172.16/12, 192.168/16) stay allowed:
 department systems live there. ``webhook_allowed_hosts`` (gateway file) names the exceptions an operator wants
@@ -25,6 +26,17 @@ __all__ = ["PinnedAdapter", "checked_target", "target_problem"]
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+METADATA_SERVICES: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = (
+    (ipaddress.ip_network("100.100.100.200/32"), "Alibaba Cloud"),
+    (ipaddress.ip_network("fd00:ec2::254/128"), "AWS (IPv6)"),
+    (ipaddress.ip_network("100.64.0.0/10"), "shared address space (carrier-grade NAT, cloud service addresses)"),
+)
+"""Instance metadata and cloud-internal services outside link-local: government clouds in China run on Alibaba
+Cloud (its metadata answers at 100.100.100.200, in the shared address space 100.64/10 its internal services use),
+AWS's answers on IPv6 too. Link-local (169.254/16, fe80::/10: AWS, Azure, GCP, Tencent, Huawei) is refused as
+such."""
+
+
 def _kind(address: Address) -> str | None:
     """What makes ``address`` off limits, or None."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -33,6 +45,9 @@ def _kind(address: Address) -> str | None:
         return "loopback"
     if address.is_link_local:
         return "link-local (cloud metadata)"
+    for network, what in METADATA_SERVICES:
+        if address in network:
+            return f"a cloud metadata or internal service address ({what})"
     if address.is_unspecified:
         return "unspecified"
     if address.is_multicast:

@@ -116,7 +116,11 @@ def test_an_entry_the_database_refuses_fails_alone_and_leaks_no_connection(licen
 @pytest.mark.parametrize("url", ["http://127.0.0.1:5432/", "http://localhost/hook", "http://[::1]/hook",
                                  "http://169.254.169.254/latest/meta-data/", "http://0.0.0.0/", "http://224.0.0.1/",
                                  "http://[::ffff:127.0.0.1]/", "http://user:pw@10.0.0.5/", "ftp://10.0.0.5/x",
-                                 "http://10.0.0.5:99999/"])
+                                 "http://10.0.0.5:99999/",
+                                 # metadata services outside link-local: Alibaba Cloud (government clouds), AWS IPv6
+                                 "http://100.100.100.200/latest/meta-data/ram/security-credentials/",
+                                 "http://100.64.0.1/", "http://[fd00:ec2::254]/latest/meta-data/",
+                                 "http://[::ffff:100.100.100.200]/"])
 def test_a_webhook_may_not_target_the_gateways_own_machine_or_the_metadata_service(url: str) -> None:
     from gateway.sharing.certificates.webhook_targets import target_problem
 
