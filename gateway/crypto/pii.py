@@ -48,11 +48,17 @@ _ID_PATTERN = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-
 
 
 def normalize_id(value: str) -> str:
-    """The form the blind index is computed on: NFKC, no spaces, upper case, and a 15-digit resident ID as its
+    """The form the blind index is computed on: NFKC, no spaces nor invisible format characters (a zero-width space
+    copied with the number filed the request under a blind index no holder reads), upper case, and a 15-digit
+    resident ID as its
     18-digit form (GB 11643: the ledger and the library store the converted number, a caller may send either),
     so that every blind index of one person is one value. Fifteen digits that are no resident ID (no real birth
     date in them: an old 注册号, say) stay as they are."""
-    text = value if value.isascii() else unicodedata.normalize("NFKC", value)
+    if not value.isascii():  # format characters (U+200B, U+2060, U+FEFF …) are invisible, and no part of a number
+        text = unicodedata.normalize("NFKC", value)
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    else:
+        text = value
     text = "".join(text.split()).upper()
     if len(text) == 15 and text.isdigit():
         try:

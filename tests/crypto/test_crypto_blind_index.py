@@ -22,3 +22,13 @@ def test_fifteen_digits_that_are_no_resident_id_stay_as_they_are() -> None:
     assert normalize_id(registration) == registration
     assert pii.bidx(registration) != pii.bidx("370102850601123")
     assert normalize_id("91370102ma3c0q8x7k") == "91370102MA3C0Q8X7K"  # everything else as before
+
+
+def test_invisible_format_characters_copied_with_a_number_are_no_part_of_it() -> None:
+    """A zero-width space (or joiner, or BOM) pasted with the number filed a refused request under a blind index no
+    holder reads: the refusal never reached the holder's "who used my data" log."""
+    pii = PiiCodec(GatewayKeys.generate())
+    number = "11010519491231002X"
+    for invisible in ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"):
+        assert normalize_id(number + invisible) == number
+        assert pii.bidx(invisible + number[:9] + invisible + number[9:]) == pii.bidx(number)
