@@ -119,13 +119,9 @@ def consent_revoked_at(conn: Connection, consent_id: str) -> datetime:
     return at
 
 
-def withdrawn_consents(conn: Connection, *, since: datetime | None, now: datetime) -> list[tuple[str, datetime]]:
-    """``(consent id, expires_at)`` of the consents withdrawn at or after ``since`` (indexed on ``revoked_at``);
-    with ``since=None``, of every withdrawn consent that has not expired by ``now``."""
+def withdrawn_consents(conn: Connection, *, now: datetime) -> list[tuple[str, datetime]]:
+    """``(consent id, expires_at)`` of every withdrawn consent that has not expired by ``now`` (an index range
+    on ``revoked_at``; a consent lives a day at most, so these are few)."""
     c = consents.c
-    query = select(c.consent_id, c.expires_at).where(c.revoked_at.is_not(None))
-    if since is None:
-        query = query.where(c.expires_at > now)
-    else:
-        query = query.where(c.revoked_at >= since)
+    query = select(c.consent_id, c.expires_at).where(c.revoked_at.is_not(None), c.expires_at > now)
     return [(r.consent_id, r.expires_at) for r in conn.execute(query)]

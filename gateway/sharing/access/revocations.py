@@ -2,14 +2,15 @@
 
 A consent token is checked by its MAC (no database read per release), so a withdrawal has to reach each
 process's :class:`~gateway.sharing.access.tokens.ConsentTokens`. The process that records it marks it at once;
-the others poll ``consents.revoked_at`` (indexed) every ``consent_revocation_poll`` seconds — the longest a
-withdrawn consent can still be used elsewhere — and at startup load every revocation still within its expiry.
+the others read every withdrawal still within its expiry (``consents.revoked_at``, indexed) every
+``consent_revocation_poll`` seconds — the longest a withdrawn consent can still be used elsewhere, whatever the
+hosts' clocks say.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from sqlalchemy import Engine
 
@@ -41,25 +42,23 @@ def withdraw(engine: Engine, tokens: ConsentTokens, consent_id: str, holder_bidx
 
 
 class RevocationFeed:
-    """Polls for withdrawals recorded by any process since the last poll.
+    """Polls for the withdrawals recorded by any process: every poll reads every withdrawn consent that has not
+    expired yet.
 
-    Each poll re-reads the withdrawals of the last ``overlap`` before the previous poll began: a withdrawal
-    is stamped with its recorder's clock when its transaction starts, so one that commits just after a poll
-    — or comes from a host whose clock runs a little behind — still falls inside the next poll's window.
-    Reading one twice is harmless."""
+    A window of "withdrawn since the last poll" (what this did) compares the recorder's clock with the poller's: a
+    gateway host whose clock ran a minute or more behind stamped withdrawals that every other process's window had
+    already passed, and the withdrawn consent stayed usable there until it expired (up to ``consent_max_ttl``). The
+    set read instead depends on no clock but the expiry's, and stays small: a consent lives a day at most
+    (``consent_max_ttl``) and withdrawals are few (an index on ``revoked_at``). Marking one twice is harmless."""
 
-    def __init__(self, engine: Engine, tokens: ConsentTokens, *, overlap: timedelta = timedelta(minutes=1)) -> None:
+    def __init__(self, engine: Engine, tokens: ConsentTokens) -> None:
         self.engine = engine
         self.tokens = tokens
-        self.overlap = overlap
-        self._since: datetime | None = None
 
     def poll(self) -> int:
-        """Mark what was withdrawn since the last poll (first poll: every withdrawal not yet expired)."""
-        started = datetime.now(timezone.utc)
+        """Mark every withdrawal not yet expired; returns how many there are."""
         with self.engine.connect() as conn:
-            withdrawn = store.withdrawn_consents(conn, since=self._since, now=started)
+            withdrawn = store.withdrawn_consents(conn, now=datetime.now(timezone.utc))
         found = [(consent_id, expires_at.timestamp()) for consent_id, expires_at in withdrawn]  # aware UTC
         self.tokens.mark_revoked(found)
-        self._since = started - self.overlap
         return len(found)

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import requests
-
-from gateway.sharing.api import create_app
-from gateway.sharing.access.audit import verify_chain
-from gateway.store.db import make_engine
 from gateway_testlib import (
     CIVIL_DEPT,
     ELDERLY_CARE,
@@ -26,6 +23,11 @@ from gateway_testlib import (
     make_gateway,
     plant_case,
 )
+
+from gateway.sharing.access.audit import verify_chain
+from gateway.sharing.api import create_app
+from gateway.store import access as access_store
+from gateway.store.db import make_engine
 
 HOLDER, OTHER = LICENSED, UNLICENSED
 
@@ -90,6 +92,23 @@ def test_a_withdrawn_consent_is_refused_everywhere_and_shown_to_the_holder(world
     assert _query(world, world["first"], fresh["token"]).status_code == 200
     report = verify_chain(world["engine"])
     assert report.ok
+
+
+def test_a_withdrawal_stamped_by_a_host_whose_clock_runs_behind_still_reaches_every_process(
+        world: dict[str, Any]) -> None:
+    """The polls read "withdrawn since my last poll, less a minute": a withdrawal recorded by a gateway host whose
+    clock ran two minutes behind fell before every window, and the running processes honoured the withdrawn
+    token until it expired (up to a day)."""
+    consent = _consent(world)
+    assert _query(world, world["second"], consent["token"]).status_code == 200
+    time.sleep(0.5)  # the second process has polled since
+    with world["engine"].begin() as conn:  # what the lagging host wrote
+        assert access_store.mark_consent_withdrawn(conn, consent["consent_id"],
+                                                   datetime.now(timezone.utc) - timedelta(minutes=2))
+    deadline = time.monotonic() + 30
+    while _query(world, world["second"], consent["token"]).status_code == 200:
+        assert time.monotonic() < deadline, "a withdrawal stamped in the past never reached the running gateway"
+        time.sleep(0.05)
 
 
 def test_a_restarted_gateway_remembers_withdrawals(world: dict[str, Any]) -> None:
