@@ -362,8 +362,9 @@ def _refuse_placeholders(value: Any, path: tuple[Any, ...], at: Callable[..., st
     elif is_placeholder(value):
         dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
         raise ConfigError(f"{at(*path)}: {dotted}: {value} is a placeholder written by `tongban connector new`: "
-                          "replace it with the system's own name for it (`tongban connector check` lists the "
-                          "fields its records have)")
+                          "replace it with the system's own name for it (the `# record fields:` comment the "
+                          "scaffold wrote above it lists the fields its records have; `tongban connector check` "
+                          "runs once every placeholder is chosen)")
 
 
 CONNECTION_RESOLVERS: list[Callable[[str], str | None]] = []

@@ -41,6 +41,7 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.contract.errors import ConfigError
+from gateway.contract.scaffold import is_placeholder
 from gateway.kernel.yamlfile import YamlDocument
 from gateway.mapping import dates
 from gateway.mapping.lookups import LookupTable
@@ -237,6 +238,10 @@ class MappingCompiler(StepEmitter):
         only where an assignment expression may stand (not in a comprehension's iterable)."""
         if not isinstance(path, str) or not path:
             raise self.fail(where, f"path must be a non-empty string, got {path!r}")
+        if is_placeholder(path):  # read as a source path, it rejected every record (no such field in any of them)
+            raise self.fail(where, f"{path} is a placeholder written by `tongban connector new`: replace it with the "
+                                   "path of the source field that holds it (the `# Source record fields:` comment at "
+                                   "the top of the skeleton lists them)")
         if path == "$":
             return "r"
         keys = path_keys(path)
