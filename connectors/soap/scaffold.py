@@ -328,7 +328,7 @@ def _plan_stream(result: SoapPlan, chosen: ReadCandidate) -> None:
                                             "name the record's key by hand", check=True)
     case_no, why = guess_case_no(_hints(chosen), chosen.key)
     result.guess("mapping.case_no", case_no, why, check=is_placeholder(case_no))
-    result.check = {"stream": "records"}
+    result.check = {"stream": "cases"}
     result.guess("check", result.check, f"reads the first page of `records` ({op.name}, a read)")
 
 
@@ -511,9 +511,9 @@ def connector_yaml(name: str, wsdl: str, report: WsdlReport, *, connector_dir: P
         return "\n".join(lines) + "\n"
     op = candidate.operation
     lines += [
-        _line("check: {stream: records}", the_plan.why("check"), 0),
-        "streams:",
-        _line("  records:", f"{op.name}: {the_plan.why('operation')}", 0),
+        _line("check: {stream: cases}", the_plan.why("check"), 0),
+        "streams:",  # named as the systems file's `stream` defaults: an entry needs no `stream:` line for it
+        _line("  cases:", f"{op.name}: {the_plan.why('operation')}", 0),
         f"    operation: {op.name}",
     ]
     if op.variants > 1:
@@ -708,7 +708,7 @@ def test_{name}_acceptance() -> None:
         connector=_connector(),
         # wrong secrets must fail check() cleanly; a system without secrets has no wrong ones
         broken_connector=_connector(wrong=True) if SECRETS else None,
-        stream="records",
+        stream="cases",
         mapper=Mapper.from_file(REPO / "mappings" / "{name}.yaml"),
     )
     assert report.records > 0
@@ -772,7 +772,7 @@ def render_report(report: WsdlReport, chosen: SoapPlan | None = None, name: str 
     else:
         c = the_plan.chosen
         fields = f"{len(c.record_fields)} fields" if c.record_fields else "columns not in the WSDL"
-        lines.append(f"stream records: {c.operation.name} → {'a DataSet' if c.dataset else 'records'} at "
+        lines.append(f"stream cases: {c.operation.name} → {'a DataSet' if c.dataset else 'records'} at "
                      f"{c.result_path} ({fields}); {len(the_plan.candidates)} operation(s) answer a list")
     lines += guess_lines(the_plan.guesses, _flow)
     if the_plan.skipped:

@@ -55,7 +55,7 @@ def test_scaffold_of_the_market_wsdl_matches_the_hand_written_connector(tmp_path
     result = CliRunner().invoke(app, ["connector", "new", "mkt", "--wsdl", str(source), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     text = (tmp_path / "config" / "connectors" / "mkt.yaml").read_text(encoding="utf-8")
-    stream = parse_config(yaml.safe_load(text) | {"base_url": "http://127.0.0.1:8104"}).streams["records"]
+    stream = parse_config(yaml.safe_load(text) | {"base_url": "http://127.0.0.1:8104"}).streams["cases"]
     assert stream.primary_key == "YWLSH"
     assert stream.incremental is not None and (stream.incremental.cursor_field, stream.incremental.param) == (
         "GXSJ", "startTime")

@@ -91,7 +91,7 @@ def test_connector_new_writes_a_yaml_a_mapping_and_a_test(tmp_path: Path) -> Non
     assert "zeep loses silently: 0" in result.output and "GetAreaPointData" in result.output
     config = yaml.safe_load((tmp_path / "config" / "connectors" / "noise.yaml").read_text(encoding="utf-8"))
     parsed = parse_config(config | {"base_url": "http://127.0.0.1:1"})
-    stream = parsed.streams["records"]
+    stream = parsed.streams["cases"]
     assert stream.result == "dataset" and stream.result_path.endswith("Result")
     mapping = yaml.safe_load((tmp_path / "mappings" / "noise.yaml").read_text(encoding="utf-8"))
     assert mapping["system"] == "noise" and "case_no" in mapping["fields"]

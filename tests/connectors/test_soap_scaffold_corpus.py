@@ -67,7 +67,7 @@ def test_the_noise_scaffold_reads_the_windowed_paged_query(tmp_path: Path) -> No
     raw = yaml.safe_load(text)
     assert raw["wsdl"] == "wsdl/noise.wsdl"                       # relative to the YAML, not to the cwd
     assert raw["address"] == "{base_url}" + NOISE_PATH           # the endpoint, with the WSDL's path
-    stream = parse_config(raw | {"base_url": "http://127.0.0.1:1"}).streams["records"]
+    stream = parse_config(raw | {"base_url": "http://127.0.0.1:1"}).streams["cases"]
     assert stream.operation == "GetPointWarningInfoSeach" and stream.result == "dataset"
     assert stream.params["strUserName"] == {"secret": "username"}
     assert stream.params["strUserPwd"] == {"secret": "password"}
@@ -109,7 +109,7 @@ def test_the_generated_noise_connector_checks_and_reads_from_another_directory(
     from connectors.soap import SoapConnector
 
     connector = SoapConnector(system.load_connector_config(), secrets=system.resolve_secrets())
-    assert len([r for p in connector.read("records", mode="full_refresh") for r in p.records]) == 23
+    assert len([r for p in connector.read("cases", mode="full_refresh") for r in p.records]) == 23
     # the generated acceptance test loads the same YAML the same way (a wrong password must fail check)
     module = _import(repo / "tests" / "connectors" / "test_gov_noise_acceptance.py")
     assert module.SECRETS == ["password", "username"] and Path(module.CONFIG["wsdl"]).is_file()
