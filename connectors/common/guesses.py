@@ -195,8 +195,10 @@ _WRITE_VERBS = ("receive", "submit", "save", "add", "insert", "update", "upd", "
                 "push", "send", "post", "put", "create", "modify", "edit", "write", "upload", "import", "cancel",
                 "commit", "apply", "register", "approve", "audit", "reset", "change", "bind", "unbind", "sync",
                 "notify", "report", "feedback", "return", "accept", "handle", "process", "transfer", "revoke",
-                "tj", "bc", "sc", "xg", "xz", "sb", "ts", "fs", "tb", "zf")
-"""First words of operations that change the other system (English; pinyin initials: tj 提交, bc 保存, sc 删除/上传,
+                "logout", "logoff", "signout", "exit", "quit", "close", "destroy", "kill", "terminate", "expire",
+                "invalidate", "unlock", "lock", "clear", "tj", "bc", "sc", "xg", "xz", "sb", "ts", "fs", "tb", "zf")
+"""First words of operations that change the other system (English — ending a session counts: ``logout`` as a
+check would end the session every other call of the connector uses; pinyin initials: tj 提交, bc 保存, sc 删除/上传,
 xg 修改, xz 新增, sb 上报/申报, ts 推送, fs 发送, tb 同步, zf 作废). Pinyin initials are ambiguous (tj is also 统计,
 statistics), which is why they only count as a separate first word (``tjSqxx``, ``TJ_SQXX``): a read wrongly
 taken for a write only costs a check written by hand; a write taken for a read would submit to a live system."""
@@ -210,6 +212,8 @@ def looks_like_write(operation: str) -> str | None:
     first = words[0] if words else ""
     if first in _WRITE_VERBS:
         return first
+    if len(words) > 1 and words[0] + words[1] in _WRITE_VERBS:  # LogOut, SignOff: one verb written as two words
+        return words[0] + words[1]
     lowered = operation.lower()
     return next((v for v in _LONG_WRITE_VERBS if lowered.startswith(v) and first == lowered), None)
 

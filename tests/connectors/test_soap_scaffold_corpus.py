@@ -160,6 +160,8 @@ def test_paging_and_window_names_with_type_prefixes(params: list[str], expected:
     ("receiveOaLoan", "receive"), ("SavePwd", "save"), ("submitCase", "submit"), ("AddUser", "add"),
     ("updateStatus", "update"), ("DeleteItem", "delete"), ("SetConfig", "set"), ("pushData", "push"),
     ("tjSqxx", "tj"), ("BC_YWXX", "bc"), ("scFile", "sc"), ("savedata", "save"),
+    # ending a session is no harmless read: Kingdee EAS's logout was chosen as the check call
+    ("logout", "logout"), ("LogOut", "logout"), ("SignOut", "signout"), ("logOff", "logoff"), ("CloseCase", "close"),
     ("GetAreaPointData", None), ("queryCases", None), ("CheckUser", None), ("HelloWorld", None),
     ("getSupportDataSet", None), ("Settings", None), ("address", None), ("tjxx", None),
 ])
