@@ -546,12 +546,15 @@ def parse_systems(text: str, *, base_dir: Path, where: str = "<systems>",
 
 
 def load_systems_isolated(path: str | Path | None = None) -> tuple[SystemsConfig, dict[str, ConfigError]]:
-    """:func:`load_systems` for the DAG factory: a system whose entry is invalid does not fail the others. Returns
-    the valid systems and, by the name written in the file, the error of each invalid one. An error of the
-    whole file (no file, YAML that does not parse, no ``systems`` mapping) still raises."""
+    """:func:`load_systems` for the DAG factory and every runtime (CLI commands, Airflow tasks): a system whose
+    entry is invalid — a mistake in it, or a ``mapping:``/``connector_config:`` file that is not there — does not
+    fail the others. Returns the valid systems and, by the name written in the file, the error of each invalid
+    one. An error of the whole file (no file, YAML that does not parse, no ``systems`` mapping) still raises."""
     chosen = find_config_file(path, "TONGBAN_SYSTEMS", "tongban.yaml", "systems.yaml", "systems file")
+    # an entry whose mapping or connector file is not there is invalid too, and isolated like any other mistake:
+    # unchecked, its syncs failed one by one and cases queued for it without a word until its push ran
     return parse_systems_isolated(chosen.read_text(encoding="utf-8"), base_dir=chosen.resolve().parent,
-                                  where=str(chosen))
+                                  where=str(chosen), check_files=True)
 
 
 def _name_problem(name: Any) -> str | None:

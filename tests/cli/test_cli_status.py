@@ -122,3 +122,27 @@ def test_an_entry_that_does_not_validate_is_shown_not_left_out(make_world: Any) 
     assert set(invalid) == {"jn_estate"} and "retries" in invalid["jn_estate"]
     human = subprocess.run(base, env={**world.env, "COLUMNS": "250"}, capture_output=True, text=True, timeout=120)
     assert "do not validate" in human.stdout and "jn_estate" in human.stdout
+
+
+def test_an_entry_whose_mapping_file_is_not_there_is_an_invalid_entry_and_the_others_sync(make_world: Any) -> None:
+    """A `mapping:` (or `connector_config:`) naming no file was not checked when the file was loaded: status showed
+    the system as fine, syncs routed cases to it without a word, and only its own push said so. Now it is an
+    invalid entry like any other mistake — shown, named with its file — while every other system syncs."""
+    import yaml
+
+    world = make_world(civil=3, estate=0)
+    data = yaml.safe_load(world.systems_path.read_text(encoding="utf-8"))
+    data["systems"]["jn_estate"]["mapping"] = "mappings/jn_estate_v2.yaml"  # a deploy that forgot the file
+    world.systems_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    args = ["--systems", str(world.systems_path), "--database-url", world.database_url]
+    out = subprocess.run([sys.executable, "-m", "gateway", "status", "--json", *args], env=world.env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    invalid = json.loads(out.stdout)["invalid_entries"]
+    assert set(invalid) == {"jn_estate"} and "jn_estate_v2.yaml" in invalid["jn_estate"], invalid
+    synced = subprocess.run([sys.executable, "-m", "gateway", "sync", "sd_civil", *args], env=world.env,
+                            capture_output=True, text=True, timeout=300)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    refused = subprocess.run([sys.executable, "-m", "gateway", "sync", "jn_estate", *args], env=world.env,
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0 and "jn_estate_v2.yaml" in refused.stdout + refused.stderr

@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import AIRFLOW_TEST_ENV
+from dags_testlib import AIRFLOW_TEST_ENV
 
 
 def test_provider_info_is_valid_for_this_airflow() -> None:
+    import airflow
     import jsonschema
 
-    import airflow
     from gateway.orchestration.provider import get_provider_info
 
     schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import task_states
+from dags_testlib import task_states
 
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade

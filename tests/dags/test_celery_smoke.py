@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from dags_testlib import REPO, orchestrated_systems
 from sqlalchemy import create_engine, text
 
-from conftest import REPO, orchestrated_systems
 from gateway.orchestration.airflow_env import airflow_command, airflow_env, migrate_metadata
 
 pytestmark = pytest.mark.slow

@@ -5,8 +5,8 @@ and the check passes again. Every DAG's docs link to the ops console."""
 from __future__ import annotations
 
 import pytest
+from dags_testlib import task_states
 
-from conftest import task_states
 from gateway.ops.alerts import AlertSpec, open_alerts, raise_alert, sync_alerts
 from gateway.orchestration.naming import console_url
 

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-from conftest import task_states
+from dags_testlib import task_states
 
 from gateway.ops.alerts import open_alerts
 

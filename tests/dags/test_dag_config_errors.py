@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from conftest import AIRFLOW_TEST_ENV, REPO
+from dags_testlib import AIRFLOW_TEST_ENV, REPO
 
 SYSTEMS = REPO / "config" / "systems.yaml"
 PROCESS_DAGS = {"tongban_certificates", "tongban_deadlines", "tongban_catalogue_kpi", "tongban_handoff",

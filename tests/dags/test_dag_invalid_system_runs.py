@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import task_states
+from dags_testlib import task_states
 from sqlalchemy import func, select
 
 from gateway.ops.alerts import open_alerts

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from alembic import command
-from conftest import task_states
+from dags_testlib import task_states
 
 from gateway.ops.alerts import open_alerts
 from gateway.store.db import make_engine

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import task_states
+from dags_testlib import task_states
 
 from gateway.ops.alerts import open_alerts
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import task_states
+from dags_testlib import task_states
 from sqlalchemy import select
 
 from gateway.orchestration.tasks import run_summary

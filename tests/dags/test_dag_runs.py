@@ -8,9 +8,9 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+from dags_testlib import task_states
 from sqlalchemy import func, select
 
-from conftest import task_states
 from gateway.ops.alerts import open_alerts
 from gateway.store.tables import outbox, reconciliations
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import AIRFLOW_TEST_ENV, REPO
+from dags_testlib import AIRFLOW_TEST_ENV, REPO
 
 SYSTEMS = REPO / "config" / "systems.yaml"
 

@@ -6,7 +6,7 @@ process running it died"."""
 from __future__ import annotations
 
 import pytest
-from conftest import task_states
+from dags_testlib import task_states
 from sqlalchemy import select
 
 from gateway.store.tables import runs

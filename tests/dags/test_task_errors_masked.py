@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import task_states
+from dags_testlib import task_states
 from sqlalchemy import select, text
 
 from gateway.ops.alerts import open_alerts
