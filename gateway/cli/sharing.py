@@ -123,21 +123,36 @@ def _verifier() -> Any:
 @guard
 def audit_verify(
     algorithm: Annotated[str, typer.Option("--hash", help="sha256 or sm3 (as the gateway file says).")] = "sha256",
+    anchors: Annotated[list[Path] | None, typer.Option(
+        "--anchors", help="An anchor file (the gateway file's audit_anchor_file, copied from each gateway host); "
+                          "repeat for several. Default: the gateway file's, when it exists.")] = None,
     database_url: DbOpt = None,
+    gateway_file: GatewayOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Recompute the hash chain and check the signed checkpoints; any changed, removed or reordered row fails,
-    named by its sequence number."""
-    from gateway.sharing.access.audit import verify_chain
+    """Recompute the hash chain and check the signed checkpoints, and the anchors kept outside the ledger; any
+    changed, removed or reordered row fails, named by its sequence number."""
+    from gateway.sharing.access.audit import read_anchors, verify_chain
 
-    report = verify_chain(ledger_engine(None, database_url, existing=True), algorithm=algorithm, verifier=_verifier())
+    if not anchors:
+        from gateway.sharing.settings import load_gateway_settings
+
+        configured = load_gateway_settings(gateway_file).audit_anchor_file
+        anchors = [configured] if configured is not None and configured.is_file() else []
+    try:
+        anchored = [a for path in anchors for a in read_anchors(path)]
+    except (OSError, ValueError) as exc:
+        fail(f"anchors: {exc}")
+        raise typer.Exit(1) from None
+    report = verify_chain(ledger_engine(None, database_url, existing=True), algorithm=algorithm, verifier=_verifier(),
+                          anchors=anchored)
     if json_out:
         print_json(report.as_dict())
     elif report.ok:
         note = f", {report.unverified_checkpoints} checkpoint signature(s) not checked (no keys)" \
             if report.unverified_checkpoints else ""
         console.print(f"[green]audit chain ok[/]: {report.entries} entries, {report.checkpoints} checkpoints, "
-                      f"head {report.head[:16]}…{note}")
+                      f"{report.anchors} anchors outside the ledger, head {report.head[:16]}…{note}")
     else:
         for problem in report.problems:
             fail(str(problem))
@@ -158,8 +173,9 @@ def audit_checkpoint(database_url: DbOpt = None, gateway_file: GatewayOpt = None
     if keys is None:
         fail("signing a checkpoint needs the gateway's keys (TONGBAN_KEY_FILE)")
         raise typer.Exit(1)
-    row = make_checkpoint(ledger_engine(None, database_url), JwsSigner.from_keys(keys),
-                          load_gateway_settings(gateway_file).audit_hash)
+    settings = load_gateway_settings(gateway_file)
+    row = make_checkpoint(ledger_engine(None, database_url), JwsSigner.from_keys(keys), settings.audit_hash,
+                          anchor_file=settings.audit_anchor_file)
     if json_out:
         print_json(row or {})
     else:

@@ -62,6 +62,11 @@ class GatewaySettings(BaseModel):
     many processes as were last seen using the store."""
     audit_hash: Literal["sha256", "sm3"] = "sha256"
     checkpoint_every: timedelta = timedelta(minutes=5)
+    audit_anchor_file: Path | None = None
+    """Where every signed checkpoint of the audit chain is also appended (one JSON line each), outside the ledger:
+    on the gateway's host, ideally shipped off by its log collection. Checkpoints in the ledger fall with the rows
+    someone removes there; ``tongban audit verify --anchors FILE`` holds the chain to this copy. Relative to the
+    gateway file; ``${VAR}`` references are expanded; empty: no copy (the default)."""
     retention: timedelta = timedelta(days=180)
     """How long ``tongban purge`` keeps what it drops: days, weeks or years (``180d``, ``26w``, ``1y`` = 365
     days), at least a day (gateway.store.retention.parse_retention) — never the ``30m`` of the durations above
@@ -107,6 +112,12 @@ class GatewaySettings(BaseModel):
                              "no secret in the gateway file")
         return expand_env(raw).strip() or None
 
+    @field_validator("audit_anchor_file", mode="before")
+    @classmethod
+    def _anchor_file(cls, value: Any) -> Path | None:
+        text = expand_env(str(value)).strip() if value is not None else ""
+        return Path(text) if text else None
+
     @field_validator("rate_limit_store", mode="before")
     @classmethod
     def _rate_limit_store(cls, value: Any) -> str:
@@ -142,7 +153,11 @@ def parse_gateway_settings(text: str, *, base_dir: Path, where: str = "<gateway>
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ConfigError(f"{where}: issuer {name}: {problems}") from None
     try:
-        return GatewaySettings(issuers=issuers, **data)
+        settings = GatewaySettings(issuers=issuers, **data)
+        anchor = settings.audit_anchor_file
+        if anchor is not None and not anchor.is_absolute():
+            settings = settings.model_copy(update={"audit_anchor_file": base_dir / anchor})
+        return settings
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"{where}: {problems}") from None
@@ -179,7 +194,8 @@ class GatewayRuntime:
         self.policy = Policy(self.settings.policy)
         self.limiter = make_rate_limiter(self.settings, engine=self.engine)
         self.audit = AuditWriter(self.engine, algorithm=self.settings.audit_hash, signer=self.signer,
-                                 checkpoint_seconds=self.settings.checkpoint_every.total_seconds())
+                                 checkpoint_seconds=self.settings.checkpoint_every.total_seconds(),
+                                 anchor_file=self.settings.audit_anchor_file)
 
     @property
     def verifier(self) -> KeySetVerifier:

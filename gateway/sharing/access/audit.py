@@ -6,7 +6,12 @@ H = SHA-256 (or SM3 as an option). Changing, removing or reordering any row brea
 checkpoints (``audit_checkpoints``: sequence number, hash, JWS signature) close that gap up to the last
 checkpoint: the writer signs the head after its first batch, every ``checkpoint_seconds`` after that, and when it
 stops, so a short-lived server's tail is anchored too (only a crash leaves up to ``checkpoint_seconds`` of it
-unanchored).
+unanchored). Checkpoints in the ledger do not survive someone who can delete rows there: removing the newest
+entries *with* their checkpoints (or rewriting old entries, recomputing every hash after them and deleting the
+checkpoints since) leaves a chain that verifies. So each checkpoint is also appended to a file outside the ledger
+(``audit_anchor_file``: one JSON line, on the gateway's host, away from the database's), and ``tongban audit verify
+--anchors FILE`` holds the chain to every line of it: an anchored row the chain no longer reaches, or whose hash
+changed, fails.
 
 Writes go through :class:`AuditWriter`, a group-commit writer: callers ``await append(...)``; entries that
 arrive while a batch is being written form the next batch, so under load one transaction (one head read, one
@@ -20,11 +25,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -34,8 +41,8 @@ from sqlalchemy import Connection, Engine
 from gateway.crypto.jws import JwsError, JwsSigner, JwsVerifier
 from gateway.store import audit_log as store
 
-__all__ = ["AuditEntry", "AuditWriter", "ChainProblem", "ChainReport", "append_entries", "entry_hash",
-           "make_checkpoint", "verify_chain"]
+__all__ = ["AuditEntry", "AuditWriter", "ChainProblem", "ChainReport", "append_anchor", "append_entries",
+           "entry_hash", "make_checkpoint", "read_anchors", "verify_chain"]
 
 GENESIS = "0" * 64
 log = logging.getLogger("gateway.audit")
@@ -121,8 +128,10 @@ class AuditWriter:
     transaction holding it has committed."""
 
     def __init__(self, engine: Engine, *, algorithm: str = "sha256", max_batch: int = 1000,
-                 signer: JwsSigner | None = None, checkpoint_seconds: float = 60.0) -> None:
+                 signer: JwsSigner | None = None, checkpoint_seconds: float = 60.0,
+                 anchor_file: Path | None = None) -> None:
         self.engine = engine
+        self.anchor_file = anchor_file
         self.algorithm = algorithm
         self.max_batch = max_batch
         self.signer = signer
@@ -199,8 +208,10 @@ class AuditWriter:
         assert self.signer is not None
         with self.engine.begin() as conn:
             store.lock_chain(conn)
-            _checkpoint(conn, self.signer, self.algorithm)
+            row = _checkpoint(conn, self.signer, self.algorithm)
         self._last_checkpoint = time.monotonic()
+        if row is not None and self.anchor_file is not None:
+            _anchor_or_say(self.anchor_file, row)
 
     def _write_raw(self, entries: list[AuditEntry]) -> list[int]:
         """One transaction on the writer thread's own driver connection: lock, read the head, insert the batch.
@@ -356,11 +367,58 @@ def _checkpoint(conn: Connection, signer: JwsSigner, algorithm: str) -> dict[str
     return row
 
 
-def make_checkpoint(engine: Engine, signer: JwsSigner, algorithm: str = "sha256") -> dict[str, Any] | None:
-    """Sign the current head of the chain (``tongban audit checkpoint``; the writer also does it periodically)."""
+def make_checkpoint(engine: Engine, signer: JwsSigner, algorithm: str = "sha256",
+                    anchor_file: Path | None = None) -> dict[str, Any] | None:
+    """Sign the current head of the chain (``tongban audit checkpoint``; the writer also does it periodically), and
+    append it to ``anchor_file`` once committed."""
     with engine.begin() as conn:
         store.lock_chain(conn)
-        return _checkpoint(conn, signer, algorithm)
+        row = _checkpoint(conn, signer, algorithm)
+    if row is not None and anchor_file is not None:
+        append_anchor(anchor_file, row)
+    return row
+
+
+def append_anchor(path: Path, checkpoint: dict[str, Any]) -> None:
+    """Append one checkpoint to the anchor file, synced to disk (a line is one ``write`` in append mode, so
+    several gateway processes may share the file)."""
+    line = orjson.dumps({"seq": checkpoint["seq"], "hash": checkpoint["hash"], "algorithm": checkpoint["algorithm"],
+                         "at": checkpoint["created_at"].isoformat(), "key_id": checkpoint["key_id"],
+                         "signature": checkpoint["signature"]}) + b"\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _anchor_or_say(path: Path, checkpoint: dict[str, Any]) -> None:
+    try:
+        append_anchor(path, checkpoint)
+    except OSError as exc:  # releases go on; the checkpoint is in the ledger, only its copy outside is missing
+        log.error("audit: checkpoint seq=%s could not be appended to the anchor file %s: %s", checkpoint["seq"],
+                  path, exc)
+
+
+def read_anchors(path: Path) -> list[dict[str, Any]]:
+    """The checkpoints of an anchor file, in the order written. A last line cut short (the host stopped in the
+    middle of a write) is left out; any other line that does not read is an error naming it."""
+    lines = path.read_bytes().splitlines()
+    anchors = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            anchor = orjson.loads(line)
+            anchors.append({"seq": int(anchor["seq"]), "hash": str(anchor["hash"]), "at": str(anchor.get("at")),
+                            "signature": anchor.get("signature")})
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            if number == len(lines):
+                break
+            raise ValueError(f"{path}: line {number} is no checkpoint ({exc})") from None
+    return anchors
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +437,7 @@ class ChainReport:
     head: str = GENESIS
     problems: list[ChainProblem] = field(default_factory=list)
     unverified_checkpoints: int = 0
+    anchors: int = 0
 
     @property
     def ok(self) -> bool:
@@ -386,19 +445,22 @@ class ChainReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "entries": self.entries, "checkpoints": self.checkpoints, "head": self.head,
-                "unverified_checkpoints": self.unverified_checkpoints,
+                "unverified_checkpoints": self.unverified_checkpoints, "anchors": self.anchors,
                 "problems": [{"seq": p.seq, "message": p.message} for p in self.problems]}
 
 
 def verify_chain(engine: Engine, *, algorithm: str = "sha256", verifier: JwsVerifier | None = None,
-                 batch: int = 5000) -> ChainReport:
-    """Recompute the chain from the first row; every broken link is reported with its row's sequence number."""
+                 batch: int = 5000, anchors: list[dict[str, Any]] | None = None) -> ChainReport:
+    """Recompute the chain from the first row; every broken link is reported with its row's sequence number.
+    ``anchors`` (:func:`read_anchors`): checkpoints kept outside the ledger, each of which the chain must still
+    reach with the same hash."""
     report = ChainReport()
     expected_seq, prev = 1, GENESIS
     hashes_at: dict[int, str] = {}
+    anchors = anchors or []
     with engine.connect() as conn:
         checkpoints = store.read_checkpoints(conn)
-        wanted = {int(cp.seq) for cp in checkpoints}
+        wanted = {int(cp.seq) for cp in checkpoints} | {a["seq"] for a in anchors}
         last = 0
         while True:
             rows = store.read_entries_after(conn, last, batch)
@@ -442,8 +504,32 @@ def verify_chain(engine: Engine, *, algorithm: str = "sha256", verifier: JwsVeri
                 report.problems.append(ChainProblem(seq, "checkpoint row differs from what was signed"))
         except JwsError as exc:
             report.problems.append(ChainProblem(seq, f"checkpoint signature: {exc}"))
+    report.anchors = len(anchors)
+    for anchor in anchors:
+        report.problems.extend(_anchor_problems(anchor, hashes_at, last, verifier))
     report.problems.sort(key=lambda p: p.seq)
     return report
+
+
+def _anchor_problems(anchor: dict[str, Any], hashes_at: dict[int, str], last: int,
+                     verifier: JwsVerifier | None) -> list[ChainProblem]:
+    seq, at = anchor["seq"], anchor["at"]
+    if verifier is not None:
+        try:
+            claims = orjson.loads(verifier.verify(anchor["signature"] or ""))
+            if claims.get("seq") != seq or claims.get("hash") != anchor["hash"]:
+                return [ChainProblem(seq, f"the anchor of {at} differs from what was signed")]
+        except JwsError as exc:
+            return [ChainProblem(seq, f"the anchor of {at}: signature {exc}")]
+    if seq > last:
+        return [ChainProblem(seq, f"anchored outside the ledger at {at}, but the chain ends at seq={last}: entries "
+                                  f"seq={last + 1}..{seq} were removed (with their checkpoints)")]
+    if seq not in hashes_at:
+        return [ChainProblem(seq, f"anchored outside the ledger at {at}, but the row is missing")]
+    if hashes_at[seq] != anchor["hash"]:
+        return [ChainProblem(seq, f"hash differs from the one anchored outside the ledger at {at}: the chain was "
+                                  "rewritten at or before this row")]
+    return []
 
 
 def count_entries(engine: Engine) -> int:

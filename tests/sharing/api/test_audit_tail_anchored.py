@@ -6,6 +6,8 @@ came only after ``checkpoint_every`` (5 minutes) and ``stop()`` wrote none, so a
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
 import requests
 from gateway_testlib import (
@@ -16,11 +18,14 @@ from gateway_testlib import (
     LicenceWorld,
     ServerThread,
     bearer,
+    make_gateway,
     plant_case,
 )
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from typer.testing import CliRunner
 
-from gateway.sharing.access.audit import verify_chain
+from gateway.cli import app
+from gateway.sharing.access.audit import entry_hash, read_anchors, verify_chain
 from gateway.sharing.access.tokens import ConsentClaims
 from gateway.sharing.api import create_app
 from gateway.store.tables import audit_checkpoints, audit_log
@@ -29,6 +34,22 @@ from gateway.store.tables import audit_checkpoints, audit_log
 def test_deleting_the_newest_rows_of_a_short_lived_server_fails_verification(licensed: LicenceWorld) -> None:
     gw = licensed.gw
     assert gw.settings.checkpoint_every.total_seconds() >= 60  # far longer than this server runs
+    _serve_five_releases(licensed, gw)
+    engine = licensed.engine
+    with engine.connect() as conn:
+        written = conn.execute(select(func.count()).select_from(audit_log)).scalar_one()
+        head = conn.execute(select(func.max(audit_checkpoints.c.seq))).scalar_one()
+    assert written == 5 and verify_chain(engine, verifier=gw.verifier).ok
+
+    with engine.begin() as conn:
+        conn.execute(delete(audit_log).where(audit_log.c.seq > 2))  # the last three releases
+    report = verify_chain(engine, verifier=gw.verifier)
+    assert not report.ok
+    assert any(p.seq == 5 and "missing" in p.message for p in report.problems), report.as_dict()
+    assert head == 5  # the first batch and the stop were checkpointed
+
+
+def _serve_five_releases(licensed: LicenceWorld, gw: Any) -> None:
     plant_case(licensed.engine, "T-1", dept_code=CIVIL_DEPT, item_code=ELDERLY_CARE, applicant_id=LICENSED["id"],
                pii=gw.pii)
     token = gw.consents.issue(ConsentClaims("t", gw.pii.bidx(LICENSED["id"]), licensed.civil.client.client_id,
@@ -43,15 +64,64 @@ def test_deleting_the_newest_rows_of_a_short_lived_server_fails_verification(lic
             assert answer.status_code == 200, answer.text
     finally:
         server.stop()
-    engine = licensed.engine
-    with engine.connect() as conn:
-        written = conn.execute(select(func.count()).select_from(audit_log)).scalar_one()
-        head = conn.execute(select(func.max(audit_checkpoints.c.seq))).scalar_one()
-    assert written == 5 and verify_chain(engine, verifier=gw.verifier).ok
 
+
+def _anchored_gateway(licensed: LicenceWorld, tmp_path: Path) -> tuple[Any, Path]:
+    anchors = tmp_path / "anchors" / "audit.jsonl"
+    gw = make_gateway(licensed.engine, keys=licensed.gw.keys,
+                      settings=licensed.gw.settings.model_copy(update={"audit_anchor_file": anchors}))
+    return gw, anchors
+
+
+def test_removing_the_newest_rows_with_their_checkpoints_fails_against_the_anchors(licensed: LicenceWorld,
+                                                                                   tmp_path: Path) -> None:
+    """Someone who can delete rows in the ledger deletes the checkpoints too: the chain that is left verifies on its
+    own. The copy of each checkpoint outside the ledger does not go with them."""
+    gw, anchor_file = _anchored_gateway(licensed, tmp_path)
+    _serve_five_releases(licensed, gw)
+    engine = licensed.engine
+    anchors = read_anchors(anchor_file)
+    assert [a["seq"] for a in anchors][-1] == 5
+    assert verify_chain(engine, verifier=gw.verifier, anchors=anchors).ok
     with engine.begin() as conn:
-        conn.execute(delete(audit_log).where(audit_log.c.seq > 2))  # the last three releases
-    report = verify_chain(engine, verifier=gw.verifier)
-    assert not report.ok
-    assert any(p.seq == 5 and "missing" in p.message for p in report.problems), report.as_dict()
-    assert head == 5  # the first batch and the stop were checkpointed
+        conn.execute(delete(audit_log).where(audit_log.c.seq > 2))
+        conn.execute(delete(audit_checkpoints).where(audit_checkpoints.c.seq > 2))
+    assert verify_chain(engine, verifier=gw.verifier).ok  # what the ledger alone can tell
+    report = verify_chain(engine, verifier=gw.verifier, anchors=anchors)
+    assert not report.ok and any(p.seq == 5 and "seq=3..5 were removed" in p.message for p in report.problems), \
+        report.as_dict()
+
+
+def test_an_old_entry_rewritten_with_every_hash_after_it_recomputed_fails_against_the_anchors(
+        licensed: LicenceWorld, tmp_path: Path) -> None:
+    gw, anchor_file = _anchored_gateway(licensed, tmp_path)
+    _serve_five_releases(licensed, gw)
+    engine = licensed.engine
+    with engine.begin() as conn:  # change seq 3's client, recompute the chain from there, drop the checkpoints
+        rows = [dict(r) for r in conn.execute(select(audit_log).order_by(audit_log.c.seq)).mappings()]
+        rows[2]["client_id"] = "someone-else"
+        prev = rows[1]["hash"]
+        for row in rows[2:]:
+            row["prev_hash"] = prev
+            row["hash"] = prev = entry_hash(prev, row["seq"], row["at"], row)
+            conn.execute(update(audit_log).where(audit_log.c.seq == row["seq"]).values(
+                client_id=row["client_id"], prev_hash=row["prev_hash"], hash=row["hash"]))
+        conn.execute(delete(audit_checkpoints).where(audit_checkpoints.c.seq > 2))
+    assert verify_chain(engine, verifier=gw.verifier).ok  # a consistent chain, as far as the ledger says
+    report = verify_chain(engine, verifier=gw.verifier, anchors=read_anchors(anchor_file))
+    assert any(p.seq == 5 and "rewritten" in p.message for p in report.problems), report.as_dict()
+
+
+def test_audit_verify_reads_the_anchor_file_and_a_torn_last_line_is_left_out(licensed: LicenceWorld,
+                                                                              tmp_path: Path) -> None:
+    gw, anchor_file = _anchored_gateway(licensed, tmp_path)
+    _serve_five_releases(licensed, gw)
+    with anchor_file.open("ab") as f:
+        f.write(b'{"seq": 9, "ha')  # the host stopped in the middle of a write
+    assert [a["seq"] for a in read_anchors(anchor_file)][-1] == 5
+    with licensed.engine.begin() as conn:
+        conn.execute(delete(audit_log).where(audit_log.c.seq > 4))
+        conn.execute(delete(audit_checkpoints).where(audit_checkpoints.c.seq > 4))
+    result = CliRunner().invoke(app, ["audit", "verify", "--anchors", str(anchor_file), "--database-url",
+                                      str(licensed.engine.url.render_as_string(hide_password=False))])
+    assert result.exit_code == 1 and "seq=5..5 were removed" in " ".join(result.output.split()), result.output
