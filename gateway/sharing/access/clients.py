@@ -90,7 +90,7 @@ class ClientStore:
     def __init__(self, engine: Engine, *, read_engine: Engine | None = None) -> None:
         self.engine = engine
         self.read_engine = read_engine or engine
-        self._cache: dict[str, tuple[float, Client, str]] = {}
+        self._cache: dict[str, tuple[float, Client, str, str]] = {}
         self._ids: frozenset[str] = frozenset()
         self._ids_at = float("-inf")
         """Every client id the ledger holds, read at most once per :data:`UNKNOWN_SECONDS`: a credential naming
@@ -175,20 +175,20 @@ class ClientStore:
             return None
         now = time.monotonic()
         cached = self._cache.get(cid)
-        if cached is not None and now - cached[0] < CACHE_SECONDS:
-            _, client, digest = cached
-            ok = hmac.compare_digest(digest, hashlib.sha256(secret.encode()).hexdigest())
-            return client if ok and client.active() else None
-        if not self._exists(cid, now):
+        if cached is None or now - cached[0] >= CACHE_SECONDS:
+            if not self._exists(cid, now):
+                return None
+            with self.read_engine.connect() as conn:
+                row = store.find_client(conn, cid)
+            if row is None:
+                return None
+            # kept whether this secret matched or not: client ids are no secret (every signed answer and holder's
+            # log names them), and wrong secrets for a known id cost a database read each, before any rate limit
+            cached = (now, row_to_client(row), row.secret_salt, row.secret_hash)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[cid] = cached
+        _, client, salt, digest = cached
+        if not hmac.compare_digest(digest, _hash(salt, secret)):
             return None
-        with self.read_engine.connect() as conn:
-            row = store.find_client(conn, cid)
-        if row is None:
-            return None
-        if not hmac.compare_digest(row.secret_hash, _hash(row.secret_salt, secret)):
-            return None
-        client = row_to_client(row)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[cid] = (now, client, hashlib.sha256(secret.encode()).hexdigest())
         return client if client.active() else None

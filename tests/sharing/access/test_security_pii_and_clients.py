@@ -110,6 +110,29 @@ def test_credentials_are_shown_once_and_stored_as_salted_hashes(sqlite_url: str)
         store.add("x", scopes=["everything"])
 
 
+def test_wrong_secrets_for_a_known_client_id_do_not_each_read_the_database(sqlite_url: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Client ids are no secret (signed answers and holders' logs name them): 300 requests with a real id and a
+    wrong secret cost 300 reads of the client, before any rate limit (an unknown id cost none)."""
+    import gateway.sharing.access.clients as clients_module
+    from gateway.store import access as access_store
+
+    monkeypatch.setattr(clients_module, "CACHE_SECONDS", 3600.0)  # a loaded machine must not expire it mid-test
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    store = ClientStore(engine)
+    issued = store.add("sd_civil")
+    reads = []
+    real = access_store.find_client
+    monkeypatch.setattr(access_store, "find_client", lambda conn, cid: reads.append(cid) or real(conn, cid))
+    fresh = ClientStore(engine)
+    for n in range(300):
+        assert fresh.authenticate(issued.credential[:-1] + ("x" if n % 2 else "y")) is None
+    assert len(reads) == 1, len(reads)  # once per cache period, whatever the secrets say
+    assert fresh.authenticate(issued.credential).name == "sd_civil"  # the right secret still works from the cache
+    assert len(reads) == 1
+
+
 def test_policy_denies_by_default_and_consent_is_the_stricter_reading() -> None:
     policy = Policy([PolicyRule(client="a", certificate_types=["T1"], items=["I1", "P*"], consent=False),
                      PolicyRule(client="a", certificate_types=["T1"], items=["I1"], consent=True)])
