@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from gateway.contract.errors import ConfigError, FieldIssue
 from gateway.crypto.pii import redact
 from gateway.kernel.config import SystemsConfig
-from gateway.mapping.compiler import dig
+from gateway.mapping.compiler import dig, path_keys
 from gateway.mapping.mapper import Mapper
 from gateway.mapping.usage import field_source_paths, source_paths, unmapped_fields
 from gateway.models import BatchResult, Case, QualityTally
@@ -157,6 +158,31 @@ def quality_lines(result: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def explain_missing_source(issue: FieldIssue, payload: Any, mapper: Mapper, canonical: Any = None) -> FieldIssue:
+    """``issue`` — and, when every source path its field is read from is absent from the record, that too; or,
+    when the field came out empty from a value the source did send, which value the mapping read as none.
+
+    A field renamed at the source leaves the canonical field empty, and validation then says what an empty field
+    breaks (``applicant.name: Input should be a valid string``); the engineer wants to hear that the record has
+    no ``sqrxm`` any more — or that its ``sqsj`` was ``0000-00-00 00:00:00``, a "no value" the mapping's
+    ``null_tokens`` read as none, so that the time is missing, not malformed. Only rejections pay for this."""
+    spec = (mapper.spec.get("fields") or {}).get(issue.field)
+    if spec is None:
+        return issue
+    paths = sorted(p for p in field_source_paths(spec) if "[]" not in p)
+    if not paths:
+        return issue
+    sent = {p: dig(payload, path_keys(p)) for p in paths}
+    if all(v is None for v in sent.values()):
+        return replace(issue, message=f"{issue.message} (the source record has no value at "
+                                      f"{', '.join(paths)}: renamed or left out at the source?)")
+    if isinstance(canonical, dict) and dig(canonical, path_keys(issue.field)) is None:
+        said = ", ".join(f"{p} = {v!r}" for p, v in sent.items() if v is not None)
+        return replace(issue, message=f"{issue.message} (the source sent {said[:200]}, which the mapping read as "
+                                      "no value: missing, not malformed)")
+    return issue
+
+
 def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     """Coverage and failures of ``name``'s mapping on ``records``: records named by their source key, the raw
     input of each failure (masked), quality flags per rule, and the source fields the mapping does not read."""
@@ -204,8 +230,9 @@ def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any
                          "message": issue.message, "input": _excerpt(inputs.get(issue.record, {}))})
     tally = QualityTally()
     tally.add_flags(result.flags)  # the mapping's flags of the kept cases with the model's, as the sync counts them
-    for _, rejection in result.rejected:
+    for index, rejection in result.rejected:
         for issue in rejection.issues:
+            issue = explain_missing_source(issue, inputs.get(issue.record, {}), mapper, mapped[index])
             key = generic_path(issue.field)
             failures[key] += 1
             rules[key].add(issue.rule)

@@ -22,7 +22,7 @@ import gc
 import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,9 +32,9 @@ from sqlalchemy import Connection
 from gateway.contract.connector import RawRecord
 from gateway.contract.errors import FieldIssue, RecordRejected, SkippableSyncError
 from gateway.kernel.config import SystemConfig, SystemsConfig
-from gateway.mapping.compiler import MapFunction, dig, path_keys
+from gateway.mapping.check import explain_missing_source
+from gateway.mapping.compiler import MapFunction
 from gateway.mapping.mapper import Mapper
-from gateway.mapping.usage import field_source_paths
 from gateway.models import Case, QualityTally, case_document
 from gateway.models.datetimes import MAX_CLOCK_SKEW
 from gateway.models.hashing import unreadable_record
@@ -158,31 +158,6 @@ def map_record(inbound: MapFunction, payload: Any) -> tuple[dict[str, Any] | Non
         return inbound(payload, {})
     except Exception as exc:  # noqa: BLE001 - one record's failure, kept with the record; the page goes on
         return None, [("$", "mapping.internal", f"the mapping failed on this record: {type(exc).__name__}: {exc}")]
-
-
-def _say_missing_source(issue: FieldIssue, payload: Any, mapper: Mapper, canonical: Any = None) -> FieldIssue:
-    """``issue`` — and, when every source path its field is read from is absent from the record, that too; or,
-    when the field came out empty from a value the source did send, which value the mapping read as none.
-
-    A field renamed at the source leaves the canonical field empty, and validation then says what an empty field
-    breaks (``applicant.name: Input should be a valid string``); the engineer wants to hear that the record has
-    no ``sqrxm`` any more — or that its ``sqsj`` was ``0000-00-00 00:00:00``, a "no value" the mapping's
-    ``null_tokens`` read as none, so that the time is missing, not malformed. Only rejections pay for this."""
-    spec = (mapper.spec.get("fields") or {}).get(issue.field)
-    if spec is None:
-        return issue
-    paths = sorted(p for p in field_source_paths(spec) if "[]" not in p)
-    if not paths:
-        return issue
-    sent = {p: dig(payload, path_keys(p)) for p in paths}
-    if all(v is None for v in sent.values()):
-        return replace(issue, message=f"{issue.message} (the source record has no value at "
-                                      f"{', '.join(paths)}: renamed or left out at the source?)")
-    if isinstance(canonical, dict) and dig(canonical, path_keys(issue.field)) is None:
-        said = ", ".join(f"{p} = {v!r}" for p, v in sent.items() if v is not None)
-        return replace(issue, message=f"{issue.message} (the source sent {said[:200]}, which the mapping read as "
-                                      "no value: missing, not malformed)")
-    return issue
 
 
 def _dedupe(records: Sequence[RawRecord]) -> list[RawRecord]:
@@ -344,7 +319,8 @@ def _ingest_page(
     ctx.quality.add(result)
     for index, rejection in result.rejected:
         record = mapped_from[index]
-        found = [_say_missing_source(issue, record.payload, ctx.mapper, mapped[index]) for issue in rejection.issues]
+        found = [explain_missing_source(issue, record.payload, ctx.mapper, mapped[index])
+                 for issue in rejection.issues]
         dead_letter(record, "; ".join(map(str, found)), found, raw=record.payload, source_id=record.source_id,
                     case_no=mapped[index].get("case_no"))
     counts.rejected += len(dead)

@@ -41,3 +41,21 @@ def test_quality_lines_name_rule_count_fields_and_an_example() -> None:
                                                    "examples": ["s:1", "s:2"]}}}
     assert quality_lines(result) == ["case.reason_required: 12 records flagged (result_reason), e.g. s:1"]
     assert quality_lines({"quality": {}}) == []
+
+
+def test_a_field_the_source_no_longer_sends_is_said_so_by_mapping_check(tmp_path: Path) -> None:
+    """A nested path the source renamed (or a typo in the mapping) left the canonical field empty, and mapping check
+    said only what an empty field breaks (``type.str``: "Input should be a valid string"); the dead letter of the
+    same record said the source has no value there. Both say it now."""
+    from gateway.cli import app
+
+    records = [civil.generate(42, i) for i in range(3)]
+    del records[2]["applicant"]["name"]
+    sample = tmp_path / "sample.json"
+    sample.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    checked = CliRunner().invoke(app, ["mapping", "check", "sd_civil", "--sample", str(sample), "--json", "--systems",
+                                       str(REPO / "config" / "systems.yaml")])
+    assert checked.exit_code in (0, 1), checked.output
+    report = json.loads(checked.stdout)  # the exit code is 1 (a record rejected), said on stderr
+    example = next(e for e in report["examples"] if e["field"] == "applicant.name")
+    assert "the source record has no value at applicant.name" in example["message"], example
