@@ -30,7 +30,7 @@ from connectors.common.records import (
 from connectors.common.secretrefs import SecretParams, masked, secret_names, url_password
 from connectors.http.transport import Transport
 from gateway.contract.connector import Page, SyncMode, WriteOperation, WriteResult
-from gateway.contract.errors import FatalSyncError
+from gateway.contract.errors import AuthenticationError, FatalSyncError
 
 from .auth import build_auth
 from .config import RestConfig, parse_config
@@ -65,9 +65,22 @@ class RestConnector(DeclarativeConnector):
         return self.rest_config
 
     def _probe(self) -> str:
-        """One authenticated request: the check stream's first page, or the configured path."""
+        """One authenticated request: the check stream's first page, or the configured path. Refused while the
+        request was signed (``auth: {type: signature}``), the error quotes the string that was signed, secret
+        masked: a 签名验证失败 says nothing of which part of the convention the YAML got wrong, and this is what to
+        hold against the system's documentation (or the string its error echoes back)."""
         with masked(self.secret_params):
-            return self._first_answer()
+            try:
+                return self._first_answer()
+            except (AuthenticationError, FatalSyncError) as exc:
+                signer = getattr(self.transport.auth, "signer", None)
+                signed = getattr(signer, "last_string_to_sign", None)
+                if signed is None:
+                    raise
+                said = (f"{exc} — the request was signed ({signer.config.algorithm}) over {signed!r}: compare it "
+                        "with the string the system's documentation describes")
+                raise (AuthenticationError(said) if isinstance(exc, AuthenticationError)
+                       else FatalSyncError(said)) from None
 
     def _first_answer(self) -> str:
         cfg = self.rest_config

@@ -714,3 +714,27 @@ def test_an_sm2_key_whose_public_point_begins_with_04_signs_verifiably(given: st
     verifier = gm_sm2.CryptSM2(private_key=None, public_key="")
     verifier.public_key = public  # the gateway's verification: the key as it is (gmssl's constructor would strip it)
     assert verifier.verify_with_sm3(request.headers["X-Sign"], "app-71700000000000n1报文".encode())
+
+
+def test_a_refused_signed_check_quotes_what_was_signed_with_the_secret_masked(gateway: str) -> None:
+    """The system answers 401 (or 签名验证失败) and says nothing of which part of the convention the YAML got wrong:
+    connector check quotes the string that was signed — the secret masked — to hold against its documentation."""
+    from http_testlib import plain_session
+
+    from connectors.rest import RestConnector
+
+    auth = yaml.safe_load(ZHEJIANG_YAML)["auth"]
+    connector = RestConnector(
+        {"kind": "rest", "name": "zj", "base_url": gateway, "auth": auth,
+         "retry": {"max_attempts": 1, "backoff_seconds": 0, "jitter": False},
+         "streams": {"cases": {"path": "/zj/data", "record_selector": "data", "primary_key": "id"}}},
+        secrets={"zj_app_key": "A33", "zj_request_secret": "a-wrong-secret"}, session=plain_session(),
+        sleep=lambda s: None)
+    try:
+        result = connector.check()
+    finally:
+        connector.close()
+    assert not result.ok and "HTTP 401" in result.message
+    # appKey + secret + requestTime: both secrets masked (the app key is one of the system's secrets), the time shown
+    assert re.search(r"the request was signed \(md5\) over '\*+\d{13}'", result.message), result.message
+    assert "a-wrong-secret" not in result.message and "A33" not in result.message
