@@ -110,7 +110,23 @@ def envelope_outcome(body: Any, rule: Rules) -> tuple[EnvelopeOutcome, str]:
         return outcome, ""
     message = server_message(body, rule.message_field)
     meaning = f" (code means: {outcome})" if isinstance(rule, SuccessRule) and rule.codes else ""
-    return outcome, f"{rule.field} = {value!r}, expected {expected}{meaning}" + (f": {message}" if message else "")
+    return outcome, (f"{rule.field} = {value!r}, expected {expected}{meaning}{_unquoted_code(value, rule)}"
+                     + (f": {message}" if message else ""))
+
+
+def _unquoted_code(value: Any, rule: Any) -> str:
+    """A hint when the code sent is text with leading zeros that YAML read as a number (``equals: 0000`` is the
+    number 0, ``{0000: ok}`` the code ``'0'``): the YAML must quote it."""
+    if not (isinstance(value, str) and len(value) > 1 and value.isdigit() and value[0] == "0"):
+        return ""
+    number = int(value)
+    said = [repr(getattr(rule, "equals", None))] if getattr(rule, "equals", None) == number and not isinstance(
+        getattr(rule, "equals", None), bool) else []
+    said += [repr(k) for k in (getattr(rule, "codes", None) or {}) if k == str(number)]
+    if not said:
+        return ""
+    return (f" — the system sends the text {value!r}, and YAML read {value} unquoted as the number {number}: "
+            f"quote it in the YAML ('{value}')")
 
 
 def expired_credentials(rule: Rules) -> Callable[[Any], str | None] | None:

@@ -98,3 +98,18 @@ def test_a_bad_outcome_name_is_a_config_error() -> None:
               "streams": {"a": {"path": "/a", "primary_key": "id", "success": {"field": "c", "codes": {"0": "fine"}}}}}
     with pytest.raises(ConfigError, match="streams.a.success.codes"):
         RestConnector(config, secrets={})
+
+
+@pytest.mark.parametrize("yaml_text", ["{field: code, equals: 0000}", "{field: code, codes: {0000: ok}}"])
+def test_a_code_with_leading_zeros_left_unquoted_in_the_yaml_is_said_so(yaml_text: str) -> None:
+    """YAML reads ``0000`` as the number 0: the system's "0000" (成功) then failed every answer as "code = '0000',
+    expected 0", with nothing to say that the YAML had to quote it."""
+    import yaml
+
+    rule = SuccessRule.model_validate(yaml.safe_load(yaml_text))
+    with pytest.raises(FatalSyncError) as refused:
+        check_success({"code": "0000", "msg": "成功"}, rule, where="w")
+    assert "YAML read 0000 unquoted as the number 0: quote it in the YAML ('0000')" in str(refused.value)
+    with pytest.raises(FatalSyncError) as other:  # a real failure code gets no such hint
+        check_success({"code": "0001", "msg": "失败"}, rule, where="w")
+    assert "quote it" not in str(other.value)
