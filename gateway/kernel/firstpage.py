@@ -16,6 +16,7 @@ import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from gateway.contract.errors import TongbanError
@@ -145,10 +146,46 @@ def check_first_page(system: SystemConfig, connector: Connector, config: Mapping
         else:
             problems.append(f"every record of the first page was refused: {first}")
     fields = sorted({str(k) for item in items for k in item})
+    if not problems and incremental.get("param"):
+        ignored = _filter_ignored(connector, stream_name, str(incremental["param"]), where)
+        if ignored:
+            problems.append(ignored)
     if problems:
         return FirstPage(False, "; ".join(problems), len(items), fields, problems)
     said = f"first page: {len(items)} record(s) with {' and '.join(repr(p) for _, p in wanted) or 'no key named'}"
     return FirstPage(True, "; ".join([said, *notes]), len(items), fields)
+
+
+FILTER_PROBE_AHEAD = timedelta(days=2)
+"""How far ahead of now the check asks for changes: past the day a date-only filter brings again, so a source that
+honours the parameter answers nothing at all."""
+
+
+def _filter_ignored(connector: Connector, stream_name: str, param: str, where: str) -> str | None:
+    """Whether the source ignores the change-time parameter: asked for records changed after a time to come, it
+    must answer none. A misspelt parameter (``gxsjStrat``) is dropped silently by most sources, and on a table
+    whose records all changed within a day the read's own guard (a page mostly over a day older than asked for)
+    never fires: every sync then read the whole table again, exit 0."""
+    since = datetime.now(timezone.utc) + FILTER_PROBE_AHEAD
+    try:
+        pages = iter(connector.read(stream_name, since=since, mode="incremental"))
+        try:
+            page = next(pages, None)
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+    except TongbanError as exc:
+        said = str(exc)
+        return f"asked for records changed after tomorrow, the source answered older ones: {said}" \
+            if "ignore" in said else None  # another failure of this one read is not the filter's
+    older = [r for r in (page.records if page is not None else []) if r.cursor is not None and r.cursor < since]
+    if not older:
+        return None
+    return (f"the source ignores the change-time parameter {param!r} ({where}: streams.{stream_name}.incremental."
+            f"param): asked for records changed after {since:%Y-%m-%d %H:%M} UTC, it answered {len(older)} changed "
+            f"before (e.g. {older[0].source_id} at {older[0].cursor.isoformat()}); every sync would read the whole "
+            "table again. Check the parameter's name and format (param, param_format, timezone)")
 
 
 __all__ = ["FirstPage", "check_first_page"]

@@ -176,3 +176,14 @@ def test_dead_letters_replay_takes_the_system_as_sync_and_remap_do(world: ZjjWor
         assert json.loads(replayed.stdout)["still_open"] == 0
         again = world.run("dead-letters", "replay", "--system", "jn_zjj", "--json")  # the option still works
         assert again.returncode == 0 and json.loads(again.stdout)["still_open"] == 0
+
+
+def test_connector_check_finds_a_change_time_parameter_the_source_ignores(world: ZjjWorld) -> None:
+    """A misspelt change-time parameter (`beginTimee`) is dropped by the source, which answers everything: on a
+    table whose records changed within a day the read's own guard never fires, and every sync read the whole table
+    again, exit 0. The check asks for records changed after tomorrow: a source that filters answers none."""
+    with zjj_server() as url:
+        assert world.run("connector", "check", "jn_zjj", url=url).returncode == 0  # the real name: no complaint
+        world.edit(world.connector, "param: beginTime}", "param: beginTimee}")
+        message = failed(world.run("connector", "check", "jn_zjj", url=url))
+    assert "asked for records changed after tomorrow" in message and "beginTimee" in message, message
