@@ -19,7 +19,7 @@ from gateway.crypto.pii import redact
 from gateway.kernel.config import SystemsConfig
 from gateway.mapping.compiler import dig, path_keys
 from gateway.mapping.mapper import Mapper
-from gateway.mapping.usage import field_source_paths, source_paths, unmapped_fields
+from gateway.mapping.usage import field_source_paths, paths_accounted_for, unmapped_fields
 from gateway.models import BatchResult, Case, QualityTally
 from gateway.models.quality import generic_path
 
@@ -239,7 +239,7 @@ def check_mapping(systems: SystemsConfig, name: str, records: list[dict[str, Any
             examples.append({"record": issue.record, "field": issue.field, "rule": issue.rule,
                              "message": issue.message,
                              "input": _raw_input(inputs.get(issue.record, {}), issue.field, spec_fields)})
-    used = source_paths(mapper.spec.get("fields") or {}) | set(keys) | ({cursor} if cursor else set())
+    used = paths_accounted_for(mapper.spec, keys, cursor)
     total = len(records) or 1
     fields = sorted(set(seen) | set(failures))
     return {

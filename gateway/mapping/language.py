@@ -73,6 +73,11 @@ OPERATIONS: tuple[Operation, ...] = (
                   "  handler: handler\n"
                   "  raw_reason: {path: reason, null_tokens: []}\n",
                   {"finishTime": "null", "reason": " - ", "handler": "   "})),
+    Operation("unread_source_fields", "Top level", "Source paths the mapping leaves unread on purpose "
+              "(`[bz, sqr.bz, steps[].note]`, written as `path:` would read them): a field the system sends that "
+              "no canonical field wants is otherwise reported on every sync, and by `mapping check`, as \"source "
+              "fields the mapping does not read (schema drift?)\". A field listed here that the mapping does read "
+              "is simply read."),
     Operation("code_tables", "Top level", "Named tables: the system's code → the canonical value. Used by "
               "`code:` (and read backwards by `code: {table: ..., invert: true}` in `outbound`)."),
     Operation("lookups", "Top level", "Catalogues looked up by `lookup:` — e.g. service item code (or a "

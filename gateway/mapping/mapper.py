@@ -34,7 +34,7 @@ from gateway.models import BatchResult, Severity, rule_policy, validate_cases
 
 TOP_KEYS = frozenset({
     "system", "version", "description", "timezone", "normalize", "null_tokens", "code_tables", "lookups", "rules",
-    "fields", "outbound",
+    "fields", "outbound", "unread_source_fields",
 })
 """The keys a mapping file may have at its top level."""
 
@@ -118,6 +118,10 @@ class Mapper:
         for key in ("system", "version", "fields"):
             if key not in spec:
                 raise ConfigError(f"{where}: missing required key {key!r}")
+        unread = spec.get("unread_source_fields")
+        if unread is not None and not (isinstance(unread, list) and all(isinstance(p, str) and p for p in unread)):
+            raise ConfigError(f"{where}: unread_source_fields must be a list of source paths (as `path:` writes "
+                              f"them: `bz`, `sqr.bz`, `steps[].note`), got {unread!r}")
         code_tables = spec.get("code_tables") or {}
         if not isinstance(code_tables, Mapping) or not all(isinstance(t, Mapping) for t in code_tables.values()):
             raise ConfigError(f"{where}: code_tables must map names to {{code: value}} tables")

@@ -19,6 +19,14 @@ _INDEX = re.compile(r"\.\d+(?=\.|$)")
 _NESTED_LISTS = ("cases", "any", "all", "first", "concat", "list")
 
 
+def paths_accounted_for(spec: Mapping[str, Any], keys: Iterable[str] = (), cursor: str | None = None) -> set[str]:
+    """The source paths schema drift is measured against: those the mapping's fields read, the stream's key and
+    cursor, and those the mapping declares left unread on purpose (``unread_source_fields``: a field the system
+    sends that no canonical field wants stops being reported as drift on every run)."""
+    unread = spec.get("unread_source_fields") or []
+    return source_paths(spec.get("fields") or {}) | set(keys) | ({cursor} if cursor else set()) | set(unread)
+
+
 def source_paths(fields: Mapping[str, Any], prefix: str = "") -> set[str]:
     """Every source path the field specs read (``steps[].name`` for fields of list items; an index such as
     ``qlr.0.xm`` counts as reading ``qlr[].xm``)."""

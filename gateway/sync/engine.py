@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from gateway.contract.errors import FieldIssue, SyncError
 from gateway.crypto.error_text import describe_error
 from gateway.mapping.check import stream_fields
-from gateway.mapping.usage import source_paths, unmapped_fields
+from gateway.mapping.usage import paths_accounted_for, unmapped_fields
 from gateway.models.datetimes import change_horizon, to_beijing
 from gateway.ops.alerts import open_alerts, raise_alert, resolve_alerts
 from gateway.store import ledger
@@ -253,7 +253,7 @@ _DRIFT_SAMPLE = 200
 def _schema_drift(runtime: Runtime, name: str, mapper: Mapper, records: Sequence[RawRecord]) -> list[str]:
     """Source fields of the run's first page that the mapping does not read; one warning line if any."""
     keys, cursor = stream_fields(runtime.systems, name)
-    used = source_paths(mapper.spec.get("fields") or {}) | set(keys) | ({cursor} if cursor else set())
+    used = paths_accounted_for(mapper.spec, keys, cursor)
     unmapped = unmapped_fields((r.payload for r in records[:_DRIFT_SAMPLE]), used)
     if unmapped:
         log.warning("%s: source fields the mapping does not read (schema drift?): %s", name, ", ".join(unmapped))

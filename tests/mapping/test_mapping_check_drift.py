@@ -55,3 +55,21 @@ def test_a_sync_logs_drift_once(caplog: pytest.LogCaptureFixture, make_world: An
         report = sync_system(world.runtime, "sd_civil")
     assert report.unmapped_source_fields == []
     assert not [r for r in caplog.records if "schema drift" in r.getMessage()]
+
+
+def test_fields_left_unread_on_purpose_are_no_drift(tmp_path: Path) -> None:
+    """A field the system sends that no canonical field wants (a 备注, an internal flag) was reported on every sync
+    and by every mapping check, with no way to say "on purpose"; ``unread_source_fields`` says it."""
+    from gateway.mapping.usage import paths_accounted_for
+
+    spec = Mapper.from_file(REPO / "mappings" / "sd_civil.yaml").spec
+    records = _records()
+    records[3] = {**records[3], "bz": "内部备注", "applicant": {**records[3]["applicant"], "email": "a@b.cn"}}
+    assert unmapped_fields(records, paths_accounted_for(spec, ["id"])) == ["applicant.email", "bz"]
+    declared = {**spec, "unread_source_fields": ["bz", "applicant.email"]}
+    assert unmapped_fields(records, paths_accounted_for(declared, ["id"])) == []
+    text = (REPO / "mappings" / "sd_civil.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "m.yaml"
+    bad.write_text(text + "\nunread_source_fields: bz\n", encoding="utf-8")
+    with pytest.raises(Exception, match="unread_source_fields must be a list of source paths"):
+        Mapper.from_file(bad)
