@@ -345,8 +345,16 @@ class StepEmitter:
                 w.emit(indent + 2, "_g = _m.groups()")
                 w.emit(indent + 2, f"_d = {build}")
         msg = self.const(f"does not match the date format(s) {', '.join(formats)}")
+        unpadded = _unpadded_variant(formats)
         w.emit(indent, "if _d is None:")
-        w.emit(indent + 1, f"raise _Issue('mapping.date_format', 'value %s %s' % (_short(v), {msg}))")
+        if unpadded is None:
+            w.emit(indent + 1, f"raise _Issue('mapping.date_format', 'value %s %s' % (_short(v), {msg}))")
+        else:  # a cold path: only a value that failed pays for the second look
+            rx = self.const(dates.compile_pattern(unpadded).regex, "rx")
+            hint = self.const(f" — it matches {unpadded} (numbers without their leading zero, as .NET's M/d/H "
+                              f"write them): add that format to the list")
+            w.emit(indent + 1, f"_h = {hint} if v.__class__ is str and {rx}.fullmatch(v) is not None else ''")
+            w.emit(indent + 1, f"raise _Issue('mapping.date_format', 'value %s %s%s' % (_short(v), {msg}, _h))")
         if target and target != "iso8601":
             w.emit(indent, "try:")
             w.emit(indent + 1, f"_d = _format_datetime(_d, {self.const(target)}, _TZ)")
@@ -404,3 +412,34 @@ def _too_long(value: Any) -> bool:
 
 
 __all__ = ["StepEmitter", "Writer"]
+
+
+_PADDED = (("yyyy", "yyyy"), ("MM", "M"), ("dd", "d"), ("HH", "H"))
+"""Month, day and hour: the fields systems write without a leading zero (.NET's zh-CN ``yyyy/M/d H:mm:ss``);
+minutes and seconds keep theirs."""
+
+
+def _unpadded_variant(formats: list[str]) -> str | None:
+    """The first pattern among ``formats`` with its two-digit fields written unpadded (``yyyy年MM月dd日 HH:mm`` →
+    ``yyyy年M月d日 H:mm``), when that is a different pattern not listed already; else None."""
+    for fmt in formats:
+        if fmt in dates.SPECIAL_FORMATS:
+            continue
+        out, i = [], 0
+        while i < len(fmt):
+            for token, short in _PADDED:
+                if fmt.startswith(token, i):
+                    out.append(short)
+                    i += len(token)
+                    break
+            else:
+                out.append(fmt[i])
+                i += 1
+        variant = "".join(out)
+        if variant != fmt and variant not in formats:
+            try:
+                dates.compile_pattern(variant)
+            except ConfigError:
+                return None
+            return variant
+    return None

@@ -84,3 +84,15 @@ def test_the_reference_documents_the_tokens() -> None:
     for token in ("`yyyy`", "`MM`", "`dd`", "`HH`", "`mm`", "`ss`", "`SSS`", "`M`", "`d`", "`H`", "`m`", "`s`"):
         assert token in section
     assert "yyyy/M/d H:mm:ss" in section and "unpadded" in section
+
+
+def test_a_value_written_unpadded_against_a_padded_pattern_is_told_the_pattern_that_reads_it() -> None:
+    """``2026年11月3日 9:05`` against ``yyyy年MM月dd日 HH:mm``: the rejection said only "does not match"; the engineer
+    had to work out that the system writes its numbers without leading zeros."""
+    _, issues = mapper("yyyy年MM月dd日 HH:mm").map({"t": "2026年11月3日 9:05"})
+    ((field, rule, message),) = issues
+    assert (field, rule) == ("at", "mapping.date_format")
+    assert "it matches yyyy年M月d日 H:mm" in message and "add that format to the list" in message
+    _, issues = mapper("yyyy年MM月dd日 HH:mm").map({"t": "3 Nov 2026"})  # no hint where none applies
+    assert "it matches" not in issues[0][2]
+    assert mapper("yyyy年MM月dd日 HH:mm").map({"t": "2026年11月03日 09:05"})[1] == []
