@@ -72,6 +72,8 @@ class GatewaySettings(BaseModel):
     days), at least a day (gateway.store.retention.parse_retention) — never the ``30m`` of the durations above
     (minutes there; a retention of ``6m`` meant as six months is refused, not taken as six minutes)."""
     webhook_max_attempts: int = Field(default=6, ge=1)
+    webhook_max_subscriptions: int = Field(default=20, ge=1)
+    """Active subscriptions one client may hold: each certificate event is delivered to every one of them."""
     webhook_timeout: float = 5.0
     webhook_allowed_hosts: list[str] = Field(default_factory=list)
     """Hosts, addresses or networks (CIDR) a webhook may target although loopback or link-local (refused

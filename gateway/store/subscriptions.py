@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, case, or_, select, update
+from sqlalchemy import Connection, Row, and_, case, func, or_, select, update
 
 from gateway.store.ledger import bulk_write
 from gateway.store.tables import api_clients, certificate_events, webhook_deliveries, webhook_subscriptions
@@ -64,6 +64,12 @@ def active_subscriptions_of_client(conn: Connection, client_id: str) -> Sequence
     s = webhook_subscriptions.c
     return conn.execute(select(webhook_subscriptions).where(s.client_id == client_id, s.active.is_(True))
                         .order_by(s.created_at)).all()
+
+
+def count_active_subscriptions(conn: Connection, client_id: str) -> int:
+    s = webhook_subscriptions.c
+    return int(conn.execute(select(func.count()).select_from(webhook_subscriptions)
+                            .where(s.client_id == client_id, s.active.is_(True))).scalar_one())
 
 
 def insert_subscription(conn: Connection, row: dict[str, Any]) -> Row[Any] | None:

@@ -130,6 +130,30 @@ def test_a_webhook_may_not_target_the_gateways_own_machine_or_the_metadata_servi
     assert target_problem("http://[::1]/hook", ["::1/128"]) is None
 
 
+def test_a_client_holds_a_bounded_number_of_subscriptions(licensed: LicenceWorld) -> None:
+    """Each certificate event is delivered to every subscription: without a bound one client could subscribe
+    the same internal URL ten thousand times and turn each event into ten thousand POSTs."""
+    licensed.gw.settings = licensed.gw.settings.model_copy(update={"webhook_allowed_hosts": [],
+                                                                   "webhook_max_subscriptions": 3})
+    running = ServerThread(create_app(licensed.gw, webhook_interval=0)).start()
+    try:
+        auth = bearer(licensed.civil.credential)
+
+        def subscribe() -> requests.Response:
+            return requests.post(running.url + "/v1/subscriptions", headers=auth, timeout=30,
+                                 json={"url": "http://10.20.30.40:8080/hook", "certificate_types": [LICENCE]})
+
+        taken = [subscribe() for _ in range(3)]
+        assert [t.status_code for t in taken] == [201, 201, 201]
+        refused = subscribe()
+        assert refused.status_code == 409 and "webhook_max_subscriptions" in refused.json()["detail"]
+        gone = requests.delete(f"{running.url}/v1/subscriptions/{taken[0].json()['subscription_id']}",
+                               headers=auth, timeout=30)
+        assert gone.status_code == 204 and subscribe().status_code == 201  # a cancelled one frees its place
+    finally:
+        running.stop()
+
+
 def test_subscribing_to_a_forbidden_target_is_refused_and_audited(licensed: LicenceWorld) -> None:
     from gateway.store.tables import audit_log
 

@@ -30,7 +30,12 @@ def _out(row: Any) -> dict[str, Any]:
 
 
 def _insert(api: Api, row: dict[str, Any]) -> Any:
+    """The subscription as stored, or None when the client holds its limit of active ones already (counted in the
+    transaction that inserts: two concurrent requests cannot both pass on SQLite; on PostgreSQL the limit may be
+    passed by the requests in flight at once, no further)."""
     with api.gw.engine.begin() as conn:
+        if store.count_active_subscriptions(conn, row["client_id"]) >= api.gw.settings.webhook_max_subscriptions:
+            return None
         return store.insert_subscription(conn, row)
 
 
@@ -49,6 +54,12 @@ async def subscribe(body: SubscriptionRequest, caller: Caller = Sub, api: Api = 
         "subscription_id": secrets.token_hex(8), "client_id": caller.client.client_id, "url": body.url,
         "certificate_types": orjson.dumps(sorted(set(body.certificate_types))).decode(), "active": True,
         "created_at": datetime.now(timezone.utc)})
+    if row is None:  # every event fans out to each subscription: unbounded, one client turned the gateway into a
+        # POST amplifier aimed at the district's network
+        limit = api.gw.settings.webhook_max_subscriptions
+        await api.audit([caller.deny_entry("subscribe", "refused", detail=f"limit of {limit} subscriptions")])
+        raise ProblemError(409, "conflict", f"this client holds {limit} active subscriptions, the gateway's limit "
+                                            "(webhook_max_subscriptions): cancel one first")
     await api.audit([AuditEntry(action="subscribe", outcome="subscribed", client_id=caller.client.client_id,
                                 detail=f"{row.subscription_id} {urlsplit(body.url).hostname} "
                                        f"{','.join(sorted(set(body.certificate_types)))}"[:500])])
