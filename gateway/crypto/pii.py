@@ -232,7 +232,11 @@ _FILTER = RedactingFilter()
 
 def install_log_redaction(names: tuple[str, ...] = ("", "uvicorn", "uvicorn.access", "uvicorn.error", "gateway",
                                                      "httpx", "sqlalchemy.engine")) -> None:
-    """Put the redacting filter on the named loggers and on every handler of the root logger."""
+    """Put the redacting filter on the named loggers, on their handlers, and on Python's last-resort handler.
+
+    A logger's own filter sees only what is logged on it, not what its children (``gateway.audit``) pass up; a
+    handler's sees everything it writes. With no handler configured (``tongban serve`` before uvicorn sets up its
+    own), a warning goes to ``logging.lastResort``, which had no filter: an ID number in it reached stderr."""
     for name in names:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
@@ -240,6 +244,9 @@ def install_log_redaction(names: tuple[str, ...] = ("", "uvicorn", "uvicorn.acce
         for handler in logger.handlers:
             if _FILTER not in handler.filters:
                 handler.addFilter(_FILTER)
+    last = logging.lastResort
+    if last is not None and _FILTER not in last.filters:
+        last.addFilter(_FILTER)
 
 
 class DamagedSeal(ConfigError):

@@ -55,3 +55,19 @@ def test_the_masked_traceback_keeps_the_frames_and_the_chain_but_not_the_data(da
     assert "The above exception was the cause" in trace and "test_error_text.py" in trace
     assert "IntegrityError" in trace and "RuntimeError: sync failed for 申请人: 王** (110***********1234)" in trace
     assert NAME not in trace and ID not in trace
+
+
+def test_the_last_resort_handler_redacts_too(capsys: pytest.CaptureFixture[str]) -> None:
+    """With no handler configured, a warning of ``gateway.audit`` went to Python's last-resort handler, which the
+    redacting filter did not cover (a logger's filter does not see its children's records)."""
+    import logging
+
+    from gateway.crypto.pii import install_log_redaction
+
+    install_log_redaction()
+    record = logging.getLogger("gateway.audit").makeRecord(
+        "gateway.audit", logging.WARNING, __file__, 1, "holder %s refused", ("11010519491231002X",), None)
+    assert logging.lastResort is not None
+    logging.lastResort.handle(record)
+    written = capsys.readouterr().err
+    assert "holder" in written and "11010519491231002X" not in written, written
