@@ -90,6 +90,19 @@ def _newest_window(connector: Connector, stream_name: str) -> Any:
     return probe_since(stream_name) if callable(probe_since) else None
 
 
+def _one_page(connector: Connector, stream_name: str, since: datetime | None) -> Any:
+    """The first page of the stream read from ``since`` (None: from its start, as a full refresh), the read then
+    closed: the check never reads on."""
+    pages = iter(connector.read(stream_name, since=since, mode="incremental") if since is not None
+                 else connector.read(stream_name, mode="full_refresh"))
+    try:
+        return next(pages, None)
+    finally:
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()
+
+
 def check_first_page(system: SystemConfig, connector: Connector, config: Mapping[str, Any]) -> FirstPage:
     """Read the first page of ``system``'s stream with ``connector`` (built from ``config``, the connector YAML)
     and check that its records have the primary key and the cursor field the YAML names."""
@@ -100,14 +113,7 @@ def check_first_page(system: SystemConfig, connector: Connector, config: Mapping
         return FirstPage(True, f"stream {stream_name!r} is not read: records not checked")
     start = _newest_window(connector, stream_name)
     try:
-        pages = iter(connector.read(stream_name, since=start, mode="incremental") if start is not None
-                     else connector.read(stream_name, mode="full_refresh"))
-        try:
-            page = next(pages, None)
-        finally:
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()
+        page = _one_page(connector, stream_name, start)
     except TongbanError as exc:
         return FirstPage(False, f"the first page of stream {stream_name!r} could not be read: {exc}")
     if page is None:
@@ -168,13 +174,7 @@ def _filter_ignored(connector: Connector, stream_name: str, param: str, where: s
     never fires: every sync then read the whole table again, exit 0."""
     since = datetime.now(timezone.utc) + FILTER_PROBE_AHEAD
     try:
-        pages = iter(connector.read(stream_name, since=since, mode="incremental"))
-        try:
-            page = next(pages, None)
-        finally:
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()
+        page = _one_page(connector, stream_name, since)
     except TongbanError as exc:
         said = str(exc)
         return f"asked for records changed after tomorrow, the source answered older ones: {said}" \

@@ -40,6 +40,39 @@ def _department_client(engine: Any, name: str = "mz_elderly") -> Client:
     return ClientStore(engine).add(name, department_code=DEPARTMENT).client
 
 
+def _ledger(url: str) -> tuple[Any, Any, PiiCodec, dict, datetime]:
+    """A migrated ledger holding the case (its 户口簿 deferred): ``engine, systems, pii, case, now``."""
+    engine = make_engine(url)
+    upgrade(engine)
+    pii = PiiCodec(GatewayKeys.generate())
+    case = _case(pii)
+    now = datetime.now(timezone.utc)
+    _plant(engine, case, now)
+    return engine, load_systems(REPO / "config" / "systems.yaml"), pii, case, now
+
+
+def _household(engine: Any, pii: PiiCodec, n: str, now: datetime) -> None:
+    """The public-security system's valid 户口簿 ``HK370102-000n`` of the applicant, in the library."""
+    identifier = f"1.2.156.3005.2.HOUSEHOLD.{n}"
+    with engine.begin() as conn:
+        insert_certificate(conn, identifier, version=1, created_at=now, values={
+            "legacy_identifier": None, "source_system": "gongan", "source_id": f"HH{n}", "type_code": HOUSEHOLD,
+            "name": "户口簿", "number": f"HK370102-000{n}", "issuer_code": "11370102MB0000000X", "status": "valid",
+            "valid_until": None, "content_hash": n * 32, "document": "{}", "file": "", "renewed_as": None,
+            "warnings": None, "source_changed_at": now, "updated_at": now})
+        insert_certificate_holders(conn, [{"identifier": identifier, "holder_bidx": pii.bidx(APPLICANT),
+                                           "type_code": HOUSEHOLD}])
+
+
+def _plant(engine: Any, case: dict, now: datetime) -> None:
+    """The case in the ledger at version 3, as the sync would leave it."""
+    with engine.begin() as conn:
+        conn.execute(cases.insert().values(
+            case_no=case["case_no"], version=3, content_hash="x" * 32, data=json.dumps(case, ensure_ascii=False),
+            origin_system="sd_civil", origin_source_id="MZ1", source_updated_at=now, dept_code=case["dept_code"],
+            item_code=case["item_code"], deleted=False, updated_at=now))
+
+
 def _case(pii: PiiCodec) -> dict:
     return {"case_no": "370102202611020000009", "item_code": ITEM,
             "item_name": "高龄老人津贴发放", "dept_code": DEPARTMENT, "dept_name": "山东省民政厅",
@@ -53,18 +86,8 @@ def _case(pii: PiiCodec) -> dict:
 
 
 def test_a_certificate_arriving_in_the_library_satisfies_the_deferred_material(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
-    upgrade(engine)
+    engine, systems, pii, case, now = _ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     _department_client(engine)
-    pii = PiiCodec(GatewayKeys.generate())
-    systems = load_systems(REPO / "config" / "systems.yaml")
-    case = _case(pii)
-    now = datetime.now(timezone.utc)
-    with engine.begin() as conn:
-        conn.execute(cases.insert().values(
-            case_no=case["case_no"], version=3, content_hash="x" * 32, data=json.dumps(case, ensure_ascii=False),
-            origin_system="sd_civil", origin_source_id="MZ1", source_updated_at=now, dept_code=case["dept_code"],
-            item_code=case["item_code"], deleted=False, updated_at=now))
     # overdue and nothing in the library: the alert fires, nothing is satisfied
     late = datetime(2026, 11, 9, 9, tzinfo=BEIJING)
     assert satisfy_deferred_materials(engine, systems, pii, policy=POLICY, now=late).satisfied == 0
@@ -74,14 +97,7 @@ def test_a_certificate_arriving_in_the_library_satisfies_the_deferred_material(t
                                                                             alerts.c.kind == "deferred_material"))}
     assert open_kinds == {f"{case['case_no']}/户口簿"}
     # the public-security system's 户口簿 certificate arrives for this applicant
-    with engine.begin() as conn:
-        insert_certificate(conn, "1.2.156.3005.2.HOUSEHOLD.1", version=1, created_at=now, values={
-            "legacy_identifier": None, "source_system": "gongan", "source_id": "HH1", "type_code": HOUSEHOLD,
-            "name": "户口簿", "number": "HK370102-0001", "issuer_code": "11370102MB0000000X", "status": "valid",
-            "valid_until": None, "content_hash": "y" * 32, "document": "{}", "file": "", "renewed_as": None,
-            "warnings": None, "source_changed_at": now, "updated_at": now})
-        insert_certificate_holders(conn, [{"identifier": "1.2.156.3005.2.HOUSEHOLD.1", "holder_bidx": pii.bidx(APPLICANT),
-                                           "type_code": HOUSEHOLD}])
+    _household(engine, pii, "1", now)
     report = satisfy_deferred_materials(engine, systems, pii, policy=POLICY, now=late + timedelta(hours=1))
     assert report.satisfied == 1 and report.cases == [case["case_no"]]
     with engine.connect() as conn:
@@ -106,18 +122,9 @@ def test_only_a_certificate_in_force_on_the_day_and_not_in_doubt_satisfies_it(da
     """A 户口簿 valid from a later day satisfies nothing until that day; one whose newer version the harvest refused
     (a revocation that did not verify, perhaps) satisfies nothing while the refusal stands — no one is there to
     check with the issuer."""
-    engine = make_engine(database_url)
-    upgrade(engine)
+    engine, systems, pii, case, now = _ledger(database_url)
     _department_client(engine)
-    pii = PiiCodec(GatewayKeys.generate())
-    systems = load_systems(REPO / "config" / "systems.yaml")
-    case = _case(pii)
-    now = datetime.now(timezone.utc)
     with engine.begin() as conn:
-        conn.execute(cases.insert().values(
-            case_no=case["case_no"], version=3, content_hash="x" * 32, data=json.dumps(case, ensure_ascii=False),
-            origin_system="sd_civil", origin_source_id="MZ1", source_updated_at=now, dept_code=case["dept_code"],
-            item_code=case["item_code"], deleted=False, updated_at=now))
         for ident, source_id, valid_from, refused in (("1.2.156.3005.2.HOUSEHOLD.2", "HH2", "2026-11-10", None),
                                                       ("1.2.156.3005.2.HOUSEHOLD.3", "HH3", None, "bad signature")):
             insert_certificate(conn, ident, version=1, created_at=now, values={
@@ -144,24 +151,8 @@ def test_only_a_certificate_in_force_on_the_day_and_not_in_doubt_satisfies_it(da
 
 def _world(database_url: str) -> tuple[Any, Any, PiiCodec, dict]:
     """A ledger with the case (its 户口簿 deferred) and the applicant's valid 户口簿 in the library."""
-    engine = make_engine(database_url)
-    upgrade(engine)
-    pii = PiiCodec(GatewayKeys.generate())
-    systems = load_systems(REPO / "config" / "systems.yaml")
-    case = _case(pii)
-    now = datetime.now(timezone.utc)
-    with engine.begin() as conn:
-        conn.execute(cases.insert().values(
-            case_no=case["case_no"], version=3, content_hash="x" * 32, data=json.dumps(case, ensure_ascii=False),
-            origin_system="sd_civil", origin_source_id="MZ1", source_updated_at=now, dept_code=DEPARTMENT,
-            item_code=ITEM, deleted=False, updated_at=now))
-        insert_certificate(conn, "1.2.156.3005.2.HOUSEHOLD.9", version=1, created_at=now, values={
-            "legacy_identifier": None, "source_system": "gongan", "source_id": "HH9", "type_code": HOUSEHOLD,
-            "name": "户口簿", "number": "HK370102-0009", "issuer_code": "11370102MB0000000X", "status": "valid",
-            "valid_until": None, "content_hash": "z" * 32, "document": "{}", "file": "", "renewed_as": None,
-            "warnings": None, "source_changed_at": now, "updated_at": now})
-        insert_certificate_holders(conn, [{"identifier": "1.2.156.3005.2.HOUSEHOLD.9",
-                                           "holder_bidx": pii.bidx(APPLICANT), "type_code": HOUSEHOLD}])
+    engine, systems, pii, case, now = _ledger(database_url)
+    _household(engine, pii, "9", now)
     return engine, systems, pii, case
 
 
