@@ -144,10 +144,12 @@ class AmbiguousIdentifier(LookupError):
     """A legacy identifier that names certificates of more than one issuer, and nothing told which is meant: the
     caller must ask by the GB/T 36904 identifier (or for a holder who holds just one of them)."""
 
-    def __init__(self, identifier: str) -> None:
+    def __init__(self, identifier: str, *, held: int | None = None) -> None:
         super().__init__(f"legacy identifier {identifier!r} names certificates of more than one issuer; ask by the "
                          "GB/T 36904 identifier")
         self.identifier = identifier
+        self.held = held
+        """How many of them the holder asked about holds (None: no holder was given)."""
 
 
 def get_certificate(conn: Connection, identifier: str, *, holder_bidx: str | None = None) -> StoredCertificate | None:
@@ -160,7 +162,10 @@ def get_certificate(conn: Connection, identifier: str, *, holder_bidx: str | Non
     legacy = identifier.strip()
     rows = store.certificates_by_legacy_identifier(conn, legacy)
     if len(rows) > 1 and holder_bidx is not None:
-        rows = store.certificates_by_legacy_identifier(conn, legacy, holder_bidx=holder_bidx) or rows
+        held = store.certificates_by_legacy_identifier(conn, legacy, holder_bidx=holder_bidx)
+        if len(held) != 1:
+            raise AmbiguousIdentifier(legacy, held=len(held))
+        rows = held
     if len(rows) > 1:
         raise AmbiguousIdentifier(legacy)
     return _stored(rows[0]) if rows else None

@@ -88,11 +88,12 @@ def test_each_case_gets_its_own_applicants_certificate(twins: dict[str, Any]) ->
     assert _log(twins, LICENSED["id"]) == [("release", "released", "LG-A")]  # nothing of the other company's case
 
 
-def test_a_case_whose_applicant_holds_neither_is_told_to_ask_by_the_national_identifier(twins: dict[str, Any]) -> None:
+def test_a_case_whose_applicant_holds_neither_is_answered_as_an_unknown_identifier(twins: dict[str, Any]) -> None:
+    """A 409 "ask by the national identifier" told any caller with a case that several issuers share this legacy
+    identifier — an oracle; the applicant holds neither, so no identifier would get the caller anything."""
     answer = _fetch(twins, "LG-N", UNLICENSED)
-    assert answer.status_code == 409, answer.text
-    body = answer.json()
-    assert body["type"].endswith("/ambiguous-identifier") and "GB/T 36904" in body["detail"]
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["detail"] == "no such certificate"
     assert _log(twins, OTHER["id"]) == [] and _log(twins, LICENSED["id"]) == []  # neither holder's data was read
 
 

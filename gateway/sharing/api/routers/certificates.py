@@ -180,7 +180,7 @@ def _fetch_facts(api: Api, identifier: str,
         try:
             cert = library.get_certificate(conn, identifier, holder_bidx=applicant)
         except library.AmbiguousIdentifier as exc:  # never one picked at random: another holder's, in their log
-            raise ProblemError(409, "ambiguous-identifier", str(exc)) from None
+            return exc, set(), case, applicant
         holders = library.holders_of(conn, cert.identifier) if cert is not None else set()
         return cert, holders, case, applicant
 
@@ -205,6 +205,13 @@ async def _authorize_fetch(api: Api, caller: Caller, identifier: str, purpose: P
     without the holder's consent a fetch must not tell whether the case's applicant holds this identifier (the
     query route and the materials check tell nothing of it either); the audit entry says why."""
     cert, holders, case, applicant_bidx = await api.run(_fetch_facts, api, identifier, purpose.case_no)
+    if isinstance(cert, library.AmbiguousIdentifier):
+        # said only to a caller whose own live case names a holder of more than one of them: it needs the national
+        # identifier. To anyone else (another department's case, an applicant holding none) that several issuers
+        # share this legacy identifier is no business of theirs: an unknown identifier, as every other refusal
+        if cert.held and cert.held > 1 and purpose_problem(api, caller, case, purpose, None) is None:
+            raise ProblemError(409, "ambiguous-identifier", str(cert))
+        raise unknown_certificate()
     if cert is None:
         raise unknown_certificate()
     problem = purpose_problem(api, caller, case, purpose, None)
@@ -241,8 +248,9 @@ InvalidQ = Annotated[bool, Query(description="Serve the file even if the certifi
                                              "request is refused with 409")]
 
 
-_AMBIGUOUS = problem_doc("A legacy identifier that certificates of more than one issuer carry, none of them (or "
-                         "more than one) the case's applicant's: ask by the GB/T 36904 identifier")
+_AMBIGUOUS = problem_doc("A legacy identifier that certificates of more than one issuer carry, more than one of "
+                         "them the case's applicant's: ask by the GB/T 36904 identifier (an applicant holding none "
+                         "of them is answered 404, as an unknown identifier)")
 
 
 @router.get("/{identifier}", response_model=CertificateResponse, responses={200: _SIGNED, 409: _AMBIGUOUS},
