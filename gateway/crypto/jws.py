@@ -143,16 +143,24 @@ class JwsVerifier:
             except InvalidSignature:
                 raise JwsError("JWS signature does not verify") from None
         else:
-            # exactly r ‖ s, 32 bytes each, both in [1, n-1] (GB/T 32918.2 §7.1 B1-B2): gmssl reads the first 64
-            # bytes and ignores the rest, so without this check any bytes appended to a signature verified
-            if len(signature) != 64:
-                raise JwsError("JWS signature does not verify (an SM2 signature is 64 bytes, r ‖ s)")
-            r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-            if not (0 < r < SM2_ORDER and 0 < s < SM2_ORDER):
-                raise JwsError("JWS signature does not verify (r or s outside [1, n-1])")
+            problem = sm2_signature_problem(signature)
+            if problem is not None:
+                raise JwsError(f"JWS signature does not verify ({problem})")
             if not self._key.verify_with_sm3(signature.hex(), signing_input):
                 raise JwsError("JWS signature does not verify")
         return unb64url(body_b64)
+
+
+def sm2_signature_problem(signature: bytes) -> str | None:
+    """Why ``signature`` is no SM2 signature gmssl may be asked about, or None. Exactly r ‖ s, 32 bytes each, both
+    in [1, n-1] (GB/T 32918.2 §7.1 B1-B2): gmssl reads the first 64 bytes and ignores the rest, so without this
+    any bytes appended to a signature verified — for JWS and issuers' certificate signatures alike."""
+    if len(signature) != 64:
+        return "an SM2 signature is 64 bytes, r ‖ s"
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    if not (0 < r < SM2_ORDER and 0 < s < SM2_ORDER):
+        return "r or s outside [1, n-1]"
+    return None
 
 
 def rotated_signing(keys: GatewayKeys) -> GatewayKeys:

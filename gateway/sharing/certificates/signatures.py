@@ -75,8 +75,10 @@ def verify_signature(key: IssuerKey, content: bytes, signature_b64: str) -> bool
             return True
         except (InvalidSignature, ValueError):
             return False
-    from gateway.crypto.jws import sm2_key
+    from gateway.crypto.jws import sm2_key, sm2_signature_problem
 
+    if sm2_signature_problem(signature) is not None:
+        return False
     try:
         return bool(sm2_key("", key.public_key).verify_with_sm3(signature.hex(), content))
     except Exception:  # noqa: BLE001 - gmssl raises assorted errors on malformed input

@@ -139,6 +139,11 @@ def test_sm2_signatures_verify_with_the_registered_key() -> None:
     key = IssuerKey("sm2-1", "11370100004301265T", "SM2", public)
     assert verify_signature(key, content, signature)
     assert not verify_signature(key, content + b"x", signature)
+    # the JWS verifier's strictness for issuers' signatures too: gmssl ignored the bytes after the first 64 (a
+    # genuine signature with anything appended verified), and r ‖ s must be 64 bytes with both in [1, n-1]
+    raw = base64.b64decode(signature)
+    assert not verify_signature(key, content, base64.b64encode(raw + b"\x00").decode())
+    assert not verify_signature(key, content, base64.b64encode(bytes(32) + raw[32:]).decode())  # r = 0
 
 
 def test_register_refuses_a_bad_key(gw: Any) -> None:
