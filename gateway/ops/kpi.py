@@ -56,7 +56,7 @@ back by the applicant): out of 办件量, 办结率 and every other case KPI, an
 (``not_accepted_cases``, ``withdrawn_cases``) so that no case vanishes from the report."""
 CITY_CATALOGUE = "city"
 """The 通办目录 (``catalogues:`` in ``config/tongban_catalogue.yaml``) whose cases are 全城通办件."""
-_FACT_LOGIC = "4"
+_FACT_LOGIC = "5"
 """Part of the refresh's fingerprint: a change to what a row holds (this module) computes every row again."""
 _PAGE = 2000
 
@@ -73,7 +73,8 @@ DEFINITIONS: tuple[KpiDefinition, ...] = (
     KpiDefinition("cases", "办件量", "case", "live cases (not deleted or voided) that were not refused before "
                   "acceptance (不予受理) nor withdrawn (撤回): every case KPI below counts these"),
     KpiDefinition("not_accepted_cases", "不予受理件", "case", "live cases with result 不予受理 (routing refusals "
-                  "included): counted apart, in no other case KPI"),
+                  "included), and cases returned before acceptance (退件/补正超时驳回 with no 受理时间): counted "
+                  "apart, in no other case KPI"),
     KpiDefinition("withdrawn_cases", "撤回件", "case", "live cases with result 撤回: counted apart, in no other case "
                   "KPI"),
     KpiDefinition("instant_ratio", "即办件比例", "case", "即办件 cases / 办件量"),
@@ -262,6 +263,8 @@ def case_fact(case_no: str, version: int, data: dict[str, Any], *, deleted: bool
     materials = [m for m in data.get("materials") or [] if isinstance(m, dict)]
     result = data.get("result")
     result = str(result)[:24] if result not in (None, "") else None
+    if _returned_before_acceptance(data, result):
+        result = CaseResult.NOT_ACCEPTED.value  # counted with 不予受理: no case was handled
     promised_days = data.get("promised_days")
     return {
         "case_no": case_no, "case_version": version, "month": _beijing_month(data.get("applied_at")),
@@ -278,6 +281,20 @@ def case_fact(case_no: str, version: int, data: dict[str, Any], *, deleted: bool
         "materials_reused": sum(1 for m in materials if m.get("source") == "certificate_reuse"),
         "submissions_saved": 0, "refreshed_at": now,
     }
+
+
+_RETURNED_RESULTS = frozenset({CaseResult.RETURNED.value, CaseResult.CORRECTION_TIMEOUT.value})
+
+
+def _returned_before_acceptance(data: dict[str, Any], result: str | None) -> bool:
+    """A case sent back before anyone accepted it — 预审退回 (result ``returned``, or status ``returned`` with no
+    result), 补正超时驳回 — with no 受理时间: never handled, as the hand-off reads the same record (``refused``,
+    :func:`gateway.process.unaccepted.ended_unaccepted`). Counted as handled and finished, an online hall's
+    pre-check returns (common) inflated 办件量 and 办结率. 不予许可 without a 受理时间 stays a handled case: a
+    permit is refused only after acceptance, so the time is missing, not the acceptance."""
+    if data.get("accepted_at"):
+        return False
+    return result in _RETURNED_RESULTS or (result is None and data.get("status") == "returned")
 
 
 def _configured_catalogue() -> TongbanCatalogue:

@@ -323,3 +323,26 @@ def test_on_time_and_overdue_say_their_base_when_it_is_a_small_part_of_the_cases
     assert kpi.with_base("50.00%", "online_ratio", 0.5, sums) == "50.00%"  # its base is every case: nothing to say
     settled = {"cases": 17, "finished_with_deadline": 12}
     assert kpi.with_base("90.00%", "on_time_ratio", 0.9, settled) == "90.00%"
+
+
+# -- cases sent back before acceptance (预审退回) ----------------------------------------------------------------
+
+
+def test_a_case_returned_before_acceptance_is_counted_with_the_refused_not_as_handled(engine: Engine) -> None:
+    """An online hall's pre-check returns (预审退回, 补正超时驳回) with no 受理时间 counted as handled and finished:
+    办件量 and 办结率 inflated, while the hand-off reads the same record as refused before anyone accepted it."""
+    _put(engine, _clocked("C-OPEN", None))
+    finished = datetime(2026, 11, 3, 10, tzinfo=BJ).isoformat()
+    for case_no, result in (("C-RET", "returned"), ("C-CTO", "correction_timeout")):
+        _put(engine, {"case_no": case_no, "status": "returned", "result": result, "result_reason": "材料不全",
+                      "finished_at": finished})
+    _put(engine, {"case_no": "C-STATUS", "status": "returned"})  # returned, no result: the same
+    # not_permitted without a 受理时间: the time is missing, not the acceptance (a permit is refused after it)
+    _put(engine, {"case_no": "C-NP", "status": "finished", "result": "not_permitted", "result_reason": "不符合条件",
+                  "finished_at": finished})
+    # returned after acceptance: a handled case
+    _put(engine, _clocked("C-LATE", datetime(2026, 11, 5, 10, tzinfo=BJ), result="returned",
+                          result_reason="申请人要求退回"))
+    _refresh(engine)
+    kpis = _overall(engine, period="2026-11")
+    assert kpis["cases"] == 3 and kpis["not_accepted_cases"] == 3, kpis
