@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -147,6 +147,22 @@ class WorkCalendar:
 
     def unit_for(self, item_code: str | None) -> LimitUnit:
         return "calendar_day" if item_code and item_code in self.calendar_day_items else "working_day"
+
+    def period_end(self, due: datetime, unit: LimitUnit) -> datetime:
+        """``due`` — the end of a limit counted in ``unit`` — moved past rest days for a limit in calendar days:
+        one whose last day is a rest day or a statutory holiday ends with the first working day after it (民法典
+        第二百零三条: 期间的最后一日是法定休假日的，以法定休假日结束的次日为期间的最后一日). Ten calendar days from
+        21 September 2026 end with 8 October, after 国庆, not with 1 October. A limit in working days ends on one."""
+        if unit != "calendar_day":
+            return due
+        local = due.astimezone(self.tz)
+        last = (local - timedelta(microseconds=1)).date()
+        if self.is_working_day(last):
+            return due
+        day = last + timedelta(days=1)
+        while not self.is_working_day(day):
+            day += timedelta(days=1)
+        return datetime.combine(day + timedelta(days=1), time(0), self.tz)
 
     def add_days(self, start: date, days: int, unit: LimitUnit = "working_day") -> date:
         """The ``days``-th counting day after ``start`` (the start day itself is not counted, as in 行政许可法

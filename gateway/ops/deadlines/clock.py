@@ -258,10 +258,11 @@ def run_clock(begun: datetime, limit: int, unit: LimitUnit, events: list[dict[st
     stopped = sum(_counting_seconds(max(s, started), min(e, now), calendar, unit) for s, e in stops)
     used_days = max(elapsed - stopped, 0.0) / _DAY
     budget = (limit if limit > 0 else 1) * _DAY
-    due = _due(started, budget, stops, calendar, unit)
+    counted_due = _due(started, budget, stops, calendar, unit)
+    due = calendar.period_end(counted_due, unit)  # a calendar-day limit ending on a holiday runs on past it
     level: DeadlineLevel | None = None
     used_share = used_days / limit if limit else (1.0 if now >= due else 0.0)
-    if now >= due or used_share >= 1.0:
+    if now >= due or (used_share >= 1.0 and due == counted_due):
         level = "red"
     elif used_share >= calendar.yellow_at - _EPSILON:  # 2.4 / 3 is 0.7999…: the 80% instant is yellow
         level = "yellow"

@@ -109,8 +109,12 @@ items:
       - {name: 公示, days: 7, unit: calendar_day, owner: 公示办}
 """).stages_for("ITEM-1")
     case = {"case_no": "C1", "item_code": "ITEM-1", "status": "in_progress", "stages": [stored]}
+    # 7 calendar days from 30 September: the last, 7 October, is in 国庆 — the period runs on to the end of
+    # 8 October, the first working day (民法典 第二百零三条)
     (state,) = evaluate_stages(case, CAL, now=bj(10, 8, 12), plan=plan)
-    assert state.unit == "calendar_day" and state.level == "red" and state.due_at == bj(10, 8)
+    assert state.unit == "calendar_day" and state.level == "yellow" and state.due_at == bj(10, 9)
+    (state,) = evaluate_stages(case, CAL, now=bj(10, 9, 0), plan=plan)
+    assert state.level == "red"
     # a unit the source states still wins over the plan's
     said = {**stored, "unit": "working_day"}
     (state,) = evaluate_stages({**case, "stages": [said]}, CAL, now=bj(10, 8, 12), plan=plan)
@@ -200,3 +204,15 @@ def test_a_bundle_past_its_due_time_is_alerted_until_it_ends(tmp_path) -> None:
         conn.execute(bundle_applications.update().values(status="finished", finished_at=bj(11, 4, 3)))
     scan_deadlines(engine, CAL, now=bj(11, 4, 4), catalogue=CATALOGUE)
     assert "bundle/YJS20261102ABCD" not in _open(engine)
+
+
+def test_a_calendar_day_limit_ending_on_a_rest_day_runs_on_to_the_next_working_day() -> None:
+    """民法典 第二百零三条 (行政诉讼法 第八十三条 alike): 期间的最后一日是法定休假日的，以法定休假日结束的次日为期间
+    的最后一日. Ten calendar days from Monday 21 September 2026 ended on 1 October, inside 国庆: a case finished on
+    8 October, the first working day after it, was counted late."""
+    from gateway.ops.deadlines.clock import promised_deadline
+
+    assert promised_deadline(bj(9, 21, 10), 10, "calendar_day", CAL) == bj(10, 9)  # the end of 8 October
+    assert promised_deadline(bj(11, 4, 10), 3, "calendar_day", CAL) == bj(11, 10)  # Sat 7 Nov → the end of Mon 9th
+    assert promised_deadline(bj(11, 2, 10), 3, "calendar_day", CAL) == bj(11, 6)  # a Thursday: as counted
+    assert promised_deadline(bj(9, 21, 10), 8, "working_day", CAL) == bj(10, 10)  # working days: unchanged rule
