@@ -108,6 +108,15 @@ def callback_due(rated_at: datetime, calendar: WorkCalendar, closing: time = tim
     return _closing(day, closing)
 
 
+def rectification_due(called_back: datetime, calendar: WorkCalendar, policy: Policy) -> datetime:
+    """When the rectification (整改) of a 差评 called back at ``called_back`` is due: ``rectification_days`` working
+    days later, at closing time. Set when the callback opens — from its own due time, as if called back on its last
+    day — and again from the callback when it is made: a 差评 nobody ever called back was due for no 整改, so it was
+    in no rectification figure (限时办结率 100% over a department that ignored its 差评)."""
+    return _closing(calendar.add_days(called_back.astimezone(BEIJING).date(), policy.rectification_days),
+                    policy.callback_closing)
+
+
 def _hash(ev: Evaluation) -> str:
     return hashlib.sha256(orjson.dumps(ev.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()
 
@@ -335,6 +344,7 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
             arrived = ev.rated_at if old is None else (row["source_changed_at"] or now)
             due = callback_due(max(arrived, ev.rated_at), calendar, policy.callback_closing)
             callbacks.append({"rating_id": ev.rating_id, "due_at": due, "created_at": now,
+                              "rect_due_at": rectification_due(due, calendar, policy),
                               "predates": cutover is not None and due < cutover,
                               "again": old is not None and ev.rating_id not in was_bad})
     store.insert_evaluations(conn, inserts)
@@ -429,8 +439,7 @@ def record_callback(engine: Engine, rating_id: str, result: str, *, at: datetime
     calendar, policy = calendar or WorkCalendar.load(), policy or Policy()
     if not result.strip():
         raise CitizenError(f"evaluation:{rating_id}", "callback.result", "required", "a callback needs its result")
-    rect_due = _closing(calendar.add_days(at.astimezone(BEIJING).date(), policy.rectification_days),
-                        policy.callback_closing)
+    rect_due = rectification_due(at, calendar, policy)
     with engine.begin() as conn:
         ev = store.evaluation(conn, rating_id)
         if ev is None:
@@ -457,7 +466,7 @@ def finish_rectification(engine: Engine, rating_id: str, note: str, *, at: datet
     at = at or datetime.now(timezone.utc)
     with engine.begin() as conn:
         rows = [r for r in store.callback_rows(conn) if r["rating_id"] == rating_id]
-        if not rows or rows[0]["rect_due_at"] is None:
+        if not rows or rows[0]["done_at"] is None:  # the 整改 falls due from the start; it is done after a callback
             raise CitizenError(f"evaluation:{rating_id}", "rectification", "rectification.after_callback",
                                "no rectification is open: record the callback first")
         if rows[0]["rect_done_at"] is not None:

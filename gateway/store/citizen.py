@@ -312,7 +312,7 @@ def insert_callbacks(conn: Connection, rows: list[dict[str, Any]]) -> int:
     again = [r for r in rows if r.get("again") and r["rating_id"] in have and have[r["rating_id"]] is None]
     for r in again:
         conn.execute(update(citizen_callbacks).where(b.rating_id == r["rating_id"], b.done_at.is_(None))
-                     .values(due_at=r["due_at"], predates=r["predates"]))
+                     .values(due_at=r["due_at"], predates=r["predates"], rect_due_at=r.get("rect_due_at")))
     return len(fresh) + len(again)
 
 

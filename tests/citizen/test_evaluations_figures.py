@@ -127,3 +127,33 @@ def test_a_case_rated_many_times_counts_once_by_its_newest_rating(sqlite_url: st
     assert figures["good_ratio"] == round(1 / 3, 4)
     assert figures["superseded"] == 5
     engine.dispose()
+
+
+def test_a_bad_review_nobody_calls_back_falls_due_for_rectification_all_the_same(sqlite_url: str) -> None:
+    """The 整改 fell due only once a callback was recorded: a department that ignored a 差评 entirely showed a 限时办结率
+    of 100% and nothing overdue (国办发〔2019〕51号: every 差评 is called back and rectified within the limit)."""
+    from dataclasses import replace
+
+    from citizen_testlib import Pages, add_case, rating
+
+    from gateway.citizen import finish_rectification, load_citizen, record_callback
+    from gateway.models.datetimes import BEIJING
+    from gateway.store.db import make_engine
+    from gateway.store.migrate import upgrade
+
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    calendar = WorkCalendar.load()
+    settings = load_citizen()
+    settings = replace(settings, policy=replace(settings.policy, callbacks_from=datetime(2000, 1, 1, tzinfo=BEIJING)))
+    rated = datetime(2026, 11, 2, 10, tzinfo=BEIJING)  # a Monday
+    add_case(engine, "C1", rated - timedelta(hours=1))
+    add_case(engine, "C2", rated - timedelta(hours=1))
+    sync_evaluations(engine, settings, client=Pages([rating("R1", "C1", 1, rated, rated),
+                                                     rating("R2", "C2", 1, rated, rated)]), calendar=calendar, now=rated)
+    record_callback(engine, "R1", "已回访", at=rated + timedelta(hours=2), calendar=calendar, policy=settings.policy)
+    finish_rectification(engine, "R1", "已整改", at=rated + timedelta(days=1))
+    summary = evaluation_summary(engine, now=rated + timedelta(days=30))  # R2: never called back, never rectified
+    assert summary["rectification_on_time_ratio"] == 0.5 and summary["rectifications_overdue"] == 1, summary
+    with pytest.raises(Exception, match="record the callback first"):  # due from the start, done after a callback
+        finish_rectification(engine, "R2", "已整改")
