@@ -56,7 +56,7 @@ back by the applicant): out of 办件量, 办结率 and every other case KPI, an
 (``not_accepted_cases``, ``withdrawn_cases``) so that no case vanishes from the report."""
 CITY_CATALOGUE = "city"
 """The 通办目录 (``catalogues:`` in ``config/tongban_catalogue.yaml``) whose cases are 全城通办件."""
-_FACT_LOGIC = "5"
+_FACT_LOGIC = "6"
 """Part of the refresh's fingerprint: a change to what a row holds (this module) computes every row again."""
 _PAGE = 2000
 
@@ -266,6 +266,10 @@ def case_fact(case_no: str, version: int, data: dict[str, Any], *, deleted: bool
     if _returned_before_acceptance(data, result):
         result = CaseResult.NOT_ACCEPTED.value  # counted with 不予受理: no case was handled
     promised_days = data.get("promised_days")
+    if limit_unit(data, calendar, catalogue) != "working_day":
+        # 提速率 sets the promised days against the legal limit in working days: a promise the clock counts in
+        # calendar days (30 自然日) is not comparable, and summed as working days it read as no speed-up at all
+        promised_days = None
     return {
         "case_no": case_no, "case_version": version, "month": _beijing_month(data.get("applied_at")),
         "item_code": item_code, "dept_code": dept_code, "office_code": office_code,

@@ -346,3 +346,24 @@ def test_a_case_returned_before_acceptance_is_counted_with_the_refused_not_as_ha
     _refresh(engine)
     kpis = _overall(engine, period="2026-11")
     assert kpis["cases"] == 3 and kpis["not_accepted_cases"] == 3, kpis
+
+
+def test_a_promise_in_calendar_days_is_no_part_of_the_speed_up_over_working_days(engine: Engine) -> None:
+    """提速率 = 1 − Σ promised / Σ legal over working days: a case whose promise its clock counts in calendar days
+    (the 通办目录 says `unit: calendar_day`) was summed as if working days — 30 自然日 against 20 个工作日 read as a
+    slowdown that wiped out the other item's real speed-up."""
+    rows = []
+    for n, (code, legal, promised) in enumerate((("I1", "20个工作日", "30日"), ("I2", "20个工作日", "10个工作日"))):
+        entry = CatalogueEntry.model_validate({
+            "catalog_code": f"00012000{n}000", "item_code": code, "level": "4", "division": "370102",
+            "name": f"事项{code}", "item_type": "01", "departments": [{"name": "局", "code": "11370000004390448N"}],
+            "legal_limit": legal, "promised_limit": promised, "visits": 1})
+        rows.append({**entry_row("test", code, entry, now=datetime.now(UTC)), "version": 1})
+    with engine.begin() as conn:
+        catalogue_store.insert_entries(conn, rows)
+    catalogue = TongbanCatalogue.from_text("items: {I1: {name: 事项1, limit: {days: 30, unit: calendar_day}},"
+                                           " I2: {name: 事项2, limit: {days: 10, unit: working_day}}}\n")
+    _put(engine, {**_clocked("A", None), "item_code": "I1", "promised_days": 30})
+    _put(engine, {**_clocked("B", None), "item_code": "I2", "promised_days": 10})
+    _refresh(engine, catalogue)
+    assert _overall(engine)["speedup"] == 0.5
