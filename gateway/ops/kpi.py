@@ -56,7 +56,7 @@ back by the applicant): out of 办件量, 办结率 and every other case KPI, an
 (``not_accepted_cases``, ``withdrawn_cases``) so that no case vanishes from the report."""
 CITY_CATALOGUE = "city"
 """The 通办目录 (``catalogues:`` in ``config/tongban_catalogue.yaml``) whose cases are 全城通办件."""
-_FACT_LOGIC = "6"
+_FACT_LOGIC = "7"
 """Part of the refresh's fingerprint: a change to what a row holds (this module) computes every row again."""
 _PAGE = 2000
 
@@ -199,6 +199,11 @@ def _on_time(data: dict[str, Any], finished_at: datetime | None, promised_at: da
     time when it finished by the clock's due time — the clock had not turned red before. Only a case with no clock
     to run (no limit, or no acceptance time) is judged by its 承诺办结时间.
     """
+    if clock_start is not None and finished_at is not None and clock_start >= finished_at \
+            and not data.get("accepted_at"):
+        # the hand-off registered a case the hall had finished already, with no 受理时间: the moment it registered
+        # it is no acceptance, and read as one the case "finished before it was accepted" and left 按时办结率
+        clock_start = None
     started = clock_start or _moment(data.get("accepted_at"))
     if finished_at is not None and started is not None and finished_at < started:
         # finished before it was accepted (dates out of order, flagged on the case as ``case.date_order``): no clock

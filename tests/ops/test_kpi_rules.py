@@ -367,3 +367,21 @@ def test_a_promise_in_calendar_days_is_no_part_of_the_speed_up_over_working_days
     _put(engine, {**_clocked("B", None), "item_code": "I2", "promised_days": 10})
     _refresh(engine, catalogue)
     assert _overall(engine)["speedup"] == 0.5
+
+
+def test_a_case_the_hall_finished_before_the_hand_off_registered_it_is_judged_by_its_promise(engine: Engine) -> None:
+    """A front-desk case finished at the window with no 受理时间 (common, DOMAIN.md): the hand-off registers it
+    "accepted by the hall" at the moment it scans, that moment became the KPI clock's start, and the case — "finished
+    before it was accepted" — left 按时办结率. A back-fill of history dropped every such case."""
+    applied = datetime(2026, 12, 4, 9, tzinfo=BJ)
+    _put(engine, {"case_no": "C-HALL", "applied_at": applied.isoformat(), "case_type": "instant",
+                  "status": "finished", "result": "issued", "finished_at": (applied + timedelta(minutes=30)).isoformat(),
+                  "promised_at": datetime(2026, 12, 4, 17, tzinfo=BJ).isoformat()})
+    scanned = datetime(2026, 12, 6, 4, tzinfo=UTC)  # the hand-off's first scan, two days later
+    with engine.begin() as conn:
+        conn.execute(process_handoffs.insert().values(
+            case_no="C-HALL", hall_system="sd_hall", target_system="sd_civil", state="accepted", window_s=600,
+            registered_at=scanned, decided_at=scanned, decided_by="hall", updated_at=scanned))
+    _refresh(engine)
+    kpis = _overall(engine, period="2026-12")
+    assert kpis["on_time_ratio"] == 1.0, kpis
