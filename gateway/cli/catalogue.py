@@ -234,7 +234,10 @@ def _clock_and_catalogue(systems: Path | None) -> tuple[Any, Any]:
 @guard
 def kpi(
     by: Annotated[str | None, typer.Option("--by", help="Case KPIs: item, department, office, channel or month; "
-                                                      "with --items: department or level.")] = None,
+                                                      "with --items: department, level or division.")] = None,
+    division: Annotated[str | None, typer.Option("--division", help="With --items: only this division's 实施清单 "
+                                                                    "(the catalogue holds every level's and "
+                                                                    "district's).")] = None,
     period: Annotated[str | None, typer.Option("--period", help="A month (2026-11) or a year (2026).")] = None,
     compare_with: Annotated[str | None, typer.Option("--compare", help="previous (month or year before) or year "
                                                                        "(same month last year); needs --period.")] = None,
@@ -274,7 +277,9 @@ def kpi(
                       _kpi_cell(f["kpi"], f["before"], s["before"]), _change(f["change"])]
                      for f, s in zip(flat, sums)])
         return
-    rows = [r.as_dict() for r in (kpis.item_kpis(engine, by=by) if items  # type: ignore[arg-type]
+    if division is not None and not items:
+        raise ConfigError("--division filters the item KPIs: give it with --items")
+    rows = [r.as_dict() for r in (kpis.item_kpis(engine, by=by, division=division) if items  # type: ignore[arg-type]
                                   else kpis.compute(engine, by=by, period=period))]  # type: ignore[arg-type]
     flat = [{k: v for k, v in r.items() if k != "sums"} for r in rows]
     _export(flat, csv_path, xlsx_path)

@@ -46,7 +46,7 @@ __all__ = ["CITY_CATALOGUE", "DEFINITIONS", "ITEM_DIMENSIONS", "SET_ASIDE_RESULT
 
 Dimension = Literal["item", "department", "office", "channel", "month"]
 DIMENSIONS: tuple[str, ...] = get_args(Dimension)
-ItemDimension = Literal["department", "level"]
+ItemDimension = Literal["department", "level", "division"]
 ITEM_DIMENSIONS: tuple[str, ...] = get_args(ItemDimension)
 ONLINE_CHANNELS = frozenset({"2", "online", "mobile", "网上", "移动端", "app"})
 """Channel values that count as handled online: the national code 2 (网上) and the mobile channel."""
@@ -477,11 +477,14 @@ def compute(engine: Engine, *, by: Dimension | None = None, period: str | None =
     return out
 
 
-def item_kpis(engine: Engine, *, by: ItemDimension | None = None) -> list[KpiRow]:
+def item_kpis(engine: Engine, *, by: ItemDimension | None = None, division: str | None = None) -> list[KpiRow]:
     """Item-based KPIs from the catalogue store (即办件比例, 提速率, 一次不跑, 只跑一次), per group of ``by``
-    (:data:`ITEM_DIMENSIONS`; None: one overall row). They describe the catalogue as it is now: no period."""
+    (:data:`ITEM_DIMENSIONS`; None: one overall row). They describe the catalogue as it is now: no period. The
+    harvested catalogue holds an item once per level and district that implements it: a district reports its own
+    实施清单 with ``division`` (its code), or reads them side by side ``by="division"``; the overall row counts
+    every entry."""
     with engine.connect() as conn:
-        sums = store.item_aggregate(conn, by)
+        sums = store.item_aggregate(conn, by, division=division)
     out = []
     for s in sums:
         values = {k: int(v) for k, v in s.items() if k != "key"}

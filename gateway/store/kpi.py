@@ -268,10 +268,11 @@ def aggregate(conn: Connection, by: str | None, *, month_from: str | None = None
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
-def item_aggregate(conn: Connection, by: str | None = None) -> list[dict[str, Any]]:
-    """Item-based sums over the active catalogue entries, grouped by ``department``/``level`` or not at all."""
+def item_aggregate(conn: Connection, by: str | None = None, *, division: str | None = None) -> list[dict[str, Any]]:
+    """Item-based sums over the active catalogue entries, grouped by ``department``/``level``/``division`` or not at
+    all; ``division``: only the 实施清单 of that division (the catalogue holds every level's and district's)."""
     i = catalogue_items.c
-    group = {"department": i.dept_code, "level": i.level, None: literal("all")}
+    group = {"department": i.dept_code, "level": i.level, "division": i.division, None: literal("all")}
     if by not in group:
         raise ValueError(f"unknown item dimension {by!r}; expected one of {ITEM_DIMENSIONS} or none")
     same_unit = and_(i.legal_days > 0, i.promised_days.is_not(None), i.promised_unit == i.legal_unit)
@@ -281,6 +282,8 @@ def item_aggregate(conn: Connection, by: str | None = None) -> list[dict[str, An
                    func.coalesce(func.sum(case((same_unit, i.legal_days), else_=0)), 0).label("legal_days"),
                    _ones(i.visits == 0).label("zero_visits"), _ones(i.visits == 1).label("one_visit"))
             .where(i.status == "active"))
+    if division is not None:
+        stmt = stmt.where(i.division == division)
     if by is not None:
         stmt = stmt.group_by(group[by]).order_by(group[by])
     return [dict(r) for r in conn.execute(stmt).mappings()]

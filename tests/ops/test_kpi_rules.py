@@ -385,3 +385,22 @@ def test_a_case_the_hall_finished_before_the_hand_off_registered_it_is_judged_by
     _refresh(engine)
     kpis = _overall(engine, period="2026-12")
     assert kpis["on_time_ratio"] == 1.0, kpis
+
+
+def test_a_district_reads_its_own_items_by_division(engine: Engine) -> None:
+    """The harvested catalogue lists an item at every level and district implementing it (the 八统一 audit needs
+    them all): the item KPIs counted one item five times, and no grouping isolated a district's own 实施清单."""
+    rows = []
+    for level, division in (("1", "100000"), ("2", "370000"), ("3", "370100"), ("4", "370102"), ("4", "370103")):
+        entry = CatalogueEntry.model_validate({
+            "catalog_code": "000105101000", "item_code": f"ITEM-{level}-{division}", "level": level,
+            "division": division, "name": "高龄老人津贴发放", "item_type": "05",
+            "departments": [{"name": "民政", "code": "11370000004390448N"}], "legal_limit": "20个工作日",
+            "promised_limit": "即办", "visits": 0})
+        rows.append({**entry_row("test", entry.item_code, entry, now=datetime.now(UTC)), "version": 1})
+    with engine.begin() as conn:
+        catalogue_store.insert_entries(conn, rows)
+    (own,) = kpi.item_kpis(engine, division="370102")
+    assert own.kpis["items"] == 1 and own.kpis["zero_visit_items"] == 1
+    by_division = {r.key: r.kpis["items"] for r in kpi.item_kpis(engine, by="division")}
+    assert by_division == {"100000": 1, "370000": 1, "370100": 1, "370102": 1, "370103": 1}
