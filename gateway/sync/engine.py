@@ -117,7 +117,10 @@ def sync_system(
     engine = runtime.engine
     stream = system.stream
     started = time.perf_counter()
-    with Lease(engine, f"sync:{name}") as lease:
+    # the heartbeat keeps the lease from the moment it is taken: a source that takes longer than the TTL to answer
+    # one page (or a slow start: the mapping check, the connector's set-up) lost it to the next run, and two runs
+    # then wrote the same system
+    with Lease(engine, f"sync:{name}") as lease, lease.kept_alive():
         with engine.begin() as conn:
             ledger.abandon_stale_runs(conn, name, "sync")
             watermark = ledger.get_watermark(conn, name, stream)
@@ -145,9 +148,7 @@ def sync_system(
             ordered = next((s.ordered for s in source.streams() if s.name == stream), True)
             drift_checked = False
             mode = "full_refresh" if full_refresh else "incremental"
-            # the heartbeat keeps the lease while a page is read: a source that takes longer than the TTL to answer
-            # one page lost it to the next run, and two runs then wrote the same system
-            with collector_paused(), lease.kept_alive():
+            with collector_paused():
                 for page in source.read(stream, since=since, mode=mode):
                     if not drift_checked and page.records:
                         drift_checked = True
