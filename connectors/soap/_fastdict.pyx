@@ -225,17 +225,13 @@ cdef dict _to_dict(tree.xmlNode* c_parent, object lists, object kids):
                     value = _nested(c_child, _NO_LISTS, _NO_KIDS)
                 elif _is_nil(c_child):
                     value = None
-                elif c_child.properties is not NULL:
-                    value = _attributes(c_child, "@") or ""
                 else:
                     value = ""
             elif _has_elements(c_child):  # text starting with whitespace: a pretty-printed container
                 value = _nested(c_child, _NO_LISTS, _NO_KIDS)
-            elif c_child.properties is not NULL and not value.strip(" \t\r\n"):  # a pretty-printed empty element
-                value = _attributes(c_child, "@") or value
         listed = name in lists
         _add(out, name, value, listed)
-        if c_child.properties is not NULL and type(value) is str:  # a leaf with text: ``name@attr`` beside it
+        if c_child.properties is not NULL and type(value) is str:  # a leaf (text, or empty): name@attr beside it
             for key, attribute in _attributes(c_child, name + "@").items():
                 _add(out, key, attribute, listed)
         c_child = c_child.next

@@ -4,9 +4,10 @@ The fast path walks the lxml tree once and turns each record element into a dict
 disagree about namespaces; field names do not): text stays text (the mapping converts types), a nil element
 (``xsi:nil="true"``) is ``None``, an empty element is ``""`` — different values that stay different — and an
 element the schema declares repeatable (``maxOccurs > 1``) is always a list, even with one item. Attributes are
-fields (a service that writes its rows as attributes lost them all): an element's own are its dict's first keys,
-``@name``; an element with attributes and no text nor children is that dict; a leaf with text keeps its text and
-its attributes sit beside it in the parent, ``name@attr``. Attributes in :data:`UNREAD_ATTRIBUTE_NAMESPACES`
+fields (a service that writes its rows as attributes lost them all): an element read as a dict (a record, a
+container) has its own as its first keys, ``@name``; a leaf — text, empty or blank — keeps its value (a field never
+changes type because one record's element carries an attribute) and its attributes sit beside it in the parent,
+``name@attr``. Attributes in :data:`UNREAD_ATTRIBUTE_NAMESPACES`
 describe the encoding and are never read. The schema
 knowledge comes from the WSDL once, as a :class:`Shape`; nothing about it is decided per record.
 
@@ -127,14 +128,12 @@ def element_to_dict_py(element: etree._Element, shape: Shape = EMPTY) -> dict[st
                 elif child.get(XSI_NIL) in _NIL_VALUES:
                     value = None
                 else:
-                    value = _attributes(child.items(), "@") or ""
+                    value = ""
             elif len(child):
                 value = element_to_dict_py(child, EMPTY)
-            elif not value.strip(_SPACE):  # blank text: a pretty-printed empty element
-                value = _attributes(child.items(), "@") or value
         listed = name in lists
         _add(out, name, value, listed)
-        if value.__class__ is str and child.items():  # a leaf with text: its attributes beside it, ``name@attr``
+        if value.__class__ is str and child.items():  # a leaf (text, or empty): its attributes beside it, name@attr
             for key, attribute in _attributes(child.items(), name + "@").items():
                 _add(out, key, attribute, listed)
     for name in lists:

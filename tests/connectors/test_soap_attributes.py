@@ -1,9 +1,10 @@
 """XML attributes are fields: the fast path reads them (both walkers alike), so a service that writes its data
 as attributes — rows of an exchange document, a record's id, a leaf's unit — loses nothing.
 
-The rules: an element's own attributes are keys ``@name`` of its dict (first, in document order); an element
-with attributes and no text nor children is that dict (not ``""``); a leaf with text keeps its text as its
-value and its attributes sit beside it as ``name@attr`` (a repeated leaf's are listed like its values);
+The rules: an element read as a dict (a record, a container) has its own attributes as keys ``@name`` (first, in
+document order); a leaf — text, empty or blank — keeps its value (a field never changes type because one record's
+element carries an attribute: ``<bz lang="zh"/>`` stays ``""``, as a text field reads it) and its attributes sit
+beside it as ``name@attr`` (a repeated leaf's are listed like its values);
 attributes that describe the XML's encoding (``xsi:``, ``xml:``, SOAP encoding and envelope, .NET DataSet
 ``diffgr:``/``msdata:``) are never fields; a nil element is ``None`` whatever else it carries.
 """
@@ -41,12 +42,14 @@ def test_a_records_own_attributes_come_first(walk: Any) -> None:
 
 
 @WALKERS
-def test_an_empty_element_with_attributes_is_their_dict(walk: Any) -> None:
+def test_an_empty_element_keeps_its_value_and_its_attributes_sit_beside_it(walk: Any) -> None:
+    """Read as the dict of its attributes, ``<bz lang="zh"/>`` became ``{"@lang": "zh"}`` where the mapping reads a
+    text field, and a system that worked before had every such record rejected."""
     record = _tree(f'<Case {NS}><Applicant name="张三" idNo="11010519491231002X"/><Agent xsi:type="T"/>'
                    '<Gone xsi:nil="true" reason="withdrawn"/><Blank code="1">\n  </Blank><Plain/></Case>')
-    assert walk(record) == {"Applicant": {"@name": "张三", "@idNo": "11010519491231002X"},
+    assert walk(record) == {"Applicant": "", "Applicant@name": "张三", "Applicant@idNo": "11010519491231002X",
                             "Agent": "",  # only an encoding attribute: still the empty element it was
-                            "Gone": None, "Blank": {"@code": "1"}, "Plain": ""}
+                            "Gone": None, "Blank": "\n  ", "Blank@code": "1", "Plain": ""}
 
 
 @WALKERS
@@ -103,7 +106,7 @@ system: t
 version: "1"
 fields:
   case_no: {path: "@id"}
-  applicant_name: {path: "Applicant.@name"}
+  applicant_name: {path: "Applicant@name"}
   fee_unit: {path: "Fee@unit"}
 """, where="t.yaml")
     record = _tree('<Case id="A-1"><Applicant name="张三"/><Fee unit="元">12.50</Fee></Case>')

@@ -168,9 +168,10 @@ def test_records_in_an_xml_string_are_read_with_every_character(his: His, mode: 
 
 
 def test_records_written_as_attributes_are_read_with_every_value(his: His) -> None:
-    """Rows whose fields are attributes (``<Item ClinicCode="MZ001" PatientName="…"/>``): each attribute is a field
-    named ``@name`` (key and cursor included), a leaf's attribute sits beside it as ``Remark@lang``; attributes that
-    describe the encoding (``xsi:type``) are not fields. The fast path read none of them before."""
+    """Rows whose fields are attributes (``<Item ClinicCode="MZ001" PatientName="…"/>``): each attribute of the record
+    is a field named ``@name`` (key and cursor included), a leaf's sit beside it (``Remark@lang``, ``Fee@Name`` — listed
+    as the repeated ``Fee`` is, ``Fees.Fee`` in ``list_fields``); attributes that describe the encoding (``xsi:type``)
+    are not fields. The fast path read none of them before."""
     his.mode = "attributes"
     incremental = {"cursor_field": "@ModifyDate", "cursor_format": "%Y-%m-%d %H:%M:%S", "timezone": "+08:00",
                    "param": "beginDate", "param_format": "%Y-%m-%d %H:%M:%S"}
@@ -180,8 +181,8 @@ def test_records_written_as_attributes_are_read_with_every_value(his: His) -> No
     first, second = (r.payload for r in records)
     assert first == {"@ClinicCode": "MZ001", "@PatientName": "欧阳𠮷", "@DeptName": "西湖区行政审批服务局",
                      "@RegState": "0", "@ModifyDate": "2026-03-01 09:30:05",
-                     "Fees": {"Fee": [{"@Name": "挂号费"}, {"@Name": "诊查费"}]}, "Remark": "加急", "Remark@lang": "zh"}
-    assert second["@PatientName"] == "Ｏ'Brien <&> 张三" and second["Fees"] == {"Fee": [{"@Name": "挂号费"}]}
+                     "Fees": {"Fee": ["", ""], "Fee@Name": ["挂号费", "诊查费"]}, "Remark": "加急", "Remark@lang": "zh"}
+    assert second["@PatientName"] == "Ｏ'Brien <&> 张三" and second["Fees"] == {"Fee": [""], "Fee@Name": ["挂号费"]}
     assert records[1].cursor == datetime(2026, 3, 1, 11, 0, tzinfo=BEIJING)
 
 
