@@ -132,13 +132,15 @@ def audit_verify(
 ) -> None:
     """Recompute the hash chain and check the signed checkpoints, and the anchors kept outside the ledger; any
     changed, removed or reordered row fails, named by its sequence number."""
-    from gateway.sharing.access.audit import read_anchors, verify_chain
+    from gateway.sharing.access.audit import ChainProblem, read_anchors, verify_chain
 
+    missing: Path | None = None  # the gateway file's anchor file, configured but not there
     if not anchors:
         from gateway.sharing.settings import load_gateway_settings
 
         configured = load_gateway_settings(gateway_file).audit_anchor_file
         anchors = [configured] if configured is not None and configured.is_file() else []
+        missing = configured if configured is not None and not anchors else None
     try:
         anchored = [a for path in anchors for a in read_anchors(path)]
     except (OSError, ValueError) as exc:
@@ -146,6 +148,12 @@ def audit_verify(
         raise typer.Exit(1) from None
     report = verify_chain(ledger_engine(None, database_url, existing=True), algorithm=algorithm, verifier=_verifier(),
                           anchors=anchored)
+    if missing is not None and report.checkpoints:
+        # the writer appends every checkpoint there: gone while the ledger holds checkpoints, the anchors were
+        # removed (or this is not the gateway's host) — skipped in silence, deleting the file defeated the check
+        report.problems.append(ChainProblem(0, f"audit_anchor_file {missing} is configured but not there, while "
+                                               f"the ledger holds {report.checkpoints} checkpoints: the anchors were "
+                                               "removed, or run this on the gateway's host (or give --anchors FILE)"))
     if json_out:
         print_json(report.as_dict())
     elif report.ok:

@@ -125,3 +125,17 @@ def test_audit_verify_reads_the_anchor_file_and_a_torn_last_line_is_left_out(lic
     result = CliRunner().invoke(app, ["audit", "verify", "--anchors", str(anchor_file), "--database-url",
                                       str(licensed.engine.url.render_as_string(hide_password=False))])
     assert result.exit_code == 1 and "seq=5..5 were removed" in " ".join(result.output.split()), result.output
+
+
+def test_a_configured_anchor_file_that_is_gone_fails_verification(licensed: LicenceWorld, tmp_path: Path,
+                                                                   monkeypatch: Any) -> None:
+    """`audit verify` read the gateway file's anchor file only when it existed: deleting it (with the newest rows
+    and their checkpoints) defeated the check in silence."""
+    gw, anchor_file = _anchored_gateway(licensed, tmp_path)
+    _serve_five_releases(licensed, gw)
+    url = str(licensed.engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("TONGBAN_AUDIT_ANCHOR_FILE", str(anchor_file))
+    assert CliRunner().invoke(app, ["audit", "verify", "--database-url", url]).exit_code == 0
+    anchor_file.unlink()
+    result = CliRunner().invoke(app, ["audit", "verify", "--database-url", url])
+    assert result.exit_code == 1 and "is configured but not there" in " ".join(result.output.split()), result.output
