@@ -451,6 +451,9 @@ def record_callback(engine: Engine, rating_id: str, result: str, *, at: datetime
         if rows[0]["done_at"] is not None:
             raise CitizenError(f"evaluation:{rating_id}", "callback", "callback.once",
                                f"called back already at {beijing_minute(rows[0]['done_at'])}")
+        opened = rows[0]["rect_due_at"]  # due since the callback opened: a late callback does not move it later
+        if opened is not None and opened < rect_due:
+            rect_due = opened
         store.set_callback(conn, rating_id, done_at=at, result=result, rect_due_at=rect_due)
         store.enqueue(conn, [queue_item("provincial_pj", f"callback:{rating_id}:1", "sbHf",
                                         {"pjbh": rating_id, "lx": "1", "wcsj": provincial_time(at), "jg": result},

@@ -58,8 +58,10 @@ def test_callback_and_redo_from_the_command_line_follow_the_configured_limits(sq
 
     called = _run(sqlite_url, citizen, "evaluations", "callback", "R1", "已回访")
     redo = _run(sqlite_url, citizen, "workorders", "redo", "G1")
-    for out, key in ((called, "rect_due_at"), (redo, "redo_due_at")):
-        start = datetime.now(BEIJING).date()
+    # the redo counts from now; the 整改 from the 差评's callback deadline (Tuesday's close), a late callback moving
+    # it no later — both the configured 2 working days, at the configured 17:00
+    for out, key, start in ((called, "rect_due_at", TUESDAY.astimezone(BEIJING).date()),
+                            (redo, "redo_due_at", datetime.now(BEIJING).date())):
         due = datetime.fromisoformat(out[key]).astimezone(BEIJING)
         assert (due.hour, due.minute) == (17, 0), out
         assert due.date() == calendar.add_days(start, 2), out

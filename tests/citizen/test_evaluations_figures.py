@@ -157,3 +157,33 @@ def test_a_bad_review_nobody_calls_back_falls_due_for_rectification_all_the_same
     assert summary["rectification_on_time_ratio"] == 0.5 and summary["rectifications_overdue"] == 1, summary
     with pytest.raises(Exception, match="record the callback first"):  # due from the start, done after a callback
         finish_rectification(engine, "R2", "已整改")
+
+
+def test_a_late_callback_does_not_move_the_rectification_due_time_later(sqlite_url: str) -> None:
+    """The 整改 falls due from the 差评's callback deadline; a callback recorded late set it again from the callback,
+    later — an overdue rectification stopped being overdue the moment anyone recorded a callback."""
+    from dataclasses import replace
+
+    from citizen_testlib import Pages, add_case, rating
+
+    from gateway.citizen import load_citizen, record_callback
+    from gateway.models.datetimes import BEIJING
+    from gateway.store.db import make_engine
+    from gateway.store.migrate import upgrade
+
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    calendar = WorkCalendar.load()
+    settings = load_citizen()
+    settings = replace(settings, policy=replace(settings.policy, callbacks_from=datetime(2000, 1, 1, tzinfo=BEIJING)))
+    rated = datetime(2026, 11, 2, 10, tzinfo=BEIJING)
+    add_case(engine, "C1", rated - timedelta(hours=1))
+    sync_evaluations(engine, settings, client=Pages([rating("R1", "C1", 1, rated, rated)]), calendar=calendar,
+                     now=rated)
+    with engine.connect() as conn:
+        opened = conn.execute(select(citizen_callbacks.c.rect_due_at)).scalar_one()
+    late = record_callback(engine, "R1", "已回访", at=rated + timedelta(days=30), calendar=calendar,
+                           policy=settings.policy)
+    assert late["rect_due_at"].astimezone(BEIJING) == opened.astimezone(BEIJING)
+    summary = evaluation_summary(engine, now=rated + timedelta(days=31))
+    assert summary["rectifications_overdue"] == 1, summary
