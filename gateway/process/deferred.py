@@ -136,6 +136,10 @@ def _satisfy(engine: Engine, systems: SystemsConfig, pii: Any, policy: Policy, a
     return True
 
 
+_MATERIALS_SCOPE = "cases:read"
+"""The scope ``GET /v1/cases/{case_no}/materials`` requires: the look-up is that route's release."""
+
+
 class _Entitlement:
     """Which of the department's clients may use a certificate type for the case: the sharing policy's decision
     for the client, and the holder's consent where its rule requires one (read once per case)."""
@@ -143,7 +147,9 @@ class _Entitlement:
     def __init__(self, conn: Connection, policy: Policy, dept_code: str | None, holder: str, item_code: str,
                  case_no: str, now: datetime) -> None:
         rows = access_store.department_clients(conn, dept_code) if dept_code else []
-        self.clients: list[Client] = [c for c in map(row_to_client, rows) if c.active(now)]
+        # as GET /v1/cases/{case_no}/materials would: an active client holding the scope that route requires
+        self.clients: list[Client] = [c for c in map(row_to_client, rows)
+                                      if c.active(now) and _MATERIALS_SCOPE in c.scopes]
         self.policy = policy
         self.item_code = item_code
         consents = access_store.live_case_consents(

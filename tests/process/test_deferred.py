@@ -205,6 +205,15 @@ def test_a_type_whose_rule_needs_consent_waits_for_the_holders_consent_to_this_c
     assert verify_chain(engine).ok
 
 
+def test_a_client_without_the_materials_scope_uses_nothing(database_url: str) -> None:
+    """The look-up is GET /v1/cases/{case_no}/materials's release: a client that could not call that route (no
+    ``cases:read``) is no client it is made for, nor the one the holder's log names."""
+    engine, systems, pii, _ = _world(database_url)
+    ClientStore(engine).add("mz_elderly", department_code=DEPARTMENT, scopes=["certificates:query"])
+    report = satisfy_deferred_materials(engine, systems, pii, policy=POLICY, now=datetime.now(timezone.utc))
+    assert (report.satisfied, report.denied) == (0, 1)
+
+
 def test_a_revoked_client_uses_nothing(database_url: str) -> None:
     engine, systems, pii, _ = _world(database_url)
     client = _department_client(engine)
