@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Engine
 
 from gateway.models.codes import CaseResult
 from gateway.models.datetimes import BEIJING, beijing_iso
-from gateway.ops.deadlines.calendar import WorkCalendar
+from gateway.ops.deadlines.calendar import LimitUnit, WorkCalendar
 from gateway.ops.deadlines.clock import catalogue_limit, evaluate, limit_unit
 from gateway.ops.deadlines.scan import clock_fingerprint
 from gateway.ops.periods import period_range
@@ -188,7 +188,8 @@ def _limit(value: Any) -> int | None:
 
 
 def _on_time(data: dict[str, Any], finished_at: datetime | None, promised_at: datetime | None,
-             calendar: WorkCalendar, catalogue: TongbanCatalogue, clock_start: datetime | None) -> tuple[bool, bool]:
+             calendar: WorkCalendar, catalogue: TongbanCatalogue, clock_start: datetime | None,
+             unit: LimitUnit) -> tuple[bool, bool]:
     """``(with a deadline, finished on time)`` as the deadline clock judges it.
 
     A 承诺办结时间 is fixed when the case is accepted; the clock gives back the time a special procedure (补正, 听证 …)
@@ -216,7 +217,7 @@ def _on_time(data: dict[str, Any], finished_at: datetime | None, promised_at: da
         running = {**data, "status": "in_progress", "finished_at": None, "deleted": False}
         try:
             state = evaluate(running, calendar, now=finished_at, clock_start=clock_start,
-                             unit=limit_unit(data, calendar, catalogue), limit_days=unified)
+                             unit=unit, limit_days=unified)
         except (AttributeError, TypeError, ValueError):  # a time or event no clock can read: judged by the promise
             state = None
     if state is not None and finished_at is not None:
@@ -259,7 +260,8 @@ def case_fact(case_no: str, version: int, data: dict[str, Any], *, deleted: bool
     calendar = calendar if calendar is not None else WorkCalendar.load()
     catalogue = catalogue if catalogue is not None else _configured_catalogue()
     finished_at, promised_at = _moment(data.get("finished_at")), _moment(data.get("promised_at"))
-    with_deadline, on_time = _on_time(data, finished_at, promised_at, calendar, catalogue, clock_start)
+    unit = limit_unit(data, calendar, catalogue)  # the case clock's unit: 按时办结 and 提速率 read it alike
+    with_deadline, on_time = _on_time(data, finished_at, promised_at, calendar, catalogue, clock_start, unit)
     channel = data.get("channel")
     channel = str(channel)[:16] if channel not in (None, "") else None
     office_code, office_division = _office(data)
@@ -271,7 +273,7 @@ def case_fact(case_no: str, version: int, data: dict[str, Any], *, deleted: bool
     if _returned_before_acceptance(data, result):
         result = CaseResult.NOT_ACCEPTED.value  # counted with 不予受理: no case was handled
     promised_days = data.get("promised_days")
-    if limit_unit(data, calendar, catalogue) != "working_day":
+    if unit != "working_day":
         # 提速率 sets the promised days against the legal limit in working days: a promise the clock counts in
         # calendar days (30 自然日) is not comparable, and summed as working days it read as no speed-up at all
         promised_days = None
