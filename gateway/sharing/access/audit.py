@@ -488,48 +488,39 @@ def verify_chain(engine: Engine, *, algorithm: str = "sha256", verifier: JwsVeri
                 expected_seq = seq + 1
                 last = seq
         report.head = prev
-    report.checkpoints = len(checkpoints)
-    for cp in checkpoints:
-        seq = int(cp.seq)
-        if seq not in hashes_at:
-            report.problems.append(ChainProblem(seq, "a signed checkpoint covers this row, but it is missing"))
-        elif hashes_at[seq] != cp.hash:
-            report.problems.append(ChainProblem(seq, "hash differs from the signed checkpoint at this row"))
-        if verifier is None:
-            report.unverified_checkpoints += 1
-            continue
-        try:
-            claims = orjson.loads(verifier.verify(cp.signature))
-            if claims.get("seq") != seq or claims.get("hash") != cp.hash:
-                report.problems.append(ChainProblem(seq, "checkpoint row differs from what was signed"))
-        except JwsError as exc:
-            report.problems.append(ChainProblem(seq, f"checkpoint signature: {exc}"))
-    report.anchors = len(anchors)
-    for anchor in anchors:
-        report.problems.extend(_anchor_problems(anchor, hashes_at, last, verifier))
+    report.checkpoints, report.anchors = len(checkpoints), len(anchors)
+    if verifier is None:
+        report.unverified_checkpoints = len(checkpoints)
+    witnesses = [(int(cp.seq), cp.hash, cp.signature, "the signed checkpoint") for cp in checkpoints] + [
+        (a["seq"], a["hash"], a["signature"], f"the anchor written outside the ledger at {a['at']}") for a in anchors]
+    for seq, hash_, signature, witness in witnesses:
+        report.problems.extend(_witness_problems(seq, hash_, signature, witness, hashes_at, last, verifier))
     report.problems.sort(key=lambda p: p.seq)
     return report
 
 
-def _anchor_problems(anchor: dict[str, Any], hashes_at: dict[int, str], last: int,
-                     verifier: JwsVerifier | None) -> list[ChainProblem]:
-    seq, at = anchor["seq"], anchor["at"]
+def _witness_problems(seq: int, hash_: str, signature: str | None, witness: str, hashes_at: dict[int, str],
+                      last: int, verifier: JwsVerifier | None) -> list[ChainProblem]:
+    """What is wrong between the chain and one witness of it: a checkpoint row in the ledger or an anchor line
+    kept outside it, each claiming ``hash_`` at ``seq`` under a signature. One set of rules for both, so an
+    anchor is held to exactly what a checkpoint is (its signature, when keys are given, then the row it names)."""
+    problems = []
     if verifier is not None:
         try:
-            claims = orjson.loads(verifier.verify(anchor["signature"] or ""))
-            if claims.get("seq") != seq or claims.get("hash") != anchor["hash"]:
-                return [ChainProblem(seq, f"the anchor of {at} differs from what was signed")]
+            claims = orjson.loads(verifier.verify(signature or ""))
+            if claims.get("seq") != seq or claims.get("hash") != hash_:
+                problems.append(ChainProblem(seq, f"{witness} differs from what was signed"))
         except JwsError as exc:
-            return [ChainProblem(seq, f"the anchor of {at}: signature {exc}")]
+            problems.append(ChainProblem(seq, f"{witness}: signature {exc}"))
     if seq > last:
-        return [ChainProblem(seq, f"anchored outside the ledger at {at}, but the chain ends at seq={last}: entries "
-                                  f"seq={last + 1}..{seq} were removed (with their checkpoints)")]
-    if seq not in hashes_at:
-        return [ChainProblem(seq, f"anchored outside the ledger at {at}, but the row is missing")]
-    if hashes_at[seq] != anchor["hash"]:
-        return [ChainProblem(seq, f"hash differs from the one anchored outside the ledger at {at}: the chain was "
-                                  "rewritten at or before this row")]
-    return []
+        problems.append(ChainProblem(seq, f"{witness} covers this row, but the chain ends at seq={last}: entries "
+                                          f"seq={last + 1}..{seq} were removed"))
+    elif seq not in hashes_at:
+        problems.append(ChainProblem(seq, f"{witness} covers this row, but the row is missing"))
+    elif hashes_at[seq] != hash_:
+        problems.append(ChainProblem(seq, f"hash differs from {witness}: the chain was rewritten at or before "
+                                          "this row"))
+    return problems
 
 
 def count_entries(engine: Engine) -> int:
