@@ -59,7 +59,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from gateway.contract.connector import Page, RawRecord, SyncMode
-from gateway.contract.errors import FatalSyncError
+from gateway.contract.errors import ChangeFilterIgnoredError, FatalSyncError
 from gateway.models.datetimes import change_horizon
 
 from .cursors import CursorCodec
@@ -278,7 +278,7 @@ def check_filtered(records: list[RawRecord], anchor: datetime, codec: CursorCode
         return
     example = older[0]
     name, param = incremental.cursor_field, incremental.param
-    raise FatalSyncError(
+    raise ChangeFilterIgnoredError(
         f"{where}: asked for records changed since {codec.format(anchor)!r} (`{param}`, "
         f"{'exclusive: sent one step earlier' if incremental.exclusive else 'inclusive'}), the source "
         f"answered {len(older)} of {len(dated)} records more than a day older than that, e.g. record "

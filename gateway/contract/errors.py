@@ -95,6 +95,13 @@ class SourceUnavailableError(FatalSyncError):
     """The source system did not answer (connection refused, outage, retries exhausted)."""
 
 
+class ChangeFilterIgnoredError(FatalSyncError):
+    """Asked for the records changed since a time, the source answered records well older than it: it does not
+    filter by the change-time parameter (misspelt, or read in another format). Reading on would read the whole
+    table again after every page; an engineer must fix the stream's ``incremental`` (param, param_format,
+    timezone). Its own class so a check can tell this answer from any other failed read."""
+
+
 class AuthenticationError(FatalSyncError):
     """The source system refused our credentials. An operator must fix the secret."""
 
@@ -177,6 +184,7 @@ __all__ = [
     "dotted_path",
     "yaml_problem",
     "AuthenticationError",
+    "ChangeFilterIgnoredError",
     "ConfigError",
     "FatalSyncError",
     "FieldIssue",

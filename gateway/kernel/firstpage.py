@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from gateway.contract.errors import TongbanError
+from gateway.contract.errors import ChangeFilterIgnoredError, TongbanError
 
 if TYPE_CHECKING:
     from gateway.contract.connector import Connector
@@ -175,10 +175,10 @@ def _filter_ignored(connector: Connector, stream_name: str, param: str, where: s
     since = datetime.now(timezone.utc) + FILTER_PROBE_AHEAD
     try:
         page = _one_page(connector, stream_name, since)
-    except TongbanError as exc:
-        said = str(exc)
-        return f"asked for records changed after tomorrow, the source answered older ones: {said}" \
-            if "ignore" in said else None  # another failure of this one read is not the filter's
+    except ChangeFilterIgnoredError as exc:
+        return f"asked for records changed after tomorrow, the source answered older ones: {exc}"
+    except TongbanError:
+        return None  # another failure of this one read is not the filter's (the first page's check says it)
     older = [r for r in (page.records if page is not None else []) if r.cursor is not None and r.cursor < since]
     if not older:
         return None

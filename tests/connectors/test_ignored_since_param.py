@@ -20,7 +20,7 @@ import pytest
 from http_testlib import Answer, ScriptedServer, Seen, json_answer, plain_session
 
 from connectors.rest import RestConnector
-from gateway.contract.errors import FatalSyncError
+from gateway.contract.errors import ChangeFilterIgnoredError
 
 BEIJING = timezone(timedelta(hours=8))
 
@@ -64,7 +64,7 @@ def test_a_source_ignoring_the_since_parameter_is_stopped_at_the_first_reanchor(
     """200 records four hours apart (the table spans a month): the re-anchored first page is the table's head
     again, mostly more than a day older than the anchor."""
     with ScriptedServer(_source(_rows(200, step_minutes=240), honours_since=False)) as server:
-        with pytest.raises(FatalSyncError) as caught:
+        with pytest.raises(ChangeFilterIgnoredError) as caught:
             list(_connector(server.url).read("list", mode=mode))  # type: ignore[arg-type]
         requests_sent = len(server.seen)
     message = str(caught.value)
@@ -76,7 +76,7 @@ def test_a_source_ignoring_the_since_parameter_is_stopped_at_the_first_reanchor(
 def test_a_source_ignoring_the_since_parameter_is_stopped_on_the_first_page_of_an_incremental_read() -> None:
     since = datetime(2024, 3, 9, 9, 0, tzinfo=BEIJING)
     with ScriptedServer(_source(_rows(200, step_minutes=240), honours_since=False)) as server:
-        with pytest.raises(FatalSyncError, match="does the source ignore `updatedSince`"):
+        with pytest.raises(ChangeFilterIgnoredError, match="does the source ignore `updatedSince`"):
             list(_connector(server.url).read("list", since=since))
         assert len(server.seen) == 1
 
