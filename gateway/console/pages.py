@@ -311,20 +311,27 @@ def _dead_letter_summary(view: dict[str, Any]) -> str:
 def _outbox_and_reconcile(view: dict[str, Any]) -> str:
     out = [[esc(t["target"] + (" (好差评 / 12345)" if t.get("queue") == "citizen" else "")), esc(t.get("pending", 0)),
             esc(t.get("dead", 0)), esc(t["oldest_pending_at"])] for t in view["outbox"]]
-    rec = [[esc(r["system"]), esc(r["day"]), esc(r["checked_at"]), esc(r["source_count"]), esc(r["matched"]),
-            esc(r["missing_in_ledger"]), esc(r["divergent"]), esc(r["unrecorded_rejections"]),
-            esc(r["missing_in_hall"]), esc(r["stale_in_hall"])]
+    rec = [[esc(r["system"]), esc(_days_checked(r)), esc(r["checked_at"]),
+            pill("red" if r["days_with_problems"] else "green", str(r["days_with_problems"])),
+            esc(r["source_count"]), esc(r["matched"]), esc(r["missing_in_ledger"]), esc(r["divergent"]),
+            esc(r["extra_in_ledger"]), esc(r["unrecorded_rejections"]), esc(r["missing_in_hall"]),
+            esc(r["stale_in_hall"])]
            for r in view["reconciliations"]]
     return (
         '<div class="pair"><section id="outbox"><h2>Outbox (pushes to the hall and back; 好差评 / 12345 upward)</h2>'
         + table(["target", "pending", "dead", "oldest pending"], out, numeric=(1, 2), empty="nothing queued",
                 test_id="outbox")
-        + '</section><section id="reconcile" class="wide"><h2>Latest reconciliation per system</h2>'
-        + table(["system", "day", "checked", "source", "matched", "missing", "differ", "rejected, no dead letter",
-                 "not in hall", "stale in hall"],
-                rec, numeric=(3, 4, 5, 6, 7, 8, 9), empty="no reconciliation has run", test_id="reconcile")
+        + '</section><section id="reconcile" class="wide"><h2>Latest reconciliation per system '
+        '<small>(its whole run: every day it checked, summed)</small></h2>'
+        + table(["system", "days checked", "checked", "days with problems", "source", "matched", "missing",
+                 "differ", "extra in ledger", "rejected, no dead letter", "not in hall", "stale in hall"],
+                rec, numeric=(3, 4, 5, 6, 7, 8, 9, 10, 11), empty="no reconciliation has run", test_id="reconcile")
         + "</section></div>"
     )
+
+
+def _days_checked(run: dict[str, Any]) -> str:
+    return run["first_day"] if run["days"] == 1 else f'{run["days"]} days, {run["first_day"]} … {run["last_day"]}'
 
 
 def _certificates(view: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, and_, func, or_, select
+from sqlalchemy import Connection, Integer, and_, case, func, or_, select
 
 from gateway.store.tables import api_clients, audit_log, citizen_outbox, outbox, reconciliations, runs
 
@@ -54,18 +54,37 @@ def outbox_by_target_and_status(conn: Connection) -> dict[str, dict[str, Any]]:
     return counts
 
 
+_RECONCILED_COUNTS = ("source_count", "ledger_count", "hall_expected", "hall_count", "matched", "missing_in_ledger",
+                      "divergent", "extra_in_ledger", "rejected", "unrecorded_rejections", "missing_in_hall",
+                      "stale_in_hall")
+_DAY_PROBLEMS = ("missing_in_ledger", "divergent", "extra_in_ledger", "unrecorded_rejections", "missing_in_hall",
+                 "stale_in_hall")  # what makes a day not ok (gateway.sync.reconcile.DayReport.ok)
+
+
 def latest_reconciliations(conn: Connection) -> list[dict[str, Any]]:
-    """The newest reconciliation row of each system (counts and when), systems in name order."""
+    """Each system's newest reconciliation run, systems in name order: its counts summed over every day it checked
+    (a run stores one row per day: the newest row alone showed the last of 27 days, and a difference on any other
+    day of the run was not in the panel), the days it covered (``days``, ``first_day``, ``last_day``) and how many
+    of them were not in order (``days_with_problems``)."""
     c = reconciliations.c
-    newest = select(c.system, func.max(c.id).label("id")).group_by(c.system).subquery()
+    newest = select(c.system, func.max(c.checked_at).label("checked_at")).group_by(c.system).subquery()
+    troubled = case((sum((getattr(c, name) for name in _DAY_PROBLEMS[1:]), getattr(c, _DAY_PROBLEMS[0])) > 0, 1),
+                    else_=0)
     rows = conn.execute(
-        select(c.system, c.day, c.checked_at, c.source_count, c.ledger_count, c.hall_expected, c.hall_count,
-               c.matched, c.missing_in_ledger, c.divergent, c.extra_in_ledger, c.rejected, c.unrecorded_rejections, c.missing_in_hall,
-               c.stale_in_hall)
-        .join(newest, c.id == newest.c.id)
+        select(c.system, c.checked_at, func.count().label("days"), func.min(c.day).label("first_day"),
+               func.max(c.day).label("last_day"), func.sum(troubled).label("days_with_problems"),
+               *(func.sum(getattr(c, name)).label(name) for name in _RECONCILED_COUNTS))
+        .join(newest, and_(c.system == newest.c.system, c.checked_at == newest.c.checked_at))
+        .group_by(c.system, c.checked_at)
         .order_by(c.system)
     ).mappings()
-    return [dict(row) for row in rows]
+    out = []
+    for row in rows:
+        entry = {k: (int(v) if k in _RECONCILED_COUNTS or k in ("days", "days_with_problems") else v)
+                 for k, v in row.items()}
+        entry["day"] = entry["first_day"] if entry["days"] == 1 else f"{entry['first_day']}…{entry['last_day']}"
+        out.append(entry)
+    return out
 
 
 def first_audit_seq_since(conn: Connection, since: datetime) -> int | None:

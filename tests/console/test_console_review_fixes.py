@@ -286,3 +286,35 @@ def test_the_citizen_queue_shows_in_the_outbox_apart_from_the_case_pushes(tmp_pa
     assert "provincial_pj (好差评 / 12345)" in page
     card = re.search(r'data-testid="card-outbox-pending"><div class="v">(\d+)<', page)
     assert card is not None and card.group(1) == "1"  # the case pushes waiting, as tongban status counts them
+
+
+def _reconciled(system: str, day: str, checked_at: datetime, **counts: int) -> dict[str, Any]:
+    row = dict(system=system, day=day, checked_at=checked_at, source_count=3, ledger_count=3, hall_expected=3,
+               hall_count=3, matched=3, missing_in_ledger=0, divergent=0, extra_in_ledger=0, rejected=0,
+               unrecorded_rejections=0, missing_in_hall=0, stale_in_hall=0, source_hash="0" * 32,
+               ledger_hash="0" * 32, problems="[]")
+    row.update(counts)
+    return row
+
+
+def test_the_reconciliation_panel_sums_the_newest_run_over_every_day_it_checked(tmp_path: Path, ledger: Engine
+                                                                                 ) -> None:
+    """Found by review: a run stores one row per day, and the panel showed the newest row only — the last of 27
+    days: "3 source, 3 matched, 0 missing" for a run that found two records missing on another day."""
+    now = datetime.now(UTC)
+    with ledger.begin() as conn:
+        conn.execute(reconciliations.insert(), [
+            _reconciled("jn_social", "2026-11-01", now - timedelta(days=1), missing_in_ledger=9),  # an older run
+            _reconciled("jn_social", "2026-12-03", now, missing_in_ledger=2, matched=1),
+            _reconciled("jn_social", "2026-12-04", now, extra_in_ledger=1),
+            _reconciled("jn_social", "2026-12-05", now),
+        ])
+    client = _client(tmp_path, ledger, "viewer")
+    (run,) = client.get("/console/api/overview").json()["reconciliations"]
+    assert (run["days"], run["first_day"], run["last_day"]) == (3, "2026-12-03", "2026-12-05")
+    assert (run["source_count"], run["matched"], run["missing_in_ledger"], run["extra_in_ledger"]) == (9, 7, 2, 1)
+    assert run["days_with_problems"] == 2
+    page = client.get("/console/").text
+    panel = page[page.index('id="reconcile"'):]
+    panel = panel[:panel.index("</section>")]
+    assert "3 days, 2026-12-03 … 2026-12-05" in panel and "extra in ledger" in panel and "days with problems" in panel
