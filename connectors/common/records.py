@@ -183,6 +183,17 @@ def _raise_credentials_or_busy(outcome: EnvelopeOutcome, said: str, where: str) 
 
 
 _ERRCODE_FIELDS = ("errcode", "errCode")
+_ENVELOPE_CODE_FIELDS = ("code", "returnCode", "resultCode", "retCode", "rtnCode", "respCode", "statusCode",
+                         "status_code", "ret")
+"""Status codes of government and Java/.NET envelopes (``{"returnCode": "500", "returnMsg": "system error"}``):
+a failure when other than 0 / 200 and a message stands beside them."""
+_FLAG_FIELDS = ("success", "result", "flag", "isSuccess", "succeed")
+"""Fields that say whether the call worked, as a boolean or its text (``"false"``: a SOAP answer decoded from XML
+is text throughout)."""
+_FAILED_WORDS = frozenset({"false", "fail", "failed", "failure", "error", "失败"})
+_SUCCESS_WORDS = frozenset({"true", "success", "succeed", "ok", "y", "yes", "是", "成功"})
+_ENVELOPE_MESSAGES = (*_MESSAGE_FIELDS, "returnMsg", "resultMsg", "retMsg", "rtnMsg", "respMsg", "errorMessage",
+                      "errMsg", "reason")
 _ZERO_CODES = frozenset({"0", "200"})
 
 
@@ -197,30 +208,62 @@ def _numeric_code(value: Any) -> str | None:
     return str(int(text))
 
 
+def _word(value: Any) -> str | None:
+    """A flag's value as a lower-case word: ``False`` → ``"false"``, ``" FAIL "`` → ``"fail"``; None otherwise."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value.strip().lower()
+    return None
+
+
+def _envelope_message(body: Mapping[str, Any]) -> str | None:
+    for name in _ENVELOPE_MESSAGES:
+        value = body.get(name)
+        if value not in (None, "") and not isinstance(value, (Mapping, list)):
+            return str(value)
+    return None
+
+
 def failure_envelope(body: Any) -> str | None:
     """What an answer to a write says went wrong, when it says so unmistakably, for write streams without a
-    ``success`` rule; ``None`` when it does not. Only the top level of a JSON object is looked at:
+    ``success`` rule; ``None`` when it does not. Only the top level of the answer is looked at:
 
-    - ``success`` is the boolean ``false``;
+    - the whole answer is the word ``false`` / ``fail`` (a SOAP ``<result>false</result>``), or the boolean;
+    - ``success`` / ``result`` / ``flag`` / ``isSuccess`` is false or says so in a word (``"false"``, ``"fail"``,
+      ``"error"``, ``"失败"``; ``success`` also ``0``) — a SOAP answer decoded from XML is text, so
+      ``<success>false</success>`` arrives as ``"false"``;
     - ``errcode`` / ``errCode`` is a number (or digits) other than 0 (WeChat-style gateways);
-    - ``code`` is a number (or digits) other than 0 (``"0000"`` too) and 200, *and* the object carries a message
-      field (``msg``, ``message``, ``errmsg``, …) beside it: the envelope shape, not a record echoed back with a
-      ``code`` of its own — and never when the object also says ``success: true``.
+    - ``code`` / ``returnCode`` / ``resultCode`` / ``retCode`` … is a number (or digits) other than 0 (``"0000"``
+      too) and 200, *and* the object carries a message beside it (``msg``, ``returnMsg``, …): the envelope
+      shape, not a record echoed back with a ``code`` of its own — and never when the object also says it
+      succeeded (``success: true``) or its message is the word for success (``成功``, ``ok``).
 
     Anything else (no such field, ``code: "A01"``, an echoed record) is not called a failure: a system that says
     success another way (``code: 1``) needs a ``success`` rule, which replaces this check."""
     if not isinstance(body, Mapping):
+        word = _word(body)
+        return f"the answer is {body!r}" if word in ("false", "fail", "failed", "failure") else None
+    flags = {name: _word(body.get(name)) for name in _FLAG_FIELDS if name in body}
+    if any(word in _SUCCESS_WORDS for word in flags.values()):
         return None
-    if body.get("success") is False:
-        return "success = False" + _quoted(body)
+    for name, word in flags.items():
+        if word in _FAILED_WORDS or (name == "success" and _numeric_code(body.get(name)) == "0"):
+            return f"{name} = {body[name]!r}" + _quoted(body)
     for name in _ERRCODE_FIELDS:
         code = _numeric_code(body.get(name))
         if code is not None and code != "0":
             return f"{name} = {body[name]!r}" + _quoted(body)
-    code = _numeric_code(body.get("code"))
-    if code is not None and code not in _ZERO_CODES and body.get("success") is not True \
-            and server_message(body) is not None:
-        return f"code = {body['code']!r}" + _quoted(body)
+    message = _envelope_message(body)
+    if message is None or message.strip().lower() in _SUCCESS_WORDS:
+        return None
+    for name in _ENVELOPE_CODE_FIELDS:
+        code = _numeric_code(body.get(name))
+        if code is not None and code not in _ZERO_CODES:
+            return f"{name} = {body[name]!r}: {message[:200]}"
+    status = _word(body.get("status"))
+    if status in ("error", "fail", "failed", "failure"):
+        return f"status = {body['status']!r}: {message[:200]}"
     return None
 
 

@@ -1,0 +1,59 @@
+"""A write answered HTTP 200 whose body says it failed is not a delivery, for streams without a ``success`` rule.
+
+Found by review: ``{"success": "false"}``, ``{"result": "false"}``, ``{"returnCode": "500", "returnMsg": …}``,
+``{"status": "error", …}`` and a SOAP ``<result>false</result>`` were all counted delivered (only the JSON boolean
+``false`` and ``code``/``errcode`` were read), and the reconciliation then took the receipt for what the target
+holds. Both writers (REST and SOAP) judge the answer with :func:`check_write_success`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from connectors.common.records import check_write_success
+from connectors.soap.decode import element_to_dict
+from gateway.contract.errors import WriteRejectedError
+
+
+@pytest.mark.parametrize("body", [
+    {"success": "false", "msg": "数据校验失败"},
+    {"success": 0, "msg": "数据校验失败"},
+    {"result": "false", "message": "save failed"},
+    {"flag": "FAIL", "message": "保存失败"},
+    {"isSuccess": False},
+    {"returnCode": "500", "returnMsg": "system error"},
+    {"resultCode": 1001, "resultMsg": "办件编号重复"},
+    {"retCode": "9999", "retMsg": "其他错误"},
+    {"status": "error", "msg": "db down"},
+    "false",
+    False,
+])
+def test_an_answer_that_says_it_failed_is_refused(body: Any) -> None:
+    with pytest.raises(WriteRejectedError):
+        check_write_success(body, None, where="hall write 'cases' key 'A1'")
+
+
+def test_a_soap_answer_decoded_from_xml_is_text_and_still_read() -> None:
+    answer = etree.fromstring("<saveResult><success>false</success><msg>申请人证件号码校验失败</msg></saveResult>")
+    body = element_to_dict(answer)
+    assert body == {"success": "false", "msg": "申请人证件号码校验失败"}
+    with pytest.raises(WriteRejectedError, match="申请人证件号码校验失败"):
+        check_write_success(body, None, where="market write 'cases' key 'A1'")
+
+
+@pytest.mark.parametrize("body", [
+    {"id": "MZ1", "created": True, "duplicate": False},          # the sandbox civil's answer
+    {"code": 0, "msg": "success", "data": {"id": "MZ1"}},
+    {"code": "200", "msg": "成功"},
+    {"returnCode": "0000", "returnMsg": "成功"},
+    {"code": "500", "msg": "成功"},                                # a message that says success: not called failed
+    {"success": True, "code": "500", "msg": "x"},
+    {"result": "issued", "code": "5"},                           # an echoed record with codes of its own
+    {"status": "processing", "msg": "已受理"},
+    "true",
+    None,
+])
+def test_an_answer_that_does_not_say_so_is_a_delivery(body: Any) -> None:
+    check_write_success(body, None, where="hall write 'cases' key 'A1'")
