@@ -375,3 +375,23 @@ def test_a_write_that_hangs_past_the_lease_s_ttl_keeps_the_lease_the_next_drain_
     (b,) = second
     assert b.error and "is held by" in b.error and b.delivered == 0
     assert a.error is None and a.delivered == 4
+
+
+def test_cases_the_target_fails_on_do_not_hold_back_the_rest_of_its_queue(scripted_hall) -> None:
+    """Found by review: the hall answering 500 for three particular cases (a record its code cannot take) held
+    every other case back for the 45 minutes their back-off stayed under the drain interval, then on every drain
+    they fell due again: oldest first, they failed three in a row and the drain took the target for down. A row
+    never tried goes before one that failed."""
+    world, hall = scripted_hall
+    queued = [r["case_no"] for r in _rows(world, "sd_hall")]
+    poison = set(queued[:3])
+    hall.respond = lambda request: (
+        Answer(500, {"Content-Type": "application/json"}, b'{"code":"500","msg":"NullPointerException"}')
+        if request.route.rsplit("/", 1)[1] in poison else json_answer(b'{"duplicate":false}'))
+    moment = datetime.now(UTC)
+    first = push(world.runtime, targets=["sd_hall"], now=moment).targets[0]
+    assert first.delivered == 0 and first.retried == 3  # three failures in a row at once: it may be down
+    second = push(world.runtime, targets=["sd_hall"], now=moment + timedelta(minutes=5)).targets[0]
+    assert second.delivered == 1, (second.delivered, second.retried, second.error)
+    healthy = [case_no for case_no, _ in hall.writes if case_no not in poison]
+    assert healthy == [queued[3]], hall.writes
