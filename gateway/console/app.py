@@ -393,8 +393,9 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
         system = system or None
         groups = [g.as_dict() for g in grouped_dead_letters(runtime.engine, system=system)]
         with runtime.engine.connect() as conn:
-            listing = dead_letter_listing(conn, system=system, include_resolved=False, limit=DEAD_LETTER_PAGE,
-                                          newest_first=True, before=before)
+            listing = dead_letter_listing(conn, system=system, include_resolved=False, limit=DEAD_LETTER_PAGE + 1,
+                                          newest_first=True, before=before)  # one more: is there an older page?
+            more, listing = len(listing) > DEAD_LETTER_PAGE, listing[:DEAD_LETTER_PAGE]
             if system is not None and not listing and system not in runtime.systems.names():
                 # a system outside the systems file (好差评 "evaluator", 12345 "hotline", a push target) is a
                 # filter like any other while it has dead letters; a name nobody ever wrote is a 404
@@ -406,7 +407,7 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
         body = pages.dead_letters_page(groups, listing, admin=who[0].is_admin,
                                        csrf=token(who), system=system,
                                        replayable=replayable, not_replayable=others, before=before,
-                                       more=len(listing) == DEAD_LETTER_PAGE)
+                                       more=more)
         return page(request, "Dead letters", body, who=who, message=message)
 
     @app.get("/console/dead-letters/replay", response_class=HTMLResponse)

@@ -20,7 +20,7 @@ from gateway.ops.kpi import with_base
 REFRESH_SECONDS = 30
 
 _CSS = """
-:root{--ok:#1a7f37;--warn:#9a6700;--err:#cf222e;--red:#cf222e;--yellow:#bf8700;--never:#6e7781;--ink:#1f2328;
+:root{--ok:#1a7f37;--warn:#9a6700;--err:#cf222e;--red:#cf222e;--yellow:#9a6700;--never:#6e7781;--ink:#1f2328;
 --mute:#59636e;--line:#d1d9e0;--bg:#f6f8fa}
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,"Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;
 color:var(--ink);background:var(--bg)}header{background:#24292f;color:#fff;padding:8px 16px;display:flex;gap:6px 14px;
@@ -234,9 +234,13 @@ def _charts(view: dict[str, Any]) -> str:
         unchanged = max(0, t["read"] - t["inserted"] - t["updated"] - t["rejected"])
         series.append((t["system"], [("inserted", t["inserted"], "#1a7f37"), ("updated", t["updated"], "#1f6feb"),
                                      ("rejected", t["rejected"], "#cf222e"), ("unchanged", unchanged, "#afb8c1")]))
-    lag = [(s["system"], [("minutes since the last successful sync", round((s["lag_s"] or 0) / 60, 1),
-                           "#cf222e" if s["behind"] else "#1a7f37")])
-           for s in view["systems"] if s["lag_s"] is not None]
+    known = [round(s["lag_s"] / 60, 1) for s in view["systems"] if s["lag_s"] is not None]
+    longest = max(known, default=0) or 1.0
+    # a system that never synced is the one most in need of a look: a full red bar named so, not left out
+    lag = [(s["system"] if s["lag_s"] is not None else f'{s["system"]} (never synced)',
+            [("minutes since the last successful sync", round(s["lag_s"] / 60, 1) if s["lag_s"] is not None
+              else longest, "#cf222e" if s["behind"] or s["lag_s"] is None else "#1a7f37")])
+           for s in view["systems"]]
     return (
         '<div class="grid" id="charts"><section id="records">'
         + (bar_chart("Records synced, last 7 days (inserted · updated · rejected · unchanged)", series,

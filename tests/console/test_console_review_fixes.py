@@ -318,3 +318,28 @@ def test_the_reconciliation_panel_sums_the_newest_run_over_every_day_it_checked(
     panel = page[page.index('id="reconcile"'):]
     panel = panel[:panel.index("</section>")]
     assert "3 days, 2026-12-03 … 2026-12-05" in panel and "extra in ledger" in panel and "days with problems" in panel
+
+
+def test_a_dead_letter_page_of_exactly_one_page_links_to_no_empty_older_page(tmp_path: Path, ledger: Engine
+                                                                             ) -> None:
+    """Found by review: 200 open dead letters (one full page) linked "older →" to a page saying "no open dead
+    letters"."""
+    from gateway.console.app import DEAD_LETTER_PAGE
+
+    with ledger.begin() as conn:
+        conn.execute(dead_letters.insert(), [_dead_letter("sd_civil", f"C-{i}") for i in range(DEAD_LETTER_PAGE)])
+    client = _client(tmp_path, ledger, "viewer")
+    assert "before=" not in client.get("/console/dead-letters").text
+    with ledger.begin() as conn:
+        conn.execute(dead_letters.insert(), [_dead_letter("sd_civil", "C-extra")])
+    assert "before=" in client.get("/console/dead-letters").text
+
+
+def test_the_lag_chart_shows_a_system_that_never_synced(tmp_path: Path, ledger: Engine) -> None:
+    """Found by review: the chart left out systems without a successful sync — the ones most in need of a look —
+    and looked all green."""
+    _populate(ledger)  # only sd_civil has synced
+    page = _client(tmp_path, ledger, "viewer").get("/console/").text
+    chart = page[page.index('data-testid="chart-lag"'):]
+    chart = chart[:chart.index("</svg>")]
+    assert "sd_hall (never synced)" in chart and "sd_civil" in chart
