@@ -207,6 +207,8 @@ cdef dict _to_dict(tree.xmlNode* c_parent, object lists, object kids):
     cdef str name
     cdef object value, sub
     cdef bint listed
+    cdef dict attributes
+    cdef dict placed = None
     while c_child is not NULL:
         if c_child.type != tree.XML_ELEMENT_NODE:
             c_child = c_child.next
@@ -232,13 +234,42 @@ cdef dict _to_dict(tree.xmlNode* c_parent, object lists, object kids):
         listed = name in lists
         _add(out, name, value, listed)
         if c_child.properties is not NULL and type(value) is str:  # a leaf (text, or empty): name@attr beside it
-            for key, attribute in _attributes(c_child, name + "@").items():
+            attributes = _attributes(c_child, name + "@")
+            for key, attribute in attributes.items():
                 _add(out, key, attribute, listed)
+            if attributes:
+                held = out[name]
+                if placed is None:
+                    placed = {}
+                placed.setdefault(name, []).append((len(held) - 1 if type(held) is list else 0, attributes))
         c_child = c_child.next
+    if placed is not None:
+        _align_attributes(out, placed)
     for name in lists:
         if name not in out:
             out[name] = []
     return out
+
+
+cdef int _align_attributes(dict out, dict placed) except -1:
+    """decode.align_attributes: a repeated leaf's ``name@attr`` list lines up with its values (None where an
+    item carries no such attribute)."""
+    cdef list column
+    for name, entries in placed.items():
+        held = out[name]
+        if type(held) is not list:
+            continue
+        keys = {}  # every attribute name of the leaf, in the order first seen
+        for _, attributes in entries:
+            for key in attributes:
+                keys[key] = None
+        for key in keys:
+            column = [None] * len(held)
+            for position, attributes in entries:
+                if key in attributes:
+                    column[position] = attributes[key]
+            out[key] = column
+    return 0
 
 
 cdef dict _nested(tree.xmlNode* c_node, object lists, object kids):

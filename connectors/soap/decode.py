@@ -7,7 +7,7 @@ element the schema declares repeatable (``maxOccurs > 1``) is always a list, eve
 fields (a service that writes its rows as attributes lost them all): an element read as a dict (a record, a
 container) has its own as its first keys, ``@name``; a leaf — text, empty or blank — keeps its value (a field never
 changes type because one record's element carries an attribute) and its attributes sit beside it in the parent,
-``name@attr``. Attributes in :data:`UNREAD_ATTRIBUTE_NAMESPACES`
+``name@attr`` (a repeated leaf's as a list lined up with its values, ``None`` where an item has none). Attributes in :data:`UNREAD_ATTRIBUTE_NAMESPACES`
 describe the encoding and are never read. The schema
 knowledge comes from the WSDL once, as a :class:`Shape`; nothing about it is decided per record.
 
@@ -111,6 +111,7 @@ def element_to_dict_py(element: etree._Element, shape: Shape = EMPTY) -> dict[st
     lists = shape.lists
     kids = shape.children
     name_of = _LOCAL.get
+    placed: dict[str, list[tuple[int, dict[str, Any]]]] | None = None
     for child in element:
         tag = child.tag
         name = name_of(tag) or local_name(tag)
@@ -134,12 +135,37 @@ def element_to_dict_py(element: etree._Element, shape: Shape = EMPTY) -> dict[st
         listed = name in lists
         _add(out, name, value, listed)
         if value.__class__ is str and child.items():  # a leaf (text, or empty): its attributes beside it, name@attr
-            for key, attribute in _attributes(child.items(), name + "@").items():
+            attributes = _attributes(child.items(), name + "@")
+            for key, attribute in attributes.items():
                 _add(out, key, attribute, listed)
+            if attributes:
+                held = out[name]
+                if placed is None:
+                    placed = {}
+                placed.setdefault(name, []).append((len(held) - 1 if held.__class__ is list else 0, attributes))
+    if placed is not None:
+        align_attributes(out, placed)
     for name in lists:
         if name not in out:
             out[name] = []
     return out
+
+
+def align_attributes(out: dict[str, Any], placed: dict[str, list[tuple[int, dict[str, Any]]]]) -> None:
+    """A repeated leaf's attributes line up with its values: ``name@attr[i]`` is the attribute of ``name[i]``,
+    ``None`` where that item carries none. (Appended as they came, ``<phone type="home">1</phone><phone>2</phone>
+    <phone type="work">3</phone>`` put "work" beside "2".) ``placed``: by leaf name, each leaf's position among
+    the name's values and its attributes. Shared with the compiled walker."""
+    for name, entries in placed.items():
+        held = out[name]
+        if held.__class__ is not list:
+            continue
+        for key in dict.fromkeys(key for _, attributes in entries for key in attributes):
+            column: list[Any] = [None] * len(held)
+            for position, attributes in entries:
+                if key in attributes:
+                    column[position] = attributes[key]
+            out[key] = column
 
 
 def _add(out: dict[str, Any], name: str, value: Any, listed: bool) -> None:

@@ -4,7 +4,8 @@ as attributes — rows of an exchange document, a record's id, a leaf's unit —
 The rules: an element read as a dict (a record, a container) has its own attributes as keys ``@name`` (first, in
 document order); a leaf — text, empty or blank — keeps its value (a field never changes type because one record's
 element carries an attribute: ``<bz lang="zh"/>`` stays ``""``, as a text field reads it) and its attributes sit
-beside it as ``name@attr`` (a repeated leaf's are listed like its values);
+beside it as ``name@attr`` (a repeated leaf's are a list that lines up with its values, ``None`` where an item
+carries none);
 attributes that describe the XML's encoding (``xsi:``, ``xml:``, SOAP encoding and envelope, .NET DataSet
 ``diffgr:``/``msdata:``) are never fields; a nil element is ``None`` whatever else it carries.
 """
@@ -56,10 +57,23 @@ def test_an_empty_element_keeps_its_value_and_its_attributes_sit_beside_it(walk:
 def test_a_leafs_attributes_sit_beside_it(walk: Any) -> None:
     record = _tree(f'<Case {NS}><Fee unit="元" xsi:type="xsd:decimal">12.50</Fee>'
                    '<Tel kind="home">1</Tel><Tel kind="work">2</Tel><Tel>3</Tel></Case>')
-    assert walk(record) == {"Fee": "12.50", "Fee@unit": "元", "Tel": ["1", "2", "3"], "Tel@kind": ["home", "work"]}
+    assert walk(record) == {"Fee": "12.50", "Fee@unit": "元", "Tel": ["1", "2", "3"],
+                            "Tel@kind": ["home", "work", None]}
     listed = Shape(frozenset({"Tel"}), {})
     one = _tree('<Case><Tel kind="home">1</Tel></Case>')
     assert walk(one, listed) == {"Tel": ["1"], "Tel@kind": ["home"]}  # repeats: a list even with one
+
+
+@WALKERS
+def test_a_repeated_leafs_attributes_line_up_with_its_values(walk: Any) -> None:
+    """Found by review: appended as they came, the second phone's value sat beside the third phone's kind."""
+    record = _tree('<Case><Tel kind="home">1</Tel><Tel>2</Tel><Tel kind="work" ext="9">3</Tel>'
+                   '<Tel><x/></Tel><Tel kind="fax">5</Tel></Case>')
+    assert walk(record) == {"Tel": ["1", "2", "3", {"x": ""}, "5"],
+                            "Tel@kind": ["home", None, "work", None, "fax"], "Tel@ext": [None, None, "9", None, None]}
+    listed = Shape(frozenset({"Tel"}), {})
+    assert walk(_tree('<Case><Tel>1</Tel><Tel kind="work">2</Tel></Case>'), listed) == {
+        "Tel": ["1", "2"], "Tel@kind": [None, "work"]}
 
 
 @WALKERS
