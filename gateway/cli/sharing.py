@@ -136,9 +136,9 @@ def audit_verify(
 
     missing: Path | None = None  # the gateway file's anchor file, configured but not there
     if not anchors:
-        from gateway.sharing.settings import load_gateway_settings
+        from gateway.sharing.settings import configured_anchor_file
 
-        configured = load_gateway_settings(gateway_file).audit_anchor_file
+        configured = configured_anchor_file(gateway_file)
         anchors = [configured] if configured is not None and configured.is_file() else []
         missing = configured if configured is not None and not anchors else None
     try:

@@ -143,6 +143,19 @@ def load_gateway_settings(path: str | Path | None = None) -> GatewaySettings:
     return parse_gateway_settings(chosen.read_text(encoding="utf-8"), base_dir=chosen.resolve().parent, where=str(chosen))
 
 
+def configured_anchor_file(path: str | Path | None = None) -> Path | None:
+    """The gateway file's ``audit_anchor_file`` alone, resolved as the gateway resolves it (found as
+    :func:`load_gateway_settings` finds the file). ``tongban audit verify`` runs where the gateway's other settings
+    (its metrics token, its issuers' secrets) need not be set: loading the whole file failed on them before any
+    row was checked."""
+    chosen = find_config_file(path, "TONGBAN_GATEWAY", "gateway.yaml", "gateway.yaml", "gateway file")
+    data = load_yaml(chosen.read_text(encoding="utf-8"), where=str(chosen)) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{chosen}: expected a mapping")
+    anchor = GatewaySettings._anchor_file(data.get("audit_anchor_file"))
+    return None if anchor is None else anchor if anchor.is_absolute() else chosen.resolve().parent / anchor
+
+
 def parse_gateway_settings(text: str, *, base_dir: Path, where: str = "<gateway>") -> GatewaySettings:
     data = load_yaml(text, where=where) or {}
     if not isinstance(data, dict):

@@ -140,3 +140,22 @@ def test_a_configured_anchor_file_that_is_gone_fails_verification(licensed: Lice
     anchor_file.unlink()
     result = CliRunner().invoke(app, ["audit", "verify", "--database-url", url])
     assert result.exit_code == 1 and "is configured but not there" in " ".join(result.output.split()), result.output
+
+
+def test_audit_verify_reads_only_the_anchor_setting_of_the_gateway_file(licensed: LicenceWorld, tmp_path: Path,
+                                                                         monkeypatch: Any) -> None:
+    """`audit verify` loaded the whole gateway file for its anchor file: run where the gateway's other settings are
+    not set (an auditor's machine, without the metrics token), it failed on them before checking anything."""
+    gw, anchor_file = _anchored_gateway(licensed, tmp_path)
+    _serve_five_releases(licensed, gw)
+    url = str(licensed.engine.url.render_as_string(hide_password=False))
+    gateway_file = tmp_path / "gateway-elsewhere.yaml"
+    gateway_file.write_text("metrics_token: ${TONGBAN_TEST_UNSET_METRICS_TOKEN}\n"
+                            "audit_anchor_file: ${TONGBAN_AUDIT_ANCHOR_FILE}\n", encoding="utf-8")
+    monkeypatch.delenv("TONGBAN_TEST_UNSET_METRICS_TOKEN", raising=False)
+    monkeypatch.setenv("TONGBAN_AUDIT_ANCHOR_FILE", str(anchor_file))
+    result = CliRunner().invoke(app, ["audit", "verify", "--database-url", url, "--gateway", str(gateway_file)])
+    assert result.exit_code == 0 and "anchors outside the ledger" in result.output, result.output
+    anchor_file.unlink()  # and the anchor setting it does read still counts
+    result = CliRunner().invoke(app, ["audit", "verify", "--database-url", url, "--gateway", str(gateway_file)])
+    assert result.exit_code == 1 and "is configured but not there" in " ".join(result.output.split()), result.output
