@@ -7,28 +7,53 @@ Airflow shows which side failed (the collection point, the provincial system, th
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from gateway.contract.errors import ConfigError
 from gateway.orchestration.tasks import _runtime
 
-__all__ = ["not_configured", "run_appeals", "run_citizen_scan", "run_evaluations", "run_forward", "run_misuse", "run_workorders",
+__all__ = ["CITIZEN_SIDES", "not_configured", "run_appeals", "run_citizen_scan", "run_evaluations", "run_forward", "run_misuse", "run_workorders",
            "run_workorder_replies"]
 
 
-def not_configured() -> str | None:
-    """Why the citizen systems cannot be reached from this deployment (no settings file, a secret not in the
-    environment), or None. A deployment that has not connected them skips the DAG's tasks instead of failing
-    them: an optional wing left off is not an error to page someone about."""
-    from gateway.contract.errors import ConfigError
+CITIZEN_SIDES: dict[str, tuple[str, ...]] = {"好差评": ("evaluator", "provincial_pj"), "12345": ("hotline",)}
+"""The two wings of the DAG and the endpoints each needs: one wing's trouble never stops the other's tasks."""
 
-    try:
-        settings = _settings()
-        for endpoint in (settings.evaluator, settings.provincial_pj, settings.hotline):
-            for key in endpoint.secrets:
-                endpoint.secret(key)
-    except ConfigError as exc:
-        return str(exc)
-    return None
+
+def not_configured(side: str | None = None) -> str | None:
+    """Why a wing (``"好差评"``, ``"12345"``; ``None``: both) is not connected from this deployment — none of its
+    endpoints' secrets is set here — or None when it is. A deployment that never connected a wing skips its tasks
+    instead of failing them: an optional wing left off is not an error to page someone about.
+
+    Anything else fails the task (and so alerts): settings that do not read (a typo), or a wing half connected —
+    some of its secrets set, others not (a secret lost on a new worker, a rotation gone wrong). Both were read as
+    "not connected": every task skipped, green, while 12345 orders waited past their 15 minutes unrouted. For
+    ``None`` the scan runs while either wing is connected."""
+    settings = _settings()  # a ConfigError here is the file's mistake: it fails the task
+    if side is not None:
+        return _absent(settings, side)
+    absent = []
+    for name in CITIZEN_SIDES:
+        try:
+            reason = _absent(settings, name)
+        except ConfigError:  # half connected: that wing's own tasks fail; the scan still runs for the other
+            return None
+        if reason is None:
+            return None
+        absent.append(reason)
+    return "; ".join(absent)
+
+
+def _absent(settings: Any, side: str) -> str | None:
+    present, missing = [], []
+    for endpoint in (getattr(settings, name) for name in CITIZEN_SIDES[side]):
+        for key, var in endpoint.secrets.items():
+            (present if os.environ.get(var) else missing).append(f"{endpoint.name}.{key} (${var})")
+    if missing and present:
+        raise ConfigError(f"citizen settings: {side} is half connected on this worker: {', '.join(missing)} not "
+                          f"set while {', '.join(present)} are (a secret lost in a rotation or on a new worker?)")
+    return f"{side}: none of {', '.join(missing)} is set" if missing else None
 
 
 def _delivered(report: Any) -> dict[str, Any]:

@@ -450,8 +450,8 @@ def citizen_dag() -> DAG:
     with _shared_dag(CITIZEN_DAG, "好差评 to the provincial system, 12345 work orders routed and answered",
                      "citizen", "The same as `tongban evaluations sync` and `tongban workorders sync`; settings in "
                      "`config/citizen.yaml` (`TONGBAN_CITIZEN`).") as dag:
-        def step(function: Any) -> Any:
-            reason = ct.not_configured()
+        def step(function: Any, side: str | None) -> Any:
+            reason = _call(lambda: ct.not_configured(side))  # settings that do not read fail the task
             if reason is not None:
                 raise AirflowSkipException(f"citizen systems not connected here: {reason}")
             return _call(function)
@@ -460,14 +460,14 @@ def citizen_dag() -> DAG:
         # run held through a receiver's retries (one run at a time) held the 12345 orders behind it — they must be
         # routed within 15 minutes. A failure still alerts (task_failed), resolved by the next run that succeeds.
         once = {"retries": 0}
-        read = task(task_id="evaluations", **once)(lambda: step(ct.run_evaluations))()
-        forward = task(task_id="forward", **once)(lambda: step(ct.run_forward))()
-        appeals = task(task_id="appeals", **once)(lambda: step(ct.run_appeals))()
-        misuse = task(task_id="misuse", **once)(lambda: step(ct.run_misuse))()
-        orders = task(task_id="workorders", **once)(lambda: step(ct.run_workorders))()
-        replies = task(task_id="replies", **once)(lambda: step(ct.run_workorder_replies))()
+        read = task(task_id="evaluations", **once)(lambda: step(ct.run_evaluations, "好差评"))()
+        forward = task(task_id="forward", **once)(lambda: step(ct.run_forward, "好差评"))()
+        appeals = task(task_id="appeals", **once)(lambda: step(ct.run_appeals, "好差评"))()
+        misuse = task(task_id="misuse", **once)(lambda: step(ct.run_misuse, "好差评"))()
+        orders = task(task_id="workorders", **once)(lambda: step(ct.run_workorders, "12345"))()
+        replies = task(task_id="replies", **once)(lambda: step(ct.run_workorder_replies, "12345"))()
         # the citizen alerts (orders unsigned, replies and callbacks overdue) matter most when a side is down
-        scan = task(task_id="scan", trigger_rule="all_done", **once)(lambda: step(ct.run_citizen_scan))()
+        scan = task(task_id="scan", trigger_rule="all_done", **once)(lambda: step(ct.run_citizen_scan, None))()
         # the run's state is its leaves': with the all_done scan the only leaf, a run whose forward failed was green
         outcome = task(task_id="outcome", **once)(lambda: None)()
         read >> forward >> appeals  # type: ignore[operator]

@@ -80,3 +80,42 @@ def test_a_receiver_that_is_down_fails_the_delivery_task_at_once_and_the_rest_go
         assert states["scan"] == ("success", 1)
     finally:
         sandbox.stop()
+
+
+def _states(run: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def test_a_wing_half_connected_fails_its_tasks_and_the_other_wing_runs(database_url: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by review: one secret of the provincial 好差评 system missing on a worker (a rotation, a new host)
+    skipped every task, 12345 included — a green run while work orders waited past their 15 minutes."""
+    sandbox = start({"evaluator": 20, "hotline": 4})
+    try:
+        point_settings(monkeypatch, sandbox)
+        monkeypatch.delenv("TONGBAN_PROVINCIAL_PJ_APP_KEY")
+        monkeypatch.setenv("TONGBAN_DATABASE_URL", database_url)
+        ledger_with_cases(database_url, sandbox).dispose()
+        run = _dag().test()
+        states = _states(run)
+        assert str(run.state) == "failed", states
+        assert states["evaluations"] == "failed", states
+        assert {states[t] for t in ("forward", "appeals", "misuse")} == {"upstream_failed"}, states
+        assert states["workorders"] == states["replies"] == states["scan"] == "success", states
+        platform = requests.get(sandbox.admin_urls["hotline"] + "/_sandbox/orders", timeout=10).json()
+        assert len([k for k in platform["received"] if k.startswith(("zp:", "th:"))]) == 4
+    finally:
+        sandbox.stop()
+
+
+def test_citizen_settings_that_do_not_read_fail_the_run(sqlite_url: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typo in the settings file (``dispatch_minutes: 15min``) was read as "not connected": every task skipped."""
+    original = (Path(__file__).resolve().parents[2] / "config" / "citizen.yaml").read_text(encoding="utf-8")
+    assert "dispatch_minutes: 15" in original
+    broken = tmp_path / "citizen.yaml"
+    broken.write_text(original.replace("dispatch_minutes: 15", "dispatch_minutes: 15min", 1), encoding="utf-8")
+    monkeypatch.setenv("TONGBAN_CITIZEN", str(broken))
+    monkeypatch.setenv("TONGBAN_DATABASE_URL", sqlite_url)
+    run = _dag().test()
+    assert str(run.state) == "failed" and "skipped" not in set(_states(run).values()), _states(run)
