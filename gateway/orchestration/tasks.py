@@ -12,6 +12,7 @@ import importlib.util
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from gateway.contract.errors import ConfigError, TongbanError
@@ -41,7 +42,11 @@ def _runtime() -> Iterator[Any]:
     from gateway.orchestration.connections import install_airflow_resolver
 
     install_airflow_resolver()
-    runtime = Runtime.from_env(migrate="new")
+    from gateway.store.db import safe_url
+
+    url = worker_ledger_url()
+    log.info("ledger: %s", safe_url(url))
+    runtime = Runtime.from_env(database_url=url, migrate="new")
     try:
         yield runtime
     finally:
@@ -219,6 +224,25 @@ def resolve_task_alert(dag_id: str, task_id: str) -> int:
             alert_store.resolve_open(conn, "run_timed_out", [dag_id], now=now)
 
 
+def worker_ledger_url() -> str:
+    """The ledger a worker writes: ``TONGBAN_DATABASE_URL``, else the systems file's ``database_url`` (read past an
+    invalid system entry). Never the CLI's fallback, a SQLite file in the working directory: a worker on a host
+    that lacked the variable created a fresh ledger there, read every source into it from the start, queued
+    its pushes there and recorded its alerts there — green runs, and nothing in the real ledger said so."""
+    import os
+
+    url = os.environ.get("TONGBAN_DATABASE_URL")
+    if not url:
+        from gateway.kernel.config import load_systems_isolated
+
+        url = load_systems_isolated()[0].database_url
+    if not url:
+        raise ConfigError("no ledger is configured on this worker: set TONGBAN_DATABASE_URL (or database_url in "
+                          "the systems file) as on the other workers; a task without it would write a new SQLite "
+                          f"ledger in its working directory ({Path.cwd()})")
+    return url
+
+
 @contextmanager
 def alert_ledger() -> Iterator[Any]:
     """An engine on the ledger and nothing else — no keys, no connectors, no migration — for the failure and
@@ -226,16 +250,9 @@ def alert_ledger() -> Iterator[Any]:
     worker, a secret missing), and building the whole runtime there failed the same way and left no alert.
     The ledger is ``TONGBAN_DATABASE_URL``, else the systems file's ``database_url`` (read even when one of its
     systems is invalid: the placeholder DAG of such a system fails, and its failure must reach the ledger)."""
-    import os
-
     from gateway.store.db import make_engine
 
-    url = os.environ.get("TONGBAN_DATABASE_URL")
-    if not url:  # the file's database_url: read past an invalid system entry (the failure may be that entry)
-        from gateway.kernel.config import load_systems_isolated
-
-        url = load_systems_isolated()[0].database_url
-    engine = make_engine(url)
+    engine = make_engine(worker_ledger_url())
     try:
         yield engine
     finally:

@@ -43,12 +43,12 @@ def database_url(explicit: str | None = None) -> str:
             url = "postgresql+psycopg://" + url.removeprefix(prefix)
     scheme = url.split(":", 1)[0]
     if "://" not in url or scheme.split("+")[0] not in ("sqlite", "postgresql"):
-        raise ConfigError(f"ledger database URL {_safe(url)!r} is not sqlite:///PATH or postgresql://USER@HOST/DB "
+        raise ConfigError(f"ledger database URL {safe_url(url)!r} is not sqlite:///PATH or postgresql://USER@HOST/DB "
                           f"(TONGBAN_DATABASE_URL or --database-url)")
     return url
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     head, sep, tail = url.partition("://")
     if sep and "@" in tail:

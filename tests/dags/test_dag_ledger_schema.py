@@ -40,3 +40,24 @@ def test_a_ledger_that_does_not_exist_yet_is_created_by_the_first_task(make_worl
     run = dags["tongban_sync_sd_civil"].test()
     assert task_states(run)["sync"] == ("success", 1)
     assert current_revision(make_engine(fresh)) == head_revision()
+
+
+def test_a_worker_without_a_configured_ledger_fails_instead_of_starting_a_new_one(make_world, dags_for, tmp_path,
+                                                                                   monkeypatch) -> None:
+    """Found by review: a worker host without TONGBAN_DATABASE_URL (and a systems file without database_url) took
+    the CLI's fallback, a SQLite file in its working directory: it read the whole source into a new ledger there,
+    queued 58 pushes there, and the run was green."""
+    world = make_world(civil=3, estate=0)
+    dags = dags_for(world)
+    monkeypatch.delenv("TONGBAN_DATABASE_URL")
+    workdir = tmp_path / "worker"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    run = dags["tongban_sync_sd_civil"].test()
+    assert task_states(run)["sync"] == ("failed", 1)  # a configuration error: no retry
+    assert not list(workdir.iterdir())
+    from gateway.contract.errors import ConfigError
+    from gateway.orchestration.tasks import worker_ledger_url
+
+    with pytest.raises(ConfigError, match="no ledger is configured on this worker: set TONGBAN_DATABASE_URL"):
+        worker_ledger_url()
