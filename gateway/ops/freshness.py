@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from gateway.ops.alerts import AlertSpec, resolve_orphaned, sync_alerts
+from gateway.ops.alerts import AlertSpec, open_alerts, resolve_orphaned, sync_alerts
 from gateway.store import ledger, queries
 
 if TYPE_CHECKING:
@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 BEHIND_IS_AN_ERROR = 3
 """A system behind by more than this many times its ``max_lag`` is an error, not a warning: the deadlines DAG's
 ``check_alerts`` fails on it. Behind a little is a slow source or a long run; three times over, nothing is
-syncing it (a paused DAG, a scheduler down, runs that hang) and Airflow shows no failure anywhere."""
+syncing it (a paused DAG, a scheduler down, runs that hang) and Airflow shows no failure anywhere. A system that
+never synced is an error once its ``behind`` alert has stood that long."""
 
 
 def check_freshness(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
@@ -31,6 +32,7 @@ def check_freshness(runtime: Runtime, *, now: datetime | None = None) -> dict[st
     now = now or ledger.utcnow()
     with runtime.engine.connect() as conn:
         last_ok = queries.last_successful_sync(conn)
+    behind_since = {a["key"]: a["first_seen_at"] for a in open_alerts(runtime.engine, kind="behind")}
     ages: dict[str, float | None] = {}
     wanted: list[AlertSpec] = []
     for name in runtime.systems.names():
@@ -40,7 +42,12 @@ def check_freshness(runtime: Runtime, *, now: datetime | None = None) -> dict[st
         ages[name] = None if age is None else round(age, 1)
         if age is None or age > system.max_lag.total_seconds():
             since = "never synced successfully" if age is None else f"last successful sync {age / 60:.0f} min ago"
-            far = age is not None and age > BEHIND_IS_AN_ERROR * system.max_lag.total_seconds()
+            limit = BEHIND_IS_AN_ERROR * system.max_lag.total_seconds()
+            # never synced: counted from when this check first found it behind (a new system whose DAG was never
+            # unpaused stayed a warning for ever, and check_alerts green)
+            first_seen = behind_since.get(name)
+            far = age > limit if age is not None else \
+                first_seen is not None and (now - first_seen).total_seconds() > limit
             wanted.append(AlertSpec(key=name, level="error" if far else "warning", system=name,
                                     message=f"{name} is behind: {since} (allowed {system.max_lag})",
                                     details={"last_success": last.isoformat() if last else None,

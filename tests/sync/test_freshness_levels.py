@@ -37,6 +37,27 @@ def test_behind_is_a_warning_then_an_error(make_world) -> None:
     assert alert["level"] == "error", alert
 
 
+def test_a_system_that_never_synced_becomes_an_error_once_its_alert_has_stood_long_enough(make_world) -> None:
+    """Found by review: "never synced successfully" stayed a warning for ever (there is no age to compare), so a new
+    system whose DAG was never unpaused kept check_alerts green for a month."""
+    world = make_world(civil=0, estate=0)
+    engine = world.runtime.engine
+    lag = world.runtime.systems.get("jn_estate").max_lag
+    now = ledger.utcnow()
+
+    def level() -> str:
+        (alert,) = [a for a in open_alerts(engine, kind="behind") if a["system"] == "jn_estate"]
+        assert "never synced successfully" in alert["message"]
+        return str(alert["level"])
+
+    check_freshness(world.runtime, now=now)
+    assert level() == "warning"
+    check_freshness(world.runtime, now=now + lag)
+    assert level() == "warning"
+    check_freshness(world.runtime, now=now + lag * (BEHIND_IS_AN_ERROR + 1))
+    assert level() == "error"
+
+
 def test_alerts_of_a_removed_system_are_resolved_and_any_can_be_resolved_by_hand(make_world) -> None:
     """A system removed from the systems file never runs again: its sync_failed, and the failure of its push
     task, stayed open for ever and check_alerts failed on them with nothing anyone could do."""
