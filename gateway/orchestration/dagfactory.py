@@ -60,7 +60,9 @@ catalogue."""
 CONFIG_ERROR_DAG = "tongban_config_error"
 """The placeholder DAG of a systems file that cannot be read at all, or of systems whose name is unusable."""
 TIMEZONE = "Asia/Shanghai"
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2000, 1, 1, tzinfo=timezone.utc)
+"""Every DAG's start date. Far back on purpose (catchup is off: it schedules nothing): Airflow accepts a manual run
+dated before a DAG's start date and runs it with no task at all, green — a run for a night of 2025 did nothing."""
 SCHEDULES = {
     PUSH_DAG: "*/5 * * * *",
     CERTIFICATES_DAG: "20 * * * *",
@@ -71,6 +73,9 @@ SCHEDULES = {
     CITIZEN_DAG: "*/5 * * * *",
 }
 """Cron schedules (Beijing time) of the shared DAGs; sync DAGs take theirs from the systems file."""
+NOW_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([+-]\d{2}:?\d{2}|Z)$"
+"""What a ``now`` parameter must look like, checked by Airflow when the run is triggered (the form refuses a typo):
+an ISO 8601 instant with its offset. The task still reads it (a 13th month passes this and fails there)."""
 SHARED_RETRIES: tuple[int, timedelta, timedelta] = (3, timedelta(minutes=1), timedelta(minutes=30))
 """retries, first retry delay, longest retry delay of the deadline and certificate DAGs."""
 BACKOFF = 2.0  # each retry waits twice as long as the one before, up to max_retry_delay
@@ -340,8 +345,9 @@ def deadlines_dag() -> DAG:
                      f"procedures stop the clock. `{ALERT_CHECK_TASK}` fails while an error alert is open (a failed "
                      "task, a failed or degraded sync): its log lists every error first. Trigger with "
                      '`{"now": "2026-10-09T09:36:00+08:00"}` to read the clocks as of another instant.',
-                     params={"now": Param(None, type=["null", "string"],
-                                          description="Read the clocks as of this ISO 8601 instant (default: now)")}
+                     params={"now": Param(None, type=["null", "string"], pattern=NOW_PATTERN,
+                                          description="Read the clocks as of this ISO 8601 instant with its offset "
+                                                      "(default: now)")}
                      ) as dag:
         received = task(task_id="satisfy_deferred")(lambda: _call(tasks.run_deferred))()
 
@@ -368,7 +374,8 @@ def reconcile_dag(systems: SystemsConfig) -> DAG:
         for name in systems.names():  # each on its system's retry policy, timeout and queue
             task(task_id=f"reconcile_{name}", **_retry_args(systems.get(name)),
                  **_sources_pool(systems.get(name)))(
-                lambda system=name: _call(tasks.run_reconcile, system))()
+                # data_interval_end: filled in by Airflow from the run's context (its name is the context key)
+                lambda system=name, data_interval_end=None: _call(tasks.run_reconcile, system, data_interval_end))()
     return _with_run_timeout(dag)
 
 
@@ -399,7 +406,7 @@ def handoff_dag() -> DAG:
                      '`{"now": "2026-03-02T10:00:00+08:00"}` to scan as of an earlier instant (a catch-up); a '
                      "later one than this machine's clock is refused, as `tongban handoff scan --now` refuses it "
                      "(both scans: `scan_bundles` takes licences in force as of `now`).",
-                     params={"now": Param(None, type=["null", "string"],
+                     params={"now": Param(None, type=["null", "string"], pattern=NOW_PATTERN,
                                           description="Scan as of this ISO 8601 instant with its offset (default: "
                                                       "now; not later than this machine's clock)"),
                              "ahead_of_clock": Param(False, type="boolean",

@@ -26,9 +26,9 @@ class _TongbanHook(BaseHook):
 
     def system_config(self) -> Any:
         """The systems-file entry that uses this connection (or the one named ``system``)."""
-        from gateway.kernel.config import load_systems
+        from gateway.kernel.config import load_systems_isolated
 
-        systems = load_systems()
+        systems = load_systems_isolated()[0]  # another system's typo must not fail this one's connection test
         if self.system:
             return systems.get(self.system)
         matches = [s for s in systems.systems.values() if s.airflow_conn_id == self.tongban_conn_id]

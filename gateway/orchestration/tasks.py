@@ -12,6 +12,7 @@ import importlib.util
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -266,12 +267,14 @@ def run_freshness() -> dict[str, Any]:
         return check_freshness(runtime)
 
 
-def run_reconcile(system: str) -> dict[str, Any]:
-    """The whole source against the ledger and the hall — or, with ``TONGBAN_RECONCILE_DAYS=N``, the last N
-    Beijing days one by one (today included): at a million cases a nightly full read of every source costs
-    hours, the last days' changes seconds; a full run stays one ``tongban reconcile SYSTEM`` away."""
+def run_reconcile(system: str, until: datetime | None = None) -> dict[str, Any]:
+    """The whole source against the ledger and the hall — or, with ``TONGBAN_RECONCILE_DAYS=N``, the N Beijing
+    days up to ``until`` one by one (its day included; the run's end of interval under Airflow, so a backfill or a
+    re-run of a missed night checks that night's days, not the last N by the wall clock; now when not given): at
+    a million cases a nightly full read of every source costs hours, the last days' changes seconds; a full run
+    stays one ``tongban reconcile SYSTEM`` away."""
     import os
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
     from gateway.ops.deadlines.calendar import BEIJING
     from gateway.sync.reconcile import reconcile_days, reconcile_system
@@ -281,7 +284,7 @@ def run_reconcile(system: str) -> dict[str, Any]:
         if days <= 0:
             report = reconcile_system(runtime, system)
         else:
-            today = datetime.now(BEIJING).date()
+            today = (until or datetime.now(BEIJING)).astimezone(BEIJING).date()
             report = reconcile_days(runtime, system, [today - timedelta(days=n) for n in range(days - 1, -1, -1)])
         return {"system": system, "ok": report.ok, "hall_view": report.hall_view, "totals": report.totals(),
                 "days_with_problems": [d.day for d in report.days if not d.ok]}

@@ -262,3 +262,29 @@ def test_what_a_task_returns_to_xcom_is_bounded() -> None:
     assert result["deemed"] == 30_000 and result["refused"] == [] and "refused_count" not in result
     assert _call(lambda: list(range(5000))) == list(range(XCOM_LIST_LIMIT))
     assert _call(lambda: {"read": 3}) == {"read": 3}
+
+
+def test_a_now_parameter_that_is_no_instant_is_refused_when_the_run_is_triggered() -> None:
+    """Found by review: any text was taken for ``now`` and the run's tasks then failed on it, opening two error
+    alerts (paging someone) for an operator's typo that the trigger form could have refused."""
+    from airflow.exceptions import ParamValidationError
+
+    from gateway.orchestration.dagfactory import build_dags
+
+    dags = build_dags()
+    for dag_id in ("tongban_deadlines", "tongban_handoff"):
+        param = dags[dag_id].params.get_param("now")
+        assert param.resolve("2026-10-09T09:36:00+08:00") == "2026-10-09T09:36:00+08:00"
+        assert param.resolve(None) is None
+        for typo in ("2026-03-32 25:99", "yesterday", "2026-10-09T09:36:00"):
+            with pytest.raises(ParamValidationError):
+                param.resolve(typo)
+
+
+def test_every_dag_starts_early_enough_for_a_manual_run_of_a_past_night() -> None:
+    """Found by review: a run dated before the DAGs' start date (1 January 2026) was accepted and ran no task."""
+    from datetime import UTC, datetime
+
+    from gateway.orchestration.dagfactory import build_dags
+
+    assert all(dag.start_date <= datetime(2020, 1, 1, tzinfo=UTC) for dag in build_dags().values())
