@@ -315,7 +315,7 @@ def _dead_letter_summary(view: dict[str, Any]) -> str:
 def _outbox_and_reconcile(view: dict[str, Any]) -> str:
     out = [[esc(t["target"] + (" (好差评 / 12345)" if t.get("queue") == "citizen" else "")), esc(t.get("pending", 0)),
             esc(t.get("dead", 0)), esc(t["oldest_pending_at"])] for t in view["outbox"]]
-    rec = [[esc(r["system"]), esc(_days_checked(r)), esc(r["checked_at"]),
+    rec = [[esc(r["system"]), f'{esc(_days_checked(r))}<br><small class="mute">checked {esc(r["checked_at"])}</small>',
             pill("red" if r["days_with_problems"] else "green", str(r["days_with_problems"])),
             esc(r["source_count"]), esc(r["matched"]), esc(r["missing_in_ledger"]), esc(r["divergent"]),
             esc(r["extra_in_ledger"]), esc(r["unrecorded_rejections"]), esc(r["missing_in_hall"]),
@@ -327,9 +327,13 @@ def _outbox_and_reconcile(view: dict[str, Any]) -> str:
                 test_id="outbox")
         + '</section><section id="reconcile" class="wide"><h2>Latest reconciliation per system '
         '<small>(its whole run: every day it checked, summed)</small></h2>'
-        + table(["system", "days checked", "checked", "days with problems", "source", "matched", "missing",
-                 "differ", "extra in ledger", "rejected, no dead letter", "not in hall", "stale in hall"],
-                rec, numeric=(3, 4, 5, 6, 7, 8, 9, 10, 11), empty="no reconciliation has run", test_id="reconcile")
+        + table(["system", "days", "bad days", "source", "matched", "missing", "differ", "extra", "no letter",
+                 "not in hall", "stale"],
+                rec, numeric=(2, 3, 4, 5, 6, 7, 8, 9, 10), wrap=(1,), empty="no reconciliation has run",
+                test_id="reconcile")
+        + '<p class="mute"><small>days: the days the run checked; bad days: those not in order; extra: in the '
+        "ledger, no longer at the source; no letter: rejected without a dead letter; stale: the hall holds an "
+        "older version</small></p>"
         + "</section></div>"
     )
 

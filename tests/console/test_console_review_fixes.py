@@ -317,7 +317,7 @@ def test_the_reconciliation_panel_sums_the_newest_run_over_every_day_it_checked(
     page = client.get("/console/").text
     panel = page[page.index('id="reconcile"'):]
     panel = panel[:panel.index("</section>")]
-    assert "3 days, 2026-12-03 … 2026-12-05" in panel and "extra in ledger" in panel and "days with problems" in panel
+    assert "3 days, 2026-12-03 … 2026-12-05" in panel and "<th class=\"n\">extra</th>" in panel and "bad days" in panel
 
 
 def test_a_dead_letter_page_of_exactly_one_page_links_to_no_empty_older_page(tmp_path: Path, ledger: Engine
