@@ -104,9 +104,10 @@ def _catalogue(runtime: Runtime) -> dict[str, Any]:
     (the most common, least urgent) after the others, so a time-limit conflict is not buried under 3,000 of them."""
     summary = latest_findings_summary(runtime.engine, top=_FINDINGS_SHOWN)
     kinds = sorted((k for k, n in summary["open_by_kind"].items() if n), key=lambda k: k == "dormant")
-    shown: list[dict[str, Any]] = []
-    for kind in kinds:
-        shown += tracked_findings(runtime.engine, kind=kind)[:_FINDINGS_PER_KIND]
+    per_kind = [tracked_findings(runtime.engine, kind=kind)[:_FINDINGS_PER_KIND] for kind in kinds]
+    # round by round (the first of every kind, then the second …): taken kind by kind, the first four kinds
+    # filled the list and the others never showed, under a heading that read like the whole list
+    shown = [found[i] for i in range(_FINDINGS_PER_KIND) for found in per_kind if i < len(found)]
     summary["top"] = shown[:_FINDINGS_SHOWN]
     return summary
 

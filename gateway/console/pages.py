@@ -435,7 +435,9 @@ def _catalogue(view: dict[str, Any]) -> str:
     return (f'<section id="catalogue"><h2>Catalogue consistency (八统一): {c["open_total"]} open findings</h2>'
             f'<p class="mute">{head}</p><div class="narrow">'
             + table(["finding", "open"], kinds, numeric=(1,), test_id="catalogue-kinds") + "</div>"
-            + f'<h2 style="margin-top:12px">Open findings (first {len(top)})</h2>'  # the full width: "what" is prose
+            + f'<h2 style="margin-top:12px">Open findings: {len(top)} examples of {c["open_total"]}</h2>'
+            + ('<p class="mute">every kind above has its first ones here; all of them: <code>tongban catalogue '
+               "findings</code></p>" if c["open_total"] > len(top) else "")  # the full width: "what" is prose
             + table(["finding", "element", "基本编码", "level", "division", "what"], top, wrap=(5,),
                     empty="no open findings", test_id="catalogue-findings")
             + "</section>")

@@ -343,3 +343,25 @@ def test_the_lag_chart_shows_a_system_that_never_synced(tmp_path: Path, ledger: 
     chart = page[page.index('data-testid="chart-lag"'):]
     chart = chart[:chart.index("</svg>")]
     assert "sd_hall (never synced)" in chart and "sd_civil" in chart
+
+
+def test_the_catalogue_panel_shows_every_kind_of_finding_and_says_it_shows_examples(tmp_path: Path, ledger: Engine
+                                                                                    ) -> None:
+    """Found by review: three findings per kind up to twelve filled the list with the first four kinds, under
+    "Open findings (first 12)": the other kinds and their 200 findings never showed."""
+    now = datetime.now(UTC)
+    kinds = ["time_limit_conflict", "unclaimed", "multiply_claimed", "element_differs", "unreadable_field",
+             "tongban_materials"]
+    with ledger.begin() as conn:
+        run_id = conn.execute(catalogue_audit_runs.insert().values(
+            started_at=now, finished_at=now, entries=9, findings=24, new=24, still_open=0, fixed=0,
+            duration_s=1.0)).inserted_primary_key[0]
+        conn.execute(catalogue_findings.insert(), [dict(
+            finding_key=f"{kind}-{i}", kind=kind, rule="r", element="e", catalog_code=f"00020100{i:04d}",
+            level="3", division="370100", message=f"{kind} #{i}", status="open", first_run=run_id, last_run=run_id,
+            first_seen_at=now, last_seen_at=now) for kind in kinds for i in range(4)])
+    client = _client(tmp_path, ledger, "viewer")
+    top = client.get("/console/api/overview").json()["catalogue"]["top"]
+    assert len(top) == 12 and {f["kind"] for f in top} == set(kinds), [f["kind"] for f in top]
+    page = client.get("/console/").text
+    assert "Open findings: 12 examples of 24" in page and "tongban catalogue findings" in page
