@@ -107,17 +107,28 @@ def csrf_ok(secret: bytes, name: str | None, epoch: int, token: str | None, *, n
     return any(_same(token, _csrf(secret, name, epoch, p)) for p in (period, period - 1))
 
 
-def flash(secret: bytes, text: str) -> str:
-    """A message for the page a form redirects to, signed: a link cannot make the console say anything."""
-    encoded = base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+FLASH_SECONDS = 120
+"""How long a form's message is shown: long enough for the redirect after a slow replay, short enough that a
+reload or a bookmark an hour later does not announce "replayed 3 dead letters" again as news."""
+
+
+def flash(secret: bytes, text: str, *, now: float | None = None) -> str:
+    """A message for the page a form redirects to, signed and stamped: a link cannot make the console say
+    anything, and an old link says nothing."""
+    stamp = int(time.time() if now is None else now)
+    encoded = base64.urlsafe_b64encode(f"{stamp}:{text}".encode()).decode().rstrip("=")
     return f"{encoded}.{_mac(secret, 'flash:' + encoded)}"
 
 
-def read_flash(secret: bytes, value: str | None) -> str:
+def read_flash(secret: bytes, value: str | None, *, now: float | None = None) -> str:
     encoded, _, mac = (value or "").rpartition(".")
     if not encoded or not _same(mac, _mac(secret, "flash:" + encoded)):
         return ""
-    return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8", "replace")
+    stamp, _, text = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8", "replace") \
+        .partition(":")
+    if not stamp.isdigit() or not 0 <= (time.time() if now is None else now) - int(stamp) <= FLASH_SECONDS:
+        return ""
+    return text
 
 
 __all__ = ["COOKIE", "SESSION_SECONDS", "Session", "csrf_ok", "csrf_token", "flash", "issue", "read", "read_flash"]

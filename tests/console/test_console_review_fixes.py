@@ -365,3 +365,15 @@ def test_the_catalogue_panel_shows_every_kind_of_finding_and_says_it_shows_examp
     assert len(top) == 12 and {f["kind"] for f in top} == set(kinds), [f["kind"] for f in top]
     page = client.get("/console/").text
     assert "Open findings: 12 examples of 24" in page and "tongban catalogue findings" in page
+
+
+def test_a_forms_message_is_shown_after_the_redirect_and_not_from_an_old_link() -> None:
+    """Found by review: a replay's message was a signed query parameter with no age: a reload or a bookmark showed
+    "replayed 3 dead letters" again, however stale."""
+    from gateway.console.sessions import FLASH_SECONDS, flash, read_flash
+
+    secret = b"s" * 32
+    sent = flash(secret, "replayed 3 dead letters", now=1_000_000)
+    assert read_flash(secret, sent, now=1_000_005) == "replayed 3 dead letters"
+    assert read_flash(secret, sent, now=1_000_000 + FLASH_SECONDS + 1) == ""
+    assert read_flash(b"t" * 32, sent, now=1_000_005) == ""  # still signed
