@@ -36,7 +36,7 @@ from gateway.mapping.check import explain_missing_source
 from gateway.mapping.compiler import MapFunction
 from gateway.mapping.mapper import Mapper
 from gateway.models import Case, QualityTally, case_document
-from gateway.models.datetimes import MAX_CLOCK_SKEW
+from gateway.models.datetimes import MAX_CLOCK_SKEW, change_horizon
 from gateway.models.hashing import unreadable_record
 from gateway.models.stored import expand_case_json, stored_case_json
 from gateway.models.survivorship import DEPARTMENT_HANDLING, unmapped_fields
@@ -335,6 +335,7 @@ def _ingest_page(
     counts.rejected += len(dead)
 
     # -- classify against what the ledger holds ---------------------------------------------------------
+    horizon = change_horizon()
     good = [(mapped_from[i], case) for i, case in result.valid]
     new_rows: list[dict[str, Any]] = []
     changed_rows: list[dict[str, Any]] = []
@@ -360,8 +361,9 @@ def _ingest_page(
         raw = encoded[record.source_id]
         if known is not None:
             known_hash, known_cursor = known[0], known[1]
-            if known_cursor is not None and record.cursor is not None and record.cursor < known_cursor:
+            if known_cursor is not None and record.cursor is not None and record.cursor < known_cursor <= horizon:
                 counts.unchanged += 1  # an older copy (a late page, a lookback overlap): never overwrite newer
+                # (a stored change time past the horizon — "2612", fixed at the source since — proves nothing)
                 continue
             if known_hash == digest:
                 counts.unchanged += 1
@@ -629,7 +631,8 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
                     f"{system} deleted case {case_no} after Tongban asked it to let the case go (moved to another "
                     "department): kept in its source record, not merged")])
                 continue
-            if updated_at < current["source_updated_at"] and not _same_copy(current, system, record.source_id):
+            if updated_at < current["source_updated_at"] <= horizon and \
+                    not _same_copy(current, system, record.source_id):  # a stored "2612" is believed by nobody
                 if str(current["origin_system"]).startswith(TONGBAN_ORIGIN):
                     # older than a version Tongban wrote itself (a deemed acceptance): kept in its source record,
                     # not merged — said, so that an answer the department entered before it is looked at

@@ -262,3 +262,48 @@ def test_a_change_time_far_in_the_future_does_not_win_every_merge_after_it(env) 
     with engine.connect() as conn:
         data = ledger.loads(conn.execute(select(cases.c.data)).scalar_one())
     assert data["summary"] == "真正的最新修改"
+
+
+def test_a_record_fixed_after_a_future_change_time_is_taken(env) -> None:
+    """A record stored with a change time "in 2612" (a typo at the source) and then fixed there — its change time
+    now a real one, earlier than 2612 — was "an older copy" of itself for good: never taken, the fix never
+    reached the case. A stored change time past the horizon is no evidence that anything is newer."""
+    engine, ctx = env
+    context = ctx("sd_civil")
+    typo = copy.deepcopy(civil.generate(7, 42))
+    typo["updateTime"] = "2612-01-19 20:45:23"
+    typo["summary"] = "未来时间"
+    assert ingest(engine, context, [raw(typo)]).inserted == 1
+    fixed = copy.deepcopy(typo)
+    from datetime import datetime
+
+    from gateway.models import BEIJING
+
+    fixed["updateTime"] = datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    fixed["summary"] = "已更正"
+    assert ingest(engine, context, [raw(fixed)]).updated == 1
+    with engine.connect() as conn:
+        data = ledger.loads(conn.execute(select(cases.c.data)).scalar_one())
+    assert data["summary"] == "已更正"
+
+
+def test_a_case_stored_with_a_future_change_time_before_the_clamp_still_takes_later_changes(env) -> None:
+    """Cases merged before the merge clamped change times beyond the clock skew kept their "2612": every copy
+    from another system lost to it. Such a stored time is not believed either."""
+    from sqlalchemy import update
+
+    engine, ctx = env
+    context = ctx("sd_civil")
+    first = copy.deepcopy(civil.generate(7, 43))
+    assert ingest(engine, context, [raw(first)]).inserted == 1
+    from datetime import UTC, datetime
+
+    with engine.begin() as conn:  # what such a ledger holds
+        conn.execute(update(cases).values(source_updated_at=datetime(2612, 1, 19, 12, 45, 23, tzinfo=UTC)))
+    other = copy.deepcopy(first)
+    other["id"] = other["id"] + "-B"
+    other["summary"] = "另一副本的修改"
+    assert ingest(engine, context, [raw(other)]).inserted == 1
+    with engine.connect() as conn:
+        data = ledger.loads(conn.execute(select(cases.c.data)).scalar_one())
+    assert data["summary"] == "另一副本的修改"
