@@ -79,6 +79,8 @@ class EvaluationReport:
     linked: int = 0
     relinked: int = 0
     """Ratings read earlier whose case has reached the ledger since (their case facts filled in now)."""
+    rectifications_dated: int = 0
+    """Callbacks of before every 差评 fell due for 整改, given their rectification due time (once, after an upgrade)."""
     superseded: int = 0
     """Dead-lettered versions a replay set aside: the ledger holds the rating as read later (never overwritten)."""
     flagged: int = 0
@@ -169,6 +171,7 @@ def sync_evaluations(engine: Engine, settings: CitizenSettings, *, client: Evalu
             with engine.begin() as conn:
                 require_ledger_keys(conn, pii, what="sync the 好差评 ratings")
                 mark = ledger.get_watermark(conn, f"citizen:{SOURCE}", STREAM)
+                report.rectifications_dated = date_old_rectifications(conn, calendar, settings.policy)
             since = None if mark is None else int((mark - LOOKBACK).timestamp() * 1000)
             for page in source.pages(since):
                 stamp = now or datetime.now(timezone.utc)
@@ -187,6 +190,20 @@ def sync_evaluations(engine: Engine, settings: CitizenSettings, *, client: Evalu
         if own:
             source.close()
     return report
+
+
+def date_old_rectifications(conn: Any, calendar: WorkCalendar, policy: Policy) -> int:
+    """Give the callbacks opened before every 差评 fell due for 整改 their rectification due time, as they would have
+    it now: from the callback's own due time, or from the callback when it was made, whichever is earlier (what
+    opening and recording a callback set). Without it a 差评 of before the upgrade stayed in no rectification
+    figure, however long it went unrectified. Nothing to do after the first run."""
+    rows = store.callbacks_without_rectification_due(conn)
+    for row in rows:
+        due = rectification_due(row["due_at"], calendar, policy)
+        if row["done_at"] is not None:
+            due = min(due, rectification_due(row["done_at"], calendar, policy))
+        store.set_callback(conn, row["rating_id"], rect_due_at=due)
+    return len(rows)
 
 
 def relink(engine: Engine, *, now: datetime | None = None, days: int = 60) -> int:

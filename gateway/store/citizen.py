@@ -340,6 +340,13 @@ def callback_rows(conn: Connection) -> list[RowMapping]:
                              .order_by(b.due_at, b.rating_id)).mappings())
 
 
+def callbacks_without_rectification_due(conn: Connection) -> list[RowMapping]:
+    """``rating_id, due_at, done_at`` of the callbacks opened before a rectification was due for every 差评 (the
+    callbacks of a ledger from before: their 整改 was in no figure)."""
+    b = citizen_callbacks.c
+    return list(conn.execute(select(b.rating_id, b.due_at, b.done_at).where(b.rect_due_at.is_(None))).mappings())
+
+
 def set_callback(conn: Connection, rating_id: str, **values: Any) -> int:
     return conn.execute(update(citizen_callbacks).where(citizen_callbacks.c.rating_id == rating_id)
                         .values(**values)).rowcount

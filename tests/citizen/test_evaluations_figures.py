@@ -187,3 +187,43 @@ def test_a_late_callback_does_not_move_the_rectification_due_time_later(sqlite_u
     assert late["rect_due_at"].astimezone(BEIJING) == opened.astimezone(BEIJING)
     summary = evaluation_summary(engine, now=rated + timedelta(days=31))
     assert summary["rectifications_overdue"] == 1, summary
+
+
+def test_callbacks_opened_before_the_upgrade_get_their_rectification_due_time(sqlite_url: str) -> None:
+    """Callbacks opened before every 差评 fell due for 整改 had none: a ledger upgraded with such 差评 kept them out of
+    every rectification figure, however long they went unrectified. The next sync dates them, once."""
+    from dataclasses import replace
+
+    from citizen_testlib import Pages, add_case, rating
+
+    from gateway.citizen import load_citizen, record_callback
+    from gateway.citizen.evaluations import rectification_due
+    from gateway.models.datetimes import BEIJING
+    from gateway.store.db import make_engine
+    from gateway.store.migrate import upgrade
+
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    calendar = WorkCalendar.load()
+    settings = load_citizen()
+    settings = replace(settings, policy=replace(settings.policy, callbacks_from=datetime(2000, 1, 1, tzinfo=BEIJING)))
+    rated = datetime(2026, 11, 2, 10, tzinfo=BEIJING)
+    for case_no in ("C1", "C2"):
+        add_case(engine, case_no, rated - timedelta(hours=1))
+    sync_evaluations(engine, settings, client=Pages([rating("R1", "C1", 1, rated, rated),
+                                                     rating("R2", "C2", 1, rated, rated)]), calendar=calendar,
+                     now=rated)
+    record_callback(engine, "R1", "已回访", at=rated + timedelta(hours=2), calendar=calendar, policy=settings.policy)
+    with engine.begin() as conn:  # what a ledger of before holds
+        conn.execute(update(citizen_callbacks).values(rect_due_at=None))
+    assert evaluation_summary(engine, now=rated + timedelta(days=30))["rectifications_overdue"] == 0
+
+    report = sync_evaluations(engine, settings, client=Pages([]), calendar=calendar, now=rated + timedelta(days=30))
+    assert report.rectifications_dated == 2
+    with engine.connect() as conn:
+        dated = dict(conn.execute(select(citizen_callbacks.c.rating_id, citizen_callbacks.c.rect_due_at)).all())
+    called = rectification_due(rated + timedelta(hours=2), calendar, settings.policy)
+    assert dated["R1"].astimezone(BEIJING) <= called.astimezone(BEIJING)
+    assert evaluation_summary(engine, now=rated + timedelta(days=30))["rectifications_overdue"] == 2
+    again = sync_evaluations(engine, settings, client=Pages([]), calendar=calendar, now=rated + timedelta(days=30))
+    assert again.rectifications_dated == 0
