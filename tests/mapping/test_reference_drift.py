@@ -20,7 +20,7 @@ from gateway.models.reference import MODELS, code_lists
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-@pytest.mark.parametrize("name", ["mapping-reference.md", "canonical-model.md"])
+@pytest.mark.parametrize("name", ["mapping-reference.md", "canonical-model.md", "request-signing.md"])
 def test_committed_reference_matches_the_code(name: str) -> None:
     generated = references()[name]
     path = DOCS / name
