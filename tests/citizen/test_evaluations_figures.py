@@ -6,6 +6,7 @@ times counts once, by its newest rating (一事一评); a 差评 set aside by an
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 import requests
@@ -159,15 +160,17 @@ def test_a_bad_review_nobody_calls_back_falls_due_for_rectification_all_the_same
         finish_rectification(engine, "R2", "已整改")
 
 
-def test_a_late_callback_does_not_move_the_rectification_due_time_later(sqlite_url: str) -> None:
-    """The 整改 falls due from the 差评's callback deadline; a callback recorded late set it again from the callback,
-    later — an overdue rectification stopped being overdue the moment anyone recorded a callback."""
+RATED = datetime(2026, 11, 2, 2, tzinfo=timezone.utc)  # 10:00 in Beijing, a Monday
+
+
+def _bad_reviews(sqlite_url: str, *case_nos: str) -> tuple[Any, WorkCalendar, Any]:
+    """A ledger holding one 差评 per case (rating R1 of C1, R2 of C2 …), rated at :data:`RATED` and synced, every
+    callback counted: ``(engine, calendar, settings)``."""
     from dataclasses import replace
 
     from citizen_testlib import Pages, add_case, rating
 
-    from gateway.citizen import load_citizen, record_callback
-    from gateway.models.datetimes import BEIJING
+    from gateway.citizen import load_citizen
     from gateway.store.db import make_engine
     from gateway.store.migrate import upgrade
 
@@ -175,11 +178,22 @@ def test_a_late_callback_does_not_move_the_rectification_due_time_later(sqlite_u
     upgrade(engine)
     calendar = WorkCalendar.load()
     settings = load_citizen()
-    settings = replace(settings, policy=replace(settings.policy, callbacks_from=datetime(2000, 1, 1, tzinfo=BEIJING)))
-    rated = datetime(2026, 11, 2, 10, tzinfo=BEIJING)
-    add_case(engine, "C1", rated - timedelta(hours=1))
-    sync_evaluations(engine, settings, client=Pages([rating("R1", "C1", 1, rated, rated)]), calendar=calendar,
-                     now=rated)
+    settings = replace(settings, policy=replace(settings.policy, callbacks_from=datetime(2000, 1, 1, tzinfo=timezone.utc)))
+    for case_no in case_nos:
+        add_case(engine, case_no, RATED - timedelta(hours=1))
+    sync_evaluations(engine, settings, client=Pages([rating(f"R{case_no[1:]}", case_no, 1, RATED, RATED)
+                                                     for case_no in case_nos]), calendar=calendar, now=RATED)
+    return engine, calendar, settings
+
+
+def test_a_late_callback_does_not_move_the_rectification_due_time_later(sqlite_url: str) -> None:
+    """The 整改 falls due from the 差评's callback deadline; a callback recorded late set it again from the callback,
+    later — an overdue rectification stopped being overdue the moment anyone recorded a callback."""
+    from gateway.citizen import record_callback
+    from gateway.models.datetimes import BEIJING
+
+    engine, calendar, settings = _bad_reviews(sqlite_url, "C1")
+    rated = RATED
     with engine.connect() as conn:
         opened = conn.execute(select(citizen_callbacks.c.rect_due_at)).scalar_one()
     late = record_callback(engine, "R1", "已回访", at=rated + timedelta(days=30), calendar=calendar,
@@ -192,27 +206,14 @@ def test_a_late_callback_does_not_move_the_rectification_due_time_later(sqlite_u
 def test_callbacks_opened_before_the_upgrade_get_their_rectification_due_time(sqlite_url: str) -> None:
     """Callbacks opened before every 差评 fell due for 整改 had none: a ledger upgraded with such 差评 kept them out of
     every rectification figure, however long they went unrectified. The next sync dates them, once."""
-    from dataclasses import replace
+    from citizen_testlib import Pages
 
-    from citizen_testlib import Pages, add_case, rating
-
-    from gateway.citizen import load_citizen, record_callback
+    from gateway.citizen import record_callback
     from gateway.citizen.evaluations import rectification_due
     from gateway.models.datetimes import BEIJING
-    from gateway.store.db import make_engine
-    from gateway.store.migrate import upgrade
 
-    engine = make_engine(sqlite_url)
-    upgrade(engine)
-    calendar = WorkCalendar.load()
-    settings = load_citizen()
-    settings = replace(settings, policy=replace(settings.policy, callbacks_from=datetime(2000, 1, 1, tzinfo=BEIJING)))
-    rated = datetime(2026, 11, 2, 10, tzinfo=BEIJING)
-    for case_no in ("C1", "C2"):
-        add_case(engine, case_no, rated - timedelta(hours=1))
-    sync_evaluations(engine, settings, client=Pages([rating("R1", "C1", 1, rated, rated),
-                                                     rating("R2", "C2", 1, rated, rated)]), calendar=calendar,
-                     now=rated)
+    engine, calendar, settings = _bad_reviews(sqlite_url, "C1", "C2")
+    rated = RATED
     record_callback(engine, "R1", "已回访", at=rated + timedelta(hours=2), calendar=calendar, policy=settings.policy)
     with engine.begin() as conn:  # what a ledger of before holds
         conn.execute(update(citizen_callbacks).values(rect_due_at=None))
