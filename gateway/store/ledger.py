@@ -334,22 +334,6 @@ def case_state(conn: Connection, case_nos: Sequence[str]) -> dict[str, dict[str,
                       f"deleted FROM cases WHERE {where}", (ids,))}
 
 
-def case_holders(conn: Connection, case_nos: Sequence[str]) -> dict[str, set[str]]:
-    """``case_no → the systems holding a source record of it`` (one statement; the index on ``case_no``)."""
-    where, ids = _one_of(conn, "case_no", case_nos)
-    holders: dict[str, set[str]] = {}
-    for case_no, system in _driver_rows(conn, f"SELECT case_no, system FROM source_records WHERE {where}", (ids,)):
-        holders.setdefault(case_no, set()).add(system)
-    return holders
-
-
-def case_documents(conn: Connection, case_nos: Sequence[str]) -> dict[str, str]:
-    """``case_no → the merged case's whole document`` (defaults put back; a sealed applicant ID stays sealed)."""
-    c = cases.c
-    return {case_no: data for case_no, data in conn.execute(
-        select(c.case_no, c.data).where(c.case_no.in_(list(case_nos))))}
-
-
 def insert_cases(conn: Connection, rows: list[dict[str, Any]]) -> None:
     bulk_write(conn, cases, rows)
 

@@ -38,8 +38,7 @@ from gateway.mapping.mapper import Mapper
 from gateway.models import Case, QualityTally, case_document
 from gateway.models.datetimes import MAX_CLOCK_SKEW, change_horizon
 from gateway.models.hashing import unreadable_record
-from gateway.models.stored import expand_case_json, stored_case_json
-from gateway.models.survivorship import DEPARTMENT_HANDLING, unmapped_fields
+from gateway.models.stored import stored_case_json
 from gateway.models.text import storable
 from gateway.store import ledger, payloads
 from gateway.store.outbox import PENDING
@@ -95,14 +94,6 @@ class IngestContext:
     targets: dict[str | None, list[str]] = field(default_factory=dict)
     """Which systems should hold a case of each department (``SystemsConfig.targets_for`` walks every configured
     system: asked once per department per run, not once per case)."""
-
-    unmapped: frozenset[str] | None = None
-    """The case's top-level fields this system's mapping never sets (:func:`unmapped_fields`), once asked."""
-
-    def unmapped_fields(self) -> frozenset[str]:
-        if self.unmapped is None:
-            self.unmapped = unmapped_fields(self.mapper.spec.get("fields") or {})
-        return self.unmapped
 
     def targets_for(self, dept_code: str | None) -> list[str]:
         found = self.targets.get(dept_code)
@@ -529,69 +520,6 @@ def _withdrawn(conn: Connection, system: str, changes: list[tuple[RawRecord, Cas
     return withdrawn_from(conn, system, candidates)
 
 
-def _held_elsewhere(conn: Connection, system: str, existing: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Of the page's cases already merged, those another system holds too: ``case_no → {"others": systems,
-    "document": the merged case's stored document}`` (two statements, the second only when any is shared)."""
-    if not existing:
-        return {}
-    others = {case_no: held - {system} for case_no, held in ledger.case_holders(conn, sorted(existing)).items()}
-    others = {case_no: held for case_no, held in others.items() if held}
-    if not others:
-        return {}
-    documents = ledger.case_documents(conn, sorted(others))
-    return {case_no: {"others": held, "document": documents[case_no]} for case_no, held in others.items()
-            if case_no in documents}
-
-
-def _keep_what_others_speak_for(ctx: IngestContext, record: RawRecord, case: Case, current: dict[str, Any],
-                                shared: dict[str, Any]) -> tuple[Case, str, str] | None:
-    """The copy ``case`` with the fields it does not speak for taken from the merged case (``survivorship``):
-    those its mapping never sets and, from a hall's copy of a case a department holds, the department's
-    handling. None when the copy already agrees on them. Said as a quality flag when a hall's copy disagreed
-    with the department on its handling (a stale front-desk record: worth a look, not a rejection)."""
-    keep = set(ctx.unmapped_fields())
-    departments = {name for name in shared["others"]
-                   if (config := ctx.systems.systems.get(name)) is not None and config.role == "department"}
-    hall_over_department = ctx.system.role == "hall" and bool(departments) and not case.deleted
-    if not keep and not hall_over_department:
-        return None
-    document = current.get("data") if "data" in current else shared["document"]  # an earlier copy in this page
-    merged = orjson.loads(expand_case_json(document))
-    if hall_over_department and (merged.get("accepted_at") or merged.get("result") or merged.get("events")):
-        # the department has handled the case (accepted, decided or stepped it): its handling stands. Before
-        # that, the hall's copy still speaks for it: a case returned or refused at the desk ends there
-        keep.update(DEPARTMENT_HANDLING)
-    incoming = orjson.loads(case_document(case)[0])
-    differs = [name for name in sorted(keep) if incoming.get(name) != merged.get(name)]
-    if not differs:
-        return None
-    sent = {name: incoming.get(name) for name in differs}
-    for name in differs:  # never the applicant (every mapping sets it): its stored ID may be sealed
-        incoming[name] = merged.get(name)
-    ref = f"{ctx.system.name}:{record.source_id}"
-    mapping_flags = [(q.field, q.rule, q.message) for q in case.quality if q.rule.startswith("mapping.")]
-    result = ctx.mapper.validate([incoming], [ref], {0: mapping_flags} if mapping_flags else None)
-    if not result.valid:  # the two copies together break a rule neither breaks alone: the copy merges as sent
-        ctx.quality.add_flags([FieldIssue(ref, ",".join(differs), "merge.fields_not_kept",
-                                          f"keeping {', '.join(differs)} of case {case.case_no} from "
-                                          f"{', '.join(sorted(shared['others']))} made the case invalid: "
-                                          f"{result.rejected[0][1] if result.rejected else 'rejected'}")])
-        return None
-    kept_case = result.valid[0][1]
-    handled = [name for name in differs if name in DEPARTMENT_HANDLING and name not in ctx.unmapped_fields()
-               and sent[name] not in (None, [])]
-    if handled and ctx.system.role == "hall":
-        ctx.quality.add_flags([FieldIssue(ref, ",".join(handled), "merge.department_handling_kept",
-                                          f"{ctx.system.name}'s copy of case {case.case_no} differs from "
-                                          f"{', '.join(sorted(departments))} on {', '.join(handled)}: the "
-                                          "department's handling is kept")])
-    _, digest = case_document(kept_case)
-    data = stored_case_json(kept_case)
-    if ctx.pii is not None:
-        data = _seal_applicant(ctx.pii, data, kept_case.applicant.id_number)
-    return kept_case, digest, data
-
-
 def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRecord, Case, str, str]],
                  now: datetime) -> tuple[int, int]:
     """Apply changed records to the merged cases (newest source change wins, or the newer copy of the record that
@@ -601,7 +529,6 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
     system = ctx.system.name
     existing = ledger.case_state(conn, sorted({case.case_no for _, case, _, _ in changes}))
     withdrawn = _withdrawn(conn, system, changes, existing)
-    shared = _held_elsewhere(conn, system, existing)
     final: dict[str, dict[str, Any]] = {}
     horizon = now + MAX_CLOCK_SKEW
     for record, case, digest, data in changes:
@@ -616,10 +543,6 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
                 f"changed at {updated_at.isoformat()}, beyond this machine's clock: merged as changed now, so that "
                 "later changes from other systems still win")])
             updated_at = now
-        if current is not None and case_no in shared:
-            kept = _keep_what_others_speak_for(ctx, record, case, current, shared[case_no])
-            if kept is not None:
-                case, digest, data = kept
         if current is not None:
             if current["content_hash"] == digest:
                 continue
