@@ -184,17 +184,22 @@ def _raise_credentials_or_busy(outcome: EnvelopeOutcome, said: str, where: str) 
 
 _ERRCODE_FIELDS = ("errcode", "errCode")
 _ENVELOPE_CODE_FIELDS = ("code", "returnCode", "resultCode", "retCode", "rtnCode", "respCode", "statusCode",
-                         "status_code", "ret")
+                         "status_code")
 """Status codes of government and Java/.NET envelopes (``{"returnCode": "500", "returnMsg": "system error"}``):
-a failure when other than 0 / 200 and a message stands beside them."""
-_FLAG_FIELDS = ("success", "result", "flag", "isSuccess", "succeed")
-"""Fields that say whether the call worked, as a boolean or its text (``"false"``: a SOAP answer decoded from XML
-is text throughout)."""
+a failure when other than 0 and 2xx, with a message beside them, in an object shaped like an envelope."""
+_SURE_FLAGS = ("success", "isSuccess", "succeed")
+"""Fields that can only say whether the call worked, as a boolean or its text (``"false"``: a SOAP answer decoded
+from XML is text throughout)."""
+_ENVELOPE_FLAGS = ("result", "flag")
+"""Fields that say so in an envelope, but are ordinary fields of an echoed record too (a case's ``result``):
+read only when the object is shaped like an envelope."""
 _FAILED_WORDS = frozenset({"false", "fail", "failed", "failure", "error", "失败"})
-_SUCCESS_WORDS = frozenset({"true", "success", "succeed", "ok", "y", "yes", "是", "成功"})
 _ENVELOPE_MESSAGES = (*_MESSAGE_FIELDS, "returnMsg", "resultMsg", "retMsg", "rtnMsg", "respMsg", "errorMessage",
-                      "errMsg", "reason")
-_ZERO_CODES = frozenset({"0", "200"})
+                      "errMsg")
+_ENVELOPE_KEYS = frozenset({*_ERRCODE_FIELDS, *_ENVELOPE_CODE_FIELDS, *_SURE_FLAGS, *_ENVELOPE_FLAGS,
+                            *_ENVELOPE_MESSAGES, "status", "data", "timestamp", "time", "requestId", "request_id",
+                            "traceId", "trace_id", "total", "count", "errors"})
+"""What an envelope holds besides the record it wraps: an object with any other key is a record echoed back."""
 
 
 def _numeric_code(value: Any) -> str | None:
@@ -225,45 +230,54 @@ def _envelope_message(body: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _says_success(message: str) -> bool:
+    text = message.strip().lower()
+    return "成功" in text or "success" in text or text in ("ok", "done")
+
+
 def failure_envelope(body: Any) -> str | None:
     """What an answer to a write says went wrong, when it says so unmistakably, for write streams without a
     ``success`` rule; ``None`` when it does not. Only the top level of the answer is looked at:
 
     - the whole answer is the word ``false`` / ``fail`` (a SOAP ``<result>false</result>``), or the boolean;
-    - ``success`` / ``result`` / ``flag`` / ``isSuccess`` is false or says so in a word (``"false"``, ``"fail"``,
-      ``"error"``, ``"失败"``; ``success`` also ``0``) — a SOAP answer decoded from XML is text, so
-      ``<success>false</success>`` arrives as ``"false"``;
+    - ``success`` / ``isSuccess`` / ``succeed`` is false or says so in a word (``"false"``, ``"fail"``,
+      ``"失败"``; also ``0``) — a SOAP answer decoded from XML is text, so ``<success>false</success>`` arrives
+      as ``"false"``;
     - ``errcode`` / ``errCode`` is a number (or digits) other than 0 (WeChat-style gateways);
-    - ``code`` / ``returnCode`` / ``resultCode`` / ``retCode`` … is a number (or digits) other than 0 (``"0000"``
-      too) and 200, *and* the object carries a message beside it (``msg``, ``returnMsg``, …): the envelope
-      shape, not a record echoed back with a ``code`` of its own — and never when the object also says it
-      succeeded (``success: true``) or its message is the word for success (``成功``, ``ok``).
+    - in an object shaped like an envelope — a message (``msg``, ``returnMsg``, …) and nothing but envelope keys
+      (``data``, ``timestamp``, ``traceId`` …), not a record echoed back with codes of its own —
+      ``code`` / ``returnCode`` / ``resultCode`` / ``retCode`` … is a number other than 0 and 2xx
+      (``"0000"`` is 0), or ``result`` / ``flag`` / ``status`` says failed in a word;
+    - never when the object also says it succeeded (``success: true``, or a message such as ``保存成功``).
 
-    Anything else (no such field, ``code: "A01"``, an echoed record) is not called a failure: a system that says
-    success another way (``code: 1``) needs a ``success`` rule, which replaces this check."""
+    Anything else is not called a failure: a system that says so another way (``code: 1`` for an error) needs a
+    ``success`` rule, which replaces this check."""
     if not isinstance(body, Mapping):
         word = _word(body)
         return f"the answer is {body!r}" if word in ("false", "fail", "failed", "failure") else None
-    flags = {name: _word(body.get(name)) for name in _FLAG_FIELDS if name in body}
-    if any(word in _SUCCESS_WORDS for word in flags.values()):
+    message = _envelope_message(body)
+    if message is not None and _says_success(message):
         return None
-    for name, word in flags.items():
-        if word in _FAILED_WORDS or (name == "success" and _numeric_code(body.get(name)) == "0"):
-            return f"{name} = {body[name]!r}" + _quoted(body)
+    for name in _SURE_FLAGS:
+        if name in body:
+            word = _word(body[name])
+            if word == "true":
+                return None
+            if word in _FAILED_WORDS or _numeric_code(body[name]) == "0":
+                return f"{name} = {body[name]!r}" + _quoted(body)
     for name in _ERRCODE_FIELDS:
         code = _numeric_code(body.get(name))
         if code is not None and code != "0":
             return f"{name} = {body[name]!r}" + _quoted(body)
-    message = _envelope_message(body)
-    if message is None or message.strip().lower() in _SUCCESS_WORDS:
+    if message is None or not set(body) <= _ENVELOPE_KEYS:
         return None
     for name in _ENVELOPE_CODE_FIELDS:
         code = _numeric_code(body.get(name))
-        if code is not None and code not in _ZERO_CODES:
+        if code is not None and code != "0" and not 200 <= int(code) < 300:
             return f"{name} = {body[name]!r}: {message[:200]}"
-    status = _word(body.get("status"))
-    if status in ("error", "fail", "failed", "failure"):
-        return f"status = {body['status']!r}: {message[:200]}"
+    for name in (*_ENVELOPE_FLAGS, "status"):
+        if _word(body.get(name)) in _FAILED_WORDS:
+            return f"{name} = {body[name]!r}: {message[:200]}"
     return None
 
 

@@ -54,6 +54,14 @@ def test_a_soap_answer_decoded_from_xml_is_text_and_still_read() -> None:
     {"status": "processing", "msg": "已受理"},
     "true",
     None,
+    # a second review's finds: records echoed back with codes and words of their own, and success said otherwise
+    {"case_no": "370113202612060001", "code": "370113", "status": "returned", "reason": "材料不全，请补正"},
+    {"projectNo": "MZ1", "ret": 2, "reason": "已退回"},
+    {"statusCode": 201, "message": "Created"},
+    {"resultCode": "1", "resultMsg": "保存成功"},
+    {"code": 500, "msg": "操作成功"},
+    {"case_no": "A1", "result": "fail", "msg": "检查不合格"},                 # an inspection's result, echoed
+    {"case_no": "A1", "status": "error", "msg": "补正中"},
 ])
 def test_an_answer_that_does_not_say_so_is_a_delivery(body: Any) -> None:
     check_write_success(body, None, where="hall write 'cases' key 'A1'")
