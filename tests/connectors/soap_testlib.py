@@ -6,6 +6,7 @@ send, byte for byte where encodings matter.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,10 @@ from sandbox.market_wsdl import wsdl
 
 HOST = "http://market.test"
 ADDRESS = HOST + "/ScjgService.asmx"
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "wsdl-corpus"
+CORPUS = Path(os.environ.get("TONGBAN_WSDL_CORPUS") or Path(__file__).resolve().parents[1] / "wsdl-corpus")
+"""The compatibility corpus: real WSDLs of Chinese and Java/.NET systems (``tests/wsdl-corpus``, a copy of the
+project's ``../shared/wsdl-corpus`` kept in the repository so that a clean clone anywhere runs every test; its
+``SOURCES.md`` says where each file comes from). ``TONGBAN_WSDL_CORPUS`` points elsewhere."""
 SECRETS = {"username": "tongban", "password": "market-demo-secret"}
 
 

@@ -72,7 +72,7 @@ def test_scaffold_of_the_market_wsdl_matches_the_hand_written_connector(tmp_path
 
 
 def test_scaffold_writes_wsse_only_where_the_policy_asks(tmp_path: Path) -> None:
-    corpus = Path(__file__).resolve().parents[3] / "shared" / "wsdl-corpus"
+    from soap_testlib import CORPUS as corpus
     result = CliRunner().invoke(app, ["connector", "new", "sec", "--wsdl",
                                       str(corpus / "cxf-secureservice-usernametoken-policy.wsdl"), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output

@@ -1,4 +1,4 @@
-"""Every WSDL of the compatibility corpus (../shared/wsdl-corpus, real files from public repositories) loads
+"""Every WSDL of the compatibility corpus (tests/wsdl-corpus, a copy of ../shared/wsdl-corpus: real files from public repositories) loads
 offline, and ``tongban connector new`` lists every operation as written and flags what zeep cannot expose.
 
 The table pins, per file: operations in the SOAP portType as written (overloads counted), distinct names,
