@@ -33,7 +33,7 @@ def main() -> int:
         home = Path(tmp)
         handle = start_all(seed=3, records={"civil": 120, "estate": 40, "market": 40})
         try:
-            wire_sandbox(load_systems(), handle)
+            wire_sandbox(load_systems(REPO / "config" / "systems.yaml"), handle)  # the file Airflow is given
             ledger = f"sqlite:///{home / 'ledger.db'}"
             env = {**os.environ, **airflow_env(home / "airflow"), "TONGBAN_DATABASE_URL": ledger,
                    "TONGBAN_SYSTEMS": str(REPO / "config" / "systems.yaml")}
