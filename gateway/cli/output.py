@@ -15,8 +15,9 @@ from rich.text import Text
 
 from gateway.ops.humanize import BEIJING, human_duration, local_time
 
-console = Console(width=None if sys.stdout.isatty() else 200)  # piped output: don't fold tables to 80 columns
-err_console = Console(stderr=True)
+# emoji=False: rich turns ":x:" into an emoji — a record id "x" in "sd_civil:x: case_no …" lost its name
+console = Console(width=None if sys.stdout.isatty() else 200, emoji=False)  # piped: don't fold tables to 80 columns
+err_console = Console(stderr=True, emoji=False)
 
 
 def _default(value: Any) -> Any:

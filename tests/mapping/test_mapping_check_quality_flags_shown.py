@@ -59,3 +59,17 @@ def test_a_field_the_source_no_longer_sends_is_said_so_by_mapping_check(tmp_path
     report = json.loads(checked.stdout)  # the exit code is 1 (a record rejected), said on stderr
     example = next(e for e in report["examples"] if e["field"] == "applicant.name")
     assert "the source record has no value at applicant.name" in example["message"], example
+
+
+def test_a_record_id_that_spells_an_emoji_code_is_printed_as_it_is(tmp_path: Path) -> None:
+    """Found by a new engineer: the console turned ":x:" into an emoji, so record "x" was printed as "sd_civil❌"."""
+    from gateway.cli import app
+
+    record = civil.generate(42, 0)
+    record["id"] = "x"
+    del record["projectNo"]
+    sample = tmp_path / "sample.json"
+    sample.write_text(json.dumps([record], ensure_ascii=False), encoding="utf-8")
+    human = CliRunner().invoke(app, ["mapping", "check", "sd_civil", "--sample", str(sample), "--systems",
+                                     str(REPO / "config" / "systems.yaml")], terminal_width=200)
+    assert "sd_civil:x:" in human.output and "❌" not in human.output, human.output
