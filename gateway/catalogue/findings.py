@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from gateway.models.datetimes import beijing_minute
+
 from .entry import TIME_LIMIT_FORMS, TIME_LIMIT_RULE, CatalogueEntry
 from .normalise import ELEMENT_LABELS, ELEMENTS, element_key, element_text, same_element
 
@@ -133,7 +135,7 @@ def _own_rules(e: CatalogueEntry, activity: Mapping[str, datetime] | None, cutof
     if activity is not None and cutoff is not None:
         last = activity.get(e.item_code)
         if last is None or last < cutoff:
-            seen = last.isoformat() if last else "never"
+            seen = beijing_minute(last) if last else "never"  # Beijing time, as every time Tongban shows
             yield _finding("dormant", "dormant", "cases", e, f"a case within {dormant_months} months", seen,
                            f"no case for {dormant_months} months (last: {seen})")
 

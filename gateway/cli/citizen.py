@@ -372,7 +372,7 @@ def workorders_summary(database_url: DbOpt = None, json_out: JsonOpt = False, pe
     print_table(f"12345{' ' + period if period else ''}", ["工单", "转派 (其中接入前)", "转派 p50/p90/max (min)", "15分钟内转派", "自身超时转派",
                           "到达即超时", "未转派超时", "按时签收", "超时未签收", "按时答复", "超时未答复", "答复未送达 待/失败", "重办 开/拒",
                           "满意率"],
-                [[s["orders"], f'{s["routed"]} ({s["routed_before_tongban"]})', f"{d['p50']}/{d['p90']}/{d['max']}",
+                [[s["orders"], f'{s["routed"]} ({s["routed_before_tongban"]})', "/".join("—" if d[k] is None else str(d[k]) for k in ("p50", "p90", "max")),
                   _in_time_cell(s), s["dispatched_late"], s["late_on_arrival"],
                   s["undispatched_overdue"], _pct(s["sign_on_time_ratio"]), s["signs_overdue"],
                   _pct(s["reply_on_time_ratio"]), s["replies_overdue"],

@@ -76,7 +76,7 @@ def clients_add(
         print_json({**issued.client.as_dict(), "credential": issued.credential})
         return
     console.print(f"[green]client {name} added[/] (id {issued.client.client_id}, scopes "
-                  f"{', '.join(sorted(issued.client.scopes))}, expires {issued.client.expires_at or 'never'})")
+                  f"{', '.join(sorted(issued.client.scopes))}, expires {local_time(issued.client.expires_at) if issued.client.expires_at else 'never'})")
     console.print(f"credential (shown once, store it now): [bold]{issued.credential}[/]")
 
 
