@@ -288,8 +288,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError:  # not the main thread: the caller stops us some other way
             pass
     for name, server in handle.servers.items():
-        print(f"sandbox {name:6s} api {server.api.url}  admin {server.admin.url}  records {server.app.table.n}",
-              flush=True)
+        secrets = " ".join(f"{k}={v}" for k, v in handle.credentials.get(name, {}).items())
+        print(f"sandbox {name:6s} api {server.api.url}  admin {server.admin.url}  records {server.app.table.n}"
+              + (f"  demo secrets: {secrets}" if secrets else ""), flush=True)
     try:
         while not stop.wait(0.5):
             pass

@@ -23,11 +23,13 @@ def test_serve_until_sigterm() -> None:
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        urls = {}
+        urls, lines = {}, {}
         for _ in range(5):
-            parts = proc.stdout.readline().split()
-            urls[parts[1]] = parts[3]
+            line = proc.stdout.readline()
+            parts = line.split()
+            urls[parts[1]], lines[parts[1]] = parts[3], line
         assert sorted(urls) == ["civil", "estate", "hall", "licences", "market"]
+        assert "demo secrets: api_key=licences-demo-key" in lines["licences"]  # what a walkthrough exports
         r = requests.get(urls["civil"] + "/api/v1/approvals", headers={"X-Api-Key": "civil-demo-key"})
         assert r.json()["data"]["total"] == 20
         keys = requests.get(urls["licences"] + "/.well-known/issuer-keys", timeout=10).json()["keys"]
