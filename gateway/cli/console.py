@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, runtime_from
+from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, require_free_port, runtime_from
 from gateway.cli.output import console, print_json, print_table
 
 console_app = typer.Typer(no_args_is_help=True, help="The ops console: Tongban's own pages for operators.")
@@ -50,6 +50,7 @@ def console_serve(
     from gateway.console.app import create_console_app
     from gateway.crypto.pii import install_log_redaction
 
+    require_free_port(host, port, "ops console")
     application = create_console_app(runtime_from(systems, database_url, existing=True), _book(operators))
     install_log_redaction()
     console.print(f"ops console on http://{host}:{port}/console/")

@@ -138,6 +138,24 @@ def runtime_from(systems: Path | None, database_url: str | None, *, existing: bo
     return runtime
 
 
+def require_free_port(host: str, port: int, what: str) -> None:
+    """Fail in one line when ``host:port`` is taken, before a server says it is "on" an address another process
+    answers (the demo's console on 8500): uvicorn then printed a bind traceback after our address line."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(f"{what}: {host}:{port} is in use (the demo, or another {what} here?): give "
+                                  "--port another port, or stop that process") from None
+            raise ConfigError(f"{what}: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def expected_failure(exc: BaseException) -> str | None:
     """One line saying what to do, for the failures an operator meets (not bugs); ``None`` for anything else."""
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError

@@ -8,7 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, ledger_engine, runtime_from
+from gateway.cli.options import (
+    DbOpt,
+    JsonOpt,
+    SystemsOpt,
+    app,
+    guard,
+    ledger_engine,
+    require_free_port,
+    runtime_from,
+)
 from gateway.cli.output import activity, console, fail, local_time, print_json, print_table
 
 clients_app = typer.Typer(no_args_is_help=True, help="API clients of the gateway (department systems, the hall).")
@@ -47,6 +56,7 @@ def serve(
     from gateway.crypto.pii import install_log_redaction
     from gateway.sharing.api import create_app
 
+    require_free_port(host, port, "gateway API")
     application = create_app(_gateway(systems, database_url, gateway_file))
     install_log_redaction()
     uvicorn.run(application, host=host, port=port, log_level="info")
