@@ -350,7 +350,8 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
         if who is None:
             return to_login(request)
         view = console_overview(runtime)
-        return page(request, "Overview", pages.overview_page(view), who=who, refresh=bool(refresh))
+        return page(request, "Overview", pages.overview_page(view, refresh=bool(refresh)), who=who,
+                    refresh=bool(refresh))
 
     @app.get("/console/api/overview")
     def overview_json(request: Request) -> Response:

@@ -553,11 +553,16 @@ def _citizen(view: dict[str, Any]) -> str:
     )
 
 
-def overview_page(view: dict[str, Any]) -> str:
+def overview_page(view: dict[str, Any], *, refresh: bool = True) -> str:
+    """The overview; ``refresh``: whether the page reloads itself, said in the heading with the link that turns it
+    off or on (a reload closed whatever the operator had opened, an alert's whole text, within 30 s)."""
     extra = _handoffs(view) + _citizen(view) + _kpis(view) + _catalogue(view)
+    toggle = (f'refreshes every {REFRESH_SECONDS} s (<a href="/console/?refresh=0" data-testid="pause-refresh">'
+              "pause</a>)" if refresh else
+              '<a href="/console/" data-testid="resume-refresh">refresh paused: resume</a>')
     return (
         f'<h1>Overview <span class="mute" style="font-size:13px;font-weight:400">as of '
-        f'{esc(view["generated_at"])} Beijing time · refreshes every {REFRESH_SECONDS} s</span></h1>'
+        f'{esc(view["generated_at"])} Beijing time · {toggle}</span></h1>'
         + _cards(view) + _systems(view) + _charts(view) + _alerts(view) + _deadlines(view)
         + _dead_letter_summary(view) + _outbox_and_reconcile(view) + _certificates(view) + extra
     )

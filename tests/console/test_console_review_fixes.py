@@ -377,3 +377,13 @@ def test_a_forms_message_is_shown_after_the_redirect_and_not_from_an_old_link() 
     assert read_flash(secret, sent, now=1_000_005) == "replayed 3 dead letters"
     assert read_flash(secret, sent, now=1_000_000 + FLASH_SECONDS + 1) == ""
     assert read_flash(b"t" * 32, sent, now=1_000_005) == ""  # still signed
+
+
+def test_the_overview_says_it_refreshes_and_links_to_pausing_it(tmp_path: Path, ledger: Engine) -> None:
+    """Found by review: the 30 s reload closed what the operator had opened (an alert's whole text) and nothing on
+    the page said how to stop it (``?refresh=0`` existed)."""
+    client = _client(tmp_path, ledger, "viewer")
+    page = client.get("/console/").text
+    assert 'http-equiv="refresh"' in page and 'href="/console/?refresh=0"' in page
+    paused = client.get("/console/?refresh=0").text
+    assert 'http-equiv="refresh"' not in paused and "refresh paused" in paused and 'href="/console/"' in paused
