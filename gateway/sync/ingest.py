@@ -352,9 +352,12 @@ def _ingest_page(
         raw = encoded[record.source_id]
         if known is not None:
             known_hash, known_cursor = known[0], known[1]
-            if known_cursor is not None and record.cursor is not None and record.cursor < known_cursor <= horizon:
-                counts.unchanged += 1  # an older copy (a late page, a lookback overlap): never overwrite newer
-                # (a stored change time past the horizon — "2612", fixed at the source since — proves nothing)
+            if known_cursor is not None and record.cursor is not None and record.cursor < known_cursor and (
+                    known_cursor <= horizon or record.cursor > horizon):
+                # an older copy (a late page, a lookback overlap): never overwrite newer. Only a copy within the
+                # horizon replaces one stored past it ("2612", fixed at the source since): between two copies past
+                # it (a source whose clock runs hours ahead) the older stays older
+                counts.unchanged += 1
                 continue
             if known_hash == digest:
                 counts.unchanged += 1

@@ -307,3 +307,28 @@ def test_a_case_stored_with_a_future_change_time_before_the_clamp_still_takes_la
     with engine.connect() as conn:
         data = ledger.loads(conn.execute(select(cases.c.data)).scalar_one())
     assert data["summary"] == "另一副本的修改"
+
+
+def test_a_source_whose_clock_runs_hours_ahead_still_never_has_a_newer_copy_overwritten(env) -> None:
+    """Found by review: with the stored change time past the horizon (a source whose clock runs 90 minutes ahead,
+    or Beijing time read as UTC), the older-copy guard was off: a late page's older copy overwrote the newer one,
+    and every run after swapped them again, two versions and two pushes a run."""
+    engine, ctx = env
+    context = ctx("sd_civil")
+    from datetime import datetime
+
+    from gateway.models import BEIJING
+
+    ahead = datetime.now(BEIJING) + timedelta(minutes=90)
+    newer = copy.deepcopy(civil.generate(7, 44))
+    newer["summary"] = "新版本"
+    newer["updateTime"] = ahead.strftime("%Y-%m-%d %H:%M:%S")
+    older = copy.deepcopy(newer)
+    older["summary"] = "旧版本"
+    older["updateTime"] = (ahead - timedelta(minutes=2)).strftime("%Y-%m-%d %H:%M:%S")
+    assert ingest(engine, context, [raw(newer)]).inserted == 1
+    for _ in range(2):
+        assert ingest(engine, context, [raw(older)]).unchanged == 1
+    with engine.connect() as conn:
+        assert ledger.loads(conn.execute(select(cases.c.data)).scalar_one())["summary"] == "新版本"
+    assert count(engine, outbox) == 1
