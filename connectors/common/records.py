@@ -15,6 +15,7 @@ raw JSON text kept; the page's other records go on.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -182,24 +183,34 @@ def _raise_credentials_or_busy(outcome: EnvelopeOutcome, said: str, where: str) 
         raise RetriableSyncError(f"{where}: the system is busy: {said}")
 
 
-_ERRCODE_FIELDS = ("errcode", "errCode")
-_ENVELOPE_CODE_FIELDS = ("code", "returnCode", "resultCode", "retCode", "rtnCode", "respCode", "statusCode",
-                         "status_code")
+_SURE_FLAGS = ("success", "issuccess", "succeed", "ok")
+"""Fields (compared in lower case: .NET writes ``Success``) that can only say whether the call worked, as a boolean
+or its text (``"false"``: a SOAP answer decoded from XML is text throughout)."""
+_ERRCODE_FIELDS = ("errcode",)
+_ENVELOPE_CODE_FIELDS = ("code", "returncode", "resultcode", "retcode", "rtncode", "respcode", "statuscode",
+                         "status_code", "ret", "status")
 """Status codes of government and Java/.NET envelopes (``{"returnCode": "500", "returnMsg": "system error"}``):
-a failure when other than 0 and 2xx, with a message beside them, in an object shaped like an envelope."""
-_SURE_FLAGS = ("success", "isSuccess", "succeed")
-"""Fields that can only say whether the call worked, as a boolean or its text (``"false"``: a SOAP answer decoded
-from XML is text throughout)."""
-_ENVELOPE_FLAGS = ("result", "flag")
-"""Fields that say so in an envelope, but are ordinary fields of an echoed record too (a case's ``result``):
-read only when the object is shaped like an envelope."""
+a failure when other than 0 and 2xx, in an object shaped like an envelope."""
+_ENVELOPE_FLAGS = ("result", "flag", "status")
+"""Fields that say how the call went in an envelope, but are ordinary fields of an echoed record too (a case's
+``result``): read only in an object shaped like an envelope."""
 _FAILED_WORDS = frozenset({"false", "fail", "failed", "failure", "error", "失败"})
-_ENVELOPE_MESSAGES = (*_MESSAGE_FIELDS, "returnMsg", "resultMsg", "retMsg", "rtnMsg", "respMsg", "errorMessage",
-                      "errMsg")
-_ENVELOPE_KEYS = frozenset({*_ERRCODE_FIELDS, *_ENVELOPE_CODE_FIELDS, *_SURE_FLAGS, *_ENVELOPE_FLAGS,
-                            *_ENVELOPE_MESSAGES, "status", "data", "timestamp", "time", "requestId", "request_id",
-                            "traceId", "trace_id", "total", "count", "errors"})
-"""What an envelope holds besides the record it wraps: an object with any other key is a record echoed back."""
+_SUCCESS_WORDS = frozenset({"true", "success", "succeed", "succeeded", "ok", "y", "yes", "是", "成功"})
+_ENVELOPE_MESSAGES = ("msg", "message", "error", "errmsg", "error_description", "errormsg", "returnmsg",
+                      "resultmsg", "retmsg", "rtnmsg", "respmsg", "errormessage", "reason", "submsg", "sub_msg")
+_ENVELOPE_KEYS = frozenset({*_SURE_FLAGS, *_ERRCODE_FIELDS, *_ENVELOPE_CODE_FIELDS, *_ENVELOPE_FLAGS,
+                            *_ENVELOPE_MESSAGES, "data", "timestamp", "time", "requestid", "request_id", "traceid",
+                            "trace_id", "total", "count", "errors", "sign", "signtype", "sign_type", "nonce",
+                            "appid", "app_id", "version", "charset", "format", "path", "subcode", "sub_code",
+                            "errorcode", "error_code", "details"})
+"""What an envelope holds besides the record it wraps (lower case): an object with any other key is a record
+echoed back, whose ``code`` or ``result`` is its own."""
+_SUCCESS_MESSAGE = re.compile(
+    r"(?:(?:操作|保存|提交|处理|推送|接收|上报|同步|办理|请求|调用|数据|导入|写入|更新|新增|删除)?(?:成功|完成|完毕)"
+    r"|已(?:受理|接收|收到|保存|提交|办结|处理|完成|入库)"
+    r"|(?:success|succeeded|successful|ok|done|accepted|created|saved))[!！。.\s]*", re.IGNORECASE)
+"""A message that says the call worked, whole (``保存成功``, ``已受理``, ``Success``): never a phrase with a
+negation or a count in it (``保存不成功``, ``导入成功0条，失败1条``)."""
 
 
 def _numeric_code(value: Any) -> str | None:
@@ -222,67 +233,67 @@ def _word(value: Any) -> str | None:
     return None
 
 
-def _envelope_message(body: Mapping[str, Any]) -> str | None:
-    for name in _ENVELOPE_MESSAGES:
-        value = body.get(name)
-        if value not in (None, "") and not isinstance(value, (Mapping, list)):
-            return str(value)
-    return None
-
-
-def _says_success(message: str) -> bool:
-    text = message.strip().lower()
-    return "成功" in text or "success" in text or text in ("ok", "done")
-
-
 def failure_envelope(body: Any) -> str | None:
     """What an answer to a write says went wrong, when it says so unmistakably, for write streams without a
-    ``success`` rule; ``None`` when it does not. Only the top level of the answer is looked at:
+    ``success`` rule; ``None`` when it does not. Only the top level of the answer is looked at, its keys in any
+    case (``Success``, ``Code``: .NET), in this order:
 
-    - the whole answer is the word ``false`` / ``fail`` (a SOAP ``<result>false</result>``), or the boolean;
-    - ``success`` / ``isSuccess`` / ``succeed`` is false or says so in a word (``"false"``, ``"fail"``,
-      ``"失败"``; also ``0``) — a SOAP answer decoded from XML is text, so ``<success>false</success>`` arrives
-      as ``"false"``;
-    - ``errcode`` / ``errCode`` is a number (or digits) other than 0 (WeChat-style gateways);
-    - in an object shaped like an envelope — a message (``msg``, ``returnMsg``, …) and nothing but envelope keys
-      (``data``, ``timestamp``, ``traceId`` …), not a record echoed back with codes of its own —
-      ``code`` / ``returnCode`` / ``resultCode`` / ``retCode`` … is a number other than 0 and 2xx
-      (``"0000"`` is 0), or ``result`` / ``flag`` / ``status`` says failed in a word;
-    - never when the object also says it succeeded (``success: true``, or a message such as ``保存成功``).
+    1. the whole answer is the word ``false`` / ``fail`` (a SOAP ``<result>false</result>``), or the boolean;
+    2. ``success`` / ``isSuccess`` / ``succeed`` / ``ok`` decides when present: false, or a word saying so
+       (``"false"``, ``"fail"``, ``"失败"``; also ``0``) is a failure whatever the message says — a SOAP answer
+       decoded from XML is text, so ``<success>false</success>`` arrives as ``"false"``; true is a delivery;
+    3. ``errcode`` other than 0 (WeChat-style gateways) is a failure;
+    4. a message that says, whole, that the call worked (``保存成功``, ``已受理``, ``Success``) is a delivery —
+       never one with a negation or a count (``保存不成功``, ``成功0条，失败1条``);
+    5. in an object shaped like an envelope — a message (``msg``, ``returnMsg``, ``reason`` …) and nothing but
+       envelope keys (``data``, ``sign``, ``traceId`` …), not a record echoed back with codes of its own — a
+       ``result`` / ``flag`` / ``status`` saying success is a delivery; a ``code`` / ``returnCode`` / ``ret`` …
+       other than 0 and 2xx (``"0000"`` is 0), or one of those saying failed, is a failure.
 
-    Anything else is not called a failure: a system that says so another way (``code: 1`` for an error) needs a
-    ``success`` rule, which replaces this check."""
+    Anything else is a delivery: a system that says success another way (``code: 1`` with a message this does not
+    read as success) needs a ``success`` rule, which replaces this check."""
     if not isinstance(body, Mapping):
         word = _word(body)
         return f"the answer is {body!r}" if word in ("false", "fail", "failed", "failure") else None
-    message = _envelope_message(body)
-    if message is not None and _says_success(message):
-        return None
+    keys = {str(k).lower(): k for k in body}
+    value = {low: body[k] for low, k in keys.items()}.get
     for name in _SURE_FLAGS:
-        if name in body:
-            word = _word(body[name])
-            if word == "true":
+        if name in keys:
+            word = _word(value(name))
+            if word in _SUCCESS_WORDS:
                 return None
-            if word in _FAILED_WORDS or _numeric_code(body[name]) == "0":
-                return f"{name} = {body[name]!r}" + _quoted(body)
-    for name in _ERRCODE_FIELDS:
-        code = _numeric_code(body.get(name))
-        if code is not None and code != "0":
-            return f"{name} = {body[name]!r}" + _quoted(body)
-    if message is None or not set(body) <= _ENVELOPE_KEYS:
+            if word in _FAILED_WORDS or _numeric_code(value(name)) == "0":
+                return f"{keys[name]} = {value(name)!r}" + _said(body, keys)
+    code = _numeric_code(value("errcode"))
+    if code is not None and code != "0":
+        return f"{keys['errcode']} = {value('errcode')!r}" + _said(body, keys)
+    message = _message(keys, value)
+    if message is not None and _SUCCESS_MESSAGE.fullmatch(message.strip()):
+        return None
+    if message is None or not set(keys) <= _ENVELOPE_KEYS:
+        return None
+    if any(_word(value(name)) in _SUCCESS_WORDS for name in _ENVELOPE_FLAGS if name in keys):
         return None
     for name in _ENVELOPE_CODE_FIELDS:
-        code = _numeric_code(body.get(name))
+        code = _numeric_code(value(name)) if name in keys else None
         if code is not None and code != "0" and not 200 <= int(code) < 300:
-            return f"{name} = {body[name]!r}: {message[:200]}"
-    for name in (*_ENVELOPE_FLAGS, "status"):
-        if _word(body.get(name)) in _FAILED_WORDS:
-            return f"{name} = {body[name]!r}: {message[:200]}"
+            return f"{keys[name]} = {value(name)!r}: {message[:200]}"
+    for name in _ENVELOPE_FLAGS:
+        if name in keys and _word(value(name)) in _FAILED_WORDS:
+            return f"{keys[name]} = {value(name)!r}: {message[:200]}"
     return None
 
 
-def _quoted(body: Mapping[str, Any]) -> str:
-    message = server_message(body)
+def _message(keys: Mapping[str, Any], value: Any) -> str | None:
+    for name in _ENVELOPE_MESSAGES:
+        found = value(name) if name in keys else None
+        if found not in (None, "") and not isinstance(found, (Mapping, list)):
+            return str(found)
+    return None
+
+
+def _said(body: Mapping[str, Any], keys: Mapping[str, Any]) -> str:
+    message = _message(keys, {low: body[k] for low, k in keys.items()}.get)
     return f": {message[:200]}" if message else ""
 
 

@@ -29,6 +29,22 @@ from gateway.contract.errors import WriteRejectedError
     {"status": "error", "msg": "db down"},
     "false",
     False,
+    # a third review's finds: a message that mentions success, a negation or a count in it, a signed envelope,
+    # .NET's PascalCase, ret, reason and ok
+    {"success": False, "message": "保存不成功：统一社会信用代码校验未通过"},
+    {"isSuccess": False, "errorMsg": "申报未成功：材料缺失"},
+    {"code": 500, "msg": "操作不成功"},
+    {"errcode": 40001, "errmsg": "access_token 获取未成功"},
+    {"success": False, "msg": "导入成功0条，失败1条：身份证号码格式错误"},
+    {"code": 500, "msg": "共1条，成功0条，失败1条"},
+    {"returnCode": "9999", "returnMsg": "推送成功0条"},
+    {"code": 500, "msg": "系统异常", "data": None, "sign": "abc"},
+    {"code": -1, "msg": "签名校验失败", "data": None, "nonce": "x", "appId": "a"},
+    {"Success": False, "Message": "保存失败"},
+    {"Code": 500, "Msg": "系统异常", "Data": None},
+    {"code": 500, "message": "Internal error", "data": None, "ok": False},
+    {"ret": -1, "msg": "签名错误"},
+    {"code": 500, "reason": "数据库异常"},
 ])
 def test_an_answer_that_says_it_failed_is_refused(body: Any) -> None:
     with pytest.raises(WriteRejectedError):
@@ -62,6 +78,10 @@ def test_a_soap_answer_decoded_from_xml_is_text_and_still_read() -> None:
     {"code": 500, "msg": "操作成功"},
     {"case_no": "A1", "result": "fail", "msg": "检查不合格"},                 # an inspection's result, echoed
     {"case_no": "A1", "status": "error", "msg": "补正中"},
+    {"result": "success", "code": "1", "msg": "已接收"},                   # success said in result or flag
+    {"flag": "Y", "code": "1", "msg": "提交完成"},
+    {"code": 1, "msg": "已受理", "data": {"id": "X1"}},                     # code 1 with a success message
+    {"code": "10000", "msg": "Success"},
 ])
 def test_an_answer_that_does_not_say_so_is_a_delivery(body: Any) -> None:
     check_write_success(body, None, where="hall write 'cases' key 'A1'")
