@@ -519,8 +519,8 @@ def connector_check(
         print_json({"system": system, "ok": ok, "message": result.message,
                     **({"first_page": page.as_dict()} if page is not None else {})})
     else:
-        console.print(f"{'[green]ok[/]' if result.ok else '[red]failed[/]'} {system}: {result.message}",
-                      markup=True, highlight=False)
+        console.print(f"{'[green]ok[/]' if result.ok else '[red]failed[/]'} {system}: ", end="", markup=True)
+        console.print(result.message, markup=False, highlight=False)  # the system's own words: "[/api/v1/health]"
         if page is not None and page.ok:
             console.print(f"[green]ok[/] {system}: ", end="", markup=True)
             console.print(page.message, markup=False, highlight=False)
