@@ -263,10 +263,10 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
         return sessions.csrf_ok(secret, who[0].name, who[1], form.get("csrf"))
 
     def page(request: Request, title: str, body: str, *, who: tuple[Operator, int], refresh: bool = False,
-             message: str = "") -> HTMLResponse:
+             message: str = "", paused: bool = False) -> HTMLResponse:
         operator = who[0]
         return HTMLResponse(pages.layout(title, body, operator=operator.name, role=operator.role,
-                                         csrf=token(who), refresh=refresh, message=message))
+                                         csrf=token(who), refresh=refresh, message=message, paused=paused))
 
     def to_login(request: Request) -> RedirectResponse:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -351,7 +351,7 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
             return to_login(request)
         view = console_overview(runtime)
         return page(request, "Overview", pages.overview_page(view, refresh=bool(refresh)), who=who,
-                    refresh=bool(refresh))
+                    refresh=bool(refresh), paused=not refresh)
 
     @app.get("/console/api/overview")
     def overview_json(request: Request) -> Response:

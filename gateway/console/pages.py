@@ -126,15 +126,18 @@ def bar_chart(title: str, series: Sequence[tuple[str, Sequence[tuple[str, float,
 
 
 def layout(title: str, body: str, *, operator: str | None = None, role: str | None = None,
-           csrf: str = "", refresh: bool = False, message: str = "") -> str:
+           csrf: str = "", refresh: bool = False, message: str = "", paused: bool = False) -> str:
+    """The page around ``body``. ``paused``: the overview with its refresh paused — its own links keep it paused
+    (the "Alerts" link, where an operator goes to read an alert whole, turned the 30 s reload back on)."""
     nav = ""
     if operator:
+        o = "/console/?refresh=0" if paused else "/console/"
         nav = (  # the links wrap among themselves; who is logged in and "Log out" stay together on the right
-            '<nav data-testid="nav"><a href="/console/">Overview</a><a href="/console/#alerts">Alerts</a>'
-            '<a href="/console/#deadlines">Deadlines</a><a href="/console/dead-letters">Dead letters</a>'
-            '<a href="/console/#outbox">Outbox</a><a href="/console/#certificates">Certificates</a>'
-            '<a href="/console/handoffs">Hand-offs</a><a href="/console/#evaluations">好差评 · 12345</a>'
-            '<a href="/console/#kpis">KPIs</a><a href="/console/#catalogue">Catalogue</a></nav>'
+            f'<nav data-testid="nav"><a href="{o}">Overview</a><a href="{o}#alerts">Alerts</a>'
+            f'<a href="{o}#deadlines">Deadlines</a><a href="/console/dead-letters">Dead letters</a>'
+            f'<a href="{o}#outbox">Outbox</a><a href="{o}#certificates">Certificates</a>'
+            f'<a href="/console/handoffs">Hand-offs</a><a href="{o}#evaluations">好差评 · 12345</a>'
+            f'<a href="{o}#kpis">KPIs</a><a href="{o}#catalogue">Catalogue</a></nav>'
             f'<span class="me"><span class="who">{esc(operator)} ({esc(role)})</span>'
             f'<form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{esc(csrf)}">'
             '<button type="submit">Log out</button></form></span>'

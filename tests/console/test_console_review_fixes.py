@@ -387,3 +387,4 @@ def test_the_overview_says_it_refreshes_and_links_to_pausing_it(tmp_path: Path, 
     assert 'http-equiv="refresh"' in page and 'href="/console/?refresh=0"' in page
     paused = client.get("/console/?refresh=0").text
     assert 'http-equiv="refresh"' not in paused and "refresh paused" in paused and 'href="/console/"' in paused
+    assert 'href="/console/?refresh=0#alerts"' in paused  # its own links keep it paused
