@@ -112,9 +112,6 @@ class DemoWorld:
     """Front-desk cases taken at street offices pending the department's acceptance (一窗受理, issue 15)."""
     catalogues: dict[str, str] = field(default_factory=dict)
     citizen: dict[str, str] = field(default_factory=dict)
-    handoff: list[Path] = field(default_factory=list)
-    """The ``tongban.yaml`` written for a second shell: removed when the demo stops (its sandbox ports die with
-    it, and left behind it overrode ``config/systems.yaml`` for every later command run here)."""
 
     @property
     def departments(self) -> list[str]:
@@ -131,9 +128,6 @@ class DemoWorld:
 
     def stop(self) -> None:
         self.handle.stop()
-        for path in self.handoff:
-            if is_handoff(path):  # still the demo's own (not replaced by the user meanwhile)
-                path.unlink(missing_ok=True)
 
 
 def demo_world(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workdir: Path = Path(".tongban"),
@@ -181,8 +175,6 @@ def demo_world(*, records: int = 300, frontdesk: int = 10, seed: int = 42, workd
         say(f"{len(world.created)} cases accepted at the hall's front desk")
         _street_offices(world, say)
         for path in write_handoff(systems, database_url=db_url, env=dict(os.environ), workdir=workdir):
-            if path.name == "tongban.yaml":
-                world.handoff.append(path)
             say(f"wrote {path}" + (" (tongban status in another shell reads the demo's ledger; source "
                                    f"{workdir / 'demo.env'} for its secrets)" if path.name == "tongban.yaml" else ""))
     except BaseException:

@@ -57,25 +57,3 @@ def test_the_demo_env_holding_the_sandbox_secrets_is_readable_by_its_user_only(t
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     assert env_file.read_text(encoding="utf-8") == "export TONGBAN_SD_CIVIL_API_KEY=k\n"
 
-
-def test_the_demo_takes_its_tongban_yaml_away_when_it_stops(tmp_path: Path) -> None:
-    """Found by a new engineer: left behind, the demo's tongban.yaml (its sandbox's ports, dead once it stopped)
-    overrode config/systems.yaml for every later command in the directory — syncs retried dead ports and failed,
-    and the test command's Airflow smoke failed on it. One the user replaced meanwhile stays."""
-    from gateway.demo.once import DemoWorld
-
-    class Sandbox:
-        def stop(self) -> None:
-            pass
-
-    workdir = tmp_path / ".tongban"
-    workdir.mkdir()
-    systems = load_systems(REPO / "config" / "systems.yaml")
-    for replaced in (False, True):
-        (written, *_) = write_handoff(systems, database_url="sqlite:///x.db", env={}, workdir=workdir, cwd=tmp_path)
-        world = DemoWorld(workdir=workdir, systems=systems, handle=Sandbox(), wired={}, database_url="sqlite:///x.db",
-                          env={}, handoff=[written])
-        if replaced:
-            written.write_text("systems: {}\n", encoding="utf-8")
-        world.stop()
-        assert written.exists() == replaced
