@@ -202,7 +202,7 @@ def date_old_rectifications(conn: Any, calendar: WorkCalendar, policy: Policy) -
         due = rectification_due(row["due_at"], calendar, policy)
         if row["done_at"] is not None:
             due = min(due, rectification_due(row["done_at"], calendar, policy))
-        store.set_callback(conn, row["rating_id"], rect_due_at=due)
+        store.date_rectification(conn, row["rating_id"], due)
     return len(rows)
 
 

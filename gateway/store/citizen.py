@@ -347,6 +347,13 @@ def callbacks_without_rectification_due(conn: Connection) -> list[RowMapping]:
     return list(conn.execute(select(b.rating_id, b.due_at, b.done_at).where(b.rect_due_at.is_(None))).mappings())
 
 
+def date_rectification(conn: Connection, rating_id: str, due: Any) -> int:
+    """Set a callback's rectification due time where it has none (a callback recorded meanwhile keeps its own)."""
+    b = citizen_callbacks.c
+    return conn.execute(update(citizen_callbacks).where(b.rating_id == rating_id, b.rect_due_at.is_(None))
+                        .values(rect_due_at=due)).rowcount
+
+
 def set_callback(conn: Connection, rating_id: str, **values: Any) -> int:
     return conn.execute(update(citizen_callbacks).where(citizen_callbacks.c.rating_id == rating_id)
                         .values(**values)).rowcount
