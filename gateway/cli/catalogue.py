@@ -276,6 +276,9 @@ def kpi(
                     [[f["key"], _label(f["kpi"], by), _kpi_cell(f["kpi"], f["now"], s["now"]),
                       _kpi_cell(f["kpi"], f["before"], s["before"]), _change(f["change"])]
                      for f, s in zip(flat, sums)])
+        if not any((r["sums"]["now"] or {}).get("cases") or (r["sums"]["before"] or {}).get("cases")
+                   for r in result["rows"]):
+            _say_nothing_counted(engine, f"{period} or {result['compared_with']}")
         return
     if division is not None and not items:
         raise ConfigError("--division filters the item KPIs: give it with --items")
@@ -290,3 +293,15 @@ def kpi(
     print_table(f"KPIs{' by ' + by if by else ''}{' ' + period if period else ''} (definitions: docs/kpi.md)",
                 [_label(c, by) for c in columns],
                 [[_kpi_cell(c, r.get(c), row.get("sums") or {}) for c in columns] for r, row in zip(flat, rows)])
+    if not items and not any((row.get("sums") or {}).get("cases") for row in rows):
+        _say_nothing_counted(engine, period or "the ledger")
+
+
+def _say_nothing_counted(engine: Any, where: str) -> None:
+    """An empty table says why: no case in the period asked for (a month the ledger holds no case of printed
+    only the headings, exit 0), naming the months the ledger does hold."""
+    from gateway.ops import kpi as kpis
+
+    months = kpis.months_counted(engine)
+    held = f"the ledger's cases are of {months[0]} to {months[-1]}" if months else "the ledger counts no case yet"
+    console.print(f"no case counted in {where}: {held}", markup=False, highlight=False)

@@ -466,6 +466,13 @@ def previous_period(period: str, against: Literal["previous", "year"] = "previou
     return other
 
 
+def months_counted(engine: Engine) -> list[str]:
+    """The first and last month the KPIs count cases in (empty: none yet), for a report that found none."""
+    with engine.connect() as conn:
+        first, last = store.month_span(conn)
+    return [m for m in (first, last) if m]
+
+
 def compute(engine: Engine, *, by: Dimension | None = None, period: str | None = None) -> list[KpiRow]:
     """Case-based KPIs per group of ``by`` (None: one overall row) over ``period`` (month, year or all)."""
     month_from, month_to = period_range(period)

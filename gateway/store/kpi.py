@@ -216,6 +216,13 @@ def _item_limits() -> Any:
             .where(i.status == "active").group_by(i.item_code).subquery("items"))
 
 
+def month_span(conn: Connection) -> tuple[str | None, str | None]:
+    """The first and last month (``YYYY-MM``, of the 申请时间) the KPI facts count a case in."""
+    f = kpi_case_facts.c
+    first, last = conn.execute(select(func.min(f.month), func.max(f.month))).one()
+    return first, last
+
+
 def aggregate(conn: Connection, by: str | None, *, month_from: str | None = None, month_to: str | None = None,
               set_aside: Sequence[str] = (), city_scope: str = "city") -> list[dict[str, Any]]:
     """Sums of the live cases' contribution rows, grouped by one of :data:`DIMENSIONS` (None: one row).

@@ -305,6 +305,7 @@ def test_the_kpi_command_shows_the_counts_apart_and_refuses_what_it_cannot_group
     table = _tongban(tmp_path, "kpi", "--no-refresh", "--database-url", url)
     assert table.returncode == 0, table.stderr
     assert "办件量" in table.stdout and "不予受理件" in table.stdout and "撤回件" in table.stdout
+    assert "no case counted" not in table.stdout
 
     for args, words in ((("--items", "--by", "month"), "--items --by 'month' is not supported"),
                         (("--by", "level"), "--by 'level' is not supported"),
@@ -313,6 +314,13 @@ def test_the_kpi_command_shows_the_counts_apart_and_refuses_what_it_cannot_group
         assert refused.returncode == 1, (args, refused.stdout)
         assert words in refused.stderr and "--by department or level" in refused.stderr, refused.stderr
         assert "Traceback" not in refused.stderr
+
+    # a month the ledger holds no case of says so, and which months it holds (it printed the headings alone)
+    for args in (("--period", "2031-05"), ("--by", "month", "--period", "2031-05", "--compare", "year")):
+        empty = _tongban(tmp_path, "kpi", "--no-refresh", *args, "--database-url", url)
+        assert empty.returncode == 0, empty.stderr
+        said = " ".join(empty.stdout.split())
+        assert "no case counted in 2031-05" in said and "the ledger's cases are of 2026-" in said, said
 
 
 def test_on_time_and_overdue_say_their_base_when_it_is_a_small_part_of_the_cases() -> None:
