@@ -56,6 +56,12 @@ def count(engine, table, *where) -> int:
         return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
 
 
+def case_summary(engine) -> str:
+    """The summary of the one case the ledger holds."""
+    with engine.connect() as conn:
+        return ledger.loads(conn.execute(select(cases.c.data)).scalar_one())["summary"]
+
+
 def ingest(engine, context, records, rejects=()):
     with engine.begin() as conn:
         return ingest_page(conn, context, records, rejects)
@@ -87,9 +93,7 @@ def test_an_older_copy_never_overwrites_a_newer_one(env) -> None:
     ingest(engine, context, [newer_raw])
     result = ingest(engine, context, [raw(base)])
     assert result.updated == 0 and result.unchanged == 1
-    with engine.connect() as conn:
-        data = ledger.loads(conn.execute(select(cases.c.data)).scalar_one())
-    assert data["summary"] == "更新后的办理摘要"
+    assert case_summary(engine) == "更新后的办理摘要"
 
 
 def test_bad_records_go_to_dead_letters_naming_field_and_rule_and_the_batch_goes_on(env) -> None:
@@ -259,9 +263,7 @@ def test_a_change_time_far_in_the_future_does_not_win_every_merge_after_it(env) 
     assert stored.year < 2100  # counted as changed when it was read
     second = ingest(engine, context, [raw(later)])
     assert second.inserted == 1  # the second copy's own source record
-    with engine.connect() as conn:
-        data = ledger.loads(conn.execute(select(cases.c.data)).scalar_one())
-    assert data["summary"] == "真正的最新修改"
+    assert case_summary(engine) == "真正的最新修改"
 
 
 def test_a_record_fixed_after_a_future_change_time_is_taken(env) -> None:
@@ -282,9 +284,7 @@ def test_a_record_fixed_after_a_future_change_time_is_taken(env) -> None:
     fixed["updateTime"] = datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
     fixed["summary"] = "已更正"
     assert ingest(engine, context, [raw(fixed)]).updated == 1
-    with engine.connect() as conn:
-        data = ledger.loads(conn.execute(select(cases.c.data)).scalar_one())
-    assert data["summary"] == "已更正"
+    assert case_summary(engine) == "已更正"
 
 
 def test_a_case_stored_with_a_future_change_time_before_the_clamp_still_takes_later_changes(env) -> None:
@@ -304,9 +304,7 @@ def test_a_case_stored_with_a_future_change_time_before_the_clamp_still_takes_la
     other["id"] = other["id"] + "-B"
     other["summary"] = "另一副本的修改"
     assert ingest(engine, context, [raw(other)]).inserted == 1
-    with engine.connect() as conn:
-        data = ledger.loads(conn.execute(select(cases.c.data)).scalar_one())
-    assert data["summary"] == "另一副本的修改"
+    assert case_summary(engine) == "另一副本的修改"
 
 
 def test_a_source_whose_clock_runs_hours_ahead_still_never_has_a_newer_copy_overwritten(env) -> None:
@@ -329,6 +327,5 @@ def test_a_source_whose_clock_runs_hours_ahead_still_never_has_a_newer_copy_over
     assert ingest(engine, context, [raw(newer)]).inserted == 1
     for _ in range(2):
         assert ingest(engine, context, [raw(older)]).unchanged == 1
-    with engine.connect() as conn:
-        assert ledger.loads(conn.execute(select(cases.c.data)).scalar_one())["summary"] == "新版本"
+    assert case_summary(engine) == "新版本"
     assert count(engine, outbox) == 1
