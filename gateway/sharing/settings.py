@@ -137,9 +137,26 @@ class GatewaySettings(BaseModel):
         return {i.item_code: i for i in self.items}
 
 
-def load_gateway_settings(path: str | Path | None = None) -> GatewaySettings:
+def _gateway_file(path: str | Path | None) -> Path:
     """``path``, else ``TONGBAN_GATEWAY``, else ``gateway.yaml`` here, else the repository's config/gateway.yaml."""
-    chosen = find_config_file(path, "TONGBAN_GATEWAY", "gateway.yaml", "gateway.yaml", "gateway file")
+    return find_config_file(path, "TONGBAN_GATEWAY", "gateway.yaml", "gateway.yaml", "gateway file")
+
+
+def _gateway_data(text: str, where: str) -> dict[str, Any]:
+    data = load_yaml(text, where=where) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    return data
+
+
+def _anchor_path(anchor: Path | None, base_dir: Path) -> Path | None:
+    """The anchor file as the gateway uses it: a relative path is read against the gateway file's folder."""
+    return anchor if anchor is None or anchor.is_absolute() else base_dir / anchor
+
+
+def load_gateway_settings(path: str | Path | None = None) -> GatewaySettings:
+    """The settings of the gateway file (:func:`_gateway_file` says which)."""
+    chosen = _gateway_file(path)
     return parse_gateway_settings(chosen.read_text(encoding="utf-8"), base_dir=chosen.resolve().parent, where=str(chosen))
 
 
@@ -148,18 +165,13 @@ def configured_anchor_file(path: str | Path | None = None) -> Path | None:
     :func:`load_gateway_settings` finds the file). ``tongban audit verify`` runs where the gateway's other settings
     (its metrics token, its issuers' secrets) need not be set: loading the whole file failed on them before any
     row was checked."""
-    chosen = find_config_file(path, "TONGBAN_GATEWAY", "gateway.yaml", "gateway.yaml", "gateway file")
-    data = load_yaml(chosen.read_text(encoding="utf-8"), where=str(chosen)) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{chosen}: expected a mapping")
-    anchor = GatewaySettings._anchor_file(data.get("audit_anchor_file"))
-    return None if anchor is None else anchor if anchor.is_absolute() else chosen.resolve().parent / anchor
+    chosen = _gateway_file(path)
+    data = _gateway_data(chosen.read_text(encoding="utf-8"), str(chosen))
+    return _anchor_path(GatewaySettings._anchor_file(data.get("audit_anchor_file")), chosen.resolve().parent)
 
 
 def parse_gateway_settings(text: str, *, base_dir: Path, where: str = "<gateway>") -> GatewaySettings:
-    data = load_yaml(text, where=where) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping")
+    data = _gateway_data(text, where)
     issuers = {}
     for name, entry in (data.pop("issuers", None) or {}).items():
         try:
@@ -169,10 +181,7 @@ def parse_gateway_settings(text: str, *, base_dir: Path, where: str = "<gateway>
             raise ConfigError(f"{where}: issuer {name}: {problems}") from None
     try:
         settings = GatewaySettings(issuers=issuers, **data)
-        anchor = settings.audit_anchor_file
-        if anchor is not None and not anchor.is_absolute():
-            settings = settings.model_copy(update={"audit_anchor_file": base_dir / anchor})
-        return settings
+        return settings.model_copy(update={"audit_anchor_file": _anchor_path(settings.audit_anchor_file, base_dir)})
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"{where}: {problems}") from None
