@@ -12,7 +12,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, and_, case, func, or_, select
 
-from gateway.store.tables import api_clients, audit_log, citizen_outbox, outbox, reconciliations, runs
+from gateway.store.tables import (
+    RECONCILIATION_PROBLEMS,
+    api_clients,
+    audit_log,
+    citizen_outbox,
+    outbox,
+    reconciliations,
+    runs,
+)
 
 
 def sync_totals_by_system(conn: Connection, *, since: datetime) -> list[dict[str, Any]]:
@@ -57,8 +65,6 @@ def outbox_by_target_and_status(conn: Connection) -> dict[str, dict[str, Any]]:
 _RECONCILED_COUNTS = ("source_count", "ledger_count", "hall_expected", "hall_count", "matched", "missing_in_ledger",
                       "divergent", "extra_in_ledger", "rejected", "unrecorded_rejections", "missing_in_hall",
                       "stale_in_hall")
-_DAY_PROBLEMS = ("missing_in_ledger", "divergent", "extra_in_ledger", "unrecorded_rejections", "missing_in_hall",
-                 "stale_in_hall")  # what makes a day not ok (gateway.sync.reconcile.DayReport.ok)
 
 
 def latest_reconciliations(conn: Connection) -> list[dict[str, Any]]:
@@ -68,8 +74,8 @@ def latest_reconciliations(conn: Connection) -> list[dict[str, Any]]:
     of them were not in order (``days_with_problems``)."""
     c = reconciliations.c
     newest = select(c.system, func.max(c.checked_at).label("checked_at")).group_by(c.system).subquery()
-    troubled = case((sum((getattr(c, name) for name in _DAY_PROBLEMS[1:]), getattr(c, _DAY_PROBLEMS[0])) > 0, 1),
-                    else_=0)
+    troubled = case((sum((getattr(c, name) for name in RECONCILIATION_PROBLEMS[1:]),
+                         getattr(c, RECONCILIATION_PROBLEMS[0])) > 0, 1), else_=0)
     rows = conn.execute(
         select(c.system, c.checked_at, func.count().label("days"), func.min(c.day).label("first_day"),
                func.max(c.day).label("last_day"), func.sum(troubled).label("days_with_problems"),

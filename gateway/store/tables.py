@@ -315,6 +315,11 @@ reconciliations = Table(
 """What one reconciliation found, per system and day: counts and order-independent content hashes of the
 source, the ledger and the hall, and the cases that are missing or differ."""
 
+RECONCILIATION_PROBLEMS: tuple[str, ...] = ("missing_in_ledger", "divergent", "extra_in_ledger", "unrecorded_rejections",
+                                            "missing_in_hall", "stale_in_hall")
+"""The counts of a reconciled day that make it not in order: any of them above zero (the reconciliation's
+``DayReport.ok``, the console's "bad days")."""
+
 
 # ======================================================================================================
 # Certificate-sharing gateway (migration 0003_gateway): the certificate library, issuer keys, API clients,

@@ -33,6 +33,7 @@ from gateway.models.hashing import case_document
 from gateway.ops.alerts import open_alerts, raise_alert, resolve_alerts
 from gateway.ops.deadlines.calendar import BEIJING
 from gateway.store import ledger, outbox, queries
+from gateway.store.tables import RECONCILIATION_PROBLEMS
 from gateway.sync.ingest import dead_letter_key, map_record, unkeyable
 
 if TYPE_CHECKING:
@@ -65,8 +66,7 @@ class DayReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.missing_in_ledger or self.divergent or self.extra_in_ledger or self.unrecorded_rejections
-                    or self.missing_in_hall or self.stale_in_hall)
+        return not any(getattr(self, name) for name in RECONCILIATION_PROBLEMS)
 
     def as_dict(self) -> dict[str, Any]:
         return {**{k: v for k, v in self.__dict__.items() if k != "problems"}, "ok": self.ok,
