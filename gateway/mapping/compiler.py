@@ -516,6 +516,15 @@ class MappingCompiler(StepEmitter):
         for i, source in enumerate(sources):
             if not isinstance(source, Mapping) or "from" not in source or "fields" not in source:
                 raise self.fail(f"{where}.list[{i}]", "each list source needs from and fields")
+            unknown = set(source) - {"from", "fields", "where"}
+            if unknown:
+                raise self.fail(f"{where}.list[{i}]", f"unknown key(s) {sorted(unknown)} in a list source; expected "
+                                "from, fields and (optionally) where")
+            keep = None
+            if "where" in source:  # only the items that meet the condition (the steps among a case's events)
+                keep = self._name("where")
+                test = self.condition_expr(source["where"], f"{where}.list[{i}].where")
+                self.functions.append(f"def {keep}(r):\n    return {test}")
             field_path, base = self._doc_path, self._doc_base
             self._doc_base = (*field_path, "list", *((i,) if isinstance(spec["list"], list) else ()), "fields")
             item_fn = self.compile_object(source["fields"], f"{where}.list[{i}]")
@@ -527,6 +536,8 @@ class MappingCompiler(StepEmitter):
             w.emit(indent, "if _s:")
             w.emit(indent + 1, "if _s.__class__ is not list: _s = _as_list(_s)")
             w.emit(indent + 1, "for _x in _s:")
+            if keep is not None:  # an item that is no object is not filtered: its own fields say what is wrong
+                w.emit(indent + 2, f"if (_x.__class__ is dict or isinstance(_x, _Mapping)) and not {keep}(_x): continue")
             w.emit(indent + 2, f"v.append({item_fn}(_x, _ctx, _iss, '%s%s.%d.' % (_pfx, {target!r}, len(v)), len(v) + 1))")
 
     # -- an object (the record, or one list item) -------------------------------------------------------

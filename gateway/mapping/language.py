@@ -145,6 +145,15 @@ OPERATIONS: tuple[Operation, ...] = (
                   "      - from: specials\n        fields: {seq: {position: true}, kind: {const: special}, name: type}\n",
                   {"steps": [{"name": "受理"}, {"name": "审核"}], "specials": {"type": "补正"}}),
               also=("from",)),
+    Operation("where", "Sources", "Inside a `list` source: only the items that meet the condition (a condition "
+              "as `when` takes, read on the item). Outbound, it splits one canonical list into a system's own "
+              "lists: a department that keeps its 办理环节 and its 特别程序 apart gets each from `events`, so a push "
+              "does not wipe the steps it keeps.", Example(
+                  "fields:\n  steps:\n    list:\n"
+                  "      - from: events\n        where: {path: kind, equals: step}\n"
+                  "        fields: {seq: {position: true}, name: name}\n",
+                  {"events": [{"kind": "step", "name": "受理"}, {"kind": "special", "name": "补正"},
+                              {"kind": "step", "name": "审核"}]})),
     Operation("position", "Sources", "Inside a `list` item: its 1-based place in the built list."),
     Operation("context", "Sources", "A value the caller passes in (outbound: the push job's `version`, "
               "`operation`)."),

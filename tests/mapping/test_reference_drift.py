@@ -31,7 +31,7 @@ def test_committed_reference_matches_the_code(name: str) -> None:
 
 def test_every_key_the_compiler_accepts_is_documented() -> None:
     assert documented_keys("Top level") == set(TOP_KEYS)
-    assert documented_keys("Sources") == set(VALUE_KEYS) | {"sep", "value", "from"}
+    assert documented_keys("Sources") == set(VALUE_KEYS) | {"sep", "value", "from", "where"}
     assert documented_keys("Short forms") == set(SUGAR_KEYS)
     assert documented_keys("Modifiers") == set(MODIFIER_KEYS) - {"sep"}  # sep is documented with concat
     assert documented_keys("Conditions") | {"path", "field", "any", "all"} == set(CONDITION_KEYS)
