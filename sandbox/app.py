@@ -193,7 +193,10 @@ class SystemApp:
         if route == ("POST", "/_sandbox/mutate"):
             body = req.json() or {}
             if "ids" in body:
-                changed, unknown = self.mutate_ids([str(x) for x in body["ids"]])
+                edits = body.get("set") or {}
+                if not isinstance(edits, dict):
+                    raise BadRequest("set must be an object of dotted field paths and their new values")
+                changed, unknown = self.mutate_ids([str(x) for x in body["ids"]], edits)
                 return json_response(200, {"mutated": changed, "unknown": unknown})
             count = body.get("count", 1)
             if not isinstance(count, int) or count < 0:
@@ -297,15 +300,28 @@ class SystemApp:
         if n:
             self.churn(n)
 
-    def mutate_ids(self, ids: list[str]) -> tuple[list[str], list[str]]:
+    def mutate_ids(self, ids: list[str], edits: dict[str, Any] | None = None) -> tuple[list[str], list[str]]:
+        """Change the records ``ids`` now as this system changes a record (:meth:`mutated`), then set ``edits``
+        (``{"applicant.phone": "139…"}``: a dotted path into the record, created where missing) — a clerk's edit."""
         done, unknown = [], []
+
+        def change(record: Record, t: int) -> Record:
+            record = self.mutated(record, t, self._rng)
+            for path, value in (edits or {}).items():
+                *parents, leaf = str(path).split(".")
+                node = record
+                for part in parents:
+                    node = node.setdefault(part, {})
+                node[leaf] = value
+            return record
+
         with self.table.lock:
             for rid in ids:
                 entry = self._locate(rid)
                 if entry is None:
                     unknown.append(rid)
                 else:
-                    done.append(self._change(entry, lambda r, t: self.mutated(r, t, self._rng)))
+                    done.append(self._change(entry, change))
         with self._counter_lock:
             self.stats["mutations"] += len(done)
         return done, unknown

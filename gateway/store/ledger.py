@@ -323,15 +323,42 @@ def add_payload_dictionary(conn: Connection, system: str, data: bytes) -> None:
 
 
 def case_state(conn: Connection, case_nos: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """``case_no → {case_no, version, content_hash, source_updated_at, origin_system, origin_source_id, deleted}``
-    of the merged cases already in the ledger (one statement, as :func:`source_state`)."""
+    """``case_no → {case_no, version, content_hash, source_updated_at, origin_system, origin_source_id,
+    origin_digest, deleted}`` of the merged cases already in the ledger (one statement, as :func:`source_state`)."""
     where, ids = _one_of(conn, "case_no", case_nos)
     return {case_no: {"case_no": case_no, "version": version, "content_hash": content_hash,
                       "source_updated_at": _driver_time(updated_at), "origin_system": origin,
-                      "origin_source_id": origin_id, "deleted": bool(deleted)}
-            for case_no, version, content_hash, updated_at, origin, origin_id, deleted in _driver_rows(
+                      "origin_source_id": origin_id, "origin_digest": origin_digest, "deleted": bool(deleted)}
+            for case_no, version, content_hash, updated_at, origin, origin_id, origin_digest, deleted in _driver_rows(
                 conn, "SELECT case_no, version, content_hash, source_updated_at, origin_system, origin_source_id, "
-                      f"deleted FROM cases WHERE {where}", (ids,))}
+                      f"origin_digest, deleted FROM cases WHERE {where}", (ids,))}
+
+
+def case_holders(conn: Connection, case_nos: Sequence[str]) -> dict[str, set[str]]:
+    """``case_no → the systems holding a source record of it`` (one statement on the index on ``case_no``)."""
+    where, ids = _one_of(conn, "case_no", case_nos)
+    holders: dict[str, set[str]] = {}
+    for case_no, system in _driver_rows(conn, f"SELECT DISTINCT case_no, system FROM source_records WHERE {where}",
+                                        (ids,)):
+        holders.setdefault(case_no, set()).add(system)
+    return holders
+
+
+def case_documents(conn: Connection, case_nos: Sequence[str]) -> dict[str, str]:
+    """``case_no → the merged case's whole document`` as text (defaults put back; a sealed ID stays sealed)."""
+    c = cases.c
+    return {case_no: data for case_no, data in conn.execute(
+        select(c.case_no, c.data).where(c.case_no.in_(list(case_nos))))}
+
+
+def source_payloads(conn: Connection, system: str, source_ids: Sequence[str], pii: Any = None) -> dict[str, Any]:
+    """``source_id → the raw payload the ledger holds`` of those of ``system``'s records (opened with ``pii`` when
+    sealed): the copy a newer one is compared with when two systems hold its case."""
+    s = source_records.c
+    load = dictionary_loader(conn)
+    return {r.source_id: loads(payloads.unpack(r.payload, r.raw, pii, load))
+            for r in conn.execute(select(s.source_id, s.raw, s.payload)
+                                  .where(s.system == system, s.source_id.in_(list(source_ids))))}
 
 
 def insert_cases(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -355,8 +382,8 @@ def update_cases(conn: Connection, rows: list[dict[str, Any]]) -> None:
         )
 
 
-_CASE_UPDATE = ("version", "content_hash", "data", "origin_system", "origin_source_id", "source_updated_at",
-                "dept_code", "item_code", "deleted", "updated_at")
+_CASE_UPDATE = ("version", "content_hash", "data", "origin_system", "origin_source_id", "origin_digest",
+                "source_updated_at", "dept_code", "item_code", "deleted", "updated_at")
 
 
 def _sqlite_update_cases(conn: Connection, rows: list[dict[str, Any]]) -> int:

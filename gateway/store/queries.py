@@ -86,13 +86,15 @@ def record_dead_letter_ids(conn: Connection, system: str) -> set[str | None]:
 
 
 def originated_case_hashes(conn: Connection, system: str, case_nos: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """``origin_source_id → (case_no, content_hash)`` of those of ``case_nos`` whose current version ``system``'s
-    record of that source id wrote (by primary key, a chunk at a time)."""
+    """``origin_source_id → (case_no, digest)`` of those of ``case_nos`` whose current version ``system``'s
+    record of that source id wrote (by primary key, a chunk at a time). The digest is the writing copy's own:
+    ``origin_digest`` where the version kept what another system holding the case speaks for, else the
+    version's ``content_hash`` (the copy merged whole)."""
     found: dict[str, tuple[str, str]] = {}
     c = cases.c
     for start in range(0, len(case_nos), _IN_CHUNK):
         for case_no, source_id, content_hash in conn.execute(
-                select(c.case_no, c.origin_source_id, c.content_hash)
+                select(c.case_no, c.origin_source_id, func.coalesce(c.origin_digest, c.content_hash))
                 .where(c.case_no.in_(case_nos[start:start + _IN_CHUNK]), c.origin_system == system)):
             found[source_id] = (case_no, content_hash)
     return found

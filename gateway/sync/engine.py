@@ -139,7 +139,7 @@ def sync_system(
             # a full refresh is also the repair (re-read, re-check everything): it maps even what it holds unchanged
             ctx = IngestContext(system=system, systems=runtime.systems, mapper=runtime.mapper(name), stream=stream,
                                 open_dead_letters=open_dead_letters, pii=runtime.pii,
-                                skip_unchanged_raw=not full_refresh)
+                                skip_unchanged_raw=not full_refresh, mapper_of=runtime.mapper)
             with engine.begin() as conn:
                 require_ledger_keys(conn, runtime.pii, what=f"sync {name}")
             _check_mapping_version(engine, name, ctx.mapping_version)

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from sqlalchemy import Connection
@@ -38,7 +38,8 @@ from gateway.mapping.mapper import Mapper
 from gateway.models import Case, QualityTally, case_document
 from gateway.models.datetimes import MAX_CLOCK_SKEW, change_horizon
 from gateway.models.hashing import unreadable_record
-from gateway.models.stored import stored_case_json
+from gateway.models.stored import expand_case_json, stored_case_json
+from gateway.models.survivorship import MERGED_FIELDS, merge_copy, top_level
 from gateway.models.text import storable
 from gateway.store import ledger, payloads
 from gateway.store.outbox import PENDING
@@ -94,6 +95,25 @@ class IngestContext:
     targets: dict[str | None, list[str]] = field(default_factory=dict)
     """Which systems should hold a case of each department (``SystemsConfig.targets_for`` walks every configured
     system: asked once per department per run, not once per case)."""
+
+    mapper_of: Callable[[str], Mapper] | None = None
+    """Another system's mapping (the runtime's), for what it reads when it holds a case this system's copy merges
+    into (:mod:`gateway.models.survivorship`). None: every other system is taken to read every field."""
+    reads: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def fields_read_by(self, system: str) -> frozenset[str]:
+        """The case's top-level fields ``system``'s mapping sets (asked once per system per run). A mapping that
+        cannot be loaded reads everything: its system's part of the case is then never overridden."""
+        found = self.reads.get(system)
+        if found is None:
+            try:
+                mapper = self.mapper if system == self.system.name else (
+                    self.mapper_of(system) if self.mapper_of is not None else None)
+            except Exception:  # noqa: BLE001 - a broken mapping of another system never fails this one's page
+                mapper = None
+            found = frozenset(MERGED_FIELDS) if mapper is None else top_level((mapper.spec.get("fields") or {}))
+            self.reads[system] = found
+        return found
 
     def targets_for(self, dept_code: str | None) -> list[str]:
         found = self.targets.get(dept_code)
@@ -373,12 +393,15 @@ def _ingest_page(
             counts.updated += 1
         changes.append((record, case, digest, data))
 
+    # the merged cases, and the previous copies of records merged field by field (read before they are replaced)
+    existing = ledger.case_state(conn, sorted({case.case_no for _, case, _, _ in changes})) if changes else {}
+    earlier = _previous_copies(conn, ctx, changes, existing, state)
     ledger.insert_source_records(conn, new_rows)
     ledger.update_source_records(conn, changed_rows)
     ledger.touch_source_records(conn, touched)
 
     # -- merge into cases and queue pushes -----------------------------------------------------------------
-    counts.deleted, counts.queued = _merge_cases(conn, ctx, changes, now)
+    counts.deleted, counts.queued = _merge_cases(conn, ctx, changes, now, existing, earlier)
 
     counts.rejected_again += _already_dead(conn, ctx, dead)
     ledger.add_dead_letters(conn, dead, pii=ctx.pii)
@@ -523,17 +546,147 @@ def _withdrawn(conn: Connection, system: str, changes: list[tuple[RawRecord, Cas
     return withdrawn_from(conn, system, candidates)
 
 
+def _shaped_by_others(current: dict[str, Any], system: str, source_id: str) -> bool:
+    """Whether the merged case is more than this record's previous copy: another record, system or Tongban
+    wrote its current version, or it kept what another system speaks for (``origin_digest``). Then the copy is
+    merged field by field (:mod:`gateway.models.survivorship`); else it replaces the case whole — the same
+    result, for nothing (nearly every case: one system holds it)."""
+    return not (current["origin_system"] == system and current.get("origin_source_id") == source_id
+                and current.get("origin_digest") is None)
+
+
+def _previous_copies(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRecord, Case, str, str]],
+                     existing: dict[str, dict[str, Any]],
+                     state: dict[str, tuple[str | None, datetime | None, str | None, str]],
+                     ) -> dict[str, dict[str, Any] | None]:
+    """``source_id → its previous copy`` (the whole case document its stored raw payload maps to under this
+    mapping, or None when there is none to compare with) for the page's records whose case is shaped by others —
+    read before the page replaces the stored payloads. One statement, and only for such records (rare)."""
+    system = ctx.system.name
+    per_case: dict[str, int] = {}
+    for _, case, _, _ in changes:
+        per_case[case.case_no] = per_case.get(case.case_no, 0) + 1
+    wanted = [record for record, case, _, _ in changes
+              if per_case[case.case_no] > 1 or (case.case_no in existing and _shaped_by_others(
+                  existing[case.case_no], system, record.source_id))]
+    if not wanted:
+        return {}
+    found: dict[str, dict[str, Any] | None] = {record.source_id: None for record in wanted}
+    comparable = [record.source_id for record in wanted
+                  if (known := state.get(record.source_id)) is not None and known[3] == ctx.mapping_version]
+    if not comparable:
+        return found
+    for source_id, payload in ledger.source_payloads(conn, system, comparable, ctx.pii).items():
+        canonical, issues = map_record(ctx.mapper.inbound, payload)
+        flagged: list[tuple[str, str, str]] = []
+        if issues:
+            issues, flagged = ctx.mapper.split_issues(issues)
+        if canonical is None or issues:
+            continue
+        result = ctx.mapper.validate([canonical], [f"{system}:{source_id}"], {0: flagged} if flagged else None)
+        if result.valid:
+            found[source_id] = orjson.loads(case_document(result.valid[0][1])[0])
+    return found
+
+
+def _read_shared(conn: Connection, changes: list[tuple[RawRecord, Case, str, str]],
+                 existing: dict[str, dict[str, Any]], earlier: dict[str, dict[str, Any] | None]) -> _Shared:
+    """The stored documents and the holders of the page's cases merged field by field (two statements)."""
+    case_nos = sorted({case.case_no for record, case, _, _ in changes
+                       if record.source_id in earlier and case.case_no in existing})
+    if not case_nos:
+        return _Shared({}, {})
+    return _Shared(ledger.case_documents(conn, case_nos), ledger.case_holders(conn, case_nos))
+
+
+@dataclass(slots=True)
+class _Shared:
+    """What merging copies field by field needs of the page's shared cases, read once when first needed."""
+
+    documents: dict[str, str]
+    holders: dict[str, set[str]]
+
+
+def _opened(ctx: IngestContext, document: dict[str, Any]) -> dict[str, Any]:
+    """The merged case's document with its applicant's ID number in clear (the ledger may hold it sealed): the
+    copies are compared, hashed and validated in clear; :func:`_seal_applicant` seals the new version again."""
+    applicant = document.get("applicant")
+    number = applicant.get("id_number") if isinstance(applicant, dict) else None
+    if ctx.pii is not None and ctx.pii.is_sealed(number):
+        document["applicant"] = {**applicant, "id_number": ctx.pii.open(number)}  # type: ignore[dict-item]
+    return document
+
+
+def _flag_field(flag: dict[str, Any]) -> str:
+    return str(flag.get("field", "")).split(".", 1)[0]
+
+
+def _merge_field_by_field(ctx: IngestContext, record: RawRecord, case: Case, digest: str, current: dict[str, Any],
+                          document: dict[str, Any], base: dict[str, Any] | None, holders: set[str],
+                          updated_at: datetime, newer: bool) -> tuple[Case, str, str] | None | Literal["whole"]:
+    """The case after this copy is merged into it field by field (:func:`merge_copy`): ``(case, digest, stored
+    data)``; None when nothing the copy says stands (no new version); ``"whole"`` when the merged document breaks
+    a rule neither copy breaks alone (flagged ``merge.fields_not_kept``: the copy merges whole, as before).
+
+    The merged document is validated again with this system's mapping rules (cross-field rules see the fields
+    together); each side's quality flags follow the fields it gave, so a repair flag is not lost with the value
+    it was found on."""
+    system = ctx.system.name
+    ref = f"{system}:{record.source_id}"
+    departments = frozenset().union(*(
+        ctx.fields_read_by(name) for name in holders - {system}
+        if (config := ctx.systems.systems.get(name)) is not None and config.role == "department"))
+    copy = orjson.loads(case_document(case)[0])
+    merged = merge_copy(document, copy, base, reads=ctx.fields_read_by(system), from_hall=ctx.system.role == "hall",
+                        department_reads=departments, newer=newer)
+    if merged.overruled:
+        ctx.quality.add_flags([FieldIssue(
+            ref, ",".join(merged.overruled), "merge.another_system_speaks",
+            f"{system}'s copy of case {case.case_no} changed {', '.join(merged.overruled)}, which "
+            f"{current['origin_system']} and the systems holding the case speak for: the case keeps theirs")])
+    if not merged.taken:
+        return None
+    taken = set(merged.taken)
+    flags = [f for f in copy.get("quality") or () if _flag_field(f) in taken or _flag_field(f) not in MERGED_FIELDS]
+    flags += [f for f in document.get("quality") or () if _flag_field(f) in MERGED_FIELDS and _flag_field(f) not in taken]
+    candidate = {k: v for k, v in merged.document.items() if k != "quality"}
+    candidate["updated_at"] = updated_at.isoformat()
+    result = ctx.mapper.validate([candidate], [ref], {0: [(f["field"], f["rule"], f["message"]) for f in flags]}
+                                 if flags else None)
+    if not result.valid:
+        problem = "; ".join(map(str, result.rejected[0][1].issues)) if result.rejected else "rejected"
+        ctx.quality.add_flags([FieldIssue(ref, ",".join(merged.taken), "merge.fields_not_kept",
+                                          f"case {case.case_no} with {', '.join(merged.taken)} from {system} and "
+                                          f"the rest as the case holds it breaks a rule: {problem}; the copy "
+                                          "merges whole")])
+        return "whole"
+    combined = result.valid[0][1]
+    unique = list({(q.field, q.rule): q for q in combined.quality}.values())
+    if len(unique) != len(combined.quality):
+        combined = combined.model_copy(update={"quality": unique})
+    _, combined_digest = case_document(combined)
+    if combined_digest == current["content_hash"]:
+        return None
+    data = stored_case_json(combined)
+    if ctx.pii is not None:
+        data = _seal_applicant(ctx.pii, data, combined.applicant.id_number)
+    return combined, combined_digest, data
+
+
 def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRecord, Case, str, str]],
-                 now: datetime) -> tuple[int, int]:
-    """Apply changed records to the merged cases (newest source change wins, or the newer copy of the record that
-    wrote the current version: :func:`_same_copy`); queue outbox rows."""
+                 now: datetime, existing: dict[str, dict[str, Any]],
+                 earlier: dict[str, dict[str, Any] | None]) -> tuple[int, int]:
+    """Apply changed records to the merged cases and queue outbox rows. A copy of a case only it shaped replaces
+    the case (newest source change wins, or the newer copy of the record that wrote the current version:
+    :func:`_same_copy`); a copy of a case others shaped too is merged field by field (:func:`_shaped_by_others`).
+    ``existing``: the page's cases already merged; ``earlier``: :func:`_previous_copies`."""
     if not changes:
         return 0, 0
     system = ctx.system.name
-    existing = ledger.case_state(conn, sorted({case.case_no for _, case, _, _ in changes}))
     withdrawn = _withdrawn(conn, system, changes, existing)
     final: dict[str, dict[str, Any]] = {}
     horizon = now + MAX_CLOCK_SKEW
+    shared: _Shared | None = None
     for record, case, digest, data in changes:
         case_no = case.case_no
         current = final.get(case_no) or existing.get(case_no)
@@ -546,6 +699,7 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
                 f"changed at {updated_at.isoformat()}, beyond this machine's clock: merged as changed now, so that "
                 "later changes from other systems still win")])
             updated_at = now
+        origin_digest = None
         if current is not None:
             if current["content_hash"] == digest:
                 continue
@@ -557,15 +711,34 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
                     f"{system} deleted case {case_no} after Tongban asked it to let the case go (moved to another "
                     "department): kept in its source record, not merged")])
                 continue
-            if updated_at < current["source_updated_at"] <= horizon and \
-                    not _same_copy(current, system, record.source_id):  # a stored "2612" is believed by nobody
-                if str(current["origin_system"]).startswith(TONGBAN_ORIGIN):
-                    # older than a version Tongban wrote itself (a deemed acceptance): kept in its source record,
-                    # not merged — said, so that an answer the department entered before it is looked at
-                    ctx.quality.add_flags([FieldIssue(
-                        f"{system}:{record.source_id}", "updated_at", "merge.older_than_tongban",
-                        f"changed at {updated_at.isoformat()}, before {current['origin_system']} wrote version "
-                        f"{current['version']} of case {case_no}: not merged")])
+            older = updated_at < current["source_updated_at"] <= horizon  # a stored "2612" is believed by nobody
+            if older and str(current["origin_system"]).startswith(TONGBAN_ORIGIN):
+                # older than a version Tongban wrote itself (a deemed acceptance): kept in its source record,
+                # not merged — said, so that an answer the department entered before it is looked at
+                ctx.quality.add_flags([FieldIssue(
+                    f"{system}:{record.source_id}", "updated_at", "merge.older_than_tongban",
+                    f"changed at {updated_at.isoformat()}, before {current['origin_system']} wrote version "
+                    f"{current['version']} of case {case_no}: not merged")])
+                continue
+            whole = True
+            if _shaped_by_others(current, system, record.source_id):
+                if shared is None:
+                    shared = _read_shared(conn, changes, existing, earlier)
+                document = (orjson.loads(expand_case_json(current["data"])) if "data" in current
+                            else orjson.loads(expand_case_json(shared.documents[case_no])))
+                stamp = max(updated_at, current["source_updated_at"]) if current["source_updated_at"] <= horizon \
+                    else updated_at
+                merged = _merge_field_by_field(ctx, record, case, digest, current, _opened(ctx, document),
+                                               earlier.get(record.source_id), shared.holders.get(case_no, set()),
+                                               stamp, newer=not older)
+                if merged is None:
+                    continue  # nothing the copy says stands: no new version
+                if merged != "whole":
+                    whole = False
+                    origin_digest = digest if merged[1] != digest else None
+                    case, digest, data = merged
+                    updated_at = stamp
+            if whole and older and not _same_copy(current, system, record.source_id):
                 continue  # the merged case already holds a newer change from another system
         final[case_no] = {
             "case_no": case_no,
@@ -574,6 +747,7 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
             "data": data,
             "origin_system": system,
             "origin_source_id": record.source_id,
+            "origin_digest": origin_digest,
             "source_updated_at": updated_at,
             "dept_code": case.dept_code,
             "item_code": case.item_code,

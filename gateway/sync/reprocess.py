@@ -114,7 +114,7 @@ def _replay_system(runtime: Runtime, name: str, report: ReplayReport) -> None:
         with runtime.engine.begin() as conn:
             require_ledger_keys(conn, runtime.pii, what=f"replay {name}'s dead letters")
         ctx = IngestContext(system=config, systems=runtime.systems, mapper=mapper, stream=config.stream,
-                            pii=runtime.pii, skip_unchanged_raw=False)
+                            pii=runtime.pii, skip_unchanged_raw=False, mapper_of=runtime.mapper)
         counts = IngestCounts()
         last_id = 0
         while True:
@@ -197,7 +197,8 @@ def remap_system(runtime: Runtime, name: str) -> RunReport:
             run_id = ledger.start_run(conn, system=name, kind="remap", mode=None, watermark=None)
         report = RunReport(run_id=run_id, system=name, kind="remap", status="succeeded")
         ctx = IngestContext(system=config, systems=runtime.systems, mapper=mapper, stream=config.stream,
-                            pii=runtime.pii, skip_unchanged_raw=False)  # the same bytes, mapped afresh
+                            pii=runtime.pii, skip_unchanged_raw=False,  # the same bytes, mapped afresh
+                            mapper_of=runtime.mapper)
         last = ""
         while True:
             with runtime.engine.connect() as conn:

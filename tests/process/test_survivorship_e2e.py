@@ -6,28 +6,20 @@ step and keeps its own window time for 受理时间: merged whole as the newest 
 the case, and the push then wiped it inside the department's system too (an outside review's find). A hall
 withdrawal must still end the case.
 
-OPEN: the two tests marked ``OPEN_DEFECT`` reproduce that defect and fail until it is fixed (strict: they turn red
-the day it is). A first fix — keeping, in the hall's copy, the fields it does not speak for — was reverted the same
-day after a review found what it broke: the nightly reconciliation called every such version divergent (the case's
-hash is no longer its origin record's), a case returned at the desk was dropped when the hall had accepted it at
-the window, handling fields no holding department reads were frozen, quality flags of repairs were lost on
-re-validation, and shared cases merged a third slower. The design the fix needs is in issue 16's note.
+The merge now takes each copy for its own part (``gateway.models.survivorship``): these tests are the
+reproductions of the defect, kept as its regression tests.
 """
 
 from __future__ import annotations
 
 import time
 
-import pytest
 from handoff_testlib import ELDERLY, OFFICE, civil_record, deliver, frontdesk, sync
 from sqlalchemy import select
 
 from gateway.store import ledger
 from gateway.store.tables import cases
 from gateway.sync.engine import sync_system
-
-OPEN_DEFECT = pytest.mark.xfail(strict=True, reason="open: a copy of a case merges whole, clearing what another "
-                                                   "system holds (see the module docstring)")
 
 
 def _case(world, case_no):
@@ -50,7 +42,6 @@ def _accepted_by_civil(world):
     return made, case_no, version, data
 
 
-@OPEN_DEFECT
 def test_a_hall_touch_keeps_the_departments_acceptance_in_the_ledger_and_in_the_department(make_world) -> None:
     world = make_world(civil=5, estate=0)
     made, case_no, version, accepted = _accepted_by_civil(world)
@@ -84,7 +75,6 @@ def test_a_case_withdrawn_at_the_hall_still_ends_after_the_departments_acceptanc
     assert newer > version and origin == "sd_hall" and deleted and data["status"] == "deleted", (origin, data["status"])
 
 
-@OPEN_DEFECT
 def test_a_department_whose_mapping_reads_no_intake_office_keeps_the_halls(make_world, tmp_path) -> None:
     """A department mapping that never reads the intake office (most do not: jn_social, jn_welfare, sd_market …)
     speaks for nothing about it: its copy keeps the office the hall's front desk recorded."""
@@ -98,3 +88,93 @@ def test_a_department_whose_mapping_reads_no_intake_office_keeps_the_halls(make_
     world = make_world(civil=5, estate=0, mappings={"sd_civil": mapping})
     made, case_no, _, data = _accepted_by_civil(world)
     assert data["office"] is not None and data["office"]["code"] == OFFICE, data["office"]
+
+
+# -- what the first fix broke (a review reproduced each): the redo must hold them ----------------------------
+
+
+def _hall_edit(world, made, **edits) -> None:
+    time.sleep(1.1)  # a change time later than the department's (its change times are whole seconds)
+    world.admin("sd_hall", "POST", "/_sandbox/mutate", json={"ids": [made["fd_id"]], "set": edits})
+    sync_system(world.runtime, "sd_hall")
+
+
+def test_what_the_hall_speaks_for_comes_through_and_the_reconciliation_agrees(make_world) -> None:
+    """An agent (帮办代办) added at the hall's window is the hall's to say: the case takes it and keeps the
+    department's acceptance — and the nightly reconciliation compares the hall's record with the hall's copy, not
+    with the merged case (the first fix's versions were all ``case_divergent``: an error alert every night)."""
+    from gateway.sync.reconcile import reconcile_system
+
+    world = make_world(civil=5, estate=0)
+    made, case_no, version, accepted = _accepted_by_civil(world)
+    _hall_edit(world, made, proxy={"name": "王芳", "kind": "代办", "letter_no": "WT-2026-001"})
+    newer, origin, _, data = _case(world, case_no)
+    assert newer == version + 1 and origin == "sd_hall", (newer, origin)
+    assert data["agent"]["name"] == "王芳" and data["agent"]["role"] == "proxy"
+    for name in ("accepted_at", "events", "status"):
+        assert data[name] == accepted[name], name
+    with world.runtime.engine.connect() as conn:
+        origin_digest, content_hash = conn.execute(select(cases.c.origin_digest, cases.c.content_hash)
+                                                   .where(cases.c.case_no == case_no)).one()
+    assert origin_digest is not None and origin_digest != content_hash  # the version is not the hall's copy whole
+
+    report = reconcile_system(world.runtime, "sd_hall")
+    totals = report.totals()
+    assert totals["divergent"] == 0 and not [p for d in report.days for p in d.problems
+                                             if p["problem"] == "case_divergent"], report.days
+    deliver(world)  # the department gets the agent, and keeps its acceptance
+    civil = civil_record(world, case_no)
+    assert civil["acceptTime"] and len(civil["steps"]) == 1
+    sync(world, "sd_civil")
+    _, _, _, again = _case(world, case_no)
+    assert again["agent"] == data["agent"] and again["accepted_at"] == accepted["accepted_at"]
+
+
+def test_a_case_returned_at_the_desk_after_the_window_accepted_it_ends_there(make_world) -> None:
+    """The hall accepted at the window (its own 受理时间), the department holds the case; then the desk returns
+    it (退件): the case ends returned. The first fix took the window's acceptance for the department's handling
+    and kept the case open."""
+    world = make_world(civil=5, estate=0)
+    made = frontdesk(world, item=ELDERLY, office=OFFICE, pending=False)
+    sync(world, "sd_hall")
+    deliver(world)
+    sync(world, "sd_civil")
+    case_no = made["case_no"]
+    _, _, _, held = _case(world, case_no)
+    assert held["accepted_at"] is not None
+    _hall_edit(world, made, status="rejected", result="returned", reason="材料不齐全，申请人补正后重新申报")
+    _, origin, _, data = _case(world, case_no)
+    assert origin == "sd_hall" and (data["status"], data["result"]) == ("returned", "returned"), data["status"]
+    assert data["result_reason"].startswith("材料不齐全")
+
+
+def test_the_hall_extends_a_deadline_no_holding_department_reads(make_world, tmp_path) -> None:
+    """A department whose mapping has no 承诺办结时间 cannot speak for it: the hall's extension stands after the
+    department accepted (the first fix froze every handling field once a department had handled the case)."""
+    from pathlib import Path
+
+    original = (Path(__file__).resolve().parents[2] / "mappings" / "sd_civil.yaml").read_text(encoding="utf-8")
+    kept = [line for line in original.splitlines() if "promised_at:" not in line and "promiseTime:" not in line]
+    assert len(kept) == len(original.splitlines()) - 2
+    mapping = tmp_path / "sd_civil_no_deadline.yaml"
+    mapping.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    world = make_world(civil=5, estate=0, mappings={"sd_civil": mapping})
+    made, case_no, _, accepted = _accepted_by_civil(world)
+    _hall_edit(world, made, due_at="2027-01-29T17:00:00+08:00")
+    _, _, _, data = _case(world, case_no)
+    assert data["promised_at"] == "2027-01-29T17:00:00+08:00" and data["accepted_at"] == accepted["accepted_at"]
+
+
+def test_a_case_the_department_voided_stays_voided_when_the_hall_touches_its_record(make_world) -> None:
+    world = make_world(civil=5, estate=0)
+    made, case_no, version, _ = _accepted_by_civil(world)
+    record_id = next(rid for rid, r in world.source_records("sd_civil").items() if r.get("projectNo") == case_no)
+    time.sleep(1.1)
+    world.admin("sd_civil", "POST", "/_sandbox/delete", json={"ids": [record_id], "how": "void"})
+    sync(world, "sd_civil")
+    voided, origin, deleted, data = _case(world, case_no)
+    assert origin == "sd_civil" and deleted and data["result"] == "voided", data["result"]
+    deliver(world)
+    _hall_edit(world, made)  # a status refresh at the hall: 办理中
+    after, _, deleted, again = _case(world, case_no)
+    assert deleted and again["status"] == data["status"] and again["result"] == "voided", again["status"]
