@@ -589,11 +589,11 @@ def _previous_copies(conn: Connection, ctx: IngestContext, changes: list[tuple[R
     return found
 
 
-def _read_shared(conn: Connection, changes: list[tuple[RawRecord, Case, str, str]],
-                 existing: dict[str, dict[str, Any]], earlier: dict[str, dict[str, Any] | None]) -> _Shared:
+def _read_shared(conn: Connection, system: str, changes: list[tuple[RawRecord, Case, str, str]],
+                 existing: dict[str, dict[str, Any]]) -> _Shared:
     """The stored documents and the holders of the page's cases merged field by field (two statements)."""
-    case_nos = sorted({case.case_no for record, case, _, _ in changes
-                       if record.source_id in earlier and case.case_no in existing})
+    case_nos = sorted({case.case_no for record, case, _, _ in changes if case.case_no in existing
+                       and _shaped_by_others(existing[case.case_no], system, record.source_id)})
     if not case_nos:
         return _Shared({}, {})
     return _Shared(ledger.case_documents(conn, case_nos), ledger.case_holders(conn, case_nos))
@@ -674,15 +674,19 @@ def _merge_field_by_field(ctx: IngestContext, record: RawRecord, case: Case, dig
 
 
 def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRecord, Case, str, str]],
-                 now: datetime, existing: dict[str, dict[str, Any]],
-                 earlier: dict[str, dict[str, Any] | None]) -> tuple[int, int]:
+                 now: datetime, existing: dict[str, dict[str, Any]] | None = None,
+                 earlier: dict[str, dict[str, Any] | None] | None = None) -> tuple[int, int]:
     """Apply changed records to the merged cases and queue outbox rows. A copy of a case only it shaped replaces
     the case (newest source change wins, or the newer copy of the record that wrote the current version:
     :func:`_same_copy`); a copy of a case others shaped too is merged field by field (:func:`_shaped_by_others`).
-    ``existing``: the page's cases already merged; ``earlier``: :func:`_previous_copies`."""
+    ``existing``: the page's cases already merged (read here when not given); ``earlier``:
+    :func:`_previous_copies` (none: a copy of a shared case is compared with no previous copy)."""
     if not changes:
         return 0, 0
     system = ctx.system.name
+    if existing is None:
+        existing = ledger.case_state(conn, sorted({case.case_no for _, case, _, _ in changes}))
+    earlier = earlier or {}
     withdrawn = _withdrawn(conn, system, changes, existing)
     final: dict[str, dict[str, Any]] = {}
     horizon = now + MAX_CLOCK_SKEW
@@ -723,7 +727,7 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
             whole = True
             if _shaped_by_others(current, system, record.source_id):
                 if shared is None:
-                    shared = _read_shared(conn, changes, existing, earlier)
+                    shared = _read_shared(conn, system, changes, existing)
                 document = (orjson.loads(expand_case_json(current["data"])) if "data" in current
                             else orjson.loads(expand_case_json(shared.documents[case_no])))
                 stamp = max(updated_at, current["source_updated_at"]) if current["source_updated_at"] <= horizon \
