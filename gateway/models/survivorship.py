@@ -13,11 +13,13 @@ So a copy of a case another copy has shaped is merged field by field, three ways
   set it. Without a previous copy to compare with (the system's first copy of the case, or one read under another
   mapping) the copy speaks for the fields its mapping reads (``reads``), never for one it cannot hold;
 - **a change nobody else made since applies**, whatever its time: the case still holds the copy's previous value;
-- **a collision** (the case changed the field too since the copy's previous version) goes to the department
-  handling the case for its handling (:data:`HANDLING`: acceptance, deadline, steps, status, result, certificate)
-  and to the newer change for anything else — but a case that ended (:func:`ends_case`) stays ended: only a copy
-  that ends it too wins a collision there (a department's acceptance read after the applicant withdrew at the
-  hall does not bring the case back half alive);
+- **a department speaks for its handling** (:data:`HANDLING`: acceptance, deadline, steps, status, result,
+  certificate) whole, whenever its copy is merged: the handling fields its mapping reads are its copy's, changed
+  or not (a department's refusal within the window replaces Tongban's deemed acceptance, 视为受理 step and all);
+- **a collision** (the case changed the field too since the copy's previous version) goes to the newer change —
+  but a case that ended (:func:`ends_case`) stays ended: only a copy that ends it too wins a collision there, and
+  a department's handling does not overwrite it (its acceptance read after the applicant withdrew at the hall does
+  not bring the case back half alive);
 - **the hall never overrides a department's handling** (the :data:`HANDLING` fields a department holding the case
   reads: ``department_reads``) — except to end the case (:func:`ends_case`: withdrawn, voided, returned or refused
   at the desk), which ends it whatever the department said.
@@ -90,11 +92,16 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
     taken: list[str] = []
     overruled: list[str] = []
     ending = ends_case(copy) and (base is None or not ends_case(base))
-    ended = ends_case(case)
+    ended = ends_case(case) and (base is None or not ends_case(base))  # ended by another: not the copy's to undo
     for name in MERGED_FIELDS:
         theirs = copy.get(name)
         ours = case.get(name)
         if theirs == ours:
+            continue
+        handling = name in HANDLING
+        if not from_hall and handling and name in reads and not ended:
+            merged[name] = theirs  # the department speaks for its handling whole (over a deemed acceptance too)
+            taken.append(name)
             continue
         if base is not None:
             before = base.get(name)
@@ -105,7 +112,6 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
             if name not in reads:
                 continue  # a field the copy's mapping never sets: it cannot speak for it
             collided = True
-        handling = name in HANDLING
         if from_hall and handling and name in department_reads and not ending:
             overruled.append(name)
             continue

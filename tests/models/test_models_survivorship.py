@@ -63,6 +63,24 @@ def test_a_hall_that_ends_the_case_ends_it_over_the_department() -> None:
     assert merged.document["accepted_at"] == ACCEPTED["accepted_at"]  # what the hall did not change stays
 
 
+def test_a_departments_refusal_replaces_tongbans_deemed_acceptance_whole() -> None:
+    deemed = _doc(status="accepted", accepted_at="2026-03-02T10:10:00+08:00", promised_days=20,
+                  events=[{"seq": 1, "name": "视为受理"}])
+    pending, refused = _doc(status="submitted"), _doc(status="returned", result="not_accepted", result_reason="不符合条件")
+    merged = _merge(deemed, refused, pending, reads=EVERYTHING - {"promised_days"})
+    assert merged.document["accepted_at"] is None and merged.document["events"] == []
+    assert (merged.document["status"], merged.document["result"]) == ("returned", "not_accepted")
+    assert merged.document["promised_days"] == 20  # a field its mapping does not read is not its to clear
+
+
+def test_a_department_does_not_bring_back_a_case_the_hall_ended() -> None:
+    withdrawn = _doc(status="deleted", deleted=True, result="withdrawn")
+    accepting = _doc(status="accepted", accepted_at="2026-03-02T10:00:00+08:00")
+    merged = _merge(withdrawn, accepting, _doc(status="submitted"))
+    assert merged.document["status"] == "deleted" and merged.document["deleted"] is True
+    assert merged.document["accepted_at"] == accepting["accepted_at"]  # no collision: nobody else set it
+
+
 def test_a_case_a_department_voided_stays_voided_when_the_hall_touches_its_record() -> None:
     voided = {**ACCEPTED, "status": "voided", "deleted": True, "result": "voided"}
     hall_before, hall_now = _doc(status="accepted"), _doc(status="in_progress")
@@ -82,12 +100,12 @@ def test_a_copy_without_a_previous_one_speaks_only_for_what_its_mapping_reads() 
     assert merged.document["status"] == "accepted"
 
 
-def test_collisions_go_to_the_department_for_handling_and_to_the_newer_change_otherwise() -> None:
+def test_a_department_speaks_for_its_handling_and_collisions_go_to_the_newer_change() -> None:
     case = _doc(status="accepted", summary="由大厅修改")
     before = _doc(status="submitted", summary="原摘要")
     after = _doc(status="in_progress", summary="部门修改")
     older = _merge(case, after, before, newer=False)  # a department's copy, older than the case's version
-    assert older.document["status"] == "in_progress"  # its handling
+    assert older.document["status"] == "in_progress"  # its handling, whatever the time
     assert older.document["summary"] == "由大厅修改" and older.overruled == ("summary",)
     newer = _merge(case, after, before, newer=True)
     assert newer.document["summary"] == "部门修改"
@@ -141,10 +159,14 @@ def test_a_copy_merged_onto_its_own_previous_copy_is_the_copy(base, copy, flags)
 
 @settings(max_examples=300, deadline=None)
 @given(case=_documents, base=_documents, flags=_flags, reads=st.frozensets(st.sampled_from(MERGED_FIELDS)))
-def test_a_copy_that_changed_nothing_changes_nothing(case, base, flags, reads) -> None:
+def test_a_copy_that_changed_nothing_changes_nothing_but_a_departments_handling(case, base, flags, reads) -> None:
     merged = merge_copy(case, base, base, reads=reads, from_hall=flags["hall"],
                         department_reads=flags["departments"], newer=flags["newer"])
-    assert merged.document == case and not merged.taken and not merged.overruled
+    assert not merged.overruled
+    for name in MERGED_FIELDS:
+        speaks = not flags["hall"] and name in HANDLING and name in reads and not (
+            ends_case(case) and not ends_case(base))
+        assert merged.document[name] == (base[name] if speaks else case[name]), name
 
 
 @settings(max_examples=300, deadline=None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import pytest
 from handoff_testlib import (
     CALENDAR,
     ELDERLY,
@@ -126,13 +127,17 @@ def test_an_answer_within_the_window_is_honoured(make_world) -> None:
     assert scan(world, due + timedelta(hours=1)).deemed == 0
 
 
-def test_a_refusal_dated_within_the_window_but_entered_after_the_deemed_acceptance_overrules_it(make_world
-                                                                                                 ) -> None:
+@pytest.mark.parametrize("pending_read", [False, True], ids=["first-read", "pending-copy-read-before"])
+def test_a_refusal_dated_within_the_window_but_entered_after_the_deemed_acceptance_overrules_it(make_world,
+                                                                                                 pending_read) -> None:
     """The clerk decided in time and entered the refusal late, dated when it was given: the refusal stands, as it
-    would have had it been entered first; the trail says which deemed acceptance it overruled."""
+    would have had it been entered first; the trail says which deemed acceptance it overruled. Also when the civil
+    sync had read the pending case before (the refusal is then merged field by field against that copy)."""
     world = make_world(civil=20, estate=5)
     made, row = _handed(world)
     case_no, due = made["case_no"], row["due_at"]
+    if pending_read:
+        sync(world, "sd_civil")
     assert scan(world, due + timedelta(minutes=1)).deemed == 1
     time.sleep(1.1)  # civil's change times have whole seconds: entered on a later second than the deemed version
     given = row["handed_at"] + timedelta(minutes=5)  # within the window
@@ -147,7 +152,10 @@ def test_a_refusal_dated_within_the_window_but_entered_after_the_deemed_acceptan
     assert refused["decided_at"] <= due and refused["late_decision"] is None
     assert trail(world, case_no)[-2:] == ["deemed", "refused"]
     with world.runtime.engine.connect() as conn:
-        assert store.read_case(conn, case_no)["data"]["result"] == "not_accepted"
+        refused_case = store.read_case(conn, case_no)["data"]
+    assert refused_case["result"] == "not_accepted"
+    # the department's handling replaces the deemed acceptance whole: no 受理时间, no 视为受理 step left behind
+    assert refused_case["accepted_at"] is None and refused_case["events"] == [], refused_case["events"]
     deliver(world)
     deliver(world)
     held = hall_case(world, case_no)
