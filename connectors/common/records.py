@@ -224,6 +224,20 @@ def _numeric_code(value: Any) -> str | None:
     return str(int(text))
 
 
+_ERROR_CODE = re.compile(
+    r"(?:e\d{1,8}|err(?:or)?(?:[-_.]?\w+)?|fail(?:ed|ure)?(?:[-_.]?\w+)?|exception(?:[-_.]?\w+)?"
+    r"|\w+[-_.](?:err(?:or)?|fail(?:ed|ure)?|exception|invalid|denied|timeout)"
+    r"|invalid[-_.]\w+|[abc]\d{4})", re.IGNORECASE)
+"""A status code written as a word that says failure: ``E500``, ``ERR_DB``, ``SYSTEM_ERROR``, ``INVALID_PARAM``,
+``A0400`` / ``B0001`` / ``C0001`` (the Alibaba Java manual's user, system and third-party errors; ``00000`` is its
+success, a number)."""
+
+
+def _error_code(value: Any) -> bool:
+    """Whether a code that is not a number names an error (:data:`_ERROR_CODE`)."""
+    return isinstance(value, str) and len(value) <= 40 and _ERROR_CODE.fullmatch(value.strip()) is not None
+
+
 def _word(value: Any) -> str | None:
     """A flag's value as a lower-case word: ``False`` → ``"false"``, ``" FAIL "`` → ``"fail"``; None otherwise."""
     if isinstance(value, bool):
@@ -248,7 +262,8 @@ def failure_envelope(body: Any) -> str | None:
     5. in an object shaped like an envelope — a message (``msg``, ``returnMsg``, ``reason`` …) and nothing but
        envelope keys (``data``, ``sign``, ``traceId`` …), not a record echoed back with codes of its own — a
        ``result`` / ``flag`` / ``status`` saying success is a delivery; a ``code`` / ``returnCode`` / ``ret`` …
-       other than 0 and 2xx (``"0000"`` is 0), or one of those saying failed, is a failure.
+       other than 0 and 2xx (``"0000"`` is 0), or written as a word naming an error (``E500``, ``SYSTEM_ERROR``,
+       ``A0400``: :data:`_ERROR_CODE`), or one of those saying failed, is a failure.
 
     Anything else is a delivery: a system that says success another way (``code: 1`` with a message this does not
     read as success) needs a ``success`` rule, which replaces this check."""
@@ -276,7 +291,8 @@ def failure_envelope(body: Any) -> str | None:
         return None
     for name in _ENVELOPE_CODE_FIELDS:
         code = _numeric_code(value(name)) if name in keys else None
-        if code is not None and code != "0" and not 200 <= int(code) < 300:
+        if (code is not None and code != "0" and not 200 <= int(code) < 300) or (
+                code is None and name in keys and _error_code(value(name))):
             return f"{keys[name]} = {value(name)!r}: {message[:200]}"
     for name in _ENVELOPE_FLAGS:
         if name in keys and _word(value(name)) in _FAILED_WORDS:

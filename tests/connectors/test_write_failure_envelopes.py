@@ -45,6 +45,14 @@ from gateway.contract.errors import WriteRejectedError
     {"code": 500, "message": "Internal error", "data": None, "ok": False},
     {"ret": -1, "msg": "签名错误"},
     {"code": 500, "reason": "数据库异常"},
+    # codes that are words (a fourth review's find: only numbers were read)
+    {"resultCode": "E500", "resultMsg": "系统繁忙"},
+    {"code": "SYSTEM_ERROR", "msg": "系统错误", "data": None},
+    {"code": "INVALID_PARAM", "message": "参数不合法: projectNo"},
+    {"errorCode": "x", "code": "ERR_DB_TIMEOUT", "msg": "database timeout"},
+    {"code": "A0400", "msg": "用户请求参数错误"},
+    {"code": "B0001", "msg": "系统执行出错", "traceId": "t1"},
+    {"status": "FAIL_BUSINESS", "msg": "业务校验不通过"},
 ])
 def test_an_answer_that_says_it_failed_is_refused(body: Any) -> None:
     with pytest.raises(WriteRejectedError):
@@ -82,6 +90,12 @@ def test_a_soap_answer_decoded_from_xml_is_text_and_still_read() -> None:
     {"flag": "Y", "code": "1", "msg": "提交完成"},
     {"code": 1, "msg": "已受理", "data": {"id": "X1"}},                     # code 1 with a success message
     {"code": "10000", "msg": "Success"},
+    {"code": "00000", "msg": "一切ok"},                                      # Alibaba's success
+    {"code": "SUCCESS", "msg": "处理完毕"},
+    {"code": "OK", "msg": "done"},
+    {"code": "370100-XK-001", "msg": "已入库"},
+    {"case_no": "A1", "code": "E500", "msg": "x"},                          # an echoed record's own code
+    {"code": "ERROR", "msg": "保存成功"},                                    # said success, whole
 ])
 def test_an_answer_that_does_not_say_so_is_a_delivery(body: Any) -> None:
     check_write_success(body, None, where="hall write 'cases' key 'A1'")
