@@ -2,35 +2,43 @@
 
 While one system holds a case, its newest copy is the case: the merge takes it whole. Once the hall's front desk
 and a department both hold it, each copy knows only its part — the hall's record has no 办理环节 and says nothing
-of the department's acceptance; a department's may carry no intake office or agent — and a copy merged whole
-wiped the other's part: the hall touching its own record (a status refresh) erased the department's acceptance
-and steps from the case, and the push then erased them inside the department's system too.
+of the department's acceptance; a department's may carry no intake office, agent or applicant's phone — and a copy
+merged whole wiped the other's part: the hall touching its own record (a status refresh) erased the department's
+acceptance and steps from the case, and the push then erased them inside the department's system too.
 
-So a copy of a case another copy has shaped is merged field by field, three ways (:func:`merge_copy`):
+So a copy of a case another copy has shaped is merged value by value (:func:`merge_copy`): every leaf of the
+document — a top-level field, a part of the applicant, office or agent (``applicant.phone``), a list whole — is
+judged on its own, three ways, and the merged version remembers who set each value (its *setters*, stored sparse
+beside the case: ``cases.field_sources``):
 
-- **a copy speaks for what it changed**: each top-level field is compared with the same record's previous copy
-  (``base``, mapped again with the same mapping). A field the copy did not change keeps the case's value, whoever
-  set it. Without a previous copy to compare with (the system's first copy of the case, or one read under another
-  mapping) the copy speaks for the fields its mapping reads (``reads``), never for one it cannot hold;
-- **a change nobody else made since applies**, whatever its time: the case still holds the copy's previous value;
-- **a department speaks for its handling** (:data:`HANDLING`: acceptance, deadline, steps, status, result,
-  certificate) whole, whenever its copy is merged: the handling fields its mapping reads are its copy's, changed
-  or not (a department's refusal within the window replaces Tongban's deemed acceptance, 视为受理 step and all);
-- **a collision** (the case changed the field too since the copy's previous version) goes to the newer change —
-  but a case that ended (:func:`ends_case`) stays ended: only a copy that ends it too wins a collision there, and
-  a department's handling does not overwrite it (its acceptance read after the applicant withdrew at the hall does
-  not bring the case back half alive);
-- **the hall never overrides a department's handling** (the :data:`HANDLING` fields a department holding the case
-  reads: ``department_reads``) — except to end the case (:func:`ends_case`: withdrawn, voided, returned or refused
-  at the desk), which ends it whatever the department said.
+- **a copy speaks for what it changed**: each value is compared with the same record's previous copy (``base``,
+  its stored raw payload mapped again). A value it did not change keeps the case's, whoever set it. Without a
+  previous copy to compare with (the system's first copy of the case, or the same bytes mapped again by a remap)
+  it speaks for the values its mapping reads (``reads``) — and where another system set the value last, only if
+  it is the newer change;
+- **a change nobody else made since applies**, whatever its time (a phone number corrected at the window and read
+  after the department's acceptance is not lost); **a collision** (the case changed the value too) goes to the
+  newer change;
+- **the hall never overrides the handling a department or Tongban set** (:data:`HANDLING`: acceptance, deadline,
+  steps, status, result, certificate; a hall's status refresh is counted ``merge.another_system_speaks``) unless
+  it ends the case (:func:`ends_case`: withdrawn, voided, returned or refused at the desk). What the hall set
+  itself (its deadline, before any department changed it) stays the hall's to change;
+- **a department that decides speaks for its handling whole**: a copy that ends the case or gives its acceptance
+  replaces every handling value its mapping reads (a refusal within the window clears Tongban's deemed
+  acceptance, 视为受理 step and all) — else its handling merges value by value like anything else;
+- **a copy older than a version Tongban wrote** (``settled``: the deemed acceptance) gives no handling: the
+  version's stands, and its other changes still apply;
+- **a case another copy ended stays ended**: its collisions go to the ending, and the outcome (:data:`OUTCOME`:
+  status, result, reason, finish, tombstone) is taken together or not at all — never a live case whose status
+  says deleted.
 
-Quality flags and the change time are not merged field by field (:data:`NOT_MERGED`): the caller validates the
-merged document again and carries each side's flags for the fields it gave.
+The merged document's quality flags follow the values they were found on (:func:`carried_flags`); the caller
+validates it again, which recomputes the cross-field rules (:data:`RECHECKED_RULES`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,20 +51,37 @@ HANDLING: frozenset[str] = frozenset({
 })
 """What the department records when it handles a case (受理, 承诺, 环节, 办结, 证照): its copy is the authority."""
 
+OUTCOME: frozenset[str] = frozenset({"status", "result", "result_reason", "finished_at", "deleted"})
+"""Where a case stands and how it ended: taken from one copy together, or not at all."""
+
 NOT_MERGED: frozenset[str] = frozenset({"quality", "updated_at"})
-"""Fields no copy gives field by field: the quality flags follow the fields they name, the change time is the
+"""Fields no copy gives value by value: the quality flags follow the values they name, the change time is the
 merged version's own."""
 
 MERGED_FIELDS: tuple[str, ...] = tuple(name for name in Case.model_fields if name not in NOT_MERGED)
 
+RECHECKED_RULES: frozenset[str] = frozenset({
+    "case.certificate_required", "case.reason_required", "case.result_requires_finish", "case.date_order",
+    "case.instant_promise", "case.office_division", "case.agent_authorisation", "case.deferred_due",
+    "division.unknown", "text.outside_gbk", "resident_id.place_code", "residence_permit.address_code",
+})
+"""Quality rules read from the values as they stand (cross-field, or of a value kept as it is): validating the
+merged document finds them again, so no copy's flag of them is carried (it may no longer hold). The others are
+repairs (a truncated text, a dropped implausible number): the value no longer shows them, so the flag travels
+with it."""
+
 _ENDING_STATUSES = frozenset({CaseStatus.RETURNED.value, CaseStatus.VOIDED.value, CaseStatus.DELETED.value})
 _ENDING_RESULTS = frozenset({CaseResult.WITHDRAWN.value, CaseResult.VOIDED.value, CaseResult.DELETED.value,
                              CaseResult.RETURNED.value, CaseResult.NOT_ACCEPTED.value})
+TONGBAN = "tongban."
+"""How the origin of a version Tongban wrote itself begins (``tongban.handoff``, ``tongban.bundle``)."""
 
 
-def ends_case(document: Mapping[str, Any]) -> bool:
+def ends_case(document: Mapping[str, Any] | None) -> bool:
     """Whether a copy says the case ended without being handled to its end: a tombstone, or status
     returned/voided/deleted, or result withdrawn/voided/deleted/returned/not accepted (撤回, 作废, 退件, 不予受理)."""
+    if not isinstance(document, Mapping):
+        return False
     status, result = document.get("status"), document.get("result")
     return document.get("deleted") is True or (isinstance(status, str) and status in _ENDING_STATUSES) or \
         (isinstance(result, str) and result in _ENDING_RESULTS)
@@ -67,6 +92,66 @@ def top_level(targets: Iterable[str]) -> frozenset[str]:
     return frozenset(target.split(".", 1)[0] for target in targets)
 
 
+def value_at(document: Mapping[str, Any] | None, path: str) -> Any:
+    """The value at a dotted path through objects (a list, or anything else on the way, is the value there)."""
+    node: Any = document
+    for part in path.split("."):
+        if not isinstance(node, Mapping):
+            return node if isinstance(node, list) else None
+        node = node.get(part)
+    return node
+
+
+def _set(document: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    node = document
+    for part in parents:
+        child = node.get(part)
+        child = dict(child) if isinstance(child, dict) else {}
+        node[part] = child
+        node = child
+    node[leaf] = value
+
+
+def _leaves(values: tuple[Any, ...], prefix: str) -> Iterator[str]:
+    """The paths of the values to judge one by one: inside objects (every side an object or nothing); a list, a
+    scalar, or an object on one side and something else on another, is one value."""
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, dict) for v in present):
+        for key in dict.fromkeys(k for v in values if isinstance(v, dict) for k in v):
+            yield from _leaves(tuple(v.get(key) if isinstance(v, dict) else None for v in values), f"{prefix}.{key}")
+    else:
+        yield prefix
+
+
+def _collapse(document: dict[str, Any]) -> None:
+    """An object part left with no value at all (an office whose every part went) is no part: None."""
+    for name, value in document.items():
+        if isinstance(value, dict) and all(v is None for v in value.values()):
+            document[name] = None
+
+
+class Reads:
+    """The values a mapping reads, from its dotted targets: a target reads every value inside it
+    (``applicant`` reads ``applicant.phone``) and a value on the way to one (``office`` for ``office.code``)."""
+
+    def __init__(self, targets: Iterable[str]) -> None:
+        self.targets = frozenset(targets)
+        self.on_the_way = frozenset(".".join(t.split(".")[:i]) for t in self.targets
+                                    for i in range(1, t.count(".") + 1))
+
+    def __contains__(self, path: object) -> bool:
+        if not isinstance(path, str):
+            return False
+        if path in self.targets or path in self.on_the_way:
+            return True
+        parts = path.split(".")
+        return any(".".join(parts[:i]) in self.targets for i in range(1, len(parts)))
+
+
+EVERYTHING = Reads(MERGED_FIELDS)
+
+
 @dataclass(frozen=True, slots=True)
 class Merged:
     """The case after one copy was merged into it."""
@@ -74,53 +159,120 @@ class Merged:
     document: dict[str, Any]
     """The merged document (:data:`NOT_MERGED` fields as the case had them)."""
     taken: tuple[str, ...]
-    """The fields whose value came from the copy (it changed them, and they stand)."""
+    """The values (dotted paths) that came from the copy."""
     overruled: tuple[str, ...]
-    """The fields the copy changed that the case keeps: another copy speaks for them."""
+    """The values the copy changed that the case keeps: another copy speaks for them."""
+    setters: dict[str, str]
+    """Who set each value of the merged document, where it is not the copy's system (stored sparse)."""
 
 
 def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[str, Any] | None, *,
-               reads: frozenset[str], from_hall: bool, department_reads: frozenset[str], newer: bool) -> Merged:
-    """Merge one system's copy of a case into the case, field by field (the module's rules).
+               system: str, reads: Reads, from_hall: bool, origin: str, setters: Mapping[str, str],
+               role_of: Callable[[str], str | None], newer: bool, settled: bool = False) -> Merged:
+    """Merge ``system``'s copy of a case into the case, value by value (the module's rules).
 
-    ``case``, ``copy`` and ``base`` are whole case documents (JSON values, every top-level field present):
-    the merged case, the incoming copy, and the same record's previous copy mapped again (None when there is none
-    to compare with). ``reads``: the top-level fields the copy's mapping sets. ``from_hall``: the copy is a hall's.
-    ``department_reads``: the top-level fields the mappings of the department systems holding the case read.
-    ``newer``: the copy changed later than the case's current version."""
-    merged = dict(case)
-    taken: list[str] = []
-    overruled: list[str] = []
-    ending = ends_case(copy) and (base is None or not ends_case(base))
-    ended = ends_case(case) and (base is None or not ends_case(base))  # ended by another: not the copy's to undo
+    ``case``, ``copy`` and ``base``: whole case documents (JSON values) — the merged case, the incoming copy and
+    the same record's previous copy mapped again (None when there is none to compare with). ``origin`` wrote the
+    case's current version and ``setters`` names who set a value where it was not ``origin``; ``role_of`` gives a
+    system's role (``hall`` / ``department``, None when it is not configured). ``newer``: the copy changed later
+    than the case's current version; ``settled``: a version Tongban wrote is newer than the copy."""
+    ended = ends_case(case) and not ends_case(base)  # ended by another: not the copy's to undo
+    ending = ends_case(copy) and not ends_case(base)
+    accepting = not from_hall and bool(copy.get("accepted_at")) and not (base or {}).get("accepted_at")
+    deciding = not from_hall and not ended and not settled and (ending or accepting)
+
+    def setter(path: str) -> str:
+        inside = next((who for at, who in setters.items() if at.startswith(path + ".")), None)
+        if path not in setters and inside is not None:
+            return inside  # a part set value by value, judged whole now
+        while True:  # the value's own entry, else the part it is inside of (an office set whole, then read apart)
+            if path in setters:
+                return setters[path]
+            if "." not in path:
+                return origin
+            path = path.rsplit(".", 1)[0]
+
+    def others(path: str) -> bool:
+        """The value was set by a department or by Tongban (the hall may not override it)."""
+        who = setter(path)
+        return who != system and (who.startswith(TONGBAN) or role_of(who) == "department")
+
+    decisions: dict[str, bool] = {}  # path → take (True) or overrule (False), for the values the copy changed
     for name in MERGED_FIELDS:
-        theirs = copy.get(name)
-        ours = case.get(name)
-        if theirs == ours:
-            continue
         handling = name in HANDLING
-        if not from_hall and handling and name in reads and not ended:
-            merged[name] = theirs  # the department speaks for its handling whole (over a deemed acceptance too)
-            taken.append(name)
-            continue
-        if base is not None:
-            before = base.get(name)
-            if theirs == before:
-                continue  # the copy did not change it: the case's value stands, whoever set it
-            collided = ours != before
-        else:
-            if name not in reads:
-                continue  # a field the copy's mapping never sets: it cannot speak for it
-            collided = True
-        if from_hall and handling and name in department_reads and not ending:
-            overruled.append(name)
-            continue
-        if collided and not ending and (ended or not (newer or (handling and not from_hall))):
-            overruled.append(name)  # an ended case stays ended; else the department's handling, or the newer
-            continue
-        merged[name] = theirs
-        taken.append(name)
-    return Merged(merged, tuple(taken), tuple(overruled))
+        for path in _leaves((case.get(name), copy.get(name), None if base is None else base.get(name)), name):
+            theirs, ours = value_at(copy, path), value_at(case, path)
+            if theirs == ours:
+                continue
+            if deciding and handling and path in reads:
+                decisions[path] = True  # the department decides: its handling whole
+                continue
+            if base is not None:
+                before = value_at(base, path)
+                if theirs == before:
+                    continue  # the copy did not change it: the case's value stands, whoever set it
+                collided = ours != before
+            else:
+                if path not in reads:
+                    continue  # a value the copy's mapping never sets: it cannot speak for it
+                collided = setter(path) != system
+            if handling and (settled or (from_hall and not ending and others(path))):
+                decisions[path] = False
+            elif collided and not ending and (ended or not newer):
+                decisions[path] = False
+            else:
+                decisions[path] = True
+    outcome = [path for path in decisions if path.split(".", 1)[0] in OUTCOME]
+    if outcome and not all(decisions[p] for p in outcome):
+        decisions.update(dict.fromkeys(outcome, False))  # the outcome together, or not at all
+    merged = dict(case)
+    new_setters = {path: who for path, who in setters.items() if who != system}
+    if origin != system:  # the values the current version's writer set, not named in its setters
+        for name in MERGED_FIELDS:
+            for path in _leaves((case.get(name),), name):
+                new_setters.setdefault(path, origin)
+    taken = [path for path, take in decisions.items() if take]
+    for path in taken:
+        _set(merged, path, value_at(copy, path))
+        new_setters.pop(path, None)
+    _collapse(merged)
+    live = {path for name in MERGED_FIELDS for path in _leaves((merged.get(name),), name)}
+    kept: dict[str, str] = {}
+    for path, who in new_setters.items():
+        while path not in live and "." in path:  # a part emptied into None: its setter names the whole
+            path = path.rsplit(".", 1)[0]
+        if path in live and who != system:
+            kept.setdefault(path, who)
+    new_setters = kept
+    return Merged(merged, tuple(taken), tuple(p for p, take in decisions.items() if not take), new_setters)
 
 
-__all__ = ["HANDLING", "MERGED_FIELDS", "NOT_MERGED", "Merged", "ends_case", "merge_copy", "top_level"]
+def carried_flags(merged: Mapping[str, Any], copy: Mapping[str, Any], case: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The quality flags the merged document keeps from its two sides: each side's flag on a value the merged
+    document took from it (the copy's first), never one of :data:`RECHECKED_RULES` (validation finds those again).
+    A repair's flag (``range.implausible``, ``case.catalog_code``, ``text.truncated``) so travels with the value it
+    was found on, also when the other side already held the same repaired value."""
+    kept: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for side in (copy, case):
+        for flag in side.get("quality") or ():
+            if not isinstance(flag, Mapping) or flag.get("rule") in RECHECKED_RULES:
+                continue
+            where = str(flag.get("field", ""))
+            if value_at(merged, where) == value_at(side, where):
+                kept.setdefault((flag.get("field"), flag.get("rule")), dict(flag))
+    return list(kept.values())
+
+
+def handled_by(origin: str, setters: Mapping[str, str] | None, data: Mapping[str, Any]) -> str:
+    """Who gave the case's handling as it stands: the setter of its result when it has one, else of its
+    acceptance, else the version's writer — what the hand-off reads to tell a department's decision from the
+    hall's echo of it, now that a version the hall wrote can carry a department's values."""
+    setters = setters or {}
+    for name in ("result", "accepted_at"):
+        if data.get(name) is not None:
+            return setters.get(name, origin)
+    return origin
+
+
+__all__ = ["EVERYTHING", "HANDLING", "MERGED_FIELDS", "NOT_MERGED", "OUTCOME", "RECHECKED_RULES", "TONGBAN",
+           "Merged", "Reads", "carried_flags", "ends_case", "handled_by", "merge_copy", "top_level", "value_at"]

@@ -404,7 +404,7 @@ def _answer(case: dict[str, Any] | None, h: dict[str, Any], conn: Any) -> tuple[
     if case is None:
         return None
     data = case["data"]
-    if case["origin_system"] != h["target_system"]:
+    if case.get("handled_by", case["origin_system"]) != h["target_system"]:
         return _echoed(case, h, conn)
     if data.get("result") in _REFUSED_RESULTS:
         at = parse_instant(data.get("finished_at")) or parse_instant(data.get("updated_at"))
@@ -430,7 +430,8 @@ def _echoed(case: dict[str, Any], h: dict[str, Any], conn: Any) -> tuple[str, da
     closed by a result (the hall's own ending, :func:`_closing`). Nor is an acceptance by a department an operator
     moved the case away from (``tongban handoff reroute``), entered before the withdrawal reached it: neither its
     own version nor the hall's echo of it (the version names that department) is the competent one's answer."""
-    if case["origin_system"] in (ACTOR, None) or case["origin_system"] == h["target_system"] or case["deleted"]:
+    by = case.get("handled_by", case["origin_system"])
+    if case["origin_system"] in (ACTOR, None) or by == h["target_system"] or case["deleted"]:
         return None
     data = case["data"]
     if data.get("result") or data.get("status") in (None, "submitted", "returned", "voided", "deleted"):

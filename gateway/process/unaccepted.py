@@ -56,7 +56,8 @@ def ended_unaccepted(case: dict[str, Any] | None, case_no: str, target: str | No
     result, status = data.get("result"), data.get("status")
     origin = case.get("origin_system")
     where = f"case {case_no}: version {case.get('version')}" + (f" from {origin}" if origin else "")
-    by = "department" if origin is not None and origin == target else "hall"
+    decider = case.get("handled_by") or origin  # who gave the result, also in a version another system wrote
+    by = "department" if decider is not None and decider == target else "hall"
     at = parse_instant(data.get("finished_at")) or parse_instant(data.get("updated_at"))
     if case.get("deleted") or data.get("deleted") or status in _TOMBSTONE_STATUSES:
         said, state = f"is a tombstone (status {status})", "withdrawn"

@@ -324,24 +324,26 @@ def add_payload_dictionary(conn: Connection, system: str, data: bytes) -> None:
 
 def case_state(conn: Connection, case_nos: Sequence[str]) -> dict[str, dict[str, Any]]:
     """``case_no → {case_no, version, content_hash, source_updated_at, origin_system, origin_source_id,
-    origin_digest, deleted}`` of the merged cases already in the ledger (one statement, as :func:`source_state`)."""
+    origin_digest, field_sources, deleted}`` of the merged cases already in the ledger (one statement, as
+    :func:`source_state`; ``field_sources`` as stored text)."""
     where, ids = _one_of(conn, "case_no", case_nos)
     return {case_no: {"case_no": case_no, "version": version, "content_hash": content_hash,
                       "source_updated_at": _driver_time(updated_at), "origin_system": origin,
-                      "origin_source_id": origin_id, "origin_digest": origin_digest, "deleted": bool(deleted)}
-            for case_no, version, content_hash, updated_at, origin, origin_id, origin_digest, deleted in _driver_rows(
-                conn, "SELECT case_no, version, content_hash, source_updated_at, origin_system, origin_source_id, "
-                      f"origin_digest, deleted FROM cases WHERE {where}", (ids,))}
+                      "origin_source_id": origin_id, "origin_digest": origin_digest, "field_sources": sources,
+                      "deleted": bool(deleted)}
+            for case_no, version, content_hash, updated_at, origin, origin_id, origin_digest, sources, deleted
+            in _driver_rows(conn, "SELECT case_no, version, content_hash, source_updated_at, origin_system, "
+                                  f"origin_source_id, origin_digest, field_sources, deleted FROM cases WHERE {where}",
+                            (ids,))}
 
 
-def case_holders(conn: Connection, case_nos: Sequence[str]) -> dict[str, set[str]]:
-    """``case_no → the systems holding a source record of it`` (one statement on the index on ``case_no``)."""
-    where, ids = _one_of(conn, "case_no", case_nos)
-    holders: dict[str, set[str]] = {}
-    for case_no, system in _driver_rows(conn, f"SELECT DISTINCT case_no, system FROM source_records WHERE {where}",
-                                        (ids,)):
-        holders.setdefault(case_no, set()).add(system)
-    return holders
+def set_origin_digests(conn: Connection, rows: list[tuple[str, int, str | None]]) -> None:
+    """``(case_no, version, digest)``: the writing record's newer copy changed nothing in the case (another system
+    speaks for what it changed), so no version is written — but the copy the reconciliation compares the record
+    with is that newer one (guarded by the version: a case changed meanwhile keeps its own)."""
+    c = cases.c
+    for case_no, version, digest in rows:
+        conn.execute(update(cases).where(c.case_no == case_no, c.version == version).values(origin_digest=digest))
 
 
 def case_documents(conn: Connection, case_nos: Sequence[str]) -> dict[str, str]:
@@ -383,7 +385,7 @@ def update_cases(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 _CASE_UPDATE = ("version", "content_hash", "data", "origin_system", "origin_source_id", "origin_digest",
-                "source_updated_at", "dept_code", "item_code", "deleted", "updated_at")
+                "field_sources", "source_updated_at", "dept_code", "item_code", "deleted", "updated_at")
 
 
 def _sqlite_update_cases(conn: Connection, rows: list[dict[str, Any]]) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
 
 from gateway.models.hashing import content_hash
+from gateway.models.survivorship import handled_by
 from gateway.store.ledger import add_dead_letters, add_outbox, dumps, loads, utcnow
 from gateway.store.outbox import DEAD, PENDING, SUPERSEDED
 from gateway.store.tables import (
@@ -170,13 +171,17 @@ def events(conn: Connection, case_no: str) -> list[dict[str, Any]]:
 
 def read_case(conn: Connection, case_no: str) -> dict[str, Any] | None:
     """The merged case: ``case_no, version, data`` (parsed), ``origin_system``, ``source_updated_at``,
-    ``deleted``."""
+    ``deleted``, and ``handled_by``: who gave its result or acceptance (:func:`~gateway.models.survivorship.
+    handled_by` — a version the hall wrote can carry a department's decision)."""
     c = cases.c
-    row = conn.execute(select(c.case_no, c.version, c.data, c.origin_system, c.source_updated_at, c.deleted)
-                       .where(c.case_no == case_no)).mappings().first()
+    row = conn.execute(select(c.case_no, c.version, c.data, c.origin_system, c.field_sources, c.source_updated_at,
+                              c.deleted).where(c.case_no == case_no)).mappings().first()
     if row is None:
         return None
-    return {**dict(row), "data": loads(row["data"])}
+    case = {**dict(row), "data": loads(row["data"])}
+    sources = case.pop("field_sources")
+    case["handled_by"] = handled_by(case["origin_system"], loads(sources) if sources else None, case["data"])
+    return case
 
 
 def queued_targets(conn: Connection, case_no: str) -> set[str]:

@@ -137,6 +137,8 @@ cases = Table(
     Column("origin_source_id", String(128), nullable=False),
     # the writing copy's own digest when the version is not that copy whole (migration 0022; NULL: it is)
     Column("origin_digest", String(64), nullable=True),
+    # who set each value the version's writer did not (JSON, sparse; NULL: the writer set them all): migration 0022
+    Column("field_sources", Text, nullable=True),
     Column("source_updated_at", UtcDateTime(), nullable=False),
     Column("dept_code", String(32), nullable=True),
     Column("item_code", String(64), nullable=True),
@@ -152,7 +154,8 @@ cases = Table(
 
 ``origin_digest``: a version written from a copy of a case another system also holds keeps what that system
 speaks for (:mod:`gateway.models.survivorship`), so its ``content_hash`` is not the copy's; the column then holds
-the copy's own digest (what the reconciliation compares with the record), NULL when the version is the copy whole.
+the copy's own digest (what the reconciliation compares with the record), NULL when the version is the copy whole;
+``field_sources`` names who set each value the writer did not (``{"accepted_at": "sd_civil"}``).
 
 ``clock_due_at`` is when the deadline scan must read the case again (:mod:`gateway.store.clocks`): the epoch
 (``CLOCK_DUE_NOW``) once anything wrote it — the column's default on insert, a trigger on every change of

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection
@@ -38,12 +38,13 @@ from gateway.mapping.mapper import Mapper
 from gateway.models import Case, QualityTally, case_document
 from gateway.models.datetimes import MAX_CLOCK_SKEW, change_horizon
 from gateway.models.hashing import unreadable_record
-from gateway.models.stored import expand_case_json, stored_case_json
-from gateway.models.survivorship import MERGED_FIELDS, merge_copy, top_level
+from gateway.models.stored import stored_case_json
+from gateway.models.survivorship import EVERYTHING, TONGBAN, Reads
 from gateway.models.text import storable
 from gateway.store import ledger, payloads
 from gateway.store.outbox import PENDING
 from gateway.store.payloads import pack, raw_hash
+from gateway.sync import shared
 
 
 @dataclass(slots=True)
@@ -99,11 +100,11 @@ class IngestContext:
     mapper_of: Callable[[str], Mapper] | None = None
     """Another system's mapping (the runtime's), for what it reads when it holds a case this system's copy merges
     into (:mod:`gateway.models.survivorship`). None: every other system is taken to read every field."""
-    reads: dict[str, frozenset[str]] = field(default_factory=dict)
+    reads: dict[str, Reads] = field(default_factory=dict)
 
-    def fields_read_by(self, system: str) -> frozenset[str]:
-        """The case's top-level fields ``system``'s mapping sets (asked once per system per run). A mapping that
-        cannot be loaded reads everything: its system's part of the case is then never overridden."""
+    def fields_read_by(self, system: str) -> Reads:
+        """The values of the case ``system``'s mapping sets (its dotted targets; asked once per system per run).
+        A mapping that cannot be loaded reads everything."""
         found = self.reads.get(system)
         if found is None:
             try:
@@ -111,9 +112,14 @@ class IngestContext:
                     self.mapper_of(system) if self.mapper_of is not None else None)
             except Exception:  # noqa: BLE001 - a broken mapping of another system never fails this one's page
                 mapper = None
-            found = frozenset(MERGED_FIELDS) if mapper is None else top_level((mapper.spec.get("fields") or {}))
+            found = EVERYTHING if mapper is None else Reads(mapper.spec.get("fields") or {})
             self.reads[system] = found
         return found
+
+    def role_of(self, system: str) -> str | None:
+        """``hall`` or ``department``; None for a system no longer configured."""
+        config = self.systems.systems.get(system)
+        return None if config is None else config.role
 
     def targets_for(self, dept_code: str | None) -> list[str]:
         found = self.targets.get(dept_code)
@@ -395,7 +401,7 @@ def _ingest_page(
 
     # the merged cases, and the previous copies of records merged field by field (read before they are replaced)
     existing = ledger.case_state(conn, sorted({case.case_no for _, case, _, _ in changes})) if changes else {}
-    earlier = _previous_copies(conn, ctx, changes, existing, state)
+    earlier = shared.previous_copies(conn, ctx, changes, existing, state, encoded, map_record)
     ledger.insert_source_records(conn, new_rows)
     ledger.update_source_records(conn, changed_rows)
     ledger.touch_source_records(conn, touched)
@@ -518,7 +524,7 @@ def _source_row(ctx: IngestContext, record: RawRecord, case: Case, digest: str, 
     }
 
 
-TONGBAN_ORIGIN = "tongban."
+TONGBAN_ORIGIN = TONGBAN
 """How the ``origin_system`` of a case version Tongban wrote itself begins (``tongban.handoff``, ``tongban.deferred``,
 ``tongban.bundle``: the processes' actors)."""
 
@@ -546,141 +552,14 @@ def _withdrawn(conn: Connection, system: str, changes: list[tuple[RawRecord, Cas
     return withdrawn_from(conn, system, candidates)
 
 
-def _shaped_by_others(current: dict[str, Any], system: str, source_id: str) -> bool:
-    """Whether the merged case is more than this record's previous copy: another record, system or Tongban
-    wrote its current version, or it kept what another system speaks for (``origin_digest``). Then the copy is
-    merged field by field (:mod:`gateway.models.survivorship`); else it replaces the case whole — the same
-    result, for nothing (nearly every case: one system holds it)."""
-    return not (current["origin_system"] == system and current.get("origin_source_id") == source_id
-                and current.get("origin_digest") is None)
-
-
-def _previous_copies(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRecord, Case, str, str]],
-                     existing: dict[str, dict[str, Any]],
-                     state: dict[str, tuple[str | None, datetime | None, str | None, str]],
-                     ) -> dict[str, dict[str, Any] | None]:
-    """``source_id → its previous copy`` (the whole case document its stored raw payload maps to under this
-    mapping, or None when there is none to compare with) for the page's records whose case is shaped by others —
-    read before the page replaces the stored payloads. One statement, and only for such records (rare)."""
-    system = ctx.system.name
-    per_case: dict[str, int] = {}
-    for _, case, _, _ in changes:
-        per_case[case.case_no] = per_case.get(case.case_no, 0) + 1
-    wanted = [record for record, case, _, _ in changes
-              if per_case[case.case_no] > 1 or (case.case_no in existing and _shaped_by_others(
-                  existing[case.case_no], system, record.source_id))]
-    if not wanted:
-        return {}
-    found: dict[str, dict[str, Any] | None] = {record.source_id: None for record in wanted}
-    comparable = [record.source_id for record in wanted
-                  if (known := state.get(record.source_id)) is not None and known[3] == ctx.mapping_version]
-    if not comparable:
-        return found
-    for source_id, payload in ledger.source_payloads(conn, system, comparable, ctx.pii).items():
-        canonical, issues = map_record(ctx.mapper.inbound, payload)
-        flagged: list[tuple[str, str, str]] = []
-        if issues:
-            issues, flagged = ctx.mapper.split_issues(issues)
-        if canonical is None or issues:
-            continue
-        result = ctx.mapper.validate([canonical], [f"{system}:{source_id}"], {0: flagged} if flagged else None)
-        if result.valid:
-            found[source_id] = orjson.loads(case_document(result.valid[0][1])[0])
-    return found
-
-
-def _read_shared(conn: Connection, system: str, changes: list[tuple[RawRecord, Case, str, str]],
-                 existing: dict[str, dict[str, Any]]) -> _Shared:
-    """The stored documents and the holders of the page's cases merged field by field (two statements)."""
-    case_nos = sorted({case.case_no for record, case, _, _ in changes if case.case_no in existing
-                       and _shaped_by_others(existing[case.case_no], system, record.source_id)})
-    if not case_nos:
-        return _Shared({}, {})
-    return _Shared(ledger.case_documents(conn, case_nos), ledger.case_holders(conn, case_nos))
-
-
-@dataclass(slots=True)
-class _Shared:
-    """What merging copies field by field needs of the page's shared cases, read once when first needed."""
-
-    documents: dict[str, str]
-    holders: dict[str, set[str]]
-
-
-def _opened(ctx: IngestContext, document: dict[str, Any]) -> dict[str, Any]:
-    """The merged case's document with its applicant's ID number in clear (the ledger may hold it sealed): the
-    copies are compared, hashed and validated in clear; :func:`_seal_applicant` seals the new version again."""
-    applicant = document.get("applicant")
-    number = applicant.get("id_number") if isinstance(applicant, dict) else None
-    if ctx.pii is not None and ctx.pii.is_sealed(number):
-        document["applicant"] = {**applicant, "id_number": ctx.pii.open(number)}  # type: ignore[dict-item]
-    return document
-
-
-def _flag_field(flag: dict[str, Any]) -> str:
-    return str(flag.get("field", "")).split(".", 1)[0]
-
-
-def _merge_field_by_field(ctx: IngestContext, record: RawRecord, case: Case, digest: str, current: dict[str, Any],
-                          document: dict[str, Any], base: dict[str, Any] | None, holders: set[str],
-                          updated_at: datetime, newer: bool) -> tuple[Case, str, str] | None | Literal["whole"]:
-    """The case after this copy is merged into it field by field (:func:`merge_copy`): ``(case, digest, stored
-    data)``; None when nothing the copy says stands (no new version); ``"whole"`` when the merged document breaks
-    a rule neither copy breaks alone (flagged ``merge.fields_not_kept``: the copy merges whole, as before).
-
-    The merged document is validated again with this system's mapping rules (cross-field rules see the fields
-    together); each side's quality flags follow the fields it gave, so a repair flag is not lost with the value
-    it was found on."""
-    system = ctx.system.name
-    ref = f"{system}:{record.source_id}"
-    departments = frozenset().union(*(
-        ctx.fields_read_by(name) for name in holders - {system}
-        if (config := ctx.systems.systems.get(name)) is not None and config.role == "department"))
-    copy = orjson.loads(case_document(case)[0])
-    merged = merge_copy(document, copy, base, reads=ctx.fields_read_by(system), from_hall=ctx.system.role == "hall",
-                        department_reads=departments, newer=newer)
-    if merged.overruled:
-        ctx.quality.add_flags([FieldIssue(
-            ref, ",".join(merged.overruled), "merge.another_system_speaks",
-            f"{system}'s copy of case {case.case_no} changed {', '.join(merged.overruled)}, which "
-            f"{current['origin_system']} and the systems holding the case speak for: the case keeps theirs")])
-    if not merged.taken:
-        return None
-    taken = set(merged.taken)
-    flags = [f for f in copy.get("quality") or () if _flag_field(f) in taken or _flag_field(f) not in MERGED_FIELDS]
-    flags += [f for f in document.get("quality") or () if _flag_field(f) in MERGED_FIELDS and _flag_field(f) not in taken]
-    candidate = {k: v for k, v in merged.document.items() if k != "quality"}
-    candidate["updated_at"] = updated_at.isoformat()
-    result = ctx.mapper.validate([candidate], [ref], {0: [(f["field"], f["rule"], f["message"]) for f in flags]}
-                                 if flags else None)
-    if not result.valid:
-        problem = "; ".join(map(str, result.rejected[0][1].issues)) if result.rejected else "rejected"
-        ctx.quality.add_flags([FieldIssue(ref, ",".join(merged.taken), "merge.fields_not_kept",
-                                          f"case {case.case_no} with {', '.join(merged.taken)} from {system} and "
-                                          f"the rest as the case holds it breaks a rule: {problem}; the copy "
-                                          "merges whole")])
-        return "whole"
-    combined = result.valid[0][1]
-    unique = list({(q.field, q.rule): q for q in combined.quality}.values())
-    if len(unique) != len(combined.quality):
-        combined = combined.model_copy(update={"quality": unique})
-    _, combined_digest = case_document(combined)
-    if combined_digest == current["content_hash"]:
-        return None
-    data = stored_case_json(combined)
-    if ctx.pii is not None:
-        data = _seal_applicant(ctx.pii, data, combined.applicant.id_number)
-    return combined, combined_digest, data
-
-
 def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRecord, Case, str, str]],
                  now: datetime, existing: dict[str, dict[str, Any]] | None = None,
                  earlier: dict[str, dict[str, Any] | None] | None = None) -> tuple[int, int]:
     """Apply changed records to the merged cases and queue outbox rows. A copy of a case only it shaped replaces
     the case (newest source change wins, or the newer copy of the record that wrote the current version:
-    :func:`_same_copy`); a copy of a case others shaped too is merged field by field (:func:`_shaped_by_others`).
+    :func:`_same_copy`); a copy of a case others shaped too is merged value by value (:mod:`gateway.sync.shared`).
     ``existing``: the page's cases already merged (read here when not given); ``earlier``:
-    :func:`_previous_copies` (none: a copy of a shared case is compared with no previous copy)."""
+    :func:`gateway.sync.shared.previous_copies` (none: a copy of a shared case is compared with no previous copy)."""
     if not changes:
         return 0, 0
     system = ctx.system.name
@@ -690,7 +569,8 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
     withdrawn = _withdrawn(conn, system, changes, existing)
     final: dict[str, dict[str, Any]] = {}
     horizon = now + MAX_CLOCK_SKEW
-    shared: _Shared | None = None
+    page = shared.SharedPage(conn, system, changes, existing)
+    refreshed: list[tuple[str, int, str | None]] = []  # (case, version, the writing record's newer digest)
     for record, case, digest, data in changes:
         case_no = case.case_no
         current = final.get(case_no) or existing.get(case_no)
@@ -703,9 +583,12 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
                 f"changed at {updated_at.isoformat()}, beyond this machine's clock: merged as changed now, so that "
                 "later changes from other systems still win")])
             updated_at = now
-        origin_digest = None
+        origin_digest = sources = None
         if current is not None:
             if current["content_hash"] == digest:
+                if current.get("origin_digest") is not None and _same_copy(current, system, record.source_id) \
+                        and "data" not in current:
+                    refreshed.append((case_no, current["version"], None))  # the copy is the case again
                 continue
             if case_no in withdrawn and case.deleted and not current["deleted"]:
                 # the system let the case go as Tongban asked (moved to another department): its deletion is not
@@ -716,32 +599,33 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
                     "department): kept in its source record, not merged")])
                 continue
             older = updated_at < current["source_updated_at"] <= horizon  # a stored "2612" is believed by nobody
-            if older and str(current["origin_system"]).startswith(TONGBAN_ORIGIN):
-                # older than a version Tongban wrote itself (a deemed acceptance): kept in its source record,
-                # not merged — said, so that an answer the department entered before it is looked at
+            # older than a version Tongban wrote itself (a deemed acceptance): its handling is not merged — said,
+            # so that an answer the department entered before it is looked at
+            settled = older and str(current["origin_system"]).startswith(TONGBAN_ORIGIN)
+            whole = True
+            if shared.shaped_by_others(current, system, record.source_id):
+                stamp = max(updated_at, current["source_updated_at"]) if current["source_updated_at"] <= horizon \
+                    else updated_at
+                merged = shared.merge_shared(ctx, record, case, current,
+                                             page.document(case_no, current, ctx.pii), earlier.get(record.source_id),
+                                             stamp=stamp, newer=not older, settled=settled)
+                if merged is None:  # nothing the copy says stands: no new version
+                    if _same_copy(current, system, record.source_id) and "data" not in current:
+                        refreshed.append((case_no, current["version"], digest))  # what reconciliation compares
+                    continue
+                if merged != "whole":
+                    whole = False
+                    origin_digest = digest if merged.digest != digest else None
+                    case, digest, data, sources = merged.case, merged.digest, merged.data, merged.field_sources
+                    if ctx.pii is not None:
+                        data = _seal_applicant(ctx.pii, data, case.applicant.id_number)
+                    updated_at = stamp
+            if whole and settled:
                 ctx.quality.add_flags([FieldIssue(
                     f"{system}:{record.source_id}", "updated_at", "merge.older_than_tongban",
                     f"changed at {updated_at.isoformat()}, before {current['origin_system']} wrote version "
                     f"{current['version']} of case {case_no}: not merged")])
                 continue
-            whole = True
-            if _shaped_by_others(current, system, record.source_id):
-                if shared is None:
-                    shared = _read_shared(conn, system, changes, existing)
-                document = (orjson.loads(expand_case_json(current["data"])) if "data" in current
-                            else orjson.loads(expand_case_json(shared.documents[case_no])))
-                stamp = max(updated_at, current["source_updated_at"]) if current["source_updated_at"] <= horizon \
-                    else updated_at
-                merged = _merge_field_by_field(ctx, record, case, digest, current, _opened(ctx, document),
-                                               earlier.get(record.source_id), shared.holders.get(case_no, set()),
-                                               stamp, newer=not older)
-                if merged is None:
-                    continue  # nothing the copy says stands: no new version
-                if merged != "whole":
-                    whole = False
-                    origin_digest = digest if merged[1] != digest else None
-                    case, digest, data = merged
-                    updated_at = stamp
             if whole and older and not _same_copy(current, system, record.source_id):
                 continue  # the merged case already holds a newer change from another system
         final[case_no] = {
@@ -752,6 +636,7 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
             "origin_system": system,
             "origin_source_id": record.source_id,
             "origin_digest": origin_digest,
+            "field_sources": sources,
             "source_updated_at": updated_at,
             "dept_code": case.dept_code,
             "item_code": case.item_code,
@@ -759,6 +644,7 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
             "updated_at": now,
             "was_deleted": bool(current and current["deleted"]),
         }
+    ledger.set_origin_digests(conn, refreshed)
     inserts, updates, outbox_rows = [], [], []
     deleted = 0
     for case_no, merged in final.items():

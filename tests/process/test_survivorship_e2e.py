@@ -178,3 +178,155 @@ def test_a_case_the_department_voided_stays_voided_when_the_hall_touches_its_rec
     _hall_edit(world, made)  # a status refresh at the hall: 办理中
     after, _, deleted, again = _case(world, case_no)
     assert deleted and again["status"] == data["status"] and again["result"] == "voided", again["status"]
+
+
+# -- what the second review found in the redo (its reproductions, kept) ---------------------------------------
+
+
+def _civil_id(world, case_no):
+    return next(rid for rid, r in world.source_records("sd_civil").items() if r.get("projectNo") == case_no)
+
+
+def _civil_edit(world, case_no, **edits) -> None:
+    time.sleep(1.1)
+    world.admin("sd_civil", "POST", "/_sandbox/mutate", json={"ids": [_civil_id(world, case_no)], "set": edits})
+
+
+def test_a_copy_that_changes_nothing_in_the_case_keeps_the_reconciliation_in_order(make_world) -> None:
+    """The hall adds an agent (a version of its own), then extends a deadline the department set (overruled: no
+    version). The record's newest digest is what the reconciliation compares: no ``case_divergent``."""
+    from gateway.sync.reconcile import reconcile_system
+
+    world = make_world(civil=5, estate=0)
+    made, case_no, version, _ = _accepted_by_civil(world)
+    _hall_edit(world, made, proxy={"name": "王芳", "kind": "代办", "letter_no": "WT-1"})
+    _hall_edit(world, made, due_at="2027-01-29T17:00:00+08:00")
+    report = reconcile_system(world.runtime, "sd_hall")
+    assert report.totals()["divergent"] == 0, [p for d in report.days for p in d.problems]
+
+
+def test_values_inside_the_applicant_are_each_systems_own(make_world) -> None:
+    """The department adds the applicant's phone; the hall corrects the name at the window: the case and the
+    department keep the phone (the hall's applicant, which has no phone, was a collision it won whole)."""
+    world = make_world(civil=5, estate=0)
+    made, case_no, _, _ = _accepted_by_civil(world)
+    _civil_edit(world, case_no, **{"applicant.mobile": "13912345678", "applicant.address": "历下区1号"})
+    sync(world, "sd_civil")
+    deliver(world)
+    hall_applicant = world.source_records("sd_hall")[made["fd_id"]]["applicant"]
+    _hall_edit(world, made, **{"applicant.name": hall_applicant["name"] + "明"})
+    _, _, _, data = _case(world, case_no)
+    assert data["applicant"]["phone"] == "13912345678" and data["applicant"]["name"].endswith("明")
+    deliver(world)
+    assert civil_record(world, case_no)["applicant"].get("mobile") == "13912345678"
+
+
+def test_the_hall_extends_a_deadline_it_set_itself_with_the_shipped_civil_mapping(make_world) -> None:
+    world = make_world(civil=5, estate=0)
+    made, case_no, _, _ = _accepted_by_civil(world)
+    _hall_edit(world, made, due_at="2027-01-29T17:00:00+08:00")
+    _, _, _, data = _case(world, case_no)
+    assert data["promised_at"] == "2027-01-29T17:00:00+08:00"
+
+
+def test_a_hall_that_takes_its_withdrawal_back_brings_the_case_back_whole(make_world) -> None:
+    """Never a live case whose status still says deleted: the outcome comes from one copy, together."""
+    world = make_world(civil=5, estate=0)
+    made, case_no, _, _ = _accepted_by_civil(world)
+    time.sleep(1.1)
+    world.admin("sd_hall", "POST", "/_sandbox/delete", json={"ids": [made["fd_id"]]})
+    sync_system(world.runtime, "sd_hall")
+    _hall_edit(world, made, deleted=False, status="processing")
+    _, origin, deleted, data = _case(world, case_no)
+    assert (origin, deleted, data["status"]) == ("sd_hall", False, "in_progress")
+
+
+def test_a_departments_refusal_stays_its_own_after_the_hall_adds_an_agent(make_world) -> None:
+    """The hall's version after the refusal carries it: the hand-off still reads the department's decision
+    (who set the result), not the hall's closing."""
+    from datetime import timedelta
+
+    from handoff_testlib import handoff, scan
+
+    world = make_world(civil=20, estate=5)
+    world.admin("sd_civil", "POST", "/_sandbox/acceptance",
+                json={"mode": "fast", "refuse": {"11370000004390448N4000105101001": "未满80周岁，不符合申领条件"}})
+    made = frontdesk(world, item=ELDERLY, office=OFFICE)
+    sync(world, "sd_hall")
+    deliver(world)
+    assert scan(world).handed == 1
+    row = handoff(world, made["case_no"])
+    sync(world, "sd_civil")  # the refusal, inside the window
+    _hall_edit(world, made, proxy={"name": "王芳", "kind": "代办", "letter_no": "WT-1"})
+    _, origin, _, data = _case(world, made["case_no"])
+    assert origin == "sd_hall" and data["result"] == "not_accepted" and data["agent"]["name"] == "王芳"
+    scan(world, row["due_at"] - timedelta(minutes=1))
+    scan(world, row["due_at"] + timedelta(minutes=1))
+    h = handoff(world, made["case_no"])
+    assert (h["state"], h["decided_by"]) == ("refused", "department")
+
+
+def test_a_copy_older_than_the_deemed_acceptance_still_gives_what_is_not_handling(make_world) -> None:
+    """The hall added an agent; the scan deemed the case accepted before the hall's sync read it: the agent still
+    arrives (the copy was dropped whole, and its payload became the previous copy: the agent was lost for good)."""
+    from datetime import timedelta
+
+    from handoff_testlib import handoff, scan
+
+    world = make_world(civil=20, estate=5)
+    made = frontdesk(world, item=ELDERLY, office=OFFICE)
+    sync(world, "sd_hall")
+    deliver(world)
+    assert scan(world).handed == 1
+    row = handoff(world, made["case_no"])
+    time.sleep(1.1)
+    world.admin("sd_hall", "POST", "/_sandbox/mutate",
+                json={"ids": [made["fd_id"]], "set": {"proxy": {"name": "王芳", "kind": "代办", "letter_no": "WT-1"}}})
+    time.sleep(1.1)
+    assert scan(world, row["due_at"] + timedelta(minutes=1)).deemed == 1
+    sync_system(world.runtime, "sd_hall")
+    _, _, _, data = _case(world, made["case_no"])
+    assert data["agent"] is not None and data["status"] == "accepted"
+
+
+def test_a_mapping_edit_does_not_let_the_next_copy_speak_for_everything(make_world, tmp_path) -> None:
+    """A comment added to the hall's mapping changes its fingerprint; the next copy is still compared with its
+    previous one (mapped under the mapping in force), so a status refresh does not wipe the department's phone."""
+    from pathlib import Path
+
+    from handoff_testlib import restart
+
+    original = (Path(__file__).resolve().parents[2] / "mappings" / "sd_hall.yaml").read_text(encoding="utf-8")
+    mapping = tmp_path / "sd_hall.yaml"
+    mapping.write_text(original, encoding="utf-8")
+    world = make_world(civil=5, estate=0, mappings={"sd_hall": mapping})
+    made, case_no, _, _ = _accepted_by_civil(world)
+    _civil_edit(world, case_no, **{"applicant.mobile": "13912345678"})
+    sync(world, "sd_civil")
+    deliver(world)
+    mapping.write_text(original + "# a comment: the mapping's fingerprint changes\n", encoding="utf-8")
+    restart(world)
+    _hall_edit(world, made)
+    _, _, _, data = _case(world, case_no)
+    assert data["applicant"]["phone"] == "13912345678"
+
+
+def test_a_department_edit_read_before_the_deemed_acceptance_reached_it_keeps_the_acceptance(make_world) -> None:
+    from datetime import timedelta
+
+    from handoff_testlib import handoff, scan
+
+    world = make_world(civil=20, estate=5)
+    made = frontdesk(world, item=ELDERLY, office=OFFICE)
+    sync(world, "sd_hall")
+    deliver(world)
+    assert scan(world).handed == 1
+    row = handoff(world, made["case_no"])
+    sync(world, "sd_civil")  # civil holds the pending case
+    assert scan(world, row["due_at"] + timedelta(minutes=1)).deemed == 1
+    _, _, _, deemed = _case(world, made["case_no"])
+    _civil_edit(world, made["case_no"], **{"applicant.mobile": "13912345678"})
+    sync(world, "sd_civil")  # before the deemed version was delivered
+    _, _, _, data = _case(world, made["case_no"])
+    assert data["accepted_at"] == deemed["accepted_at"] and data["status"] == "accepted"
+    assert data["applicant"]["phone"] == "13912345678"
