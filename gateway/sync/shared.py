@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import orjson
 from sqlalchemy import Connection
@@ -23,11 +23,21 @@ from gateway.contract.connector import RawRecord
 from gateway.contract.errors import FieldIssue
 from gateway.models import Case, case_document
 from gateway.models.stored import expand_case_json, stored_case_json
-from gateway.models.survivorship import HANDLING, carried_flags, merge_copy
+from gateway.models.survivorship import HANDLING, Reads, carried_flags, merge_copy
 from gateway.store import ledger
 
-if TYPE_CHECKING:
-    from gateway.sync.ingest import IngestContext
+
+class IngestContext(Protocol):
+    """What the merge reads of the ingest's context (:class:`gateway.sync.ingest.IngestContext`)."""
+
+    system: Any
+    mapper: Any
+    pii: Any
+    quality: Any
+
+    def fields_read_by(self, system: str) -> Reads: ...
+
+    def role_of(self, system: str) -> str | None: ...
 
 Change = tuple[RawRecord, Case, str, str]
 """A changed record of the page: ``(record, its case, the case's digest, its stored JSON)``."""
