@@ -552,6 +552,45 @@ def _withdrawn(conn: Connection, system: str, changes: list[tuple[RawRecord, Cas
     return withdrawn_from(conn, system, candidates)
 
 
+def _timing(updated_at: datetime, current: dict[str, Any], horizon: datetime) -> tuple[bool, bool, datetime]:
+    """How a copy changed at ``updated_at`` (within the horizon) stands against the case's current version:
+    ``(older, settled, stamp)`` — older than it; older than a version Tongban wrote itself (a deemed acceptance:
+    its handling is not merged, and that is said, so that an answer the department entered before it is looked
+    at); and the change time a version merged value by value carries (the later of the two)."""
+    known = current["source_updated_at"]
+    older = updated_at < known <= horizon  # a stored "2612" is believed by nobody
+    settled = older and str(current["origin_system"]).startswith(TONGBAN_ORIGIN)
+    return older, settled, max(updated_at, known) if known <= horizon else updated_at
+
+
+def _plan_shared(ctx: IngestContext, changes: list[tuple[RawRecord, Case, str, str]],
+                 existing: dict[str, dict[str, Any]], earlier: dict[str, dict[str, Any] | None],
+                 withdrawn: set[str], page: shared.SharedPage, now: datetime, horizon: datetime,
+                 ) -> dict[str, tuple[shared.Plan, Any]]:
+    """``source_id → (plan, validated)`` for the page's copies of cases others shaped (each case once in the
+    page): merged by the rules and validated in one call for the page, not one per copy."""
+    system = ctx.system.name
+    per_case: dict[str, int] = {}
+    for _, case, _, _ in changes:
+        per_case[case.case_no] = per_case.get(case.case_no, 0) + 1
+    items, plans = [], []
+    for record, case, digest, _ in changes:
+        current = existing.get(case.case_no)
+        if (per_case[case.case_no] != 1 or current is None or current["content_hash"] == digest
+                or not shared.shaped_by_others(current, system, record.source_id)
+                or (case.case_no in withdrawn and case.deleted and not current["deleted"])):
+            continue
+        updated_at = now if case.updated_at > horizon else case.updated_at
+        older, settled, stamp = _timing(updated_at, current, horizon)
+        plans.append(shared.plan_merge(ctx, record, case, current, page.document(case.case_no, current, ctx.pii),
+                                       earlier.get(record.source_id), stamp=stamp, newer=not older, settled=settled))
+        items.append(record.source_id)
+    if not plans:
+        return {}
+    return {source_id: (plan, validated)
+            for source_id, plan, validated in zip(items, plans, shared.validate_plans(ctx, plans), strict=True)}
+
+
 def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRecord, Case, str, str]],
                  now: datetime, existing: dict[str, dict[str, Any]] | None = None,
                  earlier: dict[str, dict[str, Any] | None] | None = None) -> tuple[int, int]:
@@ -571,6 +610,7 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
     horizon = now + MAX_CLOCK_SKEW
     page = shared.SharedPage(conn, system, changes, existing)
     refreshed: list[tuple[str, int, str | None]] = []  # (case, version, the writing record's newer digest)
+    planned = _plan_shared(ctx, changes, existing, earlier, withdrawn, page, now, horizon)
     for record, case, digest, data in changes:
         case_no = case.case_no
         current = final.get(case_no) or existing.get(case_no)
@@ -598,17 +638,16 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
                     f"{system} deleted case {case_no} after Tongban asked it to let the case go (moved to another "
                     "department): kept in its source record, not merged")])
                 continue
-            older = updated_at < current["source_updated_at"] <= horizon  # a stored "2612" is believed by nobody
-            # older than a version Tongban wrote itself (a deemed acceptance): its handling is not merged — said,
-            # so that an answer the department entered before it is looked at
-            settled = older and str(current["origin_system"]).startswith(TONGBAN_ORIGIN)
+            older, settled, stamp = _timing(updated_at, current, horizon)
             whole = True
             if shared.shaped_by_others(current, system, record.source_id):
-                stamp = max(updated_at, current["source_updated_at"]) if current["source_updated_at"] <= horizon \
-                    else updated_at
-                merged = shared.merge_shared(ctx, record, case, current,
-                                             page.document(case_no, current, ctx.pii), earlier.get(record.source_id),
-                                             stamp=stamp, newer=not older, settled=settled)
+                if record.source_id in planned:
+                    plan, validated = planned[record.source_id]
+                    merged = shared.finish_merge(ctx, plan, case, current, validated)
+                else:  # the page's second copy of the case: merged into the first's version
+                    merged = shared.merge_shared(ctx, record, case, current, page.document(case_no, current, ctx.pii),
+                                                 earlier.get(record.source_id), stamp=stamp, newer=not older,
+                                                 settled=settled)
                 if merged is None:  # nothing the copy says stands: no new version
                     if _same_copy(current, system, record.source_id) and "data" not in current:
                         refreshed.append((case_no, current["version"], digest))  # what reconciliation compares

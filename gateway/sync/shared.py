@@ -135,49 +135,83 @@ class Version:
     field_sources: str | None
 
 
-def merge_shared(ctx: IngestContext, record: RawRecord, case: Case, current: dict[str, Any],
-                 document: dict[str, Any], base: dict[str, Any] | None, *, stamp: datetime, newer: bool,
-                 settled: bool) -> Version | Literal["whole"] | None:
-    """The case after this copy is merged into it value by value: its new :class:`Version`; None when nothing
-    the copy says stands (no new version); ``"whole"`` when the merged document breaks a rule neither side breaks
-    alone (flagged ``merge.fields_not_kept``: the copy then merges whole, as before). Overruled values are
-    counted: ``merge.older_than_tongban`` when a version Tongban wrote holds the handling (``settled``), else
-    ``merge.another_system_speaks``."""
+@dataclass(slots=True)
+class Plan:
+    """One copy's merge before its validation: what the rules made of it (:func:`plan_merge`)."""
+
+    ref: str
+    merged: Any  # survivorship.Merged
+    candidate: dict[str, Any] | None
+    """The merged document to validate, None when nothing the copy says stands."""
+    flags: list[tuple[str, str, str]]
+    settled: bool
+
+
+def plan_merge(ctx: IngestContext, record: RawRecord, case: Case, current: dict[str, Any], document: dict[str, Any],
+               base: dict[str, Any] | None, *, stamp: datetime, newer: bool, settled: bool) -> Plan:
+    """The copy merged into the case by the rules, its quality flags carried, ready for validation."""
     system = ctx.system.name
-    ref = f"{system}:{record.source_id}"
     copy = orjson.loads(case_document(case)[0])
     stored = current.get("field_sources")
     setters = (orjson.loads(stored) if isinstance(stored, str) else stored) or {}
     merged = merge_copy(document, copy, base, system=system, reads=ctx.fields_read_by(system),
                         from_hall=ctx.system.role == "hall", origin=current["origin_system"], setters=setters,
                         role_of=ctx.role_of, newer=newer, settled=settled)
+    candidate = None
+    flags: list[tuple[str, str, str]] = []
+    if merged.taken:
+        flags = [(f["field"], f["rule"], f["message"]) for f in carried_flags(merged.document, copy, document)]
+        candidate = {k: v for k, v in merged.document.items() if k != "quality"}
+        candidate["updated_at"] = stamp.isoformat()
+    return Plan(f"{system}:{record.source_id}", merged, candidate, flags, settled)
+
+
+def validate_plans(ctx: IngestContext, plans: list[Plan]) -> list[Case | str | None]:
+    """Each plan's merged document validated with the copy's mapping rules, in one call: the valid case, the
+    rejection's text, or None for a plan with nothing to validate."""
+    todo = [i for i, plan in enumerate(plans) if plan.candidate is not None]
+    out: list[Case | str | None] = [None] * len(plans)
+    if not todo:
+        return out
+    result = ctx.mapper.validate([plans[i].candidate for i in todo], [plans[i].ref for i in todo],
+                                 {k: plans[i].flags for k, i in enumerate(todo) if plans[i].flags} or None)
+    for k, valid in result.valid:
+        out[todo[k]] = valid
+    for k, rejected in result.rejected:
+        out[todo[k]] = "; ".join(map(str, rejected.issues))
+    return out
+
+
+def finish_merge(ctx: IngestContext, plan: Plan, case: Case, current: dict[str, Any],
+                 validated: Case | str | None) -> Version | Literal["whole"] | None:
+    """The case after this copy is merged into it value by value: its new :class:`Version`; None when nothing
+    the copy says stands (no new version); ``"whole"`` when the merged document breaks a rule neither side breaks
+    alone (flagged ``merge.fields_not_kept``: the copy then merges whole, as before). Overruled values are
+    counted: ``merge.older_than_tongban`` when a version Tongban wrote holds the handling (``settled``), else
+    ``merge.another_system_speaks``."""
+    system = ctx.system.name
+    merged = plan.merged
     if merged.overruled:
         handling = [p for p in merged.overruled if p.split(".", 1)[0] in HANDLING]
-        if settled and handling:
+        if plan.settled and handling:
             ctx.quality.add_flags([FieldIssue(
-                ref, ",".join(handling), "merge.older_than_tongban",
+                plan.ref, ",".join(handling), "merge.older_than_tongban",
                 f"changed at {case.updated_at.isoformat()}, before {current['origin_system']} wrote version "
                 f"{current['version']} of case {case.case_no}: its {', '.join(handling)} not merged")])
         else:
             ctx.quality.add_flags([FieldIssue(
-                ref, ",".join(merged.overruled), "merge.another_system_speaks",
+                plan.ref, ",".join(merged.overruled), "merge.another_system_speaks",
                 f"{system}'s copy of case {case.case_no} changed {', '.join(merged.overruled)}, which another "
                 "system holding the case set: the case keeps its value")])
-    if not merged.taken:
+    if plan.candidate is None:
         return None
-    flags = carried_flags(merged.document, copy, document)
-    candidate = {k: v for k, v in merged.document.items() if k != "quality"}
-    candidate["updated_at"] = stamp.isoformat()
-    result = ctx.mapper.validate([candidate], [ref], {0: [(f["field"], f["rule"], f["message"]) for f in flags]}
-                                 if flags else None)
-    if not result.valid:
-        problem = "; ".join(map(str, result.rejected[0][1].issues)) if result.rejected else "rejected"
-        ctx.quality.add_flags([FieldIssue(ref, ",".join(merged.taken), "merge.fields_not_kept",
+    if not isinstance(validated, Case):
+        ctx.quality.add_flags([FieldIssue(plan.ref, ",".join(merged.taken), "merge.fields_not_kept",
                                           f"case {case.case_no} with {', '.join(merged.taken)} from {system} and "
-                                          f"the rest as the case holds it breaks a rule: {problem}; the copy "
-                                          "merges whole")])
+                                          f"the rest as the case holds it breaks a rule: {validated or 'rejected'}; "
+                                          "the copy merges whole")])
         return "whole"
-    combined = result.valid[0][1]
+    combined = validated
     unique = list({(q.field, q.rule): q for q in combined.quality}.values())
     if len(unique) != len(combined.quality):
         combined = combined.model_copy(update={"quality": unique})
@@ -188,4 +222,14 @@ def merge_shared(ctx: IngestContext, record: RawRecord, case: Case, current: dic
     return Version(combined, digest, stored_case_json(combined), sources)
 
 
-__all__ = ["Change", "SharedPage", "Version", "merge_shared", "previous_copies", "shaped_by_others"]
+def merge_shared(ctx: IngestContext, record: RawRecord, case: Case, current: dict[str, Any],
+                 document: dict[str, Any], base: dict[str, Any] | None, *, stamp: datetime, newer: bool,
+                 settled: bool) -> Version | Literal["whole"] | None:
+    """One copy merged on its own (:func:`plan_merge`, :func:`validate_plans`, :func:`finish_merge`): for a case
+    the page holds twice, whose second copy merges into the first's version."""
+    plan = plan_merge(ctx, record, case, current, document, base, stamp=stamp, newer=newer, settled=settled)
+    return finish_merge(ctx, plan, case, current, validate_plans(ctx, [plan])[0])
+
+
+__all__ = ["Change", "Plan", "SharedPage", "Version", "finish_merge", "merge_shared", "plan_merge", "previous_copies",
+           "shaped_by_others", "validate_plans"]
