@@ -73,6 +73,8 @@ with it."""
 _ENDING_STATUSES = frozenset({CaseStatus.RETURNED.value, CaseStatus.VOIDED.value, CaseStatus.DELETED.value})
 _ENDING_RESULTS = frozenset({CaseResult.WITHDRAWN.value, CaseResult.VOIDED.value, CaseResult.DELETED.value,
                              CaseResult.RETURNED.value, CaseResult.NOT_ACCEPTED.value})
+ANY = "*"
+"""The setters' entry for every value they do not name (``{"*": "sd_civil", "agent.name": "sd_hall"}``)."""
 TONGBAN = "tongban."
 """How the origin of a version Tongban wrote itself begins (``tongban.handoff``, ``tongban.bundle``)."""
 
@@ -124,6 +126,13 @@ def _leaves(values: tuple[Any, ...], prefix: str) -> Iterator[str]:
         yield prefix
 
 
+def _collapsed(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The document with its empty object parts as None (itself when it has none: the usual case)."""
+    empty = [name for name, value in document.items() if isinstance(value, dict)
+             and all(v is None for v in value.values())]
+    return {**document, **dict.fromkeys(empty)} if empty else document
+
+
 def _collapse(document: dict[str, Any]) -> None:
     """An object part left with no value at all (an office whose every part went) is no part: None."""
     for name, value in document.items():
@@ -163,7 +172,8 @@ class Merged:
     overruled: tuple[str, ...]
     """The values the copy changed that the case keeps: another copy speaks for them."""
     setters: dict[str, str]
-    """Who set each value of the merged document, where it is not the copy's system (stored sparse)."""
+    """Who set each value of the merged document, where it is not the copy's system (stored sparse: read them
+    with :func:`setter_of`)."""
 
 
 def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[str, Any] | None, *,
@@ -176,21 +186,17 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
     case's current version and ``setters`` names who set a value where it was not ``origin``; ``role_of`` gives a
     system's role (``hall`` / ``department``, None when it is not configured). ``newer``: the copy changed later
     than the case's current version; ``settled``: a version Tongban wrote is newer than the copy."""
+    case, copy = _collapsed(case), _collapsed(copy)  # an object part with no value at all is no part (None)
+    base = None if base is None else _collapsed(base)
     ended = ends_case(case) and not ends_case(base)  # ended by another: not the copy's to undo
     ending = ends_case(copy) and not ends_case(base)
     accepting = not from_hall and bool(copy.get("accepted_at")) and not (base or {}).get("accepted_at")
     deciding = not from_hall and not ended and not settled and (ending or accepting)
 
+    default = setters.get(ANY, origin)  # who set what the stored setters do not name
+
     def setter(path: str) -> str:
-        inside = next((who for at, who in setters.items() if at.startswith(path + ".")), None)
-        if path not in setters and inside is not None:
-            return inside  # a part set value by value, judged whole now
-        while True:  # the value's own entry, else the part it is inside of (an office set whole, then read apart)
-            if path in setters:
-                return setters[path]
-            if "." not in path:
-                return origin
-            path = path.rsplit(".", 1)[0]
+        return setter_of(setters, origin, path)
 
     def others(path: str) -> bool:
         """The value was set by a department or by Tongban (the hall may not override it)."""
@@ -199,8 +205,14 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
 
     decisions: dict[str, bool] = {}  # path → take (True) or overrule (False), for the values the copy changed
     for name in MERGED_FIELDS:
+        theirs_whole, ours_whole = copy.get(name), case.get(name)
+        if theirs_whole == ours_whole:
+            continue  # most fields: nothing to judge (and no walk of their parts)
         handling = name in HANDLING
-        for path in _leaves((case.get(name), copy.get(name), None if base is None else base.get(name)), name):
+        before_whole = None if base is None else base.get(name)
+        if base is not None and theirs_whole == before_whole and not (deciding and handling):
+            continue  # the copy did not change the field at all
+        for path in _leaves((ours_whole, theirs_whole, before_whole), name):
             theirs, ours = value_at(copy, path), value_at(case, path)
             if theirs == ours:
                 continue
@@ -226,25 +238,52 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
     if outcome and not all(decisions[p] for p in outcome):
         decisions.update(dict.fromkeys(outcome, False))  # the outcome together, or not at all
     merged = dict(case)
-    new_setters = {path: who for path, who in setters.items() if who != system}
-    if origin != system:  # the values the current version's writer set, not named in its setters
-        for name in MERGED_FIELDS:
-            for path in _leaves((case.get(name),), name):
-                new_setters.setdefault(path, origin)
     taken = [path for path, take in decisions.items() if take]
     for path in taken:
         _set(merged, path, value_at(copy, path))
-        new_setters.pop(path, None)
     _collapse(merged)
-    live = {path for name in MERGED_FIELDS for path in _leaves((merged.get(name),), name)}
-    kept: dict[str, str] = {}
-    for path, who in new_setters.items():
-        while path not in live and "." in path:  # a part emptied into None: its setter names the whole
-            path = path.rsplit(".", 1)[0]
-        if path in live and who != system:
-            kept.setdefault(path, who)
-    new_setters = kept
-    return Merged(merged, tuple(taken), tuple(p for p, take in decisions.items() if not take), new_setters)
+    return Merged(merged, tuple(taken), tuple(p for p, take in decisions.items() if not take),
+                  _new_setters(merged, taken, setters, setter, default, system))
+
+
+def setter_of(setters: Mapping[str, str] | None, origin: str, path: str) -> str:
+    """Who set the value at ``path`` of a version ``origin`` wrote, by its stored setters: the value's own entry,
+    else one inside it (a part set value by value, judged whole now), else the part it is inside of (an office
+    set whole, then read apart), else ``*``, else the writer."""
+    setters = setters or {}
+    if path in setters:
+        return setters[path]
+    inside = next((who for at, who in setters.items() if at.startswith(path + ".")), None)
+    if inside is not None:
+        return inside
+    while "." in path:
+        path = path.rsplit(".", 1)[0]
+        if path in setters:
+            return setters[path]
+    return setters.get(ANY, origin)
+
+
+def _new_setters(merged: Mapping[str, Any], taken: list[str], setters: Mapping[str, str],
+                 setter: Callable[[str], str], default: str, system: str) -> dict[str, str]:
+    """Who set each value of the merged version, sparse, for its writer ``system``: the fields the copy gave a
+    value to named value by value (the copy's own values left out), the others' entries kept as they were, and
+    ``*`` for whoever set everything else (left out when that is the writer)."""
+    touched = {path.split(".", 1)[0] for path in taken}
+    mine = set(taken)
+    out: dict[str, str] = {}
+    for path, who in setters.items():
+        if path != ANY and path.split(".", 1)[0] not in touched:
+            out[path] = who
+    for name in touched:
+        for path in _leaves((merged.get(name),), name):
+            who = system if path in mine else setter(path)
+            if who != default:
+                out[path] = who
+    if default != system:
+        out[ANY] = default
+    return out
+
+
 
 
 def carried_flags(merged: Mapping[str, Any], copy: Mapping[str, Any], case: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -267,12 +306,12 @@ def handled_by(origin: str, setters: Mapping[str, str] | None, data: Mapping[str
     """Who gave the case's handling as it stands: the setter of its result when it has one, else of its
     acceptance, else the version's writer — what the hand-off reads to tell a department's decision from the
     hall's echo of it, now that a version the hall wrote can carry a department's values."""
-    setters = setters or {}
     for name in ("result", "accepted_at"):
         if data.get(name) is not None:
-            return setters.get(name, origin)
+            return setter_of(setters, origin, name)
     return origin
 
 
-__all__ = ["EVERYTHING", "HANDLING", "MERGED_FIELDS", "NOT_MERGED", "OUTCOME", "RECHECKED_RULES", "TONGBAN",
-           "Merged", "Reads", "carried_flags", "ends_case", "handled_by", "merge_copy", "top_level", "value_at"]
+__all__ = ["ANY", "EVERYTHING", "HANDLING", "MERGED_FIELDS", "NOT_MERGED", "OUTCOME", "RECHECKED_RULES", "TONGBAN",
+           "Merged", "Reads", "carried_flags", "ends_case", "handled_by", "merge_copy", "setter_of", "top_level",
+           "value_at"]

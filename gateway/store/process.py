@@ -284,7 +284,8 @@ def write_case_version(conn: Connection, case_no: str, expected_version: int, da
     result = conn.execute(
         update(cases).where(and_(cases.c.case_no == case_no, cases.c.version == expected_version))
         .values(version=version, data=dumps(data), content_hash=content_hash(data, exclude=("updated_at",)),
-                origin_system=origin, origin_source_id=case_no, origin_digest=None, source_updated_at=written,
+                origin_system=origin, origin_source_id=case_no, origin_digest=None, field_sources=None,
+                source_updated_at=written,
                 updated_at=written))
     return version if result.rowcount else None
 

@@ -23,6 +23,7 @@ from gateway.models.survivorship import (
     ends_case,
     handled_by,
     merge_copy,
+    setter_of,
     value_at,
 )
 
@@ -55,7 +56,8 @@ def test_a_hall_status_refresh_keeps_the_departments_handling() -> None:
     assert merged.document["accepted_at"] == ACCEPTED["accepted_at"] and merged.document["events"] == ACCEPTED["events"]
     assert merged.document["summary"] == "refreshed"  # what the hall speaks for still comes through
     assert merged.taken == ("summary",) and merged.overruled == ("status",)
-    assert merged.setters["accepted_at"] == "sd_civil" and "summary" not in merged.setters
+    assert setter_of(merged.setters, "sd_hall", "accepted_at") == "sd_civil"
+    assert setter_of(merged.setters, "sd_hall", "summary") == "sd_hall"
 
 
 def test_the_hall_changes_a_deadline_it_set_itself() -> None:
@@ -78,7 +80,8 @@ def test_values_inside_the_applicant_are_merged_one_by_one() -> None:
     after = _doc(applicant={"name": "张叁", "id_number": "X", "phone": None})
     merged = _merge(case, after, before, system="sd_hall", origin="sd_civil")
     assert merged.document["applicant"] == {"name": "张叁", "id_number": "X", "phone": "13800000000"}
-    assert merged.taken == ("applicant.name",) and merged.setters["applicant.phone"] == "sd_civil"
+    assert merged.taken == ("applicant.name",) and setter_of(merged.setters, "sd_hall", "applicant.phone") == "sd_civil"
+    assert setter_of(merged.setters, "sd_hall", "applicant.name") == "sd_hall"
 
 
 def test_a_hall_that_ends_the_case_ends_it_over_the_department() -> None:
