@@ -204,6 +204,7 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
         return who != system and (who.startswith(TONGBAN) or role_of(who) == "department")
 
     decisions: dict[str, bool] = {}  # path → take (True) or overrule (False), for the values the copy changed
+    joined: dict[str, Any] = {}  # path → the value taken when it is not the copy's own
     for name in MERGED_FIELDS:
         theirs_whole, ours_whole = copy.get(name), case.get(name)
         if theirs_whole == ours_whole:
@@ -234,16 +235,35 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
                 decisions[path] = False
             else:
                 decisions[path] = True
+                if path == "events" and collided and not ending and setter(path).startswith(TONGBAN):
+                    joined[path] = _joined_events(ours, theirs)  # a department's steps beside Tongban's 视为受理
     outcome = [path for path in decisions if path.split(".", 1)[0] in OUTCOME]
     if outcome and not all(decisions[p] for p in outcome):
         decisions.update(dict.fromkeys(outcome, False))  # the outcome together, or not at all
     merged = dict(case)
     taken = [path for path, take in decisions.items() if take]
     for path in taken:
-        _set(merged, path, value_at(copy, path))
+        _set(merged, path, joined[path] if path in joined else value_at(copy, path))
     _collapse(merged)
     return Merged(merged, tuple(taken), tuple(p for p, take in decisions.items() if not take),
                   _new_setters(merged, taken, setters, setter, default, system))
+
+
+def _joined_events(ours: Any, theirs: Any) -> Any:
+    """The copy's steps with the case's it does not hold (Tongban's 视为受理, recorded in the ledger before the
+    department's system had it: its legal record is not the department's to drop), in time order, numbered again."""
+    if not isinstance(ours, list) or not isinstance(theirs, list):
+        return theirs
+
+    def key(event: Any) -> tuple[Any, ...]:
+        return (event.get("kind"), event.get("name"), event.get("started_at")) if isinstance(event, dict) else (event,)
+
+    held = {key(e) for e in theirs}
+    events = [*theirs, *(e for e in ours if key(e) not in held)]
+    if len(events) == len(theirs):
+        return theirs
+    events.sort(key=lambda e: (str(e.get("started_at") or "~")) if isinstance(e, dict) else "~")
+    return [{**e, "seq": i} if isinstance(e, dict) else e for i, e in enumerate(events, 1)]
 
 
 def setter_of(setters: Mapping[str, str] | None, origin: str, path: str) -> str:
@@ -302,6 +322,21 @@ def carried_flags(merged: Mapping[str, Any], copy: Mapping[str, Any], case: Mapp
     return list(kept.values())
 
 
+def rewritten_setters(before: Mapping[str, Any], after: Mapping[str, Any], *, origin: str,
+                      setters: Mapping[str, str] | None, writer: str) -> dict[str, str] | None:
+    """Who set each value of a version ``writer`` wrote over ``before`` (``origin``'s version, with its
+    ``setters``) as ``after``: what it changed is the writer's, the rest keeps its setter — Tongban's deemed
+    acceptance is Tongban's, the hall's deadline under it still the hall's. None when the writer set everything."""
+    before, after = _collapsed(before), _collapsed(after)
+    changed = [path for name in MERGED_FIELDS if before.get(name) != after.get(name)
+               for path in _leaves((before.get(name), after.get(name)), name)
+               if value_at(before, path) != value_at(after, path)]
+    setters = setters or {}
+    found = _new_setters(after, changed, setters, lambda path: setter_of(setters, origin, path),
+                         setters.get(ANY, origin), writer)
+    return found or None
+
+
 def handled_by(origin: str, setters: Mapping[str, str] | None, data: Mapping[str, Any]) -> str:
     """Who gave the case's handling as it stands: the setter of its result when it has one, else of its
     acceptance, else the version's writer — what the hand-off reads to tell a department's decision from the
@@ -313,5 +348,5 @@ def handled_by(origin: str, setters: Mapping[str, str] | None, data: Mapping[str
 
 
 __all__ = ["ANY", "EVERYTHING", "HANDLING", "MERGED_FIELDS", "NOT_MERGED", "OUTCOME", "RECHECKED_RULES", "TONGBAN",
-           "Merged", "Reads", "carried_flags", "ends_case", "handled_by", "merge_copy", "setter_of", "top_level",
-           "value_at"]
+           "Merged", "Reads", "carried_flags", "ends_case", "handled_by", "merge_copy", "rewritten_setters", "setter_of",
+           "top_level", "value_at"]

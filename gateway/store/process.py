@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
 
 from gateway.models.hashing import content_hash
-from gateway.models.survivorship import handled_by
+from gateway.models.survivorship import handled_by, rewritten_setters
 from gateway.store.ledger import add_dead_letters, add_outbox, dumps, loads, utcnow
 from gateway.store.outbox import DEAD, PENDING, SUPERSEDED
 from gateway.store.tables import (
@@ -278,15 +278,22 @@ def write_case_version(conn: Connection, case_no: str, expected_version: int, da
     the wall clock (whatever instant it stands for, earlier, or a test's injected future): a source's change after
     it still wins. ``updated_at`` is the wall clock whatever
     the scan runs as of: the KPI refresh and every incremental reader take it as their watermark (a scan as of a
-    later instant froze them)."""
+    later instant froze them). Who set each value is kept: what Tongban changed is Tongban's, the rest keeps its
+    setter (:func:`~gateway.models.survivorship.rewritten_setters`)."""
     version = expected_version + 1
     written = utcnow()
+    c = cases.c
+    before = conn.execute(select(c.data, c.origin_system, c.field_sources)
+                          .where(c.case_no == case_no, c.version == expected_version)).first()
+    if before is None:
+        return None
+    sources = rewritten_setters(loads(before.data), data, origin=before.origin_system,
+                                setters=loads(before.field_sources) if before.field_sources else None, writer=origin)
     result = conn.execute(
-        update(cases).where(and_(cases.c.case_no == case_no, cases.c.version == expected_version))
+        update(cases).where(and_(c.case_no == case_no, c.version == expected_version))
         .values(version=version, data=dumps(data), content_hash=content_hash(data, exclude=("updated_at",)),
-                origin_system=origin, origin_source_id=case_no, origin_digest=None, field_sources=None,
-                source_updated_at=written,
-                updated_at=written))
+                origin_system=origin, origin_source_id=case_no, origin_digest=None,
+                field_sources=dumps(sources) if sources else None, source_updated_at=written, updated_at=written))
     return version if result.rowcount else None
 
 

@@ -652,13 +652,12 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
                     if _same_copy(current, system, record.source_id) and "data" not in current:
                         refreshed.append((case_no, current["version"], digest))  # what reconciliation compares
                     continue
-                if merged != "whole":
-                    whole = False
-                    origin_digest = digest if merged.digest != digest else None
-                    case, digest, data, sources = merged.case, merged.digest, merged.data, merged.field_sources
-                    if ctx.pii is not None:
-                        data = _seal_applicant(ctx.pii, data, case.applicant.id_number)
-                    updated_at = stamp
+                whole = False
+                origin_digest = digest if merged.digest != digest else None
+                case, digest, data, sources = merged.case, merged.digest, merged.data, merged.field_sources
+                if ctx.pii is not None:
+                    data = _seal_applicant(ctx.pii, data, case.applicant.id_number)
+                updated_at = stamp
             if whole and settled:
                 ctx.quality.add_flags([FieldIssue(
                     f"{system}:{record.source_id}", "updated_at", "merge.older_than_tongban",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import Connection
@@ -24,6 +24,7 @@ from gateway.contract.errors import FieldIssue
 from gateway.models import Case, case_document
 from gateway.models.stored import expand_case_json, stored_case_json
 from gateway.models.survivorship import HANDLING, Reads, carried_flags, merge_copy
+from gateway.models.validation import validate_cases
 from gateway.store import ledger
 
 
@@ -51,13 +52,19 @@ def shaped_by_others(current: dict[str, Any], system: str, source_id: str) -> bo
                 and current.get("origin_digest") is None)
 
 
+SAME_BYTES: dict[str, Any] = {}
+"""The previous copy of a record read again byte for byte (a remap, a replay, a lookback after a mapping edit):
+nothing the source changed, so the copy only restates — it speaks for the values its mapping reads that its own
+system set, never against another system's (``restating``)."""
+
+
 def previous_copies(conn: Connection, ctx: IngestContext, changes: list[Change], existing: dict[str, dict[str, Any]],
                     state: dict[str, tuple[str | None, datetime | None, str | None, str]],
                     encoded: dict[str, tuple[bytes, str]], map_one: Any) -> dict[str, dict[str, Any] | None]:
     """``source_id → its previous copy``: the whole case document its stored raw payload maps to under the
-    mapping in force (so that what differs is what the source changed, not the mapping), or None when there is
-    none to compare with — a record new to the ledger, or the same bytes read again (a remap, a replay: the copy
-    then speaks for what its mapping reads). Only for the page's records whose case others shaped, or that the
+    mapping in force (so that what differs is what the source changed, not the mapping); None when there is
+    none (a record new to the ledger: the copy speaks for what its mapping reads); :data:`SAME_BYTES` when the
+    source sent the bytes the ledger holds. Only for the page's records whose case others shaped, or that the
     page holds twice; read before the page replaces the stored payloads: one statement, one validation."""
     system = ctx.system.name
     per_case: dict[str, int] = {}
@@ -69,6 +76,9 @@ def previous_copies(conn: Connection, ctx: IngestContext, changes: list[Change],
     if not wanted:
         return {}
     found: dict[str, dict[str, Any] | None] = dict.fromkeys(wanted)
+    for sid in wanted:
+        if (known := state.get(sid)) is not None and known[2] == encoded[sid][1]:
+            found[sid] = SAME_BYTES
     comparable = [sid for sid in wanted if (known := state.get(sid)) is not None and known[2] != encoded[sid][1]]
     if not comparable:
         return found
@@ -154,9 +164,11 @@ def plan_merge(ctx: IngestContext, record: RawRecord, case: Case, current: dict[
     copy = orjson.loads(case_document(case)[0])
     stored = current.get("field_sources")
     setters = (orjson.loads(stored) if isinstance(stored, str) else stored) or {}
-    merged = merge_copy(document, copy, base, system=system, reads=ctx.fields_read_by(system),
-                        from_hall=ctx.system.role == "hall", origin=current["origin_system"], setters=setters,
-                        role_of=ctx.role_of, newer=newer, settled=settled)
+    restating = base is SAME_BYTES
+    merged = merge_copy(document, copy, None if restating else base, system=system,
+                        reads=ctx.fields_read_by(system), from_hall=ctx.system.role == "hall",
+                        origin=current["origin_system"], setters=setters, role_of=ctx.role_of,
+                        newer=newer and not restating, settled=settled)
     candidate = None
     flags: list[tuple[str, str, str]] = []
     if merged.taken:
@@ -173,8 +185,10 @@ def validate_plans(ctx: IngestContext, plans: list[Plan]) -> list[Case | str | N
     out: list[Case | str | None] = [None] * len(plans)
     if not todo:
         return out
-    result = ctx.mapper.validate([plans[i].candidate for i in todo], [plans[i].ref for i in todo],
-                                 {k: plans[i].flags for k, i in enumerate(todo) if plans[i].flags} or None)
+    # every quality rule flags here: the copy met its mapping's policy on its own (a rule it raises to reject
+    # rejected the copy, not the case); a value the other system gave is not the copy's to be rejected for
+    result = validate_cases([plans[i].candidate for i in todo], [plans[i].ref for i in todo],
+                            mapping_flags={k: plans[i].flags for k, i in enumerate(todo) if plans[i].flags} or None)
     for k, valid in result.valid:
         out[todo[k]] = valid
     for k, rejected in result.rejected:
@@ -183,10 +197,11 @@ def validate_plans(ctx: IngestContext, plans: list[Plan]) -> list[Case | str | N
 
 
 def finish_merge(ctx: IngestContext, plan: Plan, case: Case, current: dict[str, Any],
-                 validated: Case | str | None) -> Version | Literal["whole"] | None:
-    """The case after this copy is merged into it value by value: its new :class:`Version`; None when nothing
-    the copy says stands (no new version); ``"whole"`` when the merged document breaks a rule neither side breaks
-    alone (flagged ``merge.fields_not_kept``: the copy then merges whole, as before). Overruled values are
+                 validated: Case | str | None) -> Version | None:
+    """The case after this copy is merged into it value by value: its new :class:`Version`, or None when nothing
+    the copy says stands (no new version) — or when the merged document breaks a structural rule neither side
+    breaks alone (flagged ``merge.fields_not_kept``: the case stays as it is, the copy in its source record for
+    an operator; merging the copy whole instead wiped what the other system holds). Overruled values are
     counted: ``merge.older_than_tongban`` when a version Tongban wrote holds the handling (``settled``), else
     ``merge.another_system_speaks``."""
     system = ctx.system.name
@@ -209,8 +224,8 @@ def finish_merge(ctx: IngestContext, plan: Plan, case: Case, current: dict[str, 
         ctx.quality.add_flags([FieldIssue(plan.ref, ",".join(merged.taken), "merge.fields_not_kept",
                                           f"case {case.case_no} with {', '.join(merged.taken)} from {system} and "
                                           f"the rest as the case holds it breaks a rule: {validated or 'rejected'}; "
-                                          "the copy merges whole")])
-        return "whole"
+                                          "the case is kept as it is")])
+        return None
     combined = validated
     unique = list({(q.field, q.rule): q for q in combined.quality}.values())
     if len(unique) != len(combined.quality):
@@ -224,7 +239,7 @@ def finish_merge(ctx: IngestContext, plan: Plan, case: Case, current: dict[str, 
 
 def merge_shared(ctx: IngestContext, record: RawRecord, case: Case, current: dict[str, Any],
                  document: dict[str, Any], base: dict[str, Any] | None, *, stamp: datetime, newer: bool,
-                 settled: bool) -> Version | Literal["whole"] | None:
+                 settled: bool) -> Version | None:
     """One copy merged on its own (:func:`plan_merge`, :func:`validate_plans`, :func:`finish_merge`): for a case
     the page holds twice, whose second copy merges into the first's version."""
     plan = plan_merge(ctx, record, case, current, document, base, stamp=stamp, newer=newer, settled=settled)
