@@ -65,12 +65,16 @@ def test_a_hall_touch_keeps_the_departments_acceptance_in_the_ledger_and_in_the_
     assert again["accepted_at"] == accepted["accepted_at"] and len(again["events"]) == 1
 
 
-def test_a_case_withdrawn_at_the_hall_still_ends_after_the_departments_acceptance(make_world) -> None:
-    world = make_world(civil=5, estate=0)
-    made, case_no, version, _ = _accepted_by_civil(world)
+def _withdraw_at_the_hall(world, made) -> None:
     time.sleep(1.1)
     world.admin("sd_hall", "POST", "/_sandbox/delete", json={"ids": [made["fd_id"]]})
     sync_system(world.runtime, "sd_hall")
+
+
+def test_a_case_withdrawn_at_the_hall_still_ends_after_the_departments_acceptance(make_world) -> None:
+    world = make_world(civil=5, estate=0)
+    made, case_no, version, _ = _accepted_by_civil(world)
+    _withdraw_at_the_hall(world, made)
     newer, origin, deleted, data = _case(world, case_no)
     assert newer > version and origin == "sd_hall" and deleted and data["status"] == "deleted", (origin, data["status"])
 
@@ -233,9 +237,7 @@ def test_a_hall_that_takes_its_withdrawal_back_brings_the_case_back_whole(make_w
     """Never a live case whose status still says deleted: the outcome comes from one copy, together."""
     world = make_world(civil=5, estate=0)
     made, case_no, _, _ = _accepted_by_civil(world)
-    time.sleep(1.1)
-    world.admin("sd_hall", "POST", "/_sandbox/delete", json={"ids": [made["fd_id"]]})
-    sync_system(world.runtime, "sd_hall")
+    _withdraw_at_the_hall(world, made)
     _hall_edit(world, made, deleted=False, status="processing")
     _, origin, deleted, data = _case(world, case_no)
     assert (origin, deleted, data["status"]) == ("sd_hall", False, "in_progress")
