@@ -23,11 +23,14 @@ beside the case: ``cases.field_sources``):
   steps, status, result, certificate; a hall's status refresh is counted ``merge.another_system_speaks``) unless
   it ends the case (:func:`ends_case`: withdrawn, voided, returned or refused at the desk). What the hall set
   itself (its deadline, before any department changed it) stays the hall's to change;
-- **a department that decides speaks for its handling whole**: a copy that ends the case or gives its acceptance
-  replaces every handling value its mapping reads (a refusal within the window clears Tongban's deemed
-  acceptance, 视为受理 step and all) — else its handling merges value by value like anything else;
-- **a copy older than a version Tongban wrote** (``settled``: the deemed acceptance) gives no handling: the
-  version's stands, and its other changes still apply;
+- **a department that decides speaks for its handling whole**: a copy that ends the case or gives its acceptance,
+  in time (no later than the acceptance the case holds), replaces every handling value its mapping reads (a
+  refusal within the window clears Tongban's deemed acceptance, 视为受理 step and all) — else its handling
+  merges value by value like anything else; a copy read again byte for byte decides nothing;
+- **what Tongban set stands**: a copy older than a version Tongban wrote (``settled``) gives none of the handling
+  Tongban set, and a department's answer after the deemed acceptance (a late one) moves neither the acceptance
+  nor the promise (:data:`CLOCK`) — the case clock started then; its other changes still apply, and Tongban's
+  own steps (视为受理) stay beside the department's;
 - **a case another copy ended stays ended**: its collisions go to the ending, and the outcome (:data:`OUTCOME`:
   status, result, reason, finish, tombstone) is taken together or not at all — never a live case whose status
   says deleted.
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from .case import Case
@@ -50,6 +54,10 @@ HANDLING: frozenset[str] = frozenset({
     "result_reason", "finished_at", "certificate_name", "certificate_no",
 })
 """What the department records when it handles a case (受理, 承诺, 环节, 办结, 证照): its copy is the authority."""
+
+CLOCK: frozenset[str] = frozenset({"accepted_at", "promised_at", "promised_days"})
+"""When the case clock started and what it promises: set by Tongban (a deemed acceptance and the item's unified
+limit), they stand against a department's later answer — only its answer in time replaces them."""
 
 OUTCOME: frozenset[str] = frozenset({"status", "result", "result_reason", "finished_at", "deleted"})
 """Where a case stands and how it ended: taken from one copy together, or not at all."""
@@ -178,25 +186,34 @@ class Merged:
 
 def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[str, Any] | None, *,
                system: str, reads: Reads, from_hall: bool, origin: str, setters: Mapping[str, str],
-               role_of: Callable[[str], str | None], newer: bool, settled: bool = False) -> Merged:
+               role_of: Callable[[str], str | None], newer: bool, settled: bool = False,
+               restating: bool = False) -> Merged:
     """Merge ``system``'s copy of a case into the case, value by value (the module's rules).
 
     ``case``, ``copy`` and ``base``: whole case documents (JSON values) — the merged case, the incoming copy and
     the same record's previous copy mapped again (None when there is none to compare with). ``origin`` wrote the
     case's current version and ``setters`` names who set a value where it was not ``origin``; ``role_of`` gives a
     system's role (``hall`` / ``department``, None when it is not configured). ``newer``: the copy changed later
-    than the case's current version; ``settled``: a version Tongban wrote is newer than the copy."""
+    than the case's current version; ``settled``: a version Tongban wrote is newer than the copy (the handling
+    Tongban set stands); ``restating``: the copy is the bytes the ledger held, read again (a remap, a replay) —
+    it says nothing new, so it neither ends nor decides anything."""
     case, copy = _collapsed(case), _collapsed(copy)  # an object part with no value at all is no part (None)
     base = None if base is None else _collapsed(base)
-    ended = ends_case(case) and not ends_case(base)  # ended by another: not the copy's to undo
-    ending = ends_case(copy) and not ends_case(base)
-    accepting = not from_hall and bool(copy.get("accepted_at")) and not (base or {}).get("accepted_at")
-    deciding = not from_hall and not ended and not settled and (ending or accepting)
-
     default = setters.get(ANY, origin)  # who set what the stored setters do not name
 
     def setter(path: str) -> str:
         return setter_of(setters, origin, path)
+
+    ended = ends_case(case) and not ends_case(base)  # ended by another: not the copy's to undo
+    ending = not restating and ends_case(copy) and not ends_case(base)
+    tongban_handled = any(setter(name).startswith(TONGBAN) for name in ("accepted_at", "status", "result"))
+    deciding = (not from_hall and not ended and not restating and not (settled and tongban_handled)
+                and _decides_in_time(case, copy, base, ending))
+
+    def another_department(path: str) -> bool:
+        """The value was set by another department (two departments holding one case number: the newer speaks)."""
+        who = setter(path)
+        return who != system and role_of(who) == "department"
 
     def others(path: str) -> bool:
         """The value was set by a department or by Tongban (the hall may not override it)."""
@@ -204,7 +221,6 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
         return who != system and (who.startswith(TONGBAN) or role_of(who) == "department")
 
     decisions: dict[str, bool] = {}  # path → take (True) or overrule (False), for the values the copy changed
-    joined: dict[str, Any] = {}  # path → the value taken when it is not the copy's own
     for name in MERGED_FIELDS:
         theirs_whole, ours_whole = copy.get(name), case.get(name)
         if theirs_whole == ours_whole:
@@ -217,8 +233,8 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
             theirs, ours = value_at(copy, path), value_at(case, path)
             if theirs == ours:
                 continue
-            if deciding and handling and path in reads:
-                decisions[path] = True  # the department decides: its handling whole
+            if deciding and handling and path in reads and not another_department(path):
+                decisions[path] = True  # the department decides: its handling whole (over the hall's, Tongban's)
                 continue
             if base is not None:
                 before = value_at(base, path)
@@ -229,41 +245,76 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
                 if path not in reads:
                     continue  # a value the copy's mapping never sets: it cannot speak for it
                 collided = setter(path) != system
-            if handling and (settled or (from_hall and not ending and others(path))):
+            if handling and ((settled and setter(path).startswith(TONGBAN))
+                             or (from_hall and not ending and others(path))
+                             or (name in CLOCK and not deciding and setter(path).startswith(TONGBAN))):
                 decisions[path] = False
             elif collided and not ending and (ended or not newer):
                 decisions[path] = False
             else:
                 decisions[path] = True
-                if path == "events" and collided and not ending and setter(path).startswith(TONGBAN):
-                    joined[path] = _joined_events(ours, theirs)  # a department's steps beside Tongban's 视为受理
     outcome = [path for path in decisions if path.split(".", 1)[0] in OUTCOME]
     if outcome and not all(decisions[p] for p in outcome):
         decisions.update(dict.fromkeys(outcome, False))  # the outcome together, or not at all
     merged = dict(case)
     taken = [path for path, take in decisions.items() if take]
     for path in taken:
-        _set(merged, path, joined[path] if path in joined else value_at(copy, path))
+        _set(merged, path, value_at(copy, path))
+    if decisions.get("events") and not deciding:  # Tongban's own steps (视为受理) stay unless the department decides
+        merged["events"] = _with_tongban_steps(case.get("events"), merged["events"])
     _collapse(merged)
     return Merged(merged, tuple(taken), tuple(p for p, take in decisions.items() if not take),
                   _new_setters(merged, taken, setters, setter, default, system))
 
 
-def _joined_events(ours: Any, theirs: Any) -> Any:
-    """The copy's steps with the case's it does not hold (Tongban's 视为受理, recorded in the ledger before the
-    department's system had it: its legal record is not the department's to drop), in time order, numbered again."""
-    if not isinstance(ours, list) or not isinstance(theirs, list):
-        return theirs
+def _decides_in_time(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[str, Any] | None,
+                     ending: bool) -> bool:
+    """Whether a department's copy decides the case: it ends it (a refusal, a void) or gives its acceptance — in
+    time, that is no later than the acceptance the case holds (Tongban's deemed one): an answer dated within the
+    window stands however late it is read; a later one is the hand-off's late answer, and the deemed acceptance
+    stands (the case clock started then)."""
+    accepting = bool(copy.get("accepted_at")) and not (base or {}).get("accepted_at")
+    if not (ending or accepting):
+        return False
+    held = _instant(case.get("accepted_at"))
+    if held is None:
+        return True
+    given = _instant(copy.get("accepted_at") if accepting and not ending else
+                     copy.get("finished_at") or copy.get("updated_at"))
+    return given is None or given <= held
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        found = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return found if found.tzinfo is not None else None
+
+
+def _with_tongban_steps(held: Any, events: Any) -> Any:
+    """``events`` with the steps Tongban wrote itself (``handler`` ``tongban.…``: the 视为受理 of a deemed
+    acceptance) that ``held`` has and it lacks — a legal record no department's copy drops, whether its system
+    never had it (a mapping without steps) or had not received it yet — in time order, numbered again."""
+    if not isinstance(held, list) or not isinstance(events, list):
+        return events
+    ours = [e for e in held if isinstance(e, dict) and str(e.get("handler") or "").startswith(TONGBAN)]
 
     def key(event: Any) -> tuple[Any, ...]:
-        return (event.get("kind"), event.get("name"), event.get("started_at")) if isinstance(event, dict) else (event,)
+        if not isinstance(event, dict):
+            return (event,)
+        return event.get("kind"), event.get("name"), _instant(event.get("started_at"))
 
-    held = {key(e) for e in theirs}
-    events = [*theirs, *(e for e in ours if key(e) not in held)]
-    if len(events) == len(theirs):
-        return theirs
-    events.sort(key=lambda e: (str(e.get("started_at") or "~")) if isinstance(e, dict) else "~")
-    return [{**e, "seq": i} if isinstance(e, dict) else e for i, e in enumerate(events, 1)]
+    present = {key(e) for e in events}
+    missing = [e for e in ours if key(e) not in present]
+    if not missing:
+        return events
+    joined = [*events, *missing]
+    far = datetime.max.replace(tzinfo=timezone.utc)
+    joined.sort(key=lambda e: (_instant(e.get("started_at")) or far) if isinstance(e, dict) else far)
+    return [{**e, "seq": i} if isinstance(e, dict) else e for i, e in enumerate(joined, 1)]
 
 
 def setter_of(setters: Mapping[str, str] | None, origin: str, path: str) -> str:
@@ -347,6 +398,6 @@ def handled_by(origin: str, setters: Mapping[str, str] | None, data: Mapping[str
     return origin
 
 
-__all__ = ["ANY", "EVERYTHING", "HANDLING", "MERGED_FIELDS", "NOT_MERGED", "OUTCOME", "RECHECKED_RULES", "TONGBAN",
+__all__ = ["ANY", "CLOCK", "EVERYTHING", "HANDLING", "MERGED_FIELDS", "NOT_MERGED", "OUTCOME", "RECHECKED_RULES", "TONGBAN",
            "Merged", "Reads", "carried_flags", "ends_case", "handled_by", "merge_copy", "rewritten_setters", "setter_of",
            "top_level", "value_at"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -564,7 +564,7 @@ def _timing(updated_at: datetime, current: dict[str, Any], horizon: datetime) ->
 
 
 def _plan_shared(ctx: IngestContext, changes: list[tuple[RawRecord, Case, str, str]],
-                 existing: dict[str, dict[str, Any]], earlier: dict[str, dict[str, Any] | None],
+                 existing: dict[str, dict[str, Any]], earlier: dict[str, Mapping[str, Any] | None],
                  withdrawn: set[str], page: shared.SharedPage, now: datetime, horizon: datetime,
                  ) -> dict[str, tuple[shared.Plan, Any]]:
     """``source_id → (plan, validated)`` for the page's copies of cases others shaped (each case once in the
@@ -593,7 +593,7 @@ def _plan_shared(ctx: IngestContext, changes: list[tuple[RawRecord, Case, str, s
 
 def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRecord, Case, str, str]],
                  now: datetime, existing: dict[str, dict[str, Any]] | None = None,
-                 earlier: dict[str, dict[str, Any] | None] | None = None) -> tuple[int, int]:
+                 earlier: dict[str, Mapping[str, Any] | None] | None = None) -> tuple[int, int]:
     """Apply changed records to the merged cases and queue outbox rows. A copy of a case only it shaped replaces
     the case (newest source change wins, or the newer copy of the record that wrote the current version:
     :func:`_same_copy`); a copy of a case others shaped too is merged value by value (:mod:`gateway.sync.shared`).

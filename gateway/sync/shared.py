@@ -12,8 +12,10 @@ false): what this costs is paid by the shared cases alone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Protocol
 
 import orjson
@@ -52,7 +54,7 @@ def shaped_by_others(current: dict[str, Any], system: str, source_id: str) -> bo
                 and current.get("origin_digest") is None)
 
 
-SAME_BYTES: dict[str, Any] = {}
+SAME_BYTES: Mapping[str, Any] = MappingProxyType({})
 """The previous copy of a record read again byte for byte (a remap, a replay, a lookback after a mapping edit):
 nothing the source changed, so the copy only restates — it speaks for the values its mapping reads that its own
 system set, never against another system's (``restating``)."""
@@ -60,7 +62,7 @@ system set, never against another system's (``restating``)."""
 
 def previous_copies(conn: Connection, ctx: IngestContext, changes: list[Change], existing: dict[str, dict[str, Any]],
                     state: dict[str, tuple[str | None, datetime | None, str | None, str]],
-                    encoded: dict[str, tuple[bytes, str]], map_one: Any) -> dict[str, dict[str, Any] | None]:
+                    encoded: dict[str, tuple[bytes, str]], map_one: Any) -> dict[str, Mapping[str, Any] | None]:
     """``source_id → its previous copy``: the whole case document its stored raw payload maps to under the
     mapping in force (so that what differs is what the source changed, not the mapping); None when there is
     none (a record new to the ledger: the copy speaks for what its mapping reads); :data:`SAME_BYTES` when the
@@ -75,7 +77,7 @@ def previous_copies(conn: Connection, ctx: IngestContext, changes: list[Change],
                   existing[case.case_no], system, record.source_id))]
     if not wanted:
         return {}
-    found: dict[str, dict[str, Any] | None] = dict.fromkeys(wanted)
+    found: dict[str, Mapping[str, Any] | None] = dict.fromkeys(wanted)
     for sid in wanted:
         if (known := state.get(sid)) is not None and known[2] == encoded[sid][1]:
             found[sid] = SAME_BYTES
@@ -84,6 +86,7 @@ def previous_copies(conn: Connection, ctx: IngestContext, changes: list[Change],
         return found
     mapped, ids, flagged = [], [], {}
     for source_id, payload in ledger.source_payloads(conn, system, comparable, ctx.pii).items():
+        found[source_id] = SAME_BYTES  # until mapped: a previous copy the mapping now refuses tells nothing new
         canonical, issues = map_one(ctx.mapper.inbound, payload)
         kept: list[tuple[str, str, str]] = []
         if issues:
@@ -155,10 +158,12 @@ class Plan:
     """The merged document to validate, None when nothing the copy says stands."""
     flags: list[tuple[str, str, str]]
     settled: bool
+    counted: frozenset[tuple[str, str]]
+    """The copy's own flags ``(field, rule)``: counted in the run's report with its page already."""
 
 
 def plan_merge(ctx: IngestContext, record: RawRecord, case: Case, current: dict[str, Any], document: dict[str, Any],
-               base: dict[str, Any] | None, *, stamp: datetime, newer: bool, settled: bool) -> Plan:
+               base: Mapping[str, Any] | None, *, stamp: datetime, newer: bool, settled: bool) -> Plan:
     """The copy merged into the case by the rules, its quality flags carried, ready for validation."""
     system = ctx.system.name
     copy = orjson.loads(case_document(case)[0])
@@ -168,14 +173,16 @@ def plan_merge(ctx: IngestContext, record: RawRecord, case: Case, current: dict[
     merged = merge_copy(document, copy, None if restating else base, system=system,
                         reads=ctx.fields_read_by(system), from_hall=ctx.system.role == "hall",
                         origin=current["origin_system"], setters=setters, role_of=ctx.role_of,
-                        newer=newer and not restating, settled=settled)
+                        newer=newer and not restating, settled=settled, restating=restating)
     candidate = None
     flags: list[tuple[str, str, str]] = []
     if merged.taken:
         flags = [(f["field"], f["rule"], f["message"]) for f in carried_flags(merged.document, copy, document)]
         candidate = {k: v for k, v in merged.document.items() if k != "quality"}
         candidate["updated_at"] = stamp.isoformat()
-    return Plan(f"{system}:{record.source_id}", merged, candidate, flags, settled)
+    counted = frozenset((str(f.get("field")), str(f.get("rule"))) for f in copy.get("quality") or ()
+                        if isinstance(f, dict))
+    return Plan(f"{system}:{record.source_id}", merged, candidate, flags, settled, counted)
 
 
 def validate_plans(ctx: IngestContext, plans: list[Plan]) -> list[Case | str | None]:
@@ -227,6 +234,10 @@ def finish_merge(ctx: IngestContext, plan: Plan, case: Case, current: dict[str, 
                                           "the case is kept as it is")])
         return None
     combined = validated
+    found = [FieldIssue(plan.ref, q.field, q.rule, q.message) for q in combined.quality
+             if (q.field, q.rule) not in plan.counted]
+    if found:  # what the copy's page did not count: the other system's values, and the two together
+        ctx.quality.add_flags(found)
     unique = list({(q.field, q.rule): q for q in combined.quality}.values())
     if len(unique) != len(combined.quality):
         combined = combined.model_copy(update={"quality": unique})
@@ -238,7 +249,7 @@ def finish_merge(ctx: IngestContext, plan: Plan, case: Case, current: dict[str, 
 
 
 def merge_shared(ctx: IngestContext, record: RawRecord, case: Case, current: dict[str, Any],
-                 document: dict[str, Any], base: dict[str, Any] | None, *, stamp: datetime, newer: bool,
+                 document: dict[str, Any], base: Mapping[str, Any] | None, *, stamp: datetime, newer: bool,
                  settled: bool) -> Version | None:
     """One copy merged on its own (:func:`plan_merge`, :func:`validate_plans`, :func:`finish_merge`): for a case
     the page holds twice, whose second copy merges into the first's version."""

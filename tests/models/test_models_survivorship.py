@@ -27,7 +27,7 @@ from gateway.models.survivorship import (
     value_at,
 )
 
-ROLES = {"sd_hall": "hall", "sd_civil": "department", "sd_market": "department"}
+ROLES = {"sd_hall": "hall", "sd_civil": "department", "sd_market": "department", "jn_estate": "department"}
 
 
 def _doc(**fields: Any) -> dict[str, Any]:
@@ -247,3 +247,34 @@ def test_a_copy_that_changed_nothing_changes_nothing(case, base, flags) -> None:
     merged = _run(case, base, base, flags)
     emptied = {k: None if isinstance(v, dict) and all(x is None for x in v.values()) else v for k, v in case.items()}
     assert not merged.taken and not merged.overruled and merged.document == emptied
+
+
+def test_a_deciding_department_does_not_override_another_departments_handling() -> None:
+    """Two departments hold one case number (the sandbox's estate and market do): the handling one set is not
+    the other's to replace by deciding — the newer change speaks, as between any two copies."""
+    estate = _doc(status="finished", accepted_at="2021-01-24T05:25:53+08:00", result="issued", handler="赵敏")
+    market = _doc(status="finished", accepted_at="2021-01-23T10:00:00+08:00", result="issued", handler="孙志勇")
+    older = _merge(estate, market, None, system="sd_market", origin="jn_estate", newer=False)
+    assert older.document["handler"] == "赵敏" and older.document["accepted_at"] == estate["accepted_at"]
+    newer = _merge(estate, market, None, system="sd_market", origin="jn_estate", newer=True)
+    assert newer.document["handler"] == "孙志勇"
+
+
+def test_a_late_department_acceptance_does_not_move_the_deemed_one() -> None:
+    deemed = _doc(status="accepted", accepted_at="2026-03-02T10:10:00+08:00", promised_days=20,
+                  events=[{"seq": 1, "name": "视为受理", "handler": "tongban.handoff", "started_at": "2026-03-02T10:10:00+08:00"}])
+    late = _doc(status="accepted", accepted_at="2026-03-02T11:00:00+08:00", promised_days=30,
+                events=[{"seq": 1, "name": "受理", "handler": "李明", "started_at": "2026-03-02T11:00:00+08:00"}])
+    merged = _merge(deemed, late, _doc(), origin="tongban.handoff")
+    assert merged.document["accepted_at"] == deemed["accepted_at"] and merged.document["promised_days"] == 20
+    assert [e["name"] for e in merged.document["events"]] == ["视为受理", "受理"]  # Tongban's step kept beside
+    in_time = {**late, "accepted_at": "2026-03-02T10:05:00+08:00"}  # dated within the window: it stands
+    assert _merge(deemed, in_time, _doc(), origin="tongban.handoff").document["accepted_at"] == in_time["accepted_at"]
+
+
+def test_a_copy_read_again_byte_for_byte_decides_nothing() -> None:
+    case = _doc(status="accepted", accepted_at="2026-03-02T10:00:00+08:00")
+    remapped = _doc(status="returned", result="not_accepted")
+    merged = merge_copy(case, remapped, None, system="sd_civil", reads=EVERYTHING, from_hall=False, origin="sd_market",
+                        setters={}, role_of=ROLES.get, newer=False, restating=True)
+    assert merged.document["status"] == "accepted" and merged.document["result"] is None
