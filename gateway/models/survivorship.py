@@ -207,8 +207,10 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
     ended = ends_case(case) and not ends_case(base)  # ended by another: not the copy's to undo
     ending = not restating and ends_case(copy) and not ends_case(base)
     tongban_handled = any(setter(name).startswith(TONGBAN) for name in ("accepted_at", "status", "result"))
-    deciding = (not from_hall and not ended and not restating and not (settled and tongban_handled)
-                and _decides_in_time(case, copy, base, ending))
+    deemed = setter("accepted_at").startswith(TONGBAN) and case.get("accepted_at") is not None
+    answer = _answer(case, copy, base, ending, deemed) if not from_hall and not restating else None
+    deciding = answer == "in time" and not ended and not (settled and tongban_handled)
+    late = answer == "late"  # a late answer to a deemed acceptance: its result is recorded, the clock stays
 
     def another_department(path: str) -> bool:
         """The value was set by another department (two departments holding one case number: the newer speaks)."""
@@ -247,10 +249,10 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
                 collided = setter(path) != system
             if handling and ((settled and setter(path).startswith(TONGBAN))
                              or (from_hall and not ending and others(path))
-                             or (name in CLOCK and not deciding and setter(path).startswith(TONGBAN))):
+                             or (late and name in CLOCK)):
                 decisions[path] = False
-            elif collided and not ending and (ended or not newer):
-                decisions[path] = False
+            elif collided and (ended or not newer) and (not ending or another_department(path)):
+                decisions[path] = False  # an ending wins over the hall's and Tongban's values, not another department's
             else:
                 decisions[path] = True
     outcome = [path for path in decisions if path.split(".", 1)[0] in OUTCOME]
@@ -262,26 +264,44 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
         _set(merged, path, value_at(copy, path))
     if decisions.get("events") and not deciding:  # Tongban's own steps (视为受理) stay unless the department decides
         merged["events"] = _with_tongban_steps(case.get("events"), merged["events"])
+    if deciding and deemed:  # the answer in time replaces the deemed acceptance, also where its mapping cannot say
+        for name in CLOCK:
+            if name not in reads and setter(name).startswith(TONGBAN) and merged.get(name) is not None:
+                merged[name] = None
+                taken.append(name)
+        if "events" not in reads and isinstance(merged.get("events"), list):
+            kept = [e for e in merged["events"] if not _tongban_step(e)]
+            if len(kept) != len(merged["events"]):
+                merged["events"] = [{**e, "seq": i} for i, e in enumerate(kept, 1)]
+                taken.append("events")
     _collapse(merged)
     return Merged(merged, tuple(taken), tuple(p for p, take in decisions.items() if not take),
                   _new_setters(merged, taken, setters, setter, default, system))
 
 
-def _decides_in_time(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[str, Any] | None,
-                     ending: bool) -> bool:
-    """Whether a department's copy decides the case: it ends it (a refusal, a void) or gives its acceptance — in
-    time, that is no later than the acceptance the case holds (Tongban's deemed one): an answer dated within the
-    window stands however late it is read; a later one is the hand-off's late answer, and the deemed acceptance
-    stands (the case clock started then)."""
+def _answer(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[str, Any] | None, ending: bool,
+            deemed: bool) -> str | None:
+    """What a department's copy says of the case: ``"in time"`` when it decides it — ends it (a refusal, a void)
+    or gives its acceptance — no later than Tongban's deemed acceptance (an answer dated within the window stands
+    however late it is read; the echo of the deemed acceptance itself is no answer); ``"late"`` when it answers
+    after it (the hand-off records a late answer; the case clock started at the deemed time); None when it says
+    nothing of the kind. An acceptance the case holds from anyone else (the hall's window) is no deadline."""
     accepting = bool(copy.get("accepted_at")) and not (base or {}).get("accepted_at")
     if not (ending or accepting):
-        return False
-    held = _instant(case.get("accepted_at"))
+        return None
+    held = _instant(case.get("accepted_at")) if deemed else None
     if held is None:
-        return True
-    given = _instant(copy.get("accepted_at") if accepting and not ending else
-                     copy.get("finished_at") or copy.get("updated_at"))
-    return given is None or given <= held
+        return "in time"
+    given = _instant(copy.get("accepted_at") if accepting else copy.get("finished_at") or copy.get("updated_at"))
+    if given is None:
+        return "in time"
+    if accepting and abs((given - held).total_seconds()) < 1:
+        return "in time" if ending else None  # Tongban's own acceptance come back
+    return "in time" if given <= held else "late"
+
+
+def _tongban_step(event: Any) -> bool:
+    return isinstance(event, dict) and str(event.get("handler") or "").startswith(TONGBAN)
 
 
 def _instant(value: Any) -> datetime | None:
@@ -300,7 +320,7 @@ def _with_tongban_steps(held: Any, events: Any) -> Any:
     never had it (a mapping without steps) or had not received it yet — in time order, numbered again."""
     if not isinstance(held, list) or not isinstance(events, list):
         return events
-    ours = [e for e in held if isinstance(e, dict) and str(e.get("handler") or "").startswith(TONGBAN)]
+    ours = [e for e in held if _tongban_step(e)]
 
     def key(event: Any) -> tuple[Any, ...]:
         if not isinstance(event, dict):

@@ -86,7 +86,6 @@ def previous_copies(conn: Connection, ctx: IngestContext, changes: list[Change],
         return found
     mapped, ids, flagged = [], [], {}
     for source_id, payload in ledger.source_payloads(conn, system, comparable, ctx.pii).items():
-        found[source_id] = SAME_BYTES  # until mapped: a previous copy the mapping now refuses tells nothing new
         canonical, issues = map_one(ctx.mapper.inbound, payload)
         kept: list[tuple[str, str, str]] = []
         if issues:
@@ -159,7 +158,8 @@ class Plan:
     flags: list[tuple[str, str, str]]
     settled: bool
     counted: frozenset[tuple[str, str]]
-    """The copy's own flags ``(field, rule)``: counted in the run's report with its page already."""
+    """The flags ``(field, rule)`` of the copy and of the case: counted in the run's report when their pages
+    were read."""
 
 
 def plan_merge(ctx: IngestContext, record: RawRecord, case: Case, current: dict[str, Any], document: dict[str, Any],
@@ -180,8 +180,8 @@ def plan_merge(ctx: IngestContext, record: RawRecord, case: Case, current: dict[
         flags = [(f["field"], f["rule"], f["message"]) for f in carried_flags(merged.document, copy, document)]
         candidate = {k: v for k, v in merged.document.items() if k != "quality"}
         candidate["updated_at"] = stamp.isoformat()
-    counted = frozenset((str(f.get("field")), str(f.get("rule"))) for f in copy.get("quality") or ()
-                        if isinstance(f, dict))
+    counted = frozenset((f.get("field"), f.get("rule")) for side in (copy, document)
+                        for f in side.get("quality") or () if isinstance(f, dict))
     return Plan(f"{system}:{record.source_id}", merged, candidate, flags, settled, counted)
 
 
@@ -234,16 +234,16 @@ def finish_merge(ctx: IngestContext, plan: Plan, case: Case, current: dict[str, 
                                           "the case is kept as it is")])
         return None
     combined = validated
-    found = [FieldIssue(plan.ref, q.field, q.rule, q.message) for q in combined.quality
-             if (q.field, q.rule) not in plan.counted]
-    if found:  # what the copy's page did not count: the other system's values, and the two together
-        ctx.quality.add_flags(found)
     unique = list({(q.field, q.rule): q for q in combined.quality}.values())
     if len(unique) != len(combined.quality):
         combined = combined.model_copy(update={"quality": unique})
     _, digest = case_document(combined)
     if digest == current["content_hash"]:
         return None
+    found = [FieldIssue(plan.ref, q.field, q.rule, q.message) for q in combined.quality
+             if (q.field, q.rule) not in plan.counted]
+    if found:  # what no page counted yet: the two copies' values together
+        ctx.quality.add_flags(found)
     sources = orjson.dumps(merged.setters, option=orjson.OPT_SORT_KEYS).decode() if merged.setters else None
     return Version(combined, digest, stored_case_json(combined), sources)
 

@@ -129,7 +129,10 @@ def test_a_departments_refusal_replaces_tongbans_deemed_acceptance_whole() -> No
                     origin="tongban.handoff")
     assert merged.document["accepted_at"] is None and merged.document["events"] == []
     assert (merged.document["status"], merged.document["result"]) == ("returned", "not_accepted")
-    assert merged.document["promised_days"] == 20  # a field its mapping does not read is not its to clear
+    assert merged.document["promised_days"] is None  # Tongban's promise goes with its acceptance, read or not
+    summary = _merge({**deemed, "summary": "大厅摘要"}, refused, pending, reads=Reads(set(MERGED_FIELDS) - {"summary"}),
+                     origin="tongban.handoff", setters={"summary": "sd_hall"})
+    assert summary.document["summary"] == "大厅摘要"  # what others set and its mapping does not read stays
 
 
 def test_a_department_edit_that_decides_nothing_keeps_the_deemed_acceptance() -> None:
@@ -278,3 +281,30 @@ def test_a_copy_read_again_byte_for_byte_decides_nothing() -> None:
     merged = merge_copy(case, remapped, None, system="sd_civil", reads=EVERYTHING, from_hall=False, origin="sd_market",
                         setters={}, role_of=ROLES.get, newer=False, restating=True)
     assert merged.document["status"] == "accepted" and merged.document["result"] is None
+
+
+def test_after_the_deemed_acceptance_reached_it_a_department_edits_its_deadline() -> None:
+    """Not an answer (its previous copy held the deemed acceptance already): its extension merges like any edit."""
+    deemed = _doc(status="accepted", accepted_at="2026-03-02T10:10:00+08:00", promised_at="2026-03-30T17:00:00+08:00")
+    pushed = dict(deemed)
+    extended = {**deemed, "promised_at": "2026-04-15T17:00:00+08:00"}
+    merged = _merge(deemed, extended, pushed, origin="tongban.handoff")
+    assert merged.document["promised_at"] == "2026-04-15T17:00:00+08:00"
+
+
+def test_a_late_refusal_keeps_the_deemed_clock() -> None:
+    """Refused after the deemed time: the refusal is the case's result (the hand-off records the late answer
+    from it), but the case clock started at the deemed acceptance and keeps its promise."""
+    deemed = _doc(status="accepted", accepted_at="2026-03-02T10:10:00+08:00", promised_days=20)
+    refused = _doc(status="returned", result="not_accepted", finished_at="2026-03-02T11:00:00+08:00")
+    merged = _merge(deemed, refused, _doc(), origin="tongban.handoff")
+    assert merged.document["result"] == "not_accepted"
+    assert merged.document["accepted_at"] == deemed["accepted_at"] and merged.document["promised_days"] == 20
+
+
+def test_a_department_acceptance_after_the_halls_window_acceptance_is_its_own() -> None:
+    hall = _doc(status="accepted", accepted_at="2026-03-02T09:00:00+08:00")
+    civil = _doc(status="in_progress", accepted_at="2026-03-02T10:00:00+08:00", handler="李明",
+                 events=[{"seq": 1, "name": "受理", "handler": "李明", "started_at": "2026-03-02T10:00:00+08:00"}])
+    merged = _merge(hall, civil, None, origin="sd_hall", newer=False)
+    assert merged.document["status"] == "in_progress" and merged.document["handler"] == "李明"
