@@ -268,19 +268,26 @@ def test_a_departments_refusal_stays_its_own_after_the_hall_adds_an_agent(make_w
     assert (h["state"], h["decided_by"]) == ("refused", "department")
 
 
+def _handed(world):
+    """A pending front-desk case the civil system holds, registered and handed: ``(case, hand-off row)``."""
+    from handoff_testlib import handoff, scan
+
+    made = frontdesk(world, item=ELDERLY, office=OFFICE)
+    sync(world, "sd_hall")
+    deliver(world)
+    assert scan(world).handed == 1
+    return made, handoff(world, made["case_no"])
+
+
 def test_a_copy_older_than_the_deemed_acceptance_still_gives_what_is_not_handling(make_world) -> None:
     """The hall added an agent; the scan deemed the case accepted before the hall's sync read it: the agent still
     arrives (the copy was dropped whole, and its payload became the previous copy: the agent was lost for good)."""
     from datetime import timedelta
 
-    from handoff_testlib import handoff, scan
+    from handoff_testlib import scan
 
     world = make_world(civil=20, estate=5)
-    made = frontdesk(world, item=ELDERLY, office=OFFICE)
-    sync(world, "sd_hall")
-    deliver(world)
-    assert scan(world).handed == 1
-    row = handoff(world, made["case_no"])
+    made, row = _handed(world)
     time.sleep(1.1)
     world.admin("sd_hall", "POST", "/_sandbox/mutate",
                 json={"ids": [made["fd_id"]], "set": {"proxy": {"name": "王芳", "kind": "代办", "letter_no": "WT-1"}}})
@@ -316,14 +323,10 @@ def test_a_mapping_edit_does_not_let_the_next_copy_speak_for_everything(make_wor
 def test_a_department_edit_read_before_the_deemed_acceptance_reached_it_keeps_the_acceptance(make_world) -> None:
     from datetime import timedelta
 
-    from handoff_testlib import handoff, scan
+    from handoff_testlib import scan
 
     world = make_world(civil=20, estate=5)
-    made = frontdesk(world, item=ELDERLY, office=OFFICE)
-    sync(world, "sd_hall")
-    deliver(world)
-    assert scan(world).handed == 1
-    row = handoff(world, made["case_no"])
+    made, row = _handed(world)
     sync(world, "sd_civil")  # civil holds the pending case
     assert scan(world, row["due_at"] + timedelta(minutes=1)).deemed == 1
     _, _, _, deemed = _case(world, made["case_no"])
