@@ -292,11 +292,15 @@ def _answer(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[str,
     held = _instant(case.get("accepted_at")) if deemed else None
     if held is None:
         return "in time"
-    given = _instant(copy.get("accepted_at") if accepting else copy.get("finished_at") or copy.get("updated_at"))
+    given = _instant(copy.get("accepted_at")) if accepting else None
+    if given is not None and abs((given - held).total_seconds()) < 1:  # Tongban's own acceptance come back
+        if not ending:
+            return None
+        given = None  # an ending beside it: judged by when it ended
+    if given is None:
+        given = _instant(copy.get("finished_at") or copy.get("updated_at"))
     if given is None:
         return "in time"
-    if accepting and abs((given - held).total_seconds()) < 1:
-        return "in time" if ending else None  # Tongban's own acceptance come back
     return "in time" if given <= held else "late"
 
 

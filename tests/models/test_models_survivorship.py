@@ -308,3 +308,13 @@ def test_a_department_acceptance_after_the_halls_window_acceptance_is_its_own() 
                  events=[{"seq": 1, "name": "受理", "handler": "李明", "started_at": "2026-03-02T10:00:00+08:00"}])
     merged = _merge(hall, civil, None, origin="sd_hall", newer=False)
     assert merged.document["status"] == "in_progress" and merged.document["handler"] == "李明"
+
+
+def test_a_late_refusal_beside_the_echo_of_the_deemed_acceptance_is_late() -> None:
+    """civil held the deemed acceptance (pushed) and refused after it before its sync read the acceptance: the
+    acceptance is Tongban's own come back, the refusal is judged by when it was given — late."""
+    deemed = _doc(status="accepted", accepted_at="2026-03-02T10:10:00+08:00", promised_days=20)
+    refused = _doc(status="returned", result="not_accepted", accepted_at="2026-03-02T10:10:00+08:00",
+                   finished_at="2026-03-02T11:00:00+08:00")
+    merged = _merge(deemed, refused, _doc(), origin="tongban.handoff")
+    assert merged.document["promised_days"] == 20 and merged.document["accepted_at"] == deemed["accepted_at"]
