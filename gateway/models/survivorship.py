@@ -134,17 +134,21 @@ def _leaves(values: tuple[Any, ...], prefix: str) -> Iterator[str]:
         yield prefix
 
 
+def _empty_part(value: Any) -> bool:
+    """An object part with no value at all (an office whose every part went): no part, None."""
+    return isinstance(value, dict) and all(v is None for v in value.values())
+
+
 def _collapsed(document: Mapping[str, Any]) -> Mapping[str, Any]:
     """The document with its empty object parts as None (itself when it has none: the usual case)."""
-    empty = [name for name, value in document.items() if isinstance(value, dict)
-             and all(v is None for v in value.values())]
+    empty = [name for name, value in document.items() if _empty_part(value)]
     return {**document, **dict.fromkeys(empty)} if empty else document
 
 
 def _collapse(document: dict[str, Any]) -> None:
-    """An object part left with no value at all (an office whose every part went) is no part: None."""
+    """:func:`_collapsed`, in place (the merged document the merge builds)."""
     for name, value in document.items():
-        if isinstance(value, dict) and all(v is None for v in value.values()):
+        if _empty_part(value):
             document[name] = None
 
 
