@@ -570,9 +570,7 @@ def _plan_shared(ctx: IngestContext, changes: list[tuple[RawRecord, Case, str, s
     """``source_id → (plan, validated)`` for the page's copies of cases others shaped (each case once in the
     page): merged by the rules and validated in one call for the page, not one per copy."""
     system = ctx.system.name
-    per_case: dict[str, int] = {}
-    for _, case, _, _ in changes:
-        per_case[case.case_no] = per_case.get(case.case_no, 0) + 1
+    per_case = shared.copies_per_case(changes)
     items, plans = [], []
     for record, case, digest, _ in changes:
         current = existing.get(case.case_no)

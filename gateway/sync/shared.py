@@ -12,6 +12,7 @@ false): what this costs is paid by the shared cases alone.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,6 +61,12 @@ nothing the source changed, so the copy only restates — it speaks for the valu
 system set, never against another system's (``restating``)."""
 
 
+def copies_per_case(changes: list[Change]) -> Counter[str]:
+    """How many of the page's changed records each case has (a case the page holds twice merges its second copy
+    into the first's version, one at a time)."""
+    return Counter(case.case_no for _, case, _, _ in changes)
+
+
 def previous_copies(conn: Connection, ctx: IngestContext, changes: list[Change], existing: dict[str, dict[str, Any]],
                     state: dict[str, tuple[str | None, datetime | None, str | None, str]],
                     encoded: dict[str, tuple[bytes, str]], map_one: Any) -> dict[str, Mapping[str, Any] | None]:
@@ -69,9 +76,7 @@ def previous_copies(conn: Connection, ctx: IngestContext, changes: list[Change],
     source sent the bytes the ledger holds. Only for the page's records whose case others shaped, or that the
     page holds twice; read before the page replaces the stored payloads: one statement, one validation."""
     system = ctx.system.name
-    per_case: dict[str, int] = {}
-    for _, case, _, _ in changes:
-        per_case[case.case_no] = per_case.get(case.case_no, 0) + 1
+    per_case = copies_per_case(changes)
     wanted = [record.source_id for record, case, _, _ in changes
               if per_case[case.case_no] > 1 or (case.case_no in existing and shaped_by_others(
                   existing[case.case_no], system, record.source_id))]
@@ -257,5 +262,5 @@ def merge_shared(ctx: IngestContext, record: RawRecord, case: Case, current: dic
     return finish_merge(ctx, plan, case, current, validate_plans(ctx, [plan])[0])
 
 
-__all__ = ["Change", "Plan", "SharedPage", "Version", "finish_merge", "merge_shared", "plan_merge", "previous_copies",
-           "shaped_by_others", "validate_plans"]
+__all__ = ["Change", "Plan", "SharedPage", "Version", "copies_per_case", "finish_merge", "merge_shared", "plan_merge",
+           "previous_copies", "shaped_by_others", "validate_plans"]
