@@ -106,6 +106,12 @@ class PushConfig(BaseModel):
     dead_after: timedelta = timedelta(hours=6)
     """The least time a row is retried for before it may be given up (whatever ``max_attempts`` says)."""
     batch_size: int = Field(default=200, ge=1)
+    read_first: bool = False
+    """Read the system's own changes (an incremental sync of it) before sending it anything. For a system whose
+    write replaces the whole record (a PUT of the case): a step its clerk recorded after Tongban's last read is in
+    no version Tongban holds, and the push would erase it there. Read first, the step is merged into the case and
+    the push sends it back with the rest. A drain that cannot read first (the system's sync is running, or the
+    read fails) sends nothing to it and leaves its rows pending."""
 
     @field_validator("dead_after", mode="before")
     @classmethod

@@ -52,6 +52,7 @@ from gateway.store import ledger, outbox
 from gateway.store.lease import Lease
 from gateway.store.outbox import DEAD, DELIVERED, PENDING, SUPERSEDED, OutboxStatus
 from gateway.store.sealing import require_ledger_keys
+from gateway.sync.engine import SyncFailed, sync_system
 
 if TYPE_CHECKING:
     from gateway.contract.connector import Connector
@@ -81,6 +82,9 @@ class TargetReport:
     waiting_until: str | None = None
     """The instant (Beijing time, ISO 8601) before which the target asked not to be called (its Retry-After)."""
     wait_reason: str | None = None
+    read_first: str | None = None
+    """What the drain read of the target before sending (``push.read_first``): the sync run and its counts, or why
+    nothing was sent (its sync running)."""
 
 
 @dataclass
@@ -172,6 +176,8 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
         with engine.begin() as conn:
             outbox.release_target_wait(conn, target, moment)
     elif _still_waiting(engine, target, moment, report):
+        return
+    if system.push.read_first and not _read_first(runtime, target, connector, report):
         return
     tried: set[int] = set()
     probing = False
@@ -265,6 +271,31 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
                 report.duplicates += 1
             else:
                 report.delivered += 1
+
+
+def _read_first(runtime: Runtime, target: str, connector: Connector, report: TargetReport) -> bool:
+    """Whether the drain may send: ``push.read_first`` reads the target's own changes first (an incremental sync
+    of it, with the drain's connector), so that a record the target's write replaces whole goes back with what its
+    clerk added since Tongban's last read (merged into the case, and queued: the drain then sends that version).
+    Nothing is read when nothing is due. A sync of the target running now (its lease held) defers the drain: that
+    sync queues what it reads and triggers the next push; a read that fails stops the target's drain (its rows
+    stay pending), as an outage would."""
+    with runtime.engine.connect() as conn:
+        if not outbox.pending_count(conn, target=target):
+            return True
+    try:
+        run = sync_system(runtime, target, connector=connector)
+    except LeaseHeldError:
+        report.read_first = (f"not sent: a sync of {target} is running; what it reads is merged first and its "
+                             "rows go with the next push")
+        return False
+    except SyncFailed as exc:
+        raise FatalSyncError(f"{target} is read before it is written (push.read_first), and the read failed: "
+                             f"{exc}; its rows stay pending") from exc
+    counts = run.counts
+    report.read_first = (f"sync run {run.run_id}: read {counts.read}, inserted {counts.inserted}, "
+                         f"updated {counts.updated}")
+    return True
 
 
 def _may_send(engine: Any, lease: Lease, target: str, row: dict[str, Any], report: TargetReport) -> bool:
