@@ -11,7 +11,8 @@ catalogue holds no national entry, the highest level present — element by elem
 - ``dormant``: no case of the entry's 实施编码 in the ledger for ``dormant_months`` (长期无办件) — judged only for
   the entries of departments whose cases reach the ledger (a case of any item whose 实施编码 starts with the same
   department USCC): of a department whose system is not connected, the ledger knows nothing, and calling its
-  every item dormant would bury the real findings;
+  every item dormant would bury the real findings. It shows the last case as the ledger knows it: the month of
+  the last 申请时间 (``found`` ``2026-03``), or, for an item no KPI fact dates, a case's change time;
 - ``tongban_materials``: the entries of one item in the 通办目录 do not ask for the same materials, so "统一收件材料"
   does not hold and an office cannot accept for another;
 - ``unreadable_field``: the catalogue wrote a field of the entry so that it cannot be read (``1年`` as a 法定时限),
@@ -29,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.models.datetimes import beijing_minute
+from gateway.store.catalogue import CaseActivity
 
 from .entry import TIME_LIMIT_FORMS, TIME_LIMIT_RULE, CatalogueEntry
 from .normalise import ELEMENT_LABELS, ELEMENTS, element_key, element_text, same_element
@@ -110,7 +112,7 @@ def _compare(ref: CatalogueEntry, e: CatalogueEntry) -> Iterable[Finding]:
                            f"{label} differs from {ref_where}: expected {expected!r}, found {found!r}")
 
 
-def _own_rules(e: CatalogueEntry, activity: Mapping[str, datetime] | None, cutoff: datetime | None,
+def _own_rules(e: CatalogueEntry, activity: Mapping[str, CaseActivity] | None, cutoff: datetime | None,
                dormant_months: int) -> Iterable[Finding]:
     for flag in e.quality:
         top = flag.field.split(".", 1)[0]
@@ -134,10 +136,16 @@ def _own_rules(e: CatalogueEntry, activity: Mapping[str, datetime] | None, cutof
                        f"{len(claimants)} 实施主体 claim the entry: {found}")
     if activity is not None and cutoff is not None:
         last = activity.get(e.item_code)
-        if last is None or last < cutoff:
-            seen = beijing_minute(last) if last else "never"  # Beijing time, as every time Tongban shows
+        if last is None or last.latest < cutoff:  # for a month of 申请时间, its end: the latest it can have been
+            # what is shown is what is known: the month of the last 申请时间 (its end, compared above, is no time
+            # anyone applied); a case's change time, or never, in Beijing time as every time Tongban shows
+            if last is not None and last.month is not None:
+                seen, said = last.month, f"last application in {last.month}"
+            else:
+                seen = beijing_minute(last.latest) if last else "never"
+                said = f"last: {seen}"
             yield _finding("dormant", "dormant", "cases", e, f"a case within {dormant_months} months", seen,
-                           f"no case for {dormant_months} months (last: {seen})")
+                           f"no case for {dormant_months} months ({said})")
 
 
 def _tongban(code: str, entries: list[CatalogueEntry]) -> Iterable[Finding]:
@@ -158,9 +166,9 @@ _USCC = 18
 """A 实施编码 begins with its department's 统一社会信用代码."""
 
 
-def find(entries: Iterable[CatalogueEntry], *, activity: Mapping[str, datetime] | None = None,
+def find(entries: Iterable[CatalogueEntry], *, activity: Mapping[str, CaseActivity] | None = None,
          now: datetime | None = None, dormant_months: int = 12) -> list[Finding]:
-    """Every finding over ``entries`` (active ones). ``activity`` (实施编码 → last case time) turns the dormant
+    """Every finding over ``entries`` (active ones). ``activity`` (实施编码 → its last case) turns the dormant
     check on, for the departments it holds cases of; without it, or with ``now`` None, nothing is called dormant."""
     groups: dict[str, list[CatalogueEntry]] = defaultdict(list)
     for e in entries:

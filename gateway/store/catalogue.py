@@ -7,6 +7,7 @@ one transaction, and an audit run's findings are written with the run's counts o
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -100,25 +101,46 @@ def entry_versions(conn: Connection, item_code: str) -> list[RowMapping]:
                              .where(v.item_code == item_code).order_by(v.version)).mappings())
 
 
-def last_case_activity(conn: Connection) -> dict[str, datetime]:
-    """实施编码 → when a case of that item was last applied for (长期无办件 is about applications): the end of
-    the latest Beijing month of 申请时间 among its KPI facts; for an item the facts do not date (not refreshed
-    yet, no 申请时间), the latest source change of a live case. A change time alone would let any touch of an old
-    case — a late correction, Tongban's own writes — hide an item nobody applies for any more."""
+@dataclass(frozen=True)
+class CaseActivity:
+    """When a case of an item was last applied for, as far as the ledger can tell (:func:`last_case_activity`)."""
+
+    latest: datetime
+    """The latest instant it can have been: what the dormant cutoff is compared with (for a ``month``, its end —
+    an application in March can have been on the 31st)."""
+    month: str | None = None
+    """The Beijing month ``YYYY-MM`` of the last 申请时间, when that is what is known (then ``latest`` is no time
+    anyone applied, and is not to be shown); None when ``latest`` is a case's source change time."""
+
+    @classmethod
+    def applied_in(cls, month: str | None) -> CaseActivity | None:
+        """The last application in Beijing month ``month``; None for a month text that is not one (a fact taken
+        from an unreadable 申请时间)."""
+        end = _month_end(month)
+        return None if end is None or month is None else cls(end, month)
+
+
+def last_case_activity(conn: Connection) -> dict[str, CaseActivity]:
+    """实施编码 → when a case of that item was last applied for (长期无办件 is about applications): the latest
+    Beijing month of 申请时间 among its KPI facts; for an item the facts do not date (not refreshed yet, no
+    申请时间), the latest source change of a live case. A change time alone would let any touch of an old case — a
+    late correction, Tongban's own writes — hide an item nobody applies for any more."""
     c, f = cases.c, kpi_case_facts.c
-    applied = {code: end for code, month in conn.execute(
+    applied = {code: activity for code, month in conn.execute(
         select(f.item_code, func.max(f.month)).where(f.item_code.is_not(None), f.month.is_not(None))
-        .group_by(f.item_code)) if (end := _month_end(month)) is not None}
+        .group_by(f.item_code)) if (activity := CaseActivity.applied_in(month)) is not None}
     changed = conn.execute(select(c.item_code, func.max(c.source_updated_at))
                            .where(c.deleted.is_(False), c.item_code.is_not(None)).group_by(c.item_code))
-    return {**{code: at for code, at in changed if at is not None}, **applied}
+    return {**{code: CaseActivity(at) for code, at in changed if at is not None}, **applied}
 
 
 def _month_end(month: str | None) -> datetime | None:
     """The first instant after Beijing month ``YYYY-MM`` (the latest an application in it can have been); None
-    for a month text that is not one (a fact taken from an unreadable 申请时间)."""
+    for a month text that is not one."""
     try:
         year, number = int((month or "")[:4]), int((month or "")[5:7])
+        if not 1 <= number <= 12:
+            return None
         year, number = (year + 1, 1) if number == 12 else (year, number + 1)
         return datetime(year, number, 1, tzinfo=timezone(timedelta(hours=8)))
     except ValueError:
@@ -198,6 +220,7 @@ def finding_counts(conn: Connection) -> dict[tuple[str, str], int]:
 
 
 __all__ = [
+    "CaseActivity",
     "EntryKey",
     "entry_count",
     "entry_documents",

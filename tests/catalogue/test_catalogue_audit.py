@@ -109,9 +109,9 @@ def test_an_item_nobody_applies_for_is_dormant_however_recently_its_old_cases_ch
 
     from sqlalchemy import insert
 
+    from gateway.store.tables import kpi_case_facts
     from sandbox import civil
     from sandbox.vocab import CIVIL_ITEMS
-    from gateway.store.tables import kpi_case_facts
 
     catalogue_world.harvest()
     codes = [civil.task_code(item) for item in CIVIL_ITEMS]
@@ -127,6 +127,8 @@ def test_an_item_nobody_applies_for_is_dormant_however_recently_its_old_cases_ch
              "refreshed_at": NOW} for n, (code, month) in enumerate(sorted(applied.items()))])
     report = run_audit(catalogue_world.engine, dormant_months=12, now=NOW)
     assert [f.as_dict()["item_code"] for f in report.findings if f.kind == "dormant"] == [codes[0]]
+    dormant = next(f for f in report.findings if f.kind == "dormant")  # the month it was applied for, as known
+    assert dormant.found == applied[codes[0]] and f"last application in {applied[codes[0]]}" in dormant.message
 
 
 def test_a_record_that_does_not_map_is_named_and_the_harvest_goes_on(catalogue_world: CatalogueWorld) -> None:
