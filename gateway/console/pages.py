@@ -3,11 +3,17 @@
 No JavaScript framework and nothing fetched from a CDN: the console must work on a government intranet with no
 way out, and in a browser test with no network. Every value that came from the ledger or a foreign system goes
 through :func:`esc` (a case's item name is someone else's text). Times are Beijing time; durations human.
+
+The page is English (``lang="en"``); the Chinese it writes — a system's title, a department's or an operator's
+name, a KPI's name, a term such as 一窗受理 — goes through :func:`zh`, which marks it ``lang="zh-CN"``, so a
+screen reader reads it with a Chinese voice and a browser sets it with Chinese fonts, and the English around it
+keeps English ones.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
@@ -69,6 +75,17 @@ def esc(value: Any) -> str:
     if isinstance(value, datetime):
         return local_time(value)
     return escape(str(value))
+
+
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+"""A Han character (CJK unified ideographs, extension A, compatibility)."""
+
+
+def zh(value: Any) -> str:
+    """:func:`esc`, in a ``<span lang="zh-CN">`` when the text holds Chinese: for element content only (a span in
+    an attribute would be text). A value that holds none (a system titled in English, a code) is left as it is."""
+    text = esc(value)
+    return f'<span lang="zh-CN">{text}</span>' if _HAN.search(text) else text
 
 
 def pill(level: str, text: str | None = None) -> str:
@@ -136,18 +153,18 @@ def layout(title: str, body: str, *, operator: str | None = None, role: str | No
             f'<nav data-testid="nav"><a href="{o}">Overview</a><a href="{o}#alerts">Alerts</a>'
             f'<a href="{o}#deadlines">Deadlines</a><a href="/console/dead-letters">Dead letters</a>'
             f'<a href="{o}#outbox">Outbox</a><a href="{o}#certificates">Certificates</a>'
-            f'<a href="/console/handoffs">Hand-offs</a><a href="{o}#evaluations">好差评 · 12345</a>'
+            f'<a href="/console/handoffs">Hand-offs</a><a href="{o}#evaluations">{zh("好差评")} · 12345</a>'
             f'<a href="{o}#kpis">KPIs</a><a href="{o}#catalogue">Catalogue</a></nav>'
-            f'<span class="me"><span class="who">{esc(operator)} ({esc(role)})</span>'
+            f'<span class="me"><span class="who">{zh(operator)} ({esc(role)})</span>'
             f'<form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{esc(csrf)}">'
             '<button type="submit">Log out</button></form></span>'
         )
     meta = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">' if refresh else ""
     note = f'<div class="msg" data-testid="message">{esc(message)}</div>' if message else ""
     return (
-        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{esc(title)} · Tongban console</title>'
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)} · Tongban console</title>'
         f'{meta}<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head>'
-        f'<body><header><span class="brand">通办 Tongban · ops</span>{nav}</header><main>{note}{body}</main>'
+        f'<body><header><span class="brand">{zh("通办")} Tongban · ops</span>{nav}</header><main>{note}{body}</main>'
         "</body></html>"
     )
 
@@ -200,7 +217,7 @@ def _systems(view: dict[str, Any]) -> str:
         lag = esc(s["lag_human"]) + (' <span class="pill warning">behind</span>' if s["behind"] else "")
         rows.append([
             f'<span data-testid="system-{esc(s["system"])}">{esc(s["system"])}</span>'
-            f'<div class="mute">{esc(s["title"])}</div>',
+            f'<div class="mute">{zh(s["title"])}</div>',
             pill(s["health"]) + _why(s, last),
             esc(last.get("status", "never")) + (f'<div class="mute">{esc(when)}</div>' if when else ""),
             lag + f'<div class="mute">limit {esc(human_duration(s["max_lag_s"]))}</div>',
@@ -373,7 +390,7 @@ def _client(row: dict[str, Any]) -> str:
     name, department = row.get("client_name"), row.get("department_code")
     if not name:
         return esc(row.get("client_id"))
-    return (f'{esc(name)}{f" · {esc(department)}" if department else ""}'
+    return (f'{zh(name)}{f" · {esc(department)}" if department else ""}'
             f'<div class="mute">{esc(row.get("client_id"))}</div>')
 
 
@@ -412,7 +429,7 @@ def _kpis(view: dict[str, Any]) -> str:
             k["citizen"].get(name) if name in k.get("citizen", {}) else k["overall"].get(name)
         trend = month["kpis"].get(name) or {}
         change = trend.get("change")
-        rows.append([f'{esc(d["label"])}<div class="mute">{esc(d["definition"])}</div>', esc(d["basis"]),
+        rows.append([f'{zh(d["label"])}<div class="mute">{esc(d["definition"])}</div>', esc(d["basis"]),
                      esc(_based(overall, name, k.get("overall_sums") if d["basis"] == "case" else None)),
                      esc(_based(trend.get("now"), name, month_sums.get("now"))),
                      esc(_based(trend.get("before"), name, month_sums.get("before"))),
@@ -435,7 +452,7 @@ def _catalogue(view: dict[str, Any]) -> str:
     shown = c["top"]
     top = [[esc(f["kind"]), esc(f["element"] or f["rule"]), esc(f["catalog_code"]), esc(f["level"]),
             esc(f["division"]), esc(f["message"])] for f in shown]
-    return (f'<section id="catalogue"><h2>Catalogue consistency (八统一): {c["open_total"]} open findings</h2>'
+    return (f'<section id="catalogue"><h2>Catalogue consistency ({zh("八统一")}): {c["open_total"]} open findings</h2>'
             f'<p class="mute">{head}</p><div class="narrow">'
             + table(["finding", "open"], kinds, numeric=(1,), test_id="catalogue-kinds") + "</div>"
             + f'<h2 style="margin-top:12px">Open findings: {len(top)} examples of {c["open_total"]}</h2>'
@@ -457,7 +474,7 @@ _HANDOFF_COLUMNS = ["case", "office", "item", "department system", "state", "win
 def _handoff_rows(handoffs: list[dict[str, Any]]) -> list[list[str]]:
     return [[esc(r["case_no"]), esc(r.get("office_code")), esc(r.get("item_code")), esc(r.get("target_system")),
              esc(r["state"]), esc(_moment(r.get("due_at"))), esc(_moment(r.get("decided_at"))),
-             esc(r.get("decided_by")), esc(r.get("late_decision") or ""), esc(r.get("reason") or "")]
+             zh(r.get("decided_by")), esc(r.get("late_decision") or ""), zh(r.get("reason") or "")]
             for r in handoffs]
 
 
@@ -479,7 +496,7 @@ def _handoffs(view: dict[str, Any]) -> str:
     counts = " · ".join(f"{state} {n}" for state, n in sorted(h["counts"].items())) or "none yet"
     shown, total = len(h["handoffs"]), h["total"]
     more = (f' · <a href="/console/handoffs" data-testid="all-handoffs">all {total} →</a>' if total > shown else "")
-    return (f'<section id="handoffs"><h2>一窗受理 hand-offs: {esc(counts)}; '
+    return (f'<section id="handoffs"><h2>{zh("一窗受理")} hand-offs: {esc(counts)}; '
             f'{h["late_answers"]} late answers after deemed acceptance</h2>'
             f'<p class="mute" data-testid="handoffs-shown">{shown} of {total} shown: the {h["attention"]} awaiting '
             f'delivery or pending first (soonest due first), then the newest others{more}</p>'
@@ -501,7 +518,7 @@ def handoffs_page(rows: list[dict[str, Any]], counts: dict[str, int], *, state: 
         query = urlencode({**where, "offset": offset + page})
         links.append(f'<a href="/console/handoffs?{esc(query)}" data-testid="next-page">next →</a>')
     span = f"{offset + 1}–{offset + len(rows)} of {total}" if rows else f"none of {total}"
-    return (f'<h1>一窗受理 hand-offs{f" ({esc(state)})" if state else ""}</h1><section>'
+    return (f'<h1>{zh("一窗受理")} hand-offs{f" ({esc(state)})" if state else ""}</h1><section>'
             + _state_links(counts, state)
             + f'<h2 data-testid="handoffs-span">{esc(span)}: awaiting delivery or pending first (soonest due '
               'first), then the newest</h2>'
@@ -516,14 +533,14 @@ def _citizen(view: dict[str, Any]) -> str:
         ["ratings", esc(e["evaluations"]), esc(levels)],
         ["coverage (target 70%)", esc(_percent(e["coverage"])), f'{e["evaluated_cases"]} of {e["cases"]} finished cases'
          + ("" if e["coverage_ok"] in (True, None) else ' <span class="pill warning">below target</span>')],
-        ["好评率", esc(_percent(e["good_ratio"])), "基本满意 and better"],
-        ["差评 / 回复率", f'{esc(e["bad"])} / {esc(_percent(e["reply_ratio"]))}',
+        [zh("好评率"), esc(_percent(e["good_ratio"])), zh("基本满意") + " and better"],
+        [zh("差评 / 回复率"), f'{esc(e["bad"])} / {esc(_percent(e["reply_ratio"]))}',
          f'{esc(e["bad_received"])} 差评 received (one a later rating replaced included: the base of 回复率); '
          f'called back the same working day: {esc(_percent(e["callback_on_time_ratio"]))}; open '
          f'{esc(e["callbacks_open"])}, overdue {esc(e["callbacks_overdue"])}'
          + (f'; {esc(e["callbacks_before_tongban"])} due before the cut-over (history: not counted)'
             if e.get("callbacks_before_tongban") else "")],
-        ["限时办结率 (rectification)", esc(_percent(e["rectification_on_time_ratio"])),
+        [zh("限时办结率") + " (rectification)", esc(_percent(e["rectification_on_time_ratio"])),
          f'overdue {esc(e["rectifications_overdue"])}'],
         ["appeals", esc(sum(e["appeals"].values())), esc(" · ".join(f"{k} {v}" for k, v in e["appeals"].items()))],
         ["to the provincial system", esc(e["forwarded"].get("delivered", 0)),
@@ -541,14 +558,14 @@ def _citizen(view: dict[str, Any]) -> str:
             if w.get("late_on_arrival") else "")
          + (f'routed before Tongban {esc(w["routed_before_tongban"])}; ' if w.get("routed_before_tongban") else "")
          + f'unrouted and overdue {esc(w["undispatched_overdue"])}'],
-        ["signed for in time (按时签收)", esc(_percent(w["sign_on_time_ratio"])),
+        [f'signed for in time ({zh("按时签收")})', esc(_percent(w["sign_on_time_ratio"])),
          f'overdue {esc(w["signs_overdue"])}'],
         ["replied in time", esc(_percent(w["reply_on_time_ratio"])), f'overdue {esc(w["replies_overdue"])}'],
         ["redo", esc(w["redo"]["opened"]), f'refused {esc(w["redo"]["refused"])}'],
         ["satisfaction", esc(_percent(w["satisfaction"])), "满意 + 基本满意, latest rating of each order"],
     ]
     return (
-        '<div class="grid"><section id="evaluations"><h2>好差评 (citizens\' evaluations)</h2>'
+        f'<div class="grid"><section id="evaluations"><h2>{zh("好差评")} (citizens\' evaluations)</h2>'
         + table(["figure", "value", "detail"], eval_rows, numeric=(1,), test_id="evaluations")
         + '</section><section id="workorders"><h2>12345 work orders</h2>'
         + table(["figure", "value", "detail"], order_rows, numeric=(1,), test_id="workorders")
@@ -654,4 +671,4 @@ def dead_letter_page(detail: dict[str, Any]) -> str:
 
 
 __all__ = ["REFRESH_SECONDS", "bar_chart", "dead_letter_page", "dead_letters_page", "esc", "handoffs_page",
-           "layout", "login_page", "overview_page", "pill", "table"]
+           "layout", "login_page", "overview_page", "pill", "table", "zh"]

@@ -404,8 +404,9 @@ def test_certificate_uses_name_the_client_and_its_department(serve_console: Any,
     assert by_client["3ef2e4f16671"]["client_name"] is None  # not a registered client: the id is all there is
     page = s.get(console.url + "/console/", timeout=60).text
     table = page[page.index('data-testid="certificate-clients"'):].split("</table>")[0]
-    rows = re.findall(r"<tr>(.*?)</tr>", table)[1:]
+    rows = [re.sub(r"<[^>]+>", "", row) for row in re.findall(r"<tr>(.*?)</tr>", table)[1:]]  # as it reads
     assert "济南市不动产登记中心 · 370100-BDC" in rows[0] and "3ef2e4f16671" in rows[1]
+    assert '<span lang="zh-CN">济南市不动产登记中心</span>' in table  # a Chinese name on an English page
     recent = page[page.index('data-testid="certificate-recent"'):].split("</table>")[0]
     assert recent.count("济南市不动产登记中心") == 2
 
