@@ -9,6 +9,7 @@ independent XPath count of the file, so the pin cannot drift from the document.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,32 @@ def _written_by_xpath(path: Path) -> list[str]:
 
 def test_the_corpus_is_complete() -> None:
     assert sorted(p.name for p in CORPUS.glob("*.wsdl")) == sorted(EXPECTED)
+
+
+def _rows(markdown: str) -> list[list[str]]:
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in markdown.splitlines()
+            if line.startswith("|") and not line.startswith("|---")]
+
+
+def test_sources_says_what_licence_each_origin_repository_declares() -> None:
+    """Review: SOURCES.md named, for each file, the repository it came from, but nothing about licences. Every
+    repository a file (or a copy of it) came from has a row in its Licence section: what it declares, and where
+    that was looked for — this repository's SOURCES.md, whatever TONGBAN_WSDL_CORPUS points at."""
+    text = (Path(__file__).resolve().parents[1] / "wsdl-corpus" / "SOURCES.md").read_text(encoding="utf-8")
+    assert "\n## Licence\n" in text, "SOURCES.md has no Licence section"
+    files, licences = text.split("\n## Licence\n", 1)
+    origins: dict[str, set[str]] = {}
+    for row in _rows(files)[1:]:
+        name, origin = row[0], row[1]
+        for repo in [origin.split(" · ", 1)[0], *re.findall(r"copy: ([\w.-]+/[\w.-]+)", origin)]:
+            origins.setdefault(repo, set()).add(name)
+    assert set().union(*origins.values()) == set(EXPECTED)
+    table = {row[0]: row for row in _rows(licences)[1:]}
+    assert set(table) == set(origins), "a repository without its licence row, or a row of no origin"
+    for repo, names in origins.items():
+        _, listed, licence, evidence = table[repo]
+        assert licence and evidence, repo
+        assert all(name in listed for name in names), (repo, names, listed)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
