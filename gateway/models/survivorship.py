@@ -25,12 +25,15 @@ beside the case: ``cases.field_sources``):
   itself (its deadline, before any department changed it) stays the hall's to change;
 - **a department that decides speaks for its handling whole**: a copy that ends the case or gives its acceptance,
   in time (no later than the acceptance the case holds), replaces every handling value its mapping reads (a
-  refusal within the window clears Tongban's deemed acceptance, 视为受理 step and all) — else its handling
+  refusal within the window clears Tongban's deemed acceptance, 视为受理 step and all, also when Tongban deemed
+  the case before it read the answer: the hand-off records the deemed acceptance overruled) — else its handling
   merges value by value like anything else; a copy read again byte for byte decides nothing;
-- **what Tongban set stands**: a copy older than a version Tongban wrote (``settled``) gives none of the handling
-  Tongban set, and a department's answer after the deemed acceptance (a late one) moves neither the acceptance
-  nor the promise (:data:`CLOCK`) — the case clock started then; its other changes still apply, and Tongban's
-  own steps (视为受理) stay beside the department's;
+- **an ending is about handling**: it wins the handling and the outcome over the hall's and Tongban's values;
+  what is not handling (an agent, a phone) goes to the newer change, as for any copy;
+- **what Tongban set stands**: a copy older than a version Tongban wrote (``settled``) that does not decide in
+  time gives none of the handling Tongban set, and a department's answer after the deemed acceptance (a late
+  one) moves neither the acceptance nor the promise (:data:`CLOCK`) — the case clock started then; its other
+  changes still apply, and Tongban's own steps (视为受理) stay beside the department's;
 - **a case another copy ended stays ended**: its collisions go to the ending, and the outcome (:data:`OUTCOME`:
   status, result, reason, finish, tombstone) is taken together or not at all — never a live case whose status
   says deleted.
@@ -210,10 +213,9 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
 
     ended = ends_case(case) and not ends_case(base)  # ended by another: not the copy's to undo
     ending = not restating and ends_case(copy) and not ends_case(base)
-    tongban_handled = any(setter(name).startswith(TONGBAN) for name in ("accepted_at", "status", "result"))
     deemed = setter("accepted_at").startswith(TONGBAN) and case.get("accepted_at") is not None
     answer = _answer(case, copy, base, ending, deemed) if not from_hall and not restating else None
-    deciding = answer == "in time" and not ended and not (settled and tongban_handled)
+    deciding = answer == "in time" and not ended
     late = answer == "late"  # a late answer to a deemed acceptance: its result is recorded, the clock stays
 
     def another_department(path: str) -> bool:
@@ -255,8 +257,11 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
                              or (from_hall and not ending and others(path))
                              or (late and name in CLOCK)):
                 decisions[path] = False
-            elif collided and (ended or not newer) and (not ending or another_department(path)):
-                decisions[path] = False  # an ending wins over the hall's and Tongban's values, not another department's
+            elif collided and (ended or not newer) and (not (ending and (handling or name in OUTCOME))
+                                                          or another_department(path)):
+                # an ending wins the handling over the hall's and Tongban's values (not another department's); what
+                # is not handling (an agent, a phone) goes to the newer change, as for any copy
+                decisions[path] = False
             else:
                 decisions[path] = True
     outcome = [path for path in decisions if path.split(".", 1)[0] in OUTCOME]

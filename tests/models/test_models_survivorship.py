@@ -146,11 +146,40 @@ def test_a_department_edit_that_decides_nothing_keeps_the_deemed_acceptance() ->
 
 
 def test_a_copy_older_than_tongbans_version_gives_no_handling_but_its_other_changes() -> None:
+    """Older than the deemed version and no answer in time (a refusal dated after the deemed acceptance): the
+    handling Tongban set stands; what is not handling comes through."""
     deemed = _doc(status="accepted", accepted_at="2026-03-02T10:10:00+08:00")
-    refused = _doc(status="returned", result="not_accepted", agent={"name": "王芳"})
+    refused = _doc(status="returned", result="not_accepted", finished_at="2026-03-02T10:20:00+08:00",
+                   agent={"name": "王芳"})
     merged = _merge(deemed, refused, _doc(), origin="tongban.handoff", newer=False, settled=True)
     assert merged.document["status"] == "accepted" and merged.document["result"] is None
     assert merged.document["agent"] == {"name": "王芳"}
+
+
+def test_an_answer_in_time_read_after_the_deemed_version_still_decides() -> None:
+    """A refusal dated within the window, read only after the scan wrote the deemed version (``settled``): an
+    answer given in time stands however late it is read — the deemed acceptance goes, the refusal decides (kept
+    as older, the push then wrote the deemed version over the refusal in the department's own system)."""
+    deemed = _doc(status="accepted", accepted_at="2026-03-02T10:10:00+08:00", events=[{"seq": 1, "name": "视为受理",
+                                                                                     "handler": "tongban.handoff"}])
+    refused = _doc(status="returned", result="not_accepted", result_reason="材料不全",
+                   finished_at="2026-03-02T10:05:00+08:00")
+    merged = _merge(deemed, refused, _doc(), origin="tongban.handoff", newer=False, settled=True)
+    assert (merged.document["status"], merged.document["result"]) == ("returned", "not_accepted")
+    assert merged.document["accepted_at"] is None and merged.document["events"] == []
+
+
+def test_an_ending_wins_the_handling_not_the_halls_newer_agent() -> None:
+    """The department's first copy ends the case (a refusal), changed before the hall added an agent: the refusal
+    takes the handling and the outcome, the newer agent stays the hall's (the ending took every value its mapping
+    reads, the agent emptied with them)."""
+    case = _doc(status="submitted", agent={"name": "王芳", "role": "proxy"})
+    refused = _doc(status="returned", result="not_accepted", result_reason="材料不全",
+                   finished_at="2026-03-02T10:05:00+08:00")
+    merged = _merge(case, refused, None, origin="sd_hall", newer=False)
+    assert (merged.document["status"], merged.document["result"]) == ("returned", "not_accepted")
+    assert merged.document["agent"] == {"name": "王芳", "role": "proxy"}
+    assert any(path.startswith("agent") for path in merged.overruled), merged.overruled
 
 
 def test_a_department_does_not_bring_back_a_case_the_hall_ended() -> None:

@@ -163,10 +163,13 @@ def test_a_refusal_dated_within_the_window_but_entered_after_the_deemed_acceptan
     assert scan(world, due + timedelta(minutes=30)).as_dict()["overruled"] == 0  # once
 
 
-def test_an_answer_entered_before_the_deemed_version_but_read_after_it_is_flagged_not_lost(make_world) -> None:
+def test_an_answer_entered_before_the_deemed_version_but_read_after_it_overrules_it(make_world) -> None:
     """The department refused inside its window, its sync ran only after the scan deemed the case: the refusal
-    is older than the deemed version, so the merged case keeps 视为受理 (an older change never overwrites a newer
-    one) — and the sync says so, as a quality flag naming the record, for an operator to look at."""
+    was given in time, and an answer dated within the window stands however late it is read — the case is
+    refused (the deemed acceptance and its 视为受理 cleared), the hand-off records the deemed acceptance overruled,
+    and the push does not write the deemed version over the refusal in the department's own system. (Kept as
+    older than the deemed version, it was erased there by the next push, and the hall told the applicant
+    "accepted" for a case the competent department had refused.)"""
     world = make_world(civil=20, estate=5)
     world.admin("sd_civil", "POST", "/_sandbox/acceptance",
                 json={"mode": "fast", "refuse": {"11370000004390448N4000105101001": "未满80周岁，不符合申领条件"}})
@@ -179,11 +182,17 @@ def test_an_answer_entered_before_the_deemed_version_but_read_after_it_is_flagge
     time.sleep(1.1)  # the deemed version is written on a later wall-clock second than the refusal's
     assert scan(world, due + timedelta(minutes=1)).deemed == 1
     report = sync_system(world.runtime, "sd_civil")
-    flagged = report.quality["flag"]["merge.older_than_tongban"]
-    assert flagged["records"] == 1 and flagged["examples"][0].startswith("sd_civil:")
+    assert "merge.older_than_tongban" not in report.quality["flag"], report.quality
     with world.runtime.engine.connect() as conn:
-        assert store.read_case(conn, case_no)["data"]["status"] == "accepted"  # 视为受理 kept
-    assert handoff(world, case_no)["state"] == "deemed"
+        data = store.read_case(conn, case_no)["data"]
+    assert data["result"] == "not_accepted" and data["accepted_at"] is None, data
+    assert all(e.get("name") != "视为受理" for e in data["events"]), data["events"]
+    assert scan(world, due + timedelta(minutes=2)).as_dict()["overruled"] == 1
+    assert handoff(world, case_no)["state"] == "refused"
+    deliver(world)
+    assert civil_record(world, case_no)["result"] == "6"  # the department's refusal stands in its own system
+    held = hall_case(world, case_no)
+    assert held is not None and held["case"]["result"] == "not_accepted"
 
 
 def test_a_refusal_within_the_window_is_honoured_with_its_reason(make_world) -> None:
