@@ -108,10 +108,13 @@ def push(
     else:
         print_table(
             "push",
-            ["target", "delivered", "duplicates", "superseded", "retried", "dead", "pending", "error"],
-            [[t.target, t.delivered, t.duplicates, t.superseded, t.retried, t.dead, t.pending, t.error]
+            ["target", "delivered", "duplicates", "superseded", "retried", "dead", "held", "pending", "error"],
+            [[t.target, t.delivered, t.duplicates, t.superseded, t.retried, t.dead, t.held, t.pending, t.error]
              for t in report.targets],
         )
+        for t in report.targets:  # what a target that reads first read (or why not, and what it held back)
+            if t.read_first:
+                print(f"{t.target}: read first — {t.read_first}" + (f"; held {t.held} (not sent)" if t.held else ""))
     if not report.ok:
         raise typer.Exit(1)
 

@@ -111,7 +111,8 @@ class PushConfig(BaseModel):
     write replaces the whole record (a PUT of the case): a step its clerk recorded after Tongban's last read is in
     no version Tongban holds, and the push would erase it there. Read first, the step is merged into the case and
     the push sends it back with the rest. A drain that cannot read first (the system's sync is running, or the
-    read fails) sends nothing to it and leaves its rows pending."""
+    read fails) sends only the cases the system does not hold yet; a case whose record there the read could not
+    take (an open dead letter) waits until it is read."""
 
     @field_validator("dead_after", mode="before")
     @classmethod

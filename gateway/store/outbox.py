@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from gateway.store.db import rare
 from gateway.store.ledger import utcnow
-from gateway.store.tables import cases, outbox, watermarks
+from gateway.store.tables import cases, dead_letters, outbox, source_records, watermarks
 
 OutboxStatus = Literal["pending", "delivered", "superseded", "dead"]
 """Where an outbox row stands: ``pending`` (queued, or backing off until ``next_attempt_at``), ``delivered``
@@ -253,6 +253,36 @@ def delivered_versions(conn: Connection, target: str, case_nos: Sequence[str]) -
     return held
 
 
+def held_by_target(conn: Connection, target: str, case_nos: Sequence[str]) -> set[str]:
+    """Of ``case_nos``, those ``target`` holds as far as the ledger knows: a record of the case read from it, or an
+    upsert of the case delivered to it. A case it does not hold has nothing there a write could replace."""
+    s, o = source_records.c, outbox.c
+    held: set[str] = set()
+    for start in range(0, len(case_nos), _IN_CHUNK):
+        chunk = list(case_nos[start:start + _IN_CHUNK])
+        held.update(r[0] for r in conn.execute(
+            select(s.case_no).where(s.system == target, s.case_no.in_(chunk)).union(
+                select(o.case_no).where(o.target_system == target, o.status == DELIVERED, o.operation == "upsert",
+                                        o.case_no.in_(chunk)))))
+    return held
+
+
+def unread_at_target(conn: Connection, target: str, case_nos: Sequence[str]) -> set[str]:
+    """Of ``case_nos``, those whose record at ``target`` Tongban could not read the last time it came (an open
+    record dead letter of the target naming the case, or of the record it holds the case under): what the target
+    holds of them now is unknown, and a write that replaces the record would erase it."""
+    s, d = source_records.c, dead_letters.c
+    unread: set[str] = set()
+    for start in range(0, len(case_nos), _IN_CHUNK):
+        chunk = list(case_nos[start:start + _IN_CHUNK])
+        named = select(d.case_no).where(d.system == target, d.kind == "record", d.status == "open",
+                                        d.case_no.in_(chunk))
+        under = (select(s.case_no).join(dead_letters, (d.system == s.system) & (d.source_id == s.source_id))
+                 .where(s.system == target, s.case_no.in_(chunk), d.kind == "record", d.status == "open"))
+        unread.update(r[0] for r in conn.execute(named.union(under)))
+    return unread
+
+
 __all__ = [
     "DEAD",
     "DELIVERED",
@@ -266,6 +296,7 @@ __all__ = [
     "delivered_versions",
     "due_rows",
     "finish",
+    "held_by_target",
     "release_target_wait",
     "mark_dead",
     "pending_by_target",
@@ -276,5 +307,6 @@ __all__ = [
     "send_check",
     "set_target_wait",
     "supersede",
+    "unread_at_target",
     "target_wait",
 ]

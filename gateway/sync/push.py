@@ -26,6 +26,12 @@ transiently failing row is dead only after ``max_attempts`` *and* ``dead_after``
 (:class:`~gateway.kernel.config.PushConfig`): an outage of minutes burns no case. A drain in which every write
 failed and none went through reports the target unreachable (the Airflow task fails, retries and alerts);
 dead rows raise the target's ``push_dead`` alert, which a later drain that delivers cleanly resolves.
+
+A target whose write replaces the whole record (``push.read_first``) is read before it is written: the drain first
+runs an incremental sync of it, so that what its clerk recorded since the last read is merged into the case and
+goes back with it. Cases whose record there could not be read (an open dead letter), and, when the read cannot be
+made at all (its sync running, the read failing), every case it holds, are held back — left pending, attempts
+untouched — for the next drain (:func:`_read_first`, :func:`_held_back`).
 """
 
 from __future__ import annotations
@@ -84,7 +90,11 @@ class TargetReport:
     wait_reason: str | None = None
     read_first: str | None = None
     """What the drain read of the target before sending (``push.read_first``): the sync run and its counts, or why
-    nothing was sent (its sync running)."""
+    it could not (its sync running, the read failed)."""
+    held: int = 0
+    """Rows not sent (left pending, their attempts untouched) because what the target holds of their case is not
+    known (``push.read_first``): its own changes could not be read first, or its record of the case is an open
+    dead letter. A write replacing the record would erase them; the next drain that reads them sends the rows."""
 
 
 @dataclass
@@ -177,8 +187,7 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
             outbox.release_target_wait(conn, target, moment)
     elif _still_waiting(engine, target, moment, report):
         return
-    if system.push.read_first and not _read_first(runtime, target, connector, report):
-        return
+    unread = system.push.read_first and not _read_first(runtime, target, connector, report)
     tried: set[int] = set()
     probing = False
     streak = 0  # transient failures in a row
@@ -203,7 +212,11 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
             if stale_ids:
                 report.superseded += outbox.supersede(conn, stale_ids)
             current = outbox.current_cases(conn, list(newest))
+            held_back = _held_back(conn, target, list(newest), unread) if system.push.read_first else set()
         for case_no, row in newest.items():
+            if case_no in held_back:
+                report.held += 1  # pending, attempts untouched: sent by the drain that can read the target first
+                continue
             if not _may_send(engine, lease, target, row, report):
                 continue
             case = current.get(case_no)
@@ -274,28 +287,43 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
 
 
 def _read_first(runtime: Runtime, target: str, connector: Connector, report: TargetReport) -> bool:
-    """Whether the drain may send: ``push.read_first`` reads the target's own changes first (an incremental sync
-    of it, with the drain's connector), so that a record the target's write replaces whole goes back with what its
-    clerk added since Tongban's last read (merged into the case, and queued: the drain then sends that version).
-    Nothing is read when nothing is due. A sync of the target running now (its lease held) defers the drain: that
-    sync queues what it reads and triggers the next push; a read that fails stops the target's drain (its rows
-    stay pending), as an outage would."""
+    """Whether the target's own changes were read (``push.read_first``): an incremental sync of it, with the
+    drain's connector, so that a record the target's write replaces whole goes back with what its clerk added
+    since Tongban's last read (merged into the case and queued: the drain then sends that version). Nothing is read
+    when nothing is pending (True). When the read cannot be made — a sync of the target is running (its lease
+    held: it queues what it reads, and the next push sends it), or the read failed (an error on the report, as an
+    outage is) — the drain sends only the cases the target does not hold yet (:func:`_held_back`): a new case
+    handed over has nothing there to erase, and its acceptance window must not wait for a full refresh."""
     with runtime.engine.connect() as conn:
         if not outbox.pending_count(conn, target=target):
             return True
     try:
-        run = sync_system(runtime, target, connector=connector)
+        # no alert of its own: the drain's report (and the push task's failure) says it; the sync DAG alerts on
+        # its own final failure, as it does for a blip the next retry fixes
+        run = sync_system(runtime, target, connector=connector, alert_failures=False)
     except LeaseHeldError:
-        report.read_first = (f"not sent: a sync of {target} is running; what it reads is merged first and its "
-                             "rows go with the next push")
+        report.read_first = (f"not read: a sync of {target} is running; the cases it holds wait for the next push "
+                             "(what that sync reads is merged first)")
         return False
     except SyncFailed as exc:
-        raise FatalSyncError(f"{target} is read before it is written (push.read_first), and the read failed: "
-                             f"{exc}; its rows stay pending") from exc
+        report.read_first = f"not read: {exc}"
+        report.error = (f"{target} is read before it is written (push.read_first), and the read failed: {exc}; "
+                        "the rows of cases it holds stay pending")
+        return False
     counts = run.counts
-    report.read_first = (f"sync run {run.run_id}: read {counts.read}, inserted {counts.inserted}, "
-                         f"updated {counts.updated}")
+    report.read_first = (f"sync run {run.run_id} ({run.status}): read {counts.read}, inserted {counts.inserted}, "
+                         f"updated {counts.updated}, rejected {counts.rejected}")
     return True
+
+
+def _held_back(conn: Any, target: str, case_nos: list[str], unread: bool) -> set[str]:
+    """The cases of a batch not to send to a target that reads first: those whose record there Tongban could not
+    read (an open dead letter: unknown what it holds now), and, when its changes were not read first at all, every
+    case it holds."""
+    held = outbox.unread_at_target(conn, target, case_nos)
+    if unread:
+        held |= outbox.held_by_target(conn, target, case_nos)
+    return held
 
 
 def _may_send(engine: Any, lease: Lease, target: str, row: dict[str, Any], report: TargetReport) -> bool:

@@ -100,37 +100,111 @@ def test_without_read_first_the_push_erases_the_step(make_world, tmp_path) -> No
     assert len(civil_record(world, case_no)["steps"]) == 1  # replaced whole: 初审 is gone from the department
 
 
-def test_a_running_sync_of_the_target_defers_its_push(make_world) -> None:
+def test_a_running_sync_of_the_target_holds_back_the_cases_it_holds_and_says_so(make_world) -> None:
+    import subprocess
+
     from gateway.store.lease import Lease
 
     world = make_world(civil=5, estate=0)
     made, case_no = _accepted(world)
     _clerk_step_then_hall_agent(world, made, case_no)
-    with Lease(world.runtime.engine, "sync:sd_civil"):  # the civil sync DAG, mid-run
+    with Lease(world.runtime.engine, "sync:sd_civil"):  # the civil sync DAG (or a full refresh), mid-run
         report = push(world.runtime, targets=["sd_civil"])
+        shown = subprocess.run(world.cli("push", "--target", "sd_civil"), capture_output=True, text=True,
+                               env=world.env, timeout=300)
     civil = report.targets[0]
-    assert report.ok and civil.delivered == 0 and civil.pending >= 1, civil
+    assert report.ok and civil.delivered == 0 and civil.held == 1 and civil.pending >= 1, civil
     assert civil.read_first and "sync of sd_civil is running" in civil.read_first
+    assert shown.returncode == 0 and "sync of sd_civil is running" in shown.stdout and "held 1" in shown.stdout, \
+        shown.stdout[-1500:]
     assert len(civil_record(world, case_no)["steps"]) == 2  # nothing sent over the step
     assert push(world.runtime, targets=["sd_civil"]).ok  # the next push reads first, then sends
     assert len(civil_record(world, case_no)["steps"]) == 2
+    assert civil_record(world, case_no)["agent"]["name"] == "王芳"
 
 
-def test_a_read_that_fails_sends_nothing_and_keeps_the_rows(make_world) -> None:
+def test_a_new_case_is_handed_over_while_the_targets_sync_runs(make_world) -> None:
+    """A case the department never held has nothing there to erase: its hand-over (and its acceptance window) does
+    not wait for a sync of the department that may run for an hour (a full refresh)."""
+    from gateway.store.lease import Lease
+
+    world = make_world(civil=5, estate=0)
+    made = frontdesk(world, item=ELDERLY, office=OFFICE)
+    sync(world, "sd_hall")
+    with Lease(world.runtime.engine, "sync:sd_civil"):
+        report = push(world.runtime, targets=["sd_civil"])
+    civil = report.targets[0]
+    assert report.ok and civil.delivered == 1 and civil.held == 0, civil
+    assert civil_record(world, made["case_no"])["projectNo"] == made["case_no"]
+
+
+def test_a_read_that_fails_sends_nothing_over_what_the_target_holds(make_world) -> None:
+    from gateway.ops.alerts import open_alerts
+
     world = make_world(civil=5, estate=0)
     made, case_no = _accepted(world)
     _clerk_step_then_hall_agent(world, made, case_no)
     world.admin("sd_civil", "POST", "/_sandbox/faults", json={"outage": True})  # 503 on every call
     report = push(world.runtime, targets=["sd_civil"])
+    world.admin("sd_civil", "POST", "/_sandbox/faults", json={})
     civil = report.targets[0]
     assert not report.ok and "read before it is written" in (civil.error or ""), civil
-    assert civil.delivered == 0 and civil.pending >= 1
-    world.admin("sd_civil", "POST", "/_sandbox/faults", json={})
+    assert civil.delivered == 0 and civil.held == 1 and civil.pending >= 1
     assert len(civil_record(world, case_no)["steps"]) == 2
     with world.runtime.engine.connect() as conn:
         failed = conn.execute(select(runs.c.status).where(runs.c.system == "sd_civil", runs.c.kind == "sync")
                               .order_by(runs.c.id.desc())).first()
     assert failed is not None and failed.status == "failed"
+    # the push says it (its task fails); one failed read is no sync alert of its own (the sync DAG's retries judge)
+    assert not open_alerts(world.runtime.engine, kind="sync_failed", system="sd_civil")
+
+
+def test_a_record_the_read_could_not_take_is_not_written_over(make_world) -> None:
+    """The clerk's change carries a date the mapping refuses: the read dead-letters the copy, so what the
+    department holds is not in the case — sending the case would erase the clerk's step with it."""
+    world = make_world(civil=5, estate=0)
+    made, case_no = _accepted(world)
+    time.sleep(1.1)
+    world.admin("sd_civil", "POST", "/_sandbox/mutate",
+                json={"ids": [_civil_id(world, case_no)], "set": {"applyTime": "2026-02-30 09:00:00"}})
+    time.sleep(1.1)
+    world.admin("sd_hall", "POST", "/_sandbox/mutate",
+                json={"ids": [made["fd_id"]], "set": {"proxy": {"name": "王芳", "kind": "代办", "letter_no": "WT-1"}}})
+    sync_system(world.runtime, "sd_hall")
+    report = push(world.runtime, targets=["sd_civil"])
+    civil = report.targets[0]
+    assert report.ok and civil.delivered == 0 and civil.held == 1, civil
+    assert "rejected 1" in (civil.read_first or ""), civil.read_first
+    assert len(civil_record(world, case_no)["steps"]) == 2  # the step stays where the clerk put it
+
+
+def test_a_refusal_given_in_time_but_read_after_the_deemed_acceptance_stays_in_the_department(make_world) -> None:
+    """The clerk refused inside the window; the hand-off scan deemed the case accepted before Tongban read the
+    department. The refusal decides (it was given in time): the case is refused, the hand-off records the deemed
+    acceptance overruled, and the push does not write the deemed version over the department's refusal."""
+    from datetime import timedelta
+
+    from handoff_testlib import handoff, scan
+
+    world = make_world(civil=20, estate=5)
+    world.admin("sd_civil", "POST", "/_sandbox/acceptance",
+                json={"mode": "fast", "refuse": {"11370000004390448N4000105101001": "未满80周岁，不符合申领条件"}})
+    made = frontdesk(world, item=ELDERLY, office=OFFICE)
+    sync(world, "sd_hall")
+    deliver(world)  # the civil system refuses at once, inside its window; Tongban has not read it
+    scan(world)
+    case_no = made["case_no"]
+    assert civil_record(world, case_no)["result"] == "6"
+    due = handoff(world, case_no)["due_at"]
+    time.sleep(1.1)
+    assert scan(world, due + timedelta(minutes=1)).deemed == 1
+    assert push(world.runtime, targets=["sd_civil"]).ok
+    held = civil_record(world, case_no)
+    assert held["result"] == "6" and held["resultReason"] == "未满80周岁，不符合申领条件", held
+    _, data = _case(world, case_no)
+    assert data["result"] == "not_accepted" and data["accepted_at"] is None, data
+    scan(world, due + timedelta(minutes=2))
+    assert handoff(world, case_no)["state"] == "refused"
 
 
 def test_nothing_is_read_when_nothing_is_due(make_world) -> None:
@@ -141,3 +215,28 @@ def test_nothing_is_read_when_nothing_is_due(make_world) -> None:
 
 
 pytestmark = pytest.mark.timeout(600)
+
+
+def test_a_refusal_and_the_halls_later_agent_are_both_kept(make_world) -> None:
+    """The clerk refuses a handed-over case (civil's first copy Tongban reads), then the hall adds an agent. The
+    refusal ends the case — its handling and outcome win — but says nothing newer about the agent: the hall's
+    agent stays, in the case and in both systems (an ending took every value its mapping reads, the agent
+    emptied among them)."""
+    world = make_world(civil=5, estate=0)
+    made = frontdesk(world, item=ELDERLY, office=OFFICE)
+    sync(world, "sd_hall")
+    deliver(world)
+    case_no = made["case_no"]
+    time.sleep(1.1)
+    world.admin("sd_civil", "POST", "/_sandbox/decide", json={"projectNo": case_no, "decision": "refuse",
+                                                              "reason": "材料不全"})
+    time.sleep(1.1)
+    world.admin("sd_hall", "POST", "/_sandbox/mutate",
+                json={"ids": [made["fd_id"]], "set": {"proxy": {"name": "王芳", "kind": "代办", "letter_no": "WT-1"}}})
+    sync_system(world.runtime, "sd_hall")
+    deliver(world)
+    sync(world, "sd_civil")
+    _, data = _case(world, case_no)
+    assert data["result"] == "not_accepted" and data["agent"]["name"] == "王芳", data
+    held = civil_record(world, case_no)
+    assert held["result"] == "6" and held["agent"]["name"] == "王芳", held
