@@ -341,9 +341,12 @@ def set_origin_digests(conn: Connection, rows: list[tuple[str, int, str | None]]
     """``(case_no, version, digest)``: the writing record's newer copy changed nothing in the case (another system
     speaks for what it changed), so no version is written — but the copy the reconciliation compares the record
     with is that newer one (guarded by the version: a case changed meanwhile keeps its own)."""
+    if not rows:
+        return
     c = cases.c
-    for case_no, version, digest in rows:
-        conn.execute(update(cases).where(c.case_no == case_no, c.version == version).values(origin_digest=digest))
+    conn.execute(update(cases).where(c.case_no == bindparam("b_case_no"), c.version == bindparam("b_version"))
+                 .values(origin_digest=bindparam("b_digest")),
+                 [{"b_case_no": case_no, "b_version": version, "b_digest": digest} for case_no, version, digest in rows])
 
 
 def case_documents(conn: Connection, case_nos: Sequence[str]) -> dict[str, str]:
