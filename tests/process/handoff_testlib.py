@@ -17,7 +17,8 @@ from gateway.process import HandoffReport, TongbanCatalogue, scan_handoffs
 from gateway.process.officehours import OfficeHours
 from gateway.store import process as store
 from gateway.store.db import make_engine
-from gateway.store.tables import outbox
+from gateway.store.ledger import loads
+from gateway.store.tables import cases, outbox
 from gateway.sync.engine import sync_system
 from gateway.sync.push import push
 
@@ -92,6 +93,32 @@ def civil_record(world: Any, case_no: str) -> dict[str, Any]:
     found = [r for r in world.source_records("sd_civil").values() if r.get("projectNo") == case_no]
     assert len(found) == 1, f"{case_no}: {len(found)} records in the civil system"
     return found[0]
+
+
+def accepted_by_civil(world: Any) -> tuple[dict[str, Any], str]:
+    """A case taken at the hall's front desk, handed to the civil system and accepted there (受理: its time and a
+    step), both read and delivered: ``(the front desk's record, the case number)``."""
+    made = frontdesk(world, item=ELDERLY, office=OFFICE)
+    sync(world, "sd_hall")
+    deliver(world)
+    case_no = made["case_no"]
+    world.admin("sd_civil", "POST", "/_sandbox/decide", json={"projectNo": case_no, "decision": "accept"})
+    sync(world, "sd_civil")
+    deliver(world)
+    return made, case_no
+
+
+def civil_id(world: Any, case_no: str) -> str:
+    """The civil system's record id of the case (what its ``/_sandbox/mutate`` takes)."""
+    return next(rid for rid, r in world.source_records("sd_civil").items() if r.get("projectNo") == case_no)
+
+
+def ledger_case(world: Any, case_no: str) -> tuple[int, str, bool, dict[str, Any]]:
+    """``(version, origin_system, deleted, data)`` of the merged case the ledger holds."""
+    c = cases.c
+    with world.runtime.engine.connect() as conn:
+        row = conn.execute(select(c.version, c.origin_system, c.deleted, c.data).where(c.case_no == case_no)).one()
+    return row.version, row.origin_system, row.deleted, loads(row.data)
 
 
 def hall_case(world: Any, case_no: str) -> dict[str, Any] | None:

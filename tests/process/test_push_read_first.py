@@ -15,35 +15,33 @@ from pathlib import Path
 
 import pytest
 import yaml
-from handoff_testlib import ELDERLY, OFFICE, civil_record, deliver, frontdesk, sync
+from handoff_testlib import (
+    ELDERLY,
+    OFFICE,
+    accepted_by_civil,
+    civil_id,
+    civil_record,
+    deliver,
+    frontdesk,
+    ledger_case,
+    sync,
+)
 from sqlalchemy import select
 
 from gateway.kernel.config import load_systems
 from gateway.kernel.runtime import Runtime
-from gateway.store import ledger
-from gateway.store.tables import cases, runs
+from gateway.store.tables import runs
 from gateway.sync.engine import sync_system
 from gateway.sync.push import push
 
 
 def _case(world, case_no):
-    with world.runtime.engine.connect() as conn:
-        row = conn.execute(select(cases.c.version, cases.c.data).where(cases.c.case_no == case_no)).one()
-    return row.version, ledger.loads(row.data)
-
-
-def _civil_id(world, case_no):
-    return next(rid for rid, r in world.source_records("sd_civil").items() if r.get("projectNo") == case_no)
+    version, _, _, data = ledger_case(world, case_no)
+    return version, data
 
 
 def _accepted(world):
-    made = frontdesk(world, item=ELDERLY, office=OFFICE)
-    sync(world, "sd_hall")
-    deliver(world)
-    case_no = made["case_no"]
-    world.admin("sd_civil", "POST", "/_sandbox/decide", json={"projectNo": case_no, "decision": "accept"})
-    sync(world, "sd_civil")
-    deliver(world)
+    made, case_no = accepted_by_civil(world)
     assert len(civil_record(world, case_no)["steps"]) == 1
     return made, case_no
 
@@ -51,7 +49,7 @@ def _accepted(world):
 def _clerk_step_then_hall_agent(world, made, case_no) -> None:
     """The department's clerk records 初审 (not read by Tongban yet), then the hall adds an agent (read)."""
     time.sleep(1.1)  # change times in whole seconds: each change later than the one before
-    world.admin("sd_civil", "POST", "/_sandbox/mutate", json={"ids": [_civil_id(world, case_no)]})
+    world.admin("sd_civil", "POST", "/_sandbox/mutate", json={"ids": [civil_id(world, case_no)]})
     assert len(civil_record(world, case_no)["steps"]) == 2
     time.sleep(1.1)
     world.admin("sd_hall", "POST", "/_sandbox/mutate",
@@ -166,7 +164,7 @@ def test_a_record_the_read_could_not_take_is_not_written_over(make_world) -> Non
     made, case_no = _accepted(world)
     time.sleep(1.1)
     world.admin("sd_civil", "POST", "/_sandbox/mutate",
-                json={"ids": [_civil_id(world, case_no)], "set": {"applyTime": "2026-02-30 09:00:00"}})
+                json={"ids": [civil_id(world, case_no)], "set": {"applyTime": "2026-02-30 09:00:00"}})
     time.sleep(1.1)
     world.admin("sd_hall", "POST", "/_sandbox/mutate",
                 json={"ids": [made["fd_id"]], "set": {"proxy": {"name": "王芳", "kind": "代办", "letter_no": "WT-1"}}})

@@ -14,29 +14,27 @@ from __future__ import annotations
 
 import time
 
-from handoff_testlib import ELDERLY, OFFICE, civil_record, deliver, frontdesk, sync
+from handoff_testlib import (
+    ELDERLY,
+    OFFICE,
+    accepted_by_civil,
+    civil_id,
+    civil_record,
+    deliver,
+    frontdesk,
+    ledger_case,
+    sync,
+)
 from sqlalchemy import select
 
-from gateway.store import ledger
 from gateway.store.tables import cases
 from gateway.sync.engine import sync_system
 
-
-def _case(world, case_no):
-    with world.runtime.engine.connect() as conn:
-        row = conn.execute(select(cases.c.version, cases.c.origin_system, cases.c.deleted, cases.c.data)
-                           .where(cases.c.case_no == case_no)).one()
-    return row.version, row.origin_system, row.deleted, ledger.loads(row.data)
+_case = ledger_case
 
 
 def _accepted_by_civil(world):
-    made = frontdesk(world, item=ELDERLY, office=OFFICE)
-    sync(world, "sd_hall")
-    deliver(world)  # the civil system holds the pending case
-    case_no = made["case_no"]
-    world.admin("sd_civil", "POST", "/_sandbox/decide", json={"projectNo": case_no, "decision": "accept"})
-    sync(world, "sd_civil")
-    deliver(world)
+    made, case_no = accepted_by_civil(world)
     version, origin, _, data = _case(world, case_no)
     assert origin == "sd_civil" and data["accepted_at"] is not None and len(data["events"]) == 1, data
     return made, case_no, version, data
@@ -187,13 +185,9 @@ def test_a_case_the_department_voided_stays_voided_when_the_hall_touches_its_rec
 # -- what the second review found in the redo (its reproductions, kept) ---------------------------------------
 
 
-def _civil_id(world, case_no):
-    return next(rid for rid, r in world.source_records("sd_civil").items() if r.get("projectNo") == case_no)
-
-
 def _civil_edit(world, case_no, **edits) -> None:
     time.sleep(1.1)
-    world.admin("sd_civil", "POST", "/_sandbox/mutate", json={"ids": [_civil_id(world, case_no)], "set": edits})
+    world.admin("sd_civil", "POST", "/_sandbox/mutate", json={"ids": [civil_id(world, case_no)], "set": edits})
 
 
 def test_a_copy_that_changes_nothing_in_the_case_keeps_the_reconciliation_in_order(make_world) -> None:

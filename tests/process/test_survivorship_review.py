@@ -13,12 +13,22 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from handoff_testlib import ELDERLY, OFFICE, civil_record, deliver, frontdesk, handoff, scan, set_intake, sync
-from sqlalchemy import select
+from handoff_testlib import (
+    ELDERLY,
+    OFFICE,
+    accepted_by_civil,
+    civil_id,
+    civil_record,
+    deliver,
+    frontdesk,
+    handoff,
+    ledger_case,
+    scan,
+    set_intake,
+    sync,
+)
 
-from gateway.store import ledger
 from gateway.store import process as store
-from gateway.store.tables import cases
 from gateway.sync.engine import sync_system
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
@@ -26,13 +36,8 @@ REFUSED_ITEM = {"11370000004390448N4000105101001": "未满80周岁，不符合�
 
 
 def _case(world, case_no):
-    with world.runtime.engine.connect() as conn:
-        row = conn.execute(select(cases.c.origin_system, cases.c.data).where(cases.c.case_no == case_no)).one()
-    return row.origin_system, ledger.loads(row.data)
-
-
-def _civil_id(world, case_no):
-    return next(rid for rid, r in world.source_records("sd_civil").items() if r.get("projectNo") == case_no)
+    _, origin, _, data = ledger_case(world, case_no)
+    return origin, data
 
 
 def _mutate(world, system, record_id, **edits):
@@ -53,7 +58,7 @@ def test_a_department_step_after_the_deemed_acceptance_keeps_the_deemed_step(mak
     _, case_no, row = _handed(world)
     sync(world, "sd_civil")
     assert scan(world, row["due_at"] + timedelta(minutes=1)).deemed == 1
-    _mutate(world, "sd_civil", _civil_id(world, case_no))  # a clerk's step, before the deemed version reached civil
+    _mutate(world, "sd_civil", civil_id(world, case_no))  # a clerk's step, before the deemed version reached civil
     sync(world, "sd_civil")
     _, data = _case(world, case_no)
     names = [e["name"] for e in data["events"]]
@@ -113,17 +118,11 @@ def test_a_remap_of_the_department_does_not_revert_the_halls_correction(make_wor
     mapping = tmp_path / "sd_civil.yaml"
     mapping.write_text(original, encoding="utf-8")
     world = make_world(civil=5, estate=0, mappings={"sd_civil": mapping})
-    made = frontdesk(world, item=ELDERLY, office=OFFICE)
-    sync(world, "sd_hall")
-    deliver(world)
-    case_no = made["case_no"]
-    world.admin("sd_civil", "POST", "/_sandbox/decide", json={"projectNo": case_no, "decision": "accept"})
-    sync(world, "sd_civil")
-    deliver(world)
+    made, case_no = accepted_by_civil(world)
     name = world.source_records("sd_hall")[made["fd_id"]]["applicant"]["name"] + "明"
     _mutate(world, "sd_hall", made["fd_id"], **{"applicant.name": name})
     sync(world, "sd_hall")
-    _mutate(world, "sd_civil", _civil_id(world, case_no), **{"applicant.mobile": "13912345678"})
+    _mutate(world, "sd_civil", civil_id(world, case_no), **{"applicant.mobile": "13912345678"})
     sync(world, "sd_civil")
     assert _case(world, case_no)[1]["applicant"]["name"] == name
     fixed = original.replace("  summary: summary\n", "  summary: {first: [{path: summary}, {path: itemName}]}\n")
@@ -148,7 +147,7 @@ def test_a_rule_the_hall_raises_to_reject_does_not_wipe_the_departments_refusal(
     sync(world, "sd_hall")
     deliver(world)
     case_no = made["case_no"]
-    _mutate(world, "sd_civil", _civil_id(world, case_no), result="6", resultReason=None,
+    _mutate(world, "sd_civil", civil_id(world, case_no), result="6", resultReason=None,
             finishTime="2026-12-06 10:00:00")
     sync(world, "sd_civil")
     assert _case(world, case_no)[1]["result"] == "not_accepted"
