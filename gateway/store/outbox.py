@@ -48,16 +48,19 @@ _IN_CHUNK = 900  # stays under SQLite's bound-parameter limit on old builds
 # -- the push job ---------------------------------------------------------------------------------------
 
 
-def due_rows(conn: Connection, target: str, *, now: datetime, limit: int) -> list[dict[str, Any]]:
+def due_rows(conn: Connection, target: str, *, now: datetime, limit: int, failed_only: bool = False
+             ) -> list[dict[str, Any]]:
     """The pending rows for ``target`` whose back-off is over, those never tried first, then oldest first:
     ``id, case_no, version, operation, attempts``. Rows a target failed on go last: a few cases it keeps refusing
     with a 500 (a record its code cannot take) came first on every drain, failed three in a row and stopped it
     as "target down", holding back every other case for hours. (Versions of one case need no order here: only
-    the newest is ever sent.)"""
+    the newest is ever sent.) ``failed_only``: rows the target failed on (a probe of a target that may be down;
+    not a row held back without an attempt)."""
     o = outbox.c
     return [dict(r) for r in conn.execute(
         select(o.id, o.case_no, o.version, o.operation, o.attempts)
-        .where(o.target_system == target, o.status == PENDING, o.next_attempt_at <= now)
+        .where(o.target_system == target, o.status == PENDING, o.next_attempt_at <= now,
+               *([o.attempts > 0] if failed_only else []))
         .order_by(o.attempts > 0, o.id)
         .limit(limit)
     ).mappings()]

@@ -69,6 +69,8 @@ OUTAGE_STREAK = 3
 """Transient failures in a row after which a drain stops: every write to a target that is down waits out the
 connector's own retries, and trying the whole queue would take the task for an hour and burn an attempt of each
 row for nothing."""
+HOLD_FOR = timedelta(minutes=1)
+"""How long a row held back by ``push.read_first`` waits before a drain looks at it again (the next push)."""
 PROBE_HORIZON = timedelta(days=3650)
 """How far ahead a drain with nothing due looks for a backed-off row to probe the target with."""
 
@@ -187,7 +189,7 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
             outbox.release_target_wait(conn, target, moment)
     elif _still_waiting(engine, target, moment, report):
         return
-    unread = system.push.read_first and not _read_first(runtime, target, connector, report)
+    unread = system.push.read_first and not _read_first(runtime, target, connector, report, moment)
     tried: set[int] = set()
     probing = False
     streak = 0  # transient failures in a row
@@ -198,7 +200,7 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
             if not rows and not tried:
                 # Nothing due, but rows may be backed off: send the oldest early, its attempt not counted, so that
                 # a target still down fails this drain too (instead of a green task over a growing queue).
-                rows = outbox.due_rows(conn, target, now=moment + PROBE_HORIZON, limit=1)
+                rows = outbox.due_rows(conn, target, now=moment + PROBE_HORIZON, limit=1, failed_only=True)
                 probing = bool(rows)
             if not rows:
                 return
@@ -212,10 +214,10 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
             if stale_ids:
                 report.superseded += outbox.supersede(conn, stale_ids)
             current = outbox.current_cases(conn, list(newest))
-            held_back = _held_back(conn, target, list(newest), unread) if system.push.read_first else set()
+            held_back = _held_back(conn, target, list(newest), unread) if system.push.read_first else {}
         for case_no, row in newest.items():
             if case_no in held_back:
-                report.held += 1  # pending, attempts untouched: sent by the drain that can read the target first
+                _hold(engine, row, held_back[case_no], moment, report)
                 continue
             if not _may_send(engine, lease, target, row, report):
                 continue
@@ -286,16 +288,18 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
                 report.delivered += 1
 
 
-def _read_first(runtime: Runtime, target: str, connector: Connector, report: TargetReport) -> bool:
+def _read_first(runtime: Runtime, target: str, connector: Connector, report: TargetReport,
+                moment: datetime) -> bool:
     """Whether the target's own changes were read (``push.read_first``): an incremental sync of it, with the
     drain's connector, so that a record the target's write replaces whole goes back with what its clerk added
     since Tongban's last read (merged into the case and queued: the drain then sends that version). Nothing is read
-    when nothing is pending (True). When the read cannot be made — a sync of the target is running (its lease
+    when the drain has nothing to send (True): rows held back do not make every push read the target. When the read cannot be made — a sync of the target is running (its lease
     held: it queues what it reads, and the next push sends it), or the read failed (an error on the report, as an
     outage is) — the drain sends only the cases the target does not hold yet (:func:`_held_back`): a new case
     handed over has nothing there to erase, and its acceptance window must not wait for a full refresh."""
-    with runtime.engine.connect() as conn:
-        if not outbox.pending_count(conn, target=target):
+    with runtime.engine.connect() as conn:  # what the drain may send: a due row, or a failed one it probes with
+        if not (outbox.due_rows(conn, target, now=moment, limit=1)
+                or outbox.due_rows(conn, target, now=moment + PROBE_HORIZON, limit=1, failed_only=True)):
             return True
     try:
         # no alert of its own: the drain's report (and the push task's failure) says it; the sync DAG alerts on
@@ -316,14 +320,28 @@ def _read_first(runtime: Runtime, target: str, connector: Connector, report: Tar
     return True
 
 
-def _held_back(conn: Any, target: str, case_nos: list[str], unread: bool) -> set[str]:
-    """The cases of a batch not to send to a target that reads first: those whose record there Tongban could not
-    read (an open dead letter: unknown what it holds now), and, when its changes were not read first at all, every
-    case it holds."""
-    held = outbox.unread_at_target(conn, target, case_nos)
+def _held_back(conn: Any, target: str, case_nos: list[str], unread: bool) -> dict[str, str]:
+    """``case_no → why`` for the cases of a batch not to send to a target that reads first: those whose record there
+    Tongban could not read (an open dead letter: unknown what it holds now), and, when its changes were not read
+    first at all, every case it holds."""
+    held = dict.fromkeys(outbox.unread_at_target(conn, target, case_nos),
+                         f"held: {target}'s own record of the case is an open dead letter (its last copy could not "
+                         "be read), and a write would replace what it holds; sent once the record is read")
     if unread:
-        held |= outbox.held_by_target(conn, target, case_nos)
+        for case_no in outbox.held_by_target(conn, target, case_nos) - held.keys():
+            held[case_no] = (f"held: {target} holds the case and its own changes could not be read first "
+                             "(push.read_first); sent by the next drain that reads them")
     return held
+
+
+def _hold(engine: Any, row: dict[str, Any], why: str, moment: datetime, report: TargetReport) -> None:
+    """Keep a row pending past this drain, its attempts untouched (a hold is no failure: it never dies of it), with
+    the reason on the row (the console's outbox shows it). Not due again before :data:`HOLD_FOR`: held rows are the
+    oldest of the queue, and left due they filled every batch and stopped everything behind them."""
+    with engine.begin() as conn:
+        if outbox.schedule_retry(conn, row["id"], attempts=row["attempts"], error=why,
+                                 next_attempt_at=moment + HOLD_FOR):
+            report.held += 1
 
 
 def _may_send(engine: Any, lease: Lease, target: str, row: dict[str, Any], report: TargetReport) -> bool:

@@ -11,6 +11,7 @@ the case and sends the version that holds both.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,8 @@ from sqlalchemy import select
 
 from gateway.kernel.config import load_systems
 from gateway.kernel.runtime import Runtime
-from gateway.store.tables import runs
+from gateway.store import ledger
+from gateway.store.tables import outbox, runs
 from gateway.sync.engine import sync_system
 from gateway.sync.push import push
 
@@ -107,16 +109,22 @@ def test_a_running_sync_of_the_target_holds_back_the_cases_it_holds_and_says_so(
     made, case_no = _accepted(world)
     _clerk_step_then_hall_agent(world, made, case_no)
     with Lease(world.runtime.engine, "sync:sd_civil"):  # the civil sync DAG (or a full refresh), mid-run
-        report = push(world.runtime, targets=["sd_civil"])
         shown = subprocess.run(world.cli("push", "--target", "sd_civil"), capture_output=True, text=True,
                                env=world.env, timeout=300)
+        # held rows wait a minute (the next push): that one holds it again while the sync runs
+        report = push(world.runtime, targets=["sd_civil"], now=ledger.utcnow() + timedelta(minutes=2))
     civil = report.targets[0]
     assert report.ok and civil.delivered == 0 and civil.held == 1 and civil.pending >= 1, civil
     assert civil.read_first and "sync of sd_civil is running" in civil.read_first
     assert shown.returncode == 0 and "sync of sd_civil is running" in shown.stdout and "held 1" in shown.stdout, \
         shown.stdout[-1500:]
     assert len(civil_record(world, case_no)["steps"]) == 2  # nothing sent over the step
-    assert push(world.runtime, targets=["sd_civil"]).ok  # the next push reads first, then sends
+    with world.runtime.engine.connect() as conn:
+        row = conn.execute(select(outbox.c.attempts, outbox.c.last_error).where(
+            outbox.c.case_no == case_no, outbox.c.target_system == "sd_civil", outbox.c.status == "pending")).one()
+    assert row.attempts == 0 and row.last_error.startswith("held: sd_civil holds the case"), row  # said on the row
+    later = ledger.utcnow() + timedelta(minutes=4)
+    assert push(world.runtime, targets=["sd_civil"], now=later).ok  # reads first, then sends
     assert len(civil_record(world, case_no)["steps"]) == 2
     assert civil_record(world, case_no)["agent"]["name"] == "王芳"
 
@@ -203,6 +211,51 @@ def test_a_refusal_given_in_time_but_read_after_the_deemed_acceptance_stays_in_t
     assert data["result"] == "not_accepted" and data["accepted_at"] is None, data
     scan(world, due + timedelta(minutes=2))
     assert handoff(world, case_no)["state"] == "refused"
+
+
+def _with_batch(world, tmp_path: Path, size: int) -> Runtime:
+    return _runtime_with(world, tmp_path, batch_size=size)  # a batch of 2 stands for the default 200
+
+
+def test_held_rows_do_not_stop_the_rows_behind_them(make_world, tmp_path) -> None:
+    """Two cases whose civil record is an open dead letter are held, oldest of the queue: a new hand-over behind
+    them still goes (held rows left due filled every batch, and nothing was sent to civil any more)."""
+    world = make_world(civil=5, estate=0)
+    both = [accepted_by_civil(world) for _ in range(2)]
+    time.sleep(1.1)
+    for _, case_no in both:  # the clerk's change carries a date the mapping refuses: the read dead-letters it
+        world.admin("sd_civil", "POST", "/_sandbox/mutate",
+                    json={"ids": [civil_id(world, case_no)], "set": {"applyTime": "2026-02-30 09:00:00"}})
+    time.sleep(1.1)
+    world.admin("sd_hall", "POST", "/_sandbox/mutate",
+                json={"ids": [made["fd_id"] for made, _ in both],
+                      "set": {"proxy": {"name": "王芳", "kind": "代办", "letter_no": "WT-1"}}})
+    runtime = _with_batch(world, tmp_path, 2)
+    sync_system(runtime, "sd_hall")
+    new = frontdesk(world, item=ELDERLY, office=OFFICE)
+    sync_system(runtime, "sd_hall")
+    report = push(runtime, targets=["sd_civil"])
+    civil = report.targets[0]
+    assert report.ok and civil.held == 2 and civil.delivered == 1, civil
+    assert civil_record(world, new["case_no"])["projectNo"] == new["case_no"]
+    for _, case_no in both:
+        assert len(civil_record(world, case_no)["steps"]) == 2  # the clerks' steps stand
+
+
+def test_cases_held_while_the_targets_sync_runs_do_not_stop_a_new_hand_over(make_world, tmp_path) -> None:
+    from gateway.store.lease import Lease
+
+    world = make_world(civil=5, estate=0)
+    made, case_no = _accepted(world)
+    _clerk_step_then_hall_agent(world, made, case_no)
+    new = frontdesk(world, item=ELDERLY, office=OFFICE)
+    runtime = _with_batch(world, tmp_path, 1)
+    sync_system(runtime, "sd_hall")
+    with Lease(world.runtime.engine, "sync:sd_civil"):
+        report = push(runtime, targets=["sd_civil"])
+    civil = report.targets[0]
+    assert report.ok and civil.held == 1 and civil.delivered == 1, civil
+    assert civil_record(world, new["case_no"])["projectNo"] == new["case_no"]
 
 
 def test_nothing_is_read_when_nothing_is_due(make_world) -> None:
