@@ -16,6 +16,9 @@ beside the case: ``cases.field_sources``):
   previous copy to compare with (the system's first copy of the case, or the same bytes mapped again by a remap)
   it speaks for the values its mapping reads (``reads``) — and where another system set the value last, only if
   it is the newer change;
+- **a department's first copy fills in, it does not overwrite**: what is not its handling and another system
+  set (an agent, a phone the hall holds) it got from the hand-over — a value of its own there is as likely
+  stale as an edit, so the case keeps the other's (``merge.another_system_speaks``); what the case lacks it fills;
 - **a change nobody else made since applies**, whatever its time (a phone number corrected at the window and read
   after the department's acceptance is not lost); **a collision** (the case changed the value too) goes to the
   newer change;
@@ -30,10 +33,11 @@ beside the case: ``cases.field_sources``):
   merges value by value like anything else; a copy read again byte for byte decides nothing;
 - **an ending is about handling**: it wins the handling and the outcome over the hall's and Tongban's values;
   what is not handling (an agent, a phone) goes to the newer change, as for any copy;
-- **what Tongban set stands**: a copy older than a version Tongban wrote (``settled``) that does not decide in
-  time gives none of the handling Tongban set, and a department's answer after the deemed acceptance (a late
-  one) moves neither the acceptance nor the promise (:data:`CLOCK`) — the case clock started then; its other
-  changes still apply, and Tongban's own steps (视为受理) stay beside the department's;
+- **what Tongban set stands**: a copy older than a version Tongban wrote (``settled``) that gives no answer gives
+  none of the handling Tongban set, and a department's answer after the deemed acceptance (a late one, however
+  it is read) moves neither the acceptance nor the promise (:data:`CLOCK`) — the case clock started then; its
+  other changes still apply (a late refusal is the case's result), and its steps stand with Tongban's own
+  (视为受理) beside them;
 - **a case another copy ended stays ended**: its collisions go to the ending, and the outcome (:data:`OUTCOME`:
   status, result, reason, finish, tombstone) is taken together or not at all — never a live case whose status
   says deleted.
@@ -253,10 +257,19 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
                 if path not in reads:
                     continue  # a value the copy's mapping never sets: it cannot speak for it
                 collided = setter(path) != system
-            if handling and ((settled and setter(path).startswith(TONGBAN))
+                if collided and not from_hall and ours is not None and not (handling or name in OUTCOME):
+                    # a department's first copy got what is not its handling from the hand-over: a value another
+                    # system set and it differs from is as likely stale (the hall's agent added since) as its own
+                    # edit — the case keeps it (flagged), the department's next copy speaks for what it changes
+                    decisions[path] = False
+                    continue
+            if handling and ((settled and answer is None and setter(path).startswith(TONGBAN))
                              or (from_hall and not ending and others(path))
                              or (late and name in CLOCK)):
                 decisions[path] = False
+            elif late and name == "events":
+                decisions[path] = True  # a late answer's steps, entered before the deemed version was written: kept,
+                # with Tongban's 视为受理 beside them (below) — overruled as older, the push wrote 视为受理 over them
             elif collided and (ended or not newer) and (not (ending and (handling or name in OUTCOME))
                                                           or another_department(path)):
                 # an ending wins the handling over the hall's and Tongban's values (not another department's); what

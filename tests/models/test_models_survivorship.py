@@ -116,9 +116,24 @@ def test_a_copy_without_a_previous_one_speaks_only_for_what_its_mapping_reads() 
     hall_case = _doc(office={"code": "JN-QCL", "name": "泉城路"}, agent={"name": "王芳"}, status="submitted")
     department = _doc(status="accepted", accepted_at="2026-03-02T10:00:00+08:00")  # no office, no agent: not read
     merged = _merge(hall_case, department, None, reads=Reads(["case_no", "status", "accepted_at", "office.code"]))
-    assert merged.document["office"] == {"code": None, "name": "泉城路"}  # it reads the code and says there is none
+    # it reads the code and has none: a department's first copy got it from the hand-over (or never kept it) — it
+    # fills in what the case lacks, it does not empty what the hall set
+    assert merged.document["office"] == {"code": "JN-QCL", "name": "泉城路"}
     assert merged.document["agent"] == {"name": "王芳"}  # it cannot say anything about the agent
     assert merged.document["status"] == "accepted"
+    filled = _merge({**hall_case, "summary": None}, {**department, "summary": "摘要"}, None)
+    assert filled.document["summary"] == "摘要"  # what the case lacks, it fills
+
+
+def test_a_departments_first_copy_does_not_empty_the_halls_newer_agent() -> None:
+    """The hall added an agent after the hand-over; before Tongban read the department, its clerk accepted: the
+    department's first copy (no agent, and newer) takes the acceptance and leaves the agent (it emptied it, and
+    the read-first push then erased it in both systems)."""
+    case = _doc(status="submitted", agent={"name": "王芳", "role": "proxy"})
+    accepting = _doc(status="accepted", accepted_at="2026-03-02T10:00:00+08:00", events=[{"seq": 1, "name": "受理"}])
+    merged = _merge(case, accepting, None, origin="sd_hall", newer=True)
+    assert merged.document["status"] == "accepted" and merged.document["events"] == accepting["events"]
+    assert merged.document["agent"] == {"name": "王芳", "role": "proxy"}
 
 
 def test_a_departments_refusal_replaces_tongbans_deemed_acceptance_whole() -> None:
@@ -146,14 +161,28 @@ def test_a_department_edit_that_decides_nothing_keeps_the_deemed_acceptance() ->
 
 
 def test_a_copy_older_than_tongbans_version_gives_no_handling_but_its_other_changes() -> None:
-    """Older than the deemed version and no answer in time (a refusal dated after the deemed acceptance): the
-    handling Tongban set stands; what is not handling comes through."""
+    """Older than the deemed version and no answer (a status of its own, an agent): the handling Tongban set
+    stands; what is not handling comes through."""
     deemed = _doc(status="accepted", accepted_at="2026-03-02T10:10:00+08:00")
-    refused = _doc(status="returned", result="not_accepted", finished_at="2026-03-02T10:20:00+08:00",
-                   agent={"name": "王芳"})
-    merged = _merge(deemed, refused, _doc(), origin="tongban.handoff", newer=False, settled=True)
+    edited = _doc(status="in_progress", agent={"name": "王芳"})
+    merged = _merge(deemed, edited, _doc(), origin="tongban.handoff", newer=False, settled=True)
     assert merged.document["status"] == "accepted" and merged.document["result"] is None
     assert merged.document["agent"] == {"name": "王芳"}
+
+
+def test_a_late_answer_entered_before_the_deemed_version_is_kept_beside_it() -> None:
+    """The clerk refused 30 s after the due time, before the (late) scan deemed the case; Tongban read it after:
+    a late answer however it is read — the refusal is the case's result, the deemed clock stays, the clerk's steps
+    stand with 视为受理 beside them (overruled as older, the push wrote 视为受理 over the department's record)."""
+    step = {"seq": 1, "name": "视为受理", "handler": "tongban.handoff", "started_at": "2026-03-02T10:10:00+08:00"}
+    deemed = _doc(status="accepted", accepted_at="2026-03-02T10:10:00+08:00", promised_days=20, events=[step])
+    clerk = {"seq": 1, "name": "初审", "handler": "李四", "started_at": "2026-03-02T10:10:30+08:00"}
+    refused = _doc(status="returned", result="not_accepted", result_reason="材料不全",
+                   finished_at="2026-03-02T10:10:30+08:00", events=[clerk])
+    merged = _merge(deemed, refused, _doc(), origin="tongban.handoff", newer=False, settled=True)
+    assert (merged.document["status"], merged.document["result"]) == ("returned", "not_accepted")
+    assert merged.document["accepted_at"] == deemed["accepted_at"] and merged.document["promised_days"] == 20
+    assert [e["name"] for e in merged.document["events"]] == ["视为受理", "初审"]
 
 
 def test_an_answer_in_time_read_after_the_deemed_version_still_decides() -> None:

@@ -291,3 +291,55 @@ def test_a_refusal_and_the_halls_later_agent_are_both_kept(make_world) -> None:
     assert data["result"] == "not_accepted" and data["agent"]["name"] == "王芳", data
     held = civil_record(world, case_no)
     assert held["result"] == "6" and held["agent"]["name"] == "王芳", held
+
+
+def test_a_late_refusal_entered_before_the_late_scan_is_recorded_and_stays_in_the_department(make_world) -> None:
+    """The scan runs late (after an Airflow outage) and deems the case at its due time; the clerk refused 30 s
+    after the due time, before that scan ran; Tongban reads the refusal after it. A late answer however it is
+    read: the hand-off records it, and the read-first push does not write 视为受理 over the department's refusal
+    (kept as older than the deemed version, it was neither recorded nor kept)."""
+    from handoff_testlib import handoff, scan
+
+    world = make_world(civil=20, estate=5)
+    made = frontdesk(world, item=ELDERLY, office=OFFICE)
+    sync(world, "sd_hall")
+    deliver(world)
+    scan(world)
+    case_no = made["case_no"]
+    due = handoff(world, case_no)["due_at"]
+    world.admin("sd_civil", "POST", "/_sandbox/decide", json={
+        "projectNo": case_no, "decision": "refuse", "reason": "申请人户籍不在本辖区",
+        "at": (due + timedelta(seconds=30)).isoformat()})
+    time.sleep(1.1)
+    assert scan(world, due + timedelta(minutes=1)).deemed == 1
+    assert push(world.runtime, targets=["sd_civil"]).ok
+    report = scan(world, due + timedelta(minutes=2))
+    h = handoff(world, case_no)
+    assert report.late_answers == 1 and (h["state"], h["late_decision"]) == ("deemed", "refused"), h
+    held = civil_record(world, case_no)
+    assert held["result"] == "6" and held["resultReason"] == "申请人户籍不在本辖区", held
+    _, data = _case(world, case_no)
+    assert data["result"] == "not_accepted" and data["accepted_at"] is not None  # the deemed clock stays
+
+
+def test_the_departments_first_copy_read_first_keeps_the_halls_newer_agent(make_world) -> None:
+    """Hand-over delivered; the hall adds an agent; then the clerk accepts — with no sync of the department in
+    between (the ordinary flow: a 10-minute window, a 15-minute schedule). The push reads the department first:
+    its first copy (no agent, and newer) gives its acceptance and leaves the hall's agent, in the case and in both
+    systems (it emptied the agent, and the push erased it everywhere)."""
+    world = make_world(civil=5, estate=0)
+    made = frontdesk(world, item=ELDERLY, office=OFFICE)
+    sync(world, "sd_hall")
+    deliver(world)
+    case_no = made["case_no"]
+    time.sleep(1.1)
+    world.admin("sd_hall", "POST", "/_sandbox/mutate",
+                json={"ids": [made["fd_id"]], "set": {"proxy": {"name": "王芳", "kind": "代办", "letter_no": "WT-1"}}})
+    time.sleep(1.1)
+    world.admin("sd_civil", "POST", "/_sandbox/decide", json={"projectNo": case_no, "decision": "accept"})
+    sync(world, "sd_hall")
+    assert push(world.runtime).ok
+    _, data = _case(world, case_no)
+    assert data["agent"]["name"] == "王芳" and data["accepted_at"] is not None, data
+    held = civil_record(world, case_no)
+    assert held["agent"]["name"] == "王芳" and held["acceptTime"] and len(held["steps"]) == 1, held
