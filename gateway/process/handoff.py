@@ -22,12 +22,10 @@ Airflow deferrable trigger per case. Why:
 The price is lateness in *telling*, at most one scan interval (plus the push): the deemed instant recorded,
 pushed and clocked is the due time itself. An answer the department gave within its window but which Tongban
 reads after the due time is honoured (its own time decides) — and when a scan had already deemed the case, an
-answer dated within the window but entered after the deemed version still overrules it (the trail says so). An
-answer entered before the deemed version was written but read after it loses the ledger's merge (older than the
-deemed version): it is counted as a quality flag, ``merge.older_than_tongban``, for an operator to look at — the
-hand-off cannot see it; an answer dated after the deemed acceptance is
-recorded as a late answer on the hand-off and in its audit trail — never lost, never overriding the deemed
-acceptance.
+answer dated within the window still overrules it (the trail says so), whether it was entered after the deemed
+version or before it and read after (:mod:`gateway.models.survivorship`: an answer given in time decides
+however late it is read). An answer dated after the deemed acceptance is recorded as a late answer on the
+hand-off and in its audit trail — never lost, never overriding the deemed acceptance.
 
 A hall that receives only its own cases (``receives: own``, another province's hall) gets every later version
 of the cases it accepted from this scan — the department's acceptance, its result — and nothing else.
@@ -466,6 +464,8 @@ def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
         with engine.begin() as conn:
             case = store.read_case(conn, h["case_no"])
             answer = _answer(case, h, conn)
+            if answer is None and h["state"] == "deemed" and case is not None:
+                _ended_in_time(conn, case, h, now, report)
             if answer is None or case is None:
                 continue
             decision, at, reason = answer
@@ -496,6 +496,22 @@ def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
                               reason=reason, deemed_at=beijing_iso(h["decided_at"]), seen_at=beijing_iso(now), **via)
                     report.late_answers += 1
             # pending with an answer dated after the due time: deemed (below), the answer recorded late with it
+
+
+def _ended_in_time(conn: Any, case: dict[str, Any], h: dict[str, Any], now: datetime, report: HandoffReport) -> None:
+    """A deemed hand-off whose department ended the case within its window (a withdrawal, a void: the applicant
+    withdrew at the department) but was read only after the scan: the ending decides, as a refusal would — the
+    hand-off is withdrawn, its trail says which deemed acceptance the ending overruled. (It stayed "deemed" for a
+    case the ledger holds ended and unaccepted.)"""
+    ended = ended_unaccepted(case, h["case_no"], h["target_system"])
+    if (ended is None or ended.state != "withdrawn" or ended.by != "department" or ended.at is None
+            or h["decided_at"] is None or ended.at > h["decided_at"] or _from_released(conn, case, h)):
+        return
+    if store.move(conn, h["case_no"], "deemed", holder=h["target_system"], state=ended.state, decided_at=ended.at,
+                  decided_by="department", reason=ended.reason, updated_at=now):
+        store.log(conn, h["case_no"], ended.at, ended.state, h["target_system"], reason=ended.reason,
+                  overruled_deemed_at=beijing_iso(h["decided_at"]), seen_at=beijing_iso(now))
+        report.overruled += 1
 
 
 def _closing(case: dict[str, Any] | None, h: dict[str, Any], conn: Any) -> Ended | None:
@@ -564,10 +580,10 @@ def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, no
                           decided_at=deemed_at, decided_by="deemed", updated_at=now, **extra):
             return
         data = _deemed(case["data"], h, catalogue, calendar, deemed_at)
-        # Dated on the wall clock: any change a source makes after it wins the merge (a department's answer
-        # entered late and dated within the window overrules it, see _answers); a change made before it but read
-        # after loses the merge and is flagged there (merge.older_than_tongban) — dating the version "just after
-        # what was read" let any such change, an answer or a clerk merely opening the case, wipe the 视为受理.
+        # Dated on the wall clock: a change a source makes after it is newer (a department's answer dated within
+        # the window overrules it, see _answers); a change made before it but read after gives none of the handling
+        # it set unless it is an answer (merge.older_than_tongban) — dating the version "just after what was read"
+        # let any such change, a clerk merely opening the case, wipe the 视为受理.
         version = store.write_case_version(conn, h["case_no"], case["version"], data, origin=ACTOR)
         if version is None:
             raise _MovedOn(h["case_no"])

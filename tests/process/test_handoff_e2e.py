@@ -14,6 +14,7 @@ from handoff_testlib import (
     CALENDAR,
     ELDERLY,
     OFFICE,
+    civil_id,
     civil_record,
     deliver,
     frontdesk,
@@ -193,6 +194,34 @@ def test_an_answer_entered_before_the_deemed_version_but_read_after_it_overrules
     assert civil_record(world, case_no)["result"] == "6"  # the department's refusal stands in its own system
     held = hall_case(world, case_no)
     assert held is not None and held["case"]["result"] == "not_accepted"
+
+
+@pytest.mark.parametrize("result", ["7", "2"], ids=["withdrawn", "voided"])
+def test_an_ending_given_in_time_and_read_after_the_deemed_acceptance_withdraws_the_hand_off(make_world,
+                                                                                              result) -> None:
+    """The applicant withdrew at the department (or it voided the case) inside the window; Tongban read it only
+    after a scan had deemed the case: the ending decides, as a refusal does — the case is ended and unaccepted, and
+    the hand-off is withdrawn with the deemed acceptance overruled (it stayed "deemed" for an ended case)."""
+    world = make_world(civil=20, estate=5)
+    made = frontdesk(world, item=ELDERLY, office=OFFICE)
+    sync(world, "sd_hall")
+    deliver(world)
+    scan(world)
+    case_no = made["case_no"]
+    row = handoff(world, case_no)
+    given = (row["handed_at"] + timedelta(minutes=2)).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    world.admin("sd_civil", "POST", "/_sandbox/mutate", json={"ids": [civil_id(world, case_no)], "set": {
+        "result": result, "resultReason": "申请人撤回申请", "finishTime": given}})
+    time.sleep(1.1)
+    assert scan(world, row["due_at"] + timedelta(minutes=1)).deemed == 1
+    sync(world, "sd_civil")
+    report = scan(world, row["due_at"] + timedelta(minutes=2))
+    with world.runtime.engine.connect() as conn:
+        data = store.read_case(conn, case_no)["data"]
+    assert data["accepted_at"] is None, data
+    h = handoff(world, case_no)
+    assert (h["state"], h["decided_by"]) == ("withdrawn", "department") and report.overruled == 1, h
+    assert trail(world, case_no)[-1] == "withdrawn"
 
 
 def test_a_refusal_within_the_window_is_honoured_with_its_reason(make_world) -> None:
