@@ -38,6 +38,9 @@ beside the case: ``cases.field_sources``):
   it is read) moves neither the acceptance nor the promise (:data:`CLOCK`) — the case clock started then; its
   other changes still apply (a late refusal is the case's result), and its steps stand with Tongban's own
   (视为受理) beside them;
+- **a department the case was moved away from handles nothing** (``released``: an operator moved the case to
+  another department, and it was told to let it go): its acceptance, refusal or steps are not the competent
+  department's, whatever their time;
 - **a case another copy ended stays ended**: its collisions go to the ending, and the outcome (:data:`OUTCOME`:
   status, result, reason, finish, tombstone) is taken together or not at all — never a live case whose status
   says deleted.
@@ -198,7 +201,7 @@ class Merged:
 def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[str, Any] | None, *,
                system: str, reads: Reads, from_hall: bool, origin: str, setters: Mapping[str, str],
                role_of: Callable[[str], str | None], newer: bool, settled: bool = False,
-               restating: bool = False) -> Merged:
+               restating: bool = False, released: bool = False) -> Merged:
     """Merge ``system``'s copy of a case into the case, value by value (the module's rules).
 
     ``case``, ``copy`` and ``base``: whole case documents (JSON values) — the merged case, the incoming copy and
@@ -207,7 +210,9 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
     system's role (``hall`` / ``department``, None when it is not configured). ``newer``: the copy changed later
     than the case's current version; ``settled``: a version Tongban wrote is newer than the copy (the handling
     Tongban set stands); ``restating``: the copy is the bytes the ledger held, read again (a remap, a replay) —
-    it says nothing new, so it neither ends nor decides anything."""
+    it says nothing new, so it neither ends nor decides anything; ``released``: the copy's system was told to let
+    the case go (an operator moved it to another department) — it gives none of the handling: its answer is not
+    the competent department's."""
     case, copy = _collapsed(case), _collapsed(copy)  # an object part with no value at all is no part (None)
     base = None if base is None else _collapsed(base)
     default = setters.get(ANY, origin)  # who set what the stored setters do not name
@@ -218,7 +223,7 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
     ended = ends_case(case) and not ends_case(base)  # ended by another: not the copy's to undo
     ending = not restating and ends_case(copy) and not ends_case(base)
     deemed = setter("accepted_at").startswith(TONGBAN) and case.get("accepted_at") is not None
-    answer = _answer(case, copy, base, ending, deemed) if not from_hall and not restating else None
+    answer = _answer(case, copy, base, ending, deemed) if not (from_hall or restating or released) else None
     deciding = answer == "in time" and not ended
     late = answer == "late"  # a late answer to a deemed acceptance: its result is recorded, the clock stays
 
@@ -263,7 +268,7 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
                     # edit — the case keeps it (flagged), the department's next copy speaks for what it changes
                     decisions[path] = False
                     continue
-            if handling and ((settled and answer is None and setter(path).startswith(TONGBAN))
+            if handling and (released or (settled and answer is None and setter(path).startswith(TONGBAN))
                              or (from_hall and not ending and others(path))
                              or (late and name in CLOCK)):
                 decisions[path] = False

@@ -541,10 +541,13 @@ def _same_copy(current: dict[str, Any], system: str, source_id: str) -> bool:
 
 def _withdrawn(conn: Connection, system: str, changes: list[tuple[RawRecord, Case, str, str]],
                existing: dict[str, dict[str, Any]]) -> set[str]:
-    """Of the live cases this page deletes, those ``system`` was last told to delete (one query, and only when a
-    page deletes a live case: rare)."""
-    candidates = sorted({case.case_no for _, case, _, _ in changes
-                         if case.deleted and case.case_no in existing and not existing[case.case_no]["deleted"]})
+    """Of the page's live cases that it deletes or that others shaped (a shared case), those ``system`` was last
+    told to delete — moved to another department: its tombstone is not the case's end, and its answer is not the
+    competent department's (one query, only for such pages)."""
+    candidates = sorted({case.case_no for record, case, _, _ in changes
+                         if case.case_no in existing and not existing[case.case_no]["deleted"]
+                         and (case.deleted or shared.shaped_by_others(existing[case.case_no], system,
+                                                                       record.source_id))})
     if not candidates:
         return set()
     from gateway.store.process import withdrawn_from
@@ -581,7 +584,8 @@ def _plan_shared(ctx: IngestContext, changes: list[tuple[RawRecord, Case, str, s
         updated_at = now if case.updated_at > horizon else case.updated_at
         older, settled, stamp = _timing(updated_at, current, horizon)
         plans.append(shared.plan_merge(ctx, record, case, current, page.document(case.case_no, current, ctx.pii),
-                                       earlier.get(record.source_id), stamp=stamp, newer=not older, settled=settled))
+                                       earlier.get(record.source_id), stamp=stamp, newer=not older, settled=settled,
+                                       released=case.case_no in withdrawn))
         items.append(record.source_id)
     if not plans:
         return {}
@@ -645,7 +649,7 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
                 else:  # the page's second copy of the case: merged into the first's version
                     merged = shared.merge_shared(ctx, record, case, current, page.document(case_no, current, ctx.pii),
                                                  earlier.get(record.source_id), stamp=stamp, newer=not older,
-                                                 settled=settled)
+                                                 settled=settled, released=case_no in withdrawn)
                 if merged is None:  # nothing the copy says stands: no new version
                     if _same_copy(current, system, record.source_id) and "data" not in current:
                         refreshed.append((case_no, current["version"], digest))  # what reconciliation compares

@@ -168,8 +168,10 @@ class Plan:
 
 
 def plan_merge(ctx: IngestContext, record: RawRecord, case: Case, current: dict[str, Any], document: dict[str, Any],
-               base: Mapping[str, Any] | None, *, stamp: datetime, newer: bool, settled: bool) -> Plan:
-    """The copy merged into the case by the rules, its quality flags carried, ready for validation."""
+               base: Mapping[str, Any] | None, *, stamp: datetime, newer: bool, settled: bool,
+               released: bool = False) -> Plan:
+    """The copy merged into the case by the rules, its quality flags carried, ready for validation (``released``:
+    its system was told to let the case go — :func:`gateway.models.survivorship.merge_copy`)."""
     system = ctx.system.name
     copy = orjson.loads(case_document(case)[0])
     stored = current.get("field_sources")
@@ -178,7 +180,7 @@ def plan_merge(ctx: IngestContext, record: RawRecord, case: Case, current: dict[
     merged = merge_copy(document, copy, None if restating else base, system=system,
                         reads=ctx.fields_read_by(system), from_hall=ctx.system.role == "hall",
                         origin=current["origin_system"], setters=setters, role_of=ctx.role_of,
-                        newer=newer and not restating, settled=settled, restating=restating)
+                        newer=newer and not restating, settled=settled, restating=restating, released=released)
     candidate = None
     flags: list[tuple[str, str, str]] = []
     if merged.taken:
@@ -255,10 +257,11 @@ def finish_merge(ctx: IngestContext, plan: Plan, case: Case, current: dict[str, 
 
 def merge_shared(ctx: IngestContext, record: RawRecord, case: Case, current: dict[str, Any],
                  document: dict[str, Any], base: Mapping[str, Any] | None, *, stamp: datetime, newer: bool,
-                 settled: bool) -> Version | None:
+                 settled: bool, released: bool = False) -> Version | None:
     """One copy merged on its own (:func:`plan_merge`, :func:`validate_plans`, :func:`finish_merge`): for a case
     the page holds twice, whose second copy merges into the first's version."""
-    plan = plan_merge(ctx, record, case, current, document, base, stamp=stamp, newer=newer, settled=settled)
+    plan = plan_merge(ctx, record, case, current, document, base, stamp=stamp, newer=newer, settled=settled,
+                      released=released)
     return finish_merge(ctx, plan, case, current, validate_plans(ctx, [plan])[0])
 
 

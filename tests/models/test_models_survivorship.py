@@ -376,3 +376,20 @@ def test_a_late_refusal_beside_the_echo_of_the_deemed_acceptance_is_late() -> No
                    finished_at="2026-03-02T11:00:00+08:00")
     merged = _merge(deemed, refused, _doc(), origin="tongban.handoff")
     assert merged.document["promised_days"] == 20 and merged.document["accepted_at"] == deemed["accepted_at"]
+
+
+def test_a_department_the_case_was_moved_away_from_decides_nothing() -> None:
+    """An operator moved the case from the market department to the civil one, which the hand-off then deemed
+    accepted; the market department's refusal, dated before that deemed instant, is no answer — it is not the
+    competent department's (it replaced the deemed acceptance, and the ledger pushed a refusal everywhere)."""
+    deemed = _doc(status="accepted", accepted_at="2026-03-02T10:10:00+08:00",
+                  events=[{"seq": 1, "name": "视为受理", "handler": "tongban.handoff"}])
+    refused = _doc(status="returned", result="not_accepted", result_reason="不属于本部门",
+                   finished_at="2026-03-02T10:05:00+08:00")
+    kept = merge_copy(deemed, refused, _doc(), system="sd_market", reads=EVERYTHING, from_hall=False,
+                      origin="tongban.handoff", setters={}, role_of=ROLES.get, newer=True, released=True)
+    assert kept.document["status"] == "accepted" and kept.document["result"] is None, kept.document
+    assert kept.document["accepted_at"] == deemed["accepted_at"]
+    taken = merge_copy(deemed, refused, _doc(), system="sd_market", reads=EVERYTHING, from_hall=False,
+                       origin="tongban.handoff", setters={}, role_of=ROLES.get, newer=True)
+    assert taken.document["result"] == "not_accepted"  # the competent department's refusal in time decides
