@@ -16,9 +16,9 @@ beside the case: ``cases.field_sources``):
   previous copy to compare with (the system's first copy of the case, or the same bytes mapped again by a remap)
   it speaks for the values its mapping reads (``reads``) — and where another system set the value last, only if
   it is the newer change;
-- **a department's first copy fills in, it does not overwrite**: what is not its handling and another system
-  set (an agent, a phone the hall holds) it got from the hand-over — a value of its own there is as likely
-  stale as an edit, so the case keeps the other's (``merge.another_system_speaks``); what the case lacks it fills;
+- **a department's first copy does not empty what the hall set**: where it has nothing and the hall set a value
+  that is not handling (an agent added after the hand-over, before Tongban read the department) its "nothing"
+  is stale — the case keeps the hall's (``merge.another_system_speaks``); a value of its own is its edit;
 - **a change nobody else made since applies**, whatever its time (a phone number corrected at the window and read
   after the department's acceptance is not lost); **a collision** (the case changed the value too) goes to the
   newer change;
@@ -33,8 +33,9 @@ beside the case: ``cases.field_sources``):
   merges value by value like anything else; a copy read again byte for byte decides nothing;
 - **an ending is about handling**: it wins the handling and the outcome over the hall's and Tongban's values;
   what is not handling (an agent, a phone) goes to the newer change, as for any copy;
-- **what Tongban set stands**: a copy older than a version Tongban wrote (``settled``) that gives no answer gives
-  none of the handling Tongban set, and a department's answer after the deemed acceptance (a late one, however
+- **what Tongban set stands**: a copy older than a version Tongban wrote (``settled``) that gives no answer and
+  does not end the case (the hall's withdrawal made within the window, read after the deemed version, ends it)
+  gives none of the handling Tongban set, and a department's answer after the deemed acceptance (a late one, however
   it is read) moves neither the acceptance nor the promise (:data:`CLOCK`) — the case clock started then; its
   other changes still apply (a late refusal is the case's result), and its steps stand with Tongban's own
   (视为受理) beside them;
@@ -262,13 +263,16 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
                 if path not in reads:
                     continue  # a value the copy's mapping never sets: it cannot speak for it
                 collided = setter(path) != system
-                if collided and not from_hall and ours is not None and not (handling or name in OUTCOME):
-                    # a department's first copy got what is not its handling from the hand-over: a value another
-                    # system set and it differs from is as likely stale (the hall's agent added since) as its own
-                    # edit — the case keeps it (flagged), the department's next copy speaks for what it changes
+                if (collided and not from_hall and theirs is None and ours is not None
+                        and not (handling or name in OUTCOME) and role_of(setter(path)) == "hall"):
+                    # a department's first copy that has nothing where the hall set a value (an agent the hall
+                    # added after the hand-over) is stale, not an edit: it does not empty the case's. A value of
+                    # its own there (a corrected name) is its edit and speaks as any newer change; between two
+                    # departments holding one case number, the newer change speaks, as before.
                     decisions[path] = False
                     continue
-            if handling and (released or (settled and answer is None and setter(path).startswith(TONGBAN))
+            if handling and (released or (settled and answer is None and not ending
+                                          and setter(path).startswith(TONGBAN))
                              or (from_hall and not ending and others(path))
                              or (late and name in CLOCK)):
                 decisions[path] = False

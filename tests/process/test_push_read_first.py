@@ -343,3 +343,40 @@ def test_the_departments_first_copy_read_first_keeps_the_halls_newer_agent(make_
     assert data["agent"]["name"] == "王芳" and data["accepted_at"] is not None, data
     held = civil_record(world, case_no)
     assert held["agent"]["name"] == "王芳" and held["acceptTime"] and len(held["steps"]) == 1, held
+
+
+def test_a_name_the_clerk_corrected_before_the_first_read_is_the_departments_edit(make_world) -> None:
+    """The clerk accepts and corrects the applicant's name before Tongban first reads the department: a value of
+    its own in its first copy is its edit (only a first copy's "nothing" where the hall set a value is stale)."""
+    world = make_world(civil=5, estate=0)
+    made = frontdesk(world, item=ELDERLY, office=OFFICE)
+    sync(world, "sd_hall")
+    deliver(world)
+    case_no = made["case_no"]
+    name = ledger_case(world, case_no)[3]["applicant"]["name"]
+    fixed = name[:-1] + ("丽" if name[-1] != "丽" else "娜")
+    time.sleep(1.1)
+    world.admin("sd_civil", "POST", "/_sandbox/decide", json={"projectNo": case_no, "decision": "accept"})
+    time.sleep(1.1)
+    world.admin("sd_civil", "POST", "/_sandbox/mutate",
+                json={"ids": [civil_id(world, case_no)], "set": {"applicant.name": fixed}})
+    sync(world, "sd_civil")
+    assert ledger_case(world, case_no)[3]["applicant"]["name"] == fixed
+    assert push(world.runtime).ok
+    assert civil_record(world, case_no)["applicant"]["name"] == fixed
+
+
+def test_a_withdrawal_is_not_held_back_by_an_unread_department_record(make_world) -> None:
+    """The department's record is an open dead letter (unread) and the applicant withdraws at the hall: the
+    delete is not held (it replaces nothing worth keeping over the withdrawal) — it goes to the department, whose
+    connector here has no delete operation: a push dead letter asks an operator, instead of a row held for ever."""
+    world = make_world(civil=5, estate=0)
+    made, case_no = _accepted(world)
+    time.sleep(1.1)
+    world.admin("sd_civil", "POST", "/_sandbox/mutate",
+                json={"ids": [civil_id(world, case_no)], "set": {"applyTime": "2026-02-30 09:00:00"}})
+    time.sleep(1.1)
+    world.admin("sd_hall", "POST", "/_sandbox/delete", json={"ids": [made["fd_id"]], "how": "flag"})
+    sync_system(world.runtime, "sd_hall")
+    civil = push(world.runtime, targets=["sd_civil"]).targets[0]
+    assert civil.held == 0 and civil.dead == 1 and civil.pending == 0, civil
