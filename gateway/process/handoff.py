@@ -499,17 +499,19 @@ def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
 
 
 def _ended_in_time(conn: Any, case: dict[str, Any], h: dict[str, Any], now: datetime, report: HandoffReport) -> None:
-    """A deemed hand-off whose department ended the case within its window (a withdrawal, a void: the applicant
-    withdrew at the department) but was read only after the scan: the ending decides, as a refusal would — the
-    hand-off is withdrawn, its trail says which deemed acceptance the ending overruled. (It stayed "deemed" for a
-    case the ledger holds ended and unaccepted.)"""
+    """A deemed hand-off whose case was withdrawn or voided within its window — at the department, or by the
+    applicant at the hall — but read only after the scan: the ending decides, as a refusal would — the hand-off is
+    withdrawn, its trail says which deemed acceptance the ending overruled. (It stayed "deemed" for a case the
+    ledger holds ended and unaccepted.) An ending dated only by its version's change time (no finish time) is
+    judged by that, later than the deemed instant: such a hand-off stays deemed."""
     ended = ended_unaccepted(case, h["case_no"], h["target_system"])
-    if (ended is None or ended.state != "withdrawn" or ended.by != "department" or ended.at is None
+    if (ended is None or ended.state != "withdrawn" or ended.at is None
             or h["decided_at"] is None or ended.at > h["decided_at"] or _from_released(conn, case, h)):
         return
+    by = h["target_system"] if ended.by == "department" else h["hall_system"]
     if store.move(conn, h["case_no"], "deemed", holder=h["target_system"], state=ended.state, decided_at=ended.at,
-                  decided_by="department", reason=ended.reason, updated_at=now):
-        store.log(conn, h["case_no"], ended.at, ended.state, h["target_system"], reason=ended.reason,
+                  decided_by=ended.by, reason=ended.reason, updated_at=now):
+        store.log(conn, h["case_no"], ended.at, ended.state, by, reason=ended.reason,
                   overruled_deemed_at=beijing_iso(h["decided_at"]), seen_at=beijing_iso(now))
         report.overruled += 1
 

@@ -216,7 +216,9 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
             current = outbox.current_cases(conn, list(newest))
             held_back = _held_back(conn, target, list(newest), unread) if system.push.read_first else {}
         for case_no, row in newest.items():
-            if case_no in held_back:
+            if case_no in held_back and row["operation"] != "delete":
+                # a delete (the case withdrawn, or moved away) replaces nothing the department recorded worth keeping
+                # over the applicant's withdrawal: it goes, whatever Tongban could read
                 _hold(engine, row, held_back[case_no], moment, report)
                 continue
             if not _may_send(engine, lease, target, row, report):
@@ -293,7 +295,7 @@ def _read_first(runtime: Runtime, target: str, connector: Connector, report: Tar
     """Whether the target's own changes were read (``push.read_first``): an incremental sync of it, with the
     drain's connector, so that a record the target's write replaces whole goes back with what its clerk added
     since Tongban's last read (merged into the case and queued: the drain then sends that version). Nothing is read
-    when the drain has nothing to send (True): rows held back do not make every push read the target. When the read cannot be made — a sync of the target is running (its lease
+    when the drain has nothing to send (True): a held row makes a push read the target only once it is due again. When the read cannot be made — a sync of the target is running (its lease
     held: it queues what it reads, and the next push sends it), or the read failed (an error on the report, as an
     outage is) — the drain sends only the cases the target does not hold yet (:func:`_held_back`): a new case
     handed over has nothing there to erase, and its acceptance window must not wait for a full refresh."""
@@ -336,8 +338,9 @@ def _held_back(conn: Any, target: str, case_nos: list[str], unread: bool) -> dic
 
 def _hold(engine: Any, row: dict[str, Any], why: str, moment: datetime, report: TargetReport) -> None:
     """Keep a row pending past this drain, its attempts untouched (a hold is no failure: it never dies of it), with
-    the reason on the row (the console's outbox shows it). Not due again before :data:`HOLD_FOR`: held rows are the
-    oldest of the queue, and left due they filled every batch and stopped everything behind them."""
+    the reason on the row (``last_error``; the console's outbox shows the target's oldest pending row). Not due
+    again before :data:`HOLD_FOR`: held rows are the oldest of the queue, and left due they filled every batch and
+    stopped everything behind them; due again, they make the next push read the target again."""
     with engine.begin() as conn:
         if outbox.schedule_retry(conn, row["id"], attempts=row["attempts"], error=why,
                                  next_attempt_at=moment + HOLD_FOR):

@@ -342,3 +342,26 @@ def test_a_same_day_item_deemed_after_office_hours_is_promised_by_the_end_of_tha
     accepted = datetime(2026, 12, 4, 18, 30, tzinfo=BEIJING)
     assert promised_deadline(accepted, 0, "working_day", CALENDAR) == datetime(2026, 12, 5, 0, 0, tzinfo=BEIJING)
     assert promised_deadline(accepted, 1, "working_day", CALENDAR) == datetime(2026, 12, 8, 0, 0, tzinfo=BEIJING)
+
+
+def test_a_withdrawal_at_the_hall_within_the_window_read_after_the_deemed_acceptance_ends_it(make_world) -> None:
+    """The applicant withdrew at the hall inside the window; the hall was read only after the scan had deemed the
+    case (a 5-minute hall sync, a 1-minute scan): the withdrawal ends the case and the hand-off (it was 'older than
+    the deemed version' and dropped: the case stayed accepted at the department)."""
+    world = make_world(civil=20, estate=5)
+    made = frontdesk(world, item=ELDERLY, office=OFFICE)
+    sync(world, "sd_hall")
+    deliver(world)
+    scan(world)
+    case_no = made["case_no"]
+    due = handoff(world, case_no)["due_at"]
+    world.admin("sd_hall", "POST", "/_sandbox/delete", json={"ids": [made["fd_id"]], "how": "flag"})
+    time.sleep(1.1)
+    assert scan(world, due + timedelta(minutes=1)).deemed == 1
+    sync(world, "sd_hall")
+    report = scan(world, due + timedelta(minutes=2))
+    with world.runtime.engine.connect() as conn:
+        case = store.read_case(conn, case_no)
+    assert case["deleted"], case["data"]
+    h = handoff(world, case_no)
+    assert (h["state"], h["decided_by"]) == ("withdrawn", "hall") and report.overruled == 1, h
