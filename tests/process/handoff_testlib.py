@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -95,17 +96,39 @@ def civil_record(world: Any, case_no: str) -> dict[str, Any]:
     return found[0]
 
 
-def accepted_by_civil(world: Any) -> tuple[dict[str, Any], str]:
-    """A case taken at the hall's front desk, handed to the civil system and accepted there (受理: its time and a
-    step), both read and delivered: ``(the front desk's record, the case number)``."""
+def delivered_frontdesk(world: Any) -> tuple[dict[str, Any], str]:
+    """A case taken at the hall's front desk, read and delivered to the civil system, pending its acceptance:
+    ``(the front desk's record, the case number)``."""
     made = frontdesk(world, item=ELDERLY, office=OFFICE)
     sync(world, "sd_hall")
     deliver(world)
-    case_no = made["case_no"]
+    return made, made["case_no"]
+
+
+def accepted_by_civil(world: Any) -> tuple[dict[str, Any], str]:
+    """A case taken at the hall's front desk, handed to the civil system and accepted there (受理: its time and a
+    step), both read and delivered: ``(the front desk's record, the case number)``."""
+    made, case_no = delivered_frontdesk(world)
     world.admin("sd_civil", "POST", "/_sandbox/decide", json={"projectNo": case_no, "decision": "accept"})
     sync(world, "sd_civil")
     deliver(world)
     return made, case_no
+
+
+def handed(world: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A pending front-desk case the civil system holds, registered and handed by a scan: ``(the front desk's
+    record, the hand-off row)``."""
+    made, _ = delivered_frontdesk(world)
+    assert scan(world).handed == 1
+    return made, handoff(world, made["case_no"])
+
+
+def unreadable_civil_change(world: Any, case_no: str) -> None:
+    """The civil clerk changes the case (a second later) with a date its mapping refuses (2月30日): the next read
+    of the civil system dead-letters the record."""
+    time.sleep(1.1)
+    world.admin("sd_civil", "POST", "/_sandbox/mutate",
+                json={"ids": [civil_id(world, case_no)], "set": {"applyTime": "2026-02-30 09:00:00"}})
 
 
 def civil_id(world: Any, case_no: str) -> str:

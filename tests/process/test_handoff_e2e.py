@@ -19,6 +19,7 @@ from handoff_testlib import (
     deliver,
     frontdesk,
     hall_case,
+    handed,
     handoff,
     outbox_rows,
     restart,
@@ -203,12 +204,8 @@ def test_an_ending_given_in_time_and_read_after_the_deemed_acceptance_withdraws_
     after a scan had deemed the case: the ending decides, as a refusal does — the case is ended and unaccepted, and
     the hand-off is withdrawn with the deemed acceptance overruled (it stayed "deemed" for an ended case)."""
     world = make_world(civil=20, estate=5)
-    made = frontdesk(world, item=ELDERLY, office=OFFICE)
-    sync(world, "sd_hall")
-    deliver(world)
-    scan(world)
+    made, row = handed(world)
     case_no = made["case_no"]
-    row = handoff(world, case_no)
     given = (row["handed_at"] + timedelta(minutes=2)).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
     world.admin("sd_civil", "POST", "/_sandbox/mutate", json={"ids": [civil_id(world, case_no)], "set": {
         "result": result, "resultReason": "申请人撤回申请", "finishTime": given}})
@@ -349,12 +346,8 @@ def test_a_withdrawal_at_the_hall_within_the_window_read_after_the_deemed_accept
     case (a 5-minute hall sync, a 1-minute scan): the withdrawal ends the case and the hand-off (it was 'older than
     the deemed version' and dropped: the case stayed accepted at the department)."""
     world = make_world(civil=20, estate=5)
-    made = frontdesk(world, item=ELDERLY, office=OFFICE)
-    sync(world, "sd_hall")
-    deliver(world)
-    scan(world)
-    case_no = made["case_no"]
-    due = handoff(world, case_no)["due_at"]
+    made, row = handed(world)
+    case_no, due = made["case_no"], row["due_at"]
     world.admin("sd_hall", "POST", "/_sandbox/delete", json={"ids": [made["fd_id"]], "how": "flag"})
     time.sleep(1.1)
     assert scan(world, due + timedelta(minutes=1)).deemed == 1

@@ -23,9 +23,11 @@ from handoff_testlib import (
     civil_id,
     civil_record,
     deliver,
+    delivered_frontdesk,
     frontdesk,
     ledger_case,
     sync,
+    unreadable_civil_change,
 )
 from sqlalchemy import select
 
@@ -170,9 +172,7 @@ def test_a_record_the_read_could_not_take_is_not_written_over(make_world) -> Non
     department holds is not in the case — sending the case would erase the clerk's step with it."""
     world = make_world(civil=5, estate=0)
     made, case_no = _accepted(world)
-    time.sleep(1.1)
-    world.admin("sd_civil", "POST", "/_sandbox/mutate",
-                json={"ids": [civil_id(world, case_no)], "set": {"applyTime": "2026-02-30 09:00:00"}})
+    unreadable_civil_change(world, case_no)
     time.sleep(1.1)
     world.admin("sd_hall", "POST", "/_sandbox/mutate",
                 json={"ids": [made["fd_id"]], "set": {"proxy": {"name": "王芳", "kind": "代办", "letter_no": "WT-1"}}})
@@ -222,10 +222,8 @@ def test_held_rows_do_not_stop_the_rows_behind_them(make_world, tmp_path) -> Non
     them still goes (held rows left due filled every batch, and nothing was sent to civil any more)."""
     world = make_world(civil=5, estate=0)
     both = [accepted_by_civil(world) for _ in range(2)]
-    time.sleep(1.1)
     for _, case_no in both:  # the clerk's change carries a date the mapping refuses: the read dead-letters it
-        world.admin("sd_civil", "POST", "/_sandbox/mutate",
-                    json={"ids": [civil_id(world, case_no)], "set": {"applyTime": "2026-02-30 09:00:00"}})
+        unreadable_civil_change(world, case_no)
     time.sleep(1.1)
     world.admin("sd_hall", "POST", "/_sandbox/mutate",
                 json={"ids": [made["fd_id"] for made, _ in both],
@@ -274,10 +272,7 @@ def test_a_refusal_and_the_halls_later_agent_are_both_kept(make_world) -> None:
     agent stays, in the case and in both systems (an ending took every value its mapping reads, the agent
     emptied among them)."""
     world = make_world(civil=5, estate=0)
-    made = frontdesk(world, item=ELDERLY, office=OFFICE)
-    sync(world, "sd_hall")
-    deliver(world)
-    case_no = made["case_no"]
+    made, case_no = delivered_frontdesk(world)
     time.sleep(1.1)
     world.admin("sd_civil", "POST", "/_sandbox/decide", json={"projectNo": case_no, "decision": "refuse",
                                                               "reason": "材料不全"})
@@ -298,15 +293,11 @@ def test_a_late_refusal_entered_before_the_late_scan_is_recorded_and_stays_in_th
     after the due time, before that scan ran; Tongban reads the refusal after it. A late answer however it is
     read: the hand-off records it, and the read-first push does not write 视为受理 over the department's refusal
     (kept as older than the deemed version, it was neither recorded nor kept)."""
-    from handoff_testlib import handoff, scan
+    from handoff_testlib import handed, handoff, scan
 
     world = make_world(civil=20, estate=5)
-    made = frontdesk(world, item=ELDERLY, office=OFFICE)
-    sync(world, "sd_hall")
-    deliver(world)
-    scan(world)
-    case_no = made["case_no"]
-    due = handoff(world, case_no)["due_at"]
+    made, row = handed(world)
+    case_no, due = made["case_no"], row["due_at"]
     world.admin("sd_civil", "POST", "/_sandbox/decide", json={
         "projectNo": case_no, "decision": "refuse", "reason": "申请人户籍不在本辖区",
         "at": (due + timedelta(seconds=30)).isoformat()})
@@ -328,10 +319,7 @@ def test_the_departments_first_copy_read_first_keeps_the_halls_newer_agent(make_
     its first copy (no agent, and newer) gives its acceptance and leaves the hall's agent, in the case and in both
     systems (it emptied the agent, and the push erased it everywhere)."""
     world = make_world(civil=5, estate=0)
-    made = frontdesk(world, item=ELDERLY, office=OFFICE)
-    sync(world, "sd_hall")
-    deliver(world)
-    case_no = made["case_no"]
+    made, case_no = delivered_frontdesk(world)
     time.sleep(1.1)
     world.admin("sd_hall", "POST", "/_sandbox/mutate",
                 json={"ids": [made["fd_id"]], "set": {"proxy": {"name": "王芳", "kind": "代办", "letter_no": "WT-1"}}})
@@ -349,10 +337,7 @@ def test_a_name_the_clerk_corrected_before_the_first_read_is_the_departments_edi
     """The clerk accepts and corrects the applicant's name before Tongban first reads the department: a value of
     its own in its first copy is its edit (only a first copy's "nothing" where the hall set a value is stale)."""
     world = make_world(civil=5, estate=0)
-    made = frontdesk(world, item=ELDERLY, office=OFFICE)
-    sync(world, "sd_hall")
-    deliver(world)
-    case_no = made["case_no"]
+    made, case_no = delivered_frontdesk(world)
     name = ledger_case(world, case_no)[3]["applicant"]["name"]
     fixed = name[:-1] + ("丽" if name[-1] != "丽" else "娜")
     time.sleep(1.1)
@@ -372,9 +357,7 @@ def test_a_withdrawal_is_not_held_back_by_an_unread_department_record(make_world
     connector here has no delete operation: a push dead letter asks an operator, instead of a row held for ever."""
     world = make_world(civil=5, estate=0)
     made, case_no = _accepted(world)
-    time.sleep(1.1)
-    world.admin("sd_civil", "POST", "/_sandbox/mutate",
-                json={"ids": [civil_id(world, case_no)], "set": {"applyTime": "2026-02-30 09:00:00"}})
+    unreadable_civil_change(world, case_no)
     time.sleep(1.1)
     world.admin("sd_hall", "POST", "/_sandbox/delete", json={"ids": [made["fd_id"]], "how": "flag"})
     sync_system(world.runtime, "sd_hall")

@@ -264,13 +264,9 @@ def test_a_departments_refusal_stays_its_own_after_the_hall_adds_an_agent(make_w
 
 def _handed(world):
     """A pending front-desk case the civil system holds, registered and handed: ``(case, hand-off row)``."""
-    from handoff_testlib import handoff, scan
+    from handoff_testlib import handed
 
-    made = frontdesk(world, item=ELDERLY, office=OFFICE)
-    sync(world, "sd_hall")
-    deliver(world)
-    assert scan(world).handed == 1
-    return made, handoff(world, made["case_no"])
+    return handed(world)
 
 
 def test_a_copy_older_than_the_deemed_acceptance_still_gives_what_is_not_handling(make_world) -> None:
