@@ -31,7 +31,8 @@ A target whose write replaces the whole record (``push.read_first``) is read bef
 runs an incremental sync of it, so that what its clerk recorded since the last read is merged into the case and
 goes back with it. Cases whose record there could not be read (an open dead letter), and, when the read cannot be
 made at all (its sync running, the read failing), every case it holds, are held back — left pending, attempts
-untouched — for the next drain (:func:`_read_first`, :func:`_held_back`).
+untouched — for the next drain (:func:`_read_first`, :func:`_held_back`); a delete (the applicant's withdrawal)
+is never held.
 """
 
 from __future__ import annotations
@@ -295,10 +296,11 @@ def _read_first(runtime: Runtime, target: str, connector: Connector, report: Tar
     """Whether the target's own changes were read (``push.read_first``): an incremental sync of it, with the
     drain's connector, so that a record the target's write replaces whole goes back with what its clerk added
     since Tongban's last read (merged into the case and queued: the drain then sends that version). Nothing is read
-    when the drain has nothing to send (True): a held row makes a push read the target only once it is due again. When the read cannot be made — a sync of the target is running (its lease
-    held: it queues what it reads, and the next push sends it), or the read failed (an error on the report, as an
-    outage is) — the drain sends only the cases the target does not hold yet (:func:`_held_back`): a new case
-    handed over has nothing there to erase, and its acceptance window must not wait for a full refresh."""
+    when the drain has nothing to send (True): a held row makes a push read the target only once it is due again.
+    When the read cannot be made — a sync of the target is running (its lease held: it queues what it reads, and
+    the next push sends it), or the read failed (an error on the report, as an outage is) — the drain sends only
+    the cases the target does not hold yet (:func:`_held_back`): a new case handed over has nothing there to
+    erase, and its acceptance window must not wait for a full refresh."""
     with runtime.engine.connect() as conn:  # what the drain may send: a due row, or a failed one it probes with
         if not (outbox.due_rows(conn, target, now=moment, limit=1)
                 or outbox.due_rows(conn, target, now=moment + PROBE_HORIZON, limit=1, failed_only=True)):
