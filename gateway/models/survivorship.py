@@ -197,6 +197,10 @@ class Merged:
     setters: dict[str, str]
     """Who set each value of the merged document, where it is not the copy's system (stored sparse: read them
     with :func:`setter_of`)."""
+    late_acceptance: datetime | None = None
+    """When the copy's department accepted the case, given after Tongban's deemed acceptance: the case clock keeps
+    the deemed time (:data:`CLOCK`), so the case no longer shows it — the caller records it on the hand-off as the
+    department's late answer, or it is lost."""
 
 
 def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[str, Any] | None, *,
@@ -307,7 +311,8 @@ def merge_copy(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[s
                 taken.append("events")
     _collapse(merged)
     return Merged(merged, tuple(taken), tuple(p for p, take in decisions.items() if not take),
-                  _new_setters(merged, taken, setters, setter, default, system))
+                  _new_setters(merged, taken, setters, setter, default, system),
+                  _instant(copy.get("accepted_at")) if late and not ending else None)
 
 
 def _answer(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[str, Any] | None, ending: bool,
@@ -316,15 +321,20 @@ def _answer(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[str,
     or gives its acceptance — no later than Tongban's deemed acceptance (an answer dated within the window stands
     however late it is read; the echo of the deemed acceptance itself is no answer); ``"late"`` when it answers
     after it (the hand-off records a late answer; the case clock started at the deemed time); None when it says
-    nothing of the kind. An acceptance the case holds from anyone else (the hall's window) is no deadline."""
-    accepting = bool(copy.get("accepted_at")) and not (base or {}).get("accepted_at")
+    nothing of the kind. An acceptance the case holds from anyone else (the hall's window) is no deadline.
+
+    The copy accepts when its previous copy held no acceptance — or held only Tongban's deemed one, read back from
+    the department's system: a clerk accepting after that (the department's system holds the deemed time until
+    then) is the department's late answer, not an edit of the acceptance time that moves the case clock."""
+    held = _instant(case.get("accepted_at")) if deemed else None
+    before = (base or {}).get("accepted_at")
+    accepting = bool(copy.get("accepted_at")) and (not before or _same_instant(_instant(before), held))
     if not (ending or accepting):
         return None
-    held = _instant(case.get("accepted_at")) if deemed else None
     if held is None:
         return "in time"
     given = _instant(copy.get("accepted_at")) if accepting else None
-    if given is not None and abs((given - held).total_seconds()) < 1:  # Tongban's own acceptance come back
+    if _same_instant(given, held):  # Tongban's own acceptance come back
         if not ending:
             return None
         given = None  # an ending beside it: judged by when it ended
@@ -333,6 +343,11 @@ def _answer(case: Mapping[str, Any], copy: Mapping[str, Any], base: Mapping[str,
     if given is None:
         return "in time"
     return "in time" if given <= held else "late"
+
+
+def _same_instant(a: datetime | None, b: datetime | None) -> bool:
+    """Two known instants less than a second apart (a system that keeps whole seconds gives Tongban's back so)."""
+    return a is not None and b is not None and abs((a - b).total_seconds()) < 1
 
 
 def _tongban_step(event: Any) -> bool:

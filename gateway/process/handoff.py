@@ -482,18 +482,12 @@ def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
                 # answer stands, as it would have had it come first. The deemed version already went out; the
                 # department's own version, newer in the ledger, follows it to the hall, and the trail says the
                 # deemed acceptance was overruled.
-                if store.move(conn, h["case_no"], "deemed", holder=h["target_system"], state=decision,
-                              decided_at=at, decided_by="department", reason=reason, updated_at=now):
-                    store.log(conn, h["case_no"], at, decision, h["target_system"], reason=reason,
-                              overruled_deemed_at=beijing_iso(h["decided_at"]), seen_at=beijing_iso(now), **via)
+                if _overrule_deemed(conn, h, decision, at, "department", h["target_system"], reason, now, report,
+                                    **via):
                     report.accepted += decision == "accepted"
                     report.refused += decision == "refused"
-                    report.overruled += 1
             elif h["state"] == "deemed":
-                if store.move(conn, h["case_no"], "deemed", holder=h["target_system"], late_decision=decision,
-                              late_decided_at=at, late_reason=reason, updated_at=now):
-                    store.log(conn, h["case_no"], at, "late_answer", h["target_system"], decision=decision,
-                              reason=reason, deemed_at=beijing_iso(h["decided_at"]), seen_at=beijing_iso(now), **via)
+                if store.record_late_answer(conn, h, decision, at, reason, now=now, via=via.get("via")):
                     report.late_answers += 1
             # pending with an answer dated after the due time: deemed (below), the answer recorded late with it
 
@@ -509,11 +503,21 @@ def _ended_in_time(conn: Any, case: dict[str, Any], h: dict[str, Any], now: date
             or h["decided_at"] is None or ended.at > h["decided_at"] or _from_released(conn, case, h)):
         return
     by = h["target_system"] if ended.by == "department" else h["hall_system"]
-    if store.move(conn, h["case_no"], "deemed", holder=h["target_system"], state=ended.state, decided_at=ended.at,
-                  decided_by=ended.by, reason=ended.reason, updated_at=now):
-        store.log(conn, h["case_no"], ended.at, ended.state, by, reason=ended.reason,
-                  overruled_deemed_at=beijing_iso(h["decided_at"]), seen_at=beijing_iso(now))
-        report.overruled += 1
+    _overrule_deemed(conn, h, ended.state, ended.at, ended.by, by, ended.reason, now, report)
+
+
+def _overrule_deemed(conn: Any, h: dict[str, Any], state: str, at: datetime, decided_by: str, actor: str,
+                     reason: str | None, now: datetime, report: HandoffReport, **detail: Any) -> bool:
+    """The deemed hand-off decided instead by what was given within its window and read after the scan (an answer,
+    an ending): its state and decision replaced, its trail naming the deemed acceptance overruled. False when
+    another scan moved it first."""
+    if not store.move(conn, h["case_no"], "deemed", holder=h["target_system"], state=state, decided_at=at,
+                      decided_by=decided_by, reason=reason, updated_at=now):
+        return False
+    store.log(conn, h["case_no"], at, state, actor, reason=reason, overruled_deemed_at=beijing_iso(h["decided_at"]),
+              seen_at=beijing_iso(now), **detail)
+    report.overruled += 1
+    return True
 
 
 def _closing(case: dict[str, Any] | None, h: dict[str, Any], conn: Any) -> Ended | None:
@@ -594,8 +598,8 @@ def _deem_one(engine: Engine, h: dict[str, Any], catalogue: TongbanCatalogue, no
         store.log(conn, h["case_no"], deemed_at, "deemed", ACTOR, window_s=h["window_s"], version=version,
                   told=told, scanned_at=beijing_iso(now))
         if late is not None:
-            store.log(conn, h["case_no"], late[1], "late_answer", h["target_system"], decision=late[0],
-                      reason=late[2], deemed_at=beijing_iso(deemed_at), seen_at=beijing_iso(now))
+            store.log_late_answer(conn, h["case_no"], h["target_system"], late[0], late[1], late[2],
+                                  deemed_at=deemed_at, now=now)
     report.deemed += 1
     report.late_answers += late is not None
     report.deemed_cases.append(h["case_no"])

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
 
+from gateway.models.datetimes import beijing_iso
 from gateway.models.hashing import content_hash
 from gateway.models.survivorship import handled_by, rewritten_setters
 from gateway.store.ledger import add_dead_letters, add_outbox, dumps, loads, utcnow
@@ -30,8 +31,8 @@ from gateway.store.tables import (
 
 __all__ = [
     "add_ticket", "cancel_undelivered", "cases_with_certificate_deferrals", "clock_starts", "delivered_at", "due_handoffs", "events", "handoff_state_counts", "frontdesk_candidates", "get_handoff",
-    "handoffs", "handoffs_waiting_first", "insert_handoff", "live_handoffs", "log", "move", "open_tickets", "outbox_statuses", "queue", "queued_targets",
-    "read_case", "refuse_to_dead_letters", "reply_ticket", "ticket_exists", "unreturned", "withdrawn_from", "write_case_version",
+    "handoffs", "handoffs_waiting_first", "insert_handoff", "live_handoffs", "log", "log_late_answer", "move", "open_tickets", "outbox_statuses", "queue", "queued_targets",
+    "read_case", "record_late_acceptance", "record_late_answer", "refuse_to_dead_letters", "reply_ticket", "ticket_exists", "unreturned", "withdrawn_from", "write_case_version",
 ]
 
 # -- hand-offs ---------------------------------------------------------------------------------------------
@@ -150,6 +151,42 @@ def clock_starts(conn: Connection, case_nos: Sequence[str]) -> dict[str, datetim
                 h.decided_at.is_not(None))):
             out[case_no] = decided
     return out
+
+
+def record_late_answer(conn: Connection, h: dict[str, Any], decision: str, at: datetime, reason: str | None, *,
+                       now: datetime, via: str | None = None) -> bool:
+    """A department's answer given after its hand-off was deemed accepted, recorded once: on the hand-off
+    (``late_decision``) and in its trail. The case clock keeps the deemed time. ``h``: the deemed hand-off as the
+    caller read it; ``via``: the system whose version carried the answer, when not the department's own. False
+    when the hand-off moved on or an answer was recorded first (a scan and a sync racing)."""
+    c = process_handoffs.c
+    recorded = conn.execute(update(process_handoffs).where(
+        c.case_no == h["case_no"], c.state == "deemed", c.target_system == h["target_system"],
+        c.late_decision.is_(None)).values(late_decision=decision, late_decided_at=at, late_reason=reason,
+                                          updated_at=now)).rowcount
+    if recorded:
+        log_late_answer(conn, h["case_no"], h["target_system"], decision, at, reason, deemed_at=h["decided_at"],
+                        now=now, via=via)
+    return bool(recorded)
+
+
+def log_late_answer(conn: Connection, case_no: str, system: str, decision: str, at: datetime, reason: str | None, *,
+                    deemed_at: datetime, now: datetime, via: str | None = None) -> None:
+    """The trail's ``late_answer`` entry: the department's answer, dated when it was given, beside the deemed
+    acceptance it came after and the instant Tongban saw it."""
+    log(conn, case_no, at, "late_answer", system, decision=decision, reason=reason, deemed_at=beijing_iso(deemed_at),
+        seen_at=beijing_iso(now), **({"via": via} if via else {}))
+
+
+def record_late_acceptance(conn: Connection, case_no: str, system: str, at: datetime, *, now: datetime) -> bool:
+    """``system``'s acceptance of a case, given at ``at`` after its hand-off was deemed accepted — read by a sync,
+    which keeps the deemed acceptance time on the case (:data:`gateway.models.survivorship.CLOCK`): the
+    department's answer is recorded here as late, as the scan records a late refusal the case shows."""
+    h = get_handoff(conn, case_no)
+    if (h is None or h["state"] != "deemed" or h["target_system"] != system or h["late_decision"] is not None
+            or h["decided_at"] is None or at <= h["decided_at"]):
+        return False
+    return record_late_answer(conn, h, "accepted", at, None, now=now)
 
 
 # -- the audit trail --------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from gateway.models.stored import stored_case_json
 from gateway.models.survivorship import EVERYTHING, TONGBAN, Reads
 from gateway.models.text import storable
 from gateway.store import ledger, payloads
+from gateway.store import process as process_store
 from gateway.store.outbox import PENDING
 from gateway.store.payloads import pack, raw_hash
 from gateway.sync import shared
@@ -612,6 +613,7 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
     horizon = now + MAX_CLOCK_SKEW
     page = shared.SharedPage(conn, system, changes, existing)
     refreshed: list[tuple[str, int, str | None]] = []  # (case, version, the writing record's newer digest)
+    late: list[tuple[str, datetime]] = []  # (case, when its department accepted it after the deemed acceptance)
     planned = _plan_shared(ctx, changes, existing, earlier, withdrawn, page, now, horizon)
     for record, case, digest, data in changes:
         case_no = case.case_no
@@ -645,11 +647,14 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
             if shared.shaped_by_others(current, system, record.source_id):
                 if record.source_id in planned:
                     plan, validated = planned[record.source_id]
-                    merged = shared.finish_merge(ctx, plan, case, current, validated)
                 else:  # the page's second copy of the case: merged into the first's version
-                    merged = shared.merge_shared(ctx, record, case, current, page.document(case_no, current, ctx.pii),
-                                                 earlier.get(record.source_id), stamp=stamp, newer=not older,
-                                                 settled=settled, released=case_no in withdrawn)
+                    plan = shared.plan_merge(ctx, record, case, current, page.document(case_no, current, ctx.pii),
+                                             earlier.get(record.source_id), stamp=stamp, newer=not older,
+                                             settled=settled, released=case_no in withdrawn)
+                    validated = shared.validate_plans(ctx, [plan])[0]
+                merged = shared.finish_merge(ctx, plan, case, current, validated)
+                if plan.merged.late_acceptance is not None:
+                    late.append((case_no, plan.merged.late_acceptance))
                 if merged is None:  # nothing the copy says stands: no new version
                     if _same_copy(current, system, record.source_id) and "data" not in current:
                         refreshed.append((case_no, current["version"], digest))  # what reconciliation compares
@@ -685,6 +690,8 @@ def _merge_cases(conn: Connection, ctx: IngestContext, changes: list[tuple[RawRe
             "was_deleted": bool(current and current["deleted"]),
         }
     ledger.set_origin_digests(conn, refreshed)
+    for case_no, at in late:
+        process_store.record_late_acceptance(conn, case_no, system, at, now=now)
     inserts, updates, outbox_rows = [], [], []
     deleted = 0
     for case_no, merged in final.items():

@@ -255,15 +255,5 @@ def finish_merge(ctx: IngestContext, plan: Plan, case: Case, current: dict[str, 
     return Version(combined, digest, stored_case_json(combined), sources)
 
 
-def merge_shared(ctx: IngestContext, record: RawRecord, case: Case, current: dict[str, Any],
-                 document: dict[str, Any], base: Mapping[str, Any] | None, *, stamp: datetime, newer: bool,
-                 settled: bool, released: bool = False) -> Version | None:
-    """One copy merged on its own (:func:`plan_merge`, :func:`validate_plans`, :func:`finish_merge`): for a case
-    the page holds twice, whose second copy merges into the first's version."""
-    plan = plan_merge(ctx, record, case, current, document, base, stamp=stamp, newer=newer, settled=settled,
-                      released=released)
-    return finish_merge(ctx, plan, case, current, validate_plans(ctx, [plan])[0])
-
-
-__all__ = ["Change", "Plan", "SharedPage", "Version", "copies_per_case", "finish_merge", "merge_shared", "plan_merge",
+__all__ = ["Change", "Plan", "SharedPage", "Version", "copies_per_case", "finish_merge", "plan_merge",
            "previous_copies", "shaped_by_others", "validate_plans"]

@@ -185,6 +185,25 @@ def test_a_late_answer_entered_before_the_deemed_version_is_kept_beside_it() -> 
     assert [e["name"] for e in merged.document["events"]] == ["视为受理", "初审"]
 
 
+def test_an_acceptance_after_the_deemed_one_was_read_back_is_a_late_answer_that_keeps_the_clock() -> None:
+    """The department's system held the deemed acceptance (pushed, read back); then the clerk accepted: its own
+    acceptance, after the deemed one, is a late answer — the case clock keeps the deemed time (it moved to the
+    clerk's, and 视为受理 stood before the acceptance) and the merge hands the acceptance to the hand-off."""
+    step = {"seq": 1, "name": "视为受理", "handler": "tongban.handoff", "started_at": "2026-03-02T10:10:00+08:00"}
+    deemed = _doc(status="accepted", accepted_at="2026-03-02T10:10:00+08:00", promised_days=20, events=[step])
+    echoed = _doc(status="accepted", accepted_at="2026-03-02T10:10:00+08:00", promised_days=20)
+    clerk = {"seq": 1, "name": "受理", "handler": "李四", "started_at": "2026-03-02T10:30:00+08:00"}
+    accepted = _doc(status="accepted", accepted_at="2026-03-02T10:30:00+08:00", promised_days=20, events=[clerk])
+    merged = _merge(deemed, accepted, echoed, origin="tongban.handoff", setters={"accepted_at": "tongban.handoff"})
+    assert merged.document["accepted_at"] == deemed["accepted_at"]
+    assert [e["name"] for e in merged.document["events"]] == ["视为受理", "受理"]
+    assert merged.late_acceptance is not None and merged.late_acceptance.isoformat() == "2026-03-02T10:30:00+08:00"
+    # the echo itself read again says nothing; an acceptance time the department edits later is its own to edit
+    assert _merge(deemed, echoed, echoed, origin="tongban.handoff").late_acceptance is None
+    edited = _merge(ACCEPTED, {**ACCEPTED, "accepted_at": "2026-03-02T09:00:00+08:00"}, ACCEPTED, origin="sd_civil")
+    assert edited.document["accepted_at"] == "2026-03-02T09:00:00+08:00" and edited.late_acceptance is None
+
+
 def test_an_answer_in_time_read_after_the_deemed_version_still_decides() -> None:
     """A refusal dated within the window, read only after the scan wrote the deemed version (``settled``): an
     answer given in time stands however late it is read — the deemed acceptance goes, the refusal decides (kept

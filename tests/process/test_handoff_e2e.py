@@ -358,3 +358,57 @@ def test_a_withdrawal_at_the_hall_within_the_window_read_after_the_deemed_accept
     assert case["deleted"], case["data"]
     h = handoff(world, case_no)
     assert (h["state"], h["decided_by"]) == ("withdrawn", "hall") and report.overruled == 1, h
+
+
+def _accept_at_civil(world, case_no: str, at) -> None:
+    world.admin("sd_civil", "POST", "/_sandbox/decide", json={"projectNo": case_no, "decision": "accept",
+                                                              "at": at.isoformat()})
+
+
+def _late_acceptance_shown(world, case_no: str, due, accepted) -> None:
+    """The hand-off holds the department's acceptance as its late answer; the case clock keeps the deemed time and
+    the clerk's 受理 step stands beside 视为受理."""
+    h = handoff(world, case_no)
+    assert (h["state"], h["decided_at"], h["late_decision"], h["late_decided_at"]) == (
+        "deemed", due, "accepted", accepted), h
+    assert trail(world, case_no)[-1] == "late_answer"
+    with world.runtime.engine.connect() as conn:
+        data = store.read_case(conn, case_no)["data"]
+    assert data["accepted_at"] == due.astimezone(BEIJING).isoformat(), data
+    assert {"视为受理", "受理"} <= {e["name"] for e in data["events"]}, data["events"]
+
+
+def test_a_department_acceptance_after_the_deemed_acceptance_is_recorded_as_its_late_answer(make_world) -> None:
+    """The clerk accepts after the deemed acceptance reached the department (its system holds the deemed time, read
+    back): the case showed no answer — its acceptance time is the deemed one, the clock keeps it — so the late
+    acceptance was recorded nowhere. It is recorded by the sync that reads it, once."""
+    world = make_world(civil=20, estate=5)
+    made, row = handed(world)
+    case_no, due = made["case_no"], row["due_at"]
+    assert scan(world, due + timedelta(minutes=1)).deemed == 1
+    deliver(world)
+    deliver(world)
+    sync(world, "sd_civil")  # the deemed acceptance read back from the department: no answer
+    assert scan(world, due + timedelta(minutes=5)).late_answers == 0
+    accepted = (due + timedelta(minutes=20)).replace(microsecond=0)
+    _accept_at_civil(world, case_no, accepted)
+    sync(world, "sd_civil")
+    _late_acceptance_shown(world, case_no, due, accepted)
+    sync(world, "sd_civil")  # read again: nothing new
+    assert scan(world, due + timedelta(minutes=30)).late_answers == 0  # recorded once
+    assert [s for s in trail(world, case_no) if s == "late_answer"] == ["late_answer"]
+
+
+def test_an_acceptance_entered_before_a_late_scan_and_read_after_it_is_recorded_as_a_late_answer(make_world) -> None:
+    """The scan ran late (an outage): the clerk accepted a minute after the window, before the scan deemed the case,
+    and the department was read only after the scan. The deemed acceptance stands (the clock starts at the due
+    time) and the clerk's acceptance is the hand-off's late answer."""
+    world = make_world(civil=20, estate=5)
+    made, row = handed(world)
+    case_no, due = made["case_no"], row["due_at"]
+    accepted = (due + timedelta(minutes=1)).replace(microsecond=0)
+    _accept_at_civil(world, case_no, accepted)
+    time.sleep(1.1)  # the deemed version is written after the clerk's change (both dated on the wall clock)
+    assert scan(world, due + timedelta(minutes=3)).deemed == 1
+    sync(world, "sd_civil")
+    _late_acceptance_shown(world, case_no, due, accepted)
