@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine
@@ -89,6 +89,15 @@ def resolve_alerts(engine: Engine, kind: AlertKind, keys: Iterable[str]) -> int:
         return 0
     with engine.begin() as conn:
         return alert_store.resolve_open(conn, kind, keys, now=ledger.utcnow())
+
+
+def resolve_stale_alerts(engine: Engine, kind: AlertKind, older_than: timedelta) -> int:
+    """Resolve the open alerts of ``kind`` not raised again for ``older_than``: for alerts their raiser refreshes
+    while the condition lasts (a gateway process's ``rate_limit_degraded``), so that one whose raiser exited
+    before it could resolve it does not stay open for ever. Returns how many were open."""
+    now = ledger.utcnow()
+    with engine.begin() as conn:
+        return alert_store.resolve_stale(conn, kind, seen_before=now - older_than, now=now)
 
 
 SYSTEM_ALERT_KINDS: tuple[AlertKind, ...] = ("sync_failed", "sync_degraded", "behind", "mapping_changed",
@@ -172,5 +181,6 @@ __all__ = [
     "open_alerts",
     "raise_alert",
     "resolve_alerts",
+    "resolve_stale_alerts",
     "sync_alerts",
 ]

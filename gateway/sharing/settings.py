@@ -59,7 +59,13 @@ class GatewaySettings(BaseModel):
     password belongs there, never in this file."""
     rate_limit_processes: int | None = Field(default=None, ge=1)
     """While the shared store is unreachable each process admits ``rate / rate_limit_processes``; unset: as
-    many processes as were last seen using the store."""
+    many processes as were last seen using the store (remembered in the ledger for a process started during an
+    outage)."""
+    rate_limit_prefix: str = Field(default="tongban:ratelimit:", min_length=1, max_length=200)
+    """The prefix of the keys in the shared store: one per deployment when two share a Redis database."""
+    rate_limit_timeout: float = Field(default=0.25, gt=0, le=10)
+    """Seconds a request waits for the shared store before deciding in this process (and the store is treated as
+    down until the next attempt, ``retry_interval`` later)."""
     audit_hash: Literal["sha256", "sm3"] = "sha256"
     checkpoint_every: timedelta = timedelta(minutes=5)
     audit_anchor_file: Path | None = None

@@ -63,6 +63,15 @@ def resolve_open(conn: Connection, kind: str, keys: Sequence[str], *, now: datet
     return max(result.rowcount, 0)
 
 
+def resolve_stale(conn: Connection, kind: str, *, seen_before: datetime, now: datetime) -> int:
+    """Resolve the open alerts of ``kind`` last raised before ``seen_before`` (whose raiser, refreshing them while
+    the condition lasts, has stopped: it is gone, or the condition with it); returns how many there were."""
+    a = alerts.c
+    result = conn.execute(update(alerts).where(a.kind == kind, a.status == OPEN, a.last_seen_at < seen_before)
+                          .values(status=RESOLVED, resolved_at=now))
+    return max(result.rowcount, 0)
+
+
 def open_keys(conn: Connection, kind: str, *, system: str | None = None, prefix: str | None = None) -> set[str]:
     """Keys of the open alerts of ``kind`` (about ``system`` only, keys starting with ``prefix`` only, when given:
     the ``(kind, key)`` index reads that range alone)."""
@@ -124,4 +133,4 @@ def most_overdue(conn: Connection, level: str, limit: int) -> list[dict[str, Any
 
 
 __all__ = ["OPEN", "RESOLVED", "AlertStatus", "most_overdue", "open_counts", "open_keys", "open_rows",
-           "resolve_open", "time_limit_counts", "upsert_alert", "upsert_alerts"]
+           "resolve_open", "resolve_stale", "time_limit_counts", "upsert_alert", "upsert_alerts"]

@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, update
 
 from gateway.contract.errors import ConfigError
 from gateway.store.ledger import _insert, utcnow
+from gateway.store.marks import read_mark
 from gateway.store.tables import ledger_marks
 
 SEALED = "pii.sealed"
@@ -34,8 +35,7 @@ def fingerprint(pii: Any) -> str:
 
 def sealed_mark(conn: Connection) -> dict[str, Any] | None:
     """``{"since": ISO, "blind_index": fingerprint | None}`` when the ledger's personal data is sealed, else None."""
-    value = conn.execute(select(ledger_marks.c.value).where(ledger_marks.c.name == SEALED)).scalar_one_or_none()
-    return None if value is None else json.loads(value)
+    return read_mark(conn, SEALED)
 
 
 def require_ledger_keys(conn: Connection, pii: Any, *, what: str) -> None:

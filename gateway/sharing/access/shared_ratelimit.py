@@ -17,15 +17,24 @@ department, with citizens waiting at counters, while adding nothing to the safet
 to the *full* rate per process would multiply each quota by the number of processes. So each process admits
 ``rate / N``, N being ``rate_limit_processes`` from the gateway file or else the number of gateway processes
 seen using the store in the last :data:`PRESENCE_WINDOW` seconds before it failed (each process registers
-itself every few seconds). Balanced traffic then still gets about its quota in total; traffic pinned to one
-process gets its share. While degraded:
+itself every few seconds). A process that never reached the store (started during the outage) takes the count
+the ledger remembers (mark ``rate_limit.processes``, written whenever a process sees it change); with none there
+either it admits the full rate and says, at level error, that the count is unknown. Balanced traffic then still
+gets about its quota in total; traffic pinned to one process gets its share. While degraded:
 
 - the gauge ``tongban_rate_limit_shared`` is 0 and ``tongban_rate_limit_fallback_decisions`` counts the
   decisions taken locally (alert on ``tongban_rate_limit_shared == 0``);
 - the gateway opens the alert ``rate_limit_degraded`` (one per process) in the ledger, which ``tongban status``
-  and the console show, and resolves it when Redis answers again;
-- the store is retried at most every ``retry_interval`` seconds (one request pays the attempt, bounded by the
-  socket ``timeout``; a refused connection costs nothing), never on every request.
+  and the console show, refreshes it at each failed attempt and resolves it when Redis answers again; one a
+  process left open when it exited is resolved by a process that shares, once it has not been refreshed for a
+  minute. A store that answers but will not serve (a wrong password, a replica after a failover: read-only) is
+  a configuration to fix, not an outage: its alert is an error;
+- the store is retried at most every ``retry_interval`` seconds: one request pays the attempt (bounded by the
+  socket ``timeout``, ``rate_limit_timeout`` in the gateway file; a refused connection costs nothing), the
+  requests meanwhile decide locally without waiting, never on every request.
+
+Buckets live under ``rate_limit_prefix`` (default ``tongban:ratelimit:``): two deployments sharing one Redis
+database (a staging copy of production) need prefixes of their own, or they spend each other's quotas.
 """
 
 from __future__ import annotations
@@ -42,15 +51,28 @@ from typing import Any
 
 from gateway.sharing.access.ratelimit import RateLimit, RateLimiter, effective_rate, retry_after_header
 
-__all__ = ["PRESENCE_WINDOW", "RateLimitCollector", "RedisRateLimiter", "ledger_alerts", "make_rate_limiter"]
+__all__ = ["PRESENCE_WINDOW", "LedgerReports", "LimiterReports", "RateLimitCollector", "RedisRateLimiter",
+           "make_rate_limiter"]
 
 log = logging.getLogger("gateway.sharing.ratelimit")
 
 PRESENCE_WINDOW = 15.0
 """Seconds a process counts as sharing the store after its last heartbeat."""
 
+SWEEP_EVERY = 60.0
+"""Seconds between two sweeps, by a process that shares, of the alerts processes that exited degraded left open."""
+
+DEFAULT_PREFIX = "tongban:ratelimit:"
+"""Where the buckets and the process set live in Redis (``rate_limit_prefix``: one per deployment sharing a
+database)."""
+
+PROCESSES_MARK = "rate_limit.processes"
+"""The ledger mark remembering how many processes were last seen sharing the store."""
+
 # KEYS[1] the client's bucket; ARGV: rate (tokens/s), capacity (tokens), key lifetime (ms).
 # Returns the seconds to wait as a string (a Lua number returned to Redis is truncated to an integer).
+# A bucket stamped later than Redis's clock now (a failover to a replica whose clock is behind, an NTP step back)
+# refills from now: kept "until the clock catches up", an empty bucket locked its client out for the whole skew.
 _BUCKET = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -63,6 +85,9 @@ if tokens == nil or ts == nil then
   tokens = capacity
   ts = now
 end
+if ts > now then
+  ts = now
+end
 if now > ts then
   tokens = math.min(capacity, tokens + (now - ts) * rate / 1000000)
 end
@@ -72,7 +97,7 @@ if tokens >= 1 then
 else
   wait = (1 - tokens) / rate
 end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%d', math.max(now, ts)))
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%d', now))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return string.format('%.17g', wait)
 """
@@ -88,20 +113,43 @@ return redis.call('ZCARD', KEYS[1])
 """
 
 
+class LimiterReports:
+    """Where a shared limiter reports what it cannot keep in a metric: the base reports nothing (a limiter with no
+    ledger; the metric and the log line still tell). :class:`LedgerReports` writes them to the ledger."""
+
+    def state_changed(self, shared: bool, reason: str, level: str) -> None:
+        """Quotas stopped being shared (``shared`` False: the store is unreachable or refuses) or are again."""
+
+    def still_degraded(self, reason: str, level: str) -> None:
+        """Another attempt at the store failed while degraded."""
+
+    def sharing(self) -> None:
+        """The store answered (called at most every :data:`SWEEP_EVERY` seconds)."""
+
+    def remember_processes(self, processes: int) -> None:
+        """The number of processes seen sharing the store changed."""
+
+    def recall_processes(self) -> int | None:
+        """The number last remembered, for a process that has not reached the store itself."""
+        return None
+
+
 class RedisRateLimiter:
     """Token buckets shared through Redis; same answers as :class:`~.ratelimit.RateLimiter`.
 
     ``processes``: how many gateway processes share a quota when Redis is unreachable (each then admits
-    ``rate / processes``); ``None`` — as many as were last seen using the store."""
+    ``rate / processes``); ``None`` — as many as were last seen using the store (by this process, or by any
+    process, remembered in the ledger: ``reports``)."""
 
     local = False
 
     def __init__(self, url: str, *, default_rate: float = 50.0, burst_seconds: float = 1.0,
-                 prefix: str = "tongban:ratelimit:", password: str | None = None, processes: int | None = None,
+                 prefix: str = DEFAULT_PREFIX, password: str | None = None, processes: int | None = None,
                  timeout: float = 0.25, retry_interval: float = 5.0, heartbeat: float = 5.0,
-                 on_state_change: Callable[[bool, str], None] | None = None) -> None:
+                 reports: LimiterReports | None = None) -> None:
         import redis
         from redis.backoff import NoBackoff
+        from redis.exceptions import NoPermissionError, ReadOnlyError
         from redis.retry import Retry
 
         self.url = url
@@ -111,23 +159,28 @@ class RedisRateLimiter:
         self.processes = processes
         self.retry_interval = retry_interval
         self.heartbeat = heartbeat
-        self.on_state_change = on_state_change
+        self.reports = reports or LimiterReports()
         extra: dict[str, Any] = {"password": password} if password else {}
         # no retries inside redis-py: a failure is answered from the local bucket at once, and retried later
         self._redis = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
                                            retry=Retry(NoBackoff(), 0), **extra)
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        # the store answers but will not serve: a configuration to fix, not an outage to wait out
+        self._refusals: tuple[type[BaseException], ...] = (redis.AuthenticationError, ReadOnlyError,
+                                                           NoPermissionError)
         self._bucket = self._redis.register_script(_BUCKET)
         self._presence = self._redis.register_script(_PRESENCE)
         self._fallback = RateLimiter(default_rate, burst_seconds)
         self.process_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.shared = True
         """False while Redis is unreachable and decisions are taken in this process."""
-        self.seen_processes = 1
+        self.seen_processes: int | None = None
+        """How many processes share the store: as this process last saw it, else as the ledger remembers it."""
         self.fallback_decisions = 0
         self.store_errors = 0
         self._retry_at = 0.0
         self._next_heartbeat = 0.0
+        self._next_sweep = 0.0
         self._lock = threading.Lock()
 
     retry_after_header = staticmethod(retry_after_header)
@@ -135,20 +188,25 @@ class RedisRateLimiter:
     @property
     def share(self) -> int:
         """N: the number of processes a quota is split between while degraded."""
-        return self.processes or max(1, self.seen_processes)
+        return self.processes or max(1, self.seen_processes or 1)
 
     def allow(self, client_id: str, rate: float | None = None) -> float:
         r = effective_rate(rate, self.default_rate)
         now = time.monotonic()
-        if not self.shared and now < self._retry_at:
-            return self._local(client_id, r)
+        if not self.shared:
+            with self._lock:  # one request probes the store; the others meanwhile decide here, without waiting
+                probing = now >= self._retry_at
+                if probing:
+                    self._retry_at = now + self.retry_interval
+            if not probing:
+                return self._local(client_id, r)
         capacity = max(1.0, r * self.burst_seconds)
         lifetime_ms = math.ceil(capacity / r * 1000) + 1000
         try:
             if now >= self._next_heartbeat:
                 self._next_heartbeat = now + self.heartbeat
-                self.seen_processes = int(self._presence(keys=[self.prefix + "processes"],
-                                                         args=[self.process_id, PRESENCE_WINDOW]))
+                self._heard(int(self._presence(keys=[self.prefix + "processes"],
+                                               args=[self.process_id, PRESENCE_WINDOW])), now)
             wait = float(self._bucket(keys=[self.prefix + "bucket:" + client_id], args=[r, capacity, lifetime_ms]))
         except self._errors as exc:
             self._lost(exc, now)
@@ -165,17 +223,37 @@ class RedisRateLimiter:
             self.fallback_decisions += 1
             return self._fallback.allow(client_id, rate / self.share)
 
+    def _heard(self, processes: int, now: float) -> None:
+        """The store counted the processes sharing it: kept, and remembered in the ledger when it changed."""
+        if processes != self.seen_processes:
+            self.seen_processes = processes
+            self.reports.remember_processes(processes)
+        if now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_EVERY
+            self.reports.sharing()
+
     def _lost(self, exc: BaseException, now: float) -> None:
+        if self.processes is None and self.seen_processes is None:
+            # never reached the store (started during an outage): split as the ledger last saw it, not rate/1
+            self.seen_processes = self.reports.recall_processes()
         with self._lock:
             self.store_errors += 1
             self._retry_at = now + self.retry_interval
             self._next_heartbeat = 0.0  # re-register as soon as the store is back
             was_shared, self.shared = self.shared, False
+        refused = isinstance(exc, self._refusals)
+        unknown = self.processes is None and self.seen_processes is None
+        reason = (f"rate-limit store {self._redis_address()} "
+                  f"{'refuses this gateway' if refused else 'unreachable'} ({type(exc).__name__}: {exc}); "
+                  f"admitting rate/{self.share} per process until it answers"
+                  + ("; how many processes share a quota is unknown (the store was never reached and the ledger "
+                     "remembers no count): set rate_limit_processes in the gateway file" if unknown else ""))
+        level = "error" if refused or unknown else "warning"
         if was_shared:
-            reason = (f"rate-limit store {self._redis_address()} unreachable ({type(exc).__name__}: {exc}); "
-                      f"admitting rate/{self.share} per process until it answers")
             log.warning("%s", reason)
-            self._notify(False, reason)
+            self.reports.state_changed(False, reason, level)
+        else:
+            self.reports.still_degraded(reason, level)
 
     def _regained(self) -> None:
         with self._lock:
@@ -184,14 +262,7 @@ class RedisRateLimiter:
         if not was_shared:
             reason = f"rate-limit store {self._redis_address()} answers again: quotas are shared"
             log.warning("%s", reason)
-            self._notify(True, reason)
-
-    def _notify(self, shared: bool, reason: str) -> None:
-        if self.on_state_change is not None:
-            try:
-                self.on_state_change(shared, reason)
-            except Exception as exc:  # noqa: BLE001 - reporting must never fail a request
-                log.warning("reporting the rate-limit store's state failed: %s", exc)
+            self.reports.state_changed(True, reason, "warning")
 
     def _redis_address(self) -> str:
         kwargs = self._redis.connection_pool.connection_kwargs
@@ -221,29 +292,71 @@ class RateLimitCollector:
                                   value=lim.store_errors)
 
 
-def ledger_alerts(engine: Any) -> Callable[[bool, str], None]:
-    """``on_state_change`` that opens (and later resolves) the alert ``rate_limit_degraded`` of this process in
-    the ledger, off the caller's thread (a request must not wait for it)."""
-    from concurrent.futures import ThreadPoolExecutor
+class LedgerReports(LimiterReports):
+    """The ledger's side of a shared limiter: the alert ``rate_limit_degraded`` of this process (opened, refreshed
+    at each failed attempt, resolved), the stale ones of processes that exited degraded resolved by a process that
+    shares, and the number of processes seen (mark ``rate_limit.processes``). Written off the request's thread,
+    in order (a request must not wait for the ledger); only :meth:`recall_processes` reads, once, on a process's
+    first failure."""
 
-    from gateway.ops.alerts import raise_alert, resolve_alerts
+    def __init__(self, engine: Any, *, retry_interval: float = 5.0) -> None:
+        from concurrent.futures import ThreadPoolExecutor
 
-    key = f"{socket.gethostname()}:{os.getpid()}"
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rate-limit-alert")  # in order: raise, resolve
+        self.engine = engine
+        self.key = f"{socket.gethostname()}:{os.getpid()}"
+        # refreshed every retry while a process is degraded and asked; not for this long: its raiser is gone
+        self.stale_after = max(60.0, 4 * retry_interval)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rate-limit-alert")
 
-    def write(shared: bool, reason: str) -> None:
+    def state_changed(self, shared: bool, reason: str, level: str) -> None:
+        from gateway.ops.alerts import raise_alert, resolve_alerts
+
+        if shared:
+            self._submit(resolve_alerts, self.engine, "rate_limit_degraded", [self.key])
+        else:
+            self._submit(raise_alert, self.engine, "rate_limit_degraded", self.key, level=level, message=reason)
+
+    def still_degraded(self, reason: str, level: str) -> None:
+        self.state_changed(False, reason, level)
+
+    def sharing(self) -> None:
+        from datetime import timedelta
+
+        from gateway.ops.alerts import resolve_stale_alerts
+
+        self._submit(resolve_stale_alerts, self.engine, "rate_limit_degraded", timedelta(seconds=self.stale_after))
+
+    def remember_processes(self, processes: int) -> None:
+        self._submit(self._write_processes, processes)
+
+    def recall_processes(self) -> int | None:
+        from gateway.store.marks import read_mark
+
         try:
-            if shared:
-                resolve_alerts(engine, "rate_limit_degraded", [key])
-            else:
-                raise_alert(engine, "rate_limit_degraded", key, level="warning", message=reason)
-        except Exception as exc:  # noqa: BLE001 - the metric and the log line still tell
-            log.warning("could not record the rate-limit alert: %s", exc)
+            with self.engine.connect() as conn:
+                value = read_mark(conn, PROCESSES_MARK)
+        except Exception as exc:  # noqa: BLE001 - the request goes on at rate/1, and says the count is unknown
+            log.warning("could not read how many gateway processes share the rate-limit store: %s", exc)
+            return None
+        processes = value.get("processes") if isinstance(value, dict) else None
+        return processes if isinstance(processes, int) and processes >= 1 else None
 
-    def report(shared: bool, reason: str) -> None:
-        writer.submit(write, shared, reason)
+    def _write_processes(self, processes: int) -> None:
+        from gateway.store.ledger import utcnow
+        from gateway.store.marks import write_mark
 
-    return report
+        with self.engine.begin() as conn:
+            write_mark(conn, PROCESSES_MARK, {"processes": processes, "seen_by": self.key,
+                                              "at": utcnow().isoformat()})
+
+    def _submit(self, write: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        def run() -> None:
+            try:
+                write(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - the metric and the log line still tell
+                log.warning("could not record the rate-limit store's state in the ledger: %s", exc)
+
+        self._writer.submit(run)
 
 
 def make_rate_limiter(settings: Any, *, engine: Any = None) -> RateLimit:
@@ -255,4 +368,5 @@ def make_rate_limiter(settings: Any, *, engine: Any = None) -> RateLimit:
     if store == "memory":
         return RateLimiter(settings.rate_limit)
     return RedisRateLimiter(store, default_rate=settings.rate_limit, processes=settings.rate_limit_processes,
-                            on_state_change=ledger_alerts(engine) if engine is not None else None)
+                            prefix=settings.rate_limit_prefix, timeout=settings.rate_limit_timeout,
+                            reports=LedgerReports(engine) if engine is not None else None)
