@@ -55,10 +55,10 @@ def due_rows(conn: Connection, target: str, *, now: datetime, limit: int, failed
     with a 500 (a record its code cannot take) came first on every drain, failed three in a row and stopped it
     as "target down", holding back every other case for hours. (Versions of one case need no order here: only
     the newest is ever sent.) ``failed_only``: rows the target failed on (a probe of a target that may be down;
-    not a row held back without an attempt)."""
+    not a row held back without an attempt). Each row also says when it was due (``next_attempt_at``)."""
     o = outbox.c
     return [dict(r) for r in conn.execute(
-        select(o.id, o.case_no, o.version, o.operation, o.attempts)
+        select(o.id, o.case_no, o.version, o.operation, o.attempts, o.next_attempt_at)
         .where(o.target_system == target, o.status == PENDING, o.next_attempt_at <= now,
                *([o.attempts > 0] if failed_only else []))
         .order_by(o.attempts > 0, o.id)

@@ -363,3 +363,29 @@ def test_a_withdrawal_is_not_held_back_by_an_unread_department_record(make_world
     sync_system(world.runtime, "sd_hall")
     civil = push(world.runtime, targets=["sd_civil"]).targets[0]
     assert civil.held == 0 and civil.dead == 1 and civil.pending == 0, civil
+
+
+def test_holding_a_backed_off_row_keeps_its_back_off(make_world) -> None:
+    """A row the department failed on, backed off two hours, is the drain's probe (nothing else due); its case is
+    held (the department's record could not be read): the hold does not bring the row back within a minute — every
+    push then read the department again and probed it, whatever its back-off said."""
+    world = make_world(civil=5, estate=0)
+    made, case_no = _accepted(world)
+    unreadable_civil_change(world, case_no)
+    time.sleep(1.1)
+    world.admin("sd_hall", "POST", "/_sandbox/mutate",
+                json={"ids": [made["fd_id"]], "set": {"proxy": {"name": "王芳", "kind": "代办", "letter_no": "WT-1"}}})
+    sync_system(world.runtime, "sd_hall")
+    backed_off = ledger.utcnow() + timedelta(hours=2)
+    with world.runtime.engine.begin() as conn:
+        conn.execute(outbox.update().where(outbox.c.case_no == case_no, outbox.c.target_system == "sd_civil",
+                                           outbox.c.status == "pending")
+                     .values(attempts=3, last_error="503 from sd_civil", next_attempt_at=backed_off))
+    report = push(world.runtime, targets=["sd_civil"])
+    civil = report.targets[0]
+    assert civil.held == 1 and civil.delivered == 0, civil
+    with world.runtime.engine.connect() as conn:
+        row = conn.execute(select(outbox.c.attempts, outbox.c.next_attempt_at, outbox.c.last_error).where(
+            outbox.c.case_no == case_no, outbox.c.target_system == "sd_civil", outbox.c.status == "pending")).one()
+    assert row.attempts == 3 and abs((row.next_attempt_at - backed_off).total_seconds()) < 1, row
+    assert row.last_error.startswith("held:"), row.last_error
