@@ -58,6 +58,34 @@ class _ConfigLoader(yaml.SafeLoader):
         return mapping
 
 
+class WrittenInt(int):
+    """An integer YAML read from text that is not how the number is written (``01``, ``010`` — octal 8 —, ``0x1F``,
+    ``1_000``, ``1:30`` — 90): the text as written is kept (``written``) for a reader that compares it with what
+    records hold, where ``'01'`` is a code and 1 is not (:mod:`gateway.mapping.compiler` refuses it in conditions)."""
+
+    written: str
+
+    def __new__(cls, value: int, written: str) -> WrittenInt:
+        self = super().__new__(cls, value)
+        self.written = written
+        return self
+
+
+def _construct_int(loader: yaml.SafeLoader, node: ScalarNode) -> int:
+    value = yaml.SafeLoader.construct_yaml_int(loader, node)
+    text = str(node.value)
+    if text.lstrip("+-").isdigit() and not text.lstrip("+-").startswith("0"):
+        return value  # written as it is: the common case, and no str() of a number of any length
+    try:
+        decimal = str(value)
+    except ValueError:  # over Python's 4300 digits (0b1… of any length): its reader refuses it, saying so
+        return value
+    return value if text.lstrip("+") == decimal else WrittenInt(value, text)
+
+
+_ConfigLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
 @dataclass(frozen=True, slots=True)
 class YamlDocument:
     """A parsed configuration file: its data and the line each mapping key was written on."""
@@ -132,4 +160,4 @@ def read_yaml(path: str | Path, *, where: str | None = None) -> Any:
     return load_yaml(text, where=where or str(path))
 
 
-__all__ = ["YamlDocument", "load_yaml", "load_yaml_document", "read_yaml"]
+__all__ = ["WrittenInt", "YamlDocument", "load_yaml", "load_yaml_document", "read_yaml"]

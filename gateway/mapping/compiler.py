@@ -42,7 +42,7 @@ from typing import Any
 
 from gateway.contract.errors import ConfigError
 from gateway.contract.scaffold import is_placeholder
-from gateway.kernel.yamlfile import YamlDocument
+from gateway.kernel.yamlfile import WrittenInt, YamlDocument
 from gateway.mapping import dates
 from gateway.mapping.lookups import LookupTable
 from gateway.mapping.steps import StepEmitter, _too_long
@@ -157,7 +157,24 @@ _FALSE_TEXTS = frozenset({"0", "false", "False", "FALSE"})
 
 
 def _matches(value: Any, regex: re.Pattern[str]) -> bool:
-    return value is not None and regex.search(value if value.__class__ is str else str(value)) is not None
+    """``matches``: a value that has no text (an object, a list, true/false) matches no pattern — its Python repr
+    is no text a system sent."""
+    if value is None or value.__class__ is not str:
+        try:
+            value = _as_text(value) if value is not None else None
+        except TextRefused:
+            return False
+    return value is not None and regex.search(value) is not None
+
+
+def _text_step(value: Any) -> str:
+    """The text a text step (``slice``, ``regex``, ``lookup``, ``concat``) works on: a number as its text; an object,
+    a list, true/false or NaN is no text (``mapping.type``) — its Python repr passed as valid text, a nested object
+    leaking whatever it held (an ID number) into a free-text field."""
+    try:
+        return _as_text(value)
+    except TextRefused as exc:
+        raise _Issue("mapping.type", f"value {_short(value)} is {exc}, not text or a number") from None
 
 
 class MappingCompiler(StepEmitter):
@@ -198,6 +215,7 @@ class MappingCompiler(StepEmitter):
             "_matches": _matches,
             "_ck": _cond_key,
             "_as_text": _as_text,
+            "_txt": _text_step,
             "_TextRefused": TextRefused,
             "_Decimal": Decimal,
             "_decimal_int": _decimal_int,
@@ -301,6 +319,10 @@ class MappingCompiler(StepEmitter):
                                    f"write {key}: [{values!r}] for one value")
         texts: set[Any] = set()
         for value in values:
+            if isinstance(value, WrittenInt):
+                raise self.fail(where, f"{key}: {value.written} is read by YAML as the number {int(value)}, so a record's "
+                                       f"'{value.written}' never matches it: quote it ('{value.written}') if the code "
+                                       f"was meant, or write {int(value)}")
             if value is True:
                 texts |= _TRUE_TEXTS
             elif value is False:
@@ -367,7 +389,11 @@ class MappingCompiler(StepEmitter):
             return
         raw = True  # the value comes straight from the source: null tokens apply to it
         if "context" in spec:
-            w.emit(indent, f"v = _ctx.get({self.const(spec['context'])})")
+            name = spec["context"]
+            if name.__class__ is not str or not name:
+                raise self.fail(where, f"context names a value the job passes in (version, operation …): expected "
+                                       f"its name as text, got {name!r}")
+            w.emit(indent, f"v = _ctx.get({self.const(name)})")
         elif "path" in spec:
             w.emit(indent, f"v = {self.get_expr(spec['path'], where, inline=True)}")
         elif "concat" in spec:
@@ -396,7 +422,7 @@ class MappingCompiler(StepEmitter):
         sep = self.const(str(spec.get("sep", "")))
         tokens = self.tokens_for(spec, where)
         keep = "_x not in (None, '')" if tokens is None else f"not _is_null(_x, {self.const(tokens, 'nt')})"
-        w.emit(indent, f"_parts = [str(_x) for _x in ({', '.join(parts)},) if {keep}]")
+        w.emit(indent, f"_parts = [_x if _x.__class__ is str else _txt(_x) for _x in ({', '.join(parts)},) if {keep}]")
         w.emit(indent, f"v = {sep}.join(_parts) if _parts else None")
 
     def emit_cases(self, w: _Writer, indent: int, spec: dict[str, Any], where: str) -> None:

@@ -41,9 +41,11 @@ _ISO_OFFSET_RE = re.compile(r"([Zz]|[+-]\d{2}(?::?\d{2})?)$")
 
 
 def _offset_match(value: str) -> re.Match[str]:
-    match = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", value.strip())
+    match = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", value.strip(), flags=re.ASCII)
     if not match:
         raise ConfigError(f"timezone {value!r} is not an offset like +08:00")
+    if int(match.group(2)) > 23 or int(match.group(3)) > 59:  # +25:00 failed in timezone(), +08:99 wrote every date
+        raise ConfigError(f"timezone {value!r} is no offset: hours run to 23 and minutes to 59 (+08:00)")
     return match
 
 
@@ -146,7 +148,7 @@ def compile_pattern(pattern: str) -> PatternFormat:
         raise ConfigError(f"date format {pattern!r} has HH without mm")
     return PatternFormat(
         pattern=pattern,
-        regex=re.compile("".join(parts)),
+        regex=re.compile("".join(parts), re.ASCII),  # ２０２４ is no year a format reads: nfkc first
         has_time=has_time,
         has_millis="f" in groups,
         output="".join(output),

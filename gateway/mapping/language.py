@@ -195,7 +195,10 @@ OPERATIONS: tuple[Operation, ...] = (
                   "  item_version: {path: ver, type: str}\n",
                   {"cnsx": "20", "sfsf": "是", "ver": 3}), also=("true_values", "false_values")),
     Operation("code", "Modifiers", "Translate the system's code through a code table (by name, or inline). "
-              "Codes are looked up as text (`0` and `\"0\"` alike). An unknown code rejects the record "
+              "Codes are looked up as text (`0` and `\"0\"` alike; `5.0` is `\"5\"`). A boolean is a code only in a "
+              "table of the two codes `\"0\"` and `\"1\"` (a flag: `true` is `\"1\"`); in any other table it is no "
+              "code at all — a `result: false` is `mapping.code_table`, never the code `\"0\"`. An unknown code "
+              "rejects the record "
               "(`mapping.code_table`) unless `on_unknown: null` (null), `flag` (null, and the record kept but flagged "
               "`mapping.code_unknown`: counted in the run's quality, the rule for an optional code real data "
               "breaks) or `keep` (the code itself). Outbound, "

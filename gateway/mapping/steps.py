@@ -134,7 +134,7 @@ class StepEmitter:
                 or not all(b is None or (isinstance(b, int) and not isinstance(b, bool)) for b in bounds)):
             raise self.fail(where, f"slice must be [start] or [start, end] (integers, Python-style), got {bounds!r}")
         start, end = (bounds + [None])[:2]
-        w.emit(indent, f"v = (v if v.__class__ is str else str(v))[{start!r}:{end!r}] or None")
+        w.emit(indent, f"v = (v if v.__class__ is str else _txt(v))[{start!r}:{end!r}] or None")
         return True
 
     def emit_regex(self, w: Writer, indent: int, spec: Mapping[str, Any], where: str) -> bool:
@@ -145,7 +145,7 @@ class StepEmitter:
         ):
             raise self.fail(where, f"group {group!r} is not a group of regex {spec['regex']!r}")
         rx = self.const(regex, "rx")
-        w.emit(indent, f"_m = {rx}.search(v if v.__class__ is str else str(v))")
+        w.emit(indent, f"_m = {rx}.search(v if v.__class__ is str else _txt(v))")
         w.emit(indent, "if _m is None:")
         self._emit_miss(w, indent + 1, spec, "on_no_match", "mapping.regex", f"does not match {spec['regex']!r}",
                         where)
@@ -163,7 +163,7 @@ class StepEmitter:
             raise self.fail(where, f"lookup table {name!r} is not defined (have {sorted(self.lookups)})")
         if table.columns and column not in table.columns:
             raise self.fail(where, f"lookup table {name!r} has no column {column!r} (has {sorted(table.columns)})")
-        w.emit(indent, f"_r = {self.const(table, 'lk')}.find(v if v.__class__ is str else str(v))")
+        w.emit(indent, f"_r = {self.const(table, 'lk')}.find(v if v.__class__ is str else _txt(v))")
         w.emit(indent, "if _r is None:")
         self._emit_miss(w, indent + 1, spec, "on_unknown", "mapping.lookup", f"is not in lookup table {name!r}",
                         where)
@@ -271,8 +271,13 @@ class StepEmitter:
             raise self.fail(where, "code must name a code table or be an inline mapping")
         on_unknown = spec.get("on_unknown", "error")
         name = self.const(table, "ct")
-        # the code as conditions read it (one function, _ck): stripped text, 5.0 and 5 the code "5", true "1"
-        w.emit(indent, "_k = v.strip() if v.__class__ is str else _ck(v, None)")
+        # the code as conditions read it (one function, _ck): stripped text, 5.0 and 5 the code "5"; true and false
+        # are "1" and "0" only in a table of those two codes (a flag): in any other a boolean is no code — a
+        # result of false was read as the code "0", 已办结 with a certificate issued, and nothing said so
+        if set(table) <= {"0", "1"}:
+            w.emit(indent, "_k = v.strip() if v.__class__ is str else _ck(v, None)")
+        else:
+            w.emit(indent, "_k = v.strip() if v.__class__ is str else None if v.__class__ is bool else _ck(v, None)")
         w.emit(indent, f"_c = {name}.get(_k, _Issue)")
         w.emit(indent, "if _c is _Issue:")
         self._emit_miss(w, indent + 1, spec, "on_unknown", "mapping.code_table", f"is not in code table {label!r}",

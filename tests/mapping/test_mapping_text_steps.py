@@ -1,0 +1,84 @@
+"""What a mapping does with a value that has no text, a context it cannot name, an offset that is no offset and a
+date written in other digits (an outside review of the mapping language: each was a silently wrong value, or a
+raw Python error at the first record, where the mapping's field and rule belong)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.contract.errors import ConfigError
+from gateway.mapping.mapper import Mapper
+
+TEXT_STEPS = Mapper.from_text("""
+system: t
+version: "1"
+lookups:
+  areas:
+    entries:
+      "370102": {name: 历下区}
+fields:
+  summary: {concat: [item, {const: " 申请人 "}, who], sep: ""}
+  division_code: {path: area, slice: [0, 6]}
+  item_code: {path: code, regex: '^(\\d+)'}
+  office.name: {path: area, lookup: {table: areas, column: name}}
+  agent.name: {when: {path: who, matches: '王'}, then: {const: 王}, else: {const: other}}
+""", where="t.yaml")
+
+
+@pytest.mark.parametrize("value, what", [({"name": "王伟", "certNo": "370102198506011234"}, "an object"),
+                                         (["370102"], "a list"), (True, "true/false"), (float("nan"), "not a finite")])
+def test_a_value_that_has_no_text_is_a_type_issue_in_every_text_step(value: Any, what: str) -> None:
+    """Its Python repr passed as valid text: a nested object leaked what it held (an ID number) into the summary."""
+    out, issues = TEXT_STEPS.map({"item": "食品经营许可", "who": value, "area": value, "code": value})
+    named = {field: (rule, message) for field, rule, message in issues}
+    for field in ("summary", "division_code", "item_code", "office.name"):
+        assert named[field][0] == "mapping.type" and what in named[field][1], (field, named)
+    assert "370102198506011234" not in repr(out)
+    assert out["agent"]["name"] == "other"  # matches: no text, no match (never the repr's)
+
+
+def test_numbers_are_still_text_to_the_text_steps() -> None:
+    out, issues = TEXT_STEPS.map({"item": "许可", "who": 7, "area": 370102, "code": 12345})
+    assert issues == [] and out["summary"] == "许可 申请人 7" and out["division_code"] == "370102"
+    assert out["item_code"] == "12345" and out["office"]["name"] == "历下区"
+
+
+@pytest.mark.parametrize("context", ["[version]", "{name: version}", ".nan", "''"])
+def test_a_context_that_names_no_value_is_refused_at_load_with_its_field(context: str) -> None:
+    text = ("system: t\nversion: '1'\nfields:\n  case_no: id\noutbound:\n  fields:\n    id: case_no\n"
+            f"    ver: {{context: {context}}}\n")
+    with pytest.raises(ConfigError, match=r"t.yaml: line 8: outbound: ver: context names a value"):
+        Mapper.from_text(text, where="t.yaml")
+
+
+@pytest.mark.parametrize("offset", ["+25:00", "+08:99", "-24:00"])
+def test_an_offset_no_clock_has_is_refused_at_load(offset: str) -> None:
+    with pytest.raises(ConfigError, match="hours run to 23 and minutes to 59"):
+        Mapper.from_text(f"system: t\nversion: '1'\ntimezone: '{offset}'\nfields:\n  case_no: id\n", where="t.yaml")
+
+
+@pytest.mark.parametrize("written", ["２０２４-０３-０５ １０:１２:００", "٢٠٢٤-٠٣-٠٥ ١٠:١٢:٠٠"])
+def test_a_date_in_other_digits_is_the_mappings_date_format_issue(written: str) -> None:
+    """It matched the pattern (\\d is any digit), went out as ISO text in those digits and failed the model's type
+    check, which points nowhere near the fix (``normalize: [nfkc]``)."""
+    m = Mapper.from_text("system: t\nversion: '1'\nfields:\n  applied_at: {path: t, date: 'yyyy-MM-dd HH:mm:ss'}\n",
+                         where="t.yaml")
+    out, issues = m.map({"t": written})
+    assert [(f, r) for f, r, _ in issues] == [("applied_at", "mapping.date_format")]
+    nfkc = Mapper.from_text("system: t\nversion: '1'\nfields:\n  applied_at: {path: t, date: 'yyyy-MM-dd HH:mm:ss', "
+                            "normalize: [nfkc]}\n", where="t.yaml")
+    assert nfkc.map({"t": "２０２４-０３-０５ １０:１２:００"}) == ({"applied_at": "2024-03-05T10:12:00+08:00"}, [])
+
+
+@pytest.mark.parametrize("written, number", [("01", 1), ("010", 8), ("0x1F", 31), ("1_0", 10)])
+def test_a_condition_code_yaml_reads_as_another_number_is_refused_at_load(written: str, number: int) -> None:
+    """``in: [01, 02]`` was the numbers 1 and 2 (``010`` octal 8): a record's "01" never matched, and nothing said
+    so. A code table's keys are kept as written; a condition's values now say what YAML made of them."""
+    text = (f"system: t\nversion: '1'\nfields:\n  status:\n    cases:\n      - {{when: {{path: zt, in: [{written}]}}, "
+            "value: finished}\n      - {value: accepted}\n")
+    with pytest.raises(ConfigError, match=rf"in: {written} is read by YAML as the number {number}.*quote it"):
+        Mapper.from_text(text, where="t.yaml")
+    quoted = Mapper.from_text(text.replace(f"[{written}]", f"['{written}']"), where="t.yaml")
+    assert quoted.map({"zt": written}) == ({"status": "finished"}, [])
