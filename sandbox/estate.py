@@ -223,7 +223,7 @@ class EstateApp(SystemApp):
 
     def mutated(self, rec: dict[str, Any], t: int, rng: random.Random) -> dict[str, Any]:
         now = fmt_compact(t // 1000)
-        hj = rec.setdefault("hj", []) or []
+        hj = rec["hj"] = list(rec.get("hj") or [])  # a record written without steps (a PUT) holds null here
         pending = [h for h in hj if h.get("jssj") is None]
         if rec.get("bjjg") is None:
             if pending:

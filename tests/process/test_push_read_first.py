@@ -69,9 +69,9 @@ def _runtime_with(world, tmp_path: Path, **push: object) -> Runtime:
     return Runtime(load_systems(path), world.runtime.engine)
 
 
-def test_the_shipped_civil_system_reads_first() -> None:
+def test_the_shipped_systems_whose_put_replaces_the_record_read_first() -> None:
     systems = load_systems(Path(__file__).resolve().parents[2] / "config" / "systems.yaml")
-    assert systems.get("sd_civil").push.read_first  # its PUT replaces the whole record
+    assert systems.get("sd_civil").push.read_first and systems.get("jn_estate").push.read_first
 
 
 def test_a_step_the_clerk_recorded_after_the_last_read_survives_the_push(make_world) -> None:
