@@ -32,6 +32,7 @@ required. ``docs/mapping-reference.md`` documents every key with an example (:mo
 
 from __future__ import annotations
 
+import copy
 import re
 import sys
 import unicodedata
@@ -216,6 +217,7 @@ class MappingCompiler(StepEmitter):
             "_ck": _cond_key,
             "_as_text": _as_text,
             "_txt": _text_step,
+            "_copy": copy.deepcopy,
             "_TextRefused": TextRefused,
             "_Decimal": Decimal,
             "_decimal_int": _decimal_int,

@@ -81,6 +81,8 @@ class StepEmitter:
         if _too_long(value):
             raise self.fail(where, f"{key} is an integer of more than {sys.get_int_max_str_digits()} digits, longer "
                                    f"than any value a record holds: quote it if text was meant")
+        if isinstance(value, (list, dict)):  # each record its own copy: one shared object was every record's, and
+            return f"_copy({self.const(value)})"  # the mapping's own spec's (a caller's edit changed them all)
         return self.const(value)
 
     def flag(self, spec: Mapping[str, Any], key: str, where: str, *, default: bool = False,

@@ -82,3 +82,16 @@ def test_a_condition_code_yaml_reads_as_another_number_is_refused_at_load(writte
         Mapper.from_text(text, where="t.yaml")
     quoted = Mapper.from_text(text.replace(f"[{written}]", f"['{written}']"), where="t.yaml")
     assert quoted.map({"zt": written}) == ({"status": "finished"}, [])
+
+
+def test_each_record_gets_its_own_copy_of_a_list_or_object_constant() -> None:
+    """A ``default: []`` or an outbound ``const: {…}`` was one object shared by every record and by the mapping's
+    spec: a caller that changed one record's list changed the next record's, and the mapping itself."""
+    m = Mapper.from_text("system: t\nversion: '1'\nfields:\n  tags: {path: t, default: []}\noutbound:\n  fields:\n"
+                         "    header: {const: {appId: hall, sign: null}}\n", where="t.yaml")
+    first, _ = m.map({})
+    first["tags"].append("only the first record's")
+    assert m.map({}) == ({"tags": []}, []) and m.spec["fields"]["tags"] == {"path": "t", "default": []}
+    body = m.outbound({})
+    body["header"]["sign"] = "signature of push 1"
+    assert m.outbound({}) == {"header": {"appId": "hall", "sign": None}}
