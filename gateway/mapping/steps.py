@@ -124,11 +124,16 @@ class StepEmitter:
         if _group_depth(pattern) > _MAX_NESTING:  # checked, not left to Python's recursion limit (another library
             raise self.fail(where, too_deep)      # in the process may raise it, and then the parser recurses on)
         try:
-            return re.compile(pattern)
+            compiled = re.compile(pattern)
         except (re.error, OverflowError) as exc:  # a{4294967296}: the repetition number is too large
             raise self.fail(where, f"regex {shown} does not compile: {exc}") from None
         except RecursionError:
             raise self.fail(where, too_deep) from None
+        if _nested_repetition(pattern):
+            raise self.fail(where, f"regex {shown} repeats a group that itself repeats ((\\d+)+, (a*)*): on a value "
+                                   "that almost matches it backtracks for minutes, and one such value in a record "
+                                   "stops the sync. Repeat once: \\d+ for (\\d+)+")
+        return compiled
 
     def emit_slice(self, w: Writer, indent: int, spec: Mapping[str, Any], where: str) -> bool:
         bounds = spec["slice"]
@@ -373,6 +378,48 @@ class StepEmitter:
 
 _MAX_NESTING = 100
 """The deepest nesting of groups a mapping's regex may have (no real pattern comes near it)."""
+
+
+_REPEATS = frozenset({"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"})
+
+
+def _nested_repetition(pattern: str) -> bool:
+    """Whether the pattern repeats (more than once) something that itself repeats: the shape that makes Python's
+    backtracking engine take exponential time on a near-match. (Overlapping alternatives, ``(a|ab)*``, are not
+    caught.)"""
+    try:
+        from re import _parser as parser  # type: ignore[attr-defined]  # Python 3.11+
+    except ImportError:  # pragma: no cover - older Pythons
+        import sre_parse as parser  # type: ignore[no-redef]
+
+    unbounded = parser.MAXREPEAT
+
+    def repeats(items: Any, inside: bool) -> bool:
+        """``inside``: within a repetition without an upper bound; a variable repetition there is the finding
+        (an exact one, ``(\\d{2})+``, splits a value one way only)."""
+        for op, arg in items:
+            name = str(op)
+            if name in _REPEATS:
+                low, high, body = arg
+                if inside and low != high:
+                    return True
+                if repeats(body, inside or high == unbounded):
+                    return True
+            elif name == "SUBPATTERN":
+                if repeats(arg[-1], inside):
+                    return True
+            elif name == "BRANCH":
+                if any(repeats(alternative, inside) for alternative in arg[1]):
+                    return True
+            elif name in ("ASSERT", "ASSERT_NOT"):
+                if repeats(arg[1], inside):
+                    return True
+        return False
+
+    try:
+        return repeats(parser.parse(pattern), False)
+    except Exception:  # noqa: BLE001 - compiled above: a parser this check cannot read is no finding
+        return False
 
 
 def _group_depth(pattern: str) -> int:

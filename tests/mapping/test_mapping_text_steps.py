@@ -95,3 +95,15 @@ def test_each_record_gets_its_own_copy_of_a_list_or_object_constant() -> None:
     body = m.outbound({})
     body["header"]["sign"] = "signature of push 1"
     assert m.outbound({}) == {"header": {"appId": "hall", "sign": None}}
+
+
+@pytest.mark.parametrize("pattern", [r"^(\d+)+-JB$", r"(a*)*", r"(?:x|y+)*z"])
+def test_a_regex_that_repeats_a_repetition_is_refused_at_load(pattern: str) -> None:
+    """``(\\d+)+`` on 30 digits and an X backtracked for minutes: one such value in a record stopped the sync."""
+    with pytest.raises(ConfigError, match="repeats a group that itself repeats"):
+        Mapper.from_text(f"system: t\nversion: '1'\nfields:\n  case_no: {{path: n, regex: '{pattern}'}}\n", where="t.yaml")
+
+
+@pytest.mark.parametrize("pattern", [r"^(\d{6})", r"(\d+)-(\d+)", r"(\d{2})+", r"^([A-Z]{2})\d+$"])
+def test_regexes_that_split_a_value_one_way_are_taken(pattern: str) -> None:
+    Mapper.from_text(f"system: t\nversion: '1'\nfields:\n  case_no: {{path: n, regex: '{pattern}'}}\n", where="t.yaml")
