@@ -225,7 +225,14 @@ def iso_normalise(value: str, offset: str, *, date_only: bool = False) -> str:
     canonical model keeps times (+08:00): whatever reads the month or the day from the text gets Beijing's."""
     text = value.strip()
     if date_only:  # the date it was in the system's zone: 2026-10-31T16:30:00Z is 1 November in Beijing
-        return text[:10] if len(text) <= 10 else iso_normalise(text, offset)[:10]
+        if len(text) <= 10:
+            return text
+        full = iso_normalise(text, offset)
+        try:  # "2024-03-05 garbage" is no date and time, nor is a range "2024-03-05至2024-03-10" its first day
+            datetime.fromisoformat(full)
+        except ValueError:
+            raise ValueError("not an ISO 8601 date and time") from None  # the mapping names it (date_format)
+        return full[:10]
     if len(text) == 10:
         return f"{text}T00:00:00{offset}"
     found = _ISO_OFFSET_RE.search(text)

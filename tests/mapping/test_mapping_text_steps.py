@@ -107,3 +107,13 @@ def test_a_regex_that_repeats_a_repetition_is_refused_at_load(pattern: str) -> N
 @pytest.mark.parametrize("pattern", [r"^(\d{6})", r"(\d+)-(\d+)", r"(\d{2})+", r"^([A-Z]{2})\d+$"])
 def test_regexes_that_split_a_value_one_way_are_taken(pattern: str) -> None:
     Mapper.from_text(f"system: t\nversion: '1'\nfields:\n  case_no: {{path: n, regex: '{pattern}'}}\n", where="t.yaml")
+
+
+@pytest.mark.parametrize("written", ["2024-03-05 garbage", "2024-03-05至2024-03-10"])
+def test_an_iso_date_only_field_reads_a_whole_date_and_time_or_names_it(written: str) -> None:
+    """It took the first ten characters of anything: a range was silently its first day."""
+    m = Mapper.from_text("system: t\nversion: '1'\nfields:\n  applied_at: {path: t, date: iso8601, date_only: true}\n",
+                         where="t.yaml")
+    out, issues = m.map({"t": written})
+    assert "applied_at" not in out and [(f, r) for f, r, _ in issues] == [("applied_at", "mapping.date_format")]
+    assert m.map({"t": "2024-03-05T23:30:00Z"}) == ({"applied_at": "2024-03-06"}, [])  # Beijing's day

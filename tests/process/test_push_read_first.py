@@ -61,6 +61,18 @@ def _clerk_step_then_hall_agent(world, made, case_no) -> None:
     sync_system(world.runtime, "sd_hall")
 
 
+def _unreadable_then_hall_agent(world) -> str:
+    """A case the civil clerk changed with a date the mapping refuses (its next read dead-letters the copy), then the
+    hall adds an agent (read): the push has a version to send over a record Tongban could not read."""
+    made, case_no = _accepted(world)
+    unreadable_civil_change(world, case_no)
+    time.sleep(1.1)
+    world.admin("sd_hall", "POST", "/_sandbox/mutate",
+                json={"ids": [made["fd_id"]], "set": {"proxy": {"name": "王芳", "kind": "代办", "letter_no": "WT-1"}}})
+    sync_system(world.runtime, "sd_hall")
+    return case_no
+
+
 def _runtime_with(world, tmp_path: Path, **push: object) -> Runtime:
     data = yaml.safe_load(world.systems_path.read_text(encoding="utf-8"))
     data["systems"]["sd_civil"]["push"].update(push)
@@ -171,12 +183,7 @@ def test_a_record_the_read_could_not_take_is_not_written_over(make_world) -> Non
     """The clerk's change carries a date the mapping refuses: the read dead-letters the copy, so what the
     department holds is not in the case — sending the case would erase the clerk's step with it."""
     world = make_world(civil=5, estate=0)
-    made, case_no = _accepted(world)
-    unreadable_civil_change(world, case_no)
-    time.sleep(1.1)
-    world.admin("sd_hall", "POST", "/_sandbox/mutate",
-                json={"ids": [made["fd_id"]], "set": {"proxy": {"name": "王芳", "kind": "代办", "letter_no": "WT-1"}}})
-    sync_system(world.runtime, "sd_hall")
+    case_no = _unreadable_then_hall_agent(world)
     report = push(world.runtime, targets=["sd_civil"])
     civil = report.targets[0]
     assert report.ok and civil.delivered == 0 and civil.held == 1, civil
@@ -370,12 +377,7 @@ def test_holding_a_backed_off_row_keeps_its_back_off(make_world) -> None:
     held (the department's record could not be read): the hold does not bring the row back within a minute — every
     push then read the department again and probed it, whatever its back-off said."""
     world = make_world(civil=5, estate=0)
-    made, case_no = _accepted(world)
-    unreadable_civil_change(world, case_no)
-    time.sleep(1.1)
-    world.admin("sd_hall", "POST", "/_sandbox/mutate",
-                json={"ids": [made["fd_id"]], "set": {"proxy": {"name": "王芳", "kind": "代办", "letter_no": "WT-1"}}})
-    sync_system(world.runtime, "sd_hall")
+    case_no = _unreadable_then_hall_agent(world)
     backed_off = ledger.utcnow() + timedelta(hours=2)
     with world.runtime.engine.begin() as conn:
         conn.execute(outbox.update().where(outbox.c.case_no == case_no, outbox.c.target_system == "sd_civil",
