@@ -580,6 +580,11 @@ class MappingCompiler(StepEmitter):
         w.emit(2, "_iss.append((_pfx.rstrip('.') or '$', 'mapping.shape', 'expected an object, got %s' % _short(r)))")
         w.emit(2, "return None")
         self._refuse_nested_targets(fields, where)
+        for target in fields:
+            if not isinstance(target, str) or "" in target.split("."):  # '.a' and 'a' wrote one key; 'a.' a key ''
+                self._doc_path = (*self._doc_base, target)
+                raise self.fail(f"{where}.{target}" if where else str(target),
+                                f"target {target!r} has an empty part: write it as dotted names (office.code)")
         containers: dict[str, str] = {"": "o"}
         w.emit(1, "o = {}")
         for target in sorted(fields, key=lambda t: (t.count("."), t)):
@@ -641,6 +646,11 @@ class MappingCompiler(StepEmitter):
             "    return o, _iss\n"
         )
         source = "\n\n".join([*self.functions, entry])
-        code = compile(source, f"<mapping {self.where}>", "exec")
+        try:
+            code = compile(source, f"<mapping {self.where}>", "exec")
+        except (SyntaxError, RecursionError, MemoryError) as exc:  # first: with 96 alternatives, not: 200 deep
+            raise ConfigError(f"{self.where}: the mapping nests too deeply for Python to compile it "
+                              f"({type(exc).__name__}: {getattr(exc, 'msg', exc)}): split a long first: or cases: "
+                              "list, or a deep any/all/not, into fewer levels") from None
         exec(code, self.namespace)  # noqa: S102 - generated from validated specs; values enter as constants
         return self.namespace["map_record"], source

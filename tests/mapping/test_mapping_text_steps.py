@@ -117,3 +117,18 @@ def test_an_iso_date_only_field_reads_a_whole_date_and_time_or_names_it(written:
     out, issues = m.map({"t": written})
     assert "applied_at" not in out and [(f, r) for f, r, _ in issues] == [("applied_at", "mapping.date_format")]
     assert m.map({"t": "2024-03-05T23:30:00Z"}) == ({"applied_at": "2024-03-06"}, [])  # Beijing's day
+
+
+def test_a_mapping_too_deep_for_python_is_a_config_error_naming_it() -> None:
+    """``first:`` with 96 alternatives raised a raw IndentationError of the generated source at load."""
+    alternatives = "\n".join(f"      - {{path: a{i}}}" for i in range(120))
+    with pytest.raises(ConfigError, match=r"t.yaml: fields: the mapping nests too deeply for Python to compile it"):
+        Mapper.from_text(f"system: t\nversion: '1'\nfields:\n  case_no:\n    first:\n{alternatives}\n", where="t.yaml")
+
+
+@pytest.mark.parametrize("target", [".a", "a.", "a..b"])
+def test_an_outbound_target_with_an_empty_part_is_refused(target: str) -> None:
+    """'.a' and 'a' both wrote the key a (one over the other), 'a.' made a key '' in the body sent."""
+    with pytest.raises(ConfigError, match="has an empty part"):
+        Mapper.from_text(f"system: t\nversion: '1'\nfields:\n  case_no: id\noutbound:\n  fields:\n    a: case_no\n"
+                         f"    '{target}': case_no\n", where="t.yaml")
