@@ -108,7 +108,9 @@ OPERATIONS: tuple[Operation, ...] = (
               "here and in `default`, `value` and `then`/`else`: no record holds them.", Example(
         "fields:\n  dept_name: {const: 山东省民政厅}\n  promised_days: {const: 0}\n", {})),
     Operation("concat", "Sources", "Several source paths (and `{const: ...}` parts) joined by `sep` (default "
-              "empty); null parts (and null tokens) are skipped; nothing left gives null.", Example(
+              "empty); null parts (and null tokens) are skipped; nothing left gives null. A part that has no text (an "
+              "object, a list, true/false) rejects the field (`mapping.type`), as it does in `slice`, `regex` and "
+              "`lookup`.", Example(
                   "fields:\n  summary: {concat: [itemName, {const: 申请人}, applicant], sep: \" \"}\n",
                   {"itemName": "食品经营许可", "applicant": "王伟"}), also=("sep",)),
     Operation("cases", "Sources", "Branches tried in order: `when` a condition holds, the branch gives its "
@@ -178,7 +180,8 @@ OPERATIONS: tuple[Operation, ...] = (
                   {"itemCode": "370102-000201-001", "caseNo": "370102202400012345"})),
     Operation("regex", "Modifiers", "Capture part of the text: the pattern is searched for (anchor it with "
               "`^`/`$`), `group` picks the capture (a number or a name; default 1 when the pattern has "
-              "groups, else the whole match). No match gives null — or, with `on_no_match: error`, rejects the "
+              "groups, else the whole match). A pattern that repeats a repetition (`(\\d+)+`) is refused at load: "
+              "on a near-matching value it backtracks for minutes. No match gives null — or, with `on_no_match: error`, rejects the "
               "record (`mapping.regex`); `flag` gives null and flags it (`mapping.regex_no_match`); `keep` leaves the "
               "value as it was.", Example(
                   "fields:\n  division_code: {path: caseNo, regex: '^(\\d{6})'}\n"
@@ -262,7 +265,8 @@ OPERATIONS: tuple[Operation, ...] = (
                   {"kind": "1 "})),
     Operation("in", "Conditions", "`{path: P, in: [X, Y]}`: the value is one of them (`not_in`: none of them), "
               "compared as for `equals`. Always a list of values, checked at load (`in: \"12\"` is refused, not "
-              "read as the codes 1 and 2).", also=("not_in",)),
+              "read as the codes 1 and 2; so is `in: [01, 02]`, which YAML reads as the numbers 1 and 2: quote "
+              "codes with leading zeros).", also=("not_in",)),
     Operation("present", "Conditions", "`{path: P, present: true}`: the value is there — not null, not empty, "
               "not a null token (`present: false`: the opposite)."),
     Operation("matches", "Conditions", "`{path: P, matches: REGEX}`: the pattern is found in the value (as "
