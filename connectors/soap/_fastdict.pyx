@@ -149,9 +149,10 @@ cdef inline bint _is_nil(tree.xmlNode* c_node) except -1:
 
 
 cdef inline bint _starts_with_space(str value) except -1:
-    """``value[0] in " \\t\\r\\n"``, including its IndexError on ""."""
+    """``not value or value[0] in " \\t\\r\\n"`` for text that is not None: "" (an empty CDATA section) takes the
+    branch that reads it as an empty value — its first character was read, and the IndexError failed the page."""
     if PyUnicode_GET_LENGTH(value) == 0:
-        raise IndexError("string index out of range")
+        return True
     cdef Py_UCS4 ch = PyUnicode_READ_CHAR(value, 0)
     return ch == u" " or ch == u"\t" or ch == u"\r" or ch == u"\n"
 

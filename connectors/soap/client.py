@@ -40,6 +40,7 @@ from __future__ import annotations
 import json
 import logging
 import random as _random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -70,6 +71,10 @@ from .xmltext import DecodedXml, charset_of, decode_xml, lexical
 
 _ACCEPT = "text/xml, application/soap+xml, application/xml;q=0.9, */*;q=0.1"
 log = logging.getLogger("connectors.soap")
+
+_ENVELOPE_START = re.compile(
+    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<(?:[A-Za-z_][\w.-]*:)?Envelope[\s>/]", re.DOTALL)
+"""A body that opens as a SOAP envelope (after a BOM, an XML declaration, comments), whatever its Content-Type."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,7 +423,9 @@ class SoapClient:
         content_type = response.headers.get("Content-Type", "")
         if not content.strip():
             raise FatalSyncError(f"{where}: HTTP {status} with an empty body instead of a SOAP envelope")
-        if "html" in content_type.lower() or looks_like_html(content, content_type):  # never a SOAP envelope
+        if looks_like_html(content, content_type) and not _ENVELOPE_START.match(content[:4096]):
+            # a page, not an answer — though a SOAP envelope labelled text/html (ASP/JSP/PHP servers do) is read as
+            # one: refused, a system was never readable and a write it applied counted failed (sent again)
             described = describe_body(response)
             if status >= 500:
                 raise _TryAgain(RetriableSyncError(f"{where}: HTTP {status} with {described}"))

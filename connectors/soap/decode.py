@@ -116,7 +116,7 @@ def element_to_dict_py(element: etree._Element, shape: Shape = EMPTY) -> dict[st
         tag = child.tag
         name = name_of(tag) or local_name(tag)
         value: Any = child.text
-        if value is None or name in kids or value[0] in _SPACE:
+        if not value or name in kids or value[0] in _SPACE:  # not: None, or '' (an empty CDATA section)
             sub = kids.get(name)
             if sub is not None:
                 if len(child) or child.get(XSI_NIL) not in _NIL_VALUES:

@@ -108,8 +108,15 @@ class ImportPolicy:
             raise ConfigError(f"schema_locations[{url!r}]: cannot read {path}: {exc}") from None
 
     def check_remote(self, url: str) -> None:
-        """Raise :class:`ConfigError` unless ``url`` may be fetched over the network."""
+        """Raise :class:`ConfigError` unless ``url`` may be read: over the network from the service's own origin,
+        or — for a WSDL read from a file — a file beside it. A WSDL fetched from the service never names a file on
+        this machine (``file:///etc/…`` read local files into the model and its error messages)."""
         if not url.startswith(("http://", "https://")):
+            if self.wsdl_url is not None:
+                raise ConfigError(f"the WSDL {shown(self.wsdl_url)} imports {shown(url)}, a file on this machine: a "
+                                  "document the service sends is never allowed to read local files; if the file is "
+                                  "the schema meant, map it in the connector YAML: schema_locations: "
+                                  f"{{{url!r}: path/to/file.xsd}}")
             return
         if self.offline:
             raise ConfigError(f"the WSDL imports {url}, which is not shipped with Tongban and offline is set; "
@@ -146,7 +153,7 @@ class _ZeepTransport(ZeepTransport):  # type: ignore[misc]
         response = get_within_origin(self.session, url, timeout=self.load_timeout)
         with closing(response):
             response.raise_for_status()
-            return bytes(response.content)
+            return read_limited(response, self._limits.max_bytes, where=shown(url))
 
     def load(self, url: str) -> bytes:
         known = self._documents.get(url)
@@ -189,7 +196,7 @@ def get_within_origin(session: requests.Session, url: str, *, timeout: float) ->
     :class:`ConfigError` naming it (the endpoint is configured wrong, or someone is steering it)."""
     current = url
     for _ in range(MAX_REDIRECTS + 1):
-        response = session.get(current, timeout=timeout, allow_redirects=False)
+        response = session.get(current, timeout=timeout, allow_redirects=False, stream=True)  # read_limited reads
         if not response.is_redirect:
             return response
         target = urljoin(current, response.headers.get("location", ""))
@@ -202,15 +209,38 @@ def get_within_origin(session: requests.Session, url: str, *, timeout: float) ->
     raise ConfigError(f"the WSDL or schema {shown(url)}: more than {MAX_REDIRECTS} redirects")
 
 
+def read_limited(response: requests.Response, max_bytes: int, *, where: str) -> bytes:
+    """A streamed body, refused once it passes ``max_bytes`` (the connector's ``limits.max_bytes``): a WSDL or schema
+    that never ends (or ``/dev/zero`` served) filled memory until the worker was killed."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(1 << 16):
+        size += len(chunk)
+        if size > max_bytes:
+            response.close()
+            raise ConfigError(f"{where} is larger than {max_bytes:,} bytes (limits.max_bytes): not read further")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def fetch_wsdl(source: str, *, session: requests.Session, timeout: float = 30.0, ttl: float = 3600.0,
-               cache_dir: str | None = None) -> bytes:
-    """The WSDL bytes from a path or URL, through the in-process (and optional file) cache."""
+               cache_dir: str | None = None, max_bytes: int = XmlLimits.max_bytes) -> bytes:
+    """The WSDL bytes from a path or URL, through the in-process (and optional file) cache; at most ``max_bytes``."""
     if not source.startswith(("http://", "https://")):
         path = Path(source[7:] if source.startswith("file://") else source)
+        chunks: list[bytes] = []
+        size = 0
         try:
-            return path.read_bytes()
+            with path.open("rb") as file:  # in chunks: read(max_bytes) alone set aside the whole limit at once
+                while chunk := file.read(1 << 16):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise ConfigError(f"the WSDL {path} is larger than {max_bytes:,} bytes (limits.max_bytes): "
+                                          "not read further")
+                    chunks.append(chunk)
         except OSError as exc:
             raise ConfigError(f"cannot read the WSDL {path}: {exc}") from None
+        return b"".join(chunks)
     now = time.monotonic()
     with _CACHE_LOCK:
         hit = _CACHE.get(source)
@@ -219,21 +249,23 @@ def fetch_wsdl(source: str, *, session: requests.Session, timeout: float = 30.0,
     disk = Path(cache_dir) / (hashlib.sha256(source.encode()).hexdigest()[:32] + ".wsdl") if cache_dir else None
     try:
         response = get_within_origin(session, source, timeout=timeout)
+        with closing(response):
+            if response.status_code in (401, 403):
+                from gateway.contract.errors import AuthenticationError
+
+                raise AuthenticationError(f"the WSDL {source.split('?')[0]} refused our credentials "
+                                          f"(HTTP {response.status_code})")
+            data = read_limited(response, max_bytes, where=f"the WSDL {shown(source)}")  # the body, streamed
     except requests.RequestException as exc:
         if disk is not None and disk.exists():
             return disk.read_bytes()
         where = shown(source)  # no query (a token may ride there), no user:password
         reason = _QUERY.sub("?…", str(exc))[:300]  # the library quotes the path with its query
         raise SourceUnavailableError(f"cannot fetch the WSDL {where}: {type(exc).__name__}: {reason}") from None
-    if response.status_code in (401, 403):
-        from gateway.contract.errors import AuthenticationError
-
-        raise AuthenticationError(f"the WSDL {source.split('?')[0]} refused our credentials (HTTP {response.status_code})")
-    if not response.ok or not response.content.strip():
+    if not response.ok or not data.strip():
         raise SourceUnavailableError(
-            f"the WSDL {source.split('?')[0]} answered HTTP {response.status_code} with {len(response.content)} bytes"
+            f"the WSDL {source.split('?')[0]} answered HTTP {response.status_code} with {len(data)} bytes"
         )
-    data = response.content
     with _CACHE_LOCK:
         _CACHE[source] = (now, data)
     if disk is not None:
@@ -248,7 +280,7 @@ def load_wsdl(source: str, *, session: requests.Session | None = None, limits: X
     """Read, check and model a WSDL; build the zeep client on the same bytes (no second download)."""
     limits = limits or XmlLimits()
     session = session or requests.Session()
-    data = fetch_wsdl(source, session=session, timeout=timeout, cache_dir=cache_dir)
+    data = fetch_wsdl(source, session=session, timeout=timeout, cache_dir=cache_dir, max_bytes=limits.max_bytes)
     remote = source.startswith(("http://", "https://"))
     location = source if remote else str(Path(source).resolve())
     documents = {location: data, source: data}
@@ -263,7 +295,8 @@ def load_wsdl(source: str, *, session: requests.Session | None = None, limits: X
             return local
         policy.check_remote(imported)
         try:
-            documents[imported] = fetch_wsdl(imported, session=session, timeout=timeout, cache_dir=cache_dir)
+            documents[imported] = fetch_wsdl(imported, session=session, timeout=timeout, cache_dir=cache_dir,
+                                             max_bytes=limits.max_bytes)
         except ConfigError as exc:
             raise ConfigError(f"the WSDL {source} imports {imported}, which cannot be read: {exc}") from None
         return documents[imported]
@@ -280,4 +313,5 @@ def load_wsdl(source: str, *, session: requests.Session | None = None, limits: X
     return LoadedWsdl(location, data, model, client, said)
 
 
-__all__ = ["STANDARD_SCHEMAS", "ImportPolicy", "LoadedWsdl", "bundled_schema", "fetch_wsdl", "load_wsdl", "zeep_settings"]
+__all__ = ["STANDARD_SCHEMAS", "ImportPolicy", "LoadedWsdl", "bundled_schema", "fetch_wsdl", "load_wsdl", "read_limited",
+           "zeep_settings"]

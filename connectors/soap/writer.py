@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from lxml import etree
@@ -45,6 +46,21 @@ _CHECKED: weakref.WeakKeyDictionary[SoapClient, set[int]] = weakref.WeakKeyDicti
 """The calls (by identity: a call's config lives as long as its connector) whose parameters were checked."""
 
 
+def template_text(value: Any) -> str:
+    """A record value as a template writes it, in XML Schema's lexical forms: true/false (``str(False)`` is "False",
+    which zeep's xsd:boolean sends as *true*), a decimal or a float in plain digits (``1e-05`` is no xsd:decimal),
+    whole floats without ``.0``."""
+    if value.__class__ is bool:
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return str(value)  # refused by the schema's own type check, named there
+        return str(int(value)) if value.is_integer() else format(Decimal(repr(value)), "f")
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
 def render_params(params: Mapping[str, Any], record: Mapping[str, Any], values: Mapping[str, Any],
                   where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -55,7 +71,7 @@ def render_params(params: Mapping[str, Any], record: Mapping[str, Any], values: 
             missing = [f for f in fields_of(template) if f not in values]
             if missing:
                 raise WriteRejectedError(f"{where}: the record has no field {missing[0]!r} needed by {template!r}")
-            out[name] = render_template(template, {k: str(v) for k, v in values.items()})
+            out[name] = render_template(template, {k: template_text(v) for k, v in values.items()})
         else:
             out[name] = template
     return out
@@ -69,7 +85,7 @@ def write_record(client: SoapClient, stream: str, config: WriteStreamConfig, rec
                                         "operation")
     where = f"{client.config.label} write {stream!r} key {key!r}"
     check_parameters(client, stream, operation, call)
-    values = {k: v for k, v in record.items() if isinstance(v, (str, int, float, bool))}
+    values = {k: v for k, v in record.items() if isinstance(v, (str, int, float, bool, Decimal))}
     values |= {"key": key, "idempotency_key": idempotency_key}
     # the YAML's {secret: NAME} references resolved before the record goes in: data is never taken for one
     params = render_params(client.secret_params.resolve(dict(call.params)), record, values, where)

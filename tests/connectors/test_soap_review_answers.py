@@ -1,0 +1,231 @@
+"""Answers real SOAP services give that the connector mishandled (an outside review; every case over a real HTTP
+server on 127.0.0.1, the connector built from its config as the sync builds it): an empty CDATA section failed
+the whole read, a boolean template value went out as true, a remote WSDL read local files and endless documents,
+and an envelope labelled text/html was refused (a write the server applied counted failed)."""
+
+from __future__ import annotations
+
+import http.server
+import re
+import socketserver
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from connectors.soap import SoapConnector, loader
+
+READ_WSDL = """<?xml version="1.0" encoding="utf-8"?>
+<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"
+  xmlns:s="http://www.w3.org/2001/XMLSchema" xmlns:tns="urn:demo" targetNamespace="urn:demo">
+ <wsdl:types>
+  <s:schema elementFormDefault="qualified" targetNamespace="urn:demo">
+   <s:element name="GetCases"><s:complexType><s:sequence>
+     <s:element minOccurs="0" name="since" type="s:string"/></s:sequence></s:complexType></s:element>
+   <s:element name="GetCasesResponse"><s:complexType><s:sequence>
+     <s:element minOccurs="0" name="GetCasesResult" type="tns:Result"/></s:sequence></s:complexType></s:element>
+   <s:complexType name="Result"><s:sequence>
+     <s:element name="Cases"><s:complexType><s:sequence>
+        <s:element name="Case" type="tns:Case" minOccurs="0" maxOccurs="unbounded"/></s:sequence></s:complexType></s:element>
+   </s:sequence></s:complexType>
+   <s:complexType name="Case"><s:sequence>
+     <s:element name="CaseNo" type="s:string"/>
+     <s:element name="Applicants"><s:complexType>
+        <s:choice minOccurs="0" maxOccurs="unbounded">
+          <s:element name="Person" type="tns:Party"/>
+          <s:element name="Company" type="tns:Party"/>
+        </s:choice></s:complexType></s:element>
+     <s:element name="Attachments"><s:complexType>
+        <s:sequence minOccurs="0" maxOccurs="unbounded">
+          <s:element name="Attachment" type="s:string"/>
+        </s:sequence></s:complexType></s:element>
+     <s:element name="Steps"><s:complexType><s:sequence>
+          <s:group ref="tns:StepGroup"/>
+        </s:sequence></s:complexType></s:element>
+   </s:sequence></s:complexType>
+   <s:group name="StepGroup"><s:sequence>
+      <s:element name="Step" type="s:string" maxOccurs="unbounded"/></s:sequence></s:group>
+   <s:complexType name="Party"><s:sequence><s:element name="Name" type="s:string"/></s:sequence></s:complexType>
+  </s:schema>
+ </wsdl:types>
+ <wsdl:message name="In"><wsdl:part name="parameters" element="tns:GetCases"/></wsdl:message>
+ <wsdl:message name="Out"><wsdl:part name="parameters" element="tns:GetCasesResponse"/></wsdl:message>
+ <wsdl:portType name="P"><wsdl:operation name="GetCases"><wsdl:input message="tns:In"/><wsdl:output message="tns:Out"/></wsdl:operation></wsdl:portType>
+ <wsdl:binding name="B" type="tns:P"><soap:binding transport="http://schemas.xmlsoap.org/soap/http"/>
+  <wsdl:operation name="GetCases"><soap:operation soapAction="urn:demo/GetCases" style="document"/>
+   <wsdl:input><soap:body use="literal"/></wsdl:input><wsdl:output><soap:body use="literal"/></wsdl:output></wsdl:operation></wsdl:binding>
+ <wsdl:service name="S"><wsdl:port name="SP" binding="tns:B"><soap:address location="http://example.invalid/svc.asmx"/></wsdl:port></wsdl:service>
+</wsdl:definitions>"""
+
+WRITE_WSDL = """<?xml version="1.0" encoding="utf-8"?>
+<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"
+  xmlns:s="http://www.w3.org/2001/XMLSchema" xmlns:tns="urn:demo" targetNamespace="urn:demo">
+ <wsdl:types>
+  <s:schema elementFormDefault="qualified" targetNamespace="urn:demo">
+   <s:element name="SubmitCase"><s:complexType><s:sequence>
+     <s:element name="caseNo" type="s:string"/>
+     <s:element name="urgent" type="s:boolean"/>
+     <s:element name="amount" type="s:decimal"/>
+     <s:element name="remark" type="s:string" minOccurs="0"/>
+   </s:sequence></s:complexType></s:element>
+   <s:element name="SubmitCaseResponse"><s:complexType><s:sequence>
+     <s:element name="SubmitCaseResult" type="s:string"/></s:sequence></s:complexType></s:element>
+  </s:schema>
+ </wsdl:types>
+ <wsdl:message name="In"><wsdl:part name="parameters" element="tns:SubmitCase"/></wsdl:message>
+ <wsdl:message name="Out"><wsdl:part name="parameters" element="tns:SubmitCaseResponse"/></wsdl:message>
+ <wsdl:portType name="P"><wsdl:operation name="SubmitCase"><wsdl:input message="tns:In"/><wsdl:output message="tns:Out"/></wsdl:operation></wsdl:portType>
+ <wsdl:binding name="B" type="tns:P"><soap:binding transport="http://schemas.xmlsoap.org/soap/http"/>
+  <wsdl:operation name="SubmitCase"><soap:operation soapAction="urn:demo/SubmitCase" style="document"/>
+   <wsdl:input><soap:body use="literal"/></wsdl:input><wsdl:output><soap:body use="literal"/></wsdl:output></wsdl:operation></wsdl:binding>
+ <wsdl:service name="S"><wsdl:port name="SP" binding="tns:B"><soap:address location="http://example.invalid/svc.asmx"/></wsdl:port></wsdl:service>
+</wsdl:definitions>"""
+
+
+class _Site:
+    """A WSDL on GET, canned answers on POST (the requests kept), on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.wsdl: bytes | Any = b""
+        self.answer: tuple[int, dict[str, str], bytes] = (200, {}, b"")
+        self.requests: list[bytes] = []
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                body = site.wsdl(self) if callable(site.wsdl) else site.wsdl
+                if body is None:
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:  # noqa: N802
+                site.requests.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                status, headers, body = site.answer
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def connector(self, **config: Any) -> SoapConnector:
+        loader._CACHE.clear()  # noqa: SLF001 - each test its own WSDL at a reused address
+        base = {"kind": "soap", "name": "demo", "wsdl": self.base + "/svc.asmx?wsdl", "base_url": self.base,
+                "retry": {"max_attempts": 2, "backoff_seconds": 0, "jitter": False}}
+        return SoapConnector({**base, **config}, secrets={}, sleep=lambda s: None)
+
+
+@pytest.fixture
+def site() -> Iterator[_Site]:
+    made = _Site()
+    yield made
+    made.server.shutdown()
+    made.server.server_close()
+
+
+def _envelope(body: str) -> bytes:
+    return ('<?xml version="1.0" encoding="utf-8"?><soap:Envelope '
+            'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>' + body +
+            "</soap:Body></soap:Envelope>").encode()
+
+
+CASES = {"cases": {"operation": "GetCases", "primary_key": "CaseNo",
+                    "result_path": "GetCasesResponse.GetCasesResult.Cases.Case"}}
+
+
+def _cases(*records: str) -> bytes:
+    return _envelope('<GetCasesResponse xmlns="urn:demo"><GetCasesResult><Cases>' + "".join(records)
+                     + "</Cases></GetCasesResult></GetCasesResponse>")
+
+
+def _read(connector: SoapConnector) -> list[dict[str, Any]]:
+    return [r.payload for page in connector.read("cases", mode="full_refresh") for r in page.records]
+
+
+def test_an_empty_cdata_section_is_an_empty_value_not_a_failed_read(site: _Site) -> None:
+    """<Remark><![CDATA[]]></Remark> has the text "" (not None): its first character was read, and the IndexError
+    failed every run while the record stayed in the window."""
+    site.wsdl = READ_WSDL.encode()
+    site.answer = (200, {"Content-Type": "text/xml; charset=utf-8"}, _cases(
+        "<Case><CaseNo>A1</CaseNo><Attachments><Attachment><![CDATA[]]></Attachment></Attachments></Case>"))
+    assert _read(site.connector(streams=CASES)) == [{"CaseNo": "A1", "Attachments": {"Attachment": ""}}]
+
+
+def test_an_envelope_labelled_text_html_is_read_as_the_envelope_it_is(site: _Site) -> None:
+    site.wsdl = READ_WSDL.encode()
+    site.answer = (200, {"Content-Type": "text/html; charset=utf-8"}, _cases("<Case><CaseNo>A1</CaseNo></Case>"))
+    assert _read(site.connector(streams=CASES)) == [{"CaseNo": "A1"}]
+    site.answer = (200, {"Content-Type": "text/html"}, b"<html><head><title>502</title></head><body>x</body></html>")
+    with pytest.raises(Exception, match="instead of a SOAP envelope"):  # a page is still no answer
+        _read(site.connector(streams=CASES))
+
+
+@pytest.mark.parametrize(("record", "sent"), [
+    ({"urgent": False, "amount": 0.00001}, [("urgent", "false"), ("amount", "0.00001")]),
+    ({"urgent": True, "amount": Decimal("1234.50")}, [("urgent", "true"), ("amount", "1234.50")]),
+    ({"urgent": False, "amount": 12.0}, [("urgent", "false"), ("amount", "12")]),
+])
+def test_template_values_go_out_in_xml_schemas_forms(site: _Site, record: dict[str, Any],
+                                                     sent: list[tuple[str, str]]) -> None:
+    """str(False) is "False", which zeep's xsd:boolean sends as true: "not urgent" was written as urgent; a Decimal
+    was "no field"; 1e-05 is no xsd:decimal."""
+    site.wsdl = WRITE_WSDL.encode()
+    site.answer = (200, {"Content-Type": "text/xml; charset=utf-8"}, _envelope(
+        '<SubmitCaseResponse xmlns="urn:demo"><SubmitCaseResult>OK</SubmitCaseResult></SubmitCaseResponse>'))
+    connector = site.connector(check={"call": {"operation": "SubmitCase"}}, write={"cases": {"upsert": {
+        "operation": "SubmitCase", "params": {"caseNo": "{key}", "urgent": "{urgent}", "amount": "{amount}"}}}})
+    assert connector.write("cases", record, key="C1", idempotency_key="C1:1").status == "applied"
+    assert re.findall(r"<(?:\w+:)?(urgent|amount)>([^<]*)<", site.requests[-1].decode()) == sent
+
+
+def test_a_wsdl_from_the_service_never_reads_a_file_on_this_machine(site: _Site, tmp_path) -> None:
+    local = tmp_path / "local-only.xsd"
+    local.write_text('<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:local">'
+                     '<xs:element name="LOCAL_MARKER" type="xs:string"/></xs:schema>', encoding="utf-8")
+    site.wsdl = READ_WSDL.replace(
+        '<s:schema elementFormDefault="qualified" targetNamespace="urn:demo">',
+        '<s:schema elementFormDefault="qualified" targetNamespace="urn:demo">'
+        f'<s:import namespace="urn:local" schemaLocation="{local.as_uri()}"/>').encode()
+    check = site.connector(streams=CASES).check()
+    assert not check.ok and "a file on this machine" in check.message and "schema_locations" in check.message
+
+
+def test_a_wsdl_that_never_ends_is_refused_at_the_size_limit(site: _Site) -> None:
+    """Streamed without end, it filled memory until the worker was killed (limits.max_bytes did not apply)."""
+    def endless(handler: http.server.BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/xml")
+        handler.end_headers()
+        try:
+            handler.wfile.write(b'<?xml version="1.0"?><wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/">')
+            chunk = b"<!-- " + b"x" * 65536 + b" -->"
+            for _ in range(10_000):
+                handler.wfile.write(chunk)
+        except OSError:
+            pass  # the connector stopped reading
+        return None
+
+    site.wsdl = endless
+    started = time.monotonic()
+    check = site.connector(streams=CASES, limits={"max_bytes": 1 << 20}).check()
+    assert not check.ok and "larger than 1,048,576 bytes" in check.message, check.message
+    assert time.monotonic() - started < 120
