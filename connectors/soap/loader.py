@@ -224,7 +224,7 @@ def read_limited(response: requests.Response, max_bytes: int, *, where: str) -> 
 
 
 def fetch_wsdl(source: str, *, session: requests.Session, timeout: float = 30.0, ttl: float = 3600.0,
-               cache_dir: str | None = None, max_bytes: int = XmlLimits.max_bytes) -> bytes:
+               cache_dir: str | None = None, max_bytes: int = XmlLimits().max_bytes) -> bytes:
     """The WSDL bytes from a path or URL, through the in-process (and optional file) cache; at most ``max_bytes``."""
     if not source.startswith(("http://", "https://")):
         path = Path(source[7:] if source.startswith("file://") else source)

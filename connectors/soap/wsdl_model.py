@@ -265,16 +265,19 @@ class WsdlModel:
             if ref is not None and ref.namespace == XSD and ref.localname == "schema":
                 out.append(Field("schema", "xs:schema", 1, 1, XSD))
                 continue
+            repeats = _repeated_by_group(node, complex_type)
             if ref is not None:
                 target = self.elements.get(ref)
                 if target is not None:
-                    out.append(self._field(target, ref.namespace, depth - 1, node))
+                    out.append(self._field(target, ref.namespace, depth - 1, node, repeats=repeats))
                 continue
-            out.append(self._field(node, namespace, depth - 1))
+            out.append(self._field(node, namespace, depth - 1, repeats=repeats))
         return out
 
     def _field(self, node: etree._Element, namespace: str | None, depth: int,
-               occurs_from: etree._Element | None = None) -> Field:
+               occurs_from: etree._Element | None = None, *, repeats: bool = False) -> Field:
+        """``repeats``: a sequence or choice around the element repeats — the element may come many times, whatever
+        its own maxOccurs says."""
         occurs = occurs_from if occurs_from is not None else node
         type_ref = _q(node, node.get("type"))
         children: list[Field] = []
@@ -287,7 +290,7 @@ class WsdlModel:
         qualified = self.qualified.get(namespace or "", False)
         return Field(
             node.get("name", "?"), type_name, _occurs(occurs.get("minOccurs"), 1) or 0,
-            _occurs(occurs.get("maxOccurs"), 1), namespace if qualified else None,
+            None if repeats else _occurs(occurs.get("maxOccurs"), 1), namespace if qualified else None,
             () if dataset else tuple(children), dataset,
         )
 
@@ -298,6 +301,22 @@ class WsdlModel:
 
 def _nearest_complex_type(node: etree._Element) -> etree._Element | None:
     return next(node.iterancestors(f"{{{XSD}}}complexType"), None)
+
+
+def _repeated_by_group(node: etree._Element, complex_type: etree._Element) -> bool:
+    """Whether a sequence or choice between the element and its type repeats (``<xs:choice maxOccurs="unbounded">``,
+    how JAXB and .NET write a list of mixed items): then each of its elements may come many times — read by its own
+    maxOccurs alone, one item was a dict and two a list, the same field changing type with its count."""
+    for ancestor in node.iterancestors():
+        if ancestor is complex_type:
+            return False
+        if ancestor.tag in (f"{{{XSD}}}sequence", f"{{{XSD}}}choice"):
+            try:
+                if _occurs(ancestor.get("maxOccurs"), 1) != 1:
+                    return True
+            except ValueError:  # a maxOccurs that is no number: as written, the group is read once
+                continue
+    return False
 
 
 def _occurs(value: str | None, default: int) -> int | None:

@@ -167,7 +167,8 @@ def test_an_empty_cdata_section_is_an_empty_value_not_a_failed_read(site: _Site)
     site.wsdl = READ_WSDL.encode()
     site.answer = (200, {"Content-Type": "text/xml; charset=utf-8"}, _cases(
         "<Case><CaseNo>A1</CaseNo><Attachments><Attachment><![CDATA[]]></Attachment></Attachments></Case>"))
-    assert _read(site.connector(streams=CASES)) == [{"CaseNo": "A1", "Attachments": {"Attachment": ""}}]
+    # (Attachment sits in an <s:choice maxOccurs="unbounded">: a list, as the WSDL says)
+    assert _read(site.connector(streams=CASES)) == [{"CaseNo": "A1", "Attachments": {"Attachment": [""]}}]
 
 
 def test_an_envelope_labelled_text_html_is_read_as_the_envelope_it_is(site: _Site) -> None:
@@ -229,3 +230,15 @@ def test_a_wsdl_that_never_ends_is_refused_at_the_size_limit(site: _Site) -> Non
     check = site.connector(streams=CASES, limits={"max_bytes": 1 << 20}).check()
     assert not check.ok and "larger than 1,048,576 bytes" in check.message, check.message
     assert time.monotonic() - started < 120
+
+
+def test_elements_of_a_repeating_choice_are_lists_whatever_their_count(site: _Site) -> None:
+    """<s:choice maxOccurs="unbounded"> (JAXB's and .NET's list of mixed items): its elements' own maxOccurs is 1, so
+    one attachment was a dict entry and two a list — the same field changing type with its count."""
+    site.wsdl = READ_WSDL.encode()
+    site.answer = (200, {"Content-Type": "text/xml; charset=utf-8"}, _cases(
+        "<Case><CaseNo>A1</CaseNo><Attachments><Attachment>a.pdf</Attachment></Attachments></Case>",
+        "<Case><CaseNo>A2</CaseNo><Attachments><Attachment>b.pdf</Attachment><Attachment>c.pdf</Attachment>"
+        "</Attachments></Case>"))
+    assert [r["Attachments"] for r in _read(site.connector(streams=CASES))] == [
+        {"Attachment": ["a.pdf"]}, {"Attachment": ["b.pdf", "c.pdf"]}]
