@@ -9,7 +9,8 @@ connection refused / timeout, 429/502/503/504   retried by the shared transport,
 401 / 403                                       :class:`AuthenticationError`
 SOAP Fault                                      by the fault rules (:mod:`connectors.soap.faults`); ``retry``
                                                 faults are retried here with the same backoff policy
-HTTP 500 without a Fault (an IIS error page)    retried, then :class:`RetriableSyncError` naming the page title
+HTTP 500 without a Fault (an IIS error page,    retried, then :class:`RetriableSyncError` naming the page title
+or a server's plain-text error)                 or showing the first bytes
 HTTP 2xx with an HTML page (a proxy's page),    retried like a 503, then :class:`RetriableSyncError` saying what
 when reading                                    arrived (first bytes, digit runs masked)
 truncated XML                                   retried, then :class:`RetriableSyncError` ("truncated")
@@ -444,7 +445,10 @@ class SoapClient:
         except FatalSyncError as exc:
             if "truncated" in str(exc):
                 raise _TryAgain(RetriableSyncError(str(exc))) from None
-            raise
+            if status >= 500:  # a server error's own text (a stack trace, "system busy"): retried, as a page is
+                raise _TryAgain(RetriableSyncError(f"{where}: HTTP {status} with a body that is no SOAP envelope; "
+                                                   f"first bytes {first_bytes(content)}")) from None
+            raise FatalSyncError(f"{exc}; first bytes {first_bytes(content)}") from None
         body = soap_body(root, where=where)
         fault = read_fault(body)
         if fault is not None:

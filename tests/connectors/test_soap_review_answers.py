@@ -242,3 +242,18 @@ def test_elements_of_a_repeating_choice_are_lists_whatever_their_count(site: _Si
         "</Attachments></Case>"))
     assert [r["Attachments"] for r in _read(site.connector(streams=CASES))] == [
         {"Attachment": ["a.pdf"]}, {"Attachment": ["b.pdf", "c.pdf"]}]
+
+
+def test_a_server_error_in_plain_text_is_retried_and_shown(site: _Site) -> None:
+    """An HTTP 500 whose body is a server's own text was fatal at once ("not well-formed XML"), never retried as a
+    500 without a Fault is, and the message never showed what arrived."""
+    from gateway.contract.errors import FatalSyncError, RetriableSyncError
+
+    site.wsdl = READ_WSDL.encode()
+    site.answer = (500, {"Content-Type": "text/plain"}, b"Internal Server Error: system busy")
+    with pytest.raises(RetriableSyncError, match="HTTP 500 with a body that is no SOAP envelope.*system busy"):
+        _read(site.connector(streams=CASES))
+    assert len(site.requests) == 2  # retried (max_attempts 2)
+    site.answer = (200, {"Content-Type": "application/json"}, b'{"code":500,"msg":"system busy"}')
+    with pytest.raises(FatalSyncError, match="first bytes .*system busy"):
+        _read(site.connector(streams=CASES))
