@@ -18,11 +18,26 @@ import pytest
 
 from connectors.soap import SoapConnector, loader
 
-READ_WSDL = """<?xml version="1.0" encoding="utf-8"?>
+
+def _wsdl(schema: str, op: str) -> str:
+    """A document/literal WSDL of one operation ``op`` (elements ``op`` and ``opResponse`` in ``schema``)."""
+    return f"""<?xml version="1.0" encoding="utf-8"?>
 <wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"
   xmlns:s="http://www.w3.org/2001/XMLSchema" xmlns:tns="urn:demo" targetNamespace="urn:demo">
  <wsdl:types>
-  <s:schema elementFormDefault="qualified" targetNamespace="urn:demo">
+{schema}
+ </wsdl:types>
+ <wsdl:message name="In"><wsdl:part name="parameters" element="tns:{op}"/></wsdl:message>
+ <wsdl:message name="Out"><wsdl:part name="parameters" element="tns:{op}Response"/></wsdl:message>
+ <wsdl:portType name="P"><wsdl:operation name="{op}"><wsdl:input message="tns:In"/><wsdl:output message="tns:Out"/></wsdl:operation></wsdl:portType>
+ <wsdl:binding name="B" type="tns:P"><soap:binding transport="http://schemas.xmlsoap.org/soap/http"/>
+  <wsdl:operation name="{op}"><soap:operation soapAction="urn:demo/{op}" style="document"/>
+   <wsdl:input><soap:body use="literal"/></wsdl:input><wsdl:output><soap:body use="literal"/></wsdl:output></wsdl:operation></wsdl:binding>
+ <wsdl:service name="S"><wsdl:port name="SP" binding="tns:B"><soap:address location="http://example.invalid/svc.asmx"/></wsdl:port></wsdl:service>
+</wsdl:definitions>"""
+
+
+READ_WSDL = _wsdl("""  <s:schema elementFormDefault="qualified" targetNamespace="urn:demo">
    <s:element name="GetCases"><s:complexType><s:sequence>
      <s:element minOccurs="0" name="since" type="s:string"/></s:sequence></s:complexType></s:element>
    <s:element name="GetCasesResponse"><s:complexType><s:sequence>
@@ -49,22 +64,9 @@ READ_WSDL = """<?xml version="1.0" encoding="utf-8"?>
    <s:group name="StepGroup"><s:sequence>
       <s:element name="Step" type="s:string" maxOccurs="unbounded"/></s:sequence></s:group>
    <s:complexType name="Party"><s:sequence><s:element name="Name" type="s:string"/></s:sequence></s:complexType>
-  </s:schema>
- </wsdl:types>
- <wsdl:message name="In"><wsdl:part name="parameters" element="tns:GetCases"/></wsdl:message>
- <wsdl:message name="Out"><wsdl:part name="parameters" element="tns:GetCasesResponse"/></wsdl:message>
- <wsdl:portType name="P"><wsdl:operation name="GetCases"><wsdl:input message="tns:In"/><wsdl:output message="tns:Out"/></wsdl:operation></wsdl:portType>
- <wsdl:binding name="B" type="tns:P"><soap:binding transport="http://schemas.xmlsoap.org/soap/http"/>
-  <wsdl:operation name="GetCases"><soap:operation soapAction="urn:demo/GetCases" style="document"/>
-   <wsdl:input><soap:body use="literal"/></wsdl:input><wsdl:output><soap:body use="literal"/></wsdl:output></wsdl:operation></wsdl:binding>
- <wsdl:service name="S"><wsdl:port name="SP" binding="tns:B"><soap:address location="http://example.invalid/svc.asmx"/></wsdl:port></wsdl:service>
-</wsdl:definitions>"""
+  </s:schema>""", "GetCases")
 
-WRITE_WSDL = """<?xml version="1.0" encoding="utf-8"?>
-<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"
-  xmlns:s="http://www.w3.org/2001/XMLSchema" xmlns:tns="urn:demo" targetNamespace="urn:demo">
- <wsdl:types>
-  <s:schema elementFormDefault="qualified" targetNamespace="urn:demo">
+WRITE_WSDL = _wsdl("""  <s:schema elementFormDefault="qualified" targetNamespace="urn:demo">
    <s:element name="SubmitCase"><s:complexType><s:sequence>
      <s:element name="caseNo" type="s:string"/>
      <s:element name="urgent" type="s:boolean"/>
@@ -73,16 +75,7 @@ WRITE_WSDL = """<?xml version="1.0" encoding="utf-8"?>
    </s:sequence></s:complexType></s:element>
    <s:element name="SubmitCaseResponse"><s:complexType><s:sequence>
      <s:element name="SubmitCaseResult" type="s:string"/></s:sequence></s:complexType></s:element>
-  </s:schema>
- </wsdl:types>
- <wsdl:message name="In"><wsdl:part name="parameters" element="tns:SubmitCase"/></wsdl:message>
- <wsdl:message name="Out"><wsdl:part name="parameters" element="tns:SubmitCaseResponse"/></wsdl:message>
- <wsdl:portType name="P"><wsdl:operation name="SubmitCase"><wsdl:input message="tns:In"/><wsdl:output message="tns:Out"/></wsdl:operation></wsdl:portType>
- <wsdl:binding name="B" type="tns:P"><soap:binding transport="http://schemas.xmlsoap.org/soap/http"/>
-  <wsdl:operation name="SubmitCase"><soap:operation soapAction="urn:demo/SubmitCase" style="document"/>
-   <wsdl:input><soap:body use="literal"/></wsdl:input><wsdl:output><soap:body use="literal"/></wsdl:output></wsdl:operation></wsdl:binding>
- <wsdl:service name="S"><wsdl:port name="SP" binding="tns:B"><soap:address location="http://example.invalid/svc.asmx"/></wsdl:port></wsdl:service>
-</wsdl:definitions>"""
+  </s:schema>""", "SubmitCase")
 
 
 class _Site:
