@@ -32,7 +32,7 @@ from gateway.sharing.access.audit import AuditWriter
 from gateway.sharing.access.clients import ClientStore
 from gateway.sharing.access.policy import Policy, PolicyRule
 from gateway.sharing.access.ratelimit import RateLimit
-from gateway.sharing.access.shared_ratelimit import make_rate_limiter
+from gateway.sharing.access.shared_ratelimit import DEFAULT_PREFIX, DEFAULT_TIMEOUT, make_rate_limiter
 from gateway.sharing.access.tokens import ConsentTokens
 from gateway.store.retention import parse_retention
 from gateway.store.sealing import require_ledger_keys
@@ -61,9 +61,9 @@ class GatewaySettings(BaseModel):
     """While the shared store is unreachable each process admits ``rate / rate_limit_processes``; unset: as
     many processes as were last seen using the store (remembered in the ledger for a process started during an
     outage)."""
-    rate_limit_prefix: str = Field(default="tongban:ratelimit:", min_length=1, max_length=200)
+    rate_limit_prefix: str = Field(default=DEFAULT_PREFIX, min_length=1, max_length=200)
     """The prefix of the keys in the shared store: one per deployment when two share a Redis database."""
-    rate_limit_timeout: float = Field(default=0.25, gt=0, le=10)
+    rate_limit_timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0, le=10)
     """Seconds a request waits for the shared store before deciding in this process (and the store is treated as
     down until the next attempt, ``retry_interval`` later)."""
     audit_hash: Literal["sha256", "sm3"] = "sha256"

@@ -66,6 +66,9 @@ DEFAULT_PREFIX = "tongban:ratelimit:"
 """Where the buckets and the process set live in Redis (``rate_limit_prefix``: one per deployment sharing a
 database)."""
 
+DEFAULT_TIMEOUT = 0.25
+"""Seconds a request waits for the store before deciding in this process (``rate_limit_timeout``)."""
+
 PROCESSES_MARK = "rate_limit.processes"
 """The ledger mark remembering how many processes were last seen sharing the store."""
 
@@ -145,7 +148,7 @@ class RedisRateLimiter:
 
     def __init__(self, url: str, *, default_rate: float = 50.0, burst_seconds: float = 1.0,
                  prefix: str = DEFAULT_PREFIX, password: str | None = None, processes: int | None = None,
-                 timeout: float = 0.25, retry_interval: float = 5.0, heartbeat: float = 5.0,
+                 timeout: float = DEFAULT_TIMEOUT, retry_interval: float = 5.0, heartbeat: float = 5.0,
                  reports: LimiterReports | None = None) -> None:
         import redis
         from redis.backoff import NoBackoff
