@@ -160,12 +160,14 @@ _FALSE_TEXTS = frozenset({"0", "false", "False", "FALSE"})
 def _matches(value: Any, regex: re.Pattern[str]) -> bool:
     """``matches``: a value that has no text (an object, a list, true/false) matches no pattern — its Python repr
     is no text a system sent."""
-    if value is None or value.__class__ is not str:
+    if value is None:
+        return False
+    if value.__class__ is not str:
         try:
-            value = _as_text(value) if value is not None else None
+            value = _as_text(value)
         except TextRefused:
             return False
-    return value is not None and regex.search(value) is not None
+    return regex.search(value) is not None
 
 
 def _text_step(value: Any) -> str:
