@@ -27,7 +27,7 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -212,15 +212,19 @@ def get_within_origin(session: requests.Session, url: str, *, timeout: float) ->
 def read_limited(response: requests.Response, max_bytes: int, *, where: str) -> bytes:
     """A streamed body, refused once it passes ``max_bytes`` (the connector's ``limits.max_bytes``): a WSDL or schema
     that never ends (or ``/dev/zero`` served) filled memory until the worker was killed."""
-    chunks: list[bytes] = []
+    return _joined_within(response.iter_content(1 << 16), max_bytes, where=where)
+
+
+def _joined_within(chunks: Iterable[bytes], max_bytes: int, *, where: str) -> bytes:
+    """The chunks joined, refused once they pass ``max_bytes`` (the caller closes what it read them from)."""
+    kept: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(1 << 16):
+    for chunk in chunks:
         size += len(chunk)
         if size > max_bytes:
-            response.close()
             raise ConfigError(f"{where} is larger than {max_bytes:,} bytes (limits.max_bytes): not read further")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        kept.append(chunk)
+    return b"".join(kept)
 
 
 def fetch_wsdl(source: str, *, session: requests.Session, timeout: float = 30.0, ttl: float = 3600.0,
@@ -228,19 +232,11 @@ def fetch_wsdl(source: str, *, session: requests.Session, timeout: float = 30.0,
     """The WSDL bytes from a path or URL, through the in-process (and optional file) cache; at most ``max_bytes``."""
     if not source.startswith(("http://", "https://")):
         path = Path(source[7:] if source.startswith("file://") else source)
-        chunks: list[bytes] = []
-        size = 0
         try:
             with path.open("rb") as file:  # in chunks: read(max_bytes) alone set aside the whole limit at once
-                while chunk := file.read(1 << 16):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise ConfigError(f"the WSDL {path} is larger than {max_bytes:,} bytes (limits.max_bytes): "
-                                          "not read further")
-                    chunks.append(chunk)
+                return _joined_within(iter(lambda: file.read(1 << 16), b""), max_bytes, where=f"the WSDL {path}")
         except OSError as exc:
             raise ConfigError(f"cannot read the WSDL {path}: {exc}") from None
-        return b"".join(chunks)
     now = time.monotonic()
     with _CACHE_LOCK:
         hit = _CACHE.get(source)
