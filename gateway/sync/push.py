@@ -344,10 +344,9 @@ def _hold(engine: Any, row: dict[str, Any], why: str, moment: datetime, report: 
     again before :data:`HOLD_FOR`: held rows are the oldest of the queue, and left due they filled every batch and
     stopped everything behind them; due again, they make the next push read the target again. A row the target
     failed on, held when it was the drain's probe, keeps its back-off (a minute brought it back on every push)."""
-    due = row.get("next_attempt_at")
     with engine.begin() as conn:
         if outbox.schedule_retry(conn, row["id"], attempts=row["attempts"], error=why,
-                                 next_attempt_at=max(moment + HOLD_FOR, due) if due is not None else moment + HOLD_FOR):
+                                 next_attempt_at=max(moment + HOLD_FOR, row["next_attempt_at"])):
             report.held += 1
 
 
