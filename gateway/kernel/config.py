@@ -110,7 +110,9 @@ class PushConfig(BaseModel):
     """Read the system's own changes (an incremental sync of it) before sending it anything. For a system whose
     write replaces the whole record (a PUT of the case): a step its clerk recorded after Tongban's last read is in
     no version Tongban holds, and the push would erase it there. Read first, the step is merged into the case and
-    the push sends it back with the rest. A drain that cannot read first (the system's sync is running, or the
+    the push sends it back with the rest; and the body is written over the system's own record as last read
+    (:func:`gateway.sync.push.written_over`), so what no mapping writes (a second 权利人) is not erased either. A
+    drain that cannot read first (the system's sync is running, or the
     read fails) sends only the cases the system does not hold yet; a case whose record there the read could not
     take (an open dead letter) waits until it is read."""
 

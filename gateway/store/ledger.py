@@ -366,6 +366,21 @@ def source_payloads(conn: Connection, system: str, source_ids: Sequence[str], pi
                                   .where(s.system == system, s.source_id.in_(list(source_ids))))}
 
 
+def last_read_records(conn: Connection, system: str, case_nos: Sequence[str], pii: Any = None) -> dict[str, Any]:
+    """``case_no → the raw payload of system's own record of the case`` as the sync last read it (opened with
+    ``pii`` when sealed), for the cases it holds a live record of: the record a push to a system whose write
+    replaces it is written over. Two records of one case (a system that re-keyed it): the newest."""
+    s = source_records.c
+    load = dictionary_loader(conn)
+    newest: dict[str, Any] = {}
+    for chunk in _chunks(list(case_nos)):
+        for r in conn.execute(select(s.case_no, s.raw, s.payload)
+                              .where(s.system == system, s.case_no.in_(list(chunk)), s.deleted.is_(False))
+                              .order_by(s.cursor.asc().nulls_first(), s.updated_at)):
+            newest[r.case_no] = r  # the last one seen, in cursor order, is the newest
+    return {case_no: loads(payloads.unpack(r.payload, r.raw, pii, load)) for case_no, r in newest.items()}
+
+
 def insert_cases(conn: Connection, rows: list[dict[str, Any]]) -> None:
     bulk_write(conn, cases, rows)
 

@@ -216,6 +216,8 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
                 report.superseded += outbox.supersede(conn, stale_ids)
             current = outbox.current_cases(conn, list(newest))
             held_back = _held_back(conn, target, list(newest), unread) if system.push.read_first else {}
+            last_read = (ledger.last_read_records(conn, target, list(newest), runtime.pii)
+                         if system.push.read_first else {})
         for case_no, row in newest.items():
             if case_no in held_back and row["operation"] != "delete":
                 # a delete (the case withdrawn, or moved away) replaces nothing the department recorded worth keeping
@@ -235,6 +237,8 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
                     applicant = canonical["applicant"]
                     applicant["id_number"] = runtime.pii.open(applicant.get("id_number"))
                 body = mapper.outbound(canonical, version=row["version"], operation=row["operation"])
+                if case_no in last_read and row["operation"] != "delete":
+                    body = written_over(last_read[case_no], body)
             except OutboundRejected as exc:  # the mapping's own field and rule (mapping.code_table, ...)
                 report.dead += _dead(engine, target, system.push.stream, row, str(exc), exc.field_issues(ref))
                 continue
@@ -289,6 +293,26 @@ def _drain(runtime: Runtime, target: str, connector: Connector, report: TargetRe
                 report.duplicates += 1
             else:
                 report.delivered += 1
+
+
+def written_over(record: Any, body: Any) -> Any:
+    """``body`` (what the outbound mapping wrote) written over ``record`` (the target's own copy, as last read).
+
+    For a target whose write replaces the whole record (``push.read_first``): what the mapping does not write —
+    a second 权利人 where the canonical case holds one applicant, a field of the system's newer version — is sent
+    back as the system holds it instead of being erased by the PUT. Objects merge key by key (a key the mapping
+    writes, null included, is the mapping's); lists merge element by element by position, and elements the
+    record holds beyond the mapped list are kept (the mapping's list is the case's part of the system's); any
+    other value is the mapping's."""
+    if isinstance(record, dict) and isinstance(body, dict):
+        merged = dict(record)
+        for key, value in body.items():
+            merged[key] = written_over(record[key], value) if key in record else value
+        return merged
+    if isinstance(record, list) and isinstance(body, list):
+        return [written_over(record[i], value) if i < len(record) else value
+                for i, value in enumerate(body)] + record[len(body):]
+    return body
 
 
 def _read_first(runtime: Runtime, target: str, connector: Connector, report: TargetReport,

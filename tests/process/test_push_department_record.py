@@ -70,4 +70,32 @@ def test_a_push_to_the_estate_registry_keeps_the_steps_its_clerks_recorded(make_
     assert [(h["hjmc"], h["dz"]) for h in after.get("hj") or []] == [(h["hjmc"], h["dz"]) for h in steps]  # … kept
 
 
+def test_a_push_to_the_estate_registry_keeps_its_second_holder(make_world) -> None:
+    """A registry record with two 权利人 (joint owners): the canonical case holds one applicant, and the push of a
+    version Tongban wrote sent a ``qlr`` of one — the registry's PUT dropped the second owner. The body is written
+    over the registry's own record as last read (``push.read_first``): what the mapping does not write stays."""
+    world = make_world(civil=0, estate=60)
+    sync(world, "jn_estate")
+    record = next(r for r in world.source_records("jn_estate").values()
+                  if len(r.get("qlr") or []) == 2 and r.get("czlx") != "D" and not r.get("bjjg"))
+    case_no = record["bjbh"]
+    _tongban_writes(world, case_no, "jn_estate", handler="窗口张敏")
+    deliver(world)
+    after = _estate_record(world, case_no)
+    assert after.get("slry") == "窗口张敏"  # the write was applied …
+    assert len(after.get("qlr") or []) == 2, after.get("qlr")
+    assert after["qlr"][1] == record["qlr"][1]  # … and the second owner is there as the registry held it
+    assert after["qlr"][0]["zjhm"] == record["qlr"][0]["zjhm"]
+
+
+def test_a_case_the_target_never_held_is_sent_as_mapped(make_world) -> None:
+    """No copy of the target's to write over (a front-desk case handed to the registry): the body as mapped."""
+    world = make_world(civil=0, estate=0)
+    made = frontdesk(world, dept_code=ESTATE_DEPT, pending=False, office=OFFICE)
+    sync(world, "sd_hall")
+    deliver(world)
+    after = _estate_record(world, made["case_no"])
+    assert len(after.get("qlr") or []) == 1
+
+
 pytestmark = pytest.mark.timeout(600)
