@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -61,21 +61,8 @@ def _bursts(rows: list[Any], rules: MisuseRules) -> set[str]:
     return out
 
 
-def detect_misuse(engine: Engine, rules: MisuseRules, *, since: datetime | None = None,
-                  stored_since: datetime | None = None) -> MisuseReport:
-    """Examine the device ratings (rated since ``since``; or, with ``stored_since``, from the day before the
-    earliest rating stored since then — what a scheduled run needs, since ratings arrive late), write each one's
-    flags and open a misuse alert per (device, day) group found. Only a run over everything resolves the
-    alerts of groups no longer found."""
-    with engine.connect() as conn:
-        if stored_since is not None:
-            earliest = store.earliest_device_rating_stored_since(conn, stored_since)
-            if earliest is None:
-                return MisuseReport()
-            since = earliest - timedelta(days=1)
-        rows = store.evaluation_rows(conn, since=since, device_only=True)
-        complained = store.citizens_bad_ratings(conn, [r["case_no"] for r in rows if not r["bad"]])
-    report = MisuseReport(examined=len(rows))
+def _flags(rows: list[Any], complained: list[tuple[str, datetime]], rules: MisuseRules) -> dict[str, list[str]]:
+    """rating id → the rules it broke, of the device ratings ``rows`` (in rating order)."""
     by_device: dict[str, list[Any]] = defaultdict(list)
     for r in rows:
         by_device[r["device"] or "?"].append(r)
@@ -98,6 +85,36 @@ def detect_misuse(engine: Engine, rules: MisuseRules, *, since: datetime | None 
             if len(quick) >= rules.min_quick:
                 for rid in quick:
                     flags[rid].append("quick")
+    return flags
+
+
+def detect_misuse(engine: Engine, rules: MisuseRules, *, since: datetime | None = None,
+                  stored_since: datetime | None = None) -> MisuseReport:
+    """Examine the device ratings (rated since ``since``; or, with ``stored_since``, from the day before the
+    earliest rating stored since then — what a scheduled run needs, since ratings arrive late), write each one's
+    flags and open a misuse alert per (device, day) group found. Only a run over everything resolves the
+    alerts of groups no longer found.
+
+    A run examines whole Beijing days (``since`` is taken back to its day's midnight): the ``quick`` rule counts a
+    device's day, and a run that read a day from 10:30 on cleared the flags of the morning's ratings it did not
+    see. Ratings of the ``burst_seconds`` before that midnight are read as context for a burst across it, and left
+    as they are. The earliest rating stored since ``stored_since`` is looked for on every channel: a 差评 given on
+    the app and read a day late makes the device ratings after it ``supersede`` flags."""
+    with engine.connect() as conn:
+        if stored_since is not None:
+            earliest = store.earliest_rating_stored_since(conn, stored_since)
+            if earliest is None:
+                return MisuseReport()
+            since = earliest - timedelta(days=1)
+        if since is not None:
+            since = datetime.combine(since.astimezone(BEIJING).date(), time(0), BEIJING)
+        context = since - timedelta(seconds=rules.burst_seconds) if since is not None else None
+        rows = store.evaluation_rows(conn, since=context, device_only=True)
+        complained = store.citizens_bad_ratings(conn, [r["case_no"] for r in rows if not r["bad"]])
+    flags = _flags(rows, complained, rules)
+    if since is not None:
+        rows = [r for r in rows if r["rated_at"] >= since]  # the context before the first day: read, not judged
+    report = MisuseReport(examined=len(rows))
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
         if r["rating_id"] not in flags:

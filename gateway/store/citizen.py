@@ -41,7 +41,7 @@ from gateway.store.tables import (
 
 __all__ = [
     "appeal_states", "appeals_pending", "appeal_rows", "callback_groups", "evaluated_case_count",
-    "evaluation_groups", "earliest_device_rating_stored_since", "citizens_bad_ratings", "link_ratings", "unlinked_ratings", "callback_rows", "case_documents", "due_outbox", "enqueue",
+    "evaluation_groups", "earliest_rating_stored_since", "citizens_bad_ratings", "link_ratings", "unlinked_ratings", "callback_rows", "case_documents", "due_outbox", "enqueue",
     "evaluation", "evaluation_hashes", "evaluation_rows", "insert_appeal", "insert_callbacks",
     "insert_evaluations", "live_case_count", "outbox_counts", "set_appeal", "set_callback", "set_flags",
     "set_outbox", "outbox_status", "update_evaluations", "upsert_workorder", "workorder", "workorder_rows", "workorders_by_status",
@@ -96,11 +96,10 @@ def evaluation_rows(conn: Connection, *, since: datetime | None = None, until: d
     return list(conn.execute(stmt.order_by(e.rated_at, e.rating_id)).mappings())
 
 
-def earliest_device_rating_stored_since(conn: Connection, stored_since: datetime) -> datetime | None:
-    """The earliest rating time among the device ratings stored (or changed) since ``stored_since``."""
+def earliest_rating_stored_since(conn: Connection, stored_since: datetime) -> datetime | None:
+    """The earliest rating time among the ratings (of any channel) stored (or changed) since ``stored_since``."""
     e = citizen_evaluations.c
-    return conn.execute(select(func.min(e.rated_at)).where(e.channel == "device", e.updated_at >= stored_since)
-                        ).scalar()
+    return conn.execute(select(func.min(e.rated_at)).where(e.updated_at >= stored_since)).scalar()
 
 
 def unlinked_ratings(conn: Connection, *, rated_since: datetime, after: tuple[datetime, str] | None,
