@@ -202,16 +202,22 @@ def _may_replace(later: Any, earlier: Any) -> Any:
                and_(func.coalesce(later.channel, "") != "device", rectified))
 
 
+def _standing(e: Any) -> Any:
+    """Not set aside by an upheld appeal (申诉成立)."""
+    return or_(e.appeal.is_(None), e.appeal != "upheld")
+
+
 def _counted_of_its_case() -> Any:
     """The one rating of its case the figures count (一事一评; the others are kept, ``superseded``): the newest —
     a changed mind replaces an earlier rating — except that a standing 差评 (:func:`_may_replace`) keeps its place
     against any later rating, which is then the one superseded. Later: rated after, or at the same instant with a
-    greater id (a total order)."""
+    greater id (a total order). A rating set aside by an upheld appeal (申诉成立) takes no other's place: it is out
+    of every figure, and the case's earlier rating counts (it replaced it, and the case was counted by none)."""
     e, other = citizen_evaluations.c, citizen_evaluations.alias("other").c
     later = or_(other.rated_at > e.rated_at, and_(other.rated_at == e.rated_at, other.rating_id > e.rating_id))
     earlier = or_(other.rated_at < e.rated_at, and_(other.rated_at == e.rated_at, other.rating_id < e.rating_id))
     return ~select(other.rating_id).where(
-        other.case_no == e.case_no, other.revoked.is_(False),
+        other.case_no == e.case_no, other.revoked.is_(False), _standing(other),
         or_(and_(later, _may_replace(other, e)), and_(earlier, ~_may_replace(e, other)))
     ).exists()
 
@@ -224,7 +230,7 @@ def evaluation_groups(conn: Connection) -> list[RowMapping]:
         select(e.dept_code, e.month, e.level, e.channel, func.count().label("n"),
                func.count(e.flags).label("flagged"), func.count(e.appeal).label("appealed"))
         # a 差评 set aside by an upheld appeal (申诉成立) is out of every figure, as the province counts it
-        .where(e.revoked.is_(False), or_(e.appeal.is_(None), e.appeal != "upheld"), _counted_of_its_case())
+        .where(e.revoked.is_(False), _standing(e), _counted_of_its_case())
         .group_by(e.dept_code, e.month, e.level, e.channel)).mappings())
 
 
@@ -234,15 +240,16 @@ def unlinked_rating_count(conn: Connection) -> int:
     e = citizen_evaluations.c
     held = select(cases.c.case_no).where(cases.c.case_no == e.case_no).exists()
     return int(conn.execute(select(func.count()).select_from(citizen_evaluations).where(
-        e.revoked.is_(False), or_(e.appeal.is_(None), e.appeal != "upheld"), _counted_of_its_case(), ~held)
+        e.revoked.is_(False), _standing(e), _counted_of_its_case(), ~held)
     ).scalar_one())
 
 
 def superseded_rating_count(conn: Connection) -> int:
-    """Ratings a later rating of the same case replaced (kept, not counted in the ratios)."""
+    """Ratings a later rating of the same case replaced (kept, not counted in the ratios); one set aside by an
+    upheld appeal is not replaced but out (the summary counts appeals on their own)."""
     e = citizen_evaluations.c
     return int(conn.execute(select(func.count()).select_from(citizen_evaluations)
-                            .where(e.revoked.is_(False), ~_counted_of_its_case())).scalar_one())
+                            .where(e.revoked.is_(False), _standing(e), ~_counted_of_its_case())).scalar_one())
 
 
 def evaluated_case_count(conn: Connection, *, from_facts: bool = False, finished_in: str = "") -> int:

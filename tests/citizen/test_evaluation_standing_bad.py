@@ -73,3 +73,24 @@ def test_bad_is_counted_on_the_ratings_base_and_the_callbacks_on_every_bad_revie
     assert s["bad"] == 1 and s["bad_received"] == 2 and s["reply_ratio"] == 0.5
     [month] = s["by_month"]
     assert (month["evaluations"], month["bad"], month["bad_received"]) == (2, 1, 2)
+
+
+def test_a_bad_review_set_aside_on_appeal_leaves_the_cases_earlier_rating_counted(database_url: str) -> None:
+    """满意, then a 差评 of the same case set aside by an upheld appeal: the 差评 replaced the 满意 in the figures
+    and was then dropped itself — the case counted by no rating, 好评率 without it (review: 评价数 1 → 0)."""
+    from gateway.citizen import file_appeal
+    from gateway.store import citizen as store
+
+    engine, settings, calendar = _world(database_url)
+    bad_at = RATED + timedelta(hours=1)
+    sync_evaluations(engine, settings, client=Pages([rating("R-APP", "C2", 1, bad_at, bad_at, channel="app")]),
+                     calendar=calendar, now=bad_at)
+    s = evaluation_summary(engine, now=bad_at)
+    assert s["evaluations"] == 2 and s["bad"] == 2 and s["superseded"] == 1
+    file_appeal(engine, "R-APP", "评价人误选")
+    with engine.begin() as conn:  # what the appeal poll writes when the city upholds it
+        store.set_appeal(conn, "R-APP", "city", status="upheld", decided_at=bad_at + timedelta(days=1), opinion="成立",
+                         evaluation_appeal="upheld")
+    s = evaluation_summary(engine, now=bad_at + timedelta(days=2))
+    assert s["evaluations"] == 2 and s["superseded"] == 0 and s["bad"] == 1
+    assert s["by_level"]["非常满意"] == 1 and s["good_ratio"] == 0.5
