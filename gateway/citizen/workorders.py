@@ -171,7 +171,8 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
 
 
 _HANDED_OUT = ("", "待转派")
-_FRESH = {"dispatched_at": None, "dept_code": None, "dept_name": None, "dept_system": None, "return_reason": None,
+_FRESH = {"dispatched_at": None, "dept_code": None, "dept_name": None, "dept_system": None, "routed_by": None,
+          "return_reason": None,
           "sign_due_at": None, "signed_at": None, "reply_due_at": None, "replied_at": None, "first_replied_at": None,
           "redo_due_at": None, "rating": None, "rated_at": None}
 """What an earlier hand-out of an order left that a new hand-out starts without."""
@@ -232,6 +233,7 @@ def _as_reported(order: WorkOrder, settings: CitizenSettings, calendar: WorkCale
     values.update(
         dept_code=order.dept_code, dept_name=route.dept_name if ours else order.dept_name,  # type: ignore[union-attr]
         dept_system=route.system if ours else None, dispatched_at=order.dispatched_at,  # type: ignore[union-attr]
+        routed_by="platform" if order.dept_code is not None else None,
         sign_due_at=start + timedelta(hours=policy.sign_hours),
         signed_at=order.signed_at or replied,  # a reply is only taken once signed for (先签收后答复)
         reply_due_at=_due(start, order.limit_days, calendar, policy), replied_at=replied,
@@ -290,7 +292,7 @@ def _route(order: WorkOrder, raw: Any, settings: CitizenSettings, calendar: Work
                               "zpsj": hotline_time(now)}, now=now))
     report.dispatched += 1
     return {"status": "dispatched", "dispatched_at": now, "dept_code": route.dept_code, "dept_name": route.dept_name,
-            "dept_system": route.system, "sign_due_at": now + timedelta(hours=policy.sign_hours),
+            "dept_system": route.system, "routed_by": "tongban", "sign_due_at": now + timedelta(hours=policy.sign_hours),
             "reply_due_at": reply_due}
 
 
@@ -344,8 +346,9 @@ def _replay_page(conn: Any, rows: Any, settings: CitizenSettings, calendar: Work
 def _platform_update(conn: Any, old: Any, order: WorkOrder, settings: CitizenSettings, calendar: WorkCalendar,
                      now: datetime, report: WorkOrderReport) -> None:
     """The platform's news about an order we hold: a signature (签收) or a reply (答复) given on the platform
-    itself, its callback rating (回访) after a reply, and its end there — closed (已办结) or taken back (已退回) —
-    whatever Tongban held it as. Each is taken once — a re-read of the same state (the one-hour lookback) changes
+    itself, its callback rating (回访) after a reply, a redo (重办) it opens on an order Tongban holds closed (a 复核
+    turned the rating unsatisfied), and its end there — closed (已办结) or taken back (已退回) — whatever Tongban
+    held it as. Each is taken once — a re-read of the same state (the one-hour lookback) changes
     nothing — and only when newer than what Tongban holds."""
     policy = settings.policy
     values: dict[str, Any] = {"platform_status": order.platform_status[:16], "source_changed_at": order.changed_at,
@@ -371,7 +374,9 @@ def _platform_update(conn: Any, old: Any, order: WorkOrder, settings: CitizenSet
             values["signed_at"] = order.signed_at or order.replied_at
     fresh_rating = order.rating is not None and order.rated_at is not None and (
         old["rated_at"] is None or order.rated_at > old["rated_at"])
-    if fresh_rating and status == "replied" and not (ended and _opens_redo(order, old["redo_round"])):
+    reopened = (status == "closed" and order.platform_status == "重办" and fresh_rating
+                and _opens_redo(order, old["redo_round"]))  # a 复核 turned a closed order's rating: the redo opens
+    if fresh_rating and (status == "replied" or reopened) and not (ended and _opens_redo(order, old["redo_round"])):
         values.update(_rated(order, old["redo_round"], old["redo_refused"], policy, calendar, report))
     elif fresh_rating and (status == "closed" or ended):  # the latest rating counts (a closed order's, or the one
         values.update(rating=order.rating, rated_at=order.rated_at)  # the platform closed it with)
@@ -531,6 +536,13 @@ def _in_time(r: Any) -> bool:
     return bool(r["dispatched_at"] <= r["dispatch_due_at"])
 
 
+def _by_platform(r: Any, first_read: datetime | None) -> bool:
+    """Was the order routed after the cut-over by the platform's own staff (read for the first time already
+    已转派: they were quicker, or Tongban was not reading)? Not Tongban's dispatch: counted apart
+    (``routed_by_platform``), in no figure of Tongban's — its dispatch time is the platform's."""
+    return r["routed_by"] == "platform" and not _before_tongban(r, first_read)
+
+
 def _before_tongban(r: Any, first_read: datetime | None) -> bool:
     """Was the order routed before Tongban first read the platform (history, read as the platform reports it)?
     Not Tongban's dispatch, in time or not: counted in no figure of Tongban's."""
@@ -541,8 +553,8 @@ def _late_on_arrival(r: Any, first_read: datetime | None) -> bool:
     """Was the order, routed by Tongban, late because its 15 minutes had run out before Tongban first read the
     platform (``first_read``: the platform's backlog when Tongban was connected)? Then no dispatch of Tongban's
     could be in time, and counting it late would say nothing of what Tongban does."""
-    return (first_read is not None and not _before_tongban(r, first_read) and r["dispatch_due_at"] < first_read
-            and not _in_time(r))
+    return (first_read is not None and not _before_tongban(r, first_read) and not _by_platform(r, first_read)
+            and r["dispatch_due_at"] < first_read and not _in_time(r))
 
 
 def workorder_summary(engine: Engine, *, now: datetime | None = None, period: str | None = None) -> dict[str, Any]:
@@ -564,6 +576,8 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None, period: st
                                           # those Tongban returned (退回, by_status "returned") are not routed
          "routed_before_tongban": int,    # routed before Tongban first read the platform (history, as the
                                           # platform reports it): in no figure of Tongban's
+         "routed_by_platform": int,       # routed after it by the platform's own staff (first read already
+                                          # 已转派): in no figure of Tongban's either
          "late_on_arrival": int,          # routed by Tongban, but their 15 minutes ran out before Tongban first
                                           # read the platform (its backlog): counted apart, in no dispatch figure
          "dispatched_late": int,          # routed past the 15 minutes though not late on arrival: Tongban's own
@@ -595,7 +609,9 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None, period: st
     routed = [r for r in rows if _routed(r)]
     history = [r for r in routed if _before_tongban(r, first_read)]
     arrived_late = [r for r in routed if _late_on_arrival(r, first_read)]
-    ours = [r for r in routed if not _before_tongban(r, first_read) and not _late_on_arrival(r, first_read)]
+    by_platform = [r for r in routed if _by_platform(r, first_read)]
+    ours = [r for r in routed if not _before_tongban(r, first_read) and not _by_platform(r, first_read)
+            and not _late_on_arrival(r, first_read)]
     minutes = sorted((r["dispatched_at"] - r["received_at"]).total_seconds() / 60 for r in ours)
 
     def pct(p: int) -> float | None:
@@ -630,7 +646,8 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None, period: st
                              "max": round(minutes[-1], 2) if minutes else None},
         # the limit in force when the order was read (policy.dispatch_minutes), stored with it
         "dispatched_in_time_ratio": _ratio(sum(1 for r in ours if _in_time(r)), len(ours)),
-        "routed": len(routed), "routed_before_tongban": len(history), "late_on_arrival": len(arrived_late),
+        "routed": len(routed), "routed_before_tongban": len(history), "routed_by_platform": len(by_platform),
+        "late_on_arrival": len(arrived_late),
         "dispatched_late": sum(1 for r in ours if not _in_time(r)),
         "dispatched_in_time_ratio_all": _ratio(sum(1 for r in routed if _in_time(r)), len(routed)),
         "undispatched_overdue": sum(1 for r in rows if r["status"] == "received" and r["dispatch_due_at"] < now),

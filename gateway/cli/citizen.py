@@ -350,7 +350,7 @@ def _in_time_cell(s: dict[str, Any]) -> str:
     """15分钟内转派 over the routed orders Tongban could route in time, its base said when orders late on arrival
     (the platform's backlog when Tongban was connected) are left out of it."""
     ratio = _pct(s["dispatched_in_time_ratio"])
-    set_apart = s["late_on_arrival"] + s["routed_before_tongban"]
+    set_apart = s["late_on_arrival"] + s["routed_before_tongban"] + s["routed_by_platform"]
     if not set_apart:
         return ratio
     return f"{ratio} (of {s['routed'] - set_apart:,}; all routed: {_pct(s['dispatched_in_time_ratio_all'])})"
@@ -369,10 +369,10 @@ def workorders_summary(database_url: DbOpt = None, json_out: JsonOpt = False, pe
         print_json(s)
         return
     d = s["dispatch_minutes"]
-    print_table(f"12345{' ' + period if period else ''}", ["工单", "转派 (其中接入前)", "转派 p50/p90/max (min)", "15分钟内转派", "自身超时转派",
+    print_table(f"12345{' ' + period if period else ''}", ["工单", "转派 (接入前/平台)", "转派 p50/p90/max (min)", "15分钟内转派", "自身超时转派",
                           "到达即超时", "未转派超时", "按时签收", "超时未签收", "按时答复", "超时未答复", "答复未送达 待/失败", "重办 开/拒",
                           "满意率"],
-                [[s["orders"], f'{s["routed"]} ({s["routed_before_tongban"]})', "/".join("—" if d[k] is None else str(d[k]) for k in ("p50", "p90", "max")),
+                [[s["orders"], f'{s["routed"]} ({s["routed_before_tongban"]}/{s["routed_by_platform"]})', "/".join("—" if d[k] is None else str(d[k]) for k in ("p50", "p90", "max")),
                   _in_time_cell(s), s["dispatched_late"], s["late_on_arrival"],
                   s["undispatched_overdue"], _pct(s["sign_on_time_ratio"]), s["signs_overdue"],
                   _pct(s["reply_on_time_ratio"]), s["replies_overdue"],

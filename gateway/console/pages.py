@@ -526,6 +526,10 @@ def handoffs_page(rows: list[dict[str, Any]], counts: dict[str, int], *, state: 
             + (f'<p class="pager">{" · ".join(links)}</p>' if links else "") + "</section>")
 
 
+_NOT_TONGBANS_DISPATCH = ("late_on_arrival", "routed_before_tongban", "routed_by_platform")
+"""The routed orders the 15-minute ratio leaves out (``gateway.citizen.workorder_summary``)."""
+
+
 def _citizen(view: dict[str, Any]) -> str:
     e, w = view["evaluations"], view["workorders"]
     levels = " · ".join(f"{level} {n}" for level, n in e["by_level"].items())
@@ -552,11 +556,13 @@ def _citizen(view: dict[str, Any]) -> str:
     order_rows = [
         ["work orders", esc(w["orders"]), esc(" · ".join(f"{k} {v}" for k, v in w["by_status"].items()))],
         ["dispatched in time (15 min)", esc(_percent(w["dispatched_in_time_ratio"])),
-         f'of {esc(w.get("routed", 0) - w.get("late_on_arrival", 0) - w.get("routed_before_tongban", 0))} '
+         f'of {esc(w.get("routed", 0) - sum(w.get(k, 0) for k in _NOT_TONGBANS_DISPATCH))} '
          f'routed by Tongban; p90 {esc(p90_text)}; '
          + (f'late on arrival (the platform\'s backlog when Tongban first read it) {esc(w["late_on_arrival"])}; '
             if w.get("late_on_arrival") else "")
          + (f'routed before Tongban {esc(w["routed_before_tongban"])}; ' if w.get("routed_before_tongban") else "")
+         + (f'routed by the platform\'s own staff {esc(w["routed_by_platform"])}; '
+            if w.get("routed_by_platform") else "")
          + f'unrouted and overdue {esc(w["undispatched_overdue"])}'],
         [f'signed for in time ({zh("按时签收")})', esc(_percent(w["sign_on_time_ratio"])),
          f'overdue {esc(w["signs_overdue"])}'],

@@ -834,6 +834,7 @@ citizen_workorders = Table(
     Column("dept_code", String(32), nullable=True),
     Column("dept_name", String(128), nullable=True),
     Column("dept_system", String(64), nullable=True),
+    Column("routed_by", String(16), nullable=True),  # tongban | platform (its own staff); NULL: rows before 0023
     Column("return_reason", Text, nullable=True),
     Column("sign_due_at", UtcDateTime(), nullable=True),
     Column("signed_at", UtcDateTime(), nullable=True),
