@@ -39,7 +39,7 @@ from gateway.sharing.access.clients import Client, row_to_client
 from gateway.sharing.access.policy import Policy
 from gateway.store import access as access_store
 from gateway.store import process as store
-from gateway.store.certificates import find_certificates_for_holder
+from gateway.store.certificates import find_certificates_for_holder, holders_of_certificate
 from gateway.store.ledger import utcnow
 
 __all__ = ["ACTOR", "DeferredReport", "satisfy_deferred_materials"]
@@ -123,11 +123,15 @@ def _satisfy(engine: Engine, systems: SystemsConfig, pii: Any, policy: Policy, a
                                             "updated_at": stamp}, origin=ACTOR)
         if version is None:
             return False  # the case moved on: the next run looks again
+        # every holder's access log shows the use (a jointly held certificate's data is the co-holders' too), as
+        # the API's releases do
         append_entries(conn, [AuditEntry(
-            action="materials", outcome="released", client_id=user.client_id, holder_ref=holder,
+            action="materials", outcome="released", client_id=user.client_id, holder_ref=ref,
             certificate=cert.identifier, item_code=item_code, case_no=row["case_no"], at=now,
-            detail=f"deferred material {deferred[i]['name']} (容缺) received by reuse, for {user.name}")
-            for i, (cert, user) in found.items()], audit_algorithm)
+            detail=f"deferred material {deferred[i]['name']} (容缺) received by reuse, for {user.name}"
+                   + ("" if ref == holder else "; co-holder: released for the case's applicant"))
+            for i, (cert, user) in found.items()
+            for ref in [holder, *sorted(holders_of_certificate(conn, cert.identifier) - {holder})]], audit_algorithm)
         told = systems.targets_for(row.get("dept_code"), origin=ACTOR)
         store.queue(conn, row["case_no"], version, told, now)
         store.log(conn, row["case_no"], now, "deferred_satisfied", ACTOR, version=version, told=told,

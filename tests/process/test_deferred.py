@@ -25,7 +25,7 @@ from gateway.store import sharing_queries
 from gateway.store.certificates import insert_certificate, insert_certificate_holders
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
-from gateway.store.tables import alerts, cases
+from gateway.store.tables import alerts, audit_log, cases
 
 REPO = Path(__file__).resolve().parents[2]
 HOUSEHOLD = "11100000000013338W011"  # a certificate type code (户口簿, for the test)
@@ -220,3 +220,28 @@ def test_a_revoked_client_uses_nothing(database_url: str) -> None:
     ClientStore(engine).revoke(client.client_id)
     report = satisfy_deferred_materials(engine, systems, pii, policy=POLICY, now=datetime.now(timezone.utc))
     assert (report.satisfied, report.denied) == (0, 1)
+
+
+def test_a_jointly_held_certificate_used_for_a_deferred_material_is_in_every_holders_access_log(
+        database_url: str) -> None:
+    """A 户口簿 held with a co-holder: its use for the case was in the applicant's log only (the API's releases reach
+    every holder); the co-holder never learnt that a department used it (outside review)."""
+    engine, systems, pii, case, now = _ledger(database_url)
+    _department_client(engine)
+    co_holder = "370102194002021225"
+    _household(engine, pii, "7", now)
+    with engine.begin() as conn:
+        insert_certificate_holders(conn, [{"identifier": "1.2.156.3005.2.HOUSEHOLD.7",
+                                           "holder_bidx": pii.bidx(co_holder), "type_code": HOUSEHOLD}])
+    assert satisfy_deferred_materials(engine, systems, pii, policy=POLICY, now=now).satisfied == 1
+    with engine.connect() as conn:
+        logs = {who: [(r.action, r.outcome, r.certificate, r.case_no)
+                      for r in sharing_queries.holder_access_log(conn, pii.bidx(who), ("materials",))]
+                for who in (APPLICANT, co_holder)}
+        details = dict(conn.execute(select(audit_log.c.holder_ref, audit_log.c.detail)
+                                    .where(audit_log.c.action == "materials")).tuples().all())
+    assert logs[APPLICANT] == logs[co_holder] == [
+        ("materials", "released", "1.2.156.3005.2.HOUSEHOLD.7", case["case_no"])]
+    assert "co-holder" in details[pii.bidx(co_holder)] and "co-holder" not in details[pii.bidx(APPLICANT)]
+    assert verify_chain(engine).ok
+    engine.dispose()

@@ -149,3 +149,29 @@ def test_a_refused_fetch_of_a_jointly_held_certificate_is_in_every_holders_acces
     assert answer.status_code == 404 and answer.json()["detail"] == "no such certificate", answer.text
     for holder in (LICENSED["id"], CO_OWNER["id"]):
         assert _log(served, holder) == [("release", "denied:consent", "sd_civil", JOINT, "J-1")]
+
+
+def test_a_fetch_refused_on_its_purpose_is_in_every_holders_access_log(served: dict[str, Any]) -> None:
+    """The department's own case, but another item: only the applicant's log showed the metadata and file fetches
+    refused (the co-owner learnt only of the query's), though the data asked for is the co-owner's too."""
+    world = served["world"]
+    for suffix in ("", "/file"):
+        answer = requests.get(f"{served['url']}/v1/certificates/{JOINT}{suffix}", timeout=10,
+                              params={"item_code": LICENCE + "X", "case_no": "J-1"},
+                              headers={**bearer(world.civil.credential), "Tongban-Consent": _consent(world)})
+        assert answer.status_code == 404, answer.text
+    for holder in (LICENSED["id"], CO_OWNER["id"]):
+        assert _log(served, holder) == [("release", "denied:purpose", "sd_civil", JOINT, "J-1")] * 2
+
+
+def test_a_fetch_refused_its_scope_audits_only_a_purpose_the_route_would_take(served: dict[str, Any]) -> None:
+    """The scope refusal runs before the route checks its parameters: an item code of 3,000 characters was
+    written into each holder's "who used my data" view (on PostgreSQL: a 500, and the refusal not recorded)."""
+    unscoped = bearer(served["world"].gw.clients.add("case_reader", scopes=["cases:read"]).credential)
+    url = f"{served['url']}/v1/certificates/{JOINT}"
+    long = requests.get(url, params={"item_code": "您的证照已被冻结，请致电" * 250, "case_no": "J-1"}, headers=unscoped,
+                        timeout=10)
+    fair = requests.get(url, params={"item_code": ELDERLY_CARE, "case_no": "J-1"}, headers=unscoped, timeout=10)
+    assert long.status_code == fair.status_code == 403, (long.text, fair.text)
+    for holder in (LICENSED["id"], CO_OWNER["id"]):
+        assert [(e[0], e[1], e[2]) for e in _log(served, holder)] == [("release", "denied:scope", "case_reader")]

@@ -112,7 +112,9 @@ def test_every_refused_fetch_is_answered_as_an_unknown_identifier(served: dict[s
             assert _as_seen(answer) == unknown, (why, suffix, answer.text)
     # still audited for the holders, as before
     co_owner = [e[:2] for e in _log(served, CO_OWNER["id"])]
-    assert sorted(co_owner) == [("release", "denied:consent")] * 2 + [("release", "denied:purpose")] * 4  # J-2, J-NONE
+    # another department's case, J-2 and J-NONE: a purpose refusal reaches every holder, the applicant's co-owner
+    # too when the case names the applicant (it reached the applicant alone: outside review)
+    assert sorted(co_owner) == [("release", "denied:consent")] * 2 + [("release", "denied:purpose")] * 6
     licensed = _log(served, LICENSED["id"])
     assert ("release", "denied:policy", "sd_civil", FOOD_ID, "J-1") in licensed
     assert sum(1 for e in licensed if e[3] == FOOD_ID) == 2

@@ -48,17 +48,25 @@ router = APIRouter(prefix="/v1/certificates", tags=["certificates"], responses=P
 
 async def _fetch_refused(request: Request, api: Api, client: Client, kind: str, detail: str) -> None:
     """A fetch by identifier refused a rate-limited (or unscoped) client: audited for the certificate's holders
-    when the identifier and the case name one (the answer is the same either way)."""
-    identifier, case_no = request.path_params.get("identifier"), request.query_params.get("case_no")
-    if not identifier or not case_no or len(identifier) > 200 or len(case_no) > 64:
+    when the identifier and the case name one (the answer is the same either way). The purpose is audited only
+    when it is one the route itself would take (:class:`Purpose`): this runs before the route checks its
+    parameters, and an item code of any length was written into every holder's "who used my data" view (on
+    PostgreSQL, a 500 and no entry)."""
+    identifier = request.path_params.get("identifier")
+    if not identifier or len(identifier) > 200:
         return
+    try:
+        purpose = Purpose(item_code=request.query_params.get("item_code"), case_no=request.query_params.get("case_no"))
+    except ValidationError:
+        return
+    case_no = purpose.case_no
     try:
         cert, holders, _, _ = await api.run(_fetch_facts, api, identifier, case_no)
     except ProblemError:
         return
     if cert is not None:
         await audit_refusal(api, client, kind, detail, action="release", holder_ref=holders, case_no=case_no,
-                            item_code=request.query_params.get("item_code"), certificate=cert.identifier)
+                            item_code=purpose.item_code, certificate=cert.identifier)
 
 
 async def _query_refused(request: Request, api: Api, client: Client, kind: str, detail: str) -> None:
@@ -217,9 +225,8 @@ async def _authorize_fetch(api: Api, caller: Caller, identifier: str, purpose: P
     problem = purpose_problem(api, caller, case, purpose, None)
     if problem is None and applicant_bidx not in holders:
         problem = f"case {purpose.case_no} does not name a holder of this certificate"
-    if problem:  # the attempt was on the certificate's holders' data: their access log shows it
-        await deny(api, caller, "purpose", problem, action=action,
-                   holder_ref=applicant_bidx if applicant_bidx in holders else holders, purpose=purpose,
+    if problem:  # the attempt was on the certificate's holders' data: every holder's access log shows it
+        await deny(api, caller, "purpose", problem, action=action, holder_ref=holders, purpose=purpose,
                    certificate=cert.identifier)
         raise unknown_certificate()  # a 403 here would tell that the identifier exists (identifiers are serials)
     denied, needs_consent = check_policy(api, caller, [cert.type_code], purpose.item_code)
