@@ -19,12 +19,13 @@ from connectors.common.declarative import DeclarativeConnector
 from connectors.common.secretrefs import masked
 from connectors.common.urls import shown
 from gateway.contract.connector import Page, SyncMode, WriteOperation, WriteResult
-from gateway.contract.errors import AuthenticationError, TongbanError
+from gateway.contract.errors import AuthenticationError, ConfigError, TongbanError
 
 from .client import SoapClient
 from .config import SoapConfig, parse_config
 from .reader import read_stream
 from .writer import write_record
+from .wsdl_check import configuration_problems
 
 
 class SoapConnector(DeclarativeConnector):
@@ -47,10 +48,15 @@ class SoapConnector(DeclarativeConnector):
         return self.soap_config
 
     def _probe(self) -> str:
-        """One authenticated call: the check stream's first page, or the configured call. The message says
-        which URL was called and why that one (the connector's ``address``, the endpoint, or the WSDL's own)."""
+        """Every configured call against the WSDL (:mod:`.wsdl_check`), then one authenticated call: the check
+        stream's first page, or the configured call. The message says which URL was called and why that one (the
+        connector's ``address``, the endpoint, or the WSDL's own)."""
         cfg = self.soap_config
         try:
+            problems = configuration_problems(self.client, cfg)  # every configured call, against the WSDL
+            if problems:
+                raise ConfigError(f"{cfg.label}: the configuration does not fit the WSDL (nothing was sent): "
+                                  + "; ".join(problems))
             if cfg.check is not None and cfg.check.call is not None:
                 call = cfg.check.call
                 result = self.client.call(call.operation, call.params, overload=call.overload)

@@ -40,7 +40,7 @@ from .decode import element_to_dict, find_path
 from .embedded import json_document, xml_document
 from .envelope import SOAPENC, ParameterError
 from .outbound import RECORD, DocumentError, fields_of, json_string, render_template, xml_string
-from .wsdl_model import XSD
+from .wsdl_model import XSD, Operation
 
 _CHECKED: weakref.WeakKeyDictionary[SoapClient, set[int]] = weakref.WeakKeyDictionary()
 """The calls (by identity: a call's config lives as long as its connector) whose parameters were checked."""
@@ -127,11 +127,7 @@ def check_parameters(client: SoapClient, stream: str, operation: WriteOperation,
         return
     op = client.operation(call.operation, call.overload)
     label = f"{client.config.label} write {stream!r} {operation} ({call.operation})"
-    if op.style == "rpc" or op.encoded:
-        kinds = {p.name: _part_kind(client, p.type) for p in op.input_parts or ()}
-    else:
-        kinds = {f.name: ("complex" if f.children or f.dataset else "string" if f.type == "string" else f.type)
-                 for f in client.loaded.model.part_fields(op.input_parts)}
+    kinds = input_parameters(client, op)
     for name, template in call.params.items():
         if template == RECORD and kinds.get(name) == "string":
             raise ConfigError(
@@ -147,6 +143,15 @@ def check_parameters(client: SoapClient, stream: str, operation: WriteOperation,
             raise ConfigError(f"{label}: embedded.param {embedded.param!r} is a complex parameter, not a string: "
                               f"send the record as its value with `{embedded.param}: \"{{record}}\"` in `params`")
     done.add(id(call))
+
+
+def input_parameters(client: SoapClient, op: Operation) -> dict[str, str]:
+    """The operation's parameters as the envelope builders take them — an rpc call's parts, a document call's
+    fields — each with its kind: ``string``, another built-in's name, ``complex``, or ``?``."""
+    if op.style == "rpc" or op.encoded:
+        return {p.name: _part_kind(client, p.type) for p in op.input_parts or ()}
+    return {f.name: ("complex" if f.children or f.dataset else "string" if f.type == "string" else f.type)
+            for f in client.loaded.model.part_fields(op.input_parts)}
 
 
 def _part_kind(client: SoapClient, type_name: Any) -> str:
@@ -182,4 +187,4 @@ def _result_body(client: SoapClient, answer: etree._Element, config: WriteStream
     return element_to_dict(element)
 
 
-__all__ = ["check_parameters", "document", "render_params", "write_record"]
+__all__ = ["check_parameters", "document", "input_parameters", "render_params", "write_record"]

@@ -97,3 +97,20 @@ def test_record_data_shaped_like_a_secret_reference_is_never_replaced_by_the_sec
     password = sb.credentials["market"]["password"]
     stored = requests.get(sb.admin_urls["market"] + "/_sandbox/records", timeout=30).text
     assert password not in stored
+
+
+def test_connector_check_compares_every_configured_call_with_the_wsdl(sb: Any) -> None:
+    """The live check read the check stream's first page; a write operation's typo, a parameter the operation does
+    not take or a login operation the port lacks failed only when first used (a push's every row held). The check
+    names them all before it calls anything; the shipped configuration passes."""
+    assert _connector(sb).check().ok
+    config = yaml.safe_load((REPO / "config" / "connectors" / "sd_market.yaml").read_text(encoding="utf-8"))
+    write = config["write"]["cases"]
+    write["upsert"]["operation"] = "SubmitBussiness"
+    streams = config["streams"]
+    stream = next(iter(streams))
+    streams[stream]["params"] = {**streams[stream].get("params", {}), "areaCode": "370102"}
+    result = _connector(sb, write=config["write"], streams=streams).check()
+    assert not result.ok
+    assert "has no operation 'SubmitBussiness'" in result.message and "'areaCode'" in result.message, result.message
+    assert "nothing was sent" in result.message
