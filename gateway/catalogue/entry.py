@@ -42,7 +42,13 @@ _INSTANT = {"即办", "即办件", "即时办结", "即时办理", "立即办结
 _CALENDAR_DAYS: dict[LimitUnit, float] = {"working_day": 7 / 5, "calendar_day": 1.0, "month": 30.0}
 _VALUES = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _PLACES = {"十": 10, "百": 100, "千": 1000}
+_CLOSING_PUNCTUATION = {"Po", "Pd"}
+"""Unicode categories of what may close a limit's text and is not part of it (。；;,.、 and dashes); a closing
+bracket (Pe) is not among them: ``20个工作日（不含公示时间）`` says something the limit does not."""
 TIME_LIMIT_FORMS = "20个工作日, 二十日, 60日内, 3个月, 即办 or 当场"
+LONGEST_LIMIT_DAYS = 36_500
+"""No time limit is longer than a hundred years: a larger number is a typo (``3000000000个工作日``), read as one
+it would not fit the store's integer column (a whole harvest page refused on PostgreSQL, night after night)."""
 TIME_LIMIT_RULE = "catalogue.time_limit"
 """The rule an unreadable 法定时限 or 承诺时限 breaks: the entry is kept with a flag, the limit left empty."""
 
@@ -73,12 +79,17 @@ class TimeLimit:
         """``"20个工作日"``, ``"二十个工作日内"`` → 20 working days; ``"60日内"`` → 60 calendar days; ``"即办"``,
         ``"当场"`` → 0. Raises ``ValueError`` naming the text."""
         clean = "".join(unicodedata.normalize("NFKC", text).split())
+        while clean and unicodedata.category(clean[-1]) in _CLOSING_PUNCTUATION:
+            clean = clean[:-1]  # 20个工作日。 20日; — the sentence's end, not the limit's
         if clean in _INSTANT:
             return cls(0, "working_day")
         match = _LIMIT.match(clean)
         if match is None:
             raise ValueError(f"{text!r} is not a time limit like {TIME_LIMIT_FORMS}")
-        return cls(_number(match.group(1)), _UNITS[match.group(2)])
+        limit = cls(_number(match.group(1)), _UNITS[match.group(2)])
+        if limit.calendar_days() > LONGEST_LIMIT_DAYS:
+            raise ValueError(f"{text!r} is longer than any time limit (at most {LONGEST_LIMIT_DAYS} days)")
+        return limit
 
     def calendar_days(self) -> float:
         """Roughly how long in calendar days, only to compare limits given in different units."""
@@ -95,7 +106,8 @@ class Department(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    code: str | None = None
+    code: Annotated[str, StringConstraints(max_length=32)] | None = None
+    """A 统一社会信用代码 (18 characters) or an older organisation code; longer is no department's code."""
 
 
 class EntryMaterial(BaseModel):
@@ -131,6 +143,8 @@ _SEPARATORS = re.compile(r"[、,，;；|｜/／]+")
 def _split(value: Any) -> Any:
     """A list written as text: ``自然人、法人``, ``自然人／法人``, ``自然人; 法人`` — and, where none of those separators
     appears, ``自然人 法人`` — are the same two items (whitespace around an item is not part of it)."""
+    if value is None:
+        return []  # not stated (无, -, an empty cell: the mapping's null tokens), as an empty list is
     if isinstance(value, str):
         parts = _SEPARATORS.split(value) if _SEPARATORS.search(value) else value.split()
         return [part.strip() for part in parts if part.strip()]
@@ -165,13 +179,13 @@ class CatalogueEntry(BaseModel):
     fee: bool = False
     fee_basis: str | None = None
     channels: list[str] = []
-    visits: Annotated[int, Field(ge=0)] | None = None
+    visits: Annotated[int, Field(ge=0, le=99)] | None = None
     """到现场次数: 0 is 一次不跑, 1 只跑一次."""
     materials: list[EntryMaterial] = []
     tongban: TongbanScope | None = None
     """The entry's place in the 通办目录: accepted at any office of the city, or across provinces."""
     status: Literal["active", "retired"] = "active"
-    source_version: str | None = None
+    source_version: Annotated[str, StringConstraints(max_length=32)] | None = None
     changed_at: str | None = None
     quality: list[EntryFlag] = []
     """Fields the catalogue wrote so that they cannot be read (left empty here); the audit reports each one."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -27,16 +28,23 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from gateway.contract.connector import Connector
+from gateway.contract.errors import SkippableSyncError
 from gateway.kernel.config import SystemConfig
 from gateway.mapping.mapper import Mapper
+from gateway.models.datetimes import change_horizon
+from gateway.models.hashing import unreadable_record
 from gateway.models.rules import PYDANTIC_RULES
 from gateway.store import catalogue as store
 from gateway.store import ledger
 from gateway.store.lease import Lease
+from gateway.store.tables import catalogue_items
 
 from .entry import CatalogueEntry
 
 __all__ = ["HarvestReport", "harvest_catalogue", "entry_row"]
+
+SOURCE_ID_MAX: int = catalogue_items.c.source_id.type.length  # type: ignore[attr-defined]
+"""The longest record key the store keeps (a longer one is the record's fault: rejected, named)."""
 
 
 @dataclass
@@ -54,6 +62,9 @@ class HarvestReport:
     recoded: int = 0
     """Source records whose key (实施编码, 基本编码, level, division) changed: the old entry retired, the new one
     written (also counted in ``inserted`` or ``updated``)."""
+    future: int = 0
+    """Records whose change time is in the future (a typo of 9999, a clock that is wrong): read, kept, but they do
+    not move the watermark — past every change still to come, it would stop the incremental harvest for good."""
     rejections: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     duration_s: float = 0.0
@@ -61,7 +72,8 @@ class HarvestReport:
     def as_dict(self) -> dict[str, Any]:
         return {"catalogue": self.catalogue, "read": self.read, "inserted": self.inserted, "updated": self.updated,
                 "unchanged": self.unchanged, "rejected": self.rejected, "flagged": self.flagged,
-                "retired": self.retired, "recoded": self.recoded, "rejections": self.rejections[:20],
+                "retired": self.retired, "recoded": self.recoded, "future": self.future,
+                "rejections": self.rejections[:20],
                 "flags": self.flags[:20], "duration_s": round(self.duration_s, 3)}
 
 
@@ -74,7 +86,10 @@ def entry_row(source: str, source_id: str, entry: CatalogueEntry, *, now: dateti
     content.pop("source_version", None)
     digest = hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
     legal, promised = entry.legal_limit, entry.promised_limit
-    changed = datetime.fromisoformat(entry.changed_at) if entry.changed_at else None
+    try:
+        changed = datetime.fromisoformat(entry.changed_at) if entry.changed_at else None
+    except ValueError:
+        raise ValueError(f"changed_at: {entry.changed_at[:40]!r} is not a date and time [date.format]") from None
     return {"catalog_code": entry.catalog_code, "item_code": entry.item_code, "level": entry.level.value,
             "division": entry.division, "source": source, "source_id": source_id, "name": entry.name[:256],
             "dept_code": entry.departments[0].code if entry.departments else None,
@@ -158,9 +173,12 @@ def harvest_catalogue(engine: Engine, config: SystemConfig, *, full_refresh: boo
             seen: set[str] = set()
             for page in source.read(config.stream, since=since, mode="full_refresh" if full_refresh else "incremental"):
                 seen.update(r.source_id for r in page.records)
+                seen.update(_rejected(config.name, page.rejects, report))  # still listed: never retired for it
                 with engine.begin() as conn:
                     _ingest_page(conn, config.name, page.records, mapper, states, report)
-                    page_high = max((r.cursor for r in page.records if r.cursor is not None), default=None)
+                    page_high = _page_high(config.name, page.records, report)
+                    if page.read_through is not None and (page_high is None or page.read_through > page_high):
+                        page_high = page.read_through
                     if page_high is not None and (high is None or page_high > high):
                         ledger.set_watermark(conn, mark, config.stream, page_high)
                         high = page_high
@@ -174,6 +192,38 @@ def harvest_catalogue(engine: Engine, config: SystemConfig, *, full_refresh: boo
             source.close()
     report.duration_s = time.perf_counter() - started
     return report
+
+
+def _rejected(name: str, rejects: Sequence[SkippableSyncError], report: HarvestReport) -> list[str]:
+    """The records the connector could not read (a change time it cannot parse …), counted and named in the report;
+    returns their ids: a full refresh must not retire the entries they are (the record is listed, only unreadable)."""
+    ids = []
+    for reject in rejects:
+        source_id, _ = unreadable_record(reject)
+        report.read += 1
+        report.rejected += 1
+        report.rejections.append(f"{name}:{source_id}: {reject}")
+        if reject.source_id:
+            ids.append(reject.source_id)
+    return ids
+
+
+def _page_high(name: str, records: Sequence[Any], report: HarvestReport) -> datetime | None:
+    """The newest change time of the page the watermark may move to: a change time past the horizon
+    (:func:`~gateway.models.datetimes.change_horizon`) does not move it, and is counted (``future``)."""
+    horizon = change_horizon()
+    high = None
+    for record in records:
+        cursor = record.cursor
+        if cursor is None:
+            continue
+        if cursor > horizon:
+            report.future += 1
+            report.flags.append(f"{name}:{record.source_id}: change time {cursor.isoformat()} is in the future: "
+                                "the watermark does not move to it [cursor.future]")
+        elif high is None or cursor > high:
+            high = cursor
+    return high
 
 
 def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, states: dict[Any, Any],
@@ -196,16 +246,19 @@ def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, state
     for record in records:
         report.read += 1
         try:
+            if len(record.source_id) > SOURCE_ID_MAX:
+                raise ValueError(f"source_id: the record's key is {len(record.source_id)} characters; the store "
+                                 f"keeps keys of at most {SOURCE_ID_MAX} [source_id.length]")
             entry = _parse(mapper, record.source_id, record.payload)
-        except ValueError as exc:
+            row = entry_row(name, record.source_id, entry, now=now)
+        except ValueError as exc:  # the record's own fault: named, and the page goes on
             report.rejected += 1
-            report.rejections.append(f"{name}:{record.source_id}: {exc}")
+            report.rejections.append(f"{name}:{record.source_id[:SOURCE_ID_MAX]}: {exc}")
             continue
         if entry.quality:
             report.flagged += 1
             report.flags.extend(f"{name}:{record.source_id}: {f.field}: {f.message} [{f.rule}]"
                                 for f in entry.quality[:max(0, 20 - len(report.flags))])
-        row = entry_row(name, record.source_id, entry, now=now)
         key = (row["catalog_code"], row["item_code"], row["level"], row["division"])
         held = holders.get(record.source_id)
         if held is not None and held != key:

@@ -48,7 +48,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-from .entry import _NUMBER, CatalogueEntry, TimeLimit, _number
+from .entry import _NUMBER, _VALUES, CatalogueEntry, TimeLimit, _number
 
 ELEMENTS: tuple[str, ...] = ("name", "item_type", "legal_basis", "conditions", "service_object", "materials",
                              "legal_limit", "fee")
@@ -91,16 +91,30 @@ _GLUE = frozenset("0123456789.")
 """A Chinese integer as the time limits read it (:mod:`.entry`): ``十二``, ``一百零五``, ``两千``."""
 
 
+_DIGITS = frozenset("〇零一二三四五六七八九")
+
+
+def _digit_by_digit(run: str) -> bool:
+    """A number written digit by digit, as years are (``二〇〇三``, ``二零零三``, ``一九九八``): three digits or more,
+    no 十/百/千 (two, ``一二``, may be "one or two")."""
+    return len(run) >= 3 and set(run) <= _DIGITS
+
+
 def _arabic(text: str) -> str:
     """Each run of Chinese numerals that reads as an integer (the time limits' parser) in Arabic digits:
-    ``第十二条`` → ``第12条``, ``一份`` → ``1份``. A run it cannot read (``一万``, ``十、二`` apart) stays as written.
+    ``第十二条`` → ``第12条``, ``一份`` → ``1份``, and a year written digit by digit (``二〇〇三年`` → ``2003年``). A
+    run it cannot read (``一万``, ``十、二`` apart) stays as written.
     A converted number next to a digit or a ``.`` keeps a boundary (``十2`` is not ``102``, ``十.五`` not ``10.5``)."""
     def convert(match: re.Match[str]) -> str:
         run = match.group()
-        if _INTEGER.fullmatch(run) is None:
+        if _INTEGER.fullmatch(run) is not None:
+            number = str(_number(run))
+        elif _digit_by_digit(run):
+            number = "".join(str(_VALUES[ch]) for ch in run)
+        else:
             return run
         before, after = text[match.start() - 1:match.start()], text[match.end():match.end() + 1]
-        return (("、" if before and before in _GLUE else "") + str(_number(run))
+        return (("、" if before and before in _GLUE else "") + number
                 + ("、" if after and after in _GLUE else ""))
     return _RUN.sub(convert, text)
 

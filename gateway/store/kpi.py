@@ -282,7 +282,10 @@ def item_aggregate(conn: Connection, by: str | None = None, *, division: str | N
     group = {"department": i.dept_code, "level": i.level, "division": i.division, None: literal("all")}
     if by not in group:
         raise ValueError(f"unknown item dimension {by!r}; expected one of {ITEM_DIMENSIONS} or none")
-    same_unit = and_(i.legal_days > 0, i.promised_days.is_not(None), i.promised_unit == i.legal_unit)
+    # a promise of 0 (即办, 当场: stored as 0 working days) is 0 in any unit: against a legal limit in calendar
+    # days it was left out of 提速率 while 0日 counted as a full speed-up
+    same_unit = and_(i.legal_days > 0, i.promised_days.is_not(None),
+                     or_(i.promised_unit == i.legal_unit, i.promised_days == 0))
     stmt = (select(group[by].label("key"), func.count().label("items"),
                    _ones(i.promised_days == 0).label("instant"),
                    func.coalesce(func.sum(case((same_unit, i.promised_days), else_=0)), 0).label("promised_days"),
