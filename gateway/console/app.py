@@ -16,6 +16,8 @@ import logging
 import re
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
@@ -76,12 +78,33 @@ class _LoginThrottle:
     def __init__(self, allowed: int) -> None:
         self.allowed = allowed
         self._failures: dict[str, deque[float]] = {}
+        self._checking: dict[str, int] = {}
 
     def blocked(self, key: str, now: float) -> bool:
+        """Past the limit: the failures within the window and the checks still running for ``key`` (each may be
+        one more failure) — counted after the check only, a burst of parallel guesses all passed this before the
+        first failure was written (40 passwords checked for one name, none refused)."""
         recent = self._failures.get(key)
         while recent and now - recent[0] > _LOGIN_WINDOW_S:
             recent.popleft()
-        return bool(recent) and len(recent) >= self.allowed
+        return len(recent or ()) + self._checking.get(key, 0) >= self.allowed
+
+    def busy(self, key: str) -> bool:
+        """Whether a password check for ``key`` is under way."""
+        return key in self._checking
+
+    @contextmanager
+    def checking(self, key: str) -> Iterator[None]:
+        """A password check under way for ``key``: counted by :meth:`blocked` until it ends."""
+        self._checking[key] = self._checking.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._checking[key] - 1
+            if left:
+                self._checking[key] = left
+            else:
+                del self._checking[key]
 
     def failed(self, key: str, now: float) -> None:
         if len(self._failures) > _THROTTLE_KEYS_MAX:  # forget whoever has not failed within the window
@@ -309,12 +332,16 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
         if address_over:  # slowed, not shut: a name with no wrong password lately is still checked (an operator
             # behind the office proxy logs in), one that has one is refused unchecked — past the address limit
             # a guesser gets at most one try per name per window, not the name's five
-            if by_name.failed_lately(key, now):
+            if by_name.failed_lately(key, now) or by_name.busy(key):
                 return HTMLResponse(pages.login_page(error="too many wrong passwords from this address: wait five "
                                                            "minutes", next_url=target), status_code=429)
-            await asyncio.sleep(_OVER_ADDRESS_LIMIT_DELAY_S)
-        async with checking:
-            operator = await run_in_threadpool(operators.verify, name, password)
+        # the attempt is counted from here, before anything is awaited: the checks above and these reservations
+        # run without a switch of task, so parallel guesses cannot all pass the limits before one fails
+        with by_name.checking(key), by_address.checking(address):
+            if address_over:
+                await asyncio.sleep(_OVER_ADDRESS_LIMIT_DELAY_S)
+            async with checking:
+                operator = await run_in_threadpool(operators.verify, name, password)
         if operator is None:
             by_name.failed(key, now)
             by_address.failed(address, now)
