@@ -16,9 +16,14 @@ from email.utils import parsedate_to_datetime
 
 from .settings import RetryConfig
 
+LONGEST_RETRY_AFTER_S = 86_400.0
+"""The longest wait a ``Retry-After`` is read as: a day. ``99999999999999999999`` is finite, and a push that held
+it as a ``timedelta`` crashed (OverflowError) out of the drain."""
+
 
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """Seconds to wait according to a ``Retry-After`` header value; ``None`` if absent or unreadable."""
+    """Seconds to wait according to a ``Retry-After`` header value, at most :data:`LONGEST_RETRY_AFTER_S`;
+    ``None`` if absent or unreadable."""
     if value is None:
         return None
     text = value.strip()
@@ -29,14 +34,14 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     except ValueError:
         pass
     else:  # "inf", "nan", "1e400" are no delay a scheduler can hold (timedelta overflows): unreadable
-        return max(0.0, seconds) if math.isfinite(seconds) else None
+        return min(max(0.0, seconds), LONGEST_RETRY_AFTER_S) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:  # HTTP-dates are GMT by definition
         return None
-    return max(0.0, when.timestamp() - now)
+    return min(max(0.0, when.timestamp() - now), LONGEST_RETRY_AFTER_S)
 
 
 @dataclass(frozen=True, slots=True)

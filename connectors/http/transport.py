@@ -118,6 +118,10 @@ def _text(response: requests.Response, content_type: str) -> str:
         return content.decode("gb18030", errors="replace")
 
 
+_UNSENDABLE = ("a header value holds a line break or another character HTTP cannot carry (a secret copied with "
+               "its line break?); the value is not shown")
+
+
 class TransportSettings(Protocol):
     """What the transport reads from a connector's config (``RestConfig`` and ``SoapConfig`` both fit)."""
 
@@ -266,10 +270,14 @@ class Transport:
                     raise error from None
                 self.pause(attempt, None, str(error).removeprefix(f"{label}: "))
                 continue
+            except requests.exceptions.InvalidHeader:  # its message quotes the value (a secret, as often as not)
+                raise FatalSyncError(f"{label}: {method} {_path(url)} cannot be sent: {_UNSENDABLE}") from None
             except requests.exceptions.RequestException as exc:
                 raise FatalSyncError(
                     f"{label}: {method} {_path(url)} cannot be sent: {_reason(exc)}"
                 ) from None
+            except ValueError:  # http.client's word for the same (a header an auth added late): quoting the value
+                raise FatalSyncError(f"{label}: {method} {_path(url)} cannot be sent: {_UNSENDABLE}") from None
 
             status = response.status_code
             if authenticate and status in (401, 403):

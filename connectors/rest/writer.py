@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from connectors.common.records import check_write_success, dig, expired_credentials
 from connectors.common.urls import shown as _shown
-from connectors.http.body import ResponseTooLargeError, peek
+from connectors.http.body import ResponseTooLargeError, looks_like_html, peek
 from connectors.http.transport import Transport, describe_body
 from gateway.contract.connector import WriteOperation, WriteResult
 from gateway.contract.errors import (
@@ -72,7 +72,8 @@ def write_record(
     if op.sends_body:
         # UTF-8 rather than requests' \uXXXX escapes: half the size for Chinese text, and readable in logs.
         try:
-            body_bytes = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+            # no NaN or Infinity: not JSON, whatever json.dumps writes by default
+            body_bytes = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
         except (TypeError, ValueError) as exc:
             raise WriteRejectedError(f"{where}: the record is not JSON: {exc}") from None
         headers.setdefault("Content-Type", "application/json; charset=utf-8")
@@ -91,7 +92,18 @@ def write_record(
             raise WriteRejectedError(
                 f"{where}: {op.method} answered HTTP {status}: {describe_body(response)}"
             )
+        if not 200 <= status < 300:  # a redirect the transport does not follow (to a login page, another host)
+            peek(response)
+            location = response.headers.get("Location")
+            raise FatalSyncError(f"{where}: {op.method} answered HTTP {status}"
+                                 + (f" (to {_shown(location)})" if location else "")
+                                 + "; the write may or may not have been applied (not sent again)")
         _read_answer(transport, response, where)
+        if looks_like_html(response.content or b"", response.headers.get("Content-Type", "")):
+            # a proxy's or a firewall's page where the system's answer should be: not its word that it applied
+            raise FatalSyncError(f"{where}: {op.method} answered HTTP {status} with an HTML page instead of the "
+                                 f"system's answer: {describe_body(response)}; the write may or may not have been "
+                                 "applied (not sent again)")
         body = _body(transport, response) if needs_body else _envelope_or_none(transport, response)
         if expired is not None and expired(body) is not None and not refreshed and transport.refresh_credentials():
             refreshed = True  # the token expired (said in the body): once more with a fresh one, as after a 401

@@ -355,7 +355,9 @@ class SystemConfig(_Routed):
                 raise ConfigError(
                     f"system {self.name}: secret {secret!r} expects environment variable {env_name}, which is not set"
                 )
-            values[secret] = os.environ[env_name]
+            # a secret kept in a file ends with the file's line break: never part of the secret, and in a header
+            # it makes the request unsendable (an error quoting the value)
+            values[secret] = os.environ[env_name].rstrip("\r\n")
         return values
 
 
