@@ -58,7 +58,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from gateway.contract.connector import Page, RawRecord, SyncMode
+from gateway.contract.connector import Page, RawRecord, SyncMode, ordered_high
 from gateway.contract.errors import ChangeFilterIgnoredError, FatalSyncError
 from gateway.models.datetimes import change_horizon
 
@@ -113,6 +113,8 @@ def read_pages(
         if anchor is None:
             anchor = first_start(incremental, read_began)
     reanchor = incremental is not None and paginator.positional
+    if reanchor:
+        decoder.track_from(anchor)
     resumable = incremental is not None and ordered
     start = anchor
 
@@ -240,9 +242,13 @@ def read_pages(
             if order is not None:
                 order.restart()
             continue
-        high_water = decoder.max_cursor
+        # the page's own proof of where the rest of the read starts, not the highest change time seen: one record
+        # out of place (edited since the listing) would re-anchor past every record between
+        horizon = change_horizon()  # a change time typed 9999 anchors nothing (as the decoder's boundary)
+        high_water = ordered_high([r.cursor for r in records if r.cursor is not None and r.cursor <= horizon])
         if reanchor and high_water is not None and (anchor is None or high_water > anchor):
             anchor = high_water
+            decoder.track_from(anchor)
             if incremental is not None and not (incremental.exclusive or stepped_back):
                 probe = high_water
             paginator.reset()

@@ -525,6 +525,11 @@ class RecordDecoder:
     """The latest cursor that may anchor a read or mark a boundary (now + the allowed clock skew), taken again for
     each page: a record beyond it (a change time typed 9999) is read, and moves neither."""
     _beyond_horizon: set[str] = field(default_factory=set)
+    _read_since_anchor: dict[str, datetime] | None = None
+    """Re-anchored paging only (:meth:`track_from`): source id → change time of each record read at or after the
+    current anchor. The anchor is where the page's order proves the rest of the read starts
+    (:func:`~gateway.contract.connector.ordered_high`), not the highest change time seen, so the records between
+    come again: each only once. Pruned at each re-anchor: bounded by the records past the anchor."""
 
     def decode(
         self, items: Iterable[Any], *, seen: Callable[[RawRecord], None] | None = None
@@ -599,6 +604,11 @@ class RecordDecoder:
                 return False
             self._beyond_horizon.add(record.source_id)
             return True
+        read = self._read_since_anchor
+        if read is not None:
+            if read.get(record.source_id) == cursor:
+                return False  # read since the anchor, unchanged: the re-anchored query's re-delivery
+            read[record.source_id] = cursor
         if self.max_cursor is None or cursor > self.max_cursor:
             self.max_cursor = cursor
         if self.boundary is None or cursor > self.boundary:
@@ -610,6 +620,14 @@ class RecordDecoder:
                 return False
             self._boundary_keys.add(record.source_id)
         return True
+
+    def track_from(self, anchor: datetime | None) -> None:
+        """Drop the re-deliveries of a read re-anchored at ``anchor`` (``None``: the read's start): records at or
+        after it read already, at the same change time, are not new."""
+        if self._read_since_anchor is None:
+            self._read_since_anchor = {}
+        elif anchor is not None:
+            self._read_since_anchor = {k: c for k, c in self._read_since_anchor.items() if c >= anchor}
 
     def _is_new_reject(self, reject: SkippableSyncError) -> bool:
         try:

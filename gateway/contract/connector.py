@@ -21,7 +21,7 @@ dead-letter a record, or abort.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
@@ -87,6 +87,15 @@ class StreamInfo:
     writable: bool = False
     incremental: bool = True
     ordered: bool = True
+
+
+def ordered_high(cursors: Sequence[datetime]) -> datetime | None:
+    """The change time an ordered page (its cursors in the order they came) proves the rest of the read reaches:
+    the lower of its last two. An ordered stream may hold one record out of place (a source sorting by another
+    column, a record edited since it was listed); its change time says nothing of the records still to come, and
+    a watermark or a re-anchored query moved to it skipped every record between (a read of 120 records took 50).
+    A page's last record may be that one: the one before it speaks for the rest."""
+    return min(cursors[-2:]) if cursors else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +192,7 @@ __all__ = [
     "FatalSyncError",
     "Page",
     "RawRecord",
+    "ordered_high",
     "RetriableSyncError",
     "SkippableSyncError",
     "SourceUnavailableError",

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import Engine
 
+from gateway.contract.connector import ordered_high
 from gateway.contract.errors import FieldIssue, SyncError
 from gateway.crypto.error_text import describe_error
 from gateway.mapping.check import stream_fields
@@ -153,7 +154,7 @@ def sync_system(
                     if not drift_checked and page.records:
                         drift_checked = True
                         report.unmapped_source_fields = _schema_drift(runtime, name, ctx.mapper, page.records)
-                    page_high = _page_high(page.records, ctx, name)
+                    page_high = _page_high(page.records, ctx, name, ordered=ordered)
                     if page.read_through is not None and (page_high is None or page.read_through > page_high):
                         page_high = page.read_through
                     with engine.begin() as conn:
@@ -314,17 +315,20 @@ def _alert(engine: Engine, report: RunReport, max_rejected_share: float) -> None
             resolve_alerts(engine, "sync_degraded", [name])
 
 
-def _page_high(records: Sequence[RawRecord], ctx: IngestContext, system: str) -> datetime | None:
-    """The page's newest change time the watermark may move to. A cursor in the future (a clerk's typo of 9999, a
-    source whose clock is wrong) would move the watermark past every record still to come, and every later run
-    would read nothing; such a record is still read — and read again each run, cheaply, its raw bytes unchanged
-    — but it does not move the watermark, and it is counted as a quality flag (``cursor.future``)."""
+def _page_high(records: Sequence[RawRecord], ctx: IngestContext, system: str, *, ordered: bool) -> datetime | None:
+    """The page's change time the watermark may move to: its newest, or for an ordered stream the one its order
+    proves the rest of the read reaches (:func:`~gateway.contract.connector.ordered_high`: one record out of place,
+    edited since it was listed, moved the watermark past the records still to come). A cursor in the future (a
+    clerk's typo of 9999, a source whose clock is wrong) would move the watermark past every record still to
+    come, and every later run would read nothing; such a record is still read — and read again each run, cheaply,
+    its raw bytes unchanged — but it does not move the watermark, and it is counted as a quality flag
+    (``cursor.future``)."""
     horizon = change_horizon()
     cursors = [r.cursor for r in records if r.cursor is not None]
     high = max(cursors, default=None)
     if high is None or high <= horizon:  # the common page: one C-level max, no per-record comparison in Python
-        return high
-    high = None
+        return ordered_high(cursors) if ordered else high
+    kept = []
     future = []
     for record in records:
         if record.cursor is None:
@@ -332,11 +336,11 @@ def _page_high(records: Sequence[RawRecord], ctx: IngestContext, system: str) ->
         if record.cursor > horizon:
             future.append(FieldIssue(f"{system}:{record.source_id}", "$cursor", "cursor.future",
                                      f"changed at {record.cursor.isoformat()}, after this machine's clock"))
-        elif high is None or record.cursor > high:
-            high = record.cursor
+        else:
+            kept.append(record.cursor)
     if future:
         ctx.quality.add_flags(future)
-    return high
+    return ordered_high(kept) if ordered else max(kept, default=None)
 
 
 def _fail_run(engine: Engine, report: RunReport, stream: str, started: float, exc: BaseException) -> None:

@@ -10,6 +10,7 @@ time typed wrong) does not. Real HTTP on 127.0.0.1.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +18,7 @@ import pytest
 from http_testlib import Answer, ScriptedServer, Seen, json_answer, plain_session
 
 from connectors.rest import RestConnector
+from gateway.contract.connector import ordered_high
 from gateway.contract.errors import FatalSyncError
 
 ROWS = [{"id": f"R{i:02d}", "updateTime": f"2024-03-05 10:{i:02d}:00"} for i in range(1, 11)]
@@ -133,3 +135,31 @@ def test_an_unordered_stream_is_not_checked() -> None:
                                pagination={"type": "cursor", "next_cursor_path": "next"})
         pages = list(connector.read("cases"))
     assert [r.source_id for p in pages for r in p.records] == ["B", "A"]
+
+
+def test_one_record_edited_since_the_listing_does_not_carry_the_anchor_past_the_rest() -> None:
+    """An ordered stream whose source lists by id: record 7, edited an hour ago, sits on page 1 with a change time
+    far above the rest. The read re-anchored on the highest change time seen and never asked for records 51 to
+    120 (outside review: 50 of 120 read); the engine's watermark went there too. Re-anchored where the page's order
+    proves the rest starts (the lower of its last two), every record is read, once."""
+    beijing = timezone(timedelta(hours=8))
+    base = datetime(2025, 1, 1, tzinfo=beijing)
+    rows = [{"id": str(i), "updateTime": (base + timedelta(minutes=i)).strftime("%Y-%m-%d %H:%M:%S")}
+            for i in range(1, 121)]
+    rows[6]["updateTime"] = (datetime.now(beijing) - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+
+    def answer(request: Seen) -> Answer:
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.path).query).items()}
+        since = query.get("updatedSince")
+        chosen = [r for r in rows if since is None or r["updateTime"] >= since]  # filtered, listed by id
+        n, size = int(query["pageNo"]), int(query["pageSize"])
+        return json_answer(json.dumps({"code": 0, "data": {"list": chosen[(n - 1) * size: n * size]}}).encode())
+
+    with ScriptedServer(answer) as server:
+        pages = list(_connector(server.url, pagination={"type": "page_number", "page_param": "pageNo",
+                                                        "size_param": "pageSize", "size": 50}).read("cases"))
+    read = [r.source_id for p in pages for r in p.records]
+    assert sorted(read, key=int) == [r["id"] for r in rows] and len(read) == len(set(read))
+    # the engine's watermark after each page: never the edited record's time while records below it are to come
+    highs = [ordered_high([r.cursor for r in p.records if r.cursor is not None]) for p in pages if p.records]
+    assert all(h is not None and h.year == 2025 for h in highs[:-1]), highs

@@ -69,7 +69,8 @@ def test_a_source_ignoring_the_since_parameter_is_stopped_at_the_first_reanchor(
         requests_sent = len(server.seen)
     message = str(caught.value)
     assert "does the source ignore `updatedSince`?" in message
-    assert "13 of 20 records more than a day older than that" in message and "'2024-03-08 12:00:00'" in message
+    # re-anchored where page 1's order proves the rest starts: the lower of its last two (08:00, not 12:00)
+    assert "12 of 20 records more than a day older than that" in message and "'2024-03-08 08:00:00'" in message
     assert requests_sent == 2  # page 1, then page 1 re-anchored: not 231
 
 

@@ -59,25 +59,27 @@ def _case(id_: str, time: str, **extra: Any) -> dict[str, Any]:
 
 @responses.activate
 def test_civil_page_number_reads_reanchor_on_the_cursor() -> None:
+    # re-anchored at the lower of page 1's last two (A's 10:00: a last record out of place would not carry the
+    # anchor past the records after it), the source answers A and B again (read once), then its second page
     responses.get(CIVIL_URL, json=_rows(_case("A", "2024-03-05 10:00:00"), _case("B", "2024-03-05 10:01:00")))
-    responses.get(CIVIL_URL, json=_rows(_case("B", "2024-03-05 10:01:00"), _case("C", "2024-03-05 10:02:00")))
+    responses.get(CIVIL_URL, json=_rows(_case("A", "2024-03-05 10:00:00"), _case("B", "2024-03-05 10:01:00")))
     responses.get(CIVIL_URL, json=_rows(_case("C", "2024-03-05 10:02:00")))
     pages = list(_civil().read("cases", since=datetime(2024, 3, 5, 9, 0, tzinfo=BEIJING)))
 
-    assert [[r.source_id for r in p.records] for p in pages] == [["A", "B"], ["C"], []]
+    assert [[r.source_id for r in p.records] for p in pages] == [["A", "B"], [], ["C"]]
     first = pages[0].records[0]
     assert first.cursor == datetime(2024, 3, 5, 10, 0, tzinfo=BEIJING)
     assert first.payload["updateTime"] == "2024-03-05 10:00:00"
     assert [p.checkpoint for p in pages] == [
         {"cursor": "2024-03-05T10:01:00+08:00"},
-        {"cursor": "2024-03-05T10:02:00+08:00"},
+        {"cursor": "2024-03-05T10:01:00+08:00"},
         {"cursor": "2024-03-05T10:02:00+08:00"},
     ]
     queries = [_query(c) for c in responses.calls]
     assert queries == [
         {"updatedSince": "2024-03-05 09:00:00", "pageNo": "1", "pageSize": "2"},
-        {"updatedSince": "2024-03-05 10:01:00", "pageNo": "1", "pageSize": "2"},
-        {"updatedSince": "2024-03-05 10:02:00", "pageNo": "1", "pageSize": "2"},
+        {"updatedSince": "2024-03-05 10:00:00", "pageNo": "1", "pageSize": "2"},
+        {"updatedSince": "2024-03-05 10:00:00", "pageNo": "2", "pageSize": "2"},
     ]
     assert all(c.request.headers["X-Api-Key"] == "civil-demo-key" for c in responses.calls)
 
