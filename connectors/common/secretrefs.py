@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 from gateway.contract.errors import ConfigError
 
@@ -131,9 +131,12 @@ class SecretParams:
         """``text`` with the value of every secret a parameter referenced, every secret given to
         :meth:`mask_secrets` and every value given to :meth:`mask_value` masked (a server may echo them)."""
         values = {self._secrets.get(name) or "" for name in self._used} | self._values
-        for secret in sorted(values, key=len, reverse=True):  # longest first: a secret inside another
-            if len(secret) >= 3:
-                text = text.replace(secret, _MASK)
+        # as written, and as a URL, a form or a repr write it: a query secret in a signed string or an error page
+        # that echoes the URL arrives percent-encoded (eyJhbGci%2BOiJ…), one with a line break repr-escaped
+        forms = {form for secret in values if len(secret) >= 3
+                 for form in (secret, quote(secret, safe=""), quote_plus(secret), repr(secret)[1:-1])}
+        for secret in sorted(forms, key=len, reverse=True):  # longest first: a secret inside another
+            text = text.replace(secret, _MASK)
         return text
 
     def redact_error(self, exc: BaseException) -> None:

@@ -42,9 +42,9 @@ feed). Placeholders, some taking an argument after a colon:
 ``{signature}``            the result; only in ``headers`` / ``query_params`` values
 =========================  ==========================================================================================
 
-Order of work per attempt: the query parameters, headers and JSON ``body_fields`` whose templates do not use
+Order of work per attempt: the JSON ``body_fields``, then the query parameters and headers, whose templates do not use
 ``{signature}`` are put on the request first (so they can be signed: ``X-Ca-Timestamp``, ``Content-MD5``, an ``appKey`` query parameter...),
-then the string-to-sign is rendered and signed, then the ``{signature}``-bearing ones are added (so a ``sign``
+(the body's fields first: a header may be its digest) then the string-to-sign is rendered and signed, then the ``{signature}``-bearing ones are added (so a ``sign``
 query parameter is never part of the query it signs). A header or parameter that renders empty is not sent.
 
 Algorithms: ``hmac-sha256``, ``hmac-sha1``, ``hmac-sm3`` (keyed with the secret); ``md5``, ``sha1``, ``sha256``,
@@ -704,11 +704,13 @@ class TemplateSigner(AuthBase):
         own_params = set(self.config.query_params)
         if own_params:
             _set_query(r, _drop_params(_query_of(r), own_params))
+        # the body's own fields first: a header or a parameter may be its digest (Content-MD5: {body_digest}), which
+        # described the body without them when they came after (the body sent was not the one signed for)
+        if self._pre_body:
+            _put_body_fields(r, [(key, attempt.render(template)) for key, template in self._pre_body])
         for key, template in self._pre_headers:
             _put_header(r, key, attempt.render(template))
         _add_params(r, [(key, attempt.render(template)) for key, template in self._pre_query])
-        if self._pre_body:
-            _put_body_fields(r, [(key, attempt.render(template)) for key, template in self._pre_body])
         message = attempt.render(self._string_to_sign)
         digest_algorithm = self.config.algorithm in _DIGEST_ALGORITHMS
         self.last_string_to_sign = message.replace(self._secret_text, "***") if digest_algorithm else message

@@ -354,7 +354,10 @@ class Transport:
         """Send a platform's own token request (never with the connector's auth; ``{secret: NAME}`` resolved) and
         decode its answer as JSON (``None`` when it is none: the caller says what was missing)."""
         response = self.request(method, path_or_url, params=params, json=json, data=data, headers=headers,
-                                authenticate=False)
+                                authenticate=False, stream=True)
+        # under the limits a page has (max_response_bytes, timeout.total): a token answer trickled for minutes or
+        # of megabytes held the run (and its lease) as no page could
+        self.read_body(response, f"{self.config.label}: token request {method} {_path(response.url)}")
         try:
             return response, self.decode_json(response)
         except FatalSyncError:
@@ -362,7 +365,9 @@ class Transport:
 
     def fetch_token(self, url: str, form: Mapping[str, str], auth: AuthBase | None) -> requests.Response:
         """POST a token request (OAuth2); uses retries and the rate limit, never the connector's own auth."""
-        return self.request("POST", url, data=form, authenticate=False, auth=auth)
+        response = self.request("POST", url, data=form, authenticate=False, auth=auth, stream=True)
+        self.read_body(response, f"{self.config.label}: token request POST {_path(response.url)}")  # as a page's
+        return response
 
     def read_body(self, response: requests.Response, where: str) -> bytes:
         """The body of a ``stream=True`` response, at most ``max_response_bytes`` of it."""

@@ -85,8 +85,9 @@ class RestConnector(DeclarativeConnector):
     def _first_answer(self) -> str:
         cfg = self.rest_config
         if cfg.check is not None and cfg.check.path is not None:
-            response = self.transport.request("GET", cfg.check.path, params=cfg.check.params or None)
+            response = self.transport.request("GET", cfg.check.path, params=cfg.check.params or None, stream=True)
             message = f"{cfg.label}: GET {cfg.check.path} answered HTTP {response.status_code}"
+            self.transport.read_body(response, message)  # under a page's limits (size, timeout.total)
             if not response.ok:
                 raise FatalSyncError(message)
             said = failure_envelope(_json_or_none(response))  # a 200 saying 参数错误 or token失效 is no health
@@ -113,6 +114,10 @@ class RestConnector(DeclarativeConnector):
         if document.screen:  # records with bad values are the read's business; a broken envelope is ours
             check_envelope(body, stream.record_selector, where=where, damaged=document.damaged,
                            charset_hint=document.charset_hint)
+        failed = failure_envelope(body) if rule is None else None  # as the read takes it (no empty page)
+        if failed is not None:
+            raise FatalSyncError(f"{where}: the answer says the request failed ({failed}); if this is how the "
+                                 "system says success, give the stream a `success` rule")
         if check_success(body, rule, where=where) == "skip":  # e.g. 查询无数据: the system is up, and empty
             return f"{where}: first page answered: no records ({envelope_outcome(body, rule)[1]})"
         items = select_items(body, stream.record_selector, where=where, checked=rule is not None)

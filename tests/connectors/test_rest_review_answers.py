@@ -92,3 +92,66 @@ def test_a_secret_with_its_line_break_is_not_quoted_in_the_error() -> None:
         result = connector.check()
     for said in (str(caught.value), result.message):
         assert "SK-very-secret" not in said and "line break" in said
+
+
+def test_a_query_secret_is_masked_in_the_signed_string_however_it_was_encoded() -> None:
+    """The check quotes the string the request was signed over; a query secret there is percent-encoded
+    (eyJhbGci%2BOiJ…) and was shown in clear: the masker knew its raw form only."""
+    token = "eyJhbGci+OiJIUzI1/NiJ9=="
+    with HostileServer() as server:
+        server.route("/q", Reply(401, JSON, '{"code": "401", "msg": "签名错误"}'.encode()))
+        connector = RestConnector({
+            "kind": "rest", "name": "gw", "base_url": server.url,
+            "auth": {"type": "signature", "algorithm": "hmac-sha256", "secret": "sec", "app_key": "APP1",
+                     "canonical_query": {"encoding": "percent"}, "string_to_sign": "{method}\n{path}\n{query}",
+                     "headers": {"X-Sign": "{signature}"}},
+            "streams": {"cases": {"path": "/q", "params": {"access_token": {"secret": "token"}, "dept": "370100"},
+                                  "record_selector": "data.rows", "success": {"field": "code", "equals": "0"},
+                                  "primary_key": "id"}}},
+            secrets={"sec": "k3y", "token": token}, session=plain_session())
+        said = connector.check().message
+    assert "access_token=***" in said and "eyJhbGci" not in said, said
+
+
+def test_the_body_a_signature_header_describes_is_the_body_sent() -> None:
+    """``body_fields`` were put into the body after the signature's headers were rendered: a Content-MD5 of
+    ``{body_digest}`` described the body without them, and the system refused every request."""
+    import base64
+    import hashlib
+
+    with HostileServer() as server:
+        server.route("/q", body=b'{"code": 0, "data": {"rows": []}}')
+        connector = RestConnector({
+            "kind": "rest", "name": "gw", "base_url": server.url,
+            "auth": {"type": "signature", "algorithm": "hmac-sha256", "secret": "sec", "app_key": "APP1",
+                     "body_digest": {"algorithm": "md5", "encoding": "base64"},
+                     "string_to_sign": "{method}\n{content_md5}\n{timestamp}",
+                     "headers": {"Content-MD5": "{body_digest}", "X-Sign": "{signature}"},
+                     "body_fields": {"appKey": "{app_key}", "timestamp": "{timestamp}"}},
+            "streams": {"cases": {"path": "/q", "method": "POST", "params_in": "json",
+                                  "params": {"deptCode": "370100"}, "record_selector": "data.rows",
+                                  "success": {"field": "code", "equals": 0}, "primary_key": "id"}}},
+            secrets={"sec": "k"}, session=plain_session())
+        list(connector.read("cases"))
+        (seen,) = server.seen
+    assert b'"appKey":"APP1"' in seen.body
+    assert seen.headers["Content-MD5"] == base64.b64encode(hashlib.md5(seen.body).digest()).decode()
+
+
+def test_a_token_answer_is_read_under_a_pages_limits() -> None:
+    """The OAuth2 token request was read whole, whatever its size or pace (8 MiB accepted with
+    max_response_bytes 4096): a token endpoint gone wrong held the run as no page could."""
+    big = json.dumps({"access_token": "tok", "pad": "x" * (8 * 1024 * 1024)}).encode()
+    with HostileServer() as server:
+        server.route("/oauth/token", Reply(200, JSON, big))
+        server.route("/fd", body=b"[]")
+        connector = RestConnector({
+            "kind": "rest", "name": "hall", "base_url": server.url, "max_response_bytes": 4096,
+            "retry": {"max_attempts": 1, "backoff_seconds": 0, "jitter": False},
+            "auth": {"type": "oauth2_client_credentials", "token_url": "/oauth/token",
+                     "client_id_secret": "id", "client_secret_secret": "sec"},
+            "streams": {"fd": {"path": "/fd", "record_selector": "", "primary_key": "id"}}},
+            secrets={"id": "client", "sec": "secret"}, session=plain_session())
+        with pytest.raises(Exception, match="max_response_bytes"):
+            list(connector.read("fd"))
+        assert server.hits.get("/fd", 0) == 0

@@ -326,3 +326,26 @@ def test_the_prefix_and_the_timeout_are_set_in_the_gateway_file(monkeypatch: pyt
     limiter.close()
     with pytest.raises(ConfigError):
         parse_gateway_settings("rate_limit_timeout: 0\n", base_dir=here)
+
+
+def test_readiness_says_when_quotas_are_no_longer_shared(tmp_path: Path) -> None:
+    """Degraded sharing was said by the alert and the gauge only: an operator probing a process's /readyz saw
+    "ready" and nothing else. It stays ready (it serves, each process its share) and says how."""
+    from fastapi.testclient import TestClient
+    from gateway_testlib import make_gateway
+
+    from gateway.sharing.api import create_app
+    from gateway.sharing.settings import load_gateway_settings
+
+    engine = _ledger(tmp_path)
+    settings = load_gateway_settings(Path(__file__).resolve().parents[3] / "config" / "gateway.yaml").model_copy(
+        update={"rate_limit_store": f"redis://127.0.0.1:{_closed_port()}/0", "rate_limit_processes": 2})
+    gw = make_gateway(engine, settings=settings)
+    with TestClient(create_app(gw, webhook_interval=0)) as client:
+        assert client.get("/readyz").json()["checks"]["rate_limits"] == "shared"  # nothing asked of the store yet
+        gw.limiter.allow("some-client", 10)
+        ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    assert ready.json()["checks"]["rate_limits"].startswith("degraded") and "rate/2" in ready.json()["checks"][
+        "rate_limits"]
+    engine.dispose()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Header
 from starlette.responses import Response
 
 from gateway.crypto.jws import verification_jwks
+from gateway.sharing.access.shared_ratelimit import RedisRateLimiter
 from gateway.store.migrate import is_current
 from gateway.store.sharing_queries import ping
 
@@ -42,10 +44,13 @@ def _ready(api: Api) -> dict[str, str]:
 async def readyz(api: Api = Depends(get_api)) -> Response:
     checks = await api.run(_ready, api)
     checks["audit_writer"] = "ok"
-    if any(v != "ok" for v in checks.values()):
+    if any(v != "ok" for v in checks.values()):  # the rate limits below say how, not whether, it serves
         return problem_response(503, "not-ready", "; ".join(f"{k}: {v}" for k, v in checks.items()), "/readyz")
-    import orjson
-
+    limiter = api.gw.limiter
+    if isinstance(limiter, RedisRateLimiter):  # said here too: an operator probing the process sees it (the alert
+        # rate_limit_degraded and the gauge say it to the console and Prometheus); still ready, quotas per process
+        checks["rate_limits"] = ("shared" if limiter.shared else
+                                 f"degraded: the store does not answer, each process admits rate/{limiter.share}")
     return Response(orjson.dumps({"status": "ready", "checks": checks}), media_type="application/json")
 
 
