@@ -247,6 +247,16 @@ def _word(value: Any) -> str | None:
     return None
 
 
+def refuse_failure_envelope(body: Any, *, where: str) -> None:
+    """For a read stream without a ``success`` rule: a :class:`FatalSyncError` when the answer says unmistakably
+    that the request failed (:func:`failure_envelope`). ``{"code": "500", "msg": "系统异常", "data": []}`` taken for
+    an empty page let a windowed read move its watermark past the window."""
+    failed = failure_envelope(body)
+    if failed is not None:
+        raise FatalSyncError(f"{where}: the answer says the request failed ({failed}); nothing was taken from it. "
+                             "If this is how the system says success, give the stream a `success` rule")
+
+
 def failure_envelope(body: Any) -> str | None:
     """What an answer to a write says went wrong, when it says so unmistakably, for write streams without a
     ``success`` rule; ``None`` when it does not. Only the top level of the answer is looked at, its keys in any
@@ -655,4 +665,5 @@ __all__ = [
     "select_items",
     "server_message",
     "source_key",
+    "refuse_failure_envelope",
 ]

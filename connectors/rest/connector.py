@@ -25,6 +25,7 @@ from connectors.common.records import (
     check_success,
     envelope_outcome,
     failure_envelope,
+    refuse_failure_envelope,
     select_items,
 )
 from connectors.common.secretrefs import SecretParams, masked, secret_names, url_password
@@ -114,10 +115,8 @@ class RestConnector(DeclarativeConnector):
         if document.screen:  # records with bad values are the read's business; a broken envelope is ours
             check_envelope(body, stream.record_selector, where=where, damaged=document.damaged,
                            charset_hint=document.charset_hint)
-        failed = failure_envelope(body) if rule is None else None  # as the read takes it (no empty page)
-        if failed is not None:
-            raise FatalSyncError(f"{where}: the answer says the request failed ({failed}); if this is how the "
-                                 "system says success, give the stream a `success` rule")
+        if rule is None:
+            refuse_failure_envelope(body, where=where)  # as the read takes it (no empty page)
         if check_success(body, rule, where=where) == "skip":  # e.g. 查询无数据: the system is up, and empty
             return f"{where}: first page answered: no records ({envelope_outcome(body, rule)[1]})"
         items = select_items(body, stream.record_selector, where=where, checked=rule is not None)

@@ -19,13 +19,12 @@ from connectors.common.records import (
     check_success,
     envelope_outcome,
     expired_credentials,
-    failure_envelope,
+    refuse_failure_envelope,
     screen_items,
     select_items,
 )
 from connectors.http.transport import Transport
 from gateway.contract.connector import Page, SyncMode
-from gateway.contract.errors import FatalSyncError
 
 from .config import StreamConfig
 
@@ -75,13 +74,7 @@ def read_stream(
             check_envelope(body, stream.record_selector, where=where, damaged=document.damaged,
                            charset_hint=document.charset_hint)
         if stream.success is None:
-            # no rule: an answer that says unmistakably that the request failed ({"code": "500", "msg": "系统异常",
-            # "data": {"list": []}}) was an empty page, and a windowed read moved its watermark past the window
-            failed = failure_envelope(body)
-            if failed is not None:
-                raise FatalSyncError(f"{where}: the answer says the request failed ({failed}); nothing was taken "
-                                     "from it. If this is how the system says success, give the stream a `success` "
-                                     "rule")
+            refuse_failure_envelope(body, where=where)
         if check_success(body, stream.success, where=where) == "skip":
             return response, body, []  # e.g. 查询无数据: this request has no records
         items = select_items(body, stream.record_selector, where=where, checked=stream.success is not None)
