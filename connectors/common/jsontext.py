@@ -238,9 +238,19 @@ def _careful(data: bytes, charset: str | None) -> JsonDocument:
         found.append("duplicate key")
         return DuplicateKeys(items)
 
+    def parse(document: str) -> Any:
+        return json.loads(document, parse_constant=constant, parse_float=number, parse_int=integer,
+                          object_pairs_hook=pairs)
+
     try:
-        value = json.loads(text, parse_constant=constant, parse_float=number, parse_int=integer,
-                           object_pairs_hook=pairs)
+        try:
+            value = parse(text)
+        except RecursionError:
+            # one record nested thousands deep failed the whole page, and every later run at the same page: what
+            # lies deeper than any record may go is cut to an empty array there — still too deep, so that record
+            # alone is rejected (json.too_deep), as one nested 500 deep always was
+            found.clear()
+            value = parse(_pruned(text, MAX_DEPTH + _ENVELOPE_DEPTH))
     except json.JSONDecodeError as exc:
         raise JsonTextError(f"{exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:
@@ -248,6 +258,33 @@ def _careful(data: bytes, charset: str | None) -> JsonDocument:
     screen = bool(found) or damaged or _ESCAPED_SURROGATE.search(text) is not None or _deeper_than(value, MAX_DEPTH)
     return JsonDocument(value, screen=screen, encoding=encoding, damaged=damaged,
                         charset_hint=_charset_hint(data, charset) if damaged else None)
+
+
+_ENVELOPE_DEPTH = 50
+"""How deep below the document's root records may sit (an envelope's ``data.list`` is 3): a record's own depth is
+counted from it, so a cut at ``MAX_DEPTH`` + this is still too deep for any record (:func:`_pruned`)."""
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+"""A JSON string (skipped whole: brackets in it are text) or a bracket."""
+
+
+def _pruned(text: str, limit: int) -> str:
+    """``text`` with each array or object that opens deeper than ``limit`` levels replaced by ``[]`` (still at
+    that depth): parseable however deep the original went, and still too deep where it was."""
+    parts: list[str] = []
+    depth, kept_to, cut_from = 0, 0, -1
+    for token in _TOKENS.finditer(text):
+        mark = token.group()
+        if mark in "[{":
+            depth += 1
+            if depth == limit + 1:
+                cut_from = token.start()
+        elif mark in "]}":
+            if depth == limit + 1 and cut_from >= 0:
+                parts += [text[kept_to:cut_from], "[]"]
+                kept_to, cut_from = token.end(), -1
+            depth -= 1
+    parts.append(text[kept_to:])
+    return "".join(parts)
 
 
 def _deeper_than(value: Any, limit: int) -> bool:

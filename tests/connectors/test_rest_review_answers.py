@@ -155,3 +155,16 @@ def test_a_token_answer_is_read_under_a_pages_limits() -> None:
         with pytest.raises(Exception, match="max_response_bytes"):
             list(connector.read("fd"))
         assert server.hits.get("/fd", 0) == 0
+
+
+@pytest.mark.parametrize("depth", [500, 3000, 20000])
+def test_one_record_nested_past_the_parser_is_rejected_alone(depth: int) -> None:
+    """500 deep was that record's rejection (json.too_deep); 3,000 deep went past the parser and failed the whole
+    page — the good records with it, and every later run at the same page."""
+    deep = "[" * depth + "]" * depth
+    body = ('{"code":0,"data":[{"id":"1","x":1},{"id":"2","x":%s,"note":"]]}{"},{"id":"3","x":3}]}' % deep).encode()
+    with HostileServer() as server:
+        server.route("/cases", body=body)
+        (page,) = list(rest_connector(server.url, stream={"success": {"field": "code", "equals": 0}}).read("cases"))
+    assert [r.source_id for r in page.records] == ["1", "3"]
+    assert [(e.source_id, e.issues[0].rule) for e in page.rejects] == [("2", "json.too_deep")]
