@@ -136,7 +136,7 @@ def citizens_bad_ratings(conn: Connection, case_nos: Sequence[str]) -> list[tupl
     for start in range(0, len(nos), 900):
         out += [(c, t) for c, t in conn.execute(select(e.case_no, e.rated_at).where(
             e.case_no.in_(nos[start:start + 900]), e.bad.is_(True), e.revoked.is_(False),
-            func.coalesce(e.channel, "") != "device", func.coalesce(e.appeal, "") != "upheld")).tuples()]
+            func.coalesce(e.channel, "") != "device", _standing(e))).tuples()]
     return out
 
 
@@ -295,7 +295,7 @@ def callback_groups(conn: Connection, *, now: datetime) -> list[RowMapping]:
                .label("rect_overdue"))
         .join(citizen_evaluations, b.rating_id == e.rating_id)
         # a callback whose rating is no longer bad (the citizen changed it to 满意) is no 差评 to call back
-        .where(or_(e.appeal.is_(None), e.appeal != "upheld"), e.revoked.is_(False), e.bad.is_(True))
+        .where(_standing(e), e.revoked.is_(False), e.bad.is_(True))
         .group_by(e.dept_code, e.month)).mappings())
 
 
