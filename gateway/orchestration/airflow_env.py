@@ -15,6 +15,7 @@ from pathlib import Path
 from gateway.kernel.config import REPO_ROOT
 
 DAGS_FOLDER = REPO_ROOT / "dags"
+SQLITE_LOCK_WAIT_S = 60  # seconds a writer to Airflow's SQLite metadata database waits for the lock
 
 
 def airflow_env(
@@ -40,7 +41,7 @@ def airflow_env(
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__DAG_DISCOVERY_SAFE_MODE": "True",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql_alchemy_conn or f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql_alchemy_conn or sqlite_metadata_url(home / "airflow.db"),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(api_port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
@@ -66,6 +67,16 @@ def airflow_env(
     return env
 
 
+def sqlite_metadata_url(path: Path) -> str:
+    """Airflow's SQLite metadata database with a lock wait of a minute, not sqlite3's 5 s.
+
+    `airflow standalone` runs the scheduler, the DAG processor, the API server and the triggerer against one
+    file; on a machine loaded by other work a writer can hold the lock past 5 s, and the scheduler then dies on
+    "database is locked" (seen in CI). The sync and the async driver both take ``timeout`` from the URL.
+    """
+    return f"sqlite:///{path}?timeout={SQLITE_LOCK_WAIT_S}"
+
+
 def airflow_command() -> list[str]:
     """``airflow`` of this interpreter's environment."""
     candidate = Path(sys.executable).with_name("airflow")
@@ -80,4 +91,4 @@ def migrate_metadata(env: dict[str, str], *, timeout: float = 300) -> None:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
 
 
-__all__ = ["DAGS_FOLDER", "airflow_command", "airflow_env", "migrate_metadata"]
+__all__ = ["DAGS_FOLDER", "SQLITE_LOCK_WAIT_S", "airflow_command", "airflow_env", "migrate_metadata", "sqlite_metadata_url"]
