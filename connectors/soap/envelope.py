@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import zeep.exceptions
@@ -76,6 +76,14 @@ def _element(parent: etree._Element, name: str, value: Any, namespace: str | Non
     return element
 
 
+def refuse_unknown_parameters(params: Iterable[Any], takes: Sequence[str], *, where: str) -> None:
+    """A ConfigError naming the parameters an operation does not take: the builders raise it at the call, and
+    ``connector check`` (:mod:`connectors.soap.wsdl_check`) at configuration time, in the same words."""
+    unknown = sorted(str(p) for p in set(params) - set(takes))
+    if unknown:
+        raise ConfigError(f"{where}: unknown parameter(s) {unknown}; the operation takes {list(takes)}")
+
+
 def rpc_envelope(operation: Operation, params: Mapping[str, Any], *, soap12: bool, namespace: str | None,
                  where: str) -> etree._Element:
     """An rpc-style call; with ``use="encoded"`` every parameter carries ``xsi:type`` and the call
@@ -83,9 +91,8 @@ def rpc_envelope(operation: Operation, params: Mapping[str, Any], *, soap12: boo
     parts = list(operation.input_parts or ())
     order = operation.parameter_order or tuple(p.name for p in parts)
     by_name = {p.name: p for p in parts}
-    unknown = sorted(set(params) - set(by_name))
-    if unknown:
-        raise ConfigError(f"{where}: unknown parameter(s) {unknown}; the operation takes {list(order)}")
+    names = [n for n in order if n in by_name] + [p.name for p in parts if p.name not in order]
+    refuse_unknown_parameters(params, names, where=where)
     call_ns = operation.namespace or namespace
     prefixes: dict[str, str] = {XSD: "xsd"}
     for part in parts:
@@ -100,7 +107,7 @@ def rpc_envelope(operation: Operation, params: Mapping[str, Any], *, soap12: boo
     call = etree.SubElement(body, f"{{{call_ns}}}{operation.name}" if call_ns else operation.name, nsmap=call_nsmap)
     if operation.encoded:
         call.set(f"{{{env}}}encodingStyle", SOAPENC)
-    for name in [n for n in order if n in by_name] + [p.name for p in parts if p.name not in order]:
+    for name in names:
         part = by_name[name]
         element = _fill(call, name, params.get(name), None, where=where)
         if operation.encoded and part.type is not None:
@@ -113,9 +120,7 @@ def literal_envelope(operation: Operation, fields: list[Field], wrapper: etree.Q
                      params: Mapping[str, Any], *, soap12: bool, where: str) -> etree._Element:
     """A document/literal call built from the WSDL as written (for operations zeep dropped)."""
     known = {f.name: f for f in fields}
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        raise ConfigError(f"{where}: unknown parameter(s) {unknown}; the operation takes {list(known)}")
+    refuse_unknown_parameters(params, list(known), where=where)
     root, body = _envelope(soap12)
     parent = body
     if wrapper is not None:
@@ -151,4 +156,4 @@ def add_header(envelope: etree._Element, header: etree._Element) -> None:
     existing.append(header)
 
 
-__all__ = ["SOAPENC", "XSI", "ParameterError", "add_header", "lexical", "literal_envelope", "rpc_envelope", "zeep_envelope"]
+__all__ = ["SOAPENC", "XSI", "ParameterError", "add_header", "lexical", "literal_envelope", "refuse_unknown_parameters", "rpc_envelope", "zeep_envelope"]

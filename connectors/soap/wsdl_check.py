@@ -16,6 +16,7 @@ from gateway.contract.errors import ConfigError
 
 from .client import SoapClient
 from .config import SoapConfig, StreamConfig
+from .envelope import refuse_unknown_parameters
 from .writer import check_parameters, input_parameters
 
 __all__ = ["configuration_problems"]
@@ -59,9 +60,9 @@ def _call(client: SoapClient, label: str, operation: str, overload: int | str | 
     except ConfigError as exc:
         problems.append(f"{label}: {exc}")
         return False
-    takes = input_parameters(client, op)
-    unknown = sorted(str(p) for p in set(params) - set(takes))
-    if unknown:
-        problems.append(f"{label}: {operation} takes no parameter(s) {unknown}; it takes {sorted(takes)}")
+    try:
+        refuse_unknown_parameters(params, list(input_parameters(client, op)), where=f"{label}: {operation}")
+    except ConfigError as exc:
+        problems.append(str(exc))
         return False
     return True

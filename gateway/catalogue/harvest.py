@@ -31,7 +31,7 @@ from gateway.contract.connector import Connector
 from gateway.contract.errors import SkippableSyncError
 from gateway.kernel.config import SystemConfig
 from gateway.mapping.mapper import Mapper
-from gateway.models.datetimes import change_horizon
+from gateway.models.datetimes import believable_cursors
 from gateway.models.hashing import unreadable_record
 from gateway.models.rules import PYDANTIC_RULES
 from gateway.store import catalogue as store
@@ -211,19 +211,12 @@ def _rejected(name: str, rejects: Sequence[SkippableSyncError], report: HarvestR
 def _page_high(name: str, records: Sequence[Any], report: HarvestReport) -> datetime | None:
     """The newest change time of the page the watermark may move to: a change time past the horizon
     (:func:`~gateway.models.datetimes.change_horizon`) does not move it, and is counted (``future``)."""
-    horizon = change_horizon()
-    high = None
-    for record in records:
-        cursor = record.cursor
-        if cursor is None:
-            continue
-        if cursor > horizon:
-            report.future += 1
-            report.flags.append(f"{name}:{record.source_id}: change time {cursor.isoformat()} is in the future: "
-                                "the watermark does not move to it [cursor.future]")
-        elif high is None or cursor > high:
-            high = cursor
-    return high
+    kept, future = believable_cursors(records)
+    for record in future:
+        report.future += 1
+        report.flags.append(f"{name}:{record.source_id}: change time {record.cursor.isoformat()} is in the future: "
+                            "the watermark does not move to it [cursor.future]")
+    return max(kept, default=None)
 
 
 def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, states: dict[Any, Any],

@@ -8,7 +8,9 @@ same instant always serialises — and hashes — the same way.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from typing import Protocol, TypeVar
 
 BEIJING = timezone(timedelta(hours=8), "CST")
 """UTC+08:00, the only offset the ledger stores."""
@@ -47,6 +49,25 @@ def change_horizon() -> datetime:
     return datetime.now(timezone.utc) + MAX_CLOCK_SKEW
 
 
+class _Changed(Protocol):
+    cursor: datetime | None
+
+
+Changed = TypeVar("Changed", bound=_Changed)
+
+
+def believable_cursors(records: Sequence[Changed]) -> tuple[list[datetime], list[Changed]]:
+    """The change times of ``records`` a watermark may move to, and the records changed past
+    :func:`change_horizon` (each still read, but its change time must not move a watermark: the caller counts
+    them in its own report). The common page has none: one C-level ``max``, no per-record comparison in Python."""
+    cursors = [r.cursor for r in records if r.cursor is not None]
+    horizon = change_horizon()
+    if not cursors or max(cursors) <= horizon:
+        return cursors, []
+    future = [r for r in records if r.cursor is not None and r.cursor > horizon]
+    return [c for c in cursors if c <= horizon], future
+
+
 def beijing_minute(moment: datetime) -> str:
     """``moment`` as an operator reads it in a message: Beijing time to the minute, with its offset
     (``2026-12-04 09:30 +08:00``) — never UTC, which every reader in the district would have to convert."""
@@ -69,5 +90,5 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 
 
-__all__ = ["BEIJING", "MAX_CLOCK_SKEW", "beijing_iso", "beijing_minute", "change_horizon", "parse_duration", "parse_instant",
+__all__ = ["BEIJING", "MAX_CLOCK_SKEW", "beijing_iso", "beijing_minute", "believable_cursors", "change_horizon", "parse_duration", "parse_instant",
            "to_beijing"]

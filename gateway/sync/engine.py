@@ -30,7 +30,7 @@ from gateway.contract.errors import FieldIssue, SyncError
 from gateway.crypto.error_text import describe_error
 from gateway.mapping.check import stream_fields
 from gateway.mapping.usage import paths_accounted_for, unmapped_fields
-from gateway.models.datetimes import change_horizon, to_beijing
+from gateway.models.datetimes import believable_cursors, to_beijing
 from gateway.ops.alerts import open_alerts, raise_alert, resolve_alerts
 from gateway.store import ledger
 from gateway.store.lease import Lease
@@ -323,23 +323,11 @@ def _page_high(records: Sequence[RawRecord], ctx: IngestContext, system: str, *,
     come, and every later run would read nothing; such a record is still read — and read again each run, cheaply,
     its raw bytes unchanged — but it does not move the watermark, and it is counted as a quality flag
     (``cursor.future``)."""
-    horizon = change_horizon()
-    cursors = [r.cursor for r in records if r.cursor is not None]
-    high = max(cursors, default=None)
-    if high is None or high <= horizon:  # the common page: one C-level max, no per-record comparison in Python
-        return ordered_high(cursors) if ordered else high
-    kept = []
-    future = []
-    for record in records:
-        if record.cursor is None:
-            continue
-        if record.cursor > horizon:
-            future.append(FieldIssue(f"{system}:{record.source_id}", "$cursor", "cursor.future",
-                                     f"changed at {record.cursor.isoformat()}, after this machine's clock"))
-        else:
-            kept.append(record.cursor)
+    kept, future = believable_cursors(records)
     if future:
-        ctx.quality.add_flags(future)
+        ctx.quality.add_flags([FieldIssue(f"{system}:{r.source_id}", "$cursor", "cursor.future",
+                                          f"changed at {r.cursor.isoformat()}, after this machine's clock")
+                               for r in future])
     return ordered_high(kept) if ordered else max(kept, default=None)
 
 
