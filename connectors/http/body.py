@@ -27,6 +27,9 @@ DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 """64 MiB: a page of a thousand case records is about 2 MB; anything near the cap is a mistake or an attack."""
 DEFAULT_BODY_SECONDS = 300.0
 """How long a whole answer may take to arrive (``timeout.total``), however steadily its bytes trickle in."""
+MIN_BODY_SECONDS = 1.0
+"""The least a body is given once its headers came in just before the deadline: a body sent with its headers is
+read, not lost to a deadline they used up."""
 PEEK_BYTES = 64 * 1024
 """How much of an error response is read to describe it (an error page needs no more)."""
 _CHUNK = 256 * 1024
@@ -53,15 +56,19 @@ def read_capped(response: requests.Response, limit: int, *, where: str, setting:
 
     The read timeout bounds each wait for the next bytes, not the whole answer: a server sending one byte every
     few seconds (a broken proxy, or a slowloris) would hold the run — and the system's lease — forever. A timer
-    shuts the connection down at the deadline, which ends the blocked read.
+    shuts the connection down at the deadline, which ends the blocked read. ``deadline`` is the whole answer's:
+    the wait for its status line and headers (``response.elapsed``, bounded by
+    :func:`~connectors.http.deadline.answer_deadline`) is taken from it, leaving the body at least
+    :data:`MIN_BODY_SECONDS`.
     """
     aborted = threading.Event()
+    waited = response.elapsed.total_seconds() if getattr(response, "elapsed", None) is not None else 0.0
 
     def abort() -> None:
         aborted.set()
         _shut_down(response)
 
-    timer = threading.Timer(deadline, abort)
+    timer = threading.Timer(max(deadline - waited, MIN_BODY_SECONDS), abort)
     timer.daemon = True
     timer.start()
     try:

@@ -18,7 +18,8 @@ class TimeoutConfig(_Model):
     read: float = Field(30.0, gt=0)
     """The longest wait for the next bytes of an answer."""
     total: float = Field(300.0, gt=0)
-    """The longest wait for a whole answer's body, however steadily it trickles in."""
+    """The longest wait for a whole answer — its status line and headers, then its body — however steadily it
+    trickles in (``read`` is a bound on each wait for the next bytes, which a trickle never reaches)."""
 
 
 class RetryConfig(_Model):

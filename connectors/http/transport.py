@@ -63,6 +63,7 @@ from .body import (
     read_capped,
     undecodable,
 )
+from .deadline import HeadersTooSlow, answer_deadline, watch_session
 from .ratelimit import TokenBucket
 from .retry import BackoffPolicy, parse_retry_after
 from .settings import RateLimitConfig, RetryConfig, TimeoutConfig
@@ -194,6 +195,7 @@ class Transport:
         self.charset = charset
         """The charset of JSON bodies whose Content-Type names none (the connector's ``charset`` setting)."""
         self.session = session or requests.Session()
+        watch_session(self.session)  # the wait for an answer's head is bounded by timeout.total (answer_deadline)
         self.session.headers.update({"Accept": accept, **config.headers})
         self.auth: AuthBase | None = None
         self.secret_params: SecretParams | None = None
@@ -321,8 +323,10 @@ class Transport:
         (303 after anything but HEAD) turn it into a GET without a body, as browsers and requests do — a
         Post/Redirect/Get must not send the write twice. Another origin is a :class:`FatalSyncError` naming it."""
         for _ in range(MAX_REDIRECTS + 1):
-            response = self.session.request(method, url, params=params, json=json, data=data, headers=headers,
-                                            auth=auth, timeout=self._timeout, stream=stream, allow_redirects=False)
+            with answer_deadline(self.config.timeout.total):
+                response = self.session.request(method, url, params=params, json=json, data=data, headers=headers,
+                                                auth=auth, timeout=self._timeout, stream=stream,
+                                                allow_redirects=False)
             if not response.is_redirect:
                 return response
             target = urljoin(response.url, response.headers["Location"])
@@ -370,7 +374,7 @@ class Transport:
         return response
 
     def read_body(self, response: requests.Response, where: str) -> bytes:
-        """The body of a ``stream=True`` response, at most ``max_response_bytes`` of it."""
+        """The body of a ``stream=True`` response, at most ``max_response_bytes`` of it, by ``timeout.total``."""
         return read_capped(response, self.max_response_bytes, where=where, setting="max_response_bytes",
                            deadline=self.config.timeout.total)
 
@@ -500,6 +504,8 @@ _QUERY_IN_TEXT = re.compile(r"\?[^\s'\"()]*")
 
 def _reason(exc: Exception) -> str:
     """The innermost useful text of a requests exception (they nest urllib3 errors several levels deep)."""
+    if isinstance(exc, HeadersTooSlow):
+        return str(exc)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "connect timeout"
     if isinstance(exc, requests.exceptions.ReadTimeout):

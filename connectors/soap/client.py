@@ -159,7 +159,7 @@ class SoapClient:
         if self._loaded is None:
             self._loaded = load_wsdl(self.config.wsdl_location, session=self.transport.session, limits=self.limits,
                                      offline=self.config.offline, timeout=self.config.timeout.read,
-                                     cache_dir=self.config.wsdl_cache_dir,
+                                     cache_dir=self.config.wsdl_cache_dir, total=self.config.timeout.total,
                                      schema_locations=self.config.schema_locations)
         return self._loaded
 

@@ -41,7 +41,9 @@ from zeep.exceptions import Error as ZeepError
 from zeep.transports import Transport as ZeepTransport
 
 from connectors.common.urls import same_origin, shown
-from gateway.contract.errors import ConfigError, SourceUnavailableError
+from connectors.http.body import DEFAULT_BODY_SECONDS, ResponseTooLargeError, read_capped
+from connectors.http.deadline import answer_deadline, watch_session
+from gateway.contract.errors import ConfigError, RetriableSyncError, SourceUnavailableError
 
 from .hardening import XmlLimits, check_prolog
 from .wsdl_model import WsdlModel
@@ -140,20 +142,21 @@ class _ZeepTransport(ZeepTransport):  # type: ignore[misc]
     """zeep's document loader: standard schemas from package data, the main WSDL from memory, others by HTTP."""
 
     def __init__(self, session: requests.Session, documents: dict[str, bytes], *, policy: ImportPolicy,
-                 timeout: float, limits: XmlLimits) -> None:
+                 timeout: float, total: float, limits: XmlLimits) -> None:
         super().__init__(session=session, cache=InMemoryCache(timeout=3600), timeout=timeout,
                          operation_timeout=timeout)
         self._documents = documents
         self._policy = policy
         self._limits = limits
+        self._total = total
 
     def _load_remote_data(self, url: str) -> bytes:
         """zeep's own fetch of an import, without following a redirect to another origin (see
         :func:`get_within_origin`)."""
-        response = get_within_origin(self.session, url, timeout=self.load_timeout)
+        response = get_within_origin(self.session, url, timeout=self.load_timeout, total=self._total)
         with closing(response):
             response.raise_for_status()
-            return read_limited(response, self._limits.max_bytes, where=shown(url))
+            return read_limited(response, self._limits.max_bytes, where=shown(url), total=self._total)
 
     def load(self, url: str) -> bytes:
         known = self._documents.get(url)
@@ -187,16 +190,21 @@ MAX_REDIRECTS = 5
 """Same-origin redirects followed to a WSDL or schema (``/svc?wsdl`` → ``/svc/?wsdl``); more is a loop."""
 
 
-def get_within_origin(session: requests.Session, url: str, *, timeout: float) -> requests.Response:
+def get_within_origin(session: requests.Session, url: str, *, timeout: float,
+                      total: float = DEFAULT_BODY_SECONDS) -> requests.Response:
     """GET ``url``, following redirects within its origin only.
 
     The session carries the system's credentials — static headers (an API key), a request signer, a TLS client
     certificate — and requests would follow a redirect anywhere, dropping only ``Authorization``; the redirect's
     target would then also be trusted as the service's contract. A redirect to another origin is a
-    :class:`ConfigError` naming it (the endpoint is configured wrong, or someone is steering it)."""
+    :class:`ConfigError` naming it (the endpoint is configured wrong, or someone is steering it). The wait for
+    each answer's status line and headers is bounded by ``total`` (``timeout.total``:
+    :func:`~connectors.http.deadline.answer_deadline`), as the body's is by :func:`read_limited`."""
+    watch_session(session)
     current = url
     for _ in range(MAX_REDIRECTS + 1):
-        response = session.get(current, timeout=timeout, allow_redirects=False, stream=True)  # read_limited reads
+        with answer_deadline(total):
+            response = session.get(current, timeout=timeout, allow_redirects=False, stream=True)  # read_limited reads
         if not response.is_redirect:
             return response
         target = urljoin(current, response.headers.get("location", ""))
@@ -209,10 +217,16 @@ def get_within_origin(session: requests.Session, url: str, *, timeout: float) ->
     raise ConfigError(f"the WSDL or schema {shown(url)}: more than {MAX_REDIRECTS} redirects")
 
 
-def read_limited(response: requests.Response, max_bytes: int, *, where: str) -> bytes:
-    """A streamed body, refused once it passes ``max_bytes`` (the connector's ``limits.max_bytes``): a WSDL or schema
-    that never ends (or ``/dev/zero`` served) filled memory until the worker was killed."""
-    return _joined_within(response.iter_content(1 << 16), max_bytes, where=where)
+def read_limited(response: requests.Response, max_bytes: int, *, where: str,
+                 total: float = DEFAULT_BODY_SECONDS) -> bytes:
+    """A streamed WSDL or schema, refused once it passes ``max_bytes`` (the connector's ``limits.max_bytes``: one
+    that never ends, or ``/dev/zero`` served, filled memory until the worker was killed) or still arriving at
+    ``total`` (``timeout.total``): :func:`~connectors.http.body.read_capped`, its too-large a :class:`ConfigError`
+    (a contract no call can use)."""
+    try:
+        return read_capped(response, max_bytes, where=where, setting="limits.max_bytes", deadline=total)
+    except ResponseTooLargeError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _joined_within(chunks: Iterable[bytes], max_bytes: int, *, where: str) -> bytes:
@@ -228,7 +242,8 @@ def _joined_within(chunks: Iterable[bytes], max_bytes: int, *, where: str) -> by
 
 
 def fetch_wsdl(source: str, *, session: requests.Session, timeout: float = 30.0, ttl: float = 3600.0,
-               cache_dir: str | None = None, max_bytes: int = XmlLimits().max_bytes) -> bytes:
+               cache_dir: str | None = None, max_bytes: int = XmlLimits().max_bytes,
+               total: float = DEFAULT_BODY_SECONDS) -> bytes:
     """The WSDL bytes from a path or URL, through the in-process (and optional file) cache; at most ``max_bytes``."""
     if not source.startswith(("http://", "https://")):
         path = Path(source[7:] if source.startswith("file://") else source)
@@ -244,15 +259,15 @@ def fetch_wsdl(source: str, *, session: requests.Session, timeout: float = 30.0,
             return hit[1]
     disk = Path(cache_dir) / (hashlib.sha256(source.encode()).hexdigest()[:32] + ".wsdl") if cache_dir else None
     try:
-        response = get_within_origin(session, source, timeout=timeout)
+        response = get_within_origin(session, source, timeout=timeout, total=total)
         with closing(response):
             if response.status_code in (401, 403):
                 from gateway.contract.errors import AuthenticationError
 
                 raise AuthenticationError(f"the WSDL {source.split('?')[0]} refused our credentials "
                                           f"(HTTP {response.status_code})")
-            data = read_limited(response, max_bytes, where=f"the WSDL {shown(source)}")  # the body, streamed
-    except requests.RequestException as exc:
+            data = read_limited(response, max_bytes, where=f"the WSDL {shown(source)}", total=total)  # streamed
+    except (requests.RequestException, RetriableSyncError) as exc:  # no answer, or not all of one
         if disk is not None and disk.exists():
             return disk.read_bytes()
         where = shown(source)  # no query (a token may ride there), no user:password
@@ -272,11 +287,12 @@ def fetch_wsdl(source: str, *, session: requests.Session, timeout: float = 30.0,
 
 def load_wsdl(source: str, *, session: requests.Session | None = None, limits: XmlLimits | None = None,
               offline: bool = False, timeout: float = 30.0, cache_dir: str | None = None,
-              schema_locations: Mapping[str, str] | None = None) -> LoadedWsdl:
+              schema_locations: Mapping[str, str] | None = None, total: float = DEFAULT_BODY_SECONDS) -> LoadedWsdl:
     """Read, check and model a WSDL; build the zeep client on the same bytes (no second download)."""
     limits = limits or XmlLimits()
     session = session or requests.Session()
-    data = fetch_wsdl(source, session=session, timeout=timeout, cache_dir=cache_dir, max_bytes=limits.max_bytes)
+    data = fetch_wsdl(source, session=session, timeout=timeout, cache_dir=cache_dir, max_bytes=limits.max_bytes,
+                      total=total)
     remote = source.startswith(("http://", "https://"))
     location = source if remote else str(Path(source).resolve())
     documents = {location: data, source: data}
@@ -292,13 +308,13 @@ def load_wsdl(source: str, *, session: requests.Session | None = None, limits: X
         policy.check_remote(imported)
         try:
             documents[imported] = fetch_wsdl(imported, session=session, timeout=timeout, cache_dir=cache_dir,
-                                             max_bytes=limits.max_bytes)
+                                             max_bytes=limits.max_bytes, total=total)
         except ConfigError as exc:
             raise ConfigError(f"the WSDL {source} imports {imported}, which cannot be read: {exc}") from None
         return documents[imported]
 
     model = WsdlModel.parse(data, where=f"WSDL {source}", limits=limits, base=location, fetch=follow)
-    transport = _ZeepTransport(session, documents, policy=policy, timeout=timeout, limits=limits)
+    transport = _ZeepTransport(session, documents, policy=policy, timeout=timeout, total=total, limits=limits)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -15,13 +15,14 @@ import pytest
 import requests
 import responses
 from hostile_testlib import MB, HostileServer, Reply, endless_json, rest_connector
+from http_testlib import plain_session
 from soap_testlib import SECRETS, envelope, market_config, page, record
 
 from connectors.http.body import DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeError
 from connectors.rest.config import parse_config
 from connectors.soap import SoapConnector
 from connectors.soap.hardening import UnsafeXmlError
-from gateway.contract.errors import ConfigError, FatalSyncError, RetriableSyncError
+from gateway.contract.errors import ConfigError, FatalSyncError, RetriableSyncError, SourceUnavailableError
 
 BASE = "http://limits.test"
 
@@ -183,3 +184,95 @@ def test_an_answer_that_trickles_in_is_stopped_at_timeout_total(announce: bool) 
         with pytest.raises(RetriableSyncError, match=r"still arriving after 2 s .*timeout\.total"):
             list(connector.read("cases"))
         assert time.monotonic() - began < 30  # at the deadline, not when the server is done (~100 s)
+
+
+class _HeadTrickler:
+    """A real server (a raw socket on 127.0.0.1) that reads a request, then sends its status line and headers one
+    byte every ``every`` seconds — each wait far shorter than ``timeout.read``, the whole far longer than
+    ``timeout.total`` — and then a JSON page. ``answered`` counts the requests it finished answering."""
+
+    def __init__(self, every: float) -> None:
+        import socket
+
+        self.every = every
+        self.answered = 0
+        self.stopping = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: Any) -> None:
+        body = b'{"data":[{"id":"R1"}]}'
+        head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * 400 +
+                b"\r\nContent-Length: %d\r\n\r\n" % len(body))
+        with conn:
+            received = b""
+            while b"\r\n\r\n" not in received:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                received += chunk
+            try:
+                for n in range(len(head)):
+                    if self.stopping.wait(self.every):
+                        return
+                    conn.sendall(head[n:n + 1])
+                conn.sendall(body)
+                self.answered += 1
+            except OSError:  # the client hung up: what the test wants to see
+                return
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self._thread.join(timeout=10)
+        self._listener.close()
+
+
+def test_a_status_line_and_headers_that_trickle_in_are_stopped_at_timeout_total() -> None:
+    """``timeout.read`` bounds each wait for the next bytes; a server trickling its status line and headers one byte
+    every 0.2 s (some 90 s in all) was waited for to the end, holding the run and the system's lease. The whole
+    answer is now bounded by ``timeout.total``: the read fails at about 2 s (the source unavailable, retried by
+    the engine), naming the setting; an
+    answer whose head arrives in time is read whole."""
+    with _HeadTrickler(every=0.2) as server:
+        connector = rest_connector(server.url, timeout={"connect": 5, "read": 5, "total": 2},
+                                   retry={"max_attempts": 1, "backoff_seconds": 0, "jitter": False})
+        began = time.monotonic()
+        with pytest.raises(SourceUnavailableError, match=r"GET .*/cases did not answer .*: the status line and "
+                                                         r"headers were still arriving after 2 s \(timeout\.total\)"):
+            list(connector.read("cases"))
+        assert time.monotonic() - began < 30  # at the deadline, not when the server is done (~90 s)
+        assert server.answered == 0
+
+    with _HeadTrickler(every=0.001) as quick:  # the same server, quick enough: read as usual
+        connector = rest_connector(quick.url, timeout={"connect": 5, "read": 5, "total": 60})
+        (only,) = list(connector.read("cases"))
+        assert [r.source_id for r in only.records] == ["R1"]
+
+
+def test_a_wsdl_whose_headers_trickle_in_is_given_up_at_timeout_total() -> None:
+    """The WSDL is fetched when a SOAP connector first calls (every run): a server trickling its answer's head held
+    the run there for as long as it liked. Bounded by the same ``timeout.total``, and said so."""
+    from connectors.soap.loader import fetch_wsdl
+
+    with _HeadTrickler(every=0.2) as server:
+        began = time.monotonic()
+        with pytest.raises(SourceUnavailableError, match=r"cannot fetch the WSDL .*still arriving after 2 s \(timeout\.total\)"):
+            fetch_wsdl(server.url + "/Service.asmx?wsdl", session=plain_session(), ttl=0, timeout=5, total=2)
+        assert time.monotonic() - began < 30

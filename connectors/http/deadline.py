@@ -1,0 +1,150 @@
+"""A wall-clock bound on waiting for an answer's status line and headers, which requests' timeouts do not give.
+
+``timeout.read`` bounds each wait for the next bytes, not the whole wait: a server (a broken proxy, a slowloris)
+that sends its status line and headers one byte every few seconds is never "timed out", and holds the run — and
+the system's lease — for as long as it likes. :func:`~connectors.http.body.read_capped` bounds the body; this
+module bounds what comes before it.
+
+The session's connections are made of :class:`_WatchedHTTPConnection` / :class:`_WatchedHTTPSConnection`
+(:func:`watch_session` installs them on the session's own adapters, whatever else they are configured with).
+While a call runs under :func:`answer_deadline`, the connection that waits for the answer registers its socket
+with the deadline; when the deadline passes first, a timer shuts the socket down — which wakes the blocked read
+(closing would not) — and the call sees a :class:`HeadersTooSlow`, a ``requests`` timeout, retried like any.
+
+    with answer_deadline(300.0) as deadline:
+        response = session.request(...)          # ends by 300 s, however the status line trickles
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+_current = threading.local()
+
+
+class HeadersTooSlow(requests.exceptions.ReadTimeout):
+    """The status line and headers were still arriving at ``timeout.total``."""
+
+
+class AnswerDeadline:
+    """One call's deadline: the socket waiting for the answer, and whether the timer fired."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            if self.expired:
+                _shut_down(sock)
+            else:
+                self._sockets.append(sock)
+
+    def unwatch(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            if sock in self._sockets:
+                self._sockets.remove(sock)
+
+    def expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut_down(sock)
+            self._sockets.clear()
+
+
+def _shut_down(sock: socket.socket) -> None:
+    """End a blocked read on ``sock`` from another thread (through a duplicate of its descriptor, as
+    :func:`~connectors.http.body._shut_down` does for a body)."""
+    try:
+        with socket.socket(fileno=os.dup(sock.fileno())) as duplicate:
+            duplicate.shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError):  # closed already: the wait has ended on its own
+        pass
+
+
+@contextmanager
+def answer_deadline(seconds: float) -> Iterator[AnswerDeadline]:
+    """Bound the wait for the status line and headers of the calls made inside to ``seconds`` in all.
+
+    A call that ran into it raises :class:`HeadersTooSlow` (a ``requests`` ``ReadTimeout``) where urllib3 would
+    have raised the broken connection."""
+    deadline = AnswerDeadline(seconds)
+    timer = threading.Timer(seconds, deadline.expire)
+    timer.daemon = True
+    previous = getattr(_current, "deadline", None)
+    _current.deadline = deadline
+    timer.start()
+    try:
+        yield deadline
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        if deadline.expired:
+            raise HeadersTooSlow(f"the status line and headers were still arriving after {seconds:g} s "
+                                 "(timeout.total)") from exc
+        raise
+    finally:
+        timer.cancel()
+        _current.deadline = previous
+
+
+class _Watched:
+    """The part both connection classes add: the socket is watched while the answer's head is awaited."""
+
+    sock: socket.socket | None
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        deadline: AnswerDeadline | None = getattr(_current, "deadline", None)
+        if deadline is None:
+            return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+        sock = self.sock
+        deadline.watch(sock)
+        try:
+            return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            deadline.unwatch(sock)
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_POOLS = {"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool}
+
+
+def watch_session(session: requests.Session) -> None:
+    """Make the connections of ``session``'s HTTP adapters watchable by :func:`answer_deadline` (their other
+    settings kept). An adapter of another kind (a test's) is left alone: its calls are simply not watched."""
+    for adapter in session.adapters.values():
+        manager = getattr(adapter, "poolmanager", None) if isinstance(adapter, HTTPAdapter) else None
+        if manager is not None and getattr(manager, "pool_classes_by_scheme", None) is not _POOLS:
+            manager.clear()  # pools made before hold plain connections
+            manager.pool_classes_by_scheme = _POOLS
+
+
+__all__ = ["AnswerDeadline", "HeadersTooSlow", "answer_deadline", "watch_session"]
