@@ -110,7 +110,7 @@ def _raw_input(record: Mapping[str, Any], field: str, fields: Mapping[str, Any])
     excerpt when the field reads nothing simple (a list item, a constant)."""
     spec = fields.get(field) or fields.get(field.split(".")[0])
     paths = sorted(field_source_paths(spec)) if spec is not None else []
-    values = {p: dig(record, tuple(p.split("."))) for p in paths if "[]" not in p}
+    values = {p: dig(record, path_keys(p)) for p in paths if "[]" not in p}
     if not values:
         return _excerpt(record)
     return redact(json.dumps(values, ensure_ascii=False, default=str))

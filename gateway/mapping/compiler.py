@@ -111,19 +111,38 @@ class _Issue(Exception):
 def dig(record: Any, keys: tuple[str | int, ...]) -> Any:
     """The value at ``keys`` in a raw record (dict keys, list positions), or None: what compiled mappings read.
     Any mapping is an object and any sequence but text a list (a SOAP client's tuple, a ``MappingProxyType``);
-    the exact types are tested first, the abstract ones only when those fail."""
+    the exact types are tested first, the abstract ones only when those fail. A part written in digits is a
+    list's position, or an object's key as written (``{"2024": …}``, ``{"007": …}``: a year, a numbered item)."""
     for key in keys:
         if record is None:
             return None
-        if key.__class__ is int:
-            if record.__class__ is not list and not _is_list(record):
-                return None
-            record = record[key] if -len(record) <= key < len(record) else None
-        elif isinstance(record, dict):
-            record = record.get(key)
+        if key.__class__ is str:
+            if record.__class__ is dict:
+                record = record.get(key)
+            else:
+                record = record.get(key) if isinstance(record, Mapping) else None
+        elif record.__class__ is list or _is_list(record):
+            record = record[key] if -len(record) <= key < len(record) else None  # type: ignore[operator]
+        elif isinstance(record, Mapping):
+            record = record.get(key.text if isinstance(key, Position) else str(key))
         else:
-            record = record.get(key) if isinstance(record, Mapping) else None
+            return None
     return record
+
+
+class Position(int):
+    """A source path's part written in digits (``qlr.0.xm``, ``byYear.2024``): a list's position, or the key of an
+    object as written — ``007`` is position 7 of a list, key ``"007"`` of an object."""
+
+    text: str
+
+    def __new__(cls, text: str) -> Position:
+        position = super().__new__(cls, int(text))
+        position.text = text
+        return position
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Position, (self.text,)
 
 
 def _is_list(value: Any) -> bool:
@@ -144,8 +163,26 @@ def _get(value: Any, key: str) -> Any:
 
 
 def path_keys(path: str) -> tuple[str | int, ...]:
-    """A source path as :func:`dig` reads it: dotted keys, a number a list position (``qlr.0.xm``)."""
-    return tuple(int(p) if re.fullmatch(r"-?\d+", p) else p for p in path.split("."))
+    """A source path as :func:`dig` reads it: dotted keys, digits a :class:`Position` (``qlr.0.xm``); a dot that
+    is part of a key is written ``\\.`` (``fields: {name: 'applicant\\.name'}`` reads the key ``applicant.name``,
+    which some systems send flat)."""
+    return tuple(Position(p) if _DIGITS.fullmatch(p) else p for p in split_path(path))
+
+
+def split_path(path: str) -> list[str]:
+    """A source path's keys: split at each dot not written ``\\.``, each ``\\.`` then a dot of its key."""
+    if "\\" not in path:
+        return path.split(".")
+    return [part.replace("\\.", ".") for part in _UNESCAPED_DOT.split(path)]
+
+
+def escape_key(key: str) -> str:
+    """A key as one part of a source path (its dots written ``\\.``): how a report names a flat dotted key."""
+    return key.replace(".", "\\.")
+
+
+_DIGITS = re.compile(r"-?\d+")
+_UNESCAPED_DOT = re.compile(r"(?<!\\)\.")
 
 
 def _is_null(value: Any, tokens: frozenset[str]) -> bool:

@@ -101,9 +101,12 @@ OPERATIONS: tuple[Operation, ...] = (
                   "fields:\n  case_no: id\n", {"id": "X1"})),
     # -- sources -----------------------------------------------------------------------------------------------
     Operation("path", "Sources", "A value from the record: keys joined by dots, list indexes as numbers "
-              "(`qlr.0.xm`), `$` for the whole record. A missing key gives null.", Example(
-                  "fields:\n  case_no: projectNo\n  applicant.name: qlr.0.xm\n  applicant.phone: {path: qlr.0.dh}\n",
-                  {"projectNo": "370102202400001", "qlr": [{"xm": "张伟", "dh": "13800000000"}]})),
+              "(`qlr.0.xm`), `$` for the whole record. A missing key gives null. Digits read an object's key as "
+              "written (`byYear.2024`, `items.007`: the key `\"007\"`, not position 7). A dot inside a key (a flat "
+              "`\"sqr.xm\"` some systems send) is written `\\.`, in single quotes or none: `'sqr\\.xm'`.", Example(
+                  "fields:\n  case_no: projectNo\n  applicant.name: qlr.0.xm\n  applicant.phone: {path: qlr.0.dh}\n"
+                  "  dept_name: 'bm\\.mc'\n",
+                  {"projectNo": "370102202400001", "qlr": [{"xm": "张伟", "dh": "13800000000"}], "bm.mc": "民政局"})),
     Operation("const", "Sources", "A constant. NaN and infinities (YAML's `.nan`, `.inf`) are refused at load, "
               "here and in `default`, `value` and `then`/`else`: no record holds them.", Example(
         "fields:\n  dept_name: {const: 山东省民政厅}\n  promised_days: {const: 0}\n", {})),

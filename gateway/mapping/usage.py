@@ -14,7 +14,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gateway.mapping.compiler import escape_key
+
 _PATH_KEYS = ("path", "field")
+_UNESCAPED_DOT = re.compile(r"(?<!\\)\.")
 _INDEX = re.compile(r"\.\d+(?=\.|$)")
 _NESTED_LISTS = ("cases", "any", "all", "first", "concat", "list")
 
@@ -78,7 +81,7 @@ def _leaf_paths(value: Any, prefix: str = "") -> Iterable[str]:
         if not value and prefix:
             yield prefix
         for key, item in value.items():
-            yield from _leaf_paths(item, _join(prefix, str(key)))
+            yield from _leaf_paths(item, _join(prefix, escape_key(str(key))))
     elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
         for item in value:
             yield from _leaf_paths(item, prefix + "[]")
@@ -90,7 +93,7 @@ def _covered(path: str, used: set[str]) -> bool:
     """A path is read when it, one of its parents (a whole object taken) or its list form is named."""
     if any(u.startswith((path + ".", path + "[]")) for u in used):  # an empty object or list the mapping reads into
         return True
-    parts = path.split(".")
+    parts = _UNESCAPED_DOT.split(path)  # a key's own dots (written \.) stay in their part
     for end in range(len(parts), 0, -1):
         head = ".".join(parts[:end])
         if head in used or head.replace("[]", "") in used or head.rstrip("[]") in used:
