@@ -23,7 +23,8 @@ ideographs stay exactly as written. What carries meaning stays, in one form each
 Invisible characters are no difference: controls, format characters (zero-width spaces and joiners, direction
 marks) and variation selectors (``申请书\ufe0f`` = ``申请书``).
 
-Lists (服务对象, materials) are compared as sets of such keys; a 服务对象 list the catalogue wrote as text may also
+Lists (服务对象, materials) are compared as sets of such keys, a material without the list number a level puts
+before it (``1、申请书``, ``（二）``, ``①``: :func:`material_key`); a 服务对象 list the catalogue wrote as text may also
 differ only in where whitespace split it (``农民专业 合作社`` read as two items), which is no difference either
 (:func:`same_element`). Time limits compare by days and unit, except that any zero-day limit (即办, 当场, ``0日``,
 ``0个工作日``) is one value.
@@ -161,6 +162,22 @@ def set_key(values: Iterable[str]) -> frozenset[str]:
     return frozenset(k for k in (text_key(v) for v in values) if k)
 
 
+_CN_ORDINAL = "[一二三四五六七八九十]{1,3}"
+_LIST_NUMBER = re.compile(
+    rf"^\s*(?:[(（]\s*(?:\d{{1,3}}|{_CN_ORDINAL})\s*[)）]"      # (1) （一）
+    rf"|(?:\d{{1,3}}|{_CN_ORDINAL})\s*(?:[、)）]|[.．:：](?!\d))"  # 1、 1) 1. 一、 — not 1.5寸, 1:500
+    r"|[\u2460-\u2473\u2776-\u277f\u2474-\u2487])\s*")          # ① ❶ ⑴
+"""The number a catalogue puts before each material of a numbered list (``1、申请书``, ``（二）身份证``, ``①``)."""
+
+
+def material_key(name: str) -> str:
+    """A material's name as compared: its list number dropped — one level numbers its list (``1、申请书``,
+    ``2、身份证原件``) and another does not, and every material differed (a false 申请材料 finding) — its text
+    then as :func:`text_key` reads it. A number that is part of the name stays (``2寸照片``, ``1.5寸``,
+    ``1:500地形图``)."""
+    return text_key(_LIST_NUMBER.sub("", name, count=1))
+
+
 def _limit(limit: TimeLimit | None) -> tuple[int, str] | None:
     """A limit as compared: zero days is one value whatever its unit (即办, 当场, 0日 and 0个工作日 all say "at
     once")."""
@@ -190,7 +207,7 @@ def element_key(entry: CatalogueEntry, element: str) -> Any:
     if element == "service_object":
         return set_key(entry.service_objects)
     if element == "materials":
-        return set_key(m.name for m in entry.materials)
+        return frozenset(k for k in (material_key(m.name) for m in entry.materials) if k)
     if element == "legal_limit":
         return _limit(entry.legal_limit)
     if element == "fee":
@@ -231,5 +248,5 @@ def same_element(a: CatalogueEntry, b: CatalogueEntry, element: str) -> bool:
     return element == "service_object" and joined_key(a.service_objects) == joined_key(b.service_objects)
 
 
-__all__ = ["ELEMENTS", "ELEMENT_LABELS", "element_key", "element_text", "joined_key", "same_element", "set_key",
-           "text_key"]
+__all__ = ["ELEMENTS", "ELEMENT_LABELS", "element_key", "element_text", "joined_key", "material_key", "same_element",
+           "set_key", "text_key"]

@@ -43,3 +43,29 @@ def test_other_service_objects_still_differ() -> None:
     found = find([entry("1", "100000", "N1", service_objects="自然人、法人"),
                   entry("4", "370102", "C1", service_objects="法人 自然人")])  # order and separators: the same
     assert [f for f in found if f.element == "service_object"] == []
+
+
+def _materials(*names: str) -> list[dict[str, Any]]:
+    return [{"name": n} for n in names]
+
+
+@pytest.mark.parametrize("county", [
+    ("1、申请书", "2、居民身份证", "3、2寸照片"),
+    ("（一）申请书", "（二）居民身份证", "（三）2寸照片"),
+    ("①申请书", "②居民身份证", "③2寸照片"),
+    ("1.申请书", "2. 居民身份证", "3. 2寸照片"),  # "3．2寸照片" stays: 3.2寸 is a size too
+    ("1)申请书", "2）居民身份证", "3) 2寸照片"),
+])
+def test_a_numbered_list_of_materials_is_the_same_list_unnumbered(county: tuple[str, ...]) -> None:
+    """One level numbers its 申请材料 (1、申请书) and the other does not: every material differed, a false finding
+    on every such item. The list number is no part of a material's name."""
+    found = find([entry("1", "100000", "N1", materials=_materials("申请书", "居民身份证", "2寸照片")),
+                  entry("4", "370102", "C1", materials=_materials(*county))])
+    assert [f for f in found if f.element == "materials"] == []
+
+
+def test_a_number_that_is_part_of_a_materials_name_still_counts() -> None:
+    for ours, theirs in (("1.5寸照片", "5寸照片"), ("1:500地形图", "500地形图"), ("2寸照片", "寸照片")):
+        found = find([entry("1", "100000", "N1", materials=_materials("申请书", ours)),
+                      entry("4", "370102", "C1", materials=_materials("申请书", theirs))])
+        assert [f.kind for f in found if f.element == "materials"] == ["element_differs"], (ours, theirs)
