@@ -143,6 +143,9 @@ def zeep_envelope(loaded: LoadedWsdl, port: Port, operation: Operation, params: 
         raise ParameterError(f"{where}: a parameter value does not fit the schema: {exc}") from None
     except (ValueError, AttributeError, zeep.exceptions.Error) as exc:  # ValidationError: a required element...
         raise ParameterError(f"{where}: zeep cannot serialise the parameters: {type(exc).__name__}: {exc}") from None
+    except RecursionError:  # a model group that contains itself (invalid XSD, which zeep loads and then recurses on)
+        raise ConfigError(f"{where}: zeep cannot build the call: the operation's schema refers to itself without end "
+                          "(a group or type that contains itself); the WSDL needs fixing at the source") from None
     return envelope
 
 

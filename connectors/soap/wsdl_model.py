@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urljoin
@@ -133,6 +133,8 @@ class WsdlModel:
     elements: dict[QName, etree._Element]
     types: dict[QName, etree._Element]
     qualified: dict[str, bool]
+    groups: dict[QName, etree._Element] = field(default_factory=dict)
+    """Named model groups (``<xs:group name="…">``): the elements a ``<xs:group ref="…"/>`` puts in a type."""
 
     @classmethod
     def parse(cls, data: bytes, *, where: str, limits: XmlLimits | None = None, base: str | None = None,
@@ -150,14 +152,15 @@ class WsdlModel:
         elements: dict[QName, etree._Element] = {}
         types: dict[QName, etree._Element] = {}
         qualified: dict[str, bool] = {}
+        groups: dict[QName, etree._Element] = {}
         for root in roots:
             _read_definitions(root, messages, port_types, bindings)
         for root in roots:  # ports after every binding is known (a service WSDL names an imported binding)
             _read_services(root, bindings, ports)
         for root in roots:
-            _read_schemas(root, elements, types, qualified)
+            _read_schemas(root, elements, types, qualified, groups)
         return cls(roots[0].get("targetNamespace"), messages, port_types, bindings, ports, elements, types,
-                   qualified)
+                   qualified, groups)
 
     # -- ports and operations ---------------------------------------------------------------------------------
     def soap_ports(self) -> list[Port]:
@@ -247,11 +250,19 @@ class WsdlModel:
             return []
         return self._content(node, type_ref.namespace, depth)
 
-    def _content(self, complex_type: etree._Element, namespace: str | None, depth: int) -> list[Field]:
+    def _content(self, complex_type: etree._Element, namespace: str | None, depth: int,
+                 expanding: frozenset[QName] = frozenset()) -> list[Field]:
+        """The fields of a complex type (or of a named model group: ``complex_type`` is then the group), in
+        document order; ``expanding``: the groups being expanded around this one (a group that refers to itself
+        is read once)."""
         out: list[Field] = []
-        for node in complex_type.iter(f"{{{XSD}}}element", f"{{{XSD}}}any", f"{{{XSD}}}extension"):
-            if _nearest_complex_type(node) is not complex_type:
+        for node in complex_type.iter(f"{{{XSD}}}element", f"{{{XSD}}}any", f"{{{XSD}}}extension",
+                                      f"{{{XSD}}}group"):
+            if node is complex_type or _nearest_complex_type(node) is not complex_type:
                 continue  # inside a nested anonymous type: listed by its own parent
+            if node.tag == f"{{{XSD}}}group":
+                out.extend(self._group_fields(node, complex_type, depth, expanding))
+                continue
             if node.tag == f"{{{XSD}}}extension":
                 out.extend(self._type_children(_q(node, node.get("base")), depth))
                 continue
@@ -273,6 +284,25 @@ class WsdlModel:
                 continue
             out.append(self._field(node, namespace, depth - 1, repeats=repeats))
         return out
+
+    def _group_fields(self, ref_node: etree._Element, container: etree._Element, depth: int,
+                      expanding: frozenset[QName]) -> list[Field]:
+        """The fields a ``<xs:group ref="…"/>`` puts in a type (hand-written and Axis schemas share a set of
+        elements between types this way): they were missing, and ``connector check`` called a parameter written
+        in a group one the operation does not take. A group that may repeat, or sits in a repeating sequence,
+        makes each of its elements repeat; an optional one makes them optional."""
+        ref = _q(ref_node, ref_node.get("ref"))
+        group = self.groups.get(ref) if ref is not None else None
+        if group is None or ref in expanding:
+            return []
+        fields = self._content(group, self._ns_of(group), depth, expanding | {ref})
+        try:
+            repeats = _occurs(ref_node.get("maxOccurs"), 1) != 1 or _repeated_by_group(ref_node, container)
+            optional = _occurs(ref_node.get("minOccurs"), 1) == 0
+        except ValueError:  # occurs that are no number: as written, once
+            repeats, optional = False, False
+        return [replace(f, max_occurs=None if repeats else f.max_occurs, min_occurs=0 if optional else f.min_occurs)
+                for f in fields]
 
     def _field(self, node: etree._Element, namespace: str | None, depth: int,
                occurs_from: etree._Element | None = None, *, repeats: bool = False) -> Field:
@@ -300,7 +330,11 @@ class WsdlModel:
 
 
 def _nearest_complex_type(node: etree._Element) -> etree._Element | None:
-    return next(node.iterancestors(f"{{{XSD}}}complexType"), None)
+    """The complex type — or the named model group (``<xs:group name="…">``) — whose content ``node`` is."""
+    for ancestor in node.iterancestors(f"{{{XSD}}}complexType", f"{{{XSD}}}group"):
+        if ancestor.tag == f"{{{XSD}}}complexType" or ancestor.get("name"):
+            return ancestor
+    return None
 
 
 def _repeated_by_group(node: etree._Element, complex_type: etree._Element) -> bool:
@@ -414,7 +448,7 @@ def _read_services(root: etree._Element, bindings: dict[QName, _Binding], ports:
 
 
 def _read_schemas(root: etree._Element, elements: dict[QName, etree._Element], types: dict[QName, etree._Element],
-                  qualified: dict[str, bool]) -> None:
+                  qualified: dict[str, bool], groups: dict[QName, etree._Element]) -> None:
     for schema in root.iter(f"{{{XSD}}}schema"):
         ns = schema.get("targetNamespace")
         qualified[ns or ""] = schema.get("elementFormDefault") == "qualified"
@@ -426,6 +460,8 @@ def _read_schemas(root: etree._Element, elements: dict[QName, etree._Element], t
                 elements[QName(ns, name)] = child
             elif name and child.tag in (f"{{{XSD}}}complexType", f"{{{XSD}}}simpleType"):
                 types[QName(ns, name)] = child
+            elif name and child.tag == f"{{{XSD}}}group":
+                groups[QName(ns, name)] = child
 
 
 __all__ = ["Fetch", "Field", "Operation", "Part", "Port", "WsdlModel", "imported_documents"]

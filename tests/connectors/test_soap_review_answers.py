@@ -250,3 +250,71 @@ def test_a_server_error_in_plain_text_is_retried_and_shown(site: _Site) -> None:
     site.answer = (200, {"Content-Type": "application/json"}, b'{"code":500,"msg":"system busy"}')
     with pytest.raises(FatalSyncError, match="first bytes .*system busy"):
         _read(site.connector(streams=CASES))
+
+
+GROUP_WSDL = _wsdl("""  <s:schema elementFormDefault="qualified" targetNamespace="urn:demo">
+   <s:group name="Paging"><s:sequence>
+     <s:element name="pageNo" type="s:int"/><s:element name="pageSize" type="s:int"/></s:sequence></s:group>
+   <s:group name="Window"><s:sequence>
+     <s:element name="beginTime" type="s:string" minOccurs="0"/><s:element name="endTime" type="s:string" minOccurs="0"/>
+     </s:sequence></s:group>
+   <s:group name="Row"><s:sequence>
+     <s:element name="CaseNo" type="s:string"/><s:element name="Name" type="s:string"/></s:sequence></s:group>
+   <s:element name="GetCases"><s:complexType><s:sequence>
+     <s:element name="areaCode" type="s:string"/>
+     <s:group ref="tns:Paging"/>
+     <s:group ref="tns:Window" minOccurs="0"/></s:sequence></s:complexType></s:element>
+   <s:element name="GetCasesResponse"><s:complexType><s:sequence>
+     <s:element minOccurs="0" name="GetCasesResult"><s:complexType><s:sequence>
+       <s:element name="Cases"><s:complexType><s:sequence>
+         <s:element name="Case" minOccurs="0" maxOccurs="unbounded"><s:complexType><s:sequence>
+           <s:group ref="tns:Row"/></s:sequence></s:complexType></s:element>
+       </s:sequence></s:complexType></s:element>
+     </s:sequence></s:complexType></s:element></s:sequence></s:complexType></s:element>
+  </s:schema>""", "GetCases")
+
+
+def test_parameters_written_in_a_model_group_are_parameters(site: _Site) -> None:
+    """Hand-written and Axis schemas share elements between types with ``<xs:group ref="…"/>``; the WSDL model left
+    them out, so ``connector check`` refused a stream whose paging parameters a group declares ("takes no
+    parameter(s) ['pageNo', 'pageSize']") although zeep sends them."""
+    from connectors.soap.wsdl_model import WsdlModel
+
+    site.wsdl = GROUP_WSDL.encode()
+    site.answer = (200, {"Content-Type": "text/xml; charset=utf-8"},
+                   _cases("<Case><CaseNo>A1</CaseNo><Name>张伟</Name></Case>"))
+    streams = {"cases": {**CASES["cases"], "params": {"areaCode": "370102"},
+                         "pagination": {"type": "page_number", "page_param": "pageNo", "size_param": "pageSize",
+                                        "size": 50, "start": 1}}}
+    connector = site.connector(streams=streams)
+    check = connector.check()
+    assert check.ok, check.message
+    assert _read(site.connector(streams=streams)) == [{"CaseNo": "A1", "Name": "张伟"}]
+    sent = site.requests[-1].decode()
+    assert "<ns0:areaCode>370102</ns0:areaCode>" in sent or ">370102</" in sent
+    assert re.search(r"pageNo>1</", sent) and re.search(r"pageSize>50</", sent), sent
+
+    model = WsdlModel.parse(GROUP_WSDL.encode(), where="group.wsdl")
+    (op,) = model.operations_of(model.soap_ports()[0])
+    fields = {f.name: (f.min_occurs, f.max_occurs) for f in model.part_fields(op.input_parts)}
+    assert fields == {"areaCode": (1, 1), "pageNo": (1, 1), "pageSize": (1, 1), "beginTime": (0, 1),
+                      "endTime": (0, 1)}
+    streams["cases"]["params"]["pagesize"] = 10  # a typo is still caught
+    check = site.connector(streams=streams).check()
+    assert not check.ok and "'pagesize'" in check.message
+
+
+def test_a_group_that_contains_itself_is_read_once_by_the_model_and_named_by_the_check(site: _Site) -> None:
+    """Invalid XSD, which zeep loads and then recursed on without end at the first call (a RecursionError: "check
+    failed unexpectedly"). The model reads the group once; the check says what is wrong with the WSDL."""
+    from connectors.soap.wsdl_model import WsdlModel
+
+    circular = GROUP_WSDL.replace('<s:element name="endTime" type="s:string" minOccurs="0"/>',
+                                  '<s:element name="endTime" type="s:string" minOccurs="0"/><s:group ref="tns:Window"/>')
+    model = WsdlModel.parse(circular.encode(), where="circular.wsdl")
+    (op,) = model.operations_of(model.soap_ports()[0])
+    assert [f.name for f in model.part_fields(op.input_parts)] == ["areaCode", "pageNo", "pageSize", "beginTime",
+                                                                   "endTime"]
+    site.wsdl = circular.encode()
+    check = site.connector(streams=CASES).check()
+    assert not check.ok and "refers to itself without end" in check.message, check.message
