@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, now_option, on_ledger, runtime_from
 from gateway.cli.output import console, print_json, print_table
@@ -66,6 +67,8 @@ def handoff_scan(
         runtime.close()
     if json_out:
         print_json(report)
+        if report["errors"]:
+            raise typer.Exit(1)
         return
     print_table("hand-off scan", ["registered", "refused at routing", "ended at the hall", "handed", "accepted",
                                   "refused", "deemed", "late answers", "forwarded", "still pending"],
@@ -74,6 +77,10 @@ def handoff_scan(
                   report["forwarded"], report["pending"]]])
     for case_no in report["deemed_cases"]:
         console.print(f"deemed accepted: {case_no}", markup=False)
+    for case_no, error in report["errors"].items():
+        console.print(f"[red]not registered: {escape(case_no)}: {escape(error)}[/] (alerted: handoff_scan)")
+    if report["errors"]:
+        raise typer.Exit(1)  # the others were registered; these wait until what they name is fixed
 
 
 @handoff_app.command("list")

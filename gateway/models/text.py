@@ -9,7 +9,9 @@ later inside a push to a GBK system.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from typing import Any
 
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 """What no store here can hold: NUL (PostgreSQL's text) and lone surrogates (UTF-8, JSON a ``"\\ud800"`` escape
@@ -58,4 +60,19 @@ def outside_gbk(text: str) -> str | None:
         return f"{bad!r} (U+{ord(bad):04X}) at position {exc.start}"
 
 
-__all__ = ["UNSTORABLE", "gb18030_problem", "outside_gbk", "storable", "without_surrogates"]
+def fitted(value: Any, limit: int) -> str | None:
+    """``value`` for a text column of ``limit`` characters: itself, or a prefix and a hash of the whole — the same
+    for the same value (a record rejected again is the same dead letter, a case registered again the same row);
+    the record itself keeps the full value.
+    Not text (a case number the source sent as an object) is no value; a NUL (which PostgreSQL's text cannot
+    hold) becomes U+FFFD. A bad value is the source's fault: it costs one dead letter, never the page."""
+    if not isinstance(value, str):
+        return None
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    if len(value) <= limit:
+        return value
+    return value[:limit - 17] + "~" + hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+__all__ = ["UNSTORABLE", "fitted", "gb18030_problem", "outside_gbk", "storable", "without_surrogates"]

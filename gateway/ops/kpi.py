@@ -241,7 +241,7 @@ def _tongban_scope(office_code: str | None, item_code: str | None, catalog_code:
     office handles the same item (:func:`_page_facts`); ``tongban kpi --full-refresh`` applies a corrected 目录 to
     every case on purpose. It also keeps the KPIs one ``GROUP BY`` over the narrow rows, with no list of items to bind in.
     """
-    office = catalogue.offices.get(office_code) if office_code else None
+    office = catalogue.office(office_code)
     if office is None:
         return None
     listed = catalogue.lists(office.catalogue, item_code, catalogue.item(item_code, catalog_code))

@@ -18,6 +18,7 @@ its source: a routing decision must not change because a catalogue system was re
 from __future__ import annotations
 
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -93,6 +94,11 @@ class Route:
         return self.target is None
 
 
+def office_key(code: str) -> str:
+    """An office code as compared: NFKC (full width → half width), no whitespace, upper case."""
+    return "".join(unicodedata.normalize("NFKC", code).split()).upper()
+
+
 @dataclass
 class TongbanCatalogue:
     items: dict[str, ItemEntry] = field(default_factory=dict)
@@ -105,6 +111,21 @@ class TongbanCatalogue:
     departments: dict[str, str] = field(default_factory=dict)
     """USCC → name of the competent departments, written on a routed case whose source named another one."""
     path: Path | None = None
+
+    def office(self, code: str | None) -> OfficeEntry | None:
+        """The registered 受理点 a case names, however its code was typed: full-width (``ＪＮ３７０１０２``, a Chinese
+        input method's), in another case or with stray spaces it is the same office (:func:`office_key`) — read
+        exactly, such a case was refused (不予受理) and closed at the hall."""
+        if not code:
+            return None
+        found = self.offices.get(code)
+        if found is not None:
+            return found
+        if self._office_keys is None or len(self._office_keys) != len(self.offices):
+            self._office_keys = {office_key(c): entry for c, entry in self.offices.items()}
+        return self._office_keys.get(office_key(code))
+
+    _office_keys: dict[str, OfficeEntry] | None = field(default=None, repr=False, compare=False)
 
     # -- loading -------------------------------------------------------------------------------------------
     @classmethod
@@ -199,7 +220,7 @@ class TongbanCatalogue:
         office = case.get("office") if isinstance(case.get("office"), dict) else None
         if office is not None:
             code = str(office.get("code") or "")
-            registered = self.offices.get(code)
+            registered = self.office(code)
             if registered is None:
                 return Route(None, None, window, f"case {case_no}: office.code {code!r} is not a registered 受理点 "
                              "of the 通办目录", "routing.unknown_office")

@@ -62,9 +62,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
+from gateway.crypto.error_text import describe_error
 from gateway.kernel.config import SystemsConfig
 from gateway.models.datetimes import beijing_iso, parse_instant
+from gateway.models.text import fitted
 from gateway.ops.deadlines.calendar import WorkCalendar
 from gateway.ops.deadlines.clock import promised_deadline
 from gateway.process.catalogue import Route, TongbanCatalogue
@@ -114,6 +117,9 @@ class HandoffReport:
     undelivered: int = 0
     """Hand-offs awaiting delivery to the department longer than :data:`UNDELIVERED_AFTER` (alerted)."""
     deemed_cases: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    """Front-desk cases this pass could not register (case number → why): each alerted (``handoff_scan``), the
+    others registered — one case the ledger cannot take must not stop every deemed acceptance in the district."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -176,8 +182,9 @@ def _register(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogu
         # pending: nobody has accepted it yet (the department's copy may already show its own first steps)
         pending = not data.get("accepted_at") and not data.get("result")
         office = data.get("office") if isinstance(data.get("office"), dict) else {}
-        base = {"case_no": row["case_no"], "hall_system": hall.name, "office_code": office.get("code"),
-                "item_code": data.get("item_code"), "division": data.get("division_code"),
+        # the row keeps codes as far as its columns hold them (a window's name mapped into the code: 200 characters)
+        base = {"case_no": row["case_no"], "hall_system": hall.name, "office_code": fitted(office.get("code"), 64),
+                "item_code": fitted(data.get("item_code"), 64), "division": fitted(data.get("division_code"), 12),
                 "target_system": route.target, "dept_code": route.dept_code,
                 "window_s": int(route.window.total_seconds()), "registered_at": now, "updated_at": now}
         try:
@@ -185,6 +192,30 @@ def _register(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogu
                           pii)
         except _MovedOn:
             continue  # a newer version arrived meanwhile: registered on the next scan
+        except (OperationalError, InterfaceError):
+            raise  # the database, not this case: the task fails and is retried
+        except Exception as exc:  # noqa: BLE001 - this case's own trouble: alerted, the others still registered
+            report.errors[row["case_no"]] = describe_error(exc, 1000)
+    _scan_alerts(engine, report, now)
+
+
+SCAN_ALERT = "handoff_scan"
+"""The alert kind of a front-desk case the hand-off scan could not register (key: the case number); resolved by a
+scan that registers it."""
+
+
+def _scan_alerts(engine: Engine, report: HandoffReport, now: datetime) -> None:
+    """One ``handoff_scan`` alert per case this pass could not register; the others' alerts resolved."""
+    from gateway.ops.alerts import AlertSpec, apply_alerts
+    from gateway.store import alerts as alert_store
+
+    wanted = [AlertSpec(key=case_no, level="error", case_no=case_no, details={"error": error},
+                        message=f"case {case_no}: the hand-off scan cannot register it ({error}); no acceptance "
+                                "window or deemed acceptance runs for it until it is fixed; the other cases are "
+                                "registered")
+              for case_no, error in report.errors.items()]
+    with engine.begin() as conn:
+        apply_alerts(conn, SCAN_ALERT, wanted, alert_store.open_keys(conn, SCAN_ALERT), now=now)
 
 
 def _register_one(engine: Engine, row: dict[str, Any], data: dict[str, Any], hall: str, by_catalogue: bool,

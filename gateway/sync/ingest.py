@@ -19,7 +19,6 @@ pydantic call for the whole page. The rules it keeps:
 from __future__ import annotations
 
 import gc
-import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -40,7 +39,7 @@ from gateway.models.datetimes import MAX_CLOCK_SKEW, change_horizon
 from gateway.models.hashing import unreadable_record
 from gateway.models.stored import stored_case_json
 from gateway.models.survivorship import EVERYTHING, TONGBAN, Reads
-from gateway.models.text import storable
+from gateway.models.text import fitted, storable
 from gateway.store import ledger, payloads
 from gateway.store import process as process_store
 from gateway.store.outbox import PENDING
@@ -139,24 +138,10 @@ CASE_NO_MAX = 64
 """``dead_letters.case_no``: a rejected record's case number may be anything the source sent."""
 
 
-def _fit(value: Any, limit: int) -> str | None:
-    """``value`` for a text column of ``limit`` characters: itself, or a prefix and a hash of the whole — the same
-    for the same value, so a record rejected again is the same dead letter; its raw payload keeps the full value.
-    Not text (a case number the source sent as an object) is no value; a NUL (which PostgreSQL's text cannot
-    hold) becomes U+FFFD. A bad value is the source's fault: it costs one dead letter, never the page."""
-    if not isinstance(value, str):
-        return None
-    if "\x00" in value:
-        value = value.replace("\x00", "\ufffd")
-    if len(value) <= limit:
-        return value
-    return value[:limit - 17] + "~" + hashlib.sha256(value.encode()).hexdigest()[:16]
-
-
 def dead_letter_key(source_id: str) -> str | None:
     """The key a record's dead letter is kept under (its id, or its prefix and a hash when the ledger cannot hold
-    the whole: :func:`_fit`) — what the reconciliation looks for."""
-    return _fit(source_id, SOURCE_ID_MAX)
+    the whole: :func:`~gateway.models.text.fitted`) — what the reconciliation looks for."""
+    return fitted(source_id, SOURCE_ID_MAX)
 
 
 def unkeyable(source_id: str) -> bool:
@@ -258,8 +243,8 @@ def _ingest_page(
                 "kind": "record",
                 "system": system,
                 "stream": stream,
-                "source_id": _fit(source_id, SOURCE_ID_MAX),
-                "case_no": _fit(case_no, CASE_NO_MAX),
+                "source_id": fitted(source_id, SOURCE_ID_MAX),
+                "case_no": fitted(case_no, CASE_NO_MAX),
                 "cursor": record.cursor if record else None,
                 "raw": _raw_text(raw),
                 "reason": storable(reason),  # messages may quote the bad value
@@ -287,7 +272,7 @@ def _ingest_page(
         if problem is None:
             keyed.append(record)
             continue
-        ref = f"{system}:{_fit(record.source_id, SOURCE_ID_MAX)}"
+        ref = f"{system}:{fitted(record.source_id, SOURCE_ID_MAX)}"
         found = [FieldIssue(ref, "source_id", *problem)]
         ctx.quality.add_rejections([RecordRejected(ref, found)])
         dead_letter(record, "; ".join(map(str, found)), found, raw=record.payload, source_id=record.source_id)

@@ -15,6 +15,7 @@ from gateway.crypto.pii import PiiCodec
 from gateway.kernel.config import load_systems
 from gateway.models.datetimes import BEIJING
 from gateway.ops.deadlines import WorkCalendar, scan_deadlines
+from gateway.ops.deadlines.scan import material_alert_key
 from gateway.process import satisfy_deferred_materials
 from gateway.sharing.access.audit import count_entries, verify_chain
 from gateway.sharing.access.clients import Client, ClientStore
@@ -95,7 +96,7 @@ def test_a_certificate_arriving_in_the_library_satisfies_the_deferred_material(t
     with engine.connect() as conn:
         open_kinds = {r.key for r in conn.execute(select(alerts.c.key).where(alerts.c.status == "open",
                                                                             alerts.c.kind == "deferred_material"))}
-    assert open_kinds == {f"{case['case_no']}/户口簿"}
+    assert open_kinds == {material_alert_key(case["case_no"], "户口簿", {})}
     # the public-security system's 户口簿 certificate arrives for this applicant
     _household(engine, pii, "1", now)
     report = satisfy_deferred_materials(engine, systems, pii, policy=POLICY, now=late + timedelta(hours=1))

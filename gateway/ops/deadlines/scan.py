@@ -257,15 +257,26 @@ def _special_alert(case: dict[str, Any], system: str, sp: OpenSpecial) -> AlertS
 def _material_alerts(case: dict[str, Any], system: str, now: datetime) -> list[AlertSpec]:
     """``deferred_material``: a material accepted as missing (容缺) or promised (承诺) is past its due date."""
     out = []
+    seen: dict[str, int] = {}
     for m in overdue_materials(case, now=now):
         label = "容缺" if m.kind == "tolerated" else "承诺"
         out.append(AlertSpec(
-            key=f"{m.case_no}/{m.name}", level="red", system=system, case_no=m.case_no,
+            key=material_alert_key(m.case_no, m.name, seen), level="red", system=system, case_no=m.case_no,
             message=f"{case.get('item_name', '')} {m.case_no}: deferred material {m.name} ({label}) was due "
                     f"{m.due_at:%Y-%m-%d %H:%M} and has not been received",
             details={"material": m.name, "kind": m.kind, "due_at": m.due_at.isoformat(),
                      "item_code": case.get("item_code"), "dept_code": case.get("dept_code")}))
     return out
+
+
+def material_alert_key(case_no: str, name: str, seen: dict[str, int]) -> str:
+    """The alert key of one overdue material: the case and a digest of the material's name — a name copied from
+    the 实施清单 runs to hundreds of characters, and as the key it failed the scan's whole batch on PostgreSQL (an
+    alert key holds 160) — with its rank among the case's materials of that name (the applicant's and the agent's
+    身份证复印件 are two materials, two alerts). Stable while the source reorders the list."""
+    rank = seen[name] = seen.get(name, 0) + 1
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    return f"{case_no}/material/{digest}" + (f"#{rank}" if rank > 1 else "")
 
 
 def _material_due_times(case: dict[str, Any], now: datetime) -> list[datetime]:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 
 from gateway.ops.deadlines import BEIJING, WorkCalendar, evaluate, scan_deadlines
+from gateway.ops.deadlines.scan import material_alert_key
 from gateway.ops.deadlines.stages import evaluate_stages, overdue_materials
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
@@ -47,8 +48,9 @@ def expected_alerts(rows: list[dict], now: datetime) -> dict[tuple[str, str], st
         for st in evaluate_stages(data, CAL, now=now):
             if st.level:
                 out[("deadline", f"{data['case_no']}/stage/{st.seq}")] = st.level
+        seen: dict[str, int] = {}
         for m in overdue_materials(data, now=now):
-            out[("deferred_material", f"{data['case_no']}/{m.name}")] = "red"
+            out[("deferred_material", material_alert_key(data["case_no"], m.name, seen))] = "red"
     return out
 
 

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from gateway.ops.deadlines import BEIJING, WorkCalendar, case_clocks, scan_deadlines
+from gateway.ops.deadlines.scan import material_alert_key
 from gateway.ops.deadlines.stages import evaluate_stages
 from gateway.process import TongbanCatalogue, open_ticket, reply_ticket
 from gateway.store.db import make_engine
@@ -117,11 +118,11 @@ def test_the_scan_raises_one_alert_per_stage_with_its_name_and_resolves_it(tmp_p
     alert = found[("deadline", f"{case['case_no']}/stage/1")]
     assert alert["level"] == "yellow" and alert["details"]["stage"] == "部门审核"
     assert alert["details"]["owner"] == "行业主管部门" and "stage 部门审核" in alert["message"]
-    assert ("deferred_material", f"{case['case_no']}/纳税证明") not in found
+    assert ("deferred_material", material_alert_key(case["case_no"], "纳税证明", {})) not in found
     report = scan_deadlines(engine, CAL, now=bj(10, 10, 8), catalogue=CATALOGUE)
     found = _open(engine)
     assert found[("deadline", f"{case['case_no']}/stage/1")]["level"] == "red" and report.stages_red == 1
-    overdue = found[("deferred_material", f"{case['case_no']}/纳税证明")]
+    overdue = found[("deferred_material", material_alert_key(case["case_no"], "纳税证明", {}))]
     assert overdue["level"] == "red" and "承诺" in overdue["message"]
     # the stage ends and the material arrives: both alerts resolve on the next scan
     case["stages"][0]["ended_at"] = bj(10, 10, 9).isoformat()

@@ -1,0 +1,118 @@
+"""Defects an outside review of the process scans found, each on a fresh ledger of each backend: one front-desk
+case with an over-long office code failed every hand-off scan on PostgreSQL (no case registered, handed or
+deemed in the district); a case the scan cannot register stopped the others; an office code typed full width was
+refused (不予受理) at routing; a deferred material's long name failed the deadline scan's batch on PostgreSQL,
+and two materials of one name were one alert."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from handoff_ledger_testlib import (
+    CALENDAR,
+    CATALOGUE,
+    case_doc,
+    handoff_row,
+    ledger,
+    pending_handoff,
+    put_case,
+    systems_with_intake,
+)
+
+from gateway.ops.alerts import open_alerts
+from gateway.ops.deadlines.scan import scan_deadlines
+from gateway.process import handoff, scan_handoffs
+
+NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Beijing
+APPLIED = NOW - timedelta(hours=1)
+
+
+def _world(database_url: str, tmp_path: Path) -> tuple[Any, Any]:
+    engine = ledger(database_url)
+    put_case(engine, case_doc("B0002", applied_at=APPLIED), frontdesk=True)  # a sound case after the bad one
+    put_case(engine, case_doc("C0003", applied_at=APPLIED), origin="sd_civil")  # handed, its window over
+    pending_handoff(engine, "C0003", handed=NOW - timedelta(minutes=30))
+    return engine, systems_with_intake(tmp_path, "handoff")
+
+
+def test_an_office_code_longer_than_the_hand_off_row_holds_is_refused_alone(database_url: str,
+                                                                            tmp_path: Path) -> None:
+    engine, systems = _world(database_url, tmp_path)
+    long_code = "济南市历下区泉城路街道便民服务中心综合受理窗口" * 3 + "-01"  # a window's name mapped into the code
+    put_case(engine, case_doc("A0001", applied_at=APPLIED, office={"code": long_code, "division": "370102"}),
+             frontdesk=True)
+    report = scan_handoffs(engine, systems, CATALOGUE, now=NOW, calendar=CALENDAR)
+    assert (report.registered, report.refused_routing, report.deemed, report.errors) == (1, 1, 1, {})
+    bad = handoff_row(engine, "A0001")
+    assert bad["state"] == "refused_routing" and len(bad["office_code"]) == 64 and long_code in bad["reason"]
+    assert handoff_row(engine, "B0002")["state"] == "awaiting_delivery"
+    assert handoff_row(engine, "C0003")["state"] == "deemed"
+    again = scan_handoffs(engine, systems, CATALOGUE, now=NOW + timedelta(minutes=1), calendar=CALENDAR)
+    assert (again.registered, again.refused_routing, again.errors) == (0, 0, {})
+
+
+def test_a_case_the_scan_cannot_register_is_alerted_and_the_others_go_on(database_url: str, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever one case's trouble (here an unforeseen failure written into the registration), it is that case's:
+    alerted (``handoff_scan``), the rest registered, handed and deemed; a scan that registers it resolves it."""
+    engine, systems = _world(database_url, tmp_path)
+    put_case(engine, case_doc("A0001", applied_at=APPLIED), frontdesk=True)
+    real = handoff._register_one
+
+    def failing(engine: Any, row: dict[str, Any], *args: Any) -> None:
+        if row["case_no"] == "A0001":
+            raise ValueError("what this case holds cannot be registered")
+        real(engine, row, *args)
+
+    monkeypatch.setattr(handoff, "_register_one", failing)
+    report = scan_handoffs(engine, systems, CATALOGUE, now=NOW, calendar=CALENDAR)
+    assert list(report.errors) == ["A0001"] and "cannot be registered" in report.errors["A0001"]
+    assert (report.registered, report.deemed) == (1, 1)
+    assert handoff_row(engine, "B0002")["state"] == "awaiting_delivery"
+    (alert,) = open_alerts(engine, kind=handoff.SCAN_ALERT)
+    assert alert["key"] == "A0001" and alert["level"] == "error" and "cannot be registered" in alert["message"]
+
+    monkeypatch.setattr(handoff, "_register_one", real)
+    report = scan_handoffs(engine, systems, CATALOGUE, now=NOW + timedelta(minutes=1), calendar=CALENDAR)
+    assert report.errors == {} and report.registered == 1
+    assert open_alerts(engine, kind=handoff.SCAN_ALERT) == []
+
+
+@pytest.mark.parametrize("code", ["ＪＮ３７０１０２－ＱＣＬ", "jn370102-qcl", " JN370102-QCL "])
+def test_an_office_code_typed_full_width_or_in_lower_case_is_the_registered_office(code: str, database_url: str,
+                                                                                   tmp_path: Path) -> None:
+    engine, systems = _world(database_url, tmp_path)
+    put_case(engine, case_doc("A0001", applied_at=APPLIED, office={"code": code, "division": "370102"}),
+             frontdesk=True)
+    report = scan_handoffs(engine, systems, CATALOGUE, now=NOW, calendar=CALENDAR)
+    assert report.refused_routing == 0
+    assert handoff_row(engine, "A0001")["state"] == "awaiting_delivery"
+
+
+def _material(name: str) -> dict[str, Any]:
+    return {"name": name, "kind": "tolerated", "due_at": (NOW - timedelta(days=2)).isoformat(), "received_at": None,
+            "certificate_type": None}
+
+
+def test_deferred_materials_with_long_or_equal_names_are_each_alerted(database_url: str) -> None:
+    engine = ledger(database_url)
+    accepted = datetime(2026, 2, 23, 1, 0, tzinfo=UTC)
+    long_name = ("申请人及共同申请人的身份证明材料（居民身份证、户口簿、港澳居民来往内地通行证、台湾居民来往大陆通行证或护照等"
+                 "有效身份证件）复印件，须加盖公章并注明与原件一致，由申请人签字确认后提交") * 2
+    put_case(engine, case_doc("A0001", applied_at=accepted, accepted_at=accepted.isoformat(), status="accepted",
+                              promised_days=1))  # red on its own: its alert must be filed whatever the others hold
+    put_case(engine, case_doc("B0002", applied_at=accepted, accepted_at=accepted.isoformat(), status="accepted",
+                              deferred_materials=[_material(long_name), _material("身份证复印件"),
+                                                  _material("身份证复印件")]))
+    report = scan_deadlines(engine, CALENDAR, now=NOW, catalogue=CATALOGUE)
+    assert report.materials_overdue == 3 and report.red == 1
+    assert [a["case_no"] for a in open_alerts(engine, kind="deadline")] == ["A0001"]
+    found = open_alerts(engine, kind="deferred_material")
+    materials = sorted(a["details"]["material"] for a in found if a["case_no"] == "B0002")
+    assert materials == sorted([long_name, "身份证复印件", "身份证复印件"])
+    assert all(len(a["key"]) <= 160 for a in found)
+    again = scan_deadlines(engine, CALENDAR, now=NOW + timedelta(minutes=10), catalogue=CATALOGUE)
+    assert again.materials_overdue == 3 and again.new_alerts == 0
