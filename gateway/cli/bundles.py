@@ -178,6 +178,7 @@ def bundles_status(
 def bundles_list(
     status: Annotated[str | None, typer.Option("--status", help="Only bundles in this status (submitted, "
                                                                 "in_progress, held, finished, failed).")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many rows, newest first.")] = 200,
     systems: SystemsOpt = None,
     database_url: DbOpt = None,
     json_out: JsonOpt = False,
@@ -185,16 +186,18 @@ def bundles_list(
     """Bundles, newest first, with their status and why."""
     from gateway.process.bundles import bundle_overview
 
-    overview = on_ledger(systems, database_url, bundle_overview)
-    rows = [b for b in overview["bundles"] if status is None or b["status"] == status]
+    overview = on_ledger(systems, database_url, lambda engine: bundle_overview(engine, status=status, limit=limit))
+    rows = overview["bundles"]
     if json_out:
-        print_json({**overview, "bundles": rows})
+        print_json(overview)
         return
     print_table("一件事 bundles", ["bundle", "code", "reference", "applicant", "status", "submitted", "due",
                                   "finished", "reason"],
                 [[b["bundle_no"], b["bundle_code"], b.get("reference") or "", b["applicant_name"], b["status"],
                   b["submitted_at"], b.get("due_at") or "", b.get("finished_at") or "", b.get("reason") or ""]
                  for b in rows])
+    if overview["shown"] < overview["total"]:
+        console.print(f"the newest {overview['shown']} of {overview['total']} shown (--limit)", markup=False)
     console.print(", ".join(f"{k}: {v}" for k, v in sorted(overview["counts"].items())) or "no bundles",
                   markup=False)
 

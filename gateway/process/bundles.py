@@ -524,14 +524,16 @@ def _unreleasable(spec: BundleSpec, code: str, parts: dict[str, dict[str, Any]])
 
 # -- for the CLI, the console and the demo -------------------------------------------------------------------------
 
-def bundle_overview(engine: Engine, *, limit: int = 200) -> dict[str, Any]:
-    """``{"counts": {status: n}, "bundles": [row…]}``, newest first."""
+def bundle_overview(engine: Engine, *, status: str | None = None, limit: int = 200) -> dict[str, Any]:
+    """``{"counts": {status: n}, "bundles": [row…], "shown": n, "total": n}``: the newest ``limit`` bundles (in
+    ``status``, filtered in the query: an old held one is found), and the counts of every bundle in the ledger —
+    the ones a supervisor must chase are the old held or failed ones, which a page of the newest left out."""
     with engine.connect() as conn:
-        rows = store.applications(conn, limit=limit)
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
-    return {"counts": counts, "bundles": [_public(r, drop=("form",)) for r in rows]}
+        rows = store.applications(conn, statuses=[status] if status else None, limit=limit)
+        counts = store.bundle_status_counts(conn)
+    total = counts.get(status, 0) if status else sum(counts.values())
+    return {"counts": counts, "bundles": [_public(r, drop=("form",)) for r in rows], "shown": len(rows),
+            "total": total}
 
 
 def find_bundle(engine: Engine, ref: str, codes: list[str] | tuple[str, ...] = (),

@@ -90,6 +90,13 @@ def count_live_bundles(conn: Connection) -> int:
                             .where(a.status.not_in(FINAL))).scalar_one())
 
 
+def bundle_status_counts(conn: Connection) -> dict[str, int]:
+    """``{status: n}`` over every bundle (one GROUP BY), not over a page of them."""
+    a = bundle_applications.c
+    rows = conn.execute(select(a.status, func.count()).group_by(a.status))
+    return {str(status): int(n) for status, n in rows}
+
+
 def parts_of(conn: Connection, bundle_no: str) -> list[dict[str, Any]]:
     p = bundle_parts.c
     return [dict(r) for r in conn.execute(select(bundle_parts).where(p.bundle_no == bundle_no)

@@ -116,3 +116,38 @@ def test_deferred_materials_with_long_or_equal_names_are_each_alerted(database_u
     assert all(len(a["key"]) <= 160 for a in found)
     again = scan_deadlines(engine, CALENDAR, now=NOW + timedelta(minutes=10), catalogue=CATALOGUE)
     assert again.materials_overdue == 3 and again.new_alerts == 0
+
+
+def test_bundles_list_finds_an_old_held_bundle_and_counts_every_bundle(database_url: str) -> None:
+    """The list read the newest 200 bundles, then filtered and counted those: an older held bundle — the one a
+    supervisor must chase — was not listed by ``--status held``, and the totals were the page's (in_progress:
+    200, no held, no failed)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+    from gateway.store import bundles as bundle_store
+
+    engine = ledger(database_url)
+    t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+    def application(no: str, status: str, at: datetime) -> dict[str, Any]:
+        return {"bundle_no": no, "bundle_code": "company_open", "reference": None, "submitted_by": "",
+                "application_sha256": None, "applicant_name": "某某公司", "form": "{}", "consent": False,
+                "status": status, "reason": None, "submitted_at": at, "due_at": at + timedelta(days=1),
+                "updated_at": at}
+
+    with engine.begin() as conn:
+        bundle_store.insert_application(conn, application("YJS20260302HELD0001", "held", t0))
+        bundle_store.insert_application(conn, application("YJS20260302FAIL0001", "failed", t0 + timedelta(minutes=1)))
+        for i in range(205):
+            bundle_store.insert_application(conn, application(f"YJS20260303{i:08d}", "in_progress",
+                                                              t0 + timedelta(hours=1, minutes=i)))
+    base = ["bundles", "list", "--database-url", database_url]
+    held = json.loads(CliRunner().invoke(app, [*base, "--status", "held", "--json"]).stdout)
+    assert [b["bundle_no"] for b in held["bundles"]] == ["YJS20260302HELD0001"]
+    assert held["counts"] == {"held": 1, "failed": 1, "in_progress": 205} and held["total"] == 1
+    shown = CliRunner().invoke(app, base)
+    assert shown.exit_code == 0, shown.output
+    assert "the newest 200 of 207 shown" in shown.stdout and "held: 1" in shown.stdout
