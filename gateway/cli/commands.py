@@ -23,7 +23,7 @@ from gateway.cli.options import (
     runtime_from,
     sandbox_app,
 )
-from gateway.cli.output import activity, console, fail, human_duration, print_json, print_table
+from gateway.cli.output import activity, console, err_console, fail, human_duration, print_json, print_table
 from gateway.contract.errors import ConfigError, TongbanError
 
 
@@ -319,7 +319,7 @@ def dead_letters_list(
     system: Annotated[str | None, typer.Option("--system")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include resolved ones.")] = False,
     records: Annotated[bool, typer.Option("--records", help="One row per dead letter instead of per rule.")] = False,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="With --records: how many.")] = 100,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="With --records: how many, newest first.")] = 100,
     systems: SystemsOpt = None,
     database_url: DbOpt = None,
     json_out: JsonOpt = False,
@@ -329,14 +329,18 @@ def dead_letters_list(
     if system is not None:
         _known_dead_letter_system(runtime, system)
     if records:
-        from gateway.store.queries import dead_letter_listing
+        from gateway.store.queries import dead_letter_count, dead_letter_listing
 
-        with runtime.engine.connect() as conn:
-            rows = dead_letter_listing(conn, system=system, include_resolved=all_, limit=limit)
+        with runtime.engine.connect() as conn:  # newest first: the ones being looked into
+            rows = dead_letter_listing(conn, system=system, include_resolved=all_, limit=limit, newest_first=True)
+            total = dead_letter_count(conn, system=system, include_resolved=all_) if len(rows) == limit else len(rows)
+        shown = f"the newest {len(rows)} of {total}; --limit for more" if total > len(rows) else f"{total}"
         if json_out:
             print_json(rows)
+            if total > len(rows):  # the list is what it always was; the rest is said beside it, not in it
+                err_console.print(f"dead letters: {shown}", markup=False)
             return
-        print_table("dead letters", ["id", "kind", "system", "source id", "status", "tries", "reason"],
+        print_table(f"dead letters ({shown})", ["id", "kind", "system", "source id", "status", "tries", "reason"],
                     [[r["id"], r["kind"], r["system"], r["source_id"], r["status"], r["attempts"], r["reason"]]
                      for r in rows])
         return

@@ -1,5 +1,5 @@
-"""Has a system fallen behind? No successful sync for longer than its ``max_lag`` (systems file) is a ``behind``
-alert; the next successful sync (or scan) resolves it.
+"""Has a system fallen behind? No completed sync (succeeded or degraded) for longer than its ``max_lag`` (systems
+file) is a ``behind`` alert; the next completed sync (or scan) resolves it.
 
 Failed runs alert on their own (the Airflow failure callback); this check catches what they cannot: a DAG that
 is paused, a scheduler that is down, runs that hang or keep being skipped.
@@ -41,7 +41,7 @@ def check_freshness(runtime: Runtime, *, now: datetime | None = None) -> dict[st
         age = None if last is None else (now - last).total_seconds()
         ages[name] = None if age is None else round(age, 1)
         if age is None or age > system.max_lag.total_seconds():
-            since = "never synced successfully" if age is None else f"last successful sync {age / 60:.0f} min ago"
+            since = "never synced" if age is None else f"last completed sync {age / 60:.0f} min ago"
             limit = BEHIND_IS_AN_ERROR * system.max_lag.total_seconds()
             # never synced: counted from when this check first found it behind (a new system whose DAG was never
             # unpaused stayed a warning for ever, and check_alerts green)

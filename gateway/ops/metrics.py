@@ -20,7 +20,7 @@ from gateway.ops.alerts import alert_counts
 from gateway.ops.status import system_status
 
 _OUTCOMES = ("read", "inserted", "updated", "unchanged", "rejected", "deleted")
-_RUN_STATUSES = ("succeeded", "degraded", "failed", "running")
+_RUN_STATUSES = ("succeeded", "degraded", "failed", "running", "abandoned")
 
 
 class SyncCollector(Collector):
@@ -36,7 +36,7 @@ class SyncCollector(Collector):
         lag = GaugeMetricFamily("tongban_sync_lag_seconds", "Seconds since the newest change the ledger holds",
                                 labels=["system"])
         stale = GaugeMetricFamily("tongban_sync_since_success_seconds",
-                                  "Seconds since the last successful sync finished (what max_lag limits)",
+                                  "Seconds since the last completed sync (succeeded or degraded) finished (what max_lag limits)",
                                   labels=["system"])
         records = GaugeMetricFamily("tongban_sync_last_run_records", "Records of the last sync run, by outcome",
                                     labels=["system", "outcome"])

@@ -12,6 +12,10 @@ from sqlalchemy import Engine
 
 from gateway.kernel.config import SystemsConfig
 from gateway.store import ledger, outbox, queries
+from gateway.store.lease import held_by_a_live_run
+
+ABANDONED = ("the process running it died (its lease lapsed): what its committed pages wrote is in the ledger; the "
+             "next sync of the system records the run failed and reads on from the watermark")
 
 
 def system_status(engine: Engine, systems: SystemsConfig, *, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -26,6 +30,9 @@ def system_status(engine: Engine, systems: SystemsConfig, *, now: datetime | Non
             system = systems.get(name)
             last = queries.last_sync_run(conn, name)
             mark = marks.get((name, system.stream))
+            run_status, run_error = (last["status"], last["error"]) if last is not None else (None, None)
+            if run_status == "running" and not held_by_a_live_run(conn, f"sync:{name}", now=now):
+                run_status, run_error = "abandoned", ABANDONED
             report.append(
                 {
                     "system": name,
@@ -33,7 +40,7 @@ def system_status(engine: Engine, systems: SystemsConfig, *, now: datetime | Non
                     "role": system.role,
                     "last_run": None if last is None else {
                         "id": last["id"],
-                        "status": last["status"],
+                        "status": run_status,
                         "started_at": last["started_at"],
                         "finished_at": last["finished_at"],
                         "duration_s": last["duration_s"],
@@ -43,7 +50,7 @@ def system_status(engine: Engine, systems: SystemsConfig, *, now: datetime | Non
                         "unchanged": last["unchanged"],
                         "rejected": last["rejected"],
                         "deleted": last["deleted"],
-                        "error": last["error"],
+                        "error": run_error,
                         "quality_flags": _flag_counts(last["quality"]),
                     },
                     "watermark": mark,
@@ -68,7 +75,7 @@ def dead_letters_elsewhere(engine: Engine, systems: SystemsConfig) -> dict[str, 
 
 def _freshness(now: datetime, success: datetime | None, mark: datetime | None, max_lag_s: float,
                ever_ran: bool) -> dict[str, Any]:
-    """How old the ledger's copy of a system is. ``lag_s``: since its last successful sync finished — what
+    """How old the ledger's copy of a system is. ``lag_s``: since its last completed sync finished — what
     ``max_lag`` limits, what the freshness check alerts on, ``behind`` when past it. ``source_change_age_s``: since
     the newest change the ledger holds was made at the source (the watermark) — a quiet source is old there
     without being behind, so it is shown, never judged."""

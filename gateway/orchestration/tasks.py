@@ -71,12 +71,10 @@ def run_sync(system: str, *, full_refresh: bool = False) -> dict[str, Any]:
     """One sync of ``system``; a success resolves the system's ``sync_failed`` and ``behind`` alerts. A failure is
     recorded in the run and alerted only when Airflow gives up on it (the failure callback), not on a try that a
     retry may fix."""
-    from gateway.ops.alerts import resolve_alerts
     from gateway.sync.engine import sync_system
 
     with _runtime() as runtime:
-        report = sync_system(runtime, system, full_refresh=full_refresh, alert_failures=False)
-        resolve_alerts(runtime.engine, "behind", [system])  # sync_failed / sync_degraded: sync_system does them
+        report = sync_system(runtime, system, full_refresh=full_refresh, alert_failures=False)  # resolves them
         summary = report.as_dict()
         for line in run_summary(summary):
             log.info("%s", line)

@@ -25,7 +25,7 @@ def upsert_alert(conn: Connection, kind: str, key: str, *, level: str, message: 
                  system: str | None, case_no: str | None, now: datetime, stage: str | None = None,
                  due_at: datetime | None = None) -> None:
     """Open the alert ``(kind, key)`` or refresh it: an open one counts one more occurrence, a resolved one
-    comes back counting afresh. ``details`` is the JSON text to store."""
+    comes back counting afresh, seen first now. ``details`` is the JSON text to store."""
     upsert_alerts(conn, kind, [{"key": key, "level": level, "message": message, "details": details, "system": system,
                                 "case_no": case_no, "stage": stage, "due_at": due_at}], now=now)
 
@@ -45,6 +45,9 @@ def upsert_alerts(conn: Connection, kind: str, rows: Sequence[dict[str, Any]], *
               "system": stmt.excluded.system, "case_no": stmt.excluded.case_no, "stage": stmt.excluded.stage,
               "due_at": stmt.excluded.due_at, "last_seen_at": now,
               "resolved_at": None, "occurrences": case((a.status == OPEN, a.occurrences + 1), else_=1),
+              # a resolved alert raised again is a new incident: "since" is now (the old date misled readers by
+              # months, and escalations counted from it fired at once)
+              "first_seen_at": case((a.status == OPEN, a.first_seen_at), else_=now),
               "status": OPEN})
     conn.execute(stmt, [{"kind": kind, "key": r["key"], "level": r["level"], "message": r["message"],
                          "details": r["details"], "system": r["system"], "case_no": r["case_no"],

@@ -17,9 +17,10 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -43,6 +44,20 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _lapsed(current: Mapping[str, Any], now: datetime) -> bool:
+    """Whether a lease row's holder is gone: past its expiry, or a process of this machine that no longer exists."""
+    return bool(current["expires_at"] <= now or (
+        current["host"] == socket.gethostname() and not _process_alive(current["pid"])))
+
+
+def held_by_a_live_run(conn: Connection, name: str, *, now: datetime | None = None) -> bool:
+    """Whether a live holder has the lease ``name``: a run row still 'running' without one was left by a process
+    that died (``kill -9``, a lost worker) — what status and metrics show, instead of "running" until the next
+    run of the system relabels it."""
+    current = conn.execute(select(leases).where(leases.c.name == name)).mappings().first()
+    return current is not None and not _lapsed(current, now or _now())
 
 
 class Lease:
@@ -77,10 +92,7 @@ class Lease:
                 except IntegrityError:
                     raise LeaseHeldError(f"{self.name} was taken by another run just now") from None
             else:
-                stale = current["expires_at"] <= now or (
-                    current["host"] == self.host and not _process_alive(current["pid"])
-                )
-                if not stale:
+                if not _lapsed(current, now):
                     raise LeaseHeldError(
                         f"{self.name} is held by pid {current['pid']} on {current['host']} until "
                         f"{beijing_minute(current['expires_at'])}; wait for that run to finish"

@@ -664,6 +664,12 @@ def start_run(conn: Connection, *, system: str, kind: str, mode: str | None, wat
     return int(key[0])
 
 
+def run_progress(conn: Connection, run_id: int, **counts: int) -> None:
+    """The counts a run has committed so far, written in the page's own transaction: a run killed mid-way (kill -9,
+    a lost worker) keeps what its committed pages did, instead of the zeros of a run that did nothing."""
+    conn.execute(update(runs).where(runs.c.id == run_id).values(**counts))
+
+
 def finish_run(conn: Connection, run_id: int, **values: Any) -> None:
     conn.execute(update(runs).where(runs.c.id == run_id).values(finished_at=utcnow(), **values))
 

@@ -50,13 +50,21 @@ def last_sync_run(conn: Connection, system: str) -> RowMapping | None:
 # -- freshness -----------------------------------------------------------------------------------------
 
 
+COMPLETED_RUNS = ("succeeded", "degraded")
+"""Run statuses of a sync that read its source and committed what it read."""
+
+
 def last_successful_sync(conn: Connection) -> dict[str, datetime | None]:
-    """``system → when its newest successful sync finished``, for the systems that had one."""
+    """``system → when its newest completed sync finished`` (succeeded or degraded), for the systems that had one.
+
+    A degraded run read the source and committed what it read: the system is synced, its broken records are the
+    ``sync_degraded`` alert's. Counted as no sync, a system synced seconds ago was "behind" — an error sending
+    operators to the scheduler — while the runs brought in every change."""
     r = runs.c
     return dict(
         conn.execute(  # type: ignore[arg-type]
             select(r.system, func.max(r.finished_at))
-            .where(r.kind == "sync", r.status == "succeeded")
+            .where(r.kind == "sync", r.status.in_(COMPLETED_RUNS))
             .group_by(r.system)
         ).all()
     )
@@ -151,6 +159,17 @@ def dead_letter_listing(conn: Connection, *, system: str | None, include_resolve
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
+def dead_letter_count(conn: Connection, *, system: str | None, include_resolved: bool) -> int:
+    """How many dead letters :func:`dead_letter_listing` would list without a limit."""
+    d = dead_letters.c
+    query = select(func.count()).select_from(dead_letters)
+    if system:
+        query = query.where(d.system == system)
+    if not include_resolved:
+        query = query.where(d.status == "open")
+    return int(conn.execute(query).scalar_one())
+
+
 def dead_letter_issues(conn: Connection, *, system: str | None, include_resolved: bool) -> Iterator[RowMapping]:
     """``id, system, kind, source_id, issues, reason`` of every dead letter (of ``system``; open ones unless
     ``include_resolved``), streamed: grouping them by rule reads each once and holds none."""
@@ -181,6 +200,7 @@ __all__ = [
     "dead_letter",
     "dead_letter_issues",
     "dead_letter_listing",
+    "dead_letter_count",
     "last_successful_sync",
     "last_sync_run",
     "live_case_count",

@@ -159,6 +159,7 @@ def sync_system(
                         page_high = page.read_through
                     with engine.begin() as conn:
                         report.counts.add(ingest_page(conn, ctx, page.records, page.rejects))
+                        ledger.run_progress(conn, run_id, **_count_columns(report.counts))
                         if ordered and page_high is not None and (high is None or page_high > high):
                             ledger.set_watermark(conn, name, stream, page_high)
                             high = page_high
@@ -169,7 +170,7 @@ def sync_system(
                         progress(report.counts.read)
                     page = None  # type: ignore[assignment]
                     gc.collect(1)  # between pages: only the few young survivors to walk, the page is gone
-            report.status, report.error = _judge(report.counts, system.max_rejected_share)
+            report.status, report.error = _judge(report.counts, system.max_rejected_share, full=since is None)
             with engine.begin() as conn:
                 lease.renew(conn)  # fenced as every page is: a run that lost its lease moves no watermark
                 if high is not None and high != watermark:
@@ -263,24 +264,27 @@ def _schema_drift(runtime: Runtime, name: str, mapper: Mapper, records: Sequence
 
 
 MOSTLY_BROKEN = 0.5
-"""A run that rejects more than this share of what it read is degraded, however many were dead letters already."""
+"""A run reading the whole source that rejects more than this share of it is degraded, however many were dead
+letters already."""
 
 
-def _judge(counts: IngestCounts, max_rejected_share: float) -> tuple[RunStatus, str | None]:
-    """``degraded`` when more than ``max_rejected_share`` of what was read was newly rejected, or when most of it
-    was rejected at all.
+def _judge(counts: IngestCounts, max_rejected_share: float, *, full: bool = False) -> tuple[RunStatus, str | None]:
+    """``degraded`` when more than ``max_rejected_share`` of what was read was newly rejected, or, reading the
+    whole source (``full``: a full refresh, a first run), when most of it was rejected at all.
 
     A record whose dead letter is open already and that is read again as broken (the lookback re-reads the last
     minutes on every run) is the same problem, already in the dead letters and counted when it was first
     rejected: counted again, two bad records of a quiet system kept it degraded — an alert every ten minutes all
-    night — with nothing new at the source. A run that reads mostly broken records is degraded all the same: a
-    full refresh of a system whose records are nearly all dead letters is no clean run."""
+    night — with nothing new at the source. A run that reads the whole source and finds it mostly broken is
+    degraded all the same: a full refresh of a system whose records are nearly all dead letters is no clean run.
+    An incremental run of a quiet source reads little but those same broken records (its watermark rests at their
+    change time): mostly broken, and nothing new — judged by what it read anew only."""
     if not counts.read:
         return "succeeded", None
     fresh = counts.rejected - counts.rejected_again
     fresh_read = counts.read - counts.rejected_again
     newly = fresh_read > 0 and fresh / fresh_read > max_rejected_share
-    mostly = counts.rejected / counts.read > MOSTLY_BROKEN
+    mostly = full and counts.rejected / counts.read > MOSTLY_BROKEN
     if not (newly or mostly):
         return "succeeded", None
     again = f", {counts.rejected_again} of them dead letters already, read again" if counts.rejected_again else ""
@@ -292,6 +296,8 @@ def _judge(counts: IngestCounts, max_rejected_share: float) -> tuple[RunStatus, 
 
 def _alert(engine: Engine, report: RunReport, max_rejected_share: float) -> None:
     """The same alerts from the CLI as from Airflow: failed and degraded runs raise one, a clean run resolves —
+    and a completed run (clean or degraded) resolves ``behind``, as the next freshness check would (a sync re-run
+    by hand left the error open beside a lag of 0 s) —
     but a run that read back more broken records than the share allows (all of them already in the dead letters:
     :func:`_judge` does not call that degraded) leaves an open ``sync_degraded`` alert open: the records it was
     raised for are still broken (a full refresh of a system 99% of whose records are dead letters is no clean
@@ -308,8 +314,10 @@ def _alert(engine: Engine, report: RunReport, max_rejected_share: float) -> None
                             f"(fixed at the source, replayed): tongban alerts resolve sync_degraded {name}",
                     details={"run_id": report.run_id, **report.counts.as_dict()})
         resolve_alerts(engine, "sync_failed", [name])
+        resolve_alerts(engine, "behind", [name])  # synced: what it read is in (a run by hand clears it too)
     else:
         resolve_alerts(engine, "sync_failed", [name])
+        resolve_alerts(engine, "behind", [name])
         counts = report.counts
         if not (counts.read and counts.rejected / counts.read > max_rejected_share):
             resolve_alerts(engine, "sync_degraded", [name])

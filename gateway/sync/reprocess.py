@@ -46,7 +46,9 @@ class ReplayReport:
     """``{system: letters}`` the system's connector, as configured now, still cannot read (a change time in a
     format it does not expect, no usable key): fix its configuration, then replay them."""
     resolved: int = 0
+    """Record dead letters resolved while this replay ran (of the system replayed, or of all)."""
     still_open: int = 0
+    """Record dead letters open when it ended."""
     skipped: dict[str, str] = field(default_factory=dict)
     """``{system: why}`` of the systems not replayed (their lease held by a running sync): try them again later."""
     unreplayable: dict[str, str] = field(default_factory=dict)
@@ -88,6 +90,8 @@ def replay_dead_letters(runtime: Runtime, *, system: str | None = None) -> Repla
     the report says what happened."""
     report = ReplayReport()
     names = [system] if system else runtime.systems.names()
+    with runtime.engine.connect() as conn:
+        resolved_before = ledger.record_dead_letter_counts(conn, system).get("resolved", 0)
     for name in names:
         try:
             _replay_system(runtime, name, report)
@@ -100,7 +104,8 @@ def replay_dead_letters(runtime: Runtime, *, system: str | None = None) -> Repla
     with runtime.engine.connect() as conn:
         counts_by_status = ledger.record_dead_letter_counts(conn, system)
     report.still_open = counts_by_status.get("open", 0)
-    report.resolved = counts_by_status.get("resolved", 0)
+    # what this replay resolved, not every record dead letter ever resolved (a replay that fixed nothing said 3)
+    report.resolved = max(counts_by_status.get("resolved", 0) - resolved_before, 0)
     return report
 
 
