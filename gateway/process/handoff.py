@@ -488,15 +488,17 @@ def _from_released(conn: Any, case: dict[str, Any], h: dict[str, Any]) -> bool:
 
 def _answers(engine: Engine, now: datetime, report: HandoffReport) -> None:
     with engine.connect() as conn:
-        watched = store.live_handoffs(conn, ["pending", "deemed"], since=now - HORIZON)
+        watched = store.answer_candidates(conn, since=now - HORIZON)
     for h in watched:
-        if h["state"] == "deemed" and h["late_decision"] is not None:
-            continue
         with engine.begin() as conn:
             case = store.read_case(conn, h["case_no"])
             answer = _answer(case, h, conn)
             if answer is None and h["state"] == "deemed" and case is not None:
                 _ended_in_time(conn, case, h, now, report)
+            if h["state"] == "deemed" and case is not None:
+                # whatever this version said has been taken (an ending, an answer: the hand-off moved or holds a
+                # late answer, and this marks nothing); a deemed one still open is read again when the case changes
+                store.answers_seen(conn, h["case_no"], case["version"])
             if answer is None or case is None:
                 continue
             decision, at, reason = answer
@@ -674,9 +676,8 @@ def _forward(engine: Engine, systems: SystemsConfig, catalogue: TongbanCatalogue
     if not routed:
         return
     with engine.connect() as conn:
-        live = [h for h in store.live_handoffs(conn, ["awaiting_delivery", "pending", "accepted", "deemed"],
-                                               since=now - HORIZON)
-                if h["hall_system"] in routed and h["target_system"]]
+        live = store.forwardable_handoffs(conn, ["awaiting_delivery", "pending", "accepted", "deemed"],
+                                          since=now - HORIZON, halls=sorted(routed))
     for h in live:
         try:
             with engine.begin() as conn:

@@ -713,6 +713,9 @@ process_handoffs = Table(
     Column("late_decided_at", UtcDateTime(), nullable=True),
     Column("late_reason", Text, nullable=True),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # the case version a scan last found no answer in (a deemed hand-off): not read again until the case or the
+    # hand-off changes (migration 0024; any move of the hand-off clears it)
+    Column("answers_seen_version", Integer, nullable=True),
     Index(None, "state", "due_at"),
 )
 """One row per front-desk case handed to a department: the stored due time the hand-off scan deems on, so the

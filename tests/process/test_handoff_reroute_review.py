@@ -52,17 +52,19 @@ ON_POSTGRES = pytest.mark.parametrize("database_url", [pytest.param("postgres", 
 
 def _racing_move(engine: Any, systems: Any, monkeypatch: pytest.MonkeyPatch, case_no: str, when: Any) -> None:
     """The operator's move commits right after the scan read the working set ``when(states)`` picks."""
-    real = process_store.live_handoffs
     fired: list[int] = []
 
-    def live(conn: Any, states: Any, **kw: Any) -> Any:
-        rows = real(conn, states, **kw)
-        if when(list(states)) and not fired:
-            fired.append(1)
-            reroute_handoff(engine, systems, CATALOGUE, case_no, by="zhang", now=MOVED)
-        return rows
+    def racing(real: Any) -> Any:
+        def read(conn: Any, states: Any, **kw: Any) -> Any:
+            rows = real(conn, states, **kw)
+            if when(list(states)) and not fired:
+                fired.append(1)
+                reroute_handoff(engine, systems, CATALOGUE, case_no, by="zhang", now=MOVED)
+            return rows
+        return read
 
-    monkeypatch.setattr(process_store, "live_handoffs", live)
+    for name in ("live_handoffs", "forwardable_handoffs"):  # the forward reads its own working set
+        monkeypatch.setattr(process_store, name, racing(getattr(process_store, name)))
 
 
 def test_1_a_case_moved_back_waits_for_the_version_the_move_sent(database_url: str, tmp_path: Path) -> None:

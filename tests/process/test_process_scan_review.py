@@ -6,6 +6,7 @@ and two materials of one name were one alert."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,46 @@ def test_bundles_list_finds_an_old_held_bundle_and_counts_every_bundle(database_
     shown = CliRunner().invoke(app, base)
     assert shown.exit_code == 0, shown.output
     assert "the newest 200 of 207 shown" in shown.stdout and "held: 1" in shown.stdout
+
+
+def test_a_deemed_hand_off_is_read_again_only_when_its_case_changes(database_url: str, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every scan (each minute) read the case of every deemed hand-off of the last 180 days for a late answer —
+    linear in half a year of history. A deemed hand-off whose case has not changed since a scan found no answer in
+    it is not read again; the department's later answer (a new version) is read and recorded as before."""
+    from gateway.store import process as process_store
+
+    engine = ledger(database_url)
+    systems = systems_with_intake(tmp_path, "handoff")
+    handed = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Beijing
+    put_case(engine, case_doc("C-L", applied_at=handed), version=1, origin="sd_hall")
+    pending_handoff(engine, "C-L", handed=handed, forwarded_version=1)
+    reads: list[str] = []
+    real = process_store.read_case
+
+    def counted(conn: Any, case_no: str) -> Any:
+        reads.append(case_no)
+        return real(conn, case_no)
+
+    monkeypatch.setattr(process_store, "read_case", counted)
+    at = handed + timedelta(minutes=11)
+    assert scan_handoffs(engine, systems, CATALOGUE, now=at, calendar=CALENDAR).deemed == 1
+    scan_handoffs(engine, systems, CATALOGUE, now=at + timedelta(minutes=1), calendar=CALENDAR)  # reads, marks
+    reads.clear()
+    for minute in (2, 3, 4):
+        scan_handoffs(engine, systems, CATALOGUE, now=at + timedelta(minutes=minute), calendar=CALENDAR)
+    assert reads == []  # nothing changed: nothing read
+    with engine.begin() as conn:  # the department's refusal, dated after the window, arrives as a new version
+        from sqlalchemy import update
+
+        from gateway.store.tables import cases
+
+        case = real(conn, "C-L")
+        refused = {**case["data"], "status": "returned", "result": "not_accepted", "result_reason": "不符合条件",
+                   "finished_at": (at + timedelta(minutes=4)).isoformat()}
+        conn.execute(update(cases).where(cases.c.case_no == "C-L").values(
+            version=case["version"] + 1, data=json.dumps(refused, ensure_ascii=False), origin_system="sd_civil",
+            field_sources=None))
+    report = scan_handoffs(engine, systems, CATALOGUE, now=at + timedelta(minutes=5), calendar=CALENDAR)
+    assert report.late_answers == 1 and reads == ["C-L"]
+    assert handoff_row(engine, "C-L")["late_decision"] == "refused"
