@@ -18,6 +18,8 @@ import os
 import re
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import requests
 
@@ -61,6 +63,14 @@ def read_capped(response: requests.Response, limit: int, *, where: str, setting:
     :func:`~connectors.http.deadline.answer_deadline`) is taken from it, leaving the body at least
     :data:`MIN_BODY_SECONDS`.
     """
+    with _reading_by(response, deadline) as aborted:
+        return _read_capped(response, limit, where=where, setting=setting, aborted=aborted, deadline=deadline)
+
+
+@contextmanager
+def _reading_by(response: requests.Response, deadline: float) -> Iterator[threading.Event]:
+    """While the body of ``response`` is read: a timer that shuts its connection down once ``deadline`` (the whole
+    answer's, less the wait for its head: ``response.elapsed``) has passed; the event says whether it did."""
     aborted = threading.Event()
     waited = response.elapsed.total_seconds() if getattr(response, "elapsed", None) is not None else 0.0
 
@@ -72,7 +82,7 @@ def read_capped(response: requests.Response, limit: int, *, where: str, setting:
     timer.daemon = True
     timer.start()
     try:
-        return _read_capped(response, limit, where=where, setting=setting, aborted=aborted, deadline=deadline)
+        yield aborted
     finally:
         timer.cancel()
 
@@ -140,23 +150,25 @@ def _too_slow(where: str, size: int, deadline: float) -> RetriableSyncError:
                               f"received; timeout.total); stopped reading")
 
 
-def peek(response: requests.Response, limit: int = PEEK_BYTES) -> bytes:
+def peek(response: requests.Response, limit: int = PEEK_BYTES, *, deadline: float = DEFAULT_BODY_SECONDS) -> bytes:
     """At most ``limit`` bytes of a ``stream=True`` response, kept as its ``content``; then close it.
 
-    Error responses are only read to be described, so a hostile 503 of a gigabyte costs 64 KiB. A body that is
-    already read (not streamed) is returned as it is."""
+    Error responses are only read to be described, so a hostile 503 of a gigabyte costs 64 KiB — and, read by
+    ``deadline`` (``timeout.total``), a 503 trickling its body one byte under the read timeout costs no more
+    time than an answer may take. A body that is already read (not streamed) is returned as it is."""
     if response._content_consumed:  # requests' own "already read" flag
         return response.content or b""
     chunks: list[bytes] = []
     size = 0
     try:
-        for chunk in response.iter_content(chunk_size=min(limit, _CHUNK)):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size >= limit:
-                break
+        with _reading_by(response, deadline):
+            for chunk in response.iter_content(chunk_size=min(limit, _CHUNK)):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= limit:
+                    break
     except requests.exceptions.RequestException:
-        pass  # a description of what arrived needs no more than what arrived
+        pass  # a description of what arrived needs no more than what arrived (the deadline's cut included)
     finally:
         response.close()
     content = b"".join(chunks)[:limit]

@@ -28,6 +28,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.poolmanager import ProxyManager
 
 _current = threading.local()
 
@@ -43,6 +44,7 @@ class AnswerDeadline:
         self.seconds = seconds
         self.expired = False
         self._sockets: list[socket.socket] = []
+        self._cut: list[socket.socket] = []
         self._lock = threading.Lock()
 
     def watch(self, sock: socket.socket | None) -> None:
@@ -51,19 +53,24 @@ class AnswerDeadline:
         with self._lock:
             if self.expired:
                 _shut_down(sock)
+                self._cut.append(sock)
             else:
                 self._sockets.append(sock)
 
-    def unwatch(self, sock: socket.socket | None) -> None:
+    def unwatch(self, sock: socket.socket | None) -> bool:
+        """Stop watching ``sock``; whether the deadline cut it meanwhile (what it read then is no whole head: the
+        end of the connection ends the header lines, and http.client returns what came as an answer)."""
         with self._lock:
             if sock in self._sockets:
                 self._sockets.remove(sock)
+            return any(cut is sock for cut in self._cut)
 
     def expire(self) -> None:
         with self._lock:
             self.expired = True
             for sock in self._sockets:
                 _shut_down(sock)
+            self._cut.extend(self._sockets)
             self._sockets.clear()
 
 
@@ -113,9 +120,14 @@ class _Watched:
         sock = self.sock
         deadline.watch(sock)
         try:
-            return super().getresponse(*args, **kwargs)  # type: ignore[misc]
-        finally:
+            response = super().getresponse(*args, **kwargs)  # type: ignore[misc]
+        except BaseException:
             deadline.unwatch(sock)
+            raise
+        if deadline.unwatch(sock):  # cut after the status line: the headers read are a part, the body none
+            response.close()
+            raise TimeoutError(f"the status line and headers were still arriving after {deadline.seconds:g} s")
+        return response
 
 
 class _WatchedHTTPConnection(_Watched, HTTPConnection):
@@ -137,14 +149,33 @@ class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
 _POOLS = {"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool}
 
 
-def watch_session(session: requests.Session) -> None:
-    """Make the connections of ``session``'s HTTP adapters watchable by :func:`answer_deadline` (their other
-    settings kept). An adapter of another kind (a test's) is left alone: its calls are simply not watched."""
-    for adapter in session.adapters.values():
-        manager = getattr(adapter, "poolmanager", None) if isinstance(adapter, HTTPAdapter) else None
-        if manager is not None and getattr(manager, "pool_classes_by_scheme", None) is not _POOLS:
-            manager.clear()  # pools made before hold plain connections
+class WatchedAdapter(HTTPAdapter):
+    """requests' adapter whose connections — direct, or through an HTTP proxy (an intranet's egress proxy,
+    ``HTTP_PROXY``) — are watched by :func:`answer_deadline`. A SOCKS proxy's connections are its own kind: not
+    watched (the read timeout alone bounds them, as before)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if type(manager) is ProxyManager and manager.pool_classes_by_scheme is not _POOLS:
+            manager.clear()
             manager.pool_classes_by_scheme = _POOLS
+        return manager
 
 
-__all__ = ["AnswerDeadline", "HeadersTooSlow", "answer_deadline", "watch_session"]
+def watch_session(session: requests.Session) -> None:
+    """Make the connections of ``session``'s HTTP adapters watchable by :func:`answer_deadline`: each plain
+    ``HTTPAdapter`` is replaced by a :class:`WatchedAdapter` of the same pool sizes and retries. An adapter of
+    another kind (a test's, a TLS client certificate's) is left alone: its calls are simply not watched."""
+    for prefix, adapter in list(session.adapters.items()):
+        if type(adapter) is HTTPAdapter:
+            session.mount(prefix, WatchedAdapter(
+                pool_connections=adapter._pool_connections, pool_maxsize=adapter._pool_maxsize,
+                max_retries=adapter.max_retries, pool_block=adapter._pool_block))
+            adapter.close()
+
+
+__all__ = ["AnswerDeadline", "HeadersTooSlow", "WatchedAdapter", "answer_deadline", "watch_session"]

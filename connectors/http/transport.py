@@ -289,13 +289,13 @@ class Transport:
                     log.info("%s: HTTP %s, retrying once with fresh credentials", label, status)
                     budget.give_back()
                     continue
-                peek(response)
+                self.peek(response)
                 raise AuthenticationError(
                     f"{label}: {method} {_path(url)} refused our credentials (HTTP {status}): "
                     f"{describe_body(response)}"
                 )
             if status in self.config.retry.retry_statuses:
-                peek(response)
+                self.peek(response)
                 if budget.spent:
                     raise RetriableSyncError(
                         f"{label}: {method} {_path(url)} answered HTTP {status} after {attempt} attempt(s): "
@@ -373,6 +373,10 @@ class Transport:
         self.read_body(response, f"{self.config.label}: token request POST {_path(response.url)}")  # as a page's
         return response
 
+    def peek(self, response: requests.Response) -> bytes:
+        """What an error answer needs to be described (:func:`~connectors.http.body.peek`), by ``timeout.total``."""
+        return peek(response, deadline=self.config.timeout.total)
+
     def read_body(self, response: requests.Response, where: str) -> bytes:
         """The body of a ``stream=True`` response, at most ``max_response_bytes`` of it, by ``timeout.total``."""
         return read_capped(response, self.max_response_bytes, where=where, setting="max_response_bytes",
@@ -409,7 +413,7 @@ class Transport:
             attempt = budget.made
             where = f"{label}: {method} {_path(response.url)}"
             if not response.ok:
-                peek(response)
+                self.peek(response)
                 raise FatalSyncError(f"{where} answered HTTP {response.status_code}: {describe_body(response)}")
             try:
                 content = self.read_body(response, where)

@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from connectors.common.records import check_write_success, dig, expired_credentials
 from connectors.common.urls import shown as _shown
-from connectors.http.body import ResponseTooLargeError, looks_like_html, peek
+from connectors.http.body import ResponseTooLargeError, looks_like_html
 from connectors.http.transport import Transport, describe_body
 from gateway.contract.connector import WriteOperation, WriteResult
 from gateway.contract.errors import (
@@ -85,15 +85,15 @@ def write_record(
                                      stream=True)
         status = response.status_code
         if status in config.stale_statuses:
-            peek(response)
+            transport.peek(response)
             return WriteResult(status="superseded")
         if not response.ok:
-            peek(response)
+            transport.peek(response)
             raise WriteRejectedError(
                 f"{where}: {op.method} answered HTTP {status}: {describe_body(response)}"
             )
         if not 200 <= status < 300:  # a redirect the transport does not follow (to a login page, another host)
-            peek(response)
+            transport.peek(response)
             location = response.headers.get("Location")
             raise FatalSyncError(f"{where}: {op.method} answered HTTP {status}"
                                  + (f" (to {_shown(location)})" if location else "")

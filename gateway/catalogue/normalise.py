@@ -165,7 +165,8 @@ def set_key(values: Iterable[str]) -> frozenset[str]:
 _CN_ORDINAL = "[一二三四五六七八九十]{1,3}"
 _LIST_NUMBER = re.compile(
     rf"^\s*(?:[(（]\s*(?:\d{{1,3}}|{_CN_ORDINAL})\s*[)）]"      # (1) （一）
-    rf"|(?:\d{{1,3}}|{_CN_ORDINAL})\s*(?:[、)）]|[.．:：](?!\d))"  # 1、 1) 1. 一、 — not 1.5寸, 1:500
+    rf"|(?:\d{{1,3}}|{_CN_ORDINAL})\s*(?:[、)）]|[.．:：])(?!\s*[\d一二三四五六七八九十])"  # 1、 1) 1. 一、 — not
+    # 1.5寸, 1:500, 一、二类 (class I and II), 1、2寸: a numeral right after the mark makes it part of the name
     r"|[\u2460-\u2473\u2776-\u277f\u2474-\u2487])\s*")          # ① ❶ ⑴
 """The number a catalogue puts before each material of a numbered list (``1、申请书``, ``（二）身份证``, ``①``)."""
 
@@ -174,7 +175,7 @@ def material_key(name: str) -> str:
     """A material's name as compared: its list number dropped — one level numbers its list (``1、申请书``,
     ``2、身份证原件``) and another does not, and every material differed (a false 申请材料 finding) — its text
     then as :func:`text_key` reads it. A number that is part of the name stays (``2寸照片``, ``1.5寸``,
-    ``1:500地形图``)."""
+    ``1:500地形图``, ``一、二类医疗器械``: class I and II — a numeral right after the mark keeps it all)."""
     return text_key(_LIST_NUMBER.sub("", name, count=1))
 
 

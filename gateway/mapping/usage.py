@@ -32,16 +32,23 @@ def paths_accounted_for(spec: Mapping[str, Any], keys: Iterable[str] = (), curso
 
 def source_paths(fields: Mapping[str, Any], prefix: str = "") -> set[str]:
     """Every source path the field specs read (``steps[].name`` for fields of list items; an index such as
-    ``qlr.0.xm`` counts as reading ``qlr[].xm``)."""
+    ``qlr.0.xm`` counts as reading ``qlr[].xm`` — and, digits being an object's key too (``byYear.2024``), as
+    written)."""
     used: set[str] = set()
     for spec in fields.values():
         used |= _paths_of(spec, prefix)
-    return {_INDEX.sub("[]", p) for p in used}
+    return _both_readings(used)
 
 
 def field_source_paths(spec: Any) -> set[str]:
-    """The source paths one canonical field's spec reads."""
-    return {_INDEX.sub("[]", p) for p in _paths_of(spec, "")}
+    """The source paths one canonical field's spec reads (both readings of digits, as :func:`source_paths`)."""
+    return _both_readings(_paths_of(spec, ""))
+
+
+def _both_readings(paths: set[str]) -> set[str]:
+    """Each path as written and with its digit parts as list items (``qlr.0.xm`` and ``qlr[].xm``): digits read a
+    list's position or an object's key as written, and only the record says which."""
+    return paths | {_INDEX.sub("[]", p) for p in paths}
 
 
 def _join(prefix: str, path: str) -> str:

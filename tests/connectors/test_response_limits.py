@@ -19,6 +19,7 @@ from http_testlib import plain_session
 from soap_testlib import SECRETS, envelope, market_config, page, record
 
 from connectors.http.body import DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeError
+from connectors.rest import RestConnector
 from connectors.rest.config import parse_config
 from connectors.soap import SoapConnector
 from connectors.soap.hardening import UnsafeXmlError
@@ -244,7 +245,8 @@ class _HeadTrickler:
         self._listener.close()
 
 
-def test_a_status_line_and_headers_that_trickle_in_are_stopped_at_timeout_total() -> None:
+@pytest.mark.parametrize("every", [0.2, 0.02], ids=["status-line-trickles", "headers-trickle"])
+def test_a_status_line_and_headers_that_trickle_in_are_stopped_at_timeout_total(every: float) -> None:
     """``timeout.read`` bounds each wait for the next bytes; a server trickling its status line and headers one byte
     every 0.2 s (some 90 s in all) was waited for to the end, holding the run and the system's lease. The whole
     answer is now bounded by ``timeout.total``: the read fails at about 2 s (the source unavailable, retried by
@@ -276,3 +278,35 @@ def test_a_wsdl_whose_headers_trickle_in_is_given_up_at_timeout_total() -> None:
         with pytest.raises(SourceUnavailableError, match=r"cannot fetch the WSDL .*still arriving after 2 s \(timeout\.total\)"):
             fetch_wsdl(server.url + "/Service.asmx?wsdl", session=plain_session(), ttl=0, timeout=5, total=2)
         assert time.monotonic() - began < 30
+
+
+def test_through_an_http_proxy_the_head_is_bounded_too() -> None:
+    """An intranet's egress proxy (``HTTP_PROXY``): requests' proxy manager made plain connections, not the watched
+    ones, and the deadline was off behind it."""
+    with _HeadTrickler(every=0.02) as proxy:
+        session = plain_session()
+        session.proxies = {"http": proxy.url}
+        connector = RestConnector({"name": "viaproxy", "base_url": "http://dept.example.gov.cn",
+                                   "timeout": {"connect": 5, "read": 5, "total": 2},
+                                   "retry": {"max_attempts": 1, "backoff_seconds": 0, "jitter": False},
+                                   "streams": {"cases": {"path": "/cases", "record_selector": "data",
+                                                         "primary_key": "id"}}}, session=session, sleep=lambda s: None)
+        began = time.monotonic()
+        with pytest.raises(SourceUnavailableError, match=r"still arriving after 2 s \(timeout\.total\)"):
+            list(connector.read("cases"))
+        assert time.monotonic() - began < 30 and proxy.answered == 0
+
+
+def test_an_error_answer_trickling_its_body_is_described_by_timeout_total() -> None:
+    """A 503 is read only to be described (64 KiB at most) — but without a deadline: its body trickling one byte
+    under the read timeout held the run for as long as the server liked, on every retry."""
+    body = b"<html><body>Service Unavailable" + b" " * 40 + b"</body></html>"
+    with HostileServer() as server:
+        server.route("/cases", Reply(503, {"Content-Type": "text/html", "Content-Length": str(len(body))},
+                                     stream=_trickle(body, 0.2)))
+        connector = rest_connector(server.url, timeout={"connect": 5, "read": 5, "total": 2},
+                                   retry={"max_attempts": 1, "backoff_seconds": 0, "jitter": False})
+        began = time.monotonic()
+        with pytest.raises(RetriableSyncError, match="HTTP 503"):
+            list(connector.read("cases"))
+        assert time.monotonic() - began < 12  # the deadline, not the ~17 s the body takes

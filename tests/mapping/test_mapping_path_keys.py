@@ -60,3 +60,13 @@ def test_the_unmapped_fields_report_names_a_flat_dotted_key_as_a_mapping_would_a
     used = source_paths(M.spec["fields"])
     record = {"sqr.xm": "张伟", "sqr": {"lxfs": "1", "dz": "济南"}, "other.key": "x"}
     assert unmapped_fields([record], used) == [r"other\.key", "sqr.dz"]
+
+
+def test_a_digit_key_the_mapping_reads_is_no_schema_drift() -> None:
+    """Digits in a path read a list's position or an object's key: the drift report counted only the first
+    reading, so every sync logged ``byYear.2024`` — which the mapping reads — as a field it does not read."""
+    used = source_paths(M.spec["fields"])
+    record = {"byYear": {"2024": {"dept": "民政局"}}, "items": {"007": {"mc": "出生登记"}}}
+    assert unmapped_fields([record], used) == []
+    as_list = {"items": [{"mc": "第0项"}], "other": [{"x": 1}]}
+    assert unmapped_fields([as_list], used) == ["other[].x"]
