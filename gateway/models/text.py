@@ -72,7 +72,12 @@ def fitted(value: Any, limit: int) -> str | None:
         value = value.replace("\x00", "\ufffd")
     if len(value) <= limit:
         return value
-    return value[:limit - 17] + "~" + hashlib.sha256(value.encode()).hexdigest()[:16]
+    if limit < 2 * _DIGEST_CHARS:  # too narrow for a prefix and a digest (a 12-character division): cut
+        return value[:limit]
+    return value[:limit - _DIGEST_CHARS - 1] + "~" + hashlib.sha256(value.encode()).hexdigest()[:_DIGEST_CHARS]
+
+
+_DIGEST_CHARS = 16
 
 
 __all__ = ["UNSTORABLE", "fitted", "gb18030_problem", "outside_gbk", "storable", "without_surrogates"]

@@ -195,3 +195,12 @@ def test_a_deemed_hand_off_is_read_again_only_when_its_case_changes(database_url
     report = scan_handoffs(engine, systems, CATALOGUE, now=at + timedelta(minutes=5), calendar=CALENDAR)
     assert report.late_answers == 1 and reads == ["C-L"]
     assert handoff_row(engine, "C-L")["late_decision"] == "refused"
+
+
+def test_fitted_values_fit_their_column_however_narrow() -> None:
+    from gateway.models.text import fitted
+
+    assert fitted("3701021234567890", 12) == "370102123456"  # a division column: cut, no room for a digest
+    long = fitted("济" * 100, 64)
+    assert long is not None and len(long) == 64 and long == fitted("济" * 100, 64) != fitted("济" * 101, 64)
+    assert fitted("短", 64) == "短" and fitted(None, 64) is None
