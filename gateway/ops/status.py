@@ -31,7 +31,8 @@ def system_status(engine: Engine, systems: SystemsConfig, *, now: datetime | Non
             last = queries.last_sync_run(conn, name)
             mark = marks.get((name, system.stream))
             run_status, run_error = (last["status"], last["error"]) if last is not None else (None, None)
-            if run_status == "running" and not held_by_a_live_run(conn, f"sync:{name}", now=now):
+            # whether its process lives is a fact of the present, whatever instant ``now`` reads the lag at
+            if run_status == "running" and not held_by_a_live_run(conn, f"sync:{name}"):
                 run_status, run_error = "abandoned", ABANDONED
             report.append(
                 {
