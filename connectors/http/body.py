@@ -93,9 +93,18 @@ def _shut_down(response: requests.Response) -> None:
     descriptor (``http.client`` reads from ``sock.makefile()``), so the shutdown goes through a duplicate of it."""
     try:
         fd = response.raw._fp.fp.fileno()  # urllib3 → http.client.HTTPResponse → the socket's buffered file
+    except (AttributeError, OSError, ValueError):  # already read and closed: the read has ended on its own
+        return
+    shut_down_descriptor(fd)
+
+
+def shut_down_descriptor(fd: int) -> None:
+    """Shut down the socket behind ``fd`` through a duplicate of it (whoever holds the original — a blocked
+    ``recv`` in another thread, a buffered file — sees the connection end); nothing if it is closed already."""
+    try:
         with socket.socket(fileno=os.dup(fd)) as sock:
             sock.shutdown(socket.SHUT_RDWR)
-    except (AttributeError, OSError, ValueError):  # already read and closed: the read has ended on its own
+    except (OSError, ValueError):  # closed already: the read has ended on its own
         pass
 
 

@@ -17,7 +17,6 @@ with the deadline; when the deadline passes first, a timer shuts the socket down
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -29,6 +28,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import ProxyManager
+
+from .body import shut_down_descriptor
 
 _current = threading.local()
 
@@ -75,13 +76,13 @@ class AnswerDeadline:
 
 
 def _shut_down(sock: socket.socket) -> None:
-    """End a blocked read on ``sock`` from another thread (through a duplicate of its descriptor, as
-    :func:`~connectors.http.body._shut_down` does for a body)."""
+    """End a blocked read on ``sock`` from another thread (:func:`~connectors.http.body.shut_down_descriptor`)."""
     try:
-        with socket.socket(fileno=os.dup(sock.fileno())) as duplicate:
-            duplicate.shutdown(socket.SHUT_RDWR)
+        fd = sock.fileno()
     except (OSError, ValueError):  # closed already: the wait has ended on its own
-        pass
+        return
+    if fd >= 0:
+        shut_down_descriptor(fd)
 
 
 @contextmanager

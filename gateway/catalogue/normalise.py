@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .entry import _NUMBER, _VALUES, CatalogueEntry, TimeLimit, _number
@@ -157,15 +157,17 @@ def text_key(value: str | None) -> str:
     return "".join(out)
 
 
-def set_key(values: Iterable[str]) -> frozenset[str]:
-    """A list compared as a set of text keys (order and duplicates do not matter)."""
-    return frozenset(k for k in (text_key(v) for v in values) if k)
+def set_key(values: Iterable[str], key: Callable[[str], str] = text_key) -> frozenset[str]:
+    """A list compared as a set of text keys (``key``: :func:`text_key`, or :func:`material_key` for materials;
+    order and duplicates do not matter)."""
+    return frozenset(k for k in (key(v) for v in values) if k)
 
 
-_CN_ORDINAL = "[一二三四五六七八九十]{1,3}"
+_CN_DIGIT = "[一二三四五六七八九十]"
+_CN_ORDINAL = _CN_DIGIT + "{1,3}"
 _LIST_NUMBER = re.compile(
     rf"^\s*(?:[(（]\s*(?:\d{{1,3}}|{_CN_ORDINAL})\s*[)）]"      # (1) （一）
-    rf"|(?:\d{{1,3}}|{_CN_ORDINAL})\s*(?:[、)）]|[.．:：])(?!\s*[\d一二三四五六七八九十])"  # 1、 1) 1. 一、 — not
+    rf"|(?:\d{{1,3}}|{_CN_ORDINAL})\s*(?:[、)）]|[.．:：])(?!\s*(?:\d|{_CN_DIGIT}))"  # 1、 1) 1. 一、 — not
     # 1.5寸, 1:500, 一、二类 (class I and II), 1、2寸: a numeral right after the mark makes it part of the name
     r"|[\u2460-\u2473\u2776-\u277f\u2474-\u2487])\s*")          # ① ❶ ⑴
 """The number a catalogue puts before each material of a numbered list (``1、申请书``, ``（二）身份证``, ``①``)."""
@@ -208,7 +210,7 @@ def element_key(entry: CatalogueEntry, element: str) -> Any:
     if element == "service_object":
         return set_key(entry.service_objects)
     if element == "materials":
-        return frozenset(k for k in (material_key(m.name) for m in entry.materials) if k)
+        return set_key((m.name for m in entry.materials), material_key)
     if element == "legal_limit":
         return _limit(entry.legal_limit)
     if element == "fee":

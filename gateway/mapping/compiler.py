@@ -173,7 +173,7 @@ def split_path(path: str) -> list[str]:
     """A source path's keys: split at each dot not written ``\\.``, each ``\\.`` then a dot of its key."""
     if "\\" not in path:
         return path.split(".")
-    return [part.replace("\\.", ".") for part in _UNESCAPED_DOT.split(path)]
+    return [part.replace("\\.", ".") for part in PATH_DOT.split(path)]
 
 
 def escape_key(key: str) -> str:
@@ -182,7 +182,8 @@ def escape_key(key: str) -> str:
 
 
 _DIGITS = re.compile(r"-?\d+")
-_UNESCAPED_DOT = re.compile(r"(?<!\\)\.")
+PATH_DOT = re.compile(r"(?<!\\)\.")
+"""A dot that separates two keys of a source path (one written ``\\.`` is part of its key)."""
 
 
 def _is_null(value: Any, tokens: frozenset[str]) -> bool:

@@ -14,10 +14,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gateway.mapping.compiler import escape_key
+from gateway.mapping.compiler import PATH_DOT, escape_key
 
 _PATH_KEYS = ("path", "field")
-_UNESCAPED_DOT = re.compile(r"(?<!\\)\.")
 _INDEX = re.compile(r"\.\d+(?=\.|$)")
 _NESTED_LISTS = ("cases", "any", "all", "first", "concat", "list")
 
@@ -100,7 +99,7 @@ def _covered(path: str, used: set[str]) -> bool:
     """A path is read when it, one of its parents (a whole object taken) or its list form is named."""
     if any(u.startswith((path + ".", path + "[]")) for u in used):  # an empty object or list the mapping reads into
         return True
-    parts = _UNESCAPED_DOT.split(path)  # a key's own dots (written \.) stay in their part
+    parts = PATH_DOT.split(path)  # a key's own dots (written \.) stay in their part
     for end in range(len(parts), 0, -1):
         head = ".".join(parts[:end])
         if head in used or head.replace("[]", "") in used or head.rstrip("[]") in used:

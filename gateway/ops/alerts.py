@@ -12,7 +12,7 @@ sync tasks (a successful sync resolves its system's failure alert).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -24,7 +24,7 @@ from gateway.store import ledger
 
 AlertKind = Literal["sync_failed", "sync_degraded", "task_failed", "behind", "deadline", "reconcile",
                     "calendar_unknown", "rate_limit_degraded", "push_dead", "mapping_changed", "routing",
-                    "handoff_undelivered", "bundle_scan", "run_timed_out", "config_invalid"]
+                    "handoff_undelivered", "bundle_scan", "handoff_scan", "run_timed_out", "config_invalid"]
 AlertLevel = Literal["yellow", "red", "warning", "error"]
 LEVEL_ORDER: dict[str, int] = {"error": 0, "red": 1, "warning": 2, "yellow": 3}
 """Most urgent first: a failed task or sync (error) is never ranked below the many red deadlines."""
@@ -124,16 +124,26 @@ def resolve_orphaned(engine: Engine, systems: Iterable[str]) -> int:
 
 
 def sync_alerts(engine: Engine, kind: AlertKind, wanted: Sequence[AlertSpec], *,
-                scope: str | None = None) -> dict[str, int]:
-    """Make the open alerts of ``kind`` (within ``scope``: a system, or all) exactly ``wanted``.
+                scope: str | None = None, now: datetime | None = None) -> dict[str, int]:
+    """Make the open alerts of ``kind`` (within ``scope``: a system, or all) exactly ``wanted``, as of ``now`` (the
+    scan's own instant; the clock's by default).
 
     Used by scans that see the whole picture each time: new ones open, existing ones are refreshed (a yellow case
     turning red changes level), and open ones no longer wanted are resolved.
     """
-    now = ledger.utcnow()
+    now = now or ledger.utcnow()
     with engine.begin() as conn:
         open_keys = alert_store.open_keys(conn, kind, system=scope)
         return apply_alerts(conn, kind, wanted, open_keys, now=now)
+
+
+def item_error_alerts(engine: Engine, kind: AlertKind, errors: Mapping[str, str], message: Callable[[str, str], str],
+                      *, now: datetime) -> None:
+    """One error alert of ``kind`` per item a scan could not move (``errors``: its key — a case or a bundle number
+    — and why; ``message(key, error)`` words it), the others' resolved: what a scan that isolates each item's
+    failure says of the ones it left as they stand."""
+    sync_alerts(engine, kind, [AlertSpec(key=key, level="error", case_no=key, details={"error": error},
+                                         message=message(key, error)) for key, error in errors.items()], now=now)
 
 
 def apply_alerts(conn: Connection, kind: str, wanted: Sequence[AlertSpec], open_keys: set[str], *,
@@ -178,6 +188,7 @@ __all__ = [
     "AlertSpec",
     "alert_counts",
     "apply_alerts",
+    "item_error_alerts",
     "open_alerts",
     "raise_alert",
     "resolve_alerts",

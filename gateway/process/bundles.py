@@ -306,15 +306,11 @@ def _scan_failed(engine: Engine, bundle_no: str, error: str, now: datetime) -> N
 
 def _scan_alerts(engine: Engine, report: BundleReport, now: datetime) -> None:
     """One ``bundle_scan`` alert per bundle this pass could not move; the others' alerts resolved."""
-    from gateway.ops.alerts import AlertSpec, apply_alerts
-    from gateway.store import alerts as alert_store
+    from gateway.ops.alerts import item_error_alerts
 
-    wanted = [AlertSpec(key=bundle_no, level="error", case_no=bundle_no, details={"error": error},
-                        message=f"bundle {bundle_no}: the bundle scan cannot move it ({error}); the other bundles are "
-                                "scanned, this one stays as it stands until it is fixed")
-              for bundle_no, error in report.errors.items()]
-    with engine.begin() as conn:
-        apply_alerts(conn, SCAN_ALERT, wanted, alert_store.open_keys(conn, SCAN_ALERT), now=now)
+    item_error_alerts(engine, SCAN_ALERT, report.errors, lambda bundle_no, error: (
+        f"bundle {bundle_no}: the bundle scan cannot move it ({error}); the other bundles are scanned, this one "
+        "stays as it stands until it is fixed"), now=now)
 
 
 def _observe(engine: Engine, spec: BundleSpec, bundle_no: str, pii: Any, now: datetime, report: BundleReport) -> None:

@@ -206,16 +206,11 @@ scan that registers it."""
 
 def _scan_alerts(engine: Engine, report: HandoffReport, now: datetime) -> None:
     """One ``handoff_scan`` alert per case this pass could not register; the others' alerts resolved."""
-    from gateway.ops.alerts import AlertSpec, apply_alerts
-    from gateway.store import alerts as alert_store
+    from gateway.ops.alerts import item_error_alerts
 
-    wanted = [AlertSpec(key=case_no, level="error", case_no=case_no, details={"error": error},
-                        message=f"case {case_no}: the hand-off scan cannot register it ({error}); no acceptance "
-                                "window or deemed acceptance runs for it until it is fixed; the other cases are "
-                                "registered")
-              for case_no, error in report.errors.items()]
-    with engine.begin() as conn:
-        apply_alerts(conn, SCAN_ALERT, wanted, alert_store.open_keys(conn, SCAN_ALERT), now=now)
+    item_error_alerts(engine, SCAN_ALERT, report.errors, lambda case_no, error: (
+        f"case {case_no}: the hand-off scan cannot register it ({error}); no acceptance window or deemed acceptance "
+        "runs for it until it is fixed; the other cases are registered"), now=now)
 
 
 def _register_one(engine: Engine, row: dict[str, Any], data: dict[str, Any], hall: str, by_catalogue: bool,

@@ -313,14 +313,13 @@ def _alert(engine: Engine, report: RunReport, max_rejected_share: float) -> None
                             f"reads no more than the share broken, or by hand once the records are dealt with "
                             f"(fixed at the source, replayed): tongban alerts resolve sync_degraded {name}",
                     details={"run_id": report.run_id, **report.counts.as_dict()})
-        resolve_alerts(engine, "sync_failed", [name])
-        resolve_alerts(engine, "behind", [name])  # synced: what it read is in (a run by hand clears it too)
     else:
-        resolve_alerts(engine, "sync_failed", [name])
-        resolve_alerts(engine, "behind", [name])
         counts = report.counts
         if not (counts.read and counts.rejected / counts.read > max_rejected_share):
             resolve_alerts(engine, "sync_degraded", [name])
+    if report.status != "failed":  # completed, clean or degraded: synced (a run by hand clears these too)
+        resolve_alerts(engine, "sync_failed", [name])
+        resolve_alerts(engine, "behind", [name])
 
 
 def _page_high(records: Sequence[RawRecord], ctx: IngestContext, system: str, *, ordered: bool) -> datetime | None:
