@@ -40,6 +40,10 @@ from gateway.orchestration.naming import (
 STARTUP_TIMEOUT_S = 300
 POLL_S = 5.0
 UNPAUSE_SPACING_S = 1.0
+#: Airflow's API server on SQLite waits up to its lock timeout (60 s, ``sqlite_metadata_url``) before it answers;
+#: on a loaded machine (CI's two cores running the scheduler, the DAGs and the sandbox) 15 s was not enough.
+API_TIMEOUT = (10.0, 90.0)
+API_ATTEMPTS = 6
 JUDGES = (RECONCILE_DAG, DEADLINES_DAG, CATALOGUE_DAG)
 """DAGs that judge what the syncs brought into the ledger (source vs ledger, time limits, KPIs): started only
 once every sync DAG's first run has ended — run first, the reconcile reported every source case "missing in the
@@ -157,39 +161,58 @@ class AirflowClient:
         return health.get("scheduler", {}).get("status") == "healthy"
 
     def login(self) -> None:
-        reply = self.session.post(f"{self.base}/auth/token", json={"username": self.username,
-                                                                   "password": self.password}, timeout=15)
-        reply.raise_for_status()
+        reply = self._send("POST", "/auth/token", json={"username": self.username, "password": self.password})
         self.session.headers["Authorization"] = f"Bearer {reply.json()['access_token']}"
 
     def dag_ids(self) -> set[str]:
-        reply = self.session.get(f"{self.base}/api/v2/dags", params={"limit": 1000}, timeout=15)
-        reply.raise_for_status()
+        reply = self._send("GET", "/api/v2/dags", params={"limit": 1000})
         return {d["dag_id"] for d in reply.json()["dags"] if not d.get("is_stale")}
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """One call, retried on 5xx: SQLite behind a busy scheduler answers "database is locked" now and then."""
-        for attempt in range(6):
-            reply = self.session.request(method, f"{self.base}{path}", timeout=15, **kwargs)
-            if reply.status_code < 500:
-                break
+    def _send(self, method: str, path: str, *, ok: frozenset[int] = frozenset(), retry_slow: bool = True,
+              **kwargs: Any) -> requests.Response:
+        """One call, retried on 5xx and on a slow or refused answer: Airflow's API server on SQLite behind a busy
+        scheduler answers "database is locked" now and then, or waits up to its lock timeout (60 s) first. Every
+        call the demo retries is idempotent (GET, PATCH, a token, a connection POST whose repeat is a 409) but
+        :meth:`trigger`, which looks before it retries (``retry_slow=False``). ``ok``: error statuses the caller
+        handles itself."""
+        url = f"{self.base}{path}"
+        for attempt in range(API_ATTEMPTS):
+            last = attempt == API_ATTEMPTS - 1
+            try:
+                reply = self.session.request(method, url, timeout=API_TIMEOUT, **kwargs)
+            except (requests.Timeout, requests.ConnectionError):
+                if last or not retry_slow:
+                    raise
+            else:
+                if reply.status_code < 500 or last:
+                    break
             time.sleep(0.5 * 2 ** attempt)
-        reply.raise_for_status()
+        if reply.status_code not in ok:
+            reply.raise_for_status()
         return reply
 
     def put_connection(self, body: dict[str, Any]) -> None:
-        """Create the connection, or replace it (a second demo run in the same home)."""
-        reply = self.session.post(f"{self.base}/api/v2/connections", json=body, timeout=15)
+        """Create the connection, or replace it (a second demo run in the same home, or a POST retried after an
+        answer that came too late)."""
+        reply = self._send("POST", "/api/v2/connections", json=body, ok=frozenset({409}))
         if reply.status_code == 409:
             self._send("PATCH", f"/api/v2/connections/{body['connection_id']}", json=body)
-            return
-        reply.raise_for_status()
 
     def unpause(self, dag_id: str) -> None:
         self._send("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
 
     def trigger(self, dag_id: str) -> None:
-        self._send("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})
+        """Start a run, once: a POST whose answer came too late may have started one, so look before retrying."""
+        for attempt in range(API_ATTEMPTS):
+            try:
+                self._send("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None}, retry_slow=False)
+                return
+            except (requests.Timeout, requests.ConnectionError):
+                if self.runs(dag_id):
+                    return
+                if attempt == API_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.5 * 2 ** attempt)
 
     def runs(self, dag_id: str) -> dict[str, int]:
         reply = self._send("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100})
