@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from gateway.demo.live import API_TIMEOUT  # the bound the demo itself reads Airflow's API with
 from gateway.demo.processes import children_of, session_members
 
 pytestmark = pytest.mark.slow
@@ -63,33 +64,33 @@ def test_the_live_demo_shows_every_dag_running_and_ctrl_c_leaves_nothing(tmp_pat
         password = text.split("login: admin / ")[1].split(")")[0].strip()
         session = requests.Session()
         token = session.post(f"http://127.0.0.1:{port}/auth/token",
-                             json={"username": "admin", "password": password}, timeout=15).json()["access_token"]
+                             json={"username": "admin", "password": password}, timeout=API_TIMEOUT).json()["access_token"]
         session.headers["Authorization"] = f"Bearer {token}"
         dags = {d["dag_id"]: d for d in session.get(f"http://127.0.0.1:{port}/api/v2/dags",
-                                                     params={"limit": 100}, timeout=15).json()["dags"]}
+                                                     params={"limit": 100}, timeout=API_TIMEOUT).json()["dags"]}
         assert DAGS <= set(dags) and not any(dags[d]["is_paused"] for d in DAGS)
         deadline = time.monotonic() + 900  # the first runs of 10 DAGs on 4 LocalExecutor slots, on a loaded machine
         while True:  # every DAG runs (and, on the sandbox, succeeds)
             states = {d: {r["state"] for r in session.get(f"http://127.0.0.1:{port}/api/v2/dags/{d}/dagRuns",
-                                                          timeout=15).json()["dag_runs"]} for d in DAGS}
+                                                          timeout=API_TIMEOUT).json()["dag_runs"]} for d in DAGS}
             if all("success" in s for s in states.values()):
                 break
             assert not any("failed" in s for s in states.values()), (states, _tails(tmp_path))
             assert time.monotonic() < deadline, (states, _tails(tmp_path))
             time.sleep(2)
         connections = {c["connection_id"]: c for c in session.get(
-            f"http://127.0.0.1:{port}/api/v2/connections", params={"limit": 100}, timeout=15).json()["connections"]}
+            f"http://127.0.0.1:{port}/api/v2/connections", params={"limit": 100}, timeout=API_TIMEOUT).json()["connections"]}
         assert {connections[f"tongban_{s}"]["conn_type"] for s in ("sd_civil", "jn_estate", "sd_hall")} == {
             "tongban_rest"}
         assert {connections[f"tongban_{s}"]["conn_type"] for s in ("sd_market", "jn_welfare")} == {"tongban_soap"}
         for dag_id in DAGS:  # no task failed a first attempt because something was not up yet
             run = session.get(f"http://127.0.0.1:{port}/api/v2/dags/{dag_id}/dagRuns",
-                              params={"order_by": "start_date", "limit": 1}, timeout=15).json()["dag_runs"][0]
+                              params={"order_by": "start_date", "limit": 1}, timeout=API_TIMEOUT).json()["dag_runs"][0]
             tis = session.get(f"http://127.0.0.1:{port}/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}"
-                              "/taskInstances", timeout=15).json()["task_instances"]
+                              "/taskInstances", timeout=API_TIMEOUT).json()["task_instances"]
             assert all(ti["try_number"] <= 1 for ti in tis), (dag_id, [(t["task_id"], t["try_number"]) for t in tis])
         first_runs = {d: session.get(f"http://127.0.0.1:{port}/api/v2/dags/{d}/dagRuns",
-                                     params={"order_by": "start_date", "limit": 1}, timeout=15).json()["dag_runs"][0]
+                                     params={"order_by": "start_date", "limit": 1}, timeout=API_TIMEOUT).json()["dag_runs"][0]
                       for d in DAGS}
         syncs_ended = max(r["end_date"] for d, r in first_runs.items() if d.startswith("tongban_sync_"))
         for judge in ("tongban_reconcile", "tongban_deadlines"):  # they judge what the syncs brought: after them
