@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from gateway.contract.errors import ConfigError
 from gateway.kernel.config import SystemConfig, find_config_file
-from gateway.kernel.yamlfile import load_yaml
+from gateway.kernel.yamlfile import load_yaml, read_config_text
 
 __all__ = ["load_catalogues", "parse_catalogues"]
 
@@ -32,7 +32,7 @@ __all__ = ["load_catalogues", "parse_catalogues"]
 def load_catalogues(path: str | Path | None = None) -> dict[str, SystemConfig]:
     """``path``, else ``TONGBAN_CATALOGUES``, else ``catalogues.yaml`` here, else config/catalogues.yaml."""
     chosen = find_config_file(path, "TONGBAN_CATALOGUES", "catalogues.yaml", "catalogues.yaml", "catalogues file")
-    return parse_catalogues(chosen.read_text(encoding="utf-8"), base_dir=chosen.resolve().parent, where=str(chosen))
+    return parse_catalogues(read_config_text(chosen), base_dir=chosen.resolve().parent, where=str(chosen))
 
 
 def parse_catalogues(text: str, *, base_dir: Path, where: str = "<catalogues>") -> dict[str, SystemConfig]:

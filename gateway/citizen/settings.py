@@ -20,7 +20,7 @@ from typing import Any
 
 from gateway.contract.errors import ConfigError
 from gateway.kernel.config import expand_env, find_config_file
-from gateway.kernel.yamlfile import load_yaml
+from gateway.kernel.yamlfile import load_yaml, read_config_text
 from gateway.models.datetimes import BEIJING
 from gateway.models.identifiers import normalise
 
@@ -117,7 +117,7 @@ def _instant(value: Any) -> datetime | None:
 def load_citizen(path: str | Path | None = None) -> CitizenSettings:
     """``path``, else ``TONGBAN_CITIZEN``, else ``citizen.yaml`` here, else config/citizen.yaml."""
     chosen = find_config_file(path, "TONGBAN_CITIZEN", "citizen.yaml", "citizen.yaml", "citizen settings file")
-    return parse_citizen(chosen.read_text(encoding="utf-8"), where=str(chosen))
+    return parse_citizen(read_config_text(chosen), where=str(chosen))
 
 
 def _endpoint(data: dict[str, Any], name: str, where: str) -> Endpoint:

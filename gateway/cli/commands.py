@@ -442,10 +442,11 @@ def mapping_check(
     json_out: JsonOpt = False,
 ) -> None:
     """Per-field coverage and failures of SYSTEM's mapping on its live sample (or --sample FILE)."""
-    from gateway.kernel.config import load_systems
+    from gateway.kernel.config import load_systems_isolated
     from gateway.mapping.check import check_mapping, load_sample, quality_lines, sample_from_system
 
-    config = load_systems(systems, check_files=system)
+    config = load_systems_isolated(systems)[0]  # another entry's mistake is not this system's
+    config.get(system)  # this one's: its error (file, line, setting), or "unknown system"
     records = load_sample(sample) if sample else sample_from_system(config, system, limit=limit)
     result = check_mapping(config, system, records)
     if json_out:
@@ -486,21 +487,26 @@ def mapping_check(
 @guard
 def connector_list(systems: SystemsOpt = None, json_out: JsonOpt = False) -> None:
     """Registered connector kinds (entry-point group tongban.connectors) and the configured systems."""
-    from gateway.kernel.config import load_systems
+    from gateway.kernel.config import load_systems_isolated
     from gateway.kernel.registry import available_kinds
 
     kinds = available_kinds()
+    problem = None
     try:
-        configured = load_systems(systems)
-        system_rows = [[s.name, s.connector, s.role, s.title] for s in configured.systems.values()]
-    except TongbanError:
-        system_rows = []
+        configured, invalid = load_systems_isolated(systems)
+        system_rows = [[s.name, s.connector, s.role, s.title, ""] for s in configured.systems.values()]
+        system_rows += [[name, "", "", "", str(error)] for name, error in invalid.items()]
+    except TongbanError as exc:  # the file itself: said, not an empty table that reads as "no systems"
+        system_rows, problem = [], str(exc)
     if json_out:
-        print_json({"kinds": kinds, "systems": [dict(zip(["name", "kind", "role", "title"], r, strict=True))
-                                                for r in system_rows]})
-        return
-    print_table("connector kinds", ["kind", "implementation"], list(kinds.items()))
-    print_table("systems", ["system", "kind", "role", "title"], system_rows)
+        print_json({"kinds": kinds, "systems": [dict(zip(["name", "kind", "role", "title", "error"], r, strict=True))
+                                                for r in system_rows], **({"error": problem} if problem else {})})
+    else:
+        print_table("connector kinds", ["kind", "implementation"], list(kinds.items()))
+        print_table("systems", ["system", "kind", "role", "title", "error"], system_rows)
+    if problem or any(row[4] for row in system_rows):
+        fail(problem or "the systems file has invalid entries (their errors are listed)")
+        raise typer.Exit(1)
 
 
 @connector_app.command("check")
@@ -512,10 +518,10 @@ def connector_check(
 ) -> None:
     """Make one authenticated call to SYSTEM, then read the first page of its stream: its records must have the
     primary key and the cursor field the connector YAML names."""
-    from gateway.kernel.config import load_systems
+    from gateway.kernel.config import load_systems_isolated
     from gateway.kernel.firstpage import check_first_page
 
-    config = load_systems(systems, check_files=system).get(system)
+    config = load_systems_isolated(systems)[0].get(system)  # this entry's error only, files checked
     connector_config = config.load_connector_config()
     connector = config.build_connector(connector_config)
     with connector:

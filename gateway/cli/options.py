@@ -85,10 +85,13 @@ def ledger_url(systems: Path | None, database_url: str | None) -> str:
     """The ledger a command uses, chosen the same way by every command: ``--database-url``, else
     ``TONGBAN_DATABASE_URL``, else the systems file's ``database_url`` (``--systems``, ``TONGBAN_SYSTEMS`` or
     ``tongban.yaml`` here), else ``sqlite:///tongban.db``."""
-    from gateway.kernel.config import load_systems
+    from gateway.kernel.config import load_systems_isolated
     from gateway.store.db import database_url as resolve
 
-    return resolve(database_url or os.environ.get("TONGBAN_DATABASE_URL") or load_systems(systems).database_url)
+    if database_url or os.environ.get("TONGBAN_DATABASE_URL"):
+        return resolve(database_url or os.environ.get("TONGBAN_DATABASE_URL"))
+    # isolated: a mistake in one system's entry is that system's, not every command's (`db upgrade`, `status`)
+    return resolve(load_systems_isolated(systems)[0].ledger_url())
 
 
 def _require_existing(url: str) -> None:

@@ -56,8 +56,8 @@ from gateway.contract.errors import ConfigError, InvalidSettings
 from gateway.contract.scaffold import is_placeholder
 from gateway.kernel.configpaths import declared_config
 from gateway.kernel.registry import build_connector as build_kind
-from gateway.kernel.schedules import check_schedule
-from gateway.kernel.yamlfile import load_yaml_document
+from gateway.kernel.schedules import check_schedule, longest_gap
+from gateway.kernel.yamlfile import load_yaml_document, read_config_text, refuse_unknown_keys
 from gateway.models.datetimes import parse_duration
 from gateway.models.identifiers import IdentifierError, validate_uscc
 
@@ -65,8 +65,16 @@ if TYPE_CHECKING:
     from gateway.contract.connector import Connector
 
 SystemRole = Literal["department", "hall"]
+LONGEST_SETTING = timedelta(days=366)
+"""The longest duration a system's setting may hold (a lag, a timeout, a look-back): a year."""
 REPO_ROOT = Path(__file__).resolve().parents[2]
-_ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+EXPANDED_SETTINGS = ("endpoint", "database_url")
+"""The settings ``${NAME}`` is read in: ``endpoint`` when the connector is built (on the worker that runs the sync:
+a department's address may be known only inside its network), ``database_url`` when a command or task opens the
+ledger. Written in any other setting it is refused at load, naming it: a Celery ``queue: ${…}`` was a queue of
+that literal name, no worker listened, and the system's tasks waited for ever without an error."""
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 SYSTEM_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 """What a system's name may be: it becomes Airflow keys (``tongban_sync_<name>``, ``push_<name>``, the asset
 ``tongban://ledger/<name>``) and fills the ledger's 64-character ``system`` columns."""
@@ -83,10 +91,11 @@ def expand_env(value: str) -> str:
 
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        if name in os.environ:
-            return os.environ[name]
-        if default is not None:
+        value = os.environ.get(name)
+        if default is not None and not value:  # the shell's ${NAME:-default}: unset *or empty* takes the default
             return default
+        if value is not None:
+            return value
         raise ConfigError(f"environment variable {name} is not set (referenced as ${{{name}}})")
 
     return _ENV_REF.sub(replace, value)
@@ -219,7 +228,10 @@ class SystemConfig(_Routed):
     @field_validator("lookback", "retry_delay", "max_retry_delay", "max_lag", "execution_timeout", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
-        return parse_duration(value)
+        duration = parse_duration(value)
+        if duration > LONGEST_SETTING:  # Airflow adds these to dates: 10**9 days overflowed in every DAG's build
+            raise ValueError(f"{_seconds(duration)} is longer than {LONGEST_SETTING.days} days")
+        return duration
 
     @field_validator("retry_delay", "max_retry_delay", "max_lag", "execution_timeout")
     @classmethod
@@ -250,6 +262,41 @@ class SystemConfig(_Routed):
         delay itself (the field check above only sees a cap that is written)."""
         if "max_retry_delay" not in self.model_fields_set and self.max_retry_delay < self.retry_delay:
             self.max_retry_delay = self.retry_delay
+        return self
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets_are_variable_names(cls, value: dict[str, str]) -> dict[str, str]:
+        """Each secret names the environment variable holding it. A value that is no variable's name is most
+        likely the secret itself, pasted in: refused *without* repeating it (it went on into the run's error, the
+        alert, ``status`` and the console)."""
+        for secret, env_name in value.items():
+            if not isinstance(env_name, str) or not ENV_NAME.fullmatch(env_name):
+                raise ValueError(f"secret {secret!r}: the value is not the name of an environment variable "
+                                 "(letters, digits, '_'; e.g. TONGBAN_JN_ESTATE_KEY): a secret is never written in "
+                                 "this file, only the variable that holds it (or use airflow_conn_id)")
+        return value
+
+    @model_validator(mode="after")
+    def _lag_fits_schedule(self) -> Any:
+        """``max_lag`` against the schedule: a nightly sync is a day old every evening, so with the default of an
+        hour it was an error some 21 hours a day, every run green, and ``check_alerts`` red. Not written, it is
+        the schedule's longest gap between fires plus ``execution_timeout`` (the longest a run may take) when that
+        gap reaches the default; a system synced by hand only (``schedule: null``) is behind after a year. Written
+        shorter than the gap, it is refused: it can only ever alert."""
+        if self.schedule is None:
+            if "max_lag" not in self.model_fields_set:
+                self.max_lag = LONGEST_SETTING
+            return self
+        gap = longest_gap(self.schedule)
+        if "max_lag" in self.model_fields_set:
+            if self.max_lag < gap:
+                raise ValueError(f"max_lag {_seconds(self.max_lag)} is shorter than the {_seconds(gap)} schedule "
+                                 f"{self.schedule!r} leaves between two runs: the system would be behind after "
+                                 f"every green run (leave max_lag out, or write at least {_seconds(gap)} plus the "
+                                 "time a run takes)")
+        elif gap >= self.max_lag:
+            self.max_lag = min(gap + self.execution_timeout, LONGEST_SETTING)
         return self
 
     @field_validator("queue")
@@ -289,9 +336,9 @@ class SystemConfig(_Routed):
         if isinstance(self.connector_config, str):
             path = self.resolve_path(self.connector_config)
             try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"system {self.name}: cannot read connector config {path}: {exc}") from None
+                text = read_config_text(path)
+            except ConfigError as exc:
+                raise ConfigError(f"system {self.name}: connector config {exc}") from None
             document = load_yaml_document(text, where=str(path))
             if not isinstance(document.data or {}, Mapping):
                 raise ConfigError(f"{path}: a connector config is a YAML mapping (kind, streams, ...)")
@@ -330,9 +377,9 @@ class SystemConfig(_Routed):
         if not isinstance(self.connector_config, str):
             return lambda path: None
         try:
-            text = self.resolve_path(self.connector_config).read_text(encoding="utf-8")
+            text = read_config_text(self.resolve_path(self.connector_config))
             document = load_yaml_document(text, where=self.connector_config_source)
-        except (OSError, UnicodeDecodeError, ConfigError):
+        except ConfigError:
             return lambda path: None
         return lambda path: document.line(*path)
 
@@ -361,15 +408,19 @@ class SystemConfig(_Routed):
         return values
 
 
-def _refuse_placeholders(value: Any, path: tuple[Any, ...], at: Callable[..., str]) -> None:
+def _refuse_placeholders(value: Any, path: tuple[Any, ...], at: Callable[..., str],
+                         seen: set[int] | None = None) -> None:
     """A value the scaffold left for a person to choose (``primary_key: CHOOSE_KEY_FIELD``) is an error naming
-    where it is: it passed connector check and mapping check, and the sync rejected every record."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            _refuse_placeholders(item, (*path, key), at)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _refuse_placeholders(item, (*path, index), at)
+    where it is: it passed connector check and mapping check, and the sync rejected every record. A mapping or
+    list reached again through a YAML alias is read once (``seen``): ten levels of ten aliases were 10**10 visits."""
+    if isinstance(value, Mapping | list):
+        seen = set() if seen is None else seen
+        if id(value) in seen:
+            return
+        seen.add(id(value))
+        items = value.items() if isinstance(value, Mapping) else enumerate(value)
+        for key, item in items:
+            _refuse_placeholders(item, (*path, key), at, seen)
     elif is_placeholder(value):
         dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
         raise ConfigError(f"{at(*path)}: {dotted}: {value} is a placeholder written by `tongban connector new`: "
@@ -401,6 +452,16 @@ def airflow_connection(conn_id: str) -> dict[str, Any]:
                 break
     if raw is None:
         raise ConfigError(f"Airflow connection {conn_id!r} not found: set {env_name} (URI or JSON)")
+    try:
+        return _read_connection(raw)
+    except (ValueError, TypeError, AttributeError) as exc:  # json's, urlsplit's port, an extra that is no object
+        reason = str(exc) if isinstance(exc, json.JSONDecodeError) else f"{type(exc).__name__}: {exc}"
+        raise ConfigError(f"Airflow connection {conn_id!r} ({env_name} or Airflow's store) does not read: {reason} "
+                          "(the JSON form's extra is an object; a port is 1-65535)") from None
+
+
+def _read_connection(raw: str) -> dict[str, Any]:
+    """:func:`airflow_connection`'s reading of one connection's text (URI or JSON form)."""
     if raw.lstrip().startswith("{"):
         data = json.loads(raw)
         host, port, schema = data.get("host") or "", data.get("port"), data.get("schema") or ""
@@ -408,6 +469,8 @@ def airflow_connection(conn_id: str) -> dict[str, Any]:
         extra = data.get("extra") or {}
         if isinstance(extra, str):
             extra = json.loads(extra) if extra else {}
+        if not isinstance(extra, dict):
+            raise ValueError(f"extra is a {type(extra).__name__}, not an object of secrets")
         scheme = extra.pop("scheme", None) or ("http" if data.get("conn_type") == "http" else "https")
     else:
         parts = urlsplit(raw)
@@ -417,6 +480,8 @@ def airflow_connection(conn_id: str) -> dict[str, Any]:
         extra = dict(parse_qsl(parts.query))
         if "__extra__" in extra:
             extra = json.loads(extra["__extra__"])
+            if not isinstance(extra, dict):
+                raise ValueError(f"__extra__ is a {type(extra).__name__}, not an object of secrets")
         scheme = extra.pop("scheme", None) or ("http" if parts.scheme == "http" else "https")
     endpoint = None
     if host:
@@ -440,6 +505,16 @@ class SystemsConfig(BaseModel):
     """The ledger this systems file goes with (``database_url:`` at the top; ``--database-url`` and
     ``TONGBAN_DATABASE_URL`` win). The demo writes one so that a second shell finds the demo's ledger."""
     _invalid: dict[str, InvalidSystem] = PrivateAttr(default_factory=dict)
+
+    def ledger_url(self) -> str | None:
+        """``database_url`` with its ``${NAME}`` read from this process's environment (or None: not written)."""
+        if not self.database_url:
+            return None
+        try:
+            return expand_env(self.database_url)
+        except ConfigError as exc:
+            where = f"{self.path}: " if self.path else ""
+            raise ConfigError(f"{where}database_url: {exc}") from None
 
     @property
     def invalid(self) -> dict[str, InvalidSystem]:
@@ -531,7 +606,7 @@ def load_systems(path: str | Path | None = None, *, check_files: bool | str = Fa
     before its mapping is deployed) must not stop every other system's sync and every command; the system that
     uses it fails naming the file."""
     chosen = find_config_file(path, "TONGBAN_SYSTEMS", "tongban.yaml", "systems.yaml", "systems file")
-    return parse_systems(chosen.read_text(encoding="utf-8"), base_dir=chosen.resolve().parent, where=str(chosen),
+    return parse_systems(read_config_text(chosen), base_dir=chosen.resolve().parent, where=str(chosen),
                          check_files=check_files)
 
 
@@ -564,7 +639,7 @@ def load_systems_isolated(path: str | Path | None = None) -> tuple[SystemsConfig
     chosen = find_config_file(path, "TONGBAN_SYSTEMS", "tongban.yaml", "systems.yaml", "systems file")
     # an entry whose mapping or connector file is not there is invalid too, and isolated like any other mistake:
     # unchecked, its syncs failed one by one and cases queued for it without a word until its push ran
-    return parse_systems_isolated(chosen.read_text(encoding="utf-8"), base_dir=chosen.resolve().parent,
+    return parse_systems_isolated(read_config_text(chosen), base_dir=chosen.resolve().parent,
                                   where=str(chosen), check_files=True)
 
 
@@ -581,6 +656,7 @@ def parse_systems_isolated(text: str, *, base_dir: Path, where: str = "<systems>
     its name as written (``str`` of it), in file order."""
     document = load_yaml_document(text, where=where)
     data = document.data or {}
+    refuse_unknown_keys(document, ("systems", "defaults", "database_url"), what="a systems file")
     if not isinstance(data, Mapping) or not isinstance(data.get("systems"), Mapping):
         raise ConfigError(f"{where}: expected a top-level 'systems' mapping")
     defaults = data.get("defaults") or {}
@@ -613,6 +689,13 @@ def parse_systems_isolated(text: str, *, base_dir: Path, where: str = "<systems>
             if entry is None:  # every setting commented out: it routes as the defaults say
                 routes.update(_route_of(name, defaults))
             continue
+        unexpanded = _unexpanded_setting({**defaults, **entry})
+        if unexpanded is not None:
+            routes.update(_route_of(name, {**defaults, **entry}))
+            problems[name] = ConfigError(
+                f"{at(name, unexpanded)}: system {name}: {unexpanded}: ${{…}} is read from the environment only in "
+                f"{' and '.join(EXPANDED_SETTINGS)}; write this setting's value itself")
+            continue
         try:
             system = SystemConfig(**{**defaults, **entry, "name": name, "base_dir": base_dir})
         except ValidationError as exc:
@@ -621,6 +704,10 @@ def parse_systems_isolated(text: str, *, base_dir: Path, where: str = "<systems>
             found = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
             problems[name] = ConfigError(f"{at(name, errors[0]['loc'][0] if errors[0]['loc'] else None)}: "
                                          f"system {name}: {found}")
+            continue
+        except Exception as exc:  # noqa: BLE001 — a check that raised what pydantic does not collect: still this entry's
+            routes.update(_route_of(name, {**defaults, **entry}))
+            problems[name] = ConfigError(f"{at(name)}: system {name}: {type(exc).__name__}: {exc}")
             continue
         missing = _missing_files(system) if check_files is True or check_files == name else []
         if missing:
@@ -633,6 +720,14 @@ def parse_systems_isolated(text: str, *, base_dir: Path, where: str = "<systems>
     config = SystemsConfig(systems=systems, path=Path(where), database_url=url)
     config._invalid = {name: InvalidSystem(error=error, route=routes.get(name)) for name, error in problems.items()}
     return config, problems
+
+
+def _unexpanded_setting(settings: Mapping[str, Any]) -> str | None:
+    """The first setting (top level of an entry) other than :data:`EXPANDED_SETTINGS` whose text holds ``${``."""
+    for key, value in settings.items():
+        if key not in EXPANDED_SETTINGS and isinstance(value, str) and _ENV_REF.search(value):
+            return str(key)
+    return None
 
 
 def _route_of(name: str, settings: Mapping[str, Any]) -> dict[str, SystemRoute]:

@@ -53,7 +53,7 @@ class Runtime:
         systems = load_systems_isolated(systems_path)[0]
         for error in systems.invalid.values():  # asking for that system raises it; the others work
             log.warning("%s", error.error)
-        engine = make_engine(database_url or os.environ.get("TONGBAN_DATABASE_URL") or systems.database_url)
+        engine = make_engine(database_url or os.environ.get("TONGBAN_DATABASE_URL") or systems.ledger_url())
         if migrate == "new":
             create_or_require_current(engine)
         elif migrate:

@@ -14,7 +14,11 @@ gone, an import error naming the DAG file and not the system. Checked here, with
 
 from __future__ import annotations
 
+import functools
 import re
+from datetime import datetime, timedelta
+
+from croniter import croniter
 
 CRON_PRESETS = {
     "@hourly": "0 * * * *",
@@ -35,9 +39,9 @@ _EVERY = re.compile(r"^(?:every\s+)?(\d+)\s*(m|min|mins|minutes?|h|hours?|分钟
 
 
 def _value(text: str, low: int, high: int, names: dict[str, int]) -> int:
-    number = names.get(text.upper()) if not text.isdigit() else int(text)
+    number = int(text) if text.isascii() and text.isdigit() else names.get(text.upper())
     if number is None or not low <= number <= high:
-        raise ValueError(f"{text!r} is not in {low}-{high}")
+        raise ValueError(f"{text!r} is not in {low}-{high}" + (" (write ASCII digits)" if not text.isascii() else ""))
     return number
 
 
@@ -104,11 +108,13 @@ def _check_fields(parts: list[str], value: str) -> None:
 
 
 def check_schedule(value: str) -> str:
-    """``value`` if the sync DAG can run on it, else ``ValueError`` saying what is wrong and what to write."""
+    """``value`` (without surrounding spaces) if the sync DAG can run on it, else ``ValueError`` saying what is wrong
+    and what to write. Last, croniter (what Airflow's timetable runs on) reads it and must find a time it fires
+    within :data:`FIRES_WITHIN_YEARS`: ``0 0 31 2 *`` (31 February) loaded, and its DAG never ran, without a word."""
     text = value.strip()
     if text.startswith("@"):
         if text in CRON_PRESETS:
-            return value
+            return text
         raise ValueError(f"{value!r} is not a schedule the sync DAG takes: the presets are "
                          f"{', '.join(CRON_PRESETS)}")
     parts = text.split()
@@ -124,7 +130,42 @@ def check_schedule(value: str) -> str:
                          f"day-of-week, e.g. \"*/10 * * * *\") nor one of {', '.join(CRON_PRESETS)}"
                          f"{_suggestion(text)}")
     _check_fields(parts, value)
-    return value
+    text = " ".join(parts)
+    try:
+        croniter(text, datetime(2026, 1, 1), max_years_between_matches=FIRES_WITHIN_YEARS).get_next(datetime)
+    except Exception as exc:  # noqa: BLE001 — croniter's own classes (bad cron, unsupported mix, no date found)
+        reason = ("it never fires (no such date within "
+                  f"{FIRES_WITHIN_YEARS} years)" if type(exc).__name__ == "CroniterBadDateError" else str(exc))
+        raise ValueError(f"{value!r} is not a schedule Airflow can run: {reason}") from None
+    return text
 
 
-__all__ = ["CRON_PRESETS", "check_schedule"]
+FIRES_WITHIN_YEARS = 5
+"""A schedule must fire within this many years of any moment (29 February fires every four)."""
+
+
+@functools.lru_cache(maxsize=256)
+def longest_gap(schedule: str, *, fires: int = 3000) -> timedelta:
+    """The longest wait between two fires of a schedule :func:`check_schedule` accepted. What a system's lag
+    reaches between two green runs: a nightly sync is a day behind each evening, and that is no alert.
+
+    A schedule that fires alike every day (day of month, month and day of week all ``*``) is read over one day
+    and the step into the next; any other over a year of fires, at most ``fires`` of them (every minute of each
+    Monday still shows its six days between). Cached: systems share a few schedules, and each load asks."""
+    cron = CRON_PRESETS.get(schedule, schedule)
+    start = datetime(2026, 1, 1)
+    every_day = cron.split()[2:] == ["*", "*", "*"]
+    until = start + (timedelta(days=2) if every_day else timedelta(days=400))
+    times = croniter(cron, start, max_years_between_matches=FIRES_WITHIN_YEARS)
+    previous = times.get_next(datetime)
+    longest = timedelta(0)
+    for _ in range(fires):
+        moment = times.get_next(datetime)
+        longest = max(longest, moment - previous)
+        previous = moment
+        if moment > until:
+            break
+    return longest
+
+
+__all__ = ["CRON_PRESETS", "check_schedule", "longest_gap"]

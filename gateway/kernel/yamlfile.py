@@ -23,7 +23,10 @@ Every error is a :class:`~gateway.contract.errors.ConfigError` naming the file a
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import difflib
+import re
+import sys
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,12 +108,27 @@ class YamlDocument:
 
 
 def _walk(node: Node | None, prefix: tuple[Any, ...], lines: dict[tuple[Any, ...], int], where: str,
-          seen: set[int]) -> None:
-    """Record the line of every key and list item; refuse a key written twice in one mapping. A node reached
-    again through an alias (``*x``) is walked once: an alias bomb or a recursive alias costs nothing."""
+          seen: set[int], inside: set[int]) -> None:
+    """Record the line of every key and list item; refuse a key written twice in one mapping, and an alias inside
+    the node it names (``x: &loop [*loop]``: every reader of the data after this one recursed without end). A node
+    reached again through an alias (``*x``) elsewhere is walked once: an alias bomb costs nothing here."""
+    if id(node) in inside:
+        mark = node.start_mark if node is not None else None
+        line = f": line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{where}{line}: an alias refers to a value that contains it (a recursive alias, "
+                          f"under {'.'.join(map(str, prefix)) or 'the top'}): no setting can hold an endless value")
     if id(node) in seen:
         return
     seen.add(id(node))
+    inside.add(id(node))
+    try:
+        _walk_children(node, prefix, lines, where, seen, inside)
+    finally:
+        inside.discard(id(node))
+
+
+def _walk_children(node: Node | None, prefix: tuple[Any, ...], lines: dict[tuple[Any, ...], int], where: str,
+                   seen: set[int], inside: set[int]) -> None:
     if isinstance(node, MappingNode):
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE:
@@ -118,16 +136,16 @@ def _walk(node: Node | None, prefix: tuple[Any, ...], lines: dict[tuple[Any, ...
             path = (*prefix, key_node.value)
             line = key_node.start_mark.line + 1
             if path in lines:
-                inside = f" under {'.'.join(map(str, prefix))}" if prefix else ""
+                under = f" under {'.'.join(map(str, prefix))}" if prefix else ""
                 raise ConfigError(
-                    f"{where}: line {line}: key {key_node.value!r}{inside} is written twice (first at line "
+                    f"{where}: line {line}: key {key_node.value!r}{under} is written twice (first at line "
                     f"{lines[path]}); YAML would silently keep only the last one: remove or rename one of them")
             lines[path] = line
-            _walk(value_node, path, lines, where, seen)
+            _walk(value_node, path, lines, where, seen, inside)
     elif isinstance(node, SequenceNode):
         for index, item in enumerate(node.value):
             lines[(*prefix, index)] = item.start_mark.line + 1
-            _walk(item, (*prefix, index), lines, where, seen)
+            _walk(item, (*prefix, index), lines, where, seen, inside)
 
 
 def load_yaml_document(text: str, *, where: str) -> YamlDocument:
@@ -136,13 +154,29 @@ def load_yaml_document(text: str, *, where: str) -> YamlDocument:
     lines: dict[tuple[Any, ...], int] = {}
     try:
         node = loader.get_single_node()
-        _walk(node, (), lines, where, set())
+        _walk(node, (), lines, where, set(), set())
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         raise yaml_problem(where, exc) from None
+    except RecursionError:  # PyYAML's composer and constructor recurse: nesting thousands of levels deep
+        raise ConfigError(f"{where}: nested too deeply to read (thousands of levels): no configuration needs "
+                          "that; look for a runaway indentation or bracket") from None
+    except ValueError as exc:  # not a YAMLError: int() of more than 4300 digits, a date like 2026-13-45
+        raise _unreadable_value(text, where, exc) from None
     finally:
         loader.dispose()
     return YamlDocument(where, data, lines)
+
+
+def _unreadable_value(text: str, where: str, exc: ValueError) -> ConfigError:
+    """What a value PyYAML's constructors raise ``ValueError`` for is, with its line when it can be found."""
+    limit = sys.get_int_max_str_digits()
+    long = re.search(r"\d{%d,}" % (limit + 1), text)
+    if long is not None:
+        line = text.count("\n", 0, long.start()) + 1
+        return ConfigError(f"{where}: line {line}: an integer of more than {limit} digits is longer than any value a "
+                           f"setting holds ({exc}): quote it if text was meant")
+    return ConfigError(f"{where}: a value cannot be read: {exc}")
 
 
 def load_yaml(text: str, *, where: str) -> Any:
@@ -150,14 +184,54 @@ def load_yaml(text: str, *, where: str) -> Any:
     return load_yaml_document(text, where=where).data
 
 
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'defaults'?)`` when ``word`` is close to one of ``choices``, else ``''``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def refuse_unknown_keys(document: YamlDocument, allowed: Iterable[str], *, what: str) -> None:
+    """Every top-level key of ``document`` is one of ``allowed`` (or starts with ``x-``/``x_``: a place to keep YAML
+    anchors, as compose files do). A key written slightly wrong (``default:``, ``databse_url:``, ``holiday:``)
+    was read by nobody, without a word: its settings silently did not apply. Raises :class:`ConfigError` naming
+    the line, the key and the nearest right one."""
+    if not isinstance(document.data, Mapping):
+        return
+    known = sorted(allowed)
+    for key in document.data:
+        if key in known or (isinstance(key, str) and key.startswith(("x-", "x_"))):
+            continue
+        raise ConfigError(f"{document.at(key)}: {key!r} is not a setting of {what}{did_you_mean(str(key), known)}; "
+                          f"it has: {', '.join(known)}")
+
+
+def read_config_text(path: str | Path, *, where: str | None = None) -> str:
+    """The text of a configuration file: UTF-8, with or without a BOM (Windows Notepad writes one). A file saved in
+    another encoding — GBK, what a Chinese Windows editor saves by default — is a :class:`ConfigError` naming the
+    file, the line and what to do; it was a bare ``UnicodeDecodeError`` naming no file, and the DAG file lost every
+    DAG to it."""
+    path = Path(path)
+    name = where or str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read it: {exc.strerror or exc}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        try:
+            raw.decode("gb18030")
+            guess = " (it reads as GBK/GB18030: a Chinese Windows editor's default)"
+        except UnicodeDecodeError:
+            guess = ""
+        raise ConfigError(f"{name}: line {line}: the file is not UTF-8{guess}: save it as UTF-8") from None
+
+
 def read_yaml(path: str | Path, *, where: str | None = None) -> Any:
     """:func:`load_yaml` of a file; a file that cannot be read is a :class:`ConfigError` naming it."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{where or path}: cannot read it: {exc}") from None
-    return load_yaml(text, where=where or str(path))
+    return load_yaml(read_config_text(path, where=where), where=where or str(path))
 
 
-__all__ = ["WrittenInt", "YamlDocument", "load_yaml", "load_yaml_document", "read_yaml"]
+__all__ = ["WrittenInt", "YamlDocument", "did_you_mean", "load_yaml", "load_yaml_document", "read_config_text", "read_yaml",
+           "refuse_unknown_keys"]

@@ -15,8 +15,6 @@ it reads. Top-level keys: ``system``, ``version``, ``fields`` (required); ``desc
 from __future__ import annotations
 
 import hashlib
-import re
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from gateway.contract.errors import ConfigError, FieldIssue, RecordRejected
-from gateway.kernel.yamlfile import YamlDocument, load_yaml_document
+from gateway.kernel.yamlfile import YamlDocument, load_yaml_document, read_config_text
 from gateway.mapping.compiler import MapFunction, MappingCompiler
 from gateway.mapping.lookups import LookupTable, load_lookups
 from gateway.mapping.steps import FLAG_RULES
@@ -82,22 +80,13 @@ class Mapper:
     @classmethod
     def from_file(cls, path: str | Path, *, model: type[BaseModel] | None = None) -> Mapper:
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read the mapping: {exc}") from None
+        text = read_config_text(path)
         return cls.from_text(text, where=str(path), base_dir=path.parent, model=model)
 
     @classmethod
     def from_text(cls, text: str, *, where: str = "<mapping>", base_dir: str | Path | None = None,
                   model: type[BaseModel] | None = None) -> Mapper:
-        try:
-            document = load_yaml_document(text, where=where)
-        except ValueError as exc:  # PyYAML's int() of an integer over 4300 digits (not a YAMLError)
-            long = re.search(r"\d{%d,}" % (sys.get_int_max_str_digits() + 1), text)
-            at = f"line {text.count(chr(10), 0, long.start()) + 1}: " if long else ""
-            raise ConfigError(f"{where}: {at}an integer of more than {sys.get_int_max_str_digits()} digits is longer "
-                              f"than any value a mapping holds ({exc}): quote it if text was meant") from None
+        document = load_yaml_document(text, where=where)  # an integer over 4300 digits: its ConfigError
         return cls.from_spec(document.data, where=where, fingerprint=hashlib.sha256(text.encode()).hexdigest()[:16],
                              base_dir=base_dir, model=model, document=document)
 

@@ -17,7 +17,6 @@ allowed spelling. Only constants are checked: what a record's own value becomes 
 
 from __future__ import annotations
 
-import difflib
 import enum
 import types
 from collections.abc import Iterator, Mapping
@@ -28,7 +27,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from gateway.contract.errors import ConfigError
-from gateway.kernel.yamlfile import YamlDocument
+from gateway.kernel.yamlfile import YamlDocument, did_you_mean
 
 _NONE = type(None)
 
@@ -129,8 +128,7 @@ def _paths(model: type[BaseModel], prefix: str = "", depth: int = 0) -> Iterator
 
 
 def _nearest(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return did_you_mean(word, choices)
 
 
 def _written(value: Any) -> str:

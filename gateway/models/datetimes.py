@@ -75,16 +75,34 @@ def beijing_minute(moment: datetime) -> str:
 
 
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
-    """``10m`` / ``2h`` / ``30s`` / ``1d`` or a number of seconds (the systems file's and connector configs' durations)."""
+    """``10m`` / ``2h`` / ``30s`` / ``1d`` or a number of seconds (the systems file's and connector configs' durations).
+
+    Anything else is a ``ValueError`` (what pydantic reports as the setting's error, naming it): an empty value
+    (``max_lag: ~``), a list, ``true``, a number past any calendar (``.inf``, ``1e15``), and a base-60 number YAML
+    1.1 made of ``2:00`` (120 — two *minutes* as seconds — where the writer meant two hours: a sync killed after 2
+    minutes, a push given up after 12 minutes). Other exceptions escaped the validation and took every system of
+    the file down with the one that had the mistake."""
     if isinstance(value, timedelta):
         return value
+    written = getattr(value, "written", None)  # gateway.kernel.yamlfile.WrittenInt: not how the number is written
+    if isinstance(written, str) and ":" in written:
+        raise ValueError(f"{written} is {int(value)} seconds to YAML (a base-60 number), not {written} hours or "
+                         f"minutes: write 2h, 90m or 30s")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{value!r} is not a duration like 30s, 10m, 2h or 1d")
     if isinstance(value, int | float):
-        return timedelta(seconds=value)
+        try:
+            return timedelta(seconds=value)
+        except (OverflowError, ValueError):
+            raise ValueError(f"{value!r} seconds is not a duration a calendar holds") from None
     match = _DURATION.match(value.strip())
     if not match:
         raise ValueError(f"{value!r} is not a duration like 30s, 10m, 2h or 1d")
     amount, unit = int(match.group(1)), match.group(2)
-    return timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+    try:
+        return timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+    except OverflowError:
+        raise ValueError(f"{value!r} is not a duration a calendar holds") from None
 
 
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")

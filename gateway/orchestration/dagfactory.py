@@ -526,15 +526,31 @@ def build_system_dags(systems_path: str | Path | None = None) -> dict[str, DAG]:
         systems, problems = load_systems_isolated(systems_path)  # parse time reads this file only
     except ConfigError as exc:  # no file, YAML that does not parse, no systems mapping: nothing to build per system
         return _place([config_error_dag(CONFIG_ERROR_DAG, [str(exc)])], DAG_FILE)
+    except Exception as exc:  # noqa: BLE001 — a reader's own failure: still a DAG that says so, not an import error
+        return _place([config_error_dag(CONFIG_ERROR_DAG, [f"the systems file could not be read: "
+                                                           f"{type(exc).__name__}: {exc}"])], DAG_FILE)
     placeholders = {sync_dag_id(name): config_error_dag(sync_dag_id(name), [str(error)], task_id="sync")
                     for name, error in problems.items() if SYSTEM_NAME.fullmatch(name)}
     unusable = [str(error) for name, error in problems.items() if not SYSTEM_NAME.fullmatch(name)]
-    dags = [sync_dag(systems.get(name)) for name in systems.names()]
+    dags = [_sync_dag_or_placeholder(systems.get(name)) for name in systems.names()]
     dags += [placeholders[dag_id] for dag_id in sorted(placeholders)]
     dags += [push_dag(systems), reconcile_dag(systems)]
     if unusable:
         dags.append(config_error_dag(CONFIG_ERROR_DAG, unusable))
     return _place(dags, DAG_FILE)
+
+
+def _sync_dag_or_placeholder(system: SystemConfig) -> DAG:
+    """The system's sync DAG, or — when Airflow refuses what its entry says (a schedule its timetable cannot run)
+    — the placeholder naming the system and the setting: one system's entry never hides the others' DAGs."""
+    try:
+        dag = sync_dag(system)
+        dag.timetable.validate()
+    except Exception as exc:  # noqa: BLE001 — Airflow's own refusal, whichever class it raises
+        return config_error_dag(sync_dag_id(system.name), [
+            f"system {system.name}: Airflow cannot build its sync DAG (schedule {system.schedule!r}): "
+            f"{type(exc).__name__}: {exc}"], task_id="sync")
+    return dag
 
 
 def build_process_dags() -> dict[str, DAG]:

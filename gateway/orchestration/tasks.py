@@ -234,7 +234,7 @@ def worker_ledger_url() -> str:
     if not url:
         from gateway.kernel.config import load_systems_isolated
 
-        url = load_systems_isolated()[0].database_url
+        url = load_systems_isolated()[0].ledger_url()
     if not url:
         raise ConfigError("no ledger is configured on this worker: set TONGBAN_DATABASE_URL (or database_url in "
                           "the systems file) as on the other workers; a task without it would write a new SQLite "

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from gateway.contract.errors import ConfigError, FieldIssue, RecordRejected
 from gateway.kernel.config import SystemsConfig, find_config_file
-from gateway.kernel.yamlfile import load_yaml
+from gateway.kernel.yamlfile import load_yaml, read_config_text
 from gateway.models.codes import CaseChannel, Channel
 from gateway.models.identifiers import IdentifierError, normalise, validate_resident_id
 
@@ -436,7 +436,7 @@ class BundleCatalogue:
     def load(cls, path: str | Path | None = None) -> BundleCatalogue:
         """``path``, else ``TONGBAN_BUNDLES``, else ``bundles.yaml`` here, else the repository's config/bundles.yaml."""
         chosen = find_config_file(path, "TONGBAN_BUNDLES", "bundles.yaml", "bundles.yaml", "bundles file")
-        return cls.from_text(chosen.read_text(encoding="utf-8"), where=str(chosen), path=chosen)
+        return cls.from_text(read_config_text(chosen), where=str(chosen), path=chosen)
 
     @classmethod
     def from_text(cls, text: str, *, where: str = "<bundles>", path: Path | None = None) -> BundleCatalogue:

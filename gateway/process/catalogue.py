@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from gateway.contract.errors import ConfigError
 from gateway.kernel.config import REPO_ROOT, SystemsConfig, parse_duration
-from gateway.kernel.yamlfile import load_yaml
+from gateway.kernel.yamlfile import load_yaml, read_config_text
 from gateway.ops.deadlines.calendar import LimitUnit, WorkCalendar
 from gateway.process.officehours import DEFAULT_OFFICE_HOURS, OfficeHours
 
@@ -141,7 +141,7 @@ class TongbanCatalogue:
         chosen = next((p for p in candidates if p.exists()), None)
         if chosen is None:
             return cls()
-        return cls.from_text(chosen.read_text(encoding="utf-8"), where=str(chosen), path=chosen)
+        return cls.from_text(read_config_text(chosen), where=str(chosen), path=chosen)
 
     @classmethod
     def from_text(cls, text: str, *, where: str = "<tongban catalogue>", path: Path | None = None) -> TongbanCatalogue:

@@ -26,7 +26,7 @@ from gateway.crypto.jws import JwsSigner, KeySetVerifier, verification_jwks
 from gateway.crypto.keys import GatewayKeys
 from gateway.crypto.pii import PiiCodec
 from gateway.kernel.config import SystemConfig, expand_env, find_config_file, parse_duration
-from gateway.kernel.yamlfile import load_yaml
+from gateway.kernel.yamlfile import load_yaml, read_config_text
 from gateway.models import ServiceItem
 from gateway.sharing.access.audit import AuditWriter
 from gateway.sharing.access.clients import ClientStore
@@ -163,7 +163,7 @@ def _anchor_path(anchor: Path | None, base_dir: Path) -> Path | None:
 def load_gateway_settings(path: str | Path | None = None) -> GatewaySettings:
     """The settings of the gateway file (:func:`_gateway_file` says which)."""
     chosen = _gateway_file(path)
-    return parse_gateway_settings(chosen.read_text(encoding="utf-8"), base_dir=chosen.resolve().parent, where=str(chosen))
+    return parse_gateway_settings(read_config_text(chosen), base_dir=chosen.resolve().parent, where=str(chosen))
 
 
 def configured_anchor_file(path: str | Path | None = None) -> Path | None:
@@ -172,7 +172,7 @@ def configured_anchor_file(path: str | Path | None = None) -> Path | None:
     (its metrics token, its issuers' secrets) need not be set: loading the whole file failed on them before any
     row was checked."""
     chosen = _gateway_file(path)
-    data = _gateway_data(chosen.read_text(encoding="utf-8"), str(chosen))
+    data = _gateway_data(read_config_text(chosen), str(chosen))
     return _anchor_path(GatewaySettings._anchor_file(data.get("audit_anchor_file")), chosen.resolve().parent)
 
 

@@ -215,7 +215,7 @@ def test_a_regex_nesting_a_hundred_groups_still_compiles() -> None:
 def test_a_decimal_integer_over_4300_digits_is_a_config_error_naming_the_file() -> None:
     message = refused("  x: {const: " + "1" * 5000 + "}\n")
     assert message.startswith("t.yaml: line 4: an integer of more than 4300 digits is longer than any value a "
-                              "mapping holds (")
+                              "setting holds (")  # the one YAML reader's words, for every configuration file
     assert message.endswith("): quote it if text was meant")
 
 

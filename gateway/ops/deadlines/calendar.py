@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from gateway.contract.errors import ConfigError
 from gateway.kernel.config import REPO_ROOT
-from gateway.kernel.yamlfile import load_yaml
+from gateway.kernel.yamlfile import load_yaml_document, read_config_text, refuse_unknown_keys
 
 from .national_holidays import national_schedule
 
@@ -96,14 +96,19 @@ class WorkCalendar:
         chosen = next((p for p in candidates if p.exists()), None)
         if chosen is None:
             raise ConfigError(f"no working-day calendar found (looked at {', '.join(map(str, candidates))})")
-        return cls.from_text(chosen.read_text(encoding="utf-8"), where=str(chosen), path=chosen)
+        return cls.from_text(read_config_text(chosen), where=str(chosen), path=chosen)
 
     @classmethod
     def from_text(cls, text: str, *, where: str = "<calendar>", path: Path | None = None,
                   national: bool | None = None) -> WorkCalendar:
         """The calendar of a YAML text: the national schedule (unless ``national: false`` in the file or
         ``national=False`` here) with the file's local closures and working days over it."""
-        data = load_yaml(text, where=where) or {}
+        document = load_yaml_document(text, where=where)
+        refuse_unknown_keys(document, CALENDAR_SETTINGS, what="the working-day calendar")
+        data = document.data or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: a calendar is a mapping of settings ({', '.join(sorted(CALENDAR_SETTINGS))})")
+        _beijing_only(data.get("timezone"), document.at("timezone"))
         holidays = _days(data.get("holidays") or [], where)
         workdays = _days(data.get("workdays") or [], where)
         clash = holidays & workdays
@@ -224,6 +229,25 @@ class WorkCalendar:
 
     def local_date(self, moment: datetime) -> date:
         return moment.astimezone(self.tz).date()
+
+
+
+CALENDAR_SETTINGS = ("timezone", "yellow_at", "national", "holidays", "workdays", "known_years", "calendar_day_items",
+                     "special_procedures")
+"""What a calendar file may set; any other key is a typo refused (``holiday: [2026-12-24]`` counted the day as
+a working day without a word)."""
+_BEIJING_NAMES = {"+08:00", "+0800", "+08", "UTC+8", "UTC+08:00", "GMT+8", "ASIA/SHANGHAI", "ASIA/CHONGQING",
+                  "ASIA/HARBIN", "ASIA/URUMQI", "PRC", "CST", "BEIJING"}
+
+
+def _beijing_only(value: object, where: str) -> None:
+    """The calendar's days are Beijing's: ``timezone`` may say so (the shipped file does), never another zone — a
+    zone it named was read by nobody, so ``Asia/Shangai`` or ``-05:00`` loaded as if it were honoured."""
+    written = getattr(value, "written", None) or str(value)  # +08:00 unquoted: YAML 1.1's base-60 480
+    if value is None or written.strip().upper() in _BEIJING_NAMES:
+        return
+    raise ConfigError(f"{where}: timezone {value!r}: the working-day calendar and every deadline are Beijing time "
+                      "(+08:00, Asia/Shanghai); another zone is not supported — leave timezone out or write \"+08:00\"")
 
 
 __all__ = ["BEIJING", "LimitUnit", "WorkCalendar"]
