@@ -111,6 +111,8 @@ class ConsentTokens:
         parts = token.split(".")
         if len(parts) != 3 or parts[0] not in (_PREFIX, _PREFIX_V1):
             raise ConsentError("not a consent token")
+        if not token.isascii():  # no token we issue has one; compare_digest raised TypeError on it: a 500, unaudited
+            raise ConsentError("consent token is malformed")
         if not hmac.compare_digest(self._mac(parts[1], parts[0]), parts[2]):
             raise ConsentError("consent token does not authenticate")
         try:

@@ -42,7 +42,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from gateway.mapping.mapper import Mapper
 from gateway.models import Certificate, certificate_identifier, issues_from_error
@@ -50,9 +50,11 @@ from gateway.models.certificate import status_on
 from gateway.models.certificate_id import PREFIX, parse_certificate_identifier
 from gateway.models.datetimes import change_horizon
 from gateway.models.hashing import content_hash, unreadable_record
+from gateway.models.text import fitted
 from gateway.store import certificates as store
 from gateway.store import ledger
 from gateway.store.lease import Lease
+from gateway.store.tables import certificate_quarantine, certificates
 
 from .library import announce_effective, expire_due, today_beijing
 from .ofd import cross_check, file_metadata
@@ -144,11 +146,19 @@ def harvest(gw: Any, issuer: str, *, full_refresh: bool = False, connector: Any 
     return report
 
 
+QUARANTINE_ID_CHARS = int(certificate_quarantine.c.source_id.type.length or 128)
+QUARANTINE_IDENTIFIER_CHARS = int(certificate_quarantine.c.identifier.type.length or 160)
+
+
 def _quarantine(conn: Connection, gw: Any, issuer: str, source_id: str, payload: Any, reason: str,
                 identifier: str | None, report: HarvestReport, cursor: datetime | None = None) -> None:
     """Quarantine the copy and mark the served certificate it is a newer version of, if any (see the module doc);
     a copy already refused and resolved by an operator marks nothing again when it is read again."""
     now = datetime.now(timezone.utc)
+    # a record refused *for* its over-long identifier or id must still fit its quarantine row (PostgreSQL refused
+    # it, and the page — a revocation after it included — rolled back, run after run)
+    source_id = fitted(source_id, QUARANTINE_ID_CHARS) or ""
+    identifier = fitted(identifier, QUARANTINE_IDENTIFIER_CHARS) if identifier is not None else None
     entry = store.quarantine_record(conn, source_system=issuer, source_id=source_id, identifier=identifier,
                                     reason=reason, raw=gw.pii.seal_blob(ledger.dumps(payload)),
                                     payload_hash=content_hash({"payload": payload}), created_at=now,
@@ -275,9 +285,34 @@ def _claims(conn: Connection, gw: Any, issuer: str, record: Any, cert: Certifica
 
 def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper, keys: dict[str, IssuerKey],
             report: HarvestReport) -> list[int]:
+    """One record, in a savepoint of its own: whatever the library cannot store of it (a value PostgreSQL refuses
+    past the checks) quarantines *this* record, never the page — a revocation later in the page must apply."""
+    try:
+        with conn.begin_nested():
+            return _ingest_record(conn, gw, issuer, record, mapper, keys, report)
+    except DBAPIError as exc:
+        reason = f"the library cannot store this record: {type(exc.orig).__name__}: {str(exc.orig).splitlines()[0]}"
+        _quarantine(conn, gw, issuer, str(record.source_id), record.payload, reason[:500], None, report, record.cursor)
+        return []
+
+
+def _fits_library(cert: Certificate, legacy: str | None, source_id: str) -> None:
+    """Each value the library keeps in a bounded column fits it: one that does not is a refusal naming the field
+    and the limit (the quarantine keeps the record), not a database error for the page."""
+    values = {"identifier": cert.identifier, "legacy_identifier": legacy, "source_id": source_id,
+              "type_code": cert.type_code, "name": cert.name, "number": cert.number, "issuer_code": cert.issuer_code}
+    for column, value in values.items():
+        limit = certificates.c[column].type.length
+        if value is not None and limit is not None and len(value) > limit:
+            raise _Reject(f"{column} is {len(value)} characters, longer than the library's {limit}", cert.identifier)
+
+
+def _ingest_record(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
+                   keys: dict[str, IssuerKey], report: HarvestReport) -> list[int]:
     payload = record.payload
     try:
         cert, extra, legacy = _validate(mapper, payload, report)
+        _fits_library(cert, legacy, str(record.source_id))
         content = _verify(cert, extra, legacy, keys)
         changed_at = extra.get("_changed_at")
         changed = datetime.fromisoformat(changed_at) if isinstance(changed_at, str) else None
@@ -330,7 +365,11 @@ def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper,
     if existing.source_changed_at is not None and changed is not None and changed < existing.source_changed_at:
         report.unchanged += 1  # an older copy (lookback overlap): never overwrite newer, nor forget a refusal
         return events
-    if (existing.status, existing.content_hash, existing.renewed_as) == (status, cert.content_hash, renewed_as):
+    # the library's "expired" is what expire_due made of the issuer's "valid" past its end date: the issuer saying
+    # "valid" again of that certificate is no change (it was rewritten, announced valid and expired again each read)
+    same_status = existing.status == status or (existing.status == "expired" and status_on(
+        status, values["valid_from"], values["valid_until"], today_beijing()) == "expired")
+    if same_status and (existing.content_hash, existing.renewed_as) == (cert.content_hash, renewed_as):
         if changed is None or existing.source_changed_at is None or changed > existing.source_changed_at:
             # the issuer's latest word is what is served (not a replay of it): a refusal before it is superseded
             store.supersede_refusals(conn, source_system=issuer, source_id=record.source_id,

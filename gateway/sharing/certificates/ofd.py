@@ -13,10 +13,13 @@ however large it claims or decompresses to (a zip bomb stops there).
 from __future__ import annotations
 
 import io
+import unicodedata
 import zipfile
 from typing import Any
 
 from lxml import etree
+
+from gateway.models.identifiers import IdentifierError, validate_id_number
 
 __all__ = ["MAX_OFD_XML", "cross_check", "file_metadata"]
 
@@ -54,6 +57,25 @@ def _package_entry(content: bytes, name: str) -> bytes:
     return b"" if len(data) > MAX_OFD_XML else data
 
 
+def _as_compared(value: str | None) -> str:
+    """A stated value as the feed's went through the mapping: NFKC, no spaces anywhere (``张　三`` padded with an
+    ideographic space is the 张三 the mapping's ``name_spaces`` made of it)."""
+    return "".join(unicodedata.normalize("NFKC", value or "").split())
+
+
+def _holder_code(written: str) -> str:
+    """``TYPE:NUMBER`` of the file, its number read as the feed's was (:func:`validate_id_number`: an old 15-digit
+    resident ID as its 18 digits, full-width digits, a USCC's hyphen): the issuer wrote the same holder in both
+    places, and a genuine certificate was quarantined for the form Tongban gave one of them."""
+    id_type, sep, number = written.strip().partition(":")
+    if sep:
+        try:
+            number = validate_id_number(id_type.strip(), number.strip())[0]
+        except IdentifierError:
+            pass  # compared as written: it differs, and says so
+    return f"{id_type.strip()}{sep}{number.strip()}".upper()
+
+
 def cross_check(meta: dict[str, str], *, identifier: str, number: str, holders: list[dict[str, Any]],
                 valid_from: str, valid_until: str | None, stated: dict[str, str | None] | None = None) -> list[str]:
     """What differs between the signed file and the feed (empty: they agree). ``stated``: further fields of the
@@ -63,13 +85,13 @@ def cross_check(meta: dict[str, str], *, identifier: str, number: str, holders: 
         return ["the file carries no readable metadata"]
     problems = []
     for key, fed in (stated or {}).items():
-        if key in meta and (meta[key] or "").strip() != (fed or "").strip():
+        if key in meta and _as_compared(meta[key]) != _as_compared(fed):
             problems.append(f"{key} differs from the signed file")
     if meta.get("证照标识", "").upper() != identifier.upper():
         problems.append("identifier differs from the signed file")
     if meta.get("证照编号") != number:
         problems.append("number differs from the signed file")
-    signed = {p.strip().upper() for p in meta.get("持证主体代码", "").split(";") if p.strip()}
+    signed = {_holder_code(p) for p in meta.get("持证主体代码", "").split(";") if p.strip()}
     fed = {f"{h['id_type']}:{h['id_number']}".upper() for h in holders}
     if signed != fed:
         problems.append("holders differ from the signed file")

@@ -439,7 +439,12 @@ async def verify_certificate(body: VerifyRequest, caller: Caller = Query_, api: 
                               certificate=cert.identifier, detail=f"by {how}") for ref in sorted(holders) or [None]]
     else:
         named = by_hash or by_id
+        # a holder's own file shown with another identifier told the caller it is a genuine certificate's file:
+        # that is in the holder's log too (``holders`` are by_hash's when it matched)
+        refs = sorted(holders) if by_hash is not None and holders else [None]
         entries = [AuditEntry(action="verify", outcome="not-genuine", client_id=caller.client.client_id,
-                              certificate=named.identifier if named else None)]
+                              holder_ref=ref, certificate=named.identifier if named else None,
+                              detail="the file belongs to another certificate" if by_hash is not None else None)
+                   for ref in refs]
     await api.audit(entries)
     return await api.signed_json(_verify_answer(cert, detail))
