@@ -24,6 +24,27 @@ PLACEHOLDERS = frozenset({"CHANGED_AT", "SINCE_PARAM"})
 """The other placeholders scaffolds write (in the commented-out ``incremental:`` line a person uncomments)."""
 
 
+PLACEHOLDER_ADVICE = {
+    "CHOOSE_KEY_FIELD": "write the record field that identifies a record (the `# record fields:` comment the scaffold "
+                        "wrote above it lists them; for a DataSet, whose columns no WSDL names, write any name and "
+                        "run `tongban connector check`: it lists the columns the first page has)",
+    "CHOOSE_A_READ_OPERATION": "write the name of an operation that reads and changes nothing (the scaffold's report "
+                               "lists the WSDL's operations); `tongban connector check` makes that call",
+    "CHOOSE_PARAM_VALUE": "write the value the service expects; a credential (a token, password or key) is never "
+                          "written here: write {secret: NAME} and name NAME's environment variable in the systems "
+                          "file's `secrets`",
+    "CHOOSE_SUCCESS_VALUE": "write the value the answer's field holds on success (a real answer shows it: "
+                            "`tongban connector check` prints the first page's envelope)",
+}
+"""What to write instead of each placeholder, for the error that finds one."""
+
+
+def placeholder_advice(value: str) -> str:
+    """What to write instead of ``value`` (:data:`PLACEHOLDER_ADVICE`), or the general advice."""
+    return PLACEHOLDER_ADVICE.get(value, "replace it with the system's own name for it (the `# record fields:` "
+                                         "comment the scaffold wrote above it lists the fields its records have)")
+
+
 def is_placeholder(value: object) -> bool:
     """Whether ``value`` is a scaffold's placeholder, left where a person had to choose. Configuration that still
     holds one is refused when it is loaded: it passed every check and failed at the first sync
@@ -47,4 +68,5 @@ class Scaffolder(Protocol):
         ...
 
 
-__all__ = ["PLACEHOLDERS", "PLACEHOLDER_PREFIX", "ScaffoldResult", "Scaffolder", "is_placeholder"]
+__all__ = ["PLACEHOLDERS", "PLACEHOLDER_ADVICE", "PLACEHOLDER_PREFIX", "ScaffoldResult", "Scaffolder", "is_placeholder",
+           "placeholder_advice"]

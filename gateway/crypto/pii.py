@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gateway.contract.errors import ConfigError
 from gateway.crypto.keys import GatewayKeys
-from gateway.models.identifiers import IdentifierError, validate_resident_id, validate_uscc
+from gateway.models.identifiers import IdentifierError, validate_resident_id
 
 __all__ = ["DamagedSeal", "PiiCodec", "RedactingFilter", "codec_from_env", "open_text", "seal_text", "install_log_redaction", "mask", "normalize_id", "redact",
            "redact_document"]
@@ -52,8 +52,7 @@ def normalize_id(value: str) -> str:
     copied with the number filed the request under a blind index no holder reads), upper case, and a 15-digit
     resident ID as its
     18-digit form (GB 11643: the ledger and the library store the converted number, a caller may send either),
-    so that every blind index of one person is one value; a 统一社会信用代码 written with a hyphen (as validate_uscc
-    accepts it, and stores it without) is the code without it. Fifteen digits that are no resident ID (no real birth
+    so that every blind index of one person is one value. Fifteen digits that are no resident ID (no real birth
     date in them: an old 注册号, say) stay as they are."""
     if not value.isascii():  # format characters (U+200B, U+2060, U+FEFF …) are invisible, and no part of a number
         text = unicodedata.normalize("NFKC", value)
@@ -61,12 +60,6 @@ def normalize_id(value: str) -> str:
     else:
         text = value
     text = "".join(text.split()).upper()
-    if "-" in text and len(text) > 18:  # 91370100-MA3C7B8Y0G: the USCC validate_uscc stores, without its hyphen
-        joined = text.replace("-", "")
-        try:
-            return validate_uscc(joined)[0]
-        except IdentifierError:
-            return text
     if len(text) == 15 and text.isdigit():
         try:
             return validate_resident_id(text)[0]

@@ -53,7 +53,7 @@ from pydantic import (
 )
 
 from gateway.contract.errors import ConfigError, InvalidSettings
-from gateway.contract.scaffold import is_placeholder
+from gateway.contract.scaffold import is_placeholder, placeholder_advice
 from gateway.kernel.configpaths import declared_config
 from gateway.kernel.registry import build_connector as build_kind
 from gateway.kernel.schedules import check_schedule, longest_gap
@@ -74,7 +74,7 @@ EXPANDED_SETTINGS = ("endpoint", "database_url")
 a department's address may be known only inside its network), ``database_url`` when a command or task opens the
 ledger. Written in any other setting it is refused at load, naming it: a Celery ``queue: ${…}`` was a queue of
 that literal name, no worker listened, and the system's tasks waited for ever without an error."""
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 SYSTEM_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 """What a system's name may be: it becomes Airflow keys (``tongban_sync_<name>``, ``push_<name>``, the asset
 ``tongban://ledger/<name>``) and fills the ledger's 64-character ``system`` columns."""
@@ -273,29 +273,23 @@ class SystemConfig(_Routed):
         for secret, env_name in value.items():
             if not isinstance(env_name, str) or not ENV_NAME.fullmatch(env_name):
                 raise ValueError(f"secret {secret!r}: the value is not the name of an environment variable "
-                                 "(letters, digits, '_'; e.g. TONGBAN_JN_ESTATE_KEY): a secret is never written in "
-                                 "this file, only the variable that holds it (or use airflow_conn_id)")
+                                 "(capital letters, digits, '_'; e.g. TONGBAN_JN_ESTATE_KEY): a secret is never "
+                                 "written in this file, only the variable that holds it (or use airflow_conn_id)")
         return value
 
     @model_validator(mode="after")
     def _lag_fits_schedule(self) -> Any:
         """``max_lag`` against the schedule: a nightly sync is a day old every evening, so with the default of an
-        hour it was an error some 21 hours a day, every run green, and ``check_alerts`` red. Not written, it is
-        the schedule's longest gap between fires plus ``execution_timeout`` (the longest a run may take) when that
-        gap reaches the default; a system synced by hand only (``schedule: null``) is behind after a year. Written
-        shorter than the gap, it is refused: it can only ever alert."""
+        hour it was an error some 21 hours a day, every run green, and ``check_alerts`` red. A ``max_lag`` (written
+        or the default) shorter than the schedule's longest gap between fires could only ever alert: it is the gap
+        plus ``execution_timeout`` (the longest a run may take) instead, at most a year; a system synced by hand
+        only (``schedule: null``) with no ``max_lag`` written is behind after a year."""
         if self.schedule is None:
             if "max_lag" not in self.model_fields_set:
                 self.max_lag = LONGEST_SETTING
             return self
         gap = longest_gap(self.schedule)
-        if "max_lag" in self.model_fields_set:
-            if self.max_lag < gap:
-                raise ValueError(f"max_lag {_seconds(self.max_lag)} is shorter than the {_seconds(gap)} schedule "
-                                 f"{self.schedule!r} leaves between two runs: the system would be behind after "
-                                 f"every green run (leave max_lag out, or write at least {_seconds(gap)} plus the "
-                                 "time a run takes)")
-        elif gap >= self.max_lag:
+        if gap >= self.max_lag:
             self.max_lag = min(gap + self.execution_timeout, LONGEST_SETTING)
         return self
 
@@ -424,9 +418,8 @@ def _refuse_placeholders(value: Any, path: tuple[Any, ...], at: Callable[..., st
     elif is_placeholder(value):
         dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
         raise ConfigError(f"{at(*path)}: {dotted}: {value} is a placeholder written by `tongban connector new`: "
-                          "replace it with the system's own name for it (the `# record fields:` comment the "
-                          "scaffold wrote above it lists the fields its records have; `tongban connector check` "
-                          "runs once every placeholder is chosen)")
+                          f"{placeholder_advice(value)} (`tongban connector check` runs once every placeholder is "
+                          "chosen)")
 
 
 CONNECTION_RESOLVERS: list[Callable[[str], str | None]] = []

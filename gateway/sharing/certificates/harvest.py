@@ -42,7 +42,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from gateway.mapping.mapper import Mapper
 from gateway.models import Certificate, certificate_identifier, issues_from_error
@@ -285,12 +285,14 @@ def _claims(conn: Connection, gw: Any, issuer: str, record: Any, cert: Certifica
 
 def _ingest(conn: Connection, gw: Any, issuer: str, record: Any, mapper: Mapper, keys: dict[str, IssuerKey],
             report: HarvestReport) -> list[int]:
-    """One record, in a savepoint of its own: whatever the library cannot store of it (a value PostgreSQL refuses
-    past the checks) quarantines *this* record, never the page — a revocation later in the page must apply."""
+    """One record, in a savepoint of its own: what the library cannot store of it (a value PostgreSQL refuses past
+    the checks: a DataError, an IntegrityError) quarantines *this* record, never the page — a revocation later in
+    the page must apply. An error that would not repeat (a lock timeout, a deadlock) still fails the page."""
     try:
         with conn.begin_nested():
             return _ingest_record(conn, gw, issuer, record, mapper, keys, report)
-    except DBAPIError as exc:
+    except (DataError, IntegrityError) as exc:  # this record's, every time; a lock timeout or a deadlock is not:
+        # it fails the page, read again by the next run (quarantined, the watermark moved past a revocation)
         reason = f"the library cannot store this record: {type(exc.orig).__name__}: {str(exc.orig).splitlines()[0]}"
         _quarantine(conn, gw, issuer, str(record.source_id), record.payload, reason[:500], None, report, record.cursor)
         return []
