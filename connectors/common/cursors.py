@@ -16,6 +16,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
+from gateway.models.datetimes import epoch_unit_problem
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _SECOND = timedelta(seconds=1)
 _MILLISECOND = timedelta(milliseconds=1)
@@ -44,6 +46,9 @@ class CursorCodec:
         if self.fmt in ("epoch_ms", "epoch_s"):
             text = str(value).strip()
             number: int | float = int(text) if text.lstrip("-").isdigit() else float(text)
+            problem = epoch_unit_problem(number, millis=self.fmt == "epoch_ms")
+            if problem is not None:
+                raise ValueError(f"{value!r} {problem}")
             unit = _MILLISECOND if self.fmt == "epoch_ms" else _SECOND
             return (_EPOCH + number * unit).astimezone(self.tz)
         if not isinstance(value, str):

@@ -129,6 +129,11 @@ class Paginator(abc.ABC):
     def reset(self) -> None:  # noqa: B027 - stateless paginators have nothing to reset
         """Go back to the first page."""
 
+    def page_before_first(self, base: PageRequest) -> PageRequest | None:
+        """The request for the page numbered one before the configured first (None: paging has no such page).
+        A look there tells a ``start`` one too high: the source's real first page is never read."""
+        return None
+
     def counted_before(self, body: Any, repeats: int = 0) -> bool:
         """Whether the pages before the current one — less ``repeats`` of them that only repeated the page before —
         already hold every record the answer counts (``total_path``). A repeated page is then the end, not a server
@@ -174,6 +179,14 @@ class PageNumberPaginator(Paginator):
 
     def reset(self) -> None:
         self.page = self.config.start
+
+    def page_before_first(self, base: PageRequest) -> PageRequest | None:
+        if self.config.start < 1:
+            return None
+        params = {**base.params, self.config.page_param: self.config.start - 1}
+        if self.config.size_param:
+            params[self.config.size_param] = self.config.size
+        return PageRequest(base.url, params)
 
     def counted_before(self, body: Any, repeats: int = 0) -> bool:
         total = _total(body, self.config.total_path)

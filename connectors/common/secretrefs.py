@@ -58,8 +58,9 @@ def secret_refs(value: Any, path: str) -> Iterator[tuple[str, Any]]:
 
 
 def literal_template_problems(params: Mapping[str, Any], path: str) -> list[str]:
-    """Parameter values that look like a reference in another syntax and would be sent literally."""
-    problems = []
+    """Parameter values that look like a reference in another syntax and would be sent literally, and numbers YAML
+    read otherwise than they are written (:func:`rewritten_numbers`)."""
+    problems = rewritten_numbers(params, path)
     for name, value in params.items():
         if not isinstance(value, str):
             continue
@@ -70,6 +71,22 @@ def literal_template_problems(params: Mapping[str, Any], path: str) -> list[str]
                             f"parameters); for a secret write {{secret: NAME}} and map NAME to the environment "
                             f"variable in the systems file's `secrets`")
     return problems
+
+
+def rewritten_numbers(value: Any, path: str) -> list[str]:
+    """Numbers YAML 1.1 read otherwise than they are written — ``areaCode: 0370`` is the octal 248, ``1:30`` is 90 —
+    anywhere in a parameter value: sent as that number, the read filtered another area, with exit 0 (``0089`` is
+    no octal and stayed text). The YAML reader keeps the text as written (``written``, an int subclass of
+    :mod:`gateway.kernel.yamlfile`)."""
+    if isinstance(value, Mapping):
+        return [p for key, item in value.items() for p in rewritten_numbers(item, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [p for index, item in enumerate(value) for p in rewritten_numbers(item, f"{path}[{index}]")]
+    written = getattr(value, "written", None) if isinstance(value, int) else None
+    if isinstance(written, str):
+        return [f"{path}: {written} is read by YAML as the number {int(value)}: quote it ('{written}') to send "
+                f"what is written"]
+    return []
 
 
 class SecretParams:
@@ -181,6 +198,7 @@ __all__ = [
     "is_secret_ref",
     "literal_template_problems",
     "masked",
+    "rewritten_numbers",
     "secret_names",
     "secret_refs",
     "url_password",

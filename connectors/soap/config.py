@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connectors.common.secretrefs import literal_template_problems
+from connectors.common.secretrefs import literal_template_problems, rewritten_numbers
 from connectors.common.settings import (
     PAGINATION_TAGS,
     FieldEquals,
@@ -214,6 +214,7 @@ class CallConfig(_Model):
     def _safe_templates(self) -> CallConfig:
         problems = [p for name, value in self.params.items() if isinstance(value, str)
                     for p in [template_problem(name, value)] if p] + _zeep_internals(self.params, "params")
+        problems += rewritten_numbers(self.params, "params")
         if self.embedded is not None and self.embedded.param in self.params:
             problems.append(f"parameter {self.embedded.param!r} is both in `params` and `embedded.param`: the "
                             f"document is its value, remove it from `params`")

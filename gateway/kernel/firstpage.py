@@ -12,6 +12,7 @@ stream the sync reads and says which of the two fields none of its records has, 
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 from collections.abc import Mapping
@@ -90,13 +91,18 @@ def _newest_window(connector: Connector, stream_name: str) -> Any:
     return probe_since(stream_name) if callable(probe_since) else None
 
 
-def _one_page(connector: Connector, stream_name: str, since: datetime | None) -> Any:
+def _one_page(connector: Connector, stream_name: str, since: datetime | None, *, size: int | None = None) -> Any:
     """The first page of the stream read from ``since`` (None: from its start, as a full refresh), the read then
-    closed: the check never reads on."""
+    closed: the check never reads on. A first page shorter than the paging's ``size`` ends the read: it is let end,
+    so the paginator's own end checks run (a total the read fell short of: a server capping the page size below
+    ``size`` passed the check, and the sync then failed)."""
     pages = iter(connector.read(stream_name, since=since, mode="incremental") if since is not None
                  else connector.read(stream_name, mode="full_refresh"))
     try:
-        return next(pages, None)
+        first = next(pages, None)
+        if first is not None and size is not None and len(first.records) + len(first.rejects) < size:
+            next(pages, None)
+        return first
     finally:
         close = getattr(pages, "close", None)
         if close is not None:
@@ -112,8 +118,10 @@ def check_first_page(system: SystemConfig, connector: Connector, config: Mapping
     if not isinstance(stream, Mapping) or stream_name not in readable:
         return FirstPage(True, f"stream {stream_name!r} is not read: records not checked")
     start = _newest_window(connector, stream_name)
+    paging = stream.get("pagination") if isinstance(stream.get("pagination"), Mapping) else {}
+    size = paging.get("size") if paging.get("type") in ("page_number", "offset") else None
     try:
-        page = _one_page(connector, stream_name, start)
+        page = _one_page(connector, stream_name, start, size=size if isinstance(size, int) else None)
     except TongbanError as exc:
         return FirstPage(False, f"the first page of stream {stream_name!r} could not be read: {exc}")
     if page is None:
@@ -152,6 +160,10 @@ def check_first_page(system: SystemConfig, connector: Connector, config: Mapping
         else:
             problems.append(f"every record of the first page was refused: {first}")
     fields = sorted({str(k) for item in items for k in item})
+    if not problems:
+        too_high = _start_too_high(system, config, stream_name, start, {r.source_id for r in page.records})
+        if too_high:
+            problems.append(too_high)
     if not problems and incremental.get("param"):
         ignored = _filter_ignored(connector, stream_name, str(incremental["param"]), where)
         if ignored:
@@ -160,6 +172,35 @@ def check_first_page(system: SystemConfig, connector: Connector, config: Mapping
         return FirstPage(False, "; ".join(problems), len(items), fields, problems)
     said = f"first page: {len(items)} record(s) with {' and '.join(repr(p) for _, p in wanted) or 'no key named'}"
     return FirstPage(True, "; ".join([said, *notes]), len(items), fields)
+
+
+def _start_too_high(system: SystemConfig, config: Mapping[str, Any], stream_name: str, since: datetime | None,
+                    first_ids: set[str]) -> str | None:
+    """Whether ``pagination.start`` is one too high: the page numbered one before it answers other records. The
+    scaffolds write ``start: 1`` when the document says nothing, and a source counting from 0 then lost its first
+    page on every read (58% of a new system's records, exit 0). A source that refuses that page, answers it
+    empty, or answers the first page again (PageHelper's ``reasonable``) is fine."""
+    stream = config["streams"][stream_name]
+    paging = stream.get("pagination")
+    if not isinstance(paging, Mapping) or paging.get("type") != "page_number":
+        return None
+    first = paging.get("start", 1)
+    if not isinstance(first, int) or first < 1 or not first_ids:
+        return None
+    earlier = copy.deepcopy(dict(config))
+    earlier["streams"][stream_name]["pagination"]["start"] = first - 1
+    try:
+        with system.build_connector(earlier) as probe:
+            page = _one_page(probe, stream_name, since)
+    except Exception:  # noqa: BLE001 — a 400 for page 0 is a source counting from 1 saying so
+        return None
+    ids = {r.source_id for r in page.records} if page is not None else set()
+    if not ids or ids & first_ids:
+        return None
+    where = system.connector_config_source
+    return (f"pagination.start {first} ({where}: streams.{stream_name}.pagination.start) looks one too high: page "
+            f"{first - 1} answers {len(ids)} other record(s) (e.g. {sorted(ids)[0]}), so the source counts pages from "
+            f"{first - 1} and every read would skip them: write `start: {first - 1}`")
 
 
 FILTER_PROBE_AHEAD = timedelta(days=2)

@@ -265,6 +265,7 @@ class MappingCompiler(StepEmitter):
             "_WS": _WS,
             "_CJK_GAP": _CJK_GAP,
             "_iso_from_epoch": dates.iso_from_epoch,
+            "_EpochUnitError": dates.EpochUnitError,
             "_iso_normalise": dates.iso_normalise,
             "_format_datetime": dates.format_datetime,
             "_TZ": self.tz,

@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
 from gateway.contract.errors import ConfigError
+from gateway.models.datetimes import epoch_unit_problem
 
 _TOKENS = {
     "yyyy": ("Y", r"(?P<Y>\d{4})", "{Y:04d}"),
@@ -189,6 +190,10 @@ _EPOCH_MAX_DIGITS = 24
 any arithmetic — ``Decimal('1E+999999') * 1000`` overflows, and its ``int()`` costs a minute."""
 
 
+class EpochUnitError(ValueError):
+    """An epoch number in the other unit (:func:`gateway.models.datetimes.epoch_unit_problem`): the mapping says so."""
+
+
 def iso_from_epoch(value: object, tz: timezone, *, millis: bool, date_only: bool = False) -> str:
     """An epoch number (ms or s; a number or its text) as ISO 8601 in ``tz``, exactly: integer arithmetic, so no
     millisecond is lost to a float (``2167658993614`` is …53.614, not …53.613). A bool is no timestamp (true is
@@ -212,6 +217,9 @@ def iso_from_epoch(value: object, tz: timezone, *, millis: bool, date_only: bool
             raise ValueError("not a finite number of a sane size")
     else:
         raise TypeError("not a timestamp")
+    problem = epoch_unit_problem(number, millis=millis)
+    if problem is not None:
+        raise EpochUnitError(problem)
     micros = number * (1000 if millis else 1_000_000)
     if isinstance(micros, Decimal):
         micros = int(micros.to_integral_value(rounding=ROUND_HALF_EVEN))

@@ -333,6 +333,9 @@ class StepEmitter:
             except ConfigError as exc:
                 raise self.fail(where, f"date to: {exc}") from None
         w.emit(indent, "_d = None")
+        epoch = any(fmt in ("epoch_ms", "epoch_s") for fmt in formats)
+        if epoch:
+            w.emit(indent, "_eh = ''")
         for fmt in formats:
             w.emit(indent, "if _d is None:")
             if fmt == "iso8601":
@@ -343,6 +346,8 @@ class StepEmitter:
             elif fmt in ("epoch_ms", "epoch_s"):
                 w.emit(indent + 1, "try:")
                 w.emit(indent + 2, f"_d = _iso_from_epoch(v, _TZ, millis={fmt == 'epoch_ms'}, date_only={date_only})")
+                w.emit(indent + 1, "except _EpochUnitError as _e:")  # seconds as ms: 1970 otherwise, said
+                w.emit(indent + 2, "_d, _eh = None, ' — it ' + str(_e)")
                 w.emit(indent + 1, "except (TypeError, ValueError, ArithmeticError, OSError):")  # decimal's too
                 w.emit(indent + 2, "_d = None")
             else:
@@ -352,7 +357,9 @@ class StepEmitter:
                     raise self.fail(where, str(exc)) from None
                 rx = self.const(compiled.regex, "rx")
                 build = compiled.iso_expression("_g", self.tz_offset, date_only=date_only)
-                w.emit(indent + 1, f"_m = {rx}.fullmatch(v) if v.__class__ is str else None")
+                # an integer is matched as its digits: Java backends send 20261207 as a JSON number (not a bool)
+                w.emit(indent + 1, f"_m = {rx}.fullmatch(v) if v.__class__ is str else "
+                                   f"{rx}.fullmatch(str(v)) if v.__class__ is int and 0 <= v < 10 ** 20 else None")
                 w.emit(indent + 1, "if _m is not None:")
                 w.emit(indent + 2, "_g = _m.groups()")
                 w.emit(indent + 2, f"_d = {build}")
@@ -360,7 +367,8 @@ class StepEmitter:
         unpadded = _unpadded_variant(formats)
         w.emit(indent, "if _d is None:")
         if unpadded is None:
-            w.emit(indent + 1, f"raise _Issue('mapping.date_format', 'value %s %s' % (_short(v), {msg}))")
+            tail = " + _eh" if epoch else ""
+            w.emit(indent + 1, f"raise _Issue('mapping.date_format', 'value %s %s' % (_short(v), {msg}){tail})")
         else:  # a cold path: only a value that failed pays for the second look
             rx = self.const(dates.compile_pattern(unpadded).regex, "rx")
             hint = self.const(f" — it matches {unpadded} (numbers without their leading zero, as .NET's M/d/H "

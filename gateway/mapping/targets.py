@@ -136,6 +136,10 @@ def _written(value: Any) -> str:
     if isinstance(value, bool):
         return (f"{value!r}: YAML reads unquoted yes/no/on/off/true/false as a boolean; quote the text "
                 f"(\"yes\") if a word was meant")
+    written = getattr(value, "written", None)  # 0370: YAML's octal 248 — the advice quotes what was written
+    if isinstance(written, str):
+        return (f"{written} (read by YAML as the number {int(value)}): quote it (\"{written}\") if a code was "
+                "meant")
     if isinstance(value, int | float):
         return f"the number {value!r}: quote it (\"{value}\") if a code was meant; YAML drops leading zeros"
     return repr(value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Protocol, TypeVar
 
 BEIJING = timezone(timedelta(hours=8), "CST")
@@ -74,6 +75,23 @@ def beijing_minute(moment: datetime) -> str:
     return f"{moment.astimezone(BEIJING):%Y-%m-%d %H:%M} +08:00"
 
 
+EPOCH_MS_FLOOR = 10 ** 11
+"""Epoch numbers: below this many milliseconds is before 4 March 1973 — no case's time, but exactly what
+seconds since 1970 look like (1.8e9 today); at or above it, seconds are past the year 5000."""
+
+
+def epoch_unit_problem(number: int | float | Decimal, *, millis: bool) -> str | None:
+    """What is wrong with an epoch time given in the other unit, else None. Epoch *seconds* declared ``epoch_ms``
+    were read as January 1970: every case stored as 1970, and the cursor never moved (the whole table read again
+    every run, exit 0). Zero is left alone (sources send it for "no time")."""
+    size = abs(number)
+    if millis and 0 < size < EPOCH_MS_FLOOR:
+        return "looks like seconds since 1970, not milliseconds: write epoch_s"
+    if not millis and size >= EPOCH_MS_FLOOR:
+        return "looks like milliseconds since 1970, not seconds: write epoch_ms"
+    return None
+
+
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
     """``10m`` / ``2h`` / ``30s`` / ``1d`` or a number of seconds (the systems file's and connector configs' durations).
 
@@ -108,5 +126,5 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 
 
-__all__ = ["BEIJING", "MAX_CLOCK_SKEW", "beijing_iso", "beijing_minute", "believable_cursors", "change_horizon", "parse_duration", "parse_instant",
+__all__ = ["BEIJING", "EPOCH_MS_FLOOR", "MAX_CLOCK_SKEW", "beijing_iso", "beijing_minute", "believable_cursors", "change_horizon", "epoch_unit_problem", "parse_duration", "parse_instant",
            "to_beijing"]
