@@ -33,7 +33,13 @@ import requests
 import yaml
 
 from connectors.common.cursors import CursorCodec
-from connectors.common.guesses import FieldHint, guess_cursor, guess_paging, guess_primary_key
+from connectors.common.guesses import (
+    FieldHint,
+    guess_cursor,
+    guess_paging,
+    guess_primary_key,
+    guess_secret_params,
+)
 from connectors.common.scaffolding import (
     Guess,
     guess_case_no,
@@ -1130,8 +1136,18 @@ def _read_operation(spec: _Spec, inspector: _Inspector, path: str, item: Mapping
     used = inspector.paging(stream, params, answer, response, op, records_path)
     _incremental(stream, params)
     inspector.success(stream, answer, example)
+    # a credential goes as {secret: NAME}: never its documented default or example, nor a placeholder whose advice
+    # invites pasting the token into a file that is committed (as the SOAP scaffold does)
+    credentials = guess_secret_params([p["name"] for p in params if p["name"] not in used])
     for p in params:
         if p["name"] in used:
+            continue
+        if p["name"] in credentials:
+            reference = {"secret": credentials[p["name"]]}
+            stream.params[p["name"]] = reference
+            stream.guess(f"params.{p['name']}", reference, f"a credential: sent from the system's secret "
+                                                           f"{credentials[p['name']]!r} (name its environment "
+                                                           "variable in the systems file's `secrets`)", check=True)
             continue
         if p.get("required"):
             value = p.get("default", (p.get("enum") or [None])[0])

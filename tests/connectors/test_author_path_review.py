@@ -160,3 +160,28 @@ def test_the_leading_zero_advice_quotes_what_was_written() -> None:
         Mapper.from_text("system: x\nversion: 1\nfields:\n  case_no: {path: a}\n  item_code: {const: 0370}\n",
                          where="m.yaml", model=Case)
     assert 'const 0370 (read by YAML as the number 248): quote it ("0370")' in str(caught.value)
+
+
+def test_the_rest_scaffold_writes_credential_parameters_as_secrets(tmp_path: Path) -> None:
+    """A documented default of a credential went into the connector YAML (a file meant to be committed), and the
+    placeholder of another invited pasting the token there; the SOAP scaffold already wrote {secret: …}."""
+    from connectors.rest.scaffold import scaffold
+
+    record = {"type": "object", "properties": {"ywlsh": {"type": "string"},
+                                               "gxsj": {"type": "string", "example": "2026-12-07 09:30:00"}}}
+    answer = {"type": "object", "properties": {"code": {"type": "integer"}, "data": {"type": "object", "properties": {
+        "total": {"type": "integer"}, "list": {"type": "array", "items": record}}}}}
+    params = [{"name": "token", "in": "query", "required": True, "schema": {"type": "string"}},
+              {"name": "appSecret", "in": "query", "required": True,
+               "schema": {"type": "string", "default": "8f3a9c0e1d"}},
+              {"name": "areaCode", "in": "query", "required": True, "schema": {"type": "string", "default": "370100"}}]
+    spec = {"openapi": "3.0.0", "info": {"title": "t", "version": "1"}, "servers": [{"url": "http://127.0.0.1:9"}],
+            "paths": {"/api/cases": {"get": {"operationId": "listCases", "parameters": params, "responses": {
+                "200": {"description": "ok", "content": {"application/json": {"schema": answer}}}}}}}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+    scaffold("sp2", str(tmp_path / "spec.json"), out=tmp_path / "out")
+    written = (tmp_path / "out" / "config" / "connectors" / "sp2.yaml").read_text(encoding="utf-8")
+    stream = load_yaml(written, where="sp2.yaml")["streams"]
+    (params_of,) = [s["params"] for s in stream.values()]
+    assert params_of == {"token": {"secret": "token"}, "appSecret": {"secret": "api_key"}, "areaCode": "370100"}
+    assert "8f3a9c0e1d" not in written
