@@ -447,7 +447,8 @@ def mapping_check(
 
     config = load_systems_isolated(systems)[0]  # another entry's mistake is not this system's
     config.get(system)  # this one's: its error (file, line, setting), or "unknown system"
-    records = load_sample(sample) if sample else sample_from_system(config, system, limit=limit)
+    records = load_sample(sample, **_sample_reading(config.get(system))) if sample else sample_from_system(
+        config, system, limit=limit)
     result = check_mapping(config, system, records)
     if json_out:
         print_json(result)
@@ -481,6 +482,20 @@ def mapping_check(
         fail(f"mapping {system}: {result['rejected']} of {result['records']} records rejected "
              f"(their fields and rules are listed {'under fields and examples' if json_out else 'above'})")
         raise typer.Exit(1)
+
+
+def _sample_reading(system: Any) -> dict[str, Any]:
+    """How a saved answer of ``system`` is read: its stream's ``record_selector`` and the connector's ``charset``
+    (none when its connector config does not load: the sample is then read as a list of records)."""
+    try:
+        config = system.load_connector_config()
+    except TongbanError:
+        return {}
+    stream = (config.get("streams") or {}).get(system.stream) or {}
+    selector = stream.get("record_selector") if isinstance(stream, dict) else None
+    charset = config.get("charset")
+    return {"record_selector": selector if isinstance(selector, str) else "",
+            "charset": charset if isinstance(charset, str) else None}
 
 
 @connector_app.command("list")

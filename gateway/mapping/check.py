@@ -24,12 +24,24 @@ from gateway.models import BatchResult, Case, QualityTally
 from gateway.models.quality import generic_path
 
 
-def load_sample(path: Path) -> list[dict[str, Any]]:
-    """A JSON list, a JSON object with a list under ``records``, or NDJSON."""
+def load_sample(path: Path, *, record_selector: str = "", charset: str | None = None) -> list[dict[str, Any]]:
+    """A JSON list, a JSON object with a list under ``records``, NDJSON — or an answer of the system saved as it
+    came (``curl … > sample.json``): its records are read where the stream's ``record_selector`` finds them, and
+    its bytes in the connector's ``charset`` when they are not UTF-8. (A saved answer was one record whose every
+    field was missing, and a GBK one "cannot read it", with no hint.)"""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--sample {path}: cannot read it ({exc})") from None
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"--sample {path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode(charset or "")
+        except (UnicodeDecodeError, LookupError):
+            said = f" nor {charset} (the connector's charset)" if charset else ""
+            raise ConfigError(f"--sample {path}: neither UTF-8{said}: save it as UTF-8, or set the connector's "
+                              "`charset` (gbk) to the one the system sends") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
@@ -38,7 +50,16 @@ def load_sample(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError as exc:
             raise ConfigError(f"--sample {path}: neither JSON nor NDJSON (line {exc.lineno}: {exc.msg})") from None
     if isinstance(data, Mapping):
-        data = data.get("records", [data])
+        selected = dig(data, path_keys(record_selector)) if record_selector else None
+        if isinstance(selected, list):
+            data = selected
+        elif "records" in data:
+            data = data["records"]
+        elif record_selector:
+            raise ConfigError(f"--sample {path}: an object with no list at the stream's record_selector "
+                              f"{record_selector!r}: save the system's answer as it came, or a JSON list of records")
+        else:
+            data = [data]
     if not isinstance(data, list) or not all(isinstance(r, Mapping) for r in data):
         raise ConfigError(f"{path}: expected a list of records")
     return [dict(r) for r in data]

@@ -185,3 +185,20 @@ def test_the_rest_scaffold_writes_credential_parameters_as_secrets(tmp_path: Pat
     (params_of,) = [s["params"] for s in stream.values()]
     assert params_of == {"token": {"secret": "token"}, "appSecret": {"secret": "api_key"}, "areaCode": "370100"}
     assert "8f3a9c0e1d" not in written
+
+
+def test_mapping_check_reads_a_saved_answer_where_the_stream_reads_its_records(tmp_path: Path) -> None:
+    """``curl … > sample.json`` was one record (the envelope) whose every field was missing; saved as the system
+    sends it, in GBK, it was "cannot read it" with no hint."""
+    from gateway.mapping.check import load_sample
+
+    answer = {"code": 0, "data": {"total": 2, "list": [{"业务流水号": "YW1", "申请人": "张三"},
+                                                        {"业务流水号": "YW2", "申请人": "李四"}]}}
+    sample = tmp_path / "sample.json"
+    sample.write_bytes(json.dumps(answer, ensure_ascii=False).encode("gbk"))
+    records = load_sample(sample, record_selector="data.list", charset="gbk")
+    assert [r["业务流水号"] for r in records] == ["YW1", "YW2"] and records[1]["申请人"] == "李四"
+    with pytest.raises(ConfigError, match="neither UTF-8: save it as UTF-8, or set the connector's `charset`"):
+        load_sample(sample)
+    with pytest.raises(ConfigError, match="no list at the stream's record_selector 'rows'"):
+        load_sample(sample, record_selector="rows", charset="gbk")
