@@ -167,7 +167,8 @@ def mapping_field_lines(fields: Sequence[FieldHint], guesses: dict[str, tuple[st
         if value is None:
             lines.append(f"  # {target.path}: null".ljust(34) + f"   # optional: {target.doc[:70]}")
         else:
-            shown = value if re.fullmatch(r"[A-Za-z_][\w.]*", value) else repr(value)
+            # a flow mapping a scaffold wrote ({path: gxsj, date: epoch_ms}) as it is; a source path quoted if needed
+            shown = value if re.fullmatch(r"[A-Za-z_][\w.]*", value) or value.startswith("{path: ") else repr(value)
             lines.append(f"  {target.path}: {shown}".ljust(34) + (f"   # {note}" if note else ""))
     return lines
 

@@ -1366,8 +1366,9 @@ def _stream_lines(stream: StreamReport) -> list[str]:
                            f"cursor_format: {_why(stream, 'cursor_format')}"))
     else:
         lines.append("    ordered: false")
-        lines.append(f"    # incremental: {_flow({'cursor_field': stream.cursor or 'CHANGED_AT', 'cursor_format': '%Y-%m-%d %H:%M:%S', 'timezone': TIMEZONE, 'param': stream.since_param or 'SINCE_PARAM'})}"
-                     f"   # {_comment(_why(stream, 'incremental') or _why(stream, 'cursor'))}")
+        found = stream.cursor_format.format if stream.cursor_format else "%Y-%m-%d %H:%M:%S"
+        lines.append(f"    # incremental: {_flow({'cursor_field': stream.cursor or 'CHANGED_AT', 'cursor_format': found, 'timezone': TIMEZONE, 'param': stream.since_param or 'SINCE_PARAM'})}"
+                     f"   # {_comment(_why(stream, 'incremental') or _why(stream, 'cursor'))} (uncommented: set ordered: true)")
     if pagination["type"] == "none":
         lines.append(f"    # pagination: none   # {_comment(_why(stream, 'pagination'))}")
     else:
@@ -1375,6 +1376,26 @@ def _stream_lines(stream: StreamReport) -> list[str]:
     if stream.other_params:
         lines.append(f"    # other query parameters: {', '.join(stream.other_params)} (constant ones go under params)")
     return lines
+
+
+_STRFTIME_TO_PATTERN = {"%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss"}
+
+
+def mapping_date_format(cursor_format: str) -> str | None:
+    """A connector ``cursor_format`` as a mapping's ``date:`` (``%Y%m%d%H%M%S`` → ``yyyyMMddHHmmss``; ``epoch_ms``,
+    ``epoch_s`` and ``iso8601`` as they are); None for one it cannot say (the field is then written bare)."""
+    if cursor_format in ("epoch_ms", "epoch_s", "iso8601"):
+        return cursor_format
+    pattern, rest = "", cursor_format
+    while rest:
+        token = rest[:2]
+        if token in _STRFTIME_TO_PATTERN:
+            pattern, rest = pattern + _STRFTIME_TO_PATTERN[token], rest[2:]
+        elif rest[0] == "%" or rest[0].isalpha():
+            return None  # %f, %z, a letter the pattern would read as a field
+        else:
+            pattern, rest = pattern + rest[0], rest[1:]
+    return pattern
 
 
 def mapping_yaml(name: str, report: OpenApiReport) -> str:
@@ -1397,7 +1418,11 @@ def mapping_yaml(name: str, report: OpenApiReport) -> str:
     if main is not None:
         guessed["case_no"] = (main.case_no, _why(main, "mapping.case_no"))
         if main.cursor:
-            guessed["updated_at"] = (main.cursor, "the stream's cursor field")
+            date = mapping_date_format(main.cursor_format.format) if main.cursor_format else None
+            # the format the scaffold found, in the mapping's words: without it every record was rejected
+            # (an epoch number "is a number, not a time") at the first mapping check
+            guessed["updated_at"] = ((f"{{path: {_flow(main.cursor)}, date: {_flow(date)}}}" if date else main.cursor),
+                                     f"the stream's cursor field{f', read as {date}' if date else ''}")
     lines += mapping_field_lines([f.hint for f in main.fields] if main else [], guessed)
     return "\n".join(lines) + "\n"
 

@@ -202,3 +202,13 @@ def test_mapping_check_reads_a_saved_answer_where_the_stream_reads_its_records(t
         load_sample(sample)
     with pytest.raises(ConfigError, match="no list at the stream's record_selector 'rows'"):
         load_sample(sample, record_selector="rows", charset="gbk")
+
+
+@pytest.mark.parametrize(("cursor_format", "date"), [("%Y%m%d%H%M%S", "yyyyMMddHHmmss"), ("epoch_ms", "epoch_ms"),
+                                                     ("%Y/%m/%d %H:%M", "yyyy/MM/dd HH:mm"),
+                                                     ("%Y-%m-%dT%H:%M:%S.%f", None)])
+def test_the_mapping_skeleton_reads_the_cursor_in_the_format_the_scaffold_found(cursor_format: str,
+                                                                                date: str | None) -> None:
+    from connectors.rest.scaffold import mapping_date_format
+
+    assert mapping_date_format(cursor_format) == date

@@ -151,7 +151,8 @@ def test_the_mapping_skeleton_has_every_required_canonical_field_and_the_case_nu
     assert required <= set(mapping["fields"])
     assert mapping["fields"]["case_no"] == "bjbh"  # 办件编号, not the primary key ywlsh (业务流水号)
     assert mapping["fields"]["division_code"] == "xzqh"  # documented as 行政区划
-    assert mapping["fields"]["updated_at"] == "updateTime"
+    assert mapping["fields"]["updated_at"]["path"] == "updateTime"  # with the format the connector reads it in
+    assert mapping["fields"]["updated_at"]["date"]
     assert "mapping.case_no: bjbh — documented as “办件编号”" in report
 
 
