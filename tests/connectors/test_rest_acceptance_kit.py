@@ -64,3 +64,44 @@ def test_the_kit_catches_a_connector_that_ignores_the_watermark(sandbox) -> None
         with pytest.raises(AssertionError, match="older than its 'since'"):
             assert_connector_acceptance(connector=lazy, stream=stream,
                                         mapper=Mapper.from_file(REPO / "mappings" / f"{name}.yaml"))
+
+
+def _always_ok(base: type[RestConnector]) -> type[RestConnector]:
+    """``base`` whose check() says ok whatever the secrets: what an ASMX service answering a wrong password with an
+    empty result looks like to check() (the kit failed against such a service, whatever the connector did)."""
+    from gateway.contract.connector import CheckResult
+
+    class AlwaysOk(base):  # type: ignore[misc, valid-type]
+        def check(self) -> CheckResult:
+            return CheckResult(True, "answered (an empty result for a wrong password looks the same)")
+
+    return AlwaysOk
+
+
+def test_a_service_answering_wrong_secrets_with_nothing_passes_the_kit(sandbox) -> None:
+    name, stream, secrets = SYSTEMS["civil"]
+    config = yaml.safe_load((REPO / "config" / "connectors" / f"{name}.yaml").read_text(encoding="utf-8"))
+
+    class EmptyOnWrongSecret(RestConnector):
+        def read(self, stream, *, since=None, mode="incremental", checkpoint=None):
+            if self is broken_one:
+                return iter(())  # the service's empty result
+            return super().read(stream, since=since, mode=mode, checkpoint=checkpoint)
+
+    quiet = _always_ok(EmptyOnWrongSecret)
+    with quiet({**config, "base_url": sandbox.urls["civil"]}, secrets=secrets) as good, \
+            quiet({**config, "base_url": sandbox.urls["civil"]}, secrets={"api_key": "wrong"}) as broken_one:
+        report = assert_connector_acceptance(connector=good, broken_connector=broken_one, stream=stream,
+                                             mapper=Mapper.from_file(REPO / "mappings" / f"{name}.yaml"), system=name)
+    assert report.checked[0] == "check"
+
+
+def test_a_connection_that_reads_records_with_wrong_secrets_fails_the_kit(sandbox) -> None:
+    name, stream, secrets = SYSTEMS["civil"]
+    config = yaml.safe_load((REPO / "config" / "connectors" / f"{name}.yaml").read_text(encoding="utf-8"))
+    leaky = _always_ok(RestConnector)
+    with leaky({**config, "base_url": sandbox.urls["civil"]}, secrets=secrets) as good, \
+            leaky({**config, "base_url": sandbox.urls["civil"]}, secrets=secrets) as broken_one:  # "wrong": reads
+        with pytest.raises(AssertionError, match="read records with wrong secrets"):
+            assert_connector_acceptance(connector=good, broken_connector=broken_one, stream=stream,
+                                        mapper=Mapper.from_file(REPO / "mappings" / f"{name}.yaml"))
