@@ -16,6 +16,7 @@ from gateway.kernel.config import REPO_ROOT
 
 DAGS_FOLDER = REPO_ROOT / "dags"
 SQLITE_LOCK_WAIT_S = 60  # seconds a writer to Airflow's SQLite metadata database waits for the lock
+EXECUTION_API_TIMEOUT_S = SQLITE_LOCK_WAIT_S + 30  # a task's wait for the execution API: past one lock wait
 
 
 def airflow_env(
@@ -51,6 +52,10 @@ def airflow_env(
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__WEBSERVER__EXPOSE_CONFIG": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "simple_auth_manager_passwords.json"),
+        # a task's calls to the execution API wait for the API server, which waits up to SQLITE_LOCK_WAIT_S for the
+        # metadata database's lock: with Airflow's 5 s client timeout, sync tasks failed in a loaded CI run
+        # ("API_SERVER_ERROR … ReadTimeout") whose work was fine
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": str(EXECUTION_API_TIMEOUT_S),
         # no OpenTelemetry exporter is running: do not let the SDK try to reach one
         "OTEL_SDK_DISABLED": "true",
     }
