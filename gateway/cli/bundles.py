@@ -33,13 +33,13 @@ BundlesOpt = Annotated[Path | None, typer.Option("--bundles", help="Bundles file
 def read_application(source: str) -> tuple[dict[str, Any], str]:
     """The application in ``source`` (a path, or ``-`` for stdin) and the name to call it by; materials given as
     ``file`` are read (relative to the application's directory) into ``content_base64``."""
-    from gateway.kernel.yamlfile import load_yaml
+    from gateway.kernel.yamlfile import load_yaml, read_config_text
 
     if source == "-":
         text, where, base = sys.stdin.read(), "<stdin>", Path.cwd()
     else:
         path = Path(source)
-        text, where, base = path.read_text(encoding="utf-8"), str(path), path.resolve().parent
+        text, where, base = read_config_text(path), str(path), path.resolve().parent
     data = load_yaml(text, where=where)  # JSON is YAML
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected one application (a mapping with reference, form and materials)")

@@ -37,8 +37,8 @@ def find_nul(value: Any, where: list[str]) -> list[str] | None:
 
     Walked with a stack of its own — orjson reads 1024 levels of nesting, past Python's recursion limit (a
     recursive walk answered such a body with a 500 before authentication) — holding one frame per *open* container
-    (its iterator and the key it was entered by): memory grows with the depth, time with the body, and the path is
-    built only for the NUL found. (Frames of every child, each with its path copied, were depth × siblings: a 1 MB
+    (the container, a dict's keys, the next position, the key it was entered by): memory grows with the depth, time
+    with the body, and the path is built only for the NUL found. (Frames of every child, each with its path copied, were depth × siblings: a 1 MB
     body took 1.3 GB and six seconds of the event loop.)"""
     if isinstance(value, str):
         return where if _NUL in value else None
