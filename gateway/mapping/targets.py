@@ -127,10 +127,6 @@ def _paths(model: type[BaseModel], prefix: str = "", depth: int = 0) -> Iterator
             yield from _paths(target.model, f"{path}.", depth + 1)
 
 
-def _nearest(word: str, choices: list[str]) -> str:
-    return did_you_mean(word, choices)
-
-
 def _written(value: Any) -> str:
     """How YAML read a value, for a person who wrote something else."""
     if isinstance(value, bool):
@@ -178,7 +174,7 @@ class _Checker:
                 choices = list(_paths(model))
                 self.problems.append(
                     f"{self.at(yaml_path)}: fields: {prefix}{target_path} is not a field of the canonical "
-                    f"{model.__name__}{_nearest(target_path, choices)}")
+                    f"{model.__name__}{did_you_mean(target_path, choices)}")
                 return
             if depth < len(parts) - 1:
                 if target.model is None or target.is_list:
@@ -273,7 +269,7 @@ class _Checker:
             hint = ""
             if isinstance(value, str):
                 label = target.labels().get(value)
-                hint = f" ({value!r} is the label of {label!r})" if label else _nearest(value, choices)
+                hint = f" ({value!r} is the label of {label!r})" if label else did_you_mean(value, choices)
             self.problems.append(f"{said}, which is not {target.code_list()}{hint}; "
                                  f"allowed: {', '.join(choices)}")
         else:
