@@ -197,7 +197,9 @@ def tickets_open(
         open_ticket(runtime.engine, ticket_no, kind, subject, office_code=office, case_no=case_no)  # type: ignore[arg-type]
     finally:
         runtime.close()
-    console.print(f"ticket {ticket_no} opened ({kind})", markup=False)
+    from gateway.process.tickets import ticket_number
+
+    console.print(f"ticket {ticket_number(ticket_no)} opened ({kind})", markup=False)
 
 
 @tickets_app.command("reply")

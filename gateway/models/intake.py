@@ -22,13 +22,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from .codes import AgentRole, DeferredKind
+from .identifiers import normalise
 from .limits import MAX_DAYS, FreeText
 
 _CONFIG = ConfigDict(extra="forbid", frozen=False, use_attribute_docstrings=True)
 _Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+_TypeCode = Annotated[FreeText, AfterValidator(lambda code: normalise(code) or None)]
 
 LimitUnitName = Literal["working_day", "calendar_day"]
 """The unit of a stage's limit: working days (the calendar of :mod:`gateway.ops.deadlines`) or calendar days."""
@@ -103,9 +105,10 @@ class DeferredMaterial(BaseModel):
     (``case.deferred_due``). Overdue and not received raises a ``deferred_material`` alert."""
     received_at: AwareDatetime | None = None
     """When it was supplied; empty while outstanding."""
-    certificate_type: FreeText | None = None
+    certificate_type: _TypeCode | None = None
     """The certificate type code (证照类型代码) that satisfies it when such a certificate of the applicant
-    arrives in the certificate library."""
+    arrives in the certificate library; kept as codes are compared (NFKC, no spaces, upper case: a full-width,
+    padded or lower-case code copied from a form would never find the certificate)."""
 
 
 __all__ = ["Agent", "DeferredMaterial", "LimitUnitName", "Office", "StageRecord"]

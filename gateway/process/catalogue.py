@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from gateway.contract.errors import ConfigError
 from gateway.kernel.config import REPO_ROOT, SystemsConfig, parse_duration
-from gateway.kernel.yamlfile import load_yaml, read_config_text
+from gateway.kernel.yamlfile import did_you_mean, load_yaml, read_config_text
 from gateway.ops.deadlines.calendar import LimitUnit, WorkCalendar
 from gateway.process.officehours import DEFAULT_OFFICE_HOURS, OfficeHours
 
@@ -107,7 +107,7 @@ class TongbanCatalogue:
     window: timedelta = DEFAULT_WINDOW
     office_hours: OfficeHours = DEFAULT_OFFICE_HOURS
     """When the acceptance windows run (``office_hours``: working days, 09:00–17:00 unless the file says)."""
-    tickets: dict[str, int] = field(default_factory=lambda: {"simple": 3, "coordination": 10})
+    tickets: dict[str, int] = field(default_factory=lambda: dict(TICKET_LIMITS))
     departments: dict[str, str] = field(default_factory=dict)
     """USCC → name of the competent departments, written on a routed case whose source named another one."""
     path: Path | None = None
@@ -165,7 +165,7 @@ class TongbanCatalogue:
         items = {}
         for code, spec in (data.get("items") or {}).items():
             items[str(code)] = _item(str(code), spec or {}, window, f"{where}: items.{code}")
-        tickets = {"simple": 3, "coordination": 10, **{str(k): int(v) for k, v in (data.get("tickets") or {}).items()}}
+        tickets = _ticket_limits(data.get("tickets"), f"{where}: tickets")
         departments = {str(k): str(v) for k, v in (data.get("departments") or {}).items()}
         return cls(items=items, offices=offices, catalogues=catalogues, window=window, office_hours=hours,
                    tickets=tickets, departments=departments, path=path)
@@ -256,6 +256,29 @@ def _unit(value: Any, where: str) -> Unit:
     if value not in ("working_day", "calendar_day"):
         raise ConfigError(f"{where}: unit must be working_day or calendar_day, not {value!r}")
     return value  # type: ignore[no-any-return]
+
+
+TICKET_LIMITS = {"simple": 3, "coordination": 10}
+"""办不成事: working days to reply to a simple matter and to one several departments must settle (seed 001)."""
+
+
+def _ticket_limits(raw: Any, where: str) -> dict[str, int]:
+    """The ``tickets:`` limits over the defaults: only ``simple`` and ``coordination``, whole numbers of working
+    days above 0 (``3天`` failed every command that loads the 目录 with a bare ValueError, ``simpel: 5`` was kept and
+    never read, ``2.9`` became 2 and ``-10`` a clock that never turned)."""
+    if raw is None:
+        return dict(TICKET_LIMITS)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping like {{simple: 3, coordination: 10}}, not {raw!r}")
+    limits = dict(TICKET_LIMITS)
+    for key, value in raw.items():
+        if key not in TICKET_LIMITS:
+            raise ConfigError(f"{where}.{key}: not a kind of ticket{did_you_mean(str(key), TICKET_LIMITS)}; the "
+                              "kinds are simple and coordination")
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(f"{where}.{key} must be a whole number of working days above 0, not {value!r}")
+        limits[key] = value
+    return limits
 
 
 def _item(code: str, spec: dict[str, Any], default_window: timedelta, where: str) -> ItemEntry:

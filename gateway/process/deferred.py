@@ -20,6 +20,14 @@ the holder gave for this case and item that is neither withdrawn nor expired (``
 used is an audit entry in the chain (action ``materials``, outcome ``released``, the client it was used for), in
 the transaction that writes the case: the holder sees it in "who used my data". A look-up that finds nothing
 releases nothing and is not logged (the step runs every few minutes for every outstanding material).
+
+Only a case still owed the material is looked at: none that ended unaccepted (withdrawn, refused at the desk,
+voided, returned: :func:`~gateway.process.unaccepted.ended_unaccepted`), and of a finished case only its pledged
+(告知承诺) materials — under 告知承诺 the licence is issued first and the pledge checked afterwards. A front-desk
+case the 一窗受理 hand-off has not yet given to a department (pending, or not registered yet) waits: the look-up
+is the department's use of the holder's data, and the department gets the case from the hand-off, never from
+this step. One case the step cannot look at (a seal no configured key opens, say) is that case's error — named,
+alerted (``deferred_scan``) — and the others are still looked at.
 """
 
 from __future__ import annotations
@@ -30,10 +38,13 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
+from gateway.crypto.error_text import describe_error
 from gateway.kernel.config import SystemsConfig
 from gateway.models.certificate import status_on
 from gateway.models.datetimes import BEIJING
+from gateway.process.unaccepted import ended_unaccepted
 from gateway.sharing.access.audit import AuditEntry, append_entries
 from gateway.sharing.access.clients import Client, row_to_client
 from gateway.sharing.access.policy import Policy
@@ -56,6 +67,12 @@ class DeferredReport:
     """Outstanding materials of a type no client of the case's department may use for its item (not looked up)."""
     awaiting_consent: int = 0
     """Outstanding materials whose type needs the holder's consent, not given (not looked up)."""
+    awaiting_handoff: int = 0
+    """Front-desk cases no department has accepted yet through the 一窗受理 hand-off (not looked up yet)."""
+    ended: int = 0
+    """Cases that ended owing nothing any more (withdrawn, refused, voided; finished with no pledge outstanding)."""
+    errors: dict[str, str] = field(default_factory=dict)
+    """``case_no → why`` of the cases this pass could not look at (each a ``deferred_scan`` alert)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,28 +91,88 @@ def satisfy_deferred_materials(engine: Engine, systems: SystemsConfig, pii: Any,
         with engine.connect() as conn:
             rows = store.cases_with_certificate_deferrals(conn, after=after)
         if not rows:
-            return report
+            break
         after = rows[-1]["case_no"]
         for row in rows:
             report.checked += 1
-            if _satisfy(engine, systems, pii, policy, audit_algorithm, row, now, report):
-                report.satisfied += 1
-                report.cases.append(row["case_no"])
+            try:
+                if _satisfy(engine, systems, pii, policy, audit_algorithm, row, now, report):
+                    report.satisfied += 1
+                    report.cases.append(row["case_no"])
+            except (OperationalError, InterfaceError):
+                raise  # the database, not this case: the task fails and is retried
+            except Exception as exc:  # this case's own trouble: said, and the other cases are still looked at
+                report.errors[row["case_no"]] = describe_error(exc, 1000)
+    _scan_alerts(engine, report, now)
+    return report
+
+
+SCAN_ALERT = "deferred_scan"
+"""The alert kind of a case the step could not look at (key: the case number); resolved by a pass that can."""
+
+
+def _scan_alerts(engine: Engine, report: DeferredReport, now: datetime) -> None:
+    from gateway.ops.alerts import item_error_alerts
+
+    item_error_alerts(engine, SCAN_ALERT, report.errors, lambda case_no, error: (
+        f"case {case_no}: its deferred materials cannot be looked up in the certificate library ({error}); the "
+        "other cases are looked at, this one's materials stay outstanding until it is fixed"), now=now)
+
+
+class _CaseProblem(Exception):
+    """What stops the step on one case, naming the field and the rule."""
+
+    def __init__(self, case_no: str, field_name: str, rule: str, message: str) -> None:
+        super().__init__(f"case {case_no}: {field_name}: {rule}: {message}")
+
+
+_GONE = frozenset({"voided", "deleted", "returned"})
+"""Statuses after which a case is owed no material (a returned case ended without what was asked for)."""
+
+
+def _owed_kinds(row: dict[str, Any]) -> frozenset[str]:
+    """Which kinds of deferred material the case is still owed: none once it ended unaccepted or was voided or
+    returned; only the pledged (告知承诺: checked after the licence is issued) once it finished; both otherwise."""
+    data = row["data"]
+    if ended_unaccepted(row, row["case_no"], None) is not None or data.get("status") in _GONE:
+        return frozenset()
+    if data.get("status") == "finished" or data.get("finished_at"):
+        return frozenset({"pledged"})
+    return frozenset({"tolerated", "pledged"})
+
+
+def _awaiting_handoff(conn: Connection, systems: SystemsConfig, row: dict[str, Any]) -> bool:
+    """Whether the case is a front-desk case no department has accepted yet (the hand-off's to give it)."""
+    handoff = store.get_handoff(conn, row["case_no"])
+    if handoff is not None:
+        return handoff["state"] not in ("accepted", "deemed")
+    origin = systems.systems.get(row.get("origin_system") or "")
+    return origin is not None and origin.intake == "handoff"  # not registered by the hand-off scan yet
 
 
 def _satisfy(engine: Engine, systems: SystemsConfig, pii: Any, policy: Policy, audit_algorithm: str,
              row: dict[str, Any], now: datetime, report: DeferredReport) -> bool:
     data = row["data"]
+    owed = _owed_kinds(row)
     outstanding = [(i, m) for i, m in enumerate(data.get("deferred_materials") or [])
-                   if isinstance(m, dict) and m.get("certificate_type") and not m.get("received_at")]
+                   if isinstance(m, dict) and m.get("certificate_type") and not m.get("received_at")
+                   and m.get("kind") in owed]
     number = (data.get("applicant") or {}).get("id_number")
     if not outstanding or not number:
+        if not owed:
+            report.ended += 1
         return False
-    holder = pii.bidx(pii.open(number))
+    try:
+        holder = pii.bidx(pii.open(number))
+    except Exception as exc:  # noqa: BLE001 - a seal no configured key opens, a damaged one: this case's alone
+        raise _CaseProblem(row["case_no"], "applicant.id_number", "pii.open", describe_error(exc, 500)) from exc
     item_code = row.get("item_code") or data.get("item_code") or ""
     stamp = now.astimezone(BEIJING).replace(microsecond=0).isoformat()
     today = now.astimezone(BEIJING).date()
     with engine.begin() as conn:
+        if _awaiting_handoff(conn, systems, row):
+            report.awaiting_handoff += 1
+            return False
         entitled = _Entitlement(conn, policy, row.get("dept_code"), holder, item_code, row["case_no"], now)
         found = {}
         for i, m in outstanding:

@@ -11,10 +11,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from gateway.contract.errors import ConfigError, TongbanError
+from gateway.models.identifiers import normalise
 from gateway.store import process as store
 from gateway.store.ledger import utcnow
 
-__all__ = ["TicketExists", "TicketKind", "open_ticket", "reply_ticket"]
+__all__ = ["TicketExists", "TicketKind", "open_ticket", "reply_ticket", "ticket_number"]
 
 TicketKind = Literal["simple", "coordination"]
 
@@ -33,12 +34,21 @@ def _short(ticket_no: str, name: str, value: str | None) -> None:
         raise ConfigError(f"ticket {ticket_no[:64]}: {name}: at most 64 characters, got {len(value)}")
 
 
+def ticket_number(ticket_no: str) -> str:
+    """A ticket number as it is kept and looked up: NFKC, no spaces, upper case — ``T-101 ``, ``Ｔ－１０１`` and
+    ``t-101`` are one ticket (opened once; a pasted blank must not open a second one, nor miss the reply)."""
+    return normalise(ticket_no)
+
+
 def open_ticket(engine: Engine, ticket_no: str, kind: TicketKind, subject: str, *, office_code: str | None = None,
                 case_no: str | None = None, opened_at: datetime | None = None) -> None:
     """Record a 办不成事 ticket; its reply clock starts the working day after ``opened_at``. A number already
-    used raises :class:`TicketExists` (the first ticket and its clock stay as they were)."""
-    if not ticket_no.strip():
+    used raises :class:`TicketExists` (the first ticket and its clock stay as they were); numbers are compared as
+    :func:`ticket_number` writes them, office codes likewise."""
+    ticket_no = ticket_number(ticket_no)
+    if not ticket_no:
         raise ConfigError("ticket: ticket_no: a ticket needs its number")
+    office_code = normalise(office_code) or None if office_code is not None else None
     for name, value in (("ticket_no", ticket_no), ("office_code", office_code), ("case_no", case_no)):
         _short(ticket_no, name, value)
     if kind not in ("simple", "coordination"):
@@ -63,5 +73,7 @@ def reply_ticket(engine: Engine, ticket_no: str, reply: str, *, at: datetime | N
     said to the citizen."""
     if not reply.strip():
         raise ConfigError(f"ticket {ticket_no}: reply: a reply needs its text (empty or only whitespace given)")
-    with engine.begin() as conn:
-        return store.reply_ticket(conn, ticket_no, at=at or utcnow(), reply=reply)
+    kept = ticket_number(ticket_no)
+    with engine.begin() as conn:  # a ticket opened before numbers were kept normalised is found as it was typed
+        return store.reply_ticket(conn, kept, at=at or utcnow(), reply=reply) or (
+            kept != ticket_no and store.reply_ticket(conn, ticket_no, at=at or utcnow(), reply=reply))

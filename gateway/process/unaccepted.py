@@ -64,7 +64,10 @@ def ended_unaccepted(case: dict[str, Any] | None, case_no: str, target: str | No
     elif result in _WITHDRAWN_RESULTS:
         said, state = f"has result {result} ({CaseResult(result).label})", "withdrawn"
     elif result == CaseResult.NOT_ACCEPTED or (not data.get("accepted_at") and result in REASON_REQUIRED_RESULTS):
-        said, state = f"has result {result} ({CaseResult(result).label}) and no accepted_at", "refused"
+        # 不予受理 decides whatever else the version says; "no accepted_at" only where it is so
+        said = f"has result {result} ({CaseResult(result).label})" + ("" if data.get("accepted_at") else
+                                                                    " and no accepted_at")
+        state = "refused"
     elif not data.get("accepted_at") and status == CaseStatus.RETURNED:
         said, state = f"has status {status} ({CaseStatus(status).label}) and no accepted_at", "refused"
     else:

@@ -389,9 +389,9 @@ def refuse_to_dead_letters(conn: Connection, *, system: str, case_no: str, reaso
 def cases_with_certificate_deferrals(conn: Connection, *, after: str = "", limit: int = 500) -> list[dict[str, Any]]:
     """Live cases, by number after ``after``, whose document names a certificate type on a deferred material
     (its JSON has ``"certificate_type":"`` only for a non-empty one; a document written with spaces after the
-    colons, by hand or by another tool, is matched too): ``case_no, version, data, dept_code``."""
+    colons, by hand or by another tool, is matched too): ``case_no, version, data, dept_code, origin_system``."""
     c = cases.c
-    rows = conn.execute(select(c.case_no, c.version, c.data, c.dept_code)
+    rows = conn.execute(select(c.case_no, c.version, c.data, c.dept_code, c.origin_system)
                         .where(c.deleted.is_(False), c.case_no > after,
                                or_(c.data.like('%"certificate_type":"%'), c.data.like('%"certificate_type": "%')))
                         .order_by(c.case_no).limit(limit)).mappings()
