@@ -24,7 +24,9 @@ from gateway.store import ledger
 
 AlertKind = Literal["sync_failed", "sync_degraded", "task_failed", "behind", "deadline", "reconcile",
                     "calendar_unknown", "rate_limit_degraded", "push_dead", "mapping_changed", "routing",
-                    "handoff_undelivered", "bundle_scan", "handoff_scan", "run_timed_out", "config_invalid"]
+                    "handoff_undelivered", "bundle_scan", "handoff_scan", "deferred_scan", "deadline_scan",
+                    "run_timed_out",
+                    "config_invalid"]
 AlertLevel = Literal["yellow", "red", "warning", "error"]
 LEVEL_ORDER: dict[str, int] = {"error": 0, "red": 1, "warning": 2, "yellow": 3}
 """Most urgent first: a failed task or sync (error) is never ranked below the many red deadlines."""

@@ -141,13 +141,17 @@ def _owed_kinds(row: dict[str, Any]) -> frozenset[str]:
     return frozenset({"tolerated", "pledged"})
 
 
-def _awaiting_handoff(conn: Connection, systems: SystemsConfig, row: dict[str, Any]) -> bool:
-    """Whether the case is a front-desk case no department has accepted yet (the hand-off's to give it)."""
+def _handoff_stage(conn: Connection, systems: SystemsConfig, row: dict[str, Any]) -> str | None:
+    """Where a front-desk case stands at the 一窗受理 hand-off: ``waiting`` (not registered yet, or not accepted
+    yet: the hand-off gives it to the department), ``ended`` (refused, withdrawn, not handled), or None — accepted
+    or deemed accepted, or no front-desk case at all: the department holds it."""
     handoff = store.get_handoff(conn, row["case_no"])
     if handoff is not None:
-        return handoff["state"] not in ("accepted", "deemed")
+        if handoff["state"] in ("accepted", "deemed"):
+            return None
+        return "waiting" if handoff["state"] in ("pending", "awaiting_delivery") else "ended"
     origin = systems.systems.get(row.get("origin_system") or "")
-    return origin is not None and origin.intake == "handoff"  # not registered by the hand-off scan yet
+    return "waiting" if origin is not None and origin.intake == "handoff" else None  # not registered yet
 
 
 def _satisfy(engine: Engine, systems: SystemsConfig, pii: Any, policy: Policy, audit_algorithm: str,
@@ -170,8 +174,12 @@ def _satisfy(engine: Engine, systems: SystemsConfig, pii: Any, policy: Policy, a
     stamp = now.astimezone(BEIJING).replace(microsecond=0).isoformat()
     today = now.astimezone(BEIJING).date()
     with engine.begin() as conn:
-        if _awaiting_handoff(conn, systems, row):
-            report.awaiting_handoff += 1
+        stage = _handoff_stage(conn, systems, row)
+        if stage is not None:
+            if stage == "waiting":
+                report.awaiting_handoff += 1
+            else:
+                report.ended += 1
             return False
         entitled = _Entitlement(conn, policy, row.get("dept_code"), holder, item_code, row["case_no"], now)
         found = {}

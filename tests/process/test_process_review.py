@@ -231,3 +231,17 @@ def test_a_refusal_with_an_acceptance_time_does_not_say_there_is_none() -> None:
     assert ended is not None and ended.state == "refused" and "no accepted_at" not in ended.reason
     bare = ended_unaccepted({"version": 5, "data": {"result": "not_accepted", "status": "returned"}}, "C1", None)
     assert bare is not None and "no accepted_at" in bare.reason
+
+
+def test_a_front_desk_case_the_department_refused_at_the_handoff_is_owed_nothing(tmp_path: Path) -> None:
+    engine, pii, now = _ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    systems = _handoff_systems(tmp_path)
+    case = _case(pii)
+    _plant(engine, case, now, origin="sd_hall")
+    with engine.begin() as conn:
+        store.insert_handoff(conn, {"case_no": case["case_no"], "hall_system": "sd_hall", "target_system": "sd_civil",
+                                    "dept_code": case["dept_code"], "state": "refused", "window_s": 600,
+                                    "registered_at": now, "updated_at": now})
+    report = satisfy_deferred_materials(engine, systems, pii, policy=POLICY, now=now)
+    assert (report.satisfied, report.awaiting_handoff, report.ended) == (0, 0, 1)
+    assert _outcome(engine, case["case_no"]) == (3, [], 0)

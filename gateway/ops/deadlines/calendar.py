@@ -157,10 +157,16 @@ class WorkCalendar:
         """``due`` — the end of a limit counted in ``unit`` — moved past rest days for a limit in calendar days:
         one whose last day is a rest day or a statutory holiday ends with the first working day after it (民法典
         第二百零三条: 期间的最后一日是法定休假日的，以法定休假日结束的次日为期间的最后一日). Ten calendar days from
-        21 September 2026 end with 8 October, after 国庆, not with 1 October. A limit in working days ends on one."""
+        21 September 2026 end with 8 October, after 国庆, not with 1 October. A limit in working days ends on one.
+        A period ends with a day (24:00): a count a special procedure left part-way through a day is that day's
+        end (else a 25-hour 补正 ending the count at 01:00 on a Monday after a weekend made the case due a day
+        earlier than without the 补正)."""
         if unit != "calendar_day":
             return due
         local = due.astimezone(self.tz)
+        if local.timetz().replace(tzinfo=None) != time(0):
+            local = datetime.combine(local.date() + timedelta(days=1), time(0), self.tz)
+            due = local
         last = (local - timedelta(microseconds=1)).date()
         if self.is_working_day(last):
             return due

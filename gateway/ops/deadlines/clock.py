@@ -122,10 +122,13 @@ def _due(start: datetime, budget_s: float, stops: list[tuple[datetime, datetime]
     day = start.astimezone(tz).date()
     left = budget_s
     ahead = [s for s in stops if s[1] > start]
-    for _ in range(5000):  # ~13 years: a bound, not a limit anyone reaches
+    for _ in range(5000):  # ~13 years of days a stop only partly covers: a bound, not a limit anyone reaches
         day_start = datetime.combine(day, time(0), tz)
         day_end = day_start + timedelta(days=1)
         ahead = [s for s in ahead if s[1] > day_start]
+        if ahead and ahead[0][0] <= max(day_start, start) and ahead[0][1] >= day_end:
+            day = ahead[0][1].astimezone(tz).date()  # a stop over whole days (a 补正 open for years): over it at once
+            continue
         if calendar.counts(day, unit):
             cursor = max(day_start, start)
             for s_start, s_end in ahead:
@@ -203,15 +206,36 @@ def evaluate(case: dict[str, Any], calendar: WorkCalendar, *, now: datetime,
     limit = case.get("promised_days")
     if limit is None:
         limit = limit_days
+    unit = unit or calendar.unit_for(case.get("item_code"))
+    if limit is None and accepted is not None:
+        limit = _days_to_promise(accepted, _parse(case.get("promised_at")), unit, calendar)
     if accepted is None or limit is None:
         return None
     limit = int(limit)
-    unit = unit or calendar.unit_for(case.get("item_code"))
     reading = run_clock(accepted, limit, unit, case.get("events") or [], calendar, now=now)
     return DeadlineState(case_no=str(case.get("case_no")), limit_days=limit, unit=unit, started_at=reading.started_at,
                          used_days=reading.used_days, stopped_days=reading.stopped_days, paused=reading.paused,
                          due_at=reading.due_at, level=reading.level, calendar_known=reading.calendar_known,
                          next_change_at=reading.next_change_at)
+
+
+def _days_to_promise(accepted: datetime, promised: datetime | None, unit: LimitUnit,
+                     calendar: WorkCalendar) -> int | None:
+    """The limit a source states only as a promised finish time (承诺办结时间, no days): the counting days from the
+    day after acceptance through the promised day — so the clock is due at the end of that day, and a special
+    procedure moves it as it moves any limit (a day that does not count in ``unit`` runs to the next one that
+    does). None without a promise, or with one before the acceptance day."""
+    if promised is None:
+        return None
+    accepted_day = accepted.astimezone(calendar.tz).date()
+    promised_day = (promised.astimezone(calendar.tz) - timedelta(microseconds=1)).date() \
+        if promised.astimezone(calendar.tz).timetz().replace(tzinfo=None) == time(0) else \
+        promised.astimezone(calendar.tz).date()  # a promise "by 00:00" is the day before's end
+    if promised_day < accepted_day:
+        return None
+    days = calendar.counting_days(accepted_day + timedelta(days=1), promised_day + timedelta(days=1), unit)
+    # a promise for a day that does not count (a Sunday, for working days) runs to the next one that does
+    return days + (0 if calendar.counts(promised_day, unit) or promised_day == accepted_day else 1)
 
 
 @dataclass(frozen=True)

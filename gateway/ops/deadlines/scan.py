@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
+from gateway.crypto.error_text import describe_error
 from gateway.ops.alerts import AlertSpec, apply_alerts, sync_alerts
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.ops.deadlines.clock import catalogue_limit, evaluate, limit_unit
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
 _BATCH = 2000
 _CASE_KINDS = ("deadline", "deferred_material")
-_SCAN_LOGIC = "4"
+_SCAN_LOGIC = "5"
 """Part of the fingerprint: a change to how clocks are read (this module, the clock) reads every clock again."""
 
 
@@ -80,6 +81,9 @@ class DeadlineReport:
     """Of those, past their due time (alerted, stage ``一件事``)."""
     red_cases: list[str] = field(default_factory=list)
     """Cases this scan found red (at most the first 50 are kept in ``as_dict``)."""
+    errors: dict[str, str] = field(default_factory=dict)
+    """``case_no → why`` of the cases whose clocks this scan could not read (each a ``deadline_scan`` alert; their
+    deadline alerts stay as they stood, and they are read again in :data:`RETRY_UNREADABLE`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "red_cases"} | {"red_cases": self.red_cases[:50]}
@@ -95,7 +99,9 @@ def clock_fingerprint(calendar: WorkCalendar, catalogue: TongbanCatalogue | None
         digest.update(repr(part).encode())
     if catalogue is not None:
         for code in sorted(catalogue.items):
-            digest.update(f"{code}:{catalogue.stages_for(code)!r}:{catalogue.items[code].limit_unit}".encode())
+            entry = catalogue.items[code]  # the unified limit too: a deemed acceptance's clock runs on it
+            digest.update(f"{code}:{catalogue.stages_for(code)!r}:{entry.limit_unit}:{entry.limit_days}:"
+                          f"{entry.catalog_code}".encode())
     return digest.hexdigest()
 
 
@@ -122,9 +128,10 @@ def scan_deadlines(engine: Engine, calendar: WorkCalendar, *, now: datetime | No
                 break
             case_nos = [r.case_no for r in rows]
             starts = process_store.clock_starts(conn, case_nos)
-            open_now = clocks.open_case_alerts(conn, _CASE_KINDS, case_nos)
+            open_now = clocks.open_case_alerts(conn, (*_CASE_KINDS, SCAN_ALERT), case_nos)
         after = (rows[-1].due_key, rows[-1].case_no)
         wanted: dict[str, list[AlertSpec]] = {kind: [] for kind in _CASE_KINDS}
+        unreadable: dict[str, str] = {}
         filed = []
         for row in rows:
             report.checked += 1
@@ -132,18 +139,33 @@ def scan_deadlines(engine: Engine, calendar: WorkCalendar, *, now: datetime | No
                 filed.append((row.case_no, row.version, None, 0))
                 continue
             case = ledger.loads(row.data)
-            next_due, flags = _read_case(case, row.origin_system, starts.get(row.case_no), calendar, catalogue, now,
-                                         report, wanted)
+            mine: dict[str, list[AlertSpec]] = {kind: [] for kind in _CASE_KINDS}
+            try:
+                next_due, flags = _read_case(case, row.origin_system, starts.get(row.case_no), calendar, catalogue,
+                                             now, report, mine)
+            except Exception as exc:  # noqa: BLE001 - this case's data alone: said, and every other case is read
+                report.errors[row.case_no] = unreadable[row.case_no] = describe_error(exc, 500)
+                filed.append((row.case_no, row.version, now + RETRY_UNREADABLE, 0))
+                continue
+            for kind in _CASE_KINDS:
+                wanted[kind] += mine[kind]
             filed.append((row.case_no, row.version, next_due, flags))
         with engine.begin() as conn:
-            for kind in _CASE_KINDS:
-                outcome = apply_alerts(conn, kind, wanted[kind], {k for (kd, k) in open_now if kd == kind}, now=now)
+            for kind in _CASE_KINDS:  # an unreadable case's alerts stay as they stood: nothing says they changed
+                held = {k for (kd, k) in open_now if kd == kind and k.split("/", 1)[0] not in unreadable}
+                outcome = apply_alerts(conn, kind, wanted[kind], held, now=now)
                 report.new_alerts += outcome["new"]
                 report.resolved_alerts += outcome["resolved"]
+            # the batch's unreadable cases alerted, and the alerts of the ones read now resolved (only cases this
+            # scan read: a case read again in an hour keeps its alert meanwhile)
+            outcome = apply_alerts(conn, SCAN_ALERT, [_unreadable_alert(c, e) for c, e in unreadable.items()],
+                                   {k for (kd, k) in open_now if kd == SCAN_ALERT}, now=now)
+            report.new_alerts += outcome["new"]
+            report.resolved_alerts += outcome["resolved"]
             clocks.file_next_checks(conn, filed)
     with engine.begin() as conn:
         if report.full:
-            for kind, key in clocks.orphan_case_alerts(conn, _CASE_KINDS):
+            for kind, key in clocks.orphan_case_alerts(conn, (*_CASE_KINDS, SCAN_ALERT)):
                 report.resolved_alerts += alert_store.resolve_open(conn, kind, [key], now=now)
         _totals(conn, report)
     outcome = _ticket_alerts(engine, calendar, catalogue, now, report)
@@ -158,6 +180,18 @@ def scan_deadlines(engine: Engine, calendar: WorkCalendar, *, now: datetime | No
     return report
 
 
+SCAN_ALERT = "deadline_scan"
+"""The alert kind of a case whose clocks the scan could not read (key: the case number)."""
+RETRY_UNREADABLE = timedelta(hours=1)
+"""When a case whose clocks could not be read is read again (its data may be mended, or the scan fixed)."""
+
+
+def _unreadable_alert(case_no: str, error: str) -> AlertSpec:
+    return AlertSpec(key=case_no, level="error", case_no=case_no, details={"error": error}, message=(
+        f"case {case_no}: the deadline scan cannot read its clocks ({error}); every other case is read, this one's "
+        f"alerts stay as they stood and it is read again every hour until it can be"))
+
+
 def _read_case(case: dict[str, Any], system: str, clock_start: datetime | None, calendar: WorkCalendar,
                catalogue: TongbanCatalogue | None, now: datetime, report: DeadlineReport,
                wanted: dict[str, list[AlertSpec]]) -> tuple[datetime | None, int]:
@@ -167,7 +201,11 @@ def _read_case(case: dict[str, Any], system: str, clock_start: datetime | None, 
     materials = _material_alerts(case, system, now)
     wanted["deferred_material"] += materials
     specials = open_specials(case, calendar, now=now)
-    wanted["deadline"] += [_special_alert(case, system, sp) for sp in specials if sp.bound_at <= now]
+    seqs: dict[int, int] = {}  # a source may number two procedures alike (jn_estate's xh): each keeps its alert
+    for sp in specials:
+        seqs[sp.seq] = seqs.get(sp.seq, 0) + 1
+        if sp.bound_at <= now:
+            wanted["deadline"].append(_special_alert(case, system, sp, "" if seqs[sp.seq] == 1 else f"#{seqs[sp.seq]}"))
     nexts = ([n for _, n in stages if n is not None] + _material_due_times(case, now)
              + upcoming_stage_starts(case, now=now) + [sp.bound_at for sp in specials if sp.bound_at > now])
     has_clock = bool(stages) or bool(case.get("deferred_materials")) or bool(nexts) or bool(specials)
@@ -241,11 +279,12 @@ def _stage_alerts(case: dict[str, Any], system: str, calendar: WorkCalendar, cat
     return out
 
 
-def _special_alert(case: dict[str, Any], system: str, sp: OpenSpecial) -> AlertSpec:
+def _special_alert(case: dict[str, Any], system: str, sp: OpenSpecial, repeat: str = "") -> AlertSpec:
     """A special procedure open longer than its bound: the case clock has been stopped all that time (stage
-    ``特别程序``), keyed per procedure; it resolves when the source ends the procedure or closes the case."""
+    ``特别程序``), keyed per procedure (``repeat``: ``#2`` for the second open procedure of one number); it
+    resolves when the source ends the procedure or closes the case."""
     return AlertSpec(
-        key=f"{sp.case_no}/special/{sp.seq}", level="red", system=system, case_no=sp.case_no,
+        key=f"{sp.case_no}/special/{sp.seq}{repeat}", level="red", system=system, case_no=sp.case_no,
         message=(f"{case.get('item_name', '')} {sp.case_no}: special procedure {sp.name} open since "
                  f"{sp.started_at:%Y-%m-%d %H:%M}, past {sp.bound_at:%Y-%m-%d %H:%M}; the case clock is stopped "
                  "meanwhile: end it in the source or check the case"),

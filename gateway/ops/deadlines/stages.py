@@ -136,8 +136,11 @@ def open_specials(case: Mapping[str, Any], calendar: WorkCalendar, *, now: datet
         return []
     out = []
     for i, event in enumerate(case.get("events") or [], start=1):
-        if not isinstance(event, Mapping) or event.get("kind") != "special" or event.get("ended_at"):
+        if not isinstance(event, Mapping) or event.get("kind") != "special":
             continue
+        ended = _parse(event.get("ended_at"))
+        if event.get("ended_at") and (ended is None or ended <= now):
+            continue  # ended (an end still ahead — 9999-12-31 for "open" — is running: its bound applies)
         begun = _parse(event.get("started_at"))
         if begun is None or begun > now:
             continue
@@ -176,13 +179,22 @@ def upcoming_materials(case: Mapping[str, Any], *, now: datetime) -> list[Overdu
     return [m for m in _outstanding_materials(case) if m.due_at > now]
 
 
+_OWES_NOTHING = CLOSED_STATUSES - {"finished"}
+"""Statuses after which a case is owed no material at all (voided, deleted, returned)."""
+
+
 def _outstanding_materials(case: Mapping[str, Any]) -> list[OverdueMaterial]:
-    """Deferred materials with a due date and not received, of a case not deleted or closed."""
-    if case.get("deleted") or case.get("status") in CLOSED_STATUSES:
+    """Deferred materials with a due date and not received, of a case not deleted, voided or returned; of a
+    finished case only the pledged ones (告知承诺: the licence is issued first and the pledge checked afterwards —
+    the finished case is the one whose pledge must be watched)."""
+    if case.get("deleted") or case.get("status") in _OWES_NOTHING:
         return []
+    pledges_only = is_closed(case)
     out = []
     for m in case.get("deferred_materials") or []:
         due = _parse(m.get("due_at")) if isinstance(m, Mapping) else None
+        if pledges_only and isinstance(m, Mapping) and m.get("kind") != "pledged":
+            continue
         if due is not None and not m.get("received_at"):
             out.append(OverdueMaterial(str(case.get("case_no")), str(m.get("name")), str(m.get("kind")), due))
     return out
