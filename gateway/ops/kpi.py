@@ -56,7 +56,7 @@ back by the applicant): out of 办件量, 办结率 and every other case KPI, an
 (``not_accepted_cases``, ``withdrawn_cases``) so that no case vanishes from the report."""
 CITY_CATALOGUE = "city"
 """The 通办目录 (``catalogues:`` in ``config/tongban_catalogue.yaml``) whose cases are 全城通办件."""
-_FACT_LOGIC = "7"
+_FACT_LOGIC = "8"
 """Part of the refresh's fingerprint: a change to what a row holds (this module) computes every row again."""
 _PAGE = 2000
 
@@ -213,12 +213,14 @@ def _on_time(data: dict[str, Any], finished_at: datetime | None, promised_at: da
     state = None
     # a case the hand-off decided whose record states no limit runs on the 通办目录's (the scan files it red by it)
     unified = catalogue_limit(data, clock_start, catalogue)
-    if finished_at is not None and (_limit(data.get("promised_days")) is not None or unified is not None):
+    # a case stating only its promised finish time runs on a clock to the end of that day, as the scan reads it
+    if finished_at is not None and (_limit(data.get("promised_days")) is not None or unified is not None
+                                    or (promised_at is not None and started is not None)):
         running = {**data, "status": "in_progress", "finished_at": None, "deleted": False}
         try:
             state = evaluate(running, calendar, now=finished_at, clock_start=clock_start,
                              unit=unit, limit_days=unified)
-        except (AttributeError, TypeError, ValueError):  # a time or event no clock can read: judged by the promise
+        except (AttributeError, TypeError, ValueError, OverflowError):  # no clock reads it: judged by the promise
             state = None
     if state is not None and finished_at is not None:
         return True, finished_at <= state.due_at

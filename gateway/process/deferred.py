@@ -21,9 +21,11 @@ used is an audit entry in the chain (action ``materials``, outcome ``released``,
 the transaction that writes the case: the holder sees it in "who used my data". A look-up that finds nothing
 releases nothing and is not logged (the step runs every few minutes for every outstanding material).
 
-Only a case still owed the material is looked at: none that ended unaccepted (withdrawn, refused at the desk,
-voided, returned: :func:`~gateway.process.unaccepted.ended_unaccepted`), and of a finished case only its pledged
-(告知承诺) materials — under 告知承诺 the licence is issued first and the pledge checked afterwards. A front-desk
+Only a case still owed the material is looked at, by the deadline scan's rule
+(:func:`~gateway.ops.deadlines.stages.owed_material_kinds`): none that ended unaccepted (withdrawn, refused at the
+desk: :func:`~gateway.process.unaccepted.ended_unaccepted`), voided, returned or ended without what was asked for
+(不予许可), and of a case finished with the licence granted only its pledged (告知承诺) materials — the licence is
+issued first and the pledge checked afterwards. A front-desk
 case the 一窗受理 hand-off has not yet given to a department (pending, or not registered yet) waits: the look-up
 is the department's use of the holder's data, and the department gets the case from the hand-off, never from
 this step. One case the step cannot look at (a seal no configured key opens, say) is that case's error — named,
@@ -44,6 +46,8 @@ from gateway.crypto.error_text import describe_error
 from gateway.kernel.config import SystemsConfig
 from gateway.models.certificate import status_on
 from gateway.models.datetimes import BEIJING
+from gateway.models.identifiers import normalise
+from gateway.ops.deadlines.stages import owed_material_kinds
 from gateway.process.unaccepted import ended_unaccepted
 from gateway.sharing.access.audit import AuditEntry, append_entries
 from gateway.sharing.access.clients import Client, row_to_client
@@ -126,39 +130,34 @@ class _CaseProblem(Exception):
         super().__init__(f"case {case_no}: {field_name}: {rule}: {message}")
 
 
-_GONE = frozenset({"voided", "deleted", "returned"})
-"""Statuses after which a case is owed no material (a returned case ended without what was asked for)."""
-
-
 def _owed_kinds(row: dict[str, Any]) -> frozenset[str]:
-    """Which kinds of deferred material the case is still owed: none once it ended unaccepted or was voided or
-    returned; only the pledged (告知承诺: checked after the licence is issued) once it finished; both otherwise."""
-    data = row["data"]
-    if ended_unaccepted(row, row["case_no"], None) is not None or data.get("status") in _GONE:
+    """Which kinds of deferred material the case is still owed: the deadline scan's rule
+    (:func:`~gateway.ops.deadlines.stages.owed_material_kinds`), and none once it ended before anyone accepted it."""
+    if ended_unaccepted(row, row["case_no"], None) is not None:
         return frozenset()
-    if data.get("status") == "finished" or data.get("finished_at"):
-        return frozenset({"pledged"})
-    return frozenset({"tolerated", "pledged"})
+    return owed_material_kinds(row["data"])
 
 
 def _handoff_stage(conn: Connection, systems: SystemsConfig, row: dict[str, Any]) -> str | None:
     """Where a front-desk case stands at the 一窗受理 hand-off: ``waiting`` (not registered yet, or not accepted
-    yet: the hand-off gives it to the department), ``ended`` (refused, withdrawn, not handled), or None — accepted
-    or deemed accepted, or no front-desk case at all: the department holds it."""
+    yet: the hand-off gives it to the department), ``ended`` (refused, withdrawn), or None — accepted or deemed
+    accepted, left with the hall that handles it (``not_handled``), or no front-desk case at all."""
     handoff = store.get_handoff(conn, row["case_no"])
     if handoff is not None:
-        if handoff["state"] in ("accepted", "deemed"):
+        if handoff["state"] in ("accepted", "deemed", "not_handled"):  # not_handled: the hall keeps and handles it
             return None
         return "waiting" if handoff["state"] in ("pending", "awaiting_delivery") else "ended"
-    origin = systems.systems.get(row.get("origin_system") or "")
-    return "waiting" if origin is not None and origin.intake == "handoff" else None  # not registered yet
+    halls = [name for name, system in systems.systems.items() if system.intake == "handoff"]
+    # not registered yet: a hall's front-desk record, whoever wrote the newest version (a department's echo may)
+    return "waiting" if store.held_by(conn, row["case_no"], halls) else None
 
 
 def _satisfy(engine: Engine, systems: SystemsConfig, pii: Any, policy: Policy, audit_algorithm: str,
              row: dict[str, Any], now: datetime, report: DeferredReport) -> bool:
     data = row["data"]
     owed = _owed_kinds(row)
-    outstanding = [(i, m) for i, m in enumerate(data.get("deferred_materials") or [])
+    outstanding = [(i, {**m, "certificate_type": normalise(str(m["certificate_type"]))})  # as a version stored
+                   for i, m in enumerate(data.get("deferred_materials") or [])  # before codes were normalised
                    if isinstance(m, dict) and m.get("certificate_type") and not m.get("received_at")
                    and m.get("kind") in owed]
     number = (data.get("applicant") or {}).get("id_number")

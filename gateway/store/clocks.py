@@ -80,7 +80,8 @@ def due_cases(conn: Connection, now: datetime, *, after: tuple[Any, str] | None,
     changed cases between two scans were read a batch per scan."""
     c = cases.c
     held = type_coerce(c.clock_due_at, String) if conn.dialect.name == "sqlite" else c.clock_due_at
-    query = (select(c.case_no, c.version, c.data, c.origin_system, c.deleted, c.clock_due_at, held.label("due_key"))
+    query = (select(c.case_no, c.version, c.data, c.origin_system, c.deleted, c.clock_due_at, c.clock_flags,
+                    held.label("due_key"))
              .where(c.clock_due_at.is_not(None), c.clock_due_at <= now)
              .order_by(c.clock_due_at, c.case_no).limit(limit))
     if after is not None:  # a row value: one range of the (clock_due_at, case_no, …) index, whatever the plan

@@ -31,7 +31,7 @@ from gateway.store.tables import (
 
 __all__ = [
     "add_ticket", "cancel_undelivered", "cases_with_certificate_deferrals", "clock_starts", "delivered_at", "due_handoffs", "events", "handoff_state_counts", "frontdesk_candidates", "get_handoff",
-    "handoffs", "handoffs_waiting_first", "insert_handoff", "live_handoffs", "log", "log_late_answer", "move", "open_tickets", "outbox_statuses", "queue", "queued_targets",
+    "handoffs", "handoffs_waiting_first", "held_by", "insert_handoff", "live_handoffs", "log", "log_late_answer", "move", "open_tickets", "outbox_statuses", "queue", "queued_targets",
     "read_case", "record_late_acceptance", "record_late_answer", "refuse_to_dead_letters", "reply_ticket", "ticket_exists", "unreturned", "withdrawn_from", "write_case_version",
 ]
 
@@ -53,6 +53,16 @@ def frontdesk_candidates(conn: Connection, halls: Sequence[str], *, limit: int =
         .order_by(c.case_no).limit(limit)
     ).mappings()
     return [dict(r) for r in rows]
+
+
+def held_by(conn: Connection, case_no: str, systems: Sequence[str]) -> bool:
+    """Whether any of ``systems`` holds a source record of the case (a hall's front-desk record, whoever wrote the
+    case's newest version)."""
+    if not systems:
+        return False
+    s = source_records.c
+    return conn.execute(select(s.case_no).where(s.case_no == case_no, s.system.in_(list(systems))).limit(1)
+                        ).first() is not None
 
 
 def insert_handoff(conn: Connection, row: dict[str, Any]) -> bool:

@@ -35,7 +35,7 @@ from gateway.process.unaccepted import ended_unaccepted
 from gateway.store import process as store
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
-from gateway.store.tables import alerts, audit_log, cases, process_tickets
+from gateway.store.tables import alerts, audit_log, cases, process_tickets, source_records
 
 
 def _ledger(url: str) -> tuple[Any, PiiCodec, datetime]:
@@ -48,12 +48,18 @@ def _ledger(url: str) -> tuple[Any, PiiCodec, datetime]:
     return engine, pii, now
 
 
-def _plant(engine: Any, case: dict[str, Any], now: datetime, *, origin: str = "sd_civil") -> None:
+def _plant(engine: Any, case: dict[str, Any], now: datetime, *, origin: str = "sd_civil",
+           frontdesk: bool = False) -> None:
+    """The case at version 3, written by ``origin``; ``frontdesk``: the hall holds its front-desk record too."""
     with engine.begin() as conn:
         conn.execute(cases.insert().values(
             case_no=case["case_no"], version=3, content_hash="x" * 32, data=json.dumps(case, ensure_ascii=False),
             origin_system=origin, origin_source_id=case["case_no"], source_updated_at=now,
             dept_code=case["dept_code"], item_code=case["item_code"], deleted=False, updated_at=now))
+        if frontdesk:
+            conn.execute(source_records.insert().values(
+                system="sd_hall", source_id=f"FD-{case['case_no']}", stream="frontdesk", case_no=case["case_no"],
+                mapping_version="1", deleted=False, first_seen_at=now, updated_at=now))
 
 
 def _outcome(engine: Any, case_no: str) -> tuple[int, list[str], int]:
@@ -121,7 +127,8 @@ def test_a_front_desk_case_waits_for_the_handoff_before_its_department_uses_the_
     engine, pii, now = _ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     systems = _handoff_systems(tmp_path)
     case = _case(pii)
-    _plant(engine, case, now, origin="sd_hall")
+    # the hall's front-desk record, the newest version written by the department's echo (it may come first)
+    _plant(engine, case, now, origin="sd_civil", frontdesk=True)
     # not registered by the hand-off scan yet, then pending at the department: no look-up, nothing sent
     report = satisfy_deferred_materials(engine, systems, pii, policy=POLICY, now=now)
     assert (report.satisfied, report.awaiting_handoff) == (0, 1)
@@ -233,15 +240,57 @@ def test_a_refusal_with_an_acceptance_time_does_not_say_there_is_none() -> None:
     assert bare is not None and "no accepted_at" in bare.reason
 
 
-def test_a_front_desk_case_the_department_refused_at_the_handoff_is_owed_nothing(tmp_path: Path) -> None:
+def test_a_front_desk_case_refused_at_the_handoff_is_owed_nothing_one_left_with_the_hall_is_looked_up(tmp_path: Path) -> None:
     engine, pii, now = _ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     systems = _handoff_systems(tmp_path)
-    case = _case(pii)
-    _plant(engine, case, now, origin="sd_hall")
-    with engine.begin() as conn:
-        store.insert_handoff(conn, {"case_no": case["case_no"], "hall_system": "sd_hall", "target_system": "sd_civil",
-                                    "dept_code": case["dept_code"], "state": "refused", "window_s": 600,
-                                    "registered_at": now, "updated_at": now})
+    refused, kept = _case(pii), {**_case(pii), "case_no": "370102202611020000011"}
+    for case, state in ((refused, "refused"), (kept, "not_handled")):
+        _plant(engine, case, now, origin="sd_hall", frontdesk=True)
+        with engine.begin() as conn:
+            store.insert_handoff(conn, {"case_no": case["case_no"], "hall_system": "sd_hall", "target_system":
+                                        "sd_civil", "dept_code": case["dept_code"], "state": state, "window_s": 600,
+                                        "registered_at": now, "updated_at": now})
     report = satisfy_deferred_materials(engine, systems, pii, policy=POLICY, now=now)
-    assert (report.satisfied, report.awaiting_handoff, report.ended) == (0, 0, 1)
-    assert _outcome(engine, case["case_no"]) == (3, [], 0)
+    # refused: owed nothing; not handled by the department: the hall keeps and handles it, its material is received
+    assert (report.cases, report.awaiting_handoff, report.ended) == ([kept["case_no"]], 0, 1)
+    assert _outcome(engine, refused["case_no"]) == (3, [], 0)
+
+
+@pytest.mark.parametrize("result", ["not_permitted", "withdrawn", "correction_timeout"])
+def test_a_case_finished_without_the_licence_is_owed_no_pledge(database_url: str, result: str) -> None:
+    engine, pii, now = _ledger(database_url)
+    case = {**_case(pii), "status": "finished", "result": result, "finished_at": "2026-11-20T10:00:00+08:00",
+            "accepted_at": "2026-11-02T10:00:00+08:00"}
+    case["deferred_materials"] = [{**case["deferred_materials"][0], "kind": "pledged"}]
+    _plant(engine, case, now)
+    report = satisfy_deferred_materials(engine, load_systems(REPO / "config" / "systems.yaml"), pii, policy=POLICY,
+                                        now=now)
+    assert (report.satisfied, report.ended) == (0, 1) and _outcome(engine, case["case_no"]) == (3, [], 0)
+
+
+def test_a_type_code_stored_before_codes_were_normalised_finds_its_certificate(database_url: str) -> None:
+    engine, pii, now = _ledger(database_url)
+    case = _case(pii)
+    case["deferred_materials"][0]["certificate_type"] = "１１１０００００００００１３３３８ｗ０１１"
+    _plant(engine, case, now)
+    report = satisfy_deferred_materials(engine, load_systems(REPO / "config" / "systems.yaml"), pii, policy=POLICY,
+                                        now=now)
+    assert report.cases == [case["case_no"]] and report.denied == 0
+
+
+def test_tickets_stored_before_numbers_were_normalised_are_found_however_typed(tmp_path: Path) -> None:
+    from gateway.store.migrate import upgrade as to_head
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    to_head(engine, revision="0024_handoff_answers_seen")
+    opened = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        for number in ("t-101", "t-102 ", "B-1", "b-1"):  # the last two: one number typed twice, kept as typed
+            store.add_ticket(conn, {"ticket_no": number, "kind": "simple", "office_code": None, "case_no": None,
+                                    "subject": "s", "opened_at": opened, "replied_at": None, "reply": None})
+    to_head(engine)
+    with pytest.raises(TicketExists):
+        open_ticket(engine, "t-101", "simple", "again")
+    assert reply_ticket(engine, "Ｔ－１０２", "已答复")
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(process_tickets.c.ticket_no)).scalars()) == ["B-1", "T-101", "T-102", "b-1"]

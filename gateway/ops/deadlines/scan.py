@@ -32,6 +32,7 @@ from gateway.ops.deadlines.stages import (
     OpenSpecial,
     evaluate_stages,
     evaluate_ticket,
+    first_special_of_each_number,
     open_specials,
     overdue_materials,
     upcoming_materials,
@@ -145,7 +146,8 @@ def scan_deadlines(engine: Engine, calendar: WorkCalendar, *, now: datetime | No
                                              now, report, mine)
             except Exception as exc:  # noqa: BLE001 - this case's data alone: said, and every other case is read
                 report.errors[row.case_no] = unreadable[row.case_no] = describe_error(exc, 500)
-                filed.append((row.case_no, row.version, now + RETRY_UNREADABLE, 0))
+                # its flags as they stood: the totals keep counting it as its alerts, held, still say it is
+                filed.append((row.case_no, row.version, now + RETRY_UNREADABLE, row.clock_flags or 0))
                 continue
             for kind in _CASE_KINDS:
                 wanted[kind] += mine[kind]
@@ -201,11 +203,13 @@ def _read_case(case: dict[str, Any], system: str, clock_start: datetime | None, 
     materials = _material_alerts(case, system, now)
     wanted["deferred_material"] += materials
     specials = open_specials(case, calendar, now=now)
-    seqs: dict[int, int] = {}  # a source may number two procedures alike (jn_estate's xh): each keeps its alert
-    for sp in specials:
-        seqs[sp.seq] = seqs.get(sp.seq, 0) + 1
-        if sp.bound_at <= now:
-            wanted["deadline"].append(_special_alert(case, system, sp, "" if seqs[sp.seq] == 1 else f"#{seqs[sp.seq]}"))
+    # a source may number two procedures alike (jn_estate's xh): the first procedure of a number (by start, open or
+    # ended) keeps the number's key and the others are keyed by their type and start too — never by position among
+    # the open ones, which handed one procedure's alert (and its acknowledgement) to the other when the first ended
+    first = first_special_of_each_number(case) if specials else {}
+    wanted["deadline"] += [_special_alert(case, system, sp, "" if first.get(sp.seq, (None, sp.place))[1] == sp.place
+                                          else _distinct(sp))
+                           for sp in specials if sp.bound_at <= now]
     nexts = ([n for _, n in stages if n is not None] + _material_due_times(case, now)
              + upcoming_stage_starts(case, now=now) + [sp.bound_at for sp in specials if sp.bound_at > now])
     has_clock = bool(stages) or bool(case.get("deferred_materials")) or bool(nexts) or bool(specials)
@@ -279,9 +283,14 @@ def _stage_alerts(case: dict[str, Any], system: str, calendar: WorkCalendar, cat
     return out
 
 
+def _distinct(sp: OpenSpecial) -> str:
+    """What tells apart open procedures sharing one number: a digest of their type and start."""
+    return "#" + hashlib.sha256(f"{sp.special_type}|{sp.started_at.isoformat()}|{sp.name}".encode()).hexdigest()[:8]
+
+
 def _special_alert(case: dict[str, Any], system: str, sp: OpenSpecial, repeat: str = "") -> AlertSpec:
     """A special procedure open longer than its bound: the case clock has been stopped all that time (stage
-    ``特别程序``), keyed per procedure (``repeat``: ``#2`` for the second open procedure of one number); it
+    ``特别程序``), keyed per procedure (``repeat``: :func:`_distinct` for open procedures sharing a number); it
     resolves when the source ends the procedure or closes the case."""
     return AlertSpec(
         key=f"{sp.case_no}/special/{sp.seq}{repeat}", level="red", system=system, case_no=sp.case_no,

@@ -127,6 +127,8 @@ class OpenSpecial:
     started_at: datetime
     bound_at: datetime
     """When it has been open longer than the calendar's bound for its type (:meth:`WorkCalendar.special_bound`)."""
+    place: int = 0
+    """Its place among the case's events (from 1)."""
 
 
 def open_specials(case: Mapping[str, Any], calendar: WorkCalendar, *, now: datetime) -> list[OpenSpecial]:
@@ -147,8 +149,22 @@ def open_specials(case: Mapping[str, Any], calendar: WorkCalendar, *, now: datet
         kind = event.get("special_type")
         bound = begun + timedelta(days=calendar.special_bound(kind))
         out.append(OpenSpecial(str(case.get("case_no")), int(event.get("seq") or i), str(event.get("name") or kind
-                               or "特别程序"), kind, begun, bound))
+                               or "特别程序"), kind, begun, bound, i))
     return out
+
+
+def first_special_of_each_number(case: Mapping[str, Any]) -> dict[int, tuple[datetime, int]]:
+    """Of every special procedure the case records, open or ended, the first of each number (``seq``): its start and
+    its place among the events — what keeps a number's alert with one procedure when a source numbers two alike."""
+    first: dict[int, tuple[datetime, int]] = {}
+    for i, event in enumerate(case.get("events") or [], start=1):
+        if not isinstance(event, Mapping) or event.get("kind") != "special":
+            continue
+        begun = _parse(event.get("started_at"))
+        seq = int(event.get("seq") or i)
+        if begun is not None and (seq not in first or (begun, i) < first[seq]):
+            first[seq] = (begun, i)
+    return first
 
 
 def upcoming_stage_starts(case: Mapping[str, Any], *, now: datetime) -> list[datetime]:
@@ -181,19 +197,37 @@ def upcoming_materials(case: Mapping[str, Any], *, now: datetime) -> list[Overdu
 
 _OWES_NOTHING = CLOSED_STATUSES - {"finished"}
 """Statuses after which a case is owed no material at all (voided, deleted, returned)."""
+_ENDED_UNGRANTED = frozenset({"withdrawn", "voided", "deleted", "not_accepted", "not_permitted",
+                              "correction_timeout", "returned"})
+"""Results of a case that ended without what was asked for (撤回, 不予受理, 不予许可 …): no pledge is checked then."""
+_GRANTED = frozenset({"issued", "finished"})
+"""Results of a case that granted what was asked for (出证办结, 办结): its pledges are checked afterwards."""
+BOTH_KINDS = frozenset({"tolerated", "pledged"})
+
+
+def owed_material_kinds(case: Mapping[str, Any]) -> frozenset[str]:
+    """Which kinds of deferred material a case is still owed — one rule for the deadline scan's alerts and the
+    deferred step's look-ups: both while it runs; none once it was voided, returned or ended without what was asked
+    for; of a case finished with the licence granted (or no result said) only the pledged ones (告知承诺: the licence is issued first and
+    the pledge checked afterwards — the finished case is the one whose pledge must be watched)."""
+    if case.get("deleted") or case.get("status") in _OWES_NOTHING or case.get("result") in _ENDED_UNGRANTED:
+        return frozenset()
+    if is_closed(case):
+        # a source that states no result finished what it was asked for as far as anyone can tell: watched
+        return frozenset({"pledged"}) if case.get("result") in _GRANTED or not case.get("result") else frozenset()
+    return BOTH_KINDS
 
 
 def _outstanding_materials(case: Mapping[str, Any]) -> list[OverdueMaterial]:
-    """Deferred materials with a due date and not received, of a case not deleted, voided or returned; of a
-    finished case only the pledged ones (告知承诺: the licence is issued first and the pledge checked afterwards —
-    the finished case is the one whose pledge must be watched)."""
-    if case.get("deleted") or case.get("status") in _OWES_NOTHING:
+    """Deferred materials with a due date and not received, of the kinds the case is still owed
+    (:func:`owed_material_kinds`)."""
+    owed = owed_material_kinds(case)
+    if not owed:
         return []
-    pledges_only = is_closed(case)
     out = []
     for m in case.get("deferred_materials") or []:
         due = _parse(m.get("due_at")) if isinstance(m, Mapping) else None
-        if pledges_only and isinstance(m, Mapping) and m.get("kind") != "pledged":
+        if owed is not BOTH_KINDS and isinstance(m, Mapping) and m.get("kind") not in owed:
             continue
         if due is not None and not m.get("received_at"):
             out.append(OverdueMaterial(str(case.get("case_no")), str(m.get("name")), str(m.get("kind")), due))

@@ -169,11 +169,37 @@ items:
     assert clock_fingerprint(CAL, catalogue(10)) != clock_fingerprint(CAL, catalogue(3))
 
 
-def test_two_open_procedures_of_one_number_are_two_alerts(database_url: str) -> None:
-    """jn_estate numbers its procedures by the source's xh, which can repeat: an open 补正 and an open 听证 both 3."""
-    events = [{"seq": 3, "kind": "special", "name": name, "special_type": kind, "started_at": "2026-06-10T10:00:00+08:00"}
-              for name, kind in (("补正", "correction"), ("听证", "hearing"))]
-    engine = _ledger(database_url, _case("370100202606000000003", events=events))
+def _specials(engine: Any) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        return sorted((key, message.split("special procedure ")[1].split(" ")[0]) for key, message in conn.execute(
+            select(alerts.c.key, alerts.c.message).where(alerts.c.status == "open", alerts.c.key.like("%/special/%"))))
+
+
+def test_two_open_procedures_of_one_number_are_two_alerts_each_kept_when_the_other_ends(database_url: str) -> None:
+    """jn_estate numbers its procedures by the source's xh, which can repeat: an open 补正 and an open 听证 both 3.
+    When the 补正 ends the 听证 keeps its own alert (a position-based key handed it the 补正's, acknowledgement and
+    all)."""
+    events = [{"seq": 3, "kind": "special", "name": name, "special_type": kind, "started_at": started}
+              for name, kind, started in (("补正", "correction", "2026-06-10T10:00:00+08:00"),
+                                          ("听证", "hearing", "2026-06-11T10:00:00+08:00"))]
+    case = _case("370100202606000000003", events=events)
+    engine = _ledger(database_url, case)
     scan_deadlines(engine, CAL, now=NOW)
-    assert [key for key, _ in _open(engine, "deadline") if "/special/" in key] == [
-        "370100202606000000003/special/3", "370100202606000000003/special/3#2"]
+    both = _specials(engine)
+    assert [name for _, name in both] == ["补正", "听证"] and both[0][0] == "370100202606000000003/special/3"
+    hearing = both[1][0]
+    _put(engine, {**case, "events": [{**events[0], "ended_at": "2026-12-07T12:30:00+08:00"}, events[1]]}, version=2)
+    scan_deadlines(engine, CAL, now=NOW + timedelta(hours=1))
+    assert _specials(engine) == [(hearing, "听证")]
+
+
+def test_a_case_whose_clock_cannot_be_read_stays_in_the_totals_its_alerts_stand_for(database_url: str) -> None:
+    broken = _case("370100202611000000000")
+    engine = _ledger(database_url, broken, OVERDUE)
+    assert scan_deadlines(engine, CAL, now=NOW).red == 2
+    with engine.begin() as conn:  # the source's new version, written as the sync writes it (an update)
+        conn.execute(cases.update().where(cases.c.case_no == broken["case_no"]).values(
+            version=2, data=json.dumps({**broken, "accepted_at": "9999-12-31T10:00:00+08:00"}, ensure_ascii=False)))
+    report = scan_deadlines(engine, CAL, now=NOW + timedelta(minutes=5))
+    assert list(report.errors) == [broken["case_no"]]
+    assert report.red == 2 == len([key for key, level in _open(engine, "deadline") if level == "red"])
