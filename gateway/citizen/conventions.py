@@ -44,6 +44,7 @@ import orjson
 from pydantic import ValidationError
 
 from gateway.contract.errors import FieldIssue, RecordRejected
+from gateway.models.datetimes import EPOCH_MS_FLOOR, change_horizon
 from gateway.models.text import UNSTORABLE, storable
 
 from .models import CHANNEL_NAMES, MAX_LIMIT_DAYS, Evaluation, Level, WorkOrder
@@ -233,17 +234,30 @@ def from_evaluator(payload: Any) -> Evaluation:
         raise _reject(record, "rating_id", "required", "ratingId is missing")
     flags: list[FieldIssue] = []
     payload = _storable_payload(payload, record, ("ratingId", "caseNo"), _EVALUATOR_FIELDS, flags)
-    case_no = payload.get("caseNo")
-    if not isinstance(case_no, str) or not case_no.strip():
+    case_no = _case_number(payload.get("caseNo"))
+    if case_no is None:
         raise _reject(record, "case_no", "required", "caseNo is missing: a rating must name its case")
-    grade = payload.get("grade")
-    if isinstance(grade, bool) or not isinstance(grade, int) or not 1 <= grade <= 5:
-        raise _reject(record, "level", "level.code", f"grade {grade!r} is not one of 1–5")
+    if not _CASE_NO.fullmatch(case_no):
+        raise _reject(record, "case_no", "case_no.format",
+                      f"caseNo {payload.get('caseNo')!r} is no case number (letters, digits and -, at most 50)")
+    grade = _number(payload.get("grade"))  # 4, "4", "４", 4.0: one grade however the collection point writes it
+    if grade is None or not 1 <= grade <= 5:
+        raise _reject(record, "level", "level.code", f"grade {payload.get('grade')!r} is not one of 1–5")
     channel = payload.get("channel")
     if not isinstance(channel, str) or channel not in CHANNEL_NAMES:
         raise _reject(record, "channel", "channel.code", f"channel {channel!r} is not one of {sorted(CHANNEL_NAMES)}")
     rated_at = _dash_time(record, "rated_at", payload.get("ratedAt"))
-    changed = _epoch_ms(payload.get("updateTime"))
+    stamp = payload.get("updateTime")
+    changed = epoch_ms_time(stamp)
+    if changed is None and isinstance(stamp, int) and not isinstance(stamp, bool) and 0 < stamp < EPOCH_MS_FLOOR:
+        flags.append(FieldIssue(record, "updateTime", "update_time.unit",
+                                f"updateTime {stamp} looks like seconds since 1970, not milliseconds: not used as "
+                                "the rating's change time"))
+    if changed is not None and changed > change_horizon():
+        flags.append(FieldIssue(record, "updateTime", "update_time.future",
+                                f"updateTime {changed.astimezone(BEIJING):%Y-%m-%d %H:%M:%S} is after this machine's "
+                                "clock: not used as the rating's change time"))
+        changed = None
     if changed is not None and rated_at > changed + CLOCK_SKEW:
         flags.append(FieldIssue(record, "rated_at", "rated_at.after_change",
                                 f"ratedAt {payload.get('ratedAt')!r} is after the rating's own change time "
@@ -251,17 +265,68 @@ def from_evaluator(payload: Any) -> Evaluation:
                                 "stands in"))
         rated_at = changed.astimezone(BEIJING).replace(microsecond=0)
     text = payload.get("comment")
+    if text is not None and not isinstance(text, str):  # 666, ["办事慢"]: what the citizen wrote, kept as written
+        flags.append(FieldIssue(record, "comment", "comment.type",
+                                f"comment is a {type(text).__name__}, not text: kept as its JSON"))
+        text = orjson.dumps(text).decode()
     return _flagged(_validated(Evaluation, record, {  # type: ignore[no-any-return]
-        "rating_id": rid, "case_no": case_no.strip(), "level": grade, "channel": channel, "rated_at": rated_at,
-        "device": payload.get("deviceSn") or None, "window": payload.get("windowNo") or None,
-        "staff": payload.get("staffNo") or None, "dept_code": payload.get("orgCode") or None,
-        "division": payload.get("areaCode") or None, "comment": text if isinstance(text, str) else "",
-        "revoked": bool(payload.get("revoked"))}), flags)
+        "rating_id": rid, "case_no": case_no, "level": grade, "channel": channel, "rated_at": rated_at,
+        "device": _code_text(payload.get("deviceSn")), "window": _code_text(payload.get("windowNo")),
+        "staff": _code_text(payload.get("staffNo")), "dept_code": _code_text(payload.get("orgCode")),
+        "division": _code_text(payload.get("areaCode")), "comment": text or "",
+        "revoked": _revoked(record, payload.get("revoked"), flags)}), flags)
 
 
-def _epoch_ms(stamp: Any) -> datetime | None:
-    """A change time in epoch milliseconds, or None when there is none usable (the rating is not compared)."""
-    if not isinstance(stamp, int) or isinstance(stamp, bool):
+_CASE_NO = re.compile(r"[0-9A-Za-z-]{1,50}")
+"""A case number as the canonical model takes it (``gateway.models.case.CaseNo``)."""
+_TRUE = frozenset({"1", "TRUE", "Y", "YES", "T", "是"})
+_FALSE = frozenset({"", "0", "FALSE", "N", "NO", "F", "否"})
+
+
+def _case_number(value: Any) -> str | None:
+    """The case a rating names, as the ledger writes case numbers: an integer as its digits, text NFKC and without
+    spaces (a full-width number named no case and reached the province full width); None when there is none."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if not isinstance(value, str):
+        return None
+    text = "".join(unicodedata.normalize("NFKC", value).split())
+    return text or None
+
+
+def _code_text(value: Any) -> str | None:
+    """A device, window, staff, department or area code as text: an integer (window 12) as its digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip() or None
+    return None if value is None or value == [] or value == {} else str(value)
+
+
+def _revoked(record: str, value: Any, flags: list[FieldIssue]) -> bool:
+    """Whether the rating was withdrawn: a boolean, 0/1, or the words for yes and no (``"false"``, ``"否"`` and
+    ``"N"`` were read as *withdrawn*, and the 差评 vanished from every list). Anything else keeps the rating
+    standing, flagged ``revoked.value``: a 差评 is never dropped on a word nobody can read."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = "".join(unicodedata.normalize("NFKC", value).split()).upper()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+    flags.append(FieldIssue(record, "revoked", "revoked.value",
+                            f"revoked {value!r} is neither yes nor no: the rating is kept standing"))
+    return False
+
+
+def epoch_ms_time(stamp: Any) -> datetime | None:
+    """A change time in epoch milliseconds, or None when there is none usable (the rating is not compared): not an
+    integer, past any calendar, or below :data:`~gateway.models.datetimes.EPOCH_MS_FLOOR` (seconds, read as
+    milliseconds, were January 1970: a 2026 差评 filed as history)."""
+    if not isinstance(stamp, int) or isinstance(stamp, bool) or stamp < EPOCH_MS_FLOOR:
         return None
     try:
         return datetime.fromtimestamp(stamp / 1000, timezone.utc)

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from gateway.contract.errors import FieldIssue, RecordRejected, TongbanError
 from gateway.crypto.pii import PiiCodec, redact, seal_text
-from gateway.models.datetimes import beijing_minute
+from gateway.models.datetimes import beijing_minute, change_horizon
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.ops.periods import month_bounds
 from gateway.store import alerts as alert_store
@@ -39,13 +39,14 @@ from .conventions import (
     DECISIONS,
     count_flags,
     dead_letter_id,
+    epoch_ms_time,
     from_evaluator,
     provincial_time,
     raw_text,
     to_provincial,
 )
 from .models import Evaluation
-from .outbox import queue_item
+from .outbox import key_part, queue_item
 from .replay import replay_pages
 from .settings import CitizenSettings, Policy
 
@@ -231,14 +232,11 @@ def relink(engine: Engine, *, now: datetime | None = None, days: int = 60) -> in
 
 
 def _change_time(raw: Any) -> datetime | None:
-    """The collection point's change time of a raw rating (``updateTime``, ms), or None when it has none usable."""
-    stamp = raw.get("updateTime") if isinstance(raw, dict) else None
-    if not isinstance(stamp, int) or isinstance(stamp, bool):
-        return None
-    try:
-        return datetime.fromtimestamp(stamp / 1000, timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return None  # a change time no calendar holds: the record is judged by the parser alone
+    """The collection point's change time of a raw rating (``updateTime``, ms), or None when it has none usable
+    (seconds, past any calendar, or past this machine's clock: a 2099 stamp moved the watermark to 2099, and every
+    rating after it — a new 差评 — was never read)."""
+    changed = epoch_ms_time(raw.get("updateTime") if isinstance(raw, dict) else None)
+    return changed if changed is not None and changed <= change_horizon() else None
 
 
 def _dead_record(raw: Any, exc: RecordRejected, now: datetime) -> dict[str, Any]:
@@ -340,7 +338,7 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
             inserts.append(row)
             report.inserted += 1
             if not ev.revoked:  # withdrawn before it was ever read: nothing for the province to hold
-                outbox.append(queue_item("provincial_pj", f"rating:{ev.rating_id}", "sbPj", to_provincial(sent),
+                outbox.append(queue_item("provincial_pj", f"rating:{key_part(ev.rating_id)}", "sbPj", to_provincial(sent),
                                          now=now))
         else:
             # changed at the collection point (a later level, a comment): the province gets the rating as it now
@@ -358,7 +356,7 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
                 outbox.append(_revision(conn, sent, now))
         if ev.bad and not ev.revoked:  # a new 差评, or one a revision made (a callback already open stays one)
             # due from when the 差评 arrived: the rating time of a new one, the change time of a revision
-            arrived = ev.rated_at if old is None else (row["source_changed_at"] or now)
+            arrived = ev.rated_at if old is None else min(row["source_changed_at"] or now, now)
             due = callback_due(max(arrived, ev.rated_at), calendar, policy.callback_closing)
             callbacks.append({"rating_id": ev.rating_id, "due_at": due, "created_at": now,
                               "rect_due_at": rectification_due(due, calendar, policy),
@@ -375,10 +373,10 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
 def _revision(conn: Any, ev: Evaluation, now: datetime) -> dict[str, Any]:
     """The outbox item of a changed rating: revision n after n-1 — or the rating itself under ``rating:R`` when it
     never went up (it was withdrawn when first read, and is no longer)."""
-    if store.outbox_status(conn, "provincial_pj", f"rating:{ev.rating_id}") is None:
-        return queue_item("provincial_pj", f"rating:{ev.rating_id}", "sbPj", to_provincial(ev), now=now)
-    revision = store.revision_count(conn, ev.rating_id) + 1  # a page holds each rating once
-    return queue_item("provincial_pj", f"rating:{ev.rating_id}:{revision}", "sbPj", to_provincial(ev), now=now)
+    if store.outbox_status(conn, "provincial_pj", f"rating:{key_part(ev.rating_id)}") is None:
+        return queue_item("provincial_pj", f"rating:{key_part(ev.rating_id)}", "sbPj", to_provincial(ev), now=now)
+    revision = store.revision_count(conn, key_part(ev.rating_id)) + 1  # a page holds each rating once
+    return queue_item("provincial_pj", f"rating:{key_part(ev.rating_id)}:{revision}", "sbPj", to_provincial(ev), now=now)
 
 
 def _withdrawn_now(conn: Any, rating_id: str) -> bool:
@@ -395,7 +393,7 @@ no form to withdraw one, so a person does it there (and resolves the alert)."""
 
 def _alert_revoked(conn: Any, revoked: list[Evaluation], now: datetime) -> None:
     for ev in revoked:
-        if store.outbox_status(conn, "provincial_pj", f"rating:{ev.rating_id}") is None:
+        if store.outbox_status(conn, "provincial_pj", f"rating:{key_part(ev.rating_id)}") is None:
             continue  # never forwarded: the province holds nothing to withdraw
         alert_store.upsert_alert(
             conn, REVOKED_ALERT, ev.rating_id, level="red" if ev.bad else "yellow", system="provincial_pj",
@@ -472,7 +470,7 @@ def record_callback(engine: Engine, rating_id: str, result: str, *, at: datetime
         if opened is not None and opened < rect_due:
             rect_due = opened
         store.set_callback(conn, rating_id, done_at=at, result=result, rect_due_at=rect_due)
-        store.enqueue(conn, [queue_item("provincial_pj", f"callback:{rating_id}:1", "sbHf",
+        store.enqueue(conn, [queue_item("provincial_pj", f"callback:{key_part(rating_id)}:1", "sbHf",
                                         {"pjbh": rating_id, "lx": "1", "wcsj": provincial_time(at), "jg": result},
                                         now=at)], pii=pii)
     return {"rating_id": rating_id, "done_at": at, "on_time": at <= rows[0]["due_at"], "rect_due_at": rect_due,
@@ -493,7 +491,7 @@ def finish_rectification(engine: Engine, rating_id: str, note: str, *, at: datet
             raise CitizenError(f"evaluation:{rating_id}", "rectification", "rectification.once",
                                "the rectification is finished already")
         store.set_callback(conn, rating_id, rect_done_at=at, rect_note=note)
-        store.enqueue(conn, [queue_item("provincial_pj", f"callback:{rating_id}:2", "sbHf",
+        store.enqueue(conn, [queue_item("provincial_pj", f"callback:{key_part(rating_id)}:2", "sbHf",
                                         {"pjbh": rating_id, "lx": "2", "wcsj": provincial_time(at), "jg": note},
                                         now=at)], pii=pii)
     return {"rating_id": rating_id, "rect_done_at": at, "on_time": at <= rows[0]["rect_due_at"]}
@@ -507,7 +505,7 @@ _NEXT = {"city": "province"}
 def _queue_appeal(conn: Any, rating_id: str, level: str, reason: str, at: datetime, pii: PiiCodec | None) -> None:
     store.insert_appeal(conn, {"rating_id": rating_id, "level": level, "status": "pending", "reason": reason,
                                "filed_at": at})
-    store.enqueue(conn, [queue_item("provincial_pj", f"appeal:{rating_id}:{APPEAL_LEVELS[level]}", "tjSs",
+    store.enqueue(conn, [queue_item("provincial_pj", f"appeal:{key_part(rating_id)}:{APPEAL_LEVELS[level]}", "tjSs",
                                     {"pjbh": rating_id, "sscj": APPEAL_LEVELS[level], "ssly": reason,
                                      "tjsj": provincial_time(at)}, now=at)], pii=pii)
 
@@ -563,7 +561,7 @@ def poll_appeals(engine: Engine, client: ProvincialClient, *, now: datetime | No
 
 def _delivered(engine: Engine, appeal: Any) -> bool:
     """Has the provincial system received this appeal? (Asking about one it has not would be refused.)"""
-    key = f"appeal:{appeal['rating_id']}:{APPEAL_LEVELS[appeal['level']]}"
+    key = f"appeal:{key_part(appeal['rating_id'])}:{APPEAL_LEVELS[appeal['level']]}"
     with engine.connect() as conn:
         return store.outbox_status(conn, "provincial_pj", key) == "delivered"
 

@@ -70,6 +70,14 @@ class DeliveryReport:
                 "waiting": self.waiting, "errors": self.errors[:20]}
 
 
+def key_part(identifier: str) -> str:
+    """An identifier as it stands inside an outbox key: ``%`` and ``:`` escaped (``%25``, ``%3A``), so that a rating
+    ``PJ-7:1`` is never its own ``rating:PJ-7:1`` — revision 1 of ``PJ-7`` — nor read as a revision (the two
+    collided: the page's insert failed and every run stopped on it, or the rating was never forwarded). Identifiers
+    without either character stay as they are, and so do the keys already queued."""
+    return identifier.replace("%", "%25").replace(":", "%3A") if ":" in identifier or "%" in identifier else identifier
+
+
 def queue_item(target: Target, key: str, operation: str, payload: dict[str, Any], *, now: datetime) -> dict[str, Any]:
     """An outbox row: ``operation`` is the receiver's (a SOAP operation, a platform path), ``payload`` its fields."""
     return {"target": target, "key": key, "operation": operation, "payload": orjson.dumps(payload).decode(),

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from gateway.contract.errors import FieldIssue, RecordRejected
 from gateway.crypto.pii import PiiCodec, redact, seal_text
-from gateway.models.datetimes import beijing_minute
+from gateway.models.datetimes import beijing_minute, change_horizon
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.ops.periods import month_bounds
 from gateway.store import citizen as store
@@ -143,6 +143,7 @@ def _dead(raw: Any, exc: RecordRejected, now: datetime) -> dict[str, Any]:
 def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: WorkCalendar, now: datetime,
             report: WorkOrderReport, pii: PiiCodec | None) -> datetime | None:
     high: datetime | None = None
+    horizon = change_horizon()
     dead: list[dict[str, Any]] = []
     outbox: list[dict[str, Any]] = []
     for raw in page:
@@ -155,7 +156,12 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
             dead.append(_dead(raw, exc, now))
             continue
         count_flags(report, order.quality)
-        high = order.changed_at if high is None or order.changed_at > high else high
+        if order.changed_at > horizon:  # a 2099 gxsj must not move the watermark past every order still to come
+            count_flags(report, [FieldIssue(f"hotline:{order.order_no}", "changed_at", "changed_at.future",
+                                            f"gxsj {beijing_minute(order.changed_at)} is after this machine's clock: "
+                                            "not used as the watermark")])
+        elif high is None or order.changed_at > high:
+            high = order.changed_at
         old = store.workorder(conn, order.order_no)
         if old is None:
             _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead, pii=pii)

@@ -263,8 +263,9 @@ def evaluated_case_count(conn: Connection, *, from_facts: bool = False, finished
         return int(conn.execute(
             select(func.count(func.distinct(e.case_no))).select_from(
                 citizen_evaluations.join(kpi_case_facts, f.case_no == e.case_no))
-            .where(e.revoked.is_(False), f.live.is_(True), f.finished.is_(True))).scalar_one())
-    rated = select(e.case_no).where(e.revoked.is_(False), e.case_no == cases.c.case_no).exists()
+            .where(e.revoked.is_(False), _standing(e), f.live.is_(True), f.finished.is_(True))).scalar_one())
+    # a rating set aside by an upheld appeal is out of every figure: its case is evaluated only by another rating
+    rated = select(e.case_no).where(e.revoked.is_(False), _standing(e), e.case_no == cases.c.case_no).exists()
     return int(conn.execute(select(func.count()).select_from(cases).where(_rateable(finished_in), rated)).scalar_one())
 
 
@@ -456,11 +457,12 @@ def workorder_rows(conn: Connection, *, month: str | None = None) -> list[RowMap
 # -- the citizen outbox ----------------------------------------------------------------------------------
 
 
-def revision_count(conn: Connection, rating_id: str) -> int:
-    """How many revisions of a rating were queued for the province (outbox keys ``rating:R:<n>``)."""
+def revision_count(conn: Connection, rating_key: str) -> int:
+    """How many revisions of a rating were queued for the province (outbox keys ``rating:R:<n>``; ``rating_key``:
+    the rating's id as it stands in keys, :func:`gateway.citizen.outbox.key_part`)."""
     o = citizen_outbox.c
     return int(conn.execute(select(func.count()).where(
-        o.target == "provincial_pj", o.key.like(f"rating:{_like_literal(rating_id)}:%", escape="\\"))).scalar_one())
+        o.target == "provincial_pj", o.key.like(f"rating:{_like_literal(rating_key)}:%", escape="\\"))).scalar_one())
 
 
 def _like_literal(text: str) -> str:

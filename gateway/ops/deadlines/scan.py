@@ -18,6 +18,8 @@ shows the alerts; the Airflow DAG ``tongban_deadlines`` runs the scan on a sched
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -182,6 +184,23 @@ def scan_deadlines(engine: Engine, calendar: WorkCalendar, *, now: datetime | No
     return report
 
 
+class UnreadableClock(Exception):
+    """A clock of one case the scan cannot read, naming the fields it reads (``clock.unreadable``)."""
+
+    def __init__(self, fields: str, cause: BaseException) -> None:
+        super().__init__(f"{fields}: clock.unreadable: {describe_error(cause, 400)}")
+
+
+@contextmanager
+def _reading(fields: str) -> Iterator[None]:
+    try:
+        yield
+    except UnreadableClock:
+        raise
+    except Exception as exc:  # noqa: BLE001 - named, and the caller isolates the case
+        raise UnreadableClock(fields, exc) from exc
+
+
 SCAN_ALERT = "deadline_scan"
 """The alert kind of a case whose clocks the scan could not read (key: the case number)."""
 RETRY_UNREADABLE = timedelta(hours=1)
@@ -197,12 +216,16 @@ def _unreadable_alert(case_no: str, error: str) -> AlertSpec:
 def _read_case(case: dict[str, Any], system: str, clock_start: datetime | None, calendar: WorkCalendar,
                catalogue: TongbanCatalogue | None, now: datetime, report: DeadlineReport,
                wanted: dict[str, list[AlertSpec]]) -> tuple[datetime | None, int]:
-    """Every clock of one case: its alerts appended to ``wanted``; returns when to read it again and its flags."""
-    stages = _stage_alerts(case, system, calendar, catalogue, now, report)
+    """Every clock of one case: its alerts appended to ``wanted``; returns when to read it again and its flags. A
+    clock that cannot be read raises :class:`UnreadableClock` naming the part of the case it reads."""
+    with _reading("stages"):
+        stages = _stage_alerts(case, system, calendar, catalogue, now, report)
     wanted["deadline"] += [spec for spec, _ in stages if spec is not None]
-    materials = _material_alerts(case, system, now)
+    with _reading("deferred_materials"):
+        materials = _material_alerts(case, system, now)
     wanted["deferred_material"] += materials
-    specials = open_specials(case, calendar, now=now)
+    with _reading("events"):
+        specials = open_specials(case, calendar, now=now)
     # a source may number two procedures alike (jn_estate's xh): the first procedure of a number (by start, open or
     # ended) keeps the number's key and the others are keyed by their type and start too — never by position among
     # the open ones, which handed one procedure's alert (and its acknowledgement) to the other when the first ended
@@ -214,8 +237,10 @@ def _read_case(case: dict[str, Any], system: str, clock_start: datetime | None, 
              + upcoming_stage_starts(case, now=now) + [sp.bound_at for sp in specials if sp.bound_at > now])
     has_clock = bool(stages) or bool(case.get("deferred_materials")) or bool(nexts) or bool(specials)
     flags = 0
-    state = evaluate(case, calendar, now=now, clock_start=clock_start, unit=limit_unit(case, calendar, catalogue),
-                     limit_days=catalogue_limit(case, clock_start, catalogue))
+    with _reading("accepted_at, promised_days, promised_at, events"):  # the case's own clock
+        state = evaluate(case, calendar, now=now, clock_start=clock_start,
+                         unit=limit_unit(case, calendar, catalogue), limit_days=catalogue_limit(case, clock_start,
+                                                                                                  catalogue))
     if state is not None:
         has_clock = True
         flags |= clocks.FLAG_RUNNING | (clocks.FLAG_PAUSED if state.paused else 0)

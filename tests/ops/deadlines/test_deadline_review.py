@@ -88,6 +88,7 @@ def test_a_case_whose_clock_cannot_be_read_is_its_own_error_and_every_other_case
     later = NOW + timedelta(minutes=5)
     report = scan_deadlines(engine, CAL, now=later)
     assert list(report.errors) == [broken["case_no"]] and "OverflowError" in report.errors[broken["case_no"]]
+    assert "accepted_at, promised_days, promised_at, events: clock.unreadable:" in report.errors[broken["case_no"]]
     assert _open(engine, "deadline_scan") == [(broken["case_no"], "error")]
     assert _open(engine, "deadline") == [(broken["case_no"], "red"), (OVERDUE["case_no"], "red")]
     # scans meanwhile do not read it (nor resolve its alert); it is read again after RETRY_UNREADABLE

@@ -1,0 +1,183 @@
+"""Review of 好差评: each test was seen failing against the code before its fix.
+
+- one rating stamped 2099 moved the watermark to 2099: every later rating (a new 差评) was never read;
+- ``revoked: "false"`` (``"0"``, ``"N"``, ``"否"``) read as withdrawn: the 差评 vanished from every list and figure;
+- a rating id holding ``:`` collided with another rating's revision key: the page failed every run (the feed
+  stopped), or the rating was never forwarded;
+- ``updateTime`` in seconds filed a 2026 差评 under January 1970 (no callback alert, no 回复率);
+- a ``caseNo`` sent as a number was "missing"; a full-width one never linked its case;
+- a grade sent as ``"4"``/``"４"``/``4.0`` or a window as ``12`` cost the whole rating; a comment that was not text
+  vanished;
+- 评价率 counted a case whose only rating an upheld appeal set aside.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from citizen_testlib import Pages, add_case, migrated, rating
+
+from gateway.citizen import (
+    deliver,
+    evaluation_summary,
+    file_appeal,
+    list_evaluations,
+    load_citizen,
+    poll_appeals,
+    sync_evaluations,
+)
+from gateway.citizen.conventions import from_evaluator
+from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
+
+T0 = datetime(2026, 9, 1, 10, 0, tzinfo=BEIJING)
+CAL = WorkCalendar.load()
+
+
+@pytest.fixture(autouse=True)
+def _evaluator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TONGBAN_EVALUATOR_URL", "http://127.0.0.1:9")  # the settings need one; clients are given
+
+
+class Since:
+    """A collection point honouring ``updatedFrom`` (ms), as the real one does."""
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+
+    def pages(self, since: int | None) -> Any:
+        yield sorted([r for r in self.items if since is None or r["updateTime"] >= since],
+                     key=lambda r: (r["updateTime"], r["ratingId"]))
+
+    def close(self) -> None:
+        pass
+
+
+class Province:
+    """The provincial 好差评 system: records what it is sent; an appeal it decides upheld."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str | None, str | None]] = []
+
+    def call(self, operation: str, data: dict[str, Any]) -> dict[str, Any]:
+        self.sent.append((operation, data.get("pjbh"), data.get("pjdj")))
+        if operation == "cxSs":
+            return {"fhdm": "0000", "zt": "1", "shyj": "误评，申诉成立"}
+        return {"fhdm": "0000"}
+
+
+def _ledger(database_url: str, *case_nos: str) -> Any:
+    engine = migrated(database_url)
+    for case_no in case_nos:
+        add_case(engine, case_no, T0 - timedelta(hours=1))
+    return engine
+
+
+def test_a_rating_stamped_in_the_future_does_not_stop_the_ratings_after_it(database_url: str) -> None:
+    engine = _ledger(database_url, "C1", "C2")
+    settings = load_citizen()
+    future = rating("R9", "C1", 5, T0, T0)
+    future["updateTime"] = int(datetime(2099, 1, 1, tzinfo=BEIJING).timestamp() * 1000)
+    point = Since([rating("R1", "C1", 5, T0, T0), future])
+    report = sync_evaluations(engine, settings, client=point, calendar=CAL, now=T0)
+    assert any("update_time.future" in flag for flag in report.flags)
+    later = T0 + timedelta(hours=1)
+    point.items.append(rating("R2", "C2", 1, later, later))  # a 差评 after it
+    report = sync_evaluations(engine, settings, client=point, calendar=CAL, now=later)
+    assert report.bad == 1 and "R2" in {e["rating_id"] for e in list_evaluations(engine)}
+
+
+@pytest.mark.parametrize("written", ["false", "0", "N", "否", 0, False, None])
+def test_a_rating_said_not_withdrawn_in_words_stands(written: Any) -> None:
+    assert from_evaluator(rating("R1", "C1", 1, T0, T0, revoked=written)).revoked is False
+
+
+@pytest.mark.parametrize("written", ["true", "1", "Y", "是", 1, True])
+def test_a_rating_said_withdrawn_in_words_is_withdrawn(written: Any) -> None:
+    assert from_evaluator(rating("R1", "C1", 1, T0, T0, revoked=written)).revoked is True
+
+
+def test_a_withdrawal_nobody_can_read_keeps_the_rating_standing_flagged() -> None:
+    ev = from_evaluator(rating("R1", "C1", 1, T0, T0, revoked="maybe"))
+    assert ev.revoked is False and [q.rule for q in ev.quality] == ["revoked.value"]
+
+
+def test_a_rating_id_holding_a_colon_is_its_own_rating_never_another_ones_revision(database_url: str) -> None:
+    engine = _ledger(database_url, "C1", "C2", "C3")
+    settings = load_citizen()
+    point = Since([rating("PJ-7", "C1", 5, T0, T0)])
+    sync_evaluations(engine, settings, client=point, calendar=CAL, now=T0)
+    later = T0 + timedelta(hours=1)
+    point.items[:] = [rating("PJ-7", "C1", 1, T0, later), rating("PJ-7:1", "C2", 5, later, later),
+                      rating("R3", "C3", 2, later, later)]
+    sync_evaluations(engine, settings, client=point, calendar=CAL, now=later)
+    assert sorted(e["rating_id"] for e in list_evaluations(engine)) == ["PJ-7", "PJ-7:1", "R3"]
+    province = Province()
+    for minutes in (5, 10, 15):
+        deliver(engine, "provincial_pj", province, now=later + timedelta(minutes=minutes))
+    ratings = [(pjbh, grade) for operation, pjbh, grade in province.sent if operation == "sbPj"]
+    assert sorted(ratings) == [("PJ-7", "01"), ("PJ-7", "05"), ("PJ-7:1", "01"), ("R3", "04")]
+
+
+def test_an_update_time_in_seconds_is_not_the_ratings_time() -> None:
+    written = rating("R1", "C1", 1, T0, T0)
+    written["updateTime"] = int(T0.timestamp())  # seconds
+    ev = from_evaluator(written)
+    assert ev.rated_at == T0 and [q.rule for q in ev.quality] == ["update_time.unit"]
+
+
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@pytest.mark.parametrize(("written", "kept"), [
+    (370102202611020000009, "370102202611020000009"),
+    ("370102 202611020000009".translate(FULL_WIDTH), "370102202611020000009")])
+def test_a_case_number_is_read_as_the_ledger_writes_case_numbers(written: Any, kept: str) -> None:
+    assert from_evaluator(rating("R1", "C1", 1, T0, T0, caseNo=written)).case_no == kept
+
+
+def test_a_case_number_that_is_no_case_number_is_refused_saying_so() -> None:
+    with pytest.raises(Exception) as caught:
+        from_evaluator(rating("R1", "C1", 1, T0, T0, caseNo="第1号/2026"))
+    assert "case_no.format" in str(caught.value)
+
+
+@pytest.mark.parametrize("grade", ["4", "４", " 4 ", 4.0])
+def test_a_grade_written_as_text_or_a_whole_float_is_that_grade(grade: Any) -> None:
+    assert from_evaluator({**rating("R1", "C1", 1, T0, T0), "grade": grade}).level == 4
+
+
+def test_codes_sent_as_numbers_are_read_as_text_and_a_comment_that_is_not_text_is_kept() -> None:
+    ev = from_evaluator(rating("R1", "C1", 1, T0, T0, windowNo=12, deviceSn=880012, comment=["办事慢"]))
+    assert (ev.window, ev.device) == ("12", "880012")
+    assert ev.comment == '["办事慢"]' and [q.rule for q in ev.quality] == ["comment.type"]
+
+
+def test_a_rating_set_aside_by_an_upheld_appeal_evaluates_no_case(database_url: str) -> None:
+    engine = _ledger(database_url, "C1", "C2")
+    sync_evaluations(engine, load_citizen(), client=Pages([rating("R1", "C1", 1, T0, T0),
+                                                           rating("R2", "C2", 5, T0, T0)]), calendar=CAL, now=T0)
+    file_appeal(engine, "R1", "评价人误选", at=T0 + timedelta(minutes=5))
+    deliver(engine, "provincial_pj", Province(), now=T0 + timedelta(minutes=10))
+    poll_appeals(engine, Province(), now=T0 + timedelta(hours=1))
+    summary = evaluation_summary(engine, now=T0 + timedelta(hours=2))
+    assert (summary["evaluations"], summary["cases"], summary["evaluated_cases"]) == (1, 2, 1)
+
+
+def test_a_work_order_changed_in_the_future_moves_no_watermark(database_url: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 12345 platform's ``gxsj`` moved its watermark the same way (the review's note)."""
+    from citizen_testlib import order
+
+    from gateway.citizen import sync_workorders
+    from gateway.citizen.workorders import SOURCE, STREAM
+    from gateway.store import ledger
+
+    monkeypatch.setenv("TONGBAN_HOTLINE_URL", "http://127.0.0.1:9")
+    engine = _ledger(database_url)
+    report = sync_workorders(engine, load_citizen(), calendar=CAL, now=T0, client=Pages([
+        order("G1", "待转派", T0, T0), order("G2", "待转派", T0, datetime(2099, 1, 1, tzinfo=BEIJING))]))
+    assert any("changed_at.future" in flag for flag in report.flags)
+    with engine.connect() as conn:
+        assert ledger.get_watermark(conn, f"citizen:{SOURCE}", STREAM) == T0
