@@ -237,9 +237,10 @@ def from_evaluator(payload: Any) -> Evaluation:
     case_no = _case_number(payload.get("caseNo"))
     if case_no is None:
         raise _reject(record, "case_no", "required", "caseNo is missing: a rating must name its case")
-    if not _CASE_NO.fullmatch(case_no):
-        raise _reject(record, "case_no", "case_no.format",
-                      f"caseNo {payload.get('caseNo')!r} is no case number (letters, digits and -, at most 50)")
+    if not _CASE_NO.fullmatch(case_no):  # 鲁审2026-001: links no case, but the rating counts (and can be withdrawn)
+        flags.append(FieldIssue(record, "case_no", "case_no.format",
+                                f"caseNo {payload.get('caseNo')!r} is no case number of the ledger's form (letters, "
+                                "digits and -, at most 50): kept, linked to no case"))
     grade = _number(payload.get("grade"))  # 4, "4", "４", 4.0: one grade however the collection point writes it
     if grade is None or not 1 <= grade <= 5:
         raise _reject(record, "level", "level.code", f"grade {payload.get('grade')!r} is not one of 1–5")

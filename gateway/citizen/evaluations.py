@@ -370,13 +370,25 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
     return high
 
 
+def _rating_part(conn: Any, rating_id: str) -> str:
+    """The rating's id as its outbox keys hold it: escaped (:func:`~.outbox.key_part`) — or as it was written, for a
+    rating holding ``:`` or ``%`` that an older Tongban queued before ids were escaped (its appeals, revisions and
+    withdrawal are still found under the keys it has)."""
+    part = key_part(rating_id)
+    if part != rating_id and store.outbox_status(conn, "provincial_pj", f"rating:{part}") is None \
+            and store.outbox_status(conn, "provincial_pj", f"rating:{rating_id}") is not None:
+        return rating_id
+    return part
+
+
 def _revision(conn: Any, ev: Evaluation, now: datetime) -> dict[str, Any]:
     """The outbox item of a changed rating: revision n after n-1 — or the rating itself under ``rating:R`` when it
     never went up (it was withdrawn when first read, and is no longer)."""
-    if store.outbox_status(conn, "provincial_pj", f"rating:{key_part(ev.rating_id)}") is None:
-        return queue_item("provincial_pj", f"rating:{key_part(ev.rating_id)}", "sbPj", to_provincial(ev), now=now)
-    revision = store.revision_count(conn, key_part(ev.rating_id)) + 1  # a page holds each rating once
-    return queue_item("provincial_pj", f"rating:{key_part(ev.rating_id)}:{revision}", "sbPj", to_provincial(ev), now=now)
+    part = _rating_part(conn, ev.rating_id)
+    if store.outbox_status(conn, "provincial_pj", f"rating:{part}") is None:
+        return queue_item("provincial_pj", f"rating:{part}", "sbPj", to_provincial(ev), now=now)
+    revision = store.revision_count(conn, part) + 1  # a page holds each rating once
+    return queue_item("provincial_pj", f"rating:{part}:{revision}", "sbPj", to_provincial(ev), now=now)
 
 
 def _withdrawn_now(conn: Any, rating_id: str) -> bool:
@@ -393,7 +405,7 @@ no form to withdraw one, so a person does it there (and resolves the alert)."""
 
 def _alert_revoked(conn: Any, revoked: list[Evaluation], now: datetime) -> None:
     for ev in revoked:
-        if store.outbox_status(conn, "provincial_pj", f"rating:{key_part(ev.rating_id)}") is None:
+        if store.outbox_status(conn, "provincial_pj", f"rating:{_rating_part(conn, ev.rating_id)}") is None:
             continue  # never forwarded: the province holds nothing to withdraw
         alert_store.upsert_alert(
             conn, REVOKED_ALERT, ev.rating_id, level="red" if ev.bad else "yellow", system="provincial_pj",
@@ -470,7 +482,7 @@ def record_callback(engine: Engine, rating_id: str, result: str, *, at: datetime
         if opened is not None and opened < rect_due:
             rect_due = opened
         store.set_callback(conn, rating_id, done_at=at, result=result, rect_due_at=rect_due)
-        store.enqueue(conn, [queue_item("provincial_pj", f"callback:{key_part(rating_id)}:1", "sbHf",
+        store.enqueue(conn, [queue_item("provincial_pj", f"callback:{_rating_part(conn, rating_id)}:1", "sbHf",
                                         {"pjbh": rating_id, "lx": "1", "wcsj": provincial_time(at), "jg": result},
                                         now=at)], pii=pii)
     return {"rating_id": rating_id, "done_at": at, "on_time": at <= rows[0]["due_at"], "rect_due_at": rect_due,
@@ -491,7 +503,7 @@ def finish_rectification(engine: Engine, rating_id: str, note: str, *, at: datet
             raise CitizenError(f"evaluation:{rating_id}", "rectification", "rectification.once",
                                "the rectification is finished already")
         store.set_callback(conn, rating_id, rect_done_at=at, rect_note=note)
-        store.enqueue(conn, [queue_item("provincial_pj", f"callback:{key_part(rating_id)}:2", "sbHf",
+        store.enqueue(conn, [queue_item("provincial_pj", f"callback:{_rating_part(conn, rating_id)}:2", "sbHf",
                                         {"pjbh": rating_id, "lx": "2", "wcsj": provincial_time(at), "jg": note},
                                         now=at)], pii=pii)
     return {"rating_id": rating_id, "rect_done_at": at, "on_time": at <= rows[0]["rect_due_at"]}
@@ -505,7 +517,7 @@ _NEXT = {"city": "province"}
 def _queue_appeal(conn: Any, rating_id: str, level: str, reason: str, at: datetime, pii: PiiCodec | None) -> None:
     store.insert_appeal(conn, {"rating_id": rating_id, "level": level, "status": "pending", "reason": reason,
                                "filed_at": at})
-    store.enqueue(conn, [queue_item("provincial_pj", f"appeal:{key_part(rating_id)}:{APPEAL_LEVELS[level]}", "tjSs",
+    store.enqueue(conn, [queue_item("provincial_pj", f"appeal:{_rating_part(conn, rating_id)}:{APPEAL_LEVELS[level]}", "tjSs",
                                     {"pjbh": rating_id, "sscj": APPEAL_LEVELS[level], "ssly": reason,
                                      "tjsj": provincial_time(at)}, now=at)], pii=pii)
 
@@ -561,8 +573,8 @@ def poll_appeals(engine: Engine, client: ProvincialClient, *, now: datetime | No
 
 def _delivered(engine: Engine, appeal: Any) -> bool:
     """Has the provincial system received this appeal? (Asking about one it has not would be refused.)"""
-    key = f"appeal:{key_part(appeal['rating_id'])}:{APPEAL_LEVELS[appeal['level']]}"
     with engine.connect() as conn:
+        key = f"appeal:{_rating_part(conn, appeal['rating_id'])}:{APPEAL_LEVELS[appeal['level']]}"
         return store.outbox_status(conn, "provincial_pj", key) == "delivered"
 
 

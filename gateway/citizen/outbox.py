@@ -95,6 +95,8 @@ def prerequisite(key: str) -> str | None:
     kind, _, rest = key.partition(":")
     if kind == "rating" and ":" in rest:  # rating:R:<n>, revision n of R: after revision n-1 (R itself for 1)
         rating, _, n = rest.rpartition(":")
+        if not (n.isascii() and n.isdigit()):
+            return None  # a rating whose id held ':' queued before ids were escaped (rating:A:B): the rating itself
         return f"rating:{rating}" if n == "1" else f"rating:{rating}:{int(n) - 1}"
     if kind == "callback" and rest.endswith(":2"):  # the rectification: after the callback (which is after R)
         return f"callback:{rest.removesuffix(':2')}:1"

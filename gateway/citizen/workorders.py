@@ -156,10 +156,12 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
             dead.append(_dead(raw, exc, now))
             continue
         count_flags(report, order.quality)
-        if order.changed_at > horizon:  # a 2099 gxsj must not move the watermark past every order still to come
+        if order.changed_at > horizon:  # a 2099 gxsj must not move the watermark past every order still to come,
             count_flags(report, [FieldIssue(f"hotline:{order.order_no}", "changed_at", "changed_at.future",
                                             f"gxsj {beijing_minute(order.changed_at)} is after this machine's clock: "
                                             "not used as the watermark")])
+            # nor be kept as the order's change time: a later hand-out (after 退回) would never be newer than it
+            order = order.model_copy(update={"changed_at": min(order.changed_at, now)})
         elif high is None or order.changed_at > high:
             high = order.changed_at
         old = store.workorder(conn, order.order_no)

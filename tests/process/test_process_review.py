@@ -278,14 +278,15 @@ def test_a_type_code_stored_before_codes_were_normalised_finds_its_certificate(d
     assert report.cases == [case["case_no"]] and report.denied == 0
 
 
-def test_tickets_stored_before_numbers_were_normalised_are_found_however_typed(tmp_path: Path) -> None:
+def test_tickets_stored_before_numbers_were_normalised_are_found_however_typed(database_url: str) -> None:
     from gateway.store.migrate import upgrade as to_head
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    engine = make_engine(database_url)
     to_head(engine, revision="0024_handoff_answers_seen")
     opened = datetime.now(timezone.utc)
+    long = "㈠" * 40  # NFKC makes it (一)(一)…: 120 characters, past the column — kept as typed
     with engine.begin() as conn:
-        for number in ("t-101", "t-102 ", "B-1", "b-1"):  # the last two: one number typed twice, kept as typed
+        for number in ("t-101", "t-102 ", "B-1", "b-1", long):  # B-1, b-1: one number typed twice, kept as typed
             store.add_ticket(conn, {"ticket_no": number, "kind": "simple", "office_code": None, "case_no": None,
                                     "subject": "s", "opened_at": opened, "replied_at": None, "reply": None})
     to_head(engine)
@@ -293,4 +294,5 @@ def test_tickets_stored_before_numbers_were_normalised_are_found_however_typed(t
         open_ticket(engine, "t-101", "simple", "again")
     assert reply_ticket(engine, "Ｔ－１０２", "已答复")
     with engine.connect() as conn:
-        assert sorted(conn.execute(select(process_tickets.c.ticket_no)).scalars()) == ["B-1", "T-101", "T-102", "b-1"]
+        assert sorted(conn.execute(select(process_tickets.c.ticket_no)).scalars()) == sorted(
+            ["B-1", "T-101", "T-102", "b-1", long])

@@ -7,7 +7,8 @@ Create Date: 2026-12-07
 ``T-101 ``, ``Ｔ－１０１`` and ``t-101`` opened three tickets with three reply clocks; numbers are now normalised
 when a ticket is opened or replied to (gateway.process.tickets.ticket_number). A ticket stored before is rewritten
 to that form so that it is found however it is typed — unless another stored ticket already has the form (two
-legacy tickets that are one number): those keep what was typed, and the reply finds them as typed.
+legacy tickets that are one number) or the form is longer than the column: those keep what was typed, and the
+reply finds them as typed.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def upgrade() -> None:
     for number in stored:
         wanted.setdefault(_number(number), []).append(number)
     for kept, typed in wanted.items():
-        if len(typed) != 1 or typed[0] == kept or kept in taken or not kept:
-            continue
+        if len(typed) != 1 or typed[0] == kept or kept in taken or not kept or len(kept) > 64:
+            continue  # one number typed twice, or one NFKC lengthens past the column (㈠ → (一)): kept as typed
         conn.execute(sa.update(tickets).where(tickets.c.ticket_no == typed[0]).values(ticket_no=kept))
 
 
