@@ -292,6 +292,8 @@ def _case_number(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     text = "".join(unicodedata.normalize("NFKC", value).split())
+    if len(text) > 64:  # NFKC lengthens some characters (㈠ → (一)): past the column, kept as typed
+        text = "".join(value.split())
     return text or None
 
 

@@ -375,10 +375,12 @@ def _rating_part(conn: Any, rating_id: str) -> str:
     rating holding ``:`` or ``%`` that an older Tongban queued before ids were escaped (its appeals, revisions and
     withdrawal are still found under the keys it has)."""
     part = key_part(rating_id)
-    if part != rating_id and store.outbox_status(conn, "provincial_pj", f"rating:{part}") is None \
-            and store.outbox_status(conn, "provincial_pj", f"rating:{rating_id}") is not None:
-        return rating_id
-    return part
+    if part == rating_id or store.outbox_status(conn, "provincial_pj", f"rating:{part}") is not None:
+        return part
+    base, _, tail = rating_id.rpartition(":")
+    if tail.isascii() and tail.isdigit() and base and store.evaluation(conn, base) is not None:
+        return part  # rating:PJ-7:1 is revision 1 of the rating PJ-7 the ledger holds, not this one's own key
+    return rating_id if store.outbox_status(conn, "provincial_pj", f"rating:{rating_id}") is not None else part
 
 
 def _revision(conn: Any, ev: Evaluation, now: datetime) -> dict[str, Any]:

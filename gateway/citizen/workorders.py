@@ -156,15 +156,17 @@ def _ingest(conn: Any, page: list[Any], settings: CitizenSettings, calendar: Wor
             dead.append(_dead(raw, exc, now))
             continue
         count_flags(report, order.quality)
+        old = store.workorder(conn, order.order_no)
         if order.changed_at > horizon:  # a 2099 gxsj must not move the watermark past every order still to come,
             count_flags(report, [FieldIssue(f"hotline:{order.order_no}", "changed_at", "changed_at.future",
                                             f"gxsj {beijing_minute(order.changed_at)} is after this machine's clock: "
                                             "not used as the watermark")])
-            # nor be kept as the order's change time: a later hand-out (after 退回) would never be newer than it
-            order = order.model_copy(update={"changed_at": min(order.changed_at, now)})
+            # nor be kept as the order's change time (a later hand-out after a 退回 would never be newer than it);
+            # it says nothing newer than what is held, so a re-read is no hand-out either
+            held = old["source_changed_at"] if old is not None and old["source_changed_at"] is not None else now
+            order = order.model_copy(update={"changed_at": min(held, now)})
         elif high is None or order.changed_at > high:
             high = order.changed_at
-        old = store.workorder(conn, order.order_no)
         if old is None:
             _new_order(conn, order, raw, settings, calendar, now, report, outbox, dead, pii=pii)
         elif _handed_again(old, order):

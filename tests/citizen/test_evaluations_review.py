@@ -235,3 +235,49 @@ def test_an_item_queued_before_ids_were_escaped_is_still_found(database_url: str
     with engine.connect() as conn:
         assert conn.execute(select(alerts.c.key).where(alerts.c.kind == "evaluation_revoked")).scalars().all() == [
             "PJ-7:9"]
+
+
+def test_a_reread_of_a_returned_order_with_a_future_gxsj_is_no_new_hand_out(database_url: str,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first fix capped a future gxsj to each run's instant: every re-read looked newer — a new 退回 each run."""
+    from citizen_testlib import order
+
+    from gateway.citizen import sync_workorders
+
+    monkeypatch.setenv("TONGBAN_HOTLINE_URL", "http://127.0.0.1:9")
+    engine = _ledger(database_url)
+    settings = load_citizen()
+    now = datetime.now(BEIJING).replace(microsecond=0)
+    out_of_scope = order("G1", "待转派", now - timedelta(minutes=5), now + timedelta(days=1)) | {"ywfl": "涉法涉诉"}
+    reports = [sync_workorders(engine, settings, calendar=CAL, now=now + timedelta(minutes=5 * i),
+                               client=Pages([out_of_scope])) for i in range(3)]
+    assert [(r.returned, r.rehanded) for r in reports] == [(1, 0), (0, 0), (0, 0)]
+    with engine.connect() as conn:
+        assert conn.execute(select(citizen_outbox.c.key)).scalars().all() == ["th:G1"]
+
+
+def test_a_rating_named_like_another_ratings_revision_is_queued_as_itself(database_url: str) -> None:
+    """``PJ-7:1`` (withdrawn when first read, so never queued) beside ``PJ-7``'s revision 1 ``rating:PJ-7:1``: the
+    legacy-key fallback must not take that revision for ``PJ-7:1``'s own key."""
+    from gateway.citizen.outbox import prerequisite
+
+    engine = _ledger(database_url, "C1")
+    settings = load_citizen()
+
+    def read(at: datetime, *ratings: dict[str, Any]) -> None:
+        sync_evaluations(engine, settings, client=Pages(list(ratings)), calendar=CAL, now=at)
+
+    read(T0, rating("PJ-7", "C1", 5, T0, T0), rating("PJ-7:1", "C1", 5, T0, T0, revoked=1))
+    read(T0 + timedelta(hours=1), rating("PJ-7", "C1", 4, T0, T0 + timedelta(hours=1)))
+    read(T0 + timedelta(hours=2), rating("PJ-7:1", "C1", 5, T0, T0 + timedelta(hours=2)))
+    read(T0 + timedelta(hours=3), rating("PJ-7", "C1", 3, T0, T0 + timedelta(hours=3)))
+    with engine.connect() as conn:
+        keys = list(conn.execute(select(citizen_outbox.c.key).order_by(citizen_outbox.c.id)).scalars())
+    assert [(key, prerequisite(key)) for key in keys] == [
+        ("rating:PJ-7", None), ("rating:PJ-7:1", "rating:PJ-7"), ("rating:PJ-7%3A1", None),
+        ("rating:PJ-7:2", "rating:PJ-7:1")]
+
+
+def test_a_case_number_nfkc_would_lengthen_past_the_column_is_kept_as_typed() -> None:
+    ev = from_evaluator(rating("R1", "C1", 1, T0, T0, caseNo="㈠" * 30, revoked=1))
+    assert ev.case_no == "㈠" * 30 and ev.revoked
