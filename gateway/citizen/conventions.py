@@ -41,10 +41,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from gateway.contract.errors import FieldIssue, RecordRejected
+from gateway.models.case import CaseNo
 from gateway.models.datetimes import EPOCH_MS_FLOOR, change_horizon
+from gateway.models.identifiers import normalise
 from gateway.models.text import UNSTORABLE, storable
 
 from .models import CHANNEL_NAMES, MAX_LIMIT_DAYS, Evaluation, Level, WorkOrder
@@ -237,7 +239,7 @@ def from_evaluator(payload: Any) -> Evaluation:
     case_no = _case_number(payload.get("caseNo"))
     if case_no is None:
         raise _reject(record, "case_no", "required", "caseNo is missing: a rating must name its case")
-    if not _CASE_NO.fullmatch(case_no):  # 鲁审2026-001: links no case, but the rating counts (and can be withdrawn)
+    if not _is_case_no(case_no):  # 鲁审2026-001: links no case, but the rating counts (and can be withdrawn)
         flags.append(FieldIssue(record, "case_no", "case_no.format",
                                 f"caseNo {payload.get('caseNo')!r} is no case number of the ledger's form (letters, "
                                 "digits and -, at most 50): kept, linked to no case"))
@@ -278,8 +280,17 @@ def from_evaluator(payload: Any) -> Evaluation:
         "revoked": _revoked(record, payload.get("revoked"), flags)}), flags)
 
 
-_CASE_NO = re.compile(r"[0-9A-Za-z-]{1,50}")
-"""A case number as the canonical model takes it (``gateway.models.case.CaseNo``)."""
+_CASE_NO = TypeAdapter(CaseNo)
+
+
+def _is_case_no(text: str) -> bool:
+    """Whether ``text`` is a case number as the canonical model takes it (its own rule: ``CaseNo``)."""
+    try:
+        _CASE_NO.validate_python(text)
+    except ValidationError:
+        return False
+    return True
+
 _TRUE = frozenset({"1", "TRUE", "Y", "YES", "T", "是"})
 _FALSE = frozenset({"", "0", "FALSE", "N", "NO", "F", "否"})
 
@@ -315,7 +326,7 @@ def _revoked(record: str, value: Any, flags: list[FieldIssue]) -> bool:
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
     if isinstance(value, str):
-        word = "".join(unicodedata.normalize("NFKC", value).split()).upper()
+        word = normalise(value)
         if word in _TRUE:
             return True
         if word in _FALSE:

@@ -73,7 +73,7 @@ def reply_ticket(engine: Engine, ticket_no: str, reply: str, *, at: datetime | N
     said to the citizen."""
     if not reply.strip():
         raise ConfigError(f"ticket {ticket_no}: reply: a reply needs its text (empty or only whitespace given)")
-    kept = ticket_number(ticket_no)
+    kept, at = ticket_number(ticket_no), at or utcnow()
     with engine.begin() as conn:  # a ticket opened before numbers were kept normalised is found as it was typed
-        return store.reply_ticket(conn, kept, at=at or utcnow(), reply=reply) or (
-            kept != ticket_no and store.reply_ticket(conn, ticket_no, at=at or utcnow(), reply=reply))
+        return store.reply_ticket(conn, kept, at=at, reply=reply) or (
+            kept != ticket_no and store.reply_ticket(conn, ticket_no, at=at, reply=reply))

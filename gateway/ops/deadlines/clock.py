@@ -228,9 +228,8 @@ def _days_to_promise(accepted: datetime, promised: datetime | None, unit: LimitU
     if promised is None:
         return None
     accepted_day = accepted.astimezone(calendar.tz).date()
-    promised_day = (promised.astimezone(calendar.tz) - timedelta(microseconds=1)).date() \
-        if promised.astimezone(calendar.tz).timetz().replace(tzinfo=None) == time(0) else \
-        promised.astimezone(calendar.tz).date()  # a promise "by 00:00" is the day before's end
+    # the day the promise ends: its own, or the day before for a promise "by 00:00" (that day's end)
+    promised_day = (promised.astimezone(calendar.tz) - timedelta(microseconds=1)).date()
     if promised_day < accepted_day:
         return None
     days = calendar.counting_days(accepted_day + timedelta(days=1), promised_day + timedelta(days=1), unit)
