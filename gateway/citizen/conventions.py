@@ -271,7 +271,7 @@ def from_evaluator(payload: Any) -> Evaluation:
     if text is not None and not isinstance(text, str):  # 666, ["办事慢"]: what the citizen wrote, kept as written
         flags.append(FieldIssue(record, "comment", "comment.type",
                                 f"comment is a {type(text).__name__}, not text: kept as its JSON"))
-        text = orjson.dumps(text).decode()
+        text = json.dumps(text, ensure_ascii=False)  # not orjson: a JSON integer past 64 bits is a comment too
     return _flagged(_validated(Evaluation, record, {  # type: ignore[no-any-return]
         "rating_id": rid, "case_no": case_no, "level": grade, "channel": channel, "rated_at": rated_at,
         "device": _code_text(payload.get("deviceSn")), "window": _code_text(payload.get("windowNo")),

@@ -281,3 +281,9 @@ def test_a_rating_named_like_another_ratings_revision_is_queued_as_itself(databa
 def test_a_case_number_nfkc_would_lengthen_past_the_column_is_kept_as_typed() -> None:
     ev = from_evaluator(rating("R1", "C1", 1, T0, T0, caseNo="㈠" * 30, revoked=1))
     assert ev.case_no == "㈠" * 30 and ev.revoked
+
+
+def test_a_comment_that_is_an_integer_past_64_bits_is_kept_as_written() -> None:
+    """The property test's find (tests/citizen/test_conventions_property.py): orjson writes no such integer."""
+    ev = from_evaluator(rating("R1", "C1", 1, T0, T0, comment=2 ** 70))
+    assert ev.comment == str(2 ** 70) and [q.rule for q in ev.quality] == ["comment.type"]
