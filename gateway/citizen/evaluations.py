@@ -473,22 +473,31 @@ def record_callback(engine: Engine, rating_id: str, result: str, *, at: datetime
         ev = store.evaluation(conn, rating_id)
         if ev is None:
             raise CitizenError(f"evaluation:{rating_id}", "rating_id", "unknown", "no such rating")
-        rows = [r for r in store.callback_rows(conn) if r["rating_id"] == rating_id]
-        if not rows:
+        _still_standing(ev, f"evaluation:{rating_id}", "callback")
+        row = store.callback_row(conn, rating_id)
+        if row is None or not ev["bad"]:  # a 差评 the citizen turned good is owed no callback (its row stays)
             raise CitizenError(f"evaluation:{rating_id}", "level", "callback.bad_only",
                                f"only a bad review (不满意/非常不满意) is called back; this one is level {ev['level']}")
-        if rows[0]["done_at"] is not None:
+        if row["done_at"] is not None:
             raise CitizenError(f"evaluation:{rating_id}", "callback", "callback.once",
-                               f"called back already at {beijing_minute(rows[0]['done_at'])}")
-        opened = rows[0]["rect_due_at"]  # due since the callback opened: a late callback does not move it later
+                               f"called back already at {beijing_minute(row['done_at'])}")
+        opened = row["rect_due_at"]  # due since the callback opened: a late callback does not move it later
         if opened is not None and opened < rect_due:
             rect_due = opened
         store.set_callback(conn, rating_id, done_at=at, result=result, rect_due_at=rect_due)
         store.enqueue(conn, [queue_item("provincial_pj", f"callback:{_rating_part(conn, rating_id)}:1", "sbHf",
                                         {"pjbh": rating_id, "lx": "1", "wcsj": provincial_time(at), "jg": result},
                                         now=at)], pii=pii)
-    return {"rating_id": rating_id, "done_at": at, "on_time": at <= rows[0]["due_at"], "rect_due_at": rect_due,
-            "predates": bool(rows[0]["predates"])}
+    return {"rating_id": rating_id, "done_at": at, "on_time": at <= row["due_at"], "rect_due_at": rect_due,
+            "predates": bool(row["predates"])}
+
+
+def _still_standing(ev: Any, record: str, what: str) -> None:
+    """Refuse a callback or an appeal of a rating the citizen withdrew (revoked) at the collection point: it
+    stands in no figure, and the province is to withdraw it (the ``evaluation_revoked`` alert), not answer it."""
+    if ev["revoked"]:
+        raise CitizenError(record, "revoked", f"{what}.revoked",
+                           f"the rating was withdrawn (revoked) at the collection point: no {what} is owed")
 
 
 def finish_rectification(engine: Engine, rating_id: str, note: str, *, at: datetime | None = None,
@@ -497,18 +506,18 @@ def finish_rectification(engine: Engine, rating_id: str, note: str, *, at: datet
     time (限时办结)."""
     at = at or datetime.now(timezone.utc)
     with engine.begin() as conn:
-        rows = [r for r in store.callback_rows(conn) if r["rating_id"] == rating_id]
-        if not rows or rows[0]["done_at"] is None:  # the 整改 falls due from the start; it is done after a callback
+        row = store.callback_row(conn, rating_id)
+        if row is None or row["done_at"] is None:  # the 整改 falls due from the start; it is done after a callback
             raise CitizenError(f"evaluation:{rating_id}", "rectification", "rectification.after_callback",
                                "no rectification is open: record the callback first")
-        if rows[0]["rect_done_at"] is not None:
+        if row["rect_done_at"] is not None:
             raise CitizenError(f"evaluation:{rating_id}", "rectification", "rectification.once",
                                "the rectification is finished already")
         store.set_callback(conn, rating_id, rect_done_at=at, rect_note=note)
         store.enqueue(conn, [queue_item("provincial_pj", f"callback:{_rating_part(conn, rating_id)}:2", "sbHf",
                                         {"pjbh": rating_id, "lx": "2", "wcsj": provincial_time(at), "jg": note},
                                         now=at)], pii=pii)
-    return {"rating_id": rating_id, "rect_done_at": at, "on_time": at <= rows[0]["rect_due_at"]}
+    return {"rating_id": rating_id, "rect_done_at": at, "on_time": at <= row["rect_due_at"]}
 
 
 # -- appeals -------------------------------------------------------------------------------------------------
@@ -535,6 +544,7 @@ def file_appeal(engine: Engine, rating_id: str, reason: str, *, at: datetime | N
         ev = store.evaluation(conn, rating_id)
         if ev is None:
             raise CitizenError(record, "rating_id", "unknown", "no such rating")
+        _still_standing(ev, record, "appeal")
         if not ev["bad"]:
             raise CitizenError(record, "level", "appeal.bad_only", "only a bad review can be appealed")
         if store.appeal_rows(conn, rating_id):

@@ -347,6 +347,14 @@ def callback_rows(conn: Connection) -> list[RowMapping]:
                              .order_by(b.due_at, b.rating_id)).mappings())
 
 
+def callback_row(conn: Connection, rating_id: str) -> RowMapping | None:
+    """The callback of one rating (as :func:`callback_rows` lists it), None when it has none."""
+    b, e = citizen_callbacks.c, citizen_evaluations.c
+    return conn.execute(select(citizen_callbacks, e.case_no, e.level, e.bad, e.dept_code, e.month, e.appeal,
+                               e.rated_at, e.revoked).join(citizen_evaluations, b.rating_id == e.rating_id)
+                        .where(b.rating_id == rating_id)).mappings().first()
+
+
 def callbacks_without_rectification_due(conn: Connection) -> list[RowMapping]:
     """``rating_id, due_at, done_at`` of the callbacks opened before a rectification was due for every 差评 (the
     callbacks of a ledger from before: their 整改 was in no figure)."""

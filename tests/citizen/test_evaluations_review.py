@@ -287,3 +287,29 @@ def test_a_comment_that_is_an_integer_past_64_bits_is_kept_as_written() -> None:
     """The property test's find (tests/citizen/test_conventions_property.py): orjson writes no such integer."""
     ev = from_evaluator(rating("R1", "C1", 1, T0, T0, comment=2 ** 70))
     assert ev.comment == str(2 ** 70) and [q.rule for q in ev.quality] == ["comment.type"]
+
+
+def test_a_bad_review_turned_good_or_withdrawn_is_owed_no_callback_nor_appeal(database_url: str) -> None:
+    """Its callback row stays (history), but the 差评 is gone: recording a callback queued an ``sbHf`` for a rating
+    the province holds as good, and an appeal of a withdrawn rating asked the city to set aside nothing."""
+    from gateway.citizen import CitizenError, record_callback
+
+    engine = _ledger(database_url, "C1", "C2")
+    later = T0 + timedelta(minutes=30)
+    sync_evaluations(engine, load_citizen(), client=Pages([rating("R1", "C1", 1, T0, T0),
+                                                           rating("R2", "C2", 1, T0, T0)]), calendar=CAL, now=T0)
+    sync_evaluations(engine, load_citizen(), client=Pages([rating("R1", "C1", 5, T0, later),
+                                                           rating("R2", "C2", 1, T0, later, revoked=1)]),
+                     calendar=CAL, now=later)
+    with pytest.raises(CitizenError) as turned_good:
+        record_callback(engine, "R1", "已回访", at=later, calendar=CAL)
+    assert turned_good.value.issue.rule == "callback.bad_only"
+    with pytest.raises(CitizenError) as withdrawn:
+        record_callback(engine, "R2", "已回访", at=later, calendar=CAL)
+    assert (withdrawn.value.issue.field, withdrawn.value.issue.rule) == ("revoked", "callback.revoked")
+    with pytest.raises(CitizenError) as appeal:
+        file_appeal(engine, "R2", "评价人误选", at=later)
+    assert appeal.value.issue.rule == "appeal.revoked"
+    with engine.connect() as conn:
+        keys = conn.execute(select(citizen_outbox.c.key)).scalars().all()
+    assert not [k for k in keys if k.startswith(("callback:", "appeal:"))]
