@@ -559,13 +559,20 @@ def poll_appeals(engine: Engine, client: ProvincialClient, *, now: datetime | No
                  pii: PiiCodec | None = None) -> list[dict[str, Any]]:
     """Ask the provincial system about every pending appeal it has received; a city's rejection goes up to the
     province (queued sealed with ``pii``), the province's is final, an appeal upheld takes the review out of the
-    差评 figures."""
-    now = now or datetime.now(timezone.utc)
+    差评 figures. One poll at a time (a lease; :class:`LeaseHeldError` while another runs): two at once took a
+    city's rejection twice and queued the province's appeal twice."""
+    with Lease(engine, "appeals:provincial_pj") as lease, lease.kept_alive():
+        return _poll_appeals(engine, client, lease, now=now or datetime.now(timezone.utc), pii=pii)
+
+
+def _poll_appeals(engine: Engine, client: ProvincialClient, lease: Lease, *, now: datetime,
+                  pii: PiiCodec | None) -> list[dict[str, Any]]:
     changes: list[dict[str, Any]] = []
     with engine.begin() as conn:  # a process without the ledger's keys asks the province nothing
         require_ledger_keys(conn, pii, what="ask the province about appeals")
         pending = store.appeals_pending(conn)
     for appeal in pending:
+        lease.renew()
         answer = client.call("cxSs", {"pjbh": appeal["rating_id"], "sscj": APPEAL_LEVELS[appeal["level"]]}) \
             if _delivered(engine, appeal) else None
         decision = DECISIONS.get((answer or {}).get("zt", "0"), "pending")

@@ -9,7 +9,8 @@ to ``dead`` and to the dead-letter store with the receiver's words; a refused cr
 answer the client cannot place (:class:`FatalSyncError`: not XML, an unknown code) fails that item — it backs off
 like a transient failure and dies after ``max_attempts`` — and delivery goes on with the next: one poisoned item
 never holds up the queue. :data:`FATAL_STREAK` such failures in a row are the receiver, not the items: the run
-stops there with the error.
+stops there with the error. One run delivers to a target at a time (:func:`delivery_lease`): two at once sent
+each item twice, and out of order.
 
 Some items only make sense after another (:func:`prerequisite`): a callback or an appeal after its rating, a
 signature or a reply after the dispatch, the redo's reply after the first. Such an item waits while its
@@ -40,9 +41,10 @@ from gateway.contract.errors import (
 from gateway.crypto.pii import PiiCodec, open_text, redact
 from gateway.store import citizen as store
 from gateway.store import ledger
+from gateway.store.lease import Lease
 from gateway.store.sealing import require_ledger_keys
 
-__all__ = ["DRAIN_BUDGET", "DeliveryReport", "ResendReport", "Target", "deliver", "drain", "prerequisite", "queue_item",
+__all__ = ["DRAIN_BUDGET", "DeliveryReport", "ResendReport", "Target", "deliver", "delivery_lease", "drain", "prerequisite", "queue_item",
            "resend_dead"]
 
 Target = Literal["provincial_pj", "hotline"]
@@ -114,11 +116,26 @@ def _backoff(attempts: int, retry_after: float | None) -> timedelta:
     return timedelta(seconds=max(retry_after or 0, min(600, 2 ** attempts)))
 
 
+def delivery_lease(engine: Engine, target: Target) -> Lease:
+    """The claim one delivery run of ``target`` holds while it sends: two runs at once (the DAG's and an operator's
+    ``tongban evaluations sync``) sent every item twice, and a slower one sent a rating's first version after the
+    revision the other had sent — which the province takes as the rating revised back."""
+    return Lease(engine, f"deliver:{target}")
+
+
 def deliver(engine: Engine, target: Target, sender: _Sender, *, now: datetime | None = None, limit: int = 500,
             max_attempts: int = MAX_ATTEMPTS, on_item: Any = None, pii: PiiCodec | None = None) -> DeliveryReport:
     """Send what is due for ``target`` (in queue order), up to ``limit`` items, each payload opened with ``pii``
     (the ledger's keys: a sealed ledger refuses a run without them before anything is sent); ``on_item`` is called
-    after each item is committed (tests use it to crash at a chosen point)."""
+    after each item is committed (tests use it to crash at a chosen point). Holds :func:`delivery_lease`: raises
+    :class:`LeaseHeldError` while another run delivers to ``target`` (wait for it; it sends what is due)."""
+    with delivery_lease(engine, target) as lease, lease.kept_alive():
+        return _deliver(engine, target, sender, lease, now=now, limit=limit, max_attempts=max_attempts,
+                        on_item=on_item, pii=pii)
+
+
+def _deliver(engine: Engine, target: Target, sender: _Sender, lease: Lease, *, now: datetime | None, limit: int,
+             max_attempts: int = MAX_ATTEMPTS, on_item: Any = None, pii: PiiCodec | None = None) -> DeliveryReport:
     now = now or datetime.now(timezone.utc)
     report = DeliveryReport(target)
     streak = 0
@@ -155,6 +172,7 @@ def deliver(engine: Engine, target: Target, sender: _Sender, *, now: datetime | 
             report.errors.append(f"{item['key']}: {_error(exc)}")
             continue
         attempts = item["attempts"] + 1
+        lease.renew()  # lost (expired, taken over): stop before sending more — the other run carries on
         try:
             sender.call(item["operation"], payload)
         except RetriableSyncError as exc:
@@ -215,15 +233,16 @@ def drain(engine: Engine, target: Target, sender: _Sender, *, budget: timedelta 
     clock = clock or time.monotonic
     started = clock()
     total = DeliveryReport(target)
-    while True:
-        batch = deliver(engine, target, sender, limit=limit, pii=pii)
-        total.delivered += batch.delivered
-        total.retried += batch.retried
-        total.dead += batch.dead
-        total.waiting += batch.waiting
-        total.errors.extend(batch.errors)
-        if batch.retried or batch.delivered < limit // 2 or clock() - started >= budget.total_seconds():
-            return total
+    with delivery_lease(engine, target) as lease, lease.kept_alive():  # one claim for every batch of the run
+        while True:
+            batch = _deliver(engine, target, sender, lease, now=None, limit=limit, pii=pii)
+            total.delivered += batch.delivered
+            total.retried += batch.retried
+            total.dead += batch.dead
+            total.waiting += batch.waiting
+            total.errors.extend(batch.errors)
+            if batch.retried or batch.delivered < limit // 2 or clock() - started >= budget.total_seconds():
+                return total
 
 
 def _error(exc: Exception) -> str:

@@ -26,6 +26,25 @@ CitizenOpt = Annotated[Path | None, typer.Option("--citizen", help="Citizen sett
                                                  "citizen.yaml, config/citizen.yaml).")]
 
 
+def _deliver_unless_busy(engine: Any, target: Any, client: Any, pii: Any) -> Any:
+    """:func:`gateway.citizen.deliver`, or — while another run delivers to ``target`` (the DAG's) — a report saying
+    so: what this command read stays read, and that run sends it."""
+    from gateway.citizen import DeliveryReport, deliver
+    from gateway.contract.errors import LeaseHeldError
+
+    try:
+        return deliver(engine, target, client, pii=pii)
+    except LeaseHeldError as exc:
+        report = DeliveryReport(target)
+        report.errors.append(f"not sent by this command: {exc}")
+        return report
+
+
+def _print_errors(sent: Any) -> None:
+    for error in sent.errors[:5]:
+        console.print(error, style="yellow", markup=False, highlight=False)
+
+
 def _pct(value: Any) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
@@ -39,7 +58,6 @@ def evaluations_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, jso
     """Read new ratings, forward them to the provincial system, ask about appeals, flag misuse, raise alerts."""
     from gateway.citizen import (
         ProvincialClient,
-        deliver,
         detect_misuse,
         load_citizen,
         poll_appeals,
@@ -53,7 +71,7 @@ def evaluations_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, jso
     read = sync_evaluations(engine, settings, pii=pii)
     client = ProvincialClient(settings.provincial_pj)
     try:
-        sent = deliver(engine, "provincial_pj", client, pii=pii)
+        sent = _deliver_unless_busy(engine, "provincial_pj", client, pii)
         appeals = poll_appeals(engine, client, pii=pii)
     finally:
         client.close()
@@ -69,6 +87,7 @@ def evaluations_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, jso
                                      "flagged"],
                 [[read.read, read.inserted, read.rejected, read.bad, sent.delivered, sent.retried, sent.dead,
                   len(appeals), len(misuse.flagged)]])
+    _print_errors(sent)
 
 
 @evaluations_app.command("replay")
@@ -224,7 +243,7 @@ def evaluations_misuse(citizen: CitizenOpt = None, database_url: DbOpt = None, j
 @guard
 def workorders_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Read the platform's orders, route or return each, send what is owed back, raise alerts."""
-    from gateway.citizen import HotlineClient, deliver, load_citizen, scan_citizen, sync_workorders
+    from gateway.citizen import HotlineClient, load_citizen, scan_citizen, sync_workorders
     from gateway.crypto.pii import codec_from_env
 
     settings, pii = load_citizen(citizen), codec_from_env()
@@ -232,7 +251,7 @@ def workorders_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, json
     client = HotlineClient(settings.hotline)
     try:
         read = sync_workorders(engine, settings, client=client, pii=pii)
-        sent = deliver(engine, "hotline", client, pii=pii)
+        sent = _deliver_unless_busy(engine, "hotline", client, pii)
     finally:
         client.close()
     alerts = scan_citizen(engine, policy=settings.policy)
@@ -243,6 +262,7 @@ def workorders_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, json
                                     "redo refused", "rejected", "sent", "dead"],
                 [[read.read, read.new, read.dispatched, read.returned, read.unroutable, read.redo_opened,
                   read.redo_refused, read.rejected, sent.delivered, sent.dead]])
+    _print_errors(sent)
 
 
 @workorders_app.command("replay")

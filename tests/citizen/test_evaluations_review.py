@@ -313,3 +313,54 @@ def test_a_bad_review_turned_good_or_withdrawn_is_owed_no_callback_nor_appeal(da
     with engine.connect() as conn:
         keys = conn.execute(select(citizen_outbox.c.key)).scalars().all()
     assert not [k for k in keys if k.startswith(("callback:", "appeal:"))]
+
+
+class _Overlapping(Province):
+    """A province whose first answer arrives while a second run starts (the DAG's and an operator's command);
+    ``rejects``: it rejects every appeal asked about."""
+
+    def __init__(self, second_run: Any, *, rejects: bool = False) -> None:
+        super().__init__()
+        self.second_run, self.rejects, self.second = second_run, rejects, None
+
+    def call(self, operation: str, data: dict[str, Any]) -> dict[str, Any]:
+        if self.second is None and self.second_run is not None:
+            self.second = "started"
+            try:
+                self.second = self.second_run()
+            except Exception as exc:  # noqa: BLE001 - what the second run met is the test's to judge
+                self.second = exc
+        if self.rejects and operation == "cxSs":
+            self.sent.append((operation, data.get("pjbh"), None))
+            return {"fhdm": "0000", "zt": "2", "shyj": "申诉不成立"}
+        return super().call(operation, data)
+
+
+def test_two_deliveries_at_once_do_not_send_each_item_twice(database_url: str) -> None:
+    from gateway.contract.errors import LeaseHeldError
+
+    engine = _ledger(database_url, "C1", "C2")
+    sync_evaluations(engine, load_citizen(), client=Pages([rating("R1", "C1", 1, T0, T0),
+                                                           rating("R2", "C2", 5, T0, T0)]), calendar=CAL, now=T0)
+    second = Province()
+    first = _Overlapping(lambda: deliver(engine, "provincial_pj", second, now=T0 + timedelta(minutes=1)))
+    report = deliver(engine, "provincial_pj", first, now=T0 + timedelta(minutes=1))
+    assert isinstance(first.second, LeaseHeldError) and second.sent == []
+    assert report.delivered == 2 and [s[1] for s in first.sent] == ["R1", "R2"]
+
+
+def test_two_appeal_polls_at_once_send_a_rejected_appeal_up_once(database_url: str) -> None:
+    from gateway.contract.errors import LeaseHeldError
+
+    engine = _ledger(database_url, "C1")
+    sync_evaluations(engine, load_citizen(), client=Pages([rating("R1", "C1", 1, T0, T0)]), calendar=CAL, now=T0)
+    file_appeal(engine, "R1", "评价人误选", at=T0 + timedelta(minutes=5))
+    deliver(engine, "provincial_pj", Province(), now=T0 + timedelta(minutes=10))
+    later = T0 + timedelta(hours=1)
+    province = _Overlapping(lambda: poll_appeals(engine, _Overlapping(None, rejects=True), now=later), rejects=True)
+    changes = poll_appeals(engine, province, now=later)
+    assert isinstance(province.second, LeaseHeldError)
+    assert [(c["level"], c["next"]) for c in changes] == [("city", "province")]
+    with engine.connect() as conn:
+        keys = conn.execute(select(citizen_outbox.c.key).where(citizen_outbox.c.key.like("appeal:%"))).scalars().all()
+    assert sorted(keys) == ["appeal:R1:2", "appeal:R1:3"]
