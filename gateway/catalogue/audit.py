@@ -19,12 +19,14 @@ import orjson
 from sqlalchemy import Engine
 
 from gateway.models.datetimes import beijing_iso
+from gateway.models.text import storable
 from gateway.store import catalogue as store
+from gateway.store.lease import Lease
 
 from .entry import CatalogueEntry
-from .findings import FINDING_KINDS, Finding, find
+from .findings import FINDING_KINDS, Copy, Finding, find, one_of_each
 
-__all__ = ["AuditReport", "latest_findings_summary", "load_entries", "run_audit", "tracked_findings"]
+__all__ = ["AuditReport", "latest_findings_summary", "load_copies", "load_entries", "run_audit", "tracked_findings"]
 
 
 @dataclass
@@ -54,25 +56,38 @@ class AuditReport:
                 "items": [{**f.as_dict(), "status": self.status.get(f.key, "new")} for f in self.findings]}
 
 
-def load_entries(engine: Engine) -> list[CatalogueEntry]:
-    """The active entries of the catalogue store, as canonical entries."""
+def load_copies(engine: Engine) -> list[Copy]:
+    """The active entries of the catalogue store as each catalogue system lists them."""
     with engine.connect() as conn:
         rows = store.entry_documents(conn)
-    return [CatalogueEntry.model_validate(orjson.loads(r["data"])) for r in rows]
+    return [Copy(r["source"], r["source_changed_at"], CatalogueEntry.model_validate(orjson.loads(r["data"])))
+            for r in rows]
+
+
+def load_entries(engine: Engine) -> list[CatalogueEntry]:
+    """The active entries of the catalogue store, as canonical entries: one per entry however many systems list
+    it (:func:`~gateway.catalogue.findings.one_of_each`)."""
+    return one_of_each(load_copies(engine))[0]
 
 
 def run_audit(engine: Engine, *, dormant_months: int = 12, now: datetime | None = None) -> AuditReport:
     """Audit the stored catalogue against itself and the ledger; record the run and track its findings.
 
     The dormant check runs only when the ledger holds cases at all: on a ledger that has not synced yet every
-    entry would be "never used", which says nothing about the catalogue.
+    entry would be "never used", which says nothing about the catalogue. One audit at a time (a lease: two at once
+    inserted the same new findings, and the second failed on their keys); :class:`LeaseHeldError` while another runs.
     """
+    with Lease(engine, "catalogue:audit"):
+        return _run_audit(engine, dormant_months=dormant_months, now=now)
+
+
+def _run_audit(engine: Engine, *, dormant_months: int, now: datetime | None) -> AuditReport:
     started = time.perf_counter()
     now = now or datetime.now(timezone.utc)
-    entries = load_entries(engine)
+    entries, found = one_of_each(load_copies(engine))
     with engine.connect() as conn:
         activity = store.last_case_activity(conn)
-    found = find(entries, activity=activity or None, now=now, dormant_months=dormant_months)
+    found += find(entries, activity=activity or None, now=now, dormant_months=dormant_months)
     unique = {f.key: f for f in found}
     params = orjson.dumps({"dormant_months": dormant_months, "dormant_checked": bool(activity)}).decode()
     with engine.begin() as conn:
@@ -96,10 +111,15 @@ def run_audit(engine: Engine, *, dormant_months: int = 12, now: datetime | None 
 
 
 def _row(f: Finding, run_id: int, now: datetime) -> dict[str, Any]:
+    """The stored finding; the texts it quotes made storable (an entry harvested before the harvest replaced NUL
+    holds it in its JSON, and one NUL failed the whole run's write on PostgreSQL)."""
+    def text(value: str | None) -> str | None:
+        return None if value is None else storable(value)
+
     return {"finding_key": f.key, "kind": f.kind, "rule": f.rule, "element": f.element,
             "catalog_code": f.catalog_code, "item_code": f.item_code, "level": f.level, "division": f.division,
-            "expected": f.expected, "found": f.found, "message": f.message, "status": "open", "first_run": run_id,
-            "last_run": run_id, "first_seen_at": now, "last_seen_at": now, "fixed_at": None}
+            "expected": text(f.expected), "found": text(f.found), "message": storable(f.message), "status": "open",
+            "first_run": run_id, "last_run": run_id, "first_seen_at": now, "last_seen_at": now, "fixed_at": None}
 
 
 def latest_findings_summary(engine: Engine, *, top: int = 10) -> dict[str, Any]:

@@ -54,16 +54,22 @@ TIME_LIMIT_RULE = "catalogue.time_limit"
 
 
 def _number(text: str) -> int:
-    """``"20"`` → 20; a Chinese numeral :data:`_NUMBER` accepted (``"十五"``, ``"一百零五"``) → its value."""
+    """``"20"`` → 20; a Chinese numeral :data:`_NUMBER` accepted (``"十五"``, ``"一百零五"``) → its value. A last
+    digit right after 百 or 千 counts in the place below it, as people read it: ``一百五`` is 150 (105 is ``一百零五``),
+    ``一千二`` 1200."""
     if text.isdigit():
         return int(text)
     total = digit = 0
+    before = ""
     for ch in text:
         if ch in _PLACES:
             total += (digit or 1) * _PLACES[ch]
             digit = 0
         else:
             digit = _VALUES[ch]
+        last, before = before, ch
+    if digit and text and last in ("百", "千"):
+        return total + digit * _PLACES[last] // 10
     return total + digit
 
 
@@ -78,7 +84,8 @@ class TimeLimit:
     def parse(cls, text: str) -> TimeLimit:
         """``"20个工作日"``, ``"二十个工作日内"`` → 20 working days; ``"60日内"`` → 60 calendar days; ``"即办"``,
         ``"当场"`` → 0. Raises ``ValueError`` naming the text."""
-        clean = "".join(unicodedata.normalize("NFKC", text).split())
+        clean = "".join(ch for ch in unicodedata.normalize("NFKC", text)
+                        if not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc"))  # ZWSP, BOM …
         while clean and unicodedata.category(clean[-1]) in _CLOSING_PUNCTUATION:
             clean = clean[:-1]  # 20个工作日。 20日; — the sentence's end, not the limit's
         if clean in _INSTANT:
@@ -118,6 +125,10 @@ class EntryMaterial(BaseModel):
     name: Annotated[str, StringConstraints(min_length=1)]
     required: bool = True
     replaced_by_certificate_type: str | None = None
+
+
+UNSTORABLE_RULE = "text.unstorable"
+"""The flag of a text that held NUL or a lone surrogate (no store can hold them), kept with U+FFFD in their place."""
 
 
 class EntryFlag(BaseModel):
@@ -224,8 +235,9 @@ class CatalogueEntry(BaseModel):
         return value
 
     def unreadable(self) -> set[str]:
-        """The top-level fields the catalogue wrote so that they cannot be read (see :attr:`quality`)."""
-        return {flag.field.split(".", 1)[0] for flag in self.quality}
+        """The top-level fields the catalogue wrote so that they cannot be read (see :attr:`quality`); a text with a
+        character replaced (:data:`UNSTORABLE_RULE`) is still read and compared."""
+        return {flag.field.split(".", 1)[0] for flag in self.quality if flag.rule != UNSTORABLE_RULE}
 
     def document(self) -> dict[str, Any]:
         """The entry as stored (JSON-ready), limits as ``{"days", "unit"}``; ``quality`` only when flagged (an

@@ -1,7 +1,8 @@
 """What the consistency audit looks for, as a pure function of the catalogue and the ledger's case activity.
 
 For each 基本编码, every entry is compared with the reference entry — the national one (level 1), or, when the
-catalogue holds no national entry, the highest level present — element by element (:data:`ELEMENTS`), with
+catalogue holds no national entry, the highest level present; when several entries share that level (peers), on
+each element the one saying what most entries say — element by element (:data:`ELEMENTS`), with
 :mod:`gateway.catalogue.normalise` deciding what counts as the same. Finding kinds:
 
 - ``element_differs``: one of the eight elements differs from the reference (法定时限 excepted: below);
@@ -9,12 +10,15 @@ catalogue holds no national entry, the highest level present — element by elem
   "相差了几个月") or ``promised_exceeds_legal`` (the entry promises longer than the law allows);
 - ``unclaimed`` / ``multiply_claimed``: no 实施主体 (空头认领) or several;
 - ``dormant``: no case of the entry's 实施编码 in the ledger for ``dormant_months`` (长期无办件) — judged only for
-  the entries of departments whose cases reach the ledger (a case of any item whose 实施编码 starts with the same
-  department USCC): of a department whose system is not connected, the ledger knows nothing, and calling its
+  the entries of departments whose cases reach the ledger (a case of another entry of the same 实施主体, or of an
+  item whose 实施编码 starts with the same department USCC): of a department whose system is not connected, the ledger knows nothing, and calling its
   every item dormant would bury the real findings. It shows the last case as the ledger knows it: the month of
   the last 申请时间 (``found`` ``2026-03``), or, for an item no KPI fact dates, a case's change time;
 - ``tongban_materials``: the entries of one item in the 通办目录 do not ask for the same materials, so "统一收件材料"
   does not hold and an office cannot accept for another;
+- ``copy_differs``: two catalogue systems list one entry (the national catalogue and the province's copy of it)
+  and say different things in one of the eight elements: the copy changed last at its source is the one compared
+  (:func:`one_of_each`), the other named with its source; every other finding is about that one copy;
 - ``unreadable_field``: the catalogue wrote a field of the entry so that it cannot be read (``1年`` as a 法定时限),
   one finding per :class:`~gateway.catalogue.entry.EntryFlag`, its rule the flag's. The entry's other elements
   are still compared; the unreadable one is not compared either way (with the reference, or, when it is the
@@ -25,20 +29,20 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from gateway.models.datetimes import beijing_minute
 from gateway.store.catalogue import CaseActivity
 
-from .entry import TIME_LIMIT_FORMS, TIME_LIMIT_RULE, CatalogueEntry
+from .entry import TIME_LIMIT_FORMS, TIME_LIMIT_RULE, UNSTORABLE_RULE, CatalogueEntry
 from .normalise import ELEMENT_LABELS, ELEMENTS, element_key, element_text, same_element
 
-__all__ = ["Finding", "FINDING_KINDS", "find", "months_before"]
+__all__ = ["Copy", "Finding", "FINDING_KINDS", "find", "months_before", "one_of_each"]
 
 FINDING_KINDS = ("element_differs", "time_limit_conflict", "unclaimed", "multiply_claimed", "dormant",
-                 "tongban_materials", "unreadable_field")
+                 "tongban_materials", "copy_differs", "unreadable_field")
 _FIELDS = {"service_object": ("service_objects",), "fee": ("fee", "fee_basis")}
 """The entry fields an element is read from, where not the element's own name."""
 _LEVEL = {"1": "国家", "2": "省", "3": "市", "4": "县", "5": "镇"}
@@ -56,12 +60,16 @@ class Finding:
     expected: str | None
     found: str | None
     message: str
+    source: str | None = None
+    """The catalogue system whose copy of the entry the finding is about, when it is not the copy compared (a
+    ``copy_differs``, or a field of that copy that cannot be read)."""
 
     @property
     def key(self) -> str:
         """What the finding is about, stable across runs (the text it quotes may change, the subject not)."""
-        return "|".join((self.kind, self.rule, self.element, self.catalog_code, self.item_code or "",
-                         self.level or "", self.division or ""))
+        subject = (self.kind, self.rule, self.element, self.catalog_code, self.item_code or "", self.level or "",
+                   self.division or "")
+        return "|".join(subject if self.source is None else (*subject, self.source))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,20 +94,45 @@ def _finding(kind: str, rule: str, element: str, e: CatalogueEntry, expected: st
                    f"{_where(e)} {e.name}: {message}")
 
 
-def _reference(entries: list[CatalogueEntry]) -> CatalogueEntry:
-    return min(entries, key=lambda e: (e.level.value, e.division, e.item_code))
+_COMPARED_PARTS = {"materials": "name"}
+"""Of a list element's items, the part compared: an unreadable 必要性 of one material (``materials.0.required``)
+does not stop the materials' names being compared — it hid a dropped 身份证."""
 
 
 def _readable(e: CatalogueEntry, element: str) -> bool:
     unreadable = e.unreadable()
-    return not unreadable or not unreadable.intersection(_FIELDS.get(element, (element,)))
+    if not unreadable or not unreadable.intersection(_FIELDS.get(element, (element,))):
+        return True
+    part = _COMPARED_PARTS.get(element)
+    return part is not None and all(
+        len(path := flag.field.split(".")) == 3 and path[2] != part
+        for flag in e.quality if flag.field.split(".", 1)[0] == element and flag.rule != UNSTORABLE_RULE)
 
 
-def _compare(ref: CatalogueEntry, e: CatalogueEntry) -> Iterable[Finding]:
-    ref_where = f"the {_LEVEL.get(ref.level.value, ref.level.value)}级 entry {ref.item_code}"
+def _references(members: list[CatalogueEntry]) -> dict[str, CatalogueEntry]:
+    """Element → the entry the others are compared with on it (``members`` in reference order): the highest-level
+    entry that states it readably — one whose 法定时限 reads ``1年`` hid every other level's disagreement — and when
+    several share that level (peers: the districts' entries of an item with no national or provincial one), the
+    peer saying what most entries say: else one outlier district made every other district's finding."""
+    chosen = {}
     for element in ELEMENTS:
-        if not (_readable(e, element) and _readable(ref, element)):
+        readable = [e for e in members if _readable(e, element)]
+        if not readable:
+            chosen[element] = members[0]
             continue
+        peers = [e for e in readable if e.level == readable[0].level]
+        said = Counter(element_key(e, element) for e in readable) if len(peers) > 1 else None
+        # max keeps the first of equals: the lowest division, as the reference always was
+        chosen[element] = peers[0] if said is None else max(peers, key=lambda e: said[element_key(e, element)])
+    return chosen
+
+
+def _compare(refs: Mapping[str, CatalogueEntry], e: CatalogueEntry) -> Iterable[Finding]:
+    for element in ELEMENTS:
+        ref = refs[element]
+        if e is ref or not (_readable(e, element) and _readable(ref, element)):
+            continue
+        ref_where = f"the {_LEVEL.get(ref.level.value, ref.level.value)}级 entry {ref.item_code}"
         if same_element(e, ref, element):
             continue
         expected, found = element_text(ref, element), element_text(e, element)
@@ -112,14 +145,18 @@ def _compare(ref: CatalogueEntry, e: CatalogueEntry) -> Iterable[Finding]:
                            f"{label} differs from {ref_where}: expected {expected!r}, found {found!r}")
 
 
-def _own_rules(e: CatalogueEntry, activity: Mapping[str, CaseActivity] | None, cutoff: datetime | None,
-               dormant_months: int) -> Iterable[Finding]:
+def _unreadable(e: CatalogueEntry) -> Iterable[Finding]:
     for flag in e.quality:
         top = flag.field.split(".", 1)[0]
         label = ELEMENT_LABELS.get(top, top) + ("" if top == flag.field else f" ({flag.field})")
         expected = f"a time limit like {TIME_LIMIT_FORMS}" if flag.rule == TIME_LIMIT_RULE else "a readable value"
         yield _finding("unreadable_field", flag.rule, flag.field, e, expected,
                        flag.message if flag.value is None else flag.value, f"{label} cannot be read: {flag.message}")
+
+
+def _own_rules(e: CatalogueEntry, activity: Mapping[str, CaseActivity] | None, cutoff: datetime | None,
+               dormant_months: int) -> Iterable[Finding]:
+    yield from _unreadable(e)
     legal, promised = e.legal_limit, e.promised_limit
     if legal is not None and promised is not None:
         longer = promised.days > legal.days if promised.unit == legal.unit else \
@@ -146,6 +183,52 @@ def _own_rules(e: CatalogueEntry, activity: Mapping[str, CaseActivity] | None, c
                 said = f"last: {seen}"
             yield _finding("dormant", "dormant", "cases", e, f"a case within {dormant_months} months", seen,
                            f"no case for {dormant_months} months ({said})")
+
+
+@dataclass(frozen=True)
+class Copy:
+    """An entry as one catalogue system lists it (``changed_at``: when that system last changed it, if it says)."""
+
+    source: str
+    changed_at: datetime | None
+    entry: CatalogueEntry
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        e = self.entry
+        return e.catalog_code, e.item_code, e.level.value, e.division
+
+
+def one_of_each(copies: Iterable[Copy]) -> tuple[list[CatalogueEntry], list[Finding]]:
+    """(one entry per key, the findings of the copies set aside): of an entry several systems list, the copy its
+    system changed last stands for it (the newest word on the entry; ties: the first source by name); each other
+    copy is compared with it element by element (``copy_differs``) and its unreadable fields are reported under its
+    source. Entries one system lists pass through."""
+    by_key: dict[tuple[str, str, str, str], list[Copy]] = defaultdict(list)
+    for c in copies:
+        by_key[c.key].append(c)
+    entries: list[CatalogueEntry] = []
+    out: list[Finding] = []
+    for key in sorted(by_key):
+        group = sorted(by_key[key], key=lambda c: (-(c.changed_at.timestamp() if c.changed_at else float("-inf")),
+                                                     c.source))
+        chosen = group[0]
+        entries.append(chosen.entry)
+        for other in group[1:]:
+            out.extend(_copy_differs(chosen, other))
+            out.extend(replace(f, source=other.source) for f in _unreadable(other.entry))
+    return entries, out
+
+
+def _copy_differs(chosen: Copy, other: Copy) -> Iterable[Finding]:
+    ref, e = chosen.entry, other.entry
+    for element in ELEMENTS:
+        if not (_readable(e, element) and _readable(ref, element)) or same_element(e, ref, element):
+            continue
+        expected, found = element_text(ref, element), element_text(e, element)
+        yield replace(_finding("copy_differs", "copy_differs", element, e, expected, found,
+                               f"{ELEMENT_LABELS[element]} as {other.source} lists it: {found!r}; as "
+                               f"{chosen.source} (changed last) lists it: {expected!r}"), source=other.source)
 
 
 def _tongban(code: str, entries: list[CatalogueEntry]) -> Iterable[Finding]:
@@ -175,14 +258,18 @@ def find(entries: Iterable[CatalogueEntry], *, activity: Mapping[str, CaseActivi
         groups[e.catalog_code].append(e)
     cutoff = months_before(now, dormant_months) if now is not None and activity is not None else None
     connected = {code[:_USCC] for code in activity or ()}
+    # a department is connected when a case of one of its entries reached the ledger: read from the 实施主体, since
+    # an 实施编码 need not begin with its department's USCC (370102-MZ-0001 never did, and no such entry was judged)
+    departments = {d.code for members in groups.values() for e in members if activity and e.item_code in activity
+                   for d in e.departments if d.code}
     out: list[Finding] = []
     for code in sorted(groups):
-        members = groups[code]
-        ref = _reference(members)
+        members = sorted(groups[code], key=lambda e: (e.level.value, e.division, e.item_code))
+        refs = _references(members)
         for e in members:
-            if e is not ref:
-                out.extend(_compare(ref, e))
-            seen = activity if e.item_code[:_USCC] in connected else None
+            out.extend(_compare(refs, e))
+            judged = e.item_code[:_USCC] in connected or any(d.code in departments for d in e.departments if d.code)
+            seen = activity if judged else None
             out.extend(_own_rules(e, seen, cutoff, dormant_months))
         out.extend(_tongban(code, members))
     return out

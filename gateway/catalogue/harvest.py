@@ -11,7 +11,8 @@ other field the catalogue wrote so that it cannot be read (a time limit like ``1
 material without a name) is left out of the entry, which is stored with an
 :class:`~gateway.catalogue.entry.EntryFlag` naming the field and the rule: the audit reports the flag and
 compares the rest (a rule real data breaks is a flag on the record, not a lost record). The harvest goes on
-either way. One harvest per catalogue at a time (a lease).
+either way. One harvest per catalogue at a time (a lease). Each catalogue system keeps its own copy of an entry
+another system lists too (the national entry in the province's catalogue): the audit compares the copies.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 
 from gateway.contract.connector import Connector
@@ -34,12 +35,13 @@ from gateway.mapping.mapper import Mapper
 from gateway.models.datetimes import believable_cursors
 from gateway.models.hashing import unreadable_record
 from gateway.models.rules import PYDANTIC_RULES
+from gateway.models.text import UNSTORABLE, storable, storable_tree
 from gateway.store import catalogue as store
 from gateway.store import ledger
 from gateway.store.lease import Lease
 from gateway.store.tables import catalogue_items
 
-from .entry import CatalogueEntry
+from .entry import UNSTORABLE_RULE, CatalogueEntry
 
 __all__ = ["HarvestReport", "harvest_catalogue", "entry_row"]
 
@@ -62,6 +64,9 @@ class HarvestReport:
     recoded: int = 0
     """Source records whose key (实施编码, 基本编码, level, division) changed: the old entry retired, the new one
     written (also counted in ``inserted`` or ``updated``)."""
+    duplicates: int = 0
+    """Records listing an entry (key) another record of the same run listed first: named in ``flags``, not stored
+    (the first stands)."""
     future: int = 0
     """Records whose change time is in the future (a typo of 9999, a clock that is wrong): read, kept, but they do
     not move the watermark — past every change still to come, it would stop the incremental harvest for good."""
@@ -72,7 +77,8 @@ class HarvestReport:
     def as_dict(self) -> dict[str, Any]:
         return {"catalogue": self.catalogue, "read": self.read, "inserted": self.inserted, "updated": self.updated,
                 "unchanged": self.unchanged, "rejected": self.rejected, "flagged": self.flagged,
-                "retired": self.retired, "recoded": self.recoded, "future": self.future,
+                "retired": self.retired, "recoded": self.recoded, "duplicates": self.duplicates,
+                "future": self.future,
                 "rejections": self.rejections[:20],
                 "flags": self.flags[:20], "duration_s": round(self.duration_s, 3)}
 
@@ -101,7 +107,8 @@ def entry_row(source: str, source_id: str, entry: CatalogueEntry, *, now: dateti
             "content_hash": digest, "data": data, "source_changed_at": changed, "updated_at": now}
 
 
-_ESSENTIAL = frozenset({"catalog_code", "item_code", "level", "division", "name", "item_type"})
+_KEY_FIELDS = frozenset({"catalog_code", "item_code", "level", "division"})
+_ESSENTIAL = _KEY_FIELDS | {"name", "item_type"}
 """What an entry cannot be kept without: its key and what it is. Any other unreadable field is a flag."""
 
 
@@ -113,19 +120,53 @@ def _value(value: Any) -> str | None:
     return str(value)[:200] if isinstance(value, (str, int, float)) else None
 
 
+def _optional_in_item(field: str, part: Any) -> bool:
+    """Whether ``part`` of an item of list field ``field`` may be left out (a department's code) — else the item
+    goes (a material without a name is no material)."""
+    annotation = CatalogueEntry.model_fields[field].annotation if field in CatalogueEntry.model_fields else None
+    item = next((a for a in getattr(annotation, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)),
+                None)
+    spec = item.model_fields.get(str(part)) if item is not None else None
+    return spec is not None and not spec.is_required()
+
+
 def _without(canonical: dict[str, Any], locs: list[tuple[Any, ...]]) -> dict[str, Any]:
-    """``canonical`` without the values at ``locs``: a list item (``materials.2``) or a whole field."""
+    """``canonical`` without the values at ``locs``: an optional part of a list item (``departments.0.code``: the
+    department stays — dropping it made the entry "unclaimed"), a list item (``materials.2``) or a whole field."""
     out = dict(canonical)
     items: dict[str, set[int]] = {}
+    parts: dict[str, dict[int, set[str]]] = {}
     for loc in locs:
         if len(loc) > 1 and isinstance(loc[1], int) and isinstance(out.get(loc[0]), list):
-            items.setdefault(str(loc[0]), set()).add(loc[1])
+            if len(loc) == 3 and _optional_in_item(str(loc[0]), loc[2]):
+                parts.setdefault(str(loc[0]), {}).setdefault(loc[1], set()).add(str(loc[2]))
+            else:
+                items.setdefault(str(loc[0]), set()).add(loc[1])
         else:
             out.pop(str(loc[0]), None)
-    for key, drop in items.items():
+    for key, drop in parts.items():
         if key in out:
-            out[key] = [item for n, item in enumerate(out[key]) if n not in drop]
+            out[key] = [{k: v for k, v in item.items() if k not in drop.get(n, ())} if isinstance(item, dict)
+                        else item for n, item in enumerate(out[key])]
+    for key, gone in items.items():
+        if key in out:
+            out[key] = [item for n, item in enumerate(out[key]) if n not in gone]
     return out
+
+
+def _readable_change_time(canonical: dict[str, Any], flags: list[dict[str, Any]]) -> dict[str, Any]:
+    """``canonical`` without a change time that is no date and time (``2024/13/45 25:00``), flagged: the entry is
+    kept — the change time orders copies, it is not what the entry says."""
+    changed = canonical.get("changed_at")
+    if not isinstance(changed, str):
+        return canonical
+    try:
+        datetime.fromisoformat(changed)
+        return canonical
+    except ValueError:
+        flags.append({"rule": "date.format", "field": "changed_at", "value": changed[:200],
+                      "message": "the change time is not a date and time: the entry is kept without it"})
+        return {k: v for k, v in canonical.items() if k != "changed_at"}
 
 
 def _parse(mapper: Mapper, source_id: str, payload: Any) -> CatalogueEntry:
@@ -134,6 +175,14 @@ def _parse(mapper: Mapper, source_id: str, payload: Any) -> CatalogueEntry:
     if any(f.split(".", 1)[0] in _ESSENTIAL for f, _, _ in issues):
         raise ValueError(_issue_text(issues))
     flags = [{"rule": r, "field": f, "message": m} for f, r, m in issues]
+    canonical = _readable_change_time(canonical, flags)
+    canonical, unstorable = storable_tree(canonical)
+    for path in unstorable:  # PostgreSQL's text holds no NUL, JSON no lone surrogate: the page failed on one
+        if path.split(".", 1)[0] in _KEY_FIELDS:
+            raise ValueError(f"{path}: holds NUL or a lone surrogate, which no store can hold; a key altered would "
+                             "name another entry [key.unstorable]")
+        flags.append({"rule": UNSTORABLE_RULE, "field": path,
+                      "message": "held NUL or a lone surrogate, which no store can hold: replaced by U+FFFD"})
     if flags:
         canonical = {**canonical, "quality": flags}
     try:
@@ -171,11 +220,12 @@ def harvest_catalogue(engine: Engine, config: SystemConfig, *, full_refresh: boo
             since = None if full_refresh or watermark is None else watermark - config.lookback
             high = watermark
             seen: set[str] = set()
+            claimed: dict[Any, str] = {}  # entry key → the record that wrote it in this run
             for page in source.read(config.stream, since=since, mode="full_refresh" if full_refresh else "incremental"):
                 seen.update(r.source_id for r in page.records)
                 seen.update(_rejected(config.name, page.rejects, report))  # still listed: never retired for it
                 with engine.begin() as conn:
-                    _ingest_page(conn, config.name, page.records, mapper, states, report)
+                    _ingest_page(conn, config.name, page.records, mapper, states, report, claimed)
                     page_high = _page_high(config.name, page.records, report)
                     if page.read_through is not None and (page_high is None or page.read_through > page_high):
                         page_high = page.read_through
@@ -220,7 +270,7 @@ def _page_high(name: str, records: Sequence[Any], report: HarvestReport) -> date
 
 
 def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, states: dict[Any, Any],
-                 report: HarvestReport) -> None:
+                 report: HarvestReport, claimed: dict[Any, str]) -> None:
     now = datetime.now(timezone.utc)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -242,17 +292,27 @@ def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, state
             if len(record.source_id) > SOURCE_ID_MAX:
                 raise ValueError(f"source_id: the record's key is {len(record.source_id)} characters; the store "
                                  f"keeps keys of at most {SOURCE_ID_MAX} [source_id.length]")
+            if UNSTORABLE.search(record.source_id):
+                raise ValueError("source_id: the record's key holds NUL or a lone surrogate, which no store can "
+                                 "hold [key.unstorable]")
             entry = _parse(mapper, record.source_id, record.payload)
             row = entry_row(name, record.source_id, entry, now=now)
         except ValueError as exc:  # the record's own fault: named, and the page goes on
             report.rejected += 1
-            report.rejections.append(f"{name}:{record.source_id[:SOURCE_ID_MAX]}: {exc}")
+            report.rejections.append(f"{name}:{storable(record.source_id[:SOURCE_ID_MAX])}: {exc}")
             continue
         if entry.quality:
             report.flagged += 1
             report.flags.extend(f"{name}:{record.source_id}: {f.field}: {f.message} [{f.rule}]"
                                 for f in entry.quality[:max(0, 20 - len(report.flags))])
         key = (row["catalog_code"], row["item_code"], row["level"], row["division"])
+        first = claimed.setdefault(key, record.source_id)
+        if first != record.source_id:  # the source lists the entry twice: the two took the row over from each
+            report.duplicates += 1     # other, a new version each, every run
+            if len(report.flags) < 20:
+                report.flags.append(f"{name}:{record.source_id}: lists the entry {'/'.join(key)} that record {first} "
+                                    "listed earlier in this run: not stored [entry.duplicate]")
+            continue
         held = holders.get(record.source_id)
         if held is not None and held != key:
             # re-coded at the source: the row under the old key still holds this source id
@@ -263,7 +323,7 @@ def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, state
                 continue
             flush()  # the statements so far first: one of them may write the old row
             tombstone = _tombstone(record.source_id, held, before["version"] + 1)
-            store.release_entry(conn, held, tombstone=tombstone, at=now)
+            store.release_entry(conn, name, held, tombstone=tombstone, at=now)
             states[held] = {**before, "version": before["version"] + 1, "source_id": tombstone, "status": "retired"}
             holders.pop(record.source_id)
             report.recoded += 1
@@ -289,8 +349,9 @@ def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, state
         states[key] = {"version": row["version"], "content_hash": row["content_hash"], "status": row["status"],
                        "source_changed_at": row["source_changed_at"], "source_id": record.source_id}
         holders[record.source_id] = key
-        versions.append({**{k: row[k] for k in ("catalog_code", "item_code", "level", "division", "version",
-                                                "content_hash", "data", "source_changed_at")}, "recorded_at": now})
+        versions.append({**{k: row[k] for k in ("catalog_code", "item_code", "level", "division", "source",
+                                                "version", "content_hash", "data", "source_changed_at")},
+                         "recorded_at": now})
     flush()
 
 

@@ -120,13 +120,20 @@ def _arabic(text: str) -> str:
     return _RUN.sub(convert, text)
 
 
+_NOISE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs"})
+"""Spaces, controls, format characters (zero-width, BOM) and lone surrogates: never what a text says. Private-use
+characters (Co) are not among them: older systems keep rare characters of names there (``刘\ue863``), and two of
+them are two characters."""
+
+
 def text_key(value: str | None) -> str:
     """The text with width, spacing, punctuation and case differences removed, its meaning kept (see the module
     docstring); ``""`` for nothing."""
     if not value:
         return ""
     folded = unicodedata.normalize("NFKC", value).casefold().translate(_SIGNS)
-    text = _arabic("".join(ch for ch in folded if unicodedata.category(ch)[0] not in "ZC" and ch not in _INVISIBLE))
+    text = _arabic("".join(ch for ch in folded if unicodedata.category(ch) not in _NOISE_CATEGORIES
+                           and ch not in _INVISIBLE))
     out: list[str] = []
     gap = False  # punctuation dropped since the last character kept
 
@@ -169,7 +176,7 @@ _LIST_NUMBER = re.compile(
     rf"^\s*(?:[(（]\s*(?:\d{{1,3}}|{_CN_ORDINAL})\s*[)）]"      # (1) （一）
     rf"|(?:\d{{1,3}}|{_CN_ORDINAL})\s*(?:[、)）]|[.．:：])(?!\s*(?:\d|{_CN_DIGIT}))"  # 1、 1) 1. 一、 — not
     # 1.5寸, 1:500, 一、二类 (class I and II), 1、2寸: a numeral right after the mark makes it part of the name
-    r"|[\u2460-\u2473\u2776-\u277f\u2474-\u2487])\s*")          # ① ❶ ⑴
+    r"|[\u2460-\u2473\u2776-\u277f\u2474-\u249b])\s*")          # ① ❶ ⑴ ⒈
 """The number a catalogue puts before each material of a numbered list (``1、申请书``, ``（二）身份证``, ``①``)."""
 
 

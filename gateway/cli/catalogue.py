@@ -8,6 +8,7 @@ Registered on :data:`gateway.cli.options.app`; the work is done in :mod:`gateway
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,9 +35,28 @@ def _writable(*paths: Path | None) -> None:
             raise ConfigError(f"cannot write {path}: the folder {path.resolve().parent} does not exist")
 
 
+_NOT_IN_A_CELL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+"""What a worksheet cell cannot hold (XML 1.0): control characters but tab and line breaks — a vertical tab pasted
+from Word failed the whole export (openpyxl's IllegalCharacterError) after the audit run was recorded."""
+
+
 def _cell(value: Any) -> Any:
-    """A value a spreadsheet cell takes: numbers and text as they are, anything else (lists, dicts) as text."""
-    return value if value is None or isinstance(value, int | float | str) else str(value)
+    """A value a spreadsheet cell takes: numbers as they are, anything else as text, each control character a
+    cell cannot hold shown as U+FFFD."""
+    if value is None or isinstance(value, int | float):
+        return value
+    return _NOT_IN_A_CELL.sub("\ufffd", value if isinstance(value, str) else str(value))
+
+
+def _finding_kind(kind: str | None) -> str | None:
+    """``--kind`` checked: a misspelt kind showed an empty table and exited 0, as if the catalogue had none."""
+    from gateway.catalogue.findings import FINDING_KINDS
+    from gateway.kernel.yamlfile import did_you_mean
+
+    if kind is not None and kind not in FINDING_KINDS:
+        raise ConfigError(f"--kind {kind!r}: not a kind of finding{did_you_mean(kind, FINDING_KINDS)}; expected one of "
+                          f"{', '.join(FINDING_KINDS)}")
+    return kind
 
 
 def _export(rows: list[dict[str, Any]], csv_path: Path | None, xlsx_path: Path | None) -> None:
@@ -151,6 +171,7 @@ def catalogue_audit(
 ) -> None:
     """Compare every entry's eight elements across levels (八统一) and track what is new, open and fixed."""
     _writable(csv_path, xlsx_path)
+    kind = _finding_kind(kind)
     from gateway.catalogue import run_audit
 
     report = run_audit(ledger_engine(None, database_url), dormant_months=dormant_months)
@@ -184,6 +205,7 @@ def catalogue_findings(
 ) -> None:
     """The findings the audit runs have tracked, without running the audit again."""
     _writable(csv_path, xlsx_path)
+    kind = _finding_kind(kind)
     from gateway.catalogue.audit import tracked_findings
 
     if status not in ("open", "fixed", "all"):

@@ -25,6 +25,28 @@ def storable(text: str) -> str:
     return UNSTORABLE.sub("\ufffd", text) if UNSTORABLE.search(text) else text
 
 
+def storable_tree(value: Any, path: str = "") -> tuple[Any, list[str]]:
+    """``value`` (JSON-like: dicts, lists, text) with every text made :func:`storable`, and the dotted paths
+    (``materials.1.name``) of the texts that were not — the same object when none was."""
+    if isinstance(value, str):
+        return (storable(value), [path]) if UNSTORABLE.search(value) else (value, [])
+    if isinstance(value, dict):
+        found: list[str] = []
+        out: dict[Any, Any] | None = None
+        for key, item in value.items():
+            fixed, paths = storable_tree(item, f"{path}.{key}" if path else str(key))
+            if paths:
+                out = out if out is not None else dict(value)
+                out[key] = fixed
+                found += paths
+        return (value if out is None else out), found
+    if isinstance(value, list):
+        pairs = [storable_tree(item, f"{path}.{n}" if path else str(n)) for n, item in enumerate(value)]
+        found = [p for _, paths in pairs for p in paths]
+        return ([fixed for fixed, _ in pairs] if found else value), found
+    return value, []
+
+
 def without_surrogates(text: str) -> str:
     """``text`` with each lone surrogate replaced by U+FFFD (a NUL, which JSON and the ledger's documents carry, is
     kept)."""
@@ -80,4 +102,5 @@ def fitted(value: Any, limit: int) -> str | None:
 _DIGEST_CHARS = 16
 
 
-__all__ = ["UNSTORABLE", "fitted", "gb18030_problem", "outside_gbk", "storable", "without_surrogates"]
+__all__ = ["UNSTORABLE", "fitted", "gb18030_problem", "outside_gbk", "storable", "storable_tree",
+           "without_surrogates"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, exists, func, insert, select, update
 
 from gateway.store.filters import equal_where_given
 from gateway.store.tables import (
@@ -27,6 +27,8 @@ EntryKey = tuple[str, str, str, str]
 """(catalog_code, item_code, level, division)."""
 
 _KEY = ("catalog_code", "item_code", "level", "division")
+_ROW = (*_KEY, "source")
+"""A row's key: an entry as one catalogue system lists it (another system may list the same entry)."""
 
 
 def entry_states(conn: Connection, source: str) -> dict[EntryKey, RowMapping]:
@@ -48,9 +50,9 @@ def update_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     c = catalogue_items.c
-    values = {k: bindparam(k) for k in rows[0] if k not in _KEY}
-    stmt = update(catalogue_items).where(*(c[k] == bindparam("k_" + k) for k in _KEY)).values(**values)
-    conn.execute(stmt, [{**r, **{"k_" + k: r[k] for k in _KEY}} for r in rows])
+    values = {k: bindparam(k) for k in rows[0] if k not in _ROW}
+    stmt = update(catalogue_items).where(*(c[k] == bindparam("k_" + k) for k in _ROW)).values(**values)
+    conn.execute(stmt, [{**r, **{"k_" + k: r[k] for k in _ROW}} for r in rows])
 
 
 def retire_entries(conn: Connection, source: str, source_ids: Sequence[str], *, at: datetime) -> int:
@@ -68,12 +70,12 @@ def retire_entries(conn: Connection, source: str, source_ids: Sequence[str], *, 
     return done
 
 
-def release_entry(conn: Connection, key: EntryKey, *, tombstone: str, at: datetime) -> None:
+def release_entry(conn: Connection, source: str, key: EntryKey, *, tombstone: str, at: datetime) -> None:
     """Retire the entry at ``key`` (one more version) and give up its source id for ``tombstone``: its source
     record now carries another key (a re-coded 实施编码, 基本编码 or division) and (source, source_id) is unique,
     so the record's new key can only be written once the old row lets go of it."""
     c = catalogue_items.c
-    conn.execute(update(catalogue_items).where(*(c[k] == v for k, v in zip(_KEY, key, strict=True)))
+    conn.execute(update(catalogue_items).where(c.source == source, *(c[k] == v for k, v in zip(_KEY, key, strict=True)))
                  .values(status="retired", version=c.version + 1, source_id=tombstone, updated_at=at))
 
 
@@ -83,22 +85,32 @@ def insert_versions(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def entry_documents(conn: Connection, *, include_retired: bool = False) -> list[RowMapping]:
-    """Every entry's key and stored document, in key order (the audit's whole input from the catalogue)."""
+    """Every copy's key, source, change time and stored document, in key order (the audit's whole input from the
+    catalogue; an entry several systems list is there once per system)."""
     c = catalogue_items.c
-    stmt = select(c.catalog_code, c.item_code, c.level, c.division, c.source, c.data, c.status)
+    stmt = select(c.catalog_code, c.item_code, c.level, c.division, c.source, c.data, c.status, c.source_changed_at)
     if not include_retired:
         stmt = stmt.where(c.status == "active")
-    return list(conn.execute(stmt.order_by(c.catalog_code, c.level, c.division, c.item_code)).mappings())
+    return list(conn.execute(stmt.order_by(c.catalog_code, c.level, c.division, c.item_code, c.source)).mappings())
+
+
+def one_copy() -> Any:
+    """The condition that keeps one active copy of each entry (that of the first source by name) in a query over
+    ``catalogue_items``: counts of items must not count an entry twice because two systems list it."""
+    c, other = catalogue_items.c, catalogue_items.alias("other_copy").c
+    return and_(c.status == "active", ~exists().where(*(other[k] == c[k] for k in _KEY), other.status == "active",
+                                                      other.source < c.source))
 
 
 def entry_count(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(catalogue_items)).scalar_one())
+    """Active entries, each once however many systems list it."""
+    return int(conn.execute(select(func.count()).select_from(catalogue_items).where(one_copy())).scalar_one())
 
 
 def entry_versions(conn: Connection, item_code: str) -> list[RowMapping]:
     v = catalogue_item_versions.c
-    return list(conn.execute(select(v.version, v.content_hash, v.source_changed_at, v.recorded_at)
-                             .where(v.item_code == item_code).order_by(v.version)).mappings())
+    return list(conn.execute(select(v.source, v.version, v.content_hash, v.source_changed_at, v.recorded_at)
+                             .where(v.item_code == item_code).order_by(v.source, v.version)).mappings())
 
 
 @dataclass(frozen=True)
@@ -236,6 +248,7 @@ __all__ = [
     "last_case_activity",
     "latest_audit_run",
     "mark_fixed",
+    "one_copy",
     "open_finding_keys",
     "reopen_or_touch_findings",
     "retire_entries",

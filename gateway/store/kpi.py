@@ -36,6 +36,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from gateway.models.codes import CaseResult
+from gateway.store.catalogue import one_copy
 from gateway.store.documents import document_field_sql
 from gateway.store.tables import audit_log, cases, catalogue_items, kpi_case_facts, watermarks
 
@@ -291,7 +292,7 @@ def item_aggregate(conn: Connection, by: str | None = None, *, division: str | N
                    func.coalesce(func.sum(case((same_unit, i.promised_days), else_=0)), 0).label("promised_days"),
                    func.coalesce(func.sum(case((same_unit, i.legal_days), else_=0)), 0).label("legal_days"),
                    _ones(i.visits == 0).label("zero_visits"), _ones(i.visits == 1).label("one_visit"))
-            .where(i.status == "active"))
+            .where(one_copy()))  # an entry two catalogue systems list is one item
     if division is not None:
         stmt = stmt.where(i.division == division)
     if by is not None:

@@ -569,7 +569,7 @@ catalogue_items = Table(
     Column("item_code", String(64), primary_key=True),
     Column("level", String(2), primary_key=True),
     Column("division", String(12), primary_key=True),
-    Column("source", String(64), nullable=False),
+    Column("source", String(64), primary_key=True),  # several catalogue systems list one entry: a copy each
     Column("source_id", String(128), nullable=False),
     Column("name", String(256), nullable=False),
     Column("dept_code", String(32), nullable=True),  # the first 实施主体; all of them are in ``data``
@@ -590,8 +590,11 @@ catalogue_items = Table(
     Index(None, "item_code"),
     UniqueConstraint("source", "source_id", name="uq_catalogue_items_source"),
 )
-"""The current 实施清单 entry per (基本编码, 实施编码, level, division); ``data`` is the canonical entry as JSON and
-the columns beside it are what the KPIs join on. ``version`` grows with every content change."""
+"""The current 实施清单 entry per (基本编码, 实施编码, level, division) as each catalogue system (``source``) lists it
+— the national catalogue and the province's both list a national entry: two copies, which the audit compares
+(``copy_differs``) and everything else reads one of (:func:`gateway.store.catalogue.one_copy`). ``data`` is the
+canonical entry as JSON and the columns beside it are what the KPIs join on. ``version`` grows with every content
+change."""
 
 catalogue_item_versions = Table(
     "catalogue_item_versions",
@@ -600,6 +603,7 @@ catalogue_item_versions = Table(
     Column("item_code", String(64), primary_key=True),
     Column("level", String(2), primary_key=True),
     Column("division", String(12), primary_key=True),
+    Column("source", String(64), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("content_hash", String(64), nullable=False),
     Column("data", Text, nullable=False),

@@ -39,7 +39,8 @@ def test_the_audit_finds_each_planted_difference_and_nothing_else(catalogue_worl
     assert found - planted == set(), "findings the sandbox did not plant (noise taken for a difference)"
     assert planted - found == set(), "planted differences the audit missed"
     kinds = Counter(k for k, *_ in found)
-    assert set(kinds) == set(FINDING_KINDS) and min(kinds.values()) >= 3, kinds
+    # copy_differs needs a second catalogue system listing the same entries: tests/catalogue/test_catalogue_review.py
+    assert set(kinds) == set(FINDING_KINDS) - {"copy_differs"} and min(kinds.values()) >= 3, kinds
     elements = {e for k, _, e, *_ in found if k == "element_differs"}
     assert elements == {"name", "item_type", "legal_basis", "conditions", "service_object", "materials", "fee"}
     rules = {r for k, r, *_ in found if k == "time_limit_conflict"}

@@ -1,0 +1,311 @@
+"""The catalogue feature against what an outside review found real catalogues do (each test seen failing against
+the code before its fix):
+
+- the national catalogue and the province's both list the national entry: the second system's harvest failed on
+  the entry's key every run (none of its entries stored, the harvests after it never ran);
+- one NUL in one record failed the whole harvest page on PostgreSQL, and one stored in an entry the whole audit;
+- two audits at once: the second failed on the first's new findings (no lease);
+- a vertical tab pasted from Word failed the ``--xlsx`` export; a misspelt ``--kind`` showed an empty table, exit 0;
+- a department code too long dropped the whole department: a false 空头认领 (unclaimed);
+- a change time that is no date rejected the whole entry; ``区级`` and ``县（市、区）级`` were no level;
+- ``60日`` with a zero-width space was unreadable; ``一百五日`` read as 105 days (150);
+- 长期无办件 was never found where 实施编码 do not begin with the department's USCC;
+- the console's entry count counted retired entries; an entry the source lists twice churned a version a run.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from sqlalchemy import column, select, table
+
+from gateway.catalogue import harvest_catalogue, load_catalogues, load_entries, run_audit
+from gateway.ops.kpi import item_kpis
+from gateway.store import catalogue as store
+from gateway.store.db import make_engine
+from gateway.store.migrate import upgrade
+from gateway.store.tables import catalogue_item_versions, catalogue_items
+
+
+def _record(sxid: str, changed: str, *, level: str = "县级", division: str = "370102", **fields: Any) -> dict[str, Any]:
+    return {"SXID": sxid, "JBBM": "370000000001", "SSBM": f"SS-{level}-{division}", "XSCJ": level,
+            "XZQHDM": division, "SXMC": "婚姻登记", "SXLX": "行政确认", "SSZT": [{"ZTMC": "民政局", "ZTDM": "D1"}],
+            "SDYJ": "《婚姻登记条例》第四条", "FDSX": "20个工作日", "CNSX": "5个工作日", "FWDX": "自然人", "BLQD": "窗口",
+            "SFSF": "否", "DXCCS": "1", "SQCL": [{"CLMC": "申请书", "BYX": "必要"}], "SXZT": "在用", "BBH": "1",
+            "GXSJ": changed, **fields}
+
+
+class _Catalogue:
+    """A catalogue system's search API on 127.0.0.1 (``start``/``rows`` paging), as the shipped connector reads it."""
+
+    def __init__(self, docs: list[dict[str, Any]]) -> None:
+        self.docs = docs
+        served = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - the http.server hook
+                from urllib.parse import parse_qs, urlsplit
+
+                query = parse_qs(urlsplit(self.path).query)
+                start, rows = int(query.get("start", ["0"])[0]), int(query.get("rows", ["500"])[0])
+                chosen = sorted(served.docs, key=lambda d: (d["GXSJ"], d["SXID"]))
+                body = json.dumps({"status": "OK", "numFound": len(chosen),
+                                   "docs": chosen[start:start + rows]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+
+@pytest.fixture
+def two_catalogues(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Harvest ``docs`` as catalogue system ``name`` (each its own server; the shipped sd_catalogue configuration)."""
+    servers: list[_Catalogue] = []
+    monkeypatch.setenv("TONGBAN_SD_CATALOGUE_TOKEN", "catalogue-token")
+
+    def harvest(engine: Any, name: str, docs: list[dict[str, Any]]) -> Any:
+        served = _Catalogue(docs)
+        servers.append(served)
+        monkeypatch.setenv("TONGBAN_SD_CATALOGUE_URL", served.url)
+        config = load_catalogues()["sd_catalogue"].model_copy(update={"name": name})
+        return harvest_catalogue(engine, config, full_refresh=True)
+
+    yield harvest
+    for served in servers:
+        served.server.shutdown()
+
+
+def _ledger(database_url: str) -> Any:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    return engine
+
+
+def test_two_catalogue_systems_listing_one_entry_each_keep_their_copy(two_catalogues: Any,
+                                                                     database_url: str) -> None:
+    engine = _ledger(database_url)
+    national = _record("N1", "2026-01-01T08:00:00+08:00", level="国家级", division="100000")
+    assert two_catalogues(engine, "nat_catalogue", [national]).inserted == 1
+    copied = {**national, "SXID": "SD-N1", "GXSJ": "2025-06-01T08:00:00+08:00", "SDYJ": "《婚姻登记条例》第五条"}
+    county = _record("C1", "2026-01-01T08:00:00+08:00")
+    province = two_catalogues(engine, "sd_catalogue", [copied, county])
+    assert (province.inserted, province.rejected) == (2, 0), province.as_dict()
+    again = two_catalogues(engine, "sd_catalogue", [copied, county])  # the next run: nothing changed
+    assert (again.unchanged, again.inserted, again.updated) == (2, 0, 0)
+    with engine.connect() as conn:
+        assert store.entry_count(conn) == 2  # the national entry once, however many systems list it
+        versions = conn.execute(select(catalogue_item_versions.c.source)).scalars().all()
+    assert sorted(versions) == ["nat_catalogue", "sd_catalogue", "sd_catalogue"]
+    assert [row.sums["items"] for row in item_kpis(engine)] == [2]
+    assert len(load_entries(engine)) == 2
+
+    report = run_audit(engine)
+    copies = [f for f in report.findings if f.kind == "copy_differs"]
+    assert [(f.element, f.source, f.expected, f.found) for f in copies] == [
+        ("legal_basis", "sd_catalogue", "《婚姻登记条例》第四条", "《婚姻登记条例》第五条")]
+    assert "nat_catalogue" in copies[0].message and "sd_catalogue" in copies[0].message
+    assert len({f.key for f in report.findings}) == len(report.findings)
+    # the county entry is compared with the national entry as the national catalogue lists it (changed last)
+    assert not [f for f in report.findings if f.kind == "element_differs"]
+
+
+def test_the_copies_migration_keeps_every_version_under_its_entrys_source(database_url: str) -> None:
+    from datetime import datetime, timezone
+
+    engine = make_engine(database_url)
+    upgrade(engine, "0025_ticket_numbers")
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    key = {"catalog_code": "370000000001", "item_code": "SS1", "level": "4", "division": "370102"}
+    with engine.begin() as conn:
+        conn.execute(catalogue_items.insert().values(
+            **key, source="sd_catalogue", source_id="R1", name="婚姻登记", dept_count=1, status="active",
+            content_hash="h2", data="{}", version=2, updated_at=now))
+        before = table("catalogue_item_versions", *(column(c) for c in (*key, "version", "content_hash", "data",
+                                                                         "recorded_at")))  # no source yet
+        conn.execute(before.insert(), [
+            {**key, "version": v, "content_hash": f"h{v}", "data": "{}", "recorded_at": now}
+            for v in (1, 2)])
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(select(catalogue_item_versions.c.source, catalogue_item_versions.c.version)).all()
+    assert sorted(rows) == [("sd_catalogue", 1), ("sd_catalogue", 2)]
+
+
+def test_a_nul_in_one_record_costs_neither_the_harvest_nor_the_audit(two_catalogues: Any, database_url: str) -> None:
+    engine = _ledger(database_url)
+    national = _record("N1", "2026-01-01T08:00:00+08:00", level="国家级", division="100000")
+    docs = [national, _record("C1", "2026-01-01T08:00:00+08:00", SLTJ="年满18周岁\x00具有完全民事行为能力"),
+            _record("C2", "2026-01-01T08:00:00+08:00", division="370103", SXMC="婚姻\x00登记")]
+    report = two_catalogues(engine, "sd_catalogue", docs)
+    assert (report.inserted, report.rejected, report.flagged) == (3, 0, 2), report.as_dict()
+    assert any("[text.unstorable]" in flag and "conditions" in flag for flag in report.flags)
+    audit = run_audit(engine)
+    found = {(f.division, f.element, f.rule) for f in audit.findings}
+    # the replaced text is still compared (it differs) and the replacement is reported
+    assert {("370102", "conditions", "element_differs"), ("370102", "conditions", "text.unstorable"),
+            ("370103", "name", "element_differs")} <= found
+
+
+def test_a_second_audit_while_one_runs_is_refused_by_name(database_url: str) -> None:
+    from gateway.contract.errors import LeaseHeldError
+    from gateway.store.lease import Lease
+
+    engine = _ledger(database_url)
+    with Lease(engine, "catalogue:audit"), pytest.raises(LeaseHeldError, match="catalogue:audit is held"):
+        run_audit(engine)
+    assert run_audit(engine).entries == 0  # and runs once the other has finished
+
+
+def test_an_export_with_a_control_character_and_a_misspelt_kind(two_catalogues: Any, database_url: str,
+                                                                 tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from openpyxl import load_workbook
+
+    engine = _ledger(database_url)
+    two_catalogues(engine, "sd_catalogue", [
+        _record("N1", "2026-01-01T08:00:00+08:00", level="国家级", division="100000"),
+        _record("C1", "2026-01-01T08:00:00+08:00", SLTJ="年满18周岁\x0b具有完全民事行为能力")])
+    env = {**os.environ, "TONGBAN_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+
+    def tongban(*args: str) -> Any:
+        return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True,
+                              timeout=300, env=env)
+
+    sheet = tmp_path / "findings.xlsx"
+    done = tongban("catalogue", "audit", "--xlsx", str(sheet))
+    assert done.returncode == 0, done.stderr
+    rows = list(load_workbook(sheet).active.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 1 and any("年满18周岁\ufffd具有" in str(v) for v in rows[0])
+    for command in ("audit", "findings"):
+        typo = tongban("catalogue", command, "--kind", "element_differ")
+        assert typo.returncode == 1 and "did you mean 'element_differs'" in typo.stderr + typo.stdout
+
+
+def test_what_real_catalogues_write_keeps_the_entry_whole(two_catalogues: Any, database_url: str) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from gateway.catalogue.audit import latest_findings_summary
+    from gateway.catalogue.entry import TimeLimit
+    from gateway.catalogue.findings import find
+    from gateway.store.catalogue import CaseActivity
+
+    engine = _ledger(database_url)
+    report = two_catalogues(engine, "sd_catalogue", [
+        _record("N1", "2026-01-01T08:00:00+08:00", level="国家级", division="100000"),
+        _record("C1", "2026-01-01T08:00:00+08:00", SSZT=[{"ZTMC": "历下区民政局",
+                                                         "ZTDM": "11370102004390448N、11370102MB2844912X"}]),
+        _record("C2", "2026-01-01T08:00:00+08:00", level="区级", division="370103"),
+        _record("C3", "2026-01-01T08:00:00+08:00", level="县（市、区）级", division="370104")])
+    assert (report.inserted, report.rejected) == (4, 0), report.as_dict()
+    entries = {e.division: e for e in load_entries(engine)}
+    assert [d.name for d in entries["370102"].departments] == ["历下区民政局"]  # kept, its code flagged
+    assert entries["370103"].level.value == entries["370104"].level.value == "4"
+    kinds = {(f.division, f.kind) for f in run_audit(engine).findings}
+    assert ("370102", "unreadable_field") in kinds and ("370102", "unclaimed") not in kinds
+
+    assert (TimeLimit.parse("60日\u200b").days, TimeLimit.parse("\ufeff20个工作日").days) == (60, 20)
+    assert (TimeLimit.parse("一百五日").days, TimeLimit.parse("一百零五日").days, TimeLimit.parse("一千二日").days) == (
+        150, 105, 1200)
+
+    # 长期无办件 where 实施编码 are opaque (370102-MZ-0001): the department is connected through its 实施主体
+    used, never = entries["370102"].model_copy(update={"item_code": "370102-MZ-0001"}), \
+        entries["370102"].model_copy(update={"item_code": "370102-MZ-0002", "departments": entries["370103"].departments})
+    now = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    dormant = [f.item_code for f in find([used.model_copy(update={"departments": entries["370103"].departments}),
+                                          never], activity={"370102-MZ-0001": CaseActivity(now - timedelta(days=9))},
+                                         now=now) if f.kind == "dormant"]
+    assert dormant == ["370102-MZ-0002"]
+
+    two_catalogues(engine, "sd_catalogue", [_record("N1", "2026-01-01T08:00:00+08:00", level="国家级",
+                                                    division="100000")])  # the rest retired
+    assert latest_findings_summary(engine)["entries"] == 1
+
+
+def test_a_change_time_that_is_no_date_is_a_flag() -> None:
+    from pathlib import Path
+
+    from gateway.catalogue.entry import CatalogueEntry
+    from gateway.catalogue.harvest import _parse
+    from gateway.mapping.mapper import Mapper
+
+    shipped = Path(__file__).resolve().parents[2] / "mappings" / "catalogue" / "sd_catalogue.yaml"
+    mapper = Mapper.from_file(shipped, model=CatalogueEntry)
+    entry = _parse(mapper, "C1", _record("C1", "2024/13/45 25:00"))
+    assert entry.changed_at is None and [(q.field, q.rule) for q in entry.quality] == [("changed_at", "date.format")]
+
+
+def test_an_entry_the_source_lists_twice_is_stored_once_and_named(two_catalogues: Any, database_url: str) -> None:
+    """Two records with one key took the row over from each other: two new versions every run, for ever."""
+    engine = _ledger(database_url)
+    docs = [_record("C1", "2026-01-01T08:00:00+08:00"), _record("C1-copy", "2026-01-01T08:00:00+08:00")]
+    first = two_catalogues(engine, "sd_catalogue", docs)
+    assert (first.inserted, first.duplicates) == (1, 1) and "[entry.duplicate]" in first.flags[-1]
+    again = two_catalogues(engine, "sd_catalogue", docs)
+    assert (again.inserted, again.updated, again.unchanged, again.duplicates) == (0, 0, 1, 1)
+    with engine.connect() as conn:
+        assert conn.execute(select(catalogue_item_versions.c.version)).scalars().all() == [1]
+
+
+def _entries(*records: dict[str, Any]) -> list[Any]:
+    from pathlib import Path
+
+    from gateway.catalogue.entry import CatalogueEntry
+    from gateway.catalogue.harvest import _parse
+    from gateway.mapping.mapper import Mapper
+
+    shipped = Path(__file__).resolve().parents[2] / "mappings" / "catalogue" / "sd_catalogue.yaml"
+    mapper = Mapper.from_file(shipped, model=CatalogueEntry)
+    return [_parse(mapper, r["SXID"], r) for r in records]
+
+
+def _compared(*records: dict[str, Any]) -> set[tuple[str, str, str]]:
+    from gateway.catalogue.findings import find
+
+    return {(f.division or "", f.element, f.rule) for f in find(_entries(*records))
+            if f.kind in ("element_differs", "time_limit_conflict")}
+
+
+def test_peers_are_compared_with_what_most_of_them_say() -> None:
+    """No national or provincial entry: the lowest division code was the reference, so one outlier district made a
+    finding on every other district and none on itself."""
+    said = {"370102": "60个工作日", "370103": "20个工作日", "370104": "20个工作日", "370105": "20个工作日"}
+    found = _compared(*(_record(f"C{d}", "2026-01-01T08:00:00+08:00", division=d, FDSX=limit)
+                        for d, limit in said.items()))
+    assert found == {("370102", "legal_limit", "legal_differs_from_national")}
+
+
+def test_an_unreadable_reference_element_does_not_hide_the_others_disagreement() -> None:
+    """The national 法定时限 ``1年``: the cities' 20个工作日 / 60日 / 3个月 were compared with nothing; a material's
+    unreadable 必要性 hid a dropped 身份证."""
+    cities = [_record(f"C{d}", "2026-01-01T08:00:00+08:00", level="市级", division=d, FDSX=limit)
+              for d, limit in (("370100", "20个工作日"), ("370200", "20个工作日"), ("370300", "3个月"))]
+    national = _record("N1", "2026-01-01T08:00:00+08:00", level="国家级", division="100000", FDSX="1年",
+                       SQCL=[{"CLMC": "申请书", "BYX": "必要"}, {"CLMC": "身份证", "BYX": "必要"}])
+    county = _record("C1", "2026-01-01T08:00:00+08:00", SQCL=[{"CLMC": "申请书", "BYX": "看情况"}],
+                     FDSX="20个工作日")
+    found = _compared(national, county, *cities)
+    assert ("370300", "legal_limit", "legal_differs_from_national") in found
+    assert ("370102", "materials", "element_differs") in found
+
+
+def test_private_use_characters_and_circled_list_numbers() -> None:
+    from gateway.catalogue.normalise import material_key, text_key
+
+    assert text_key("刘\ue000") != text_key("刘\ue863")  # two rare characters of older systems' fonts
+    assert material_key("⒈申请表") == material_key("申请表") == material_key("⒛申请表")
