@@ -4,10 +4,13 @@ catalogues config, a ledger) and cases planted so that exactly the sandbox's dor
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -71,3 +74,34 @@ def catalogue_world_fixture(database_url: str, monkeypatch: pytest.MonkeyPatch) 
         engine.dispose()
     finally:
         sandbox.stop()
+
+
+class ServedCatalogue:
+    """A catalogue system's search API on 127.0.0.1 as the shipped connector reads it (``start``/``rows`` paging,
+    ``gxsjStart`` for changes since), serving ``docs`` (a list the test may change between harvests)."""
+
+    def __init__(self, docs: list[dict[str, Any]] | None = None) -> None:
+        self.docs: list[dict[str, Any]] = docs if docs is not None else []
+        served = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - the http.server hook
+                query = parse_qs(urlsplit(self.path).query)
+                since = query.get("gxsjStart", [None])[0]
+                chosen = sorted((d for d in served.docs if since is None or d["GXSJ"] >= since),
+                                key=lambda d: (d["GXSJ"], d["SXID"]))
+                start, rows = int(query.get("start", ["0"])[0]), int(query.get("rows", ["500"])[0])
+                body = json.dumps({"status": "OK", "numFound": len(chosen),
+                                   "docs": chosen[start:start + rows]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"

@@ -5,14 +5,11 @@ through the shipped REST connector configuration."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from catalogue_testlib import ServedCatalogue
 from sqlalchemy import select
 
 from gateway.catalogue import harvest_catalogue, load_catalogues
@@ -31,39 +28,9 @@ def _record(i: int, changed: str, **fields: Any) -> dict[str, Any]:
             "SQCL": [{"CLMC": "申请书", "BYX": "必要"}], "SXZT": "在用", "BBH": "1", "GXSJ": changed, **fields}
 
 
-class _Catalogue:
-    """The provincial catalogue's search API (``start``/``rows`` paging, ``gxsjStart`` for changes since)."""
-
-    def __init__(self) -> None:
-        self.docs: list[dict[str, Any]] = []
-        docs = self.docs
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 - the http.server hook
-                query = parse_qs(urlsplit(self.path).query)
-                since = query.get("gxsjStart", [None])[0]
-                chosen = sorted((d for d in docs if since is None or d["GXSJ"] >= since),
-                                key=lambda d: (d["GXSJ"], d["SXID"]))
-                start, rows = int(query.get("start", ["0"])[0]), int(query.get("rows", ["500"])[0])
-                body = json.dumps({"status": "OK", "numFound": len(chosen),
-                                   "docs": chosen[start:start + rows]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-
-
 @pytest.fixture
-def catalogue(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Catalogue]:
-    served = _Catalogue()
+def catalogue(monkeypatch: pytest.MonkeyPatch) -> Iterator[ServedCatalogue]:
+    served = ServedCatalogue()
     monkeypatch.setenv("TONGBAN_SD_CATALOGUE_URL", served.url)
     monkeypatch.setenv("TONGBAN_SD_CATALOGUE_TOKEN", "catalogue-token")
     yield served
@@ -76,7 +43,7 @@ def _stored(engine: Any) -> dict[str, tuple[Any, ...]]:
         return {r[0]: tuple(r[1:]) for r in conn.execute(select(c.source_id, c.legal_days, c.status, c.visits))}
 
 
-def test_a_change_time_in_the_future_does_not_stop_the_incremental_harvest(catalogue: _Catalogue,
+def test_a_change_time_in_the_future_does_not_stop_the_incremental_harvest(catalogue: ServedCatalogue,
                                                                            database_url: str) -> None:
     """One record's 更新时间 typed 9999 moved the watermark there: every later harvest asked for changes since 9999,
     and R1's correction and the new R3 were never read."""
@@ -95,7 +62,7 @@ def test_a_change_time_in_the_future_does_not_stop_the_incremental_harvest(catal
     assert stored["R1"][0] == 30 and "R3" in stored
 
 
-def test_a_record_the_connector_cannot_read_is_counted_and_not_retired(catalogue: _Catalogue,
+def test_a_record_the_connector_cannot_read_is_counted_and_not_retired(catalogue: ServedCatalogue,
                                                                        database_url: str) -> None:
     """A full refresh retired the entry of a record whose change time had become unreadable (and its findings read
     as fixed); the report neither counted nor named it."""
@@ -111,7 +78,7 @@ def test_a_record_the_connector_cannot_read_is_counted_and_not_retired(catalogue
     assert {k: v[1] for k, v in _stored(engine).items()} == {"R1": "active", "R2": "active", "R3": "active"}
 
 
-def test_numbers_no_column_holds_are_flags_not_a_failed_harvest(catalogue: _Catalogue, database_url: str) -> None:
+def test_numbers_no_column_holds_are_flags_not_a_failed_harvest(catalogue: ServedCatalogue, database_url: str) -> None:
     """3000000000个工作日, 到现场次数 3000000000, a 33-character 版本号, a department code of 40 characters: on PostgreSQL the
     page failed (integer out of range, value too long), nothing was stored, and every later harvest failed again."""
     engine = make_engine(database_url)
@@ -155,7 +122,7 @@ def test_a_year_written_digit_by_digit_is_the_same_citation() -> None:
 
 
 @pytest.mark.parametrize("instant", ["即办", "当场", "0日"])
-def test_an_instant_promise_counts_in_the_items_speed_up_whatever_its_unit(catalogue: _Catalogue, sqlite_url: str,
+def test_an_instant_promise_counts_in_the_items_speed_up_whatever_its_unit(catalogue: ServedCatalogue, sqlite_url: str,
                                                                           instant: str) -> None:
     """即办 is stored as 0 working days: against a legal limit in calendar days it was left out of 提速率（事项）,
     while 0日 counted as a full speed-up."""

@@ -15,13 +15,11 @@ the code before its fix):
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from catalogue_testlib import ServedCatalogue
 from sqlalchemy import column, select, table
 
 from gateway.catalogue import harvest_catalogue, load_catalogues, load_entries, run_audit
@@ -40,44 +38,14 @@ def _record(sxid: str, changed: str, *, level: str = "县级", division: str = "
             "GXSJ": changed, **fields}
 
 
-class _Catalogue:
-    """A catalogue system's search API on 127.0.0.1 (``start``/``rows`` paging), as the shipped connector reads it."""
-
-    def __init__(self, docs: list[dict[str, Any]]) -> None:
-        self.docs = docs
-        served = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 - the http.server hook
-                from urllib.parse import parse_qs, urlsplit
-
-                query = parse_qs(urlsplit(self.path).query)
-                start, rows = int(query.get("start", ["0"])[0]), int(query.get("rows", ["500"])[0])
-                chosen = sorted(served.docs, key=lambda d: (d["GXSJ"], d["SXID"]))
-                body = json.dumps({"status": "OK", "numFound": len(chosen),
-                                   "docs": chosen[start:start + rows]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-
-
 @pytest.fixture
 def two_catalogues(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Harvest ``docs`` as catalogue system ``name`` (each its own server; the shipped sd_catalogue configuration)."""
-    servers: list[_Catalogue] = []
+    servers: list[ServedCatalogue] = []
     monkeypatch.setenv("TONGBAN_SD_CATALOGUE_TOKEN", "catalogue-token")
 
     def harvest(engine: Any, name: str, docs: list[dict[str, Any]]) -> Any:
-        served = _Catalogue(docs)
+        served = ServedCatalogue(docs)
         servers.append(served)
         monkeypatch.setenv("TONGBAN_SD_CATALOGUE_URL", served.url)
         config = load_catalogues()["sd_catalogue"].model_copy(update={"name": name})
