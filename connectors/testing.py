@@ -24,12 +24,13 @@ This module may use all of ``gateway`` (it is the one part of ``connectors`` tha
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from connectors.common.secretrefs import secret_names as referenced_secrets
 from gateway.contract.connector import Connector, Page, RawRecord
 from gateway.kernel.configpaths import declared_config
 from gateway.kernel.yamlfile import read_yaml
@@ -156,19 +157,7 @@ def connector_config(path: str | Path, *, kind: str | None = None, base_url: str
 def secret_names(config: Mapping[str, Any]) -> list[str]:
     """Every secret a connector config names, sorted: values of ``secret``/``*_secret`` keys (auth, wsse,
     http_basic, tls) and ``{secret: NAME}`` parameters — what a test must supply (``TONGBAN_<SYSTEM>_<NAME>``)."""
-
-    def walk(node: Any) -> Iterator[str]:
-        if isinstance(node, Mapping):
-            for key, value in node.items():
-                if isinstance(value, str) and isinstance(key, str) and (key == "secret" or key.endswith("_secret")):
-                    yield value
-                else:
-                    yield from walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                yield from walk(item)
-
-    return sorted(set(walk(config)))
+    return referenced_secrets(config)
 
 
 def assert_connector_acceptance(

@@ -32,6 +32,8 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
 
+from pydantic import BaseModel
+
 from gateway.contract.errors import ConfigError
 
 REF_KEY = "secret"
@@ -163,12 +165,26 @@ class SecretParams:
 
 
 def secret_names(config: object | None) -> list[str]:
-    """The secret names an auth config refers to: its fields named ``secret`` or ``*_secret`` (``api_key``,
-    ``client_secret_secret``, ``wsse.password_secret``...), so that a new auth kind is masked without a list
-    to keep up to date."""
-    fields = getattr(config, "__dict__", None) or {}
-    return [value for name, value in fields.items()
-            if isinstance(value, str) and (name == "secret" or name.endswith("_secret"))]
+    """The secret names a config refers to, sorted: the values of its fields named ``secret`` or ``*_secret``
+    (``api_key``, ``client_secret_secret``, ``wsse.password_secret``...) and of ``{secret: NAME}`` references, at
+    any depth — so that a new auth kind is masked without a list to keep up to date. (It read only the top level:
+    the secret of a token auth's ``sign`` and of its token request's ``fields`` went unmasked into error
+    messages, the signed string quoted with the secret in it.) ``config``: a model, a mapping, or None."""
+
+    def walk(node: Any) -> Iterator[str]:
+        if isinstance(node, BaseModel):
+            node = dict(node)
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if isinstance(value, str) and isinstance(key, str) and (key == "secret" or key.endswith("_secret")):
+                    yield value
+                else:
+                    yield from walk(value)
+        elif isinstance(node, list | tuple):
+            for item in node:
+                yield from walk(item)
+
+    return sorted(set(walk(config)))
 
 
 def url_password(url: str | None) -> str | None:

@@ -193,6 +193,12 @@ class TokenAuth(CachedTokenAuth):
         self._request = request_token
         self._signer = signer
 
+    @property
+    def signer(self) -> Any:
+        """The signer of the request signature (``sign``), or None: a refused probe quotes the string it signed,
+        as for ``type: signature`` — the way to find which part of the convention the YAML got wrong."""
+        return getattr(self._signer, "signer", None)
+
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         place = self.config.send_as
         value = f"{place.prefix}{self.token()}"

@@ -144,3 +144,18 @@ def test_a_token_field_naming_a_secret_that_is_not_set_is_refused_when_the_conne
     with pytest.raises(ConfigError, match=r"auth\.request\.fields\.appSecret: secret 'app_secret' is not set"):
         RestConnector(_config("http://127.0.0.1:9"), secrets={"app_id": APP_ID, "sign_key": SIGN_KEY},
                       session=plain_session())
+
+
+def test_a_refused_signature_over_a_token_never_quotes_the_signing_secret() -> None:
+    """A refused probe of ``auth: {type: token, sign: …}`` said only 签名错误 — the string it signed, which
+    ``type: signature`` quotes to show which part of the convention the YAML got wrong, was not quoted; quoted now,
+    with ``md5({token}{secret})`` the secret in it masked."""
+    config = _config("")
+    config["auth"]["sign"] = {"type": "signature", "algorithm": "md5", "secret": "sign_key",
+                              "string_to_sign": "{header:X-Access-Token}{secret}", "headers": {"X-Sign": "{signature}"}}
+    with ScriptedServer(Platform()) as server:
+        config["base_url"] = server.url
+        result = RestConnector(config, secrets=SECRETS, session=plain_session()).check()
+    message = result.message
+    assert not result.ok and "签名错误" in message and "signed" in message
+    assert SIGN_KEY not in message and APP_SECRET not in message
