@@ -12,6 +12,7 @@ See ``connectors/rest/README.md`` for the full vocabulary and one example per sa
 
 from __future__ import annotations
 
+import codecs
 import string
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -272,6 +273,22 @@ class WriteStreamConfig(_Model):
     duplicate: FieldEquals | None = None
     stale_statuses: frozenset[int] = frozenset({409})
     target_id_path: str | None = None
+    charset: str | None = None
+    """The charset the JSON body is written in, for a system that reads no UTF-8 (``gbk``, ``gb2312``,
+    ``gb18030``); default UTF-8. It is named in the ``Content-Type``. A record holding a character the charset
+    lacks (a rare name character outside GBK) is refused, naming the field and the character: sent as ``?`` it
+    would be another name."""
+
+    @field_validator("charset")
+    @classmethod
+    def _writable_charset(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            codecs.lookup(value.strip().lower())
+        except LookupError:
+            raise ValueError(f"unknown charset {value!r} (e.g. gbk, gb18030, utf-8)") from None
+        return value.strip().lower()
 
     @model_validator(mode="after")
     def _some_operation(self) -> WriteStreamConfig:
@@ -326,6 +343,14 @@ class RestConfig(_Model):
             )
         if self.check is None and not self.streams:
             raise ValueError("no streams to check: add `check: {path: ...}`")
+        sign = self.auth if isinstance(self.auth, SignatureConfig) else getattr(self.auth, "sign", None)
+        reads_body_text = sign is not None and (
+            "{body}" in sign.model_dump_json() or bool(sign.body_fields) or sign.canonical_query.include_json)
+        for name, write in self.write.items():
+            if reads_body_text and write.charset and codecs.lookup(write.charset).name != "utf-8":
+                raise ValueError(f"write.{name}.charset {write.charset!r}: the signature reads the body's text or "
+                                 "fields ({body}, body_fields, include_json), which are signed as UTF-8; a body "
+                                 "written in another charset would be signed as something else than is sent")
         return self
 
     @property

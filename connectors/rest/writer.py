@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import string
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -73,10 +73,12 @@ def write_record(
         # UTF-8 rather than requests' \uXXXX escapes: half the size for Chinese text, and readable in logs.
         try:
             # no NaN or Infinity: not JSON, whatever json.dumps writes by default
-            body_bytes = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+            text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise WriteRejectedError(f"{where}: the record is not JSON: {exc}") from None
-        headers.setdefault("Content-Type", "application/json; charset=utf-8")
+        charset = config.charset or "utf-8"
+        body_bytes = _encoded(text, charset, record, where)
+        headers.setdefault("Content-Type", f"application/json; charset={charset}")
     needs_body = config.success is not None or config.duplicate is not None or config.target_id_path
     expired = expired_credentials(config.success)
     refreshed = False
@@ -144,6 +146,29 @@ def _envelope_or_none(transport: Transport, response: Any) -> Any:
         return transport.decode_json(response)
     except FatalSyncError:
         return None
+
+
+def _encoded(text: str, charset: str, record: Mapping[str, Any], where: str) -> bytes:
+    """The body in ``charset``; a character it lacks refuses the write (a dead letter naming the field and the
+    character), never a ``?`` in a citizen's name."""
+    try:
+        return text.encode(charset)
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start]
+        field = next((path for path, value in _texts(record) if bad in value), "?")
+        raise WriteRejectedError(f"{where}: field {field!r} holds {bad!r} (U+{ord(bad):04X}), which the system's "
+                                 f"charset {charset} cannot write [text.charset]") from None
+
+
+def _texts(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, Mapping):
+        for key, value in node.items():
+            yield from _texts(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for n, value in enumerate(node):
+            yield from _texts(value, f"{path}.{n}" if path else str(n))
 
 
 def _body(transport: Transport, response: Any) -> Any:
