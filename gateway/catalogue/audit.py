@@ -77,7 +77,7 @@ def run_audit(engine: Engine, *, dormant_months: int = 12, now: datetime | None 
     entry would be "never used", which says nothing about the catalogue. One audit at a time (a lease: two at once
     inserted the same new findings, and the second failed on their keys); :class:`LeaseHeldError` while another runs.
     """
-    with Lease(engine, "catalogue:audit"):
+    with Lease(engine, "catalogue:audit") as lease, lease.kept_alive():  # an audit of a large catalogue outlives a TTL
         return _run_audit(engine, dormant_months=dormant_months, now=now)
 
 

@@ -17,7 +17,7 @@ each element the one saying what most entries say — element by element (:data:
 - ``tongban_materials``: the entries of one item in the 通办目录 do not ask for the same materials, so "统一收件材料"
   does not hold and an office cannot accept for another;
 - ``copy_differs``: two catalogue systems list one entry (the national catalogue and the province's copy of it)
-  and say different things in one of the eight elements: the copy changed last at its source is the one compared
+  and say different things in one of the eight elements: the copy of the first system by name is the one compared
   (:func:`one_of_each`), the other named with its source; every other finding is about that one copy;
 - ``unreadable_field``: the catalogue wrote a field of the entry so that it cannot be read (``1年`` as a 法定时限),
   one finding per :class:`~gateway.catalogue.entry.EntryFlag`, its rule the flag's. The entry's other elements
@@ -200,18 +200,19 @@ class Copy:
 
 
 def one_of_each(copies: Iterable[Copy]) -> tuple[list[CatalogueEntry], list[Finding]]:
-    """(one entry per key, the findings of the copies set aside): of an entry several systems list, the copy its
-    system changed last stands for it (the newest word on the entry; ties: the first source by name); each other
-    copy is compared with it element by element (``copy_differs``) and its unreadable fields are reported under its
-    source. Entries one system lists pass through."""
+    """(one entry per key, the findings of the copies set aside): of an entry several systems list, the copy of the
+    first system by name stands for it — the copy every other reader takes too (:func:`~gateway.store.catalogue.
+    one_copy`), and a choice no edit moves: chosen by change time, an edit of the other system's copy swapped the
+    two, closed the ``copy_differs`` finding and opened it again under the other name. Each other copy is compared
+    with it element by element (``copy_differs``) and its unreadable fields are reported under its source. Entries
+    one system lists pass through."""
     by_key: dict[tuple[str, str, str, str], list[Copy]] = defaultdict(list)
     for c in copies:
         by_key[c.key].append(c)
     entries: list[CatalogueEntry] = []
     out: list[Finding] = []
     for key in sorted(by_key):
-        group = sorted(by_key[key], key=lambda c: (-(c.changed_at.timestamp() if c.changed_at else float("-inf")),
-                                                     c.source))
+        group = sorted(by_key[key], key=lambda c: c.source)
         chosen = group[0]
         entries.append(chosen.entry)
         for other in group[1:]:
@@ -228,7 +229,7 @@ def _copy_differs(chosen: Copy, other: Copy) -> Iterable[Finding]:
         expected, found = element_text(ref, element), element_text(e, element)
         yield replace(_finding("copy_differs", "copy_differs", element, e, expected, found,
                                f"{ELEMENT_LABELS[element]} as {other.source} lists it: {found!r}; as "
-                               f"{chosen.source} (changed last) lists it: {expected!r}"), source=other.source)
+                               f"{chosen.source} lists it: {expected!r}"), source=other.source)
 
 
 def _tongban(code: str, entries: list[CatalogueEntry]) -> Iterable[Finding]:

@@ -220,12 +220,13 @@ def harvest_catalogue(engine: Engine, config: SystemConfig, *, full_refresh: boo
             since = None if full_refresh or watermark is None else watermark - config.lookback
             high = watermark
             seen: set[str] = set()
-            claimed: dict[Any, str] = {}  # entry key → the record that wrote it in this run
+            claimed: dict[Any, str] = {}  # entry key → the record holding it in this run
+            standby: dict[Any, dict[str, Any]] = {}  # entry key → a listed record's row another record's stands over
             for page in source.read(config.stream, since=since, mode="full_refresh" if full_refresh else "incremental"):
                 seen.update(r.source_id for r in page.records)
                 seen.update(_rejected(config.name, page.rejects, report))  # still listed: never retired for it
                 with engine.begin() as conn:
-                    _ingest_page(conn, config.name, page.records, mapper, states, report, claimed)
+                    _ingest_page(conn, config.name, page.records, mapper, states, report, claimed, standby)
                     page_high = _page_high(config.name, page.records, report)
                     if page.read_through is not None and (page_high is None or page.read_through > page_high):
                         page_high = page.read_through
@@ -236,6 +237,7 @@ def harvest_catalogue(engine: Engine, config: SystemConfig, *, full_refresh: boo
             if full_refresh:
                 gone = sorted({s["source_id"] for s in states.values() if s.get("source_id")} - seen)
                 with engine.begin() as conn:
+                    _take_over(conn, config.name, standby, states, set(gone), report)
                     report.retired += store.retire_entries(conn, config.name, gone, at=datetime.now(timezone.utc))
     finally:
         if own:
@@ -269,8 +271,19 @@ def _page_high(name: str, records: Sequence[Any], report: HarvestReport) -> date
     return max(kept, default=None)
 
 
+def _duplicate(report: HarvestReport, name: str, source_id: str, key: tuple[str, ...], why: str) -> None:
+    report.duplicates += 1
+    if len(report.flags) < 20:
+        report.flags.append(f"{name}:{source_id}: lists the entry {'/'.join(key)} that {why}: its copy stands "
+                            "[entry.duplicate]")
+
+
 def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, states: dict[Any, Any],
-                 report: HarvestReport, claimed: dict[Any, str]) -> None:
+                 report: HarvestReport, claimed: dict[Any, str], standby: dict[Any, dict[str, Any]]) -> None:
+    """One page into the store. ``claimed``: entry key → the record that holds it in this run (a second record of
+    the key is a duplicate, named, not stored); ``standby``: the rows of records set aside for another record's
+    newer copy — a full refresh writes one of them when that record is no longer listed, rather than retiring an
+    entry the source still lists."""
     now = datetime.now(timezone.utc)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -306,13 +319,6 @@ def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, state
             report.flags.extend(f"{name}:{record.source_id}: {f.field}: {f.message} [{f.rule}]"
                                 for f in entry.quality[:max(0, 20 - len(report.flags))])
         key = (row["catalog_code"], row["item_code"], row["level"], row["division"])
-        first = claimed.setdefault(key, record.source_id)
-        if first != record.source_id:  # the source lists the entry twice: the two took the row over from each
-            report.duplicates += 1     # other, a new version each, every run
-            if len(report.flags) < 20:
-                report.flags.append(f"{name}:{record.source_id}: lists the entry {'/'.join(key)} that record {first} "
-                                    "listed earlier in this run: not stored [entry.duplicate]")
-            continue
         held = holders.get(record.source_id)
         if held is not None and held != key:
             # re-coded at the source: the row under the old key still holds this source id
@@ -327,13 +333,25 @@ def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, state
             states[held] = {**before, "version": before["version"] + 1, "source_id": tombstone, "status": "retired"}
             holders.pop(record.source_id)
             report.recoded += 1
+        claimant = claimed.get(key)
+        if claimant is not None and claimant != record.source_id:  # the source lists the entry twice: the two took
+            _duplicate(report, name, record.source_id, key,          # the row over from each other, every run
+                       f"record {claimant} listed earlier in this run")
+            continue
         old = states.get(key)
         if old is not None:
-            older = (old["source_changed_at"] is not None and row["source_changed_at"] is not None
-                     and row["source_changed_at"] < old["source_changed_at"])
-            same = (old["content_hash"] == row["content_hash"] and old.get("source_id") == record.source_id
+            other = old.get("source_id") != record.source_id
+            live_other = other and old.get("status") == "active"  # a retired row's record is gone: any may take it
+            older = (not (other and not live_other) and old["source_changed_at"] is not None
+                     and row["source_changed_at"] is not None and row["source_changed_at"] < old["source_changed_at"])
+            same = (old["content_hash"] == row["content_hash"] and not other
                     and old.get("status", row["status"]) == row["status"])
+            if older and live_other:  # another record's newer copy holds the row: it stands while it is listed
+                standby[key] = row
+                _duplicate(report, name, record.source_id, key, f"record {old['source_id']} holds with a newer change")
+                continue
             if older or same:
+                claimed[key] = record.source_id
                 report.unchanged += 1
                 continue
             row["version"] = old["version"] + 1
@@ -346,6 +364,8 @@ def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, state
             row["version"] = 1
             inserts.append(row)
             report.inserted += 1
+        claimed[key] = record.source_id
+        standby.pop(key, None)
         states[key] = {"version": row["version"], "content_hash": row["content_hash"], "status": row["status"],
                        "source_changed_at": row["source_changed_at"], "source_id": record.source_id}
         holders[record.source_id] = key
@@ -353,6 +373,24 @@ def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, state
                                                 "version", "content_hash", "data", "source_changed_at")},
                          "recorded_at": now})
     flush()
+
+
+def _take_over(conn: Any, name: str, standby: dict[Any, dict[str, Any]], states: dict[Any, Any], gone: set[str],
+               report: HarvestReport) -> None:
+    """The rows set aside in this full refresh whose holding record the source no longer lists: written over it
+    (one more version), so that the entry stays with the record still listing it instead of being retired."""
+    now = datetime.now(timezone.utc)
+    rows = []
+    for key, row in standby.items():
+        held = states.get(key)
+        if held is None or held.get("source_id") not in gone:
+            continue
+        rows.append({**row, "version": held["version"] + 1, "updated_at": now})
+        report.updated += 1
+    store.update_entries(conn, rows)
+    store.insert_versions(conn, [{**{k: r[k] for k in ("catalog_code", "item_code", "level", "division", "source",
+                                                       "version", "content_hash", "data", "source_changed_at")},
+                                  "recorded_at": now} for r in rows])
 
 
 def _tombstone(source_id: str, key: tuple[str, ...], version: int) -> str:

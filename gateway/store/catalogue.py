@@ -95,8 +95,9 @@ def entry_documents(conn: Connection, *, include_retired: bool = False) -> list[
 
 
 def one_copy() -> Any:
-    """The condition that keeps one active copy of each entry (that of the first source by name) in a query over
-    ``catalogue_items``: counts of items must not count an entry twice because two systems list it."""
+    """The condition that keeps one active copy of each entry (that of the first source by name: the one the audit
+    compares, :func:`gateway.catalogue.findings.one_of_each`) in a query over ``catalogue_items``: counts of items
+    must not count an entry twice because two systems list it, and every figure reads the same copy."""
     c, other = catalogue_items.c, catalogue_items.alias("other_copy").c
     return and_(c.status == "active", ~exists().where(*(other[k] == c[k] for k in _KEY), other.status == "active",
                                                       other.source < c.source))

@@ -214,7 +214,7 @@ def _item_limits() -> Any:
     i = catalogue_items.c
     return (select(i.item_code,
                    func.max(case((i.legal_unit == "working_day", i.legal_days), else_=None)).label("legal_days"))
-            .where(i.status == "active").group_by(i.item_code).subquery("items"))
+            .where(one_copy()).group_by(i.item_code).subquery("items"))  # the copy the audit compares
 
 
 def month_span(conn: Connection) -> tuple[str | None, str | None]:

@@ -44,12 +44,12 @@ def two_catalogues(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     servers: list[ServedCatalogue] = []
     monkeypatch.setenv("TONGBAN_SD_CATALOGUE_TOKEN", "catalogue-token")
 
-    def harvest(engine: Any, name: str, docs: list[dict[str, Any]]) -> Any:
+    def harvest(engine: Any, name: str, docs: list[dict[str, Any]], *, full_refresh: bool = True) -> Any:
         served = ServedCatalogue(docs)
         servers.append(served)
         monkeypatch.setenv("TONGBAN_SD_CATALOGUE_URL", served.url)
         config = load_catalogues()["sd_catalogue"].model_copy(update={"name": name})
-        return harvest_catalogue(engine, config, full_refresh=True)
+        return harvest_catalogue(engine, config, full_refresh=full_refresh)
 
     yield harvest
     for served in servers:
@@ -86,8 +86,17 @@ def test_two_catalogue_systems_listing_one_entry_each_keep_their_copy(two_catalo
         ("legal_basis", "sd_catalogue", "《婚姻登记条例》第四条", "《婚姻登记条例》第五条")]
     assert "nat_catalogue" in copies[0].message and "sd_catalogue" in copies[0].message
     assert len({f.key for f in report.findings}) == len(report.findings)
-    # the county entry is compared with the national entry as the national catalogue lists it (changed last)
+    # the county entry is compared with the national entry as the first system by name lists it
     assert not [f for f in report.findings if f.kind == "element_differs"]
+
+    # the province edits its copy later (a newer change, another promise): the same finding stays open, and the
+    # figures read the copy the audit compares
+    edited = {**copied, "GXSJ": "2026-06-01T08:00:00+08:00", "CNSX": "3个工作日"}
+    two_catalogues(engine, "sd_catalogue", [edited, county])
+    again_audit = run_audit(engine)
+    assert again_audit.fixed == [] and [again_audit.status[f.key] for f in again_audit.findings
+                                        if f.kind == "copy_differs"] == ["open"]
+    assert [row.sums["promised_days"] for row in item_kpis(engine)] == [5 + 5]
 
 
 def test_the_copies_migration_keeps_every_version_under_its_entrys_source(database_url: str) -> None:
@@ -277,3 +286,41 @@ def test_private_use_characters_and_circled_list_numbers() -> None:
 
     assert text_key("刘\ue000") != text_key("刘\ue863")  # two rare characters of older systems' fonts
     assert material_key("⒈申请表") == material_key("申请表") == material_key("⒛申请表")
+
+
+def test_a_duplicate_across_runs_keeps_the_entry_with_a_record_still_listing_it(two_catalogues: Any,
+                                                                                 database_url: str) -> None:
+    """The incremental harvest (the DAG's) let the changed duplicate take the row; the next full refresh said it
+    was "not stored" while its text was the row's, and once it was withdrawn retired the entry the other record
+    still listed."""
+    def stored(engine: Any) -> list[tuple[Any, ...]]:
+        c = catalogue_items.c
+        with engine.connect() as conn:
+            return conn.execute(select(c.source_id, c.status, c.version)).all()
+
+    engine = _ledger(database_url)
+    a, b = _record("A", "2026-01-01T08:00:00+08:00"), _record("B", "2026-01-01T08:00:00+08:00")
+    assert two_catalogues(engine, "sd_catalogue", [a, b]).duplicates == 1
+    b = {**b, "GXSJ": "2026-02-01T08:00:00+08:00", "SDYJ": "《婚姻登记条例》第五条"}
+    assert two_catalogues(engine, "sd_catalogue", [b], full_refresh=False).updated == 1  # the newest change wins
+    full = two_catalogues(engine, "sd_catalogue", [a, b])
+    assert (full.duplicates, full.updated, full.unchanged) == (1, 0, 1) and "record B holds" in full.flags[-1]
+    assert stored(engine) == [("B", "active", 2)]
+    withdrawn = two_catalogues(engine, "sd_catalogue", [a])
+    assert (withdrawn.updated, withdrawn.retired) == (1, 0)
+    assert stored(engine) == [("A", "active", 3)]
+
+
+def test_a_record_recoded_onto_an_entry_another_record_holds_lets_its_old_entry_go(two_catalogues: Any,
+                                                                                  database_url: str) -> None:
+    engine = _ledger(database_url)
+    a = _record("A", "2026-01-01T08:00:00+08:00", division="370102")
+    b = _record("B", "2026-01-01T08:00:00+08:00", division="370103")
+    two_catalogues(engine, "sd_catalogue", [a, b])
+    moved = {**a, "XZQHDM": "370103", "SSBM": b["SSBM"], "GXSJ": "2026-02-01T08:00:00+08:00"}
+    report = two_catalogues(engine, "sd_catalogue", [b, moved])
+    assert (report.recoded, report.duplicates) == (1, 1)
+    c = catalogue_items.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(c.division, c.status).order_by(c.division)).all()
+    assert rows == [("370102", "retired"), ("370103", "active")]

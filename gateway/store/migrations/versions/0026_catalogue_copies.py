@@ -38,7 +38,15 @@ def upgrade() -> None:
         batch.create_primary_key("pk_catalogue_item_versions", [*_ENTRY, "source", "version"])
 
 
-def downgrade() -> None:  # only while no entry is listed by two sources
+def downgrade() -> None:
+    """Only while no entry is listed by two sources: the old key holds one copy."""
+    keys = ", ".join(_ENTRY)
+    shared = op.get_bind().execute(sa.text(f"SELECT {keys} FROM catalogue_items GROUP BY {keys} HAVING COUNT(*) > 1"
+                                           )).first()
+    if shared is not None:
+        raise RuntimeError(f"cannot downgrade below 0026_catalogue_copies: the entry {'/'.join(map(str, shared))} is "
+                           "listed by several catalogue systems, and the older schema keeps one copy of an entry — "
+                           "delete the copies of all but one system first")
     with op.batch_alter_table("catalogue_item_versions") as batch:
         batch.drop_constraint("pk_catalogue_item_versions", type_="primary")
         batch.create_primary_key("pk_catalogue_item_versions", [*_ENTRY, "version"])
