@@ -12,6 +12,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
 import httpx
@@ -19,6 +20,7 @@ import orjson
 
 from gateway.contract.errors import (
     AuthenticationError,
+    ConfigError,
     FatalSyncError,
     RetriableSyncError,
     WriteRejectedError,
@@ -32,6 +34,8 @@ _SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 PJ_NS = "http://hcp.sd.gov.cn/pj"
 PJ_PATH = "/hcp/services/PjService"
 _TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+REFUSALS = frozenset({"2001"})
+"""The provincial ``fhdm`` codes that refuse an item for good (2001: a field missing or out of range, named)."""
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -55,18 +59,77 @@ def _key(record: Any, time_field: str, id_field: str, kind: type) -> Any:
     return (t, i)
 
 
+def _shown(url: str) -> str:
+    """``url`` as an error may quote it: without ``user:password@`` and without its query (either may hold a
+    secret, and errors go to the outbox's ``last_error`` and to dead letters)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def _send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    where = _shown(url)
     try:
         response = client.request(method, url, **kwargs)
     except httpx.TimeoutException as exc:
-        raise RetriableSyncError(f"{url}: timed out ({exc})") from None
+        raise RetriableSyncError(f"{where}: timed out ({type(exc).__name__})") from None
     except httpx.TransportError as exc:
-        raise RetriableSyncError(f"{url}: {type(exc).__name__}: {exc}") from None
+        raise RetriableSyncError(f"{where}: {type(exc).__name__}: {str(exc).replace(url, where)}") from None
+    except httpx.DecodingError as exc:  # a body its Content-Encoding does not describe (bad gzip)
+        raise FatalSyncError(f"{where}: the answer could not be decoded: {exc}") from None
     if response.status_code == 429 or response.status_code >= 502:
         after = response.headers.get("Retry-After")
-        raise RetriableSyncError(f"{url}: HTTP {response.status_code}",
+        raise RetriableSyncError(f"{where}: HTTP {response.status_code}",
                                  retry_after=float(after) if after and after.isdigit() else None)
     return response
+
+
+def _header_secret(endpoint: Endpoint, key: str) -> str:
+    """A secret that travels in an HTTP header, which carries ASCII only: a non-ASCII one failed every call with a
+    bare UnicodeEncodeError (the queue stopped on it) instead of saying which setting to fix."""
+    value = endpoint.secret(key)
+    if not value.isascii():
+        raise ConfigError(f"citizen settings: {endpoint.name}.secrets.{key}: the value is not ASCII, and it is sent "
+                          "in an HTTP header, which carries ASCII only")
+    return value
+
+
+def _json(response: httpx.Response) -> Any:
+    """The answer's JSON in the charset its ``Content-Type`` names (``charset=GBK``), else UTF-8; ValueError when
+    it is not JSON."""
+    charset = response.charset_encoding
+    if charset and charset.lower().replace("-", "") not in ("utf8", "ascii", "usascii"):
+        name = "gb18030" if charset.lower() in ("gbk", "gb2312", "cp936", "gb18030") else charset
+        try:
+            return orjson.loads(response.content.decode(name))
+        except (LookupError, UnicodeDecodeError) as exc:
+            raise ValueError(str(exc)) from None
+    return orjson.loads(response.content)
+
+
+_XML_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["'][^>]*\?>""")
+
+
+def _xml_root(content: bytes) -> ET.Element:
+    """The answer's root element; a body declared in a multi-byte charset the standard parser refuses (GBK) is
+    decoded first. ``ET.ParseError`` when it is not XML."""
+    try:
+        return ET.fromstring(content)
+    except ValueError as exc:  # "multi-byte encodings are not supported"
+        if isinstance(exc, ET.ParseError):
+            raise
+        declared = _XML_DECLARED.match(content)
+        if declared is None:
+            raise ET.ParseError(str(exc)) from None
+        label = declared.group(1).decode("ascii").lower()
+        try:
+            text = content[declared.end():].decode("gb18030" if label in ("gbk", "gb2312", "cp936") else label)
+        except (LookupError, UnicodeDecodeError) as decode_error:
+            raise ET.ParseError(f"declared {label}, which does not read it: {decode_error}") from None
+        return ET.fromstring(text)
 
 
 class EvaluatorClient:
@@ -77,7 +140,7 @@ class EvaluatorClient:
     def __init__(self, endpoint: Endpoint, *, page_size: int = 200) -> None:
         self.url = endpoint.url + self.PATH
         self.page_size = page_size
-        self._client = httpx.Client(timeout=_TIMEOUT, headers={"X-Api-Key": endpoint.secret("api_key")})
+        self._client = httpx.Client(timeout=_TIMEOUT, headers={"X-Api-Key": _header_secret(endpoint, "api_key")})
 
     def pages(self, since_ms: int | None) -> Iterator[list[Any]]:
         """Pages of raw ratings changed at or after ``since_ms``, in (updateTime, ratingId) order.
@@ -95,7 +158,7 @@ class EvaluatorClient:
             if response.status_code == 401:
                 raise AuthenticationError(f"evaluator refused the API key: {response.text[:200]}")
             try:
-                body = response.json()
+                body = _json(response)
             except ValueError:
                 raise FatalSyncError(f"evaluator: HTTP {response.status_code}, not JSON: {response.text[:200]}") from None
             if response.status_code != 200 or not isinstance(body, dict) or body.get("ok") is not True:
@@ -120,7 +183,10 @@ class ProvincialClient:
     """The provincial 好差评 system: SOAP 1.1, an ``auth`` header, answers with ``fhdm``.
 
     ``fhdm`` 0000 (accepted) and 1001 (already received: the first answer stands) both mean delivered, which is
-    what makes a resend after a crash harmless; 2001 names a field and is a refusal for good.
+    what makes a resend after a crash harmless; 2001 names a field and is a refusal for good. Any other code, or
+    none (9999 系统繁忙), is an answer the client cannot place (:class:`FatalSyncError`): the item is tried again
+    and dies only after the outbox's attempts — taken for a refusal, a busy province cost the rating for good, and
+    its callback and appeal with it.
     """
 
     def __init__(self, endpoint: Endpoint) -> None:
@@ -141,7 +207,7 @@ class ProvincialClient:
         response = _send(self._client, "POST", self.url, content=self.envelope(op, fields),
                          headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{op}"'})
         try:
-            root = ET.fromstring(response.content)
+            root = _xml_root(response.content)
         except ET.ParseError:
             if response.status_code >= 500:
                 raise RetriableSyncError(f"provincial_pj: HTTP {response.status_code}, not XML") from None
@@ -163,10 +229,13 @@ class ProvincialClient:
                 raise WriteRejectedError(f"provincial_pj refused {op} {fields.get('pjbh')}: {code}: {message}")
             raise FatalSyncError(f"provincial_pj: {op}: HTTP {response.status_code}: {code}: {message}")
         fields_out = {child.tag.split("}")[-1]: (child.text or "") for child in answer}
-        if fields_out.get("fhdm") in ("0000", "1001"):
+        code = fields_out.get("fhdm")
+        if code in ("0000", "1001"):
             return fields_out
-        raise WriteRejectedError(f"provincial_pj refused {op} {fields.get('pjbh')}: "
-                                 f"{fields_out.get('fhdm')} {fields_out.get('fhxx')}")
+        said = f"{op} {fields.get('pjbh')}: {code} {fields_out.get('fhxx')}"
+        if code in REFUSALS:
+            raise WriteRejectedError(f"provincial_pj refused {said}")
+        raise FatalSyncError(f"provincial_pj answered {said}: not a code this client knows (tried again)")
 
     def close(self) -> None:
         self._client.close()
@@ -177,7 +246,7 @@ class HotlineClient:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.base = endpoint.url
-        self.appid, self._secret = endpoint.secret("appid"), endpoint.secret("secret")
+        self.appid, self._secret = _header_secret(endpoint, "appid"), endpoint.secret("secret")
         self._client = httpx.Client(timeout=_TIMEOUT)
 
     def call(self, path: str, data: dict[str, Any]) -> Any:
@@ -190,7 +259,7 @@ class HotlineClient:
                          headers={"Content-Type": "application/json; charset=utf-8", "X-Appid": self.appid,
                                   "X-Timestamp": stamp, "X-Sign": sign})
         try:
-            answer = response.json()
+            answer = _json(response)
         except ValueError:
             raise FatalSyncError(f"hotline: HTTP {response.status_code}, not JSON: {response.text[:200]}") from None
         code = str(answer.get("code")) if isinstance(answer, dict) else None

@@ -22,7 +22,13 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine
 
-from gateway.contract.errors import FieldIssue, RecordRejected, TongbanError
+from gateway.contract.errors import (
+    FatalSyncError,
+    FieldIssue,
+    RecordRejected,
+    TongbanError,
+    WriteRejectedError,
+)
 from gateway.crypto.pii import PiiCodec, redact, seal_text
 from gateway.models.datetimes import beijing_minute, change_horizon
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
@@ -506,6 +512,13 @@ def finish_rectification(engine: Engine, rating_id: str, note: str, *, at: datet
     time (限时办结)."""
     at = at or datetime.now(timezone.utc)
     with engine.begin() as conn:
+        ev = store.evaluation(conn, rating_id)
+        if ev is not None:
+            _still_standing(ev, f"evaluation:{rating_id}", "rectification")
+            if not ev["bad"]:  # turned good since its callback: out of the 差评 figures, nothing to report up
+                raise CitizenError(f"evaluation:{rating_id}", "level", "rectification.bad_only",
+                                   f"the rating is no longer a bad review (level {ev['level']}): no rectification "
+                                   "is owed")
         row = store.callback_row(conn, rating_id)
         if row is None or row["done_at"] is None:  # the 整改 falls due from the start; it is done after a callback
             raise CitizenError(f"evaluation:{rating_id}", "rectification", "rectification.after_callback",
@@ -558,9 +571,11 @@ def file_appeal(engine: Engine, rating_id: str, reason: str, *, at: datetime | N
 def poll_appeals(engine: Engine, client: ProvincialClient, *, now: datetime | None = None,
                  pii: PiiCodec | None = None) -> list[dict[str, Any]]:
     """Ask the provincial system about every pending appeal it has received; a city's rejection goes up to the
-    province (queued sealed with ``pii``), the province's is final, an appeal upheld takes the review out of the
-    差评 figures. One poll at a time (a lease; :class:`LeaseHeldError` while another runs): two at once took a
-    city's rejection twice and queued the province's appeal twice."""
+    province (queued sealed with ``pii``) while the 差评 still stands, the province's is final, an appeal upheld
+    takes the review out of the 差评 figures. One poll at a time (a lease; :class:`LeaseHeldError` while another
+    runs): two at once took a city's rejection twice and queued the province's appeal twice. An appeal the province
+    refuses to answer (2001 申诉不存在) is listed with ``decision: error`` and the others are still asked (it stopped
+    every poll, every run)."""
     with Lease(engine, "appeals:provincial_pj") as lease, lease.kept_alive():
         return _poll_appeals(engine, client, lease, now=now or datetime.now(timezone.utc), pii=pii)
 
@@ -573,13 +588,20 @@ def _poll_appeals(engine: Engine, client: ProvincialClient, lease: Lease, *, now
         pending = store.appeals_pending(conn)
     for appeal in pending:
         lease.renew()
-        answer = client.call("cxSs", {"pjbh": appeal["rating_id"], "sscj": APPEAL_LEVELS[appeal["level"]]}) \
-            if _delivered(engine, appeal) else None
+        try:
+            answer = client.call("cxSs", {"pjbh": appeal["rating_id"], "sscj": APPEAL_LEVELS[appeal["level"]]}) \
+                if _delivered(engine, appeal) else None
+        except (WriteRejectedError, FatalSyncError) as exc:  # this appeal's trouble (申诉不存在): said, and the
+            changes.append({"rating_id": appeal["rating_id"], "level": appeal["level"],  # appeals after it are
+                            "decision": "error", "next": None, "error": redact(str(exc))[:500]})  # still asked
+            continue
         decision = DECISIONS.get((answer or {}).get("zt", "0"), "pending")
         if decision == "pending":
             continue
         with engine.begin() as conn:
-            up = _NEXT.get(appeal["level"]) if decision == "rejected" else None
+            ev = store.evaluation(conn, appeal["rating_id"])
+            standing = ev is not None and ev["bad"] and not ev["revoked"]  # withdrawn or turned good: nothing to
+            up = _NEXT.get(appeal["level"]) if decision == "rejected" and standing else None  # take further
             final = "upheld" if decision == "upheld" else ("rejected" if up is None else "pending")
             store.set_appeal(conn, appeal["rating_id"], appeal["level"], status=decision, decided_at=now,
                              opinion=(answer or {}).get("shyj"), evaluation_appeal=final)

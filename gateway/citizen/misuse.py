@@ -61,11 +61,22 @@ def _bursts(rows: list[Any], rules: MisuseRules) -> set[str]:
     return out
 
 
+def _device(r: Any) -> str:
+    """The evaluator a device rating came from: its ``deviceSn``, else its window (``window:W01``), else its staff
+    member — ratings without a device number were one device "?", and five citizens at five windows within two
+    minutes made a burst (and a None in the groups failed the sort, and the run)."""
+    if r["device"]:
+        return str(r["device"])
+    if r["window_no"]:
+        return f"window:{r['window_no']}"
+    return f"staff:{r['staff']}" if r["staff"] else "unknown"
+
+
 def _flags(rows: list[Any], complained: list[tuple[str, datetime]], rules: MisuseRules) -> dict[str, list[str]]:
     """rating id → the rules it broke, of the device ratings ``rows`` (in rating order)."""
     by_device: dict[str, list[Any]] = defaultdict(list)
     for r in rows:
-        by_device[r["device"] or "?"].append(r)
+        by_device[_device(r)].append(r)
     flags: dict[str, list[str]] = defaultdict(list)
     first_complaint: dict[str, datetime] = {}
     for case_no, at in complained:
@@ -92,8 +103,8 @@ def detect_misuse(engine: Engine, rules: MisuseRules, *, since: datetime | None 
                   stored_since: datetime | None = None) -> MisuseReport:
     """Examine the device ratings (rated since ``since``; or, with ``stored_since``, from the day before the
     earliest rating stored since then — what a scheduled run needs, since ratings arrive late), write each one's
-    flags and open a misuse alert per (device, day) group found. Only a run over everything resolves the
-    alerts of groups no longer found.
+    flags and open a misuse alert per (device, day) group found, resolving those of the days it examined that are
+    no longer found (a withdrawn rating's flag is cleared).
 
     A run examines whole Beijing days (``since`` is taken back to its day's midnight): the ``quick`` rule counts a
     device's day, and a run that read a day from 10:30 on cleared the flags of the morning's ratings it did not
@@ -120,8 +131,8 @@ def detect_misuse(engine: Engine, rules: MisuseRules, *, since: datetime | None 
         if r["rating_id"] not in flags:
             continue
         day = r["rated_at"].astimezone(BEIJING).strftime("%Y-%m-%d")
-        g = groups.setdefault((r["device"], day), {"device": r["device"], "day": day, "window": r["window_no"],
-                                                   "staff": set(), "ratings": [], "rules": set()})
+        g = groups.setdefault((_device(r), day), {"device": _device(r), "day": day, "window": r["window_no"],
+                                                  "staff": set(), "ratings": [], "rules": set()})
         g["ratings"].append(r["rating_id"])
         g["rules"].update(flags[r["rating_id"]])
         if r["staff"]:
@@ -139,7 +150,11 @@ def detect_misuse(engine: Engine, rules: MisuseRules, *, since: datetime | None 
                 message=f"评价器 {g['device']} ({g['window']}) on {g['day']}: {len(g['ratings'])} ratings look "
                         f"pressed by staff ({', '.join(g['rules'])}); staff {', '.join(g['staff']) or '—'}",
                 details=ledger.dumps({"ratings": g["ratings"], "rules": g["rules"], "staff": g["staff"]}))
-        gone = sorted(alert_store.open_keys(conn, ALERT_KIND) - set(wanted))
-        if gone and since is None:
+        first_day = since.astimezone(BEIJING).strftime("%Y-%m-%d") if since is not None else ""
+        # the groups of the days this run examined whole (all, without ``since``) that are no longer found: a
+        # scheduled run re-reads a day after a rating of it was withdrawn, and its alert said "3 ratings" for ever
+        gone = sorted(k for k in alert_store.open_keys(conn, ALERT_KIND) - set(wanted) if k[-10:] >= first_day)
+        if gone:
             alert_store.resolve_open(conn, ALERT_KIND, gone, now=now)
+        store.clear_flags_of_revoked(conn, since=since)
     return report

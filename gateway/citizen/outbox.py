@@ -23,6 +23,7 @@ before they are sent; a dead item's dead letter is sealed too, and a receiver's 
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -36,6 +37,7 @@ from gateway.contract.errors import (
     ConfigError,
     FatalSyncError,
     RetriableSyncError,
+    TongbanError,
     WriteRejectedError,
 )
 from gateway.crypto.pii import PiiCodec, open_text, redact
@@ -47,6 +49,7 @@ from gateway.store.sealing import require_ledger_keys
 __all__ = ["DRAIN_BUDGET", "DeliveryReport", "ResendReport", "Target", "deliver", "delivery_lease", "drain", "prerequisite", "queue_item",
            "resend_dead"]
 
+_log = logging.getLogger(__name__)
 Target = Literal["provincial_pj", "hotline"]
 MAX_ATTEMPTS = 8
 FATAL_STREAK = 3
@@ -193,10 +196,10 @@ def _deliver(engine: Engine, target: Target, sender: _Sender, lease: Lease, *, n
             report.dead += 1
             report.errors.append(f"{item['key']}: {_error(exc)}")
             continue
-        except AuthenticationError:
-            raise
-        except FatalSyncError as exc:  # this item failed in a way the client cannot place: it, not the queue
-            streak += 1
+        except (AuthenticationError, ConfigError):
+            raise  # the credential or the settings: every item would fail alike — fix them, the queue waits
+        except Exception as exc:  # noqa: BLE001 - this item failed in a way the client cannot place (a
+            streak += 1             # FatalSyncError, or an answer it could not even read): it, not the queue
             status = "dead" if attempts >= max_attempts else "pending"
             with engine.begin() as conn:
                 store.set_outbox(conn, item["id"], attempts=attempts, last_error=_error(exc), status=status,
@@ -210,6 +213,8 @@ def _deliver(engine: Engine, target: Target, sender: _Sender, lease: Lease, *, n
             report.errors.append(f"{item['key']}: {_error(exc)}")
             if streak >= FATAL_STREAK:
                 raise FatalSyncError(f"{target}: {streak} items in a row failed, the last {item['key']}: {_error(exc)}") from exc
+            if not isinstance(exc, TongbanError):
+                _log.warning("%s: %s failed unexpectedly: %s", target, item["key"], _error(exc), exc_info=exc)
             continue
         streak = 0
         with engine.begin() as conn:
@@ -246,8 +251,10 @@ def drain(engine: Engine, target: Target, sender: _Sender, *, budget: timedelta 
 
 
 def _error(exc: Exception) -> str:
-    """A receiver's error as the outbox row keeps it: masked, as it may quote what it refused."""
-    return redact(str(exc))[:2000]
+    """A receiver's error as the outbox row keeps it: masked, as it may quote what it refused (an error that is not
+    Tongban's says its type: ``ValueError: …`` alone would not say what failed)."""
+    said = str(exc) if isinstance(exc, TongbanError) else f"{type(exc).__name__}: {exc}"
+    return redact(said)[:2000]
 
 
 def _dead_letter(conn: Any, item: Any, reason: str, now: datetime, pii: PiiCodec | None) -> None:

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
 from gateway.contract.errors import ConfigError
 from gateway.kernel.config import expand_env, find_config_file
-from gateway.kernel.yamlfile import load_yaml, read_config_text
+from gateway.kernel.yamlfile import did_you_mean, load_yaml, read_config_text
 from gateway.models.datetimes import BEIJING
 from gateway.models.identifiers import normalise
 
@@ -127,32 +127,116 @@ def _endpoint(data: dict[str, Any], name: str, where: str) -> Endpoint:
     secrets = entry.get("secrets") or {}
     if not isinstance(secrets, dict):
         raise ConfigError(f"{where}: {name}.secrets must map a secret to the name of an environment variable")
-    return Endpoint(name, expand_env(str(entry["endpoint"])).rstrip("/"), {str(k): str(v) for k, v in secrets.items()},
-                    str(entry.get("title") or ""))
+    for key, var in secrets.items():
+        if not isinstance(var, str) or not var.strip():  # left empty, it was the variable "None"
+            raise ConfigError(f"{where}: {name}.secrets.{key} names no environment variable")
+    return Endpoint(name, expand_env(str(entry["endpoint"])).rstrip("/"),
+                    {str(k): v.strip() for k, v in secrets.items()}, str(entry.get("title") or ""))
 
 
 def parse_citizen(text: str, *, where: str = "<citizen>") -> CitizenSettings:
     data = load_yaml(text, where=where) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping")
-    raw = data.get("policy") or {}
-    try:
-        closing = time.fromisoformat(str(raw.get("callback_closing", "18:00")))
-        misuse = MisuseRules(**{k: int(v) for k, v in (raw.get("misuse") or {}).items()})
-        policy = Policy(callback_closing=closing, misuse=misuse, callbacks_from=_instant(raw.get("callbacks_from")),
-                        **{k: int(raw[k]) for k in ("rectification_days", "dispatch_minutes", "sign_hours",
-                                                    "redo_days", "callback_days") if k in raw})
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: policy: {exc}") from None
-    routes = []
-    for n, entry in enumerate(data.get("routes") or []):
-        try:
-            route = Route(**{k: str(v) for k, v in entry.items()})
-            routes.append(route if route.division == "*" else replace(route, division=_code(route.division)))
-        except TypeError as exc:
-            raise ConfigError(f"{where}: routes[{n}]: {exc}") from None
+    policy = _policy(_mapping(data.get("policy"), f"{where}: policy"), where)
+    routes_raw = data.get("routes") or []
+    if not isinstance(routes_raw, list):
+        raise ConfigError(f"{where}: routes must be a list of {{category, division, dept_code, dept_name}}")
+    routes = [_route(entry, f"{where}: routes[{n}]") for n, entry in enumerate(routes_raw)]
     return CitizenSettings(_endpoint(data, "evaluator", where), _endpoint(data, "provincial_pj", where),
                            _endpoint(data, "hotline", where), policy, tuple(routes), _district(data, where))
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping (key: value), not {type(value).__name__}")
+    return value
+
+
+_MINIMA = {"rectification_days": 1, "dispatch_minutes": 1, "sign_hours": 1, "redo_days": 1, "callback_days": 1,
+           "quick_seconds": 1, "min_quick": 2, "burst_count": 2, "burst_seconds": 1}
+"""The least each number of the policy may be: a burst of 0 ratings flagged every device rating, a negative
+window ran past its list, a negative day count made every callback overdue at once."""
+
+
+def _whole(raw: dict[str, Any], key: str, where: str) -> int | None:
+    """``raw[key]`` as a whole number not below its minimum, or None when absent; anything else (``true``,
+    ``7.9``, ``"x"``, ``-3``) a ConfigError naming the key."""
+    if key not in raw:
+        return None
+    value = raw[key]
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < _MINIMA[key]:
+        raise ConfigError(f"{where}.{key}: {value!r} is not a whole number of at least {_MINIMA[key]}")
+    return value
+
+
+def _closing(value: Any, where: str) -> time:
+    """``callback_closing`` as ``HH:MM`` text. Unquoted, YAML 1.1 reads ``17:30`` as the base-60 number 1050, which
+    read as a time was 10:50 — every 差评 after 10:50 taken as after closing: refused, with the cure."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: {value!r} is not a time written as text; quote it: callback_closing: \"18:00\" "
+                          "(unquoted, YAML reads 17:30 as the number 1050)")
+    try:
+        return time.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"{where}: {value!r} is not a time of day like \"18:00\"") from None
+
+
+def _policy(raw: dict[str, Any], where: str) -> Policy:
+    known = {"callback_closing", "rectification_days", "dispatch_minutes", "sign_hours", "redo_days",
+             "callback_days", "misuse", "callbacks_from"}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{where}: policy.{key} is not a setting{did_you_mean(str(key), known)}")
+    misuse_raw = _mapping(raw.get("misuse"), f"{where}: policy.misuse")
+    rules = MisuseRules.__dataclass_fields__
+    for key in misuse_raw:
+        if key not in rules:
+            raise ConfigError(f"{where}: policy.misuse.{key} is not a rule{did_you_mean(str(key), rules)}")
+    misuse = MisuseRules(**{k: v for k in misuse_raw
+                            if (v := _whole(misuse_raw, k, f"{where}: policy.misuse")) is not None})
+    numbers = {k: v for k in ("rectification_days", "dispatch_minutes", "sign_hours", "redo_days", "callback_days")
+               if (v := _whole(raw, k, f"{where}: policy")) is not None}
+    closing = _closing(raw["callback_closing"], f"{where}: policy.callback_closing") \
+        if raw.get("callback_closing") is not None else time(18, 0)
+    try:
+        since = _instant(raw.get("callbacks_from"))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: policy.callbacks_from: {exc}") from None
+    return Policy(callback_closing=closing, misuse=misuse, callbacks_from=since, **numbers)
+
+
+def _route(entry: Any, where: str) -> Route:
+    """One route, every field checked: ``dept_code:`` left empty became the text "None", and orders were
+    dispatched to it (the platform sent ``cbdw: "None"``); a division with a letter O in it was taken."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: a route is a mapping {{category, division, dept_code, dept_name}}, not "
+                          f"{type(entry).__name__}")
+    fields = Route.__dataclass_fields__
+    for key in entry:
+        if key not in fields:
+            raise ConfigError(f"{where}.{key} is not a route field{did_you_mean(str(key), fields)}")
+    values: dict[str, str] = {}
+    for key in fields:
+        value = entry.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if key == "system":
+                continue
+            raise ConfigError(f"{where}.{key} is required")
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ConfigError(f"{where}.{key}: {value!r} is not text")
+        values[key] = str(value).strip()
+    division = values["division"]
+    if division != "*":
+        division = _code(division)
+        if not re.fullmatch(r"[0-9]{6}([0-9]{6})?", division):
+            raise ConfigError(f"{where}.division {values['division']!r} is not a division code (6 or 12 digits, "
+                              "or * for every division)")
+    return Route(**{**values, "division": division})
 
 
 def _district(data: dict[str, Any], where: str) -> str | None:

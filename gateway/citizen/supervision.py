@@ -49,7 +49,8 @@ def _wanted(now: datetime, conn: Any, calendar: WorkCalendar,
         if r["status"] == "received" and r["dispatch_due_at"] < now:
             out["workorder_dispatch"][r["order_no"]] = (
                 "red", f"12345 工单 {r['order_no']} ({r['category']}, {r['division']}) not dispatched "
-                         f"{(now - r['received_at']).total_seconds() / 60:.0f} min after 派单 (limit 15)", r["case_no"])
+                         f"{(now - r['received_at']).total_seconds() / 60:.0f} min after 派单 (due "
+                         f"{beijing_minute(r['dispatch_due_at'])})", r["case_no"])
         due = r["redo_due_at"] if r["status"] == "redo" else r["reply_due_at"]
         if (r["status"] == "dispatched" and r["signed_at"] is None and r["sign_due_at"] is not None
                 and r["sign_due_at"] < now and not (due is not None and due < now)):

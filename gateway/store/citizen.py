@@ -148,6 +148,16 @@ def set_flags(conn: Connection, flags: dict[str, str | None]) -> None:
                      .values(flags=bindparam("flags")), [{"k_id": k, "flags": v} for k, v in flags.items()])
 
 
+def clear_flags_of_revoked(conn: Connection, *, since: datetime | None) -> int:
+    """Clear the misuse flags of withdrawn ratings (rated since ``since``; None: all): a rating the citizen
+    withdrew is in no misuse figure, and its flag outlived it."""
+    e = citizen_evaluations.c
+    stmt = update(citizen_evaluations).where(e.revoked.is_(True), e.flags.is_not(None))
+    if since is not None:
+        stmt = stmt.where(e.rated_at >= since)
+    return int(conn.execute(stmt.values(flags=None)).rowcount or 0)
+
+
 def case_documents(conn: Connection, case_nos: Sequence[str]) -> dict[str, str]:
     """case number → the ledger's canonical document (JSON text) of the live cases among ``case_nos``."""
     c = cases.c
