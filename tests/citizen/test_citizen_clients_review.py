@@ -23,17 +23,7 @@ from citizen_testlib import Pages, add_case, migrated, rating
 from http_testlib import Answer, ScriptedServer, Seen
 from sqlalchemy import select
 
-from gateway.citizen import (
-    CitizenError,
-    deliver,
-    detect_misuse,
-    file_appeal,
-    finish_rectification,
-    load_citizen,
-    poll_appeals,
-    record_callback,
-    sync_evaluations,
-)
+from gateway import citizen
 from gateway.citizen.clients import HotlineClient, ProvincialClient
 from gateway.citizen.outbox import queue_item
 from gateway.citizen.settings import Endpoint, parse_citizen
@@ -92,7 +82,7 @@ def test_an_answer_the_client_cannot_place_is_tried_again_and_stops_nothing(data
         "R5": (_ENVELOPE.format(enc="UTF-8", inner="<pj:fhdm>0000</pj:fhdm>").encode(), {}),
     }
     with ScriptedServer(_answering(answers)) as server:
-        report = deliver(engine, "provincial_pj", _province(server.url), now=T0)
+        report = citizen.deliver(engine, "provincial_pj", _province(server.url), now=T0)
     assert report.delivered == 2 and report.retried == 3 and report.dead == 0, report.as_dict()
     assert _outbox(engine) == [("rating:R1", "pending", 1), ("rating:R2", "pending", 1),
                                ("rating:R3", "delivered", 1), ("rating:R4", "pending", 1),
@@ -143,18 +133,18 @@ def _device_ratings(engine: Any) -> list[dict[str, Any]]:
 
 def test_device_ratings_without_a_device_number_are_judged_by_their_window(database_url: str) -> None:
     engine = migrated(database_url)
-    settings = load_citizen()
+    settings = citizen.load_citizen()
     page = _device_ratings(engine)
-    sync_evaluations(engine, settings, client=Pages(page), calendar=CAL, now=T0 + timedelta(days=1))
-    report = detect_misuse(engine, settings.policy.misuse)
+    citizen.sync_evaluations(engine, settings, client=Pages(page), calendar=CAL, now=T0 + timedelta(days=1))
+    report = citizen.detect_misuse(engine, settings.policy.misuse)
     assert {(g["device"], tuple(g["rules"])) for g in report.groups} == {("PJQ-W03", ("quick",)),
                                                                         ("window:W09", ("quick",))}
 
     # the citizen withdraws one of the three: the scheduled run (the DAG's) clears its flag and the alert
     later = T0 + timedelta(days=1, hours=1)
     withdrawn = {**page[0], "revoked": True, "updateTime": int(later.timestamp() * 1000)}
-    sync_evaluations(engine, settings, client=Pages([withdrawn]), calendar=CAL, now=later)
-    detect_misuse(engine, settings.policy.misuse, stored_since=later - timedelta(minutes=1))
+    citizen.sync_evaluations(engine, settings, client=Pages([withdrawn]), calendar=CAL, now=later)
+    citizen.detect_misuse(engine, settings.policy.misuse, stored_since=later - timedelta(minutes=1))
     with engine.connect() as conn:
         flagged = conn.execute(select(citizen_evaluations.c.rating_id).where(citizen_evaluations.c.flags.is_not(None))
                                ).scalars().all()
@@ -202,13 +192,13 @@ def test_one_appeal_the_province_will_not_answer_stops_no_other(database_url: st
     engine = migrated(database_url)
     for case_no in ("C1", "C2"):
         add_case(engine, case_no, T0 - timedelta(hours=1))
-    sync_evaluations(engine, load_citizen(), client=Pages([rating("R1", "C1", 1, T0, T0),
+    citizen.sync_evaluations(engine, citizen.load_citizen(), client=Pages([rating("R1", "C1", 1, T0, T0),
                                                            rating("R2", "C2", 1, T0, T0)]), calendar=CAL, now=T0)
     for rating_id in ("R1", "R2"):
-        file_appeal(engine, rating_id, "评价人误选", at=T0 + timedelta(minutes=5))
-    deliver(engine, "provincial_pj", _Province(), now=T0 + timedelta(minutes=10))
+        citizen.file_appeal(engine, rating_id, "评价人误选", at=T0 + timedelta(minutes=5))
+    citizen.deliver(engine, "provincial_pj", _Province(), now=T0 + timedelta(minutes=10))
     province = _Province()
-    changes = poll_appeals(engine, province, now=T0 + timedelta(hours=1))
+    changes = citizen.poll_appeals(engine, province, now=T0 + timedelta(hours=1))
     assert province.asked == ["R1", "R2"]
     assert [(c["rating_id"], c["decision"]) for c in changes] == [("R1", "error"), ("R2", "upheld")]
 
@@ -216,17 +206,17 @@ def test_one_appeal_the_province_will_not_answer_stops_no_other(database_url: st
 def test_a_rectification_of_a_bad_review_withdrawn_after_its_callback_is_not_reported(database_url: str) -> None:
     engine = migrated(database_url)
     add_case(engine, "C1", T0 - timedelta(hours=1))
-    sync_evaluations(engine, load_citizen(), client=Pages([rating("R1", "C1", 1, T0, T0)]), calendar=CAL, now=T0)
-    record_callback(engine, "R1", "已电话回访", at=T0 + timedelta(hours=1), calendar=CAL)
+    citizen.sync_evaluations(engine, citizen.load_citizen(), client=Pages([rating("R1", "C1", 1, T0, T0)]), calendar=CAL, now=T0)
+    citizen.record_callback(engine, "R1", "已电话回访", at=T0 + timedelta(hours=1), calendar=CAL)
     later = T0 + timedelta(hours=2)
-    sync_evaluations(engine, load_citizen(), client=Pages([rating("R1", "C1", 1, T0, later, revoked=1)]),
+    citizen.sync_evaluations(engine, citizen.load_citizen(), client=Pages([rating("R1", "C1", 1, T0, later, revoked=1)]),
                      calendar=CAL, now=later)
-    with pytest.raises(CitizenError) as refused:
-        finish_rectification(engine, "R1", "已整改", at=later)
+    with pytest.raises(citizen.CitizenError) as refused:
+        citizen.finish_rectification(engine, "R1", "已整改", at=later)
     assert refused.value.issue.rule == "rectification.revoked"
     assert [k for k, *_ in _outbox(engine) if k.startswith("callback:")] == ["callback:R1:1"]
 
 
 def test_the_settings_of_the_shipped_file_still_load() -> None:
-    settings = load_citizen(os.path.join(os.path.dirname(__file__), "..", "..", "config", "citizen.yaml"))
+    settings = citizen.load_citizen(os.path.join(os.path.dirname(__file__), "..", "..", "config", "citizen.yaml"))
     assert settings.policy.misuse.burst_count == 5 and len(settings.routes) == 7
