@@ -34,6 +34,10 @@ _SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 PJ_NS = "http://hcp.sd.gov.cn/pj"
 PJ_PATH = "/hcp/services/PjService"
 _TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+CALL_SECONDS = 60.0
+"""The longest one call may take, its answer read whole (each read also times out after 10 s)."""
+MAX_ANSWER = 16 * 1024 * 1024
+"""The largest answer read (a page of ratings or orders is kilobytes)."""
 REFUSALS = frozenset({"2001"})
 """The provincial ``fhdm`` codes that refuse an item for good (2001: a field missing or out of range, named)."""
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -70,10 +74,25 @@ def _shown(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def _send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+def _send(client: httpx.Client, method: str, url: str, *, deadline: float | None = None,
+          **kwargs: Any) -> httpx.Response:
+    """One call, its whole answer read within ``deadline`` seconds (:data:`CALL_SECONDS`) and :data:`MAX_ANSWER`
+    bytes: httpx's timeout is per read, and a server dripping a byte a second held a call (and the queue behind it)
+    for as long as it liked."""
     where = _shown(url)
+    limit = CALL_SECONDS if deadline is None else deadline
+    started = time.monotonic()
     try:
-        response = client.request(method, url, **kwargs)
+        with client.stream(method, url, **kwargs) as streamed:
+            raw = bytearray()
+            for chunk in streamed.iter_raw():
+                raw += chunk
+                if time.monotonic() - started > limit:
+                    raise RetriableSyncError(f"{where}: no whole answer within {limit:.0f} s")
+                if len(raw) > MAX_ANSWER:
+                    raise FatalSyncError(f"{where}: an answer larger than {MAX_ANSWER} bytes")
+            response = httpx.Response(streamed.status_code, headers=streamed.headers, content=bytes(raw),
+                                      request=streamed.request)  # decoded (gzip …) here, once
     except httpx.TimeoutException as exc:
         raise RetriableSyncError(f"{where}: timed out ({type(exc).__name__})") from None
     except httpx.TransportError as exc:

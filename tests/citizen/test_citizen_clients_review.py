@@ -220,3 +220,38 @@ def test_a_rectification_of_a_bad_review_withdrawn_after_its_callback_is_not_rep
 def test_the_settings_of_the_shipped_file_still_load() -> None:
     settings = citizen.load_citizen(os.path.join(os.path.dirname(__file__), "..", "..", "config", "citizen.yaml"))
     assert settings.policy.misuse.burst_count == 5 and len(settings.routes) == 7
+
+
+def test_a_server_dripping_its_answer_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx's timeout is per read: a server sending a byte every 0.2 s held a call for as long as it liked."""
+    import socket
+    import threading
+    import time as clock
+
+    from gateway.citizen import clients
+
+    monkeypatch.setattr(clients, "CALL_SECONDS", 1.0)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 1000\r\n\r\n")
+        while not stop.is_set():
+            try:
+                conn.sendall(b" ")
+            except OSError:
+                break
+            clock.sleep(0.2)
+        conn.close()
+
+    threading.Thread(target=drip, daemon=True).start()
+    try:  # the whole answer would take 200 s: cut at the deadline, the call is tried again later
+        with pytest.raises(RetriableSyncError, match="no whole answer within 1 s"):
+            _province(f"http://127.0.0.1:{listener.getsockname()[1]}").call("sbPj", {"pjbh": "R1"})
+    finally:
+        stop.set()
+        listener.close()
