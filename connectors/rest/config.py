@@ -285,9 +285,11 @@ class WriteStreamConfig(_Model):
         if value is None:
             return None
         try:
-            codecs.lookup(value.strip().lower())
+            codec = codecs.lookup(value.strip().lower())
         except LookupError:
-            raise ValueError(f"unknown charset {value!r} (e.g. gbk, gb18030, utf-8)") from None
+            codec = None
+        if codec is None or not codec._is_text_encoding:  # base64, rot13, hex: codecs, not charsets
+            raise ValueError(f"unknown charset {value!r} (e.g. gbk, gb18030, utf-8)")
         return value.strip().lower()
 
     @model_validator(mode="after")

@@ -78,7 +78,7 @@ def write_record(
             raise WriteRejectedError(f"{where}: the record is not JSON: {exc}") from None
         charset = config.charset or "utf-8"
         body_bytes = _encoded(text, charset, record, where)
-        headers.setdefault("Content-Type", f"application/json; charset={charset}")
+        headers = _content_type(headers, charset if config.charset else None)
     needs_body = config.success is not None or config.duplicate is not None or config.target_id_path
     expired = expired_credentials(config.success)
     refreshed = False
@@ -146,6 +146,20 @@ def _envelope_or_none(transport: Transport, response: Any) -> Any:
         return transport.decode_json(response)
     except FatalSyncError:
         return None
+
+
+def _content_type(headers: dict[str, str], charset: str | None) -> dict[str, str]:
+    """``headers`` with a ``Content-Type`` for a JSON body: the stream's own when it has one — its ``charset``
+    parameter made the stream's ``charset`` when one is set (``application/json;charset=UTF-8`` copied into the
+    headers labelled a GBK body UTF-8) — else ``application/json`` in the body's charset."""
+    name = next((k for k in headers if k.lower() == "content-type"), None)
+    if name is None:
+        return {**headers, "Content-Type": f"application/json; charset={charset or 'utf-8'}"}
+    if charset is None:
+        return headers
+    media = headers[name].split(";")[0].strip()
+    kept = [p.strip() for p in headers[name].split(";")[1:] if p.strip() and not p.strip().lower().startswith("charset")]
+    return {**headers, name: "; ".join([media, *kept, f"charset={charset}"])}
 
 
 def _encoded(text: str, charset: str, record: Mapping[str, Any], where: str) -> bytes:

@@ -347,7 +347,7 @@ def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, state
             same = (old["content_hash"] == row["content_hash"] and not other
                     and old.get("status", row["status"]) == row["status"])
             if older and live_other:  # another record's newer copy holds the row: it stands while it is listed
-                standby[key] = row
+                standby.setdefault(key, row)  # the first record set aside, as the first of a run holds a key
                 _duplicate(report, name, record.source_id, key, f"record {old['source_id']} holds with a newer change")
                 continue
             if older or same:
@@ -380,11 +380,15 @@ def _take_over(conn: Any, name: str, standby: dict[Any, dict[str, Any]], states:
     """The rows set aside in this full refresh whose holding record the source no longer lists: written over it
     (one more version), so that the entry stays with the record still listing it instead of being retired."""
     now = datetime.now(timezone.utc)
+    holding = {s.get("source_id") for s in states.values()}
     rows = []
     for key, row in standby.items():
         held = states.get(key)
         if held is None or held.get("source_id") not in gone:
             continue
+        if row["source_id"] in holding:  # that record holds another entry now (listed twice in the run, once
+            continue                     # re-coded): (source, source_id) is one row — its entry is that one
+        holding.add(row["source_id"])
         rows.append({**row, "version": held["version"] + 1, "updated_at": now})
         report.updated += 1
     store.update_entries(conn, rows)

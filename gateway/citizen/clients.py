@@ -7,6 +7,7 @@ What a failure means is said by the error type, as everywhere in Tongban: :class
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -116,17 +117,22 @@ def _header_secret(endpoint: Endpoint, key: str) -> str:
     return value
 
 
+_GB_LABELS = frozenset({"gbk", "gb2312", "gb18030", "cp936", "ms936", "x-gbk", "windows-936", "gb_2312-80",
+                        "euc-cn", "euccn"})
+"""Charset labels of the GB family, all read as GB18030 (a superset)."""
+
+
 def _json(response: httpx.Response) -> Any:
-    """The answer's JSON in the charset its ``Content-Type`` names (``charset=GBK``), else UTF-8; ValueError when
-    it is not JSON."""
-    charset = response.charset_encoding
-    if charset and charset.lower().replace("-", "") not in ("utf8", "ascii", "usascii"):
-        name = "gb18030" if charset.lower() in ("gbk", "gb2312", "cp936", "gb18030") else charset
+    """The answer's JSON: read as GB18030 when its ``Content-Type`` names a GB charset (``charset=GBK``), else as
+    the standard library reads JSON bytes (UTF-8 with or without a BOM, big integers kept whole) — a Latin-1 label
+    on a UTF-8 body (a server default) is not believed. ValueError when it is not JSON."""
+    charset = (response.charset_encoding or "").strip().lower()
+    if charset in _GB_LABELS:
         try:
-            return orjson.loads(response.content.decode(name))
-        except (LookupError, UnicodeDecodeError) as exc:
+            return json.loads(response.content.decode("gb18030"))
+        except UnicodeDecodeError as exc:
             raise ValueError(str(exc)) from None
-    return orjson.loads(response.content)
+    return json.loads(response.content)
 
 
 _XML_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["'][^>]*\?>""")
@@ -137,7 +143,7 @@ def _xml_root(content: bytes) -> ET.Element:
     decoded first. ``ET.ParseError`` when it is not XML."""
     try:
         return ET.fromstring(content)
-    except ValueError as exc:  # "multi-byte encodings are not supported"
+    except (ValueError, LookupError) as exc:  # "multi-byte encodings are not supported", "unknown encoding: x-gbk"
         if isinstance(exc, ET.ParseError):
             raise
         declared = _XML_DECLARED.match(content)
@@ -145,7 +151,7 @@ def _xml_root(content: bytes) -> ET.Element:
             raise ET.ParseError(str(exc)) from None
         label = declared.group(1).decode("ascii").lower()
         try:
-            text = content[declared.end():].decode("gb18030" if label in ("gbk", "gb2312", "cp936") else label)
+            text = content[declared.end():].decode("gb18030" if label in _GB_LABELS else label)
         except (LookupError, UnicodeDecodeError) as decode_error:
             raise ET.ParseError(f"declared {label}, which does not read it: {decode_error}") from None
         return ET.fromstring(text)

@@ -52,7 +52,7 @@ from .conventions import (
     to_provincial,
 )
 from .models import Evaluation
-from .outbox import key_part, queue_item
+from .outbox import FATAL_STREAK, key_part, queue_item
 from .replay import replay_pages
 from .settings import CitizenSettings, Policy
 
@@ -586,6 +586,7 @@ def _poll_appeals(engine: Engine, client: ProvincialClient, lease: Lease, *, now
     with engine.begin() as conn:  # a process without the ledger's keys asks the province nothing
         require_ledger_keys(conn, pii, what="ask the province about appeals")
         pending = store.appeals_pending(conn)
+    streak = 0
     for appeal in pending:
         lease.renew()
         try:
@@ -594,7 +595,12 @@ def _poll_appeals(engine: Engine, client: ProvincialClient, lease: Lease, *, now
         except (WriteRejectedError, FatalSyncError) as exc:  # this appeal's trouble (申诉不存在): said, and the
             changes.append({"rating_id": appeal["rating_id"], "level": appeal["level"],  # appeals after it are
                             "decision": "error", "next": None, "error": redact(str(exc))[:500]})  # still asked
+            streak = streak + 1 if isinstance(exc, FatalSyncError) else 0
+            if streak >= FATAL_STREAK:  # answers it cannot place, one after another: the province, not the appeals
+                raise FatalSyncError(f"provincial_pj: {streak} appeal queries in a row failed, the last for "
+                                     f"{appeal['rating_id']}: {exc}") from exc
             continue
+        streak = 0
         decision = DECISIONS.get((answer or {}).get("zt", "0"), "pending")
         if decision == "pending":
             continue

@@ -156,9 +156,9 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
 
 
 _MINIMA = {"rectification_days": 1, "dispatch_minutes": 1, "sign_hours": 1, "redo_days": 1, "callback_days": 1,
-           "quick_seconds": 1, "min_quick": 2, "burst_count": 2, "burst_seconds": 1}
-"""The least each number of the policy may be: a burst of 0 ratings flagged every device rating, a negative
-window ran past its list, a negative day count made every callback overdue at once."""
+           "quick_seconds": 1, "min_quick": 1, "burst_count": 2, "burst_seconds": 1}
+"""The least each number of the policy may be: a burst of 0 ratings flagged every device rating (a burst is two
+or more), a negative window ran past its list, a negative day count made every callback overdue at once."""
 
 
 def _whole(raw: dict[str, Any], key: str, where: str) -> int | None:
@@ -167,8 +167,10 @@ def _whole(raw: dict[str, Any], key: str, where: str) -> int | None:
     if key not in raw:
         return None
     value = raw[key]
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
+    elif isinstance(value, float) and value.is_integer():  # 120.0 is 120
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < _MINIMA[key]:
         raise ConfigError(f"{where}.{key}: {value!r} is not a whole number of at least {_MINIMA[key]}")
     return value

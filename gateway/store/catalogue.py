@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, String, and_, bindparam, exists, func, insert, select, update
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from gateway.store.filters import equal_where_given
 from gateway.store.tables import (
@@ -94,13 +97,29 @@ def entry_documents(conn: Connection, *, include_retired: bool = False) -> list[
     return list(conn.execute(stmt.order_by(c.catalog_code, c.level, c.division, c.item_code, c.source)).mappings())
 
 
+class _CodePointOrder(FunctionElement[str]):
+    """A text compared by code point, as Python compares it: PostgreSQL compares by the database's collation (an
+    ICU ``en-US`` one puts ``gov_catalogue`` before ``SD_catalogue``), and the copy the KPIs read was then not the
+    copy the audit compares."""
+
+    type = String()
+    inherit_cache = True
+    name = "code_point_order"
+
+
+@compiles(_CodePointOrder)
+def _code_point_order(element: _CodePointOrder, compiler: SQLCompiler, **kw: Any) -> str:
+    inner = compiler.process(element.clauses, **kw)
+    return f'({inner} COLLATE "C")' if compiler.dialect.name == "postgresql" else inner  # SQLite: BINARY already
+
+
 def one_copy() -> Any:
     """The condition that keeps one active copy of each entry (that of the first source by name: the one the audit
     compares, :func:`gateway.catalogue.findings.one_of_each`) in a query over ``catalogue_items``: counts of items
     must not count an entry twice because two systems list it, and every figure reads the same copy."""
     c, other = catalogue_items.c, catalogue_items.alias("other_copy").c
     return and_(c.status == "active", ~exists().where(*(other[k] == c[k] for k in _KEY), other.status == "active",
-                                                      other.source < c.source))
+                                                      _CodePointOrder(other.source) < _CodePointOrder(c.source)))
 
 
 def entry_count(conn: Connection) -> int:

@@ -324,3 +324,52 @@ def test_a_record_recoded_onto_an_entry_another_record_holds_lets_its_old_entry_
     with engine.connect() as conn:
         rows = conn.execute(select(c.division, c.status).order_by(c.division)).all()
     assert rows == [("370102", "retired"), ("370103", "active")]
+
+
+def test_a_record_listed_twice_in_a_full_refresh_does_not_take_a_second_entry(two_catalogues: Any,
+                                                                               database_url: str) -> None:
+    """B, edited while the harvest paged, is listed on the withdrawn A's entry (older: set aside) and on another:
+    writing its set-aside copy over A's entry gave B two rows, and the harvest failed on (source, source_id)."""
+    engine = _ledger(database_url)
+    two_catalogues(engine, "sd_catalogue", [_record("A", "2026-03-01T08:00:00+08:00")])
+    report = two_catalogues(engine, "sd_catalogue", [
+        _record("B", "2026-01-01T08:00:00+08:00"), _record("B", "2026-02-01T08:00:00+08:00", division="370103",
+                                                           SSBM="SS-B")])
+    assert (report.inserted, report.retired) == (1, 1), report.as_dict()
+    c = catalogue_items.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(c.source_id, c.status).order_by(c.division)).all()
+    assert rows[0][1] == "retired" and rows[1] == ("B", "active")
+
+
+def test_of_several_records_set_aside_the_first_takes_the_entry_over(two_catalogues: Any,
+                                                                    database_url: str) -> None:
+    engine = _ledger(database_url)
+    two_catalogues(engine, "sd_catalogue", [_record("A", "2026-03-01T08:00:00+08:00")])
+    listed = [_record("B", "2026-01-01T08:00:00+08:00"), _record("C", "2026-01-01T08:00:00+08:00")]
+    assert two_catalogues(engine, "sd_catalogue", listed).updated == 1  # A withdrawn: B, the first, takes over
+    again = two_catalogues(engine, "sd_catalogue", listed)
+    assert (again.updated, again.unchanged, again.duplicates) == (0, 1, 1)
+    c = catalogue_items.c
+    with engine.connect() as conn:
+        assert conn.execute(select(c.source_id, c.version)).all() == [("B", 2)]
+
+
+def test_the_figures_read_the_audits_copy_whatever_the_databases_collation(two_catalogues: Any,
+                                                                          database_url: str) -> None:
+    """Under an ICU collation PostgreSQL put ``gov_catalogue`` before ``SD_catalogue``; Python does not."""
+    engine = _ledger(database_url)
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        with engine.begin() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_collation WHERE collname = 'en-US-x-icu'")).first() is None:
+                pytest.skip("this PostgreSQL has no ICU collation to compare under")
+            conn.execute(text('ALTER TABLE catalogue_items ALTER COLUMN source TYPE varchar(64) '
+                              'COLLATE "en-US-x-icu"'))
+    national = _record("N1", "2026-01-01T08:00:00+08:00", level="国家级", division="100000", CNSX="3个工作日")
+    two_catalogues(engine, "SD_catalogue", [national])
+    two_catalogues(engine, "gov_catalogue", [{**national, "SXID": "G1", "CNSX": "5个工作日"}])
+    chosen = load_entries(engine)[0]
+    assert str(chosen.promised_limit) == "3个工作日"  # SD_catalogue < gov_catalogue by code point
+    assert [row.sums["promised_days"] for row in item_kpis(engine)] == [3]

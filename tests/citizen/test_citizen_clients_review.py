@@ -27,7 +27,7 @@ from gateway import citizen
 from gateway.citizen.clients import HotlineClient, ProvincialClient
 from gateway.citizen.outbox import queue_item
 from gateway.citizen.settings import Endpoint, parse_citizen
-from gateway.contract.errors import ConfigError, RetriableSyncError
+from gateway.contract.errors import ConfigError, FatalSyncError, RetriableSyncError
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
 from gateway.store import citizen as store
 from gateway.store.tables import alerts, citizen_evaluations, citizen_outbox
@@ -255,3 +255,55 @@ def test_a_server_dripping_its_answer_is_cut_off(monkeypatch: pytest.MonkeyPatch
     finally:
         stop.set()
         listener.close()
+
+
+@pytest.mark.parametrize(("body", "content_type", "expected"), [
+    (b'\xef\xbb\xbf{"code": "0", "data": {"n": 1}}', "application/json", {"n": 1}),  # a BOM (.NET, Windows)
+    (b'{"code": "0", "data": {"gdbh": 20261207123456789012}}', "application/json",
+     {"gdbh": 20261207123456789012}),  # a 20-digit number kept whole
+    ('{"code": "0", "data": {"name": "张三"}}'.encode(), "application/json; charset=ISO-8859-1",
+     {"name": "张三"}),  # a Latin-1 label on a UTF-8 body (a server default) is not believed
+])
+def test_json_answers_read_as_before_the_charset_change(monkeypatch: pytest.MonkeyPatch, body: bytes,
+                                                          content_type: str, expected: Any) -> None:
+    monkeypatch.setenv("REVIEW_APPID", "app")
+    monkeypatch.setenv("REVIEW_SECRET", "s")
+    with ScriptedServer(lambda request: Answer(200, {"Content-Type": content_type}, body)) as server:
+        client = HotlineClient(Endpoint("hotline", server.url, {"appid": "REVIEW_APPID", "secret": "REVIEW_SECRET"}))
+        assert client.call("/gd/api/qs", {"gdbh": "G1"}) == expected
+
+
+def test_a_soap_answer_declared_x_gbk_is_read() -> None:
+    body = _ENVELOPE.format(enc="x-gbk", inner="<pj:fhdm>0000</pj:fhdm><pj:fhxx>接收成功</pj:fhxx>").encode("gbk")
+    with ScriptedServer(lambda request: Answer(200, {"Content-Type": "text/xml"}, body)) as server:
+        assert _province(server.url).call("sbPj", {"pjbh": "R1"})["fhxx"] == "接收成功"
+
+
+def test_a_province_that_answers_no_appeal_query_fails_the_poll(database_url: str) -> None:
+    """Each appeal is isolated from another's refusal (2001), but answers the client cannot place one after another
+    are the province: the poll fails (the task alerts) instead of succeeding with every appeal an error."""
+    class Busy(_Province):
+        def call(self, operation: str, data: dict[str, Any]) -> dict[str, Any]:
+            if operation == "cxSs":
+                raise FatalSyncError("provincial_pj answered cxSs: 9999 系统繁忙")
+            return {"fhdm": "0000"}
+
+    engine = migrated(database_url)
+    for n in (1, 2, 3):
+        add_case(engine, f"C{n}", T0 - timedelta(hours=1))
+    citizen.sync_evaluations(engine, citizen.load_citizen(), calendar=CAL, now=T0, client=Pages(
+        [rating(f"R{n}", f"C{n}", 1, T0, T0) for n in (1, 2, 3)]))
+    for n in (1, 2, 3):
+        citizen.file_appeal(engine, f"R{n}", "评价人误选", at=T0 + timedelta(minutes=5))
+    citizen.deliver(engine, "provincial_pj", _Province(), now=T0 + timedelta(minutes=10))
+    with pytest.raises(FatalSyncError, match="3 appeal queries in a row failed"):
+        citizen.poll_appeals(engine, Busy(), now=T0 + timedelta(hours=1))
+
+
+@pytest.mark.parametrize(("misuse", "quick"), [("{burst_seconds: 120.0, min_quick: 1}", 1)])
+def test_settings_that_loaded_before_still_load(misuse: str, quick: int) -> None:
+    base = ("evaluator: {endpoint: http://e}\nprovincial_pj: {endpoint: http://p}\nhotline: {endpoint: http://h}\n")
+    settings = parse_citizen(base + f"policy:\n  misuse: {misuse}\n", where="citizen.yaml")
+    assert (settings.policy.misuse.burst_seconds, settings.policy.misuse.min_quick) == (120, quick)
+    with pytest.raises(ConfigError, match="policy.redo_days"):
+        parse_citizen(base + "policy:\n  redo_days: '²'\n", where="citizen.yaml")

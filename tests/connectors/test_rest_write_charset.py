@@ -92,3 +92,17 @@ def test_a_signature_over_the_body_text_cannot_be_combined_with_another_charset(
 def test_an_unknown_charset_is_refused_by_name() -> None:
     with pytest.raises(ConfigError, match="unknown charset 'gbk2'"):
         _connector("http://127.0.0.1:9", charset="gbk2")
+
+
+def test_a_codec_that_is_no_charset_is_refused() -> None:
+    with pytest.raises(ConfigError, match="unknown charset 'base64'"):
+        _connector("http://127.0.0.1:9", charset="base64")
+
+
+def test_a_content_type_in_the_streams_headers_names_the_body_s_charset() -> None:
+    department = GbkDepartment()
+    with ScriptedServer(department) as server:
+        _connector(server.url, charset="gbk", headers={"Content-Type": "application/json;charset=UTF-8"}).write(
+            "cases", {"name": "王小明"}, key="C4", idempotency_key="C4:1")
+        sent = server.seen[0].headers["Content-Type"]
+    assert sent == "application/json; charset=gbk" and department.stored == [{"name": "王小明"}]
