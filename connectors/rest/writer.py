@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import string
 from collections.abc import Iterator, Mapping
+from email.message import Message
 from typing import Any
 from urllib.parse import quote
 
@@ -157,9 +158,10 @@ def _content_type(headers: dict[str, str], charset: str | None) -> dict[str, str
         return {**headers, "Content-Type": f"application/json; charset={charset or 'utf-8'}"}
     if charset is None:
         return headers
-    media = headers[name].split(";")[0].strip()
-    kept = [p.strip() for p in headers[name].split(";")[1:] if p.strip() and not p.strip().lower().startswith("charset")]
-    return {**headers, name: "; ".join([media, *kept, f"charset={charset}"])}
+    parsed = Message()  # the MIME grammar: quoted parameters holding ';' stay whole, only ``charset`` is replaced
+    parsed["Content-Type"] = headers[name]
+    parsed.set_param("charset", charset, requote=False)
+    return {**headers, name: str(parsed["Content-Type"])}
 
 
 def _encoded(text: str, charset: str, record: Mapping[str, Any], where: str) -> bytes:

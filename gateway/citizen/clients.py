@@ -78,22 +78,31 @@ def _shown(url: str) -> str:
 def _send(client: httpx.Client, method: str, url: str, *, deadline: float | None = None,
           **kwargs: Any) -> httpx.Response:
     """One call, its whole answer read within ``deadline`` seconds (:data:`CALL_SECONDS`) and :data:`MAX_ANSWER`
-    bytes: httpx's timeout is per read, and a server dripping a byte a second held a call (and the queue behind it)
-    for as long as it liked."""
+    bytes as decoded (a small gzip body may inflate to gigabytes): httpx's timeout is per read, and a server
+    dripping a byte a second held a call (and the queue behind it) for as long as it liked. (Headers dripped a byte
+    at a time are bounded only by the per-read timeout and their size limit: the deadline is checked once they
+    are in.)"""
     where = _shown(url)
     limit = CALL_SECONDS if deadline is None else deadline
     started = time.monotonic()
+
+    def in_time() -> None:
+        if time.monotonic() - started > limit:
+            raise RetriableSyncError(f"{where}: no whole answer within {limit:.0f} s")
+
     try:
         with client.stream(method, url, **kwargs) as streamed:
-            raw = bytearray()
-            for chunk in streamed.iter_raw():
-                raw += chunk
-                if time.monotonic() - started > limit:
-                    raise RetriableSyncError(f"{where}: no whole answer within {limit:.0f} s")
-                if len(raw) > MAX_ANSWER:
+            in_time()
+            body = bytearray()
+            for chunk in ([streamed.content] if streamed.is_stream_consumed else streamed.iter_bytes()):
+                body += chunk
+                in_time()
+                if len(body) > MAX_ANSWER:
                     raise FatalSyncError(f"{where}: an answer larger than {MAX_ANSWER} bytes")
-            response = httpx.Response(streamed.status_code, headers=streamed.headers, content=bytes(raw),
-                                      request=streamed.request)  # decoded (gzip …) here, once
+            headers = [(k, v) for k, v in streamed.headers.multi_items()
+                       if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+            response = httpx.Response(streamed.status_code, headers=headers, content=bytes(body),
+                                      request=streamed.request)  # decoded already: its encoding headers dropped
     except httpx.TimeoutException as exc:
         raise RetriableSyncError(f"{where}: timed out ({type(exc).__name__})") from None
     except httpx.TransportError as exc:
@@ -127,12 +136,12 @@ def _json(response: httpx.Response) -> Any:
     the standard library reads JSON bytes (UTF-8 with or without a BOM, big integers kept whole) — a Latin-1 label
     on a UTF-8 body (a server default) is not believed. ValueError when it is not JSON."""
     charset = (response.charset_encoding or "").strip().lower()
-    if charset in _GB_LABELS:
-        try:
+    try:
+        if charset in _GB_LABELS:
             return json.loads(response.content.decode("gb18030"))
-        except UnicodeDecodeError as exc:
-            raise ValueError(str(exc)) from None
-    return json.loads(response.content)
+        return json.loads(response.content)
+    except (UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested past the parser's depth
+        raise ValueError(f"{type(exc).__name__}: {exc}") from None
 
 
 _XML_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["'][^>]*\?>""")

@@ -575,7 +575,8 @@ def poll_appeals(engine: Engine, client: ProvincialClient, *, now: datetime | No
     takes the review out of the 差评 figures. One poll at a time (a lease; :class:`LeaseHeldError` while another
     runs): two at once took a city's rejection twice and queued the province's appeal twice. An appeal the province
     refuses to answer (2001 申诉不存在) is listed with ``decision: error`` and the others are still asked (it stopped
-    every poll, every run)."""
+    every poll, every run); a poll in which no appeal's answer could be read (:data:`FATAL_STREAK` or more failed,
+    none answered) fails — that is the province, not the appeals — after asking every one."""
     with Lease(engine, "appeals:provincial_pj") as lease, lease.kept_alive():
         return _poll_appeals(engine, client, lease, now=now or datetime.now(timezone.utc), pii=pii)
 
@@ -586,7 +587,7 @@ def _poll_appeals(engine: Engine, client: ProvincialClient, lease: Lease, *, now
     with engine.begin() as conn:  # a process without the ledger's keys asks the province nothing
         require_ledger_keys(conn, pii, what="ask the province about appeals")
         pending = store.appeals_pending(conn)
-    streak = 0
+    failed = answered = 0
     for appeal in pending:
         lease.renew()
         try:
@@ -595,12 +596,9 @@ def _poll_appeals(engine: Engine, client: ProvincialClient, lease: Lease, *, now
         except (WriteRejectedError, FatalSyncError) as exc:  # this appeal's trouble (申诉不存在): said, and the
             changes.append({"rating_id": appeal["rating_id"], "level": appeal["level"],  # appeals after it are
                             "decision": "error", "next": None, "error": redact(str(exc))[:500]})  # still asked
-            streak = streak + 1 if isinstance(exc, FatalSyncError) else 0
-            if streak >= FATAL_STREAK:  # answers it cannot place, one after another: the province, not the appeals
-                raise FatalSyncError(f"provincial_pj: {streak} appeal queries in a row failed, the last for "
-                                     f"{appeal['rating_id']}: {exc}") from exc
+            failed += isinstance(exc, FatalSyncError)
             continue
-        streak = 0
+        answered += 1
         decision = DECISIONS.get((answer or {}).get("zt", "0"), "pending")
         if decision == "pending":
             continue
@@ -615,6 +613,9 @@ def _poll_appeals(engine: Engine, client: ProvincialClient, lease: Lease, *, now
                 _queue_appeal(conn, appeal["rating_id"], up, appeal["reason"], now, pii)
         changes.append({"rating_id": appeal["rating_id"], "level": appeal["level"], "decision": decision,
                         "next": up})
+    if failed >= FATAL_STREAK and not answered:  # every appeal asked, none answered in a form the client can place:
+        raise FatalSyncError(f"provincial_pj: none of {failed} appeal queries could be read, the first: "  # the
+                             f"{next(c['error'] for c in changes if c['decision'] == 'error')}")  # province (alerted)
     return changes
 
 

@@ -280,8 +280,8 @@ def test_a_soap_answer_declared_x_gbk_is_read() -> None:
 
 
 def test_a_province_that_answers_no_appeal_query_fails_the_poll(database_url: str) -> None:
-    """Each appeal is isolated from another's refusal (2001), but answers the client cannot place one after another
-    are the province: the poll fails (the task alerts) instead of succeeding with every appeal an error."""
+    """Each appeal is isolated from another's refusal (2001), but a poll in which no answer could be placed is the
+    province: it fails (the task alerts) instead of succeeding with every appeal an error."""
     class Busy(_Province):
         def call(self, operation: str, data: dict[str, Any]) -> dict[str, Any]:
             if operation == "cxSs":
@@ -296,7 +296,7 @@ def test_a_province_that_answers_no_appeal_query_fails_the_poll(database_url: st
     for n in (1, 2, 3):
         citizen.file_appeal(engine, f"R{n}", "评价人误选", at=T0 + timedelta(minutes=5))
     citizen.deliver(engine, "provincial_pj", _Province(), now=T0 + timedelta(minutes=10))
-    with pytest.raises(FatalSyncError, match="3 appeal queries in a row failed"):
+    with pytest.raises(FatalSyncError, match="none of 3 appeal queries could be read"):
         citizen.poll_appeals(engine, Busy(), now=T0 + timedelta(hours=1))
 
 
@@ -307,3 +307,45 @@ def test_settings_that_loaded_before_still_load(misuse: str, quick: int) -> None
     assert (settings.policy.misuse.burst_seconds, settings.policy.misuse.min_quick) == (120, quick)
     with pytest.raises(ConfigError, match="policy.redo_days"):
         parse_citizen(base + "policy:\n  redo_days: '²'\n", where="citizen.yaml")
+
+
+def test_failing_appeals_first_in_line_do_not_hide_the_decided_ones(database_url: str) -> None:
+    """A streak of three failures stopped the poll at the third appeal, every run: the fourth, decided, was never
+    asked."""
+    class FirstThreeUnreadable(_Province):
+        def call(self, operation: str, data: dict[str, Any]) -> dict[str, Any]:
+            if operation == "cxSs" and data["pjbh"] in ("R1", "R2", "R3"):
+                self.asked.append(data["pjbh"])
+                raise FatalSyncError(f"provincial_pj answered cxSs {data['pjbh']}: 3002 评价已删除")
+            return super().call(operation, data)
+
+    engine = migrated(database_url)
+    for n in (1, 2, 3, 4):
+        add_case(engine, f"C{n}", T0 - timedelta(hours=1))
+    citizen.sync_evaluations(engine, citizen.load_citizen(), calendar=CAL, now=T0, client=Pages(
+        [rating(f"R{n}", f"C{n}", 1, T0, T0) for n in (1, 2, 3, 4)]))
+    for n in (1, 2, 3, 4):
+        citizen.file_appeal(engine, f"R{n}", "评价人误选", at=T0 + timedelta(minutes=n))
+    citizen.deliver(engine, "provincial_pj", _Province(), now=T0 + timedelta(minutes=10))
+    changes = citizen.poll_appeals(engine, FirstThreeUnreadable(), now=T0 + timedelta(hours=1))
+    assert [(c["rating_id"], c["decision"]) for c in changes][-1] == ("R4", "upheld")
+
+
+def test_an_inflating_or_deeply_nested_answer_is_refused_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
+    from gateway.citizen import clients
+
+    monkeypatch.setenv("REVIEW_APPID", "app")
+    monkeypatch.setenv("REVIEW_SECRET", "s")
+    monkeypatch.setattr(clients, "MAX_ANSWER", 1024 * 1024)
+    bomb = gzip.compress(b'{"code": "0", "data": "' + b"0" * (4 * 1024 * 1024) + b'"}')
+    nested = b"[" * 100_000 + b"]" * 100_000
+    answers = iter([Answer(200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, bomb),
+                    Answer(200, {"Content-Type": "application/json"}, nested)])
+    with ScriptedServer(lambda request: next(answers)) as server:
+        client = HotlineClient(Endpoint("hotline", server.url, {"appid": "REVIEW_APPID", "secret": "REVIEW_SECRET"}))
+        with pytest.raises(FatalSyncError, match="larger than 1048576 bytes"):
+            client.call("/gd/api/qs", {"gdbh": "G1"})  # 4 KiB on the wire, 4 MiB decoded
+        with pytest.raises(FatalSyncError, match="not JSON"):
+            client.call("/gd/api/qs", {"gdbh": "G1"})

@@ -106,3 +106,17 @@ def test_a_content_type_in_the_streams_headers_names_the_body_s_charset() -> Non
             "cases", {"name": "王小明"}, key="C4", idempotency_key="C4:1")
         sent = server.seen[0].headers["Content-Type"]
     assert sent == "application/json; charset=gbk" and department.stored == [{"name": "王小明"}]
+
+
+@pytest.mark.parametrize(("given", "sent"), [
+    ('application/json; profile="urn:a;charset=utf-8;v=1"', 'application/json; profile="urn:a;charset=utf-8;v=1"; '
+                                                            'charset=gbk'),
+    ("application/json; charsetVersion=2", "application/json; charsetVersion=2; charset=gbk"),
+    ('Application/JSON; Charset="utf-8"', "Application/JSON; charset=gbk"),
+])
+def test_only_the_charset_parameter_of_a_content_type_is_replaced(given: str, sent: str) -> None:
+    department = GbkDepartment()
+    with ScriptedServer(department) as server:
+        _connector(server.url, charset="gbk", headers={"Content-Type": given}).write(
+            "cases", {"name": "王"}, key="C5", idempotency_key="C5:1")
+        assert server.seen[0].headers["Content-Type"] == sent
