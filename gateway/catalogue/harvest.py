@@ -65,8 +65,9 @@ class HarvestReport:
     """Source records whose key (实施编码, 基本编码, level, division) changed: the old entry retired, the new one
     written (also counted in ``inserted`` or ``updated``)."""
     duplicates: int = 0
-    """Records listing an entry (key) another record of the same run listed first: named in ``flags``, not stored
-    (the first stands)."""
+    """Records listing an entry (key) another record holds — one listed first in the run, or one holding it with a
+    newer change: named in ``flags``, not stored (the holder stands; a full refresh gives the entry to the first of
+    them once its holder is no longer listed)."""
     future: int = 0
     """Records whose change time is in the future (a typo of 9999, a clock that is wrong): read, kept, but they do
     not move the watermark — past every change still to come, it would stop the incremental harvest for good."""
