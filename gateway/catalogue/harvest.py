@@ -370,10 +370,17 @@ def _ingest_page(conn: Any, name: str, records: list[Any], mapper: Mapper, state
         states[key] = {"version": row["version"], "content_hash": row["content_hash"], "status": row["status"],
                        "source_changed_at": row["source_changed_at"], "source_id": record.source_id}
         holders[record.source_id] = key
-        versions.append({**{k: row[k] for k in ("catalog_code", "item_code", "level", "division", "source",
-                                                "version", "content_hash", "data", "source_changed_at")},
-                         "recorded_at": now})
+        versions.append(_version_row(row, now))
     flush()
+
+
+_VERSION_FIELDS = ("catalog_code", "item_code", "level", "division", "source", "version", "content_hash", "data",
+                   "source_changed_at")
+
+
+def _version_row(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The ``catalogue_item_versions`` row of an entry row just written."""
+    return {**{k: row[k] for k in _VERSION_FIELDS}, "recorded_at": now}
 
 
 def _take_over(conn: Any, name: str, standby: dict[Any, dict[str, Any]], states: dict[Any, Any], gone: set[str],
@@ -393,9 +400,7 @@ def _take_over(conn: Any, name: str, standby: dict[Any, dict[str, Any]], states:
         rows.append({**row, "version": held["version"] + 1, "updated_at": now})
         report.updated += 1
     store.update_entries(conn, rows)
-    store.insert_versions(conn, [{**{k: r[k] for k in ("catalog_code", "item_code", "level", "division", "source",
-                                                       "version", "content_hash", "data", "source_changed_at")},
-                                  "recorded_at": now} for r in rows])
+    store.insert_versions(conn, [_version_row(r, now) for r in rows])
 
 
 def _tombstone(source_id: str, key: tuple[str, ...], version: int) -> str:
