@@ -5,11 +5,10 @@ from __future__ import annotations
 import codecs
 import re
 
+from gateway.models.text import GB_FAMILY
+
 __all__ = ["GB_FAMILY", "normalise_encoding", "prefers_gb"]
 
-GB_FAMILY = frozenset({"gbk", "gb2312", "gb18030", "cp936", "ms936", "euc-cn", "euccn", "x-gbk", "gb_2312-80",
-                       "hz-gb-2312"})
-"""Labels of the GB family, all read as GB18030 (a superset: nothing a GBK or GB2312 server sends is lost)."""
 
 
 def normalise_encoding(label: str | None) -> str | None:

@@ -26,6 +26,7 @@ from gateway.contract.errors import (
     RetriableSyncError,
     WriteRejectedError,
 )
+from gateway.models.text import GB_FAMILY
 
 from .settings import Endpoint
 
@@ -126,18 +127,13 @@ def _header_secret(endpoint: Endpoint, key: str) -> str:
     return value
 
 
-_GB_LABELS = frozenset({"gbk", "gb2312", "gb18030", "cp936", "ms936", "x-gbk", "windows-936", "gb_2312-80",
-                        "euc-cn", "euccn"})
-"""Charset labels of the GB family, all read as GB18030 (a superset)."""
-
-
 def _json(response: httpx.Response) -> Any:
     """The answer's JSON: read as GB18030 when its ``Content-Type`` names a GB charset (``charset=GBK``), else as
     the standard library reads JSON bytes (UTF-8 with or without a BOM, big integers kept whole) — a Latin-1 label
     on a UTF-8 body (a server default) is not believed. ValueError when it is not JSON."""
     charset = (response.charset_encoding or "").strip().lower()
     try:
-        if charset in _GB_LABELS:
+        if charset in GB_FAMILY:
             return json.loads(response.content.decode("gb18030"))
         return json.loads(response.content)
     except (UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested past the parser's depth
@@ -160,7 +156,7 @@ def _xml_root(content: bytes) -> ET.Element:
             raise ET.ParseError(str(exc)) from None
         label = declared.group(1).decode("ascii").lower()
         try:
-            text = content[declared.end():].decode("gb18030" if label in _GB_LABELS else label)
+            text = content[declared.end():].decode("gb18030" if label in GB_FAMILY else label)
         except (LookupError, UnicodeDecodeError) as decode_error:
             raise ET.ParseError(f"declared {label}, which does not read it: {decode_error}") from None
         return ET.fromstring(text)

@@ -18,6 +18,12 @@ UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 carries)."""
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
+GB_FAMILY = frozenset({"gbk", "gb2312", "gb18030", "cp936", "ms936", "windows-936", "euc-cn", "euccn", "x-gbk",
+                       "gb_2312-80"})
+"""Charset labels of the GB family as servers write them (lower case), all read as GB18030, a superset: nothing a
+GBK or GB2312 server sends is lost. HZ-GB-2312 is not one of them (a 7-bit escape encoding, its own codec). The one
+set for every reader of foreign bytes, connectors and the citizen wing's clients alike."""
+
 
 def storable(text: str) -> str:
     """``text`` with each NUL and lone surrogate replaced by U+FFFD (the one replacement everywhere: a reader sees
