@@ -21,10 +21,12 @@ ideographs stay exactly as written. What carries meaning stays, in one form each
   ``一份`` = ``1份`` (a numeral that parser cannot read, ``一万``, stays as written).
 
 Invisible characters are no difference: controls, format characters (zero-width spaces and joiners, direction
-marks) and variation selectors (``申请书\ufe0f`` = ``申请书``).
+marks), variation selectors (``申请书\ufe0f`` = ``申请书``), and the U+FFFD the harvest put where a character no
+store can hold stood (flagged ``text.unstorable`` once, not a second time as a difference).
 
 Lists (服务对象, materials) are compared as sets of such keys, a material without the list number a level puts
-before it (``1、申请书``, ``（二）``, ``①``: :func:`material_key`); a 服务对象 list the catalogue wrote as text may also
+before it (``1、申请书``, ``（二）``, ``①``, ``1 申请表``: :func:`material_key`); 受理条件 without the number before
+each clause (``1、年满18周岁；2、…``: :func:`clauses_key`); a 服务对象 list the catalogue wrote as text may also
 differ only in where whitespace split it (``农民专业 合作社`` read as two items), which is no difference either
 (:func:`same_element`). Time limits compare by days and unit, except that any zero-day limit (即办, 当场, ``0日``,
 ``0个工作日``) is one value.
@@ -82,10 +84,12 @@ _DROPPED = frozenset("<>|^") | frozenset(_DASHES)
 """Symbols that are noise where no rule above kept them: brackets typed as maths signs, list bars, stray dashes."""
 _BOUNDARY = ","
 _INVISIBLE = frozenset(chr(c) for c in (*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0), *range(0x180B, 0x1810),
-                                        0x034F))
+                                        0x034F, 0xFFFD))
 """Invisible marks that are not format characters (category Mn): variation selectors (``申请书\ufe0f``), the
 Mongolian free variation selectors and the combining grapheme joiner. Zero-width spaces, joiners and direction
-marks are format characters (Cf) and go with the controls."""
+marks are format characters (Cf) and go with the controls. And U+FFFD, which stands where the harvest replaced a
+character no store can hold (NUL, a lone surrogate): that entry is flagged ``text.unstorable`` already, and
+compared with the character it stands for it made a second finding (``element_differs``) for the same byte."""
 _RUN = re.compile(rf"[{_NUMERALS}]+")
 _INTEGER = re.compile(_NUMBER)
 _GLUE = frozenset("0123456789.")
@@ -172,20 +176,34 @@ def set_key(values: Iterable[str], key: Callable[[str], str] = text_key) -> froz
 
 _CN_DIGIT = "[一二三四五六七八九十]"
 _CN_ORDINAL = _CN_DIGIT + "{1,3}"
-_LIST_NUMBER = re.compile(
-    rf"^\s*(?:[(（]\s*(?:\d{{1,3}}|{_CN_ORDINAL})\s*[)）]"      # (1) （一）
+_UNITS = "寸份张个页类级年月日号式联套本次型种项岁周件米吨元人户层间名"
+"""Words a number before them measures (``2 寸照片``, ``3 份``): after such a number and a space the number is part
+of the name, not a list number."""
+_MARK_NUMBER = (
+    rf"(?:[(（]\s*(?:\d{{1,3}}|{_CN_ORDINAL})\s*[)）]"      # (1) （一）
     rf"|(?:\d{{1,3}}|{_CN_ORDINAL})\s*(?:[、)）]|[.．:：])(?!\s*(?:\d|{_CN_DIGIT}))"  # 1、 1) 1. 一、 — not
     # 1.5寸, 1:500, 一、二类 (class I and II), 1、2寸: a numeral right after the mark makes it part of the name
-    r"|[\u2460-\u2473\u2776-\u277f\u2474-\u249b])\s*")          # ① ❶ ⑴ ⒈
-"""The number a catalogue puts before each material of a numbered list (``1、申请书``, ``（二）身份证``, ``①``)."""
+    r"|[\u2460-\u2473\u2776-\u277f\u2474-\u249b])")          # ① ❶ ⑴ ⒈
+_LIST_NUMBER = re.compile(rf"^\s*(?:{_MARK_NUMBER}|\d{{1,3}}\s+(?=[^\s\d{_UNITS}]))\s*")
+"""The number a catalogue puts before each material of a numbered list (``1、申请书``, ``（二）身份证``, ``①``,
+``1 申请表``)."""
+_CLAUSE_NUMBER = re.compile(rf"(?:^|(?<=[；;。:：,，\s]))\s*{_MARK_NUMBER}\s*")
+"""The number before each clause of a numbered text (受理条件: ``1、年满18周岁；2、具有…``, ``条件：（一）…``)."""
 
 
 def material_key(name: str) -> str:
     """A material's name as compared: its list number dropped — one level numbers its list (``1、申请书``,
     ``2、身份证原件``) and another does not, and every material differed (a false 申请材料 finding) — its text
-    then as :func:`text_key` reads it. A number that is part of the name stays (``2寸照片``, ``1.5寸``,
-    ``1:500地形图``, ``一、二类医疗器械``: class I and II — a numeral right after the mark keeps it all)."""
+    then as :func:`text_key` reads it. A number that is part of the name stays (``2寸照片``, ``2 寸照片``,
+    ``1.5寸``, ``1:500地形图``, ``一、二类医疗器械``: class I and II — a numeral right after the mark keeps it
+    all)."""
     return text_key(_LIST_NUMBER.sub("", name, count=1))
+
+
+def clauses_key(text: str | None) -> str:
+    """A text of numbered clauses as compared (受理条件): each clause's number dropped, for the reason
+    :func:`material_key` drops a material's — one level numbers the clauses and another does not."""
+    return text_key(_CLAUSE_NUMBER.sub("", text)) if text else ""
 
 
 def _limit(limit: TimeLimit | None) -> tuple[int, str] | None:
@@ -213,7 +231,7 @@ def element_key(entry: CatalogueEntry, element: str) -> Any:
     if element == "legal_basis":
         return text_key(entry.legal_basis)
     if element == "conditions":
-        return text_key(entry.conditions)
+        return clauses_key(entry.conditions)
     if element == "service_object":
         return set_key(entry.service_objects)
     if element == "materials":
