@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, case, func, insert, or_, select, text, update
 
 from gateway.models.datetimes import beijing_iso
 from gateway.models.hashing import content_hash
@@ -20,6 +20,7 @@ from gateway.models.survivorship import handled_by, rewritten_setters
 from gateway.store.ledger import add_dead_letters, add_outbox, dumps, loads, utcnow
 from gateway.store.outbox import DEAD, PENDING, SUPERSEDED
 from gateway.store.tables import (
+    DEFERRAL_PREDICATE,
     cases,
     dead_letters,
     outbox,
@@ -399,10 +400,12 @@ def refuse_to_dead_letters(conn: Connection, *, system: str, case_no: str, reaso
 def cases_with_certificate_deferrals(conn: Connection, *, after: str = "", limit: int = 500) -> list[dict[str, Any]]:
     """Live cases, by number after ``after``, whose document names a certificate type on a deferred material
     (its JSON has ``"certificate_type":"`` only for a non-empty one; a document written with spaces after the
-    colons, by hand or by another tool, is matched too): ``case_no, version, data, dept_code, origin_system``."""
+    colons, by hand or by another tool, is matched too): ``case_no, version, data, dept_code, origin_system``.
+    Read through the partial index of such cases (:data:`DEFERRAL_PREDICATE`, repeated as literal SQL so both
+    databases see that it applies), not by scanning every live case's document."""
     c = cases.c
     rows = conn.execute(select(c.case_no, c.version, c.data, c.dept_code, c.origin_system)
-                        .where(c.deleted.is_(False), c.case_no > after,
+                        .where(text(DEFERRAL_PREDICATE), c.deleted.is_(False), c.case_no > after,
                                or_(c.data.like('%"certificate_type":"%'), c.data.like('%"certificate_type": "%')))
                         .order_by(c.case_no).limit(limit)).mappings()
     return [{**dict(r), "data": loads(r["data"])} for r in rows]

@@ -126,6 +126,12 @@ ledger_marks = Table(
 """Facts about the ledger as a whole (migration 0021): ``pii.sealed`` — its personal data is sealed at rest, since
 when and under which blind-index key (a fingerprint): :mod:`gateway.store.sealing`."""
 
+DEFERRAL_PREDICATE = """data LIKE '%"certificate_type":%'"""
+"""The cases whose document names a certificate type anywhere (a deferred material's, 容缺受理), as SQL: the
+predicate of the partial index ``ix_cases_certificate_deferrals`` (migration 0027). A query uses that index only if
+it repeats this text word for word — no bound parameter in its place (gateway.store.process
+``cases_with_certificate_deferrals``)."""
+
 cases = Table(
     "cases",
     metadata,
@@ -149,6 +155,8 @@ cases = Table(
     Column("clock_flags", Integer, nullable=False, server_default=text("0")),
     Index("ix_cases_clock_due", "clock_due_at", "case_no", "clock_flags", sqlite_where=text("clock_due_at IS NOT NULL"),
           postgresql_where=text("clock_due_at IS NOT NULL")),
+    Index("ix_cases_certificate_deferrals", "case_no", sqlite_where=text(DEFERRAL_PREDICATE),
+          postgresql_where=text(DEFERRAL_PREDICATE)),
 )
 """The merged case, keyed by the national case number (办件编号); ``version`` grows with every change.
 

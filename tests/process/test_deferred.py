@@ -246,3 +246,28 @@ def test_a_jointly_held_certificate_used_for_a_deferred_material_is_in_every_hol
     assert "co-holder" in details[pii.bidx(co_holder)] and "co-holder" not in details[pii.bidx(APPLICANT)]
     assert verify_chain(engine).ok
     engine.dispose()
+
+
+def test_the_step_reads_the_cases_naming_a_certificate_type_through_their_index(database_url: str) -> None:
+    """The step's look-up is answered from the partial index of cases naming a certificate type (migration 0027),
+    not by reading every live case's document each run: a million-case ledger holds a few thousand such cases.
+    The plan is asked with sequential scans discouraged, so a small table's cheap scan does not hide an index the
+    query cannot use (a bound parameter in place of the index's predicate, say)."""
+    from sqlalchemy import event
+
+    engine, _, _, case, now = _ledger(database_url)
+    plain = {**case, "case_no": "370102202611020000010", "deferred_materials": []}
+    _plant(engine, plain, now)
+    sent: list[tuple[str, Any]] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, parameters, context, many: sent.append((statement, parameters)))
+    with engine.connect() as conn:
+        found = store.cases_with_certificate_deferrals(conn)
+        statement, parameters = next(s for s in sent if "certificate_type" in s[0])
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            plan = " ".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+        else:
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+    assert [r["case_no"] for r in found] == [case["case_no"]]
+    assert "ix_cases_certificate_deferrals" in plan, plan
