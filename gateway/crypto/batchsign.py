@@ -142,6 +142,8 @@ def verify_answer(verifier: JwsVerifier, body: bytes, signature: str, proof: str
                        + ("<index>:<salt>:<hashes>)" if salted else "<index>:<hashes>, an unsalted answer)"))
     index_text, hashes = parts[0], parts[-1]
     try:
+        if not (index_text.isascii() and index_text.isdigit()):  # int() took "+1", " 1 " and "0_1" for 1
+            raise ValueError(index_text)
         index = int(index_text)
         salt = unb64url(parts[1]) if salted else b""
         path = [unb64url(h) for h in hashes.split(".")] if hashes else []

@@ -27,6 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from gateway.contract.errors import ConfigError
 from gateway.crypto.keys import GatewayKeys
 
 __all__ = ["JwsError", "JwsSigner", "JwsVerifier", "b64url", "unb64url"]
@@ -61,8 +62,11 @@ class JwsSigner:
             from gmssl import sm2
 
             if not keys.sm2_private_key:
-                raise ValueError("signing_alg SM2 needs sm2_private_key")
+                raise ConfigError("signing_alg SM2 needs sm2_private_key")
             private = keys.sm2_private_key
+            if len(private) != 64 or any(ch not in "0123456789abcdefABCDEF" for ch in private):
+                # int(private, 16) would have quoted the whole private key in its ValueError
+                raise ConfigError("sm2_private_key is 64 hexadecimal digits (the value is not repeated)")
             public = sm2.CryptSM2(private_key=private, public_key="")._kg(int(private, 16), sm2.default_ecc_table["g"])
             kid = "sm2-" + hashlib.sha256(public.encode()).hexdigest()[:12]
             jwk = {"kty": "EC", "crv": "SM2", "kid": kid, "alg": "SM2", "x": b64url(bytes.fromhex(public[:64])),
@@ -134,6 +138,8 @@ class JwsVerifier:
             signature = unb64url(sig_b64)
         except (ValueError, orjson.JSONDecodeError):
             raise JwsError("malformed JWS") from None
+        if not isinstance(header, dict):
+            raise JwsError("malformed JWS: its header is not a JSON object")
         if header.get("kid") != self.jwk.get("kid") or header.get("alg") != self.jwk.get("alg"):
             raise JwsError("JWS signed with another key or algorithm")
         signing_input = f"{header_b64}.{body_b64}".encode()

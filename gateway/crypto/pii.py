@@ -44,7 +44,26 @@ FILE_PREFIX = "encf:v1:"
 WHOLE_PREFIXES = (BLOB_PREFIX, FILE_PREFIX)
 """Prefixes of a value sealed whole (a payload, a file), as opposed to ID-number fields inside a document."""
 _CACHE_MAX = 200_000
-_ID_PATTERN = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])|(?<![0-9A-Za-z])(\d{15})(?![0-9A-Za-z])")
+_ID_PATTERN = re.compile(r"(?<![0-9０-９])([0-9０-９]{17}[0-9Xx０-９Ｘｘ])(?![0-9A-Za-z０-９Ａ-Ｚａ-ｚ])"
+                         r"|(?<![0-9０-９])([0-9０-９]{15})(?![0-9A-Za-z０-９Ａ-Ｚａ-ｚ])")
+"""A resident ID (18 or 15 digits), ASCII or full width, glued to a label (``ID370102…``) or not; never digits
+inside a longer run (a 21-digit case number) nor a number followed by letters (a USCC's digits)."""
+
+
+def _unbase64(data: str, kid: str) -> bytes:
+    """The body of a sealed text value; :class:`DamagedSeal` when it is not base64 (damaged, cut, hand-edited)."""
+    try:
+        return base64.b64decode(data, validate=True)
+    except (ValueError, TypeError):  # binascii.Error is a ValueError
+        raise DamagedSeal(f"sealed value under key {kid!r} is not base64: damaged") from None
+
+
+def _text(data: bytes, kid: str) -> str:
+    """An opened value as text; :class:`DamagedSeal` when it is not UTF-8 (Tongban seals only text there)."""
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        raise DamagedSeal(f"value sealed under key {kid!r} opens to bytes that are no text") from None
 
 
 def normalize_id(value: str) -> str:
@@ -284,6 +303,8 @@ class PiiCodec:
         if kid not in self.keys.pii_keys:
             raise ConfigError(f"sealed with key {kid!r}, which is not among the configured PII keys")
         nonce, body = blob[:12], blob[12:]
+        if len(nonce) < 12 or len(body) < 16:  # cut short: AES-GCM and SM4-GCM each raised their own ValueError
+            raise DamagedSeal(f"sealed value under key {kid!r} is cut short ({len(blob)} bytes)")
         try:
             if self.cipher == "AES-GCM":
                 return self._aead[kid].decrypt(nonce, body, kid.encode())
@@ -293,9 +314,20 @@ class PiiCodec:
         except InvalidTag:
             raise DamagedSeal(f"sealed value does not authenticate under key {kid!r}") from None
 
+    def _opens(self, value: str, read: Any) -> bool:
+        """Whether ``value``, which looks sealed, is: it opens under a configured key (authenticated). Text that
+        merely starts like a seal — a citizen's complaint, an ID number field of a foreign document — is not
+        passed through as sealed (it was stored in clear, failed every read and kept rotation from completing)."""
+        try:
+            read(value)
+        except (ConfigError, ValueError):
+            return False
+        return True
+
     # -- fields --------------------------------------------------------------------------------------------
     def seal(self, value: str) -> str:
-        if value.startswith(FIELD_PREFIX):
+        """``value`` sealed under the current key; a value already sealed (it opens) is returned as it is."""
+        if value.startswith(FIELD_PREFIX) and self._opens(value, self._open_sealed):
             return value
         token = self._cache.get(value)
         if token is None:
@@ -313,7 +345,7 @@ class PiiCodec:
 
     def _open_field(self, value: str) -> str:
         kid, _, data = value[len(FIELD_PREFIX):].partition(":")
-        return self._decrypt(base64.b64decode(data), kid).decode()
+        return _text(self._decrypt(_unbase64(data, kid), kid), kid)
 
     @staticmethod
     def is_sealed(value: Any) -> bool:
@@ -328,7 +360,8 @@ class PiiCodec:
 
     # -- whole payloads ------------------------------------------------------------------------------------
     def seal_blob(self, text: str) -> str:
-        if text.startswith(BLOB_PREFIX):
+        """``text`` sealed whole under the current key; text already sealed (it opens) is returned as it is."""
+        if text.startswith(BLOB_PREFIX) and self._opens(text, self.open_blob):
             return text
         blob = self._encrypt(text.encode(), self.current)
         return f"{BLOB_PREFIX}{self.current}:{base64.b64encode(blob).decode()}"
@@ -337,7 +370,7 @@ class PiiCodec:
         if not text.startswith(BLOB_PREFIX):
             return text
         kid, _, data = text[len(BLOB_PREFIX):].partition(":")
-        return self._decrypt(base64.b64decode(data), kid).decode()
+        return _text(self._decrypt(_unbase64(data, kid), kid), kid)
 
     def seal_file(self, content: bytes) -> str:
         """A file's bytes sealed under the current key, as text for a text column (``certificates.file``)."""
@@ -350,7 +383,7 @@ class PiiCodec:
         if not text.startswith(FILE_PREFIX):
             return base64.b64decode(text)
         kid, _, data = text[len(FILE_PREFIX):].partition(":")
-        return self._decrypt(base64.b64decode(data), kid)
+        return self._decrypt(_unbase64(data, kid), kid)
 
     def seal_bytes(self, data: bytes) -> bytes:
         """Seal bytes under the current key, as bytes: ``len(kid) ‖ kid ‖ nonce ‖ ciphertext`` (no base64: for
@@ -360,13 +393,18 @@ class PiiCodec:
 
     def open_bytes(self, blob: bytes) -> bytes:
         """The inverse of :meth:`seal_bytes` (under whichever configured key sealed it)."""
-        size = blob[0]
-        return self._decrypt(bytes(blob[1 + size:]), bytes(blob[1:1 + size]).decode())
+        kid = self.key_of_bytes(blob)
+        return self._decrypt(bytes(blob[1 + len(kid):]), kid)
 
     @staticmethod
     def key_of_bytes(blob: bytes) -> str:
-        """The key id a :meth:`seal_bytes` blob was sealed under."""
-        return bytes(blob[1:1 + blob[0]]).decode()
+        """The key id a :meth:`seal_bytes` blob was sealed under (:class:`DamagedSeal` when none can be read)."""
+        if len(blob) < 1 or len(blob) < 1 + blob[0]:
+            raise DamagedSeal(f"sealed payload of {len(blob)} bytes is cut short before its key id")
+        try:
+            return bytes(blob[1:1 + blob[0]]).decode("ascii")
+        except UnicodeDecodeError:
+            raise DamagedSeal("sealed payload's key id is not text: the payload is damaged") from None
 
     def reseal(self, text: str) -> str:
         """Re-seal a value or blob under the current key (rotation); plain text is sealed as a blob."""
