@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import codecs
 import re
 
-from gateway.models.text import GB_FAMILY
+from gateway.models.text import GB_FAMILY, codec_for_label
 
 __all__ = ["GB_FAMILY", "normalise_encoding", "prefers_gb"]
 
 
 
 def normalise_encoding(label: str | None) -> str | None:
-    """A codec name for a charset label; GBK and GB2312 read as GB18030. ``None`` if unknown."""
-    if not label:
-        return None
-    name = label.strip().strip("\"'").lower()
-    if name in GB_FAMILY:
-        return "gb18030"
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
+    """A codec name for a charset label; GBK and GB2312 (and every alias of them) read as GB18030. ``None`` if
+    unknown."""
+    return codec_for_label(label)
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")

@@ -239,6 +239,11 @@ class CatalogueEntry(BaseModel):
         character replaced (:data:`UNSTORABLE_RULE`) is still read and compared."""
         return {flag.field.split(".", 1)[0] for flag in self.quality if flag.rule != UNSTORABLE_RULE}
 
+    def replaced(self) -> set[str]:
+        """The top-level fields in which the harvest replaced a character no store can hold by U+FFFD
+        (:data:`UNSTORABLE_RULE`): compared without the U+FFFD, which is flagged once already."""
+        return {flag.field.split(".", 1)[0] for flag in self.quality if flag.rule == UNSTORABLE_RULE}
+
     def document(self) -> dict[str, Any]:
         """The entry as stored (JSON-ready), limits as ``{"days", "unit"}``; ``quality`` only when flagged (an
         entry stored before entries carried flags keeps its content hash)."""

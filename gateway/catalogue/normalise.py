@@ -21,11 +21,13 @@ ideographs stay exactly as written. What carries meaning stays, in one form each
   ``一份`` = ``1份`` (a numeral that parser cannot read, ``一万``, stays as written).
 
 Invisible characters are no difference: controls, format characters (zero-width spaces and joiners, direction
-marks), variation selectors (``申请书\ufe0f`` = ``申请书``), and the U+FFFD the harvest put where a character no
-store can hold stood (flagged ``text.unstorable`` once, not a second time as a difference).
+marks) and variation selectors (``申请书\ufe0f`` = ``申请书``). In a field where the harvest put U+FFFD for a
+character no store can hold (flagged ``text.unstorable``), the U+FFFD is no difference either: flagged once, not a
+second time as ``element_differs`` (:func:`element_key`). A U+FFFD the source itself sent is compared.
 
 Lists (服务对象, materials) are compared as sets of such keys, a material without the list number a level puts
-before it (``1、申请书``, ``（二）``, ``①``, ``1 申请表``: :func:`material_key`); 受理条件 without the number before
+before it (``1、申请书``, ``（二）``, ``①``: :func:`material_key`; ``1 申请表`` when the whole list counts so:
+:func:`material_keys`); 受理条件 without the number before
 each clause (``1、年满18周岁；2、…``: :func:`clauses_key`); a 服务对象 list the catalogue wrote as text may also
 differ only in where whitespace split it (``农民专业 合作社`` read as two items), which is no difference either
 (:func:`same_element`). Time limits compare by days and unit, except that any zero-day limit (即办, 当场, ``0日``,
@@ -84,12 +86,10 @@ _DROPPED = frozenset("<>|^") | frozenset(_DASHES)
 """Symbols that are noise where no rule above kept them: brackets typed as maths signs, list bars, stray dashes."""
 _BOUNDARY = ","
 _INVISIBLE = frozenset(chr(c) for c in (*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0), *range(0x180B, 0x1810),
-                                        0x034F, 0xFFFD))
+                                        0x034F))
 """Invisible marks that are not format characters (category Mn): variation selectors (``申请书\ufe0f``), the
 Mongolian free variation selectors and the combining grapheme joiner. Zero-width spaces, joiners and direction
-marks are format characters (Cf) and go with the controls. And U+FFFD, which stands where the harvest replaced a
-character no store can hold (NUL, a lone surrogate): that entry is flagged ``text.unstorable`` already, and
-compared with the character it stands for it made a second finding (``element_differs``) for the same byte."""
+marks are format characters (Cf) and go with the controls."""
 _RUN = re.compile(rf"[{_NUMERALS}]+")
 _INTEGER = re.compile(_NUMBER)
 _GLUE = frozenset("0123456789.")
@@ -176,28 +176,42 @@ def set_key(values: Iterable[str], key: Callable[[str], str] = text_key) -> froz
 
 _CN_DIGIT = "[一二三四五六七八九十]"
 _CN_ORDINAL = _CN_DIGIT + "{1,3}"
-_UNITS = "寸份张个页类级年月日号式联套本次型种项岁周件米吨元人户层间名"
-"""Words a number before them measures (``2 寸照片``, ``3 份``): after such a number and a space the number is part
-of the name, not a list number."""
 _MARK_NUMBER = (
     rf"(?:[(（]\s*(?:\d{{1,3}}|{_CN_ORDINAL})\s*[)）]"      # (1) （一）
     rf"|(?:\d{{1,3}}|{_CN_ORDINAL})\s*(?:[、)）]|[.．:：])(?!\s*(?:\d|{_CN_DIGIT}))"  # 1、 1) 1. 一、 — not
     # 1.5寸, 1:500, 一、二类 (class I and II), 1、2寸: a numeral right after the mark makes it part of the name
     r"|[\u2460-\u2473\u2776-\u277f\u2474-\u249b])")          # ① ❶ ⑴ ⒈
-_LIST_NUMBER = re.compile(rf"^\s*(?:{_MARK_NUMBER}|\d{{1,3}}\s+(?=[^\s\d{_UNITS}]))\s*")
-"""The number a catalogue puts before each material of a numbered list (``1、申请书``, ``（二）身份证``, ``①``,
-``1 申请表``)."""
-_CLAUSE_NUMBER = re.compile(rf"(?:^|(?<=[；;。:：,，\s]))\s*{_MARK_NUMBER}\s*")
-"""The number before each clause of a numbered text (受理条件: ``1、年满18周岁；2、具有…``, ``条件：（一）…``)."""
+_LIST_NUMBER = re.compile(rf"^\s*{_MARK_NUMBER}\s*")
+"""The number a catalogue puts before each material of a numbered list (``1、申请书``, ``（二）身份证``, ``①``)."""
+_SPACED_NUMBER = re.compile(r"^\s*(\d{1,3})\s+(?=\S)")
+"""A number and a space before a material's name: a list number only when every material of the list has one and
+they count 1, 2, 3… (``1 申请表``, ``2 身份证``); alone it may measure the name (``24 小时内核酸检测阴性证明``,
+``2 英寸照片``), which a word list cannot tell (:func:`material_keys`)."""
+_CLAUSE_NUMBER = re.compile(
+    rf"(?:^|(?<=[；;。:：\n]))\s*{_MARK_NUMBER}\s*"
+    rf"|(?<=[\s，,])(?:\d{{1,3}}|{_CN_ORDINAL})\s*[、.．](?!\s*(?:\d|{_CN_DIGIT}))\s*")
+"""The number before each clause of a numbered text (受理条件: ``1、年满18周岁；2、具有…``, ``条件：（一）…``,
+``1.年满18周岁 2.具有…``). After a space or a comma only ``2、`` and ``2.`` count: a bracketed number there is part
+of the clause (``不少于（3）人``, ``，（一）类``)."""
 
 
 def material_key(name: str) -> str:
     """A material's name as compared: its list number dropped — one level numbers its list (``1、申请书``,
     ``2、身份证原件``) and another does not, and every material differed (a false 申请材料 finding) — its text
-    then as :func:`text_key` reads it. A number that is part of the name stays (``2寸照片``, ``2 寸照片``,
-    ``1.5寸``, ``1:500地形图``, ``一、二类医疗器械``: class I and II — a numeral right after the mark keeps it
-    all)."""
+    then as :func:`text_key` reads it. A number that is part of the name stays (``2寸照片``, ``1.5寸``,
+    ``1:500地形图``, ``一、二类医疗器械``: class I and II — a numeral right after the mark keeps it all)."""
     return text_key(_LIST_NUMBER.sub("", name, count=1))
+
+
+def material_keys(names: Iterable[str]) -> frozenset[str]:
+    """A list of materials as compared: each as :func:`material_key` reads it, and, when every name starts with
+    a number and a space and the numbers count 1, 2, 3… (``1 申请表``, ``2 身份证``), without those numbers."""
+    names = list(names)
+    numbers = [_SPACED_NUMBER.match(name) for name in names]
+    if len(names) >= 2 and all(numbers) and sorted(int(m.group(1)) for m in numbers if m) == list(
+            range(1, len(names) + 1)):
+        names = [name[m.end():] for name, m in zip(names, numbers) if m]
+    return set_key(names, material_key)
 
 
 def clauses_key(text: str | None) -> str:
@@ -222,24 +236,36 @@ def joined_key(items: Iterable[str]) -> str:
     return text_key("".join(items))
 
 
+_FIELDS = {"name": "name", "legal_basis": "legal_basis", "conditions": "conditions",
+           "service_object": "service_objects", "materials": "materials", "fee": "fee_basis"}
+"""The entry field each text element is read from (the field a quality flag names)."""
+
+
 def element_key(entry: CatalogueEntry, element: str) -> Any:
-    """The comparable value of one of :data:`ELEMENTS` for ``entry``."""
+    """The comparable value of one of :data:`ELEMENTS` for ``entry``; in a field where the harvest replaced a
+    character no store can hold, without the U+FFFD it put there (flagged ``text.unstorable`` once already)."""
+    if entry.quality and _FIELDS.get(element) in entry.replaced():
+        def t(text: str | None) -> str | None:
+            return text.replace("\ufffd", "") if text else text
+    else:
+        def t(text: str | None) -> str | None:
+            return text
     if element == "name":
-        return text_key(entry.name)
+        return text_key(t(entry.name))
     if element == "item_type":
         return entry.item_type.value
     if element == "legal_basis":
-        return text_key(entry.legal_basis)
+        return text_key(t(entry.legal_basis))
     if element == "conditions":
-        return clauses_key(entry.conditions)
+        return clauses_key(t(entry.conditions))
     if element == "service_object":
-        return set_key(entry.service_objects)
+        return set_key(t(v) or "" for v in entry.service_objects)
     if element == "materials":
-        return set_key((m.name for m in entry.materials), material_key)
+        return material_keys(t(m.name) or "" for m in entry.materials)
     if element == "legal_limit":
         return _limit(entry.legal_limit)
     if element == "fee":
-        return (entry.fee, text_key(entry.fee_basis) if entry.fee else "")
+        return (entry.fee, text_key(t(entry.fee_basis)) if entry.fee else "")
     raise ValueError(f"unknown element {element!r}; expected one of {ELEMENTS}")
 
 

@@ -26,7 +26,7 @@ from gateway.contract.errors import (
     RetriableSyncError,
     WriteRejectedError,
 )
-from gateway.models.text import GB_FAMILY
+from gateway.models.text import codec_for_label
 
 from .settings import Endpoint
 
@@ -133,7 +133,7 @@ def _json(response: httpx.Response) -> Any:
     on a UTF-8 body (a server default) is not believed. ValueError when it is not JSON."""
     charset = (response.charset_encoding or "").strip().lower()
     try:
-        if charset in GB_FAMILY:
+        if charset and codec_for_label(charset) == "gb18030":
             return json.loads(response.content.decode("gb18030"))
         return json.loads(response.content)
     except (UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested past the parser's depth
@@ -156,7 +156,7 @@ def _xml_root(content: bytes) -> ET.Element:
             raise ET.ParseError(str(exc)) from None
         label = declared.group(1).decode("ascii").lower()
         try:
-            text = content[declared.end():].decode("gb18030" if label in GB_FAMILY else label)
+            text = content[declared.end():].decode(codec_for_label(label) or label)
         except (LookupError, UnicodeDecodeError) as decode_error:
             raise ET.ParseError(f"declared {label}, which does not read it: {decode_error}") from None
         return ET.fromstring(text)

@@ -2,7 +2,7 @@
 
 One JSON key file (``TONGBAN_KEY_FILE``) or the same values in environment variables:
 
-- ``pii_keys``: ``{kid: base64 32-byte key}`` (a kid: letters, digits, ``.``, ``_``, ``-``, at most 64) and
+- ``pii_keys``: ``{kid: base64 32-byte key}`` (a kid: no ``:``, quote, backslash or control character) and
   ``pii_current``: the kid new data is sealed with. Older kids
   stay for reading until ``tongban pii rotate`` has re-sealed everything (``TONGBAN_PII_KEYS`` =
   ``kid:base64,kid:base64`` with the current one first).
@@ -18,7 +18,8 @@ One JSON key file (``TONGBAN_KEY_FILE``) or the same values in environment varia
   ``verification_jwks``, ``KeySetVerifier``). A key file without the field (written before rotation existed) has
   none.
 
-``tongban keys init --out FILE`` writes a fresh key file (mode 0600; every write replaces the file whole).
+``tongban keys init --out FILE`` writes a fresh key file (mode 0600). Every write replaces the file whole
+(a new file beside it, renamed over it, keeping its owner, group and mode less other users' access).
 A malformed file is a ConfigError naming the field, never quoting a key.
 """
 
@@ -30,6 +31,7 @@ import json
 import os
 import re
 import secrets
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,27 +54,34 @@ def _unb64(text: Any, name: str) -> bytes:
         raise ConfigError(f"key {name}: not valid base64") from None
 
 
-KID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-"""What a PII key id may be: it is written into every value sealed under the key (``enc:v1:<kid>:…``), where a
-``:`` would end it early (the value never opened again), a space or quote would hide it from rotation's search of
-stored documents, and more than 255 bytes would not fit a sealed payload's length byte."""
+KID_REFUSED = re.compile(r'[:"\\\x00-\x1f\x7f]')
+"""What a PII key id must not hold: it is written into every value sealed under the key (``enc:v1:<kid>:…``), where
+a ``:`` ends it early (the value never opened again) and a quote, backslash or control character is escaped inside
+a stored JSON document, out of reach of rotation's search. Anything else a key file already uses stays valid (a
+kid is bound into each seal, so it can never be renamed); new kids are ``k`` and six hex digits."""
+_KID_BYTES = 255  # a sealed payload (seal_bytes) gives the kid's length in one byte
 _PII_KEY_SIZES = {"AES-GCM": (16, 24, 32), "SM4-GCM": (16,)}
-_SECRET_SIZES = tuple(range(16, 129))
-"""HMAC keys (blind index, consent tokens): 16 bytes at least — a shorter one is a typing mistake, not a key."""
+_SIGNING_ALGS = {"eddsa": "EdDSA", "ed25519": "EdDSA", "sm2": "SM2"}
 _SM2_PRIVATE = re.compile(r"[0-9A-Fa-f]{64}")
 
 
 def _kid(name: Any, where: str) -> str:
-    if not isinstance(name, str) or not KID.fullmatch(name):
-        raise ConfigError(f"{where}: PII key id {name!r}: letters, digits, '.', '_' and '-' only, at most 64 "
-                          "(it is written into every value sealed under the key)")
+    if not isinstance(name, str) or not name or KID_REFUSED.search(name) or len(name.encode()) > _KID_BYTES:
+        raise ConfigError(f"{where}: PII key id {name!r}: no ':', quote, backslash or control character, at most "
+                          f"{_KID_BYTES} bytes (it is written into every value sealed under the key)")
     return name
 
 
 def _sized(key: bytes, sizes: tuple[int, ...], name: str, where: str, kind: str = "") -> bytes:
     if len(key) not in sizes:
-        wanted = " or ".join(str(n) for n in sizes) if len(sizes) < 4 else f"{sizes[0]} to {sizes[-1]}"
+        wanted = " or ".join(str(n) for n in sizes)
         raise ConfigError(f"{where}: {name} is {len(key)} bytes; {kind + ' ' if kind else ''}keys are {wanted} bytes")
+    return key
+
+
+def _secret(key: bytes, name: str, where: str) -> bytes:
+    if not key:
+        raise ConfigError(f"{where}: {name} is empty")
     return key
 
 
@@ -127,17 +136,33 @@ class GatewayKeys:
         """Write the key file (mode 0600) all at once: into a new file beside it, flushed to disk, then renamed over
         it. ``keys rotate`` rewrites the only copy of every key: written in place, a full disk or a kill half-way
         left neither the old keys nor the new ones."""
-        target = Path(path)
+        given = Path(path)
+        target = given.resolve() if given.is_symlink() else given  # a linked key file is rewritten where it lies
         target.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.as_json(), indent=2)
+        try:
+            before = target.stat()
+        except FileNotFoundError:
+            before = None
+        # the file keeps its owner, group and mode (a service user reading a 0640 file still can), less what
+        # every other user could read; a new file is 0600
+        mode = 0o600 if before is None else stat.S_IMODE(before.st_mode) & 0o770
         temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except PermissionError:  # a directory this user may not write, holding a key file it may: in place
+            return self._write_in_place(target, text, mode)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(text)
                 out.flush()
                 os.fsync(out.fileno())
-            os.chmod(temporary, 0o600)  # whatever the umask; the file it replaces may have been readable by others
+            if before is not None and (before.st_uid, before.st_gid) != (os.getuid(), os.getgid()):
+                try:
+                    os.chown(temporary, before.st_uid, before.st_gid)
+                except PermissionError:
+                    pass  # not root: the file is this user's, as the file it replaces was writable by it
+            os.chmod(temporary, mode)
             os.replace(temporary, target)
         except BaseException:
             temporary.unlink(missing_ok=True)
@@ -152,6 +177,20 @@ class GatewayKeys:
             pass
         finally:
             os.close(directory)
+        return target
+
+    @staticmethod
+    def _write_in_place(target: Path, text: str, mode: int) -> Path:
+        """The old way, for a key file in a directory this user may not write: truncated and rewritten."""
+        fd = os.open(target, os.O_WRONLY | os.O_TRUNC)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.chmod(target, mode)
+        except PermissionError:
+            pass  # another user's file this one may write: its mode is its owner's to set
         return target
 
     @classmethod
@@ -176,19 +215,20 @@ class GatewayKeys:
             if not isinstance(retired, list) or not all(
                     isinstance(j, dict) and isinstance(j.get("kid"), str) and "d" not in j for j in retired):
                 raise ConfigError(f"{where}: signing_keys_retired is a list of public JWKs, each with its kid")
-            alg = data.get("signing_alg", "EdDSA")
-            if not isinstance(alg, str) or alg not in ("EdDSA", "SM2"):
-                raise ConfigError(f"{where}: signing_alg must be EdDSA or SM2, not {alg!r}")
-            sm2 = data.get("sm2_private_key")
+            written = data.get("signing_alg") or "EdDSA"
+            alg = _SIGNING_ALGS.get(written.lower()) if isinstance(written, str) else None
+            if alg is None:
+                raise ConfigError(f"{where}: signing_alg must be EdDSA (Ed25519) or SM2, not {written!r}")
+            sm2 = data.get("sm2_private_key") or None  # an empty TONGBAN_SM2_PRIVATE_KEY= is none
             if sm2 is not None and (not isinstance(sm2, str) or not _SM2_PRIVATE.fullmatch(sm2)):
                 raise ConfigError(f"{where}: sm2_private_key is 64 hexadecimal digits (the value is not repeated)")
             if alg == "SM2" and not sm2:
                 raise ConfigError(f"{where}: signing_alg SM2 needs sm2_private_key")
+            signing = _unb64(data["signing_key"], "signing_key")
             return cls(pii, current,
-                       _sized(_unb64(data["blind_index_key"], "blind_index_key"), _SECRET_SIZES, "blind_index_key",
-                              where),
-                       _sized(_unb64(data["mac_key"], "mac_key"), _SECRET_SIZES, "mac_key", where),
-                       _sized(_unb64(data["signing_key"], "signing_key"), (32,), "signing_key", where, "Ed25519"),
+                       _secret(_unb64(data["blind_index_key"], "blind_index_key"), "blind_index_key", where),
+                       _secret(_unb64(data["mac_key"], "mac_key"), "mac_key", where),
+                       _sized(signing, (32,), "signing_key", where, "Ed25519") if alg == "EdDSA" else signing,
                        cipher, alg, sm2,
                        signing_keys_retired=[{str(k): str(v) for k, v in j.items()} for j in retired])
         except KeyError as exc:

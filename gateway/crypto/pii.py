@@ -44,10 +44,16 @@ FILE_PREFIX = "encf:v1:"
 WHOLE_PREFIXES = (BLOB_PREFIX, FILE_PREFIX)
 """Prefixes of a value sealed whole (a payload, a file), as opposed to ID-number fields inside a document."""
 _CACHE_MAX = 200_000
-_ID_PATTERN = re.compile(r"(?<![0-9０-９])([0-9０-９]{17}[0-9Xx０-９Ｘｘ])(?![0-9A-Za-z０-９Ａ-Ｚａ-ｚ])"
-                         r"|(?<![0-9０-９])([0-9０-９]{15})(?![0-9A-Za-z０-９Ａ-Ｚａ-ｚ])")
-"""A resident ID (18 or 15 digits), ASCII or full width, glued to a label (``ID370102…``) or not; never digits
-inside a longer run (a 21-digit case number) nor a number followed by letters (a USCC's digits)."""
+_D = "[0-9０-９]"
+_BIRTH = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"  # MMDD
+_ID_PATTERN = re.compile(
+    rf"(?<![0-9A-Za-z０-９Ａ-Ｚａ-ｚ])(?:{_D}{{17}}[0-9Xx０-９Ｘｘ]|{_D}{{15}})(?![0-9A-Za-z０-９Ａ-Ｚａ-ｚ])"
+    # glued to a label (ID370102…, 身份证号码 in pinyin initials): only what reads as a resident ID, so that a
+    # work-order or licence number after its letters (GD202412010000012345) is left alone
+    rf"|(?<=[A-Za-z])[1-8]\d{{5}}(?:(?:19|20)\d{{2}}{_BIRTH}\d{{3}}[0-9Xx]|\d{{2}}{_BIRTH}\d{{3}})(?![0-9A-Za-z])")
+"""A resident ID (18 or 15 digits), ASCII or full width, never digits inside a longer run (a 21-digit case number)
+nor a number followed by letters (a USCC's digits); right after letters only when it reads as one (a division
+code, then a real month and day)."""
 
 
 def _unbase64(data: str, kid: str) -> bytes:
@@ -394,7 +400,7 @@ class PiiCodec:
     def open_bytes(self, blob: bytes) -> bytes:
         """The inverse of :meth:`seal_bytes` (under whichever configured key sealed it)."""
         kid = self.key_of_bytes(blob)
-        return self._decrypt(bytes(blob[1 + len(kid):]), kid)
+        return self._decrypt(bytes(blob[1 + blob[0]:]), kid)
 
     @staticmethod
     def key_of_bytes(blob: bytes) -> str:
@@ -402,7 +408,7 @@ class PiiCodec:
         if len(blob) < 1 or len(blob) < 1 + blob[0]:
             raise DamagedSeal(f"sealed payload of {len(blob)} bytes is cut short before its key id")
         try:
-            return bytes(blob[1:1 + blob[0]]).decode("ascii")
+            return bytes(blob[1:1 + blob[0]]).decode()
         except UnicodeDecodeError:
             raise DamagedSeal("sealed payload's key id is not text: the payload is damaged") from None
 

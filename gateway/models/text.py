@@ -9,6 +9,7 @@ later inside a push to a GBK system.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from typing import Any
@@ -19,10 +20,28 @@ carries)."""
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 GB_FAMILY = frozenset({"gbk", "gb2312", "gb18030", "cp936", "ms936", "windows-936", "euc-cn", "euccn", "x-gbk",
-                       "gb_2312-80"})
+                       "gb_2312-80", "gb_2312", "csgb2312", "x-euc-cn", "chinese", "iso-ir-58", "csiso58gb231280"})
 """Charset labels of the GB family as servers write them (lower case), all read as GB18030, a superset: nothing a
 GBK or GB2312 server sends is lost. HZ-GB-2312 is not one of them (a 7-bit escape encoding, its own codec). The one
 set for every reader of foreign bytes, connectors and the citizen wing's clients alike."""
+_GB_CODECS = frozenset({"gb2312", "gbk", "gb18030"})
+
+
+def codec_for_label(label: str | None) -> str | None:
+    """The Python codec to read bytes a server labelled ``label`` with (``charset=GBK``, an XML declaration's
+    ``encoding``), or ``None`` for an unknown label. Every label of the GB family — those above and any alias Python
+    knows for GB2312 or GBK (``chinese``, ``csiso58gb231280``, ``iso-ir-58``…) — reads as GB18030: Python's strict
+    ``gb2312`` codec fails on the GBK characters of real names (``朱镕基``, ``张喆``)."""
+    if not label:
+        return None
+    name = label.strip().strip("\"'").lower()
+    if name in GB_FAMILY:
+        return "gb18030"
+    try:
+        found = codecs.lookup(name).name
+    except LookupError:
+        return None
+    return "gb18030" if found in _GB_CODECS else found
 
 
 def storable(text: str) -> str:

@@ -399,17 +399,49 @@ def test_a_number_inside_a_condition_is_still_compared(one: str, other: str) -> 
     assert clauses_key(one) != clauses_key(other)
 
 
-@pytest.mark.parametrize(("numbered", "plain"), [("1 申请表", "申请表"), ("12 营业执照复印件", "营业执照复印件"),
-                                                 ("1、申请书", "申请书")])
-def test_a_material_numbered_with_a_space_is_the_unnumbered_one(numbered: str, plain: str) -> None:
-    from gateway.catalogue.normalise import material_key
+@pytest.mark.parametrize(("numbered", "plain"), [
+    (["1 申请表", "2 身份证"], ["申请表", "身份证"]),
+    (["2 本人身份证", "1 项目申请报告", "3 户口簿"], ["本人身份证", "项目申请报告", "户口簿"]),
+    (["1、申请书", "2、身份证"], ["申请书", "身份证"]),
+])
+def test_a_list_numbered_with_spaces_is_the_unnumbered_one(numbered: list[str], plain: list[str]) -> None:
+    from gateway.catalogue.normalise import material_keys
 
-    assert material_key(numbered) == material_key(plain)
+    assert material_keys(numbered) == material_keys(plain)
 
 
-@pytest.mark.parametrize(("name", "differs_from"), [("2 寸照片", "寸照片"), ("3 份申请书", "申请书"),
-                                                     ("1.5寸照片", "5寸照片")])
-def test_a_number_measuring_a_material_stays_after_a_space(name: str, differs_from: str) -> None:
-    from gateway.catalogue.normalise import material_key
+@pytest.mark.parametrize(("one", "other"), [
+    (["24 小时内核酸检测阴性证明"], ["72 小时内核酸检测阴性证明"]),
+    (["1 英寸免冠照片", "申请表"], ["2 英寸免冠照片", "申请表"]),
+    (["35 千伏及以上输电线路图", "申请表"], ["110 千伏及以上输电线路图", "申请表"]),
+    (["3 台以上设备清单", "30 天内的银行流水"], ["10 台以上设备清单", "90 天内的银行流水"]),
+    (["2 寸照片"], ["寸照片"]), (["1.5寸照片"], ["5寸照片"]),
+])
+def test_a_number_measuring_a_material_is_compared(one: list[str], other: list[str]) -> None:
+    from gateway.catalogue.normalise import material_keys
 
-    assert material_key(name) != material_key(differs_from)
+    assert material_keys(one) != material_keys(other)
+
+
+@pytest.mark.parametrize(("one", "other"), [("从业人员不少于 （3） 人", "从业人员不少于 （10） 人"),
+                                            ("持有效证件，（一）类", "持有效证件，（二）类")])
+def test_a_bracketed_number_inside_a_clause_is_compared(one: str, other: str) -> None:
+    from gateway.catalogue.normalise import clauses_key
+
+    assert clauses_key(one) != clauses_key(other)
+
+
+def test_a_replacement_character_the_source_sent_is_compared() -> None:
+    """Only where the harvest itself put U+FFFD (a NUL it replaced, flagged once) is it no difference."""
+    from gateway.catalogue.entry import CatalogueEntry
+    from gateway.catalogue.normalise import element_key
+
+    base = {"catalog_code": "370000000001", "item_code": "SS1", "level": "4", "division": "370102",
+            "name": "婚姻登记", "item_type": "07"}
+    sent = CatalogueEntry.model_validate({**base, "conditions": "身份证\ufffd\ufffd件"})
+    replaced = CatalogueEntry.model_validate({**base, "conditions": "身份证\ufffd件", "quality": [
+        {"rule": "text.unstorable", "field": "conditions", "message": "replaced"}]})
+    plain = CatalogueEntry.model_validate({**base, "conditions": "身份证件"})
+    assert element_key(sent, "conditions") != element_key(plain, "conditions")
+    assert element_key(replaced, "conditions") == element_key(plain, "conditions")
+    assert element_key(replaced, "name") == element_key(plain, "name")

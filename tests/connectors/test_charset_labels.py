@@ -25,3 +25,11 @@ def test_hz_reads_with_its_own_codec() -> None:
                                               ("nonsense", None), ("", None), (None, None)])
 def test_other_labels(label: str | None, codec: str | None) -> None:
     assert normalise_encoding(label) == codec
+
+
+@pytest.mark.parametrize("label", ["chinese", "csiso58gb231280", "iso-ir-58", "gb2312-80", "GB_2312", "csgb2312", "x-euc-cn"])
+def test_every_alias_of_gb2312_or_gbk_reads_as_gb18030(label: str) -> None:
+    """Python maps some to its strict gb2312 codec, which fails on the GBK characters of real names, and knows
+    others (WHATWG's csgb2312, gb_2312, x-euc-cn) not at all."""
+    assert normalise_encoding(label) == "gb18030"
+    assert "朱镕基 张喆 王堃".encode("gbk").decode(normalise_encoding(label)) == "朱镕基 张喆 王堃"

@@ -40,13 +40,82 @@ def _file(keys: GatewayKeys, **changes: object) -> dict:
     return data
 
 
-@pytest.mark.parametrize("kid", ["2025:Q1", "key 2025", 'k"1', "k" * 65, "钥匙"])
+@pytest.mark.parametrize("kid", ["2025:Q1", 'k"1', "k\\1", "k\n1", "", "钥" * 90])
 def test_a_key_id_that_cannot_be_written_into_a_seal_is_refused_naming_it(kid: str) -> None:
     keys = GatewayKeys.generate()
     data = _file(keys, pii_keys={kid: keys.as_json()["pii_keys"][keys.pii_current]}, pii_current=kid)
     with pytest.raises(ConfigError, match="PII key id") as caught:
         GatewayKeys.from_json(data, where="keys.json")
     assert repr(kid) in str(caught.value)
+
+
+@pytest.mark.parametrize("changes", [
+    {"kid": "prod/2024"}, {"kid": "key 2025"}, {"kid": "密钥2024"}, {"kid": "k" * 100},
+    {"blind_index_key": "AAAAAAAAAAAAAAAA"}, {"mac_key": "QUFB" * 86}, {"signing_alg": "Ed25519"},
+    {"sm2_private_key": ""},
+])
+def test_a_key_file_in_use_before_the_checks_still_loads_seals_and_opens(changes: dict) -> None:
+    """Review of the day's fixes: the first checks refused key files in use (a kid is bound into every seal and
+    cannot be renamed; the blind-index key never rotates) — only what never worked is refused."""
+    keys = GatewayKeys.generate()
+    data = keys.as_json()
+    kid = changes.pop("kid", None)
+    if kid is not None:
+        data = {**data, "pii_keys": {kid: data["pii_keys"][keys.pii_current]}, "pii_current": kid}
+    data.update(changes)
+    loaded = GatewayKeys.from_json(data, where="keys.json")
+    codec = PiiCodec(loaded)
+    assert codec.open(codec.seal(ID)) == ID
+    assert codec.open_bytes(codec.seal_bytes(b"{}")) == b"{}"
+    assert JwsSigner.from_keys(loaded).alg == "EdDSA"
+
+
+def test_a_key_id_with_a_space_is_found_by_rotation(sqlite_url: str) -> None:
+    from gateway.store import retention
+    from gateway.store.db import make_engine
+    from gateway.store.migrate import upgrade
+    from gateway.store.tables import cases
+
+    base = GatewayKeys.generate()
+    data = base.as_json()
+    old = GatewayKeys.from_json({**data, "pii_keys": {"key 2025": data["pii_keys"][base.pii_current]},
+                                 "pii_current": "key 2025"})
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    now = datetime.now(UTC)
+    document = {"case_no": "C1", "applicant": {"name": "李秀英", "id_type": "111", "id_number": PiiCodec(old).seal(ID)}}
+    with engine.begin() as conn:
+        conn.execute(cases.insert().values(case_no="C1", version=1, content_hash="x" * 32, data=json.dumps(document),
+                                           origin_system="s", origin_source_id="1", source_updated_at=now,
+                                           deleted=False, updated_at=now))
+    rotated = PiiCodec(old.rotated())
+    assert retention.stale_seals(engine, rotated)["cases.data"] == 1
+    retention.reseal_all(engine, rotated)
+    assert not any(retention.stale_seals(engine, rotated).values())
+
+
+def test_a_look_alike_an_older_tongban_stored_is_sealed_by_rotation_not_stale_for_ever(sqlite_url: str) -> None:
+    from sqlalchemy import select
+
+    from gateway.store import retention
+    from gateway.store.db import make_engine
+    from gateway.store.migrate import upgrade
+    from gateway.store.tables import cases
+
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    now = datetime.now(UTC)
+    document = {"case_no": "C1", "applicant": {"name": "李秀英", "id_type": "414", "id_number": "enc:v1:see:attachment"}}
+    with engine.begin() as conn:
+        conn.execute(cases.insert().values(case_no="C1", version=1, content_hash="x" * 32, data=json.dumps(document),
+                                           origin_system="s", origin_source_id="1", source_updated_at=now,
+                                           deleted=False, updated_at=now))
+    codec = PiiCodec(GatewayKeys.generate())
+    assert not any(retention.stale_seals(engine, codec).values())
+    assert retention.seal_clear(engine, codec)["cases.data in clear"] == 1
+    with engine.connect() as conn:
+        stored = json.loads(conn.execute(select(cases.c.data)).scalar_one())["applicant"]["id_number"]
+    assert codec.key_of(stored) == codec.current and codec.open(stored) == "enc:v1:see:attachment"
 
 
 @pytest.mark.parametrize(("changes", "said"), [
@@ -56,9 +125,9 @@ def test_a_key_id_that_cannot_be_written_into_a_seal_is_refused_naming_it(kid: s
     ({"pii_cipher": "SM4-GCM"}, "SM4-GCM keys are 16 bytes"),
     ({"pii_cipher": ["AES-GCM"]}, "pii_cipher must be"),
     ({"signing_key": "AAAA" * 10}, "signing_key is 30 bytes; Ed25519 keys are 32"),
-    ({"mac_key": "AAAA"}, "mac_key is 3 bytes"),
+    ({"mac_key": ""}, "mac_key is empty"),
     ({"blind_index_key": 12}, "key blind_index_key: base64 text"),
-    ({"signing_alg": "RS256"}, "signing_alg must be EdDSA or SM2"),
+    ({"signing_alg": "RS256"}, "signing_alg must be EdDSA"),
     ({"signing_alg": "SM2"}, "signing_alg SM2 needs sm2_private_key"),
 ])
 def test_a_malformed_key_file_is_a_config_error_naming_the_field(changes: dict, said: str) -> None:
@@ -108,12 +177,43 @@ def test_the_key_file_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
     assert resource.getrlimit(resource.RLIMIT_FSIZE)[0] == resource.RLIM_INFINITY
 
 
-def test_a_rewritten_key_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
-    path = tmp_path / "keys.json"
-    path.write_text("{}")
-    os.chmod(path, 0o644)
-    GatewayKeys.generate().write(path)
+def test_a_new_key_file_is_its_owners_only(tmp_path: Path) -> None:
+    path = GatewayKeys.generate().write(tmp_path / "keys.json")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(("before", "after"), [(0o640, 0o640), (0o600, 0o600), (0o644, 0o640)])
+def test_a_rewritten_key_file_keeps_its_mode_less_other_users_access(tmp_path: Path, before: int,
+                                                                      after: int) -> None:
+    path = tmp_path / "keys.json"
+    GatewayKeys.generate().write(path)
+    os.chmod(path, before)
+    GatewayKeys.generate().write(path)
+    assert stat.S_IMODE(path.stat().st_mode) == after
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_rewritten_key_file_keeps_its_owner_so_the_service_still_reads_it(tmp_path: Path) -> None:
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    path = tmp_path / "keys.json"
+    GatewayKeys.generate().write(path)
+    os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    GatewayKeys.generate().rotated().write(path)
+    assert (path.stat().st_uid, path.stat().st_gid) == (nobody.pw_uid, nobody.pw_gid)
+
+
+def test_a_linked_key_file_is_rewritten_where_it_lies(tmp_path: Path) -> None:
+    shared = tmp_path / "secrets" / "keys.json"
+    keys = GatewayKeys.generate()
+    keys.write(shared)
+    link = tmp_path / "keys.json"
+    link.symlink_to(shared)
+    rotated = keys.rotated()
+    rotated.write(link)
+    assert link.is_symlink()
+    assert GatewayKeys.from_env({"TONGBAN_KEY_FILE": str(shared)}).pii_current == rotated.pii_current
 
 
 @pytest.mark.parametrize("text", ["enc:v1:x:MTEwMTA1MTk4NTA2MDExMjM3", f"enc:v1:k:{ID}", "enc:v1:"])
@@ -211,6 +311,8 @@ def test_a_batch_proof_index_is_plain_digits(written: str) -> None:
 @pytest.mark.parametrize(("text", "shown"), [
     ("３７０１０２１９８５０６０１１２３２", "３７０***********１２３２"),
     (f"ID{ID}", "ID370***********1232"),
+    ("GD202412010000012345", "GD202412010000012345"),  # a work-order number after its letters: no ID
+    ("SC110105000012345", "SC110105000012345"),
     (f"身份证{ID}。", "身份证370***********1232。"),
     ("370102202611020000009", "370102202611020000009"),  # a 21-digit case number: no ID inside
     ("91110000600037145F", "91110000600037145F"),  # a USCC
