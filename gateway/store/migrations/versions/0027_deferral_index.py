@@ -7,7 +7,8 @@ Create Date: 2026-12-07
 The step (gateway.process.deferred) looks, every run, for cases owed a material another department's certificate
 may supply (容缺受理). Its query matched ``data LIKE '%"certificate_type":"%'`` over every live case: at a million
 cases each run read and scanned every document. The index holds only the cases whose document has the key at all
-(a few in a hundred), ordered by number as the step pages; both PostgreSQL and SQLite use it because the step's
+(every case with a deferred material, ``"certificate_type":null`` included: the 容缺 cases, not every case),
+ordered by number as the step pages; both PostgreSQL and SQLite use it because the step's
 query repeats the predicate word for word (gateway.store.process.DEFERRAL_PREDICATE).
 """
 
