@@ -347,7 +347,9 @@ def test_a_write_that_hangs_past_the_lease_s_ttl_keeps_the_lease_the_next_drain_
     the lease while the drain's process lives."""
     from gateway.store.lease import Lease
 
-    monkeypatch.setitem(Lease.__init__.__kwdefaults__, "ttl", timedelta(seconds=1))
+    ttl = 4.0  # a heartbeat every 1.3 s: a loaded machine starved a 1-second lease's heartbeat thread (a false
+    # failure), while three TTLs are still well inside the slow write's minute
+    monkeypatch.setitem(Lease.__init__.__kwdefaults__, "ttl", timedelta(seconds=ttl))
     world, hall = scripted_hall
     second: list[Any] = []
     first = threading.Event()
@@ -364,11 +366,11 @@ def test_a_write_that_hangs_past_the_lease_s_ttl_keeps_the_lease_the_next_drain_
 
     def drain_b() -> None:
         first.wait(timeout=60)
-        time.sleep(3)  # three TTLs: without a heartbeat A's lease has expired by now
+        time.sleep(3 * ttl)  # three TTLs: without a heartbeat A's lease has expired by now
         second.append(push(world.runtime, targets=["sd_hall"]).targets[0])
 
     hall.respond = slow
-    helper = threading.Thread(target=drain_b)
+    helper = threading.Thread(target=drain_b, daemon=True)
     helper.start()
     a = push(world.runtime, targets=["sd_hall"]).targets[0]
     helper.join(timeout=120)
