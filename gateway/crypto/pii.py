@@ -44,6 +44,8 @@ FILE_PREFIX = "encf:v1:"
 WHOLE_PREFIXES = (BLOB_PREFIX, FILE_PREFIX)
 """Prefixes of a value sealed whole (a payload, a file), as opposed to ID-number fields inside a document."""
 _CACHE_MAX = 200_000
+_SEAL_OVERHEAD = 28
+"""Bytes every sealed value carries besides its text: a 12-byte nonce and a 16-byte tag."""
 _D = "[0-9０-９]"
 _BIRTH = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"  # MMDD
 _ID_PATTERN = re.compile(
@@ -320,10 +322,18 @@ class PiiCodec:
         except InvalidTag:
             raise DamagedSeal(f"sealed value does not authenticate under key {kid!r}") from None
 
-    def _opens(self, value: str, read: Any) -> bool:
-        """Whether ``value``, which looks sealed, is: it opens under a configured key (authenticated). Text that
-        merely starts like a seal — a citizen's complaint, an ID number field of a foreign document — is not
-        passed through as sealed (it was stored in clear, failed every read and kept rotation from completing)."""
+    def _already_sealed(self, value: str, prefix: str, read: Any) -> bool:
+        """Whether ``value``, which starts like a seal, is one: it opens under a configured key (authenticated), or
+        — under a key this process does not hold (a rotation rolling out: the key file was rewritten, this process
+        not yet restarted) — it has a seal's shape. Text that merely starts like a seal (a citizen's complaint, an
+        ID number of a foreign document, ``enc:v1:see:attachment``) is not passed through: it was stored in clear,
+        failed every read and kept rotation from completing."""
+        kid, _, body = value[len(prefix):].partition(":")
+        if kid and kid not in self.keys.pii_keys:
+            try:
+                return len(base64.b64decode(body, validate=True)) >= _SEAL_OVERHEAD
+            except ValueError:
+                return False
         try:
             read(value)
         except (ConfigError, ValueError):
@@ -333,7 +343,7 @@ class PiiCodec:
     # -- fields --------------------------------------------------------------------------------------------
     def seal(self, value: str) -> str:
         """``value`` sealed under the current key; a value already sealed (it opens) is returned as it is."""
-        if value.startswith(FIELD_PREFIX) and self._opens(value, self._open_sealed):
+        if value.startswith(FIELD_PREFIX) and self._already_sealed(value, FIELD_PREFIX, self._open_sealed):
             return value
         token = self._cache.get(value)
         if token is None:
@@ -367,7 +377,7 @@ class PiiCodec:
     # -- whole payloads ------------------------------------------------------------------------------------
     def seal_blob(self, text: str) -> str:
         """``text`` sealed whole under the current key; text already sealed (it opens) is returned as it is."""
-        if text.startswith(BLOB_PREFIX) and self._opens(text, self.open_blob):
+        if text.startswith(BLOB_PREFIX) and self._already_sealed(text, BLOB_PREFIX, self.open_blob):
             return text
         blob = self._encrypt(text.encode(), self.current)
         return f"{BLOB_PREFIX}{self.current}:{base64.b64encode(blob).decode()}"

@@ -235,6 +235,18 @@ def test_a_value_already_sealed_is_not_sealed_twice() -> None:
     assert codec.seal_blob(blob) == blob
 
 
+def test_a_value_sealed_under_a_key_this_process_lacks_yet_is_passed_through() -> None:
+    """A rotation rolling out: the key file has a new current key, a worker not yet restarted holds only the old
+    ones. What it re-writes, sealed under the new key, must stay as it is — sealed again under its old key, every
+    reader with the new key file would have opened the inner seal as the ID number."""
+    keys = GatewayKeys.generate()
+    rotated = keys.rotated()
+    newer, older = PiiCodec(rotated), PiiCodec(keys)
+    field, blob = newer.seal(ID), newer.seal_blob("投诉内容")
+    assert older.seal(field) == field and older.seal_blob(blob) == blob
+    assert newer.open(older.seal(field)) == ID
+
+
 def test_a_complaint_that_starts_like_a_sealed_blob_is_sealed_and_read_back() -> None:
     codec = PiiCodec(GatewayKeys.generate())
     complaint = f"encb:v1:我:我叫王秀英，身份证{ID}，物业不作为"
