@@ -35,8 +35,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 REPO = REPO_ROOT
 
 
-def _postgres_database(template: str | None = None) -> Iterator[str]:
-    """A new database on the test server (a copy of ``template`` when given), dropped afterwards."""
+def _postgres_database() -> Iterator[str]:
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL tests skipped: TONGBAN_TEST_POSTGRES_URL is not set (.ci/run sets it)")
     admin_url = POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
@@ -44,7 +43,7 @@ def _postgres_database(template: str | None = None) -> Iterator[str]:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # a configured but unreachable server is a failure, not a skip
         raise RuntimeError(f"TONGBAN_TEST_POSTGRES_URL is set but the server refused: {exc}") from exc
     base, _, _ = admin_url.rpartition("/")
@@ -56,31 +55,13 @@ def _postgres_database(template: str | None = None) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def postgres_ledger_template() -> Iterator[str]:
-    """A PostgreSQL ledger migrated to this Tongban's head once per test session, copied for each test: running
-    every migration again cost about a second per test (several minutes of a CI run). A test that needs an empty
-    database — it upgrades to an older revision, or tests what happens before any migration — says so with
-    ``@pytest.mark.empty_ledger``."""
-    databases = _postgres_database()
-    url = next(databases)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()  # CREATE DATABASE … TEMPLATE needs the template without sessions
-    yield url.rpartition("/")[2]
-    databases.close()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh ledger database URL, on each backend: an empty SQLite file; on PostgreSQL a database migrated to
-    head (``upgrade`` on it does nothing), or an empty one for a test marked ``empty_ledger``."""
+    """A fresh, empty ledger database URL, on each backend."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ledger.db'}"
-    elif request.node.get_closest_marker("empty_ledger") is not None:
-        yield from _postgres_database()
     else:
-        yield from _postgres_database(request.getfixturevalue("postgres_ledger_template"))
+        yield from _postgres_database()
 
 
 @pytest.fixture

@@ -99,7 +99,6 @@ def test_two_catalogue_systems_listing_one_entry_each_keep_their_copy(two_catalo
     assert [row.sums["promised_days"] for row in item_kpis(engine)] == [5 + 5]
 
 
-@pytest.mark.empty_ledger
 def test_the_copies_migration_keeps_every_version_under_its_entrys_source(database_url: str) -> None:
     from datetime import datetime, timezone
 

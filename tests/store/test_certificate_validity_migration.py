@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import orjson
-import pytest
 from alembic import command
 from sqlalchemy import select
 
@@ -36,7 +35,6 @@ def _entry(source_id: str, identifier: str | None, reason: str, system: str = "s
             "created_at": REFUSED}
 
 
-@pytest.mark.empty_ledger
 def test_0013_backfills_the_validity_start_and_the_refusals(database_url: str) -> None:
     engine = make_engine(database_url)
     assert upgrade(engine, BEFORE) == BEFORE

@@ -313,7 +313,6 @@ def test_a_bulk_load_refreshes_the_planner_statistics(env, monkeypatch) -> None:
             assert ledger.refresh_statistics(conn, 10_000) == ["source_records", "cases", "outbox"]
 
 
-@pytest.mark.empty_ledger
 def test_a_ledger_at_0005_upgrades_and_its_rows_still_read(database_url: str) -> None:
     """Migration 0006 on a populated ledger: the text payloads written before stay readable and re-mappable."""
     from gateway.store.migrate import head_revision
