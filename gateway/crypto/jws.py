@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gateway.contract.errors import ConfigError
-from gateway.crypto.keys import GatewayKeys
+from gateway.crypto.keys import SM2_PRIVATE, GatewayKeys
 
 __all__ = ["JwsError", "JwsSigner", "JwsVerifier", "b64url", "unb64url"]
 
@@ -64,7 +64,7 @@ class JwsSigner:
             if not keys.sm2_private_key:
                 raise ConfigError("signing_alg SM2 needs sm2_private_key")
             private = keys.sm2_private_key
-            if len(private) != 64 or any(ch not in "0123456789abcdefABCDEF" for ch in private):
+            if not SM2_PRIVATE.fullmatch(private):
                 # int(private, 16) would have quoted the whole private key in its ValueError
                 raise ConfigError("sm2_private_key is 64 hexadecimal digits (the value is not repeated)")
             public = sm2.CryptSM2(private_key=private, public_key="")._kg(int(private, 16), sm2.default_ecc_table["g"])

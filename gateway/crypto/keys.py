@@ -62,7 +62,8 @@ kid is bound into each seal, so it can never be renamed); new kids are ``k`` and
 _KID_BYTES = 255  # a sealed payload (seal_bytes) gives the kid's length in one byte
 _PII_KEY_SIZES = {"AES-GCM": (16, 24, 32), "SM4-GCM": (16,)}
 _SIGNING_ALGS = {"eddsa": "EdDSA", "ed25519": "EdDSA", "sm2": "SM2"}
-_SM2_PRIVATE = re.compile(r"[0-9A-Fa-f]{64}")
+SM2_PRIVATE = re.compile(r"[0-9A-Fa-f]{64}")
+"""An SM2 private key as the key file holds it: 64 hexadecimal digits."""
 
 
 def _kid(name: Any, where: str) -> str:
@@ -220,7 +221,7 @@ class GatewayKeys:
             if alg is None:
                 raise ConfigError(f"{where}: signing_alg must be EdDSA (Ed25519) or SM2, not {written!r}")
             sm2 = data.get("sm2_private_key") or None  # an empty TONGBAN_SM2_PRIVATE_KEY= is none
-            if sm2 is not None and (not isinstance(sm2, str) or not _SM2_PRIVATE.fullmatch(sm2)):
+            if sm2 is not None and (not isinstance(sm2, str) or not SM2_PRIVATE.fullmatch(sm2)):
                 raise ConfigError(f"{where}: sm2_private_key is 64 hexadecimal digits (the value is not repeated)")
             if alg == "SM2" and not sm2:
                 raise ConfigError(f"{where}: signing_alg SM2 needs sm2_private_key")
