@@ -54,7 +54,9 @@ def _unb64(text: Any, name: str) -> bytes:
         raise ConfigError(f"key {name}: not valid base64") from None
 
 
-KID_REFUSED = re.compile(r'[:"\\\x00-\x1f\x7f]')
+KID_REFUSED_CHARS = r':"\\\x00-\x1f\x7f'
+"""The characters of :data:`KID_REFUSED`, as a regex class body (a seal's shape in ``pii`` is built from them)."""
+KID_REFUSED = re.compile(f"[{KID_REFUSED_CHARS}]")
 """What a PII key id must not hold: it is written into every value sealed under the key (``enc:v1:<kid>:…``), where
 a ``:`` ends it early (the value never opened again) and a quote, backslash or control character is escaped inside
 a stored JSON document, out of reach of rotation's search. Anything else a key file already uses stays valid (a

@@ -32,10 +32,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gateway.contract.errors import ConfigError
-from gateway.crypto.keys import GatewayKeys
+from gateway.crypto.keys import KID_REFUSED_CHARS, GatewayKeys
 from gateway.models.identifiers import IdentifierError, validate_resident_id
 
-__all__ = ["DamagedSeal", "PiiCodec", "RedactingFilter", "codec_from_env", "open_text", "seal_text", "install_log_redaction", "mask", "normalize_id", "redact",
+__all__ = ["SEALED_FIELD", "SEALED_WHOLE", "DamagedSeal", "PiiCodec", "has_seal_shape", "RedactingFilter", "codec_from_env", "open_text", "seal_text", "install_log_redaction", "mask", "normalize_id", "redact",
            "redact_document"]
 
 FIELD_PREFIX = "enc:v1:"
@@ -46,6 +46,14 @@ WHOLE_PREFIXES = (BLOB_PREFIX, FILE_PREFIX)
 _CACHE_MAX = 200_000
 _SEAL_OVERHEAD = 28
 """Bytes every sealed value carries besides its text: a 12-byte nonce and a 16-byte tag."""
+_SEAL_BODY = rf"[A-Za-z0-9+/]{{{-(-_SEAL_OVERHEAD * 4 // 3)},}}={{0,2}}"  # base64 of at least the overhead: 38 chars
+_SEAL_KID = rf"[^{KID_REFUSED_CHARS}]+"  # any kid the key file may name (keys.KID_REFUSED: what it may not)
+SEALED_FIELD = re.compile(rf"{re.escape(FIELD_PREFIX)}({_SEAL_KID}):{_SEAL_BODY}")
+"""A sealed field, whole or inside a stored document (group 1: its key id). The one measure of a seal's *shape*:
+what the codec passes through under a key it lacks and what rotation reseals or counts, so the two stay in step.
+Text that only starts like one (``enc:v1:see:attachment``) is no seal."""
+SEALED_WHOLE = re.compile(rf"(?:{re.escape(BLOB_PREFIX)}|{re.escape(FILE_PREFIX)})({_SEAL_KID}):{_SEAL_BODY}")
+"""A payload or file sealed whole, by the same measure (a complaint that starts ``encb:v1:`` is text)."""
 _D = "[0-9０-９]"
 _BIRTH = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"  # MMDD
 _ID_PATTERN = re.compile(
@@ -281,6 +289,12 @@ class DamagedSeal(ConfigError):
     key file (a :class:`ConfigError` too, so that every reader that stops on an unreadable seal stops on this)."""
 
 
+def has_seal_shape(value: str) -> bool:
+    """Whether ``value`` is shaped like one sealed value (a field, a payload or a file) — prefix, a key id the key
+    file may name, a base64 body long enough for a nonce and a tag — whether or not this process holds its key."""
+    return (SEALED_FIELD if value.startswith(FIELD_PREFIX) else SEALED_WHOLE).fullmatch(value) is not None
+
+
 class PiiCodec:
     """Seal, open and index personal identifiers with the keys of :class:`GatewayKeys`."""
 
@@ -328,12 +342,9 @@ class PiiCodec:
         not yet restarted) — it has a seal's shape. Text that merely starts like a seal (a citizen's complaint, an
         ID number of a foreign document, ``enc:v1:see:attachment``) is not passed through: it was stored in clear,
         failed every read and kept rotation from completing."""
-        kid, _, body = value[len(prefix):].partition(":")
+        kid = value[len(prefix):].partition(":")[0]
         if kid and kid not in self.keys.pii_keys:
-            try:
-                return len(base64.b64decode(body, validate=True)) >= _SEAL_OVERHEAD
-            except ValueError:
-                return False
+            return has_seal_shape(value)
         try:
             read(value)
         except (ConfigError, ValueError):

@@ -49,7 +49,15 @@ from sqlalchemy import (
 )
 
 from gateway.contract.errors import ConfigError
-from gateway.crypto.pii import BLOB_PREFIX, FIELD_PREFIX, FILE_PREFIX, WHOLE_PREFIXES, PiiCodec
+from gateway.crypto.pii import (
+    BLOB_PREFIX,
+    FIELD_PREFIX,
+    FILE_PREFIX,
+    SEALED_FIELD,
+    SEALED_WHOLE,
+    WHOLE_PREFIXES,
+    PiiCodec,
+)
 from gateway.store import payloads
 from gateway.store.ledger import dumps, loads
 from gateway.store.outbox import DELIVERED, SUPERSEDED
@@ -125,15 +133,6 @@ def parse_retention(value: str | float | timedelta, option: str = "--older-than"
     if amount > MAX_RETENTION:
         raise ConfigError(f"{option}: {given!r} is longer than {MAX_RETENTION.days // 365} years; {_EXAMPLE}")
     return amount
-
-
-_FIELD_TOKEN = re.compile(r'enc:v1:([^:"\\\x00-\x1f\x7f]+):[A-Za-z0-9+/]{38,}={0,2}')
-"""A sealed field inside a stored document: any kid the key file may name (``k1a2b3c``, ``key-2025``, ``key 2025``,
-``prod/2024``: :data:`gateway.crypto.keys.KID_REFUSED` says what it cannot hold), then a base64 body of at least
-28 bytes (a nonce and a tag). Text that only starts like one (``enc:v1:see:attachment``, a look-alike an older
-Tongban stored as if sealed) is no seal: not counted as stale for ever, and sealed by ``keys rotate``."""
-_WHOLE_TOKEN = re.compile(r'(?:encb|encf):v1:[^:"\\\x00-\x1f\x7f]+:[A-Za-z0-9+/]{38,}={0,2}')
-"""A payload or file sealed whole, by the same measure (a complaint that starts ``encb:v1:`` is text)."""
 
 
 def purge(engine: Engine, retention: timedelta, *, dry_run: bool = False,
@@ -224,9 +223,9 @@ def _resealed(codec: PiiCodec, value: Any) -> Any:
             return token
 
     if value.startswith(WHOLE_PREFIXES):
-        return one(value) if _WHOLE_TOKEN.fullmatch(value) else value
+        return one(value) if SEALED_WHOLE.fullmatch(value) else value
     if FIELD_PREFIX in value:
-        return _FIELD_TOKEN.sub(lambda m: one(m.group(0)), value)
+        return SEALED_FIELD.sub(lambda m: one(m.group(0)), value)
     return value
 
 
@@ -235,8 +234,8 @@ def _stale(codec: PiiCodec, value: Any) -> bool:
     if not isinstance(value, str) or "enc" not in value:
         return False
     if value.startswith(WHOLE_PREFIXES):
-        return _WHOLE_TOKEN.fullmatch(value) is not None and PiiCodec.key_of(value) != codec.current
-    return any(m.group(1) != codec.current for m in _FIELD_TOKEN.finditer(value))
+        return SEALED_WHOLE.fullmatch(value) is not None and PiiCodec.key_of(value) != codec.current
+    return any(m.group(1) != codec.current for m in SEALED_FIELD.finditer(value))
 
 
 def _scan(engine: Engine, table: Any, key: tuple[Any, ...], column: str, batch: int, visit: Any) -> int:
@@ -323,7 +322,7 @@ def seal_clear(engine: Engine, codec: PiiCodec, *, dry_run: bool = False, batch:
     for label, table, key, column in texts:  # written in clear by an older Tongban, or before the keys
         def text(conn: Any, where: Any, value: Any, table: Any = table, column: str = column) -> int:
             if not isinstance(value, str) or not value or (value.startswith(BLOB_PREFIX)
-                                                           and _WHOLE_TOKEN.fullmatch(value) is not None):
+                                                           and SEALED_WHOLE.fullmatch(value) is not None):
                 return 0
             return 1 if dry_run else _written(conn.execute(update(table).where(where)
                                                            .values({column: codec.seal_blob(value)})))
@@ -348,7 +347,7 @@ def _applicant_sealed(codec: PiiCodec, data: Any) -> str | None:
     applicant = document.get("applicant") if isinstance(document, dict) else None
     number = applicant.get("id_number") if isinstance(applicant, dict) else None
     if not isinstance(number, str) or not number or (number.startswith(FIELD_PREFIX)
-                                                       and _FIELD_TOKEN.fullmatch(number) is not None):
+                                                       and SEALED_FIELD.fullmatch(number) is not None):
         return None
     applicant["id_number"] = codec.seal(number)
     return dumps(document)

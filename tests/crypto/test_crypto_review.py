@@ -24,12 +24,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.contract.errors import ConfigError
 from gateway.crypto.batchsign import sign_batch, verify_answer
 from gateway.crypto.jws import JwsError, JwsSigner, JwsVerifier, b64url
 from gateway.crypto.keys import GatewayKeys
-from gateway.crypto.pii import DamagedSeal, PiiCodec, open_text, redact, seal_text
+from gateway.crypto.pii import DamagedSeal, PiiCodec, has_seal_shape, open_text, redact, seal_text
 
 ID = "370102198506011232"
 
@@ -245,6 +247,28 @@ def test_a_value_sealed_under_a_key_this_process_lacks_yet_is_passed_through() -
     field, blob = newer.seal(ID), newer.seal_blob("投诉内容")
     assert older.seal(field) == field and older.seal_blob(blob) == blob
     assert newer.open(older.seal(field)) == ID
+
+
+_BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefix=st.sampled_from(["enc:v1:", "encb:v1:", "encf:v1:"]),
+       kid=st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12),
+       body=st.text(_BASE64, max_size=60), padding=st.sampled_from(["", "=", "=="]))
+def test_what_the_codec_passes_through_is_what_rotation_counts_as_sealed(prefix: str, kid: str, body: str,
+                                                                         padding: str) -> None:
+    """One measure of a seal's shape: a value the codec keeps as it is, under a key it lacks, is one rotation
+    counts as stale (and reseals); a look-alike the codec seals is one rotation does not count for ever. Two
+    spellings of the measure (pii's decoded length, retention's regex) could drift apart — now one predicate."""
+    from gateway.store.retention import _stale
+
+    value = f"{prefix}{kid}:{body}{padding}"
+    older = PiiCodec(GatewayKeys.generate())
+    kept = (older.seal(value) if prefix == "enc:v1:" else older.seal_blob(value)) == value
+    if prefix == "encf:v1:":
+        kept = has_seal_shape(value)  # files are never passed to seal(); the shape is what rotation reads
+    assert kept == _stale(older, value), value
 
 
 def test_a_complaint_that_starts_like_a_sealed_blob_is_sealed_and_read_back() -> None:
