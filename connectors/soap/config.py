@@ -236,6 +236,7 @@ class StreamConfig(_Model):
     embedded: EmbeddedConfig | None = None
     """The records are in a document carried as text (a ``string`` result holding XML or JSON)."""
     dataset_table: str | None = None
+    """For ``dataset``: the table whose rows are the records — required when the DataSet declares several."""
     status_path: str | None = None
     """Dotted local names below ``soap:Body`` to the element whose children ``success`` reads."""
     success: SuccessRule | None = None

@@ -310,37 +310,101 @@ def _steps_below(top: etree._Element, element: etree._Element) -> list[str]:
     return steps[::-1]
 
 
-def dataset_rows(result: etree._Element, *, table: str | None = None) -> list[dict[str, Any]]:
-    """Rows of a .NET DataSet result element (inline ``xs:schema`` + ``diffgr:diffgram``), as dicts."""
-    columns = _dataset_columns(result)
+@dataclass(frozen=True)
+class _DataTable:
+    """One table of a DataSet's inline schema: its columns in order, and the :class:`Shape` its rows are read with
+    (a nested table — a DataRelation with ``Nested="true"`` — is a list in its parent row, one item or many)."""
+
+    columns: tuple[str, ...]
+    shape: Shape
+    nested: Mapping[str, _DataTable]
+
+
+def dataset_rows(result: etree._Element, *, table: str | None = None, where: str = "DataSet") -> list[dict[str, Any]]:
+    """Rows of a .NET DataSet result element (inline ``xs:schema`` + ``diffgr:diffgram``), as dicts.
+
+    A DataSet often holds more than one table — the records, and beside them a count for paging (``Table1``
+    with ``TOTAL``) or a status: without ``table`` the rows of every table would be read as records (the count
+    a record without a key, every page). So ``table`` must name one when the schema declares several, and a
+    ``table`` the DataSet does not hold is an error (a renamed table is not an empty page). Columns the schema
+    declares but a row leaves out (DataSets omit null columns) are ``None``; a nested table's rows are always a
+    list, and only its own columns belong to it."""
+    tables = _dataset_tables(result)
     diffgram = next((c for c in result if local_name(c.tag) == "diffgram"), None)
-    if diffgram is None or len(diffgram) == 0:
-        return []
-    dataset = next((c for c in diffgram if local_name(c.tag) not in ("before", "errors")), None)
-    if dataset is None:
-        return []
+    dataset = None if diffgram is None else next(
+        (c for c in diffgram if isinstance(c.tag, str) and local_name(c.tag) not in ("before", "errors")), None)
+    elements = [] if dataset is None else [row for row in dataset if isinstance(row.tag, str)]
+    held = list(tables) or list(dict.fromkeys(local_name(row.tag) for row in elements))
+    if table is None and len(held) > 1:
+        raise FatalSyncError(f"{where}: the DataSet holds {len(held)} tables ({_described(held, elements)}): set "
+                             "dataset_table to the one whose rows are the records")
+    if table is not None and held and table not in held:
+        raise FatalSyncError(f"{where}: dataset_table {table!r} is not among the DataSet's tables "
+                             f"({_described(held, elements)}): renamed, or its case changed? The answer is not read "
+                             "as no records")
     rows = []
-    for row in dataset:
+    for row in elements:
         name = local_name(row.tag)
         if table is not None and name != table:
             continue
-        values = element_to_dict(row)
-        for column in columns.get(name, ()):
-            values.setdefault(column, None)
-        rows.append(values)
+        described = tables.get(name)
+        rows.append(_filled(element_to_dict(row, described.shape), described) if described else element_to_dict(row))
     return rows
 
 
-def _dataset_columns(result: etree._Element) -> dict[str, list[str]]:
+def _described(names: list[str], rows: list[etree._Element]) -> str:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[local_name(row.tag)] = counts.get(local_name(row.tag), 0) + 1
+    return ", ".join(f"<{name}> {counts.get(name, 0)} row(s)" for name in names)
+
+
+def _filled(values: dict[str, Any], table: _DataTable) -> dict[str, Any]:
+    for column in table.columns:
+        values.setdefault(column, None)
+    for name, nested in table.nested.items():
+        for item in values.get(name) or ():
+            if isinstance(item, dict):
+                _filled(item, nested)
+    return values
+
+
+def _dataset_tables(result: etree._Element) -> dict[str, _DataTable]:
+    """The tables the inline schema declares, in order, by name: the elements of the DataSet element's
+    choice/sequence (``msdata:IsDataSet``, else the schema's first element), each with its columns."""
     schema = next((c for c in result if c.tag == f"{{{XSD}}}schema"), None)
     if schema is None:
         return {}
-    tables: dict[str, list[str]] = {}
-    for element in schema.iter(f"{{{XSD}}}element"):
-        sequence = element.find(f"{{{XSD}}}complexType/{{{XSD}}}sequence")
-        if sequence is not None:
-            tables[element.get("name", "")] = [c.get("name", "") for c in sequence.iter(f"{{{XSD}}}element")]
-    return tables
+    top = schema.findall(f"{{{XSD}}}element")
+    marked = [e for e in top if (e.get(_IS_DATASET) or "").lower() == "true"]
+    root = (marked or top or [None])[0]
+    if root is None:
+        return {}
+    group = root.find(f"{{{XSD}}}complexType/{{{XSD}}}choice")
+    if group is None:
+        group = root.find(f"{{{XSD}}}complexType/{{{XSD}}}sequence")
+    if group is None:
+        return {}
+    return {e.get("name", ""): _data_table(e) for e in group.findall(f"{{{XSD}}}element")}
+
+
+def _data_table(element: etree._Element) -> _DataTable:
+    sequence = element.find(f"{{{XSD}}}complexType/{{{XSD}}}sequence")
+    columns: list[str] = []
+    lists: set[str] = set()
+    nested: dict[str, _DataTable] = {}
+    for column in [] if sequence is None else sequence.findall(f"{{{XSD}}}element"):
+        name = column.get("name", "")
+        columns.append(name)
+        if column.find(f"{{{XSD}}}complexType") is not None:
+            nested[name] = _data_table(column)
+            lists.add(name)
+        elif column.get("maxOccurs", "1") != "1":
+            lists.add(name)
+    return _DataTable(tuple(columns), Shape(frozenset(lists), {k: v.shape for k, v in nested.items()}), nested)
+
+
+_IS_DATASET = "{urn:schemas-microsoft-com:xml-msdata}IsDataSet"
 
 
 def damaged_field(record: Mapping[str, Any], prefix: str = "") -> str | None:

@@ -105,7 +105,7 @@ def _xml_items(client: SoapClient, result: CallResult, root: Any, damaged: int, 
             return []  # the answer's own code says there is nothing for this request (e.g. 无数据)
     if stream.result == "dataset":
         container = find_path(root, stream.result_path.split("."))
-        return dataset_rows(container, table=stream.dataset_table) if container is not None else []
+        return dataset_rows(container, table=stream.dataset_table, where=where) if container is not None else []
     if stream.decoder == "zeep":
         envelope = result.body.getparent()
         assert envelope is not None

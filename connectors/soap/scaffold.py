@@ -529,6 +529,7 @@ def connector_yaml(name: str, wsdl: str, report: WsdlReport, *, connector_dir: P
                            "a login's token goes there with `auth.send_as.header` instead"))
     if candidate.dataset:
         lines.append("    result: dataset")
+        lines.append("    # dataset_table: Table     # the table of the records, when a real answer holds more than one")
     lines.append(f"    result_path: {candidate.result_path}")
     fields = ", ".join(f.name for f in candidate.record_fields)
     lines.append(f"    # record fields: {fields or '(DataSet columns: not in the WSDL; see a real answer)'}")
