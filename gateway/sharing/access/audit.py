@@ -150,6 +150,7 @@ class AuditWriter:
         database the batch goes to the writer thread, so the loop never waits for the network."""
         self.batches = 0
         self.entries = 0
+        self.checkpoint_failures = 0
         self.max_settle_rounds = 16
         self.wal_checkpoint_seconds = 1.0
         self._last_wal_checkpoint = time.monotonic()
@@ -197,9 +198,21 @@ class AuditWriter:
         return await future
 
     def _write(self, entries: list[AuditEntry]) -> list[int]:
+        """Write ``entries`` (committed when this returns), then sign the chain's head if a checkpoint is due.
+
+        The entries are committed before the checkpoint runs: a checkpoint that fails (the signer, the database
+        gone between the two transactions) must not fail the batch — the caller would write its entries again,
+        one by one, and every release would stand twice in the chain and in the holder's view. It is logged,
+        counted and tried again ``checkpoint_seconds`` later (and at :meth:`stop`)."""
         seqs = self._write_raw(entries)
         if self.signer is not None and time.monotonic() - self._last_checkpoint >= self.checkpoint_seconds:
-            self._checkpoint_now()
+            try:
+                self._checkpoint_now()
+            except Exception as exc:  # noqa: BLE001 - the entries stand; only the signature of the head waits
+                self.checkpoint_failures += 1
+                self._last_checkpoint = time.monotonic()
+                log.warning("audit: checkpoint of the chain's head failed (%s); the entries are written, the "
+                            "checkpoint is tried again in %s s", exc, self.checkpoint_seconds)
         return seqs
 
     def _checkpoint_now(self) -> None:

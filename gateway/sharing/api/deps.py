@@ -115,8 +115,9 @@ def now_iso() -> str:
 
 
 RefusalHook = Callable[[Request, "Api", Client, str, str], Awaitable[None]]
-"""Audits a refusal of an authenticated client (``kind``: ``rate_limit`` or ``scope``; ``detail``) for the holder
-the request names, when a route knows it: a refused read of a holder's data is in their access log too."""
+"""Audits a refusal of an authenticated client (``kind``: ``scope``, a missing scope; ``detail``) for the holder the
+request names, when a route knows it: a refused read of a holder's data is in their access log too. A rate-limited
+request is not audited (see :func:`authenticate`): it is counted in the metrics."""
 
 
 async def authenticate(request: Request, api: Api, scope: str, authorization: str | None,

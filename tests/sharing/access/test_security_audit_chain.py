@@ -124,3 +124,51 @@ def test_sqlite_write_ahead_log_is_checkpointed_off_the_event_loop(sqlite_url: s
     assert busy == 0 and log_frames == copied
     assert verify_chain(engine).ok and verify_chain(engine).entries == 250
     engine.dispose()
+
+
+class _FailingSigner:
+    """The gateway's signer whose first ``failures`` signatures fail (a signing device busy, the database gone
+    between the batch's commit and the checkpoint's)."""
+
+    def __init__(self, failures: int) -> None:
+        self.real = JwsSigner.from_keys(GatewayKeys.generate())
+        self.kid, self.failures, self.calls = self.real.kid, failures, 0
+
+    def sign(self, payload: bytes) -> str:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise RuntimeError("signing device busy")
+        return self.real.sign(payload)
+
+
+@pytest.mark.parametrize("failures", [1, 1000])
+def test_a_failed_checkpoint_neither_writes_the_batch_again_nor_fails_its_releases(database_url: str,
+                                                                                   failures: int) -> None:
+    """Review finding: the checkpoint ran inside the batch's write, after its commit; when it raised, the writer
+    wrote each entry again one by one — every release twice in the chain and in the holder's view — and, with the
+    signer down for good, told every waiter its release was not recorded (the API answered 500) after writing it
+    twice. The entries stand once; only the head's signature waits and is tried again."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    signer = _FailingSigner(failures)
+    writer = AuditWriter(engine, signer=signer)  # type: ignore[arg-type]
+
+    async def releases() -> list[int]:
+        await writer.start()
+        try:
+            return list(await asyncio.gather(*(writer.append(AuditEntry(
+                action="release", outcome="released", client_id="c1", holder_ref="h" * 40,
+                certificate=f"cert-{i}")) for i in range(3))))
+        finally:
+            await writer.stop()
+
+    seqs = asyncio.run(releases())
+    with engine.connect() as conn:
+        certificates = conn.execute(select(audit_log.c.certificate).order_by(audit_log.c.seq)).scalars().all()
+    assert sorted(seqs) == [1, 2, 3]
+    assert sorted(certificates) == ["cert-0", "cert-1", "cert-2"]
+    assert writer.checkpoint_failures >= 1
+    report = verify_chain(engine, verifier=JwsVerifier(signer.real.jwk()))
+    assert report.ok and report.entries == 3, report.as_dict()
+    assert report.checkpoints == (1 if failures == 1 else 0), report.as_dict()  # signed again at stop()
+    engine.dispose()

@@ -57,7 +57,7 @@ async def _refuse_invisible(api: Api, caller: Caller, action: str, case_no: str,
 
 def _refused_on(action: str) -> Any:
     async def refused(request: Request, api: Api, client: Client, kind: str, detail: str) -> None:
-        """A rate-limited (or unscoped) read of a case: audited for its applicant (the answer says nothing more)."""
+        """An unscoped read of a case: audited for its applicant (the answer says nothing more)."""
         case_no = request.path_params.get("case_no")
         if not case_no or len(case_no) > 64:
             return

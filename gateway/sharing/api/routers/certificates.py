@@ -47,7 +47,7 @@ router = APIRouter(prefix="/v1/certificates", tags=["certificates"], responses=P
 
 
 async def _fetch_refused(request: Request, api: Api, client: Client, kind: str, detail: str) -> None:
-    """A fetch by identifier refused a rate-limited (or unscoped) client: audited for the certificate's holders
+    """A fetch by identifier refused an unscoped client: audited for the certificate's holders
     when the identifier and the case name one (the answer is the same either way). The purpose is audited only
     when it is one the route itself would take (:class:`Purpose`): this runs before the route checks its
     parameters, and an item code of any length was written into every holder's "who used my data" view (on
@@ -70,7 +70,7 @@ async def _fetch_refused(request: Request, api: Api, client: Client, kind: str, 
 
 
 async def _query_refused(request: Request, api: Api, client: Client, kind: str, detail: str) -> None:
-    """A query refused a rate-limited (or unscoped) client: audited for the holder its body names (if it names one
+    """A query refused an unscoped client: audited for the holder its body names (if it names one
     in a well-formed body)."""
     try:
         body = QueryRequest.model_validate_json(await request.body())
