@@ -78,6 +78,7 @@ Opinion = Annotated[str, StringConstraints(max_length=2000)]
 _MODEL_CONFIG = ConfigDict(extra="forbid", frozen=False, use_attribute_docstrings=True)
 _CERTIFICATE_REQUIRED = "case.certificate_required"
 _DATE_ORDER = "case.date_order"
+_OPEN_STATUSES = frozenset({CaseStatus.SUBMITTED, CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS, CaseStatus.SUSPENDED})
 _EIGHT_HOURS = timedelta(hours=8)
 
 #: Results that end a case without the thing asked for: the applicant is owed a reason.
@@ -164,7 +165,7 @@ class Case(BaseModel):
     Structural, always rejecting: ``text.gb18030`` and the identifier errors of
     :mod:`gateway.models.identifiers` on ``applicant.id_number``, ``dept_code`` and ``division_code``.
     Quality, flagging by default: ``case.certificate_required``, ``case.reason_required``,
-    ``case.result_requires_finish``, ``case.date_order``, ``case.instant_promise``,
+    ``case.result_requires_finish``, ``case.finished_while_open``, ``case.date_order``, ``case.instant_promise``,
     ``resident_id.place_code``, ``resident_id.converted_15``, ``residence_permit.address_code``,
     ``division.unknown``, and for the intake parts ``case.office_division``, ``case.agent_authorisation``,
     ``case.deferred_due`` (and ``case.date_order`` on stages). Identifiers are stored normalised (upper-case X, 15-digit IDs converted);
@@ -361,6 +362,10 @@ class Case(BaseModel):
                     flags.append(("certificate_no", _CERTIFICATE_REQUIRED, message))
             elif result in REASON_REQUIRED_RESULTS and not self.result_reason:
                 flags.append(("result_reason", "case.reason_required", f"{result.value} needs a reason"))
+        if self.finished_at is not None and self.status in _OPEN_STATUSES:
+            flags.append(("finished_at", "case.finished_while_open",
+                          f"status {self.status.value} is open, yet finished_at is given: the finish time stops the "
+                          "case's clocks"))
         if self.case_type is CaseType.INSTANT and self.promised_days not in (None, 0):
             message = f"an instant case promises 0 days, not {self.promised_days}"
             flags.append(("promised_days", "case.instant_promise", message))

@@ -187,6 +187,10 @@ _ALL: tuple[Rule, ...] = (
        "correction_timeout) should give the applicant a reason."),
     _q("case.result_requires_finish", "finished_at", "A result belongs to a finished case: a result is set but "
        "finished_at is empty."),
+    _q("case.finished_while_open", "finished_at", "A finish time belongs to a finished case: the status says the "
+       "case is still open (submitted, accepted, in progress, suspended) but finished_at is given — reopened after "
+       "finishing with a stale finish time, or a status the source never moves. The finish time is what stops the "
+       "case's clocks and counts it finished in the KPIs: the flag says which cases to look at."),
     _q("case.date_order", "accepted_at, finished_at, events[].started_at, events[].ended_at, "
        "stages[].ended_at", "Times should run "
        "applied ≤ accepted ≤ every step's start ≤ finished, and each step should end after it starts."),

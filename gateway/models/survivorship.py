@@ -80,7 +80,8 @@ merged version's own."""
 MERGED_FIELDS: tuple[str, ...] = tuple(name for name in Case.model_fields if name not in NOT_MERGED)
 
 RECHECKED_RULES: frozenset[str] = frozenset({
-    "case.certificate_required", "case.reason_required", "case.result_requires_finish", "case.date_order",
+    "case.certificate_required", "case.reason_required", "case.result_requires_finish", "case.finished_while_open",
+    "case.date_order",
     "case.instant_promise", "case.office_division", "case.agent_authorisation", "case.deferred_due",
     "division.unknown", "text.outside_gbk", "resident_id.place_code", "residence_permit.address_code",
 })

@@ -74,6 +74,18 @@ def test_other_results_need_neither(result):
     assert flagged(record, strict("case.certificate_required", "case.reason_required")) == set()
 
 
+@pytest.mark.parametrize("status", ["submitted", "accepted", "in_progress", "suspended"])
+def test_a_finish_time_on_an_open_case_is_kept_flagged(status):
+    """A case reopened with its old finish time, or a source that never moves the status: the finish time stops
+    its clocks (a hidden overdue case), so it is kept and flagged for an operator to see."""
+    record = valid_case(status=status, result=None, certificate_name=None, certificate_no=None)
+    assert flagged(record) == {("finished_at", "case.finished_while_open")}
+    assert rejected(record, strict("case.finished_while_open")) == {("finished_at", "case.finished_while_open")}
+    assert flagged(valid_case(status="finished")) == set()
+    assert flagged(valid_case(status=status, result=None, certificate_name=None, certificate_no=None,
+                              finished_at=None)) == set()
+
+
 def test_result_requires_finish():
     assert flagged(valid_case(finished_at=None)) == {("finished_at", "case.result_requires_finish")}
     assert rejected(valid_case(finished_at=None), strict("case.result_requires_finish")) == {
