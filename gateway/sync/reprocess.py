@@ -26,11 +26,13 @@ from gateway.store import ledger, outbox
 from gateway.store.lease import Lease
 from gateway.store.payloads import unpack
 from gateway.store.sealing import require_ledger_keys
-from gateway.sync.engine import RunReport, _count_columns
+from gateway.sync.engine import RunReport, _count_columns, _fail_run
 from gateway.sync.ingest import IngestContext, IngestCounts, ingest_page
 
 if TYPE_CHECKING:
+    from gateway.kernel.config import SystemConfig
     from gateway.kernel.runtime import Runtime
+    from gateway.mapping.mapper import Mapper
 
 BATCH = 1000
 log = logging.getLogger(__name__)
@@ -90,6 +92,9 @@ def replay_dead_letters(runtime: Runtime, *, system: str | None = None) -> Repla
     the report says what happened."""
     report = ReplayReport()
     names = [system] if system else runtime.systems.names()
+    if system is None:  # an entry of the systems file that does not validate: its letters stay open, named here
+        for name, entry in runtime.systems.invalid.items():
+            report.unreplayable[name] = str(entry.error)
     with runtime.engine.connect() as conn:
         resolved_before = ledger.record_dead_letter_counts(conn, system).get("resolved", 0)
     for name in names:
@@ -115,7 +120,8 @@ def _replay_system(runtime: Runtime, name: str, report: ReplayReport) -> None:
     config = runtime.systems.get(name)
     mapper = runtime.reload_mapper(name)
     rekey = _rekeyer(runtime, name, config.stream)
-    with Lease(runtime.engine, f"sync:{name}"):
+    with Lease(runtime.engine, f"sync:{name}") as lease, lease.kept_alive():  # renewed as a sync's is: a replay
+        # longer than the lease's TTL let the next scheduled sync write the same records beside it
         with runtime.engine.begin() as conn:
             require_ledger_keys(conn, runtime.pii, what=f"replay {name}'s dead letters")
         ctx = IngestContext(system=config, systems=runtime.systems, mapper=mapper, stream=config.stream,
@@ -148,6 +154,7 @@ def _replay_system(runtime: Runtime, name: str, report: ReplayReport) -> None:
                     continue
                 records.append(RawRecord(source_id=row.source_id, cursor=row.cursor, payload=payload))
             with runtime.engine.begin() as conn:
+                lease.renew(conn)  # fenced: a page of a replay that lost its lease is not written
                 counts.add(ingest_page(conn, ctx, records))
                 for dead_letter_id in superseded:
                     ledger.resolve_dead_letter(conn, dead_letter_id)
@@ -196,35 +203,46 @@ def remap_system(runtime: Runtime, name: str) -> RunReport:
     config = runtime.systems.get(name)
     mapper = runtime.reload_mapper(name)
     started = time.perf_counter()
-    with Lease(runtime.engine, f"sync:{name}"):
+    with Lease(runtime.engine, f"sync:{name}") as lease, lease.kept_alive():  # as in a replay
         with runtime.engine.begin() as conn:
             require_ledger_keys(conn, runtime.pii, what=f"remap {name}")
             run_id = ledger.start_run(conn, system=name, kind="remap", mode=None, watermark=None)
         report = RunReport(run_id=run_id, system=name, kind="remap", status="succeeded")
-        ctx = IngestContext(system=config, systems=runtime.systems, mapper=mapper, stream=config.stream,
-                            pii=runtime.pii, skip_unchanged_raw=False,  # the same bytes, mapped afresh
-                            mapper_of=runtime.mapper)
-        last = ""
-        while True:
-            with runtime.engine.connect() as conn:
-                rows = ledger.source_records_after(conn, name, last, BATCH)
-                load = ledger.dictionary_loader(conn)
-                # a deleted record whose raw payload retention purged (gateway.store.retention): nothing to map
-                # again; its row and its case's tombstone stay as they are
-                records = [RawRecord(source_id=r.source_id, cursor=r.cursor,
-                                     payload=ledger.loads(unpack(r.payload, r.raw, runtime.pii, load)))
-                           for r in rows if r.payload is not None or r.raw is not None]
-            if not rows:
-                break
-            last = rows[-1].source_id
-            if records:
-                with runtime.engine.begin() as conn:
-                    report.counts.add(ingest_page(conn, ctx, records))
-        report.duration_s = time.perf_counter() - started
-        with runtime.engine.begin() as conn:
-            ledger.finish_run(conn, run_id, status="succeeded", duration_s=report.duration_s,
-                              **_count_columns(report.counts))
-            # every record mapped again with this version (those it now rejects are dead letters saying why)
-            ledger.set_mapped_version(conn, name, ctx.mapping_version)
+        try:
+            _remap_pages(runtime, name, config, mapper, lease, report, started)
+        except Exception as exc:  # the run says why (left "running", it read as live until relabelled abandoned)
+            _fail_run(runtime.engine, report, config.stream, started, exc)
+            raise
     resolve_alerts(runtime.engine, "mapping_changed", [name])
     return report
+
+
+def _remap_pages(runtime: Runtime, name: str, config: SystemConfig, mapper: Mapper, lease: Lease,
+                 report: RunReport, started: float) -> None:
+    """:func:`remap_system`'s pages, each fenced by the lease, then the run finished and the version recorded."""
+    ctx = IngestContext(system=config, systems=runtime.systems, mapper=mapper, stream=config.stream,
+                        pii=runtime.pii, skip_unchanged_raw=False,  # the same bytes, mapped afresh
+                        mapper_of=runtime.mapper)
+    last = ""
+    while True:
+        with runtime.engine.connect() as conn:
+            rows = ledger.source_records_after(conn, name, last, BATCH)
+            load = ledger.dictionary_loader(conn)
+            # a deleted record whose raw payload retention purged (gateway.store.retention): nothing to map
+            # again; its row and its case's tombstone stay as they are
+            records = [RawRecord(source_id=r.source_id, cursor=r.cursor,
+                                 payload=ledger.loads(unpack(r.payload, r.raw, runtime.pii, load)))
+                       for r in rows if r.payload is not None or r.raw is not None]
+        if not rows:
+            break
+        last = rows[-1].source_id
+        if records:
+            with runtime.engine.begin() as conn:
+                lease.renew(conn)
+                report.counts.add(ingest_page(conn, ctx, records))
+    report.duration_s = time.perf_counter() - started
+    with runtime.engine.begin() as conn:
+        ledger.finish_run(conn, report.run_id, status="succeeded", duration_s=report.duration_s,
+                          **_count_columns(report.counts))
+        # every record mapped again with this version (those it now rejects are dead letters saying why)
+        ledger.set_mapped_version(conn, name, ctx.mapping_version)
