@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
+import unicodedata
 from typing import Any
 
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -42,6 +43,12 @@ def codec_for_label(label: str | None) -> str | None:
     except LookupError:
         return None
     return "gb18030" if found in _GB_CODECS else found
+
+
+def compared_name(value: str) -> str:
+    """A name as two records of one holder are compared: NFKC (full-width letters, digits and brackets as ASCII),
+    no white space anywhere (``张　三`` padded with an ideographic space, ``济南 某某 有限公司``)."""
+    return "".join(unicodedata.normalize("NFKC", value).split())
 
 
 def storable(text: str) -> str:

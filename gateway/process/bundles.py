@@ -47,6 +47,7 @@ from gateway.crypto.pii import seal_text
 from gateway.kernel.config import SystemsConfig
 from gateway.models.certificate import status_on
 from gateway.models.datetimes import BEIJING, beijing_iso, parse_instant
+from gateway.models.text import compared_name
 from gateway.process.bundle_cases import ACTOR, grant_consent, part_case
 from gateway.process.bundle_spec import BundleCatalogue, BundleSpec, PartSpec, ReceivedMaterial, case_channel
 from gateway.store import bundles as store
@@ -274,9 +275,11 @@ def scan_bundles(engine: Engine, catalogue: BundleCatalogue, *, systems: Systems
                 continue  # a bundle whose definition was withdrawn: left as it stands, listed by `bundles list`
             spec = catalogue.bundles[row["bundle_code"]]
             try:
-                _observe(engine, spec, bundle_no, pii, now, report)
+                held = _observe(engine, spec, bundle_no, pii, now, report)
                 _release(engine, spec, bundle_no, pii, consents, now, report)
                 _derive(engine, spec, bundle_no, now, report)
+                if held:  # the parts' moves are kept; what holds the bundle is said (a bundle_scan alert)
+                    raise BundleHeld("; ".join(held))
             except (OperationalError, InterfaceError):
                 raise  # the database, not this bundle: the task fails and is retried
             except Exception as exc:  # this bundle's own trouble: said, and the others still move
@@ -313,50 +316,81 @@ def _scan_alerts(engine: Engine, report: BundleReport, now: datetime) -> None:
         "stays as it stands until it is fixed"), now=now)
 
 
-def _observe(engine: Engine, spec: BundleSpec, bundle_no: str, pii: Any, now: datetime, report: BundleReport) -> None:
-    """Each released part as its system last wrote it; a finished licence looked up in the library."""
+def _observe(engine: Engine, spec: BundleSpec, bundle_no: str, pii: Any, now: datetime,
+             report: BundleReport) -> list[str]:
+    """Each part its department has, as that system last wrote it — a finished part too: a licence first closed
+    without its number and corrected later, or voided after it was issued, is read again (once finished, a part
+    was never looked at again: the bundle waited for ever for certificate ``None``, or finished on a voided
+    licence) — and a finished licence looked up in the library, in the applicant's name. Returns what holds the
+    bundle until someone corrects its data (a certificate number of another holder)."""
     with engine.connect() as conn:
-        parts = [p for p in store.parts_of(conn, bundle_no) if p["state"] in ("released", "in_progress", "held")
-                 or (p["state"] == "finished" and p["certificate_id"] is None)]
+        app = store.get_application(conn, bundle_no)
+        parts = [p for p in store.parts_of(conn, bundle_no)
+                 if p["state"] in ("released", "in_progress", "held", "finished")]
         found = store.cases_by_number(conn, [p["case_no"] for p in parts])
+    form = ((loads(app["form"]) or {}).get("form") or {}) if app is not None else {}
+    problems: list[str] = []
     for p in parts:
         case = found.get(p["case_no"])
         part = spec.parts.get(p["part"])  # None: removed from the definition since; its row still counts
         if case is None:
             continue
         with engine.begin() as conn:
-            if p["state"] == "finished":
-                if part is not None:
-                    _find_certificate(conn, part, p, pii, now, report)
-                continue
-            if case["origin_system"] != p["system"] or case["version"] == p["seen_version"]:
-                continue  # not the department's own version yet (ours, on its way), or nothing new
-            state, reason, finished_at, cert_no = _state_of(case)
-            values: dict[str, Any] = {"seen_version": case["version"], "updated_at": now, "reason": reason}
-            if state == "finished":
-                values.update(finished_at=finished_at or now, certificate_no=cert_no)
-            if not store.move_part(conn, bundle_no, p["part"], expected=p["state"], if_seen=p["seen_version"],
-                                   state=state, **values):
-                continue  # another scan got there first
-            if state != p["state"]:
-                process_store.log(conn, bundle_no, now, f"part_{state}", p["system"], part=p["part"],
-                                  part_case=p["case_no"], version=case["version"], reason=reason,
-                                  certificate_no=cert_no if state == "finished" else None)
-                counter = _COUNTERS[state]
-                setattr(report, counter, getattr(report, counter) + 1)
-            if state == "finished" and part is not None:
-                _find_certificate(conn, part, {**p, "certificate_no": cert_no}, pii, now, report)
+            if case["origin_system"] == p["system"] and case["version"] != p["seen_version"]:
+                p = _moved(conn, bundle_no, p, case, now, report)  # noqa: PLW2901 - the part as it now stands
+                if p is None:
+                    continue  # another scan got there first
+            if p["state"] == "finished" and p["certificate_id"] is None and part is not None:
+                problem = _find_certificate(conn, part, p, pii, now, report,
+                                            applicant_name=form.get(part.applicant.name_field))
+                if problem is not None:
+                    problems.append(problem)
+    return problems
+
+
+class BundleHeld(ValueError):
+    """A bundle the scan cannot take further until someone corrects its data (reported, alerted, retried)."""
+
+
+def _moved(conn: Any, bundle_no: str, p: dict[str, Any], case: dict[str, Any], now: datetime,
+           report: BundleReport) -> dict[str, Any] | None:
+    """A part moved to what its department's newer version of the case says; None when another scan moved it."""
+    state, reason, finished_at, cert_no = _state_of(case)
+    values: dict[str, Any] = {"seen_version": case["version"], "updated_at": now, "reason": reason}
+    if state == "finished":
+        values.update(finished_at=finished_at or p.get("finished_at") or now, certificate_no=cert_no)
+        if cert_no != p.get("certificate_no"):
+            values["certificate_id"] = None  # the certificate found was another number's
+    if not store.move_part(conn, bundle_no, p["part"], expected=p["state"], if_seen=p["seen_version"],
+                           state=state, **values):
+        return None
+    if state != p["state"] or (state == "finished" and cert_no != p.get("certificate_no")):
+        step = f"part_{state}" if state != p["state"] else "part_corrected"
+        process_store.log(conn, bundle_no, now, step, p["system"], part=p["part"], part_case=p["case_no"],
+                          version=case["version"], reason=reason,
+                          certificate_no=cert_no if state == "finished" else None,
+                          was=p["state"] if p["state"] == "finished" else None)
+        if state != p["state"]:
+            counter = _COUNTERS[state]
+            setattr(report, counter, getattr(report, counter) + 1)
+    return {**p, **values, "state": state}
 
 
 def _state_of(case: dict[str, Any]) -> tuple[str, str | None, datetime | None, str | None]:
-    """``(state, reason, finished_at, certificate_no)`` of a part from its department's version of the case."""
+    """``(state, reason, finished_at, certificate_no)`` of a part from its department's version of the case.
+    Finished means granted: a result that issues (or none stated with status finished). A case closed with
+    another result — 转报 (forwarded to another authority), one this code does not know — grants nothing yet:
+    the part is held, saying so (it finished the bundle without the seal filing the company needed)."""
     data = loads(case["data"]) or {}
     result, status = data.get("result"), data.get("status")
     if case["deleted"] or result in _REFUSED_RESULTS or status in _REFUSED_STATUS:
         reason = data.get("result_reason") or f"{result or status} without a reason"
         return "refused", str(reason), parse_instant(data.get("finished_at")), None
-    if result in _DONE_RESULTS or status == "finished":
+    if result in _DONE_RESULTS or (status == "finished" and result is None):
         return "finished", None, parse_instant(data.get("finished_at")), data.get("certificate_no")
+    if status == "finished" or result is not None:
+        return "held", f"closed with result {result}, which grants nothing (转报: sent on to another authority)" \
+            if result == "forwarded" else f"closed with result {result}, which grants nothing", None, None
     if status == "suspended":
         open_holds = [e for e in data.get("events") or [] if e.get("kind") == "special" and not e.get("ended_at")]
         reason = (open_holds[-1].get("reason") if open_holds else None) or "suspended (special procedure)"
@@ -365,12 +399,17 @@ def _state_of(case: dict[str, Any]) -> tuple[str, str | None, datetime | None, s
 
 
 def _find_certificate(conn: Any, part: PartSpec, p: dict[str, Any], pii: Any, now: datetime,
-                      report: BundleReport) -> None:
+                      report: BundleReport, *, applicant_name: Any) -> str | None:
     """The certificate a finished part issued, once the harvest has put it in the library (by its holder's blind
-    index and type; the number must match). Without keys the library cannot be searched: the part stays
-    without a certificate and its dependents wait, which ``bundles status`` says."""
+    index and type; the number must match, and a holder must bear the applicant's name). Without keys the
+    library cannot be searched: the part stays without a certificate and its dependents wait, which ``bundles
+    status`` says. Returns what holds the bundle, or None.
+
+    The name is checked because the number comes from the department's case: a slip there (another company's
+    统一社会信用代码) found that company's licence, and the scan granted the next departments a consent to fetch
+    it and sent them cases under its code — a company that never applied for anything."""
     if part.issues_type is None or not p.get("certificate_no") or pii is None:
-        return
+        return None
     rows = find_certificates_for_holder(conn, pii.bidx(p["certificate_no"]), [part.issues_type])
     today = now.astimezone(BEIJING).date()  # in force today: a licence valid from next month is not yet found
     # and not one whose newer version the harvest refused (a revocation that did not verify): as deferred
@@ -378,12 +417,19 @@ def _find_certificate(conn: Any, part: PartSpec, p: dict[str, Any], pii: Any, no
     match = next((r for r in rows if r.number == p["certificate_no"] and r.refused_reason is None
                   and status_on(r.status, r.valid_from, r.valid_until, today) == "valid"), None)
     if match is None:
-        return
+        return None
+    holders = [str(h.get("name") or "") for h in (loads(match.document) or {}).get("holders", [])
+               if isinstance(h, dict)]
+    if compared_name(str(applicant_name or "")) not in {compared_name(name) for name in holders}:
+        return (f"part {p['part']}: the certificate numbered {p['certificate_no']} in the library is held by "
+                f"{'、'.join(holders) or 'nobody named'}, not by the applicant {applicant_name!r}: the number in "
+                f"{p['system']}'s case {p['case_no']} is another holder's? Corrected there, the part is read again")
     if store.move_part(conn, p["bundle_no"], p["part"], expected="finished", certificate_id=match.identifier,
                        updated_at=now):
         process_store.log(conn, p["bundle_no"], now, "certificate_found", ACTOR, part=p["part"],
                           certificate=match.identifier, number=p["certificate_no"])
         report.licences_found += 1
+    return None
 
 
 def _release(engine: Engine, spec: BundleSpec, bundle_no: str, pii: Any, consents: BundleConsents | None,

@@ -13,13 +13,13 @@ however large it claims or decompresses to (a zip bomb stops there).
 from __future__ import annotations
 
 import io
-import unicodedata
 import zipfile
 from typing import Any
 
 from lxml import etree
 
 from gateway.models.identifiers import IdentifierError, validate_id_number
+from gateway.models.text import compared_name
 
 __all__ = ["MAX_OFD_XML", "cross_check", "file_metadata"]
 
@@ -60,7 +60,7 @@ def _package_entry(content: bytes, name: str) -> bytes:
 def _as_compared(value: str | None) -> str:
     """A stated value as the feed's went through the mapping: NFKC, no spaces anywhere (``张　三`` padded with an
     ideographic space is the 张三 the mapping's ``name_spaces`` made of it)."""
-    return "".join(unicodedata.normalize("NFKC", value or "").split())
+    return compared_name(value or "")
 
 
 def _holder_code(written: str) -> str:
