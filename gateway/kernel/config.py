@@ -647,7 +647,7 @@ def parse_systems_isolated(text: str, *, base_dir: Path, where: str = "<systems>
                            ) -> tuple[SystemsConfig, dict[str, ConfigError]]:
     """Every valid system of the file, and the error (file, line, system, setting) of each invalid one, keyed by
     its name as written (``str`` of it), in file order."""
-    document = load_yaml_document(text, where=where)
+    document = load_yaml_document(text, where=where, isolated="systems")
     data = document.data or {}
     refuse_unknown_keys(document, ("systems", "defaults", "database_url"), what="a systems file")
     if not isinstance(data, Mapping) or not isinstance(data.get("systems"), Mapping):
@@ -670,6 +670,11 @@ def parse_systems_isolated(text: str, *, base_dir: Path, where: str = "<systems>
     problems: dict[str, ConfigError] = {}
     routes: dict[str, SystemRoute] = {}
     for name, entry in data["systems"].items():
+        if str(name) in document.duplicates:  # a setting written twice, or the entry pasted twice: which is meant?
+            problems[str(name)] = document.duplicates[str(name)]  # names the file, line and systems.<name>
+            if isinstance(entry, Mapping):
+                routes.update(_route_of(str(name), {**defaults, **entry}))
+            continue
         bad_name = _name_problem(name)
         if bad_name is not None:
             problems[str(name)] = ConfigError(f"{at(name)}: system {str(name)[:64]}: {bad_name}")

@@ -96,6 +96,9 @@ class YamlDocument:
     where: str
     data: Any
     lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    duplicates: dict[str, ConfigError] = field(default_factory=dict)
+    """By entry name: a key written twice inside one entry of the ``isolated`` mapping (or the entry's own name
+    written twice) — that entry's mistake, not the whole file's (see :func:`load_yaml_document`)."""
 
     def line(self, *path: Any) -> int | None:
         """The 1-based line of the key at ``path`` (mapping keys as written, list positions as ints), if known."""
@@ -108,7 +111,7 @@ class YamlDocument:
 
 
 def _walk(node: Node | None, prefix: tuple[Any, ...], lines: dict[tuple[Any, ...], int], where: str,
-          seen: set[int], inside: set[int]) -> None:
+          seen: set[int], inside: set[int], isolated: _Isolated | None = None) -> None:
     """Record the line of every key and list item; refuse a key written twice in one mapping, and an alias inside
     the node it names (``x: &loop [*loop]``: every reader of the data after this one recursed without end). A node
     reached again through an alias (``*x``) elsewhere is walked once: an alias bomb costs nothing here."""
@@ -122,13 +125,13 @@ def _walk(node: Node | None, prefix: tuple[Any, ...], lines: dict[tuple[Any, ...
     seen.add(id(node))
     inside.add(id(node))
     try:
-        _walk_children(node, prefix, lines, where, seen, inside)
+        _walk_children(node, prefix, lines, where, seen, inside, isolated)
     finally:
         inside.discard(id(node))
 
 
 def _walk_children(node: Node | None, prefix: tuple[Any, ...], lines: dict[tuple[Any, ...], int], where: str,
-                   seen: set[int], inside: set[int]) -> None:
+                   seen: set[int], inside: set[int], isolated: _Isolated | None) -> None:
     if isinstance(node, MappingNode):
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE:
@@ -137,24 +140,45 @@ def _walk_children(node: Node | None, prefix: tuple[Any, ...], lines: dict[tuple
             line = key_node.start_mark.line + 1
             if path in lines:
                 under = f" under {'.'.join(map(str, prefix))}" if prefix else ""
-                raise ConfigError(
+                problem = ConfigError(
                     f"{where}: line {line}: key {key_node.value!r}{under} is written twice (first at line "
                     f"{lines[path]}); YAML would silently keep only the last one: remove or rename one of them")
+                entry = isolated.entry(path) if isolated is not None else None
+                if entry is None:
+                    raise problem
+                isolated.found.setdefault(entry, problem)
             lines[path] = line
-            _walk(value_node, path, lines, where, seen, inside)
+            _walk(value_node, path, lines, where, seen, inside, isolated)
     elif isinstance(node, SequenceNode):
         for index, item in enumerate(node.value):
             lines[(*prefix, index)] = item.start_mark.line + 1
-            _walk(item, (*prefix, index), lines, where, seen, inside)
+            _walk(item, (*prefix, index), lines, where, seen, inside, isolated)
 
 
-def load_yaml_document(text: str, *, where: str) -> YamlDocument:
-    """Parse one configuration document (see the module docstring); raises :class:`ConfigError`."""
+@dataclass
+class _Isolated:
+    """Where a key written twice is one entry's mistake: inside ``<mapping>.<entry>`` (or the entry's name itself)."""
+
+    mapping: str
+    found: dict[str, ConfigError] = field(default_factory=dict)
+
+    def entry(self, path: tuple[Any, ...]) -> str | None:
+        return str(path[1]) if len(path) >= 2 and path[0] == self.mapping else None
+
+
+def load_yaml_document(text: str, *, where: str, isolated: str | None = None) -> YamlDocument:
+    """Parse one configuration document (see the module docstring); raises :class:`ConfigError`.
+
+    ``isolated``: a top-level mapping whose entries are independent (``systems``): a key written twice inside one
+    of them — or one entry's name written twice, a block pasted without renaming it — is that entry's mistake,
+    kept in :attr:`YamlDocument.duplicates` for the caller to set the entry aside; it did not stop every other
+    entry from loading (the DAG factory built nothing but its error DAG)."""
     loader = _ConfigLoader(text)
     lines: dict[tuple[Any, ...], int] = {}
+    scope = _Isolated(isolated) if isolated is not None else None
     try:
         node = loader.get_single_node()
-        _walk(node, (), lines, where, set(), set())
+        _walk(node, (), lines, where, set(), set(), scope)
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         raise yaml_problem(where, exc) from None
@@ -165,7 +189,7 @@ def load_yaml_document(text: str, *, where: str) -> YamlDocument:
         raise _unreadable_value(text, where, exc) from None
     finally:
         loader.dispose()
-    return YamlDocument(where, data, lines)
+    return YamlDocument(where, data, lines, scope.found if scope is not None else {})
 
 
 def _unreadable_value(text: str, where: str, exc: ValueError) -> ConfigError:

@@ -31,3 +31,28 @@ def test_an_empty_duration_in_one_system_and_a_gbk_file_leave_the_other_dags(tmp
     assert set(gbk_bag["dags"]) == PROCESS_DAGS | {"tongban_config_error"}
     message = gbk_bag["failures"]["tongban_config_error"][2]
     assert message.startswith(f"{gbk}: line ") and "the file is not UTF-8 (it reads as GBK/GB18030" in message
+
+
+def test_a_key_written_twice_in_one_system_is_that_systems_placeholder(tmp_path: Path) -> None:
+    """A setting written twice in one entry, or a block pasted without renaming it, made the whole file unreadable:
+    only ``tongban_config_error`` was left, every system's sync, push and reconcile gone (orchestration review's
+    find). Now it is the entry's own mistake: its placeholder says which key, where."""
+    twice = systems_file(tmp_path / "twice.yaml", 2)
+    text = twice.read_text(encoding="utf-8")
+    twice.write_text(text + "  newcomer:\n    schedule: '*/5 * * * *'\n    schedule: '*/7 * * * *'\n",
+                     encoding="utf-8")
+    pasted = systems_file(tmp_path / "pasted.yaml", 2)
+    pasted.write_text(pasted.read_text(encoding="utf-8") + "  sys_000:\n    title: pasted again\n", encoding="utf-8")
+    bags = dagbags({"twice": twice, "pasted": pasted})
+
+    assert bags["twice"]["errors"] == {}
+    assert set(bags["twice"]["dags"]) == {"tongban_sync_sys_000", "tongban_sync_sys_001", "tongban_sync_newcomer",
+                                          "tongban_push", "tongban_reconcile"} | PROCESS_DAGS
+    message = bags["twice"]["failures"]["tongban_sync_newcomer"][2]
+    assert "key 'schedule' under systems.newcomer is written twice" in message and str(twice) in message
+
+    assert bags["pasted"]["errors"] == {}
+    assert set(bags["pasted"]["dags"]) == {"tongban_sync_sys_000", "tongban_sync_sys_001", "tongban_push",
+                                           "tongban_reconcile"} | PROCESS_DAGS
+    message = bags["pasted"]["failures"]["tongban_sync_sys_000"][2]
+    assert "key 'sys_000' under systems is written twice" in message
