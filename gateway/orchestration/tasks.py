@@ -266,11 +266,13 @@ def run_freshness() -> dict[str, Any]:
 
 
 def run_reconcile(system: str, until: datetime | None = None) -> dict[str, Any]:
-    """The whole source against the ledger and the hall — or, with ``TONGBAN_RECONCILE_DAYS=N``, the N Beijing
-    days up to ``until`` one by one (its day included; the run's end of interval under Airflow, so a backfill or a
-    re-run of a missed night checks that night's days, not the last N by the wall clock; now when not given): at
-    a million cases a nightly full read of every source costs hours, the last days' changes seconds; a full run
-    stays one ``tongban reconcile SYSTEM`` away."""
+    """The whole source against the ledger and the hall — or, with ``TONGBAN_RECONCILE_DAYS=N``, the N whole
+    Beijing days before ``until``'s day one by one, and that day so far (``until``: the run's end of interval under
+    Airflow, so a backfill or a re-run of a missed night checks that night's days, not the last N by the wall
+    clock; now when not given). The whole days are what is checked complete: a nightly run at 02:30 with N=1 once
+    checked its own 2½ hours only, and the rest of every day never. At a million cases a nightly full read of
+    every source costs hours, the last days' changes seconds; a full run stays one ``tongban reconcile SYSTEM``
+    away."""
     import os
     from datetime import timedelta
 
@@ -283,7 +285,7 @@ def run_reconcile(system: str, until: datetime | None = None) -> dict[str, Any]:
             report = reconcile_system(runtime, system)
         else:
             today = (until or datetime.now(BEIJING)).astimezone(BEIJING).date()
-            report = reconcile_days(runtime, system, [today - timedelta(days=n) for n in range(days - 1, -1, -1)])
+            report = reconcile_days(runtime, system, [today - timedelta(days=n) for n in range(days, -1, -1)])
         return {"system": system, "ok": report.ok, "hall_view": report.hall_view, "totals": report.totals(),
                 "days_with_problems": [d.day for d in report.days if not d.ok]}
 

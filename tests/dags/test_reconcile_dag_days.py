@@ -29,4 +29,6 @@ def test_a_run_for_a_past_night_reconciles_that_nights_days(make_world, dags_for
     night = datetime(2026, 3, 1, 18, 30, tzinfo=UTC)  # 2 March, 02:30 in Beijing: its scheduled time
     run = dags["tongban_reconcile"].test(logical_date=night)
     assert str(run.state) == "success", task_states(run)
-    assert asked and set(map(tuple, asked.values())) == {("2026-03-01", "2026-03-02")}, asked
+    # the two whole days before the run's, and its own so far (with N=1 a 02:30 run checked its 2½ hours only: the
+    # rest of every day was never reconciled — orchestration review's find)
+    assert asked and set(map(tuple, asked.values())) == {("2026-02-28", "2026-03-01", "2026-03-02")}, asked
