@@ -47,7 +47,7 @@ def read_application(source: str) -> tuple[dict[str, Any], str]:
     issues: list[FieldIssue] = []
     materials = data.get("materials")
     entries = materials if isinstance(materials, list) else \
-        [{"code": k, **(v or {})} for k, v in materials.items()] if isinstance(materials, dict) else []
+        [{"code": k, **_material_entry(v)} for k, v in materials.items()] if isinstance(materials, dict) else []
     for entry in entries:
         if isinstance(entry, dict) and isinstance(entry.get("file"), str) and "content_base64" not in entry:
             file = base / entry["file"]
@@ -61,6 +61,15 @@ def read_application(source: str) -> tuple[dict[str, Any], str]:
     if isinstance(materials, dict):
         data["materials"] = entries
     return data, where
+
+
+def _material_entry(value: Any) -> dict[str, Any]:
+    """A material written under its code: its settings, or a file's path alone (``id_proof: id.pdf``)."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        return {"file": value}
+    return {} if value is None else {"content": value}  # checked, and named, with the others
 
 
 def _rejected(exc: RecordRejected, json_out: bool) -> NoReturn:

@@ -18,6 +18,7 @@ any front-desk case, so the bundle needs no per-system code. What the case carri
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,14 +48,20 @@ def material_ref(bundle_no: str, code: str, sha256: str) -> str:
 
 def part_case(spec: BundleSpec, part: PartSpec, *, bundle_no: str, case_no: str, form: dict[str, Any],
               materials: list[dict[str, Any]], applicant_id: str, licence_no: str | None, consent_token: str | None,
-              applied_at: datetime, channel: str | None, now: datetime, pii: Any) -> tuple[str, str]:
+              applied_at: datetime, channel: str | None, now: datetime, pii: Any,
+              material_parts: Mapping[str, Sequence[str]] | None = None) -> tuple[str, str]:
     """The part's case as the ledger stores it: ``(document JSON, content hash)``, the applicant's ID number sealed
     when keys exist. Raises ``RecordRejected`` naming the part's case, the field and the rule if the form cannot
-    make a valid case (a check the merged form should have caught)."""
+    make a valid case (a check the merged form should have caught). ``material_parts``: which parts each material
+    was for when the bundle was applied (what the bundle keeps, whatever the definition says later). The phone,
+    address and division go only where the form's definition gives them (their ``parts``)."""
     mine = {m["code"]: m for m in materials}
-    listed = [{"name": m.name, "source": "electronic", "count": 1,
-               "attachment": material_ref(bundle_no, m.code, mine[m.code]["sha256"])}
-              for m in spec.materials_of(part.code) if m.code in mine]
+    if material_parts is not None:  # the definition as the bundle was applied with
+        chosen = [(m["code"], m["name"]) for m in materials if part.code in material_parts.get(m["code"], ())]
+    else:  # a bundle applied before Tongban kept it: the definition as it stands
+        chosen = [(m.code, m.name) for m in spec.materials_of(part.code) if m.code in mine]
+    listed = [{"name": name, "source": "electronic", "count": 1,
+               "attachment": material_ref(bundle_no, code, mine[code]["sha256"])} for code, name in chosen]
     listed += [{"name": name, "source": "certificate_reuse", "count": 1, "certificate_no": licence_no,
                 "attachment": consent_token} for _, name in part.reuses]
     data = {
@@ -62,9 +69,10 @@ def part_case(spec: BundleSpec, part: PartSpec, *, bundle_no: str, case_no: str,
         "item_name": part.item_name, "summary": spec.render_summary(part, form) or None, "case_type": "promised",
         "applicant": {"type": part.applicant.type, "name": str(form.get(part.applicant.name_field, "")),
                       "id_type": part.applicant.id_type, "id_number": applicant_id,
-                      "phone": form.get("phone"), "address": form.get("address")},
+                      "phone": spec.field_for(part.code, "phone", form),
+                      "address": spec.field_for(part.code, "address", form)},
         "applied_at": _iso(applied_at), "dept_name": part.dept_name, "dept_code": part.dept_code,
-        "division_code": str(form.get("division") or spec.division), "status": "submitted",
+        "division_code": str(spec.field_for(part.code, "division", form) or spec.division), "status": "submitted",
         "materials": listed, "channel": channel, "updated_at": _iso(now),
     }
     try:

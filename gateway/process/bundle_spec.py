@@ -37,6 +37,8 @@ __all__ = ["ApplicantSpec", "BundleCatalogue", "BundleSpec", "FormField", "Mater
 
 FieldType = Literal["text", "number", "bool", "list", "resident_id"]
 _TYPES = ("text", "number", "bool", "list", "resident_id")
+REFERENCE_MAX = 64
+"""The longest submitter's reference the ledger keeps (``bundle_applications.reference``)."""
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 APPLICANT_NAME_MAX = 200
 """The longest applicant name a bundle and its parts' cases hold (``bundle_applications.applicant_name``)."""
@@ -141,6 +143,12 @@ class BundleSpec:
     def fields_of(self, part: str) -> list[str]:
         return [f.code for f in self.form.values() if part in f.parts]
 
+    def field_for(self, part: str, name: str, form: dict[str, Any]) -> Any:
+        """``form[name]`` when the field is one of ``part``'s (its ``parts`` list it), else None: a department's
+        case carries only what the definition gives it (a phone meant for the licence alone reached every part)."""
+        field = self.form.get(name)
+        return form.get(name) if field is not None and part in field.parts else None
+
     def materials_of(self, part: str) -> list[MaterialSpec]:
         return [m for m in self.materials.values() if part in m.parts]
 
@@ -155,7 +163,8 @@ class BundleSpec:
         ``bundle.unknown_field``, ``bundle.type``, ``bundle.range``, ``bundle.length``, ``bundle.choice``,
         ``bundle.pattern``, ``resident_id.*``, ``bundle.material_missing``, ``bundle.material_duplicate``,
         ``bundle.material_unknown``, ``bundle.material_content``, ``bundle.media_type``, ``bundle.text`` (a control
-        or format character), ``bundle.channel``. A required text that is only spaces is missing."""
+        or format character), ``bundle.channel``; ``reference``: ``bundle.text``, ``bundle.type`` (not a text),
+        ``bundle.length`` (over :data:`REFERENCE_MAX`). A required text that is only spaces is missing."""
         record = self.record_of(application)
         broken = list(_lone_surrogates(application))
         if broken:  # JSON can carry "\ud800", no UTF-8 text can: nothing could store, hash or answer with it
@@ -167,6 +176,12 @@ class BundleSpec:
         said = unsafe_character(reference) if isinstance(reference, str) else None
         if said is not None:  # the key an application is found again by: "HALL-1\u200b" would be a second one
             issues.append(FieldIssue(record, "reference", "bundle.text", said))
+        elif reference is not None and not isinstance(reference, str | int):  # a YAML mapping stored as its repr
+            issues.append(FieldIssue(record, "reference", "bundle.type",
+                                     f"the reference is the submitter's own number, a text: not {_shown(reference)}"))
+        elif reference is not None and len(str(reference)) > REFERENCE_MAX:  # PostgreSQL refused it mid-store
+            issues.append(FieldIssue(record, "reference", "bundle.length",
+                                     f"the reference is {len(str(reference))} characters; at most {REFERENCE_MAX}"))
         raw_form = application.get("form")
         if not isinstance(raw_form, dict):
             raise RecordRejected(record, [FieldIssue(record, "form", "bundle.form", "the merged form is missing")])
@@ -210,9 +225,9 @@ class BundleSpec:
                                          f"{self.materials[code].name} is submitted once for the whole bundle"))
                 continue
             content = _content(entry)
-            if content is None:
+            if not isinstance(content, bytes):
                 issues.append(FieldIssue(record, where, "bundle.material_content",
-                                         "give the file as content_base64 (or text)"))
+                                         content or "give the file as content_base64 (or text)"))
                 continue
             media_type = _media_type(entry)
             if media_type is None:
@@ -416,12 +431,14 @@ def _media_type(entry: dict[str, Any]) -> str | None:
     return essence if _MEDIA_TYPE.fullmatch(essence) else None
 
 
-def _content(entry: dict[str, Any]) -> bytes | None:
+def _content(entry: dict[str, Any]) -> bytes | str | None:
+    """The material's bytes, or why it has none (a text naming the problem), or None when nothing was given.
+    Base64 may be broken into lines (MIME writes 76 characters a line: Java's MIME encoder, e-mail tools)."""
     if isinstance(entry.get("content_base64"), str):
         try:
-            return base64.b64decode(entry["content_base64"], validate=True)
+            return base64.b64decode("".join(entry["content_base64"].split()), validate=True)
         except (binascii.Error, ValueError):
-            return None
+            return "content_base64 is not valid base64 (A–Z, a–z, 0–9, +, /, = padding; line breaks allowed)"
     if isinstance(entry.get("text"), str):
         return entry["text"].encode("utf-8")
     return None
@@ -524,6 +541,11 @@ def _bundle(code: str, spec: dict[str, Any], where: str) -> BundleSpec:
             if name is not None and name not in form:
                 raise ConfigError(f"{where}.parts.{part.code}: {name!r} is not a field of the form "
                                   "(bundle.unknown_field)")
+        for name in _PLACEHOLDER.findall(part.summary):  # the summary is the part's case: only its own fields
+            if part.code not in form[name].parts:
+                raise ConfigError(f"{where}.parts.{part.code}.summary: {{{name}}} is a field of part(s) "
+                                  f"{list(form[name].parts)}, not of {part.code}: add {part.code} to the field's "
+                                  "parts, or leave it out of the summary (bundle.field_not_of_part)")
     _acyclic(parts, where)
     consent = spec.get("consent_field")
     if consent is not None and (consent not in form or form[consent].type != "bool"):

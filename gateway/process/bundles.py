@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -227,7 +228,10 @@ def _store_application(engine: Engine, spec: BundleSpec, bundle_no: str, form: d
             "bundle_no": bundle_no, "bundle_code": spec.code, "reference": reference, "submitted_by": submitted_by,
             "application_sha256": digest,
             "applicant_name": str(form.get(spec.parts[spec.order()[0]].applicant.name_field, ""))[:200],
-            "form": dumps({"form": stored_form, "channel": channel}), "consent": consent,
+            "form": dumps({"form": stored_form, "channel": channel,  # and which parts each material is for, as
+                           # applied: a later definition neither lends them to other parts nor takes them away
+                           "material_parts": {m.code: list(spec.materials[m.code].parts) for m in materials}}),
+            "consent": consent,
             "status": "submitted", "submitted_at": now, "due_at": due, "updated_at": now})
         store.insert_materials(conn, [{
             "bundle_no": bundle_no, "code": m.code, "name": m.name, "sha256": m.sha256, "size": len(m.content),
@@ -484,7 +488,8 @@ def _release_one(engine: Engine, spec: BundleSpec, part: PartSpec, p: dict[str, 
             spec, part, bundle_no=bundle_no, case_no=p["case_no"], form=form, materials=materials,
             applicant_id=applicant_id, licence_no=licence["certificate_no"] if licence else None,
             consent_token=consent[1] if consent else None, applied_at=app["submitted_at"],
-            channel=_stored_channel(stored.get("channel")), now=now, pii=pii)
+            channel=_stored_channel(stored.get("channel")), now=now, pii=pii,
+            material_parts=_material_parts(stored))
         if not store.move_part(conn, bundle_no, code, expected="waiting", state="released", released_at=now,
                                consent_id=consent[0] if consent else None, seen_version=1, updated_at=now):
             raise _Lost(code)
@@ -628,8 +633,12 @@ def bundle_material(engine: Engine, catalogue: BundleCatalogue, bundle_no: str, 
         parts = store.parts_of(conn, bundle_no) if row is not None else []
     if app is None or row is None:
         raise MaterialNotServed("not_found", "no such bundle material")
-    spec = catalogue.bundles.get(app["bundle_code"])
-    listing = spec.materials[code].parts if spec is not None and code in spec.materials else ()
+    applied = _material_parts(loads(app["form"]) or {})
+    if applied is not None:  # the parts the material was for when the bundle was applied
+        listing: Sequence[str] = applied.get(code, ())
+    else:  # a bundle stored before Tongban kept that: the definition as it stands
+        spec = catalogue.bundles.get(app["bundle_code"])
+        listing = spec.materials[code].parts if spec is not None and code in spec.materials else ()
     mine = [{"part": p["part"], "case_no": p["case_no"], "system": p["system"]} for p in parts
             if p["part"] in listing and p["system"] == system and p["state"] != "waiting"]
     if not mine:
@@ -644,6 +653,13 @@ def bundle_material(engine: Engine, catalogue: BundleCatalogue, bundle_no: str, 
         raise MaterialNotServed("corrupt", f"material {code} of bundle {bundle_no}: the stored copy does not "
                                            "match the SHA-256 recorded when it was received")
     return ServedMaterial(bundle_no, code, row["name"], row["media_type"], row["sha256"], content, mine)
+
+
+def _material_parts(stored: dict[str, Any]) -> dict[str, list[str]] | None:
+    """``{material: [parts]}`` as the bundle was applied (None for a bundle stored before it was kept)."""
+    kept = stored.get("material_parts")
+    return {str(k): [str(p) for p in v] for k, v in kept.items() if isinstance(v, list)} \
+        if isinstance(kept, dict) else None
 
 
 def bundle_detail(engine: Engine, bundle_no: str) -> dict[str, Any] | None:

@@ -8,7 +8,11 @@ outside review's finds, each reproduced against the code before the fix).
 - a finished part was never read again: a licence closed 出证办结 without its number (real systems do) and
   corrected later left the bundle waiting for ever for "certificate None"; a licence voided after it was issued
   let the bundle finish;
-- a part closed as 转报 (``forwarded``: sent on to another authority) counted as finished, and so did the bundle.
+- a part closed as 转报 (``forwarded``: sent on to another authority) counted as finished, and so did the bundle;
+- a material was served by the definition as it stands, not as the bundle was applied (a material later listed
+  for the tax part was served to jn_tax for every old bundle; one later dropped from the seal part was refused to
+  jn_seal, whose released case references it); the phone, address and division went to every part whatever the
+  form's ``parts`` said, and a summary could quote a field of another part.
 
 The departments' versions are written into the ledger as their syncs write them (a newer version of the part's
 case under the department's system); the certificate as the harvest stores it.
@@ -24,11 +28,21 @@ from bundles_testlib import CATALOGUE, SPEC, application
 from gateway_testlib import REPO
 from sqlalchemy import insert, select, update
 
+from gateway.contract.errors import ConfigError, RecordRejected
 from gateway.crypto.keys import GatewayKeys
 from gateway.crypto.pii import PiiCodec
 from gateway.kernel.config import load_systems
 from gateway.ops.alerts import open_alerts
-from gateway.process.bundles import SCAN_ALERT, BundleReport, apply_bundle, bundle_detail, scan_bundles
+from gateway.process.bundle_spec import BundleCatalogue, BundleSpec
+from gateway.process.bundles import (
+    SCAN_ALERT,
+    BundleReport,
+    MaterialNotServed,
+    apply_bundle,
+    bundle_detail,
+    bundle_material,
+    scan_bundles,
+)
 from gateway.store.db import make_engine
 from gateway.store.ledger import dumps, loads, utcnow
 from gateway.store.migrate import upgrade
@@ -51,11 +65,16 @@ class Ledger:
         self.pii = PiiCodec(GatewayKeys.generate())
         self.systems = load_systems(REPO / "config" / "systems.yaml")
 
-    def apply(self, reference: str) -> str:
-        return apply_bundle(self.engine, SPEC, application(reference), systems=self.systems, pii=self.pii).bundle_no
+    def apply(self, reference: str, spec: BundleSpec = SPEC) -> str:
+        return apply_bundle(self.engine, spec, application(reference), systems=self.systems, pii=self.pii).bundle_no
 
-    def scan(self) -> BundleReport:
-        return scan_bundles(self.engine, CATALOGUE, systems=self.systems, pii=self.pii)
+    def scan(self, catalogue: BundleCatalogue = CATALOGUE) -> BundleReport:
+        return scan_bundles(self.engine, catalogue, systems=self.systems, pii=self.pii)
+
+    def case(self, bundle_no: str, code: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            return loads(conn.execute(select(cases.c.data).where(
+                cases.c.case_no == self.part(bundle_no, code)["case_no"])).scalar_one())
 
     def part(self, bundle_no: str, code: str) -> dict[str, Any]:
         with self.engine.connect() as conn:
@@ -163,3 +182,97 @@ def test_a_part_forwarded_to_another_authority_is_not_finished(ledger: Ledger) -
     assert seal["state"] == "held" and "转报" in seal["reason"]
     detail = bundle_detail(ledger.engine, bundle_no)
     assert detail["status"] == "held" and "转报" in detail["reason"]
+
+
+DEFINITION = (REPO / "config" / "bundles.yaml").read_text(encoding="utf-8")
+
+
+def _changed(old: str, new: str) -> BundleCatalogue:
+    assert old in DEFINITION
+    return BundleCatalogue.from_text(DEFINITION.replace(old, new))
+
+
+def test_materials_are_served_as_the_bundle_was_applied(ledger: Ledger) -> None:
+    ledger.licence_in_library(USCC, COMPANY)
+    bundle_no = ledger.apply("AS-APPLIED-1")
+    _issued(ledger, bundle_no, certificate_no=USCC)
+    assert ledger.scan().released == 2
+    later = _changed("articles: {name: 公司章程, parts: [licence]}", "articles: {name: 公司章程, parts: [licence, tax]}")
+    with pytest.raises(MaterialNotServed) as refused:
+        bundle_material(ledger.engine, later, bundle_no, "articles", system="jn_tax", pii=ledger.pii)
+    assert refused.value.reason == "not_yours"
+    dropped = _changed("appointment: {name: 法定代表人任职文件, parts: [licence, seal]}",
+                       "appointment: {name: 法定代表人任职文件, parts: [licence]}")
+    assert any("/appointment#" in (m.get("attachment") or "") for m in ledger.case(bundle_no, "seal")["materials"])
+    served = bundle_material(ledger.engine, dropped, bundle_no, "appointment", system="jn_seal", pii=ledger.pii)
+    assert served.content == "执行董事任职文件".encode()
+
+
+def test_a_part_is_released_with_the_materials_it_was_applied_with(ledger: Ledger) -> None:
+    ledger.licence_in_library(USCC, COMPANY)
+    bundle_no = ledger.apply("AS-APPLIED-2")
+    _issued(ledger, bundle_no, certificate_no=USCC)
+    later = _changed("articles: {name: 公司章程, parts: [licence]}", "articles: {name: 公司章程, parts: [licence, tax]}")
+    assert ledger.scan(later).released == 2
+    assert not any("/articles#" in (m.get("attachment") or "") for m in ledger.case(bundle_no, "tax")["materials"])
+
+
+def test_a_field_reaches_only_the_parts_it_is_for(ledger: Ledger) -> None:
+    narrow = _changed(r'phone: {label: 联系电话, required: true, pattern: "^1\\d{10}$", parts: [licence, seal, tax]}',
+                      r'phone: {label: 联系电话, required: true, pattern: "^1\\d{10}$", parts: [licence]}')
+    ledger.licence_in_library(USCC, COMPANY)
+    bundle_no = ledger.apply("NARROW-1", narrow.get("KBQY"))
+    assert ledger.case(bundle_no, "licence")["applicant"]["phone"] == "13805310001"
+    _issued(ledger, bundle_no, certificate_no=USCC)
+    assert ledger.scan(narrow).released == 2
+    assert ledger.case(bundle_no, "seal")["applicant"].get("phone") is None
+    assert ledger.case(bundle_no, "tax")["applicant"]["address"] == "济南市历下区泉城路1号"
+
+
+def test_a_summary_quoting_another_parts_field_is_refused_when_the_file_is_read() -> None:
+    with pytest.raises(ConfigError, match=r"parts\.seal\.summary: \{finance_officer\} is a field of part\(s\) "
+                                          r"\['tax'\], not of seal: .* \(bundle.field_not_of_part\)"):
+        _changed('summary: "刻制：{seal_kinds}；', 'summary: "刻制：{seal_kinds}；{finance_officer}；')
+
+
+def test_materials_written_as_file_paths_under_their_codes_are_read(tmp_path: Any) -> None:
+    """``materials: {id_proof: id.pdf}`` in an application file was a TypeError traceback from the CLI."""
+    from gateway.cli.bundles import read_application
+
+    (tmp_path / "id.pdf").write_bytes(b"%PDF-1.7 id")
+    (tmp_path / "app.yaml").write_text("reference: FILES-1\nmaterials:\n  id_proof: id.pdf\n  articles: 3\n",
+                                       encoding="utf-8")
+    data, _ = read_application(str(tmp_path / "app.yaml"))
+    by_code = {m["code"]: m for m in data["materials"]}
+    assert by_code["id_proof"]["content_base64"] == "JVBERi0xLjcgaWQ="
+    with pytest.raises(RecordRejected) as refused:
+        SPEC.check({**application("FILES-1"), "materials": data["materials"]})
+    assert ("materials.articles", "bundle.material_content") in {(i.field, i.rule) for i in refused.value.issues}
+
+
+def test_a_reference_the_ledger_cannot_keep_is_refused_naming_it(ledger: Ledger) -> None:
+    """85 characters failed mid-store on PostgreSQL (StringDataRightTruncation; SQLite kept it); a YAML mapping
+    was stored as its Python repr."""
+    for reference, rule in (("H" * 85, "bundle.length"), ({"no": 1}, "bundle.type")):
+        with pytest.raises(RecordRejected) as refused:
+            apply_bundle(ledger.engine, SPEC, {**application("x"), "reference": reference}, systems=ledger.systems,
+                         pii=ledger.pii)
+        assert [(i.field, i.rule) for i in refused.value.issues] == [("reference", rule)]
+    assert apply_bundle(ledger.engine, SPEC, application("H" * 64), systems=ledger.systems, pii=ledger.pii).created
+
+
+def test_base64_broken_into_lines_is_read_and_bad_base64_is_named() -> None:
+    import base64
+
+    content = "法定代表人身份证 正反面".encode() * 10
+    mime = base64.encodebytes(content).decode()  # 76 characters a line, as Java's MIME encoder writes
+    assert "\n" in mime.strip()
+    app = application("MIME-1")
+    app["materials"][0]["content_base64"] = mime
+    _, materials = SPEC.check(app)
+    assert materials[0].content == content
+    app["materials"][0]["content_base64"] = "not base64!"
+    with pytest.raises(RecordRejected) as refused:
+        SPEC.check(app)
+    (issue,) = refused.value.issues
+    assert issue.rule == "bundle.material_content" and "not valid base64" in issue.message

@@ -24,6 +24,9 @@ def _catalogue(change: Callable[[dict[str, Any]], None]) -> BundleCatalogue:
 
 def _added(bundle: dict[str, Any]) -> None:
     bundle["parts"]["seal_extra"] = {**bundle["parts"]["seal"], "name": "公章刻制备案（补充）"}
+    for field in bundle["form"].values():  # the fields its summary quotes are its fields too
+        if "seal" in field.get("parts", ()):
+            field["parts"] = [*field["parts"], "seal_extra"]
 
 
 def _without_tax(bundle: dict[str, Any]) -> None:
