@@ -224,8 +224,12 @@ def _safe_next(target: str | None) -> str:
 
 def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
     """The console for ``runtime``'s ledger, letting in the operators of ``operators``."""
+    async def systems_as_configured() -> None:
+        """Every page reads the systems file as it stands now (a stat a request; read again only when edited)."""
+        runtime.refresh_systems()
+
     app = FastAPI(title="Tongban ops console", docs_url=None, redoc_url=None, openapi_url=None,
-                  dependencies=[Depends(_query_without_nul)])
+                  dependencies=[Depends(_query_without_nul), Depends(systems_as_configured)])
     secret = operators.secret  # fail now, with what to do, if no operator was ever added
     by_name, by_address = _LoginThrottle(_LOGIN_FAILURES_ALLOWED), _LoginThrottle(_LOGIN_FAILURES_PER_ADDRESS)
     checking = asyncio.Semaphore(_LOGIN_CHECKS_AT_ONCE)  # scrypt is slow on purpose: a few at a time, off the loop

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Engine
 
+from gateway.contract.errors import ConfigError
 from gateway.kernel.config import SystemsConfig, load_systems_isolated
 from gateway.mapping.mapper import Mapper
 from gateway.store.db import make_engine
@@ -28,6 +29,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _file_mark(path: Path | None) -> tuple[int, int] | None:
+    """When and how big a file last was (``None``: no such file): enough to notice an operator's edit."""
+    try:
+        stat = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size) if stat is not None else None
+
+
 @dataclass
 class Runtime:
     systems: SystemsConfig
@@ -36,6 +46,29 @@ class Runtime:
     pii: Any = None
     """A :class:`gateway.crypto.pii.PiiCodec` when keys are configured (TONGBAN_KEY_FILE…): raw payloads and
     ID numbers in the ledger are then sealed at rest; None leaves them in clear (no keys, nothing to seal with)."""
+    _systems_mark: tuple[int, int] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._systems_mark = _file_mark(self.systems.path)
+
+    def refresh_systems(self) -> bool:
+        """Read the systems file again if it changed since it was read (True when it did): a process that runs for
+        days — the console — otherwise showed the systems it started with, and offered to replay or check a
+        system removed since, or missed one added. A file that no longer reads is logged and the systems read
+        before are kept (an edit half-saved must not empty the console); the mappers are read again on use."""
+        mark = _file_mark(self.systems.path)
+        if mark is None or mark == self._systems_mark:
+            return False
+        self._systems_mark = mark
+        try:
+            systems = load_systems_isolated(self.systems.path)[0]
+        except ConfigError as exc:
+            log.warning("the systems file changed and does not read; the systems read before stay: %s", exc)
+            return False
+        self.systems = systems
+        self._mappers.clear()
+        log.info("the systems file changed: read again (%d systems)", len(systems.names()))
+        return True
 
     @classmethod
     def from_env(

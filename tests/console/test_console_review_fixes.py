@@ -388,3 +388,44 @@ def test_the_overview_says_it_refreshes_and_links_to_pausing_it(tmp_path: Path, 
     paused = client.get("/console/?refresh=0").text
     assert 'http-equiv="refresh"' not in paused and "refresh paused" in paused and 'href="/console/"' in paused
     assert 'href="/console/?refresh=0#alerts"' in paused  # its own links keep it paused
+
+
+def test_the_console_reads_the_systems_file_again_when_it_is_edited(tmp_path: Path, ledger: Engine) -> None:
+    """``tongban console serve`` kept the systems it started with: a system added to the file never showed, one
+    removed was still offered for replay, until the console was restarted (noted by an earlier review)."""
+    import yaml
+
+    from gateway.console.app import create_console_app
+    from gateway.console.operators import OperatorBook
+    from gateway.kernel.config import load_systems
+    from gateway.kernel.runtime import Runtime
+
+    repo = Path(__file__).resolve().parents[2]
+    base = yaml.safe_load((repo / "config" / "systems.yaml").read_text(encoding="utf-8"))
+
+    def write(names: list[str]) -> Path:
+        systems = {}
+        for name in names:
+            entry = base["systems"]["sd_civil"]
+            systems[name] = {**entry, "connector_config": str(repo / "config" / entry["connector_config"]),
+                             "mapping": str((repo / "config" / entry["mapping"]).resolve())}
+        path = tmp_path / "systems.yaml"
+        path.write_text(yaml.safe_dump({"defaults": base["defaults"], "systems": systems}), encoding="utf-8")
+        return path
+
+    path = write(["civil_a"])
+    book = OperatorBook(tmp_path / "ops.json")
+    book.add("admin", "admin-pass-1", "admin")
+    client = TestClient(create_console_app(Runtime(load_systems(path), ledger), book), follow_redirects=False)
+    assert client.post("/console/login", data={"name": "admin", "password": "admin-pass-1"}).status_code == 303
+
+    def shown() -> set[str]:
+        return {s["system"] for s in client.get("/console/api/overview").json()["systems"]}
+
+    assert shown() == {"civil_a"}
+    write(["civil_a", "civil_b"])
+    assert shown() == {"civil_a", "civil_b"}
+    path.write_text("systems: {civil_a: [", encoding="utf-8")  # half-saved: what was read before stays
+    assert shown() == {"civil_a", "civil_b"}
+    write(["civil_b"])
+    assert shown() == {"civil_b"}
