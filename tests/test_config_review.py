@@ -274,3 +274,31 @@ def test_one_bad_entry_blocks_neither_db_upgrade_nor_status_and_connector_list_n
     assert listed.returncode == 1
     systems = {s["name"]: s for s in json.loads(listed.stdout)["systems"]}
     assert systems["sd_civil"]["error"] == "" and "schedule" in systems["jn_estate"]["error"]
+
+
+def test_a_key_written_twice_in_an_anchored_entry_sets_aside_every_entry_that_borrows_it() -> None:
+    """Review of the isolation fix: ``b: {<<: *base}`` and ``c: *base`` loaded with YAML's silent last value of a
+    key written twice in ``a``; only ``a`` was set aside (before the fix the whole file was refused)."""
+    text = (
+        "systems:\n"
+        "  a: &base\n"
+        "    role: department\n"
+        "    connector: rest\n"
+        "    connector_config: connectors/sd_civil.yaml\n"
+        "    mapping: ../mappings/sd_civil.yaml\n"
+        "    endpoint: http://127.0.0.1:8101\n"
+        "    schedule: '*/5 * * * *'\n"
+        "    schedule: '*/7 * * * *'\n"
+        "  b:\n"
+        "    <<: *base\n"
+        "    endpoint: http://127.0.0.1:8102\n"
+        "  c: *base\n"
+        "  d:\n"
+        "    role: department\n"
+        "    connector: rest\n"
+        "    connector_config: connectors/sd_civil.yaml\n"
+        "    mapping: ../mappings/sd_civil.yaml\n"
+        "    endpoint: http://127.0.0.1:8103\n")
+    config, problems = parse_systems_isolated(text, base_dir=REPO / "config", where="sys.yaml")
+    assert set(problems) == {"a", "b", "c"} and config.names() == ["d"]
+    assert all("key 'schedule' under systems.a is written twice" in str(p) for p in problems.values())

@@ -325,8 +325,9 @@ def dataset_rows(result: etree._Element, *, table: str | None = None, where: str
 
     A DataSet often holds more than one table — the records, and beside them a count for paging (``Table1``
     with ``TOTAL``) or a status: without ``table`` the rows of every table would be read as records (the count
-    a record without a key, every page). So ``table`` must name one when the schema declares several, and a
-    ``table`` the DataSet does not hold is an error (a renamed table is not an empty page). Columns the schema
+    a record without a key, every page). So ``table`` must name one when the DataSet holds several, and a
+    ``table`` its schema does not declare is an error (a renamed table is not an empty page; without a schema, a
+    table with no rows on the page is simply absent). Columns the schema
     declares but a row leaves out (DataSets omit null columns) are ``None``; a nested table's rows are always a
     list, and only its own columns belong to it."""
     tables = _dataset_tables(result)
@@ -338,7 +339,8 @@ def dataset_rows(result: etree._Element, *, table: str | None = None, where: str
     if table is None and len(held) > 1:
         raise FatalSyncError(f"{where}: the DataSet holds {len(held)} tables ({_described(held, elements)}): set "
                              "dataset_table to the one whose rows are the records")
-    if table is not None and held and table not in held:
+    if table is not None and tables and table not in tables:  # only a schema says which tables there are: without
+        # one, a table with no rows on this page (the last page, nothing changed) is simply absent
         raise FatalSyncError(f"{where}: dataset_table {table!r} is not among the DataSet's tables "
                              f"({_described(held, elements)}): renamed, or its case changed? The answer is not read "
                              "as no records")

@@ -120,7 +120,9 @@ def _walk(node: Node | None, prefix: tuple[Any, ...], lines: dict[tuple[Any, ...
         line = f": line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{where}{line}: an alias refers to a value that contains it (a recursive alias, "
                           f"under {'.'.join(map(str, prefix)) or 'the top'}): no setting can hold an endless value")
-    if id(node) in seen:
+    if id(node) in seen:  # an alias: an entry that borrows a value with a key written twice shares its mistake
+        if isolated is not None:
+            isolated.borrowed(node, prefix)
         return
     seen.add(id(node))
     inside.add(id(node))
@@ -134,6 +136,9 @@ def _walk_children(node: Node | None, prefix: tuple[Any, ...], lines: dict[tuple
                    seen: set[int], inside: set[int], isolated: _Isolated | None) -> None:
     if isinstance(node, MappingNode):
         for key_node, value_node in node.value:
+            if isolated is not None and isinstance(key_node, ScalarNode) and key_node.tag == _MERGE:
+                for merged in value_node.value if isinstance(value_node, SequenceNode) else [value_node]:
+                    isolated.borrowed(merged, prefix, into=node)
             if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE:
                 continue
             path = (*prefix, key_node.value)
@@ -147,12 +152,17 @@ def _walk_children(node: Node | None, prefix: tuple[Any, ...], lines: dict[tuple
                 if entry is None:
                     raise problem
                 isolated.found.setdefault(entry, problem)
+                isolated.tainted.setdefault(id(node), problem)
             lines[path] = line
             _walk(value_node, path, lines, where, seen, inside, isolated)
+            if isolated is not None:
+                isolated.spread(value_node, node)
     elif isinstance(node, SequenceNode):
         for index, item in enumerate(node.value):
             lines[(*prefix, index)] = item.start_mark.line + 1
             _walk(item, (*prefix, index), lines, where, seen, inside, isolated)
+            if isolated is not None:
+                isolated.spread(item, node)
 
 
 @dataclass
@@ -161,9 +171,29 @@ class _Isolated:
 
     mapping: str
     found: dict[str, ConfigError] = field(default_factory=dict)
+    tainted: dict[int, ConfigError] = field(default_factory=dict)
+    """Nodes (by id) holding a key written twice, at any depth: an entry that reaches one through an alias
+    (``c: *base``) or a merge (``<<: *base``) shares the mistake — YAML gave it the last value silently too."""
 
     def entry(self, path: tuple[Any, ...]) -> str | None:
         return str(path[1]) if len(path) >= 2 and path[0] == self.mapping else None
+
+    def spread(self, child: Node | None, parent: Node) -> None:
+        """A parent holds what its child holds."""
+        if id(child) in self.tainted:
+            self.tainted.setdefault(id(parent), self.tainted[id(child)])
+
+    def borrowed(self, node: Node | None, prefix: tuple[Any, ...], into: Node | None = None) -> None:
+        """``node`` reached again at ``prefix`` (an alias, or merged ``into`` a mapping there)."""
+        problem = self.tainted.get(id(node))
+        if problem is None:
+            return
+        entry = self.entry((*prefix, None)) if len(prefix) == 1 else self.entry(prefix)
+        if entry is None:
+            raise problem  # borrowed outside the isolated entries: the whole file's mistake, as before
+        self.found.setdefault(entry, problem)
+        if into is not None:
+            self.tainted.setdefault(id(into), problem)
 
 
 def load_yaml_document(text: str, *, where: str, isolated: str | None = None) -> YamlDocument:

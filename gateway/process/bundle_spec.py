@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import math
 import re
 import unicodedata
@@ -37,6 +38,7 @@ __all__ = ["ApplicantSpec", "BundleCatalogue", "BundleSpec", "FormField", "Mater
 
 FieldType = Literal["text", "number", "bool", "list", "resident_id"]
 _TYPES = ("text", "number", "bool", "list", "resident_id")
+log = logging.getLogger(__name__)
 REFERENCE_MAX = 64
 """The longest submitter's reference the ledger keeps (``bundle_applications.reference``)."""
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
@@ -144,10 +146,11 @@ class BundleSpec:
         return [f.code for f in self.form.values() if part in f.parts]
 
     def field_for(self, part: str, name: str, form: dict[str, Any]) -> Any:
-        """``form[name]`` when the field is one of ``part``'s (its ``parts`` list it), else None: a department's
-        case carries only what the definition gives it (a phone meant for the licence alone reached every part)."""
+        """``form[name]`` when the field is one of ``part``'s (its ``parts`` list it; a field that lists none is
+        every part's, as it always was), else None: a department's case carries only what the definition gives
+        it (a phone meant for the licence alone reached every part)."""
         field = self.form.get(name)
-        return form.get(name) if field is not None and part in field.parts else None
+        return form.get(name) if field is not None and (not field.parts or part in field.parts) else None
 
     def materials_of(self, part: str) -> list[MaterialSpec]:
         return [m for m in self.materials.values() if part in m.parts]
@@ -541,11 +544,13 @@ def _bundle(code: str, spec: dict[str, Any], where: str) -> BundleSpec:
             if name is not None and name not in form:
                 raise ConfigError(f"{where}.parts.{part.code}: {name!r} is not a field of the form "
                                   "(bundle.unknown_field)")
-        for name in _PLACEHOLDER.findall(part.summary):  # the summary is the part's case: only its own fields
-            if part.code not in form[name].parts:
-                raise ConfigError(f"{where}.parts.{part.code}.summary: {{{name}}} is a field of part(s) "
-                                  f"{list(form[name].parts)}, not of {part.code}: add {part.code} to the field's "
-                                  "parts, or leave it out of the summary (bundle.field_not_of_part)")
+        for name in _PLACEHOLDER.findall(part.summary):  # the summary is the part's case: said, not refused (a
+            # file valid before must still load: one refusal here stopped every bundle of the file)
+            if form[name].parts and part.code not in form[name].parts:
+                log.warning("%s.parts.%s.summary: {%s} is a field of part(s) %s, not of %s: its value goes to %s's "
+                            "department in the summary all the same (add %s to the field's parts, or leave it out of "
+                            "the summary)", where, part.code, name, list(form[name].parts), part.code, part.code,
+                            part.code)
     _acyclic(parts, where)
     consent = spec.get("consent_field")
     if consent is not None and (consent not in form or form[consent].type != "bool"):

@@ -388,7 +388,9 @@ def _state_of(case: dict[str, Any]) -> tuple[str, str | None, datetime | None, s
     data = loads(case["data"]) or {}
     result, status = data.get("result"), data.get("status")
     if case["deleted"] or result in _REFUSED_RESULTS or status in _REFUSED_STATUS:
-        reason = data.get("result_reason") or f"{result or status} without a reason"
+        said = "deleted" if case["deleted"] and result not in _REFUSED_RESULTS else result or status
+        by = case.get("origin_system") or "its system"
+        reason = data.get("result_reason") or f"{said} by {by}, without a reason"
         return "refused", str(reason), parse_instant(data.get("finished_at")), None
     if result in _DONE_RESULTS or (status == "finished" and result is None):
         return "finished", None, parse_instant(data.get("finished_at")), data.get("certificate_no")
@@ -425,9 +427,12 @@ def _find_certificate(conn: Any, part: PartSpec, p: dict[str, Any], pii: Any, no
     holders = [str(h.get("name") or "") for h in (loads(match.document) or {}).get("holders", [])
                if isinstance(h, dict)]
     if compared_name(str(applicant_name or "")) not in {compared_name(name) for name in holders}:
-        return (f"part {p['part']}: the certificate numbered {p['certificate_no']} in the library is held by "
-                f"{'、'.join(holders) or 'nobody named'}, not by the applicant {applicant_name!r}: the number in "
-                f"{p['system']}'s case {p['case_no']} is another holder's? Corrected there, the part is read again")
+        problem = (f"the certificate numbered {p['certificate_no']} in the library is held by "
+                   f"{'、'.join(holders) or 'nobody named'}, not by the applicant {applicant_name!r}: the number in "
+                   f"{p['system']}'s case {p['case_no']} is another holder's? Corrected there, the part is read again")
+        if p.get("reason") != problem:  # the part says it (bundles status, the console, the API), once
+            store.move_part(conn, p["bundle_no"], p["part"], expected="finished", reason=problem, updated_at=now)
+        return f"part {p['part']}: {problem}"
     if store.move_part(conn, p["bundle_no"], p["part"], expected="finished", certificate_id=match.identifier,
                        updated_at=now):
         process_store.log(conn, p["bundle_no"], now, "certificate_found", ACTOR, part=p["part"],
@@ -547,6 +552,9 @@ def _status(spec: BundleSpec, parts: list[dict[str, Any]]) -> tuple[str, str | N
     if any(p["state"] != "waiting" for p in parts):
         waiting = [p for p in parts if p["state"] == "finished" and spec.parts.get(p["part"]) is not None
                    and spec.parts[p["part"]].issues_type and not p["certificate_id"]]
+        mismatched = [f"{label(p)}: {p['reason']}" for p in waiting if p.get("reason")]
+        if mismatched:  # its certificate is another holder's: held until the department corrects its case
+            return "held", "; ".join(mismatched), None, None
         reason = "; ".join(f"{label(p)}: certificate {p['certificate_no']} not in the certificate library yet"
                            for p in waiting) or None
         return "in_progress", reason, None, None

@@ -87,6 +87,14 @@ def test_rows_of_a_dataset_without_schema_are_still_told_apart() -> None:
     assert dataset_rows(_result(bare), table="Table") == [{"SLBH": "A1"}]
 
 
+def test_without_a_schema_a_table_with_no_rows_on_the_page_is_an_empty_page() -> None:
+    """Review of the fix: without a schema the tables were guessed from the rows present, so the last page (the
+    count table's row alone) was "not among the DataSet's tables" — a failed sync instead of an empty page."""
+    last = (f"<diffgr:diffgram {_DIFFGR}><NewDataSet>" + _row("Table1", 0, {"TOTAL": "0"})
+            + "</NewDataSet></diffgr:diffgram>")
+    assert dataset_rows(_result(last), table="Table") == []
+
+
 def test_a_nested_table_is_a_list_in_its_row_with_only_its_own_columns() -> None:
     materials = _table("CL", _columns(["CLMC", "FS"])).replace('<xs:element name="CL">',
                                                              '<xs:element name="CL" minOccurs="0" '
