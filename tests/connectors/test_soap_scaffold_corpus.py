@@ -186,3 +186,45 @@ def _import(path: Path) -> Any:
     finally:
         sys.modules.pop(path.stem, None)
     return module
+
+
+def test_turning_on_incremental_as_the_scaffold_says_gives_a_config_that_loads(tmp_path: Path) -> None:
+    """The scaffold said to turn on the commented `incremental` once the change-time column is named, beside an
+    `ordered: false` it had written: done exactly so, the file failed to load (paging a window needs ordered: true;
+    a new-connector walkthrough's find). The commented line now says so, as the REST scaffold's does."""
+    repo = tmp_path / "repo"
+    _new("gov_noise", copy_wsdl(repo / "config" / "connectors" / "wsdl" / "noise.wsdl"), repo)
+    text = (repo / "config" / "connectors" / "gov_noise.yaml").read_text(encoding="utf-8")
+    (commented,) = [line for line in text.splitlines() if line.strip().startswith("# incremental:")]
+    assert "(uncommented: set ordered: true)" in commented
+    edited = (text.replace("CHOOSE_KEY_FIELD", "WARN_ID").replace(commented, commented.replace("# incremental:",
+                                                                                               "incremental:", 1))
+              .replace("CHANGED_AT", "WARN_TIME").replace("ordered: false", "ordered: true"))
+    stream = parse_config(yaml.safe_load(edited) | {"base_url": "http://127.0.0.1:1"}).streams["cases"]
+    assert stream.ordered and stream.incremental is not None and stream.incremental.cursor_field == "WARN_TIME"
+
+
+def test_the_scaffold_prints_a_systems_entry_that_loads_with_tongban_variables(
+        services: CorpusServices, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scaffold named the secrets' variables one way (NAME_PASSWORD), its acceptance test another
+    (TONGBAN_NAME_PASSWORD) and printed no entry for the systems file: now one entry, TONGBAN_<NAME>_* as every
+    shipped system's, that loads and checks as printed (once the key column is named)."""
+    repo = tmp_path / "repo"
+    out = _new("gov_noise", copy_wsdl(repo / "config" / "connectors" / "wsdl" / "noise.wsdl"), repo).output
+    yaml_path = repo / "config" / "connectors" / "gov_noise.yaml"
+    yaml_path.write_text(yaml_path.read_text(encoding="utf-8").replace("CHOOSE_KEY_FIELD", "WARN_ID")
+                         .replace("strPointCodes: null", "strPointCodes: ''"), encoding="utf-8")
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("add to config/systems.yaml"))
+    assert "TONGBAN_GOV_NOISE_URL, TONGBAN_GOV_NOISE_PASSWORD, TONGBAN_GOV_NOISE_USERNAME" in lines[start]
+    entry = "\n".join(lines[start + 1:start + 7])
+    systems = repo / "config" / "systems.yaml"
+    systems.write_text("systems:\n" + entry + "\n", encoding="utf-8")
+    monkeypatch.setenv("TONGBAN_GOV_NOISE_URL", services.url)
+    monkeypatch.setenv("TONGBAN_GOV_NOISE_USERNAME", USER)
+    monkeypatch.setenv("TONGBAN_GOV_NOISE_PASSWORD", PASSWORD)
+    assert load_systems(systems).get("gov_noise").connector == "soap"  # loads as printed
+    check = runner.invoke(app, ["connector", "check", "gov_noise", "--systems", str(systems)])
+    assert check.exit_code == 0, check.output
+    comment = next(line for line in yaml_path.read_text(encoding="utf-8").splitlines() if "# Secrets named" in line)
+    assert "password: TONGBAN_GOV_NOISE_PASSWORD" in comment
