@@ -49,8 +49,8 @@ query parameter is never part of the query it signs). A header or parameter that
 
 Algorithms: ``hmac-sha256``, ``hmac-sha1``, ``hmac-sm3`` (keyed with the secret); ``md5``, ``sha1``, ``sha256``,
 ``sm3`` (plain digest of the string, which must then contain ``{secret}``); ``sm2-sm3`` (SM2 signature with SM3
-and the user-id Z value; the secret is the private key in hex). Output ``encoding``: ``hex``, ``hex_upper``,
-``base64`` (for SM2, of the raw ``r||s`` bytes or of the DER bytes with ``sm2.asn1: true``).
+and the user-id Z value; the secret is the private key in hex). Output ``encoding``: ``hex`` (the default, lower
+case), ``hex_upper``, ``base64`` (for SM2, of the raw ``r||s`` bytes or of the DER bytes with ``sm2.asn1: true``).
 
 Worked examples (connector YAML)
 --------------------------------
