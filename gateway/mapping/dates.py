@@ -36,6 +36,8 @@ _TOKENS = {
 _UNPADDED = frozenset({"M", "d", "H", "m", "s"})
 _TOKEN_RE = re.compile("|".join(sorted(map(re.escape, _TOKENS), key=len, reverse=True)))
 SPECIAL_FORMATS = ("iso8601", "epoch_ms", "epoch_s")
+_FROM_STRFTIME = {"%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss", "%f": "SSS"}
+_STRFTIME_RE = re.compile(r"%[YmdHMSf]")
 _INTEGER_RE = re.compile(r"[+-]?\d+")
 _ISO_OFFSET_RE = re.compile(r"([Zz]|[+-]\d{2}(?::?\d{2})?)$")
 """An offset at the end of an ISO time as systems print it: Z or z, +08:00, +0800 and the hour alone (+08)."""
@@ -108,6 +110,11 @@ class PatternFormat:
 def compile_pattern(pattern: str) -> PatternFormat:
     if pattern in SPECIAL_FORMATS:
         raise ConfigError(f"{pattern!r} is a special format, not a pattern")
+    if "yyyy" not in pattern and _STRFTIME_RE.search(pattern):  # the connector YAML's spelling: read as literal
+        # text it matched nothing (a % beside Java tokens, ``{HH}%mm``, is literal text)
+        java = _STRFTIME_RE.sub(lambda m: _FROM_STRFTIME.get(m.group(0), m.group(0)), pattern)
+        raise ConfigError(f"date format {pattern!r} is a strftime pattern (as the connector YAML writes its cursor "
+                          f"formats); a mapping writes the Java/.NET way: {java!r}")
     if "h" in pattern:
         # Java's hh (and .NET's h) is the 12-hour clock (meaningful only with an am/pm marker); read as literal
         # text it matched no record at all. Without the marker it is a slip for HH (H).

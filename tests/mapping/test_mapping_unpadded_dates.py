@@ -69,6 +69,8 @@ def test_padded_patterns_generate_no_padding_code() -> None:
         ("yyyy/M/d h:mm:ss", "has h, the 12-hour clock"),
         ("yyyy/M", "needs yyyy, MM and dd"),
         ("yyyy/M/d/MM", "repeats MM"),
+        # the connector YAML's strftime spelling: read as literal text it matched no record (walkthrough's find)
+        ("%Y-%m-%d %H:%M:%S", "is a strftime pattern .*a mapping writes the Java/.NET way: 'yyyy-MM-dd HH:mm:ss'"),
     ],
 )
 def test_patterns_that_cannot_be_read_are_refused_at_load(pattern: str, message: str) -> None:
