@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
 
@@ -185,6 +186,15 @@ def secret_names(config: object | None) -> list[str]:
                 yield from walk(item)
 
     return sorted(set(walk(config)))
+
+
+def secrets_of_files(files: list[Path], name: str) -> list[str]:
+    """The secret names the connector YAML among ``files`` (``<name>.yaml`` in a ``connectors`` folder, as the
+    scaffolds write it) refers to: what a scaffold's caller tells the engineer to set."""
+    import yaml
+
+    found = [p for p in files if p.name == f"{name}.yaml" and p.parent.name == "connectors"]
+    return secret_names(yaml.safe_load(found[0].read_text(encoding="utf-8"))) if found else []
 
 
 def url_password(url: str | None) -> str | None:

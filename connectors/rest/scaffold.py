@@ -48,6 +48,7 @@ from connectors.common.scaffolding import (
     scaffold_files,
     write_files,
 )
+from connectors.common.secretrefs import secrets_of_files
 from connectors.http.body import read_capped
 from gateway.contract.errors import AuthenticationError, ConfigError, SourceUnavailableError, TongbanError
 from gateway.contract.scaffold import ScaffoldResult, is_placeholder
@@ -1529,7 +1530,8 @@ def scaffold(name: str, source: str, *, out: Path, force: bool = False, dry_run:
     ``source`` is an OpenAPI 3.x / Swagger 2.0 document (JSON or YAML), a path or an http(s) URL."""
     report = inspect_openapi(source)
     written = write_scaffold(name, source, report, Path(out), force=force, dry_run=dry_run)
-    return ScaffoldResult(report=render_report(report), data=report.as_dict(), files=written)
+    return ScaffoldResult(report=render_report(report), data=report.as_dict(), files=written,
+                          secrets=secrets_of_files(written, name))
 
 
 __all__ = ["OpenApiReport", "StreamReport", "TimeFormat", "acceptance_test", "connector_yaml", "guess_time_format",

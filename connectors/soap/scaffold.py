@@ -52,6 +52,7 @@ from connectors.common.scaffolding import (
     scaffold_files,
     write_files,
 )
+from connectors.common.secretrefs import secrets_of_files
 from connectors.common.urls import origin, shown
 from gateway.contract.errors import ConfigError
 from gateway.contract.scaffold import ScaffoldResult, is_placeholder
@@ -801,7 +802,8 @@ def scaffold(name: str, source: str, *, out: Path, force: bool = False, dry_run:
     chosen = plan(report)
     written = write_scaffold(name, source, report, Path(out), force=force, dry_run=dry_run)
     return ScaffoldResult(report=render_report(report, chosen, name),
-                          data={**report.as_dict(), "plan": chosen.as_dict()}, files=written)
+                          data={**report.as_dict(), "plan": chosen.as_dict()}, files=written,
+                          secrets=secrets_of_files(written, name))
 
 
 __all__ = ["ReadCandidate", "SoapPlan", "acceptance_test", "connector_yaml", "describe_fields", "mapping_yaml",

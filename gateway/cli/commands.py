@@ -587,19 +587,14 @@ def connector_new(
     for path in result.files:
         console.print(f"[green]wrote[/] {path}")
     if not dry_run and result.files:
-        console.print(systems_entry(name, kind, out), markup=False, highlight=False, soft_wrap=True)
+        console.print(systems_entry(name, kind, result.secrets), markup=False, highlight=False, soft_wrap=True)
 
 
-def systems_entry(name: str, kind: str, out: Path) -> str:
+def systems_entry(name: str, kind: str, secrets: list[str]) -> str:
     """The entry to paste into ``config/systems.yaml`` for a connector just scaffolded: its files, its endpoint and
     each secret its YAML names, from ``TONGBAN_<NAME>_*`` variables as every shipped system's are (the scaffold
     named them three ways: the comment, the acceptance test and the shipped systems disagreed)."""
-    from connectors.common.secretrefs import secret_names
-    from gateway.kernel.yamlfile import read_yaml
-
     env = f"TONGBAN_{name.upper()}"
-    written = out / "config" / "connectors" / f"{name}.yaml"
-    secrets = secret_names(read_yaml(written)) if written.exists() else []
     lines = [f"add to config/systems.yaml (under systems:), set {env}_URL"
              + "".join(f", {env}_{s.upper()}" for s in secrets) + f", then `tongban connector check {name}`:",
              f"  {name}:", f"    connector: {kind}", f"    connector_config: connectors/{name}.yaml",

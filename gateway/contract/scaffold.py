@@ -59,6 +59,8 @@ class ScaffoldResult:
     report: list[str]
     data: dict[str, Any]
     files: list[Path] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
+    """The secret names the connector YAML written refers to (each a ``TONGBAN_<NAME>_*`` variable to set)."""
 
 
 class Scaffolder(Protocol):
