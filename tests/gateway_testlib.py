@@ -85,6 +85,19 @@ def plant_case(engine: Engine, case_no: str, *, dept_code: str, item_code: str, 
                                            dept_code=dept_code, item_code=item_code, deleted=deleted, updated_at=now))
 
 
+def plant_dead_letters(engine: Engine, systems: tuple[str, ...]) -> None:
+    """One open record dead letter for each of ``systems`` (``<system>-1``, a raw ``{"id": 1}``), as a sync that
+    rejected it leaves it."""
+    from gateway.store.tables import dead_letters
+
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(dead_letters.insert(), [
+            dict(kind="record", system=system, stream="cases", source_id=f"{system}-1", case_no=None,
+                 raw=json.dumps({"id": 1}), reason="bad", issues="[]", mapping_version=None, status="open",
+                 attempts=1, created_at=now, updated_at=now) for system in systems])
+
+
 def register_licence_issuer(engine: Engine, licences_url: str) -> dict[str, Any]:
     key = requests.get(licences_url + "/.well-known/issuer-keys", timeout=10).json()["keys"][0]
     register_issuer_key(engine, key_id=key["kid"], issuer_code=key["issuer_code"], algorithm=key["alg"],

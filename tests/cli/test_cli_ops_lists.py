@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from gateway_testlib import plant_dead_letters
 from sqlalchemy import Engine
 
 from gateway.store.db import make_engine
 from gateway.store.lease import Lease
 from gateway.store.migrate import upgrade
-from gateway.store.tables import certificate_quarantine, dead_letters, process_handoffs
+from gateway.store.tables import certificate_quarantine, process_handoffs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -70,12 +71,7 @@ def test_quarantine_list_prints_beijing_time(ledger: tuple[Engine, str]) -> None
 
 def test_replay_goes_on_past_a_held_lease(ledger: tuple[Engine, str]) -> None:
     engine, url = ledger
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        conn.execute(dead_letters.insert(), [
-            dict(kind="record", system=system, stream="cases", source_id=f"{system}-1", case_no=None,
-                 raw=json.dumps({"id": 1}), reason="bad", issues="[]", mapping_version=None, status="open",
-                 attempts=1, created_at=now, updated_at=now) for system in ("sd_civil", "jn_estate")])
+    plant_dead_letters(engine, ("sd_civil", "jn_estate"))
     with Lease(engine, "sync:jn_estate"):  # a sync of jn_estate is running (this process, alive)
         out = _tongban(url, "dead-letters", "replay")
     assert out.returncode == 1, out.stderr  # not everything was replayed: a script notices

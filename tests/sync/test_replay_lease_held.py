@@ -3,16 +3,15 @@ so stopping at the held one would leave the earlier ones replayed and the operat
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
+
+from gateway_testlib import plant_dead_letters
 
 from gateway.kernel.config import load_systems
 from gateway.kernel.runtime import Runtime
 from gateway.store.db import make_engine
 from gateway.store.lease import Lease
 from gateway.store.migrate import upgrade
-from gateway.store.tables import dead_letters
 from gateway.sync.reprocess import replay_dead_letters
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,12 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_replay_skips_the_held_system_and_replays_the_others(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
     upgrade(engine)
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        conn.execute(dead_letters.insert(), [
-            dict(kind="record", system=system, stream="cases", source_id=f"{system}-1", case_no=None,
-                 raw=json.dumps({"id": 1}), reason="bad", issues="[]", mapping_version=None, status="open",
-                 attempts=1, created_at=now, updated_at=now) for system in ("sd_civil", "jn_estate", "sd_hall")])
+    plant_dead_letters(engine, ("sd_civil", "jn_estate", "sd_hall"))
     runtime = Runtime(load_systems(REPO / "config" / "systems.yaml"), engine)
     with Lease(engine, "sync:jn_estate"):
         report = replay_dead_letters(runtime)
@@ -55,12 +49,7 @@ def test_a_replay_of_every_system_names_an_entry_that_does_not_load(tmp_path: Pa
                     encoding="utf-8")
     engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
     upgrade(engine)
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        conn.execute(dead_letters.insert(), [
-            dict(kind="record", system=system, stream="cases", source_id=f"{system}-1", case_no=None,
-                 raw=json.dumps({"id": 1}), reason="bad", issues="[]", mapping_version=None, status="open",
-                 attempts=1, created_at=now, updated_at=now) for system in ("sd_civil", "jn_estate")])
+    plant_dead_letters(engine, ("sd_civil", "jn_estate"))
     report = replay_dead_letters(Runtime(load_systems_isolated(path)[0], engine))
     assert "moved_away.yaml" in report.unreplayable["jn_estate"]
     assert "not replayable here: jn_estate (" in report.summary()
