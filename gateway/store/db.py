@@ -85,7 +85,7 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
         # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINTs; take control of it.
         event.listen(engine, "connect", lambda conn, _rec: setattr(conn, "isolation_level", None))
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _begin_sqlite)
         return engine
     # a pool per process: Airflow tasks and the gateway's workers reuse connections instead of paying a
     # PostgreSQL backend start (~10 ms) per transaction; recycled hourly so a failover or idle timeout heals
@@ -93,6 +93,19 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     defaults = {k: v for k, v in POSTGRES_CONNECTION_DEFAULTS.items() if k not in given}
     return create_engine(resolved, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
                          pool_recycle=3600, pool_use_lifo=True, connect_args=defaults)
+
+
+READ_ONLY = {"tongban_read_only": True}
+"""Execution options of a connection that only reads (``engine.connect().execution_options(**READ_ONLY)``): on
+SQLite its transactions begin deferred, so a read waits for no writer (WAL); every other begins IMMEDIATE."""
+
+
+def _begin_sqlite(conn: Any) -> None:
+    """Every SQLite transaction takes the write lock at BEGIN (IMMEDIATE): one that read first and wrote later
+    could otherwise fail with SQLITE_BUSY instead of waiting. A read-only one (:data:`READ_ONLY`) takes none: a
+    worker's start-up schema check waited the whole busy timeout behind a long ``db upgrade`` and then failed with
+    "database is locked", where a read alongside the writer answers at once."""
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("tongban_read_only") else "BEGIN IMMEDIATE")
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
 from gateway.contract.errors import ConfigError
+from gateway.store.db import READ_ONLY
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x70_6E_62_61  # "tonba": any constant shared by every Tongban process
@@ -38,7 +39,9 @@ def head_revision() -> str:
 
 
 def current_revisions(engine: Engine) -> set[str]:
-    with engine.connect() as connection:
+    """The ledger's revision(s), read without waiting for a writer (a ``db upgrade`` rebuilding tables on SQLite
+    holds the write lock for minutes): the revision committed before it."""
+    with engine.connect().execution_options(**READ_ONLY) as connection:
         return set(MigrationContext.configure(connection).get_current_heads())
 
 

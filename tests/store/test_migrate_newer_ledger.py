@@ -72,3 +72,24 @@ def test_a_reading_command_on_a_database_without_a_ledger_says_how_to_create_one
     said = " ".join(result.output.split())
     assert result.exit_code == 1 and "holds no Tongban ledger yet: run `tongban db upgrade`" in said, said
     assert "older version" not in said  # no workers of an older version on a fresh install
+
+
+def test_a_workers_schema_check_reads_past_a_running_upgrade(tmp_path: Path) -> None:
+    """On SQLite every transaction began IMMEDIATE, the start-up schema check too: behind a long ``db upgrade``
+    (0006 and 0026 rebuild whole tables) each task waited the whole busy timeout, then failed with "database is
+    locked". It reads the revision committed before, at once, and says what to do (migrations review)."""
+    import sqlite3
+
+    from gateway.store.migrate import create_or_require_current
+
+    path = tmp_path / "ledger.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine, "0026_catalogue_copies")
+    holder = sqlite3.connect(path, isolation_level=None)  # a db upgrade holding the write lock
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(ConfigError, match="tongban db upgrade"):
+            create_or_require_current(make_engine(f"sqlite:///{path}"))
+    finally:
+        holder.rollback()
+        holder.close()

@@ -229,3 +229,39 @@ def test_two_first_writers_claim_the_mark_once(database_url: str) -> None:
     with engine.begin() as conn:  # the second, with the mark it read before
         assert _claim(conn, seen, fingerprint(theirs))["blind_index"] == fingerprint(ours)
     engine.dispose()
+
+
+@pytest.mark.parametrize(("table", "column", "sealed"), [
+    ("citizen_workorders", "content", "blob"),   # a ledger running only the 12345 side
+    ("citizen_evaluations", "comment", "blob"),  # only 好差评
+    ("certificates", "document", "field"),       # only the certificate gateway
+    ("bundle_materials", "content", "blob"),     # only the 一件事 intake
+])
+def test_a_ledger_sealed_only_outside_the_cases_is_marked_too(database_url: str, table: str, column: str,
+                                                              sealed: str) -> None:
+    """Migration 0021 looked at cases and source records only: a ledger whose sealed values were elsewhere stayed
+    unmarked (also after 0021) and a worker without the key file was let write clear text beside them (an outside
+    review of the migrations)."""
+    from sqlalchemy import MetaData
+
+    engine = make_engine(database_url)
+    upgrade(engine, "0027_deferral_index")
+    codec = PiiCodec(GatewayKeys.generate())
+    value = codec.seal_blob("张三 投诉 物业") if sealed == "blob" else json.dumps(
+        {"holders": [{"name": "张三", "id_number": codec.seal("11010519491231002X")}]})
+    meta = MetaData()
+    meta.reflect(engine, only=[table])
+    now = datetime.now(UTC).replace(tzinfo=None)
+    row: dict[str, Any] = {column: value}
+    for c in meta.tables[table].columns:  # every other required column, a plausible value of its type
+        if c.name not in row and not c.nullable and c.server_default is None and c.autoincrement is not True:
+            python = c.type.python_type
+            row[c.name] = now if python is datetime else 1 if python in (int, bool) else \
+                (b"x" if python is bytes else "x")
+    with engine.begin() as conn:
+        conn.execute(meta.tables[table].insert(), [row])
+        assert sealed_mark(conn) is None  # what 0021 left
+    upgrade(engine)
+    with engine.begin() as conn, pytest.raises(ConfigError, match="no key file"):
+        require_ledger_keys(conn, None, what="sync the 12345 work orders")
+    engine.dispose()
