@@ -83,8 +83,13 @@ def remap(
         print_json(report.as_dict())
     else:
         d = report.as_dict()
-        console.print(f"[green]remap {system} ok[/]: {d['read']} records, {d['updated']} changed, "
+        said = "[green]ok[/]" if report.status == "succeeded" else f"[red]{report.status}[/]"
+        console.print(f"remap {system} {said}: {d['read']} records, {d['updated']} changed, "
                       f"{d['unchanged']} unchanged, {d['rejected']} rejected")
+        if report.error:
+            console.print(report.error, markup=False)
+    if report.status != "succeeded":  # a script must notice: most records rejected by the mapping in force
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -21,12 +21,12 @@ from gateway.contract.connector import RawRecord
 from gateway.contract.errors import ConfigError, LeaseHeldError, TongbanError
 from gateway.crypto.pii import open_text
 from gateway.models.hashing import UNREADABLE_KEY_PREFIX
-from gateway.ops.alerts import resolve_alerts
+from gateway.ops.alerts import raise_alert, resolve_alerts
 from gateway.store import ledger, outbox
 from gateway.store.lease import Lease
 from gateway.store.payloads import unpack
 from gateway.store.sealing import require_ledger_keys
-from gateway.sync.engine import RunReport, _count_columns, _fail_run
+from gateway.sync.engine import RunReport, _count_columns, _fail_run, _judge
 from gateway.sync.ingest import IngestContext, IngestCounts, ingest_page
 
 if TYPE_CHECKING:
@@ -241,8 +241,16 @@ def _remap_pages(runtime: Runtime, name: str, config: SystemConfig, mapper: Mapp
                 lease.renew(conn)
                 report.counts.add(ingest_page(conn, ctx, records))
     report.duration_s = time.perf_counter() - started
+    # judged as a full read is: a mapping that now rejects most records is no clean remap (it said "ok" with
+    # every record rejected, and the mapping_changed alert went away with nothing in its place)
+    report.status, report.error = _judge(report.counts, config.max_rejected_share, full=True)
     with runtime.engine.begin() as conn:
-        ledger.finish_run(conn, report.run_id, status="succeeded", duration_s=report.duration_s,
-                          **_count_columns(report.counts))
+        ledger.finish_run(conn, report.run_id, status=report.status, duration_s=report.duration_s,
+                          error=report.error, **_count_columns(report.counts))
         # every record mapped again with this version (those it now rejects are dead letters saying why)
         ledger.set_mapped_version(conn, name, ctx.mapping_version)
+    if report.status == "degraded":
+        raise_alert(runtime.engine, "sync_degraded", name, level="error", system=name,
+                    message=f"remap of {name} with mapping {ctx.mapping_version} degraded (run {report.run_id}): "
+                            f"{report.error}. Fix the mapping and remap again, or replay the dead letters",
+                    details={"run_id": report.run_id, **report.counts.as_dict()})

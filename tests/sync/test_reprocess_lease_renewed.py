@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,3 +93,30 @@ def test_a_remap_that_fails_says_so_in_its_run(make_world: Any, monkeypatch: pyt
         status, error = conn.execute(select(runs.c.status, runs.c.error).where(runs.c.kind == "remap")).one()
     assert status == "failed" and "disk full" in error
     Lease(world.runtime.engine, "sync:sd_civil").acquire()  # and the lease was given back
+
+
+def test_a_remap_that_rejects_most_records_is_degraded_and_alerted(make_world: Any, tmp_path: Any) -> None:
+    """A remap under a mapping that rejects every record said "ok" (exit 0) and took the mapping_changed alert
+    away with nothing in its place (an operator's walkthrough). Judged as a full read is, it is degraded: the run
+    says so and a sync_degraded alert stands."""
+    import re
+
+    from gateway.ops.alerts import open_alerts
+
+    repo = Path(__file__).resolve().parents[2]
+    mapping = tmp_path / "sd_civil.yaml"
+    right = (repo / "mappings" / "sd_civil.yaml").read_text(encoding="utf-8")
+    mapping.write_text(right, encoding="utf-8")
+    world = make_world(civil=6, estate=0, social=0, welfare=0, systems=("sd_civil",), mappings={"sd_civil": mapping})
+    assert sync_system(world.runtime, "sd_civil").counts.inserted == 6
+    broken = re.sub(r'(?m)^version: "[^"]*"$', 'version: "broken-dates"', right, count=1).replace(
+        'applied_at: {path: applyTime, date: ["yyyy-MM-dd HH:mm:ss", "yyyy/MM/dd HH:mm:ss"]}',
+        'applied_at: {path: applyTime, date: ["yyyyMMdd"]}')
+    assert broken != right
+    mapping.write_text(broken, encoding="utf-8")
+    report = reprocess.remap_system(world.runtime, "sd_civil")
+    assert report.counts.rejected == 6 and report.status == "degraded" and "6 of 6 records rejected" in report.error
+    with world.runtime.engine.connect() as conn:
+        assert conn.execute(select(runs.c.status).where(runs.c.kind == "remap")).scalar_one() == "degraded"
+    (alert,) = open_alerts(world.runtime.engine, kind="sync_degraded")
+    assert alert["system"] == "sd_civil" and "remap of sd_civil" in alert["message"]
