@@ -286,9 +286,12 @@ def reconcile(
     if json_out:
         print_json(report.as_dict())
     else:
-        print_table(f"reconcile {system} (hall: {report.hall or 'none'}, via {report.hall_view})",
-                    ["day", "source", "ledger", "matched", "missing", "divergent", "extra", "rejected", "hall",
-                     "missing in hall", "stale in hall", "same hash"],
+        receipts = report.hall_view == "receipts"
+        seen = ("by Tongban's delivery receipts: the hall is not read back" if receipts
+                else f"via {report.hall_view}")
+        print_table(f"reconcile {system} (hall: {report.hall or 'none'}, {seen})",
+                    ["day", "source", "ledger", "matched", "missing", "divergent", "extra", "rejected",
+                     "hall (receipts)" if receipts else "hall", "missing in hall", "stale in hall", "same hash"],
                     [[d.day, d.source_count, d.ledger_count, d.matched, d.missing_in_ledger, d.divergent,
                       d.extra_in_ledger, d.rejected, f"{d.hall_count}/{d.hall_expected}", d.missing_in_hall,
                       d.stale_in_hall, "yes" if d.source_hash == d.ledger_hash else "no"] for d in report.days])
@@ -298,7 +301,9 @@ def reconcile(
                         [[p["day"], p["source_id"], p["case_no"],
                           p["problem"] + (" (not yet synced)" if p.get("not_yet_synced") else "")]
                          for p in problems[:200]])
-        console.print("[green]source, ledger and hall agree[/]" if report.ok else "[red]differences found[/]")
+        agree = ("source and ledger agree; the hall acknowledged every case (a hall that lost cases after "
+                 "acknowledging them is not seen this way)" if receipts else "source, ledger and hall agree")
+        console.print(f"[green]{agree}[/]" if report.ok else "[red]differences found[/]")
     if not report.ok:
         raise typer.Exit(1)
 

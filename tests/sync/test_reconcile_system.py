@@ -29,6 +29,14 @@ def test_reconcile_agrees_after_sync_and_push_then_names_what_went_missing(make_
     assert totals["hall_count"] == totals["hall_expected"] > 0
     assert all(d.source_hash == d.ledger_hash for d in report.days)
     assert not open_alerts(world.runtime.engine, kind="reconcile")
+    said = subprocess.run(world.cli("reconcile", "sd_civil"), capture_output=True, text=True, env=world.env,
+                          timeout=300)
+    # the hall is seen by its receipts: the command says so, never that the hall itself agrees (an operator read
+    # "source, ledger and hall agree" after the hall had lost every case it had acknowledged)
+    assert said.returncode == 0, said.stderr
+    text = " ".join(said.stdout.split())
+    assert "by Tongban's delivery receipts: the hall is not read back" in text
+    assert "source and ledger agree; the hall acknowledged every case" in text and "hall agree" not in text
 
     # a record lost from the ledger, one changed behind its back, one the hall never got, one not yet synced
     with world.runtime.engine.begin() as conn:
