@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from gateway.orchestration.naming import SYNC_PREFIX
+from gateway.orchestration.naming import PUSH_DAG, SYNC_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,11 @@ def _record(context: Any) -> None:
             system = dag_id[len(SYNC_PREFIX):]
             raise_alert(engine, "sync_failed", system, level="error", system=system,
                         message=f"sync of {system} failed after {try_number} tries: {error}"[:2000],
+                        details=details)
+        elif task_id.startswith("push_") and dag_id == PUSH_DAG:  # the alert the push itself keeps (one per target)
+            system = task_id[len("push_"):]
+            raise_alert(engine, "push_failed", system, level="error", system=system,
+                        message=f"push to {system} failed after {try_number} tries: {error}"[:2000],
                         details=details)
         else:
             system = (dag_id[len(SYNC_PREFIX):] if dag_id.startswith(SYNC_PREFIX)  # its publish, its quality check

@@ -98,6 +98,8 @@ class TargetReport:
     """Rows not sent (left pending, their attempts untouched) because what the target holds of their case is not
     known (``push.read_first``): its own changes could not be read first, or its record of the case is an open
     dead letter. A write replacing the record would erase them; the next drain that reads them sends the rows."""
+    busy: bool = False
+    """Another drain of this target holds its lease: nothing was tried (no failure of the target's)."""
 
 
 @dataclass
@@ -163,7 +165,7 @@ def push(
                     if own:
                         connector.close()
         except LeaseHeldError as exc:
-            target_report.error = str(exc)
+            target_report.error, target_report.busy = str(exc), True
         except (FatalSyncError, ConfigError) as exc:
             # ConfigError: the target's configuration (a secret missing, no outbound section, a write stream the
             # connector lacks): fix the file; its rows stay pending and the other targets are drained all the same.
@@ -449,10 +451,20 @@ def _judge_unreachable(report: TargetReport) -> None:
 
 def _alert(engine: Any, report: TargetReport) -> None:
     """Dead pushes open (or count up) the target's ``push_dead`` alert; a drain that delivered without a dead
-    row or an error resolves it (the target accepts writes again; the dead letters stay for replay)."""
+    row or an error resolves it (the target accepts writes again; the dead letters stay for replay). A drain that
+    failed — credentials refused, the target unreachable or asking to wait, its configuration wrong — opens the
+    target's ``push_failed`` alert, from the CLI as from Airflow (``tongban push`` from a shell exited 1 and no
+    view said why); a drain without an error resolves it."""
     from gateway.ops.alerts import raise_alert, resolve_alerts
 
     name = report.target
+    if report.error is not None and not report.busy:
+        raise_alert(engine, "push_failed", name, level="warning" if report.waiting_until else "error", system=name,
+                    message=f"push to {name} failed: {report.error}"[:2000] + f"; {report.pending} row(s) stay queued "
+                            "and are retried",
+                    details={"pending": report.pending, "error": (report.error or "")[:2000]})
+    elif report.error is None:
+        resolve_alerts(engine, "push_failed", [name])
     if report.dead:
         raise_alert(engine, "push_dead", name, level="error", system=name,
                     message=f"{report.dead} push(es) to {name} dead: tongban dead-letters list --system {name}, "

@@ -111,8 +111,9 @@ def test_the_push_dag_leaves_rows_queued_when_the_hall_is_down_and_alerts(make_w
     assert task_states(run)["push_sd_hall"] == ("failed", 1)  # no retries: the outbox backs off per row
     with world.runtime.engine.connect() as conn:
         assert conn.execute(hall_rows).scalar() == queued  # nothing lost, nothing dead: on hold for the hall
-    (alert,) = open_alerts(world.runtime.engine, kind="task_failed")
-    assert alert["key"] == "tongban_push.push_sd_hall" and alert["system"] == "sd_hall"
+    (alert,) = open_alerts(world.runtime.engine, kind="push_failed")
+    assert alert["key"] == "sd_hall" and alert["system"] == "sd_hall"
+    assert not open_alerts(world.runtime.engine, kind="task_failed")
     world.admin("sd_hall", "POST", "/_sandbox/faults", json={})  # back
     for _ in range(5):  # the row that met the outage backs off a few seconds: the outbox decides what is due
         run = dags["tongban_push"].test()
@@ -123,3 +124,4 @@ def test_the_push_dag_leaves_rows_queued_when_the_hall_is_down_and_alerts(make_w
             break
         time.sleep(max(0.0, (max(waiting) - datetime.now(timezone.utc)).total_seconds()) + 0.2)
     assert not waiting
+    assert not open_alerts(world.runtime.engine, kind="push_failed")  # the drain that delivered resolved it

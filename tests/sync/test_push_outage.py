@@ -77,9 +77,13 @@ def test_a_drain_tries_each_row_once_and_an_outage_fails_the_task_without_losing
     assert max(_attempts(world)) > 8  # max_attempts is 8
     assert _count(world, outbox.c.status == "dead") == 0
     assert _push_alerts(world) == []
+    # the drain's own alert, whoever ran it (a shell's `tongban push` exited 1 and no view said why)
+    (failed,) = open_alerts(world.runtime.engine, kind="push_failed")
+    assert failed["key"] == "sd_hall" and "unreachable" in failed["message"] and failed["level"] == "error"
 
     world.sandbox.set_faults("hall")
     assert tasks.run_push("sd_hall")["ok"]  # the probe got through (the rest are backed off): green again
+    assert open_alerts(world.runtime.engine, kind="push_failed") == []
     after = push(world.runtime, targets=["sd_hall"], now=moment + timedelta(days=1)).targets[0]
     assert after.error is None and after.pending == 0
     assert _count(world, outbox.c.target_system == "sd_hall", outbox.c.status == "delivered") + _count(
