@@ -23,7 +23,8 @@ from gateway.store import alerts as alert_store
 from gateway.store import ledger
 
 AlertKind = Literal["sync_failed", "sync_degraded", "task_failed", "behind", "deadline", "reconcile",
-                    "calendar_unknown", "rate_limit_degraded", "push_dead", "mapping_changed", "routing",
+                    "calendar_unknown", "rate_limit_degraded", "push_dead", "push_failed", "mapping_changed",
+                    "routing",
                     "handoff_undelivered", "bundle_scan", "handoff_scan", "deferred_scan", "deadline_scan",
                     "run_timed_out",
                     "config_invalid"]
@@ -103,7 +104,7 @@ def resolve_stale_alerts(engine: Engine, kind: AlertKind, older_than: timedelta)
 
 
 SYSTEM_ALERT_KINDS: tuple[AlertKind, ...] = ("sync_failed", "sync_degraded", "behind", "mapping_changed",
-                                             "push_dead", "reconcile", "rate_limit_degraded", "task_failed",
+                                             "push_dead", "push_failed", "reconcile", "rate_limit_degraded", "task_failed",
                                              "run_timed_out", "config_invalid")
 """Kinds raised about one system of the systems file (``system`` set) and resolved only by that system's own runs
 — ``task_failed`` included: the failure callback names the system of a sync DAG's tasks and of ``push_<name>`` /
