@@ -104,8 +104,8 @@ def resolve_stale_alerts(engine: Engine, kind: AlertKind, older_than: timedelta)
 
 
 SYSTEM_ALERT_KINDS: tuple[AlertKind, ...] = ("sync_failed", "sync_degraded", "behind", "mapping_changed",
-                                             "push_dead", "push_failed", "reconcile", "rate_limit_degraded", "task_failed",
-                                             "run_timed_out", "config_invalid")
+                                             "push_dead", "push_failed", "reconcile", "rate_limit_degraded",
+                                             "task_failed", "run_timed_out", "config_invalid")
 """Kinds raised about one system of the systems file (``system`` set) and resolved only by that system's own runs
 — ``task_failed`` included: the failure callback names the system of a sync DAG's tasks and of ``push_<name>`` /
 ``reconcile_<name>``."""
