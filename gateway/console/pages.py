@@ -534,7 +534,10 @@ def _citizen(view: dict[str, Any]) -> str:
     e, w = view["evaluations"], view["workorders"]
     levels = " · ".join(f"{level} {n}" for level, n in e["by_level"].items())
     eval_rows = [
-        ["ratings", esc(e["evaluations"]), esc(levels)],
+        ["ratings", esc(e["evaluations"]), esc(levels) + (
+            f'; <span class="pill warning">{esc(e["unlinked"])} of cases not in the ledger</span> (not in the '
+            'coverage: their cases never reached Tongban, check the rating feed\'s case numbers)'
+            if e.get("unlinked") else "")],
         ["coverage (target 70%)", esc(_percent(e["coverage"])), f'{e["evaluated_cases"]} of {e["cases"]} finished cases'
          + ("" if e["coverage_ok"] in (True, None) else ' <span class="pill warning">below target</span>')],
         [zh("好评率"), esc(_percent(e["good_ratio"])), zh("基本满意") + " and better"],

@@ -73,3 +73,8 @@ def test_ratings_of_cases_the_ledger_does_not_hold_are_counted_and_said(tmp_path
         rating("R-1", "C-HELD", 5, OCT, OCT), rating("R-2", "C-ELSEWHERE", 1, OCT, OCT)]))
     summary = evaluation_summary(engine, now=NOV)
     assert (summary["evaluations"], summary["unlinked"], summary["evaluated_cases"], summary["bad"]) == (2, 1, 1, 1)
+    # and the console's panel says it too (it showed "ratings 2, coverage …" with no word of the unlinked one)
+    from gateway.console.pages import _citizen
+
+    panel = _citizen({"evaluations": summary, "workorders": workorder_summary(engine, now=NOV)})
+    assert "1 of cases not in the ledger" in panel
