@@ -254,3 +254,44 @@ def tickets_list(
     print_table("办不成事 tickets", ["ticket", "kind", "office", "opened", "reply due", "level", "subject"],
                 [[r["ticket_no"], r["kind"], r["office_code"] or "", r["opened_at"], r["due_at"], r["level"] or "",
                   r["subject"]] for r in rows])
+
+
+deadlines_app = typer.Typer(no_args_is_help=True, help="Time limits (电子监察): every case's, stage's, deferred "
+                                                      "material's and ticket's clock against its limit.")
+app.add_typer(deadlines_app, name="deadlines")
+
+
+@deadlines_app.command("scan")
+@guard
+def deadlines_scan(
+    now: Annotated[str | None, typer.Option("--now", help="Scan as of this instant (ISO 8601; default: now).")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Read every clock, not only those due or changed.")] = False,
+    systems: SystemsOpt = None,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The deadline scan, as the tongban_deadlines DAG's scan_deadlines task runs it: yellow and red alerts filed or
+    resolved per case, stage, deferred material, ticket and bundle (an operator without Airflow, or after a reply
+    by hand, had no way to run it)."""
+    from gateway.ops.deadlines import WorkCalendar, scan_deadlines
+    from gateway.process import TongbanCatalogue
+
+    moment = now_option(now)
+    runtime = runtime_from(systems, database_url)
+    try:
+        calendar = WorkCalendar.load(systems_path=runtime.systems.path)
+        catalogue = TongbanCatalogue.load(systems_path=runtime.systems.path)
+        report = scan_deadlines(runtime.engine, calendar, now=moment, catalogue=catalogue, full=full or None)
+    finally:
+        runtime.close()
+    if json_out:
+        print_json(report.as_dict())
+        return
+    console.print(f"{'full' if report.full else 'incremental'} scan: {report.checked} clock(s) read; cases "
+                  f"running {report.running}, paused {report.paused}, yellow {report.yellow}, red {report.red}; "
+                  f"stages yellow {report.stages_yellow}, red {report.stages_red}; deferred materials overdue "
+                  f"{report.materials_overdue}; tickets late {report.tickets_late} of {report.tickets_open}; "
+                  f"alerts new {report.new_alerts}, resolved {report.resolved_alerts}", markup=False)
+    if report.errors:
+        console.print(f"{len(report.errors)} case(s) whose clock could not be read (each a deadline_scan alert): "
+                      + ", ".join(sorted(report.errors)[:10]), markup=False)

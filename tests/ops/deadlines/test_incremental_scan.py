@@ -194,3 +194,28 @@ def test_more_changed_cases_than_a_batch_are_all_read_in_one_scan(database_url: 
     assert open_alerts(engine) == expected_alerts(rows, START + timedelta(seconds=1))
     assert scan_deadlines(engine, CAL, now=START + timedelta(seconds=2)).checked == 0
     engine.dispose()
+
+
+def test_the_cli_runs_the_scan_the_dag_runs(tmp_path) -> None:
+    """``tongban tickets reply`` says its alert resolves "on the next deadline scan", and no command ran one: an
+    operator without Airflow could not (operator walkthrough's find). ``tongban deadlines scan`` is that scan."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[3]
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    rows = [make_case(i, random.Random(i)) | {"stages": [], "deferred_materials": []} for i in range(40)]
+    plant(engine, rows)
+    expected = expected_alerts(rows, START)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
+    said = subprocess.run([sys.executable, "-m", "gateway", "deadlines", "scan", "--now", START.isoformat(), "--json",
+                           "--systems", str(repo / "config" / "systems.yaml"), "--database-url", url],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert said.returncode == 0, said.stderr
+    report = json.loads(said.stdout)
+    assert report["red"] == sum(1 for level in expected.values() if level == "red") > 0
+    assert open_alerts(engine) == expected
