@@ -8,7 +8,7 @@ every kind the audit looks for, deterministic by seed, and it knows which it pla
 careful comparison must ignore: full-width digits and brackets, stray spaces, other punctuation, materials
 and service objects in another order, ``20个工作日`` against ``20 工作日``, ``二十个工作日`` or ``20个工作日内``, ``即办``
 against ``当场``. A few entries write their 法定时限 so that no reader can compute with it (``1年``,
-``20个工作日（不含公示时间）``): planted as ``unreadable_field``, not as a difference. The first entries are the items of
+``20个工作日，可延长10个工作日``): planted as ``unreadable_field``, not as a difference. The first entries are the items of
 the sandbox's own departments (civil affairs at the provincial level, the estate registry at the city's), each
 under the 实施编码 its system writes on every case, with the promise those cases carry: a ledger synced from the
 sandbox joins its cases to the catalogue (法定时限 for 提速率, 长期无办件).
@@ -356,7 +356,7 @@ def generate(seed: int = 42, n: int = 3000) -> Generated:
                 _noise(seed, i, records[i])
                 if group.owner is None and unit(seed, i, _SALT_UNREADABLE) < _UNREADABLE_RATE:
                     clean[records[i]["SXID"]] = copy.deepcopy(records[i])
-                    records[i]["FDSX"] = (f"{group.legal or 20}个工作日（不含公示时间）", "1年", "按规定时限办理")[i % 3]
+                    records[i]["FDSX"] = (f"{group.legal or 20}个工作日，可延长10个工作日", "1年", "按规定时限办理")[i % 3]
                     planted.append(_finding(*UNREADABLE_PLANT, records[i], level))
                 continue
             for step in range(len(PLANT_KINDS)):

@@ -43,8 +43,11 @@ _CALENDAR_DAYS: dict[LimitUnit, float] = {"working_day": 7 / 5, "calendar_day": 
 _VALUES = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _PLACES = {"十": 10, "百": 100, "千": 1000}
 _CLOSING_PUNCTUATION = {"Po", "Pd"}
-"""Unicode categories of what may close a limit's text and is not part of it (。；;,.、 and dashes); a closing
-bracket (Pe) is not among them: ``20个工作日（不含公示时间）`` says something the limit does not."""
+"""Unicode categories of what may close a limit's text and is not part of it (。；;,.、 and dashes)."""
+_EXCLUSION_NOTE = re.compile(r"[(（](?:不含|不包含|不包括|不计|不计算|除去|扣除|除)[^()（）]*[)）]$")
+"""A note after the limit naming time it does not count — ``20个工作日（不含公示时间）``, ``（不包括听证、专家评审时间）``:
+the law's own rule (行政许可法 第四十五条: such procedures' time is not counted, as the case clocks stop for them),
+restated. The limit is read; any other note (``（其中公示10日）``, an extension) still makes the text no limit."""
 TIME_LIMIT_FORMS = "20个工作日, 二十日, 60日内, 3个月, 即办 or 当场"
 LONGEST_LIMIT_DAYS = 36_500
 """No time limit is longer than a hundred years: a larger number is a typo (``3000000000个工作日``), read as one
@@ -88,6 +91,7 @@ class TimeLimit:
                         if not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc"))  # ZWSP, BOM …
         while clean and unicodedata.category(clean[-1]) in _CLOSING_PUNCTUATION:
             clean = clean[:-1]  # 20个工作日。 20日; — the sentence's end, not the limit's
+        clean = _EXCLUSION_NOTE.sub("", clean)
         if clean in _INSTANT:
             return cls(0, "working_day")
         match = _LIMIT.match(clean)

@@ -46,7 +46,7 @@ RECORDS = [
     _district(5, SDYJ="《山东省老年人权益保障条例》第23条"),
     # unreadable fields: kept, flagged, the rest audited (D6's fee differs too)
     _district(6, FDSX="1年", DXCCS="两次", SFYJ="每件收费2元"),
-    _district(7, CNSX="20个工作日（不含公示时间）", SQCL=[{"CLMC": "身份证", "BYX": "必要"}, {"CLMC": "", "BYX": "必要"}]),
+    _district(7, CNSX="20个工作日（其中公示10日）", SQCL=[{"CLMC": "身份证", "BYX": "必要"}, {"CLMC": "", "BYX": "必要"}]),
     # no key: still rejected
     _district(8, JBBM=""),
 ]
@@ -99,6 +99,6 @@ def test_wordings_noise_meaning_and_unreadable_fields_through_harvest_and_audit(
     ], found
     by_subject = {(f.item_code, f.element): f for f in report.findings}
     assert by_subject[("D6", "legal_limit")].found == "1年"
-    assert by_subject[("D7", "promised_limit")].found == "20个工作日（不含公示时间）"
+    assert by_subject[("D7", "promised_limit")].found == "20个工作日（其中公示10日）"
     assert report.by_kind()["unreadable_field"] == 4
     engine.dispose()
