@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy import Engine
 
 from gateway.contract.connector import ordered_high
-from gateway.contract.errors import FieldIssue, SyncError
+from gateway.contract.errors import AuthenticationError, FieldIssue, SyncError
 from gateway.crypto.error_text import describe_error
 from gateway.mapping.check import stream_fields
 from gateway.mapping.usage import paths_accounted_for, unmapped_fields
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from gateway.contract.connector import Connector, RawRecord
+    from gateway.kernel.config import SystemConfig
     from gateway.kernel.runtime import Runtime
     from gateway.mapping.mapper import Mapper
 
@@ -190,6 +191,8 @@ def sync_system(
                     ledger.refresh_statistics(conn, written)
         except Exception as exc:
             _fail_run(engine, report, stream, started, exc)
+            if isinstance(exc, AuthenticationError):
+                report.error = f"{report.error}{_where_secrets_come_from(system)}"
             if alert_failures:
                 _alert(engine, report, system.max_rejected_share)
             raise SyncFailed(f"sync of {name} failed: {report.error}", report) from exc
@@ -336,6 +339,15 @@ def _page_high(records: Sequence[RawRecord], ctx: IngestContext, system: str, *,
                                           f"changed at {r.cursor.isoformat()}, after this machine's clock")
                                for r in future])
     return ordered_high(kept) if ordered else max(kept, default=None)
+
+
+def _where_secrets_come_from(system: SystemConfig) -> str:
+    """What an operator whose credentials were refused must fix: each secret's environment variable (or the
+    Airflow connection). The error said only that the source refused them."""
+    sources = [f"{name} from ${env}" for name, env in sorted(system.secrets.items())]
+    if system.airflow_conn_id:
+        sources.append(f"the Airflow connection {system.airflow_conn_id!r}")
+    return f" — the system's secrets: {', '.join(sources)}" if sources else ""
 
 
 def _fail_run(engine: Engine, report: RunReport, stream: str, started: float, exc: BaseException) -> None:

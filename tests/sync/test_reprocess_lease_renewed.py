@@ -120,3 +120,4 @@ def test_a_remap_that_rejects_most_records_is_degraded_and_alerted(make_world: A
         assert conn.execute(select(runs.c.status).where(runs.c.kind == "remap")).scalar_one() == "degraded"
     (alert,) = open_alerts(world.runtime.engine, kind="sync_degraded")
     assert alert["system"] == "sd_civil" and "remap of sd_civil" in alert["message"]
+
