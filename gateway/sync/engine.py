@@ -190,9 +190,8 @@ def sync_system(
                 with engine.begin() as conn:
                     ledger.refresh_statistics(conn, written)
         except Exception as exc:
-            _fail_run(engine, report, stream, started, exc)
-            if isinstance(exc, AuthenticationError):
-                report.error = f"{report.error}{_where_secrets_come_from(system)}"
+            _fail_run(engine, report, stream, started, exc,
+                      hint=_where_secrets_come_from(system) if isinstance(exc, AuthenticationError) else "")
             if alert_failures:
                 _alert(engine, report, system.max_rejected_share)
             raise SyncFailed(f"sync of {name} failed: {report.error}", report) from exc
@@ -350,10 +349,12 @@ def _where_secrets_come_from(system: SystemConfig) -> str:
     return f" — the system's secrets: {', '.join(sources)}" if sources else ""
 
 
-def _fail_run(engine: Engine, report: RunReport, stream: str, started: float, exc: BaseException) -> None:
-    """Record the run as failed with ``exc``'s masked text; the watermark stays where the committed pages left it."""
+def _fail_run(engine: Engine, report: RunReport, stream: str, started: float, exc: BaseException, *,
+              hint: str = "") -> None:
+    """Record the run as failed with ``exc``'s masked text (and ``hint``: what to fix); the watermark stays where
+    the committed pages left it."""
     report.status = "failed"
-    report.error = describe_error(exc, _ERROR_CHARS)
+    report.error = describe_error(exc, _ERROR_CHARS) + hint
     report.duration_s = time.perf_counter() - started
     with engine.begin() as conn:
         ledger.bound_lock_wait(conn)  # an interrupted statement may still run on the server, holding its locks

@@ -22,3 +22,9 @@ def test_refused_credentials_name_the_variable_to_fix(make_world: Any, monkeypat
     assert "the system's secrets: api_key from $TONGBAN_SD_CIVIL_API_KEY" in str(failed.value)
     (alert,) = open_alerts(world.runtime.engine, kind="sync_failed")
     assert "$TONGBAN_SD_CIVIL_API_KEY" in alert["message"]
+    from sqlalchemy import select
+
+    from gateway.store.tables import runs
+
+    with world.runtime.engine.connect() as conn:
+        assert "$TONGBAN_SD_CIVIL_API_KEY" in conn.execute(select(runs.c.error)).scalar_one()
