@@ -23,7 +23,16 @@ from gateway.cli.options import (
     runtime_from,
     sandbox_app,
 )
-from gateway.cli.output import activity, console, err_console, fail, human_duration, print_json, print_table
+from gateway.cli.output import (
+    activity,
+    console,
+    err_console,
+    fail,
+    human_age,
+    human_duration,
+    print_json,
+    print_table,
+)
 from gateway.contract.errors import ConfigError, TongbanError
 
 
@@ -183,7 +192,7 @@ def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: Jso
             r["system"], last.get("status", "never"), last.get("finished_at") or last.get("started_at"),
             (human_duration(lag) if lag is not None else ("never succeeded" if last else ""))
             + (" (behind)" if r["behind"] else ""),
-            human_duration(r["source_change_age_s"]),
+            human_age(r["source_change_age_s"]),
             last.get("read"), last.get("rejected"), flags or "", r["open_dead_letters"], r["pending_outbox"],
             _clip(last.get("error") or "", 300),
         ])

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from gateway.ops.humanize import BEIJING, human_duration, local_time
+from gateway.ops.humanize import BEIJING, human_age, human_duration, local_time
 
 # emoji=False: rich turns ":x:" into an emoji — a record id "x" in "sd_civil:x: case_no …" lost its name
 console = Console(width=None if sys.stdout.isatty() else 200, emoji=False)  # piped: don't fold tables to 80 columns
@@ -74,5 +74,5 @@ def fail(message: str) -> None:
     err_console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)  # one line, whatever width
 
 
-__all__ = ["BEIJING", "activity", "console", "err_console", "fail", "human_duration", "local_time", "print_json",
-           "print_table"]
+__all__ = ["BEIJING", "activity", "console", "err_console", "fail", "human_age", "human_duration", "local_time",
+           "print_json", "print_table"]

@@ -19,7 +19,7 @@ from gateway.kernel.runtime import Runtime
 from gateway.models.datetimes import beijing_iso
 from gateway.ops.alerts import open_alerts
 from gateway.ops.dead_letters import grouped_dead_letters
-from gateway.ops.humanize import human_duration
+from gateway.ops.humanize import human_age, human_duration
 from gateway.ops.kpi import kpi_summary
 from gateway.ops.status import system_status
 from gateway.store import alerts as alert_store
@@ -63,7 +63,7 @@ def _systems(runtime: Runtime, alerts: list[dict[str, Any]], now: datetime) -> l
         row.update(
             health=_health(row, row["behind"], errors[row["system"]]),
             lag_human=human_duration(row["lag_s"]) if row["lag_s"] is not None else "never succeeded",
-            source_change_human=human_duration(row["source_change_age_s"]),
+            source_change_human=human_age(row["source_change_age_s"]),
             rejected_share=round(rejected / read, 4) if read else 0.0,
             flagged=sum((last.get("quality_flags") or {}).values()),
         )

@@ -32,4 +32,12 @@ def human_duration(seconds: float | None) -> str:
     return ("-" if seconds < 0 else "") + " ".join(parts)
 
 
-__all__ = ["BEIJING", "human_duration", "local_time"]
+def human_age(seconds: float | None) -> str:
+    """How long ago something happened, in :func:`human_duration`'s units; a moment after this machine's clock (a
+    source whose clock runs ahead) says so instead of a negative age (``-21 s`` read as a typo)."""
+    if seconds is None or seconds >= 0:
+        return human_duration(seconds)
+    return f"{human_duration(-seconds)} ahead of this clock"
+
+
+__all__ = ["BEIJING", "human_age", "human_duration", "local_time"]

@@ -9,13 +9,15 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from gateway.cli.output import _default, human_duration, local_time
+from gateway.cli.output import _default, human_age, human_duration, local_time
 from gateway.ops.alerts import AlertSpec, raise_alert, sync_alerts
 
 
 def test_human_units_and_local_time() -> None:
     assert human_duration(177_953_714) == "5 y 234 d" and human_duration(3725) == "1 h 2 min"
     assert human_duration(42) == "42 s" and human_duration(0) == "0 s"
+    # a newest change after this machine's clock (the source's runs ahead): said, not "-21 s" (walkthrough's find)
+    assert human_age(-21) == "21 s ahead of this clock" and human_age(3725) == "1 h 2 min" and human_age(None) == ""
     assert local_time(datetime(2026, 12, 3, 11, 5, 12, 123456, tzinfo=timezone.utc)) == "2026-12-03 19:05:12"
 
 
