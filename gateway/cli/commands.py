@@ -158,7 +158,8 @@ def backfill(
 @app.command()
 @guard
 def status(systems: SystemsOpt = None, database_url: DbOpt = None, json_out: JsonOpt = False) -> None:
-    """A table per system (last run, watermark, lag, counts, rejects, pending pushes) and the open alerts."""
+    """A table per system (last run, lag, newest change, counts, rejects, dead letters, pending pushes) and the open
+    alerts."""
     from gateway.ops.alerts import open_alerts
     from gateway.ops.status import dead_letters_elsewhere, system_status
 
