@@ -65,7 +65,7 @@ Alibaba Cloud API Gateway, digest (AppKey/AppSecret) authentication::
       timestamp: {format: milliseconds}
       nonce: {kind: uuid4}
       body_digest: {algorithm: md5, encoding: base64, empty: blank, skip_form: true}
-      canonical_query: {encoding: raw, empty_value: key_only, include_form: true}
+      canonical_query: {encoding: raw, empty_value: key_only, include_form: true, duplicates: one}
       signed_headers: [X-Ca-Key, X-Ca-Nonce, X-Ca-Signature-Method, X-Ca-Timestamp]
       header_name_case: lower
       signed_headers_separator: ","
@@ -225,6 +225,15 @@ class TimestampConfig(_Model):
     tz: str = "UTC"
     """``UTC``, a fixed offset such as ``+08:00`` (needs no tz database), or an IANA name such as ``Asia/Shanghai``."""
 
+    @model_validator(mode="after")
+    def _zulu_is_utc(self) -> TimestampConfig:
+        """A pattern ending in a literal ``Z`` says UTC: written in Beijing time it was eight hours off."""
+        if (self.format.endswith("Z") and not self.format.endswith("%Z")
+                and _parse_tz(self.tz).utcoffset(datetime(2000, 1, 1)) != timedelta(0)):
+            raise ValueError(f"timestamp format {self.format!r} ends in Z (UTC) but tz is {self.tz!r}: the time would "
+                             "be marked UTC and written in another zone; set tz: UTC or drop the Z")
+        return self
+
     @field_validator("format")
     @classmethod
     def _known_format(cls, value: str) -> str:
@@ -264,6 +273,11 @@ class CanonicalQueryConfig(_Model):
     (``skip``: "值为空的参数不参与签名"; it is still sent). Applies to the query, the form (``include_form``) and the
     JSON body's fields (``include_json``, where ``null`` and ``""`` are the empty values)."""
     sort: bool = True
+    """Sort the pairs by their decoded keys and values (as the Huawei SDK does: sorted after encoding, a Chinese
+    value's ``%E5…`` went before ``Li``)."""
+    duplicates: Literal["all", "one"] = "all"
+    """``all``: a key repeated in the query is signed once per value; ``one``: one value per key (Alibaba's gateway
+    reads the parameters into a map): a form (or JSON) value over a query value, else the first query value."""
     include_form: bool = False
     include_json: bool = False
     """The top-level fields of a JSON object body join the parameters (POST query APIs that sign "all parameters,
@@ -332,13 +346,15 @@ class SignatureConfig(_Model):
         string_uses = _compile(self.string_to_sign, sign_context, "string_to_sign").names
         used |= string_uses
         part_refs: dict[str, set[str]] = {}
-        secret_in_parts = False
+        part_secret: dict[str, bool] = {}
         for name, part in self.parts.items():
             compiled = _compile(part.template, sign_context, f"parts.{name}.template")
             used |= compiled.names
             part_refs[name] = compiled.parts
-            secret_in_parts |= "secret" in compiled.names
+            part_secret[name] = "secret" in compiled.names
         _check_acyclic(part_refs)
+        secret_in_parts = any(part_secret.values())
+        in_clear = _parts_holding_the_secret_in_clear(self.parts, part_refs, part_secret)
         emitted_signature = False
         post_sign_headers: set[str] = set()
         for where, templates in (("headers", self.headers), ("query_params", self.query_params),
@@ -346,6 +362,11 @@ class SignatureConfig(_Model):
             for key, template in templates.items():
                 compiled = _compile(template, send_context, f"{where}.{key}")
                 used |= compiled.names
+                leaking = sorted(compiled.parts & in_clear)
+                if leaking:  # {secret} itself is refused here; through a part it went out as it is
+                    raise ValueError(f"{where}.{key}: part {leaking[0]!r} holds {{secret}} without a digest: it "
+                                     "would be sent in clear; give the part a `digest`, or keep it in the "
+                                     "string_to_sign only")
                 if "signature" in compiled.names:
                     emitted_signature = True
                     if where == "headers":
@@ -489,6 +510,21 @@ def _check_placeholder(name: str, arg: str | None, context: _Context, where: str
         raise ValueError(f"{where}: {{part:{arg or ''}}} names no entry of `parts` ({sorted(context.parts)})")
 
 
+def _parts_holding_the_secret_in_clear(parts: Mapping[str, Any], refs: Mapping[str, set[str]],
+                                      direct: Mapping[str, bool]) -> set[str]:
+    """The parts whose rendered text holds the secret as it is: ``{secret}`` in the template, or a part that holds
+    it, and no ``digest`` to hash it away."""
+    memo: dict[str, bool] = {}
+
+    def holds(name: str) -> bool:
+        if name not in memo:
+            memo[name] = False  # acyclic (checked), but never loop on a slip
+            memo[name] = not parts[name].digest and (direct[name] or any(holds(r) for r in refs[name] if r in parts))
+        return memo[name]
+
+    return {name for name in parts if holds(name)}
+
+
 def _check_acyclic(refs: Mapping[str, set[str]]) -> None:
     state: dict[str, int] = {}
 
@@ -577,9 +613,14 @@ class _SM2Signer:
         d = int(private_key_hex, 16)
         if not 0 < d < self._n - 1:
             raise SigningConfigError("the SM2 private key is out of range for the SM2 curve")
+        probe = sm2.CryptSM2(private_key=private_key_hex, public_key="")
+        derived = probe._kg(d, self._table["g"]).rjust(128, "0")  # d*G, gmssl's own point multiplication
         if public_key_hex is None:
-            probe = sm2.CryptSM2(private_key=private_key_hex, public_key="")
-            public_key_hex = probe._kg(d, self._table["g"])  # d*G, gmssl's own point multiplication
+            public_key_hex = derived
+        elif public_key_hex.lower().rjust(128, "0") != derived.lower():  # it enters the Z value: a wrong one made
+            # every signature fail at the gateway (401s mid-sync), never an error when the file was read
+            raise SigningConfigError("the SM2 public key is not the private key's (d·G): give the key pair's own "
+                                     "public key, or leave sm2.public_key_secret out to derive it")
         self._crypt = sm2.CryptSM2(private_key=private_key_hex, public_key=public_key_hex, asn1=asn1)
         self._public_key = public_key_hex
         self._z = self._z_value(user_id.encode("utf-8"))
@@ -807,8 +848,8 @@ class _Attempt:
     def path(self, arg: str | None) -> str:
         flags = {f.strip() for f in arg.split(",")} if arg else set()
         path = urlsplit(self.request.url or "").path or "/"
-        if "percent" in flags:
-            path = "/".join(_rfc3986(unquote(segment)) for segment in path.split("/"))
+        if "percent" in flags:  # decoded whole, then split (as the Huawei SDK does): a %2F is a separator there
+            path = "/".join(_rfc3986(segment) for segment in unquote(path).split("/"))
         if "trailing_slash" in flags and not path.endswith("/"):
             path += "/"
         return path
@@ -868,18 +909,27 @@ class _Attempt:
     def canonical_query(self) -> str:
         spec = self.config.canonical_query
         pairs = parse_qsl(urlsplit(self.request.url or "").query, keep_blank_values=True)
+        body: list[tuple[str, str]] = []
         if spec.include_form and self.is_form():
-            pairs += parse_qsl(self.body().decode("utf-8"), keep_blank_values=True)
+            body += parse_qsl(self.body().decode("utf-8"), keep_blank_values=True)
         if spec.include_json:
-            pairs += [(str(k), _json_param(v)) for k, v in _json_object(self.request).items()]
+            body += [(str(k), _json_param(v)) for k, v in _json_object(self.request).items()]
+        if spec.duplicates == "one":
+            chosen: dict[str, str] = {}
+            for key, value in pairs:
+                chosen.setdefault(key, value)
+            chosen.update(body)
+            pairs = list(chosen.items())
+        else:
+            pairs += body
         pairs = [(k, v) for k, v in pairs if k not in spec.exclude and not (v == "" and spec.empty_value == "skip")]
+        if spec.sort:  # the decoded pairs (then encoded): the order a gateway re-derives from what it received
+            pairs.sort()
         if spec.encoding == "percent":
             pairs = [(_rfc3986(k), _rfc3986(v)) for k, v in pairs]
-        if spec.sort:
-            pairs.sort()
         rendered = []
         for key, value in pairs:
-            if value == "" and spec.empty_value == "key_only":
+            if spec.empty_value == "key_only" and not value.strip():  # blank too (Alibaba: isNotBlank)
                 rendered.append(key)
             else:
                 rendered.append(f"{key}{spec.pair_separator}{value}")

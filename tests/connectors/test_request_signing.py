@@ -738,3 +738,75 @@ def test_a_refused_signed_check_quotes_what_was_signed_with_the_secret_masked(ga
     # appKey + secret + requestTime: both secrets masked (the app key is one of the system's secrets), the time shown
     assert re.search(r"the request was signed \(md5\) over '\*+\d{13}'", result.message), result.message
     assert "a-wrong-secret" not in result.message and "A33" not in result.message
+
+
+# --- an outside review against the vendors' own code (2026-12-07) ---------------------------------------------
+
+
+def _canonical(string_to_sign: str, url: str, method: str = "GET", **config: Any) -> str:
+    signer = TemplateSigner(SignatureConfig.model_validate({
+        "algorithm": "hmac-sha256", "secret": "s", "string_to_sign": string_to_sign,
+        "headers": {"X-Sign": "{signature}"}, **config}), {"s": "secret"}, clock=fixed(1_700_000_000))
+    signer(prepare(method, url, **({"data": {"a": "form", "b": "2"}} if method == "POST" else {})))
+    assert signer.last_string_to_sign is not None
+    return signer.last_string_to_sign
+
+
+def test_huawei_sorts_the_query_before_it_encodes_it() -> None:
+    """huaweicloudsdkcore 3.1.219 ``_process_canonical_query_string`` sorts the raw names and values, then encodes:
+    sorted after encoding, ``%E5…`` (张三) went before ``Li`` and the gateway computed another signature."""
+    huawei = {"canonical_query": {"encoding": "percent", "empty_value": "key_equals"}}
+    assert _canonical("{query}", "https://h/x?name=张三&name=Li&x=1", **huawei) == \
+        "name=Li&name=%E5%BC%A0%E4%B8%89&x=1"
+    assert _canonical("{query}", "https://h/x?区划=1&Z=2", **huawei) == "Z=2&%E5%8C%BA%E5%88%92=1"
+
+
+def test_huawei_decodes_the_whole_path_before_it_splits_it() -> None:
+    """The SDK's ``_process_canonical_uri``: a key holding ``/`` written ``%2F`` by the REST writer is a segment
+    separator in the canonical URI."""
+    assert _canonical("{path:percent,trailing_slash}", "https://h/v1/cases/%E6%B5%99%2F2024%2F001") == \
+        "/v1/cases/%E6%B5%99/2024/001/"
+
+
+def test_alibaba_signs_one_value_per_parameter() -> None:
+    """aliyun/api-gateway-demo-sign-java ``SignUtil.buildResource``: the parameters in a map (a form value over a
+    query value; a blank value signs as the key alone) — repeated query keys were all signed."""
+    aliyun = {"canonical_query": {"encoding": "raw", "empty_value": "key_only", "include_form": True,
+                                  "duplicates": "one"}}
+    assert _canonical("{path_query}", "https://h/api/cases?status=1&status=2&q=%20", **aliyun) == \
+        "/api/cases?q&status=1"
+    assert _canonical("{path_query}", "https://h/api/cases?a=query", method="POST", **aliyun) == \
+        "/api/cases?a=form&b=2"
+    assert "duplicates: one" in ALIYUN_YAML  # the worked example says so
+
+
+def test_a_part_holding_the_secret_in_clear_is_never_sent() -> None:
+    """``{secret}`` itself is refused in headers and query parameters; through an undigested part it went out as
+    it is (``X-Sign-Base: akTOPSECRET1700000000000``)."""
+    config = {"algorithm": "md5", "secret": "s", "app_key": "ak", "timestamp": {"format": "milliseconds"},
+              "parts": {"base": {"template": "{app_key}{secret}{timestamp}"}},
+              "string_to_sign": "{part:base}", "headers": {"X-Sign": "{signature}", "X-Sign-Base": "{part:base}"}}
+    with pytest.raises(ValueError, match="part 'base' holds {secret} without a digest: it would be sent in clear"):
+        SignatureConfig.model_validate(config)
+    digested = {**config, "parts": {"base": {"template": "{app_key}{secret}{timestamp}", "digest": "md5"}}}
+    SignatureConfig.model_validate(digested)  # hashed: fine
+
+
+def test_an_sm2_public_key_that_is_not_the_private_keys_is_refused_when_read() -> None:
+    """It enters the Z value: a wrong one made every signature fail at the gateway, never an error at load."""
+    private, other = "3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8", "1" * 63 + "7"
+    with pytest.raises(SigningConfigError, match="the SM2 public key is not the private key's"):
+        TemplateSigner(sm2_config(sm2={"public_key_secret": "pub"}),
+                       {"sm2_private_key": private, "pub": sm2_public(other)})
+    TemplateSigner(sm2_config(sm2={"public_key_secret": "pub"}),
+                   {"sm2_private_key": private, "pub": sm2_public(private)})
+
+
+def test_a_timestamp_marked_utc_must_be_written_in_utc() -> None:
+    with pytest.raises(ValueError, match="ends in Z \\(UTC\\) but tz is 'Asia/Shanghai'"):
+        SignatureConfig.model_validate({"algorithm": "hmac-sha256", "secret": "s", "string_to_sign": "{timestamp}",
+                                        "timestamp": {"format": "%Y%m%dT%H%M%SZ", "tz": "Asia/Shanghai"},
+                                        "headers": {"X-Sign": "{signature}"}})
+    SignatureConfig.model_validate({"algorithm": "hmac-sha256", "secret": "s", "string_to_sign": "{timestamp}",
+                                    "timestamp": {"format": "%Y%m%dT%H%M%SZ", "tz": "+00:00"},
+                                    "headers": {"X-Sign": "{signature}"}})
