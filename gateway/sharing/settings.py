@@ -78,6 +78,9 @@ class GatewaySettings(BaseModel):
     days), at least a day (gateway.store.retention.parse_retention) — never the ``30m`` of the durations above
     (minutes there; a retention of ``6m`` meant as six months is refused, not taken as six minutes)."""
     webhook_max_attempts: int = Field(default=6, ge=1)
+    """A delivery is dead after this many attempts *and* ``webhook_retry_for`` since it was queued (back-off up to an
+    hour): six attempts alone were spent in a minute, and a receiver down for a restart never heard of a revocation."""
+    webhook_retry_for: timedelta = timedelta(hours=24)
     webhook_max_subscriptions: int = Field(default=20, ge=1)
     """Active subscriptions one client may hold: each certificate event is delivered to every one of them."""
     webhook_timeout: float = 5.0
@@ -96,7 +99,7 @@ class GatewaySettings(BaseModel):
     gc_young_threshold: int = Field(default=10_000, ge=0)
     """The API worker's young-generation GC threshold (``gateway.sharing.api.gc_policy``); 0 keeps CPython's 700."""
 
-    @field_validator("consent_ttl", "consent_max_ttl", "checkpoint_every", mode="before")
+    @field_validator("consent_ttl", "consent_max_ttl", "checkpoint_every", "webhook_retry_for", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)

@@ -106,7 +106,7 @@ def due_deliveries(conn: Connection, now: datetime, limit: int) -> Sequence[Row[
     client was revoked is not sent)."""
     d, s = webhook_deliveries.c, webhook_subscriptions.c
     return conn.execute(
-        select(d.id, d.payload, d.attempts, d.event_id, s.url, s.active,
+        select(d.id, d.payload, d.attempts, d.event_id, d.subscription_id, d.created_at, s.url, s.active,
                case((and_(api_clients.c.client_id.is_not(None), _client_live(now)), True),
                     else_=False).label("client_live"))
         .join(webhook_subscriptions, s.subscription_id == d.subscription_id)
@@ -135,12 +135,21 @@ def mark_delivery_delivered(conn: Connection, delivery_id: int, *, attempts: int
         status="delivered", attempts=attempts, delivered_at=at, last_error=None))
 
 
-def mark_delivery_dead(conn: Connection, delivery_id: int, *, attempts: int, error: str) -> None:
-    conn.execute(update(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id).values(
+def _still_claimed(delivery_id: int, claimed_until: datetime | None) -> Any:
+    """The row, if it is still this sender's (pending, claimed until ``claimed_until``): a sender whose claim
+    lapsed must not overwrite what the sender that took the row over recorded (a late "dead" over a delivery)."""
+    d = webhook_deliveries.c
+    where = d.id == delivery_id
+    return where if claimed_until is None else and_(where, d.status == "pending", d.next_attempt_at == claimed_until)
+
+
+def mark_delivery_dead(conn: Connection, delivery_id: int, *, attempts: int, error: str,
+                       claimed_until: datetime | None = None) -> None:
+    conn.execute(update(webhook_deliveries).where(_still_claimed(delivery_id, claimed_until)).values(
         status="dead", attempts=attempts, last_error=error))
 
 
 def schedule_delivery_retry(conn: Connection, delivery_id: int, *, attempts: int, error: str,
-                            next_attempt_at: datetime) -> None:
-    conn.execute(update(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id).values(
+                            next_attempt_at: datetime, claimed_until: datetime | None = None) -> None:
+    conn.execute(update(webhook_deliveries).where(_still_claimed(delivery_id, claimed_until)).values(
         attempts=attempts, last_error=error, next_attempt_at=next_attempt_at))

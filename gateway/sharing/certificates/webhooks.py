@@ -6,8 +6,10 @@ crash anywhere and nothing is lost). Delivery is **at-least-once**: each due del
 before it is sent (so the API server's loop and a harvest never both send it), but a sender that dies after the
 POST and before recording it sends it again later — receivers de-duplicate on ``Tongban-Event-Id`` (also
 ``event_id`` in the body). Delivery POSTs the JSON payload with a detached JWS of the body in
-``Tongban-Signature``; failures back off exponentially and, after ``webhook_max_attempts``, the delivery is
-dead (listed, never retried silently). Payloads carry no personal data: identifier, type, status, time.
+``Tongban-Signature``; failures back off exponentially (up to an hour) and, after ``webhook_max_attempts`` *and*
+``webhook_retry_for`` (a day) since it was queued, the delivery is dead (kept, never retried silently). A receiver
+that fails has its other deliveries wait for the next pass, and a pass stops after :data:`PASS_BUDGET`: one slow or
+dead receiver does not hold every other department's. Payloads carry no personal data: identifier, type, status, time.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ __all__ = ["DeliveryReport", "deliver_webhooks", "fan_out"]
 CLAIM_FOR = timedelta(minutes=5)
 """How long a claimed delivery is one sender's: longer than any POST (webhook_timeout), short enough that a
 sender that died is replaced soon."""
+PASS_BUDGET = CLAIM_FOR / 2
+"""A pass sends until this much time has gone, then stops: its last sends are recorded well within its claim
+(a pass that outlived its claim let a second sender send the same rows again). What it did not reach is due
+again when its claim lapses."""
 
 
 def _utcnow() -> datetime:
@@ -91,17 +97,27 @@ def _post_pinned(session: requests.Session | None, addresses: list[str], url: st
     """POST to ``url`` connecting to each checked address in turn until one takes the connection (a connection
     refused or timed out tries the next; any answer is the answer)."""
     if session is not None:
-        return session.post(url, data=body, timeout=timeout, allow_redirects=False, headers=headers)
+        return _status_only(session.post(url, data=body, timeout=timeout, allow_redirects=False, headers=headers,
+                                         stream=True))
     last: requests.ConnectionError | None = None
     for address in addresses:
         sender = _pinned(address)
         try:
-            return sender.post(url, data=body, timeout=timeout, allow_redirects=False, headers=headers)
+            return _status_only(sender.post(url, data=body, timeout=timeout, allow_redirects=False,
+                                            headers=headers, stream=True))
         except requests.ConnectionError as exc:  # ConnectTimeout is one too
             last = exc
         finally:
             sender.close()
     raise last or requests.ConnectionError(f"no address to deliver to for {url}")
+
+
+def _status_only(response: requests.Response) -> requests.Response:
+    """The answer's status is all a delivery needs: the body is never read (a receiver answering 200 with 400 MiB
+    filled the API server's memory; one dripping its body a byte at a time held every other delivery, and its 200
+    counted as a failure when the read timed out)."""
+    response.close()
+    return response
 
 
 def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
@@ -115,8 +131,12 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
     due = [row for row in due if row.id in mine]
     if not due:
         return report
-    max_attempts = gw.settings.webhook_max_attempts
+    max_attempts, retry_for = gw.settings.webhook_max_attempts, gw.settings.webhook_retry_for
+    started = _utcnow()
+    failing: set[str] = set()  # subscriptions whose receiver failed in this pass: their other rows wait
     for row in due:
+        if _utcnow() - started > PASS_BUDGET or row.subscription_id in failing:
+            continue  # left claimed: due again when the claim lapses, never lost, never sent twice
         body = row.payload.encode()
         error = None
         refused, addresses = (None, []) if not (row.active and row.client_live) else \
@@ -139,16 +159,23 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
             except requests.RequestException as exc:
                 error = f"{type(exc).__name__}: {exc}"[:500]
         attempts = row.attempts + 1
+        claim = now + CLAIM_FOR
         with gw.engine.begin() as conn:
             if error is None:
                 store.mark_delivery_delivered(conn, row.id, attempts=attempts, at=_utcnow())
                 report.delivered += 1
-            elif attempts >= max_attempts or not (row.active and row.client_live) or refused is not None:
-                store.mark_delivery_dead(conn, row.id, attempts=attempts, error=error)
+            elif (attempts >= max_attempts and _utcnow() - _aware(row.created_at) >= retry_for) \
+                    or not (row.active and row.client_live) or refused is not None:
+                store.mark_delivery_dead(conn, row.id, attempts=attempts, error=error, claimed_until=claim)
                 report.dead += 1
             else:
+                failing.add(row.subscription_id)
                 wait = timedelta(seconds=min(3600, 2 ** attempts))
                 store.schedule_delivery_retry(conn, row.id, attempts=attempts, error=error,
-                                              next_attempt_at=_utcnow() + wait)
+                                              next_attempt_at=_utcnow() + wait, claimed_until=claim)
                 report.retried += 1
     return report
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
