@@ -14,6 +14,8 @@ dead receiver does not hold every other department's. Payloads carry no personal
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -96,20 +98,44 @@ def _post_pinned(session: requests.Session | None, addresses: list[str], url: st
                  headers: dict[str, str], timeout: float) -> requests.Response:
     """POST to ``url`` connecting to each checked address in turn until one takes the connection (a connection
     refused or timed out tries the next; any answer is the answer)."""
+    total = 2 * timeout + 1  # a connection and an answer, each within timeout: the whole exchange within this
     if session is not None:
-        return _status_only(session.post(url, data=body, timeout=timeout, allow_redirects=False, headers=headers,
-                                         stream=True))
+        return _within(total, lambda: _status_only(session.post(
+            url, data=body, timeout=timeout, allow_redirects=False, headers=headers, stream=True)))
     last: requests.ConnectionError | None = None
     for address in addresses:
         sender = _pinned(address)
         try:
-            return _status_only(sender.post(url, data=body, timeout=timeout, allow_redirects=False,
-                                            headers=headers, stream=True))
+            return _within(total, lambda sender=sender: _status_only(sender.post(  # type: ignore[misc]
+                url, data=body, timeout=timeout, allow_redirects=False, headers=headers, stream=True)))
         except requests.ConnectionError as exc:  # ConnectTimeout is one too
             last = exc
         finally:
             sender.close()
     raise last or requests.ConnectionError(f"no address to deliver to for {url}")
+
+
+def _within(seconds: float, call: Callable[[], requests.Response]) -> requests.Response:
+    """``call()`` if it ends within ``seconds``, else :class:`requests.Timeout`: requests' timeout bounds each socket
+    read, and a receiver sending its status line and headers a byte at a time held the pass (every department's
+    notifications) as long as it liked. The call goes on in a daemon thread until its own reads time out."""
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["answer"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller as it is
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="webhook-post", daemon=True).start()
+    if not done.wait(seconds):
+        raise requests.Timeout(f"no complete answer within {seconds:.0f} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["answer"]
 
 
 def _status_only(response: requests.Response) -> requests.Response:
@@ -158,6 +184,8 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
                     error = f"HTTP {response.status_code}"
             except requests.RequestException as exc:
                 error = f"{type(exc).__name__}: {exc}"[:500]
+            if error is not None:  # its other deliveries wait for the next pass, whatever becomes of this one
+                failing.add(row.subscription_id)
         attempts = row.attempts + 1
         claim = now + CLAIM_FOR
         with gw.engine.begin() as conn:
@@ -169,7 +197,6 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
                 store.mark_delivery_dead(conn, row.id, attempts=attempts, error=error, claimed_until=claim)
                 report.dead += 1
             else:
-                failing.add(row.subscription_id)
                 wait = timedelta(seconds=min(3600, 2 ** attempts))
                 store.schedule_delivery_retry(conn, row.id, attempts=attempts, error=error,
                                               next_attempt_at=_utcnow() + wait, claimed_until=claim)

@@ -63,6 +63,12 @@ class Receiver:
                     self.stopping.wait(60)
                 elif self.mode == "busy":
                     conn.sendall(b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n")
+                elif self.mode == "drip_headers":  # the status line, then a header a byte a second
+                    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                    for byte in b"X-Slow: " + b"y" * 20 + b"\r\nContent-Length: 0\r\n\r\n":
+                        if self.stopping.wait(1):
+                            return
+                        conn.sendall(bytes([byte]))
                 elif self.mode == "drip":
                     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 400\r\n\r\n")
                     for _ in range(400):
@@ -89,15 +95,15 @@ def gw(database_url: str) -> Iterator[Any]:
     engine.dispose()
 
 
-def _subscribe(gw: Any, name: str, url: str, events: int) -> None:
+def _subscribe(gw: Any, name: str, url: str, events: int, *, attempts: int = 0, age: timedelta = timedelta(0)) -> None:
     client = gw.clients.add(name).client
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) - age
     with gw.engine.begin() as conn:
         conn.execute(webhook_subscriptions.insert().values(subscription_id=name, client_id=client.client_id, url=url,
                                                            certificate_types='["X"]', active=True, created_at=now))
         conn.execute(webhook_deliveries.insert(), [
             {"subscription_id": name, "event_id": i, "payload": f'{{"event_id": {i}}}', "status": "pending",
-             "attempts": 0, "next_attempt_at": now, "created_at": now} for i in range(1, events + 1)])
+             "attempts": attempts, "next_attempt_at": now, "created_at": now} for i in range(1, events + 1)])
 
 
 def _statuses(gw: Any, name: str) -> list[tuple[str, int]]:
@@ -162,3 +168,31 @@ def test_a_sender_whose_claim_lapsed_overwrites_nothing(gw: Any) -> None:
         store.schedule_delivery_retry(conn, row.id, attempts=1, error="late", next_attempt_at=later,
                                       claimed_until=now + CLAIM_FOR)
     assert _statuses(gw, "claimed") == [("delivered", 1)]
+
+
+def test_a_receiver_dripping_its_headers_is_cut_off(gw: Any) -> None:
+    """Review of the fix: the status line, then a header byte a second (each gap within the timeout) held one
+    POST — and the pass — as long as the receiver liked; each exchange is now bounded as a whole."""
+    dripping, healthy = Receiver("drip_headers"), Receiver("ok")
+    try:
+        _subscribe(gw, "dripping", dripping.url, 2)
+        _subscribe(gw, "jn_estate", healthy.url, 2)
+        report = deliver_webhooks(gw, now=datetime.now(UTC) + timedelta(seconds=1))
+        assert report.delivered == 2 and healthy.posts == 2
+        assert _statuses(gw, "dripping") == [("pending", 1), ("pending", 0)]  # not waited out, not delivered
+    finally:
+        dripping.close()
+        healthy.close()
+
+
+def test_a_receiver_down_for_days_is_tried_once_a_pass(gw: Any) -> None:
+    """Review of the fix: rows old and tried enough to be given up went out one after another, each waiting the
+    whole timeout — the skip applied only to rows retried, not to rows given up."""
+    silent = Receiver("silent")
+    try:
+        _subscribe(gw, "gone", silent.url, 4, attempts=gw.settings.webhook_max_attempts, age=timedelta(days=2))
+        deliver_webhooks(gw, now=datetime.now(UTC) + timedelta(seconds=1))
+        assert silent.posts == 1
+        assert _statuses(gw, "gone")[0][0] == "dead" and {s for s, _ in _statuses(gw, "gone")[1:]} == {"pending"}
+    finally:
+        silent.close()
