@@ -371,6 +371,15 @@ class SignatureConfig(_Model):
                     emitted_signature = True
                     if where == "headers":
                         post_sign_headers.add(key.lower())
+        tz_offset = _parse_tz(self.timestamp.tz).utcoffset(datetime(2000, 1, 1))
+        overrides = [arg for template in (self.string_to_sign, *(p.template for p in self.parts.values()),
+                                          *self.headers.values(), *self.query_params.values(),
+                                          *self.body_fields.values())
+                     for arg in _TIMESTAMP_ARG.findall(template)]
+        zulu = next((a for a in overrides if a.endswith("Z") and not a.endswith("%Z")), None)
+        if zulu is not None and tz_offset != timedelta(0):  # as TimestampConfig checks its own format
+            raise ValueError(f"{{timestamp:{zulu}}} ends in Z (UTC) but timestamp.tz is {self.timestamp.tz!r}: the "
+                             "time would be marked UTC and written in another zone; set tz: UTC or drop the Z")
         if not emitted_signature:
             raise ValueError(
                 'the signature goes nowhere: put "{signature}" in a `headers`, `query_params` or `body_fields` value'
@@ -547,6 +556,7 @@ def _check_time_format(value: str) -> None:
 
 
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
+_TIMESTAMP_ARG = re.compile(r"\{timestamp:([^}]*)\}")
 
 
 def _parse_tz(value: str) -> tzinfo:

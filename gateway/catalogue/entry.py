@@ -44,7 +44,8 @@ _VALUES = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
 _PLACES = {"十": 10, "百": 100, "千": 1000}
 _CLOSING_PUNCTUATION = {"Po", "Pd"}
 """Unicode categories of what may close a limit's text and is not part of it (。；;,.、 and dashes)."""
-_EXCLUSION_NOTE = re.compile(r"[(（](?:不含|不包含|不包括|不计|不计算|除去|扣除|除)[^()（）]*[)）]$")
+_EXCLUSION_NOTE = re.compile(r"[(（](?:不含|不包含|不包括|不计|不计算|扣除)(?![^()（）]*(?:延长|延期|另有规定))"
+                            r"[^()（）]*[)）]$")
 """A note after the limit naming time it does not count — ``20个工作日（不含公示时间）``, ``（不包括听证、专家评审时间）``:
 the law's own rule (行政许可法 第四十五条: such procedures' time is not counted, as the case clocks stop for them),
 restated. The limit is read; any other note (``（其中公示10日）``, an extension) still makes the text no limit."""
@@ -92,6 +93,8 @@ class TimeLimit:
         while clean and unicodedata.category(clean[-1]) in _CLOSING_PUNCTUATION:
             clean = clean[:-1]  # 20个工作日。 20日; — the sentence's end, not the limit's
         clean = _EXCLUSION_NOTE.sub("", clean)
+        while clean and unicodedata.category(clean[-1]) in _CLOSING_PUNCTUATION:
+            clean = clean[:-1]  # 20个工作日。（不含公示时间）
         if clean in _INSTANT:
             return cls(0, "working_day")
         match = _LIMIT.match(clean)

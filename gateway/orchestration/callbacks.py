@@ -90,9 +90,14 @@ def _record(context: Any) -> None:
                         details=details)
         elif task_id.startswith("push_") and dag_id == PUSH_DAG:  # the alert the push itself keeps (one per target)
             system = task_id[len("push_"):]
-            raise_alert(engine, "push_failed", system, level="error", system=system,
-                        message=f"push to {system} failed after {try_number} tries: {error}"[:2000],
-                        details=details)
+            from gateway.ops.alerts import open_alerts
+
+            if not [a for a in open_alerts(engine, kind="push_failed", system=system) if a["key"] == system]:
+                # the drain failed before it could say so itself (its ledger, its keys): said here; otherwise
+                # the push's own alert stands as it wrote it (a target asking to wait is a warning, not an error)
+                raise_alert(engine, "push_failed", system, level="error", system=system,
+                            message=f"push to {system} failed after {try_number} tries: {error}"[:2000],
+                            details=details)
         else:
             system = (dag_id[len(SYNC_PREFIX):] if dag_id.startswith(SYNC_PREFIX)  # its publish, its quality check
                       else next((task_id.split("_", 1)[1] for prefix in ("push_", "reconcile_")

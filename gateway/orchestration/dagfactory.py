@@ -312,7 +312,8 @@ def push_dag(systems: SystemsConfig) -> DAG:
     the work itself is whatever the outbox holds (asset events only say "look now"). Push tasks are not retried
     by Airflow: the outbox backs off per row, and the DAG runs again within five minutes — an Airflow retry of a
     target that is down held the run (one at a time) for its whole retry schedule, and with it every other
-    target. A push that fails still alerts (``task_failed``), resolved by its next success."""
+    target. A push that fails still alerts (the target's ``push_failed``, the CLI's too), resolved by its next
+    drain without an error."""
     assets = [Asset(name=f"tongban_ledger_{n}", uri=asset_uri(n)) for n in [*systems.names(), HANDOFF_ASSET]]
     cron = _timetable(SCHEDULES[PUSH_DAG])
     schedule = AssetOrTimeSchedule(timetable=cron, assets=AssetAny(*assets)) if assets else cron

@@ -82,14 +82,15 @@ def test_a_limit_in_chinese_numerals_reads_as_its_number() -> None:
 
 
 @pytest.mark.parametrize("text", ["1年", "20个工作日（其中公示10日）", "二二个工作日", "千日", "20 working days", "视情况而定",
-                                  "20个工作日，可延长10个工作日", "5个工作日（涉及现场核查的，20个工作日）"])
+                                  "20个工作日，可延长10个工作日", "5个工作日（涉及现场核查的，20个工作日）",
+                                  "20个工作日（除特殊情况外，可延长10个工作日）", "20个工作日（不含公示时间；需听证的延长10日）"])
 def test_what_is_not_a_limit_is_not_guessed(text: str) -> None:
     with pytest.raises(ValueError, match="is not a time limit"):
         TimeLimit.parse(text)
 
 
 @pytest.mark.parametrize("text", ["20个工作日（不含公示时间）", "二十个工作日(不包括听证、专家评审时间)",
-                                  "20个工作日内（不计算补正材料时间）。", "20个工作日（除公告期外）"])
+                                  "20个工作日内（不计算补正材料时间）。", "20个工作日。（不含公示时间）"])
 def test_a_note_of_the_time_not_counted_leaves_the_limit(text: str) -> None:
     """The law's own rule restated (行政许可法 第四十五条): an operator's walkthrough found every such entry flagged
     "not a time limit" by the audit."""

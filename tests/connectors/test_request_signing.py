@@ -810,3 +810,7 @@ def test_a_timestamp_marked_utc_must_be_written_in_utc() -> None:
     SignatureConfig.model_validate({"algorithm": "hmac-sha256", "secret": "s", "string_to_sign": "{timestamp}",
                                     "timestamp": {"format": "%Y%m%dT%H%M%SZ", "tz": "+00:00"},
                                     "headers": {"X-Sign": "{signature}"}})
+    with pytest.raises(ValueError, match="\\{timestamp:%Y%m%dT%H%M%SZ\\} ends in Z"):  # an override, too
+        SignatureConfig.model_validate({"algorithm": "hmac-sha256", "secret": "s", "string_to_sign": "{timestamp}",
+                                        "timestamp": {"format": "milliseconds", "tz": "Asia/Shanghai"},
+                                        "headers": {"X-Sign": "{signature}", "X-Sdk-Date": "{timestamp:%Y%m%dT%H%M%SZ}"}})
