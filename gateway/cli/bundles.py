@@ -18,7 +18,17 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, now_option, on_ledger, runtime_from
+from gateway.cli.options import (
+    DbOpt,
+    JsonOpt,
+    SystemsOpt,
+    app,
+    guard,
+    now_option,
+    on_ledger,
+    on_runtime,
+    runtime_from,
+)
 from gateway.cli.output import console, fail, print_json, print_table
 from gateway.contract.errors import ConfigError, FieldIssue, RecordRejected
 
@@ -230,12 +240,9 @@ def bundles_scan(
     refuse_ahead_of_clock(moment, name="--now", consequence=BUNDLE_CONSEQUENCE,
                           hint="scan without --now (the present) or with an earlier instant (a catch-up)")
     catalogue = BundleCatalogue.load(bundles_file)
-    runtime = runtime_from(systems, database_url)
-    try:
-        report = scan_bundles(runtime.engine, catalogue, systems=runtime.systems, pii=runtime.pii,
-                              consents=BundleConsents.for_runtime(runtime), now=moment)
-    finally:
-        runtime.close()
+    report = on_runtime(systems, database_url, lambda runtime: scan_bundles(
+        runtime.engine, catalogue, systems=runtime.systems, pii=runtime.pii,
+        consents=BundleConsents.for_runtime(runtime), now=moment))
     if json_out:
         print_json(report.as_dict())
         return

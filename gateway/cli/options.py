@@ -199,6 +199,15 @@ def guard(fn: Any) -> Any:
     return wrapper
 
 
+def on_runtime(systems: Path | None, database_url: str | None, call: Callable[[Any], T]) -> T:
+    """``call(runtime)`` on a runtime of the systems file and ledger, closed afterwards (the scans)."""
+    runtime = runtime_from(systems, database_url)
+    try:
+        return call(runtime)
+    finally:
+        runtime.close()
+
+
 def on_ledger(systems: Path | None, database_url: str | None, call: Callable[[Any], T]) -> T:
     """``call(engine)`` on the existing ledger, closed afterwards: the commands that make one read or one write."""
     runtime = runtime_from(systems, database_url, existing=True)

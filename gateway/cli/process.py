@@ -13,7 +13,17 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from gateway.cli.options import DbOpt, JsonOpt, SystemsOpt, app, guard, now_option, on_ledger, runtime_from
+from gateway.cli.options import (
+    DbOpt,
+    JsonOpt,
+    SystemsOpt,
+    app,
+    guard,
+    now_option,
+    on_ledger,
+    on_runtime,
+    runtime_from,
+)
 from gateway.cli.output import console, print_json, print_table
 from gateway.contract.errors import ConfigError
 
@@ -277,13 +287,9 @@ def deadlines_scan(
     from gateway.process import TongbanCatalogue
 
     moment = now_option(now)
-    runtime = runtime_from(systems, database_url)
-    try:
-        calendar = WorkCalendar.load(systems_path=runtime.systems.path)
-        catalogue = TongbanCatalogue.load(systems_path=runtime.systems.path)
-        report = scan_deadlines(runtime.engine, calendar, now=moment, catalogue=catalogue, full=full or None)
-    finally:
-        runtime.close()
+    report = on_runtime(systems, database_url, lambda runtime: scan_deadlines(
+        runtime.engine, WorkCalendar.load(systems_path=runtime.systems.path), now=moment,
+        catalogue=TongbanCatalogue.load(systems_path=runtime.systems.path), full=full or None))
     if json_out:
         print_json(report.as_dict())
         return
