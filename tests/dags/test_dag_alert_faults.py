@@ -162,7 +162,7 @@ def test_a_failure_alert_masks_the_personal_data_its_exception_quotes(tmp_path, 
     monkeypatch.setenv("TONGBAN_DATABASE_URL", ledger)
     record_failure({"ti": FailedTask("tongban_push", "push_sd_hall", try_number=3), "exception": ValueError(
         "bad record {'sqrxm': '王秀英', 'zjhm': '370102198506011232', 'lxdh': '13912345678'}")})
-    (alert,) = open_alerts(make_engine(ledger), kind="task_failed")
+    (alert,) = open_alerts(make_engine(ledger), kind="push_failed")  # a push task's failure: its target's alert
     stored = alert["message"] + str(alert["details"])
     assert "370102198506011232" not in stored and "13912345678" not in stored and "王秀英" not in stored
     assert "370***********1232" in alert["message"] and "139****5678" in alert["message"]
