@@ -153,7 +153,8 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
     report = DeliveryReport()
     with gw.engine.begin() as conn:
         due = store.due_deliveries(conn, now, limit)
-        mine = store.claim_deliveries(conn, [row.id for row in due], now=now, until=now + CLAIM_FOR)
+        claim = now + CLAIM_FOR  # the updates below are recorded only while this claim is still ours
+        mine = store.claim_deliveries(conn, [row.id for row in due], now=now, until=claim)
     due = [row for row in due if row.id in mine]
     if not due:
         return report
@@ -187,12 +188,11 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
             if error is not None:  # its other deliveries wait for the next pass, whatever becomes of this one
                 failing.add(row.subscription_id)
         attempts = row.attempts + 1
-        claim = now + CLAIM_FOR
         with gw.engine.begin() as conn:
             if error is None:
                 store.mark_delivery_delivered(conn, row.id, attempts=attempts, at=_utcnow())
                 report.delivered += 1
-            elif (attempts >= max_attempts and _utcnow() - _aware(row.created_at) >= retry_for) \
+            elif (attempts >= max_attempts and _utcnow() - row.created_at >= retry_for) \
                     or not (row.active and row.client_live) or refused is not None:
                 store.mark_delivery_dead(conn, row.id, attempts=attempts, error=error, claimed_until=claim)
                 report.dead += 1
@@ -203,6 +203,3 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
                 report.retried += 1
     return report
 
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
