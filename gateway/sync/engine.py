@@ -296,6 +296,13 @@ def _judge(counts: IngestCounts, max_rejected_share: float, *, full: bool = Fals
                         f"{again}: {why}; see tongban dead-letters list")
 
 
+def raise_degraded(engine: Engine, report: RunReport, message: str) -> None:
+    """The system's ``sync_degraded`` alert for a run that refused most of what it read — a sync's or a remap's
+    (the same state of the system's records; ``check_alerts`` fails on it), with the run and its counts."""
+    raise_alert(engine, "sync_degraded", report.system, level="error", system=report.system, message=message,
+                details={"run_id": report.run_id, **report.counts.as_dict()})
+
+
 def _alert(engine: Engine, report: RunReport, max_rejected_share: float) -> None:
     """The same alerts from the CLI as from Airflow: failed and degraded runs raise one, a clean run resolves —
     and a completed run (clean or degraded) resolves ``behind``, as the next freshness check would (a sync re-run
@@ -310,11 +317,10 @@ def _alert(engine: Engine, report: RunReport, max_rejected_share: float) -> None
                     message=f"sync of {name} failed (run {report.run_id}): {report.error}",
                     details={"run_id": report.run_id})
     elif report.status == "degraded":
-        raise_alert(engine, "sync_degraded", name, level="error", system=name,  # check_alerts fails on it
-                    message=f"sync of {name} degraded (run {report.run_id}): {report.error}. It clears when a run "
-                            f"reads no more than the share broken, or by hand once the records are dealt with "
-                            f"(fixed at the source, replayed): tongban alerts resolve sync_degraded {name}",
-                    details={"run_id": report.run_id, **report.counts.as_dict()})
+        raise_degraded(engine, report, f"sync of {name} degraded (run {report.run_id}): {report.error}. It clears "
+                                       "when a run reads no more than the share broken, or by hand once the records "
+                                       "are dealt with (fixed at the source, replayed): tongban alerts resolve "
+                                       f"sync_degraded {name}")
     else:
         counts = report.counts
         if not (counts.read and counts.rejected / counts.read > max_rejected_share):

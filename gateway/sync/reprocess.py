@@ -21,12 +21,12 @@ from gateway.contract.connector import RawRecord
 from gateway.contract.errors import ConfigError, LeaseHeldError, TongbanError
 from gateway.crypto.pii import open_text
 from gateway.models.hashing import UNREADABLE_KEY_PREFIX
-from gateway.ops.alerts import raise_alert, resolve_alerts
+from gateway.ops.alerts import resolve_alerts
 from gateway.store import ledger, outbox
 from gateway.store.lease import Lease
 from gateway.store.payloads import unpack
 from gateway.store.sealing import require_ledger_keys
-from gateway.sync.engine import RunReport, _count_columns, _fail_run, _judge
+from gateway.sync.engine import RunReport, _count_columns, _fail_run, _judge, raise_degraded
 from gateway.sync.ingest import IngestContext, IngestCounts, ingest_page
 
 if TYPE_CHECKING:
@@ -250,7 +250,6 @@ def _remap_pages(runtime: Runtime, name: str, config: SystemConfig, mapper: Mapp
         # every record mapped again with this version (those it now rejects are dead letters saying why)
         ledger.set_mapped_version(conn, name, ctx.mapping_version)
     if report.status == "degraded":
-        raise_alert(runtime.engine, "sync_degraded", name, level="error", system=name,
-                    message=f"remap of {name} with mapping {ctx.mapping_version} degraded (run {report.run_id}): "
-                            f"{report.error}. Fix the mapping and remap again, or replay the dead letters",
-                    details={"run_id": report.run_id, **report.counts.as_dict()})
+        raise_degraded(runtime.engine, report, f"remap of {name} with mapping {ctx.mapping_version} degraded (run "
+                                               f"{report.run_id}): {report.error}. Fix the mapping and remap again, "
+                                               "or replay the dead letters")
