@@ -57,6 +57,13 @@ TIME_LIMIT_RULE = "catalogue.time_limit"
 """The rule an unreadable 法定时限 or 承诺时限 breaks: the entry is kept with a flag, the limit left empty."""
 
 
+def _without_closing(text: str) -> str:
+    """``text`` without the punctuation that closes it (:data:`_CLOSING_PUNCTUATION`)."""
+    while text and unicodedata.category(text[-1]) in _CLOSING_PUNCTUATION:
+        text = text[:-1]
+    return text
+
+
 def _number(text: str) -> int:
     """``"20"`` → 20; a Chinese numeral :data:`_NUMBER` accepted (``"十五"``, ``"一百零五"``) → its value. A last
     digit right after 百 or 千 counts in the place below it, as people read it: ``一百五`` is 150 (105 is ``一百零五``),
@@ -90,11 +97,9 @@ class TimeLimit:
         ``"当场"`` → 0. Raises ``ValueError`` naming the text."""
         clean = "".join(ch for ch in unicodedata.normalize("NFKC", text)
                         if not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc"))  # ZWSP, BOM …
-        while clean and unicodedata.category(clean[-1]) in _CLOSING_PUNCTUATION:
-            clean = clean[:-1]  # 20个工作日。 20日; — the sentence's end, not the limit's
-        clean = _EXCLUSION_NOTE.sub("", clean)
-        while clean and unicodedata.category(clean[-1]) in _CLOSING_PUNCTUATION:
-            clean = clean[:-1]  # 20个工作日。（不含公示时间）
+        # the sentence's end (20个工作日。 20日;) is not the limit's, before a note of time not counted and after it
+        # (20个工作日。（不含公示时间）)
+        clean = _without_closing(_EXCLUSION_NOTE.sub("", _without_closing(clean)))
         if clean in _INSTANT:
             return cls(0, "working_day")
         match = _LIMIT.match(clean)

@@ -188,7 +188,7 @@ class _Isolated:
         problem = self.tainted.get(id(node))
         if problem is None:
             return
-        entry = self.entry((*prefix, None)) if len(prefix) == 1 else self.entry(prefix)
+        entry = self.entry(prefix)
         if entry is None:
             raise problem  # borrowed outside the isolated entries: the whole file's mistake, as before
         self.found.setdefault(entry, problem)
