@@ -22,6 +22,7 @@ host name), reachable on the same machine.
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,6 +32,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 from requests.structures import CaseInsensitiveDict
+
+STREAM_SEND_BUFFER = 128 * 1024
+"""The send buffer of a streamed answer (the kernel doubles it): small and fixed, so what ``sent`` counts past the
+client's last read is bounded by it and the client's receive buffer, however loaded the machine."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,10 @@ class ScriptedServer:
                                         daemon=True)
 
     def _write(self, handler: BaseHTTPRequestHandler, route: str, reply: Answer) -> None:
+        if reply.stream is not None:
+            # a fixed send buffer: Linux grows an unlocked one up to tcp_wmem's maximum (4 MiB here) on a loaded
+            # machine, and every byte it holds counts as sent, so ``sent`` would measure the kernel, not the client
+            handler.request.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SEND_BUFFER)
         try:
             handler.send_response(reply.status)
             for name, value in reply.headers.items():
