@@ -136,6 +136,26 @@ def bearer(credential: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {credential}"}
 
 
+def fetch_with_consent(url: str, gw: GatewayRuntime, client: Any, *, holder_id: str, types: list[str],
+                       item_code: str, case_no: str) -> list[str]:
+    """The holder's certificates of ``types`` released to ``client`` through the API (a consent the holder gave
+    for the case, then ``POST /v1/certificates/query``): what a department does before it relies on them, and what
+    makes their status changes its business (webhooks tell a client only of certificates it was given).
+    Returns their identifiers."""
+    from datetime import timedelta
+
+    from gateway.sharing.access.tokens import ConsentClaims
+
+    expires = int((datetime.now(timezone.utc) + timedelta(minutes=10)).timestamp())
+    token = gw.consents.issue(ConsentClaims("t", gw.pii.bidx(holder_id), client.client.client_id, tuple(types),
+                                            item_code, case_no, expires))
+    answer = requests.post(url + "/v1/certificates/query", headers=bearer(client.credential), timeout=30, json={
+        "holder": {"id_number": holder_id}, "certificate_types": types, "consent_token": token,
+        "purpose": {"item_code": item_code, "case_no": case_no}})
+    assert answer.status_code == 200, answer.text
+    return [c["identifier"] for c in answer.json()["certificates"]]
+
+
 def serve(gw: GatewayRuntime, **kwargs: Any) -> Iterator[ServerThread]:
     from gateway.sharing.api import create_app
 

@@ -16,7 +16,14 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, case, func, or_, select, update
 
 from gateway.store.ledger import bulk_write
-from gateway.store.tables import api_clients, certificate_events, webhook_deliveries, webhook_subscriptions
+from gateway.store.tables import (
+    api_clients,
+    audit_log,
+    certificate_events,
+    certificate_holders,
+    webhook_deliveries,
+    webhook_subscriptions,
+)
 
 __all__ = [
     "active_subscriptions",
@@ -30,6 +37,7 @@ __all__ = [
     "mark_delivery_dead",
     "mark_delivery_delivered",
     "queue_deliveries",
+    "released_to",
     "schedule_delivery_retry",
 ]
 
@@ -95,6 +103,28 @@ def certificate_events_by_id(conn: Connection, event_ids: list[int]) -> Sequence
     return conn.execute(select(certificate_events).where(e.id.in_(event_ids))).all()
 
 
+RELATION_CHUNK = 500
+"""Identifiers per statement of :func:`released_to` (well under every driver's parameter limit)."""
+
+
+def released_to(conn: Connection, identifiers: Sequence[str]) -> set[tuple[str, str]]:
+    """``(client_id, identifier)`` for each certificate of ``identifiers`` that was released to a client before
+    (a ``released`` entry of the audit log naming the client and the certificate: a fetch, a query, a deferred
+    material received by reuse). Read through each certificate's holders and the log's ``(holder_ref, seq)`` index,
+    so the cost is the holders' own entries, never the whole log."""
+    a, h = audit_log.c, certificate_holders.c
+    found: set[tuple[str, str]] = set()
+    unique = sorted(set(identifiers))
+    for start in range(0, len(unique), RELATION_CHUNK):
+        chunk = unique[start:start + RELATION_CHUNK]
+        found.update((r[0], r[1]) for r in conn.execute(
+            select(a.client_id, a.certificate).distinct()
+            .select_from(certificate_holders.join(audit_log, and_(a.holder_ref == h.holder_bidx,
+                                                                  a.certificate == h.identifier)))
+            .where(h.identifier.in_(chunk), a.outcome == "released", a.client_id.is_not(None))))
+    return found
+
+
 def queue_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Queue ``webhook_deliveries`` rows; a (subscription, event) already queued is left as it is."""
     bulk_write(conn, webhook_deliveries, rows, conflict="ON CONFLICT (subscription_id, event_id) DO NOTHING")
@@ -102,15 +132,18 @@ def queue_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 def due_deliveries(conn: Connection, now: datetime, limit: int) -> Sequence[Row[Any]]:
     """Pending deliveries due by ``now``, oldest first: ``id, payload, attempts, event_id``, the subscription's
-    ``url, active`` and ``client_live`` (its client neither revoked nor expired: a delivery queued before the
-    client was revoked is not sent)."""
-    d, s = webhook_deliveries.c, webhook_subscriptions.c
+    ``url, active, client_id`` and ``client_live`` (its client neither revoked nor expired: a delivery queued
+    before the client was revoked is not sent), and the event's ``identifier, event, status`` (None if the event
+    is gone)."""
+    d, s, e = webhook_deliveries.c, webhook_subscriptions.c, certificate_events.c
     return conn.execute(
         select(d.id, d.payload, d.attempts, d.event_id, d.subscription_id, d.created_at, s.url, s.active,
-               case((and_(api_clients.c.client_id.is_not(None), _client_live(now)), True),
-                    else_=False).label("client_live"))
+               s.client_id, case((and_(api_clients.c.client_id.is_not(None), _client_live(now)), True),
+                                 else_=False).label("client_live"),
+               e.identifier, e.event, e.status)
         .join(webhook_subscriptions, s.subscription_id == d.subscription_id)
         .join(api_clients, api_clients.c.client_id == s.client_id, isouter=True)
+        .join(certificate_events, e.id == d.event_id, isouter=True)
         .where(d.status == "pending", d.next_attempt_at <= now).order_by(d.id).limit(limit)).all()
 
 

@@ -9,7 +9,9 @@ POST and before recording it sends it again later — receivers de-duplicate on 
 ``Tongban-Signature``; failures back off exponentially (up to an hour) and, after ``webhook_max_attempts`` *and*
 ``webhook_retry_for`` (a day) since it was queued, the delivery is dead (kept, never retried silently). A receiver
 that fails has its other deliveries wait for the next pass, and a pass stops after :data:`PASS_BUDGET`: one slow or
-dead receiver does not hold every other department's. Payloads carry no personal data: identifier, type, status, time.
+dead receiver does not hold every other department's. Payloads carry no personal data: identifier, type, status, time,
+and the subscription and client they are for. A department is told only of certificates released to it before
+(:func:`fan_out`), and each delivery is in the holders' access log (``notify``).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import orjson
 import requests
 from sqlalchemy import Connection
 
+from gateway.sharing.access.audit import AuditEntry, append_entries
 from gateway.sharing.certificates.webhook_targets import PinnedAdapter, checked_target
 from gateway.store import subscriptions as store
+from gateway.store.certificates import holders_of_certificate
 
 __all__ = ["DeliveryReport", "deliver_webhooks", "fan_out"]
 
@@ -46,8 +50,13 @@ def _utcnow() -> datetime:
 def fan_out(conn: Connection, event_ids: list[int], *, policy: Any = None, now: datetime | None = None) -> int:
     """Queue one delivery per (event, matching active subscription of a live client); returns how many were queued.
 
-    With the sharing ``policy``, a subscription matches only the types the policy still gives its client: the
-    policy is checked when a client subscribes, and a rule withdrawn since must stop the events too."""
+    A subscription matches an event when it names the certificate's type and the certificate was released to its
+    client before (:func:`gateway.store.subscriptions.released_to`): a department is told that a certificate it
+    relied on was revoked, renewed or expired — never that a certificate it was not given exists (a subscription
+    by type alone told an entitled department every identifier of the type as it was issued, without the
+    holders' consent; a fetch answers such an identifier as unknown). With the sharing ``policy``, only the types
+    the policy still gives the client: checked when it subscribed, and a rule withdrawn since stops the events.
+    Each payload names its subscription and client, so a receiver can tell one signed for another."""
     if not event_ids:
         return 0
     now = now or _utcnow()
@@ -61,14 +70,16 @@ def fan_out(conn: Connection, event_ids: list[int], *, policy: Any = None, now: 
             types &= policy.types_for((sub.client_name, sub.client_id))
         wanted[sub.subscription_id] = types
     events = store.certificate_events_by_id(conn, event_ids)
+    told = store.released_to(conn, [ev.identifier for ev in events])
     rows = []
     for ev in events:
-        payload = orjson.dumps({"event_id": ev.id, "event": ev.event, "identifier": ev.identifier,
-                                "type_code": ev.type_code, "status": ev.status,
-                                "previous_status": ev.previous_status, "renewed_as": ev.renewed_as,
-                                "at": ev.at.isoformat()}).decode()
+        about = {"event_id": ev.id, "event": ev.event, "identifier": ev.identifier, "type_code": ev.type_code,
+                 "status": ev.status, "previous_status": ev.previous_status, "renewed_as": ev.renewed_as,
+                 "at": ev.at.isoformat()}
         for sub in subs:
-            if ev.type_code in wanted[sub.subscription_id]:
+            if ev.type_code in wanted[sub.subscription_id] and (sub.client_id, ev.identifier) in told:
+                payload = orjson.dumps({**about, "subscription_id": sub.subscription_id,
+                                        "client_id": sub.client_id}).decode()
                 rows.append({"subscription_id": sub.subscription_id, "event_id": ev.id, "payload": payload,
                              "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now})
     store.queue_deliveries(conn, rows)
@@ -146,6 +157,18 @@ def _status_only(response: requests.Response) -> requests.Response:
     return response
 
 
+def _told_entries(conn: Connection, row: Any) -> list[AuditEntry]:
+    """One ``notify`` entry per holder of the certificate a delivery told its client about: what a department
+    was told of a holder's certificate is a use of their data, and their access log shows it."""
+    if row.identifier is None:
+        return []
+    return [AuditEntry(action="notify", outcome="delivered", client_id=row.client_id, holder_ref=ref,
+                       certificate=row.identifier,
+                       detail=f"status change told by webhook: {row.event}, now {row.status} "
+                              f"(subscription {row.subscription_id}, event {row.event_id})")
+            for ref in sorted(holders_of_certificate(conn, row.identifier))]
+
+
 def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
                      session: requests.Session | None = None) -> DeliveryReport:
     """Send due deliveries once each (call it periodically; the API server runs it in the background)."""
@@ -191,6 +214,7 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
         with gw.engine.begin() as conn:
             if error is None:
                 store.mark_delivery_delivered(conn, row.id, attempts=attempts, at=_utcnow())
+                append_entries(conn, _told_entries(conn, row), gw.settings.audit_hash)
                 report.delivered += 1
             elif (attempts >= max_attempts and _utcnow() - row.created_at >= retry_for) \
                     or not (row.active and row.client_live) or refused is not None:

@@ -15,12 +15,6 @@ from typing import Any
 
 import pytest
 import requests
-
-from gateway.sharing.api import create_app
-from gateway.sharing.certificates import deliver_webhooks, harvest
-from gateway.crypto import JwsVerifier
-from gateway.store.db import make_engine
-from gateway.store.migrate import upgrade
 from gateway_testlib import (
     CIVIL_DEPT,
     ELDERLY_CARE,
@@ -28,10 +22,17 @@ from gateway_testlib import (
     ServerThread,
     WebhookReceiver,
     bearer,
+    fetch_with_consent,
     make_gateway,
     plant_case,
     register_licence_issuer,
 )
+
+from gateway.crypto import JwsVerifier
+from gateway.sharing.api import create_app
+from gateway.sharing.certificates import deliver_webhooks, harvest
+from gateway.store.db import make_engine
+from gateway.store.migrate import upgrade
 from sandbox.licences import start_licences
 
 COMPANY = {"name": "济南大明科技有限公司", "idType": "001", "id": "91370100MA3C7B8X2M"}
@@ -119,6 +120,8 @@ def test_webhooks_are_signed_retried_and_dead_lettered(live: dict[str, Any]) -> 
     url, civil, gw = live["url"], live["civil"], live["gw"]
     hook = WebhookReceiver(status=503).start()
     try:
+        fetch_with_consent(url, gw, civil, holder_id=COMPANY["id"], types=[LICENCE], item_code=ELDERLY_CARE,
+                           case_no="CASE-1")
         sub = requests.post(url + "/v1/subscriptions", json={"url": hook.url, "certificate_types": [LICENCE]},
                             headers=bearer(civil.credential), timeout=10)
         assert sub.status_code == 201

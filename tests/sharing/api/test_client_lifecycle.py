@@ -22,6 +22,7 @@ from gateway_testlib import (
     ServerThread,
     WebhookReceiver,
     bearer,
+    fetch_with_consent,
     plant_case,
 )
 from sqlalchemy import select
@@ -53,6 +54,10 @@ def live(licensed: LicenceWorld) -> Iterator[dict[str, Any]]:
 
 
 def _subscribe(live: dict[str, Any]) -> str:
+    """A subscription to licences, by a department that was given the company's licences for its case (a
+    department is told only of certificates it was given)."""
+    fetch_with_consent(live["url"], live["gw"], live["civil"], holder_id=COMPANY["id"], types=[LICENCE],
+                       item_code=ELDERLY_CARE, case_no="LC-1")
     answer = requests.post(live["url"] + "/v1/subscriptions", json={"url": live["hook"].url,
                                                                    "certificate_types": [LICENCE]},
                            headers=bearer(live["civil"].credential), timeout=10)

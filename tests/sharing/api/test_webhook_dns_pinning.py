@@ -12,12 +12,38 @@ from typing import Any
 
 import pytest
 import requests
-from gateway_testlib import LICENCE, LICENSED, LicenceWorld, ServerThread, WebhookReceiver, bearer
+from gateway_testlib import (
+    CIVIL_DEPT,
+    ELDERLY_CARE,
+    LICENCE,
+    LICENSED,
+    LicenceWorld,
+    ServerThread,
+    WebhookReceiver,
+    bearer,
+    fetch_with_consent,
+    plant_case,
+)
 
 from gateway.sharing.api import create_app
 from gateway.sharing.certificates import deliver_webhooks, harvest
 
 NAME = "rebind.example"
+
+
+def _given(licensed: LicenceWorld, url: str) -> str:
+    """The licence released to the subscribing department for its case: a department is told only of what it
+    was given."""
+    plant_case(licensed.engine, "LC-1", dept_code=CIVIL_DEPT, item_code=ELDERLY_CARE, applicant_id=LICENSED["id"],
+               pii=licensed.gw.pii)
+    [given] = fetch_with_consent(url, licensed.gw, licensed.civil, holder_id=LICENSED["id"], types=[LICENCE],
+                                 item_code=ELDERLY_CARE, case_no="LC-1")
+    return given
+
+
+def _revoke(licensed: LicenceWorld, identifier: str) -> None:
+    requests.post(licensed.registry.admin_url + "/_sandbox/revoke", json={"ids": [identifier]},
+                  timeout=10).raise_for_status()
 
 
 @pytest.fixture
@@ -44,14 +70,14 @@ def test_a_delivery_goes_to_the_checked_address_not_a_rebound_one(licensed: Lice
 
     server = ServerThread(create_app(gw, webhook_interval=0)).start()
     try:
+        given = _given(licensed, server.url)
         monkeypatch.setattr(socket, "getaddrinfo", rebinding)
         subscribed = requests.post(server.url + "/v1/subscriptions", headers=bearer(licensed.civil.credential),
                                    json={"url": url, "certificate_types": [LICENCE]}, timeout=10)
         assert subscribed.status_code == 201, subscribed.text
     finally:
         server.stop()
-    issued = requests.post(licensed.registry.admin_url + "/_sandbox/issue", json={"holder": LICENSED}, timeout=10)
-    issued.raise_for_status()
+    _revoke(licensed, given)
     lookups.clear()  # the delivery's own check is the first lookup now
     harvest(gw, "sd_licences", notify=False)
     report = deliver_webhooks(gw)
@@ -82,13 +108,13 @@ def test_a_delivery_tries_each_checked_address_until_one_connects(licensed: Lice
     monkeypatch.setattr(gw, "settings", gw.settings.model_copy(update={"webhook_allowed_hosts": ["127.0.0.1", NAME]}))
     server = ServerThread(create_app(gw, webhook_interval=0)).start()
     try:
+        given = _given(licensed, server.url)
         subscribed = requests.post(server.url + "/v1/subscriptions", headers=bearer(licensed.civil.credential),
                                    json={"url": url, "certificate_types": [LICENCE]}, timeout=10)
         assert subscribed.status_code == 201, subscribed.text
     finally:
         server.stop()
-    requests.post(licensed.registry.admin_url + "/_sandbox/issue", json={"holder": LICENSED},
-                  timeout=10).raise_for_status()
+    _revoke(licensed, given)
     harvest(gw, "sd_licences", notify=False)
     report = deliver_webhooks(gw)
     assert report.delivered == 1 and len(hook.received) == 1, report.as_dict()

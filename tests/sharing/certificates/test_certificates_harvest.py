@@ -9,17 +9,23 @@ from typing import Any
 
 import pytest
 import requests
+from gateway_testlib import LICENCE, make_gateway, register_licence_issuer
 from sqlalchemy import func, select
 
+from gateway.sharing.access.audit import AuditEntry, append_entries
 from gateway.sharing.certificates import harvest, register_issuer_key, verify_signature
 from gateway.sharing.certificates.library import find_for_holder, get_certificate
 from gateway.sharing.certificates.ofd import cross_check, file_metadata
 from gateway.sharing.certificates.signatures import IssuerKey
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
-from gateway.store.tables import certificate_events, certificate_quarantine, certificates, webhook_deliveries
-from gateway.store.tables import webhook_subscriptions
-from gateway_testlib import LICENCE, make_gateway, register_licence_issuer
+from gateway.store.tables import (
+    certificate_events,
+    certificate_quarantine,
+    certificates,
+    webhook_deliveries,
+    webhook_subscriptions,
+)
 from sandbox.licences import render_file, start_licences
 
 COMPANY = {"name": "济南大明科技有限公司", "idType": "001", "id": "91370100MA3C7B8X2M"}
@@ -111,6 +117,9 @@ def test_revocation_and_renewal_propagate_with_events_and_deliveries(registry: A
                                                            url="http://127.0.0.1:9/x",
                                                            certificate_types=f'["{LICENCE}"]', active=True,
                                                            created_at=datetime.now(timezone.utc)))
+        # the licence was released to it (as a fetch records it): a department is told only of what it was given
+        append_entries(conn, [AuditEntry(action="release", outcome="released", client_id=subscriber.client_id,
+                                         holder_ref=gw.pii.bidx(COMPANY["id"]), certificate=issued["zzbs"])])
     requests.post(registry.admin_url + "/_sandbox/revoke", json={"ids": [issued["zzbs"]], "status": "2"}, timeout=10)
     report = harvest(gw, "sd_licences", notify=False)
     assert report.updated == 1 and report.events == 1

@@ -20,10 +20,11 @@ from ..problems import PROBLEM_RESPONSES
 from ..schemas import AccessLogRequest, AccessLogResponse, HolderConsentsResponse, HolderViewRequest
 
 router = APIRouter(prefix="/v1/holders", tags=["holders"], responses=PROBLEM_RESPONSES)
-_SHOWN = ("release", "query", "case", "materials", "verify", "bundle", "bundle_material")
+_SHOWN = ("release", "query", "case", "materials", "verify", "bundle", "bundle_material", "notify")
 """The uses of a holder's data the holder sees: certificates released or asked for, their cases read, their
 certificates looked up to spare a material, checked as genuine (or looked up by identifier and refused), their
-一件事 bundles read, and each material of a bundle a department read (or was refused)."""
+一件事 bundles read, each material of a bundle a department read (or was refused), and each status change of
+their certificates a department was told of by webhook."""
 
 
 @router.post("/access-log", response_model=AccessLogResponse,
