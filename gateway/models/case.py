@@ -165,7 +165,8 @@ class Case(BaseModel):
     Structural, always rejecting: ``text.gb18030`` and the identifier errors of
     :mod:`gateway.models.identifiers` on ``applicant.id_number``, ``dept_code`` and ``division_code``.
     Quality, flagging by default: ``case.certificate_required``, ``case.reason_required``,
-    ``case.result_requires_finish``, ``case.finished_while_open``, ``case.date_order``, ``case.instant_promise``,
+    ``case.result_requires_finish``, ``case.finished_while_open``, ``case.special_open_at_finish``,
+    ``case.date_order``, ``case.instant_promise``,
     ``resident_id.place_code``, ``resident_id.converted_15``, ``residence_permit.address_code``,
     ``division.unknown``, and for the intake parts ``case.office_division``, ``case.agent_authorisation``,
     ``case.deferred_due`` (and ``case.date_order`` on stages). Identifiers are stored normalised (upper-case X, 15-digit IDs converted);
@@ -422,6 +423,11 @@ class Case(BaseModel):
                     end = _drop_time(ed, "ended_at", f"events.{i}.ended_at", end, flags)
                 if end is not None and end < start:  # type: ignore[operator]
                     flags.append((f"events.{i}.ended_at", _DATE_ORDER, "step ends before it starts"))
+                if event.kind == "special" and finished is not None and start <= finished \
+                        and (end is None or end > finished):  # type: ignore[operator]
+                    flags.append((f"events.{i}.ended_at", "case.special_open_at_finish",
+                                  f"special procedure {event.name} still open when the case finished: its stop of "
+                                  "the clock counts up to its bound, no further"))
 
         if d["office"] is not None or d["agent"] is not None or d["stages"] or d["deferred_materials"]:
             _check_intake(self, raw, accepted, flags)

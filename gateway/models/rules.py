@@ -191,6 +191,11 @@ _ALL: tuple[Rule, ...] = (
        "case is still open (submitted, accepted, in progress, suspended) but finished_at is given — reopened after "
        "finishing with a stale finish time, or a status the source never moves. The finish time is what stops the "
        "case's clocks and counts it finished in the KPIs: the flag says which cases to look at."),
+    _q("case.special_open_at_finish", "events[].ended_at", "A special procedure (补正, 听证 …) ends by the "
+       "case's finish: one with no end, or an end after the finish (9999-12-31 for \"open\"), stopped the clock "
+       "to the finish — a late case read as on time. 按时办结 gives it back up to its bound (the calendar's "
+       "special_procedures.max_days, 30 days by default), as the deadline scan turns it red; the flag says which "
+       "cases to look at."),
     _q("case.date_order", "accepted_at, finished_at, events[].started_at, events[].ended_at, "
        "stages[].ended_at", "Times should run "
        "applied ≤ accepted ≤ every step's start ≤ finished, and each step should end after it starts."),

@@ -81,7 +81,7 @@ MERGED_FIELDS: tuple[str, ...] = tuple(name for name in Case.model_fields if nam
 
 RECHECKED_RULES: frozenset[str] = frozenset({
     "case.certificate_required", "case.reason_required", "case.result_requires_finish", "case.finished_while_open",
-    "case.date_order",
+    "case.special_open_at_finish", "case.date_order",
     "case.instant_promise", "case.office_division", "case.agent_authorisation", "case.deferred_due",
     "division.unknown", "text.outside_gbk", "resident_id.place_code", "residence_permit.address_code",
 })

@@ -33,6 +33,7 @@ from gateway.models.datetimes import BEIJING, beijing_iso
 from gateway.ops.deadlines.calendar import LimitUnit, WorkCalendar
 from gateway.ops.deadlines.clock import catalogue_limit, evaluate, limit_unit
 from gateway.ops.deadlines.scan import clock_fingerprint
+from gateway.ops.deadlines.stages import open_specials
 from gateway.ops.periods import period_range
 from gateway.store import kpi as store
 from gateway.store import process as process_store
@@ -56,7 +57,7 @@ back by the applicant): out of 办件量, 办结率 and every other case KPI, an
 (``not_accepted_cases``, ``withdrawn_cases``) so that no case vanishes from the report."""
 CITY_CATALOGUE = "city"
 """The 通办目录 (``catalogues:`` in ``config/tongban_catalogue.yaml``) whose cases are 全城通办件."""
-_FACT_LOGIC = "8"
+_FACT_LOGIC = "9"
 """Part of the refresh's fingerprint: a change to what a row holds (this module) computes every row again."""
 _PAGE = 2000
 
@@ -216,7 +217,8 @@ def _on_time(data: dict[str, Any], finished_at: datetime | None, promised_at: da
     # a case stating only its promised finish time runs on a clock to the end of that day, as the scan reads it
     if finished_at is not None and (_limit(data.get("promised_days")) is not None or unified is not None
                                     or (promised_at is not None and started is not None)):
-        running = {**data, "status": "in_progress", "finished_at": None, "deleted": False}
+        running = _specials_ended_by(finished_at, {**data, "status": "in_progress", "finished_at": None,
+                                                   "deleted": False}, calendar)
         try:
             state = evaluate(running, calendar, now=finished_at, clock_start=clock_start,
                              unit=unit, limit_days=unified)
@@ -227,6 +229,22 @@ def _on_time(data: dict[str, Any], finished_at: datetime | None, promised_at: da
     if promised_at is None:
         return False, False
     return True, finished_at is not None and finished_at <= promised_at
+
+
+def _specials_ended_by(finished_at: datetime, running: dict[str, Any], calendar: WorkCalendar) -> dict[str, Any]:
+    """``running`` with each special procedure still open at ``finished_at`` (no end, or an end after it: 9999-12-31
+    for "open") ended there, or at its bound (:meth:`WorkCalendar.special_bound`) if that came first. Left open, it
+    stopped the clock up to the finish: a 5-day case finished two months late with a 补正 nobody closed read as on
+    time, where the deadline scan had turned it red at the bound. Flagged on the case as
+    ``case.special_open_at_finish``."""
+    still_open = open_specials(running, calendar, now=finished_at)
+    if not still_open:
+        return running
+    events = list(running.get("events") or [])
+    for special in still_open:
+        ended = min(finished_at, special.bound_at)
+        events[special.place - 1] = {**events[special.place - 1], "ended_at": ended.isoformat()}
+    return {**running, "events": events}
 
 
 def _tongban_scope(office_code: str | None, item_code: str | None, catalog_code: str | None,

@@ -86,6 +86,20 @@ def test_a_finish_time_on_an_open_case_is_kept_flagged(status):
                               finished_at=None)) == set()
 
 
+@pytest.mark.parametrize("ended_at", [None, "9999-12-31T00:00:00+08:00", "2024-03-06T09:00:00+08:00"],
+                         ids=["no end", "9999-12-31 for open", "ended after the finish"])
+def test_a_special_procedure_still_open_at_the_finish_is_kept_flagged(ended_at):
+    """A 补正 nobody closed stopped the clock up to the finish (a late case read as on time): kept, flagged."""
+    record = valid_case()
+    record["events"][1]["ended_at"] = ended_at
+    assert flagged(record) == {("events.1.ended_at", "case.special_open_at_finish")}
+    assert rejected(record, strict("case.special_open_at_finish")) == {
+        ("events.1.ended_at", "case.special_open_at_finish")}
+    open_step = valid_case()
+    open_step["events"][2]["ended_at"] = None  # a step is no special procedure: it stops no clock
+    assert flagged(open_step) == set()
+
+
 def test_result_requires_finish():
     assert flagged(valid_case(finished_at=None)) == {("finished_at", "case.result_requires_finish")}
     assert rejected(valid_case(finished_at=None), strict("case.result_requires_finish")) == {

@@ -129,7 +129,7 @@ def test_residence_permit_checksum_birth_date_and_address_code() -> None:
 
 def test_every_rule_the_case_raises_is_in_the_catalogue_with_its_kind() -> None:
     expected_quality = {"case.certificate_required", "case.reason_required", "case.result_requires_finish",
-                        "case.finished_while_open",
+                        "case.finished_while_open", "case.special_open_at_finish",
                         "case.date_order", "case.instant_promise", "resident_id.place_code",
                         "resident_id.converted_15", "residence_permit.address_code", "division.unknown",
                         "case.office_division", "case.agent_authorisation", "case.deferred_due",

@@ -29,7 +29,7 @@ from gateway.process import TongbanCatalogue
 from gateway.store import catalogue as catalogue_store
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
-from gateway.store.tables import cases, process_handoffs
+from gateway.store.tables import cases, kpi_case_facts, process_handoffs
 
 BJ = timezone(timedelta(hours=8))
 CAL = WorkCalendar.load()
@@ -109,6 +109,23 @@ def test_a_case_still_in_its_correction_when_it_finished_had_its_clock_stopped(e
     _put(engine, _clocked("C-OPEN-CORRECTION", datetime(2026, 11, 20, 10, tzinfo=BJ), events=[open_ended]))
     _refresh(engine)
     assert _overall(engine)["on_time_ratio"] == 1.0  # stopped since the 4th: 2 of 10 days used
+
+
+@pytest.mark.parametrize("ended_at", [None, "9999-12-31T00:00:00+08:00"], ids=["no end", "9999-12-31"])
+def test_a_correction_left_open_past_its_bound_gives_back_no_more_than_its_bound(engine: Engine,
+                                                                                 ended_at: str | None) -> None:
+    """Review: a 补正 nobody closed stopped the clock up to the finish, so a 10-day case finished two months late read
+    as on time — where the deadline scan turned the 补正 red at its bound (30 calendar days) and the case's clock
+    ran on from there. Given back up to the bound, the case is late; inside the bound it is not."""
+    never_closed = {**CORRECTION, "ended_at": ended_at}  # begun 4 November
+    _put(engine, _clocked("C-CORRECTION-NEVER-CLOSED", datetime(2027, 1, 20, 10, tzinfo=BJ), events=[never_closed]))
+    # closed at its bound (4 December), 1 working day used before it: 9 more run out on 17 December
+    _put(engine, _clocked("C-JUST-AFTER-BOUND", datetime(2026, 12, 16, 10, tzinfo=BJ), events=[never_closed]))
+    _refresh(engine)
+    with engine.connect() as conn:
+        on_time = dict(conn.execute(select(kpi_case_facts.c.case_no, kpi_case_facts.c.on_time)).all())
+    assert {k: bool(v) for k, v in on_time.items()} == {"C-CORRECTION-NEVER-CLOSED": False,
+                                                        "C-JUST-AFTER-BOUND": True}
 
 
 def test_without_a_clock_the_promise_judges_and_without_either_there_is_no_deadline(engine: Engine) -> None:
