@@ -594,11 +594,11 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None, period: st
          "dispatched_in_time_ratio_all": float | None,  # routed within the 15 minutes / routed, every routed
                                           # order (as the platform counts the district)
          "undispatched_overdue": int,     # still unrouted past the 15 minutes
-         "sign_on_time_ratio": float | None,   # 按时签收率: signed for by the sign due time / signed for (orders
-                                          # with a sign due time: routed by Tongban)
+         "sign_on_time_ratio": float | None,   # 按时签收率: signed for by the sign due time / (signed for +
+                                          # signs_overdue) (orders with a sign due time: routed by Tongban)
          "signs_overdue": int,            # dispatched, not signed for, past the sign due time
-         "reply_on_time_ratio": float | None,        # replies by their due time / replies: the first reply and
-                                          # the redo's, each against its own due time
+         "reply_on_time_ratio": float | None,        # replies by their due time / (replies + replies_overdue):
+                                          # the first reply and the redo's, each against its own due time
          "replies_overdue": int,          # dispatched or redo, unreplied past the due time
          "replies_not_received": {"pending": int, "dead": int},  # replies recorded here (counted above at the
                                           # time given) the platform has not received: on their way, or given up
@@ -606,8 +606,12 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None, period: st
          "redo": {"opened": int, "refused": int},
          "satisfaction": float | None,    # (满意 + 基本满意) / rated, latest rating of each order
          "by_unit_month": [{"dept_code": str, "dept_name": str | None, "month": "2026-09", "rated": int,
-                            "satisfied": int, "basic": int, "unsatisfied": int, "satisfaction": float | None}]}
+                            "satisfied": int, "basic": int, "unsatisfied": int, "satisfaction": float | None}],
                                           # month of 派单 (received); unit = the department Tongban routed to
+         "timeliness_by_unit_month": [{"dept_code": str, "dept_name": str | None, "month": "2026-09",
+                                       "sign_on_time_ratio": ..., "signs_overdue": ..., "reply_on_time_ratio": ...,
+                                       "replies_overdue": ...}]}  # the timeliness figures above, per department
+                                          # routed to and month of 派单
     """
     now = now or datetime.now(timezone.utc)
     first, last = month_bounds(period)
@@ -631,7 +635,6 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None, period: st
             return round(minutes[0], 2)
         return round(quantiles(minutes, n=100, method="inclusive")[p - 1], 2)
 
-    replies = [reply for r in rows for reply in _replies(r)]
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
         if r["rating"] is None or r["dept_code"] is None:
@@ -644,11 +647,12 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None, period: st
     by_unit = [{**g, "satisfaction": _ratio(g["satisfied"] + g["basic"], g["rated"])}
                for _, g in sorted(groups.items())]
     rated = [r for r in rows if r["rating"] is not None]
-    signed = [r for r in rows if r["signed_at"] is not None and r["sign_due_at"] is not None]
-
-    def due(r: Any) -> Any:
-        return r["redo_due_at"] if r["redo_round"] and r["redo_due_at"] else r["reply_due_at"]
-
+    units: dict[tuple[str, str], list[Any]] = {}
+    for r in rows:
+        if r["dept_code"] is not None and r["month"] is not None:
+            units.setdefault((r["dept_code"], r["month"]), []).append(r)
+    timeliness_by_unit = [{"dept_code": code, "dept_name": unit[-1]["dept_name"], "month": month,
+                           **_timeliness(unit, now)} for (code, month), unit in sorted(units.items())]
     return {
         "period": period,
         "orders": len(rows), "by_status": {s: sum(1 for r in rows if r["status"] == s) for s in STATUSES},
@@ -661,16 +665,36 @@ def workorder_summary(engine: Engine, *, now: datetime | None = None, period: st
         "dispatched_late": sum(1 for r in ours if not _in_time(r)),
         "dispatched_in_time_ratio_all": _ratio(sum(1 for r in routed if _in_time(r)), len(routed)),
         "undispatched_overdue": sum(1 for r in rows if r["status"] == "received" and r["dispatch_due_at"] < now),
-        "sign_on_time_ratio": _ratio(sum(1 for r in signed if r["signed_at"] <= r["sign_due_at"]), len(signed)),
-        "signs_overdue": sum(1 for r in rows if r["status"] == "dispatched" and r["signed_at"] is None
-                             and r["sign_due_at"] is not None and r["sign_due_at"] < now),
-        "reply_on_time_ratio": _ratio(sum(1 for at, by in replies if by is None or at <= by), len(replies)),
-        "replies_overdue": sum(1 for r in rows if r["status"] in ("dispatched", "redo") and due(r) is not None
-                               and due(r) < now),
+        **_timeliness(rows, now),
         "replies_not_received": {"pending": unsent.get("pending", 0), "dead": unsent.get("dead", 0)},
         "redo": {"opened": sum(1 for r in rows if r["redo_round"]), "refused": sum(r["redo_refused"] for r in rows)},
         "satisfaction": _ratio(sum(1 for r in rated if r["rating"] in ("satisfied", "basic")), len(rated)),
         "by_unit_month": by_unit,
+        "timeliness_by_unit_month": timeliness_by_unit,
+    }
+
+
+def _timeliness(rows: list[Any], now: datetime) -> dict[str, Any]:
+    """按时签收率 and 按时答复率 of ``rows``, each over what was due: the orders signed for plus those still unsigned
+    past their sign due time (late, though no signature was recorded), the replies given plus each reply still
+    owed past its due time. Counting only what was done left a department that ignored its orders at 100%."""
+    signed = [r for r in rows if r["signed_at"] is not None and r["sign_due_at"] is not None]
+    signs_overdue = sum(1 for r in rows if r["status"] == "dispatched" and r["signed_at"] is None
+                        and r["sign_due_at"] is not None and r["sign_due_at"] < now)
+    replies = [reply for r in rows for reply in _replies(r)]
+
+    def due(r: Any) -> Any:
+        return r["redo_due_at"] if r["redo_round"] and r["redo_due_at"] else r["reply_due_at"]
+
+    replies_overdue = sum(1 for r in rows if r["status"] in ("dispatched", "redo") and due(r) is not None
+                          and due(r) < now)
+    return {
+        "sign_on_time_ratio": _ratio(sum(1 for r in signed if r["signed_at"] <= r["sign_due_at"]),
+                                     len(signed) + signs_overdue),
+        "signs_overdue": signs_overdue,
+        "reply_on_time_ratio": _ratio(sum(1 for at, by in replies if by is None or at <= by),
+                                      len(replies) + replies_overdue),
+        "replies_overdue": replies_overdue,
     }
 
 

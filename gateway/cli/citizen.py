@@ -406,3 +406,6 @@ def workorders_summary(database_url: DbOpt = None, json_out: JsonOpt = False, pe
     print_table("满意率 per unit and month", ["unit", "month", "rated", "满意", "基本满意", "不满意", "满意率"],
                 [[g["dept_name"] or g["dept_code"], g["month"], g["rated"], g["satisfied"], g["basic"],
                   g["unsatisfied"], _pct(g["satisfaction"])] for g in s["by_unit_month"]])
+    print_table("签收与答复 per unit and month", ["unit", "month", "按时签收", "超时未签收", "按时答复", "超时未答复"],
+                [[g["dept_name"] or g["dept_code"], g["month"], _pct(g["sign_on_time_ratio"]), g["signs_overdue"],
+                  _pct(g["reply_on_time_ratio"]), g["replies_overdue"]] for g in s["timeliness_by_unit_month"]])
