@@ -73,6 +73,10 @@ def test_verified_certificates_are_stored_and_legacy_identifiers_warned(registry
         stored = get_certificate(conn, legacy[0]["zzbs"])  # found by its legacy identifier too
     assert stored is not None and stored.legacy_identifier == legacy[0]["zzbs"]
     assert stored.identifier.startswith("1.2.156.3005.2.")
+    # the issuer's signing time (qm.qmsj, Beijing time) is the metadata's signed_at (GB/T 36903: signer and time)
+    signed = __import__("json").loads(stored.document)["signed_at"]
+    assert signed is not None and signed.startswith(legacy[0]["qm"]["qmsj"].replace(" ", "T")) \
+        and signed.endswith("+08:00")
     with gw.engine.connect() as conn:
         document = conn.execute(select(certificates.c.document)).scalars().all()
     people = [r["czzt"][0]["zjhm"] for r in map(__import__("json").loads, records) if r["czzt"][0]["zjlx"] == "111"]
