@@ -92,6 +92,12 @@ DEFINITIONS: tuple[KpiDefinition, ...] = (
                   "承诺办结时间 for a case without a limit or acceptance time) / finished cases with a deadline; a case "
                   "finished before its acceptance (case.date_order) is left out of both"),
     KpiDefinition("overdue_ratio", "超期办结率", "case", "1 − 按时办结率 (finished late / finished with a deadline)"),
+    KpiDefinition("overdue_open_cases", "超期未办结", "case", "open cases past their time limit: their own deadline "
+                  "clock red at the last deadline scan (special procedures given back) — as things stand now, "
+                  "counted in the month the case was applied for"),
+    KpiDefinition("overdue_all_ratio", "超期率（含未办结）", "case", "(finished late + 超期未办结) / (finished with a "
+                  "deadline + 超期未办结): 超期办结率 counts only what finished, so a department that leaves its late "
+                  "cases open looks better by it"),
     KpiDefinition("materials_reused", "材料复用", "case", "Σ materials received as 证照复用 (certificate reuse)"),
     KpiDefinition("submissions_saved", "材料减免", "case", "Σ over cases of the most materials any of the gateway's "
                   "materials answers spared (submissions_saved: materials a valid certificate replaced)"),
@@ -457,6 +463,9 @@ def _case_kpis(s: dict[str, int]) -> dict[str, float | int | None]:
         "finished_ratio": _ratio(s["finished"], s["cases"]),
         "on_time_ratio": on_time,
         "overdue_ratio": None if on_time is None else 1 - on_time,
+        "overdue_open_cases": s["overdue_open"],
+        "overdue_all_ratio": _ratio(s["finished_with_deadline"] - s["on_time"] + s["overdue_open"],
+                                    s["finished_with_deadline"] + s["overdue_open"]),
         "materials_reused": s["materials_reused"],
         "submissions_saved": s["submissions_saved"],
         "tongban_city_cases": s["tongban_city"] if offices else None,

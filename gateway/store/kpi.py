@@ -37,6 +37,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from gateway.models.codes import CaseResult
 from gateway.store.catalogue import one_copy
+from gateway.store.clocks import FLAG_RED
 from gateway.store.documents import document_field_sql
 from gateway.store.tables import audit_log, cases, catalogue_items, kpi_case_facts, watermarks
 
@@ -232,6 +233,8 @@ def aggregate(conn: Connection, by: str | None, *, month_from: str | None = None
     but its own count, labelled by the result (``{"not_accepted": n, …}``) and ``finished_any`` (live cases
     with a finish time whatever their result: the cases a citizen can rate). ``city_scope``: the 通办目录 whose
     cases are 全城通办件 (the scope the refresh stamped on each row from the office it was accepted at).
+    ``overdue_open``: open cases whose own clock the last deadline scan found red (``cases.clock_flags``): past
+    their time limit now, whatever month they were applied for in.
     """
     f = kpi_case_facts.c
     items = _item_limits()
@@ -264,8 +267,10 @@ def aggregate(conn: Connection, by: str | None, *, month_from: str | None = None
                    ones(and_(f.office_code.is_not(None), f.tongban_scope == city_scope,
                              or_(f.cross_province.is_(None), f.cross_province.is_(False)))).label("tongban_city"),
                    _ones(f.finished).label("finished_any"),
+                   ones(and_(~f.finished, cases.c.clock_flags.op("&")(FLAG_RED) != 0)).label("overdue_open"),
                    *(_ones(f.result == value).label(value) for value in set_aside))
-            .select_from(kpi_case_facts.outerjoin(items, items.c.item_code == f.item_code))
+            .select_from(kpi_case_facts.outerjoin(items, items.c.item_code == f.item_code)
+                         .outerjoin(cases, cases.c.case_no == f.case_no))
             .where(f.live))
     if month_from is not None:
         stmt = stmt.where(f.month >= month_from)

@@ -25,6 +25,7 @@ from gateway.catalogue.harvest import entry_row
 from gateway.ops import kpi
 from gateway.ops.deadlines import WorkCalendar, evaluate
 from gateway.ops.deadlines.clock import catalogue_limit
+from gateway.ops.deadlines.scan import scan_deadlines
 from gateway.process import TongbanCatalogue
 from gateway.store import catalogue as catalogue_store
 from gateway.store.db import make_engine
@@ -126,6 +127,24 @@ def test_a_correction_left_open_past_its_bound_gives_back_no_more_than_its_bound
         on_time = dict(conn.execute(select(kpi_case_facts.c.case_no, kpi_case_facts.c.on_time)).all())
     assert {k: bool(v) for k, v in on_time.items()} == {"C-CORRECTION-NEVER-CLOSED": False,
                                                         "C-JUST-AFTER-BOUND": True}
+
+
+def test_open_cases_past_their_limit_count_as_overdue_beside_the_late_finished_ones(engine: Engine) -> None:
+    """Review: 超期办结率 counts only finished cases, so a month with 46 finished late and 72 open cases long past
+    their limit read 13.5% — and nothing gave the 72. The deadline scan's red clocks are 超期未办结, and 超期率
+    (含未办结) counts both."""
+    _put(engine, _clocked("C-ON-TIME", datetime(2026, 11, 10, 10, tzinfo=BJ)))
+    _put(engine, _clocked("C-FINISHED-LATE", datetime(2026, 11, 20, 10, tzinfo=BJ)))
+    _put(engine, _clocked("C-OPEN-LATE", None))  # due by the end of 16 November, still open
+    _put(engine, _clocked("C-OPEN-PAUSED", None, events=[{**CORRECTION, "ended_at": None}]))  # 补正 still open
+    _put(engine, {**_clocked("C-OPEN-YOUNG", None), "accepted_at": datetime(2026, 11, 25, 10, tzinfo=BJ).isoformat()})
+    scan_deadlines(engine, CAL, now=datetime(2026, 11, 27, 12, tzinfo=BJ))
+    _refresh(engine)
+    overall = _overall(engine)
+    assert overall["overdue_ratio"] == 0.5 and overall["overdue_open_cases"] == 1
+    assert overall["overdue_all_ratio"] == pytest.approx(2 / 3)  # (1 late + 1 open late) / (2 finished + 1)
+    [november] = kpi.compute(engine, by="month")
+    assert november.key == "2026-11" and november.kpis["overdue_open_cases"] == 1
 
 
 def test_without_a_clock_the_promise_judges_and_without_either_there_is_no_deadline(engine: Engine) -> None:
