@@ -263,6 +263,10 @@ def kpi(
     period: Annotated[str | None, typer.Option("--period", help="A month (2026-11) or a year (2026).")] = None,
     compare_with: Annotated[str | None, typer.Option("--compare", help="previous (month or year before) or year "
                                                                        "(same month last year); needs --period.")] = None,
+    month_of: Annotated[str, typer.Option("--month-of", help="Which month of a case --period and --by month read: "
+                                                             "applied (申请时间, the default), accepted (受理时间) or "
+                                                             "finished (办结时间: what was finished that month).")
+                        ] = "applied",
     items: Annotated[bool, typer.Option("--items", help="Item-based KPIs from the catalogue instead.")] = False,
     no_refresh: Annotated[bool, typer.Option("--no-refresh", help="Use the contribution rows as they are.")] = False,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Compute every contribution row again (after "
@@ -278,6 +282,10 @@ def kpi(
     from gateway.ops import kpi as kpis
 
     _check_kpi_options(by, items, period, compare_with)
+    if month_of not in kpis.MONTHS_OF:
+        raise ConfigError(f"--month-of {month_of!r}: expected one of {', '.join(kpis.MONTHS_OF)}")
+    if items and month_of != "applied":
+        raise ConfigError("--month-of reads the case KPIs: the item KPIs (--items) describe the catalogue as it is now")
     if no_refresh and full_refresh:
         raise ConfigError("--no-refresh and --full-refresh contradict each other: choose one")
     period_option(period)
@@ -287,7 +295,8 @@ def kpi(
         calendar, catalogue = _clock_and_catalogue(systems)
         refreshed = kpis.refresh_facts(engine, full=full_refresh, calendar=calendar, catalogue=catalogue).as_dict()
     if compare_with is not None:
-        result = kpis.compare(engine, period, against=compare_with, by=by)  # type: ignore[arg-type]
+        result = kpis.compare(engine, period, against=compare_with, by=by,  # type: ignore[arg-type]
+                              month_of=month_of)  # type: ignore[arg-type]
         flat = [{"key": r["key"], "kpi": name, **v} for r in result["rows"] for name, v in r["kpis"].items()]
         _export(flat, csv_path, xlsx_path)
         if json_out:
@@ -305,14 +314,17 @@ def kpi(
     if division is not None and not items:
         raise ConfigError("--division filters the item KPIs: give it with --items")
     rows = [r.as_dict() for r in (kpis.item_kpis(engine, by=by, division=division) if items  # type: ignore[arg-type]
-                                  else kpis.compute(engine, by=by, period=period))]  # type: ignore[arg-type]
+                                  else kpis.compute(engine, by=by, period=period,  # type: ignore[arg-type]
+                                                    month_of=month_of))]  # type: ignore[arg-type]
     flat = [{k: v for k, v in r.items() if k != "sums"} for r in rows]
     _export(flat, csv_path, xlsx_path)
     if json_out:
-        print_json({"by": by, "period": period, "rows": rows, "refresh": refreshed})
+        print_json({"by": by, "period": period, "month_of": None if items else month_of, "rows": rows,
+                    "refresh": refreshed})
         return
     columns = list(flat[0]) if flat else ["key"]
-    print_table(f"KPIs{' by ' + by if by else ''}{' ' + period if period else ''} (definitions: docs/kpi.md)",
+    of = "" if items or month_of == "applied" else f" (months of {month_of})"
+    print_table(f"KPIs{' by ' + by if by else ''}{' ' + period if period else ''}{of} (definitions: docs/kpi.md)",
                 [_label(c, by) for c in columns],
                 [[_kpi_cell(c, r.get(c), row.get("sums") or {}) for c in columns] for r, row in zip(flat, rows)])
     if not items and not any((row.get("sums") or {}).get("cases") for row in rows):

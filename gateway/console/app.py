@@ -392,15 +392,18 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
 
     @app.get("/console/api/kpi")
     def kpi_json(request: Request, by: str | None = None, period: str | None = None,
-                 compare: str | None = None) -> Response:
+                 compare: str | None = None, month_of: str = "applied") -> Response:
         """The KPIs as ``tongban kpi --json`` gives them (from the stored facts; the nightly DAG refreshes them):
-        ``by`` item|department|office|channel|month, ``period`` 2026-11 or 2026, ``compare`` previous|year."""
+        ``by`` item|department|office|channel|month, ``period`` 2026-11 or 2026, ``compare`` previous|year,
+        ``month_of`` applied|accepted|finished (which month of a case the period reads)."""
         if current(request) is None:
             raise HTTPException(401, "log in at /console/login")
         from gateway.ops import kpi as kpis
 
         if by is not None and by not in kpis.DIMENSIONS:
             raise HTTPException(400, f"by={by!r}: expected one of {', '.join(kpis.DIMENSIONS)}")
+        if month_of not in kpis.MONTHS_OF:
+            raise HTTPException(400, f"month_of={month_of!r}: expected one of {', '.join(kpis.MONTHS_OF)}")
         try:
             kpis.period_range(period)
         except ValueError as exc:
@@ -409,11 +412,13 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
             if period is None or compare not in ("previous", "year"):
                 raise HTTPException(400, "compare=previous|year needs period=YYYY-MM or YYYY")
             try:
-                body: Any = kpis.compare(runtime.engine, period, against=compare, by=by)  # type: ignore[arg-type]
+                body: Any = kpis.compare(runtime.engine, period, against=compare, by=by,  # type: ignore[arg-type]
+                                         month_of=month_of)  # type: ignore[arg-type]
             except ValueError as exc:  # a period with no period before it (year 1)
                 raise HTTPException(400, str(exc)) from None
         else:
-            body = {"rows": [r.as_dict() for r in kpis.compute(runtime.engine, by=by, period=period)]}  # type: ignore[arg-type]
+            body = {"month_of": month_of, "rows": [r.as_dict() for r in kpis.compute(  # type: ignore[arg-type]
+                runtime.engine, by=by, period=period, month_of=month_of)]}  # type: ignore[arg-type]
         return _as_json(body)
 
     @app.get("/console/dead-letters", response_class=HTMLResponse)

@@ -179,6 +179,9 @@ def _moment(value: Any) -> datetime | None:
 def _beijing_month(value: Any) -> str | None:
     """``YYYY-MM`` of an instant in Beijing time: a document written with another offset (a hall sending UTC,
     ``…T16:30:00Z`` on the 31st) belongs to the month it was in Beijing."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo is not None else value.replace(tzinfo=BEIJING)).astimezone(BEIJING) \
+            .strftime("%Y-%m")
     if not isinstance(value, str) or not value:
         return None
     if value.endswith("+08:00") or len(value) <= 10:  # Beijing already, or a date: the text says it
@@ -305,6 +308,8 @@ def case_fact(case_no: str, version: int, data: dict[str, Any], *, deleted: bool
         promised_days = None
     return {
         "case_no": case_no, "case_version": version, "month": _beijing_month(data.get("applied_at")),
+        "accepted_month": _beijing_month(clock_start or data.get("accepted_at")),
+        "finished_month": _beijing_month(finished_at),
         "item_code": item_code, "dept_code": dept_code, "office_code": office_code,
         "office_division": office_division, "channel": channel,
         "live": store.is_live(deleted, result), "result": result,
@@ -502,11 +507,20 @@ def months_counted(engine: Engine) -> list[str]:
     return [m for m in (first, last) if m]
 
 
-def compute(engine: Engine, *, by: Dimension | None = None, period: str | None = None) -> list[KpiRow]:
-    """Case-based KPIs per group of ``by`` (None: one overall row) over ``period`` (month, year or all)."""
+MonthOf = Literal["applied", "accepted", "finished"]
+MONTHS_OF: tuple[str, ...] = get_args(MonthOf)
+"""Which of a case's months a period and ``--by month`` read: 申请时间 (the default: a month's applications),
+受理时间 (its acceptances; the hand-off's clock start for a deemed acceptance) or 办结时间 (its finishes: 办结量 and
+按时办结率 of what was finished that month — a month that no longer moves once it is over)."""
+
+
+def compute(engine: Engine, *, by: Dimension | None = None, period: str | None = None,
+            month_of: MonthOf = "applied") -> list[KpiRow]:
+    """Case-based KPIs per group of ``by`` (None: one overall row) over ``period`` (month, year or all), the
+    months being those of ``month_of`` (:data:`MONTHS_OF`)."""
     month_from, month_to = period_range(period)
     with engine.connect() as conn:
-        sums = store.aggregate(conn, by, month_from=month_from, month_to=month_to,
+        sums = store.aggregate(conn, by, month_from=month_from, month_to=month_to, month_of=month_of,
                                set_aside=[r.value for r in SET_ASIDE_RESULTS], city_scope=CITY_CATALOGUE)
     out = []
     for s in sums:
@@ -534,11 +548,11 @@ def item_kpis(engine: Engine, *, by: ItemDimension | None = None, division: str 
 
 
 def compare(engine: Engine, period: str, *, against: Literal["previous", "year"] = "previous",
-            by: Dimension | None = None) -> dict[str, Any]:
+            by: Dimension | None = None, month_of: MonthOf = "applied") -> dict[str, Any]:
     """This period against the previous one (or the same month last year), KPI by KPI, with the change."""
     other = previous_period(period, against)
-    now = {r.key: r for r in compute(engine, by=by, period=period)}
-    then = {r.key: r for r in compute(engine, by=by, period=other)}
+    now = {r.key: r for r in compute(engine, by=by, period=period, month_of=month_of)}
+    then = {r.key: r for r in compute(engine, by=by, period=other, month_of=month_of)}
     rows = []
     for key in sorted(set(now) | set(then), key=lambda k: k or ""):
         a, b = now.get(key), then.get(key)
@@ -549,7 +563,7 @@ def compare(engine: Engine, period: str, *, against: Literal["previous", "year"]
             y = b.kpis.get(name) if b else None
             change[name] = {"now": x, "before": y, "change": None if x is None or y is None else x - y}
         rows.append({"key": key, "kpis": change, "sums": {"now": a.sums if a else None, "before": b.sums if b else None}})
-    return {"period": period, "compared_with": other, "by": by, "rows": rows}
+    return {"period": period, "compared_with": other, "by": by, "month_of": month_of, "rows": rows}
 
 
 PARTIAL_BASES: dict[str, tuple[str, str]] = {

@@ -226,20 +226,27 @@ def month_span(conn: Connection) -> tuple[str | None, str | None]:
 
 
 def aggregate(conn: Connection, by: str | None, *, month_from: str | None = None, month_to: str | None = None,
-              set_aside: Sequence[str] = (), city_scope: str = "city") -> list[dict[str, Any]]:
+              month_of: str = "applied", set_aside: Sequence[str] = (),
+              city_scope: str = "city") -> list[dict[str, Any]]:
     """Sums of the live cases' contribution rows, grouped by one of :data:`DIMENSIONS` (None: one row).
 
     A live case whose result is one of ``set_aside`` (not accepted, withdrawn: no case was handled) is in no sum
     but its own count, labelled by the result (``{"not_accepted": n, …}``) and ``finished_any`` (live cases
     with a finish time whatever their result: the cases a citizen can rate). ``city_scope``: the 通办目录 whose
     cases are 全城通办件 (the scope the refresh stamped on each row from the office it was accepted at).
+    ``month_of``: which month of a case the period and the ``month`` group read — ``applied`` (申请时间),
+    ``accepted`` (受理时间) or ``finished`` (办结时间: a case not finished is in no month then).
     ``overdue_open``: open cases whose own clock the last deadline scan found red (``cases.clock_flags``): past
     their time limit now, whatever month they were applied for in.
     """
     f = kpi_case_facts.c
+    months = {"applied": f.month, "accepted": f.accepted_month, "finished": f.finished_month}
+    if month_of not in months:
+        raise ValueError(f"unknown month of a case {month_of!r}; expected one of {tuple(months)}")
+    month = months[month_of]
     items = _item_limits()
     group = {"item": f.item_code, "department": f.dept_code, "office": f.office_code, "channel": f.channel,
-             "month": f.month, None: literal("all")}
+             "month": month, None: literal("all")}
     if by not in group:
         raise ValueError(f"unknown KPI dimension {by!r}; expected one of {DIMENSIONS}")
     key = group[by].label("key")
@@ -273,9 +280,9 @@ def aggregate(conn: Connection, by: str | None, *, month_from: str | None = None
                          .outerjoin(cases, cases.c.case_no == f.case_no))
             .where(f.live))
     if month_from is not None:
-        stmt = stmt.where(f.month >= month_from)
+        stmt = stmt.where(month >= month_from)
     if month_to is not None:
-        stmt = stmt.where(f.month <= month_to)
+        stmt = stmt.where(month <= month_to)
     if by is not None:
         stmt = stmt.group_by(group[by]).order_by(group[by])
     return [dict(r) for r in conn.execute(stmt).mappings()]

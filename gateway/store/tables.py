@@ -687,7 +687,13 @@ kpi_case_facts = Table(
     # the 通办目录 the accepting office took the item under (city | cross_province; None: none)
     Column("result", String(24), nullable=True),
     Column("tongban_scope", String(32), nullable=True),
+    # migration 0029_kpi_month_of: the Beijing months of 受理时间 (or the hand-off's clock start) and of 办结时间, so a
+    # report can count a month's acceptances or finishes (``--month-of``), not only its applications
+    Column("accepted_month", String(7), nullable=True),
+    Column("finished_month", String(7), nullable=True),
     Index(None, "month"),
+    Index("ix_kpi_case_facts_accepted_month", "accepted_month"),
+    Index("ix_kpi_case_facts_finished_month", "finished_month"),
 )
 """What one case contributes to the KPIs, refreshed only when the case's version moves (or everything, when what
 the rows are computed with changes); the KPIs are sums of these rows grouped by item, department, office, channel

@@ -318,6 +318,55 @@ def test_a_case_keeps_the_tongban_scope_it_was_accepted_under_until_a_full_refre
     assert full.rebuilt and full.read == 2 and _overall(engine)["tongban_city_cases"] == 0
 
 
+# -- which month of a case a report reads ---------------------------------------------------------------------------
+
+
+def _three_months(engine: Engine) -> None:
+    """Two cases applied for on 30 October, accepted on 2 November, one finished on time on the 10th and one late
+    on 1 December; a third applied for and accepted on 3 November, still open."""
+    october = datetime(2026, 10, 30, 16, tzinfo=BJ).isoformat()
+    _put(engine, _clocked("C-NOV", datetime(2026, 11, 10, 10, tzinfo=BJ), applied_at=october))
+    _put(engine, _clocked("C-DEC", datetime(2026, 12, 1, 10, tzinfo=BJ), applied_at=october))
+    third = datetime(2026, 11, 3, 9, tzinfo=BJ).isoformat()
+    _put(engine, _clocked("C-OPEN", None, applied_at=third, accepted_at=third))
+
+
+def test_a_report_counts_the_month_of_application_acceptance_or_finish(engine: Engine) -> None:
+    """Review: every case figure was grouped by 申请时间 alone — a month's 办结 and 按时办结 could not be reported, and
+    a past month's figures moved as its cases finished."""
+    _three_months(engine)
+    _refresh(engine)
+
+    def by_month(month_of: str) -> dict[str | None, int]:
+        return {r.key: r.kpis["cases"] for r in kpi.compute(engine, by="month", month_of=month_of)}
+
+    assert by_month("applied") == {"2026-10": 2, "2026-11": 1}
+    assert by_month("accepted") == {"2026-11": 3}
+    assert by_month("finished") == {None: 1, "2026-11": 1, "2026-12": 1}  # the open case has no finish month
+    [november] = kpi.compute(engine, period="2026-11", month_of="finished")
+    assert (november.kpis["cases"], november.kpis["on_time_ratio"]) == (1, 1.0)
+    [december] = kpi.compute(engine, period="2026-12", month_of="finished")
+    assert (december.kpis["cases"], december.kpis["on_time_ratio"]) == (1, 0.0)
+    compared = kpi.compare(engine, "2026-12", month_of="finished")
+    assert compared["month_of"] == "finished"
+    assert compared["rows"][0]["kpis"]["on_time_ratio"] == {"now": 0.0, "before": 1.0, "change": -1.0}
+
+
+def test_the_kpi_command_reads_the_month_it_is_told(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    _three_months(engine)
+    engine.dispose()
+    answered = _tongban(tmp_path, "kpi", "--json", "--month-of", "finished", "--period", "2026-11",
+                        "--database-url", url)
+    assert answered.returncode == 0, answered.stderr
+    body = json.loads(answered.stdout)
+    assert body["month_of"] == "finished" and body["rows"][0]["cases"] == 1
+    refused = _tongban(tmp_path, "kpi", "--month-of", "closed", "--database-url", url)
+    assert refused.returncode == 1 and "applied, accepted, finished" in refused.stderr, refused.stderr
+
+
 # -- the command ----------------------------------------------------------------------------------------------------
 
 
