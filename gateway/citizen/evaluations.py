@@ -109,7 +109,13 @@ def _closing(day: date, closing: time) -> datetime:
 
 def callback_due(rated_at: datetime, calendar: WorkCalendar, closing: time = time(18, 0)) -> datetime:
     """The end of the working day the bad review arrived on ("差评件当天进行回访"); a review that arrives after
-    closing time or on a day off is due at the close of the next working day."""
+    closing time or on a day off is due at the close of the next working day.
+
+    Why working days, not the Beijing calendar day nor 24 hours: the national rule (国办发〔2019〕51号, as local
+    rules quote it: "第一时间安排专人回访核实") sets no clock; the reports' "当天" (DOMAIN.md) is a working office's day. A same-calendar-day
+    rule would make a 差评 given at 23:00 or on a Sunday late before anyone could answer it — a measure of when
+    citizens rate, not of the department. The summary therefore calls the figure 按时回访率 (by this due time), not
+    当天回访率, which a 差评 given after closing and called back the next morning is not."""
     local = rated_at.astimezone(BEIJING)
     day = local.date()
     if not calendar.is_working_day(day) or local.time() > closing:
@@ -121,7 +127,7 @@ def rectification_due(called_back: datetime, calendar: WorkCalendar, policy: Pol
     """When the rectification (整改) of a 差评 called back at ``called_back`` is due: ``rectification_days`` working
     days later, at closing time. Set when the callback opens — from its own due time, as if called back on its last
     day — and again from the callback when it is made: a 差评 nobody ever called back was due for no 整改, so it was
-    in no rectification figure (限时办结率 100% over a department that ignored its 差评)."""
+    in no rectification figure (限时整改率 100% over a department that ignored its 差评)."""
     return _closing(calendar.add_days(called_back.astimezone(BEIJING).date(), policy.rectification_days),
                     policy.callback_closing)
 
@@ -509,7 +515,7 @@ def _still_standing(ev: Any, record: str, what: str) -> None:
 def finish_rectification(engine: Engine, rating_id: str, note: str, *, at: datetime | None = None,
                          pii: PiiCodec | None = None) -> dict[str, Any]:
     """The rectification is done: queued for the provincial system (sealed with ``pii``); on time if by its due
-    time (限时办结)."""
+    time (限时整改)."""
     at = at or datetime.now(timezone.utc)
     with engine.begin() as conn:
         ev = store.evaluation(conn, rating_id)
@@ -633,25 +639,35 @@ def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def _rectifications(b: Any) -> dict[str, int]:
+    """The rectification (整改) counts of one :func:`gateway.store.citizen.callback_groups` row, of the 差评 after
+    the cut-over: ``rectified`` (done: a rectification recorded, ``rect_done_at`` — possible only after the callback,
+    which always sets the due time), of them ``rect_in_time`` by their due time, and ``rect_overdue`` (not done,
+    past due). Done = counted (done, or past due) − overdue: the store's row gives no count of the done alone."""
+    counted, in_time, overdue = (int(b[k] or 0) for k in ("rect_counted", "rect_in_time", "rect_overdue"))
+    return {"rectified": counted - overdue, "rect_in_time": in_time, "rect_overdue": overdue}
+
+
 def evaluation_summary(engine: Engine, *, now: datetime | None = None,
                        rateable_cases: int | None = None, period: str | None = None) -> dict[str, Any]:
     """The 好差评 figures for the ops console and ``tongban evaluations summary --json``.
 
     ``period`` (``2026-11``, ``2026``: the monthly or yearly report): the ratings given in it (Beijing month of the
-    rating) and their 差评 and callbacks, and 评价率 over the cases finished in it — the appeals, forwarding and
-    misuse counts stay those of every rating. None: everything.
+    rating) and their 差评, callbacks, rectifications, appeals and items forwarded to the province, and 评价率 over
+    the cases finished in it. None: everything.
 
     ``rateable_cases``: the cases that can be rated, when the caller knows it — the ops console and the KPI summary
     take it from the KPI facts' sums (cached per refresh); by default it is counted from the ledger's case
     documents now (a read of every case: seconds at a million cases).
 
-    Returns::
+    Every key stays what it was (department systems read them); new ones are added. Returns::
 
         {"evaluations": int,              # ratings counted: one per case (一事一评) — its newest, unless a standing
                                           # 差评 holds its place (store._counted_of_its_case) — revoked ones excluded
          "superseded": int,               # the other ratings of a case (kept, not counted)
-         "unlinked": int | None,          # of the ratings counted, those naming a case the ledger does not hold:
-                                          # in 好评率 and 差评, in no 评价率 (None with a period)
+         "unlinked": int,                 # of the ratings counted (one per case: so, of the rated cases), those
+                                          # naming a case the ledger does not hold: in 好评率 and 差评 (real
+                                          # ratings), in no 评价率 — said beside 好评率 (of the period's, with one)
          "cases": int,                    # live cases with a finish time (the cases that can be rated)
          "evaluated_cases": int,          # of those, cases with at least one rating (a rating naming a case
                                           # the ledger does not hold rates nothing here)
@@ -666,20 +682,30 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
                                           # rectification figures (the work a 差评 calls for is done either way)
          "reply_ratio": float | None,     # 差评回复率: bad reviews called back / bad reviews received (of those
                                           # after the cut-over: Policy.callbacks_from, else Tongban's first read)
-         "callback_on_time_ratio": float | None,   # called back by the close of the same working day / called back
-         "rectification_on_time_ratio": float | None,  # 限时办结率: rectified by the due time / rectifications due
-                                                       # or done
+         "callback_on_time_ratio": float | None,   # 按时回访率: called back by the due time (:func:`callback_due`:
+                                          # the close of the working day the 差评 arrived, the next working day's
+                                          # when it arrived after closing or on a day off) / called back. Not
+                                          # "当天" (the same calendar day): why, in callback_due
+         "rectified": int,                # 差评 rectified (整改 recorded done) of those received after the cut-over
+         "rectified_in_time": int, "rectified_late": int,  # of them, done by their due time / after it
+         "rectifications_open": int,      # 差评 after the cut-over not rectified yet (called back or not: the 整改
+                                          # is due from the start); rectifications_overdue of them past due
+         "rectification_ratio": float | None,  # 差评整改率: rectified / bad reviews received after the cut-over
+                                          # (the base of reply_ratio; target 100%)
+         "rectification_on_time_ratio": float | None,  # 限时整改率 (was labelled 限时办结率, the name of a case
+                                          # KPI): rectified by the due time / rectifications done or past due
          "callbacks_open": int, "callbacks_overdue": int, "rectifications_overdue": int,
          "callbacks_before_tongban": int, # 差评 whose callback was due before the cut-over: history, not counted
          "appeals": {"pending": int, "upheld": int, "rejected": int},
-         "forwarded": {"delivered": int, "pending": int, "dead": int},   # ratings to the provincial system
-         "flagged": int,                  # ratings flagged by the misuse rules
+         "forwarded": {"delivered": int, "pending": int, "dead": int},   # items to the provincial system (a
+                                          # rating and each revision of it)
+         "flagged": int,                  # ratings counted flagged by the misuse rules
          "by_channel": {"device": int, ...},
          "by_month": [{"month": "2026-09", "evaluations": int, "good_ratio": float | None, "bad": int,
-                       "bad_received": int, "reply_ratio": float | None}],
-         "by_unit": [{"dept_code": str | None, "evaluations": int, "good_ratio": float | None, "bad": int,
-                      "bad_received": int, "reply_ratio": float | None}],
-         "by_unit_month": [{"dept_code": str | None, "month": "2026-09", ... as by_unit}]}
+                       "bad_received": int, "reply_ratio": float | None, "rectified": int,
+                       "rectification_ratio": float | None}],
+         "by_unit": [{"dept_code": str | None, ... as by_month}],
+         "by_unit_month": [{"dept_code": str | None, "month": "2026-09", ... as by_month}]}
     """
     now = now or datetime.now(timezone.utc)
     first, last = month_bounds(period)
@@ -693,51 +719,62 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
             cases = store.finished_case_count(conn) if rateable_cases is None else rateable_cases
             evaluated = store.evaluated_case_count(conn, from_facts=rateable_cases is not None)  # one count basis
         superseded = store.superseded_rating_count(conn)
-        unlinked = store.unlinked_rating_count(conn) if period is None else None
-        appeals = store.appeal_states(conn)
-        outbox = store.outbox_counts(conn)
+        months = None if period is None else (first, last)
+        unlinked = store.unlinked_rating_count(conn, months)
+        appeals = store.appeal_states(conn, months)
+        if months is None:
+            forwarded = {s: n for (t, op, s), n in store.outbox_counts(conn).items()
+                         if (t, op) == ("provincial_pj", "sbPj")}
+        else:
+            forwarded = store.forwarded_rating_counts(conn, months)
     labels = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
     total = sum(r["n"] for r in rated)
     good = sum(r["n"] for r in rated if r["level"] >= 3)
-    sums = {k: sum(int(b[k] or 0) for b in bad) for k in ("bad", "predates", "done", "done_in_time", "overdue",
-                                                           "rect_counted", "rect_in_time", "rect_overdue")}
+    sums = {k: sum(int(b[k] or 0) for b in bad) for k in ("bad", "predates", "done", "done_in_time", "overdue")}
+    rect = {k: sum(_rectifications(b)[k] for b in bad) for k in ("rectified", "rect_in_time", "rect_overdue")}
     tracked = sums["bad"] - sums["predates"]  # the 差评 whose callbacks Tongban counts (after the cut-over)
 
     def group(*keys: str) -> list[dict[str, Any]]:
-        # key → [ratings, good, bad counted, bad received, called back, bad received after the cut-over]
+        # key → [ratings, good, bad counted, bad received, called back, bad received after the cut-over, rectified]
         acc: dict[tuple[Any, ...], list[int]] = {}
         for r in rated:
-            g = acc.setdefault(tuple(r[k] for k in keys), [0, 0, 0, 0, 0, 0])
+            g = acc.setdefault(tuple(r[k] for k in keys), [0] * 7)
             g[0] += r["n"]
             g[1] += r["n"] if r["level"] >= 3 else 0
             g[2] += r["n"] if r["level"] <= 2 else 0
         for b in bad:
-            g = acc.setdefault(tuple(b[k] for k in keys), [0, 0, 0, 0, 0, 0])
+            g = acc.setdefault(tuple(b[k] for k in keys), [0] * 7)
             g[3] += int(b["bad"] or 0)
             g[4] += int(b["done"] or 0)
             g[5] += int(b["bad"] or 0) - int(b["predates"] or 0)
+            g[6] += _rectifications(b)["rectified"]
         order = sorted(acc, key=lambda v: tuple((x is None, x or "") for x in v))
         return [{**dict(zip(keys, v)), "evaluations": acc[v][0], "good_ratio": _ratio(acc[v][1], acc[v][0]),
-                 "bad": acc[v][2], "bad_received": acc[v][3], "reply_ratio": _ratio(acc[v][4], acc[v][5])}
+                 "bad": acc[v][2], "bad_received": acc[v][3], "reply_ratio": _ratio(acc[v][4], acc[v][5]),
+                 "rectified": acc[v][6], "rectification_ratio": _ratio(acc[v][6], acc[v][5])}
                 for v in order]
 
     coverage = _ratio(evaluated, cases)
     return {
         "period": period,
-        "evaluations": total, "superseded": superseded, "unlinked": unlinked, "cases": cases, "evaluated_cases": evaluated,
-        "coverage": coverage,
+        "evaluations": total, "superseded": superseded, "unlinked": unlinked, "cases": cases,
+        "evaluated_cases": evaluated, "coverage": coverage,
         "coverage_target": COVERAGE_TARGET, "coverage_ok": None if coverage is None else coverage >= COVERAGE_TARGET,
         "by_level": {labels[k]: sum(r["n"] for r in rated if r["level"] == k) for k in (5, 4, 3, 2, 1)},
         "good_ratio": _ratio(good, total),
         "bad": sum(r["n"] for r in rated if r["level"] <= 2), "bad_received": sums["bad"],
         "reply_ratio": _ratio(sums["done"], tracked),
         "callback_on_time_ratio": _ratio(sums["done_in_time"], sums["done"]),
-        "rectification_on_time_ratio": _ratio(sums["rect_in_time"], sums["rect_counted"]),
+        "rectified": rect["rectified"], "rectified_in_time": rect["rect_in_time"],
+        "rectified_late": rect["rectified"] - rect["rect_in_time"],
+        "rectifications_open": tracked - rect["rectified"],
+        "rectification_ratio": _ratio(rect["rectified"], tracked),
+        "rectification_on_time_ratio": _ratio(rect["rect_in_time"], rect["rectified"] + rect["rect_overdue"]),
         "callbacks_open": tracked - sums["done"], "callbacks_overdue": sums["overdue"],
         "callbacks_before_tongban": sums["predates"],
-        "rectifications_overdue": sums["rect_overdue"],
+        "rectifications_overdue": rect["rect_overdue"],
         "appeals": {s: appeals.get(s, 0) for s in ("pending", "upheld", "rejected")},
-        "forwarded": {s: outbox.get(("provincial_pj", "sbPj", s), 0) for s in ("delivered", "pending", "dead")},
+        "forwarded": {s: forwarded.get(s, 0) for s in ("delivered", "pending", "dead")},
         "flagged": sum(r["flagged"] for r in rated),
         "by_channel": {ch: sum(r["n"] for r in rated if r["channel"] == ch)
                        for ch in ("pc", "app", "qrcode", "device", "sms")},
@@ -745,6 +782,7 @@ def evaluation_summary(engine: Engine, *, now: datetime | None = None,
         "by_unit": group("dept_code"),
         "by_unit_month": group("dept_code", "month"),
     }
+
 
 def list_evaluations(engine: Engine, *, bad: bool = False, flagged: bool = False,
                      limit: int = 50) -> list[dict[str, Any]]:

@@ -137,25 +137,39 @@ def evaluations_resend(database_url: DbOpt = None, json_out: JsonOpt = False) ->
 @evaluations_app.command("summary")
 @guard
 def evaluations_summary(database_url: DbOpt = None, json_out: JsonOpt = False, period: PeriodOpt = None) -> None:
-    """评价率, 好评率, 差评回复率, 限时办结率 … overall and per month (``--period``: one month's or year's report)."""
+    """评价率, 好评率, 差评回复率, 差评整改率, 限时整改率 … overall and per month (``--period``: one month's or year's
+    report)."""
     from gateway.citizen import evaluation_summary
 
     s = evaluation_summary(ledger_engine(None, database_url, existing=True), period=period_option(period))
     if json_out:
         print_json(s)
         return
-    print_table(f"好差评{' ' + period if period else ''}", ["评价数", "评价率 (≥70%)", "好评率", "差评 / 收到 (其中接入前)", "差评回复率", "当天回访率", "限时办结率",
-                           "待回访", "超时未回访", "申诉 待/成立/驳回", "上报省级 已/待/失败", "疑似刷评"],
-                [[f'{s["evaluations"]} ({s["unlinked"]} of cases not in the ledger)' if s.get("unlinked")
-                  else s["evaluations"], _pct(s["coverage"]), _pct(s["good_ratio"]),
-                  f'{s["bad"]} / {s["bad_received"]} ({s["callbacks_before_tongban"]})', _pct(s["reply_ratio"]),
-                  _pct(s["callback_on_time_ratio"]), _pct(s["rectification_on_time_ratio"]), s["callbacks_open"],
-                  s["callbacks_overdue"], "/".join(str(s["appeals"][k]) for k in ("pending", "upheld", "rejected")),
+    print_table(f"好差评{' ' + period if period else ''}",
+                ["评价数", "评价率 (≥70%)", "好评率 (其中本库无办件)", "申诉 待/成立/驳回", "上报省级 已/待/失败", "疑似刷评"],
+                [[s["evaluations"], _pct(s["coverage"]), _good_ratio_cell(s),
+                  "/".join(str(s["appeals"][k]) for k in ("pending", "upheld", "rejected")),
                   "/".join(str(s["forwarded"][k]) for k in ("delivered", "pending", "dead")), s["flagged"]]])
-    print_table("per month", ["month", "评价数", "好评率", "差评 / 收到", "差评回复率"],
+    print_table(f"差评 回访与整改{' ' + period if period else ''}",
+                ["差评 / 收到 (其中接入前)", "差评回复率", "按时回访率", "待回访", "超时未回访", "差评整改率",
+                 "已整改 按时/超时", "未整改", "超时未整改", "限时整改率"],
+                [[f'{s["bad"]} / {s["bad_received"]} ({s["callbacks_before_tongban"]})', _pct(s["reply_ratio"]),
+                  _pct(s["callback_on_time_ratio"]), s["callbacks_open"], s["callbacks_overdue"],
+                  _pct(s["rectification_ratio"]), f'{s["rectified_in_time"]}/{s["rectified_late"]}',
+                  s["rectifications_open"], s["rectifications_overdue"], _pct(s["rectification_on_time_ratio"])]])
+    print_table("per month", ["month", "评价数", "好评率", "差评 / 收到", "差评回复率", "差评整改率"],
                 [[m["month"], m["evaluations"], _pct(m["good_ratio"]), f'{m["bad"]} / {m["bad_received"]}',
-                  _pct(m["reply_ratio"])]
+                  _pct(m["reply_ratio"]), _pct(m["rectification_ratio"])]
                  for m in s["by_month"]])
+
+
+def _good_ratio_cell(s: dict[str, Any]) -> str:
+    """好评率 with, beside it, how many of the rated cases the ledger does not hold: their ratings are real and
+    counted, but a ratio half made of another district's (or not yet synced) cases must say so where it is read."""
+    ratio = _pct(s["good_ratio"])
+    if not s.get("unlinked"):
+        return ratio
+    return f'{ratio} ({s["unlinked"]:,} of {s["evaluations"]:,} rated cases not in the ledger)'
 
 
 @evaluations_app.command("list")

@@ -543,11 +543,12 @@ def _citizen(view: dict[str, Any]) -> str:
         [zh("好评率"), esc(_percent(e["good_ratio"])), zh("基本满意") + " and better"],
         [zh("差评 / 回复率"), f'{esc(e["bad"])} / {esc(_percent(e["reply_ratio"]))}',
          f'{esc(e["bad_received"])} 差评 received (one a later rating replaced included: the base of 回复率); '
-         f'called back the same working day: {esc(_percent(e["callback_on_time_ratio"]))}; open '
+         f'{zh("按时回访率")} (by the close of the working day it arrived; the next working day\'s after closing '
+         f'or on a day off): {esc(_percent(e["callback_on_time_ratio"]))}; open '
          f'{esc(e["callbacks_open"])}, overdue {esc(e["callbacks_overdue"])}'
          + (f'; {esc(e["callbacks_before_tongban"])} due before the cut-over (history: not counted)'
             if e.get("callbacks_before_tongban") else "")],
-        [zh("限时办结率") + " (rectification)", esc(_percent(e["rectification_on_time_ratio"])),
+        [zh("限时整改率") + " (rectification)", esc(_percent(e["rectification_on_time_ratio"])),
          f'overdue {esc(e["rectifications_overdue"])}'],
         ["appeals", esc(sum(e["appeals"].values())), esc(" · ".join(f"{k} {v}" for k, v in e["appeals"].items()))],
         ["to the provincial system", esc(e["forwarded"].get("delivered", 0)),

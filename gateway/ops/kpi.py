@@ -114,10 +114,16 @@ DEFINITIONS: tuple[KpiDefinition, ...] = (
     KpiDefinition("good_review_ratio", "好评率", "case", "ratings 基本满意 or better / ratings"),
     KpiDefinition("bad_review_reply_ratio", "差评回复率", "case", "bad reviews called back / bad reviews not set aside "
                   "by an upheld appeal, both due after the cut-over of callbacks (target 100%)"),
-    KpiDefinition("rectification_on_time_ratio", "限时办结率", "case", "rectifications of bad reviews finished by their "
+    KpiDefinition("bad_review_rectification_ratio", "差评整改率", "case", "bad reviews rectified (整改 recorded done) / "
+                  "bad reviews received after the cut-over (target 100%)"),
+    KpiDefinition("rectification_on_time_ratio", "限时整改率", "case", "rectifications of bad reviews finished by their "
                   "due time / rectifications done or due (target 100%)"),
     KpiDefinition("hotline_satisfaction", "12345满意率", "case", "12345 work orders rated 满意 or 基本满意 / rated, the "
                   "latest rating of each; gateway.citizen.workorder_summary"),
+    KpiDefinition("hotline_sign_on_time_ratio", "12345按时签收率", "case", "12345 work orders signed for by their sign "
+                  "due time / orders signed for or past it unsigned"),
+    KpiDefinition("hotline_reply_on_time_ratio", "12345按时答复率", "case", "replies by their due time / replies given "
+                  "or owed past their due time"),
 )
 
 
@@ -651,6 +657,7 @@ def _citizen_kpis(engine: Engine, rateable: int | None) -> dict[str, float | Non
 
     ev, wo = evaluation_summary(engine, rateable_cases=rateable), workorder_summary(engine)
     return {"evaluation_coverage": ev["coverage"], "good_review_ratio": ev["good_ratio"],
-            "bad_review_reply_ratio": ev["reply_ratio"],
+            "bad_review_reply_ratio": ev["reply_ratio"], "bad_review_rectification_ratio": ev["rectification_ratio"],
             "rectification_on_time_ratio": ev["rectification_on_time_ratio"],
-            "hotline_satisfaction": wo["satisfaction"]}
+            "hotline_satisfaction": wo["satisfaction"], "hotline_sign_on_time_ratio": wo["sign_on_time_ratio"],
+            "hotline_reply_on_time_ratio": wo["reply_on_time_ratio"]}

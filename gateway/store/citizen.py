@@ -15,13 +15,16 @@ from sqlalchemy import (
     Connection,
     Integer,
     RowMapping,
+    String,
     and_,
     bindparam,
     case,
     func,
     insert,
+    literal,
     or_,
     select,
+    true,
     update,
 )
 
@@ -40,7 +43,7 @@ from gateway.store.tables import (
 )
 
 __all__ = [
-    "appeal_states", "appeals_pending", "appeal_rows", "callback_groups", "evaluated_case_count",
+    "forwarded_rating_counts", "appeal_states", "appeals_pending", "appeal_rows", "callback_groups", "evaluated_case_count",
     "evaluation_groups", "earliest_rating_stored_since", "citizens_bad_ratings", "link_ratings", "unlinked_ratings", "callback_rows", "case_documents", "due_outbox", "enqueue",
     "evaluation", "evaluation_hashes", "evaluation_rows", "insert_appeal", "insert_callbacks",
     "insert_evaluations", "live_case_count", "outbox_counts", "set_appeal", "set_callback", "set_flags",
@@ -244,13 +247,19 @@ def evaluation_groups(conn: Connection) -> list[RowMapping]:
         .group_by(e.dept_code, e.month, e.level, e.channel)).mappings())
 
 
-def unlinked_rating_count(conn: Connection) -> int:
+def _given_in(months: tuple[str, str] | None) -> Any:
+    """The ratings given (Beijing month of the rating) from the first to the last month of ``months``; None: all."""
+    e = citizen_evaluations.c
+    return true() if months is None else and_(e.month >= months[0], e.month <= months[1])
+
+
+def unlinked_rating_count(conn: Connection, months: tuple[str, str] | None = None) -> int:
     """Counted ratings naming a case the ledger does not hold (another district's, one not synced yet, a typo):
-    in 好评率 and 差评, in no 评价率."""
+    in 好评率 and 差评, in no 评价率. ``months``: of the ratings given in them (a month's report)."""
     e = citizen_evaluations.c
     held = select(cases.c.case_no).where(cases.c.case_no == e.case_no).exists()
     return int(conn.execute(select(func.count()).select_from(citizen_evaluations).where(
-        e.revoked.is_(False), _standing(e), _counted_of_its_case(), ~held)
+        e.revoked.is_(False), _standing(e), _counted_of_its_case(), ~held, _given_in(months))
     ).scalar_one())
 
 
@@ -279,9 +288,12 @@ def evaluated_case_count(conn: Connection, *, from_facts: bool = False, finished
     return int(conn.execute(select(func.count()).select_from(cases).where(_rateable(finished_in), rated)).scalar_one())
 
 
-def appeal_states(conn: Connection) -> dict[str, int]:
+def appeal_states(conn: Connection, months: tuple[str, str] | None = None) -> dict[str, int]:
+    """The appeals' states, of every rating or of those given in ``months`` (a month's table showed the whole
+    history)."""
     e = citizen_evaluations.c
-    rows = conn.execute(select(e.appeal, func.count()).where(e.appeal.is_not(None)).group_by(e.appeal))
+    rows = conn.execute(select(e.appeal, func.count()).where(e.appeal.is_not(None), _given_in(months))
+                        .group_by(e.appeal))
     return {state: int(n) for state, n in rows}
 
 
@@ -525,6 +537,42 @@ def set_outbox(conn: Connection, item_id: int, **values: Any) -> None:
 def outbox_status(conn: Connection, target: str, key: str) -> str | None:
     o = citizen_outbox.c
     return conn.execute(select(o.status).where(o.target == target, o.key == key)).scalar()
+
+
+def _unescaped(part: str) -> str:
+    """A rating id from its part of an outbox key (the inverse of :func:`gateway.citizen.outbox.key_part`)."""
+    return part.replace("%3A", ":").replace("%25", "%")
+
+
+def forwarded_rating_counts(conn: Connection, months: tuple[str, str]) -> dict[str, int]:
+    """The provincial items (``sbPj``: a rating and each of its revisions) of the ratings given in ``months``, by
+    status: a month's 上报省级, counted as the whole ledger's is (:func:`outbox_counts`, items) so that the months
+    add up to it. An item is its rating's by its key: ``rating:<id>`` — the id escaped as
+    :func:`gateway.citizen.outbox.key_part` does (a join on the key) — or ``rating:<id>:<n>`` (a revision; few: read
+    one by one), or ``rating:<id>`` with ``:`` in the id as an older Tongban wrote it."""
+    o, e = citizen_outbox.c, citizen_evaluations.c
+    escaped = func.replace(func.replace(e.rating_id, "%", "%25", type_=String), ":", "%3A", type_=String)
+    provincial = and_(o.target == "provincial_pj", o.operation == "sbPj")
+    counts = {status: int(n) for status, n in conn.execute(
+        select(o.status, func.count()).select_from(citizen_outbox.join(citizen_evaluations,
+                                                                       o.key == literal("rating:") + escaped))
+        .where(provincial, _given_in(months)).group_by(o.status)).tuples()}
+    others = conn.execute(select(o.key, o.status).where(provincial, o.key.like("rating:%:%"))).tuples().all()
+    candidates: list[tuple[str, list[str]]] = []  # (status, ids the key may be of, the likelier first)
+    for key, status in others:
+        rest = key[len("rating:"):]
+        head, _, tail = rest.rpartition(":")
+        candidates.append((status, [_unescaped(head), rest] if tail.isascii() and tail.isdigit() else [rest]))
+    month_of: dict[str, str] = {}
+    wanted = sorted({i for _, ids in candidates for i in ids})
+    for at in range(0, len(wanted), 900):
+        month_of.update(conn.execute(select(e.rating_id, e.month).where(e.rating_id.in_(wanted[at:at + 900])))
+                        .tuples().all())
+    for status, ids in candidates:
+        month = next((month_of[i] for i in ids if i in month_of), None)
+        if month is not None and months[0] <= month <= months[1]:
+            counts[status] = counts.get(status, 0) + 1
+    return counts
 
 
 def outbox_counts(conn: Connection) -> dict[tuple[str, str, str], int]:
