@@ -324,9 +324,14 @@ def kpi(
         return
     columns = list(flat[0]) if flat else ["key"]
     of = "" if items or month_of == "applied" else f" (months of {month_of})"
-    print_table(f"KPIs{' by ' + by if by else ''}{' ' + period if period else ''}{of} (definitions: docs/kpi.md)",
-                [_label(c, by) for c in columns],
-                [[_kpi_cell(c, r.get(c), row.get("sums") or {}) for c in columns] for r, row in zip(flat, rows)])
+    title = f"KPIs{' by ' + by if by else ''}{' ' + period if period else ''}{of} (definitions: docs/kpi.md)"
+    if by is None and len(flat) == 1:  # one row: a KPI a line (twenty columns folded every cell of an 80-column
+        # terminal into a few characters a line)
+        print_table(title, ["KPI", "value"], [[_label(c, by), _kpi_cell(c, flat[0].get(c), rows[0].get("sums") or {})]
+                                             for c in columns if c != "key"])
+    else:
+        print_table(title, [_label(c, by) for c in columns],
+                    [[_kpi_cell(c, r.get(c), row.get("sums") or {}) for c in columns] for r, row in zip(flat, rows)])
     if not items and not any((row.get("sums") or {}).get("cases") for row in rows):
         _say_nothing_counted(engine, period or "the ledger")
 

@@ -210,8 +210,10 @@ def test_kpi_route(client: TestClient) -> None:
     assert client.get("/console/api/kpi").status_code == 401
     _login(client, "viewer", "viewer-pass-1")
     body = client.get("/console/api/kpi", params={"by": "month"}).json()
-    assert body == {"rows": []}  # an empty ledger: no groups, not an error
+    assert body == {"month_of": "applied", "rows": []}  # an empty ledger: no groups, not an error
     assert client.get("/console/api/kpi", params={"by": "street"}).status_code == 400
+    assert client.get("/console/api/kpi", params={"month_of": "closed"}).status_code == 400
+    assert client.get("/console/api/kpi", params={"month_of": "finished"}).json()["month_of"] == "finished"
     assert client.get("/console/api/kpi", params={"period": "2026-13"}).status_code == 400
     assert client.get("/console/api/kpi", params={"compare": "previous"}).status_code == 400
     compared = client.get("/console/api/kpi", params={"period": "2026-11", "compare": "year"}).json()
