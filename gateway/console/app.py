@@ -376,11 +376,23 @@ def create_console_app(runtime: Runtime, operators: OperatorBook) -> FastAPI:
         return response
 
     @app.get("/console/", response_class=HTMLResponse)
-    def overview(request: Request, refresh: int = 1) -> Response:
+    def overview(request: Request, refresh: int = 1, kpi_period: str | None = None,
+                 kpi_month_of: str = "applied") -> Response:
+        """``kpi_period`` (2026-10, 2026) and ``kpi_month_of`` (applied, accepted, finished): the month the KPI
+        table reports against the one before, as ``tongban kpi --period … --compare previous --month-of …``."""
         who = current(request)
         if who is None:
             return to_login(request)
-        view = console_overview(runtime)
+        from gateway.ops import kpi as kpis
+
+        kpi_period = kpi_period or None
+        try:
+            kpis.period_range(kpi_period)
+        except ValueError as exc:
+            raise HTTPException(400, f"kpi_period: {exc}") from None
+        if kpi_month_of not in kpis.MONTHS_OF:
+            raise HTTPException(400, f"kpi_month_of={kpi_month_of!r}: expected one of {', '.join(kpis.MONTHS_OF)}")
+        view = console_overview(runtime, kpi_period=kpi_period, kpi_month_of=kpi_month_of)
         return page(request, "Overview", pages.overview_page(view, refresh=bool(refresh)), who=who,
                     refresh=bool(refresh), paused=not refresh)
 

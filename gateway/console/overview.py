@@ -136,8 +136,11 @@ def _handoffs(runtime: Runtime) -> dict[str, Any]:
             "handoffs": handoff_listing(runtime, limit=_HANDOFFS_SHOWN)}
 
 
-def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
-    """The whole console state. Errors are never cut: every non-deadline alert is listed, most severe first."""
+def console_overview(runtime: Runtime, *, now: datetime | None = None, kpi_period: str | None = None,
+                     kpi_month_of: str = "applied") -> dict[str, Any]:
+    """The whole console state. Errors are never cut: every non-deadline alert is listed, most severe first.
+    ``kpi_period``: the month (or year) the KPI table sets against the one before (default: this month), by the
+    months of ``kpi_month_of`` (applied, accepted, finished)."""
     now = now or datetime.now(timezone.utc)
     operational = open_alerts(runtime.engine, levels=("error", "warning"))  # every error, every warning
     with runtime.engine.connect() as conn:
@@ -152,7 +155,7 @@ def console_overview(runtime: Runtime, *, now: datetime | None = None) -> dict[s
         recent_uses = reads.recent_certificate_uses(conn)
         dead_total = queries.open_dead_letter_total(conn)  # records, not rule breaks: a record may break several
     groups = grouped_dead_letters(runtime.engine)
-    kpis = kpi_summary(runtime.engine)  # the facts the nightly DAG (or tongban kpi) refreshed; no refresh here
+    kpis = kpi_summary(runtime.engine, period=kpi_period, month_of=kpi_month_of)  # type: ignore[arg-type]  # the facts the nightly DAG (or tongban kpi) refreshed; no refresh here
     catalogue = _catalogue(runtime)
     handoffs = _handoffs(runtime)  # counts over all of them, in SQL; those needing attention listed first
     evaluations = evaluation_summary(runtime.engine, now=now, rateable_cases=kpis["facts"]["rateable_cases"])

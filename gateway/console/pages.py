@@ -435,9 +435,19 @@ def _kpis(view: dict[str, Any]) -> str:
                      esc(_based(trend.get("before"), name, month_sums.get("before"))),
                      esc("" if change is None else (("+" if change > 0 else "") + _figure(change, name)))])
     refreshed = _moment(k["facts"]["refreshed_through"])
+    month_of = month.get("month_of", "applied")
+    choose = (f'<form method="get" action="#kpis" class="mute">report <input name="kpi_period" '
+              f'value="{esc(month["period"])}" size="7" pattern="[0-9]{{4}}(-[0-9]{{2}})?" '
+              f'title="a month (2026-10) or a year (2026)" aria-label="KPI period"> by the month of '
+              f'<select name="kpi_month_of" aria-label="month of">'
+              + "".join(f'<option value="{m}"{" selected" if m == month_of else ""}>{label}</option>'
+                        for m, label in (("applied", "application (申请)"), ("accepted", "acceptance (受理)"),
+                                         ("finished", "finish (办结)")))
+              + '</select> <button type="submit">show</button></form>')
     return (f'<section id="kpis"><h2>Service KPIs <span class="mute" style="font-weight:400">'
-            f'({esc(k["facts"]["rows"])} cases counted; refreshed through {esc(refreshed or "never")}; '
-            f'definitions in docs/kpi.md)</span></h2>'
+            f'({zh("办件量")} {esc(k["overall"].get("cases", 0))} of {esc(k["facts"]["rows"])} case rows — deleted, '
+            f'voided, {zh("不予受理")} and {zh("撤回")} counted apart; refreshed through {esc(refreshed or "never")}; '
+            f'definitions in docs/kpi.md)</span></h2>' + choose
             + table(["KPI", "basis", "overall", esc(month["period"]), esc(month["compared_with"]), "change"], rows,
                     numeric=(2, 3, 4, 5), test_id="kpis") + "</section>")
 

@@ -601,27 +601,28 @@ def with_base(shown: str, name: str, value: Any, sums: Mapping[str, Any] | None)
     return f"{shown} ({base})" if base else shown
 
 
-def kpi_summary(engine: Engine) -> dict[str, Any]:
+def kpi_summary(engine: Engine, *, period: str | None = None, month_of: MonthOf = "applied") -> dict[str, Any]:
     """For the ops console: overall case KPIs, this month against last month, item KPIs, freshness.
 
     ``{"overall": {kpi: value}, "overall_sums": {sum: n}, "this_month": {"period", "compared_with", "kpis": {kpi:
     {"now", "before", "change"}}, "sums": {"now", "before"}}, "items": {kpi: value}, "definitions": [{"name", "label", "basis", "definition"}],
     "facts": {"rows": n, "refreshed_through": ISO | None}, "citizen": {"evaluation_coverage", "good_review_ratio",
     "bad_review_reply_ratio", "rectification_on_time_ratio", "hotline_satisfaction"}}``; ratios are fractions
-    (0.5276), absent KPIs None.
+    (0.5276), absent KPIs None. ``period``: the month (or year) set against the one before it (default: this Beijing
+    month), read by ``month_of`` (:data:`MONTHS_OF`).
     """
-    month = datetime.now(timezone(timedelta(hours=8))).strftime("%Y-%m")
+    month = period or datetime.now(timezone(timedelta(hours=8))).strftime("%Y-%m")
     with engine.connect() as conn:
         mark = store.get_checkpoint(conn)
         # the sums join the catalogue's legal limits in (提速率): a harvest moves them without a refresh
         limits = store.catalogue_mark(conn)
-    key = (mark["cases"], mark["audit_seq"], mark["refreshed_at"], limits, month)
+    key = (mark["cases"], mark["audit_seq"], mark["refreshed_at"], limits, month, month_of)
     cached = _FACT_SUMS.get(str(engine.url))
     if cached is not None and cached[0] == key:
         overall, this_month, rows = cached[1]
     else:  # the facts moved (a refresh ran): sum them again — once per refresh, not once per console request
         overall = compute(engine)
-        this_month = compare(engine, month)
+        this_month = compare(engine, month, month_of=month_of)
         with engine.connect() as conn:
             rows = store.fact_count(conn)
         _FACT_SUMS[str(engine.url)] = (key, (overall, this_month, rows))
@@ -632,7 +633,7 @@ def kpi_summary(engine: Engine) -> dict[str, Any]:
     return {
         "overall": overall[0].kpis if overall else {},
         "overall_sums": overall[0].sums if overall else {},
-        "this_month": {"period": month, "compared_with": this_month["compared_with"],
+        "this_month": {"period": month, "compared_with": this_month["compared_with"], "month_of": month_of,
                        "kpis": this_month["rows"][0]["kpis"] if this_month["rows"] else {},
                        "sums": this_month["rows"][0]["sums"] if this_month["rows"] else {"now": None, "before": None}},
         "items": items[0].kpis if items else {},

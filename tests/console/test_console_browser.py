@@ -87,7 +87,7 @@ def test_console_in_a_browser(make_world: Any, serve_console: Any, browser: Any,
     assert "task_failed" in first_alert and "HTTP 503" in first_alert  # first, above 100 red deadlines
     assert "100" in page.inner_text("[data-testid=deadlines]")
     assert page.locator("[data-testid=chart-records] rect").count() >= 2
-    assert "30 cases counted" in page.inner_text("#kpis")  # the KPI panel reads the refreshed facts
+    assert "办件量 30 of 30 case rows" in page.inner_text("#kpis")  # the KPI panel reads the refreshed facts
     kpi_rows = page.locator("[data-testid=kpis] tbody tr").all_inner_texts()
     assert any(r.startswith("即办件比例") for r in kpi_rows)
     coverage = next(r for r in kpi_rows if r.startswith("评价率"))  # the 好差评 KPIs read their own figures

@@ -46,7 +46,7 @@ def _cells(html: str, label: str) -> list[str]:
     raise AssertionError(f"no KPI row {label}")
 
 
-def _overview(engine: Engine, tmp_path: Path) -> Any:
+def _overview(engine: Engine, tmp_path: Path, **params: str) -> Any:
     """The console's overview page, as a viewer sees it after a KPI refresh."""
     refresh_facts(engine)
     book = OperatorBook(tmp_path / "ops.json")
@@ -54,7 +54,7 @@ def _overview(engine: Engine, tmp_path: Path) -> Any:
     client = TestClient(create_console_app(Runtime(load_systems(REPO / "config" / "systems.yaml"), engine), book),
                         follow_redirects=False)
     client.post("/console/login", data={"name": "viewer", "password": "viewer-pass-1"})
-    return client.get("/console/")
+    return client.get("/console/", params=params)
 
 
 def test_the_kpi_panel_counts_refused_and_withdrawn_cases_apart(tmp_path: Path) -> None:
@@ -70,6 +70,24 @@ def test_the_kpi_panel_counts_refused_and_withdrawn_cases_apart(tmp_path: Path) 
     assert page.status_code == 200
     overall = {label: _cells(page.text, label)[2] for label in ("办件量", "不予受理件", "撤回件", "办结率")}
     assert overall == {"办件量": "2", "不予受理件": "1", "撤回件": "1", "办结率": "50.00%"}
+    # the heading says 办件量 of how many rows (it said "4 cases counted" over a table saying 办件量 2)
+    heading = re.sub(r"<[^>]+>", "", page.text[page.text.index('id="kpis"'):page.text.index('data-testid="kpis"')])
+    assert "办件量 2 of 4 case rows" in heading, heading
+
+
+def test_the_kpi_panel_reports_the_month_and_the_month_of_a_case_asked_for(tmp_path: Path) -> None:
+    """Review: the page showed only the current month against the previous one, by 申请时间."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    upgrade(engine)
+    _put(engine, "C-NOV", status="finished", result="issued", finished_at="2026-11-05T10:00:00+08:00")
+    _put(engine, "C-DEC", status="finished", result="issued", finished_at="2026-12-01T10:00:00+08:00")
+    page = _overview(engine, tmp_path, kpi_period="2026-12", kpi_month_of="finished")
+    assert page.status_code == 200
+    cells = _cells(page.text, "办件量")
+    assert cells[3:5] == ["1", "1"]  # finished in December, and in November (by 申请时间 both are November's)
+    assert 'value="2026-12"' in page.text and '<option value="finished" selected>' in page.text
+    assert _overview(engine, tmp_path, kpi_period="2026-13").status_code == 400
+    assert _overview(engine, tmp_path, kpi_month_of="closed").status_code == 400
 
 
 def test_the_kpi_panel_says_the_base_of_a_ratio_few_cases_carry(tmp_path: Path) -> None:
