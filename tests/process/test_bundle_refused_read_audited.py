@@ -31,7 +31,8 @@ def test_another_clients_refused_read_is_in_each_holders_access_log(world: Compa
     holder = world.runtime.pii.bidx(RESERVATION)
     assert refused == [("denied", holder, bundle_no), ("not_found", None, None)]
 
-    log = requests.post(world.server.url + "/v1/holders/access-log", json={"id_number": RESERVATION},
+    # a name reservation number is neither a resident ID nor a USCC: the hall names its type, as the case does
+    log = requests.post(world.server.url + "/v1/holders/access-log", json={"id_type": "099", "id_number": RESERVATION},
                         headers=bearer(world.hall_credential), timeout=60)
     assert log.status_code == 200, log.text
     assert ("bundle", "denied") in {(e.get("action"), e.get("outcome")) for e in log.json()["entries"]}

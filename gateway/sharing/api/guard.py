@@ -1,5 +1,8 @@
 """The request guard: what no route should have to check for itself, checked once before any route runs.
 
+* **One credential, one consent.** A request giving ``Authorization`` or ``Tongban-Consent`` more than once is
+  refused with 400 naming the header, before authentication: which credential or whose consent the caller meant
+  is ambiguous, and each reader took one of them (the first) without a word.
 * **Size.** A body larger than ``max_request_bytes`` is refused with 413 as soon as its ``Content-Length`` says
   so, or as soon as the bytes received pass the limit (a chunked upload): an anonymous caller cannot make the
   server buffer a 100 MB body before it learns the credential is missing.
@@ -25,11 +28,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .problems import problem_response
 
-__all__ = ["RequestGuard", "find_nul"]
+__all__ = ["SINGLE_HEADERS", "RequestGuard", "find_nul", "repeated_header"]
 
 _NUL = "\x00"
 _JSON_NUL = b"\\u0000"  # the only way a NUL can appear in well-formed JSON
 _BOMS = (b"\xef\xbb\xbf", b"\xfe\xff", b"\xff\xfe")  # UTF-8's, then UTF-16's and UTF-32's (FF FE 00 00)
+SINGLE_HEADERS = {b"authorization": "Authorization", b"tongban-consent": "Tongban-Consent"}
+"""Headers a request gives at most once (by their ASGI name, lower case), each with the name a refusal gives it."""
 
 
 def find_nul(value: Any, where: list[str]) -> list[str] | None:
@@ -82,6 +87,10 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
+        repeated = repeated_header(scope)
+        if repeated is not None:
+            await _repeated_problem(path, repeated)(scope, receive, send)
+            return
         refused = self._check_target(scope)
         if refused is not None:
             await refused(scope, receive, send)
@@ -130,6 +139,24 @@ class RequestGuard:
     def _too_large(self, path: str) -> Any:
         return problem_response(413, "too-large", f"the request body is larger than {self.max_body_bytes} bytes",
                                 path, headers={"Connection": "close"})
+
+
+def repeated_header(scope: Scope) -> str | None:
+    """The first of :data:`SINGLE_HEADERS` the request gives more than once, or None."""
+    seen: set[bytes] = set()
+    for name, _ in scope.get("headers", ()):
+        name = name.lower()  # ASGI servers give names in lower case; one that did not must not slip past
+        if name in SINGLE_HEADERS:
+            if name in seen:
+                return SINGLE_HEADERS[name]
+            seen.add(name)
+    return None
+
+
+def _repeated_problem(path: str, header: str) -> Any:
+    what = "credential" if header == "Authorization" else "consent"
+    return problem_response(400, "repeated-header", f"the {header} header is given more than once: which {what} "
+                            f"is meant is ambiguous; send it once", path, header=header)
 
 
 def _nul_problem(path: str, loc: list[str]) -> Any:

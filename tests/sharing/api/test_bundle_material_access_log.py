@@ -21,7 +21,8 @@ def test_a_departments_read_of_a_bundle_material_is_in_the_holders_access_log(wo
     got = requests.get(f"{url}/{bundle_no}/materials/articles", headers=market, timeout=60)
     assert got.status_code == 200, got.text
 
-    log = requests.post(world.server.url + "/v1/holders/access-log", json={"id_number": RESERVATION},
+    # a name reservation number is neither a resident ID nor a USCC: the hall names its type, as the case does
+    log = requests.post(world.server.url + "/v1/holders/access-log", json={"id_type": "099", "id_number": RESERVATION},
                         headers=bearer(world.hall_credential), timeout=60)
     assert log.status_code == 200, log.text
     reads = [(e["action"], e["outcome"], e["client_name"], e["case_no"]) for e in log.json()["entries"]

@@ -137,9 +137,10 @@ async def query_certificates(request: Request) -> Response:
                                 _query_refused)
     try:
         body = QueryRequest.model_validate_json(await request.body())
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
-    consent = request.headers.get("tongban-consent")
+    except ValidationError as exc:  # located as FastAPI locates a body's errors (["body", "holder", "id_number"])
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])}
+                                      for e in exc.errors(include_url=False)]) from None
+    consent = request.headers.get("tongban-consent")  # given once (the RequestGuard refuses two)
     gw = api.gw
     bidx = gw.pii.bidx(body.holder.id_number)
     types = list(dict.fromkeys(body.certificate_types))
@@ -169,7 +170,7 @@ async def query_certificates(request: Request) -> Response:
                               detail=f"query {','.join(types)}")]
     seqs = await api.audit(entries)
     api.metrics.releases.inc(len(found))
-    number = body.holder.id_number
+    number = body.holder.id_number  # normalised (HolderRef): one person is echoed one way, however written
     return await api.signed_json({
         "request_sha256": caller.request_sha256, "client_id": caller.client.client_id,
         "purpose": {"item_code": purpose.item_code, "case_no": purpose.case_no}, "audit_seq": seqs,

@@ -47,7 +47,8 @@ async def access_log(body: AccessLogRequest, caller: Caller = Depends(require("h
 async def _holder_view(api: Api, caller: Caller, id_number: str, read: Callable[[Api, str], list[Any]],
                        action: str, key: str, render: Callable[[Any], dict[str, Any]],
                        extra: Callable[[list[Any]], dict[str, Any]] | None = None) -> Response:
-    """What the hall shows a signed-in holder: read by blind index, the reading itself audited, signed."""
+    """What the hall shows a signed-in holder: read by blind index, the reading itself audited, signed.
+    ``id_number`` is the normalised number (:class:`HolderViewRequest`), so the echo is one person's one form."""
     bidx = api.gw.pii.bidx(id_number)
     rows = await api.run(read, api, bidx)
     await api.audit([AuditEntry(action=action, outcome="read", client_id=caller.client.client_id,
