@@ -71,14 +71,17 @@ def make_gateway(engine: Engine, *, settings: GatewaySettings | None = None, key
 
 def plant_case(engine: Engine, case_no: str, *, dept_code: str, item_code: str, applicant_id: str,
                applicant_name: str = "测试申请人", id_type: str = "001", deleted: bool = False,
-               pii: Any = None) -> None:
-    """A case in the ledger as the sync would leave it (only what the gateway reads)."""
+               pii: Any = None, finished_at: datetime | None = None) -> None:
+    """A case in the ledger as the sync would leave it (only what the gateway reads); ``finished_at``: finished
+    then (办结), else open."""
     now = datetime.now(timezone.utc)
     number = pii.seal(applicant_id) if pii is not None else applicant_id
     data = {"case_no": case_no, "item_code": item_code, "item_name": "测试事项", "status": "accepted",
             "dept_code": dept_code, "applicant": {"type": "2", "name": applicant_name, "id_type": id_type,
                                                   "id_number": number},
             "applied_at": "2026-11-20T09:00:00+08:00", "events": []}
+    if finished_at is not None:
+        data.update(status="finished", result="issued", finished_at=finished_at.isoformat())
     with engine.begin() as conn:
         conn.execute(cases.insert().values(case_no=case_no, version=1, content_hash="x" * 32, data=ledger.dumps(data),
                                            origin_system="sd_civil", origin_source_id=case_no, source_updated_at=now,

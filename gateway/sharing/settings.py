@@ -49,6 +49,11 @@ class GatewaySettings(BaseModel):
     policy: list[PolicyRule] = Field(default_factory=list)
     consent_ttl: timedelta = timedelta(minutes=30)
     consent_max_ttl: timedelta = timedelta(days=1)
+    purpose_after_finish: timedelta = timedelta(days=30)
+    """How long after its finish (办结时间) a case still serves as the purpose of a release or a materials look-up
+    (``30d``; ``0`` ends it at the finish): access is limited to what the case needs (DOMAIN.md), and a case
+    finished years ago needs nothing more — without a bound any department kept access to every holder of every
+    case it ever handled. The days after the finish leave room for the certificate's issue and delivery (送达)."""
     rate_limit: float = Field(default=100.0, gt=0)
     """Requests/s of a client that has no rate of its own."""
     rate_limit_store: str = "memory"
@@ -99,7 +104,8 @@ class GatewaySettings(BaseModel):
     gc_young_threshold: int = Field(default=10_000, ge=0)
     """The API worker's young-generation GC threshold (``gateway.sharing.api.gc_policy``); 0 keeps CPython's 700."""
 
-    @field_validator("consent_ttl", "consent_max_ttl", "checkpoint_every", "webhook_retry_for", mode="before")
+    @field_validator("consent_ttl", "consent_max_ttl", "checkpoint_every", "webhook_retry_for",
+                     "purpose_after_finish", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)

@@ -33,6 +33,7 @@ __all__ = [
     "case_for_release",
     "case_source_copies",
     "find_case",
+    "CASE_COLUMNS",
     "find_case_and_certificates",
     "holder_access_log",
     "holder_consents",
@@ -131,8 +132,11 @@ _HOLDERS_OF_C = {
 range per certificate, in the same statement, so a jointly held certificate's release reaches each holder's access
 log without a second round trip."""
 
+CASE_COLUMNS = 6
+"""The case's columns at the head of each row of :func:`find_case_and_certificates`; the certificate's follow."""
+
 QUERY_FACTS_SQL = (
-    "SELECT k.case_no, k.dept_code, k.item_code, k.deleted, {applicant}, "
+    "SELECT k.case_no, k.dept_code, k.item_code, k.deleted, {applicant}, {finished}, "
     "c.identifier, c.legacy_identifier, c.type_code, c.name, c.number, c.issuer_code, c.status, c.valid_until, "
     "c.content_hash, c.document, c.renewed_as, c.source_system, c.updated_at, c.valid_from, c.refused_reason, "
     "c.refused_at, {holders} "
@@ -146,16 +150,18 @@ QUERY_FACTS_SQL = (
 @functools.lru_cache(maxsize=64)
 def query_facts_sql(dialect: str, type_count: int) -> str:
     """:data:`QUERY_FACTS_SQL` for this dialect and number of certificate types (built once each)."""
-    return QUERY_FACTS_SQL.format(applicant=applicant_id_sql(dialect, "k"), holders=_HOLDERS_OF_C[dialect],
+    return QUERY_FACTS_SQL.format(applicant=applicant_id_sql(dialect, "k"),
+                                  finished=document_field_sql(dialect, "k.data", "finished_at"),
+                                  holders=_HOLDERS_OF_C[dialect],
                                   types=", ".join("?" * type_count))
 
 
 def find_case_and_certificates(reader: FastReader, case_no: str, holder_bidx: str,
                                types: Sequence[str]) -> list[tuple[Any, ...]]:
     """The case and the holder's certificates of ``types``, in one indexed statement: a row per certificate, each
-    carrying the case; one row with no certificate (``row[5] is None``) when the holder has none; no row when the
-    case is not in the ledger. Columns: ``case_no, dept_code, item_code, deleted, applicant id (sealed)``, then
-    the certificate in :data:`gateway.store.certificates.CERTIFICATE_COLUMNS` order (``updated_at`` and
+    carrying the case; one row with no certificate (``row[CASE_COLUMNS] is None``) when the holder has none; no row when the
+    case is not in the ledger. Columns: ``case_no, dept_code, item_code, deleted, applicant id (sealed),
+    finished_at`` (:data:`CASE_COLUMNS`), then the certificate in :data:`gateway.store.certificates.CERTIFICATE_COLUMNS` order (``updated_at`` and
     ``refused_at`` as the driver returns them), then, last, all its holders (:func:`holders_in`: the asked-for
     holder and any co-holders of a jointly held certificate). Unordered: a few rows sort faster in Python than in
     SQL."""

@@ -1,7 +1,8 @@
 """The checks before anything is released: purpose (the case), policy (client × type × item), consent.
 
 A stated purpose is checked, not just logged: the case must be in the ledger (and not deleted), its item must be
-the stated item, it must be handled by the client's department, and it must name the holder (its applicant).
+the stated item, it must be handled by the client's department, it must name the holder (its applicant), and it
+must be open or finished within ``purpose_after_finish`` (30 days).
 Every denial is written to the audit log before the 403 goes out.
 """
 
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection
 
 from gateway.crypto.pii import normalize_id
+from gateway.models.datetimes import BEIJING
 from gateway.sharing.access.audit import AuditEntry
 from gateway.sharing.access.tokens import ConsentError
 from gateway.store import sharing_queries
@@ -23,7 +26,8 @@ from .deps import Api, Caller
 from .problems import ProblemError
 from .schemas import Purpose
 
-__all__ = ["CaseFacts", "case_facts_from", "check_policy", "consent_problem", "deny", "load_case", "purpose_problem"]
+__all__ = ["CaseFacts", "case_facts_from", "check_policy", "consent_problem", "deny", "load_case", "purpose_lapsed",
+           "purpose_problem"]
 
 
 @dataclass(slots=True)
@@ -34,21 +38,44 @@ class CaseFacts:
     deleted: bool
     applicant_id: str | None
     applicant_name: str | None
+    finished_at: str | None = None
+    """办结时间 as the document writes it (ISO 8601, +08:00); None while the case is open."""
 
 
 def case_facts_from(row: tuple[Any, ...]) -> CaseFacts:
-    """From ``case_no, dept_code, item_code, deleted, applicant id`` (the first columns of
+    """From ``case_no, dept_code, item_code, deleted, applicant id, finished_at`` (the first columns of
     :func:`gateway.store.sharing_queries.find_case_and_certificates`)."""
-    return CaseFacts(row[0], row[1], row[2], bool(row[3]), row[4], None)
+    return CaseFacts(row[0], row[1], row[2], bool(row[3]), row[4], None, row[5])
 
 
 def load_case(conn: Connection, case_no: str) -> CaseFacts | None:
     row = sharing_queries.case_for_release(conn, case_no)
     if row is None:
         return None
-    applicant = (orjson.loads(row.data).get("applicant") or {})
+    data = orjson.loads(row.data)
+    applicant = data.get("applicant") or {}
     return CaseFacts(row.case_no, row.dept_code, row.item_code, bool(row.deleted), applicant.get("id_number"),
-                     applicant.get("name"))
+                     applicant.get("name"), data.get("finished_at"))
+
+
+def purpose_lapsed(api: Api, case_no: str, finished_at: Any, *, now: datetime | None = None) -> str | None:
+    """Why a case finished too long ago serves as no purpose any more (None: it still does, or it is open):
+    ``purpose_after_finish`` after its 办结时间 the case needs no certificate and no material (DOMAIN.md: access is
+    limited to what the case needs). A finish time the document writes unreadably is no finish here: the case
+    stays a purpose (its record is flagged where it was validated)."""
+    if not isinstance(finished_at, str) or not finished_at:
+        return None
+    try:
+        finished = datetime.fromisoformat(finished_at)
+    except ValueError:
+        return None
+    if finished.tzinfo is None:
+        finished = finished.replace(tzinfo=BEIJING)
+    grace = api.gw.settings.purpose_after_finish
+    if (now or datetime.now(timezone.utc)) <= finished + grace:
+        return None
+    return (f"case {case_no} finished on {finished.astimezone(BEIJING):%Y-%m-%d}, more than {grace.days} days ago: "
+            f"no longer a purpose (purpose_after_finish)")
 
 
 async def deny(api: Api, caller: Caller, kind: str, detail: str, *, action: str,
@@ -77,6 +104,9 @@ def purpose_problem(api: Api, caller: Caller, case: CaseFacts | None, purpose: P
         return f"case {purpose.case_no} is not a live case of the client's department"
     if case.item_code != purpose.item_code:
         return f"case {purpose.case_no} is not a case of item {purpose.item_code}"
+    lapsed = purpose_lapsed(api, purpose.case_no, case.finished_at)
+    if lapsed is not None:
+        return lapsed
     if holder_id is not None:
         applicant = api.gw.pii.open(case.applicant_id) if case.applicant_id else None
         if applicant is None or normalize_id(applicant) != normalize_id(holder_id):

@@ -17,7 +17,7 @@ from gateway.store import sharing_queries
 
 from ..deps import Api, Caller, audit_refusal, get_api, require
 from ..problems import PROBLEM_RESPONSES, ProblemError
-from ..release import check_policy, consent_problem
+from ..release import check_policy, consent_problem, deny, purpose_lapsed
 from ..schemas import CaseResponse, MaterialsResponse, Purpose
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEM_RESPONSES)
@@ -182,6 +182,10 @@ async def case_materials(case_no: CaseP, caller: Caller = Depends(require("cases
         raise ProblemError(404, "not-found", NOT_VISIBLE)
     if not _visible(caller, row.dept_code):
         raise await _refuse_invisible(api, caller, "materials", case_no, holder)
+    lapsed = purpose_lapsed(api, case_no, orjson.loads(row.data).get("finished_at"))
+    if lapsed is not None:  # the department's own case, finished long ago: it needs no material any more
+        raise await deny(api, caller, "purpose", lapsed, action="materials", holder_ref=holder,
+                         purpose=Purpose(item_code=row.item_code, case_no=case_no) if row.item_code else None)
     item = api.gw.settings.items_by_code.get(row.item_code or "")
     if item is None:
         raise ProblemError(404, "not-found", f"item {row.item_code} is not in the gateway's catalogue")

@@ -119,8 +119,9 @@ def _query_facts(api: Api, case_no: str, bidx: str,
     if not rows:
         return None, []
     # by identifier, sorted here: a few rows cost less than SQL's sorter
-    found = sorted((r for r in rows if r[5] is not None), key=itemgetter(5))
-    return case_facts_from(rows[0]), [(library.stored_from_row(r[5:-1]), sharing_queries.holders_in(r[-1]))
+    first = sharing_queries.CASE_COLUMNS  # the certificate's identifier
+    found = sorted((r for r in rows if r[first] is not None), key=itemgetter(first))
+    return case_facts_from(rows[0]), [(library.stored_from_row(r[first:-1]), sharing_queries.holders_in(r[-1]))
                                       for r in found]
 
 
