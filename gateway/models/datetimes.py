@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
@@ -24,15 +24,16 @@ def to_beijing(value: datetime) -> datetime:
     return value if value.utcoffset() == _EIGHT_HOURS else value.astimezone(BEIJING)
 
 
-def parse_instant(value: object) -> datetime | None:
-    """An ISO 8601 text as an aware datetime (a text without offset is taken as UTC); None for anything else."""
+def parse_instant(value: object, *, naive: tzinfo = timezone.utc) -> datetime | None:
+    """An ISO 8601 text as an aware datetime (a text without offset is taken in ``naive``: UTC, or ``BEIJING`` for a
+    case document's times, which DOMAIN.md writes in Beijing time); None for anything else."""
     if not isinstance(value, str) or not value:
         return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=naive)
 
 
 def beijing_iso(moment: datetime) -> str:

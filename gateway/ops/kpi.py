@@ -29,7 +29,7 @@ import orjson
 from sqlalchemy import Connection, Engine
 
 from gateway.models.codes import CaseResult
-from gateway.models.datetimes import BEIJING, beijing_iso
+from gateway.models.datetimes import BEIJING, beijing_iso, parse_instant
 from gateway.ops.deadlines.calendar import LimitUnit, WorkCalendar
 from gateway.ops.deadlines.clock import catalogue_limit, evaluate, limit_unit
 from gateway.ops.deadlines.scan import clock_fingerprint
@@ -173,13 +173,7 @@ def _office(data: dict[str, Any]) -> tuple[str | None, str | None]:
 def _moment(value: Any) -> datetime | None:
     """An instant of the document; one written without an offset is Beijing time (DOMAIN.md), so that it compares
     with the clock's due time instead of failing the refresh."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=BEIJING)
+    return parse_instant(value, naive=BEIJING)
 
 
 def _beijing_month(value: Any) -> str | None:

@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy import Connection
 
 from gateway.crypto.pii import normalize_id
-from gateway.models.datetimes import BEIJING
+from gateway.models.datetimes import BEIJING, parse_instant
 from gateway.sharing.access.audit import AuditEntry
 from gateway.sharing.access.tokens import ConsentError
 from gateway.store import sharing_queries
@@ -63,14 +63,9 @@ def purpose_lapsed(api: Api, case_no: str, finished_at: Any, *, now: datetime | 
     ``purpose_after_finish`` after its 办结时间 the case needs no certificate and no material (DOMAIN.md: access is
     limited to what the case needs). A finish time the document writes unreadably is no finish here: the case
     stays a purpose (its record is flagged where it was validated)."""
-    if not isinstance(finished_at, str) or not finished_at:
+    finished = parse_instant(finished_at, naive=BEIJING)
+    if finished is None:
         return None
-    try:
-        finished = datetime.fromisoformat(finished_at)
-    except ValueError:
-        return None
-    if finished.tzinfo is None:
-        finished = finished.replace(tzinfo=BEIJING)
     grace = api.gw.settings.purpose_after_finish
     if (now or datetime.now(timezone.utc)) <= finished + grace:
         return None
