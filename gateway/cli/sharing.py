@@ -1,5 +1,5 @@
 """Commands of the certificate-sharing gateway: ``serve``, ``clients``, ``audit``, ``harvest``, ``quarantine``,
-``issuers``, ``keys``, ``purge``. Registered on :data:`gateway.cli.options.app`; the work is done in ``gateway`` proper."""
+``webhooks``, ``issuers``, ``keys``, ``purge``. Registered on :data:`gateway.cli.options.app`; the work is done in ``gateway`` proper."""
 
 from __future__ import annotations
 
@@ -19,17 +19,21 @@ from gateway.cli.options import (
     runtime_from,
 )
 from gateway.cli.output import activity, console, fail, local_time, print_json, print_table
+from gateway.contract.errors import ConfigError
 
 clients_app = typer.Typer(no_args_is_help=True, help="API clients of the gateway (department systems, the hall).")
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
 issuers_app = typer.Typer(no_args_is_help=True, help="Issuers' public keys, for verifying harvested certificates.")
 keys_app = typer.Typer(no_args_is_help=True, help="The gateway's own keys (PII sealing, MAC, signing).")
 quarantine_app = typer.Typer(no_args_is_help=True, help="What the certificate harvest refused, and its resolution.")
+webhooks_app = typer.Typer(no_args_is_help=True, help="Webhook deliveries to subscribers: the dead ones, and retrying "
+                                                      "them once the receiver is mended.")
 app.add_typer(clients_app, name="clients")
 app.add_typer(audit_app, name="audit")
 app.add_typer(issuers_app, name="issuers")
 app.add_typer(keys_app, name="keys")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(webhooks_app, name="webhooks")
 
 GatewayOpt = Annotated[Path | None, typer.Option("--gateway", help="Gateway file (default: $TONGBAN_GATEWAY, "
                                                                    "gateway.yaml, config/gateway.yaml).")]
@@ -267,6 +271,66 @@ def quarantine_resolve(
     else:
         console.print(f"[green]resolved[/] quarantine entry {entry_id}"
                       + (f"; no longer marked: {', '.join(cleared)}" if cleared else ""))
+
+
+@webhooks_app.command("list")
+@guard
+def webhooks_list(
+    status: Annotated[str, typer.Option("--status", help="dead (given up: the default), pending, delivered or all.")
+                      ] = "dead",
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 100,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Deliveries, newest first: to whom, which event, how many attempts, the last error. A dead one is kept, never
+    retried by itself: mend the receiver, then ``tongban webhooks retry``."""
+    from urllib.parse import urlsplit
+
+    from gateway.store.subscriptions import list_deliveries
+
+    statuses = ("dead", "pending", "delivered", "all")
+    if status not in statuses:
+        raise ConfigError(f"--status {status!r}: expected one of {', '.join(statuses)}")
+    engine = ledger_engine(None, database_url, existing=True)
+    with engine.connect() as conn:
+        rows = list_deliveries(conn, status=None if status == "all" else status, limit=limit)
+    found = [{"id": r.id, "status": r.status, "client": r.client_name or r.client_id, "subscription": r.subscription_id,
+              "active": bool(r.active), "host": urlsplit(r.url).hostname, "event_id": r.event_id,
+              "attempts": r.attempts, "last_error": r.last_error, "queued_at": r.created_at,
+              "delivered_at": r.delivered_at} for r in rows]
+    if json_out:
+        print_json(found)
+        return
+    print_table(f"webhook deliveries: {status} (times in Beijing time; tongban webhooks retry ID … | --all-dead)",
+                ["id", "status", "client", "receiver", "event", "attempts", "queued", "last error"],
+                [[f["id"], f["status"] + ("" if f["active"] else " (cancelled)"), f["client"], f["host"],
+                  f["event_id"], f["attempts"], local_time(f["queued_at"]), f["last_error"] or ""] for f in found])
+
+
+@webhooks_app.command("retry")
+@guard
+def webhooks_retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Ids from tongban webhooks list.")] = None,
+    all_dead: Annotated[bool, typer.Option("--all-dead", help="Every dead delivery of a live subscription.")] = False,
+    database_url: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Queue dead deliveries again (after the receiver is mended): due at once, a fresh count of attempts; the
+    gateway's delivery loop (or the next harvest) sends them. One of a cancelled subscription or a revoked client
+    is left as it is, and said."""
+    from gateway.sharing.certificates import retry_dead
+
+    if bool(ids) == all_dead:
+        raise ConfigError("give the ids to retry, or --all-dead (not both)")
+    revived, left = retry_dead(ledger_engine(None, database_url, existing=True), None if all_dead else list(ids or []))
+    if json_out:
+        print_json({"queued": revived, "left": left})
+        return
+    console.print(f"[green]queued again[/]: {len(revived)} deliver{'y' if len(revived) == 1 else 'ies'}"
+                  + (f" ({', '.join(map(str, revived))})" if revived and len(revived) <= 20 else ""), highlight=False)
+    if left:
+        console.print(f"[yellow]left[/]: {', '.join(map(str, left))} — not dead, unknown, or for a cancelled "
+                      "subscription or a revoked client", highlight=False)
 
 
 @issuers_app.command("add")

@@ -36,8 +36,10 @@ __all__ = [
     "insert_subscription",
     "mark_delivery_dead",
     "mark_delivery_delivered",
+    "list_deliveries",
     "queue_deliveries",
     "released_to",
+    "revive_dead_deliveries",
     "schedule_delivery_retry",
 ]
 
@@ -186,3 +188,32 @@ def schedule_delivery_retry(conn: Connection, delivery_id: int, *, attempts: int
                             next_attempt_at: datetime, claimed_until: datetime | None = None) -> None:
     conn.execute(update(webhook_deliveries).where(_still_claimed(delivery_id, claimed_until)).values(
         attempts=attempts, last_error=error, next_attempt_at=next_attempt_at))
+
+
+def list_deliveries(conn: Connection, *, status: str | None, limit: int) -> Sequence[Row[Any]]:
+    """Deliveries of ``status`` (None: any), newest first, with their subscription's client and target: ``id,
+    status, attempts, last_error, created_at, delivered_at, next_attempt_at, event_id, subscription_id, url, active,
+    client_id, client_name``."""
+    d, s = webhook_deliveries.c, webhook_subscriptions.c
+    stmt = (select(d.id, d.status, d.attempts, d.last_error, d.created_at, d.delivered_at, d.next_attempt_at,
+                   d.event_id, d.subscription_id, s.url, s.active, s.client_id, api_clients.c.name.label("client_name"))
+            .join(webhook_subscriptions, s.subscription_id == d.subscription_id)
+            .join(api_clients, api_clients.c.client_id == s.client_id, isouter=True)
+            .order_by(d.id.desc()).limit(limit))
+    if status is not None:
+        stmt = stmt.where(d.status == status)
+    return conn.execute(stmt).all()
+
+
+def revive_dead_deliveries(conn: Connection, delivery_ids: Sequence[int] | None, *, now: datetime) -> list[int]:
+    """Dead deliveries (all, or those of ``delivery_ids``) of an active subscription of a live client made pending
+    again, due ``now``, with a fresh count of attempts and a fresh ``webhook_retry_for`` window (as if queued now:
+    one more failure would have made an old row dead at once). The ids revived, in order."""
+    d, s = webhook_deliveries.c, webhook_subscriptions.c
+    sendable = (select(s.subscription_id).join(api_clients, api_clients.c.client_id == s.client_id)
+                .where(s.active.is_(True), _client_live(now)))
+    where = and_(d.status == "dead", d.subscription_id.in_(sendable))
+    if delivery_ids is not None:
+        where = and_(where, d.id.in_(list(delivery_ids)))
+    return sorted(conn.execute(update(webhook_deliveries).where(where).values(
+        status="pending", attempts=0, next_attempt_at=now, created_at=now).returning(d.id)).scalars())

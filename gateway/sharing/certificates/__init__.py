@@ -17,7 +17,7 @@ from .library import StoredCertificate, by_content_hash, find_for_holder, get_ce
 from .materials import MaterialAnswer, replaceable_materials
 from .quarantine import QuarantineEntry, list_quarantine, resolve_quarantine
 from .signatures import IssuerKey, register_issuer_key, verify_signature
-from .webhooks import DeliveryReport, deliver_webhooks, fan_out
+from .webhooks import DeliveryReport, deliver_webhooks, fan_out, retry_dead
 
 __all__ = [
     "DeliveryReport",
@@ -28,6 +28,7 @@ __all__ = [
     "StoredCertificate",
     "by_content_hash",
     "deliver_webhooks",
+    "retry_dead",
     "fan_out",
     "find_for_holder",
     "get_certificate",

@@ -31,7 +31,7 @@ from gateway.sharing.certificates.webhook_targets import PinnedAdapter, checked_
 from gateway.store import subscriptions as store
 from gateway.store.certificates import holders_of_certificate
 
-__all__ = ["DeliveryReport", "deliver_webhooks", "fan_out"]
+__all__ = ["DeliveryReport", "deliver_webhooks", "fan_out", "retry_dead"]
 
 
 CLAIM_FOR = timedelta(minutes=5)
@@ -227,3 +227,16 @@ def deliver_webhooks(gw: Any, *, now: datetime | None = None, limit: int = 200,
                 report.retried += 1
     return report
 
+
+
+def retry_dead(engine: Any, delivery_ids: list[int] | None = None, *,
+               now: datetime | None = None) -> tuple[list[int], list[int]]:
+    """After the receiver is mended: dead deliveries (all, or ``delivery_ids``) queued again, due at once, with a
+    fresh count of attempts and a fresh ``webhook_retry_for`` (``tongban webhooks retry``); the next pass sends them.
+    Returns ``(revived, left)``: ``left`` are the asked-for ids not revived — not dead, unknown, or for a cancelled
+    subscription or a revoked client (sent, they would only die again, and the client may no longer be told)."""
+    now = now or _utcnow()
+    with engine.begin() as conn:
+        revived = store.revive_dead_deliveries(conn, delivery_ids, now=now)
+    left = sorted(set(delivery_ids or ()) - set(revived))
+    return revived, left
