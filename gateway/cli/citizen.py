@@ -7,6 +7,8 @@ the record, field and rule it broke.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -69,19 +71,20 @@ def evaluations_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, jso
 
     settings, pii = load_citizen(citizen), codec_from_env()
     engine = ledger_engine(None, database_url)
-    read = sync_evaluations(engine, settings, pii=pii)
-    client = ProvincialClient(settings.provincial_pj)
-    try:
-        sent = _deliver_unless_busy(engine, "provincial_pj", client, pii)
+    with _alerted(engine, "evaluations"):
+        read = sync_evaluations(engine, settings, pii=pii)
+        client = ProvincialClient(settings.provincial_pj)
         try:
-            appeals = poll_appeals(engine, client, pii=pii)
-        except LeaseHeldError as exc:  # the DAG's poll runs: it asks; this command's read and forwarding stand
-            appeals = []
-            sent.errors.append(f"appeals not polled by this command: {exc}")
-    finally:
-        client.close()
-    misuse = detect_misuse(engine, settings.policy.misuse)
-    alerts = scan_citizen(engine, policy=settings.policy)
+            sent = _deliver_unless_busy(engine, "provincial_pj", client, pii)
+            try:
+                appeals = poll_appeals(engine, client, pii=pii)
+            except LeaseHeldError as exc:  # the DAG's poll runs: it asks; this command's read and forwarding stand
+                appeals = []
+                sent.errors.append(f"appeals not polled by this command: {exc}")
+        finally:
+            client.close()
+        misuse = detect_misuse(engine, settings.policy.misuse)
+        alerts = scan_citizen(engine, policy=settings.policy)
     out = {"read": read.as_dict(), "forwarded": sent.as_dict(), "appeals": appeals,
            "misuse": {"examined": misuse.examined, "flagged": len(misuse.flagged), "groups": len(misuse.groups)},
            "alerts": alerts}
@@ -267,13 +270,14 @@ def workorders_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, json
 
     settings, pii = load_citizen(citizen), codec_from_env()
     engine = ledger_engine(None, database_url)
-    client = HotlineClient(settings.hotline)
-    try:
-        read = sync_workorders(engine, settings, client=client, pii=pii)
-        sent = _deliver_unless_busy(engine, "hotline", client, pii)
-    finally:
-        client.close()
-    alerts = scan_citizen(engine, policy=settings.policy)
+    with _alerted(engine, "workorders"):
+        client = HotlineClient(settings.hotline)
+        try:
+            read = sync_workorders(engine, settings, client=client, pii=pii)
+            sent = _deliver_unless_busy(engine, "hotline", client, pii)
+        finally:
+            client.close()
+        alerts = scan_citizen(engine, policy=settings.policy)
     if json_out:
         print_json({"read": read.as_dict(), "delivered": sent.as_dict(), "alerts": alerts})
         return
@@ -282,6 +286,30 @@ def workorders_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, json
                 [[read.read, read.new, read.dispatched, read.returned, read.unroutable, read.redo_opened,
                   read.redo_refused, read.rejected, sent.delivered, sent.dead]])
     _print_errors(sent)
+
+
+@contextmanager
+def _alerted(engine: Any, which: str) -> Iterator[None]:
+    """A citizen sync run from a shell (cron, by hand) keeps its own ``citizen_sync_failed`` alert, as the
+    Airflow task's failure callback does for the DAG: it failed, exited 1, and no view said so. Resolved by the
+    next run that ends well; a run that found another one at work (its lease) is no failure."""
+    from gateway.contract.errors import LeaseHeldError
+    from gateway.crypto.error_text import describe_error
+    from gateway.ops.alerts import raise_alert, resolve_alerts
+
+    try:
+        yield
+    except LeaseHeldError:
+        raise
+    except Exception as exc:
+        error = describe_error(exc)  # masked: an error may quote a record
+        try:
+            raise_alert(engine, "citizen_sync_failed", which, level="error", system=None,
+                        message=f"tongban {which} sync failed: {error}"[:2000], details={"error": error[:2000]})
+        except Exception:  # noqa: BLE001 - the ledger itself may be what failed: the command's error is the news
+            pass
+        raise
+    resolve_alerts(engine, "citizen_sync_failed", [which])
 
 
 @workorders_app.command("replay")

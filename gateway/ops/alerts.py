@@ -27,7 +27,7 @@ AlertKind = Literal["sync_failed", "sync_degraded", "task_failed", "behind", "de
                     "routing",
                     "handoff_undelivered", "bundle_scan", "handoff_scan", "deferred_scan", "deadline_scan",
                     "run_timed_out",
-                    "config_invalid"]
+                    "config_invalid", "citizen_sync_failed"]
 AlertLevel = Literal["yellow", "red", "warning", "error"]
 LEVEL_ORDER: dict[str, int] = {"error": 0, "red": 1, "warning": 2, "yellow": 3}
 """Most urgent first: a failed task or sync (error) is never ranked below the many red deadlines."""
