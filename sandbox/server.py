@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .app import SystemApp
 from .catalogue import DEFAULT_TOKEN as DEFAULT_CATALOGUE_TOKEN
@@ -263,8 +263,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry (``python -m sandbox serve …``; ``tongban sandbox serve`` delegates here)."""
+def main(argv: Sequence[str] | None = None, on_started: Callable[[Any], None] | None = None) -> int:
+    """Command-line entry (``python -m sandbox serve …``; ``tongban sandbox serve`` delegates here, with
+    ``on_started``: called with the running sandbox once every server listens, before it waits for Ctrl+C)."""
     args = _parser().parse_args(list(argv) if argv is not None else None)
     ports = {n: getattr(args, f"port_{n}") for n in SYSTEMS}
     admin_ports = {n: (getattr(args, f"admin_port_{n}") if getattr(args, f"admin_port_{n}") is not None
@@ -291,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets = " ".join(f"{k}={v}" for k, v in handle.credentials.get(name, {}).items())
         print(f"sandbox {name:6s} api {server.api.url}  admin {server.admin.url}  records {server.app.table.n}"
               + (f"  demo secrets: {secrets}" if secrets else ""), flush=True)
+    if on_started is not None:
+        on_started(handle)
     try:
         while not stop.wait(0.5):
             pass

@@ -64,37 +64,56 @@ def _wire(configs: Iterable[SystemConfig], handle: Any) -> dict[str, str]:
 
 def _wire_endpoints(entries: Iterable[tuple[str, str | None, dict[str, str]]], handle: Any) -> dict[str, str]:
     """``(name, endpoint template, {secret: variable})`` → the sandbox server on the template's default port:
-    its URL into the template's variable, its demo credentials into the secret variables."""
+    its URL into the template's variable, its demo credentials into the secret variables (a secret variable
+    already set is kept)."""
+    wired, endpoints, secrets = sandbox_variables(entries, handle)
+    os.environ.update(endpoints)
+    for env_name, value in secrets.items():
+        os.environ.setdefault(env_name, value)
+    return wired
+
+
+def sandbox_variables(entries: Iterable[tuple[str, str | None, dict[str, str]]],
+                      handle: Any) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """What :func:`_wire_endpoints` sets, without setting it: ``(system → sandbox system, endpoint variables,
+    secret variables)`` — also what ``tongban sandbox serve`` prints for a shell to export."""
     from sandbox.server import DEFAULT_PORTS
 
     by_port = {port: name for name, port in DEFAULT_PORTS.items()}
     wired: dict[str, str] = {}
+    endpoints: dict[str, str] = {}
+    values: dict[str, str] = {}
     for name, endpoint, secrets in entries:
         match = _ENDPOINT_TEMPLATE.match(endpoint or "")
         sandbox_name = by_port.get(int(match.group(2))) if match else None
         if match is None or sandbox_name is None or sandbox_name not in handle.urls:
             continue
-        os.environ[match.group(1)] = handle.urls[sandbox_name]
+        endpoints[match.group(1)] = handle.urls[sandbox_name]
         credentials = handle.credentials.get(sandbox_name, {})
         for secret, env_name in secrets.items():
             if secret in credentials:
-                os.environ.setdefault(env_name, credentials[secret])
+                values.setdefault(env_name, credentials[secret])
         wired[name] = sandbox_name
-    return wired
+    return wired, endpoints, values
+
+
+def citizen_entries() -> list[tuple[str, str, dict[str, str]]]:
+    """``(name, endpoint template, {secret: variable})`` of the citizen systems of ``config/citizen.yaml`` (or
+    ``TONGBAN_CITIZEN``): the 好差评 collection point, the provincial 好差评 system, the 12345 platform."""
+    from gateway.kernel.yamlfile import read_yaml
+
+    path = Path(os.environ.get("TONGBAN_CITIZEN") or REPO_ROOT / "config" / "citizen.yaml")
+    if not path.exists():
+        return []
+    data = read_yaml(path) or {}
+    return [(name, str(entry.get("endpoint") or ""), dict(entry.get("secrets") or {}))
+            for name, entry in data.items() if isinstance(entry, dict) and "endpoint" in entry]
 
 
 def _wire_citizen(handle: Any) -> dict[str, str]:
     """The citizen systems of ``config/citizen.yaml`` (the 好差评 collection point, the provincial 好差评 system,
     the 12345 platform) wired to their sandbox servers, so the ``tongban_citizen`` DAG has work in the demo."""
-    from gateway.kernel.yamlfile import read_yaml
-
-    path = Path(os.environ.get("TONGBAN_CITIZEN") or REPO_ROOT / "config" / "citizen.yaml")
-    if not path.exists():
-        return {}
-    data = read_yaml(path) or {}
-    entries = [(name, str(entry.get("endpoint") or ""), dict(entry.get("secrets") or {}))
-               for name, entry in data.items() if isinstance(entry, dict) and "endpoint" in entry]
-    return _wire_endpoints(entries, handle)
+    return _wire_endpoints(citizen_entries(), handle)
 
 
 @dataclass
