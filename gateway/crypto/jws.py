@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from gateway.contract.errors import ConfigError
 from gateway.crypto.keys import SM2_PRIVATE, GatewayKeys
 
-__all__ = ["JwsError", "JwsSigner", "JwsVerifier", "b64url", "unb64url"]
+__all__ = ["JwsError", "JwsSigner", "JwsVerifier", "KeySetVerifier", "b64url", "unb64url"]
 
 SM2_ORDER = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
 """n, the order of the SM2 curve's base point (GB/T 32918.5): r and s of a signature lie in [1, n-1]."""

@@ -161,6 +161,21 @@ def test_two_consent_headers_are_refused_before_authentication(server: dict[str,
     assert status == 400 and problem["header"] == "Tongban-Consent"  # without a credential too: before it
 
 
+def test_a_consent_header_and_a_different_body_token_are_refused(server: dict[str, Any]) -> None:
+    """Review: the body's consent_token was taken without a word and the header ignored, even when the body's was
+    refused: as ambiguous as a repeated header. The same token in both is one consent."""
+    mine, another = _token(server, PERSON, "S-1"), _token(server, LICENSED["id"], "S-CO")
+    headers = {**bearer(server["civil"].credential), "Tongban-Consent": another}
+    answer = requests.post(server["url"] + "/v1/certificates/query", headers=headers, timeout=30,
+                           json=_query_body(PERSON, "S-1", mine))
+    assert answer.status_code == 400, answer.text
+    _problem_names(answer.json(), 400, "Tongban-Consent", "consent_token")
+    same = requests.post(server["url"] + "/v1/certificates/query", timeout=30,
+                         headers={**bearer(server["civil"].credential), "Tongban-Consent": mine},
+                         json=_query_body(PERSON, "S-1", mine))
+    assert same.status_code == 200, same.text
+
+
 # -- 2 and 3. a holder ID number is one, or the request is refused naming the rule -----------------------------
 
 

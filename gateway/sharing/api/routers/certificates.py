@@ -142,6 +142,11 @@ async def query_certificates(request: Request) -> Response:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])}
                                       for e in exc.errors(include_url=False)]) from None
     consent = request.headers.get("tongban-consent")  # given once (the RequestGuard refuses two)
+    if consent and body.consent_token and consent != body.consent_token:
+        # two different consents: which one the caller meant is ambiguous, as with a repeated header (the body's
+        # was taken without a word, the header's ignored even when the body's was refused)
+        raise ProblemError(400, "repeated-header", "the consent is given twice, differently: as the Tongban-Consent "
+                           "header and as the body's consent_token; send one", header="Tongban-Consent")
     gw = api.gw
     bidx = gw.pii.bidx(body.holder.id_number)
     types = list(dict.fromkeys(body.certificate_types))
