@@ -33,7 +33,7 @@ from gateway.models.datetimes import BEIJING, beijing_iso, parse_instant
 from gateway.ops.deadlines.calendar import LimitUnit, WorkCalendar
 from gateway.ops.deadlines.clock import catalogue_limit, evaluate, limit_unit
 from gateway.ops.deadlines.scan import clock_fingerprint
-from gateway.ops.deadlines.stages import open_specials
+from gateway.ops.deadlines.stages import specials_ended_by
 from gateway.ops.periods import period_range
 from gateway.store import kpi as store
 from gateway.store import process as process_store
@@ -226,8 +226,10 @@ def _on_time(data: dict[str, Any], finished_at: datetime | None, promised_at: da
     # a case stating only its promised finish time runs on a clock to the end of that day, as the scan reads it
     if finished_at is not None and (_limit(data.get("promised_days")) is not None or unified is not None
                                     or (promised_at is not None and started is not None)):
-        running = _specials_ended_by(finished_at, {**data, "status": "in_progress", "finished_at": None,
-                                                   "deleted": False}, calendar)
+        # a special procedure still open at the finish ends there, or at its bound: flagged on the case as
+        # ``case.special_open_at_finish`` (left open, it stopped the clock to the finish)
+        running = specials_ended_by({**data, "status": "in_progress", "finished_at": None, "deleted": False},
+                                    calendar, at=finished_at)
         try:
             state = evaluate(running, calendar, now=finished_at, clock_start=clock_start,
                              unit=unit, limit_days=unified)
@@ -238,22 +240,6 @@ def _on_time(data: dict[str, Any], finished_at: datetime | None, promised_at: da
     if promised_at is None:
         return False, False
     return True, finished_at is not None and finished_at <= promised_at
-
-
-def _specials_ended_by(finished_at: datetime, running: dict[str, Any], calendar: WorkCalendar) -> dict[str, Any]:
-    """``running`` with each special procedure still open at ``finished_at`` (no end, or an end after it: 9999-12-31
-    for "open") ended there, or at its bound (:meth:`WorkCalendar.special_bound`) if that came first. Left open, it
-    stopped the clock up to the finish: a 5-day case finished two months late with a 补正 nobody closed read as on
-    time, where the deadline scan had turned it red at the bound. Flagged on the case as
-    ``case.special_open_at_finish``."""
-    still_open = open_specials(running, calendar, now=finished_at)
-    if not still_open:
-        return running
-    events = list(running.get("events") or [])
-    for special in still_open:
-        ended = min(finished_at, special.bound_at)
-        events[special.place - 1] = {**events[special.place - 1], "ended_at": ended.isoformat()}
-    return {**running, "events": events}
 
 
 def _tongban_scope(office_code: str | None, item_code: str | None, catalog_code: str | None,
@@ -610,8 +596,9 @@ def kpi_summary(engine: Engine, *, period: str | None = None, month_of: MonthOf 
         mark = store.get_checkpoint(conn)
         # the sums join the catalogue's legal limits in (提速率): a harvest moves them without a refresh
         limits = store.catalogue_mark(conn)
-    key = (mark["cases"], mark["audit_seq"], mark["refreshed_at"], limits, month, month_of)
-    cached = _FACT_SUMS.get(str(engine.url))
+    key = (mark["cases"], mark["audit_seq"], mark["refreshed_at"], limits)
+    report = (str(engine.url), month, month_of)  # one entry per report asked for: two operators on two periods
+    cached = _FACT_SUMS.get(report)  # (the overview refreshes itself) no longer evict each other
     if cached is not None and cached[0] == key:
         overall, this_month, rows = cached[1]
     else:  # the facts moved (a refresh ran): sum them again — once per refresh, not once per console request
@@ -619,7 +606,10 @@ def kpi_summary(engine: Engine, *, period: str | None = None, month_of: MonthOf 
         this_month = compare(engine, month, month_of=month_of)
         with engine.connect() as conn:
             rows = store.fact_count(conn)
-        _FACT_SUMS[str(engine.url)] = (key, (overall, this_month, rows))
+        _FACT_SUMS.pop(report, None)
+        _FACT_SUMS[report] = (key, (overall, this_month, rows))
+        while len(_FACT_SUMS) > _FACT_SUMS_KEPT:
+            del _FACT_SUMS[next(iter(_FACT_SUMS))]  # the oldest
     items = item_kpis(engine)
     # the cases that can be rated (live, finished, 不予受理 and 撤回 included), from the same sums: None before the
     # first refresh
@@ -639,7 +629,9 @@ def kpi_summary(engine: Engine, *, period: str | None = None, month_of: MonthOf 
     }
 
 
-_FACT_SUMS: dict[str, tuple[tuple[Any, ...], tuple[list[KpiRow], dict[str, Any], int]]] = {}
+_FACT_SUMS_KEPT = 32
+"""Reports whose sums :func:`kpi_summary` keeps (ledger × period × month of a case), the oldest dropped first."""
+_FACT_SUMS: dict[tuple[str, str, str], tuple[tuple[Any, ...], tuple[list[KpiRow], dict[str, Any], int]]] = {}
 """Per ledger: the sums of the KPI facts as of a checkpoint and a catalogue (its legal limits are joined in when
 the facts are summed). The facts change only when a refresh moves the checkpoint, the limits only with a harvest,
 and summing a million fact rows on every 30-second console refresh cost more than the rest of the page."""

@@ -25,8 +25,10 @@ __all__ = [
     "FLAG_GUESSED",
     "FLAG_PAUSED",
     "FLAG_RED",
+    "FLAG_PAST_LIMIT_AT_BOUND",
     "FLAG_RUNNING",
     "FLAG_YELLOW",
+    "OVERDUE_FLAGS",
     "clock_totals",
     "due_cases",
     "live_bundles",
@@ -47,6 +49,12 @@ CLOCK_NEVER = datetime(9999, 1, 1, tzinfo=timezone.utc)
 FLAG_RUNNING, FLAG_PAUSED, FLAG_YELLOW, FLAG_RED, FLAG_GUESSED = 1, 2, 4, 8, 16
 """``cases.clock_flags`` bits: the case clock runs, is stopped, is yellow, is red, counts a year without a
 published holiday schedule."""
+FLAG_PAST_LIMIT_AT_BOUND = 32
+"""The case clock is stopped by a special procedure (补正 …) open past its bound, and counted as 按时办结 counts a
+finished case's — each such procedure ending at its bound — it is past the limit: 超期未办结, though no case
+alert says red (the procedure's own alert does)."""
+OVERDUE_FLAGS = FLAG_RED | FLAG_PAST_LIMIT_AT_BOUND
+"""The bits that make an open case 超期未办结 (KPI ``overdue_open_cases``)."""
 
 _SCAN = "deadlines"
 

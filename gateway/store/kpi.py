@@ -37,7 +37,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from gateway.models.codes import CaseResult
 from gateway.store.catalogue import one_copy
-from gateway.store.clocks import FLAG_RED
+from gateway.store.clocks import OVERDUE_FLAGS
 from gateway.store.documents import document_field_sql
 from gateway.store.tables import audit_log, cases, catalogue_items, kpi_case_facts, watermarks
 
@@ -236,8 +236,8 @@ def aggregate(conn: Connection, by: str | None, *, month_from: str | None = None
     cases are 全城通办件 (the scope the refresh stamped on each row from the office it was accepted at).
     ``month_of``: which month of a case the period and the ``month`` group read — ``applied`` (申请时间),
     ``accepted`` (受理时间) or ``finished`` (办结时间: a case not finished is in no month then).
-    ``overdue_open``: open cases whose own clock the last deadline scan found red (``cases.clock_flags``): past
-    their time limit now, whatever month they were applied for in.
+    ``overdue_open``: open cases the last deadline scan found past their time limit (``cases.clock_flags``:
+    :data:`gateway.store.clocks.OVERDUE_FLAGS`), in the month they are grouped by like every sum.
     """
     f = kpi_case_facts.c
     months = {"applied": f.month, "accepted": f.accepted_month, "finished": f.finished_month}
@@ -274,18 +274,25 @@ def aggregate(conn: Connection, by: str | None, *, month_from: str | None = None
                    ones(and_(f.office_code.is_not(None), f.tongban_scope == city_scope,
                              or_(f.cross_province.is_(None), f.cross_province.is_(False)))).label("tongban_city"),
                    _ones(f.finished).label("finished_any"),
-                   ones(and_(~f.finished, cases.c.clock_flags.op("&")(FLAG_RED) != 0)).label("overdue_open"),
                    *(_ones(f.result == value).label(value) for value in set_aside))
-            .select_from(kpi_case_facts.outerjoin(items, items.c.item_code == f.item_code)
-                         .outerjoin(cases, cases.c.case_no == f.case_no))
+            .select_from(kpi_case_facts.outerjoin(items, items.c.item_code == f.item_code))
             .where(f.live))
+    # the open cases past their limit, read apart: only the cases with a clock (the partial index the deadline
+    # scan keeps) and of those the red ones, joined to their narrow rows — not a join of every case to its row
+    c = cases.c
+    overdue = (select(key, func.count().label("n"))
+               .select_from(cases.join(kpi_case_facts, f.case_no == c.case_no))
+               .where(c.clock_due_at.is_not(None), c.clock_flags.op("&")(OVERDUE_FLAGS) != 0, f.live, counted,
+                      f.finished.is_(False)))
     if month_from is not None:
-        stmt = stmt.where(month >= month_from)
+        stmt, overdue = stmt.where(month >= month_from), overdue.where(month >= month_from)
     if month_to is not None:
-        stmt = stmt.where(month <= month_to)
+        stmt, overdue = stmt.where(month <= month_to), overdue.where(month <= month_to)
     if by is not None:
         stmt = stmt.group_by(group[by]).order_by(group[by])
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+        overdue = overdue.group_by(group[by])
+    late = {r.key: int(r.n) for r in conn.execute(overdue)}
+    return [{**dict(r), "overdue_open": late.get(r["key"], 0)} for r in conn.execute(stmt).mappings()]
 
 
 def item_aggregate(conn: Connection, by: str | None = None, *, division: str | None = None) -> list[dict[str, Any]]:

@@ -147,6 +147,22 @@ def test_open_cases_past_their_limit_count_as_overdue_beside_the_late_finished_o
     assert november.key == "2026-11" and november.kpis["overdue_open_cases"] == 1
 
 
+def test_an_open_case_whose_correction_nobody_closes_turns_overdue_when_its_bound_and_limit_have_run(
+        engine: Engine) -> None:
+    """Review: the scan's clock stayed stopped by a 补正 never closed, so the open case was never 超期未办结 —
+    while the same case, finished, counted late (its 补正 given back up to its bound). The scan reads it as
+    按时办结 does, and comes back for it when that clock runs out."""
+    _put(engine, _clocked("C-OPEN-NEVER-CLOSED", None, events=[{**CORRECTION, "ended_at": None}]))  # begun 4 Nov
+    # 5 December: past the 补正's bound (4 December), 1.4 + 1 of 10 days used: not yet
+    scan_deadlines(engine, CAL, now=datetime(2026, 12, 5, 12, tzinfo=BJ))
+    _refresh(engine)
+    assert _overall(engine)["overdue_open_cases"] == 0
+    # 18 December: the clock read from the bound ran out on the 16th — the scan came back for the case by itself
+    scan_deadlines(engine, CAL, now=datetime(2026, 12, 18, 12, tzinfo=BJ))
+    _refresh(engine)
+    assert _overall(engine)["overdue_open_cases"] == 1
+
+
 def test_without_a_clock_the_promise_judges_and_without_either_there_is_no_deadline(engine: Engine) -> None:
     finished = datetime(2026, 11, 18, 10, tzinfo=BJ)
     _put(engine, {"case_no": "C-PROMISE-ONLY", "promised_at": datetime(2026, 11, 20, tzinfo=BJ).isoformat(),

@@ -37,6 +37,7 @@ from gateway.ops.deadlines.stages import (
     first_special_of_each_number,
     open_specials,
     overdue_materials,
+    specials_ended_by,
     upcoming_materials,
     upcoming_stage_starts,
 )
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 
 _BATCH = 2000
 _CASE_KINDS = ("deadline", "deferred_material")
-_SCAN_LOGIC = "5"
+_SCAN_LOGIC = "6"
 """Part of the fingerprint: a change to how clocks are read (this module, the clock) reads every clock again."""
 
 
@@ -247,6 +248,8 @@ def _read_case(case: dict[str, Any], system: str, clock_start: datetime | None, 
         flags |= 0 if state.calendar_known else clocks.FLAG_GUESSED
         if state.next_change_at is not None:
             nexts.append(state.next_change_at)
+        if state.paused and state.level != "red" and any(sp.bound_at <= now for sp in specials):
+            flags |= _past_limit_at_bound(case, calendar, catalogue, clock_start, now, nexts)
         if state.level is not None:
             flags |= clocks.FLAG_RED if state.level == "red" else clocks.FLAG_YELLOW
             if state.level == "red":
@@ -266,6 +269,24 @@ def _read_case(case: dict[str, Any], system: str, clock_start: datetime | None, 
     if not has_clock:
         return None, 0
     return (min(nexts) if nexts else clocks.CLOCK_NEVER), flags
+
+
+def _past_limit_at_bound(case: dict[str, Any], calendar: WorkCalendar, catalogue: TongbanCatalogue | None,
+                         clock_start: datetime | None, now: datetime, nexts: list[datetime]) -> int:
+    """:data:`~gateway.store.clocks.FLAG_PAST_LIMIT_AT_BOUND` when the case clock, each special procedure open past
+    its bound ended at it (as 按时办结 counts a finished case), is past the limit; else 0, with the instant it
+    would be added to ``nexts`` (the stopped clock alone has no next change: a 补正 nobody closes hid its case
+    from 超期未办结 for ever)."""
+    capped = specials_ended_by(case, calendar, at=now, only_past_bound=True)
+    state = evaluate(capped, calendar, now=now, clock_start=clock_start, unit=limit_unit(capped, calendar, catalogue),
+                     limit_days=catalogue_limit(capped, clock_start, catalogue))
+    if state is None:
+        return 0
+    if state.level == "red":
+        return clocks.FLAG_PAST_LIMIT_AT_BOUND
+    if state.next_change_at is not None:
+        nexts.append(state.next_change_at)
+    return 0
 
 
 def _totals(conn: Any, report: DeadlineReport) -> None:

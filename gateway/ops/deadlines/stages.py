@@ -153,6 +153,22 @@ def open_specials(case: Mapping[str, Any], calendar: WorkCalendar, *, now: datet
     return out
 
 
+def specials_ended_by(case: dict[str, Any], calendar: WorkCalendar, *, at: datetime,
+                      only_past_bound: bool = False) -> dict[str, Any]:
+    """``case`` with each special procedure still open at ``at`` ended there, or at its bound
+    (:meth:`WorkCalendar.special_bound`) if that came first (``only_past_bound``: only those open past their bound,
+    ended at it; the others stay open). How 按时办结 reads a case that finished with a 补正 nobody closed (it
+    stopped the clock to the finish: a late case read as on time), and how the deadline scan finds an open case
+    with such a procedure past its limit (超期未办结). The case itself when none is."""
+    still_open = [sp for sp in open_specials(case, calendar, now=at) if not only_past_bound or sp.bound_at <= at]
+    if not still_open:
+        return case
+    events = list(case.get("events") or [])
+    for special in still_open:
+        events[special.place - 1] = {**events[special.place - 1], "ended_at": min(at, special.bound_at).isoformat()}
+    return {**case, "events": events}
+
+
 def first_special_of_each_number(case: Mapping[str, Any]) -> dict[int, tuple[datetime, int]]:
     """Of every special procedure the case records, open or ended, the first of each number (``seq``): its start and
     its place among the events — what keeps a number's alert with one procedure when a source numbers two alike."""
