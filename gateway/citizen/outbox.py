@@ -74,6 +74,14 @@ class DeliveryReport:
         return {"target": self.target, "delivered": self.delivered, "retried": self.retried, "dead": self.dead,
                 "waiting": self.waiting, "errors": self.errors[:20]}
 
+    def unreached(self) -> str | None:
+        """Why this delivery counts as failed — it reached nothing while items failed (the receiver is down: a
+        green run would say otherwise) — or None. One rule for the DAG's task and a sync run from a shell."""
+        if not (self.retried and not self.delivered):
+            return None
+        return (f"{self.target}: nothing delivered, {self.retried} item(s) failed; first: "
+                f"{self.errors[0] if self.errors else '?'}")
+
 
 def key_part(identifier: str) -> str:
     """An identifier as it stands inside an outbox key: ``%`` and ``:`` escaped (``%25``, ``%3A``), so that a rating

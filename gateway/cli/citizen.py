@@ -69,13 +69,13 @@ def evaluations_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, jso
     from gateway.contract.errors import LeaseHeldError
     from gateway.crypto.pii import codec_from_env
 
-    settings, pii = load_citizen(citizen), codec_from_env()
     engine = ledger_engine(None, database_url)
-    with _alerted(engine, "evaluations"):
+    with _alerted(engine, "evaluations") as outcome:
+        settings, pii = load_citizen(citizen), codec_from_env()
         read = sync_evaluations(engine, settings, pii=pii)
         client = ProvincialClient(settings.provincial_pj)
         try:
-            sent = _deliver_unless_busy(engine, "provincial_pj", client, pii)
+            sent = outcome["sent"] = _deliver_unless_busy(engine, "provincial_pj", client, pii)
             try:
                 appeals = poll_appeals(engine, client, pii=pii)
             except LeaseHeldError as exc:  # the DAG's poll runs: it asks; this command's read and forwarding stand
@@ -85,17 +85,18 @@ def evaluations_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, jso
             client.close()
         misuse = detect_misuse(engine, settings.policy.misuse)
         alerts = scan_citizen(engine, policy=settings.policy)
-    out = {"read": read.as_dict(), "forwarded": sent.as_dict(), "appeals": appeals,
-           "misuse": {"examined": misuse.examined, "flagged": len(misuse.flagged), "groups": len(misuse.groups)},
-           "alerts": alerts}
-    if json_out:
-        print_json(out)
-        return
-    print_table("evaluations sync", ["read", "new", "rejected", "bad", "forwarded", "retried", "dead", "appeals decided",
-                                     "flagged"],
-                [[read.read, read.inserted, read.rejected, read.bad, sent.delivered, sent.retried, sent.dead,
-                  sum(1 for a in appeals if a["decision"] != "error"), len(misuse.flagged)]])
-    _print_errors(sent)
+        out = {"read": read.as_dict(), "forwarded": sent.as_dict(), "appeals": appeals,
+               "misuse": {"examined": misuse.examined, "flagged": len(misuse.flagged), "groups": len(misuse.groups)},
+               "alerts": alerts}
+        if json_out:
+            print_json(out)
+        else:
+            print_table("evaluations sync", ["read", "new", "rejected", "bad", "forwarded", "retried", "dead",
+                                             "appeals decided", "flagged"],
+                        [[read.read, read.inserted, read.rejected, read.bad, sent.delivered, sent.retried, sent.dead,
+                          sum(1 for a in appeals if a["decision"] != "error"), len(misuse.flagged)]])
+            _print_errors(sent)
+        _fail_if_unreached(sent)
 
 
 @evaluations_app.command("replay")
@@ -268,37 +269,63 @@ def workorders_sync(citizen: CitizenOpt = None, database_url: DbOpt = None, json
     from gateway.citizen import HotlineClient, load_citizen, scan_citizen, sync_workorders
     from gateway.crypto.pii import codec_from_env
 
-    settings, pii = load_citizen(citizen), codec_from_env()
     engine = ledger_engine(None, database_url)
-    with _alerted(engine, "workorders"):
+    with _alerted(engine, "workorders") as outcome:
+        settings, pii = load_citizen(citizen), codec_from_env()
         client = HotlineClient(settings.hotline)
         try:
             read = sync_workorders(engine, settings, client=client, pii=pii)
-            sent = _deliver_unless_busy(engine, "hotline", client, pii)
+            sent = outcome["sent"] = _deliver_unless_busy(engine, "hotline", client, pii)
         finally:
             client.close()
         alerts = scan_citizen(engine, policy=settings.policy)
-    if json_out:
-        print_json({"read": read.as_dict(), "delivered": sent.as_dict(), "alerts": alerts})
-        return
-    print_table("workorders sync", ["read", "new", "dispatched", "returned", "unroutable", "redo opened",
-                                    "redo refused", "rejected", "sent", "dead"],
-                [[read.read, read.new, read.dispatched, read.returned, read.unroutable, read.redo_opened,
-                  read.redo_refused, read.rejected, sent.delivered, sent.dead]])
-    _print_errors(sent)
+        if json_out:
+            print_json({"read": read.as_dict(), "delivered": sent.as_dict(), "alerts": alerts})
+        else:
+            print_table("workorders sync", ["read", "new", "dispatched", "returned", "unroutable", "redo opened",
+                                            "redo refused", "rejected", "sent", "dead"],
+                        [[read.read, read.new, read.dispatched, read.returned, read.unroutable, read.redo_opened,
+                          read.redo_refused, read.rejected, sent.delivered, sent.dead]])
+            _print_errors(sent)
+        _fail_if_unreached(sent)
+
+
+def _fail_if_unreached(sent: Any) -> None:
+    """A delivery that reached nothing while items failed fails the command (exit 1, the ``citizen_sync_failed``
+    alert) after its report is printed, as it fails the DAG's task: the receiver is down."""
+    from gateway.contract.errors import RetriableSyncError
+
+    failure = sent.unreached()
+    if failure is not None:
+        raise RetriableSyncError(failure)
+
+
+def _settled(engine: Any, sent: Any) -> bool:
+    """Whether a run that did not fail shows its receiver well: it delivered something, or nothing waits for it.
+    A run whose items all wait out their back-off tried nothing — the receiver may still be down — so it resolves
+    no alert (it closed the one the failure before it had raised)."""
+    if sent.delivered:
+        return True
+    from gateway.store import citizen as citizen_store
+
+    with engine.connect() as conn:
+        return not citizen_store.outbox_status_counts(conn, sent.target, key_prefix="").get("pending", 0)
 
 
 @contextmanager
-def _alerted(engine: Any, which: str) -> Iterator[None]:
+def _alerted(engine: Any, which: str) -> Iterator[dict[str, Any]]:
     """A citizen sync run from a shell (cron, by hand) keeps its own ``citizen_sync_failed`` alert, as the
     Airflow task's failure callback does for the DAG: it failed, exited 1, and no view said so. Resolved by the
-    next run that ends well; a run that found another one at work (its lease) is no failure."""
+    next run that ends well (the command puts its delivery report in the yielded dict as ``sent``: a run that only
+    waited out a back-off is not that, :func:`_settled`); a run that found another one at work (its lease) is no
+    failure."""
     from gateway.contract.errors import LeaseHeldError
     from gateway.crypto.error_text import describe_error
     from gateway.ops.alerts import raise_alert, resolve_alerts
 
+    outcome: dict[str, Any] = {}
     try:
-        yield
+        yield outcome
     except LeaseHeldError:
         raise
     except Exception as exc:
@@ -309,7 +336,8 @@ def _alerted(engine: Any, which: str) -> Iterator[None]:
         except Exception:  # noqa: BLE001 - the ledger itself may be what failed: the command's error is the news
             pass
         raise
-    resolve_alerts(engine, "citizen_sync_failed", [which])
+    if "sent" not in outcome or _settled(engine, outcome["sent"]):
+        resolve_alerts(engine, "citizen_sync_failed", [which])
 
 
 @workorders_app.command("replay")

@@ -62,11 +62,11 @@ def _absent(settings: Any, side: str) -> str | None:
 def _delivered(report: Any) -> dict[str, Any]:
     """A delivery that reached nothing while items failed is a failed task (Airflow retries it and, at the end,
     raises the failure alert): the receiver is down, and a green run would say otherwise."""
-    if report.retried and not report.delivered:
+    failure = report.unreached()
+    if failure is not None:
         from gateway.contract.errors import RetriableSyncError
 
-        raise RetriableSyncError(f"{report.target}: nothing delivered, {report.retried} item(s) failed; first: "
-                                 f"{report.errors[0] if report.errors else '?'}")
+        raise RetriableSyncError(failure)
     return report.as_dict()  # type: ignore[no-any-return]
 
 
