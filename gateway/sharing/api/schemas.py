@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
@@ -54,6 +55,10 @@ def holder_id_number(value: str, id_type: str | None = None) -> str:
     try:
         return validate_resident_id(text)[0]
     except IdentifierError as resident:
+        if resident_shaped and resident.rule == "resident_id.checksum" and _has_birth_date(text):
+            # a resident ID with one digit wrong — a place code, a birth date, a check digit a person can have —
+            # not a USCC that happens to pass GB 32100's check (one typo in 31 did, and was taken for a company)
+            raise
         if len(text.replace("-", "")) == 18:  # a USCC may be written with a hyphen (91370100-MA3C7B8X2M)
             try:
                 return validate_uscc(text)[0]
@@ -64,6 +69,20 @@ def holder_id_number(value: str, id_type: str | None = None) -> str:
     raise IdentifierError("holder_id.format", "neither a resident ID (18 characters, or the 15-digit old form) nor a "
                                               "unified social credit code (18 characters): give id_type for "
                                               "another kind of ID")
+
+
+def _has_birth_date(text: str) -> bool:
+    """Whether an 18-character number carries a birth date where a resident ID does (characters 7–14, a real day
+    from 1900 on): what tells a mistyped resident ID from an all-digit USCC (whose characters there are the end of
+    a division code and the start of an organisation code, a real date only by chance). A USCC that is all
+    digits and looks like one is given with ``id_type`` 001."""
+    if len(text) != 18 or not text[6:14].isdigit():
+        return False
+    try:
+        born = date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+    except ValueError:
+        return False
+    return date(1900, 1, 1) <= born <= date.today()
 
 
 class HolderRef(BaseModel):

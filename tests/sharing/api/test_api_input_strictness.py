@@ -54,6 +54,10 @@ MALFORMED = {  # the number as sent → the rule the 422 names
     "ABC": "holder_id.format",
     "91370100MA3C7B8X2N": "uscc.checksum",
     "\u200b": "holder_id.empty",
+    # one digit of 110105198506011233 mistyped, and the result passes GB 32100's check: a resident ID with a typo,
+    # not a company (review: one typo in 31 was taken for a USCC)
+    "610105198506011233": "resident_id.checksum",
+    "110104198506011233": "resident_id.checksum",
 }
 
 
@@ -241,6 +245,7 @@ def test_a_uscc_and_an_id_of_a_named_type_are_accepted(server: dict[str, Any]) -
     assert _consent(server, {"id_type": "001", "id_number": LICENSED["id"]}).status_code == 201
     assert _consent(server, {"id_type": "111", "id_number": OLD_FORM}).status_code == 201
     assert _consent(server, {"id_type": "414", "id_number": "E12345678"}).status_code == 201  # a passport
+    assert _consent(server, "123700004955700149").status_code == 201  # a USCC of digits alone (a 事业单位's)
     without_type = _consent(server, "E12345678")  # a passport number read as a resident ID or a USCC: neither
     assert without_type.status_code == 422
     assert without_type.json()["errors"][0]["loc"] == ["body", "holder", "id_number"]
