@@ -92,9 +92,9 @@ DEFINITIONS: tuple[KpiDefinition, ...] = (
                   "承诺办结时间 for a case without a limit or acceptance time) / finished cases with a deadline; a case "
                   "finished before its acceptance (case.date_order) is left out of both"),
     KpiDefinition("overdue_ratio", "超期办结率", "case", "1 − 按时办结率 (finished late / finished with a deadline)"),
-    KpiDefinition("overdue_open_cases", "超期未办结", "case", "open cases past their time limit: their own deadline "
-                  "clock red at the last deadline scan (special procedures given back) — as things stand now, "
-                  "counted in the month the case was applied for"),
+    KpiDefinition("overdue_open_cases", "超期未办结", "case", "open cases past their time limit at the last deadline "
+                  "scan (special procedures given back, one open past its bound only up to it, as 按时办结 reads a "
+                  "finished case) — as things stand now, counted in the case's month"),
     KpiDefinition("overdue_all_ratio", "超期率（含未办结）", "case", "(finished late + 超期未办结) / (finished with a "
                   "deadline + 超期未办结): 超期办结率 counts only what finished, so a department that leaves its late "
                   "cases open looks better by it"),
