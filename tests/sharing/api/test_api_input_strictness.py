@@ -274,3 +274,16 @@ def test_an_integer_ttl_is_taken_and_no_ledger_case_is_needed(server: dict[str, 
     assert answer.status_code == 201, answer.text
     assert _consent(server, PERSON, ttl_seconds=None).status_code == 201
     assert _consent(server, PERSON, ttl_seconds=0).status_code == 422
+
+
+def test_a_consent_the_policy_could_never_honour_is_refused(server: dict[str, Any]) -> None:
+    """Walkthrough: a consent for a type the sharing policy gives the client for no such item was issued (201) and
+    listed to the holder as active — a token nobody can use. Refused, naming the types."""
+    for extra in ({"certificate_types": ["11100000MB0143028R003"]},  # 食品经营许可证: not sd_civil's
+                  {"purpose": {"item_code": "11370100004300853E3000113021001", "case_no": "S-1"}}):  # the seal's item
+        answer = _consent(server, PERSON, **extra)
+        assert answer.status_code == 422, answer.text
+        [error] = answer.json()["errors"]
+        assert error["loc"] == ["body", "certificate_types"] and error["type"] == "consent.not_in_policy"
+        assert "could never be used" in error["msg"]
+    assert _consent(server, PERSON).status_code == 201

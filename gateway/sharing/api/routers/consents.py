@@ -25,15 +25,25 @@ from ..schemas import ConsentRequest, ConsentResponse, WithdrawRequest, Withdraw
 router = APIRouter(prefix="/v1/consents", tags=["consents"], responses=PROBLEM_RESPONSES)
 
 
-def _store(api: Api, row: dict[str, object]) -> bool:
-    """Store the consent, if the client it is for can still use one (an active client: a consent for a revoked or
-    expired client would be a token nobody may redeem, shown to the holder as if it mattered)."""
+def _store(api: Api, row: dict[str, object], types: list[str]) -> ProblemError | None:
+    """Store the consent, if the client it is for can use one: an active client (a consent for a revoked or expired
+    client would be a token nobody may redeem, shown to the holder as if it mattered) that the sharing policy gives
+    each of ``types`` for the item (one it gives none of them for the item would be the same: the holder's list
+    showed it active). The refusal otherwise."""
     with api.gw.engine.begin() as conn:
         found = store.find_client(conn, str(row["client_id"]))
-        if found is None or not row_to_client(found).active():
-            return False
+        client = row_to_client(found) if found is not None else None
+        if client is None or not client.active():
+            return ProblemError(404, "not-found", f"no active client {row['client_id']}")
+        item = str(row["item_code"])
+        refused = [t for t in types if not api.gw.policy.decide((client.name, client.client_id), t, item).allowed]
+        if refused:
+            detail = (f"the sharing policy gives client {client.client_id} ({client.name}) no {', '.join(refused)} "
+                      f"for item {item}: a consent for it could never be used")
+            return ProblemError(422, "invalid-request", detail, errors=[
+                {"loc": ["body", "certificate_types"], "msg": detail, "type": "consent.not_in_policy"}])
         store.insert_consent(conn, row)
-        return True
+        return None
 
 
 @router.post("", response_model=ConsentResponse, status_code=201,
@@ -48,12 +58,13 @@ async def issue_consent(body: ConsentRequest, caller: Caller = Depends(require("
     bidx = api.gw.pii.bidx(body.holder.id_number)
     consent_id = secrets.token_hex(8)
     types = list(dict.fromkeys(body.certificate_types))
-    stored = await api.run(_store, api, {
+    refused = await api.run(_store, api, {
         "consent_id": consent_id, "holder_bidx": bidx, "client_id": body.client_id,
         "certificate_types": orjson.dumps(types).decode(), "item_code": body.purpose.item_code,
-        "case_no": body.purpose.case_no, "issued_by": caller.client.client_id, "issued_at": now, "expires_at": expires})
-    if not stored:
-        raise ProblemError(404, "not-found", f"no active client {body.client_id}")
+        "case_no": body.purpose.case_no, "issued_by": caller.client.client_id, "issued_at": now, "expires_at": expires},
+        types)
+    if refused is not None:
+        raise refused
     token = api.gw.consents.issue(ConsentClaims(consent_id, bidx, body.client_id, tuple(types), body.purpose.item_code,
                                                 body.purpose.case_no, int(expires.timestamp())))
     await api.audit([AuditEntry(action="consent", outcome="granted", client_id=caller.client.client_id,
