@@ -164,6 +164,11 @@ def test_reads_refused_before_the_route_ran_are_in_the_holders_access_log(served
     unscoped = requests.post(url + "/v1/certificates/query", json=ask, timeout=10,
                              headers=bearer(clients["hall"].credential))
     assert unscoped.status_code == 403 and unscoped.json()["type"].endswith("/scope"), unscoped.text
+    # a body with one field too many names its holder all the same: the attempt is theirs to see (walkthrough:
+    # only a body that matched the schema was audited)
+    odd = requests.post(url + "/v1/certificates/query", json={**ask, "client_id": "x"}, timeout=10,
+                        headers=bearer(clients["hall"].credential))
+    assert odd.status_code == 403, odd.text
 
     slow = bearer(clients["slow"].credential)
     answers = [requests.post(url + "/v1/certificates/query", json=ask, headers=slow, timeout=10).status_code
@@ -175,6 +180,7 @@ def test_reads_refused_before_the_route_ran_are_in_the_holders_access_log(served
     log = _log(served, LICENSED["id"])
     assert log == [("case", "denied:visibility", "jn_estate", None, "J-1"),
                    ("materials", "denied:visibility", "jn_estate", None, "J-1"),
+                   ("query", "denied:scope", "hall_reader", None, "J-1"),
                    ("query", "denied:scope", "hall_reader", None, "J-1"),
                    ("query", "denied:policy", "slow_civil", None, "J-1")]
     # a 429 is not audited: it sheds load, and an entry per 429 let a client over its limit grow every holder's

@@ -24,6 +24,7 @@ from starlette.responses import Response
 
 from gateway.contract.errors import ConfigError
 from gateway.crypto.pii import DamagedSeal, mask
+from gateway.models.identifiers import IdentifierError
 from gateway.sharing.access.audit import AuditEntry
 from gateway.sharing.access.clients import Client
 from gateway.sharing.certificates import library
@@ -41,7 +42,15 @@ from ..release import (
     load_case,
     purpose_problem,
 )
-from ..schemas import CertificateResponse, Purpose, QueryRequest, QueryResponse, VerifyRequest, VerifyResponse
+from ..schemas import (
+    CertificateResponse,
+    Purpose,
+    QueryRequest,
+    QueryResponse,
+    VerifyRequest,
+    VerifyResponse,
+    holder_id_number,
+)
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"], responses=PROBLEM_RESPONSES)
 
@@ -70,14 +79,25 @@ async def _fetch_refused(request: Request, api: Api, client: Client, kind: str, 
 
 
 async def _query_refused(request: Request, api: Api, client: Client, kind: str, detail: str) -> None:
-    """A query refused an unscoped client: audited for the holder its body names (if it names one
-    in a well-formed body)."""
+    """A query refused an unscoped client: audited for the holder its body names, if it names one with a valid
+    ID number — read from the JSON as it is, not through the schema: a body with one field too many (or any
+    other schema error) named its holder all the same, and the attempt on their data was in nobody's log."""
     try:
-        body = QueryRequest.model_validate_json(await request.body())
-    except ValidationError:
+        body = orjson.loads(await request.body())
+        holder = body.get("holder") if isinstance(body, dict) else None
+        number = holder.get("id_number") if isinstance(holder, dict) else None
+        bidx = api.gw.pii.bidx(holder_id_number(number)) if isinstance(number, str) else None
+    except (orjson.JSONDecodeError, IdentifierError):
         return
-    await audit_refusal(api, client, kind, detail, action="query", holder_ref=api.gw.pii.bidx(body.holder.id_number),
-                        case_no=body.purpose.case_no, item_code=body.purpose.item_code)
+    if bidx is None:
+        return
+    purpose = body.get("purpose") if isinstance(body.get("purpose"), dict) else {}
+
+    def text(value: Any) -> str | None:
+        return value[:64] if isinstance(value, str) and value else None
+
+    await audit_refusal(api, client, kind, detail, action="query", holder_ref=bidx,
+                        case_no=text(purpose.get("case_no")), item_code=text(purpose.get("item_code")))
 
 
 Query_ = Depends(require("certificates:query"))
