@@ -191,6 +191,8 @@ class VerifyResponse(BaseModel):
     """``genuine``: the file (or hash, or identifier) is a verified certificate's. Whether to rely on it today is
     ``status`` (as in :class:`CertificateOut`) and ``quality`` (a newer version the issuer sent was refused)."""
 
+    request_sha256: str | None = None
+    client_id: str | None = None
     genuine: bool
     identifier: str | None = None
     type_code: str | None = None

@@ -426,13 +426,16 @@ def _verdict(identifier: str | None, digest: str | None, by_id: StoredCertificat
     return by_hash, "the file matches a verified certificate"
 
 
-def _verify_answer(cert: StoredCertificate | None, detail: str) -> dict[str, Any]:
+def _verify_answer(caller: Caller, cert: StoredCertificate | None, detail: str) -> dict[str, Any]:
     """A genuine certificate's type, issuer, status today, validity and quality flags; of anything else only that
-    it is not genuine and why (so a hidden identifier's answer is an unknown one's, byte for byte)."""
+    it is not genuine and why (so a hidden identifier's answer is an unknown one's, byte for byte). Either way
+    bound to the question (``request_sha256``, ``client_id``): a signed "not genuine" said nothing of what it
+    answered, and could be shown as the answer to any other question."""
+    asked = {"request_sha256": caller.request_sha256, "client_id": caller.client.client_id}
     if cert is None:
-        return {"genuine": False, "detail": detail}
+        return {**asked, "genuine": False, "detail": detail}
     quality = cert.quality()
-    return {"genuine": True,
+    return {**asked, "genuine": True,
             "detail": f"{detail}, but a newer version from its issuer was refused: see quality" if quality else detail,
             "identifier": cert.identifier, "type_code": cert.type_code, "issuer_code": cert.issuer_code,
             "status": cert.effective_status(), "valid_from": cert.valid_from, "valid_until": cert.valid_until,
@@ -458,7 +461,7 @@ async def verify_certificate(body: VerifyRequest, caller: Caller = Query_, api: 
         await deny(api, caller, "policy", f"the sharing policy lets the client read no {by_id.type_code}: answered "
                    f"as an unknown identifier", action="verify", holder_ref=holders, purpose=None,
                    certificate=by_id.identifier)  # audited for the holders and counted; no 403 (that would tell)
-        return await api.signed_json(_verify_answer(*_verdict(body.identifier, None, None, None)))
+        return await api.signed_json(_verify_answer(caller, *_verdict(body.identifier, None, None, None)))
     cert, detail = _verdict(body.identifier, digest, by_id, by_hash)
     if cert is not None:
         how = "identifier" if digest is None else "file" if body.file_base64 is not None else "sha256"
@@ -474,4 +477,4 @@ async def verify_certificate(body: VerifyRequest, caller: Caller = Query_, api: 
                               detail="the file belongs to another certificate" if by_hash is not None else None)
                    for ref in refs]
     await api.audit(entries)
-    return await api.signed_json(_verify_answer(cert, detail))
+    return await api.signed_json(_verify_answer(caller, cert, detail))
