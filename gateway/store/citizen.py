@@ -31,6 +31,7 @@ from sqlalchemy import (
 from gateway.crypto.pii import seal_text
 from gateway.store.filters import equal_where_given
 from gateway.store.kpi import live_case
+from gateway.store.ledger import in_chunks
 from gateway.store.sealing import require_ledger_keys
 from gateway.store.tables import (
     cases,
@@ -59,10 +60,9 @@ __all__ = [
 def evaluation_hashes(conn: Connection, rating_ids: Sequence[str]) -> dict[str, str]:
     e = citizen_evaluations.c
     out: dict[str, str] = {}
-    ids = list(rating_ids)
-    for start in range(0, len(ids), 900):
+    for chunk in in_chunks(list(rating_ids)):
         out.update(conn.execute(select(e.rating_id, e.content_hash)
-                                .where(e.rating_id.in_(ids[start:start + 900]))).tuples().all())
+                                .where(e.rating_id.in_(chunk))).tuples().all())
     return out
 
 
@@ -565,9 +565,8 @@ def forwarded_rating_counts(conn: Connection, months: tuple[str, str]) -> dict[s
         candidates.append((status, [_unescaped(head), rest] if tail.isascii() and tail.isdigit() else [rest]))
     month_of: dict[str, str] = {}
     wanted = sorted({i for _, ids in candidates for i in ids})
-    for at in range(0, len(wanted), 900):
-        month_of.update(conn.execute(select(e.rating_id, e.month).where(e.rating_id.in_(wanted[at:at + 900])))
-                        .tuples().all())
+    for chunk in in_chunks(wanted):
+        month_of.update(conn.execute(select(e.rating_id, e.month).where(e.rating_id.in_(chunk))).tuples().all())
     for status, ids in candidates:
         month = next((month_of[i] for i in ids if i in month_of), None)
         if month is not None and months[0] <= month <= months[1]:

@@ -61,7 +61,8 @@ def loads(text: str | bytes | None) -> Any:
     return None if text is None else orjson.loads(text)
 
 
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+def in_chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    """``values`` a statement's worth at a time (``… IN (…)`` under every driver's bound-parameter limit)."""
     for start in range(0, len(values), _IN_CHUNK):
         yield values[start : start + _IN_CHUNK]
 
@@ -222,7 +223,7 @@ def _matching(conn: Connection, column: Any, values: Sequence[str]) -> Iterable[
     if conn.dialect.name == "postgresql":
         yield column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(String)))
         return
-    for chunk in _chunks(values):
+    for chunk in in_chunks(values):
         yield column.in_(chunk)
 
 
@@ -373,7 +374,7 @@ def last_read_records(conn: Connection, system: str, case_nos: Sequence[str], pi
     s = source_records.c
     load = dictionary_loader(conn)
     newest: dict[str, Any] = {}
-    for chunk in _chunks(list(case_nos)):
+    for chunk in in_chunks(list(case_nos)):
         for r in conn.execute(select(s.case_no, s.raw, s.payload)
                               .where(s.system == system, s.case_no.in_(list(chunk)), s.deleted.is_(False))
                               .order_by(s.cursor.asc().nulls_first(), s.updated_at)):
@@ -520,7 +521,7 @@ def resolve_arrived_dead_letters(conn: Connection, system: str, stream: str,
         # (a rejected change time past the horizon is a typo, 2062 for 2026: no version is "older" than that)
         ids.append(dead_letter_id)
         resolved.add(source_id)
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids):
         conn.execute(update(dead_letters).where(d.id.in_(chunk)).values(status="resolved", updated_at=utcnow()))
     return resolved
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, case, func, or_, select, update
 
-from gateway.store.ledger import bulk_write
+from gateway.store.ledger import bulk_write, in_chunks
 from gateway.store.tables import (
     api_clients,
     audit_log,
@@ -105,10 +105,6 @@ def certificate_events_by_id(conn: Connection, event_ids: list[int]) -> Sequence
     return conn.execute(select(certificate_events).where(e.id.in_(event_ids))).all()
 
 
-RELATION_CHUNK = 500
-"""Identifiers per statement of :func:`released_to` (well under every driver's parameter limit)."""
-
-
 def released_to(conn: Connection, identifiers: Sequence[str]) -> set[tuple[str, str]]:
     """``(client_id, identifier)`` for each certificate of ``identifiers`` that was released to a client before
     (a ``released`` entry of the audit log naming the client and the certificate: a fetch, a query, a deferred
@@ -116,9 +112,7 @@ def released_to(conn: Connection, identifiers: Sequence[str]) -> set[tuple[str, 
     so the cost is the holders' own entries, never the whole log."""
     a, h = audit_log.c, certificate_holders.c
     found: set[tuple[str, str]] = set()
-    unique = sorted(set(identifiers))
-    for start in range(0, len(unique), RELATION_CHUNK):
-        chunk = unique[start:start + RELATION_CHUNK]
+    for chunk in in_chunks(sorted(set(identifiers))):
         found.update((r[0], r[1]) for r in conn.execute(
             select(a.client_id, a.certificate).distinct()
             .select_from(certificate_holders.join(audit_log, and_(a.holder_ref == h.holder_bidx,
