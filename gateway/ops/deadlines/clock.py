@@ -219,6 +219,14 @@ def evaluate(case: dict[str, Any], calendar: WorkCalendar, *, now: datetime,
                          next_change_at=reading.next_change_at)
 
 
+def case_clock(case: dict[str, Any], calendar: WorkCalendar, catalogue: UnitCatalogue | None, *, now: datetime,
+               clock_start: datetime | None = None) -> DeadlineState | None:
+    """The case's own clock as the scan and a case page read it: :func:`evaluate` in the unit of
+    :func:`limit_unit` and, for a case the hand-off decided that states no limit, on :func:`catalogue_limit`."""
+    return evaluate(case, calendar, now=now, clock_start=clock_start, unit=limit_unit(case, calendar, catalogue),
+                    limit_days=catalogue_limit(case, clock_start, catalogue))
+
+
 def _days_to_promise(accepted: datetime, promised: datetime | None, unit: LimitUnit,
                      calendar: WorkCalendar) -> int | None:
     """The limit a source states only as a promised finish time (承诺办结时间, no days): the counting days from the
@@ -321,6 +329,6 @@ def _next_change(started: datetime, limit: int, unit: LimitUnit, level: Deadline
     return first if first > now else now + _RECHECK_MARGIN  # (rounding) never now: the scan would loop on it
 
 
-__all__ = ["CLOSED_STATUSES", "ClockReading", "DeadlineLevel", "DeadlineState", "UnitCatalogue", "catalogue_limit",
-           "evaluate",
+__all__ = ["CLOSED_STATUSES", "ClockReading", "DeadlineLevel", "DeadlineState", "UnitCatalogue", "case_clock",
+           "catalogue_limit", "evaluate",
            "is_closed", "limit_unit", "promised_deadline", "run_clock"]

@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from gateway.crypto.error_text import describe_error
 from gateway.ops.alerts import AlertSpec, apply_alerts, sync_alerts
 from gateway.ops.deadlines.calendar import BEIJING, WorkCalendar
-from gateway.ops.deadlines.clock import catalogue_limit, evaluate, limit_unit
+from gateway.ops.deadlines.clock import case_clock
 from gateway.ops.deadlines.stages import (
     OpenSpecial,
     evaluate_stages,
@@ -239,9 +239,7 @@ def _read_case(case: dict[str, Any], system: str, clock_start: datetime | None, 
     has_clock = bool(stages) or bool(case.get("deferred_materials")) or bool(nexts) or bool(specials)
     flags = 0
     with _reading("accepted_at, promised_days, promised_at, events"):  # the case's own clock
-        state = evaluate(case, calendar, now=now, clock_start=clock_start,
-                         unit=limit_unit(case, calendar, catalogue), limit_days=catalogue_limit(case, clock_start,
-                                                                                                  catalogue))
+        state = case_clock(case, calendar, catalogue, now=now, clock_start=clock_start)
     if state is not None:
         has_clock = True
         flags |= clocks.FLAG_RUNNING | (clocks.FLAG_PAUSED if state.paused else 0)
@@ -278,8 +276,7 @@ def _past_limit_at_bound(case: dict[str, Any], calendar: WorkCalendar, catalogue
     would be added to ``nexts`` (the stopped clock alone has no next change: a 补正 nobody closes hid its case
     from 超期未办结 for ever)."""
     capped = specials_ended_by(case, calendar, at=now, only_past_bound=True)
-    state = evaluate(capped, calendar, now=now, clock_start=clock_start, unit=limit_unit(capped, calendar, catalogue),
-                     limit_days=catalogue_limit(capped, clock_start, catalogue))
+    state = case_clock(capped, calendar, catalogue, now=now, clock_start=clock_start)
     if state is None:
         return 0
     if state.level == "red":
@@ -443,8 +440,7 @@ def case_clocks(engine: Engine, case_no: str, calendar: WorkCalendar, *, catalog
     if case is None:
         return None
     data = case["data"]
-    state = evaluate(data, calendar, now=now, clock_start=start, unit=limit_unit(data, calendar, catalogue),
-                     limit_days=catalogue_limit(data, start, catalogue))
+    state = case_clock(data, calendar, catalogue, now=now, clock_start=start)
     plan = catalogue.stages_for(data.get("item_code"), data.get("catalog_code")) if catalogue is not None else ()
     return {
         "case_no": case_no,
